@@ -1,0 +1,5 @@
+"""Everything that touches the world: LLM providers, the knowledge base, the outbox.
+
+Activities are where retries, timeouts and heartbeats apply; workflows never import this package
+(they call activities by the names in ``shared.names``).
+"""

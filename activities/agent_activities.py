@@ -1,0 +1,73 @@
+"""The agent activities: one LLM (or offline) call each, dispatched to the route's provider."""
+
+from collections.abc import Mapping
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from shared import names
+from shared.agents import (
+    AgentReply,
+    AgentRoute,
+    Classification,
+    ClassifyRequest,
+    Draft,
+    DraftRequest,
+    TriageRequest,
+    TriageResult,
+    Validation,
+    ValidateRequest,
+)
+
+from activities.agent_specs import CLASSIFIER, RESOLVER, TRIAGE, VALIDATOR
+from activities.heartbeat import heartbeating
+from activities.providers.base import AgentSpec, InT, OutT, Provider
+
+
+class AgentActivities:
+    """Registered on each provider's task queue; the request's route names provider and model."""
+
+    def __init__(self, providers: Mapping[str, Provider]) -> None:
+        self._providers = dict(providers)
+
+    def _provider(self, route: AgentRoute) -> Provider:
+        provider = self._providers.get(route.provider)
+        if provider is None:
+            # A configuration error, not a transient one: retrying on this worker cannot help.
+            raise ApplicationError(
+                f"provider {route.provider!r} is not configured on this worker "
+                f"(configured: {', '.join(sorted(self._providers)) or 'none'})",
+                type="ProviderNotConfigured",
+                non_retryable=True,
+            )
+        return provider
+
+    async def _run(self, spec: AgentSpec[InT, OutT], request: InT) -> AgentReply[OutT]:
+        route: AgentRoute = request.route  # type: ignore[attr-defined]
+        provider = self._provider(route)
+        async with heartbeating():
+            return await provider.run(spec, request, route.model)
+
+    @activity.defn(name=names.CLASSIFY_TICKET)
+    async def classify_ticket(self, request: ClassifyRequest) -> AgentReply[Classification]:
+        return await self._run(CLASSIFIER, request)
+
+    @activity.defn(name=names.TRIAGE_TICKET)
+    async def triage_ticket(self, request: TriageRequest) -> AgentReply[TriageResult]:
+        return await self._run(TRIAGE, request)
+
+    @activity.defn(name=names.DRAFT_RESOLUTION)
+    async def draft_resolution(self, request: DraftRequest) -> AgentReply[Draft]:
+        return await self._run(RESOLVER, request)
+
+    @activity.defn(name=names.VALIDATE_RESOLUTION)
+    async def validate_resolution(self, request: ValidateRequest) -> AgentReply[Validation]:
+        return await self._run(VALIDATOR, request)
+
+    def all(self) -> list[object]:
+        return [
+            self.classify_ticket,
+            self.triage_ticket,
+            self.draft_resolution,
+            self.validate_resolution,
+        ]

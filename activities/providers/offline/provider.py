@@ -1,0 +1,57 @@
+"""Offline provider: answers every agent role by rules, labelled as offline in every result."""
+
+import time
+from typing import Any, cast
+
+from pydantic import BaseModel
+
+from shared.agents import (
+    AgentReply,
+    AgentRole,
+    ClassifyRequest,
+    DraftRequest,
+    TriageRequest,
+    Usage,
+    ValidateRequest,
+)
+
+from activities.providers.base import AgentSpec, InT, OutT, Provider
+from activities.providers.offline import classifier, resolver, triage, validator
+from activities.text import estimate_tokens
+
+OFFLINE_MODEL = "offline-rules-v1"
+
+
+def _answer(role: AgentRole, request: Any) -> BaseModel:
+    if role is AgentRole.CLASSIFIER:
+        return classifier.classify(cast(ClassifyRequest, request).ticket)
+    if role is AgentRole.TRIAGE:
+        r = cast(TriageRequest, request)
+        return triage.triage(r.ticket, r.classification)
+    if role is AgentRole.RESOLVER:
+        return resolver.draft(cast(DraftRequest, request))
+    if role is AgentRole.VALIDATOR:
+        v = cast(ValidateRequest, request)
+        return validator.validate(v.ticket, v.draft, v.articles)
+    raise ValueError(f"the offline provider has no rules for the {role} agent")
+
+
+class OfflineProvider(Provider):
+    name = "offline"
+
+    async def run(self, spec: AgentSpec[InT, OutT], request: InT, model: str) -> AgentReply[OutT]:
+        started = time.perf_counter()
+        output = spec.output_model.model_validate(_answer(spec.role, request).model_dump())
+        # Token figures are estimates of what the same prompt would cost on an LLM, so budgets
+        # and reports behave the same offline; the cost is zero and the result says offline.
+        prompt = f"{spec.instructions}\n{spec.render_input(request)}"
+        usage = Usage(
+            provider=self.name,
+            model=model or OFFLINE_MODEL,
+            input_tokens=estimate_tokens(prompt),
+            output_tokens=estimate_tokens(output.model_dump_json()),
+            latency_ms=round((time.perf_counter() - started) * 1000, 3),
+            cost_usd=0.0,
+            offline=True,
+        )
+        return AgentReply[spec.output_model](output=output, usage=usage)  # type: ignore[name-defined]

@@ -1,0 +1,50 @@
+"""Offline resolver: a templated reply grounded in the knowledge base.
+
+It fixes what it can from validator findings (it drops the quoted subject when that carried a
+forbidden promise or internal text) and passes reviewer notes through as written; what it cannot
+fix stays a finding, and after the last revision round a person takes over.
+"""
+
+from shared.agents import Draft, DraftRequest, FindingCode, Priority
+
+SIGN_OFF = (
+    "If anything is unclear, just reply to this message and we will pick it up from there.\n\n"
+    "Best regards,\nThe Support Team"
+)
+
+
+def draft(request: DraftRequest) -> Draft:
+    ticket = request.ticket
+    flagged = {f.code for f in request.findings}
+    quoted_subject = f'"{ticket.subject}"'
+    # Quoting the subject shows the customer we read them, unless the validator found that the
+    # quote carried a forbidden promise or internal text (then it stays out of later revisions).
+    quote_dropped = request.previous_draft is not None and quoted_subject not in request.previous_draft
+    if quote_dropped or flagged & {FindingCode.FORBIDDEN_PROMISE, FindingCode.INTERNAL_LEAK}:
+        topic = request.classification.category.lower()
+        opening = f"Thank you for contacting us about your {topic} request."
+    else:
+        opening = f"Thank you for contacting us about {quoted_subject}."
+    paragraphs = ["Hello,", opening]
+    cited: list[str] = []
+    if request.articles:
+        best = request.articles[0]
+        paragraphs.append(best.answer)
+        cited.append(best.article_id)
+        for extra in request.articles[1:2]:
+            paragraphs.append(f"You may also find this useful: {extra.title}. {extra.answer}")
+            cited.append(extra.article_id)
+    else:
+        paragraphs.append(
+            "We could not find a documented answer for this yet, so a specialist will look into it "
+            "and follow up. It will help them if you reply with any error messages you saw, when "
+            "it started, and the steps that lead to it."
+        )
+    if request.reviewer_notes:
+        paragraphs.append(request.reviewer_notes.strip())
+    if request.priority in (Priority.HIGH, Priority.URGENT):
+        paragraphs.append(
+            f"We have marked your request as {request.priority} priority and are following it closely."
+        )
+    paragraphs.append(SIGN_OFF)
+    return Draft(text="\n\n".join(paragraphs), cited_articles=cited)

@@ -1,0 +1,52 @@
+"""Offline triage: priority from urgency cues in the text, adjusted by category and customer tier."""
+
+import re
+from typing import Final
+
+from shared.agents import Category, Classification, Priority, TriageResult
+from shared.tickets import CustomerTier, Ticket
+
+URGENT_CUES: Final = [
+    r"\burgent(ly)?\b", r"\basap\b", r"\bimmediately\b", r"\bemergency\b", r"\boutage\b",
+    r"\b(is|are|went|gone) down\b", r"\bdown for (all|every)", r"\bproduction\b.*\b(down|broken)",
+    r"\ball (of )?(our )?users\b", r"\bsecurity (breach|incident)|\bhacked\b|\bcompromised\b",
+    r"\bdata loss\b|\blost (all )?(our |my )?data\b", r"\bcritical\b",
+]
+HIGH_CUES: Final = [
+    r"\bcan'?t (log ?in|login|sign in|access)|\bcannot (log ?in|login|sign in|access)",
+    r"\blocked out\b", r"\bnot working\b|\bdoes ?n[o']t work|\bstopped working",
+    r"\berror\b|\bfail(ed|s|ing)?\b|\bcrash", r"\bcharged twice\b|\bdouble[- ]charg|\bovercharg",
+    r"\bblocked\b|\bblocking\b", r"\bdeadline\b|\btoday\b|\btonight\b",
+]
+LOW_CUES: Final = [
+    r"\bquestion\b|\bwondering\b|\bcurious\b", r"\bno rush\b|\bwhen you (get|have) a chance",
+    r"\bjust (fyi|wanted)|\bfeedback\b|\bsuggest", r"\bwould be (nice|great)|\bfeature\b",
+]
+
+
+def _matches(patterns: list[str], text: str) -> list[str]:
+    cues = []
+    for pattern in patterns:
+        if found := re.search(pattern, text):
+            cues.append(found.group(0))
+    return cues
+
+
+def triage(ticket: Ticket, classification: Classification) -> TriageResult:
+    text = f"{ticket.subject}\n{ticket.body}".lower()
+    urgent, high, low = (_matches(p, text) for p in (URGENT_CUES, HIGH_CUES, LOW_CUES))
+    if urgent:
+        priority, cues, why = Priority.URGENT, urgent, "urgency cues"
+    elif high:
+        priority, cues, why = Priority.HIGH, high, "a customer is blocked"
+    elif low or classification.category is Category.FEATURE_REQUEST:
+        priority, cues, why = Priority.LOW, low, "no impact today"
+    else:
+        priority, cues, why = Priority.MEDIUM, [], "no urgency cue"
+    rationale = f"{priority} ({why})"
+    # Paying tiers move up one level, but never to Urgent on tier alone.
+    bump = {CustomerTier.ENTERPRISE: 1, CustomerTier.PREMIUM: 1}.get(ticket.customer_tier, 0)
+    if bump and priority in (Priority.LOW, Priority.MEDIUM):
+        priority = list(Priority)[priority.rank + bump]
+        rationale += f"; raised to {priority} for a {ticket.customer_tier} customer"
+    return TriageResult(priority=priority, rationale=rationale, cues=cues[:20])

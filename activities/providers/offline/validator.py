@@ -1,0 +1,83 @@
+"""Offline validator: deterministic checks every draft must pass before it reaches a customer."""
+
+import re
+from typing import Final
+
+from shared.agents import Draft, Finding, FindingCode, KnowledgeArticle, Validation
+from shared.tickets import Ticket
+
+from activities.text import content_words, sentences
+
+MIN_USEFUL_CHARS: Final = 40
+
+# What support policy forbids promising: outcomes, timelines, compensation, release dates.
+FORBIDDEN_PROMISES: Final = [
+    re.compile(p, re.IGNORECASE)
+    for p in (
+        r"\bguarantee(d|s)?\b",
+        r"\b(we|i) promise\b|\bpromise (you|that)\b",
+        r"\bcompensat(e|ion)\b",
+        r"\bwill (definitely|certainly) be (fixed|resolved|refunded)\b",
+        r"\b(will|to) be (released|shipped|available) (by|in|on|next)\b",
+        r"\bnever happen again\b",
+    )
+]
+INTERNAL_MARKERS: Final = re.compile(
+    r"\binternal note\b|\binternal:|\[internal\]|\bdo not share\b|\bnot for customers?\b|\bTODO\b",
+    re.IGNORECASE,
+)
+# A leaked internal note is caught by any run of this many words from it appearing in the draft.
+LEAK_WINDOW_WORDS: Final = 6
+
+
+def forbidden_promises(text: str) -> list[str]:
+    return [s for s in sentences(text) if any(p.search(s) for p in FORBIDDEN_PROMISES)]
+
+
+def _leaks_note(text: str, note: str) -> bool:
+    note_words = note.lower().split()
+    flat = " ".join(text.lower().split())
+    if len(note_words) < LEAK_WINDOW_WORDS:
+        return bool(note_words) and " ".join(note_words) in flat
+    return any(
+        " ".join(note_words[i : i + LEAK_WINDOW_WORDS]) in flat
+        for i in range(len(note_words) - LEAK_WINDOW_WORDS + 1)
+    )
+
+
+def check_draft(ticket: Ticket, draft: Draft, articles: list[KnowledgeArticle]) -> list[Finding]:
+    text = draft.text.strip()
+    if len(text) < MIN_USEFUL_CHARS:
+        return [Finding(code=FindingCode.EMPTY, message="the reply is empty or too short to help")]
+    findings: list[Finding] = []
+    if not content_words(text) & content_words(f"{ticket.subject} {ticket.body}"):
+        findings.append(
+            Finding(code=FindingCode.OFF_TOPIC, message="the reply shares no topic with the ticket")
+        )
+    if promises := forbidden_promises(text):
+        findings.append(
+            Finding(
+                code=FindingCode.FORBIDDEN_PROMISE,
+                message=f"the reply makes a promise policy forbids: {promises[0][:160]!r}",
+            )
+        )
+    if INTERNAL_MARKERS.search(text) or any(
+        a.internal_note and _leaks_note(text, a.internal_note) for a in articles
+    ):
+        findings.append(
+            Finding(code=FindingCode.INTERNAL_LEAK, message="the reply contains internal notes")
+        )
+    known = {a.article_id for a in articles}
+    if not (set(draft.cited_articles) & known):
+        findings.append(
+            Finding(
+                code=FindingCode.UNGROUNDED,
+                message="no knowledge-base article supports this reply",
+            )
+        )
+    return findings
+
+
+def validate(ticket: Ticket, draft: Draft, articles: list[KnowledgeArticle]) -> Validation:
+    findings = check_draft(ticket, draft, articles)
+    return Validation(approved=not findings, findings=findings)

@@ -1,0 +1,37 @@
+"""Small text helpers shared by the offline agents, the knowledge base and input trimming."""
+
+import math
+import re
+from typing import Final
+
+_WORD = re.compile(r"[a-z0-9][a-z0-9'+-]*")
+
+STOPWORDS: Final = frozenset(
+    """a about above after again all also am an and any are as at be because been before being
+    below between both but by can cannot could did do does doing down during each few for from
+    further get got had has have having he her here hers him his how i if in into is it its itself
+    just me more most my myself no nor not now of off on once only or other our ours out over own
+    please same she should so some such than thank thanks that the their them then there these they
+    this those through to too under until up very was we were what when where which while who whom
+    why will with would you your yours hi hello hey dear regards best team support help need want
+    like know one also would could get still yet even really much many""".split()
+)
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def content_words(text: str) -> set[str]:
+    """Lower-cased words that carry meaning (no stopwords, at least three letters)."""
+    return {w for w in words(text) if len(w) >= 3 and w not in STOPWORDS}
+
+
+def estimate_tokens(text: str) -> int:
+    """About four characters a token for English: the usual rule of thumb, good enough for
+    offline usage figures and budgets; real providers report exact counts."""
+    return math.ceil(len(text) / 4) if text else 0
+
+
+def sentences(text: str) -> list[str]:
+    return [s.strip() for s in re.split(r"(?<=[.!?])\s+|\n+", text) if s.strip()]

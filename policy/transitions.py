@@ -1,0 +1,61 @@
+"""The ticket lifecycle: its states and the one table of allowed transitions."""
+
+from enum import StrEnum
+from typing import Final
+
+
+class TicketState(StrEnum):
+    NEW = "NEW"
+    CLASSIFIED = "CLASSIFIED"
+    TRIAGED = "TRIAGED"
+    RESOLVING = "RESOLVING"
+    RESOLVED = "RESOLVED"
+    VALIDATED = "VALIDATED"
+    AWAITING_REVIEW = "AWAITING_REVIEW"
+    COMPLETED = "COMPLETED"
+    # A reviewer closed the ticket without sending anything; the reason is in the log.
+    REJECTED = "REJECTED"
+    FAILED = "FAILED"
+
+
+S = TicketState
+
+TRANSITIONS: Final[dict[TicketState, frozenset[TicketState]]] = {
+    S.NEW: frozenset({S.CLASSIFIED, S.FAILED}),
+    S.CLASSIFIED: frozenset({S.TRIAGED, S.FAILED}),
+    S.TRIAGED: frozenset({S.RESOLVING, S.FAILED}),
+    S.RESOLVING: frozenset({S.RESOLVED, S.FAILED}),
+    # The validator may send a draft back for revision (bounded rounds).
+    S.RESOLVED: frozenset({S.VALIDATED, S.RESOLVING, S.FAILED}),
+    # Policy decides: straight to delivery, or a person first.
+    S.VALIDATED: frozenset({S.COMPLETED, S.AWAITING_REVIEW, S.FAILED}),
+    # approve / edit -> COMPLETED, rework -> RESOLVING, reject -> REJECTED.
+    S.AWAITING_REVIEW: frozenset({S.COMPLETED, S.RESOLVING, S.REJECTED, S.FAILED}),
+    S.COMPLETED: frozenset(),
+    S.REJECTED: frozenset(),
+    S.FAILED: frozenset(),
+}
+
+TERMINAL_STATES: Final = frozenset(state for state, nxt in TRANSITIONS.items() if not nxt)
+
+# Where a ticket rests until something outside the pipeline happens (a person, or nothing ever).
+SETTLED_STATES: Final = TERMINAL_STATES | {S.AWAITING_REVIEW}
+
+
+class IllegalTransition(Exception):
+    """A bug in the workflow: it tried a move the lifecycle does not allow."""
+
+    def __init__(self, current: TicketState, target: TicketState) -> None:
+        allowed = ", ".join(sorted(TRANSITIONS[current])) or "none (terminal state)"
+        super().__init__(f"illegal transition {current} -> {target}; allowed from {current}: {allowed}")
+        self.current = current
+        self.target = target
+
+
+def check_transition(current: TicketState, target: TicketState) -> None:
+    if target not in TRANSITIONS[current]:
+        raise IllegalTransition(current, target)
+
+
+def is_terminal(state: TicketState) -> bool:
+    return state in TERMINAL_STATES

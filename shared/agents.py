@@ -1,0 +1,162 @@
+"""What agents take and give: the models that cross the workflow/activity boundary.
+
+An agent is a role with an input model and an output model. Output models are what a provider must
+produce (an LLM fills them through structured output; the offline provider fills them by rules);
+every call returns its output wrapped in an ``AgentReply`` together with the call's ``Usage``.
+"""
+
+from enum import StrEnum
+from typing import Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.tickets import Ticket
+
+
+class AgentRole(StrEnum):
+    CLASSIFIER = "classifier"
+    TRIAGE = "triage"
+    RESOLVER = "resolver"
+    VALIDATOR = "validator"
+
+
+class Category(StrEnum):
+    TECHNICAL = "Technical"
+    BILLING = "Billing"
+    ACCOUNT = "Account"
+    FEATURE_REQUEST = "Feature Request"
+    BUG_REPORT = "Bug Report"
+    GENERAL = "General"  # the fallback for anything the others do not cover
+
+
+class Priority(StrEnum):
+    LOW = "Low"
+    MEDIUM = "Medium"
+    HIGH = "High"
+    URGENT = "Urgent"
+
+    @property
+    def rank(self) -> int:
+        """0 for Low up to 3 for Urgent."""
+        return list(Priority).index(self)
+
+
+class AgentRoute(BaseModel):
+    """Which provider and model answer an agent call. The workflow picks the route (first of the
+    agent's fallback chain) and sends the activity to that provider's task queue."""
+
+    model_config = ConfigDict(frozen=True)
+
+    provider: str
+    model: str
+
+
+class Usage(BaseModel):
+    """What one agent call cost. Offline calls report estimated tokens and zero cost."""
+
+    provider: str
+    model: str
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+    latency_ms: float = 0.0
+    cost_usd: float = 0.0
+    offline: bool = False
+
+
+OutputT = TypeVar("OutputT", bound=BaseModel)
+
+
+class AgentReply(BaseModel, Generic[OutputT]):
+    output: OutputT
+    usage: Usage
+
+
+# ---- outputs -------------------------------------------------------------------------------------
+
+
+class Classification(BaseModel):
+    category: Category
+    confidence: float = Field(ge=0.0, le=1.0)
+    rationale: str = Field(max_length=500)
+
+
+class TriageResult(BaseModel):
+    priority: Priority
+    rationale: str = Field(max_length=500)
+    cues: list[str] = Field(default_factory=list, max_length=20)
+
+
+class KnowledgeArticle(BaseModel):
+    """An article of the knowledge base. ``internal_note`` is for agents only and must never reach
+    a customer (the validator checks)."""
+
+    article_id: str
+    title: str
+    category: Category
+    answer: str
+    internal_note: str = ""
+
+
+class Draft(BaseModel):
+    text: str = Field(min_length=1, max_length=8_000)
+    cited_articles: list[str] = Field(default_factory=list)
+
+
+class FindingCode(StrEnum):
+    EMPTY = "empty"
+    OFF_TOPIC = "off_topic"
+    FORBIDDEN_PROMISE = "forbidden_promise"
+    INTERNAL_LEAK = "internal_leak"
+    UNGROUNDED = "ungrounded"
+    OTHER = "other"
+
+
+class Finding(BaseModel):
+    code: FindingCode
+    message: str = Field(max_length=500)
+
+
+class Validation(BaseModel):
+    approved: bool
+    findings: list[Finding] = Field(default_factory=list)
+
+
+# ---- inputs --------------------------------------------------------------------------------------
+
+
+class ClassifyRequest(BaseModel):
+    ticket: Ticket
+    route: AgentRoute
+
+
+class TriageRequest(BaseModel):
+    ticket: Ticket
+    classification: Classification
+    route: AgentRoute
+
+
+class DraftRequest(BaseModel):
+    ticket: Ticket
+    classification: Classification
+    priority: Priority
+    articles: list[KnowledgeArticle]
+    revision: int = Field(ge=1, description="the revision number this draft will carry")
+    findings: list[Finding] = Field(default_factory=list, description="from the validator")
+    reviewer_notes: str | None = None
+    previous_draft: str | None = None
+    route: AgentRoute
+
+
+class ValidateRequest(BaseModel):
+    ticket: Ticket
+    classification: Classification
+    draft: Draft
+    articles: list[KnowledgeArticle]
+    route: AgentRoute
+
+
+class KnowledgeQuery(BaseModel):
+    category: Category
+    text: str
+    limit: int = Field(default=3, ge=1, le=10)

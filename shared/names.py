@@ -1,0 +1,45 @@
+"""Names that cross process boundaries: task queues, workflow and activity types, handler names.
+
+Workflows call activities by these names rather than by function reference, so workflow code never
+imports the activities package (and with it the provider SDKs).
+"""
+
+from typing import Final
+
+# Workflows and the non-LLM activities (knowledge base, outbox, configuration) run here.
+TICKETS_TASK_QUEUE: Final = "tickets"
+
+
+def llm_task_queue(provider: str) -> str:
+    """One queue per LLM provider, so the server can rate-limit each provider for all workers."""
+    return f"llm-{provider}"
+
+
+TICKET_WORKFLOW: Final = "TicketWorkflow"
+
+# Agent activities (one LLM call each), run on the provider's queue.
+CLASSIFY_TICKET: Final = "classify_ticket"
+TRIAGE_TICKET: Final = "triage_ticket"
+DRAFT_RESOLUTION: Final = "draft_resolution"
+VALIDATE_RESOLUTION: Final = "validate_resolution"
+
+# Non-LLM activities, run on the tickets queue.
+LOAD_PIPELINE_CONFIG: Final = "load_pipeline_config"
+SEARCH_KNOWLEDGE_BASE: Final = "search_knowledge_base"
+DELIVER_RESPONSE: Final = "deliver_response"
+
+# Ticket workflow handlers.
+STATUS_QUERY: Final = "status"
+REVIEW_SIGNAL: Final = "review"
+SUBMIT_REVIEW_UPDATE: Final = "submit_review"
+
+TICKET_WORKFLOW_ID_PREFIX: Final = "ticket-"
+
+
+def ticket_workflow_id(ticket_id: str) -> str:
+    """The workflow id is derived from the ticket id: one ticket, one workflow, ever."""
+    return f"{TICKET_WORKFLOW_ID_PREFIX}{ticket_id}"
+
+
+def ticket_id_from_workflow_id(workflow_id: str) -> str:
+    return workflow_id.removeprefix(TICKET_WORKFLOW_ID_PREFIX)

@@ -1,0 +1,63 @@
+"""The pipeline's tunable policy, as one model.
+
+The worker loads it once at start-up (file + environment, see ``shared.settings``), so a bad file
+stops the worker with a clear message instead of failing tickets. Each ticket workflow takes a
+snapshot through a local activity when it starts; the snapshot is recorded in the ticket's history,
+so a ticket keeps the rules it started with (replay-safe) while tickets started after a worker
+restart pick up a changed configuration, with no change to workflow code.
+"""
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from shared.agents import AgentRole, AgentRoute, Category, Priority
+
+OFFLINE_ROUTE = AgentRoute(provider="offline", model="offline-rules-v1")
+
+
+def _default_sla_hours() -> dict[Priority, float]:
+    return {Priority.LOW: 72, Priority.MEDIUM: 24, Priority.HIGH: 4, Priority.URGENT: 1}
+
+
+def _default_routes() -> dict[AgentRole, list[AgentRoute]]:
+    return {role: [OFFLINE_ROUTE] for role in AgentRole}
+
+
+class ReviewPolicyConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # Below this classifier confidence a person checks the ticket before anything is sent.
+    min_confidence: float = Field(default=0.6, ge=0.0, le=1.0)
+    # Urgent tickets get human eyes: the cost of a wrong answer is highest there.
+    review_urgent: bool = True
+    sensitive_categories: list[Category] = Field(default_factory=list)
+
+
+class PipelineConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sla_hours: dict[Priority, float] = Field(default_factory=_default_sla_hours)
+    # How many times the validator may send a draft back before a person takes over.
+    max_revision_rounds: int = Field(default=2, ge=0, le=10)
+    review: ReviewPolicyConfig = Field(default_factory=ReviewPolicyConfig)
+    # Per agent, the fallback chain: the first route is tried first.
+    routes: dict[AgentRole, list[AgentRoute]] = Field(default_factory=_default_routes)
+
+    @field_validator("sla_hours")
+    @classmethod
+    def _every_priority_has_positive_sla(cls, value: dict[Priority, float]) -> dict[Priority, float]:
+        merged = _default_sla_hours() | value
+        for priority, hours in merged.items():
+            if hours <= 0:
+                raise ValueError(f"sla_hours.{priority} must be positive, got {hours}")
+        return merged
+
+    @field_validator("routes")
+    @classmethod
+    def _every_agent_has_a_route(
+        cls, value: dict[AgentRole, list[AgentRoute]]
+    ) -> dict[AgentRole, list[AgentRoute]]:
+        merged = _default_routes() | value
+        for role, chain in merged.items():
+            if not chain:
+                raise ValueError(f"routes.{role} needs at least one provider:model")
+        return merged

@@ -1,0 +1,56 @@
+"""A person's decision on a ticket awaiting review, and what the workflow answers."""
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, Field, model_validator
+
+from shared.agents import Draft
+
+
+class ReviewAction(StrEnum):
+    APPROVE = "approve"  # send the current draft
+    EDIT = "edit"  # replace the draft with the reviewer's text, then send it
+    REWORK = "rework"  # back to the resolver with the reviewer's notes
+    REJECT = "reject"  # close without sending anything
+
+
+class ReviewDecision(BaseModel):
+    action: ReviewAction
+    reviewer: str = Field(default="reviewer", min_length=1, max_length=100)
+    # The draft revision the reviewer saw. When given, a review of an older draft is refused
+    # instead of applied (optimistic concurrency without version columns).
+    revision: int | None = Field(default=None, ge=1)
+    edited_text: str | None = Field(default=None, max_length=8_000)
+    notes: str | None = Field(default=None, max_length=4_000)
+    reason: str | None = Field(default=None, max_length=1_000)
+
+    @model_validator(mode="after")
+    def _fields_match_action(self) -> "ReviewDecision":
+        if self.action is ReviewAction.EDIT and not (self.edited_text or "").strip():
+            raise ValueError("an edit needs the new text (edited_text)")
+        if self.action is ReviewAction.REWORK and not (self.notes or "").strip():
+            raise ValueError("a rework needs notes for the resolver")
+        if self.action is ReviewAction.REJECT and not (self.reason or "").strip():
+            raise ValueError("a rejection needs a reason")
+        return self
+
+
+class ReviewReceipt(BaseModel):
+    ticket_id: str
+    action: ReviewAction
+    revision: int
+    accepted_at: datetime
+
+
+class ReviewRecord(BaseModel):
+    """A review as applied (or, for signals that arrived at the wrong time, as ignored)."""
+
+    decision: ReviewDecision
+    at: datetime
+    applied: bool
+    note: str = ""
+
+
+def edited_draft(decision: ReviewDecision) -> Draft:
+    return Draft(text=(decision.edited_text or "").strip())

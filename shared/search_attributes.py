@@ -1,0 +1,29 @@
+"""Typed custom search attributes of ticket workflows.
+
+They let the Web UI and ``temporal workflow list --query "TicketState='AWAITING_REVIEW'"`` find
+tickets by where they are. Only workflow metadata goes here: never customer text or anything that
+identifies a person (search attributes are indexed in plain text by the visibility store).
+"""
+
+from typing import Final
+
+from temporalio.common import SearchAttributeKey
+
+TICKET_STATE: Final = SearchAttributeKey.for_keyword("TicketState")
+TICKET_CATEGORY: Final = SearchAttributeKey.for_keyword("TicketCategory")
+TICKET_PRIORITY: Final = SearchAttributeKey.for_keyword("TicketPriority")
+TICKET_SLA_DEADLINE: Final = SearchAttributeKey.for_datetime("TicketSlaDeadline")
+# Set when a ticket awaiting review passed its SLA deadline with nobody deciding.
+TICKET_ESCALATED: Final = SearchAttributeKey.for_bool("TicketEscalated")
+
+ALL_KEYS: Final = (
+    TICKET_STATE,
+    TICKET_CATEGORY,
+    TICKET_PRIORITY,
+    TICKET_SLA_DEADLINE,
+    TICKET_ESCALATED,
+)
+
+# The memo (not indexed, shown in the Web UI) may carry the subject and running usage totals.
+MEMO_SUBJECT: Final = "subject"
+MEMO_USAGE: Final = "usage"

@@ -1,0 +1,77 @@
+"""The one place that creates Temporal clients: the worker, the starter and the tests all call it.
+
+Connection settings come from Temporal's own environment configuration (``temporalio.envconfig``):
+TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_* and TEMPORAL_PROFILE, or a
+profile in TEMPORAL_CONFIG_FILE / ~/.config/temporalio/temporal.toml. With nothing set it connects
+to the embedded dev server on 127.0.0.1:7233. Tracing, metrics and a payload codec plug in here.
+"""
+
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.envconfig import ClientConfig
+
+DEFAULT_ADDRESS = "127.0.0.1:7233"
+DEFAULT_NAMESPACE = "default"
+
+
+@dataclass(frozen=True)
+class ConnectionSettings:
+    address: str
+    namespace: str
+    tls: bool
+    has_api_key: bool
+    connect_kwargs: Mapping[str, Any]
+
+    def describe(self) -> str:
+        """Safe to print: never includes the API key or certificates."""
+        extras = [x for x, on in (("TLS", self.tls), ("API key", self.has_api_key)) if on]
+        suffix = f" ({', '.join(extras)})" if extras else ""
+        return f"{self.address}, namespace {self.namespace}{suffix}"
+
+
+def connection_settings(env: Mapping[str, str] | None = None) -> ConnectionSettings:
+    kwargs: dict[str, Any] = dict(
+        ClientConfig.load_client_connect_config(override_env_vars=env)  # type: ignore[arg-type]
+    )
+    address = kwargs.pop("target_host", None) or DEFAULT_ADDRESS
+    namespace = kwargs.pop("namespace", None) or DEFAULT_NAMESPACE
+    return ConnectionSettings(
+        address=address,
+        namespace=namespace,
+        tls=bool(kwargs.get("tls")),
+        has_api_key=bool(kwargs.get("api_key")),
+        connect_kwargs=kwargs,
+    )
+
+
+async def connect(
+    settings: ConnectionSettings | None = None, *, lazy: bool = False, **overrides: Any
+) -> Client:
+    """A client with the pydantic data converter, from ``settings`` (default: the environment)."""
+    settings = settings or connection_settings()
+    kwargs = {**settings.connect_kwargs, **overrides}
+    return await Client.connect(
+        settings.address,
+        namespace=settings.namespace,
+        data_converter=pydantic_data_converter,
+        lazy=lazy,
+        **kwargs,
+    )
+
+
+def exit_process(code: int) -> NoReturn:
+    """End a process that used a Temporal client, skipping interpreter finalization.
+
+    The SDK's Rust bridge keeps runtime threads that can touch the GIL while CPython finalizes,
+    which crashes short-lived processes at exit (SIGABRT/SIGSEGV after the work is done; see
+    temporalio/sdk-python#300). Everything is flushed first, so nothing printed is lost.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -1,0 +1,62 @@
+"""The ticket as it enters the system, with the limits that guard the pipeline."""
+
+import hashlib
+from enum import StrEnum
+from typing import Annotated, Final
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+MAX_SUBJECT_CHARS: Final = 200
+# Enough for a long e-mail thread; past this a ticket is almost always a pasted log or attachment,
+# which belongs in an attachment store, not in a workflow history (payloads are capped at 2 MB).
+MAX_BODY_CHARS: Final = 20_000
+TICKET_ID_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+
+
+class CustomerTier(StrEnum):
+    FREE = "free"
+    STANDARD = "standard"
+    PREMIUM = "premium"
+    ENTERPRISE = "enterprise"
+
+
+class Channel(StrEnum):
+    EMAIL = "email"
+    CHAT = "chat"
+    WEB = "web"
+    PHONE = "phone"
+    API = "api"
+
+
+TicketId = Annotated[str, StringConstraints(pattern=TICKET_ID_PATTERN)]
+
+
+class Ticket(BaseModel):
+    """A customer's request. Immutable once submitted: agents read it, never change it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    ticket_id: TicketId
+    subject: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)] = Field(
+        max_length=MAX_SUBJECT_CHARS
+    )
+    body: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)] = Field(
+        max_length=MAX_BODY_CHARS
+    )
+    customer_id: str | None = Field(default=None, max_length=128)
+    customer_tier: CustomerTier = CustomerTier.STANDARD
+    channel: Channel = Channel.EMAIL
+
+    @field_validator("subject")
+    @classmethod
+    def _single_line_subject(cls, value: str) -> str:
+        return " ".join(value.split())
+
+
+def derive_ticket_id(subject: str, body: str, customer_id: str | None) -> str:
+    """A stable id for tickets submitted without one: the same ticket submitted twice gets the same
+    id, so the second submission finds the first workflow instead of processing it again."""
+    digest = hashlib.sha256(
+        "\x1f".join([customer_id or "", subject.strip(), body.strip()]).encode("utf-8")
+    ).hexdigest()
+    return f"T-{digest[:12]}"

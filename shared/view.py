@@ -1,0 +1,101 @@
+"""The ticket workflow's input, its queryable view, and its result."""
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from policy.transitions import TicketState
+from shared.agents import Category, Finding, Priority, Usage
+from shared.review import ReviewRecord
+from shared.tickets import Ticket
+
+
+class TicketRequest(BaseModel):
+    """The workflow's input. One field today; a model so fields can be added compatibly."""
+
+    ticket: Ticket
+
+
+class Transition(BaseModel):
+    from_state: TicketState | None
+    to_state: TicketState
+    at: datetime
+    agent: str
+    reason: str
+    model: str | None = None  # the model that answered, for agent-driven transitions
+
+
+class DraftRecord(BaseModel):
+    revision: int
+    text: str
+    author: str  # the model that wrote it, or "reviewer:<name>"
+    cited_articles: list[str] = Field(default_factory=list)
+
+
+class AgentUsageTotals(BaseModel):
+    calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+    cost_usd: float = 0.0
+    latency_ms: float = 0.0
+    models: list[str] = Field(default_factory=list)
+
+    def add(self, usage: Usage) -> None:
+        self.calls += 1
+        self.input_tokens += usage.input_tokens
+        self.output_tokens += usage.output_tokens
+        self.cached_tokens += usage.cached_tokens
+        self.cost_usd += usage.cost_usd
+        self.latency_ms += usage.latency_ms
+        if usage.model not in self.models:
+            self.models.append(usage.model)
+
+
+class DeliveryReceipt(BaseModel):
+    ticket_id: str
+    channel: str
+    location: str  # where the answer went, e.g. "outbox:/path/outbox.sqlite3#T-1001"
+    delivered_at: datetime
+    revision: int
+    # True when a retried or replayed delivery found the answer already written.
+    already_delivered: bool = False
+
+
+class TicketView(BaseModel):
+    """Everything the ``status`` query returns."""
+
+    ticket_id: str
+    subject: str
+    state: TicketState
+    category: Category | None = None
+    confidence: float | None = None
+    priority: Priority | None = None
+    sla_deadline: datetime | None = None
+    escalated: bool = False
+    escalated_at: datetime | None = None
+    draft: DraftRecord | None = None
+    findings: list[Finding] = Field(default_factory=list)
+    revision_rounds: int = 0
+    review_reasons: list[str] = Field(default_factory=list)
+    reviews: list[ReviewRecord] = Field(default_factory=list)
+    transitions: list[Transition] = Field(default_factory=list)
+    usage: dict[str, AgentUsageTotals] = Field(default_factory=dict)
+    delivery: DeliveryReceipt | None = None
+    failure: str | None = None
+
+    @property
+    def total_cost_usd(self) -> float:
+        return sum(u.cost_usd for u in self.usage.values())
+
+    @property
+    def total_tokens(self) -> int:
+        return sum(u.input_tokens + u.output_tokens for u in self.usage.values())
+
+
+class DeliveryRequest(BaseModel):
+    ticket_id: str
+    channel: str
+    customer_id: str | None
+    revision: int
+    text: str

@@ -1,0 +1,1 @@
+"""The command-line client: ``python -m starter submit|status|list|review|report|run``."""

@@ -1,0 +1,4 @@
+from shared.temporal_client import exit_process
+from starter.cli import main
+
+exit_process(main())

@@ -1,0 +1,236 @@
+"""python -m starter: submit tickets, watch them, review them, report on them.
+
+Every command takes --json for scripts. Exit codes: 0 success, 1 error (one sentence on stderr),
+3 some input lines were invalid (the valid ones were still submitted).
+"""
+
+import argparse
+import asyncio
+import re
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from temporalio.client import Client
+from temporalio.service import RPCError
+
+from shared.review import ReviewAction, ReviewDecision
+from shared.temporal_client import connect, connection_settings
+from starter import operations as ops
+from starter import render
+from starter.errors import CliError, ServerUnreachable
+from starter.inputs import InputError, ParsedTicket, read_jsonl, ticket_from_mapping
+
+EXIT_OK, EXIT_ERROR, EXIT_PARTIAL = 0, 1, 3
+DEFAULT_WAIT_SECONDS = 300.0
+
+
+async def open_client() -> Client:
+    settings = connection_settings()
+    try:
+        return await connect(settings)
+    except RuntimeError as err:
+        text = str(err)
+        cause = "connection refused" if "refused" in text.lower() else re.sub(r"\s+", " ", text)[:160]
+        raise ServerUnreachable(
+            f"cannot reach the Temporal server at {settings.describe()}: {cause}. "
+            "Start one with `make run RUN_ARGS=--keep-running`, or set TEMPORAL_ADDRESS."
+        ) from None
+
+
+# ---- commands -------------------------------------------------------------------------------------
+
+
+def _tickets_from_args(args: argparse.Namespace) -> tuple[list[ParsedTicket], list[InputError]]:
+    if args.files:
+        tickets: list[ParsedTicket] = []
+        errors: list[InputError] = []
+        for name in args.files:
+            found, bad = read_jsonl(Path(name))
+            tickets += found
+            errors += bad
+        return tickets, errors
+    if args.subject is None or args.body is None:
+        raise CliError("give a JSON Lines file, or both --subject and --body")
+    raw = {
+        "ticket_id": args.id,
+        "subject": args.subject,
+        "body": args.body,
+        "customer_id": args.customer_id,
+        "customer_tier": args.tier,
+        "channel": args.channel,
+    }
+    ticket, problems = ticket_from_mapping({k: v for k, v in raw.items() if v is not None})
+    if ticket is None:
+        return [], [InputError("flags", None, p) for p in problems]
+    return [ParsedTicket(ticket, "flags", None)], []
+
+
+async def cmd_submit(args: argparse.Namespace) -> int:
+    parsed, errors = _tickets_from_args(args)
+    outcomes: list[ops.SubmitOutcome] = []
+    if parsed:
+        client = await open_client()
+        outcomes = await ops.submit_tickets(client, [p.ticket for p in parsed])
+        for outcome, p in zip(outcomes, parsed, strict=True):
+            outcome.source, outcome.line = p.source, p.line
+    views = {}
+    if args.wait and outcomes:
+        views = await ops.wait_settled(client, [o.ticket_id for o in outcomes], args.timeout)
+    if args.json:
+        render.print_json(
+            {
+                "submitted": outcomes,
+                "errors": [{"source": e.source, "line": e.line, "message": e.message} for e in errors],
+                "tickets": list(views.values()),
+            }
+        )
+    else:
+        render.print_submit(outcomes, errors)
+        if views:
+            render.console().print(render.tickets_table(list(views.values())))
+    if errors:
+        return EXIT_PARTIAL if outcomes else EXIT_ERROR
+    return EXIT_OK
+
+
+async def cmd_status(args: argparse.Namespace) -> int:
+    client = await open_client()
+    view = await ops.ticket_status(client, args.ticket_id)
+    if args.json:
+        render.print_json(view)
+    else:
+        render.print_status(view)
+    return EXIT_OK
+
+
+async def cmd_list(args: argparse.Namespace) -> int:
+    client = await open_client()
+    summaries = await ops.list_tickets(client, args.state, args.limit)
+    if args.json:
+        render.print_json(summaries)
+    else:
+        title = f"Tickets in {args.state}" if args.state else "Tickets"
+        render.console().print(render.summaries_table(summaries, f"{title} ({len(summaries)})"))
+    return EXIT_OK
+
+
+def _decision(args: argparse.Namespace) -> ReviewDecision:
+    fields: dict[str, object] = {"reviewer": args.reviewer, "revision": args.revision}
+    if args.approve:
+        fields["action"] = ReviewAction.APPROVE
+    elif args.edit:
+        try:
+            fields["edited_text"] = Path(args.edit).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            raise CliError(f"cannot read the edited reply from {args.edit}: {err}") from None
+        fields["action"] = ReviewAction.EDIT
+    elif args.rework:
+        fields["action"], fields["notes"] = ReviewAction.REWORK, args.rework
+    else:
+        fields["action"], fields["reason"] = ReviewAction.REJECT, args.reject
+    try:
+        return ReviewDecision.model_validate(fields)
+    except ValueError as err:
+        raise CliError(f"invalid review: {err}") from None
+
+
+async def cmd_review(args: argparse.Namespace) -> int:
+    decision = _decision(args)
+    client = await open_client()
+    receipt = await ops.submit_review(client, args.ticket_id, decision)
+    view = await ops.wait_review_applied(client, args.ticket_id, receipt, timeout=30)
+    if args.json:
+        render.print_json({"receipt": receipt, "ticket": view})
+    else:
+        render.console().print(
+            f"{receipt.action} accepted for ticket {receipt.ticket_id} "
+            f"(draft revision {receipt.revision}); ticket is now {view.state}"
+        )
+        if view.state == "COMPLETED" and view.delivery:
+            render.console().print(f"delivered to {view.delivery.location}")
+    return EXIT_OK
+
+
+async def cmd_report(args: argparse.Namespace) -> int:
+    client = await open_client()
+    report = ops.build_report(await ops.list_tickets(client))
+    if args.json:
+        render.print_json(report)
+    else:
+        render.print_report(report)
+    return EXIT_OK
+
+
+async def cmd_run(args: argparse.Namespace) -> int:
+    from starter.main_job import run_main_job
+
+    return await run_main_job(args)
+
+
+# ---- parser ---------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="print JSON instead of tables")
+
+    parser = argparse.ArgumentParser(prog="python -m starter", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("submit", parents=[common], help="submit tickets from JSON Lines files or flags")
+    p.add_argument("files", nargs="*", help="JSON Lines files, one ticket a line")
+    p.add_argument("--subject")
+    p.add_argument("--body")
+    p.add_argument("--id", help="ticket id (default: derived from the content)")
+    p.add_argument("--customer-id")
+    p.add_argument("--tier", help="free, standard, premium or enterprise")
+    p.add_argument("--channel", help="email, chat, web, phone or api")
+    p.add_argument("--wait", action="store_true", help="wait until each ticket completes, fails or awaits review")
+    p.add_argument("--timeout", type=float, default=DEFAULT_WAIT_SECONDS, help="seconds to wait (default 300)")
+    p.set_defaults(handler=cmd_submit)
+
+    p = sub.add_parser("status", parents=[common], help="everything about one ticket")
+    p.add_argument("ticket_id")
+    p.set_defaults(handler=cmd_status)
+
+    p = sub.add_parser("list", parents=[common], help="tickets, optionally in one state")
+    p.add_argument("--state", help="e.g. AWAITING_REVIEW, COMPLETED, FAILED")
+    p.add_argument("--limit", type=int, default=None)
+    p.set_defaults(handler=cmd_list)
+
+    p = sub.add_parser("review", parents=[common], help="decide on a ticket awaiting review")
+    p.add_argument("ticket_id")
+    action = p.add_mutually_exclusive_group(required=True)
+    action.add_argument("--approve", action="store_true", help="send the current draft")
+    action.add_argument("--edit", metavar="FILE", help="send this file's text instead of the draft")
+    action.add_argument("--rework", metavar="NOTE", help="send back to the resolver with this note")
+    action.add_argument("--reject", metavar="REASON", help="close without sending anything")
+    p.add_argument("--revision", type=int, help="the draft revision you reviewed (refused if stale)")
+    p.add_argument("--reviewer", default="cli", help="your name, for the log")
+    p.set_defaults(handler=cmd_review)
+
+    p = sub.add_parser("report", parents=[common], help="counts by state, category and priority; review queue; usage")
+    p.set_defaults(handler=cmd_report)
+
+    p = sub.add_parser("run", parents=[common], help="the main job: server, worker, sample tickets, report")
+    p.add_argument("--file", default="samples/tickets.jsonl", help="tickets to submit (default: the bundled samples)")
+    p.add_argument("--keep-running", action="store_true", help="keep the server and worker running for the Web UI until Ctrl-C")
+    p.add_argument("--timeout", type=float, default=DEFAULT_WAIT_SECONDS, help="seconds to wait for the tickets (default 300)")
+    p.set_defaults(handler=cmd_run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return asyncio.run(args.handler(args))
+    except CliError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return err.exit_code
+    except RPCError as err:
+        print(f"error: the Temporal server answered: {err.message}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return 130

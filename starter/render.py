@@ -1,0 +1,161 @@
+"""Readable tables for people, JSON for scripts (``--json`` on every command)."""
+
+import json
+import os
+import sys
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel
+from rich.console import Console
+from rich.table import Table
+
+from shared.view import TicketView
+from starter.inputs import InputError
+from starter.operations import Report, SubmitOutcome, TicketSummary
+
+
+def console(stderr: bool = False) -> Console:
+    # Wide enough for the tables when output is captured (CI logs, pipes), the terminal's own
+    # width otherwise.
+    stream = sys.stderr if stderr else sys.stdout
+    width = None if stream.isatty() else int(os.environ.get("COLUMNS", "140"))
+    return Console(file=stream, width=width, highlight=False, soft_wrap=False)
+
+
+def print_json(value: Any) -> None:
+    def encode(v: Any) -> Any:
+        if isinstance(v, BaseModel):
+            return v.model_dump(mode="json")
+        if isinstance(v, list | tuple):
+            return [encode(x) for x in v]
+        if isinstance(v, dict):
+            return {k: encode(x) for k, x in v.items()}
+        return v
+
+    print(json.dumps(encode(value), indent=2, default=str))
+
+
+def when(moment: datetime | None, now: datetime | None = None) -> str:
+    if moment is None:
+        return "-"
+    now = now or datetime.now(UTC)
+    delta = moment - now
+    minutes = int(abs(delta.total_seconds()) // 60)
+    span = f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"
+    rel = f"in {span}" if delta.total_seconds() >= 0 else f"{span} ago"
+    return f"{moment:%Y-%m-%d %H:%M} UTC ({rel})"
+
+
+def outcome_text(view: TicketView) -> str:
+    if view.state == "COMPLETED" and view.delivery:
+        return f"delivered r{view.delivery.revision} via {view.delivery.channel}"
+    if view.state == "AWAITING_REVIEW":
+        flag = "ESCALATED; " if view.escalated else ""
+        return flag + "review: " + "; ".join(view.review_reasons)
+    if view.state == "FAILED":
+        return f"failed: {view.failure}"
+    if view.state == "REJECTED":
+        return view.transitions[-1].reason if view.transitions else "rejected"
+    return f"in progress ({view.state})"
+
+
+def tickets_table(views: Sequence[TicketView], title: str = "Tickets") -> Table:
+    table = Table(title=title, title_justify="left", show_lines=False)
+    for column in ("Ticket", "State", "Category", "Priority", "Rev", "Tokens", "Outcome"):
+        table.add_column(column, overflow="fold")
+    for v in views:
+        table.add_row(
+            v.ticket_id,
+            v.state,
+            f"{v.category} ({v.confidence:.2f})" if v.category else "-",
+            v.priority or "-",
+            str(v.draft.revision) if v.draft else "-",
+            f"{v.total_tokens:,}",
+            outcome_text(v),
+        )
+    return table
+
+
+def summaries_table(summaries: Iterable[TicketSummary], title: str) -> Table:
+    table = Table(title=title, title_justify="left")
+    for column in ("Ticket", "State", "Category", "Priority", "SLA deadline", "Subject"):
+        table.add_column(column, overflow="fold")
+    for s in summaries:
+        deadline = when(s.sla_deadline) + (" ESCALATED" if s.escalated else "")
+        table.add_row(
+            s.ticket_id,
+            s.state or s.workflow_status,
+            s.category or "-",
+            s.priority or "-",
+            deadline if s.sla_deadline else "-",
+            s.subject or "",
+        )
+    return table
+
+
+def print_submit(outcomes: Sequence[SubmitOutcome], errors: Sequence[InputError]) -> None:
+    out, err = console(), console(stderr=True)
+    for e in errors:
+        err.print(f"[red]error[/red] {e}")
+    for o in outcomes:
+        if o.started:
+            out.print(f"submitted  {o.ticket_id}")
+        else:
+            out.print(f"duplicate  {o.ticket_id} (submitted before; now {o.state or 'unknown'}; not processed again)")
+    started = sum(o.started for o in outcomes)
+    out.print(
+        f"{started} submitted, {len(outcomes) - started} already known, {len(errors)} input error(s)"
+    )
+
+
+def print_status(view: TicketView) -> None:
+    out = console()
+    out.print(f"[bold]Ticket {view.ticket_id}[/bold] · {view.state}" + (" · [red]ESCALATED[/red]" if view.escalated else ""))
+    out.print(f"Subject    {view.subject}")
+    if view.category:
+        out.print(f"Category   {view.category} (confidence {view.confidence:.2f})")
+    if view.priority:
+        out.print(f"Priority   {view.priority}; SLA deadline {when(view.sla_deadline)}")
+    if view.draft:
+        out.print(f"Draft      revision {view.draft.revision} by {view.draft.author}; cites {', '.join(view.draft.cited_articles) or 'nothing'}")
+        for line in view.draft.text.splitlines():
+            out.print(f"  │ {line}")
+    if view.findings:
+        out.print("Findings   " + "; ".join(f"{f.code}: {f.message}" for f in view.findings))
+    if view.review_reasons:
+        out.print("Review     " + "; ".join(view.review_reasons))
+    for r in view.reviews:
+        status = "applied" if r.applied else f"ignored ({r.note})"
+        out.print(f"  {r.at:%Y-%m-%d %H:%M:%S} {r.decision.reviewer}: {r.decision.action} {status}")
+    if view.delivery:
+        out.print(f"Delivered  revision {view.delivery.revision} to {view.delivery.location} at {view.delivery.delivered_at:%Y-%m-%d %H:%M:%S} UTC")
+    if view.failure:
+        out.print(f"[red]Failure[/red]    {view.failure}")
+    log = Table(title="Transitions", title_justify="left")
+    for column in ("At (UTC)", "From", "To", "By", "Model", "Why"):
+        log.add_column(column, overflow="fold")
+    for t in view.transitions:
+        log.add_row(f"{t.at:%H:%M:%S}", t.from_state or "", t.to_state, t.agent, t.model or "", t.reason)
+    out.print(log)
+    usage = Table(title="Usage", title_justify="left")
+    for column in ("Agent", "Calls", "Tokens in", "Tokens out", "Cost USD", "Models"):
+        usage.add_column(column)
+    for agent, u in view.usage.items():
+        usage.add_row(agent, str(u.calls), f"{u.input_tokens:,}", f"{u.output_tokens:,}", f"{u.cost_usd:.4f}", ", ".join(u.models))
+    out.print(usage)
+
+
+def print_report(report: Report) -> None:
+    out = console()
+    earlier = f" ({report.earlier} from earlier runs)" if report.earlier else ""
+    out.print(f"[bold]Report[/bold]: {report.total} ticket(s) on this server{earlier}")
+    for title, counts in (("State", report.by_state), ("Category", report.by_category), ("Priority", report.by_priority)):
+        out.print(f"  by {title.lower():<9} " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    out.print(
+        f"  usage       {report.calls} agent call(s), {report.tokens:,} tokens, ${report.cost_usd:.4f}"
+    )
+    out.print(f"  review queue {len(report.review_queue)} waiting, {report.escalated} escalated")
+    if report.review_queue:
+        out.print(summaries_table(report.review_queue, "Review queue (oldest deadline first)"))

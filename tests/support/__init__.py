@@ -1,0 +1,1 @@
+"""Helpers for the test suite: server binaries, workers, waiting on conditions, replay."""

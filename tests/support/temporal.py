@@ -1,0 +1,96 @@
+"""Temporal servers from the pip packages, workflow tracking and replay for every test."""
+
+import asyncio
+import shutil
+import sys
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from temporalio.client import (
+    Client,
+    Interceptor,
+    OutboundInterceptor,
+    StartWorkflowInput,
+    WorkflowHandle,
+)
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from shared import names
+from shared.view import TicketView
+from workflows.ticket import TicketWorkflow
+
+ALL_WORKFLOWS = [TicketWorkflow]
+
+
+def binary(name: str) -> str:
+    """The server binaries the pip packages install next to this interpreter."""
+    candidate = Path(sys.executable).parent / name
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which(name)
+    if not found:
+        raise RuntimeError(f"{name} not found: install the project (pip install -e '.[dev]')")
+    return found
+
+
+class StartedWorkflows(Interceptor):
+    """Client interceptor that remembers every workflow a test starts, for replay afterwards."""
+
+    def __init__(self) -> None:
+        self.started: list[tuple[str, str | None]] = []
+
+    def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:
+        tracker = self
+
+        class _Outbound(OutboundInterceptor):
+            async def start_workflow(self, input: StartWorkflowInput) -> WorkflowHandle[Any, Any]:
+                handle = await super().start_workflow(input)
+                tracker.started.append((input.id, handle.result_run_id))
+                return handle
+
+        return _Outbound(next)
+
+
+async def replay_histories(client: Client, started: Iterable[tuple[str, str | None]]) -> int:
+    """Replay each workflow's history against today's code; raises on non-determinism."""
+    replayer = Replayer(workflows=ALL_WORKFLOWS, data_converter=pydantic_data_converter)
+    count = 0
+    for workflow_id, run_id in started:
+        history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
+        await replayer.replay_workflow(history)
+        count += 1
+    return count
+
+
+async def wait_until(
+    check: Callable[[], Any], *, timeout: float = 15.0, interval: float = 0.05, what: str = ""
+) -> Any:
+    """Poll an async or sync condition until it returns something truthy; fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        result = check()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return result
+        last = result
+        await asyncio.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what or check} (last: {last!r})")
+
+
+async def status(handle: WorkflowHandle[Any, Any]) -> TicketView:
+    return await handle.query(names.STATUS_QUERY, result_type=TicketView)
+
+
+async def wait_for_state(
+    handle: WorkflowHandle[Any, Any], *states: str, timeout: float = 15.0
+) -> TicketView:
+    async def check() -> TicketView | None:
+        view = await status(handle)
+        return view if view.state in states else None
+
+    return await wait_until(check, timeout=timeout, what=f"{handle.id} in {states}")

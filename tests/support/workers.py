@@ -1,0 +1,62 @@
+"""Workers for tests: the real ones from worker.py, or a workflow worker with fake activities."""
+
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+import worker as worker_process
+from shared import names
+from shared.pipeline_config import PipelineConfig
+from workflows.ticket import TicketWorkflow
+
+
+@contextlib.asynccontextmanager
+async def running(workers: Sequence[Worker]) -> AsyncIterator[None]:
+    async with contextlib.AsyncExitStack() as stack:
+        for w in workers:
+            await stack.enter_async_context(w)
+        yield
+
+
+@contextlib.asynccontextmanager
+async def real_pipeline(
+    client: Client, task_queue: str, data_dir: Path, config: PipelineConfig | None = None
+) -> AsyncIterator[None]:
+    """The worker process's own workers (offline provider, bundled knowledge base, SQLite outbox)."""
+    config = config or PipelineConfig()
+    providers = worker_process.build_providers(config)
+    llm_queues = [q for q in worker_process.needed_queues(config) if q != names.TICKETS_TASK_QUEUE]
+    workers = worker_process.build_workers(
+        client, config, providers, data_dir, [task_queue, *llm_queues], tickets_queue=task_queue
+    )
+    async with running(workers):
+        yield
+
+
+@contextlib.asynccontextmanager
+async def fake_pipeline(
+    client: Client, task_queue: str, activities: Sequence[object], llm_queue: str = "llm-offline"
+) -> AsyncIterator[None]:
+    """The real workflow with fake activities registered under the real names. Activities whose
+    names are agent activities go on the LLM queue, the rest next to the workflow."""
+    agent_names = {
+        names.CLASSIFY_TICKET,
+        names.TRIAGE_TICKET,
+        names.DRAFT_RESOLUTION,
+        names.VALIDATE_RESOLUTION,
+    }
+    agents = [a for a in activities if _activity_name(a) in agent_names]
+    others = [a for a in activities if _activity_name(a) not in agent_names]
+    workers = [Worker(client, task_queue=task_queue, workflows=[TicketWorkflow], activities=others)]
+    if agents:
+        workers.append(Worker(client, task_queue=llm_queue, activities=agents))
+    async with running(workers):
+        yield
+
+
+def _activity_name(fn: object) -> str:
+    defn = getattr(fn, "__temporal_activity_definition")
+    return defn.name

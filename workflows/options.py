@@ -1,0 +1,45 @@
+"""Timeouts and retry policies of every activity the workflows call, each with its reason."""
+
+from datetime import timedelta
+from typing import Final
+
+from temporalio.common import RetryPolicy
+
+# ---- agent calls (LLM or offline) -----------------------------------------------------------------
+# One LLM answer takes seconds, a long one about a minute. Start-to-close bounds one attempt; the
+# provider client's own timeout sits below it (issue: providers) so the SDK reports a clean error.
+AGENT_START_TO_CLOSE: Final = timedelta(minutes=2)
+# Agent activities heartbeat a few times per timeout: a worker that dies mid-call is noticed in
+# 20 seconds and the call moves to another worker, instead of waiting out the two minutes.
+AGENT_HEARTBEAT: Final = timedelta(seconds=20)
+# Rate limits and provider hiccups clear within a minute or two: back off from 1 s to 60 s. Five
+# attempts keep a broken provider from holding a ticket for long; the fallback chain comes next.
+# Permanent errors (bad request, auth, invalid output) are raised as non-retryable and skip this.
+AGENT_RETRY: Final = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=60),
+    maximum_attempts=5,
+)
+
+# ---- knowledge base ----------------------------------------------------------------------------
+# A local lookup: it answers in milliseconds or something is wrong with the worker.
+KB_START_TO_CLOSE: Final = timedelta(seconds=10)
+KB_RETRY: Final = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=5)
+
+# ---- delivery -----------------------------------------------------------------------------------
+# Writing to the outbox is quick; it may wait on a database lock for up to 30 s.
+DELIVERY_START_TO_CLOSE: Final = timedelta(seconds=45)
+# Delivery is idempotent (keyed by ticket id), so retrying is always safe and an answer that is
+# ready should not be lost to a passing outage: keep trying for hours, backing off to 10 minutes.
+DELIVERY_RETRY: Final = RetryPolicy(
+    initial_interval=timedelta(seconds=2),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=10),
+    maximum_attempts=30,
+)
+
+# ---- configuration snapshot (local activity) ---------------------------------------------------
+# Reads the worker's in-memory configuration: a local activity, no extra round trip to the server.
+CONFIG_START_TO_CLOSE: Final = timedelta(seconds=5)
+CONFIG_RETRY: Final = RetryPolicy(maximum_attempts=3)

@@ -1,0 +1,116 @@
+"""The ticket's state inside its workflow, and everything that makes it visible outside.
+
+Every change goes through ``move`` (checked against the transition table, logged with
+``workflow.now()``) and ``publish`` (search attributes, memo and the Web UI's current details), so the
+status query, ``temporal workflow list`` and the Web UI always agree.
+"""
+
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import SearchAttributeUpdate
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from policy.transitions import IllegalTransition, TicketState, check_transition
+    from shared import search_attributes as sa
+    from shared.agents import Usage
+    from shared.tickets import Ticket
+    from shared.view import AgentUsageTotals, TicketView, Transition
+
+
+class TicketRecord:
+    def __init__(self, ticket: Ticket) -> None:
+        self.view = TicketView(
+            ticket_id=ticket.ticket_id, subject=ticket.subject, state=TicketState.NEW
+        )
+        self._published: dict[str, Any] = {}
+        self._published_usage: dict[str, Any] | None = None
+
+    @property
+    def state(self) -> TicketState:
+        return self.view.state
+
+    def start(self) -> None:
+        self.view.transitions.append(
+            Transition(
+                from_state=None,
+                to_state=TicketState.NEW,
+                at=workflow.now(),
+                agent="intake",
+                reason="ticket received",
+            )
+        )
+        self.publish()
+
+    def move(self, target: TicketState, agent: str, reason: str, model: str | None = None) -> None:
+        try:
+            check_transition(self.view.state, target)
+        except IllegalTransition as err:
+            # A bug in this workflow. A plain exception would retry the workflow task forever;
+            # a non-retryable ApplicationError fails the workflow loudly instead.
+            raise ApplicationError(str(err), type="IllegalTransition", non_retryable=True) from err
+        self.view.transitions.append(
+            Transition(
+                from_state=self.view.state,
+                to_state=target,
+                at=workflow.now(),
+                agent=agent,
+                reason=reason,
+                model=model,
+            )
+        )
+        self.view.state = target
+        self.publish()
+
+    def add_usage(self, role: str, usage: Usage) -> None:
+        self.view.usage.setdefault(role, AgentUsageTotals()).add(usage)
+
+    def escalate(self) -> None:
+        self.view.escalated = True
+        self.view.escalated_at = workflow.now()
+        self.publish()
+
+    def publish(self) -> None:
+        """Upsert what changed since the last publish (each upsert is an event in the history)."""
+        v = self.view
+        wanted: dict[str, Any] = {
+            sa.TICKET_STATE.name: (sa.TICKET_STATE, v.state.value),
+            sa.TICKET_CATEGORY.name: (sa.TICKET_CATEGORY, v.category.value if v.category else None),
+            sa.TICKET_PRIORITY.name: (sa.TICKET_PRIORITY, v.priority.value if v.priority else None),
+            sa.TICKET_SLA_DEADLINE.name: (sa.TICKET_SLA_DEADLINE, v.sla_deadline),
+            sa.TICKET_ESCALATED.name: (sa.TICKET_ESCALATED, v.escalated),
+        }
+        updates: list[SearchAttributeUpdate[Any]] = []
+        for name, (key, value) in wanted.items():
+            if value is not None and self._published.get(name) != value:
+                updates.append(key.value_set(value))
+                self._published[name] = value
+        if updates:
+            workflow.upsert_search_attributes(updates)
+        usage = {
+            "tokens": v.total_tokens,
+            "cost_usd": round(v.total_cost_usd, 6),
+            "calls": sum(u.calls for u in v.usage.values()),
+        }
+        if usage != self._published_usage and usage["calls"]:
+            workflow.upsert_memo({sa.MEMO_USAGE: usage})
+            self._published_usage = usage
+        workflow.set_current_details(self._details())
+
+    def _details(self) -> str:
+        """Markdown shown in the Web UI's workflow page ("current details")."""
+        v = self.view
+        lines = [f"**{v.state}** · {v.subject}"]
+        if v.category:
+            lines.append(f"category {v.category} ({v.confidence:.2f}) · priority {v.priority or '-'}")
+        if v.sla_deadline:
+            flag = " · **escalated**" if v.escalated else ""
+            lines.append(f"SLA deadline {v.sla_deadline:%Y-%m-%d %H:%M} UTC{flag}")
+        if v.draft:
+            lines.append(f"draft revision {v.draft.revision} by {v.draft.author}")
+        if v.review_reasons and v.state is TicketState.AWAITING_REVIEW:
+            lines.append("review needed: " + "; ".join(v.review_reasons))
+        if v.failure:
+            lines.append(f"failure: {v.failure}")
+        return "\n\n".join(lines)
