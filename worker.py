@@ -104,7 +104,9 @@ def describe_routes(config: PipelineConfig) -> list[str]:
     lines = []
     for role, chain in config.routes.items():
         route_text = " -> ".join(f"{r.provider}:{r.model}" for r in chain)
-        lines.append(f"  {role:<10} {route_text}  (queue {names.llm_task_queue(chain[0].provider)})")
+        lines.append(
+            f"  {role:<10} {route_text}  (queue {names.llm_task_queue(chain[0].provider)})"
+        )
     return lines
 
 
@@ -167,7 +169,9 @@ async def run_until_stopped(workers: Sequence[Worker], stop: asyncio.Event) -> B
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument(
         "--queues",
         help="comma-separated task queues to poll (default: tickets and every provider queue the "
@@ -175,7 +179,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--log-level", default="WARNING", help="Python log level (default WARNING)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     queues = [q.strip() for q in args.queues.split(",") if q.strip()] if args.queues else None
 
     async def _main() -> int:

@@ -5,6 +5,9 @@ from collections.abc import Mapping
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.agent_specs import CLASSIFIER, RESOLVER, TRIAGE, VALIDATOR
+from activities.heartbeat import heartbeating
+from activities.providers.base import AgentSpec, InT, OutT, Provider
 from shared import names
 from shared.agents import (
     AgentReply,
@@ -15,13 +18,9 @@ from shared.agents import (
     DraftRequest,
     TriageRequest,
     TriageResult,
-    Validation,
     ValidateRequest,
+    Validation,
 )
-
-from activities.agent_specs import CLASSIFIER, RESOLVER, TRIAGE, VALIDATOR
-from activities.heartbeat import heartbeating
-from activities.providers.base import AgentSpec, InT, OutT, Provider
 
 
 class AgentActivities:
@@ -43,7 +42,13 @@ class AgentActivities:
         return provider
 
     async def _run(self, spec: AgentSpec[InT, OutT], request: InT) -> AgentReply[OutT]:
-        route: AgentRoute = request.route  # type: ignore[attr-defined]
+        route: AgentRoute | None = request.route  # type: ignore[attr-defined]
+        if route is None:
+            raise ApplicationError(
+                f"the {spec.role} request names no provider:model route",
+                type="MissingRoute",
+                non_retryable=True,
+            )
         provider = self._provider(route)
         async with heartbeating():
             return await provider.run(spec, request, route.model)

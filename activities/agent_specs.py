@@ -5,6 +5,7 @@ message, and ask for ``output_model`` as structured output. The offline provider
 and applies rules, but uses the same models, so every provider is interchangeable per agent.
 """
 
+from activities.providers.base import AgentSpec
 from shared.agents import (
     AgentRole,
     Classification,
@@ -14,12 +15,10 @@ from shared.agents import (
     KnowledgeArticle,
     TriageRequest,
     TriageResult,
-    Validation,
     ValidateRequest,
+    Validation,
 )
 from shared.tickets import Ticket
-
-from activities.providers.base import AgentSpec
 
 CATEGORY_GUIDE = """\
 - Technical: how-to, configuration, integrations, API usage, performance, outages.
@@ -32,7 +31,8 @@ CATEGORY_GUIDE = """\
 
 def _ticket_block(ticket: Ticket) -> str:
     return (
-        f"Ticket {ticket.ticket_id} (customer tier: {ticket.customer_tier}, channel: {ticket.channel})\n"
+        f"Ticket {ticket.ticket_id} "
+        f"(customer tier: {ticket.customer_tier}, channel: {ticket.channel})\n"
         f"Subject: {ticket.subject}\n"
         f"Body:\n{ticket.body}"
     )
@@ -43,7 +43,11 @@ def _articles_block(articles: list[KnowledgeArticle]) -> str:
         return "Knowledge base: no matching article."
     parts = []
     for a in articles:
-        note = f"\n  Internal note (never share with the customer): {a.internal_note}" if a.internal_note else ""
+        note = (
+            f"\n  Internal note (never share with the customer): {a.internal_note}"
+            if a.internal_note
+            else ""
+        )
         parts.append(f"[{a.article_id}] {a.title}\n  {a.answer}{note}")
     return "Knowledge base articles:\n" + "\n".join(parts)
 
@@ -97,10 +101,12 @@ RESOLVER = AgentSpec(
         part
         for part in (
             _ticket_block(r.ticket),
-            f"Category: {r.classification.category}; priority: {r.priority}; revision: {r.revision}",
+            f"Category: {r.classification.category}; priority: {r.priority}; "
+            f"revision: {r.revision}",
             _articles_block(r.articles),
             f"Previous draft:\n{r.previous_draft}" if r.previous_draft else "",
-            "Validator findings to fix:\n" + "\n".join(f"- {f.code}: {f.message}" for f in r.findings)
+            "Validator findings to fix:\n"
+            + "\n".join(f"- {f.code}: {f.message}" for f in r.findings)
             if r.findings
             else "",
             f"Reviewer notes to apply:\n{r.reviewer_notes}" if r.reviewer_notes else "",
@@ -125,7 +131,8 @@ VALIDATOR = AgentSpec(
     ),
     render_input=lambda r: (
         f"{_ticket_block(r.ticket)}\n\n{_articles_block(r.articles)}\n\n"
-        f"Draft reply to check:\n{r.draft.text}\n\nCited articles: {', '.join(r.draft.cited_articles) or 'none'}"
+        f"Draft reply to check:\n{r.draft.text}\n\n"
+        f"Cited articles: {', '.join(r.draft.cited_articles) or 'none'}"
     ),
 )
 

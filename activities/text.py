@@ -7,14 +7,17 @@ from typing import Final
 _WORD = re.compile(r"[a-z0-9][a-z0-9'+-]*")
 
 STOPWORDS: Final = frozenset(
-    """a about above after again all also am an and any are as at be because been before being
-    below between both but by can cannot could did do does doing down during each few for from
-    further get got had has have having he her here hers him his how i if in into is it its itself
-    just me more most my myself no nor not now of off on once only or other our ours out over own
-    please same she should so some such than thank thanks that the their them then there these they
-    this those through to too under until up very was we were what when where which while who whom
-    why will with would you your yours hi hello hey dear regards best team support help need want
-    like know one also would could get still yet even really much many""".split()
+    """
+    a about above after again all also am an and any are as at be because been before being
+    below between both but by can cannot could did do does doing down during each few for
+    from further get got had has have having he her here hers him his how i if in into is it
+    its itself just me more most my myself no nor not now of off on once only or other our
+    ours out over own please same she should so some such than thank thanks that the their
+    them then there these they this those through to too under until up very was we were
+    what when where which while who whom why will with would you your yours hi hello hey
+    dear regards best team support help need want like know one also would could get still
+    yet even really much many
+    """.split()  # noqa: SIM905 - a word list reads better as text
 )
 
 

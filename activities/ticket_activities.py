@@ -2,19 +2,20 @@
 
 from temporalio import activity
 
+from activities.knowledge_base import KnowledgeBase
+from activities.outbox import Outbox
 from shared import names
 from shared.agents import KnowledgeArticle, KnowledgeQuery
 from shared.pipeline_config import PipelineConfig
 from shared.view import DeliveryReceipt, DeliveryRequest
 
-from activities.knowledge_base import KnowledgeBase
-from activities.outbox import Outbox
-
 
 class TicketActivities:
     """Registered on the tickets task queue, next to the workflows."""
 
-    def __init__(self, config: PipelineConfig, knowledge_base: KnowledgeBase, outbox: Outbox) -> None:
+    def __init__(
+        self, config: PipelineConfig, knowledge_base: KnowledgeBase, outbox: Outbox
+    ) -> None:
         self._config = config
         self._kb = knowledge_base
         self._outbox = outbox
@@ -33,7 +34,9 @@ class TicketActivities:
             request.ticket_id, request.channel, request.customer_id, request.revision, request.text
         )
         if receipt.already_delivered:
-            activity.logger.info("ticket %s was already delivered; not writing again", request.ticket_id)
+            activity.logger.info(
+                "ticket %s was already delivered; not writing again", request.ticket_id
+            )
         return receipt
 
     def all(self) -> list[object]:

@@ -21,8 +21,11 @@ def review_reasons(
     """
     reasons: list[str] = []
     if confidence < config.min_confidence:
+        shown = f"{confidence:.2f}"
+        if shown == f"{config.min_confidence:.2f}":  # 0.599 must not read "0.60 is below 0.60"
+            shown = f"{confidence:.4g}"
         reasons.append(
-            f"classifier confidence {confidence:.2f} is below the {config.min_confidence:.2f} threshold"
+            f"classifier confidence {shown} is below the {config.min_confidence:.2f} threshold"
         )
     if config.review_urgent and priority is Priority.URGENT:
         reasons.append("priority is Urgent")

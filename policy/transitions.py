@@ -47,7 +47,9 @@ class IllegalTransition(Exception):
 
     def __init__(self, current: TicketState, target: TicketState) -> None:
         allowed = ", ".join(sorted(TRANSITIONS[current])) or "none (terminal state)"
-        super().__init__(f"illegal transition {current} -> {target}; allowed from {current}: {allowed}")
+        super().__init__(
+            f"illegal transition {current} -> {target}; allowed from {current}: {allowed}"
+        )
         self.current = current
         self.target = target
 

@@ -123,17 +123,19 @@ class Validation(BaseModel):
 
 
 # ---- inputs --------------------------------------------------------------------------------------
+# Every agent request names its route (provider and model). The workflow builds a request without
+# one and sets it for each attempt along the agent's fallback chain.
 
 
 class ClassifyRequest(BaseModel):
     ticket: Ticket
-    route: AgentRoute
+    route: AgentRoute | None = None
 
 
 class TriageRequest(BaseModel):
     ticket: Ticket
     classification: Classification
-    route: AgentRoute
+    route: AgentRoute | None = None
 
 
 class DraftRequest(BaseModel):
@@ -145,7 +147,7 @@ class DraftRequest(BaseModel):
     findings: list[Finding] = Field(default_factory=list, description="from the validator")
     reviewer_notes: str | None = None
     previous_draft: str | None = None
-    route: AgentRoute
+    route: AgentRoute | None = None
 
 
 class ValidateRequest(BaseModel):
@@ -153,7 +155,7 @@ class ValidateRequest(BaseModel):
     classification: Classification
     draft: Draft
     articles: list[KnowledgeArticle]
-    route: AgentRoute
+    route: AgentRoute | None = None
 
 
 class KnowledgeQuery(BaseModel):

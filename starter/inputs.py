@@ -80,31 +80,35 @@ def ticket_from_mapping(raw: dict[str, Any]) -> tuple[Ticket | None, list[str]]:
     for key, value in raw.items():
         canonical = _KNOWN.get(key)
         if canonical is None:
-            problems.append(
-                f"unknown field '{key}' (known: {', '.join(FIELD_ALIASES)})"
-            )
+            problems.append(f"unknown field '{key}' (known: {', '.join(FIELD_ALIASES)})")
         elif canonical in fields:
             problems.append(f"field '{canonical}' is given twice (as '{key}')")
         elif value is not None:
             fields[canonical] = value
     if problems:
         return None, problems
-    if "ticket_id" not in fields and isinstance(fields.get("subject"), str) and isinstance(
-        fields.get("body"), str
-    ):
-        fields["ticket_id"] = derive_ticket_id(
-            fields["subject"], fields["body"], fields.get("customer_id")
+    derived = "ticket_id" not in fields
+    if derived:
+        # The id is optional: derive it from the content, so the same ticket submitted twice
+        # gets the same id (placeholder when the content is itself invalid; errors say why).
+        subject, body = fields.get("subject"), fields.get("body")
+        fields["ticket_id"] = (
+            derive_ticket_id(subject, body, fields.get("customer_id"))
+            if isinstance(subject, str) and isinstance(body, str)
+            else "T-unidentified"
         )
     try:
         return Ticket.model_validate(fields), []
     except ValidationError as err:
-        return None, [_field_message(e, fields) for e in err.errors()]
+        errors = [e for e in err.errors() if not (derived and e["loc"][:1] == ("ticket_id",))]
+        return None, [_field_message(e, fields) for e in errors]
 
 
 def parse_jsonl(data: bytes, source: str) -> tuple[list[ParsedTicket], list[InputError]]:
     tickets: list[ParsedTicket] = []
     errors: list[InputError] = []
     seen: dict[str, int] = {}
+    data = data.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte-order mark some editors write
     for number, raw_line in enumerate(data.split(b"\n"), start=1):
         if not raw_line.strip():
             continue
@@ -113,13 +117,17 @@ def parse_jsonl(data: bytes, source: str) -> tuple[list[ParsedTicket], list[Inpu
         except UnicodeDecodeError as err:
             bad = raw_line[err.start]
             errors.append(
-                InputError(source, number, f"not valid UTF-8 (byte 0x{bad:02x} at column {err.start + 1})")
+                InputError(
+                    source, number, f"not valid UTF-8 (byte 0x{bad:02x} at column {err.start + 1})"
+                )
             )
             continue
         try:
             raw = json.loads(text)
         except json.JSONDecodeError as err:
-            errors.append(InputError(source, number, f"not valid JSON: {err.msg} (column {err.colno})"))
+            errors.append(
+                InputError(source, number, f"not valid JSON: {err.msg} (column {err.colno})")
+            )
             continue
         if not isinstance(raw, dict):
             errors.append(
@@ -132,7 +140,9 @@ def parse_jsonl(data: bytes, source: str) -> tuple[list[ParsedTicket], list[Inpu
             continue
         if (first := seen.get(ticket.ticket_id)) is not None:
             errors.append(
-                InputError(source, number, f"ticket {ticket.ticket_id} already appears on line {first}")
+                InputError(
+                    source, number, f"ticket {ticket.ticket_id} already appears on line {first}"
+                )
             )
             continue
         seen[ticket.ticket_id] = number

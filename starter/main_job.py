@@ -16,6 +16,7 @@ from pathlib import Path
 
 from temporalio.client import Client
 
+from policy.transitions import SETTLED_STATES
 from shared import settings
 from shared.temporal_client import connection_settings
 from shared.view import TicketView
@@ -25,6 +26,7 @@ from starter.cli import EXIT_OK, EXIT_PARTIAL, open_client
 from starter.embedded import EmbeddedServer, server_answers
 from starter.errors import CliError, ServerUnreachable
 from starter.inputs import read_jsonl
+from starter.spawn import spawn_logged
 
 WORKER_READY_TIMEOUT = 60.0
 VISIBILITY_CATCH_UP = 10.0
@@ -41,16 +43,13 @@ class WorkerProcess:
         self._log_start = 0
 
     async def start(self) -> None:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log_start = self.log_path.stat().st_size if self.log_path.exists() else 0
-        with self.log_path.open("ab") as log:
-            self._process = subprocess.Popen(
-                [sys.executable, "-m", "worker"],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env={**self._env, "PYTHONUNBUFFERED": "1"},
-            )
+        self._process = await asyncio.to_thread(
+            spawn_logged,
+            [sys.executable, "-m", "worker"],
+            self.log_path,
+            {**self._env, "PYTHONUNBUFFERED": "1"},
+        )
         loop = asyncio.get_running_loop()
         deadline = loop.time() + WORKER_READY_TIMEOUT
         while loop.time() < deadline:
@@ -58,7 +57,9 @@ class WorkerProcess:
             if "worker: polling" in self.output():
                 return
             await asyncio.sleep(0.2)
-        raise CliError(f"the worker did not start within {WORKER_READY_TIMEOUT:.0f}s; see {self.log_path}")
+        raise CliError(
+            f"the worker did not start within {WORKER_READY_TIMEOUT:.0f}s; see {self.log_path}"
+        )
 
     def output(self) -> str:
         try:
@@ -72,6 +73,13 @@ class WorkerProcess:
         if self._process is not None and self._process.poll() is not None:
             tail = "\n".join(self.output().splitlines()[-10:])
             raise CliError(f"the worker exited with code {self._process.returncode}:\n{tail}")
+
+    def kill(self) -> None:
+        """SIGKILL, no graceful shutdown: what a crashed machine looks like to Temporal."""
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait(10)
+            self._process = None
 
     async def stop(self) -> None:
         process, self._process = self._process, None
@@ -108,7 +116,9 @@ async def _wait_with_worker(
     return waiting.result()
 
 
-async def _report_when_visible(client: Client, views: dict[str, TicketView], this_run: set[str]) -> ops.Report:
+async def _report_when_visible(
+    client: Client, views: dict[str, TicketView], this_run: set[str]
+) -> ops.Report:
     """Visibility is updated asynchronously; give it a moment to show the states we just saw."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + VISIBILITY_CATCH_UP
@@ -146,7 +156,9 @@ async def run_main_job(args: argparse.Namespace) -> int:
             raise ServerUnreachable(f"cannot reach the Temporal server at {conn.describe()}")
         server = EmbeddedServer(data_dir, host="127.0.0.1", port=port)
         address = server.address
-        out.print(f"Starting the embedded Temporal server on {server.address} (data: {server.db_path})")
+        out.print(
+            f"Starting the embedded Temporal server on {server.address} (data: {server.db_path})"
+        )
         await server.start()
         out.print(f"Temporal Web UI: {server.ui_url}")
     worker = WorkerProcess(data_dir, address)
@@ -158,7 +170,8 @@ async def run_main_job(args: argparse.Namespace) -> int:
         outcomes = await ops.submit_tickets(client, [p.ticket for p in tickets])
         new = sum(o.started for o in outcomes)
         out.print(
-            f"Submitted {new} ticket(s) from {args.file}; {len(outcomes) - new} were already on the "
+            f"Submitted {new} ticket(s) from {args.file}; "
+            f"{len(outcomes) - new} were already on the "
             f"server and are not processed again; {len(errors)} input error(s)"
         )
         for e in errors:
@@ -166,15 +179,20 @@ async def run_main_job(args: argparse.Namespace) -> int:
         ids = [o.ticket_id for o in outcomes]
         views = await _wait_with_worker(client, worker, ids, args.timeout)
         ordered = [views[i] for i in ids if i in views]
-        report = await _report_when_visible(client, views, {o.ticket_id for o in outcomes if o.started})
+        report = await _report_when_visible(
+            client, views, {o.ticket_id for o in outcomes if o.started}
+        )
         if args.json:
             render.print_json({"tickets": ordered, "report": report})
         else:
             render.console().print(render.tickets_table(ordered, f"Tickets from {args.file}"))
             render.print_report(report)
-        unsettled = len(ids) - sum(v.state in ops.SETTLED_STATES for v in ordered)
+        unsettled = len(ids) - sum(v.state in SETTLED_STATES for v in ordered)
         if unsettled:
-            out.print(f"[yellow]{unsettled} ticket(s) still in progress after {args.timeout:.0f}s[/yellow]")
+            out.print(
+                f"[yellow]{unsettled} ticket(s) still in progress "
+                f"after {args.timeout:.0f}s[/yellow]"
+            )
         out.print(
             "Review waiting tickets with `python -m starter review ID --approve` "
             "(or --edit FILE / --rework NOTE / --reject REASON)."

@@ -76,7 +76,7 @@ class Report(BaseModel):
     earlier: int | None = Field(default=None, description="tickets not submitted by this run")
 
 
-# ---- submit ---------------------------------------------------------------------------------------
+# ---- submit --------------------------------------------------------------------------------------
 
 
 async def start_ticket(client: Client, ticket: Ticket) -> SubmitOutcome:
@@ -115,7 +115,7 @@ async def submit_tickets(client: Client, tickets: list[Ticket]) -> list[SubmitOu
     return list(await asyncio.gather(*(one(t) for t in tickets)))
 
 
-# ---- read -----------------------------------------------------------------------------------------
+# ---- read ----------------------------------------------------------------------------------------
 
 
 def _handle(client: Client, ticket_id: str) -> WorkflowHandle[Any, Any]:
@@ -248,7 +248,7 @@ def build_report(tickets: list[TicketSummary], this_run: set[str] | None = None)
     )
 
 
-# ---- review ---------------------------------------------------------------------------------------
+# ---- review --------------------------------------------------------------------------------------
 
 
 async def submit_review(client: Client, ticket_id: str, decision: ReviewDecision) -> ReviewReceipt:

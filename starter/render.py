@@ -3,6 +3,7 @@
 import json
 import os
 import sys
+import textwrap
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -103,25 +104,37 @@ def print_submit(outcomes: Sequence[SubmitOutcome], errors: Sequence[InputError]
         if o.started:
             out.print(f"submitted  {o.ticket_id}")
         else:
-            out.print(f"duplicate  {o.ticket_id} (submitted before; now {o.state or 'unknown'}; not processed again)")
+            out.print(
+                f"duplicate  {o.ticket_id} "
+                f"(submitted before; now {o.state or 'unknown'}; not processed again)"
+            )
     started = sum(o.started for o in outcomes)
     out.print(
-        f"{started} submitted, {len(outcomes) - started} already known, {len(errors)} input error(s)"
+        f"{started} submitted, {len(outcomes) - started} already known, "
+        f"{len(errors)} input error(s)"
     )
 
 
 def print_status(view: TicketView) -> None:
     out = console()
-    out.print(f"[bold]Ticket {view.ticket_id}[/bold] · {view.state}" + (" · [red]ESCALATED[/red]" if view.escalated else ""))
+    out.print(
+        f"[bold]Ticket {view.ticket_id}[/bold] · {view.state}"
+        + (" · [red]ESCALATED[/red]" if view.escalated else "")
+    )
     out.print(f"Subject    {view.subject}")
     if view.category:
         out.print(f"Category   {view.category} (confidence {view.confidence:.2f})")
     if view.priority:
         out.print(f"Priority   {view.priority}; SLA deadline {when(view.sla_deadline)}")
     if view.draft:
-        out.print(f"Draft      revision {view.draft.revision} by {view.draft.author}; cites {', '.join(view.draft.cited_articles) or 'nothing'}")
-        for line in view.draft.text.splitlines():
-            out.print(f"  │ {line}")
+        out.print(
+            f"Draft      revision {view.draft.revision} by {view.draft.author}; "
+            f"cites {', '.join(view.draft.cited_articles) or 'nothing'}"
+        )
+        width = max((out.width or 100) - 6, 40)
+        for paragraph in view.draft.text.splitlines():
+            for line in textwrap.wrap(paragraph, width) or [""]:
+                out.print(f"  │ {line}")
     if view.findings:
         out.print("Findings   " + "; ".join(f"{f.code}: {f.message}" for f in view.findings))
     if view.review_reasons:
@@ -130,20 +143,32 @@ def print_status(view: TicketView) -> None:
         status = "applied" if r.applied else f"ignored ({r.note})"
         out.print(f"  {r.at:%Y-%m-%d %H:%M:%S} {r.decision.reviewer}: {r.decision.action} {status}")
     if view.delivery:
-        out.print(f"Delivered  revision {view.delivery.revision} to {view.delivery.location} at {view.delivery.delivered_at:%Y-%m-%d %H:%M:%S} UTC")
+        out.print(
+            f"Delivered  revision {view.delivery.revision} to {view.delivery.location} "
+            f"at {view.delivery.delivered_at:%Y-%m-%d %H:%M:%S} UTC"
+        )
     if view.failure:
         out.print(f"[red]Failure[/red]    {view.failure}")
     log = Table(title="Transitions", title_justify="left")
     for column in ("At (UTC)", "From", "To", "By", "Model", "Why"):
         log.add_column(column, overflow="fold")
     for t in view.transitions:
-        log.add_row(f"{t.at:%H:%M:%S}", t.from_state or "", t.to_state, t.agent, t.model or "", t.reason)
+        log.add_row(
+            f"{t.at:%H:%M:%S}", t.from_state or "", t.to_state, t.agent, t.model or "", t.reason
+        )
     out.print(log)
     usage = Table(title="Usage", title_justify="left")
     for column in ("Agent", "Calls", "Tokens in", "Tokens out", "Cost USD", "Models"):
         usage.add_column(column)
     for agent, u in view.usage.items():
-        usage.add_row(agent, str(u.calls), f"{u.input_tokens:,}", f"{u.output_tokens:,}", f"{u.cost_usd:.4f}", ", ".join(u.models))
+        usage.add_row(
+            agent,
+            str(u.calls),
+            f"{u.input_tokens:,}",
+            f"{u.output_tokens:,}",
+            f"{u.cost_usd:.4f}",
+            ", ".join(u.models),
+        )
     out.print(usage)
 
 
@@ -151,10 +176,15 @@ def print_report(report: Report) -> None:
     out = console()
     earlier = f" ({report.earlier} from earlier runs)" if report.earlier else ""
     out.print(f"[bold]Report[/bold]: {report.total} ticket(s) on this server{earlier}")
-    for title, counts in (("State", report.by_state), ("Category", report.by_category), ("Priority", report.by_priority)):
+    for title, counts in (
+        ("State", report.by_state),
+        ("Category", report.by_category),
+        ("Priority", report.by_priority),
+    ):
         out.print(f"  by {title.lower():<9} " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     out.print(
-        f"  usage       {report.calls} agent call(s), {report.tokens:,} tokens, ${report.cost_usd:.4f}"
+        f"  usage       {report.calls} agent call(s), {report.tokens:,} tokens, "
+        f"${report.cost_usd:.4f}"
     )
     out.print(f"  review queue {len(report.review_queue)} waiting, {report.escalated} escalated")
     if report.review_queue:

@@ -5,7 +5,7 @@ from typing import Final
 
 from temporalio.common import RetryPolicy
 
-# ---- agent calls (LLM or offline) -----------------------------------------------------------------
+# ---- agent calls (LLM or offline) ----------------------------------------------------------------
 # One LLM answer takes seconds, a long one about a minute. Start-to-close bounds one attempt; the
 # provider client's own timeout sits below it (issue: providers) so the SDK reports a clean error.
 AGENT_START_TO_CLOSE: Final = timedelta(minutes=2)
@@ -22,12 +22,12 @@ AGENT_RETRY: Final = RetryPolicy(
     maximum_attempts=5,
 )
 
-# ---- knowledge base ----------------------------------------------------------------------------
+# ---- knowledge base ------------------------------------------------------------------------------
 # A local lookup: it answers in milliseconds or something is wrong with the worker.
 KB_START_TO_CLOSE: Final = timedelta(seconds=10)
 KB_RETRY: Final = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=5)
 
-# ---- delivery -----------------------------------------------------------------------------------
+# ---- delivery ------------------------------------------------------------------------------------
 # Writing to the outbox is quick; it may wait on a database lock for up to 30 s.
 DELIVERY_START_TO_CLOSE: Final = timedelta(seconds=45)
 # Delivery is idempotent (keyed by ticket id), so retrying is always safe and an answer that is
@@ -39,7 +39,7 @@ DELIVERY_RETRY: Final = RetryPolicy(
     maximum_attempts=30,
 )
 
-# ---- configuration snapshot (local activity) ---------------------------------------------------
+# ---- configuration snapshot (local activity) -----------------------------------------------------
 # Reads the worker's in-memory configuration: a local activity, no extra round trip to the server.
 CONFIG_START_TO_CLOSE: Final = timedelta(seconds=5)
 CONFIG_RETRY: Final = RetryPolicy(maximum_attempts=3)

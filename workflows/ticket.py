@@ -7,8 +7,6 @@ and return outputs, so no two agents ever race on a ticket. Rules (transitions, 
 live in ``policy`` and are only called from here.
 """
 
-import asyncio
-from collections.abc import Callable
 from typing import TypeVar
 
 from pydantic import BaseModel
@@ -26,7 +24,6 @@ with workflow.unsafe.imports_passed_through():
     from shared.agents import (
         AgentReply,
         AgentRole,
-        AgentRoute,
         Classification,
         ClassifyRequest,
         Draft,
@@ -36,8 +33,8 @@ with workflow.unsafe.imports_passed_through():
         KnowledgeQuery,
         TriageRequest,
         TriageResult,
-        Validation,
         ValidateRequest,
+        Validation,
     )
     from shared.pipeline_config import PipelineConfig
     from shared.review import ReviewAction, ReviewDecision, ReviewReceipt, ReviewRecord
@@ -75,7 +72,7 @@ class TicketWorkflow:
         self._articles: list[KnowledgeArticle] = []
         self._pending_review: ReviewDecision | None = None
 
-    # ---- the lifecycle ----------------------------------------------------------------------------
+    # ---- the lifecycle ---------------------------------------------------------------------------
 
     @workflow.run
     async def run(self, request: TicketRequest) -> TicketView:
@@ -110,7 +107,7 @@ class TicketWorkflow:
         reply = await self._agent(
             AgentRole.CLASSIFIER,
             names.CLASSIFY_TICKET,
-            lambda route: ClassifyRequest(ticket=self._ticket, route=route),
+            ClassifyRequest(ticket=self._ticket),
             Classification,
         )
         classification = self._classification = reply.output
@@ -118,16 +115,15 @@ class TicketWorkflow:
         self._record.move(
             S.CLASSIFIED,
             AgentRole.CLASSIFIER,
-            f"{classification.category} ({classification.confidence:.2f}): {classification.rationale}",
+            f"{classification.category} ({classification.confidence:.2f}): "
+            f"{classification.rationale}",
             reply.usage.model,
         )
 
         triage = await self._agent(
             AgentRole.TRIAGE,
             names.TRIAGE_TICKET,
-            lambda route: TriageRequest(
-                ticket=self._ticket, classification=classification, route=route
-            ),
+            TriageRequest(ticket=self._ticket, classification=classification),
             TriageResult,
         )
         view.priority = triage.output.priority
@@ -191,7 +187,7 @@ class TicketWorkflow:
             reply = await self._agent(
                 AgentRole.RESOLVER,
                 names.DRAFT_RESOLUTION,
-                lambda route: DraftRequest(
+                DraftRequest(
                     ticket=self._ticket,
                     classification=self._classification,
                     priority=view.priority,
@@ -200,7 +196,6 @@ class TicketWorkflow:
                     findings=findings,
                     reviewer_notes=reviewer_notes,
                     previous_draft=previous,
-                    route=route,
                 ),
                 Draft,
             )
@@ -208,16 +203,14 @@ class TicketWorkflow:
             self._record.move(
                 S.RESOLVED, AgentRole.RESOLVER, f"draft revision {revision}", reply.usage.model
             )
-            draft = reply.output
             check = await self._agent(
                 AgentRole.VALIDATOR,
                 names.VALIDATE_RESOLUTION,
-                lambda route: ValidateRequest(
+                ValidateRequest(
                     ticket=self._ticket,
                     classification=self._classification,
-                    draft=draft,
+                    draft=reply.output,
                     articles=self._articles,
-                    route=route,
                 ),
                 Validation,
             )
@@ -225,9 +218,7 @@ class TicketWorkflow:
             findings = [] if validation.approved else validation.findings
             view.findings = findings
             if not findings:
-                self._record.move(
-                    S.VALIDATED, AgentRole.VALIDATOR, "approved", check.usage.model
-                )
+                self._record.move(S.VALIDATED, AgentRole.VALIDATOR, "approved", check.usage.model)
                 return []
             summary = "; ".join(f"{f.code}: {f.message}" for f in findings)
             if rounds >= self._config.max_revision_rounds:
@@ -275,13 +266,13 @@ class TicketWorkflow:
         view.delivery = receipt
         self._record.move(S.COMPLETED, agent, f"{reason}; delivered to {receipt.location}")
 
-    # ---- agents -----------------------------------------------------------------------------------
+    # ---- agents ----------------------------------------------------------------------------------
 
     async def _agent(
         self,
         role: AgentRole,
         activity: str,
-        make_request: Callable[[AgentRoute], BaseModel],
+        request: BaseModel,
         output_type: type[OutT],
     ) -> AgentReply[OutT]:
         """Call an agent on its first route; on a final failure, try the next route in its chain."""
@@ -290,7 +281,7 @@ class TicketWorkflow:
             try:
                 reply: AgentReply[OutT] = await workflow.execute_activity(
                     activity,
-                    make_request(route),
+                    request.model_copy(update={"route": route}),
                     task_queue=names.llm_task_queue(route.provider),
                     result_type=AgentReply[output_type],  # type: ignore[valid-type]
                     start_to_close_timeout=options.AGENT_START_TO_CLOSE,
@@ -318,7 +309,7 @@ class TicketWorkflow:
         key = priority_key(self._record.view.priority)
         return TemporalPriority(priority_key=key) if key else TemporalPriority.default
 
-    # ---- human review -----------------------------------------------------------------------------
+    # ---- human review ----------------------------------------------------------------------------
 
     async def _await_review(self, reasons: list[str]) -> ReviewDecision:
         view = self._record.view
@@ -328,13 +319,13 @@ class TicketWorkflow:
             left = time_left(view.sla_deadline, workflow.now())
             try:
                 if not left:
-                    raise asyncio.TimeoutError
+                    raise TimeoutError
                 await workflow.wait_condition(
                     lambda: self._pending_review is not None,
                     timeout=left,
                     timeout_summary="review SLA deadline",
                 )
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 # Nobody decided in time: make it loud (status, search attribute) and keep waiting.
                 self._record.escalate()
         await workflow.wait_condition(lambda: self._pending_review is not None)
@@ -352,7 +343,8 @@ class TicketWorkflow:
         if decision.revision is not None and decision.revision != current:
             return (
                 f"this review is for draft revision {decision.revision}, but ticket "
-                f"{view.ticket_id} is at revision {current}; look at the current draft and review again"
+                f"{view.ticket_id} is at revision {current}; look at the current draft and "
+                "review again"
             )
         return None
 
@@ -392,7 +384,7 @@ class TicketWorkflow:
         if problem := self._review_problem(decision):
             raise ValueError(problem)
 
-    # ---- queries ----------------------------------------------------------------------------------
+    # ---- queries ---------------------------------------------------------------------------------
 
     @workflow.query(name=names.STATUS_QUERY)
     def status(self) -> TicketView:

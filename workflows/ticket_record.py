@@ -1,8 +1,8 @@
 """The ticket's state inside its workflow, and everything that makes it visible outside.
 
 Every change goes through ``move`` (checked against the transition table, logged with
-``workflow.now()``) and ``publish`` (search attributes, memo and the Web UI's current details), so the
-status query, ``temporal workflow list`` and the Web UI always agree.
+``workflow.now()``) and ``publish`` (search attributes, memo and the Web UI's current details), so
+the status query, ``temporal workflow list`` and the Web UI always agree.
 """
 
 from typing import Any
@@ -12,7 +12,12 @@ from temporalio.common import SearchAttributeUpdate
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from policy.transitions import IllegalTransition, TicketState, check_transition
+    from policy.transitions import (
+        SETTLED_STATES,
+        IllegalTransition,
+        TicketState,
+        check_transition,
+    )
     from shared import search_attributes as sa
     from shared.agents import Usage
     from shared.tickets import Ticket
@@ -88,12 +93,14 @@ class TicketRecord:
                 self._published[name] = value
         if updates:
             workflow.upsert_search_attributes(updates)
+        # Usage totals go in the memo for `report`, which reads tickets at rest: publishing them
+        # only when a ticket settles saves an event per agent call.
         usage = {
             "tokens": v.total_tokens,
             "cost_usd": round(v.total_cost_usd, 6),
             "calls": sum(u.calls for u in v.usage.values()),
         }
-        if usage != self._published_usage and usage["calls"]:
+        if v.state in SETTLED_STATES and usage != self._published_usage and usage["calls"]:
             workflow.upsert_memo({sa.MEMO_USAGE: usage})
             self._published_usage = usage
         workflow.set_current_details(self._details())
@@ -103,7 +110,9 @@ class TicketRecord:
         v = self.view
         lines = [f"**{v.state}** · {v.subject}"]
         if v.category:
-            lines.append(f"category {v.category} ({v.confidence:.2f}) · priority {v.priority or '-'}")
+            lines.append(
+                f"category {v.category} ({v.confidence:.2f}) · priority {v.priority or '-'}"
+            )
         if v.sla_deadline:
             flag = " · **escalated**" if v.escalated else ""
             lines.append(f"SLA deadline {v.sla_deadline:%Y-%m-%d %H:%M} UTC{flag}")

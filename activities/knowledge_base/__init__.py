@@ -6,9 +6,8 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
-from shared.agents import Category, KnowledgeArticle, KnowledgeQuery
-
 from activities.text import content_words
+from shared.agents import Category, KnowledgeArticle, KnowledgeQuery
 
 
 @dataclass(frozen=True)
@@ -32,7 +31,10 @@ class KnowledgeBase:
     @classmethod
     def from_file(cls, path: Path) -> "KnowledgeBase":
         raw = json.loads(path.read_text(encoding="utf-8"))
-        articles = [KnowledgeArticle.model_validate({k: v for k, v in a.items() if k != "keywords"}) for a in raw]
+        articles = [
+            KnowledgeArticle.model_validate({k: v for k, v in a.items() if k != "keywords"})
+            for a in raw
+        ]
         return cls(articles, {a["article_id"]: a.get("keywords", []) for a in raw})
 
     @classmethod

@@ -3,13 +3,16 @@
 import contextlib
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
+from typing import Any
 
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Worker
 
 import worker as worker_process
 from shared import names
 from shared.pipeline_config import PipelineConfig
+from shared.tickets import Ticket
+from tests.support.tickets import make_ticket, start_ticket
 from workflows.ticket import TicketWorkflow
 
 
@@ -25,7 +28,7 @@ async def running(workers: Sequence[Worker]) -> AsyncIterator[None]:
 async def real_pipeline(
     client: Client, task_queue: str, data_dir: Path, config: PipelineConfig | None = None
 ) -> AsyncIterator[None]:
-    """The worker process's own workers (offline provider, bundled knowledge base, SQLite outbox)."""
+    """The worker process's own workers: offline provider, knowledge base, SQLite outbox."""
     config = config or PipelineConfig()
     providers = worker_process.build_providers(config)
     llm_queues = [q for q in worker_process.needed_queues(config) if q != names.TICKETS_TASK_QUEUE]
@@ -60,3 +63,12 @@ async def fake_pipeline(
 def _activity_name(fn: object) -> str:
     defn = getattr(fn, "__temporal_activity_definition")
     return defn.name
+
+
+@contextlib.asynccontextmanager
+async def ticket_on_fakes(
+    client: Client, task_queue: str, agents: Any, services: Any, ticket: Ticket | None = None
+) -> AsyncIterator[WorkflowHandle[Any, Any]]:
+    """The workflow on fake agents and services, with one ticket started on it."""
+    async with fake_pipeline(client, task_queue, agents.activities() + services.activities()):
+        yield await start_ticket(client, task_queue, ticket or make_ticket())

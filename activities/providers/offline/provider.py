@@ -5,6 +5,9 @@ from typing import Any, cast
 
 from pydantic import BaseModel
 
+from activities.providers.base import AgentSpec, InT, OutT, Provider
+from activities.providers.offline import classifier, resolver, triage, validator
+from activities.text import estimate_tokens
 from shared.agents import (
     AgentReply,
     AgentRole,
@@ -14,10 +17,6 @@ from shared.agents import (
     Usage,
     ValidateRequest,
 )
-
-from activities.providers.base import AgentSpec, InT, OutT, Provider
-from activities.providers.offline import classifier, resolver, triage, validator
-from activities.text import estimate_tokens
 
 OFFLINE_MODEL = "offline-rules-v1"
 

@@ -5,12 +5,8 @@ forbidden promise or internal text) and passes reviewer notes through as written
 fix stays a finding, and after the last revision round a person takes over.
 """
 
+from activities.providers.offline.templates import GREETING, OPENING_PREFIX, SIGN_OFF, TOPIC
 from shared.agents import Draft, DraftRequest, FindingCode, Priority
-
-SIGN_OFF = (
-    "If anything is unclear, just reply to this message and we will pick it up from there.\n\n"
-    "Best regards,\nThe Support Team"
-)
 
 
 def draft(request: DraftRequest) -> Draft:
@@ -19,13 +15,14 @@ def draft(request: DraftRequest) -> Draft:
     quoted_subject = f'"{ticket.subject}"'
     # Quoting the subject shows the customer we read them, unless the validator found that the
     # quote carried a forbidden promise or internal text (then it stays out of later revisions).
-    quote_dropped = request.previous_draft is not None and quoted_subject not in request.previous_draft
+    quote_dropped = (
+        request.previous_draft is not None and quoted_subject not in request.previous_draft
+    )
     if quote_dropped or flagged & {FindingCode.FORBIDDEN_PROMISE, FindingCode.INTERNAL_LEAK}:
-        topic = request.classification.category.lower()
-        opening = f"Thank you for contacting us about your {topic} request."
+        opening = f"{OPENING_PREFIX} your {TOPIC[request.classification.category]}."
     else:
-        opening = f"Thank you for contacting us about {quoted_subject}."
-    paragraphs = ["Hello,", opening]
+        opening = f"{OPENING_PREFIX} {quoted_subject}."
+    paragraphs = [GREETING, opening]
     cited: list[str] = []
     if request.articles:
         best = request.articles[0]
@@ -44,7 +41,8 @@ def draft(request: DraftRequest) -> Draft:
         paragraphs.append(request.reviewer_notes.strip())
     if request.priority in (Priority.HIGH, Priority.URGENT):
         paragraphs.append(
-            f"We have marked your request as {request.priority} priority and are following it closely."
+            f"We have marked your request as {request.priority} priority "
+            "and are following it closely."
         )
     paragraphs.append(SIGN_OFF)
     return Draft(text="\n\n".join(paragraphs), cited_articles=cited)

@@ -1,4 +1,4 @@
-"""Offline triage: priority from urgency cues in the text, adjusted by category and customer tier."""
+"""Offline triage: priority from urgency cues in the text, adjusted by category and tier."""
 
 import re
 from typing import Final
@@ -7,28 +7,47 @@ from shared.agents import Category, Classification, Priority, TriageResult
 from shared.tickets import CustomerTier, Ticket
 
 URGENT_CUES: Final = [
-    r"\burgent(ly)?\b", r"\basap\b", r"\bimmediately\b", r"\bemergency\b", r"\boutage\b",
-    r"\b(is|are|went|gone) down\b", r"\bdown for (all|every)", r"\bproduction\b.*\b(down|broken)",
-    r"\ball (of )?(our )?users\b", r"\bsecurity (breach|incident)|\bhacked\b|\bcompromised\b",
-    r"\bdata loss\b|\blost (all )?(our |my )?data\b", r"\bcritical\b",
+    r"\burgent(ly)?\b",
+    r"\basap\b",
+    r"\bimmediately\b",
+    r"\bemergency\b",
+    r"\boutage\b",
+    r"\b(is|are|went|gone) down\b",
+    r"\bdown for (all|every)",
+    r"\bproduction\b.*\b(down|broken)",
+    r"\ball (of )?(our )?users\b",
+    r"\bsecurity (breach|incident)|\bhacked\b|\bcompromised\b",
+    r"\bdata loss\b|\blost (all )?(our |my )?data\b",
+    r"\bcritical\b",
 ]
 HIGH_CUES: Final = [
     r"\bcan'?t (log ?in|login|sign in|access)|\bcannot (log ?in|login|sign in|access)",
-    r"\blocked out\b", r"\bnot working\b|\bdoes ?n[o']t work|\bstopped working",
-    r"\berror\b|\bfail(ed|s|ing)?\b|\bcrash", r"\bcharged twice\b|\bdouble[- ]charg|\bovercharg",
-    r"\bblocked\b|\bblocking\b", r"\bdeadline\b|\btoday\b|\btonight\b",
+    r"\blocked out\b",
+    r"\bnot working\b|\bdoes ?n[o']?t work|\bstopped working",
+    r"\berror\b|\bfail(ed|s|ing)?\b|\bcrash",
+    r"\bcharged twice\b|\bdouble[- ]charg|\bovercharg",
+    r"\bblocked\b|\bblocking\b",
+    r"\bdeadline\b|\btoday\b|\btonight\b",
 ]
 LOW_CUES: Final = [
-    r"\bquestion\b|\bwondering\b|\bcurious\b", r"\bno rush\b|\bwhen you (get|have) a chance",
-    r"\bjust (fyi|wanted)|\bfeedback\b|\bsuggest", r"\bwould be (nice|great)|\bfeature\b",
+    r"\bquestion\b|\bwondering\b|\bcurious\b",
+    r"\bno rush\b|\bwhen you (get|have) a chance",
+    r"\bjust (fyi|wanted)|\bfeedback\b|\bsuggest",
+    r"\bwould be (nice|great)|\bfeature\b",
 ]
+
+
+# "not urgent", "no emergency", "isn't critical": a cue right after a negation does not count.
+NEGATION = re.compile(r"\b(not|no|isn'?t|aren'?t|never)\s+(\w+\s+)?$")
 
 
 def _matches(patterns: list[str], text: str) -> list[str]:
     cues = []
     for pattern in patterns:
-        if found := re.search(pattern, text):
-            cues.append(found.group(0))
+        for found in re.finditer(pattern, text):
+            if not NEGATION.search(text[max(0, found.start() - 24) : found.start()]):
+                cues.append(found.group(0))
+                break
     return cues
 
 

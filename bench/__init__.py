@@ -1,0 +1,1 @@
+"""Benchmarks: speed and quality figures live here, not in timed tests. ``python -m bench``."""

@@ -1,0 +1,25 @@
+"""python -m bench [NAME] [ARGS]: run one benchmark, or all with no name."""
+
+import importlib
+import sys
+
+from shared.temporal_client import exit_process
+
+BENCHMARKS = ["offline_accuracy", "pipeline_throughput"]
+
+
+def main(argv: list[str]) -> int:
+    names = [argv[0]] if argv and not argv[0].startswith("-") else BENCHMARKS
+    rest = argv[1:] if argv and not argv[0].startswith("-") else argv
+    unknown = [n for n in names if n not in BENCHMARKS]
+    if unknown:
+        print(f"unknown benchmark {unknown[0]!r}; known: {', '.join(BENCHMARKS)}", file=sys.stderr)
+        return 2
+    code = 0
+    for name in names:
+        print(f"== {name}", flush=True)
+        code |= importlib.import_module(f"bench.{name}").main(rest if len(names) == 1 else [])
+    return code
+
+
+exit_process(main(sys.argv[1:]))

@@ -1,0 +1,83 @@
+"""End-to-end throughput on the embedded Temporal server with one worker process.
+
+    python -m bench pipeline_throughput [--tickets N]
+
+Starts a private dev server (headless, SQLite in a temporary directory) and `python -m worker`,
+submits N tickets (Bitext text when the dataset is present, else the bundled samples repeated),
+waits until every ticket rests, and reports tickets per second and time-to-settle percentiles.
+"""
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from bench.dataset import PROJECT_ROOT, dataset_path, load
+from policy.transitions import TicketState
+from shared.temporal_client import connect, connection_settings
+from shared.tickets import Ticket
+from starter import operations as ops
+from starter.embedded import EmbeddedServer
+from starter.inputs import read_jsonl
+from starter.main_job import WorkerProcess
+from tests.support.processes import free_port
+
+
+def tickets(n: int) -> tuple[list[Ticket], str]:
+    if dataset_path().exists():
+        return [item.ticket for item in load(limit=n)], "Bitext"
+    samples = [p.ticket for p in read_jsonl(PROJECT_ROOT / "samples" / "tickets.jsonl")[0]]
+    repeated = [
+        samples[i % len(samples)].model_copy(update={"ticket_id": f"B-{i}"}) for i in range(n)
+    ]
+    return repeated, "bundled samples"
+
+
+def percentile(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100)[int(q) - 1] if len(values) > 1 else values[0]
+
+
+async def run(n: int) -> int:
+    batch, source = tickets(n)
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp)
+        server = EmbeddedServer(data, "127.0.0.1", free_port(), ui=False)
+        await server.start()
+        worker = WorkerProcess(data, server.address)
+        try:
+            await worker.start()
+            client = await connect(connection_settings({"TEMPORAL_ADDRESS": server.address}))
+            started = time.perf_counter()
+            await ops.submit_tickets(client, batch)
+            submitted = time.perf_counter() - started
+            views = await ops.wait_settled(
+                client,
+                [t.ticket_id for t in batch],
+                timeout=1800,
+                interval=float(__import__("os").environ.get("BENCH_POLL", "0.5")),
+            )
+            elapsed = time.perf_counter() - started
+        finally:
+            await worker.stop()
+            await server.stop()
+    settle = [(v.transitions[-1].at - v.transitions[0].at).total_seconds() for v in views.values()]
+    states = {s: sum(v.state == s for v in views.values()) for s in TicketState}
+    print(f"{len(batch):,} tickets ({source}) on the embedded dev server, one worker process\n")
+    print("| measure | value |\n|---|---:|")
+    print(f"| submit rate | {len(batch) / submitted:,.0f} tickets/s |")
+    print(f"| end-to-end throughput | {len(batch) / elapsed:,.1f} tickets/s |")
+    print(f"| wall time | {elapsed:,.1f} s |")
+    print(
+        f"| time to settle p50 / p95 / max | {percentile(settle, 50):.2f} / "
+        f"{percentile(settle, 95):.2f} / {max(settle):.2f} s |"
+    )
+    print("| outcome | " + ", ".join(f"{s} {c}" for s, c in states.items() if c) + " |")
+    return 0 if len(views) == len(batch) else 1
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench pipeline_throughput")
+    parser.add_argument("--tickets", type=int, default=300)
+    return asyncio.run(run(parser.parse_args(argv).tickets))

@@ -1,0 +1,165 @@
+"""The command-line client against the real dev server and worker, driven as a user would."""
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import Stack
+from tests.support.processes import environment, free_port, run_cli
+
+pytestmark = pytest.mark.integration
+
+GOOD = [
+    {"id": "IT-1", "subject": "Forgot my password", "body": "The reset e-mail never arrives."},
+    {
+        "id": "IT-2",
+        "subject": "Production is down",
+        "body": "Outage for all users, urgent!",
+        "tier": "enterprise",
+        "channel": "phone",
+    },
+    {"id": "IT-3", "subject": "Invoice copy", "body": "Where can I download last month's invoice?"},
+]
+
+
+def write_tickets(path: Path) -> Path:
+    lines = [json.dumps(GOOD[0]).encode()]
+    lines.append(b'{"id": "IT-bad-json", "subject": "oops"')  # line 2: malformed JSON
+    lines.append(json.dumps(GOOD[1]).encode())
+    lines.append(json.dumps({"id": "IT-no-body", "subject": "Missing body"}).encode())  # line 4
+    lines.append(json.dumps({"id": "IT-huge", "subject": "Huge", "body": "x" * 20_001}).encode())
+    lines.append(b'{"id": "IT-latin1", "subject": "Caf\xe9", "body": "Bad bytes"}')  # line 6
+    lines.append(json.dumps(GOOD[2]).encode())
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    return path
+
+
+def outbox_rows(stack: Stack) -> dict[str, int]:
+    with sqlite3.connect(stack.outbox) as db:
+        return dict(db.execute("SELECT ticket_id, COUNT(*) FROM deliveries GROUP BY ticket_id"))
+
+
+@pytest.fixture(scope="module")
+def submitted(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:  # type: ignore[type-arg]
+    path = write_tickets(tmp_path_factory.mktemp("input") / "tickets.jsonl")
+    result = run_cli(stack.env, "submit", str(path), "--wait", "--json")
+    return path, {"result": result, "json": json.loads(result.stdout)}
+
+
+def test_the_worker_registers_the_search_attributes_a_fresh_server_lacks(stack: Stack) -> None:
+    assert "registered search attributes" in stack.worker.output()
+    listed = run_cli(stack.env, "list", "--state", "COMPLETED", "--json")
+    assert listed.code == 0, listed.output
+
+
+def test_malformed_lines_are_reported_with_file_and_line_and_valid_lines_still_go_through(
+    submitted: tuple[Path, dict],  # type: ignore[type-arg]
+) -> None:
+    path, data = submitted
+    result, payload = data["result"], data["json"]
+    assert result.code == 3, result.output
+    errors = {(e["line"], e["message"]) for e in payload["errors"]}
+    assert {line for line, _ in errors} == {2, 4, 5, 6}
+    assert any(line == 4 and "field 'body' is missing" in m for line, m in errors)
+    assert any(line == 5 and "the limit is 20,000" in m for line, m in errors)
+    assert any(line == 6 and "not valid UTF-8 (byte 0xe9" in m for line, m in errors)
+    assert all(e["source"] == str(path) for e in payload["errors"])
+    assert [s["ticket_id"] for s in payload["submitted"]] == ["IT-1", "IT-2", "IT-3"]
+    states = {t["ticket_id"]: t["state"] for t in payload["tickets"]}
+    assert states == {"IT-1": "COMPLETED", "IT-2": "AWAITING_REVIEW", "IT-3": "COMPLETED"}
+
+
+def test_the_same_file_submitted_again_is_detected_and_nothing_runs_twice(
+    stack: Stack,
+    submitted: tuple[Path, dict],  # type: ignore[type-arg]
+) -> None:
+    path, _ = submitted
+    again = run_cli(stack.env, "submit", str(path))
+    assert again.code == 3  # the bad lines are still bad
+    assert "0 submitted, 3 already known" in again.stdout
+    assert "duplicate  IT-1 (submitted before; now COMPLETED; not processed again)" in again.stdout
+    assert outbox_rows(stack) == {"IT-1": 1, "IT-3": 1}
+
+
+def test_a_reviewer_approves_from_the_cli_and_the_answer_is_delivered_exactly_once(
+    stack: Stack,
+    submitted: tuple[Path, dict],  # type: ignore[type-arg]
+) -> None:
+    stale = run_cli(stack.env, "review", "IT-2", "--approve", "--revision", "9")
+    assert stale.code == 1
+    assert stale.stderr.startswith("error: review refused: this review is for draft revision 9")
+    assert "Traceback" not in stale.output
+
+    approved = run_cli(
+        stack.env, "review", "IT-2", "--approve", "--revision", "1", "--reviewer", "ana"
+    )
+    assert approved.code == 0, approved.output
+    assert "ticket is now COMPLETED" in approved.stdout
+
+    status = json.loads(run_cli(stack.env, "status", "IT-2", "--json").stdout)
+    assert status["state"] == "COMPLETED"
+    assert status["transitions"][-1]["agent"] == "reviewer:ana"
+    assert status["delivery"]["location"].endswith("#IT-2")
+    again = run_cli(stack.env, "review", "IT-2", "--approve")
+    assert again.code == 1 and "is COMPLETED, not awaiting review" in again.stderr
+    assert outbox_rows(stack)["IT-2"] == 1
+
+
+def test_list_and_report_show_what_the_server_indexes(
+    stack: Stack,
+    submitted: tuple[Path, dict],  # type: ignore[type-arg]
+) -> None:
+    listed = json.loads(run_cli(stack.env, "list", "--json").stdout)
+    ids = {t["ticket_id"] for t in listed}
+    assert {"IT-1", "IT-2", "IT-3"} <= ids
+    by_id = {t["ticket_id"]: t for t in listed}
+    assert (
+        by_id["IT-1"]["category"] == "Account" and by_id["IT-1"]["subject"] == "Forgot my password"
+    )
+    report = json.loads(run_cli(stack.env, "report", "--json").stdout)
+    assert report["total"] == len(listed)
+    assert report["calls"] > 0 and report["tokens"] > 0
+    completed = {t["ticket_id"] for t in listed if t["state"] == "COMPLETED"}
+    assert set(outbox_rows(stack)) == completed  # one delivery per completed ticket, no other
+    assert all(count == 1 for count in outbox_rows(stack).values())
+    table = run_cli(stack.env, "report")
+    assert table.code == 0 and "by state" in table.stdout
+
+
+def test_a_ticket_from_flags_is_submitted_and_waited_for(stack: Stack) -> None:
+    result = run_cli(
+        stack.env,
+        "submit",
+        "--subject",
+        "Dark mode please",
+        "--body",
+        "It would be great to add dark mode.",
+        "--tier",
+        "free",
+        "--wait",
+        "--json",
+    )
+    assert result.code == 0, result.output
+    ticket = json.loads(result.stdout)["tickets"][0]
+    assert ticket["category"] == "Feature Request" and ticket["state"] == "COMPLETED"
+    assert ticket["ticket_id"].startswith("T-")
+
+
+def test_mistakes_get_one_clear_sentence_and_no_stack_trace(stack: Stack, tmp_path: Path) -> None:
+    missing = run_cli(stack.env, "status", "NOPE-404")
+    assert missing.code == 1
+    assert missing.stderr.strip() == "error: no ticket NOPE-404 on this server (namespace default)"
+
+    unreachable_env = environment(f"127.0.0.1:{free_port()}", tmp_path)
+    down = run_cli(unreachable_env, "report")
+    assert down.code == 1
+    assert down.stderr.startswith("error: cannot reach the Temporal server at 127.0.0.1:")
+    assert "connection refused" in down.stderr
+
+    bad_flags = run_cli(stack.env, "submit", "--subject", "Hi", "--body", "   ")
+    assert bad_flags.code == 1 and "field 'body' is empty" in bad_flags.stderr
+
+    for result in (missing, down, bad_flags):
+        assert "Traceback" not in result.output

@@ -1,0 +1,84 @@
+"""Tickets outlive workers: nothing is lost while no worker runs or when one crashes."""
+
+import asyncio
+import json
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from starter.embedded import EmbeddedServer
+from starter.main_job import WorkerProcess
+from tests.support.processes import environment, free_port, run_cli
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedServer]:
+    server = EmbeddedServer(tmp_path_factory.mktemp("durable"), "127.0.0.1", free_port(), ui=False)
+    asyncio.run(server.start())
+    yield server
+    asyncio.run(server.stop())
+
+
+def state_of(env: dict[str, str], ticket_id: str) -> str:
+    listed = json.loads(run_cli(env, "list", "--json").stdout)
+    return next(t["state"] for t in listed if t["ticket_id"] == ticket_id)
+
+
+def test_tickets_wait_for_a_worker_and_survive_one_crashing_while_they_await_review(
+    server: EmbeddedServer, tmp_path: Path
+) -> None:
+    env = environment(server.address, server.data_dir)
+    submitted = run_cli(
+        env,
+        "submit",
+        "--id",
+        "D-1",
+        "--subject",
+        "Security breach",
+        "--body",
+        "Our admin account was hacked, urgent.",
+        "--tier",
+        "enterprise",
+    )
+    assert submitted.code == 0, submitted.output
+    assert state_of(env, "D-1") == "NEW"  # accepted durably; no worker has seen it yet
+
+    first = WorkerProcess(server.data_dir, server.address)
+    asyncio.run(first.start())
+    waited = json.loads(
+        run_cli(
+            env,
+            "submit",
+            "--id",
+            "D-1",
+            "--subject",
+            "Security breach",
+            "--body",
+            "Our admin account was hacked, urgent.",
+            "--tier",
+            "enterprise",
+            "--wait",
+            "--json",
+        ).stdout
+    )
+    assert waited["submitted"][0]["started"] is False
+    assert waited["tickets"][0]["state"] == "AWAITING_REVIEW"
+
+    first.kill()  # the machine dies while the ticket waits for a person
+
+    second = WorkerProcess(server.data_dir, server.address)
+    asyncio.run(second.start())
+    try:
+        approved = run_cli(env, "review", "D-1", "--approve", "--reviewer", "sam")
+        assert approved.code == 0, approved.output
+        assert "ticket is now COMPLETED" in approved.stdout
+    finally:
+        asyncio.run(second.stop())
+    with sqlite3.connect(server.data_dir / "outbox.sqlite3") as db:
+        assert db.execute("SELECT COUNT(*) FROM deliveries WHERE ticket_id='D-1'").fetchone() == (
+            1,
+        )

@@ -1,0 +1,61 @@
+"""`python -m starter run` (what `make run` does), from a cold start and again on the same data."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import Stack
+from tests.support.processes import PROJECT_ROOT, environment, free_port, port_is_open, run_cli
+
+pytestmark = pytest.mark.integration
+
+SAMPLES = PROJECT_ROOT / "samples" / "tickets.jsonl"
+
+
+def sample_ids() -> list[str]:
+    return [
+        json.loads(line)["ticket_id"] for line in SAMPLES.read_text().splitlines() if line.strip()
+    ]
+
+
+def test_the_main_job_starts_its_own_server_processes_the_samples_and_stops_everything(
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    env = environment(f"127.0.0.1:{port}", tmp_path / "data")
+
+    first = run_cli(env, "run", timeout=300)
+
+    assert first.code == 0, first.output
+    assert f"Starting the embedded Temporal server on 127.0.0.1:{port}" in first.stdout
+    for ticket_id in sample_ids():
+        assert ticket_id in first.stdout
+    assert f"Report: {len(sample_ids())} ticket(s) on this server" in first.stdout
+    assert "AWAITING_REVIEW" in first.stdout and "COMPLETED" in first.stdout
+    assert not port_is_open(port), "the embedded server was left running"
+    assert "worker: stopped" in (tmp_path / "data" / "worker.log").read_text()
+
+    second = run_cli(env, "run", "--json", timeout=300)
+
+    assert second.code == 0, second.output
+    payload = json.loads(second.stdout)
+    assert payload["report"]["earlier"] == len(sample_ids())
+    assert f"{len(sample_ids())} were already on the server" in second.stderr
+    states = {t["ticket_id"]: t["state"] for t in payload["tickets"]}
+    assert set(states) == set(sample_ids())
+    assert sum(s == "AWAITING_REVIEW" for s in states.values()) >= 3
+    assert not port_is_open(port)
+
+
+def test_the_main_job_uses_a_server_that_already_answers(stack: Stack, tmp_path: Path) -> None:
+    tickets = tmp_path / "two.jsonl"
+    tickets.write_text(
+        '{"id": "MJ-1", "subject": "Where is my order?", "body": "No tracking number yet."}\n'
+        '{"id": "MJ-2", "subject": "Refund", "body": "What is your refund policy?"}\n'
+    )
+    result = run_cli(stack.env, "run", "--file", str(tickets), timeout=120)
+    assert result.code == 0, result.output
+    assert f"Using the Temporal server that answers at {stack.server.address}" in result.stdout
+    assert "Starting the embedded" not in result.stdout
+    assert port_is_open(stack.server.port), "a server the job did not start must keep running"

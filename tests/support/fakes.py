@@ -1,0 +1,143 @@
+"""Fake activities for workflow tests, registered under the real activity names.
+
+They let a test decide what each agent answers (and when), so the test is about the workflow's
+sequencing, state and handlers, not about the offline rules.
+"""
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from temporalio import activity
+
+from shared import names
+from shared.agents import (
+    AgentReply,
+    Category,
+    Classification,
+    ClassifyRequest,
+    Draft,
+    DraftRequest,
+    Finding,
+    FindingCode,
+    KnowledgeArticle,
+    KnowledgeQuery,
+    Priority,
+    TriageRequest,
+    TriageResult,
+    Usage,
+    ValidateRequest,
+    Validation,
+)
+from shared.pipeline_config import PipelineConfig
+from shared.view import DeliveryReceipt, DeliveryRequest
+
+ARTICLE = KnowledgeArticle(
+    article_id="KB-T1", title="Test article", category=Category.ACCOUNT, answer="Do the thing."
+)
+
+
+def usage(request: object, tokens: int = 10) -> Usage:
+    route = getattr(request, "route", None)
+    return Usage(
+        provider=route.provider if route else "fake",
+        model=route.model if route else "fake-model",
+        input_tokens=tokens,
+        output_tokens=tokens // 2,
+        cost_usd=0.001,
+    )
+
+
+def rejection(message: str = "needs work") -> Validation:
+    return Validation(approved=False, findings=[Finding(code=FindingCode.OTHER, message=message)])
+
+
+@dataclass
+class FakeAgents:
+    """Scripted agents. ``validations`` are returned in order (then approval forever)."""
+
+    category: Category = Category.ACCOUNT
+    confidence: float = 0.95
+    priority: Priority = Priority.MEDIUM
+    validations: list[Validation] = field(default_factory=list)
+    classify_failures: list[BaseException] = field(default_factory=list)
+    # When set, the resolver waits for it: lets a test act while the ticket is RESOLVING.
+    resolver_gate: asyncio.Event | None = None
+    resolver_entered: asyncio.Event = field(default_factory=asyncio.Event)
+    calls: dict[str, list[object]] = field(default_factory=dict)
+    classify_attempts: int = 0
+
+    def _record(self, name: str, request: object) -> None:
+        self.calls.setdefault(name, []).append(request)
+
+    @activity.defn(name=names.CLASSIFY_TICKET)
+    async def classify(self, request: ClassifyRequest) -> AgentReply[Classification]:
+        self.classify_attempts += 1
+        self._record("classify", request)
+        if self.classify_failures:
+            raise self.classify_failures.pop(0)
+        output = Classification(
+            category=self.category, confidence=self.confidence, rationale="fake"
+        )
+        return AgentReply[Classification](output=output, usage=usage(request))
+
+    @activity.defn(name=names.TRIAGE_TICKET)
+    async def triage(self, request: TriageRequest) -> AgentReply[TriageResult]:
+        self._record("triage", request)
+        output = TriageResult(priority=self.priority, rationale=f"fake {self.priority}")
+        return AgentReply[TriageResult](output=output, usage=usage(request))
+
+    @activity.defn(name=names.DRAFT_RESOLUTION)
+    async def draft(self, request: DraftRequest) -> AgentReply[Draft]:
+        self._record("draft", request)
+        self.resolver_entered.set()
+        if self.resolver_gate is not None:
+            await self.resolver_gate.wait()
+        text = f"Reply to {request.ticket.ticket_id}, revision {request.revision}."
+        if request.reviewer_notes:
+            text += f" Reviewer said: {request.reviewer_notes}"
+        output = Draft(text=text, cited_articles=[a.article_id for a in request.articles])
+        return AgentReply[Draft](output=output, usage=usage(request, tokens=100))
+
+    @activity.defn(name=names.VALIDATE_RESOLUTION)
+    async def validate(self, request: ValidateRequest) -> AgentReply[Validation]:
+        self._record("validate", request)
+        output = self.validations.pop(0) if self.validations else Validation(approved=True)
+        return AgentReply[Validation](output=output, usage=usage(request))
+
+    def activities(self) -> list[object]:
+        return [self.classify, self.triage, self.draft, self.validate]
+
+
+@dataclass
+class FakeTicketServices:
+    """Configuration snapshot, knowledge base and an in-memory outbox keyed by ticket id."""
+
+    config: PipelineConfig = field(default_factory=PipelineConfig)
+    articles: list[KnowledgeArticle] = field(default_factory=lambda: [ARTICLE])
+    deliveries: list[DeliveryRequest] = field(default_factory=list)
+
+    @activity.defn(name=names.LOAD_PIPELINE_CONFIG)
+    async def load_config(self) -> PipelineConfig:
+        return self.config
+
+    @activity.defn(name=names.SEARCH_KNOWLEDGE_BASE)
+    async def search(self, query: KnowledgeQuery) -> list[KnowledgeArticle]:
+        return self.articles
+
+    @activity.defn(name=names.DELIVER_RESPONSE)
+    async def deliver(self, request: DeliveryRequest) -> DeliveryReceipt:
+        already = any(d.ticket_id == request.ticket_id for d in self.deliveries)
+        if not already:
+            self.deliveries.append(request)
+        return DeliveryReceipt(
+            ticket_id=request.ticket_id,
+            channel=request.channel,
+            location=f"fake-outbox#{request.ticket_id}",
+            delivered_at=datetime.now(UTC),
+            revision=request.revision,
+            already_delivered=already,
+        )
+
+    def activities(self) -> list[object]:
+        return [self.load_config, self.search, self.deliver]

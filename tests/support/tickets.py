@@ -1,0 +1,29 @@
+"""Starting tickets in tests."""
+
+import uuid
+from typing import Any
+
+from temporalio.client import Client, WorkflowHandle
+
+from shared import names
+from shared.tickets import Ticket
+from shared.view import TicketRequest, TicketView
+
+
+def make_ticket(**fields: Any) -> Ticket:
+    defaults: dict[str, Any] = {
+        "ticket_id": f"T-{uuid.uuid4().hex[:10]}",
+        "subject": "Cannot reset my password",
+        "body": "The reset e-mail never arrives. What should I do?",
+    }
+    return Ticket(**(defaults | fields))
+
+
+async def start_ticket(client: Client, task_queue: str, ticket: Ticket) -> WorkflowHandle[Any, Any]:
+    return await client.start_workflow(
+        names.TICKET_WORKFLOW,
+        TicketRequest(ticket=ticket),
+        id=names.ticket_workflow_id(ticket.ticket_id),
+        task_queue=task_queue,
+        result_type=TicketView,
+    )

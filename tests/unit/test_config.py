@@ -1,0 +1,266 @@
+"""Loading the pipeline configuration: defaults, the TOML file, environment overrides, errors."""
+
+from pathlib import Path
+
+import pytest
+
+from shared.agents import AgentRole, AgentRoute, Category, Priority
+from shared.pipeline_config import OFFLINE_ROUTE, PipelineConfig
+from shared.settings import ConfigError, data_dir, load_pipeline_config
+
+FULL_TOML = """\
+max_revision_rounds = 4
+
+[sla_hours]
+Urgent = 2
+High = 8
+
+[review]
+min_confidence = 0.75
+review_urgent = false
+sensitive_categories = ["Billing", "Account"]
+
+[agents]
+resolver = ["openai:gpt-4o-mini", "offline:offline-rules-v1"]
+classifier = ["anthropic:claude-haiku"]
+"""
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test may pick up the repository's own config/pipeline.toml."""
+    monkeypatch.chdir(tmp_path)
+
+
+def write_config(tmp_path: Path, text: str, name: str = "pipeline.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# ---- defaults ------------------------------------------------------------------------------------
+
+
+def test_without_a_file_or_environment_the_defaults_apply() -> None:
+    config = load_pipeline_config(path=None, env={})
+    assert config.sla_hours == {
+        Priority.LOW: 72,
+        Priority.MEDIUM: 24,
+        Priority.HIGH: 4,
+        Priority.URGENT: 1,
+    }
+    assert config.max_revision_rounds == 2
+    assert config.review.min_confidence == 0.6
+    assert config.review.review_urgent is True
+    assert config.review.sensitive_categories == []
+    assert config.routes == {role: [OFFLINE_ROUTE] for role in AgentRole}
+
+
+def test_the_default_file_in_the_working_directory_is_picked_up(tmp_path: Path) -> None:
+    (tmp_path / "config").mkdir()
+    write_config(tmp_path / "config", "max_revision_rounds = 5\n")
+    assert load_pipeline_config(path=None, env={}).max_revision_rounds == 5
+
+
+# ---- the file ------------------------------------------------------------------------------------
+
+
+def test_a_file_sets_every_section(tmp_path: Path) -> None:
+    config = load_pipeline_config(write_config(tmp_path, FULL_TOML), env={})
+    assert config.max_revision_rounds == 4
+    assert config.sla_hours[Priority.URGENT] == 2
+    assert config.sla_hours[Priority.HIGH] == 8
+    assert config.review.min_confidence == 0.75
+    assert config.review.review_urgent is False
+    assert config.review.sensitive_categories == [Category.BILLING, Category.ACCOUNT]
+    assert config.routes[AgentRole.RESOLVER] == [
+        AgentRoute(provider="openai", model="gpt-4o-mini"),
+        AgentRoute(provider="offline", model="offline-rules-v1"),
+    ]
+    assert config.routes[AgentRole.CLASSIFIER] == [
+        AgentRoute(provider="anthropic", model="claude-haiku")
+    ]
+
+
+def test_what_a_file_leaves_out_keeps_its_default(tmp_path: Path) -> None:
+    config = load_pipeline_config(write_config(tmp_path, FULL_TOML), env={})
+    assert config.sla_hours[Priority.LOW] == 72
+    assert config.sla_hours[Priority.MEDIUM] == 24
+    assert config.routes[AgentRole.TRIAGE] == [OFFLINE_ROUTE]
+    assert config.routes[AgentRole.VALIDATOR] == [OFFLINE_ROUTE]
+
+
+def test_tickets_config_names_the_file_to_load(tmp_path: Path) -> None:
+    path = write_config(tmp_path, "max_revision_rounds = 7\n", name="elsewhere.toml")
+    config = load_pipeline_config(env={"TICKETS_CONFIG": str(path)})
+    assert config.max_revision_rounds == 7
+
+
+# ---- environment overrides -----------------------------------------------------------------------
+
+
+def test_environment_overrides_win_over_the_file(tmp_path: Path) -> None:
+    env = {
+        "TICKETS_SLA_HOURS_URGENT": "0.5",
+        "TICKETS_MAX_REVISION_ROUNDS": "1",
+        "TICKETS_REVIEW_MIN_CONFIDENCE": "0.9",
+        "TICKETS_REVIEW_URGENT": "true",
+        "TICKETS_SENSITIVE_CATEGORIES": "Technical, Bug Report",
+        "TICKETS_AGENT_RESOLVER": "a:b,c:d",
+    }
+    config = load_pipeline_config(write_config(tmp_path, FULL_TOML), env=env)
+    assert config.sla_hours[Priority.URGENT] == 0.5
+    assert config.sla_hours[Priority.HIGH] == 8  # from the file, not overridden
+    assert config.max_revision_rounds == 1
+    assert config.review.min_confidence == 0.9
+    assert config.review.review_urgent is True
+    assert config.review.sensitive_categories == [Category.TECHNICAL, Category.BUG_REPORT]
+    assert config.routes[AgentRole.RESOLVER] == [
+        AgentRoute(provider="a", model="b"),
+        AgentRoute(provider="c", model="d"),
+    ]
+    # A role the environment does not mention keeps the file's chain.
+    assert config.routes[AgentRole.CLASSIFIER] == [
+        AgentRoute(provider="anthropic", model="claude-haiku")
+    ]
+
+
+def test_environment_overrides_apply_without_a_file() -> None:
+    config = load_pipeline_config(
+        path=None, env={"TICKETS_AGENT_RESOLVER": "a:b,c:d", "TICKETS_SLA_HOURS_LOW": "100"}
+    )
+    assert config.routes[AgentRole.RESOLVER] == [
+        AgentRoute(provider="a", model="b"),
+        AgentRoute(provider="c", model="d"),
+    ]
+    assert config.sla_hours[Priority.LOW] == 100
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("true", True), ("1", True), ("YES", True), ("on", True), ("false", False), ("0", False)],
+)
+def test_review_urgent_is_read_from_the_environment(value: str, expected: bool) -> None:
+    config = load_pipeline_config(path=None, env={"TICKETS_REVIEW_URGENT": value})
+    assert config.review.review_urgent is expected
+
+
+def test_an_empty_sensitive_categories_variable_clears_the_files_list(tmp_path: Path) -> None:
+    config = load_pipeline_config(
+        write_config(tmp_path, FULL_TOML), env={"TICKETS_SENSITIVE_CATEGORIES": ""}
+    )
+    assert config.review.sensitive_categories == []
+
+
+# ---- errors --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "fragments"),
+    [
+        pytest.param("max_revision_rounds = = 3\n", ["not valid TOML"], id="bad-toml"),
+        pytest.param(
+            '[agents]\nsummariser = ["a:b"]\n',
+            ["agents.summariser", "not an agent", "resolver"],
+            id="unknown-agent-role",
+        ),
+        pytest.param(
+            '[agents]\nresolver = ["gpt-4o"]\n',
+            ["agents.resolver[0]", "provider:model", "'gpt-4o'"],
+            id="route-without-colon",
+        ),
+        pytest.param(
+            '[agents]\nresolver = ["openai:gpt-4o", "offline"]\n',
+            ["agents.resolver[1]", "'offline'"],
+            id="second-route-without-colon",
+        ),
+        pytest.param(
+            "[agents]\nresolver = []\n", ["agents.resolver", "provider:model"], id="empty-chain"
+        ),
+        pytest.param(
+            "[sla_hours]\nUrgent = -1\n", ["sla_hours", "Urgent", "positive"], id="negative-sla"
+        ),
+        pytest.param(
+            "[review]\nmin_confidence = 1.5\n",
+            ["review.min_confidence", "less than or equal to 1"],
+            id="confidence-above-one",
+        ),
+        pytest.param("max_revision_rounds = 11\n", ["max_revision_rounds"], id="too-many-rounds"),
+        pytest.param("colour = 'blue'\n", ["colour"], id="unknown-setting"),
+    ],
+)
+def test_a_bad_file_is_refused_naming_the_file_and_the_field(
+    tmp_path: Path, text: str, fragments: list[str]
+) -> None:
+    path = write_config(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_pipeline_config(path, env={})
+    message = str(caught.value)
+    assert message.startswith(f"{path}:")
+    for fragment in fragments:
+        assert fragment in message
+
+
+@pytest.mark.parametrize(
+    ("env", "fragments"),
+    [
+        ({"TICKETS_REVIEW_MIN_CONFIDENCE": "1.5"}, ["TICKETS_REVIEW_MIN_CONFIDENCE", "1"]),
+        ({"TICKETS_SLA_HOURS_URGENT": "-2"}, ["sla_hours", "Urgent", "positive"]),
+        ({"TICKETS_MAX_REVISION_ROUNDS": "many"}, ["TICKETS_MAX_REVISION_ROUNDS", "integer"]),
+        ({"TICKETS_AGENT_RESOLVER": "a:b,oops"}, ["TICKETS_AGENT_RESOLVER[1]", "'oops'"]),
+        ({"TICKETS_SENSITIVE_CATEGORIES": "Billing,Gossip"}, ["TICKETS_SENSITIVE_CATEGORIES"]),
+    ],
+)
+def test_a_bad_environment_override_is_refused_naming_the_variable(
+    env: dict[str, str], fragments: list[str]
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_pipeline_config(path=None, env=env)
+    for fragment in fragments:
+        assert fragment in str(caught.value)
+
+
+def test_tickets_config_pointing_to_a_missing_file_is_refused(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere.toml"
+    with pytest.raises(ConfigError) as caught:
+        load_pipeline_config(env={"TICKETS_CONFIG": str(missing)})
+    assert "TICKETS_CONFIG" in str(caught.value)
+    assert str(missing) in str(caught.value)
+
+
+def test_a_config_file_that_is_not_utf8_is_refused_naming_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "pipeline.toml"
+    path.write_bytes(b"max_revision_rounds = 3\n# caf\xe9\n")
+    with pytest.raises(ConfigError, match=r"pipeline\.toml"):
+        load_pipeline_config(path, env={})
+
+
+def test_a_review_setting_that_is_not_a_table_is_refused_even_with_overrides(
+    tmp_path: Path,
+) -> None:
+    path = write_config(tmp_path, "review = 3\n")
+    with pytest.raises(ConfigError, match="review"):
+        load_pipeline_config(path, env={"TICKETS_REVIEW_URGENT": "true"})
+
+
+# ---- data directory ------------------------------------------------------------------------------
+
+
+def test_the_data_directory_comes_from_tickets_data_dir(tmp_path: Path) -> None:
+    target = tmp_path / "state"
+    assert data_dir({"TICKETS_DATA_DIR": str(target)}) == target.resolve()
+
+
+def test_the_data_directory_defaults_to_data_in_the_working_directory(tmp_path: Path) -> None:
+    assert data_dir({}) == (tmp_path / "data").resolve()
+
+
+def test_a_relative_data_directory_is_made_absolute(tmp_path: Path) -> None:
+    resolved = data_dir({"TICKETS_DATA_DIR": "var/tickets"})
+    assert resolved.is_absolute()
+    assert resolved == (tmp_path / "var" / "tickets").resolve()
+
+
+def test_the_committed_configuration_file_states_the_built_in_defaults() -> None:
+    committed = Path(__file__).resolve().parents[2] / "config" / "pipeline.toml"
+    assert load_pipeline_config(committed, env={}) == PipelineConfig()

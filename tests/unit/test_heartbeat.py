@@ -1,0 +1,111 @@
+"""heartbeating(): background heartbeats while an activity's body runs, nothing outside one."""
+
+import asyncio
+import dataclasses
+from datetime import timedelta
+
+import pytest
+from temporalio import activity
+from temporalio.testing import ActivityEnvironment
+
+from activities.heartbeat import heartbeating
+
+# Generous bound on waits that should end in well under a second.
+WAIT_BOUND_SECONDS = 5.0
+
+
+def environment(heartbeat_timeout: timedelta | None) -> tuple[ActivityEnvironment, list[tuple]]:
+    env = ActivityEnvironment()
+    env.info = dataclasses.replace(env.info, heartbeat_timeout=heartbeat_timeout)
+    heartbeats: list[tuple] = []
+    env.on_heartbeat = lambda *details: heartbeats.append(details)
+    return env, heartbeats
+
+
+async def test_outside_an_activity_it_runs_the_body_and_starts_nothing() -> None:
+    assert not activity.in_activity()
+    before = asyncio.all_tasks()
+    ran = False
+
+    async with heartbeating() as value:
+        started = asyncio.all_tasks() - before
+        ran = True
+
+    assert ran
+    assert value is None
+    assert started == set()
+
+
+async def test_outside_an_activity_exceptions_from_the_body_propagate() -> None:
+    with pytest.raises(ValueError, match="from the body"):
+        async with heartbeating():
+            raise ValueError("from the body")
+
+
+async def test_in_an_activity_without_heartbeat_timeout_it_starts_nothing() -> None:
+    env, heartbeats = environment(heartbeat_timeout=None)
+
+    async def call() -> set[asyncio.Task]:
+        before = asyncio.all_tasks()
+        async with heartbeating():
+            return asyncio.all_tasks() - before
+
+    started = await env.run(call)
+
+    assert started == set()
+    assert heartbeats == []
+
+
+async def test_heartbeats_are_sent_while_the_body_waits_and_stop_when_it_exits() -> None:
+    env, heartbeats = environment(heartbeat_timeout=timedelta(milliseconds=300))
+    two_heartbeats = asyncio.Event()
+
+    def record(*details: object) -> None:
+        heartbeats.append(details)
+        if len(heartbeats) >= 2:
+            two_heartbeats.set()
+
+    env.on_heartbeat = record
+
+    async def long_call() -> tuple[set[asyncio.Task], int]:
+        before = asyncio.all_tasks()
+        async with heartbeating():
+            background = asyncio.all_tasks() - before
+            # The body "works" until the test has seen two heartbeats.
+            await asyncio.wait_for(two_heartbeats.wait(), timeout=WAIT_BOUND_SECONDS)
+        return background, len(heartbeats)
+
+    background, beats_in_block = await env.run(long_call)
+
+    assert beats_in_block >= 2
+    assert len(background) == 1
+    (beat,) = background
+    # The only task that could beat has ended: nothing heartbeats after the block.
+    assert beat.done()
+    assert beat.cancelled()
+
+
+async def test_the_background_task_stops_when_the_body_raises() -> None:
+    env, heartbeats = environment(heartbeat_timeout=timedelta(milliseconds=300))
+    first_heartbeat = asyncio.Event()
+
+    def record(*details: object) -> None:
+        heartbeats.append(details)
+        first_heartbeat.set()
+
+    env.on_heartbeat = record
+    background: set[asyncio.Task] = set()
+
+    async def failing_call() -> None:
+        before = asyncio.all_tasks()
+        async with heartbeating():
+            background.update(asyncio.all_tasks() - before)
+            await asyncio.wait_for(first_heartbeat.wait(), timeout=WAIT_BOUND_SECONDS)
+            raise RuntimeError("the provider failed")
+
+    with pytest.raises(RuntimeError, match="the provider failed"):
+        await env.run(failing_call)
+
+    assert heartbeats
+    assert len(background) == 1
+    assert all(task.done() for task in background)

@@ -1,0 +1,299 @@
+"""Reading tickets from JSON Lines: bad lines reported by file, line and field; good lines kept."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from shared.tickets import MAX_BODY_CHARS, Channel, CustomerTier, derive_ticket_id
+from starter.inputs import InputError, parse_jsonl, read_jsonl, ticket_from_mapping
+
+SOURCE = "tickets.jsonl"
+
+
+def line(**fields: Any) -> bytes:
+    return json.dumps(fields).encode("utf-8")
+
+
+def good(ticket_id: str, **extra: Any) -> bytes:
+    return line(ticket_id=ticket_id, subject=f"Subject {ticket_id}", body="Please help.", **extra)
+
+
+def jsonl(*lines: bytes) -> bytes:
+    return b"\n".join(lines) + b"\n"
+
+
+# ---- good input ----------------------------------------------------------------------------------
+
+
+def test_valid_lines_are_parsed_with_their_line_numbers() -> None:
+    tickets, errors = parse_jsonl(jsonl(good("T-1"), good("T-2"), good("T-3")), SOURCE)
+    assert errors == []
+    assert [(p.ticket.ticket_id, p.line, p.source) for p in tickets] == [
+        ("T-1", 1, SOURCE),
+        ("T-2", 2, SOURCE),
+        ("T-3", 3, SOURCE),
+    ]
+
+
+def test_every_field_of_a_line_reaches_the_ticket() -> None:
+    data = line(
+        ticket_id="T-9",
+        subject="Refund",
+        body="I was charged twice.",
+        customer_id="C-7",
+        customer_tier="enterprise",
+        channel="chat",
+    )
+    [parsed], errors = parse_jsonl(data, SOURCE)
+    assert errors == []
+    assert parsed.ticket.subject == "Refund"
+    assert parsed.ticket.body == "I was charged twice."
+    assert parsed.ticket.customer_id == "C-7"
+    assert parsed.ticket.customer_tier is CustomerTier.ENTERPRISE
+    assert parsed.ticket.channel is Channel.CHAT
+
+
+def test_blank_lines_are_skipped_but_still_counted() -> None:
+    data = b"\n   \n" + good("T-1") + b"\n\t\n" + good("T-2")
+    tickets, errors = parse_jsonl(data, SOURCE)
+    assert errors == []
+    assert [(p.ticket.ticket_id, p.line) for p in tickets] == [("T-1", 3), ("T-2", 5)]
+
+
+def test_windows_line_endings_are_accepted() -> None:
+    tickets, errors = parse_jsonl(good("T-1") + b"\r\n" + good("T-2") + b"\r\n", SOURCE)
+    assert errors == []
+    assert [p.ticket.ticket_id for p in tickets] == ["T-1", "T-2"]
+
+
+def test_the_short_field_names_are_accepted() -> None:
+    data = line(id="T-5", subject="Hi", body="Hello", customer="C-1", tier="premium")
+    [parsed], errors = parse_jsonl(data, SOURCE)
+    assert errors == []
+    assert parsed.ticket.ticket_id == "T-5"
+    assert parsed.ticket.customer_id == "C-1"
+    assert parsed.ticket.customer_tier is CustomerTier.PREMIUM
+
+
+def test_a_line_without_an_id_gets_a_derived_one() -> None:
+    data = line(subject="Locked out", body="Cannot log in.", customer_id="C-3")
+    [parsed], errors = parse_jsonl(data, SOURCE)
+    assert errors == []
+    assert parsed.ticket.ticket_id == derive_ticket_id("Locked out", "Cannot log in.", "C-3")
+    assert parsed.ticket.ticket_id.startswith("T-")
+
+
+# ---- bad lines -----------------------------------------------------------------------------------
+
+BAD_LINES = [
+    pytest.param(b'{"subject": "Hi", "body": ', ["not valid JSON"], id="malformed-json"),
+    pytest.param(b'["Hi", "Help"]', ["expected a JSON object", "list"], id="json-array"),
+    pytest.param(b"42", ["expected a JSON object", "int"], id="json-number"),
+    pytest.param(line(ticket_id="T-2", body="Help"), ["field 'subject' is missing"], id="no-subj"),
+    pytest.param(line(ticket_id="T-2", subject="Hi"), ["field 'body' is missing"], id="no-body"),
+    pytest.param(
+        line(ticket_id="T-2", subject="Hi", body=""), ["field 'body' is empty"], id="empty"
+    ),
+    pytest.param(
+        line(ticket_id="T-2", subject="Hi", body=" \n\t "),
+        ["field 'body' is empty"],
+        id="whitespace-body",
+    ),
+    pytest.param(
+        line(ticket_id="T-2", subject="Hi", body="x" * (MAX_BODY_CHARS + 1)),
+        ["field 'body'", "20,001 characters", "the limit is 20,000"],
+        id="oversized-body",
+    ),
+    pytest.param(
+        b'{"ticket_id": "T-2", "subject": "Caf\xe9", "body": "Help"}',
+        ["not valid UTF-8", "0xe9", "column 37"],
+        id="not-utf8",
+    ),
+    pytest.param(
+        line(ticket_id="T-2", subject="Hi", body="Help", priority="High"),
+        ["unknown field 'priority'"],
+        id="unknown-field",
+    ),
+    pytest.param(
+        line(ticket_id="T-2", subject="Hi", body="Help", tier="gold"),
+        ["customer_tier", "free, standard, premium, enterprise", "'gold'"],
+        id="invalid-tier",
+    ),
+    pytest.param(
+        line(ticket_id="T-2", subject="Hi", body="Help", channel="fax"),
+        ["channel", "email, chat, web, phone, api", "'fax'"],
+        id="invalid-channel",
+    ),
+    pytest.param(
+        line(ticket_id="bad id!", subject="Hi", body="Help"),
+        ["field 'ticket_id'", "'bad id!'"],
+        id="bad-ticket-id",
+    ),
+    pytest.param(
+        line(ticket_id="T-2", subject="Hi", body=7),
+        ["field 'body' must be text", "int"],
+        id="body-not-text",
+    ),
+    pytest.param(
+        line(id="T-2", ticket_id="T-2", subject="Hi", body="Help"),
+        ["field 'ticket_id' is given twice"],
+        id="id-given-twice",
+    ),
+]
+
+
+@pytest.mark.parametrize(("bad", "fragments"), BAD_LINES)
+def test_a_bad_line_is_reported_and_the_good_lines_around_it_still_come_through(
+    bad: bytes, fragments: list[str]
+) -> None:
+    tickets, errors = parse_jsonl(jsonl(good("T-1"), bad, good("T-3")), SOURCE)
+    assert [(p.ticket.ticket_id, p.line) for p in tickets] == [("T-1", 1), ("T-3", 3)]
+    assert errors, "the bad line must be reported"
+    assert all(e.source == SOURCE and e.line == 2 for e in errors)
+    assert all(str(e).startswith(f"{SOURCE}:2: ") for e in errors)
+    reported = " | ".join(str(e) for e in errors)
+    for fragment in fragments:
+        assert fragment in reported
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"ticket_id": "T-2", "subject": "Hi"}, "body"),
+        ({"ticket_id": "T-2", "body": "Help"}, "subject"),
+    ],
+)
+def test_a_missing_field_is_the_only_problem_reported_when_the_id_is_given(
+    fields: dict[str, str], field: str
+) -> None:
+    _, errors = parse_jsonl(line(**fields), SOURCE)
+    assert [e.message for e in errors] == [f"field '{field}' is missing"]
+
+
+def test_a_line_without_id_or_body_is_reported_only_for_the_missing_body() -> None:
+    _, errors = parse_jsonl(line(subject="Hi"), SOURCE)
+    assert [e.message for e in errors] == ["field 'body' is missing"]
+
+
+def test_every_problem_on_one_line_is_reported() -> None:
+    data = line(ticket_id="T-1", subject="Hi", body="", tier="gold", channel="fax")
+    _, errors = parse_jsonl(data, SOURCE)
+    messages = [e.message for e in errors]
+    assert len(messages) == 3
+    assert any("'body' is empty" in m for m in messages)
+    assert any("customer_tier" in m for m in messages)
+    assert any("channel" in m for m in messages)
+
+
+def test_a_duplicate_ticket_id_names_the_line_it_first_appeared_on() -> None:
+    data = jsonl(good("T-1"), good("T-2"), good("T-1", channel="web"))
+    tickets, errors = parse_jsonl(data, SOURCE)
+    assert [(p.ticket.ticket_id, p.line) for p in tickets] == [("T-1", 1), ("T-2", 2)]
+    assert tickets[0].ticket.channel is Channel.EMAIL  # the first one is kept
+    assert [str(e) for e in errors] == [f"{SOURCE}:3: ticket T-1 already appears on line 1"]
+
+
+def test_the_same_ticket_twice_without_an_id_is_a_duplicate() -> None:
+    same = line(subject="Locked out", body="Cannot log in.")
+    tickets, errors = parse_jsonl(jsonl(same, same), SOURCE)
+    assert len(tickets) == 1
+    assert len(errors) == 1
+    assert errors[0].line == 2
+    assert "already appears on line 1" in errors[0].message
+
+
+# ---- files ---------------------------------------------------------------------------------------
+
+
+def test_a_file_is_read_with_its_path_as_the_source(tmp_path: Path) -> None:
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(jsonl(good("T-1"), b"[]"))
+    tickets, errors = read_jsonl(path)
+    assert [(p.ticket.ticket_id, p.source) for p in tickets] == [("T-1", str(path))]
+    assert [str(e) for e in errors] == [f"{path}:2: expected a JSON object, got list"]
+
+
+def test_a_missing_file_gives_one_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "nowhere.jsonl"
+    tickets, errors = read_jsonl(path)
+    assert tickets == []
+    assert errors == [
+        InputError(str(path), None, "cannot read the file: No such file or directory")
+    ]
+    assert str(errors[0]) == f"{path}: cannot read the file: No such file or directory"
+
+
+@pytest.mark.parametrize("content", [b"", b"\n\n   \n"], ids=["empty", "only-blank-lines"])
+def test_a_file_without_tickets_gives_one_clear_error(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "empty.jsonl"
+    path.write_bytes(content)
+    tickets, errors = read_jsonl(path)
+    assert tickets == []
+    assert [str(e) for e in errors] == [f"{path}: the file holds no tickets"]
+
+
+def test_a_file_of_only_bad_lines_reports_them_rather_than_an_empty_file(tmp_path: Path) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_bytes(b"{nope\n")
+    tickets, errors = read_jsonl(path)
+    assert tickets == []
+    assert len(errors) == 1
+    assert errors[0].line == 1
+    assert "not valid JSON" in errors[0].message
+
+
+# ---- ticket_from_mapping -------------------------------------------------------------------------
+
+
+def test_a_mapping_becomes_a_ticket() -> None:
+    ticket, problems = ticket_from_mapping(
+        {"id": "T-1", "subject": " Hi\nthere ", "body": "Help", "channel": "api"}
+    )
+    assert problems == []
+    assert ticket is not None
+    assert ticket.ticket_id == "T-1"
+    assert ticket.subject == "Hi there"
+    assert ticket.channel is Channel.API
+
+
+def test_a_null_field_counts_as_absent() -> None:
+    ticket, problems = ticket_from_mapping(
+        {"ticket_id": "T-1", "subject": "Hi", "body": "Help", "channel": None, "customer": None}
+    )
+    assert problems == []
+    assert ticket is not None
+    assert ticket.channel is Channel.EMAIL
+    assert ticket.customer_id is None
+
+
+def test_a_mapping_without_an_id_gets_the_derived_id() -> None:
+    ticket, problems = ticket_from_mapping({"subject": "Hi", "body": "Help", "customer": "C-1"})
+    assert problems == []
+    assert ticket is not None
+    assert ticket.ticket_id == derive_ticket_id("Hi", "Help", "C-1")
+
+
+def test_unknown_fields_are_each_named_and_no_ticket_is_made() -> None:
+    ticket, problems = ticket_from_mapping(
+        {"subject": "Hi", "body": "Help", "priority": "High", "owner": "me"}
+    )
+    assert ticket is None
+    assert len(problems) == 2
+    assert problems[0].startswith("unknown field 'priority'")
+    assert problems[1].startswith("unknown field 'owner'")
+    assert "ticket_id, subject, body, customer_id, customer_tier, channel" in problems[0]
+
+
+def test_an_overlong_customer_id_states_its_limit() -> None:
+    ticket, problems = ticket_from_mapping(
+        {"ticket_id": "T-1", "subject": "Hi", "body": "Help", "customer_id": "c" * 129}
+    )
+    assert ticket is None
+    assert problems == ["field 'customer_id' is 129 characters; the limit is 128"]
+
+
+def test_a_byte_order_mark_at_the_start_of_a_file_is_accepted() -> None:
+    tickets, errors = parse_jsonl(b"\xef\xbb\xbf" + jsonl(good("T-bom")), SOURCE)
+    assert errors == [] and [p.ticket.ticket_id for p in tickets] == ["T-bom"]

@@ -1,0 +1,200 @@
+"""Offline triage: priority from urgency cues, then raised one level for paying tiers."""
+
+import pytest
+
+from activities.providers.offline.triage import triage
+from shared.agents import Category, Classification, Priority
+from shared.tickets import CustomerTier, Ticket
+
+
+def ticket(subject: str, body: str, tier: CustomerTier = CustomerTier.STANDARD) -> Ticket:
+    return Ticket(ticket_id="T-triage", subject=subject, body=body, customer_tier=tier)
+
+
+def classified(category: Category) -> Classification:
+    return Classification(category=category, confidence=0.9, rationale="set by the test")
+
+
+# (subject, body, category, expected priority, a cue that must be reported)
+PRIORITY_TABLE = [
+    pytest.param(
+        "Outage in the EU region",
+        "Nothing loads for anyone in our workspace.",
+        Category.TECHNICAL,
+        Priority.URGENT,
+        "outage",
+        id="outage-is-urgent",
+    ),
+    pytest.param(
+        "Suspicious activity",
+        "We think there was a security breach in our workspace.",
+        Category.ACCOUNT,
+        Priority.URGENT,
+        "security breach",
+        id="security-breach-is-urgent",
+    ),
+    pytest.param(
+        "Projects are empty",
+        "After the import we had data loss in two projects.",
+        Category.BUG_REPORT,
+        Priority.URGENT,
+        "data loss",
+        id="data-loss-is-urgent",
+    ),
+    pytest.param(
+        "Login problem",
+        "I cannot log in since this morning.",
+        Category.ACCOUNT,
+        Priority.HIGH,
+        "cannot log in",
+        id="cannot-log-in-is-high",
+    ),
+    pytest.param(
+        "Duplicate payment",
+        "My card was charged twice for March.",
+        Category.BILLING,
+        Priority.HIGH,
+        "charged twice",
+        id="charged-twice-is-high",
+    ),
+    pytest.param(
+        "Export formats",
+        "Just a question: can exports include comments?",
+        Category.TECHNICAL,
+        Priority.LOW,
+        "question",
+        id="question-is-low",
+    ),
+    pytest.param(
+        "Dark mode",
+        "A dark mode would be nice for late evenings.",
+        Category.FEATURE_REQUEST,
+        Priority.LOW,
+        "would be nice",
+        id="wish-is-low",
+    ),
+]
+
+
+@pytest.mark.parametrize(("subject", "body", "category", "expected", "cue"), PRIORITY_TABLE)
+def test_urgency_cues_set_the_priority_and_are_reported(
+    subject: str, body: str, category: Category, expected: Priority, cue: str
+) -> None:
+    result = triage(ticket(subject, body), classified(category))
+
+    assert result.priority is expected
+    assert cue in result.cues
+    assert str(expected) in result.rationale
+
+
+def test_a_feature_request_without_cues_is_low() -> None:
+    result = triage(
+        ticket("Offline mode for the mobile app", "Offline mode in the mobile app."),
+        classified(Category.FEATURE_REQUEST),
+    )
+
+    assert result.priority is Priority.LOW
+    assert result.cues == []
+
+
+def test_a_ticket_without_cues_is_medium_with_no_cues() -> None:
+    result = triage(
+        ticket("Invoice address", "Please update the address printed on my invoices."),
+        classified(Category.BILLING),
+    )
+
+    assert result.priority is Priority.MEDIUM
+    assert result.cues == []
+
+
+def test_urgent_cues_win_over_blocking_cues_and_only_they_are_reported() -> None:
+    result = triage(
+        ticket("Outage", "There is an outage and every request fails with an error."),
+        classified(Category.TECHNICAL),
+    )
+
+    assert result.priority is Priority.URGENT
+    assert result.cues == ["outage"]
+
+
+def test_every_matched_cue_is_listed() -> None:
+    result = triage(
+        ticket("URGENT: production is down", "Emergency, all our users see a 502."),
+        classified(Category.TECHNICAL),
+    )
+
+    assert result.priority is Priority.URGENT
+    assert {"urgent", "emergency", "is down", "all our users"} <= set(result.cues)
+
+
+# One ticket per starting priority, all without tier effects of their own.
+LOW = ("Export formats", "Just a question: can exports include comments?")
+MEDIUM = ("Invoice address", "Please update the address printed on my invoices.")
+HIGH = ("Login problem", "I cannot log in since this morning.")
+URGENT = ("Outage in the EU region", "There is an outage for everyone.")
+
+
+@pytest.mark.parametrize("tier", [CustomerTier.ENTERPRISE, CustomerTier.PREMIUM])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(LOW, Priority.MEDIUM, id="low-to-medium"),
+        pytest.param(MEDIUM, Priority.HIGH, id="medium-to-high"),
+        pytest.param(HIGH, Priority.HIGH, id="high-stays-high"),
+        pytest.param(URGENT, Priority.URGENT, id="urgent-stays-urgent"),
+    ],
+)
+def test_paying_tiers_raise_one_level_but_never_reach_urgent_on_tier_alone(
+    tier: CustomerTier, text: tuple[str, str], expected: Priority
+) -> None:
+    result = triage(ticket(*text, tier=tier), classified(Category.BILLING))
+
+    assert result.priority is expected
+
+
+@pytest.mark.parametrize("text", [LOW, MEDIUM])
+@pytest.mark.parametrize("tier", [CustomerTier.ENTERPRISE, CustomerTier.PREMIUM])
+def test_a_raise_for_the_tier_is_explained(tier: CustomerTier, text: tuple[str, str]) -> None:
+    result = triage(ticket(*text, tier=tier), classified(Category.BILLING))
+
+    assert f"raised to {result.priority}" in result.rationale
+    assert str(tier) in result.rationale
+
+
+@pytest.mark.parametrize("tier", [CustomerTier.FREE, CustomerTier.STANDARD])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(LOW, Priority.LOW, id="low"),
+        pytest.param(MEDIUM, Priority.MEDIUM, id="medium"),
+        pytest.param(HIGH, Priority.HIGH, id="high"),
+        pytest.param(URGENT, Priority.URGENT, id="urgent"),
+    ],
+)
+def test_free_and_standard_tiers_leave_the_priority_unchanged(
+    tier: CustomerTier, text: tuple[str, str], expected: Priority
+) -> None:
+    result = triage(ticket(*text, tier=tier), classified(Category.BILLING))
+
+    assert result.priority is expected
+    assert "raised" not in result.rationale
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "This is not urgent, just a question about exports.",
+        "No emergency here, I was wondering about exports.",
+        "It isn't critical, when you get a chance.",
+    ],
+)
+def test_a_negated_urgency_cue_does_not_make_a_ticket_urgent(body: str) -> None:
+    result = triage(ticket("Exports", body), classified(Category.GENERAL))
+    assert result.priority is not Priority.URGENT
+
+
+def test_doesnt_without_an_apostrophe_still_means_something_is_broken() -> None:
+    result = triage(
+        ticket("Export", "The export button doesnt work at all."), classified(Category.BUG_REPORT)
+    )
+    assert result.priority is Priority.HIGH

@@ -1,0 +1,169 @@
+"""Human review: when the workflow waits for a person, and what each decision does."""
+
+import asyncio
+
+import pytest
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+
+from policy.transitions import TicketState
+from shared import names
+from shared.agents import Priority
+from shared.review import ReviewAction, ReviewDecision, ReviewReceipt
+from shared.view import TicketView
+from tests.support.fakes import FakeAgents, FakeTicketServices
+from tests.support.temporal import status, wait_for_state, wait_until
+from tests.support.workers import ticket_on_fakes
+
+pytestmark = pytest.mark.usefixtures("replay_check")
+
+
+async def _review(handle, **fields) -> ReviewReceipt:  # type: ignore[no-untyped-def]
+    return await handle.execute_update(
+        names.SUBMIT_REVIEW_UPDATE, ReviewDecision(**fields), result_type=ReviewReceipt
+    )
+
+
+async def test_an_urgent_ticket_waits_for_review_and_is_delivered_once_approved(
+    ts_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    agents, services = FakeAgents(priority=Priority.URGENT), FakeTicketServices()
+    async with ticket_on_fakes(ts_env.client, task_queue, agents, services) as handle:
+        waiting = await wait_for_state(handle, TicketState.AWAITING_REVIEW)
+        assert waiting.review_reasons == ["priority is Urgent"]
+        assert services.deliveries == []
+
+        receipt = await _review(handle, action=ReviewAction.APPROVE, reviewer="ana", revision=1)
+        result = await handle.result()
+
+    assert receipt.revision == 1 and receipt.action is ReviewAction.APPROVE
+    assert result.state is TicketState.COMPLETED
+    assert [d.text for d in services.deliveries] == [waiting.draft.text]  # type: ignore[union-attr]
+    assert result.transitions[-1].agent == "reviewer:ana"
+    assert [r.applied for r in result.reviews] == [True]
+
+
+async def test_a_review_of_an_older_draft_revision_is_refused_and_changes_nothing(
+    ts_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    agents, services = FakeAgents(priority=Priority.URGENT), FakeTicketServices()
+    async with ticket_on_fakes(ts_env.client, task_queue, agents, services) as handle:
+        await wait_for_state(handle, TicketState.AWAITING_REVIEW)
+
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await _review(handle, action=ReviewAction.APPROVE, revision=2)
+
+        view = await status(handle)
+        assert isinstance(refused.value.cause, ApplicationError)
+        assert "revision 2" in refused.value.cause.message
+        assert "at revision 1" in refused.value.cause.message
+        assert view.state is TicketState.AWAITING_REVIEW
+        assert view.reviews == [] and services.deliveries == []
+
+
+async def test_a_review_while_the_ticket_is_still_being_worked_on_is_refused(
+    ts_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    gate = asyncio.Event()
+    agents, services = FakeAgents(resolver_gate=gate), FakeTicketServices()
+    async with ticket_on_fakes(ts_env.client, task_queue, agents, services) as handle:
+        await asyncio.wait_for(agents.resolver_entered.wait(), timeout=10)
+
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await _review(handle, action=ReviewAction.APPROVE)
+        gate.set()
+        result = await handle.result()
+
+    assert "is RESOLVING, not awaiting review" in str(refused.value.cause)
+    assert result.state is TicketState.COMPLETED and result.reviews == []
+
+
+async def test_an_edit_replaces_the_draft_and_sends_the_reviewers_text(
+    ts_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    agents, services = FakeAgents(confidence=0.2), FakeTicketServices()
+    async with ticket_on_fakes(ts_env.client, task_queue, agents, services) as handle:
+        await wait_for_state(handle, TicketState.AWAITING_REVIEW)
+        await _review(handle, action=ReviewAction.EDIT, reviewer="bob", edited_text="Better reply.")
+        result = await handle.result()
+
+    assert result.state is TicketState.COMPLETED
+    assert result.draft is not None
+    assert (result.draft.revision, result.draft.author, result.draft.text) == (
+        2,
+        "reviewer:bob",
+        "Better reply.",
+    )
+    assert [(d.revision, d.text) for d in services.deliveries] == [(2, "Better reply.")]
+
+
+async def test_rework_sends_the_draft_back_with_the_notes_and_returns_for_review(
+    ts_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    agents, services = FakeAgents(confidence=0.2), FakeTicketServices()
+    async with ticket_on_fakes(ts_env.client, task_queue, agents, services) as handle:
+        await wait_for_state(handle, TicketState.AWAITING_REVIEW)
+        await _review(handle, action=ReviewAction.REWORK, notes="Mention the spam folder.")
+
+        async def reworked() -> TicketView | None:
+            view = await status(handle)
+            done = (
+                view.state is TicketState.AWAITING_REVIEW
+                and view.draft
+                and view.draft.revision == 2
+            )
+            return view if done else None
+
+        view = await wait_until(reworked, what="the reworked draft back in review")
+        await _review(handle, action=ReviewAction.APPROVE, revision=2)
+        result = await handle.result()
+
+    second_draft_request = agents.calls["draft"][1]
+    assert second_draft_request.reviewer_notes == "Mention the spam folder."  # type: ignore[attr-defined]
+    assert "a reviewer asked for rework" in " ".join(view.review_reasons)
+    states = [t.to_state for t in result.transitions]
+    assert states.count(TicketState.AWAITING_REVIEW) == 2
+    assert "Mention the spam folder." in services.deliveries[0].text
+    assert result.state is TicketState.COMPLETED
+
+
+async def test_a_rejected_ticket_closes_without_sending_anything(
+    ts_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    agents, services = FakeAgents(confidence=0.1), FakeTicketServices()
+    async with ticket_on_fakes(ts_env.client, task_queue, agents, services) as handle:
+        await wait_for_state(handle, TicketState.AWAITING_REVIEW)
+        await _review(handle, action=ReviewAction.REJECT, reason="spam")
+        result = await handle.result()
+
+    assert result.state is TicketState.REJECTED
+    assert result.transitions[-1].reason == "rejected: spam"
+    assert services.deliveries == [] and result.delivery is None
+
+
+async def test_the_review_signal_applies_like_the_update_and_a_stale_one_is_ignored(
+    ts_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    agents, services = FakeAgents(priority=Priority.URGENT), FakeTicketServices()
+    async with ticket_on_fakes(ts_env.client, task_queue, agents, services) as handle:
+        await wait_for_state(handle, TicketState.AWAITING_REVIEW)
+
+        await handle.signal(
+            names.REVIEW_SIGNAL, ReviewDecision(action=ReviewAction.APPROVE, revision=7)
+        )
+        ignored = await wait_until(
+            lambda: _reviews(handle), what="the stale signal recorded as ignored"
+        )
+        assert (await status(handle)).state is TicketState.AWAITING_REVIEW
+
+        await handle.signal(names.REVIEW_SIGNAL, ReviewDecision(action=ReviewAction.APPROVE))
+        result = await handle.result()
+
+    assert ignored[0].applied is False and "revision 7" in ignored[0].note
+    assert [r.applied for r in result.reviews] == [False, True]
+    assert result.state is TicketState.COMPLETED and len(services.deliveries) == 1
+
+
+async def _reviews(handle):  # type: ignore[no-untyped-def]
+    return (await status(handle)).reviews
