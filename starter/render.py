@@ -181,11 +181,15 @@ def print_report(report: Report) -> None:
         ("Category", report.by_category),
         ("Priority", report.by_priority),
     ):
-        out.print(f"  by {title.lower():<9} " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+        out.print(
+            f"  {'by ' + title.lower():<13}" + ", ".join(f"{k} {v}" for k, v in counts.items())
+        )
     out.print(
-        f"  usage       {report.calls} agent call(s), {report.tokens:,} tokens, "
+        f"  {'usage':<13}{report.calls} agent call(s), {report.tokens:,} tokens, "
         f"${report.cost_usd:.4f}"
     )
-    out.print(f"  review queue {len(report.review_queue)} waiting, {report.escalated} escalated")
+    out.print(
+        f"  {'review queue':<13}{len(report.review_queue)} waiting, {report.escalated} escalated"
+    )
     if report.review_queue:
         out.print(summaries_table(report.review_queue, "Review queue (oldest deadline first)"))
