@@ -23,16 +23,20 @@ from activities.agent_activities import AgentActivities
 from activities.knowledge_base import KnowledgeBase
 from activities.outbox import Outbox
 from activities.providers.base import Provider
-from activities.providers.offline import OfflineProvider
+from activities.providers.errors import ProviderCheckError
+from activities.providers.registry import OFFLINE, build_providers, providers_in_use
 from activities.ticket_activities import TicketActivities
 from shared import names, settings
 from shared.pipeline_config import PipelineConfig
+from shared.provider_config import WorkerSettings
 from shared.search_attribute_setup import SearchAttributeSetupError, ensure_search_attributes
 from shared.temporal_client import connect, connection_settings, exit_process
 from workflows.ticket import TicketWorkflow
 
 # Time for in-flight activities to finish when the worker is asked to stop.
 GRACEFUL_SHUTDOWN = timedelta(seconds=10)
+# The offline provider answers in microseconds; this only bounds memory under a large backlog.
+OFFLINE_MAX_CONCURRENT = 64
 
 log = logging.getLogger("worker")
 
@@ -41,21 +45,12 @@ def outbox_path(data_dir: Path) -> Path:
     return data_dir / "outbox.sqlite3"
 
 
-def build_providers(config: PipelineConfig) -> dict[str, Provider]:
-    providers: dict[str, Provider] = {"offline": OfflineProvider()}
-    wanted = {route.provider for chain in config.routes.values() for route in chain}
-    unknown = wanted - providers.keys()
-    if unknown:
-        raise settings.ConfigError(
-            f"unknown provider(s) in the agent routes: {', '.join(sorted(unknown))} "
-            f"(available: {', '.join(sorted(providers))})"
-        )
-    return providers
-
-
 def needed_queues(config: PipelineConfig) -> list[str]:
-    providers = sorted({route.provider for chain in config.routes.values() for route in chain})
-    return [names.TICKETS_TASK_QUEUE, *(names.llm_task_queue(p) for p in providers)]
+    return [names.TICKETS_TASK_QUEUE, *(names.llm_task_queue(p) for p in providers_in_use(config))]
+
+
+def provider_of(queue: str) -> str:
+    return queue.removeprefix("llm-")
 
 
 def build_workers(
@@ -65,13 +60,16 @@ def build_workers(
     data_dir: Path,
     queues: Sequence[str],
     *,
+    worker_settings: WorkerSettings | None = None,
     tickets_queue: str = names.TICKETS_TASK_QUEUE,
 ) -> list[Worker]:
     """One Worker per task queue: the tickets queue carries workflows and non-LLM activities, each
-    provider queue carries the agent activities for that provider. (Tests pass their own
-    ``tickets_queue`` to keep tests apart on one server.)"""
+    provider queue carries the agent activities for that provider, with the provider's rate limit
+    set on the queue (enforced by the server for all workers together). Tests pass their own
+    ``tickets_queue`` to keep tests apart on one server."""
+    worker_settings = worker_settings or WorkerSettings()
+    agent_activities = AgentActivities(providers, worker_settings.trim_body_tokens)
     workers = []
-    agent_activities = AgentActivities(providers)
     for queue in queues:
         if queue == tickets_queue:
             ticket_activities = TicketActivities(
@@ -87,11 +85,21 @@ def build_workers(
                 )
             )
         elif queue.startswith("llm-"):
+            name = provider_of(queue)
+            provider_config = worker_settings.providers.get(name)
             workers.append(
                 Worker(
                     client,
                     task_queue=queue,
                     activities=agent_activities.all(),
+                    max_concurrent_activities=(
+                        provider_config.max_concurrent
+                        if provider_config
+                        else OFFLINE_MAX_CONCURRENT
+                    ),
+                    max_task_queue_activities_per_second=(
+                        provider_config.activities_per_second() if provider_config else None
+                    ),
                     graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
                 )
             )
@@ -104,18 +112,54 @@ def describe_routes(config: PipelineConfig) -> list[str]:
     lines = []
     for role, chain in config.routes.items():
         route_text = " -> ".join(f"{r.provider}:{r.model}" for r in chain)
+        lines.append(f"  {role:<10} {route_text}")
+    return lines
+
+
+def describe_providers(config: PipelineConfig, worker_settings: WorkerSettings) -> list[str]:
+    lines = []
+    for name in providers_in_use(config):
+        queue = names.llm_task_queue(name)
+        if name == OFFLINE:
+            lines.append(
+                f"  {name:<10} rules and the bundled knowledge base, no network (queue {queue})"
+            )
+            continue
+        p = worker_settings.providers[name]
+        where = p.base_url or "the provider's default endpoint"
+        key = f"key from {p.api_key_env}" if p.api_key_env else "no key"
+        rate = (
+            f"{p.requests_per_minute:g} requests/min -> "
+            f"{p.activities_per_second():.2f} activities/s on the queue (server-enforced)"
+            if p.requests_per_minute
+            else "no rate limit"
+        )
         lines.append(
-            f"  {role:<10} {route_text}  (queue {names.llm_task_queue(chain[0].provider)})"
+            f"  {name:<10} {where}, {key}, timeout {p.timeout_seconds:g}s, {rate}, "
+            f"{p.max_concurrent} concurrent per worker (queue {queue})"
         )
     return lines
 
 
+def unpriced_models(config: PipelineConfig, worker_settings: WorkerSettings) -> list[str]:
+    models = {r.model for chain in config.routes.values() for r in chain if r.provider != OFFLINE}
+    return sorted(m for m in models if worker_settings.price(m) is None)
+
+
 async def run(queues: Sequence[str] | None, stop: asyncio.Event) -> int:
     try:
-        config = settings.load_pipeline_config()
-        providers = build_providers(config)
-    except settings.ConfigError as err:
+        loaded = settings.load_settings()
+        providers = build_providers(loaded.pipeline, loaded.worker)
+    except (settings.ConfigError, ProviderCheckError) as err:
         print(f"worker: configuration error: {err}", file=sys.stderr)
+        return 2
+    config = loaded.pipeline
+    try:
+        for provider in providers.values():
+            if warning := await provider.check():
+                print(f"worker: warning: {warning}", file=sys.stderr)
+    except ProviderCheckError as err:
+        print(f"worker: {err}", file=sys.stderr)
         return 2
     data_dir = settings.data_dir()
     conn = connection_settings()
@@ -131,17 +175,24 @@ async def run(queues: Sequence[str] | None, stop: asyncio.Event) -> int:
         return 1
     queues = list(queues) if queues else needed_queues(config)
     try:
-        workers = build_workers(client, config, providers, data_dir, queues)
+        workers = build_workers(
+            client, config, providers, data_dir, queues, worker_settings=loaded.worker
+        )
     except settings.ConfigError as err:
         print(f"worker: {err}", file=sys.stderr)
         return 2
-    for provider in providers.values():
-        await provider.check()
-    print(f"worker: connected to {conn.describe()}")
+    print(f"worker: connected to {conn.describe()}; configuration from {loaded.source}")
     if registered:
         print(f"worker: registered search attributes {', '.join(registered)}")
     print("worker: agents (provider:model, fallbacks after ->):")
     print("\n".join(describe_routes(config)))
+    print("worker: providers:")
+    print("\n".join(describe_providers(config, loaded.worker)))
+    for model in unpriced_models(config, loaded.worker):
+        print(
+            f"worker: warning: no price for model {model}; its cost is reported as 0",
+            file=sys.stderr,
+        )
     print(f"worker: outbox {outbox_path(data_dir)}")
     print(f"worker: polling {', '.join(queues)}; Ctrl-C to stop", flush=True)
     try:

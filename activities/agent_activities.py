@@ -6,8 +6,8 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.agent_specs import CLASSIFIER, RESOLVER, TRIAGE, VALIDATOR
-from activities.heartbeat import heartbeating
 from activities.providers.base import AgentSpec, InT, OutT, Provider
+from activities.trimming import DEFAULT_BODY_TOKEN_BUDGET, trim_body
 from shared import names
 from shared.agents import (
     AgentReply,
@@ -26,8 +26,11 @@ from shared.agents import (
 class AgentActivities:
     """Registered on each provider's task queue; the request's route names provider and model."""
 
-    def __init__(self, providers: Mapping[str, Provider]) -> None:
+    def __init__(
+        self, providers: Mapping[str, Provider], trim_body_tokens: int = DEFAULT_BODY_TOKEN_BUDGET
+    ) -> None:
         self._providers = dict(providers)
+        self._trim_body_tokens = trim_body_tokens
 
     def _provider(self, route: AgentRoute) -> Provider:
         provider = self._providers.get(route.provider)
@@ -50,8 +53,15 @@ class AgentActivities:
                 non_retryable=True,
             )
         provider = self._provider(route)
-        async with heartbeating():
-            return await provider.run(spec, request, route.model)
+        # Every agent reads the ticket: trim it once here, for every provider alike.
+        ticket = request.ticket  # type: ignore[attr-defined]
+        trimmed = trim_body(ticket.body, self._trim_body_tokens)
+        request = request.model_copy(
+            update={"ticket": ticket.model_copy(update={"body": trimmed.text})}
+        )
+        reply = await provider.run(spec, request, route.model)
+        reply.usage.trimmed_tokens = trimmed.removed_tokens
+        return reply
 
     @activity.defn(name=names.CLASSIFY_TICKET)
     async def classify_ticket(self, request: ClassifyRequest) -> AgentReply[Classification]:

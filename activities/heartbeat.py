@@ -35,3 +35,12 @@ async def heartbeating(interval: float | None = None) -> AsyncIterator[None]:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+def beat() -> None:
+    """Heartbeat on progress (a streamed chunk arrived). Outside an activity it does nothing.
+
+    Heartbeating on progress, not on a timer, is what lets a stalled response be caught: when
+    chunks stop, heartbeats stop, and the heartbeat timeout ends the attempt in seconds."""
+    if activity.in_activity():
+        activity.heartbeat()

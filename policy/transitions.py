@@ -16,24 +16,29 @@ class TicketState(StrEnum):
     # A reviewer closed the ticket without sending anything; the reason is in the log.
     REJECTED = "REJECTED"
     FAILED = "FAILED"
+    # An operator cancelled the ticket's workflow; nothing more happens to it.
+    CANCELLED = "CANCELLED"
 
 
 S = TicketState
 
 TRANSITIONS: Final[dict[TicketState, frozenset[TicketState]]] = {
-    S.NEW: frozenset({S.CLASSIFIED, S.FAILED}),
-    S.CLASSIFIED: frozenset({S.TRIAGED, S.FAILED}),
-    S.TRIAGED: frozenset({S.RESOLVING, S.FAILED}),
-    S.RESOLVING: frozenset({S.RESOLVED, S.FAILED}),
+    S.NEW: frozenset({S.CLASSIFIED, S.FAILED, S.CANCELLED}),
+    # -> AWAITING_REVIEW before VALIDATED: a person takes over where the agents had to stop (an
+    # agent's output stayed invalid, or the ticket's budget is spent).
+    S.CLASSIFIED: frozenset({S.TRIAGED, S.AWAITING_REVIEW, S.FAILED, S.CANCELLED}),
+    S.TRIAGED: frozenset({S.RESOLVING, S.AWAITING_REVIEW, S.FAILED, S.CANCELLED}),
+    S.RESOLVING: frozenset({S.RESOLVED, S.AWAITING_REVIEW, S.FAILED, S.CANCELLED}),
     # The validator may send a draft back for revision (bounded rounds).
-    S.RESOLVED: frozenset({S.VALIDATED, S.RESOLVING, S.FAILED}),
+    S.RESOLVED: frozenset({S.VALIDATED, S.RESOLVING, S.AWAITING_REVIEW, S.FAILED, S.CANCELLED}),
     # Policy decides: straight to delivery, or a person first.
-    S.VALIDATED: frozenset({S.COMPLETED, S.AWAITING_REVIEW, S.FAILED}),
+    S.VALIDATED: frozenset({S.COMPLETED, S.AWAITING_REVIEW, S.FAILED, S.CANCELLED}),
     # approve / edit -> COMPLETED, rework -> RESOLVING, reject -> REJECTED.
-    S.AWAITING_REVIEW: frozenset({S.COMPLETED, S.RESOLVING, S.REJECTED, S.FAILED}),
+    S.AWAITING_REVIEW: frozenset({S.COMPLETED, S.RESOLVING, S.REJECTED, S.FAILED, S.CANCELLED}),
     S.COMPLETED: frozenset(),
     S.REJECTED: frozenset(),
     S.FAILED: frozenset(),
+    S.CANCELLED: frozenset(),
 }
 
 TERMINAL_STATES: Final = frozenset(state for state, nxt in TRANSITIONS.items() if not nxt)

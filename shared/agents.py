@@ -62,6 +62,10 @@ class Usage(BaseModel):
     latency_ms: float = 0.0
     cost_usd: float = 0.0
     offline: bool = False
+    # Tokens the model did not have to read because the ticket was trimmed first.
+    trimmed_tokens: int = 0
+    # Model calls behind this agent call (2 when a repair round was needed).
+    requests: int = 1
 
 
 OutputT = TypeVar("OutputT", bound=BaseModel)

@@ -43,3 +43,8 @@ def ticket_workflow_id(ticket_id: str) -> str:
 
 def ticket_id_from_workflow_id(workflow_id: str) -> str:
     return workflow_id.removeprefix(TICKET_WORKFLOW_ID_PREFIX)
+
+
+# Error type of an agent whose output stays invalid after a repair round: the workflow hands the
+# ticket to a person instead of failing it.
+INVALID_OUTPUT_ERROR: Final = "InvalidModelOutput"

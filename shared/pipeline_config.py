@@ -32,6 +32,30 @@ class ReviewPolicyConfig(BaseModel):
     sensitive_categories: list[Category] = Field(default_factory=list)
 
 
+class AgentTimeouts(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # One attempt of one agent call. A provider's client timeout must stay below this.
+    start_to_close_seconds: float = Field(default=120.0, gt=0)
+    # Agent activities heartbeat on progress (each streamed chunk): a worker that died, or a
+    # response that stalled, is noticed within this many seconds and the call is retried.
+    heartbeat_seconds: float = Field(default=20.0, gt=0)
+
+
+class BudgetConfig(BaseModel):
+    """Per-ticket spending limits; 0 means no limit. A ticket about to exceed one goes to a
+    person instead of spending more."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_tokens: int = Field(default=0, ge=0)
+    max_cost_usd: float = Field(default=0.0, ge=0)
+
+    @property
+    def limited(self) -> bool:
+        return bool(self.max_tokens or self.max_cost_usd)
+
+
 class PipelineConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -41,6 +65,8 @@ class PipelineConfig(BaseModel):
     review: ReviewPolicyConfig = Field(default_factory=ReviewPolicyConfig)
     # Per agent, the fallback chain: the first route is tried first.
     routes: dict[AgentRole, list[AgentRoute]] = Field(default_factory=_default_routes)
+    agent_timeouts: AgentTimeouts = Field(default_factory=AgentTimeouts)
+    budget: BudgetConfig = Field(default_factory=BudgetConfig)
 
     @field_validator("sla_hours")
     @classmethod

@@ -2,6 +2,7 @@
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -44,9 +45,10 @@ class ReviewReceipt(BaseModel):
 
 
 class ReviewRecord(BaseModel):
-    """A review as applied (or, for signals that arrived at the wrong time, as ignored)."""
+    """A review as applied, or, for a signal that did not apply or did not parse, as ignored."""
 
-    decision: ReviewDecision
+    decision: ReviewDecision | None
+    raw: dict[str, Any] | None = None  # what an unparseable signal carried
     at: datetime
     applied: bool
     note: str = ""

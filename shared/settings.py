@@ -3,8 +3,16 @@
 Environment variables (all optional):
   TICKETS_DATA_DIR        where the embedded server's database and the outbox live (./data)
   TICKETS_CONFIG          the pipeline configuration file (./config/pipeline.toml when present)
+  TICKETS_PROVIDER        offline, openai or anthropic: the provider every agent uses when the
+                          file names no [agents] routes (default: the first provider whose API
+                          key is set, with the other one as fallback; offline when no key is set)
+  OPENAI_API_KEY, ANTHROPIC_API_KEY
+                          provider keys (read by the worker only, never stored or printed)
+  OPENAI_BASE_URL, ANTHROPIC_BASE_URL
+                          endpoints (any OpenAI-compatible server: Ollama, vLLM, LM Studio, ...)
   TICKETS_SLA_HOURS_<PRIORITY>, TICKETS_MAX_REVISION_ROUNDS, TICKETS_REVIEW_MIN_CONFIDENCE,
-  TICKETS_REVIEW_URGENT, TICKETS_SENSITIVE_CATEGORIES, TICKETS_AGENT_<ROLE>
+  TICKETS_REVIEW_URGENT, TICKETS_SENSITIVE_CATEGORIES, TICKETS_AGENT_<ROLE>,
+  TICKETS_BUDGET_MAX_TOKENS, TICKETS_BUDGET_MAX_COST_USD
                           override single values of the configuration file
 Temporal connection variables are read by ``shared.temporal_client``.
 """
@@ -12,19 +20,31 @@ Temporal connection variables are read by ``shared.temporal_client``.
 import os
 import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from shared.agents import AgentRole, AgentRoute, Priority
-from shared.pipeline_config import PipelineConfig
+from shared.pipeline_config import OFFLINE_ROUTE, PipelineConfig
+from shared.provider_config import WorkerSettings, default_providers
 
 DEFAULT_CONFIG_PATH = Path("config/pipeline.toml")
+OFFLINE = "offline"
+# Roles that draft customer-facing text get the provider's large model; the rest its small one.
+LARGE_MODEL_ROLES = frozenset({AgentRole.RESOLVER})
 
 
 class ConfigError(Exception):
     """The configuration cannot be used; the message names the file and the field."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    pipeline: PipelineConfig  # travels to workflows (a snapshot per ticket): no secrets
+    worker: WorkerSettings  # stays in the worker: endpoints, limits, prices
+    source: str  # where the configuration came from, for messages
 
 
 def data_dir(env: Mapping[str, str] | None = None) -> Path:
@@ -80,11 +100,12 @@ def _env_overrides(
             put(_table(raw, "sla_hours", where), ("sla_hours", priority.value), name, value)
     if value := env.get("TICKETS_MAX_REVISION_ROUNDS"):
         put(raw, ("max_revision_rounds",), "TICKETS_MAX_REVISION_ROUNDS", value)
+    review = ("review", "TICKETS_REVIEW_")
     if value := env.get("TICKETS_REVIEW_MIN_CONFIDENCE"):
         put(
-            _table(raw, "review", where),
+            _table(raw, review[0], where),
             ("review", "min_confidence"),
-            "TICKETS_REVIEW_MIN_CONFIDENCE",
+            f"{review[1]}MIN_CONFIDENCE",
             value,
         )
     if value := env.get("TICKETS_REVIEW_URGENT"):
@@ -94,36 +115,83 @@ def _env_overrides(
         )
     if (value := env.get("TICKETS_SENSITIVE_CATEGORIES")) is not None:
         categories = [c.strip() for c in value.split(",") if c.strip()]
+        name = "TICKETS_SENSITIVE_CATEGORIES"
+        put(_table(raw, "review", where), ("review", "sensitive_categories"), name, categories)
+    if value := env.get("TICKETS_BUDGET_MAX_TOKENS"):
         put(
-            _table(raw, "review", where),
-            ("review", "sensitive_categories"),
-            "TICKETS_SENSITIVE_CATEGORIES",
-            categories,
+            _table(raw, "budget", where),
+            ("budget", "max_tokens"),
+            "TICKETS_BUDGET_MAX_TOKENS",
+            value,
         )
+    if value := env.get("TICKETS_BUDGET_MAX_COST_USD"):
+        name = "TICKETS_BUDGET_MAX_COST_USD"
+        put(_table(raw, "budget", where), ("budget", "max_cost_usd"), name, value)
     for role in AgentRole:
         name = f"TICKETS_AGENT_{role.name}"
         if value := env.get(name):
             put(_table(raw, "agents", where), ("agents", role.value), name, value)
+    providers = _table(raw, "providers", where)
+    for provider, variable in (("openai", "OPENAI_BASE_URL"), ("anthropic", "ANTHROPIC_BASE_URL")):
+        if value := env.get(variable):
+            put(
+                _table(providers, provider, where),
+                ("providers", provider, "base_url"),
+                variable,
+                value,
+            )
     return sources
 
 
-def load_pipeline_config(
-    path: Path | None = None, env: Mapping[str, str] | None = None
-) -> PipelineConfig:
-    """The file (if any), then environment overrides, validated into one ``PipelineConfig``."""
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path}: not valid TOML: {err}") from None
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not valid UTF-8 (byte {err.start})") from None
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read the file: {err.strerror}") from None
+
+
+def default_routes(
+    worker: WorkerSettings, env: Mapping[str, str]
+) -> dict[AgentRole, list[AgentRoute]]:
+    """Routes when the file names none: the provider chosen by TICKETS_PROVIDER, else every
+    provider whose key is set (the first primary, the others fallbacks), else offline."""
+    forced = (env.get("TICKETS_PROVIDER") or "").strip().lower()
+    if forced == OFFLINE:
+        chain: list[str] = []
+    elif forced:
+        if forced not in worker.providers:
+            known = ", ".join([OFFLINE, *worker.providers])
+            raise ConfigError(f"TICKETS_PROVIDER: unknown provider {forced!r} (known: {known})")
+        chain = [forced]
+    else:
+        chain = [name for name, p in worker.providers.items() if env.get(p.api_key_env)]
+    if not chain:
+        return {role: [OFFLINE_ROUTE] for role in AgentRole}
+    routes = {}
+    for role in AgentRole:
+        routes[role] = [
+            AgentRoute(
+                provider=name,
+                model=worker.providers[name].large_model
+                if role in LARGE_MODEL_ROLES
+                else worker.providers[name].small_model,
+            )
+            for name in chain
+        ]
+    return routes
+
+
+def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """The file (if any), then environment overrides, validated: pipeline policy for the
+    workflows, provider settings for the worker."""
     env = os.environ if env is None else env
     path = path if path is not None else config_path(env)
     where = str(path) if path else "configuration"
-    raw: dict[str, Any] = {}
-    if path is not None:
-        try:
-            raw = tomllib.loads(path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as err:
-            raise ConfigError(f"{path}: not valid TOML: {err}") from None
-        except UnicodeDecodeError as err:
-            raise ConfigError(f"{path}: not valid UTF-8 (byte {err.start})") from None
-        except OSError as err:
-            raise ConfigError(f"{path}: cannot read the file: {err.strerror}") from None
+    raw: dict[str, Any] = _read(path) if path is not None else {}
     sources = _env_overrides(raw, env, where)
 
     def origin(loc: tuple[str, ...]) -> str:
@@ -133,20 +201,65 @@ def load_pipeline_config(
                 return f"{variable}{'[' + rest + ']' if rest else ''}"
         return f"{where}: {'.'.join(loc)}"
 
+    def problems(err: ValidationError, prefix: tuple[str, ...] = ()) -> str:
+        return "; ".join(
+            f"{origin(prefix + tuple(str(p) for p in e['loc']))}: {e['msg']}" for e in err.errors()
+        )
+
+    trimming = _table({"trimming": raw.pop("trimming", {})}, "trimming", where)
+    providers_raw = raw.pop("providers", {})
+    prices_raw = _table({"prices": raw.pop("prices", {})}, "prices", where)
+    merged = {name: p.model_dump() for name, p in default_providers().items()}
+    for name, fields in providers_raw.items():
+        if not isinstance(fields, dict):
+            raise ConfigError(f"{where}: [providers.{name}] must be a table")
+        merged[name] = {**merged.get(name, {}), **fields}
+    try:
+        worker = WorkerSettings.model_validate(
+            {"providers": merged}
+            | ({"trim_body_tokens": trimming["body_tokens"]} if "body_tokens" in trimming else {})
+        )
+        worker.prices.update(WorkerSettings.model_validate({"prices": prices_raw}).prices)
+    except ValidationError as err:
+        raise ConfigError(problems(err)) from None
+
     agents = raw.pop("agents", {}) or {}
     if not isinstance(agents, dict):
         raise ConfigError(f"{where}: [agents] must be a table of role = ['provider:model', ...]")
-    routes: dict[str, list[AgentRoute]] = {}
+    routes: dict[str, list[AgentRoute]] = {
+        role.value: chain for role, chain in default_routes(worker, env).items()
+    }
     for role, chain in agents.items():
         if role not in {r.value for r in AgentRole}:
             known = ", ".join(r.value for r in AgentRole)
             raise ConfigError(f"{where}: agents.{role} is not an agent (known: {known})")
         routes[role] = parse_route_chain(chain, origin(("agents", role)))
+    for role, chain in routes.items():
+        for route in chain:
+            if route.provider != OFFLINE and route.provider not in worker.providers:
+                known = ", ".join([OFFLINE, *worker.providers])
+                raise ConfigError(
+                    f"{origin(('agents', role))}: unknown provider {route.provider!r} "
+                    f"(known: {known})"
+                )
     raw["routes"] = routes
     try:
-        return PipelineConfig.model_validate(raw)
+        pipeline = PipelineConfig.model_validate(raw)
     except ValidationError as err:
-        problems = "; ".join(
-            f"{origin(tuple(str(p) for p in e['loc']))}: {e['msg']}" for e in err.errors()
-        )
-        raise ConfigError(problems) from None
+        raise ConfigError(problems(err)) from None
+    used = {r.provider for chain in pipeline.routes.values() for r in chain} - {OFFLINE}
+    for name in sorted(used):
+        provider = worker.providers[name]
+        if provider.timeout_seconds >= pipeline.agent_timeouts.start_to_close_seconds:
+            raise ConfigError(
+                f"{where}: providers.{name}.timeout_seconds ({provider.timeout_seconds:g}) must be "
+                "below agent_timeouts.start_to_close_seconds "
+                f"({pipeline.agent_timeouts.start_to_close_seconds:g})"
+            )
+    return Settings(pipeline=pipeline, worker=worker, source=where)
+
+
+def load_pipeline_config(
+    path: Path | None = None, env: Mapping[str, str] | None = None
+) -> PipelineConfig:
+    return load_settings(path, env).pipeline

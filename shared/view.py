@@ -34,22 +34,36 @@ class DraftRecord(BaseModel):
 
 class AgentUsageTotals(BaseModel):
     calls: int = 0
+    requests: int = 0  # model requests (a repair round makes two for one call)
     input_tokens: int = 0
     output_tokens: int = 0
     cached_tokens: int = 0
+    trimmed_tokens: int = 0
     cost_usd: float = 0.0
     latency_ms: float = 0.0
     models: list[str] = Field(default_factory=list)
 
     def add(self, usage: Usage) -> None:
         self.calls += 1
+        self.requests += usage.requests
         self.input_tokens += usage.input_tokens
         self.output_tokens += usage.output_tokens
         self.cached_tokens += usage.cached_tokens
+        self.trimmed_tokens += usage.trimmed_tokens
         self.cost_usd += usage.cost_usd
         self.latency_ms += usage.latency_ms
         if usage.model not in self.models:
             self.models.append(usage.model)
+
+
+class Fallback(BaseModel):
+    """An agent's route that failed for good, and what the workflow did next."""
+
+    role: str
+    failed: str  # provider:model
+    error: str
+    next: str | None  # the route tried next, or None when the chain was spent
+    at: datetime
 
 
 class DeliveryReceipt(BaseModel):
@@ -81,6 +95,7 @@ class TicketView(BaseModel):
     reviews: list[ReviewRecord] = Field(default_factory=list)
     transitions: list[Transition] = Field(default_factory=list)
     usage: dict[str, AgentUsageTotals] = Field(default_factory=dict)
+    fallbacks: list[Fallback] = Field(default_factory=list)
     delivery: DeliveryReceipt | None = None
     failure: str | None = None
 
@@ -91,6 +106,10 @@ class TicketView(BaseModel):
     @property
     def total_tokens(self) -> int:
         return sum(u.input_tokens + u.output_tokens for u in self.usage.values())
+
+    @property
+    def trimmed_tokens(self) -> int:
+        return sum(u.trimmed_tokens for u in self.usage.values())
 
 
 class DeliveryRequest(BaseModel):

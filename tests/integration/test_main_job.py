@@ -1,12 +1,21 @@
 """`python -m starter run` (what `make run` does), from a cold start and again on the same data."""
 
 import json
+import signal
 from pathlib import Path
 
 import pytest
 
 from tests.integration.conftest import Stack
-from tests.support.processes import PROJECT_ROOT, environment, free_port, port_is_open, run_cli
+from tests.support.processes import (
+    PROJECT_ROOT,
+    environment,
+    free_port,
+    kill_group,
+    port_is_open,
+    run_cli,
+    start_cli,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -19,13 +28,14 @@ def sample_ids() -> list[str]:
     ]
 
 
+@pytest.mark.timeout(300)
 def test_the_main_job_starts_its_own_server_processes_the_samples_and_stops_everything(
     tmp_path: Path,
 ) -> None:
-    port = free_port()
+    port, ui_port = free_port(), free_port()
     env = environment(f"127.0.0.1:{port}", tmp_path / "data")
 
-    first = run_cli(env, "run", timeout=300)
+    first = run_cli(env, "run", "--ui-port", str(ui_port), timeout=120)
 
     assert first.code == 0, first.output
     assert f"Starting the embedded Temporal server on 127.0.0.1:{port}" in first.stdout
@@ -36,7 +46,7 @@ def test_the_main_job_starts_its_own_server_processes_the_samples_and_stops_ever
     assert not port_is_open(port), "the embedded server was left running"
     assert "worker: stopped" in (tmp_path / "data" / "worker.log").read_text()
 
-    second = run_cli(env, "run", "--json", timeout=300)
+    second = run_cli(env, "run", "--json", "--ui-port", str(ui_port), timeout=120)
 
     assert second.code == 0, second.output
     payload = json.loads(second.stdout)
@@ -54,8 +64,30 @@ def test_the_main_job_uses_a_server_that_already_answers(stack: Stack, tmp_path:
         '{"id": "MJ-1", "subject": "Where is my order?", "body": "No tracking number yet."}\n'
         '{"id": "MJ-2", "subject": "Refund", "body": "What is your refund policy?"}\n'
     )
-    result = run_cli(stack.env, "run", "--file", str(tickets), timeout=120)
+    result = run_cli(stack.env, "run", "--file", str(tickets), timeout=90)
     assert result.code == 0, result.output
     assert f"Using the Temporal server that answers at {stack.server.address}" in result.stdout
     assert "Starting the embedded" not in result.stdout
     assert port_is_open(stack.server.port), "a server the job did not start must keep running"
+
+
+def test_sigterm_stops_a_kept_running_job_and_everything_it_started(tmp_path: Path) -> None:
+    port, ui_port = free_port(), free_port()
+    env = environment(f"127.0.0.1:{port}", tmp_path / "data")
+    tickets = tmp_path / "one.jsonl"
+    tickets.write_text('{"id": "K-1", "subject": "Invoice copy", "body": "Where is my invoice?"}\n')
+    job = start_cli(env, "run", "--file", str(tickets), "--keep-running", "--ui-port", str(ui_port))
+    try:
+        assert job.stdout is not None
+        for line in job.stdout:
+            if "keep running for inspection" in line:
+                break
+        else:
+            raise AssertionError("the job ended before keeping the server running")
+        assert port_is_open(port)
+        job.send_signal(signal.SIGTERM)  # to the job only, as a supervisor would
+        assert job.wait(60) == 0
+    finally:
+        kill_group(job)
+    assert not port_is_open(port), "the embedded server outlived the job"
+    assert "worker: stopped" in (tmp_path / "data" / "worker.log").read_text()

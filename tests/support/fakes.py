@@ -5,14 +5,18 @@ sequencing, state and handlers, not about the offline rules.
 """
 
 import asyncio
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from shared import names
 from shared.agents import (
     AgentReply,
+    AgentRole,
+    AgentRoute,
     Category,
     Classification,
     ClassifyRequest,
@@ -35,6 +39,17 @@ from shared.view import DeliveryReceipt, DeliveryRequest
 ARTICLE = KnowledgeArticle(
     article_id="KB-T1", title="Test article", category=Category.ACCOUNT, answer="Do the thing."
 )
+
+
+def invalid_output(role: str = "resolver", tokens: int = 40) -> ApplicationError:
+    """What an LLM provider raises when the output stayed invalid after the repair round."""
+    spent = Usage(provider="fake", model="fake-model", input_tokens=tokens, output_tokens=tokens)
+    return ApplicationError(
+        f"fake:fake-model answered the {role} agent with output that does not match",
+        spent.model_dump(mode="json"),
+        type=names.INVALID_OUTPUT_ERROR,
+        non_retryable=True,
+    )
 
 
 def usage(request: object, tokens: int = 10) -> Usage:
@@ -61,6 +76,7 @@ class FakeAgents:
     priority: Priority = Priority.MEDIUM
     validations: list[Validation] = field(default_factory=list)
     classify_failures: list[BaseException] = field(default_factory=list)
+    draft_failures: list[BaseException] = field(default_factory=list)
     # When set, the resolver waits for it: lets a test act while the ticket is RESOLVING.
     resolver_gate: asyncio.Event | None = None
     resolver_entered: asyncio.Event = field(default_factory=asyncio.Event)
@@ -91,6 +107,8 @@ class FakeAgents:
     async def draft(self, request: DraftRequest) -> AgentReply[Draft]:
         self._record("draft", request)
         self.resolver_entered.set()
+        if self.draft_failures:
+            raise self.draft_failures.pop(0)
         if self.resolver_gate is not None:
             await self.resolver_gate.wait()
         text = f"Reply to {request.ticket.ticket_id}, revision {request.revision}."
@@ -109,13 +127,29 @@ class FakeAgents:
         return [self.classify, self.triage, self.draft, self.validate]
 
 
+def fake_routes_config(**fields: object) -> PipelineConfig:
+    """A configuration whose agents all route to a provider name unique to one test, so its
+    agent activities go to a task queue no other test's worker polls."""
+    route = AgentRoute(provider=f"fake{uuid.uuid4().hex[:8]}", model="fake-model")
+    return PipelineConfig(routes={role: [route] for role in AgentRole}, **fields)  # type: ignore[arg-type]
+
+
 @dataclass
 class FakeTicketServices:
     """Configuration snapshot, knowledge base and an in-memory outbox keyed by ticket id."""
 
-    config: PipelineConfig = field(default_factory=PipelineConfig)
+    config: PipelineConfig = field(default_factory=fake_routes_config)
     articles: list[KnowledgeArticle] = field(default_factory=lambda: [ARTICLE])
     deliveries: list[DeliveryRequest] = field(default_factory=list)
+    # When set, delivery waits for it: lets a test act while the answer is being delivered.
+    deliver_gate: asyncio.Event | None = None
+    deliver_entered: asyncio.Event = field(default_factory=asyncio.Event)
+    # Pretend the outbox already held this revision for every ticket (as after a reset).
+    outbox_holds_revision: int | None = None
+
+    @property
+    def agent_queue(self) -> str:
+        return names.llm_task_queue(self.config.routes[AgentRole.CLASSIFIER][0].provider)
 
     @activity.defn(name=names.LOAD_PIPELINE_CONFIG)
     async def load_config(self) -> PipelineConfig:
@@ -127,6 +161,18 @@ class FakeTicketServices:
 
     @activity.defn(name=names.DELIVER_RESPONSE)
     async def deliver(self, request: DeliveryRequest) -> DeliveryReceipt:
+        self.deliver_entered.set()
+        if self.deliver_gate is not None:
+            await self.deliver_gate.wait()
+        if self.outbox_holds_revision is not None:
+            return DeliveryReceipt(
+                ticket_id=request.ticket_id,
+                channel=request.channel,
+                location=f"fake-outbox#{request.ticket_id}",
+                delivered_at=datetime.now(UTC),
+                revision=self.outbox_holds_revision,
+                already_delivered=True,
+            )
         already = any(d.ticket_id == request.ticket_id for d in self.deliveries)
         if not already:
             self.deliveries.append(request)

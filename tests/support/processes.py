@@ -1,7 +1,7 @@
 """The real processes, for integration tests: the dev server, the worker, the CLI."""
 
-import asyncio
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -40,18 +40,37 @@ def environment(address: str, data_dir: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def run_cli(env: dict[str, str], *args: str, timeout: float = 120) -> CliResult:
-    """``python -m starter ARGS`` as a user would type it, from the project directory."""
-    done = subprocess.run(
+def start_cli(env: dict[str, str], *args: str) -> "subprocess.Popen[str]":
+    """``python -m starter ARGS`` in its own process group, so a test can end it and everything
+    it started (the embedded server, the worker) together if it hangs."""
+    return subprocess.Popen(
         [sys.executable, "-m", "starter", *args],
         cwd=PROJECT_ROOT,
         env=env,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=timeout,
+        start_new_session=True,
     )
-    return CliResult(done.returncode, done.stdout, done.stderr)
 
 
-def run(coro: "asyncio.Future[object] | object") -> object:
-    return asyncio.run(coro)  # type: ignore[arg-type]
+def kill_group(process: "subprocess.Popen[str]") -> None:
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(process.pid, sig)
+            process.wait(10)
+            return
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            continue
+
+
+def run_cli(env: dict[str, str], *args: str, timeout: float = 100) -> CliResult:
+    """Run the CLI as a user would type it, from the project directory; a run that outlives
+    ``timeout`` is ended with its whole process group and fails the test."""
+    process = start_cli(env, *args)
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        kill_group(process)
+        raise AssertionError(f"`starter {' '.join(args)}` did not finish in {timeout}s") from None
+    return CliResult(process.returncode, stdout, stderr)

@@ -9,8 +9,10 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Worker
 
 import worker as worker_process
+from activities.providers.registry import build_providers
 from shared import names
 from shared.pipeline_config import PipelineConfig
+from shared.provider_config import WorkerSettings
 from shared.tickets import Ticket
 from tests.support.tickets import make_ticket, start_ticket
 from workflows.ticket import TicketWorkflow
@@ -26,17 +28,34 @@ async def running(workers: Sequence[Worker]) -> AsyncIterator[None]:
 
 @contextlib.asynccontextmanager
 async def real_pipeline(
-    client: Client, task_queue: str, data_dir: Path, config: PipelineConfig | None = None
+    client: Client,
+    task_queue: str,
+    data_dir: Path,
+    config: PipelineConfig | None = None,
+    worker_settings: WorkerSettings | None = None,
+    env: dict[str, str] | None = None,
 ) -> AsyncIterator[None]:
-    """The worker process's own workers: offline provider, knowledge base, SQLite outbox."""
+    """The worker process's own workers: the configured providers (offline by default), the
+    knowledge base and the SQLite outbox. ``env`` supplies provider keys."""
     config = config or PipelineConfig()
-    providers = worker_process.build_providers(config)
+    worker_settings = worker_settings or WorkerSettings()
+    providers = build_providers(config, worker_settings, env or {})
     llm_queues = [q for q in worker_process.needed_queues(config) if q != names.TICKETS_TASK_QUEUE]
     workers = worker_process.build_workers(
-        client, config, providers, data_dir, [task_queue, *llm_queues], tickets_queue=task_queue
+        client,
+        config,
+        providers,
+        data_dir,
+        [task_queue, *llm_queues],
+        worker_settings=worker_settings,
+        tickets_queue=task_queue,
     )
-    async with running(workers):
-        yield
+    try:
+        async with running(workers):
+            yield
+    finally:
+        for provider in providers.values():
+            await provider.aclose()
 
 
 @contextlib.asynccontextmanager
@@ -70,5 +89,6 @@ async def ticket_on_fakes(
     client: Client, task_queue: str, agents: Any, services: Any, ticket: Ticket | None = None
 ) -> AsyncIterator[WorkflowHandle[Any, Any]]:
     """The workflow on fake agents and services, with one ticket started on it."""
-    async with fake_pipeline(client, task_queue, agents.activities() + services.activities()):
+    activities = agents.activities() + services.activities()
+    async with fake_pipeline(client, task_queue, activities, llm_queue=services.agent_queue):
         yield await start_ticket(client, task_queue, ticket or make_ticket())

@@ -106,7 +106,7 @@ def test_environment_overrides_win_over_the_file(tmp_path: Path) -> None:
         "TICKETS_REVIEW_MIN_CONFIDENCE": "0.9",
         "TICKETS_REVIEW_URGENT": "true",
         "TICKETS_SENSITIVE_CATEGORIES": "Technical, Bug Report",
-        "TICKETS_AGENT_RESOLVER": "a:b,c:d",
+        "TICKETS_AGENT_RESOLVER": "openai:gpt-x,anthropic:claude-y",
     }
     config = load_pipeline_config(write_config(tmp_path, FULL_TOML), env=env)
     assert config.sla_hours[Priority.URGENT] == 0.5
@@ -116,8 +116,8 @@ def test_environment_overrides_win_over_the_file(tmp_path: Path) -> None:
     assert config.review.review_urgent is True
     assert config.review.sensitive_categories == [Category.TECHNICAL, Category.BUG_REPORT]
     assert config.routes[AgentRole.RESOLVER] == [
-        AgentRoute(provider="a", model="b"),
-        AgentRoute(provider="c", model="d"),
+        AgentRoute(provider="openai", model="gpt-x"),
+        AgentRoute(provider="anthropic", model="claude-y"),
     ]
     # A role the environment does not mention keeps the file's chain.
     assert config.routes[AgentRole.CLASSIFIER] == [
@@ -127,11 +127,15 @@ def test_environment_overrides_win_over_the_file(tmp_path: Path) -> None:
 
 def test_environment_overrides_apply_without_a_file() -> None:
     config = load_pipeline_config(
-        path=None, env={"TICKETS_AGENT_RESOLVER": "a:b,c:d", "TICKETS_SLA_HOURS_LOW": "100"}
+        path=None,
+        env={
+            "TICKETS_AGENT_RESOLVER": "openai:gpt-x,anthropic:claude-y",
+            "TICKETS_SLA_HOURS_LOW": "100",
+        },
     )
     assert config.routes[AgentRole.RESOLVER] == [
-        AgentRoute(provider="a", model="b"),
-        AgentRoute(provider="c", model="d"),
+        AgentRoute(provider="openai", model="gpt-x"),
+        AgentRoute(provider="anthropic", model="claude-y"),
     ]
     assert config.sla_hours[Priority.LOW] == 100
 
@@ -207,7 +211,7 @@ def test_a_bad_file_is_refused_naming_the_file_and_the_field(
         ({"TICKETS_REVIEW_MIN_CONFIDENCE": "1.5"}, ["TICKETS_REVIEW_MIN_CONFIDENCE", "1"]),
         ({"TICKETS_SLA_HOURS_URGENT": "-2"}, ["sla_hours", "Urgent", "positive"]),
         ({"TICKETS_MAX_REVISION_ROUNDS": "many"}, ["TICKETS_MAX_REVISION_ROUNDS", "integer"]),
-        ({"TICKETS_AGENT_RESOLVER": "a:b,oops"}, ["TICKETS_AGENT_RESOLVER[1]", "'oops'"]),
+        ({"TICKETS_AGENT_RESOLVER": "openai:b,oops"}, ["TICKETS_AGENT_RESOLVER[1]", "'oops'"]),
         ({"TICKETS_SENSITIVE_CATEGORIES": "Billing,Gossip"}, ["TICKETS_SENSITIVE_CATEGORIES"]),
     ],
 )

@@ -30,8 +30,14 @@ DESIGNED_MOVES = {
     (S.AWAITING_REVIEW, S.COMPLETED),  # approve / edit
     (S.AWAITING_REVIEW, S.RESOLVING),  # rework
     (S.AWAITING_REVIEW, S.REJECTED),  # reject
+    # A person takes over where the agents had to stop (invalid output, budget spent).
+    (S.CLASSIFIED, S.AWAITING_REVIEW),
+    (S.TRIAGED, S.AWAITING_REVIEW),
+    (S.RESOLVING, S.AWAITING_REVIEW),
+    (S.RESOLVED, S.AWAITING_REVIEW),
 } | {
-    (state, S.FAILED)
+    (state, end)
+    for end in (S.FAILED, S.CANCELLED)
     for state in (
         S.NEW,
         S.CLASSIFIED,
@@ -43,7 +49,7 @@ DESIGNED_MOVES = {
     )
 }
 
-TERMINAL = {S.COMPLETED, S.REJECTED, S.FAILED}
+TERMINAL = {S.COMPLETED, S.REJECTED, S.FAILED, S.CANCELLED}
 NON_TERMINAL = [state for state in TicketState if state not in TERMINAL]
 
 
@@ -67,7 +73,7 @@ def test_a_terminal_state_has_no_exits(state: TicketState) -> None:
     assert is_terminal(state)
 
 
-def test_completed_rejected_and_failed_are_the_only_terminal_states() -> None:
+def test_completed_rejected_failed_and_cancelled_are_the_only_terminal_states() -> None:
     assert TERMINAL_STATES == TERMINAL
 
 
@@ -138,7 +144,7 @@ def test_the_error_names_both_states_and_what_is_allowed() -> None:
         check_transition(S.NEW, S.COMPLETED)
     message = str(caught.value)
     assert "NEW -> COMPLETED" in message
-    assert "allowed from NEW: CLASSIFIED, FAILED" in message
+    assert "allowed from NEW: CANCELLED, CLASSIFIED, FAILED" in message
 
 
 def test_the_error_from_a_terminal_state_says_nothing_is_allowed() -> None:

@@ -1,7 +1,6 @@
 """Failures: retried when they may pass, a fallback route if one exists, else a clear FAILED."""
 
 import pytest
-from temporalio import workflow
 from temporalio.client import WorkflowFailureError
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
@@ -14,13 +13,10 @@ from shared.agents import AgentRole, AgentRoute
 from shared.pipeline_config import PipelineConfig
 from shared.view import TicketView
 from tests.support.fakes import FakeAgents, FakeTicketServices
+from tests.support.illegal_workflow import IllegalMoveWorkflow
 from tests.support.temporal import status
 from tests.support.tickets import make_ticket, start_ticket
 from tests.support.workers import fake_pipeline, running, ticket_on_fakes
-
-with workflow.unsafe.imports_passed_through():
-    from shared.tickets import Ticket
-    from workflows.ticket_record import TicketRecord
 
 
 @pytest.mark.usefixtures("replay_check")
@@ -85,18 +81,6 @@ async def test_the_next_route_in_an_agents_chain_answers_when_the_first_fails_fo
     assert result.state is TicketState.COMPLETED
 
 
-@workflow.defn(name="IllegalMoveWorkflow")
-class IllegalMoveWorkflow:
-    """Test-only workflow that tries a move the lifecycle forbids."""
-
-    @workflow.run
-    async def run(self) -> None:
-        ticket = Ticket(ticket_id="T-illegal", subject="Illegal", body="Skips every step.")
-        record = TicketRecord(ticket)
-        record.start()
-        record.move(TicketState.COMPLETED, "test", "skipping every step")
-
-
 async def test_an_illegal_transition_fails_the_workflow_instead_of_retrying_forever(
     ts_env: WorkflowEnvironment, task_queue: str
 ) -> None:
@@ -119,10 +103,7 @@ async def test_one_ticket_id_can_never_start_a_second_workflow(
 ) -> None:
     agents, services = FakeAgents(), FakeTicketServices()
     ticket = make_ticket()
-    async with fake_pipeline(
-        ts_env.client, task_queue, agents.activities() + services.activities()
-    ):
-        first = await start_ticket(ts_env.client, task_queue, ticket)
+    async with ticket_on_fakes(ts_env.client, task_queue, agents, services, ticket) as first:
         await first.result()
         with pytest.raises(WorkflowAlreadyStartedError):
             await ts_env.client.start_workflow(

@@ -1,0 +1,159 @@
+"""Anthropic: the Messages API with a forced tool whose input schema is the output model.
+
+Streamed, so every event is a heartbeat. SDK retries are off: Temporal's retry policy owns them.
+"""
+
+import contextlib
+import re
+from typing import Any
+
+import anthropic
+import httpx2
+from anthropic import AsyncAnthropic
+from temporalio.exceptions import ApplicationError
+
+from activities.heartbeat import beat, heartbeating
+from activities.providers.base import AgentSpec
+from activities.providers.errors import (
+    ProviderCheckError,
+    ProviderFailure,
+    retry_after_seconds,
+    scrub,
+    to_application_error,
+)
+from activities.providers.structured import (
+    REPAIR_INSTRUCTION,
+    Completion,
+    LLMProvider,
+    strict_json_schema,
+)
+from shared.provider_config import ModelPrice, ProviderConfig
+
+CONNECT_TIMEOUT = 10.0
+# An error event inside a stream arrives with HTTP status 200; this is what it would have been.
+STREAM_ERROR_STATUS = {"overloaded_error": 529, "rate_limit_error": 429, "api_error": 500}
+
+
+def failure_from(err: Exception, provider: str) -> ProviderFailure:
+    """What an anthropic SDK exception says, as plain facts (see errors.py for the decision)."""
+    if isinstance(err, anthropic.APITimeoutError):
+        return ProviderFailure(provider, "request timed out", timeout=True)
+    if isinstance(err, anthropic.APIConnectionError):
+        return ProviderFailure(provider, "connection failed", connection=True)
+    if isinstance(err, anthropic.APIStatusError):
+        kind = getattr(err, "type", None)
+        status = err.status_code
+        if status == 200:
+            status = STREAM_ERROR_STATUS.get(kind or "", 500)
+        return ProviderFailure(
+            provider,
+            str(getattr(err, "api_message", None) or err.message),
+            status=status,
+            code=getattr(err, "error_code", None) or kind,
+            retry_after=retry_after_seconds(dict(err.response.headers)),
+        )
+    return ProviderFailure(provider, f"{type(err).__name__}: {err}")
+
+
+def tool_name(spec: AgentSpec[Any, Any]) -> str:
+    return "submit_" + re.sub(r"(?<!^)(?=[A-Z])", "_", spec.output_model.__name__).lower()
+
+
+class AnthropicProvider(LLMProvider):
+    def __init__(
+        self, name: str, config: ProviderConfig, api_key: str, prices: dict[str, ModelPrice]
+    ) -> None:
+        super().__init__(name, config, prices, secrets=[api_key])
+        self._client = AsyncAnthropic(
+            api_key=api_key,
+            base_url=config.base_url,
+            max_retries=0,
+            timeout=httpx2.Timeout(config.timeout_seconds, connect=CONNECT_TIMEOUT),
+        )
+
+    def _error(self, err: Exception) -> ApplicationError:
+        return to_application_error(failure_from(err, self.name), self._secrets)
+
+    def _conversation(self, spec: AgentSpec[Any, Any], request: Any) -> list[dict[str, Any]]:
+        return [{"role": "user", "content": spec.render_input(request)}]
+
+    async def _call(
+        self, spec: AgentSpec[Any, Any], model: str, conversation: list[dict[str, Any]]
+    ) -> Completion:
+        name = tool_name(spec)
+        tool = {
+            "name": name,
+            "description": f"Submit your answer as a {spec.output_model.__name__}.",
+            "input_schema": strict_json_schema(spec.output_model),
+        }
+        try:
+            async with contextlib.AsyncExitStack() as stack:
+                async with heartbeating():  # until the response starts there is no progress
+                    stream = await stack.enter_async_context(
+                        self._client.messages.stream(
+                            model=model,
+                            max_tokens=self.config.max_output_tokens,
+                            system=spec.instructions,
+                            messages=conversation,  # type: ignore[arg-type]
+                            tools=[tool],  # type: ignore[list-item]
+                            tool_choice={"type": "tool", "name": name},
+                        )
+                    )
+                async for _event in stream:
+                    beat()
+                message = await stream.get_final_message()
+        except anthropic.AnthropicError as err:
+            raise self._error(err) from None
+        usage = message.usage
+        cached = usage.cache_read_input_tokens or 0
+        completion = Completion(
+            input_tokens=usage.input_tokens + cached + (usage.cache_creation_input_tokens or 0),
+            output_tokens=usage.output_tokens,
+            cached_tokens=cached,
+            extra={"content": [block.model_dump(mode="json") for block in message.content]},
+        )
+        tool_use = next((b for b in message.content if b.type == "tool_use"), None)
+        if tool_use is not None:
+            completion.data = tool_use.input
+            completion.extra["tool_use_id"] = tool_use.id
+        else:
+            text = "".join(getattr(b, "text", "") for b in message.content)
+            completion.refusal = f"no {name} tool call (answered: {text[:200]!r})"
+        return completion
+
+    def _repair(
+        self, conversation: list[dict[str, Any]], completion: Completion, problem: str
+    ) -> list[dict[str, Any]]:
+        instruction = REPAIR_INSTRUCTION.format(errors=problem)
+        if tool_use_id := completion.extra.get("tool_use_id"):
+            reply: list[dict[str, Any]] = [
+                {
+                    "type": "tool_result",
+                    "tool_use_id": tool_use_id,
+                    "is_error": True,
+                    "content": instruction,
+                }
+            ]
+        else:
+            reply = [{"type": "text", "text": instruction}]
+        return [
+            *conversation,
+            {"role": "assistant", "content": completion.extra.get("content") or "(no answer)"},
+            {"role": "user", "content": reply},
+        ]
+
+    async def check(self) -> str | None:
+        try:
+            await self._client.models.list()
+        except anthropic.AuthenticationError as err:
+            reason = scrub(str(getattr(err, "api_message", "") or err.message), self._secrets)
+            raise ProviderCheckError(
+                f"{self.name}: the API key in {self.config.api_key_env} was rejected "
+                f"({err.status_code}): {reason}"
+            ) from None
+        except anthropic.AnthropicError as err:
+            return f"{self.name}: could not verify the API key: {self._error(err).message}"
+        return None
+
+    async def aclose(self) -> None:
+        await self._client.close()

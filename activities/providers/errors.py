@@ -1,0 +1,144 @@
+"""Provider failures, classified in one place.
+
+Each provider turns its SDK's exception into a ``ProviderFailure`` (plain facts: HTTP status,
+error code, message, Retry-After); ``to_application_error`` decides what Temporal does with it:
+
+- retryable, with backoff from the retry policy: timeouts, connection errors, 408, 409, 429
+  (the next attempt waits for Retry-After when the provider sends one), 5xx, "overloaded";
+- non-retryable, with the provider's message: bad request, authentication, permission, not
+  found, unprocessable, context length exceeded, spend limits reached.
+
+Messages are scrubbed of the API key and anything that looks like one, and raised ``from None``:
+SDK exceptions carry the request headers (the key in clear), and what an activity raises is
+recorded in the workflow history.
+"""
+
+import email.utils
+import re
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Final
+
+from temporalio.exceptions import ApplicationError
+
+from shared import names
+
+# Longest wait honoured from a Retry-After header; beyond this the retry policy's backoff rules.
+MAX_RETRY_AFTER: Final = timedelta(minutes=10)
+RETRYABLE_STATUS: Final = frozenset({408, 409, 429})
+CONTEXT_LENGTH_HINTS: Final = (
+    "context_length_exceeded",
+    "context length",
+    "maximum context",
+    "prompt is too long",
+    "too many tokens",
+)
+SPEND_LIMIT_CODES: Final = frozenset(
+    {
+        "insufficient_quota",
+        "billing_hard_limit_reached",
+        "enforced_spend_limit_reached",
+        "contract_spend_limit_reached",
+        "ramp_limit_exceeded",
+    }
+)
+KEY_LIKE: Final = re.compile(
+    r"(sk-[A-Za-z0-9_\-*]{6,}|Bearer\s+\S+|x-api-key:\s*\S+)", re.IGNORECASE
+)
+
+
+@dataclass(frozen=True)
+class ProviderFailure:
+    provider: str
+    message: str
+    status: int | None = None  # HTTP status; None for timeouts and connection errors
+    code: str | None = None  # provider's error code or type, e.g. context_length_exceeded
+    retry_after: float | None = None  # seconds, from Retry-After / retry-after-ms
+    timeout: bool = False
+    connection: bool = False
+
+
+class ProviderCheckError(Exception):
+    """A provider cannot be used at all (missing or rejected key): stop the worker, say why."""
+
+
+def scrub(text: str, secrets: Iterable[str] = ()) -> str:
+    for secret in secrets:
+        if secret and len(secret) >= 6:
+            text = text.replace(secret, "[redacted]")
+    return KEY_LIKE.sub("[redacted]", text)
+
+
+def retry_after_seconds(
+    headers: Mapping[str, str] | None, now: float | None = None
+) -> float | None:
+    """Seconds to wait from retry-after-ms, or retry-after as seconds or an HTTP date."""
+    if not headers:
+        return None
+    lowered = {k.lower(): v for k, v in headers.items()}
+    if (ms := lowered.get("retry-after-ms")) is not None:
+        try:
+            return max(float(ms) / 1000, 0.0)
+        except ValueError:
+            pass
+    value = lowered.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        parsed = email.utils.parsedate_tz(value)
+        if parsed is None:
+            return None
+        return max(email.utils.mktime_tz(parsed) - (now if now is not None else time.time()), 0.0)
+
+
+def is_context_length(failure: ProviderFailure) -> bool:
+    text = f"{failure.code or ''} {failure.message}".lower()
+    return failure.status in (400, 413, None) and any(h in text for h in CONTEXT_LENGTH_HINTS)
+
+
+def to_application_error(failure: ProviderFailure, secrets: Iterable[str] = ()) -> ApplicationError:
+    who = failure.provider
+    message = scrub(failure.message, secrets)[:500]
+    status = f" ({failure.status})" if failure.status else ""
+
+    def retryable(kind: str, text: str) -> ApplicationError:
+        delay = None
+        if failure.retry_after:
+            delay = min(timedelta(seconds=failure.retry_after), MAX_RETRY_AFTER)
+        return ApplicationError(text, type=kind, next_retry_delay=delay)
+
+    def permanent(kind: str, text: str) -> ApplicationError:
+        return ApplicationError(text, type=kind, non_retryable=True)
+
+    if failure.timeout:
+        return retryable("ProviderTimeout", f"{who} did not answer in time: {message}")
+    if failure.connection:
+        return retryable("ProviderConnectionError", f"cannot reach {who}: {message}")
+    if is_context_length(failure):
+        return permanent(
+            "ContextLengthExceeded", f"{who} refused the prompt as too long{status}: {message}"
+        )
+    if (failure.code or "").lower() in SPEND_LIMIT_CODES:
+        return permanent("ProviderQuotaExceeded", f"{who} spend limit reached{status}: {message}")
+    code = failure.status or 0
+    if code == 429:
+        return retryable("ProviderRateLimited", f"{who} rate limit{status}: {message}")
+    if code in RETRYABLE_STATUS or code >= 500 or (failure.code or "") == "overloaded_error":
+        return retryable("ProviderUnavailable", f"{who} unavailable{status}: {message}")
+    kinds = {
+        400: "ProviderBadRequest",
+        401: "ProviderAuthenticationError",
+        403: "ProviderPermissionDenied",
+        404: "ProviderNotFound",
+        422: "ProviderUnprocessable",
+    }
+    return permanent(
+        kinds.get(code, "ProviderRequestRejected"), f"{who} refused the request{status}: {message}"
+    )
+
+
+INVALID_OUTPUT_TYPE: Final = names.INVALID_OUTPUT_ERROR

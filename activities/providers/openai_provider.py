@@ -1,0 +1,152 @@
+"""OpenAI, and any OpenAI-compatible endpoint (Ollama, vLLM, LM Studio, hosted gateways).
+
+Chat Completions with a JSON-schema response format, streamed so every chunk is a heartbeat.
+SDK retries are off: Temporal's retry policy owns retries.
+"""
+
+import json
+from typing import Any
+
+import httpx2
+import openai
+from openai import AsyncOpenAI
+from temporalio.exceptions import ApplicationError
+
+from activities.heartbeat import beat, heartbeating
+from activities.providers.base import AgentSpec
+from activities.providers.errors import (
+    ProviderCheckError,
+    ProviderFailure,
+    retry_after_seconds,
+    scrub,
+    to_application_error,
+)
+from activities.providers.structured import (
+    REPAIR_INSTRUCTION,
+    Completion,
+    LLMProvider,
+    strict_json_schema,
+)
+from shared.provider_config import ModelPrice, ProviderConfig
+
+CONNECT_TIMEOUT = 10.0  # seconds to open a connection; the rest is timeout_seconds
+
+
+def failure_from(err: Exception, provider: str) -> ProviderFailure:
+    """What an openai SDK exception says, as plain facts (see errors.py for the decision)."""
+    if isinstance(err, openai.APITimeoutError):
+        return ProviderFailure(provider, "request timed out", timeout=True)
+    if isinstance(err, openai.APIConnectionError):
+        return ProviderFailure(provider, "connection failed", connection=True)
+    if isinstance(err, openai.APIStatusError):
+        body = err.body if isinstance(err.body, dict) else {}
+        return ProviderFailure(
+            provider,
+            str(body.get("message") or err.message),
+            status=err.status_code,
+            code=str(err.code or body.get("type") or "") or None,
+            retry_after=retry_after_seconds(dict(err.response.headers)),
+        )
+    if isinstance(err, openai.APIError):  # an error event inside a stream
+        return ProviderFailure(provider, err.message, status=None, code=err.code or err.type)
+    return ProviderFailure(provider, f"{type(err).__name__}: {err}")
+
+
+class OpenAIProvider(LLMProvider):
+    def __init__(
+        self, name: str, config: ProviderConfig, api_key: str, prices: dict[str, ModelPrice]
+    ) -> None:
+        super().__init__(name, config, prices, secrets=[api_key])
+        self._client = AsyncOpenAI(
+            api_key=api_key,
+            base_url=config.base_url,
+            max_retries=0,
+            timeout=httpx2.Timeout(config.timeout_seconds, connect=CONNECT_TIMEOUT),
+        )
+
+    def _error(self, err: Exception) -> ApplicationError:
+        return to_application_error(failure_from(err, self.name), self._secrets)
+
+    def _conversation(self, spec: AgentSpec[Any, Any], request: Any) -> list[dict[str, Any]]:
+        system = spec.instructions
+        if self.config.structured_output == "json_object":
+            schema = json.dumps(strict_json_schema(spec.output_model))
+            system += f"\n\nAnswer with one JSON object that matches this JSON schema:\n{schema}"
+        return [
+            {"role": "system", "content": system},
+            {"role": "user", "content": spec.render_input(request)},
+        ]
+
+    def _response_format(self, spec: AgentSpec[Any, Any]) -> dict[str, Any]:
+        if self.config.structured_output == "json_object":
+            return {"type": "json_object"}
+        return {
+            "type": "json_schema",
+            "json_schema": {
+                "name": spec.output_model.__name__,
+                "schema": strict_json_schema(spec.output_model),
+                "strict": True,
+            },
+        }
+
+    async def _call(
+        self, spec: AgentSpec[Any, Any], model: str, conversation: list[dict[str, Any]]
+    ) -> Completion:
+        parts: list[str] = []
+        refusal: list[str] = []
+        completion = Completion()
+        try:
+            # Until the response headers arrive there is nothing to count as progress.
+            async with heartbeating():
+                stream = await self._client.chat.completions.create(
+                    model=model,
+                    messages=conversation,  # type: ignore[arg-type]
+                    response_format=self._response_format(spec),  # type: ignore[arg-type]
+                    max_completion_tokens=self.config.max_output_tokens,
+                    stream=True,
+                    stream_options={"include_usage": True},
+                )
+            async for chunk in stream:
+                beat()
+                for choice in chunk.choices:
+                    if choice.delta.content:
+                        parts.append(choice.delta.content)
+                    if getattr(choice.delta, "refusal", None):
+                        refusal.append(choice.delta.refusal)  # type: ignore[arg-type]
+                if chunk.usage:
+                    completion.input_tokens = chunk.usage.prompt_tokens
+                    completion.output_tokens = chunk.usage.completion_tokens
+                    details = chunk.usage.prompt_tokens_details
+                    completion.cached_tokens = (details.cached_tokens or 0) if details else 0
+        except openai.OpenAIError as err:
+            raise self._error(err) from None
+        completion.text = "".join(parts)
+        if refusal:
+            completion.refusal = "the model refused: " + "".join(refusal)
+        return completion
+
+    def _repair(
+        self, conversation: list[dict[str, Any]], completion: Completion, problem: str
+    ) -> list[dict[str, Any]]:
+        return [
+            *conversation,
+            {"role": "assistant", "content": completion.text or ""},
+            {"role": "user", "content": REPAIR_INSTRUCTION.format(errors=problem)},
+        ]
+
+    async def check(self) -> str | None:
+        """One cheap authenticated request when the worker starts: a rejected key is reported
+        once, clearly, instead of failing every ticket."""
+        try:
+            await self._client.models.list()
+        except openai.AuthenticationError as err:
+            raise ProviderCheckError(
+                f"{self.name}: the API key in {self.config.api_key_env} was rejected "
+                f"({err.status_code}): {scrub(str(err.message), self._secrets)}"
+            ) from None
+        except openai.OpenAIError as err:
+            return f"{self.name}: could not verify the API key: {self._error(err).message}"
+        return None
+
+    async def aclose(self) -> None:
+        await self._client.close()

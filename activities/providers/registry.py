@@ -1,0 +1,59 @@
+"""Builds the providers the configured agent routes need, with their keys from the environment."""
+
+import os
+from collections.abc import Mapping
+
+from activities.providers.anthropic_provider import AnthropicProvider
+from activities.providers.base import Provider
+from activities.providers.errors import ProviderCheckError
+from activities.providers.offline import OfflineProvider
+from activities.providers.openai_provider import OpenAIProvider
+from shared.pipeline_config import PipelineConfig
+from shared.provider_config import ProviderConfig, WorkerSettings
+
+OFFLINE = "offline"
+# Local servers (Ollama, vLLM) take any key; the SDKs insist on one.
+PLACEHOLDER_KEY = "no-key-needed"
+
+
+def providers_in_use(config: PipelineConfig) -> list[str]:
+    return sorted({route.provider for chain in config.routes.values() for route in chain})
+
+
+def roles_using(config: PipelineConfig, provider: str) -> list[str]:
+    return [
+        role for role, chain in config.routes.items() if any(r.provider == provider for r in chain)
+    ]
+
+
+def _build(name: str, config: ProviderConfig, key: str, settings: WorkerSettings) -> Provider:
+    if config.kind == "anthropic":
+        return AnthropicProvider(name, config, key, settings.prices)
+    return OpenAIProvider(name, config, key, settings.prices)
+
+
+def build_providers(
+    config: PipelineConfig, settings: WorkerSettings, env: Mapping[str, str] | None = None
+) -> dict[str, Provider]:
+    """Raises ProviderCheckError naming the variable when a needed key is missing."""
+    env = os.environ if env is None else env
+    providers: dict[str, Provider] = {OFFLINE: OfflineProvider()}
+    for name in providers_in_use(config):
+        if name == OFFLINE:
+            continue
+        provider_config = settings.providers.get(name)
+        if provider_config is None:
+            raise ProviderCheckError(
+                f"the agent routes use provider {name!r}, which is not configured"
+            )
+        if provider_config.api_key_env is None:
+            key = PLACEHOLDER_KEY
+        else:
+            key = env.get(provider_config.api_key_env, "")
+            if not key:
+                roles = ", ".join(roles_using(config, name))
+                raise ProviderCheckError(
+                    f"the {roles} agent(s) use {name}, but {provider_config.api_key_env} is not set"
+                )
+        providers[name] = _build(name, provider_config, key, settings)
+    return providers

@@ -1,0 +1,183 @@
+"""Structured output shared by the LLM providers: the JSON schema sent to the model, validation
+of what comes back, one repair round, and the call's usage and cost.
+
+Providers implement two small methods (one model call; how to ask for a repair in their message
+format); ``LLMProvider.run`` does the rest the same way for every provider.
+"""
+
+import copy
+import time
+from abc import abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from pydantic import BaseModel, ValidationError
+from temporalio.exceptions import ApplicationError
+
+from activities.providers.base import AgentSpec, InT, OutT, Provider
+from activities.providers.errors import INVALID_OUTPUT_TYPE
+from shared.agents import AgentReply, Usage
+from shared.provider_config import ModelPrice, ProviderConfig, cost_usd
+
+# JSON-schema keywords every structured-output API accepts. Everything else (defaults, lengths,
+# titles) is dropped from what the model sees; pydantic still enforces it on the answer, and a
+# violation goes back to the model in the repair round.
+KEPT_KEYWORDS: Final = frozenset(
+    {
+        "type",
+        "properties",
+        "required",
+        "items",
+        "enum",
+        "const",
+        "anyOf",
+        "$ref",
+        "$defs",
+        "description",
+        "additionalProperties",
+        "minimum",
+        "maximum",
+    }
+)
+
+REPAIR_INSTRUCTION: Final = (
+    "Your previous answer does not match the required schema: {errors}. "
+    "Answer again with the complete, corrected answer only."
+)
+
+
+def strict_json_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The model's JSON schema in the strict form structured outputs want: every object closed
+    (additionalProperties false) with every property required, unsupported keywords removed."""
+
+    def clean(node: Any) -> Any:
+        if isinstance(node, dict):
+            out = {k: clean(v) for k, v in node.items() if k in KEPT_KEYWORDS}
+            if "properties" in node:
+                out["properties"] = {k: clean(v) for k, v in node["properties"].items()}
+            if "$defs" in node:
+                out["$defs"] = {k: clean(v) for k, v in node["$defs"].items()}
+            if out.get("type") == "object" and "properties" in out:
+                out["additionalProperties"] = False
+                out["required"] = list(out["properties"])
+            return out
+        if isinstance(node, list):
+            return [clean(v) for v in node]
+        return node
+
+    return clean(copy.deepcopy(model.model_json_schema()))
+
+
+def brief(err: ValidationError, limit: int = 5) -> str:
+    parts = [
+        f"{'.'.join(str(p) for p in e['loc']) or 'answer'}: {e['msg']}"
+        for e in err.errors()[:limit]
+    ]
+    return "; ".join(parts)
+
+
+@dataclass
+class Completion:
+    """One model call's answer: JSON text, or already-parsed data (Anthropic tool input)."""
+
+    text: str | None = None
+    data: Any = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+    refusal: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # what the provider needs for a repair
+
+
+def parse(output_model: type[OutT], completion: Completion) -> OutT:
+    if completion.refusal:
+        raise ValueError(completion.refusal[:300])
+    if completion.data is not None:
+        return output_model.model_validate(completion.data)
+    if not completion.text:
+        raise ValueError("the model returned no answer")
+    return output_model.model_validate_json(completion.text)
+
+
+def _problem(err: Exception) -> str:
+    return brief(err) if isinstance(err, ValidationError) else str(err)
+
+
+class LLMProvider(Provider):
+    """A provider that talks to a model API: subclasses make one call and build a repair turn."""
+
+    def __init__(
+        self,
+        name: str,
+        config: ProviderConfig,
+        prices: dict[str, ModelPrice],
+        secrets: Sequence[str],
+    ) -> None:
+        self.name = name
+        self.config = config
+        self._prices = prices
+        self._secrets = list(secrets)
+
+    @abstractmethod
+    async def _call(
+        self, spec: AgentSpec[Any, Any], model: str, conversation: list[dict[str, Any]]
+    ) -> Completion:
+        """One request; raises ApplicationError (classified) on any provider failure."""
+
+    @abstractmethod
+    def _conversation(self, spec: AgentSpec[Any, Any], request: Any) -> list[dict[str, Any]]:
+        """The first turn(s) of the conversation for this request."""
+
+    @abstractmethod
+    def _repair(
+        self, conversation: list[dict[str, Any]], completion: Completion, problem: str
+    ) -> list[dict[str, Any]]:
+        """The conversation extended with the model's bad answer and the request to fix it."""
+
+    def _usage(self, model: str, completions: list[Completion], started: float) -> Usage:
+        input_tokens = sum(c.input_tokens for c in completions)
+        output_tokens = sum(c.output_tokens for c in completions)
+        cached = sum(c.cached_tokens for c in completions)
+        return Usage(
+            provider=self.name,
+            model=model,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            cached_tokens=cached,
+            latency_ms=round((time.perf_counter() - started) * 1000, 1),
+            cost_usd=round(
+                cost_usd(self._prices.get(model), input_tokens, output_tokens, cached), 8
+            ),
+            requests=len(completions),
+        )
+
+    async def run(self, spec: AgentSpec[InT, OutT], request: InT, model: str) -> AgentReply[OutT]:
+        started = time.perf_counter()
+        conversation = self._conversation(spec, request)
+        first = await self._call(spec, model, conversation)
+        completions = [first]
+        try:
+            output = parse(spec.output_model, first)
+        except (ValidationError, ValueError) as err:
+            # One repair round: the validation error goes back to the model.
+            conversation = self._repair(conversation, first, _problem(err))
+            second = await self._call(spec, model, conversation)
+            completions.append(second)
+            try:
+                output = parse(spec.output_model, second)
+            except (ValidationError, ValueError) as err2:
+                usage = self._usage(model, completions, started)
+                # Non-retryable: asking again would most likely get the same answer. The usage
+                # travels in the error's details so the workflow still counts what was spent.
+                raise ApplicationError(
+                    f"{self.name}:{model} answered the {spec.role} agent with output that does "
+                    f"not match {spec.output_model.__name__} even after a repair round: "
+                    f"{_problem(err2)}",
+                    usage.model_dump(mode="json"),
+                    type=INVALID_OUTPUT_TYPE,
+                    non_retryable=True,
+                ) from None
+        return AgentReply[spec.output_model](  # type: ignore[name-defined]
+            output=output, usage=self._usage(model, completions, started)
+        )

@@ -1,0 +1,117 @@
+"""Worker-side provider settings: endpoints, limits, prices. Never part of a workflow's input.
+
+API keys are not stored here either: a provider names the environment variable that holds its key
+(``api_key_env``) and the worker reads it when it builds the client, so no key is ever printed,
+logged, recorded in a history or written to a configuration file by this project.
+"""
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class ModelPrice(BaseModel):
+    """USD per million tokens."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+    # Prompt-cache hits are billed lower by both providers; None means the input price.
+    cached_input: float | None = Field(default=None, ge=0)
+
+
+class ProviderConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # Which API the endpoint speaks. A provider named openai or anthropic defaults to its own;
+    # other names (say [providers.ollama]) must say which.
+    kind: Literal["openai", "anthropic"]
+    # The environment variable holding the key. None for local servers that need no key.
+    api_key_env: str | None
+    base_url: str | None = None
+    # Must stay below the agent activities' start-to-close timeout so the SDK reports a clean
+    # timeout error instead of the attempt being cut off by Temporal.
+    timeout_seconds: float = Field(default=90.0, gt=0)
+    # The provider's request limit, turned into the task queue's server-side activities-per-second
+    # limit (see docs/providers.md for the arithmetic). None: no limit.
+    requests_per_minute: float | None = Field(default=None, gt=0)
+    # Share of the request limit the queue may use: one agent activity can make two requests
+    # (a repair round), and other clients may share the key.
+    rate_limit_headroom: float = Field(default=0.9, gt=0, le=1)
+    max_concurrent: int = Field(default=16, ge=1)
+    max_output_tokens: int = Field(default=2048, ge=16)
+    # Models used when no [agents] routes are configured: small for classify/triage/validate,
+    # large for drafting replies.
+    small_model: str
+    large_model: str
+    # OpenAI-compatible servers differ in what they accept: json_schema (OpenAI, vLLM, Ollama),
+    # or json_object with the schema in the prompt (older servers).
+    structured_output: Literal["json_schema", "json_object"] = "json_schema"
+
+    def activities_per_second(self) -> float | None:
+        if self.requests_per_minute is None:
+            return None
+        return self.requests_per_minute / 60.0 * self.rate_limit_headroom
+
+
+def default_providers() -> dict[str, ProviderConfig]:
+    return {
+        "openai": ProviderConfig(
+            kind="openai",
+            api_key_env="OPENAI_API_KEY",
+            small_model="gpt-4.1-mini",
+            large_model="gpt-4.1",
+        ),
+        "anthropic": ProviderConfig(
+            kind="anthropic",
+            api_key_env="ANTHROPIC_API_KEY",
+            small_model="claude-haiku-4-5",
+            large_model="claude-sonnet-4-5",
+        ),
+    }
+
+
+def default_prices() -> dict[str, ModelPrice]:
+    """List prices known when this table was written; configure [prices] for your contract."""
+    return {
+        "gpt-4.1": ModelPrice(input=2.00, output=8.00, cached_input=0.50),
+        "gpt-4.1-mini": ModelPrice(input=0.40, output=1.60, cached_input=0.10),
+        "gpt-4.1-nano": ModelPrice(input=0.10, output=0.40, cached_input=0.025),
+        "gpt-4o": ModelPrice(input=2.50, output=10.00, cached_input=1.25),
+        "gpt-4o-mini": ModelPrice(input=0.15, output=0.60, cached_input=0.075),
+        "claude-sonnet-4-5": ModelPrice(input=3.00, output=15.00, cached_input=0.30),
+        "claude-haiku-4-5": ModelPrice(input=1.00, output=5.00, cached_input=0.10),
+        "claude-opus-4-1": ModelPrice(input=15.00, output=75.00, cached_input=1.50),
+        "offline-rules-v1": ModelPrice(input=0.0, output=0.0),
+    }
+
+
+class WorkerSettings(BaseModel):
+    """What only the worker needs: how to reach each provider and what its models cost."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    providers: dict[str, ProviderConfig] = Field(default_factory=default_providers)
+    prices: dict[str, ModelPrice] = Field(default_factory=default_prices)
+    # Ticket bodies are trimmed to about this many tokens before any agent reads them.
+    trim_body_tokens: int = Field(default=1_500, ge=100)
+
+    @model_validator(mode="after")
+    def _offline_is_not_configurable(self) -> "WorkerSettings":
+        if "offline" in self.providers:
+            raise ValueError("providers.offline: the offline provider takes no settings")
+        return self
+
+    def price(self, model: str) -> ModelPrice | None:
+        return self.prices.get(model)
+
+
+def cost_usd(price: ModelPrice | None, input_tokens: int, output_tokens: int, cached: int) -> float:
+    if price is None:
+        return 0.0
+    cached = min(cached, input_tokens)
+    cached_rate = price.cached_input if price.cached_input is not None else price.input
+    return (
+        (input_tokens - cached) * price.input + cached * cached_rate + output_tokens * price.output
+    ) / 1_000_000

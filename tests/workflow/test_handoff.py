@@ -1,0 +1,92 @@
+"""When the agents cannot finish, a person takes over: invalid output, a spent budget."""
+
+import pytest
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.testing import WorkflowEnvironment
+
+from policy.transitions import TicketState
+from shared import names
+from shared.pipeline_config import BudgetConfig
+from shared.review import ReviewAction, ReviewDecision
+from shared.view import TicketView
+from tests.support.fakes import FakeAgents, FakeTicketServices, fake_routes_config, invalid_output
+from tests.support.temporal import status, wait_for_state, wait_until
+from tests.support.workers import ticket_on_fakes
+
+pytestmark = pytest.mark.usefixtures("replay_check")
+
+
+async def _review(handle, **fields):  # type: ignore[no-untyped-def]
+    return await handle.execute_update(names.SUBMIT_REVIEW_UPDATE, ReviewDecision(**fields))
+
+
+async def test_a_resolver_whose_output_stays_invalid_hands_the_ticket_to_a_person(
+    ts_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    agents = FakeAgents(draft_failures=[invalid_output("resolver", tokens=40)])
+    services = FakeTicketServices()
+    async with ticket_on_fakes(ts_env.client, task_queue, agents, services) as handle:
+        view = await wait_for_state(handle, TicketState.AWAITING_REVIEW)
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await _review(handle, action=ReviewAction.APPROVE)
+        await _review(handle, action=ReviewAction.EDIT, edited_text="Written by a person.")
+        result: TicketView = await handle.result()
+
+    came_from = [
+        t.from_state for t in view.transitions if t.to_state is TicketState.AWAITING_REVIEW
+    ]
+    assert came_from == [TicketState.RESOLVING]
+    assert len(view.review_reasons) == 1
+    assert view.review_reasons[0].startswith("the resolver agent's output stayed invalid")
+    assert view.draft is None and view.state is TicketState.AWAITING_REVIEW
+    assert view.usage["resolver"].input_tokens == 40  # what the failed call spent still counts
+    assert [f.role for f in view.fallbacks] == ["resolver"] and view.fallbacks[0].next is None
+    assert "no draft to approve" in str(refused.value.cause)
+    assert result.state is TicketState.COMPLETED
+    assert [d.text for d in services.deliveries] == ["Written by a person."]
+
+
+async def test_a_classifier_with_invalid_output_leaves_an_unknown_category_for_a_person(
+    ts_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    agents = FakeAgents(classify_failures=[invalid_output("classifier")])
+    services = FakeTicketServices()
+    async with ticket_on_fakes(ts_env.client, task_queue, agents, services) as handle:
+        view = await wait_for_state(handle, TicketState.AWAITING_REVIEW)
+        await _review(handle, action=ReviewAction.REJECT, reason="test over")
+        await handle.result()
+
+    assert (view.category, view.confidence) == ("General", 0.0)
+    assert view.draft is not None  # the other agents still did their work
+    assert view.review_reasons[0].startswith("the classifier agent's output stayed invalid")
+    assert any("confidence 0.00 is below" in r for r in view.review_reasons)
+
+
+async def test_a_ticket_that_would_pass_its_token_budget_stops_and_waits_for_a_person(
+    ts_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    # Fake calls spend 15 tokens (classify, triage); the next call would pass 40.
+    services = FakeTicketServices(config=fake_routes_config(budget=BudgetConfig(max_tokens=40)))
+    agents = FakeAgents()
+    async with ticket_on_fakes(ts_env.client, task_queue, agents, services) as handle:
+        view = await wait_for_state(handle, TicketState.AWAITING_REVIEW)
+        # A reviewer's rework is their decision to spend more: the budget does not stop it.
+        await _review(handle, action=ReviewAction.REWORK, notes="Go ahead.")
+        reworked = await wait_until(
+            lambda: _with_draft(handle), what="the reworked draft back in review"
+        )
+        await _review(handle, action=ReviewAction.APPROVE)
+        result: TicketView = await handle.result()
+
+    assert view.draft is None and len(agents.calls["draft"]) == 1  # only after the rework
+    assert view.total_tokens == 30
+    assert view.review_reasons == [
+        "the ticket's token budget: 30 spent, the next call needs about 15, the limit is 40"
+    ]
+    assert reworked.draft.revision == 1
+    assert result.state is TicketState.COMPLETED
+
+
+async def _with_draft(handle):  # type: ignore[no-untyped-def]
+    view = await status(handle)
+    return view if view.draft and view.state is TicketState.AWAITING_REVIEW else None

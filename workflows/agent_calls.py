@@ -1,0 +1,157 @@
+"""Calling agents from the ticket workflow: routes, fallbacks, budget, usage.
+
+Each agent call is one activity on its provider's task queue. When a route fails for good (a
+non-retryable provider error, or its retries are spent), the next route in the agent's chain is
+tried and the fallback is recorded on the ticket. When every route's output stayed invalid, or the
+ticket's budget would be passed, the agents stop and a person takes over (``HandOff``) instead of
+the ticket failing.
+"""
+
+from datetime import timedelta
+from typing import TypeVar
+
+from pydantic import BaseModel
+from temporalio import workflow
+from temporalio.common import Priority as TemporalPriority
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    is_cancelled_exception,
+)
+from temporalio.exceptions import TimeoutError as TemporalTimeoutError
+
+with workflow.unsafe.imports_passed_through():
+    from policy.budget import budget_problem
+    from policy.priority import priority_key
+    from shared import names
+    from shared.agents import AgentReply, AgentRole, Usage
+    from shared.pipeline_config import PipelineConfig
+    from shared.view import Fallback
+    from workflows import options
+    from workflows.ticket_record import TicketRecord
+
+OutT = TypeVar("OutT", bound=BaseModel)
+
+
+class HandOff(Exception):
+    """The agents stop and a person takes over the ticket, for ``reason``."""
+
+    def __init__(self, reason: str, *, invalid_output: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.invalid_output = invalid_output
+
+
+def describe_failure(err: BaseException) -> str:
+    """One sentence a person can act on, from an activity failure chain."""
+    if isinstance(err, ActivityError):
+        cause = err.cause
+        what = err.activity_type or "an activity"
+        if isinstance(cause, ApplicationError):
+            return f"{what} failed: {cause.type or 'error'}: {cause.message}"
+        if isinstance(cause, TemporalTimeoutError):
+            kind = cause.type.name.lower() if cause.type else "timeout"
+            return f"{what} timed out ({kind})"
+        if cause is not None:
+            return f"{what} failed: {cause}"
+        return f"{what} failed: {err.message}"
+    return str(err)
+
+
+def is_invalid_output(err: ActivityError) -> bool:
+    return isinstance(err.cause, ApplicationError) and err.cause.type == names.INVALID_OUTPUT_ERROR
+
+
+def usage_of_failed_call(err: ActivityError) -> Usage | None:
+    """An invalid-output failure carries the usage of the requests it made in its details."""
+    cause = err.cause
+    if isinstance(cause, ApplicationError) and cause.details:
+        try:
+            return Usage.model_validate(cause.details[0])
+        except ValueError:
+            return None
+    return None
+
+
+def temporal_priority(record: TicketRecord) -> TemporalPriority:
+    key = priority_key(record.view.priority)
+    return TemporalPriority(priority_key=key) if key else TemporalPriority.default
+
+
+class AgentCaller:
+    def __init__(self, record: TicketRecord, config: PipelineConfig) -> None:
+        self._record = record
+        self._config = config
+        # The largest call so far estimates the next one for the budget check.
+        self._largest_tokens = 0
+        self._largest_cost = 0.0
+
+    def _count(self, role: AgentRole, usage: Usage) -> None:
+        self._record.add_usage(role, usage)
+        self._largest_tokens = max(self._largest_tokens, usage.input_tokens + usage.output_tokens)
+        self._largest_cost = max(self._largest_cost, usage.cost_usd)
+
+    def _check_budget(self) -> None:
+        view = self._record.view
+        if problem := budget_problem(
+            self._config.budget,
+            spent_tokens=view.total_tokens,
+            spent_cost_usd=view.total_cost_usd,
+            next_tokens=self._largest_tokens,
+            next_cost_usd=self._largest_cost,
+        ):
+            raise HandOff(f"the ticket's {problem}")
+
+    async def call(
+        self,
+        role: AgentRole,
+        activity: str,
+        request: BaseModel,
+        output_type: type[OutT],
+        *,
+        check_budget: bool = True,
+    ) -> AgentReply[OutT]:
+        if check_budget:
+            self._check_budget()
+        timeouts = self._config.agent_timeouts
+        chain = self._config.routes[role]
+        for index, route in enumerate(chain):
+            try:
+                reply: AgentReply[OutT] = await workflow.execute_activity(
+                    activity,
+                    request.model_copy(update={"route": route}),
+                    task_queue=names.llm_task_queue(route.provider),
+                    result_type=AgentReply[output_type],  # type: ignore[valid-type]
+                    start_to_close_timeout=timedelta(seconds=timeouts.start_to_close_seconds),
+                    heartbeat_timeout=timedelta(seconds=timeouts.heartbeat_seconds),
+                    retry_policy=options.AGENT_RETRY,
+                    summary=f"{role} · {route.provider}:{route.model}",
+                    priority=temporal_priority(self._record),
+                )
+            except ActivityError as err:
+                if is_cancelled_exception(err):
+                    raise  # the ticket is being cancelled: not a provider failure
+                if (spent := usage_of_failed_call(err)) is not None:
+                    self._count(role, spent)
+                following = chain[index + 1] if index + 1 < len(chain) else None
+                self._record.view.fallbacks.append(
+                    Fallback(
+                        role=role,
+                        failed=f"{route.provider}:{route.model}",
+                        error=describe_failure(err),
+                        next=f"{following.provider}:{following.model}" if following else None,
+                        at=workflow.now(),
+                    )
+                )
+                if following is not None:
+                    workflow.logger.warning("%s: %s; falling back", role, describe_failure(err))
+                    continue
+                if is_invalid_output(err):
+                    message = err.cause.message if isinstance(err.cause, ApplicationError) else ""
+                    raise HandOff(
+                        f"the {role} agent's output stayed invalid: {message}", invalid_output=True
+                    ) from err
+                raise
+            self._count(role, reply.usage)
+            return reply
+        raise AssertionError("unreachable: every route chain has at least one route")
