@@ -18,8 +18,10 @@ DEFAULT_BODY_TOKEN_BUDGET: Final = 1_500
 # messages and the actual question often are).
 HEAD_SHARE: Final = 0.75
 
+# A line that is only a greeting ("Hi team,", "Dear support team,"), not "Hi, my app crashes".
 GREETING = re.compile(
-    r"^\s*(hi|hello|hey|dear|good (morning|afternoon|evening)|greetings)\b[^\n]{0,60}$",
+    r"^\s*(hi|hello|hey|dear|good (morning|afternoon|evening)|greetings)\b"
+    r"(\s+\w+){0,3}\s*[,!.:]?\s*$",
     re.IGNORECASE,
 )
 SIGN_OFF = re.compile(

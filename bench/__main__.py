@@ -5,7 +5,7 @@ import sys
 
 from shared.temporal_client import exit_process
 
-BENCHMARKS = ["offline_accuracy", "pipeline_throughput"]
+BENCHMARKS = ["offline_accuracy", "pipeline_throughput", "llm_rate_limit"]
 
 
 def main(argv: list[str]) -> int:

@@ -51,6 +51,12 @@ class SubmitOutcome(BaseModel):
     line: int | None = None
 
 
+class AgentTotals(BaseModel):
+    tokens: int = 0
+    cost_usd: float = 0.0
+    calls: int = 0
+
+
 class TicketSummary(BaseModel):
     """A ticket as the visibility store sees it (no worker needed)."""
 
@@ -66,6 +72,8 @@ class TicketSummary(BaseModel):
     tokens: int = 0
     cost_usd: float = 0.0
     calls: int = 0
+    trimmed_tokens: int = 0
+    agents: dict[str, AgentTotals] = Field(default_factory=dict)
 
 
 class Report(BaseModel):
@@ -78,6 +86,8 @@ class Report(BaseModel):
     tokens: int
     cost_usd: float
     calls: int
+    trimmed_tokens: int = 0
+    agents: dict[str, AgentTotals] = Field(default_factory=dict)
     earlier: int | None = Field(default=None, description="tickets not submitted by this run")
 
 
@@ -153,6 +163,8 @@ def summary_from_execution(execution: Any, memo: dict[str, Any]) -> TicketSummar
         tokens=int(usage.get("tokens", 0)),
         cost_usd=float(usage.get("cost_usd", 0.0)),
         calls=int(usage.get("calls", 0)),
+        trimmed_tokens=int(usage.get("trimmed_tokens", 0)),
+        agents={k: AgentTotals.model_validate(v) for k, v in (usage.get("agents") or {}).items()},
     )
 
 
@@ -251,6 +263,17 @@ async def list_tickets(
     return summaries
 
 
+def _agent_totals(tickets: list[TicketSummary]) -> dict[str, AgentTotals]:
+    totals: dict[str, AgentTotals] = {}
+    for ticket in tickets:
+        for role, usage in ticket.agents.items():
+            total = totals.setdefault(role, AgentTotals())
+            total.tokens += usage.tokens
+            total.cost_usd = round(total.cost_usd + usage.cost_usd, 6)
+            total.calls += usage.calls
+    return totals
+
+
 def build_report(tickets: list[TicketSummary], this_run: set[str] | None = None) -> Report:
     def count(values: list[str | None]) -> dict[str, int]:
         return dict(Counter(v or "-" for v in values).most_common())
@@ -274,6 +297,8 @@ def build_report(tickets: list[TicketSummary], this_run: set[str] | None = None)
         tokens=sum(t.tokens for t in tickets),
         cost_usd=round(sum(t.cost_usd for t in tickets), 6),
         calls=sum(t.calls for t in tickets),
+        trimmed_tokens=sum(t.trimmed_tokens for t in tickets),
+        agents=_agent_totals(tickets),
         earlier=None if this_run is None else sum(t.ticket_id not in this_run for t in tickets),
     )
 

@@ -158,15 +158,31 @@ def print_status(view: TicketView) -> None:
             f"{t.at:%H:%M:%S}", t.from_state or "", t.to_state, t.agent, t.model or "", t.reason
         )
     out.print(log)
+    for f in view.fallbacks:
+        then = f"fell back to {f.next}" if f.next else "no route left"
+        out.print(f"[yellow]Fallback[/yellow]   {f.role}: {f.failed} failed ({f.error}); {then}")
     usage = Table(title="Usage", title_justify="left")
-    for column in ("Agent", "Calls", "Tokens in", "Tokens out", "Cost USD", "Models"):
+    columns = (
+        "Agent",
+        "Calls",
+        "Requests",
+        "Tokens in",
+        "cached",
+        "Tokens out",
+        "Trimmed",
+        "Cost USD",
+    )
+    for column in (*columns, "Models"):
         usage.add_column(column)
     for agent, u in view.usage.items():
         usage.add_row(
             agent,
             str(u.calls),
+            str(u.requests),
             f"{u.input_tokens:,}",
+            f"{u.cached_tokens:,}",
             f"{u.output_tokens:,}",
+            f"{u.trimmed_tokens:,}",
             f"{u.cost_usd:.4f}",
             ", ".join(u.models),
         )
@@ -188,6 +204,17 @@ def print_report(report: Report) -> None:
     out.print(
         f"  {'usage':<13}{report.calls} agent call(s), {report.tokens:,} tokens, "
         f"${report.cost_usd:.4f}"
+    )
+    if report.agents:
+        out.print(
+            f"  {'by agent':<13}"
+            + ", ".join(
+                f"{role} {a.calls} call(s) {a.tokens:,} tokens ${a.cost_usd:.4f}"
+                for role, a in report.agents.items()
+            )
+        )
+    out.print(
+        f"  {'trimming':<13}{report.trimmed_tokens:,} input tokens saved before any model read them"
     )
     out.print(
         f"  {'review queue':<13}{len(report.review_queue)} waiting, {report.escalated} escalated"

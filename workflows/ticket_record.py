@@ -99,6 +99,15 @@ class TicketRecord:
             "tokens": v.total_tokens,
             "cost_usd": round(v.total_cost_usd, 6),
             "calls": sum(u.calls for u in v.usage.values()),
+            "trimmed_tokens": v.trimmed_tokens,
+            "agents": {
+                role: {
+                    "tokens": u.input_tokens + u.output_tokens,
+                    "cost_usd": round(u.cost_usd, 6),
+                    "calls": u.calls,
+                }
+                for role, u in v.usage.items()
+            },
         }
         if v.state in SETTLED_STATES and usage != self._published_usage and usage["calls"]:
             workflow.upsert_memo({sa.MEMO_USAGE: usage})

@@ -52,6 +52,12 @@ def failure_from(err: Exception, provider: str) -> ProviderFailure:
             code=getattr(err, "error_code", None) or kind,
             retry_after=retry_after_seconds(dict(err.response.headers)),
         )
+    if isinstance(err, httpx2.TimeoutException):  # raised while reading the stream
+        return ProviderFailure(provider, "the response stopped arriving", timeout=True)
+    if isinstance(err, httpx2.HTTPError):
+        return ProviderFailure(
+            provider, f"connection failed: {type(err).__name__}", connection=True
+        )
     return ProviderFailure(provider, f"{type(err).__name__}: {err}")
 
 
@@ -102,7 +108,8 @@ class AnthropicProvider(LLMProvider):
                 async for _event in stream:
                     beat()
                 message = await stream.get_final_message()
-        except anthropic.AnthropicError as err:
+        except (anthropic.AnthropicError, httpx2.HTTPError) as err:
+            # Network errors while reading a stream reach us as httpx2 errors, unwrapped.
             raise self._error(err) from None
         usage = message.usage
         cached = usage.cache_read_input_tokens or 0
@@ -110,7 +117,11 @@ class AnthropicProvider(LLMProvider):
             input_tokens=usage.input_tokens + cached + (usage.cache_creation_input_tokens or 0),
             output_tokens=usage.output_tokens,
             cached_tokens=cached,
-            extra={"content": [block.model_dump(mode="json") for block in message.content]},
+            extra={
+                "content": [
+                    block.model_dump(mode="json", exclude_none=True) for block in message.content
+                ]
+            },
         )
         tool_use = next((b for b in message.content if b.type == "tool_use"), None)
         if tool_use is not None:

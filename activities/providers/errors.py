@@ -14,6 +14,7 @@ recorded in the workflow history.
 """
 
 import email.utils
+import math
 import re
 import time
 from collections.abc import Iterable, Mapping
@@ -25,7 +26,7 @@ from temporalio.exceptions import ApplicationError
 
 from shared import names
 
-# Longest wait honoured from a Retry-After header; beyond this the retry policy's backoff rules.
+# Longest wait taken from a Retry-After header: a longer (or absurd) value is cut to this.
 MAX_RETRY_AFTER: Final = timedelta(minutes=10)
 RETRYABLE_STATUS: Final = frozenset({408, 409, 429})
 CONTEXT_LENGTH_HINTS: Final = (
@@ -80,14 +81,16 @@ def retry_after_seconds(
     lowered = {k.lower(): v for k, v in headers.items()}
     if (ms := lowered.get("retry-after-ms")) is not None:
         try:
-            return max(float(ms) / 1000, 0.0)
+            if math.isfinite(seconds := float(ms) / 1000):
+                return max(seconds, 0.0)
         except ValueError:
             pass
     value = lowered.get("retry-after")
     if value is None:
         return None
     try:
-        return max(float(value), 0.0)
+        seconds = float(value)
+        return max(seconds, 0.0) if math.isfinite(seconds) else None
     except ValueError:
         parsed = email.utils.parsedate_tz(value)
         if parsed is None:
@@ -107,8 +110,9 @@ def to_application_error(failure: ProviderFailure, secrets: Iterable[str] = ()) 
 
     def retryable(kind: str, text: str) -> ApplicationError:
         delay = None
-        if failure.retry_after:
-            delay = min(timedelta(seconds=failure.retry_after), MAX_RETRY_AFTER)
+        wait = failure.retry_after
+        if wait is not None and math.isfinite(wait) and wait > 0:
+            delay = timedelta(seconds=min(wait, MAX_RETRY_AFTER.total_seconds()))
         return ApplicationError(text, type=kind, next_retry_delay=delay)
 
     def permanent(kind: str, text: str) -> ApplicationError:
@@ -127,7 +131,11 @@ def to_application_error(failure: ProviderFailure, secrets: Iterable[str] = ()) 
     code = failure.status or 0
     if code == 429:
         return retryable("ProviderRateLimited", f"{who} rate limit{status}: {message}")
-    if code in RETRYABLE_STATUS or code >= 500 or (failure.code or "") == "overloaded_error":
+    if (
+        code in RETRYABLE_STATUS
+        or code >= 500
+        or (failure.code or "").lower() == "overloaded_error"
+    ):
         return retryable("ProviderUnavailable", f"{who} unavailable{status}: {message}")
     kinds = {
         400: "ProviderBadRequest",

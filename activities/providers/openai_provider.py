@@ -30,6 +30,14 @@ from activities.providers.structured import (
 from shared.provider_config import ModelPrice, ProviderConfig
 
 CONNECT_TIMEOUT = 10.0  # seconds to open a connection; the rest is timeout_seconds
+# An error event inside a stream has no HTTP status; this is what it stands for.
+STREAM_ERROR_STATUS = {
+    "server_error": 500,
+    "api_error": 500,
+    "overloaded_error": 529,
+    "rate_limit_exceeded": 429,
+    "rate_limit_error": 429,
+}
 
 
 def failure_from(err: Exception, provider: str) -> ProviderFailure:
@@ -48,7 +56,16 @@ def failure_from(err: Exception, provider: str) -> ProviderFailure:
             retry_after=retry_after_seconds(dict(err.response.headers)),
         )
     if isinstance(err, openai.APIError):  # an error event inside a stream
-        return ProviderFailure(provider, err.message, status=None, code=err.code or err.type)
+        kind = err.code or err.type or ""
+        return ProviderFailure(
+            provider, err.message, status=STREAM_ERROR_STATUS.get(kind, 500), code=kind or None
+        )
+    if isinstance(err, httpx2.TimeoutException):  # raised while reading the stream
+        return ProviderFailure(provider, "the response stopped arriving", timeout=True)
+    if isinstance(err, httpx2.HTTPError):
+        return ProviderFailure(
+            provider, f"connection failed: {type(err).__name__}", connection=True
+        )
     return ProviderFailure(provider, f"{type(err).__name__}: {err}")
 
 
@@ -118,7 +135,7 @@ class OpenAIProvider(LLMProvider):
                     completion.output_tokens = chunk.usage.completion_tokens
                     details = chunk.usage.prompt_tokens_details
                     completion.cached_tokens = (details.cached_tokens or 0) if details else 0
-        except openai.OpenAIError as err:
+        except (openai.OpenAIError, httpx2.HTTPError) as err:
             raise self._error(err) from None
         completion.text = "".join(parts)
         if refusal:
@@ -130,7 +147,10 @@ class OpenAIProvider(LLMProvider):
     ) -> list[dict[str, Any]]:
         return [
             *conversation,
-            {"role": "assistant", "content": completion.text or ""},
+            {
+                "role": "assistant",
+                "content": completion.text or completion.refusal or "(no answer)",
+            },
             {"role": "user", "content": REPAIR_INSTRUCTION.format(errors=problem)},
         ]
 

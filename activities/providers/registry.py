@@ -46,7 +46,7 @@ def build_providers(
             raise ProviderCheckError(
                 f"the agent routes use provider {name!r}, which is not configured"
             )
-        if provider_config.api_key_env is None:
+        if not provider_config.api_key_env:  # TOML has no null: "" means no key
             key = PLACEHOLDER_KEY
         else:
             key = env.get(provider_config.api_key_env, "")

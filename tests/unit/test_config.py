@@ -268,3 +268,50 @@ def test_a_relative_data_directory_is_made_absolute(tmp_path: Path) -> None:
 def test_the_committed_configuration_file_states_the_built_in_defaults() -> None:
     committed = Path(__file__).resolve().parents[2] / "config" / "pipeline.toml"
     assert load_pipeline_config(committed, env={}) == PipelineConfig()
+
+
+def test_a_keyless_openai_compatible_server_can_be_added_and_routed_to(tmp_path: Path) -> None:
+    from activities.providers.openai_provider import OpenAIProvider
+    from activities.providers.registry import build_providers
+    from shared.settings import load_settings
+
+    path = write_config(
+        tmp_path,
+        '[providers.ollama]\nkind = "openai"\napi_key_env = ""\n'
+        'base_url = "http://localhost:11434/v1"\nsmall_model = "llama3.1:8b"\n'
+        'large_model = "llama3.1:70b"\n\n'
+        '[agents]\nclassifier = ["ollama:llama3.1:8b", "offline:offline-rules-v1"]\n',
+    )
+    loaded = load_settings(path, env={})
+    assert loaded.pipeline.routes[AgentRole.CLASSIFIER] == [
+        AgentRoute(provider="ollama", model="llama3.1:8b"),
+        AgentRoute(provider="offline", model="offline-rules-v1"),
+    ]
+    providers = build_providers(loaded.pipeline, loaded.worker, env={})
+    assert isinstance(providers["ollama"], OpenAIProvider)
+
+
+def test_with_an_api_key_set_every_agent_routes_to_that_provider_with_the_other_as_fallback() -> (
+    None
+):
+    from shared.settings import load_settings
+
+    both = load_settings(None, env={"OPENAI_API_KEY": "k1", "ANTHROPIC_API_KEY": "k2"}).pipeline
+    assert [r.provider for r in both.routes[AgentRole.RESOLVER]] == ["openai", "anthropic"]
+    assert both.routes[AgentRole.RESOLVER][0].model == "gpt-4.1"
+    assert both.routes[AgentRole.CLASSIFIER][0].model == "gpt-4.1-mini"
+    only = load_settings(None, env={"ANTHROPIC_API_KEY": "k2"}).pipeline
+    assert [r.provider for r in only.routes[AgentRole.TRIAGE]] == ["anthropic"]
+    forced = load_settings(None, env={"OPENAI_API_KEY": "k1", "TICKETS_PROVIDER": "offline"})
+    assert forced.pipeline == PipelineConfig()
+
+
+def test_a_provider_timeout_not_below_the_attempt_timeout_is_refused(tmp_path: Path) -> None:
+    path = write_config(
+        tmp_path,
+        "[agent_timeouts]\nstart_to_close_seconds = 60\n\n"
+        "[providers.openai]\ntimeout_seconds = 60\n\n"
+        '[agents]\nresolver = ["openai:gpt-4.1"]\n',
+    )
+    with pytest.raises(ConfigError, match=r"timeout_seconds \(60\) must be below"):
+        load_pipeline_config(path, env={})

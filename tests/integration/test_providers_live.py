@@ -1,0 +1,76 @@
+"""Providers with the real worker process and the real dev server (no internet: a fake LLM)."""
+
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from shared.temporal_client import connect, connection_settings
+from shared.view import TicketView
+from tests.integration.conftest import Stack
+from tests.support.fake_llm import FakeLLMServer, Reply, good_answers
+from tests.support.llm_pipeline import OPENAI_KEY, llm_pipeline, llm_setup
+from tests.support.processes import PROJECT_ROOT, environment
+from tests.support.tickets import make_ticket, start_ticket
+
+pytestmark = pytest.mark.integration
+
+
+def start_worker(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "worker"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_a_worker_without_the_key_its_agents_need_stops_and_names_the_variable(
+    tmp_path: Path,
+) -> None:
+    env = environment("127.0.0.1:1", tmp_path, TICKETS_PROVIDER="openai")
+    result = start_worker(env)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "worker: configuration error: the classifier, triage, resolver, validator agent(s) use "
+        "openai, but OPENAI_API_KEY is not set"
+    )
+
+
+def test_a_worker_whose_key_is_rejected_says_so_once_and_never_prints_the_key(
+    tmp_path: Path,
+) -> None:
+    key = "sk-rejected-0123456789abcdef"
+    with FakeLLMServer() as fake:
+        env = environment(
+            "127.0.0.1:1", tmp_path, OPENAI_API_KEY=key, OPENAI_BASE_URL=fake.openai_base_url
+        )
+        result = start_worker(env)
+    assert result.returncode == 2
+    assert result.stderr.startswith(
+        "worker: openai: the API key in OPENAI_API_KEY was rejected (401)"
+    )
+    assert key not in result.stdout + result.stderr
+    assert [r.path for r in fake.requests] == ["/v1/models"]
+
+
+async def test_retry_after_from_a_rate_limited_provider_is_honoured_on_a_real_server(
+    stack: Stack, tmp_path: Path
+) -> None:
+    client = await connect(connection_settings({"TEMPORAL_ADDRESS": stack.server.address}))
+    queue = f"tickets-{uuid.uuid4().hex[:8]}"
+    with FakeLLMServer() as fake:
+        fake.responder = good_answers
+        fake.push(Reply(status=429, error_type="rate_limit_error", headers={"retry-after": "2"}))
+        async with llm_pipeline(client, queue, tmp_path, llm_setup(fake)):
+            handle = await start_ticket(client, queue, make_ticket())
+            result: TicketView = await handle.result()
+    first, second = fake.calls("Classification")
+    # The retry policy alone would retry after 1 s; the provider asked for 2.
+    assert second.at - first.at >= 1.9
+    assert result.state == "COMPLETED"
+    assert OPENAI_KEY not in (await handle.fetch_history()).to_json()

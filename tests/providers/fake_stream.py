@@ -1,0 +1,65 @@
+"""FakeStreamServer: a local HTTP server that answers every POST with a scripted raw SSE stream.
+
+FakeLLMServer renders answers in each API's usual shape; this fake sends whatever events a test
+scripts, for what FakeLLMServer cannot say: OpenAI refusal deltas, error events inside a stream.
+"""
+
+import json
+import threading
+from collections import deque
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+Event = tuple[str | None, Any]  # (SSE event name, data: a JSON value or a raw string)
+
+
+class FakeStreamServer:
+    def __init__(self) -> None:
+        self.streams: deque[list[Event]] = deque()
+        self.requests: list[dict[str, Any]] = []
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), daemon=True
+        )
+
+    def __enter__(self) -> "FakeStreamServer":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def push(self, *streams: list[Event]) -> None:
+        self.streams.extend(streams)
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                server.requests.append(json.loads(self.rfile.read(length) or b"{}"))
+                events = server.streams.popleft()
+                self.send_response(200)
+                self.send_header("content-type", "text/event-stream")
+                self.send_header("connection", "close")
+                self.end_headers()
+                self.close_connection = True
+                for name, data in events:
+                    payload = data if isinstance(data, str) else json.dumps(data)
+                    prefix = f"event: {name}\n" if name else ""
+                    self.wfile.write(f"{prefix}data: {payload}\n\n".encode())
+                self.wfile.flush()
+
+        return Handler

@@ -1,0 +1,263 @@
+"""How a provider failure becomes a Temporal ApplicationError: its type, whether a retry can
+help, how long the next attempt waits, and that no key survives into the message."""
+
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+
+import pytest
+
+from activities.providers.errors import (
+    MAX_RETRY_AFTER,
+    ProviderFailure,
+    retry_after_seconds,
+    scrub,
+    to_application_error,
+)
+
+SECRET = "sk-test-secret-123456"
+
+
+def failure(**fields: object) -> ProviderFailure:
+    return ProviderFailure(**({"provider": "openai", "message": "it failed"} | fields))  # type: ignore[arg-type]
+
+
+RETRYABLE = False
+PERMANENT = True
+
+CLASSIFICATION_TABLE = [
+    # (failure, expected type, non_retryable, next_retry_delay)
+    pytest.param(failure(timeout=True), "ProviderTimeout", RETRYABLE, None, id="timeout"),
+    pytest.param(
+        failure(connection=True), "ProviderConnectionError", RETRYABLE, None, id="connection"
+    ),
+    pytest.param(failure(status=408), "ProviderUnavailable", RETRYABLE, None, id="408"),
+    pytest.param(failure(status=409), "ProviderUnavailable", RETRYABLE, None, id="409"),
+    pytest.param(failure(status=429), "ProviderRateLimited", RETRYABLE, None, id="429"),
+    pytest.param(
+        failure(status=429, retry_after=7),
+        "ProviderRateLimited",
+        RETRYABLE,
+        timedelta(seconds=7),
+        id="429-retry-after-7s",
+    ),
+    pytest.param(
+        failure(status=429, retry_after=1.5),
+        "ProviderRateLimited",
+        RETRYABLE,
+        timedelta(seconds=1.5),
+        id="429-retry-after-fractional",
+    ),
+    pytest.param(
+        failure(status=429, retry_after=365 * 24 * 3600),
+        "ProviderRateLimited",
+        RETRYABLE,
+        MAX_RETRY_AFTER,
+        id="429-retry-after-a-year-is-capped",
+    ),
+    pytest.param(failure(status=500), "ProviderUnavailable", RETRYABLE, None, id="500"),
+    pytest.param(failure(status=502), "ProviderUnavailable", RETRYABLE, None, id="502"),
+    pytest.param(failure(status=503), "ProviderUnavailable", RETRYABLE, None, id="503"),
+    pytest.param(
+        failure(status=503, retry_after=20),
+        "ProviderUnavailable",
+        RETRYABLE,
+        timedelta(seconds=20),
+        id="503-retry-after",
+    ),
+    pytest.param(failure(status=529), "ProviderUnavailable", RETRYABLE, None, id="529"),
+    pytest.param(
+        failure(code="overloaded_error"),
+        "ProviderUnavailable",
+        RETRYABLE,
+        None,
+        id="overloaded-error-code-without-status",
+    ),
+    pytest.param(failure(status=400), "ProviderBadRequest", PERMANENT, None, id="400"),
+    pytest.param(failure(status=401), "ProviderAuthenticationError", PERMANENT, None, id="401"),
+    pytest.param(failure(status=403), "ProviderPermissionDenied", PERMANENT, None, id="403"),
+    pytest.param(failure(status=404), "ProviderNotFound", PERMANENT, None, id="404"),
+    pytest.param(failure(status=422), "ProviderUnprocessable", PERMANENT, None, id="422"),
+    pytest.param(failure(status=418), "ProviderRequestRejected", PERMANENT, None, id="418"),
+    pytest.param(
+        failure(status=400, code="context_length_exceeded"),
+        "ContextLengthExceeded",
+        PERMANENT,
+        None,
+        id="context-length-code",
+    ),
+    pytest.param(
+        failure(
+            status=400,
+            code="invalid_request_error",
+            message="prompt is too long: 210000 tokens > 200000 maximum",
+        ),
+        "ContextLengthExceeded",
+        PERMANENT,
+        None,
+        id="context-length-anthropic-message",
+    ),
+    pytest.param(
+        failure(status=429, message="Request too large: too many tokens in this prompt"),
+        "ProviderRateLimited",
+        RETRYABLE,
+        None,
+        id="429-mentioning-tokens-is-still-a-rate-limit",
+    ),
+    *[
+        pytest.param(
+            failure(status=429, code=code),
+            "ProviderQuotaExceeded",
+            PERMANENT,
+            None,
+            id=f"spend-limit-{code}",
+        )
+        for code in (
+            "insufficient_quota",
+            "billing_hard_limit_reached",
+            "enforced_spend_limit_reached",
+            "contract_spend_limit_reached",
+            "ramp_limit_exceeded",
+        )
+    ],
+    pytest.param(
+        failure(status=400, code="INSUFFICIENT_QUOTA"),
+        "ProviderQuotaExceeded",
+        PERMANENT,
+        None,
+        id="spend-limit-code-any-case",
+    ),
+]
+
+
+@pytest.mark.parametrize(("given", "kind", "non_retryable", "delay"), CLASSIFICATION_TABLE)
+def test_failure_is_classified_by_type_retryability_and_delay(
+    given: ProviderFailure, kind: str, non_retryable: bool, delay: timedelta | None
+) -> None:
+    err = to_application_error(given)
+
+    assert err.type == kind
+    assert err.non_retryable is non_retryable
+    assert err.next_retry_delay == delay
+
+
+def test_message_names_the_provider_status_and_provider_message() -> None:
+    err = to_application_error(
+        ProviderFailure("anthropic", "model not found: claude-x", status=404)
+    )
+
+    assert "anthropic" in err.message
+    assert "(404)" in err.message
+    assert "model not found: claude-x" in err.message
+
+
+@pytest.mark.parametrize("header", ["1e15", "inf", "nan"])
+def test_absurd_retry_after_header_still_classifies_as_rate_limited(header: str) -> None:
+    waited = retry_after_seconds({"retry-after": header})
+
+    err = to_application_error(failure(status=429, retry_after=waited))
+
+    assert err.type == "ProviderRateLimited"
+    assert err.next_retry_delay is None or err.next_retry_delay <= MAX_RETRY_AFTER
+
+
+# ---- retry_after_seconds ----------------------------------------------------------------------
+
+NOW = datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC)
+
+
+def http_date(moment: datetime) -> str:
+    return format_datetime(moment, usegmt=True)
+
+
+@pytest.mark.parametrize(
+    ("headers", "seconds"),
+    [
+        pytest.param({"retry-after-ms": "1500", "retry-after": "30"}, 1.5, id="ms-wins"),
+        pytest.param({"retry-after": "7"}, 7.0, id="seconds"),
+        pytest.param({"retry-after": "2.5"}, 2.5, id="fractional-seconds"),
+        pytest.param({"retry-after-ms": "250"}, 0.25, id="ms-only"),
+        pytest.param({"Retry-After": "7"}, 7.0, id="name-capitalised"),
+        pytest.param({"RETRY-AFTER-MS": "250", "Retry-After": "9"}, 0.25, id="ms-upper-case"),
+        pytest.param({"retry-after-ms": "soon", "retry-after": "5"}, 5.0, id="bad-ms-falls-back"),
+        pytest.param({"retry-after": http_date(NOW + timedelta(seconds=30))}, 30.0, id="http-date"),
+        pytest.param(
+            {"retry-after": http_date(NOW - timedelta(seconds=30))}, 0.0, id="http-date-in-past"
+        ),
+        pytest.param({"retry-after": "-3"}, 0.0, id="negative-seconds"),
+        pytest.param({"retry-after-ms": "-100"}, 0.0, id="negative-ms"),
+        pytest.param({"retry-after": "soon"}, None, id="garbage"),
+        pytest.param({"content-type": "application/json"}, None, id="no-header"),
+        pytest.param({}, None, id="empty"),
+        pytest.param(None, None, id="none"),
+    ],
+)
+def test_retry_after_seconds_reads_the_wait_from_headers(
+    headers: dict[str, str] | None, seconds: float | None
+) -> None:
+    assert retry_after_seconds(headers, now=NOW.timestamp()) == seconds
+
+
+# ---- scrubbing -----------------------------------------------------------------------------------
+
+
+def test_scrub_removes_the_literal_secret_even_when_it_does_not_look_like_a_key() -> None:
+    secret = "local-token-abcdef-42"
+
+    text = scrub(f"Incorrect API key provided: {secret}.", [secret])
+
+    assert secret not in text
+    assert text == "Incorrect API key provided: [redacted]."
+
+
+@pytest.mark.parametrize(
+    ("text", "leaked"),
+    [
+        pytest.param("Incorrect API key provided: sk-proj-Ab12_cd-34", "Ab12_cd", id="sk-key"),
+        pytest.param("key sk-ant-api03-XyZ987654321 was revoked", "XyZ987654321", id="sk-ant"),
+        pytest.param("masked key sk-abc***********wxyz", "wxyz", id="masked-key"),
+        pytest.param("sent Authorization: Bearer xyz", "xyz", id="bearer"),
+        pytest.param("header x-api-key: abc123secret", "abc123secret", id="x-api-key"),
+    ],
+)
+def test_scrub_removes_anything_that_looks_like_a_key(text: str, leaked: str) -> None:
+    scrubbed = scrub(text)
+
+    assert leaked not in scrubbed
+    assert "[redacted]" in scrubbed
+
+
+def test_scrub_keeps_ordinary_text() -> None:
+    text = "Rate limit reached for gpt-4.1-mini: skip the task-queue, try again in 7s."
+
+    assert scrub(text, [SECRET]) == text
+
+
+def test_scrub_ignores_empty_and_very_short_secrets() -> None:
+    assert scrub("hello world", ["", "o"]) == "hello world"
+
+
+def test_application_error_message_is_scrubbed_of_the_key() -> None:
+    err = to_application_error(
+        failure(status=401, message=f"Incorrect API key provided: {SECRET}"), [SECRET]
+    )
+
+    assert SECRET not in err.message
+    assert SECRET not in str(err)
+    assert SECRET not in repr(err)
+
+
+def test_provider_message_is_truncated_to_500_characters() -> None:
+    err = to_application_error(failure(status=400, message="x" * 2000))
+
+    assert "x" * 500 in err.message
+    assert "x" * 501 not in err.message
+
+
+def test_truncation_happens_after_scrubbing_so_no_partial_key_survives() -> None:
+    # The key straddles the 500-character cut: cut first, and the "sk-t" left before the cut is
+    # neither the whole secret nor long enough for the key pattern.
+    message = "y" * 495 + " " + SECRET
+
+    err = to_application_error(failure(status=400, message=message), [SECRET])
+
+    assert "sk-t" not in err.message

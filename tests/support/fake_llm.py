@@ -1,0 +1,424 @@
+"""FakeLLMServer: a local HTTP server speaking the OpenAI and Anthropic wire formats.
+
+The real openai and anthropic SDKs talk to it over HTTP on 127.0.0.1, so provider code is tested
+end to end without the internet. Each test scripts what it answers (``push``), or sets a
+``responder`` that answers by the output the request asks for; every request is recorded.
+
+Endpoints: POST /v1/chat/completions and GET /v1/models (OpenAI, streamed as SSE when asked),
+POST /v1/messages and GET /v1/models (Anthropic, streamed as SSE events).
+"""
+
+import json
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+# How long a stalled response hangs before the server gives up on it (a test ends sooner).
+STALL_SECONDS = 30.0
+
+
+@dataclass
+class Reply:
+    """One scripted answer. ``output`` is the structured answer (a dict) rendered in the
+    provider's format; ``text`` replaces it with raw text (for invalid JSON)."""
+
+    output: Any = None
+    text: str | None = None
+    status: int = 200
+    error_type: str = "api_error"
+    error_code: str | None = None
+    error_message: str = "error"
+    headers: dict[str, str] = field(default_factory=dict)
+    input_tokens: int = 100
+    output_tokens: int = 20
+    cached_tokens: int = 0
+    stall: bool = False  # send the start of the stream, then hang
+    delay: float = 0.0  # seconds before answering
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+    at: float
+
+    @property
+    def api(self) -> str:
+        return "anthropic" if self.path.endswith("/messages") else "openai"
+
+    @property
+    def output_name(self) -> str | None:
+        """Which output model the request asks for: Classification, TriageResult, ..."""
+        if self.api == "anthropic":
+            tools = self.body.get("tools") or []
+            name = tools[0]["name"] if tools else ""
+            return "".join(part.title() for part in name.removeprefix("submit_").split("_")) or None
+        fmt = self.body.get("response_format") or {}
+        return (fmt.get("json_schema") or {}).get("name")
+
+    @property
+    def text(self) -> str:
+        return json.dumps(self.body)
+
+
+def _sse(data: Any, event: str | None = None) -> bytes:
+    payload = data if isinstance(data, str) else json.dumps(data)
+    prefix = f"event: {event}\n" if event else ""
+    return f"{prefix}data: {payload}\n\n".encode()
+
+
+class FakeLLMServer:
+    def __init__(self) -> None:
+        self.script: deque[Reply] = deque()
+        self.responder: Callable[[Recorded], Reply] | None = None
+        self.requests: list[Recorded] = []
+        self.requests_per_second: float | None = None  # answer 429 above this rate
+        self.rate_limited = 0
+        self._lock = threading.Lock()
+        self._stall = threading.Event()
+        # The rate limit is a token bucket, as providers enforce theirs: requests_per_second
+        # tokens a second, at most one second's worth saved up.
+        self._tokens: float | None = None  # full on first use
+        self._refilled = time.monotonic()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    # ---- control ---------------------------------------------------------------------------------
+
+    def __enter__(self) -> "FakeLLMServer":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stall.set()  # release stalled responses
+        self._server.shutdown()
+        self._server.server_close()
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    @property
+    def openai_base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    @property
+    def anthropic_base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def push(self, *replies: Reply) -> None:
+        self.script.extend(replies)
+
+    def calls(self, output_name: str | None = None) -> list[Recorded]:
+        return [
+            r
+            for r in self.requests
+            if r.method == "POST" and (output_name is None or r.output_name == output_name)
+        ]
+
+    # ---- answering -------------------------------------------------------------------------------
+
+    def _take_token(self) -> bool:
+        assert self.requests_per_second is not None
+        now = time.monotonic()
+        capacity = max(self.requests_per_second, 1.0)
+        saved = capacity if self._tokens is None else self._tokens
+        self._tokens = min(capacity, saved + (now - self._refilled) * self.requests_per_second)
+        self._refilled = now
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            return True
+        return False
+
+    def _next_reply(self, request: Recorded) -> Reply:
+        with self._lock:
+            if self.requests_per_second is not None and not self._take_token():
+                self.rate_limited += 1
+                return Reply(
+                    status=429,
+                    error_type="rate_limit_error",
+                    error_message="rate limit reached",
+                    headers={"retry-after": "1"},
+                )
+            if self.script:
+                return self.script.popleft()
+        if self.responder is not None:
+            return self.responder(request)
+        raise AssertionError(f"the fake LLM server has no answer scripted for {request.path}")
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:  # quiet
+                pass
+
+            def _record(self, body: dict[str, Any]) -> Recorded:
+                recorded = Recorded(
+                    self.command,
+                    self.path,
+                    {k.lower(): v for k, v in self.headers.items()},
+                    body,
+                    time.monotonic(),
+                )
+                with server._lock:
+                    server.requests.append(recorded)
+                return recorded
+
+            def _json(
+                self, status: int, payload: Any, headers: dict[str, str] | None = None
+            ) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:
+                self._record({})
+                if self.path.endswith("/models"):
+                    auth = self.headers.get("authorization", "") + self.headers.get("x-api-key", "")
+                    if "rejected" in auth:
+                        # Like the real APIs, echo the key (OpenAI masks part of it) back.
+                        key = auth.removeprefix("Bearer ")
+                        self._error(
+                            Reply(
+                                status=401,
+                                error_type="authentication_error",
+                                error_message=f"Incorrect API key provided: {key}",
+                            ),
+                            "anthropic" if "anthropic-version" in self.headers else "openai",
+                        )
+                        return
+                    self._json(
+                        200,
+                        {
+                            "object": "list",
+                            "data": [
+                                {
+                                    "id": "fake",
+                                    "object": "model",
+                                    "created": 0,
+                                    "owned_by": "t",
+                                    "type": "model",
+                                    "display_name": "fake",
+                                    "created_at": "2025-01-01T00:00:00Z",
+                                }
+                            ],
+                            "has_more": False,
+                            "first_id": "fake",
+                            "last_id": "fake",
+                        },
+                    )
+                    return
+                self._json(404, {"error": {"message": "not found"}})
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                body = json.loads(self.rfile.read(length) or b"{}")
+                request = self._record(body)
+                reply = server._next_reply(request)
+                if reply.delay:
+                    time.sleep(reply.delay)
+                if reply.status != 200:
+                    self._error(reply, request.api)
+                elif request.api == "anthropic":
+                    self._anthropic(reply, request)
+                else:
+                    self._openai(reply, request)
+
+            def _error(self, reply: Reply, api: str) -> None:
+                if api == "anthropic":
+                    payload: dict[str, Any] = {
+                        "type": "error",
+                        "error": {"type": reply.error_type, "message": reply.error_message},
+                    }
+                else:
+                    payload = {
+                        "error": {
+                            "message": reply.error_message,
+                            "type": reply.error_type,
+                            "code": reply.error_code,
+                        }
+                    }
+                self._json(reply.status, payload, reply.headers)
+
+            def _stream_headers(self) -> None:
+                self.send_response(200)
+                self.send_header("content-type", "text/event-stream")
+                self.send_header("connection", "close")
+                self.end_headers()
+                self.close_connection = True
+
+            def _send(self, chunk: bytes) -> None:
+                self.wfile.write(chunk)
+                self.wfile.flush()
+
+            def _openai(self, reply: Reply, request: Recorded) -> None:
+                content = reply.text if reply.text is not None else json.dumps(reply.output)
+                base = {
+                    "id": "chatcmpl-fake",
+                    "object": "chat.completion.chunk",
+                    "created": 0,
+                    "model": request.body.get("model", "fake"),
+                }
+                if not request.body.get("stream"):
+                    self._json(
+                        200,
+                        {
+                            **base,
+                            "object": "chat.completion",
+                            "choices": [
+                                {
+                                    "index": 0,
+                                    "message": {"role": "assistant", "content": content},
+                                    "finish_reason": "stop",
+                                }
+                            ],
+                            "usage": self._openai_usage(reply),
+                        },
+                    )
+                    return
+                self._stream_headers()
+                half = len(content) // 2
+                self._send(
+                    _sse(
+                        {
+                            **base,
+                            "choices": [
+                                {
+                                    "index": 0,
+                                    "delta": {"role": "assistant", "content": content[:half]},
+                                    "finish_reason": None,
+                                }
+                            ],
+                        }
+                    )
+                )
+                if reply.stall:
+                    server._stall.wait(STALL_SECONDS)
+                    return
+                self._send(
+                    _sse(
+                        {
+                            **base,
+                            "choices": [
+                                {
+                                    "index": 0,
+                                    "delta": {"content": content[half:]},
+                                    "finish_reason": None,
+                                }
+                            ],
+                        }
+                    )
+                )
+                self._send(
+                    _sse({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+                )
+                self._send(_sse({**base, "choices": [], "usage": self._openai_usage(reply)}))
+                self._send(_sse("[DONE]"))
+
+            @staticmethod
+            def _openai_usage(reply: Reply) -> dict[str, Any]:
+                return {
+                    "prompt_tokens": reply.input_tokens,
+                    "completion_tokens": reply.output_tokens,
+                    "total_tokens": reply.input_tokens + reply.output_tokens,
+                    "prompt_tokens_details": {"cached_tokens": reply.cached_tokens},
+                }
+
+            def _anthropic(self, reply: Reply, request: Recorded) -> None:
+                tools = request.body.get("tools") or []
+                tool = tools[0]["name"] if tools else "submit"
+                uncached = reply.input_tokens - reply.cached_tokens
+                message = {
+                    "id": "msg_fake",
+                    "type": "message",
+                    "role": "assistant",
+                    "model": request.body.get("model", "fake"),
+                    "content": [],
+                    "stop_reason": None,
+                    "stop_sequence": None,
+                    "usage": {
+                        "input_tokens": uncached,
+                        "output_tokens": 1,
+                        "cache_read_input_tokens": reply.cached_tokens,
+                        "cache_creation_input_tokens": 0,
+                    },
+                }
+                self._stream_headers()
+                self._send(_sse({"type": "message_start", "message": message}, "message_start"))
+                if reply.text is not None:  # a text answer instead of the tool call
+                    block: dict[str, Any] = {"type": "text", "text": ""}
+                    delta = {"type": "text_delta", "text": reply.text}
+                    stop = "end_turn"
+                else:
+                    block = {"type": "tool_use", "id": "toolu_fake", "name": tool, "input": {}}
+                    delta = {"type": "input_json_delta", "partial_json": json.dumps(reply.output)}
+                    stop = "tool_use"
+                self._send(
+                    _sse(
+                        {"type": "content_block_start", "index": 0, "content_block": block},
+                        "content_block_start",
+                    )
+                )
+                if reply.stall:
+                    server._stall.wait(STALL_SECONDS)
+                    return
+                self._send(
+                    _sse(
+                        {"type": "content_block_delta", "index": 0, "delta": delta},
+                        "content_block_delta",
+                    )
+                )
+                self._send(_sse({"type": "content_block_stop", "index": 0}, "content_block_stop"))
+                self._send(
+                    _sse(
+                        {
+                            "type": "message_delta",
+                            "delta": {"stop_reason": stop, "stop_sequence": None},
+                            "usage": {"output_tokens": reply.output_tokens},
+                        },
+                        "message_delta",
+                    )
+                )
+                self._send(_sse({"type": "message_stop"}, "message_stop"))
+
+        return Handler
+
+
+# ---- answers that make the ticket pipeline work -------------------------------------------------
+
+GOOD_OUTPUTS: dict[str, dict[str, Any]] = {
+    "Classification": {"category": "Account", "confidence": 0.92, "rationale": "password reset"},
+    "TriageResult": {
+        "priority": "Medium",
+        "rationale": "one customer, workaround exists",
+        "cues": [],
+    },
+    "Draft": {
+        "text": "Hello, you can reset your password from the sign-in page. Best regards.",
+        "cited_articles": ["KB-101"],
+    },
+    "Validation": {"approved": True, "findings": []},
+}
+
+
+def good_answers(request: Recorded) -> Reply:
+    """A valid answer for whichever agent the request is from."""
+    name = request.output_name or ""
+    if name not in GOOD_OUTPUTS:
+        raise AssertionError(f"unexpected output model {name!r} in {request.path}")
+    return Reply(output=GOOD_OUTPUTS[name])

@@ -1,0 +1,61 @@
+"""Input trimming: what is cut before a model reads a ticket, and what never is."""
+
+import pytest
+
+from activities.text import estimate_tokens
+from activities.trimming import trim_body
+
+CONTENT = "Our export fails with error 500 since Monday. Steps: open reports, click export."
+
+
+@pytest.mark.parametrize("greeting", ["Hi team,", "Hello!", "Dear support team,", "Good morning"])
+def test_a_greeting_line_is_cut(greeting: str) -> None:
+    assert trim_body(f"{greeting}\n\n{CONTENT}").text == CONTENT
+
+
+def test_a_first_line_that_says_something_is_kept_even_when_it_starts_with_hi() -> None:
+    body = "Hi, my app crashes on start.\nIt began after the update."
+    assert trim_body(body).text == body
+
+
+def test_a_sign_off_and_the_signature_after_it_are_cut() -> None:
+    body = f"{CONTENT}\n\nThanks,\nMaria\n--\nMaria Lopez | Head of Ops | ACME | +1 555 0100"
+    trimmed = trim_body(body)
+    assert trimmed.text == CONTENT and trimmed.removed_tokens > 0
+
+
+def test_thanks_early_in_the_body_is_content_not_a_sign_off() -> None:
+    lines = ["Thanks for the quick fix last week."] + [f"Detail line {i}." for i in range(12)]
+    body = "\n".join(lines)
+    assert trim_body(body).text == body
+
+
+@pytest.mark.parametrize(
+    "thread",
+    [
+        "On Mon, Mar 3, 2025 at 10:00 AM Support <support@example.com> wrote:\n> QUOTED text",
+        "-----Original Message-----\nFrom: Support\nQUOTED text",
+        "> QUOTED text\n> more QUOTED text",
+    ],
+)
+def test_quoted_earlier_messages_are_cut(thread: str) -> None:
+    trimmed = trim_body(f"{CONTENT}\n\n{thread}")
+    assert "QUOTED" not in trimmed.text and CONTENT in trimmed.text
+
+
+def test_an_over_long_body_keeps_its_head_and_tail_within_the_budget() -> None:
+    body = "START " + "x" * 40_000 + " END"
+    trimmed = trim_body(body, budget_tokens=500)
+    assert trimmed.text.startswith("START") and trimmed.text.endswith("END")
+    assert "characters trimmed" in trimmed.text
+    assert estimate_tokens(trimmed.text) <= 520
+    assert trimmed.removed_tokens == estimate_tokens(body) - estimate_tokens(trimmed.text)
+
+
+def test_a_body_that_is_only_a_greeting_is_never_trimmed_to_nothing() -> None:
+    assert trim_body("Hello,\nThanks,\nBob").text != ""
+
+
+def test_a_short_plain_body_is_left_alone() -> None:
+    trimmed = trim_body(CONTENT)
+    assert (trimmed.text, trimmed.removed_tokens) == (CONTENT, 0)

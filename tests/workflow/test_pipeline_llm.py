@@ -1,0 +1,218 @@
+"""The pipeline on real provider clients (openai, anthropic SDKs) against a fake LLM server."""
+
+import time
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowFailureError
+from temporalio.testing import WorkflowEnvironment
+
+from policy.transitions import TicketState
+from shared.pipeline_config import AgentTimeouts, BudgetConfig
+from shared.provider_config import cost_usd, default_prices
+from shared.view import TicketView
+from tests.support.fake_llm import FakeLLMServer, Reply, good_answers
+from tests.support.llm_pipeline import ANTHROPIC_KEY, MODELS, OPENAI_KEY, llm_pipeline, llm_setup
+from tests.support.temporal import status, wait_for_state
+from tests.support.tickets import make_ticket, start_ticket
+
+pytestmark = pytest.mark.usefixtures("replay_check")
+
+OUTPUTS = ["Classification", "TriageResult", "Draft", "Validation"]
+
+
+@pytest.fixture
+def fake() -> FakeLLMServer:
+    with FakeLLMServer() as server:
+        server.responder = good_answers
+        yield server
+
+
+def history_text(history: object) -> str:
+    return history.to_json()  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("kind", ["openai", "anthropic"])
+async def test_the_pipeline_runs_end_to_end_on_each_provider(
+    ts_env: WorkflowEnvironment, task_queue: str, tmp_path: Path, fake: FakeLLMServer, kind: str
+) -> None:
+    setup = llm_setup(fake, (kind,))
+    async with llm_pipeline(ts_env.client, task_queue, tmp_path, setup):
+        handle = await start_ticket(ts_env.client, task_queue, make_ticket())
+        result: TicketView = await handle.result()
+
+    assert result.state is TicketState.COMPLETED
+    assert [r.output_name for r in fake.calls()] == OUTPUTS
+    assert {r.api for r in fake.calls()} == {kind}
+    per_call = cost_usd(default_prices()[MODELS[kind]], 100, 20, 0)
+    assert result.total_cost_usd == pytest.approx(4 * per_call)
+    assert result.total_tokens == 4 * 120
+    assert all(u.models == [MODELS[kind]] for u in result.usage.values())
+    classified = next(t for t in result.transitions if t.to_state is TicketState.CLASSIFIED)
+    assert classified.model == MODELS[kind]
+    assert result.draft is not None and result.draft.author == MODELS[kind]
+
+
+async def test_a_rate_limited_call_waits_and_is_retried(
+    ts_env: WorkflowEnvironment, task_queue: str, tmp_path: Path, fake: FakeLLMServer
+) -> None:
+    fake.push(Reply(status=429, error_type="rate_limit_error", headers={"retry-after": "1"}))
+    async with llm_pipeline(ts_env.client, task_queue, tmp_path, llm_setup(fake)):
+        handle = await start_ticket(ts_env.client, task_queue, make_ticket())
+        result: TicketView = await handle.result()
+    assert [r.output_name for r in fake.calls()] == ["Classification", *OUTPUTS]
+    assert result.state is TicketState.COMPLETED
+    assert result.usage["classifier"].calls == 1 and result.fallbacks == []
+
+
+async def test_a_server_error_is_retried_and_the_ticket_completes(
+    ts_env: WorkflowEnvironment, task_queue: str, tmp_path: Path, fake: FakeLLMServer
+) -> None:
+    fake.push(Reply(status=500, error_type="server_error", error_message="boom"))
+    async with llm_pipeline(ts_env.client, task_queue, tmp_path, llm_setup(fake)):
+        handle = await start_ticket(ts_env.client, task_queue, make_ticket())
+        result: TicketView = await handle.result()
+    assert len(fake.calls("Classification")) == 2
+    assert result.state is TicketState.COMPLETED
+
+
+async def test_a_rejected_key_falls_back_to_the_other_provider_and_never_reaches_the_history(
+    ts_env: WorkflowEnvironment, task_queue: str, tmp_path: Path, fake: FakeLLMServer
+) -> None:
+    fake.push(
+        Reply(
+            status=401,
+            error_type="invalid_request_error",
+            error_message=f"Incorrect API key provided: {OPENAI_KEY}",
+        )
+    )
+    setup = llm_setup(fake, ("openai", "anthropic"))
+    async with llm_pipeline(ts_env.client, task_queue, tmp_path, setup):
+        handle = await start_ticket(ts_env.client, task_queue, make_ticket())
+        result: TicketView = await handle.result()
+        history = history_text(await handle.fetch_history())
+
+    classified = next(t for t in result.transitions if t.to_state is TicketState.CLASSIFIED)
+    assert classified.model == MODELS["anthropic"]
+    assert [c.api for c in fake.calls("Classification")] == ["openai", "anthropic"]
+    fallback = result.fallbacks[0]
+    assert fallback.failed.endswith(MODELS["openai"]) and fallback.next.endswith(
+        MODELS["anthropic"]
+    )
+    assert "ProviderAuthenticationError" in fallback.error
+    assert OPENAI_KEY not in history and ANTHROPIC_KEY not in history
+    assert "[redacted]" in fallback.error
+    assert result.state is TicketState.COMPLETED
+
+
+@pytest.mark.parametrize(
+    ("reply", "error_type"),
+    [
+        (
+            Reply(status=401, error_type="authentication_error", error_message="bad key"),
+            "ProviderAuthenticationError",
+        ),
+        (
+            Reply(
+                status=400,
+                error_type="invalid_request_error",
+                error_code="context_length_exceeded",
+                error_message="This model's maximum context length is 128000 tokens",
+            ),
+            "ContextLengthExceeded",
+        ),
+    ],
+    ids=["auth", "context-length"],
+)
+async def test_a_permanent_provider_error_without_a_fallback_fails_the_ticket_at_once(
+    ts_env: WorkflowEnvironment,
+    task_queue: str,
+    tmp_path: Path,
+    fake: FakeLLMServer,
+    reply: Reply,
+    error_type: str,
+) -> None:
+    fake.push(reply)
+    async with llm_pipeline(ts_env.client, task_queue, tmp_path, llm_setup(fake)):
+        handle = await start_ticket(ts_env.client, task_queue, make_ticket())
+        with pytest.raises(WorkflowFailureError):
+            await handle.result()
+        view = await status(handle)
+        history = history_text(await handle.fetch_history())
+    assert len(fake.calls()) == 1  # non-retryable: no second attempt
+    assert view.state is TicketState.FAILED
+    assert view.failure is not None and view.failure.startswith(
+        f"classify_ticket failed: {error_type}"
+    )
+    assert OPENAI_KEY not in history
+
+
+async def test_output_that_stays_invalid_hands_the_ticket_to_a_person_with_the_cost_counted(
+    ts_env: WorkflowEnvironment, task_queue: str, tmp_path: Path, fake: FakeLLMServer
+) -> None:
+    def answers(request):  # type: ignore[no-untyped-def]
+        if request.output_name == "Draft":
+            return Reply(text='{"text": ""}', input_tokens=500, output_tokens=5)
+        return good_answers(request)
+
+    fake.responder = answers
+    async with llm_pipeline(ts_env.client, task_queue, tmp_path, llm_setup(fake)):
+        handle = await start_ticket(ts_env.client, task_queue, make_ticket())
+        view = await wait_for_state(handle, TicketState.AWAITING_REVIEW)
+
+    assert len(fake.calls("Draft")) == 2  # the answer and one repair round, no retries
+    assert "stayed invalid" in view.review_reasons[0] and "text" in view.review_reasons[0]
+    assert view.usage["resolver"].input_tokens == 1000 and view.usage["resolver"].requests == 2
+    assert view.draft is None
+
+
+async def test_a_stalled_response_is_caught_by_the_heartbeat_timeout_and_retried(
+    ts_env: WorkflowEnvironment, task_queue: str, tmp_path: Path, fake: FakeLLMServer
+) -> None:
+    fake.push(Reply(output={"category": "Account"}, stall=True))
+    setup = llm_setup(
+        fake,
+        provider_overrides={"timeout_seconds": 25},
+        agent_timeouts=AgentTimeouts(start_to_close_seconds=30, heartbeat_seconds=1),
+    )
+    started = time.monotonic()
+    async with llm_pipeline(ts_env.client, task_queue, tmp_path, setup):
+        handle = await start_ticket(ts_env.client, task_queue, make_ticket())
+        result: TicketView = await handle.result()
+    elapsed = time.monotonic() - started
+
+    assert len(fake.calls("Classification")) == 2
+    assert result.state is TicketState.COMPLETED
+    # Caught in seconds by the heartbeat timeout, not by the 25 s client or 30 s attempt limit.
+    assert elapsed < 15
+
+
+async def test_a_ticket_that_would_pass_its_cost_budget_goes_to_a_person(
+    ts_env: WorkflowEnvironment, task_queue: str, tmp_path: Path, fake: FakeLLMServer
+) -> None:
+    per_call = cost_usd(default_prices()[MODELS["openai"]], 100, 20, 0)
+    setup = llm_setup(fake, budget=BudgetConfig(max_cost_usd=per_call * 2.5))
+    async with llm_pipeline(ts_env.client, task_queue, tmp_path, setup):
+        handle = await start_ticket(ts_env.client, task_queue, make_ticket())
+        view = await wait_for_state(handle, TicketState.AWAITING_REVIEW)
+    assert [r.output_name for r in fake.calls()] == ["Classification", "TriageResult"]
+    assert view.review_reasons[0].startswith("the ticket's cost budget:")
+
+
+async def test_greetings_signatures_and_quoted_replies_never_reach_the_model(
+    ts_env: WorkflowEnvironment, task_queue: str, tmp_path: Path, fake: FakeLLMServer
+) -> None:
+    body = (
+        "Hi team,\n\nI forgot my password and the reset mail never came.\n\nThanks,\nMaria\n"
+        "--\nMaria Lopez | ACME | +1 555 0100\n\n"
+        "On Mon, Mar 3, 2025 at 10:00 AM Support <support@example.com> wrote:\n"
+        "> Please send us the QUOTEDMARKER details.\n"
+    )
+    async with llm_pipeline(ts_env.client, task_queue, tmp_path, llm_setup(fake)):
+        handle = await start_ticket(ts_env.client, task_queue, make_ticket(body=body))
+        result: TicketView = await handle.result()
+    sent = " ".join(r.text for r in fake.calls())
+    assert "forgot my password" in sent
+    assert "QUOTEDMARKER" not in sent and "+1 555 0100" not in sent
+    assert result.trimmed_tokens > 0
+    assert all(u.trimmed_tokens > 0 for u in result.usage.values())
