@@ -205,19 +205,18 @@ def print_report(report: Report) -> None:
         f"  {'usage':<13}{report.calls} agent call(s), {report.tokens:,} tokens, "
         f"${report.cost_usd:.4f}"
     )
-    if report.agents:
-        out.print(
-            f"  {'by agent':<13}"
-            + ", ".join(
-                f"{role} {a.calls} call(s) {a.tokens:,} tokens ${a.cost_usd:.4f}"
-                for role, a in report.agents.items()
-            )
-        )
     out.print(
         f"  {'trimming':<13}{report.trimmed_tokens:,} input tokens saved before any model read them"
     )
     out.print(
         f"  {'review queue':<13}{len(report.review_queue)} waiting, {report.escalated} escalated"
     )
+    if report.agents:
+        agents = Table(title="Usage by agent", title_justify="left")
+        for column in ("Agent", "Calls", "Tokens", "Cost USD"):
+            agents.add_column(column, justify="left" if column == "Agent" else "right")
+        for role, a in report.agents.items():
+            agents.add_row(role, f"{a.calls:,}", f"{a.tokens:,}", f"{a.cost_usd:.4f}")
+        out.print(agents)
     if report.review_queue:
         out.print(summaries_table(report.review_queue, "Review queue (oldest deadline first)"))

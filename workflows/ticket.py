@@ -10,13 +10,12 @@ budget) live in ``policy`` and are only called from here.
 import asyncio
 from typing import Any
 
-from pydantic import ValidationError
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
     from policy.review_policy import review_reasons
-    from policy.sla import sla_deadline, time_left
+    from policy.sla import sla_deadline
     from policy.transitions import TicketState
     from shared import names
     from shared.agents import (
@@ -36,10 +35,11 @@ with workflow.unsafe.imports_passed_through():
         Validation,
     )
     from shared.pipeline_config import PipelineConfig
-    from shared.review import ReviewAction, ReviewDecision, ReviewReceipt, ReviewRecord
+    from shared.review import ReviewAction, ReviewDecision, ReviewReceipt
     from shared.view import DeliveryReceipt, DeliveryRequest, DraftRecord, TicketRequest, TicketView
     from workflows import options
     from workflows.agent_calls import AgentCaller, HandOff, describe_failure, temporal_priority
+    from workflows.review_gate import ReviewGate
     from workflows.ticket_record import TicketRecord
 
 S = TicketState
@@ -59,10 +59,7 @@ class TicketWorkflow:
         self._articles: list[KnowledgeArticle] | None = None
         # Problems the agents could not solve (invalid output): each is a reason for review.
         self._degraded: list[str] = []
-        # Reviews are taken only while the main loop waits for one; a decision handed over is
-        # applied by the main loop, and no second review is accepted until it waits again.
-        self._accepting_reviews = False
-        self._pending_review: ReviewDecision | None = None
+        self._reviews = ReviewGate(self._record)
 
     # ---- the lifecycle ---------------------------------------------------------------------------
 
@@ -73,7 +70,7 @@ class TicketWorkflow:
             await self._process()
         except (ActivityError, asyncio.CancelledError) as err:
             if is_cancelled_exception(err):
-                self._accepting_reviews = False
+                self._reviews.close()
                 self._record.move(S.CANCELLED, "operator", "the ticket's workflow was cancelled")
                 raise asyncio.CancelledError() from None
             assert isinstance(err, ActivityError)
@@ -114,7 +111,7 @@ class TicketWorkflow:
             if not reasons:
                 await self._deliver("policy", "no review needed")
                 return
-            decision = await self._await_review(reasons)
+            decision = await self._reviews.wait(reasons)
             reviewer = f"reviewer:{decision.reviewer}"
             if decision.action is ReviewAction.APPROVE:
                 await self._deliver(reviewer, "approved")
@@ -334,106 +331,25 @@ class TicketWorkflow:
             )
         self._record.move(S.COMPLETED, agent, f"{reason}; {outcome}")
 
-    # ---- human review ----------------------------------------------------------------------------
-
-    async def _await_review(self, reasons: list[str]) -> ReviewDecision:
-        view = self._record.view
-        view.review_reasons = reasons
-        self._record.move(S.AWAITING_REVIEW, "policy", "; ".join(reasons))
-        self._accepting_reviews = True
-        if not view.escalated and view.sla_deadline is not None:
-            left = time_left(view.sla_deadline, workflow.now())
-            try:
-                if not left:
-                    raise TimeoutError
-                await workflow.wait_condition(
-                    lambda: self._pending_review is not None,
-                    timeout=left,
-                    timeout_summary="review SLA deadline",
-                )
-            except TimeoutError:
-                # Nobody decided in time: make it loud (status, search attribute), keep waiting.
-                if self._pending_review is None:
-                    self._record.escalate()
-        await workflow.wait_condition(lambda: self._pending_review is not None)
-        decision, self._pending_review = self._pending_review, None
-        self._accepting_reviews = False
-        assert decision is not None
-        return decision
-
-    def _review_problem(self, decision: ReviewDecision) -> str | None:
-        view = self._record.view
-        if view.state is not S.AWAITING_REVIEW or not self._accepting_reviews:
-            doing = "is being worked on" if view.state is S.AWAITING_REVIEW else f"is {view.state}"
-            return f"ticket {view.ticket_id} {doing}, not awaiting review"
-        if self._pending_review is not None:
-            return f"ticket {view.ticket_id} already has a review being applied"
-        current = view.draft.revision if view.draft else None
-        if decision.revision is not None and decision.revision != current:
-            return (
-                f"this review is for draft revision {decision.revision}, but ticket "
-                f"{view.ticket_id} is at revision {current}; look at the current draft and "
-                "review again"
-            )
-        if decision.action is ReviewAction.APPROVE and view.draft is None:
-            return (
-                f"ticket {view.ticket_id} has no draft to approve; edit (write the reply), "
-                "rework or reject it"
-            )
-        return None
-
-    def _accept_review(self, decision: ReviewDecision) -> ReviewReceipt:
-        view = self._record.view
-        self._pending_review = decision
-        view.reviews.append(ReviewRecord(decision=decision, at=workflow.now(), applied=True))
-        return ReviewReceipt(
-            ticket_id=view.ticket_id,
-            action=decision.action,
-            revision=view.draft.revision if view.draft else 0,
-            accepted_at=workflow.now(),
-        )
+    # ---- human review: thin handlers over the gate -------------------------------------------
 
     @workflow.signal(name=names.REVIEW_SIGNAL)
     def review(self, payload: Any) -> None:
         """For reviewers in the Web UI's signal dialog. A signal cannot be refused, so a review
         that does not apply (or does not parse) is recorded as ignored, with why."""
-        try:
-            decision = ReviewDecision.model_validate(payload)
-        except ValidationError as err:
-            problem = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or 'review'}: {e['msg']}"
-                for e in err.errors()
-            )
-            self._ignore_review(None, payload, f"not a valid review: {problem}")
-            return
-        if problem := self._review_problem(decision):
-            self._ignore_review(decision, None, problem)
-            return
-        self._accept_review(decision)
-
-    def _ignore_review(self, decision: ReviewDecision | None, raw: Any, problem: str) -> None:
-        self._record.view.reviews.append(
-            ReviewRecord(
-                decision=decision,
-                raw=raw if decision is None and isinstance(raw, dict) else None,
-                at=workflow.now(),
-                applied=False,
-                note=problem,
-            )
-        )
-        workflow.logger.warning("review signal ignored: %s", problem)
+        self._reviews.offer(payload)
 
     @workflow.update(name=names.SUBMIT_REVIEW_UPDATE)
     def submit_review(self, decision: ReviewDecision) -> ReviewReceipt:
         """For the CLI and programs: a review that does not apply is refused with a reason."""
-        if problem := self._review_problem(decision):
+        if problem := self._reviews.problem(decision):
             raise ApplicationError(problem, type="ReviewRefused")
-        return self._accept_review(decision)
+        return self._reviews.accept(decision)
 
     @submit_review.validator
     def _validate_review(self, decision: ReviewDecision) -> None:
         # Runs before the update is written to history: a refused review leaves no trace.
-        if problem := self._review_problem(decision):
+        if problem := self._reviews.problem(decision):
             raise ValueError(problem)
 
     # ---- queries ---------------------------------------------------------------------------------

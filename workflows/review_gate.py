@@ -1,0 +1,118 @@
+"""The door a person's review comes through, inside the ticket workflow.
+
+Reviews are taken only while the main loop waits for one. A decision is handed over, not applied:
+the main loop applies it in the workflow's own sequence, and no second review is accepted until the
+loop waits again (a late review during delivery is refused, never silently dropped). While it waits
+the SLA timer runs; if it fires first, the ticket is marked escalated and keeps waiting.
+"""
+
+from typing import Any
+
+from pydantic import ValidationError
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from policy.sla import time_left
+    from policy.transitions import TicketState
+    from shared.review import ReviewAction, ReviewDecision, ReviewReceipt, ReviewRecord
+    from workflows.ticket_record import TicketRecord
+
+
+class ReviewGate:
+    def __init__(self, record: TicketRecord) -> None:
+        self._record = record
+        self._accepting = False
+        self._pending: ReviewDecision | None = None
+
+    async def wait(self, reasons: list[str]) -> ReviewDecision:
+        """Move to AWAITING_REVIEW for ``reasons`` and return the decision a person makes."""
+        view = self._record.view
+        view.review_reasons = reasons
+        self._record.move(TicketState.AWAITING_REVIEW, "policy", "; ".join(reasons))
+        self._accepting = True
+        if not view.escalated and view.sla_deadline is not None:
+            left = time_left(view.sla_deadline, workflow.now())
+            try:
+                if not left:
+                    raise TimeoutError
+                await workflow.wait_condition(
+                    lambda: self._pending is not None,
+                    timeout=left,
+                    timeout_summary="review SLA deadline",
+                )
+            except TimeoutError:
+                # Nobody decided in time: make it loud (status, search attribute), keep waiting.
+                if self._pending is None:
+                    self._record.escalate()
+        await workflow.wait_condition(lambda: self._pending is not None)
+        decision, self._pending = self._pending, None
+        self._accepting = False
+        assert decision is not None
+        return decision
+
+    def close(self) -> None:
+        """The ticket is ending (cancelled): no review can apply any more."""
+        self._accepting = False
+
+    def problem(self, decision: ReviewDecision) -> str | None:
+        """Why ``decision`` cannot be applied now, or None."""
+        view = self._record.view
+        if view.state is not TicketState.AWAITING_REVIEW or not self._accepting:
+            waiting = view.state is TicketState.AWAITING_REVIEW
+            doing = "is being worked on" if waiting else f"is {view.state}"
+            return f"ticket {view.ticket_id} {doing}, not awaiting review"
+        if self._pending is not None:
+            return f"ticket {view.ticket_id} already has a review being applied"
+        current = view.draft.revision if view.draft else None
+        if decision.revision is not None and decision.revision != current:
+            return (
+                f"this review is for draft revision {decision.revision}, but ticket "
+                f"{view.ticket_id} is at revision {current}; look at the current draft and "
+                "review again"
+            )
+        if decision.action is ReviewAction.APPROVE and view.draft is None:
+            return (
+                f"ticket {view.ticket_id} has no draft to approve; edit (write the reply), "
+                "rework or reject it"
+            )
+        return None
+
+    def accept(self, decision: ReviewDecision) -> ReviewReceipt:
+        view = self._record.view
+        self._pending = decision
+        view.reviews.append(ReviewRecord(decision=decision, at=workflow.now(), applied=True))
+        return ReviewReceipt(
+            ticket_id=view.ticket_id,
+            action=decision.action,
+            revision=view.draft.revision if view.draft else 0,
+            accepted_at=workflow.now(),
+        )
+
+    def offer(self, payload: Any) -> None:
+        """A review that cannot be refused (a signal): applied if it can be, else recorded as
+        ignored with the reason, including when it does not even parse."""
+        try:
+            decision = ReviewDecision.model_validate(payload)
+        except ValidationError as err:
+            problem = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'review'}: {e['msg']}"
+                for e in err.errors()
+            )
+            self._ignore(None, payload, f"not a valid review: {problem}")
+            return
+        if problem := self.problem(decision):
+            self._ignore(decision, None, problem)
+            return
+        self.accept(decision)
+
+    def _ignore(self, decision: ReviewDecision | None, raw: Any, problem: str) -> None:
+        self._record.view.reviews.append(
+            ReviewRecord(
+                decision=decision,
+                raw=raw if decision is None and isinstance(raw, dict) else None,
+                at=workflow.now(),
+                applied=False,
+                note=problem,
+            )
+        )
+        workflow.logger.warning("review signal ignored: %s", problem)
