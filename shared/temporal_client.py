@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
 from temporalio.envconfig import ClientConfig
+
+from shared.data_converter import data_converter
 
 DEFAULT_ADDRESS = "127.0.0.1:7233"
 DEFAULT_NAMESPACE = "default"
@@ -51,15 +53,20 @@ def connection_settings(env: Mapping[str, str] | None = None) -> ConnectionSetti
 
 
 async def connect(
-    settings: ConnectionSettings | None = None, *, lazy: bool = False, **overrides: Any
+    settings: ConnectionSettings | None = None,
+    *,
+    lazy: bool = False,
+    converter: DataConverter | None = None,
+    **overrides: Any,
 ) -> Client:
-    """A client with the pydantic data converter, from ``settings`` (default: the environment)."""
+    """A client from ``settings`` (default: the environment) with the project's data converter:
+    pydantic JSON, large payloads kept in the payload store (``shared.data_converter``)."""
     settings = settings or connection_settings()
     kwargs = {**settings.connect_kwargs, **overrides}
     return await Client.connect(
         settings.address,
         namespace=settings.namespace,
-        data_converter=pydantic_data_converter,
+        data_converter=converter or data_converter(),
         lazy=lazy,
         **kwargs,
     )

@@ -4,11 +4,10 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from shared.search_attribute_setup import ensure_search_attributes
-from tests.support.temporal import StartedWorkflows, binary, replay_histories
+from tests.support.temporal import CONVERTER, StartedWorkflows, binary, replay_histories
 
 _started = StartedWorkflows()
 
@@ -18,7 +17,7 @@ async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
     """The time-skipping test server, from the pip package (no download), with the ticket search
     attributes registered (it knows none until they are added through its operator service)."""
     env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter,
+        data_converter=CONVERTER,
         interceptors=[_started],
         test_server_existing_path=binary("temporal-test-server"),
     )

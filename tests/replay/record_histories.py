@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from temporalio.client import WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
@@ -25,7 +24,7 @@ from shared.agents import Priority
 from shared.review import ReviewAction, ReviewDecision
 from shared.search_attribute_setup import ensure_search_attributes
 from tests.support.fakes import FakeAgents, FakeTicketServices, rejection
-from tests.support.temporal import binary, wait_for_state
+from tests.support.temporal import CONVERTER, binary, wait_for_state
 from tests.support.tickets import make_ticket, start_ticket
 from tests.support.workers import fake_pipeline
 
@@ -106,7 +105,7 @@ SCENARIOS: dict[str, tuple[Callable[[], FakeAgents], Scenario]] = {
 async def main() -> int:
     HISTORIES.mkdir(exist_ok=True)
     env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter,
+        data_converter=CONVERTER,
         test_server_existing_path=binary("temporal-test-server"),
     )
     await ensure_search_attributes(env.client)

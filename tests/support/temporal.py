@@ -3,6 +3,7 @@
 import asyncio
 import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -15,14 +16,19 @@ from temporalio.client import (
     StartWorkflowInput,
     WorkflowHandle,
 )
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from shared import names
+from shared.data_converter import data_converter
+from shared.payload_store import FileStore
 from shared.view import TicketView
 from workflows.ticket import TicketWorkflow
 
 ALL_WORKFLOWS = [TicketWorkflow]
+
+# The project's converter (pydantic, large payloads in a store), with this test run's own store.
+PAYLOAD_STORE = FileStore(Path(tempfile.mkdtemp(prefix="ticket-agents-payloads-")))
+CONVERTER = data_converter(PAYLOAD_STORE)
 
 
 def binary(name: str) -> str:
@@ -56,7 +62,7 @@ class StartedWorkflows(Interceptor):
 
 async def replay_histories(client: Client, started: Iterable[tuple[str, str | None]]) -> int:
     """Replay each workflow's history against today's code; raises on non-determinism."""
-    replayer = Replayer(workflows=ALL_WORKFLOWS, data_converter=pydantic_data_converter)
+    replayer = Replayer(workflows=ALL_WORKFLOWS, data_converter=CONVERTER)
     count = 0
     for workflow_id, run_id in started:
         history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()

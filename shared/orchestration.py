@@ -1,0 +1,118 @@
+"""Orchestrator-workers: an LLM (or the offline rules) plans a task as a DAG of sub-tasks for
+specialist workers; each runs as a child workflow; a synthesizer combines the results."""
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+from shared.agents import AgentRoute, Usage
+
+
+class WorkerType(StrEnum):
+    RESEARCHER = "researcher"
+    ANALYST = "analyst"
+    WRITER = "writer"
+    CODER = "coder"
+    REVIEWER = "reviewer"
+
+
+class SubTask(BaseModel):
+    # Plain strings, not enums: a plan is the model's answer and is checked by the plan
+    # validator, which names every problem instead of failing on the first.
+    id: str = Field(min_length=1, max_length=40)
+    worker: str = Field(min_length=1, max_length=40)
+    instruction: str = Field(min_length=1, max_length=2_000)
+    depends_on: list[str] = Field(default_factory=list, max_length=20)
+
+
+class Plan(BaseModel):
+    subtasks: list[SubTask] = Field(max_length=50)
+    rationale: str = Field(default="", max_length=1_000)
+
+
+class PlanRequest(BaseModel):
+    task: str
+    worker_types: list[str]
+    max_nodes: int
+    # When the previous plan was invalid: what was wrong, so the planner can fix it.
+    errors: list[str] = Field(default_factory=list)
+    previous_plan: Plan | None = None
+    route: AgentRoute | None = None
+
+
+class ContextItem(BaseModel):
+    """A dependency's output, trimmed to the context budget before the worker sees it."""
+
+    subtask_id: str
+    worker: str
+    output: str
+
+
+class WorkRequest(BaseModel):
+    task: str
+    subtask: SubTask
+    context: list[ContextItem] = Field(default_factory=list)
+    # The last resort after the normal attempts failed: a plainer instruction, a cheaper model.
+    simplified: bool = False
+    route: AgentRoute | None = None
+
+
+class WorkResult(BaseModel):
+    output: str = Field(min_length=1)
+
+
+class SubTaskStatus(StrEnum):
+    COMPLETED = "completed"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class SubTaskOutcome(BaseModel):
+    id: str
+    worker: str
+    status: SubTaskStatus
+    output: str | None = None
+    error: str | None = None
+    model: str | None = None
+    simplified: bool = False
+    usage: list[Usage] = Field(default_factory=list)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+class SynthesisRequest(BaseModel):
+    task: str
+    results: list[ContextItem]
+    missing: list[str] = Field(
+        default_factory=list, description="sub-tasks that failed or were skipped"
+    )
+    route: AgentRoute | None = None
+
+
+class Synthesis(BaseModel):
+    answer: str = Field(min_length=1)
+    gaps: list[str] = Field(default_factory=list)
+
+
+class OrchestratorInput(BaseModel):
+    task: str = Field(min_length=1, max_length=20_000)
+    # Set when a ticket's resolution is orchestrated: shown in the result, used in summaries.
+    ticket_id: str | None = None
+
+
+class OrchestratorResult(BaseModel):
+    task: str
+    plan: Plan
+    plan_attempts: int
+    outcomes: list[SubTaskOutcome]
+    synthesis: Synthesis
+    usage: dict[str, list[Usage]] = Field(default_factory=dict)
+
+    @property
+    def cost_usd(self) -> float:
+        return sum(u.cost_usd for calls in self.usage.values() for u in calls)
+
+    @property
+    def tokens(self) -> int:
+        return sum(u.input_tokens + u.output_tokens for calls in self.usage.values() for u in calls)

@@ -1,0 +1,69 @@
+"""Where payloads too large for a workflow history are kept (the claim-check pattern).
+
+``PayloadStore`` is the interface: put bytes under a key, get them back. ``FileStore`` keeps them
+as files under the data directory, which every process on one machine shares; for workers on
+several machines, implement the two methods over shared storage (an object store bucket, say)
+and pass it to ``shared.data_converter.data_converter``.
+"""
+
+import asyncio
+import os
+import tempfile
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+
+class PayloadStoreError(Exception):
+    pass
+
+
+class PayloadStore(ABC):
+    @abstractmethod
+    async def put(self, key: str, data: bytes) -> None:
+        """Store ``data`` under ``key``. Keys are content hashes: putting twice is harmless."""
+
+    @abstractmethod
+    async def get(self, key: str) -> bytes:
+        """The bytes stored under ``key``; raises PayloadStoreError if there are none."""
+
+    def describe(self) -> str:
+        return type(self).__name__
+
+
+class FileStore(PayloadStore):
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _path(self, key: str) -> Path:
+        if not key.isalnum():
+            raise PayloadStoreError(f"invalid payload key {key!r}")
+        return self.root / key[:2] / key
+
+    def _put(self, key: str, data: bytes) -> None:
+        path = self._path(key)
+        if path.exists():
+            return  # content-addressed: same key, same bytes
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Write to a temporary file and rename, so a reader never sees half a payload.
+        fd, tmp = tempfile.mkstemp(dir=path.parent)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+
+    def _get(self, key: str) -> bytes:
+        try:
+            return self._path(key).read_bytes()
+        except FileNotFoundError:
+            raise PayloadStoreError(
+                f"payload {key} is not in {self.root}: is this process using the same payload "
+                "store (TICKETS_DATA_DIR) as the one that wrote it?"
+            ) from None
+
+    async def put(self, key: str, data: bytes) -> None:
+        await asyncio.to_thread(self._put, key, data)
+
+    async def get(self, key: str) -> bytes:
+        return await asyncio.to_thread(self._get, key)
+
+    def describe(self) -> str:
+        return f"files under {self.root}"
