@@ -31,7 +31,7 @@ from shared.pipeline_config import PipelineConfig
 from shared.provider_config import WorkerSettings
 from shared.search_attribute_setup import SearchAttributeSetupError, ensure_search_attributes
 from shared.temporal_client import connect, connection_settings, exit_process
-from workflows.ticket import TicketWorkflow
+from workflows import ALL_WORKFLOWS
 
 # Time for in-flight activities to finish when the worker is asked to stop.
 GRACEFUL_SHUTDOWN = timedelta(seconds=10)
@@ -79,7 +79,7 @@ def build_workers(
                 Worker(
                     client,
                     task_queue=queue,
-                    workflows=[TicketWorkflow],
+                    workflows=ALL_WORKFLOWS,
                     activities=ticket_activities.all(),
                     graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
                 )

@@ -5,9 +5,18 @@ from collections.abc import Mapping
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.agent_specs import CLASSIFIER, RESOLVER, TRIAGE, VALIDATOR
+from activities.agent_specs import (
+    CLASSIFIER,
+    INSIGHTS,
+    PLANNER,
+    RESOLVER,
+    SYNTHESIZER,
+    TRIAGE,
+    VALIDATOR,
+    WORKER,
+)
 from activities.providers.base import AgentSpec, InT, OutT, Provider
-from activities.trimming import DEFAULT_BODY_TOKEN_BUDGET, trim_body
+from policy.trimming import DEFAULT_BODY_TOKEN_BUDGET, trim_body
 from shared import names
 from shared.agents import (
     AgentReply,
@@ -21,6 +30,15 @@ from shared.agents import (
     ValidateRequest,
     Validation,
 )
+from shared.orchestration import (
+    Plan,
+    PlanRequest,
+    Synthesis,
+    SynthesisRequest,
+    WorkRequest,
+    WorkResult,
+)
+from shared.swarm import InsightRequest, ReviewInsights
 
 
 class AgentActivities:
@@ -53,14 +71,17 @@ class AgentActivities:
                 non_retryable=True,
             )
         provider = self._provider(route)
-        # Every agent reads the ticket: trim it once here, for every provider alike.
-        ticket = request.ticket  # type: ignore[attr-defined]
-        trimmed = trim_body(ticket.body, self._trim_body_tokens)
-        request = request.model_copy(
-            update={"ticket": ticket.model_copy(update={"body": trimmed.text})}
-        )
+        # Every ticket agent reads the ticket: trim it once here, for every provider alike.
+        removed = 0
+        ticket = getattr(request, "ticket", None)
+        if ticket is not None:
+            trimmed = trim_body(ticket.body, self._trim_body_tokens)
+            removed = trimmed.removed_tokens
+            request = request.model_copy(
+                update={"ticket": ticket.model_copy(update={"body": trimmed.text})}
+            )
         reply = await provider.run(spec, request, route.model)
-        reply.usage.trimmed_tokens = trimmed.removed_tokens
+        reply.usage.trimmed_tokens = removed
         return reply
 
     @activity.defn(name=names.CLASSIFY_TICKET)
@@ -79,10 +100,30 @@ class AgentActivities:
     async def validate_resolution(self, request: ValidateRequest) -> AgentReply[Validation]:
         return await self._run(VALIDATOR, request)
 
+    @activity.defn(name=names.PLAN_TASK)
+    async def plan_task(self, request: PlanRequest) -> AgentReply[Plan]:
+        return await self._run(PLANNER, request)
+
+    @activity.defn(name=names.RUN_SUBTASK)
+    async def run_subtask(self, request: WorkRequest) -> AgentReply[WorkResult]:
+        return await self._run(WORKER, request)
+
+    @activity.defn(name=names.SYNTHESIZE_RESULTS)
+    async def synthesize_results(self, request: SynthesisRequest) -> AgentReply[Synthesis]:
+        return await self._run(SYNTHESIZER, request)
+
+    @activity.defn(name=names.ANALYZE_ITEM)
+    async def analyze_item(self, request: InsightRequest) -> AgentReply[ReviewInsights]:
+        return await self._run(INSIGHTS, request)
+
     def all(self) -> list[object]:
         return [
             self.classify_ticket,
             self.triage_ticket,
             self.draft_resolution,
             self.validate_resolution,
+            self.plan_task,
+            self.run_subtask,
+            self.synthesize_results,
+            self.analyze_item,
         ]

@@ -18,6 +18,16 @@ from shared.agents import (
     ValidateRequest,
     Validation,
 )
+from shared.orchestration import (
+    ContextItem,
+    Plan,
+    PlanRequest,
+    Synthesis,
+    SynthesisRequest,
+    WorkRequest,
+    WorkResult,
+)
+from shared.swarm import InsightRequest, ReviewInsights
 from shared.tickets import Ticket
 
 CATEGORY_GUIDE = """\
@@ -76,7 +86,9 @@ TRIAGE = AgentSpec(
         "Medium: a problem with a workaround, or a question that affects work.\n"
         "Low: questions, feedback and feature requests with no impact today.\n"
         "Enterprise and premium customers move up one level, never to Urgent on tier alone. "
-        "List the words in the ticket that drove your decision as cues."
+        "List the words in the ticket that drove your decision as cues. Mark the ticket "
+        "complex when it asks several distinct questions or needs investigation across areas "
+        "(it is then worked by a planner and specialist workers)."
     ),
     render_input=lambda r: (
         f"{_ticket_block(r.ticket)}\n\nCategory: {r.classification.category} "
@@ -136,4 +148,93 @@ VALIDATOR = AgentSpec(
     ),
 )
 
-SPECS = {spec.role: spec for spec in (CLASSIFIER, TRIAGE, RESOLVER, VALIDATOR)}
+WORKER_GUIDE = """\
+- researcher: gathers the facts the task needs; says where each comes from.
+- analyst: compares, weighs and concludes from what the researchers found.
+- writer: turns the findings into clear prose for the intended reader.
+- coder: writes the code or configuration the task needs, with brief comments.
+- reviewer: checks the work against the task; lists concrete problems or says it is sound."""
+
+
+def _context_block(items: list[ContextItem]) -> str:
+    if not items:
+        return "No earlier results."
+    return "Results of the sub-tasks this one depends on:\n" + "\n\n".join(
+        f"[{c.subtask_id} by {c.worker}]\n{c.output}" for c in items
+    )
+
+
+PLANNER = AgentSpec(
+    role=AgentRole.PLANNER,
+    input_model=PlanRequest,
+    output_model=Plan,
+    instructions=(
+        "You plan a task for a team of specialist workers. Split it into sub-tasks, each with a "
+        "short id (letters, digits, dashes), one worker type, an instruction the worker can act "
+        "on alone, and the ids of the sub-tasks whose results it needs (depends_on). The "
+        "sub-tasks form a directed acyclic graph: independent work has no dependency, so it can "
+        "run in parallel. Use only the worker types given, and no more sub-tasks than allowed.\n"
+        f"Worker types:\n{WORKER_GUIDE}"
+    ),
+    render_input=lambda r: "\n\n".join(
+        part
+        for part in (
+            f"Task:\n{r.task}",
+            f"Worker types: {', '.join(r.worker_types)}; at most {r.max_nodes} sub-tasks.",
+            "Your previous plan was invalid:\n" + "\n".join(f"- {e}" for e in r.errors)
+            if r.errors
+            else "",
+            f"Previous plan:\n{r.previous_plan.model_dump_json()}" if r.previous_plan else "",
+        )
+        if part
+    ),
+)
+
+WORKER = AgentSpec(
+    role=AgentRole.WORKER,
+    input_model=WorkRequest,
+    output_model=WorkResult,
+    instructions=(
+        "You are one specialist on a team working on a larger task. Do only your sub-task, "
+        "using the results of the sub-tasks it depends on. Be concrete and complete; say "
+        f"plainly what you could not determine.\nRoles:\n{WORKER_GUIDE}"
+    ),
+    render_input=lambda r: (
+        f"Overall task:\n{r.task}\n\nYour role: {r.subtask.worker}\n"
+        f"Your sub-task ({r.subtask.id}):\n{r.subtask.instruction}"
+        + ("\n(Keep it short and simple: an earlier attempt failed.)" if r.simplified else "")
+        + f"\n\n{_context_block(r.context)}"
+    ),
+)
+
+SYNTHESIZER = AgentSpec(
+    role=AgentRole.SYNTHESIZER,
+    input_model=SynthesisRequest,
+    output_model=Synthesis,
+    instructions=(
+        "You combine the results of a team's sub-tasks into one answer to the task. Use only "
+        "what the results say. When sub-tasks are missing, say what is missing in gaps and do "
+        "not invent their results."
+    ),
+    render_input=lambda r: (
+        f"Task:\n{r.task}\n\n{_context_block(r.results)}"
+        + (f"\n\nMissing (failed or skipped): {', '.join(r.missing)}" if r.missing else "")
+    ),
+)
+
+INSIGHTS = AgentSpec(
+    role=AgentRole.INSIGHTS,
+    input_model=InsightRequest,
+    output_model=ReviewInsights,
+    instructions=(
+        "You read one product review and report its overall sentiment (positive, neutral, "
+        "negative, or mixed when it clearly has both) and up to five key points, each a short "
+        "phrase in your own words."
+    ),
+    render_input=lambda r: f"Review {r.item.item_id}:\n{r.item.text}",
+)
+
+SPECS = {
+    spec.role: spec
+    for spec in (CLASSIFIER, TRIAGE, RESOLVER, VALIDATOR, PLANNER, WORKER, SYNTHESIZER, INSIGHTS)
+}

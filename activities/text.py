@@ -1,8 +1,11 @@
 """Small text helpers shared by the offline agents, the knowledge base and input trimming."""
 
-import math
 import re
 from typing import Final
+
+from policy.text_budget import estimate_tokens
+
+__all__ = ["STOPWORDS", "content_words", "estimate_tokens", "sentences", "words"]
 
 _WORD = re.compile(r"[a-z0-9][a-z0-9'+-]*")
 
@@ -28,12 +31,6 @@ def words(text: str) -> list[str]:
 def content_words(text: str) -> set[str]:
     """Lower-cased words that carry meaning (no stopwords, at least three letters)."""
     return {w for w in words(text) if len(w) >= 3 and w not in STOPWORDS}
-
-
-def estimate_tokens(text: str) -> int:
-    """About four characters a token for English: the usual rule of thumb, good enough for
-    offline usage figures and budgets; real providers report exact counts."""
-    return math.ceil(len(text) / 4) if text else 0
 
 
 def sentences(text: str) -> list[str]:

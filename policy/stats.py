@@ -9,5 +9,6 @@ def percentile(values: Sequence[float], q: float) -> float:
     if not values:
         return 0.0
     ordered = sorted(values)
-    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    # q * n / 100 in that order: 7 * 100 / 100 is exactly 7, 7 / 100 * 100 is 7.000000000000001.
+    rank = max(1, math.ceil(q * len(ordered) / 100))
     return ordered[min(rank, len(ordered)) - 1]

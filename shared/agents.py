@@ -18,6 +18,12 @@ class AgentRole(StrEnum):
     TRIAGE = "triage"
     RESOLVER = "resolver"
     VALIDATOR = "validator"
+    # Orchestrator-workers: plans a task, does one sub-task, combines the results.
+    PLANNER = "planner"
+    WORKER = "worker"
+    SYNTHESIZER = "synthesizer"
+    # The swarm's agent: sentiment and key points of one product review.
+    INSIGHTS = "insights"
 
 
 class Category(StrEnum):
@@ -89,6 +95,9 @@ class TriageResult(BaseModel):
     priority: Priority
     rationale: str = Field(max_length=500)
     cues: list[str] = Field(default_factory=list, max_length=20)
+    # Several questions or an investigation across areas: resolved by an orchestrator run
+    # (planner and specialist workers) instead of a single draft, when configured.
+    complex: bool = False
 
 
 class KnowledgeArticle(BaseModel):

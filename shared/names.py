@@ -16,12 +16,21 @@ def llm_task_queue(provider: str) -> str:
 
 
 TICKET_WORKFLOW: Final = "TicketWorkflow"
+ORCHESTRATOR_WORKFLOW: Final = "OrchestratorWorkflow"
+SUBTASK_WORKFLOW: Final = "SubTaskWorkflow"
+SWARM_WORKFLOW: Final = "SwarmWorkflow"
+SWARM_CHUNK_WORKFLOW: Final = "SwarmChunkWorkflow"
+BATCH_WORKFLOW: Final = "BatchWorkflow"
 
 # Agent activities (one LLM call each), run on the provider's queue.
 CLASSIFY_TICKET: Final = "classify_ticket"
 TRIAGE_TICKET: Final = "triage_ticket"
 DRAFT_RESOLUTION: Final = "draft_resolution"
 VALIDATE_RESOLUTION: Final = "validate_resolution"
+PLAN_TASK: Final = "plan_task"
+RUN_SUBTASK: Final = "run_subtask"
+SYNTHESIZE_RESULTS: Final = "synthesize_results"
+ANALYZE_ITEM: Final = "analyze_item"
 
 # Non-LLM activities, run on the tickets queue.
 LOAD_PIPELINE_CONFIG: Final = "load_pipeline_config"
@@ -32,6 +41,9 @@ DELIVER_RESPONSE: Final = "deliver_response"
 STATUS_QUERY: Final = "status"
 REVIEW_SIGNAL: Final = "review"
 SUBMIT_REVIEW_UPDATE: Final = "submit_review"
+# Orchestrator, swarm and batch.
+PROGRESS_QUERY: Final = "progress"
+TICKET_SETTLED_SIGNAL: Final = "ticket_settled"
 
 TICKET_WORKFLOW_ID_PREFIX: Final = "ticket-"
 

@@ -7,6 +7,7 @@ from enum import StrEnum
 from pydantic import BaseModel, Field
 
 from shared.agents import AgentRoute, Usage
+from shared.pipeline_config import AgentTimeouts
 
 
 class WorkerType(StrEnum):
@@ -47,6 +48,7 @@ class ContextItem(BaseModel):
     subtask_id: str
     worker: str
     output: str
+    sources: list[str] = Field(default_factory=list)
 
 
 class WorkRequest(BaseModel):
@@ -60,6 +62,8 @@ class WorkRequest(BaseModel):
 
 class WorkResult(BaseModel):
     output: str = Field(min_length=1)
+    # Where the facts came from (knowledge-base article ids, documents): carried to the answer.
+    sources: list[str] = Field(default_factory=list)
 
 
 class SubTaskStatus(StrEnum):
@@ -76,6 +80,7 @@ class SubTaskOutcome(BaseModel):
     error: str | None = None
     model: str | None = None
     simplified: bool = False
+    sources: list[str] = Field(default_factory=list)
     usage: list[Usage] = Field(default_factory=list)
     started_at: datetime | None = None
     finished_at: datetime | None = None
@@ -93,12 +98,29 @@ class SynthesisRequest(BaseModel):
 class Synthesis(BaseModel):
     answer: str = Field(min_length=1)
     gaps: list[str] = Field(default_factory=list)
+    sources: list[str] = Field(default_factory=list)
 
 
 class OrchestratorInput(BaseModel):
     task: str = Field(min_length=1, max_length=20_000)
     # Set when a ticket's resolution is orchestrated: shown in the result, used in summaries.
     ticket_id: str | None = None
+
+
+class SubTaskInput(BaseModel):
+    task: str
+    subtask: SubTask
+    context: list[ContextItem] = Field(default_factory=list)
+    routes: list[AgentRoute]
+    fallback_route: AgentRoute
+    timeouts: AgentTimeouts
+
+
+class OrchestratorProgress(BaseModel):
+    phase: str  # planning, running, synthesizing, done
+    plan: Plan | None = None
+    outcomes: list[SubTaskOutcome] = Field(default_factory=list)
+    running: list[str] = Field(default_factory=list)
 
 
 class OrchestratorResult(BaseModel):

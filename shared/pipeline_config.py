@@ -56,6 +56,20 @@ class BudgetConfig(BaseModel):
         return bool(self.max_tokens or self.max_cost_usd)
 
 
+class OrchestrationConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # A plan with more sub-tasks than this is refused (and sent back to the planner once).
+    max_nodes: int = Field(default=8, ge=1, le=50)
+    # Each dependency's output is trimmed to about this many tokens before a worker reads it.
+    context_tokens: int = Field(default=800, ge=50)
+    # Tickets triage marks complex are resolved by an orchestrator run instead of one draft.
+    orchestrate_complex_tickets: bool = True
+    # The cheaper model for a sub-task's last attempt (simplified instruction). None: the last
+    # route of the worker agent's chain.
+    fallback_route: AgentRoute | None = None
+
+
 class PipelineConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -67,6 +81,7 @@ class PipelineConfig(BaseModel):
     routes: dict[AgentRole, list[AgentRoute]] = Field(default_factory=_default_routes)
     agent_timeouts: AgentTimeouts = Field(default_factory=AgentTimeouts)
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
+    orchestration: OrchestrationConfig = Field(default_factory=OrchestrationConfig)
 
     @field_validator("sla_hours")
     @classmethod

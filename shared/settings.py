@@ -33,7 +33,9 @@ from shared.provider_config import WorkerSettings, default_providers
 DEFAULT_CONFIG_PATH = Path("config/pipeline.toml")
 OFFLINE = "offline"
 # Roles that draft customer-facing text get the provider's large model; the rest its small one.
-LARGE_MODEL_ROLES = frozenset({AgentRole.RESOLVER})
+LARGE_MODEL_ROLES = frozenset(
+    {AgentRole.RESOLVER, AgentRole.PLANNER, AgentRole.WORKER, AgentRole.SYNTHESIZER}
+)
 
 
 class ConfigError(Exception):

@@ -11,9 +11,11 @@ from shared.tickets import Ticket
 
 
 class TicketRequest(BaseModel):
-    """The workflow's input. One field today; a model so fields can be added compatibly."""
+    """The workflow's input: a model, so fields can be added compatibly."""
 
     ticket: Ticket
+    # The batch workflow that started this ticket: told (by signal) when the ticket first rests.
+    batch_id: str | None = None
 
 
 class Transition(BaseModel):
@@ -88,6 +90,8 @@ class TicketView(BaseModel):
     sla_deadline: datetime | None = None
     escalated: bool = False
     escalated_at: datetime | None = None
+    complex: bool = False  # triage's call: resolved by an orchestrator run when configured
+    orchestration: str | None = None  # the orchestrator child workflow that drafted the reply
     draft: DraftRecord | None = None
     findings: list[Finding] = Field(default_factory=list)
     revision_rounds: int = 0

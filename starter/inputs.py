@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from shared.swarm import SwarmItem
 from shared.tickets import (
     MAX_BODY_CHARS,
     MAX_SUBJECT_CHARS,
@@ -57,9 +58,9 @@ def _field_message(error: dict[str, Any], raw: dict[str, Any]) -> str:
         return f"field '{field}' is empty"
     if kind == "string_too_long":
         limit = {"subject": MAX_SUBJECT_CHARS, "body": MAX_BODY_CHARS}.get(field)
-        size = len(value) if isinstance(value, str) else "too many"
+        size = f"{len(value):,}" if isinstance(value, str) else "too many"
         limit_text = f"{limit:,}" if limit else str(error.get("ctx", {}).get("max_length", "?"))
-        return f"field '{field}' is {size:,} characters; the limit is {limit_text}"
+        return f"field '{field}' is {size} characters; the limit is {limit_text}"
     if kind == "string_pattern_mismatch":
         return f"field '{field}' must be 1-64 letters, digits, '.', '_' or '-' (got {value!r})"
     if kind == "enum":
@@ -159,3 +160,69 @@ def read_jsonl(path: Path) -> tuple[list[ParsedTicket], list[InputError]]:
     if not tickets and not errors:
         errors.append(InputError(str(path), None, "the file holds no tickets"))
     return tickets, errors
+
+
+def parse_swarm_items(data: bytes, source: str) -> tuple[list[SwarmItem], list[InputError]]:
+    """Swarm input: one JSON object a line with ``text`` (or ``review``/``body``) and an optional
+    ``id``; a line without an id gets its line number."""
+    items: list[SwarmItem] = []
+    errors: list[InputError] = []
+    seen: set[str] = set()
+    data = data.removeprefix(b"\xef\xbb\xbf")
+    for number, raw_line in enumerate(data.split(b"\n"), start=1):
+        if not raw_line.strip():
+            continue
+        try:
+            raw = json.loads(raw_line.decode("utf-8"))
+        except UnicodeDecodeError as err:
+            errors.append(
+                InputError(source, number, f"not valid UTF-8 (byte 0x{raw_line[err.start]:02x})")
+            )
+            continue
+        except json.JSONDecodeError as err:
+            errors.append(
+                InputError(source, number, f"not valid JSON: {err.msg} (column {err.colno})")
+            )
+            continue
+        if not isinstance(raw, dict):
+            errors.append(
+                InputError(source, number, f"expected a JSON object, got {type(raw).__name__}")
+            )
+            continue
+        text_field = next(
+            (k for k in ("text", "review", "body") if isinstance(raw.get(k), str)), "text"
+        )
+        text = raw.get(text_field)
+        id_field = next((k for k in ("id", "item_id") if raw.get(k) not in (None, "")), None)
+        item_id = str(raw[id_field]) if id_field else f"line-{number}"
+        if not isinstance(text, str) or not text.strip():
+            errors.append(InputError(source, number, "field 'text' is missing or empty"))
+            continue
+        if item_id in seen:
+            errors.append(InputError(source, number, f"item {item_id} appears twice"))
+            continue
+        try:
+            items.append(SwarmItem(item_id=item_id, text=text.strip()))
+        except ValidationError as err:
+            problem = err.errors()[0]
+            # Name the field as the file spells it, not as the model does.
+            where = (id_field or "id") if problem["loc"] == ("item_id",) else text_field
+            size = len(item_id if where in ("id", "item_id") else text.strip())
+            limit = problem.get("ctx", {}).get("max_length", "?")
+            message = (
+                f"field '{where}' is {size:,} characters; the limit is {limit:,}"
+                if problem["type"] == "string_too_long"
+                else f"field '{where}': {problem['msg']}"
+            )
+            errors.append(InputError(source, number, message))
+            continue
+        seen.add(item_id)
+    return items, errors
+
+
+def read_swarm_items(path: Path) -> tuple[list[SwarmItem], list[InputError]]:
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        return [], [InputError(str(path), None, f"cannot read the file: {err.strerror}")]
+    return parse_swarm_items(data, str(path))

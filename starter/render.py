@@ -12,6 +12,9 @@ from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
 
+from shared.batch import BatchProgress
+from shared.orchestration import OrchestratorResult
+from shared.swarm import SwarmResult
 from shared.view import TicketView
 from starter.inputs import InputError
 from starter.operations import Report, SubmitOutcome, TicketSummary
@@ -220,3 +223,58 @@ def print_report(report: Report) -> None:
         out.print(agents)
     if report.review_queue:
         out.print(summaries_table(report.review_queue, "Review queue (oldest deadline first)"))
+
+
+def print_plan(workflow_id: str, result: OrchestratorResult) -> None:
+    out = console()
+    out.print(f"[bold]Plan[/bold] {workflow_id} ({result.plan_attempts} planning attempt(s))")
+    table = Table(title_justify="left")
+    for column in ("Sub-task", "Worker", "Needs", "Status", "Model", "Note"):
+        table.add_column(column, overflow="fold")
+    outcomes = {o.id: o for o in result.outcomes}
+    for sub in result.plan.subtasks:
+        o = outcomes[sub.id]
+        note = o.error or ("simpler instruction, cheaper model" if o.simplified else "")
+        table.add_row(
+            sub.id, sub.worker, ", ".join(sub.depends_on) or "-", o.status, o.model or "-", note
+        )
+    out.print(table)
+    out.print("[bold]Answer[/bold]")
+    for paragraph in result.synthesis.answer.splitlines():
+        for line in textwrap.wrap(paragraph, max((out.width or 100) - 4, 40)) or [""]:
+            out.print(f"  {line}")
+    if result.synthesis.gaps:
+        out.print("[yellow]Missing:[/yellow] " + "; ".join(result.synthesis.gaps))
+    out.print(f"usage: {result.tokens:,} tokens, ${result.cost_usd:.4f}")
+
+
+def print_swarm(result: SwarmResult, workflow_id: str) -> None:
+    out = console()
+    out.print(
+        f"[bold]Swarm[/bold] {workflow_id}: {result.succeeded}/{result.total} succeeded "
+        f"({result.success_rate:.1%}), {result.failed} failed, in {result.runs} run(s)"
+    )
+    out.print(
+        f"  latency p50 {result.latency_ms_p50:.0f} ms, p95 {result.latency_ms_p95:.0f} ms, "
+        f"p99 {result.latency_ms_p99:.0f} ms; {result.tokens:,} tokens, ${result.cost_usd:.4f}"
+    )
+    if result.outputs:
+        counts: dict[str, int] = {}
+        for r in result.outputs:
+            if r.output:
+                counts[r.output.sentiment] = counts.get(r.output.sentiment, 0) + 1
+        out.print("  sentiment: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    for failure in result.failures[:10]:
+        out.print(f"  [red]failed[/red] {failure.item_id}: {failure.reason}")
+    if len(result.failures) > 10:
+        out.print(f"  ... and {len(result.failures) - 10} more")
+
+
+def print_batch(workflow_id: str, progress: BatchProgress) -> None:
+    settled = ", ".join(f"{k} {v}" for k, v in sorted(progress.settled.items())) or "none yet"
+    console().print(
+        f"[bold]Batch[/bold] {workflow_id}: {progress.total} ticket(s); "
+        f"{progress.started} started, "
+        f"{progress.already_known} already known (not processed again), {progress.in_flight} in "
+        f"flight; at rest: {settled}"
+    )

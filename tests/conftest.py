@@ -7,6 +7,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from shared.search_attribute_setup import ensure_search_attributes
+from shared.search_attributes import ALL_KEYS
 from tests.support.temporal import CONVERTER, StartedWorkflows, binary, replay_histories
 
 _started = StartedWorkflows()
@@ -26,12 +27,39 @@ async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
     await env.shutdown()
 
 
+@pytest.fixture(scope="session")
+async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+    """The real dev server, from the pip package, for what the time-skipping server does not do
+    the way a real one does: priority matching, and children that outlive their parent (the
+    test server's clock stops advancing after an abandoned child). One task-queue partition, so
+    priority order is exact rather than per partition."""
+    env = await WorkflowEnvironment.start_local(
+        data_converter=CONVERTER,
+        interceptors=[_started],
+        dev_server_existing_path=binary("temporal"),
+        search_attributes=ALL_KEYS,
+        dev_server_extra_args=[
+            "--dynamic-config-value",
+            "matching.useNewMatcher=true",
+            "--dynamic-config-value",
+            "matching.numTaskqueueReadPartitions=1",
+            "--dynamic-config-value",
+            "matching.numTaskqueueWritePartitions=1",
+        ],
+    )
+    yield env
+    await env.shutdown()
+
+
 @pytest.fixture
-async def replay_check(ts_env: WorkflowEnvironment) -> AsyncIterator[None]:
-    """Every workflow a test starts is replayed against the current code when the test ends."""
+async def replay_check(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """Every workflow a test starts (with its runs and children) is replayed against the current
+    code when the test ends, on whichever server the test used."""
+    env_name = "dev_env" if "dev_env" in request.fixturenames else "ts_env"
+    env: WorkflowEnvironment = request.getfixturevalue(env_name)
     _started.started.clear()
     yield
-    await replay_histories(ts_env.client, list(_started.started))
+    await replay_histories(env.client, list(_started.started))
     _started.started.clear()
 
 

@@ -1,1 +1,16 @@
 """Deterministic workflow code only: no I/O, clocks, randomness, threads or provider SDKs."""
+
+from workflows.batch import BatchWorkflow
+from workflows.orchestrator import OrchestratorWorkflow
+from workflows.subtask import SubTaskWorkflow
+from workflows.swarm import SwarmChunkWorkflow, SwarmWorkflow
+from workflows.ticket import TicketWorkflow
+
+ALL_WORKFLOWS = [
+    TicketWorkflow,
+    OrchestratorWorkflow,
+    SubTaskWorkflow,
+    SwarmWorkflow,
+    SwarmChunkWorkflow,
+    BatchWorkflow,
+]

@@ -7,6 +7,7 @@ ticket's budget would be passed, the agents stop and a person takes over (``Hand
 the ticket failing.
 """
 
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import TypeVar
 
@@ -24,8 +25,8 @@ with workflow.unsafe.imports_passed_through():
     from policy.budget import budget_problem
     from policy.priority import priority_key
     from shared import names
-    from shared.agents import AgentReply, AgentRole, Usage
-    from shared.pipeline_config import PipelineConfig
+    from shared.agents import AgentReply, AgentRole, AgentRoute, Usage
+    from shared.pipeline_config import AgentTimeouts, PipelineConfig
     from shared.view import Fallback
     from workflows import options
     from workflows.ticket_record import TicketRecord
@@ -113,45 +114,80 @@ class AgentCaller:
     ) -> AgentReply[OutT]:
         if check_budget:
             self._check_budget()
-        timeouts = self._config.agent_timeouts
-        chain = self._config.routes[role]
-        for index, route in enumerate(chain):
-            try:
-                reply: AgentReply[OutT] = await workflow.execute_activity(
-                    activity,
-                    request.model_copy(update={"route": route}),
-                    task_queue=names.llm_task_queue(route.provider),
-                    result_type=AgentReply[output_type],  # type: ignore[valid-type]
-                    start_to_close_timeout=timedelta(seconds=timeouts.start_to_close_seconds),
-                    heartbeat_timeout=timedelta(seconds=timeouts.heartbeat_seconds),
-                    retry_policy=options.AGENT_RETRY,
-                    summary=f"{role} · {route.provider}:{route.model}",
-                    priority=temporal_priority(self._record),
+
+        def failed(route: AgentRoute, err: ActivityError, following: AgentRoute | None) -> None:
+            if (spent := usage_of_failed_call(err)) is not None:
+                self._count(role, spent)
+            self._record.view.fallbacks.append(
+                Fallback(
+                    role=role,
+                    failed=f"{route.provider}:{route.model}",
+                    error=describe_failure(err),
+                    next=f"{following.provider}:{following.model}" if following else None,
+                    at=workflow.now(),
                 )
-            except ActivityError as err:
-                if is_cancelled_exception(err):
-                    raise  # the ticket is being cancelled: not a provider failure
-                if (spent := usage_of_failed_call(err)) is not None:
-                    self._count(role, spent)
-                following = chain[index + 1] if index + 1 < len(chain) else None
-                self._record.view.fallbacks.append(
-                    Fallback(
-                        role=role,
-                        failed=f"{route.provider}:{route.model}",
-                        error=describe_failure(err),
-                        next=f"{following.provider}:{following.model}" if following else None,
-                        at=workflow.now(),
-                    )
-                )
-                if following is not None:
-                    workflow.logger.warning("%s: %s; falling back", role, describe_failure(err))
-                    continue
-                if is_invalid_output(err):
-                    message = err.cause.message if isinstance(err.cause, ApplicationError) else ""
-                    raise HandOff(
-                        f"the {role} agent's output stayed invalid: {message}", invalid_output=True
-                    ) from err
+            )
+
+        try:
+            reply = await call_agent(
+                role,
+                activity,
+                request,
+                output_type,
+                chain=self._config.routes[role],
+                timeouts=self._config.agent_timeouts,
+                priority=temporal_priority(self._record),
+                on_failure=failed,
+            )
+        except ActivityError as err:
+            if is_invalid_output(err):
+                message = err.cause.message if isinstance(err.cause, ApplicationError) else ""
+                raise HandOff(
+                    f"the {role} agent's output stayed invalid: {message}", invalid_output=True
+                ) from err
+            raise
+        self._count(role, reply.usage)
+        return reply
+
+    def count(self, role: AgentRole, usage: Usage) -> None:
+        """Usage of calls made elsewhere on the ticket's behalf (an orchestrator run)."""
+        self._count(role, usage)
+
+
+async def call_agent(
+    role: AgentRole,
+    activity: str,
+    request: BaseModel,
+    output_type: type[OutT],
+    *,
+    chain: Sequence[AgentRoute],
+    timeouts: AgentTimeouts,
+    priority: TemporalPriority = TemporalPriority.default,
+    on_failure: Callable[[AgentRoute, ActivityError, AgentRoute | None], None] | None = None,
+) -> AgentReply[OutT]:
+    """One agent call, along its chain of routes: each route is an activity on that provider's
+    task queue with the agent retry policy; when one fails for good the next is tried. Raises the
+    last route's ActivityError when all failed; a cancellation is never treated as a failure."""
+    for index, route in enumerate(chain):
+        try:
+            return await workflow.execute_activity(
+                activity,
+                request.model_copy(update={"route": route}),
+                task_queue=names.llm_task_queue(route.provider),
+                result_type=AgentReply[output_type],  # type: ignore[valid-type]
+                start_to_close_timeout=timedelta(seconds=timeouts.start_to_close_seconds),
+                heartbeat_timeout=timedelta(seconds=timeouts.heartbeat_seconds),
+                retry_policy=options.AGENT_RETRY,
+                summary=f"{role} · {route.provider}:{route.model}",
+                priority=priority,
+            )
+        except ActivityError as err:
+            if is_cancelled_exception(err):
+                raise  # being cancelled: not a provider failure, no fallback
+            following = chain[index + 1] if index + 1 < len(chain) else None
+            if on_failure is not None:
+                on_failure(route, err, following)
+            if following is None:
                 raise
-            self._count(role, reply.usage)
-            return reply
-        raise AssertionError("unreachable: every route chain has at least one route")
+            workflow.logger.warning("%s: %s; falling back", role, describe_failure(err))
+    raise AssertionError("unreachable: every route chain has at least one route")

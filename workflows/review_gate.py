@@ -6,6 +6,7 @@ loop waits again (a late review during delivery is refused, never silently dropp
 the SLA timer runs; if it fires first, the ticket is marked escalated and keeps waiting.
 """
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pydantic import ValidationError
@@ -24,12 +25,17 @@ class ReviewGate:
         self._accepting = False
         self._pending: ReviewDecision | None = None
 
-    async def wait(self, reasons: list[str]) -> ReviewDecision:
-        """Move to AWAITING_REVIEW for ``reasons`` and return the decision a person makes."""
+    async def wait(
+        self, reasons: list[str], on_waiting: Callable[[], Awaitable[None]] | None = None
+    ) -> ReviewDecision:
+        """Move to AWAITING_REVIEW for ``reasons`` and return the decision a person makes.
+        ``on_waiting`` runs once the ticket waits (to tell a batch it is at rest)."""
         view = self._record.view
         view.review_reasons = reasons
         self._record.move(TicketState.AWAITING_REVIEW, "policy", "; ".join(reasons))
         self._accepting = True
+        if on_waiting is not None:
+            await on_waiting()
         if not view.escalated and view.sla_deadline is not None:
             left = time_left(view.sla_deadline, workflow.now())
             try:

@@ -11,12 +11,18 @@ import asyncio
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    ChildWorkflowError,
+    is_cancelled_exception,
+)
 
 with workflow.unsafe.imports_passed_through():
     from policy.review_policy import review_reasons
     from policy.sla import sla_deadline
     from policy.transitions import TicketState
+    from policy.trimming import trim_body
     from shared import names
     from shared.agents import (
         AgentRole,
@@ -34,9 +40,18 @@ with workflow.unsafe.imports_passed_through():
         ValidateRequest,
         Validation,
     )
+    from shared.batch import TicketSettled
+    from shared.orchestration import OrchestratorInput, OrchestratorResult
     from shared.pipeline_config import PipelineConfig
     from shared.review import ReviewAction, ReviewDecision, ReviewReceipt
-    from shared.view import DeliveryReceipt, DeliveryRequest, DraftRecord, TicketRequest, TicketView
+    from shared.view import (
+        DeliveryReceipt,
+        DeliveryRequest,
+        DraftRecord,
+        Fallback,
+        TicketRequest,
+        TicketView,
+    )
     from workflows import options
     from workflows.agent_calls import AgentCaller, HandOff, describe_failure, temporal_priority
     from workflows.review_gate import ReviewGate
@@ -45,6 +60,11 @@ with workflow.unsafe.imports_passed_through():
 S = TicketState
 # When triage could not say, the SLA and the queue treat the ticket as this.
 FALLBACK_PRIORITY = Priority.MEDIUM
+# Complex tickets get their first draft from an orchestrator run. A ticket started before this
+# change replays the single-draft path (and only complex tickets ever ask).
+PATCH_ORCHESTRATED_RESOLUTION = "orchestrated-resolution"
+ORCHESTRATOR_AUTHOR = "orchestrator"
+MAX_DRAFT_CHARS = 8_000  # the Draft model's limit
 
 
 @workflow.defn(name=names.TICKET_WORKFLOW)
@@ -60,6 +80,8 @@ class TicketWorkflow:
         # Problems the agents could not solve (invalid output): each is a reason for review.
         self._degraded: list[str] = []
         self._reviews = ReviewGate(self._record)
+        self._told_batch = False
+        self._batch_id = request.batch_id
 
     # ---- the lifecycle ---------------------------------------------------------------------------
 
@@ -72,6 +94,7 @@ class TicketWorkflow:
             if is_cancelled_exception(err):
                 self._reviews.close()
                 self._record.move(S.CANCELLED, "operator", "the ticket's workflow was cancelled")
+                await self._tell_batch()
                 raise asyncio.CancelledError() from None
             assert isinstance(err, ActivityError)
             # Retries and fallbacks are spent: the ticket fails with a reason, visibly, and the
@@ -79,14 +102,31 @@ class TicketWorkflow:
             reason = describe_failure(err)
             self._record.view.failure = reason
             self._record.move(S.FAILED, "workflow", reason)
+            await self._tell_batch()
             raise ApplicationError(
                 f"ticket {self._ticket.ticket_id} failed: {reason}",
                 type="TicketFailed",
                 non_retryable=True,
             ) from err
+        await self._tell_batch()
         # Let an update that arrived with the final decision return its result before closing.
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._record.view
+
+    async def _tell_batch(self) -> None:
+        """A ticket started by a batch reports once, the first time it rests: that frees its
+        place in the batch's window."""
+        batch_id = self._batch_id
+        if self._told_batch or batch_id is None:
+            return
+        self._told_batch = True
+        try:
+            await workflow.get_external_workflow_handle(batch_id).signal(
+                names.TICKET_SETTLED_SIGNAL,
+                TicketSettled(ticket_id=self._ticket.ticket_id, state=self._record.state),
+            )
+        except ApplicationError as err:  # the batch is gone: nothing is waiting for us
+            workflow.logger.warning("could not tell batch %s: %s", batch_id, err)
 
     async def _process(self) -> None:
         self._config = await workflow.execute_local_activity(
@@ -111,7 +151,7 @@ class TicketWorkflow:
             if not reasons:
                 await self._deliver("policy", "no review needed")
                 return
-            decision = await self._reviews.wait(reasons)
+            decision = await self._reviews.wait(reasons, on_waiting=self._tell_batch)
             reviewer = f"reviewer:{decision.reviewer}"
             if decision.action is ReviewAction.APPROVE:
                 await self._deliver(reviewer, "approved")
@@ -171,6 +211,7 @@ class TicketWorkflow:
                 TriageRequest(ticket=self._ticket, classification=self._classification),
                 TriageResult,
             )
+            self._record.view.complex = reply.output.complex
             priority, rationale, model = (
                 reply.output.priority,
                 reply.output.rationale,
@@ -219,33 +260,37 @@ class TicketWorkflow:
         rounds = 0
         while True:
             revision = (view.draft.revision if view.draft else 0) + 1
-            reply = await self._agents.call(
-                AgentRole.RESOLVER,
-                names.DRAFT_RESOLUTION,
-                DraftRequest(
-                    ticket=self._ticket,
-                    classification=self._classification,
-                    priority=view.priority,
-                    articles=articles,
-                    revision=revision,
-                    findings=findings,
-                    reviewer_notes=reviewer_notes,
-                    previous_draft=view.draft.text if view.draft else None,
-                ),
-                Draft,
-                check_budget=check_budget,
-            )
-            self._set_draft(reply.output, reply.usage.model)
-            self._record.move(
-                S.RESOLVED, AgentRole.RESOLVER, f"draft revision {revision}", reply.usage.model
-            )
+            drafted: tuple[Draft, str] | None = None
+            if revision == 1 and self._orchestrate():
+                drafted = await self._orchestrated_draft()
+            if drafted is None:
+                reply = await self._agents.call(
+                    AgentRole.RESOLVER,
+                    names.DRAFT_RESOLUTION,
+                    DraftRequest(
+                        ticket=self._ticket,
+                        classification=self._classification,
+                        priority=view.priority,
+                        articles=articles,
+                        revision=revision,
+                        findings=findings,
+                        reviewer_notes=reviewer_notes,
+                        previous_draft=view.draft.text if view.draft else None,
+                    ),
+                    Draft,
+                    check_budget=check_budget,
+                )
+                drafted = (reply.output, reply.usage.model)
+            draft, author = drafted
+            self._set_draft(draft, author)
+            self._record.move(S.RESOLVED, AgentRole.RESOLVER, f"draft revision {revision}", author)
             check = await self._agents.call(
                 AgentRole.VALIDATOR,
                 names.VALIDATE_RESOLUTION,
                 ValidateRequest(
                     ticket=self._ticket,
                     classification=self._classification,
-                    draft=reply.output,
+                    draft=draft,
                     articles=articles,
                 ),
                 Validation,
@@ -274,6 +319,63 @@ class TicketWorkflow:
                 f"revision {rounds} of {self._config.max_revision_rounds} requested: {summary}",
                 check.usage.model,
             )
+
+    def _orchestrate(self) -> bool:
+        # patched() is asked only for complex tickets, so no other ticket's history changes.
+        return (
+            self._record.view.complex
+            and self._config.orchestration.orchestrate_complex_tickets
+            and workflow.patched(PATCH_ORCHESTRATED_RESOLUTION)
+        )
+
+    async def _orchestrated_draft(self) -> tuple[Draft, str] | None:
+        """The first draft of a complex ticket, from a planner and specialist workers (a child
+        orchestrator run). If that run fails, the single resolver drafts instead."""
+        view = self._record.view
+        child_id = f"{workflow.info().workflow_id}/resolution"
+        # The articles the ticket's own search found travel with the task, so the workers
+        # ground their answer in the same facts the validator will check it against.
+        known = "\n".join(
+            f"[{a.article_id}] {a.title}: {a.answer}" for a in await self._knowledge()
+        )
+        task = (
+            "Write the reply to the customer for this support ticket. "
+            f"Category: {view.category}; priority: {view.priority}.\n"
+            f"Subject: {self._ticket.subject}\n\n{trim_body(self._ticket.body).text}\n\n"
+            f"Knowledge-base articles found for this ticket (cite them by id):\n"
+            f"{known or '(none)'}"
+        )
+        try:
+            result = await workflow.execute_child_workflow(
+                names.ORCHESTRATOR_WORKFLOW,
+                OrchestratorInput(task=task, ticket_id=self._ticket.ticket_id),
+                id=child_id,
+                result_type=OrchestratorResult,
+                priority=temporal_priority(self._record),
+                static_summary=f"resolution plan for ticket {self._ticket.ticket_id}",
+            )
+        except ChildWorkflowError as err:
+            if is_cancelled_exception(err):
+                raise
+            first = self._config.routes[AgentRole.RESOLVER][0]
+            cause = err.cause
+            message = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
+            view.fallbacks.append(
+                Fallback(
+                    role=AgentRole.RESOLVER,
+                    failed=f"{ORCHESTRATOR_AUTHOR}:{child_id}",
+                    error=message,
+                    next=f"{first.provider}:{first.model}",
+                    at=workflow.now(),
+                )
+            )
+            return None
+        for role, calls in result.usage.items():
+            for usage in calls:
+                self._agents.count(AgentRole(role), usage)
+        view.orchestration = child_id
+        text = result.synthesis.answer.strip()[:MAX_DRAFT_CHARS]
+        return Draft(text=text, cited_articles=result.synthesis.sources), ORCHESTRATOR_AUTHOR
 
     def _reasons(self, findings: list[Finding], *, rework: bool) -> list[str]:
         assert self._classification is not None and self._record.view.priority is not None

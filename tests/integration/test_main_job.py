@@ -78,12 +78,19 @@ def test_sigterm_stops_a_kept_running_job_and_everything_it_started(tmp_path: Pa
     tickets.write_text('{"id": "K-1", "subject": "Invoice copy", "body": "Where is my invoice?"}\n')
     job = start_cli(env, "run", "--file", str(tickets), "--keep-running", "--ui-port", str(ui_port))
     try:
-        assert job.stdout is not None
+        assert job.stdout is not None and job.stderr is not None
+        seen: list[str] = []
         for line in job.stdout:
+            seen.append(line)
             if "keep running for inspection" in line:
                 break
         else:
-            raise AssertionError("the job ended before keeping the server running")
+            job.wait(30)
+            raise AssertionError(
+                f"the job ended (exit {job.returncode}) before keeping the server running:\n"
+                + "".join(seen)
+                + job.stderr.read()
+            )
         assert port_is_open(port)
         job.send_signal(signal.SIGTERM)  # to the job only, as a supervisor would
         assert job.wait(60) == 0

@@ -36,8 +36,8 @@ def test_a_worker_without_the_key_its_agents_need_stops_and_names_the_variable(
     result = start_worker(env)
     assert result.returncode == 2
     assert result.stderr.strip() == (
-        "worker: configuration error: the classifier, triage, resolver, validator agent(s) use "
-        "openai, but OPENAI_API_KEY is not set"
+        "worker: configuration error: the classifier, triage, resolver, validator, planner, "
+        "worker, synthesizer, insights agent(s) use openai, but OPENAI_API_KEY is not set"
     )
 
 

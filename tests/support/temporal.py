@@ -15,6 +15,7 @@ from temporalio.client import (
     OutboundInterceptor,
     StartWorkflowInput,
     WorkflowHandle,
+    WorkflowHistory,
 )
 from temporalio.worker import Replayer
 
@@ -22,9 +23,7 @@ from shared import names
 from shared.data_converter import data_converter
 from shared.payload_store import FileStore
 from shared.view import TicketView
-from workflows.ticket import TicketWorkflow
-
-ALL_WORKFLOWS = [TicketWorkflow]
+from workflows import ALL_WORKFLOWS
 
 # The project's converter (pydantic, large payloads in a store), with this test run's own store.
 PAYLOAD_STORE = FileStore(Path(tempfile.mkdtemp(prefix="ticket-agents-payloads-")))
@@ -60,14 +59,40 @@ class StartedWorkflows(Interceptor):
         return _Outbound(next)
 
 
+async def histories(
+    client: Client, workflow_id: str, run_id: str | None = None
+) -> list[WorkflowHistory]:
+    """Every history a workflow produced: its runs (following continue-as-new) and, the same
+    way, every child workflow any of them started."""
+    found: list[WorkflowHistory] = []
+    todo: list[tuple[str, str | None]] = [(workflow_id, run_id)]
+    seen: set[tuple[str, str | None]] = set()
+    while todo:
+        key = todo.pop()
+        if key in seen:
+            continue
+        seen.add(key)
+        history = await client.get_workflow_handle(key[0], run_id=key[1]).fetch_history()
+        found.append(history)
+        for event in history.events:
+            if event.HasField("child_workflow_execution_started_event_attributes"):
+                child = event.child_workflow_execution_started_event_attributes.workflow_execution
+                todo.append((child.workflow_id, child.run_id))
+            if event.HasField("workflow_execution_continued_as_new_event_attributes"):
+                attrs = event.workflow_execution_continued_as_new_event_attributes
+                todo.append((key[0], attrs.new_execution_run_id))
+    return found
+
+
 async def replay_histories(client: Client, started: Iterable[tuple[str, str | None]]) -> int:
-    """Replay each workflow's history against today's code; raises on non-determinism."""
+    """Replay every history of each workflow (its runs, its children) against today's code;
+    raises on non-determinism."""
     replayer = Replayer(workflows=ALL_WORKFLOWS, data_converter=CONVERTER)
     count = 0
     for workflow_id, run_id in started:
-        history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
-        await replayer.replay_workflow(history)
-        count += 1
+        for history in await histories(client, workflow_id, run_id):
+            await replayer.replay_workflow(history)
+            count += 1
     return count
 
 

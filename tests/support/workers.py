@@ -15,7 +15,7 @@ from shared.pipeline_config import PipelineConfig
 from shared.provider_config import WorkerSettings
 from shared.tickets import Ticket
 from tests.support.tickets import make_ticket, start_ticket
-from workflows.ticket import TicketWorkflow
+from workflows import ALL_WORKFLOWS
 
 
 @contextlib.asynccontextmanager
@@ -72,7 +72,7 @@ async def fake_pipeline(
     }
     agents = [a for a in activities if _activity_name(a) in agent_names]
     others = [a for a in activities if _activity_name(a) not in agent_names]
-    workers = [Worker(client, task_queue=task_queue, workflows=[TicketWorkflow], activities=others)]
+    workers = [Worker(client, task_queue=task_queue, workflows=ALL_WORKFLOWS, activities=others)]
     if agents:
         workers.append(Worker(client, task_queue=llm_queue, activities=agents))
     async with running(workers):

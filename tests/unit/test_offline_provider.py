@@ -20,6 +20,15 @@ from shared.agents import (
     TriageRequest,
     ValidateRequest,
 )
+from shared.orchestration import (
+    ContextItem,
+    PlanRequest,
+    SubTask,
+    SynthesisRequest,
+    WorkerType,
+    WorkRequest,
+)
+from shared.swarm import InsightRequest, SwarmItem
 from shared.tickets import CustomerTier, Ticket
 
 ROUTE = AgentRoute(provider="offline", model=OFFLINE_MODEL)
@@ -55,14 +64,31 @@ def request_for(role: AgentRole) -> BaseModel:
             revision=1,
             route=ROUTE,
         )
-    draft = Draft(
-        text="Hello, about the duplicate charge on your card: reply with the dates and we will "
-        "refund one of the two charges.",
-        cited_articles=["KB-203"],
-    )
-    return ValidateRequest(
-        ticket=TICKET, classification=CLASSIFICATION, draft=draft, articles=[ARTICLE], route=ROUTE
-    )
+    if role is AgentRole.VALIDATOR:
+        draft = Draft(
+            text="Hello, about the duplicate charge on your card: reply with the dates and we "
+            "will refund one of the two charges.",
+            cited_articles=["KB-203"],
+        )
+        return ValidateRequest(
+            ticket=TICKET,
+            classification=CLASSIFICATION,
+            draft=draft,
+            articles=[ARTICLE],
+            route=ROUTE,
+        )
+    task = "Compare the refund policy and the cancellation fees for an annual plan."
+    if role is AgentRole.PLANNER:
+        return PlanRequest(task=task, worker_types=list(WorkerType), max_nodes=8, route=ROUTE)
+    if role is AgentRole.WORKER:
+        subtask = SubTask(id="research", worker="researcher", instruction="Find the refund policy.")
+        return WorkRequest(task=task, subtask=subtask, route=ROUTE)
+    if role is AgentRole.SYNTHESIZER:
+        result = ContextItem(subtask_id="write", worker="writer", output="Refunds within 30 days.")
+        return SynthesisRequest(task=task, results=[result], route=ROUTE)
+    assert role is AgentRole.INSIGHTS
+    item = SwarmItem(item_id="r1", text="Great kettle, boils fast. The lid feels flimsy though.")
+    return InsightRequest(item=item, route=ROUTE)
 
 
 ALL_SPECS = [pytest.param(spec, id=str(spec.role)) for spec in SPECS.values()]

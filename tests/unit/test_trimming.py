@@ -3,7 +3,7 @@
 import pytest
 
 from activities.text import estimate_tokens
-from activities.trimming import trim_body
+from policy.trimming import trim_body
 
 CONTENT = "Our export fails with error 500 since Monday. Steps: open reports, click export."
 

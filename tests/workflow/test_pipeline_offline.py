@@ -76,3 +76,48 @@ async def test_the_bundled_samples_cover_every_category_and_priority_and_some_ne
         assert view.draft is not None and view.draft.cited_articles
     revised = [v for v in views if v.revision_rounds > 0]
     assert revised, "at least one sample exercises the validator's revision loop"
+
+
+async def test_a_complex_ticket_is_resolved_by_an_orchestrator_child_run(
+    ts_env: WorkflowEnvironment, task_queue: str, tmp_path: Path
+) -> None:
+    from shared.orchestration import OrchestratorResult, SubTaskStatus
+
+    ticket = Ticket(
+        ticket_id="CX-1",
+        subject="Refund, invoice and my account",
+        body=(
+            "I was charged twice for order 1234, can I get a refund for the second charge? "
+            "Where can I download the invoice for the first one? And how do I change the "
+            "e-mail address on my account so the next invoice goes to accounting?"
+        ),
+    )
+    async with real_pipeline(ts_env.client, task_queue, tmp_path):
+        handle = await ts_env.client.start_workflow(
+            names.TICKET_WORKFLOW,
+            TicketRequest(ticket=ticket),
+            id=names.ticket_workflow_id(ticket.ticket_id),
+            task_queue=task_queue,
+            result_type=TicketView,
+        )
+        view = await wait_for_state(handle, *SETTLED)
+        child = ts_env.client.get_workflow_handle(
+            f"{handle.id}/resolution", result_type=OrchestratorResult
+        )
+        orchestrated = await child.result()
+
+    assert view.complex and view.orchestration == f"{handle.id}/resolution"
+    # Grounded in the ticket's own articles, the orchestrated draft passes validation as it is.
+    assert view.state is TicketState.COMPLETED
+    assert view.draft is not None and view.draft.revision == 1
+    assert view.draft.author == "orchestrator"
+    assert view.draft.text == orchestrated.synthesis.answer.strip()
+    # One research branch per question the customer asked, joined by the analyst.
+    research = [t for t in orchestrated.plan.subtasks if t.worker == "researcher"]
+    assert len(research) == 3 and "download the invoice" in research[1].instruction
+    analyze = next(t for t in orchestrated.plan.subtasks if t.id == "analyze")
+    assert analyze.depends_on == [t.id for t in research]
+    assert all(o.status is SubTaskStatus.COMPLETED for o in orchestrated.outcomes)
+    # The orchestrated calls are billed to the ticket, next to its own agents.
+    assert {"planner", "worker", "synthesizer"} <= set(view.usage)
+    assert view.usage["worker"].calls == len(orchestrated.plan.subtasks)

@@ -6,7 +6,15 @@ from typing import Any, cast
 from pydantic import BaseModel
 
 from activities.providers.base import AgentSpec, InT, OutT, Provider
-from activities.providers.offline import classifier, resolver, triage, validator
+from activities.providers.offline import (
+    classifier,
+    insights,
+    planner,
+    resolver,
+    triage,
+    validator,
+    workers,
+)
 from activities.text import estimate_tokens
 from shared.agents import (
     AgentReply,
@@ -17,6 +25,8 @@ from shared.agents import (
     Usage,
     ValidateRequest,
 )
+from shared.orchestration import PlanRequest, SynthesisRequest, WorkRequest
+from shared.swarm import InsightRequest
 
 OFFLINE_MODEL = "offline-rules-v1"
 
@@ -32,6 +42,14 @@ def _answer(role: AgentRole, request: Any) -> BaseModel:
     if role is AgentRole.VALIDATOR:
         v = cast(ValidateRequest, request)
         return validator.validate(v.ticket, v.draft, v.articles)
+    if role is AgentRole.PLANNER:
+        return planner.plan(cast(PlanRequest, request))
+    if role is AgentRole.WORKER:
+        return workers.work(cast(WorkRequest, request))
+    if role is AgentRole.SYNTHESIZER:
+        return workers.synthesize(cast(SynthesisRequest, request))
+    if role is AgentRole.INSIGHTS:
+        return insights.insights(cast(InsightRequest, request).item)
     raise ValueError(f"the offline provider has no rules for the {role} agent")
 
 

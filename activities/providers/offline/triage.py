@@ -51,6 +51,18 @@ def _matches(patterns: list[str], text: str) -> list[str]:
     return cues
 
 
+# Several questions, or a long account of a problem: worth a plan and specialist workers.
+COMPLEX_MIN_QUESTIONS: Final = 3
+COMPLEX_MIN_WORDS: Final = 180
+
+
+def is_complex(ticket: Ticket) -> bool:
+    return (
+        ticket.body.count("?") >= COMPLEX_MIN_QUESTIONS
+        or len(ticket.body.split()) >= COMPLEX_MIN_WORDS
+    )
+
+
 def triage(ticket: Ticket, classification: Classification) -> TriageResult:
     text = f"{ticket.subject}\n{ticket.body}".lower()
     urgent, high, low = (_matches(p, text) for p in (URGENT_CUES, HIGH_CUES, LOW_CUES))
@@ -68,4 +80,9 @@ def triage(ticket: Ticket, classification: Classification) -> TriageResult:
     if bump and priority in (Priority.LOW, Priority.MEDIUM):
         priority = list(Priority)[priority.rank + bump]
         rationale += f"; raised to {priority} for a {ticket.customer_tier} customer"
-    return TriageResult(priority=priority, rationale=rationale, cues=cues[:20])
+    complex_ticket = is_complex(ticket)
+    if complex_ticket:
+        rationale += "; complex (several questions or a long account)"
+    return TriageResult(
+        priority=priority, rationale=rationale, cues=cues[:20], complex=complex_ticket
+    )

@@ -1,4 +1,4 @@
-"""Input trimming: what the model never needs to read.
+"""Input trimming: what the model never needs to read (pure: activities and workflows use it).
 
 Greetings, sign-offs and signatures, quoted earlier messages and the middle of over-long bodies
 are cut before any provider sees a ticket. Every agent reads the ticket, so a saving here is
@@ -10,13 +10,10 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-from activities.text import estimate_tokens
+from policy.text_budget import estimate_tokens, fit_to_tokens
 
 # A ticket body longer than this (in estimated tokens) keeps its head and tail only.
 DEFAULT_BODY_TOKEN_BUDGET: Final = 1_500
-# Share of the budget kept from the start of the body; the rest comes from its end (where error
-# messages and the actual question often are).
-HEAD_SHARE: Final = 0.75
 
 # A line that is only a greeting ("Hi team,", "Dear support team,"), not "Hi, my app crashes".
 GREETING = re.compile(
@@ -72,20 +69,10 @@ def _drop_greeting_and_signature(lines: list[str]) -> list[str]:
     return lines
 
 
-def _fit(text: str, budget_tokens: int) -> str:
-    if estimate_tokens(text) <= budget_tokens:
-        return text
-    budget_chars = budget_tokens * 4
-    head = text[: int(budget_chars * HEAD_SHARE)]
-    tail = text[-int(budget_chars * (1 - HEAD_SHARE)) :]
-    cut = len(text) - len(head) - len(tail)
-    return f"{head}\n[... {cut:,} characters trimmed ...]\n{tail}"
-
-
 def trim_body(body: str, budget_tokens: int = DEFAULT_BODY_TOKEN_BUDGET) -> Trimmed:
     lines = body.replace("\r\n", "\n").split("\n")
     lines = _drop_greeting_and_signature(_drop_quoted(lines))
     text = "\n".join(lines).strip() or body.strip()  # never trim a ticket to nothing
     text = re.sub(r"\n{3,}", "\n\n", text)
-    text = _fit(text, budget_tokens)
+    text = fit_to_tokens(text, budget_tokens)
     return Trimmed(text=text, removed_tokens=max(estimate_tokens(body) - estimate_tokens(text), 0))

@@ -1,0 +1,103 @@
+"""Offline specialist workers and synthesizer: templated work grounded in the bundled knowledge
+base. They show the orchestration working without a model; their prose is plain on purpose."""
+
+import re
+
+from activities.knowledge_base import KnowledgeBase
+from activities.providers.offline.templates import GREETING, SIGN_OFF
+from activities.text import sentences
+from shared.agents import Category, KnowledgeQuery
+from shared.orchestration import Synthesis, SynthesisRequest, WorkerType, WorkRequest, WorkResult
+
+REPLY_TASK = re.compile(r"\breply\b.*\bcustomer\b|\bcustomer\b.*\breply\b", re.I | re.S)
+
+
+def _research(request: WorkRequest) -> WorkResult:
+    kb = KnowledgeBase.bundled()
+    found: dict[str, str] = {}
+    # The sub-task's own instruction first (each branch researches its subject), the whole task
+    # only when that finds nothing.
+    for text in (request.subtask.instruction, request.task):
+        for category in Category:
+            for article in kb.search(KnowledgeQuery(category=category, text=text, limit=2)):
+                found.setdefault(article.article_id, f"{article.title}: {article.answer}")
+        if found:
+            break
+    if not found:
+        return WorkResult(output=f"No documented facts found for: {request.subtask.instruction}")
+    best = list(found.items())[:3]
+    lines = [f"- {fact}" for _, fact in best]
+    return WorkResult(output="Findings:\n" + "\n".join(lines), sources=[k for k, _ in best])
+
+
+def _analyze(request: WorkRequest) -> WorkResult:
+    points = [
+        sentences(item.output.split("\n", 1)[-1])[0] if item.output.strip() else ""
+        for item in request.context
+    ]
+    points = [p.lstrip("- ") for p in points if p]
+    body = "\n".join(f"- {p}" for p in points) or "- nothing to analyse"
+    sources = sorted({s for item in request.context for s in item.sources})
+    return WorkResult(
+        output=f"Analysis of {len(request.context)} result(s):\n{body}", sources=sources
+    )
+
+
+def _write(request: WorkRequest) -> WorkResult:
+    facts = []
+    for item in request.context:
+        if item.worker in (WorkerType.CODER, WorkerType.REVIEWER):
+            continue  # code and review notes are not prose for the reader
+        for line in item.output.splitlines():
+            line = line.strip().lstrip("- ")
+            if line and not line.endswith(":") and line not in facts:
+                facts.append(line)
+    sources = sorted({s for item in request.context for s in item.sources})
+    body = "\n\n".join(facts) or "We could not find documented facts for this yet."
+    if REPLY_TASK.search(request.task):
+        return WorkResult(output=f"{GREETING}\n\n{body}\n\n{SIGN_OFF}", sources=sources)
+    return WorkResult(output=body, sources=sources)
+
+
+def _code(request: WorkRequest) -> WorkResult:
+    steps = [item.subtask_id for item in request.context]
+    return WorkResult(
+        output=(
+            "```python\n# Steps derived from: " + ", ".join(steps or ["the task"]) + "\n"
+            "def run() -> None:\n"
+            "    raise NotImplementedError('offline provider: no code generation')\n```"
+        )
+    )
+
+
+def _review(request: WorkRequest) -> WorkResult:
+    words = sum(len(item.output.split()) for item in request.context)
+    verdict = "sound" if words >= 20 else "too thin to be useful"
+    return WorkResult(output=f"Review: the work is {verdict} ({words} words checked).")
+
+
+WORKERS = {
+    WorkerType.RESEARCHER: _research,
+    WorkerType.ANALYST: _analyze,
+    WorkerType.WRITER: _write,
+    WorkerType.CODER: _code,
+    WorkerType.REVIEWER: _review,
+}
+
+
+def work(request: WorkRequest) -> WorkResult:
+    handler = WORKERS.get(WorkerType(request.subtask.worker))
+    if handler is None:  # pragma: no cover - plans are validated before any worker runs
+        raise ValueError(f"no offline worker for {request.subtask.worker!r}")
+    return handler(request)
+
+
+def synthesize(request: SynthesisRequest) -> Synthesis:
+    writers = [r for r in request.results if r.worker == WorkerType.WRITER]
+    chosen = writers[-1] if writers else None
+    answer = chosen.output if chosen else "\n\n".join(r.output for r in request.results)
+    if not answer.strip():
+        answer = "The team produced no results for this task."
+    gaps = [f"{m} did not complete" for m in request.missing]
+    sources = sorted({s for r in request.results for s in r.sources})
+    return Synthesis(answer=answer, gaps=gaps, sources=sources)

@@ -1,0 +1,47 @@
+"""Bulk tickets: one batch workflow starts ticket workflows as children in a sliding window."""
+
+from pydantic import BaseModel, Field
+
+
+class BatchSettings(BaseModel):
+    # Tickets in flight at once: started and not yet at rest (completed, failed, rejected or
+    # waiting for a person).
+    window: int = Field(default=50, ge=1, le=1_000)
+    # The batch continues as new after starting this many tickets, so its history stays small.
+    tickets_per_run: int = Field(default=500, ge=1, le=5_000)
+
+
+class BatchTotals(BaseModel):
+    total: int = 0
+    started: int = 0
+    already_known: int = 0  # ticket workflows that existed before: not processed again
+    settled: dict[str, int] = Field(default_factory=dict)  # by the state each ticket rested in
+    runs: int = 1
+
+
+class BatchState(BaseModel):
+    """Carried across continue-as-new (the tickets travel as their own argument)."""
+
+    settings: BatchSettings = Field(default_factory=BatchSettings)
+    position: int = 0
+    totals: BatchTotals = Field(default_factory=BatchTotals)
+    in_flight: list[str] = Field(default_factory=list)  # ticket ids started, not yet at rest
+
+
+class TicketSettled(BaseModel):
+    """Signal from a ticket workflow to the batch that started it: it is at rest."""
+
+    ticket_id: str
+    state: str
+
+
+class BatchProgress(BaseModel):
+    total: int
+    started: int
+    already_known: int
+    in_flight: int
+    settled: dict[str, int]
+
+    @property
+    def done(self) -> int:
+        return self.already_known + sum(self.settled.values())

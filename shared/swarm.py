@@ -1,0 +1,107 @@
+"""Swarm: many items, one agent, a bounded number in flight, results validated and summarised."""
+
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+from shared.agents import AgentRoute, Usage
+from shared.pipeline_config import AgentTimeouts
+
+MAX_CHUNK_SIZE = 1_000  # items per child workflow: keeps each history well under 10,000 events
+
+
+class SwarmItem(BaseModel):
+    item_id: str = Field(min_length=1, max_length=100)
+    text: str = Field(min_length=1, max_length=20_000)
+
+
+class Sentiment(StrEnum):
+    POSITIVE = "positive"
+    NEUTRAL = "neutral"
+    NEGATIVE = "negative"
+    MIXED = "mixed"
+
+
+class ReviewInsights(BaseModel):
+    """What the insights agent extracts from one product review."""
+
+    sentiment: Sentiment
+    key_points: list[str] = Field(min_length=1, max_length=5)
+
+
+class InsightRequest(BaseModel):
+    item: SwarmItem
+    route: AgentRoute | None = None
+
+
+class ItemResult(BaseModel):
+    item_id: str
+    ok: bool
+    output: ReviewInsights | None = None
+    error: str | None = None
+    usage: Usage | None = None
+
+
+class SwarmSettings(BaseModel):
+    concurrency: int = Field(default=20, ge=1, le=500)
+    chunk_size: int = Field(default=500, ge=1, le=MAX_CHUNK_SIZE)
+    # The parent continues as new after this many chunks, so its history stays small.
+    chunks_per_run: int = Field(default=10, ge=1, le=100)
+    # More failures than this share fails the run; fewer complete it with the failures listed.
+    max_failure_rate: float = Field(default=0.1, ge=0.0, le=1.0)
+
+
+class SwarmTotals(BaseModel):
+    """Carried across continue-as-new: everything done so far."""
+
+    results: list[ItemResult] = Field(default_factory=list)
+    runs: int = 1
+
+
+class SwarmState(BaseModel):
+    """Carried across continue-as-new (the items travel as their own argument)."""
+
+    settings: SwarmSettings = Field(default_factory=SwarmSettings)
+    next_chunk: int = 0
+    totals: SwarmTotals = Field(default_factory=SwarmTotals)
+    # Loaded once by the first run and carried on: every run and chunk uses the same routes.
+    routes: list[AgentRoute] | None = None
+    timeouts: AgentTimeouts | None = None
+
+
+class SwarmChunkInput(BaseModel):
+    items: list[SwarmItem]
+    concurrency: int
+    routes: list[AgentRoute]
+    timeouts: AgentTimeouts
+
+
+class SwarmChunkResult(BaseModel):
+    results: list[ItemResult]
+
+
+class SwarmProgress(BaseModel):
+    total: int
+    done: int
+    failed: int
+    running_chunk: str | None = None  # the child workflow to ask for progress within a chunk
+
+
+class ItemFailure(BaseModel):
+    item_id: str
+    reason: str
+
+
+class SwarmResult(BaseModel):
+    total: int
+    succeeded: int
+    failed: int
+    success_rate: float
+    failures: list[ItemFailure]
+    latency_ms_p50: float
+    latency_ms_p95: float
+    latency_ms_p99: float
+    tokens: int
+    cost_usd: float
+    runs: int  # 1 + the number of times the parent continued as new
+    outputs: list[ItemResult]

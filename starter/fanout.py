@@ -1,0 +1,185 @@
+"""The fan-out commands: `plan` (orchestrator-workers), `swarm` (one agent, many items) and
+`batch` (many tickets as one workflow), with live progress."""
+
+import asyncio
+import hashlib
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError
+
+from shared import names
+from shared.batch import BatchProgress, BatchSettings, BatchState
+from shared.orchestration import OrchestratorInput, OrchestratorProgress, OrchestratorResult
+from shared.swarm import SwarmItem, SwarmProgress, SwarmResult, SwarmSettings, SwarmState
+from shared.tickets import Ticket
+from starter import render
+from starter.errors import CliError
+
+POLL_SECONDS = 0.5
+
+
+def content_id(prefix: str, parts: list[str]) -> str:
+    """The same input gives the same workflow id: resubmitting finds the earlier run."""
+    digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:12]
+    return f"{prefix}-{digest}"
+
+
+async def _watch(
+    describe: Callable[[], Awaitable[tuple[int, int, str]]], done: asyncio.Future[Any], label: str
+) -> None:
+    """A progress bar fed by ``describe`` (completed, total, note) until ``done`` resolves."""
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[note]}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=render.console(stderr=True), transient=False) as bar:
+        task = bar.add_task(label, total=None, note="")
+        while not done.done():
+            try:
+                completed, total, note = await describe()
+                bar.update(task, completed=completed, total=total or None, note=note)
+            except RPCError:
+                pass  # a progress query can miss while a run continues as new; try again
+            await asyncio.wait({done}, timeout=POLL_SECONDS)
+        if done.exception() is None:
+            completed, total, note = await describe()
+            bar.update(task, completed=completed, total=total or None, note=note)
+
+
+# ---- plan ----------------------------------------------------------------------------------------
+
+
+async def run_plan(
+    client: Client, task: str, run_id: str | None, wait: bool
+) -> tuple[str, OrchestratorResult | None]:
+    workflow_id = run_id or f"plan-{uuid.uuid4().hex[:10]}"
+    handle = await client.start_workflow(
+        names.ORCHESTRATOR_WORKFLOW,
+        OrchestratorInput(task=task),
+        id=workflow_id,
+        task_queue=names.TICKETS_TASK_QUEUE,
+        result_type=OrchestratorResult,
+        static_summary=task[:200],
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
+    if not wait:
+        return workflow_id, None
+    result = asyncio.ensure_future(handle.result())
+
+    async def describe() -> tuple[int, int, str]:
+        p = await handle.query(names.PROGRESS_QUERY, result_type=OrchestratorProgress)
+        total = len(p.plan.subtasks) if p.plan else 0
+        return len(p.outcomes), total, p.phase
+
+    await _watch(describe, result, "sub-tasks")
+    try:
+        return workflow_id, await result
+    except WorkflowFailureError as err:
+        raise CliError(f"the plan run {workflow_id} failed: {_cause(err)}") from None
+
+
+def _cause(err: WorkflowFailureError) -> str:
+    cause = err.cause
+    while isinstance(getattr(cause, "cause", None), Exception) and not isinstance(
+        cause, ApplicationError
+    ):
+        cause = cause.cause  # type: ignore[union-attr]
+    return cause.message if isinstance(cause, ApplicationError) else str(cause or err)
+
+
+# ---- swarm ---------------------------------------------------------------------------------------
+
+
+async def run_swarm(
+    client: Client, items: list[SwarmItem], settings: SwarmSettings, run_id: str | None
+) -> tuple[str, SwarmResult]:
+    workflow_id = run_id or content_id("swarm", [f"{i.item_id}\x1e{i.text}" for i in items])
+    try:
+        handle: WorkflowHandle[Any, SwarmResult] = await client.start_workflow(
+            names.SWARM_WORKFLOW,
+            args=[items, SwarmState(settings=settings)],
+            id=workflow_id,
+            task_queue=names.TICKETS_TASK_QUEUE,
+            result_type=SwarmResult,
+            static_summary=f"{len(items)} items, {settings.concurrency} at a time",
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
+    except WorkflowAlreadyStartedError:
+        # The same items ran before: show that run's result rather than analysing them again.
+        handle = client.get_workflow_handle(workflow_id, result_type=SwarmResult)
+    result = asyncio.ensure_future(handle.result())
+
+    async def describe() -> tuple[int, int, str]:
+        p = await handle.query(names.PROGRESS_QUERY, result_type=SwarmProgress)
+        done = p.done
+        if p.running_chunk:
+            try:
+                chunk = await client.get_workflow_handle(p.running_chunk).query(
+                    names.PROGRESS_QUERY, result_type=SwarmProgress
+                )
+                done += chunk.done
+            except RPCError:
+                pass
+        return done, p.total, f"{p.failed} failed"
+
+    await _watch(describe, result, "items")
+    try:
+        return workflow_id, await result
+    except WorkflowFailureError as err:
+        cause = err.cause
+        details = cause.details if isinstance(cause, ApplicationError) else ()
+        if details:
+            summary = SwarmResult.model_validate({**details[0], "outputs": []})
+            render.print_swarm(summary, workflow_id)
+        raise CliError(f"the swarm {workflow_id} failed: {_cause(err)}") from None
+
+
+def write_outputs(path: Path, result: SwarmResult) -> None:
+    with path.open("w", encoding="utf-8") as out:
+        for r in result.outputs:
+            out.write(json.dumps(r.model_dump(mode="json", exclude={"usage"})) + "\n")
+
+
+# ---- batch ---------------------------------------------------------------------------------------
+
+
+async def run_batch(
+    client: Client, tickets: list[Ticket], settings: BatchSettings, run_id: str | None, wait: bool
+) -> tuple[str, BatchProgress | None]:
+    workflow_id = run_id or content_id("batch", [t.ticket_id for t in tickets])
+    handle: WorkflowHandle[Any, BatchProgress] = await client.start_workflow(
+        names.BATCH_WORKFLOW,
+        args=[tickets, BatchState(settings=settings)],
+        id=workflow_id,
+        task_queue=names.TICKETS_TASK_QUEUE,
+        result_type=BatchProgress,
+        static_summary=f"{len(tickets)} tickets, {settings.window} in flight",
+        # A batch that ran before may run again: its tickets exist, so it starts none of them.
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
+    if not wait:
+        return workflow_id, None
+    result = asyncio.ensure_future(handle.result())
+
+    async def describe() -> tuple[int, int, str]:
+        p = await handle.query(names.PROGRESS_QUERY, result_type=BatchProgress)
+        return p.done, p.total, f"{p.in_flight} in flight, {p.already_known} already known"
+
+    await _watch(describe, result, "tickets")
+    try:
+        return workflow_id, await result
+    except WorkflowFailureError as err:
+        raise CliError(f"the batch {workflow_id} failed: {_cause(err)}") from None

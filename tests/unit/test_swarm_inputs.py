@@ -1,0 +1,182 @@
+"""Swarm input (JSON Lines of items): good lines go through, each bad line is reported with the
+file, the line and the field, and nothing raises."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+from shared.swarm import SwarmItem
+from starter.inputs import InputError, parse_swarm_items, read_swarm_items
+
+SOURCE = "reviews.jsonl"
+
+
+def line(**fields: Any) -> bytes:
+    return json.dumps(fields).encode("utf-8")
+
+
+def jsonl(*lines: bytes) -> bytes:
+    return b"\n".join(lines) + b"\n"
+
+
+def pairs(items: list[SwarmItem]) -> list[tuple[str, str]]:
+    return [(i.item_id, i.text) for i in items]
+
+
+def messages(errors: list[InputError]) -> list[str]:
+    return [str(e) for e in errors]
+
+
+# ---- good input ----------------------------------------------------------------------------------
+
+
+def test_valid_lines_become_items_in_file_order() -> None:
+    data = jsonl(line(id="R-1", text="Great kettle."), line(id="R-2", text="Lid broke."))
+    items, errors = parse_swarm_items(data, SOURCE)
+    assert errors == []
+    assert pairs(items) == [("R-1", "Great kettle."), ("R-2", "Lid broke.")]
+
+
+def test_text_may_be_given_as_review_or_body_and_id_as_item_id() -> None:
+    data = jsonl(line(item_id="A", review="From review."), line(id=7, body="From body."))
+    items, errors = parse_swarm_items(data, SOURCE)
+    assert errors == []
+    assert pairs(items) == [("A", "From review."), ("7", "From body.")]
+
+
+def test_text_is_preferred_over_review_and_body() -> None:
+    items, _ = parse_swarm_items(jsonl(line(id="A", body="b", review="r", text="t")), SOURCE)
+    assert pairs(items) == [("A", "t")]
+
+
+def test_a_line_without_an_id_is_named_after_its_line_number() -> None:
+    data = jsonl(line(text="first"), b"", line(text="third"))
+    items, errors = parse_swarm_items(data, SOURCE)
+    assert errors == []
+    assert pairs(items) == [("line-1", "first"), ("line-3", "third")]
+
+
+def test_text_is_stripped_and_a_byte_order_mark_is_ignored() -> None:
+    data = b"\xef\xbb\xbf" + jsonl(line(id="A", text="  padded \n"))
+    items, errors = parse_swarm_items(data, SOURCE)
+    assert errors == []
+    assert pairs(items) == [("A", "padded")]
+
+
+def test_blank_and_whitespace_only_lines_are_skipped_silently() -> None:
+    data = b"\n   \n" + line(id="A", text="x") + b"\r\n\t\n\n"
+    items, errors = parse_swarm_items(data, SOURCE)
+    assert pairs(items) == [("A", "x")]
+    assert errors == []
+
+
+def test_an_empty_input_gives_nothing_and_no_error() -> None:
+    assert parse_swarm_items(b"", SOURCE) == ([], [])
+
+
+# ---- bad lines -----------------------------------------------------------------------------------
+
+
+def test_every_bad_line_is_reported_and_every_good_line_kept() -> None:
+    data = jsonl(
+        line(id="R-1", text="Great kettle."),  # 1 ok
+        b"{not json",  # 2
+        b"",  # 3 blank: skipped
+        line(id="R-4"),  # 4 no text
+        line(id="R-5", text="   "),  # 5 empty text
+        line(id="R-1", text="Again."),  # 6 duplicate id
+        b"[1, 2]",  # 7 not an object
+        line(id="R-8", text=42),  # 8 text is not a string
+        line(id="R-9", text="Lid broke."),  # 9 ok
+    )
+    items, errors = parse_swarm_items(data, SOURCE)
+    assert pairs(items) == [("R-1", "Great kettle."), ("R-9", "Lid broke.")]
+    assert [(e.source, e.line) for e in errors] == [
+        (SOURCE, 2),
+        (SOURCE, 4),
+        (SOURCE, 5),
+        (SOURCE, 6),
+        (SOURCE, 7),
+        (SOURCE, 8),
+    ]
+    assert messages(errors) == [
+        "reviews.jsonl:2: not valid JSON: Expecting property name enclosed in double quotes "
+        "(column 2)",
+        "reviews.jsonl:4: field 'text' is missing or empty",
+        "reviews.jsonl:5: field 'text' is missing or empty",
+        "reviews.jsonl:6: item R-1 appears twice",
+        "reviews.jsonl:7: expected a JSON object, got list",
+        "reviews.jsonl:8: field 'text' is missing or empty",
+    ]
+
+
+def test_a_rejected_line_does_not_claim_its_id() -> None:
+    # Line 1 is refused (no text), so line 2 may use the same id.
+    items, errors = parse_swarm_items(jsonl(line(id="A"), line(id="A", text="ok")), SOURCE)
+    assert pairs(items) == [("A", "ok")]
+    assert messages(errors) == ["reviews.jsonl:1: field 'text' is missing or empty"]
+
+
+def test_invalid_utf8_is_reported_with_the_byte() -> None:
+    data = jsonl(b'{"text": "caf\xe9"}', line(text="fine"))
+    items, errors = parse_swarm_items(data, SOURCE)
+    assert pairs(items) == [("line-2", "fine")]
+    assert messages(errors) == ["reviews.jsonl:1: not valid UTF-8 (byte 0xe9)"]
+
+
+def test_text_over_the_limit_is_reported_with_its_size() -> None:
+    items, errors = parse_swarm_items(jsonl(line(id="A", text="x" * 20_001)), SOURCE)
+    assert items == []
+    assert messages(errors) == [
+        "reviews.jsonl:1: field 'text' is 20,001 characters; the limit is 20,000"
+    ]
+
+
+def test_an_overlong_id_is_reported_with_its_size() -> None:
+    items, errors = parse_swarm_items(jsonl(line(id="x" * 101, text="ok")), SOURCE)
+    assert items == []
+    assert [str(e) for e in errors] == [
+        f"{SOURCE}:1: field 'id' is 101 characters; the limit is 100"
+    ]
+
+
+def test_an_overlong_review_is_reported_under_its_own_name() -> None:
+    items, errors = parse_swarm_items(jsonl(line(id="A", review="x" * 20_001)), SOURCE)
+    assert items == []
+    assert [str(e) for e in errors] == [
+        f"{SOURCE}:1: field 'review' is 20,001 characters; the limit is 20,000"
+    ]
+
+
+def test_an_id_of_zero_is_kept() -> None:
+    items, errors = parse_swarm_items(jsonl(line(id=0, text="ok")), SOURCE)
+    assert errors == []
+    assert pairs(items) == [("0", "ok")]
+
+
+# ---- reading a file ------------------------------------------------------------------------------
+
+
+def test_read_swarm_items_names_the_file_in_every_error(tmp_path: Path) -> None:
+    path = tmp_path / "reviews.jsonl"
+    path.write_bytes(jsonl(line(id="A", text="Great."), line(id="B", text="")))
+    items, errors = read_swarm_items(path)
+    assert pairs(items) == [("A", "Great.")]
+    assert messages(errors) == [f"{path}:2: field 'text' is missing or empty"]
+
+
+def test_a_missing_file_is_one_error_without_a_line(tmp_path: Path) -> None:
+    path = tmp_path / "nowhere.jsonl"
+    items, errors = read_swarm_items(path)
+    assert items == []
+    assert [(e.source, e.line) for e in errors] == [(str(path), None)]
+    assert str(errors[0]) == f"{path}: cannot read the file: No such file or directory"
+
+
+def test_the_bundled_sample_reviews_parse_cleanly() -> None:
+    path = Path(__file__).resolve().parents[2] / "samples" / "reviews.jsonl"
+    items, errors = read_swarm_items(path)
+    assert errors == []
+    assert len(items) == 40
+    assert items[0].item_id == "R-001"
+    assert len({i.item_id for i in items}) == 40

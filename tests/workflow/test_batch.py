@@ -1,0 +1,149 @@
+"""BatchWorkflow on the dev server: a window of ticket children, continue-as-new, resubmission
+that starts nothing new. (Its children outlive the batch run that started them, which stops the
+time-skipping server's clock for every later test.)"""
+
+import asyncio
+import uuid
+from typing import Any
+
+import pytest
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.testing import WorkflowEnvironment
+
+from policy.transitions import TicketState
+from shared import names
+from shared.batch import BatchProgress, BatchSettings, BatchState
+from shared.review import ReviewAction, ReviewDecision
+from shared.tickets import Ticket
+from tests.support.fakes import FakeAgents, FakeTicketServices
+from tests.support.temporal import histories, wait_for_state, wait_until
+from tests.support.tickets import make_ticket, start_ticket
+from tests.support.workers import fake_pipeline
+
+
+def tickets(n: int) -> list[Ticket]:
+    prefix = uuid.uuid4().hex[:6]
+    return [make_ticket(ticket_id=f"B{prefix}-{i:03d}") for i in range(n)]
+
+
+async def start_batch(
+    client: Client,
+    task_queue: str,
+    batch: list[Ticket],
+    settings: BatchSettings,
+    workflow_id: str | None = None,
+) -> WorkflowHandle[Any, BatchProgress]:
+    return await client.start_workflow(
+        names.BATCH_WORKFLOW,
+        args=[batch, BatchState(settings=settings)],
+        id=workflow_id or f"batch-{uuid.uuid4().hex[:8]}",
+        task_queue=task_queue,
+        result_type=BatchProgress,
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+    )
+
+
+async def all_closed(client: Client, batch: list[Ticket]) -> None:
+    """A ticket tells its batch it is at rest a moment before its own run ends: wait for those
+    ends, so no ticket is left mid-task when the test's worker stops."""
+    for t in batch:
+        await client.get_workflow_handle(names.ticket_workflow_id(t.ticket_id)).result()
+
+
+async def progress(handle: WorkflowHandle[Any, Any]) -> BatchProgress:
+    return await handle.query(names.PROGRESS_QUERY, result_type=BatchProgress)
+
+
+@pytest.mark.usefixtures("replay_check")
+async def test_a_batch_keeps_its_window_continues_as_new_and_a_resubmission_starts_nothing(
+    dev_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    gate = asyncio.Event()
+    agents, services = FakeAgents(resolver_gate=gate), FakeTicketServices()
+    batch = tickets(12)
+    settings = BatchSettings(window=4, tickets_per_run=5)
+    activities = agents.activities() + services.activities()
+    async with fake_pipeline(dev_env.client, task_queue, activities, services.agent_queue):
+        handle = await start_batch(dev_env.client, task_queue, batch, settings)
+
+        # Drafting is held: four tickets are in flight and the batch starts no fifth.
+        async def window_full() -> BatchProgress | None:
+            p = await progress(handle)
+            return p if p.started == 4 and len(agents.calls.get("draft", [])) == 4 else None
+
+        held = await wait_until(window_full, what="the window to fill")
+        gate.set()
+        first = await handle.result()
+
+        again = await start_batch(dev_env.client, task_queue, batch, settings, handle.id)
+        second = await again.result()
+        await all_closed(dev_env.client, batch)
+
+    assert (held.in_flight, held.settled) == (4, {})
+    assert (first.total, first.started, first.already_known) == (12, 12, 0)
+    assert first.settled == {"COMPLETED": 12} and first.in_flight == 0
+    assert sorted(d.ticket_id for d in services.deliveries) == [t.ticket_id for t in batch]
+    # Twelve tickets, five per run: the batch continued as new twice.
+    runs = [
+        h
+        for h in await histories(dev_env.client, handle.id, handle.first_execution_run_id)
+        if h.workflow_id == handle.id
+    ]
+    assert len(runs) == 3
+    # The same batch again: every ticket is known, none is processed twice.
+    assert (second.started, second.already_known, second.settled) == (0, 12, {})
+    assert len(agents.calls["classify"]) == 12 and len(services.deliveries) == 12
+
+
+@pytest.mark.usefixtures("replay_check")
+@pytest.mark.usefixtures("replay_check")
+async def test_a_ticket_waiting_for_a_person_frees_its_place_in_the_window(
+    dev_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    # Low classifier confidence: every ticket needs a person.
+    agents, services = FakeAgents(confidence=0.2), FakeTicketServices()
+    batch = tickets(6)
+    activities = agents.activities() + services.activities()
+    async with fake_pipeline(dev_env.client, task_queue, activities, services.agent_queue):
+        handle = await start_batch(dev_env.client, task_queue, batch, BatchSettings(window=2))
+        result = await handle.result()
+        waiting = [
+            await wait_for_state(
+                dev_env.client.get_workflow_handle(names.ticket_workflow_id(t.ticket_id)),
+                TicketState.AWAITING_REVIEW,
+            )
+            for t in batch
+        ]
+        # Leave nothing waiting on the shared test server (its clock would wait for it).
+        for t in batch:
+            await dev_env.client.get_workflow_handle(
+                names.ticket_workflow_id(t.ticket_id)
+            ).execute_update(
+                names.SUBMIT_REVIEW_UPDATE,
+                ReviewDecision(action=ReviewAction.REJECT, reason="test over"),
+            )
+        await all_closed(dev_env.client, batch)
+
+    assert result.settled == {"AWAITING_REVIEW": 6} and result.started == 6
+    assert all(v.review_reasons for v in waiting)
+    assert services.deliveries == []
+
+
+@pytest.mark.usefixtures("replay_check")
+async def test_tickets_submitted_before_are_counted_and_left_alone(
+    dev_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    agents, services = FakeAgents(), FakeTicketServices()
+    batch = tickets(5)
+    activities = agents.activities() + services.activities()
+    async with fake_pipeline(dev_env.client, task_queue, activities, services.agent_queue):
+        by_hand = await start_ticket(dev_env.client, task_queue, batch[1])
+        await by_hand.result()
+        handle = await start_batch(dev_env.client, task_queue, batch, BatchSettings(window=3))
+        result = await handle.result()
+        await all_closed(dev_env.client, batch)
+
+    assert (result.started, result.already_known) == (4, 1)
+    assert result.settled == {"COMPLETED": 4}
+    assert len(agents.calls["classify"]) == 5 and len(services.deliveries) == 5

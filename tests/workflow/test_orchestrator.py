@@ -1,0 +1,249 @@
+"""OrchestratorWorkflow on the time-skipping server: DAG scheduling, plan checks, fallbacks."""
+
+import asyncio
+import uuid
+from typing import Any
+
+import pytest
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from shared import names
+from shared.agents import AgentRole
+from shared.orchestration import (
+    OrchestratorInput,
+    OrchestratorProgress,
+    OrchestratorResult,
+    SubTaskStatus,
+)
+from tests.support.fake_fanout import FakeOrchestrationAgents, plan, task, with_fallback
+from tests.support.temporal import PAYLOAD_STORE, histories, wait_until
+from tests.support.workers import running
+from workflows import ALL_WORKFLOWS
+
+
+def workers(client: Client, task_queue: str, agents: FakeOrchestrationAgents) -> list[Worker]:
+    return [
+        Worker(
+            client, task_queue=task_queue, workflows=ALL_WORKFLOWS, activities=[agents.load_config]
+        ),
+        Worker(client, task_queue=agents.queue, activities=agents.agent_activities()),
+    ]
+
+
+async def start(
+    client: Client, task_queue: str, what: str = "a complex task"
+) -> WorkflowHandle[Any, OrchestratorResult]:
+    return await client.start_workflow(
+        names.ORCHESTRATOR_WORKFLOW,
+        OrchestratorInput(task=what),
+        id=f"plan-{uuid.uuid4().hex[:8]}",
+        task_queue=task_queue,
+        result_type=OrchestratorResult,
+    )
+
+
+async def progress(handle: WorkflowHandle[Any, Any]) -> OrchestratorProgress:
+    return await handle.query(names.PROGRESS_QUERY, result_type=OrchestratorProgress)
+
+
+@pytest.mark.usefixtures("replay_check")
+async def test_a_diamond_runs_both_middle_branches_at_once_and_joins_their_outputs(
+    ts_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    diamond = plan(
+        task("a", "researcher"),
+        task("b", "analyst", "a"),
+        task("c", "coder", "a"),
+        task("d", "writer", "b", "c"),
+    )
+    # b may finish only once c has started, and c only once b has: run one after the other,
+    # they would wait for each other forever and the test would time out.
+    agents = FakeOrchestrationAgents(plans=[diamond])
+    agents.gates = {"b": agents.started["c"], "c": agents.started["b"]}
+    async with running(workers(ts_env.client, task_queue, agents)):
+        result = await (await start(ts_env.client, task_queue)).result()
+
+    assert [o.status for o in result.outcomes] == [SubTaskStatus.COMPLETED] * 4
+    assert result.plan_attempts == 1
+    by_id = {r.subtask.id: r for r in agents.work_requests}
+    assert [c.subtask_id for c in by_id["b"].context] == ["a"]
+    assert [c.subtask_id for c in by_id["d"].context] == ["b", "c"]
+    assert by_id["d"].context[0].output.startswith("b done [a]")
+    assert agents.finished[0] == "a" and agents.finished[-1] == "d"
+    assert result.synthesis.answer == "a + b + c + d"
+    assert result.outcomes[0].sources == ["KB-a"]
+    # The audit trail: planner, four workers, synthesizer.
+    assert {role: len(calls) for role, calls in result.usage.items()} == {
+        "planner": 1,
+        "worker": 4,
+        "synthesizer": 1,
+    }
+    assert result.cost_usd == pytest.approx(0.006)
+
+
+@pytest.mark.usefixtures("replay_check")
+async def test_a_slow_branch_never_holds_up_an_independent_one(
+    ts_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    two_chains = plan(
+        task("slow", "researcher"),
+        task("after-slow", "writer", "slow"),
+        task("fast", "analyst"),
+        task("after-fast", "writer", "fast"),
+    )
+    hold = asyncio.Event()
+    agents = FakeOrchestrationAgents(plans=[two_chains], gates={"slow": hold})
+    async with running(workers(ts_env.client, task_queue, agents)):
+        handle = await start(ts_env.client, task_queue)
+
+        async def fast_chain_done() -> bool:
+            done = {o.id for o in (await progress(handle)).outcomes}
+            return "after-fast" in done
+
+        await wait_until(fast_chain_done, what="the fast chain to finish")
+        during = await progress(handle)
+        hold.set()
+        result = await handle.result()
+
+    assert during.running == ["slow"]
+    assert {o.id for o in during.outcomes} == {"fast", "after-fast"}
+    assert agents.finished == ["fast", "after-fast", "slow", "after-slow"]
+    assert all(o.status is SubTaskStatus.COMPLETED for o in result.outcomes)
+
+
+@pytest.mark.usefixtures("replay_check")
+async def test_an_invalid_plan_goes_back_to_the_planner_once_with_its_errors(
+    ts_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    cyclic = plan(task("a", "researcher", "b"), task("b", "analyst", "a"))
+    good = plan(task("a", "researcher"), task("b", "analyst", "a"))
+    agents = FakeOrchestrationAgents(plans=[cyclic, good])
+    async with running(workers(ts_env.client, task_queue, agents)):
+        result = await (await start(ts_env.client, task_queue)).result()
+
+    assert result.plan_attempts == 2
+    assert result.plan == good
+    retry = agents.plan_requests[1]
+    assert retry.previous_plan == cyclic
+    assert retry.errors == ["the plan has a cycle: a -> b -> a"]
+    assert result.synthesis.answer == "a + b"
+
+
+@pytest.mark.usefixtures("replay_check")
+async def test_a_second_invalid_plan_fails_the_run_with_every_error_listed(
+    ts_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    unknown = plan(task("a", "astrologer"), task("b", "analyst", "a"))
+    still_bad = plan(task("a", "astrologer"), task("b", "analyst", "zz"))
+    agents = FakeOrchestrationAgents(plans=[unknown, still_bad])
+    async with running(workers(ts_env.client, task_queue, agents)):
+        handle = await start(ts_env.client, task_queue)
+        with pytest.raises(WorkflowFailureError) as failed:
+            await handle.result()
+
+    cause = failed.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == "InvalidPlan"
+    assert list(cause.details) == [
+        [
+            "sub-task 'a' asks for worker type 'astrologer'; "
+            "known types: analyst, coder, researcher, reviewer, writer",
+            "sub-task 'b' depends on 'zz', which is not in the plan",
+        ]
+    ]
+    assert "invalid twice" in cause.message and "astrologer" in cause.message
+    assert len(agents.plan_requests) == 2 and not agents.work_requests
+
+
+@pytest.mark.usefixtures("replay_check")
+async def test_a_failed_sub_task_falls_back_to_a_simpler_attempt_on_a_cheaper_model(
+    ts_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    agents = FakeOrchestrationAgents(
+        plans=[plan(task("a", "researcher"), task("b", "writer", "a"))], failing={"a"}
+    )
+    cheap = f"cheap{uuid.uuid4().hex[:6]}"
+    agents.config = with_fallback(agents.config, cheap)
+    cheap_worker = Worker(
+        ts_env.client, task_queue=names.llm_task_queue(cheap), activities=[agents.run_subtask]
+    )
+    async with running([*workers(ts_env.client, task_queue, agents), cheap_worker]):
+        result = await (await start(ts_env.client, task_queue)).result()
+
+    a, b = result.outcomes
+    assert a.status is SubTaskStatus.COMPLETED and a.simplified and a.model == "cheap-model"
+    usual = agents.config.routes[AgentRole.WORKER][0].provider
+    attempts = [
+        (r.subtask.id, r.simplified, r.route and r.route.provider) for r in agents.work_requests
+    ]
+    assert attempts[:2] == [("a", False, usual), ("a", True, cheap)]
+    assert b.status is SubTaskStatus.COMPLETED and not b.simplified
+    assert result.synthesis.gaps == []
+
+
+@pytest.mark.usefixtures("replay_check")
+async def test_when_the_simpler_attempt_fails_too_dependents_are_skipped_and_the_gap_named(
+    ts_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    agents = FakeOrchestrationAgents(
+        plans=[
+            plan(
+                task("a", "researcher"),
+                task("b", "analyst", "a"),
+                task("c", "writer", "b"),
+                task("other", "coder"),
+            )
+        ],
+        failing={"a"},
+        failing_simplified={"a"},
+    )
+    async with running(workers(ts_env.client, task_queue, agents)):
+        result = await (await start(ts_env.client, task_queue)).result()
+
+    status = {o.id: o.status for o in result.outcomes}
+    assert status == {
+        "a": SubTaskStatus.FAILED,
+        "b": SubTaskStatus.SKIPPED,
+        "c": SubTaskStatus.SKIPPED,
+        "other": SubTaskStatus.COMPLETED,
+    }
+    a = result.outcomes[0]
+    assert a.error is not None and "the model refused sub-task a" in a.error
+    assert "the simpler attempt" in a.error
+    assert result.outcomes[2].error == "needs a, which failed"
+    assert {r.subtask.id for r in agents.work_requests} == {"a", "other"}
+    assert agents.synthesis_requests[0].missing == ["a", "b", "c"]
+    assert result.synthesis.gaps == ["a", "b", "c"]
+    assert result.synthesis.answer == "other"
+
+
+@pytest.mark.usefixtures("replay_check")
+async def test_a_megabyte_output_travels_by_reference_and_the_histories_stay_small(
+    ts_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    agents = FakeOrchestrationAgents(
+        plans=[plan(task("big", "researcher"), task("after", "writer", "big"))],
+        output_size=1_000_000,
+    )
+    stored_before = stored_payloads()
+    async with running(workers(ts_env.client, task_queue, agents)):
+        handle = await start(ts_env.client, task_queue)
+        result = await handle.result()
+
+    big, after = result.outcomes
+    assert big.output is not None and len(big.output) > 1_000_000
+    assert big.output.endswith("x" * 1_000) and after.status is SubTaskStatus.COMPLETED
+    # The dependent got the output trimmed to its context budget, not the megabyte.
+    context = next(r for r in agents.work_requests if r.subtask.id == "after").context[0]
+    assert len(context.output) < 4 * 800 + 100 and "characters trimmed" in context.output
+    # Outputs and results over the threshold went to the store; the histories hold references.
+    assert stored_payloads() > stored_before
+    for history in await histories(ts_env.client, handle.id, handle.result_run_id):
+        size = len(history.to_json())
+        assert size < 300_000, f"{history.workflow_id}: {size} bytes of history"
+
+
+def stored_payloads() -> int:
+    return sum(1 for p in PAYLOAD_STORE.root.rglob("*") if p.is_file())

@@ -1,0 +1,129 @@
+"""SwarmWorkflow on the time-skipping server: a bounded window, chunks, continue-as-new, the
+failure threshold."""
+
+import asyncio
+import uuid
+from typing import Any
+
+import pytest
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from shared import names
+from shared.swarm import SwarmItem, SwarmProgress, SwarmResult, SwarmSettings, SwarmState
+from tests.support.fake_fanout import FakeInsights
+from tests.support.temporal import histories
+from tests.support.workers import running
+from workflows import ALL_WORKFLOWS
+
+# Temporal warns at 10,240 events and stops a history at 51,200; the design keeps every history
+# under this, whatever the number of items.
+MAX_EVENTS = 10_000
+
+
+def items(n: int, bad: set[int] = frozenset()) -> list[SwarmItem]:  # type: ignore[assignment]
+    return [
+        SwarmItem(
+            item_id=f"r{i:05d}",
+            text=f"review {i}: " + ("<fail> unreadable" if i in bad else "works well, I like it"),
+        )
+        for i in range(n)
+    ]
+
+
+def workers(client: Client, task_queue: str, agent: FakeInsights) -> list[Worker]:
+    return [
+        Worker(
+            client, task_queue=task_queue, workflows=ALL_WORKFLOWS, activities=[agent.load_config]
+        ),
+        # Room for more than the window, so the window (not the worker) is what limits.
+        Worker(
+            client,
+            task_queue=agent.queue,
+            activities=[agent.analyze],
+            max_concurrent_activities=100,
+        ),
+    ]
+
+
+async def start(
+    client: Client, task_queue: str, swarm: list[SwarmItem], settings: SwarmSettings
+) -> WorkflowHandle[Any, SwarmResult]:
+    return await client.start_workflow(
+        names.SWARM_WORKFLOW,
+        args=[swarm, SwarmState(settings=settings)],
+        id=f"swarm-{uuid.uuid4().hex[:8]}",
+        task_queue=task_queue,
+        result_type=SwarmResult,
+    )
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.usefixtures("replay_check")
+async def test_a_thousand_items_twenty_at_a_time_in_small_histories(
+    ts_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    # Calls finish twenty at a time: only a window that really holds twenty gets through.
+    agent = FakeInsights(barrier=asyncio.Barrier(20))
+    bad = {7, 500, 999}
+    settings = SwarmSettings(concurrency=20, chunk_size=100, chunks_per_run=3)
+    async with running(workers(ts_env.client, task_queue, agent)):
+        handle = await start(ts_env.client, task_queue, items(1_000, bad), settings)
+        result = await handle.result()
+        progress = await handle.query(names.PROGRESS_QUERY, result_type=SwarmProgress)
+
+    assert (result.total, result.succeeded, result.failed) == (1_000, 997, 3)
+    assert result.success_rate == pytest.approx(0.997)
+    assert [f.item_id for f in result.failures] == ["r00007", "r00500", "r00999"]
+    assert all("cannot analyse" in f.reason for f in result.failures)
+    assert [r.item_id for r in result.outputs] == [i.item_id for i in items(1_000)]
+    assert result.latency_ms_p50 == result.latency_ms_p99 == 5.0
+    assert result.tokens == 997 * 20 and result.cost_usd == pytest.approx(0.997)
+    assert (progress.done, progress.failed, progress.total) == (1_000, 3, 1_000)
+    assert agent.calls == 1_000  # a permanent failure is not retried
+    assert agent.most_in_flight == 20
+
+    # Ten chunks of 100, the parent continuing as new after every three: four parent runs.
+    assert result.runs == 4
+    everything = await histories(ts_env.client, handle.id, handle.result_run_id)
+    parents = [h for h in everything if h.workflow_id == handle.id]
+    chunks = [h for h in everything if h.workflow_id != handle.id]
+    assert len(parents) == 4 and len(chunks) == 10
+    sizes = [len(h.events) for h in everything]
+    assert max(sizes) < MAX_EVENTS, sizes
+
+
+@pytest.mark.usefixtures("replay_check")
+async def test_more_failures_than_the_threshold_fail_the_run_with_the_summary(
+    ts_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    agent = FakeInsights()
+    settings = SwarmSettings(concurrency=4, max_failure_rate=0.2)
+    async with running(workers(ts_env.client, task_queue, agent)):
+        handle = await start(ts_env.client, task_queue, items(10, {1, 4, 8}), settings)
+        with pytest.raises(WorkflowFailureError) as failed:
+            await handle.result()
+
+    cause = failed.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == "SwarmFailed"
+    assert cause.message.startswith("3 of 10 items failed (30%, more than the 20% allowed)")
+    assert "r00001: analyze_item failed: BadRequestError: cannot analyse r00001" in cause.message
+    summary = SwarmResult.model_validate({**cause.details[0], "outputs": []})
+    assert (summary.succeeded, summary.failed) == (7, 3)
+
+
+@pytest.mark.usefixtures("replay_check")
+async def test_failures_at_the_threshold_complete_the_run_with_them_listed(
+    ts_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    agent = FakeInsights()
+    settings = SwarmSettings(concurrency=4, max_failure_rate=0.2)
+    async with running(workers(ts_env.client, task_queue, agent)):
+        handle = await start(ts_env.client, task_queue, items(10, {2, 3}), settings)
+        result = await handle.result()
+
+    assert (result.succeeded, result.failed, result.runs) == (8, 2, 1)
+    assert [f.item_id for f in result.failures] == ["r00002", "r00003"]
+    assert all(not r.ok and r.output is None for r in result.outputs if r.item_id in {"r00002"})

@@ -1,0 +1,208 @@
+"""OrchestratorWorkflow: a planner decomposes a task into a DAG, specialists work it as child
+workflows, a synthesizer combines what they produced.
+
+Each sub-task starts the moment its own dependencies are done: a slow branch never holds up an
+independent one. A plan is checked by a pure validator; an invalid plan goes back to the planner
+once with the errors, and a second invalid plan fails the run with them listed.
+"""
+
+import asyncio
+
+from temporalio import workflow
+from temporalio.exceptions import (
+    ApplicationError,
+    ChildWorkflowError,
+    is_cancelled_exception,
+)
+
+with workflow.unsafe.imports_passed_through():
+    from policy.plan import dependents, plan_errors, ready
+    from policy.text_budget import fit_to_tokens
+    from shared import names
+    from shared.agents import AgentReply, AgentRole, Usage
+    from shared.orchestration import (
+        ContextItem,
+        OrchestratorInput,
+        OrchestratorProgress,
+        OrchestratorResult,
+        Plan,
+        PlanRequest,
+        SubTask,
+        SubTaskInput,
+        SubTaskOutcome,
+        SubTaskStatus,
+        Synthesis,
+        SynthesisRequest,
+        WorkerType,
+    )
+    from shared.pipeline_config import PipelineConfig
+    from workflows import options
+    from workflows.agent_calls import call_agent
+
+WORKER_TYPES = [w.value for w in WorkerType]
+
+
+@workflow.defn(name=names.ORCHESTRATOR_WORKFLOW)
+class OrchestratorWorkflow:
+    @workflow.init
+    def __init__(self, request: OrchestratorInput) -> None:
+        self._phase = "planning"
+        self._plan: Plan | None = None
+        self._outcomes: dict[str, SubTaskOutcome] = {}
+        self._running: dict[str, asyncio.Task[SubTaskOutcome]] = {}
+        self._usage: dict[str, list[Usage]] = {}
+
+    @workflow.run
+    async def run(self, request: OrchestratorInput) -> OrchestratorResult:
+        config = await workflow.execute_local_activity(
+            names.LOAD_PIPELINE_CONFIG,
+            result_type=PipelineConfig,
+            start_to_close_timeout=options.CONFIG_START_TO_CLOSE,
+            retry_policy=options.CONFIG_RETRY,
+            summary="configuration snapshot",
+        )
+        plan, attempts = await self._plan_task(request.task, config)
+        self._plan = plan
+        self._phase = "running"
+        await self._run_plan(request.task, plan, config)
+        self._phase = "synthesizing"
+        done = [self._outcomes[t.id] for t in plan.subtasks]
+        completed = [o for o in done if o.status is SubTaskStatus.COMPLETED]
+        synthesis = await self._agent(
+            AgentRole.SYNTHESIZER,
+            names.SYNTHESIZE_RESULTS,
+            SynthesisRequest(
+                task=request.task,
+                results=[self._context(o, config) for o in completed],
+                missing=[o.id for o in done if o.status is not SubTaskStatus.COMPLETED],
+            ),
+            Synthesis,
+            config,
+        )
+        self._phase = "done"
+        return OrchestratorResult(
+            task=request.task,
+            plan=plan,
+            plan_attempts=attempts,
+            outcomes=done,
+            synthesis=synthesis.output,
+            usage=self._usage,
+        )
+
+    async def _agent(self, role, activity, request, output_type, config):  # type: ignore[no-untyped-def]
+        reply: AgentReply = await call_agent(
+            role,
+            activity,
+            request,
+            output_type,
+            chain=config.routes[role],
+            timeouts=config.agent_timeouts,
+        )
+        self._usage.setdefault(role, []).append(reply.usage)
+        return reply
+
+    async def _plan_task(self, task: str, config: PipelineConfig) -> tuple[Plan, int]:
+        max_nodes = config.orchestration.max_nodes
+        request = PlanRequest(task=task, worker_types=WORKER_TYPES, max_nodes=max_nodes)
+        reply = await self._agent(AgentRole.PLANNER, names.PLAN_TASK, request, Plan, config)
+        plan: Plan = reply.output
+        if not (errors := plan_errors(plan, WORKER_TYPES, max_nodes)):
+            return plan, 1
+        workflow.logger.warning("plan refused, asking again: %s", "; ".join(errors))
+        retry = request.model_copy(update={"errors": errors, "previous_plan": plan})
+        reply = await self._agent(AgentRole.PLANNER, names.PLAN_TASK, retry, Plan, config)
+        plan = reply.output
+        if errors := plan_errors(plan, WORKER_TYPES, max_nodes):
+            raise ApplicationError(
+                "the planner's plan was invalid twice: " + "; ".join(errors),
+                errors,
+                type="InvalidPlan",
+                non_retryable=True,
+            )
+        return plan, 2
+
+    def _context(self, outcome: SubTaskOutcome, config: PipelineConfig) -> ContextItem:
+        return ContextItem(
+            subtask_id=outcome.id,
+            worker=outcome.worker,
+            output=fit_to_tokens(outcome.output or "", config.orchestration.context_tokens),
+            sources=outcome.sources,
+        )
+
+    async def _run_plan(self, task: str, plan: Plan, config: PipelineConfig) -> None:
+        info = workflow.info()
+        routes = config.routes[AgentRole.WORKER]
+        fallback = config.orchestration.fallback_route or routes[-1]
+        started: set[str] = set()
+        while True:
+            completed = {
+                i for i, o in self._outcomes.items() if o.status is SubTaskStatus.COMPLETED
+            }
+            for sub in ready(plan, completed, started):
+                started.add(sub.id)
+                self._running[sub.id] = await workflow.start_child_workflow(
+                    names.SUBTASK_WORKFLOW,
+                    SubTaskInput(
+                        task=task,
+                        subtask=sub,
+                        context=[self._context(self._outcomes[d], config) for d in sub.depends_on],
+                        routes=routes,
+                        fallback_route=fallback,
+                        timeouts=config.agent_timeouts,
+                    ),
+                    id=f"{info.workflow_id}/{sub.id}",
+                    result_type=SubTaskOutcome,
+                    static_summary=f"{sub.worker}: {sub.instruction}"[:200],
+                )
+            if not self._running:
+                return
+            await workflow.wait(list(self._running.values()), return_when=asyncio.FIRST_COMPLETED)
+            for sub_id, child in list(self._running.items()):
+                if child.done():
+                    del self._running[sub_id]
+                    self._finish(plan, plan_task(plan, sub_id), child, started)
+
+    def _finish(
+        self, plan: Plan, sub: SubTask, child: asyncio.Task[SubTaskOutcome], started: set[str]
+    ) -> None:
+        try:
+            outcome = child.result()
+        except ChildWorkflowError as err:
+            if is_cancelled_exception(err):
+                raise
+            cause = err.cause
+            message = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
+            details = cause.details if isinstance(cause, ApplicationError) else ()
+            spent = [Usage.model_validate(u) for u in details or ()]
+            outcome = SubTaskOutcome(
+                id=sub.id,
+                worker=sub.worker,
+                status=SubTaskStatus.FAILED,
+                error=message,
+                usage=spent,
+                finished_at=workflow.now(),
+            )
+            for blocked in dependents(plan, sub.id):
+                started.add(blocked)
+                self._outcomes[blocked] = SubTaskOutcome(
+                    id=blocked,
+                    worker=plan_task(plan, blocked).worker,
+                    status=SubTaskStatus.SKIPPED,
+                    error=f"needs {sub.id}, which failed",
+                )
+        self._outcomes[sub.id] = outcome
+        self._usage.setdefault(AgentRole.WORKER, []).extend(outcome.usage)
+
+    @workflow.query(name=names.PROGRESS_QUERY)
+    def progress(self) -> OrchestratorProgress:
+        order = [t.id for t in self._plan.subtasks] if self._plan else []
+        return OrchestratorProgress(
+            phase=self._phase,
+            plan=self._plan,
+            outcomes=[self._outcomes[i] for i in order if i in self._outcomes],
+            running=sorted(self._running),
+        )
+
+
+def plan_task(plan: Plan, subtask_id: str) -> SubTask:
+    return next(t for t in plan.subtasks if t.id == subtask_id)

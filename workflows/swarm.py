@@ -1,0 +1,182 @@
+"""SwarmWorkflow: one agent over many items, at most K at once, safe at tens of thousands.
+
+Items are split into chunks; each chunk is a child workflow running a sliding window of K agent
+calls (a new call starts as soon as any finishes). Chunks run one after another, so K is the
+whole swarm's concurrency, and the parent continues as new every few chunks: no history, parent
+or child, grows anywhere near Temporal's limits. Each result is validated against the agent's
+output model (by the activity, before it returns); a failed item is recorded with its reason.
+"""
+
+import asyncio
+from collections import deque
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
+
+with workflow.unsafe.imports_passed_through():
+    from policy.stats import percentile
+    from shared import names
+    from shared.agents import AgentRole, AgentRoute, Usage
+    from shared.pipeline_config import PipelineConfig
+    from shared.swarm import (
+        InsightRequest,
+        ItemFailure,
+        ItemResult,
+        ReviewInsights,
+        SwarmChunkInput,
+        SwarmChunkResult,
+        SwarmItem,
+        SwarmProgress,
+        SwarmResult,
+        SwarmState,
+    )
+    from workflows import options
+    from workflows.agent_calls import call_agent, describe_failure, usage_of_failed_call
+
+
+@workflow.defn(name=names.SWARM_CHUNK_WORKFLOW)
+class SwarmChunkWorkflow:
+    @workflow.init
+    def __init__(self, request: SwarmChunkInput) -> None:
+        self._total = len(request.items)
+        self._results: dict[str, ItemResult] = {}
+
+    @workflow.run
+    async def run(self, request: SwarmChunkInput) -> SwarmChunkResult:
+        pending = deque(request.items)
+        # A list, not a set: the order work is looked at must not depend on object addresses.
+        running: list[asyncio.Task[ItemResult]] = []
+        while pending or running:
+            while pending and len(running) < request.concurrency:
+                running.append(asyncio.create_task(self._one(pending.popleft(), request)))
+            await workflow.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            for task in [t for t in running if t.done()]:
+                result = task.result()
+                self._results[result.item_id] = result
+            running = [t for t in running if not t.done()]
+        return SwarmChunkResult(results=[self._results[item.item_id] for item in request.items])
+
+    async def _one(self, item: SwarmItem, request: SwarmChunkInput) -> ItemResult:
+        spent: list[Usage] = []
+
+        def failed(route: AgentRoute, err: ActivityError, following: AgentRoute | None) -> None:
+            if (usage := usage_of_failed_call(err)) is not None:
+                spent.append(usage)
+
+        try:
+            reply = await call_agent(
+                AgentRole.INSIGHTS,
+                names.ANALYZE_ITEM,
+                InsightRequest(item=item),
+                ReviewInsights,
+                chain=request.routes,
+                timeouts=request.timeouts,
+                on_failure=failed,
+            )
+        except ActivityError as err:
+            if is_cancelled_exception(err):
+                raise
+            return ItemResult(
+                item_id=item.item_id,
+                ok=False,
+                error=describe_failure(err),
+                usage=spent[-1] if spent else None,
+            )
+        return ItemResult(item_id=item.item_id, ok=True, output=reply.output, usage=reply.usage)
+
+    @workflow.query(name=names.PROGRESS_QUERY)
+    def progress(self) -> SwarmProgress:
+        failed = sum(not r.ok for r in self._results.values())
+        return SwarmProgress(total=self._total, done=len(self._results), failed=failed)
+
+
+@workflow.defn(name=names.SWARM_WORKFLOW)
+class SwarmWorkflow:
+    @workflow.init
+    def __init__(self, items: list[SwarmItem], state: SwarmState) -> None:
+        self._total = len(items)
+        self._state = state
+        self._running_chunk: str | None = None
+
+    @workflow.run
+    async def run(self, items: list[SwarmItem], state: SwarmState) -> SwarmResult:
+        if state.routes is None or state.timeouts is None:
+            config = await workflow.execute_local_activity(
+                names.LOAD_PIPELINE_CONFIG,
+                result_type=PipelineConfig,
+                start_to_close_timeout=options.CONFIG_START_TO_CLOSE,
+                retry_policy=options.CONFIG_RETRY,
+                summary="configuration snapshot",
+            )
+            state.routes = config.routes[AgentRole.INSIGHTS]
+            state.timeouts = config.agent_timeouts
+        settings = state.settings
+        chunks = -(-len(items) // settings.chunk_size)
+        chunks_this_run = 0
+        while state.next_chunk < chunks:
+            if chunks_this_run >= settings.chunks_per_run:
+                # Items stay one payload (stored once by content); only the state changes.
+                state.totals.runs += 1
+                workflow.continue_as_new(args=[items, state])
+            n = state.next_chunk
+            chunk = items[n * settings.chunk_size : (n + 1) * settings.chunk_size]
+            self._running_chunk = f"{workflow.info().workflow_id}/chunk-{n}"
+            result = await workflow.execute_child_workflow(
+                names.SWARM_CHUNK_WORKFLOW,
+                SwarmChunkInput(
+                    items=chunk,
+                    concurrency=settings.concurrency,
+                    routes=state.routes,
+                    timeouts=state.timeouts,
+                ),
+                id=self._running_chunk,
+                result_type=SwarmChunkResult,
+                static_summary=f"items {n * settings.chunk_size + 1}-"
+                f"{n * settings.chunk_size + len(chunk)} of {len(items)}",
+            )
+            state.totals.results.extend(result.results)
+            state.next_chunk += 1
+            chunks_this_run += 1
+        self._running_chunk = None
+        summary = summarise(state.totals.results, state.totals.runs)
+        failure_rate = summary.failed / summary.total if summary.total else 0.0
+        if failure_rate > settings.max_failure_rate:
+            reasons = "; ".join(f"{f.item_id}: {f.reason}" for f in summary.failures[:5])
+            raise ApplicationError(
+                f"{summary.failed} of {summary.total} items failed ({failure_rate:.0%}, more than "
+                f"the {settings.max_failure_rate:.0%} allowed); first failures: {reasons}",
+                summary.model_dump(mode="json", exclude={"outputs"}),
+                type="SwarmFailed",
+                non_retryable=True,
+            )
+        return summary
+
+    @workflow.query(name=names.PROGRESS_QUERY)
+    def progress(self) -> SwarmProgress:
+        results = self._state.totals.results
+        return SwarmProgress(
+            total=self._total,
+            done=len(results),
+            failed=sum(not r.ok for r in results),
+            running_chunk=self._running_chunk,
+        )
+
+
+def summarise(results: list[ItemResult], runs: int) -> SwarmResult:
+    latencies = [r.usage.latency_ms for r in results if r.ok and r.usage]
+    usages = [r.usage for r in results if r.usage]
+    failed = [r for r in results if not r.ok]
+    return SwarmResult(
+        total=len(results),
+        succeeded=len(results) - len(failed),
+        failed=len(failed),
+        success_rate=(len(results) - len(failed)) / len(results) if results else 1.0,
+        failures=[ItemFailure(item_id=r.item_id, reason=r.error or "unknown") for r in failed],
+        latency_ms_p50=percentile(latencies, 50),
+        latency_ms_p95=percentile(latencies, 95),
+        latency_ms_p99=percentile(latencies, 99),
+        tokens=sum(u.input_tokens + u.output_tokens for u in usages),
+        cost_usd=round(sum(u.cost_usd for u in usages), 8),
+        runs=runs,
+        outputs=results,
+    )
