@@ -17,7 +17,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import PollerBehaviorAutoscaling, Worker
 
 from activities.agent_activities import AgentActivities
 from activities.knowledge_base import KnowledgeBase
@@ -81,6 +81,8 @@ def build_workers(
                     task_queue=queue,
                     workflows=ALL_WORKFLOWS,
                     activities=ticket_activities.all(),
+                    workflow_task_poller_behavior=PollerBehaviorAutoscaling(),
+                    activity_task_poller_behavior=PollerBehaviorAutoscaling(),
                     graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
                 )
             )
@@ -100,6 +102,7 @@ def build_workers(
                     max_task_queue_activities_per_second=(
                         provider_config.activities_per_second() if provider_config else None
                     ),
+                    activity_task_poller_behavior=PollerBehaviorAutoscaling(),
                     graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
                 )
             )

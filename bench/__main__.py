@@ -5,7 +5,13 @@ import sys
 
 from shared.temporal_client import exit_process
 
-BENCHMARKS = ["offline_accuracy", "pipeline_throughput", "llm_rate_limit"]
+BENCHMARKS = [
+    "offline_accuracy",
+    "pipeline_throughput",
+    "llm_rate_limit",
+    "swarm_window",
+    "batch_throughput",
+]
 
 
 def main(argv: list[str]) -> int:

@@ -27,7 +27,16 @@ from tests.support.processes import free_port
 
 def tickets(n: int) -> tuple[list[Ticket], str]:
     if dataset_path().exists():
-        return [item.ticket for item in load(limit=n)], "Bitext"
+        texts = [item.ticket for item in load(limit=n)]
+        if len(texts) >= n:
+            return texts, "Bitext"
+        # Fewer requests than asked for: each again under a new id.
+        return [
+            texts[i % len(texts)].model_copy(
+                update={"ticket_id": f"{texts[i % len(texts)].ticket_id}-{i // len(texts)}"}
+            )
+            for i in range(n)
+        ], f"Bitext, {len(texts):,} requests repeated"
     samples = [p.ticket for p in read_jsonl(PROJECT_ROOT / "samples" / "tickets.jsonl")[0]]
     repeated = [
         samples[i % len(samples)].model_copy(update={"ticket_id": f"B-{i}"}) for i in range(n)

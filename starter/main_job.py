@@ -62,6 +62,12 @@ class WorkerProcess:
             f"the worker did not start within {WORKER_READY_TIMEOUT:.0f}s; see {self.log_path}"
         )
 
+    @property
+    def pid(self) -> int:
+        if self._process is None:
+            raise CliError("the worker is not running")
+        return self._process.pid
+
     def output(self) -> str:
         try:
             with self.log_path.open("rb") as log:

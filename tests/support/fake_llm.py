@@ -73,6 +73,12 @@ def _sse(data: Any, event: str | None = None) -> bytes:
     return f"{prefix}data: {payload}\n\n".encode()
 
 
+class _Server(ThreadingHTTPServer):
+    # socketserver's listen backlog is 5: a burst of new connections beyond that waits for TCP's
+    # one-second SYN retry, which would show up as provider latency that is not there.
+    request_queue_size = 128
+
+
 class FakeLLMServer:
     def __init__(self) -> None:
         self.script: deque[Reply] = deque()
@@ -86,7 +92,7 @@ class FakeLLMServer:
         # tokens a second, at most one second's worth saved up.
         self._tokens: float | None = None  # full on first use
         self._refilled = time.monotonic()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server = _Server(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -413,6 +419,7 @@ GOOD_OUTPUTS: dict[str, dict[str, Any]] = {
         "cited_articles": ["KB-101"],
     },
     "Validation": {"approved": True, "findings": []},
+    "ReviewInsights": {"sentiment": "positive", "key_points": ["arrived quickly"]},
 }
 
 
