@@ -1,0 +1,68 @@
+"""`plan`, `swarm` and `batch` against the real dev server and worker, as a user runs them."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import Stack
+from tests.support.processes import PROJECT_ROOT, run_cli
+
+pytestmark = pytest.mark.integration
+
+
+def test_plan_prints_the_plan_and_an_answer_grounded_in_the_knowledge_base(stack: Stack) -> None:
+    task = "Compare the refund policy and the cancellation fee, and answer a customer's reply."
+    result = run_cli(stack.env, "plan", task, "--wait", "--json")
+
+    assert result.code == 0, result.output
+    payload = json.loads(result.stdout)["result"]
+    ids = [t["id"] for t in payload["plan"]["subtasks"]]
+    assert ids[:3] == ["research-1", "research-2", "analyze"]
+    assert all(o["status"] == "completed" for o in payload["outcomes"])
+    assert payload["synthesis"]["sources"], "the answer cites knowledge-base articles"
+    assert "Refund policy" in payload["synthesis"]["answer"]
+
+
+def test_swarm_reports_bad_lines_analyses_the_rest_and_writes_every_result(
+    stack: Stack, tmp_path: Path
+) -> None:
+    reviews = (PROJECT_ROOT / "samples" / "reviews.jsonl").read_text().splitlines()[:12]
+    source = tmp_path / "reviews.jsonl"
+    source.write_text("\n".join([*reviews[:5], '{"id": "broken"', *reviews[5:]]) + "\n")
+    output = tmp_path / "insights.jsonl"
+
+    result = run_cli(stack.env, "swarm", str(source), "--concurrency", "4", "--output", str(output))
+
+    assert result.code == 3, result.output  # some input lines were invalid
+    assert f"{source}:6: not valid JSON" in result.stderr
+    assert "12/12 succeeded (100.0%), 0 failed" in result.stdout
+    written = [json.loads(line) for line in output.read_text().splitlines()]
+    assert [w["item_id"] for w in written] == [json.loads(r)["id"] for r in reviews]
+    assert all(w["ok"] and w["output"]["key_points"] for w in written)
+
+    again = run_cli(stack.env, "swarm", str(source), "--json")
+    assert (
+        json.loads(again.stdout)["workflow_id"]
+        == json.loads(run_cli(stack.env, "swarm", str(source), "--json").stdout)["workflow_id"]
+    ), "the same items are the same swarm"
+
+
+def test_a_batch_resubmitted_processes_nothing_twice(stack: Stack, tmp_path: Path) -> None:
+    source = tmp_path / "batch.jsonl"
+    source.write_text(
+        "".join(
+            json.dumps({"id": f"FB-{i}", "subject": "Invoice", "body": f"Invoice {i} is missing."})
+            + "\n"
+            for i in range(8)
+        )
+    )
+    first = run_cli(stack.env, "batch", str(source), "--window", "3", "--wait", "--json")
+    second = run_cli(stack.env, "batch", str(source), "--window", "3", "--wait", "--json")
+
+    assert first.code == 0 and second.code == 0, first.output + second.output
+    one, two = json.loads(first.stdout)["progress"], json.loads(second.stdout)["progress"]
+    assert (one["started"], one["already_known"], sum(one["settled"].values())) == (8, 0, 8)
+    assert (two["started"], two["already_known"]) == (0, 8)
+    status = run_cli(stack.env, "status", "FB-3", "--json")
+    assert json.loads(status.stdout)["state"] in ("COMPLETED", "AWAITING_REVIEW")
