@@ -1,11 +1,15 @@
-"""Non-LLM activities of the ticket pipeline: configuration snapshot, knowledge base, delivery."""
+"""Non-LLM activities of the ticket pipeline: configuration snapshot, knowledge base, delivery,
+and the batch's check on tickets that went quiet."""
 
 from temporalio import activity
+from temporalio.client import WorkflowExecutionStatus
+from temporalio.service import RPCError, RPCStatusCode
 
 from activities.knowledge_base import KnowledgeBase
 from activities.outbox import Outbox
 from shared import names
 from shared.agents import KnowledgeArticle, KnowledgeQuery
+from shared.batch import TicketCheck, TicketSettled
 from shared.pipeline_config import PipelineConfig
 from shared.view import DeliveryReceipt, DeliveryRequest
 
@@ -40,4 +44,31 @@ class TicketActivities:
         return receipt
 
     def all(self) -> list[object]:
-        return [self.load_pipeline_config, self.search_knowledge_base, self.deliver_response]
+        return [
+            self.load_pipeline_config,
+            self.search_knowledge_base,
+            self.deliver_response,
+            check_tickets,
+        ]
+
+
+@activity.defn(name=names.CHECK_TICKETS)
+async def check_tickets(check: TicketCheck) -> list[TicketSettled]:
+    """The tickets whose workflows are closed, with how they closed: for a batch whose
+    in-flight tickets went quiet (one terminated by an operator never reports in)."""
+    client = activity.client()
+    closed = []
+    for ticket_id in check.ticket_ids:
+        handle = client.get_workflow_handle(names.ticket_workflow_id(ticket_id))
+        try:
+            described = await handle.describe()
+        except RPCError as err:
+            if err.status is RPCStatusCode.NOT_FOUND:
+                closed.append(TicketSettled(ticket_id=ticket_id, state="NOT_FOUND"))
+                continue
+            raise
+        status = described.status
+        if status is not None and status is not WorkflowExecutionStatus.RUNNING:
+            closed.append(TicketSettled(ticket_id=ticket_id, state=status.name))
+        activity.heartbeat(ticket_id)
+    return closed

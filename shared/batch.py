@@ -9,6 +9,10 @@ class BatchSettings(BaseModel):
     window: int = Field(default=50, ge=1, le=1_000)
     # The batch continues as new after starting this many tickets, so its history stays small.
     tickets_per_run: int = Field(default=500, ge=1, le=5_000)
+    # When no ticket has reported in for this long, ask the server about the ones in flight: a
+    # ticket terminated by an operator (or reset past its report) never reports, and must not
+    # hold its place in the window for ever.
+    check_after_seconds: float = Field(default=600.0, ge=1.0)
 
 
 class BatchTotals(BaseModel):
@@ -45,3 +49,9 @@ class BatchProgress(BaseModel):
     @property
     def done(self) -> int:
         return self.already_known + sum(self.settled.values())
+
+
+class TicketCheck(BaseModel):
+    """Which of these tickets' workflows have closed (the batch asks when none reported in)."""
+
+    ticket_ids: list[str]

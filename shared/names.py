@@ -36,6 +36,7 @@ ANALYZE_ITEM: Final = "analyze_item"
 LOAD_PIPELINE_CONFIG: Final = "load_pipeline_config"
 SEARCH_KNOWLEDGE_BASE: Final = "search_knowledge_base"
 DELIVER_RESPONSE: Final = "deliver_response"
+CHECK_TICKETS: Final = "check_tickets"
 
 # Ticket workflow handlers.
 STATUS_QUERY: Final = "status"

@@ -8,6 +8,8 @@ started them (ABANDON), so the batch can continue as new every few hundred ticke
 """
 
 import asyncio
+from collections.abc import Callable
+from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import (
@@ -22,9 +24,10 @@ with workflow.unsafe.imports_passed_through():
     from policy.transitions import TicketState
     from shared import names
     from shared import search_attributes as sa
-    from shared.batch import BatchProgress, BatchState, TicketSettled
+    from shared.batch import BatchProgress, BatchState, TicketCheck, TicketSettled
     from shared.tickets import Ticket
     from shared.view import TicketRequest
+    from workflows import options
 
 
 @workflow.defn(name=names.BATCH_WORKFLOW)
@@ -56,7 +59,7 @@ class BatchWorkflow:
                 state.in_flight = sorted(self._in_flight)
                 state.totals.runs += 1
                 workflow.continue_as_new(args=[tickets, state])
-            await workflow.wait_condition(lambda: len(self._in_flight) < settings.window)
+            await self._wait_until(lambda: len(self._in_flight) < settings.window)
             # Every free place at once: the starts go out as commands of one workflow task,
             # not one round trip each.
             free = min(
@@ -68,9 +71,36 @@ class BatchWorkflow:
             await asyncio.gather(*(self._start(ticket) for ticket in group))
             state.position += len(group)
             started_this_run += len(group)
-        await workflow.wait_condition(lambda: not self._in_flight)
+        await self._wait_until(lambda: not self._in_flight)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.progress()
+
+    async def _wait_until(self, condition: Callable[[], bool]) -> None:
+        """Wait for tickets to report in; when none has for a while, ask the server which of
+        the in-flight ones have closed without reporting and count them as they closed."""
+        timeout = timedelta(seconds=self._state.settings.check_after_seconds)
+        while True:
+            try:
+                await workflow.wait_condition(condition, timeout=timeout)
+                return
+            except TimeoutError:
+                pass
+            if not self._in_flight:
+                continue
+            closed = await workflow.execute_activity(
+                names.CHECK_TICKETS,
+                TicketCheck(ticket_ids=sorted(self._in_flight)),
+                result_type=list[TicketSettled],
+                start_to_close_timeout=options.CHECK_TICKETS_START_TO_CLOSE,
+                heartbeat_timeout=options.CHECK_TICKETS_HEARTBEAT,
+                retry_policy=options.CHECK_TICKETS_RETRY,
+                summary=f"check {len(self._in_flight)} quiet ticket(s)",
+            )
+            for event in closed:
+                workflow.logger.warning(
+                    "ticket %s closed (%s) without reporting in", event.ticket_id, event.state
+                )
+                self.ticket_settled(event)
 
     async def _start(self, ticket: Ticket) -> None:
         totals = self._state.totals

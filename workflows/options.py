@@ -43,3 +43,9 @@ DELIVERY_RETRY: Final = RetryPolicy(
 # Reads the worker's in-memory configuration: a local activity, no extra round trip to the server.
 CONFIG_START_TO_CLOSE: Final = timedelta(seconds=5)
 CONFIG_RETRY: Final = RetryPolicy(maximum_attempts=3)
+
+# ---- batch: checking on quiet tickets ------------------------------------------------------------
+# One describe call per ticket in the window (at most a thousand): seconds, not minutes.
+CHECK_TICKETS_START_TO_CLOSE: Final = timedelta(minutes=2)
+CHECK_TICKETS_HEARTBEAT: Final = timedelta(seconds=30)
+CHECK_TICKETS_RETRY: Final = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_attempts=5)

@@ -11,6 +11,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.testing import WorkflowEnvironment
 
+from activities.ticket_activities import check_tickets
 from policy.transitions import TicketState
 from shared import names
 from shared.batch import BatchProgress, BatchSettings, BatchState
@@ -147,3 +148,28 @@ async def test_tickets_submitted_before_are_counted_and_left_alone(
     assert (result.started, result.already_known) == (4, 1)
     assert result.settled == {"COMPLETED": 4}
     assert len(agents.calls["classify"]) == 5 and len(services.deliveries) == 5
+
+
+@pytest.mark.usefixtures("replay_check")
+async def test_a_ticket_terminated_by_an_operator_does_not_hold_the_batch_for_ever(
+    dev_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    gate = asyncio.Event()
+    agents, services = FakeAgents(resolver_gate=gate), FakeTicketServices()
+    batch = tickets(3)
+    # After a second with no ticket reporting in, the batch asks the server about the quiet ones.
+    settings = BatchSettings(window=3, check_after_seconds=1)
+    activities = [*agents.activities(), *services.activities(), check_tickets]
+    async with fake_pipeline(dev_env.client, task_queue, activities, services.agent_queue):
+        handle = await start_batch(dev_env.client, task_queue, batch, settings)
+        await wait_until(
+            lambda: len(agents.calls.get("draft", [])) == 3, what="three drafts in progress"
+        )
+        doomed = dev_env.client.get_workflow_handle(names.ticket_workflow_id(batch[0].ticket_id))
+        await doomed.terminate("an operator stopped it")
+        gate.set()
+        result = await handle.result()
+        await all_closed(dev_env.client, batch[1:])
+
+    assert result.settled == {"TERMINATED": 1, "COMPLETED": 2}
+    assert result.in_flight == 0 and result.started == 3
