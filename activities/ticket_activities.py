@@ -69,6 +69,8 @@ async def check_tickets(check: TicketCheck) -> list[TicketSettled]:
             raise
         status = described.status
         if status is not None and status is not WorkflowExecutionStatus.RUNNING:
-            closed.append(TicketSettled(ticket_id=ticket_id, state=status.name))
+            # The ticket's own word for a cancellation, so the batch counts both the same.
+            state = "CANCELLED" if status is WorkflowExecutionStatus.CANCELED else status.name
+            closed.append(TicketSettled(ticket_id=ticket_id, state=state))
         activity.heartbeat(ticket_id)
     return closed

@@ -8,10 +8,10 @@ class BatchSettings(BaseModel):
     # waiting for a person).
     window: int = Field(default=50, ge=1, le=1_000)
     # The batch continues as new after starting this many tickets, so its history stays small.
-    tickets_per_run: int = Field(default=500, ge=1, le=5_000)
-    # When no ticket has reported in for this long, ask the server about the ones in flight: a
-    # ticket terminated by an operator (or reset past its report) never reports, and must not
-    # hold its place in the window for ever.
+    # At most 1,000: a run's history holds about ten events per ticket it starts.
+    tickets_per_run: int = Field(default=500, ge=1, le=1_000)
+    # This often, ask the server about the tickets in flight: one terminated by an operator (or
+    # timed out) never reports in, and must not hold its place in the window for ever.
     check_after_seconds: float = Field(default=600.0, ge=1.0)
 
 

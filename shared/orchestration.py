@@ -101,8 +101,11 @@ class Synthesis(BaseModel):
     sources: list[str] = Field(default_factory=list)
 
 
+MAX_TASK_CHARS = 20_000
+
+
 class OrchestratorInput(BaseModel):
-    task: str = Field(min_length=1, max_length=20_000)
+    task: str = Field(min_length=1, max_length=MAX_TASK_CHARS)
     # Set when a ticket's resolution is orchestrated: shown in the result, used in summaries.
     ticket_id: str | None = None
 

@@ -10,13 +10,15 @@ import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from temporalio.client import Client
 from temporalio.service import RPCError
 
 from policy.transitions import SETTLED_STATES, TicketState
 from shared.batch import BatchSettings
+from shared.orchestration import MAX_TASK_CHARS
 from shared.review import ReviewAction, ReviewDecision
 from shared.swarm import SwarmSettings
 from shared.temporal_client import connect, connection_settings
@@ -34,6 +36,8 @@ from starter.inputs import (
 
 EXIT_OK, EXIT_ERROR, EXIT_PARTIAL = 0, 1, 3
 DEFAULT_WAIT_SECONDS = 300.0
+
+SettingsT = TypeVar("SettingsT", bound=BaseModel)
 
 
 async def open_client() -> Client:
@@ -210,7 +214,20 @@ async def cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _settings(model: type[SettingsT], **values: object) -> SettingsT:
+    """Command-line values checked by the settings model, each problem named by its option."""
+    try:
+        return model.model_validate(values)
+    except ValidationError as err:
+        problems = [
+            f"--{str(e['loc'][0]).replace('_', '-')}: {e['msg'].lower()}" for e in err.errors()
+        ]
+        raise CliError("; ".join(problems)) from None
+
+
 async def cmd_plan(args: argparse.Namespace) -> int:
+    if len(args.task) > MAX_TASK_CHARS:
+        raise CliError(f"the task is {len(args.task):,} characters; at most {MAX_TASK_CHARS:,}")
     client = await open_client()
     workflow_id, result = await fanout.run_plan(client, args.task, args.id, args.wait)
     if result is None:
@@ -230,7 +247,8 @@ async def cmd_swarm(args: argparse.Namespace) -> int:
         render.console(stderr=True).print(f"[red]error[/red] {e}")
     if not items:
         raise CliError(f"no items to analyse in {args.file}")
-    settings = SwarmSettings(
+    settings = _settings(
+        SwarmSettings,
         concurrency=args.concurrency,
         chunk_size=args.chunk_size,
         max_failure_rate=args.max_failure_rate,
@@ -255,7 +273,7 @@ async def cmd_batch(args: argparse.Namespace) -> int:
         render.console(stderr=True).print(f"[red]error[/red] {e}")
     if not parsed:
         raise CliError(f"no tickets to submit in {args.file}")
-    settings = BatchSettings(window=args.window, tickets_per_run=args.tickets_per_run)
+    settings = _settings(BatchSettings, window=args.window, tickets_per_run=args.tickets_per_run)
     client = await open_client()
     tickets = [p.ticket for p in parsed]
     workflow_id, progress = await fanout.run_batch(client, tickets, settings, args.id, args.wait)

@@ -2,6 +2,7 @@
 `batch` (many tickets as one workflow), with live progress."""
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import uuid
@@ -10,7 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.client import (
+    Client,
+    WorkflowFailureError,
+    WorkflowHandle,
+    WorkflowQueryFailedError,
+)
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError
@@ -49,12 +55,13 @@ async def _watch(
             try:
                 completed, total, note = await describe()
                 bar.update(task, completed=completed, total=total or None, note=note)
-            except RPCError:
+            except (RPCError, WorkflowQueryFailedError):
                 pass  # a progress query can miss while a run continues as new; try again
             await asyncio.wait({done}, timeout=POLL_SECONDS)
         if done.exception() is None:
-            completed, total, note = await describe()
-            bar.update(task, completed=completed, total=total or None, note=note)
+            with contextlib.suppress(RPCError, WorkflowQueryFailedError):
+                completed, total, note = await describe()
+                bar.update(task, completed=completed, total=total or None, note=note)
 
 
 # ---- plan ----------------------------------------------------------------------------------------
@@ -113,11 +120,16 @@ async def run_swarm(
             task_queue=names.TICKETS_TASK_QUEUE,
             result_type=SwarmResult,
             static_summary=f"{len(items)} items, {settings.concurrency} at a time",
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            # A run that failed may run again; one that completed is shown, not repeated.
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         )
     except WorkflowAlreadyStartedError:
         # The same items ran before: show that run's result rather than analysing them again.
+        render.console(stderr=True).print(
+            f"these items were analysed before ({workflow_id}); showing that run "
+            "(use --id NEW to analyse them again)"
+        )
         handle = client.get_workflow_handle(workflow_id, result_type=SwarmResult)
     result = asyncio.ensure_future(handle.result())
 

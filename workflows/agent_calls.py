@@ -92,7 +92,8 @@ class AgentCaller:
         self._largest_tokens = max(self._largest_tokens, usage.input_tokens + usage.output_tokens)
         self._largest_cost = max(self._largest_cost, usage.cost_usd)
 
-    def _check_budget(self) -> None:
+    def check_budget(self) -> None:
+        """Raises HandOff when the next call would pass the ticket's budget."""
         view = self._record.view
         if problem := budget_problem(
             self._config.budget,
@@ -113,7 +114,7 @@ class AgentCaller:
         check_budget: bool = True,
     ) -> AgentReply[OutT]:
         if check_budget:
-            self._check_budget()
+            self.check_budget()
 
         def failed(route: AgentRoute, err: ActivityError, following: AgentRoute | None) -> None:
             if (spent := usage_of_failed_call(err)) is not None:

@@ -17,7 +17,7 @@ from temporalio.common import (
     TypedSearchAttributes,
     WorkflowIDReusePolicy,
 )
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.exceptions import ActivityError, WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
@@ -30,6 +30,11 @@ with workflow.unsafe.imports_passed_through():
     from workflows import options
 
 
+# Child starts per workflow task: each carries a ticket (up to ~20 KB), and one task's commands
+# must stay well under the server's 4 MB message limit.
+START_GROUP = 100
+
+
 @workflow.defn(name=names.BATCH_WORKFLOW)
 class BatchWorkflow:
     @workflow.init
@@ -37,14 +42,15 @@ class BatchWorkflow:
         self._state = state
         self._state.totals.total = len(tickets)
         self._in_flight = set(state.in_flight)
-        # Tickets that reported in, this run: a signal may arrive before the start resolves.
-        self._settled: set[str] = set()
+        self._last_check = workflow.now()
 
     @workflow.signal(name=names.TICKET_SETTLED_SIGNAL)
     def ticket_settled(self, event: TicketSettled) -> None:
-        if event.ticket_id in self._settled:
+        # Only a ticket this batch has in flight frees a place: a second report (a ticket reset
+        # to before its first), or one from a ticket of an earlier batch with the same id, is not
+        # counted again.
+        if event.ticket_id not in self._in_flight:
             return
-        self._settled.add(event.ticket_id)
         self._in_flight.discard(event.ticket_id)
         counts = self._state.totals.settled
         counts[event.state] = counts.get(event.state, 0) + 1
@@ -53,40 +59,50 @@ class BatchWorkflow:
     async def run(self, tickets: list[Ticket], state: BatchState) -> BatchProgress:
         settings = state.settings
         started_this_run = 0
-        while state.position < len(tickets):
-            if started_this_run >= settings.tickets_per_run:
+        while state.position < len(tickets) or self._in_flight:
+            if (
+                started_this_run >= settings.tickets_per_run
+                or workflow.info().is_continue_as_new_suggested()
+            ):
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 state.in_flight = sorted(self._in_flight)
                 state.totals.runs += 1
                 workflow.continue_as_new(args=[tickets, state])
-            await self._wait_until(lambda: len(self._in_flight) < settings.window)
-            # Every free place at once: the starts go out as commands of one workflow task,
-            # not one round trip each.
+            if state.position >= len(tickets):
+                await self._wait_or_check(lambda: not self._in_flight)
+                continue
+            if not await self._wait_or_check(lambda: len(self._in_flight) < settings.window):
+                continue
+            # The free places at once: the starts go out as commands of one workflow task, not a
+            # round trip each (at most START_GROUP, to keep one task's commands small).
             free = min(
                 settings.window - len(self._in_flight),
                 len(tickets) - state.position,
                 settings.tickets_per_run - started_this_run,
+                START_GROUP,
             )
             group = tickets[state.position : state.position + free]
             await asyncio.gather(*(self._start(ticket) for ticket in group))
             state.position += len(group)
             started_this_run += len(group)
-        await self._wait_until(lambda: not self._in_flight)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.progress()
 
-    async def _wait_until(self, condition: Callable[[], bool]) -> None:
-        """Wait for tickets to report in; when none has for a while, ask the server which of
-        the in-flight ones have closed without reporting and count them as they closed."""
-        timeout = timedelta(seconds=self._state.settings.check_after_seconds)
-        while True:
-            try:
-                await workflow.wait_condition(condition, timeout=timeout)
-                return
-            except TimeoutError:
-                pass
-            if not self._in_flight:
-                continue
+    async def _wait_or_check(self, condition: Callable[[], bool]) -> bool:
+        """Wait for ``condition`` until the next check is due; then ask the server which of the
+        in-flight tickets have closed without reporting in (terminated by an operator, timed out)
+        and count them as they closed. True when the condition holds."""
+        every = timedelta(seconds=self._state.settings.check_after_seconds)
+        due = self._last_check + every - workflow.now()
+        try:
+            await workflow.wait_condition(condition, timeout=max(due, timedelta(seconds=1)))
+            return True
+        except TimeoutError:
+            pass
+        self._last_check = workflow.now()
+        if not self._in_flight:
+            return condition()
+        try:
             closed = await workflow.execute_activity(
                 names.CHECK_TICKETS,
                 TicketCheck(ticket_ids=sorted(self._in_flight)),
@@ -94,13 +110,18 @@ class BatchWorkflow:
                 start_to_close_timeout=options.CHECK_TICKETS_START_TO_CLOSE,
                 heartbeat_timeout=options.CHECK_TICKETS_HEARTBEAT,
                 retry_policy=options.CHECK_TICKETS_RETRY,
-                summary=f"check {len(self._in_flight)} quiet ticket(s)",
+                summary=f"check {len(self._in_flight)} ticket(s) in flight",
             )
-            for event in closed:
-                workflow.logger.warning(
-                    "ticket %s closed (%s) without reporting in", event.ticket_id, event.state
-                )
-                self.ticket_settled(event)
+        except ActivityError as err:
+            # The check is a safety net: if it cannot run now, the next one will.
+            workflow.logger.warning("checking tickets in flight failed: %s", err)
+            return condition()
+        for event in closed:
+            workflow.logger.warning(
+                "ticket %s closed (%s) without reporting in", event.ticket_id, event.state
+            )
+            self.ticket_settled(event)
+        return condition()
 
     async def _start(self, ticket: Ticket) -> None:
         totals = self._state.totals

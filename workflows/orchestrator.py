@@ -12,6 +12,7 @@ from temporalio import workflow
 from temporalio.exceptions import (
     ApplicationError,
     ChildWorkflowError,
+    WorkflowAlreadyStartedError,
     is_cancelled_exception,
 )
 
@@ -68,6 +69,16 @@ class OrchestratorWorkflow:
         self._phase = "synthesizing"
         done = [self._outcomes[t.id] for t in plan.subtasks]
         completed = [o for o in done if o.status is SubTaskStatus.COMPLETED]
+        if not completed:
+            # Nothing to synthesize from: an answer written from no results would only sound
+            # right. The run fails with every sub-task's reason (a ticket then drafts alone).
+            reasons = [f"{o.id}: {o.error}" for o in done if o.status is SubTaskStatus.FAILED]
+            raise ApplicationError(
+                "no sub-task completed: " + "; ".join(reasons),
+                [o.model_dump(mode="json") for o in done],
+                type="NoSubTaskCompleted",
+                non_retryable=True,
+            )
         synthesis = await self._agent(
             AgentRole.SYNTHESIZER,
             names.SYNTHESIZE_RESULTS,
@@ -140,20 +151,28 @@ class OrchestratorWorkflow:
             }
             for sub in ready(plan, completed, started):
                 started.add(sub.id)
-                self._running[sub.id] = await workflow.start_child_workflow(
-                    names.SUBTASK_WORKFLOW,
-                    SubTaskInput(
-                        task=task,
-                        subtask=sub,
-                        context=[self._context(self._outcomes[d], config) for d in sub.depends_on],
-                        routes=routes,
-                        fallback_route=fallback,
-                        timeouts=config.agent_timeouts,
-                    ),
-                    id=f"{info.workflow_id}/{sub.id}",
-                    result_type=SubTaskOutcome,
-                    static_summary=f"{sub.worker}: {sub.instruction}"[:200],
-                )
+                try:
+                    child = await workflow.start_child_workflow(
+                        names.SUBTASK_WORKFLOW,
+                        SubTaskInput(
+                            task=task,
+                            subtask=sub,
+                            context=[
+                                self._context(self._outcomes[d], config) for d in sub.depends_on
+                            ],
+                            routes=routes,
+                            fallback_route=fallback,
+                            timeouts=config.agent_timeouts,
+                        ),
+                        id=f"{info.workflow_id}/{sub.id}",
+                        result_type=SubTaskOutcome,
+                        static_summary=f"{sub.worker}: {sub.instruction}"[:200],
+                    )
+                except WorkflowAlreadyStartedError:
+                    # Left over from before a reset of this run: its result is not ours to use.
+                    self._fail(plan, sub, "a sub-task with this id is already running", [], started)
+                    continue
+                self._running[sub.id] = child
             if not self._running:
                 return
             await workflow.wait(list(self._running.values()), return_when=asyncio.FIRST_COMPLETED)
@@ -174,24 +193,32 @@ class OrchestratorWorkflow:
             message = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
             details = cause.details if isinstance(cause, ApplicationError) else ()
             spent = [Usage.model_validate(u) for u in details or ()]
-            outcome = SubTaskOutcome(
-                id=sub.id,
-                worker=sub.worker,
-                status=SubTaskStatus.FAILED,
-                error=message,
-                usage=spent,
-                finished_at=workflow.now(),
-            )
-            for blocked in dependents(plan, sub.id):
-                started.add(blocked)
-                self._outcomes[blocked] = SubTaskOutcome(
-                    id=blocked,
-                    worker=plan_task(plan, blocked).worker,
-                    status=SubTaskStatus.SKIPPED,
-                    error=f"needs {sub.id}, which failed",
-                )
+            self._fail(plan, sub, message, spent, started)
+            return
         self._outcomes[sub.id] = outcome
         self._usage.setdefault(AgentRole.WORKER, []).extend(outcome.usage)
+
+    def _fail(
+        self, plan: Plan, sub: SubTask, message: str, spent: list[Usage], started: set[str]
+    ) -> None:
+        """Record a failed sub-task and skip everything that needs it."""
+        self._outcomes[sub.id] = SubTaskOutcome(
+            id=sub.id,
+            worker=sub.worker,
+            status=SubTaskStatus.FAILED,
+            error=message,
+            usage=spent,
+            finished_at=workflow.now(),
+        )
+        self._usage.setdefault(AgentRole.WORKER, []).extend(spent)
+        for blocked in dependents(plan, sub.id):
+            started.add(blocked)
+            self._outcomes[blocked] = SubTaskOutcome(
+                id=blocked,
+                worker=plan_task(plan, blocked).worker,
+                status=SubTaskStatus.SKIPPED,
+                error=f"needs {sub.id}, which failed",
+            )
 
     @workflow.query(name=names.PROGRESS_QUERY)
     def progress(self) -> OrchestratorProgress:

@@ -11,7 +11,12 @@ import asyncio
 from collections import deque
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    ChildWorkflowError,
+    is_cancelled_exception,
+)
 
 with workflow.unsafe.imports_passed_through():
     from policy.stats import percentile
@@ -34,6 +39,9 @@ with workflow.unsafe.imports_passed_through():
     from workflows.agent_calls import call_agent, describe_failure, usage_of_failed_call
 
 
+START_GROUP = 100
+
+
 @workflow.defn(name=names.SWARM_CHUNK_WORKFLOW)
 class SwarmChunkWorkflow:
     @workflow.init
@@ -47,8 +55,12 @@ class SwarmChunkWorkflow:
         # A list, not a set: the order work is looked at must not depend on object addresses.
         running: list[asyncio.Task[ItemResult]] = []
         while pending or running:
-            while pending and len(running) < request.concurrency:
+            # At most START_GROUP new calls per workflow task: each carries an item (up to
+            # ~20 KB), and one task's commands must stay well under the 4 MB message limit.
+            started_now = 0
+            while pending and len(running) < request.concurrency and started_now < START_GROUP:
                 running.append(asyncio.create_task(self._one(pending.popleft(), request)))
+                started_now += 1
             await workflow.wait(running, return_when=asyncio.FIRST_COMPLETED)
             for task in [t for t in running if t.done()]:
                 result = task.result()
@@ -121,23 +133,44 @@ class SwarmWorkflow:
             n = state.next_chunk
             chunk = items[n * settings.chunk_size : (n + 1) * settings.chunk_size]
             self._running_chunk = f"{workflow.info().workflow_id}/chunk-{n}"
-            result = await workflow.execute_child_workflow(
-                names.SWARM_CHUNK_WORKFLOW,
-                SwarmChunkInput(
-                    items=chunk,
-                    concurrency=settings.concurrency,
-                    routes=state.routes,
-                    timeouts=state.timeouts,
-                ),
-                id=self._running_chunk,
-                result_type=SwarmChunkResult,
-                static_summary=f"items {n * settings.chunk_size + 1}-"
-                f"{n * settings.chunk_size + len(chunk)} of {len(items)}",
-            )
+            try:
+                result = await self._chunk(n, chunk, len(items), state)
+            except ChildWorkflowError as err:
+                if is_cancelled_exception(err):
+                    raise
+                # A chunk that failed as a whole (terminated, timed out) fails its items, with
+                # the reason; the work done in other chunks is kept.
+                reason = f"{self._running_chunk} failed: {err.cause or err}"
+                result = SwarmChunkResult(
+                    results=[ItemResult(item_id=i.item_id, ok=False, error=reason) for i in chunk]
+                )
             state.totals.results.extend(result.results)
             state.next_chunk += 1
             chunks_this_run += 1
         self._running_chunk = None
+        return self._finish(state)
+
+    async def _chunk(
+        self, n: int, chunk: list[SwarmItem], total: int, state: SwarmState
+    ) -> SwarmChunkResult:
+        assert state.routes is not None and state.timeouts is not None
+        settings = state.settings
+        return await workflow.execute_child_workflow(
+            names.SWARM_CHUNK_WORKFLOW,
+            SwarmChunkInput(
+                items=chunk,
+                concurrency=settings.concurrency,
+                routes=state.routes,
+                timeouts=state.timeouts,
+            ),
+            id=self._running_chunk,
+            result_type=SwarmChunkResult,
+            static_summary=f"items {n * settings.chunk_size + 1}-"
+            f"{n * settings.chunk_size + len(chunk)} of {total}",
+        )
+
+    def _finish(self, state: SwarmState) -> SwarmResult:
+        settings = state.settings
         summary = summarise(state.totals.results, state.totals.runs)
         failure_rate = summary.failed / summary.total if summary.total else 0.0
         if failure_rate > settings.max_failure_rate:

@@ -15,6 +15,7 @@ from temporalio.exceptions import (
     ActivityError,
     ApplicationError,
     ChildWorkflowError,
+    WorkflowAlreadyStartedError,
     is_cancelled_exception,
 )
 
@@ -65,6 +66,8 @@ FALLBACK_PRIORITY = Priority.MEDIUM
 PATCH_ORCHESTRATED_RESOLUTION = "orchestrated-resolution"
 ORCHESTRATOR_AUTHOR = "orchestrator"
 MAX_DRAFT_CHARS = 8_000  # the Draft model's limit
+MAX_TASK_CHARS = 20_000  # OrchestratorInput's limit
+MAX_ARTICLES_CHARS = 8_000  # of the task: the ticket's articles, as reference for the workers
 
 
 @workflow.defn(name=names.TICKET_WORKFLOW)
@@ -90,13 +93,12 @@ class TicketWorkflow:
         self._record.start()
         try:
             await self._process()
-        except (ActivityError, asyncio.CancelledError) as err:
+        except (ActivityError, ChildWorkflowError, asyncio.CancelledError) as err:
             if is_cancelled_exception(err):
                 self._reviews.close()
                 self._record.move(S.CANCELLED, "operator", "the ticket's workflow was cancelled")
                 await self._tell_batch()
                 raise asyncio.CancelledError() from None
-            assert isinstance(err, ActivityError)
             # Retries and fallbacks are spent: the ticket fails with a reason, visibly, and the
             # workflow fails too so the Web UI shows it (and an operator can reset it once fixed).
             reason = describe_failure(err)
@@ -337,14 +339,16 @@ class TicketWorkflow:
         # ground their answer in the same facts the validator will check it against.
         known = "\n".join(
             f"[{a.article_id}] {a.title}: {a.answer}" for a in await self._knowledge()
-        )
+        )[:MAX_ARTICLES_CHARS]
         task = (
             "Write the reply to the customer for this support ticket. "
             f"Category: {view.category}; priority: {view.priority}.\n"
             f"Subject: {self._ticket.subject}\n\n{trim_body(self._ticket.body).text}\n\n"
             f"Knowledge-base articles found for this ticket (cite them by id):\n"
             f"{known or '(none)'}"
-        )
+        )[:MAX_TASK_CHARS]
+        self._agents.check_budget()
+        failure: str | None = None
         try:
             result = await workflow.execute_child_workflow(
                 names.ORCHESTRATOR_WORKFLOW,
@@ -357,25 +361,33 @@ class TicketWorkflow:
         except ChildWorkflowError as err:
             if is_cancelled_exception(err):
                 raise
-            first = self._config.routes[AgentRole.RESOLVER][0]
             cause = err.cause
-            message = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
-            view.fallbacks.append(
-                Fallback(
-                    role=AgentRole.RESOLVER,
-                    failed=f"{ORCHESTRATOR_AUTHOR}:{child_id}",
-                    error=message,
-                    next=f"{first.provider}:{first.model}",
-                    at=workflow.now(),
+            failure = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
+        except WorkflowAlreadyStartedError:
+            # A run from before a reset of this ticket is still there: do not wait on it.
+            failure = f"{child_id} is already running (from an earlier run of this ticket)"
+        if failure is None:
+            for role, calls in result.usage.items():
+                for usage in calls:
+                    self._agents.count(AgentRole(role), usage)
+            text = result.synthesis.answer.strip()[:MAX_DRAFT_CHARS]
+            if text:
+                view.orchestration = child_id
+                return Draft(text=text, cited_articles=result.synthesis.sources), (
+                    ORCHESTRATOR_AUTHOR
                 )
+            failure = "the synthesizer's answer was empty"
+        first = self._config.routes[AgentRole.RESOLVER][0]
+        view.fallbacks.append(
+            Fallback(
+                role=AgentRole.RESOLVER,
+                failed=f"{ORCHESTRATOR_AUTHOR}:{child_id}",
+                error=failure,
+                next=f"{first.provider}:{first.model}",
+                at=workflow.now(),
             )
-            return None
-        for role, calls in result.usage.items():
-            for usage in calls:
-                self._agents.count(AgentRole(role), usage)
-        view.orchestration = child_id
-        text = result.synthesis.answer.strip()[:MAX_DRAFT_CHARS]
-        return Draft(text=text, cited_articles=result.synthesis.sources), ORCHESTRATOR_AUTHOR
+        )
+        return None
 
     def _reasons(self, findings: list[Finding], *, rework: bool) -> list[str]:
         assert self._classification is not None and self._record.view.priority is not None

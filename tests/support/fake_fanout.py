@@ -130,6 +130,9 @@ class FakeInsights:
     bad_marker: str = "<fail>"
     barrier: asyncio.Barrier | None = None
     barrier_timeout: float = 30.0
+    # When set, every call waits for it (a test acts while calls are in flight).
+    hold: asyncio.Event | None = None
+    entered: asyncio.Event = field(default_factory=asyncio.Event)
     calls: int = 0
     in_flight: int = 0
     most_in_flight: int = 0
@@ -148,6 +151,9 @@ class FakeInsights:
         self.in_flight += 1
         self.most_in_flight = max(self.most_in_flight, self.in_flight)
         try:
+            self.entered.set()
+            if self.hold is not None:
+                await self.hold.wait()
             if self.barrier is not None:
                 await asyncio.wait_for(self.barrier.wait(), self.barrier_timeout)
             if self.bad_marker in request.item.text:

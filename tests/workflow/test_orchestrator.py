@@ -247,3 +247,23 @@ async def test_a_megabyte_output_travels_by_reference_and_the_histories_stay_sma
 
 def stored_payloads() -> int:
     return sum(1 for p in PAYLOAD_STORE.root.rglob("*") if p.is_file())
+
+
+@pytest.mark.usefixtures("replay_check")
+async def test_when_no_sub_task_completes_the_run_fails_instead_of_inventing_an_answer(
+    ts_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    agents = FakeOrchestrationAgents(
+        plans=[plan(task("a", "researcher"), task("b", "writer", "a"))],
+        failing={"a"},
+        failing_simplified={"a"},
+    )
+    async with running(workers(ts_env.client, task_queue, agents)):
+        handle = await start(ts_env.client, task_queue)
+        with pytest.raises(WorkflowFailureError) as failed:
+            await handle.result()
+
+    cause = failed.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == "NoSubTaskCompleted"
+    assert cause.message.startswith("no sub-task completed: a: sub-task a failed")
+    assert not agents.synthesis_requests
