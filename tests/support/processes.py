@@ -12,9 +12,26 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port nothing listens on, that the kernel will not hand out again at once.
+
+    Binding to port 0 and closing is not enough: Linux randomises ephemeral ports and may give
+    the same one to the next outgoing connection or random-port listener (the dev server opens
+    several) before our server binds it. Connecting to it once leaves the port in TIME_WAIT,
+    which keeps it out of the ephemeral pool for a while; servers that set SO_REUSEADDR (Go's
+    do, the Temporal server included) can still bind it.
+    """
+    with socket.socket() as listener:
+        # As Go's listeners do: the TIME_WAIT left behind then does not block a later bind.
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = int(listener.getsockname()[1])
+        with socket.create_connection(("127.0.0.1", port)) as client:
+            accepted, _ = listener.accept()
+            # The accepting side closes first, so the TIME_WAIT stays with the listening port.
+            accepted.close()
+            client.recv(1)
+    return port
 
 
 def port_is_open(port: int) -> bool:
