@@ -11,18 +11,13 @@ the worker process's peak resident memory (VmHWM). Default: 10,000 tickets, 50 i
 
 import argparse
 import asyncio
-import os
-import tempfile
 import time
 from pathlib import Path
 
 from bench.pipeline_throughput import tickets
+from bench.stack import embedded_stack
 from shared import names
 from shared.batch import BatchProgress, BatchSettings, BatchState
-from shared.temporal_client import connect, connection_settings
-from starter.embedded import EmbeddedServer
-from starter.main_job import WorkerProcess
-from tests.support.processes import free_port
 
 REPORT_EVERY = 60.0  # seconds between progress lines
 
@@ -38,47 +33,34 @@ def peak_rss_mib(pid: int) -> float:
 async def run(n: int, window: int) -> int:
     batch, source = tickets(n)
     settings = BatchSettings(window=window)
-    with tempfile.TemporaryDirectory() as tmp:
-        data = Path(tmp)
-        server = EmbeddedServer(data, "127.0.0.1", free_port(), ui=False)
-        await server.start()
-        worker = WorkerProcess(data, server.address)
-        try:
-            await worker.start()
-            pid = worker.pid
-            # The batch's input is megabytes: it goes to the payload store, which this process
-            # and the worker must share.
-            os.environ["TICKETS_DATA_DIR"] = str(data)
-            client = await connect(connection_settings({"TEMPORAL_ADDRESS": server.address}))
-            started = time.perf_counter()
-            handle = await client.start_workflow(
-                names.BATCH_WORKFLOW,
-                args=[batch, BatchState(settings=settings)],
-                id="batch-bench",
-                task_queue=names.TICKETS_TASK_QUEUE,
-                result_type=BatchProgress,
-            )
-            result = asyncio.ensure_future(handle.result())
-            while not result.done():
-                await asyncio.wait({result}, timeout=REPORT_EVERY)
-                if not result.done():
-                    p = await handle.query(names.PROGRESS_QUERY, result_type=BatchProgress)
-                    elapsed = time.perf_counter() - started
-                    print(
-                        f"  {elapsed:6.0f} s: {p.done:,} of {p.total:,} done "
-                        f"({p.done / elapsed:.1f}/s), {p.in_flight} in flight, "
-                        f"worker peak {peak_rss_mib(pid):.0f} MiB",
-                        flush=True,
-                    )
-            progress = await result
-            elapsed = time.perf_counter() - started
-            peak = peak_rss_mib(pid)
-            runs = 0
-            async for _ in client.list_workflows(f"WorkflowId = '{handle.id}'"):
-                runs += 1
-        finally:
-            await worker.stop()
-            await server.stop()
+    async with embedded_stack() as stack:
+        client, pid = stack.client, stack.worker.pid
+        started = time.perf_counter()
+        handle = await client.start_workflow(
+            names.BATCH_WORKFLOW,
+            args=[batch, BatchState(settings=settings)],
+            id="batch-bench",
+            task_queue=names.TICKETS_TASK_QUEUE,
+            result_type=BatchProgress,
+        )
+        result = asyncio.ensure_future(handle.result())
+        while not result.done():
+            await asyncio.wait({result}, timeout=REPORT_EVERY)
+            if not result.done():
+                p = await handle.query(names.PROGRESS_QUERY, result_type=BatchProgress)
+                elapsed = time.perf_counter() - started
+                print(
+                    f"  {elapsed:6.0f} s: {p.done:,} of {p.total:,} done "
+                    f"({p.done / elapsed:.1f}/s), {p.in_flight} in flight, "
+                    f"worker peak {peak_rss_mib(pid):.0f} MiB",
+                    flush=True,
+                )
+        progress = await result
+        elapsed = time.perf_counter() - started
+        peak = peak_rss_mib(pid)
+        runs = 0
+        async for _ in client.list_workflows(f"WorkflowId = '{handle.id}'"):
+            runs += 1
     print(
         f"\n{n:,} tickets ({source}) as one batch, {window} in flight, on the embedded dev server "
         "(SQLite file) with one worker process (offline agents)\n"

@@ -9,20 +9,16 @@ waits until every ticket rests, and reports tickets per second and time-to-settl
 
 import argparse
 import asyncio
+import os
 import statistics
-import tempfile
 import time
-from pathlib import Path
 
 from bench.dataset import PROJECT_ROOT, dataset_path, load
+from bench.stack import embedded_stack
 from policy.transitions import TicketState
-from shared.temporal_client import connect, connection_settings
 from shared.tickets import Ticket
 from starter import operations as ops
-from starter.embedded import EmbeddedServer
 from starter.inputs import read_jsonl
-from starter.main_job import WorkerProcess
-from tests.support.processes import free_port
 
 
 def tickets(n: int) -> tuple[list[Ticket], str]:
@@ -50,27 +46,18 @@ def percentile(values: list[float], q: float) -> float:
 
 async def run(n: int) -> int:
     batch, source = tickets(n)
-    with tempfile.TemporaryDirectory() as tmp:
-        data = Path(tmp)
-        server = EmbeddedServer(data, "127.0.0.1", free_port(), ui=False)
-        await server.start()
-        worker = WorkerProcess(data, server.address)
-        try:
-            await worker.start()
-            client = await connect(connection_settings({"TEMPORAL_ADDRESS": server.address}))
-            started = time.perf_counter()
-            await ops.submit_tickets(client, batch)
-            submitted = time.perf_counter() - started
-            views = await ops.wait_settled(
-                client,
-                [t.ticket_id for t in batch],
-                timeout=1800,
-                interval=float(__import__("os").environ.get("BENCH_POLL", "0.5")),
-            )
-            elapsed = time.perf_counter() - started
-        finally:
-            await worker.stop()
-            await server.stop()
+    async with embedded_stack() as stack:
+        client = stack.client
+        started = time.perf_counter()
+        await ops.submit_tickets(client, batch)
+        submitted = time.perf_counter() - started
+        views = await ops.wait_settled(
+            client,
+            [t.ticket_id for t in batch],
+            timeout=1800,
+            interval=float(os.environ.get("BENCH_POLL", "0.5")),
+        )
+        elapsed = time.perf_counter() - started
     settle = [(v.transitions[-1].at - v.transitions[0].at).total_seconds() for v in views.values()]
     states = {s: sum(v.state == s for v in views.values()) for s in TicketState}
     print(f"{len(batch):,} tickets ({source}) on the embedded dev server, one worker process\n")

@@ -2,6 +2,7 @@
 and every good line still goes through."""
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -105,10 +106,11 @@ def ticket_from_mapping(raw: dict[str, Any]) -> tuple[Ticket | None, list[str]]:
         return None, [_field_message(e, fields) for e in errors]
 
 
-def parse_jsonl(data: bytes, source: str) -> tuple[list[ParsedTicket], list[InputError]]:
-    tickets: list[ParsedTicket] = []
-    errors: list[InputError] = []
-    seen: dict[str, int] = {}
+def json_objects(
+    data: bytes, source: str, errors: list[InputError]
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Each line's JSON object with its line number; a line that is not one (bad UTF-8, bad JSON,
+    another JSON value) goes to ``errors`` instead. Blank lines are skipped."""
     data = data.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte-order mark some editors write
     for number, raw_line in enumerate(data.split(b"\n"), start=1):
         if not raw_line.strip():
@@ -135,6 +137,14 @@ def parse_jsonl(data: bytes, source: str) -> tuple[list[ParsedTicket], list[Inpu
                 InputError(source, number, f"expected a JSON object, got {type(raw).__name__}")
             )
             continue
+        yield number, raw
+
+
+def parse_jsonl(data: bytes, source: str) -> tuple[list[ParsedTicket], list[InputError]]:
+    tickets: list[ParsedTicket] = []
+    errors: list[InputError] = []
+    seen: dict[str, int] = {}
+    for number, raw in json_objects(data, source, errors):
         ticket, problems = ticket_from_mapping(raw)
         if ticket is None:
             errors.extend(InputError(source, number, p) for p in problems)
@@ -168,27 +178,7 @@ def parse_swarm_items(data: bytes, source: str) -> tuple[list[SwarmItem], list[I
     items: list[SwarmItem] = []
     errors: list[InputError] = []
     seen: set[str] = set()
-    data = data.removeprefix(b"\xef\xbb\xbf")
-    for number, raw_line in enumerate(data.split(b"\n"), start=1):
-        if not raw_line.strip():
-            continue
-        try:
-            raw = json.loads(raw_line.decode("utf-8"))
-        except UnicodeDecodeError as err:
-            errors.append(
-                InputError(source, number, f"not valid UTF-8 (byte 0x{raw_line[err.start]:02x})")
-            )
-            continue
-        except json.JSONDecodeError as err:
-            errors.append(
-                InputError(source, number, f"not valid JSON: {err.msg} (column {err.colno})")
-            )
-            continue
-        if not isinstance(raw, dict):
-            errors.append(
-                InputError(source, number, f"expected a JSON object, got {type(raw).__name__}")
-            )
-            continue
+    for number, raw in json_objects(data, source, errors):
         text_field = next(
             (k for k in ("text", "review", "body") if isinstance(raw.get(k), str)), "text"
         )

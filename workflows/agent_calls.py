@@ -155,6 +155,18 @@ class AgentCaller:
         self._count(role, usage)
 
 
+async def config_snapshot() -> PipelineConfig:
+    """The worker's pipeline configuration, recorded in the history (a local activity): the run
+    keeps using it even if the worker restarts with another."""
+    return await workflow.execute_local_activity(
+        names.LOAD_PIPELINE_CONFIG,
+        result_type=PipelineConfig,
+        start_to_close_timeout=options.CONFIG_START_TO_CLOSE,
+        retry_policy=options.CONFIG_RETRY,
+        summary="configuration snapshot",
+    )
+
+
 async def call_agent(
     role: AgentRole,
     activity: str,

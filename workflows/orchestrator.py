@@ -37,8 +37,7 @@ with workflow.unsafe.imports_passed_through():
         WorkerType,
     )
     from shared.pipeline_config import PipelineConfig
-    from workflows import options
-    from workflows.agent_calls import call_agent
+    from workflows.agent_calls import call_agent, config_snapshot
 
 WORKER_TYPES = [w.value for w in WorkerType]
 
@@ -55,13 +54,7 @@ class OrchestratorWorkflow:
 
     @workflow.run
     async def run(self, request: OrchestratorInput) -> OrchestratorResult:
-        config = await workflow.execute_local_activity(
-            names.LOAD_PIPELINE_CONFIG,
-            result_type=PipelineConfig,
-            start_to_close_timeout=options.CONFIG_START_TO_CLOSE,
-            retry_policy=options.CONFIG_RETRY,
-            summary="configuration snapshot",
-        )
+        config = await config_snapshot()
         plan, attempts = await self._plan_task(request.task, config)
         self._plan = plan
         self._phase = "running"

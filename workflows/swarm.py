@@ -22,7 +22,6 @@ with workflow.unsafe.imports_passed_through():
     from policy.stats import percentile
     from shared import names
     from shared.agents import AgentRole, AgentRoute, Usage
-    from shared.pipeline_config import PipelineConfig
     from shared.swarm import (
         InsightRequest,
         ItemFailure,
@@ -35,8 +34,12 @@ with workflow.unsafe.imports_passed_through():
         SwarmResult,
         SwarmState,
     )
-    from workflows import options
-    from workflows.agent_calls import call_agent, describe_failure, usage_of_failed_call
+    from workflows.agent_calls import (
+        call_agent,
+        config_snapshot,
+        describe_failure,
+        usage_of_failed_call,
+    )
 
 
 START_GROUP = 100
@@ -113,13 +116,7 @@ class SwarmWorkflow:
     @workflow.run
     async def run(self, items: list[SwarmItem], state: SwarmState) -> SwarmResult:
         if state.routes is None or state.timeouts is None:
-            config = await workflow.execute_local_activity(
-                names.LOAD_PIPELINE_CONFIG,
-                result_type=PipelineConfig,
-                start_to_close_timeout=options.CONFIG_START_TO_CLOSE,
-                retry_policy=options.CONFIG_RETRY,
-                summary="configuration snapshot",
-            )
+            config = await config_snapshot()
             state.routes = config.routes[AgentRole.INSIGHTS]
             state.timeouts = config.agent_timeouts
         settings = state.settings

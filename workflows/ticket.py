@@ -54,7 +54,13 @@ with workflow.unsafe.imports_passed_through():
         TicketView,
     )
     from workflows import options
-    from workflows.agent_calls import AgentCaller, HandOff, describe_failure, temporal_priority
+    from workflows.agent_calls import (
+        AgentCaller,
+        HandOff,
+        config_snapshot,
+        describe_failure,
+        temporal_priority,
+    )
     from workflows.review_gate import ReviewGate
     from workflows.ticket_record import TicketRecord
 
@@ -131,13 +137,7 @@ class TicketWorkflow:
             workflow.logger.warning("could not tell batch %s: %s", batch_id, err)
 
     async def _process(self) -> None:
-        self._config = await workflow.execute_local_activity(
-            names.LOAD_PIPELINE_CONFIG,
-            result_type=PipelineConfig,
-            start_to_close_timeout=options.CONFIG_START_TO_CLOSE,
-            retry_policy=options.CONFIG_RETRY,
-            summary="configuration snapshot",
-        )
+        self._config = await config_snapshot()
         self._agents = AgentCaller(self._record, self._config)
         reviewer_notes: str | None = None
         try:

@@ -121,7 +121,7 @@ def test_invalid_utf8_is_reported_with_the_byte() -> None:
     data = jsonl(b'{"text": "caf\xe9"}', line(text="fine"))
     items, errors = parse_swarm_items(data, SOURCE)
     assert pairs(items) == [("line-2", "fine")]
-    assert messages(errors) == ["reviews.jsonl:1: not valid UTF-8 (byte 0xe9)"]
+    assert messages(errors) == ["reviews.jsonl:1: not valid UTF-8 (byte 0xe9 at column 14)"]
 
 
 def test_text_over_the_limit_is_reported_with_its_size() -> None:

@@ -1,0 +1,43 @@
+"""A private Temporal stack for benchmarks: the embedded dev server (SQLite file in a temporary
+directory, as `make run` uses) and one `python -m worker` process, with a client that shares the
+worker's payload store."""
+
+import contextlib
+import os
+import tempfile
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from temporalio.client import Client
+
+from shared.temporal_client import connect, connection_settings
+from starter.embedded import EmbeddedServer
+from starter.main_job import WorkerProcess
+from tests.support.processes import free_port
+
+
+@dataclass
+class Stack:
+    client: Client
+    worker: WorkerProcess
+    data: Path
+
+
+@contextlib.asynccontextmanager
+async def embedded_stack() -> AsyncIterator[Stack]:
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp)
+        server = EmbeddedServer(data, "127.0.0.1", free_port(), ui=False)
+        await server.start()
+        worker = WorkerProcess(data, server.address)
+        try:
+            await worker.start()
+            # Large inputs (a batch's tickets) go to the payload store, which this process and
+            # the worker must share.
+            os.environ["TICKETS_DATA_DIR"] = str(data)
+            client = await connect(connection_settings({"TEMPORAL_ADDRESS": server.address}))
+            yield Stack(client, worker, data)
+        finally:
+            await worker.stop()
+            await server.stop()
