@@ -6,53 +6,28 @@ Every command takes --json for scripts. Exit codes: 0 success, 1 error (one sent
 
 import argparse
 import asyncio
-import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TypeVar
 
-from pydantic import BaseModel, ValidationError
-from temporalio.client import Client
+from pydantic import ValidationError
 from temporalio.service import RPCError
 
 from policy.transitions import SETTLED_STATES, TicketState
-from shared.batch import BatchSettings
-from shared.orchestration import MAX_TASK_CHARS
 from shared.review import ReviewAction, ReviewDecision
-from shared.swarm import SwarmSettings
-from shared.temporal_client import connect, connection_settings
 from shared.view import TicketView
 from starter import fanout, render
 from starter import operations as ops
-from starter.errors import CliError, NoWorker, ServerUnreachable
+from starter.connection import open_client
+from starter.errors import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, CliError, NoWorker
 from starter.inputs import (
     InputError,
     ParsedTicket,
     read_jsonl,
-    read_swarm_items,
     ticket_from_mapping,
 )
 
-EXIT_OK, EXIT_ERROR, EXIT_PARTIAL = 0, 1, 3
 DEFAULT_WAIT_SECONDS = 300.0
-
-SettingsT = TypeVar("SettingsT", bound=BaseModel)
-
-
-async def open_client() -> Client:
-    settings = connection_settings()
-    try:
-        return await connect(settings)
-    except RuntimeError as err:
-        text = str(err)
-        cause = (
-            "connection refused" if "refused" in text.lower() else re.sub(r"\s+", " ", text)[:160]
-        )
-        raise ServerUnreachable(
-            f"cannot reach the Temporal server at {settings.describe()}: {cause}. "
-            "Start one with `make run RUN_ARGS=--keep-running`, or set TEMPORAL_ADDRESS."
-        ) from None
 
 
 # ---- commands ------------------------------------------------------------------------------------
@@ -214,78 +189,6 @@ async def cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _settings(model: type[SettingsT], **values: object) -> SettingsT:
-    """Command-line values checked by the settings model, each problem named by its option."""
-    try:
-        return model.model_validate(values)
-    except ValidationError as err:
-        problems = [
-            f"--{str(e['loc'][0]).replace('_', '-')}: {e['msg'].lower()}" for e in err.errors()
-        ]
-        raise CliError("; ".join(problems)) from None
-
-
-async def cmd_plan(args: argparse.Namespace) -> int:
-    if len(args.task) > MAX_TASK_CHARS:
-        raise CliError(f"the task is {len(args.task):,} characters; at most {MAX_TASK_CHARS:,}")
-    client = await open_client()
-    workflow_id, result = await fanout.run_plan(client, args.task, args.id, args.wait)
-    if result is None:
-        render.console().print(
-            f"started {workflow_id}; watch it in the Web UI or rerun with --wait"
-        )
-    elif args.json:
-        render.print_json({"workflow_id": workflow_id, "result": result})
-    else:
-        render.print_plan(workflow_id, result)
-    return EXIT_OK
-
-
-async def cmd_swarm(args: argparse.Namespace) -> int:
-    items, errors = read_swarm_items(Path(args.file))
-    for e in errors:
-        render.console(stderr=True).print(f"[red]error[/red] {e}")
-    if not items:
-        raise CliError(f"no items to analyse in {args.file}")
-    settings = _settings(
-        SwarmSettings,
-        concurrency=args.concurrency,
-        chunk_size=args.chunk_size,
-        max_failure_rate=args.max_failure_rate,
-    )
-    client = await open_client()
-    workflow_id, result = await fanout.run_swarm(client, items, settings, args.id)
-    if args.output:
-        fanout.write_outputs(Path(args.output), result)
-    if args.json:
-        summary = result.model_dump(mode="json", exclude={"outputs"})
-        render.print_json({"workflow_id": workflow_id, "result": summary})
-    else:
-        render.print_swarm(result, workflow_id)
-        if args.output:
-            render.console().print(f"per-item results written to {args.output}")
-    return EXIT_PARTIAL if errors else EXIT_OK
-
-
-async def cmd_batch(args: argparse.Namespace) -> int:
-    parsed, errors = read_jsonl(Path(args.file))
-    for e in errors:
-        render.console(stderr=True).print(f"[red]error[/red] {e}")
-    if not parsed:
-        raise CliError(f"no tickets to submit in {args.file}")
-    settings = _settings(BatchSettings, window=args.window, tickets_per_run=args.tickets_per_run)
-    client = await open_client()
-    tickets = [p.ticket for p in parsed]
-    workflow_id, progress = await fanout.run_batch(client, tickets, settings, args.id, args.wait)
-    if progress is None:
-        render.console().print(f"started {workflow_id} with {len(tickets)} ticket(s)")
-    elif args.json:
-        render.print_json({"workflow_id": workflow_id, "progress": progress})
-    else:
-        render.print_batch(workflow_id, progress)
-    return EXIT_PARTIAL if errors else EXIT_OK
-
-
 async def cmd_run(args: argparse.Namespace) -> int:
     from starter.main_job import run_main_job
 
@@ -389,7 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("task", help="the task, in words")
     p.add_argument("--wait", action="store_true", help="wait and print the plan and the answer")
     p.add_argument("--id", help="workflow id (default: plan-<random>)")
-    p.set_defaults(handler=cmd_plan)
+    p.set_defaults(handler=fanout.cmd_plan)
 
     p = sub.add_parser("swarm", parents=[common], help="one agent over many items (JSON Lines)")
     p.add_argument("file", help="one JSON object a line: text (or review/body), optional id")
@@ -400,7 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--output", help="write every item's result to this JSON Lines file")
     p.add_argument("--id", help="workflow id (default: derived from the items)")
-    p.set_defaults(handler=cmd_swarm)
+    p.set_defaults(handler=fanout.cmd_swarm)
 
     p = sub.add_parser("batch", parents=[common], help="many tickets as one batch workflow")
     p.add_argument("file", help="tickets, JSON Lines (as for submit)")
@@ -410,7 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--wait", action="store_true", help="wait until every ticket rests")
     p.add_argument("--id", help="workflow id (default: derived from the ticket ids)")
-    p.set_defaults(handler=cmd_batch)
+    p.set_defaults(handler=fanout.cmd_batch)
 
     p = sub.add_parser(
         "run", parents=[common], help="the main job: server, worker, sample tickets, report"

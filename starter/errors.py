@@ -1,4 +1,7 @@
-"""Errors the command-line client reports as one clear sentence, never a stack trace."""
+"""Errors the command-line client reports as one clear sentence, never a stack trace, and its
+exit codes."""
+
+EXIT_OK, EXIT_ERROR, EXIT_PARTIAL = 0, 1, 3  # success; an error; some input lines were invalid
 
 
 class CliError(Exception):

@@ -1,6 +1,7 @@
 """The fan-out commands: `plan` (orchestrator-workers), `swarm` (one agent, many items) and
 `batch` (many tickets as one workflow), with live progress."""
 
+import argparse
 import asyncio
 import contextlib
 import hashlib
@@ -8,8 +9,9 @@ import json
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from pydantic import BaseModel, ValidationError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from temporalio.client import (
     Client,
@@ -23,11 +25,18 @@ from temporalio.service import RPCError
 
 from shared import names
 from shared.batch import BatchProgress, BatchSettings, BatchState
-from shared.orchestration import OrchestratorInput, OrchestratorProgress, OrchestratorResult
+from shared.orchestration import (
+    MAX_TASK_CHARS,
+    OrchestratorInput,
+    OrchestratorProgress,
+    OrchestratorResult,
+)
 from shared.swarm import SwarmItem, SwarmProgress, SwarmResult, SwarmSettings, SwarmState
 from shared.tickets import Ticket
 from starter import render
-from starter.errors import CliError
+from starter.connection import open_client
+from starter.errors import EXIT_OK, EXIT_PARTIAL, CliError
+from starter.inputs import read_jsonl, read_swarm_items
 
 POLL_SECONDS = 0.5
 
@@ -195,3 +204,80 @@ async def run_batch(
         return workflow_id, await result
     except WorkflowFailureError as err:
         raise CliError(f"the batch {workflow_id} failed: {_cause(err)}") from None
+
+
+# ---- the commands --------------------------------------------------------------------------------
+
+SettingsT = TypeVar("SettingsT", bound=BaseModel)
+
+
+def _settings(model: type[SettingsT], **values: object) -> SettingsT:
+    """Command-line values checked by the settings model, each problem named by its option."""
+    try:
+        return model.model_validate(values)
+    except ValidationError as err:
+        problems = [
+            f"--{str(e['loc'][0]).replace('_', '-')}: {e['msg'].lower()}" for e in err.errors()
+        ]
+        raise CliError("; ".join(problems)) from None
+
+
+async def cmd_plan(args: argparse.Namespace) -> int:
+    if len(args.task) > MAX_TASK_CHARS:
+        raise CliError(f"the task is {len(args.task):,} characters; at most {MAX_TASK_CHARS:,}")
+    client = await open_client()
+    workflow_id, result = await run_plan(client, args.task, args.id, args.wait)
+    if result is None:
+        render.console().print(
+            f"started {workflow_id}; watch it in the Web UI or rerun with --wait"
+        )
+    elif args.json:
+        render.print_json({"workflow_id": workflow_id, "result": result})
+    else:
+        render.print_plan(workflow_id, result)
+    return EXIT_OK
+
+
+async def cmd_swarm(args: argparse.Namespace) -> int:
+    items, errors = read_swarm_items(Path(args.file))
+    for e in errors:
+        render.console(stderr=True).print(f"[red]error[/red] {e}")
+    if not items:
+        raise CliError(f"no items to analyse in {args.file}")
+    settings = _settings(
+        SwarmSettings,
+        concurrency=args.concurrency,
+        chunk_size=args.chunk_size,
+        max_failure_rate=args.max_failure_rate,
+    )
+    client = await open_client()
+    workflow_id, result = await run_swarm(client, items, settings, args.id)
+    if args.output:
+        write_outputs(Path(args.output), result)
+    if args.json:
+        summary = result.model_dump(mode="json", exclude={"outputs"})
+        render.print_json({"workflow_id": workflow_id, "result": summary})
+    else:
+        render.print_swarm(result, workflow_id)
+        if args.output:
+            render.console().print(f"per-item results written to {args.output}")
+    return EXIT_PARTIAL if errors else EXIT_OK
+
+
+async def cmd_batch(args: argparse.Namespace) -> int:
+    parsed, errors = read_jsonl(Path(args.file))
+    for e in errors:
+        render.console(stderr=True).print(f"[red]error[/red] {e}")
+    if not parsed:
+        raise CliError(f"no tickets to submit in {args.file}")
+    settings = _settings(BatchSettings, window=args.window, tickets_per_run=args.tickets_per_run)
+    client = await open_client()
+    tickets = [p.ticket for p in parsed]
+    workflow_id, progress = await run_batch(client, tickets, settings, args.id, args.wait)
+    if progress is None:
+        render.console().print(f"started {workflow_id} with {len(tickets)} ticket(s)")
+    elif args.json:
+        render.print_json({"workflow_id": workflow_id, "progress": progress})
+    else:
+        render.print_batch(workflow_id, progress)
+    return EXIT_PARTIAL if errors else EXIT_OK

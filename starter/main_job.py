@@ -23,9 +23,9 @@ from shared.temporal_client import connection_settings
 from shared.view import TicketView
 from starter import operations as ops
 from starter import render
-from starter.cli import EXIT_OK, EXIT_PARTIAL, open_client
+from starter.connection import open_client
 from starter.embedded import EmbeddedServer, port_in_use, server_answers
-from starter.errors import CliError, ServerUnreachable
+from starter.errors import EXIT_OK, EXIT_PARTIAL, CliError, ServerUnreachable
 from starter.inputs import read_jsonl
 from starter.spawn import spawn_logged
 

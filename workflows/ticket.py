@@ -15,7 +15,6 @@ from temporalio.exceptions import (
     ActivityError,
     ApplicationError,
     ChildWorkflowError,
-    WorkflowAlreadyStartedError,
     is_cancelled_exception,
 )
 
@@ -23,7 +22,6 @@ with workflow.unsafe.imports_passed_through():
     from policy.review_policy import review_reasons
     from policy.sla import sla_deadline
     from policy.transitions import TicketState
-    from policy.trimming import trim_body
     from shared import names
     from shared.agents import (
         AgentRole,
@@ -42,14 +40,12 @@ with workflow.unsafe.imports_passed_through():
         Validation,
     )
     from shared.batch import TicketSettled
-    from shared.orchestration import OrchestratorInput, OrchestratorResult
     from shared.pipeline_config import PipelineConfig
     from shared.review import ReviewAction, ReviewDecision, ReviewReceipt
     from shared.view import (
         DeliveryReceipt,
         DeliveryRequest,
         DraftRecord,
-        Fallback,
         TicketRequest,
         TicketView,
     )
@@ -61,6 +57,7 @@ with workflow.unsafe.imports_passed_through():
         describe_failure,
         temporal_priority,
     )
+    from workflows.orchestrated_draft import orchestrated_draft
     from workflows.review_gate import ReviewGate
     from workflows.ticket_record import TicketRecord
 
@@ -70,10 +67,6 @@ FALLBACK_PRIORITY = Priority.MEDIUM
 # Complex tickets get their first draft from an orchestrator run. A ticket started before this
 # change replays the single-draft path (and only complex tickets ever ask).
 PATCH_ORCHESTRATED_RESOLUTION = "orchestrated-resolution"
-ORCHESTRATOR_AUTHOR = "orchestrator"
-MAX_DRAFT_CHARS = 8_000  # the Draft model's limit
-MAX_TASK_CHARS = 20_000  # OrchestratorInput's limit
-MAX_ARTICLES_CHARS = 8_000  # of the task: the ticket's articles, as reference for the workers
 
 
 @workflow.defn(name=names.TICKET_WORKFLOW)
@@ -264,7 +257,9 @@ class TicketWorkflow:
             revision = (view.draft.revision if view.draft else 0) + 1
             drafted: tuple[Draft, str] | None = None
             if revision == 1 and self._orchestrate():
-                drafted = await self._orchestrated_draft()
+                drafted = await orchestrated_draft(
+                    self._ticket, self._record, articles, self._config, self._agents
+                )
             if drafted is None:
                 reply = await self._agents.call(
                     AgentRole.RESOLVER,
@@ -329,65 +324,6 @@ class TicketWorkflow:
             and self._config.orchestration.orchestrate_complex_tickets
             and workflow.patched(PATCH_ORCHESTRATED_RESOLUTION)
         )
-
-    async def _orchestrated_draft(self) -> tuple[Draft, str] | None:
-        """The first draft of a complex ticket, from a planner and specialist workers (a child
-        orchestrator run). If that run fails, the single resolver drafts instead."""
-        view = self._record.view
-        child_id = f"{workflow.info().workflow_id}/resolution"
-        # The articles the ticket's own search found travel with the task, so the workers
-        # ground their answer in the same facts the validator will check it against.
-        known = "\n".join(
-            f"[{a.article_id}] {a.title}: {a.answer}" for a in await self._knowledge()
-        )[:MAX_ARTICLES_CHARS]
-        task = (
-            "Write the reply to the customer for this support ticket. "
-            f"Category: {view.category}; priority: {view.priority}.\n"
-            f"Subject: {self._ticket.subject}\n\n{trim_body(self._ticket.body).text}\n\n"
-            f"Knowledge-base articles found for this ticket (cite them by id):\n"
-            f"{known or '(none)'}"
-        )[:MAX_TASK_CHARS]
-        self._agents.check_budget()
-        failure: str | None = None
-        try:
-            result = await workflow.execute_child_workflow(
-                names.ORCHESTRATOR_WORKFLOW,
-                OrchestratorInput(task=task, ticket_id=self._ticket.ticket_id),
-                id=child_id,
-                result_type=OrchestratorResult,
-                priority=temporal_priority(self._record),
-                static_summary=f"resolution plan for ticket {self._ticket.ticket_id}",
-            )
-        except ChildWorkflowError as err:
-            if is_cancelled_exception(err):
-                raise
-            cause = err.cause
-            failure = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
-        except WorkflowAlreadyStartedError:
-            # A run from before a reset of this ticket is still there: do not wait on it.
-            failure = f"{child_id} is already running (from an earlier run of this ticket)"
-        if failure is None:
-            for role, calls in result.usage.items():
-                for usage in calls:
-                    self._agents.count(AgentRole(role), usage)
-            text = result.synthesis.answer.strip()[:MAX_DRAFT_CHARS]
-            if text:
-                view.orchestration = child_id
-                return Draft(text=text, cited_articles=result.synthesis.sources), (
-                    ORCHESTRATOR_AUTHOR
-                )
-            failure = "the synthesizer's answer was empty"
-        first = self._config.routes[AgentRole.RESOLVER][0]
-        view.fallbacks.append(
-            Fallback(
-                role=AgentRole.RESOLVER,
-                failed=f"{ORCHESTRATOR_AUTHOR}:{child_id}",
-                error=failure,
-                next=f"{first.provider}:{first.model}",
-                at=workflow.now(),
-            )
-        )
-        return None
 
     def _reasons(self, findings: list[Finding], *, rework: bool) -> list[str]:
         assert self._classification is not None and self._record.view.priority is not None

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Final
 
+import httpx2
 from temporalio.exceptions import ApplicationError
 
 from shared import names
@@ -150,3 +151,14 @@ def to_application_error(failure: ProviderFailure, secrets: Iterable[str] = ()) 
 
 
 INVALID_OUTPUT_TYPE: Final = names.INVALID_OUTPUT_ERROR
+
+
+def transport_failure(err: Exception, provider: str) -> ProviderFailure:
+    """A failure below either SDK's API errors: the HTTP transport, or anything unexpected."""
+    if isinstance(err, httpx2.TimeoutException):  # raised while reading the stream
+        return ProviderFailure(provider, "the response stopped arriving", timeout=True)
+    if isinstance(err, httpx2.HTTPError):
+        return ProviderFailure(
+            provider, f"connection failed: {type(err).__name__}", connection=True
+        )
+    return ProviderFailure(provider, f"{type(err).__name__}: {err}")

@@ -20,6 +20,7 @@ from activities.providers.errors import (
     retry_after_seconds,
     scrub,
     to_application_error,
+    transport_failure,
 )
 from activities.providers.structured import (
     REPAIR_INSTRUCTION,
@@ -60,13 +61,7 @@ def failure_from(err: Exception, provider: str) -> ProviderFailure:
         return ProviderFailure(
             provider, err.message, status=STREAM_ERROR_STATUS.get(kind, 500), code=kind or None
         )
-    if isinstance(err, httpx2.TimeoutException):  # raised while reading the stream
-        return ProviderFailure(provider, "the response stopped arriving", timeout=True)
-    if isinstance(err, httpx2.HTTPError):
-        return ProviderFailure(
-            provider, f"connection failed: {type(err).__name__}", connection=True
-        )
-    return ProviderFailure(provider, f"{type(err).__name__}: {err}")
+    return transport_failure(err, provider)
 
 
 class OpenAIProvider(LLMProvider):

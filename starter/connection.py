@@ -1,0 +1,23 @@
+"""The client every command uses, with one clear sentence when the server is not there."""
+
+import re
+
+from temporalio.client import Client
+
+from shared.temporal_client import connect, connection_settings
+from starter.errors import ServerUnreachable
+
+
+async def open_client() -> Client:
+    settings = connection_settings()
+    try:
+        return await connect(settings)
+    except RuntimeError as err:
+        text = str(err)
+        cause = (
+            "connection refused" if "refused" in text.lower() else re.sub(r"\s+", " ", text)[:160]
+        )
+        raise ServerUnreachable(
+            f"cannot reach the Temporal server at {settings.describe()}: {cause}. "
+            "Start one with `make run RUN_ARGS=--keep-running`, or set TEMPORAL_ADDRESS."
+        ) from None

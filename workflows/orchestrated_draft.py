@@ -1,0 +1,93 @@
+"""A complex ticket's first draft from an orchestrator child run: a planner, specialist workers
+and a synthesizer instead of one resolver call. Any failure falls back to the single resolver,
+recorded on the ticket as a fallback."""
+
+from temporalio import workflow
+from temporalio.exceptions import (
+    ApplicationError,
+    ChildWorkflowError,
+    WorkflowAlreadyStartedError,
+    is_cancelled_exception,
+)
+
+with workflow.unsafe.imports_passed_through():
+    from policy.trimming import trim_body
+    from shared import names
+    from shared.agents import AgentRole, Draft, KnowledgeArticle
+    from shared.orchestration import MAX_TASK_CHARS, OrchestratorInput, OrchestratorResult
+    from shared.pipeline_config import PipelineConfig
+    from shared.tickets import Ticket
+    from shared.view import Fallback
+    from workflows.agent_calls import AgentCaller, temporal_priority
+    from workflows.ticket_record import TicketRecord
+
+ORCHESTRATOR_AUTHOR = "orchestrator"
+MAX_DRAFT_CHARS = 8_000  # the Draft model's limit
+MAX_ARTICLES_CHARS = 8_000  # of the task: the ticket's articles, as reference for the workers
+
+
+def resolution_task(ticket: Ticket, record: TicketRecord, articles: list[KnowledgeArticle]) -> str:
+    """The task the planner gets. The articles the ticket's own search found travel with it, so
+    the workers ground their answer in the same facts the validator will check it against."""
+    view = record.view
+    known = "\n".join(f"[{a.article_id}] {a.title}: {a.answer}" for a in articles)
+    return (
+        "Write the reply to the customer for this support ticket. "
+        f"Category: {view.category}; priority: {view.priority}.\n"
+        f"Subject: {ticket.subject}\n\n{trim_body(ticket.body).text}\n\n"
+        f"Knowledge-base articles found for this ticket (cite them by id):\n"
+        f"{known[:MAX_ARTICLES_CHARS] or '(none)'}"
+    )[:MAX_TASK_CHARS]
+
+
+async def orchestrated_draft(
+    ticket: Ticket,
+    record: TicketRecord,
+    articles: list[KnowledgeArticle],
+    config: PipelineConfig,
+    agents: AgentCaller,
+) -> tuple[Draft, str] | None:
+    """The draft and its author, or None when the single resolver must draft instead."""
+    view = record.view
+    child_id = f"{workflow.info().workflow_id}/resolution"
+    agents.check_budget()
+    failure: str | None = None
+    try:
+        result = await workflow.execute_child_workflow(
+            names.ORCHESTRATOR_WORKFLOW,
+            OrchestratorInput(
+                task=resolution_task(ticket, record, articles), ticket_id=ticket.ticket_id
+            ),
+            id=child_id,
+            result_type=OrchestratorResult,
+            priority=temporal_priority(record),
+            static_summary=f"resolution plan for ticket {ticket.ticket_id}",
+        )
+    except ChildWorkflowError as err:
+        if is_cancelled_exception(err):
+            raise
+        cause = err.cause
+        failure = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
+    except WorkflowAlreadyStartedError:
+        # A run from before a reset of this ticket is still there: do not wait on it.
+        failure = f"{child_id} is already running (from an earlier run of this ticket)"
+    if failure is None:
+        for role, calls in result.usage.items():
+            for usage in calls:
+                agents.count(AgentRole(role), usage)
+        text = result.synthesis.answer.strip()[:MAX_DRAFT_CHARS]
+        if text:
+            view.orchestration = child_id
+            return Draft(text=text, cited_articles=result.synthesis.sources), ORCHESTRATOR_AUTHOR
+        failure = "the synthesizer's answer was empty"
+    first = config.routes[AgentRole.RESOLVER][0]
+    view.fallbacks.append(
+        Fallback(
+            role=AgentRole.RESOLVER,
+            failed=f"{ORCHESTRATOR_AUTHOR}:{child_id}",
+            error=failure,
+            next=f"{first.provider}:{first.model}",
+            at=workflow.now(),
+        )
+    )
+    return None
