@@ -62,11 +62,13 @@ def build_workers(
     *,
     worker_settings: WorkerSettings | None = None,
     tickets_queue: str = names.TICKETS_TASK_QUEUE,
+    max_cached_workflows: int = 1000,
 ) -> list[Worker]:
     """One Worker per task queue: the tickets queue carries workflows and non-LLM activities, each
     provider queue carries the agent activities for that provider, with the provider's rate limit
     set on the queue (enforced by the server for all workers together). Tests pass their own
-    ``tickets_queue`` to keep tests apart on one server."""
+    ``tickets_queue`` to keep tests apart on one server, and ``max_cached_workflows=0`` to make
+    every workflow task replay the history so far."""
     worker_settings = worker_settings or WorkerSettings()
     agent_activities = AgentActivities(providers, worker_settings.trim_body_tokens)
     workers = []
@@ -81,6 +83,7 @@ def build_workers(
                     task_queue=queue,
                     workflows=ALL_WORKFLOWS,
                     activities=ticket_activities.all(),
+                    max_cached_workflows=max_cached_workflows,
                     workflow_task_poller_behavior=PollerBehaviorAutoscaling(),
                     activity_task_poller_behavior=PollerBehaviorAutoscaling(),
                     graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,

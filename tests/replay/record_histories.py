@@ -1,14 +1,21 @@
-"""Record ticket-workflow histories for the replay tests.
+"""Record workflow histories for the replay tests.
 
-    python -m tests.replay.record_histories
+    python -m tests.replay.record_histories [tickets|fanout]
 
 Run it when a workflow version is released: it drives one ticket through each path of the
-lifecycle on the time-skipping server and writes each history to tests/replay/histories/. The
+lifecycle on the time-skipping server (fake agents), and each fan-out workflow type (orchestrator
+and its sub-tasks, swarm and its chunks, batch, a complex ticket drafted by an orchestrator child)
+through ``tests.replay.scenarios`` on the dev server with the real offline agents, and writes
+each history to tests/replay/histories/ as ``<workflow type>-<version>-<scenario>.json``. The
 replay test replays every committed history against the current code, so a change that would
-break tickets already running in production fails a test instead (use ``workflow.patched``).
+break workflows already running in production fails a test instead (use ``workflow.patched``).
 """
 
+import argparse
 import asyncio
+import json
+import sys
+import tempfile
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
@@ -23,12 +30,17 @@ from shared import names
 from shared.agents import Priority
 from shared.review import ReviewAction, ReviewDecision
 from shared.search_attribute_setup import ensure_search_attributes
+from shared.search_attributes import ALL_KEYS
+from tests.replay import scenarios
 from tests.support.fakes import FakeAgents, FakeTicketServices, rejection
-from tests.support.temporal import CONVERTER, binary, wait_for_state
+from tests.support.temporal import CONVERTER, binary, histories, wait_for_state
 from tests.support.tickets import make_ticket, start_ticket
-from tests.support.workers import fake_pipeline
+from tests.support.workers import fake_pipeline, real_pipeline
 
 HISTORIES = Path(__file__).parent / "histories"
+# A history file holds events only; a child's replay needs its own workflow id (a parent checks
+# its children's ids), so the recorder notes each file's id here. Files not listed use their name.
+WORKFLOW_IDS = HISTORIES / "workflow-ids.json"
 VERSION = "v1"
 
 Scenario = Callable[[WorkflowHandle[Any, Any], WorkflowEnvironment], Awaitable[None]]
@@ -102,8 +114,7 @@ SCENARIOS: dict[str, tuple[Callable[[], FakeAgents], Scenario]] = {
 }
 
 
-async def main() -> int:
-    HISTORIES.mkdir(exist_ok=True)
+async def record_tickets() -> None:
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=CONVERTER,
         test_server_existing_path=binary("temporal-test-server"),
@@ -124,10 +135,58 @@ async def main() -> int:
             print(f"wrote {path} ({len(history.events)} events)")
     finally:
         await env.shutdown()
+
+
+def workflow_type(history: Any) -> str:
+    return str(history.events[0].workflow_execution_started_event_attributes.workflow_type.name)
+
+
+# A batch's tickets are ticket workflows like any other; one is kept for its report to the batch.
+TICKETS_KEPT_PER_BATCH = 1
+
+
+async def record_fanout() -> None:
+    env = await WorkflowEnvironment.start_local(
+        data_converter=CONVERTER,
+        dev_server_existing_path=binary("temporal"),
+        search_attributes=ALL_KEYS,
+    )
+    ids = json.loads(WORKFLOW_IDS.read_text()) if WORKFLOW_IDS.exists() else {}
+    try:
+        with tempfile.TemporaryDirectory() as data_dir:
+            async with real_pipeline(env.client, "record-fanout", Path(data_dir)):
+                for name, scenario in scenarios.SCENARIOS.items():
+                    workflow_id, run_id = await scenario(env.client, "record-fanout", "rec")
+                    found = await histories(env.client, workflow_id, run_id)
+                    tickets = 0
+                    for n, history in enumerate(found):
+                        kind = workflow_type(history)
+                        if name == "batch" and kind == names.TICKET_WORKFLOW:
+                            tickets += 1
+                            if tickets > TICKETS_KEPT_PER_BATCH:
+                                continue
+                        path = HISTORIES / f"{kind.lower()}-{VERSION}-{name}-{n}.json"
+                        path.write_text(history.to_json())
+                        ids[path.stem] = history.workflow_id
+                        print(f"wrote {path} ({len(history.events)} events)")
+    finally:
+        await env.shutdown()
+    WORKFLOW_IDS.write_text(json.dumps(dict(sorted(ids.items())), indent=1) + "\n")
+
+
+async def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.replay.record_histories")
+    parser.add_argument("what", nargs="?", choices=["tickets", "fanout", "all"], default="all")
+    args = parser.parse_args(argv)
+    HISTORIES.mkdir(exist_ok=True)
+    if args.what in ("tickets", "all"):
+        await record_tickets()
+    if args.what in ("fanout", "all"):
+        await record_fanout()
     return 0
 
 
 if __name__ == "__main__":
     from shared.temporal_client import exit_process
 
-    exit_process(asyncio.run(main()))
+    exit_process(asyncio.run(main(sys.argv[1:])))

@@ -1,11 +1,12 @@
 """Committed histories of released workflow versions replay against today's code.
 
-A change to TicketWorkflow that alters its command sequence for a ticket already in flight fails
+A change to any workflow that alters its command sequence for a workflow already in flight fails
 here; guard such a change with ``workflow.patched`` and record new histories
 (``python -m tests.replay.record_histories``). Histories produced by the rest of the suite are
 replayed by the ``replay_check`` fixture.
 """
 
+import json
 from pathlib import Path
 
 import pytest
@@ -13,8 +14,45 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
 from tests.support.temporal import ALL_WORKFLOWS, CONVERTER
+from workflows.ticket import PATCH_ORCHESTRATED_RESOLUTION
 
-HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+FOLDER = Path(__file__).parent / "histories"
+WORKFLOW_IDS: dict[str, str] = json.loads((FOLDER / "workflow-ids.json").read_text())
+HISTORIES = sorted(p for p in FOLDER.glob("*.json") if p.name != "workflow-ids.json")
+
+
+def load(path: Path) -> WorkflowHistory:
+    return WorkflowHistory.from_json(WORKFLOW_IDS.get(path.stem, path.stem), path.read_text())
+
+
+def workflow_type(path: Path) -> str:
+    history = load(path)
+    return str(history.events[0].workflow_execution_started_event_attributes.workflow_type.name)
+
+
+def test_a_history_of_every_workflow_type_is_committed() -> None:
+    committed = {workflow_type(path) for path in HISTORIES}
+    registered = {w.__temporal_workflow_definition.name for w in ALL_WORKFLOWS}  # type: ignore[attr-defined]
+    assert registered <= committed, f"no committed history for {sorted(registered - committed)}"
+
+
+def patches(path: Path) -> set[str]:
+    """The patch ids recorded in a history's markers."""
+    history = load(path)
+    found = set()
+    for event in history.events:
+        if event.HasField("marker_recorded_event_attributes"):
+            marker = event.marker_recorded_event_attributes
+            if marker.marker_name == "core_patch":
+                data = marker.details["patch-data"].payloads[0].data
+                found.add(json.loads(data)["id"])
+    return found
+
+
+def test_a_complex_ticket_drafted_by_an_orchestrator_child_is_committed() -> None:
+    """The ``orchestrated-resolution`` patch path, so its deprecation is checked by replay."""
+    tickets = [p for p in HISTORIES if workflow_type(p) == "TicketWorkflow"]
+    assert any(PATCH_ORCHESTRATED_RESOLUTION in patches(p) for p in tickets)
 
 
 def test_histories_of_every_lifecycle_path_are_committed() -> None:
@@ -30,7 +68,7 @@ def test_histories_of_every_lifecycle_path_are_committed() -> None:
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
 async def test_a_released_history_replays_without_nondeterminism(path: Path) -> None:
-    history = WorkflowHistory.from_json(path.stem, path.read_text())
+    history = load(path)
     replayer = Replayer(workflows=ALL_WORKFLOWS, data_converter=CONVERTER)
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is None, f"{path.name}: {result.replay_failure}"

@@ -34,6 +34,7 @@ async def real_pipeline(
     config: PipelineConfig | None = None,
     worker_settings: WorkerSettings | None = None,
     env: dict[str, str] | None = None,
+    max_cached_workflows: int = 1000,
 ) -> AsyncIterator[None]:
     """The worker process's own workers: the configured providers (offline by default), the
     knowledge base and the SQLite outbox. ``env`` supplies provider keys."""
@@ -49,6 +50,7 @@ async def real_pipeline(
         [task_queue, *llm_queues],
         worker_settings=worker_settings,
         tickets_queue=task_queue,
+        max_cached_workflows=max_cached_workflows,
     )
     try:
         async with running(workers):
