@@ -26,7 +26,7 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     path = dataset_path()
     if not path.exists():
-        print(f"skipped: the Bitext dataset is not at {path} (set TICKETS_BENCH_DATA)")
+        print(f"skipped: the Bitext dataset is not at {path} (set TICKETS_BENCH_DATA_DIR)")
         return 0
     kb, config = KnowledgeBase.bundled(), PipelineConfig()
     confusion: dict[str, Counter[str]] = defaultdict(Counter)
