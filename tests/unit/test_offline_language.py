@@ -1,4 +1,4 @@
-"""Language detection by function words: cheap, and enough to know the rules cannot read a ticket."""
+"""Language detection by function words: cheap, and enough to know what the rules cannot read."""
 
 import pytest
 
