@@ -66,7 +66,8 @@ class Scores:
             lines.append(tally.row(f"expected {expected}{hint}"))
         if len(self.by_language) > 1:
             lines += [
-                tally.row(f"language {lang}") for lang, tally in sorted(self.by_language.items())
+                tally.row(f"labelled language {lang}")
+                for lang, tally in sorted(self.by_language.items())
             ]
         total = self.overall.total
         lines += [

@@ -86,5 +86,5 @@ def test_scores_split_by_expected_category_and_language() -> None:
 
     assert scores.by_expected[Category.BILLING].total == 2
     assert scores.by_language["de"].auto == 0
-    assert "| language de | 1 |" in scores.report()
+    assert "| labelled language de | 1 |" in scores.report()
     assert "expected Billing (else mostly General)" in scores.report()
