@@ -135,7 +135,13 @@ def tracer_provider(env: Mapping[str, str] | None = None) -> ReplaySafeTracerPro
             {} if env.get("OTEL_SERVICE_NAME") else {SERVICE_NAME: DEFAULT_SERVICE_NAME}
         )
         provider = create_tracer_provider(resource=resource)
-        exporter = span_exporter_from_env(env)
+        try:
+            exporter = span_exporter_from_env(env)
+        except TelemetryConfigError as err:
+            # The worker checks this at start and refuses to run; any other process (the CLI,
+            # the API) carries on without exporting rather than failing its user's command.
+            print(f"warning: traces are not exported: {err}", file=sys.stderr)
+            exporter = None
         if exporter is not None:
             provider.add_span_processor(BatchSpanProcessor(exporter))
         trace.set_tracer_provider(provider)
