@@ -8,7 +8,6 @@ import json
 import re
 import threading
 import time
-import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +24,7 @@ from tests.support.fake_llm import GOOD_OUTPUTS, FakeLLMServer, Recorded, Reply
 from tests.support.llm_pipeline import OPENAI_KEY
 from tests.support.otlp_receiver import OtlpReceiver, ReceivedSpan
 from tests.support.processes import environment, free_port, run_cli
-from tests.support.prometheus import DASHBOARD, PrometheusServer
+from tests.support.prometheus import DASHBOARD, PrometheusServer, samples, scrape
 from tests.support.temporal import wait_until
 
 pytestmark = pytest.mark.integration
@@ -81,23 +80,6 @@ class Observed:
     cli_env: dict[str, str]
     started: float
     outputs: list[str] = field(default_factory=list)
-
-
-def scrape(url: str) -> str:
-    with urllib.request.urlopen(url, timeout=5) as response:
-        return response.read().decode()
-
-
-def samples(text: str, name: str, **labels: str) -> list[float]:
-    """Values of the samples of ``name`` whose labels include ``labels``."""
-    found = []
-    for line in text.splitlines():
-        if not line.startswith(name + "{") and not line.startswith(name + " "):
-            continue
-        head, _, value = line.rpartition(" ")
-        if all(f'{k}="{v}"' in head for k, v in labels.items()):
-            found.append(float(value))
-    return found
 
 
 @pytest.fixture(scope="module")
@@ -181,7 +163,7 @@ async def test_the_worker_serves_temporal_and_product_metrics_that_match_the_rep
     assert rate_limited == 4 * len(TICKETS)  # classify, triage, draft, validate: once each
 
     def complete() -> str | None:
-        text = scrape(observed.metrics_url)
+        text = scrape(observed.metrics_url)  # a local endpoint: answers in milliseconds
         finished = sum(samples(text, "tickets_finished_total", state="COMPLETED"))
         return text if finished == len(TICKETS) else None
 

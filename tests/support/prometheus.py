@@ -43,6 +43,24 @@ def promtool(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def scrape(url: str) -> str:
+    """The text a /metrics endpoint serves (blocking: call via asyncio.to_thread in async code)."""
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return response.read().decode()
+
+
+def samples(text: str, name: str, **labels: str) -> list[float]:
+    """Values of the samples of ``name`` in Prometheus text whose labels include ``labels``."""
+    found = []
+    for line in text.splitlines():
+        if not line.startswith(name + "{") and not line.startswith(name + " "):
+            continue
+        head, _, value = line.rpartition(" ")
+        if all(f'{k}="{v}"' in head for k, v in labels.items()):
+            found.append(float(value))
+    return found
+
+
 class PrometheusServer:
     def __init__(self, folder: Path, targets: list[str], rules: Path = RULES) -> None:
         self.port = free_port()
