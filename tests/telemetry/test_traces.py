@@ -33,10 +33,11 @@ pytestmark = pytest.mark.usefixtures("replay_check")
 START = f"StartWorkflow:{names.TICKET_WORKFLOW}"
 RUN = f"RunWorkflow:{names.TICKET_WORKFLOW}"
 LOCAL_START = f"StartActivity:{names.LOAD_PIPELINE_CONFIG}"
+# Three billing questions (the same ticket as test_pipeline_offline's complex one).
 BODY = (
-    "I was charged twice for order 1234, can I get a refund for the second charge? "
-    "Where can I download the invoice for the first one? And how do I change the "
-    "e-mail address on my account so the next invoice goes to accounting?"
+    "I was charged twice in March, can I get a refund for the second charge? "
+    "Where can I download the invoice for the first one? And how do I update the "
+    "credit card we pay with, so the next invoice goes to the new one?"
 )
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
@@ -49,7 +50,7 @@ def spans() -> Iterator[list[ReadableSpan]]:
 
 def complex_ticket() -> Ticket:
     """Three questions: triage marks it complex, so an orchestrator child drafts the reply."""
-    return make_ticket(subject="Refund, invoice and my account", body=BODY)
+    return make_ticket(subject="Refund, invoice and my card", body=BODY)
 
 
 def named(spans: list[ReadableSpan], name: str) -> list[ReadableSpan]:
