@@ -3,13 +3,19 @@
     python worker.py                  # every queue the configuration needs
     python worker.py --queues tickets # only workflows and non-LLM activities
 
+With TICKETS_METRICS_ADDRESS=host:port it serves Prometheus metrics on http://host:port/metrics
+(Temporal's SDK metrics and the product's; docs/observability.md). Traces are exported when the
+standard OTEL_EXPORTER_OTLP_* variables are set.
+
 Run it on as many machines as you like against the same Temporal server: that is how the pipeline
 scales out. Stop it with Ctrl-C (or SIGTERM); in-flight activities get time to finish.
 """
 
 import argparse
 import asyncio
+import contextlib
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -17,6 +23,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from temporalio.client import Client
+from temporalio.runtime import Runtime
 from temporalio.worker import PollerBehaviorAutoscaling, Worker
 
 from activities.agent_activities import AgentActivities
@@ -26,11 +33,13 @@ from activities.providers.base import Provider
 from activities.providers.errors import ProviderCheckError
 from activities.providers.registry import OFFLINE, build_providers, providers_in_use
 from activities.ticket_activities import TicketActivities
-from shared import names, settings
+from shared import names, settings, telemetry
+from shared.metrics import prometheus_runtime
 from shared.pipeline_config import PipelineConfig
 from shared.provider_config import WorkerSettings
 from shared.search_attribute_setup import SearchAttributeSetupError, ensure_search_attributes
 from shared.temporal_client import connect, connection_settings, exit_process
+from shared.worker_gauges import SpendLimitError, VisibilityGauges, spend_limit_from_env
 from workflows import ALL_WORKFLOWS
 
 # Time for in-flight activities to finish when the worker is asked to stop.
@@ -38,7 +47,25 @@ GRACEFUL_SHUTDOWN = timedelta(seconds=10)
 # The offline provider answers in microseconds; this only bounds memory under a large backlog.
 OFFLINE_MAX_CONCURRENT = 64
 
+# Where the worker serves Prometheus metrics (host:port). Unset by default, so several workers on
+# one machine never fight over a port.
+METRICS_ADDRESS_ENV = "TICKETS_METRICS_ADDRESS"
+
 log = logging.getLogger("worker")
+
+
+def metrics_runtime() -> tuple[Runtime | None, str | None]:
+    """The process's one Temporal runtime serving /metrics, when TICKETS_METRICS_ADDRESS is set.
+    Made before any client: every client and worker made with it records to that endpoint."""
+    address = os.environ.get(METRICS_ADDRESS_ENV, "").strip()
+    if not address:
+        return None, None
+    try:
+        return prometheus_runtime(address), address
+    except Exception as err:  # the runtime reports a bad address or a taken port this way
+        raise settings.ConfigError(
+            f"{METRICS_ADDRESS_ENV}={address!r}: cannot serve metrics there: {err}"
+        ) from None
 
 
 def outbox_path(data_dir: Path) -> Path:
@@ -156,7 +183,15 @@ async def run(queues: Sequence[str] | None, stop: asyncio.Event) -> int:
     try:
         loaded = settings.load_settings()
         providers = build_providers(loaded.pipeline, loaded.worker)
-    except (settings.ConfigError, ProviderCheckError) as err:
+        spend_limit = spend_limit_from_env()
+        telemetry.span_exporter_from_env()  # a tracing variable it cannot honour stops it here
+        runtime, metrics_address = metrics_runtime()
+    except (
+        settings.ConfigError,
+        ProviderCheckError,
+        SpendLimitError,
+        telemetry.TelemetryConfigError,
+    ) as err:
         print(f"worker: configuration error: {err}", file=sys.stderr)
         return 2
     config = loaded.pipeline
@@ -170,7 +205,7 @@ async def run(queues: Sequence[str] | None, stop: asyncio.Event) -> int:
     data_dir = settings.data_dir()
     conn = connection_settings()
     try:
-        client = await connect(conn)
+        client = await connect(conn, runtime=runtime)
     except RuntimeError as err:
         print(f"worker: cannot reach Temporal at {conn.describe()}: {err}", file=sys.stderr)
         return 1
@@ -200,10 +235,19 @@ async def run(queues: Sequence[str] | None, stop: asyncio.Event) -> int:
             file=sys.stderr,
         )
     print(f"worker: outbox {outbox_path(data_dir)}")
+    gauges: asyncio.Task[None] | None = None
+    if runtime is not None:
+        print(f"worker: metrics on http://{metrics_address}/metrics")
+        meter = runtime.metric_meter
+        gauges = asyncio.create_task(VisibilityGauges(client, meter, spend_limit).run())
     print(f"worker: polling {', '.join(queues)}; Ctrl-C to stop", flush=True)
     try:
         failure = await run_until_stopped(workers, stop)
     finally:
+        if gauges is not None:
+            gauges.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await gauges
         for provider in providers.values():
             await provider.aclose()
     if failure is not None:

@@ -15,6 +15,7 @@ from activities.agent_specs import (
     VALIDATOR,
     WORKER,
 )
+from activities.agent_telemetry import observed_call
 from activities.providers.base import AgentSpec, InT, OutT, Provider
 from policy.trimming import DEFAULT_BODY_TOKEN_BUDGET, trim_body
 from shared import names
@@ -80,9 +81,16 @@ class AgentActivities:
             request = request.model_copy(
                 update={"ticket": ticket.model_copy(update={"body": trimmed.text})}
             )
-        reply = await provider.run(spec, request, route.model)
-        reply.usage.trimmed_tokens = removed
-        return reply
+        model = route.model
+
+        async def call() -> AgentReply[OutT]:
+            reply = await provider.run(spec, request, model)
+            reply.usage.trimmed_tokens = removed
+            return reply
+
+        # One GenAI span and the call's metrics, the same for every provider.
+        kind = getattr(getattr(provider, "config", None), "kind", provider.name)
+        return await observed_call(spec, route, kind, request, call)
 
     @activity.defn(name=names.CLASSIFY_TICKET)
     async def classify_ticket(self, request: ClassifyRequest) -> AgentReply[Classification]:

@@ -11,6 +11,7 @@ BENCHMARKS = [
     "llm_rate_limit",
     "swarm_window",
     "batch_throughput",
+    "tracing_overhead",
 ]
 
 

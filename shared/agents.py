@@ -72,6 +72,8 @@ class Usage(BaseModel):
     trimmed_tokens: int = 0
     # Model calls behind this agent call (2 when a repair round was needed).
     requests: int = 1
+    # Why the model stopped on the last request (stop, length, tool_use, ...), when it says.
+    finish_reason: str | None = None
 
 
 OutputT = TypeVar("OutputT", bound=BaseModel)

@@ -3,7 +3,9 @@
 Connection settings come from Temporal's own environment configuration (``temporalio.envconfig``):
 TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_* and TEMPORAL_PROFILE, or a
 profile in TEMPORAL_CONFIG_FILE / ~/.config/temporalio/temporal.toml. With nothing set it connects
-to the embedded dev server on 127.0.0.1:7233. Tracing, metrics and a payload codec plug in here.
+to the embedded dev server on 127.0.0.1:7233. Tracing (``shared.telemetry``: the SDK's
+OpenTelemetry plugin, exported when the standard OTEL_ variables are set) is installed on every
+client here; a process that serves metrics passes its ``Runtime`` (``shared.metrics``).
 """
 
 import os
@@ -15,7 +17,9 @@ from typing import Any, NoReturn
 from temporalio.client import Client
 from temporalio.converter import DataConverter
 from temporalio.envconfig import ClientConfig
+from temporalio.runtime import Runtime
 
+from shared import telemetry
 from shared.data_converter import data_converter
 
 DEFAULT_ADDRESS = "127.0.0.1:7233"
@@ -57,16 +61,21 @@ async def connect(
     *,
     lazy: bool = False,
     converter: DataConverter | None = None,
+    runtime: Runtime | None = None,
     **overrides: Any,
 ) -> Client:
-    """A client from ``settings`` (default: the environment) with the project's data converter:
-    pydantic JSON, large payloads kept in the payload store (``shared.data_converter``)."""
+    """A client from ``settings`` (default: the environment) with the project's data converter
+    (pydantic JSON, large payloads kept in the payload store: ``shared.data_converter``) and
+    tracing (``shared.telemetry``); workers built on it inherit both. ``runtime``: the process's
+    one Temporal runtime when it serves metrics (created before any client)."""
     settings = settings or connection_settings()
     kwargs = {**settings.connect_kwargs, **overrides}
     return await Client.connect(
         settings.address,
         namespace=settings.namespace,
         data_converter=converter or data_converter(),
+        plugins=telemetry.client_plugins(),
+        runtime=runtime,
         lazy=lazy,
         **kwargs,
     )
@@ -79,6 +88,7 @@ def exit_process(code: int) -> NoReturn:
     which crashes short-lived processes at exit (SIGABRT/SIGSEGV after the work is done; see
     temporalio/sdk-python#300). Everything is flushed first, so nothing printed is lost.
     """
+    telemetry.flush()  # spans still in the export queue
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)

@@ -102,6 +102,10 @@ class TicketView(BaseModel):
     fallbacks: list[Fallback] = Field(default_factory=list)
     delivery: DeliveryReceipt | None = None
     failure: str | None = None
+    # The trace of the ticket's automatic processing (hex W3C ids of the workflow's span), so a
+    # review days later can link to it (shared.telemetry.linked_span). None when not traced.
+    trace_id: str | None = None
+    trace_span_id: str | None = None
 
     @property
     def total_cost_usd(self) -> float:

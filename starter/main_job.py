@@ -10,8 +10,10 @@ import argparse
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from rich.console import Console
@@ -30,6 +32,8 @@ from starter.inputs import read_jsonl
 from starter.spawn import spawn_logged
 
 WORKER_READY_TIMEOUT = 60.0
+# The worker's metrics endpoint (worker.METRICS_ADDRESS_ENV); a free port when not set.
+METRICS_ADDRESS_ENV = "TICKETS_METRICS_ADDRESS"
 VISIBILITY_CATCH_UP = 10.0
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 
@@ -37,9 +41,13 @@ LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 class WorkerProcess:
     """``python -m worker`` as a child process, its output in the data directory."""
 
-    def __init__(self, data_dir: Path, address: str) -> None:
+    def __init__(self, data_dir: Path, address: str, env: Mapping[str, str] | None = None) -> None:
         self.log_path = data_dir / "worker.log"
-        self._env = {**os.environ, "TICKETS_DATA_DIR": str(data_dir), "TEMPORAL_ADDRESS": address}
+        self._env = {
+            **(os.environ if env is None else env),
+            "TICKETS_DATA_DIR": str(data_dir),
+            "TEMPORAL_ADDRESS": address,
+        }
         self._process: subprocess.Popen[bytes] | None = None
         self._log_start = 0
 
@@ -98,6 +106,13 @@ class WorkerProcess:
         except subprocess.TimeoutExpired:
             process.kill()
             await asyncio.to_thread(process.wait, 5)
+
+
+def free_local_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on now (for the worker's metrics endpoint)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def _port(address: str) -> tuple[str, int]:
@@ -182,7 +197,8 @@ async def run_main_job(args: argparse.Namespace) -> int:
         raise CliError("; ".join(str(e) for e in errors) or f"no tickets in {args.file}")
 
     server, address = await _ensure_server(args, out)
-    worker = WorkerProcess(data_dir, address)
+    metrics_address = os.environ.get(METRICS_ADDRESS_ENV) or f"127.0.0.1:{free_local_port()}"
+    worker = WorkerProcess(data_dir, address, {**os.environ, METRICS_ADDRESS_ENV: metrics_address})
     try:
         if server is not None:
             out.print(
@@ -193,6 +209,7 @@ async def run_main_job(args: argparse.Namespace) -> int:
             out.print(f"Temporal Web UI: {server.ui_url}")
         out.print(f"Starting a worker (log: {worker.log_path})")
         await worker.start()
+        out.print(f"Worker metrics (Prometheus): http://{metrics_address}/metrics")
         os.environ["TEMPORAL_ADDRESS"] = address
         client = await open_client()
         outcomes = await ops.submit_tickets(client, [p.ticket for p in tickets])

@@ -28,7 +28,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from policy.transitions import SETTLED_STATES, TERMINAL_STATES, TicketState
-from shared import names
+from shared import names, telemetry
 from shared import search_attributes as sa
 from shared.review import ReviewDecision, ReviewReceipt
 from shared.tickets import Ticket
@@ -318,6 +318,30 @@ async def workers_polling(client: Client, task_queue: str = names.TICKETS_TASK_Q
     return bool(response.pollers)
 
 
+async def _trace_of(client: Client, ticket_id: str) -> tuple[str | None, str | None]:
+    """The ticket's trace (kept in its view), for the review to link to; best effort."""
+    try:
+        view = await ticket_status(client, ticket_id)
+    except (CliError, RPCError):
+        return None, None
+    return view.trace_id, view.trace_span_id
+
+
+async def _review_linked(
+    handle: WorkflowHandle[Any, Any],
+    ticket_id: str,
+    decision: ReviewDecision,
+    ticket_trace: tuple[str | None, str | None],
+) -> ReviewReceipt:
+    """The review in a trace of its own, linked to the ticket's: a person acting days later is
+    related to the ticket's processing, not a step of it."""
+    attributes = {"tickets.ticket_id": ticket_id, "tickets.review.action": str(decision.action)}
+    with telemetry.linked_span(f"review {ticket_id}", *ticket_trace, attributes):
+        return await handle.execute_update(
+            names.SUBMIT_REVIEW_UPDATE, decision, result_type=ReviewReceipt
+        )
+
+
 async def submit_review(client: Client, ticket_id: str, decision: ReviewDecision) -> ReviewReceipt:
     handle = _handle(client, ticket_id)
     summary = await describe_ticket(client, ticket_id)
@@ -327,10 +351,10 @@ async def submit_review(client: Client, ticket_id: str, decision: ReviewDecision
         )
     if not await workers_polling(client):
         raise _no_worker(f"on the {names.TICKETS_TASK_QUEUE} task queue; the review was not sent")
+    ticket_trace = await _trace_of(client, ticket_id)
     try:
         return await asyncio.wait_for(
-            handle.execute_update(names.SUBMIT_REVIEW_UPDATE, decision, result_type=ReviewReceipt),
-            REVIEW_TIMEOUT,
+            _review_linked(handle, ticket_id, decision, ticket_trace), REVIEW_TIMEOUT
         )
     except TimeoutError:
         raise CliError(

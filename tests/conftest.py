@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from shared import telemetry
 from shared.search_attribute_setup import ensure_search_attributes
 from shared.search_attributes import ALL_KEYS
 from tests.support.temporal import CONVERTER, StartedWorkflows, binary, replay_histories
@@ -20,6 +21,7 @@ async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=CONVERTER,
         interceptors=[_started],
+        plugins=telemetry.client_plugins(),  # traced like every client (shared.temporal_client)
         test_server_existing_path=binary("temporal-test-server"),
     )
     await ensure_search_attributes(env.client)
@@ -36,6 +38,7 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
         data_converter=CONVERTER,
         interceptors=[_started],
+        plugins=telemetry.client_plugins(),
         dev_server_existing_path=binary("temporal"),
         search_attributes=ALL_KEYS,
         dev_server_extra_args=[

@@ -28,7 +28,7 @@ with workflow.unsafe.imports_passed_through():
     from shared.agents import AgentReply, AgentRole, AgentRoute, Usage
     from shared.pipeline_config import AgentTimeouts, PipelineConfig
     from shared.view import Fallback
-    from workflows import options
+    from workflows import metrics, options
     from workflows.ticket_record import TicketRecord
 
 OutT = TypeVar("OutT", bound=BaseModel)
@@ -102,6 +102,7 @@ class AgentCaller:
             next_tokens=self._largest_tokens,
             next_cost_usd=self._largest_cost,
         ):
+            metrics.budget_handoff()
             raise HandOff(f"the ticket's {problem}")
 
     async def call(
@@ -183,7 +184,7 @@ async def call_agent(
     last route's ActivityError when all failed; a cancellation is never treated as a failure."""
     for index, route in enumerate(chain):
         try:
-            return await workflow.execute_activity(
+            reply: AgentReply[OutT] = await workflow.execute_activity(
                 activity,
                 request.model_copy(update={"route": route}),
                 task_queue=names.llm_task_queue(route.provider),
@@ -194,9 +195,13 @@ async def call_agent(
                 summary=f"{role} · {route.provider}:{route.model}",
                 priority=priority,
             )
+            metrics.record_usage(role, reply.usage)
+            return reply
         except ActivityError as err:
             if is_cancelled_exception(err):
                 raise  # being cancelled: not a provider failure, no fallback
+            if (spent := usage_of_failed_call(err)) is not None:
+                metrics.record_usage(role, spent)
             following = chain[index + 1] if index + 1 < len(chain) else None
             if on_failure is not None:
                 on_failure(route, err, following)

@@ -16,6 +16,7 @@ with workflow.unsafe.imports_passed_through():
     from policy.sla import time_left
     from policy.transitions import TicketState
     from shared.review import ReviewAction, ReviewDecision, ReviewReceipt, ReviewRecord
+    from workflows import metrics
     from workflows.ticket_record import TicketRecord
 
 
@@ -54,6 +55,7 @@ class ReviewGate:
         decision, self._pending = self._pending, None
         self._accepting = False
         assert decision is not None
+        metrics.review_decided(view, decision.action)
         return decision
 
     def close(self) -> None:

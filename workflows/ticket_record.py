@@ -14,6 +14,7 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from policy.transitions import (
         SETTLED_STATES,
+        TERMINAL_STATES,
         IllegalTransition,
         TicketState,
         check_transition,
@@ -22,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from shared.agents import Usage
     from shared.tickets import Ticket
     from shared.view import AgentUsageTotals, TicketView, Transition
+    from workflows import metrics
 
 
 class TicketRecord:
@@ -37,6 +39,7 @@ class TicketRecord:
         return self.view.state
 
     def start(self) -> None:
+        self.view.trace_id, self.view.trace_span_id = metrics.trace_ids()
         self.view.transitions.append(
             Transition(
                 from_state=None,
@@ -66,6 +69,8 @@ class TicketRecord:
             )
         )
         self.view.state = target
+        if target in TERMINAL_STATES:
+            metrics.ticket_finished(self.view)
         self.publish()
 
     def add_usage(self, role: str, usage: Usage) -> None:
@@ -74,6 +79,7 @@ class TicketRecord:
     def escalate(self) -> None:
         self.view.escalated = True
         self.view.escalated_at = workflow.now()
+        metrics.escalated(self.view)
         self.publish()
 
     def publish(self) -> None:

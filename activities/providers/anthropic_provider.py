@@ -112,6 +112,7 @@ class AnthropicProvider(LLMProvider):
             input_tokens=usage.input_tokens + cached + (usage.cache_creation_input_tokens or 0),
             output_tokens=usage.output_tokens,
             cached_tokens=cached,
+            finish_reason=message.stop_reason,
             extra={
                 "content": [
                     block.model_dump(mode="json", exclude_none=True) for block in message.content

@@ -123,6 +123,8 @@ class OpenAIProvider(LLMProvider):
                 for choice in chunk.choices:
                     if choice.delta.content:
                         parts.append(choice.delta.content)
+                    if choice.finish_reason:
+                        completion.finish_reason = choice.finish_reason
                     if getattr(choice.delta, "refusal", None):
                         refusal.append(choice.delta.refusal)  # type: ignore[arg-type]
                 if chunk.usage:

@@ -86,6 +86,7 @@ class Completion:
     input_tokens: int = 0
     output_tokens: int = 0
     cached_tokens: int = 0
+    finish_reason: str | None = None
     refusal: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # what the provider needs for a repair
 
@@ -150,6 +151,7 @@ class LLMProvider(Provider):
                 cost_usd(self._prices.get(model), input_tokens, output_tokens, cached), 8
             ),
             requests=len(completions),
+            finish_reason=completions[-1].finish_reason if completions else None,
         )
 
     async def run(self, spec: AgentSpec[InT, OutT], request: InT, model: str) -> AgentReply[OutT]:

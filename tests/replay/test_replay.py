@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import WorkflowHistory
-from temporalio.worker import Replayer
 
-from tests.support.temporal import ALL_WORKFLOWS, CONVERTER
+from tests.support.temporal import ALL_WORKFLOWS, new_replayer
 from workflows.ticket import PATCH_ORCHESTRATED_RESOLUTION
 
 FOLDER = Path(__file__).parent / "histories"
@@ -69,7 +68,7 @@ def test_histories_of_every_lifecycle_path_are_committed() -> None:
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
 async def test_a_released_history_replays_without_nondeterminism(path: Path) -> None:
     history = load(path)
-    replayer = Replayer(workflows=ALL_WORKFLOWS, data_converter=CONVERTER)
+    replayer = new_replayer()
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is None, f"{path.name}: {result.replay_failure}"
 
@@ -80,6 +79,6 @@ async def test_a_changed_command_sequence_is_caught_by_replay() -> None:
     path = next(p for p in HISTORIES if p.stem.endswith("-completed"))
     tampered = path.read_text().replace('"classify_ticket"', '"triage_ticket"', 1)
     history = WorkflowHistory.from_json("tampered", tampered)
-    replayer = Replayer(workflows=ALL_WORKFLOWS, data_converter=CONVERTER)
+    replayer = new_replayer()
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is not None

@@ -19,7 +19,7 @@ from temporalio.client import (
 )
 from temporalio.worker import Replayer
 
-from shared import names
+from shared import names, telemetry
 from shared.data_converter import data_converter
 from shared.payload_store import FileStore
 from shared.view import TicketView
@@ -84,10 +84,18 @@ async def histories(
     return found
 
 
+def new_replayer() -> Replayer:
+    """A Replayer set up as the workers are: the project's converter and the tracing plugin (so
+    replay also proves that tracing adds no command and emits no span)."""
+    return Replayer(
+        workflows=ALL_WORKFLOWS, data_converter=CONVERTER, plugins=telemetry.client_plugins()
+    )
+
+
 async def replay_histories(client: Client, started: Iterable[tuple[str, str | None]]) -> int:
     """Replay every history of each workflow (its runs, its children) against today's code;
     raises on non-determinism."""
-    replayer = Replayer(workflows=ALL_WORKFLOWS, data_converter=CONVERTER)
+    replayer = new_replayer()
     count = 0
     for workflow_id, run_id in started:
         for history in await histories(client, workflow_id, run_id):

@@ -1,0 +1,84 @@
+"""The product's metrics: their names, and the Temporal runtime that serves them to Prometheus.
+
+One endpoint serves everything: Temporal's own SDK metrics (schedule-to-start latency, task
+slots, pollers, workflow task failures) and the product's, which are recorded with the SDK's
+metric meter (``activity.metric_meter()``, ``workflow.metric_meter()``, the runtime's meter for
+the worker's gauges). The alert rules (deploy/prometheus/rules.yml), the dashboard
+(deploy/grafana/dashboards/tickets.json) and docs/observability.md use these names.
+
+Units, chosen once: Prometheus conventions. Durations are float seconds with a ``_seconds``
+suffix, counters end in ``_total`` (``PrometheusConfig`` options ``durations_as_seconds``,
+``unit_suffix``, ``counters_total_suffix``; the SDK's defaults would be integer milliseconds and
+no suffixes). Money is US dollars, named in the metric (``_usd``).
+"""
+
+from collections.abc import Mapping, Sequence
+from typing import Final
+
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+
+from shared import names
+
+# Names as the code creates them; the Prometheus name (what rules and dashboards query) follows.
+# Activity side, one observation per attempt of an agent call:
+AGENT_CALL_DURATION: Final = "tickets_agent_call_duration"  # _seconds; agent provider model outcome
+PROVIDER_FAILURES: Final = "tickets_provider_failures"  # _total; agent provider model class
+# Workflow side, what the ticket (or run) is billed, exactly what `report` adds up:
+LLM_TOKENS: Final = "tickets_llm_tokens"  # _total; agent provider model type=input|output|cached
+LLM_COST: Final = "tickets_llm_cost_usd"  # histogram of calls, _sum in USD; agent provider model
+TRIMMED_TOKENS: Final = "tickets_trimmed_input_tokens"  # _total; agent
+TICKETS_FINISHED: Final = "tickets_finished"  # _total; state category
+REVIEW_WAIT: Final = "tickets_review_wait"  # _seconds; action
+SLA_ESCALATIONS: Final = "tickets_sla_escalations"  # _total; priority
+BUDGET_HANDOFFS: Final = "tickets_budget_handoffs"  # _total
+# Worker gauges (a level, for alerts that need one):
+OPEN_TICKETS: Final = "tickets_open"  # state: running tickets per state, from visibility
+REVIEW_OVERDUE: Final = "tickets_review_overdue"  # awaiting review past the SLA deadline
+SPEND_LIMIT: Final = "tickets_spend_limit_usd_per_hour"  # the configured limit; absent when unset
+
+# Failure classes of a provider call (the `class` label), from the activity's error type.
+FAILURE_CLASSES: Final[Mapping[str, str]] = {
+    "ProviderRateLimited": "rate_limited",
+    "ProviderTimeout": "timeout",
+    "ProviderUnavailable": "server_error",
+    "ProviderConnectionError": "connection",
+    names.INVALID_OUTPUT_ERROR: "invalid_output",
+    "ProviderAuthenticationError": "auth",
+    "ProviderPermissionDenied": "auth",
+    "ProviderQuotaExceeded": "quota",
+    "ContextLengthExceeded": "bad_request",
+    "ProviderBadRequest": "bad_request",
+    "ProviderUnprocessable": "bad_request",
+    "ProviderNotFound": "bad_request",
+    "ProviderRequestRejected": "bad_request",
+}
+
+# Buckets, in the units above. The SDK's default (0.05 s to 10 s) fits neither a model call
+# (up to the 120 s attempt timeout) nor a person's review (hours to days).
+BUCKETS: Final[Mapping[str, Sequence[float]]] = {
+    AGENT_CALL_DURATION: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120],
+    REVIEW_WAIT: [60, 300, 900, 1800, 3600, 4 * 3600, 8 * 3600, 24 * 3600, 72 * 3600, 168 * 3600],
+    LLM_COST: [0.0001, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1],
+}
+
+
+def prometheus_runtime(bind_address: str) -> Runtime:
+    """The process's Temporal runtime, serving /metrics on ``bind_address`` (host:port).
+
+    Made once per process, before any client: every client and worker made with it records to
+    the same endpoint."""
+    return Runtime(
+        telemetry=TelemetryConfig(
+            metrics=PrometheusConfig(
+                bind_address=bind_address,
+                counters_total_suffix=True,
+                unit_suffix=True,
+                durations_as_seconds=True,
+                histogram_bucket_overrides=BUCKETS,
+            )
+        )
+    )
+
+
+def failure_class(error_type: str | None) -> str:
+    return FAILURE_CLASSES.get(error_type or "", "other")

@@ -1,0 +1,228 @@
+"""Tracing for every process: the OpenTelemetry tracer provider and the SDK's tracing plugin.
+
+``shared.temporal_client.connect`` puts ``client_plugins()`` on every client, so the worker, the
+CLI, the API and the tests trace the same way: a client span where a workflow is started, the
+workflow's own span for its whole life, and a span for each activity and child workflow under it,
+all carried across processes in Temporal headers. The agent activities add one GenAI span per
+provider call (``activities.agent_telemetry``).
+
+Why ``OpenTelemetryPlugin`` (experimental) and not the older ``TracingInterceptor``: see
+docs/observability.md. In short, workflow spans get real durations and are real parents, span ids
+made inside a workflow come from the workflow's seeded random (the same on replay), and a span
+ended while a history is replayed is dropped, so a replay emits nothing.
+
+Spans are exported over OTLP/HTTP when the standard variables say where
+(``OTEL_EXPORTER_OTLP_ENDPOINT`` or ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``; also
+``OTEL_SERVICE_NAME``, ``OTEL_RESOURCE_ATTRIBUTES``, ``OTEL_EXPORTER_OTLP_HEADERS``, ...). With
+none set, spans are still made, so a trace started here continues in a process that does export,
+but nothing leaves the process. ``OTEL_SDK_DISABLED=true`` turns tracing off entirely.
+"""
+
+import logging
+import os
+import sys
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Final
+
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from opentelemetry.sdk.trace import SpanProcessor
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    ConsoleSpanExporter,
+    SpanExporter,
+)
+from opentelemetry.trace import Link, NonRecordingSpan, Span, SpanContext, TraceFlags
+from temporalio.contrib.opentelemetry import (
+    OpenTelemetryPlugin,
+    ReplaySafeTracerProvider,
+    create_tracer_provider,
+)
+
+# What a span reports as the service when OTEL_SERVICE_NAME is not set.
+DEFAULT_SERVICE_NAME: Final = "ticket-agents"
+TRACER_NAME: Final = "ticket-agents"
+# Prompts and answers stay out of spans unless this is "true": they hold customer text.
+TRACE_CONTENT_ENV: Final = "TICKETS_TRACE_CONTENT"
+# At most this much of a prompt or an answer goes into a span when content tracing is on.
+MAX_CONTENT_CHARS: Final = 4_000
+
+_lock = threading.Lock()
+_provider: ReplaySafeTracerProvider | None = None
+
+
+class _EvictionDetachNoise(logging.Filter):
+    """Drops OpenTelemetry's "Failed to detach context" for evicted workflows.
+
+    When the worker evicts a cached workflow (cache full, worker stopping) the SDK closes its
+    coroutine; the workflow span's ``use_span`` then detaches its context in another
+    ``contextvars.Context`` and OpenTelemetry logs an error with a traceback, though nothing is
+    wrong (the SDK's own ``_context.attached_context`` explains the case). Only that record is
+    dropped."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != "Failed to detach context"
+
+
+class TelemetryConfigError(ValueError):
+    """A tracing variable asks for something this product cannot do; the message names it."""
+
+
+def _env(env: Mapping[str, str] | None) -> Mapping[str, str]:
+    return os.environ if env is None else env
+
+
+def tracing_disabled(env: Mapping[str, str] | None = None) -> bool:
+    return _env(env).get("OTEL_SDK_DISABLED", "").strip().lower() == "true"
+
+
+def trace_content(env: Mapping[str, str] | None = None) -> bool:
+    """Whether prompts and answers may go into spans (off unless TICKETS_TRACE_CONTENT=true)."""
+    return _env(env).get(TRACE_CONTENT_ENV, "").strip().lower() == "true"
+
+
+def span_exporter_from_env(env: Mapping[str, str] | None = None) -> SpanExporter | None:
+    """The exporter the standard variables ask for, or None when they name no destination.
+
+    Unlike the OpenTelemetry default, no endpoint means no export (not localhost:4318): a worker
+    started without configuration must not try to reach a collector that is not there."""
+    env = _env(env)
+    kind = env.get("OTEL_TRACES_EXPORTER", "otlp").strip().lower() or "otlp"
+    if kind == "none":
+        return None
+    if kind == "console":
+        return ConsoleSpanExporter()
+    if kind != "otlp":
+        raise TelemetryConfigError(
+            f"OTEL_TRACES_EXPORTER={kind!r} is not supported: use otlp, console or none"
+        )
+    endpoints = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    if not any(env.get(name) for name in endpoints):
+        return None
+    protocol = (
+        env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+        or env.get("OTEL_EXPORTER_OTLP_PROTOCOL")
+        or "http/protobuf"
+    ).strip()
+    if protocol != "http/protobuf":
+        raise TelemetryConfigError(
+            f"OTEL_EXPORTER_OTLP_PROTOCOL={protocol!r} is not supported: traces are sent as "
+            "http/protobuf (a collector's port 4318)"
+        )
+    # Imported here: the exporter pulls in requests and protobuf code only a process that
+    # exports needs.
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    return OTLPSpanExporter()  # reads the endpoint, headers, timeout, compression itself
+
+
+def tracer_provider(env: Mapping[str, str] | None = None) -> ReplaySafeTracerProvider:
+    """The process's tracer provider, made once and set as the global one.
+
+    It is the SDK's replay-safe provider (``create_tracer_provider``): the plugin refuses to
+    run workflows without it. A span processor with a batch exporter is added when the
+    environment names a destination; the batch processor exports from its own thread, so a span
+    never waits for the network."""
+    global _provider
+    with _lock:
+        if _provider is not None:
+            return _provider
+        env = _env(env)
+        resource = Resource.create(
+            {} if env.get("OTEL_SERVICE_NAME") else {SERVICE_NAME: DEFAULT_SERVICE_NAME}
+        )
+        provider = create_tracer_provider(resource=resource)
+        try:
+            exporter = span_exporter_from_env(env)
+        except TelemetryConfigError as err:
+            # The worker checks this at start and refuses to run; any other process (the CLI,
+            # the API) carries on without exporting rather than failing its user's command.
+            print(f"warning: traces are not exported: {err}", file=sys.stderr)
+            exporter = None
+        if exporter is not None:
+            provider.add_span_processor(BatchSpanProcessor(exporter))
+        trace.set_tracer_provider(provider)
+        logging.getLogger("opentelemetry.context").addFilter(_EvictionDetachNoise())
+        if trace.get_tracer_provider() is not provider:
+            # Somebody set a provider before us: the plugin would refuse to run workflows.
+            print(
+                "warning: a tracer provider was already set in this process; ticket traces "
+                "use their own",
+                file=sys.stderr,
+            )
+        _provider = provider
+        return provider
+
+
+def add_span_processor(processor: SpanProcessor) -> None:
+    """Send this process's spans to one more processor (tests collect spans this way)."""
+    tracer_provider().add_span_processor(processor)
+
+
+def client_plugins(env: Mapping[str, str] | None = None) -> list[OpenTelemetryPlugin]:
+    """The plugins every Temporal client gets (none when OTEL_SDK_DISABLED=true)."""
+    if tracing_disabled(env):
+        return []
+    tracer_provider(env)
+    return [OpenTelemetryPlugin(add_temporal_spans=True)]
+
+
+def tracer() -> trace.Tracer:
+    return trace.get_tracer(TRACER_NAME)
+
+
+def flush(timeout_millis: int = 5_000) -> None:
+    """Export what is buffered (a short-lived process calls this before it exits)."""
+    if _provider is not None:
+        _provider.force_flush(timeout_millis)
+
+
+# ---- linking a later action to a ticket's trace --------------------------------------------------
+
+
+def span_context(trace_id: str | None, span_id: str | None) -> SpanContext | None:
+    """A remote span context from the hex ids kept in a ticket's view, or None."""
+    if not trace_id or not span_id:
+        return None
+    try:
+        context = SpanContext(
+            trace_id=int(trace_id, 16),
+            span_id=int(span_id, 16),
+            is_remote=True,
+            trace_flags=TraceFlags(TraceFlags.SAMPLED),
+        )
+    except ValueError:
+        return None
+    return context if context.is_valid else None
+
+
+@contextmanager
+def linked_span(
+    name: str,
+    trace_id: str | None,
+    span_id: str | None,
+    attributes: Mapping[str, str | int] | None = None,
+) -> Iterator[Span]:
+    """A new root span (its own trace) linked to a ticket's trace: what a person does days later
+    (a review) is related to the ticket's processing, not part of it."""
+    links = [Link(c)] if (c := span_context(trace_id, span_id)) is not None else []
+    if tracing_disabled():
+        yield NonRecordingSpan(SpanContext(0, 0, False))
+        return
+    tracer_provider()
+    with tracer().start_as_current_span(
+        name,
+        context=Context(),  # a root: not a child of whatever is current
+        links=links,
+        attributes=dict(attributes or {}),
+    ) as span:
+        yield span
+
+
+def hex_ids(span_context_: SpanContext) -> tuple[str, str] | None:
+    if not span_context_.is_valid:
+        return None
+    return format(span_context_.trace_id, "032x"), format(span_context_.span_id, "016x")

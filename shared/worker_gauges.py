@@ -1,0 +1,104 @@
+"""Gauges the worker sets for alerts that need a level, not a rate.
+
+Counters say what happened; "how many tickets wait for a person past their SLA right now" is a
+level. A small loop in the worker process asks Temporal's visibility store (``count_workflows``
+on the ticket search attributes) every ``interval`` and sets:
+
+- ``tickets_review_overdue``: running tickets in AWAITING_REVIEW whose SLA passed
+  (``TicketEscalated = true``);
+- ``tickets_open{state}``: running tickets per state;
+- ``tickets_spend_limit_usd_per_hour``: the configured limit (TICKETS_SPEND_LIMIT_USD_PER_HOUR),
+  so the spend alert compares with a number the operator set in one place.
+
+Every worker reports the same visibility counts: rules and dashboards take ``max`` over workers.
+"""
+
+import asyncio
+import logging
+import math
+import os
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Final
+
+from temporalio.client import Client
+from temporalio.common import MetricMeter
+from temporalio.service import RPCError
+
+from policy.transitions import TERMINAL_STATES, TicketState
+from shared import metrics, names
+from shared import search_attributes as sa
+
+SPEND_LIMIT_ENV: Final = "TICKETS_SPEND_LIMIT_USD_PER_HOUR"
+# Visibility is eventually consistent and a count is a cheap query: every 15 s keeps the gauge
+# well inside an alert's `for:` window without loading the server.
+DEFAULT_INTERVAL: Final = timedelta(seconds=15)
+
+log = logging.getLogger("worker.gauges")
+
+
+class SpendLimitError(ValueError):
+    pass
+
+
+def spend_limit_from_env(env: Mapping[str, str] | None = None) -> float | None:
+    """The configured spend limit in USD per hour, or None; a bad value names the variable."""
+    raw = (os.environ if env is None else env).get(SPEND_LIMIT_ENV, "").strip()
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SpendLimitError(f"{SPEND_LIMIT_ENV}={raw!r} is not a number of dollars") from None
+    if not math.isfinite(value) or value <= 0:
+        raise SpendLimitError(f"{SPEND_LIMIT_ENV}={raw!r} must be a positive number of dollars")
+    return value
+
+
+def _running(where: str) -> str:
+    return f"WorkflowType = '{names.TICKET_WORKFLOW}' AND ExecutionStatus = 'Running' AND {where}"
+
+
+OVERDUE_QUERY: Final = _running(
+    f"{sa.TICKET_STATE.name} = '{TicketState.AWAITING_REVIEW.value}' "
+    f"AND {sa.TICKET_ESCALATED.name} = true"
+)
+OPEN_STATES: Final = [s for s in TicketState if s not in TERMINAL_STATES]
+
+
+class VisibilityGauges:
+    def __init__(
+        self,
+        client: Client,
+        meter: MetricMeter,
+        spend_limit_usd_per_hour: float | None = None,
+        interval: timedelta = DEFAULT_INTERVAL,
+    ) -> None:
+        self._client = client
+        self._interval = interval.total_seconds()
+        self._overdue = meter.create_gauge(
+            metrics.REVIEW_OVERDUE, "Running tickets awaiting review past their SLA deadline"
+        )
+        self._open = meter.create_gauge(metrics.OPEN_TICKETS, "Running tickets per state")
+        if spend_limit_usd_per_hour is not None:
+            meter.create_gauge_float(
+                metrics.SPEND_LIMIT, "Configured LLM spend limit in USD per hour"
+            ).set(spend_limit_usd_per_hour)
+
+    async def update(self) -> None:
+        overdue = await self._client.count_workflows(OVERDUE_QUERY)
+        self._overdue.set(overdue.count)
+        for state in OPEN_STATES:
+            count = await self._client.count_workflows(
+                _running(f"{sa.TICKET_STATE.name} = '{state.value}'")
+            )
+            self._open.set(count.count, {"state": state.value})
+
+    async def run(self) -> None:
+        """Until cancelled; a failed count (server briefly away) is logged and tried again."""
+        while True:
+            try:
+                await self.update()
+            except RPCError as err:
+                log.warning("could not count tickets for the gauges: %s", err)
+            await asyncio.sleep(self._interval)

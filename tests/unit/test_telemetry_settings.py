@@ -1,0 +1,101 @@
+"""Telemetry settings: what the OTEL_ and TICKETS_ variables ask for, and clear refusals."""
+
+import socket
+
+import pytest
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+import worker
+from shared import metrics, names, settings, telemetry
+from shared.worker_gauges import SpendLimitError, spend_limit_from_env
+
+
+def test_no_endpoint_means_no_export_not_localhost() -> None:
+    assert telemetry.span_exporter_from_env({}) is None
+    assert telemetry.span_exporter_from_env({"OTEL_SERVICE_NAME": "x"}) is None
+
+
+def test_an_endpoint_exports_over_otlp_http_to_its_traces_path() -> None:
+    exporter = telemetry.span_exporter_from_env(
+        {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"}
+    )
+    assert isinstance(exporter, OTLPSpanExporter)
+    assert telemetry.span_exporter_from_env(
+        {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://c:4318/v1/traces"}
+    )
+    assert (
+        telemetry.span_exporter_from_env(
+            {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_TRACES_EXPORTER": "none"}
+        )
+        is None
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        (
+            {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4317", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"},
+            "OTEL_EXPORTER_OTLP_PROTOCOL='grpc'",
+        ),
+        ({"OTEL_TRACES_EXPORTER": "zipkin"}, "OTEL_TRACES_EXPORTER='zipkin'"),
+    ],
+)
+def test_what_cannot_be_honoured_is_refused_by_name(env: dict[str, str], named: str) -> None:
+    with pytest.raises(telemetry.TelemetryConfigError, match=named):
+        telemetry.span_exporter_from_env(env)
+
+
+def test_prompt_content_stays_out_of_spans_unless_asked() -> None:
+    assert not telemetry.trace_content({})
+    assert not telemetry.trace_content({telemetry.TRACE_CONTENT_ENV: "yes please"})
+    assert telemetry.trace_content({telemetry.TRACE_CONTENT_ENV: "true"})
+
+
+def test_tracing_can_be_switched_off_entirely() -> None:
+    assert telemetry.client_plugins({"OTEL_SDK_DISABLED": "true"}) == []
+    assert len(telemetry.client_plugins({})) == 1
+
+
+def test_a_link_needs_both_ids_and_valid_hex() -> None:
+    assert telemetry.span_context(None, "00f067aa0ba902b7") is None
+    assert telemetry.span_context("zz", "00f067aa0ba902b7") is None
+    context = telemetry.span_context("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7")
+    assert context is not None and context.is_remote and context.span_id == 0x00F067AA0BA902B7
+
+
+@pytest.mark.parametrize(
+    ("raw", "problem"), [("lots", "not a number"), ("-1", "positive"), ("nan", "positive")]
+)
+def test_a_bad_spend_limit_names_the_variable(raw: str, problem: str) -> None:
+    with pytest.raises(SpendLimitError, match=f"TICKETS_SPEND_LIMIT_USD_PER_HOUR.*{problem}"):
+        spend_limit_from_env({"TICKETS_SPEND_LIMIT_USD_PER_HOUR": raw})
+
+
+def test_the_spend_limit_is_optional() -> None:
+    assert spend_limit_from_env({}) is None
+    assert spend_limit_from_env({"TICKETS_SPEND_LIMIT_USD_PER_HOUR": " 12.5 "}) == 12.5
+
+
+def test_provider_errors_map_to_failure_classes() -> None:
+    assert metrics.failure_class("ProviderRateLimited") == "rate_limited"
+    assert metrics.failure_class(names.INVALID_OUTPUT_ERROR) == "invalid_output"
+    assert metrics.failure_class("ProviderAuthenticationError") == "auth"
+    assert metrics.failure_class("ProviderUnavailable") == "server_error"
+    assert metrics.failure_class("SomethingNew") == metrics.failure_class(None) == "other"
+
+
+def test_a_worker_metrics_address_that_cannot_be_served_is_a_configuration_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(worker.METRICS_ADDRESS_ENV, "not-an-address")
+    with pytest.raises(settings.ConfigError, match="TICKETS_METRICS_ADDRESS='not-an-address'"):
+        worker.metrics_runtime()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        monkeypatch.setenv(worker.METRICS_ADDRESS_ENV, f"127.0.0.1:{taken.getsockname()[1]}")
+        with pytest.raises(settings.ConfigError, match="in use"):
+            worker.metrics_runtime()
+    monkeypatch.delenv(worker.METRICS_ADDRESS_ENV)
+    assert worker.metrics_runtime() == (None, None)
