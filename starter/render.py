@@ -13,11 +13,11 @@ from rich.console import Console
 from rich.table import Table
 
 from shared.batch import BatchProgress
+from shared.operations import Report, SubmitOutcome, TicketSummary
 from shared.orchestration import OrchestratorResult
 from shared.swarm import SwarmResult
 from shared.view import TicketView
 from starter.inputs import InputError
-from starter.operations import Report, SubmitOutcome, TicketSummary
 
 
 def console(stderr: bool = False) -> Console:

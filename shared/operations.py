@@ -1,6 +1,7 @@
-"""What the command-line client does against Temporal, as functions that return models.
+"""What a client does with tickets on Temporal, as functions that return models.
 
-The CLI renders these; tests and scripts can call them directly.
+The command-line client (starter/) renders these and the HTTP API (api/) serves them; tests and
+scripts can call them directly.
 """
 
 import asyncio
@@ -30,10 +31,10 @@ from temporalio.service import RPCError, RPCStatusCode
 from policy.transitions import SETTLED_STATES, TERMINAL_STATES, TicketState
 from shared import names
 from shared import search_attributes as sa
+from shared.operation_errors import NoWorker, ReviewRefused, ReviewTimeout, TicketNotFound
 from shared.review import ReviewDecision, ReviewReceipt
 from shared.tickets import Ticket
 from shared.view import TicketRequest, TicketView
-from starter.errors import CliError, NoWorker, ReviewRefused, TicketNotFound
 
 # How long one status query may take before we fall back to what visibility knows.
 QUERY_TIMEOUT = timedelta(seconds=10)
@@ -333,7 +334,7 @@ async def submit_review(client: Client, ticket_id: str, decision: ReviewDecision
             REVIEW_TIMEOUT,
         )
     except TimeoutError:
-        raise CliError(
+        raise ReviewTimeout(
             f"no worker accepted or refused the review within {REVIEW_TIMEOUT:.0f}s; it may still "
             f"be applied when a worker picks it up: check with `status {ticket_id}`"
         ) from None
