@@ -60,6 +60,8 @@ def outcome_text(view: TicketView) -> str:
         return flag + "review: " + "; ".join(view.review_reasons)
     if view.state == "FAILED":
         return f"failed: {view.failure}"
+    if view.state == "UNANSWERED":
+        return view.transitions[-1].reason if view.transitions else "closed unanswered"
     if view.state == "REJECTED":
         return view.transitions[-1].reason if view.transitions else "rejected"
     return f"in progress ({view.state})"
