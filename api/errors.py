@@ -40,7 +40,7 @@ def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 
 DESCRIPTIONS = {
-    400: "the request cannot be used (for example an unknown page token)",
+    400: "the request cannot be used: a body that is not JSON text, an unknown page token",
     401: "no token, or a token this API does not know",
     403: "the token's roles do not allow this",
     404: "no such ticket",
@@ -111,6 +111,8 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
         message = too_large_message(request.app.state.settings.max_body_bytes)
     elif exc.status_code == 404 and message == "Not Found":
         message = f"no such path: {request.url.path} (the API's paths are listed at /docs)"
+    elif exc.status_code == 400 and message == "There was an error parsing the body":
+        message = "the request body is not JSON text in UTF-8"
     elif exc.status_code == 405:
         message = f"{request.method} is not allowed on {request.url.path}"
     return error_response(exc.status_code, message, headers=getattr(exc, "headers", None))

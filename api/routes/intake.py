@@ -23,7 +23,7 @@ router = APIRouter(tags=["intake"])
 
 # Longest Idempotency-Key accepted (Stripe's limit; keys are usually UUIDs).
 MAX_IDEMPOTENCY_KEY = 255
-INTAKE_ERRORS = responses(401, 403, 413, 422, 429, 503)
+INTAKE_ERRORS = responses(400, 401, 403, 413, 422, 429, 503)
 
 ONE_TICKET = {
     "summary": "one ticket",

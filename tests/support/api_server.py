@@ -20,6 +20,8 @@ from tests.support.processes import free_port
 # Registered on the dev server when it starts (tests/conftest.py), with the ticket search
 # attributes; nothing else runs there.
 API_TEST_NAMESPACE = "api-tests"
+# The fuzzer's tickets go here, where no worker runs: they only need to be accepted.
+API_FUZZ_NAMESPACE = "api-fuzz"
 
 
 @dataclass(frozen=True)
