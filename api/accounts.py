@@ -86,10 +86,11 @@ class TokenRegistry:
             raise TokensFileError(f"{path}: cannot read the tokens file: {err.strerror}") from None
         except UnicodeDecodeError:
             raise TokensFileError(f"{path}: not UTF-8 text") from None
+        kind = "JSON" if path.suffix == ".json" else "TOML"
         try:
-            raw = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+            raw = json.loads(text) if kind == "JSON" else tomllib.loads(text)
         except (json.JSONDecodeError, tomllib.TOMLDecodeError) as err:
-            raise TokensFileError(f"{path}: not valid {path.suffix[1:] or 'TOML'}: {err}") from None
+            raise TokensFileError(f"{path}: not valid {kind}: {err}") from None
         items = raw.get("token", []) if isinstance(raw, dict) else raw
         if not isinstance(items, list):
             raise TokensFileError(f"{path}: expected a list of tokens under 'token'")

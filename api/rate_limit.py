@@ -49,4 +49,5 @@ class RateLimiter:
             bucket = TokenBucket(self._burst, self._per_second, self._burst, now)
             self._buckets[key] = bucket
         wait = bucket.take(now)
-        return None if wait == 0 else max(1, math.ceil(wait))
+        # (less a hair, so float noise never adds a whole second)
+        return None if wait == 0 else max(1, math.ceil(wait - 1e-6))
