@@ -1,7 +1,5 @@
 """Serving the API with uvicorn: one process (behind any proxy), on the configured host and port."""
 
-import logging
-
 import uvicorn
 
 from api.accounts import TokenRegistry
@@ -18,7 +16,7 @@ def build_server(settings: ApiSettings, tokens: TokenRegistry) -> uvicorn.Server
         # same machine, X-Forwarded-* from 127.0.0.1 are honoured (uvicorn's default).
         workers=1,
         proxy_headers=True,
-        log_level=logging.getLevelName(logging.INFO).lower(),
+        log_level="info",
         access_log=True,
         server_header=False,
     )

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from temporalio.service import RPCError
 
 from api.accounts import Role
-from api.console import format, session
+from api.console import display, session
 from api.customer_message import customer_ticket
 from api.deps import registry, settings, temporal
 from api.errors import field_problem
@@ -33,7 +33,7 @@ _env = jinja2.Environment(
     loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
 )
 _env.globals.update(
-    countdown=format.countdown, moment=format.moment, usd=format.usd, span=format.span
+    countdown=display.countdown, moment=display.moment, usd=display.usd, span=display.span
 )
 templates = Jinja2Templates(env=_env)
 
