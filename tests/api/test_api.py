@@ -7,14 +7,16 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from api.settings import ApiSettings
 from api.temporal import TemporalConnection
-from shared.temporal_client import connection_settings
+from shared.temporal_client import connect, connection_settings
 from tests.api.helpers import routine_ticket, unique_id, urgent_ticket, wait_for_state
-from tests.support.api_server import Tokens, bearer, serving
+from tests.support.api_server import API_FUZZ_NAMESPACE, Tokens, bearer, serving
 from tests.support.processes import free_port
+from tests.support.temporal import CONVERTER
 
 pytestmark = pytest.mark.api
 
@@ -357,3 +359,34 @@ async def test_health_says_alive_and_ready_only_while_temporal_answers(
     for response in (not_ready, listing):
         assert response.status_code == 503
         assert f"cannot reach the Temporal server at {dead}" in response.json()["message"]
+
+
+async def test_a_review_with_no_worker_running_is_refused_with_503_and_not_sent(
+    dev_env: WorkflowEnvironment, tokens: Tokens
+) -> None:
+    """The fuzzing namespace has no worker: a ticket there waits in NEW for ever."""
+    address = dev_env.client.service_client.config.target_host
+    settings = connection_settings(
+        {"TEMPORAL_ADDRESS": address, "TEMPORAL_NAMESPACE": API_FUZZ_NAMESPACE}
+    )
+    client = await connect(settings, converter=CONVERTER)
+    async with (
+        serving(client, tokens.registry()) as url,
+        httpx.AsyncClient(base_url=url, timeout=30) as http,
+    ):
+        ticket_id = unique_id("NOWORKER")
+        submitted = await http.post(
+            "/tickets", headers=bearer(tokens.submit), json=routine_ticket(ticket_id)
+        )
+        review = await http.post(
+            f"/tickets/{ticket_id}/review",
+            headers=bearer(tokens.review),
+            json={"action": "reject", "revision": None, "reason": "spam"},
+        )
+
+    assert submitted.status_code == 202
+    assert review.status_code == 503
+    assert (
+        "no worker answered on the tickets task queue; the review was not sent"
+        in (review.json()["message"])
+    )

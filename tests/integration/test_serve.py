@@ -11,7 +11,6 @@ from typing import Any
 import httpx
 import pytest
 
-from api.accounts import token_hash
 from tests.integration.conftest import Stack
 from tests.support.processes import free_port, kill_group, run_cli, start_cli
 
@@ -29,29 +28,6 @@ def poll(check: Callable[[], Any], timeout: float, what: str) -> Any:
             pass  # not listening yet
         time.sleep(0.2)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
-def test_token_create_prints_the_token_once_and_the_entry_for_the_tokens_file(
-    stack: Stack, tmp_path: Path
-) -> None:
-    shown = run_cli(stack.env, "token", "create", "ana", "--role", "review")
-    file = tmp_path / "tokens.toml"
-    appended = run_cli(
-        stack.env, "token", "create", "gw", "--role", "submit", "--append", str(file), "--json"
-    )
-    again = run_cli(stack.env, "token", "create", "gw", "--append", str(file))
-    bad_name = run_cli(stack.env, "token", "create", "a b")
-
-    assert shown.code == 0, shown.stderr
-    token = next(w for w in shown.stdout.split() if w.startswith("tka_"))
-    assert (
-        f'sha256 = "{token_hash(token)}"' in shown.stdout and 'roles = ["review"]' in shown.stdout
-    )
-    created = json.loads(appended.stdout)
-    assert created["sha256"] == token_hash(created["token"])
-    assert created["token"] not in file.read_text() and created["sha256"] in file.read_text()
-    assert again.code == 1 and "already has a token named gw" in again.stderr
-    assert bad_name.code == 1 and bad_name.stderr.startswith("error: invalid name 'a b'")
 
 
 def test_serve_without_tokens_refuses_to_start_with_one_sentence(stack: Stack) -> None:
