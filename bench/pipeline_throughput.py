@@ -16,8 +16,8 @@ import time
 from bench.dataset import PROJECT_ROOT, dataset_path, load
 from bench.stack import embedded_stack
 from policy.transitions import TicketState
+from shared import operations as ops
 from shared.tickets import Ticket
-from starter import operations as ops
 from starter.inputs import read_jsonl
 
 

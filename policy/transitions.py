@@ -15,6 +15,9 @@ class TicketState(StrEnum):
     COMPLETED = "COMPLETED"
     # A reviewer closed the ticket without sending anything; the reason is in the log.
     REJECTED = "REJECTED"
+    # Nobody reviewed the ticket before its final review deadline: closed, nothing sent. Not
+    # REJECTED: no person decided against answering, and a report must tell the two apart.
+    UNANSWERED = "UNANSWERED"
     FAILED = "FAILED"
     # An operator cancelled the ticket's workflow; nothing more happens to it.
     CANCELLED = "CANCELLED"
@@ -33,10 +36,14 @@ TRANSITIONS: Final[dict[TicketState, frozenset[TicketState]]] = {
     S.RESOLVED: frozenset({S.VALIDATED, S.RESOLVING, S.AWAITING_REVIEW, S.FAILED, S.CANCELLED}),
     # Policy decides: straight to delivery, or a person first.
     S.VALIDATED: frozenset({S.COMPLETED, S.AWAITING_REVIEW, S.FAILED, S.CANCELLED}),
-    # approve / edit -> COMPLETED, rework -> RESOLVING, reject -> REJECTED.
-    S.AWAITING_REVIEW: frozenset({S.COMPLETED, S.RESOLVING, S.REJECTED, S.FAILED, S.CANCELLED}),
+    # approve / edit -> COMPLETED, rework -> RESOLVING, reject -> REJECTED; nobody by the final
+    # review deadline -> UNANSWERED.
+    S.AWAITING_REVIEW: frozenset(
+        {S.COMPLETED, S.RESOLVING, S.REJECTED, S.UNANSWERED, S.FAILED, S.CANCELLED}
+    ),
     S.COMPLETED: frozenset(),
     S.REJECTED: frozenset(),
+    S.UNANSWERED: frozenset(),
     S.FAILED: frozenset(),
     S.CANCELLED: frozenset(),
 }

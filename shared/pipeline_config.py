@@ -7,7 +7,7 @@ so a ticket keeps the rules it started with (replay-safe) while tickets started 
 restart pick up a changed configuration, with no change to workflow code.
 """
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.agents import AgentRole, AgentRoute, Category, Priority
 
@@ -30,6 +30,10 @@ class ReviewPolicyConfig(BaseModel):
     # Urgent tickets get human eyes: the cost of a wrong answer is highest there.
     review_urgent: bool = True
     sensitive_categories: list[Category] = Field(default_factory=list)
+    # A ticket still waiting for review this many hours after the wait began closes as
+    # UNANSWERED (nothing is sent): a review nobody answers must not hold a ticket open for ever.
+    # Well past every SLA deadline, so a ticket is always escalated first. 0: wait for ever.
+    final_deadline_hours: float = Field(default=168.0, ge=0)
 
 
 class AgentTimeouts(BaseModel):
@@ -93,6 +97,18 @@ class PipelineConfig(BaseModel):
             if hours <= 0:
                 raise ValueError(f"sla_hours.{priority} must be positive, got {hours}")
         return merged
+
+    @model_validator(mode="after")
+    def _final_deadline_after_every_sla(self) -> "PipelineConfig":
+        final = self.review.final_deadline_hours
+        longest = max(self.sla_hours.values())
+        if final and final <= longest:
+            raise ValueError(
+                f"review.final_deadline_hours ({final:g}) must be longer than the longest SLA "
+                f"({longest:g} hours), so a ticket is escalated before it closes unanswered; "
+                "0 turns the final deadline off"
+            )
+        return self
 
     @field_validator("routes")
     @classmethod

@@ -8,6 +8,9 @@ from pydantic import BaseModel, Field, model_validator
 
 from shared.agents import Draft
 
+# Longest reviewer name a decision carries ("operator:" names included).
+REVIEWER_NAME_LIMIT = 100
+
 
 class ReviewAction(StrEnum):
     APPROVE = "approve"  # send the current draft
@@ -18,7 +21,7 @@ class ReviewAction(StrEnum):
 
 class ReviewDecision(BaseModel):
     action: ReviewAction
-    reviewer: str = Field(default="reviewer", min_length=1, max_length=100)
+    reviewer: str = Field(default="reviewer", min_length=1, max_length=REVIEWER_NAME_LIMIT)
     # The draft revision the reviewer saw. When given, a review of an older draft is refused
     # instead of applied (optimistic concurrency without version columns).
     revision: int | None = Field(default=None, ge=1)

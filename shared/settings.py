@@ -11,7 +11,8 @@ Environment variables (all optional):
   OPENAI_BASE_URL, ANTHROPIC_BASE_URL
                           endpoints (any OpenAI-compatible server: Ollama, vLLM, LM Studio, ...)
   TICKETS_SLA_HOURS_<PRIORITY>, TICKETS_MAX_REVISION_ROUNDS, TICKETS_REVIEW_MIN_CONFIDENCE,
-  TICKETS_REVIEW_URGENT, TICKETS_SENSITIVE_CATEGORIES, TICKETS_AGENT_<ROLE>,
+  TICKETS_REVIEW_URGENT, TICKETS_REVIEW_FINAL_DEADLINE_HOURS, TICKETS_SENSITIVE_CATEGORIES,
+  TICKETS_AGENT_<ROLE>,
   TICKETS_BUDGET_MAX_TOKENS, TICKETS_BUDGET_MAX_COST_USD
                           override single values of the configuration file
 Temporal connection variables are read by ``shared.temporal_client``.
@@ -115,6 +116,9 @@ def _env_overrides(
         put(
             _table(raw, "review", where), ("review", "review_urgent"), "TICKETS_REVIEW_URGENT", flag
         )
+    if value := env.get("TICKETS_REVIEW_FINAL_DEADLINE_HOURS"):
+        name = "TICKETS_REVIEW_FINAL_DEADLINE_HOURS"
+        put(_table(raw, "review", where), ("review", "final_deadline_hours"), name, value)
     if (value := env.get("TICKETS_SENSITIVE_CATEGORIES")) is not None:
         categories = [c.strip() for c in value.split(",") if c.strip()]
         name = "TICKETS_SENSITIVE_CATEGORIES"

@@ -90,6 +90,8 @@ class TicketView(BaseModel):
     sla_deadline: datetime | None = None
     escalated: bool = False
     escalated_at: datetime | None = None
+    # While waiting for review: when the ticket closes as UNANSWERED if nobody decides.
+    review_closes_at: datetime | None = None
     complex: bool = False  # triage's call: resolved by an orchestrator run when configured
     orchestration: str | None = None  # the orchestrator child workflow that drafted the reply
     draft: DraftRecord | None = None

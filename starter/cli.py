@@ -14,10 +14,10 @@ from pydantic import ValidationError
 from temporalio.service import RPCError
 
 from policy.transitions import SETTLED_STATES, TicketState
+from shared import operations as ops
 from shared.review import ReviewAction, ReviewDecision
 from shared.view import TicketView
-from starter import fanout, render
-from starter import operations as ops
+from starter import api_commands, fanout, render
 from starter.connection import open_client
 from starter.errors import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, CliError, NoWorker
 from starter.inputs import (
@@ -341,6 +341,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds to wait for the tickets (default 300)",
     )
     p.set_defaults(handler=cmd_run)
+
+    api_commands.add_parsers(sub, common)
     return parser
 
 

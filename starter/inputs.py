@@ -1,5 +1,6 @@
 """Reading tickets from JSON Lines files: every bad line is reported with file, line and field,
-and every good line still goes through."""
+and every good line still goes through. One ticket's fields are checked by
+``shared.ticket_input.ticket_from_mapping``, which the HTTP API uses too."""
 
 import json
 from collections.abc import Iterator
@@ -10,25 +11,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from shared.swarm import SwarmItem
-from shared.tickets import (
-    MAX_BODY_CHARS,
-    MAX_SUBJECT_CHARS,
-    Channel,
-    CustomerTier,
-    Ticket,
-    derive_ticket_id,
-)
-
-# Accepted spellings of each field (the first is the canonical one).
-FIELD_ALIASES = {
-    "ticket_id": ("ticket_id", "id"),
-    "subject": ("subject",),
-    "body": ("body",),
-    "customer_id": ("customer_id", "customer"),
-    "customer_tier": ("customer_tier", "tier"),
-    "channel": ("channel",),
-}
-_KNOWN = {alias: canonical for canonical, aliases in FIELD_ALIASES.items() for alias in aliases}
+from shared.ticket_input import FIELD_ALIASES, ticket_from_mapping
+from shared.tickets import Ticket
 
 
 @dataclass(frozen=True)
@@ -47,63 +31,6 @@ class ParsedTicket:
     ticket: Ticket
     source: str
     line: int | None
-
-
-def _field_message(error: dict[str, Any], raw: dict[str, Any]) -> str:
-    field = str(error["loc"][0]) if error["loc"] else "ticket"
-    kind = error["type"]
-    value = raw.get(field)
-    if kind == "missing":
-        return f"field '{field}' is missing"
-    if kind == "string_too_short":
-        return f"field '{field}' is empty"
-    if kind == "string_too_long":
-        limit = {"subject": MAX_SUBJECT_CHARS, "body": MAX_BODY_CHARS}.get(field)
-        size = f"{len(value):,}" if isinstance(value, str) else "too many"
-        limit_text = f"{limit:,}" if limit else str(error.get("ctx", {}).get("max_length", "?"))
-        return f"field '{field}' is {size} characters; the limit is {limit_text}"
-    if kind == "string_pattern_mismatch":
-        return f"field '{field}' must be 1-64 letters, digits, '.', '_' or '-' (got {value!r})"
-    if kind == "enum":
-        allowed = {
-            "customer_tier": ", ".join(t.value for t in CustomerTier),
-            "channel": ", ".join(c.value for c in Channel),
-        }.get(field, "")
-        return f"field '{field}' must be one of {allowed} (got {value!r})"
-    if kind == "string_type":
-        return f"field '{field}' must be text (got {type(value).__name__})"
-    return f"field '{field}': {error['msg']}"
-
-
-def ticket_from_mapping(raw: dict[str, Any]) -> tuple[Ticket | None, list[str]]:
-    """A ticket from user-supplied fields, or the list of what is wrong with them."""
-    fields: dict[str, Any] = {}
-    problems: list[str] = []
-    for key, value in raw.items():
-        canonical = _KNOWN.get(key)
-        if canonical is None:
-            problems.append(f"unknown field '{key}' (known: {', '.join(FIELD_ALIASES)})")
-        elif canonical in fields:
-            problems.append(f"field '{canonical}' is given twice (as '{key}')")
-        elif value is not None:
-            fields[canonical] = value
-    if problems:
-        return None, problems
-    derived = "ticket_id" not in fields
-    if derived:
-        # The id is optional: derive it from the content, so the same ticket submitted twice
-        # gets the same id (placeholder when the content is itself invalid; errors say why).
-        subject, body = fields.get("subject"), fields.get("body")
-        fields["ticket_id"] = (
-            derive_ticket_id(subject, body, fields.get("customer_id"))
-            if isinstance(subject, str) and isinstance(body, str)
-            else "T-unidentified"
-        )
-    try:
-        return Ticket.model_validate(fields), []
-    except ValidationError as err:
-        errors = [e for e in err.errors() if not (derived and e["loc"][:1] == ("ticket_id",))]
-        return None, [_field_message(e, fields) for e in errors]
 
 
 def json_objects(
@@ -216,3 +143,6 @@ def read_swarm_items(path: Path) -> tuple[list[SwarmItem], list[InputError]]:
     except OSError as err:
         return [], [InputError(str(path), None, f"cannot read the file: {err.strerror}")]
     return parse_swarm_items(data, str(path))
+
+
+__all__ = ["FIELD_ALIASES", "InputError", "ParsedTicket", "ticket_from_mapping"]

@@ -20,10 +20,10 @@ from rich.console import Console
 from temporalio.client import Client
 
 from policy.transitions import SETTLED_STATES
+from shared import operations as ops
 from shared import settings
 from shared.temporal_client import connection_settings
 from shared.view import TicketView
-from starter import operations as ops
 from starter import render
 from starter.connection import open_client
 from starter.embedded import EmbeddedServer, port_in_use, server_answers

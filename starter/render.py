@@ -13,11 +13,11 @@ from rich.console import Console
 from rich.table import Table
 
 from shared.batch import BatchProgress
+from shared.operations import Report, SubmitOutcome, TicketSummary
 from shared.orchestration import OrchestratorResult
 from shared.swarm import SwarmResult
 from shared.view import TicketView
 from starter.inputs import InputError
-from starter.operations import Report, SubmitOutcome, TicketSummary
 
 
 def console(stderr: bool = False) -> Console:
@@ -60,6 +60,8 @@ def outcome_text(view: TicketView) -> str:
         return flag + "review: " + "; ".join(view.review_reasons)
     if view.state == "FAILED":
         return f"failed: {view.failure}"
+    if view.state == "UNANSWERED":
+        return view.transitions[-1].reason if view.transitions else "closed unanswered"
     if view.state == "REJECTED":
         return view.transitions[-1].reason if view.transitions else "rejected"
     return f"in progress ({view.state})"

@@ -9,7 +9,11 @@ from temporalio.testing import WorkflowEnvironment
 from shared import telemetry
 from shared.search_attribute_setup import ensure_search_attributes
 from shared.search_attributes import ALL_KEYS
+from tests.support.api_server import API_FUZZ_NAMESPACE, API_TEST_NAMESPACE
 from tests.support.temporal import CONVERTER, StartedWorkflows, binary, replay_histories
+
+# The one browser (and a context per test) for every browser test.
+pytest_plugins = ["tests.support.browser"]
 
 _started = StartedWorkflows()
 
@@ -42,6 +46,11 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
         dev_server_existing_path=binary("temporal"),
         search_attributes=ALL_KEYS,
         dev_server_extra_args=[
+            # The HTTP API's tests work in namespaces of their own (same search attributes).
+            "--namespace",
+            API_TEST_NAMESPACE,
+            "--namespace",
+            API_FUZZ_NAMESPACE,
             "--dynamic-config-value",
             "matching.useNewMatcher=true",
             "--dynamic-config-value",

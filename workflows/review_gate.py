@@ -3,10 +3,12 @@
 Reviews are taken only while the main loop waits for one. A decision is handed over, not applied:
 the main loop applies it in the workflow's own sequence, and no second review is accepted until the
 loop waits again (a late review during delivery is refused, never silently dropped). While it waits
-the SLA timer runs; if it fires first, the ticket is marked escalated and keeps waiting.
+the SLA timer runs; if it fires first, the ticket is marked escalated and keeps waiting, until the
+final review deadline: then nobody has answered and the wait ends without a decision.
 """
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -15,9 +17,20 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from policy.sla import time_left
     from policy.transitions import TicketState
-    from shared.review import ReviewAction, ReviewDecision, ReviewReceipt, ReviewRecord
+    from shared.review import (
+        REVIEWER_NAME_LIMIT,
+        ReviewAction,
+        ReviewDecision,
+        ReviewReceipt,
+        ReviewRecord,
+    )
     from workflows import metrics
     from workflows.ticket_record import TicketRecord
+
+# The final review deadline adds a timer to every wait for review. A ticket that began waiting
+# before this change replays without it (its history has no marker) and waits as it always did;
+# every wait that begins after the change has the deadline. See docs/versioning.md.
+PATCH_REVIEW_FINAL_DEADLINE = "review-final-deadline"
 
 
 class ReviewGate:
@@ -27,12 +40,20 @@ class ReviewGate:
         self._pending: ReviewDecision | None = None
 
     async def wait(
-        self, reasons: list[str], on_waiting: Callable[[], Awaitable[None]] | None = None
-    ) -> ReviewDecision:
-        """Move to AWAITING_REVIEW for ``reasons`` and return the decision a person makes.
+        self,
+        reasons: list[str],
+        on_waiting: Callable[[], Awaitable[None]] | None = None,
+        final_deadline_hours: float = 0,
+    ) -> ReviewDecision | None:
+        """Move to AWAITING_REVIEW for ``reasons`` and return the decision a person makes, or
+        None when nobody decided within ``final_deadline_hours`` (0: wait for ever).
         ``on_waiting`` runs once the ticket waits (to tell a batch it is at rest)."""
         view = self._record.view
         view.review_reasons = reasons
+        closes_at: datetime | None = None
+        if final_deadline_hours and workflow.patched(PATCH_REVIEW_FINAL_DEADLINE):
+            closes_at = workflow.now() + timedelta(hours=final_deadline_hours)
+        view.review_closes_at = closes_at
         self._record.move(TicketState.AWAITING_REVIEW, "policy", "; ".join(reasons))
         self._accepting = True
         if on_waiting is not None:
@@ -51,7 +72,24 @@ class ReviewGate:
                 # Nobody decided in time: make it loud (status, search attribute), keep waiting.
                 if self._pending is None:
                     self._record.escalate()
-        await workflow.wait_condition(lambda: self._pending is not None)
+        if closes_at is None:
+            await workflow.wait_condition(lambda: self._pending is not None)
+        elif self._pending is None:
+            left = time_left(closes_at, workflow.now())
+            try:
+                if not left:
+                    raise TimeoutError
+                await workflow.wait_condition(
+                    lambda: self._pending is not None,
+                    timeout=left,
+                    timeout_summary="final review deadline",
+                )
+            except TimeoutError:
+                if self._pending is None:
+                    # Nobody answered: refuse every later review; the caller closes the ticket.
+                    self._accepting = False
+                    return None
+        view.review_closes_at = None
         decision, self._pending = self._pending, None
         self._accepting = False
         assert decision is not None
@@ -101,6 +139,11 @@ class ReviewGate:
         ignored with the reason, including when it does not even parse."""
         try:
             decision = ReviewDecision.model_validate(payload)
+            # Whoever can signal has namespace access (the Web UI, tctl): an operator, not an
+            # authenticated reviewer; the name given is recorded as such. Only data changes, not
+            # the workflow's commands, so histories replay as before.
+            operator = f"operator:{decision.reviewer}"[:REVIEWER_NAME_LIMIT]
+            decision = decision.model_copy(update={"reviewer": operator})
         except ValidationError as err:
             problem = "; ".join(
                 f"{'.'.join(str(p) for p in e['loc']) or 'review'}: {e['msg']}"

@@ -146,7 +146,18 @@ class TicketWorkflow:
             if not reasons:
                 await self._deliver("policy", "no review needed")
                 return
-            decision = await self._reviews.wait(reasons, on_waiting=self._tell_batch)
+            final_hours = self._config.review.final_deadline_hours
+            decision = await self._reviews.wait(
+                reasons, on_waiting=self._tell_batch, final_deadline_hours=final_hours
+            )
+            if decision is None:
+                self._record.move(
+                    S.UNANSWERED,
+                    "policy",
+                    f"nobody reviewed the ticket within {final_hours:g} hours of waiting; "
+                    "closed without sending anything",
+                )
+                return
             reviewer = f"reviewer:{decision.reviewer}"
             if decision.action is ReviewAction.APPROVE:
                 await self._deliver(reviewer, "approved")

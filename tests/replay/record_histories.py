@@ -1,6 +1,6 @@
 """Record workflow histories for the replay tests.
 
-    python -m tests.replay.record_histories [tickets|fanout]
+    python -m tests.replay.record_histories [tickets|fanout] [--version V] [--scenario NAME ...]
 
 Run it when a workflow version is released: it drives one ticket through each path of the
 lifecycle on the time-skipping server (fake agents), and each fan-out workflow type (orchestrator
@@ -84,6 +84,13 @@ async def rejected(handle: WorkflowHandle[Any, Any], env: WorkflowEnvironment) -
     await handle.result()
 
 
+async def unanswered(handle: WorkflowHandle[Any, Any], env: WorkflowEnvironment) -> None:
+    """Nobody reviews: escalated at the SLA, closed as UNANSWERED at the final deadline."""
+    await wait_for_state(handle, TicketState.AWAITING_REVIEW)
+    view = await handle.result()  # the time-skipping server jumps to the final deadline
+    assert view.state == TicketState.UNANSWERED, view.state
+
+
 async def failed(handle: WorkflowHandle[Any, Any], env: WorkflowEnvironment) -> None:
     try:
         await handle.result()
@@ -103,6 +110,7 @@ SCENARIOS: dict[str, tuple[Callable[[], FakeAgents], Scenario]] = {
         reworked_then_edited,
     ),
     "rejected": (lambda: FakeAgents(confidence=0.1), rejected),
+    "unanswered": (lambda: FakeAgents(priority=Priority.URGENT), unanswered),
     "failed": (
         lambda: FakeAgents(
             classify_failures=[
@@ -114,7 +122,7 @@ SCENARIOS: dict[str, tuple[Callable[[], FakeAgents], Scenario]] = {
 }
 
 
-async def record_tickets() -> None:
+async def record_tickets(version: str = VERSION, only: list[str] | None = None) -> None:
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=CONVERTER,
         test_server_existing_path=binary("temporal-test-server"),
@@ -122,15 +130,20 @@ async def record_tickets() -> None:
     await ensure_search_attributes(env.client)
     try:
         for name, (make_agents, scenario) in SCENARIOS.items():
+            if only and name not in only:
+                continue
             agents, services = make_agents(), FakeTicketServices()
             queue = f"record-{name}"
             async with fake_pipeline(
-                env.client, queue, agents.activities() + services.activities()
+                env.client,
+                queue,
+                agents.activities() + services.activities(),
+                llm_queue=services.agent_queue,
             ):
                 handle = await start_ticket(env.client, queue, make_ticket(ticket_id=f"H-{name}"))
                 await scenario(handle, env)
                 history = await handle.fetch_history()
-            path = HISTORIES / f"ticket-{VERSION}-{name}.json"
+            path = HISTORIES / f"ticket-{version}-{name}.json"
             path.write_text(history.to_json())
             print(f"wrote {path} ({len(history.events)} events)")
     finally:
@@ -177,10 +190,17 @@ async def record_fanout() -> None:
 async def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.replay.record_histories")
     parser.add_argument("what", nargs="?", choices=["tickets", "fanout", "all"], default="all")
+    parser.add_argument("--version", default=VERSION, help=f"file name's version ({VERSION})")
+    parser.add_argument(
+        "--scenario",
+        action="append",
+        choices=sorted(SCENARIOS),
+        help="only these ticket scenarios (repeatable), e.g. the paths a new patch changed",
+    )
     args = parser.parse_args(argv)
     HISTORIES.mkdir(exist_ok=True)
     if args.what in ("tickets", "all"):
-        await record_tickets()
+        await record_tickets(args.version, args.scenario)
     if args.what in ("fanout", "all"):
         await record_fanout()
     return 0

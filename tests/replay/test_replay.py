@@ -13,6 +13,7 @@ import pytest
 from temporalio.client import WorkflowHistory
 
 from tests.support.temporal import ALL_WORKFLOWS, new_replayer
+from workflows.review_gate import PATCH_REVIEW_FINAL_DEADLINE
 from workflows.ticket import PATCH_ORCHESTRATED_RESOLUTION
 
 FOLDER = Path(__file__).parent / "histories"
@@ -54,6 +55,15 @@ def test_a_complex_ticket_drafted_by_an_orchestrator_child_is_committed() -> Non
     assert any(PATCH_ORCHESTRATED_RESOLUTION in patches(p) for p in tickets)
 
 
+def test_tickets_waiting_for_review_before_and_after_the_final_deadline_are_committed() -> None:
+    """Both sides of the ``review-final-deadline`` patch replay: v1 histories waited with no
+    final deadline, v2 ones have the marker (one closed unanswered, one approved before it)."""
+    tickets = {p.stem: patches(p) for p in HISTORIES if workflow_type(p) == "TicketWorkflow"}
+    assert PATCH_REVIEW_FINAL_DEADLINE not in tickets["ticket-v1-approved-after-escalation"]
+    assert PATCH_REVIEW_FINAL_DEADLINE in tickets["ticket-v2-approved-after-escalation"]
+    assert PATCH_REVIEW_FINAL_DEADLINE in tickets["ticket-v2-unanswered"]
+
+
 def test_histories_of_every_lifecycle_path_are_committed() -> None:
     names = {path.stem.split("-", 2)[-1] for path in HISTORIES}
     assert {
@@ -62,6 +72,7 @@ def test_histories_of_every_lifecycle_path_are_committed() -> None:
         "reworked-then-edited",
         "rejected",
         "failed",
+        "unanswered",
     } <= names
 
 

@@ -213,6 +213,11 @@ def test_a_bad_file_is_refused_naming_the_file_and_the_field(
         ({"TICKETS_MAX_REVISION_ROUNDS": "many"}, ["TICKETS_MAX_REVISION_ROUNDS", "integer"]),
         ({"TICKETS_AGENT_RESOLVER": "openai:b,oops"}, ["TICKETS_AGENT_RESOLVER[1]", "'oops'"]),
         ({"TICKETS_SENSITIVE_CATEGORIES": "Billing,Gossip"}, ["TICKETS_SENSITIVE_CATEGORIES"]),
+        (
+            {"TICKETS_REVIEW_FINAL_DEADLINE_HOURS": "24"},
+            ["review.final_deadline_hours (24)", "longest SLA (72 hours)"],
+        ),
+        ({"TICKETS_REVIEW_FINAL_DEADLINE_HOURS": "-1"}, ["TICKETS_REVIEW_FINAL_DEADLINE_HOURS"]),
     ],
 )
 def test_a_bad_environment_override_is_refused_naming_the_variable(
@@ -315,3 +320,9 @@ def test_a_provider_timeout_not_below_the_attempt_timeout_is_refused(tmp_path: P
     )
     with pytest.raises(ConfigError, match=r"timeout_seconds \(60\) must be below"):
         load_pipeline_config(path, env={})
+
+
+def test_the_final_review_deadline_defaults_to_a_week_and_zero_turns_it_off() -> None:
+    assert load_pipeline_config(path=None, env={}).review.final_deadline_hours == 168
+    env = {"TICKETS_REVIEW_FINAL_DEADLINE_HOURS": "0"}
+    assert load_pipeline_config(path=None, env=env).review.final_deadline_hours == 0

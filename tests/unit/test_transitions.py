@@ -30,6 +30,7 @@ DESIGNED_MOVES = {
     (S.AWAITING_REVIEW, S.COMPLETED),  # approve / edit
     (S.AWAITING_REVIEW, S.RESOLVING),  # rework
     (S.AWAITING_REVIEW, S.REJECTED),  # reject
+    (S.AWAITING_REVIEW, S.UNANSWERED),  # nobody decided by the final review deadline
     # A person takes over where the agents had to stop (invalid output, budget spent).
     (S.CLASSIFIED, S.AWAITING_REVIEW),
     (S.TRIAGED, S.AWAITING_REVIEW),
@@ -49,7 +50,7 @@ DESIGNED_MOVES = {
     )
 }
 
-TERMINAL = {S.COMPLETED, S.REJECTED, S.FAILED, S.CANCELLED}
+TERMINAL = {S.COMPLETED, S.REJECTED, S.UNANSWERED, S.FAILED, S.CANCELLED}
 NON_TERMINAL = [state for state in TicketState if state not in TERMINAL]
 
 
@@ -73,7 +74,7 @@ def test_a_terminal_state_has_no_exits(state: TicketState) -> None:
     assert is_terminal(state)
 
 
-def test_completed_rejected_failed_and_cancelled_are_the_only_terminal_states() -> None:
+def test_completed_rejected_unanswered_failed_and_cancelled_are_the_only_terminal_states() -> None:
     assert TERMINAL_STATES == TERMINAL
 
 
@@ -111,6 +112,7 @@ def test_a_ticket_settles_in_a_terminal_state_or_while_awaiting_review() -> None
             id="review-rework",
         ),
         pytest.param([S.VALIDATED, S.AWAITING_REVIEW, S.REJECTED], id="review-reject"),
+        pytest.param([S.VALIDATED, S.AWAITING_REVIEW, S.UNANSWERED], id="review-unanswered"),
     ],
 )
 def test_the_lifecycle_paths_of_the_design_are_allowed(path: list[TicketState]) -> None:
@@ -129,6 +131,7 @@ def test_the_lifecycle_paths_of_the_design_are_allowed(path: list[TicketState]) 
         (S.AWAITING_REVIEW, S.VALIDATED),
         (S.COMPLETED, S.RESOLVING),
         (S.REJECTED, S.COMPLETED),
+        (S.UNANSWERED, S.AWAITING_REVIEW),
         (S.FAILED, S.NEW),
     ],
 )

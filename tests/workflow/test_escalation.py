@@ -9,9 +9,10 @@ from policy.transitions import TicketState
 from shared import names
 from shared import search_attributes as sa
 from shared.agents import Priority
+from shared.pipeline_config import ReviewPolicyConfig
 from shared.review import ReviewAction, ReviewDecision
 from shared.view import TicketView
-from tests.support.fakes import FakeAgents, FakeTicketServices
+from tests.support.fakes import FakeAgents, FakeTicketServices, fake_routes_config
 from tests.support.temporal import status, wait_for_state, wait_until
 from tests.support.workers import ticket_on_fakes
 
@@ -71,3 +72,51 @@ async def test_a_low_priority_ticket_is_not_escalated_before_its_72_hour_deadlin
 async def _escalated(handle):  # type: ignore[no-untyped-def]
     view = await status(handle)
     return view if view.escalated else None
+
+
+async def test_a_ticket_nobody_reviews_escalates_then_closes_unanswered_at_its_final_deadline(
+    ts_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    config = fake_routes_config(review=ReviewPolicyConfig(final_deadline_hours=80))
+    agents = FakeAgents(priority=Priority.URGENT)
+    services = FakeTicketServices(config=config)
+    async with ticket_on_fakes(ts_env.client, task_queue, agents, services) as handle:
+        waiting = await wait_for_state(handle, TicketState.AWAITING_REVIEW)
+        began = waiting.transitions[-1].at
+        assert waiting.review_closes_at == began + timedelta(hours=80)
+
+        await ts_env.sleep(timedelta(hours=2))
+        await wait_until(lambda: _escalated(handle), what="escalation after the SLA deadline")
+        await ts_env.sleep(timedelta(hours=70))
+        # Escalated, 72 hours in: still waiting for a person.
+        assert (await status(handle)).state is TicketState.AWAITING_REVIEW
+
+        result: TicketView = await handle.result()  # the server skips to the final deadline
+        attrs = (await handle.describe()).typed_search_attributes
+
+    closed = result.transitions[-1]
+    assert result.state is TicketState.UNANSWERED and result.escalated
+    assert closed.from_state is TicketState.AWAITING_REVIEW and closed.agent == "policy"
+    # At the deadline (the timer starts a few milliseconds after it is computed).
+    assert timedelta(0) <= closed.at - (began + timedelta(hours=80)) < timedelta(minutes=1)
+    assert "nobody reviewed the ticket within 80 hours" in closed.reason
+    assert services.deliveries == []
+    assert attrs.get(sa.TICKET_STATE) == TicketState.UNANSWERED
+
+
+async def test_a_review_before_the_final_deadline_is_applied_and_the_deadline_is_gone(
+    ts_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    config = fake_routes_config(review=ReviewPolicyConfig(final_deadline_hours=80))
+    agents = FakeAgents(priority=Priority.URGENT)
+    services = FakeTicketServices(config=config)
+    async with ticket_on_fakes(ts_env.client, task_queue, agents, services) as handle:
+        await wait_for_state(handle, TicketState.AWAITING_REVIEW)
+        await ts_env.sleep(timedelta(hours=79))
+        await handle.execute_update(
+            names.SUBMIT_REVIEW_UPDATE, ReviewDecision(action=ReviewAction.APPROVE, revision=1)
+        )
+        result: TicketView = await handle.result()
+
+    assert result.state is TicketState.COMPLETED and len(services.deliveries) == 1
+    assert result.review_closes_at is None

@@ -47,7 +47,7 @@ async def test_a_second_review_while_the_first_is_being_delivered_is_refused(
     assert result.state is TicketState.COMPLETED
     assert [(r.decision.reviewer, r.applied) for r in result.reviews if r.decision] == [
         ("ana", True),
-        ("reviewer", False),
+        ("operator:reviewer", False),
     ]
 
 

@@ -1,6 +1,7 @@
-"""What the command-line client does against Temporal, as functions that return models.
+"""What a client does with tickets on Temporal, as functions that return models.
 
-The CLI renders these; tests and scripts can call them directly.
+The command-line client (starter/) renders these and the HTTP API (api/) serves them; tests and
+scripts can call them directly.
 """
 
 import asyncio
@@ -30,10 +31,11 @@ from temporalio.service import RPCError, RPCStatusCode
 from policy.transitions import SETTLED_STATES, TERMINAL_STATES, TicketState
 from shared import names, telemetry
 from shared import search_attributes as sa
+from shared.agents import Category, Priority
+from shared.operation_errors import NoWorker, ReviewRefused, ReviewTimeout, TicketNotFound
 from shared.review import ReviewDecision, ReviewReceipt
 from shared.tickets import Ticket
 from shared.view import TicketRequest, TicketView
-from starter.errors import CliError, NoWorker, ReviewRefused, TicketNotFound
 
 # How long one status query may take before we fall back to what visibility knows.
 QUERY_TIMEOUT = timedelta(seconds=10)
@@ -248,19 +250,48 @@ async def wait_review_applied(
         await asyncio.sleep(interval)
 
 
-async def list_tickets(
-    client: Client, state: TicketState | None = None, limit: int | None = None
-) -> list[TicketSummary]:
+def ticket_query(
+    state: TicketState | None = None,
+    category: Category | None = None,
+    priority: Priority | None = None,
+) -> str:
+    """A visibility query for ticket workflows. Only known enum values reach it (each is parsed
+    into its enum first), never free text from a command line or a URL."""
     query = f"WorkflowType = '{names.TICKET_WORKFLOW}'"
     if state is not None:
-        # Only known states reach the query (never free text from the command line).
         query += f" AND {sa.TICKET_STATE.name} = '{TicketState(state).value}'"
         if state not in TERMINAL_STATES:
             query += " AND ExecutionStatus = 'Running'"
+    if category is not None:
+        query += f" AND {sa.TICKET_CATEGORY.name} = '{Category(category).value}'"
+    if priority is not None:
+        query += f" AND {sa.TICKET_PRIORITY.name} = '{Priority(priority).value}'"
+    return query
+
+
+async def list_tickets(
+    client: Client, state: TicketState | None = None, limit: int | None = None
+) -> list[TicketSummary]:
     summaries = []
-    async for execution in client.list_workflows(query, limit=limit):
+    async for execution in client.list_workflows(ticket_query(state), limit=limit):
         summaries.append(summary_from_execution(execution, dict(await execution.memo())))
     return summaries
+
+
+async def ticket_page(
+    client: Client,
+    query: str,
+    page_size: int,
+    page_token: bytes | None = None,
+) -> tuple[list[TicketSummary], bytes | None]:
+    """One page of tickets and the token of the next page (None on the last one)."""
+    listing = client.list_workflows(query, page_size=page_size, next_page_token=page_token)
+    await listing.fetch_next_page()
+    page = [
+        summary_from_execution(execution, dict(await execution.memo()))
+        for execution in listing.current_page or []
+    ]
+    return page, listing.next_page_token
 
 
 def _agent_totals(tickets: list[TicketSummary]) -> dict[str, AgentTotals]:
@@ -274,11 +305,9 @@ def _agent_totals(tickets: list[TicketSummary]) -> dict[str, AgentTotals]:
     return totals
 
 
-def build_report(tickets: list[TicketSummary], this_run: set[str] | None = None) -> Report:
-    def count(values: list[str | None]) -> dict[str, int]:
-        return dict(Counter(v or "-" for v in values).most_common())
-
-    queue = sorted(
+def review_queue(tickets: list[TicketSummary]) -> list[TicketSummary]:
+    """The tickets waiting for a person, oldest SLA deadline first."""
+    return sorted(
         (
             t
             for t in tickets
@@ -287,6 +316,13 @@ def build_report(tickets: list[TicketSummary], this_run: set[str] | None = None)
         ),
         key=lambda t: (t.sla_deadline is None, t.sla_deadline or datetime.min.replace(tzinfo=UTC)),
     )
+
+
+def build_report(tickets: list[TicketSummary], this_run: set[str] | None = None) -> Report:
+    def count(values: list[str | None]) -> dict[str, int]:
+        return dict(Counter(v or "-" for v in values).most_common())
+
+    queue = review_queue(tickets)
     return Report(
         total=len(tickets),
         by_state=count([t.state for t in tickets]),
@@ -357,7 +393,7 @@ async def submit_review(client: Client, ticket_id: str, decision: ReviewDecision
             _review_linked(handle, ticket_id, decision, ticket_trace), REVIEW_TIMEOUT
         )
     except TimeoutError:
-        raise CliError(
+        raise ReviewTimeout(
             f"no worker accepted or refused the review within {REVIEW_TIMEOUT:.0f}s; it may still "
             f"be applied when a worker picks it up: check with `status {ticket_id}`"
         ) from None

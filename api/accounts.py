@@ -1,0 +1,142 @@
+"""API tokens and what each may do.
+
+Tokens live in a file (TICKETS_API_TOKENS_FILE) as SHA-256 hashes, never in clear, so the file can
+be read by whoever deploys the API without handing out the tokens. A token names its holder; that
+name is the reviewer recorded on a review, so a reviewer's identity comes from the token and never
+from a request body. ``python -m starter token create NAME --role review`` makes one.
+"""
+
+import hashlib
+import hmac
+import json
+import re
+import secrets
+import tomllib
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+# Recognisable in logs and secret scanners; 32 random bytes behind it.
+TOKEN_PREFIX = "tka_"
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+HASH_PATTERN = re.compile(r"^[0-9a-f]{64}$")
+# A tokens file is a short list of people and systems; anything bigger is a mistake.
+MAX_TOKENS_FILE_BYTES = 1_048_576
+
+
+class Role(StrEnum):
+    SUBMIT = "submit"  # intake: helpdesks, e-mail gateways, web forms
+    REVIEW = "review"  # support agents: read tickets, approve / edit / rework / reject
+    ADMIN = "admin"  # everything
+
+
+@dataclass(frozen=True)
+class Account:
+    name: str
+    roles: frozenset[Role]
+
+    def may(self, role: Role) -> bool:
+        return role in self.roles or Role.ADMIN in self.roles
+
+
+class TokensFileError(Exception):
+    pass
+
+
+def new_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def token_entry(name: str, roles: list[Role], token: str) -> str:
+    """The tokens file entry (TOML) for a token: its name, roles and hash, never the token."""
+    role_list = ", ".join(f'"{r}"' for r in roles)
+    return f'[[token]]\nname = "{name}"\nroles = [{role_list}]\nsha256 = "{token_hash(token)}"\n'
+
+
+class TokenRegistry:
+    def __init__(self, entries: list[tuple[Account, str]]) -> None:
+        self._entries = entries
+
+    @property
+    def accounts(self) -> list[Account]:
+        return [account for account, _ in self._entries]
+
+    def find(self, token: str) -> Account | None:
+        """The account holding ``token``, comparing hashes in constant time against every entry
+        (so how long it takes says nothing about which entry, if any, matched)."""
+        presented = token_hash(token)
+        found = None
+        for account, stored in self._entries:
+            if hmac.compare_digest(presented, stored):
+                found = account
+        return found
+
+    @classmethod
+    def load(cls, path: Path) -> "TokenRegistry":
+        try:
+            if path.stat().st_size > MAX_TOKENS_FILE_BYTES:
+                raise TokensFileError(f"{path}: larger than {MAX_TOKENS_FILE_BYTES:,} bytes")
+            text = path.read_text(encoding="utf-8")
+        except OSError as err:
+            raise TokensFileError(f"{path}: cannot read the tokens file: {err.strerror}") from None
+        except UnicodeDecodeError:
+            raise TokensFileError(f"{path}: not UTF-8 text") from None
+        kind = "JSON" if path.suffix == ".json" else "TOML"
+        try:
+            raw = json.loads(text) if kind == "JSON" else tomllib.loads(text)
+        except (json.JSONDecodeError, tomllib.TOMLDecodeError) as err:
+            raise TokensFileError(f"{path}: not valid {kind}: {err}") from None
+        items = raw.get("token", []) if isinstance(raw, dict) else raw
+        if not isinstance(items, list):
+            raise TokensFileError(f"{path}: expected a list of tokens under 'token'")
+        return cls(_entries(items, str(path)))
+
+
+def _entries(items: list[Any], where: str) -> list[tuple[Account, str]]:
+    entries: list[tuple[Account, str]] = []
+    names: set[str] = set()
+    hashes: set[str] = set()
+    for number, item in enumerate(items, start=1):
+        at = f"{where}: token {number}"
+        if not isinstance(item, dict):
+            raise TokensFileError(f"{at}: expected a table with name, roles and sha256")
+        unknown = set(item) - {"name", "roles", "role", "sha256"}
+        if unknown:
+            raise TokensFileError(f"{at}: unknown field(s) {', '.join(sorted(unknown))}")
+        name = item.get("name")
+        if not isinstance(name, str) or not NAME_PATTERN.match(name):
+            raise TokensFileError(
+                f"{at}: field 'name' must be 1-64 letters, digits, '.', '_', '@' or '-' "
+                f"(got {name!r})"
+            )
+        roles_raw = item.get("roles", item.get("role"))
+        roles_list = [roles_raw] if isinstance(roles_raw, str) else roles_raw
+        if not isinstance(roles_list, list) or not roles_list:
+            raise TokensFileError(f"{at} ({name}): field 'roles' must list at least one role")
+        try:
+            roles = frozenset(Role(r) for r in roles_list)
+        except ValueError:
+            raise TokensFileError(
+                f"{at} ({name}): field 'roles' must hold only {', '.join(Role)} "
+                f"(got {roles_list!r})"
+            ) from None
+        digest = item.get("sha256")
+        if not isinstance(digest, str) or not HASH_PATTERN.match(digest.lower()):
+            raise TokensFileError(
+                f"{at} ({name}): field 'sha256' must be the token's SHA-256 as 64 hex digits "
+                "(make one with `python -m starter token create`)"
+            )
+        digest = digest.lower()
+        if name in names:
+            raise TokensFileError(f"{at}: the name {name!r} is given twice")
+        if digest in hashes:
+            raise TokensFileError(f"{at} ({name}): the same token is listed twice")
+        names.add(name)
+        hashes.add(digest)
+        entries.append((Account(name, roles), digest))
+    return entries

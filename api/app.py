@@ -1,0 +1,52 @@
+"""The FastAPI application: intake, reading, review, health and the review console.
+
+Its OpenAPI document is at /openapi.json (browsable at /docs). Every route that touches Temporal
+goes through the one client factory; every error is JSON with a sentence (api/errors.py).
+"""
+
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+
+from api import errors
+from api.accounts import TokenRegistry
+from api.body_limit import BodyLimitMiddleware
+from api.console import pages
+from api.page_tokens import PageTokens
+from api.rate_limit import RateLimiter
+from api.routes import health, intake, reading, review
+from api.settings import ApiSettings
+from api.temporal import TemporalConnection
+
+DESCRIPTION = """\
+Tickets in, reviews out. Authenticate with `Authorization: Bearer <token>`; tokens have the roles
+`submit` (intake), `review` (decide on drafts) and `admin` (both); any token may read.
+Errors are JSON: `{"message": "...", "problems": [...]}`. The review console is at /console.
+"""
+
+
+def create_app(
+    settings: ApiSettings,
+    tokens: TokenRegistry,
+    connection: TemporalConnection | None = None,
+) -> FastAPI:
+    app = FastAPI(
+        title="Support tickets API",
+        version="1.0",
+        description=DESCRIPTION,
+    )
+    # Bodies over the limit are refused with 413 before anything parses them.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.state.settings = settings
+    app.state.registry = tokens
+    app.state.temporal = connection or TemporalConnection()
+    app.state.intake_limiter = RateLimiter(settings.intake_per_minute, settings.intake_burst)
+    app.state.page_tokens = PageTokens()
+    errors.install(app)
+    for router in (health.router, intake.router, reading.router, review.router, pages.router):
+        app.include_router(router)
+
+    @app.get("/", include_in_schema=False)
+    async def home() -> RedirectResponse:
+        return RedirectResponse("/console", status_code=303)
+
+    return app

@@ -1,0 +1,80 @@
+"""Refuse request bodies over a limit with 413 before anything parses them.
+
+A declared Content-Length over the limit is refused without reading a byte; a body sent in chunks
+is counted as it arrives and refused as soon as it passes the limit. (FastAPI's own
+``max_body_size`` answers in plain text from outside the exception handlers; this one answers in
+the API's JSON like every other error.)
+"""
+
+import json
+
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+class BodyTooLarge(HTTPException):
+    """An HTTPException, so FastAPI's body parsing lets it through to the API's handlers."""
+
+    def __init__(self) -> None:
+        super().__init__(413, "the request body is too large")
+
+
+def too_large_message(max_bytes: int, declared: int | None = None) -> str:
+    size = f" ({declared:,} bytes)" if declared is not None else ""
+    return (
+        f"the request body{size} is larger than this API accepts ({max_bytes:,} bytes); "
+        "send fewer tickets per request"
+    )
+
+
+class BodyLimitMiddleware:
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = _content_length(scope)
+        if declared is not None and declared > self.max_bytes:
+            await _refuse(send, too_large_message(self.max_bytes, declared))
+            return
+        seen = 0
+
+        async def counting_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise BodyTooLarge
+            return message
+
+        await self.app(scope, counting_receive, send)
+
+
+async def _refuse(send: Send, message: str) -> None:
+    data = json.dumps({"message": message, "problems": []}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(data)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": data})
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", []):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None

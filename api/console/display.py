@@ -1,0 +1,30 @@
+"""How the console words times and money."""
+
+from datetime import datetime, timedelta
+
+
+def span(delta: timedelta) -> str:
+    minutes = int(abs(delta.total_seconds()) // 60)
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    return f"{minutes}m"
+
+
+def countdown(deadline: datetime | None, now: datetime) -> str:
+    """'in 3h 05m' before the deadline, 'overdue by 20m' after it."""
+    if deadline is None:
+        return "-"
+    left = deadline - now
+    return f"in {span(left)}" if left >= timedelta(0) else f"overdue by {span(left)}"
+
+
+def moment(value: datetime | None) -> str:
+    return f"{value:%Y-%m-%d %H:%M} UTC" if value else "-"
+
+
+def usd(value: float) -> str:
+    return f"${value:,.4f}"

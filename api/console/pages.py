@@ -1,0 +1,240 @@
+"""The console's pages and form posts (server-rendered, autoescaped; no build step)."""
+
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+import jinja2
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
+from temporalio.service import RPCError
+
+from api.accounts import Role
+from api.console import display, session
+from api.customer_message import customer_ticket
+from api.deps import registry, settings, temporal
+from api.errors import field_problem
+from api.models import CustomerMessage
+from policy.transitions import TicketState
+from shared import operations as ops
+from shared.operation_errors import OperationError, ReviewRefused, TicketNotFound
+from shared.review import ReviewAction, ReviewDecision
+from shared.tickets import TICKET_ID_PATTERN
+
+router = APIRouter(prefix="/console", include_in_schema=False)
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+# autoescape=True for every template: customer text is shown as text, never as markup.
+_env = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
+)
+_env.globals.update(
+    countdown=display.countdown, moment=display.moment, usd=display.usd, span=display.span
+)
+templates = Jinja2Templates(env=_env)
+
+# The queue page reloads itself this often, so SLA countdowns and new tickets show up.
+QUEUE_REFRESH_SECONDS = 20
+QUEUE_LIMIT = 200
+UNANSWERED_SHOWN = 10
+DONE_MESSAGES = {
+    ReviewAction.APPROVE: "approved: the answer is being delivered",
+    ReviewAction.EDIT: "edited and approved: your text is being delivered",
+    ReviewAction.REWORK: "sent back for rework: it returns to the queue with a new draft",
+    ReviewAction.REJECT: "rejected: closed without an answer",
+}
+
+
+def _page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
+    return templates.TemplateResponse(
+        request, name, {"now": datetime.now(UTC), **context}, status_code=status
+    )
+
+
+def _signed_in(request: Request) -> session.Session | None:
+    current = session.current(request, registry(request))
+    if current is None or not current.account.may(Role.REVIEW):
+        return None
+    return current
+
+
+def _to_sign_in() -> RedirectResponse:
+    return RedirectResponse("/console/sign-in", status_code=303)
+
+
+def _trouble(request: Request, current: session.Session, err: Exception) -> HTMLResponse:
+    status = 404 if isinstance(err, TicketNotFound) else 503
+    message = str(err) if isinstance(err, OperationError) else f"Temporal answered: {err}"
+    return _page(request, "trouble.html", {"session": current, "message": message}, status)
+
+
+@router.get("")
+async def console_home() -> RedirectResponse:
+    return RedirectResponse("/console/queue", status_code=303)
+
+
+@router.get("/sign-in")
+async def sign_in_form(request: Request) -> Response:
+    return _sign_in_page(request, None, 200)
+
+
+def _sign_in_page(request: Request, error: str | None, status: int) -> Response:
+    value = session.sign_in_token(request)
+    response = _page(
+        request, "sign_in.html", {"session": None, "error": error, "sign_in_csrf": value}, status
+    )
+    session.remember_sign_in_token(response, value, settings(request).secure_cookies)
+    return response
+
+
+@router.post("/sign-in")
+async def sign_in(
+    request: Request,
+    token: Annotated[str, Form(max_length=200)] = "",
+    sign_in_csrf: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    if not session.sign_in_token_ok(request, sign_in_csrf):
+        return _sign_in_page(request, "the sign-in form expired; please sign in again", 403)
+    account = registry(request).find(token.strip())
+    if account is None:
+        return _sign_in_page(request, "this token is not known to the API", 401)
+    if not account.may(Role.REVIEW):
+        held = ", ".join(sorted(account.roles))
+        return _sign_in_page(
+            request, f"the token of {account.name} ({held}) may not review tickets", 403
+        )
+    response = RedirectResponse("/console/queue", status_code=303)
+    session.start(response, token.strip(), settings(request).secure_cookies)
+    return response
+
+
+@router.post("/sign-out")
+async def sign_out(request: Request, csrf: Annotated[str, Form(max_length=100)] = "") -> Response:
+    current = _signed_in(request)
+    if current is not None and not current.csrf_ok(csrf):
+        return _page(request, "trouble.html", {"session": current, "message": "form expired"}, 403)
+    response = _to_sign_in()
+    session.end(response)
+    return response
+
+
+@router.get("/queue")
+async def queue(request: Request, done: str | None = None, ticket: str | None = None) -> Response:
+    current = _signed_in(request)
+    if current is None:
+        return _to_sign_in()
+    try:
+        client = await temporal(request).client()
+        waiting = ops.review_queue(
+            await ops.list_tickets(client, TicketState.AWAITING_REVIEW, limit=QUEUE_LIMIT)
+        )
+        unanswered, _ = await ops.ticket_page(
+            client, ops.ticket_query(TicketState.UNANSWERED), UNANSWERED_SHOWN
+        )
+    except (OperationError, RPCError) as err:
+        return _trouble(request, current, err)
+    notice = None
+    if done in set(ReviewAction) and ticket and _valid_id(ticket):
+        notice = f"Ticket {ticket} {DONE_MESSAGES[ReviewAction(done)]}."
+    return _page(
+        request,
+        "queue.html",
+        {
+            "session": current,
+            "tickets": waiting,
+            "unanswered": unanswered,
+            "notice": notice,
+            "refresh": QUEUE_REFRESH_SECONDS,
+        },
+    )
+
+
+@router.get("/tickets/{ticket_id}")
+async def ticket_page(request: Request, ticket_id: str) -> Response:
+    current = _signed_in(request)
+    if current is None:
+        return _to_sign_in()
+    return await _ticket(request, current, ticket_id, error=None, status=200)
+
+
+async def _ticket(
+    request: Request,
+    current: session.Session,
+    ticket_id: str,
+    error: str | None,
+    status: int,
+) -> Response:
+    if not _valid_id(ticket_id):
+        return _trouble(request, current, TicketNotFound(f"{ticket_id!r} is not a ticket id"))
+    try:
+        client = await temporal(request).client()
+        view = await ops.ticket_status(client, ticket_id)
+        message = CustomerMessage.of(await customer_ticket(client, ticket_id))
+    except (OperationError, RPCError) as err:
+        return _trouble(request, current, err)
+    return _page(
+        request,
+        "ticket.html",
+        {
+            "session": current,
+            "view": view,
+            "message": message,
+            "error": error,
+            "waiting": view.state is TicketState.AWAITING_REVIEW,
+        },
+        status,
+    )
+
+
+@router.post("/tickets/{ticket_id}/review")
+async def review(
+    request: Request,
+    ticket_id: str,
+    action: Annotated[str, Form(max_length=20)] = "",
+    revision: Annotated[str, Form(max_length=20)] = "",
+    csrf: Annotated[str, Form(max_length=100)] = "",
+    edited_text: Annotated[str | None, Form(max_length=8_000)] = None,
+    notes: Annotated[str | None, Form(max_length=4_000)] = None,
+    reason: Annotated[str | None, Form(max_length=1_000)] = None,
+) -> Response:
+    current = _signed_in(request)
+    if current is None:
+        return _to_sign_in()
+    if not current.csrf_ok(csrf):
+        return await _ticket(
+            request, current, ticket_id, "the form expired; look again and resubmit", 403
+        )
+    try:
+        decision = ReviewDecision(
+            action=action,
+            reviewer=current.account.name,
+            revision=int(revision) if revision.strip() else None,
+            edited_text=edited_text if action == ReviewAction.EDIT else None,
+            notes=notes if action == ReviewAction.REWORK else None,
+            reason=reason if action == ReviewAction.REJECT else None,
+        )
+    except (ValidationError, ValueError) as err:
+        problems = (
+            [field_problem(dict(e)) for e in err.errors()]
+            if isinstance(err, ValidationError)
+            else [f"revision {revision!r} is not a number"]
+        )
+        return await _ticket(request, current, ticket_id, "; ".join(problems), 422)
+    try:
+        client = await temporal(request).client()
+        await ops.submit_review(client, ticket_id, decision)
+    except ReviewRefused as err:
+        return await _ticket(request, current, ticket_id, str(err), 409)
+    except (OperationError, RPCError) as err:
+        return _trouble(request, current, err)
+    return RedirectResponse(
+        f"/console/queue?done={decision.action.value}&ticket={quote(ticket_id)}", status_code=303
+    )
+
+
+def _valid_id(ticket_id: str) -> bool:
+    return re.fullmatch(TICKET_ID_PATTERN, ticket_id) is not None

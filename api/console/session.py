@@ -1,0 +1,85 @@
+"""Console sessions: the API token in a cookie, and a CSRF token for every form.
+
+The cookie holds ``<nonce>.<token>`` (HttpOnly, so page scripts cannot read it; Secure; SameSite
+Strict, so another site's page cannot make the browser send it). Each form carries
+HMAC-SHA256(token, nonce) as its CSRF token: unique to the sign-in, checkable by any API process
+without shared state, and worthless without the token itself. The sign-in form has its own
+double-submit token against login CSRF (a page signing you in as someone else).
+"""
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from fastapi import Request
+from fastapi.responses import Response
+
+from api.accounts import Account, TokenRegistry
+
+SESSION_COOKIE = "tickets_console"
+SIGN_IN_COOKIE = "tickets_console_sign_in"
+COOKIE_PATH = "/console"
+# A working day; after that the agent signs in again.
+SESSION_SECONDS = 12 * 3600
+SIGN_IN_SECONDS = 3600
+
+
+@dataclass(frozen=True)
+class Session:
+    account: Account
+    csrf: str
+
+    def csrf_ok(self, presented: str | None) -> bool:
+        return bool(presented) and hmac.compare_digest(self.csrf, presented or "")
+
+
+def csrf_token(token: str, nonce: str) -> str:
+    return hmac.new(token.encode(), nonce.encode(), hashlib.sha256).hexdigest()
+
+
+def current(request: Request, tokens: TokenRegistry) -> Session | None:
+    value = request.cookies.get(SESSION_COOKIE, "")
+    nonce, _, token = value.partition(".")
+    if not nonce or not token:
+        return None
+    account = tokens.find(token)
+    if account is None:
+        return None
+    return Session(account, csrf_token(token, nonce))
+
+
+def start(response: Response, token: str, secure: bool) -> None:
+    nonce = secrets.token_urlsafe(16)
+    _set(response, SESSION_COOKIE, f"{nonce}.{token}", SESSION_SECONDS, secure)
+    response.delete_cookie(SIGN_IN_COOKIE, path=COOKIE_PATH)
+
+
+def end(response: Response) -> None:
+    response.delete_cookie(SESSION_COOKIE, path=COOKIE_PATH)
+
+
+def sign_in_token(request: Request) -> str:
+    """The sign-in form's token: the one in the browser's cookie, or a new one."""
+    return request.cookies.get(SIGN_IN_COOKIE) or secrets.token_urlsafe(16)
+
+
+def remember_sign_in_token(response: Response, value: str, secure: bool) -> None:
+    _set(response, SIGN_IN_COOKIE, value, SIGN_IN_SECONDS, secure)
+
+
+def sign_in_token_ok(request: Request, presented: str | None) -> bool:
+    expected = request.cookies.get(SIGN_IN_COOKIE)
+    return bool(expected and presented) and hmac.compare_digest(expected or "", presented or "")
+
+
+def _set(response: Response, name: str, value: str, max_age: int, secure: bool) -> None:
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        path=COOKIE_PATH,
+        secure=secure,
+        httponly=True,
+        samesite="strict",
+    )

@@ -1,0 +1,38 @@
+"""The customer's message, read from the ticket workflow's input.
+
+The workflow's view (the status query) holds the subject but not the body: the body is the
+ticket's input, recorded once in the first event of its history. Reading one event, decoded with
+the client's own data converter (so large or encrypted payloads decode as everywhere else), costs
+one small RPC and keeps customer text out of the workflow's state.
+"""
+
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflowservice.v1 import GetWorkflowExecutionHistoryRequest
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from shared import names
+from shared.operation_errors import TicketNotFound
+from shared.tickets import Ticket
+from shared.view import TicketRequest
+
+
+async def customer_ticket(client: Client, ticket_id: str) -> Ticket:
+    try:
+        response = await client.workflow_service.get_workflow_execution_history(
+            GetWorkflowExecutionHistoryRequest(
+                namespace=client.namespace,
+                execution=WorkflowExecution(workflow_id=names.ticket_workflow_id(ticket_id)),
+                maximum_page_size=1,
+            )
+        )
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            raise TicketNotFound(
+                f"no ticket {ticket_id} on this server (namespace {client.namespace})"
+            ) from None
+        raise
+    started = response.history.events[0].workflow_execution_started_event_attributes
+    [request] = await client.data_converter.decode(started.input.payloads, [TicketRequest])
+    assert isinstance(request, TicketRequest)
+    return request.ticket

@@ -1,0 +1,90 @@
+"""What routes depend on: the settings, the Temporal client, the caller's account and its
+intake allowance."""
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from temporalio.client import Client
+
+from api.accounts import Account, Role, TokenRegistry
+from api.rate_limit import RateLimiter
+from api.settings import ApiSettings
+from api.temporal import TemporalConnection
+
+# auto_error=False: a missing or malformed header gets this API's own 401 message, not a bare one.
+bearer = HTTPBearer(auto_error=False, description="an API token: `Authorization: Bearer tka_...`")
+
+
+def settings(request: Request) -> ApiSettings:
+    value: ApiSettings = request.app.state.settings
+    return value
+
+
+def registry(request: Request) -> TokenRegistry:
+    value: TokenRegistry = request.app.state.registry
+    return value
+
+
+def temporal(request: Request) -> TemporalConnection:
+    value: TemporalConnection = request.app.state.temporal
+    return value
+
+
+async def client(request: Request) -> Client:
+    return await temporal(request).client()
+
+
+def unauthorized(message: str) -> HTTPException:
+    return HTTPException(401, message, headers={"WWW-Authenticate": "Bearer"})
+
+
+def forbidden(account: Account, role: Role) -> HTTPException:
+    held = ", ".join(sorted(account.roles))
+    return HTTPException(
+        403, f"the token of {account.name} has the role(s) {held}; this needs the {role} role"
+    )
+
+
+def account_for(tokens: TokenRegistry, token: str | None, role: Role | None) -> Account:
+    if not token:
+        raise unauthorized(
+            "this needs an API token: send the header 'Authorization: Bearer <token>'"
+        )
+    account = tokens.find(token)
+    if account is None:
+        raise unauthorized("this API does not know that token (revoked, or mistyped?)")
+    if role is not None and not account.may(role):
+        raise forbidden(account, role)
+    return account
+
+
+def require(role: Role | None) -> Callable[..., Awaitable[Account]]:
+    """A dependency giving the caller's account when its token has ``role`` (None: any role)."""
+
+    async def dependency(
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
+    ) -> Account:
+        token = credentials.credentials if credentials else None
+        return account_for(registry(request), token, role)
+
+    return dependency
+
+
+async def intake_allowed(
+    request: Request, account: Annotated[Account, Depends(require(Role.SUBMIT))]
+) -> Account:
+    """The submitting account, once its token bucket allows another intake request."""
+    limiter: RateLimiter = request.app.state.intake_limiter
+    wait = limiter.retry_after(account.name)
+    if wait is not None:
+        limit = settings(request)
+        raise HTTPException(
+            429,
+            f"too many intake requests for {account.name}: {limit.intake_per_minute:g} a minute "
+            f"with bursts of {limit.intake_burst}; try again in {wait} s",
+            headers={"Retry-After": str(wait)},
+        )
+    return account

@@ -1,0 +1,110 @@
+"""What the API's routes take and return, beyond the models shared with the workflows."""
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from shared.operations import SubmitOutcome, TicketSummary
+from shared.review import ReviewAction
+from shared.tickets import Channel, CustomerTier, Ticket
+from shared.view import TicketView
+
+
+class IntakeAccepted(BaseModel):
+    index: int = Field(description="position of the ticket in the request (0 for a single one)")
+    ticket_id: str
+    status: str = Field(description="'submitted', or 'duplicate' when it was submitted before")
+    state: str | None = Field(default=None, description="for a duplicate: where it is now")
+
+    @classmethod
+    def of(cls, index: int, outcome: SubmitOutcome) -> "IntakeAccepted":
+        status = "submitted" if outcome.started else "duplicate"
+        return cls(index=index, ticket_id=outcome.ticket_id, status=status, state=outcome.state)
+
+
+class IntakeRefused(BaseModel):
+    index: int
+    problems: list[str] = Field(description="what is wrong, each naming the field")
+
+
+class IntakeResponse(BaseModel):
+    accepted: list[IntakeAccepted]
+    refused: list[IntakeRefused] = Field(
+        description="items that were not submitted; the others went through"
+    )
+
+
+class InboundEmail(BaseModel):
+    """The minimal JSON an e-mail gateway or a helpdesk webhook sends."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+
+    sender: str = Field(alias="from", description="the customer's address; becomes customer_id")
+    subject: str = Field(default="", description="cut to 200 characters; '(no subject)' if empty")
+    text: str = Field(description="the message's plain text; becomes the ticket's body")
+    message_id: str | None = Field(
+        default=None,
+        max_length=998,
+        description="the e-mail's Message-ID: the same message delivered twice is one ticket",
+    )
+
+
+class CustomerMessage(BaseModel):
+    subject: str
+    body: str
+    customer_id: str | None
+    customer_tier: CustomerTier
+    channel: Channel
+
+    @classmethod
+    def of(cls, ticket: Ticket) -> "CustomerMessage":
+        return cls.model_validate(ticket.model_dump(exclude={"ticket_id"}))
+
+
+class TicketDetail(BaseModel):
+    ticket_id: str
+    message: CustomerMessage = Field(description="what the customer wrote (the workflow's input)")
+    status: TicketView = Field(description="the workflow's view: state, draft, log, usage")
+
+
+class TicketPage(BaseModel):
+    tickets: list[TicketSummary]
+    next_page_token: str | None = Field(
+        description="pass as page_token for the next page; null on the last page"
+    )
+
+
+class ReviewQueue(BaseModel):
+    tickets: list[TicketSummary] = Field(description="oldest SLA deadline first")
+    escalated: int
+    truncated: bool = Field(description="more tickets wait than one answer lists")
+
+
+class ReviewRequest(BaseModel):
+    """A review decision. Who reviews comes from the token, never from the body."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: ReviewAction
+    revision: int | None = Field(
+        ge=1,
+        description="the draft revision you reviewed; null only when the ticket had no draft. A "
+        "review of an older draft is refused with 409",
+    )
+    edited_text: str | None = Field(default=None, max_length=8_000)
+    notes: str | None = Field(default=None, max_length=4_000)
+    reason: str | None = Field(default=None, max_length=1_000)
+
+    @model_validator(mode="after")
+    def _approve_names_its_draft(self) -> "ReviewRequest":
+        if self.action is ReviewAction.APPROVE and self.revision is None:
+            raise ValueError("an approval needs the revision of the draft you approve")
+        return self
+
+    def decision_fields(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True)
+
+
+class Health(BaseModel):
+    status: str
+    temporal: str | None = None

@@ -1,0 +1,192 @@
+"""Intake: tickets from helpdesks, web forms and e-mail gateways.
+
+Each item is checked like a line of a JSON Lines file (shared.ticket_input): the invalid ones are
+refused with what is wrong, field by field, and the valid ones go through in the same request.
+"""
+
+import hashlib
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Header, HTTPException, Request, Response
+from temporalio.client import Client
+
+from api.accounts import Account
+from api.deps import client as temporal_client
+from api.deps import intake_allowed, settings
+from api.errors import ApiError, responses
+from api.models import InboundEmail, IntakeAccepted, IntakeRefused, IntakeResponse
+from shared import operations as ops
+from shared.ticket_input import ticket_from_mapping
+from shared.tickets import MAX_SUBJECT_CHARS, Ticket
+
+router = APIRouter(tags=["intake"])
+
+# Longest Idempotency-Key accepted (Stripe's limit; keys are usually UUIDs).
+MAX_IDEMPOTENCY_KEY = 255
+INTAKE_ERRORS = responses(400, 401, 403, 413, 422, 429, 503)
+
+ONE_TICKET = {
+    "summary": "one ticket",
+    "value": {
+        "subject": "Cannot reset my password",
+        "body": "The reset e-mail never arrives.",
+        "customer_id": "cus_123",
+        "tier": "premium",
+        "channel": "web",
+    },
+}
+SEVERAL = {
+    "summary": "several tickets (each is checked on its own)",
+    "value": [
+        {"id": "HD-1001", "subject": "Refund", "body": "I was charged twice."},
+        {"subject": "No body"},
+    ],
+}
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=MAX_IDEMPOTENCY_KEY,
+        description="on a single ticket: the same key (from the same token) always means the "
+        "same ticket, so a retried request returns the ticket the first one created",
+    ),
+]
+
+
+def idempotent_ticket_id(account: Account, key: str) -> str:
+    """A ticket id from the caller's key, scoped to the account (two systems may pick the same
+    key for different tickets)."""
+    digest = hashlib.sha256(f"{account.name}\x1f{key}".encode()).hexdigest()
+    return f"K-{digest[:20]}"
+
+
+@router.post(
+    "/tickets",
+    status_code=202,
+    response_model=IntakeResponse,
+    responses=INTAKE_ERRORS,
+    summary="submit one ticket or a list of tickets",
+    description=(
+        "Fields: `subject` and `body` (required), `id`, `customer_id`, `tier` (free, standard, "
+        "premium, enterprise), `channel` (email, chat, web, phone, api). Without an id the id is "
+        "derived from the content, so the same ticket submitted twice is recognised. 202 when at "
+        "least one ticket was accepted (invalid items are listed under `refused`); 422 when none "
+        "was. Needs the `submit` role; rate-limited per token."
+    ),
+)
+async def submit_tickets(
+    request: Request,
+    response: Response,
+    account: Annotated[Account, Depends(intake_allowed)],
+    payload: Annotated[
+        dict[str, Any] | list[Any],
+        Body(openapi_examples={"one": ONE_TICKET, "several": SEVERAL}),  # type: ignore[arg-type]
+    ],
+    idempotency_key: IdempotencyKey = None,
+) -> IntakeResponse:
+    items = [payload] if isinstance(payload, dict) else payload
+    limit = settings(request).max_tickets_per_request
+    if not items:
+        raise HTTPException(422, "the list holds no tickets")
+    if len(items) > limit:
+        raise HTTPException(
+            422, f"{len(items)} tickets in one request; the limit is {limit} (split the list)"
+        )
+    if idempotency_key is not None:
+        if not isinstance(payload, dict):
+            raise HTTPException(
+                422, "Idempotency-Key applies to a single ticket; give each ticket of a list an id"
+            )
+        if payload.get("id") is not None or payload.get("ticket_id") is not None:
+            raise HTTPException(422, "give either an id or an Idempotency-Key, not both")
+        items = [{**payload, "id": idempotent_ticket_id(account, idempotency_key)}]
+    tickets, refused = _check(items)
+    result = await _submit(request, tickets, refused)
+    if len(result.accepted) == 1 and isinstance(payload, dict):
+        response.headers["Location"] = f"/tickets/{result.accepted[0].ticket_id}"
+    return result
+
+
+@router.post(
+    "/tickets/email",
+    status_code=202,
+    response_model=IntakeResponse,
+    responses=INTAKE_ERRORS,
+    summary="one ticket from an e-mail gateway or helpdesk webhook",
+    description=(
+        'Minimal JSON: `{"from": "ana@example.com", "subject": "...", "text": "...", '
+        '"message_id": "<...>"}`; other fields are ignored. The sender becomes the customer id, '
+        "the channel is email; the same message_id (or Idempotency-Key) is the same ticket."
+    ),
+)
+async def submit_email(
+    request: Request,
+    account: Annotated[Account, Depends(intake_allowed)],
+    email: InboundEmail,
+    idempotency_key: IdempotencyKey = None,
+) -> IntakeResponse:
+    subject = " ".join(email.subject.split()) or "(no subject)"
+    if len(subject) > MAX_SUBJECT_CHARS:
+        subject = subject[: MAX_SUBJECT_CHARS - 1] + "…"
+    key = idempotency_key or email.message_id
+    fields: dict[str, Any] = {
+        "subject": subject,
+        "body": email.text,
+        "customer_id": email.sender,
+        "channel": "email",
+    }
+    if key:
+        fields["id"] = idempotent_ticket_id(account, key)
+    ticket, problems = ticket_from_mapping(fields)
+    if ticket is None:
+        # Name the fields as the gateway sent them.
+        renamed = [
+            p.replace("'body'", "'text'").replace("'customer_id'", "'from'") for p in problems
+        ]
+        raise ApiError(422, "the e-mail cannot become a ticket: " + "; ".join(renamed), renamed)
+    return await _submit(request, [(0, ticket)], [])
+
+
+def _check(items: list[Any]) -> tuple[list[tuple[int, Ticket]], list[IntakeRefused]]:
+    tickets: list[tuple[int, Ticket]] = []
+    refused: list[IntakeRefused] = []
+    seen: dict[str, int] = {}
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            refused.append(
+                IntakeRefused(index=index, problems=[f"expected a JSON object, got {_kind(item)}"])
+            )
+            continue
+        ticket, problems = ticket_from_mapping(item)
+        if ticket is None:
+            refused.append(IntakeRefused(index=index, problems=problems))
+        elif (first := seen.get(ticket.ticket_id)) is not None:
+            problem = f"ticket {ticket.ticket_id} already appears at index {first}"
+            refused.append(IntakeRefused(index=index, problems=[problem]))
+        else:
+            seen[ticket.ticket_id] = index
+            tickets.append((index, ticket))
+    return tickets, refused
+
+
+async def _submit(
+    request: Request, tickets: list[tuple[int, Ticket]], refused: list[IntakeRefused]
+) -> IntakeResponse:
+    if not tickets:
+        problems = [f"item {r.index}: {p}" for r in refused for p in r.problems]
+        raise ApiError(422, "no ticket could be accepted: " + "; ".join(problems[:3]), problems)
+    client: Client = await temporal_client(request)
+    outcomes = await ops.submit_tickets(client, [t for _, t in tickets])
+    accepted = [
+        IntakeAccepted.of(index, outcome)
+        for (index, _), outcome in zip(tickets, outcomes, strict=True)
+    ]
+    return IntakeResponse(accepted=accepted, refused=refused)
+
+
+def _kind(value: Any) -> str:
+    return {list: "a list", str: "text", bool: "true/false", type(None): "null"}.get(
+        type(value), "a number" if isinstance(value, int | float) else type(value).__name__
+    )

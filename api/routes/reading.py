@@ -1,0 +1,97 @@
+"""Reading tickets: one ticket with the customer's message, lists, the review queue, the report.
+Any valid token may read."""
+
+import asyncio
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from temporalio.client import Client
+
+from api.accounts import Account
+from api.customer_message import customer_ticket
+from api.deps import client as temporal_client
+from api.deps import require
+from api.errors import ApiError, responses
+from api.models import CustomerMessage, ReviewQueue, TicketDetail, TicketPage
+from api.page_tokens import PageTokenError, PageTokens
+from policy.transitions import TicketState
+from shared import operations as ops
+from shared.agents import Category, Priority
+from shared.tickets import TICKET_ID_PATTERN
+
+router = APIRouter(tags=["tickets"])
+
+Reader = Annotated[Account, Depends(require(None))]
+Temporal = Annotated[Client, Depends(temporal_client)]
+TicketIdPath = Annotated[str, Path(pattern=TICKET_ID_PATTERN, description="the ticket's id")]
+# The queue is read whole and sorted here (visibility stores other than Elasticsearch cannot
+# order by a custom attribute); a team with more waiting than this has a bigger problem.
+REVIEW_QUEUE_LIMIT = 1_000
+MAX_PAGE_TOKEN_CHARS = 4_096
+
+
+@router.get(
+    "/tickets/{ticket_id}",
+    response_model=TicketDetail,
+    responses=responses(401, 403, 404, 422, 503),
+    summary="one ticket: the customer's message and the workflow's view",
+)
+async def get_ticket(ticket_id: TicketIdPath, _: Reader, client: Temporal) -> TicketDetail:
+    ticket, view = await asyncio.gather(
+        customer_ticket(client, ticket_id), ops.ticket_status(client, ticket_id)
+    )
+    return TicketDetail(ticket_id=ticket_id, message=CustomerMessage.of(ticket), status=view)
+
+
+@router.get(
+    "/tickets",
+    response_model=TicketPage,
+    responses=responses(400, 401, 403, 422, 503),
+    summary="tickets, newest first, filtered by state, category and priority",
+)
+async def list_tickets(
+    request: Request,
+    _: Reader,
+    client: Temporal,
+    state: TicketState | None = None,
+    category: Category | None = None,
+    priority: Priority | None = None,
+    page_size: Annotated[int, Query(ge=1, le=200)] = 50,
+    page_token: Annotated[str | None, Query(max_length=MAX_PAGE_TOKEN_CHARS)] = None,
+) -> TicketPage:
+    query = ops.ticket_query(state, category, priority)
+    tokens: PageTokens = request.app.state.page_tokens
+    try:
+        raw = tokens.open(query, page_token) if page_token else None
+    except PageTokenError as err:
+        raise ApiError(400, str(err)) from None
+    tickets, token = await ops.ticket_page(client, query, page_size, raw)
+    return TicketPage(tickets=tickets, next_page_token=tokens.seal(query, token) if token else None)
+
+
+@router.get(
+    "/review-queue",
+    response_model=ReviewQueue,
+    responses=responses(401, 403, 503),
+    summary="tickets waiting for a person, oldest SLA deadline first",
+)
+async def review_queue(_: Reader, client: Temporal) -> ReviewQueue:
+    waiting = await ops.list_tickets(
+        client, TicketState.AWAITING_REVIEW, limit=REVIEW_QUEUE_LIMIT + 1
+    )
+    queue = ops.review_queue(waiting)[:REVIEW_QUEUE_LIMIT]
+    return ReviewQueue(
+        tickets=queue,
+        escalated=sum(t.escalated for t in queue),
+        truncated=len(waiting) > REVIEW_QUEUE_LIMIT,
+    )
+
+
+@router.get(
+    "/report",
+    response_model=ops.Report,
+    responses=responses(401, 403, 503),
+    summary="counts by state, category and priority; the review queue; usage and cost",
+)
+async def report(_: Reader, client: Temporal) -> ops.Report:
+    return ops.build_report(await ops.list_tickets(client))

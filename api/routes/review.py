@@ -1,0 +1,50 @@
+"""Review: a person's decision on a ticket waiting for one, through the workflow's
+``submit_review`` update, which refuses a review that cannot apply (ticket not waiting, draft
+changed since the reviewer looked) instead of recording it."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path
+from pydantic import ValidationError
+from temporalio.client import Client
+
+from api.accounts import Account, Role
+from api.deps import client as temporal_client
+from api.deps import require
+from api.errors import ApiError, field_problem, responses
+from api.models import ReviewRequest
+from shared import operations as ops
+from shared.review import ReviewDecision, ReviewReceipt
+from shared.tickets import TICKET_ID_PATTERN
+
+router = APIRouter(tags=["review"])
+
+
+def decision_for(account: Account, request: ReviewRequest) -> ReviewDecision:
+    """The workflow's decision, with the reviewer taken from the token."""
+    try:
+        return ReviewDecision(reviewer=account.name, **request.decision_fields())
+    except ValidationError as err:
+        problems = [field_problem(dict(e)) for e in err.errors()]
+        raise ApiError(422, "the review is not valid: " + "; ".join(problems), problems) from None
+
+
+@router.post(
+    "/tickets/{ticket_id}/review",
+    response_model=ReviewReceipt,
+    responses=responses(400, 401, 403, 404, 409, 422, 503, 504),
+    summary="approve, edit, rework or reject a ticket waiting for review",
+    description=(
+        "`revision` is the draft revision you looked at: if the draft changed since, the review "
+        "is refused with 409 and you look again. Edit needs `edited_text`, rework `notes`, "
+        "reject `reason`. The reviewer recorded is the token's name. Needs the `review` role."
+    ),
+)
+async def review_ticket(
+    ticket_id: Annotated[str, Path(pattern=TICKET_ID_PATTERN)],
+    body: ReviewRequest,
+    account: Annotated[Account, Depends(require(Role.REVIEW))],
+    client: Annotated[Client, Depends(temporal_client)],
+) -> ReviewReceipt:
+    decision = decision_for(account, body)
+    return await ops.submit_review(client, ticket_id, decision)

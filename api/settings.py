@@ -1,0 +1,83 @@
+"""The API server's settings, from TICKETS_API_* environment variables (docs/api.md)."""
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+DEFAULT_HOST = "127.0.0.1"
+# Not 8000/8080 (taken by many development servers) nor Temporal's 7233/8233.
+DEFAULT_PORT = 8480
+# Intake per token: a helpdesk's burst of tickets passes, a runaway loop is stopped.
+DEFAULT_INTAKE_PER_MINUTE = 60.0
+DEFAULT_INTAKE_BURST = 20
+# The largest request body read at all. Enough for 10 tickets at the 20,000-character body limit
+# with room for JSON escaping; a bigger batch is split by the sender (or uses `starter batch`).
+DEFAULT_MAX_BODY_BYTES = 1_048_576
+# Tickets in one POST /tickets: each starts a workflow, so a request's time stays bounded.
+DEFAULT_MAX_TICKETS_PER_REQUEST = 100
+
+
+class ApiSettingsError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    tokens_file: Path | None = None
+    intake_per_minute: float = DEFAULT_INTAKE_PER_MINUTE
+    intake_burst: int = DEFAULT_INTAKE_BURST
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    max_tickets_per_request: int = DEFAULT_MAX_TICKETS_PER_REQUEST
+    # The console's cookies carry the Secure flag (browsers keep them on https and on localhost).
+    # Turn off only behind a proxy that is itself plain HTTP, which you should not run.
+    secure_cookies: bool = True
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "ApiSettings":
+        env = os.environ if env is None else env
+        tokens = env.get("TICKETS_API_TOKENS_FILE")
+        return cls(
+            host=env.get("TICKETS_API_HOST") or DEFAULT_HOST,
+            port=_number(env, "TICKETS_API_PORT", DEFAULT_PORT, int, 1, 65_535),
+            tokens_file=Path(tokens) if tokens else None,
+            intake_per_minute=_number(
+                env, "TICKETS_API_INTAKE_PER_MINUTE", DEFAULT_INTAKE_PER_MINUTE, float, 0.01
+            ),
+            intake_burst=_number(env, "TICKETS_API_INTAKE_BURST", DEFAULT_INTAKE_BURST, int, 1),
+            max_body_bytes=_number(
+                env, "TICKETS_API_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, int, 1_024
+            ),
+            max_tickets_per_request=_number(
+                env, "TICKETS_API_MAX_TICKETS", DEFAULT_MAX_TICKETS_PER_REQUEST, int, 1, 1_000
+            ),
+            secure_cookies=env.get("TICKETS_API_INSECURE_COOKIES", "").lower()
+            not in {"1", "true", "yes", "on"},
+        )
+
+
+N = TypeVar("N", int, float)
+
+
+def _number(
+    env: Mapping[str, str],
+    name: str,
+    default: N,
+    kind: type[N],
+    low: N,
+    high: N | None = None,
+) -> N:
+    text = env.get(name)
+    if not text:
+        return default
+    try:
+        value = kind(text)
+    except ValueError:
+        raise ApiSettingsError(f"{name} must be a {kind.__name__} (got {text!r})") from None
+    if value < low or (high is not None and value > high):
+        bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise ApiSettingsError(f"{name} must be {bounds} (got {text})")
+    return value

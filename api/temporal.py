@@ -1,0 +1,58 @@
+"""The API's Temporal client: made by the one client factory (shared.temporal_client.connect),
+so the data converter, encryption and tracing every other process uses apply here too.
+
+The API starts without Temporal (it answers /healthz, and /readyz says not ready) and connects on
+the first request that needs it, again after a failure, so restarting Temporal never needs an API
+restart.
+"""
+
+import re
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
+from temporalio.client import Client
+
+from shared.operation_errors import ServerUnreachable
+from shared.temporal_client import ConnectionSettings, connect, connection_settings
+
+# A readiness probe must answer well within a compose healthcheck's timeout.
+READINESS_TIMEOUT = timedelta(seconds=3)
+
+
+class TemporalConnection:
+    def __init__(
+        self,
+        settings: ConnectionSettings | None = None,
+        factory: Callable[[], Awaitable[Client]] | None = None,
+    ) -> None:
+        self.settings = settings or connection_settings()
+        self._factory = factory or (lambda: connect(self.settings))
+        self._client: Client | None = None
+
+    async def client(self) -> Client:
+        if self._client is None:
+            try:
+                self._client = await self._factory()
+            except RuntimeError as err:
+                text = str(err)
+                cause = (
+                    "connection refused"
+                    if "refused" in text.lower()
+                    else (re.sub(r"\s+", " ", text)[:160])
+                )
+                raise ServerUnreachable(
+                    f"cannot reach the Temporal server at {self.settings.describe()}: {cause}"
+                ) from None
+        return self._client
+
+    async def ready(self) -> str:
+        """The server's version when it answers; raises ServerUnreachable otherwise."""
+        client = await self.client()
+        try:
+            info = await client.workflow_service.get_system_info(
+                GetSystemInfoRequest(), timeout=READINESS_TIMEOUT
+            )
+        except Exception as err:  # any RPC failure means: not ready
+            raise ServerUnreachable(f"the Temporal server does not answer: {err}") from None
+        return info.server_version or "unknown version"

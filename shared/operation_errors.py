@@ -1,0 +1,28 @@
+"""What can go wrong when a client works on tickets, as errors whose message is one sentence a
+person can act on. The command-line client prints them (with its exit codes); the HTTP API turns
+each kind into its status code (api/errors.py)."""
+
+
+class OperationError(Exception):
+    # The command-line client's exit code for this error (1: an error).
+    exit_code = 1
+
+
+class ServerUnreachable(OperationError):
+    """The Temporal server did not answer."""
+
+
+class TicketNotFound(OperationError):
+    pass
+
+
+class ReviewRefused(OperationError):
+    """The ticket exists but this review cannot apply: not waiting, stale revision, ..."""
+
+
+class NoWorker(OperationError):
+    """The server is there, but no worker processes tickets."""
+
+
+class ReviewTimeout(OperationError):
+    """No worker accepted or refused a review in time; it may still be applied later."""

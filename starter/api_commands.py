@@ -1,0 +1,117 @@
+"""`serve` (the HTTP API and review console) and `token create` (an API token and its hash)."""
+
+import argparse
+from dataclasses import replace
+from pathlib import Path
+
+from api.accounts import (
+    NAME_PATTERN,
+    Role,
+    TokenRegistry,
+    TokensFileError,
+    new_token,
+    token_entry,
+    token_hash,
+)
+from api.settings import ApiSettings, ApiSettingsError
+from starter import render
+from starter.errors import EXIT_OK, CliError
+
+
+async def cmd_serve(args: argparse.Namespace) -> int:
+    from api.server import build_server
+
+    try:
+        settings = ApiSettings.from_env()
+    except ApiSettingsError as err:
+        raise CliError(str(err)) from None
+    settings = replace(
+        settings,
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        tokens_file=Path(args.tokens_file) if args.tokens_file else settings.tokens_file,
+    )
+    if settings.tokens_file is None:
+        raise CliError(
+            "no API tokens: set TICKETS_API_TOKENS_FILE (or --tokens-file) to a file made with "
+            "`python -m starter token create NAME --role review --append FILE`"
+        )
+    try:
+        tokens = TokenRegistry.load(settings.tokens_file)
+    except TokensFileError as err:
+        raise CliError(str(err)) from None
+    if not tokens.accounts:
+        raise CliError(f"{settings.tokens_file}: holds no tokens; nobody could use the API")
+    render.console(stderr=True).print(
+        f"API on http://{settings.host}:{settings.port} (OpenAPI at /docs, console at /console), "
+        f"{len(tokens.accounts)} token(s) from {settings.tokens_file}"
+    )
+    await build_server(settings, tokens).serve()
+    return EXIT_OK
+
+
+def cmd_token_create(args: argparse.Namespace) -> int:
+    if not NAME_PATTERN.match(args.name):
+        raise CliError(
+            f"invalid name {args.name!r}: 1-64 letters, digits, '.', '_', '@' or '-', "
+            "starting with a letter or digit"
+        )
+    roles = sorted(set(args.role or [Role.REVIEW]))
+    token = new_token()
+    entry = token_entry(args.name, roles, token)
+    if args.append:
+        path = Path(args.append)
+        if path.exists():
+            try:
+                taken = {a.name for a in TokenRegistry.load(path).accounts}
+            except TokensFileError as err:
+                raise CliError(str(err)) from None
+            if args.name in taken:
+                raise CliError(f"{path}: already has a token named {args.name}")
+        with path.open("a", encoding="utf-8") as out:
+            out.write(("\n" if path.stat().st_size else "") + entry)
+    if args.json:
+        render.print_json(
+            {"name": args.name, "roles": roles, "token": token, "sha256": token_hash(token)}
+        )
+        return EXIT_OK
+    print(f"token for {args.name} (roles: {', '.join(roles)}); shown only this once:\n")
+    print(f"  {token}\n")
+    if args.append:
+        print(f"added to {args.append}; the API reads it when it starts.")
+    else:
+        print("add this to the tokens file (TICKETS_API_TOKENS_FILE):\n")
+        print(entry)
+    return EXIT_OK
+
+
+async def cmd_token(args: argparse.Namespace) -> int:
+    return cmd_token_create(args)
+
+
+def add_parsers(
+    sub: "argparse._SubParsersAction[argparse.ArgumentParser]", common: argparse.ArgumentParser
+) -> None:
+    p = sub.add_parser(
+        "serve", parents=[common], help="the HTTP API and review console (uvicorn, one process)"
+    )
+    p.add_argument("--host", help="address to listen on (TICKETS_API_HOST, default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (TICKETS_API_PORT, default 8480)")
+    p.add_argument("--tokens-file", help="API tokens (TICKETS_API_TOKENS_FILE)")
+    p.set_defaults(handler=cmd_serve)
+
+    p = sub.add_parser("token", parents=[common], help="API tokens for the HTTP API")
+    actions = p.add_subparsers(dest="token_command", required=True)
+    create = actions.add_parser(
+        "create", parents=[common], help="a new token: prints it once, and its hash line"
+    )
+    create.add_argument("name", help="who holds it: the reviewer name recorded on reviews")
+    create.add_argument(
+        "--role",
+        action="append",
+        type=Role,
+        choices=list(Role),
+        help="submit, review or admin (repeatable; default review)",
+    )
+    create.add_argument("--append", metavar="FILE", help="append the entry to this tokens file")
+    create.set_defaults(handler=cmd_token)

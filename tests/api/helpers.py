@@ -1,0 +1,58 @@
+"""Tickets and waits for the API's tests."""
+
+import uuid
+from typing import Any
+
+import httpx
+
+from tests.support.api_server import bearer
+from tests.support.temporal import wait_until
+
+# Whole-pipeline waits: the offline agents answer at once, the dev server is shared with others.
+SETTLE_SECONDS = 60.0
+
+
+def unique_id(prefix: str = "API") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def urgent_ticket(ticket_id: str) -> dict[str, Any]:
+    """Triage makes it Urgent, so policy sends it to a person."""
+    return {
+        "id": ticket_id,
+        "subject": "Account hacked - urgent",
+        "body": "Someone changed the password on our admin account this morning and we are "
+        "locked out. We think the account is compromised. Please help immediately.",
+        "customer_id": "C-2006",
+        "tier": "enterprise",
+        "channel": "phone",
+    }
+
+
+def routine_ticket(ticket_id: str) -> dict[str, Any]:
+    """Answered and delivered with no person involved."""
+    return {
+        "id": ticket_id,
+        "subject": "Forgot my password",
+        "body": "Hi, I forgot my password and the reset e-mail never arrived. I checked spam "
+        "too. How can I get back into my account?",
+        "customer_id": "C-2001",
+    }
+
+
+async def wait_for_state(
+    http: httpx.AsyncClient, token: str, ticket_id: str, *states: str
+) -> dict[str, Any]:
+    """The ticket (GET /tickets/{id}) once its state is one of ``states``."""
+
+    async def check() -> dict[str, Any] | None:
+        response = await http.get(f"/tickets/{ticket_id}", headers=bearer(token))
+        if response.status_code != 200:
+            return None
+        body: dict[str, Any] = response.json()
+        return body if body["status"]["state"] in states else None
+
+    result: dict[str, Any] = await wait_until(
+        check, timeout=SETTLE_SECONDS, interval=0.2, what=f"{ticket_id} in {states}"
+    )
+    return result

@@ -1,0 +1,392 @@
+"""The HTTP API over real HTTP, on the dev server with the real offline worker: intake, reading,
+review refusals, roles, the intake rate limit and the body limit."""
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from api.app import create_app
+from api.settings import ApiSettings
+from api.temporal import TemporalConnection
+from shared.temporal_client import connect, connection_settings
+from tests.api.helpers import routine_ticket, unique_id, urgent_ticket, wait_for_state
+from tests.support.api_server import API_FUZZ_NAMESPACE, Tokens, bearer, serving
+from tests.support.processes import free_port
+from tests.support.temporal import CONVERTER
+
+pytestmark = pytest.mark.api
+
+
+async def test_intake_submits_the_valid_items_and_names_the_field_of_each_invalid_one(
+    http: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    first, last = unique_id(), unique_id()
+    response = await http.post(
+        "/tickets",
+        headers=bearer(tokens.submit),
+        json=[
+            routine_ticket(first),
+            {"subject": "No body here"},
+            {"subject": "Gold", "body": "Which plan?", "tier": "gold"},
+            42,
+            routine_ticket(last),
+        ],
+    )
+
+    assert response.status_code == 202, response.text
+    body = response.json()
+    assert [(a["index"], a["ticket_id"], a["status"]) for a in body["accepted"]] == [
+        (0, first, "submitted"),
+        (4, last, "submitted"),
+    ]
+    refused = {r["index"]: r["problems"] for r in body["refused"]}
+    assert refused[1] == ["field 'body' is missing"]
+    assert (
+        "field 'customer_tier' must be one of free, standard, premium, enterprise"
+        in (refused[2][0])
+    )
+    assert refused[3] == ["expected a JSON object, got a number"]
+
+    done = await wait_for_state(http, tokens.review, first, "COMPLETED")
+    assert done["message"]["body"].startswith("Hi, I forgot my password")
+    assert done["message"]["customer_id"] == "C-2001"
+    assert done["status"]["delivery"]["revision"] == 1
+
+
+async def test_a_request_with_no_valid_ticket_is_refused_with_every_problem(
+    http: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    response = await http.post(
+        "/tickets", headers=bearer(tokens.submit), json=[{"body": "no subject"}, "text"]
+    )
+
+    assert response.status_code == 422
+    assert response.json()["problems"] == [
+        "item 0: field 'subject' is missing",
+        "item 1: expected a JSON object, got text",
+    ]
+
+
+async def test_a_retried_request_with_the_same_idempotency_key_returns_the_first_ticket(
+    http: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    key = unique_id("key")
+    ticket = routine_ticket("ignored") | {"id": None}
+    first = await http.post(
+        "/tickets", headers=bearer(tokens.submit) | {"Idempotency-Key": key}, json=ticket
+    )
+    again = await http.post(
+        "/tickets",
+        headers=bearer(tokens.submit) | {"Idempotency-Key": key},
+        json=ticket | {"body": "Retried with other words."},
+    )
+    other_caller = await http.post(
+        "/tickets", headers=bearer(tokens.admin) | {"Idempotency-Key": key}, json=ticket
+    )
+
+    assert first.status_code == again.status_code == 202
+    [submitted], [duplicate] = first.json()["accepted"], again.json()["accepted"]
+    assert submitted["status"] == "submitted" and duplicate["status"] == "duplicate"
+    assert duplicate["ticket_id"] == submitted["ticket_id"]
+    assert first.headers["Location"] == f"/tickets/{submitted['ticket_id']}"
+    # A key is the caller's own: another token's same key is another ticket.
+    assert other_caller.json()["accepted"][0]["ticket_id"] != submitted["ticket_id"]
+    done = await wait_for_state(http, tokens.review, submitted["ticket_id"], "COMPLETED")
+    assert done["message"]["body"].startswith("Hi, I forgot")
+
+
+async def test_an_idempotency_key_on_a_list_or_beside_an_id_is_refused(
+    http: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    headers = bearer(tokens.submit) | {"Idempotency-Key": "k-1"}
+    on_list = await http.post("/tickets", headers=headers, json=[routine_ticket(unique_id())])
+    with_id = await http.post("/tickets", headers=headers, json=routine_ticket(unique_id()))
+
+    assert on_list.status_code == with_id.status_code == 422
+    assert "applies to a single ticket" in on_list.json()["message"]
+    assert "either an id or an Idempotency-Key" in with_id.json()["message"]
+
+
+async def test_an_email_gateway_posts_a_message_and_a_redelivery_is_the_same_ticket(
+    http: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    email = {
+        "from": "ana@example.com",
+        "subject": "  Invoice   missing ",
+        "text": "I cannot find my invoice for March.",
+        "message_id": f"<{unique_id()}@mail.example.com>",
+        "html": "<p>ignored</p>",
+    }
+    first = await http.post("/tickets/email", headers=bearer(tokens.submit), json=email)
+    again = await http.post("/tickets/email", headers=bearer(tokens.submit), json=email)
+    no_text = await http.post(
+        "/tickets/email", headers=bearer(tokens.submit), json=email | {"text": " "}
+    )
+
+    assert first.status_code == 202 and again.status_code == 202
+    ticket_id = first.json()["accepted"][0]["ticket_id"]
+    assert again.json()["accepted"][0] == {
+        "index": 0,
+        "ticket_id": ticket_id,
+        "status": "duplicate",
+        "state": again.json()["accepted"][0]["state"],
+    }
+    assert no_text.status_code == 422 and "field 'text' is empty" in no_text.json()["message"]
+    read = await http.get(f"/tickets/{ticket_id}", headers=bearer(tokens.review))
+    message = read.json()["message"]
+    assert (message["subject"], message["customer_id"], message["channel"]) == (
+        "Invoice missing",
+        "ana@example.com",
+        "email",
+    )
+
+
+async def test_tickets_are_listed_by_state_and_priority_a_page_at_a_time(
+    http: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    ids = [unique_id() for _ in range(3)]
+    await http.post("/tickets", headers=bearer(tokens.submit), json=[urgent_ticket(i) for i in ids])
+    for ticket_id in ids:
+        await wait_for_state(http, tokens.review, ticket_id, "AWAITING_REVIEW")
+
+    seen: list[str] = []
+    token = None
+    for _ in range(20):
+        params = {"state": "AWAITING_REVIEW", "priority": "Urgent", "page_size": "2"}
+        if token:
+            params["page_token"] = token
+        page = await http.get("/tickets", headers=bearer(tokens.review), params=params)
+        assert page.status_code == 200, page.text
+        body = page.json()
+        assert len(body["tickets"]) <= 2
+        assert all(
+            t["state"] == "AWAITING_REVIEW" and t["priority"] == "Urgent" for t in body["tickets"]
+        )
+        seen += [t["ticket_id"] for t in body["tickets"]]
+        token = body["next_page_token"]
+        if not token:
+            break
+    assert set(ids) <= set(seen) and len(seen) == len(set(seen))
+
+    bad_state = await http.get("/tickets", headers=bearer(tokens.review), params={"state": "x'"})
+    bad_token = await http.get(
+        "/tickets", headers=bearer(tokens.review), params={"page_token": "%%%"}
+    )
+    assert bad_state.status_code == 422 and "field 'state'" in bad_state.json()["problems"][0]
+    forged = await http.get(
+        "/tickets", headers=bearer(tokens.review), params={"page_token": "AAAAAAAA"}
+    )
+    assert bad_token.status_code == 400 and "page_token" in bad_token.json()["message"]
+    assert forged.status_code == 400, forged.text
+
+
+async def test_the_review_queue_lists_waiting_tickets_oldest_deadline_first_and_the_report_counts(
+    http: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    ticket_id = unique_id()
+    await http.post("/tickets", headers=bearer(tokens.submit), json=urgent_ticket(ticket_id))
+    await wait_for_state(http, tokens.review, ticket_id, "AWAITING_REVIEW")
+
+    queue = (await http.get("/review-queue", headers=bearer(tokens.review))).json()
+    report = (await http.get("/report", headers=bearer(tokens.submit))).json()
+
+    deadlines = [t["sla_deadline"] for t in queue["tickets"]]
+    assert ticket_id in [t["ticket_id"] for t in queue["tickets"]]
+    assert deadlines == sorted(deadlines)
+    assert queue["escalated"] == sum(t["escalated"] for t in queue["tickets"])
+    assert queue["truncated"] is False
+    assert report["by_state"]["AWAITING_REVIEW"] >= 1
+    assert report["total"] >= len(queue["tickets"])
+
+
+async def test_reviews_are_refused_with_409_when_stale_or_not_waiting_and_404_when_unknown(
+    http: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    ticket_id = unique_id()
+    await http.post("/tickets", headers=bearer(tokens.submit), json=urgent_ticket(ticket_id))
+    waiting = await wait_for_state(http, tokens.review, ticket_id, "AWAITING_REVIEW")
+    revision = waiting["status"]["draft"]["revision"]
+    url = f"/tickets/{ticket_id}/review"
+
+    stale = await http.post(
+        url, headers=bearer(tokens.review), json={"action": "approve", "revision": revision + 1}
+    )
+    approved = await http.post(
+        url, headers=bearer(tokens.review), json={"action": "approve", "revision": revision}
+    )
+    done = await wait_for_state(http, tokens.review, ticket_id, "COMPLETED")
+    late = await http.post(
+        url,
+        headers=bearer(tokens.second_reviewer),
+        json={"action": "reject", "revision": revision, "reason": "too late"},
+    )
+    unknown = await http.post(
+        f"/tickets/{unique_id('NOPE')}/review",
+        headers=bearer(tokens.review),
+        json={"action": "approve", "revision": 1},
+    )
+
+    assert stale.status_code == 409
+    assert f"is at revision {revision}; look at the current draft" in stale.json()["message"]
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["action"] == "approve" and approved.json()["revision"] == revision
+    # The reviewer is the token's holder: nobody named themselves in the body.
+    assert [r["decision"]["reviewer"] for r in done["status"]["reviews"]] == ["ana"]
+    assert done["status"]["transitions"][-1]["agent"] == "reviewer:ana"
+    assert late.status_code == 409
+    assert f"ticket {ticket_id} is COMPLETED, not awaiting review" in late.json()["message"]
+    assert unknown.status_code == 404 and "no ticket" in unknown.json()["message"]
+
+
+async def test_a_review_that_names_its_own_reviewer_or_misses_its_fields_is_refused(
+    http: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    url = f"/tickets/{unique_id()}/review"
+    named = await http.post(
+        url,
+        headers=bearer(tokens.review),
+        json={"action": "approve", "revision": 1, "reviewer": "mallory"},
+    )
+    no_notes = await http.post(
+        url, headers=bearer(tokens.review), json={"action": "rework", "revision": 1}
+    )
+    no_revision = await http.post(url, headers=bearer(tokens.review), json={"action": "approve"})
+
+    assert named.status_code == 422 and "field 'reviewer'" in named.json()["problems"][0]
+    assert no_notes.status_code == 422 and "a rework needs notes" in no_notes.json()["message"]
+    assert no_revision.status_code == 422 and "field 'revision'" in no_revision.text
+
+
+async def test_roles_decide_who_may_submit_read_and_review(
+    http: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    review = {"action": "approve", "revision": 1}
+    anonymous = await http.post(f"/tickets/{unique_id()}/review", json=review)
+    unknown = await http.post(
+        f"/tickets/{unique_id()}/review", headers=bearer("tka_not-a-token"), json=review
+    )
+    submitter_reviews = await http.post(
+        f"/tickets/{unique_id()}/review", headers=bearer(tokens.submit), json=review
+    )
+    reviewer_submits = await http.post(
+        "/tickets", headers=bearer(tokens.review), json=routine_ticket(unique_id())
+    )
+    anonymous_reads = await http.get("/review-queue")
+    submitter_reads = await http.get("/review-queue", headers=bearer(tokens.submit))
+
+    assert anonymous.status_code == unknown.status_code == anonymous_reads.status_code == 401
+    assert anonymous.headers["WWW-Authenticate"] == "Bearer"
+    assert "Authorization: Bearer" in anonymous.json()["message"]
+    assert submitter_reviews.status_code == reviewer_submits.status_code == 403
+    assert "needs the review role" in submitter_reviews.json()["message"]
+    assert "needs the submit role" in reviewer_submits.json()["message"]
+    assert submitter_reads.status_code == 200
+
+
+@pytest.fixture
+async def strict_api(api_temporal: Client, tokens: Tokens) -> AsyncIterator[str]:
+    """A server of its own with a tight intake limit and a small body limit."""
+    async with serving(
+        api_temporal,
+        tokens.registry(),
+        intake_per_minute=1,
+        intake_burst=2,
+        max_body_bytes=4_096,
+    ) as url:
+        yield url
+
+
+async def test_intake_beyond_a_tokens_burst_gets_429_with_retry_after(
+    strict_api: str, tokens: Tokens
+) -> None:
+    async with httpx.AsyncClient(base_url=strict_api) as http:
+        # Invalid bodies: the limit counts requests, and nothing needs to start.
+        answers = [
+            await http.post("/tickets", headers=bearer(tokens.submit), json={"subject": "x"})
+            for _ in range(3)
+        ]
+        other_token = await http.post("/tickets", headers=bearer(tokens.admin), json={})
+
+    assert [a.status_code for a in answers] == [422, 422, 429]
+    limited = answers[2]
+    assert 1 <= int(limited.headers["Retry-After"]) <= 60
+    assert "too many intake requests for helpdesk" in limited.json()["message"]
+    # The bucket is per token.
+    assert other_token.status_code == 422
+
+
+async def test_a_body_over_the_limit_is_refused_with_413_declared_or_chunked(
+    strict_api: str, tokens: Tokens
+) -> None:
+    big = b'{"subject": "x", "body": "' + b"a" * 5_000 + b'"}'
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for start in range(0, len(big), 1_000):
+            yield big[start : start + 1_000]
+
+    async with httpx.AsyncClient(base_url=strict_api) as http:
+        headers = bearer(tokens.admin) | {"Content-Type": "application/json"}
+        declared = await http.post("/tickets", headers=headers, content=big)
+        chunked = await http.post("/tickets", headers=headers, content=chunks())
+
+    for response in (declared, chunked):
+        assert response.status_code == 413
+        assert "larger than this API accepts (4,096 bytes)" in response.json()["message"]
+    assert f"({len(big):,} bytes)" in declared.json()["message"]
+
+
+async def test_health_says_alive_and_ready_only_while_temporal_answers(
+    http: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    alive = await http.get("/healthz")
+    ready = await http.get("/readyz")
+    assert alive.json()["status"] == "alive" and ready.status_code == 200
+    assert ready.json()["temporal"]
+
+    dead = f"127.0.0.1:{free_port()}"
+    connection = TemporalConnection(connection_settings({"TEMPORAL_ADDRESS": dead}))
+    app = create_app(ApiSettings(), tokens.registry(), connection)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api") as local:
+        not_ready = await local.get("/readyz")
+        listing = await asyncio.wait_for(
+            local.get("/tickets", headers=bearer(tokens.review)), timeout=30
+        )
+    for response in (not_ready, listing):
+        assert response.status_code == 503
+        assert f"cannot reach the Temporal server at {dead}" in response.json()["message"]
+
+
+async def test_a_review_with_no_worker_running_is_refused_with_503_and_not_sent(
+    dev_env: WorkflowEnvironment, tokens: Tokens
+) -> None:
+    """The fuzzing namespace has no worker: a ticket there waits in NEW for ever."""
+    address = dev_env.client.service_client.config.target_host
+    settings = connection_settings(
+        {"TEMPORAL_ADDRESS": address, "TEMPORAL_NAMESPACE": API_FUZZ_NAMESPACE}
+    )
+    client = await connect(settings, converter=CONVERTER)
+    async with (
+        serving(client, tokens.registry()) as url,
+        httpx.AsyncClient(base_url=url, timeout=30) as http,
+    ):
+        ticket_id = unique_id("NOWORKER")
+        submitted = await http.post(
+            "/tickets", headers=bearer(tokens.submit), json=routine_ticket(ticket_id)
+        )
+        review = await http.post(
+            f"/tickets/{ticket_id}/review",
+            headers=bearer(tokens.review),
+            json={"action": "reject", "revision": None, "reason": "spam"},
+        )
+
+    assert submitted.status_code == 202
+    assert review.status_code == 503
+    assert (
+        "no worker answered on the tickets task queue; the review was not sent"
+        in (review.json()["message"])
+    )

@@ -1,0 +1,143 @@
+"""The review console in real headless Chromium, against the API on the dev server with the real
+offline worker: a support agent signs in with a token, works the queue, approves, sends back for
+rework, and is told when someone else changed the draft first."""
+
+from typing import Any
+
+import httpx
+import pytest
+from playwright.async_api import BrowserContext, Page, expect
+
+from tests.api.helpers import unique_id, urgent_ticket, wait_for_state
+from tests.support.api_server import Tokens, bearer
+from tests.support.browser import Screenshots
+from tests.support.temporal import wait_until
+
+pytestmark = [pytest.mark.api, pytest.mark.browser]
+
+
+async def submit_for_review(http: httpx.AsyncClient, tokens: Tokens, **fields: Any) -> str:
+    ticket_id = unique_id("WEB")
+    response = await http.post(
+        "/tickets", headers=bearer(tokens.submit), json=urgent_ticket(ticket_id) | fields
+    )
+    assert response.status_code == 202, response.text
+    await wait_for_state(http, tokens.review, ticket_id, "AWAITING_REVIEW")
+    return ticket_id
+
+
+async def sign_in(page: Page, api_url: str, token: str) -> None:
+    await page.goto(f"{api_url}/console")
+    await expect(page).to_have_url(f"{api_url}/console/sign-in")
+    await page.fill("#token", token)
+    await page.click("button[type=submit]")
+    await expect(page).to_have_url(f"{api_url}/console/queue")
+
+
+async def test_a_reviewer_signs_in_approves_one_ticket_and_sends_another_back_for_rework(
+    browser_context: BrowserContext,
+    api_url: str,
+    http: httpx.AsyncClient,
+    tokens: Tokens,
+    screenshots: Screenshots,
+) -> None:
+    hostile = "<script>window.pwned = true</script><b>not bold</b>"
+    approve_id = await submit_for_review(
+        http, tokens, body=urgent_ticket("x")["body"] + " " + hostile
+    )
+    rework_id = await submit_for_review(http, tokens)
+    page = await browser_context.new_page()
+
+    # A token without the review role, and an unknown one, do not get in.
+    await page.goto(f"{api_url}/console/sign-in")
+    await page.fill("#token", tokens.submit)
+    await page.click("button[type=submit]")
+    await expect(page.get_by_role("alert")).to_contain_text("may not review tickets")
+    await page.fill("#token", "tka_unknown")
+    await page.click("button[type=submit]")
+    await expect(page.get_by_role("alert")).to_contain_text("not known")
+    await screenshots.take(page, "01-sign-in-refused")
+
+    await sign_in(page, api_url, tokens.review)
+    cookie = next(c for c in await browser_context.cookies() if c["name"] == "tickets_console")
+    assert cookie["httpOnly"] and cookie["secure"] and cookie["sameSite"] == "Strict"
+    queue = page.locator("#queue")
+    await expect(queue.locator(f"tr[data-ticket='{approve_id}']")).to_contain_text("Urgent")
+    await expect(queue.locator(f"tr[data-ticket='{rework_id}']")).to_be_visible()
+    await expect(page.locator("meta[http-equiv=refresh]")).to_have_count(1)
+    await screenshots.take(page, "02-queue")
+
+    await page.click(f"a[href='/console/tickets/{approve_id}']")
+    await expect(page.locator("#state")).to_have_text("AWAITING_REVIEW")
+    # Customer text is shown as text: the script neither runs nor becomes markup.
+    await expect(page.locator("#message")).to_contain_text(hostile)
+    assert await page.evaluate("window.pwned") is None
+    await expect(page.locator("#draft-revision")).to_contain_text("revision 1")
+    await expect(page.locator("#transitions")).to_contain_text("AWAITING_REVIEW")
+    await expect(page.locator("#usage")).to_contain_text("resolver")
+    await screenshots.take(page, "03-ticket")
+    await page.click("#approve-form button")
+    await expect(page.get_by_role("status")).to_contain_text(f"Ticket {approve_id} approved")
+    await screenshots.take(page, "04-approved")
+    done = await wait_for_state(http, tokens.review, approve_id, "COMPLETED")
+    assert done["status"]["transitions"][-1]["agent"] == "reviewer:ana"
+
+    await page.goto(f"{api_url}/console/tickets/{rework_id}")
+    await page.fill("#notes", "Tell them the security team will call within the hour.")
+    await page.click("#rework-form button")
+    await expect(page.get_by_role("status")).to_contain_text("sent back for rework")
+    back = await wait_for_state(http, tokens.review, rework_id, "AWAITING_REVIEW")
+    while back["status"]["draft"]["revision"] < 2:
+        back = await wait_for_state(http, tokens.review, rework_id, "AWAITING_REVIEW")
+
+    async def back_in_queue() -> bool:
+        await page.goto(f"{api_url}/console/queue")
+        return await queue.locator(f"tr[data-ticket='{rework_id}']").count() == 1
+
+    await wait_until(back_in_queue, timeout=30, interval=0.5, what="the reworked ticket queued")
+    await screenshots.take(page, "05-rework-back-in-queue")
+    await page.click(f"a[href='/console/tickets/{rework_id}']")
+    await expect(page.locator("#draft-revision")).to_contain_text("revision 2")
+    await expect(page.locator("#reviews")).to_contain_text("rework")
+    await screenshots.take(page, "06-reworked-ticket")
+
+
+async def test_a_stale_approval_is_refused_when_another_session_changed_the_draft_first(
+    browser_context: BrowserContext,
+    api_url: str,
+    http: httpx.AsyncClient,
+    tokens: Tokens,
+    screenshots: Screenshots,
+) -> None:
+    ticket_id = await submit_for_review(http, tokens)
+    ana = await browser_context.new_page()
+    await sign_in(ana, api_url, tokens.review)
+    await ana.goto(f"{api_url}/console/tickets/{ticket_id}")
+    await expect(ana.locator("#draft-revision")).to_contain_text("revision 1")
+
+    # Bob works in his own browser session (cookies are per context).
+    bob_context = await browser_context.browser.new_context()  # type: ignore[union-attr]
+    try:
+        bob = await bob_context.new_page()
+        await sign_in(bob, api_url, tokens.second_reviewer)
+        await bob.goto(f"{api_url}/console/tickets/{ticket_id}")
+        await bob.fill("#notes", "Add the link to the account recovery form.")
+        await bob.click("#rework-form button")
+        await expect(bob.get_by_role("status")).to_contain_text("sent back for rework")
+    finally:
+        await bob_context.close()
+    back = await wait_for_state(http, tokens.review, ticket_id, "AWAITING_REVIEW")
+    while back["status"]["draft"]["revision"] < 2:
+        back = await wait_for_state(http, tokens.review, ticket_id, "AWAITING_REVIEW")
+
+    # Ana still looks at revision 1 and approves it.
+    await ana.click("#approve-form button")
+    error = ana.locator("#review-error")
+    await expect(error).to_contain_text(
+        f"this review is for draft revision 1, but ticket {ticket_id} is at revision 2"
+    )
+    await expect(ana.locator("#draft-revision")).to_contain_text("revision 2")
+    await screenshots.take(ana, "stale-refused")
+    view = await http.get(f"/tickets/{ticket_id}", headers=bearer(tokens.review))
+    assert view.json()["status"]["state"] == "AWAITING_REVIEW"
+    assert [r["decision"]["reviewer"] for r in view.json()["status"]["reviews"]] == ["bob"]

@@ -1,0 +1,87 @@
+"""API tokens: the tokens file, hashing and roles."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from api.accounts import (
+    Account,
+    Role,
+    TokenRegistry,
+    TokensFileError,
+    new_token,
+    token_entry,
+    token_hash,
+)
+
+
+def test_a_token_is_found_by_its_hash_and_the_file_never_holds_it(tmp_path: Path) -> None:
+    ana, bot = new_token(), new_token()
+    path = tmp_path / "tokens.toml"
+    path.write_text(token_entry("ana", [Role.REVIEW], ana) + token_entry("bot", [Role.SUBMIT], bot))
+
+    registry = TokenRegistry.load(path)
+
+    assert registry.find(ana) == Account("ana", frozenset({Role.REVIEW}))
+    assert registry.find(bot) == Account("bot", frozenset({Role.SUBMIT}))
+    assert registry.find(ana + "x") is None and registry.find("") is None
+    assert ana not in path.read_text() and token_hash(ana) in path.read_text()
+    assert ana.startswith("tka_") and len(ana) > 40
+
+
+def test_admin_may_do_everything_and_other_roles_only_their_own() -> None:
+    admin = Account("lead", frozenset({Role.ADMIN}))
+    reviewer = Account("ana", frozenset({Role.REVIEW}))
+    assert all(admin.may(role) for role in Role)
+    assert reviewer.may(Role.REVIEW) and not reviewer.may(Role.SUBMIT)
+
+
+def test_a_json_tokens_file_works_too(tmp_path: Path) -> None:
+    token = new_token()
+    path = tmp_path / "tokens.json"
+    path.write_text(json.dumps([{"name": "gw", "role": "submit", "sha256": token_hash(token)}]))
+    assert TokenRegistry.load(path).find(token) == Account("gw", frozenset({Role.SUBMIT}))
+
+
+@pytest.mark.parametrize(
+    ("entry", "fragment"),
+    [
+        ('name = "ana"\nroles = ["review"]\nsha256 = "abc"', "field 'sha256' must be"),
+        ('name = "a b"\nroles = ["review"]\nsha256 = "' + "0" * 64 + '"', "field 'name'"),
+        ('name = "ana"\nroles = ["boss"]\nsha256 = "' + "0" * 64 + '"', "field 'roles' must hold"),
+        ('name = "ana"\nroles = []\nsha256 = "' + "0" * 64 + '"', "at least one role"),
+        ('name = "ana"\nroles = ["review"]\ntoken = "tka_x"', "unknown field(s) token"),
+    ],
+)
+def test_a_bad_entry_is_refused_naming_the_file_the_entry_and_the_field(
+    tmp_path: Path, entry: str, fragment: str
+) -> None:
+    path = tmp_path / "tokens.toml"
+    path.write_text(f"[[token]]\n{entry}\n")
+    with pytest.raises(TokensFileError) as caught:
+        TokenRegistry.load(path)
+    assert str(caught.value).startswith(f"{path}: token 1")
+    assert fragment in str(caught.value)
+
+
+def test_the_same_name_or_token_twice_is_refused(tmp_path: Path) -> None:
+    token = new_token()
+    path = tmp_path / "tokens.toml"
+    path.write_text(token_entry("ana", [Role.REVIEW], token) * 2)
+    with pytest.raises(TokensFileError, match="token 2: the name 'ana' is given twice"):
+        TokenRegistry.load(path)
+    path.write_text(
+        token_entry("ana", [Role.REVIEW], token) + token_entry("bo", [Role.ADMIN], token)
+    )
+    with pytest.raises(TokensFileError, match="the same token is listed twice"):
+        TokenRegistry.load(path)
+
+
+def test_a_missing_or_malformed_file_is_refused_with_its_path(tmp_path: Path) -> None:
+    with pytest.raises(TokensFileError, match="cannot read the tokens file"):
+        TokenRegistry.load(tmp_path / "none.toml")
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[[token]\n")
+    with pytest.raises(TokensFileError, match=r"broken\.toml: not valid TOML"):
+        TokenRegistry.load(broken)

@@ -1,0 +1,80 @@
+"""What the console's templates show for states the browser tests do not reach in seconds: a
+ticket closed as UNANSWERED at its final review deadline, and a queue with escalations."""
+
+from datetime import UTC, datetime, timedelta
+
+from api.accounts import Account, Role
+from api.console.pages import templates
+from api.console.session import Session
+from api.models import CustomerMessage
+from policy.transitions import TicketState
+from shared.operations import TicketSummary
+from shared.view import TicketView, Transition
+
+NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+SESSION = Session(Account("ana", frozenset({Role.REVIEW})), "csrf-value")
+MESSAGE = CustomerMessage(
+    subject="<b>Refund</b>",
+    body="Please <script>alert(1)</script> refund",
+    customer_id="C-1",
+    customer_tier="standard",
+    channel="email",
+)
+
+
+def render(name: str, **context: object) -> str:
+    return templates.get_template(name).render(now=NOW, session=SESSION, **context)
+
+
+def test_a_ticket_closed_unanswered_says_so_and_offers_no_review() -> None:
+    closed = Transition(
+        from_state=TicketState.AWAITING_REVIEW,
+        to_state=TicketState.UNANSWERED,
+        at=NOW,
+        agent="policy",
+        reason="nobody reviewed the ticket within 168 hours of waiting; closed without sending "
+        "anything",
+    )
+    view = TicketView(
+        ticket_id="T-9",
+        subject="<b>Refund</b>",
+        state=TicketState.UNANSWERED,
+        escalated=True,
+        transitions=[closed],
+    )
+
+    html = render("ticket.html", view=view, message=MESSAGE, error=None, waiting=False)
+
+    assert 'id="state">UNANSWERED<' in html
+    assert "nobody reviewed the ticket within 168 hours" in html
+    assert "approve-form" not in html and "rework-form" not in html
+    # Customer text is escaped, never markup.
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script>" not in html
+    assert "&lt;b&gt;Refund&lt;/b&gt;" in html
+
+
+def test_the_queue_flags_escalations_counts_down_and_lists_tickets_closed_unanswered() -> None:
+    overdue = TicketSummary(
+        ticket_id="T-1",
+        workflow_status="RUNNING",
+        state="AWAITING_REVIEW",
+        priority="Urgent",
+        sla_deadline=NOW - timedelta(minutes=20),
+        escalated=True,
+        subject="Locked out",
+    )
+    soon = overdue.model_copy(
+        update={
+            "ticket_id": "T-2",
+            "sla_deadline": NOW + timedelta(hours=3, minutes=5),
+            "escalated": False,
+        }
+    )
+    gone = overdue.model_copy(update={"ticket_id": "T-3", "state": "UNANSWERED"})
+
+    html = render("queue.html", tickets=[overdue, soon], unanswered=[gone], notice=None, refresh=20)
+
+    assert '<meta http-equiv="refresh" content="20">' in html
+    assert "overdue by 20m" in html and "in 3h 05m" in html
+    assert html.count("badge escalated") == 1
+    assert 'id="unanswered"' in html and "/console/tickets/T-3" in html
