@@ -32,7 +32,13 @@ from policy.transitions import SETTLED_STATES, TERMINAL_STATES, TicketState
 from shared import names, telemetry
 from shared import search_attributes as sa
 from shared.agents import Category, Priority
-from shared.operation_errors import NoWorker, ReviewRefused, ReviewTimeout, TicketNotFound
+from shared.operation_errors import (
+    NoWorker,
+    OperationError,
+    ReviewRefused,
+    ReviewTimeout,
+    TicketNotFound,
+)
 from shared.review import ReviewDecision, ReviewReceipt
 from shared.tickets import Ticket
 from shared.view import TicketRequest, TicketView
@@ -358,7 +364,7 @@ async def _trace_of(client: Client, ticket_id: str) -> tuple[str | None, str | N
     """The ticket's trace (kept in its view), for the review to link to; best effort."""
     try:
         view = await ticket_status(client, ticket_id)
-    except (CliError, RPCError):
+    except (OperationError, RPCError):
         return None, None
     return view.trace_id, view.trace_span_id
 
