@@ -17,7 +17,7 @@ from temporalio.client import Client
 
 from shared import names
 from shared.temporal_client import connect, connection_settings
-from starter import operations as ops
+from shared import operations as ops
 from starter.embedded import EmbeddedServer
 from starter.main_job import WorkerProcess
 from tests.support.fake_llm import GOOD_OUTPUTS, FakeLLMServer, Recorded, Reply
