@@ -16,8 +16,8 @@ import pytest
 from temporalio.client import Client
 
 from shared import names
-from shared.temporal_client import connect, connection_settings
 from shared import operations as ops
+from shared.temporal_client import connect, connection_settings
 from starter.embedded import EmbeddedServer
 from starter.main_job import WorkerProcess
 from tests.support.fake_llm import GOOD_OUTPUTS, FakeLLMServer, Recorded, Reply
