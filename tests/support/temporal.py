@@ -21,13 +21,15 @@ from temporalio.worker import Replayer
 
 from shared import names
 from shared.data_converter import data_converter
-from shared.payload_store import FileStore
+from shared.stores.payloads_file import FilePayloadDriver
 from shared.view import TicketView
 from workflows import ALL_WORKFLOWS
 
-# The project's converter (pydantic, large payloads in a store), with this test run's own store.
-PAYLOAD_STORE = FileStore(Path(tempfile.mkdtemp(prefix="ticket-agents-payloads-")))
-CONVERTER = data_converter(PAYLOAD_STORE)
+# The project's converter (pydantic, large payloads in a store), with this test run's own store
+# (files in a temporary folder, whatever the developer's environment says).
+PAYLOAD_DIR = Path(tempfile.mkdtemp(prefix="ticket-agents-payloads-"))
+PAYLOAD_DRIVER = FilePayloadDriver(PAYLOAD_DIR / "payloads")
+CONVERTER = data_converter(PAYLOAD_DRIVER, env={"TICKETS_DATA_DIR": str(PAYLOAD_DIR)})
 
 
 def binary(name: str) -> str:
