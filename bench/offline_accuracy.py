@@ -1,90 +1,58 @@
-"""How the offline agents do on real phrasing: classification accuracy, review rate, grounding.
+"""How the offline agents do on labelled tickets nobody in the project wrote.
 
-    python -m bench offline_accuracy [--limit N]
+    python -m bench offline_accuracy [--dataset bitext|multilingual|all]
+                                     [--part development|held-out|both] [--limit N]
 
-Runs the offline rules in-process (no Temporal): classifier, triage, knowledge-base search, the
-resolver and the validator with the workflow's revision rounds, and the review policy.
+For each dataset found in the data directory and each part of the evaluation split
+(bench/eval_split.py), every ticket goes through the offline agents as the ticket workflow runs
+them (bench/offline_pipeline.py). Reported per dataset and part: category accuracy, the share of
+tickets answered without a person, and how many of those had the right category. Rules are
+written from the development part at most; the held-out part is only ever measured.
 """
 
 import argparse
 import time
-from collections import Counter, defaultdict
 
 from activities.knowledge_base import KnowledgeBase
-from activities.providers.offline import classifier, resolver, triage, validator
-from bench.dataset import dataset_path, load
-from policy.review_policy import review_reasons
-from shared.agents import AgentRoute, DraftRequest, Finding, KnowledgeQuery
+from bench.accuracy_scores import TALLY_HEADER, Scores
+from bench.dataset import DATASETS, data_dir, load
+from bench.eval_split import HELD_OUT_PERCENT, Part
+from bench.offline_pipeline import run_offline
 from shared.pipeline_config import PipelineConfig
 
-ROUTE = AgentRoute(provider="offline", model="offline-rules-v1")
+PARTS = {"development": [Part.DEVELOPMENT], "held-out": [Part.HELD_OUT], "both": list(Part)}
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench offline_accuracy")
-    parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--dataset", choices=[d.name for d in DATASETS] + ["all"], default="all")
+    parser.add_argument("--part", choices=list(PARTS), default="both")
+    parser.add_argument("--limit", type=int, default=None, help="tickets per dataset part")
     args = parser.parse_args(argv)
-    path = dataset_path()
-    if not path.exists():
-        print(f"skipped: the Bitext dataset is not at {path} (set TICKETS_BENCH_DATA)")
-        return 0
+    datasets = [d for d in DATASETS if args.dataset in ("all", d.name)]
     kb, config = KnowledgeBase.bundled(), PipelineConfig()
-    confusion: dict[str, Counter[str]] = defaultdict(Counter)
-    review = grounded = revised = total = 0
-    started = time.perf_counter()
-    for item in load(path, args.limit):
-        total += 1
-        t = item.ticket
-        c = classifier.classify(t)
-        confusion[item.expected][c.category] += 1
-        priority = triage.triage(t, c).priority
-        articles = kb.search(KnowledgeQuery(category=c.category, text=f"{t.subject}\n{t.body}"))
-        findings: list[Finding] = []
-        previous: str | None = None
-        rounds = 0
-        while True:
-            draft = resolver.draft(
-                DraftRequest(
-                    ticket=t,
-                    classification=c,
-                    priority=priority,
-                    articles=articles,
-                    revision=rounds + 1,
-                    findings=findings,
-                    previous_draft=previous,
-                    route=ROUTE,
-                )
+    summary: list[str] = []
+    for dataset in datasets:
+        path = dataset.path()
+        if not path.exists():
+            print(
+                f"skipped {dataset.name}: no {dataset.filename} in {data_dir()} "
+                "(set TICKETS_BENCH_DATA_DIR)\n"
             )
-            findings = validator.validate(t, draft, articles).findings
-            if not findings or rounds >= config.max_revision_rounds:
-                break
-            rounds, previous = rounds + 1, draft.text
-        revised += rounds > 0
-        grounded += bool(draft.cited_articles)
-        review += bool(
-            review_reasons(
-                config.review,
-                category=c.category,
-                confidence=c.confidence,
-                priority=priority,
-                validator_findings=findings,
-                revision_rounds=rounds,
-                rework_requested=False,
-            )
-        )
-    elapsed = time.perf_counter() - started
-    correct = sum(confusion[k][k] for k in confusion)
-    print(f"Offline agents on {total:,} Bitext tickets ({path.name})\n")
-    print("| expected category | tickets | classified correctly | most common other answer |")
-    print("|---|---:|---:|---|")
-    for expected, answers in sorted(confusion.items()):
-        n = sum(answers.values())
-        others = [(k, v) for k, v in answers.most_common() if k != expected]
-        other = f"{others[0][0]} ({others[0][1] / n:.0%})" if others else "-"
-        print(f"| {expected} | {n:,} | {answers[expected] / n:.1%} | {other} |")
-    print(f"| **all** | {total:,} | **{correct / total:.1%}** | |\n")
-    print(f"- needs human review under the default policy: {review / total:.1%}")
-    print(f"- grounded in a knowledge-base article: {grounded / total:.1%}")
-    print(f"- sent back by the validator at least once: {revised / total:.1%}")
-    print(f"- rules throughput (all four agents + KB): {total / elapsed:,.0f} tickets/s")
+            continue
+        for part in PARTS[args.part]:
+            scores = Scores()
+            started = time.perf_counter()
+            for item in load(path, args.limit, dataset=dataset, part=part):
+                scores.add(run_offline(item.ticket, kb, config), item.expected, item.language)
+            elapsed = time.perf_counter() - started
+            print(f"### {dataset.name}, {part} part ({path.name})\n")
+            print(scores.report())
+            rate = scores.overall.total / elapsed if elapsed else 0.0
+            print(f"- rules throughput (all four agents + KB): {rate:,.0f} tickets/s\n")
+            summary.append(scores.overall.row(f"{dataset.name}, {part}"))
+    if summary:
+        print(f"### Summary (held-out = {HELD_OUT_PERCENT}% of each dataset by text hash)\n")
+        print(TALLY_HEADER.replace("| tickets | n |", "| dataset, part | tickets |"))
+        print("\n".join(summary))
     return 0

@@ -60,5 +60,8 @@ class KnowledgeBase:
         scored.sort(key=lambda s: (-s[0], s[1]))
         return [article for _, _, article in scored[: query.limit]]
 
+    def articles(self) -> list[KnowledgeArticle]:
+        return [item.article for item in self._index]
+
     def categories(self) -> set[Category]:
         return {item.article.category for item in self._index}

@@ -158,7 +158,11 @@ async def test_the_output_tokens_grow_with_the_output() -> None:
     provider = OfflineProvider()
     short = request_for(AgentRole.RESOLVER)
     assert isinstance(short, DraftRequest)
-    long = short.model_copy(update={"reviewer_notes": "Add a longer explanation. " * 40})
+    # A second article adds a paragraph of further reading to the reply.
+    second = ARTICLE.model_copy(
+        update={"article_id": "KB-204", "answer": "We accept cards and PayPal. " * 20}
+    )
+    long = short.model_copy(update={"articles": [ARTICLE, second]})
 
     short_reply = await provider.run(RESOLVER, short, "")
     long_reply = await provider.run(RESOLVER, long, "")

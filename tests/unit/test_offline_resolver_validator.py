@@ -330,10 +330,46 @@ def test_a_subject_promising_a_refund_is_fixed_in_one_revision() -> None:
     assert second_check.findings == []
 
 
-def test_reviewer_notes_appear_in_the_draft() -> None:
-    draft = resolver.draft(draft_request(reviewer_notes="  Mention the 30-day refund window.  "))
+REVIEWER_NOTES = [
+    pytest.param("  Mention the 30-day refund window.  ", id="instruction"),
+    pytest.param(
+        "Internal: this customer has asked for refunds three times, do not offer another one.",
+        id="internal-judgement",
+    ),
+    pytest.param("Point them to the invoices page instead", id="pointer"),
+    pytest.param("ok", id="one-word"),
+]
 
-    assert "\n\nMention the 30-day refund window.\n\n" in draft.text
+
+@pytest.mark.parametrize("notes", REVIEWER_NOTES)
+def test_reviewer_notes_never_appear_in_the_draft(notes: str) -> None:
+    without = resolver.draft(draft_request(revision=2))
+    draft = resolver.draft(draft_request(revision=2, reviewer_notes=notes))
+
+    flat = " ".join(draft.text.split())
+    note_words = notes.split()
+    # No run of four words of the notes reaches the customer, unless the reply said it anyway.
+    for i in range(max(1, len(note_words) - 3)):
+        run = " ".join(note_words[i : i + 4])
+        assert run not in flat or run in " ".join(without.text.split()), run
+
+
+def test_notes_that_point_at_an_article_make_it_lead_the_reply() -> None:
+    draft = resolver.draft(
+        draft_request(revision=2, reviewer_notes="Point them to the invoices page instead")
+    )
+
+    assert draft.cited_articles[0] == "KB-202"  # found in the bundled knowledge base
+    assert draft.cited_articles[1] == REFUND_ARTICLE.article_id  # the ticket's own best article
+    assert "Settings > Billing > Invoices" in draft.text
+    assert "invoices page instead" not in draft.text
+
+
+def test_notes_that_name_no_documented_topic_leave_the_draft_as_it_was() -> None:
+    without = resolver.draft(draft_request(revision=2))
+    with_notes = resolver.draft(draft_request(revision=2, reviewer_notes="Please be kinder."))
+
+    assert with_notes == without
 
 
 @pytest.mark.parametrize(

@@ -34,6 +34,14 @@ PRIORITY_TABLE = [
         id="security-breach-is-urgent",
     ),
     pytest.param(
+        "Strange logins",
+        "There was unauthorized access to our workspace; passwords have been reset.",
+        Category.ACCOUNT,
+        Priority.URGENT,
+        "unauthorized access",
+        id="unauthorized-access-is-urgent",
+    ),
+    pytest.param(
         "Projects are empty",
         "After the import we had data loss in two projects.",
         Category.BUG_REPORT,

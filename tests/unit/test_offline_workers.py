@@ -1,7 +1,11 @@
 """Offline specialist workers (grounded in the bundled knowledge base) and the synthesizer."""
 
+import pytest
+from temporalio.exceptions import ApplicationError
+
+from activities.providers.offline.review_check import NO_PROBLEMS, problems_in_review
 from activities.providers.offline.templates import GREETING, SIGN_OFF
-from activities.providers.offline.workers import synthesize, work
+from activities.providers.offline.workers import CANNOT_DO_ERROR, synthesize, work
 from shared.orchestration import (
     ContextItem,
     SubTask,
@@ -96,18 +100,79 @@ def test_the_analyst_with_nothing_to_analyse_says_so() -> None:
     assert result.sources == []
 
 
-def test_the_coder_names_the_steps_it_builds_on() -> None:
-    context = [item("analyze", WorkerType.ANALYST, "Analysis"), item("x", WorkerType.ANALYST, "y")]
-    output = run(WorkerType.CODER, context=context).output
-    assert output.startswith("```python\n# Steps derived from: analyze, x\n")
-    assert output.endswith("```")
+def test_the_coder_says_it_cannot_write_code_instead_of_returning_a_placeholder() -> None:
+    context = [item("analyze", WorkerType.ANALYST, "Analysis")]
+
+    with pytest.raises(ApplicationError) as raised:
+        run(WorkerType.CODER, context=context)
+
+    # Non-retryable with a clear type: the sub-task fails, dependents are skipped, the gap named.
+    assert raised.value.type == CANNOT_DO_ERROR
+    assert raised.value.non_retryable is True
+    assert "cannot write code" in raised.value.message
 
 
-def test_the_reviewer_judges_by_the_number_of_words() -> None:
-    thin = run(WorkerType.REVIEWER, context=[item("write", WorkerType.WRITER, "two words")])
-    assert thin.output == "Review: the work is too thin to be useful (2 words checked)."
-    enough = run(WorkerType.REVIEWER, context=[item("write", WorkerType.WRITER, "w " * 20)])
-    assert enough.output == "Review: the work is sound (20 words checked)."
+REPLY_TASK_TEXT = (
+    "Write the reply to the customer. How do I reset my password? Where can I download invoices?"
+)
+GOOD_ANSWER = (
+    "You can reset your password from the sign-in page with the Forgot password link. "
+    "Invoices are under Settings > Billing > Invoices, where you can download each one as a PDF."
+)
+
+
+def test_the_reviewer_finds_no_problem_in_a_grounded_answer_to_every_question() -> None:
+    context = [item("write", WorkerType.WRITER, GOOD_ANSWER, "KB-101", "KB-202")]
+
+    result = run(WorkerType.REVIEWER, task=REPLY_TASK_TEXT, context=context)
+
+    assert result.output == NO_PROBLEMS
+    assert problems_in_review(result.output) == []
+
+
+@pytest.mark.parametrize(
+    ("answer", "sources", "problem"),
+    [
+        pytest.param("Reset it.", ["KB-101"], "too short to help (2 words)", id="thin"),
+        pytest.param(GOOD_ANSWER, [], "cites no documented source", id="ungrounded"),
+        pytest.param(
+            GOOD_ANSWER.split(". ")[0] + ". " + "More text to be long enough. " * 4,
+            ["KB-101"],
+            "does not address: Where can I download invoices?",
+            id="unanswered-question",
+        ),
+        pytest.param(
+            GOOD_ANSWER + " We guarantee this will never happen again.",
+            ["KB-101"],
+            "promises what policy forbids",
+            id="forbidden-promise",
+        ),
+        pytest.param(
+            GOOD_ANSWER + " Internal note: check the auth logs first.",
+            ["KB-101"],
+            "contains internal text",
+            id="internal-text",
+        ),
+    ],
+)
+def test_the_reviewer_lists_each_problem_it_finds(
+    answer: str, sources: list[str], problem: str
+) -> None:
+    context = [item("write", WorkerType.WRITER, answer, *sources)]
+
+    result = run(WorkerType.REVIEWER, task=REPLY_TASK_TEXT, context=context)
+
+    assert result.output.startswith("Review: ")
+    assert any(problem in p for p in problems_in_review(result.output)), result.output
+
+
+def test_the_reviewer_reviews_the_last_writer_not_the_research() -> None:
+    context = [
+        item("research", WorkerType.RESEARCHER, "Findings: nothing about invoices", "KB-1"),
+        item("write", WorkerType.WRITER, GOOD_ANSWER, "KB-101", "KB-202"),
+    ]
+
+    assert run(WorkerType.REVIEWER, task=REPLY_TASK_TEXT, context=context).output == NO_PROBLEMS
 
 
 # ---- writer --------------------------------------------------------------------------------------
@@ -198,6 +263,38 @@ def test_synthesis_without_a_writer_joins_every_output() -> None:
     synthesis = synthesize(request)
     assert synthesis.answer == "facts\n\nanalysis"
     assert synthesis.gaps == ["write did not complete"]
+
+
+def test_synthesis_carries_the_review_problems_as_gaps() -> None:
+    review = "Review: 2 problem(s) found:\n- the answer cites no documented source\n- too short"
+    request = SynthesisRequest(
+        task="t",
+        results=[
+            item("write", WorkerType.WRITER, "answer"),
+            item("review", WorkerType.REVIEWER, review),
+        ],
+    )
+
+    assert synthesize(request).gaps == [
+        "review: the answer cites no documented source",
+        "review: too short",
+    ]
+
+
+def test_synthesis_without_a_writer_never_answers_with_the_review() -> None:
+    request = SynthesisRequest(
+        task="t",
+        results=[
+            item("research", WorkerType.RESEARCHER, "facts"),
+            item("review", WorkerType.REVIEWER, "Review: 1 problem(s) found:\n- too short"),
+        ],
+        missing=["write"],
+    )
+
+    synthesis = synthesize(request)
+
+    assert synthesis.answer == "facts"
+    assert synthesis.gaps == ["write did not complete", "review: too short"]
 
 
 def test_synthesis_with_no_results_still_answers() -> None:

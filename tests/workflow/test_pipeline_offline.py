@@ -85,11 +85,13 @@ async def test_a_complex_ticket_is_resolved_by_an_orchestrator_child_run(
 
     ticket = Ticket(
         ticket_id="CX-1",
-        subject="Refund, invoice and my account",
+        # Three billing questions. (Strong cues of two categories, say an e-mail change on the
+        # account, would send the ticket to a person: test_offline_classifier_confidence.py.)
+        subject="Refund, invoice and my card",
         body=(
-            "I was charged twice for order 1234, can I get a refund for the second charge? "
-            "Where can I download the invoice for the first one? And how do I change the "
-            "e-mail address on my account so the next invoice goes to accounting?"
+            "I was charged twice in March, can I get a refund for the second charge? "
+            "Where can I download the invoice for the first one? And how do I update the "
+            "credit card we pay with, so the next invoice goes to the new one?"
         ),
     )
     async with real_pipeline(ts_env.client, task_queue, tmp_path):

@@ -4,6 +4,7 @@ questions."""
 
 import re
 
+from activities.providers.offline.task_text import task_questions
 from shared.orchestration import Plan, PlanRequest, SubTask, WorkerType
 
 # Asks for code to be written, not merely mentions an API or a code the customer was sent.
@@ -26,20 +27,13 @@ SUBJECT_LINE = re.compile(r"^Subject:\s*(.+)$", re.M)
 MAX_RESEARCH_BRANCHES = 3
 
 
-def _questions(task: str) -> list[str]:
-    # The task's own words, not the reference material appended to it.
-    own = re.split(r"^Knowledge-base articles", task, maxsplit=1, flags=re.M)[0]
-    sentences = re.split(r"(?<=[.?!])\s+|\n+", own)
-    return [s.strip() for s in sentences if s.strip().endswith("?") and len(s.split()) >= 3]
-
-
 def _subjects(task: str) -> list[str]:
     """What to research: the two things a comparison names, else each question the task asks
     (a ticket with several questions gets a branch per question), else its subject line or
     first sentence."""
     if found := COMPARE.search(task):
         return [found.group(1).strip(), found.group(2).strip()]
-    if len(questions := _questions(task)) >= 2:
+    if len(questions := task_questions(task)) >= 2:
         return [q[:160] for q in questions[:MAX_RESEARCH_BRANCHES]]
     if found := SUBJECT_LINE.search(task):
         return [found.group(1).strip()[:160]]

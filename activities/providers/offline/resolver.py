@@ -1,10 +1,13 @@
 """Offline resolver: a templated reply grounded in the knowledge base.
 
 It fixes what it can from validator findings (it drops the quoted subject when that carried a
-forbidden promise or internal text) and passes reviewer notes through as written; what it cannot
-fix stays a finding, and after the last revision round a person takes over.
+forbidden promise or internal text); what it cannot fix stays a finding, and after the last
+revision round a person takes over. A reviewer's notes choose which article leads the reply
+(reviewer_notes.py); their words never go to the customer.
 """
 
+from activities.knowledge_base import KnowledgeBase
+from activities.providers.offline.reviewer_notes import articles_for_notes
 from activities.providers.offline.templates import GREETING, OPENING_PREFIX, SIGN_OFF, TOPIC
 from shared.agents import Draft, DraftRequest, FindingCode, Priority
 
@@ -24,11 +27,12 @@ def draft(request: DraftRequest) -> Draft:
         opening = f"{OPENING_PREFIX} {quoted_subject}."
     paragraphs = [GREETING, opening]
     cited: list[str] = []
-    if request.articles:
-        best = request.articles[0]
+    articles = articles_for_notes(request.reviewer_notes, request.articles, KnowledgeBase.bundled())
+    if articles:
+        best = articles[0]
         paragraphs.append(best.answer)
         cited.append(best.article_id)
-        for extra in request.articles[1:2]:
+        for extra in articles[1:2]:
             paragraphs.append(f"You may also find this useful: {extra.title}. {extra.answer}")
             cited.append(extra.article_id)
     else:
@@ -37,8 +41,6 @@ def draft(request: DraftRequest) -> Draft:
             "and follow up. It will help them if you reply with any error messages you saw, when "
             "it started, and the steps that lead to it."
         )
-    if request.reviewer_notes:
-        paragraphs.append(request.reviewer_notes.strip())
     if request.priority in (Priority.HIGH, Priority.URGENT):
         paragraphs.append(
             f"We have marked your request as {request.priority} priority "

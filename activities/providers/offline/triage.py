@@ -16,7 +16,8 @@ URGENT_CUES: Final = [
     r"\bdown for (all|every)",
     r"\bproduction\b.*\b(down|broken)",
     r"\ball (of )?(our )?users\b",
-    r"\bsecurity (breach|incident)|\bhacked\b|\bcompromised\b",
+    r"\bsecurity (breach|incident)|\bdata breach|\bunauthori[sz]ed access|\bhacked\b"
+    r"|\bcompromised\b|\bphishing\b",
     r"\bdata loss\b|\blost (all )?(our |my )?data\b",
     r"\bcritical\b",
 ]

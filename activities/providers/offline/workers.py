@@ -1,9 +1,17 @@
 """Offline specialist workers and synthesizer: templated work grounded in the bundled knowledge
-base. They show the orchestration working without a model; their prose is plain on purpose."""
+base. They show the orchestration working without a model; their prose is plain on purpose.
+
+A worker that rules cannot do (writing code) says so with a non-retryable error instead of
+returning a placeholder as if done: the sub-task fails, the orchestrator skips what depends on
+it, and the synthesis names it as missing."""
 
 import re
+from typing import Final
+
+from temporalio.exceptions import ApplicationError
 
 from activities.knowledge_base import KnowledgeBase
+from activities.providers.offline.review_check import REVIEW_PREFIX, problems_in_review, review
 from activities.providers.offline.templates import GREETING, SIGN_OFF
 from activities.text import sentences
 from shared.agents import Category, KnowledgeQuery
@@ -59,21 +67,22 @@ def _write(request: WorkRequest) -> WorkResult:
     return WorkResult(output=body, sources=sources)
 
 
+# The error type a worker raises for work rules cannot do: non-retryable, since no retry and no
+# simpler attempt on the same rules can do it either.
+CANNOT_DO_ERROR: Final = "OfflineWorkerCannotDoTask"
+
+
 def _code(request: WorkRequest) -> WorkResult:
-    steps = [item.subtask_id for item in request.context]
-    return WorkResult(
-        output=(
-            "```python\n# Steps derived from: " + ", ".join(steps or ["the task"]) + "\n"
-            "def run() -> None:\n"
-            "    raise NotImplementedError('offline provider: no code generation')\n```"
-        )
+    raise ApplicationError(
+        f"the offline provider cannot write code for sub-task {request.subtask.id!r}; "
+        "route the worker agent to an LLM provider for plans that need code",
+        type=CANNOT_DO_ERROR,
+        non_retryable=True,
     )
 
 
 def _review(request: WorkRequest) -> WorkResult:
-    words = sum(len(item.output.split()) for item in request.context)
-    verdict = "sound" if words >= 20 else "too thin to be useful"
-    return WorkResult(output=f"Review: the work is {verdict} ({words} words checked).")
+    return WorkResult(output=review(request.task, request.context))
 
 
 WORKERS = {
@@ -95,9 +104,18 @@ def work(request: WorkRequest) -> WorkResult:
 def synthesize(request: SynthesisRequest) -> Synthesis:
     writers = [r for r in request.results if r.worker == WorkerType.WRITER]
     chosen = writers[-1] if writers else None
-    answer = chosen.output if chosen else "\n\n".join(r.output for r in request.results)
+    if chosen:
+        answer = chosen.output
+    else:  # no writer: what the others produced, but never a review's notes about the work
+        answer = "\n\n".join(
+            r.output for r in request.results if not r.output.startswith(REVIEW_PREFIX)
+        )
     if not answer.strip():
         answer = "The team produced no results for this task."
     gaps = [f"{m} did not complete" for m in request.missing]
+    # What the reviewer found stays with the result, for whoever uses the answer.
+    for r in request.results:
+        if r.worker == WorkerType.REVIEWER:
+            gaps += [f"review: {problem}" for problem in problems_in_review(r.output)]
     sources = sorted({s for r in request.results for s in r.sources})
     return Synthesis(answer=answer, gaps=gaps, sources=sources)

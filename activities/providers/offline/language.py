@@ -1,0 +1,73 @@
+"""Which language a ticket is written in, cheaply: the share of each language's commonest words.
+
+The offline rules read English only. A ticket in another language gets no useful cue from them,
+and an English reply sent without a person would be wrong twice, so the classifier needs to know.
+Function words ("the", "und", "los", "vous", "não") make up a large share of any running text, so
+counting them tells the languages apart well enough without a model or a dependency.
+"""
+
+import re
+from typing import Final
+
+ENGLISH: Final = "en"
+# The commonest function words of each language the support team sees, minus words that are
+# also common English words ("a", "in", "an", "no", "so", "was", "will", "me"): each one here is
+# evidence for its language, or for another language that is not English at worst.
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+STOPWORDS: Final[dict[str, frozenset[str]]] = {
+    "en": _words(
+        "the and to of is it that for my you with this have be not are we our can please "
+        "would could your from but has been at as or do does they there what when which how "
+        "why i i'm i've don't can't doesn't it's hello thanks thank"
+    ),
+    "de": _words(
+        "der die das und es ist nicht ich wir sie ein eine einen einem mit auf für von zu den "
+        "dem des bei auch wie kann können bitte unser unsere unseren mein meine haben hat wurde "
+        "werden sich dass oder aber noch nach ihre ihnen uns sehr vielen dank guten ob keine "
+        "kein sind wird gibt welche"
+    ),
+    "es": _words(
+        "el la los las de del que y en un una por para con mi mis se al lo como pero su sus "
+        "hola gracias puedo tengo está esta este mi muy hay cuando porque usted ustedes "
+        "también quiero necesito"
+    ),
+    "fr": _words(
+        "le la les de des du et en est une je nous vous pour pas ne que qui dans sur avec mon ma "
+        "mes votre vos bonjour merci ce cette il elle au aux sont j'ai mais ou très suis avons "
+        "pouvez"
+    ),
+    "pt": _words(
+        "os de da dos das é um uma que não para com em na meu minha por se mas "
+        "como olá obrigado obrigada você está tenho muito quando porque também preciso "
+        "gostaria seu sua"
+    ),
+}
+NAMES: Final = {
+    "en": "English",
+    "de": "German",
+    "es": "Spanish",
+    "fr": "French",
+    "pt": "Portuguese",
+}
+# Letters, with inner apostrophes and hyphens: "e-mail" is one word, not Portuguese "e".
+_WORD: Final = re.compile(r"[^\W\d_]+(?:['-][^\W\d_]+)*")
+
+
+def detect_language(text: str) -> str | None:
+    """The language code whose function words the text uses most, English on a tie; None when
+    the text has none of them (too short or too terse to tell)."""
+    hits = dict.fromkeys(STOPWORDS, 0)
+    for word in _WORD.findall(text.lower()):
+        for code, words in STOPWORDS.items():
+            hits[code] += word in words
+    best = max(hits.values())
+    if best == 0:
+        return None
+    if hits[ENGLISH] == best:
+        return ENGLISH
+    return max(hits, key=lambda code: hits[code])

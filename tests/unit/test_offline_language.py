@@ -1,0 +1,52 @@
+"""Language detection by function words: cheap, and enough to know what the rules cannot read."""
+
+import pytest
+
+from activities.providers.offline.language import ENGLISH, detect_language
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        pytest.param("I was charged twice for my subscription, can you help?", "en", id="en"),
+        pytest.param(
+            "Ich habe die Rechnung für März nicht erhalten, können Sie mir bitte helfen?",
+            "de",
+            id="de",
+        ),
+        pytest.param(
+            "Hola, no puedo acceder a mi cuenta y necesito ayuda con el pago.", "es", id="es"
+        ),
+        pytest.param(
+            "Bonjour, je ne peux pas me connecter à mon compte depuis hier, merci.", "fr", id="fr"
+        ),
+        pytest.param(
+            "Olá, não consigo acessar minha conta, preciso de ajuda com a fatura.", "pt", id="pt"
+        ),
+    ],
+)
+def test_each_language_is_recognised_by_its_function_words(text: str, language: str) -> None:
+    assert detect_language(text) == language
+
+
+def test_english_technical_words_in_a_german_ticket_do_not_make_it_english() -> None:
+    text = (
+        "Die API-Integration mit dem Server ist seit dem Update fehlerhaft, bitte prüfen Sie das."
+    )
+
+    assert detect_language(text) == "de"
+
+
+def test_a_terse_ticket_without_function_words_has_no_language() -> None:
+    assert detect_language("Invoice missing") is None
+    assert detect_language("") is None
+
+
+def test_hyphenated_english_words_are_not_read_as_portuguese() -> None:
+    # "e-mail" split at the hyphen would leave Portuguese "e" behind.
+    assert detect_language("e-mail e-mail e-mail re-send") is None
+
+
+def test_english_wins_a_tie() -> None:
+    # One English function word ("the") and one German one ("und").
+    assert detect_language("the und") == ENGLISH
