@@ -11,23 +11,31 @@ added to ``payload_codecs`` encrypts a payload before it leaves the history (doc
 
 References written by the earlier claim-check codec (encoding ``binary/claim-check``) still read:
 ``LegacyClaimCheckDecoder`` stays in the codec chain, decode-only.
+
+Encryption: when a key ring is configured (``shared.encryption.keyring``: TICKETS_ENCRYPTION_KEYS,
+TICKETS_ENCRYPTION_KEY_FILE or the data directory's key file that ``make run`` creates), the
+AES-256-GCM codec is the chain's outermost codec, and failures carry their message and stack trace
+as an encoded (so encrypted) payload. Payloads written without it still decode (docs/privacy.md).
 """
 
 import dataclasses
 import os
 from collections.abc import Mapping, Sequence
-from typing import Final
+from typing import Final, Literal
 
 from temporalio.api.common.v1 import Payload
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import (
     DataConverter,
+    DefaultFailureConverterWithEncodedAttributes,
     ExternalStorage,
     PayloadCodec,
     StorageDriver,
     StorageDriverSelectContext,
 )
 
+from shared.encryption.codec import EncryptionCodec
+from shared.encryption.keyring import KeyRing, load_key_ring
 from shared.payload_store import FileStore, PayloadStore
 from shared.stores.config import StoreConfig
 from shared.stores.factory import payload_driver
@@ -79,11 +87,14 @@ class CodecChain(PayloadCodec):
         return out
 
 
-def payload_codecs(config: StoreConfig) -> list[PayloadCodec]:
-    """The codec chain, outermost last. An encryption codec goes after the legacy decoder: its
+def payload_codecs(config: StoreConfig, ring: KeyRing | None = None) -> list[PayloadCodec]:
+    """The codec chain, outermost last. The encryption codec goes after the legacy decoder: its
     output is what external storage stores; legacy references were never encrypted, and each
     codec passes through payloads of encodings it does not know."""
-    return [LegacyClaimCheckDecoder(FileStore(config.payload_dir))]
+    codecs: list[PayloadCodec] = [LegacyClaimCheckDecoder(FileStore(config.payload_dir))]
+    if ring is not None:
+        codecs.append(EncryptionCodec(ring))
+    return codecs
 
 
 def external_storage(config: StoreConfig, driver: StorageDriver | None = None) -> ExternalStorage:
@@ -110,14 +121,40 @@ def data_converter(
     *,
     threshold: int | None = None,
     env: Mapping[str, str] | None = None,
+    key_ring: KeyRing | Literal["from-env"] | None = "from-env",
 ) -> DataConverter:
-    """The converter for every client, worker, test environment and Replayer. ``driver``
-    overrides the payload store the environment names (the worker passes the one it opened)."""
-    config = StoreConfig.from_env(os.environ if env is None else env)
+    """The converter for every client, worker, test environment, Replayer and the codec server.
+    ``driver`` overrides the payload store the environment names (the worker passes the one it
+    opened); ``key_ring`` overrides the ring the environment names (None: no encryption)."""
+    env = os.environ if env is None else env
+    config = StoreConfig.from_env(env)
     if threshold is not None:
         config = dataclasses.replace(config, offload_bytes=threshold)
+    ring = load_key_ring(env) if key_ring == "from-env" else key_ring
     return dataclasses.replace(
         pydantic_data_converter,
-        payload_codec=CodecChain(payload_codecs(config)),
+        payload_codec=CodecChain(payload_codecs(config, ring)),
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
         external_storage=external_storage(config, driver),
     )
+
+
+def key_ring_of(converter: DataConverter) -> KeyRing | None:
+    """The key ring a converter built here encrypts with (None: it does not encrypt)."""
+    chain = converter.payload_codec
+    if isinstance(chain, CodecChain):
+        for codec in chain.codecs:
+            if isinstance(codec, EncryptionCodec):
+                return codec.ring
+    return None
+
+
+def describe_encryption(converter: DataConverter) -> str:
+    """One line for start-up output: what protects payloads (key ids, never keys)."""
+    ring = key_ring_of(converter)
+    if ring is None:
+        return (
+            "payload encryption OFF: ticket text is stored readable in Temporal and the payload "
+            "store (set TICKETS_ENCRYPTION_KEYS or TICKETS_ENCRYPTION_KEY_FILE; docs/privacy.md)"
+        )
+    return f"payload encryption {ring.describe()}"
