@@ -63,6 +63,11 @@ class DeliveryLedger(ABC):
     async def count(self, ticket_id: str | None = None) -> int: ...
 
     @abstractmethod
+    async def delete(self, ticket_ids: list[str], customer_id: str | None = None) -> list[str]:
+        """Erase the rows of these tickets and, when given, every row of this customer (erasure
+        on request); returns the ticket ids whose rows were deleted."""
+
+    @abstractmethod
     def location(self, ticket_id: str) -> str:
         """Where the row lives, safe to print and to keep in a history (no password)."""
 

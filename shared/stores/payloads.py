@@ -88,6 +88,12 @@ class ContentAddressedDriver(StorageDriver):
         """The content hashes stored for a workflow id (for erasure and garbage collection)."""
 
     @abstractmethod
+    async def erase_owned_by(self, workflow_id: str) -> int:
+        """Erasure on request: forget that this workflow and its children (ids starting with
+        ``<workflow_id>/``) own payloads, and delete every payload no other workflow owns.
+        Returns how many payloads were deleted."""
+
+    @abstractmethod
     def describe(self) -> str: ...
 
     async def store(

@@ -81,6 +81,35 @@ class FilePayloadDriver(ContentAddressedDriver):
                 keys.add(record["sha256"])
         return keys
 
+    def _erase_owned_by(self, workflow_id: str) -> int:
+        # Owner files are named by a hash of the owner id, so children (``<id>/...``) are found
+        # by reading every owner file; erasure is rare, and this is one pass over small files.
+        mine: set[str] = set()
+        others: set[str] = set()
+        doomed: list[Path] = []
+        for path in (self.root / "owners").rglob("*.jsonl"):
+            records = [json.loads(line) for line in path.read_text("utf-8").splitlines() if line]
+            owned = any(
+                r["owner_id"] == workflow_id or r["owner_id"].startswith(f"{workflow_id}/")
+                for r in records
+            )
+            (mine if owned else others).update(r["sha256"] for r in records)
+            if owned:
+                doomed.append(path)
+        deleted = 0
+        for key in mine - others:
+            try:
+                (self.root / key[:2] / key).unlink()
+                deleted += 1
+            except FileNotFoundError:
+                pass
+        for path in doomed:
+            path.unlink(missing_ok=True)
+        return deleted
+
+    async def erase_owned_by(self, workflow_id: str) -> int:
+        return await asyncio.to_thread(self._erase_owned_by, workflow_id)
+
     async def put_many(self, items: Sequence[tuple[str, bytes]], owner: PayloadOwner) -> None:
         await asyncio.to_thread(self._put_many, items, owner)
 

@@ -50,6 +50,22 @@ class PostgresPayloadDriver(ContentAddressedDriver):
                 )
         return [found[key] for key in keys]
 
+    async def erase_owned_by(self, workflow_id: str) -> int:
+        async with self.database.connection() as conn, conn.transaction():
+            cursor = await conn.execute(
+                "DELETE FROM payload_owners WHERE owner_id = %s OR starts_with(owner_id, %s) "
+                "RETURNING sha256",
+                (workflow_id, f"{workflow_id}/"),
+            )
+            keys = list({row[0] for row in await cursor.fetchall()})
+            # A separate statement: it must see the owner rows the one above removed.
+            cursor = await conn.execute(
+                "DELETE FROM payloads p WHERE p.sha256 = ANY(%s) AND NOT EXISTS "
+                "(SELECT 1 FROM payload_owners o WHERE o.sha256 = p.sha256)",
+                (keys,),
+            )
+            return cursor.rowcount
+
     async def payloads_of(self, owner_id: str) -> set[str]:
         async with self.database.connection() as conn:
             cursor = await conn.execute(

@@ -101,3 +101,28 @@ async def test_a_reference_with_a_malformed_hash_is_refused_before_any_lookup(
     claim = StorageDriverClaim(claim_data={"sha256": "../../etc/passwd", "bytes": "10"})
     with pytest.raises(PayloadIntegrityError, match="invalid content hash"):
         await driver.retrieve(RETRIEVE, [claim])
+
+
+async def test_erasure_deletes_what_a_ticket_and_its_children_own_and_keeps_what_others_share(
+    driver: ContentAddressedDriver,
+) -> None:
+    def owned_by(workflow_id: str) -> StorageDriverStoreContext:
+        return StorageDriverStoreContext(
+            target=StorageDriverWorkflowInfo(namespace="default", id=workflow_id)
+        )
+
+    own = await driver.store(owned_by("ticket-T-1"), [payload(5_000, b"a")])
+    child = await driver.store(owned_by("ticket-T-1/resolution/write"), [payload(5_000, b"b")])
+    shared = await driver.store(owned_by("ticket-T-1"), [payload(5_000, b"c")])
+    await driver.store(owned_by("ticket-T-2"), [payload(5_000, b"c")])  # the same bytes
+    lookalike = await driver.store(owned_by("ticket-T-10"), [payload(5_000, b"d")])
+
+    assert await driver.erase_owned_by("ticket-T-1") == 2
+    for gone in (own, child):
+        with pytest.raises(PayloadMissing):
+            await driver.retrieve(RETRIEVE, gone)
+    assert await driver.retrieve(RETRIEVE, shared) == [payload(5_000, b"c")]
+    assert await driver.retrieve(RETRIEVE, lookalike) == [payload(5_000, b"d")]
+    assert await driver.payloads_of("ticket-T-1") == set()
+    assert await driver.payloads_of("ticket-T-1/resolution/write") == set()
+    assert await driver.erase_owned_by("ticket-T-1") == 0
