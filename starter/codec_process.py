@@ -17,7 +17,13 @@ READY_TIMEOUT = 30.0  # seconds; importing the web stack and the SDK takes a sec
 
 
 class CodecServerProcess:
-    def __init__(self, data_dir: Path, port: int, allowed_origin: str) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        port: int,
+        allowed_origin: str,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
         self.port = port
         self.log_path = data_dir / "codec-server.log"
         self._command = [
@@ -32,7 +38,12 @@ class CodecServerProcess:
             "--allow-origin",
             allowed_origin,
         ]
-        self._env = {**os.environ, "TICKETS_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1"}
+        self._env = {
+            **os.environ,
+            "TICKETS_DATA_DIR": str(data_dir),
+            "PYTHONUNBUFFERED": "1",
+            **(extra_env or {}),
+        }
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
