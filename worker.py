@@ -34,9 +34,11 @@ from activities.providers.errors import ProviderCheckError
 from activities.providers.registry import OFFLINE, build_providers, providers_in_use
 from activities.ticket_activities import TicketActivities
 from shared import names, settings, telemetry
+from shared.data_converter import describe_encryption
 from shared.metrics import prometheus_runtime
 from shared.pipeline_config import PipelineConfig
 from shared.provider_config import WorkerSettings
+from shared.redaction import safe_url
 from shared.search_attribute_setup import SearchAttributeSetupError, ensure_search_attributes
 from shared.temporal_client import connect, connection_settings, exit_process
 from shared.worker_gauges import SpendLimitError, VisibilityGauges, spend_limit_from_env
@@ -159,7 +161,8 @@ def describe_providers(config: PipelineConfig, worker_settings: WorkerSettings) 
             )
             continue
         p = worker_settings.providers[name]
-        where = p.base_url or "the provider's default endpoint"
+        # A base URL may carry credentials (user:password@, ?key=...): never print them.
+        where = safe_url(p.base_url) if p.base_url else "the provider's default endpoint"
         key = f"key from {p.api_key_env}" if p.api_key_env else "no key"
         rate = (
             f"{p.requests_per_minute:g} requests/min -> "
@@ -209,6 +212,9 @@ async def run(queues: Sequence[str] | None, stop: asyncio.Event) -> int:
     except RuntimeError as err:
         print(f"worker: cannot reach Temporal at {conn.describe()}: {err}", file=sys.stderr)
         return 1
+    except settings.ConfigError as err:  # an unusable key ring or store setting
+        print(f"worker: configuration error: {err}", file=sys.stderr)
+        return 2
     try:
         registered = await ensure_search_attributes(client)
     except SearchAttributeSetupError as err:
@@ -223,6 +229,7 @@ async def run(queues: Sequence[str] | None, stop: asyncio.Event) -> int:
         print(f"worker: {err}", file=sys.stderr)
         return 2
     print(f"worker: connected to {conn.describe()}; configuration from {loaded.source}")
+    print(f"worker: {describe_encryption(client.data_converter)}")
     if registered:
         print(f"worker: registered search attributes {', '.join(registered)}")
     print("worker: agents (provider:model, fallbacks after ->):")

@@ -49,7 +49,9 @@ class Outbox:
         now = datetime.now(UTC).isoformat()
         with self._connect() as conn:
             inserted = conn.execute(
-                "INSERT OR IGNORE INTO deliveries VALUES (?, ?, ?, ?, ?, ?)",
+                # Columns named: the shared ledger (shared/stores) adds columns to this table.
+                "INSERT OR IGNORE INTO deliveries (ticket_id, channel, customer_id, revision, "
+                "body, delivered_at) VALUES (?, ?, ?, ?, ?, ?)",
                 (ticket_id, channel, customer_id, revision, body, now),
             ).rowcount
             row = conn.execute(

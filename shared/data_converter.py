@@ -1,56 +1,63 @@
-"""The data converter every client and worker uses: pydantic JSON, plus large payloads stored
-outside the history.
+"""The data converter every client and worker uses: pydantic JSON, the payload codecs, and large
+payloads stored outside the history.
 
 Temporal limits a payload to 2 MB and a history to 50 MB; a long agent output or the results of a
-swarm would hit that. ``ClaimCheckCodec`` swaps any payload above ``threshold`` bytes for a small
-reference to a ``PayloadStore`` entry (keyed by its SHA-256), and swaps it back when read. Workflow
-and activity code never see the difference; the Web UI shows the reference.
+swarm would hit that. Payloads of ``TICKETS_PAYLOAD_OFFLOAD_BYTES`` (128 KiB) or more go to the
+payload store through the SDK's external storage (``ExternalStorage`` with the drivers of
+``shared.stores``: PostgreSQL when ``TICKETS_DATABASE_URL`` is set, files under the data directory
+otherwise); only a reference stays in the history. The SDK encodes in the order payload converter
+-> payload codecs -> external storage, so what is stored is the codecs' output: an encryption codec
+added to ``payload_codecs`` encrypts a payload before it leaves the history (docs/payloads.md).
+
+References written by the earlier claim-check codec (encoding ``binary/claim-check``) still read:
+``LegacyClaimCheckDecoder`` stays in the codec chain, decode-only.
+
+Encryption: when a key ring is configured (``shared.encryption.keyring``: TICKETS_ENCRYPTION_KEYS,
+TICKETS_ENCRYPTION_KEY_FILE or the data directory's key file that ``make run`` creates), the
+AES-256-GCM codec is the chain's outermost codec, and failures carry their message and stack trace
+as an encoded (so encrypted) payload. Payloads written without it still decode (docs/privacy.md).
 """
 
 import dataclasses
-import hashlib
 import os
-from collections.abc import Sequence
-from pathlib import Path
-from typing import Final
+from collections.abc import Mapping, Sequence
+from typing import Final, Literal
 
 from temporalio.api.common.v1 import Payload
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.converter import DataConverter, PayloadCodec
+from temporalio.converter import (
+    DataConverter,
+    DefaultFailureConverterWithEncodedAttributes,
+    ExternalStorage,
+    PayloadCodec,
+    StorageDriver,
+    StorageDriverSelectContext,
+)
 
+from shared.encryption.codec import EncryptionCodec
+from shared.encryption.keyring import KeyRing, load_key_ring
 from shared.payload_store import FileStore, PayloadStore
+from shared.stores.config import StoreConfig
+from shared.stores.factory import payload_driver
+from shared.stores.payloads_file import FilePayloadDriver
 
-ENCODING: Final = b"binary/claim-check"
-# Well under the 2 MB payload limit, well above any ticket: only big outputs move out.
-DEFAULT_THRESHOLD: Final = 128 * 1024
+LEGACY_ENCODING: Final = b"binary/claim-check"
 
 
-class ClaimCheckCodec(PayloadCodec):
-    def __init__(self, store: PayloadStore, threshold: int = DEFAULT_THRESHOLD) -> None:
+class LegacyClaimCheckDecoder(PayloadCodec):
+    """Reads the references of the claim-check codec this project used before external storage
+    (payloads under ``<data dir>/payloads``); encodes nothing."""
+
+    def __init__(self, store: PayloadStore) -> None:
         self.store = store
-        self.threshold = threshold
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
-        out = []
-        for payload in payloads:
-            data = payload.SerializeToString()
-            if len(data) <= self.threshold:
-                out.append(payload)
-                continue
-            key = hashlib.sha256(data).hexdigest()
-            await self.store.put(key, data)
-            out.append(
-                Payload(
-                    metadata={"encoding": ENCODING, "claim-check-key": key.encode()},
-                    data=f"{len(data)} bytes in the payload store".encode(),
-                )
-            )
-        return out
+        return list(payloads)
 
     async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
         out = []
         for payload in payloads:
-            if payload.metadata.get("encoding") != ENCODING:
+            if payload.metadata.get("encoding") != LEGACY_ENCODING:
                 out.append(payload)
                 continue
             original = Payload()
@@ -61,15 +68,93 @@ class ClaimCheckCodec(PayloadCodec):
         return out
 
 
-def default_store(data_dir: Path | None = None) -> FileStore:
-    root = data_dir if data_dir is not None else Path(os.environ.get("TICKETS_DATA_DIR") or "data")
-    return FileStore(root.resolve() / "payloads")
+class CodecChain(PayloadCodec):
+    """Several codecs as one: encode in order, decode in reverse order."""
+
+    def __init__(self, codecs: Sequence[PayloadCodec]) -> None:
+        self.codecs = list(codecs)
+
+    async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        out = list(payloads)
+        for codec in self.codecs:
+            out = await codec.encode(out)
+        return out
+
+    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        out = list(payloads)
+        for codec in reversed(self.codecs):
+            out = await codec.decode(out)
+        return out
+
+
+def payload_codecs(config: StoreConfig, ring: KeyRing | None = None) -> list[PayloadCodec]:
+    """The codec chain, outermost last. The encryption codec goes after the legacy decoder: its
+    output is what external storage stores; legacy references were never encrypted, and each
+    codec passes through payloads of encodings it does not know."""
+    codecs: list[PayloadCodec] = [LegacyClaimCheckDecoder(FileStore(config.payload_dir))]
+    if ring is not None:
+        codecs.append(EncryptionCodec(ring))
+    return codecs
+
+
+def external_storage(config: StoreConfig, driver: StorageDriver | None = None) -> ExternalStorage:
+    """``driver`` stores; when it is not the data directory's file driver, that one is registered
+    too (read-only in effect), so payloads stored on this machine before it joined a cluster
+    still read."""
+    primary = driver or payload_driver(config)
+    drivers: list[StorageDriver] = [primary]
+    if not isinstance(primary, FilePayloadDriver):
+        drivers.append(FilePayloadDriver(config.payload_dir))
+
+    def select(context: StorageDriverSelectContext, payload: Payload) -> StorageDriver:
+        return primary
+
+    return ExternalStorage(
+        drivers=drivers,
+        driver_selector=select if len(drivers) > 1 else None,
+        payload_size_threshold=config.offload_bytes,
+    )
 
 
 def data_converter(
-    store: PayloadStore | None = None, threshold: int | None = None
+    driver: StorageDriver | None = None,
+    *,
+    threshold: int | None = None,
+    env: Mapping[str, str] | None = None,
+    key_ring: KeyRing | Literal["from-env"] | None = "from-env",
 ) -> DataConverter:
-    if threshold is None:
-        threshold = int(os.environ.get("TICKETS_PAYLOAD_OFFLOAD_BYTES") or DEFAULT_THRESHOLD)
-    codec = ClaimCheckCodec(store or default_store(), threshold)
-    return dataclasses.replace(pydantic_data_converter, payload_codec=codec)
+    """The converter for every client, worker, test environment, Replayer and the codec server.
+    ``driver`` overrides the payload store the environment names (the worker passes the one it
+    opened); ``key_ring`` overrides the ring the environment names (None: no encryption)."""
+    env = os.environ if env is None else env
+    config = StoreConfig.from_env(env)
+    if threshold is not None:
+        config = dataclasses.replace(config, offload_bytes=threshold)
+    ring = load_key_ring(env) if key_ring == "from-env" else key_ring
+    return dataclasses.replace(
+        pydantic_data_converter,
+        payload_codec=CodecChain(payload_codecs(config, ring)),
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+        external_storage=external_storage(config, driver),
+    )
+
+
+def key_ring_of(converter: DataConverter) -> KeyRing | None:
+    """The key ring a converter built here encrypts with (None: it does not encrypt)."""
+    chain = converter.payload_codec
+    if isinstance(chain, CodecChain):
+        for codec in chain.codecs:
+            if isinstance(codec, EncryptionCodec):
+                return codec.ring
+    return None
+
+
+def describe_encryption(converter: DataConverter) -> str:
+    """One line for start-up output: what protects payloads (key ids, never keys)."""
+    ring = key_ring_of(converter)
+    if ring is None:
+        return (
+            "payload encryption OFF: ticket text is stored readable in Temporal and the payload "
+            "store (set TICKETS_ENCRYPTION_KEYS or TICKETS_ENCRYPTION_KEY_FILE; docs/privacy.md)"
+        )
+    return f"payload encryption {ring.describe()}"

@@ -51,7 +51,9 @@ class ReviewRecord(BaseModel):
     """A review as applied, or, for a signal that did not apply or did not parse, as ignored."""
 
     decision: ReviewDecision | None
-    raw: dict[str, Any] | None = None  # what an unparseable signal carried
+    # What an unparseable signal carried: tickets from before bounded excerpts kept it whole.
+    raw: dict[str, Any] | None = None
+    raw_excerpt: str | None = None  # the start of its JSON (workflows.review_gate)
     at: datetime
     applied: bool
     note: str = ""

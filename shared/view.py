@@ -99,6 +99,9 @@ class TicketView(BaseModel):
     revision_rounds: int = 0
     review_reasons: list[str] = Field(default_factory=list)
     reviews: list[ReviewRecord] = Field(default_factory=list)
+    # Ignored review signals beyond the ones kept in ``reviews`` (only counted: a sender cannot
+    # grow the ticket without bound).
+    ignored_reviews_dropped: int = 0
     transitions: list[Transition] = Field(default_factory=list)
     usage: dict[str, AgentUsageTotals] = Field(default_factory=dict)
     fallbacks: list[Fallback] = Field(default_factory=list)

@@ -13,6 +13,7 @@ from pathlib import Path
 from pydantic import ValidationError
 from temporalio.service import RPCError
 
+from codec_server import main as codec_server_main
 from policy.transitions import SETTLED_STATES, TicketState
 from shared import operations as ops
 from shared.review import ReviewAction, ReviewDecision
@@ -189,6 +190,12 @@ async def cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+async def cmd_erase(args: argparse.Namespace) -> int:
+    from starter.erase import run_erase
+
+    return await run_erase(args)
+
+
 async def cmd_run(args: argparse.Namespace) -> int:
     from starter.main_job import run_main_job
 
@@ -330,6 +337,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="Web UI port of the embedded server (default: its gRPC port + 1000, so 8233)",
     )
     p.add_argument(
+        "--codec-port",
+        type=positive_int,
+        default=None,
+        help="port of the codec server the Web UI decrypts through (default: Web UI port + 1)",
+    )
+    p.add_argument(
         "--keep-running",
         action="store_true",
         help="keep the server and worker running for the Web UI until Ctrl-C",
@@ -343,11 +356,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_run)
 
     api_commands.add_parsers(sub, common)
+    p = sub.add_parser(
+        "codec-server",
+        help="serve Temporal's remote codec protocol so the Web UI shows tickets decrypted",
+    )
+    codec_server_main.add_arguments(p)
+    # uvicorn runs its own event loop: this command is not a coroutine.
+    p.set_defaults(handler=None, blocking=codec_server_main.run)
+
+    p = sub.add_parser(
+        "erase",
+        parents=[common],
+        help="erase one customer's tickets, deliveries and stored payloads (dry run by default)",
+    )
+    p.add_argument("--customer-id", required=True, help="the customer whose data goes")
+    p.add_argument(
+        "--yes", action="store_true", help="erase for real (without it: only say what would go)"
+    )
+    p.set_defaults(handler=cmd_erase)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.handler is None:
+        return int(args.blocking(args))
     try:
         return asyncio.run(args.handler(args))
     except CliError as err:

@@ -4,14 +4,17 @@ import re
 
 from temporalio.client import Client
 
+from shared.settings import ConfigError
 from shared.temporal_client import connect, connection_settings
-from starter.errors import ServerUnreachable
+from starter.errors import CliError, ServerUnreachable
 
 
 async def open_client() -> Client:
     settings = connection_settings()
     try:
         return await connect(settings)
+    except ConfigError as err:  # an unusable key ring or store setting: one sentence
+        raise CliError(str(err)) from None
     except RuntimeError as err:
         text = str(err)
         cause = (

@@ -7,12 +7,14 @@ http://localhost:8233, bound to 127.0.0.1 only.
 
 import asyncio
 import contextlib
+import os
 import shutil
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
+from shared.encryption.keyring import ensure_local_key_file
 from shared.search_attributes import ALL_KEYS
 from shared.temporal_client import connect, connection_settings
 from starter.errors import CliError
@@ -59,6 +61,7 @@ class EmbeddedServer:
         *,
         ui: bool = True,
         register_search_attributes: bool = True,
+        codec_endpoint: str | None = None,
     ) -> None:
         self.data_dir = data_dir
         self.host = host
@@ -67,6 +70,9 @@ class EmbeddedServer:
         self.ui = ui
         # Off only in tests that prove the worker registers them itself.
         self.register_search_attributes = register_search_attributes
+        self.codec_endpoint = codec_endpoint
+        # Set by start() when it created the data directory's key file (so the caller says so).
+        self.created_key_file: Path | None = None
         self.log_path = data_dir / "temporal-server.log"
         self.db_path = data_dir / "temporal.sqlite"
         self._process: subprocess.Popen[bytes] | None = None
@@ -95,6 +101,8 @@ class EmbeddedServer:
         ]
         if self.ui:
             cmd += ["--ui-port", str(self.ui_port), "--ui-disable-news-fetch"]
+            if self.codec_endpoint:
+                cmd += ["--ui-codec-endpoint", self.codec_endpoint]
         else:
             cmd += ["--headless"]
         if self.register_search_attributes:
@@ -102,7 +110,14 @@ class EmbeddedServer:
                 cmd += ["--search-attribute", f"{key.name}={key.indexed_value_type.name.title()}"]
         return cmd
 
+    def ensure_key_file(self) -> Path | None:
+        """The data directory's key file, created when no keys are configured (see module)."""
+        created = ensure_local_key_file({**os.environ, "TICKETS_DATA_DIR": str(self.data_dir)})
+        self.created_key_file = self.created_key_file or created
+        return created
+
     async def start(self) -> None:
+        self.ensure_key_file()
         self._process = await asyncio.to_thread(spawn_logged, self.command(), self.log_path)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + STARTUP_TIMEOUT

@@ -22,9 +22,11 @@ from temporalio.client import Client
 from policy.transitions import SETTLED_STATES
 from shared import operations as ops
 from shared import settings
+from shared.encryption.keyring import ensure_local_key_file
 from shared.temporal_client import connection_settings
 from shared.view import TicketView
 from starter import render
+from starter.codec_process import CodecServerProcess
 from starter.connection import open_client
 from starter.embedded import EmbeddedServer, port_in_use, server_answers
 from starter.errors import EXIT_OK, EXIT_PARTIAL, CliError, ServerUnreachable
@@ -170,22 +172,44 @@ def _cancel_on_sigterm() -> None:
 
 async def _ensure_server(
     args: argparse.Namespace, out: Console
-) -> tuple[EmbeddedServer | None, str]:
-    """The configured server if one answers, else a new embedded one (not yet started)."""
+) -> tuple[EmbeddedServer | None, CodecServerProcess | None, str]:
+    """The configured server if one answers, else a new embedded one (not yet started) with a
+    codec server for its Web UI."""
     conn = connection_settings()
     if await server_answers(conn.address):
         out.print(f"Using the Temporal server that answers at {conn.describe()}")
-        return None, conn.address
+        return None, None, conn.address
     host, port = _port(conn.address)
     if host not in LOCAL_HOSTS:
         raise ServerUnreachable(f"cannot reach the Temporal server at {conn.describe()}")
-    server = EmbeddedServer(settings.data_dir(), host="127.0.0.1", port=port, ui_port=args.ui_port)
-    if port_in_use(server.ui_port):
-        raise CliError(
-            f"port {server.ui_port} (the Web UI) is in use by another program; "
-            "choose another with --ui-port"
-        )
-    return server, server.address
+    ui_port = args.ui_port if args.ui_port is not None else port + 1000
+    codec_port = args.codec_port if args.codec_port is not None else ui_port + 1
+    codec = CodecServerProcess(settings.data_dir(), codec_port, f"http://localhost:{ui_port}")
+    server = EmbeddedServer(
+        settings.data_dir(),
+        host="127.0.0.1",
+        port=port,
+        ui_port=ui_port,
+        codec_endpoint=codec.url,
+    )
+    for used, what, flag in (
+        (server.ui_port, "the Web UI", "--ui-port"),
+        (codec.port, "the codec server", "--codec-port"),
+    ):
+        if port_in_use(used):
+            raise CliError(
+                f"port {used} ({what}) is in use by another program; choose another with {flag}"
+            )
+    return server, codec, server.address
+
+
+def _say_key_created(out: Console, path: Path) -> None:
+    out.print(
+        f"Created an encryption key for ticket payloads: {path} (owner-only). It keeps ticket "
+        "text unreadable in the server's database, the payload store and their backups; it does "
+        "not protect against someone who controls this machine. Keep a copy with care: without "
+        "it these tickets cannot be read."
+    )
 
 
 async def run_main_job(args: argparse.Namespace) -> int:
@@ -196,10 +220,15 @@ async def run_main_job(args: argparse.Namespace) -> int:
     if not tickets:
         raise CliError("; ".join(str(e) for e in errors) or f"no tickets in {args.file}")
 
-    server, address = await _ensure_server(args, out)
+    server, codec, address = await _ensure_server(args, out)
+    if created := ensure_local_key_file():
+        _say_key_created(out, created)
     metrics_address = os.environ.get(METRICS_ADDRESS_ENV) or f"127.0.0.1:{free_local_port()}"
     worker = WorkerProcess(data_dir, address, {**os.environ, METRICS_ADDRESS_ENV: metrics_address})
     try:
+        if codec is not None:
+            await codec.start()
+            out.print(f"Codec server for the Web UI: {codec.url} (log: {codec.log_path})")
         if server is not None:
             out.print(
                 f"Starting the embedded Temporal server on {server.address} "
@@ -250,4 +279,6 @@ async def run_main_job(args: argparse.Namespace) -> int:
         await worker.stop()
         if server is not None:
             await server.stop()
+        if codec is not None:
+            await codec.stop()
     return EXIT_PARTIAL if errors or unsettled else EXIT_OK

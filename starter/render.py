@@ -148,6 +148,8 @@ def print_status(view: TicketView) -> None:
         status = "applied" if r.applied else f"ignored ({r.note})"
         who = f"{r.decision.reviewer}: {r.decision.action}" if r.decision else "unparseable signal"
         out.print(f"  {r.at:%Y-%m-%d %H:%M:%S} {who} {status}")
+    if view.ignored_reviews_dropped:
+        out.print(f"  … and {view.ignored_reviews_dropped} more ignored review signal(s), not kept")
     if view.delivery:
         out.print(
             f"Delivered  revision {view.delivery.revision} to {view.delivery.location} "

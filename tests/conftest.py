@@ -1,7 +1,7 @@
 """Fixtures shared by the whole suite."""
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from temporalio.testing import WorkflowEnvironment
@@ -10,6 +10,7 @@ from shared import telemetry
 from shared.search_attribute_setup import ensure_search_attributes
 from shared.search_attributes import ALL_KEYS
 from tests.support.api_server import API_FUZZ_NAMESPACE, API_TEST_NAMESPACE
+from tests.support.postgres import PostgresServer, running_postgres
 from tests.support.temporal import CONVERTER, StartedWorkflows, binary, replay_histories
 
 # The one browser (and a context per test) for every browser test.
@@ -79,3 +80,11 @@ async def replay_check(request: pytest.FixtureRequest) -> AsyncIterator[None]:
 def task_queue() -> str:
     """A fresh workflow task queue per test, so no test's worker picks up another test's work."""
     return f"tickets-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One real PostgreSQL for the whole session (started on first use), in a temporary folder
+    on a free port; each test that needs a database creates its own (``create_database``)."""
+    with running_postgres() as server:
+        yield server

@@ -7,9 +7,10 @@ the SLA timer runs; if it fires first, the ticket is marked escalated and keeps 
 final review deadline: then nobody has answered and the wait ends without a decision.
 """
 
+import json
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 from pydantic import ValidationError
 from temporalio import workflow
@@ -31,6 +32,26 @@ with workflow.unsafe.imports_passed_through():
 # before this change replays without it (its history has no marker) and waits as it always did;
 # every wait that begins after the change has the deadline. See docs/versioning.md.
 PATCH_REVIEW_FINAL_DEADLINE = "review-final-deadline"
+
+# A signal cannot be refused, so what it adds to the ticket (its status answer and its result)
+# must be bounded here: an unparseable review keeps only an excerpt of its JSON, a reason is cut
+# to a length, and only so many ignored reviews are kept; the rest are counted.
+MAX_RAW_EXCERPT_CHARS: Final = 500
+MAX_NOTE_CHARS: Final = 500
+MAX_IGNORED_REVIEWS_KEPT: Final = 20
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text):,} characters)"
+
+
+def raw_excerpt(raw: Any) -> str:
+    """The start of a payload's JSON (deterministic: sorted keys, no I/O)."""
+    try:
+        text = json.dumps(raw, ensure_ascii=False, sort_keys=True, default=str)
+    except (TypeError, ValueError):  # keys of mixed types cannot be sorted
+        text = json.dumps(raw, ensure_ascii=False, default=str)
+    return _cut(text, MAX_RAW_EXCERPT_CHARS)
 
 
 class ReviewGate:
@@ -157,13 +178,18 @@ class ReviewGate:
         self.accept(decision)
 
     def _ignore(self, decision: ReviewDecision | None, raw: Any, problem: str) -> None:
-        self._record.view.reviews.append(
+        view = self._record.view
+        problem = _cut(problem, MAX_NOTE_CHARS)
+        workflow.logger.warning("review signal ignored: %s", problem)
+        if sum(not r.applied for r in view.reviews) >= MAX_IGNORED_REVIEWS_KEPT:
+            view.ignored_reviews_dropped += 1
+            return
+        view.reviews.append(
             ReviewRecord(
                 decision=decision,
-                raw=raw if decision is None and isinstance(raw, dict) else None,
+                raw_excerpt=raw_excerpt(raw) if decision is None else None,
                 at=workflow.now(),
                 applied=False,
                 note=problem,
             )
         )
-        workflow.logger.warning("review signal ignored: %s", problem)

@@ -10,6 +10,7 @@ budget) live in ``policy`` and are only called from here.
 import asyncio
 from typing import Any
 
+from pydantic import ValidationError
 from temporalio import workflow
 from temporalio.exceptions import (
     ActivityError,
@@ -42,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
     from shared.batch import TicketSettled
     from shared.pipeline_config import PipelineConfig
     from shared.review import ReviewAction, ReviewDecision, ReviewReceipt
+    from shared.tickets import Ticket
     from shared.view import (
         DeliveryReceipt,
         DeliveryRequest,
@@ -67,14 +69,39 @@ FALLBACK_PRIORITY = Priority.MEDIUM
 # Complex tickets get their first draft from an orchestrator run. A ticket started before this
 # change replays the single-draft path (and only complex tickets ever ask).
 PATCH_ORCHESTRATED_RESOLUTION = "orchestrated-resolution"
+# How much of an invalid input's validation errors the failure names (field and problem, never
+# the value: pydantic's messages quote no input).
+MAX_INPUT_ERRORS = 5
+
+
+def parse_request(raw: Any) -> tuple[TicketRequest | None, str | None]:
+    """The workflow's input, validated here rather than by the data converter: a ticket started
+    outside the CLI with a bad input (the Web UI, another program) then fails once, visibly, with
+    the field named, instead of failing its workflow task over and over."""
+    try:
+        return TicketRequest.model_validate(raw), None
+    except ValidationError as err:
+        problems = [
+            f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg']}"
+            for e in err.errors()[:MAX_INPUT_ERRORS]
+        ]
+        more = err.error_count() - len(problems)
+        return None, "; ".join(problems) + (f"; and {more} more" if more > 0 else "")
 
 
 @workflow.defn(name=names.TICKET_WORKFLOW)
 class TicketWorkflow:
     @workflow.init
-    def __init__(self, request: TicketRequest) -> None:
-        self._ticket = request.ticket
-        self._record = TicketRecord(request.ticket)
+    def __init__(self, request: Any) -> None:
+        parsed, self._invalid_input = parse_request(request)
+        if parsed is None:
+            ticket_id = names.ticket_id_from_workflow_id(workflow.info().workflow_id)
+            # Only the id and a placeholder subject: enough for the status query and the record.
+            parsed = TicketRequest.model_construct(
+                ticket=Ticket.model_construct(ticket_id=ticket_id, subject="(invalid input)")
+            )
+        self._ticket = parsed.ticket
+        self._record = TicketRecord(parsed.ticket)
         self._config = PipelineConfig()
         self._agents = AgentCaller(self._record, self._config)
         self._classification: Classification | None = None
@@ -83,13 +110,22 @@ class TicketWorkflow:
         self._degraded: list[str] = []
         self._reviews = ReviewGate(self._record)
         self._told_batch = False
-        self._batch_id = request.batch_id
+        self._batch_id = parsed.batch_id
 
     # ---- the lifecycle ---------------------------------------------------------------------------
 
     @workflow.run
-    async def run(self, request: TicketRequest) -> TicketView:
+    async def run(self, request: Any) -> TicketView:
         self._record.start()
+        if self._invalid_input is not None:
+            reason = f"invalid ticket input: {self._invalid_input}"
+            self._record.view.failure = reason
+            self._record.move(S.FAILED, "intake", reason)
+            raise ApplicationError(
+                f"ticket {self._ticket.ticket_id}: {reason}",
+                type="InvalidTicket",
+                non_retryable=True,
+            )
         try:
             await self._process()
         except (ActivityError, ChildWorkflowError, asyncio.CancelledError) as err:

@@ -21,13 +21,21 @@ from temporalio.worker import Replayer
 
 from shared import names, telemetry
 from shared.data_converter import data_converter
-from shared.payload_store import FileStore
+from shared.stores.payloads_file import FilePayloadDriver
 from shared.view import TicketView
+from tests.support.keys import make_key_ring
 from workflows import ALL_WORKFLOWS
 
-# The project's converter (pydantic, large payloads in a store), with this test run's own store.
-PAYLOAD_STORE = FileStore(Path(tempfile.mkdtemp(prefix="ticket-agents-payloads-")))
-CONVERTER = data_converter(PAYLOAD_STORE)
+# The project's converter (pydantic, large payloads in a store), with this test run's own store
+# (files in a temporary folder, whatever the developer's environment says).
+PAYLOAD_DIR = Path(tempfile.mkdtemp(prefix="ticket-agents-payloads-"))
+PAYLOAD_DRIVER = FilePayloadDriver(PAYLOAD_DIR / "payloads")
+# Encrypted as in production, with a fixed test key ring (test-only key material, derived from a
+# name, so histories recorded by tests/replay/record_histories.py stay replayable by any run).
+TEST_KEY_RING = make_key_ring("test-k1")
+CONVERTER = data_converter(
+    PAYLOAD_DRIVER, env={"TICKETS_DATA_DIR": str(PAYLOAD_DIR)}, key_ring=TEST_KEY_RING
+)
 
 
 def binary(name: str) -> str:

@@ -63,7 +63,7 @@ async def test_a_malformed_review_signal_is_recorded_as_ignored_with_the_reason(
         await handle.result()
 
     assert reviews[0].applied is False and reviews[0].decision is None
-    assert reviews[0].raw == {"action": "edit", "reviewer": "ui"}
+    assert reviews[0].raw_excerpt == '{"action": "edit", "reviewer": "ui"}'
     assert "an edit needs the new text" in reviews[0].note
 
 

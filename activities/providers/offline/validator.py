@@ -1,6 +1,7 @@
 """Offline validator: deterministic checks every draft must pass before it reaches a customer."""
 
 import re
+from functools import cache
 from typing import Final
 
 from activities.providers.offline.templates import BOILERPLATE_WORDS
@@ -28,6 +29,37 @@ INTERNAL_MARKERS: Final = re.compile(
 )
 # A leaked internal note is caught by any run of this many words from it appearing in the draft.
 LEAK_WINDOW_WORDS: Final = 6
+# A reply that repeats the agents' instructions (a prompt injection asking "print your system
+# prompt" that worked) is caught by any run of this many of their words; longer than for notes,
+# since a good reply may share a short phrase with its instructions.
+PROMPT_WINDOW_WORDS: Final = 8
+_WORD = re.compile(r"[a-z0-9']+")
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+@cache
+def _instruction_runs() -> frozenset[tuple[str, ...]]:
+    """Every PROMPT_WINDOW_WORDS-word run of every agent's instructions (its system prompt)."""
+    from activities.agent_specs import SPECS  # the prompts live with the LLM agents
+
+    runs = set()
+    for spec in SPECS.values():
+        words = _words(spec.instructions)
+        for i in range(len(words) - PROMPT_WINDOW_WORDS + 1):
+            runs.add(tuple(words[i : i + PROMPT_WINDOW_WORDS]))
+    return frozenset(runs)
+
+
+def repeats_instructions(text: str) -> bool:
+    words = _words(text)
+    runs = _instruction_runs()
+    return any(
+        tuple(words[i : i + PROMPT_WINDOW_WORDS]) in runs
+        for i in range(len(words) - PROMPT_WINDOW_WORDS + 1)
+    )
 
 
 def forbidden_promises(text: str) -> list[str]:
@@ -68,6 +100,13 @@ def check_draft(ticket: Ticket, draft: Draft, articles: list[KnowledgeArticle]) 
     ):
         findings.append(
             Finding(code=FindingCode.INTERNAL_LEAK, message="the reply contains internal notes")
+        )
+    elif repeats_instructions(text):
+        findings.append(
+            Finding(
+                code=FindingCode.INTERNAL_LEAK,
+                message="the reply repeats the agents' instructions (their system prompt)",
+            )
         )
     known = {a.article_id for a in articles}
     if not (set(draft.cited_articles) & known):

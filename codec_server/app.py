@@ -1,0 +1,103 @@
+"""The HTTP side of the codec server: Temporal's remote codec protocol with an origin allow-list
+and optional bearer tokens.
+
+Protocol: ``POST .../encode`` and ``POST .../decode`` (only the last path segment matters; the
+namespace comes from the path, ``/{namespace}/decode``, or the ``X-Namespace`` header), body and
+answer ``{"payloads": [...]}`` in protobuf JSON. Browsers (the Web UI) send a CORS preflight
+first; a request from an origin that is not allowed is refused outright (403), not just left
+without CORS headers, so no page elsewhere can use a user's network position to decrypt.
+"""
+
+import hmac
+import json
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from google.protobuf import json_format
+from starlette.middleware.cors import CORSMiddleware
+from temporalio.api.common.v1 import Payloads
+from temporalio.converter import DataConverter
+
+from codec_server.payloads import decode_payloads, encode_payloads
+from codec_server.settings import MAX_BODY_BYTES, CodecServerSettings
+
+ALLOWED_HEADERS = ["content-type", "x-namespace", "authorization"]
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+async def _read_body(request: Request) -> bytes | None:
+    """The body, or None when it is larger than MAX_BODY_BYTES (read no further than that)."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        return None
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def build_app(converter: DataConverter, settings: CodecServerSettings) -> FastAPI:
+    app = FastAPI(title="ticket-agents codec server", docs_url=None, redoc_url=None)
+    allowed = set(settings.allowed_origins)
+
+    def refusal(request: Request) -> JSONResponse | None:
+        origin = request.headers.get("origin")
+        if origin is not None and origin.rstrip("/") not in allowed:
+            return _error(403, f"origin {origin[:100]} is not allowed to use this codec server")
+        if settings.auth_token is not None:
+            given = request.headers.get("authorization", "")
+            scheme, _, token = given.partition(" ")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(
+                token.strip().encode(), settings.auth_token.encode()
+            ):
+                return _error(401, "a bearer token is required (Authorization: Bearer ...)")
+        namespace = request.path_params.get("namespace") or request.headers.get("x-namespace")
+        if namespace and namespace != settings.namespace:
+            return _error(404, f"this codec server serves namespace {settings.namespace}")
+        return None
+
+    async def handle(request: Request, decode: bool) -> Response:
+        if (refused := refusal(request)) is not None:
+            return refused
+        body = await _read_body(request)
+        if body is None:
+            return _error(413, f"the request is larger than {MAX_BODY_BYTES:,} bytes")
+        try:
+            payloads = json_format.Parse(body, Payloads())
+        except (json_format.ParseError, UnicodeDecodeError, json.JSONDecodeError):
+            return _error(400, 'the body must be {"payloads": [...]} in protobuf JSON')
+        transform = decode_payloads if decode else encode_payloads
+        result = Payloads(payloads=await transform(converter, payloads.payloads))
+        return Response(json_format.MessageToJson(result), media_type="application/json")
+
+    @app.post("/decode")
+    @app.post("/{namespace}/decode")
+    async def decode(request: Request) -> Response:
+        return await handle(request, decode=True)
+
+    @app.post("/encode")
+    @app.post("/{namespace}/encode")
+    async def encode(request: Request) -> Response:
+        return await handle(request, decode=False)
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    # Outermost: answers preflights (OPTIONS) for allowed origins, and adds the CORS headers to
+    # their responses; a preflight from any other origin gets 400 and no CORS headers.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=list(settings.allowed_origins),
+        allow_methods=["POST"],
+        allow_headers=ALLOWED_HEADERS,
+        allow_credentials=True,
+        max_age=600,
+    )
+    return app

@@ -1,0 +1,68 @@
+"""``python -m starter codec-server``: the codec server on its own, until Ctrl-C or SIGTERM."""
+
+import argparse
+import sys
+
+from codec_server.settings import CodecServerSettings, parse_origin
+from shared.data_converter import data_converter, key_ring_of
+from shared.redaction import safe_url
+from shared.settings import ConfigError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", help="address to bind (TICKETS_CODEC_HOST, default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port (TICKETS_CODEC_PORT, default 8081)")
+    parser.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="a Web UI origin allowed to call it, e.g. http://localhost:8233 (repeatable; adds to "
+        "TICKETS_CODEC_ALLOWED_ORIGINS)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    # Imported here: every other CLI command starts without loading the web stack.
+    import uvicorn
+
+    from codec_server.app import build_app
+
+    try:
+        settings = CodecServerSettings.from_env()
+        converter = data_converter()
+        origins = [*settings.allowed_origins, *(parse_origin(o) for o in args.allow_origin)]
+    except ConfigError as err:
+        print(f"codec server: configuration error: {err}", file=sys.stderr)
+        return 2
+    ring = key_ring_of(converter)
+    if ring is None:
+        print(
+            "codec server: no key ring (TICKETS_ENCRYPTION_KEYS, TICKETS_ENCRYPTION_KEY_FILE or "
+            "the data directory's encryption-keys.json): there is nothing for it to decrypt",
+            file=sys.stderr,
+        )
+        return 2
+    host = args.host or settings.host
+    port = args.port or settings.port
+    settings = CodecServerSettings(
+        host=host,
+        port=port,
+        allowed_origins=tuple(origins),
+        auth_token=settings.auth_token,
+        namespace=settings.namespace,
+    )
+    print(
+        f"codec server: http://{host}:{port} for namespace {settings.namespace}; "
+        f"{ring.describe()}; origins allowed: {', '.join(safe_url(o) for o in origins) or 'none'}"
+        f"; bearer token {'required' if settings.auth_token else 'not required'}",
+        flush=True,
+    )
+    uvicorn.run(
+        build_app(converter, settings),
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,  # paths only, but nothing here needs a line per payload request
+    )
+    return 0

@@ -1,0 +1,50 @@
+"""What the codec server does to payloads: the project's own data converter, applied the way the
+SDK applies it, one payload at a time so one that cannot be read leaves the others readable.
+
+Decode resolves an external-storage reference first (the payload store must be reachable with
+the same TICKETS_DATABASE_URL / data directory as the workers; if it is not, the reference is
+shown as it is), then runs the codec chain (decryption, legacy claim checks). Encode (what the UI
+uses to send a signal or start a workflow) runs the codec chain only.
+"""
+
+import logging
+from collections.abc import Sequence
+
+from temporalio.api.common.v1 import Payload
+from temporalio.converter import DataConverter
+
+from shared.encryption.codec import PayloadDecryptionError, UnknownEncryptionKey
+from shared.stores.errors import PayloadIntegrityError, PayloadMissing
+
+log = logging.getLogger("codec_server")
+
+
+async def _resolve_reference(converter: DataConverter, payload: Payload) -> Payload:
+    if converter.external_storage is None:
+        return payload
+    try:
+        # The SDK's own retrieval step (the one DataConverter.decode runs before the codec).
+        [resolved] = await converter._external_retrieve_payload_sequence([payload])
+    except (PayloadMissing, PayloadIntegrityError, OSError, RuntimeError) as err:
+        log.warning("a stored payload could not be resolved: %s", err)
+        return payload
+    return resolved
+
+
+async def decode_payloads(converter: DataConverter, payloads: Sequence[Payload]) -> list[Payload]:
+    out = []
+    for payload in payloads:
+        payload = await _resolve_reference(converter, payload)
+        if converter.payload_codec is not None:
+            try:
+                [payload] = await converter.payload_codec.decode([payload])
+            except (UnknownEncryptionKey, PayloadDecryptionError) as err:
+                log.warning("a payload was left encoded: %s", err)
+        out.append(payload)
+    return out
+
+
+async def encode_payloads(converter: DataConverter, payloads: Sequence[Payload]) -> list[Payload]:
+    if converter.payload_codec is None:
+        return list(payloads)
+    return await converter.payload_codec.encode(list(payloads))

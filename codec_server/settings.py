@@ -1,0 +1,69 @@
+"""The codec server's settings, from the environment (and command-line flags over them).
+
+TICKETS_CODEC_HOST             address to bind (default 127.0.0.1: this machine only)
+TICKETS_CODEC_PORT             port (default 8081)
+TICKETS_CODEC_ALLOWED_ORIGINS  comma-separated origins of Web UIs whose browsers may call it,
+                               e.g. http://localhost:8233 (default: none; requests without an
+                               Origin header, such as the temporal CLI's, are always allowed)
+TICKETS_CODEC_AUTH_TOKEN       when set, every encode/decode request must carry
+                               ``Authorization: Bearer <token>`` (a UI that passes its users'
+                               access token, or a shared secret for the CLI)
+TEMPORAL_NAMESPACE             the one namespace it serves (default ``default``)
+"""
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Final
+from urllib.parse import urlsplit
+
+from shared.settings import ConfigError
+from shared.temporal_client import DEFAULT_NAMESPACE
+
+DEFAULT_HOST: Final = "127.0.0.1"
+DEFAULT_PORT: Final = 8081
+# A decode request carries the payloads of one page of history; Temporal caps a payload at 2 MB.
+MAX_BODY_BYTES: Final = 16 * 1024 * 1024
+
+
+def parse_origin(text: str) -> str:
+    origin = text.strip().rstrip("/")
+    parts = urlsplit(origin)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.path:
+        raise ConfigError(
+            f"TICKETS_CODEC_ALLOWED_ORIGINS: {origin!r} is not an origin "
+            "(scheme://host[:port], e.g. http://localhost:8233)"
+        )
+    return origin
+
+
+@dataclass(frozen=True)
+class CodecServerSettings:
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    allowed_origins: Sequence[str] = ()
+    auth_token: str | None = field(default=None, repr=False)
+    namespace: str = DEFAULT_NAMESPACE
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "CodecServerSettings":
+        env = os.environ if env is None else env
+        raw_port = (env.get("TICKETS_CODEC_PORT") or "").strip()
+        try:
+            port = int(raw_port) if raw_port else DEFAULT_PORT
+        except ValueError:
+            raise ConfigError(
+                f"TICKETS_CODEC_PORT must be a port number, got {raw_port!r}"
+            ) from None
+        origins = [
+            parse_origin(o)
+            for o in (env.get("TICKETS_CODEC_ALLOWED_ORIGINS") or "").split(",")
+            if o.strip()
+        ]
+        return cls(
+            host=(env.get("TICKETS_CODEC_HOST") or "").strip() or DEFAULT_HOST,
+            port=port,
+            allowed_origins=tuple(origins),
+            auth_token=(env.get("TICKETS_CODEC_AUTH_TOKEN") or "").strip() or None,
+            namespace=(env.get("TEMPORAL_NAMESPACE") or "").strip() or DEFAULT_NAMESPACE,
+        )

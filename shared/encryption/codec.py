@@ -1,0 +1,83 @@
+"""AES-256-GCM payload codec with the key id in each payload's metadata.
+
+Every data converter installs it (``shared.data_converter``), so workflow inputs, results,
+activity arguments, signals, updates, queries, memos, user metadata (summaries) and failures
+(their message and stack trace, through ``DefaultFailureConverterWithEncodedAttributes``) reach
+the Temporal server and the payload store encrypted. Search attributes are never encoded by a
+codec: only ticket metadata goes there (``shared.search_attributes``).
+
+Payloads without this codec's encoding pass through decode unchanged, so histories written
+before encryption was turned on (and the committed replay histories) still read.
+"""
+
+import os
+from collections.abc import Sequence
+from typing import Final
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from temporalio.api.common.v1 import Payload
+from temporalio.converter import PayloadCodec
+
+from shared.encryption.keyring import KeyRing
+
+# The encoding and metadata key of Temporal's encryption samples, so their tooling recognises it.
+ENCODING: Final = b"binary/encrypted"
+KEY_ID_METADATA: Final = "encryption-key-id"
+NONCE_BYTES: Final = 12  # GCM's standard nonce; random per payload
+
+
+class UnknownEncryptionKey(LookupError):
+    """A payload was encrypted with a key this process does not have (named by id only)."""
+
+
+class PayloadDecryptionError(ValueError):
+    """A payload did not authenticate under the key its metadata names."""
+
+
+def _associated_data(key_id: str) -> bytes:
+    # Binds the ciphertext to its key id: relabelling a payload with another id fails to decrypt.
+    return b"ticket-agents/payload/v1:" + key_id.encode("ascii")
+
+
+class EncryptionCodec(PayloadCodec):
+    def __init__(self, ring: KeyRing) -> None:
+        self.ring = ring
+        self._ciphers = {key_id: AESGCM(key) for key_id, key in ring.keys.items()}
+
+    def encrypt(self, payload: Payload) -> Payload:
+        key_id = self.ring.current
+        nonce = os.urandom(NONCE_BYTES)
+        sealed = self._ciphers[key_id].encrypt(
+            nonce, payload.SerializeToString(), _associated_data(key_id)
+        )
+        return Payload(
+            metadata={"encoding": ENCODING, KEY_ID_METADATA: key_id.encode("ascii")},
+            data=nonce + sealed,
+        )
+
+    def decrypt(self, payload: Payload) -> Payload:
+        key_id = payload.metadata.get(KEY_ID_METADATA, b"").decode("ascii", errors="replace")
+        cipher = self._ciphers.get(key_id)
+        if cipher is None:
+            raise UnknownEncryptionKey(
+                f"a payload is encrypted with key {key_id!r}, which is not in this process's key "
+                f"ring (keys {', '.join(self.ring.key_ids)} from {self.ring.source}); add that "
+                "key to decrypt it (docs/privacy.md: rotation)"
+            )
+        try:
+            plain = cipher.decrypt(
+                payload.data[:NONCE_BYTES], payload.data[NONCE_BYTES:], _associated_data(key_id)
+            )
+        except InvalidTag:
+            raise PayloadDecryptionError(
+                f"a payload encrypted with key {key_id!r} does not authenticate: the key with that "
+                "id is not the one that encrypted it, or the payload was altered"
+            ) from None
+        return Payload.FromString(plain)
+
+    async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        return [self.encrypt(p) for p in payloads]
+
+    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        return [self.decrypt(p) if p.metadata.get("encoding") == ENCODING else p for p in payloads]

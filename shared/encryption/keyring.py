@@ -1,0 +1,193 @@
+"""The key ring: named AES-256 keys, one of them current.
+
+New payloads are encrypted with the current key; any key in the ring decrypts. Rotating is adding
+a key and making it current; an old key is retired (removed) only once no history or stored
+payload still needs it: after the namespace's retention period plus the longest a ticket stays
+open (docs/privacy.md).
+
+Where keys come from, first match wins:
+  TICKETS_ENCRYPTION_KEYS      the key ring as JSON (below), for clusters and secret managers
+  TICKETS_ENCRYPTION_KEY_FILE  a file holding that JSON
+  <data dir>/encryption-keys.json
+                               the file ``make run`` creates on its first run (owner-only, 0600)
+None of them: payloads are not encrypted (the worker says so when it starts).
+
+The JSON: {"current": "k2", "keys": {"k1": "<base64 of 32 bytes>", "k2": "<base64 ...>"}}
+
+Key material never appears in an error, a log line or a repr: messages name key ids only.
+"""
+
+import base64
+import binascii
+import json
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Final
+
+from shared.settings import ConfigError, data_dir
+
+KEYS_VARIABLE: Final = "TICKETS_ENCRYPTION_KEYS"
+KEY_FILE_VARIABLE: Final = "TICKETS_ENCRYPTION_KEY_FILE"
+KEY_FILE_NAME: Final = "encryption-keys.json"
+KEY_BYTES: Final = 32  # AES-256
+# Key ids travel in every encrypted payload's metadata: short, printable, no secrets.
+MAX_KEY_ID_CHARS: Final = 64
+# A key file bigger than this is not a key ring (and is not read into memory whole).
+MAX_KEY_FILE_BYTES: Final = 64 * 1024
+
+
+def _valid_key_id(key_id: object) -> bool:
+    return (
+        isinstance(key_id, str)
+        and 0 < len(key_id) <= MAX_KEY_ID_CHARS
+        and all(c.isalnum() or c in "-_." for c in key_id)
+    )
+
+
+@dataclass(frozen=True)
+class KeyRing:
+    current: str
+    keys: Mapping[str, bytes] = field(repr=False)
+    source: str = "(given)"  # where the ring came from, for messages (a variable or a path)
+
+    def __post_init__(self) -> None:
+        if self.current not in self.keys:
+            raise ConfigError(f"{self.source}: the current key {self.current!r} is not in keys")
+
+    @property
+    def key_ids(self) -> list[str]:
+        return sorted(self.keys)
+
+    def describe(self) -> str:
+        """Safe to print: ids and where they came from, never key material."""
+        others = [k for k in self.key_ids if k != self.current]
+        older = f"; also decrypts with {', '.join(others)}" if others else ""
+        return f"AES-256-GCM, current key {self.current} from {self.source}{older}"
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "current": self.current,
+                "keys": {k: base64.b64encode(v).decode("ascii") for k, v in self.keys.items()},
+            },
+            indent=2,
+        )
+
+
+def parse_key_ring(text: str, source: str) -> KeyRing:
+    """The ring from its JSON; a ConfigError naming ``source`` and the key id at fault (never
+    the key) when it is not a usable ring."""
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as err:
+        # The decoder's message quotes no input, only a position.
+        raise ConfigError(
+            f"{source} is not valid JSON (line {err.lineno}, column {err.colno}); "
+            'expected {"current": "k1", "keys": {"k1": "<base64 of 32 bytes>"}}'
+        ) from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("keys"), dict) or not raw["keys"]:
+        raise ConfigError(
+            f'{source} must be a JSON object with "current" and a non-empty "keys" object'
+        )
+    unknown = sorted(set(raw) - {"current", "keys"})
+    if unknown:
+        raise ConfigError(f"{source} has unknown field(s): {', '.join(unknown)}")
+    keys: dict[str, bytes] = {}
+    for key_id, encoded in raw["keys"].items():
+        if not _valid_key_id(key_id):
+            raise ConfigError(
+                f"{source}: a key id must be 1-{MAX_KEY_ID_CHARS} letters, digits, '-', '_' or "
+                f"'.' (got one of {len(str(key_id))} characters)"
+            )
+        if not isinstance(encoded, str):
+            raise ConfigError(f"{source}: key {key_id} must be a base64 string")
+        try:
+            material = base64.b64decode(encoded, validate=True)
+        except (binascii.Error, ValueError):
+            raise ConfigError(f"{source}: key {key_id} is not valid base64") from None
+        if len(material) != KEY_BYTES:
+            raise ConfigError(
+                f"{source}: key {key_id} is {len(material)} bytes; AES-256 needs {KEY_BYTES}"
+            )
+        keys[key_id] = material
+    current = raw.get("current")
+    if not isinstance(current, str) or current not in keys:
+        raise ConfigError(
+            f'{source}: "current" must name one of the keys ({", ".join(sorted(keys))})'
+        )
+    return KeyRing(current=current, keys=keys, source=source)
+
+
+def read_key_file(path: Path, source: str | None = None) -> KeyRing:
+    source = source or str(path)
+    try:
+        with path.open("rb") as f:
+            data = f.read(MAX_KEY_FILE_BYTES + 1)
+    except OSError as err:
+        raise ConfigError(f"cannot read the key file {path}: {err.strerror}") from None
+    if len(data) > MAX_KEY_FILE_BYTES:
+        raise ConfigError(f"{source} is larger than {MAX_KEY_FILE_BYTES:,} bytes: not a key ring")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{source} is not UTF-8 text") from None
+    return parse_key_ring(text, source)
+
+
+def local_key_file(env: Mapping[str, str] | None = None) -> Path:
+    return data_dir(env) / KEY_FILE_NAME
+
+
+def load_key_ring(env: Mapping[str, str] | None = None) -> KeyRing | None:
+    """The ring this process uses, or None when no key is configured anywhere."""
+    env = os.environ if env is None else env
+    if text := (env.get(KEYS_VARIABLE) or "").strip():
+        return parse_key_ring(text, KEYS_VARIABLE)
+    if path := (env.get(KEY_FILE_VARIABLE) or "").strip():
+        return read_key_file(Path(path), f"{KEY_FILE_VARIABLE} ({path})")
+    local = local_key_file(env)
+    if local.is_file():
+        return read_key_file(local)
+    return None
+
+
+def keys_configured_elsewhere(env: Mapping[str, str] | None = None) -> bool:
+    env = os.environ if env is None else env
+    return bool(
+        (env.get(KEYS_VARIABLE) or "").strip() or (env.get(KEY_FILE_VARIABLE) or "").strip()
+    )
+
+
+def new_key_id() -> str:
+    return f"k{datetime.now(UTC):%Y%m%d}-{secrets.token_hex(3)}"
+
+
+def create_key_file(path: Path) -> KeyRing:
+    """A new ring with one fresh random key, written owner-only (0600) and never overwritten:
+    the file is created exclusively, so two processes starting at once cannot each write one."""
+    key_id = new_key_id()
+    ring = KeyRing(current=key_id, keys={key_id: secrets.token_bytes(KEY_BYTES)}, source=str(path))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(ring.to_json() + "\n")
+    return ring
+
+
+def ensure_local_key_file(env: Mapping[str, str] | None = None) -> Path | None:
+    """For ``make run``: the data directory's key file, created when no keys are configured and
+    none exists yet. Returns its path when this call created it (so the caller can say so)."""
+    if keys_configured_elsewhere(env):
+        return None
+    path = local_key_file(env)
+    if path.exists():
+        return None
+    try:
+        create_key_file(path)
+    except FileExistsError:  # another process created it a moment ago: use that one
+        return None
+    return path

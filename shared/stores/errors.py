@@ -1,0 +1,13 @@
+"""Errors of the shared stores, each a sentence a person can act on (never with a password)."""
+
+
+class StoreUnavailable(Exception):
+    """The configured database cannot be used: unreachable, refused credentials, no database."""
+
+
+class PayloadMissing(LookupError):
+    """A stored payload a history refers to is not in this process's payload store."""
+
+
+class PayloadIntegrityError(ValueError):
+    """A stored payload's bytes no longer match the content hash it was stored under."""

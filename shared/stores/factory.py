@@ -1,0 +1,66 @@
+"""The one place that turns the environment into stores: the worker, the command-line client
+(through ``shared.data_converter``) and the tests all get theirs here."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from shared.stores.config import StoreConfig
+from shared.stores.ledger import DeliveryLedger
+from shared.stores.payloads import ContentAddressedDriver
+from shared.stores.payloads_file import FilePayloadDriver
+from shared.stores.payloads_postgres import PostgresPayloadDriver
+from shared.stores.postgres import PostgresDatabase
+from shared.stores.postgres_ledger import PostgresLedger
+from shared.stores.sqlite_ledger import SqliteLedger
+
+
+@dataclass
+class Stores:
+    config: StoreConfig
+    ledger: DeliveryLedger
+    payloads: ContentAddressedDriver
+    database: PostgresDatabase | None
+
+    def describe(self) -> list[str]:
+        return [
+            f"delivery ledger: {self.ledger.describe()}",
+            f"payloads: {self.payloads.describe()}",
+        ]
+
+    async def close(self) -> None:
+        if self.database is not None:
+            await self.database.close()
+
+
+def database(config: StoreConfig) -> PostgresDatabase | None:
+    if config.database_url is None:
+        return None
+    return PostgresDatabase(config.database_url, config.pool_size)
+
+
+def payload_driver(
+    config: StoreConfig, db: PostgresDatabase | None = None
+) -> ContentAddressedDriver:
+    """PostgreSQL when a database is configured, files under the data directory otherwise. The
+    database is connected (and migrated) on first use."""
+    db = db or database(config)
+    return PostgresPayloadDriver(db) if db is not None else FilePayloadDriver(config.payload_dir)
+
+
+def build_stores(config: StoreConfig) -> Stores:
+    """Stores that connect on first use (the command-line client, tests)."""
+    db = database(config)
+    ledger: DeliveryLedger = (
+        PostgresLedger(db) if db is not None else SqliteLedger(config.ledger_path)
+    )
+    return Stores(config, ledger, payload_driver(config, db), db)
+
+
+async def open_stores(env: Mapping[str, str] | None = None) -> Stores:
+    """Stores for a worker: the database is connected and its schema migrated now, so a wrong
+    URL, refused credentials or an unreachable database stop the worker at once with one sentence
+    (StoreUnavailable; a malformed setting raises ConfigError)."""
+    stores = build_stores(StoreConfig.from_env(env))
+    if stores.database is not None:
+        await stores.database.ready()
+    return stores

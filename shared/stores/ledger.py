@@ -1,0 +1,78 @@
+"""The delivery ledger: per ticket, the one answer decided for it and whether it went out.
+
+The row is written before anything is sent (the decision: which answer), then the channel sends
+it, then the row is marked sent. The ticket id is the primary key, so a retried, replayed or reset
+delivery finds the decision already made and sends the same recorded text again, never another.
+"""
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class NewDelivery:
+    ticket_id: str
+    channel: str  # the ticket's channel (email, chat, ...)
+    customer_id: str | None
+    revision: int
+    body: str
+    text_sha256: str
+    idempotency_key: str
+    sent_via: str  # ledger, webhook or email
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    ticket_id: str
+    channel: str
+    customer_id: str | None
+    revision: int
+    body: str
+    text_sha256: str
+    idempotency_key: str
+    sent_via: str
+    recorded_at: datetime
+    sent_at: datetime | None
+    attempts: int
+    last_error: str | None
+
+
+class DeliveryLedger(ABC):
+    @abstractmethod
+    async def record(self, delivery: NewDelivery) -> tuple[LedgerEntry, bool]:
+        """The ticket's row: written now if there was none (True), else the one already there
+        (False), whatever ``delivery`` says."""
+
+    @abstractmethod
+    async def mark_sent(self, ticket_id: str) -> LedgerEntry:
+        """The channel accepted the answer; keeps the first time if marked twice."""
+
+    @abstractmethod
+    async def note_failure(self, ticket_id: str, error: str) -> None:
+        """An attempt to send failed; the row stays unsent and keeps the reason."""
+
+    @abstractmethod
+    async def get(self, ticket_id: str) -> LedgerEntry | None: ...
+
+    @abstractmethod
+    async def entries(self) -> list[LedgerEntry]:
+        """Every row, oldest first (for tests and operators; the ledger is not a queue)."""
+
+    @abstractmethod
+    async def count(self, ticket_id: str | None = None) -> int: ...
+
+    @abstractmethod
+    async def delete(self, ticket_ids: list[str], customer_id: str | None = None) -> list[str]:
+        """Erase the rows of these tickets and, when given, every row of this customer (erasure
+        on request); returns the ticket ids whose rows were deleted."""
+
+    @abstractmethod
+    def location(self, ticket_id: str) -> str:
+        """Where the row lives, safe to print and to keep in a history (no password)."""
+
+    def describe(self) -> str:
+        return type(self).__name__
+
+    async def close(self) -> None:
+        return None

@@ -1,0 +1,121 @@
+"""Payload drivers for the SDK's external storage (``temporalio.converter.ExternalStorage``).
+
+The data converter runs pydantic JSON -> payload codec -> external storage when it encodes, so
+what a driver receives is the codec's output (encrypted, once an encryption codec is in the chain)
+and only that is ever stored outside the history. A driver stores each payload under the SHA-256
+of its serialized bytes (a payload stored twice is stored once) and checks that hash whenever it
+reads one back: bytes that changed in the store are an error, never a silently different value.
+
+With each payload the driver records who owns it: the SDK attributes a payload to a workflow (an
+activity's input and result, and a child's result, belong to the workflow that called them; a
+child's input to the child), which is what erasure on request and garbage collection look up.
+"""
+
+import hashlib
+import re
+from abc import abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from temporalio.api.common.v1 import Payload
+from temporalio.converter import (
+    StorageDriver,
+    StorageDriverActivityInfo,
+    StorageDriverClaim,
+    StorageDriverRetrieveContext,
+    StorageDriverStoreContext,
+    StorageDriverWorkflowInfo,
+)
+
+from shared.stores.errors import PayloadIntegrityError, PayloadMissing
+
+HASH_KEY: Final = "sha256"
+SIZE_KEY: Final = "bytes"
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True)
+class PayloadOwner:
+    kind: str  # workflow, activity (a standalone activity) or none
+    id: str  # the workflow id ('' when the SDK named no target)
+    type: str | None = None
+    run_id: str | None = None
+
+
+def owner_of(context: StorageDriverStoreContext) -> PayloadOwner:
+    target = context.target
+    if isinstance(target, StorageDriverWorkflowInfo):
+        return PayloadOwner("workflow", target.id or "", target.type, target.run_id)
+    if isinstance(target, StorageDriverActivityInfo):
+        return PayloadOwner("activity", target.id or "", target.type, target.run_id)
+    return PayloadOwner("none", "")
+
+
+def content_key(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def checked_key(claim: StorageDriverClaim) -> str:
+    key = claim.claim_data.get(HASH_KEY, "")
+    if not _HEX64.match(key):
+        raise PayloadIntegrityError(f"a payload reference carries an invalid content hash {key!r}")
+    return key
+
+
+def verified(key: str, data: bytes, where: str) -> Payload:
+    actual = content_key(data)
+    if actual != key:
+        raise PayloadIntegrityError(
+            f"payload {key} in {where} does not match its content hash (the stored bytes hash "
+            f"to {actual}): the copy in the store was changed or damaged"
+        )
+    return Payload.FromString(data)
+
+
+class ContentAddressedDriver(StorageDriver):
+    """Store by content hash with an owner record; read back with the hash checked."""
+
+    @abstractmethod
+    async def put_many(self, items: Sequence[tuple[str, bytes]], owner: PayloadOwner) -> None: ...
+
+    @abstractmethod
+    async def get_many(self, keys: Sequence[str]) -> list[bytes]:
+        """The stored bytes for each key; PayloadMissing names the first one not there."""
+
+    @abstractmethod
+    async def payloads_of(self, owner_id: str) -> set[str]:
+        """The content hashes stored for a workflow id (for erasure and garbage collection)."""
+
+    @abstractmethod
+    async def erase_owned_by(self, workflow_id: str) -> int:
+        """Erasure on request: forget that this workflow and its children (ids starting with
+        ``<workflow_id>/``) own payloads, and delete every payload no other workflow owns.
+        Returns how many payloads were deleted."""
+
+    @abstractmethod
+    def describe(self) -> str: ...
+
+    async def store(
+        self, context: StorageDriverStoreContext, payloads: Sequence[Payload]
+    ) -> list[StorageDriverClaim]:
+        items = []
+        for payload in payloads:
+            data = payload.SerializeToString()
+            items.append((content_key(data), data))
+        await self.put_many(items, owner_of(context))
+        return [
+            StorageDriverClaim(claim_data={HASH_KEY: key, SIZE_KEY: str(len(data))})
+            for key, data in items
+        ]
+
+    async def retrieve(
+        self, context: StorageDriverRetrieveContext, claims: Sequence[StorageDriverClaim]
+    ) -> list[Payload]:
+        keys = [checked_key(claim) for claim in claims]
+        found = await self.get_many(keys)
+        return [verified(key, data, self.describe()) for key, data in zip(keys, found, strict=True)]
+
+
+def missing(key: str, where: str, hint: str) -> PayloadMissing:
+    return PayloadMissing(f"payload {key} is not in {where}: {hint}")

@@ -1,0 +1,117 @@
+"""One PostgreSQL connection pool per process, opened (and the schema migrated) on first use.
+
+psycopg 3 with its async pool: the pool checks a connection before lending it, so after a database
+restart the broken connections are dropped and replaced instead of failing every caller once; an
+operation that still fails (the database is down right now) raises, and the activity that asked
+is retried by Temporal.
+"""
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Final
+
+import psycopg
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from shared.stores.errors import StoreUnavailable
+from shared.stores.migrations import migrate
+from shared.stores.url import DatabaseTarget, parse_database_url, password_of
+
+# A database that does not answer a new connection within this is reported, not waited for.
+CONNECT_TIMEOUT_SECONDS: Final = 5
+# How long a caller waits for a free pooled connection (or for a new one while the database
+# restarts). Below every store-using activity's start-to-close timeout (delivery: 45 s), so a
+# stalled database fails the attempt cleanly and Temporal retries it.
+POOL_WAIT_SECONDS: Final = 15.0
+DEFAULT_POOL_SIZE: Final = 10
+
+
+def explain_connection_error(err: BaseException, target: DatabaseTarget, url: str) -> str:
+    """One sentence naming the host and the database and what went wrong, never the password."""
+    text = " ".join(str(err).split())
+    lowered = text.lower()
+    if "password authentication failed" in lowered or "authentication failed" in lowered:
+        why = f"the server refused the credentials of user {target.user or '(default)'}"
+    elif "does not exist" in lowered and "database" in lowered:
+        why = "the server has no such database"
+    elif "no password supplied" in lowered:
+        why = "the server asks for a password and the URL gives none"
+    elif "refused" in lowered or "could not connect" in lowered or "timeout" in lowered:
+        why = "nothing answered there (is PostgreSQL running, and is the address right?)"
+    else:
+        # libpq's own words, minus the "connection to server at ... failed:" preamble.
+        why = re.sub(r"^.*?failed:\s*", "", text)[:200] or type(err).__name__
+    secret = password_of(url)
+    if secret:
+        why = why.replace(secret, "***")
+    return f"cannot use the PostgreSQL {target.describe()} (TICKETS_DATABASE_URL): {why}"
+
+
+class PostgresDatabase:
+    """The pool and the schema. ``ready()`` is idempotent and cheap after the first call."""
+
+    def __init__(self, url: str, pool_size: int = DEFAULT_POOL_SIZE) -> None:
+        self.target = parse_database_url(url)  # a ConfigError now, not at first use
+        self._url = url
+        self._pool_size = pool_size
+        self._pool: AsyncConnectionPool | None = None
+        self._opening = asyncio.Lock()
+
+    def describe(self) -> str:
+        return f"PostgreSQL {self.target.describe()}"
+
+    async def _check(self) -> None:
+        """One direct connection first: its error says exactly what is wrong (the pool would
+        only report a timeout), and the schema is migrated on it."""
+        try:
+            conn = await AsyncConnection.connect(
+                self._url, connect_timeout=CONNECT_TIMEOUT_SECONDS, autocommit=True
+            )
+        except psycopg.Error as err:
+            raise StoreUnavailable(explain_connection_error(err, self.target, self._url)) from None
+        try:
+            await migrate(conn)
+        finally:
+            await conn.close()
+
+    async def ready(self) -> None:
+        if self._pool is not None:
+            return
+        async with self._opening:
+            if self._pool is not None:
+                return
+            await self._check()
+            pool = AsyncConnectionPool(
+                self._url,
+                min_size=1,
+                max_size=self._pool_size,
+                open=False,
+                timeout=POOL_WAIT_SECONDS,
+                kwargs={"connect_timeout": CONNECT_TIMEOUT_SECONDS, "autocommit": True},
+                check=AsyncConnectionPool.check_connection,
+                name="ticket-agents",
+            )
+            try:
+                await pool.open(wait=True, timeout=POOL_WAIT_SECONDS)
+            except PoolTimeout:
+                await pool.close()
+                raise StoreUnavailable(
+                    f"cannot use the PostgreSQL {self.target.describe()} "
+                    f"(TICKETS_DATABASE_URL): no connection within {POOL_WAIT_SECONDS:g}s"
+                ) from None
+            self._pool = pool
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[AsyncConnection]:
+        await self.ready()
+        assert self._pool is not None
+        async with self._pool.connection() as conn:
+            yield conn
+
+    async def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close()

@@ -1,0 +1,114 @@
+"""The delivery ledger shared by every worker machine: the ``deliveries`` table in PostgreSQL.
+
+``INSERT ... ON CONFLICT DO NOTHING`` on the ticket id makes the decision atomic across machines:
+whichever worker records first decides the answer, every later attempt reads that row.
+"""
+
+from typing import Any
+
+from psycopg.rows import dict_row
+
+from shared.stores.ledger import DeliveryLedger, LedgerEntry, NewDelivery
+from shared.stores.postgres import PostgresDatabase
+
+_COLUMNS = (
+    "ticket_id, channel, customer_id, revision, body, text_sha256, idempotency_key, sent_via, "
+    "recorded_at, sent_at, attempts, last_error"
+)
+
+
+def _entry(row: dict[str, Any]) -> LedgerEntry:
+    return LedgerEntry(**row)
+
+
+class PostgresLedger(DeliveryLedger):
+    def __init__(self, database: PostgresDatabase) -> None:
+        self.database = database
+
+    def location(self, ticket_id: str) -> str:
+        t = self.database.target
+        return f"ledger:postgresql://{t.host}:{t.port}/{t.database}#{ticket_id}"
+
+    def describe(self) -> str:
+        return f"table deliveries in {self.database.describe()}"
+
+    async def _one(self, sql: str, params: tuple[Any, ...]) -> dict[str, Any] | None:
+        async with self.database.connection() as conn:
+            cursor = conn.cursor(row_factory=dict_row)
+            await cursor.execute(sql.encode(), params)
+            return await cursor.fetchone()
+
+    async def record(self, delivery: NewDelivery) -> tuple[LedgerEntry, bool]:
+        inserted = await self._one(
+            f"INSERT INTO deliveries (ticket_id, channel, customer_id, revision, body, "
+            "text_sha256, idempotency_key, sent_via) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
+            f"ON CONFLICT (ticket_id) DO NOTHING RETURNING {_COLUMNS}",
+            (
+                delivery.ticket_id,
+                delivery.channel,
+                delivery.customer_id,
+                delivery.revision,
+                delivery.body,
+                delivery.text_sha256,
+                delivery.idempotency_key,
+                delivery.sent_via,
+            ),
+        )
+        if inserted is not None:
+            return _entry(inserted), True
+        existing = await self.get(delivery.ticket_id)
+        if existing is None:  # only if someone deleted the row in between
+            raise LookupError(f"the ledger lost the delivery of ticket {delivery.ticket_id}")
+        return existing, False
+
+    async def mark_sent(self, ticket_id: str) -> LedgerEntry:
+        row = await self._one(
+            "UPDATE deliveries SET sent_at = coalesce(sent_at, now()), attempts = attempts + 1, "
+            f"last_error = NULL WHERE ticket_id = %s RETURNING {_COLUMNS}",
+            (ticket_id,),
+        )
+        if row is None:
+            raise LookupError(f"the ledger has no delivery for ticket {ticket_id}")
+        return _entry(row)
+
+    async def note_failure(self, ticket_id: str, error: str) -> None:
+        async with self.database.connection() as conn:
+            await conn.execute(
+                "UPDATE deliveries SET attempts = attempts + 1, last_error = %s "
+                "WHERE ticket_id = %s AND sent_at IS NULL",
+                (error, ticket_id),
+            )
+
+    async def get(self, ticket_id: str) -> LedgerEntry | None:
+        row = await self._one(
+            f"SELECT {_COLUMNS} FROM deliveries WHERE ticket_id = %s", (ticket_id,)
+        )
+        return _entry(row) if row else None
+
+    async def entries(self) -> list[LedgerEntry]:
+        async with self.database.connection() as conn:
+            cursor = conn.cursor(row_factory=dict_row)
+            await cursor.execute(
+                f"SELECT {_COLUMNS} FROM deliveries ORDER BY recorded_at, ticket_id".encode()
+            )
+            return [_entry(r) for r in await cursor.fetchall()]
+
+    async def delete(self, ticket_ids: list[str], customer_id: str | None = None) -> list[str]:
+        async with self.database.connection() as conn, conn.transaction():
+            cursor = await conn.execute(
+                "DELETE FROM deliveries WHERE ticket_id = ANY(%s) "
+                "OR (%s::text IS NOT NULL AND customer_id = %s) RETURNING ticket_id",
+                (list(ticket_ids), customer_id, customer_id),
+            )
+            return sorted({row[0] for row in await cursor.fetchall()})
+
+    async def count(self, ticket_id: str | None = None) -> int:
+        async with self.database.connection() as conn:
+            if ticket_id is None:
+                cursor = await conn.execute("SELECT count(*) FROM deliveries")
+            else:
+                cursor = await conn.execute(
+                    "SELECT count(*) FROM deliveries WHERE ticket_id = %s", (ticket_id,)
+                )
+            row = await cursor.fetchone()
+            return int(row[0]) if row else 0

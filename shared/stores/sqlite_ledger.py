@@ -1,0 +1,237 @@
+"""The delivery ledger on one machine: a SQLite file under the data directory (the embedded
+default, no database server needed).
+
+SQLite is blocking I/O: every call runs in a thread so the worker's event loop keeps serving. The
+schema is versioned with ``PRAGMA user_version`` and migrated under ``BEGIN IMMEDIATE``, so two
+processes opening the same file at once migrate it once; version 1 is the original outbox table,
+so an existing ``outbox.sqlite3`` is upgraded in place and its rows count as sent.
+"""
+
+import asyncio
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final, TypeVar
+
+from shared.delivery import idempotency_key, text_sha256
+from shared.stores.ledger import DeliveryLedger, LedgerEntry, NewDelivery
+
+T = TypeVar("T")
+# Several workers on one machine may share the file: wait for its lock instead of failing.
+LOCK_WAIT_SECONDS: Final = 30
+
+_V1 = """
+CREATE TABLE IF NOT EXISTS deliveries (
+    ticket_id    TEXT PRIMARY KEY,
+    channel      TEXT NOT NULL,
+    customer_id  TEXT,
+    revision     INTEGER NOT NULL,
+    body         TEXT NOT NULL,
+    delivered_at TEXT NOT NULL
+)
+"""
+_V2 = (
+    "ALTER TABLE deliveries ADD COLUMN text_sha256 TEXT",
+    "ALTER TABLE deliveries ADD COLUMN idempotency_key TEXT",
+    "ALTER TABLE deliveries ADD COLUMN sent_via TEXT NOT NULL DEFAULT 'ledger'",
+    "ALTER TABLE deliveries ADD COLUMN sent_at TEXT",
+    "ALTER TABLE deliveries ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE deliveries ADD COLUMN last_error TEXT",
+)
+SCHEMA_VERSION: Final = 2
+_COLUMNS = (
+    "ticket_id, channel, customer_id, revision, body, text_sha256, idempotency_key, sent_via, "
+    "delivered_at, sent_at, attempts, last_error"
+)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _entry(row: tuple[Any, ...]) -> LedgerEntry:
+    return LedgerEntry(
+        ticket_id=row[0],
+        channel=row[1],
+        customer_id=row[2],
+        revision=int(row[3]),
+        body=row[4],
+        text_sha256=row[5],
+        idempotency_key=row[6],
+        sent_via=row[7],
+        recorded_at=datetime.fromisoformat(row[8]),
+        sent_at=datetime.fromisoformat(row[9]) if row[9] else None,
+        attempts=int(row[10]),
+        last_error=row[11],
+    )
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        (version,) = conn.execute("PRAGMA user_version").fetchone()
+        if version < 1:
+            conn.execute(_V1)
+        if version < 2:
+            for statement in _V2:
+                conn.execute(statement)
+            # Rows of the original outbox were delivered when written: record their hash and key.
+            rows = conn.execute("SELECT ticket_id, body, delivered_at FROM deliveries").fetchall()
+            for ticket_id, body, delivered_at in rows:
+                digest = text_sha256(body)
+                conn.execute(
+                    "UPDATE deliveries SET text_sha256 = ?, idempotency_key = ?, sent_at = ?, "
+                    "attempts = 1 WHERE ticket_id = ?",
+                    (digest, idempotency_key(ticket_id, digest), delivered_at, ticket_id),
+                )
+        if version < SCHEMA_VERSION:
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+class SqliteLedger(DeliveryLedger):
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._migrated = False
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, timeout=LOCK_WAIT_SECONDS, isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            if not self._migrated:
+                _migrate(conn)
+                self._migrated = True
+            yield conn
+        finally:
+            conn.close()
+
+    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        def call() -> T:
+            with self._connect() as conn:
+                return fn(conn)
+
+        return await asyncio.to_thread(call)
+
+    def location(self, ticket_id: str) -> str:
+        return f"ledger:{self.path}#{ticket_id}"
+
+    def describe(self) -> str:
+        return f"SQLite file {self.path}"
+
+    async def record(self, delivery: NewDelivery) -> tuple[LedgerEntry, bool]:
+        def write(conn: sqlite3.Connection) -> tuple[LedgerEntry, bool]:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                inserted = conn.execute(
+                    f"INSERT OR IGNORE INTO deliveries ({_COLUMNS}) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 0, NULL)",
+                    (
+                        delivery.ticket_id,
+                        delivery.channel,
+                        delivery.customer_id,
+                        delivery.revision,
+                        delivery.body,
+                        delivery.text_sha256,
+                        delivery.idempotency_key,
+                        delivery.sent_via,
+                        _now(),
+                    ),
+                ).rowcount
+                row = conn.execute(
+                    f"SELECT {_COLUMNS} FROM deliveries WHERE ticket_id = ?",
+                    (delivery.ticket_id,),
+                ).fetchone()
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            return _entry(row), inserted == 1
+
+        return await self._run(write)
+
+    async def mark_sent(self, ticket_id: str) -> LedgerEntry:
+        def write(conn: sqlite3.Connection) -> LedgerEntry:
+            conn.execute(
+                "UPDATE deliveries SET sent_at = coalesce(sent_at, ?), attempts = attempts + 1, "
+                "last_error = NULL WHERE ticket_id = ?",
+                (_now(), ticket_id),
+            )
+            row = conn.execute(
+                f"SELECT {_COLUMNS} FROM deliveries WHERE ticket_id = ?", (ticket_id,)
+            ).fetchone()
+            if row is None:
+                raise LookupError(f"the ledger has no delivery for ticket {ticket_id}")
+            return _entry(row)
+
+        return await self._run(write)
+
+    async def note_failure(self, ticket_id: str, error: str) -> None:
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE deliveries SET attempts = attempts + 1, last_error = ? "
+                "WHERE ticket_id = ? AND sent_at IS NULL",
+                (error, ticket_id),
+            )
+
+        await self._run(write)
+
+    async def get(self, ticket_id: str) -> LedgerEntry | None:
+        def read(conn: sqlite3.Connection) -> LedgerEntry | None:
+            row = conn.execute(
+                f"SELECT {_COLUMNS} FROM deliveries WHERE ticket_id = ?", (ticket_id,)
+            ).fetchone()
+            return _entry(row) if row else None
+
+        return await self._run(read)
+
+    async def entries(self) -> list[LedgerEntry]:
+        def read(conn: sqlite3.Connection) -> list[LedgerEntry]:
+            rows = conn.execute(
+                f"SELECT {_COLUMNS} FROM deliveries ORDER BY delivered_at, ticket_id"
+            ).fetchall()
+            return [_entry(r) for r in rows]
+
+        return await self._run(read)
+
+    async def delete(self, ticket_ids: list[str], customer_id: str | None = None) -> list[str]:
+        def write(conn: sqlite3.Connection) -> list[str]:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                gone = []
+                for ticket_id in ticket_ids:
+                    if conn.execute(
+                        "DELETE FROM deliveries WHERE ticket_id = ?", (ticket_id,)
+                    ).rowcount:
+                        gone.append(ticket_id)
+                if customer_id is not None:
+                    rows = conn.execute(
+                        "DELETE FROM deliveries WHERE customer_id = ? RETURNING ticket_id",
+                        (customer_id,),
+                    ).fetchall()
+                    gone += [r[0] for r in rows]
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            return sorted(set(gone))
+
+        return await self._run(write)
+
+    async def count(self, ticket_id: str | None = None) -> int:
+        def read(conn: sqlite3.Connection) -> int:
+            if ticket_id is None:
+                (n,) = conn.execute("SELECT COUNT(*) FROM deliveries").fetchone()
+            else:
+                (n,) = conn.execute(
+                    "SELECT COUNT(*) FROM deliveries WHERE ticket_id = ?", (ticket_id,)
+                ).fetchone()
+            return int(n)
+
+        return await self._run(read)

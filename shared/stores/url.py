@@ -1,0 +1,85 @@
+"""Reading ``TICKETS_DATABASE_URL`` and saying which database it names without its password.
+
+Every message about the database names the host and the database, never the password: a URL is
+redacted before it reaches a log, an error or a receipt in a workflow history.
+"""
+
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from psycopg.conninfo import conninfo_to_dict
+
+from shared.settings import ConfigError
+
+SCHEMES = ("postgresql", "postgres")
+# Query parameters libpq accepts that carry a secret.
+SECRET_PARAMETERS = frozenset({"password", "sslpassword"})
+
+
+@dataclass(frozen=True)
+class DatabaseTarget:
+    host: str
+    port: str
+    database: str
+    user: str | None
+
+    def describe(self) -> str:
+        return f"database {self.database!r} on {self.host}:{self.port}"
+
+
+def _netloc_without_password(netloc: str) -> str:
+    userinfo, at, hostport = netloc.rpartition("@")
+    if not at:
+        return netloc
+    user = userinfo.split(":", 1)[0]
+    return f"{user}@{hostport}" if user else hostport
+
+
+def redact(url: str) -> str:
+    """The URL with any password (in the user part or the query) replaced by nothing: safe to
+    print. Text that does not parse as a URL is not echoed at all."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "(an unreadable URL)"
+    if not parts.scheme:
+        return "(an unreadable URL)"
+    query = urlencode(
+        [(k, "***" if k in SECRET_PARAMETERS else v) for k, v in parse_qsl(parts.query)]
+    )
+    return urlunsplit((parts.scheme, _netloc_without_password(parts.netloc), parts.path, query, ""))
+
+
+def parse_database_url(url: str, variable: str = "TICKETS_DATABASE_URL") -> DatabaseTarget:
+    """Host, port, database and user of a PostgreSQL URL; a ConfigError naming ``variable`` (and
+    never the password) when it is not one."""
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if scheme not in SCHEMES:
+        raise ConfigError(
+            f"{variable} must be a postgresql:// URL (postgresql://user:password@host:5432/db), "
+            f"got {redact(url) if scheme else 'text that is not a URL'}"
+        )
+    try:
+        fields = conninfo_to_dict(url)
+    except Exception:  # psycopg's message may quote the URL, password included
+        raise ConfigError(f"{variable} is not a valid PostgreSQL URL: {redact(url)}") from None
+    host = str(fields.get("host") or "localhost")
+    user = fields.get("user")
+    port = str(fields.get("port") or "5432")
+    if not all(part.isdigit() for part in port.split(",")):
+        raise ConfigError(f"{variable} has a port that is not a number: {redact(url)}")
+    return DatabaseTarget(
+        host=host,
+        port=port,
+        database=str(fields.get("dbname") or user or "postgres"),
+        user=str(user) if user else None,
+    )
+
+
+def password_of(url: str) -> str | None:
+    """The password a URL carries, so that messages can be checked not to contain it."""
+    try:
+        value = conninfo_to_dict(url).get("password")
+    except Exception:
+        return None
+    return str(value) if value else None

@@ -1,0 +1,84 @@
+"""The codec server as a child process of ``make run`` (like the worker), its output in the data
+directory, so the embedded server's Web UI can show tickets decrypted."""
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx2
+
+from starter.errors import CliError
+from starter.spawn import spawn_logged
+
+READY_TIMEOUT = 30.0  # seconds; importing the web stack and the SDK takes a second or two
+
+
+class CodecServerProcess:
+    def __init__(
+        self,
+        data_dir: Path,
+        port: int,
+        allowed_origin: str,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
+        self.port = port
+        self.log_path = data_dir / "codec-server.log"
+        self._command = [
+            sys.executable,
+            "-m",
+            "starter",
+            "codec-server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--allow-origin",
+            allowed_origin,
+        ]
+        self._env = {
+            **os.environ,
+            "TICKETS_DATA_DIR": str(data_dir),
+            "PYTHONUNBUFFERED": "1",
+            **(extra_env or {}),
+        }
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> None:
+        self._process = await asyncio.to_thread(
+            spawn_logged, self._command, self.log_path, self._env
+        )
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + READY_TIMEOUT
+        async with httpx2.AsyncClient(timeout=1.0) as http:
+            while loop.time() < deadline:
+                if self._process.poll() is not None:
+                    raise CliError(
+                        f"the codec server exited with code {self._process.returncode}; "
+                        f"see {self.log_path}"
+                    )
+                try:
+                    if (await http.get(f"{self.url}/health")).status_code == 200:
+                        return
+                except httpx2.TransportError:
+                    pass
+                await asyncio.sleep(0.2)
+        await self.stop()
+        raise CliError(f"the codec server did not answer within {READY_TIMEOUT:.0f}s")
+
+    async def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.to_thread(process.wait, 10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            await asyncio.to_thread(process.wait, 5)

@@ -1,0 +1,256 @@
+"""``python -m starter erase --customer-id X [--yes]``: erase one customer's data on request.
+
+What goes: every ticket workflow whose input names the customer (all its runs), its children
+(``<ticket workflow id>/resolution`` and that plan's sub-tasks), their stored payloads, and the
+customer's rows in the delivery ledger. Without ``--yes`` it only reports what would go.
+
+Finding the tickets: the customer id is customer data, so it is not a search attribute (search
+attributes are stored and indexed in plain text). The command reads the input of every ticket
+workflow visibility lists, decrypting it with the key ring, and compares. That is one small
+history read per ticket (16 at a time); docs/privacy.md says why this beat a keyed-hash search
+attribute. A ticket whose input cannot be read (a key missing from the ring) is reported, so a
+search that could not be complete never looks complete.
+
+A batch workflow's input holds the tickets of many customers: it is reported, not deleted.
+"""
+
+import argparse
+import asyncio
+from typing import Any, Final
+
+from pydantic import BaseModel, Field
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflowservice.v1 import (
+    DeleteWorkflowExecutionRequest,
+    GetWorkflowExecutionHistoryRequest,
+)
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from shared import names
+from shared.stores.config import StoreConfig
+from shared.stores.factory import Stores, build_stores
+from starter import render
+from starter.connection import open_client
+from starter.errors import EXIT_OK, CliError
+
+READ_CONCURRENCY: Final = 16
+# Deletion is asynchronous on the server; this long for every execution to be gone.
+DELETION_TIMEOUT_SECONDS: Final = 60.0
+MAX_CUSTOMER_ID_CHARS: Final = 128  # as the ticket model allows
+
+
+class ErasedTicket(BaseModel):
+    ticket_id: str
+    workflow_id: str
+    runs: list[str]
+    children: list[str] = Field(default_factory=list)
+    batch_id: str | None = None
+
+
+class ErasureReport(BaseModel):
+    customer_id: str
+    erased: bool  # False: a dry run, nothing was removed
+    tickets_scanned: int
+    unreadable: list[str] = Field(default_factory=list)  # workflow id: why
+    tickets: list[ErasedTicket] = Field(default_factory=list)
+    workflow_executions: int = 0
+    ledger_rows: list[str] = Field(default_factory=list)
+    stored_payloads: int = 0
+    batches_kept: list[str] = Field(default_factory=list)
+
+
+async def _ticket_input(client: Client, workflow_id: str, run_id: str) -> dict[str, Any]:
+    response = await client.workflow_service.get_workflow_execution_history(
+        GetWorkflowExecutionHistoryRequest(
+            namespace=client.namespace,
+            execution=WorkflowExecution(workflow_id=workflow_id, run_id=run_id),
+            maximum_page_size=1,
+        )
+    )
+    started = response.history.events[0].workflow_execution_started_event_attributes
+    if not started.input.payloads:
+        return {}
+    [raw] = await client.data_converter.decode(started.input.payloads, [dict[str, Any]])
+    return raw if isinstance(raw, dict) else {}
+
+
+async def _child_ids(client: Client, workflow_id: str) -> list[str]:
+    """Every child (and grandchild) workflow id a ticket started, from its history."""
+    found: list[str] = []
+    todo = [workflow_id]
+    while todo:
+        current = todo.pop()
+        async for event in client.get_workflow_handle(current).fetch_history_events():
+            if event.HasField("start_child_workflow_execution_initiated_event_attributes"):
+                child = event.start_child_workflow_execution_initiated_event_attributes.workflow_id
+                if child not in found:
+                    found.append(child)
+                    todo.append(child)
+    return found
+
+
+async def find_tickets(
+    client: Client, customer_id: str
+) -> tuple[list[ErasedTicket], int, list[str]]:
+    """The customer's tickets (each with all its runs), how many were scanned, and the ones
+    that could not be read."""
+    executions = [
+        e async for e in client.list_workflows(f"WorkflowType = '{names.TICKET_WORKFLOW}'")
+    ]
+    gate = asyncio.Semaphore(READ_CONCURRENCY)
+    unreadable: list[str] = []
+
+    async def read(workflow_id: str, run_id: str) -> dict[str, Any] | None:
+        async with gate:
+            try:
+                return await _ticket_input(client, workflow_id, run_id)
+            except RPCError as err:
+                if err.status == RPCStatusCode.NOT_FOUND:  # deleted meanwhile
+                    return None
+                unreadable.append(f"{workflow_id}: {err.message}")
+            except Exception as err:  # an unknown key, a payload the store lost
+                unreadable.append(f"{workflow_id}: {err}")
+            return None
+
+    inputs = await asyncio.gather(*(read(e.id, e.run_id) for e in executions))
+    tickets: dict[str, ErasedTicket] = {}
+    for execution, raw in zip(executions, inputs, strict=True):
+        ticket = (raw or {}).get("ticket") or {}
+        if not isinstance(ticket, dict) or ticket.get("customer_id") != customer_id:
+            continue
+        entry = tickets.setdefault(
+            execution.id,
+            ErasedTicket(
+                ticket_id=names.ticket_id_from_workflow_id(execution.id),
+                workflow_id=execution.id,
+                runs=[],
+                batch_id=(raw or {}).get("batch_id"),
+            ),
+        )
+        entry.runs.append(execution.run_id)
+    for entry in tickets.values():
+        entry.children = await _child_ids(client, entry.workflow_id)
+    return list(tickets.values()), len(executions), sorted(unreadable)
+
+
+async def _delete_execution(client: Client, workflow_id: str, run_id: str = "") -> int:
+    """Delete one run (or, with no run id, every run of a child) from Temporal: running ones
+    are terminated first by the server. Returns how many deletions were asked for."""
+    asked = 0
+    for _ in range(10 if not run_id else 1):
+        try:
+            await client.workflow_service.delete_workflow_execution(
+                DeleteWorkflowExecutionRequest(
+                    namespace=client.namespace,
+                    workflow_execution=WorkflowExecution(workflow_id=workflow_id, run_id=run_id),
+                )
+            )
+            asked += 1
+        except RPCError as err:
+            if err.status != RPCStatusCode.NOT_FOUND:
+                raise
+            break
+        if not run_id:  # the next attempt finds the previous run, if any, once this one is gone
+            await _wait_gone(client, workflow_id, DELETION_TIMEOUT_SECONDS)
+    return asked
+
+
+async def _wait_gone(client: Client, workflow_id: str, timeout: float) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        try:
+            await client.get_workflow_handle(workflow_id).describe()
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                return
+            raise
+        if loop.time() >= deadline:
+            raise CliError(f"{workflow_id} was asked to be deleted but is still there")
+        await asyncio.sleep(0.2)
+
+
+async def erase_customer(
+    client: Client, stores: Stores, customer_id: str, *, really: bool
+) -> ErasureReport:
+    tickets, scanned, unreadable = await find_tickets(client, customer_id)
+    report = ErasureReport(
+        customer_id=customer_id,
+        erased=really,
+        tickets_scanned=scanned,
+        unreadable=unreadable,
+        tickets=tickets,
+        batches_kept=sorted({t.batch_id for t in tickets if t.batch_id}),
+    )
+    ticket_ids = [t.ticket_id for t in tickets]
+    if not really:
+        owners = [wid for t in tickets for wid in (t.workflow_id, *t.children)]
+        stored: set[str] = set()
+        for wid in owners:
+            stored |= await stores.payloads.payloads_of(wid)
+        report.stored_payloads = len(stored)
+        report.workflow_executions = sum(len(t.runs) + len(t.children) for t in tickets)
+        report.ledger_rows = [t for t in ticket_ids if await stores.ledger.get(t) is not None]
+        return report
+    for ticket in tickets:
+        for run_id in ticket.runs:
+            report.workflow_executions += await _delete_execution(
+                client, ticket.workflow_id, run_id
+            )
+        for child in ticket.children:
+            report.workflow_executions += await _delete_execution(client, child)
+    for ticket in tickets:
+        for workflow_id in (ticket.workflow_id, *ticket.children):
+            await _wait_gone(client, workflow_id, DELETION_TIMEOUT_SECONDS)
+    # After the workflows: no worker can write a payload or a delivery for them any more.
+    for ticket in tickets:
+        report.stored_payloads += await stores.payloads.erase_owned_by(ticket.workflow_id)
+    report.ledger_rows = await stores.ledger.delete(ticket_ids, customer_id)
+    return report
+
+
+def print_report(report: ErasureReport) -> None:
+    out = render.console()
+    verb = "Erased" if report.erased else "Would erase"
+    out.print(
+        f"{verb} for customer {report.customer_id} ({report.tickets_scanned} ticket workflow(s) "
+        "scanned):"
+    )
+    for t in report.tickets:
+        extra = f" and {len(t.children)} child workflow(s)" if t.children else ""
+        out.print(f"  ticket {t.ticket_id}: {len(t.runs)} run(s){extra}")
+    out.print(f"  {report.workflow_executions} workflow execution(s) in Temporal")
+    out.print(f"  {len(report.ledger_rows)} delivery ledger row(s)")
+    out.print(f"  {report.stored_payloads} stored payload(s)")
+    for batch in report.batches_kept:
+        out.print(
+            f"  [yellow]kept[/yellow] batch {batch}: its input also holds other customers' "
+            "tickets; it goes with the namespace's retention (or delete it when all may go)"
+        )
+    for problem in report.unreadable:
+        out.print(f"  [red]could not read[/red] {problem}")
+    if not report.erased:
+        out.print("Nothing was erased: run again with --yes to erase.")
+
+
+async def run_erase(args: argparse.Namespace) -> int:
+    customer_id = args.customer_id.strip()
+    if not customer_id or len(customer_id) > MAX_CUSTOMER_ID_CHARS:
+        raise CliError(f"--customer-id must be 1 to {MAX_CUSTOMER_ID_CHARS} characters")
+    client = await open_client()
+    stores = build_stores(StoreConfig.from_env())
+    try:
+        report = await erase_customer(client, stores, customer_id, really=args.yes)
+    finally:
+        await stores.close()
+    if args.json:
+        render.print_json(report)
+    else:
+        print_report(report)
+    if report.unreadable:
+        raise CliError(
+            f"{len(report.unreadable)} ticket(s) could not be read, so the search may be "
+            "incomplete (is a key missing from the key ring?)"
+        )
+    return EXIT_OK

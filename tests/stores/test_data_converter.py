@@ -1,0 +1,143 @@
+"""The one data converter: large payloads leave the history through the SDK's external storage,
+what is stored is the payload codecs' output, and references of the earlier claim-check codec
+still read."""
+
+import dataclasses
+import hashlib
+from collections.abc import Sequence
+from pathlib import Path
+
+from temporalio.api.common.v1 import Payload
+from temporalio.converter import (
+    PayloadCodec,
+    StorageDriverStoreContext,
+    StorageDriverWorkflowInfo,
+)
+
+from shared.data_converter import (
+    LEGACY_ENCODING,
+    CodecChain,
+    LegacyClaimCheckDecoder,
+    data_converter,
+)
+from shared.payload_store import FileStore
+from shared.stores.payloads_file import FilePayloadDriver
+from shared.stores.payloads_postgres import PostgresPayloadDriver
+from shared.stores.postgres import PostgresDatabase
+
+REFERENCE_TYPE = b"temporal.api.sdk.v1.ExternalStorageReference"
+
+
+def env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    return {"TICKETS_DATA_DIR": str(tmp_path), **extra}
+
+
+async def test_a_large_value_leaves_the_history_and_a_small_one_stays(tmp_path: Path) -> None:
+    converter = data_converter(env=env(tmp_path, TICKETS_PAYLOAD_OFFLOAD_BYTES="1000"))
+    small, large = {"text": "short"}, {"text": "x" * 50_000}
+
+    encoded = await converter.encode([small, large])
+
+    assert encoded[0].metadata["encoding"] == b"json/plain"
+    assert encoded[1].metadata.get("messageType") == REFERENCE_TYPE
+    assert encoded[1].ByteSize() < 500
+    assert list((tmp_path / "payloads").rglob("*"))  # stored under the data directory
+    assert await converter.decode(encoded, [dict, dict]) == [small, large]
+
+
+async def test_the_threshold_defaults_to_128_kib(tmp_path: Path) -> None:
+    converter = data_converter(env=env(tmp_path))
+    below, above = "x" * (120 * 1024), "x" * (130 * 1024)
+    encoded = await converter.encode([below, above])
+    assert encoded[0].metadata["encoding"] == b"json/plain"
+    assert encoded[1].metadata.get("messageType") == REFERENCE_TYPE
+
+
+class XorCodec(PayloadCodec):
+    """Stands in for an encryption codec: its output must be what the store keeps."""
+
+    async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        return [
+            Payload(
+                metadata={"encoding": b"binary/xor"},
+                data=bytes(b ^ 0x5A for b in p.SerializeToString()),
+            )
+            for p in payloads
+        ]
+
+    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        out = []
+        for p in payloads:
+            if p.metadata.get("encoding") != b"binary/xor":
+                out.append(p)
+                continue
+            out.append(Payload.FromString(bytes(b ^ 0x5A for b in p.data)))
+        return out
+
+
+async def test_what_is_stored_is_the_codec_output_so_encryption_applies_first(
+    tmp_path: Path,
+) -> None:
+    driver = FilePayloadDriver(tmp_path / "payloads")
+    base = data_converter(driver, threshold=1000, env=env(tmp_path))
+    codecs = CodecChain([LegacyClaimCheckDecoder(FileStore(tmp_path / "payloads")), XorCodec()])
+    converter = dataclasses.replace(base, payload_codec=codecs)
+    secret = "customer secret " * 1000
+
+    encoded = await converter.encode([secret])
+
+    stored = [
+        p for p in (tmp_path / "payloads").rglob("*") if p.is_file() and "owners" not in p.parts
+    ]
+    assert len(stored) == 1
+    assert b"customer secret" not in stored[0].read_bytes()
+    assert await converter.decode(encoded, [str]) == [secret]
+
+
+async def test_a_reference_written_by_the_old_claim_check_codec_still_reads(tmp_path: Path) -> None:
+    """As the earlier codec wrote them: the serialized payload in payloads/<2>/<sha256>, and a
+    reference payload with encoding binary/claim-check in the history."""
+    original = (await data_converter(env=env(tmp_path)).encode(["an old, long agent output"]))[0]
+    data = original.SerializeToString()
+    key = hashlib.sha256(data).hexdigest()
+    await FileStore(tmp_path / "payloads").put(key, data)
+    reference = Payload(
+        metadata={"encoding": LEGACY_ENCODING, "claim-check-key": key.encode()},
+        data=f"{len(data)} bytes in the payload store".encode(),
+    )
+
+    converter = data_converter(env=env(tmp_path))
+    assert await converter.decode([reference], [str]) == ["an old, long agent output"]
+
+
+async def test_a_cluster_worker_still_reads_what_its_machine_stored_as_files(
+    tmp_path: Path, database: PostgresDatabase
+) -> None:
+    before = data_converter(env=env(tmp_path), threshold=1000)
+    encoded = await before.encode(["y" * 5_000])  # stored as files, before the database
+
+    after = data_converter(PostgresPayloadDriver(database), threshold=1000, env=env(tmp_path))
+    assert await after.decode(encoded, [str]) == ["y" * 5_000]
+    new = await after.encode(["z" * 5_000])  # and stores new ones in the database
+    async with database.connection() as conn:
+        cursor = await conn.execute("SELECT count(*) FROM payloads")
+        assert await cursor.fetchone() == (1,)
+    assert await after.decode(new, [str]) == ["z" * 5_000]
+
+
+async def test_the_store_records_the_workflow_a_payload_belongs_to(tmp_path: Path) -> None:
+    """Workers bind the owning workflow as the store context (the SDK does it); so does this."""
+    driver = FilePayloadDriver(tmp_path / "payloads")
+    converter = data_converter(driver, threshold=1000, env=env(tmp_path))
+    storage = converter.external_storage
+    assert storage is not None
+    owned = dataclasses.replace(
+        converter,
+        external_storage=storage._with_store_context(
+            StorageDriverStoreContext(
+                target=StorageDriverWorkflowInfo(namespace="default", id="ticket-T-9")
+            )
+        ),
+    )
+    await owned.encode(["w" * 5_000])
+    assert len(await driver.payloads_of("ticket-T-9")) == 1

@@ -1,0 +1,122 @@
+"""The database behind TICKETS_DATABASE_URL: the schema is migrated once however many workers
+start together, and a database that cannot be used is one sentence naming the host and the
+database, never the password."""
+
+import asyncio
+
+import psycopg
+import pytest
+
+from shared.settings import ConfigError
+from shared.stores.config import StoreConfig
+from shared.stores.errors import StoreUnavailable
+from shared.stores.migrations import MIGRATIONS, migrate, schema_version
+from shared.stores.postgres import PostgresDatabase
+from shared.stores.url import parse_database_url, redact
+from tests.support.postgres import PostgresServer
+from tests.support.processes import free_port
+
+
+async def test_migrating_twice_applies_each_version_once(postgres: PostgresServer) -> None:
+    url = postgres.create_database("migrate")
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        first = await migrate(conn)
+        second = await migrate(conn)
+        assert first == [m.version for m in MIGRATIONS] and second == []
+        assert await schema_version(conn) == MIGRATIONS[-1].version
+
+
+async def test_workers_starting_at_once_migrate_a_fresh_database_once(
+    postgres: PostgresServer,
+) -> None:
+    url = postgres.create_database("migrate")
+    databases = [PostgresDatabase(url, pool_size=2) for _ in range(6)]
+    try:
+        await asyncio.gather(*(db.ready() for db in databases))
+        async with databases[0].connection() as conn:
+            cursor = await conn.execute(
+                "SELECT version, count(*) FROM schema_migrations GROUP BY 1"
+            )
+            assert await cursor.fetchall() == [(m.version, 1) for m in MIGRATIONS]
+    finally:
+        await asyncio.gather(*(db.close() for db in databases))
+
+
+async def test_a_database_restart_costs_callers_at_most_an_error_never_the_pool(
+    postgres: PostgresServer,
+) -> None:
+    db = PostgresDatabase(postgres.create_database("restart"), pool_size=2)
+    try:
+        await db.ready()
+        await asyncio.to_thread(postgres.restart)
+        async with db.connection() as conn:  # the pool replaced the cut connection
+            cursor = await conn.execute("SELECT 1")
+            assert await cursor.fetchone() == (1,)
+    finally:
+        await db.close()
+
+
+async def _failure(url: str) -> str:
+    db = PostgresDatabase(url)
+    try:
+        with pytest.raises(StoreUnavailable) as caught:
+            await db.ready()
+    finally:
+        await db.close()
+    message = str(caught.value)
+    assert "\n" not in message and message.count(". ") == 0, message  # one sentence
+    return message
+
+
+async def test_refused_credentials_name_host_and_database_not_the_password(
+    postgres: PostgresServer,
+) -> None:
+    message = await _failure(postgres.url("postgres", password="wrong-horse-battery"))
+    assert f"database 'postgres' on 127.0.0.1:{postgres.port}" in message
+    assert "refused the credentials of user postgres" in message
+    assert "wrong-horse-battery" not in message and postgres.password not in message
+
+
+async def test_a_database_that_does_not_exist_is_named(postgres: PostgresServer) -> None:
+    message = await _failure(postgres.url("no_such_db"))
+    assert "database 'no_such_db'" in message and "has no such database" in message
+    assert postgres.password not in message
+
+
+async def test_an_address_where_nothing_listens_is_reported_as_unreachable() -> None:
+    port = free_port()
+    message = await _failure(f"postgresql://app:s3cret-pw@127.0.0.1:{port}/tickets")
+    assert f"database 'tickets' on 127.0.0.1:{port}" in message
+    assert "nothing answered there" in message and "s3cret-pw" not in message
+
+
+def test_a_url_that_is_not_postgresql_is_a_configuration_error_without_the_password() -> None:
+    with pytest.raises(ConfigError, match="must be a postgresql:// URL") as caught:
+        StoreConfig.from_env({"TICKETS_DATABASE_URL": "mysql://app:hunter22@db/tickets"})
+    assert "hunter22" not in str(caught.value)
+    with pytest.raises(ConfigError, match="not a valid PostgreSQL URL") as caught:
+        parse_database_url("postgresql://app:hunter%2@db/tickets")  # bad percent-encoding
+    assert "hunter" not in str(caught.value)
+    with pytest.raises(ConfigError, match="port that is not a number") as caught:
+        parse_database_url("postgresql://app:hunter22@db:notaport/tickets")
+    assert "hunter22" not in str(caught.value)
+
+
+def test_redaction_drops_passwords_from_the_user_part_and_the_query() -> None:
+    assert redact("postgresql://app:hunter22@db.internal:5433/tickets?sslmode=require") == (
+        "postgresql://app@db.internal:5433/tickets?sslmode=require"
+    )
+    assert "hunter22" not in redact("postgresql://db/tickets?user=app&password=hunter22")
+    assert redact("not a url") == "(an unreadable URL)"
+    assert "hunter22" not in repr(
+        StoreConfig.from_env({"TICKETS_DATABASE_URL": "postgresql://app:hunter22@db/tickets"})
+    )
+
+
+def test_pool_size_and_threshold_are_checked_with_the_variable_named() -> None:
+    with pytest.raises(ConfigError, match="TICKETS_DATABASE_POOL_SIZE must be between 1"):
+        StoreConfig.from_env({"TICKETS_DATABASE_POOL_SIZE": "0"})
+    with pytest.raises(ConfigError, match="TICKETS_PAYLOAD_OFFLOAD_BYTES must be a whole number"):
+        StoreConfig.from_env({"TICKETS_PAYLOAD_OFFLOAD_BYTES": "lots"})
+    config = StoreConfig.from_env({"TICKETS_DATABASE_POOL_SIZE": "3"})
+    assert config.pool_size == 3 and config.offload_bytes == 128 * 1024

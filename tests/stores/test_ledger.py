@@ -1,0 +1,165 @@
+"""The delivery ledger holds one answer per ticket, on SQLite and on PostgreSQL alike: the first
+decision stands, however often (and from however many workers) delivery is retried."""
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from shared.delivery import idempotency_key, text_sha256
+from shared.stores.ledger import DeliveryLedger, NewDelivery
+from shared.stores.postgres import PostgresDatabase
+from shared.stores.postgres_ledger import PostgresLedger
+from shared.stores.sqlite_ledger import SqliteLedger
+from tests.support.postgres import PostgresServer
+
+
+@pytest.fixture
+async def ledger(
+    backend: str, tmp_path: Path, postgres: PostgresServer
+) -> AsyncIterator[DeliveryLedger]:
+    if backend == "sqlite":
+        yield SqliteLedger(tmp_path / "outbox.sqlite3")
+        return
+    database = PostgresDatabase(postgres.create_database("ledger"), pool_size=4)
+    yield PostgresLedger(database)
+    await database.close()
+
+
+def delivery(ticket_id: str = "T-1", revision: int = 1, text: str = "Hello.") -> NewDelivery:
+    digest = text_sha256(text)
+    return NewDelivery(
+        ticket_id=ticket_id,
+        channel="email",
+        customer_id="C-1",
+        revision=revision,
+        body=text,
+        text_sha256=digest,
+        idempotency_key=idempotency_key(ticket_id, digest),
+        sent_via="webhook",
+    )
+
+
+async def test_the_first_record_writes_the_decision_unsent(ledger: DeliveryLedger) -> None:
+    entry, created = await ledger.record(delivery(revision=2, text="Here is your answer."))
+    assert created is True
+    assert (entry.ticket_id, entry.revision, entry.body) == ("T-1", 2, "Here is your answer.")
+    assert entry.text_sha256 == text_sha256("Here is your answer.")
+    assert entry.idempotency_key.startswith("T-1.")
+    assert entry.sent_at is None and entry.attempts == 0
+    assert entry.recorded_at.tzinfo is not None
+
+
+async def test_a_second_record_with_another_text_keeps_the_first_decision(
+    ledger: DeliveryLedger,
+) -> None:
+    first, _ = await ledger.record(delivery(revision=1, text="The first answer."))
+    second, created = await ledger.record(delivery(revision=1, text="A different answer."))
+    assert created is False
+    assert second.body == "The first answer." and second.text_sha256 == first.text_sha256
+    assert second.recorded_at == first.recorded_at
+    assert await ledger.count("T-1") == 1
+
+
+async def test_marking_sent_keeps_the_first_time_and_clears_the_last_error(
+    ledger: DeliveryLedger,
+) -> None:
+    await ledger.record(delivery())
+    await ledger.note_failure("T-1", "the webhook answered 503")
+    failed = await ledger.get("T-1")
+    assert failed is not None and failed.last_error == "the webhook answered 503"
+    assert failed.sent_at is None and failed.attempts == 1
+    sent = await ledger.mark_sent("T-1")
+    again = await ledger.mark_sent("T-1")
+    assert sent.sent_at is not None and again.sent_at == sent.sent_at
+    assert again.last_error is None and again.attempts == 3
+
+
+async def test_concurrent_records_of_one_ticket_decide_exactly_once(ledger: DeliveryLedger) -> None:
+    results = await asyncio.gather(
+        *(ledger.record(delivery(revision=n, text=f"Answer {n}.")) for n in range(1, 21))
+    )
+    created = [entry for entry, new in results if new]
+    assert len(created) == 1
+    assert {entry.body for entry, _ in results} == {created[0].body}
+    assert await ledger.count("T-1") == 1 and await ledger.count() == 1
+
+
+async def test_counts_and_entries_cover_every_ticket(ledger: DeliveryLedger) -> None:
+    for ticket in ("T-1", "T-2", "T-3"):
+        await ledger.record(delivery(ticket_id=ticket))
+    assert await ledger.count() == 3 and await ledger.count("T-unknown") == 0
+    assert [e.ticket_id for e in await ledger.entries()] == ["T-1", "T-2", "T-3"]
+    assert await ledger.get("T-unknown") is None
+
+
+async def test_the_postgres_ledger_names_host_and_database_never_the_password(
+    database: PostgresDatabase, postgres: PostgresServer
+) -> None:
+    ledger = PostgresLedger(database)
+    location = ledger.location("T-1")
+    assert location == (
+        f"ledger:postgresql://127.0.0.1:{postgres.port}/{database.target.database}#T-1"
+    )
+    assert postgres.password not in location + ledger.describe()
+
+
+async def test_an_outbox_from_before_the_ledger_is_upgraded_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.sqlite3"
+    with sqlite3.connect(path) as conn:  # the original outbox's table and one delivered row
+        conn.execute(
+            "CREATE TABLE deliveries (ticket_id TEXT PRIMARY KEY, channel TEXT NOT NULL, "
+            "customer_id TEXT, revision INTEGER NOT NULL, body TEXT NOT NULL, "
+            "delivered_at TEXT NOT NULL)"
+        )
+        conn.execute(
+            "INSERT INTO deliveries VALUES ('OLD-1', 'email', NULL, 2, 'Old answer.', "
+            "'2025-01-02T03:04:05+00:00')"
+        )
+    conn.close()
+    ledger = SqliteLedger(path)
+    old = await ledger.get("OLD-1")
+    assert old is not None
+    assert old.text_sha256 == text_sha256("Old answer.") and old.sent_at is not None
+    again, created = await ledger.record(delivery(ticket_id="OLD-1", text="New answer."))
+    assert created is False and again.body == "Old answer."
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone() == (2,)
+    conn.close()
+
+
+async def test_a_sqlite_ledger_in_a_folder_not_yet_there_creates_it(tmp_path: Path) -> None:
+    ledger = SqliteLedger(tmp_path / "not" / "there" / "outbox.sqlite3")
+    assert await ledger.count() == 0
+    assert (tmp_path / "not" / "there" / "outbox.sqlite3").exists()
+
+
+def test_two_processes_migrating_one_sqlite_file_at_once_migrate_it_once(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.sqlite3"
+
+    async def both() -> None:
+        await asyncio.gather(*(SqliteLedger(path).count() for _ in range(8)))
+
+    asyncio.run(both())
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone() == (2,)
+        columns = [row[1] for row in conn.execute("PRAGMA table_info(deliveries)")]
+    conn.close()
+    assert columns.count("text_sha256") == 1 and "sent_at" in columns
+
+
+async def test_erasure_deletes_the_named_tickets_and_every_row_of_the_customer(
+    ledger: DeliveryLedger,
+) -> None:
+    await ledger.record(delivery("T-1"))  # customer C-1
+    await ledger.record(delivery("T-2"))  # customer C-1, its workflow already gone
+    other = delivery("T-3")
+    await ledger.record(
+        NewDelivery(**{**other.__dict__, "customer_id": "C-2"})  # another customer's
+    )
+    assert await ledger.delete(["T-1"], "C-1") == ["T-1", "T-2"]
+    assert await ledger.get("T-1") is None and await ledger.get("T-2") is None
+    assert await ledger.get("T-3") is not None
+    assert await ledger.delete(["T-1"], "C-1") == []

@@ -1,0 +1,128 @@
+"""Payload drivers store by content hash, record the owning workflow, and refuse bytes that no
+longer match their hash: files and PostgreSQL alike."""
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from temporalio.api.common.v1 import Payload
+from temporalio.converter import (
+    StorageDriverClaim,
+    StorageDriverRetrieveContext,
+    StorageDriverStoreContext,
+    StorageDriverWorkflowInfo,
+)
+
+from shared.stores.errors import PayloadIntegrityError, PayloadMissing
+from shared.stores.payloads import ContentAddressedDriver
+from shared.stores.payloads_file import FilePayloadDriver
+from shared.stores.payloads_postgres import PostgresPayloadDriver
+from shared.stores.postgres import PostgresDatabase
+from tests.support.postgres import PostgresServer
+
+OWNER = StorageDriverStoreContext(
+    target=StorageDriverWorkflowInfo(
+        namespace="default", id="ticket-T-1", run_id="run-1", type="TicketWorkflow"
+    )
+)
+RETRIEVE = StorageDriverRetrieveContext()
+
+
+@pytest.fixture
+async def driver(
+    backend: str, tmp_path: Path, postgres: PostgresServer
+) -> AsyncIterator[ContentAddressedDriver]:
+    if backend == "sqlite":  # the embedded default keeps payloads as files
+        yield FilePayloadDriver(tmp_path / "payloads")
+        return
+    database = PostgresDatabase(postgres.create_database("payloads"), pool_size=4)
+    yield PostgresPayloadDriver(database)
+    await database.close()
+
+
+def payload(size: int, fill: bytes = b"x") -> Payload:
+    return Payload(metadata={"encoding": b"json/plain"}, data=fill * size)
+
+
+async def tamper(driver: ContentAddressedDriver, key: str) -> None:
+    """Change the stored bytes behind the driver's back (disk damage, a careless operator)."""
+    if isinstance(driver, FilePayloadDriver):
+        path = driver.root / key[:2] / key
+        path.write_bytes(payload(10, b"y").SerializeToString())
+        return
+    assert isinstance(driver, PostgresPayloadDriver)
+    async with driver.database.connection() as conn:
+        await conn.execute("UPDATE payloads SET data = %s WHERE sha256 = %s", (b"\x0a\x00", key))
+
+
+async def test_payloads_round_trip_under_their_content_hash(driver: ContentAddressedDriver) -> None:
+    big, other = payload(300_000), payload(200_000, b"z")
+    claims = await driver.store(OWNER, [big, other])
+    assert [len(c.claim_data["sha256"]) for c in claims] == [64, 64]
+    assert claims[0].claim_data["bytes"] == str(len(big.SerializeToString()))
+    assert await driver.retrieve(RETRIEVE, claims) == [big, other]
+
+
+async def test_a_payload_stored_twice_is_stored_once_and_owned_by_both_workflows(
+    driver: ContentAddressedDriver,
+) -> None:
+    child = StorageDriverStoreContext(
+        target=StorageDriverWorkflowInfo(namespace="default", id="ticket-T-1/resolution")
+    )
+    first = await driver.store(OWNER, [payload(5_000)])
+    second = await driver.store(child, [payload(5_000)])
+    assert first == second
+    key = first[0].claim_data["sha256"]
+    assert await driver.payloads_of("ticket-T-1") == {key}
+    assert await driver.payloads_of("ticket-T-1/resolution") == {key}
+    assert await driver.payloads_of("ticket-T-other") == set()
+
+
+async def test_bytes_that_no_longer_match_their_hash_are_an_error_not_a_value(
+    driver: ContentAddressedDriver,
+) -> None:
+    claims = await driver.store(OWNER, [payload(5_000)])
+    await tamper(driver, claims[0].claim_data["sha256"])
+    with pytest.raises(PayloadIntegrityError, match="does not match its content hash"):
+        await driver.retrieve(RETRIEVE, claims)
+
+
+async def test_a_reference_the_store_does_not_hold_names_the_store(
+    driver: ContentAddressedDriver,
+) -> None:
+    claim = StorageDriverClaim(claim_data={"sha256": "ab" * 32, "bytes": "10"})
+    with pytest.raises(PayloadMissing, match=f"payload {'ab' * 32} is not in"):
+        await driver.retrieve(RETRIEVE, [claim])
+
+
+async def test_a_reference_with_a_malformed_hash_is_refused_before_any_lookup(
+    driver: ContentAddressedDriver,
+) -> None:
+    claim = StorageDriverClaim(claim_data={"sha256": "../../etc/passwd", "bytes": "10"})
+    with pytest.raises(PayloadIntegrityError, match="invalid content hash"):
+        await driver.retrieve(RETRIEVE, [claim])
+
+
+async def test_erasure_deletes_what_a_ticket_and_its_children_own_and_keeps_what_others_share(
+    driver: ContentAddressedDriver,
+) -> None:
+    def owned_by(workflow_id: str) -> StorageDriverStoreContext:
+        return StorageDriverStoreContext(
+            target=StorageDriverWorkflowInfo(namespace="default", id=workflow_id)
+        )
+
+    own = await driver.store(owned_by("ticket-T-1"), [payload(5_000, b"a")])
+    child = await driver.store(owned_by("ticket-T-1/resolution/write"), [payload(5_000, b"b")])
+    shared = await driver.store(owned_by("ticket-T-1"), [payload(5_000, b"c")])
+    await driver.store(owned_by("ticket-T-2"), [payload(5_000, b"c")])  # the same bytes
+    lookalike = await driver.store(owned_by("ticket-T-10"), [payload(5_000, b"d")])
+
+    assert await driver.erase_owned_by("ticket-T-1") == 2
+    for gone in (own, child):
+        with pytest.raises(PayloadMissing):
+            await driver.retrieve(RETRIEVE, gone)
+    assert await driver.retrieve(RETRIEVE, shared) == [payload(5_000, b"c")]
+    assert await driver.retrieve(RETRIEVE, lookalike) == [payload(5_000, b"d")]
+    assert await driver.payloads_of("ticket-T-1") == set()
+    assert await driver.payloads_of("ticket-T-1/resolution/write") == set()
+    assert await driver.erase_owned_by("ticket-T-1") == 0
