@@ -5,6 +5,7 @@ alert rules, and the spans of both processes arriving over OTLP/HTTP at a receiv
 
 import asyncio
 import json
+import os
 import re
 import threading
 import time
@@ -17,6 +18,7 @@ from temporalio.client import Client
 
 from shared import names
 from shared import operations as ops
+from shared.data_converter import data_converter
 from shared.temporal_client import connect, connection_settings
 from starter.embedded import EmbeddedServer
 from starter.main_job import WorkerProcess
@@ -144,7 +146,12 @@ def observed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Observed]:
 
 @pytest.fixture
 async def client(observed: Observed) -> AsyncIterator[Client]:
-    yield await connect(connection_settings({"TEMPORAL_ADDRESS": observed.server.address}))
+    # The embedded server's data directory holds the key file its processes encrypt with.
+    env = {**os.environ, "TICKETS_DATA_DIR": str(observed.server.data_dir)}
+    yield await connect(
+        connection_settings({"TEMPORAL_ADDRESS": observed.server.address}),
+        converter=data_converter(env=env),
+    )
 
 
 async def settled_report(client: Client) -> ops.Report:
