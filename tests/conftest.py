@@ -1,9 +1,12 @@
 """Fixtures shared by the whole suite."""
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from temporalio.client import WorkflowExecutionStatus
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from shared import telemetry
@@ -74,6 +77,28 @@ async def replay_check(request: pytest.FixtureRequest) -> AsyncIterator[None]:
     yield
     await replay_histories(env.client, list(_started.started))
     _started.started.clear()
+
+
+@pytest.fixture(autouse=True)
+async def _no_workflow_left_running_on_the_time_skipping_server(
+    request: pytest.FixtureRequest,
+) -> AsyncIterator[None]:
+    """The time-skipping server is shared by the session, and it skips time for all of it: a
+    ticket a test left waiting (its SLA and final-deadline timers firing on a queue no worker
+    polls any more) stalls time skipping for every later test. What a test started and left
+    running is terminated when it ends (after ``replay_check`` has replayed it)."""
+    if "ts_env" not in request.fixturenames:
+        yield
+        return
+    env: WorkflowEnvironment = request.getfixturevalue("ts_env")
+    first = len(_started.every)
+    yield
+    for workflow_id, run_id in _started.every[first:]:
+        handle = env.client.get_workflow_handle(workflow_id, run_id=run_id)
+        with contextlib.suppress(RPCError):
+            description = await handle.describe()
+            if description.status is WorkflowExecutionStatus.RUNNING:
+                await handle.terminate("the test that started it has ended")
 
 
 @pytest.fixture

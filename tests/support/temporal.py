@@ -53,7 +53,8 @@ class StartedWorkflows(Interceptor):
     """Client interceptor that remembers every workflow a test starts, for replay afterwards."""
 
     def __init__(self) -> None:
-        self.started: list[tuple[str, str | None]] = []
+        self.started: list[tuple[str, str | None]] = []  # for replay; cleared per test
+        self.every: list[tuple[str, str | None]] = []  # for clean-up; never cleared
 
     def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:
         tracker = self
@@ -62,6 +63,7 @@ class StartedWorkflows(Interceptor):
             async def start_workflow(self, input: StartWorkflowInput) -> WorkflowHandle[Any, Any]:
                 handle = await super().start_workflow(input)
                 tracker.started.append((input.id, handle.result_run_id))
+                tracker.every.append((input.id, handle.result_run_id))
                 return handle
 
         return _Outbound(next)
