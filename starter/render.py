@@ -60,6 +60,8 @@ def outcome_text(view: TicketView) -> str:
         return flag + "review: " + "; ".join(view.review_reasons)
     if view.state == "FAILED":
         return f"failed: {view.failure}"
+    if view.state == "DELIVERY_FAILED":
+        return f"delivery failed: {view.failure}"
     if view.state == "REJECTED":
         return view.transitions[-1].reason if view.transitions else "rejected"
     return f"in progress ({view.state})"
@@ -147,9 +149,12 @@ def print_status(view: TicketView) -> None:
         who = f"{r.decision.reviewer}: {r.decision.action}" if r.decision else "unparseable signal"
         out.print(f"  {r.at:%Y-%m-%d %H:%M:%S} {who} {status}")
     if view.delivery:
+        d = view.delivery
+        via = f" via {d.sent_via}" + (f" to {d.sent_to}" if d.sent_to else "") if d.sent_via else ""
         out.print(
-            f"Delivered  revision {view.delivery.revision} to {view.delivery.location} "
-            f"at {view.delivery.delivered_at:%Y-%m-%d %H:%M:%S} UTC"
+            f"Delivered  revision {d.revision}{via}, recorded in {d.location} "
+            f"at {d.delivered_at:%Y-%m-%d %H:%M:%S} UTC"
+            + (f" (key {d.idempotency_key})" if d.idempotency_key else "")
         )
     if view.failure:
         out.print(f"[red]Failure[/red]    {view.failure}")
