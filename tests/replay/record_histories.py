@@ -41,7 +41,11 @@ HISTORIES = Path(__file__).parent / "histories"
 # A history file holds events only; a child's replay needs its own workflow id (a parent checks
 # its children's ids), so the recorder notes each file's id here. Files not listed use their name.
 WORKFLOW_IDS = HISTORIES / "workflow-ids.json"
-VERSION = "v1"
+# Bump a version when its workflows change and keep the older files: they are the histories of
+# workflows already running. Tickets are at v2 since the delivery-queue patch; the fan-out
+# scenarios' histories are still the v1 ones.
+TICKETS_VERSION = "v2"
+FANOUT_VERSION = "v1"
 
 Scenario = Callable[[WorkflowHandle[Any, Any], WorkflowEnvironment], Awaitable[None]]
 
@@ -92,6 +96,13 @@ async def failed(handle: WorkflowHandle[Any, Any], env: WorkflowEnvironment) -> 
     raise AssertionError("expected the ticket to fail")
 
 
+def delivery_refused() -> FakeTicketServices:
+    refusal = ApplicationError(
+        "the webhook answered 410 Gone", type=names.DELIVERY_REJECTED_ERROR, non_retryable=True
+    )
+    return FakeTicketServices(deliver_failures=[refusal])
+
+
 SCENARIOS: dict[str, tuple[Callable[[], FakeAgents], Scenario]] = {
     "completed": (lambda: FakeAgents(validations=[rejection("vague")]), completed),
     "approved-after-escalation": (
@@ -111,7 +122,10 @@ SCENARIOS: dict[str, tuple[Callable[[], FakeAgents], Scenario]] = {
         ),
         failed,
     ),
+    "delivery-failed": (FakeAgents, completed),
 }
+# Scenarios whose services are not the default ones.
+SERVICES: dict[str, Callable[[], FakeTicketServices]] = {"delivery-failed": delivery_refused}
 
 
 async def record_tickets() -> None:
@@ -122,15 +136,18 @@ async def record_tickets() -> None:
     await ensure_search_attributes(env.client)
     try:
         for name, (make_agents, scenario) in SCENARIOS.items():
-            agents, services = make_agents(), FakeTicketServices()
+            agents, services = make_agents(), SERVICES.get(name, FakeTicketServices)()
             queue = f"record-{name}"
             async with fake_pipeline(
-                env.client, queue, agents.activities() + services.activities()
+                env.client,
+                queue,
+                agents.activities() + services.activities(),
+                llm_queue=services.agent_queue,
             ):
                 handle = await start_ticket(env.client, queue, make_ticket(ticket_id=f"H-{name}"))
                 await scenario(handle, env)
                 history = await handle.fetch_history()
-            path = HISTORIES / f"ticket-{VERSION}-{name}.json"
+            path = HISTORIES / f"ticket-{TICKETS_VERSION}-{name}.json"
             path.write_text(history.to_json())
             print(f"wrote {path} ({len(history.events)} events)")
     finally:
@@ -165,7 +182,7 @@ async def record_fanout() -> None:
                             tickets += 1
                             if tickets > TICKETS_KEPT_PER_BATCH:
                                 continue
-                        path = HISTORIES / f"{kind.lower()}-{VERSION}-{name}-{n}.json"
+                        path = HISTORIES / f"{kind.lower()}-{FANOUT_VERSION}-{name}-{n}.json"
                         path.write_text(history.to_json())
                         ids[path.stem] = history.workflow_id
                         print(f"wrote {path} ({len(history.events)} events)")

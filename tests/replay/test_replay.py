@@ -14,7 +14,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
 from tests.support.temporal import ALL_WORKFLOWS, CONVERTER
-from workflows.ticket import PATCH_ORCHESTRATED_RESOLUTION
+from workflows.ticket import PATCH_DELIVERY_QUEUE, PATCH_ORCHESTRATED_RESOLUTION
 
 FOLDER = Path(__file__).parent / "histories"
 WORKFLOW_IDS: dict[str, str] = json.loads((FOLDER / "workflow-ids.json").read_text())
@@ -55,6 +55,16 @@ def test_a_complex_ticket_drafted_by_an_orchestrator_child_is_committed() -> Non
     assert any(PATCH_ORCHESTRATED_RESOLUTION in patches(p) for p in tickets)
 
 
+def test_tickets_from_before_and_after_delivery_moved_to_its_own_queue_are_committed() -> None:
+    """Both sides of the ``delivery-queue`` patch: v1 tickets deliver on the tickets queue and
+    must keep doing so; v2 tickets deliver on the delivery queue, including one whose delivery
+    was refused (DELIVERY_FAILED)."""
+    tickets = {p.stem: patches(p) for p in HISTORIES if p.stem.startswith("ticket-")}
+    assert PATCH_DELIVERY_QUEUE not in tickets["ticket-v1-completed"]
+    assert PATCH_DELIVERY_QUEUE in tickets["ticket-v2-completed"]
+    assert PATCH_DELIVERY_QUEUE in tickets["ticket-v2-delivery-failed"]
+
+
 def test_histories_of_every_lifecycle_path_are_committed() -> None:
     names = {path.stem.split("-", 2)[-1] for path in HISTORIES}
     assert {
@@ -63,6 +73,7 @@ def test_histories_of_every_lifecycle_path_are_committed() -> None:
         "reworked-then-edited",
         "rejected",
         "failed",
+        "delivery-failed",
     } <= names
 
 
