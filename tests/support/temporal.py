@@ -30,6 +30,8 @@ from workflows import ALL_WORKFLOWS
 PAYLOAD_DIR = Path(tempfile.mkdtemp(prefix="ticket-agents-payloads-"))
 PAYLOAD_DRIVER = FilePayloadDriver(PAYLOAD_DIR / "payloads")
 CONVERTER = data_converter(PAYLOAD_DRIVER, env={"TICKETS_DATA_DIR": str(PAYLOAD_DIR)})
+# Tests count what landed in the store under ``PAYLOAD_STORE.root``.
+PAYLOAD_STORE = PAYLOAD_DRIVER
 
 
 def binary(name: str) -> str:
