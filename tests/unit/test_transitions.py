@@ -30,6 +30,9 @@ DESIGNED_MOVES = {
     (S.AWAITING_REVIEW, S.COMPLETED),  # approve / edit
     (S.AWAITING_REVIEW, S.RESOLVING),  # rework
     (S.AWAITING_REVIEW, S.REJECTED),  # reject
+    # The answer is decided but the destination refused it for good (or retries ran out).
+    (S.VALIDATED, S.DELIVERY_FAILED),
+    (S.AWAITING_REVIEW, S.DELIVERY_FAILED),
     # A person takes over where the agents had to stop (invalid output, budget spent).
     (S.CLASSIFIED, S.AWAITING_REVIEW),
     (S.TRIAGED, S.AWAITING_REVIEW),
@@ -49,7 +52,7 @@ DESIGNED_MOVES = {
     )
 }
 
-TERMINAL = {S.COMPLETED, S.REJECTED, S.FAILED, S.CANCELLED}
+TERMINAL = {S.COMPLETED, S.REJECTED, S.FAILED, S.CANCELLED, S.DELIVERY_FAILED}
 NON_TERMINAL = [state for state in TicketState if state not in TERMINAL]
 
 
@@ -73,7 +76,9 @@ def test_a_terminal_state_has_no_exits(state: TicketState) -> None:
     assert is_terminal(state)
 
 
-def test_completed_rejected_failed_and_cancelled_are_the_only_terminal_states() -> None:
+def test_completed_rejected_failed_cancelled_and_delivery_failed_are_the_only_terminal_states() -> (
+    None
+):
     assert TERMINAL_STATES == TERMINAL
 
 
