@@ -1,14 +1,15 @@
 """The worker process: runs the ticket workflows and the activities on their task queues.
 
     python worker.py                  # every queue the configuration needs
-    python worker.py --queues tickets # only workflows and non-LLM activities
+    python worker.py --queues tickets,delivery   # workflows, non-LLM activities and delivery
+
+Run it on as many machines as you like against the same Temporal server and the same
+TICKETS_DATABASE_URL (the delivery ledger and the payload store): that is how the pipeline scales
+out. Stop it with Ctrl-C (or SIGTERM); in-flight activities get time to finish.
 
 With TICKETS_METRICS_ADDRESS=host:port it serves Prometheus metrics on http://host:port/metrics
 (Temporal's SDK metrics and the product's; docs/observability.md). Traces are exported when the
 standard OTEL_EXPORTER_OTLP_* variables are set.
-
-Run it on as many machines as you like against the same Temporal server: that is how the pipeline
-scales out. Stop it with Ctrl-C (or SIGTERM); in-flight activities get time to finish.
 """
 
 import argparse
@@ -19,27 +20,30 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 
 from temporalio.client import Client
 from temporalio.runtime import Runtime
 from temporalio.worker import PollerBehaviorAutoscaling, Worker
 
 from activities.agent_activities import AgentActivities
+from activities.delivery.activity import DeliveryActivities
+from activities.delivery.config import DeliveryConfig
 from activities.knowledge_base import KnowledgeBase
-from activities.outbox import Outbox
 from activities.providers.base import Provider
 from activities.providers.errors import ProviderCheckError
 from activities.providers.registry import OFFLINE, build_providers, providers_in_use
 from activities.ticket_activities import TicketActivities
 from shared import names, settings, telemetry
-from shared.data_converter import describe_encryption
+from shared.data_converter import data_converter, describe_encryption
 from shared.metrics import prometheus_runtime
 from shared.pipeline_config import PipelineConfig
 from shared.provider_config import WorkerSettings
 from shared.redaction import safe_url
 from shared.search_attribute_setup import SearchAttributeSetupError, ensure_search_attributes
+from shared.stores.errors import StoreUnavailable
+from shared.stores.factory import Stores, open_stores
 from shared.temporal_client import connect, connection_settings, exit_process
 from shared.worker_gauges import SpendLimitError, VisibilityGauges, spend_limit_from_env
 from workflows import ALL_WORKFLOWS
@@ -70,12 +74,12 @@ def metrics_runtime() -> tuple[Runtime | None, str | None]:
         ) from None
 
 
-def outbox_path(data_dir: Path) -> Path:
-    return data_dir / "outbox.sqlite3"
-
-
 def needed_queues(config: PipelineConfig) -> list[str]:
-    return [names.TICKETS_TASK_QUEUE, *(names.llm_task_queue(p) for p in providers_in_use(config))]
+    return [
+        names.TICKETS_TASK_QUEUE,
+        names.DELIVERY_TASK_QUEUE,
+        *(names.llm_task_queue(p) for p in providers_in_use(config)),
+    ]
 
 
 def provider_of(queue: str) -> str:
@@ -86,34 +90,48 @@ def build_workers(
     client: Client,
     config: PipelineConfig,
     providers: dict[str, Provider],
-    data_dir: Path,
     queues: Sequence[str],
     *,
+    delivery: DeliveryActivities,
     worker_settings: WorkerSettings | None = None,
     tickets_queue: str = names.TICKETS_TASK_QUEUE,
     max_cached_workflows: int = 1000,
 ) -> list[Worker]:
-    """One Worker per task queue: the tickets queue carries workflows and non-LLM activities, each
-    provider queue carries the agent activities for that provider, with the provider's rate limit
-    set on the queue (enforced by the server for all workers together). Tests pass their own
-    ``tickets_queue`` to keep tests apart on one server, and ``max_cached_workflows=0`` to make
-    every workflow task replay the history so far."""
+    """One Worker per task queue: the tickets queue carries workflows and non-LLM activities; the
+    delivery queue carries delivery, at most ``delivery.config.concurrency`` at once, so a
+    destination that hangs never holds agents or workflows; each provider queue carries the agent
+    activities for that provider, with the provider's rate limit set on the queue (enforced by the
+    server for all workers together). Tests pass their own ``tickets_queue`` (its delivery queue
+    follows) to keep tests apart on one server, and ``max_cached_workflows=0`` to make every
+    workflow task replay the history so far."""
     worker_settings = worker_settings or WorkerSettings()
     agent_activities = AgentActivities(providers, worker_settings.trim_body_tokens)
+    delivery_queue = names.delivery_task_queue(tickets_queue)
     workers = []
     for queue in queues:
         if queue == tickets_queue:
-            ticket_activities = TicketActivities(
-                config, KnowledgeBase.bundled(), Outbox(outbox_path(data_dir))
-            )
+            ticket_activities = TicketActivities(config, KnowledgeBase.bundled())
             workers.append(
                 Worker(
                     client,
                     task_queue=queue,
                     workflows=ALL_WORKFLOWS,
-                    activities=ticket_activities.all(),
+                    # Delivery here too: tickets started before delivery had its own queue
+                    # (the delivery-queue patch) still schedule it on this one.
+                    activities=[*ticket_activities.all(), delivery.deliver_response],
                     max_cached_workflows=max_cached_workflows,
                     workflow_task_poller_behavior=PollerBehaviorAutoscaling(),
+                    activity_task_poller_behavior=PollerBehaviorAutoscaling(),
+                    graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+                )
+            )
+        elif queue == delivery_queue:
+            workers.append(
+                Worker(
+                    client,
+                    task_queue=queue,
+                    activities=[delivery.deliver_response],
+                    max_concurrent_activities=delivery.config.concurrency,
                     activity_task_poller_behavior=PollerBehaviorAutoscaling(),
                     graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
                 )
@@ -185,6 +203,7 @@ def unpriced_models(config: PipelineConfig, worker_settings: WorkerSettings) -> 
 async def run(queues: Sequence[str] | None, stop: asyncio.Event) -> int:
     try:
         loaded = settings.load_settings()
+        delivery_config = DeliveryConfig.from_env()
         providers = build_providers(loaded.pipeline, loaded.worker)
         spend_limit = spend_limit_from_env()
         telemetry.span_exporter_from_env()  # a tracing variable it cannot honour stops it here
@@ -197,7 +216,6 @@ async def run(queues: Sequence[str] | None, stop: asyncio.Event) -> int:
     ) as err:
         print(f"worker: configuration error: {err}", file=sys.stderr)
         return 2
-    config = loaded.pipeline
     try:
         for provider in providers.values():
             if warning := await provider.check():
@@ -205,10 +223,51 @@ async def run(queues: Sequence[str] | None, stop: asyncio.Event) -> int:
     except ProviderCheckError as err:
         print(f"worker: {err}", file=sys.stderr)
         return 2
-    data_dir = settings.data_dir()
-    conn = connection_settings()
     try:
-        client = await connect(conn, runtime=runtime)
+        # Connected and migrated now: a wrong URL or an unreachable database stops the worker
+        # here, in one sentence, before it takes any task.
+        stores = await open_stores()
+    except settings.ConfigError as err:
+        print(f"worker: configuration error: {err}", file=sys.stderr)
+        return 2
+    except StoreUnavailable as err:
+        print(f"worker: {err}", file=sys.stderr)
+        return 1
+    delivery = DeliveryActivities(stores.ledger, delivery_config)
+    try:
+        observed = Observability(runtime, metrics_address, spend_limit)
+        return await serve(loaded, providers, stores, delivery, queues, stop, observed)
+    finally:
+        for provider in providers.values():
+            await provider.aclose()
+        await delivery.aclose()
+        await stores.close()
+
+
+@dataclass(frozen=True)
+class Observability:
+    """What the process serves about itself: the runtime behind /metrics (None when
+    TICKETS_METRICS_ADDRESS is unset), where, and the spend limit the gauges report."""
+
+    runtime: Runtime | None
+    metrics_address: str | None
+    spend_limit: float | None
+
+
+async def serve(
+    loaded: settings.Settings,
+    providers: dict[str, Provider],
+    stores: Stores,
+    delivery: DeliveryActivities,
+    queues: Sequence[str] | None,
+    stop: asyncio.Event,
+    observed: "Observability",
+) -> int:
+    config = loaded.pipeline
+    conn = connection_settings()
+    runtime = observed.runtime
+    try:
+        client = await connect(conn, runtime=runtime, converter=data_converter(stores.payloads))
     except RuntimeError as err:
         print(f"worker: cannot reach Temporal at {conn.describe()}: {err}", file=sys.stderr)
         return 1
@@ -223,7 +282,7 @@ async def run(queues: Sequence[str] | None, stop: asyncio.Event) -> int:
     queues = list(queues) if queues else needed_queues(config)
     try:
         workers = build_workers(
-            client, config, providers, data_dir, queues, worker_settings=loaded.worker
+            client, config, providers, queues, delivery=delivery, worker_settings=loaded.worker
         )
     except settings.ConfigError as err:
         print(f"worker: {err}", file=sys.stderr)
@@ -241,12 +300,13 @@ async def run(queues: Sequence[str] | None, stop: asyncio.Event) -> int:
             f"worker: warning: no price for model {model}; its cost is reported as 0",
             file=sys.stderr,
         )
-    print(f"worker: outbox {outbox_path(data_dir)}")
+    for line in [*stores.describe(), *delivery.config.describe()]:
+        print(f"worker: {line}")
     gauges: asyncio.Task[None] | None = None
     if runtime is not None:
-        print(f"worker: metrics on http://{metrics_address}/metrics")
+        print(f"worker: metrics on http://{observed.metrics_address}/metrics")
         meter = runtime.metric_meter
-        gauges = asyncio.create_task(VisibilityGauges(client, meter, spend_limit).run())
+        gauges = asyncio.create_task(VisibilityGauges(client, meter, observed.spend_limit).run())
     print(f"worker: polling {', '.join(queues)}; Ctrl-C to stop", flush=True)
     try:
         failure = await run_until_stopped(workers, stop)
@@ -255,8 +315,6 @@ async def run(queues: Sequence[str] | None, stop: asyncio.Event) -> int:
             gauges.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await gauges
-        for provider in providers.values():
-            await provider.aclose()
     if failure is not None:
         print(f"worker: stopped after an error: {failure}", file=sys.stderr)
         return 1
@@ -282,8 +340,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--queues",
-        help="comma-separated task queues to poll (default: tickets and every provider queue the "
-        "agent routes use)",
+        help="comma-separated task queues to poll (default: tickets, delivery and every provider "
+        "queue the agent routes use)",
     )
     parser.add_argument("--log-level", default="WARNING", help="Python log level (default WARNING)")
     args = parser.parse_args(argv)

@@ -21,6 +21,11 @@ class TicketState(StrEnum):
     FAILED = "FAILED"
     # An operator cancelled the ticket's workflow; nothing more happens to it.
     CANCELLED = "CANCELLED"
+    # The answer was decided (it is in the delivery ledger) but the destination refused it for
+    # good, or delivery kept failing until its retries ran out; the reason is in the ticket's
+    # failure. Terminal: a person fixes the cause (the address, the receiver) and redrives the
+    # delivery, which sends the recorded answer.
+    DELIVERY_FAILED = "DELIVERY_FAILED"
 
 
 S = TicketState
@@ -35,17 +40,28 @@ TRANSITIONS: Final[dict[TicketState, frozenset[TicketState]]] = {
     # The validator may send a draft back for revision (bounded rounds).
     S.RESOLVED: frozenset({S.VALIDATED, S.RESOLVING, S.AWAITING_REVIEW, S.FAILED, S.CANCELLED}),
     # Policy decides: straight to delivery, or a person first.
-    S.VALIDATED: frozenset({S.COMPLETED, S.AWAITING_REVIEW, S.FAILED, S.CANCELLED}),
-    # approve / edit -> COMPLETED, rework -> RESOLVING, reject -> REJECTED; nobody by the final
-    # review deadline -> UNANSWERED.
+    S.VALIDATED: frozenset(
+        {S.COMPLETED, S.AWAITING_REVIEW, S.DELIVERY_FAILED, S.FAILED, S.CANCELLED}
+    ),
+    # approve / edit -> COMPLETED (or DELIVERY_FAILED), rework -> RESOLVING, reject -> REJECTED;
+    # nobody by the final review deadline -> UNANSWERED.
     S.AWAITING_REVIEW: frozenset(
-        {S.COMPLETED, S.RESOLVING, S.REJECTED, S.UNANSWERED, S.FAILED, S.CANCELLED}
+        {
+            S.COMPLETED,
+            S.DELIVERY_FAILED,
+            S.RESOLVING,
+            S.REJECTED,
+            S.UNANSWERED,
+            S.FAILED,
+            S.CANCELLED,
+        }
     ),
     S.COMPLETED: frozenset(),
     S.REJECTED: frozenset(),
     S.UNANSWERED: frozenset(),
     S.FAILED: frozenset(),
     S.CANCELLED: frozenset(),
+    S.DELIVERY_FAILED: frozenset(),
 }
 
 TERMINAL_STATES: Final = frozenset(state for state, nxt in TRANSITIONS.items() if not nxt)

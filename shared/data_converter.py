@@ -31,15 +31,20 @@ from temporalio.converter import (
     ExternalStorage,
     PayloadCodec,
     StorageDriver,
+    StorageDriverClaim,
+    StorageDriverRetrieveContext,
     StorageDriverSelectContext,
+    StorageDriverStoreContext,
 )
 
 from shared.encryption.codec import EncryptionCodec
 from shared.encryption.keyring import KeyRing, load_key_ring
 from shared.payload_store import FileStore, PayloadStore
 from shared.stores.config import StoreConfig
+from shared.stores.errors import PayloadMissing
 from shared.stores.factory import payload_driver
 from shared.stores.payloads_file import FilePayloadDriver
+from shared.stores.payloads_postgres import DRIVER_NAME as POSTGRES_DRIVER
 
 LEGACY_ENCODING: Final = b"binary/claim-check"
 
@@ -97,22 +102,43 @@ def payload_codecs(config: StoreConfig, ring: KeyRing | None = None) -> list[Pay
     return codecs
 
 
+class UnconfiguredDatabaseDriver(StorageDriver):
+    """Stands for the PostgreSQL driver in a process without TICKETS_DATABASE_URL: a reference
+    to a payload stored there gets a sentence saying what to set, not "no driver found"."""
+
+    def name(self) -> str:
+        return POSTGRES_DRIVER
+
+    async def store(
+        self, context: StorageDriverStoreContext, payloads: Sequence[Payload]
+    ) -> list[StorageDriverClaim]:
+        raise PayloadMissing("no database is configured to store payloads in")
+
+    async def retrieve(
+        self, context: StorageDriverRetrieveContext, claims: Sequence[StorageDriverClaim]
+    ) -> list[Payload]:
+        raise PayloadMissing(
+            "this history refers to payloads stored in PostgreSQL, and this process has no "
+            "TICKETS_DATABASE_URL: set it to the database the workers use"
+        )
+
+
 def external_storage(config: StoreConfig, driver: StorageDriver | None = None) -> ExternalStorage:
-    """``driver`` stores; when it is not the data directory's file driver, that one is registered
-    too (read-only in effect), so payloads stored on this machine before it joined a cluster
-    still read."""
+    """``driver`` stores. The other kind is registered for reading only: on a cluster worker, the
+    data directory's files (payloads this machine stored before it joined the cluster still
+    read); without a database, a stand-in that says TICKETS_DATABASE_URL is missing."""
     primary = driver or payload_driver(config)
     drivers: list[StorageDriver] = [primary]
-    if not isinstance(primary, FilePayloadDriver):
+    if isinstance(primary, FilePayloadDriver):
+        drivers.append(UnconfiguredDatabaseDriver())
+    else:
         drivers.append(FilePayloadDriver(config.payload_dir))
 
     def select(context: StorageDriverSelectContext, payload: Payload) -> StorageDriver:
         return primary
 
     return ExternalStorage(
-        drivers=drivers,
-        driver_selector=select if len(drivers) > 1 else None,
-        payload_size_threshold=config.offload_bytes,
+        drivers=drivers, driver_selector=select, payload_size_threshold=config.offload_bytes
     )
 
 

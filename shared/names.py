@@ -6,8 +6,19 @@ imports the activities package (and with it the provider SDKs).
 
 from typing import Final
 
-# Workflows and the non-LLM activities (knowledge base, outbox, configuration) run here.
+# Workflows and the non-LLM activities (knowledge base, configuration) run here.
 TICKETS_TASK_QUEUE: Final = "tickets"
+# Delivery of answers to customers runs on its own queue, polled with bounded concurrency: a
+# destination that hangs holds delivery slots only, never the agents or the workflows.
+DELIVERY_TASK_QUEUE: Final = "delivery"
+
+
+def delivery_task_queue(tickets_queue: str) -> str:
+    """The delivery queue that goes with a workflow's task queue: ``delivery`` for the tickets
+    queue; a test that runs its own workflow queue gets its own delivery queue beside it."""
+    if tickets_queue == TICKETS_TASK_QUEUE:
+        return DELIVERY_TASK_QUEUE
+    return f"{tickets_queue}-delivery"
 
 
 def llm_task_queue(provider: str) -> str:
@@ -32,7 +43,7 @@ RUN_SUBTASK: Final = "run_subtask"
 SYNTHESIZE_RESULTS: Final = "synthesize_results"
 ANALYZE_ITEM: Final = "analyze_item"
 
-# Non-LLM activities, run on the tickets queue.
+# Non-LLM activities, run on the tickets queue (delivery: on the delivery queue).
 LOAD_PIPELINE_CONFIG: Final = "load_pipeline_config"
 SEARCH_KNOWLEDGE_BASE: Final = "search_knowledge_base"
 DELIVER_RESPONSE: Final = "deliver_response"
@@ -61,3 +72,8 @@ def ticket_id_from_workflow_id(workflow_id: str) -> str:
 # Error type of an agent whose output stays invalid after a repair round: the workflow hands the
 # ticket to a person instead of failing it.
 INVALID_OUTPUT_ERROR: Final = "InvalidModelOutput"
+# Error type of a delivery the destination refused for good (a 4xx answer, a rejected recipient,
+# no address): the ticket ends in DELIVERY_FAILED with the reason, for a person to act on.
+DELIVERY_REJECTED_ERROR: Final = "DeliveryRejected"
+# Error type of a delivery attempt that failed for now (unreachable, 5xx, 429): retried.
+DELIVERY_UNAVAILABLE_ERROR: Final = "DeliveryUnavailable"

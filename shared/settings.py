@@ -1,7 +1,8 @@
 """Process settings from the environment and the configuration file (never used in workflows).
 
 Environment variables (all optional):
-  TICKETS_DATA_DIR        where the embedded server's database and the outbox live (./data)
+  TICKETS_DATA_DIR        where the embedded server's database, the delivery ledger and the
+                          payloads live on one machine (./data)
   TICKETS_CONFIG          the pipeline configuration file (./config/pipeline.toml when present)
   TICKETS_PROVIDER        offline, openai or anthropic: the provider every agent uses when the
                           file names no [agents] routes (default: the first provider whose API
@@ -15,6 +16,25 @@ Environment variables (all optional):
   TICKETS_AGENT_<ROLE>,
   TICKETS_BUDGET_MAX_TOKENS, TICKETS_BUDGET_MAX_COST_USD
                           override single values of the configuration file
+Worker/process settings, read from the environment only (never part of the pipeline
+configuration snapshot that goes into every ticket's history, so no credential reaches one):
+  TICKETS_DATABASE_URL    postgresql://user:password@host:5432/db: the delivery ledger and the
+                          payload store, shared by every worker machine (unset: SQLite and files
+                          under TICKETS_DATA_DIR, one machine); docs/stores.md
+  TICKETS_DATABASE_POOL_SIZE, TICKETS_PAYLOAD_OFFLOAD_BYTES
+                          connections per process (10); payloads from this size leave the
+                          history (131072); read by ``shared.stores.config``
+  TICKETS_DELIVERY_CHANNEL, TICKETS_DELIVERY_CHANNEL_<CHANNEL>
+                          ledger (default), webhook or email, for every ticket or the tickets of
+                          one channel (EMAIL, CHAT, WEB, PHONE, API)
+  TICKETS_DELIVERY_CONCURRENCY
+                          deliveries at once per worker (16)
+  TICKETS_WEBHOOK_URL, TICKETS_WEBHOOK_SECRET, TICKETS_WEBHOOK_TIMEOUT_SECONDS
+                          the webhook channel: where, the HMAC-SHA256 key, per-request timeout
+  TICKETS_SMTP_HOST, TICKETS_SMTP_PORT, TICKETS_SMTP_USERNAME, TICKETS_SMTP_PASSWORD,
+  TICKETS_SMTP_FROM, TICKETS_SMTP_TLS, TICKETS_SMTP_TIMEOUT_SECONDS
+                          the e-mail channel; read by ``activities.delivery.config``;
+                          docs/delivery.md
 Temporal connection variables are read by ``shared.temporal_client``.
 """
 

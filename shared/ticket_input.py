@@ -8,6 +8,7 @@ from pydantic import ValidationError
 
 from shared.tickets import (
     MAX_BODY_CHARS,
+    MAX_EMAIL_CHARS,
     MAX_SUBJECT_CHARS,
     Channel,
     CustomerTier,
@@ -23,6 +24,7 @@ FIELD_ALIASES = {
     "customer_id": ("customer_id", "customer"),
     "customer_tier": ("customer_tier", "tier"),
     "channel": ("channel",),
+    "customer_email": ("customer_email", "email"),
 }
 _KNOWN = {alias: canonical for canonical, aliases in FIELD_ALIASES.items() for alias in aliases}
 
@@ -36,10 +38,16 @@ def _field_message(error: dict[str, Any], raw: dict[str, Any]) -> str:
     if kind == "string_too_short":
         return f"field '{field}' is empty"
     if kind == "string_too_long":
-        limit = {"subject": MAX_SUBJECT_CHARS, "body": MAX_BODY_CHARS}.get(field)
+        limit = {
+            "subject": MAX_SUBJECT_CHARS,
+            "body": MAX_BODY_CHARS,
+            "customer_email": MAX_EMAIL_CHARS,
+        }.get(field)
         size = f"{len(value):,}" if isinstance(value, str) else "too many"
         limit_text = f"{limit:,}" if limit else str(error.get("ctx", {}).get("max_length", "?"))
         return f"field '{field}' is {size} characters; the limit is {limit_text}"
+    if kind == "string_pattern_mismatch" and field == "customer_email":
+        return f"field 'customer_email' must be one address like name@example.com (got {value!r})"
     if kind == "string_pattern_mismatch":
         return f"field '{field}' must be 1-64 letters, digits, '.', '_' or '-' (got {value!r})"
     if kind == "enum":

@@ -11,6 +11,11 @@ MAX_SUBJECT_CHARS: Final = 200
 # which belongs in an attachment store, not in a workflow history (payloads are capped at 2 MB).
 MAX_BODY_CHARS: Final = 20_000
 TICKET_ID_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+# RFC 5321's limit on an address in a mail command.
+MAX_EMAIL_CHARS: Final = 254
+# One address, local@domain.tld, with nothing that could start another header or address (no
+# spaces, line breaks, commas, angle brackets): it goes into an e-mail's To header as it is.
+EMAIL_PATTERN: Final = r"^[^@\s<>()\[\],;:\"]+@[^@\s<>()\[\],;:\"]+\.[^@\s<>()\[\],;:\"]+$"
 
 
 class CustomerTier(StrEnum):
@@ -46,6 +51,10 @@ class Ticket(BaseModel):
     customer_id: str | None = Field(default=None, max_length=128)
     customer_tier: CustomerTier = CustomerTier.STANDARD
     channel: Channel = Channel.EMAIL
+    # Where an answer by e-mail goes (the e-mail delivery channel needs it).
+    customer_email: (
+        Annotated[str, StringConstraints(strip_whitespace=True, pattern=EMAIL_PATTERN)] | None
+    ) = Field(default=None, max_length=MAX_EMAIL_CHARS)
 
     @field_validator("subject", mode="before")
     @classmethod

@@ -70,12 +70,19 @@ class Fallback(BaseModel):
 
 class DeliveryReceipt(BaseModel):
     ticket_id: str
-    channel: str
-    location: str  # where the answer went, e.g. "outbox:/path/outbox.sqlite3#T-1001"
-    delivered_at: datetime
-    revision: int
-    # True when a retried or replayed delivery found the answer already written.
+    channel: str  # the ticket's channel
+    location: str  # where the answer is recorded, e.g. "ledger:/path/outbox.sqlite3#T-1001"
+    delivered_at: datetime  # when the ledger recorded the decision
+    revision: int  # the revision the ledger holds for this ticket
+    # True when a retried, replayed or reset delivery found the answer already sent.
     already_delivered: bool = False
+    # SHA-256 of the text the ledger holds (what the customer gets): the workflow compares it with
+    # its own draft, since a reset ticket's revision 1 may be another text than the first run's.
+    text_sha256: str | None = None
+    idempotency_key: str | None = None
+    sent_via: str | None = None  # ledger, webhook or email
+    sent_to: str | None = None  # the webhook's address or the e-mail recipient
+    sent_at: datetime | None = None
 
 
 class TicketView(BaseModel):
@@ -131,3 +138,6 @@ class DeliveryRequest(BaseModel):
     customer_id: str | None
     revision: int
     text: str
+    # For the channels: the e-mail's subject line and recipient.
+    subject: str | None = None
+    customer_email: str | None = None

@@ -52,6 +52,7 @@ def _tickets_from_args(args: argparse.Namespace) -> tuple[list[ParsedTicket], li
         "customer_id": args.customer_id,
         "customer_tier": args.tier,
         "channel": args.channel,
+        "customer_email": args.customer_email,
     }
     ticket, problems = ticket_from_mapping({k: v for k, v in raw.items() if v is not None})
     if ticket is None:
@@ -245,6 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--customer-id")
     p.add_argument("--tier", help="free, standard, premium or enterprise")
     p.add_argument("--channel", help="email, chat, web, phone or api")
+    p.add_argument("--customer-email", help="where an answer by e-mail goes")
     p.add_argument(
         "--wait",
         action="store_true",

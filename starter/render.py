@@ -62,6 +62,8 @@ def outcome_text(view: TicketView) -> str:
         return f"failed: {view.failure}"
     if view.state == "UNANSWERED":
         return view.transitions[-1].reason if view.transitions else "closed unanswered"
+    if view.state == "DELIVERY_FAILED":
+        return f"delivery failed: {view.failure}"
     if view.state == "REJECTED":
         return view.transitions[-1].reason if view.transitions else "rejected"
     return f"in progress ({view.state})"
@@ -151,9 +153,12 @@ def print_status(view: TicketView) -> None:
     if view.ignored_reviews_dropped:
         out.print(f"  … and {view.ignored_reviews_dropped} more ignored review signal(s), not kept")
     if view.delivery:
+        d = view.delivery
+        via = f" via {d.sent_via}" + (f" to {d.sent_to}" if d.sent_to else "") if d.sent_via else ""
         out.print(
-            f"Delivered  revision {view.delivery.revision} to {view.delivery.location} "
-            f"at {view.delivery.delivered_at:%Y-%m-%d %H:%M:%S} UTC"
+            f"Delivered  revision {d.revision}{via}, recorded in {d.location} "
+            f"at {d.delivered_at:%Y-%m-%d %H:%M:%S} UTC"
+            + (f" (key {d.idempotency_key})" if d.idempotency_key else "")
         )
     if view.failure:
         out.print(f"[red]Failure[/red]    {view.failure}")

@@ -28,10 +28,16 @@ KB_START_TO_CLOSE: Final = timedelta(seconds=10)
 KB_RETRY: Final = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=5)
 
 # ---- delivery ------------------------------------------------------------------------------------
-# Writing to the outbox is quick; it may wait on a database lock for up to 30 s.
+# One attempt: a ledger write, one request to the channel (its client timeout is below this, so a
+# hanging destination ends the attempt cleanly), and marking the row sent.
 DELIVERY_START_TO_CLOSE: Final = timedelta(seconds=45)
-# Delivery is idempotent (keyed by ticket id), so retrying is always safe and an answer that is
-# ready should not be lost to a passing outage: keep trying for hours, backing off to 10 minutes.
+# The activity heartbeats while it works: a worker that dies mid-delivery is noticed in seconds and
+# the delivery moves to another worker (which sends the recorded answer), not after 45 s.
+DELIVERY_HEARTBEAT: Final = timedelta(seconds=10)
+# Delivery is idempotent (the ledger keeps one answer per ticket, every attempt carries its
+# idempotency key), so retrying is safe and an answer that is ready should not be lost to a
+# passing outage: keep trying for hours, backing off to 10 minutes. A refusal for good
+# (DeliveryRejected) is non-retryable and ends the ticket in DELIVERY_FAILED at once.
 DELIVERY_RETRY: Final = RetryPolicy(
     initial_interval=timedelta(seconds=2),
     backoff_coefficient=2.0,

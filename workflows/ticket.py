@@ -41,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
         Validation,
     )
     from shared.batch import TicketSettled
+    from shared.delivery import text_sha256
     from shared.pipeline_config import PipelineConfig
     from shared.review import ReviewAction, ReviewDecision, ReviewReceipt
     from shared.tickets import Ticket
@@ -69,6 +70,11 @@ FALLBACK_PRIORITY = Priority.MEDIUM
 # Complex tickets get their first draft from an orchestrator run. A ticket started before this
 # change replays the single-draft path (and only complex tickets ever ask).
 PATCH_ORCHESTRATED_RESOLUTION = "orchestrated-resolution"
+# Delivery moved to its own task queue (bounded concurrency: a hanging destination never holds
+# the tickets queue) and a delivery that cannot go out ends the ticket in DELIVERY_FAILED instead
+# of failing the workflow. Tickets started before keep scheduling it on the workflow's queue.
+PATCH_DELIVERY_QUEUE = "delivery-queue"
+
 # How much of an invalid input's validation errors the failure names (field and problem, never
 # the value: pydantic's messages quote no input).
 MAX_INPUT_ERRORS = 5
@@ -401,32 +407,58 @@ class TicketWorkflow:
     async def _deliver(self, agent: str, reason: str) -> None:
         view = self._record.view
         assert view.draft is not None
-        receipt = await workflow.execute_activity(
-            names.DELIVER_RESPONSE,
-            DeliveryRequest(
-                ticket_id=self._ticket.ticket_id,
-                channel=self._ticket.channel,
-                customer_id=self._ticket.customer_id,
-                revision=view.draft.revision,
-                text=view.draft.text,
-            ),
-            result_type=DeliveryReceipt,
-            start_to_close_timeout=options.DELIVERY_START_TO_CLOSE,
-            retry_policy=options.DELIVERY_RETRY,
-            summary=f"deliver revision {view.draft.revision} via {self._ticket.channel}",
-            priority=temporal_priority(self._record),
-        )
+        own_queue = workflow.patched(PATCH_DELIVERY_QUEUE)
+        try:
+            receipt = await workflow.execute_activity(
+                names.DELIVER_RESPONSE,
+                DeliveryRequest(
+                    ticket_id=self._ticket.ticket_id,
+                    channel=self._ticket.channel,
+                    customer_id=self._ticket.customer_id,
+                    revision=view.draft.revision,
+                    text=view.draft.text,
+                    subject=self._ticket.subject,
+                    customer_email=self._ticket.customer_email,
+                ),
+                result_type=DeliveryReceipt,
+                task_queue=(
+                    names.delivery_task_queue(workflow.info().task_queue) if own_queue else None
+                ),
+                start_to_close_timeout=options.DELIVERY_START_TO_CLOSE,
+                heartbeat_timeout=options.DELIVERY_HEARTBEAT if own_queue else None,
+                retry_policy=options.DELIVERY_RETRY,
+                summary=f"deliver revision {view.draft.revision} via {self._ticket.channel}",
+                priority=temporal_priority(self._record),
+            )
+        except ActivityError as err:
+            if not own_queue or is_cancelled_exception(err):
+                raise
+            # Refused for good, or retries spent: the answer is decided (in the ledger) but did
+            # not reach the customer. A named state a person can act on, not a failed workflow.
+            failure = describe_failure(err)
+            self._record.view.failure = failure
+            self._record.move(S.DELIVERY_FAILED, "delivery", failure)
+            return
         view.delivery = receipt
         outcome = f"delivered to {receipt.location}"
-        if receipt.revision != view.draft.revision:
-            # The outbox already held an answer for this ticket (say, after an operator reset
-            # the workflow): the customer has that one, not this revision. Say so loudly.
+        if self._another_answer_went_out(receipt):
+            # The ledger already held an answer for this ticket (say, after an operator reset
+            # the workflow): the customer has that one, not this draft. Say so loudly.
             outcome = (
-                f"NOT delivered: the outbox already held revision {receipt.revision} for this "
-                f"ticket (written {receipt.delivered_at:%Y-%m-%d %H:%M} UTC); revision "
-                f"{view.draft.revision} was not sent"
+                f"NOT delivered: the ledger already held revision {receipt.revision} for this "
+                f"ticket (recorded {receipt.delivered_at:%Y-%m-%d %H:%M} UTC) with another text; "
+                f"revision {view.draft.revision} was not sent"
             )
         self._record.move(S.COMPLETED, agent, f"{reason}; {outcome}")
+
+    def _another_answer_went_out(self, receipt: DeliveryReceipt) -> bool:
+        """The text hash decides (a reset ticket's new revision 1 can be another text than the
+        first run's revision 1); receipts from before the hash was recorded compare revisions."""
+        draft = self._record.view.draft
+        assert draft is not None
+        if receipt.text_sha256 is not None:
+            return receipt.text_sha256 != text_sha256(draft.text)
+        return receipt.revision != draft.revision
 
     # ---- human review: thin handlers over the gate -------------------------------------------
 

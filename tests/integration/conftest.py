@@ -11,6 +11,7 @@ import pytest
 
 from starter.embedded import EmbeddedServer
 from starter.main_job import WorkerProcess
+from tests.support.cluster import REPORTS
 from tests.support.processes import environment, free_port
 
 pytestmark = pytest.mark.integration
@@ -42,3 +43,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     finally:
         asyncio.run(worker.stop())
         asyncio.run(server.stop())
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if REPORTS:
+        terminalreporter.write_sep("-", "cluster test counts")
+        for line in REPORTS:
+            terminalreporter.write_line(line)

@@ -41,7 +41,12 @@ HISTORIES = Path(__file__).parent / "histories"
 # A history file holds events only; a child's replay needs its own workflow id (a parent checks
 # its children's ids), so the recorder notes each file's id here. Files not listed use their name.
 WORKFLOW_IDS = HISTORIES / "workflow-ids.json"
-VERSION = "v1"
+# Bump a version when its workflows change and keep the older files: they are the histories of
+# workflows already running. Ticket histories: v1 before any patch, v2 with review-final-deadline,
+# v3 with delivery-queue (both patches were released side by side), v4 with both; the fan-out
+# scenarios' histories are still the v1 ones.
+TICKETS_VERSION = "v4"
+FANOUT_VERSION = "v1"
 
 Scenario = Callable[[WorkflowHandle[Any, Any], WorkflowEnvironment], Awaitable[None]]
 
@@ -99,6 +104,13 @@ async def failed(handle: WorkflowHandle[Any, Any], env: WorkflowEnvironment) -> 
     raise AssertionError("expected the ticket to fail")
 
 
+def delivery_refused() -> FakeTicketServices:
+    refusal = ApplicationError(
+        "the webhook answered 410 Gone", type=names.DELIVERY_REJECTED_ERROR, non_retryable=True
+    )
+    return FakeTicketServices(deliver_failures=[refusal])
+
+
 SCENARIOS: dict[str, tuple[Callable[[], FakeAgents], Scenario]] = {
     "completed": (lambda: FakeAgents(validations=[rejection("vague")]), completed),
     "approved-after-escalation": (
@@ -119,10 +131,13 @@ SCENARIOS: dict[str, tuple[Callable[[], FakeAgents], Scenario]] = {
         ),
         failed,
     ),
+    "delivery-failed": (FakeAgents, completed),
 }
+# Scenarios whose services are not the default ones.
+SERVICES: dict[str, Callable[[], FakeTicketServices]] = {"delivery-failed": delivery_refused}
 
 
-async def record_tickets(version: str = VERSION, only: list[str] | None = None) -> None:
+async def record_tickets(version: str = TICKETS_VERSION, only: list[str] | None = None) -> None:
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=CONVERTER,
         test_server_existing_path=binary("temporal-test-server"),
@@ -132,7 +147,7 @@ async def record_tickets(version: str = VERSION, only: list[str] | None = None) 
         for name, (make_agents, scenario) in SCENARIOS.items():
             if only and name not in only:
                 continue
-            agents, services = make_agents(), FakeTicketServices()
+            agents, services = make_agents(), SERVICES.get(name, FakeTicketServices)()
             queue = f"record-{name}"
             async with fake_pipeline(
                 env.client,
@@ -178,7 +193,7 @@ async def record_fanout() -> None:
                             tickets += 1
                             if tickets > TICKETS_KEPT_PER_BATCH:
                                 continue
-                        path = HISTORIES / f"{kind.lower()}-{VERSION}-{name}-{n}.json"
+                        path = HISTORIES / f"{kind.lower()}-{FANOUT_VERSION}-{name}-{n}.json"
                         path.write_text(history.to_json())
                         ids[path.stem] = history.workflow_id
                         print(f"wrote {path} ({len(history.events)} events)")
@@ -190,7 +205,9 @@ async def record_fanout() -> None:
 async def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.replay.record_histories")
     parser.add_argument("what", nargs="?", choices=["tickets", "fanout", "all"], default="all")
-    parser.add_argument("--version", default=VERSION, help=f"file name's version ({VERSION})")
+    parser.add_argument(
+        "--version", default=TICKETS_VERSION, help=f"ticket files' version ({TICKETS_VERSION})"
+    )
     parser.add_argument(
         "--scenario",
         action="append",

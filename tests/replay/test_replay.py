@@ -14,7 +14,7 @@ from temporalio.client import WorkflowHistory
 
 from tests.support.temporal import ALL_WORKFLOWS, new_replayer
 from workflows.review_gate import PATCH_REVIEW_FINAL_DEADLINE
-from workflows.ticket import PATCH_ORCHESTRATED_RESOLUTION
+from workflows.ticket import PATCH_DELIVERY_QUEUE, PATCH_ORCHESTRATED_RESOLUTION
 
 FOLDER = Path(__file__).parent / "histories"
 WORKFLOW_IDS: dict[str, str] = json.loads((FOLDER / "workflow-ids.json").read_text())
@@ -64,6 +64,16 @@ def test_tickets_waiting_for_review_before_and_after_the_final_deadline_are_comm
     assert PATCH_REVIEW_FINAL_DEADLINE in tickets["ticket-v2-unanswered"]
 
 
+def test_tickets_from_before_and_after_delivery_moved_to_its_own_queue_are_committed() -> None:
+    """Both sides of the ``delivery-queue`` patch: v1 tickets deliver on the tickets queue and
+    must keep doing so; v3 tickets deliver on the delivery queue, including one whose delivery
+    was refused (DELIVERY_FAILED)."""
+    tickets = {p.stem: patches(p) for p in HISTORIES if p.stem.startswith("ticket-")}
+    assert PATCH_DELIVERY_QUEUE not in tickets["ticket-v1-completed"]
+    assert PATCH_DELIVERY_QUEUE in tickets["ticket-v3-completed"]
+    assert PATCH_DELIVERY_QUEUE in tickets["ticket-v3-delivery-failed"]
+
+
 def test_histories_of_every_lifecycle_path_are_committed() -> None:
     names = {path.stem.split("-", 2)[-1] for path in HISTORIES}
     assert {
@@ -73,6 +83,7 @@ def test_histories_of_every_lifecycle_path_are_committed() -> None:
         "rejected",
         "failed",
         "unanswered",
+        "delivery-failed",
     } <= names
 
 

@@ -7,6 +7,7 @@ import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 
+import pytest
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import (
     PayloadCodec,
@@ -21,6 +22,7 @@ from shared.data_converter import (
     data_converter,
 )
 from shared.payload_store import FileStore
+from shared.stores.errors import PayloadMissing
 from shared.stores.payloads_file import FilePayloadDriver
 from shared.stores.payloads_postgres import PostgresPayloadDriver
 from shared.stores.postgres import PostgresDatabase
@@ -141,3 +143,13 @@ async def test_the_store_records_the_workflow_a_payload_belongs_to(tmp_path: Pat
     )
     await owned.encode(["w" * 5_000])
     assert len(await driver.payloads_of("ticket-T-9")) == 1
+
+
+async def test_a_process_without_the_database_url_says_so_when_a_history_needs_it(
+    tmp_path: Path, database: PostgresDatabase
+) -> None:
+    cluster = data_converter(PostgresPayloadDriver(database), threshold=1000, env=env(tmp_path))
+    encoded = await cluster.encode(["q" * 5_000])
+    alone = data_converter(env=env(tmp_path / "elsewhere"), threshold=1000)
+    with pytest.raises(PayloadMissing, match="has no TICKETS_DATABASE_URL"):
+        await alone.decode(encoded, [str])

@@ -33,6 +33,7 @@ from shared.agents import (
     ValidateRequest,
     Validation,
 )
+from shared.delivery import text_sha256
 from shared.pipeline_config import PipelineConfig
 from shared.view import DeliveryReceipt, DeliveryRequest
 
@@ -136,7 +137,7 @@ def fake_routes_config(**fields: object) -> PipelineConfig:
 
 @dataclass
 class FakeTicketServices:
-    """Configuration snapshot, knowledge base and an in-memory outbox keyed by ticket id."""
+    """Configuration snapshot, knowledge base and an in-memory ledger keyed by ticket id."""
 
     config: PipelineConfig = field(default_factory=fake_routes_config)
     articles: list[KnowledgeArticle] = field(default_factory=lambda: [ARTICLE])
@@ -144,8 +145,10 @@ class FakeTicketServices:
     # When set, delivery waits for it: lets a test act while the answer is being delivered.
     deliver_gate: asyncio.Event | None = None
     deliver_entered: asyncio.Event = field(default_factory=asyncio.Event)
-    # Pretend the outbox already held this revision for every ticket (as after a reset).
-    outbox_holds_revision: int | None = None
+    # Pretend the ledger already held this revision and text for every ticket (as after a reset).
+    ledger_holds: tuple[int, str] | None = None
+    # Raised by delivery (each failure once, in order), e.g. a permanent refusal.
+    deliver_failures: list[BaseException] = field(default_factory=list)
 
     @property
     def agent_queue(self) -> str:
@@ -164,14 +167,18 @@ class FakeTicketServices:
         self.deliver_entered.set()
         if self.deliver_gate is not None:
             await self.deliver_gate.wait()
-        if self.outbox_holds_revision is not None:
+        if self.deliver_failures:
+            raise self.deliver_failures.pop(0)
+        if self.ledger_holds is not None:
+            revision, text = self.ledger_holds
             return DeliveryReceipt(
                 ticket_id=request.ticket_id,
                 channel=request.channel,
-                location=f"fake-outbox#{request.ticket_id}",
+                location=f"fake-ledger#{request.ticket_id}",
                 delivered_at=datetime.now(UTC),
-                revision=self.outbox_holds_revision,
+                revision=revision,
                 already_delivered=True,
+                text_sha256=text_sha256(text),
             )
         already = any(d.ticket_id == request.ticket_id for d in self.deliveries)
         if not already:
@@ -179,10 +186,11 @@ class FakeTicketServices:
         return DeliveryReceipt(
             ticket_id=request.ticket_id,
             channel=request.channel,
-            location=f"fake-outbox#{request.ticket_id}",
+            location=f"fake-ledger#{request.ticket_id}",
             delivered_at=datetime.now(UTC),
             revision=request.revision,
             already_delivered=already,
+            text_sha256=text_sha256(request.text),
         )
 
     def activities(self) -> list[object]:

@@ -36,6 +36,8 @@ TEST_KEY_RING = make_key_ring("test-k1")
 CONVERTER = data_converter(
     PAYLOAD_DRIVER, env={"TICKETS_DATA_DIR": str(PAYLOAD_DIR)}, key_ring=TEST_KEY_RING
 )
+# Tests count what landed in the store under ``PAYLOAD_STORE.root``.
+PAYLOAD_STORE = PAYLOAD_DRIVER
 
 
 def binary(name: str) -> str:

@@ -9,10 +9,12 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Worker
 
 import worker as worker_process
+from activities.delivery.activity import DeliveryActivities
 from activities.providers.registry import build_providers
 from shared import names
 from shared.pipeline_config import PipelineConfig
 from shared.provider_config import WorkerSettings
+from shared.stores.sqlite_ledger import SqliteLedger
 from shared.tickets import Ticket
 from tests.support.tickets import make_ticket, start_ticket
 from workflows import ALL_WORKFLOWS
@@ -35,19 +37,23 @@ async def real_pipeline(
     worker_settings: WorkerSettings | None = None,
     env: dict[str, str] | None = None,
     max_cached_workflows: int = 1000,
+    delivery: DeliveryActivities | None = None,
 ) -> AsyncIterator[None]:
     """The worker process's own workers: the configured providers (offline by default), the
-    knowledge base and the SQLite outbox. ``env`` supplies provider keys."""
+    knowledge base and delivery (by default to the SQLite ledger under ``data_dir``, as the
+    embedded default does). ``env`` supplies provider keys."""
     config = config or PipelineConfig()
     worker_settings = worker_settings or WorkerSettings()
     providers = build_providers(config, worker_settings, env or {})
-    llm_queues = [q for q in worker_process.needed_queues(config) if q != names.TICKETS_TASK_QUEUE]
+    delivery = delivery or DeliveryActivities(SqliteLedger(data_dir / "outbox.sqlite3"))
+    shared_queues = {names.TICKETS_TASK_QUEUE, names.DELIVERY_TASK_QUEUE}
+    llm_queues = [q for q in worker_process.needed_queues(config) if q not in shared_queues]
     workers = worker_process.build_workers(
         client,
         config,
         providers,
-        data_dir,
-        [task_queue, *llm_queues],
+        [task_queue, names.delivery_task_queue(task_queue), *llm_queues],
+        delivery=delivery,
         worker_settings=worker_settings,
         tickets_queue=task_queue,
         max_cached_workflows=max_cached_workflows,
@@ -65,7 +71,8 @@ async def fake_pipeline(
     client: Client, task_queue: str, activities: Sequence[object], llm_queue: str = "llm-offline"
 ) -> AsyncIterator[None]:
     """The real workflow with fake activities registered under the real names. Activities whose
-    names are agent activities go on the LLM queue, the rest next to the workflow."""
+    names are agent activities go on the LLM queue, delivery on the delivery queue, the rest next
+    to the workflow."""
     agent_names = {
         names.CLASSIFY_TICKET,
         names.TRIAGE_TICKET,
@@ -73,10 +80,14 @@ async def fake_pipeline(
         names.VALIDATE_RESOLUTION,
     }
     agents = [a for a in activities if _activity_name(a) in agent_names]
-    others = [a for a in activities if _activity_name(a) not in agent_names]
+    delivery = [a for a in activities if _activity_name(a) == names.DELIVER_RESPONSE]
+    others = [a for a in activities if a not in agents and a not in delivery]
     workers = [Worker(client, task_queue=task_queue, workflows=ALL_WORKFLOWS, activities=others)]
     if agents:
         workers.append(Worker(client, task_queue=llm_queue, activities=agents))
+    if delivery:
+        queue = names.delivery_task_queue(task_queue)
+        workers.append(Worker(client, task_queue=queue, activities=delivery))
     async with running(workers):
         yield
 

@@ -297,3 +297,38 @@ def test_an_overlong_customer_id_states_its_limit() -> None:
 def test_a_byte_order_mark_at_the_start_of_a_file_is_accepted() -> None:
     tickets, errors = parse_jsonl(b"\xef\xbb\xbf" + jsonl(good("T-bom")), SOURCE)
     assert errors == [] and [p.ticket.ticket_id for p in tickets] == ["T-bom"]
+
+
+# ---- customer e-mail -----------------------------------------------------------------------------
+
+
+def test_a_customer_email_is_read_under_either_name_and_trimmed() -> None:
+    tickets, errors = parse_jsonl(
+        jsonl(
+            good("T-1", customer_email=" ana@example.com "),
+            good("T-2", email="bo@example.org"),
+            good("T-3"),
+        ),
+        SOURCE,
+    )
+    assert errors == []
+    assert [p.ticket.customer_email for p in tickets] == [
+        "ana@example.com",
+        "bo@example.org",
+        None,
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("not-an-address", "field 'customer_email' must be one address like name@example.com"),
+        ("a@b.com\nBcc: everyone@example.com", "must be one address"),
+        ("a@b.com, c@d.com", "must be one address"),
+        ("x" * 250 + "@b.com", "field 'customer_email' is 256 characters; the limit is 254"),
+    ],
+)
+def test_a_bad_customer_email_is_reported_with_line_and_field(value: str, message: str) -> None:
+    tickets, errors = parse_jsonl(jsonl(good("T-1"), good("T-2", customer_email=value)), SOURCE)
+    assert [p.ticket.ticket_id for p in tickets] == ["T-1"]
+    assert len(errors) == 1 and errors[0].line == 2 and message in errors[0].message

@@ -31,6 +31,9 @@ DESIGNED_MOVES = {
     (S.AWAITING_REVIEW, S.RESOLVING),  # rework
     (S.AWAITING_REVIEW, S.REJECTED),  # reject
     (S.AWAITING_REVIEW, S.UNANSWERED),  # nobody decided by the final review deadline
+    # The answer is decided but the destination refused it for good (or retries ran out).
+    (S.VALIDATED, S.DELIVERY_FAILED),
+    (S.AWAITING_REVIEW, S.DELIVERY_FAILED),
     # A person takes over where the agents had to stop (invalid output, budget spent).
     (S.CLASSIFIED, S.AWAITING_REVIEW),
     (S.TRIAGED, S.AWAITING_REVIEW),
@@ -50,7 +53,7 @@ DESIGNED_MOVES = {
     )
 }
 
-TERMINAL = {S.COMPLETED, S.REJECTED, S.UNANSWERED, S.FAILED, S.CANCELLED}
+TERMINAL = {S.COMPLETED, S.REJECTED, S.UNANSWERED, S.FAILED, S.CANCELLED, S.DELIVERY_FAILED}
 NON_TERMINAL = [state for state in TicketState if state not in TERMINAL]
 
 
@@ -74,7 +77,7 @@ def test_a_terminal_state_has_no_exits(state: TicketState) -> None:
     assert is_terminal(state)
 
 
-def test_completed_rejected_unanswered_failed_and_cancelled_are_the_only_terminal_states() -> None:
+def test_only_the_ends_of_the_lifecycle_are_terminal_states() -> None:
     assert TERMINAL_STATES == TERMINAL
 
 

@@ -52,8 +52,8 @@ async def test_a_clear_password_question_is_answered_and_delivered_once(
 async def test_the_bundled_samples_cover_every_category_and_priority_and_some_need_a_person(
     ts_env: WorkflowEnvironment, task_queue: str, tmp_path: Path
 ) -> None:
-    from activities.outbox import Outbox
     from shared.agents import Category, Priority
+    from shared.stores.sqlite_ledger import SqliteLedger
     from starter.inputs import read_jsonl
     from tests.support.tickets import start_ticket
 
@@ -69,10 +69,10 @@ async def test_the_bundled_samples_cover_every_category_and_priority_and_some_ne
     assert len(waiting) >= 3 and all(v.review_reasons for v in waiting)
     completed = [v for v in views if v.state is TicketState.COMPLETED]
     assert len(completed) + len(waiting) == len(views)
-    outbox = Outbox(tmp_path / "outbox.sqlite3")
-    assert await outbox.count() == len(completed)
+    ledger = SqliteLedger(tmp_path / "outbox.sqlite3")
+    assert await ledger.count() == len(completed)
     for view in completed:
-        assert view.delivery is not None and await outbox.count(view.ticket_id) == 1
+        assert view.delivery is not None and await ledger.count(view.ticket_id) == 1
         assert view.draft is not None and view.draft.cited_articles
     revised = [v for v in views if v.revision_rounds > 0]
     assert revised, "at least one sample exercises the validator's revision loop"

@@ -78,9 +78,12 @@ async def test_urgent_tickets_overtake_earlier_low_ones_on_a_saturated_worker(
         client,
         task_queue=task_queue,
         workflows=ALL_WORKFLOWS,
-        activities=services.activities(),
+        activities=[services.load_config, services.search],
     )
-    async with running([workflow_worker]):
+    delivery_worker = Worker(
+        client, task_queue=names.delivery_task_queue(task_queue), activities=[services.deliver]
+    )
+    async with running([workflow_worker, delivery_worker]):
         # Every ticket is queued before any agent runs: a backlog, Low tickets first.
         handles = [await start_ticket(client, task_queue, t) for t in [*low, *urgent]]
         # One agent call at a time: the agent worker is the bottleneck.

@@ -1,4 +1,4 @@
-"""Reviews that arrive at the wrong moment, malformed signals, cancellation, outbox conflicts."""
+"""Reviews that arrive at the wrong moment, malformed signals, cancellation, ledger conflicts."""
 
 import asyncio
 
@@ -16,6 +16,7 @@ from shared.review import ReviewAction, ReviewDecision
 from shared.view import TicketView
 from tests.support.fakes import FakeAgents, FakeTicketServices
 from tests.support.temporal import status, wait_for_state, wait_until
+from tests.support.tickets import make_ticket
 from tests.support.workers import ticket_on_fakes
 
 pytestmark = pytest.mark.usefixtures("replay_check")
@@ -106,14 +107,39 @@ async def test_cancelling_a_ticket_that_waits_for_review_leaves_it_cancelled_not
     assert attrs.get(sa.TICKET_STATE) == TicketState.CANCELLED
 
 
-async def test_an_outbox_that_already_held_another_revision_is_reported_not_hidden(
+async def test_a_ledger_that_already_held_another_revision_is_reported_not_hidden(
     ts_env: WorkflowEnvironment, task_queue: str
 ) -> None:
-    agents, services = FakeAgents(), FakeTicketServices(outbox_holds_revision=7)
+    agents, services = FakeAgents(), FakeTicketServices(ledger_holds=(7, "An older answer."))
     async with ticket_on_fakes(ts_env.client, task_queue, agents, services) as handle:
         result: TicketView = await handle.result()
     assert result.state is TicketState.COMPLETED
-    assert "NOT delivered: the outbox already held revision 7" in result.transitions[-1].reason
+    assert "NOT delivered: the ledger already held revision 7" in result.transitions[-1].reason
+
+
+async def test_a_reset_ticket_whose_new_revision_1_has_another_text_is_not_reported_delivered(
+    ts_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    """The revision numbers match, the texts do not: the customer got the first run's text."""
+    agents, services = FakeAgents(), FakeTicketServices(ledger_holds=(1, "The first run's text."))
+    async with ticket_on_fakes(ts_env.client, task_queue, agents, services) as handle:
+        result: TicketView = await handle.result()
+    assert result.draft is not None and result.draft.revision == 1
+    assert "NOT delivered: the ledger already held revision 1" in result.transitions[-1].reason
+    assert "revision 1 was not sent" in result.transitions[-1].reason
+
+
+async def test_a_ledger_holding_this_very_text_reports_it_delivered(
+    ts_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    ticket = make_ticket()
+    same = f"Reply to {ticket.ticket_id}, revision 1."  # what FakeAgents drafts for revision 1
+    agents, services = FakeAgents(), FakeTicketServices(ledger_holds=(1, same))
+    async with ticket_on_fakes(ts_env.client, task_queue, agents, services, ticket) as handle:
+        result: TicketView = await handle.result()
+    assert result.state is TicketState.COMPLETED
+    assert "delivered to fake-ledger#" in result.transitions[-1].reason
+    assert "NOT" not in result.transitions[-1].reason
 
 
 async def _reviews_count(handle, n):  # type: ignore[no-untyped-def]

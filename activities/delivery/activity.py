@@ -1,0 +1,156 @@
+"""``deliver_response``: exactly one answer per ticket, whichever worker runs the attempt.
+
+1. Record the decision in the shared ledger (ticket id, revision, SHA-256 of the text, the
+   idempotency key, the channel to use). A row already there wins: a retried, replayed or reset
+   delivery never records or sends a different answer.
+2. If the row is not marked sent, send the RECORDED text through the recorded channel.
+3. Mark the row sent.
+
+A crash between 2 and 3 makes the next attempt send again, with the same idempotency key (the
+webhook's header, the e-mail's Message-ID): at-least-once to the channel, one answer per ticket.
+The receipt carries the hash of the text that went out, so the workflow can tell when that is not
+the draft it asked for.
+"""
+
+from collections.abc import Mapping
+from typing import Protocol
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.delivery.config import EMAIL, LEDGER, WEBHOOK, DeliveryConfig
+from activities.delivery.errors import DeliveryRejected, DeliveryUnavailable
+from activities.delivery.smtp import SmtpChannel
+from activities.delivery.webhook import WebhookChannel
+from activities.heartbeat import heartbeating
+from shared import names
+from shared.delivery import idempotency_key, text_sha256
+from shared.stores.ledger import DeliveryLedger, LedgerEntry, NewDelivery
+from shared.view import DeliveryReceipt, DeliveryRequest
+
+
+class Channel(Protocol):
+    def destination(self, request: DeliveryRequest) -> str: ...
+
+    async def send(self, entry: LedgerEntry, request: DeliveryRequest) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+def build_channels(config: DeliveryConfig) -> dict[str, Channel]:
+    channels: dict[str, Channel] = {}
+    if config.webhook is not None:
+        channels[WEBHOOK] = WebhookChannel(config.webhook)
+    if config.smtp is not None:
+        channels[EMAIL] = SmtpChannel(config.smtp)
+    return channels
+
+
+class DeliveryActivities:
+    """Registered on the delivery queue (and on the tickets queue, for tickets started before
+    delivery had a queue of its own)."""
+
+    def __init__(
+        self,
+        ledger: DeliveryLedger,
+        config: DeliveryConfig | None = None,
+        channels: Mapping[str, Channel] | None = None,
+    ) -> None:
+        self.ledger = ledger
+        self.config = config or DeliveryConfig()
+        self.channels = dict(channels) if channels is not None else build_channels(self.config)
+
+    @activity.defn(name=names.DELIVER_RESPONSE)
+    async def deliver_response(self, request: DeliveryRequest) -> DeliveryReceipt:
+        # Heartbeats let the server notice a dead worker within the heartbeat timeout.
+        async with heartbeating():
+            return await self._deliver(request)
+
+    async def _deliver(self, request: DeliveryRequest) -> DeliveryReceipt:
+        digest = text_sha256(request.text)
+        entry, _ = await self.ledger.record(
+            NewDelivery(
+                ticket_id=request.ticket_id,
+                channel=request.channel,
+                customer_id=request.customer_id,
+                revision=request.revision,
+                body=request.text,
+                text_sha256=digest,
+                idempotency_key=idempotency_key(request.ticket_id, digest),
+                sent_via=self.config.method_for(request.channel),
+            )
+        )
+        if entry.text_sha256 != digest:
+            activity.logger.warning(
+                "ticket %s: the ledger holds revision %s with another text; that one is the "
+                "answer (this request's revision %s is not sent)",
+                request.ticket_id,
+                entry.revision,
+                request.revision,
+            )
+        already_sent = entry.sent_at is not None
+        destination = None
+        if entry.sent_via != LEDGER:
+            channel = self._channel(entry)
+            destination = channel.destination(request)
+            if not already_sent:
+                await self._send(channel, entry, request)
+        if not already_sent:
+            entry = await self.ledger.mark_sent(entry.ticket_id)
+        else:
+            activity.logger.info(
+                "ticket %s was already delivered; not sending again", entry.ticket_id
+            )
+        return DeliveryReceipt(
+            ticket_id=entry.ticket_id,
+            channel=entry.channel,
+            location=self.ledger.location(entry.ticket_id),
+            delivered_at=entry.recorded_at,
+            revision=entry.revision,
+            already_delivered=already_sent,
+            text_sha256=entry.text_sha256,
+            idempotency_key=entry.idempotency_key,
+            sent_via=entry.sent_via,
+            sent_to=destination,
+            sent_at=entry.sent_at,
+        )
+
+    def _channel(self, entry: LedgerEntry) -> Channel:
+        channel = self.channels.get(entry.sent_via)
+        if channel is None:
+            # The row was recorded by a worker configured for this channel; this one is not.
+            # Retry: a worker that is (or this one, reconfigured) sends the recorded answer.
+            raise ApplicationError(
+                f"ticket {entry.ticket_id} is to be sent by {entry.sent_via}, which this worker "
+                "is not configured for",
+                type=names.DELIVERY_UNAVAILABLE_ERROR,
+            )
+        return channel
+
+    async def _send(self, channel: Channel, entry: LedgerEntry, request: DeliveryRequest) -> None:
+        try:
+            await channel.send(entry, request)
+        except DeliveryRejected as err:
+            await self._note(entry, err.reason)
+            raise ApplicationError(
+                err.reason, type=names.DELIVERY_REJECTED_ERROR, non_retryable=True
+            ) from None
+        except DeliveryUnavailable as err:
+            await self._note(entry, err.reason)
+            raise ApplicationError(
+                err.reason,
+                type=names.DELIVERY_UNAVAILABLE_ERROR,
+                next_retry_delay=err.retry_after,
+            ) from None
+
+    async def _note(self, entry: LedgerEntry, reason: str) -> None:
+        # The reason is kept on the row for operators; failing to write it must not replace the
+        # channel's verdict (the database may be what is down).
+        try:
+            await self.ledger.note_failure(entry.ticket_id, reason)
+        except Exception as err:
+            activity.logger.warning("could not note the failure of %s: %s", entry.ticket_id, err)
+
+    async def aclose(self) -> None:
+        for channel in self.channels.values():
+            await channel.aclose()

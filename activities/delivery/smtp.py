@@ -1,0 +1,95 @@
+"""The e-mail channel: one message per answer over SMTP (aiosmtplib), its Message-ID derived from
+the answer's idempotency key, so a message sent twice by a retry is recognisably the same one.
+
+What the server answers decides what Temporal does:
+
+- accepted: sent;
+- a connection error, a timeout, a 4xx reply (greylisting, a full queue), refused credentials
+  (the worker's configuration, not the ticket, is wrong): retried with backoff;
+- a 5xx reply to the recipient or the message (no such mailbox, policy rejection), or a ticket
+  with no ``customer_email``: refused for good, the ticket ends in DELIVERY_FAILED.
+"""
+
+from email.message import EmailMessage
+from email.utils import formatdate
+from typing import Final
+
+import aiosmtplib
+
+from activities.delivery.config import SmtpConfig
+from activities.delivery.errors import DeliveryRejected, DeliveryUnavailable
+from shared.stores.ledger import LedgerEntry
+from shared.view import DeliveryRequest
+
+SUBJECT_FALLBACK: Final = "Your support request"
+
+
+def message_id(key: str, sender: str) -> str:
+    return f"<{key}@{sender.rpartition('@')[2]}>"
+
+
+def build_message(entry: LedgerEntry, request: DeliveryRequest, config: SmtpConfig) -> EmailMessage:
+    assert request.customer_email is not None
+    message = EmailMessage()
+    message["From"] = config.sender
+    message["To"] = request.customer_email
+    subject = " ".join((request.subject or SUBJECT_FALLBACK).split())
+    message["Subject"] = f"Re: {subject} [{entry.ticket_id}]"
+    message["Message-ID"] = message_id(entry.idempotency_key, config.sender)
+    message["Date"] = formatdate(entry.recorded_at.timestamp(), usegmt=True)
+    message["X-Ticket-Id"] = entry.ticket_id
+    message["X-Ticket-Revision"] = str(entry.revision)
+    message.set_content(entry.body)
+    return message
+
+
+class SmtpChannel:
+    def __init__(self, config: SmtpConfig) -> None:
+        self.config = config
+
+    def destination(self, request: DeliveryRequest) -> str:
+        return request.customer_email or "(no address)"
+
+    async def send(self, entry: LedgerEntry, request: DeliveryRequest) -> None:
+        config = self.config
+        if not request.customer_email:
+            raise DeliveryRejected(
+                f"ticket {entry.ticket_id} has no customer_email, and answers on its channel "
+                f"({entry.channel}) go out by e-mail"
+            )
+        where = f"the SMTP server {config.host}:{config.port}"
+        try:
+            await aiosmtplib.send(
+                build_message(entry, request, config),
+                hostname=config.host,
+                port=config.port,
+                username=config.username,
+                password=config.password,
+                timeout=config.timeout_seconds,
+                use_tls=config.tls == "tls",
+                start_tls={"auto": None, "starttls": True}.get(config.tls, False),
+            )
+        except aiosmtplib.SMTPRecipientsRefused as err:
+            codes = [r.code for r in err.recipients]
+            said = "; ".join(f"{r.code} {r.message}" for r in err.recipients)[:200]
+            text = f"{where} refused the recipient {request.customer_email}: {said}"
+            if all(code >= 500 for code in codes):
+                raise DeliveryRejected(text) from None
+            raise DeliveryUnavailable(text) from None
+        except aiosmtplib.SMTPAuthenticationError as err:
+            raise DeliveryUnavailable(
+                f"{where} refused the login of {config.username} ({err.code}); "
+                "check TICKETS_SMTP_USERNAME and TICKETS_SMTP_PASSWORD"
+            ) from None
+        except aiosmtplib.SMTPResponseException as err:
+            text = f"{where} answered {err.code} {' '.join(err.message.split())[:200]}"
+            if err.code >= 500:
+                raise DeliveryRejected(text) from None
+            raise DeliveryUnavailable(text) from None
+        except (aiosmtplib.SMTPException, OSError) as err:
+            raise DeliveryUnavailable(
+                f"cannot send through {where}: {type(err).__name__}"
+            ) from None
+
+    async def aclose(self) -> None:
+        return None

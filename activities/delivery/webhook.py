@@ -1,0 +1,107 @@
+"""The webhook channel: a signed JSON POST per answer, with the answer's idempotency key.
+
+Every attempt for one answer sends the same body and ``Idempotency-Key``; the timestamp and the
+signature are fresh each time (receivers reject stale timestamps, docs/delivery.md). What the
+destination answers decides what Temporal does:
+
+- 2xx: sent;
+- 408, 425, 429, 5xx, a timeout or a connection error: retried with backoff (429's Retry-After
+  sets the next attempt's delay);
+- any other status (400, 401, 403, 404, 410, 422, a redirect...): refused for good, the ticket
+  ends in DELIVERY_FAILED with the status and the start of the answer.
+"""
+
+import json
+import time
+from datetime import timedelta
+from typing import Any, Final
+
+import httpx2
+
+from activities.delivery.config import WebhookConfig, display_url
+from activities.delivery.errors import DeliveryRejected, DeliveryUnavailable
+from activities.delivery.signing import (
+    IDEMPOTENCY_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    signature,
+)
+from activities.providers.errors import MAX_RETRY_AFTER, retry_after_seconds
+from shared.stores.ledger import LedgerEntry
+from shared.view import DeliveryRequest
+
+RETRYABLE_STATUS: Final = frozenset({408, 425, 429})
+EVENT: Final = "ticket.answer"
+# How much of a refusing destination's answer goes into the ticket's failure reason.
+REASON_SNIPPET_CHARS: Final = 200
+
+
+def webhook_body(entry: LedgerEntry, request: DeliveryRequest) -> bytes:
+    """The documented JSON body (docs/delivery.md), from the ledger's row: the same bytes on
+    every attempt."""
+    document: dict[str, Any] = {
+        "event": EVENT,
+        "ticket_id": entry.ticket_id,
+        "customer_id": entry.customer_id,
+        "customer_email": request.customer_email,
+        "channel": entry.channel,
+        "subject": request.subject,
+        "revision": entry.revision,
+        "text": entry.body,
+        "text_sha256": entry.text_sha256,
+        "idempotency_key": entry.idempotency_key,
+        "decided_at": entry.recorded_at.isoformat(),
+    }
+    return json.dumps(document, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+
+
+class WebhookChannel:
+    def __init__(self, config: WebhookConfig) -> None:
+        self.config = config
+        self.where = display_url(config.url)
+        # Temporal owns retries: the client makes one request per attempt and follows nothing.
+        self._client = httpx2.AsyncClient(
+            timeout=httpx2.Timeout(config.timeout_seconds), follow_redirects=False
+        )
+
+    def destination(self, request: DeliveryRequest) -> str:
+        return self.where
+
+    async def send(self, entry: LedgerEntry, request: DeliveryRequest) -> None:
+        body = webhook_body(entry, request)
+        timestamp = str(int(time.time()))
+        headers = {
+            "Content-Type": "application/json",
+            IDEMPOTENCY_HEADER: entry.idempotency_key,
+            TIMESTAMP_HEADER: timestamp,
+            SIGNATURE_HEADER: signature(self.config.secret, timestamp, body),
+        }
+        try:
+            response = await self._client.post(self.config.url, content=body, headers=headers)
+        except httpx2.TimeoutException:
+            raise DeliveryUnavailable(
+                f"the webhook at {self.where} did not answer within "
+                f"{self.config.timeout_seconds:g}s"
+            ) from None
+        except httpx2.TransportError as err:
+            raise DeliveryUnavailable(
+                f"cannot reach the webhook at {self.where}: {type(err).__name__}"
+            ) from None
+        status = response.status_code
+        if 200 <= status < 300:
+            return
+        said = " ".join(response.text.split())[:REASON_SNIPPET_CHARS]
+        what = f"the webhook at {self.where} answered {status} {response.reason_phrase}".rstrip()
+        what += f": {said}" if said else ""
+        if status in RETRYABLE_STATUS or status >= 500:
+            wait = retry_after_seconds(dict(response.headers))
+            delay = (
+                timedelta(seconds=min(wait, MAX_RETRY_AFTER.total_seconds()))
+                if wait is not None and wait > 0
+                else None
+            )
+            raise DeliveryUnavailable(what, retry_after=delay)
+        raise DeliveryRejected(what)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()

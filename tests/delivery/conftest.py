@@ -1,0 +1,48 @@
+"""Delivery on the real dev server with the real offline agents and a real destination (a local
+webhook receiver or SMTP server), through the worker's own workers."""
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from temporalio.client import Client, WorkflowHandle
+
+from activities.delivery.activity import DeliveryActivities
+from activities.delivery.config import DeliveryConfig
+from shared.pipeline_config import PipelineConfig, ReviewPolicyConfig
+from shared.stores.sqlite_ledger import SqliteLedger
+from shared.tickets import Ticket
+from tests.support.temporal import wait_for_state
+from tests.support.tickets import start_ticket
+from tests.support.workers import real_pipeline
+
+# Nothing waits for a person: every ticket goes straight to delivery.
+NO_REVIEW = PipelineConfig(review=ReviewPolicyConfig(min_confidence=0.0, review_urgent=False))
+SECRET = "a-webhook-secret-of-some-length"
+
+
+@contextlib.asynccontextmanager
+async def delivering(
+    client: Client, task_queue: str, tmp_path: Path, config: DeliveryConfig
+) -> AsyncIterator[DeliveryActivities]:
+    delivery = DeliveryActivities(SqliteLedger(tmp_path / "outbox.sqlite3"), config)
+    try:
+        async with real_pipeline(client, task_queue, tmp_path, NO_REVIEW, delivery=delivery):
+            yield delivery
+    finally:
+        await delivery.aclose()
+
+
+async def run_tickets(
+    client: Client, task_queue: str, tickets: list[Ticket], *states: str, timeout: float = 60
+) -> list[Any]:
+    """Start the tickets and wait until each is in one of ``states``; their views."""
+    handles = [await start_ticket(client, task_queue, t) for t in tickets]
+    return await settle(handles, *states, timeout=timeout)
+
+
+async def settle(
+    handles: list[WorkflowHandle[Any, Any]], *states: str, timeout: float = 60
+) -> list[Any]:
+    return [await wait_for_state(h, *states, timeout=timeout) for h in handles]

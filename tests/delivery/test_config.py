@@ -1,0 +1,87 @@
+"""Delivery settings from the environment: channels per ticket channel, a clear sentence for
+what is missing, and secrets that never show in a description."""
+
+import pytest
+
+from activities.delivery.config import DeliveryConfig
+from shared.settings import ConfigError
+
+WEBHOOK = {
+    "TICKETS_WEBHOOK_URL": "https://hooks.example.com/tickets?token=hook-token-123",
+    "TICKETS_WEBHOOK_SECRET": "a-long-enough-webhook-secret",
+}
+SMTP = {
+    "TICKETS_SMTP_HOST": "smtp.example.com",
+    "TICKETS_SMTP_FROM": "support@example.com",
+    "TICKETS_SMTP_USERNAME": "mailer",
+    "TICKETS_SMTP_PASSWORD": "smtp-password-456",
+}
+
+
+def test_with_nothing_set_answers_stay_in_the_ledger() -> None:
+    config = DeliveryConfig.from_env({})
+    assert config.method_for("email") == "ledger" and config.method_for("chat") == "ledger"
+    assert config.webhook is None and config.smtp is None and config.concurrency == 16
+
+
+def test_a_ticket_channel_can_have_its_own_delivery_channel() -> None:
+    env = {
+        "TICKETS_DELIVERY_CHANNEL": "webhook",
+        "TICKETS_DELIVERY_CHANNEL_EMAIL": "email",
+        **WEBHOOK,
+        **SMTP,
+    }
+    config = DeliveryConfig.from_env(env)
+    assert config.method_for("email") == "email"
+    assert config.method_for("chat") == config.method_for("api") == "webhook"
+
+
+def test_descriptions_carry_no_secret_token_or_password() -> None:
+    config = DeliveryConfig.from_env(
+        {"TICKETS_DELIVERY_CHANNEL": "webhook", "TICKETS_DELIVERY_CHANNEL_EMAIL": "email"}
+        | WEBHOOK
+        | SMTP
+    )
+    text = "\n".join(config.describe()) + repr(config)
+    assert "https://hooks.example.com/tickets" in text and "smtp.example.com:587" in text
+    for secret in ("hook-token-123", "a-long-enough-webhook-secret", "smtp-password-456"):
+        assert secret not in text
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"TICKETS_DELIVERY_CHANNEL": "pigeon"}, "must be one of ledger, webhook, email"),
+        ({"TICKETS_DELIVERY_CHANNEL": "webhook"}, "TICKETS_WEBHOOK_URL is not set"),
+        (
+            {"TICKETS_DELIVERY_CHANNEL": "webhook", "TICKETS_WEBHOOK_URL": "ftp://x/y"},
+            "must be an http:// or https:// URL",
+        ),
+        (
+            {"TICKETS_DELIVERY_CHANNEL": "webhook", "TICKETS_WEBHOOK_URL": "https://x/y"},
+            "TICKETS_WEBHOOK_SECRET must be set to at least 16 characters",
+        ),
+        (
+            {"TICKETS_DELIVERY_CHANNEL": "webhook", "TICKETS_WEBHOOK_TIMEOUT_SECONDS": "60"}
+            | WEBHOOK,
+            "must be below the delivery attempt's limit of 45 seconds",
+        ),
+        ({"TICKETS_DELIVERY_CHANNEL_EMAIL": "email"}, "TICKETS_SMTP_HOST is not set"),
+        (
+            {"TICKETS_DELIVERY_CHANNEL_EMAIL": "email", "TICKETS_SMTP_HOST": "smtp"},
+            "TICKETS_SMTP_FROM must be the sender's address",
+        ),
+        (
+            {"TICKETS_DELIVERY_CHANNEL_EMAIL": "email", "TICKETS_SMTP_TLS": "maybe"} | SMTP,
+            "TICKETS_SMTP_TLS must be one of auto, starttls, tls, none",
+        ),
+        ({"TICKETS_DELIVERY_CONCURRENCY": "0"}, "TICKETS_DELIVERY_CONCURRENCY must be between"),
+    ],
+)
+def test_an_unusable_setting_is_one_sentence_naming_the_variable(
+    env: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message) as caught:
+        DeliveryConfig.from_env(env)
+    for secret in ("a-long-enough-webhook-secret", "smtp-password-456"):
+        assert secret not in str(caught.value)

@@ -1,0 +1,74 @@
+"""The e-mail channel against a real SMTP server (aiosmtpd on 127.0.0.1): one message per
+ticket, and a ticket whose answer cannot be mailed ends in DELIVERY_FAILED with the reason."""
+
+from pathlib import Path
+
+from temporalio.testing import WorkflowEnvironment
+
+from activities.delivery.config import DeliveryConfig, SmtpConfig
+from policy.transitions import TicketState
+from tests.delivery.conftest import delivering, run_tickets
+from tests.support.smtp_server import SmtpServer, smtp_server
+from tests.support.tickets import make_ticket
+
+S = TicketState
+SENDER = "support@tickets.example.com"
+
+
+def email(server: SmtpServer) -> DeliveryConfig:
+    smtp = SmtpConfig(host=server.host, port=server.port, sender=SENDER, tls="none")
+    # E-mail tickets by e-mail; the rest stay in the ledger.
+    return DeliveryConfig(per_channel={"email": "email"}, smtp=smtp)
+
+
+async def test_each_ticket_gets_exactly_one_message_with_its_answer(
+    dev_env: WorkflowEnvironment, task_queue: str, tmp_path: Path
+) -> None:
+    tickets = [make_ticket(customer_email=f"customer{n}@example.com") for n in range(4)]
+    chat = make_ticket(channel="chat")  # not an e-mail ticket: ledger only, no message
+    with smtp_server() as server:
+        async with delivering(dev_env.client, task_queue, tmp_path, email(server)):
+            views = await run_tickets(dev_env.client, task_queue, [*tickets, chat], S.COMPLETED)
+        messages = list(server.mailbox.messages)
+
+    assert len(messages) == len(tickets)
+    by_recipient = {m["To"]: m for m in messages}
+    for ticket, view in zip(tickets, views, strict=False):
+        message = by_recipient[ticket.customer_email]
+        assert message["From"] == SENDER and message["X-Ticket-Id"] == ticket.ticket_id
+        assert message["Subject"] == f"Re: {ticket.subject} [{ticket.ticket_id}]"
+        # A long Message-ID is folded onto its own line on the wire; a reader strips the fold.
+        assert (
+            message["Message-ID"].strip()
+            == f"<{view.delivery.idempotency_key}@tickets.example.com>"
+        )
+        body = message.get_payload(decode=True).decode().replace("\r\n", "\n")  # SMTP's CRLF
+        assert body.strip() == view.draft.text.strip()
+        assert view.delivery.sent_via == "email" and view.delivery.sent_to == ticket.customer_email
+    assert views[-1].delivery.sent_via == "ledger"
+
+
+async def test_a_refused_recipient_ends_in_delivery_failed_with_the_servers_words(
+    dev_env: WorkflowEnvironment, task_queue: str, tmp_path: Path
+) -> None:
+    ticket = make_ticket(customer_email="nobody@example.com")
+    with smtp_server(refuse={"nobody@example.com"}) as server:
+        async with delivering(dev_env.client, task_queue, tmp_path, email(server)) as delivery:
+            [view] = await run_tickets(dev_env.client, task_queue, [ticket], S.DELIVERY_FAILED)
+            entry = await delivery.ledger.get(ticket.ticket_id)
+        assert server.mailbox.messages == []
+
+    assert "refused the recipient nobody@example.com: 550" in view.failure
+    assert "no such mailbox" in view.failure
+    assert entry is not None and entry.sent_at is None
+
+
+async def test_an_email_ticket_without_an_address_ends_in_delivery_failed(
+    dev_env: WorkflowEnvironment, task_queue: str, tmp_path: Path
+) -> None:
+    ticket = make_ticket()  # channel email, no customer_email
+    with smtp_server() as server:
+        async with delivering(dev_env.client, task_queue, tmp_path, email(server)):
+            [view] = await run_tickets(dev_env.client, task_queue, [ticket], S.DELIVERY_FAILED)
+        assert server.mailbox.messages == []
+    assert f"ticket {ticket.ticket_id} has no customer_email" in view.failure

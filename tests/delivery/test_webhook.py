@@ -1,0 +1,161 @@
+"""The webhook channel against a real HTTP receiver: signed requests that verify with the
+documented recipe, one answer per ticket through retries, a refusal that ends in a named state,
+and a hanging receiver that holds up nobody else."""
+
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+from temporalio.testing import WorkflowEnvironment
+
+from activities.delivery.config import DeliveryConfig, WebhookConfig
+from policy.transitions import TicketState
+from shared.delivery import text_sha256
+from shared.view import TicketView
+from starter.render import outcome_text
+from tests.delivery.conftest import SECRET, delivering, run_tickets, settle
+from tests.support.processes import PROJECT_ROOT
+from tests.support.temporal import status, wait_until
+from tests.support.tickets import make_ticket, start_ticket
+from tests.support.webhook_receiver import Received, Reply, webhook_receiver
+
+S = TicketState
+
+
+def webhook(url: str, timeout: float = 5.0, concurrency: int = 16) -> DeliveryConfig:
+    return DeliveryConfig(
+        default_method="webhook",
+        webhook=WebhookConfig(url=url, secret=SECRET, timeout_seconds=timeout),
+        concurrency=concurrency,
+    )
+
+
+def documented_verify() -> Any:
+    """The verification recipe exactly as docs/delivery.md prints it."""
+    text = (PROJECT_ROOT / "docs" / "delivery.md").read_text()
+    block = re.search(r"```python verify-webhook\n(.*?)```", text, re.S)
+    assert block, "docs/delivery.md lost its verification recipe"
+    namespace: dict[str, Any] = {}
+    exec(block.group(1), namespace)
+    return namespace["verify"]
+
+
+async def test_a_delivered_answer_is_signed_and_verifies_with_the_documented_recipe(
+    dev_env: WorkflowEnvironment, task_queue: str, tmp_path: Path
+) -> None:
+    verify = documented_verify()
+    ticket = make_ticket(channel="chat", customer_id="C-7")
+    with webhook_receiver() as receiver:
+        async with delivering(dev_env.client, task_queue, tmp_path, webhook(receiver.url)):
+            [view] = await run_tickets(dev_env.client, task_queue, [ticket], S.COMPLETED)
+        [request] = receiver.snapshot()
+
+    body = request.document
+    assert view.draft is not None and body["text"] == view.draft.text
+    assert body["event"] == "ticket.answer" and body["ticket_id"] == ticket.ticket_id
+    assert body["text_sha256"] == text_sha256(view.draft.text)
+    assert request.headers["Idempotency-Key"] == body["idempotency_key"]
+    assert body["idempotency_key"] == view.delivery.idempotency_key
+    assert verify(SECRET, request.headers, request.body) is True
+    assert verify("another-secret-entirely", request.headers, request.body) is False
+    assert verify(SECRET, request.headers, request.body.replace(b"Hello", b"Hallo")) is False
+    stale = time.time() + 3600
+    assert verify(SECRET, request.headers, request.body, now=stale) is False
+    assert view.delivery.sent_via == "webhook" and view.delivery.sent_to == receiver.url
+
+
+async def test_a_500_then_a_200_delivers_the_same_answer_once(
+    dev_env: WorkflowEnvironment, task_queue: str, tmp_path: Path
+) -> None:
+    def flaky(request: Received, earlier: int) -> Reply:
+        return Reply(500, body="database hiccup") if earlier == 0 else Reply()
+
+    ticket = make_ticket()
+    with webhook_receiver(flaky) as receiver:
+        async with delivering(
+            dev_env.client, task_queue, tmp_path, webhook(receiver.url)
+        ) as delivery:
+            [view] = await run_tickets(dev_env.client, task_queue, [ticket], S.COMPLETED)
+            entry = await delivery.ledger.get(ticket.ticket_id)
+        requests = receiver.snapshot()
+
+    assert [r.ticket_id for r in requests] == [ticket.ticket_id] * 2
+    assert requests[0].body == requests[1].body  # the same recorded answer, byte for byte
+    assert len({r.headers["Idempotency-Key"] for r in requests}) == 1
+    assert entry is not None and entry.sent_at is not None and entry.attempts == 2
+    assert view.delivery.already_delivered is False
+    assert await delivery.ledger.count() == 1
+
+
+async def test_a_400_ends_the_ticket_in_delivery_failed_with_the_reason(
+    dev_env: WorkflowEnvironment, task_queue: str, tmp_path: Path
+) -> None:
+    def refuse(request: Received, earlier: int) -> Reply:
+        return Reply(400, body='{"error": "unknown customer C-404"}')
+
+    ticket = make_ticket(customer_id="C-404")
+    with webhook_receiver(refuse) as receiver:
+        async with delivering(
+            dev_env.client, task_queue, tmp_path, webhook(receiver.url)
+        ) as delivery:
+            [view] = await run_tickets(dev_env.client, task_queue, [ticket], S.DELIVERY_FAILED)
+            entry = await delivery.ledger.get(ticket.ticket_id)
+            handle = dev_env.client.get_workflow_handle(
+                f"ticket-{ticket.ticket_id}", result_type=TicketView
+            )
+            result = await handle.result()  # the workflow completes: nothing is left to retry
+        assert len(receiver.snapshot()) == 1  # refused for good: no retry
+
+    assert result.state == S.DELIVERY_FAILED
+    assert view.failure is not None and "answered 400 Bad Request" in view.failure
+    assert "unknown customer C-404" in view.failure and SECRET not in view.failure
+    assert view.transitions[-1].to_state == S.DELIVERY_FAILED
+    assert outcome_text(view).startswith("delivery failed: deliver_response failed: Delivery")
+    assert (
+        entry is not None and entry.sent_at is None and "answered 400" in (entry.last_error or "")
+    )
+
+
+async def test_a_receiver_that_hangs_does_not_stop_other_tickets(
+    dev_env: WorkflowEnvironment, task_queue: str, tmp_path: Path
+) -> None:
+    """Two tickets' requests hang; six others are delivered meanwhile. Once the receiver
+    answers again, the hung ones go out too, once each."""
+    stuck = [make_ticket(ticket_id=f"HANG-{n}-{make_ticket().ticket_id}") for n in range(2)]
+    others = [make_ticket() for _ in range(6)]
+    healthy = {"on": False}
+
+    def hang_some(request: Received, earlier: int) -> Reply:
+        if request.ticket_id.startswith("HANG-") and not healthy["on"]:
+            return Reply(hang=True)
+        return Reply()
+
+    with webhook_receiver(hang_some) as receiver:
+        config = webhook(receiver.url, timeout=1.5, concurrency=4)
+        async with delivering(dev_env.client, task_queue, tmp_path, config) as delivery:
+            stuck_handles = [await start_ticket(dev_env.client, task_queue, t) for t in stuck]
+            hung = await settle(stuck_handles, S.VALIDATED)
+            done = await run_tickets(dev_env.client, task_queue, others, S.COMPLETED)
+            for view in hung:  # still waiting for their delivery, the attempt timed out
+                entry = await wait_until(
+                    lambda t=view.ticket_id: _last_error(delivery, t), timeout=30
+                )
+                assert "did not answer within 1.5s" in entry
+            for handle in stuck_handles:
+                assert (await status(handle)).state == S.VALIDATED
+            healthy["on"] = True
+            receiver.release()
+            finished = await settle(stuck_handles, S.COMPLETED)
+        by_ticket = receiver.by_ticket()
+
+    assert all(v.state == S.COMPLETED for v in done + finished)
+    for view in finished:
+        keys = {r.headers["Idempotency-Key"] for r in by_ticket[view.ticket_id]}
+        assert len(keys) == 1 and len(by_ticket[view.ticket_id]) >= 2
+    assert await delivery.ledger.count() == 8
+
+
+async def _last_error(delivery: Any, ticket_id: str) -> str | None:
+    entry = await delivery.ledger.get(ticket_id)
+    return entry.last_error if entry is not None else None

@@ -1,0 +1,51 @@
+"""A real SMTP server on 127.0.0.1 (aiosmtpd) for the e-mail channel's tests: keeps every
+message it accepts and refuses the recipients a test names."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import Message
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+from tests.support.processes import free_port
+
+
+@dataclass
+class MailBox:
+    refuse: set[str] = field(default_factory=set)  # these recipients get 550
+    messages: list[Message] = field(default_factory=list)
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+    ) -> str:
+        if address in self.refuse:
+            return "550 5.1.1 no such mailbox here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        # As a mail client reads it (long headers are folded on the wire, unfolded here).
+        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+        return "250 Message accepted for delivery"
+
+
+@dataclass
+class SmtpServer:
+    host: str
+    port: int
+    mailbox: MailBox
+
+
+@contextmanager
+def smtp_server(refuse: set[str] | None = None) -> Iterator[SmtpServer]:
+    mailbox = MailBox(refuse=refuse or set())
+    port = free_port()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield SmtpServer("127.0.0.1", port, mailbox)
+    finally:
+        controller.stop()

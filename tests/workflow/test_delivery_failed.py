@@ -1,0 +1,69 @@
+"""A delivery that cannot go out ends the ticket in DELIVERY_FAILED, a named state with the
+reason, whether it was refused for good or kept failing until its retries ran out."""
+
+import pytest
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+
+from policy.transitions import TicketState
+from shared import names
+from shared import search_attributes as sa
+from shared.agents import Priority
+from shared.review import ReviewAction, ReviewDecision, ReviewReceipt
+from shared.view import TicketView
+from tests.support.fakes import FakeAgents, FakeTicketServices
+from tests.support.temporal import wait_for_state
+from tests.support.workers import ticket_on_fakes
+
+pytestmark = pytest.mark.usefixtures("replay_check")
+
+
+def refused(reason: str) -> ApplicationError:
+    return ApplicationError(reason, type=names.DELIVERY_REJECTED_ERROR, non_retryable=True)
+
+
+async def test_a_refused_delivery_ends_in_delivery_failed_and_the_workflow_completes(
+    ts_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    services = FakeTicketServices(deliver_failures=[refused("the webhook answered 410 Gone")])
+    async with ticket_on_fakes(ts_env.client, task_queue, FakeAgents(), services) as handle:
+        result: TicketView = await handle.result()
+        attrs = (await handle.describe()).typed_search_attributes
+
+    assert result.state is TicketState.DELIVERY_FAILED
+    assert result.failure == (
+        "deliver_response failed: DeliveryRejected: the webhook answered 410 Gone"
+    )
+    assert result.delivery is None and services.deliveries == []
+    assert [t.to_state for t in result.transitions][-2:] == ["VALIDATED", "DELIVERY_FAILED"]
+    assert attrs.get(sa.TICKET_STATE) == TicketState.DELIVERY_FAILED
+
+
+async def test_a_reviewed_answer_whose_delivery_is_refused_ends_in_delivery_failed(
+    ts_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    services = FakeTicketServices(deliver_failures=[refused("no such mailbox")])
+    agents = FakeAgents(priority=Priority.URGENT)
+    async with ticket_on_fakes(ts_env.client, task_queue, agents, services) as handle:
+        await wait_for_state(handle, TicketState.AWAITING_REVIEW)
+        await handle.execute_update(
+            names.SUBMIT_REVIEW_UPDATE,
+            ReviewDecision(action=ReviewAction.APPROVE, reviewer="ana", revision=1),
+            result_type=ReviewReceipt,
+        )
+        result: TicketView = await handle.result()
+    assert result.state is TicketState.DELIVERY_FAILED
+    assert result.transitions[-1].from_state == TicketState.AWAITING_REVIEW
+
+
+async def test_transient_delivery_failures_are_retried_until_the_answer_goes_out(
+    ts_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    unavailable = [
+        ApplicationError("the webhook answered 503", type=names.DELIVERY_UNAVAILABLE_ERROR)
+        for _ in range(3)
+    ]
+    services = FakeTicketServices(deliver_failures=unavailable)
+    async with ticket_on_fakes(ts_env.client, task_queue, FakeAgents(), services) as handle:
+        result: TicketView = await handle.result()
+    assert result.state is TicketState.COMPLETED and len(services.deliveries) == 1
