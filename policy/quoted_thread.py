@@ -112,7 +112,7 @@ def _header_block(lines: list[str], index: int) -> int:
             break
         kinds.add(kind)
         end += 1
-    if HEADER_REQUIRED_FIELDS <= kinds and kinds & {"sent", "to"}:
+    if kinds >= HEADER_REQUIRED_FIELDS and kinds & {"sent", "to"}:
         return end - index
     return 0
 
