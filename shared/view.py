@@ -40,6 +40,7 @@ class AgentUsageTotals(BaseModel):
     input_tokens: int = 0
     output_tokens: int = 0
     cached_tokens: int = 0
+    cache_write_tokens: int = 0
     trimmed_tokens: int = 0
     cost_usd: float = 0.0
     latency_ms: float = 0.0
@@ -51,6 +52,7 @@ class AgentUsageTotals(BaseModel):
         self.input_tokens += usage.input_tokens
         self.output_tokens += usage.output_tokens
         self.cached_tokens += usage.cached_tokens
+        self.cache_write_tokens += usage.cache_write_tokens
         self.trimmed_tokens += usage.trimmed_tokens
         self.cost_usd += usage.cost_usd
         self.latency_ms += usage.latency_ms

@@ -107,11 +107,15 @@ class AnthropicProvider(LLMProvider):
             # Network errors while reading a stream reach us as httpx2 errors, unwrapped.
             raise self._error(err) from None
         usage = message.usage
+        # Anthropic's input_tokens excludes the prompt tokens read from and written to the
+        # cache; each of the three is billed at its own rate.
         cached = usage.cache_read_input_tokens or 0
+        written = usage.cache_creation_input_tokens or 0
         completion = Completion(
-            input_tokens=usage.input_tokens + cached + (usage.cache_creation_input_tokens or 0),
+            input_tokens=usage.input_tokens + cached + written,
             output_tokens=usage.output_tokens,
             cached_tokens=cached,
+            cache_write_tokens=written,
             extra={
                 "content": [
                     block.model_dump(mode="json", exclude_none=True) for block in message.content

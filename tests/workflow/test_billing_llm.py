@@ -1,0 +1,64 @@
+"""A ticket bills every token the provider billed: the ticket's usage equals the sum of what the
+fake server was asked and answered, whatever failed along the way. The real openai and anthropic
+SDKs against the fake server, the real workers and the time-skipping server."""
+
+from pathlib import Path
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from policy.transitions import TicketState
+from shared.provider_config import default_prices
+from shared.view import TicketView
+from tests.support.fake_llm import FakeLLMServer, Recorded, Reply, good_answers
+from tests.support.llm_pipeline import MODELS, llm_pipeline, llm_setup
+from tests.support.tickets import make_ticket, start_ticket
+
+pytestmark = pytest.mark.usefixtures("replay_check")
+
+INVALID_DRAFT = '{"text": ""}'
+
+
+def billed_cost(fake: FakeLLMServer) -> float:
+    """What the answered requests cost at list price (plain input, no cache)."""
+    total = 0.0
+    prices = default_prices()
+    for call in fake.calls():
+        reply = call.reply
+        if reply is None or not reply.billed_tokens:
+            continue
+        price = prices[call.body["model"]]
+        total += (reply.input_tokens * price.input + reply.output_tokens * price.output) / 1e6
+    return total
+
+
+@pytest.mark.parametrize("kind", ["openai", "anthropic"])
+async def test_a_repair_call_that_fails_in_transit_still_bills_the_first_call_after_the_retry(
+    ts_env: WorkflowEnvironment, task_queue: str, tmp_path: Path, kind: str
+) -> None:
+    drafts: list[Recorded] = []
+
+    def answers(request: Recorded) -> Reply:
+        if request.output_name != "Draft":
+            return good_answers(request)
+        drafts.append(request)
+        if len(drafts) == 1:  # invalid: a repair round follows ...
+            return Reply(text=INVALID_DRAFT, input_tokens=700, output_tokens=9)
+        if len(drafts) == 2:  # ... and its connection drops: the attempt fails, retryable
+            return Reply(disconnect=True)
+        return good_answers(request)  # the retry answers
+
+    with FakeLLMServer() as fake:
+        fake.responder = answers
+        async with llm_pipeline(ts_env.client, task_queue, tmp_path, llm_setup(fake, (kind,))):
+            handle = await start_ticket(ts_env.client, task_queue, make_ticket())
+            view: TicketView = await handle.result()
+
+    assert view.state is TicketState.COMPLETED
+    assert len(drafts) == 3
+    resolver = view.usage["resolver"]
+    assert resolver.calls == 1 and resolver.requests == 2  # two answered requests, one call
+    assert resolver.input_tokens == 700 + 100
+    assert view.total_tokens == fake.billed_tokens()
+    assert view.total_cost_usd == pytest.approx(billed_cost(fake), rel=1e-6)
+    assert MODELS[kind] in resolver.models
