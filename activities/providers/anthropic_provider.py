@@ -19,6 +19,7 @@ from activities.providers.errors import (
     ProviderFailure,
     retry_after_seconds,
     scrub,
+    should_retry_header,
     to_application_error,
     transport_failure,
 )
@@ -52,6 +53,7 @@ def failure_from(err: Exception, provider: str) -> ProviderFailure:
             status=status,
             code=getattr(err, "error_code", None) or kind,
             retry_after=retry_after_seconds(dict(err.response.headers)),
+            should_retry=should_retry_header(dict(err.response.headers)),
         )
     return transport_failure(err, provider)
 

@@ -3,7 +3,6 @@ earlier attempt's when a retry answers, and Anthropic's prompt-cache writes at t
 The real openai and anthropic SDKs against the fake server."""
 
 import dataclasses
-from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -11,19 +10,15 @@ import pytest
 from temporalio.testing import ActivityEnvironment
 
 from activities.agent_specs import CLASSIFIER
-from activities.providers.anthropic_provider import AnthropicProvider
-from activities.providers.openai_provider import OpenAIProvider
-from activities.providers.structured import LLMProvider
 from shared.agents import Usage
 from shared.provider_config import (
     CACHE_WRITE_MULTIPLIER,
     ModelPrice,
     cost_usd,
     default_prices,
-    default_providers,
 )
+from tests.providers.conftest import MODELS, MakeProvider
 from tests.providers.helpers import (
-    API_KEY,
     VALID_CLASSIFICATION,
     WRONG_CATEGORY,
     classify_request,
@@ -31,27 +26,7 @@ from tests.providers.helpers import (
 )
 from tests.support.fake_llm import FakeLLMServer, Reply
 
-MODELS = {"openai": "gpt-4.1-mini", "anthropic": "claude-haiku-4-5"}
 KINDS = ["openai", "anthropic"]
-
-MakeProvider = Callable[[str], LLMProvider]
-
-
-@pytest.fixture
-async def make_provider(fake: FakeLLMServer) -> AsyncIterator[MakeProvider]:
-    made: list[LLMProvider] = []
-
-    def make(kind: str) -> LLMProvider:
-        base_url = fake.openai_base_url if kind == "openai" else fake.anthropic_base_url
-        settings = default_providers()[kind].model_copy(update={"base_url": base_url})
-        cls = OpenAIProvider if kind == "openai" else AnthropicProvider
-        provider = cls(kind, settings, API_KEY, default_prices())
-        made.append(provider)
-        return provider
-
-    yield make
-    for provider in made:
-        await provider.aclose()
 
 
 def price(kind: str) -> ModelPrice:
@@ -67,11 +42,11 @@ def price(kind: str) -> ModelPrice:
 )
 @pytest.mark.parametrize("kind", KINDS)
 async def test_when_the_repair_call_fails_the_first_calls_tokens_travel_in_the_error(
-    fake: FakeLLMServer, make_provider: MakeProvider, kind: str, failure: Reply
+    fake: FakeLLMServer, make_llm_provider: MakeProvider, kind: str, failure: Reply
 ) -> None:
     fake.push(Reply(output=WRONG_CATEGORY, input_tokens=300, output_tokens=40), failure)
 
-    err = await raised(make_provider(kind).run(CLASSIFIER, classify_request(), MODELS[kind]))
+    err = await raised(make_llm_provider(kind).run(CLASSIFIER, classify_request(), MODELS[kind]))
 
     assert err.non_retryable is False  # still a transient failure: Temporal retries it
     assert err.type in ("ProviderConnectionError", "ProviderUnavailable")
@@ -83,10 +58,10 @@ async def test_when_the_repair_call_fails_the_first_calls_tokens_travel_in_the_e
 
 @pytest.mark.parametrize("kind", KINDS)
 async def test_a_failure_before_any_answer_carries_no_usage(
-    fake: FakeLLMServer, make_provider: MakeProvider, kind: str
+    fake: FakeLLMServer, make_llm_provider: MakeProvider, kind: str
 ) -> None:
     fake.push(Reply(status=503, error_type="overloaded_error"))
-    err = await raised(make_provider(kind).run(CLASSIFIER, classify_request(), MODELS[kind]))
+    err = await raised(make_llm_provider(kind).run(CLASSIFIER, classify_request(), MODELS[kind]))
     assert err.details == () or not err.details
 
 
@@ -106,7 +81,7 @@ def attempt(heartbeat_details: list[Any]) -> tuple[ActivityEnvironment, list[tup
 
 @pytest.mark.parametrize("kind", KINDS)
 async def test_a_retry_adds_what_earlier_attempts_spent_and_heartbeats_carry_it(
-    fake: FakeLLMServer, make_provider: MakeProvider, kind: str
+    fake: FakeLLMServer, make_llm_provider: MakeProvider, kind: str
 ) -> None:
     model = MODELS[kind]
     earlier = Usage(
@@ -119,7 +94,7 @@ async def test_a_retry_adds_what_earlier_attempts_spent_and_heartbeats_carry_it(
     )
     env, beats = attempt([earlier.model_dump(mode="json")])
     fake.push(Reply(output=VALID_CLASSIFICATION, input_tokens=310, output_tokens=45))
-    provider = make_provider(kind)
+    provider = make_llm_provider(kind)
 
     reply = await env.run(provider.run, CLASSIFIER, classify_request(), model)
 
@@ -134,7 +109,7 @@ async def test_a_retry_adds_what_earlier_attempts_spent_and_heartbeats_carry_it(
 
 
 async def test_anthropic_cache_writes_are_billed_at_the_cache_write_rate(
-    fake: FakeLLMServer, make_provider: MakeProvider
+    fake: FakeLLMServer, make_llm_provider: MakeProvider
 ) -> None:
     model = MODELS["anthropic"]
     fake.push(
@@ -147,7 +122,7 @@ async def test_anthropic_cache_writes_are_billed_at_the_cache_write_rate(
         )
     )
 
-    reply = await make_provider("anthropic").run(CLASSIFIER, classify_request(), model)
+    reply = await make_llm_provider("anthropic").run(CLASSIFIER, classify_request(), model)
 
     usage = reply.usage
     assert (usage.input_tokens, usage.cached_tokens, usage.cache_write_tokens) == (
