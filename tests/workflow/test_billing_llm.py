@@ -2,13 +2,16 @@
 fake server was asked and answered, whatever failed along the way. The real openai and anthropic
 SDKs against the fake server, the real workers and the time-skipping server."""
 
+import uuid
 from pathlib import Path
 
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from policy.transitions import TicketState
+from shared import names
 from shared.provider_config import default_prices
+from shared.swarm import SwarmItem, SwarmResult, SwarmSettings, SwarmState
 from shared.view import TicketView
 from tests.support.fake_llm import FakeLLMServer, Recorded, Reply, good_answers
 from tests.support.llm_pipeline import MODELS, llm_pipeline, llm_setup
@@ -62,3 +65,34 @@ async def test_a_repair_call_that_fails_in_transit_still_bills_the_first_call_af
     assert view.total_tokens == fake.billed_tokens()
     assert view.total_cost_usd == pytest.approx(billed_cost(fake), rel=1e-6)
     assert MODELS[kind] in resolver.models
+
+
+async def test_a_swarm_item_that_falls_back_bills_every_route_it_tried(
+    ts_env: WorkflowEnvironment, task_queue: str, tmp_path: Path
+) -> None:
+    def answers(request: Recorded) -> Reply:
+        if request.api == "openai" and "FALLS-BACK" in request.text:
+            return Reply(text="not json", input_tokens=400, output_tokens=7)  # twice: invalid
+        return good_answers(request)
+
+    items = [SwarmItem(item_id=f"R{i}", text=f"Review {i}: works well.") for i in range(4)]
+    items[1] = SwarmItem(item_id="R1", text="FALLS-BACK review")
+    with FakeLLMServer() as fake:
+        fake.responder = answers
+        setup = llm_setup(fake, ("openai", "anthropic"))
+        async with llm_pipeline(ts_env.client, task_queue, tmp_path, setup):
+            result = await ts_env.client.execute_workflow(
+                names.SWARM_WORKFLOW,
+                args=[items, SwarmState(settings=SwarmSettings(concurrency=2))],
+                id=f"swarm-{uuid.uuid4().hex[:8]}",
+                task_queue=task_queue,
+                result_type=SwarmResult,
+            )
+
+    assert (result.succeeded, result.failed) == (4, 0)
+    fell_back = next(r for r in result.outputs if r.item_id == "R1")
+    assert fell_back.usage is not None and fell_back.usage.model == MODELS["anthropic"]
+    assert fell_back.usage.requests == 3  # two on the first route, one on the second
+    assert fell_back.usage.input_tokens == 2 * 400 + 100
+    assert result.tokens == fake.billed_tokens()
+    assert result.cost_usd == pytest.approx(billed_cost(fake), rel=1e-6)
