@@ -3,18 +3,22 @@ fake server was asked and answered, whatever failed along the way. The real open
 SDKs against the fake server, the real workers and the time-skipping server."""
 
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from policy.transitions import TicketState
 from shared import names
+from shared.pipeline_config import BudgetConfig
 from shared.provider_config import default_prices
 from shared.swarm import SwarmItem, SwarmResult, SwarmSettings, SwarmState
 from shared.view import TicketView
 from tests.support.fake_llm import FakeLLMServer, Recorded, Reply, good_answers
 from tests.support.llm_pipeline import MODELS, llm_pipeline, llm_setup
+from tests.support.temporal import wait_for_state
 from tests.support.tickets import make_ticket, start_ticket
 
 pytestmark = pytest.mark.usefixtures("replay_check")
@@ -96,3 +100,76 @@ async def test_a_swarm_item_that_falls_back_bills_every_route_it_tried(
     assert fell_back.usage.input_tokens == 2 * 400 + 100
     assert result.tokens == fake.billed_tokens()
     assert result.cost_usd == pytest.approx(billed_cost(fake), rel=1e-6)
+
+
+def subtasks(*ids: str) -> dict[str, Any]:
+    return {
+        "subtasks": [
+            {"id": i, "worker": "researcher", "instruction": f"Look into {i}.", "depends_on": []}
+            for i in ids
+        ],
+        "rationale": "independent look-ups",
+    }
+
+
+def complex_ticket_answers(plan: dict[str, Any]) -> Callable[[Recorded], Reply]:
+    """Triage marks the ticket complex; the planner answers ``plan``; workers and synthesizer
+    answer validly; the rest as usual."""
+
+    def answers(request: Recorded) -> Reply:
+        name = request.output_name
+        if name == "TriageResult":
+            return Reply(output={"priority": "Medium", "rationale": "two questions", "cues": [],
+                                 "complex": True})  # fmt: skip
+        if name == "Plan":
+            return Reply(output=plan)
+        if name == "WorkResult":
+            return Reply(output={"output": "Refunds take 5 days.", "sources": ["KB-201"]})
+        if name == "Synthesis":
+            return Reply(output={"answer": "Refunds take 5 days.", "gaps": [],
+                                 "sources": ["KB-201"]})  # fmt: skip
+        return good_answers(request)
+
+    return answers
+
+
+async def test_a_failed_orchestrator_run_bills_its_ticket_for_every_call_it_made(
+    ts_env: WorkflowEnvironment, task_queue: str, tmp_path: Path
+) -> None:
+    invalid = {"subtasks": [{"id": "a", "worker": "astrologer", "instruction": "Read stars.",
+                             "depends_on": []}], "rationale": "?"}  # fmt: skip
+    with FakeLLMServer() as fake:
+        fake.responder = complex_ticket_answers(invalid)
+        async with llm_pipeline(ts_env.client, task_queue, tmp_path, llm_setup(fake)):
+            handle = await start_ticket(ts_env.client, task_queue, make_ticket())
+            view: TicketView = await handle.result()
+
+    assert view.state is TicketState.COMPLETED
+    assert view.fallbacks and "invalid twice" in view.fallbacks[0].error
+    assert view.usage["planner"].calls == 2  # both plans, though the run failed
+    assert view.usage["resolver"].calls == 1  # the single resolver drafted instead
+    assert view.total_tokens == fake.billed_tokens()
+    assert view.total_cost_usd == pytest.approx(billed_cost(fake), rel=1e-6)
+
+
+async def test_an_orchestrated_draft_stops_at_the_tickets_budget_and_a_person_takes_over(
+    ts_env: WorkflowEnvironment, task_queue: str, tmp_path: Path
+) -> None:
+    # Every call is 120 tokens. Classifier and triage spend 240; the run gets the other 410:
+    # the planner (120), then sub-tasks a and b (120 + 2 x 120 = 360 <= 410), but not c
+    # (120 + 3 x 120 = 480 > 410), and no synthesis.
+    budget = BudgetConfig(max_tokens=650)
+    with FakeLLMServer() as fake:
+        fake.responder = complex_ticket_answers(subtasks("a", "b", "c"))
+        setup = llm_setup(fake, budget=budget)
+        async with llm_pipeline(ts_env.client, task_queue, tmp_path, setup):
+            handle = await start_ticket(ts_env.client, task_queue, make_ticket())
+            view = await wait_for_state(handle, TicketState.AWAITING_REVIEW)
+
+    asked = [c.output_name for c in fake.calls()]
+    assert asked[:3] == ["Classification", "TriageResult", "Plan"]
+    assert sorted(asked[3:]) == ["WorkResult", "WorkResult"]  # no third sub-task, no synthesis
+    assert view.total_tokens == fake.billed_tokens() == 600
+    assert view.usage["worker"].calls == 2 and "resolver" not in view.usage
+    assert view.review_reasons[-1].startswith("the ticket's token budget: 600 spent")
+    assert view.draft is None
