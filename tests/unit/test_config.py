@@ -315,3 +315,32 @@ def test_a_provider_timeout_not_below_the_attempt_timeout_is_refused(tmp_path: P
     )
     with pytest.raises(ConfigError, match=r"timeout_seconds \(60\) must be below"):
         load_pipeline_config(path, env={})
+
+
+def test_a_cost_budget_with_an_unpriced_model_is_refused_naming_the_models(
+    tmp_path: Path,
+) -> None:
+    path = write_config(
+        tmp_path,
+        '[budget]\nmax_cost_usd = 0.5\n\n[agents]\nresolver = ["openai:my-finetune", '
+        '"anthropic:claude-haiku-4-5"]\ntriage = ["openai:other-model"]\n',
+    )
+    with pytest.raises(ConfigError) as refused:
+        load_pipeline_config(path, env={})
+    message = str(refused.value)
+    assert message.startswith(f"{path}: budget.max_cost_usd sets a cost budget")
+    assert "no price is configured for my-finetune, other-model:" in message
+    assert "claude-haiku-4-5" not in message  # that one has a price
+
+
+def test_an_unpriced_model_is_allowed_without_a_cost_budget_and_once_it_has_a_price(
+    tmp_path: Path,
+) -> None:
+    routes = '[agents]\nresolver = ["openai:my-finetune"]\n'
+    assert load_pipeline_config(write_config(tmp_path, routes, "a.toml"), env={})
+    priced = (
+        '[budget]\nmax_cost_usd = 0.5\n\n[prices."my-finetune"]\ninput = 1.0\noutput = 2.0\n\n'
+        + routes
+    )
+    config = load_pipeline_config(write_config(tmp_path, priced, "b.toml"), env={})
+    assert config.budget.max_cost_usd == 0.5
