@@ -24,6 +24,10 @@ with workflow.unsafe.imports_passed_through():
     from shared.view import AgentUsageTotals, TicketView, Transition
 
 
+# The ApplicationError type of a move the lifecycle forbids: a bug in the workflow.
+ILLEGAL_TRANSITION = "IllegalTransition"
+
+
 class TicketRecord:
     def __init__(self, ticket: Ticket) -> None:
         self.view = TicketView(
@@ -54,7 +58,7 @@ class TicketRecord:
         except IllegalTransition as err:
             # A bug in this workflow. A plain exception would retry the workflow task forever;
             # a non-retryable ApplicationError fails the workflow loudly instead.
-            raise ApplicationError(str(err), type="IllegalTransition", non_retryable=True) from err
+            raise ApplicationError(str(err), type=ILLEGAL_TRANSITION, non_retryable=True) from err
         self.view.transitions.append(
             Transition(
                 from_state=self.view.state,
