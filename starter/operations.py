@@ -59,6 +59,7 @@ class SubmitOutcome(BaseModel):
 
 class AgentTotals(BaseModel):
     tokens: int = 0
+    estimated_tokens: int = 0  # of ``tokens``, estimated (characters / 4) rather than counted
     cost_usd: float = 0.0
     calls: int = 0
 
@@ -78,7 +79,8 @@ class TicketSummary(BaseModel):
     tokens: int = 0
     cost_usd: float = 0.0
     calls: int = 0
-    trimmed_tokens: int = 0
+    trimmed_tokens: int = 0  # an estimate: characters / 4
+    estimated_tokens: int = 0  # of ``tokens``, estimated (characters / 4) rather than counted
     agents: dict[str, AgentTotals] = Field(default_factory=dict)
 
 
@@ -92,7 +94,8 @@ class Report(BaseModel):
     tokens: int
     cost_usd: float
     calls: int
-    trimmed_tokens: int = 0
+    trimmed_tokens: int = 0  # an estimate: characters / 4
+    estimated_tokens: int = 0  # of ``tokens``, estimated (characters / 4) rather than counted
     agents: dict[str, AgentTotals] = Field(default_factory=dict)
     earlier: int | None = Field(default=None, description="tickets not submitted by this run")
 
@@ -196,6 +199,7 @@ def summary_from_execution(execution: Any, memo: dict[str, Any]) -> TicketSummar
         cost_usd=float(usage.get("cost_usd", 0.0)),
         calls=int(usage.get("calls", 0)),
         trimmed_tokens=int(usage.get("trimmed_tokens", 0)),
+        estimated_tokens=int(usage.get("estimated_tokens", 0)),
         agents={k: AgentTotals.model_validate(v) for k, v in (usage.get("agents") or {}).items()},
     )
 
@@ -317,6 +321,7 @@ def _agent_totals(tickets: list[TicketSummary]) -> dict[str, AgentTotals]:
         for role, usage in ticket.agents.items():
             total = totals.setdefault(role, AgentTotals())
             total.tokens += usage.tokens
+            total.estimated_tokens += usage.estimated_tokens
             total.cost_usd = round(total.cost_usd + usage.cost_usd, 6)
             total.calls += usage.calls
     return totals
@@ -346,6 +351,7 @@ def build_report(tickets: list[TicketSummary], this_run: set[str] | None = None)
         cost_usd=round(sum(t.cost_usd for t in tickets), 6),
         calls=sum(t.calls for t in tickets),
         trimmed_tokens=sum(t.trimmed_tokens for t in tickets),
+        estimated_tokens=sum(t.estimated_tokens for t in tickets),
         agents=_agent_totals(tickets),
         earlier=None if this_run is None else sum(t.ticket_id not in this_run for t in tickets),
     )

@@ -104,9 +104,11 @@ class TicketRecord:
             "cost_usd": round(v.total_cost_usd, 6),
             "calls": sum(u.calls for u in v.usage.values()),
             "trimmed_tokens": v.trimmed_tokens,
+            "estimated_tokens": v.estimated_tokens,
             "agents": {
                 role: {
                     "tokens": u.input_tokens + u.output_tokens,
+                    "estimated_tokens": u.estimated_tokens,
                     "cost_usd": round(u.cost_usd, 6),
                     "calls": u.calls,
                 }
