@@ -27,7 +27,8 @@ INVALID_DRAFT = '{"text": ""}'
 
 
 def billed_cost(fake: FakeLLMServer) -> float:
-    """What the answered requests cost at list price (plain input, no cache)."""
+    """What the answered requests cost at list price: plain input, cache reads and cache writes
+    (Anthropic) each at their own rate, and output."""
     total = 0.0
     prices = default_prices()
     for call in fake.calls():
@@ -35,7 +36,14 @@ def billed_cost(fake: FakeLLMServer) -> float:
         if reply is None or not reply.billed_tokens:
             continue
         price = prices[call.body["model"]]
-        total += (reply.input_tokens * price.input + reply.output_tokens * price.output) / 1e6
+        writes = reply.cache_write_tokens if call.api == "anthropic" else 0
+        plain = reply.input_tokens - reply.cached_tokens - writes
+        total += (
+            plain * price.input
+            + reply.cached_tokens * (price.cached_input or price.input)
+            + writes * (price.cache_write or 0.0)
+            + reply.output_tokens * price.output
+        ) / 1e6
     return total
 
 
@@ -173,3 +181,29 @@ async def test_an_orchestrated_draft_stops_at_the_tickets_budget_and_a_person_ta
     assert view.usage["worker"].calls == 2 and "resolver" not in view.usage
     assert view.review_reasons[-1].startswith("the ticket's token budget: 600 spent")
     assert view.draft is None
+
+
+async def test_anthropic_cache_writes_are_billed_to_the_ticket_at_the_cache_write_price(
+    ts_env: WorkflowEnvironment, task_queue: str, tmp_path: Path
+) -> None:
+    def answers(request: Recorded) -> Reply:
+        reply = good_answers(request)
+        # The long system prompt is written to the cache once, then read from it.
+        first = len(fake.calls()) == 1
+        reply.input_tokens = 2_000
+        reply.cache_write_tokens = 1_500 if first else 0
+        reply.cached_tokens = 0 if first else 1_500
+        return reply
+
+    with FakeLLMServer() as fake:
+        fake.responder = answers
+        setup = llm_setup(fake, ("anthropic",))
+        async with llm_pipeline(ts_env.client, task_queue, tmp_path, setup):
+            handle = await start_ticket(ts_env.client, task_queue, make_ticket())
+            view: TicketView = await handle.result()
+
+    assert view.state is TicketState.COMPLETED
+    assert view.usage["classifier"].cache_write_tokens == 1_500
+    assert sum(u.cached_tokens for u in view.usage.values()) == 3 * 1_500
+    assert view.total_tokens == fake.billed_tokens()
+    assert view.total_cost_usd == pytest.approx(billed_cost(fake), rel=1e-6)
