@@ -14,6 +14,7 @@ from policy.transitions import TicketState
 from shared import names
 from shared.pipeline_config import BudgetConfig
 from shared.provider_config import default_prices
+from shared.review import ReviewAction, ReviewDecision
 from shared.swarm import SwarmItem, SwarmResult, SwarmSettings, SwarmState
 from shared.view import TicketView
 from tests.support.fake_llm import FakeLLMServer, Recorded, Reply, good_answers
@@ -173,6 +174,12 @@ async def test_an_orchestrated_draft_stops_at_the_tickets_budget_and_a_person_ta
         async with llm_pipeline(ts_env.client, task_queue, tmp_path, setup):
             handle = await start_ticket(ts_env.client, task_queue, make_ticket())
             view = await wait_for_state(handle, TicketState.AWAITING_REVIEW)
+            # Leave nothing waiting on the shared test server (its clock would wait for it).
+            await handle.execute_update(
+                names.SUBMIT_REVIEW_UPDATE,
+                ReviewDecision(action=ReviewAction.REJECT, reason="test over"),
+            )
+            await handle.result()
 
     asked = [c.output_name for c in fake.calls()]
     assert asked[:3] == ["Classification", "TriageResult", "Plan"]
