@@ -1,6 +1,6 @@
 """The command line against a bare `temporal server start-dev` (no ticket search attributes, no
 worker), and with configuration it cannot use: one sentence each, never a stack trace, never a
-wait that cannot end."""
+wait that cannot end. (More configuration mistakes, in-process: tests/unit/test_cli_errors.py.)"""
 
 import asyncio
 import json
@@ -53,15 +53,6 @@ def test_submit_registers_the_search_attributes_and_says_at_once_that_no_worker_
     assert [t["ticket_id"] for t in json.loads(listed.stdout)] == ["BARE-1"]
 
 
-def test_without_wait_submit_on_a_bare_server_just_submits(
-    bare_server: EmbeddedServer, tmp_path: Path
-) -> None:
-    env = environment(bare_server.address, tmp_path)
-    result = run_cli(env, "submit", "--id", "BARE-2", "--subject", "Hi", "--body", "Help me.")
-    assert result.code == 0, result.output
-    assert "submitted  BARE-2" in result.stdout
-
-
 @pytest.mark.parametrize(
     ("variables", "sentence_start"),
     [
@@ -71,30 +62,12 @@ def test_without_wait_submit_on_a_bare_server_just_submits(
             "{tmp}/temporal.toml: Configuration loading error: TOML parse error",
             id="temporal-config-file-not-toml",
         ),
-        pytest.param(
-            {"TEMPORAL_CONFIG_FILE": "{tmp}/good.toml", "TEMPORAL_PROFILE": "staging"},
-            "error: configuration error: the Temporal connection configuration cannot be used: "
-            "{tmp}/good.toml: Profile 'staging' not found",
-            id="unknown-profile",
-        ),
-        pytest.param(
-            {"TEMPORAL_TLS_CLIENT_CERT_PATH": "{tmp}/missing.pem"},
-            "error: configuration error: the Temporal connection configuration cannot be used: "
-            "{tmp}/missing.pem: No such file or directory",
-            id="certificate-file-missing",
-        ),
-        pytest.param(
-            {"TICKETS_PAYLOAD_OFFLOAD_BYTES": "lots"},
-            "error: configuration error: the data converter cannot be configured:",
-            id="payload-threshold-not-a-number",
-        ),
     ],
 )
 def test_configuration_the_client_cannot_use_is_one_sentence(
     bare_server: EmbeddedServer, tmp_path: Path, variables: dict[str, str], sentence_start: str
 ) -> None:
     (tmp_path / "temporal.toml").write_text("this is [not toml\n")
-    (tmp_path / "good.toml").write_text('[profile.default]\naddress = "127.0.0.1:1"\n')
     filled = {k: v.format(tmp=tmp_path) for k, v in variables.items()}
     env = environment(bare_server.address, tmp_path, **filled)
 

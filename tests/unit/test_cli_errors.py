@@ -3,6 +3,7 @@ the payload store's, the configuration's, and anything unexpected. Each error is
 command itself, in-process, through the real entry point (``starter.cli.main``)."""
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from temporalio.client import (
@@ -127,3 +128,45 @@ def test_with_the_debug_variable_set_an_unexpected_error_shows_its_stack_trace(
     monkeypatch.setattr(cli, "cmd_report", raising(RuntimeError("a bug")))
     with pytest.raises(RuntimeError, match="a bug"):
         cli.main(["report"])
+
+
+@pytest.mark.parametrize(
+    ("variables", "sentence"),
+    [
+        pytest.param(
+            {"TEMPORAL_CONFIG_FILE": "{tmp}/good.toml", "TEMPORAL_PROFILE": "staging"},
+            "error: configuration error: the Temporal connection configuration cannot be used: "
+            "{tmp}/good.toml: Profile 'staging' not found",
+            id="unknown-profile",
+        ),
+        pytest.param(
+            {"TEMPORAL_TLS_CLIENT_CERT_PATH": "{tmp}/missing.pem"},
+            "error: configuration error: the Temporal connection configuration cannot be used: "
+            "{tmp}/missing.pem: No such file or directory",
+            id="certificate-file-missing",
+        ),
+        pytest.param(
+            {"TICKETS_PAYLOAD_OFFLOAD_BYTES": "lots"},
+            "error: configuration error: the data converter cannot be configured: invalid "
+            "literal for int() with base 10: 'lots'",
+            id="payload-threshold-not-a-number",
+        ),
+    ],
+)
+def test_client_configuration_that_cannot_be_used_is_one_sentence(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    variables: dict[str, str],
+    sentence: str,
+) -> None:
+    # The real client factory reads the real environment; nothing is contacted.
+    (tmp_path / "good.toml").write_text('[profile.default]\naddress = "127.0.0.1:1"\n')
+    monkeypatch.delenv(DEBUG_VARIABLE, raising=False)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value.format(tmp=tmp_path))
+
+    code = cli.main(["status", "T-1"])
+
+    assert code == 1
+    assert capsys.readouterr().err == sentence.format(tmp=tmp_path) + "\n"
