@@ -196,8 +196,8 @@ def describe_providers(config: PipelineConfig, worker_settings: WorkerSettings) 
 
 
 def unpriced_models(config: PipelineConfig, worker_settings: WorkerSettings) -> list[str]:
-    models = {r.model for chain in config.routes.values() for r in chain if r.provider != OFFLINE}
-    return sorted(m for m in models if worker_settings.price(m) is None)
+    # With a cost budget, load_settings already refused these (exit 2); without, a warning.
+    return settings.unpriced_models(config, worker_settings)
 
 
 async def run(queues: Sequence[str] | None, stop: asyncio.Event) -> int:

@@ -3,13 +3,18 @@
 Greetings, sign-offs and signatures, quoted earlier messages and the middle of over-long bodies
 are cut before any provider sees a ticket. Every agent reads the ticket, so a saving here is
 multiplied by the number of agent calls. The cut is reported as ``trimmed_tokens`` in each call's
-usage and summed per ticket.
+usage and summed per ticket (an estimate: characters / 4, see ``policy.text_budget``).
+
+What the customer wrote is never cut on a guess: the earlier thread only at a genuine quote
+marker (``policy.quoted_thread``), a signature or sign-off only when what follows it looks like
+one (a few short lines), and ``>`` lines only where they trail the message.
 """
 
 import re
 from dataclasses import dataclass
 from typing import Final
 
+from policy.quoted_thread import quoted_thread_start
 from policy.text_budget import estimate_tokens, fit_to_tokens
 
 # A ticket body longer than this (in estimated tokens) keeps its head and tail only.
@@ -27,12 +32,20 @@ SIGN_OFF = re.compile(
     re.IGNORECASE,
 )
 SIGNATURE_DELIMITER = re.compile(r"^--\s*$")
-QUOTE_HEADER = re.compile(
-    r"^\s*(on .{4,120} wrote:|-{2,}\s*original message\s*-{2,}|from: .+|sent from my \w+)\s*$",
+# "Sent from my iPhone" and its translations, as the message's last line.
+MOBILE_SIGNATURE = re.compile(
+    r"^\s*(sent from my|sent from|von meinem|envoyé de mon|enviado desde mi|enviado do meu|"
+    r"inviato da)\s[\w .-]{1,40}$",
     re.IGNORECASE,
 )
 # A sign-off only counts near the end; "Thanks for the quick fix" in the middle is content.
 SIGN_OFF_WINDOW_LINES: Final = 8
+# After "--" a signature is a few lines (the usenet convention is four); more is content.
+SIGNATURE_MAX_LINES: Final = 10
+# After a sign-off only a name block may follow: a few short lines, no postscript, no question.
+NAME_BLOCK_MAX_LINES: Final = 4
+NAME_BLOCK_MAX_WORDS: Final = 8
+POSTSCRIPT = re.compile(r"^\s*p\.?\s?s\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -42,14 +55,34 @@ class Trimmed:
 
 
 def _drop_quoted(lines: list[str]) -> list[str]:
-    kept = []
-    for line in lines:
-        if QUOTE_HEADER.match(line):
-            break  # everything after "On ... wrote:" / "Original message" is the earlier thread
-        if line.lstrip().startswith(">"):
-            continue
-        kept.append(line)
-    return kept
+    """Cut the earlier thread at its quote marker, then the ``>`` lines trailing the message
+    (a quote in the middle is what the customer chose to answer, and stays)."""
+    start = quoted_thread_start(lines)
+    if start is not None:
+        lines = lines[:start]
+    end = len(lines)
+    while end > 0 and (
+        not lines[end - 1].strip()
+        or lines[end - 1].lstrip().startswith(">")
+        or MOBILE_SIGNATURE.match(lines[end - 1])
+    ):
+        end -= 1
+    return lines[:end]
+
+
+def _content_lines(lines: list[str]) -> list[str]:
+    return [line for line in lines if line.strip()]
+
+
+def _is_name_block(lines: list[str]) -> bool:
+    """What may follow a sign-off: a name, a title, a company, a phone number."""
+    content = _content_lines(lines)
+    return len(content) <= NAME_BLOCK_MAX_LINES and all(
+        len(line.split()) <= NAME_BLOCK_MAX_WORDS
+        and not POSTSCRIPT.match(line)
+        and not line.rstrip().endswith("?")
+        for line in content
+    )
 
 
 def _drop_greeting_and_signature(lines: list[str]) -> list[str]:
@@ -59,11 +92,12 @@ def _drop_greeting_and_signature(lines: list[str]) -> list[str]:
         lines = lines[1:]
     for index, line in enumerate(lines):
         if SIGNATURE_DELIMITER.match(line):
-            lines = lines[:index]
+            if len(_content_lines(lines[index + 1 :])) <= SIGNATURE_MAX_LINES:
+                lines = lines[:index]
             break
     start = max(len(lines) - SIGN_OFF_WINDOW_LINES, 1)
     for index in range(start, len(lines)):
-        if SIGN_OFF.match(lines[index]):
+        if SIGN_OFF.match(lines[index]) and _is_name_block(lines[index + 1 :]):
             lines = lines[:index]
             break
     return lines

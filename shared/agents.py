@@ -5,6 +5,7 @@ produce (an LLM fills them through structured output; the offline provider fills
 every call returns its output wrapped in an ``AgentReply`` together with the call's ``Usage``.
 """
 
+from collections.abc import Sequence
 from enum import StrEnum
 from typing import Generic, TypeVar
 
@@ -62,18 +63,43 @@ class Usage(BaseModel):
 
     provider: str
     model: str
+    # Every prompt token, cached or not; of those, read from and written to the prompt cache
+    # (each billed at its own rate, see ``shared.provider_config.cost_usd``).
     input_tokens: int = 0
     output_tokens: int = 0
     cached_tokens: int = 0
+    cache_write_tokens: int = 0
     latency_ms: float = 0.0
     cost_usd: float = 0.0
     offline: bool = False
     # Tokens the model did not have to read because the ticket was trimmed first.
     trimmed_tokens: int = 0
-    # Model calls behind this agent call (2 when a repair round was needed).
+    # Model calls behind this agent call (2 when a repair round was needed; more when earlier
+    # attempts of the activity spent tokens before they failed).
     requests: int = 1
     # Why the model stopped on the last request (stop, length, tool_use, ...), when it says.
     finish_reason: str | None = None
+
+
+def total_usage(parts: Sequence[Usage]) -> Usage:
+    """Several calls' usage as one (the attempts of one activity, the routes one swarm item
+    tried): tokens, cost, latency and requests added; provider and model of the last part."""
+    if not parts:
+        raise ValueError("no usage to add up")
+    last = parts[-1]
+    return Usage(
+        provider=last.provider,
+        model=last.model,
+        input_tokens=sum(p.input_tokens for p in parts),
+        output_tokens=sum(p.output_tokens for p in parts),
+        cached_tokens=sum(p.cached_tokens for p in parts),
+        cache_write_tokens=sum(p.cache_write_tokens for p in parts),
+        latency_ms=round(sum(p.latency_ms for p in parts), 1),
+        cost_usd=round(sum(p.cost_usd for p in parts), 8),
+        offline=all(p.offline for p in parts),
+        trimmed_tokens=sum(p.trimmed_tokens for p in parts),
+        requests=sum(p.requests for p in parts),
+    )
 
 
 OutputT = TypeVar("OutputT", bound=BaseModel)

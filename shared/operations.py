@@ -40,6 +40,7 @@ from shared.operation_errors import (
     TicketNotFound,
 )
 from shared.review import ReviewDecision, ReviewReceipt
+from shared.search_attribute_setup import ensure_search_attributes
 from shared.tickets import Ticket
 from shared.view import TicketRequest, TicketView
 
@@ -48,6 +49,11 @@ QUERY_TIMEOUT = timedelta(seconds=10)
 # How long a review may wait for a worker to accept or refuse it.
 REVIEW_TIMEOUT = 30.0
 SUBMIT_CONCURRENCY = 16
+# A polling worker renews its long poll at least every minute or so; a poller the server last
+# saw longer ago than this has stopped (the server lists pollers for minutes after they go).
+POLLER_FRESHNESS = timedelta(minutes=2)
+# While waiting for tickets to settle, how often to make sure a worker is still polling.
+WORKER_CHECK_SECONDS = 10.0
 
 
 class SubmitOutcome(BaseModel):
@@ -61,6 +67,7 @@ class SubmitOutcome(BaseModel):
 
 class AgentTotals(BaseModel):
     tokens: int = 0
+    estimated_tokens: int = 0  # of ``tokens``, estimated (characters / 4) rather than counted
     cost_usd: float = 0.0
     calls: int = 0
 
@@ -80,7 +87,8 @@ class TicketSummary(BaseModel):
     tokens: int = 0
     cost_usd: float = 0.0
     calls: int = 0
-    trimmed_tokens: int = 0
+    trimmed_tokens: int = 0  # an estimate: characters / 4
+    estimated_tokens: int = 0  # of ``tokens``, estimated (characters / 4) rather than counted
     agents: dict[str, AgentTotals] = Field(default_factory=dict)
 
 
@@ -94,12 +102,23 @@ class Report(BaseModel):
     tokens: int
     cost_usd: float
     calls: int
-    trimmed_tokens: int = 0
+    trimmed_tokens: int = 0  # an estimate: characters / 4
+    estimated_tokens: int = 0  # of ``tokens``, estimated (characters / 4) rather than counted
     agents: dict[str, AgentTotals] = Field(default_factory=dict)
     earlier: int | None = Field(default=None, description="tickets not submitted by this run")
 
 
 # ---- submit --------------------------------------------------------------------------------------
+
+
+class SearchAttributesMissing(Exception):
+    """The namespace does not know the ticket search attributes (no worker has run on it)."""
+
+
+def _missing_search_attributes(err: RPCError) -> bool:
+    return err.status == RPCStatusCode.INVALID_ARGUMENT and (
+        "no mapping defined for search attribute" in err.message.lower()
+    )
 
 
 async def start_ticket(client: Client, ticket: Ticket) -> SubmitOutcome:
@@ -125,15 +144,31 @@ async def start_ticket(client: Client, ticket: Ticket) -> SubmitOutcome:
         return SubmitOutcome(
             ticket_id=ticket.ticket_id, workflow_id=workflow_id, started=False, state=summary.state
         )
+    except RPCError as err:
+        if _missing_search_attributes(err):
+            raise SearchAttributesMissing(err.message) from None
+        raise
     return SubmitOutcome(ticket_id=ticket.ticket_id, workflow_id=workflow_id, started=True)
 
 
 async def submit_tickets(client: Client, tickets: list[Ticket]) -> list[SubmitOutcome]:
+    """Start every ticket. On a namespace no worker has run on yet (a bare `temporal server
+    start-dev`), the ticket search attributes are registered first, as the worker would."""
     gate = asyncio.Semaphore(SUBMIT_CONCURRENCY)
+    registering = asyncio.Lock()
+    registered = False
 
     async def one(ticket: Ticket) -> SubmitOutcome:
+        nonlocal registered
         async with gate:
-            return await start_ticket(client, ticket)
+            try:
+                return await start_ticket(client, ticket)
+            except SearchAttributesMissing:
+                async with registering:
+                    if not registered:
+                        await ensure_search_attributes(client)
+                        registered = True
+                return await start_ticket(client, ticket)
 
     return list(await asyncio.gather(*(one(t) for t in tickets)))
 
@@ -172,6 +207,7 @@ def summary_from_execution(execution: Any, memo: dict[str, Any]) -> TicketSummar
         cost_usd=float(usage.get("cost_usd", 0.0)),
         calls=int(usage.get("calls", 0)),
         trimmed_tokens=int(usage.get("trimmed_tokens", 0)),
+        estimated_tokens=int(usage.get("estimated_tokens", 0)),
         agents={k: AgentTotals.model_validate(v) for k, v in (usage.get("agents") or {}).items()},
     )
 
@@ -209,15 +245,31 @@ async def ticket_status(client: Client, ticket_id: str) -> TicketView:
 
 
 async def wait_settled(
-    client: Client, ticket_ids: list[str], timeout: float, interval: float = 0.5
+    client: Client,
+    ticket_ids: list[str],
+    timeout: float,
+    interval: float = 0.5,
+    *,
+    require_worker: bool = False,
 ) -> dict[str, TicketView]:
     """Poll until every ticket rests: completed, rejected, failed, or waiting for a person.
-    Returns what it has when ``timeout`` seconds pass (unsettled tickets in their current state)."""
+    Returns what it has when ``timeout`` seconds pass (unsettled tickets in their current state).
+    With ``require_worker``, raises NoWorker as soon as no worker polls the tickets queue (at
+    once, and every WORKER_CHECK_SECONDS while waiting) instead of waiting out the timeout."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     views: dict[str, TicketView] = {}
     pending = list(ticket_ids)
+    next_worker_check = loop.time()
     while pending:
+        if require_worker and loop.time() >= next_worker_check:
+            if not await workers_polling(client):
+                raise NoWorker(
+                    f"no worker is polling the {names.TICKETS_TASK_QUEUE} task queue, so "
+                    f"{len(pending)} ticket(s) wait on the server until one starts: run "
+                    "`python worker.py` against this server and namespace"
+                )
+            next_worker_check = loop.time() + WORKER_CHECK_SECONDS
         results = await asyncio.gather(
             *(ticket_status(client, t) for t in pending), return_exceptions=True
         )
@@ -306,6 +358,7 @@ def _agent_totals(tickets: list[TicketSummary]) -> dict[str, AgentTotals]:
         for role, usage in ticket.agents.items():
             total = totals.setdefault(role, AgentTotals())
             total.tokens += usage.tokens
+            total.estimated_tokens += usage.estimated_tokens
             total.cost_usd = round(total.cost_usd + usage.cost_usd, 6)
             total.calls += usage.calls
     return totals
@@ -340,6 +393,7 @@ def build_report(tickets: list[TicketSummary], this_run: set[str] | None = None)
         cost_usd=round(sum(t.cost_usd for t in tickets), 6),
         calls=sum(t.calls for t in tickets),
         trimmed_tokens=sum(t.trimmed_tokens for t in tickets),
+        estimated_tokens=sum(t.estimated_tokens for t in tickets),
         agents=_agent_totals(tickets),
         earlier=None if this_run is None else sum(t.ticket_id not in this_run for t in tickets),
     )
@@ -349,7 +403,8 @@ def build_report(tickets: list[TicketSummary], this_run: set[str] | None = None)
 
 
 async def workers_polling(client: Client, task_queue: str = names.TICKETS_TASK_QUEUE) -> bool:
-    """Whether any worker polled the queue recently (the server remembers pollers for minutes)."""
+    """Whether a worker is polling the queue: one the server saw within POLLER_FRESHNESS (it
+    keeps listing pollers for minutes after they stop)."""
     response = await client.workflow_service.describe_task_queue(
         DescribeTaskQueueRequest(
             namespace=client.namespace,
@@ -357,7 +412,11 @@ async def workers_polling(client: Client, task_queue: str = names.TICKETS_TASK_Q
             task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
         )
     )
-    return bool(response.pollers)
+    recent = datetime.now(UTC) - POLLER_FRESHNESS
+    return any(
+        not p.HasField("last_access_time") or p.last_access_time.ToDatetime(tzinfo=UTC) >= recent
+        for p in response.pollers
+    )
 
 
 async def _trace_of(client: Client, ticket_id: str) -> tuple[str | None, str | None]:

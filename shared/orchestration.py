@@ -4,10 +4,10 @@ specialist workers; each runs as a child workflow; a synthesizer combines the re
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.agents import AgentRoute, Usage
-from shared.pipeline_config import AgentTimeouts
+from shared.pipeline_config import AgentTimeouts, SpendingLimit
 
 
 class WorkerType(StrEnum):
@@ -108,6 +108,31 @@ class OrchestratorInput(BaseModel):
     task: str = Field(min_length=1, max_length=MAX_TASK_CHARS)
     # Set when a ticket's resolution is orchestrated: shown in the result, used in summaries.
     ticket_id: str | None = None
+    # What the run may spend (the rest of its ticket's budget): it stops before the agent call
+    # that would pass it. None: no limit (runs started before budgets reached the orchestrator).
+    budget: SpendingLimit | None = None
+
+
+# Why an orchestrator run failed (the ApplicationError's type); its details carry an
+# OrchestratorFailure, so whoever started the run can bill what it spent.
+INVALID_PLAN = "InvalidPlan"
+NO_SUBTASK_COMPLETED = "NoSubTaskCompleted"
+ORCHESTRATOR_BUDGET_SPENT = "OrchestratorBudgetSpent"
+ORCHESTRATOR_AGENT_FAILED = "OrchestratorAgentFailed"
+
+
+class OrchestratorFailure(BaseModel):
+    """The details of a failed orchestrator run: every agent call's usage, and why it stopped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    usage: dict[str, list[Usage]] = Field(default_factory=dict)
+    errors: list[str] = Field(default_factory=list)  # an invalid plan's problems
+    outcomes: list[SubTaskOutcome] = Field(default_factory=list)
+
+    @property
+    def tokens(self) -> int:
+        return sum(u.input_tokens + u.output_tokens for calls in self.usage.values() for u in calls)
 
 
 class SubTaskInput(BaseModel):

@@ -60,6 +60,16 @@ class BudgetConfig(BaseModel):
         return bool(self.max_tokens or self.max_cost_usd)
 
 
+class SpendingLimit(BaseModel):
+    """What a run started on a ticket's behalf (an orchestrated draft) may spend: the rest of the
+    ticket's budget. None: no limit of that kind (unlike BudgetConfig, 0 is a limit here)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_tokens: int | None = Field(default=None, ge=0)
+    max_cost_usd: float | None = Field(default=None, ge=0)
+
+
 class OrchestrationConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

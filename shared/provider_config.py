@@ -5,9 +5,13 @@ API keys are not stored here either: a provider names the environment variable t
 logged, recorded in a history or written to a configuration file by this project.
 """
 
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+# Anthropic bills writing a prompt to its 5-minute cache at 1.25 times the input price (the
+# 1-hour cache at 2 times): a price without ``cache_write`` uses the 5-minute multiplier.
+CACHE_WRITE_MULTIPLIER: Final = 1.25
 
 
 class ModelPrice(BaseModel):
@@ -19,6 +23,17 @@ class ModelPrice(BaseModel):
     output: float = Field(ge=0)
     # Prompt-cache hits are billed lower by both providers; None means the input price.
     cached_input: float | None = Field(default=None, ge=0)
+    # Prompt-cache writes (Anthropic's cache_creation_input_tokens); None means
+    # CACHE_WRITE_MULTIPLIER times the input price. OpenAI reports no cache writes.
+    cache_write: float | None = Field(default=None, ge=0)
+
+    @property
+    def cache_write_rate(self) -> float:
+        return (
+            self.cache_write
+            if self.cache_write is not None
+            else self.input * CACHE_WRITE_MULTIPLIER
+        )
 
 
 class ProviderConfig(BaseModel):
@@ -80,9 +95,16 @@ def default_prices() -> dict[str, ModelPrice]:
         "gpt-4.1-nano": ModelPrice(input=0.10, output=0.40, cached_input=0.025),
         "gpt-4o": ModelPrice(input=2.50, output=10.00, cached_input=1.25),
         "gpt-4o-mini": ModelPrice(input=0.15, output=0.60, cached_input=0.075),
-        "claude-sonnet-4-5": ModelPrice(input=3.00, output=15.00, cached_input=0.30),
-        "claude-haiku-4-5": ModelPrice(input=1.00, output=5.00, cached_input=0.10),
-        "claude-opus-4-1": ModelPrice(input=15.00, output=75.00, cached_input=1.50),
+        # Cache writes at 1.25 x input: Anthropic's 5-minute cache.
+        "claude-sonnet-4-5": ModelPrice(
+            input=3.00, output=15.00, cached_input=0.30, cache_write=3.75
+        ),
+        "claude-haiku-4-5": ModelPrice(
+            input=1.00, output=5.00, cached_input=0.10, cache_write=1.25
+        ),
+        "claude-opus-4-1": ModelPrice(
+            input=15.00, output=75.00, cached_input=1.50, cache_write=18.75
+        ),
         "offline-rules-v1": ModelPrice(input=0.0, output=0.0),
     }
 
@@ -107,11 +129,25 @@ class WorkerSettings(BaseModel):
         return self.prices.get(model)
 
 
-def cost_usd(price: ModelPrice | None, input_tokens: int, output_tokens: int, cached: int) -> float:
+def cost_usd(
+    price: ModelPrice | None,
+    input_tokens: int,
+    output_tokens: int,
+    cached: int,
+    cache_write: int = 0,
+) -> float:
+    """``input_tokens`` counts every prompt token; ``cached`` of them were read from the prompt
+    cache and ``cache_write`` written to it, each billed at its own rate. No price: 0 (the worker
+    refuses to start with a cost budget and an unpriced model, so that never hides spending)."""
     if price is None:
         return 0.0
     cached = min(cached, input_tokens)
+    cache_write = min(cache_write, input_tokens - cached)
     cached_rate = price.cached_input if price.cached_input is not None else price.input
+    plain = input_tokens - cached - cache_write
     return (
-        (input_tokens - cached) * price.input + cached * cached_rate + output_tokens * price.output
+        plain * price.input
+        + cached * cached_rate
+        + cache_write * price.cache_write_rate
+        + output_tokens * price.output
     ) / 1_000_000

@@ -273,6 +273,13 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
         pipeline = PipelineConfig.model_validate(raw)
     except ValidationError as err:
         raise ConfigError(problems(err)) from None
+    if pipeline.budget.max_cost_usd and (unpriced := unpriced_models(pipeline, worker)):
+        # An unpriced model costs $0: the dollar budget would never stop a ticket.
+        raise ConfigError(
+            f"{origin(('budget', 'max_cost_usd'))} sets a cost budget, but no price is "
+            f"configured for {', '.join(unpriced)}: add them to [prices] (USD per million "
+            "tokens) or remove the cost budget"
+        )
     used = {r.provider for chain in pipeline.routes.values() for r in chain} - {OFFLINE}
     for name in sorted(used):
         provider = worker.providers[name]
@@ -283,6 +290,12 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
                 f"({pipeline.agent_timeouts.start_to_close_seconds:g})"
             )
     return Settings(pipeline=pipeline, worker=worker, source=where)
+
+
+def unpriced_models(pipeline: PipelineConfig, worker: WorkerSettings) -> list[str]:
+    """Models the agents are routed to that have no price (the offline rules cost nothing)."""
+    models = {r.model for chain in pipeline.routes.values() for r in chain if r.provider != OFFLINE}
+    return sorted(m for m in models if worker.price(m) is None)
 
 
 def load_pipeline_config(

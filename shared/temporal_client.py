@@ -41,10 +41,25 @@ class ConnectionSettings:
         return f"{self.address}, namespace {self.namespace}{suffix}"
 
 
+class ClientConfigError(Exception):
+    """The client cannot be configured: a bad TEMPORAL_CONFIG_FILE or profile, a certificate
+    file that is not there, a data-converter setting that does not parse. Names the problem."""
+
+
 def connection_settings(env: Mapping[str, str] | None = None) -> ConnectionSettings:
-    kwargs: dict[str, Any] = dict(
-        ClientConfig.load_client_connect_config(override_env_vars=env)  # type: ignore[arg-type]
-    )
+    try:
+        loaded = ClientConfig.load_client_connect_config(override_env_vars=env)  # type: ignore[arg-type]
+    except (RuntimeError, OSError, ValueError) as err:
+        # The SDK reads the profile file and TLS files here: every failure is configuration.
+        if isinstance(err, OSError):
+            what = f"{err.filename}: {err.strerror}"
+        else:
+            source = (os.environ if env is None else env).get("TEMPORAL_CONFIG_FILE")
+            what = f"{source + ': ' if source else ''}{err}"
+        raise ClientConfigError(
+            f"the Temporal connection configuration cannot be used: {' '.join(what.split())}"
+        ) from None
+    kwargs: dict[str, Any] = dict(loaded)
     address = kwargs.pop("target_host", None) or DEFAULT_ADDRESS
     namespace = kwargs.pop("namespace", None) or DEFAULT_NAMESPACE
     return ConnectionSettings(
@@ -70,6 +85,11 @@ async def connect(
     one Temporal runtime when it serves metrics (created before any client)."""
     settings = settings or connection_settings()
     kwargs = {**settings.connect_kwargs, **overrides}
+    if converter is None:
+        try:
+            converter = data_converter()
+        except ValueError as err:  # a TICKETS_* converter setting that does not parse
+            raise ClientConfigError(f"the data converter cannot be configured: {err}") from None
     return await Client.connect(
         settings.address,
         namespace=settings.namespace,

@@ -40,7 +40,11 @@ class AgentUsageTotals(BaseModel):
     input_tokens: int = 0
     output_tokens: int = 0
     cached_tokens: int = 0
-    trimmed_tokens: int = 0
+    cache_write_tokens: int = 0
+    # Of input + output, the tokens that were estimated (characters / 4, policy.text_budget)
+    # rather than counted by a model's tokenizer: every offline call's.
+    estimated_tokens: int = 0
+    trimmed_tokens: int = 0  # always an estimate (characters / 4)
     cost_usd: float = 0.0
     latency_ms: float = 0.0
     models: list[str] = Field(default_factory=list)
@@ -51,6 +55,9 @@ class AgentUsageTotals(BaseModel):
         self.input_tokens += usage.input_tokens
         self.output_tokens += usage.output_tokens
         self.cached_tokens += usage.cached_tokens
+        self.cache_write_tokens += usage.cache_write_tokens
+        if usage.offline:
+            self.estimated_tokens += usage.input_tokens + usage.output_tokens
         self.trimmed_tokens += usage.trimmed_tokens
         self.cost_usd += usage.cost_usd
         self.latency_ms += usage.latency_ms
@@ -130,6 +137,10 @@ class TicketView(BaseModel):
     @property
     def trimmed_tokens(self) -> int:
         return sum(u.trimmed_tokens for u in self.usage.values())
+
+    @property
+    def estimated_tokens(self) -> int:
+        return sum(u.estimated_tokens for u in self.usage.values())
 
 
 class DeliveryRequest(BaseModel):

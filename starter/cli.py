@@ -1,7 +1,8 @@
 """python -m starter: submit tickets, watch them, review them, report on them.
 
 Every command takes --json for scripts. Exit codes: 0 success, 1 error (one sentence on stderr),
-3 some input lines were invalid (the valid ones were still submitted).
+2 a command line that does not parse, 3 some input lines were invalid (the valid ones were still
+submitted) or tickets were still in progress when --wait gave up.
 """
 
 import argparse
@@ -11,7 +12,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pydantic import ValidationError
-from temporalio.service import RPCError
 
 from codec_server import main as codec_server_main
 from policy.transitions import SETTLED_STATES, TicketState
@@ -20,7 +20,15 @@ from shared.review import ReviewAction, ReviewDecision
 from shared.view import TicketView
 from starter import api_commands, fanout, render
 from starter.connection import open_client
-from starter.errors import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, CliError, NoWorker
+from starter.errors import (
+    EXIT_ERROR,
+    EXIT_OK,
+    EXIT_PARTIAL,
+    CliError,
+    NoWorker,
+    debugging,
+    explain,
+)
 from starter.inputs import (
     InputError,
     ParsedTicket,
@@ -70,8 +78,14 @@ async def cmd_submit(args: argparse.Namespace) -> int:
             outcome.source, outcome.line = p.source, p.line
     views = {}
     unsettled: list[str] = []
+    no_worker: NoWorker | None = None
     if args.wait and outcomes:
-        views = await ops.wait_settled(client, [o.ticket_id for o in outcomes], args.timeout)
+        try:
+            views = await ops.wait_settled(
+                client, [o.ticket_id for o in outcomes], args.timeout, require_worker=True
+            )
+        except NoWorker as err:
+            no_worker = err  # said after what was submitted
         unsettled = [
             o.ticket_id
             for o in outcomes
@@ -92,12 +106,14 @@ async def cmd_submit(args: argparse.Namespace) -> int:
         render.print_submit(outcomes, errors)
         if views:
             render.console().print(render.tickets_table(list(views.values())))
-        if unsettled:
+        if unsettled and no_worker is None:
             render.console(stderr=True).print(
                 f"{len(unsettled)} ticket(s) still in progress after {args.timeout:.0f}s: "
                 + ", ".join(unsettled[:10])
                 + (" ..." if len(unsettled) > 10 else "")
             )
+    if no_worker is not None:
+        raise no_worker
     if errors and not outcomes:
         return EXIT_ERROR
     return EXIT_PARTIAL if errors or unsettled else EXIT_OK
@@ -385,11 +401,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.blocking(args))
     try:
         return asyncio.run(args.handler(args))
-    except CliError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return err.exit_code
-    except RPCError as err:
-        print(f"error: the Temporal server answered: {err.message}", file=sys.stderr)
-        return EXIT_ERROR
     except (KeyboardInterrupt, asyncio.CancelledError):
         return 130
+    except Exception as err:
+        # Every command's errors end here: one sentence, never a stack trace (unless asked).
+        if debugging():
+            raise
+        message, code = explain(err)
+        print(f"error: {message}", file=sys.stderr)
+        return code

@@ -69,8 +69,33 @@ def outcome_text(view: TicketView) -> str:
     return f"in progress ({view.state})"
 
 
+# How estimated token figures are marked, and what the mark means.
+ESTIMATE_MARK = "~"
+ESTIMATE_NOTE = "~ estimated: characters / 4"
+
+
+def tokens_text(tokens: int, estimated: int) -> str:
+    return f"{ESTIMATE_MARK if estimated else ''}{tokens:,}"
+
+
+def estimate_note(tokens: int, estimated: int) -> str:
+    """What part of a token figure is an estimate, for a summary line."""
+    if not estimated:
+        return ""
+    if estimated >= tokens:
+        return " (estimated: characters / 4)"
+    return f" ({estimated:,} of them estimated: characters / 4)"
+
+
 def tickets_table(views: Sequence[TicketView], title: str = "Tickets") -> Table:
-    table = Table(title=title, title_justify="left", show_lines=False)
+    estimated = any(v.estimated_tokens for v in views)
+    table = Table(
+        title=title,
+        title_justify="left",
+        show_lines=False,
+        caption=ESTIMATE_NOTE if estimated else None,
+        caption_justify="left",
+    )
     for column in ("Ticket", "State", "Category", "Priority", "Rev", "Tokens", "Outcome"):
         table.add_column(column, overflow="fold")
     for v in views:
@@ -80,7 +105,7 @@ def tickets_table(views: Sequence[TicketView], title: str = "Tickets") -> Table:
             f"{v.category} ({v.confidence:.2f})" if v.category else "-",
             v.priority or "-",
             str(v.draft.revision) if v.draft else "-",
-            f"{v.total_tokens:,}",
+            tokens_text(v.total_tokens, v.estimated_tokens),
             outcome_text(v),
         )
     return table
@@ -173,13 +198,19 @@ def print_status(view: TicketView) -> None:
     for f in view.fallbacks:
         then = f"fell back to {f.next}" if f.next else "no route left"
         out.print(f"[yellow]Fallback[/yellow]   {f.role}: {f.failed} failed ({f.error}); {then}")
-    usage = Table(title="Usage", title_justify="left")
+    usage = Table(
+        title="Usage",
+        title_justify="left",
+        caption=ESTIMATE_NOTE,
+        caption_justify="left",
+    )
     columns = (
         "Agent",
         "Calls",
         "Requests",
         "Tokens in",
         "cached",
+        "cache write",
         "Tokens out",
         "Trimmed",
         "Cost USD",
@@ -191,10 +222,11 @@ def print_status(view: TicketView) -> None:
             agent,
             str(u.calls),
             str(u.requests),
-            f"{u.input_tokens:,}",
+            tokens_text(u.input_tokens, u.estimated_tokens),
             f"{u.cached_tokens:,}",
-            f"{u.output_tokens:,}",
-            f"{u.trimmed_tokens:,}",
+            f"{u.cache_write_tokens:,}",
+            tokens_text(u.output_tokens, u.estimated_tokens),
+            tokens_text(u.trimmed_tokens, u.trimmed_tokens),  # always an estimate
             f"{u.cost_usd:.4f}",
             ", ".join(u.models),
         )
@@ -214,11 +246,13 @@ def print_report(report: Report) -> None:
             f"  {'by ' + title.lower():<13}" + ", ".join(f"{k} {v}" for k, v in counts.items())
         )
     out.print(
-        f"  {'usage':<13}{report.calls} agent call(s), {report.tokens:,} tokens, "
-        f"${report.cost_usd:.4f}"
+        f"  {'usage':<13}{report.calls} agent call(s), "
+        f"{tokens_text(report.tokens, report.estimated_tokens)} tokens"
+        f"{estimate_note(report.tokens, report.estimated_tokens)}, ${report.cost_usd:.4f}"
     )
     out.print(
-        f"  {'trimming':<13}{report.trimmed_tokens:,} input tokens saved before any model read them"
+        f"  {'trimming':<13}{tokens_text(report.trimmed_tokens, report.trimmed_tokens)} input "
+        "tokens saved before any model read them (estimated: characters / 4)"
     )
     out.print(
         f"  {'review queue':<13}{len(report.review_queue)} waiting, {report.escalated} escalated"
@@ -228,7 +262,10 @@ def print_report(report: Report) -> None:
         for column in ("Agent", "Calls", "Tokens", "Cost USD"):
             agents.add_column(column, justify="left" if column == "Agent" else "right")
         for role, a in report.agents.items():
-            agents.add_row(role, f"{a.calls:,}", f"{a.tokens:,}", f"{a.cost_usd:.4f}")
+            tokens = tokens_text(a.tokens, a.estimated_tokens)
+            agents.add_row(role, f"{a.calls:,}", tokens, f"{a.cost_usd:.4f}")
+        if report.estimated_tokens:
+            agents.caption, agents.caption_justify = ESTIMATE_NOTE, "left"
         out.print(agents)
     if report.review_queue:
         out.print(summaries_table(report.review_queue, "Review queue (oldest deadline first)"))
@@ -254,7 +291,12 @@ def print_plan(workflow_id: str, result: OrchestratorResult) -> None:
             out.print(f"  {line}")
     if result.synthesis.gaps:
         out.print("[yellow]Missing:[/yellow] " + "; ".join(result.synthesis.gaps))
-    out.print(f"usage: {result.tokens:,} tokens, ${result.cost_usd:.4f}")
+    calls = [u for group in result.usage.values() for u in group]
+    estimated = sum(u.input_tokens + u.output_tokens for u in calls if u.offline)
+    out.print(
+        f"usage: {tokens_text(result.tokens, estimated)} tokens"
+        f"{estimate_note(result.tokens, estimated)}, ${result.cost_usd:.4f}"
+    )
 
 
 def print_swarm(result: SwarmResult, workflow_id: str) -> None:
@@ -263,9 +305,15 @@ def print_swarm(result: SwarmResult, workflow_id: str) -> None:
         f"[bold]Swarm[/bold] {workflow_id}: {result.succeeded}/{result.total} succeeded "
         f"({result.success_rate:.1%}), {result.failed} failed, in {result.runs} run(s)"
     )
+    estimated = sum(
+        r.usage.input_tokens + r.usage.output_tokens
+        for r in result.outputs
+        if r.usage and r.usage.offline
+    )
     out.print(
         f"  latency p50 {result.latency_ms_p50:.0f} ms, p95 {result.latency_ms_p95:.0f} ms, "
-        f"p99 {result.latency_ms_p99:.0f} ms; {result.tokens:,} tokens, ${result.cost_usd:.4f}"
+        f"p99 {result.latency_ms_p99:.0f} ms; {tokens_text(result.tokens, estimated)} tokens"
+        f"{estimate_note(result.tokens, estimated)}, ${result.cost_usd:.4f}"
     )
     if result.outputs:
         counts: dict[str, int] = {}

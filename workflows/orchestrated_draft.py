@@ -1,6 +1,11 @@
 """A complex ticket's first draft from an orchestrator child run: a planner, specialist workers
 and a synthesizer instead of one resolver call. Any failure falls back to the single resolver,
-recorded on the ticket as a fallback."""
+recorded on the ticket as a fallback.
+
+The run gets what is left of the ticket's budget and stops before the call that would pass it;
+the ticket then goes to a person (as when its own next call would pass the budget). Whatever the
+run spent, completed or failed, is billed to the ticket.
+"""
 
 from temporalio import workflow
 from temporalio.exceptions import (
@@ -11,14 +16,21 @@ from temporalio.exceptions import (
 )
 
 with workflow.unsafe.imports_passed_through():
+    from policy.budget import remaining_budget
     from policy.trimming import trim_body
     from shared import names
-    from shared.agents import AgentRole, Draft, KnowledgeArticle
-    from shared.orchestration import MAX_TASK_CHARS, OrchestratorInput, OrchestratorResult
+    from shared.agents import AgentRole, Draft, KnowledgeArticle, Usage
+    from shared.orchestration import (
+        MAX_TASK_CHARS,
+        ORCHESTRATOR_BUDGET_SPENT,
+        OrchestratorFailure,
+        OrchestratorInput,
+        OrchestratorResult,
+    )
     from shared.pipeline_config import PipelineConfig
     from shared.tickets import Ticket
     from shared.view import Fallback
-    from workflows.agent_calls import AgentCaller, temporal_priority
+    from workflows.agent_calls import AgentCaller, HandOff, temporal_priority
     from workflows.ticket_record import TicketRecord
 
 ORCHESTRATOR_AUTHOR = "orchestrator"
@@ -40,6 +52,17 @@ def resolution_task(ticket: Ticket, record: TicketRecord, articles: list[Knowled
     )[:MAX_TASK_CHARS]
 
 
+def failed_run_usage(cause: BaseException | None) -> dict[str, list[Usage]]:
+    """What a failed orchestrator run spent, from its error's details (empty for a run whose
+    error carries none: one that failed before runs reported their usage)."""
+    if not isinstance(cause, ApplicationError) or not cause.details:
+        return {}
+    try:
+        return OrchestratorFailure.model_validate(cause.details[0]).usage
+    except ValueError:
+        return {}
+
+
 async def orchestrated_draft(
     ticket: Ticket,
     record: TicketRecord,
@@ -56,7 +79,13 @@ async def orchestrated_draft(
         result = await workflow.execute_child_workflow(
             names.ORCHESTRATOR_WORKFLOW,
             OrchestratorInput(
-                task=resolution_task(ticket, record, articles), ticket_id=ticket.ticket_id
+                task=resolution_task(ticket, record, articles),
+                ticket_id=ticket.ticket_id,
+                budget=remaining_budget(
+                    config.budget,
+                    spent_tokens=view.total_tokens,
+                    spent_cost_usd=view.total_cost_usd,
+                ),
             ),
             id=child_id,
             result_type=OrchestratorResult,
@@ -68,6 +97,16 @@ async def orchestrated_draft(
             raise
         cause = err.cause
         failure = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
+        for role, calls in failed_run_usage(cause).items():
+            for usage in calls:
+                agents.count(AgentRole(role), usage)
+        if isinstance(cause, ApplicationError) and cause.type == ORCHESTRATOR_BUDGET_SPENT:
+            # Only a run given a budget stops for it: tickets started before runs had one
+            # never get here, so their histories replay unchanged.
+            agents.check_budget()  # the ticket's own figures, when they say it already
+            raise HandOff(
+                f"the ticket's budget ran out in its orchestrated draft: {failure}"
+            ) from err
     except WorkflowAlreadyStartedError:
         # A run from before a reset of this ticket is still there: do not wait on it.
         failure = f"{child_id} is already running (from an earlier run of this ticket)"

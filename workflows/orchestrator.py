@@ -4,12 +4,19 @@ workflows, a synthesizer combines what they produced.
 Each sub-task starts the moment its own dependencies are done: a slow branch never holds up an
 independent one. A plan is checked by a pure validator; an invalid plan goes back to the planner
 once with the errors, and a second invalid plan fails the run with them listed.
+
+Every failure of the run is an ApplicationError whose details carry an ``OrchestratorFailure``
+with the usage of every agent call made, so the ticket that started the run bills it. A run
+given a budget (the rest of its ticket's) stops before the agent call that would pass it: no new
+sub-task starts, the running ones finish (their spending counts), and the run fails with
+``OrchestratorBudgetSpent``.
 """
 
 import asyncio
 
 from temporalio import workflow
 from temporalio.exceptions import (
+    ActivityError,
     ApplicationError,
     ChildWorkflowError,
     WorkflowAlreadyStartedError,
@@ -17,12 +24,18 @@ from temporalio.exceptions import (
 )
 
 with workflow.unsafe.imports_passed_through():
+    from policy.budget import limit_problem
     from policy.plan import dependents, plan_errors, ready
     from policy.text_budget import fit_to_tokens
     from shared import names
-    from shared.agents import AgentReply, AgentRole, Usage
+    from shared.agents import AgentReply, AgentRole, AgentRoute, Usage
     from shared.orchestration import (
+        INVALID_PLAN,
+        NO_SUBTASK_COMPLETED,
+        ORCHESTRATOR_AGENT_FAILED,
+        ORCHESTRATOR_BUDGET_SPENT,
         ContextItem,
+        OrchestratorFailure,
         OrchestratorInput,
         OrchestratorProgress,
         OrchestratorResult,
@@ -36,8 +49,13 @@ with workflow.unsafe.imports_passed_through():
         SynthesisRequest,
         WorkerType,
     )
-    from shared.pipeline_config import PipelineConfig
-    from workflows.agent_calls import call_agent, config_snapshot
+    from shared.pipeline_config import PipelineConfig, SpendingLimit
+    from workflows.agent_calls import (
+        call_agent,
+        config_snapshot,
+        describe_failure,
+        usage_of_failed_call,
+    )
 
 WORKER_TYPES = [w.value for w in WorkerType]
 
@@ -51,27 +69,57 @@ class OrchestratorWorkflow:
         self._outcomes: dict[str, SubTaskOutcome] = {}
         self._running: dict[str, asyncio.Task[SubTaskOutcome]] = {}
         self._usage: dict[str, list[Usage]] = {}
+        self._budget: SpendingLimit | None = request.budget
+        # Why the run stopped starting agent calls (its budget), once it has.
+        self._budget_spent: str | None = None
 
     @workflow.run
     async def run(self, request: OrchestratorInput) -> OrchestratorResult:
         config = await config_snapshot()
+        try:
+            return await self._orchestrate(request, config)
+        except ActivityError as err:
+            if is_cancelled_exception(err):
+                raise
+            # A planner or synthesizer whose every route failed: the run fails, with what it
+            # spent until then (the failed calls included) for its ticket to bill.
+            raise self._failure(
+                f"the run stopped: {describe_failure(err)}", ORCHESTRATOR_AGENT_FAILED
+            ) from err
+
+    async def _orchestrate(
+        self, request: OrchestratorInput, config: PipelineConfig
+    ) -> OrchestratorResult:
         plan, attempts = await self._plan_task(request.task, config)
         self._plan = plan
         self._phase = "running"
         await self._run_plan(request.task, plan, config)
         self._phase = "synthesizing"
+        if self._budget_spent is not None:
+            for sub in plan.subtasks:
+                self._outcomes.setdefault(
+                    sub.id,
+                    SubTaskOutcome(
+                        id=sub.id,
+                        worker=sub.worker,
+                        status=SubTaskStatus.SKIPPED,
+                        error=f"not started: the run's {self._budget_spent}",
+                    ),
+                )
         done = [self._outcomes[t.id] for t in plan.subtasks]
+        if self._budget_spent is not None:
+            raise self._failure(
+                f"the run's {self._budget_spent}", ORCHESTRATOR_BUDGET_SPENT, outcomes=done
+            )
         completed = [o for o in done if o.status is SubTaskStatus.COMPLETED]
         if not completed:
             # Nothing to synthesize from: an answer written from no results would only sound
             # right. The run fails with every sub-task's reason (a ticket then drafts alone).
             reasons = [f"{o.id}: {o.error}" for o in done if o.status is SubTaskStatus.FAILED]
-            raise ApplicationError(
-                "no sub-task completed: " + "; ".join(reasons),
-                [o.model_dump(mode="json") for o in done],
-                type="NoSubTaskCompleted",
-                non_retryable=True,
+            raise self._failure(
+                "no sub-task completed: " + "; ".join(reasons), NO_SUBTASK_COMPLETED, outcomes=done
             )
+        self._stop_if_over_budget(outcomes=done)
         synthesis = await self._agent(
             AgentRole.SYNTHESIZER,
             names.SYNTHESIZE_RESULTS,
@@ -93,7 +141,56 @@ class OrchestratorWorkflow:
             usage=self._usage,
         )
 
+    # ---- what the run spends ---------------------------------------------------------------------
+
+    def _count(self, role: str, usage: Usage) -> None:
+        self._usage.setdefault(role, []).append(usage)
+
+    def _budget_problem(self, calls: int = 1) -> str | None:
+        """Why ``calls`` more agent calls (each estimated as the largest so far) would pass the
+        run's budget, or None. No budget: never a problem (and no history changes)."""
+        if self._budget is None:
+            return None
+        spent = [u for calls_ in self._usage.values() for u in calls_]
+        largest_tokens = max((u.input_tokens + u.output_tokens for u in spent), default=0)
+        largest_cost = max((u.cost_usd for u in spent), default=0.0)
+        return limit_problem(
+            self._budget,
+            spent_tokens=sum(u.input_tokens + u.output_tokens for u in spent),
+            spent_cost_usd=sum(u.cost_usd for u in spent),
+            next_tokens=largest_tokens * calls,
+            next_cost_usd=largest_cost * calls,
+        )
+
+    def _stop_if_over_budget(self, outcomes: list[SubTaskOutcome] | None = None) -> None:
+        if problem := self._budget_problem():
+            self._budget_spent = problem
+            raise self._failure(
+                f"the run's {problem}", ORCHESTRATOR_BUDGET_SPENT, outcomes=outcomes or []
+            )
+
+    def _failure(
+        self,
+        message: str,
+        kind: str,
+        *,
+        errors: list[str] | None = None,
+        outcomes: list[SubTaskOutcome] | None = None,
+    ) -> ApplicationError:
+        details = OrchestratorFailure(
+            usage=self._usage, errors=errors or [], outcomes=outcomes or []
+        )
+        return ApplicationError(
+            message, details.model_dump(mode="json"), type=kind, non_retryable=True
+        )
+
+    # ---- the agents ------------------------------------------------------------------------------
+
     async def _agent(self, role, activity, request, output_type, config):  # type: ignore[no-untyped-def]
+        def failed(route: AgentRoute, err: ActivityError, following: AgentRoute | None) -> None:
+            if (spent := usage_of_failed_call(err)) is not None:
+                self._count(role, spent)
+
         reply: AgentReply = await call_agent(
             role,
             activity,
@@ -101,8 +198,9 @@ class OrchestratorWorkflow:
             output_type,
             chain=config.routes[role],
             timeouts=config.agent_timeouts,
+            on_failure=failed,
         )
-        self._usage.setdefault(role, []).append(reply.usage)
+        self._count(role, reply.usage)
         return reply
 
     async def _plan_task(self, task: str, config: PipelineConfig) -> tuple[Plan, int]:
@@ -113,15 +211,15 @@ class OrchestratorWorkflow:
         if not (errors := plan_errors(plan, WORKER_TYPES, max_nodes)):
             return plan, 1
         workflow.logger.warning("plan refused, asking again: %s", "; ".join(errors))
+        self._stop_if_over_budget()
         retry = request.model_copy(update={"errors": errors, "previous_plan": plan})
         reply = await self._agent(AgentRole.PLANNER, names.PLAN_TASK, retry, Plan, config)
         plan = reply.output
         if errors := plan_errors(plan, WORKER_TYPES, max_nodes):
-            raise ApplicationError(
+            raise self._failure(
                 "the planner's plan was invalid twice: " + "; ".join(errors),
-                errors,
-                type="InvalidPlan",
-                non_retryable=True,
+                INVALID_PLAN,
+                errors=errors,
             )
         return plan, 2
 
@@ -143,6 +241,12 @@ class OrchestratorWorkflow:
                 i for i, o in self._outcomes.items() if o.status is SubTaskStatus.COMPLETED
             }
             for sub in ready(plan, completed, started):
+                # A sub-task is at least one agent call; the running ones may each spend about
+                # as much as the largest call so far.
+                if self._budget_spent is None:
+                    self._budget_spent = self._budget_problem(calls=len(self._running) + 1)
+                if self._budget_spent is not None:
+                    break  # start nothing more; the running ones finish and are counted
                 started.add(sub.id)
                 try:
                     child = await workflow.start_child_workflow(
@@ -189,7 +293,8 @@ class OrchestratorWorkflow:
             self._fail(plan, sub, message, spent, started)
             return
         self._outcomes[sub.id] = outcome
-        self._usage.setdefault(AgentRole.WORKER, []).extend(outcome.usage)
+        for usage in outcome.usage:
+            self._count(AgentRole.WORKER, usage)
 
     def _fail(
         self, plan: Plan, sub: SubTask, message: str, spent: list[Usage], started: set[str]
@@ -203,7 +308,8 @@ class OrchestratorWorkflow:
             usage=spent,
             finished_at=workflow.now(),
         )
-        self._usage.setdefault(AgentRole.WORKER, []).extend(spent)
+        for usage in spent:
+            self._count(AgentRole.WORKER, usage)
         for blocked in dependents(plan, sub.id):
             started.add(blocked)
             self._outcomes[blocked] = SubTaskOutcome(

@@ -21,7 +21,7 @@ from temporalio.exceptions import (
 with workflow.unsafe.imports_passed_through():
     from policy.stats import percentile
     from shared import names
-    from shared.agents import AgentRole, AgentRoute, Usage
+    from shared.agents import AgentRole, AgentRoute, Usage, total_usage
     from shared.swarm import (
         InsightRequest,
         ItemFailure,
@@ -95,9 +95,15 @@ class SwarmChunkWorkflow:
                 item_id=item.item_id,
                 ok=False,
                 error=describe_failure(err),
-                usage=spent[-1] if spent else None,
+                usage=total_usage(spent) if spent else None,
             )
-        return ItemResult(item_id=item.item_id, ok=True, output=reply.output, usage=reply.usage)
+        # Every route tried is billed: what the failed ones spent, and the answer.
+        return ItemResult(
+            item_id=item.item_id,
+            ok=True,
+            output=reply.output,
+            usage=total_usage([*spent, reply.usage]),
+        )
 
     @workflow.query(name=names.PROGRESS_QUERY)
     def progress(self) -> SwarmProgress:

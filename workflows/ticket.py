@@ -22,7 +22,7 @@ from temporalio.exceptions import (
 with workflow.unsafe.imports_passed_through():
     from policy.review_policy import review_reasons
     from policy.sla import sla_deadline
-    from policy.transitions import TicketState
+    from policy.transitions import TicketState, is_terminal
     from shared import names
     from shared.agents import (
         AgentRole,
@@ -62,7 +62,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.orchestrated_draft import orchestrated_draft
     from workflows.review_gate import ReviewGate
-    from workflows.ticket_record import TicketRecord
+    from workflows.ticket_record import ILLEGAL_TRANSITION, TicketRecord
 
 S = TicketState
 # When triage could not say, the SLA and the queue treat the ticket as this.
@@ -93,6 +93,11 @@ def parse_request(raw: Any) -> tuple[TicketRequest | None, str | None]:
         ]
         more = err.error_count() - len(problems)
         return None, "; ".join(problems) + (f"; and {more} more" if more > 0 else "")
+
+# A ticket that fails on an illegal transition (a bug) tells its batch it failed: before, it
+# held its place in the batch's window until the batch's ten-minute check. Asked only on that
+# path, so no other history changes.
+PATCH_ILLEGAL_TRANSITION_TELLS_BATCH = "illegal-transition-tells-batch"
 
 
 @workflow.defn(name=names.TICKET_WORKFLOW)
@@ -151,14 +156,26 @@ class TicketWorkflow:
                 type="TicketFailed",
                 non_retryable=True,
             ) from err
+        except ApplicationError as err:
+            if err.type != ILLEGAL_TRANSITION or not workflow.patched(
+                PATCH_ILLEGAL_TRANSITION_TELLS_BATCH
+            ):
+                raise
+            # A bug: the workflow fails loudly (the error as it is), and its batch learns that
+            # the ticket failed, so its place in the window is freed now.
+            self._record.view.failure = err.message
+            if not is_terminal(self._record.state):
+                self._record.move(S.FAILED, "workflow", err.message)
+            await self._tell_batch(S.FAILED)
+            raise
         await self._tell_batch()
         # Let an update that arrived with the final decision return its result before closing.
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._record.view
 
-    async def _tell_batch(self) -> None:
-        """A ticket started by a batch reports once, the first time it rests: that frees its
-        place in the batch's window."""
+    async def _tell_batch(self, state: TicketState | None = None) -> None:
+        """A ticket started by a batch reports once, the first time it rests (or ``state``):
+        that frees its place in the batch's window."""
         batch_id = self._batch_id
         if self._told_batch or batch_id is None:
             return
@@ -166,7 +183,7 @@ class TicketWorkflow:
         try:
             await workflow.get_external_workflow_handle(batch_id).signal(
                 names.TICKET_SETTLED_SIGNAL,
-                TicketSettled(ticket_id=self._ticket.ticket_id, state=self._record.state),
+                TicketSettled(ticket_id=self._ticket.ticket_id, state=state or self._record.state),
             )
         except ApplicationError as err:  # the batch is gone: nothing is waiting for us
             workflow.logger.warning("could not tell batch %s: %s", batch_id, err)

@@ -26,6 +26,10 @@ with workflow.unsafe.imports_passed_through():
     from workflows import metrics
 
 
+# The ApplicationError type of a move the lifecycle forbids: a bug in the workflow.
+ILLEGAL_TRANSITION = "IllegalTransition"
+
+
 class TicketRecord:
     def __init__(self, ticket: Ticket) -> None:
         self.view = TicketView(
@@ -57,7 +61,7 @@ class TicketRecord:
         except IllegalTransition as err:
             # A bug in this workflow. A plain exception would retry the workflow task forever;
             # a non-retryable ApplicationError fails the workflow loudly instead.
-            raise ApplicationError(str(err), type="IllegalTransition", non_retryable=True) from err
+            raise ApplicationError(str(err), type=ILLEGAL_TRANSITION, non_retryable=True) from err
         self.view.transitions.append(
             Transition(
                 from_state=self.view.state,
@@ -106,9 +110,11 @@ class TicketRecord:
             "cost_usd": round(v.total_cost_usd, 6),
             "calls": sum(u.calls for u in v.usage.values()),
             "trimmed_tokens": v.trimmed_tokens,
+            "estimated_tokens": v.estimated_tokens,
             "agents": {
                 role: {
                     "tokens": u.input_tokens + u.output_tokens,
+                    "estimated_tokens": u.estimated_tokens,
                     "cost_usd": round(u.cost_usd, 6),
                     "calls": u.calls,
                 }

@@ -19,6 +19,7 @@ from activities.providers.errors import (
     ProviderFailure,
     retry_after_seconds,
     scrub,
+    should_retry_header,
     to_application_error,
     transport_failure,
 )
@@ -52,6 +53,7 @@ def failure_from(err: Exception, provider: str) -> ProviderFailure:
             status=status,
             code=getattr(err, "error_code", None) or kind,
             retry_after=retry_after_seconds(dict(err.response.headers)),
+            should_retry=should_retry_header(dict(err.response.headers)),
         )
     return transport_failure(err, provider)
 
@@ -107,12 +109,16 @@ class AnthropicProvider(LLMProvider):
             # Network errors while reading a stream reach us as httpx2 errors, unwrapped.
             raise self._error(err) from None
         usage = message.usage
+        # Anthropic's input_tokens excludes the prompt tokens read from and written to the
+        # cache; each of the three is billed at its own rate.
         cached = usage.cache_read_input_tokens or 0
+        written = usage.cache_creation_input_tokens or 0
         completion = Completion(
-            input_tokens=usage.input_tokens + cached + (usage.cache_creation_input_tokens or 0),
+            input_tokens=usage.input_tokens + cached + written,
             output_tokens=usage.output_tokens,
             cached_tokens=cached,
             finish_reason=message.stop_reason,
+            cache_write_tokens=written,
             extra={
                 "content": [
                     block.model_dump(mode="json", exclude_none=True) for block in message.content

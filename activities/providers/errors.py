@@ -8,6 +8,11 @@ error code, message, Retry-After); ``to_application_error`` decides what Tempora
 - non-retryable, with the provider's message: bad request, authentication, permission, not
   found, unprocessable, context length exceeded, spend limits reached.
 
+The provider has the last word: a response header ``x-should-retry: false`` makes a failure that
+would be retried non-retryable, ``x-should-retry: true`` makes one that would not be retried
+retryable (the header the official SDKs honour too; OpenAI and Anthropic send it when they know
+better than the status code).
+
 Messages are scrubbed of the API key and anything that looks like one, and raised ``from None``:
 SDK exceptions carry the request headers (the key in clear), and what an activity raises is
 recorded in the workflow history.
@@ -60,6 +65,7 @@ class ProviderFailure:
     retry_after: float | None = None  # seconds, from Retry-After / retry-after-ms
     timeout: bool = False
     connection: bool = False
+    should_retry: bool | None = None  # the provider's x-should-retry header, when it sent one
 
 
 class ProviderCheckError(Exception):
@@ -99,12 +105,37 @@ def retry_after_seconds(
         return max(email.utils.mktime_tz(parsed) - (now if now is not None else time.time()), 0.0)
 
 
+def should_retry_header(headers: Mapping[str, str] | None) -> bool | None:
+    """The provider's own verdict from ``x-should-retry`` (true / false), None when absent."""
+    if not headers:
+        return None
+    value = {k.lower(): v for k, v in headers.items()}.get("x-should-retry")
+    if value is None:
+        return None
+    value = value.strip().lower()
+    return True if value == "true" else False if value == "false" else None
+
+
 def is_context_length(failure: ProviderFailure) -> bool:
     text = f"{failure.code or ''} {failure.message}".lower()
     return failure.status in (400, 413, None) and any(h in text for h in CONTEXT_LENGTH_HINTS)
 
 
 def to_application_error(failure: ProviderFailure, secrets: Iterable[str] = ()) -> ApplicationError:
+    err = _classify(failure, secrets)
+    if failure.should_retry is not None and err.non_retryable == failure.should_retry:
+        # The provider's header overrides the status code's usual meaning, either way.
+        verdict = "retry" if failure.should_retry else "do not retry"
+        return ApplicationError(
+            f"{err.message} (the provider says: {verdict})",
+            type=err.type,
+            non_retryable=not failure.should_retry,
+            next_retry_delay=err.next_retry_delay if failure.should_retry else None,
+        )
+    return err
+
+
+def _classify(failure: ProviderFailure, secrets: Iterable[str]) -> ApplicationError:
     who = failure.provider
     message = scrub(failure.message, secrets)[:500]
     status = f" ({failure.status})" if failure.status else ""

@@ -19,6 +19,7 @@ from activities.providers.errors import (
     ProviderFailure,
     retry_after_seconds,
     scrub,
+    should_retry_header,
     to_application_error,
     transport_failure,
 )
@@ -55,6 +56,7 @@ def failure_from(err: Exception, provider: str) -> ProviderFailure:
             status=err.status_code,
             code=str(err.code or body.get("type") or "") or None,
             retry_after=retry_after_seconds(dict(err.response.headers)),
+            should_retry=should_retry_header(dict(err.response.headers)),
         )
     if isinstance(err, openai.APIError):  # an error event inside a stream
         kind = err.code or err.type or ""

@@ -15,9 +15,10 @@ from typing import Any, Final
 from pydantic import BaseModel, ValidationError
 from temporalio.exceptions import ApplicationError
 
+from activities.heartbeat import carry, earlier_details
 from activities.providers.base import AgentSpec, InT, OutT, Provider
 from activities.providers.errors import INVALID_OUTPUT_TYPE
-from shared.agents import AgentReply, Usage
+from shared.agents import AgentReply, Usage, total_usage
 from shared.provider_config import ModelPrice, ProviderConfig, cost_usd
 
 # JSON-schema keywords every structured-output API accepts. Everything else (defaults, lengths,
@@ -83,9 +84,10 @@ class Completion:
 
     text: str | None = None
     data: Any = None
-    input_tokens: int = 0
+    input_tokens: int = 0  # every prompt token, cached or not
     output_tokens: int = 0
-    cached_tokens: int = 0
+    cached_tokens: int = 0  # read from the prompt cache
+    cache_write_tokens: int = 0  # written to the prompt cache (Anthropic)
     finish_reason: str | None = None
     refusal: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # what the provider needs for a repair
@@ -103,6 +105,28 @@ def parse(output_model: type[OutT], completion: Completion) -> OutT:
 
 def _problem(err: Exception) -> str:
     return brief(err) if isinstance(err, ValidationError) else str(err)
+
+
+def _earlier_usage() -> list[Usage]:
+    """Usage that earlier attempts of this activity carried in their heartbeats."""
+    found = []
+    for item in earlier_details():
+        try:
+            found.append(Usage.model_validate(item))
+        except ValueError:
+            continue  # not ours (an older worker's heartbeat): nothing to add
+    return found
+
+
+def with_usage(err: ApplicationError, usage: Usage) -> ApplicationError:
+    """The same classified error, with what was spent in its details (the workflow reads it)."""
+    return ApplicationError(
+        err.message,
+        usage.model_dump(mode="json"),
+        type=err.type,
+        non_retryable=err.non_retryable,
+        next_retry_delay=err.next_retry_delay,
+    )
 
 
 class LLMProvider(Provider):
@@ -136,40 +160,64 @@ class LLMProvider(Provider):
     ) -> list[dict[str, Any]]:
         """The conversation extended with the model's bad answer and the request to fix it."""
 
-    def _usage(self, model: str, completions: list[Completion], started: float) -> Usage:
+    def _usage(
+        self, model: str, completions: list[Completion], started: float, earlier: list[Usage]
+    ) -> Usage:
+        """This attempt's requests, plus what earlier attempts of the activity spent."""
         input_tokens = sum(c.input_tokens for c in completions)
         output_tokens = sum(c.output_tokens for c in completions)
         cached = sum(c.cached_tokens for c in completions)
-        return Usage(
+        written = sum(c.cache_write_tokens for c in completions)
+        this_attempt = Usage(
             provider=self.name,
             model=model,
             input_tokens=input_tokens,
             output_tokens=output_tokens,
             cached_tokens=cached,
+            cache_write_tokens=written,
             latency_ms=round((time.perf_counter() - started) * 1000, 1),
             cost_usd=round(
-                cost_usd(self._prices.get(model), input_tokens, output_tokens, cached), 8
+                cost_usd(self._prices.get(model), input_tokens, output_tokens, cached, written),
+                8,
             ),
             requests=len(completions),
             finish_reason=completions[-1].finish_reason if completions else None,
         )
+        return total_usage([*earlier, this_attempt])
 
     async def run(self, spec: AgentSpec[InT, OutT], request: InT, model: str) -> AgentReply[OutT]:
         started = time.perf_counter()
+        earlier = _earlier_usage()
+        completions: list[Completion] = []
+
+        async def call(conversation: list[dict[str, Any]]) -> Completion:
+            """One request. Once answered, its usage is carried by every heartbeat, and a
+            failure after it (a transport error on the repair call) reports it in its details:
+            tokens the provider billed are never lost, whichever attempt spent them."""
+            try:
+                completion = await self._call(spec, model, conversation)
+            except ApplicationError as err:
+                if completions or earlier:
+                    raise with_usage(
+                        err, self._usage(model, completions, started, earlier)
+                    ) from None
+                raise
+            completions.append(completion)
+            carry(self._usage(model, completions, started, earlier).model_dump(mode="json"))
+            return completion
+
         conversation = self._conversation(spec, request)
-        first = await self._call(spec, model, conversation)
-        completions = [first]
+        first = await call(conversation)
         try:
             output = parse(spec.output_model, first)
         except (ValidationError, ValueError) as err:
             # One repair round: the validation error goes back to the model.
             conversation = self._repair(conversation, first, _problem(err))
-            second = await self._call(spec, model, conversation)
-            completions.append(second)
+            second = await call(conversation)
             try:
                 output = parse(spec.output_model, second)
             except (ValidationError, ValueError) as err2:
-                usage = self._usage(model, completions, started)
+                usage = self._usage(model, completions, started, earlier)
                 # Non-retryable: asking again would most likely get the same answer. The usage
                 # travels in the error's details so the workflow still counts what was spent.
                 raise ApplicationError(
@@ -181,5 +229,5 @@ class LLMProvider(Provider):
                     non_retryable=True,
                 ) from None
         return AgentReply[spec.output_model](  # type: ignore[name-defined]
-            output=output, usage=self._usage(model, completions, started)
+            output=output, usage=self._usage(model, completions, started, earlier)
         )

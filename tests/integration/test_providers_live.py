@@ -41,6 +41,25 @@ def test_a_worker_without_the_key_its_agents_need_stops_and_names_the_variable(
     )
 
 
+def test_a_worker_with_a_cost_budget_and_an_unpriced_model_refuses_to_start(
+    tmp_path: Path,
+) -> None:
+    env = environment(
+        "127.0.0.1:1",
+        tmp_path,
+        OPENAI_API_KEY="sk-unused-0123456789",
+        TICKETS_BUDGET_MAX_COST_USD="0.25",
+        TICKETS_AGENT_RESOLVER="openai:my-finetune",
+    )
+    result = start_worker(env)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "worker: configuration error: TICKETS_BUDGET_MAX_COST_USD sets a cost budget, but no "
+        "price is configured for my-finetune: add them to [prices] (USD per million tokens) or "
+        "remove the cost budget"
+    )
+
+
 def test_a_worker_whose_key_is_rejected_says_so_once_and_never_prints_the_key(
     tmp_path: Path,
 ) -> None:

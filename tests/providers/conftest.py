@@ -4,11 +4,18 @@ One FakeLLMServer (on 127.0.0.1) serves the whole session, because stopping one 
 second; each test gets it with no script, no responder and no recorded requests.
 """
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 
+from activities.providers.anthropic_provider import AnthropicProvider
+from activities.providers.openai_provider import OpenAIProvider
+from activities.providers.structured import LLMProvider
+from shared.provider_config import default_prices, default_providers
+from tests.providers.helpers import API_KEY
 from tests.support.fake_llm import FakeLLMServer
+
+MODELS = {"openai": "gpt-4.1-mini", "anthropic": "claude-haiku-4-5"}
 
 
 @pytest.fixture(scope="session")
@@ -25,3 +32,23 @@ def fake(shared_fake: FakeLLMServer) -> Iterator[FakeLLMServer]:
     yield shared_fake
     shared_fake.script.clear()
     shared_fake.responder = None
+
+
+MakeProvider = Callable[[str], LLMProvider]
+
+
+@pytest.fixture
+async def make_llm_provider(fake: FakeLLMServer) -> AsyncIterator[MakeProvider]:
+    made: list[LLMProvider] = []
+
+    def make(kind: str) -> LLMProvider:
+        base_url = fake.openai_base_url if kind == "openai" else fake.anthropic_base_url
+        settings = default_providers()[kind].model_copy(update={"base_url": base_url})
+        cls = OpenAIProvider if kind == "openai" else AnthropicProvider
+        provider = cls(kind, settings, API_KEY, default_prices())
+        made.append(provider)
+        return provider
+
+    yield make
+    for provider in made:
+        await provider.aclose()

@@ -1,6 +1,7 @@
 """How a provider failure becomes a Temporal ApplicationError: its type, whether a retry can
 help, how long the next attempt waits, and that no key survives into the message."""
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -11,6 +12,7 @@ from activities.providers.errors import (
     ProviderFailure,
     retry_after_seconds,
     scrub,
+    should_retry_header,
     to_application_error,
 )
 
@@ -261,3 +263,36 @@ def test_truncation_happens_after_scrubbing_so_no_partial_key_survives() -> None
     err = to_application_error(failure(status=400, message=message), [SECRET])
 
     assert "sk-t" not in err.message
+
+
+# ---- the provider's own verdict: x-should-retry --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("usual", "header", "non_retryable"),
+    [
+        pytest.param(failure(status=500), "false", PERMANENT, id="500-told-not-to-retry"),
+        pytest.param(failure(status=429, retry_after=7), "false", PERMANENT, id="429-told-not"),
+        pytest.param(failure(status=400), "true", RETRYABLE, id="400-told-to-retry"),
+        pytest.param(failure(status=409), "true", RETRYABLE, id="409-agrees"),
+        pytest.param(failure(status=401), "false", PERMANENT, id="401-agrees"),
+        pytest.param(failure(status=500), "maybe", RETRYABLE, id="500-unreadable-header-ignored"),
+    ],
+)
+def test_the_x_should_retry_header_overrides_what_the_status_would_mean(
+    usual: ProviderFailure, header: str, non_retryable: bool
+) -> None:
+    told = dataclasses.replace(usual, should_retry=should_retry_header({"X-Should-Retry": header}))
+    err = to_application_error(told)
+    assert err.non_retryable is non_retryable
+    assert err.type == to_application_error(usual).type  # still says what went wrong
+    if non_retryable:
+        assert err.next_retry_delay is None
+
+
+def test_should_retry_header_reads_true_false_and_nothing_else() -> None:
+    assert should_retry_header({"x-should-retry": "true"}) is True
+    assert should_retry_header({"x-should-retry": " FALSE "}) is False
+    assert should_retry_header({"x-should-retry": "1"}) is None
+    assert should_retry_header({"retry-after": "1"}) is None
+    assert should_retry_header(None) is None

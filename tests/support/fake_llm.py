@@ -9,6 +9,7 @@ POST /v1/messages and GET /v1/models (Anthropic, streamed as SSE events).
 """
 
 import json
+import socket
 import threading
 import time
 from collections import deque
@@ -33,11 +34,20 @@ class Reply:
     error_code: str | None = None
     error_message: str = "error"
     headers: dict[str, str] = field(default_factory=dict)
-    input_tokens: int = 100
+    input_tokens: int = 100  # every prompt token, cached or not
     output_tokens: int = 20
-    cached_tokens: int = 0
+    cached_tokens: int = 0  # of the input, read from the prompt cache
+    cache_write_tokens: int = 0  # of the input, written to the prompt cache (Anthropic only)
     stall: bool = False  # send the start of the stream, then hang
     delay: float = 0.0  # seconds before answering
+    disconnect: bool = False  # close the connection without answering (a transport error)
+
+    @property
+    def billed_tokens(self) -> int:
+        """What a provider bills for this answer: 0 for an error or a dropped connection."""
+        if self.status != 200 or self.disconnect or self.stall:
+            return 0
+        return self.input_tokens + self.output_tokens
 
 
 @dataclass
@@ -47,6 +57,7 @@ class Recorded:
     headers: dict[str, str]
     body: dict[str, Any]
     at: float
+    reply: Reply | None = None  # what the server answered
 
     @property
     def api(self) -> str:
@@ -128,6 +139,10 @@ class FakeLLMServer:
             for r in self.requests
             if r.method == "POST" and (output_name is None or r.output_name == output_name)
         ]
+
+    def billed_tokens(self, output_name: str | None = None) -> int:
+        """Input and output tokens of every answer the server gave: what a provider bills."""
+        return sum(r.reply.billed_tokens for r in self.calls(output_name) if r.reply)
 
     # ---- answering -------------------------------------------------------------------------------
 
@@ -236,8 +251,13 @@ class FakeLLMServer:
                 body = json.loads(self.rfile.read(length) or b"{}")
                 request = self._record(body)
                 reply = server._next_reply(request)
+                request.reply = reply
                 if reply.delay:
                     time.sleep(reply.delay)
+                if reply.disconnect:
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
                 if reply.status != 200:
                     self._error(reply, request.api)
                 elif request.api == "anthropic":
@@ -348,7 +368,7 @@ class FakeLLMServer:
             def _anthropic(self, reply: Reply, request: Recorded) -> None:
                 tools = request.body.get("tools") or []
                 tool = tools[0]["name"] if tools else "submit"
-                uncached = reply.input_tokens - reply.cached_tokens
+                uncached = reply.input_tokens - reply.cached_tokens - reply.cache_write_tokens
                 message = {
                     "id": "msg_fake",
                     "type": "message",
@@ -361,7 +381,7 @@ class FakeLLMServer:
                         "input_tokens": uncached,
                         "output_tokens": 1,
                         "cache_read_input_tokens": reply.cached_tokens,
-                        "cache_creation_input_tokens": 0,
+                        "cache_creation_input_tokens": reply.cache_write_tokens,
                     },
                 }
                 self._stream_headers()

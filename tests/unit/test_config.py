@@ -326,3 +326,32 @@ def test_the_final_review_deadline_defaults_to_a_week_and_zero_turns_it_off() ->
     assert load_pipeline_config(path=None, env={}).review.final_deadline_hours == 168
     env = {"TICKETS_REVIEW_FINAL_DEADLINE_HOURS": "0"}
     assert load_pipeline_config(path=None, env=env).review.final_deadline_hours == 0
+
+
+def test_a_cost_budget_with_an_unpriced_model_is_refused_naming_the_models(
+    tmp_path: Path,
+) -> None:
+    path = write_config(
+        tmp_path,
+        '[budget]\nmax_cost_usd = 0.5\n\n[agents]\nresolver = ["openai:my-finetune", '
+        '"anthropic:claude-haiku-4-5"]\ntriage = ["openai:other-model"]\n',
+    )
+    with pytest.raises(ConfigError) as refused:
+        load_pipeline_config(path, env={})
+    message = str(refused.value)
+    assert message.startswith(f"{path}: budget.max_cost_usd sets a cost budget")
+    assert "no price is configured for my-finetune, other-model:" in message
+    assert "claude-haiku-4-5" not in message  # that one has a price
+
+
+def test_an_unpriced_model_is_allowed_without_a_cost_budget_and_once_it_has_a_price(
+    tmp_path: Path,
+) -> None:
+    routes = '[agents]\nresolver = ["openai:my-finetune"]\n'
+    assert load_pipeline_config(write_config(tmp_path, routes, "a.toml"), env={})
+    priced = (
+        '[budget]\nmax_cost_usd = 0.5\n\n[prices."my-finetune"]\ninput = 1.0\noutput = 2.0\n\n'
+        + routes
+    )
+    config = load_pipeline_config(write_config(tmp_path, priced, "b.toml"), env={})
+    assert config.budget.max_cost_usd == 0.5

@@ -7,20 +7,28 @@ import uuid
 from typing import Any
 
 import pytest
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.ticket_activities import check_tickets
-from policy.transitions import TicketState
+from policy.transitions import IllegalTransition, TicketState
 from shared import names
 from shared.batch import BatchProgress, BatchSettings, BatchState
 from shared.review import ReviewAction, ReviewDecision
 from shared.tickets import Ticket
 from tests.support.fakes import FakeAgents, FakeTicketServices
-from tests.support.temporal import histories, wait_for_state, wait_until
+from tests.support.temporal import (
+    histories,
+    replay_histories,
+    status,
+    wait_for_state,
+    wait_until,
+)
 from tests.support.tickets import make_ticket, start_ticket
 from tests.support.workers import fake_pipeline
+from workflows import ticket_record
 
 
 def tickets(n: int) -> list[Ticket]:
@@ -173,3 +181,45 @@ async def test_a_ticket_terminated_by_an_operator_does_not_hold_the_batch_for_ev
 
     assert result.settled == {"TERMINATED": 1, "COMPLETED": 2}
     assert result.in_flight == 0 and result.started == 3
+
+
+async def test_a_ticket_failing_on_an_illegal_transition_tells_its_batch_at_once(
+    dev_env: WorkflowEnvironment, task_queue: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A bug, induced: triage's move is refused. The ten-minute check (the default) would find
+    # the failed tickets eventually; told at once, the batch finishes in seconds.
+    real = ticket_record.check_transition
+
+    def triage_move_refused(current: TicketState, target: TicketState) -> None:
+        if target is TicketState.TRIAGED:
+            raise IllegalTransition(current, target)
+        real(current, target)
+
+    monkeypatch.setattr(ticket_record, "check_transition", triage_move_refused)
+    agents, services = FakeAgents(), FakeTicketServices()
+    batch = tickets(3)
+    activities = agents.activities() + services.activities()
+    async with fake_pipeline(dev_env.client, task_queue, activities, services.agent_queue):
+        handle = await start_batch(dev_env.client, task_queue, batch, BatchSettings(window=2))
+
+        async def every_ticket_reported() -> bool:
+            return (await progress(handle)).done == len(batch)
+
+        await wait_until(every_ticket_reported, timeout=60, what="every ticket to report")
+        result = await handle.result()
+        failures = []
+        for t in batch:
+            ticket = dev_env.client.get_workflow_handle(names.ticket_workflow_id(t.ticket_id))
+            with pytest.raises(WorkflowFailureError) as failed:
+                await ticket.result()
+            failures.append(failed.value.cause)
+        first = dev_env.client.get_workflow_handle(names.ticket_workflow_id(batch[0].ticket_id))
+        view = await status(first)
+        # Replayed while the bug is still in place (replay_check would run after the fix).
+        assert await replay_histories(dev_env.client, [(handle.id, None)]) >= 4
+
+    assert result.settled == {"FAILED": 3} and result.in_flight == 0
+    assert all(isinstance(c, ApplicationError) and c.type == "IllegalTransition" for c in failures)
+    assert view.state is TicketState.FAILED
+    assert view.failure is not None and "CLASSIFIED -> TRIAGED" in view.failure
+    assert services.deliveries == []

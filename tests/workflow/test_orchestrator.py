@@ -13,6 +13,7 @@ from temporalio.worker import Worker
 from shared import names
 from shared.agents import AgentRole
 from shared.orchestration import (
+    OrchestratorFailure,
     OrchestratorInput,
     OrchestratorProgress,
     OrchestratorResult,
@@ -146,13 +147,15 @@ async def test_a_second_invalid_plan_fails_the_run_with_every_error_listed(
 
     cause = failed.value.cause
     assert isinstance(cause, ApplicationError) and cause.type == "InvalidPlan"
-    assert list(cause.details) == [
-        [
-            "sub-task 'a' asks for worker type 'astrologer'; "
-            "known types: analyst, coder, researcher, reviewer, writer",
-            "sub-task 'b' depends on 'zz', which is not in the plan",
-        ]
+    details = OrchestratorFailure.model_validate(cause.details[0])
+    assert details.errors == [
+        "sub-task 'a' asks for worker type 'astrologer'; "
+        "known types: analyst, coder, researcher, reviewer, writer",
+        "sub-task 'b' depends on 'zz', which is not in the plan",
     ]
+    # Both planner calls are billed, though the run produced nothing.
+    assert [len(details.usage.get(role, [])) for role in ("planner", "worker")] == [2, 0]
+    assert details.tokens == 2 * 20
     assert "invalid twice" in cause.message and "astrologer" in cause.message
     assert len(agents.plan_requests) == 2 and not agents.work_requests
 
@@ -270,3 +273,6 @@ async def test_when_no_sub_task_completes_the_run_fails_instead_of_inventing_an_
     assert isinstance(cause, ApplicationError) and cause.type == "NoSubTaskCompleted"
     assert cause.message.startswith("no sub-task completed: a: sub-task a failed")
     assert not agents.synthesis_requests
+    details = OrchestratorFailure.model_validate(cause.details[0])
+    assert [o.id for o in details.outcomes] == ["a", "b"]
+    assert len(details.usage["planner"]) == 1

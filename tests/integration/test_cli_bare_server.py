@@ -1,0 +1,78 @@
+"""The command line against a bare `temporal server start-dev` (no ticket search attributes, no
+worker), and with configuration it cannot use: one sentence each, never a stack trace, never a
+wait that cannot end. (More configuration mistakes, in-process: tests/unit/test_cli_errors.py.)"""
+
+import asyncio
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from starter.embedded import EmbeddedServer
+from tests.support.processes import environment, free_port, run_cli
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def bare_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedServer]:
+    """What `temporal server start-dev` gives: no search attributes registered, no worker."""
+    server = EmbeddedServer(
+        tmp_path_factory.mktemp("bare"),
+        "127.0.0.1",
+        free_port(),
+        ui=False,
+        register_search_attributes=False,
+    )
+    asyncio.run(server.start())
+    try:
+        yield server
+    finally:
+        asyncio.run(server.stop())
+
+
+def test_submit_registers_the_search_attributes_and_says_at_once_that_no_worker_runs(
+    bare_server: EmbeddedServer, tmp_path: Path
+) -> None:
+    env = environment(bare_server.address, tmp_path)
+
+    # The default --wait timeout is 300 s; run_cli gives up (failing the test) after 100 s.
+    waited = run_cli(env, "submit", "--id", "BARE-1", "--subject", "Hi", "--body", "Help me.",
+                     "--wait")  # fmt: skip
+
+    assert waited.code == 1, waited.output
+    assert "submitted  BARE-1" in waited.stdout
+    assert waited.stderr.strip() == (
+        "error: no worker is polling the tickets task queue, so 1 ticket(s) wait on the server "
+        "until one starts: run `python worker.py` against this server and namespace"
+    )
+    # The ticket search attributes exist now: a state filter (which needs them) works.
+    listed = run_cli(env, "list", "--state", "NEW", "--json")
+    assert listed.code == 0, listed.output
+    assert [t["ticket_id"] for t in json.loads(listed.stdout)] == ["BARE-1"]
+
+
+@pytest.mark.parametrize(
+    ("variables", "sentence_start"),
+    [
+        pytest.param(
+            {"TEMPORAL_CONFIG_FILE": "{tmp}/temporal.toml"},
+            "error: configuration error: the Temporal connection configuration cannot be used: "
+            "{tmp}/temporal.toml: Configuration loading error: TOML parse error",
+            id="temporal-config-file-not-toml",
+        ),
+    ],
+)
+def test_configuration_the_client_cannot_use_is_one_sentence(
+    bare_server: EmbeddedServer, tmp_path: Path, variables: dict[str, str], sentence_start: str
+) -> None:
+    (tmp_path / "temporal.toml").write_text("this is [not toml\n")
+    filled = {k: v.format(tmp=tmp_path) for k, v in variables.items()}
+    env = environment(bare_server.address, tmp_path, **filled)
+
+    result = run_cli(env, "status", "BARE-1")
+
+    assert result.code == 1
+    assert result.stderr.startswith(sentence_start.format(tmp=tmp_path)), result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.output

@@ -1,0 +1,172 @@
+"""Whatever a command raises, the command line prints one sentence and exits 1: the SDK's errors,
+the payload store's, the configuration's, and anything unexpected. Each error is raised by the
+command itself, in-process, through the real entry point (``starter.cli.main``)."""
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from temporalio.client import (
+    RPCTimeoutOrCancelledError,
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
+    WorkflowQueryFailedError,
+    WorkflowQueryRejectedError,
+    WorkflowUpdateFailedError,
+)
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from shared.payload_store import PayloadStoreError
+from shared.search_attribute_setup import SearchAttributeSetupError
+from shared.settings import ConfigError
+from shared.temporal_client import ClientConfigError
+from starter import cli
+from starter.errors import DEBUG_VARIABLE
+
+CASES: list[tuple[BaseException, str]] = [
+    (
+        WorkflowQueryFailedError("Query handler for 'status' failed: boom"),
+        "error: the worker could not answer the query: Query handler for 'status' failed: boom "
+        "(see the worker's log)",
+    ),
+    (
+        WorkflowQueryRejectedError(WorkflowExecutionStatus.FAILED),
+        "error: the workflow no longer answers queries in its current state",
+    ),
+    (
+        PayloadStoreError("payload ab12 is not in /data/payloads: is this process using the same"),
+        "error: a payload kept outside the history could not be read: payload ab12 is not in "
+        "/data/payloads: is this process using the same",
+    ),
+    (
+        ConfigError("config/pipeline.toml: budget.max_tokens: Input should be a valid integer"),
+        "error: configuration error: config/pipeline.toml: budget.max_tokens: Input should be a "
+        "valid integer",
+    ),
+    (
+        ClientConfigError("the Temporal connection configuration cannot be used: Profile 'x'"),
+        "error: configuration error: the Temporal connection configuration cannot be used: "
+        "Profile 'x'",
+    ),
+    (
+        SearchAttributeSetupError("search attributes TicketState are missing and could not be"),
+        "error: search attributes TicketState are missing and could not be",
+    ),
+    (
+        RPCError("Namespace nope is not found.", RPCStatusCode.NOT_FOUND, b""),
+        "error: the Temporal server answered: Namespace nope is not found.",
+    ),
+    (
+        RPCError("Request unauthorized.", RPCStatusCode.PERMISSION_DENIED, b""),
+        "error: the Temporal server refused the request (permission_denied): Request "
+        "unauthorized.; check TEMPORAL_API_KEY or the TLS settings",
+    ),
+    (
+        RPCError(
+            "Namespace default has no mapping defined for search attribute TicketState",
+            RPCStatusCode.INVALID_ARGUMENT,
+            b"",
+        ),
+        "error: the server does not know the ticket search attributes yet (Namespace default has "
+        "no mapping defined for search attribute TicketState); start `python worker.py` once, or "
+        "submit a ticket: both register them",
+    ),
+    (
+        RPCTimeoutOrCancelledError(),
+        "error: the Temporal server did not answer in time; try again",
+    ),
+    (
+        WorkflowFailureError(cause=ApplicationError("the planner's plan was invalid twice")),
+        "error: the workflow failed: the planner's plan was invalid twice",
+    ),
+    (
+        WorkflowUpdateFailedError(ApplicationError("this review is for draft revision 9")),
+        "error: the workflow refused the request: this review is for draft revision 9",
+    ),
+    (
+        FileNotFoundError(2, "No such file or directory", "edited.txt"),
+        "error: edited.txt: No such file or directory",
+    ),
+    (
+        RuntimeError("something\nnobody expected"),
+        f"error: unexpected RuntimeError: something nobody expected (set {DEBUG_VARIABLE}=1 for "
+        "the stack trace, and please report it)",
+    ),
+]
+
+
+def raising(err: BaseException) -> Callable[..., object]:
+    async def command(args: object) -> int:
+        raise err
+
+    return command
+
+
+@pytest.mark.parametrize(("err", "sentence"), CASES, ids=[type(e).__name__ for e, _ in CASES])
+def test_every_error_a_command_raises_becomes_one_sentence(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    err: BaseException,
+    sentence: str,
+) -> None:
+    monkeypatch.delenv(DEBUG_VARIABLE, raising=False)
+    monkeypatch.setattr(cli, "cmd_report", raising(err))
+
+    code = cli.main(["report"])
+
+    out, errors = capsys.readouterr()
+    assert code == 1
+    assert errors == sentence + "\n"
+    assert out == ""
+
+
+def test_with_the_debug_variable_set_an_unexpected_error_shows_its_stack_trace(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(DEBUG_VARIABLE, "1")
+    monkeypatch.setattr(cli, "cmd_report", raising(RuntimeError("a bug")))
+    with pytest.raises(RuntimeError, match="a bug"):
+        cli.main(["report"])
+
+
+@pytest.mark.parametrize(
+    ("variables", "sentence"),
+    [
+        pytest.param(
+            {"TEMPORAL_CONFIG_FILE": "{tmp}/good.toml", "TEMPORAL_PROFILE": "staging"},
+            "error: configuration error: the Temporal connection configuration cannot be used: "
+            "{tmp}/good.toml: Profile 'staging' not found",
+            id="unknown-profile",
+        ),
+        pytest.param(
+            {"TEMPORAL_TLS_CLIENT_CERT_PATH": "{tmp}/missing.pem"},
+            "error: configuration error: the Temporal connection configuration cannot be used: "
+            "{tmp}/missing.pem: No such file or directory",
+            id="certificate-file-missing",
+        ),
+        pytest.param(
+            {"TICKETS_PAYLOAD_OFFLOAD_BYTES": "lots"},
+            "error: configuration error: the data converter cannot be configured: invalid "
+            "literal for int() with base 10: 'lots'",
+            id="payload-threshold-not-a-number",
+        ),
+    ],
+)
+def test_client_configuration_that_cannot_be_used_is_one_sentence(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    variables: dict[str, str],
+    sentence: str,
+) -> None:
+    # The real client factory reads the real environment; nothing is contacted.
+    (tmp_path / "good.toml").write_text('[profile.default]\naddress = "127.0.0.1:1"\n')
+    monkeypatch.delenv(DEBUG_VARIABLE, raising=False)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value.format(tmp=tmp_path))
+
+    code = cli.main(["status", "T-1"])
+
+    assert code == 1
+    assert capsys.readouterr().err == sentence.format(tmp=tmp_path) + "\n"

@@ -1,0 +1,78 @@
+"""Token figures that are estimates (characters / 4) say so wherever they are shown: the report,
+a ticket's status, the tickets table."""
+
+import pytest
+
+from policy.transitions import TicketState
+from shared.agents import Usage
+from shared.operations import AgentTotals, Report
+from shared.view import AgentUsageTotals, TicketView
+from starter import render
+
+
+def report(tokens: int, estimated: int) -> Report:
+    return Report(
+        total=1,
+        by_state={"COMPLETED": 1},
+        by_category={"Account": 1},
+        by_priority={"Medium": 1},
+        review_queue=[],
+        escalated=0,
+        tokens=tokens,
+        cost_usd=0.0,
+        calls=4,
+        trimmed_tokens=120,
+        estimated_tokens=estimated,
+        agents={"classifier": AgentTotals(tokens=tokens, estimated_tokens=estimated, calls=4)},
+    )
+
+
+def test_the_report_says_which_token_figures_are_estimates(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    render.print_report(report(tokens=1_947, estimated=1_947))
+    out = capsys.readouterr().out
+    assert "4 agent call(s), ~1,947 tokens (estimated: characters / 4), $0.0000" in out
+    assert "~120 input tokens saved before any model read them (estimated: characters / 4)" in out
+    assert render.ESTIMATE_NOTE in out
+
+
+def test_counted_tokens_carry_no_estimate_mark_and_a_mix_says_how_many_are_estimated(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    render.print_report(report(tokens=5_000, estimated=0))
+    counted = capsys.readouterr().out
+    assert "5,000 tokens, $" in counted and "~5,000" not in counted
+    render.print_report(report(tokens=5_000, estimated=1_200))
+    assert "~5,000 tokens (1,200 of them estimated: characters / 4)" in capsys.readouterr().out
+
+
+def view_with(offline: bool) -> TicketView:
+    totals = AgentUsageTotals()
+    totals.add(
+        Usage(
+            provider="offline" if offline else "openai",
+            model="offline-rules-v1" if offline else "gpt-4.1-mini",
+            input_tokens=300,
+            output_tokens=40,
+            trimmed_tokens=25,
+            offline=offline,
+        )
+    )
+    view = TicketView(ticket_id="T-1", subject="Hello", state=TicketState.COMPLETED)
+    view.usage["classifier"] = totals
+    view.transitions = []
+    return view
+
+
+@pytest.mark.parametrize("offline", [True, False])
+def test_status_and_the_tickets_table_mark_estimated_tokens(
+    capsys: pytest.CaptureFixture[str], offline: bool
+) -> None:
+    view = view_with(offline)
+    render.print_status(view)
+    render.console().print(render.tickets_table([view]))
+    out = capsys.readouterr().out
+    assert ("~300" in out) is offline and ("~340" in out) is offline
+    assert "~25" in out  # trimming is always an estimate
+    assert render.ESTIMATE_NOTE in out
