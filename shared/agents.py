@@ -83,7 +83,8 @@ class Usage(BaseModel):
 
 def total_usage(parts: Sequence[Usage]) -> Usage:
     """Several calls' usage as one (the attempts of one activity, the routes one swarm item
-    tried): tokens, cost, latency and requests added; provider and model of the last part."""
+    tried): tokens, cost, latency and requests added; provider, model and finish reason of the
+    last part."""
     if not parts:
         raise ValueError("no usage to add up")
     last = parts[-1]
@@ -99,6 +100,7 @@ def total_usage(parts: Sequence[Usage]) -> Usage:
         offline=all(p.offline for p in parts),
         trimmed_tokens=sum(p.trimmed_tokens for p in parts),
         requests=sum(p.requests for p in parts),
+        finish_reason=last.finish_reason,
     )
 
 

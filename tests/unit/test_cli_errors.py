@@ -147,8 +147,7 @@ def test_with_the_debug_variable_set_an_unexpected_error_shows_its_stack_trace(
         ),
         pytest.param(
             {"TICKETS_PAYLOAD_OFFLOAD_BYTES": "lots"},
-            "error: configuration error: the data converter cannot be configured: invalid "
-            "literal for int() with base 10: 'lots'",
+            "error: TICKETS_PAYLOAD_OFFLOAD_BYTES must be a whole number, got 'lots'",
             id="payload-threshold-not-a-number",
         ),
     ],
