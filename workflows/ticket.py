@@ -94,6 +94,7 @@ def parse_request(raw: Any) -> tuple[TicketRequest | None, str | None]:
         more = err.error_count() - len(problems)
         return None, "; ".join(problems) + (f"; and {more} more" if more > 0 else "")
 
+
 # A ticket that fails on an illegal transition (a bug) tells its batch it failed: before, it
 # held its place in the batch's window until the batch's ten-minute check. Asked only on that
 # path, so no other history changes.
