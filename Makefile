@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test lint format bench clean-data help
+.PHONY: run test lint format bench clean-data help lock
 
 help:
 	@echo "make run    - start the embedded Temporal server and a worker, process samples/tickets.jsonl, print the report"
@@ -14,12 +14,21 @@ help:
 	@echo "make test   - the whole test suite (unit, workflow, replay, integration on a real dev server)"
 	@echo "make lint   - ruff"
 	@echo "make bench  - benchmarks (bench/)"
+	@echo "make lock   - renew requirements.lock (every package pinned with hashes) after changing pyproject.toml"
 
-$(STAMP): pyproject.toml
+# requirements.lock pins every package (with hashes) to what CI tested: a fresh clone installs
+# exactly that, then the project itself without resolving anything again. `make lock` renews it.
+$(STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=...)")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $(STAMP)
+
+lock:
+	@test -x $(VENV)/lock-tools/bin/pip-compile || ($(PYTHON) -m venv $(VENV)/lock-tools && $(VENV)/lock-tools/bin/pip install --quiet pip-tools)
+	$(VENV)/lock-tools/bin/pip-compile --quiet --extra dev --generate-hashes --strip-extras --allow-unsafe \
+		--no-emit-index-url --no-emit-find-links --output-file requirements.lock pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/python -m starter run $(RUN_ARGS)
