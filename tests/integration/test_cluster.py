@@ -20,6 +20,7 @@ from temporalio.client import Client
 
 from policy.transitions import TicketState
 from shared import names
+from shared import operations as ops
 from shared import search_attributes as sa
 from shared.data_converter import data_converter
 from shared.delivery import text_sha256
@@ -28,7 +29,6 @@ from shared.stores.postgres import PostgresDatabase
 from shared.temporal_client import connect, connection_settings
 from shared.tickets import Ticket
 from shared.view import TicketView
-from starter import operations as ops
 from starter.embedded import EmbeddedServer
 from starter.errors import NoWorker
 from starter.inputs import read_jsonl
