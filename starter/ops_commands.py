@@ -32,3 +32,37 @@ def add_parsers(
         f"{replay.DEFAULT_LIMIT_PER_TYPE})",
     )
     p.set_defaults(handler=replay.run_replay)
+
+    from starter import redrive
+
+    p = sub.add_parser(
+        "redrive",
+        parents=[common],
+        help="after an outage: restart FAILED tickets, redeliver DELIVERY_FAILED ones from the "
+        "ledger (dry run by default)",
+    )
+    p.add_argument(
+        "--state",
+        required=True,
+        type=redrive.redrivable_state,
+        metavar="STATE",
+        help="FAILED (start again from the input) or DELIVERY_FAILED (send the recorded answer)",
+    )
+    p.add_argument(
+        "--since",
+        type=parse_duration,
+        default=redrive.DEFAULT_SINCE,
+        metavar="DURATION",
+        help="tickets that ended this recently (default 24h)",
+    )
+    p.add_argument(
+        "--limit",
+        type=int,
+        default=redrive.DEFAULT_LIMIT,
+        metavar="N",
+        help=f"at most this many tickets (default {redrive.DEFAULT_LIMIT:,})",
+    )
+    p.add_argument(
+        "--yes", action="store_true", help="redrive for real (without it: only say what it would)"
+    )
+    p.set_defaults(handler=redrive.run_redrive)
