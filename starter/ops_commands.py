@@ -66,3 +66,22 @@ def add_parsers(
         "--yes", action="store_true", help="redrive for real (without it: only say what it would)"
     )
     p.set_defaults(handler=redrive.run_redrive)
+
+    from starter import gc_payloads
+
+    p = sub.add_parser(
+        "gc-payloads",
+        parents=[common],
+        help="delete stored payloads no open or retained workflow refers to (dry run by default)",
+    )
+    p.add_argument(
+        "--grace",
+        type=parse_duration,
+        default=gc_payloads.DEFAULT_GRACE,
+        metavar="DURATION",
+        help="leave alone what was stored this recently (default 1h, at least 1m)",
+    )
+    p.add_argument(
+        "--yes", action="store_true", help="delete for real (without it: only say what would go)"
+    )
+    p.set_defaults(handler=gc_payloads.run_gc)
