@@ -4,9 +4,9 @@ The layout is the claim-check store's (``payloads/<2 hex>/<sha256>``), so payloa
 earlier codec and by this driver live side by side. Ownership is one JSON Lines file per workflow
 id under ``payloads/owners/`` (appended, one line per payload stored for it).
 
-Processes on this machine share the folder: storing takes a shared lock on ``payloads/.lock``,
-erasure and garbage collection an exclusive one, so a payload is never deleted between a store
-writing its file and recording its owner.
+Processes on this machine share the folder: storing takes a shared lock on
+``payloads/owners/.lock``, erasure and garbage collection an exclusive one, so a payload is never
+deleted between a store writing its file and recording its owner.
 """
 
 import asyncio
@@ -51,8 +51,9 @@ class FilePayloadDriver(ContentAddressedDriver):
 
     @contextlib.contextmanager
     def _locked(self, exclusive: bool) -> Iterator[None]:
-        self.root.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        owners = self.root / "owners"
+        owners.mkdir(parents=True, exist_ok=True)
+        fd = os.open(owners / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
             yield
