@@ -45,6 +45,9 @@ DEFAULT_GRACE: Final = timedelta(hours=1)
 MIN_GRACE: Final = timedelta(minutes=1)
 # Owners checked at once (a describe, then a few history reads each).
 CHECK_CONCURRENCY: Final = 16
+# The namespace a ``Replayer`` works in (the SDK's default). Payloads a replayer stored (one that
+# was not set up to read only) belong to no workflow anyone can reach: always collected.
+REPLAYER_NAMESPACE: Final = "ReplayNamespace"
 # Characters a visibility query cannot quote safely; such an owner's payloads are only
 # collected once the workflow is gone.
 _UNQUOTABLE: Final = ("'", "\\", '"')
@@ -60,6 +63,7 @@ class GcReport(BaseModel):
     children_of_retained_parents: int = 0
     released_from_gone_owners: int = 0  # ownership pairs
     released_unreferenced: int = 0  # ownership pairs: query answers and the like
+    released_replay_copies: int = 0  # pairs a Replayer stored: nothing ever reads them
     left_alone: int = 0  # pairs of owners this command cannot check
     payloads_to_delete: int = 0
     bytes_to_delete: int = 0
@@ -119,13 +123,17 @@ async def plan_collection(
     )
     rows = await driver.ownership()
     by_owner: dict[str, list[Ownership]] = defaultdict(list)
+    releases: list[Release] = []
     for row in rows:
-        if _checkable(row, client.namespace):
+        if row.namespace == REPLAYER_NAMESPACE:
+            if row.last_stored_at < cutoff:
+                report.released_replay_copies += 1
+                releases.append(Release(row.sha256, row.owner_id, cutoff))
+        elif _checkable(row, client.namespace):
             by_owner[row.owner_id].append(row)
         else:
             report.left_alone += 1
     report.owners_checked = len(by_owner)
-    releases: list[Release] = []
     gate = asyncio.Semaphore(CHECK_CONCURRENCY)
 
     async def judge(owner_id: str, owned: list[Ownership]) -> None:
@@ -203,6 +211,11 @@ def print_report(report: GcReport) -> None:
         f"  {report.released_unreferenced} payload(s) that no history of a retained owner "
         f"refers to (query answers and the like), stored over {grace} ago"
     )
+    if report.released_replay_copies:
+        out.print(
+            f"  {report.released_replay_copies} payload(s) a replayer stored "
+            f"(namespace {REPLAYER_NAMESPACE}): never read"
+        )
     if report.children_of_retained_parents:
         out.print(
             f"  {report.children_of_retained_parents} gone child workflow(s) kept: "

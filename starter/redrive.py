@@ -236,11 +236,12 @@ async def apply(client: Client, report: RedriveReport) -> None:
 def print_report(report: RedriveReport, since: timedelta) -> None:
     out = render.console()
     act = [t for t in report.tickets if t.action != "skip"]
+    window = f"in {report.state} closed in the last {describe_duration(since)}"
+    if not report.tickets:
+        out.print(f"No ticket {window}.")
+        return
     verb = "Redrove" if report.applied else "Would redrive"
-    out.print(
-        f"{verb} {len(act)} ticket(s) in {report.state} closed in the last "
-        f"{describe_duration(since)}:"
-    )
+    out.print(f"{verb} {len(act)} ticket(s) {window}:")
     for t in act:
         if t.error:
             result = f"  [red]{t.error}[/red]"

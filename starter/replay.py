@@ -25,6 +25,7 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Replayer
 
 from shared import telemetry
+from shared.data_converter import reading_only
 from starter import render
 from starter.connection import open_client
 from starter.durations import describe_duration
@@ -72,10 +73,11 @@ def recent_query(workflow_type: str, since: datetime) -> str:
 
 def new_replayer(client: Client, workflows: Sequence[type]) -> Replayer:
     """As the workers run them: the client's data converter (key ring, payload store) and the
-    tracing plugin (which must add no command)."""
+    tracing plugin (which must add no command). The converter reads stored payloads but stores
+    none: the commands a replay makes go nowhere (shared.data_converter.reading_only)."""
     return Replayer(
         workflows=list(workflows),
-        data_converter=client.data_converter,
+        data_converter=reading_only(client.data_converter),
         plugins=telemetry.client_plugins(),
     )
 

@@ -13,6 +13,7 @@ from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
 from temporalio.client import Client
 from temporalio.converter import StorageDriverClaim, StorageDriverRetrieveContext
 from temporalio.service import RPCError, RPCStatusCode
+from temporalio.worker import Replayer
 
 from shared import names
 from shared.data_converter import data_converter
@@ -25,6 +26,7 @@ from shared.stores.payloads_file import FilePayloadDriver
 from shared.stores.payloads_postgres import PostgresPayloadDriver
 from shared.temporal_client import connect, connection_settings
 from shared.view import TicketView
+from starter.gc_payloads import REPLAYER_NAMESPACE as REPLAYER
 from starter.replay import new_replayer
 from tests.ops.conftest import OpsServer
 from tests.support.postgres import PostgresServer
@@ -96,8 +98,18 @@ async def test_gc_deletes_what_only_gone_workflows_and_query_answers_held(
         await gone.result()
         await status(kept)  # its answer is stored (over the threshold), never in a history
 
-    owned_by_kept = await driver.payloads_of(kept.id)
-    owned_by_gone = await driver.payloads_of(gone.id)
+    # A Replayer on the converter as it is (storing) writes every large payload again, under
+    # the Replayer's namespace: copies nothing will ever read.
+    storing = Replayer(workflows=ALL_WORKFLOWS, data_converter=client.data_converter)
+    await storing.replay_workflow(await kept.fetch_history())
+    replay_copies = {
+        (o.sha256, o.owner_id) for o in await driver.ownership() if o.namespace == REPLAYER
+    }
+    assert replay_copies
+
+    ownership = [o for o in await driver.ownership() if o.namespace == client.namespace]
+    owned_by_kept = {o.sha256 for o in ownership if o.owner_id == kept.id}
+    owned_by_gone = {o.sha256 for o in ownership if o.owner_id == gone.id}
     needed = await history_refers_to(client, kept.id)
     query_answers = owned_by_kept - needed
     assert needed and owned_by_gone, "the tickets' large payloads went to the store"
@@ -127,8 +139,9 @@ async def test_gc_deletes_what_only_gone_workflows_and_query_answers_held(
     dry = run_cli(env, "gc-payloads", "--json")
     assert dry.code == 0, dry.output
     plan = json.loads(dry.stdout)
-    doomed = owned_by_gone | query_answers
+    doomed = owned_by_gone | query_answers | {sha for sha, _ in replay_copies}
     assert (plan["owners_checked"], plan["owners_gone"]) == (2, 1)
+    assert plan["released_replay_copies"] == len(replay_copies)
     assert plan["released_from_gone_owners"] == len(owned_by_gone)
     assert plan["released_unreferenced"] == len(query_answers)
     assert (plan["applied"], plan["payloads_to_delete"]) == (False, len(doomed))
@@ -145,6 +158,8 @@ async def test_gc_deletes_what_only_gone_workflows_and_query_answers_held(
     # The retained ticket reads and replays as before.
     result = await client.get_workflow_handle(kept.id, result_type=TicketView).result()
     assert result.state == "COMPLETED"
-    replayer = new_replayer(client, ALL_WORKFLOWS)
+    before = await driver.ownership()
+    replayer = new_replayer(client, ALL_WORKFLOWS)  # the replay command's: it stores nothing
     await replayer.replay_workflow(await kept.fetch_history())
+    assert await driver.ownership() == before
     assert names.ticket_workflow_id(result.ticket_id) == kept.id
