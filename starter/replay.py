@@ -15,6 +15,7 @@ each type are replayed.
 
 import argparse
 import asyncio
+import re
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Final
@@ -22,6 +23,7 @@ from typing import Final
 from pydantic import BaseModel, Field
 from temporalio import workflow
 from temporalio.client import Client, WorkflowHistory
+from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.worker import Replayer
 
 from shared import telemetry
@@ -37,8 +39,9 @@ DEFAULT_LIMIT_PER_TYPE: Final = 100
 MAX_LIMIT_PER_TYPE: Final = 10_000
 # Histories fetched at once; replay itself runs one at a time.
 FETCH_CONCURRENCY: Final = 8
-# Enough of the error to recognise it; the full text is in --json.
+# Enough of the error to recognise it.
 ERROR_CHARS: Final = 300
+_CORE_MESSAGE: Final = re.compile(r'message: "((?:[^"\\]|\\.)*)"')
 
 
 class ReplayFailure(BaseModel):
@@ -79,7 +82,15 @@ def new_replayer(client: Client, workflows: Sequence[type]) -> Replayer:
         workflows=list(workflows),
         data_converter=reading_only(client.data_converter),
         plugins=telemetry.client_plugins(),
+        runtime=quiet_runtime(),
     )
+
+
+def quiet_runtime() -> Runtime:
+    """The SDK core logs every failed replay at WARN on standard output; the report says it
+    once, and ``--json`` output must stay JSON."""
+    quiet = TelemetryFilter(core_level="ERROR", other_level="ERROR")
+    return Runtime(telemetry=TelemetryConfig(logging=LoggingConfig(filter=quiet)))
 
 
 async def _histories(
@@ -101,6 +112,9 @@ async def _histories(
 
 def _one_line(err: BaseException) -> str:
     text = " ".join(str(err).split()) or type(err).__name__
+    # The core wraps the reason in its failure structure: keep the reason.
+    if found := _CORE_MESSAGE.search(text):
+        text = found.group(1)
     return text[:ERROR_CHARS]
 
 

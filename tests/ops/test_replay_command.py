@@ -126,7 +126,8 @@ async def test_the_gate_exits_1_naming_a_workflow_that_other_code_started(
         )
 
     assert result.code == 1, result.output
+    assert result.stdout.startswith("Replayed "), "no log noise before the report"
     assert "NOT replayable on this code (1)" in result.stdout
     assert f"TicketWorkflow {workflow_id} (run " in result.stdout
-    assert "NondeterminismError" in result.stdout
+    assert "NondeterminismError: [TMPRL1100] Nondeterminism error:" in result.stdout
     assert "error: 1 workflow history(ies) do not replay on this code" in result.stderr
