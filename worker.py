@@ -9,7 +9,9 @@ out. Stop it with Ctrl-C (or SIGTERM); in-flight activities get time to finish.
 
 With TICKETS_METRICS_ADDRESS=host:port it serves Prometheus metrics on http://host:port/metrics
 (Temporal's SDK metrics and the product's; docs/observability.md). Traces are exported when the
-standard OTEL_EXPORTER_OTLP_* variables are set.
+standard OTEL_EXPORTER_OTLP_* variables are set. With TICKETS_HEALTH_ADDRESS=host:port it serves
+/healthz and /readyz (shared/health.py). Asked to stop, it gives in-flight activities up to the
+longest agent attempt to finish (TICKETS_SHUTDOWN_GRACE_SECONDS; shared/shutdown.py).
 """
 
 import argparse
@@ -19,7 +21,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -37,19 +39,29 @@ from activities.providers.registry import OFFLINE, build_providers, providers_in
 from activities.ticket_activities import TicketActivities
 from shared import names, settings, telemetry
 from shared.data_converter import data_converter, describe_encryption
+from shared.health import (
+    HEALTH_ADDRESS_ENV,
+    HealthServer,
+    HealthState,
+    database_check,
+    start_health_server,
+    temporal_check,
+)
 from shared.metrics import prometheus_runtime
 from shared.pipeline_config import PipelineConfig
 from shared.provider_config import WorkerSettings
 from shared.redaction import safe_url
 from shared.search_attribute_setup import SearchAttributeSetupError, ensure_search_attributes
+from shared.shutdown import shutdown_grace
 from shared.stores.errors import StoreUnavailable
 from shared.stores.factory import Stores, open_stores
 from shared.temporal_client import connect, connection_settings, exit_process
 from shared.worker_gauges import SpendLimitError, VisibilityGauges, spend_limit_from_env
 from workflows import ALL_WORKFLOWS
 
-# Time for in-flight activities to finish when the worker is asked to stop.
-GRACEFUL_SHUTDOWN = timedelta(seconds=10)
+# Time for in-flight activities to finish when workers built in-process (tests, benchmarks) stop.
+# The worker process passes the grace derived from its configuration (shared/shutdown.py).
+DEFAULT_GRACEFUL_SHUTDOWN = timedelta(seconds=10)
 # The offline provider answers in microseconds; this only bounds memory under a large backlog.
 OFFLINE_MAX_CONCURRENT = 64
 
@@ -96,6 +108,7 @@ def build_workers(
     worker_settings: WorkerSettings | None = None,
     tickets_queue: str = names.TICKETS_TASK_QUEUE,
     max_cached_workflows: int = 1000,
+    graceful_shutdown: timedelta = DEFAULT_GRACEFUL_SHUTDOWN,
 ) -> list[Worker]:
     """One Worker per task queue: the tickets queue carries workflows and non-LLM activities; the
     delivery queue carries delivery, at most ``delivery.config.concurrency`` at once, so a
@@ -103,7 +116,8 @@ def build_workers(
     activities for that provider, with the provider's rate limit set on the queue (enforced by the
     server for all workers together). Tests pass their own ``tickets_queue`` (its delivery queue
     follows) to keep tests apart on one server, and ``max_cached_workflows=0`` to make every
-    workflow task replay the history so far."""
+    workflow task replay the history so far. ``graceful_shutdown``: how long in-flight
+    activities may run on once the workers are asked to stop."""
     worker_settings = worker_settings or WorkerSettings()
     agent_activities = AgentActivities(providers, worker_settings.trim_body_tokens)
     delivery_queue = names.delivery_task_queue(tickets_queue)
@@ -122,7 +136,7 @@ def build_workers(
                     max_cached_workflows=max_cached_workflows,
                     workflow_task_poller_behavior=PollerBehaviorAutoscaling(),
                     activity_task_poller_behavior=PollerBehaviorAutoscaling(),
-                    graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+                    graceful_shutdown_timeout=graceful_shutdown,
                 )
             )
         elif queue == delivery_queue:
@@ -133,7 +147,7 @@ def build_workers(
                     activities=[delivery.deliver_response],
                     max_concurrent_activities=delivery.config.concurrency,
                     activity_task_poller_behavior=PollerBehaviorAutoscaling(),
-                    graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+                    graceful_shutdown_timeout=graceful_shutdown,
                 )
             )
         elif queue.startswith("llm-"):
@@ -153,7 +167,7 @@ def build_workers(
                         provider_config.activities_per_second() if provider_config else None
                     ),
                     activity_task_poller_behavior=PollerBehaviorAutoscaling(),
-                    graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+                    graceful_shutdown_timeout=graceful_shutdown,
                 )
             )
         else:
@@ -281,9 +295,17 @@ async def serve(
         return 1
     queues = list(queues) if queues else needed_queues(config)
     try:
+        grace = shutdown_grace(config)
         workers = build_workers(
-            client, config, providers, queues, delivery=delivery, worker_settings=loaded.worker
+            client,
+            config,
+            providers,
+            queues,
+            delivery=delivery,
+            worker_settings=loaded.worker,
+            graceful_shutdown=grace,
         )
+        health = await serve_health(workers, client, stores)
     except settings.ConfigError as err:
         print(f"worker: {err}", file=sys.stderr)
         return 2
@@ -307,10 +329,20 @@ async def serve(
         print(f"worker: metrics on http://{observed.metrics_address}/metrics")
         meter = runtime.metric_meter
         gauges = asyncio.create_task(VisibilityGauges(client, meter, observed.spend_limit).run())
-    print(f"worker: polling {', '.join(queues)}; Ctrl-C to stop", flush=True)
+    if health is not None:
+        print(f"worker: health on http://{health.address}/healthz and /readyz")
+    print(
+        f"worker: polling {', '.join(queues)}; Ctrl-C to stop (in-flight work gets "
+        f"{grace.total_seconds():g}s to finish)",
+        flush=True,
+    )
     try:
-        failure = await run_until_stopped(workers, stop)
+        failure = await run_until_stopped(
+            workers, stop, on_stop=health.state.start_draining if health else None
+        )
     finally:
+        if health is not None:
+            await health.close()
         if gauges is not None:
             gauges.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -322,13 +354,34 @@ async def serve(
     return 0
 
 
-async def run_until_stopped(workers: Sequence[Worker], stop: asyncio.Event) -> BaseException | None:
+async def serve_health(
+    workers: Sequence[Worker], client: Client, stores: Stores
+) -> HealthServer | None:
+    """/healthz and /readyz on TICKETS_HEALTH_ADDRESS, when set: the workers polling, Temporal
+    and the shared database answering (docs/deploy.md)."""
+    address = os.environ.get(HEALTH_ADDRESS_ENV, "").strip()
+    if not address:
+        return None
+    checks = {"temporal": temporal_check(client)}
+    if stores.database is not None:
+        checks["database"] = database_check(stores.database)
+    return await start_health_server(address, HealthState(workers, checks))
+
+
+async def run_until_stopped(
+    workers: Sequence[Worker],
+    stop: asyncio.Event,
+    on_stop: Callable[[], None] | None = None,
+) -> BaseException | None:
     """Run every worker until ``stop`` is set or one of them fails; then shut all down together
-    (each gets the graceful-shutdown time for its in-flight activities)."""
+    (each gets the graceful-shutdown time for its in-flight activities). ``on_stop`` is called
+    first (the health endpoint starts saying "draining")."""
     runs = [asyncio.create_task(w.run()) for w in workers]
     stopped = asyncio.create_task(stop.wait())
     await asyncio.wait([*runs, stopped], return_when=asyncio.FIRST_COMPLETED)
     stopped.cancel()
+    if on_stop is not None:
+        on_stop()
     await asyncio.gather(*(w.shutdown() for w in workers if w.is_running), return_exceptions=True)
     results = await asyncio.gather(*runs, return_exceptions=True)
     return next((r for r in results if isinstance(r, BaseException)), None)

@@ -165,6 +165,24 @@ def data_converter(
     )
 
 
+def reading_only(converter: DataConverter) -> DataConverter:
+    """The same converter, except that it never stores a payload: large payloads stay inline.
+
+    For the ``Replayer``: replaying encodes every command the workflow code makes again, and with
+    external storage that stores each large payload again (under a new hash, as encryption makes
+    new ciphertext), for commands nobody sends anywhere. References in the history still read."""
+    storage = converter.external_storage
+    if storage is None:
+        return converter
+
+    def never(context: StorageDriverSelectContext, payload: Payload) -> StorageDriver | None:
+        return None
+
+    return dataclasses.replace(
+        converter, external_storage=dataclasses.replace(storage, driver_selector=never)
+    )
+
+
 def key_ring_of(converter: DataConverter) -> KeyRing | None:
     """The key ring a converter built here encrypts with (None: it does not encrypt)."""
     chain = converter.payload_codec

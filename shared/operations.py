@@ -121,14 +121,16 @@ def _missing_search_attributes(err: RPCError) -> bool:
     )
 
 
-async def start_ticket(client: Client, ticket: Ticket) -> SubmitOutcome:
+async def start_ticket(
+    client: Client, ticket: Ticket, task_queue: str = names.TICKETS_TASK_QUEUE
+) -> SubmitOutcome:
     workflow_id = names.ticket_workflow_id(ticket.ticket_id)
     try:
         await client.start_workflow(
             names.TICKET_WORKFLOW,
             TicketRequest(ticket=ticket),
             id=workflow_id,
-            task_queue=names.TICKETS_TASK_QUEUE,
+            task_queue=task_queue,
             # One ticket, one workflow: a running or finished ticket is never started again. A
             # FAILED one may be submitted again once the cause is fixed (nothing was delivered).
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,

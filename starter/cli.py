@@ -18,7 +18,7 @@ from policy.transitions import SETTLED_STATES, TicketState
 from shared import operations as ops
 from shared.review import ReviewAction, ReviewDecision
 from shared.view import TicketView
-from starter import api_commands, fanout, render
+from starter import api_commands, fanout, ops_commands, render
 from starter.connection import open_client
 from starter.errors import (
     EXIT_ERROR,
@@ -374,6 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_run)
 
     api_commands.add_parsers(sub, common)
+    ops_commands.add_parsers(sub, common)
     p = sub.add_parser(
         "codec-server",
         help="serve Temporal's remote codec protocol so the Web UI shows tickets decrypted",

@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from shared.encryption.keyring import ensure_local_key_file
@@ -62,6 +63,7 @@ class EmbeddedServer:
         ui: bool = True,
         register_search_attributes: bool = True,
         codec_endpoint: str | None = None,
+        extra_args: Sequence[str] = (),
     ) -> None:
         self.data_dir = data_dir
         self.host = host
@@ -71,6 +73,8 @@ class EmbeddedServer:
         # Off only in tests that prove the worker registers them itself.
         self.register_search_attributes = register_search_attributes
         self.codec_endpoint = codec_endpoint
+        # More `temporal server start-dev` flags (tests: dynamic configuration).
+        self.extra_args = list(extra_args)
         # Set by start() when it created the data directory's key file (so the caller says so).
         self.created_key_file: Path | None = None
         self.log_path = data_dir / "temporal-server.log"
@@ -108,7 +112,7 @@ class EmbeddedServer:
         if self.register_search_attributes:
             for key in ALL_KEYS:
                 cmd += ["--search-attribute", f"{key.name}={key.indexed_value_type.name.title()}"]
-        return cmd
+        return cmd + self.extra_args
 
     def ensure_key_file(self) -> Path | None:
         """The data directory's key file, created when no keys are configured (see module)."""

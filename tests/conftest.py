@@ -1,6 +1,7 @@
 """Fixtures shared by the whole suite."""
 
 import contextlib
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
@@ -14,10 +15,15 @@ from shared.search_attribute_setup import ensure_search_attributes
 from shared.search_attributes import ALL_KEYS
 from tests.support.api_server import API_FUZZ_NAMESPACE, API_TEST_NAMESPACE
 from tests.support.postgres import PostgresServer, running_postgres
+from tests.support.processes import TEST_SHUTDOWN_GRACE_SECONDS
 from tests.support.temporal import CONVERTER, StartedWorkflows, binary, replay_histories
 
 # The one browser (and a context per test) for every browser test.
 pytest_plugins = ["tests.support.browser"]
+
+# Worker processes the tests start (``make run`` in a test, WorkerProcess) stop within seconds
+# even when a test leaves work in flight; the tests of the grace itself set their own value.
+os.environ.setdefault("TICKETS_SHUTDOWN_GRACE_SECONDS", TEST_SHUTDOWN_GRACE_SECONDS)
 
 _started = StartedWorkflows()
 

@@ -62,6 +62,19 @@ MIGRATIONS: Final = (
         CREATE INDEX payload_owners_by_owner ON payload_owners (owner_id);
         """,
     ),
+    Migration(
+        2,
+        "payload owners: namespace and last store time, for garbage collection",
+        """
+        -- The namespace of the owning workflow: a store shared by several namespaces is
+        -- collected per namespace. NULL on rows recorded before this version.
+        ALTER TABLE payload_owners ADD COLUMN namespace text;
+        -- When this owner last stored this payload (first_seen_at is the first time): garbage
+        -- collection leaves alone what was stored within its grace period. Rows recorded
+        -- before this version count as stored now, which only delays their collection.
+        ALTER TABLE payload_owners ADD COLUMN last_stored_at timestamptz NOT NULL DEFAULT now();
+        """,
+    ),
 )
 
 _CREATE_VERSION_TABLE = """

@@ -16,6 +16,7 @@ import re
 from abc import abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Final
 
 from temporalio.api.common.v1 import Payload
@@ -37,19 +38,53 @@ _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 @dataclass(frozen=True)
 class PayloadOwner:
-    kind: str  # workflow, activity (a standalone activity) or none
+    kind: str  # workflow, activity (a standalone activity or an activity's heartbeat) or none
     id: str  # the workflow id ('' when the SDK named no target)
     type: str | None = None
     run_id: str | None = None
+    namespace: str | None = None
 
 
 def owner_of(context: StorageDriverStoreContext) -> PayloadOwner:
     target = context.target
     if isinstance(target, StorageDriverWorkflowInfo):
-        return PayloadOwner("workflow", target.id or "", target.type, target.run_id)
+        return PayloadOwner(
+            "workflow", target.id or "", target.type, target.run_id, target.namespace
+        )
     if isinstance(target, StorageDriverActivityInfo):
-        return PayloadOwner("activity", target.id or "", target.type, target.run_id)
+        return PayloadOwner(
+            "activity", target.id or "", target.type, target.run_id, target.namespace
+        )
     return PayloadOwner("none", "")
+
+
+@dataclass(frozen=True)
+class Ownership:
+    """One (payload, owner) pair of the ownership record, as garbage collection reads it."""
+
+    sha256: str
+    owner_id: str
+    owner_kind: str
+    namespace: str | None
+    last_stored_at: datetime  # the last time this owner stored this payload
+    size_bytes: int
+
+
+@dataclass(frozen=True)
+class Release:
+    """Garbage collection's decision: this owner no longer needs this payload, unless it stored
+    it again at or after ``stored_before`` (then the pair stays)."""
+
+    sha256: str
+    owner_id: str
+    stored_before: datetime
+
+
+@dataclass(frozen=True)
+class Collected:
+    owner_rows: int  # ownership pairs removed
+    payloads: int  # payloads deleted (no owner left)
+    bytes: int  # their stored size
 
 
 def content_key(data: bytes) -> str:
@@ -92,6 +127,17 @@ class ContentAddressedDriver(StorageDriver):
         """Erasure on request: forget that this workflow and its children (ids starting with
         ``<workflow_id>/``) own payloads, and delete every payload no other workflow owns.
         Returns how many payloads were deleted."""
+
+    @abstractmethod
+    async def ownership(self) -> list[Ownership]:
+        """The whole ownership record (for garbage collection)."""
+
+    @abstractmethod
+    async def collect(self, releases: Sequence[Release]) -> Collected:
+        """Remove the released ownership pairs, then delete each of their payloads that no
+        owner holds any more. A store that races with this (the same payload stored again by
+        any workflow) either keeps the payload or fails and is retried by Temporal: a payload
+        a history refers to is never deleted from under it."""
 
     @abstractmethod
     def describe(self) -> str: ...

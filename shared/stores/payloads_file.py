@@ -3,18 +3,33 @@
 The layout is the claim-check store's (``payloads/<2 hex>/<sha256>``), so payloads written by the
 earlier codec and by this driver live side by side. Ownership is one JSON Lines file per workflow
 id under ``payloads/owners/`` (appended, one line per payload stored for it).
+
+Processes on this machine share the folder: storing takes a shared lock on
+``payloads/owners/.lock``, erasure and garbage collection an exclusive one, so a payload is never
+deleted between a store writing its file and recording its owner.
 """
 
 import asyncio
+import contextlib
+import fcntl
 import json
 import os
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from shared.payload_store import FileStore, PayloadStoreError
-from shared.stores.payloads import ContentAddressedDriver, PayloadOwner, content_key, missing
+from shared.stores.payloads import (
+    Collected,
+    ContentAddressedDriver,
+    Ownership,
+    PayloadOwner,
+    Release,
+    content_key,
+    missing,
+)
 
 DRIVER_NAME: Final = "files"
 
@@ -34,27 +49,114 @@ class FilePayloadDriver(ContentAddressedDriver):
         digest = content_key(owner_id.encode("utf-8"))
         return self.root / "owners" / digest[:2] / f"{digest}.jsonl"
 
+    @contextlib.contextmanager
+    def _locked(self, exclusive: bool) -> Iterator[None]:
+        owners = self.root / "owners"
+        owners.mkdir(parents=True, exist_ok=True)
+        fd = os.open(owners / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
+
     def _put_many(self, items: Sequence[tuple[str, bytes]], owner: PayloadOwner) -> None:
         lines = []
-        for key, data in items:
-            self._files._put(key, data)
+        for key, _ in items:
             record = {
                 "sha256": key,
                 "owner_id": owner.id,
                 "owner_kind": owner.kind,
                 "owner_type": owner.type,
                 "run_id": owner.run_id,
+                "namespace": owner.namespace,
                 "stored_at": datetime.now(UTC).isoformat(),
             }
             lines.append(json.dumps(record, separators=(",", ":")) + "\n")
         path = self._owner_file(owner.id)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # One write with O_APPEND: concurrent writers on this machine never interleave a line.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        try:
-            os.write(fd, "".join(lines).encode("utf-8"))
-        finally:
-            os.close(fd)
+        with self._locked(exclusive=False):
+            for key, data in items:
+                self._files._put(key, data)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # One write with O_APPEND: concurrent writers never interleave a line.
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            try:
+                os.write(fd, "".join(lines).encode("utf-8"))
+            finally:
+                os.close(fd)
+
+    def _records(self) -> Iterator[tuple[Path, list[dict[str, Any]]]]:
+        for path in sorted((self.root / "owners").rglob("*.jsonl")):
+            text = path.read_text("utf-8")
+            yield path, [json.loads(line) for line in text.splitlines() if line]
+
+    def _ownership(self) -> list[Ownership]:
+        pairs: dict[tuple[str, str], Ownership] = {}
+        for _, records in self._records():
+            for r in records:
+                key = (r["sha256"], r["owner_id"])
+                stored = datetime.fromisoformat(r["stored_at"])
+                known = pairs.get(key)
+                if known is not None and known.last_stored_at >= stored:
+                    continue
+                try:
+                    size = (self.root / r["sha256"][:2] / r["sha256"]).stat().st_size
+                except FileNotFoundError:
+                    size = 0
+                pairs[key] = Ownership(
+                    r["sha256"], r["owner_id"], r["owner_kind"], r.get("namespace"), stored, size
+                )
+        return list(pairs.values())
+
+    def _collect(self, releases: Sequence[Release]) -> Collected:
+        by_pair = {(r.sha256, r.owner_id): r.stored_before for r in releases}
+        removed = 0
+        released: set[str] = set()
+        remaining: set[str] = set()
+        with self._locked(exclusive=True):
+            for path, records in self._records():
+                # A pair goes only if every store of it is older than its cutoff.
+                fresh = {
+                    (r["sha256"], r["owner_id"])
+                    for r in records
+                    if (r["sha256"], r["owner_id"]) in by_pair
+                    and datetime.fromisoformat(r["stored_at"])
+                    >= by_pair[(r["sha256"], r["owner_id"])]
+                }
+                keep = [
+                    r
+                    for r in records
+                    if (r["sha256"], r["owner_id"]) not in by_pair
+                    or (r["sha256"], r["owner_id"]) in fresh
+                ]
+                gone = {(r["sha256"], r["owner_id"]) for r in records} - {
+                    (r["sha256"], r["owner_id"]) for r in keep
+                }
+                removed += len(gone)
+                released |= {sha for sha, _ in gone}
+                remaining |= {r["sha256"] for r in keep}
+                if len(keep) != len(records):
+                    self._rewrite(path, keep)
+            deleted, freed = 0, 0
+            for key in released - remaining:
+                file = self.root / key[:2] / key
+                try:
+                    size = file.stat().st_size
+                    file.unlink()
+                except FileNotFoundError:
+                    continue
+                deleted, freed = deleted + 1, freed + size
+        return Collected(removed, deleted, freed)
+
+    @staticmethod
+    def _rewrite(path: Path, records: list[dict[str, Any]]) -> None:
+        if not records:
+            path.unlink(missing_ok=True)
+            return
+        fd, tmp = tempfile.mkstemp(dir=path.parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.writelines(json.dumps(r, separators=(",", ":")) + "\n" for r in records)
+        os.replace(tmp, path)
 
     def _get_many(self, keys: Sequence[str]) -> list[bytes]:
         found = []
@@ -82,6 +184,10 @@ class FilePayloadDriver(ContentAddressedDriver):
         return keys
 
     def _erase_owned_by(self, workflow_id: str) -> int:
+        with self._locked(exclusive=True):
+            return self._erase_owned_by_locked(workflow_id)
+
+    def _erase_owned_by_locked(self, workflow_id: str) -> int:
         # Owner files are named by a hash of the owner id, so children (``<id>/...``) are found
         # by reading every owner file; erasure is rare, and this is one pass over small files.
         mine: set[str] = set()
@@ -118,3 +224,9 @@ class FilePayloadDriver(ContentAddressedDriver):
 
     async def payloads_of(self, owner_id: str) -> set[str]:
         return await asyncio.to_thread(self._payloads_of, owner_id)
+
+    async def ownership(self) -> list[Ownership]:
+        return await asyncio.to_thread(self._ownership)
+
+    async def collect(self, releases: Sequence[Release]) -> Collected:
+        return await asyncio.to_thread(self._collect, releases)

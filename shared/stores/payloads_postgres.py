@@ -4,7 +4,14 @@
 from collections.abc import Sequence
 from typing import Final
 
-from shared.stores.payloads import ContentAddressedDriver, PayloadOwner, missing
+from shared.stores.payloads import (
+    Collected,
+    ContentAddressedDriver,
+    Ownership,
+    PayloadOwner,
+    Release,
+    missing,
+)
 from shared.stores.postgres import PostgresDatabase
 
 DRIVER_NAME: Final = "postgres"
@@ -28,10 +35,13 @@ class PostgresPayloadDriver(ContentAddressedDriver):
                     "ON CONFLICT (sha256) DO NOTHING",
                     (key, data, len(data)),
                 )
+                # Stored again by the same owner: only the time moves (garbage collection's
+                # grace period counts from the last store).
                 await conn.execute(
                     "INSERT INTO payload_owners (sha256, owner_id, owner_kind, owner_type, "
-                    "run_id) VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                    (key, owner.id, owner.kind, owner.type, owner.run_id),
+                    "run_id, namespace) VALUES (%s, %s, %s, %s, %s, %s) "
+                    "ON CONFLICT (sha256, owner_id) DO UPDATE SET last_stored_at = now()",
+                    (key, owner.id, owner.kind, owner.type, owner.run_id, owner.namespace),
                 )
 
     async def get_many(self, keys: Sequence[str]) -> list[bytes]:
@@ -57,7 +67,12 @@ class PostgresPayloadDriver(ContentAddressedDriver):
                 "RETURNING sha256",
                 (workflow_id, f"{workflow_id}/"),
             )
-            keys = list({row[0] for row in await cursor.fetchall()})
+            keys = sorted({row[0] for row in await cursor.fetchall()})
+            # Locked first, as in collect(): a store of the same bytes by another workflow,
+            # racing with this, then either keeps the payload or fails and is retried.
+            await conn.execute(
+                "SELECT 1 FROM payloads WHERE sha256 = ANY(%s) ORDER BY sha256 FOR UPDATE", (keys,)
+            )
             # A separate statement: it must see the owner rows the one above removed.
             cursor = await conn.execute(
                 "DELETE FROM payloads p WHERE p.sha256 = ANY(%s) AND NOT EXISTS "
@@ -72,3 +87,44 @@ class PostgresPayloadDriver(ContentAddressedDriver):
                 "SELECT sha256 FROM payload_owners WHERE owner_id = %s", (owner_id,)
             )
             return {row[0] for row in await cursor.fetchall()}
+
+    async def ownership(self) -> list[Ownership]:
+        async with self.database.connection() as conn:
+            cursor = await conn.execute(
+                "SELECT o.sha256, o.owner_id, o.owner_kind, o.namespace, o.last_stored_at, "
+                "p.size_bytes FROM payload_owners o JOIN payloads p ON p.sha256 = o.sha256"
+            )
+            return [Ownership(*row) for row in await cursor.fetchall()]
+
+    async def collect(self, releases: Sequence[Release]) -> Collected:
+        if not releases:
+            return Collected(0, 0, 0)
+        async with self.database.connection() as conn, conn.transaction():
+            cursor = await conn.execute(
+                "DELETE FROM payload_owners o USING unnest(%s::text[], %s::text[], "
+                "%s::timestamptz[]) AS r(sha256, owner_id, stored_before) "
+                "WHERE o.sha256 = r.sha256 AND o.owner_id = r.owner_id "
+                "AND o.last_stored_at < r.stored_before RETURNING o.sha256",
+                (
+                    [r.sha256 for r in releases],
+                    [r.owner_id for r in releases],
+                    [r.stored_before for r in releases],
+                ),
+            )
+            released = await cursor.fetchall()
+            keys = sorted({row[0] for row in released})
+            # Lock the payload rows before looking for owners: a worker storing one of them now
+            # holds a key-share lock on it (the foreign key of its new owner row), so this waits
+            # for its commit and then sees the new owner; a worker that comes after waits for
+            # this transaction and then fails its foreign key check, and Temporal retries it,
+            # storing the payload afresh. Either way nothing a history needs is deleted.
+            await conn.execute(
+                "SELECT 1 FROM payloads WHERE sha256 = ANY(%s) ORDER BY sha256 FOR UPDATE", (keys,)
+            )
+            cursor = await conn.execute(
+                "DELETE FROM payloads p WHERE p.sha256 = ANY(%s) AND NOT EXISTS "
+                "(SELECT 1 FROM payload_owners o WHERE o.sha256 = p.sha256) RETURNING size_bytes",
+                (keys,),
+            )
+            deleted = await cursor.fetchall()
+        return Collected(len(released), len(deleted), sum(row[0] for row in deleted))

@@ -111,6 +111,11 @@ class PostgresDatabase:
         async with self._pool.connection() as conn:
             yield conn
 
+    async def ping(self) -> None:
+        """One round trip on a pooled connection (the worker's /readyz)."""
+        async with self.connection() as conn:
+            await conn.execute("SELECT 1")
+
     async def close(self) -> None:
         pool, self._pool = self._pool, None
         if pool is not None:

@@ -35,7 +35,7 @@ async def test_workers_starting_at_once_migrate_a_fresh_database_once(
         await asyncio.gather(*(db.ready() for db in databases))
         async with databases[0].connection() as conn:
             cursor = await conn.execute(
-                "SELECT version, count(*) FROM schema_migrations GROUP BY 1"
+                "SELECT version, count(*) FROM schema_migrations GROUP BY 1 ORDER BY 1"
             )
             assert await cursor.fetchall() == [(m.version, 1) for m in MIGRATIONS]
     finally:

@@ -1,7 +1,9 @@
 """Payload drivers store by content hash, record the owning workflow, and refuse bytes that no
 longer match their hash: files and PostgreSQL alike."""
 
+import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,11 +16,12 @@ from temporalio.converter import (
 )
 
 from shared.stores.errors import PayloadIntegrityError, PayloadMissing
-from shared.stores.payloads import ContentAddressedDriver
+from shared.stores.payloads import ContentAddressedDriver, Release
 from shared.stores.payloads_file import FilePayloadDriver
 from shared.stores.payloads_postgres import PostgresPayloadDriver
 from shared.stores.postgres import PostgresDatabase
 from tests.support.postgres import PostgresServer
+from tests.support.temporal import wait_until
 
 OWNER = StorageDriverStoreContext(
     target=StorageDriverWorkflowInfo(
@@ -126,3 +129,102 @@ async def test_erasure_deletes_what_a_ticket_and_its_children_own_and_keeps_what
     assert await driver.payloads_of("ticket-T-1") == set()
     assert await driver.payloads_of("ticket-T-1/resolution/write") == set()
     assert await driver.erase_owned_by("ticket-T-1") == 0
+
+
+def stored_by(workflow_id: str, namespace: str = "default") -> StorageDriverStoreContext:
+    return StorageDriverStoreContext(
+        target=StorageDriverWorkflowInfo(namespace=namespace, id=workflow_id)
+    )
+
+
+async def test_the_ownership_record_says_who_stored_what_where_and_when_last(
+    driver: ContentAddressedDriver,
+) -> None:
+    [claim] = await driver.store(stored_by("ticket-T-1"), [payload(5_000, b"a")])
+    first = {(o.sha256, o.owner_id): o for o in await driver.ownership()}
+    await driver.store(stored_by("ticket-T-1"), [payload(5_000, b"a")])
+    await driver.store(stored_by("batch-B", namespace="other"), [payload(5_000, b"a")])
+
+    rows = {(o.sha256, o.owner_id): o for o in await driver.ownership()}
+    key = claim.claim_data["sha256"]
+    assert set(rows) == {(key, "ticket-T-1"), (key, "batch-B")}
+    mine = rows[(key, "ticket-T-1")]
+    assert (mine.owner_kind, mine.namespace, mine.size_bytes) == (
+        "workflow",
+        "default",
+        int(claim.claim_data["bytes"]),
+    )
+    assert mine.last_stored_at > first[(key, "ticket-T-1")].last_stored_at
+    assert rows[(key, "batch-B")].namespace == "other"
+
+
+async def test_collection_deletes_a_payload_only_when_its_last_owner_lets_go(
+    driver: ContentAddressedDriver,
+) -> None:
+    alone = await driver.store(stored_by("ticket-T-1"), [payload(5_000, b"a")])
+    shared = await driver.store(stored_by("ticket-T-1"), [payload(5_000, b"b")])
+    await driver.store(stored_by("ticket-T-2"), [payload(5_000, b"b")])
+    later = datetime.now(UTC) + timedelta(seconds=1)
+    releases = [Release(c.claim_data["sha256"], "ticket-T-1", later) for c in (*alone, *shared)]
+
+    collected = await driver.collect(releases)
+
+    assert (collected.owner_rows, collected.payloads) == (2, 1)
+    assert collected.bytes == int(alone[0].claim_data["bytes"])
+    with pytest.raises(PayloadMissing):
+        await driver.retrieve(RETRIEVE, alone)
+    assert await driver.retrieve(RETRIEVE, shared) == [payload(5_000, b"b")]
+    assert await driver.payloads_of("ticket-T-1") == set()
+    assert await driver.payloads_of("ticket-T-2") == {shared[0].claim_data["sha256"]}
+
+
+async def test_a_payload_stored_again_after_the_cutoff_is_kept(
+    driver: ContentAddressedDriver,
+) -> None:
+    claims = await driver.store(stored_by("ticket-T-1"), [payload(5_000, b"a")])
+    cutoff = datetime.now(UTC)
+    await wait_until(lambda: datetime.now(UTC) > cutoff, what="the clock to move on")
+    await driver.store(stored_by("ticket-T-1"), [payload(5_000, b"a")])  # again, after it
+
+    collected = await driver.collect(
+        [Release(claims[0].claim_data["sha256"], "ticket-T-1", cutoff)]
+    )
+
+    assert (collected.owner_rows, collected.payloads) == (0, 0)
+    assert await driver.retrieve(RETRIEVE, claims) == [payload(5_000, b"a")]
+
+
+async def test_a_store_in_progress_keeps_the_payload_collection_is_deleting(
+    postgres: PostgresServer,
+) -> None:
+    """A worker stores a payload (for another workflow) at the moment collection deletes it:
+    collection waits for the store's transaction, sees the new owner and keeps the payload."""
+    database = PostgresDatabase(postgres.create_database("gcrace"), pool_size=4)
+    driver = PostgresPayloadDriver(database)
+    try:
+        claims = await driver.store(stored_by("ticket-T-1"), [payload(5_000, b"a")])
+        key = claims[0].claim_data["sha256"]
+        async with database.connection() as store, store.transaction():
+            # What put_many does for the new owner, left uncommitted.
+            await store.execute(
+                "INSERT INTO payload_owners (sha256, owner_id, owner_kind) VALUES (%s, %s, %s)",
+                (key, "ticket-T-2", "workflow"),
+            )
+            later = datetime.now(UTC) + timedelta(seconds=1)
+            collecting = asyncio.create_task(driver.collect([Release(key, "ticket-T-1", later)]))
+
+            async def collection_waits_on_the_store() -> bool:
+                async with database.connection() as conn:
+                    cursor = await conn.execute(
+                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                    )
+                    row = await cursor.fetchone()
+                    return bool(row and row[0])
+
+            await wait_until(collection_waits_on_the_store, what="collection to wait")
+        collected = await collecting
+        assert (collected.owner_rows, collected.payloads) == (1, 0)
+        assert await driver.retrieve(RETRIEVE, claims) == [payload(5_000, b"a")]
+        assert await driver.payloads_of("ticket-T-2") == {key}
+    finally:
+        await database.close()

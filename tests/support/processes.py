@@ -51,9 +51,20 @@ class CliResult:
         return self.stdout + self.stderr
 
 
+# Worker processes in tests stop within seconds: the production grace (the longest agent attempt,
+# minutes) would only matter to a test that stops a worker mid-call, and those set their own.
+TEST_SHUTDOWN_GRACE_SECONDS = "5"
+
+
 def environment(address: str, data_dir: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "TICKETS_"))}
-    env.update(TEMPORAL_ADDRESS=address, TICKETS_DATA_DIR=str(data_dir), COLUMNS="200", **extra)
+    env.update(
+        TEMPORAL_ADDRESS=address,
+        TICKETS_DATA_DIR=str(data_dir),
+        TICKETS_SHUTDOWN_GRACE_SECONDS=TEST_SHUTDOWN_GRACE_SECONDS,
+        COLUMNS="200",
+    )
+    env.update(extra)
     return env
 
 

@@ -20,7 +20,7 @@ from temporalio.client import (
 from temporalio.worker import Replayer
 
 from shared import names, telemetry
-from shared.data_converter import data_converter
+from shared.data_converter import data_converter, reading_only
 from shared.stores.payloads_file import FilePayloadDriver
 from shared.view import TicketView
 from tests.support.keys import make_key_ring
@@ -97,10 +97,13 @@ async def histories(
 
 
 def new_replayer() -> Replayer:
-    """A Replayer set up as the workers are: the project's converter and the tracing plugin (so
-    replay also proves that tracing adds no command and emits no span)."""
+    """A Replayer set up as the workers are: the project's converter (reading stored payloads,
+    storing none) and the tracing plugin (so replay also proves that tracing adds no command and
+    emits no span)."""
     return Replayer(
-        workflows=ALL_WORKFLOWS, data_converter=CONVERTER, plugins=telemetry.client_plugins()
+        workflows=ALL_WORKFLOWS,
+        data_converter=reading_only(CONVERTER),
+        plugins=telemetry.client_plugins(),
     )
 
 

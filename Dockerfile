@@ -1,0 +1,30 @@
+# The product image: the worker (the default command), the HTTP API (`python -m starter serve`)
+# and the codec server (`python -m starter codec-server`), as docker-compose.yml runs them.
+#
+# Small on purpose: Python's slim image; the package with its runtime dependencies only (no dev
+# extras, no embedded Temporal server: the cluster has its own); every dependency ships a wheel,
+# so no compiler; no source tree left behind, only the configuration the worker reads; no pip
+# cache. It runs as an unprivileged user.
+FROM python:3.11.13-slim-bookworm
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+COPY . /src
+RUN pip install /src \
+    && mkdir -p /app \
+    && cp -r /src/config /app/config \
+    && rm -rf /src \
+    && useradd --system --uid 10001 --user-group --create-home --home-dir /home/tickets tickets
+
+# Nothing a worker writes to its own disk is needed by another (docs/stores.md): with
+# TICKETS_DATABASE_URL set, the data directory only holds what a single process may cache.
+ENV TICKETS_DATA_DIR=/home/tickets/data
+WORKDIR /app
+USER tickets
+
+# 9464: worker metrics (TICKETS_METRICS_ADDRESS); 8480: the HTTP API; 8081: the codec server.
+EXPOSE 9464 8480 8081
+CMD ["python", "-m", "worker"]

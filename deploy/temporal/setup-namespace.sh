@@ -1,0 +1,49 @@
+#!/bin/sh
+# The namespace and the ticket search attributes, run by the `temporal-namespace` job of
+# docker-compose.yml with the temporalio/admin-tools image once the server answers. Workers
+# register the search attributes too (shared/search_attribute_setup.py), but a deployment should
+# not depend on a worker's permissions to change the namespace: this job makes it explicit.
+# Idempotent: an existing namespace or attribute of the right type is left as it is.
+set -eu
+
+: "${TEMPORAL_ADDRESS:?}" "${NAMESPACE:?}" "${RETENTION:?}"
+
+echo "waiting for the Temporal server at $TEMPORAL_ADDRESS"
+attempt=0
+until temporal operator cluster health --address "$TEMPORAL_ADDRESS" >/dev/null 2>&1; do
+    attempt=$((attempt + 1))
+    if [ "$attempt" -ge 60 ]; then
+        echo "the Temporal server did not become healthy within 2 minutes" >&2
+        exit 1
+    fi
+    sleep 2
+done
+
+if temporal operator namespace describe --address "$TEMPORAL_ADDRESS" -n "$NAMESPACE" >/dev/null 2>&1; then
+    echo "namespace $NAMESPACE exists"
+else
+    temporal operator namespace create --address "$TEMPORAL_ADDRESS" -n "$NAMESPACE" \
+        --retention "$RETENTION"
+fi
+
+# The ticket search attributes: shared/search_attributes.py (tests/deploy checks the two agree).
+# name:type, one per line.
+ATTRIBUTES="
+TicketState:Keyword
+TicketCategory:Keyword
+TicketPriority:Keyword
+TicketSlaDeadline:Datetime
+TicketEscalated:Bool
+"
+existing=$(temporal operator search-attribute list --address "$TEMPORAL_ADDRESS" -n "$NAMESPACE")
+for pair in $ATTRIBUTES; do
+    name=${pair%%:*}
+    type=${pair##*:}
+    if echo "$existing" | grep -Eq "^[[:space:]]*$name[[:space:]]+$type[[:space:]]*$"; then
+        echo "search attribute $name ($type) exists"
+        continue
+    fi
+    temporal operator search-attribute create --address "$TEMPORAL_ADDRESS" -n "$NAMESPACE" \
+        --name "$name" --type "$type"
+done
+echo "namespace $NAMESPACE is ready"

@@ -1,0 +1,261 @@
+"""``python -m starter gc-payloads [--grace 1h] [--yes]``: delete stored payloads that no open or
+retained workflow refers to any more.
+
+The payload store records, for every payload, which workflow stored it (its owner; one payload
+may have several). For each owner of this namespace:
+
+- **gone**: Temporal no longer knows the workflow (describe answers NOT_FOUND: closed and past
+  the namespace's retention, or deleted). Its ownership goes. A child workflow (``parent/child``
+  ids, as our orchestrator and swarm children have) stays while its parent is retained.
+- **still known**: its histories (every run visibility lists) are read, and a payload it owns
+  that none of them refers to goes: large status-query answers (a query's answer never enters a
+  history, and is read once), update inputs a validator refused, the input of a start that was
+  refused as a duplicate.
+
+Either way only what was last stored longer ago than ``--grace`` (1 hour) goes: a payload stored
+for a workflow task still in progress, or a start request on its way to the server, is not yet in
+any history. Then each payload with no owner left is deleted; one still owned by any other
+workflow stays. Owners the store cannot check (an activity's heartbeat, a store with no target,
+another namespace's workflows) are left alone. Dry run by default. docs/payloads.md.
+"""
+
+import argparse
+import asyncio
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Final
+
+from pydantic import BaseModel, Field
+from temporalio.api.common.v1 import Payload
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from shared.history_references import referenced_hashes
+from shared.stores.config import StoreConfig
+from shared.stores.factory import build_stores
+from shared.stores.payloads import ContentAddressedDriver, Ownership, Release
+from starter import render
+from starter.connection import open_client
+from starter.durations import describe_duration
+from starter.errors import EXIT_OK, CliError
+
+DEFAULT_GRACE: Final = timedelta(hours=1)
+# A workflow task takes seconds and a start request less: a minute is the least that is safe.
+MIN_GRACE: Final = timedelta(minutes=1)
+# Owners checked at once (a describe, then a few history reads each).
+CHECK_CONCURRENCY: Final = 16
+# The namespace a ``Replayer`` works in (the SDK's default). Payloads a replayer stored (one that
+# was not set up to read only) belong to no workflow anyone can reach: always collected.
+REPLAYER_NAMESPACE: Final = "ReplayNamespace"
+# Characters a visibility query cannot quote safely; such an owner's payloads are only
+# collected once the workflow is gone.
+_UNQUOTABLE: Final = ("'", "\\", '"')
+
+
+class GcReport(BaseModel):
+    store: str
+    namespace: str
+    grace_seconds: float
+    applied: bool = False
+    owners_checked: int = 0
+    owners_gone: int = 0
+    children_of_retained_parents: int = 0
+    released_from_gone_owners: int = 0  # ownership pairs
+    released_unreferenced: int = 0  # ownership pairs: query answers and the like
+    released_replay_copies: int = 0  # pairs a Replayer stored: nothing ever reads them
+    left_alone: int = 0  # pairs of owners this command cannot check
+    payloads_to_delete: int = 0
+    bytes_to_delete: int = 0
+    owner_rows_removed: int = 0  # after --yes
+    payloads_deleted: int = 0
+    bytes_freed: int = 0
+    problems: list[str] = Field(default_factory=list)
+
+
+async def _exists(client: Client, workflow_id: str) -> bool:
+    try:
+        await client.get_workflow_handle(workflow_id).describe()
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return True
+
+
+async def _decode(payloads: Sequence[Payload], client: Client) -> list[Payload]:
+    codec = client.data_converter.payload_codec
+    return await codec.decode(payloads) if codec else list(payloads)
+
+
+async def _referenced(client: Client, workflow_id: str) -> set[str] | None:
+    """The stored payloads any retained run of this workflow refers to (None: its runs could
+    not be listed, so nothing of it may be judged unreferenced)."""
+    if any(c in workflow_id for c in _UNQUOTABLE):
+        return None
+    runs = {e.run_id async for e in client.list_workflows(f"WorkflowId = '{workflow_id}'")}
+    runs.add((await client.get_workflow_handle(workflow_id).describe()).run_id)
+    found: set[str] = set()
+    for run_id in runs:
+        handle = client.get_workflow_handle(workflow_id, run_id=run_id)
+        try:
+            events = [e async for e in handle.fetch_history_events()]
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:  # this run is past retention
+                continue
+            raise
+        found |= await referenced_hashes(events, lambda p: _decode(p, client))
+    return found
+
+
+def _checkable(row: Ownership, namespace: str) -> bool:
+    return (
+        row.owner_kind == "workflow" and bool(row.owner_id) and row.namespace in (None, namespace)
+    )
+
+
+async def plan_collection(
+    client: Client, driver: ContentAddressedDriver, grace: timedelta
+) -> tuple[GcReport, list[Release]]:
+    cutoff = datetime.now(UTC) - grace
+    report = GcReport(
+        store=driver.describe(), namespace=client.namespace, grace_seconds=grace.total_seconds()
+    )
+    rows = await driver.ownership()
+    by_owner: dict[str, list[Ownership]] = defaultdict(list)
+    releases: list[Release] = []
+    for row in rows:
+        if row.namespace == REPLAYER_NAMESPACE:
+            if row.last_stored_at < cutoff:
+                report.released_replay_copies += 1
+                releases.append(Release(row.sha256, row.owner_id, cutoff))
+        elif _checkable(row, client.namespace):
+            by_owner[row.owner_id].append(row)
+        else:
+            report.left_alone += 1
+    report.owners_checked = len(by_owner)
+    gate = asyncio.Semaphore(CHECK_CONCURRENCY)
+
+    async def judge(owner_id: str, owned: list[Ownership]) -> None:
+        async with gate:
+            try:
+                if not await _exists(client, owner_id):
+                    parent = owner_id.rpartition("/")[0]
+                    if parent and await _exists(client, parent):
+                        report.children_of_retained_parents += 1
+                        return
+                    report.owners_gone += 1
+                    gone = [r for r in owned if r.last_stored_at < cutoff]
+                    report.released_from_gone_owners += len(gone)
+                    releases.extend(Release(r.sha256, owner_id, cutoff) for r in gone)
+                    return
+                referenced = await _referenced(client, owner_id)
+            except RPCError as err:
+                report.problems.append(f"{owner_id}: the server answered: {err.message}")
+                return
+            except Exception as err:  # a history that cannot be decoded (a key missing, ...)
+                report.problems.append(f"{owner_id}: {' '.join(str(err).split())[:200]}")
+                return
+            if referenced is None:
+                return
+            unreferenced = [
+                r for r in owned if r.sha256 not in referenced and r.last_stored_at < cutoff
+            ]
+            report.released_unreferenced += len(unreferenced)
+            releases.extend(Release(r.sha256, owner_id, cutoff) for r in unreferenced)
+
+    await asyncio.gather(*(judge(owner, owned) for owner, owned in by_owner.items()))
+    released = {(r.sha256, r.owner_id) for r in releases}
+    owners_left: dict[str, int] = defaultdict(int)
+    sizes: dict[str, int] = {}
+    for row in rows:
+        sizes[row.sha256] = row.size_bytes
+        if (row.sha256, row.owner_id) not in released:
+            owners_left[row.sha256] += 1
+    doomed = {sha for sha, _ in released if owners_left[sha] == 0}
+    report.payloads_to_delete = len(doomed)
+    report.bytes_to_delete = sum(sizes[sha] for sha in doomed)
+    return report, releases
+
+
+async def collect_payloads(
+    client: Client, driver: ContentAddressedDriver, grace: timedelta, *, really: bool
+) -> GcReport:
+    report, releases = await plan_collection(client, driver, grace)
+    if really:
+        collected = await driver.collect(releases)
+        report.applied = True
+        report.owner_rows_removed = collected.owner_rows
+        report.payloads_deleted = collected.payloads
+        report.bytes_freed = collected.bytes
+    return report
+
+
+def _size(count: int) -> str:
+    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if count >= size:
+            return f"{count / size:.1f} {unit}"
+    return f"{count} bytes"
+
+
+def print_report(report: GcReport) -> None:
+    out = render.console()
+    grace = describe_duration(timedelta(seconds=report.grace_seconds))
+    out.print(f"Payload store: {report.store} (namespace {report.namespace})")
+    out.print(f"  {report.owners_checked} owning workflow(s) checked against Temporal")
+    out.print(
+        f"  {report.owners_gone} gone (past retention or deleted): "
+        f"{report.released_from_gone_owners} payload ownership(s) released"
+    )
+    out.print(
+        f"  {report.released_unreferenced} payload(s) that no history of a retained owner "
+        f"refers to (query answers and the like), stored over {grace} ago"
+    )
+    if report.released_replay_copies:
+        out.print(
+            f"  {report.released_replay_copies} payload(s) a replayer stored "
+            f"(namespace {REPLAYER_NAMESPACE}): never read"
+        )
+    if report.children_of_retained_parents:
+        out.print(
+            f"  {report.children_of_retained_parents} gone child workflow(s) kept: "
+            "their parent is retained"
+        )
+    if report.left_alone:
+        out.print(
+            f"  {report.left_alone} ownership(s) left alone: activities, no target, "
+            "or another namespace"
+        )
+    for problem in report.problems:
+        out.print(f"  [red]could not check[/red] {problem}")
+    if report.applied:
+        out.print(
+            f"Deleted {report.payloads_deleted} payload(s), {_size(report.bytes_freed)} "
+            f"({report.owner_rows_removed} ownership(s) removed)."
+        )
+    else:
+        out.print(
+            f"Would delete {report.payloads_to_delete} payload(s), "
+            f"{_size(report.bytes_to_delete)} (a payload another owner still holds stays)."
+        )
+        out.print("Nothing was deleted: run again with --yes to delete.")
+
+
+async def run_gc(args: argparse.Namespace) -> int:
+    if args.grace < MIN_GRACE:
+        raise CliError(f"--grace must be at least {describe_duration(MIN_GRACE)}")
+    client = await open_client()
+    stores = build_stores(StoreConfig.from_env())
+    try:
+        report = await collect_payloads(client, stores.payloads, args.grace, really=args.yes)
+    finally:
+        await stores.close()
+    if args.json:
+        render.print_json(report)
+    else:
+        print_report(report)
+    if report.problems:
+        raise CliError(
+            f"{len(report.problems)} owner(s) could not be checked; their payloads were kept"
+        )
+    return EXIT_OK

@@ -1,0 +1,87 @@
+"""Operations commands: ``replay`` (a deploy gate), ``redrive`` (after an outage) and
+``gc-payloads`` (stored payloads no workflow needs any more). docs/deploy.md, docs/payloads.md."""
+
+import argparse
+
+from starter.durations import parse_duration
+
+
+def add_parsers(
+    sub: "argparse._SubParsersAction[argparse.ArgumentParser]", common: argparse.ArgumentParser
+) -> None:
+    from starter import replay
+
+    p = sub.add_parser(
+        "replay",
+        parents=[common],
+        help="replay recent histories against this code; exit 1 on a non-deterministic change",
+    )
+    p.add_argument(
+        "--since",
+        type=parse_duration,
+        default=replay.DEFAULT_SINCE,
+        metavar="DURATION",
+        help="workflows started this recently (and every running one); default 7d",
+    )
+    p.add_argument(
+        "--limit-per-type",
+        type=int,
+        default=replay.DEFAULT_LIMIT_PER_TYPE,
+        metavar="N",
+        help=f"at most this many of each workflow type, newest first (default "
+        f"{replay.DEFAULT_LIMIT_PER_TYPE})",
+    )
+    p.set_defaults(handler=replay.run_replay)
+
+    from starter import redrive
+
+    p = sub.add_parser(
+        "redrive",
+        parents=[common],
+        help="after an outage: restart FAILED tickets, redeliver DELIVERY_FAILED ones from the "
+        "ledger (dry run by default)",
+    )
+    p.add_argument(
+        "--state",
+        required=True,
+        type=redrive.redrivable_state,
+        metavar="STATE",
+        help="FAILED (start again from the input) or DELIVERY_FAILED (send the recorded answer)",
+    )
+    p.add_argument(
+        "--since",
+        type=parse_duration,
+        default=redrive.DEFAULT_SINCE,
+        metavar="DURATION",
+        help="tickets that ended this recently (default 24h)",
+    )
+    p.add_argument(
+        "--limit",
+        type=int,
+        default=redrive.DEFAULT_LIMIT,
+        metavar="N",
+        help=f"at most this many tickets (default {redrive.DEFAULT_LIMIT:,})",
+    )
+    p.add_argument(
+        "--yes", action="store_true", help="redrive for real (without it: only say what it would)"
+    )
+    p.set_defaults(handler=redrive.run_redrive)
+
+    from starter import gc_payloads
+
+    p = sub.add_parser(
+        "gc-payloads",
+        parents=[common],
+        help="delete stored payloads no open or retained workflow refers to (dry run by default)",
+    )
+    p.add_argument(
+        "--grace",
+        type=parse_duration,
+        default=gc_payloads.DEFAULT_GRACE,
+        metavar="DURATION",
+        help="leave alone what was stored this recently (default 1h, at least 1m)",
+    )
+    p.add_argument(
+        "--yes", action="store_true", help="delete for real (without it: only say what would go)"
+    )
+    p.set_defaults(handler=gc_payloads.run_gc)

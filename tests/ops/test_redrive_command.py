@@ -1,0 +1,202 @@
+"""`python -m starter redrive`: after an outage, FAILED tickets start again from their input and
+DELIVERY_FAILED tickets send the answer the ledger recorded, never a new draft."""
+
+import asyncio
+import json
+import threading
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
+
+from activities.delivery.activity import DeliveryActivities
+from activities.delivery.config import WEBHOOK, DeliveryConfig, WebhookConfig
+from policy.transitions import TicketState
+from shared import names
+from shared import operations as ops
+from shared.stores.sqlite_ledger import SqliteLedger
+from tests.ops.conftest import OpsServer
+from tests.support.fake_llm import FakeLLMServer, Recorded, Reply, good_answers
+from tests.support.llm_pipeline import llm_setup
+from tests.support.processes import CliResult, run_cli
+from tests.support.temporal import wait_until
+from tests.support.tickets import make_ticket
+from tests.support.webhook_receiver import Received, WebhookReceiver, webhook_receiver
+from tests.support.webhook_receiver import Reply as HookReply
+from tests.support.workers import real_pipeline
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
+
+SECRET = "redrive-test-webhook-secret"
+
+
+@dataclass
+class Outages:
+    """What the test breaks and mends: the LLM provider and the customer's webhook."""
+
+    fake: FakeLLMServer
+    receiver: WebhookReceiver
+    ledger: SqliteLedger
+    provider_down: threading.Event
+    webhook_refuses: threading.Event
+
+
+@pytest.fixture(scope="module")
+async def outages(ops_server: OpsServer) -> AsyncIterator[Outages]:
+    provider_down, webhook_refuses = threading.Event(), threading.Event()
+
+    def llm(request: Recorded) -> Reply:
+        if provider_down.is_set():
+            return Reply(status=400, error_type="invalid_request_error", error_message="outage")
+        return good_answers(request)
+
+    def hook(request: Received, earlier: int) -> HookReply:
+        return (
+            HookReply(status=400, body="mailbox closed")
+            if webhook_refuses.is_set()
+            else HookReply()
+        )
+
+    ledger = SqliteLedger(ops_server.data_dir / "outbox.sqlite3")
+    with FakeLLMServer() as fake, webhook_receiver(hook) as receiver:
+        fake.responder = llm
+        setup = llm_setup(fake)
+        delivery = DeliveryActivities(
+            ledger,
+            DeliveryConfig(default_method=WEBHOOK, webhook=WebhookConfig(receiver.url, SECRET)),
+        )
+        async with real_pipeline(
+            ops_server.client,
+            names.TICKETS_TASK_QUEUE,
+            ops_server.data_dir,
+            setup.config,
+            setup.settings,
+            setup.env,
+            delivery=delivery,
+        ):
+            yield Outages(fake, receiver, ledger, provider_down, webhook_refuses)
+        await delivery.aclose()
+
+
+async def redrive(ops_server: OpsServer, *args: str) -> tuple[CliResult, dict[str, Any]]:
+    result = await asyncio.to_thread(
+        run_cli, ops_server.env, "redrive", "--since", "1h", "--json", *args
+    )
+    assert result.code == 0, result.output
+    report = json.loads(result.stdout)
+    return result, report
+
+
+def entry(report: dict[str, Any], ticket_id: str) -> dict[str, Any]:
+    [found] = [t for t in report["tickets"] if t["ticket_id"] == ticket_id]
+    return found
+
+
+async def test_a_failed_ticket_starts_again_from_its_input_once_the_provider_is_back(
+    ops_server: OpsServer, outages: Outages
+) -> None:
+    client = ops_server.client
+    ticket = make_ticket(subject="Locked out after the outage")
+    outages.provider_down.set()
+    try:
+        await ops.start_ticket(client, ticket)
+        handle = client.get_workflow_handle(names.ticket_workflow_id(ticket.ticket_id))
+        with pytest.raises(WorkflowFailureError):
+            await handle.result()
+        first_run = (await handle.describe()).run_id
+    finally:
+        outages.provider_down.clear()
+
+    _, dry = await redrive(ops_server, "--state", "FAILED")
+    planned = entry(dry, ticket.ticket_id)
+    assert (dry["applied"], planned["action"], planned["new_run_id"]) == (False, "restart", None)
+    assert (await handle.describe()).run_id == first_run  # a dry run changes nothing
+
+    _, done = await redrive(ops_server, "--state", "FAILED", "--yes")
+    new_run = entry(done, ticket.ticket_id)["new_run_id"]
+    assert done["applied"] and new_run and new_run != first_run
+
+    view = await wait_until(
+        lambda: _settled(client, ticket.ticket_id), timeout=60, what="the restarted ticket"
+    )
+    assert view.state is TicketState.COMPLETED
+    assert view.subject == ticket.subject
+    first = await client.get_workflow_handle(handle.id, run_id=first_run).describe()
+    assert first.status is WorkflowExecutionStatus.FAILED
+
+    _, again = await redrive(ops_server, "--state", "FAILED", "--yes")
+    repeat = entry(again, ticket.ticket_id)
+    assert repeat["action"] == "skip" and "redriven before" in repeat["why"]
+
+
+async def _settled(client: Client, ticket_id: str) -> Any:
+    view = await ops.ticket_status(client, ticket_id)
+    return view if view.state in (TicketState.COMPLETED, TicketState.FAILED) else None
+
+
+async def test_a_refused_delivery_sends_the_recorded_answer_again_and_no_new_draft(
+    ops_server: OpsServer, outages: Outages
+) -> None:
+    client = ops_server.client
+    ticket = make_ticket(subject="Invoice address")
+    outages.webhook_refuses.set()
+    try:
+        await ops.start_ticket(client, ticket)
+
+        async def delivery_failed() -> Any:
+            view = await ops.ticket_status(client, ticket.ticket_id)
+            return view if view.state is TicketState.DELIVERY_FAILED else None
+
+        await wait_until(delivery_failed, timeout=60, what="DELIVERY_FAILED")
+    finally:
+        outages.webhook_refuses.clear()
+    handle = client.get_workflow_handle(names.ticket_workflow_id(ticket.ticket_id))
+    first_run = (await handle.describe()).run_id
+    recorded = await outages.ledger.get(ticket.ticket_id)
+    assert recorded is not None and recorded.sent_at is None
+    llm_calls = len(outages.fake.calls())
+
+    _, dry = await redrive(ops_server, "--state", "DELIVERY_FAILED")
+    planned = entry(dry, ticket.ticket_id)
+    assert planned["action"] == "redeliver"
+    assert f"revision {recorded.revision}" in planned["why"]
+    assert recorded.idempotency_key in planned["why"]
+    assert len(outages.receiver.by_ticket()[ticket.ticket_id]) == 1  # nothing sent by a dry run
+
+    _, done = await redrive(ops_server, "--state", "DELIVERY_FAILED", "--yes")
+    new_run = entry(done, ticket.ticket_id)["new_run_id"]
+    assert new_run and new_run != first_run
+
+    async def completed() -> Any:
+        view = await ops.ticket_status(client, ticket.ticket_id)
+        return view if view.state is TicketState.COMPLETED else None
+
+    view = await wait_until(completed, timeout=60, what="the redelivered ticket")
+    sent = outages.receiver.by_ticket()[ticket.ticket_id]
+    assert len(sent) == 2
+    assert sent[1].body == sent[0].body  # the recorded answer, byte for byte
+    assert sent[1].headers["Idempotency-Key"] == recorded.idempotency_key
+    assert view.delivery is not None and view.delivery.revision == recorded.revision
+    assert view.draft is not None and view.draft.text == recorded.body
+    assert len(outages.fake.calls()) == llm_calls  # no agent ran again: no new draft
+    after = await outages.ledger.get(ticket.ticket_id)
+    assert after is not None and after.sent_at is not None
+
+    new_events = [
+        e
+        async for e in client.get_workflow_handle(handle.id, run_id=new_run).fetch_history_events()
+    ]
+    reset_at = next(
+        i
+        for i, e in enumerate(new_events)
+        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED
+    )
+    scheduled_after = [
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in new_events[reset_at:]
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+    ]
+    assert scheduled_after == [names.DELIVER_RESPONSE]

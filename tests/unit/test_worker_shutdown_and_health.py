@@ -1,0 +1,88 @@
+"""How long a stopping worker waits for in-flight work, and what its health server answers."""
+
+import asyncio
+from datetime import timedelta
+
+import httpx
+import pytest
+
+from shared.health import HealthState, parse_address, start_health_server
+from shared.pipeline_config import AgentTimeouts, PipelineConfig
+from shared.settings import ConfigError
+from shared.shutdown import SHUTDOWN_MARGIN, shutdown_grace
+from workflows.options import DELIVERY_START_TO_CLOSE
+
+
+def test_the_grace_covers_the_longest_agent_attempt_plus_a_margin() -> None:
+    assert shutdown_grace(PipelineConfig(), {}) == timedelta(seconds=120) + SHUTDOWN_MARGIN
+    slow = PipelineConfig(agent_timeouts=AgentTimeouts(start_to_close_seconds=300))
+    assert shutdown_grace(slow, {}) == timedelta(seconds=305)
+
+
+def test_short_agent_attempts_still_leave_a_delivery_time_to_finish() -> None:
+    quick = PipelineConfig(
+        agent_timeouts=AgentTimeouts(start_to_close_seconds=10, heartbeat_seconds=5)
+    )
+    assert shutdown_grace(quick, {}) == DELIVERY_START_TO_CLOSE + SHUTDOWN_MARGIN
+
+
+def test_the_grace_can_be_set_and_a_bad_value_names_the_variable() -> None:
+    env = {"TICKETS_SHUTDOWN_GRACE_SECONDS": "2.5"}
+    assert shutdown_grace(PipelineConfig(), env) == timedelta(seconds=2.5)
+    for bad in ("soon", "-1", "nan", "7200"):
+        with pytest.raises(ConfigError, match="TICKETS_SHUTDOWN_GRACE_SECONDS"):
+            shutdown_grace(PipelineConfig(), {"TICKETS_SHUTDOWN_GRACE_SECONDS": bad})
+
+
+def test_a_health_address_must_be_host_and_port() -> None:
+    assert parse_address("0.0.0.0:8090") == ("0.0.0.0", 8090)
+    assert parse_address("[::1]:8090") == ("::1", 8090)
+    for bad in ("8090", "localhost", "host:http", "host:70000", ":8090"):
+        with pytest.raises(ConfigError, match="TICKETS_HEALTH_ADDRESS"):
+            parse_address(bad)
+
+
+class FakeWorker:
+    """Stands in for a temporalio Worker: only ``is_running`` is asked."""
+
+    def __init__(self) -> None:
+        self.is_running = True
+
+
+async def test_liveness_fails_when_a_worker_stops_unless_the_process_is_draining() -> None:
+    workers = [FakeWorker(), FakeWorker()]
+    state = HealthState(workers)
+    server = await start_health_server("127.0.0.1:0", state)
+    url = f"http://{server.address}"
+    try:
+        async with httpx.AsyncClient(timeout=5) as http:
+            assert (await http.get(f"{url}/healthz")).status_code == 200
+            assert (await http.get(f"{url}/readyz")).json() == {"checks": {}, "status": "ok"}
+            workers[1].is_running = False
+            stopped = await http.get(f"{url}/healthz")
+            assert (stopped.status_code, stopped.json()["stopped"]) == (503, 1)
+            assert (await http.get(f"{url}/readyz")).status_code == 503
+            state.start_draining()
+            assert (await http.get(f"{url}/healthz")).status_code == 200
+            draining = await http.get(f"{url}/readyz")
+            assert (draining.status_code, draining.json()["status"]) == (503, "draining")
+            assert (await http.get(f"{url}/metrics")).status_code == 404
+            assert (await http.post(f"{url}/healthz")).status_code == 405
+    finally:
+        await server.close()
+
+
+async def test_a_request_with_oversized_headers_is_refused_and_the_server_carries_on() -> None:
+    server = await start_health_server("127.0.0.1:0", HealthState([FakeWorker()]))
+    host, port = server.address.rsplit(":", 1)
+    try:
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(b"GET /healthz HTTP/1.1\r\nX-Junk: " + b"a" * 20_000 + b"\r\n\r\n")
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.read(), 5)
+        writer.close()
+        assert answer.startswith(b"HTTP/1.1 431")
+        async with httpx.AsyncClient(timeout=5) as http:
+            assert (await http.get(f"http://{server.address}/healthz")).status_code == 200
+    finally:
+        await server.close()
