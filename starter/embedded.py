@@ -21,6 +21,16 @@ from starter.errors import CliError
 from starter.spawn import spawn_logged
 
 STARTUP_TIMEOUT = 60.0  # seconds; first start creates the SQLite schema and takes a few seconds
+# The server's SQLite file in write-ahead-log mode: a commit appends to the log instead of
+# rewriting pages and journalling them, and readers (visibility queries) no longer block the
+# writer. Measured on the benchmarks: 1.6-2x the throughput of the default rollback journal
+# (docs/embedded-server.md).
+SQLITE_JOURNAL_MODE = "wal"
+# With WAL, `full` syncs the log on every commit: a transaction the server acknowledged survives
+# a power cut. `normal` syncs only at checkpoints and may lose the last acknowledged transactions
+# (a started ticket, a completed activity) on a power cut, which a durable workflow engine must
+# not do. The difference measured on this machine is in docs/embedded-server.md.
+SQLITE_SYNCHRONOUS = "full"
 
 
 def temporal_cli() -> str:
@@ -62,6 +72,7 @@ class EmbeddedServer:
         ui: bool = True,
         register_search_attributes: bool = True,
         codec_endpoint: str | None = None,
+        sqlite_synchronous: str = SQLITE_SYNCHRONOUS,
     ) -> None:
         self.data_dir = data_dir
         self.host = host
@@ -71,6 +82,8 @@ class EmbeddedServer:
         # Off only in tests that prove the worker registers them itself.
         self.register_search_attributes = register_search_attributes
         self.codec_endpoint = codec_endpoint
+        # Benchmarks compare `full` with `normal`; everything else keeps the durable default.
+        self.sqlite_synchronous = sqlite_synchronous
         # Set by start() when it created the data directory's key file (so the caller says so).
         self.created_key_file: Path | None = None
         self.log_path = data_dir / "temporal-server.log"
@@ -96,6 +109,10 @@ class EmbeddedServer:
             str(self.port),
             "--db-filename",
             str(self.db_path),
+            "--sqlite-pragma",
+            f"journal_mode={SQLITE_JOURNAL_MODE}",
+            "--sqlite-pragma",
+            f"synchronous={self.sqlite_synchronous}",
             "--log-level",
             "warn",
         ]
