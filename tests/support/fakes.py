@@ -193,5 +193,17 @@ class FakeTicketServices:
             text_sha256=text_sha256(request.text),
         )
 
+    @activity.defn(name=names.DELIVER_RESPONSE_NOW)
+    async def deliver_now(self, request: DeliveryRequest) -> DeliveryReceipt:
+        """The local first attempt. A test that scripts delivery (a gate, failures) gets it on
+        the delivery queue, where it can act while the delivery runs: this one says busy."""
+        if self.deliver_gate is not None or self.deliver_failures:
+            raise ApplicationError(
+                "the fake's local delivery defers to the queue",
+                type=names.DELIVERY_BUSY_ERROR,
+                non_retryable=True,
+            )
+        return await self.deliver(request)
+
     def activities(self) -> list[object]:
-        return [self.load_config, self.search, self.deliver]
+        return [self.load_config, self.search, self.deliver, self.deliver_now]
