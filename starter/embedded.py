@@ -73,6 +73,7 @@ class EmbeddedServer:
         register_search_attributes: bool = True,
         codec_endpoint: str | None = None,
         sqlite_synchronous: str = SQLITE_SYNCHRONOUS,
+        sqlite_journal_mode: str = SQLITE_JOURNAL_MODE,
     ) -> None:
         self.data_dir = data_dir
         self.host = host
@@ -82,8 +83,9 @@ class EmbeddedServer:
         # Off only in tests that prove the worker registers them itself.
         self.register_search_attributes = register_search_attributes
         self.codec_endpoint = codec_endpoint
-        # Benchmarks compare `full` with `normal`; everything else keeps the durable default.
+        # Benchmarks compare these with other settings; everything else keeps the defaults.
         self.sqlite_synchronous = sqlite_synchronous
+        self.sqlite_journal_mode = sqlite_journal_mode
         # Set by start() when it created the data directory's key file (so the caller says so).
         self.created_key_file: Path | None = None
         self.log_path = data_dir / "temporal-server.log"
@@ -110,7 +112,7 @@ class EmbeddedServer:
             "--db-filename",
             str(self.db_path),
             "--sqlite-pragma",
-            f"journal_mode={SQLITE_JOURNAL_MODE}",
+            f"journal_mode={self.sqlite_journal_mode}",
             "--sqlite-pragma",
             f"synchronous={self.sqlite_synchronous}",
             "--log-level",
