@@ -131,8 +131,13 @@ def build_workers(
                     task_queue=queue,
                     workflows=ALL_WORKFLOWS,
                     # Delivery here too: tickets started before delivery had its own queue
-                    # (the delivery-queue patch) still schedule it on this one.
-                    activities=[*ticket_activities.all(), delivery.deliver_response],
+                    # (the delivery-queue patch) still schedule it on this one, and tickets
+                    # since lean-history make their first attempt here as a local activity.
+                    activities=[
+                        *ticket_activities.all(),
+                        delivery.deliver_response,
+                        delivery.deliver_response_now,
+                    ],
                     max_cached_workflows=max_cached_workflows,
                     workflow_task_poller_behavior=PollerBehaviorAutoscaling(),
                     activity_task_poller_behavior=PollerBehaviorAutoscaling(),

@@ -12,6 +12,7 @@ BENCHMARKS = [
     "swarm_window",
     "batch_throughput",
     "tracing_overhead",
+    "ticket_cost",
 ]
 
 

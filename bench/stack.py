@@ -22,13 +22,15 @@ class Stack:
     client: Client
     worker: WorkerProcess
     data: Path
+    address: str
 
 
 @contextlib.asynccontextmanager
-async def embedded_stack() -> AsyncIterator[Stack]:
+async def embedded_stack(**sqlite: str) -> AsyncIterator[Stack]:
+    """``sqlite``: ``sqlite_synchronous`` / ``sqlite_journal_mode`` other than `make run`'s."""
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
-        server = EmbeddedServer(data, "127.0.0.1", free_port(), ui=False)
+        server = EmbeddedServer(data, "127.0.0.1", free_port(), ui=False, **sqlite)
         await server.start()
         worker = WorkerProcess(data, server.address)
         try:
@@ -37,7 +39,7 @@ async def embedded_stack() -> AsyncIterator[Stack]:
             # the worker must share.
             os.environ["TICKETS_DATA_DIR"] = str(data)
             client = await connect(connection_settings({"TEMPORAL_ADDRESS": server.address}))
-            yield Stack(client, worker, data)
+            yield Stack(client, worker, data, server.address)
         finally:
             await worker.stop()
             await server.stop()

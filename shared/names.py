@@ -47,6 +47,8 @@ ANALYZE_ITEM: Final = "analyze_item"
 LOAD_PIPELINE_CONFIG: Final = "load_pipeline_config"
 SEARCH_KNOWLEDGE_BASE: Final = "search_knowledge_base"
 DELIVER_RESPONSE: Final = "deliver_response"
+# Delivery's first attempt, as a local activity next to the workflow (tickets since lean-history).
+DELIVER_RESPONSE_NOW: Final = "deliver_response_now"
 CHECK_TICKETS: Final = "check_tickets"
 
 # Ticket workflow handlers.
@@ -77,3 +79,6 @@ INVALID_OUTPUT_ERROR: Final = "InvalidModelOutput"
 DELIVERY_REJECTED_ERROR: Final = "DeliveryRejected"
 # Error type of a delivery attempt that failed for now (unreachable, 5xx, 429): retried.
 DELIVERY_UNAVAILABLE_ERROR: Final = "DeliveryUnavailable"
+# Error type of a local delivery attempt refused because the worker's delivery slots are all
+# busy: the workflow puts the delivery on the delivery queue instead.
+DELIVERY_BUSY_ERROR: Final = "DeliveryBusy"

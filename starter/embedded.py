@@ -22,6 +22,16 @@ from starter.errors import CliError
 from starter.spawn import spawn_logged
 
 STARTUP_TIMEOUT = 60.0  # seconds; first start creates the SQLite schema and takes a few seconds
+# The server's SQLite file in write-ahead-log mode: a commit appends to the log instead of
+# rewriting pages and journalling them, and readers (visibility queries) no longer block the
+# writer. Measured on the benchmarks: 1.6-2x the throughput of the default rollback journal
+# (docs/embedded-server.md).
+SQLITE_JOURNAL_MODE = "wal"
+# With WAL, `full` syncs the log on every commit: a transaction the server acknowledged survives
+# a power cut. `normal` syncs only at checkpoints and may lose the last acknowledged transactions
+# (a started ticket, a completed activity) on a power cut, which a durable workflow engine must
+# not do. The difference measured on this machine is in docs/embedded-server.md.
+SQLITE_SYNCHRONOUS = "full"
 
 
 def temporal_cli() -> str:
@@ -64,6 +74,8 @@ class EmbeddedServer:
         register_search_attributes: bool = True,
         codec_endpoint: str | None = None,
         extra_args: Sequence[str] = (),
+        sqlite_synchronous: str = SQLITE_SYNCHRONOUS,
+        sqlite_journal_mode: str = SQLITE_JOURNAL_MODE,
     ) -> None:
         self.data_dir = data_dir
         self.host = host
@@ -75,6 +87,9 @@ class EmbeddedServer:
         self.codec_endpoint = codec_endpoint
         # More `temporal server start-dev` flags (tests: dynamic configuration).
         self.extra_args = list(extra_args)
+        # Benchmarks compare these with other settings; everything else keeps the defaults.
+        self.sqlite_synchronous = sqlite_synchronous
+        self.sqlite_journal_mode = sqlite_journal_mode
         # Set by start() when it created the data directory's key file (so the caller says so).
         self.created_key_file: Path | None = None
         self.log_path = data_dir / "temporal-server.log"
@@ -100,6 +115,10 @@ class EmbeddedServer:
             str(self.port),
             "--db-filename",
             str(self.db_path),
+            "--sqlite-pragma",
+            f"journal_mode={self.sqlite_journal_mode}",
+            "--sqlite-pragma",
+            f"synchronous={self.sqlite_synchronous}",
             "--log-level",
             "warn",
         ]

@@ -23,7 +23,8 @@ AGENT_RETRY: Final = RetryPolicy(
 )
 
 # ---- knowledge base ------------------------------------------------------------------------------
-# A local lookup: it answers in milliseconds or something is wrong with the worker.
+# A local lookup: it answers in milliseconds or something is wrong with the worker. Since
+# lean-history it runs as a local activity (no task-queue round trip, no workflow task of its own).
 KB_START_TO_CLOSE: Final = timedelta(seconds=10)
 KB_RETRY: Final = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=5)
 
@@ -44,6 +45,15 @@ DELIVERY_RETRY: Final = RetryPolicy(
     maximum_interval=timedelta(minutes=10),
     maximum_attempts=30,
 )
+
+# ---- delivery's first attempt, as a local activity (tickets since lean-history) ------------------
+# The same bound as a queued attempt: the channel's client timeout sits below it. A local activity
+# that runs longer than the workflow task's timeout keeps the task alive with heartbeats.
+LOCAL_DELIVERY_START_TO_CLOSE: Final = DELIVERY_START_TO_CLOSE
+# One attempt only: any failure but a refusal for good hands the delivery to the delivery queue,
+# whose policy keeps trying for hours (a local activity retrying that long would do it with
+# timers and workflow tasks, and hold the worker's local-activity slots).
+LOCAL_DELIVERY_RETRY: Final = RetryPolicy(maximum_attempts=1)
 
 # ---- configuration snapshot (local activity) -----------------------------------------------------
 # Reads the worker's in-memory configuration: a local activity, no extra round trip to the server.

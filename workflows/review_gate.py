@@ -59,6 +59,8 @@ class ReviewGate:
         self._record = record
         self._accepting = False
         self._pending: ReviewDecision | None = None
+        # Tickets since lean-history always have the final deadline, without asking the patch.
+        self.lean = False
 
     async def wait(
         self,
@@ -72,7 +74,7 @@ class ReviewGate:
         view = self._record.view
         view.review_reasons = reasons
         closes_at: datetime | None = None
-        if final_deadline_hours and workflow.patched(PATCH_REVIEW_FINAL_DEADLINE):
+        if final_deadline_hours and (self.lean or workflow.patched(PATCH_REVIEW_FINAL_DEADLINE)):
             closes_at = workflow.now() + timedelta(hours=final_deadline_hours)
         view.review_closes_at = closes_at
         self._record.move(TicketState.AWAITING_REVIEW, "policy", "; ".join(reasons))

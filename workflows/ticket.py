@@ -75,6 +75,20 @@ PATCH_ORCHESTRATED_RESOLUTION = "orchestrated-resolution"
 # of failing the workflow. Tickets started before keep scheduling it on the workflow's queue.
 PATCH_DELIVERY_QUEUE = "delivery-queue"
 
+# One patch for every change of this version, so a new ticket pays for one marker, not one per
+# patch (each costs two history events the first time it is asked: the marker and the upsert of
+# TemporalChangeVersion). A ticket started under it:
+# - takes every earlier patch's new path without asking it (orchestrated-resolution,
+#   delivery-queue, review-final-deadline, illegal-transition-tells-batch);
+# - looks up the knowledge base as a local activity (no activity task and no workflow task of
+#   its own);
+# - tries delivery first as a local activity, and queues it only when that fails for now;
+# - upserts its search attributes only when they change across a wait: not the NEW its starter
+#   already set, not TicketEscalated=false, not a state the same workflow task leaves again
+#   (TRIAGED before the lookup, VALIDATED before a local delivery).
+# A ticket started before replays as it ran. See docs/versioning.md and docs/history-cost.md.
+PATCH_LEAN_HISTORY = "lean-history"
+
 # How much of an invalid input's validation errors the failure names (field and problem, never
 # the value: pydantic's messages quote no input).
 MAX_INPUT_ERRORS = 5
@@ -123,11 +137,16 @@ class TicketWorkflow:
         self._reviews = ReviewGate(self._record)
         self._told_batch = False
         self._batch_id = parsed.batch_id
+        # Set by run() before anything else: whether this run takes the lean-history paths.
+        self._lean = False
 
     # ---- the lifecycle ---------------------------------------------------------------------------
 
     @workflow.run
     async def run(self, request: Any) -> TicketView:
+        # Asked first, before the first command that differs between the two versions.
+        self._lean = workflow.patched(PATCH_LEAN_HISTORY)
+        self._record.lean = self._reviews.lean = self._lean
         self._record.start()
         if self._invalid_input is not None:
             reason = f"invalid ticket input: {self._invalid_input}"
@@ -158,8 +177,8 @@ class TicketWorkflow:
                 non_retryable=True,
             ) from err
         except ApplicationError as err:
-            if err.type != ILLEGAL_TRANSITION or not workflow.patched(
-                PATCH_ILLEGAL_TRANSITION_TELLS_BATCH
+            if err.type != ILLEGAL_TRANSITION or not (
+                self._lean or workflow.patched(PATCH_ILLEGAL_TRANSITION_TELLS_BATCH)
             ):
                 raise
             # A bug: the workflow fails loudly (the error as it is), and its batch learns that
@@ -290,7 +309,9 @@ class TicketWorkflow:
             priority, model = FALLBACK_PRIORITY, None
             rationale = f"triage gave no valid answer; treated as {FALLBACK_PRIORITY}"
         self._set_priority(priority)
-        self._record.move(S.TRIAGED, AgentRole.TRIAGE, rationale, model)
+        # Lean: the knowledge-base lookup (local) and the move to RESOLVING follow in the same
+        # workflow task, which publishes the priority, the SLA deadline and the state at once.
+        self._record.move(S.TRIAGED, AgentRole.TRIAGE, rationale, model, publish=not self._lean)
 
     def _set_priority(self, priority: Priority) -> None:
         view = self._record.view
@@ -300,18 +321,33 @@ class TicketWorkflow:
     async def _knowledge(self) -> list[KnowledgeArticle]:
         if self._articles is None:
             assert self._classification is not None
-            self._articles = await workflow.execute_activity(
-                names.SEARCH_KNOWLEDGE_BASE,
-                KnowledgeQuery(
-                    category=self._classification.category,
-                    text=f"{self._ticket.subject}\n{self._ticket.body}",
-                ),
-                result_type=list[KnowledgeArticle],
-                start_to_close_timeout=options.KB_START_TO_CLOSE,
-                retry_policy=options.KB_RETRY,
-                summary=f"knowledge base: {self._classification.category}",
-                priority=temporal_priority(self._record),
+            query = KnowledgeQuery(
+                category=self._classification.category,
+                text=f"{self._ticket.subject}\n{self._ticket.body}",
             )
+            summary = f"knowledge base: {self._classification.category}"
+            if self._lean:
+                # Milliseconds of work on the worker that runs this workflow: as a local
+                # activity it costs one marker instead of an activity task's three events and
+                # the workflow task its result would start.
+                self._articles = await workflow.execute_local_activity(
+                    names.SEARCH_KNOWLEDGE_BASE,
+                    query,
+                    result_type=list[KnowledgeArticle],
+                    start_to_close_timeout=options.KB_START_TO_CLOSE,
+                    retry_policy=options.KB_RETRY,
+                    summary=summary,
+                )
+            else:
+                self._articles = await workflow.execute_activity(
+                    names.SEARCH_KNOWLEDGE_BASE,
+                    query,
+                    result_type=list[KnowledgeArticle],
+                    start_to_close_timeout=options.KB_START_TO_CLOSE,
+                    retry_policy=options.KB_RETRY,
+                    summary=summary,
+                    priority=temporal_priority(self._record),
+                )
         return self._articles
 
     async def _draft_and_validate(self, reviewer_notes: str | None) -> list[Finding]:
@@ -368,7 +404,14 @@ class TicketWorkflow:
             findings = [] if validation.approved else validation.findings
             view.findings = findings
             if not findings:
-                self._record.move(S.VALIDATED, AgentRole.VALIDATOR, "approved", check.usage.model)
+                # Lean: what follows (a wait for review, a delivery) publishes the state.
+                self._record.move(
+                    S.VALIDATED,
+                    AgentRole.VALIDATOR,
+                    "approved",
+                    check.usage.model,
+                    publish=not self._lean,
+                )
                 return []
             summary = "; ".join(f"{f.code}: {f.message}" for f in findings)
             if rounds >= self._config.max_revision_rounds:
@@ -377,6 +420,7 @@ class TicketWorkflow:
                     AgentRole.VALIDATOR,
                     f"findings remain after {rounds} revision round(s): {summary}",
                     check.usage.model,
+                    publish=not self._lean,
                 )
                 return findings
             rounds += 1
@@ -393,7 +437,7 @@ class TicketWorkflow:
         return (
             self._record.view.complex
             and self._config.orchestration.orchestrate_complex_tickets
-            and workflow.patched(PATCH_ORCHESTRATED_RESOLUTION)
+            and (self._lean or workflow.patched(PATCH_ORCHESTRATED_RESOLUTION))
         )
 
     def _reasons(self, findings: list[Finding], *, rework: bool) -> list[str]:
@@ -425,35 +469,44 @@ class TicketWorkflow:
     async def _deliver(self, agent: str, reason: str) -> None:
         view = self._record.view
         assert view.draft is not None
-        own_queue = workflow.patched(PATCH_DELIVERY_QUEUE)
+        request = DeliveryRequest(
+            ticket_id=self._ticket.ticket_id,
+            channel=self._ticket.channel,
+            customer_id=self._ticket.customer_id,
+            revision=view.draft.revision,
+            text=view.draft.text,
+            subject=self._ticket.subject,
+            customer_email=self._ticket.customer_email,
+        )
+        own_queue = self._lean or workflow.patched(PATCH_DELIVERY_QUEUE)
         try:
-            receipt = await workflow.execute_activity(
-                names.DELIVER_RESPONSE,
-                DeliveryRequest(
-                    ticket_id=self._ticket.ticket_id,
-                    channel=self._ticket.channel,
-                    customer_id=self._ticket.customer_id,
-                    revision=view.draft.revision,
-                    text=view.draft.text,
-                    subject=self._ticket.subject,
-                    customer_email=self._ticket.customer_email,
-                ),
-                result_type=DeliveryReceipt,
-                task_queue=(
-                    names.delivery_task_queue(workflow.info().task_queue) if own_queue else None
-                ),
-                start_to_close_timeout=options.DELIVERY_START_TO_CLOSE,
-                heartbeat_timeout=options.DELIVERY_HEARTBEAT if own_queue else None,
-                retry_policy=options.DELIVERY_RETRY,
-                summary=f"deliver revision {view.draft.revision} via {self._ticket.channel}",
-                priority=temporal_priority(self._record),
-            )
-        except ActivityError as err:
+            receipt = await self._deliver_locally(request) if self._lean else None
+            if receipt is None:
+                self._record.publish()  # the state the queued delivery waits in
+                receipt = await workflow.execute_activity(
+                    names.DELIVER_RESPONSE,
+                    request,
+                    result_type=DeliveryReceipt,
+                    task_queue=(
+                        names.delivery_task_queue(workflow.info().task_queue) if own_queue else None
+                    ),
+                    start_to_close_timeout=options.DELIVERY_START_TO_CLOSE,
+                    heartbeat_timeout=options.DELIVERY_HEARTBEAT if own_queue else None,
+                    retry_policy=options.DELIVERY_RETRY,
+                    summary=f"deliver revision {view.draft.revision} via {self._ticket.channel}",
+                    priority=temporal_priority(self._record),
+                )
+        except (ActivityError, ApplicationError) as err:
+            # (An ApplicationError here is the local attempt's refusal for good.)
             if not own_queue or is_cancelled_exception(err):
                 raise
             # Refused for good, or retries spent: the answer is decided (in the ledger) but did
             # not reach the customer. A named state a person can act on, not a failed workflow.
-            failure = describe_failure(err)
+            failure = (
+                describe_failure(err)
+                if isinstance(err, ActivityError)
+                else f"{names.DELIVER_RESPONSE} failed: {err.type or 'error'}: {err.message}"
+            )
             self._record.view.failure = failure
             self._record.move(S.DELIVERY_FAILED, "delivery", failure)
             return
@@ -468,6 +521,30 @@ class TicketWorkflow:
                 f"revision {view.draft.revision} was not sent"
             )
         self._record.move(S.COMPLETED, agent, f"{reason}; {outcome}")
+
+    async def _deliver_locally(self, request: DeliveryRequest) -> DeliveryReceipt | None:
+        """The first delivery attempt as a local activity: None when it failed for now (the
+        worker's delivery slots busy, the channel unavailable, the worker without it), so the
+        caller queues the delivery with its long retry policy. A refusal for good is raised."""
+        try:
+            return await workflow.execute_local_activity(
+                names.DELIVER_RESPONSE_NOW,
+                request,
+                result_type=DeliveryReceipt,
+                start_to_close_timeout=options.LOCAL_DELIVERY_START_TO_CLOSE,
+                retry_policy=options.LOCAL_DELIVERY_RETRY,
+                summary=f"deliver revision {request.revision} via {request.channel}",
+            )
+        except (ActivityError, ApplicationError) as err:
+            # A local activity's failure can arrive as the activity's own ApplicationError.
+            cause = err.cause if isinstance(err, ActivityError) else err
+            refused = (
+                isinstance(cause, ApplicationError) and cause.type == names.DELIVERY_REJECTED_ERROR
+            )
+            if refused or is_cancelled_exception(err):
+                raise
+            workflow.logger.info("delivery goes to the queue: %s", describe_failure(err))
+            return None
 
     def _another_answer_went_out(self, receipt: DeliveryReceipt) -> bool:
         """The text hash decides (a reset ticket's new revision 1 can be another text than the

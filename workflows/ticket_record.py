@@ -37,6 +37,9 @@ class TicketRecord:
         )
         self._published: dict[str, Any] = {}
         self._published_usage: dict[str, Any] | None = None
+        # Tickets since the lean-history patch (set by the workflow before start()) publish
+        # only what a visibility query needs (see publish()).
+        self.lean = False
 
     @property
     def state(self) -> TicketState:
@@ -53,9 +56,26 @@ class TicketRecord:
                 reason="ticket received",
             )
         )
+        if self.lean:
+            # The starter's NEW is already on the ticket (it came with the start request):
+            # publishing it again would cost an event. A ticket started without it gets it now.
+            given = workflow.info().typed_search_attributes.get(sa.TICKET_STATE)
+            if given == TicketState.NEW.value:
+                self._published[sa.TICKET_STATE.name] = given
         self.publish()
 
-    def move(self, target: TicketState, agent: str, reason: str, model: str | None = None) -> None:
+    def move(
+        self,
+        target: TicketState,
+        agent: str,
+        reason: str,
+        model: str | None = None,
+        *,
+        publish: bool = True,
+    ) -> None:
+        """Move to ``target`` (checked against the transition table) and record why. With
+        ``publish=False`` the search attributes wait for the next publish: for a state the same
+        workflow task leaves again, which no visibility query could see anyway."""
         try:
             check_transition(self.view.state, target)
         except IllegalTransition as err:
@@ -75,7 +95,8 @@ class TicketRecord:
         self.view.state = target
         if target in TERMINAL_STATES:
             metrics.ticket_finished(self.view)
-        self.publish()
+        if publish:
+            self.publish()
 
     def add_usage(self, role: str, usage: Usage) -> None:
         self.view.usage.setdefault(role, AgentUsageTotals()).add(usage)
@@ -97,6 +118,9 @@ class TicketRecord:
             sa.TICKET_ESCALATED.name: (sa.TICKET_ESCALATED, v.escalated),
         }
         updates: list[SearchAttributeUpdate[Any]] = []
+        if self.lean and not v.escalated:
+            # Only ever queried as `TicketEscalated = true`: false need not be written.
+            del wanted[sa.TICKET_ESCALATED.name]
         for name, (key, value) in wanted.items():
             if value is not None and self._published.get(name) != value:
                 updates.append(key.value_set(value))

@@ -44,8 +44,9 @@ WORKFLOW_IDS = HISTORIES / "workflow-ids.json"
 # Bump a version when its workflows change and keep the older files: they are the histories of
 # workflows already running. Ticket histories: v1 before any patch, v2 with review-final-deadline,
 # v3 with delivery-queue (both patches were released side by side), v4 with both; the fan-out
-# scenarios' histories are still the v1 ones.
-TICKETS_VERSION = "v4"
+# scenarios' histories are still the v1 ones. v5: lean-history (one patch for all of them, the
+# knowledge base and delivery's first attempt as local activities; see docs/history-cost.md).
+TICKETS_VERSION = "v5"
 FANOUT_VERSION = "v1"
 
 Scenario = Callable[[WorkflowHandle[Any, Any], WorkflowEnvironment], Awaitable[None]]
@@ -132,9 +133,33 @@ SCENARIOS: dict[str, tuple[Callable[[], FakeAgents], Scenario]] = {
         failed,
     ),
     "delivery-failed": (FakeAgents, completed),
+    # Since lean-history: no revision round, the local delivery's paths.
+    "straight-through": (FakeAgents, completed),
+    "delivery-refused-locally": (FakeAgents, completed),
+    "delivery-queued": (FakeAgents, completed),
 }
+
+
+def delivery_refused_locally() -> FakeTicketServices:
+    refusal = ApplicationError(
+        "the webhook answered 410 Gone", type=names.DELIVERY_REJECTED_ERROR, non_retryable=True
+    )
+    return FakeTicketServices(deliver_now_failures=[refusal])
+
+
+def delivery_queued() -> FakeTicketServices:
+    unavailable = ApplicationError(
+        "the webhook answered 503", type=names.DELIVERY_UNAVAILABLE_ERROR
+    )
+    return FakeTicketServices(deliver_now_failures=[unavailable])
+
+
 # Scenarios whose services are not the default ones.
-SERVICES: dict[str, Callable[[], FakeTicketServices]] = {"delivery-failed": delivery_refused}
+SERVICES: dict[str, Callable[[], FakeTicketServices]] = {
+    "delivery-failed": delivery_refused,
+    "delivery-refused-locally": delivery_refused_locally,
+    "delivery-queued": delivery_queued,
+}
 
 
 async def record_tickets(version: str = TICKETS_VERSION, only: list[str] | None = None) -> None:

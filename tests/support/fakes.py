@@ -149,6 +149,8 @@ class FakeTicketServices:
     ledger_holds: tuple[int, str] | None = None
     # Raised by delivery (each failure once, in order), e.g. a permanent refusal.
     deliver_failures: list[BaseException] = field(default_factory=list)
+    # Raised by the local first attempt (each once, in order) before it delivers.
+    deliver_now_failures: list[BaseException] = field(default_factory=list)
 
     @property
     def agent_queue(self) -> str:
@@ -193,5 +195,19 @@ class FakeTicketServices:
             text_sha256=text_sha256(request.text),
         )
 
+    @activity.defn(name=names.DELIVER_RESPONSE_NOW)
+    async def deliver_now(self, request: DeliveryRequest) -> DeliveryReceipt:
+        """The local first attempt. A test that scripts delivery (a gate, failures) gets it on
+        the delivery queue, where it can act while the delivery runs: this one says busy."""
+        if self.deliver_now_failures:
+            raise self.deliver_now_failures.pop(0)
+        if self.deliver_gate is not None or self.deliver_failures:
+            raise ApplicationError(
+                "the fake's local delivery defers to the queue",
+                type=names.DELIVERY_BUSY_ERROR,
+                non_retryable=True,
+            )
+        return await self.deliver(request)
+
     def activities(self) -> list[object]:
-        return [self.load_config, self.search, self.deliver]
+        return [self.load_config, self.search, self.deliver, self.deliver_now]

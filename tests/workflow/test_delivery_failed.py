@@ -67,3 +67,34 @@ async def test_transient_delivery_failures_are_retried_until_the_answer_goes_out
     async with ticket_on_fakes(ts_env.client, task_queue, FakeAgents(), services) as handle:
         result: TicketView = await handle.result()
     assert result.state is TicketState.COMPLETED and len(services.deliveries) == 1
+
+
+async def test_a_refusal_on_the_local_first_attempt_ends_in_delivery_failed_without_queueing(
+    ts_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    services = FakeTicketServices(deliver_now_failures=[refused("the webhook answered 410 Gone")])
+    async with ticket_on_fakes(ts_env.client, task_queue, FakeAgents(), services) as handle:
+        result: TicketView = await handle.result()
+        history = await handle.fetch_history()
+    assert result.state is TicketState.DELIVERY_FAILED
+    assert result.failure == (
+        "deliver_response failed: DeliveryRejected: the webhook answered 410 Gone"
+    )
+    scheduled = [
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in history.events
+        if e.HasField("activity_task_scheduled_event_attributes")
+    ]
+    assert names.DELIVER_RESPONSE not in scheduled and services.deliveries == []
+
+
+async def test_a_local_attempt_that_fails_for_now_goes_to_the_delivery_queue(
+    ts_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    unavailable = ApplicationError(
+        "the webhook answered 503", type=names.DELIVERY_UNAVAILABLE_ERROR
+    )
+    services = FakeTicketServices(deliver_now_failures=[unavailable])
+    async with ticket_on_fakes(ts_env.client, task_queue, FakeAgents(), services) as handle:
+        result: TicketView = await handle.result()
+    assert result.state is TicketState.COMPLETED and len(services.deliveries) == 1

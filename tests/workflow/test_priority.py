@@ -78,7 +78,7 @@ async def test_urgent_tickets_overtake_earlier_low_ones_on_a_saturated_worker(
         client,
         task_queue=task_queue,
         workflows=ALL_WORKFLOWS,
-        activities=[services.load_config, services.search],
+        activities=[services.load_config, services.search, services.deliver_now],
     )
     delivery_worker = Worker(
         client, task_queue=names.delivery_task_queue(task_queue), activities=[services.deliver]

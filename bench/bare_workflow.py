@@ -1,0 +1,62 @@
+"""A bare workflow for comparison: N no-op activities one after another, nothing else (no search
+attributes, no memo, no local activity). Its worker runs in its own process with the project's
+client (the same data converter and tracing plugin as every client), as the ticket worker does.
+
+    python -m bench.bare_workflow --queue Q     # the worker; prints "bare worker: polling" when up
+"""
+
+import argparse
+import asyncio
+import signal
+from datetime import timedelta
+
+from temporalio import activity, workflow
+from temporalio.worker import Worker
+
+BARE_WORKFLOW = "BareWorkflow"
+NOOP_ACTIVITY = "bare_noop"
+# Like the ticket's agent calls: bounded, retried; a no-op never needs either.
+NOOP_START_TO_CLOSE = timedelta(seconds=30)
+
+
+@activity.defn(name=NOOP_ACTIVITY)
+async def noop(step: int) -> int:
+    return step
+
+
+@workflow.defn(name=BARE_WORKFLOW)
+class BareWorkflow:
+    @workflow.run
+    async def run(self, activities: int) -> int:
+        done = 0
+        for step in range(activities):
+            done += await workflow.execute_activity(
+                NOOP_ACTIVITY, step, result_type=int, start_to_close_timeout=NOOP_START_TO_CLOSE
+            )
+        return done
+
+
+async def serve(queue: str) -> None:
+    from shared.temporal_client import connect  # the process's one client, as every process
+
+    client = await connect()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with Worker(client, task_queue=queue, workflows=[BareWorkflow], activities=[noop]):
+        print("bare worker: polling", flush=True)
+        await stop.wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.bare_workflow")
+    parser.add_argument("--queue", required=True)
+    asyncio.run(serve(parser.parse_args().queue))
+
+
+if __name__ == "__main__":
+    from shared.temporal_client import exit_process
+
+    main()
+    exit_process(0)

@@ -1,0 +1,42 @@
+"""What every benchmark prints first: the commit it ran on, the machine's cores and its load, so
+a figure is never read without the conditions it was measured in."""
+
+import os
+import subprocess
+
+from bench.dataset import PROJECT_ROOT
+
+
+def commit() -> str:
+    """The short commit hash, marked ``+changes`` when the work tree differs from it."""
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    return f"{sha}{' +changes' if dirty else ''}"
+
+
+def load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} / {five:.2f} / {fifteen:.2f}"
+
+
+def header() -> str:
+    return f"commit {commit()}, {os.cpu_count()} cores, load average (1/5/15 min) {load()}"
+
+
+def print_header() -> None:
+    print(header(), flush=True)

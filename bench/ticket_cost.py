@@ -1,0 +1,281 @@
+"""What a ticket costs the Temporal server, next to a bare workflow with as many activities.
+
+    python -m bench ticket_cost [--tickets N] [--rounds R] [--synchronous full|normal]
+                                [--journal wal|delete]
+
+On one private embedded dev server (SQLite file, as `make run`), with the real worker process
+(offline agents) and a bare-workflow worker process (bench/bare_workflow.py), both using the
+project's client (encryption codec, tracing plugin):
+
+1. the history of a straight-through ticket (no review, no revision, no fallback): events,
+   workflow tasks, activities, local activities, search-attribute upserts, markers, and the
+   billable actions Temporal Cloud would count for it (see ``billable_actions``);
+2. throughput, side by side: N straight-through tickets, then N bare workflows with the same
+   number of activities, R rounds alternating, each timed from the first start until the last
+   one rests, as seen by one visibility count per interval for both.
+Tickets go straight through when the offline agents answer them without a person: the bundled
+samples that do so in a probe run are repeated under new ids.
+"""
+
+import argparse
+import asyncio
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
+from temporalio.client import Client, WorkflowHistory
+
+from bench.bare_workflow import BARE_WORKFLOW
+from bench.dataset import PROJECT_ROOT
+from bench.machine import print_header
+from bench.stack import Stack, embedded_stack
+from policy.transitions import SETTLED_STATES, TicketState
+from shared import names
+from shared import operations as ops
+from shared import search_attributes as sa
+from shared.tickets import Ticket
+from starter.inputs import read_jsonl
+from starter.spawn import spawn_logged
+from tests.support.processes import environment
+
+POLL_SECONDS = 0.5
+START_CONCURRENCY = ops.SUBMIT_CONCURRENCY
+BARE_READY_TIMEOUT = 60.0
+SETTLE_TIMEOUT = 1800.0
+# The search attribute Temporal's own patch markers upsert: exempt from billing.
+CHANGE_VERSION = "TemporalChangeVersion"
+
+
+@dataclass
+class HistoryCost:
+    events: int
+    workflow_tasks: int
+    activities: int
+    local_activities: int
+    upserts: int
+    markers: int
+    billable: int
+
+    def row(self, name: str) -> str:
+        return (
+            f"| {name} | {self.events} | {self.workflow_tasks} | {self.activities} | "
+            f"{self.local_activities} | {self.upserts} | {self.markers} | {self.billable} |"
+        )
+
+
+def _type(event: HistoryEvent) -> str:
+    return EventType.Name(event.event_type).removeprefix("EVENT_TYPE_")
+
+
+def _is_local_activity(event: HistoryEvent) -> bool:
+    return event.marker_recorded_event_attributes.marker_name == "core_local_activity"
+
+
+def billable_actions(history: WorkflowHistory) -> int:
+    """Temporal Cloud's actions as its documentation lists them, from the history: the start;
+    each activity attempt; all local activities of one workflow task together; each upsert of
+    search attributes (not one of TemporalChangeVersion alone, which is exempt); timers;
+    signals sent and received; child workflows started. Memo updates and markers of patches
+    are not actions; queries (one per status query a client sends) come on top."""
+    actions = 0
+    tasks_with_local_activities = set()
+    last_task = 0
+    for event in history.events:
+        kind = _type(event)
+        if kind == "WORKFLOW_TASK_COMPLETED":
+            last_task = event.event_id
+        if kind in (
+            "WORKFLOW_EXECUTION_STARTED",
+            "TIMER_STARTED",
+            "WORKFLOW_EXECUTION_SIGNALED",
+            "SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED",
+            "START_CHILD_WORKFLOW_EXECUTION_INITIATED",
+        ):
+            actions += 1
+        elif kind == "ACTIVITY_TASK_STARTED":
+            actions += event.activity_task_started_event_attributes.attempt
+        elif kind == "UPSERT_WORKFLOW_SEARCH_ATTRIBUTES":
+            fields = event.upsert_workflow_search_attributes_event_attributes.search_attributes
+            if set(fields.indexed_fields) - {CHANGE_VERSION}:
+                actions += 1
+        elif kind == "MARKER_RECORDED" and _is_local_activity(event):
+            tasks_with_local_activities.add(last_task)
+    return actions + len(tasks_with_local_activities)
+
+
+def history_cost(history: WorkflowHistory) -> HistoryCost:
+    kinds = Counter(_type(e) for e in history.events)
+    local = sum(_is_local_activity(e) for e in history.events if _type(e) == "MARKER_RECORDED")
+    return HistoryCost(
+        events=len(history.events),
+        workflow_tasks=kinds["WORKFLOW_TASK_COMPLETED"],
+        activities=kinds["ACTIVITY_TASK_SCHEDULED"],
+        local_activities=local,
+        upserts=kinds["UPSERT_WORKFLOW_SEARCH_ATTRIBUTES"],
+        markers=kinds["MARKER_RECORDED"],
+        billable=billable_actions(history),
+    )
+
+
+def straight_through(view: ops.TicketView) -> bool:
+    return (
+        view.state is TicketState.COMPLETED
+        and not view.reviews
+        and not view.fallbacks
+        and not view.complex
+        and view.draft is not None
+        and view.draft.revision == 1
+    )
+
+
+async def probe(client: Client) -> tuple[list[Ticket], WorkflowHistory]:
+    """The bundled samples that go straight through, and one such ticket's history."""
+    samples = [p.ticket for p in read_jsonl(PROJECT_ROOT / "samples" / "tickets.jsonl")[0]]
+    probe_ids = [t.model_copy(update={"ticket_id": f"P-{t.ticket_id}"}) for t in samples]
+    await ops.submit_tickets(client, probe_ids)
+    views = await ops.wait_settled(client, [t.ticket_id for t in probe_ids], SETTLE_TIMEOUT)
+    straight = [
+        t for t, p in zip(samples, probe_ids, strict=True) if straight_through(views[p.ticket_id])
+    ]
+    if not straight:
+        raise SystemExit("no bundled sample went straight through: nothing to measure")
+    first = names.ticket_workflow_id(f"P-{straight[0].ticket_id}")
+    return straight, await client.get_workflow_handle(first).fetch_history()
+
+
+async def wait_count(client: Client, query: str, target: int) -> None:
+    """Until ``target`` workflows match ``query``: one count request per interval."""
+    deadline = time.monotonic() + SETTLE_TIMEOUT
+    while (await client.count_workflows(query)).count < target:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"timed out waiting for {target} workflows matching {query}")
+        await asyncio.sleep(POLL_SECONDS)
+
+
+def rested_tickets_query() -> str:
+    states = ", ".join(f"'{s.value}'" for s in sorted(SETTLED_STATES))
+    return (
+        f"WorkflowType = '{names.TICKET_WORKFLOW}' AND WorkflowId STARTS_WITH 'ticket-R' AND "
+        f"({sa.TICKET_STATE.name} IN ({states}) OR ExecutionStatus != 'Running')"
+    )
+
+
+async def ticket_round(client: Client, straight: list[Ticket], n: int, done: int) -> float:
+    run = uuid.uuid4().hex[:6]
+    batch = [
+        straight[i % len(straight)].model_copy(update={"ticket_id": f"R{run}-{i}"})
+        for i in range(n)
+    ]
+    started = time.perf_counter()
+    await ops.submit_tickets(client, batch)
+    await wait_count(client, rested_tickets_query(), done + n)
+    return n / (time.perf_counter() - started)
+
+
+async def bare_round(client: Client, queue: str, activities: int, n: int) -> float:
+    run = uuid.uuid4().hex[:6]
+    gate = asyncio.Semaphore(START_CONCURRENCY)
+
+    async def start(i: int) -> None:
+        async with gate:
+            await client.start_workflow(
+                BARE_WORKFLOW, activities, id=f"bare-{run}-{i}", task_queue=queue
+            )
+
+    started = time.perf_counter()
+    await asyncio.gather(*(start(i) for i in range(n)))
+    query = (
+        f"WorkflowType = '{BARE_WORKFLOW}' AND WorkflowId STARTS_WITH 'bare-{run}-' "
+        "AND ExecutionStatus = 'Completed'"
+    )
+    await wait_count(client, query, n)
+    return n / (time.perf_counter() - started)
+
+
+async def bare_worker(stack: Stack, queue: str) -> "asyncio.subprocess.Process":
+    import sys
+
+    log = stack.data / "bare-worker.log"
+    process = await asyncio.to_thread(
+        spawn_logged,
+        [sys.executable, "-m", "bench.bare_workflow", "--queue", queue],
+        log,
+        {**environment(stack.address, stack.data), "PYTHONUNBUFFERED": "1"},
+    )
+    deadline = time.monotonic() + BARE_READY_TIMEOUT
+    while "bare worker: polling" not in log.read_text(errors="replace"):
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"the bare worker did not start; see {log}")
+        await asyncio.sleep(0.2)
+    return process  # type: ignore[return-value]
+
+
+async def run(n: int, rounds: int, sqlite: dict[str, str]) -> int:
+    async with embedded_stack(**sqlite) as stack:
+        client = stack.client
+        straight, history = await probe(client)
+        ticket = history_cost(history)
+        queue = f"bare-{uuid.uuid4().hex[:6]}"
+        process = await bare_worker(stack, queue)
+        try:
+            await bare_round(client, queue, ticket.activities, 1)
+            bare_history = await client.get_workflow_handle(
+                (await anext(aiter(client.list_workflows(f"WorkflowType = '{BARE_WORKFLOW}'")))).id
+            ).fetch_history()
+            bare = history_cost(bare_history)
+            ticket_rates, bare_rates = [], []
+            for r in range(rounds):
+                ticket_rates.append(await ticket_round(client, straight, n, r * n))
+                bare_rates.append(await bare_round(client, queue, ticket.activities, n))
+                print(
+                    f"round {r + 1}: tickets {ticket_rates[-1]:.2f}/s, bare workflows "
+                    f"{bare_rates[-1]:.2f}/s",
+                    flush=True,
+                )
+        finally:
+            process.terminate()
+            await asyncio.to_thread(process.wait, 20)
+    tickets_per_s = sum(ticket_rates) / len(ticket_rates)
+    bare_per_s = sum(bare_rates) / len(bare_rates)
+    settings = ", ".join(f"{k.removeprefix('sqlite_')}={v}" for k, v in sqlite.items()) or (
+        "journal_mode=wal, synchronous=full (make run's)"
+    )
+    print(
+        f"\nembedded dev server (SQLite {settings}), one worker process each; {n} of each per "
+        f"round, {rounds} round(s), alternating\n"
+    )
+    print(
+        "| workflow | events | workflow tasks | activities | local activities | "
+        "search-attribute upserts | markers | billable actions |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print(ticket.row("straight-through ticket"))
+    print(bare.row(f"bare workflow, {ticket.activities} activities"))
+    ratio = tickets_per_s / bare_per_s
+    print(
+        f"\n| throughput | tickets/s | bare workflows/s | ratio |\n|---|---:|---:|---:|\n"
+        f"| mean of rounds | {tickets_per_s:.2f} | {bare_per_s:.2f} | {ratio:.2f} |"
+    )
+    ok = ticket.events <= 40 and ratio >= 0.9
+    verdict = "met" if ok else "MISSED"
+    print(f"\ntarget (<= 40 events, >= 0.9 of the bare workflow's throughput): {verdict}")
+    return 0 if ok else 1
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench ticket_cost")
+    parser.add_argument("--tickets", type=int, default=300, help="of each kind per round")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--synchronous", choices=["full", "normal", "off"])
+    parser.add_argument("--journal", choices=["wal", "delete"])
+    args = parser.parse_args(argv)
+    sqlite = {}
+    if args.synchronous:
+        sqlite["sqlite_synchronous"] = args.synchronous
+    if args.journal:
+        sqlite["sqlite_journal_mode"] = args.journal
+    print_header()
+    return asyncio.run(run(args.tickets, args.rounds, sqlite))
