@@ -18,6 +18,7 @@ run of the same workflow exists) are skipped, so running it twice does no harm.
 """
 
 import argparse
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal
@@ -25,6 +26,7 @@ from typing import Any, Final, Literal
 from pydantic import BaseModel, Field, ValidationError
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
 from temporalio.client import Client
 from temporalio.service import RPCError
@@ -104,17 +106,40 @@ async def _first_input(client: Client, workflow_id: str, run_id: str) -> Any:
     return None
 
 
+# The SDK core records each local activity as a marker whose "data" detail names its type.
+LOCAL_ACTIVITY_MARKER: Final = "core_local_activity"
+DELIVERY_ACTIVITIES: Final = frozenset({names.DELIVER_RESPONSE, names.DELIVER_RESPONSE_NOW})
+
+
+def local_activity_type(event: HistoryEvent) -> str | None:
+    attrs = event.marker_recorded_event_attributes
+    if attrs.marker_name != LOCAL_ACTIVITY_MARKER or "data" not in attrs.details:
+        return None
+    payloads = attrs.details["data"].payloads
+    try:
+        data = json.loads(payloads[0].data) if payloads else {}
+    except ValueError:
+        return None
+    kind = data.get("activity_type") if isinstance(data, dict) else None
+    return kind if isinstance(kind, str) else None
+
+
 async def _delivery_task(client: Client, workflow_id: str, run_id: str) -> int | None:
-    """The id of the WorkflowTaskCompleted event whose commands scheduled the last delivery:
-    the point to reset to so that only the delivery runs again."""
+    """The id of the WorkflowTaskCompleted event whose commands scheduled the last delivery
+    (a queued activity) or recorded it (the first attempt, run as a local activity since the
+    lean-history patch): the point to reset to so that only the delivery runs again."""
     found = None
     handle = client.get_workflow_handle(workflow_id, run_id=run_id)
     async for event in handle.fetch_history_events():
-        if event.event_type != EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
-            continue
-        attrs = event.activity_task_scheduled_event_attributes
-        if attrs.activity_type.name == names.DELIVER_RESPONSE:
-            found = attrs.workflow_task_completed_event_id
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            attrs = event.activity_task_scheduled_event_attributes
+            if attrs.activity_type.name in DELIVERY_ACTIVITIES:
+                found = attrs.workflow_task_completed_event_id
+        elif (
+            event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+            and local_activity_type(event) in DELIVERY_ACTIVITIES
+        ):
+            found = event.marker_recorded_event_attributes.workflow_task_completed_event_id
     return found
 
 

@@ -18,6 +18,7 @@ from policy.transitions import TicketState
 from shared import names
 from shared import operations as ops
 from shared.stores.sqlite_ledger import SqliteLedger
+from starter.redrive import local_activity_type
 from tests.ops.conftest import OpsServer
 from tests.support.fake_llm import FakeLLMServer, Recorded, Reply, good_answers
 from tests.support.llm_pipeline import llm_setup
@@ -194,9 +195,14 @@ async def test_a_refused_delivery_sends_the_recorded_answer_again_and_no_new_dra
         for i, e in enumerate(new_events)
         if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED
     )
-    scheduled_after = [
+    # Only the delivery runs after the reset: as a local activity (the first attempt since the
+    # lean-history patch) or a queued one, never an agent.
+    ran_after = [
         e.activity_task_scheduled_event_attributes.activity_type.name
-        for e in new_events[reset_at:]
         if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+        else local_activity_type(e)
+        for e in new_events[reset_at:]
+        if e.event_type
+        in (EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED, EventType.EVENT_TYPE_MARKER_RECORDED)
     ]
-    assert scheduled_after == [names.DELIVER_RESPONSE]
+    assert [kind for kind in ran_after if kind] == [names.DELIVER_RESPONSE_NOW]
