@@ -38,6 +38,8 @@ TICKETS = [
 ] + [{"id": "OBS-9", "subject": "Wrong invoice amount", "body": "My invoice is twice the price."}]
 REVIEWED = "OBS-9"  # classified Billing, a category the worker sends to review
 SPEND_LIMIT = 5.0
+# One series per agent (classifier, triage, resolver, validator) once each has had a 429.
+RATE_LIMITED_SERIES = 'tickets_provider_failures_total{class="rate_limited"}'
 SETTLE_TIMEOUT = 90.0
 
 
@@ -130,9 +132,23 @@ def observed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Observed]:
                 cli_env,
                 started,
             )
-            tickets = folder / "tickets.jsonl"
-            tickets.write_text("".join(json.dumps(t) + "\n" for t in TICKETS))
-            submitted = run_cli(cli_env, "submit", str(tickets), "--wait", "--timeout", "60")
+            # A counter series exists from its first increment, and Prometheus takes its first
+            # sample as the start: all of one agent's 429s inside one scrape interval would read
+            # as no rise at all. So one ticket goes first, and the rest only once Prometheus has
+            # scraped the series that ticket created.
+            first, rest = folder / "first.jsonl", folder / "rest.jsonl"
+            first.write_text(json.dumps(TICKETS[0]) + "\n")
+            rest.write_text("".join(json.dumps(t) + "\n" for t in TICKETS[1:]))
+            submitted = run_cli(cli_env, "submit", str(first), "--wait", "--timeout", "60")
+            assert submitted.code == 0, submitted.output
+            asyncio.run(
+                wait_until(
+                    lambda: len(prometheus.query(RATE_LIMITED_SERIES)) == 4,
+                    timeout=30,
+                    what="Prometheus to scrape the first ticket's 429s",
+                )
+            )
+            submitted = run_cli(cli_env, "submit", str(rest), "--wait", "--timeout", "60")
             assert submitted.code == 0, submitted.output
             reviewed = run_cli(cli_env, "review", REVIEWED, "--approve", "--reviewer", "ana")
             assert reviewed.code == 0, reviewed.output + worker.output()[-3000:]
