@@ -91,7 +91,7 @@ async def test_a_complex_tickets_processing_is_one_tree_with_the_right_parents(
         names.TRIAGE_TICKET,
         names.SEARCH_KNOWLEDGE_BASE,
         names.VALIDATE_RESOLUTION,
-        names.DELIVER_RESPONSE,
+        names.DELIVER_RESPONSE_NOW,  # the first delivery attempt runs as a local activity
     ):
         runs = named(mine, f"RunActivity:{activity}")
         assert runs, f"no span for {activity}"
@@ -186,4 +186,6 @@ async def test_a_review_days_later_is_its_own_trace_linked_to_the_tickets(
     # The worker handles the update in the reviewer's trace; the delivery it unblocks stays in
     # the ticket's.
     assert named(in_trace(list(spans), review_trace), "HandleUpdate:submit_review")
-    assert named(in_trace(list(spans), view.trace_id), f"RunActivity:{names.DELIVER_RESPONSE}")
+    assert named(
+        in_trace(list(spans), view.trace_id), f"RunActivity:{names.DELIVER_RESPONSE_NOW}"
+    )

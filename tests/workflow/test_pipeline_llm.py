@@ -173,7 +173,9 @@ async def test_a_stalled_response_is_caught_by_the_heartbeat_timeout_and_retried
     setup = llm_setup(
         fake,
         provider_overrides={"timeout_seconds": 25},
-        agent_timeouts=AgentTimeouts(start_to_close_seconds=30, heartbeat_seconds=1),
+        # 3 s: short beside the 25 s client timeout, long enough that a loaded machine's slow
+        # heartbeat is not taken for a stall.
+        agent_timeouts=AgentTimeouts(start_to_close_seconds=30, heartbeat_seconds=3),
     )
     started = time.monotonic()
     async with llm_pipeline(ts_env.client, task_queue, tmp_path, setup):
