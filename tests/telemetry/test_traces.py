@@ -186,6 +186,4 @@ async def test_a_review_days_later_is_its_own_trace_linked_to_the_tickets(
     # The worker handles the update in the reviewer's trace; the delivery it unblocks stays in
     # the ticket's.
     assert named(in_trace(list(spans), review_trace), "HandleUpdate:submit_review")
-    assert named(
-        in_trace(list(spans), view.trace_id), f"RunActivity:{names.DELIVER_RESPONSE_NOW}"
-    )
+    assert named(in_trace(list(spans), view.trace_id), f"RunActivity:{names.DELIVER_RESPONSE_NOW}")
