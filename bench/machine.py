@@ -3,6 +3,7 @@ a figure is never read without the conditions it was measured in."""
 
 import os
 import subprocess
+from pathlib import Path
 
 from bench.dataset import PROJECT_ROOT
 
@@ -40,3 +41,14 @@ def header() -> str:
 
 def print_header() -> None:
     print(header(), flush=True)
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU time a process has used so far (Linux /proc; 0 where unreadable)."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

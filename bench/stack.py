@@ -23,6 +23,7 @@ class Stack:
     worker: WorkerProcess
     data: Path
     address: str
+    server_pid: int | None = None
 
 
 @contextlib.asynccontextmanager
@@ -39,7 +40,7 @@ async def embedded_stack(**sqlite: str) -> AsyncIterator[Stack]:
             # the worker must share.
             os.environ["TICKETS_DATA_DIR"] = str(data)
             client = await connect(connection_settings({"TEMPORAL_ADDRESS": server.address}))
-            yield Stack(client, worker, data, server.address)
+            yield Stack(client, worker, data, server.address, server.pid)
         finally:
             await worker.stop()
             await server.stop()

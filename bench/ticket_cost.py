@@ -19,6 +19,7 @@ samples that do so in a probe run are repeated under new ids.
 
 import argparse
 import asyncio
+import os
 import time
 import uuid
 from collections import Counter
@@ -30,7 +31,7 @@ from temporalio.client import Client, WorkflowHistory
 
 from bench.bare_workflow import BARE_WORKFLOW
 from bench.dataset import PROJECT_ROOT
-from bench.machine import print_header
+from bench.machine import cpu_seconds, print_header
 from bench.stack import Stack, embedded_stack
 from policy.transitions import SETTLED_STATES, TicketState
 from shared import names
@@ -227,9 +228,22 @@ async def run(n: int, rounds: int, sqlite: dict[str, str]) -> int:
             ).fetch_history()
             bare = history_cost(bare_history)
             ticket_rates, bare_rates = [], []
+            pids = {
+                "Temporal server": stack.server_pid,
+                "ticket worker": stack.worker.pid,
+                "bare worker": process.pid,
+                "this client": os.getpid(),
+            }
+            cpu: dict[str, Counter[str]] = {"tickets": Counter(), "bare": Counter()}
             for r in range(rounds):
+                before = {name: cpu_seconds(pid) for name, pid in pids.items()}
                 ticket_rates.append(await ticket_round(client, straight, n, r * n))
+                middle = {name: cpu_seconds(pid) for name, pid in pids.items()}
                 bare_rates.append(await bare_round(client, queue, ticket.activities, n))
+                after = {name: cpu_seconds(pid) for name, pid in pids.items()}
+                for name in pids:
+                    cpu["tickets"][name] += middle[name] - before[name]
+                    cpu["bare"][name] += after[name] - middle[name]
                 print(
                     f"round {r + 1}: tickets {ticket_rates[-1]:.2f}/s, bare workflows "
                     f"{bare_rates[-1]:.2f}/s",
@@ -259,6 +273,16 @@ async def run(n: int, rounds: int, sqlite: dict[str, str]) -> int:
         f"\n| throughput | tickets/s | bare workflows/s | ratio |\n|---|---:|---:|---:|\n"
         f"| mean of rounds | {tickets_per_s:.2f} | {bare_per_s:.2f} | {ratio:.2f} |"
     )
+    print(
+        "\nWhere the time goes: CPU milliseconds per workflow, by process, in the same rounds\n"
+        "\n| process | per ticket | per bare workflow |\n|---|---:|---:|"
+    )
+    total = n * rounds
+    for name in pids:
+        print(
+            f"| {name} | {1000 * cpu['tickets'][name] / total:.1f} | "
+            f"{1000 * cpu['bare'][name] / total:.1f} |"
+        )
     ok = ticket.events <= 40 and ratio >= 0.9
     verdict = "met" if ok else "MISSED"
     print(f"\ntarget (<= 40 events, >= 0.9 of the bare workflow's throughput): {verdict}")

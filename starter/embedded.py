@@ -101,6 +101,11 @@ class EmbeddedServer:
         return f"{self.host}:{self.port}"
 
     @property
+    def pid(self) -> int | None:
+        """The server process's id while it runs (benchmarks read its CPU time)."""
+        return self._process.pid if self._process is not None else None
+
+    @property
     def ui_url(self) -> str:
         return f"http://localhost:{self.ui_port}"
 
