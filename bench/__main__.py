@@ -3,6 +3,7 @@
 import importlib
 import sys
 
+from bench.machine import print_header
 from shared.temporal_client import exit_process
 
 BENCHMARKS = [
@@ -26,6 +27,7 @@ def main(argv: list[str]) -> int:
     code = 0
     for name in names:
         print(f"== {name}", flush=True)
+        print_header()  # the commit, the cores and the load: no figure without its conditions
         code |= importlib.import_module(f"bench.{name}").main(rest if len(names) == 1 else [])
     return code
 

@@ -31,7 +31,7 @@ from temporalio.client import Client, WorkflowHistory
 
 from bench.bare_workflow import BARE_WORKFLOW
 from bench.dataset import PROJECT_ROOT
-from bench.machine import cpu_seconds, print_header
+from bench.machine import cpu_seconds
 from bench.stack import Stack, embedded_stack
 from policy.transitions import SETTLED_STATES, TicketState
 from shared import names
@@ -301,5 +301,4 @@ def main(argv: list[str]) -> int:
         sqlite["sqlite_synchronous"] = args.synchronous
     if args.journal:
         sqlite["sqlite_journal_mode"] = args.journal
-    print_header()
     return asyncio.run(run(args.tickets, args.rounds, sqlite))

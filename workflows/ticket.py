@@ -86,7 +86,7 @@ PATCH_DELIVERY_QUEUE = "delivery-queue"
 # - upserts its search attributes only when they change across a wait: not the NEW its starter
 #   already set, not TicketEscalated=false, not a state the same workflow task leaves again
 #   (TRIAGED before the lookup, VALIDATED before a local delivery).
-# A ticket started before replays as it ran. See docs/versioning.md and docs/history-cost.md.
+# A ticket started before replays as it ran. See docs/versioning.md and docs/performance.md.
 PATCH_LEAN_HISTORY = "lean-history"
 
 # How much of an invalid input's validation errors the failure names (field and problem, never

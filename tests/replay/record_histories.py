@@ -45,7 +45,7 @@ WORKFLOW_IDS = HISTORIES / "workflow-ids.json"
 # workflows already running. Ticket histories: v1 before any patch, v2 with review-final-deadline,
 # v3 with delivery-queue (both patches were released side by side), v4 with both; the fan-out
 # scenarios' histories are still the v1 ones. v5: lean-history (one patch for all of them, the
-# knowledge base and delivery's first attempt as local activities; see docs/history-cost.md).
+# knowledge base and delivery's first attempt as local activities; see docs/performance.md).
 TICKETS_VERSION = "v5"
 FANOUT_VERSION = "v1"
 
