@@ -94,11 +94,14 @@ async def breakdown(client: Client, parent_id: str, started_at: float, ended_at:
     chunk = client.get_workflow_handle(f"{parent_id}/chunk-0")
     events = (await chunk.fetch_history()).events
     scheduled: dict[int, float] = {}
+    task_of: dict[int, int] = {}  # scheduled event -> the workflow task that scheduled it
     parts = Parts()
     completions: list[float] = []
     for e in events:
         if e.HasField("activity_task_scheduled_event_attributes"):
             scheduled[e.event_id] = seconds(e)
+            attributes = e.activity_task_scheduled_event_attributes
+            task_of[e.event_id] = attributes.workflow_task_completed_event_id
         elif e.HasField("activity_task_started_event_attributes"):
             at = scheduled[e.activity_task_started_event_attributes.scheduled_event_id]
             parts.dispatch.append(seconds(e) - at)
@@ -107,10 +110,11 @@ async def breakdown(client: Client, parent_id: str, started_at: float, ended_at:
             sid = e.activity_task_completed_event_attributes.scheduled_event_id
             parts.call.append(seconds(e) - parts.started[sid])
             completions.append(seconds(e))
-    # The i-th call after the first K takes the place of the i-th completion.
+    # The calls the first workflow task started fill the window; each later one takes the
+    # place of a completed call: the i-th of them refills after the i-th completion.
+    first_task = min(task_of.values())
     firsts = sorted(scheduled.values())
-    concurrency = sum(1 for t in firsts if t <= firsts[0] + 0.001)
-    refills = firsts[concurrency:]
+    refills = sorted(t for sid, t in scheduled.items() if task_of[sid] != first_task)
     parts.refill = [r - c for r, c in zip(refills, sorted(completions), strict=False)]
     parts.start = firsts[0] - started_at
     parts.end = ended_at - max(completions)
