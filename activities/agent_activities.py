@@ -17,6 +17,7 @@ from activities.agent_specs import (
 )
 from activities.agent_telemetry import observed_call
 from activities.providers.base import AgentSpec, InT, OutT, Provider
+from activities.retry_budget import spend_attempt
 from policy.trimming import DEFAULT_BODY_TOKEN_BUDGET, trim_body
 from shared import names
 from shared.agents import (
@@ -90,7 +91,14 @@ class AgentActivities:
 
         # One GenAI span and the call's metrics, the same for every provider.
         kind = getattr(getattr(provider, "config", None), "kind", provider.name)
-        return await observed_call(spec, route, kind, request, call)
+        try:
+            return await observed_call(spec, route, kind, request, call)
+        except Exception as err:
+            # Rate limits retry until the call's time bound; other failures only a few times.
+            replaced = spend_attempt(err, activity.info().attempt)
+            if replaced is err:
+                raise
+            raise replaced from None
 
     @activity.defn(name=names.CLASSIFY_TICKET)
     async def classify_ticket(self, request: ClassifyRequest) -> AgentReply[Classification]:

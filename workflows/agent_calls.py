@@ -24,14 +24,18 @@ from temporalio.exceptions import TimeoutError as TemporalTimeoutError
 with workflow.unsafe.imports_passed_through():
     from policy.budget import budget_problem
     from policy.priority import priority_key
+    from policy.sla import sla_deadline, time_left
     from shared import names
-    from shared.agents import AgentReply, AgentRole, AgentRoute, Usage
+    from shared.agents import AgentReply, AgentRole, AgentRoute, Priority, Usage
     from shared.pipeline_config import AgentTimeouts, PipelineConfig
     from shared.view import Fallback
     from workflows import metrics, options
     from workflows.ticket_record import TicketRecord
 
 OutT = TypeVar("OutT", bound=BaseModel)
+# Before triage a ticket's priority, so its SLA, is unknown: its calls may wait as long as a
+# Medium ticket's SLA allows (the priority a ticket gets when triage cannot say).
+UNTRIAGED_PRIORITY = Priority.MEDIUM
 
 
 class HandOff(Exception):
@@ -105,6 +109,14 @@ class AgentCaller:
             metrics.budget_handoff()
             raise HandOff(f"the ticket's {problem}")
 
+    def retry_window(self) -> timedelta:
+        """How long this ticket's next agent call may keep retrying (rate limits above all): until
+        its SLA deadline, and never less than options.AGENT_MIN_RETRY_WINDOW."""
+        deadline = self._record.view.sla_deadline or sla_deadline(
+            UNTRIAGED_PRIORITY, workflow.info().start_time, self._config.sla_hours
+        )
+        return max(time_left(deadline, workflow.now()), options.AGENT_MIN_RETRY_WINDOW)
+
     async def call(
         self,
         role: AgentRole,
@@ -140,6 +152,7 @@ class AgentCaller:
                 timeouts=self._config.agent_timeouts,
                 priority=temporal_priority(self._record),
                 on_failure=failed,
+                retry_window=self.retry_window(),
             )
         except ActivityError as err:
             if is_invalid_output(err):
@@ -178,10 +191,12 @@ async def call_agent(
     timeouts: AgentTimeouts,
     priority: TemporalPriority = TemporalPriority.default,
     on_failure: Callable[[AgentRoute, ActivityError, AgentRoute | None], None] | None = None,
+    retry_window: timedelta = options.AGENT_DEFAULT_RETRY_WINDOW,
 ) -> AgentReply[OutT]:
     """One agent call, along its chain of routes: each route is an activity on that provider's
     task queue with the agent retry policy; when one fails for good the next is tried. Raises the
-    last route's ActivityError when all failed; a cancellation is never treated as a failure."""
+    last route's ActivityError when all failed; a cancellation is never treated as a failure.
+    ``retry_window`` bounds each route's retries in time (its schedule-to-close timeout)."""
     for index, route in enumerate(chain):
         try:
             reply: AgentReply[OutT] = await workflow.execute_activity(
@@ -190,6 +205,7 @@ async def call_agent(
                 task_queue=names.llm_task_queue(route.provider),
                 result_type=AgentReply[output_type],  # type: ignore[valid-type]
                 start_to_close_timeout=timedelta(seconds=timeouts.start_to_close_seconds),
+                schedule_to_close_timeout=retry_window,
                 heartbeat_timeout=timedelta(seconds=timeouts.heartbeat_seconds),
                 retry_policy=options.AGENT_RETRY,
                 summary=f"{role} · {route.provider}:{route.model}",

@@ -12,15 +12,28 @@ AGENT_START_TO_CLOSE: Final = timedelta(minutes=2)
 # Agent activities heartbeat a few times per timeout: a worker that dies mid-call is noticed in
 # 20 seconds and the call moves to another worker, instead of waiting out the two minutes.
 AGENT_HEARTBEAT: Final = timedelta(seconds=20)
-# Rate limits and provider hiccups clear within a minute or two: back off from 1 s to 60 s. Five
-# attempts keep a broken provider from holding a ticket for long; the fallback chain comes next.
-# Permanent errors (bad request, auth, invalid output) are raised as non-retryable and skip this.
+# Retries of one agent call are bounded by time, not by a small attempt count: a rate limit (429)
+# says "not now", never "no", and a ticket must not fail on it while its SLA still allows waiting.
+# So the policy itself allows any number of attempts, and the call's schedule-to-close timeout
+# (AgentCaller: the time left until the ticket's SLA deadline, at least AGENT_MIN_RETRY_WINDOW)
+# ends them. Backoff from 1 s to 60 s; a 429's Retry-After sets the next delay exactly. Failures
+# other than a rate limit (5xx, timeouts, connection errors) still stop after five attempts: the
+# activity makes them non-retryable then (activities/retry_budget.py), so a broken provider hands
+# the call to the fallback chain soon.
+# Permanent errors (bad request, auth, invalid output) are non-retryable from the start.
+# Changing these attributes of ScheduleActivityTask does not change the command sequence:
+# histories recorded with the old policy replay unchanged (tests/replay).
 AGENT_RETRY: Final = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
     maximum_interval=timedelta(seconds=60),
-    maximum_attempts=5,
+    maximum_attempts=0,
 )
+# The least time an agent call may keep retrying: also when the SLA deadline has passed, so a
+# late ticket still rides out a short rate-limit spell instead of failing at once.
+AGENT_MIN_RETRY_WINDOW: Final = timedelta(minutes=15)
+# Calls made for no ticket (a swarm item, a standalone plan): an hour of rate limits at most.
+AGENT_DEFAULT_RETRY_WINDOW: Final = timedelta(hours=1)
 
 # ---- knowledge base ------------------------------------------------------------------------------
 # A local lookup: it answers in milliseconds or something is wrong with the worker. Since

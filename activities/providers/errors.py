@@ -35,6 +35,8 @@ from shared import names
 # Longest wait taken from a Retry-After header: a longer (or absurd) value is cut to this.
 MAX_RETRY_AFTER: Final = timedelta(minutes=10)
 RETRYABLE_STATUS: Final = frozenset({408, 409, 429})
+# The type of a rate-limit failure: retried for as long as the call's time bound allows.
+RATE_LIMITED_TYPE: Final = "ProviderRateLimited"
 CONTEXT_LENGTH_HINTS: Final = (
     "context_length_exceeded",
     "context length",
@@ -162,7 +164,7 @@ def _classify(failure: ProviderFailure, secrets: Iterable[str]) -> ApplicationEr
         return permanent("ProviderQuotaExceeded", f"{who} spend limit reached{status}: {message}")
     code = failure.status or 0
     if code == 429:
-        return retryable("ProviderRateLimited", f"{who} rate limit{status}: {message}")
+        return retryable(RATE_LIMITED_TYPE, f"{who} rate limit{status}: {message}")
     if (
         code in RETRYABLE_STATUS
         or code >= 500

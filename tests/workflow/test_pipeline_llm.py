@@ -1,6 +1,7 @@
 """The pipeline on real provider clients (openai, anthropic SDKs) against a fake LLM server."""
 
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -63,6 +64,61 @@ async def test_a_rate_limited_call_waits_and_is_retried(
     assert [r.output_name for r in fake.calls()] == ["Classification", *OUTPUTS]
     assert result.state is TicketState.COMPLETED
     assert result.usage["classifier"].calls == 1 and result.fallbacks == []
+
+
+# How many attempts an agent call had before rate-limit retries were bounded by time.
+OLD_ATTEMPT_COUNT = 5
+
+
+def rate_limited(wait_ms: int = 50) -> Reply:
+    return Reply(
+        status=429, error_type="rate_limit_error", headers={"retry-after-ms": str(wait_ms)}
+    )
+
+
+async def test_a_long_run_of_rate_limits_delays_a_ticket_but_never_fails_it(
+    ts_env: WorkflowEnvironment, task_queue: str, tmp_path: Path, fake: FakeLLMServer
+) -> None:
+    # More 429s in a row than the old policy had attempts: the call keeps waiting, bounded by
+    # the ticket's SLA, not by a count; no fallback is taken (there is none to take here).
+    refusals = OLD_ATTEMPT_COUNT + 3
+    fake.push(*(rate_limited() for _ in range(refusals)))
+    async with llm_pipeline(ts_env.client, task_queue, tmp_path, llm_setup(fake)):
+        handle = await start_ticket(ts_env.client, task_queue, make_ticket())
+        result: TicketView = await handle.result()
+        history = await handle.fetch_history()
+
+    assert result.state is TicketState.COMPLETED
+    assert [r.output_name for r in fake.calls()] == ["Classification"] * refusals + OUTPUTS
+    assert [r.reply.status for r in fake.calls() if r.reply][:refusals] == [429] * refusals
+    assert result.usage["classifier"].calls == 1 and result.fallbacks == []
+    # Each call may retry until the ticket's SLA deadline: before triage that of a Medium
+    # ticket (24 h from the start), after it that of the priority triage gave (Medium here).
+    bounds = [
+        e.activity_task_scheduled_event_attributes.schedule_to_close_timeout.ToTimedelta()
+        for e in history.events
+        if e.HasField("activity_task_scheduled_event_attributes")
+    ]
+    assert len(bounds) == 4
+    assert all(timedelta(hours=23) < b <= timedelta(hours=24) for b in bounds), bounds
+
+
+async def test_a_provider_failing_with_server_errors_hands_the_call_on_after_five_attempts(
+    ts_env: WorkflowEnvironment, task_queue: str, tmp_path: Path, fake: FakeLLMServer
+) -> None:
+    # A provider that is unwell, not busy: the fallback route takes the call after five
+    # attempts, as before rate limits were bounded by time.
+    broken = Reply(status=500, error_type="server_error", headers={"retry-after-ms": "50"})
+    fake.push(*(broken for _ in range(OLD_ATTEMPT_COUNT)))
+    setup = llm_setup(fake, ("openai", "anthropic"))
+    async with llm_pipeline(ts_env.client, task_queue, tmp_path, setup):
+        handle = await start_ticket(ts_env.client, task_queue, make_ticket())
+        result: TicketView = await handle.result()
+
+    apis = [c.api for c in fake.calls("Classification")]
+    assert apis == ["openai"] * OLD_ATTEMPT_COUNT + ["anthropic"]
+    assert len(result.fallbacks) == 1 and "giving up on this route" in result.fallbacks[0].error
+    assert result.state is TicketState.COMPLETED
 
 
 async def test_a_server_error_is_retried_and_the_ticket_completes(
