@@ -31,7 +31,6 @@ from pathlib import Path
 
 from temporalio.client import Client
 
-from bench.machine import print_header
 from shared import names
 from shared.agents import AgentRole
 from shared.temporal_client import connect, connection_settings
@@ -189,7 +188,6 @@ async def run(args: argparse.Namespace) -> int:
                 rows["no limit"] = await scenario(client, data, server.address, args, False)
         finally:
             await server.stop()
-    print_header()
     print(
         f"{args.tickets} tickets x 4 LLM calls; provider limit {args.rps:g} requests/s "
         f"({args.rps * 60:g}/min), {args.latency * 1000:.0f} ms per call; {args.workers} worker "

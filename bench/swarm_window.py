@@ -35,7 +35,6 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from bench.machine import print_header
 from bench.remote_llm import RemoteLLM, remote_llm
 from policy.stats import percentile
 from shared import names
@@ -156,7 +155,6 @@ async def measure(
 
 async def run(n: int, concurrency: int, latency: float, repeats: int) -> int:
     ideal = math.ceil(n / concurrency) * latency
-    print_header()
     print(
         f"{n} items, {concurrency} at a time, {latency * 1000:.0f} ms per call (fake "
         f"OpenAI-compatible server in its own process; real worker and openai client); "
