@@ -183,6 +183,8 @@ async def call_agent(
     task queue with the agent retry policy; when one fails for good the next is tried. Raises the
     last route's ActivityError when all failed; a cancellation is never treated as a failure."""
     for index, route in enumerate(chain):
+        # Only a call with somewhere else to go gives up waiting on its queue.
+        has_fallback = index + 1 < len(chain)
         try:
             reply: AgentReply[OutT] = await workflow.execute_activity(
                 activity,
@@ -191,6 +193,11 @@ async def call_agent(
                 result_type=AgentReply[output_type],  # type: ignore[valid-type]
                 start_to_close_timeout=timedelta(seconds=timeouts.start_to_close_seconds),
                 heartbeat_timeout=timedelta(seconds=timeouts.heartbeat_seconds),
+                # An attribute of the same command, not a new command: histories recorded
+                # without it replay (tests/replay), so no patch marker is needed.
+                schedule_to_start_timeout=(
+                    timedelta(seconds=timeouts.queue_wait_seconds) if has_fallback else None
+                ),
                 retry_policy=options.AGENT_RETRY,
                 summary=f"{role} · {route.provider}:{route.model}",
                 priority=priority,

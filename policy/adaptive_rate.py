@@ -1,0 +1,165 @@
+"""Finding a provider's undeclared request limit (AIMD) and the circuit breaker, as pure rules.
+
+The rate controller workflow (workflows/rate_controller.py) feeds one ``Window`` per tick (what
+the workers saw since the last tick: answers, 429s with their Retry-After, provider failures) to
+``step`` and applies the rate it returns to the provider's task queue. Nothing here imports
+Temporal or reads a clock: ``now`` is seconds on the workflow's clock, passed in.
+
+- Slow start: from a low starting rate, grow by half every tick while calls succeed (not
+  double: an overshoot of the limit is then at most half of it, and every request above the
+  limit until the controller reacts is a 429); the first 429 ends it, back at the last rate
+  that drew none.
+- On a 429: the rate drops to what the provider actually answered in that window (the limit,
+  measured) and at most ``DECREASE`` of the rate before, never below ``MIN_RATE``; no second
+  decrease until the provider's Retry-After (at least ``HOLD_SECONDS``) has passed, because the
+  429s still arriving then were caused by the rate already cut.
+- Additive increase: while answers keep coming and the queue uses its rate, add a step: quickly
+  up to just under the last rate that drew a 429 (``ceiling``), then slowly above it, so the rate
+  probes for a raised limit without sawing through the old one every few seconds.
+- Circuit breaker: when at least ``BREAKER_MIN_CALLS`` calls ended in a window and
+  ``BREAKER_FAILURE_SHARE`` of them failed (5xx, timeouts, connection errors), the queue gets rate
+  0 (no new calls) for ``cool_down`` seconds; then a probe rate; a probe window that succeeds
+  closes the breaker at the rate from before, one that fails opens it again.
+"""
+
+from dataclasses import dataclass
+from typing import Final, Literal
+
+from pydantic import BaseModel, Field
+
+# Never set a rate below this while closed: 0 is reserved for the open breaker (0 pauses the
+# queue on the server), and a limit this low would starve every ticket anyway.
+MIN_RATE: Final = 0.2
+# A 429 cuts the rate to at most this share of what it was (multiplicative decrease).
+DECREASE: Final = 0.85
+# Slow start's growth per tick.
+SLOW_START_GROWTH: Final = 1.5
+# After a decrease, no other one for this long (or the provider's Retry-After when longer): the
+# 429s of calls already in flight say nothing about the new rate.
+HOLD_SECONDS: Final = 2.0
+# Longest hold taken from a Retry-After header.
+MAX_HOLD_SECONDS: Final = 60.0
+# Below the ceiling the rate climbs back by this share of the ceiling per tick; above it, by
+# the slow share (a limit that was raised is found within a minute or so).
+FAST_STEP: Final = 0.05
+SLOW_STEP: Final = 0.01
+# The rate rises back quickly only to this share of the ceiling.
+CEILING_SHARE: Final = 0.95
+# The queue "uses its rate" when it ran at least this share of it in the window: an idle queue
+# must not inflate its rate (a burst would then hit the provider unthrottled). The server
+# spreads a queue's rate over its partitions, so at low rates the calls come in lumps: slow
+# start asks for less.
+DEMAND_SHARE: Final = 0.6
+SLOW_START_DEMAND_SHARE: Final = 0.4
+# Never raise the rate past this multiple of what the queue answered in the window: a rate far
+# above the queue's use is no limit at all the moment demand jumps.
+USE_HEADROOM: Final = 1.5
+# A window shorter than this (a decision taken at once on a 429) is too short to measure the
+# provider's answered rate from.
+MIN_MEASURED_SECONDS: Final = 1.0
+# The breaker needs this many ended calls in a window to judge (one failure of two is noise).
+BREAKER_MIN_CALLS: Final = 4
+# ... and opens when at least this share of them failed.
+BREAKER_FAILURE_SHARE: Final = 0.5
+# While half-open, the queue runs at this rate to test the provider.
+PROBE_RATE: Final = 1.0
+
+Phase = Literal["slow_start", "steady", "open", "probing"]
+
+
+@dataclass(frozen=True)
+class Window:
+    """What the workers reported for one tick of ``seconds``."""
+
+    seconds: float
+    answered: int = 0  # calls the provider answered (good or bad output alike)
+    rate_limited: int = 0  # 429s
+    failed: int = 0  # 5xx, timeouts, connection errors
+    retry_after: float | None = None  # the longest Retry-After among the 429s, seconds
+
+
+class ControllerState(BaseModel):
+    """The controller's memory; crosses continue-as-new as the workflow's input."""
+
+    rate: float = Field(gt=0)  # the rate in force (before the breaker opened, while open)
+    phase: Phase = "slow_start"
+    ceiling: float | None = None  # the last rate that drew a 429
+    hold_until: float = 0.0  # no decrease before this (workflow clock, seconds)
+    open_until: float = 0.0  # the breaker's cool-down ends (workflow clock, seconds)
+    decreases: int = 0
+    openings: int = 0
+
+    def queue_rate(self) -> float:
+        """What the task queue should be set to: 0 while open, the probe rate while probing."""
+        if self.phase == "open":
+            return 0.0
+        if self.phase == "probing":
+            return min(PROBE_RATE, self.rate)
+        return self.rate
+
+
+def provider_failing(window: Window) -> bool:
+    ended = window.answered + window.failed
+    return ended >= BREAKER_MIN_CALLS and window.failed >= BREAKER_FAILURE_SHARE * ended
+
+
+def step(state: ControllerState, window: Window, now: float, cool_down: float) -> ControllerState:
+    """The state after one tick's window, at ``now`` (seconds on the workflow clock)."""
+    if state.phase == "open":
+        if now < state.open_until:
+            return state
+        return state.model_copy(update={"phase": "probing"})
+    if state.phase == "probing":
+        if provider_failing(window) or (window.failed and not window.answered):
+            return _open(state, now, cool_down)
+        if window.answered:
+            return state.model_copy(update={"phase": "steady"})
+        return state
+    if provider_failing(window):
+        return _open(state, now, cool_down)
+    if window.rate_limited:
+        return _decrease(state, window, now)
+    if window.answered and _uses_its_rate(state, window):
+        used = window.answered / window.seconds
+        rate = max(state.rate, min(_increased(state), used * USE_HEADROOM))
+        return state.model_copy(update={"rate": rate})
+    return state
+
+
+def _open(state: ControllerState, now: float, cool_down: float) -> ControllerState:
+    return state.model_copy(
+        update={"phase": "open", "open_until": now + cool_down, "openings": state.openings + 1}
+    )
+
+
+def _decrease(state: ControllerState, window: Window, now: float) -> ControllerState:
+    if now < state.hold_until:
+        return state
+    measured = (
+        window.answered / window.seconds if window.seconds >= MIN_MEASURED_SECONDS else state.rate
+    )
+    cut = state.rate / SLOW_START_GROWTH if state.phase == "slow_start" else state.rate * DECREASE
+    rate = max(MIN_RATE, min(cut, measured))
+    hold = min(max(HOLD_SECONDS, window.retry_after or 0.0), MAX_HOLD_SECONDS)
+    return state.model_copy(
+        update={
+            "rate": rate,
+            "phase": "steady",
+            "ceiling": state.rate,
+            "hold_until": now + hold,
+            "decreases": state.decreases + 1,
+        }
+    )
+
+
+def _uses_its_rate(state: ControllerState, window: Window) -> bool:
+    share = SLOW_START_DEMAND_SHARE if state.phase == "slow_start" else DEMAND_SHARE
+    return window.seconds > 0 and window.answered / window.seconds >= share * state.rate
+
+
+def _increased(state: ControllerState) -> float:
+    if state.phase == "slow_start" or state.ceiling is None:
+        return state.rate * SLOW_START_GROWTH
+    if state.rate < CEILING_SHARE * state.ceiling:
+        return min(state.rate + FAST_STEP * state.ceiling, CEILING_SHARE * state.ceiling)
+    return state.rate + SLOW_STEP * state.ceiling
