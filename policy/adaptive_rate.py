@@ -9,13 +9,17 @@ Temporal or reads a clock: ``now`` is seconds on the workflow's clock, passed in
   double: an overshoot of the limit is then at most half of it, and every request above the
   limit until the controller reacts is a 429); the first 429 ends it, back at the last rate
   that drew none.
-- On a 429: the rate drops to what the provider actually answered in that window (the limit,
-  measured) and at most ``DECREASE`` of the rate before, never below ``MIN_RATE``; no second
+- On a 429: the rate drops to what the provider has been answering (the limit, measured: a
+  moving average of answered calls per second) and at most ``DECREASE`` of the rate before,
+  never below ``MIN_RATE``; the ceiling (below) becomes the lower of that rate and a little above
+  the measured limit, so an overshoot in slow start does not leave a ceiling far above the
+  limit; no second
   decrease until the provider's Retry-After (at least ``HOLD_SECONDS``) has passed, because the
   429s still arriving then were caused by the rate already cut.
 - Additive increase: while answers keep coming and the queue uses its rate, add a step: quickly
-  up to just under the last rate that drew a 429 (``ceiling``), then slowly above it, so the rate
-  probes for a raised limit without sawing through the old one every few seconds.
+  up to just under the last rate that drew a 429 (``ceiling``), then above it by a step that
+  starts small and grows with each tick without a 429, so the rate probes for a raised limit
+  without sawing through the old one every few seconds.
 - Circuit breaker: when at least ``BREAKER_MIN_CALLS`` calls ended in a window and
   ``BREAKER_FAILURE_SHARE`` of them failed (5xx, timeouts, connection errors), the queue gets rate
   0 (no new calls) for ``cool_down`` seconds; then a probe rate; a probe window that succeeds
@@ -50,13 +54,23 @@ CEILING_SHARE: Final = 0.95
 # spreads a queue's rate over its partitions, so at low rates the calls come in lumps: slow
 # start asks for less.
 DEMAND_SHARE: Final = 0.6
-SLOW_START_DEMAND_SHARE: Final = 0.4
+SLOW_START_DEMAND_SHARE: Final = 0.25
 # Never raise the rate past this multiple of what the queue answered in the window: a rate far
 # above the queue's use is no limit at all the moment demand jumps.
 USE_HEADROOM: Final = 1.5
+# Slow start allows more (its lumps at low rates would otherwise hold it back for many ticks);
+# it happens once, at the start, and the first 429 ends it.
+SLOW_START_HEADROOM: Final = 2.0
 # A window shorter than this (a decision taken at once on a 429) is too short to measure the
 # provider's answered rate from.
 MIN_MEASURED_SECONDS: Final = 1.0
+# Weight of the newest window in the moving average of answered calls per second.
+MEASURE_WEIGHT: Final = 0.5
+# The ceiling after a 429 is at most this much above the measured limit.
+CEILING_ABOVE_MEASURED: Final = 1.1
+# ... and at least this much above the rate after the cut, so a cut deeper than needed (the
+# measured rate was low because demand was) is recovered at the fast step.
+CEILING_ABOVE_CUT: Final = 1.15
 # The breaker needs this many ended calls in a window to judge (one failure of two is noise).
 BREAKER_MIN_CALLS: Final = 4
 # ... and opens when at least this share of them failed.
@@ -83,7 +97,9 @@ class ControllerState(BaseModel):
 
     rate: float = Field(gt=0)  # the rate in force (before the breaker opened, while open)
     phase: Phase = "slow_start"
-    ceiling: float | None = None  # the last rate that drew a 429
+    ceiling: float | None = None  # about the rate that last drew a 429
+    answered_rate: float = 0.0  # moving average of answered calls per second
+    probe_ticks: int = 0  # ticks of increase above the ceiling since the last 429
     hold_until: float = 0.0  # no decrease before this (workflow clock, seconds)
     open_until: float = 0.0  # the breaker's cool-down ends (workflow clock, seconds)
     decreases: int = 0
@@ -105,6 +121,7 @@ def provider_failing(window: Window) -> bool:
 
 def step(state: ControllerState, window: Window, now: float, cool_down: float) -> ControllerState:
     """The state after one tick's window, at ``now`` (seconds on the workflow clock)."""
+    state = _measured(state, window)
     if state.phase == "open":
         if now < state.open_until:
             return state
@@ -121,9 +138,25 @@ def step(state: ControllerState, window: Window, now: float, cool_down: float) -
         return _decrease(state, window, now)
     if window.answered and _uses_its_rate(state, window):
         used = window.answered / window.seconds
-        rate = max(state.rate, min(_increased(state), used * USE_HEADROOM))
-        return state.model_copy(update={"rate": rate})
+        headroom = SLOW_START_HEADROOM if state.phase == "slow_start" else USE_HEADROOM
+        rate = max(state.rate, min(_increased(state), used * headroom))
+        above = state.ceiling is not None and state.rate >= CEILING_SHARE * state.ceiling
+        return state.model_copy(
+            update={"rate": rate, "probe_ticks": state.probe_ticks + 1 if above else 0}
+        )
     return state
+
+
+def _measured(state: ControllerState, window: Window) -> ControllerState:
+    if window.seconds < MIN_MEASURED_SECONDS:
+        return state
+    newest = window.answered / window.seconds
+    average = (
+        newest
+        if not state.answered_rate
+        else MEASURE_WEIGHT * newest + (1 - MEASURE_WEIGHT) * state.answered_rate
+    )
+    return state.model_copy(update={"answered_rate": average})
 
 
 def _open(state: ControllerState, now: float, cool_down: float) -> ControllerState:
@@ -135,9 +168,7 @@ def _open(state: ControllerState, now: float, cool_down: float) -> ControllerSta
 def _decrease(state: ControllerState, window: Window, now: float) -> ControllerState:
     if now < state.hold_until:
         return state
-    measured = (
-        window.answered / window.seconds if window.seconds >= MIN_MEASURED_SECONDS else state.rate
-    )
+    measured = state.answered_rate or state.rate
     cut = state.rate / SLOW_START_GROWTH if state.phase == "slow_start" else state.rate * DECREASE
     rate = max(MIN_RATE, min(cut, measured))
     hold = min(max(HOLD_SECONDS, window.retry_after or 0.0), MAX_HOLD_SECONDS)
@@ -145,7 +176,10 @@ def _decrease(state: ControllerState, window: Window, now: float) -> ControllerS
         update={
             "rate": rate,
             "phase": "steady",
-            "ceiling": state.rate,
+            "ceiling": max(
+                rate * CEILING_ABOVE_CUT, min(state.rate, measured * CEILING_ABOVE_MEASURED)
+            ),
+            "probe_ticks": 0,
             "hold_until": now + hold,
             "decreases": state.decreases + 1,
         }
@@ -162,4 +196,7 @@ def _increased(state: ControllerState) -> float:
         return state.rate * SLOW_START_GROWTH
     if state.rate < CEILING_SHARE * state.ceiling:
         return min(state.rate + FAST_STEP * state.ceiling, CEILING_SHARE * state.ceiling)
-    return state.rate + SLOW_STEP * state.ceiling
+    # Above it the step grows with every tick without a 429 (gently at first, so the old limit
+    # is not sawed through every few seconds; faster the longer it holds, so a raised limit or
+    # a cut that went too deep is found within a minute).
+    return state.rate + SLOW_STEP * state.ceiling * (state.probe_ticks + 1)

@@ -57,9 +57,10 @@ class ProviderConfig(BaseModel):
     # With no requests_per_minute, the provider queue's rate controller finds the limit from
     # the provider's 429s and sets it on the queue (docs/rate-control.md); False: no limit.
     adaptive_limit: bool = True
-    # The controller's first rate (requests/s), doubled each second while calls succeed until
-    # the first 429: low, so the first burst does not meet the provider unthrottled.
-    adaptive_start_rate: float = Field(default=1.0, gt=0, le=10_000)
+    # The controller's first rate (requests/s), grown by half each second while calls succeed
+    # until the first 429: low (below any paid tier's limit: OpenAI's lowest is 500/min), so the
+    # first burst does not meet the provider unthrottled.
+    adaptive_start_rate: float = Field(default=2.0, gt=0, le=10_000)
     # How long the circuit breaker keeps a provider that fails most calls paused (its queue at
     # rate 0; calls waiting there go to the fallback route) before probing it again.
     breaker_cool_down_seconds: float = Field(default=30.0, gt=0, le=3600)

@@ -48,7 +48,20 @@ def test_a_429_cuts_the_rate_to_what_the_provider_answered() -> None:
     state = ControllerState(rate=16.0, phase="steady")
     after = step(state, Window(seconds=1.0, answered=10, rate_limited=6), 5.0, COOL_DOWN)
     assert after.rate == 10.0
-    assert after.ceiling == 16.0
+    # 16/s drew the 429 but the provider answered 10/s: the ceiling stays near what it answers
+    # (1.15 times the new rate, so a cut that went too deep is recovered quickly).
+    assert after.ceiling == pytest.approx(11.5)
+
+
+def test_a_429_in_a_short_window_cuts_to_the_answered_rate_measured_before() -> None:
+    state = ControllerState(rate=8.0)
+    for t in range(3):
+        state = step(state, Window(seconds=1.0, answered=round(state.rate)), float(t), COOL_DOWN)
+    assert state.rate > 20.0  # slow start ran past the provider's 10/s before any 429 came
+    state = step(state, Window(seconds=1.0, answered=10), 3.0, COOL_DOWN)
+    cut = step(state, Window(seconds=0.3, answered=3, rate_limited=2), 3.3, COOL_DOWN)
+    assert cut.rate < 16.0
+    assert cut.ceiling is not None and cut.ceiling < 1.2 * cut.rate
 
 
 def test_the_first_429_ends_slow_start_at_the_last_rate_that_drew_none() -> None:
