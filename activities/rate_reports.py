@@ -67,6 +67,10 @@ class OutcomeReporter:
         else:
             self._add(OutcomeReport(answered=1))  # refused or invalid: the provider answered
 
+    def pending(self) -> OutcomeReport:
+        """The counts not sent yet."""
+        return self._counts
+
     def _add(self, outcome: OutcomeReport) -> None:
         self._counts = self._counts.merged(outcome)
 
@@ -117,12 +121,23 @@ class ReportingWorker(Worker):
     def __init__(self, *args: Any, reporter: OutcomeReporter, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._reporter = reporter
+        self._preparing = False
+
+    @property
+    def is_running(self) -> bool:
+        # Running from the moment run() is called: a process asked to stop while the controller
+        # is being started shuts this worker down too (worker.run_until_stopped asks only
+        # running workers; shutdown before the poll loop starts is allowed and ends it).
+        return self._preparing or super().is_running
 
     async def run(self) -> None:
+        self._preparing = True
         try:
             await asyncio.wait_for(self._reporter.prepare(), PREPARE_TIMEOUT.total_seconds())
         except (RPCError, RuntimeError, TimeoutError) as err:
             log.warning("rate controller of %s not started: %s", self._reporter.provider_queue, err)
+        finally:
+            self._preparing = False
         sender = asyncio.create_task(self._reporter.run())
         try:
             await super().run()
