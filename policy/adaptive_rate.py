@@ -20,8 +20,9 @@ Temporal or reads a clock: ``now`` is seconds on the workflow's clock, passed in
   up to just under the last rate that drew a 429 (``ceiling``), then above it by a step that
   starts small and grows with each tick without a 429, so the rate probes for a raised limit
   without sawing through the old one every few seconds.
-- Circuit breaker: when at least ``BREAKER_MIN_CALLS`` calls ended in a window and
-  ``BREAKER_FAILURE_SHARE`` of them failed (5xx, timeouts, connection errors), the queue gets rate
+- Circuit breaker: when at least ``BREAKER_MIN_CALLS`` calls ended in the last few seconds
+  (counts fading by half every ``BREAKER_HALF_LIFE_SECONDS``) and ``BREAKER_FAILURE_SHARE`` of
+  them failed (5xx, timeouts, connection errors), the queue gets rate
   0 (no new calls) for ``cool_down`` seconds; then a probe rate; a probe window that succeeds
   closes the breaker at the rate from before, one that fails opens it again.
 """
@@ -75,6 +76,8 @@ CEILING_ABOVE_CUT: Final = 1.15
 BREAKER_MIN_CALLS: Final = 4
 # ... and opens when at least this share of them failed.
 BREAKER_FAILURE_SHARE: Final = 0.5
+# The breaker's memory of calls fades by half every this many seconds.
+BREAKER_HALF_LIFE_SECONDS: Final = 5.0
 # While half-open, the queue runs at this rate to test the provider.
 PROBE_RATE: Final = 1.0
 
@@ -100,6 +103,9 @@ class ControllerState(BaseModel):
     ceiling: float | None = None  # about the rate that last drew a 429
     answered_rate: float = 0.0  # moving average of answered calls per second
     probe_ticks: int = 0  # ticks of increase above the ceiling since the last 429
+    # Calls of the last few seconds, fading (the breaker's judgement).
+    recent_answered: float = 0.0
+    recent_failed: float = 0.0
     hold_until: float = 0.0  # no decrease before this (workflow clock, seconds)
     open_until: float = 0.0  # the breaker's cool-down ends (workflow clock, seconds)
     decreases: int = 0
@@ -114,25 +120,27 @@ class ControllerState(BaseModel):
         return self.rate
 
 
-def provider_failing(window: Window) -> bool:
-    ended = window.answered + window.failed
-    return ended >= BREAKER_MIN_CALLS and window.failed >= BREAKER_FAILURE_SHARE * ended
+def provider_failing(state: ControllerState) -> bool:
+    """Judged on the last few seconds' calls, not one window's: a window can be a fraction of a
+    second (the controller acts on a failure report when it arrives)."""
+    ended = state.recent_answered + state.recent_failed
+    return ended >= BREAKER_MIN_CALLS and state.recent_failed >= BREAKER_FAILURE_SHARE * ended
 
 
 def step(state: ControllerState, window: Window, now: float, cool_down: float) -> ControllerState:
     """The state after one tick's window, at ``now`` (seconds on the workflow clock)."""
-    state = _measured(state, window)
+    state = _remembered(_measured(state, window), window)
     if state.phase == "open":
         if now < state.open_until:
             return state
         return state.model_copy(update={"phase": "probing"})
     if state.phase == "probing":
-        if provider_failing(window) or (window.failed and not window.answered):
+        if window.failed and not window.answered:
             return _open(state, now, cool_down)
         if window.answered:
-            return state.model_copy(update={"phase": "steady"})
+            return _forgotten(state.model_copy(update={"phase": "steady"}))
         return state
-    if provider_failing(window):
+    if provider_failing(state):
         return _open(state, now, cool_down)
     if window.rate_limited:
         return _decrease(state, window, now)
@@ -159,9 +167,29 @@ def _measured(state: ControllerState, window: Window) -> ControllerState:
     return state.model_copy(update={"answered_rate": average})
 
 
-def _open(state: ControllerState, now: float, cool_down: float) -> ControllerState:
+def _remembered(state: ControllerState, window: Window) -> ControllerState:
+    fade = 0.5 ** (window.seconds / BREAKER_HALF_LIFE_SECONDS)
     return state.model_copy(
-        update={"phase": "open", "open_until": now + cool_down, "openings": state.openings + 1}
+        update={
+            "recent_answered": state.recent_answered * fade + window.answered,
+            "recent_failed": state.recent_failed * fade + window.failed,
+        }
+    )
+
+
+def _forgotten(state: ControllerState) -> ControllerState:
+    return state.model_copy(update={"recent_answered": 0.0, "recent_failed": 0.0})
+
+
+def _open(state: ControllerState, now: float, cool_down: float) -> ControllerState:
+    return _forgotten(
+        state.model_copy(
+            update={
+                "phase": "open",
+                "open_until": now + cool_down,
+                "openings": state.openings + 1,
+            }
+        )
     )
 
 

@@ -24,9 +24,9 @@ pytestmark = pytest.mark.usefixtures("replay_check")
 
 # The provider's undeclared limit and the controller's starting rate, far above it: the first
 # calls meet 429s and the controller has to come down.
-PROVIDER_LIMIT = 4.0
+PROVIDER_LIMIT = 2.0
 START_RATE = 20.0
-TICKETS = 8
+TICKETS = 4
 
 
 async def controller_state(env: WorkflowEnvironment, provider_queue: str) -> ControllerState:
@@ -52,12 +52,15 @@ async def test_a_provider_answering_429_above_its_limit_gets_its_queue_rate_lowe
 
             # The worker sets the starting rate on the server before its first poll.
             await wait_until(started, what="the starting rate on the provider queue")
-            handles = [
-                await start_ticket(
-                    dev_env.client, task_queue, make_ticket(ticket_id=f"R{i}-{task_queue}")
+            # Started together, so their first calls meet the provider in one burst.
+            handles = await asyncio.gather(
+                *(
+                    start_ticket(
+                        dev_env.client, task_queue, make_ticket(ticket_id=f"R{i}-{task_queue}")
+                    )
+                    for i in range(TICKETS)
                 )
-                for i in range(TICKETS)
-            ]
+            )
             results: list[TicketView] = await asyncio.gather(*(h.result() for h in handles))
             state = await controller_state(dev_env, provider_queue)
             rate = await api_rate(dev_env.client, provider_queue)
@@ -95,12 +98,14 @@ async def test_a_provider_failing_most_calls_opens_the_breaker_and_tickets_take_
         )
         openai_queue = names.llm_task_queue(setup.names["openai"])
         async with llm_pipeline(dev_env.client, task_queue, tmp_path, setup):
-            handles = [
-                await start_ticket(
-                    dev_env.client, task_queue, make_ticket(ticket_id=f"B{i}-{task_queue}")
+            handles = await asyncio.gather(
+                *(
+                    start_ticket(
+                        dev_env.client, task_queue, make_ticket(ticket_id=f"B{i}-{task_queue}")
+                    )
+                    for i in range(tickets)
                 )
-                for i in range(tickets)
-            ]
+            )
 
             async def opened() -> bool:
                 return await api_rate(dev_env.client, openai_queue) == 0.0

@@ -115,6 +115,20 @@ def test_a_provider_failing_most_calls_opens_the_breaker_for_the_cool_down() -> 
     assert probing.queue_rate() == PROBE_RATE
 
 
+def test_failures_reported_one_at_a_time_still_open_the_breaker() -> None:
+    state = ControllerState(rate=10.0, phase="steady")
+    for t in range(5):
+        state = step(state, Window(seconds=0.2, failed=1), now=t * 0.2, cool_down=COOL_DOWN)
+    assert state.phase == "open"
+
+
+def test_old_failures_fade_and_do_not_open_the_breaker() -> None:
+    state = ControllerState(rate=10.0, phase="steady")
+    state = step(state, Window(seconds=1.0, answered=1, failed=2), now=0.0, cool_down=COOL_DOWN)
+    state = step(state, Window(seconds=60.0, answered=2, failed=1), now=60.0, cool_down=COOL_DOWN)
+    assert state.phase == "steady"
+
+
 def test_a_probe_that_succeeds_closes_the_breaker_at_the_rate_from_before() -> None:
     probing = ControllerState(rate=10.0, phase="probing")
     closed = step(probing, Window(seconds=1.0, answered=1), now=0.0, cool_down=COOL_DOWN)
