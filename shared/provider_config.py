@@ -54,9 +54,12 @@ class ProviderConfig(BaseModel):
     # Share of the request limit the queue may use: one agent activity can make two requests
     # (a repair round), and other clients may share the key.
     rate_limit_headroom: float = Field(default=0.9, gt=0, le=1)
-    # With no requests_per_minute, the provider queue's rate controller finds the limit from
-    # the provider's 429s and sets it on the queue (docs/rate-control.md); False: no limit.
-    adaptive_limit: bool = True
+    # With no requests_per_minute, True makes the provider queue's rate controller find the
+    # limit from the provider's 429s and set it on the queue, and be its circuit breaker
+    # (docs/rate-control.md). Off by default for now: a provider whose 429s do not depend on
+    # this project's rate (a key shared with other clients, a test double refusing every first
+    # attempt) drives the controller down to its floor rate.
+    adaptive_limit: bool = False
     # The controller's first rate (requests/s), grown by half each second while calls succeed
     # until the first 429: low (below any paid tier's limit: OpenAI's lowest is 500/min), so the
     # first burst does not meet the provider unthrottled.
