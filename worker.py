@@ -17,6 +17,7 @@ longest agent attempt to finish (TICKETS_SHUTDOWN_GRACE_SECONDS; shared/shutdown
 import argparse
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import signal
@@ -36,6 +37,8 @@ from activities.knowledge_base import KnowledgeBase
 from activities.providers.base import Provider
 from activities.providers.errors import ProviderCheckError
 from activities.providers.registry import OFFLINE, build_providers, providers_in_use
+from activities.queue_rate import set_queue_rate
+from activities.rate_reports import OutcomeReporter, ReportingWorker
 from activities.ticket_activities import TicketActivities
 from shared import names, settings, telemetry
 from shared.data_converter import data_converter, describe_encryption
@@ -58,6 +61,7 @@ from shared.stores.factory import Stores, open_stores
 from shared.temporal_client import connect, connection_settings, exit_process
 from shared.worker_gauges import SpendLimitError, VisibilityGauges, spend_limit_from_env
 from workflows import ALL_WORKFLOWS
+from workflows.rate_controller import ProviderRateController
 
 # Time for in-flight activities to finish when workers built in-process (tests, benchmarks) stop.
 # The worker process passes the grace derived from its configuration (shared/shutdown.py).
@@ -119,7 +123,8 @@ def build_workers(
     workflow task replay the history so far. ``graceful_shutdown``: how long in-flight
     activities may run on once the workers are asked to stop."""
     worker_settings = worker_settings or WorkerSettings()
-    agent_activities = AgentActivities(providers, worker_settings.trim_body_tokens)
+    reporters = adaptive_reporters(client, queues, worker_settings, tickets_queue)
+    agent_activities = AgentActivities(providers, worker_settings.trim_body_tokens, reporters)
     delivery_queue = names.delivery_task_queue(tickets_queue)
     workers = []
     for queue in queues:
@@ -158,8 +163,13 @@ def build_workers(
         elif queue.startswith("llm-"):
             name = provider_of(queue)
             provider_config = worker_settings.providers.get(name)
+            reporter = reporters.get(name)
+            # An adaptive provider's worker starts the queue's controller before it polls.
+            queue_worker = (
+                functools.partial(ReportingWorker, reporter=reporter) if reporter else Worker
+            )
             workers.append(
-                Worker(
+                queue_worker(
                     client,
                     task_queue=queue,
                     activities=agent_activities.all(),
@@ -177,7 +187,38 @@ def build_workers(
             )
         else:
             raise settings.ConfigError(f"unknown task queue {queue!r}")
+    if reporters:
+        # Wherever an adaptive provider's queue is polled, so are its controllers.
+        workers.append(
+            Worker(
+                client,
+                task_queue=names.rate_control_task_queue(tickets_queue),
+                workflows=[ProviderRateController],
+                activities=[set_queue_rate],
+                max_cached_workflows=max_cached_workflows,
+                graceful_shutdown_timeout=graceful_shutdown,
+            )
+        )
     return workers
+
+
+def adaptive_reporters(
+    client: Client, queues: Sequence[str], worker_settings: WorkerSettings, tickets_queue: str
+) -> dict[str, OutcomeReporter]:
+    """An outcome reporter for each polled provider with no declared limit: its queue's rate
+    controller (a workflow on the rate-control queue) learns the limit from them."""
+    reporters = {}
+    for queue in queues:
+        config = worker_settings.providers.get(provider_of(queue))
+        if queue.startswith("llm-") and config is not None and config.adapts_its_rate():
+            reporters[provider_of(queue)] = OutcomeReporter(
+                client,
+                queue,
+                names.rate_control_task_queue(tickets_queue),
+                config.adaptive_start_rate,
+                config.breaker_cool_down_seconds,
+            )
+    return reporters
 
 
 def describe_routes(config: PipelineConfig) -> list[str]:
@@ -205,6 +246,8 @@ def describe_providers(config: PipelineConfig, worker_settings: WorkerSettings) 
             f"{p.requests_per_minute:g} requests/min -> "
             f"{p.activities_per_second():.2f} activities/s on the queue (server-enforced)"
             if p.requests_per_minute
+            else "adaptive limit (learnt from its 429s, docs/rate-control.md)"
+            if p.adapts_its_rate()
             else "no rate limit"
         )
         lines.append(

@@ -17,6 +17,7 @@ from activities.agent_specs import (
 )
 from activities.agent_telemetry import observed_call
 from activities.providers.base import AgentSpec, InT, OutT, Provider
+from activities.rate_reports import OutcomeReporter
 from activities.retry_budget import spend_attempt
 from policy.trimming import DEFAULT_BODY_TOKEN_BUDGET, trim_body
 from shared import names
@@ -47,10 +48,15 @@ class AgentActivities:
     """Registered on each provider's task queue; the request's route names provider and model."""
 
     def __init__(
-        self, providers: Mapping[str, Provider], trim_body_tokens: int = DEFAULT_BODY_TOKEN_BUDGET
+        self,
+        providers: Mapping[str, Provider],
+        trim_body_tokens: int = DEFAULT_BODY_TOKEN_BUDGET,
+        reporters: Mapping[str, OutcomeReporter] | None = None,
     ) -> None:
         self._providers = dict(providers)
         self._trim_body_tokens = trim_body_tokens
+        # Providers with an adaptive limit: each call's outcome goes to the queue's controller.
+        self._reporters = dict(reporters or {})
 
     def _provider(self, route: AgentRoute) -> Provider:
         provider = self._providers.get(route.provider)
@@ -91,14 +97,20 @@ class AgentActivities:
 
         # One GenAI span and the call's metrics, the same for every provider.
         kind = getattr(getattr(provider, "config", None), "kind", provider.name)
+        reporter = self._reporters.get(route.provider)
         try:
-            return await observed_call(spec, route, kind, request, call)
+            reply = await observed_call(spec, route, kind, request, call)
         except Exception as err:
+            if reporter is not None:
+                reporter.record(err)
             # Rate limits retry until the call's time bound; other failures only a few times.
             replaced = spend_attempt(err, activity.info().attempt)
             if replaced is err:
                 raise
             raise replaced from None
+        if reporter is not None:
+            reporter.record(None)
+        return reply
 
     @activity.defn(name=names.CLASSIFY_TICKET)
     async def classify_ticket(self, request: ClassifyRequest) -> AgentReply[Classification]:

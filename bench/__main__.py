@@ -10,6 +10,7 @@ BENCHMARKS = [
     "offline_accuracy",
     "pipeline_throughput",
     "llm_rate_limit",
+    "adaptive_limit",
     "swarm_window",
     "batch_throughput",
     "tracing_overhead",

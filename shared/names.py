@@ -82,3 +82,24 @@ DELIVERY_UNAVAILABLE_ERROR: Final = "DeliveryUnavailable"
 # Error type of a local delivery attempt refused because the worker's delivery slots are all
 # busy: the workflow puts the delivery on the delivery queue instead.
 DELIVERY_BUSY_ERROR: Final = "DeliveryBusy"
+
+# The rate controller of a provider queue (workflows/rate_controller.py): one per queue, fed by
+# the agent activities' outcome reports. Controllers run on a queue of their own, so a backlog
+# of ticket workflow tasks never delays their reaction to a 429.
+RATE_CONTROL_TASK_QUEUE: Final = "rate-control"
+RATE_CONTROLLER_WORKFLOW: Final = "ProviderRateController"
+RATE_REPORT_SIGNAL: Final = "outcomes"
+RATE_STATE_QUERY: Final = "rate_state"
+SET_QUEUE_RATE: Final = "set_queue_rate"
+
+
+def rate_controller_id(provider_queue: str) -> str:
+    """A fixed id per provider queue: every worker reports to the same controller."""
+    return f"rate-controller-{provider_queue}"
+
+
+def rate_control_task_queue(tickets_queue: str) -> str:
+    """The controllers' queue that goes with a workflow queue (as ``delivery_task_queue``)."""
+    if tickets_queue == TICKETS_TASK_QUEUE:
+        return RATE_CONTROL_TASK_QUEUE
+    return f"{tickets_queue}-rate-control"

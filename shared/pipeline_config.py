@@ -44,6 +44,11 @@ class AgentTimeouts(BaseModel):
     # Agent activities heartbeat on progress (each streamed chunk): a worker that died, or a
     # response that stalled, is noticed within this many seconds and the call is retried.
     heartbeat_seconds: float = Field(default=20.0, gt=0)
+    # How long a call may wait on its provider's queue when a fallback route follows: a provider
+    # whose circuit breaker paused its queue (or one far behind) hands the call to the next
+    # route after this (a schedule-to-start timeout, which Temporal does not retry). The last
+    # route of a chain waits as long as it takes.
+    queue_wait_seconds: float = Field(default=120.0, gt=0)
 
 
 class BudgetConfig(BaseModel):

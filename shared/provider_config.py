@@ -54,6 +54,19 @@ class ProviderConfig(BaseModel):
     # Share of the request limit the queue may use: one agent activity can make two requests
     # (a repair round), and other clients may share the key.
     rate_limit_headroom: float = Field(default=0.9, gt=0, le=1)
+    # With no requests_per_minute, True makes the provider queue's rate controller find the
+    # limit from the provider's 429s and set it on the queue, and be its circuit breaker
+    # (docs/rate-control.md). Off by default for now: a provider whose 429s do not depend on
+    # this project's rate (a key shared with other clients, a test double refusing every first
+    # attempt) drives the controller down to its floor rate.
+    adaptive_limit: bool = False
+    # The controller's first rate (requests/s), grown by half each second while calls succeed
+    # until the first 429: low (below any paid tier's limit: OpenAI's lowest is 500/min), so the
+    # first burst does not meet the provider unthrottled.
+    adaptive_start_rate: float = Field(default=2.0, gt=0, le=10_000)
+    # How long the circuit breaker keeps a provider that fails most calls paused (its queue at
+    # rate 0; calls waiting there go to the fallback route) before probing it again.
+    breaker_cool_down_seconds: float = Field(default=30.0, gt=0, le=3600)
     max_concurrent: int = Field(default=16, ge=1)
     max_output_tokens: int = Field(default=2048, ge=16)
     # Models used when no [agents] routes are configured: small for classify/triage/validate,
@@ -63,6 +76,9 @@ class ProviderConfig(BaseModel):
     # OpenAI-compatible servers differ in what they accept: json_schema (OpenAI, vLLM, Ollama),
     # or json_object with the schema in the prompt (older servers).
     structured_output: Literal["json_schema", "json_object"] = "json_schema"
+
+    def adapts_its_rate(self) -> bool:
+        return self.adaptive_limit and self.requests_per_minute is None
 
     def activities_per_second(self) -> float | None:
         if self.requests_per_minute is None:

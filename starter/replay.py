@@ -1,12 +1,13 @@
 """``python -m starter replay [--since 7d] [--limit-per-type N]``: a deploy gate.
 
 Fetches recent histories of every workflow type this code registers (TicketWorkflow,
-OrchestratorWorkflow, SubTaskWorkflow, SwarmWorkflow, SwarmChunkWorkflow, BatchWorkflow) from the
-server and replays each against the code of this checkout with the SDK's ``Replayer``, set up as
-the workers are (the project's data converter with its key ring and payload store, the tracing
-plugin). A workflow change that would break running workflows (a command added, removed or
-reordered without ``workflow.patched``) fails here, naming the workflow, instead of failing the
-workflow tasks of live tickets after the deploy. Exit code 1 on any failure.
+OrchestratorWorkflow, SubTaskWorkflow, SwarmWorkflow, SwarmChunkWorkflow, BatchWorkflow, and the
+providers' ProviderRateController) from the server and replays each against the code of this
+checkout with the SDK's ``Replayer``, set up as the workers are (the project's data converter
+with its key ring and payload store, the tracing plugin). A workflow change that would break
+running workflows (a command added, removed or reordered without ``workflow.patched``) fails
+here, naming the workflow, instead of failing the workflow tasks of live tickets after the
+deploy. Exit code 1 on any failure.
 
 "Recent" is: started within ``--since``, or still running whenever it started (a ticket waiting
 a week for review is exactly what a deploy must not break). The newest ``--limit-per-type`` of

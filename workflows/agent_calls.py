@@ -198,6 +198,8 @@ async def call_agent(
     last route's ActivityError when all failed; a cancellation is never treated as a failure.
     ``retry_window`` bounds each route's retries in time (its schedule-to-close timeout)."""
     for index, route in enumerate(chain):
+        # Only a call with somewhere else to go gives up waiting on its queue.
+        has_fallback = index + 1 < len(chain)
         try:
             reply: AgentReply[OutT] = await workflow.execute_activity(
                 activity,
@@ -207,6 +209,11 @@ async def call_agent(
                 start_to_close_timeout=timedelta(seconds=timeouts.start_to_close_seconds),
                 schedule_to_close_timeout=retry_window,
                 heartbeat_timeout=timedelta(seconds=timeouts.heartbeat_seconds),
+                # An attribute of the same command, not a new command: histories recorded
+                # without it replay (tests/replay), so no patch marker is needed.
+                schedule_to_start_timeout=(
+                    timedelta(seconds=timeouts.queue_wait_seconds) if has_fallback else None
+                ),
                 retry_policy=options.AGENT_RETRY,
                 summary=f"{role} · {route.provider}:{route.model}",
                 priority=priority,

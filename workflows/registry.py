@@ -2,6 +2,7 @@
 
 from workflows.batch import BatchWorkflow
 from workflows.orchestrator import OrchestratorWorkflow
+from workflows.rate_controller import ProviderRateController
 from workflows.subtask import SubTaskWorkflow
 from workflows.swarm import SwarmChunkWorkflow, SwarmWorkflow
 from workflows.ticket import TicketWorkflow
@@ -13,4 +14,5 @@ ALL_WORKFLOWS = [
     SwarmWorkflow,
     SwarmChunkWorkflow,
     BatchWorkflow,
+    ProviderRateController,
 ]

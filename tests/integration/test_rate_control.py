@@ -1,0 +1,138 @@
+"""The adaptive limit and the circuit breaker against the fake provider over HTTP, on the real dev
+server: the provider queue's rate controller sets the queue's rate through the server's
+task-queue configuration API, and the test reads it back from the server."""
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from activities.queue_rate import api_rate
+from policy.adaptive_rate import ControllerState
+from policy.transitions import TicketState
+from shared import names
+from shared.pipeline_config import AgentTimeouts
+from shared.view import TicketView
+from tests.support.fake_llm import FakeLLMServer, Recorded, Reply, good_answers
+from tests.support.llm_pipeline import llm_pipeline, llm_setup
+from tests.support.temporal import wait_until
+from tests.support.tickets import make_ticket, start_ticket
+from workflows.options import AGENT_RETRY
+
+pytestmark = pytest.mark.usefixtures("replay_check")
+
+# The provider's undeclared limit and the controller's starting rate, far above it: the first
+# calls meet 429s and the controller has to come down.
+PROVIDER_LIMIT = 2.0
+START_RATE = 20.0
+TICKETS = 4
+
+
+async def controller_state(env: WorkflowEnvironment, provider_queue: str) -> ControllerState:
+    handle = env.client.get_workflow_handle(names.rate_controller_id(provider_queue))
+    return await handle.query(names.RATE_STATE_QUERY, result_type=ControllerState)
+
+
+async def test_a_provider_answering_429_above_its_limit_gets_its_queue_rate_lowered(
+    dev_env: WorkflowEnvironment, task_queue: str, tmp_path: Path
+) -> None:
+    with FakeLLMServer() as fake:
+        fake.responder = good_answers
+        fake.requests_per_second = PROVIDER_LIMIT
+        setup = llm_setup(
+            fake,
+            provider_overrides={"adaptive_limit": True, "adaptive_start_rate": START_RATE},
+        )
+        provider_queue = names.llm_task_queue(setup.names["openai"])
+        async with llm_pipeline(dev_env.client, task_queue, tmp_path, setup):
+
+            async def started() -> bool:
+                return await api_rate(dev_env.client, provider_queue) == START_RATE
+
+            # The worker sets the starting rate on the server before its first poll.
+            await wait_until(started, what="the starting rate on the provider queue")
+            # Started together, so their first calls meet the provider in one burst.
+            handles = await asyncio.gather(
+                *(
+                    start_ticket(
+                        dev_env.client, task_queue, make_ticket(ticket_id=f"R{i}-{task_queue}")
+                    )
+                    for i in range(TICKETS)
+                )
+            )
+            results: list[TicketView] = await asyncio.gather(*(h.result() for h in handles))
+
+            async def settled() -> tuple[ControllerState, float | None] | None:
+                # The controller decides, then its activity sets the rate: read both once the
+                # server has the rate the controller last decided.
+                state = await controller_state(dev_env, provider_queue)
+                rate = await api_rate(dev_env.client, provider_queue)
+                if rate is not None and abs(rate - state.queue_rate()) < 0.01:
+                    return state, rate
+                return None
+
+            state, rate = await wait_until(settled, what="the controller's rate on the server")
+
+    assert fake.rate_limited > 0, "the provider never pushed back: the test proves nothing"
+    assert all(r.state is TicketState.COMPLETED for r in results)
+    assert state.decreases >= 1
+    assert rate is not None and rate < START_RATE
+
+
+def failing_openai(request: Recorded) -> Reply:
+    """The openai provider is down (500 on every call); anthropic answers."""
+    if request.api == "openai":
+        return Reply(status=500, error_type="server_error", error_message="upstream down")
+    return good_answers(request)
+
+
+async def test_a_provider_failing_most_calls_opens_the_breaker_and_tickets_take_the_fallback(
+    dev_env: WorkflowEnvironment, task_queue: str, tmp_path: Path
+) -> None:
+    tickets = 6
+    with FakeLLMServer() as fake:
+        fake.responder = failing_openai
+        setup = llm_setup(
+            fake,
+            chain=("openai", "anthropic"),
+            provider_overrides={
+                "adaptive_limit": True,
+                "adaptive_start_rate": 20.0,
+                "breaker_cool_down_seconds": 300.0,  # stays open for the whole test
+            },
+            # Calls waiting on the paused queue go to the fallback after 2 s.
+            agent_timeouts=AgentTimeouts(queue_wait_seconds=2.0),
+        )
+        openai_queue = names.llm_task_queue(setup.names["openai"])
+        async with llm_pipeline(dev_env.client, task_queue, tmp_path, setup):
+            handles = await asyncio.gather(
+                *(
+                    start_ticket(
+                        dev_env.client, task_queue, make_ticket(ticket_id=f"B{i}-{task_queue}")
+                    )
+                    for i in range(tickets)
+                )
+            )
+
+            async def opened() -> bool:
+                return await api_rate(dev_env.client, openai_queue) == 0.0
+
+            await wait_until(opened, timeout=30, what="the breaker to pause the openai queue")
+            results: list[TicketView] = await asyncio.gather(*(h.result() for h in handles))
+            state = await controller_state(dev_env, openai_queue)
+            rate = await api_rate(dev_env.client, openai_queue)
+
+    assert state.phase == "open" and state.openings == 1
+    assert rate == 0.0
+    assert all(r.state is TicketState.COMPLETED for r in results)
+    # Every agent of every ticket answered through the fallback route.
+    anthropic_model = setup.route("anthropic").model
+    assert all(u.models == [anthropic_model] for r in results for u in r.usage.values())
+    assert all(len(r.fallbacks) == 4 for r in results)
+    # Without the breaker each of the four calls of each ticket would spend all its attempts on
+    # the broken provider first.
+    openai_calls = [c for c in fake.calls() if c.api == "openai"]
+    assert len(openai_calls) < tickets * AGENT_RETRY.maximum_attempts
+    # The later agents waited on the paused queue and went on: a schedule-to-start timeout.
+    assert any("schedule_to_start" in f.error for r in results for f in r.fallbacks)

@@ -1,0 +1,150 @@
+"""The adaptive limit's rules (AIMD) and the circuit breaker, on their own."""
+
+import pytest
+
+from policy.adaptive_rate import (
+    DECREASE,
+    MIN_RATE,
+    PROBE_RATE,
+    ControllerState,
+    Window,
+    step,
+)
+
+COOL_DOWN = 30.0
+
+
+def run_against(limit: float, ticks: int, start: float = 1.0) -> tuple[ControllerState, int, float]:
+    """A simulated provider that answers ``limit`` calls a second and 429s the rest, with a
+    queue always full of calls: the rates the controller sets, tick by tick."""
+    state = ControllerState(rate=start)
+    rate_limited = 0
+    answered_total = 0.0
+    for t in range(ticks):
+        sent = state.queue_rate()
+        answered = min(sent, limit)
+        over = max(sent - limit, 0.0)
+        rate_limited += round(over)
+        answered_total += answered
+        window = Window(seconds=1.0, answered=round(answered), rate_limited=round(over))
+        state = step(state, window, now=float(t), cool_down=COOL_DOWN)
+    return state, rate_limited, answered_total
+
+
+def test_slow_start_grows_the_rate_by_half_while_calls_succeed() -> None:
+    state = ControllerState(rate=2.0)
+    state = step(state, Window(seconds=1.0, answered=2), now=0.0, cool_down=COOL_DOWN)
+    assert state.rate == 3.0
+    assert state.phase == "slow_start"
+
+
+def test_an_idle_queue_does_not_raise_its_rate() -> None:
+    state = ControllerState(rate=8.0, phase="steady", ceiling=10.0)
+    after = step(state, Window(seconds=1.0, answered=1), now=0.0, cool_down=COOL_DOWN)
+    assert after.rate == 8.0
+
+
+def test_a_429_cuts_the_rate_to_what_the_provider_answered() -> None:
+    state = ControllerState(rate=16.0, phase="steady")
+    after = step(state, Window(seconds=1.0, answered=10, rate_limited=6), 5.0, COOL_DOWN)
+    assert after.rate == 10.0
+    # 16/s drew the 429 but the provider answered 10/s: the ceiling stays near what it answers
+    # (1.15 times the new rate, so a cut that went too deep is recovered quickly).
+    assert after.ceiling == pytest.approx(11.5)
+
+
+def test_a_429_in_a_short_window_cuts_to_the_answered_rate_measured_before() -> None:
+    state = ControllerState(rate=8.0)
+    for t in range(3):
+        state = step(state, Window(seconds=1.0, answered=round(state.rate)), float(t), COOL_DOWN)
+    assert state.rate > 20.0  # slow start ran past the provider's 10/s before any 429 came
+    state = step(state, Window(seconds=1.0, answered=10), 3.0, COOL_DOWN)
+    cut = step(state, Window(seconds=0.3, answered=3, rate_limited=2), 3.3, COOL_DOWN)
+    assert cut.rate < 16.0
+    assert cut.ceiling is not None and cut.ceiling < 1.2 * cut.rate
+
+
+def test_the_first_429_ends_slow_start_at_the_last_rate_that_drew_none() -> None:
+    state = ControllerState(rate=12.0)
+    after = step(state, Window(seconds=1.0, answered=11, rate_limited=1), 5.0, COOL_DOWN)
+    assert after.rate == 8.0
+    assert after.phase == "steady"
+
+
+def test_a_429_never_cuts_more_than_the_decrease_share_nor_below_the_floor() -> None:
+    state = ControllerState(rate=4.0, phase="steady")
+    after = step(state, Window(seconds=1.0, answered=4, rate_limited=1), 0.0, COOL_DOWN)
+    assert after.rate == pytest.approx(4.0 * DECREASE)
+    low = ControllerState(rate=MIN_RATE, phase="steady")
+    assert step(low, Window(seconds=1.0, rate_limited=3), 0.0, COOL_DOWN).rate == MIN_RATE
+
+
+def test_429s_within_the_retry_after_of_a_cut_do_not_cut_again() -> None:
+    state = ControllerState(rate=16.0, phase="steady")
+    cut = step(state, Window(1.0, answered=10, rate_limited=6, retry_after=5.0), 0.0, COOL_DOWN)
+    again = step(cut, Window(1.0, answered=10, rate_limited=2), 3.0, COOL_DOWN)
+    assert again.rate == cut.rate
+    later = step(cut, Window(1.0, answered=5, rate_limited=2), 6.0, COOL_DOWN)
+    assert later.rate < cut.rate
+
+
+def test_the_rate_settles_near_an_undeclared_limit_with_few_429s() -> None:
+    state, rate_limited, answered = run_against(limit=10.0, ticks=120)
+    assert 9.0 <= state.rate <= 11.0
+    assert answered / (120 * 10.0) >= 0.9
+    assert rate_limited <= 0.02 * answered
+
+
+def test_a_raised_limit_is_found_again() -> None:
+    state = ControllerState(rate=10.0, phase="steady", ceiling=10.5)
+    for t in range(60):
+        sent = state.queue_rate()
+        window = Window(seconds=1.0, answered=round(min(sent, 20.0)))
+        state = step(state, window, now=float(t), cool_down=COOL_DOWN)
+    assert state.rate > 14.0
+
+
+def test_a_provider_failing_most_calls_opens_the_breaker_for_the_cool_down() -> None:
+    state = ControllerState(rate=10.0, phase="steady")
+    opened = step(state, Window(seconds=1.0, answered=1, failed=5), now=100.0, cool_down=30.0)
+    assert opened.phase == "open"
+    assert opened.queue_rate() == 0.0
+    assert step(opened, Window(seconds=1.0), now=120.0, cool_down=30.0).phase == "open"
+    probing = step(opened, Window(seconds=1.0), now=130.0, cool_down=30.0)
+    assert probing.phase == "probing"
+    assert probing.queue_rate() == PROBE_RATE
+
+
+def test_failures_reported_one_at_a_time_still_open_the_breaker() -> None:
+    state = ControllerState(rate=10.0, phase="steady")
+    for t in range(5):
+        state = step(state, Window(seconds=0.2, failed=1), now=t * 0.2, cool_down=COOL_DOWN)
+    assert state.phase == "open"
+
+
+def test_old_failures_fade_and_do_not_open_the_breaker() -> None:
+    state = ControllerState(rate=10.0, phase="steady")
+    state = step(state, Window(seconds=1.0, answered=1, failed=2), now=0.0, cool_down=COOL_DOWN)
+    state = step(state, Window(seconds=60.0, answered=2, failed=1), now=60.0, cool_down=COOL_DOWN)
+    assert state.phase == "steady"
+
+
+def test_a_probe_that_succeeds_closes_the_breaker_at_the_rate_from_before() -> None:
+    probing = ControllerState(rate=10.0, phase="probing")
+    closed = step(probing, Window(seconds=1.0, answered=1), now=0.0, cool_down=COOL_DOWN)
+    assert closed.phase == "steady"
+    assert closed.queue_rate() == 10.0
+
+
+def test_a_probe_that_fails_opens_the_breaker_again() -> None:
+    probing = ControllerState(rate=10.0, phase="probing", openings=1)
+    reopened = step(probing, Window(seconds=1.0, failed=1), now=50.0, cool_down=COOL_DOWN)
+    assert reopened.phase == "open"
+    assert reopened.open_until == 80.0
+    assert reopened.openings == 2
+
+
+def test_a_few_failures_among_many_answers_keep_the_breaker_closed() -> None:
+    state = ControllerState(rate=10.0, phase="steady")
+    after = step(state, Window(seconds=1.0, answered=9, failed=2), now=0.0, cool_down=COOL_DOWN)
+    assert after.phase == "steady"

@@ -1,0 +1,125 @@
+"""ProviderRateController: one per provider task queue; finds the provider's undeclared request
+limit and sets it as the queue's rate on the server, and is the provider's circuit breaker.
+
+Why a workflow: it must be exactly one for all workers (a fixed id per queue; a second worker's
+start finds it running), survive worker restarts with what it learnt, and keep time for the
+breaker's cool-down. Workers report outcome counts with a signal about twice a second each (not
+one per call), so a busy queue adds a handful of history events per second; the run continues as
+new every ``TICKS_PER_RUN`` ticks to keep its history short. With no reports it waits on a
+condition, not a timer: an idle provider costs nothing.
+
+The rules (AIMD, breaker) are policy/adaptive_rate.py; the rate is applied by an activity
+(activities/queue_rate.py) because it is a call to the server's task-queue configuration API.
+"""
+
+import asyncio
+import contextlib
+from datetime import timedelta
+from typing import Final
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from policy.adaptive_rate import ControllerState, Window, step
+    from shared import names
+    from shared.rate_control import ControllerInput, OutcomeReport, QueueRateChange
+
+# One decision per tick while reports arrive: long enough to count a few calls, short enough to
+# react to a 429 before many more are sent.
+TICK: Final = timedelta(seconds=1)
+# A report covers up to this much time before it arrived (activities/rate_reports.py flushes at
+# this interval): the first window after an idle spell starts this far back.
+REPORT_COVERS: Final = timedelta(seconds=0.5)
+# About 15 events per busy tick (timer, signals, workflow tasks, the rate activity): a few
+# thousand events per run, then continue-as-new.
+TICKS_PER_RUN: Final = 200
+# Setting a queue's rate is one call to the frontend: seconds at most. A failed change is tried
+# again on the next tick with the rate of that moment, so a few attempts are enough.
+SET_RATE_START_TO_CLOSE: Final = timedelta(seconds=10)
+SET_RATE_RETRY: Final = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=3)
+
+
+def _seconds(moment: timedelta) -> float:
+    return moment.total_seconds()
+
+
+@workflow.defn(name=names.RATE_CONTROLLER_WORKFLOW)
+class ProviderRateController:
+    @workflow.init
+    def __init__(self, start: ControllerInput) -> None:
+        self._state = start.state
+        self._pending = start.pending
+
+    @workflow.signal(name=names.RATE_REPORT_SIGNAL)
+    def outcomes(self, report: OutcomeReport) -> None:
+        self._pending = self._pending.merged(report)
+
+    def _bad_news(self) -> bool:
+        return bool(self._pending.rate_limited or self._pending.failed)
+
+    @workflow.query(name=names.RATE_STATE_QUERY)
+    def rate_state(self) -> ControllerState:
+        return self._state
+
+    @workflow.run
+    async def run(self, start: ControllerInput) -> None:
+        # The rate in force when this run starts: the worker set the starting rate, or the
+        # previous run applied this state's rate before continuing as new.
+        applied = self._state.queue_rate()
+        last = workflow.now()
+        for _ in range(TICKS_PER_RUN):
+            if workflow.info().is_continue_as_new_suggested():
+                break
+            if self._state.phase == "open":
+                # Paused: no calls, no reports; wake when the cool-down ends.
+                left = self._state.open_until - workflow.now().timestamp()
+                await workflow.sleep(max(left, 0.0))
+            else:
+                if self._pending.empty():
+                    await workflow.wait_condition(lambda: not self._pending.empty())
+                    last = max(last, workflow.now() - REPORT_COVERS)
+                # Bad news is acted on when it arrives (every 429 sent meanwhile is wasted);
+                # good news waits for the tick, so increases are measured over a whole one.
+                left = _seconds(TICK - (workflow.now() - last))
+                if left > 0 and not self._bad_news():
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await workflow.wait_condition(self._bad_news, timeout=left)
+            now = workflow.now()
+            report, self._pending = self._pending, OutcomeReport()
+            window = Window(
+                seconds=_seconds(now - last),
+                answered=report.answered,
+                rate_limited=report.rate_limited,
+                failed=report.failed,
+                retry_after=report.retry_after,
+            )
+            last = now
+            self._state = step(self._state, window, now.timestamp(), start.cool_down_seconds)
+            wanted = round(self._state.queue_rate(), 3)
+            if wanted != applied and await self._apply(start.provider_queue, wanted):
+                applied = wanted
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        workflow.continue_as_new(
+            start.model_copy(update={"state": self._state, "pending": self._pending})
+        )
+
+    async def _apply(self, queue: str, rate: float) -> bool:
+        reason = {
+            "open": "circuit open: the provider is failing most calls",
+            "probing": "circuit half-open: probing the provider",
+        }.get(self._state.phase, "adaptive limit (AIMD on the provider's 429s)")
+        try:
+            await workflow.execute_activity(
+                names.SET_QUEUE_RATE,
+                QueueRateChange(provider_queue=queue, requests_per_second=rate, reason=reason),
+                start_to_close_timeout=SET_RATE_START_TO_CLOSE,
+                retry_policy=SET_RATE_RETRY,
+                summary=f"{queue} -> {rate:g}/s",
+            )
+        except ActivityError as err:
+            # The next tick tries again; the controller itself must not fail.
+            workflow.logger.warning("could not set the rate of %s: %s", queue, err)
+            return False
+        return True
