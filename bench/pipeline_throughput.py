@@ -24,7 +24,7 @@ from bench.dataset import PROJECT_ROOT, dataset_path, load
 from bench.stack import embedded_stack
 from policy.stats import percentile
 from policy.transitions import TicketState
-from shared import names
+from shared import names, waiting
 from shared import operations as ops
 from shared.tickets import Ticket
 from starter.inputs import read_jsonl
@@ -64,7 +64,7 @@ async def run(n: int) -> int:
         started = time.perf_counter()
         await ops.submit_tickets(client, batch)
         submitted = time.perf_counter() - started
-        views = await ops.wait_settled(
+        views = await waiting.wait_settled(
             client,
             [t.ticket_id for t in batch],
             timeout=1800,

@@ -34,7 +34,7 @@ from bench.dataset import PROJECT_ROOT
 from bench.machine import cpu_seconds
 from bench.stack import Stack, embedded_stack
 from policy.transitions import SETTLED_STATES, TicketState
-from shared import names
+from shared import names, waiting
 from shared import operations as ops
 from shared import search_attributes as sa
 from shared.tickets import Ticket
@@ -137,7 +137,7 @@ async def probe(client: Client) -> tuple[list[Ticket], WorkflowHistory]:
     samples = [p.ticket for p in read_jsonl(PROJECT_ROOT / "samples" / "tickets.jsonl")[0]]
     probe_ids = [t.model_copy(update={"ticket_id": f"P-{t.ticket_id}"}) for t in samples]
     await ops.submit_tickets(client, probe_ids)
-    views = await ops.wait_settled(client, [t.ticket_id for t in probe_ids], SETTLE_TIMEOUT)
+    views = await waiting.wait_settled(client, [t.ticket_id for t in probe_ids], SETTLE_TIMEOUT)
     straight = [
         t for t, p in zip(samples, probe_ids, strict=True) if straight_through(views[p.ticket_id])
     ]

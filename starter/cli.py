@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from codec_server import main as codec_server_main
 from policy.transitions import SETTLED_STATES, TicketState
 from shared import operations as ops
+from shared import waiting
 from shared.review import ReviewAction, ReviewDecision
 from shared.view import TicketView
 from starter import api_commands, fanout, ops_commands, render
@@ -81,7 +82,7 @@ async def cmd_submit(args: argparse.Namespace) -> int:
     no_worker: NoWorker | None = None
     if args.wait and outcomes:
         try:
-            views = await ops.wait_settled(
+            views = await waiting.wait_settled(
                 client, [o.ticket_id for o in outcomes], args.timeout, require_worker=True
             )
         except NoWorker as err:
@@ -178,7 +179,7 @@ async def cmd_review(args: argparse.Namespace) -> int:
     receipt = await ops.submit_review(client, args.ticket_id, decision)
     # The review is accepted: whatever happens while we watch its effect, it stands.
     try:
-        view: TicketView | None = await ops.wait_review_applied(
+        view: TicketView | None = await waiting.wait_review_applied(
             client, args.ticket_id, receipt, timeout=args.timeout
         )
     except CliError as err:

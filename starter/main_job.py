@@ -25,6 +25,7 @@ from shared import settings
 from shared.encryption.keyring import ensure_local_key_file
 from shared.temporal_client import connection_settings
 from shared.view import TicketView
+from shared.waiting import wait_settled
 from starter import render
 from starter.codec_process import CodecServerProcess
 from starter.connection import open_client
@@ -128,7 +129,7 @@ def _port(address: str) -> tuple[str, int]:
 async def _wait_with_worker(
     client: Client, worker: WorkerProcess, ticket_ids: list[str], timeout: float
 ) -> dict[str, TicketView]:
-    waiting = asyncio.create_task(ops.wait_settled(client, ticket_ids, timeout))
+    waiting = asyncio.create_task(wait_settled(client, ticket_ids, timeout))
     while not waiting.done():
         await asyncio.wait({waiting}, timeout=1.0)
         if not waiting.done():

@@ -23,7 +23,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from shared import names
-from shared import operations as ops
+from shared.waiting import wait_settled
 from tests.support.fakes import FakeTicketServices
 from tests.support.temporal import status, wait_until
 from tests.support.tickets import make_ticket, start_ticket
@@ -92,7 +92,7 @@ async def _wait_and_count(
         )
     )
     ids = [names.ticket_id_from_workflow_id(h.id) for h in handles]
-    waiting = asyncio.create_task(ops.wait_settled(client, ids, timeout=60, interval=INTERVAL))
+    waiting = asyncio.create_task(wait_settled(client, ids, timeout=60, interval=INTERVAL))
     await asyncio.sleep(AGENT_WAIT_SECONDS)  # nothing can rest: every ticket waits for its agent
     while_pending = Counter(counter.counts)
     # Each ticket has run its first workflow task (a ticket closed before that has no state a
