@@ -3,7 +3,6 @@ directory, so the embedded server's Web UI can show tickets decrypted."""
 
 import asyncio
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +10,7 @@ from pathlib import Path
 import httpx2
 
 from starter.errors import CliError
-from starter.spawn import spawn_logged
+from starter.spawn import spawn_logged, stop_process
 
 READY_TIMEOUT = 30.0  # seconds; importing the web stack and the SDK takes a second or two
 
@@ -74,11 +73,4 @@ class CodecServerProcess:
 
     async def stop(self) -> None:
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.to_thread(process.wait, 10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            await asyncio.to_thread(process.wait, 5)
+        await stop_process(process, 10)

@@ -6,7 +6,6 @@ http://localhost:8233, bound to 127.0.0.1 only.
 """
 
 import asyncio
-import contextlib
 import os
 import shutil
 import socket
@@ -19,7 +18,7 @@ from shared.encryption.keyring import ensure_local_key_file
 from shared.search_attributes import ALL_KEYS
 from shared.temporal_client import connect, connection_settings
 from starter.errors import CliError
-from starter.spawn import spawn_logged
+from starter.spawn import spawn_logged, stop_process
 
 STARTUP_TIMEOUT = 60.0  # seconds; first start creates the SQLite schema and takes a few seconds
 # The server's SQLite file in write-ahead-log mode: a commit appends to the log instead of
@@ -166,15 +165,7 @@ class EmbeddedServer:
 
     async def stop(self) -> None:
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            await asyncio.to_thread(process.wait, 15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                await asyncio.to_thread(process.wait, 5)
+        await stop_process(process, 15)
 
     def detach(self) -> None:
         """Leave the server running after this process exits (``--keep-running``)."""

@@ -32,7 +32,7 @@ from starter.connection import open_client
 from starter.embedded import EmbeddedServer, port_in_use, server_answers
 from starter.errors import EXIT_OK, EXIT_PARTIAL, CliError, ServerUnreachable
 from starter.inputs import read_jsonl
-from starter.spawn import spawn_logged
+from starter.spawn import spawn_logged, stop_process
 
 WORKER_READY_TIMEOUT = 60.0
 # The worker's metrics endpoint (worker.METRICS_ADDRESS_ENV); a free port when not set.
@@ -101,14 +101,7 @@ class WorkerProcess:
 
     async def stop(self) -> None:
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.to_thread(process.wait, 20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            await asyncio.to_thread(process.wait, 5)
+        await stop_process(process, 20)
 
 
 def free_local_port() -> int:

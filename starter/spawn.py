@@ -1,5 +1,7 @@
 """Child processes (the embedded server, the worker) with their output appended to a log file."""
 
+import asyncio
+import contextlib
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -18,3 +20,21 @@ def spawn_logged(
             stdin=subprocess.DEVNULL,
             env=dict(env) if env is not None else None,
         )
+
+
+# After SIGKILL, how long to wait for the process to be reaped.
+KILL_WAIT_SECONDS = 5
+
+
+async def stop_process(process: "subprocess.Popen[bytes] | None", grace: float) -> None:
+    """SIGTERM, ``grace`` seconds to exit, then SIGKILL: how every child this client started
+    is stopped (the server, the worker, the codec server)."""
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        await asyncio.to_thread(process.wait, grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            await asyncio.to_thread(process.wait, KILL_WAIT_SECONDS)
