@@ -81,43 +81,41 @@ class ReviewGate:
         self._accepting = True
         if on_waiting is not None:
             await on_waiting()
-        if not view.escalated and view.sla_deadline is not None:
-            left = time_left(view.sla_deadline, workflow.now())
-            try:
-                if not left:
-                    raise TimeoutError
-                await workflow.wait_condition(
-                    lambda: self._pending is not None,
-                    timeout=left,
-                    timeout_summary="review SLA deadline",
-                )
-            except TimeoutError:
-                # Nobody decided in time: make it loud (status, search attribute), keep waiting.
-                if self._pending is None:
-                    self._record.escalate()
+        # Nobody decided by the SLA deadline: make it loud (status, search attribute), keep waiting.
+        if (
+            not view.escalated
+            and view.sla_deadline is not None
+            and not await self._decided_before(view.sla_deadline, "review SLA deadline")
+        ):
+            self._record.escalate()
         if closes_at is None:
             await workflow.wait_condition(lambda: self._pending is not None)
-        elif self._pending is None:
-            left = time_left(closes_at, workflow.now())
-            try:
-                if not left:
-                    raise TimeoutError
-                await workflow.wait_condition(
-                    lambda: self._pending is not None,
-                    timeout=left,
-                    timeout_summary="final review deadline",
-                )
-            except TimeoutError:
-                if self._pending is None:
-                    # Nobody answered: refuse every later review; the caller closes the ticket.
-                    self._accepting = False
-                    return None
+        elif self._pending is None and not await self._decided_before(
+            closes_at, "final review deadline"
+        ):
+            # Nobody answered: refuse every later review; the caller closes the ticket.
+            self._accepting = False
+            return None
         view.review_closes_at = None
         decision, self._pending = self._pending, None
         self._accepting = False
         assert decision is not None
         metrics.review_decided(view, decision.action)
         return decision
+
+    async def _decided_before(self, deadline: datetime, summary: str) -> bool:
+        """Wait for a decision until ``deadline`` (a durable timer named ``summary``); whether
+        one came. A deadline already past waits for nothing."""
+        left = time_left(deadline, workflow.now())
+        try:
+            if not left:
+                raise TimeoutError
+            await workflow.wait_condition(
+                lambda: self._pending is not None, timeout=left, timeout_summary=summary
+            )
+        except TimeoutError:
+            return self._pending is not None
+        return True
 
     def close(self) -> None:
         """The ticket is ending (cancelled): no review can apply any more."""
