@@ -1,0 +1,142 @@
+"""Waiting for tickets to come to rest, at a cost that does not grow with their number.
+
+Each interval costs one visibility request for the whole set; each ticket's full view is
+fetched once, when it rests (see ``wait_settled``).
+"""
+
+import asyncio
+
+from temporalio.client import Client
+from temporalio.service import RPCError
+
+from policy.transitions import SETTLED_STATES, TicketState
+from shared import names
+from shared import search_attributes as sa
+from shared.operation_errors import NoWorker, OperationError, TicketNotFound
+from shared.operations import ticket_status, workers_polling
+from shared.review import ReviewReceipt
+from shared.view import TicketView
+
+# While waiting for tickets to settle, how often to make sure a worker is still polling.
+WORKER_CHECK_SECONDS = 10.0
+
+# Waiting for many tickets asks the visibility store, once per interval, which of them have come
+# to rest: one List request whatever the number of tickets (a status query per ticket per
+# interval would be a round trip to a worker each, and 600 requests a second for 300 tickets).
+# At most this many ids go into one query; the rest join as the first ones settle.
+MAX_IDS_PER_VISIBILITY_QUERY = 500
+# Status queries (one per ticket, once it rests) in flight at once.
+STATUS_FETCH_CONCURRENCY = 16
+
+
+def settled_query(ticket_ids: list[str]) -> str:
+    """A visibility query for those of ``ticket_ids`` that rest: their state is a settled one,
+    or their workflow has closed (a terminated ticket never reaches a settled state). Ticket
+    ids match ``TICKET_ID_PATTERN`` (letters, digits, ``._-``), so they are quoted safely."""
+    ids = ", ".join(f"'{names.ticket_workflow_id(t)}'" for t in ticket_ids)
+    states = ", ".join(f"'{s.value}'" for s in sorted(SETTLED_STATES))
+    return (
+        f"WorkflowId IN ({ids}) AND "
+        f"({sa.TICKET_STATE.name} IN ({states}) OR ExecutionStatus != 'Running')"
+    )
+
+
+async def settled_among(client: Client, ticket_ids: list[str]) -> set[str]:
+    """Which of ``ticket_ids`` rest now, by one visibility request (the page holds them all)."""
+    if not ticket_ids:
+        return set()
+    listing = client.list_workflows(settled_query(ticket_ids), page_size=len(ticket_ids))
+    await listing.fetch_next_page()
+    return {names.ticket_id_from_workflow_id(e.id) for e in listing.current_page or []}
+
+
+async def ticket_statuses(client: Client, ticket_ids: list[str]) -> dict[str, TicketView]:
+    """The full view of each ticket, a bounded number of queries at a time. A ticket whose
+    query failed (no worker answered in time, a passing error) is left out, to be asked again;
+    an unknown ticket raises TicketNotFound."""
+    gate = asyncio.Semaphore(STATUS_FETCH_CONCURRENCY)
+
+    async def one(ticket_id: str) -> TicketView:
+        async with gate:
+            return await ticket_status(client, ticket_id)
+
+    results = await asyncio.gather(*(one(t) for t in ticket_ids), return_exceptions=True)
+    views = {}
+    for ticket_id, result in zip(ticket_ids, results, strict=True):
+        if isinstance(result, TicketNotFound):
+            raise result
+        if isinstance(result, TicketView):
+            views[ticket_id] = result
+        elif not isinstance(result, (OperationError, RPCError)):
+            raise result
+    return views
+
+
+async def wait_settled(
+    client: Client,
+    ticket_ids: list[str],
+    timeout: float,
+    interval: float = 0.5,
+    *,
+    require_worker: bool = False,
+) -> dict[str, TicketView]:
+    """Wait until every ticket rests: completed, rejected, failed, or waiting for a person (or
+    its workflow closed otherwise). Each interval costs one visibility request however many
+    tickets wait; each ticket's full view is fetched once, when it rests. Returns what it has
+    when ``timeout`` seconds pass (unsettled tickets in their current state). With
+    ``require_worker``, raises NoWorker as soon as no worker polls the tickets queue (at once,
+    and every WORKER_CHECK_SECONDS while waiting) instead of waiting out the timeout."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    views: dict[str, TicketView] = {}
+    pending = list(dict.fromkeys(ticket_ids))
+    # A ticket at rest whose status query failed (no worker answered, a ticket closed before
+    # its first workflow task) is asked again after a backoff, not every interval.
+    retry_at: dict[str, tuple[float, float]] = {}
+    next_worker_check = loop.time()
+    while pending:
+        if require_worker and loop.time() >= next_worker_check:
+            if not await workers_polling(client):
+                raise NoWorker(
+                    f"no worker is polling the {names.TICKETS_TASK_QUEUE} task queue, so "
+                    f"{len(pending)} ticket(s) wait on the server until one starts: run "
+                    "`python worker.py` against this server and namespace"
+                )
+            next_worker_check = loop.time() + WORKER_CHECK_SECONDS
+        watched = pending[:MAX_IDS_PER_VISIBILITY_QUERY]
+        now = loop.time()
+        rested = await settled_among(client, watched)
+        due = [t for t in watched if t in rested and retry_at.get(t, (0.0, 0.0))[0] <= now]
+        if due:
+            fetched = await ticket_statuses(client, due)
+            views.update(fetched)
+            for ticket_id in set(due) - set(fetched):
+                last = retry_at.get(ticket_id, (0.0, interval / 2))[1]
+                backoff = min(last * 2, WORKER_CHECK_SECONDS)
+                retry_at[ticket_id] = (now + backoff, backoff)
+            pending = [t for t in pending if t not in fetched]
+        if pending and loop.time() >= deadline:
+            # Out of time: what the rest look like now (which also names an unknown ticket).
+            views.update(await ticket_statuses(client, pending))
+            break
+        if pending:
+            await asyncio.sleep(interval)
+    return views
+
+
+async def wait_review_applied(
+    client: Client, ticket_id: str, receipt: ReviewReceipt, timeout: float, interval: float = 0.3
+) -> TicketView:
+    """After a review is accepted: wait until the workflow has acted on it and the ticket rests
+    again (a rework goes through the agents and comes back for review)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        view = await ticket_status(client, ticket_id)
+        acted = any(
+            t.from_state == TicketState.AWAITING_REVIEW and t.at >= receipt.accepted_at
+            for t in view.transitions
+        )
+        if (acted and view.state in SETTLED_STATES) or loop.time() >= deadline:
+            return view
+        await asyncio.sleep(interval)
