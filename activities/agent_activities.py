@@ -16,9 +16,10 @@ from activities.agent_specs import (
     WORKER,
 )
 from activities.agent_telemetry import observed_call
+from activities.heartbeat import begin_attempt
 from activities.providers.base import AgentSpec, InT, OutT, Provider
 from activities.rate_reports import OutcomeReporter
-from activities.retry_budget import spend_attempt
+from activities.retry_budget import AttemptBudget
 from policy.trimming import DEFAULT_BODY_TOKEN_BUDGET, trim_body
 from shared import names
 from shared.agents import (
@@ -79,6 +80,10 @@ class AgentActivities:
                 non_retryable=True,
             )
         provider = self._provider(route)
+        # Before any task of this attempt starts: heartbeat tasks share what it carries.
+        begin_attempt()
+        budget = AttemptBudget.of_this_attempt()
+        budget.refuse_if_spent()
         # Every ticket agent reads the ticket: trim it once here, for every provider alike.
         removed = 0
         ticket = getattr(request, "ticket", None)
@@ -104,7 +109,7 @@ class AgentActivities:
             if reporter is not None:
                 reporter.record(err)
             # Rate limits retry until the call's time bound; other failures only a few times.
-            replaced = spend_attempt(err, activity.info().attempt)
+            replaced = budget.spend(err)
             if replaced is err:
                 raise
             raise replaced from None

@@ -14,7 +14,7 @@ them.
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping
 from contextvars import ContextVar
 from typing import Any
 
@@ -22,39 +22,61 @@ from temporalio import activity
 
 
 class _Carried:
-    def __init__(self, details: Sequence[Any]) -> None:
-        self.details = tuple(details)
+    def __init__(self, earlier: dict[str, Any]) -> None:
+        self.earlier = earlier  # what earlier attempts carried, as the server handed it over
+        self.now = dict(earlier)  # what this attempt's heartbeats send
 
 
-# One holder per activity attempt (each runs in its own task and context); background heartbeat
-# tasks copy the context, so they see what is carried later too.
+# One holder per activity attempt (each runs in its own task and context). The activity creates
+# it before it starts any background task (``begin_attempt``): tasks copy the context, so a
+# heartbeat task sees what is carried later too.
 _carried: ContextVar[_Carried | None] = ContextVar("carried_heartbeat_details", default=None)
+
+
+def _from_server() -> dict[str, Any]:
+    """What the last heartbeat of an earlier attempt carried: one mapping of named entries."""
+    if not activity.in_activity():
+        return {}
+    details = activity.info().heartbeat_details
+    if not details or not isinstance(details[0], Mapping):
+        return {}
+    first = dict(details[0])
+    if "provider" in first and "input_tokens" in first:
+        return {"usage": first}  # a worker from before named entries carried the usage alone
+    return first
+
+
+def begin_attempt() -> None:
+    """Start this attempt's carried details from what the earlier attempts carried."""
+    _carried.set(_Carried(_from_server()))
+
+
+def _holder() -> _Carried:
+    holder = _carried.get()
+    if holder is None:
+        holder = _Carried(_from_server())
+        _carried.set(holder)
+    return holder
 
 
 def _details() -> tuple[Any, ...]:
     holder = _carried.get()
-    return holder.details if holder else ()
+    return (holder.now,) if holder and holder.now else ()
 
 
-def earlier_details() -> tuple[Any, ...]:
-    """What earlier attempts of this activity carried (empty outside an activity, or on the
-    first attempt), and carry it on: a later attempt still reports it if this one fails too."""
-    if not activity.in_activity():
-        return ()
-    details = tuple(activity.info().heartbeat_details)
-    _carried.set(_Carried(details))
-    return details
+def earlier(name: str) -> Any:
+    """What earlier attempts of this activity carried under ``name`` (None when nothing: outside
+    an activity, on the first attempt, or after a worker that never carried it). It is carried on
+    unchanged: a later attempt still sees it if this one fails too."""
+    return _holder().earlier.get(name)
 
 
-def carry(*details: Any) -> None:
-    """From now on every heartbeat of this attempt sends ``details``; sent at once."""
-    holder = _carried.get()
-    if holder is None:
-        _carried.set(_Carried(details))
-    else:
-        holder.details = tuple(details)
+def carry(name: str, value: Any) -> None:
+    """From now on every heartbeat of this attempt sends ``value`` under ``name``; sent at once."""
+    holder = _holder()
+    holder.now[name] = value
     if activity.in_activity():
-        activity.heartbeat(*details)
+        activity.heartbeat(*_details())
 
 
 @contextlib.asynccontextmanager

@@ -2,38 +2,95 @@
 
 The agent activities' retry policy allows any number of attempts, bounded in time by the call's
 schedule-to-close timeout (workflows/options.py): a 429 must never fail a ticket while its SLA
-still allows waiting. Other retryable failures (5xx, timeouts, dropped connections) mean the
-provider is unwell rather than busy, and the fallback route should take over soon, as it did
-when the policy allowed five attempts: from the fifth attempt on such a failure is raised as
-non-retryable. The attempt number counts every attempt of the call, rate-limited ones included
-(Temporal keeps no count per failure type), so a call that first waited out several 429s falls
-back on its next failure of another kind.
+still allows waiting. Every other failure means the provider is unwell rather than busy, and the
+fallback route should take over soon: after five such attempts the call gives up on its route.
+
+Temporal keeps no count per kind of failure, so the activity keeps its own in the heartbeat
+details the server hands to the next attempt: how many earlier attempts ended in a rate limit.
+Every other earlier attempt failed some other way, including those that never raised anything
+(a stream that stalled until the heartbeat timeout, a worker that died mid-call): those count
+too, so a provider that hangs on every request is given up after five attempts, not retried
+until the SLA bound. A call that first waited out several 429s keeps its five other attempts.
 """
 
+from dataclasses import dataclass
 from typing import Final
 
+from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.heartbeat import carry, earlier
 from activities.providers.errors import RATE_LIMITED_TYPE
 
 OTHER_FAILURE_ATTEMPTS: Final = 5
+EXHAUSTED_TYPE: Final = "ProviderAttemptsExhausted"
 
 
-def spend_attempt(err: Exception, attempt: int) -> Exception:
-    """What the activity raises for ``err`` on attempt ``attempt`` (1-based)."""
-    if attempt < OTHER_FAILURE_ATTEMPTS:
+def is_rate_limit(err: Exception) -> bool:
+    return isinstance(err, ApplicationError) and err.type == RATE_LIMITED_TYPE
+
+
+@dataclass(frozen=True)
+class AttemptBudget:
+    """This attempt's place in the call: its number and how many earlier ones were 429s."""
+
+    attempt: int = 1
+    rate_limited: int = 0
+
+    @classmethod
+    def of_this_attempt(cls) -> "AttemptBudget":
+        """Read from the activity's info and the details earlier attempts carried (the first
+        attempt of a call outside an activity, as in a unit test of one provider)."""
+        if not activity.in_activity():
+            return cls()
+        carried = earlier("rate_limited")
+        rate_limited = carried if isinstance(carried, int) and carried >= 0 else 0
+        return cls(activity.info().attempt, rate_limited)
+
+    @property
+    def failed_before(self) -> int:
+        """Earlier attempts that failed some other way than a rate limit."""
+        return max(self.attempt - 1 - self.rate_limited, 0)
+
+    def refuse_if_spent(self) -> None:
+        """Before calling: raise when the earlier attempts already spent the budget (they ended
+        without raising: a stall cut off by the heartbeat timeout, a worker that died)."""
+        if self.failed_before >= OTHER_FAILURE_ATTEMPTS:
+            # Tokens an earlier attempt was billed for travel in the details, as in any failure.
+            spent = earlier("usage")
+            raise ApplicationError(
+                f"{self.failed_before} attempts of this call failed without an answer "
+                f"(timeouts, dropped connections or provider errors): giving up on this route",
+                *([spent] if spent is not None else []),
+                type=EXHAUSTED_TYPE,
+                non_retryable=True,
+            )
+
+    def spend(self, err: Exception) -> Exception:
+        """What the activity raises for ``err``: a rate limit stays retryable (and is counted
+        as one, for the next attempt); another failure is given up once it is the fifth."""
+        if is_rate_limit(err):
+            carry("rate_limited", self.rate_limited + 1)
+            return err
+        return spend_attempt(err, self.failed_before + 1)
+
+
+def spend_attempt(err: Exception, failures: int) -> Exception:
+    """What the activity raises for ``err``, the ``failures``-th failure of the call that was not
+    a rate limit (counting this one)."""
+    if failures < OTHER_FAILURE_ATTEMPTS:
         return err
     if isinstance(err, ApplicationError):
         if err.non_retryable or err.type == RATE_LIMITED_TYPE:
             return err
         return ApplicationError(
-            f"{err.message} (attempt {attempt}: giving up on this route)",
+            f"{err.message} (failure {failures} of this call: giving up on this route)",
             *err.details,
             type=err.type,
             non_retryable=True,
         )
     return ApplicationError(
-        f"{type(err).__name__} (attempt {attempt}: giving up on this route)",
+        f"{type(err).__name__} (failure {failures} of this call: giving up on this route)",
         type=type(err).__name__,
         non_retryable=True,
     )

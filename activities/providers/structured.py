@@ -15,7 +15,8 @@ from typing import Any, Final
 from pydantic import BaseModel, ValidationError
 from temporalio.exceptions import ApplicationError
 
-from activities.heartbeat import carry, earlier_details
+from activities.heartbeat import carry
+from activities.heartbeat import earlier as carried_earlier
 from activities.providers.base import AgentSpec, InT, OutT, Provider
 from activities.providers.errors import INVALID_OUTPUT_TYPE
 from shared.agents import AgentReply, Usage, total_usage
@@ -109,13 +110,13 @@ def _problem(err: Exception) -> str:
 
 def _earlier_usage() -> list[Usage]:
     """Usage that earlier attempts of this activity carried in their heartbeats."""
-    found = []
-    for item in earlier_details():
-        try:
-            found.append(Usage.model_validate(item))
-        except ValueError:
-            continue  # not ours (an older worker's heartbeat): nothing to add
-    return found
+    carried = carried_earlier("usage")
+    if carried is None:
+        return []
+    try:
+        return [Usage.model_validate(carried)]
+    except ValueError:
+        return []  # not ours (another version's heartbeat): nothing to add
 
 
 def with_usage(err: ApplicationError, usage: Usage) -> ApplicationError:
@@ -203,7 +204,9 @@ class LLMProvider(Provider):
                     ) from None
                 raise
             completions.append(completion)
-            carry(self._usage(model, completions, started, earlier).model_dump(mode="json"))
+            carry(
+                "usage", self._usage(model, completions, started, earlier).model_dump(mode="json")
+            )
             return completion
 
         conversation = self._conversation(spec, request)

@@ -79,9 +79,10 @@ def attempt(heartbeat_details: list[Any]) -> tuple[ActivityEnvironment, list[tup
     return env, beats
 
 
+@pytest.mark.parametrize("named", [True, False], ids=["named-entries", "older-worker"])
 @pytest.mark.parametrize("kind", KINDS)
 async def test_a_retry_adds_what_earlier_attempts_spent_and_heartbeats_carry_it(
-    fake: FakeLLMServer, make_llm_provider: MakeProvider, kind: str
+    fake: FakeLLMServer, make_llm_provider: MakeProvider, kind: str, named: bool
 ) -> None:
     model = MODELS[kind]
     earlier = Usage(
@@ -92,7 +93,9 @@ async def test_a_retry_adds_what_earlier_attempts_spent_and_heartbeats_carry_it(
         cost_usd=cost_usd(price(kind), 300, 40, 0),
         requests=1,
     )
-    env, beats = attempt([earlier.model_dump(mode="json")])
+    # A worker from before named entries heartbeated the usage alone: still counted.
+    spent = earlier.model_dump(mode="json")
+    env, beats = attempt([{"usage": spent, "rate_limited": 1} if named else spent])
     fake.push(Reply(output=VALID_CLASSIFICATION, input_tokens=310, output_tokens=45))
     provider = make_llm_provider(kind)
 
@@ -103,8 +106,10 @@ async def test_a_retry_adds_what_earlier_attempts_spent_and_heartbeats_carry_it(
     assert usage.cost_usd == pytest.approx(cost_usd(price(kind), 610, 85, 0), rel=1e-6)
     # Every heartbeat of this attempt carries the spending so far, so a third attempt (after
     # this worker died, say) would still count both requests.
-    carried = [Usage.model_validate(b[0]) for b in beats if b]
+    carried = [Usage.model_validate(b[0]["usage"]) for b in beats if b]
     assert carried and carried[-1].input_tokens == 610
+    if named:  # what else earlier attempts carried travels on
+        assert all(b[0]["rate_limited"] == 1 for b in beats)
     assert all(b for b in beats), "a heartbeat without the carried usage would wipe it"
 
 

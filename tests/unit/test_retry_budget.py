@@ -1,9 +1,21 @@
-"""Which agent-call failures keep retrying: rate limits until the time bound, others five times."""
+"""Which agent-call failures keep retrying: rate limits until the time bound, others five times,
+counted per kind across attempts (the count travels in the heartbeat details)."""
+
+import dataclasses
+from datetime import timedelta
+from typing import Any
 
 import pytest
 from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
 
-from activities.retry_budget import OTHER_FAILURE_ATTEMPTS, spend_attempt
+from activities.heartbeat import begin_attempt
+from activities.retry_budget import (
+    EXHAUSTED_TYPE,
+    OTHER_FAILURE_ATTEMPTS,
+    AttemptBudget,
+    spend_attempt,
+)
 
 
 def rate_limit() -> ApplicationError:
@@ -14,13 +26,13 @@ def server_error() -> ApplicationError:
     return ApplicationError("openai unavailable (500)", {"n": 1}, type="ProviderUnavailable")
 
 
-@pytest.mark.parametrize("attempt", [1, OTHER_FAILURE_ATTEMPTS, 50, 5000])
-def test_a_rate_limit_stays_retryable_on_every_attempt(attempt: int) -> None:
+@pytest.mark.parametrize("failures", [1, OTHER_FAILURE_ATTEMPTS, 50, 5000])
+def test_a_rate_limit_stays_retryable_on_every_attempt(failures: int) -> None:
     err = rate_limit()
-    assert spend_attempt(err, attempt) is err and not err.non_retryable
+    assert spend_attempt(err, failures) is err and not err.non_retryable
 
 
-def test_a_server_error_is_retried_until_the_fifth_attempt_then_given_up() -> None:
+def test_a_server_error_is_retried_until_the_fifth_failure_then_given_up() -> None:
     err = server_error()
     assert spend_attempt(err, OTHER_FAILURE_ATTEMPTS - 1) is err
     final = spend_attempt(err, OTHER_FAILURE_ATTEMPTS)
@@ -38,3 +50,74 @@ def test_an_unexpected_exception_is_given_up_with_its_type_named() -> None:
 def test_a_non_retryable_error_is_left_as_it_is() -> None:
     err = ApplicationError("bad key", type="ProviderAuthenticationError", non_retryable=True)
     assert spend_attempt(err, OTHER_FAILURE_ATTEMPTS + 1) is err
+
+
+def attempt_env(number: int, details: list[Any]) -> tuple[ActivityEnvironment, list[tuple]]:
+    """Attempt ``number`` of an activity whose earlier attempts' last heartbeat was ``details``."""
+    env = ActivityEnvironment()
+    env.info = dataclasses.replace(
+        env.info,
+        attempt=number,
+        heartbeat_details=details,
+        heartbeat_timeout=timedelta(seconds=20),
+    )
+    beats: list[tuple] = []
+    env.on_heartbeat = lambda *d: beats.append(d)
+    return env, beats
+
+
+def spend_in(env: ActivityEnvironment, err: Exception) -> Exception:
+    async def run() -> Exception:
+        begin_attempt()
+        return AttemptBudget.of_this_attempt().spend(err)
+
+    return env.run(run)
+
+
+def refused_in(env: ActivityEnvironment) -> ApplicationError | None:
+    async def run() -> ApplicationError | None:
+        begin_attempt()
+        try:
+            AttemptBudget.of_this_attempt().refuse_if_spent()
+        except ApplicationError as err:
+            return err
+        return None
+
+    return env.run(run)
+
+
+async def test_earlier_rate_limits_do_not_spend_the_budget_of_other_failures() -> None:
+    # Attempt 9 after seven 429s and one 500: this 500 is the second other failure, not the ninth.
+    env, _ = attempt_env(9, [{"rate_limited": 7}])
+    err = server_error()
+    assert await spend_in(env, err) is err
+    # ...and after four 500s and seven 429s, the fifth 500 gives the route up.
+    env, _ = attempt_env(12, [{"rate_limited": 7}])
+    given_up = await spend_in(env, server_error())
+    assert isinstance(given_up, ApplicationError) and given_up.non_retryable
+
+
+async def test_a_rate_limit_is_counted_in_the_heartbeat_for_the_next_attempt() -> None:
+    env, beats = attempt_env(3, [{"rate_limited": 2, "usage": {"x": 1}}])
+    err = rate_limit()
+    assert await spend_in(env, err) is err
+    assert beats[-1] == ({"rate_limited": 3, "usage": {"x": 1}},), "the usage must travel on too"
+
+
+async def test_attempts_that_never_raised_count_as_failures_and_end_the_route() -> None:
+    # Five earlier attempts, none a 429: each stalled until the heartbeat timeout (nothing was
+    # raised, so nothing was counted by the attempt itself). The sixth does not call again.
+    env, _ = attempt_env(OTHER_FAILURE_ATTEMPTS + 1, [])
+    refused = await refused_in(env)
+    assert refused is not None and refused.non_retryable and refused.type == EXHAUSTED_TYPE
+    assert f"{OTHER_FAILURE_ATTEMPTS} attempts of this call failed" in refused.message
+    # One of them a 429: the call still has an attempt left.
+    env, _ = attempt_env(OTHER_FAILURE_ATTEMPTS + 1, [{"rate_limited": 1}])
+    assert await refused_in(env) is None
+
+
+async def test_a_refused_call_still_reports_what_earlier_attempts_were_billed() -> None:
+    usage = {"provider": "openai", "model": "m", "input_tokens": 300, "output_tokens": 40}
+    env, _ = attempt_env(OTHER_FAILURE_ATTEMPTS + 1, [{"usage": usage}])
+    refused = await refused_in(env)
+    assert refused is not None and refused.details == (usage,)
