@@ -177,15 +177,21 @@ async def settle(client: Client, ids: list[str]) -> dict[str, TicketView]:
             f"not at rest after {SETTLE_TIMEOUT:g}s: {dict(Counter(seen.get(i) for i in stuck))}; "
             + "; ".join(details)
         ) from None
-    return await views_of(client, ids)
+    return await views_of(client, await states(client, wanted))
 
 
-async def views_of(client: Client, ids: list[str]) -> dict[str, TicketView]:
-    """Each ticket's full view. A closed ticket's status query replays its history on a worker
-    (payloads fetched from the database), so a few at a time, each retried if it times out."""
+async def views_of(client: Client, seen: dict[str, str]) -> dict[str, TicketView]:
+    """Each ticket's full view: a completed ticket's is its result, read from its history (its
+    payloads fetched from the database); a waiting ticket's comes from the status query, a few
+    at a time, each retried if it times out."""
     gate = asyncio.Semaphore(QUERY_CONCURRENCY)
 
     async def one(ticket_id: str) -> TicketView:
+        handle = client.get_workflow_handle(
+            names.ticket_workflow_id(ticket_id), result_type=TicketView
+        )
+        if seen[ticket_id] == TicketState.COMPLETED:
+            return await handle.result()
         async with gate:
             for attempt in range(3):
                 try:
@@ -195,6 +201,7 @@ async def views_of(client: Client, ids: list[str]) -> dict[str, TicketView]:
                         raise
             raise AssertionError("unreachable")
 
+    ids = list(seen)
     views = await asyncio.gather(*(one(i) for i in ids))
     return dict(zip(ids, views, strict=True))
 
