@@ -268,9 +268,12 @@ async def test_erasing_a_customer_removes_their_tickets_children_rows_and_payloa
         subject=sample["subject"], body=sample["body"], customer_id=CUSTOMER
     )
     kept_ticket = make_ticket(subject="Invoice copy", customer_id=OTHER_CUSTOMER)
-    for ticket in (complex_ticket, kept_ticket):
-        handle = await start_ticket(stack.client, names.TICKETS_TASK_QUEUE, ticket)
-        await wait_until(lambda h=handle: _rested(stack.client, h.id), timeout=90, what=ticket)
+    handles = [
+        await start_ticket(stack.client, names.TICKETS_TASK_QUEUE, ticket)
+        for ticket in (complex_ticket, kept_ticket)
+    ]
+    for handle in handles:  # both run side by side
+        await wait_until(lambda h=handle: _rested(stack.client, h.id), timeout=90, what=handle.id)
     complex_view = await _rested(stack.client, names.ticket_workflow_id(complex_ticket.ticket_id))
     assert complex_view is not None and complex_view.orchestration is not None
 
