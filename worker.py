@@ -41,6 +41,7 @@ from activities.queue_rate import set_queue_rate
 from activities.rate_reports import OutcomeReporter, ReportingWorker
 from activities.ticket_activities import TicketActivities
 from shared import names, settings, telemetry
+from shared.bytecode import compile_workflow_modules
 from shared.data_converter import data_converter, describe_encryption
 from shared.health import (
     HEALTH_ADDRESS_ENV,
@@ -123,6 +124,8 @@ def build_workers(
     workflow task replay the history so far. ``graceful_shutdown``: how long in-flight
     activities may run on once the workers are asked to stop."""
     worker_settings = worker_settings or WorkerSettings()
+    # The sandbox imports each workflow's module again per workflow: from bytecode, not source.
+    compile_workflow_modules()
     reporters = adaptive_reporters(client, queues, worker_settings, tickets_queue)
     agent_activities = AgentActivities(providers, worker_settings.trim_body_tokens, reporters)
     delivery_queue = names.delivery_task_queue(tickets_queue)

@@ -9,6 +9,7 @@ import argparse
 import asyncio
 import signal
 from datetime import timedelta
+from pathlib import Path
 
 from temporalio import activity, workflow
 from temporalio.worker import Worker
@@ -37,8 +38,11 @@ class BareWorkflow:
 
 
 async def serve(queue: str) -> None:
+    from shared.bytecode import compile_modules
     from shared.temporal_client import connect  # the process's one client, as every process
 
+    # As the ticket worker does for its workflow modules: the sandbox imports this one per run.
+    compile_modules([Path(__file__)])
     client = await connect()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

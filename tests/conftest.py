@@ -11,6 +11,7 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from shared import telemetry
+from shared.bytecode import compile_workflow_modules
 from shared.search_attribute_setup import ensure_search_attributes
 from shared.search_attributes import ALL_KEYS
 from tests.support.api_server import API_FUZZ_NAMESPACE, API_TEST_NAMESPACE
@@ -26,6 +27,12 @@ pytest_plugins = ["tests.support.browser"]
 os.environ.setdefault("TICKETS_SHUTDOWN_GRACE_SECONDS", TEST_SHUTDOWN_GRACE_SECONDS)
 
 _started = StartedWorkflows()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Workers made by tests import the workflow modules per workflow, as the worker does: from
+    # bytecode (shared/bytecode.py), also where PYTHONDONTWRITEBYTECODE is set.
+    compile_workflow_modules()
 
 
 @pytest.fixture(scope="session")
