@@ -15,6 +15,7 @@ BENCHMARKS = [
     "batch_throughput",
     "tracing_overhead",
     "ticket_cost",
+    "fairness",
 ]
 
 

@@ -8,6 +8,7 @@ import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from temporalio.client import Client
 
@@ -27,11 +28,12 @@ class Stack:
 
 
 @contextlib.asynccontextmanager
-async def embedded_stack(**sqlite: str) -> AsyncIterator[Stack]:
-    """``sqlite``: ``sqlite_synchronous`` / ``sqlite_journal_mode`` other than `make run`'s."""
+async def embedded_stack(**server_options: Any) -> AsyncIterator[Stack]:
+    """``server_options``: EmbeddedServer settings other than `make run`'s
+    (``sqlite_synchronous``, ``sqlite_journal_mode``, ``fairness``)."""
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
-        server = EmbeddedServer(data, "127.0.0.1", free_port(), ui=False, **sqlite)
+        server = EmbeddedServer(data, "127.0.0.1", free_port(), ui=False, **server_options)
         await server.start()
         worker = WorkerProcess(data, server.address)
         try:

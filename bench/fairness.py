@@ -1,0 +1,130 @@
+"""Does one customer's burst delay another customer's single ticket?
+
+    python -m bench fairness [--tickets N]
+
+On a private embedded dev server (SQLite file, as `make run`) with one `python -m worker`
+process (offline agents): customer A submits N tickets at once; as soon as they are accepted,
+customer B submits one. Measured from B's submission until the visibility store shows B's ticket
+at rest, the part of that its workflow and activity tasks waited in task queues (from its
+history), and the time A's burst took to come to rest. docs/performance.md says what was tried
+with Temporal's task-queue fairness keys and what it measured.
+"""
+
+import argparse
+import asyncio
+import time
+import uuid
+
+from temporalio.client import Client
+
+from bench.dataset import PROJECT_ROOT
+from bench.stack import embedded_stack
+from policy.transitions import SETTLED_STATES
+from shared import names, waiting
+from shared import operations as ops
+from shared import search_attributes as sa
+from shared.tickets import Ticket
+from starter.inputs import read_jsonl
+
+POLL_SECONDS = 0.25
+SETTLE_TIMEOUT = 1800.0
+BULK_CUSTOMER = "C-BULK-0001"
+SINGLE_CUSTOMER = "C-SINGLE-0002"
+TARGET_SECONDS = 5.0
+
+
+def _tickets(prefix: str, customer: str, n: int) -> list[Ticket]:
+    samples = [p.ticket for p in read_jsonl(PROJECT_ROOT / "samples" / "tickets.jsonl")[0]]
+    return [
+        samples[i % len(samples)].model_copy(
+            update={"ticket_id": f"{prefix}-{i}", "customer_id": customer}
+        )
+        for i in range(n)
+    ]
+
+
+def _rested_query(prefix: str) -> str:
+    states = ", ".join(f"'{s.value}'" for s in sorted(SETTLED_STATES))
+    return (
+        f"WorkflowType = '{names.TICKET_WORKFLOW}' AND WorkflowId STARTS_WITH "
+        f"'{names.ticket_workflow_id(prefix)}' AND "
+        f"({sa.TICKET_STATE.name} IN ({states}) OR ExecutionStatus != 'Running')"
+    )
+
+
+async def _until_count(client: Client, query: str, target: int) -> float:
+    """Seconds until ``target`` workflows match ``query``; one count request per interval."""
+    started = time.perf_counter()
+    while (await client.count_workflows(query)).count < target:
+        if time.perf_counter() - started > SETTLE_TIMEOUT:
+            raise SystemExit(f"timed out waiting for {target} workflows matching {query}")
+        await asyncio.sleep(POLL_SECONDS)
+    return time.perf_counter() - started
+
+
+async def queue_wait(client: Client, ticket_id: str) -> float:
+    """Seconds the ticket's workflow and activity tasks spent scheduled but not yet started (the
+    wait in task queues, where fairness acts), from its history."""
+    history = await client.get_workflow_handle(names.ticket_workflow_id(ticket_id)).fetch_history()
+    scheduled: dict[int, float] = {}
+    waited = 0.0
+    for event in history.events:
+        at = event.event_time.ToMicroseconds() / 1e6
+        if event.HasField("workflow_task_scheduled_event_attributes") or event.HasField(
+            "activity_task_scheduled_event_attributes"
+        ):
+            scheduled[event.event_id] = at
+        elif event.HasField("workflow_task_started_event_attributes"):
+            started = event.workflow_task_started_event_attributes.scheduled_event_id
+            waited += at - scheduled.get(started, at)
+        elif event.HasField("activity_task_started_event_attributes"):
+            started = event.activity_task_started_event_attributes.scheduled_event_id
+            waited += at - scheduled.get(started, at)
+    return waited
+
+
+async def one_run(n: int, **server_options: object) -> tuple[float, float, float]:
+    """(B's single ticket: submission to rest, the part of it its tasks waited in task queues,
+    A's burst: submission to all at rest), seconds."""
+    async with embedded_stack(**server_options) as stack:
+        run = uuid.uuid4().hex[:6]
+        bulk = _tickets(f"A{run}", BULK_CUSTOMER, n)
+        single = _tickets(f"B{run}", SINGLE_CUSTOMER, 1)
+        # Warm the worker (first workflow task, imports) outside the measurement.
+        warm = _tickets(f"W{run}", "C-WARM", 1)
+        await ops.submit_tickets(stack.client, warm)
+        await waiting.wait_settled(stack.client, [warm[0].ticket_id], SETTLE_TIMEOUT)
+
+        bulk_started = time.perf_counter()
+        await ops.submit_tickets(stack.client, bulk)
+        await ops.submit_tickets(stack.client, single)
+        single_task = asyncio.create_task(_until_count(stack.client, _rested_query(f"B{run}"), 1))
+        await _until_count(stack.client, _rested_query(f"A{run}"), n)
+        bulk_seconds = time.perf_counter() - bulk_started
+        single_seconds = await single_task
+        return single_seconds, await queue_wait(stack.client, single[0].ticket_id), bulk_seconds
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench fairness")
+    parser.add_argument("--tickets", type=int, default=200, help="customer A's burst")
+    args = parser.parse_args(argv)
+    single, queued, bulk = asyncio.run(one_run(args.tickets))
+    print(
+        f"embedded dev server (SQLite, WAL + full), one worker process, offline agents; customer "
+        f"A submits {args.tickets} tickets at once, then customer B one"
+    )
+    print()
+    print(
+        "| B's ticket: submitted to at rest | of which its tasks waited in task queues "
+        "| A's burst: submitted to all at rest |"
+    )
+    print("|---:|---:|---:|")
+    print(f"| {single:.1f} s | {queued:.1f} s | {bulk:.1f} s |")
+    print()
+    met = single <= TARGET_SECONDS
+    print(
+        f"target (B's ticket at rest within a few seconds, {TARGET_SECONDS:g} s): "
+        f"{'MET' if met else 'MISSED'}"
+    )
+    return 0
