@@ -281,3 +281,36 @@ async def cmd_batch(args: argparse.Namespace) -> int:
     else:
         render.print_batch(workflow_id, progress)
     return EXIT_PARTIAL if errors else EXIT_OK
+
+
+def add_parsers(
+    sub: "argparse._SubParsersAction[argparse.ArgumentParser]", common: argparse.ArgumentParser
+) -> None:
+    from starter.arguments import positive_int
+
+    p = sub.add_parser("plan", parents=[common], help="orchestrator-workers: plan a task, run it")
+    p.add_argument("task", help="the task, in words")
+    p.add_argument("--wait", action="store_true", help="wait and print the plan and the answer")
+    p.add_argument("--id", help="workflow id (default: plan-<random>)")
+    p.set_defaults(handler=cmd_plan)
+
+    p = sub.add_parser("swarm", parents=[common], help="one agent over many items (JSON Lines)")
+    p.add_argument("file", help="one JSON object a line: text (or review/body), optional id")
+    p.add_argument("--concurrency", type=positive_int, default=20, help="items at once (20)")
+    p.add_argument("--chunk-size", type=positive_int, default=500, help="items per child (500)")
+    p.add_argument(
+        "--max-failure-rate", type=float, default=0.1, help="fail the run above this share (0.1)"
+    )
+    p.add_argument("--output", help="write every item's result to this JSON Lines file")
+    p.add_argument("--id", help="workflow id (default: derived from the items)")
+    p.set_defaults(handler=cmd_swarm)
+
+    p = sub.add_parser("batch", parents=[common], help="many tickets as one batch workflow")
+    p.add_argument("file", help="tickets, JSON Lines (as for submit)")
+    p.add_argument("--window", type=positive_int, default=50, help="tickets in flight (50)")
+    p.add_argument(
+        "--tickets-per-run", type=positive_int, default=500, help="continue as new after (500)"
+    )
+    p.add_argument("--wait", action="store_true", help="wait until every ticket rests")
+    p.add_argument("--id", help="workflow id (default: derived from the ticket ids)")
+    p.set_defaults(handler=cmd_batch)

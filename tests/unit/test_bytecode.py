@@ -39,9 +39,7 @@ def test_a_source_that_does_not_compile_is_skipped_and_the_rest_are_written(
     broken, good = tmp_path / "broken.py", tmp_path / "good.py"
     broken.write_text("def (:\n")
     good.write_text("VALUE = 1\n")
-    assert compile_modules([broken, good]) == [
-        Path(importlib.util.cache_from_source(str(good)))
-    ]
+    assert compile_modules([broken, good]) == [Path(importlib.util.cache_from_source(str(good)))]
 
 
 def test_python_reads_the_cache_where_it_may_not_write_one(tmp_path: Path) -> None:

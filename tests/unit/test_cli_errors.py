@@ -21,7 +21,7 @@ from shared.payload_store import PayloadStoreError
 from shared.search_attribute_setup import SearchAttributeSetupError
 from shared.settings import ConfigError
 from shared.temporal_client import ClientConfigError
-from starter import cli
+from starter import cli, ticket_commands
 from starter.errors import DEBUG_VARIABLE
 
 CASES: list[tuple[BaseException, str]] = [
@@ -111,7 +111,7 @@ def test_every_error_a_command_raises_becomes_one_sentence(
     sentence: str,
 ) -> None:
     monkeypatch.delenv(DEBUG_VARIABLE, raising=False)
-    monkeypatch.setattr(cli, "cmd_report", raising(err))
+    monkeypatch.setattr(ticket_commands, "cmd_report", raising(err))
 
     code = cli.main(["report"])
 
@@ -125,7 +125,7 @@ def test_with_the_debug_variable_set_an_unexpected_error_shows_its_stack_trace(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv(DEBUG_VARIABLE, "1")
-    monkeypatch.setattr(cli, "cmd_report", raising(RuntimeError("a bug")))
+    monkeypatch.setattr(ticket_commands, "cmd_report", raising(RuntimeError("a bug")))
     with pytest.raises(RuntimeError, match="a bug"):
         cli.main(["report"])
 

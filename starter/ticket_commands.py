@@ -1,0 +1,251 @@
+"""The ticket commands: ``submit`` (files or flags, optionally waiting), ``status``, ``list``,
+``review`` and ``report``. Each talks to Temporal through shared.operations and prints through
+starter.render; errors end in starter.cli.main as one sentence."""
+
+import argparse
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from policy.transitions import SETTLED_STATES, TicketState
+from shared import operations as ops
+from shared import waiting
+from shared.review import ReviewAction, ReviewDecision
+from shared.view import TicketView
+from starter import render
+from starter.arguments import positive_int, state_argument
+from starter.connection import open_client
+from starter.errors import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, CliError, NoWorker
+from starter.inputs import InputError, ParsedTicket, read_jsonl, ticket_from_mapping
+
+DEFAULT_WAIT_SECONDS = 300.0
+
+
+def _tickets_from_args(args: argparse.Namespace) -> tuple[list[ParsedTicket], list[InputError]]:
+    if args.files:
+        tickets: list[ParsedTicket] = []
+        errors: list[InputError] = []
+        for name in args.files:
+            found, bad = read_jsonl(Path(name))
+            tickets += found
+            errors += bad
+        return tickets, errors
+    if args.subject is None or args.body is None:
+        raise CliError("give a JSON Lines file, or both --subject and --body")
+    raw = {
+        "ticket_id": args.id,
+        "subject": args.subject,
+        "body": args.body,
+        "customer_id": args.customer_id,
+        "customer_tier": args.tier,
+        "channel": args.channel,
+        "customer_email": args.customer_email,
+    }
+    ticket, problems = ticket_from_mapping({k: v for k, v in raw.items() if v is not None})
+    if ticket is None:
+        return [], [InputError("flags", None, p) for p in problems]
+    return [ParsedTicket(ticket, "flags", None)], []
+
+
+async def cmd_submit(args: argparse.Namespace) -> int:
+    parsed, errors = _tickets_from_args(args)
+    outcomes: list[ops.SubmitOutcome] = []
+    if parsed:
+        client = await open_client()
+        outcomes = await ops.submit_tickets(client, [p.ticket for p in parsed])
+        for outcome, p in zip(outcomes, parsed, strict=True):
+            outcome.source, outcome.line = p.source, p.line
+    views = {}
+    unsettled: list[str] = []
+    no_worker: NoWorker | None = None
+    if args.wait and outcomes:
+        try:
+            views = await waiting.wait_settled(
+                client, [o.ticket_id for o in outcomes], args.timeout, require_worker=True
+            )
+        except NoWorker as err:
+            no_worker = err  # said after what was submitted
+        unsettled = [
+            o.ticket_id
+            for o in outcomes
+            if o.ticket_id not in views or views[o.ticket_id].state not in SETTLED_STATES
+        ]
+    if args.json:
+        render.print_json(
+            {
+                "submitted": outcomes,
+                "errors": [
+                    {"source": e.source, "line": e.line, "message": e.message} for e in errors
+                ],
+                "tickets": list(views.values()),
+                "unsettled": unsettled,
+            }
+        )
+    else:
+        render.print_submit(outcomes, errors)
+        if views:
+            render.console().print(render.tickets_table(list(views.values())))
+        if unsettled and no_worker is None:
+            render.console(stderr=True).print(
+                f"{len(unsettled)} ticket(s) still in progress after {args.timeout:.0f}s: "
+                + ", ".join(unsettled[:10])
+                + (" ..." if len(unsettled) > 10 else "")
+            )
+    if no_worker is not None:
+        raise no_worker
+    if errors and not outcomes:
+        return EXIT_ERROR
+    return EXIT_PARTIAL if errors or unsettled else EXIT_OK
+
+
+async def cmd_status(args: argparse.Namespace) -> int:
+    client = await open_client()
+    try:
+        view = await ops.ticket_status(client, args.ticket_id)
+    except NoWorker as err:
+        indexed = await ops.describe_ticket(client, args.ticket_id)
+        facts = ", ".join(x for x in (indexed.category, indexed.priority) if x)
+        raise NoWorker(
+            f"{err} The server indexes ticket {args.ticket_id} as {indexed.state}"
+            + (f" ({facts})" if facts else "")
+        ) from None
+    if args.json:
+        render.print_json(view)
+    else:
+        render.print_status(view)
+    return EXIT_OK
+
+
+async def cmd_list(args: argparse.Namespace) -> int:
+    client = await open_client()
+    summaries = await ops.list_tickets(client, args.state, args.limit)
+    if args.json:
+        render.print_json(summaries)
+    else:
+        title = f"Tickets in {args.state}" if args.state else "Tickets"
+        render.console().print(render.summaries_table(summaries, f"{title} ({len(summaries)})"))
+    return EXIT_OK
+
+
+def _decision(args: argparse.Namespace) -> ReviewDecision:
+    fields: dict[str, object] = {"reviewer": args.reviewer, "revision": args.revision}
+    if args.approve:
+        fields["action"] = ReviewAction.APPROVE
+    elif args.edit:
+        try:
+            fields["edited_text"] = Path(args.edit).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            raise CliError(f"cannot read the edited reply from {args.edit}: {err}") from None
+        fields["action"] = ReviewAction.EDIT
+    elif args.rework:
+        fields["action"], fields["notes"] = ReviewAction.REWORK, args.rework
+    else:
+        fields["action"], fields["reason"] = ReviewAction.REJECT, args.reject
+    try:
+        return ReviewDecision.model_validate(fields)
+    except ValidationError as err:
+        first = err.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        flag = {"revision": "--revision", "reviewer": "--reviewer"}.get(field, field)
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise CliError(f"invalid review: {flag + ': ' if flag else ''}{message}") from None
+
+
+async def cmd_review(args: argparse.Namespace) -> int:
+    decision = _decision(args)
+    client = await open_client()
+    receipt = await ops.submit_review(client, args.ticket_id, decision)
+    # The review is accepted: whatever happens while we watch its effect, it stands.
+    try:
+        view: TicketView | None = await waiting.wait_review_applied(
+            client, args.ticket_id, receipt, timeout=args.timeout
+        )
+    except CliError as err:
+        view = None
+        render.console(stderr=True).print(f"warning: {err}")
+    if args.json:
+        render.print_json({"receipt": receipt, "ticket": view})
+        return EXIT_OK
+    state = f"; ticket is now {view.state}" if view else ""
+    render.console().print(
+        f"{receipt.action} accepted for ticket {receipt.ticket_id} "
+        f"(draft revision {receipt.revision}){state}"
+    )
+    if view and view.state == "COMPLETED" and view.delivery:
+        render.console().print(f"delivered to {view.delivery.location}")
+    return EXIT_OK
+
+
+async def cmd_report(args: argparse.Namespace) -> int:
+    client = await open_client()
+    report = ops.build_report(await ops.list_tickets(client))
+    if args.json:
+        render.print_json(report)
+    else:
+        render.print_report(report)
+    return EXIT_OK
+
+
+def add_parsers(
+    sub: "argparse._SubParsersAction[argparse.ArgumentParser]", common: argparse.ArgumentParser
+) -> None:
+    p = sub.add_parser(
+        "submit", parents=[common], help="submit tickets from JSON Lines files or flags"
+    )
+    p.add_argument("files", nargs="*", help="JSON Lines files, one ticket a line")
+    p.add_argument("--subject")
+    p.add_argument("--body")
+    p.add_argument("--id", help="ticket id (default: derived from the content)")
+    p.add_argument("--customer-id")
+    p.add_argument("--tier", help="free, standard, premium or enterprise")
+    p.add_argument("--channel", help="email, chat, web, phone or api")
+    p.add_argument("--customer-email", help="where an answer by e-mail goes")
+    p.add_argument(
+        "--wait",
+        action="store_true",
+        help="wait until each ticket completes, fails or awaits review",
+    )
+    p.add_argument(
+        "--timeout", type=float, default=DEFAULT_WAIT_SECONDS, help="seconds to wait (default 300)"
+    )
+    p.set_defaults(handler=cmd_submit)
+
+    p = sub.add_parser("status", parents=[common], help="everything about one ticket")
+    p.add_argument("ticket_id")
+    p.set_defaults(handler=cmd_status)
+
+    p = sub.add_parser("list", parents=[common], help="tickets, optionally in one state")
+    p.add_argument(
+        "--state",
+        type=state_argument,
+        metavar="STATE",
+        help=f"one of {', '.join(TicketState)} (any case)",
+    )
+    p.add_argument("--limit", type=positive_int, default=None, help="at most this many")
+    p.set_defaults(handler=cmd_list)
+
+    p = sub.add_parser("review", parents=[common], help="decide on a ticket awaiting review")
+    p.add_argument("ticket_id")
+    action = p.add_mutually_exclusive_group(required=True)
+    action.add_argument("--approve", action="store_true", help="send the current draft")
+    action.add_argument("--edit", metavar="FILE", help="send this file's text instead of the draft")
+    action.add_argument("--rework", metavar="NOTE", help="send back to the resolver with this note")
+    action.add_argument("--reject", metavar="REASON", help="close without sending anything")
+    p.add_argument(
+        "--revision", type=positive_int, help="the draft revision you reviewed (refused if stale)"
+    )
+    p.add_argument("--reviewer", default="cli", help="your name, for the log")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=60.0,
+        help="seconds to watch the ticket act on the review (default 60)",
+    )
+    p.set_defaults(handler=cmd_review)
+
+    p = sub.add_parser(
+        "report",
+        parents=[common],
+        help="counts by state, category and priority; review queue; usage",
+    )
+    p.set_defaults(handler=cmd_report)
