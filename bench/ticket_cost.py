@@ -39,6 +39,7 @@ from shared import operations as ops
 from shared import search_attributes as sa
 from shared.tickets import Ticket
 from starter.inputs import read_jsonl
+from starter.redrive import LOCAL_ACTIVITY_MARKER
 from starter.spawn import spawn_logged
 from tests.support.processes import environment
 
@@ -72,7 +73,7 @@ def _type(event: HistoryEvent) -> str:
 
 
 def _is_local_activity(event: HistoryEvent) -> bool:
-    return event.marker_recorded_event_attributes.marker_name == "core_local_activity"
+    return event.marker_recorded_event_attributes.marker_name == LOCAL_ACTIVITY_MARKER
 
 
 def billable_actions(history: WorkflowHistory) -> int:
