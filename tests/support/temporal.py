@@ -5,7 +5,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -110,13 +110,17 @@ def new_replayer() -> Replayer:
 async def replay_histories(client: Client, started: Iterable[tuple[str, str | None]]) -> int:
     """Replay every history of each workflow (its runs, its children) against today's code;
     raises on non-determinism."""
-    replayer = new_replayer()
-    count = 0
-    for workflow_id, run_id in started:
-        for history in await histories(client, workflow_id, run_id):
-            await replayer.replay_workflow(history)
-            count += 1
-    return count
+    found = await asyncio.gather(*(histories(client, w, r) for w, r in started))
+    every = [history for group in found for history in group]
+    if every:
+
+        async def each() -> AsyncIterator[WorkflowHistory]:
+            for history in every:
+                yield history
+
+        # One replay worker for all of them (a replayer per history costs a worker start each).
+        await new_replayer().replay_workflows(each())
+    return len(every)
 
 
 async def wait_until(
