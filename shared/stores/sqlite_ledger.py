@@ -9,6 +9,7 @@ so an existing ``outbox.sqlite3`` is upgraded in place and its rows count as sen
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -21,6 +22,7 @@ from shared.stores.ledger import DeliveryLedger, LedgerEntry, NewDelivery
 T = TypeVar("T")
 # Several workers on one machine may share the file: wait for its lock instead of failing.
 LOCK_WAIT_SECONDS: Final = 30
+WAL_RETRY_SECONDS: Final = 0.01
 
 _V1 = """
 CREATE TABLE IF NOT EXISTS deliveries (
@@ -94,6 +96,23 @@ def _migrate(conn: sqlite3.Connection) -> None:
         raise
 
 
+def _use_wal(conn: sqlite3.Connection) -> None:
+    """WAL mode, kept in the file once set. Switching needs the file to itself, and SQLite
+    answers "database is locked" at once (its busy timeout does not apply to the switch) while
+    another connection opens the same new file: so look first, and retry the switch briefly."""
+    deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    while True:
+        try:
+            mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+            if str(mode).lower() != "wal":
+                conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or time.monotonic() > deadline:
+                raise
+            time.sleep(WAL_RETRY_SECONDS)  # another connection is switching it right now
+
+
 class SqliteLedger(DeliveryLedger):
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -104,7 +123,7 @@ class SqliteLedger(DeliveryLedger):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(self.path, timeout=LOCK_WAIT_SECONDS, isolation_level=None)
         try:
-            conn.execute("PRAGMA journal_mode=WAL")
+            _use_wal(conn)
             if not self._migrated:
                 _migrate(conn)
                 self._migrated = True
