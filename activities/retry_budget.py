@@ -80,8 +80,10 @@ def spend_attempt(err: Exception, failures: int) -> Exception:
     a rate limit (counting this one)."""
     if failures < OTHER_FAILURE_ATTEMPTS:
         return err
+    if is_rate_limit(err):
+        return err
     if isinstance(err, ApplicationError):
-        if err.non_retryable or err.type == RATE_LIMITED_TYPE:
+        if err.non_retryable:
             return err
         return ApplicationError(
             f"{err.message} (failure {failures} of this call: giving up on this route)",

@@ -19,14 +19,12 @@ from temporalio.client import Client
 
 from bench.dataset import PROJECT_ROOT
 from bench.stack import embedded_stack
-from policy.transitions import SETTLED_STATES
+from bench.ticket_cost import rested_tickets_query, wait_count
 from shared import names, waiting
 from shared import operations as ops
-from shared import search_attributes as sa
 from shared.tickets import Ticket
 from starter.inputs import read_jsonl
 
-POLL_SECONDS = 0.25
 SETTLE_TIMEOUT = 1800.0
 BULK_CUSTOMER = "C-BULK-0001"
 SINGLE_CUSTOMER = "C-SINGLE-0002"
@@ -41,25 +39,6 @@ def _tickets(prefix: str, customer: str, n: int) -> list[Ticket]:
         )
         for i in range(n)
     ]
-
-
-def _rested_query(prefix: str) -> str:
-    states = ", ".join(f"'{s.value}'" for s in sorted(SETTLED_STATES))
-    return (
-        f"WorkflowType = '{names.TICKET_WORKFLOW}' AND WorkflowId STARTS_WITH "
-        f"'{names.ticket_workflow_id(prefix)}' AND "
-        f"({sa.TICKET_STATE.name} IN ({states}) OR ExecutionStatus != 'Running')"
-    )
-
-
-async def _until_count(client: Client, query: str, target: int) -> float:
-    """Seconds until ``target`` workflows match ``query``; one count request per interval."""
-    started = time.perf_counter()
-    while (await client.count_workflows(query)).count < target:
-        if time.perf_counter() - started > SETTLE_TIMEOUT:
-            raise SystemExit(f"timed out waiting for {target} workflows matching {query}")
-        await asyncio.sleep(POLL_SECONDS)
-    return time.perf_counter() - started
 
 
 async def queue_wait(client: Client, ticket_id: str) -> float:
@@ -98,8 +77,9 @@ async def one_run(n: int, **server_options: object) -> tuple[float, float, float
         bulk_started = time.perf_counter()
         await ops.submit_tickets(stack.client, bulk)
         await ops.submit_tickets(stack.client, single)
-        single_task = asyncio.create_task(_until_count(stack.client, _rested_query(f"B{run}"), 1))
-        await _until_count(stack.client, _rested_query(f"A{run}"), n)
+        single_query = rested_tickets_query(f"B{run}")
+        single_task = asyncio.create_task(wait_count(stack.client, single_query, 1))
+        await wait_count(stack.client, rested_tickets_query(f"A{run}"), n)
         bulk_seconds = time.perf_counter() - bulk_started
         single_seconds = await single_task
         return single_seconds, await queue_wait(stack.client, single[0].ticket_id), bulk_seconds

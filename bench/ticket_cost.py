@@ -148,19 +148,23 @@ async def probe(client: Client) -> tuple[list[Ticket], WorkflowHistory]:
     return straight, await client.get_workflow_handle(first).fetch_history()
 
 
-async def wait_count(client: Client, query: str, target: int) -> None:
-    """Until ``target`` workflows match ``query``: one count request per interval."""
-    deadline = time.monotonic() + SETTLE_TIMEOUT
+async def wait_count(client: Client, query: str, target: int) -> float:
+    """Until ``target`` workflows match ``query``: one count request per interval; the seconds
+    it took."""
+    started = time.monotonic()
     while (await client.count_workflows(query)).count < target:
-        if time.monotonic() > deadline:
+        if time.monotonic() - started > SETTLE_TIMEOUT:
             raise SystemExit(f"timed out waiting for {target} workflows matching {query}")
         await asyncio.sleep(POLL_SECONDS)
+    return time.monotonic() - started
 
 
-def rested_tickets_query() -> str:
+def rested_tickets_query(prefix: str = "R") -> str:
+    """Tickets whose ids start with ``prefix`` that are at rest (or closed)."""
     states = ", ".join(f"'{s.value}'" for s in sorted(SETTLED_STATES))
     return (
-        f"WorkflowType = '{names.TICKET_WORKFLOW}' AND WorkflowId STARTS_WITH 'ticket-R' AND "
+        f"WorkflowType = '{names.TICKET_WORKFLOW}' AND WorkflowId STARTS_WITH "
+        f"'{names.ticket_workflow_id(prefix)}' AND "
         f"({sa.TICKET_STATE.name} IN ({states}) OR ExecutionStatus != 'Running')"
     )
 
