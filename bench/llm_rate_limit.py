@@ -1,6 +1,7 @@
 """An LLM-bound run against a provider's rate limit, with and without the task-queue limit.
 
     python -m bench llm_rate_limit [--tickets N] [--rps R] [--latency S] [--workers W]
+        [--limited-only] [--compare-partitions]
 
 A fake OpenAI-compatible server answers every call after a fixed latency and answers 429
 (Retry-After: 1) to any request above R per second (a token bucket holding one second's worth,
@@ -9,7 +10,10 @@ file, as `make run` uses) with W `python -m worker` processes (the real worker, 
 pipeline file as a user would) and the real openai client, twice:
 - "queue limit": the provider queue's server-side rate limit set to R activities per second
   (requests_per_minute = 60 R, headroom 1.0);
-- "no limit": no rate limit, only the workers' concurrency.
+- "no limit": no rate limit, only the workers' concurrency;
+- with --compare-partitions, "queue limit" again on a server whose task queues have the
+  server's default four partitions instead of the embedded server's one (the server splits a
+  queue's rate over its partitions).
 Reported: answered calls per second over the whole run (first request to last) / R; the same
 over the part of the run where demand can reach the limit (until fewer tickets are unfinished
 than the limit allows calls per second: with fewer, even calls answered at once cannot keep
@@ -34,7 +38,7 @@ from temporalio.client import Client
 from shared import names
 from shared.agents import AgentRole
 from shared.temporal_client import connect, connection_settings
-from starter.embedded import EmbeddedServer
+from starter.embedded import SERVER_DEFAULT_PARTITIONS, TASK_QUEUE_PARTITIONS, EmbeddedServer
 from starter.main_job import WorkerProcess
 from tests.support.fake_llm import GOOD_OUTPUTS, FakeLLMServer, Recorded, Reply
 from tests.support.llm_pipeline import OPENAI_KEY
@@ -174,24 +178,38 @@ async def scenario(
         )
 
 
-async def run(args: argparse.Namespace) -> int:
+@contextlib.asynccontextmanager
+async def embedded(partitions: int) -> AsyncIterator[tuple[Client, Path, str]]:
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
-        server = EmbeddedServer(data, "127.0.0.1", free_port(), ui=False)
+        server = EmbeddedServer(
+            data, "127.0.0.1", free_port(), ui=False, task_queue_partitions=partitions
+        )
         await server.start()
         try:
             # The payload store and keys live in the data directory the workers share.
             os.environ["TICKETS_DATA_DIR"] = str(data)
             client = await connect(connection_settings({"TEMPORAL_ADDRESS": server.address}))
-            rows = {"queue limit": await scenario(client, data, server.address, args, True)}
-            if not args.limited_only:
-                rows["no limit"] = await scenario(client, data, server.address, args, False)
+            yield client, data, server.address
         finally:
             await server.stop()
+
+
+async def run(args: argparse.Namespace) -> int:
+    rows: dict[str, Run] = {}
+    async with embedded(TASK_QUEUE_PARTITIONS) as (client, data, address):
+        rows["queue limit"] = await scenario(client, data, address, args, True)
+        if not args.limited_only:
+            rows["no limit"] = await scenario(client, data, address, args, False)
+    if args.compare_partitions:
+        # The same queue limit split over the server's default four partitions.
+        async with embedded(SERVER_DEFAULT_PARTITIONS) as (client, data, address):
+            rows["queue limit, 4 partitions"] = await scenario(client, data, address, args, True)
     print(
         f"{args.tickets} tickets x 4 LLM calls; provider limit {args.rps:g} requests/s "
         f"({args.rps * 60:g}/min), {args.latency * 1000:.0f} ms per call; {args.workers} worker "
-        f"process(es), {CONCURRENCY} concurrent calls each; embedded server on SQLite\n"
+        f"process(es), {CONCURRENCY} concurrent calls each; embedded server on SQLite, "
+        f"{TASK_QUEUE_PARTITIONS} task queue partition(s) unless the row says otherwise\n"
     )
     print(
         "| run | answered / limit, whole run | / limit, while demand >= limit | requests | "
@@ -229,6 +247,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--workers", type=int, default=1, help="worker processes")
     parser.add_argument(
         "--limited-only", action="store_true", help="skip the run without the queue limit"
+    )
+    parser.add_argument(
+        "--compare-partitions",
+        action="store_true",
+        help="also run the queue limit on a server with the default four task queue partitions",
     )
     args = parser.parse_args(argv)
     if args.tickets < 1 or args.workers < 1 or args.rps <= 0:

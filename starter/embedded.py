@@ -24,13 +24,26 @@ STARTUP_TIMEOUT = 60.0  # seconds; first start creates the SQLite schema and tak
 # The server's SQLite file in write-ahead-log mode: a commit appends to the log instead of
 # rewriting pages and journalling them, and readers (visibility queries) no longer block the
 # writer. Measured on the benchmarks: 1.6-2x the throughput of the default rollback journal
-# (docs/embedded-server.md).
+# (docs/performance.md).
 SQLITE_JOURNAL_MODE = "wal"
 # With WAL, `full` syncs the log on every commit: a transaction the server acknowledged survives
 # a power cut. `normal` syncs only at checkpoints and may lose the last acknowledged transactions
 # (a started ticket, a completed activity) on a power cut, which a durable workflow engine must
-# not do. The difference measured on this machine is in docs/embedded-server.md.
+# not do. The difference measured on this machine is in docs/performance.md.
 SQLITE_SYNCHRONOUS = "full"
+# Task queue partitions (the server's default is 4). Partitions spread a busy queue over several
+# matching hosts; a single-process server has one, so they only cost: a queue's rate limit is
+# split evenly over its partitions, and a partition whose backlog ran dry leaves its share unused
+# while another holds calls back. Measured with `python -m bench llm_rate_limit --partitions`:
+# a provider limited to 10 requests/s answered 0.87-0.89 of it with 4 partitions and 1.01 with one
+# (docs/performance.md). The dev server takes dynamic configuration for all queues only; a
+# cluster sets it per provider queue (deploy/temporal/dynamicconfig.yaml).
+TASK_QUEUE_PARTITIONS = 1
+# The server's default, which a database created before the setting above was made with: tasks
+# already written to partitions 1-3 would never be read again with one partition, so such a
+# database keeps four (the partition count is written next to the database when it is created).
+SERVER_DEFAULT_PARTITIONS = 4
+PARTITIONS_FILE = "temporal-task-queue-partitions"
 
 
 def temporal_cli() -> str:
@@ -75,6 +88,7 @@ class EmbeddedServer:
         extra_args: Sequence[str] = (),
         sqlite_synchronous: str = SQLITE_SYNCHRONOUS,
         sqlite_journal_mode: str = SQLITE_JOURNAL_MODE,
+        task_queue_partitions: int | None = None,
     ) -> None:
         self.data_dir = data_dir
         self.host = host
@@ -89,6 +103,8 @@ class EmbeddedServer:
         # Benchmarks compare these with other settings; everything else keeps the defaults.
         self.sqlite_synchronous = sqlite_synchronous
         self.sqlite_journal_mode = sqlite_journal_mode
+        # None: what this data directory's database was created with (see partitions_for).
+        self.requested_partitions = task_queue_partitions
         # Set by start() when it created the data directory's key file (so the caller says so).
         self.created_key_file: Path | None = None
         self.log_path = data_dir / "temporal-server.log"
@@ -126,6 +142,9 @@ class EmbeddedServer:
             "--log-level",
             "warn",
         ]
+        partitions = self.task_queue_partitions()
+        for setting in ("numTaskqueueReadPartitions", "numTaskqueueWritePartitions"):
+            cmd += ["--dynamic-config-value", f"matching.{setting}={partitions}"]
         if self.ui:
             cmd += ["--ui-port", str(self.ui_port), "--ui-disable-news-fetch"]
             if self.codec_endpoint:
@@ -136,6 +155,21 @@ class EmbeddedServer:
             for key in ALL_KEYS:
                 cmd += ["--search-attribute", f"{key.name}={key.indexed_value_type.name.title()}"]
         return cmd + self.extra_args
+
+    def task_queue_partitions(self) -> int:
+        """How many partitions every task queue gets: the count this database was created with
+        (four for one created before it was recorded), or for a new one the requested count."""
+        recorded = self.data_dir / PARTITIONS_FILE
+        try:
+            return int(recorded.read_text().strip())
+        except (OSError, ValueError):
+            pass
+        if self.db_path.exists():
+            return SERVER_DEFAULT_PARTITIONS
+        partitions = self.requested_partitions or TASK_QUEUE_PARTITIONS
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        recorded.write_text(f"{partitions}\n")
+        return partitions
 
     def ensure_key_file(self) -> Path | None:
         """The data directory's key file, created when no keys are configured (see module)."""
