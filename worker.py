@@ -17,31 +17,23 @@ longest agent attempt to finish (TICKETS_SHUTDOWN_GRACE_SECONDS; shared/shutdown
 import argparse
 import asyncio
 import contextlib
-import functools
 import logging
 import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 
 from temporalio.client import Client
 from temporalio.runtime import Runtime
-from temporalio.worker import PollerBehaviorAutoscaling, Worker
+from temporalio.worker import Worker
 
-from activities.agent_activities import AgentActivities
 from activities.delivery.activity import DeliveryActivities
 from activities.delivery.config import DeliveryConfig
-from activities.knowledge_base import KnowledgeBase
 from activities.providers.base import Provider
 from activities.providers.errors import ProviderCheckError
 from activities.providers.registry import OFFLINE, build_providers, providers_in_use
-from activities.queue_rate import set_queue_rate
-from activities.rate_reports import OutcomeReporter, ReportingWorker
-from activities.ticket_activities import TicketActivities
 from shared import names, settings, telemetry
-from shared.bytecode import compile_workflow_modules
 from shared.data_converter import data_converter, describe_encryption
 from shared.health import (
     HEALTH_ADDRESS_ENV,
@@ -61,14 +53,7 @@ from shared.stores.errors import StoreUnavailable
 from shared.stores.factory import Stores, open_stores
 from shared.temporal_client import connect, connection_settings, exit_process
 from shared.worker_gauges import SpendLimitError, VisibilityGauges, spend_limit_from_env
-from workflows import ALL_WORKFLOWS
-from workflows.rate_controller import ProviderRateController
-
-# Time for in-flight activities to finish when workers built in-process (tests, benchmarks) stop.
-# The worker process passes the grace derived from its configuration (shared/shutdown.py).
-DEFAULT_GRACEFUL_SHUTDOWN = timedelta(seconds=10)
-# The offline provider answers in microseconds; this only bounds memory under a large backlog.
-OFFLINE_MAX_CONCURRENT = 64
+from task_queue_workers import build_workers, needed_queues
 
 # Where the worker serves Prometheus metrics (host:port). Unset by default, so several workers on
 # one machine never fight over a port.
@@ -89,139 +74,6 @@ def metrics_runtime() -> tuple[Runtime | None, str | None]:
         raise settings.ConfigError(
             f"{METRICS_ADDRESS_ENV}={address!r}: cannot serve metrics there: {err}"
         ) from None
-
-
-def needed_queues(config: PipelineConfig) -> list[str]:
-    return [
-        names.TICKETS_TASK_QUEUE,
-        names.DELIVERY_TASK_QUEUE,
-        *(names.llm_task_queue(p) for p in providers_in_use(config)),
-    ]
-
-
-def provider_of(queue: str) -> str:
-    return queue.removeprefix("llm-")
-
-
-def build_workers(
-    client: Client,
-    config: PipelineConfig,
-    providers: dict[str, Provider],
-    queues: Sequence[str],
-    *,
-    delivery: DeliveryActivities,
-    worker_settings: WorkerSettings | None = None,
-    tickets_queue: str = names.TICKETS_TASK_QUEUE,
-    max_cached_workflows: int = 1000,
-    graceful_shutdown: timedelta = DEFAULT_GRACEFUL_SHUTDOWN,
-) -> list[Worker]:
-    """One Worker per task queue: the tickets queue carries workflows and non-LLM activities; the
-    delivery queue carries delivery, at most ``delivery.config.concurrency`` at once, so a
-    destination that hangs never holds agents or workflows; each provider queue carries the agent
-    activities for that provider, with the provider's rate limit set on the queue (enforced by the
-    server for all workers together). Tests pass their own ``tickets_queue`` (its delivery queue
-    follows) to keep tests apart on one server, and ``max_cached_workflows=0`` to make every
-    workflow task replay the history so far. ``graceful_shutdown``: how long in-flight
-    activities may run on once the workers are asked to stop."""
-    worker_settings = worker_settings or WorkerSettings()
-    # The sandbox imports each workflow's module again per workflow: from bytecode, not source.
-    compile_workflow_modules()
-    reporters = adaptive_reporters(client, queues, worker_settings, tickets_queue)
-    agent_activities = AgentActivities(providers, worker_settings.trim_body_tokens, reporters)
-    delivery_queue = names.delivery_task_queue(tickets_queue)
-    workers = []
-    for queue in queues:
-        if queue == tickets_queue:
-            ticket_activities = TicketActivities(config, KnowledgeBase.bundled())
-            workers.append(
-                Worker(
-                    client,
-                    task_queue=queue,
-                    workflows=ALL_WORKFLOWS,
-                    # Delivery here too: tickets started before delivery had its own queue
-                    # (the delivery-queue patch) still schedule it on this one, and tickets
-                    # since lean-history make their first attempt here as a local activity.
-                    activities=[
-                        *ticket_activities.all(),
-                        delivery.deliver_response,
-                        delivery.deliver_response_now,
-                    ],
-                    max_cached_workflows=max_cached_workflows,
-                    workflow_task_poller_behavior=PollerBehaviorAutoscaling(),
-                    activity_task_poller_behavior=PollerBehaviorAutoscaling(),
-                    graceful_shutdown_timeout=graceful_shutdown,
-                )
-            )
-        elif queue == delivery_queue:
-            workers.append(
-                Worker(
-                    client,
-                    task_queue=queue,
-                    activities=[delivery.deliver_response],
-                    max_concurrent_activities=delivery.config.concurrency,
-                    activity_task_poller_behavior=PollerBehaviorAutoscaling(),
-                    graceful_shutdown_timeout=graceful_shutdown,
-                )
-            )
-        elif queue.startswith("llm-"):
-            name = provider_of(queue)
-            provider_config = worker_settings.providers.get(name)
-            reporter = reporters.get(name)
-            # An adaptive provider's worker starts the queue's controller before it polls.
-            queue_worker = (
-                functools.partial(ReportingWorker, reporter=reporter) if reporter else Worker
-            )
-            workers.append(
-                queue_worker(
-                    client,
-                    task_queue=queue,
-                    activities=agent_activities.all(),
-                    max_concurrent_activities=(
-                        provider_config.max_concurrent
-                        if provider_config
-                        else OFFLINE_MAX_CONCURRENT
-                    ),
-                    max_task_queue_activities_per_second=(
-                        provider_config.activities_per_second() if provider_config else None
-                    ),
-                    activity_task_poller_behavior=PollerBehaviorAutoscaling(),
-                    graceful_shutdown_timeout=graceful_shutdown,
-                )
-            )
-        else:
-            raise settings.ConfigError(f"unknown task queue {queue!r}")
-    if reporters:
-        # Wherever an adaptive provider's queue is polled, so are its controllers.
-        workers.append(
-            Worker(
-                client,
-                task_queue=names.rate_control_task_queue(tickets_queue),
-                workflows=[ProviderRateController],
-                activities=[set_queue_rate],
-                max_cached_workflows=max_cached_workflows,
-                graceful_shutdown_timeout=graceful_shutdown,
-            )
-        )
-    return workers
-
-
-def adaptive_reporters(
-    client: Client, queues: Sequence[str], worker_settings: WorkerSettings, tickets_queue: str
-) -> dict[str, OutcomeReporter]:
-    """An outcome reporter for each polled provider with no declared limit: its queue's rate
-    controller (a workflow on the rate-control queue) learns the limit from them."""
-    reporters = {}
-    for queue in queues:
-        config = worker_settings.providers.get(provider_of(queue))
-        if queue.startswith("llm-") and config is not None and config.adapts_its_rate():
-            reporters[provider_of(queue)] = OutcomeReporter(
-                client,
-                queue,
-                names.rate_control_task_queue(tickets_queue),
-                config.adaptive_start_rate,
-                config.breaker_cool_down_seconds,
-            )
-    return reporters
 
 
 def describe_routes(config: PipelineConfig) -> list[str]:

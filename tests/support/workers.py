@@ -8,7 +8,7 @@ from typing import Any
 from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Worker
 
-import worker as worker_process
+import task_queue_workers
 from activities.delivery.activity import DeliveryActivities
 from activities.providers.registry import build_providers
 from shared import names
@@ -47,8 +47,8 @@ async def real_pipeline(
     providers = build_providers(config, worker_settings, env or {})
     delivery = delivery or DeliveryActivities(SqliteLedger(data_dir / "outbox.sqlite3"))
     shared_queues = {names.TICKETS_TASK_QUEUE, names.DELIVERY_TASK_QUEUE}
-    llm_queues = [q for q in worker_process.needed_queues(config) if q not in shared_queues]
-    workers = worker_process.build_workers(
+    llm_queues = [q for q in task_queue_workers.needed_queues(config) if q not in shared_queues]
+    workers = task_queue_workers.build_workers(
         client,
         config,
         providers,
