@@ -31,6 +31,14 @@ from workflows.rate_controller import ProviderRateController
 # Time for in-flight activities to finish when workers built in-process (tests, benchmarks) stop.
 # The worker process passes the grace derived from its configuration (shared/shutdown.py).
 DEFAULT_GRACEFUL_SHUTDOWN = timedelta(seconds=10)
+# Workflow tasks one worker holds at once (the SDK's default is 100). A Python worker runs
+# workflow code on one core: a burst of new tickets (each first task imports the workflow into a
+# fresh sandbox) made the default 100 tasks take longer than the 10 s workflow-task timeout to
+# get through, so the server timed them out and handed them out again, and the work done on them
+# was lost: `bench ticket_cost` rounds with timeouts ran at 3.2-4.2 tickets/s, without them at
+# 5.2-5.7 (docs/performance.md). With fewer slots the rest waits on the server, where waiting
+# costs nothing and times out nothing. Twenty keep a worker busy between its round trips.
+WORKFLOW_TASK_SLOTS = 20
 # The offline provider answers in microseconds; this only bounds memory under a large backlog.
 OFFLINE_MAX_CONCURRENT = 64
 
@@ -91,6 +99,7 @@ def build_workers(
                         delivery.deliver_response_now,
                     ],
                     max_cached_workflows=max_cached_workflows,
+                    max_concurrent_workflow_tasks=WORKFLOW_TASK_SLOTS,
                     workflow_task_poller_behavior=PollerBehaviorAutoscaling(),
                     activity_task_poller_behavior=PollerBehaviorAutoscaling(),
                     graceful_shutdown_timeout=graceful_shutdown,

@@ -12,7 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from temporalio import activity, workflow
-from temporalio.worker import Worker
+from temporalio.worker import PollerBehaviorAutoscaling, Worker
 
 BARE_WORKFLOW = "BareWorkflow"
 NOOP_ACTIVITY = "bare_noop"
@@ -40,6 +40,7 @@ class BareWorkflow:
 async def serve(queue: str) -> None:
     from shared.bytecode import compile_modules
     from shared.temporal_client import connect  # the process's one client, as every process
+    from task_queue_workers import WORKFLOW_TASK_SLOTS
 
     # As the ticket worker does for its workflow modules: the sandbox imports this one per run.
     compile_modules([Path(__file__)])
@@ -48,7 +49,17 @@ async def serve(queue: str) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with Worker(client, task_queue=queue, workflows=[BareWorkflow], activities=[noop]):
+    # Configured as the ticket worker is (task_queue_workers.build_workers), so the comparison
+    # is between the workflows, not between worker settings.
+    async with Worker(
+        client,
+        task_queue=queue,
+        workflows=[BareWorkflow],
+        activities=[noop],
+        max_concurrent_workflow_tasks=WORKFLOW_TASK_SLOTS,
+        workflow_task_poller_behavior=PollerBehaviorAutoscaling(),
+        activity_task_poller_behavior=PollerBehaviorAutoscaling(),
+    ):
         print("bare worker: polling", flush=True)
         await stop.wait()
 

@@ -219,7 +219,7 @@ async def bare_worker(stack: Stack, queue: str) -> "asyncio.subprocess.Process":
     return process  # type: ignore[return-value]
 
 
-async def run(n: int, rounds: int, sqlite: dict[str, str]) -> int:
+async def run(n: int, rounds: int, sqlite: dict[str, object]) -> int:
     async with embedded_stack(**sqlite) as stack:
         client = stack.client
         straight, history = await probe(client)
@@ -300,10 +300,15 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--synchronous", choices=["full", "normal", "off"])
     parser.add_argument("--journal", choices=["wal", "delete"])
+    parser.add_argument(
+        "--partitions", type=int, choices=[1, 4], help="task queue partitions (embedded: 1)"
+    )
     args = parser.parse_args(argv)
-    sqlite = {}
+    sqlite: dict[str, object] = {}
     if args.synchronous:
         sqlite["sqlite_synchronous"] = args.synchronous
     if args.journal:
         sqlite["sqlite_journal_mode"] = args.journal
+    if args.partitions:
+        sqlite["task_queue_partitions"] = args.partitions
     return asyncio.run(run(args.tickets, args.rounds, sqlite))
