@@ -20,6 +20,9 @@ from temporalio.client import (
     WorkflowUpdateFailedError,
 )
 from temporalio.common import (
+    Priority as TemporalPriority,
+)
+from temporalio.common import (
     SearchAttributePair,
     TypedSearchAttributes,
     WorkflowIDConflictPolicy,
@@ -28,6 +31,7 @@ from temporalio.common import (
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from policy.priority import fairness_key
 from policy.transitions import TERMINAL_STATES, TicketState
 from shared import names, telemetry
 from shared import search_attributes as sa
@@ -138,6 +142,8 @@ async def start_ticket(
             ),
             memo={sa.MEMO_SUBJECT: ticket.subject},
             static_summary=f"Ticket {ticket.ticket_id}: {ticket.subject}"[:200],
+            # Fairness between customers in a backlogged queue (docs/performance.md).
+            priority=TemporalPriority(fairness_key=fairness_key(ticket.customer_id)),
         )
     except WorkflowAlreadyStartedError:
         summary = await describe_ticket(client, ticket.ticket_id)

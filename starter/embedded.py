@@ -89,6 +89,7 @@ class EmbeddedServer:
         sqlite_synchronous: str = SQLITE_SYNCHRONOUS,
         sqlite_journal_mode: str = SQLITE_JOURNAL_MODE,
         task_queue_partitions: int | None = None,
+        fairness: bool = True,
     ) -> None:
         self.data_dir = data_dir
         self.host = host
@@ -105,6 +106,8 @@ class EmbeddedServer:
         self.sqlite_journal_mode = sqlite_journal_mode
         # None: what this data directory's database was created with (see partitions_for).
         self.requested_partitions = task_queue_partitions
+        # Off only where a benchmark compares it with on.
+        self.fairness = fairness
         # Set by start() when it created the data directory's key file (so the caller says so).
         self.created_key_file: Path | None = None
         self.log_path = data_dir / "temporal-server.log"
@@ -142,6 +145,9 @@ class EmbeddedServer:
             "--log-level",
             "warn",
         ]
+        if self.fairness:
+            # Dispatch a backlog round-robin over the tickets' fairness keys (their customers).
+            cmd += ["--dynamic-config-value", "matching.enableFairness=true"]
         partitions = self.task_queue_partitions()
         for setting in ("numTaskqueueReadPartitions", "numTaskqueueWritePartitions"):
             cmd += ["--dynamic-config-value", f"matching.{setting}={partitions}"]

@@ -13,6 +13,9 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import (
+    Priority as TemporalPriority,
+)
+from temporalio.common import (
     SearchAttributePair,
     TypedSearchAttributes,
     WorkflowIDReusePolicy,
@@ -21,6 +24,7 @@ from temporalio.exceptions import ActivityError, WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
+    from policy.priority import fairness_key
     from policy.transitions import TicketState
     from shared import names
     from shared import search_attributes as sa
@@ -140,6 +144,8 @@ class BatchWorkflow:
                 ),
                 memo={sa.MEMO_SUBJECT: ticket.subject},
                 static_summary=f"Ticket {ticket.ticket_id}: {ticket.subject}"[:200],
+                # Each ticket keyed by its customer, as tickets submitted one by one are.
+                priority=TemporalPriority(fairness_key=fairness_key(ticket.customer_id)),
             )
         except WorkflowAlreadyStartedError:
             self._in_flight.discard(ticket.ticket_id)

@@ -7,13 +7,21 @@ from pathlib import Path
 
 import pytest
 
+from policy.priority import fairness_key
+from shared import names
+from shared.temporal_client import connect, connection_settings
 from tests.integration.conftest import Stack
 from tests.support.processes import environment, free_port, run_cli
 
 pytestmark = pytest.mark.integration
 
 GOOD = [
-    {"id": "IT-1", "subject": "Forgot my password", "body": "The reset e-mail never arrives."},
+    {
+        "id": "IT-1",
+        "subject": "Forgot my password",
+        "body": "The reset e-mail never arrives.",
+        "customer_id": "C-4711",
+    },
     {
         "id": "IT-2",
         "subject": "Production is down",
@@ -70,6 +78,20 @@ def test_malformed_lines_are_reported_with_file_and_line_and_valid_lines_still_g
     assert [s["ticket_id"] for s in payload["submitted"]] == ["IT-1", "IT-2", "IT-3"]
     states = {t["ticket_id"]: t["state"] for t in payload["tickets"]}
     assert states == {"IT-1": "COMPLETED", "IT-2": "AWAITING_REVIEW", "IT-3": "COMPLETED"}
+
+
+async def test_a_submitted_ticket_carries_its_customers_fairness_key(
+    stack: Stack,
+    submitted: tuple[Path, dict],  # type: ignore[type-arg]
+) -> None:
+    client = await connect(connection_settings({"TEMPORAL_ADDRESS": stack.server.address}))
+    keys = {}
+    for ticket_id in ("IT-1", "IT-2"):
+        handle = client.get_workflow_handle(names.ticket_workflow_id(ticket_id))
+        info = (await handle.describe()).raw_description.workflow_execution_info
+        keys[ticket_id] = info.priority.fairness_key
+    # IT-2 names no customer: it has no key of its own (the queue's default one).
+    assert keys == {"IT-1": fairness_key("C-4711"), "IT-2": ""}
 
 
 def test_the_same_file_submitted_again_is_detected_and_nothing_runs_twice(

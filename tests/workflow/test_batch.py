@@ -13,6 +13,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.ticket_activities import check_tickets
+from policy.priority import fairness_key
 from policy.transitions import IllegalTransition, TicketState
 from shared import names
 from shared.batch import BatchProgress, BatchSettings, BatchState
@@ -33,7 +34,16 @@ from workflows import ticket_record
 
 def tickets(n: int) -> list[Ticket]:
     prefix = uuid.uuid4().hex[:6]
-    return [make_ticket(ticket_id=f"B{prefix}-{i:03d}") for i in range(n)]
+    return [make_ticket(ticket_id=f"B{prefix}-{i:03d}", customer_id=f"C-{i % 3}") for i in range(n)]
+
+
+async def fairness_keys(client: Client, batch: list[Ticket]) -> dict[str, str]:
+    keys = {}
+    for t in batch:
+        handle = client.get_workflow_handle(names.ticket_workflow_id(t.ticket_id))
+        info = (await handle.describe()).raw_description.workflow_execution_info
+        keys[t.ticket_id] = info.priority.fairness_key
+    return keys
 
 
 async def start_batch(
@@ -88,6 +98,7 @@ async def test_a_batch_keeps_its_window_continues_as_new_and_a_resubmission_star
         again = await start_batch(dev_env.client, task_queue, batch, settings, handle.id)
         second = await again.result()
         await all_closed(dev_env.client, batch)
+        keys = await fairness_keys(dev_env.client, batch)
 
     assert (held.in_flight, held.settled) == (4, {})
     assert (first.total, first.started, first.already_known) == (12, 12, 0)
@@ -103,6 +114,9 @@ async def test_a_batch_keeps_its_window_continues_as_new_and_a_resubmission_star
     # The same batch again: every ticket is known, none is processed twice.
     assert (second.started, second.already_known, second.settled) == (0, 12, {})
     assert len(agents.calls["classify"]) == 12 and len(services.deliveries) == 12
+    # Each child carries its customer's fairness key, as a ticket submitted alone does.
+    assert keys == {t.ticket_id: fairness_key(t.customer_id) for t in batch}
+    assert len(set(keys.values())) == 3
 
 
 @pytest.mark.usefixtures("replay_check")
