@@ -37,8 +37,12 @@ DEFAULT_GRACEFUL_SHUTDOWN = timedelta(seconds=10)
 # get through, so the server timed them out and handed them out again, and the work done on them
 # was lost: `bench ticket_cost` rounds with timeouts ran at 3.2-4.2 tickets/s, without them at
 # 5.2-5.7 (docs/performance.md). With fewer slots the rest waits on the server, where waiting
-# costs nothing and times out nothing. Twenty keep a worker busy between its round trips.
-WORKFLOW_TASK_SLOTS = 20
+# costs nothing, times out nothing, and is dispatched fairly between customers: with 10 slots
+# another customer's ticket behind a burst of 200 came to rest in 7 s, with 20 in 13-16 s, with
+# the same throughput (5 and 2 slots: no faster for that ticket, 2 slower for the burst). A
+# workflow task also holds its slot while its local activities run: a delivery's first attempt
+# to a destination that hangs holds one for up to the channel's client timeout (10 s).
+WORKFLOW_TASK_SLOTS = 10
 # The offline provider answers in microseconds; this only bounds memory under a large backlog.
 OFFLINE_MAX_CONCURRENT = 64
 
