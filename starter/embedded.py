@@ -34,10 +34,11 @@ SQLITE_SYNCHRONOUS = "full"
 # Task queue partitions (the server's default is 4). Partitions spread a busy queue over several
 # matching hosts; a single-process server has one, so they only cost: a queue's rate limit is
 # split evenly over its partitions, and a partition whose backlog ran dry leaves its share unused
-# while another holds calls back. Measured with `python -m bench llm_rate_limit --partitions`:
-# a provider limited to 10 requests/s answered 0.87-0.89 of it with 4 partitions and 1.01 with one
-# (docs/performance.md). The dev server takes dynamic configuration for all queues only; a
-# cluster sets it per provider queue (deploy/temporal/dynamicconfig.yaml).
+# while another holds calls back. Measured with `python -m bench llm_rate_limit
+# --compare-partitions`: a provider limited to 10 requests/s answered 0.86-0.88 of it through
+# four partitions and 1.01-1.02 through one (docs/performance.md). The dev server takes dynamic
+# configuration for all queues only; a cluster sets it per provider queue
+# (deploy/temporal/dynamicconfig.yaml).
 TASK_QUEUE_PARTITIONS = 1
 # The server's default, which a database created before the setting above was made with: tasks
 # already written to partitions 1-3 would never be read again with one partition, so such a
@@ -104,7 +105,7 @@ class EmbeddedServer:
         # Benchmarks compare these with other settings; everything else keeps the defaults.
         self.sqlite_synchronous = sqlite_synchronous
         self.sqlite_journal_mode = sqlite_journal_mode
-        # None: what this data directory's database was created with (see partitions_for).
+        # None: what this data directory's database was created with (see task_queue_partitions).
         self.requested_partitions = task_queue_partitions
         # Off only where a benchmark compares it with on.
         self.fairness = fairness
