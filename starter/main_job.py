@@ -21,6 +21,7 @@ from temporalio.client import Client
 
 from policy.transitions import SETTLED_STATES
 from shared import operations as ops
+from shared import report as reports
 from shared import settings
 from shared.encryption.keyring import ensure_local_key_file
 from shared.temporal_client import connection_settings
@@ -136,7 +137,7 @@ async def _wait_with_worker(
 
 async def _report_when_visible(
     client: Client, views: dict[str, TicketView], this_run: set[str]
-) -> ops.Report:
+) -> reports.Report:
     """Visibility is updated asynchronously; give it a moment to show the states we just saw."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + VISIBILITY_CATCH_UP
@@ -144,7 +145,7 @@ async def _report_when_visible(
         tickets = await ops.list_tickets(client)
         seen = {t.ticket_id: t.state for t in tickets}
         if all(seen.get(i) == v.state for i, v in views.items()) or loop.time() > deadline:
-            return ops.build_report(tickets, this_run)
+            return reports.build_report(tickets, this_run)
         await asyncio.sleep(0.3)
 
 

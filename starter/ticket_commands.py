@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from policy.transitions import SETTLED_STATES, TicketState
 from shared import operations as ops
+from shared import report as reports
 from shared import waiting
 from shared.review import ReviewAction, ReviewDecision
 from shared.view import TicketView
@@ -178,7 +179,7 @@ async def cmd_review(args: argparse.Namespace) -> int:
 
 async def cmd_report(args: argparse.Namespace) -> int:
     client = await open_client()
-    report = ops.build_report(await ops.list_tickets(client))
+    report = reports.build_report(await ops.list_tickets(client))
     if args.json:
         render.print_json(report)
     else:

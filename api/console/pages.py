@@ -21,6 +21,7 @@ from api.errors import field_problem
 from api.models import CustomerMessage
 from policy.transitions import TicketState
 from shared import operations as ops
+from shared import report as reports
 from shared.operation_errors import OperationError, ReviewRefused, TicketNotFound
 from shared.review import ReviewAction, ReviewDecision
 from shared.tickets import TICKET_ID_PATTERN
@@ -129,7 +130,7 @@ async def queue(request: Request, done: str | None = None, ticket: str | None = 
         return _to_sign_in()
     try:
         client = await temporal(request).client()
-        waiting = ops.review_queue(
+        waiting = reports.review_queue(
             await ops.list_tickets(client, TicketState.AWAITING_REVIEW, limit=QUEUE_LIMIT)
         )
         unanswered, _ = await ops.ticket_page(

@@ -16,6 +16,7 @@ from api.models import CustomerMessage, ReviewQueue, TicketDetail, TicketPage
 from api.page_tokens import PageTokenError, PageTokens
 from policy.transitions import TicketState
 from shared import operations as ops
+from shared import report as reports
 from shared.agents import Category, Priority
 from shared.tickets import TICKET_ID_PATTERN
 
@@ -79,7 +80,7 @@ async def review_queue(_: Reader, client: Temporal) -> ReviewQueue:
     waiting = await ops.list_tickets(
         client, TicketState.AWAITING_REVIEW, limit=REVIEW_QUEUE_LIMIT + 1
     )
-    queue = ops.review_queue(waiting)[:REVIEW_QUEUE_LIMIT]
+    queue = reports.review_queue(waiting)[:REVIEW_QUEUE_LIMIT]
     return ReviewQueue(
         tickets=queue,
         escalated=sum(t.escalated for t in queue),
@@ -89,9 +90,9 @@ async def review_queue(_: Reader, client: Temporal) -> ReviewQueue:
 
 @router.get(
     "/report",
-    response_model=ops.Report,
+    response_model=reports.Report,
     responses=responses(401, 403, 503),
     summary="counts by state, category and priority; the review queue; usage and cost",
 )
-async def report(_: Reader, client: Temporal) -> ops.Report:
-    return ops.build_report(await ops.list_tickets(client))
+async def report(_: Reader, client: Temporal) -> reports.Report:
+    return reports.build_report(await ops.list_tickets(client))

@@ -18,6 +18,7 @@ from temporalio.client import Client
 
 from shared import names
 from shared import operations as ops
+from shared import report as reports
 from shared.data_converter import data_converter
 from shared.temporal_client import connect, connection_settings
 from starter.embedded import EmbeddedServer
@@ -170,9 +171,9 @@ async def client(observed: Observed) -> AsyncIterator[Client]:
     )
 
 
-async def settled_report(client: Client) -> ops.Report:
-    async def all_completed() -> ops.Report | None:
-        report = ops.build_report(await ops.list_tickets(client))
+async def settled_report(client: Client) -> reports.Report:
+    async def all_completed() -> reports.Report | None:
+        report = reports.build_report(await ops.list_tickets(client))
         return report if report.by_state == {"COMPLETED": len(TICKETS)} else None
 
     return await wait_until(all_completed, timeout=SETTLE_TIMEOUT, what="every ticket completed")

@@ -5,7 +5,8 @@ import pytest
 
 from policy.transitions import TicketState
 from shared.agents import Usage
-from shared.operations import AgentTotals, Report
+from shared.operations import AgentTotals
+from shared.report import Report
 from shared.view import AgentUsageTotals, TicketView
 from starter import render
 
