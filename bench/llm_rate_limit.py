@@ -25,8 +25,6 @@ import argparse
 import asyncio
 import contextlib
 import math
-import os
-import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -35,14 +33,14 @@ from pathlib import Path
 
 from temporalio.client import Client
 
+from bench.stack import embedded_server
 from shared import names
 from shared.agents import AgentRole
-from shared.temporal_client import connect, connection_settings
-from starter.embedded import SERVER_DEFAULT_PARTITIONS, TASK_QUEUE_PARTITIONS, EmbeddedServer
+from starter.embedded import SERVER_DEFAULT_PARTITIONS, TASK_QUEUE_PARTITIONS
 from starter.main_job import WorkerProcess
 from tests.support.fake_llm import GOOD_OUTPUTS, FakeLLMServer, Recorded, Reply
 from tests.support.llm_pipeline import OPENAI_KEY
-from tests.support.processes import environment, free_port
+from tests.support.processes import environment
 from tests.support.tickets import make_ticket, start_ticket
 
 CONCURRENCY = 32  # per worker, on the provider queue: demand far above the limit without one
@@ -190,33 +188,20 @@ async def scenario(
         )
 
 
-@contextlib.asynccontextmanager
-async def embedded(partitions: int) -> AsyncIterator[tuple[Client, Path, str]]:
-    with tempfile.TemporaryDirectory() as tmp:
-        data = Path(tmp)
-        server = EmbeddedServer(
-            data, "127.0.0.1", free_port(), ui=False, task_queue_partitions=partitions
-        )
-        await server.start()
-        try:
-            # The payload store and keys live in the data directory the workers share.
-            os.environ["TICKETS_DATA_DIR"] = str(data)
-            client = await connect(connection_settings({"TEMPORAL_ADDRESS": server.address}))
-            yield client, data, server.address
-        finally:
-            await server.stop()
-
-
 async def run(args: argparse.Namespace) -> int:
     rows: dict[str, Run] = {}
-    async with embedded(TASK_QUEUE_PARTITIONS) as (client, data, address):
-        rows["queue limit"] = await scenario(client, data, address, args, True)
+    async with embedded_server(task_queue_partitions=TASK_QUEUE_PARTITIONS) as server:
+        rows["queue limit"] = await scenario(server.client, server.data, server.address, args, True)
         if not args.limited_only:
-            rows["no limit"] = await scenario(client, data, address, args, False)
+            rows["no limit"] = await scenario(
+                server.client, server.data, server.address, args, False
+            )
     if args.compare_partitions:
         # The same queue limit split over the server's default four partitions.
-        async with embedded(SERVER_DEFAULT_PARTITIONS) as (client, data, address):
-            rows["queue limit, 4 partitions"] = await scenario(client, data, address, args, True)
+        async with embedded_server(task_queue_partitions=SERVER_DEFAULT_PARTITIONS) as server:
+            rows["queue limit, 4 partitions"] = await scenario(
+                server.client, server.data, server.address, args, True
+            )
     print(
         f"{args.tickets} tickets x 4 LLM calls; provider limit {args.rps:g} requests/s "
         f"({args.rps * 60:g}/min), {args.latency * 1000:.0f} ms per call; {args.workers} worker "

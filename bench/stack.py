@@ -27,22 +27,38 @@ class Stack:
     server_pid: int | None = None
 
 
+@dataclass
+class Server:
+    client: Client
+    data: Path
+    address: str
+    pid: int | None
+
+
 @contextlib.asynccontextmanager
-async def embedded_stack(**server_options: Any) -> AsyncIterator[Stack]:
-    """``server_options``: EmbeddedServer settings other than `make run`'s
-    (``sqlite_synchronous``, ``sqlite_journal_mode``, ``fairness``)."""
+async def embedded_server(**server_options: Any) -> AsyncIterator[Server]:
+    """The embedded server alone, in a temporary data directory that this process's payload
+    store (``TICKETS_DATA_DIR``) shares with the workers the caller starts."""
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
         server = EmbeddedServer(data, "127.0.0.1", free_port(), ui=False, **server_options)
         await server.start()
-        worker = WorkerProcess(data, server.address)
         try:
-            await worker.start()
-            # Large inputs (a batch's tickets) go to the payload store, which this process and
-            # the worker must share.
             os.environ["TICKETS_DATA_DIR"] = str(data)
             client = await connect(connection_settings({"TEMPORAL_ADDRESS": server.address}))
-            yield Stack(client, worker, data, server.address, server.pid)
+            yield Server(client, data, server.address, server.pid)
+        finally:
+            await server.stop()
+
+
+@contextlib.asynccontextmanager
+async def embedded_stack(**server_options: Any) -> AsyncIterator[Stack]:
+    """``server_options``: EmbeddedServer settings other than `make run`'s
+    (``sqlite_synchronous``, ``sqlite_journal_mode``, ``task_queue_partitions``, ``fairness``)."""
+    async with embedded_server(**server_options) as server:
+        worker = WorkerProcess(server.data, server.address)
+        try:
+            await worker.start()
+            yield Stack(server.client, worker, server.data, server.address, server.pid)
         finally:
             await worker.stop()
-            await server.stop()
