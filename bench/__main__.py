@@ -8,6 +8,7 @@ from shared.temporal_client import exit_process
 
 BENCHMARKS = [
     "offline_accuracy",
+    "label_ceiling",
     "pipeline_throughput",
     "llm_rate_limit",
     "adaptive_limit",
