@@ -166,17 +166,23 @@ class EmbeddedServer:
     def task_queue_partitions(self) -> int:
         """How many partitions every task queue gets: the count this database was created with
         (four for one created before it was recorded), or for a new one the requested count."""
-        recorded = self.data_dir / PARTITIONS_FILE
         try:
-            return int(recorded.read_text().strip())
+            return int((self.data_dir / PARTITIONS_FILE).read_text().strip())
         except (OSError, ValueError):
             pass
         if self.db_path.exists():
             return SERVER_DEFAULT_PARTITIONS
-        partitions = self.requested_partitions or TASK_QUEUE_PARTITIONS
+        return self.requested_partitions or TASK_QUEUE_PARTITIONS
+
+    def record_partitions(self) -> None:
+        """Write the partition count next to a database about to be created, so later starts
+        (whatever they request) keep the count its tasks were written with. An existing
+        database is left as it is: one from before the file existed keeps the server's four."""
+        recorded = self.data_dir / PARTITIONS_FILE
+        if recorded.exists() or self.db_path.exists():
+            return
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        recorded.write_text(f"{partitions}\n")
-        return partitions
+        recorded.write_text(f"{self.task_queue_partitions()}\n")
 
     def ensure_key_file(self) -> Path | None:
         """The data directory's key file, created when no keys are configured (see module)."""
@@ -186,6 +192,7 @@ class EmbeddedServer:
 
     async def start(self) -> None:
         self.ensure_key_file()
+        self.record_partitions()
         self._process = await asyncio.to_thread(spawn_logged, self.command(), self.log_path)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + STARTUP_TIMEOUT
