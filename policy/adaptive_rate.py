@@ -67,10 +67,24 @@ SLOW_START_HEADROOM: Final = 2.0
 MIN_MEASURED_SECONDS: Final = 1.0
 # Weight of the newest window in the moving average of answered calls per second.
 MEASURE_WEIGHT: Final = 0.5
-# The ceiling after a 429 is at most this much above the measured limit.
-CEILING_ABOVE_MEASURED: Final = 1.1
-# ... and at least this much above the rate after the cut, so a cut deeper than needed (the
-# measured rate was low because demand was) is recovered at the fast step.
+# The ceiling after a 429 is at most this much above the measured limit (the first rules: the
+# fast climb then ended ~5% above the limit, and every few seconds drew 429s).
+CEILING_ABOVE_MEASURED_V1: Final = 1.1
+# ... since "steady-probes": exactly so far above it that the fast climb (to CEILING_SHARE of the
+# ceiling) ends at the rate the provider answered when it said no, not above it.
+CEILING_ABOVE_MEASURED: Final = 1 / CEILING_SHARE
+# Since "steady-probes": at the top of the fast climb the rate holds this many ticks before it
+# probes above the ceiling, twice as long each time a probe finds the limit where it was
+# (within CONFIRMED_WITHIN), up to MAX_PLATEAU_TICKS. A limit that stays put is then probed
+# about once a minute instead of every few seconds, and each probe costs a few 429s; a limit
+# that moved resets the plateau.
+PLATEAU_TICKS: Final = 4
+MAX_PLATEAU_TICKS: Final = 60
+CONFIRMED_WITHIN: Final = 0.1
+# ... and (first rules only) at least this much above the rate after the cut, so a cut deeper
+# than needed (the measured rate was low because demand was) is recovered at the fast step. It
+# also put the ceiling 15% above a cut that landed on the measured limit; since "steady-probes"
+# a too-low ceiling is found by the probes above it instead.
 CEILING_ABOVE_CUT: Final = 1.15
 # The breaker needs this many ended calls in a window to judge (one failure of two is noise).
 BREAKER_MIN_CALLS: Final = 4
@@ -103,6 +117,7 @@ class ControllerState(BaseModel):
     ceiling: float | None = None  # about the rate that last drew a 429
     answered_rate: float = 0.0  # moving average of answered calls per second
     probe_ticks: int = 0  # ticks of increase above the ceiling since the last 429
+    confirmations: int = 0  # cuts in a row that found the ceiling where the last one was
     # Calls of the last few seconds, fading (the breaker's judgement).
     recent_answered: float = 0.0
     recent_failed: float = 0.0
@@ -127,8 +142,18 @@ def provider_failing(state: ControllerState) -> bool:
     return ended >= BREAKER_MIN_CALLS and state.recent_failed >= BREAKER_FAILURE_SHARE * ended
 
 
-def step(state: ControllerState, window: Window, now: float, cool_down: float) -> ControllerState:
-    """The state after one tick's window, at ``now`` (seconds on the workflow clock)."""
+def step(
+    state: ControllerState,
+    window: Window,
+    now: float,
+    cool_down: float,
+    *,
+    steady_probes: bool = True,
+) -> ControllerState:
+    """The state after one tick's window, at ``now`` (seconds on the workflow clock).
+
+    ``steady_probes`` False is the first version's rules (no plateau, a ceiling up to 10% above
+    the measured limit): what a controller run started before them replays with."""
     state = _remembered(_measured(state, window), window)
     if state.phase == "open":
         if now < state.open_until:
@@ -143,11 +168,11 @@ def step(state: ControllerState, window: Window, now: float, cool_down: float) -
     if provider_failing(state):
         return _open(state, now, cool_down)
     if window.rate_limited:
-        return _decrease(state, window, now)
+        return _decrease(state, window, now, steady_probes)
     if window.answered and _uses_its_rate(state, window):
         used = window.answered / window.seconds
         headroom = SLOW_START_HEADROOM if state.phase == "slow_start" else USE_HEADROOM
-        rate = max(state.rate, min(_increased(state), used * headroom))
+        rate = max(state.rate, min(_increased(state, steady_probes), used * headroom))
         above = state.ceiling is not None and state.rate >= CEILING_SHARE * state.ceiling
         return state.model_copy(
             update={"rate": rate, "probe_ticks": state.probe_ticks + 1 if above else 0}
@@ -193,20 +218,33 @@ def _open(state: ControllerState, now: float, cool_down: float) -> ControllerSta
     )
 
 
-def _decrease(state: ControllerState, window: Window, now: float) -> ControllerState:
+def _decrease(
+    state: ControllerState, window: Window, now: float, steady_probes: bool
+) -> ControllerState:
     if now < state.hold_until:
         return state
     measured = state.answered_rate or state.rate
     cut = state.rate / SLOW_START_GROWTH if state.phase == "slow_start" else state.rate * DECREASE
     rate = max(MIN_RATE, min(cut, measured))
     hold = min(max(HOLD_SECONDS, window.retry_after or 0.0), MAX_HOLD_SECONDS)
+    if steady_probes:
+        # The measured limit is the best estimate of the provider's: the climb goes back to it
+        # and no further until a probe (after the plateau) says there is more.
+        ceiling = max(rate, min(state.rate, measured * CEILING_ABOVE_MEASURED))
+    else:
+        ceiling = max(
+            rate * CEILING_ABOVE_CUT, min(state.rate, measured * CEILING_ABOVE_MEASURED_V1)
+        )
+    confirmed = (
+        state.ceiling is not None
+        and abs(ceiling - state.ceiling) <= CONFIRMED_WITHIN * state.ceiling
+    )
     return state.model_copy(
         update={
             "rate": rate,
             "phase": "steady",
-            "ceiling": max(
-                rate * CEILING_ABOVE_CUT, min(state.rate, measured * CEILING_ABOVE_MEASURED)
-            ),
+            "ceiling": ceiling,
+            "confirmations": state.confirmations + 1 if confirmed else 0,
             "probe_ticks": 0,
             "hold_until": now + hold,
             "decreases": state.decreases + 1,
@@ -219,7 +257,12 @@ def _uses_its_rate(state: ControllerState, window: Window) -> bool:
     return window.seconds > 0 and window.answered / window.seconds >= share * state.rate
 
 
-def _increased(state: ControllerState) -> float:
+def plateau_ticks(state: ControllerState) -> int:
+    """Ticks at the top of the fast climb before probing above the ceiling."""
+    return min(PLATEAU_TICKS * 2**state.confirmations, MAX_PLATEAU_TICKS)
+
+
+def _increased(state: ControllerState, steady_probes: bool) -> float:
     if state.phase == "slow_start" or state.ceiling is None:
         return state.rate * SLOW_START_GROWTH
     if state.rate < CEILING_SHARE * state.ceiling:
@@ -227,4 +270,9 @@ def _increased(state: ControllerState) -> float:
     # Above it the step grows with every tick without a 429 (gently at first, so the old limit
     # is not sawed through every few seconds; faster the longer it holds, so a raised limit or
     # a cut that went too deep is found within a minute).
-    return state.rate + SLOW_STEP * state.ceiling * (state.probe_ticks + 1)
+    ticks = state.probe_ticks + 1
+    if steady_probes:
+        ticks -= plateau_ticks(state)
+        if ticks <= 0:
+            return state.rate
+    return state.rate + SLOW_STEP * state.ceiling * ticks

@@ -39,6 +39,11 @@ TICKS_PER_RUN: Final = 200
 # again on the next tick with the rate of that moment, so a few attempts are enough.
 SET_RATE_START_TO_CLOSE: Final = timedelta(seconds=10)
 SET_RATE_RETRY: Final = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=3)
+# The rules changed: the fast climb after a cut ends at the limit the provider answered, not up
+# to 5% above it, and a limit found in the same place again is probed less and less often
+# (policy/adaptive_rate.py: plateau). Different rates mean different set-rate activities, so a
+# run started under the first rules replays them; every run (continue-as-new too) asks once.
+PATCH_STEADY_PROBES: Final = "steady-probes"
 
 
 def _seconds(moment: timedelta) -> float:
@@ -68,6 +73,7 @@ class ProviderRateController:
         # The rate in force when this run starts: the worker set the starting rate, or the
         # previous run applied this state's rate before continuing as new.
         applied = self._state.queue_rate()
+        steady_probes = workflow.patched(PATCH_STEADY_PROBES)
         last = workflow.now()
         for _ in range(TICKS_PER_RUN):
             if workflow.info().is_continue_as_new_suggested():
@@ -96,7 +102,13 @@ class ProviderRateController:
                 retry_after=report.retry_after,
             )
             last = now
-            self._state = step(self._state, window, now.timestamp(), start.cool_down_seconds)
+            self._state = step(
+                self._state,
+                window,
+                now.timestamp(),
+                start.cool_down_seconds,
+                steady_probes=steady_probes,
+            )
             wanted = round(self._state.queue_rate(), 3)
             if wanted != applied and await self._apply(start.provider_queue, wanted):
                 applied = wanted

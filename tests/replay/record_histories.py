@@ -229,12 +229,15 @@ async def record_fanout() -> None:
     WORKFLOW_IDS.write_text(json.dumps(dict(sorted(ids.items())), indent=1) + "\n")
 
 
-CONTROLLER_VERSION = "v1"
+CONTROLLER_VERSION = "v2"  # v1: before the "steady-probes" rules
+CLIMB_REPORTS, CLIMB_INTERVAL = 30, 0.35
 
 
 async def record_controller() -> None:
     """A provider queue's rate controller through every phase: slow start, a 429 and its
-    decrease, the breaker opening on failures, the probe after the cool-down, closing again."""
+    decrease, the breaker opening on failures, the probe after the cool-down, closing again,
+    then the climb back after a cut: to the ceiling, and above it probing for a raised limit
+    (where the rules' versions differ: v2 holds at the ceiling first)."""
     from activities.queue_rate import ensure_controller, set_queue_rate
     from policy.adaptive_rate import ControllerState
     from shared.rate_control import OutcomeReport
@@ -271,6 +274,10 @@ async def record_controller() -> None:
             await report("steady", answered=3, rate_limited=2, retry_after=1.0)
             await report("open", answered=1, failed=6)
             await report("steady", answered=2)
+            await report("steady", answered=4, rate_limited=1)  # a cut, the ceiling set
+            for _ in range(CLIMB_REPORTS):  # a queue that uses all it is given, for ~10 ticks
+                await handle.signal(names.RATE_REPORT_SIGNAL, OutcomeReport(answered=5))
+                await asyncio.sleep(CLIMB_INTERVAL)
             history = await handle.fetch_history()
             await handle.terminate("recorded")
     finally:

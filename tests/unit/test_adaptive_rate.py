@@ -3,11 +3,15 @@
 import pytest
 
 from policy.adaptive_rate import (
+    CEILING_SHARE,
     DECREASE,
+    MAX_PLATEAU_TICKS,
     MIN_RATE,
+    PLATEAU_TICKS,
     PROBE_RATE,
     ControllerState,
     Window,
+    plateau_ticks,
     step,
 )
 
@@ -48,9 +52,14 @@ def test_a_429_cuts_the_rate_to_what_the_provider_answered() -> None:
     state = ControllerState(rate=16.0, phase="steady")
     after = step(state, Window(seconds=1.0, answered=10, rate_limited=6), 5.0, COOL_DOWN)
     assert after.rate == 10.0
-    # 16/s drew the 429 but the provider answered 10/s: the ceiling stays near what it answers
-    # (1.15 times the new rate, so a cut that went too deep is recovered quickly).
-    assert after.ceiling == pytest.approx(11.5)
+    # 16/s drew the 429 but the provider answered 10/s: the ceiling is what it answers (the
+    # fast climb stops at CEILING_SHARE of the ceiling, so at 10/s).
+    assert after.ceiling == pytest.approx(10.0 / CEILING_SHARE)
+    # The first rules put it 1.15 times above the new rate (the climb then ended above 10/s).
+    first = step(
+        state, Window(1.0, answered=10, rate_limited=6), 5.0, COOL_DOWN, steady_probes=False
+    )
+    assert first.ceiling == pytest.approx(11.5)
 
 
 def test_a_429_in_a_short_window_cuts_to_the_answered_rate_measured_before() -> None:
@@ -148,3 +157,73 @@ def test_a_few_failures_among_many_answers_keep_the_breaker_closed() -> None:
     state = ControllerState(rate=10.0, phase="steady")
     after = step(state, Window(seconds=1.0, answered=9, failed=2), now=0.0, cool_down=COOL_DOWN)
     assert after.phase == "steady"
+
+
+def climb_after_a_cut(steady_probes: bool, ticks: int) -> list[float]:
+    """The rates after a cut at a provider answering 10/s, with a queue that uses them all."""
+    state = ControllerState(rate=12.0, phase="steady", answered_rate=10.0)
+    state = step(
+        state,
+        Window(1.0, answered=10, rate_limited=2),
+        0.0,
+        COOL_DOWN,
+        steady_probes=steady_probes,
+    )
+    rates = []
+    for t in range(1, ticks + 1):
+        sent = state.queue_rate()
+        window = Window(seconds=1.0, answered=round(min(sent, 10.0)))
+        state = step(state, window, float(t), COOL_DOWN, steady_probes=steady_probes)
+        rates.append(state.rate)
+    return rates
+
+
+def test_the_climb_after_a_cut_ends_at_the_limit_the_provider_answered() -> None:
+    rates = climb_after_a_cut(steady_probes=True, ticks=PLATEAU_TICKS)
+    assert rates == [pytest.approx(10.0)] * PLATEAU_TICKS
+    # The first rules climbed to 5-10% above it, drawing 429s at once.
+    assert max(climb_after_a_cut(steady_probes=False, ticks=PLATEAU_TICKS)) > 10.4
+
+
+def test_at_the_limit_the_rate_holds_before_probing_above_it() -> None:
+    rates = climb_after_a_cut(steady_probes=True, ticks=15)
+    first_above = next(n for n, rate in enumerate(rates) if rate > 10.0 + 1e-9)
+    assert first_above == PLATEAU_TICKS  # held for the plateau, then probes
+    assert rates[-1] > 12.0  # a raised limit would be found
+
+
+def test_a_limit_found_in_the_same_place_again_is_probed_less_often() -> None:
+    state, plateaus = ControllerState(rate=2.0), []
+    for t in range(600):
+        sent = state.queue_rate()
+        over = max(sent - 10.0, 0.0)
+        window = Window(1.0, answered=round(min(sent, 10.0)), rate_limited=round(over))
+        after = step(state, window, float(t), COOL_DOWN)
+        if after.decreases > state.decreases:
+            plateaus.append(plateau_ticks(after))
+        state = after
+    assert len(plateaus) >= 4
+    assert plateaus[1:] == sorted(plateaus[1:])  # the first cut ends slow start
+    assert plateaus[-1] == MAX_PLATEAU_TICKS
+
+
+def test_a_limit_that_moved_resets_the_plateau() -> None:
+    state = ControllerState(rate=10.0, phase="steady", ceiling=10.5, confirmations=3)
+    state = state.model_copy(update={"answered_rate": 20.0, "rate": 24.0})
+    moved = step(state, Window(1.0, answered=20, rate_limited=4), 0.0, COOL_DOWN)
+    assert moved.confirmations == 0
+    assert plateau_ticks(moved) == PLATEAU_TICKS
+
+
+def test_the_new_rules_draw_fewer_429s_at_a_steady_limit() -> None:
+    def run(steady_probes: bool) -> int:
+        state, rate_limited = ControllerState(rate=2.0), 0
+        for t in range(300):
+            sent = state.queue_rate()
+            over = max(sent - 10.0, 0.0)
+            rate_limited += round(over)
+            window = Window(1.0, answered=round(min(sent, 10.0)), rate_limited=round(over))
+            state = step(state, window, float(t), COOL_DOWN, steady_probes=steady_probes)
+        return rate_limited
+
+    assert run(steady_probes=True) < run(steady_probes=False) / 2
