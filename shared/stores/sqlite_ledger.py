@@ -1,7 +1,13 @@
 """The delivery ledger on one machine: a SQLite file under the data directory (the embedded
 default, no database server needed).
 
-SQLite is blocking I/O: every call runs in a thread so the worker's event loop keeps serving. The
+SQLite is blocking I/O: every call runs on the ledger's own thread, so the worker's event loop keeps
+serving, over one connection kept open on it. Opening a connection per call cost a WAL check and,
+on closing the last connection to the file, a checkpoint and the WAL file's deletion: a delivery's
+two calls (record, mark sent) took 1.4 ms of CPU and 1.8-2.1 ms of wall time that way, 0.6 and
+0.9 ms over one connection (300 deliveries, 10 at a time, both side by side in one run). A
+connection that fails with anything but a constraint error is closed and opened again on the next
+call. SQLite serialises writers anyway, so one thread per ledger costs nothing. The
 schema is versioned with ``PRAGMA user_version`` and migrated under ``BEGIN IMMEDIATE``, so two
 processes opening the same file at once migrate it once; version 1 is the original outbox table,
 so an existing ``outbox.sqlite3`` is upgraded in place and its rows count as sent.
@@ -10,8 +16,8 @@ so an existing ``outbox.sqlite3`` is upgraded in place and its rows count as sen
 import asyncio
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, TypeVar
@@ -116,27 +122,41 @@ def _use_wal(conn: sqlite3.Connection) -> None:
 class SqliteLedger(DeliveryLedger):
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._migrated = False
+        self._conn: sqlite3.Connection | None = None  # used on the ledger thread only
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-ledger")
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=LOCK_WAIT_SECONDS, isolation_level=None)
-        try:
-            _use_wal(conn)
-            if not self._migrated:
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=LOCK_WAIT_SECONDS, isolation_level=None)
+            try:
+                _use_wal(conn)
                 _migrate(conn)
-                self._migrated = True
-            yield conn
-        finally:
+            except BaseException:
+                conn.close()
+                raise
+            self._conn = conn
+        return self._conn
+
+    def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
             conn.close()
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         def call() -> T:
-            with self._connect() as conn:
-                return fn(conn)
+            try:
+                return fn(self._connection())
+            except sqlite3.IntegrityError:
+                raise
+            except sqlite3.Error:
+                self._drop()  # a broken connection is not reused
+                raise
 
-        return await asyncio.to_thread(call)
+        return await asyncio.get_running_loop().run_in_executor(self._thread, call)
+
+    async def close(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(self._thread, self._drop)
 
     def location(self, ticket_id: str) -> str:
         return f"ledger:{self.path}#{ticket_id}"
