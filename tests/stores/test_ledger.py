@@ -163,3 +163,26 @@ async def test_erasure_deletes_the_named_tickets_and_every_row_of_the_customer(
     assert await ledger.get("T-1") is None and await ledger.get("T-2") is None
     assert await ledger.get("T-3") is not None
     assert await ledger.delete(["T-1"], "C-1") == []
+
+
+async def test_a_sqlite_ledger_keeps_one_connection_and_replaces_a_broken_one(
+    tmp_path: Path,
+) -> None:
+    ledger = SqliteLedger(tmp_path / "outbox.sqlite3")
+    await ledger.record(delivery(ticket_id="T-1"))
+    first = ledger._conn
+    await ledger.mark_sent("T-1")
+    assert ledger._conn is first  # the same connection served both calls
+
+    assert first is not None
+    # Broken under the ledger's feet (on its thread: SQLite objects stay on theirs).
+    await asyncio.get_running_loop().run_in_executor(ledger._thread, first.close)
+    with pytest.raises(sqlite3.ProgrammingError):
+        await ledger.count()
+
+    assert await ledger.count() == 1  # a new connection, the row still there
+    assert ledger._conn is not first
+    await ledger.close()
+    assert ledger._conn is None
+    assert await ledger.count("T-1") == 1  # usable again after close: it reconnects
+    await ledger.close()
