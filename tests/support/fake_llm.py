@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.support.fake_llm_wire import WireFormats
+
 # How long a stalled response hangs before the server gives up on it (a test ends sooner).
 STALL_SECONDS = 30.0
 
@@ -76,12 +78,6 @@ class Recorded:
     @property
     def text(self) -> str:
         return json.dumps(self.body)
-
-
-def _sse(data: Any, event: str | None = None) -> bytes:
-    payload = data if isinstance(data, str) else json.dumps(data)
-    prefix = f"event: {event}\n" if event else ""
-    return f"{prefix}data: {payload}\n\n".encode()
 
 
 class _Server(ThreadingHTTPServer):
@@ -177,7 +173,7 @@ class FakeLLMServer:
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(WireFormats, BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
             def log_message(self, *args: object) -> None:  # quiet
@@ -292,135 +288,8 @@ class FakeLLMServer:
                 self.wfile.write(chunk)
                 self.wfile.flush()
 
-            def _openai(self, reply: Reply, request: Recorded) -> None:
-                content = reply.text if reply.text is not None else json.dumps(reply.output)
-                base = {
-                    "id": "chatcmpl-fake",
-                    "object": "chat.completion.chunk",
-                    "created": 0,
-                    "model": request.body.get("model", "fake"),
-                }
-                if not request.body.get("stream"):
-                    self._json(
-                        200,
-                        {
-                            **base,
-                            "object": "chat.completion",
-                            "choices": [
-                                {
-                                    "index": 0,
-                                    "message": {"role": "assistant", "content": content},
-                                    "finish_reason": "stop",
-                                }
-                            ],
-                            "usage": self._openai_usage(reply),
-                        },
-                    )
-                    return
-                self._stream_headers()
-                half = len(content) // 2
-                self._send(
-                    _sse(
-                        {
-                            **base,
-                            "choices": [
-                                {
-                                    "index": 0,
-                                    "delta": {"role": "assistant", "content": content[:half]},
-                                    "finish_reason": None,
-                                }
-                            ],
-                        }
-                    )
-                )
-                if reply.stall:
-                    server._stall.wait(STALL_SECONDS)
-                    return
-                self._send(
-                    _sse(
-                        {
-                            **base,
-                            "choices": [
-                                {
-                                    "index": 0,
-                                    "delta": {"content": content[half:]},
-                                    "finish_reason": None,
-                                }
-                            ],
-                        }
-                    )
-                )
-                self._send(
-                    _sse({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
-                )
-                self._send(_sse({**base, "choices": [], "usage": self._openai_usage(reply)}))
-                self._send(_sse("[DONE]"))
-
-            @staticmethod
-            def _openai_usage(reply: Reply) -> dict[str, Any]:
-                return {
-                    "prompt_tokens": reply.input_tokens,
-                    "completion_tokens": reply.output_tokens,
-                    "total_tokens": reply.input_tokens + reply.output_tokens,
-                    "prompt_tokens_details": {"cached_tokens": reply.cached_tokens},
-                }
-
-            def _anthropic(self, reply: Reply, request: Recorded) -> None:
-                tools = request.body.get("tools") or []
-                tool = tools[0]["name"] if tools else "submit"
-                uncached = reply.input_tokens - reply.cached_tokens - reply.cache_write_tokens
-                message = {
-                    "id": "msg_fake",
-                    "type": "message",
-                    "role": "assistant",
-                    "model": request.body.get("model", "fake"),
-                    "content": [],
-                    "stop_reason": None,
-                    "stop_sequence": None,
-                    "usage": {
-                        "input_tokens": uncached,
-                        "output_tokens": 1,
-                        "cache_read_input_tokens": reply.cached_tokens,
-                        "cache_creation_input_tokens": reply.cache_write_tokens,
-                    },
-                }
-                self._stream_headers()
-                self._send(_sse({"type": "message_start", "message": message}, "message_start"))
-                if reply.text is not None:  # a text answer instead of the tool call
-                    block: dict[str, Any] = {"type": "text", "text": ""}
-                    delta = {"type": "text_delta", "text": reply.text}
-                    stop = "end_turn"
-                else:
-                    block = {"type": "tool_use", "id": "toolu_fake", "name": tool, "input": {}}
-                    delta = {"type": "input_json_delta", "partial_json": json.dumps(reply.output)}
-                    stop = "tool_use"
-                self._send(
-                    _sse(
-                        {"type": "content_block_start", "index": 0, "content_block": block},
-                        "content_block_start",
-                    )
-                )
-                if reply.stall:
-                    server._stall.wait(STALL_SECONDS)
-                    return
-                self._send(
-                    _sse(
-                        {"type": "content_block_delta", "index": 0, "delta": delta},
-                        "content_block_delta",
-                    )
-                )
-                self._send(_sse({"type": "content_block_stop", "index": 0}, "content_block_stop"))
-                self._send(
-                    _sse(
-                        {
-                            "type": "message_delta",
-                            "delta": {"stop_reason": stop, "stop_sequence": None},
-                            "usage": {"output_tokens": reply.output_tokens},
-                        },
-                        "message_delta",
-                    )
-                )
-                self._send(_sse({"type": "message_stop"}, "message_stop"))
+            def _hold_stalled(self) -> None:
+                server._stall.wait(STALL_SECONDS)
 
         return Handler
 

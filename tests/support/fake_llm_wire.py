@@ -1,0 +1,158 @@
+"""How FakeLLMServer answers a successful call, in each provider's streamed wire format: OpenAI's
+chat-completion chunks and Anthropic's message events, with usage as each API reports it."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tests.support.fake_llm import Recorded, Reply
+
+
+def _sse(data: Any, event: str | None = None) -> bytes:
+    payload = data if isinstance(data, str) else json.dumps(data)
+    prefix = f"event: {event}\n" if event else ""
+    return f"{prefix}data: {payload}\n\n".encode()
+
+
+class WireFormats:
+    """Mixed into the fake server's request handler, which provides ``_stream_headers``,
+    ``_send`` and ``_hold_stalled`` (a stalled reply hangs mid-stream until released)."""
+
+    def _stream_headers(self) -> None:
+        raise NotImplementedError
+
+    def _hold_stalled(self) -> None:
+        raise NotImplementedError
+
+    def _send(self, chunk: bytes) -> None:
+        raise NotImplementedError
+
+    def _openai(self, reply: Reply, request: Recorded) -> None:
+        content = reply.text if reply.text is not None else json.dumps(reply.output)
+        base = {
+            "id": "chatcmpl-fake",
+            "object": "chat.completion.chunk",
+            "created": 0,
+            "model": request.body.get("model", "fake"),
+        }
+        if not request.body.get("stream"):
+            self._json(
+                200,
+                {
+                    **base,
+                    "object": "chat.completion",
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": content},
+                            "finish_reason": "stop",
+                        }
+                    ],
+                    "usage": self._openai_usage(reply),
+                },
+            )
+            return
+        self._stream_headers()
+        half = len(content) // 2
+        self._send(
+            _sse(
+                {
+                    **base,
+                    "choices": [
+                        {
+                            "index": 0,
+                            "delta": {"role": "assistant", "content": content[:half]},
+                            "finish_reason": None,
+                        }
+                    ],
+                }
+            )
+        )
+        if reply.stall:
+            self._hold_stalled()
+            return
+        self._send(
+            _sse(
+                {
+                    **base,
+                    "choices": [
+                        {
+                            "index": 0,
+                            "delta": {"content": content[half:]},
+                            "finish_reason": None,
+                        }
+                    ],
+                }
+            )
+        )
+        self._send(_sse({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}))
+        self._send(_sse({**base, "choices": [], "usage": self._openai_usage(reply)}))
+        self._send(_sse("[DONE]"))
+
+    @staticmethod
+    def _openai_usage(reply: Reply) -> dict[str, Any]:
+        return {
+            "prompt_tokens": reply.input_tokens,
+            "completion_tokens": reply.output_tokens,
+            "total_tokens": reply.input_tokens + reply.output_tokens,
+            "prompt_tokens_details": {"cached_tokens": reply.cached_tokens},
+        }
+
+    def _anthropic(self, reply: Reply, request: Recorded) -> None:
+        tools = request.body.get("tools") or []
+        tool = tools[0]["name"] if tools else "submit"
+        uncached = reply.input_tokens - reply.cached_tokens - reply.cache_write_tokens
+        message = {
+            "id": "msg_fake",
+            "type": "message",
+            "role": "assistant",
+            "model": request.body.get("model", "fake"),
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": {
+                "input_tokens": uncached,
+                "output_tokens": 1,
+                "cache_read_input_tokens": reply.cached_tokens,
+                "cache_creation_input_tokens": reply.cache_write_tokens,
+            },
+        }
+        self._stream_headers()
+        self._send(_sse({"type": "message_start", "message": message}, "message_start"))
+        if reply.text is not None:  # a text answer instead of the tool call
+            block: dict[str, Any] = {"type": "text", "text": ""}
+            delta = {"type": "text_delta", "text": reply.text}
+            stop = "end_turn"
+        else:
+            block = {"type": "tool_use", "id": "toolu_fake", "name": tool, "input": {}}
+            delta = {"type": "input_json_delta", "partial_json": json.dumps(reply.output)}
+            stop = "tool_use"
+        self._send(
+            _sse(
+                {"type": "content_block_start", "index": 0, "content_block": block},
+                "content_block_start",
+            )
+        )
+        if reply.stall:
+            self._hold_stalled()
+            return
+        self._send(
+            _sse(
+                {"type": "content_block_delta", "index": 0, "delta": delta},
+                "content_block_delta",
+            )
+        )
+        self._send(_sse({"type": "content_block_stop", "index": 0}, "content_block_stop"))
+        self._send(
+            _sse(
+                {
+                    "type": "message_delta",
+                    "delta": {"stop_reason": stop, "stop_sequence": None},
+                    "usage": {"output_tokens": reply.output_tokens},
+                },
+                "message_delta",
+            )
+        )
+        self._send(_sse({"type": "message_stop"}, "message_stop"))
