@@ -28,6 +28,7 @@ class Stores:
         ]
 
     async def close(self) -> None:
+        await self.ledger.close()
         if self.database is not None:
             await self.database.close()
 

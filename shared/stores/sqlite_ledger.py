@@ -6,8 +6,10 @@ serving, over one connection kept open on it. Opening a connection per call cost
 on closing the last connection to the file, a checkpoint and the WAL file's deletion: a delivery's
 two calls (record, mark sent) took 1.4 ms of CPU and 1.8-2.1 ms of wall time that way, 0.6 and
 0.9 ms over one connection (300 deliveries, 10 at a time, both side by side in one run). A
-connection that fails with anything but a constraint error is closed and opened again on the next
-call. SQLite serialises writers anyway, so one thread per ledger costs nothing. The
+connection that breaks is closed and opened again on the next call; one that only waited too long
+for another process's lock is kept. The cost: this process's reads queue behind its own writes
+(SQLite serialises the writes anyway), so a write waiting for another process's lock delays them.
+``close`` closes the connection and stops the thread (``Stores.close`` calls it). The
 schema is versioned with ``PRAGMA user_version`` and migrated under ``BEGIN IMMEDIATE``, so two
 processes opening the same file at once migrate it once; version 1 is the original outbox table,
 so an existing ``outbox.sqlite3`` is upgraded in place and its rows count as sent.
@@ -119,11 +121,18 @@ def _use_wal(conn: sqlite3.Connection) -> None:
             time.sleep(WAL_RETRY_SECONDS)  # another connection is switching it right now
 
 
+def _waited_for_lock(err: sqlite3.OperationalError) -> bool:
+    """Another process held the file longer than the busy timeout: the connection is fine."""
+    message = str(err).lower()
+    return "locked" in message or "busy" in message
+
+
 class SqliteLedger(DeliveryLedger):
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._migrated = False
         self._conn: sqlite3.Connection | None = None  # used on the ledger thread only
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-ledger")
+        self._thread: ThreadPoolExecutor | None = None  # started by the first call
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -131,7 +140,9 @@ class SqliteLedger(DeliveryLedger):
             conn = sqlite3.connect(self.path, timeout=LOCK_WAIT_SECONDS, isolation_level=None)
             try:
                 _use_wal(conn)
-                _migrate(conn)
+                if not self._migrated:
+                    _migrate(conn)
+                    self._migrated = True
             except BaseException:
                 conn.close()
                 raise
@@ -143,20 +154,34 @@ class SqliteLedger(DeliveryLedger):
         if conn is not None:
             conn.close()
 
+    def _executor(self) -> ThreadPoolExecutor:
+        if self._thread is None:
+            name = f"sqlite-ledger-{self.path.name}"
+            self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        return self._thread
+
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         def call() -> T:
             try:
                 return fn(self._connection())
             except sqlite3.IntegrityError:
                 raise
+            except sqlite3.OperationalError as err:
+                if not _waited_for_lock(err):
+                    self._drop()
+                raise
             except sqlite3.Error:
                 self._drop()  # a broken connection is not reused
                 raise
 
-        return await asyncio.get_running_loop().run_in_executor(self._thread, call)
+        return await asyncio.get_running_loop().run_in_executor(self._executor(), call)
 
     async def close(self) -> None:
-        await asyncio.get_running_loop().run_in_executor(self._thread, self._drop)
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return
+        await asyncio.get_running_loop().run_in_executor(thread, self._drop)
+        thread.shutdown(wait=True)
 
     def location(self, ticket_id: str) -> str:
         return f"ledger:{self.path}#{ticket_id}"

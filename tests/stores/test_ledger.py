@@ -3,6 +3,7 @@ decision stands, however often (and from however many workers) delivery is retri
 
 import asyncio
 import sqlite3
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -186,3 +187,40 @@ async def test_a_sqlite_ledger_keeps_one_connection_and_replaces_a_broken_one(
     assert ledger._conn is None
     assert await ledger.count("T-1") == 1  # usable again after close: it reconnects
     await ledger.close()
+
+
+async def test_a_sqlite_ledger_keeps_its_connection_when_another_process_held_the_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("shared.stores.sqlite_ledger.LOCK_WAIT_SECONDS", 0.2)
+    path = tmp_path / "outbox.sqlite3"
+    ledger = SqliteLedger(path)
+    assert await ledger.count() == 0
+    connection = ledger._conn
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process writing, longer than the busy timeout
+
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        await ledger.record(delivery(ticket_id="T-1"))
+    assert ledger._conn is connection  # kept: nothing was wrong with it
+
+    other.execute("ROLLBACK")
+    other.close()
+    _, created = await ledger.record(delivery(ticket_id="T-1"))
+    assert created
+    await ledger.close()
+
+
+async def test_closing_a_sqlite_ledger_stops_its_thread(tmp_path: Path) -> None:
+    def ledger_threads() -> int:  # this test's ledgers only (others may be collected meanwhile)
+        return sum(t.name.startswith("sqlite-ledger-closing-") for t in threading.enumerate())
+
+    ledgers = [SqliteLedger(tmp_path / f"closing-{n}.sqlite3") for n in range(5)]
+    for ledger in ledgers:
+        await ledger.count()
+    assert ledger_threads() == 5
+
+    for ledger in ledgers:
+        await ledger.close()
+
+    assert ledger_threads() == 0
