@@ -17,6 +17,7 @@ Needs scikit-learn, which the product does not (an optional extra):
 """
 
 import argparse
+from collections import Counter
 from collections.abc import Sequence
 
 from activities.knowledge_base import KnowledgeBase
@@ -26,6 +27,8 @@ from bench.offline_pipeline import run_offline
 from shared.pipeline_config import PipelineConfig
 
 COVERAGES = (0.1, 0.2, 0.3, 0.4, 0.5)
+# The calibrated SVM splits each category five ways (cross-validation folds).
+MIN_PER_CATEGORY = 5
 TARGET_PRECISION = 0.9
 
 
@@ -90,7 +93,9 @@ def _row(label: str, confidences: list[float], right: list[bool]) -> str:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench label_ceiling")
     parser.add_argument("--dataset", choices=[d.name for d in DATASETS] + ["all"], default="all")
-    parser.add_argument("--language", default=None, help="only tickets labelled this language")
+    parser.add_argument(
+        "--language", choices=["en", "de"], default=None, help="only tickets labelled so"
+    )
     args = parser.parse_args(argv)
     models = _models()
     if models is None:
@@ -111,6 +116,14 @@ def main(argv: list[str]) -> int:
         )
         expected = [str(i.expected) for i in test]
         which = f", labelled {args.language}" if args.language else ""
+        per_category = Counter(str(i.expected) for i in train)
+        if not test or len(per_category) < 2 or min(per_category.values()) < MIN_PER_CATEGORY:
+            print(
+                f"skipped {dataset.name}{which}: {len(train)} development tickets in "
+                f"{len(per_category)} categories and {len(test)} held-out; fitting needs two "
+                f"categories of at least {MIN_PER_CATEGORY} tickets each and something to score\n"
+            )
+            continue
         print(f"### {dataset.name}{which}: fitted on {len(train):,} development tickets, ", end="")
         print(f"scored on {len(test):,} held-out\n")
         head = " | ".join(f"right among surest {c:.0%}" for c in COVERAGES)

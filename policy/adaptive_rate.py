@@ -11,15 +11,19 @@ Temporal or reads a clock: ``now`` is seconds on the workflow's clock, passed in
   that drew none.
 - On a 429: the rate drops to what the provider has been answering (the limit, measured: a
   moving average of answered calls per second) and at most ``DECREASE`` of the rate before,
-  never below ``MIN_RATE``; the ceiling (below) becomes the lower of that rate and a little above
-  the measured limit, so an overshoot in slow start does not leave a ceiling far above the
-  limit; no second
-  decrease until the provider's Retry-After (at least ``HOLD_SECONDS``) has passed, because the
-  429s still arriving then were caused by the rate already cut.
+  never below ``MIN_RATE``; the ceiling (below) becomes that measured limit over
+  ``CEILING_SHARE`` (never above the rate that drew the 429), so the climb back stops at the
+  measured limit; no second decrease until the provider's Retry-After (at least
+  ``HOLD_SECONDS``) has passed, because the 429s still arriving then were caused by the rate
+  already cut.
 - Additive increase: while answers keep coming and the queue uses its rate, add a step: quickly
-  up to just under the last rate that drew a 429 (``ceiling``), then above it by a step that
-  starts small and grows with each tick without a 429, so the rate probes for a raised limit
-  without sawing through the old one every few seconds.
+  up to ``CEILING_SHARE`` of the ``ceiling`` (the measured limit), hold there for a plateau,
+  then above it by a step that starts small and grows with each tick without a 429, so the rate
+  probes for a raised limit without sawing through the old one every few seconds. A probe cut
+  back near the same ceiling doubles the plateau (up to ``MAX_PLATEAU_TICKS``): a limit that
+  stays put is probed less and less often.
+- (The first rules, which a controller run from before patch "steady-probes" replays: a ceiling
+  up to 10% above the measured limit and at least 15% above the cut, no plateau.)
 - Circuit breaker: when at least ``BREAKER_MIN_CALLS`` calls ended in the last few seconds
   (counts fading by half every ``BREAKER_HALF_LIFE_SECONDS``) and ``BREAKER_FAILURE_SHARE`` of
   them failed (5xx, timeouts, connection errors), the queue gets rate
@@ -81,6 +85,8 @@ CEILING_ABOVE_MEASURED: Final = 1 / CEILING_SHARE
 PLATEAU_TICKS: Final = 4
 MAX_PLATEAU_TICKS: Final = 60
 CONFIRMED_WITHIN: Final = 0.1
+# Confirmations past this do not lengthen the plateau (4 x 2^4 >= 60).
+MAX_CONFIRMATIONS: Final = 4
 # ... and (first rules only) at least this much above the rate after the cut, so a cut deeper
 # than needed (the measured rate was low because demand was) is recovered at the fast step. It
 # also put the ceiling 15% above a cut that landed on the measured limit; since "steady-probes"
@@ -117,7 +123,8 @@ class ControllerState(BaseModel):
     ceiling: float | None = None  # about the rate that last drew a 429
     answered_rate: float = 0.0  # moving average of answered calls per second
     probe_ticks: int = 0  # ticks of increase above the ceiling since the last 429
-    confirmations: int = 0  # cuts in a row that found the ceiling where the last one was
+    # Probes in a row that were cut back near the ceiling they started from (steady-probes).
+    confirmations: int = Field(default=0, ge=0)
     # Calls of the last few seconds, fading (the breaker's judgement).
     recent_answered: float = 0.0
     recent_failed: float = 0.0
@@ -235,16 +242,25 @@ def _decrease(
         ceiling = max(
             rate * CEILING_ABOVE_CUT, min(state.rate, measured * CEILING_ABOVE_MEASURED_V1)
         )
+    # A confirmation is a probe (the rate had climbed past the plateau above the ceiling) that
+    # was cut back near that same ceiling. A cut that was not a probe (stray 429s while the
+    # queue was not using its rate, a 429 during the climb) says nothing about the limit
+    # staying put, and starts counting again.
+    probing = state.ceiling is not None and state.probe_ticks > plateau_ticks(state)
     confirmed = (
-        state.ceiling is not None
+        probing
+        and state.ceiling is not None
         and abs(ceiling - state.ceiling) <= CONFIRMED_WITHIN * state.ceiling
+    )
+    confirmations = (
+        min(state.confirmations + 1, MAX_CONFIRMATIONS) if confirmed and steady_probes else 0
     )
     return state.model_copy(
         update={
             "rate": rate,
             "phase": "steady",
             "ceiling": ceiling,
-            "confirmations": state.confirmations + 1 if confirmed else 0,
+            "confirmations": confirmations,
             "probe_ticks": 0,
             "hold_until": now + hold,
             "decreases": state.decreases + 1,

@@ -178,11 +178,16 @@ class EmbeddedServer:
         """Write the partition count next to a database about to be created, so later starts
         (whatever they request) keep the count its tasks were written with. An existing
         database is left as it is: one from before the file existed keeps the server's four."""
-        recorded = self.data_dir / PARTITIONS_FILE
-        if recorded.exists() or self.db_path.exists():
+        if self.db_path.exists():
             return
+        recorded = self.data_dir / PARTITIONS_FILE
+        try:
+            int(recorded.read_text().strip())
+            return  # recorded already (a server that was started and stopped before its DB)
+        except (OSError, ValueError):
+            pass  # none, or unreadable: this new database's count is written below
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        recorded.write_text(f"{self.task_queue_partitions()}\n")
+        recorded.write_text(f"{self.requested_partitions or TASK_QUEUE_PARTITIONS}\n")
 
     def ensure_key_file(self) -> Path | None:
         """The data directory's key file, created when no keys are configured (see module)."""

@@ -13,6 +13,7 @@ import pytest
 from temporalio.client import WorkflowHistory
 
 from tests.support.temporal import ALL_WORKFLOWS, new_replayer
+from workflows.rate_controller import PATCH_STEADY_PROBES
 from workflows.review_gate import PATCH_REVIEW_FINAL_DEADLINE
 from workflows.ticket import PATCH_DELIVERY_QUEUE, PATCH_ORCHESTRATED_RESOLUTION
 
@@ -72,6 +73,14 @@ def test_tickets_from_before_and_after_delivery_moved_to_its_own_queue_are_commi
     assert PATCH_DELIVERY_QUEUE not in tickets["ticket-v1-completed"]
     assert PATCH_DELIVERY_QUEUE in tickets["ticket-v3-completed"]
     assert PATCH_DELIVERY_QUEUE in tickets["ticket-v3-delivery-failed"]
+
+
+def test_rate_controllers_from_before_and_after_the_plateau_rules_are_committed() -> None:
+    """Both sides of the ``steady-probes`` patch, each with a cut and the climb back past the
+    ceiling (where the rules differ): v1 replays the first rules, v2 the plateau."""
+    controllers = {p.stem: patches(p) for p in HISTORIES if p.stem.startswith("providerrate")}
+    assert PATCH_STEADY_PROBES not in controllers["providerratecontroller-v1-controller"]
+    assert PATCH_STEADY_PROBES in controllers["providerratecontroller-v2-controller"]
 
 
 def test_histories_of_every_lifecycle_path_are_committed() -> None:

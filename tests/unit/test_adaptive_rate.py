@@ -5,6 +5,7 @@ import pytest
 from policy.adaptive_rate import (
     CEILING_SHARE,
     DECREASE,
+    MAX_CONFIRMATIONS,
     MAX_PLATEAU_TICKS,
     MIN_RATE,
     PLATEAU_TICKS,
@@ -161,7 +162,8 @@ def test_a_few_failures_among_many_answers_keep_the_breaker_closed() -> None:
 
 def climb_after_a_cut(steady_probes: bool, ticks: int) -> list[float]:
     """The rates after a cut at a provider answering 10/s, with a queue that uses them all."""
-    state = ControllerState(rate=12.0, phase="steady", answered_rate=10.0)
+    # 11/s drew the 429: the cut (0.85 of it) lands below the limit, and the rate climbs back.
+    state = ControllerState(rate=11.0, phase="steady", answered_rate=10.0)
     state = step(
         state,
         Window(1.0, answered=10, rate_limited=2),
@@ -179,16 +181,19 @@ def climb_after_a_cut(steady_probes: bool, ticks: int) -> list[float]:
 
 
 def test_the_climb_after_a_cut_ends_at_the_limit_the_provider_answered() -> None:
-    rates = climb_after_a_cut(steady_probes=True, ticks=PLATEAU_TICKS)
-    assert rates == [pytest.approx(10.0)] * PLATEAU_TICKS
+    rates = climb_after_a_cut(steady_probes=True, ticks=6)
+    assert rates[0] < rates[1] <= 10.0  # climbing from the cut (9.35/s) ...
+    assert rates[2:] == [pytest.approx(10.0)] * 4  # ... to the measured limit, and no further
     # The first rules climbed to 5-10% above it, drawing 429s at once.
-    assert max(climb_after_a_cut(steady_probes=False, ticks=PLATEAU_TICKS)) > 10.4
+    assert max(climb_after_a_cut(steady_probes=False, ticks=6)) > 10.4
 
 
 def test_at_the_limit_the_rate_holds_before_probing_above_it() -> None:
-    rates = climb_after_a_cut(steady_probes=True, ticks=15)
+    rates = climb_after_a_cut(steady_probes=True, ticks=18)
+    top = rates.index(pytest.approx(10.0))
     first_above = next(n for n, rate in enumerate(rates) if rate > 10.0 + 1e-9)
-    assert first_above == PLATEAU_TICKS  # held for the plateau, then probes
+    # The tick that reached it, then the plateau's ticks at it, then the probe.
+    assert first_above - top == 1 + PLATEAU_TICKS
     assert rates[-1] > 12.0  # a raised limit would be found
 
 
@@ -205,6 +210,27 @@ def test_a_limit_found_in_the_same_place_again_is_probed_less_often() -> None:
     assert len(plateaus) >= 4
     assert plateaus[1:] == sorted(plateaus[1:])  # the first cut ends slow start
     assert plateaus[-1] == MAX_PLATEAU_TICKS
+    assert state.confirmations == MAX_CONFIRMATIONS  # counted no further
+
+
+def test_429s_that_were_not_a_probe_do_not_lengthen_the_plateau() -> None:
+    # A queue running well below its ceiling (little demand) that gets stray 429s: each cut
+    # lands near the last ceiling, but no probe was under way, so nothing is confirmed.
+    state = ControllerState(rate=5.0, phase="steady", ceiling=5.3, answered_rate=5.0)
+    for t in range(6):
+        state = step(state, Window(3.0, answered=15, rate_limited=1), 10.0 * t, COOL_DOWN)
+        state = state.model_copy(update={"rate": 5.0})  # back where demand keeps it
+    assert state.confirmations == 0
+    assert plateau_ticks(state) == PLATEAU_TICKS
+
+
+def test_the_first_rules_count_no_confirmations() -> None:
+    state = ControllerState(rate=10.0, phase="steady", ceiling=10.5, probe_ticks=10)
+    state = state.model_copy(update={"answered_rate": 10.0})
+    after = step(
+        state, Window(1.0, answered=10, rate_limited=1), 0.0, COOL_DOWN, steady_probes=False
+    )
+    assert after.confirmations == 0
 
 
 def test_a_limit_that_moved_resets_the_plateau() -> None:

@@ -58,3 +58,13 @@ def test_recording_twice_keeps_the_first_count(tmp_path: Path) -> None:
     ).record_partitions()
 
     assert (tmp_path / PARTITIONS_FILE).read_text().strip() == "1"
+
+
+def test_an_unreadable_record_next_to_a_new_database_is_written_again(tmp_path: Path) -> None:
+    (tmp_path / PARTITIONS_FILE).write_text("garbled\n")
+    server = EmbeddedServer(tmp_path, "127.0.0.1", 7233, ui=False, task_queue_partitions=1)
+
+    server.record_partitions()
+
+    assert (tmp_path / PARTITIONS_FILE).read_text().strip() == "1"
+    assert set(partition_flags(server.command()).values()) == {"1"}

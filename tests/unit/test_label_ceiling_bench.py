@@ -1,7 +1,9 @@
 """The label-ceiling benchmark's arithmetic, and what it says without scikit-learn."""
 
+import csv
 import math
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -54,3 +56,24 @@ def test_without_scikit_learn_it_says_what_to_install_and_exits_zero(
     out = capsys.readouterr().out
     assert "skipped: label_ceiling needs scikit-learn" in out
     assert "pip install 'scikit-learn>=1.5'" in out
+
+
+def test_a_dataset_part_too_small_to_fit_is_skipped_with_the_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with (tmp_path / "multilingual-support-tickets.csv").open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["subject", "body", "language", "queue", "tags", "priority", "category"])
+        for n in range(6):
+            writer.writerow(
+                [f"Invoice {n}", "Please resend the invoice.", "de", "q", "", "low", "Billing"]
+            )
+    monkeypatch.setenv("TICKETS_BENCH_DATA_DIR", str(tmp_path))
+    # Stands in for the scikit-learn models: the guard must stop before anything is fitted.
+    monkeypatch.setattr(label_ceiling, "_models", lambda: [("fake model", None, None)])
+
+    assert label_ceiling.main(["--dataset", "multilingual", "--language", "de"]) == 0
+
+    out = capsys.readouterr().out
+    assert "skipped multilingual, labelled de:" in out
+    assert "in 1 categories" in out
