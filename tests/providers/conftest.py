@@ -5,6 +5,7 @@ second; each test gets it with no script, no responder and no recorded requests.
 """
 
 from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -46,6 +47,27 @@ async def make_llm_provider(fake: FakeLLMServer) -> AsyncIterator[MakeProvider]:
         settings = default_providers()[kind].model_copy(update={"base_url": base_url})
         cls = OpenAIProvider if kind == "openai" else AnthropicProvider
         provider = cls(kind, settings, API_KEY, default_prices())
+        made.append(provider)
+        return provider
+
+    yield make
+    for provider in made:
+        await provider.aclose()
+
+
+MakeOpenAI = Callable[..., OpenAIProvider]
+
+
+@pytest.fixture
+async def make_openai(fake: FakeLLMServer) -> AsyncIterator[MakeOpenAI]:
+    """Builds OpenAI providers pointed at the fake (or at base_url); closes them afterwards."""
+    made: list[OpenAIProvider] = []
+
+    def make(key: str = API_KEY, base_url: str | None = None, **config: Any) -> OpenAIProvider:
+        settings = default_providers()["openai"].model_copy(
+            update={"base_url": base_url or fake.openai_base_url, **config}
+        )
+        provider = OpenAIProvider("openai", settings, key, default_prices())
         made.append(provider)
         return provider
 

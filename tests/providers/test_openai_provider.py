@@ -1,75 +1,50 @@
-"""The OpenAI provider against a fake OpenAI server: the real openai SDK over HTTP on 127.0.0.1."""
+"""The OpenAI provider against a fake OpenAI server: the real openai SDK over HTTP on 127.0.0.1.
+Answers, strict schemas and the repair round; failures and check() are in
+test_openai_provider_failures.py."""
 
 import json
-from collections.abc import AsyncIterator, Callable
-from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from activities.agent_specs import CLASSIFIER
 from activities.providers.base import AgentSpec
-from activities.providers.errors import ProviderCheckError
 from activities.providers.openai_provider import OpenAIProvider
 from activities.providers.structured import strict_json_schema
 from shared.agents import Classification, Usage
 from shared.provider_config import cost_usd, default_prices, default_providers
+from tests.providers.conftest import MODELS, MakeOpenAI
 from tests.providers.fake_stream import Event, FakeStreamServer
 from tests.providers.helpers import (
     ALL_SPECS,
     API_KEY,
-    PLAIN_KEY,
-    REJECTED_KEY,
     REMINDER_SPEC,
     TICKET,
     VALID_CLASSIFICATION,
     VALID_REMINDER,
     WRONG_CATEGORY,
     Reminder,
-    assert_key_hidden,
     classify_request,
-    free_port,
     raised,
     request_for,
     strictness_problems,
 )
 from tests.support.fake_llm import FakeLLMServer, Reply, good_answers
 
-MODEL = "gpt-4.1-mini"
+MODEL = MODELS["openai"]
 PRICE = default_prices()[MODEL]
-
-MakeProvider = Callable[..., OpenAIProvider]
-
-
-@pytest.fixture
-async def make_provider(fake: FakeLLMServer) -> AsyncIterator[MakeProvider]:
-    """Builds OpenAI providers pointed at the fake (or at base_url); closes them afterwards."""
-    made: list[OpenAIProvider] = []
-
-    def make(key: str = API_KEY, base_url: str | None = None, **config: Any) -> OpenAIProvider:
-        settings = default_providers()["openai"].model_copy(
-            update={"base_url": base_url or fake.openai_base_url, **config}
-        )
-        provider = OpenAIProvider("openai", settings, key, default_prices())
-        made.append(provider)
-        return provider
-
-    yield make
-    for provider in made:
-        await provider.aclose()
-
 
 # ---- answers -------------------------------------------------------------------------------------
 
 
 async def test_valid_answer_becomes_the_output_model_with_usage_and_cost(
-    fake: FakeLLMServer, make_provider: MakeProvider
+    fake: FakeLLMServer, make_openai: MakeOpenAI
 ) -> None:
     fake.push(
         Reply(output=VALID_CLASSIFICATION, input_tokens=1000, output_tokens=200, cached_tokens=400)
     )
 
-    reply = await make_provider().run(CLASSIFIER, classify_request(), MODEL)
+    reply = await make_openai().run(CLASSIFIER, classify_request(), MODEL)
 
     assert reply.output == Classification(**VALID_CLASSIFICATION)
     usage = reply.usage
@@ -81,11 +56,11 @@ async def test_valid_answer_becomes_the_output_model_with_usage_and_cost(
 
 
 async def test_request_is_a_streamed_chat_completion_with_bearer_key_and_instructions(
-    fake: FakeLLMServer, make_provider: MakeProvider
+    fake: FakeLLMServer, make_openai: MakeOpenAI
 ) -> None:
     fake.push(Reply(output=VALID_CLASSIFICATION))
 
-    await make_provider().run(CLASSIFIER, classify_request(), MODEL)
+    await make_openai().run(CLASSIFIER, classify_request(), MODEL)
 
     [call] = fake.calls()
     assert call.path == "/v1/chat/completions"
@@ -103,11 +78,11 @@ async def test_request_is_a_streamed_chat_completion_with_bearer_key_and_instruc
 
 @pytest.mark.parametrize("spec", ALL_SPECS)
 async def test_response_format_is_a_strict_json_schema_with_closed_objects_and_no_defaults(
-    fake: FakeLLMServer, make_provider: MakeProvider, spec: AgentSpec[Any, Any]
+    fake: FakeLLMServer, make_openai: MakeOpenAI, spec: AgentSpec[Any, Any]
 ) -> None:
     fake.responder = good_answers
 
-    await make_provider().run(spec, request_for(spec), MODEL)
+    await make_openai().run(spec, request_for(spec), MODEL)
 
     response_format = fake.calls()[0].body["response_format"]
     assert response_format["type"] == "json_schema"
@@ -119,11 +94,11 @@ async def test_response_format_is_a_strict_json_schema_with_closed_objects_and_n
 
 
 async def test_defaults_and_keywords_strict_mode_rejects_never_reach_the_wire(
-    fake: FakeLLMServer, make_provider: MakeProvider
+    fake: FakeLLMServer, make_openai: MakeOpenAI
 ) -> None:
     fake.push(Reply(output=VALID_REMINDER))
 
-    reply = await make_provider().run(REMINDER_SPEC, classify_request(), MODEL)
+    reply = await make_openai().run(REMINDER_SPEC, classify_request(), MODEL)
 
     assert reply.output == Reminder.model_validate(VALID_REMINDER)
     schema = fake.calls()[0].body["response_format"]["json_schema"]["schema"]
@@ -134,11 +109,11 @@ async def test_defaults_and_keywords_strict_mode_rejects_never_reach_the_wire(
 
 
 async def test_json_object_mode_asks_for_a_json_object_and_puts_the_schema_in_the_system_prompt(
-    fake: FakeLLMServer, make_provider: MakeProvider
+    fake: FakeLLMServer, make_openai: MakeOpenAI
 ) -> None:
     fake.push(Reply(output=VALID_CLASSIFICATION))
 
-    reply = await make_provider(structured_output="json_object").run(
+    reply = await make_openai(structured_output="json_object").run(
         CLASSIFIER, classify_request(), MODEL
     )
 
@@ -162,7 +137,7 @@ async def test_json_object_mode_asks_for_a_json_object_and_puts_the_schema_in_th
     ],
 )
 async def test_invalid_output_gets_one_repair_round_that_tells_the_model_what_was_wrong(
-    fake: FakeLLMServer, make_provider: MakeProvider, bad_answer: str, problem: str
+    fake: FakeLLMServer, make_openai: MakeOpenAI, bad_answer: str, problem: str
 ) -> None:
     fake.push(
         Reply(text=bad_answer, input_tokens=1000, output_tokens=200, cached_tokens=400),
@@ -171,7 +146,7 @@ async def test_invalid_output_gets_one_repair_round_that_tells_the_model_what_wa
         ),
     )
 
-    reply = await make_provider().run(CLASSIFIER, classify_request(), MODEL)
+    reply = await make_openai().run(CLASSIFIER, classify_request(), MODEL)
 
     assert reply.output == Classification(**VALID_CLASSIFICATION)
     first, second = fake.calls()
@@ -187,14 +162,14 @@ async def test_invalid_output_gets_one_repair_round_that_tells_the_model_what_wa
 
 
 async def test_output_still_invalid_after_the_repair_is_non_retryable_and_carries_the_usage(
-    fake: FakeLLMServer, make_provider: MakeProvider
+    fake: FakeLLMServer, make_openai: MakeOpenAI
 ) -> None:
     fake.push(
         Reply(text="not json", input_tokens=100, output_tokens=20),
         Reply(output=WRONG_CATEGORY, input_tokens=150, output_tokens=30),
     )
 
-    err = await raised(make_provider().run(CLASSIFIER, classify_request(), MODEL))
+    err = await raised(make_openai().run(CLASSIFIER, classify_request(), MODEL))
 
     assert err.type == "InvalidModelOutput"
     assert err.non_retryable is True
@@ -267,182 +242,3 @@ async def test_server_error_event_inside_the_stream_is_retryable() -> None:
 
     assert err.non_retryable is False
     assert err.type == "ProviderUnavailable"
-
-
-# ---- failures ------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("headers", "delay"),
-    [
-        pytest.param({"retry-after": "7"}, timedelta(seconds=7), id="retry-after"),
-        pytest.param({"retry-after-ms": "2500"}, timedelta(seconds=2.5), id="retry-after-ms"),
-    ],
-)
-async def test_rate_limit_is_retryable_after_the_wait_the_server_asks_for(
-    fake: FakeLLMServer, make_provider: MakeProvider, headers: dict[str, str], delay: timedelta
-) -> None:
-    fake.push(
-        Reply(
-            status=429,
-            error_type="requests",
-            error_code="rate_limit_exceeded",
-            error_message="Rate limit reached for requests",
-            headers=headers,
-        )
-    )
-
-    err = await raised(make_provider().run(CLASSIFIER, classify_request(), MODEL))
-
-    assert err.type == "ProviderRateLimited"
-    assert err.non_retryable is False
-    assert err.next_retry_delay == delay
-
-
-@pytest.mark.parametrize("status", [500, 502, 503, 529])
-async def test_server_errors_are_retryable(
-    fake: FakeLLMServer, make_provider: MakeProvider, status: int
-) -> None:
-    fake.push(Reply(status=status, error_type="server_error", error_message="try again"))
-
-    err = await raised(make_provider().run(CLASSIFIER, classify_request(), MODEL))
-
-    assert err.type == "ProviderUnavailable"
-    assert err.non_retryable is False
-    assert f"({status})" in err.message
-
-
-async def test_exhausted_quota_is_not_retried_although_it_comes_as_429(
-    fake: FakeLLMServer, make_provider: MakeProvider
-) -> None:
-    fake.push(
-        Reply(
-            status=429,
-            error_type="insufficient_quota",
-            error_code="insufficient_quota",
-            error_message="You exceeded your current quota, please check your plan.",
-        )
-    )
-
-    err = await raised(make_provider().run(CLASSIFIER, classify_request(), MODEL))
-
-    assert err.type == "ProviderQuotaExceeded"
-    assert err.non_retryable is True
-
-
-@pytest.mark.parametrize("key", [API_KEY, PLAIN_KEY], ids=["sk-key", "plain-key"])
-async def test_rejected_key_is_non_retryable_and_the_error_never_shows_the_key(
-    fake: FakeLLMServer, make_provider: MakeProvider, key: str
-) -> None:
-    fake.push(
-        Reply(
-            status=401,
-            error_type="invalid_request_error",
-            error_code="invalid_api_key",
-            error_message=f"Incorrect API key provided: {key}. Find your key in the dashboard.",
-        )
-    )
-
-    err = await raised(make_provider(key=key).run(CLASSIFIER, classify_request(), MODEL))
-
-    assert err.type == "ProviderAuthenticationError"
-    assert err.non_retryable is True
-    assert "Incorrect API key provided" in err.message
-    assert_key_hidden(err, key)
-
-
-async def test_prompt_over_the_context_length_is_non_retryable(
-    fake: FakeLLMServer, make_provider: MakeProvider
-) -> None:
-    fake.push(
-        Reply(
-            status=400,
-            error_type="invalid_request_error",
-            error_code="context_length_exceeded",
-            error_message="This model's maximum context length is 128000 tokens. However, your "
-            "messages resulted in 210000 tokens.",
-        )
-    )
-
-    err = await raised(make_provider().run(CLASSIFIER, classify_request(), MODEL))
-
-    assert err.type == "ContextLengthExceeded"
-    assert err.non_retryable is True
-
-
-@pytest.mark.parametrize(
-    "failure",
-    [
-        pytest.param(Reply(status=500, error_type="server_error"), id="500"),
-        pytest.param(
-            Reply(status=429, error_type="requests", headers={"retry-after": "0"}), id="429"
-        ),
-    ],
-)
-async def test_sdk_does_not_retry_temporal_retry_policy_does(
-    fake: FakeLLMServer, make_provider: MakeProvider, failure: Reply
-) -> None:
-    fake.push(failure, Reply(output=VALID_CLASSIFICATION))
-
-    await raised(make_provider().run(CLASSIFIER, classify_request(), MODEL))
-
-    assert len(fake.calls()) == 1
-
-
-async def test_unreachable_server_is_a_retryable_connection_error(
-    make_provider: MakeProvider,
-) -> None:
-    provider = make_provider(base_url=f"http://127.0.0.1:{free_port()}/v1")
-
-    err = await raised(provider.run(CLASSIFIER, classify_request(), MODEL))
-
-    assert err.type == "ProviderConnectionError"
-    assert err.non_retryable is False
-
-
-async def test_stream_that_stalls_ends_in_a_retryable_timeout(
-    fake: FakeLLMServer, make_provider: MakeProvider
-) -> None:
-    fake.push(Reply(output=VALID_CLASSIFICATION, stall=True))
-
-    err = await raised(
-        make_provider(timeout_seconds=0.3).run(CLASSIFIER, classify_request(), MODEL)
-    )
-
-    assert err.type == "ProviderTimeout"
-    assert err.non_retryable is False
-
-
-# ---- check() -------------------------------------------------------------------------------------
-
-
-async def test_check_passes_with_an_accepted_key(
-    fake: FakeLLMServer, make_provider: MakeProvider
-) -> None:
-    assert await make_provider().check() is None
-
-    [call] = fake.requests
-    assert (call.method, call.path) == ("GET", "/v1/models")
-    assert call.headers["authorization"] == f"Bearer {API_KEY}"
-
-
-async def test_check_stops_on_a_rejected_key_naming_its_environment_variable(
-    make_provider: MakeProvider,
-) -> None:
-    with pytest.raises(ProviderCheckError) as info:
-        await make_provider(key=REJECTED_KEY).check()
-
-    message = str(info.value)
-    assert "OPENAI_API_KEY" in message
-    assert "401" in message
-    assert REJECTED_KEY not in message
-
-
-async def test_check_warns_but_does_not_stop_when_the_server_is_unreachable(
-    make_provider: MakeProvider,
-) -> None:
-    warning = await make_provider(base_url=f"http://127.0.0.1:{free_port()}/v1").check()
-
-    assert isinstance(warning, str)
-    assert warning.startswith("openai: could not verify the API key")
-    assert "cannot reach" in warning

@@ -1,0 +1,199 @@
+"""The OpenAI provider's failures against a fake OpenAI server (the real openai SDK over HTTP):
+which are retried and after how long, which stop, what the error says; and check()."""
+
+from datetime import timedelta
+
+import pytest
+
+from activities.agent_specs import CLASSIFIER
+from activities.providers.errors import ProviderCheckError
+from tests.providers.conftest import MODELS, MakeOpenAI
+from tests.providers.helpers import (
+    API_KEY,
+    PLAIN_KEY,
+    REJECTED_KEY,
+    VALID_CLASSIFICATION,
+    assert_key_hidden,
+    classify_request,
+    free_port,
+    raised,
+)
+from tests.support.fake_llm import FakeLLMServer, Reply
+
+MODEL = MODELS["openai"]
+
+# ---- failures ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("headers", "delay"),
+    [
+        pytest.param({"retry-after": "7"}, timedelta(seconds=7), id="retry-after"),
+        pytest.param({"retry-after-ms": "2500"}, timedelta(seconds=2.5), id="retry-after-ms"),
+    ],
+)
+async def test_rate_limit_is_retryable_after_the_wait_the_server_asks_for(
+    fake: FakeLLMServer, make_openai: MakeOpenAI, headers: dict[str, str], delay: timedelta
+) -> None:
+    fake.push(
+        Reply(
+            status=429,
+            error_type="requests",
+            error_code="rate_limit_exceeded",
+            error_message="Rate limit reached for requests",
+            headers=headers,
+        )
+    )
+
+    err = await raised(make_openai().run(CLASSIFIER, classify_request(), MODEL))
+
+    assert err.type == "ProviderRateLimited"
+    assert err.non_retryable is False
+    assert err.next_retry_delay == delay
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 529])
+async def test_server_errors_are_retryable(
+    fake: FakeLLMServer, make_openai: MakeOpenAI, status: int
+) -> None:
+    fake.push(Reply(status=status, error_type="server_error", error_message="try again"))
+
+    err = await raised(make_openai().run(CLASSIFIER, classify_request(), MODEL))
+
+    assert err.type == "ProviderUnavailable"
+    assert err.non_retryable is False
+    assert f"({status})" in err.message
+
+
+async def test_exhausted_quota_is_not_retried_although_it_comes_as_429(
+    fake: FakeLLMServer, make_openai: MakeOpenAI
+) -> None:
+    fake.push(
+        Reply(
+            status=429,
+            error_type="insufficient_quota",
+            error_code="insufficient_quota",
+            error_message="You exceeded your current quota, please check your plan.",
+        )
+    )
+
+    err = await raised(make_openai().run(CLASSIFIER, classify_request(), MODEL))
+
+    assert err.type == "ProviderQuotaExceeded"
+    assert err.non_retryable is True
+
+
+@pytest.mark.parametrize("key", [API_KEY, PLAIN_KEY], ids=["sk-key", "plain-key"])
+async def test_rejected_key_is_non_retryable_and_the_error_never_shows_the_key(
+    fake: FakeLLMServer, make_openai: MakeOpenAI, key: str
+) -> None:
+    fake.push(
+        Reply(
+            status=401,
+            error_type="invalid_request_error",
+            error_code="invalid_api_key",
+            error_message=f"Incorrect API key provided: {key}. Find your key in the dashboard.",
+        )
+    )
+
+    err = await raised(make_openai(key=key).run(CLASSIFIER, classify_request(), MODEL))
+
+    assert err.type == "ProviderAuthenticationError"
+    assert err.non_retryable is True
+    assert "Incorrect API key provided" in err.message
+    assert_key_hidden(err, key)
+
+
+async def test_prompt_over_the_context_length_is_non_retryable(
+    fake: FakeLLMServer, make_openai: MakeOpenAI
+) -> None:
+    fake.push(
+        Reply(
+            status=400,
+            error_type="invalid_request_error",
+            error_code="context_length_exceeded",
+            error_message="This model's maximum context length is 128000 tokens. However, your "
+            "messages resulted in 210000 tokens.",
+        )
+    )
+
+    err = await raised(make_openai().run(CLASSIFIER, classify_request(), MODEL))
+
+    assert err.type == "ContextLengthExceeded"
+    assert err.non_retryable is True
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        pytest.param(Reply(status=500, error_type="server_error"), id="500"),
+        pytest.param(
+            Reply(status=429, error_type="requests", headers={"retry-after": "0"}), id="429"
+        ),
+    ],
+)
+async def test_sdk_does_not_retry_temporal_retry_policy_does(
+    fake: FakeLLMServer, make_openai: MakeOpenAI, failure: Reply
+) -> None:
+    fake.push(failure, Reply(output=VALID_CLASSIFICATION))
+
+    await raised(make_openai().run(CLASSIFIER, classify_request(), MODEL))
+
+    assert len(fake.calls()) == 1
+
+
+async def test_unreachable_server_is_a_retryable_connection_error(
+    make_openai: MakeOpenAI,
+) -> None:
+    provider = make_openai(base_url=f"http://127.0.0.1:{free_port()}/v1")
+
+    err = await raised(provider.run(CLASSIFIER, classify_request(), MODEL))
+
+    assert err.type == "ProviderConnectionError"
+    assert err.non_retryable is False
+
+
+async def test_stream_that_stalls_ends_in_a_retryable_timeout(
+    fake: FakeLLMServer, make_openai: MakeOpenAI
+) -> None:
+    fake.push(Reply(output=VALID_CLASSIFICATION, stall=True))
+
+    err = await raised(make_openai(timeout_seconds=0.3).run(CLASSIFIER, classify_request(), MODEL))
+
+    assert err.type == "ProviderTimeout"
+    assert err.non_retryable is False
+
+
+# ---- check() -------------------------------------------------------------------------------------
+
+
+async def test_check_passes_with_an_accepted_key(
+    fake: FakeLLMServer, make_openai: MakeOpenAI
+) -> None:
+    assert await make_openai().check() is None
+
+    [call] = fake.requests
+    assert (call.method, call.path) == ("GET", "/v1/models")
+    assert call.headers["authorization"] == f"Bearer {API_KEY}"
+
+
+async def test_check_stops_on_a_rejected_key_naming_its_environment_variable(
+    make_openai: MakeOpenAI,
+) -> None:
+    with pytest.raises(ProviderCheckError) as info:
+        await make_openai(key=REJECTED_KEY).check()
+
+    message = str(info.value)
+    assert "OPENAI_API_KEY" in message
+    assert "401" in message
+    assert REJECTED_KEY not in message
+
+
+async def test_check_warns_but_does_not_stop_when_the_server_is_unreachable(
+    make_openai: MakeOpenAI,
+) -> None:
+    warning = await make_openai(base_url=f"http://127.0.0.1:{free_port()}/v1").check()
+
+    assert isinstance(warning, str)
+    assert warning.startswith("openai: could not verify the API key")
+    assert "cannot reach" in warning
