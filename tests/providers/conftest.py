@@ -4,8 +4,9 @@ One FakeLLMServer (on 127.0.0.1) serves the whole session, because stopping one 
 second; each test gets it with no script, no responder and no recorded requests.
 """
 
+import contextlib
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -17,6 +18,7 @@ from tests.providers.helpers import API_KEY
 from tests.support.fake_llm import FakeLLMServer
 
 MODELS = {"openai": "gpt-4.1-mini", "anthropic": "claude-haiku-4-5"}
+ProviderT = TypeVar("ProviderT", OpenAIProvider, AnthropicProvider)
 
 
 @pytest.fixture(scope="session")
@@ -56,21 +58,39 @@ async def make_llm_provider(fake: FakeLLMServer) -> AsyncIterator[MakeProvider]:
 
 
 MakeOpenAI = Callable[..., OpenAIProvider]
+MakeAnthropic = Callable[..., AnthropicProvider]
+
+
+@contextlib.asynccontextmanager
+async def _providers(
+    fake: FakeLLMServer, kind: str, cls: type[ProviderT]
+) -> AsyncIterator[Callable[..., ProviderT]]:
+    """Builds providers of one kind pointed at the fake (or at base_url); closes them after."""
+    made: list[ProviderT] = []
+
+    def make(key: str = API_KEY, base_url: str | None = None, **config: Any) -> ProviderT:
+        fake_url = fake.openai_base_url if kind == "openai" else fake.anthropic_base_url
+        settings = default_providers()[kind].model_copy(
+            update={"base_url": base_url or fake_url, **config}
+        )
+        provider = cls(kind, settings, key, default_prices())
+        made.append(provider)
+        return provider
+
+    try:
+        yield make
+    finally:
+        for provider in made:
+            await provider.aclose()
 
 
 @pytest.fixture
 async def make_openai(fake: FakeLLMServer) -> AsyncIterator[MakeOpenAI]:
-    """Builds OpenAI providers pointed at the fake (or at base_url); closes them afterwards."""
-    made: list[OpenAIProvider] = []
+    async with _providers(fake, "openai", OpenAIProvider) as make:
+        yield make
 
-    def make(key: str = API_KEY, base_url: str | None = None, **config: Any) -> OpenAIProvider:
-        settings = default_providers()["openai"].model_copy(
-            update={"base_url": base_url or fake.openai_base_url, **config}
-        )
-        provider = OpenAIProvider("openai", settings, key, default_prices())
-        made.append(provider)
-        return provider
 
-    yield make
-    for provider in made:
-        await provider.aclose()
+@pytest.fixture
+async def make_anthropic(fake: FakeLLMServer) -> AsyncIterator[MakeAnthropic]:
+    async with _providers(fake, "anthropic", AnthropicProvider) as make:
+        yield make

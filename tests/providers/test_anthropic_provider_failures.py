@@ -1,0 +1,240 @@
+"""The Anthropic provider's failures against a fake Anthropic server (the real anthropic SDK over
+HTTP): which are retried and after how long, which stop, what the error says; and check()."""
+
+from datetime import timedelta
+
+import pytest
+
+from activities.agent_specs import CLASSIFIER
+from activities.providers.anthropic_provider import AnthropicProvider
+from activities.providers.errors import ProviderCheckError
+from shared.provider_config import default_prices, default_providers
+from tests.providers.conftest import MODELS, MakeAnthropic
+from tests.providers.fake_stream import FakeStreamServer
+from tests.providers.helpers import (
+    API_KEY,
+    PLAIN_KEY,
+    REJECTED_KEY,
+    VALID_CLASSIFICATION,
+    assert_key_hidden,
+    classify_request,
+    free_port,
+    raised,
+)
+from tests.support.fake_llm import FakeLLMServer, Reply
+
+MODEL = MODELS["anthropic"]
+
+
+# ---- failures ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("headers", "delay"),
+    [
+        pytest.param({"retry-after": "7"}, timedelta(seconds=7), id="retry-after"),
+        pytest.param({"retry-after-ms": "2500"}, timedelta(seconds=2.5), id="retry-after-ms"),
+    ],
+)
+async def test_rate_limit_is_retryable_after_the_wait_the_server_asks_for(
+    fake: FakeLLMServer, make_anthropic: MakeAnthropic, headers: dict[str, str], delay: timedelta
+) -> None:
+    fake.push(
+        Reply(
+            status=429,
+            error_type="rate_limit_error",
+            error_message="Number of requests has exceeded your rate limit",
+            headers=headers,
+        )
+    )
+
+    err = await raised(make_anthropic().run(CLASSIFIER, classify_request(), MODEL))
+
+    assert err.type == "ProviderRateLimited"
+    assert err.non_retryable is False
+    assert err.next_retry_delay == delay
+
+
+@pytest.mark.parametrize(
+    ("status", "error_type"),
+    [
+        pytest.param(500, "api_error", id="500-api-error"),
+        pytest.param(529, "overloaded_error", id="529-overloaded"),
+    ],
+)
+async def test_server_errors_and_overload_are_retryable(
+    fake: FakeLLMServer, make_anthropic: MakeAnthropic, status: int, error_type: str
+) -> None:
+    fake.push(Reply(status=status, error_type=error_type, error_message="Overloaded"))
+
+    err = await raised(make_anthropic().run(CLASSIFIER, classify_request(), MODEL))
+
+    assert err.type == "ProviderUnavailable"
+    assert err.non_retryable is False
+    assert f"({status})" in err.message
+
+
+async def test_overloaded_error_event_inside_the_stream_is_retryable() -> None:
+    message_start = {
+        "type": "message_start",
+        "message": {
+            "id": "msg_fake",
+            "type": "message",
+            "role": "assistant",
+            "model": MODEL,
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": {"input_tokens": 100, "output_tokens": 1},
+        },
+    }
+    overloaded = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+    with FakeStreamServer() as fake_stream:
+        fake_stream.push([("message_start", message_start), ("error", overloaded)])
+        settings = default_providers()["anthropic"].model_copy(
+            update={"base_url": fake_stream.base_url}
+        )
+        provider = AnthropicProvider("anthropic", settings, API_KEY, default_prices())
+        try:
+            err = await raised(provider.run(CLASSIFIER, classify_request(), MODEL))
+        finally:
+            await provider.aclose()
+
+    assert err.type == "ProviderUnavailable"
+    assert err.non_retryable is False
+    assert "(529)" in err.message  # the status the error would have had outside a stream
+
+
+@pytest.mark.parametrize("key", [API_KEY, PLAIN_KEY], ids=["sk-key", "plain-key"])
+async def test_rejected_key_is_non_retryable_and_the_error_never_shows_the_key(
+    fake: FakeLLMServer, make_anthropic: MakeAnthropic, key: str
+) -> None:
+    fake.push(
+        Reply(
+            status=401,
+            error_type="authentication_error",
+            error_message=f"invalid x-api-key {key}",
+        )
+    )
+
+    err = await raised(make_anthropic(key=key).run(CLASSIFIER, classify_request(), MODEL))
+
+    assert err.type == "ProviderAuthenticationError"
+    assert err.non_retryable is True
+    assert "invalid x-api-key" in err.message
+    assert_key_hidden(err, key)
+
+
+async def test_prompt_over_the_context_length_is_non_retryable(
+    fake: FakeLLMServer, make_anthropic: MakeAnthropic
+) -> None:
+    fake.push(
+        Reply(
+            status=400,
+            error_type="invalid_request_error",
+            error_message="prompt is too long: 210000 tokens > 200000 maximum",
+        )
+    )
+
+    err = await raised(make_anthropic().run(CLASSIFIER, classify_request(), MODEL))
+
+    assert err.type == "ContextLengthExceeded"
+    assert err.non_retryable is True
+    assert "210000 tokens" in err.message
+
+
+async def test_other_bad_request_is_non_retryable_but_not_a_context_length_error(
+    fake: FakeLLMServer, make_anthropic: MakeAnthropic
+) -> None:
+    fake.push(
+        Reply(
+            status=400,
+            error_type="invalid_request_error",
+            error_message="tools.0.input_schema: JSON schema is invalid",
+        )
+    )
+
+    err = await raised(make_anthropic().run(CLASSIFIER, classify_request(), MODEL))
+
+    assert err.type == "ProviderBadRequest"
+    assert err.non_retryable is True
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        pytest.param(Reply(status=500, error_type="api_error"), id="500"),
+        pytest.param(Reply(status=529, error_type="overloaded_error"), id="529"),
+        pytest.param(
+            Reply(status=429, error_type="rate_limit_error", headers={"retry-after": "0"}),
+            id="429",
+        ),
+    ],
+)
+async def test_sdk_does_not_retry_temporal_retry_policy_does(
+    fake: FakeLLMServer, make_anthropic: MakeAnthropic, failure: Reply
+) -> None:
+    fake.push(failure, Reply(output=VALID_CLASSIFICATION))
+
+    await raised(make_anthropic().run(CLASSIFIER, classify_request(), MODEL))
+
+    assert len(fake.calls()) == 1
+
+
+async def test_unreachable_server_is_a_retryable_connection_error(
+    make_anthropic: MakeAnthropic,
+) -> None:
+    provider = make_anthropic(base_url=f"http://127.0.0.1:{free_port()}")
+
+    err = await raised(provider.run(CLASSIFIER, classify_request(), MODEL))
+
+    assert err.type == "ProviderConnectionError"
+    assert err.non_retryable is False
+
+
+async def test_stream_that_stalls_ends_in_a_retryable_timeout(
+    fake: FakeLLMServer, make_anthropic: MakeAnthropic
+) -> None:
+    fake.push(Reply(output=VALID_CLASSIFICATION, stall=True))
+
+    err = await raised(
+        make_anthropic(timeout_seconds=0.3).run(CLASSIFIER, classify_request(), MODEL)
+    )
+
+    assert err.type == "ProviderTimeout"
+    assert err.non_retryable is False
+
+
+# ---- check() -------------------------------------------------------------------------------------
+
+
+async def test_check_passes_with_an_accepted_key(
+    fake: FakeLLMServer, make_anthropic: MakeAnthropic
+) -> None:
+    assert await make_anthropic().check() is None
+
+    [call] = fake.requests
+    assert (call.method, call.path.split("?")[0]) == ("GET", "/v1/models")
+    assert call.headers["authorization"] == f"Bearer {API_KEY}"
+
+
+async def test_check_stops_on_a_rejected_key_naming_its_environment_variable(
+    make_anthropic: MakeAnthropic,
+) -> None:
+    with pytest.raises(ProviderCheckError) as info:
+        await make_anthropic(key=REJECTED_KEY).check()
+
+    message = str(info.value)
+    assert "ANTHROPIC_API_KEY" in message
+    assert "401" in message
+    assert REJECTED_KEY not in message
+
+
+async def test_check_warns_but_does_not_stop_when_the_server_is_unreachable(
+    make_anthropic: MakeAnthropic,
+) -> None:
+    warning = await make_anthropic(base_url=f"http://127.0.0.1:{free_port()}").check()
+
+    assert isinstance(warning, str)
+    assert warning.startswith("anthropic: could not verify the API key")
+    assert "cannot reach" in warning
