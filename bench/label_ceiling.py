@@ -21,6 +21,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from activities.knowledge_base import KnowledgeBase
+from bench.accuracy_scores import Tally
 from bench.dataset import DATASETS, LabelledTicket, data_dir, load
 from bench.eval_split import Part
 from bench.offline_pipeline import run_offline
@@ -139,17 +140,13 @@ def main(argv: list[str]) -> int:
             confidences = [float(p[k]) for p, k in zip(probabilities, best, strict=True)]
             right = [classes[k] == e for k, e in zip(best, expected, strict=True)]
             print(_row(name, confidences, right))
-        outcomes = [run_offline(i.ticket, kb, config) for i in test]
-        auto = [o for o, e in zip(outcomes, expected, strict=True) if o.answered_without_a_person]
-        auto_right = sum(
-            o.category == e
-            for o, e in zip(outcomes, expected, strict=True)
-            if o.answered_without_a_person
-        )
-        accuracy = sum(o.category == e for o, e in zip(outcomes, expected, strict=True))
+        rules = Tally()  # the same counts bench offline_accuracy reports
+        for item, label in zip(test, expected, strict=True):
+            outcome = run_offline(item.ticket, kb, config)
+            rules.add(outcome, outcome.category == label)
         print(
-            f"\nThe offline rules on the same tickets: accuracy {accuracy / len(test):.1%}; "
-            f"{len(auto) / len(test):.1%} answered without a person, "
-            f"{auto_right / len(auto) if auto else 0:.1%} of those right.\n"
+            f"\nThe offline rules on the same tickets: accuracy {rules.correct / rules.total:.1%}; "
+            f"{rules.auto / rules.total:.1%} answered without a person, "
+            f"{rules.auto_correct / rules.auto if rules.auto else 0:.1%} of those right.\n"
         )
     return 0

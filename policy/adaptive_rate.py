@@ -246,10 +246,9 @@ def _decrease(
     # was cut back near that same ceiling. A cut that was not a probe (stray 429s while the
     # queue was not using its rate, a 429 during the climb) says nothing about the limit
     # staying put, and starts counting again.
-    probing = state.ceiling is not None and state.probe_ticks > plateau_ticks(state)
     confirmed = (
-        probing
-        and state.ceiling is not None
+        state.ceiling is not None
+        and state.probe_ticks > plateau_ticks(state)
         and abs(ceiling - state.ceiling) <= CONFIRMED_WITHIN * state.ceiling
     )
     confirmations = (

@@ -163,13 +163,18 @@ class EmbeddedServer:
                 cmd += ["--search-attribute", f"{key.name}={key.indexed_value_type.name.title()}"]
         return cmd + self.extra_args
 
-    def task_queue_partitions(self) -> int:
-        """How many partitions every task queue gets: the count this database was created with
-        (four for one created before it was recorded), or for a new one the requested count."""
+    def _recorded_partitions(self) -> int | None:
+        """The count written next to this data directory's database, if a readable one is."""
         try:
             return int((self.data_dir / PARTITIONS_FILE).read_text().strip())
         except (OSError, ValueError):
-            pass
+            return None
+
+    def task_queue_partitions(self) -> int:
+        """How many partitions every task queue gets: the count this database was created with
+        (four for one created before it was recorded), or for a new one the requested count."""
+        if (recorded := self._recorded_partitions()) is not None:
+            return recorded
         if self.db_path.exists():
             return SERVER_DEFAULT_PARTITIONS
         return self.requested_partitions or TASK_QUEUE_PARTITIONS
@@ -177,17 +182,13 @@ class EmbeddedServer:
     def record_partitions(self) -> None:
         """Write the partition count next to a database about to be created, so later starts
         (whatever they request) keep the count its tasks were written with. An existing
-        database is left as it is: one from before the file existed keeps the server's four."""
-        if self.db_path.exists():
+        database is left as it is: one from before the file existed keeps the server's four.
+        A record already there (a server started and stopped before its database) stands; an
+        unreadable one is written again."""
+        if self.db_path.exists() or self._recorded_partitions() is not None:
             return
-        recorded = self.data_dir / PARTITIONS_FILE
-        try:
-            int(recorded.read_text().strip())
-            return  # recorded already (a server that was started and stopped before its DB)
-        except (OSError, ValueError):
-            pass  # none, or unreadable: this new database's count is written below
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        recorded.write_text(f"{self.requested_partitions or TASK_QUEUE_PARTITIONS}\n")
+        (self.data_dir / PARTITIONS_FILE).write_text(f"{self.task_queue_partitions()}\n")
 
     def ensure_key_file(self) -> Path | None:
         """The data directory's key file, created when no keys are configured (see module)."""

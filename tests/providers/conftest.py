@@ -42,19 +42,15 @@ MakeProvider = Callable[[str], LLMProvider]
 
 @pytest.fixture
 async def make_llm_provider(fake: FakeLLMServer) -> AsyncIterator[MakeProvider]:
-    made: list[LLMProvider] = []
+    async with (
+        _providers(fake, "openai", OpenAIProvider) as openai,
+        _providers(fake, "anthropic", AnthropicProvider) as anthropic,
+    ):
 
-    def make(kind: str) -> LLMProvider:
-        base_url = fake.openai_base_url if kind == "openai" else fake.anthropic_base_url
-        settings = default_providers()[kind].model_copy(update={"base_url": base_url})
-        cls = OpenAIProvider if kind == "openai" else AnthropicProvider
-        provider = cls(kind, settings, API_KEY, default_prices())
-        made.append(provider)
-        return provider
+        def make(kind: str) -> LLMProvider:
+            return openai() if kind == "openai" else anthropic()
 
-    yield make
-    for provider in made:
-        await provider.aclose()
+        yield make
 
 
 MakeOpenAI = Callable[..., OpenAIProvider]
