@@ -278,18 +278,24 @@ class FakeLLMServer:
                 self._json(reply.status, payload, reply.headers)
 
             def _stream_headers(self) -> None:
+                # Chunked, on a connection that stays open, as the real APIs stream: a client
+                # reuses it for its next call instead of connecting again.
                 self.send_response(200)
                 self.send_header("content-type", "text/event-stream")
-                self.send_header("connection", "close")
+                self.send_header("transfer-encoding", "chunked")
                 self.end_headers()
-                self.close_connection = True
 
             def _send(self, chunk: bytes) -> None:
-                self.wfile.write(chunk)
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                self.wfile.flush()
+
+            def _end_stream(self) -> None:
+                self.wfile.write(b"0\r\n\r\n")
                 self.wfile.flush()
 
             def _hold_stalled(self) -> None:
                 server._stall.wait(STALL_SECONDS)
+                self.close_connection = True  # the stream never ends: drop it
 
         return Handler
 

@@ -18,7 +18,8 @@ def _sse(data: Any, event: str | None = None) -> bytes:
 
 class WireFormats:
     """Mixed into the fake server's request handler, which provides ``_stream_headers``,
-    ``_send`` and ``_hold_stalled`` (a stalled reply hangs mid-stream until released)."""
+    ``_send``, ``_end_stream`` and ``_hold_stalled`` (a stalled reply hangs mid-stream until
+    released)."""
 
     def _stream_headers(self) -> None:
         raise NotImplementedError
@@ -27,6 +28,9 @@ class WireFormats:
         raise NotImplementedError
 
     def _send(self, chunk: bytes) -> None:
+        raise NotImplementedError
+
+    def _end_stream(self) -> None:
         raise NotImplementedError
 
     def _openai(self, reply: Reply, request: Recorded) -> None:
@@ -90,6 +94,7 @@ class WireFormats:
         self._send(_sse({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}))
         self._send(_sse({**base, "choices": [], "usage": self._openai_usage(reply)}))
         self._send(_sse("[DONE]"))
+        self._end_stream()
 
     @staticmethod
     def _openai_usage(reply: Reply) -> dict[str, Any]:
@@ -156,3 +161,4 @@ class WireFormats:
             )
         )
         self._send(_sse({"type": "message_stop"}, "message_stop"))
+        self._end_stream()
