@@ -14,6 +14,8 @@ them.
 
 import asyncio
 import contextlib
+import math
+import time
 from collections.abc import AsyncIterator, Mapping
 from contextvars import ContextVar
 from typing import Any
@@ -25,6 +27,7 @@ class _Carried:
     def __init__(self, earlier: dict[str, Any]) -> None:
         self.earlier = earlier  # what earlier attempts carried, as the server handed it over
         self.now = dict(earlier)  # what this attempt's heartbeats send
+        self.last_beat = -math.inf  # when beat() last sent one (time.monotonic())
 
 
 # One holder per activity attempt (each runs in its own task and context). The activity creates
@@ -104,10 +107,33 @@ async def heartbeating(interval: float | None = None) -> AsyncIterator[None]:
             await task
 
 
+_clock = time.monotonic  # a unit test's fake clock replaces it
+
+# How often beat() sends when the activity has no heartbeat timeout (it still learns of a
+# cancellation through heartbeats).
+UNTIMED_BEAT_SECONDS = 1.0
+
+
+def _beat_period() -> float:
+    timeout = activity.info().heartbeat_timeout
+    return max(timeout.total_seconds() / 3, 0.1) if timeout else UNTIMED_BEAT_SECONDS
+
+
 def beat() -> None:
     """Heartbeat on progress (a streamed chunk arrived). Outside an activity it does nothing.
 
     Heartbeating on progress, not on a timer, is what lets a stalled response be caught: when
-    chunks stop, heartbeats stop, and the heartbeat timeout ends the attempt in seconds."""
-    if activity.in_activity():
+    chunks stop, heartbeats stop, and the heartbeat timeout ends the attempt in seconds.
+
+    At most one heartbeat per third of the heartbeat timeout is sent: a provider streams tens
+    to hundreds of chunks per answer, and each heartbeat is encoded (pydantic, the codecs) and
+    handed to the SDK's core, which sends the server at most one per 0.8 x the timeout anyway.
+    The first chunk always beats, so a stream that stalls after it is still caught within the
+    timeout."""
+    if not activity.in_activity():
+        return
+    holder = _holder()
+    now = _clock()
+    if now - holder.last_beat >= _beat_period():
+        holder.last_beat = now
         activity.heartbeat(*_details())

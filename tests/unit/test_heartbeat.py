@@ -8,6 +8,7 @@ import pytest
 from temporalio import activity
 from temporalio.testing import ActivityEnvironment
 
+from activities import heartbeat
 from activities.heartbeat import heartbeating
 
 # Generous bound on waits that should end in well under a second.
@@ -109,3 +110,55 @@ async def test_the_background_task_stops_when_the_body_raises() -> None:
     assert heartbeats
     assert len(background) == 1
     assert all(task.done() for task in background)
+
+
+class FakeClock:
+    """Stands in for time.monotonic in activities.heartbeat: moves only when told to."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_progress_beats_are_sent_at_most_once_per_third_of_the_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = FakeClock()
+    monkeypatch.setattr(heartbeat, "_clock", clock)
+    env, heartbeats = environment(heartbeat_timeout=timedelta(seconds=3))
+
+    async def stream() -> list[int]:
+        sent = []
+        for step in (0.0, 0.2, 0.5, 0.99, 1.0, 1.5, 2.0, 2.1):
+            clock.now = 1000.0 + step
+            heartbeat.beat()
+            sent.append(len(heartbeats))
+        return sent
+
+    sent = await env.run(stream)
+
+    # The first chunk beats at once; then one per second (a third of the 3 s timeout).
+    assert sent == [1, 1, 1, 1, 2, 2, 3, 3]
+
+
+async def test_without_a_heartbeat_timeout_progress_still_beats_once_a_second(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = FakeClock()
+    monkeypatch.setattr(heartbeat, "_clock", clock)
+    env, heartbeats = environment(heartbeat_timeout=None)
+
+    async def stream() -> int:
+        for step in (0.0, 0.5, 1.0, 1.2):
+            clock.now = 1000.0 + step
+            heartbeat.beat()
+        return len(heartbeats)
+
+    assert await env.run(stream) == 2
+
+
+def test_outside_an_activity_a_progress_beat_does_nothing() -> None:
+    assert not activity.in_activity()
+    heartbeat.beat()  # would raise if it reached the SDK outside an activity
