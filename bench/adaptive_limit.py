@@ -15,7 +15,6 @@ ticket lost.
 
 import argparse
 import asyncio
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -24,13 +23,11 @@ from temporalio.client import Client
 
 from activities.queue_rate import api_rate
 from bench.machine import print_header
+from bench.stack import embedded_server
 from policy.adaptive_rate import ControllerState
 from shared import names
-from shared.temporal_client import connect, connection_settings
-from starter.embedded import EmbeddedServer
 from tests.support.fake_llm import GOOD_OUTPUTS, FakeLLMServer, Recorded, Reply
 from tests.support.llm_pipeline import llm_pipeline, llm_setup
-from tests.support.processes import free_port
 from tests.support.tickets import make_ticket, start_ticket
 
 CONCURRENCY = 32  # per worker, on the provider queue: demand far above the limit
@@ -94,22 +91,15 @@ async def scenario(
 
 async def run(tickets: int, rps: float, latency: float) -> int:
     print_header()
-    with tempfile.TemporaryDirectory() as tmp:
-        data = Path(tmp)
-        server = EmbeddedServer(data, "127.0.0.1", free_port(), ui=False)
-        await server.start()
-        try:
-            client = await connect(connection_settings({"TEMPORAL_ADDRESS": server.address}))
-            rows = {
-                "adaptive (no limit declared)": await scenario(
-                    client, data, tickets, rps, latency, adaptive=True
-                ),
-                "reference: limit declared": await scenario(
-                    client, data, tickets, rps, latency, adaptive=False
-                ),
-            }
-        finally:
-            await server.stop()
+    async with embedded_server() as server:
+        rows = {
+            "adaptive (no limit declared)": await scenario(
+                server.client, server.data, tickets, rps, latency, adaptive=True
+            ),
+            "reference: limit declared": await scenario(
+                server.client, server.data, tickets, rps, latency, adaptive=False
+            ),
+        }
     print(
         f"{tickets} tickets x 4 LLM calls; undeclared provider limit {rps:g} requests/s, "
         f"{latency * 1000:.0f} ms per call, {CONCURRENCY} concurrent calls per worker; the "

@@ -14,6 +14,7 @@ from tests.support.fake_llm import FakeLLMServer, Recorded, Reply, good_answers
 @dataclass(frozen=True)
 class RemoteLLM:
     port: int
+    pid: int | None = None  # the server's process, for its CPU time
 
     @property
     def openai_base_url(self) -> str:
@@ -45,7 +46,7 @@ def remote_llm(latency: float) -> Iterator[RemoteLLM]:
     process = ctx.Process(target=_serve, args=(latency, ports, stop), daemon=True)
     process.start()
     try:
-        yield RemoteLLM(ports.get(timeout=30))
+        yield RemoteLLM(ports.get(timeout=30), process.pid)
     finally:
         stop.set()
         process.join(10)

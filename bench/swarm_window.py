@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import contextlib
 import math
+import os
 import statistics
 import tempfile
 import time
@@ -35,16 +36,16 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from bench.machine import cpu_seconds
 from bench.remote_llm import RemoteLLM, remote_llm
+from bench.stack import Server, embedded_server
 from policy.stats import percentile
 from shared import names
 from shared.data_converter import data_converter
 from shared.swarm import SwarmItem, SwarmResult, SwarmSettings, SwarmState
-from shared.temporal_client import connect, connection_settings
-from starter.embedded import EmbeddedServer
 from starter.inputs import read_swarm_items
 from tests.support.llm_pipeline import llm_pipeline, llm_setup
-from tests.support.processes import PROJECT_ROOT, free_port
+from tests.support.processes import PROJECT_ROOT
 from tests.support.temporal import binary
 
 TARGET = 1.2  # wall / ideal on the SQLite file
@@ -56,22 +57,21 @@ def items(n: int) -> list[SwarmItem]:
 
 
 @contextlib.asynccontextmanager
-async def server(kind: str, data: Path) -> AsyncIterator[Client]:
-    if kind == "in memory":
+async def server(kind: str) -> AsyncIterator[Server]:
+    """The server, its client, a data directory for the worker's stores, and the server's
+    process id where known (for its CPU time)."""
+    if kind == "SQLite file":
+        async with embedded_server() as embedded:
+            yield embedded
+        return
+    with tempfile.TemporaryDirectory() as tmp:
         env = await WorkflowEnvironment.start_local(
             dev_server_existing_path=binary("temporal"), data_converter=data_converter(None)
         )
         try:
-            yield env.client
+            yield Server(env.client, Path(tmp), "", None)
         finally:
             await env.shutdown()
-        return
-    embedded = EmbeddedServer(data, "127.0.0.1", free_port(), ui=False)
-    await embedded.start()
-    try:
-        yield await connect(connection_settings({"TEMPORAL_ADDRESS": embedded.address}))
-    finally:
-        await embedded.stop()
 
 
 @dataclass
@@ -82,6 +82,8 @@ class Parts:
     call: list[float] = field(default_factory=list)
     refill: list[float] = field(default_factory=list)
     started: dict[int, float] = field(default_factory=dict)
+    # CPU seconds the run took, by process (the worker runs in this process, with the client).
+    cpu: dict[str, float] = field(default_factory=dict)
 
 
 def seconds(event: Any) -> float:
@@ -127,30 +129,38 @@ async def measure(
     walls: list[float] = []
     results: list[SwarmResult] = []
     parts: list[Parts] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        data = Path(tmp)
-        setup = llm_setup(fake, provider_overrides={"max_concurrent": concurrency * 2})
-        async with server(kind, data) as client:
-            queue = f"bench-{uuid.uuid4().hex[:6]}"
-            async with llm_pipeline(client, queue, data, setup):
-                for run in range(repeats):
-                    started = time.perf_counter()
-                    started_at = time.time()
-                    workflow_id = f"swarm-bench-{queue}-{run}"
-                    result = await client.execute_workflow(
-                        names.SWARM_WORKFLOW,
-                        args=[
-                            items(n),
-                            SwarmState(settings=SwarmSettings(concurrency=concurrency)),
-                        ],
-                        id=workflow_id,
-                        task_queue=queue,
-                        result_type=SwarmResult,
-                    )
-                    walls.append(time.perf_counter() - started)
-                    results.append(result)
-                    parts.append(await breakdown(client, workflow_id, started_at, time.time()))
+    setup = llm_setup(fake, provider_overrides={"max_concurrent": concurrency * 2})
+    async with server(kind) as running:
+        client = running.client
+        queue = f"bench-{uuid.uuid4().hex[:6]}"
+        pids = {"worker": os.getpid(), "Temporal server": running.pid, "provider": fake.pid}
+        async with llm_pipeline(client, queue, running.data, setup):
+            for run in range(repeats):
+                before = {name: cpu_seconds(pid) for name, pid in pids.items() if pid}
+                started = time.perf_counter()
+                started_at = time.time()
+                workflow_id = f"swarm-bench-{queue}-{run}"
+                result = await client.execute_workflow(
+                    names.SWARM_WORKFLOW,
+                    args=[
+                        items(n),
+                        SwarmState(settings=SwarmSettings(concurrency=concurrency)),
+                    ],
+                    id=workflow_id,
+                    task_queue=queue,
+                    result_type=SwarmResult,
+                )
+                walls.append(time.perf_counter() - started)
+                used = {name: cpu_seconds(pids[name]) - at for name, at in before.items()}
+                results.append(result)
+                parts.append(await breakdown(client, workflow_id, started_at, time.time()))
+                parts[-1].cpu = used
     return walls, results, parts
+
+
+def cpu_per_item(runs: list[Parts], process: str, n: int) -> str:
+    values = [p.cpu[process] for p in runs if process in p.cpu]
+    return f"{statistics.median(values) * 1000 / n:.1f}" if values else "-"
 
 
 async def run(n: int, concurrency: int, latency: float, repeats: int) -> int:
@@ -198,6 +208,16 @@ async def run(n: int, concurrency: int, latency: float, repeats: int) -> int:
             f"{ms([c for p in runs for c in p.call])} | "
             f"{ms([r for p in runs for r in p.refill])} | {ms([p.end for p in runs])} |"
         )
+    print(
+        "\nCPU per item (milliseconds, medians of the runs; the worker runs in this process, "
+        "with the client):\n\n| server | worker | Temporal server | provider |\n"
+        "|---|---:|---:|---:|"
+    )
+    for kind, runs in where.items():
+        worker, server_cpu, provider = (
+            cpu_per_item(runs, name, n) for name in ("worker", "Temporal server", "provider")
+        )
+        print(f"| {kind} | {worker} | {server_cpu} | {provider} |")
     ok = ratios["SQLite file"] <= TARGET
     print(f"\ntarget (SQLite file: wall / ideal <= {TARGET}): {'met' if ok else 'MISSED'}")
     return 0 if ok else 1
