@@ -22,12 +22,16 @@ from typing import Any
 
 from temporalio import activity
 
+_clock = time.monotonic  # a unit test's fake clock replaces it
+
 
 class _Carried:
-    def __init__(self, earlier: dict[str, Any]) -> None:
+    def __init__(self, earlier: dict[str, Any], began: float = -math.inf) -> None:
         self.earlier = earlier  # what earlier attempts carried, as the server handed it over
         self.now = dict(earlier)  # what this attempt's heartbeats send
-        self.last_beat = -math.inf  # when beat() last sent one (time.monotonic())
+        # When this attempt last heartbeated, or began (``_clock``); when neither is known, the
+        # first progress beat goes at once.
+        self.last_beat = began
 
 
 # One holder per activity attempt (each runs in its own task and context). The activity creates
@@ -50,8 +54,9 @@ def _from_server() -> dict[str, Any]:
 
 
 def begin_attempt() -> None:
-    """Start this attempt's carried details from what the earlier attempts carried."""
-    _carried.set(_Carried(_from_server()))
+    """Start this attempt's carried details from what the earlier attempts carried, and its
+    progress beats from now."""
+    _carried.set(_Carried(_from_server(), began=_clock()))
 
 
 def _holder() -> _Carried:
@@ -79,7 +84,13 @@ def carry(name: str, value: Any) -> None:
     holder = _holder()
     holder.now[name] = value
     if activity.in_activity():
-        activity.heartbeat(*_details())
+        _send()
+
+
+def _send() -> None:
+    if (holder := _carried.get()) is not None:
+        holder.last_beat = _clock()
+    activity.heartbeat(*_details())
 
 
 @contextlib.asynccontextmanager
@@ -94,9 +105,13 @@ async def heartbeating(interval: float | None = None) -> AsyncIterator[None]:
     period = interval or max(timeout.total_seconds() / 3, 0.1)
 
     async def beat() -> None:
+        # Not at once: the heartbeat timeout runs from the attempt's start, so the first beat
+        # is due within it, and a call that ends sooner sends none (the SDK's core reports the
+        # first heartbeat of an attempt to the server at once: one request, and a write of the
+        # activity's state, per call).
         while True:
-            activity.heartbeat(*_details())
             await asyncio.sleep(period)
+            _send()
 
     task = asyncio.create_task(beat())
     try:
@@ -106,8 +121,6 @@ async def heartbeating(interval: float | None = None) -> AsyncIterator[None]:
         with contextlib.suppress(asyncio.CancelledError):
             await task
 
-
-_clock = time.monotonic  # a unit test's fake clock replaces it
 
 # How often beat() sends when the activity has no heartbeat timeout (it still learns of a
 # cancellation through heartbeats).
@@ -125,15 +138,12 @@ def beat() -> None:
     Heartbeating on progress, not on a timer, is what lets a stalled response be caught: when
     chunks stop, heartbeats stop, and the heartbeat timeout ends the attempt in seconds.
 
-    At most one heartbeat per third of the heartbeat timeout is sent: a provider streams tens
-    to hundreds of chunks per answer, and each heartbeat is encoded (pydantic, the codecs) and
-    handed to the SDK's core, which sends the server at most one per 0.8 x the timeout anyway.
-    The first chunk always beats, so a stream that stalls after it is still caught within the
-    timeout."""
+    At most one heartbeat per third of the heartbeat timeout is sent, the first a third after
+    the attempt began: a provider streams tens to hundreds of chunks per answer, each heartbeat
+    is encoded (pydantic, the codecs) and handed to the SDK's core, which reports the first to
+    the server at once and then at most one per 0.8 x the timeout. A call that answers within
+    the period sends none; a stream that stalls is caught within the timeout either way."""
     if not activity.in_activity():
         return
-    holder = _holder()
-    now = _clock()
-    if now - holder.last_beat >= _beat_period():
-        holder.last_beat = now
-        activity.heartbeat(*_details())
+    if _clock() - _holder().last_beat >= _beat_period():
+        _send()

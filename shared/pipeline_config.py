@@ -41,7 +41,7 @@ class AgentTimeouts(BaseModel):
 
     # One attempt of one agent call. A provider's client timeout must stay below this.
     start_to_close_seconds: float = Field(default=120.0, gt=0)
-    # Agent activities heartbeat on progress (each streamed chunk): a worker that died, or a
+    # Agent activities heartbeat on progress (streamed chunks): a worker that died, or a
     # response that stalled, is noticed within this many seconds and the call is retried.
     heartbeat_seconds: float = Field(default=20.0, gt=0)
     # How long a call may wait on its provider's queue when a fallback route follows: a provider

@@ -1,6 +1,6 @@
 """OpenAI, and any OpenAI-compatible endpoint (Ollama, vLLM, LM Studio, hosted gateways).
 
-Chat Completions with a JSON-schema response format, streamed so every chunk is a heartbeat.
+Chat Completions with a JSON-schema response format, streamed so the chunks are heartbeats.
 SDK retries are off: Temporal's retry policy owns retries.
 """
 

@@ -200,9 +200,9 @@ class LLMProvider(Provider):
         completions: list[Completion] = []
 
         async def call(conversation: list[dict[str, Any]]) -> Completion:
-            """One request. Once answered, its usage is carried by every heartbeat, and a
-            failure after it (a transport error on the repair call) reports it in its details:
-            tokens the provider billed are never lost, whichever attempt spent them."""
+            """One request. A failure after an answer (a transport error on the repair call)
+            reports the answered requests' usage in its details: tokens the provider billed
+            are never lost, whichever attempt spent them."""
             try:
                 completion = await self._call(spec, model, conversation)
             except ApplicationError as err:
@@ -212,9 +212,6 @@ class LLMProvider(Provider):
                     ) from None
                 raise
             completions.append(completion)
-            carry(
-                "usage", self._usage(model, completions, started, earlier).model_dump(mode="json")
-            )
             return completion
 
         conversation = self._conversation(spec, request)
@@ -222,7 +219,13 @@ class LLMProvider(Provider):
         try:
             output = parse(spec.output_model, first)
         except (ValidationError, ValueError) as err:
-            # One repair round: the validation error goes back to the model.
+            # One repair round: the validation error goes back to the model. Before it, the
+            # first answer's usage rides on this attempt's heartbeats (sent now), so a worker
+            # that dies during the repair call does not lose it. A call that answers validly
+            # returns its usage at once and sends no heartbeat for it.
+            carry(
+                "usage", self._usage(model, completions, started, earlier).model_dump(mode="json")
+            )
             conversation = self._repair(conversation, first, _problem(err))
             second = await call(conversation)
             try:

@@ -3,6 +3,7 @@ earlier attempt's when a retry answers, and Anthropic's prompt-cache writes at t
 The real openai and anthropic SDKs against the fake server."""
 
 import dataclasses
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -104,13 +105,39 @@ async def test_a_retry_adds_what_earlier_attempts_spent_and_heartbeats_carry_it(
     usage = reply.usage
     assert (usage.input_tokens, usage.output_tokens, usage.requests) == (610, 85, 2)
     assert usage.cost_usd == pytest.approx(cost_usd(price(kind), 610, 85, 0), rel=1e-6)
-    # Every heartbeat of this attempt carries the spending so far, so a third attempt (after
-    # this worker died, say) would still count both requests.
-    carried = [Usage.model_validate(b[0]["usage"]) for b in beats if b]
-    assert carried and carried[-1].input_tokens == 610
+    # Heartbeats of this attempt carry what the earlier ones spent: a third attempt (after this
+    # worker died mid-call, say) would still count the first request.
+    assert beats, "the stream's first chunk beats (no attempt start is known here)"
+    assert all(b for b in beats), "a heartbeat without the carried usage would wipe it"
+    carried = [Usage.model_validate(b[0]["usage"]) for b in beats]
+    assert all(c.input_tokens == 300 for c in carried)
     if named:  # what else earlier attempts carried travels on
         assert all(b[0]["rate_limited"] == 1 for b in beats)
-    assert all(b for b in beats), "a heartbeat without the carried usage would wipe it"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_before_the_repair_call_the_first_answers_usage_is_heartbeated(
+    fake: FakeLLMServer, make_llm_provider: MakeProvider, kind: str
+) -> None:
+    env, _ = attempt([])
+    usage_beats: list[tuple[float, Usage]] = []  # when (the fake's clock), what
+    env.on_heartbeat = lambda *details: usage_beats.extend(
+        (time.monotonic(), Usage.model_validate(d["usage"])) for d in details if "usage" in d
+    )
+    fake.push(
+        Reply(output=WRONG_CATEGORY, input_tokens=300, output_tokens=40),
+        Reply(output=VALID_CLASSIFICATION, input_tokens=340, output_tokens=45),
+    )
+
+    reply = await env.run(make_llm_provider(kind).run, CLASSIFIER, classify_request(), MODELS[kind])
+
+    assert (reply.usage.input_tokens, reply.usage.requests) == (640, 2)
+    # A worker that dies during the repair call leaves the first answer's tokens on the server
+    # for the next attempt: they are heartbeated before the repair request goes out.
+    assert len(fake.requests) == 2
+    first_carried_at, first_carried = usage_beats[0]
+    assert first_carried.input_tokens == 300
+    assert first_carried_at < fake.requests[1].at
 
 
 async def test_anthropic_cache_writes_are_billed_at_the_cache_write_rate(

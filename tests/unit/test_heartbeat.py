@@ -162,3 +162,57 @@ async def test_without_a_heartbeat_timeout_progress_still_beats_once_a_second(
 def test_outside_an_activity_a_progress_beat_does_nothing() -> None:
     assert not activity.in_activity()
     heartbeat.beat()  # would raise if it reached the SDK outside an activity
+
+
+async def test_a_body_shorter_than_the_period_sends_no_heartbeat() -> None:
+    env, heartbeats = environment(heartbeat_timeout=timedelta(seconds=3))
+
+    async def quick_call() -> None:
+        async with heartbeating():
+            await asyncio.sleep(0)  # the background task runs, and sleeps out its first period
+
+    await env.run(quick_call)
+
+    # The heartbeat timeout runs from the attempt's start: nothing was due yet.
+    assert heartbeats == []
+
+
+async def test_after_begin_attempt_the_first_progress_beat_is_due_a_period_later(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = FakeClock()
+    monkeypatch.setattr(heartbeat, "_clock", clock)
+    env, heartbeats = environment(heartbeat_timeout=timedelta(seconds=3))
+
+    async def stream() -> list[int]:
+        heartbeat.begin_attempt()
+        sent = []
+        for step in (0.1, 0.9, 1.0, 1.5, 2.0):
+            clock.now = 1000.0 + step
+            heartbeat.beat()
+            sent.append(len(heartbeats))
+        return sent
+
+    assert await env.run(stream) == [0, 0, 1, 1, 2]
+
+
+async def test_carrying_sends_at_once_and_restarts_the_period(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = FakeClock()
+    monkeypatch.setattr(heartbeat, "_clock", clock)
+    env, heartbeats = environment(heartbeat_timeout=timedelta(seconds=3))
+
+    async def repair_round() -> list[int]:
+        heartbeat.begin_attempt()
+        clock.now = 1000.5
+        heartbeat.carry("usage", {"input_tokens": 300})
+        sent = [len(heartbeats)]
+        for step in (1.2, 1.5):  # under a period since the carry, then a period
+            clock.now = 1000.0 + step
+            heartbeat.beat()
+            sent.append(len(heartbeats))
+        return sent
+
+    assert await env.run(repair_round) == [1, 1, 2]
+    assert all(h == ({"usage": {"input_tokens": 300}},) for h in heartbeats)
