@@ -22,7 +22,6 @@ from pathlib import Path
 from temporalio.client import Client
 
 from activities.queue_rate import api_rate
-from bench.machine import print_header
 from bench.stack import embedded_server
 from policy.adaptive_rate import ControllerState
 from shared import names
@@ -90,7 +89,6 @@ async def scenario(
 
 
 async def run(tickets: int, rps: float, latency: float) -> int:
-    print_header()
     async with embedded_server() as server:
         rows = {
             "adaptive (no limit declared)": await scenario(
