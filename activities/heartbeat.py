@@ -93,16 +93,26 @@ def _send() -> None:
     activity.heartbeat(*_details())
 
 
+# How often beat() sends when the activity has no heartbeat timeout (it still learns of a
+# cancellation through heartbeats).
+UNTIMED_BEAT_SECONDS = 1.0
+
+
+def _beat_period() -> float:
+    timeout = activity.info().heartbeat_timeout
+    return max(timeout.total_seconds() / 3, 0.1) if timeout else UNTIMED_BEAT_SECONDS
+
+
 @contextlib.asynccontextmanager
 async def heartbeating(interval: float | None = None) -> AsyncIterator[None]:
     """Heartbeat in the background while the body runs (a third of the heartbeat timeout apart).
 
     Outside an activity, or without a heartbeat timeout, it does nothing.
     """
-    if not activity.in_activity() or not (timeout := activity.info().heartbeat_timeout):
+    if not activity.in_activity() or not activity.info().heartbeat_timeout:
         yield
         return
-    period = interval or max(timeout.total_seconds() / 3, 0.1)
+    period = interval or _beat_period()
 
     async def beat() -> None:
         # Not at once: the heartbeat timeout runs from the attempt's start, so the first beat
@@ -120,16 +130,6 @@ async def heartbeating(interval: float | None = None) -> AsyncIterator[None]:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-
-
-# How often beat() sends when the activity has no heartbeat timeout (it still learns of a
-# cancellation through heartbeats).
-UNTIMED_BEAT_SECONDS = 1.0
-
-
-def _beat_period() -> float:
-    timeout = activity.info().heartbeat_timeout
-    return max(timeout.total_seconds() / 3, 0.1) if timeout else UNTIMED_BEAT_SECONDS
 
 
 def beat() -> None:

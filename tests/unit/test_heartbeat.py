@@ -115,27 +115,38 @@ async def test_the_background_task_stops_when_the_body_raises() -> None:
 class FakeClock:
     """Stands in for time.monotonic in activities.heartbeat: moves only when told to."""
 
+    START = 1000.0
+
     def __init__(self) -> None:
-        self.now = 1000.0
+        self.now = self.START
 
     def __call__(self) -> float:
         return self.now
 
-
-async def test_progress_beats_are_sent_at_most_once_per_third_of_the_timeout(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    clock = FakeClock()
-    monkeypatch.setattr(heartbeat, "_clock", clock)
-    env, heartbeats = environment(heartbeat_timeout=timedelta(seconds=3))
-
-    async def stream() -> list[int]:
+    def beats_at(self, steps: tuple[float, ...], heartbeats: list[tuple]) -> list[int]:
+        """A progress beat at each step (seconds after START): heartbeats sent after each."""
         sent = []
-        for step in (0.0, 0.2, 0.5, 0.99, 1.0, 1.5, 2.0, 2.1):
-            clock.now = 1000.0 + step
+        for step in steps:
+            self.now = self.START + step
             heartbeat.beat()
             sent.append(len(heartbeats))
         return sent
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    fake = FakeClock()
+    monkeypatch.setattr(heartbeat, "_clock", fake)
+    return fake
+
+
+async def test_progress_beats_are_sent_at_most_once_per_third_of_the_timeout(
+    clock: FakeClock,
+) -> None:
+    env, heartbeats = environment(heartbeat_timeout=timedelta(seconds=3))
+
+    async def stream() -> list[int]:
+        return clock.beats_at((0.0, 0.2, 0.5, 0.99, 1.0, 1.5, 2.0, 2.1), heartbeats)
 
     sent = await env.run(stream)
 
@@ -144,17 +155,12 @@ async def test_progress_beats_are_sent_at_most_once_per_third_of_the_timeout(
 
 
 async def test_without_a_heartbeat_timeout_progress_still_beats_once_a_second(
-    monkeypatch: pytest.MonkeyPatch,
+    clock: FakeClock,
 ) -> None:
-    clock = FakeClock()
-    monkeypatch.setattr(heartbeat, "_clock", clock)
     env, heartbeats = environment(heartbeat_timeout=None)
 
     async def stream() -> int:
-        for step in (0.0, 0.5, 1.0, 1.2):
-            clock.now = 1000.0 + step
-            heartbeat.beat()
-        return len(heartbeats)
+        return clock.beats_at((0.0, 0.5, 1.0, 1.2), heartbeats)[-1]
 
     assert await env.run(stream) == 2
 
@@ -178,41 +184,26 @@ async def test_a_body_shorter_than_the_period_sends_no_heartbeat() -> None:
 
 
 async def test_after_begin_attempt_the_first_progress_beat_is_due_a_period_later(
-    monkeypatch: pytest.MonkeyPatch,
+    clock: FakeClock,
 ) -> None:
-    clock = FakeClock()
-    monkeypatch.setattr(heartbeat, "_clock", clock)
     env, heartbeats = environment(heartbeat_timeout=timedelta(seconds=3))
 
     async def stream() -> list[int]:
         heartbeat.begin_attempt()
-        sent = []
-        for step in (0.1, 0.9, 1.0, 1.5, 2.0):
-            clock.now = 1000.0 + step
-            heartbeat.beat()
-            sent.append(len(heartbeats))
-        return sent
+        return clock.beats_at((0.1, 0.9, 1.0, 1.5, 2.0), heartbeats)
 
     assert await env.run(stream) == [0, 0, 1, 1, 2]
 
 
-async def test_carrying_sends_at_once_and_restarts_the_period(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    clock = FakeClock()
-    monkeypatch.setattr(heartbeat, "_clock", clock)
+async def test_carrying_sends_at_once_and_restarts_the_period(clock: FakeClock) -> None:
     env, heartbeats = environment(heartbeat_timeout=timedelta(seconds=3))
 
     async def repair_round() -> list[int]:
         heartbeat.begin_attempt()
-        clock.now = 1000.5
+        clock.now = FakeClock.START + 0.5
         heartbeat.carry("usage", {"input_tokens": 300})
-        sent = [len(heartbeats)]
-        for step in (1.2, 1.5):  # under a period since the carry, then a period
-            clock.now = 1000.0 + step
-            heartbeat.beat()
-            sent.append(len(heartbeats))
-        return sent
+        # Under a period since the carry, then a period.
+        return [len(heartbeats), *clock.beats_at((1.2, 1.5), heartbeats)]
 
     assert await env.run(repair_round) == [1, 1, 2]
     assert all(h == ({"usage": {"input_tokens": 300}},) for h in heartbeats)
