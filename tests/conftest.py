@@ -3,6 +3,7 @@
 import contextlib
 import os
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -25,8 +26,20 @@ pytest_plugins = ["tests.support.browser"]
 # Worker processes the tests start (``make run`` in a test, WorkerProcess) stop within seconds
 # even when a test leaves work in flight; the tests of the grace itself set their own value.
 os.environ.setdefault("TICKETS_SHUTDOWN_GRACE_SECONDS", TEST_SHUTDOWN_GRACE_SECONDS)
+# The tests read what the command-line client prints in this process too: the same width as
+# the processes they start (tests/support/processes.py), whatever the shell or pytest-xdist's
+# workers export (COLUMNS=80 wraps the report's lines).
+os.environ["COLUMNS"] = "200"
 
 _started = StartedWorkflows()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Two tests with one node id stop the run: pytest-xdist keys its work by node id and would
+    run one of them and drop the rest without a word (docs/testing.md)."""
+    repeated = sorted(n for n, count in Counter(item.nodeid for item in items).items() if count > 1)
+    if repeated:
+        raise pytest.UsageError(f"tests collected more than once under one node id: {repeated}")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -35,8 +48,8 @@ def pytest_configure(config: pytest.Config) -> None:
     compile_workflow_modules()
 
 
-@pytest.fixture(scope="session")
-async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
+@contextlib.asynccontextmanager
+async def _time_skipping_server() -> AsyncIterator[WorkflowEnvironment]:
     """The time-skipping test server, from the pip package (no download), with the ticket search
     attributes registered (it knows none until they are added through its operator service)."""
     env = await WorkflowEnvironment.start_time_skipping(
@@ -46,8 +59,27 @@ async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
         test_server_existing_path=binary("temporal-test-server"),
     )
     await ensure_search_attributes(env.client)
-    yield env
-    await env.shutdown()
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
+    """The time-skipping server the session shares."""
+    async with _time_skipping_server() as env:
+        yield env
+
+
+@pytest.fixture
+async def private_ts_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping server of the test's own, for a test that leaves the server unable to skip
+    time: a workflow that closes while one of its activities is still running keeps the test
+    server's time locked for good (temporal-test-server 1.40), and every later ``sleep`` on that
+    server hangs. On the shared server that failed whichever sleeping test came next."""
+    async with _time_skipping_server() as env:
+        yield env
 
 
 @pytest.fixture(scope="session")
@@ -84,7 +116,9 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
 async def replay_check(request: pytest.FixtureRequest) -> AsyncIterator[None]:
     """Every workflow a test starts (with its runs and children) is replayed against the current
     code when the test ends, on whichever server the test used."""
-    env_name = "dev_env" if "dev_env" in request.fixturenames else "ts_env"
+    env_name = next(
+        (name for name in ("private_ts_env", "dev_env") if name in request.fixturenames), "ts_env"
+    )
     env: WorkflowEnvironment = request.getfixturevalue(env_name)
     _started.started.clear()
     yield

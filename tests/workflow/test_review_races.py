@@ -68,9 +68,13 @@ async def test_a_malformed_review_signal_is_recorded_as_ignored_with_the_reason(
     assert "an edit needs the new text" in reviews[0].note
 
 
+# Its own server is set up before replay_check, which replays on it.
+@pytest.mark.usefixtures("private_ts_env")
 async def test_cancelling_a_ticket_mid_call_cancels_it_instead_of_falling_back_or_failing(
-    ts_env: WorkflowEnvironment, task_queue: str
+    private_ts_env: WorkflowEnvironment, task_queue: str
 ) -> None:
+    # The resolver is still running when the ticket closes: that locks the test server's time
+    # for good, so this test has a server of its own (tests/conftest.py, private_ts_env).
     gate = asyncio.Event()
     agents = FakeAgents(resolver_gate=gate)
     services = FakeTicketServices()
@@ -79,7 +83,7 @@ async def test_cancelling_a_ticket_mid_call_cancels_it_instead_of_falling_back_o
         routes=services.config.routes
         | {AgentRole.RESOLVER: [route, AgentRoute(provider=route.provider, model="backup")]}
     )
-    async with ticket_on_fakes(ts_env.client, task_queue, agents, services) as handle:
+    async with ticket_on_fakes(private_ts_env.client, task_queue, agents, services) as handle:
         await asyncio.wait_for(agents.resolver_entered.wait(), timeout=10)
         await handle.cancel()
         with pytest.raises(WorkflowFailureError) as ended:
