@@ -33,8 +33,13 @@ lock:
 run: $(STAMP)
 	$(BIN)/python -m starter run $(RUN_ARGS)
 
+# Two pytest processes, each a whole test file at a time (module fixtures start once): most
+# tests wait on servers and subprocesses, so one process leaves two cores half idle
+# (docs/testing.md). TEST_WORKERS=0 runs everything in this one process.
+TEST_WORKERS ?= 2
+
 test: $(STAMP)
-	$(BIN)/python -m pytest $(TEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(TEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
