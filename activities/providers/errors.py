@@ -5,6 +5,11 @@ error code, message, Retry-After); ``to_application_error`` decides what Tempora
 
 - retryable, with backoff from the retry policy: timeouts, connection errors, 408, 409, 429
   (the next attempt waits for Retry-After when the provider sends one), 5xx, "overloaded";
+- a 429 is also *benign* (``ApplicationErrorCategory.BENIGN``): the provider is busy, not
+  unwell, and the call waits its turn. The SDK then logs the attempt at DEBUG instead of a
+  warning with a traceback, and leaves it out of ``temporal_activity_execution_failed`` and off
+  the error status of its ``RunActivity`` span; the product's own telemetry still counts it
+  (``tickets_provider_failures_total{class="rate_limited"}``, the ``chat`` span's ``error.type``);
 - non-retryable, with the provider's message: bad request, authentication, permission, not
   found, unprocessable, context length exceeded, spend limits reached.
 
@@ -28,7 +33,7 @@ from datetime import timedelta
 from typing import Final
 
 import httpx2
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from shared import names
 
@@ -37,6 +42,7 @@ MAX_RETRY_AFTER: Final = timedelta(minutes=10)
 RETRYABLE_STATUS: Final = frozenset({408, 409, 429})
 # The type of a rate-limit failure: retried for as long as the call's time bound allows.
 RATE_LIMITED_TYPE: Final = "ProviderRateLimited"
+UNSPECIFIED: Final = ApplicationErrorCategory.UNSPECIFIED
 CONTEXT_LENGTH_HINTS: Final = (
     "context_length_exceeded",
     "context length",
@@ -142,12 +148,14 @@ def _classify(failure: ProviderFailure, secrets: Iterable[str]) -> ApplicationEr
     message = scrub(failure.message, secrets)[:500]
     status = f" ({failure.status})" if failure.status else ""
 
-    def retryable(kind: str, text: str) -> ApplicationError:
+    def retryable(
+        kind: str, text: str, category: ApplicationErrorCategory = UNSPECIFIED
+    ) -> ApplicationError:
         delay = None
         wait = failure.retry_after
         if wait is not None and math.isfinite(wait) and wait > 0:
             delay = timedelta(seconds=min(wait, MAX_RETRY_AFTER.total_seconds()))
-        return ApplicationError(text, type=kind, next_retry_delay=delay)
+        return ApplicationError(text, type=kind, next_retry_delay=delay, category=category)
 
     def permanent(kind: str, text: str) -> ApplicationError:
         return ApplicationError(text, type=kind, non_retryable=True)
@@ -164,7 +172,11 @@ def _classify(failure: ProviderFailure, secrets: Iterable[str]) -> ApplicationEr
         return permanent("ProviderQuotaExceeded", f"{who} spend limit reached{status}: {message}")
     code = failure.status or 0
     if code == 429:
-        return retryable(RATE_LIMITED_TYPE, f"{who} rate limit{status}: {message}")
+        return retryable(
+            RATE_LIMITED_TYPE,
+            f"{who} rate limit{status}: {message}",
+            ApplicationErrorCategory.BENIGN,
+        )
     if (
         code in RETRYABLE_STATUS
         or code >= 500

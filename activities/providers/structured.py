@@ -135,6 +135,7 @@ def with_usage(err: ApplicationError, usage: Usage) -> ApplicationError:
         type=err.type,
         non_retryable=err.non_retryable,
         next_retry_delay=err.next_retry_delay,
+        category=err.category,
     )
 
 

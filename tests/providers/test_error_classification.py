@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import pytest
+from temporalio.exceptions import ApplicationErrorCategory
 
 from activities.providers.errors import (
     MAX_RETRY_AFTER,
@@ -15,6 +16,8 @@ from activities.providers.errors import (
     should_retry_header,
     to_application_error,
 )
+from activities.providers.structured import with_usage
+from shared.agents import Usage
 
 SECRET = "sk-test-secret-123456"
 
@@ -140,6 +143,30 @@ def test_failure_is_classified_by_type_retryability_and_delay(
     assert err.type == kind
     assert err.non_retryable is non_retryable
     assert err.next_retry_delay == delay
+
+
+@pytest.mark.parametrize(
+    ("given", "benign"),
+    [
+        pytest.param(failure(status=429, retry_after=7), True, id="429"),
+        pytest.param(failure(status=500), False, id="500"),
+        pytest.param(failure(timeout=True), False, id="timeout"),
+        pytest.param(failure(status=401), False, id="401"),
+        pytest.param(failure(status=429, should_retry=False), False, id="429-told-not-to-retry"),
+    ],
+)
+def test_only_a_429_that_will_be_retried_is_benign(given: ProviderFailure, benign: bool) -> None:
+    """A busy provider is not a failing one: the SDK keeps a benign error out of its warnings
+    and failure metrics. A 429 the provider says not to retry ends the route: not benign."""
+    err = to_application_error(given)
+    expected = ApplicationErrorCategory.BENIGN if benign else ApplicationErrorCategory.UNSPECIFIED
+    assert err.category == expected
+
+
+def test_the_usage_added_to_an_error_keeps_its_category() -> None:
+    err = to_application_error(failure(status=429))
+    usage = Usage(provider="openai", model="m", input_tokens=10, output_tokens=2)
+    assert with_usage(err, usage).category == ApplicationErrorCategory.BENIGN
 
 
 def test_message_names_the_provider_status_and_provider_message() -> None:
