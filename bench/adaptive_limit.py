@@ -9,14 +9,17 @@ provider has no requests_per_minute, so its queue's rate controller (workflows/r
 starts it at 2 requests/s and finds the limit from the 429s. Then the same run with the limit
 declared (the queue set to R by the worker), as the reference for what the machine can do.
 Reported: answered calls per second over the whole run / R, the share of requests answered 429,
-tickets not completed, the rate left on the queue. Target: >= 0.9 of R with <= 2% 429s, no
-ticket lost.
+tickets not completed, the rate left on the queue; and, for the adaptive run, each second in
+which the provider answered 429 or the controller set a rate (from the controller's history),
+so the 429s of slow start can be told from those of the probes. Target: >= 0.9 of R with <= 2%
+429s, no ticket lost.
 """
 
 import argparse
 import asyncio
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 from temporalio.client import Client
@@ -25,6 +28,7 @@ from activities.queue_rate import api_rate
 from bench.stack import embedded_server
 from policy.adaptive_rate import ControllerState
 from shared import names
+from shared.rate_control import QueueRateChange
 from tests.support.fake_llm import GOOD_OUTPUTS, FakeLLMServer, Recorded, Reply
 from tests.support.llm_pipeline import llm_pipeline, llm_setup
 from tests.support.tickets import make_ticket, start_ticket
@@ -58,21 +62,26 @@ async def scenario(
         queue = f"bench-{uuid.uuid4().hex[:6]}"
         provider_queue = names.llm_task_queue(setup.names["openai"])
         started = time.monotonic()
+        wall_started = datetime.now(UTC)
         async with llm_pipeline(client, queue, data, setup):
             handles = [
                 await start_ticket(client, queue, make_ticket(ticket_id=f"A{i}-{queue}"))
                 for i in range(tickets)
             ]
             results = await asyncio.gather(*(h.result() for h in handles), return_exceptions=True)
-            decreases = 0
+            decreases, changes = 0, []
             if adaptive:
-                controller = client.get_workflow_handle(names.rate_controller_id(provider_queue))
+                controller_id = names.rate_controller_id(provider_queue)
+                controller = client.get_workflow_handle(controller_id)
                 state = await controller.query(names.RATE_STATE_QUERY, result_type=ControllerState)
                 decreases = state.decreases
+                changes = await rate_changes(client, controller_id)
             queue_rate = await api_rate(client, provider_queue) if adaptive else rps
         wall = time.monotonic() - started
         calls = fake.calls()
     answered = len(calls) - fake.rate_limited
+    if adaptive and calls:
+        print_timeline(calls, changes, started, wall_started, rps)
     window = (calls[-1].at - calls[0].at) if len(calls) > 1 else wall
     completed = sum(getattr(r, "state", None) == "COMPLETED" for r in results)
     return {
@@ -86,6 +95,55 @@ async def scenario(
         "decreases": decreases,
         "wall": wall,
     }
+
+
+async def rate_changes(client: Client, controller_id: str) -> list[tuple[datetime, float]]:
+    """Every rate the controller set on the queue (all its runs), from its history: when the
+    set-rate activity was scheduled, and the rate."""
+    changes: list[tuple[datetime, float]] = []
+    async for execution in client.list_workflows(f"WorkflowId = '{controller_id}'"):
+        handle = client.get_workflow_handle(controller_id, run_id=execution.run_id)
+        async for event in handle.fetch_history_events():
+            if not event.HasField("activity_task_scheduled_event_attributes"):
+                continue
+            (change,) = await client.data_converter.decode(
+                event.activity_task_scheduled_event_attributes.input.payloads, [QueueRateChange]
+            )
+            changes.append((event.event_time.ToDatetime(UTC), change.requests_per_second))
+    return sorted(changes)
+
+
+def print_timeline(
+    calls: list[Recorded],
+    changes: list[tuple[datetime, float]],
+    started: float,
+    started_wall: datetime,
+    rps: float,
+) -> None:
+    """Per second of the adaptive run: requests the provider answered and refused (429), and
+    the rates the controller set in that second (cuts marked), to see which 429s slow start
+    caused and which the probes above the limit did."""
+    first = calls[0].at
+    seconds = int(calls[-1].at - first) + 1
+    answered, refused = [0] * seconds, [0] * seconds
+    for call in calls:
+        column = refused if call.reply is not None and call.reply.status == 429 else answered
+        column[int(call.at - first)] += 1
+    # The fake's clock is this process's monotonic clock, the history's is wall time: both are
+    # counted from the moment the run started.
+    set_in: dict[int, list[str]] = {}
+    before = None
+    for at, rate in changes:
+        second = int(started + (at - started_wall).total_seconds() - first)
+        mark = " (cut)" if before is not None and rate < before else ""
+        set_in.setdefault(max(second, 0), []).append(f"{rate:g}{mark}")
+        before = rate
+    print(f"adaptive run, second by second (limit {rps:g}/s): answered / 429 / rate set")
+    for second in range(seconds):
+        if refused[second] or second in set_in:
+            rates = ", ".join(set_in.get(second, []))
+            print(f"  {second:>3} s  {answered[second]:>3} / {refused[second]:>2}  {rates}")
+    print()
 
 
 async def run(tickets: int, rps: float, latency: float) -> int:
