@@ -42,7 +42,6 @@ MAX_RETRY_AFTER: Final = timedelta(minutes=10)
 RETRYABLE_STATUS: Final = frozenset({408, 409, 429})
 # The type of a rate-limit failure: retried for as long as the call's time bound allows.
 RATE_LIMITED_TYPE: Final = "ProviderRateLimited"
-UNSPECIFIED: Final = ApplicationErrorCategory.UNSPECIFIED
 CONTEXT_LENGTH_HINTS: Final = (
     "context_length_exceeded",
     "context length",
@@ -149,7 +148,9 @@ def _classify(failure: ProviderFailure, secrets: Iterable[str]) -> ApplicationEr
     status = f" ({failure.status})" if failure.status else ""
 
     def retryable(
-        kind: str, text: str, category: ApplicationErrorCategory = UNSPECIFIED
+        kind: str,
+        text: str,
+        category: ApplicationErrorCategory = ApplicationErrorCategory.UNSPECIFIED,
     ) -> ApplicationError:
         delay = None
         wait = failure.retry_after
