@@ -28,14 +28,21 @@ def sample_ids() -> list[str]:
     ]
 
 
+def embedded_ports() -> list[str]:
+    """Free ports for the embedded server's Web UI and its codec server. Both are named: the
+    codec server's default (the UI's port + 1) is not known to be free, and with two test
+    processes another server or connection took it between the job's check and its bind."""
+    return ["--ui-port", str(free_port()), "--codec-port", str(free_port())]
+
+
 @pytest.mark.timeout(300)
 def test_the_main_job_starts_its_own_server_processes_the_samples_and_stops_everything(
     tmp_path: Path,
 ) -> None:
-    port, ui_port = free_port(), free_port()
+    port, ports = free_port(), embedded_ports()
     env = environment(f"127.0.0.1:{port}", tmp_path / "data")
 
-    first = run_cli(env, "run", "--ui-port", str(ui_port), timeout=120)
+    first = run_cli(env, "run", *ports, timeout=120)
 
     assert first.code == 0, first.output
     assert f"Starting the embedded Temporal server on 127.0.0.1:{port}" in first.stdout
@@ -46,7 +53,7 @@ def test_the_main_job_starts_its_own_server_processes_the_samples_and_stops_ever
     assert not port_is_open(port), "the embedded server was left running"
     assert "worker: stopped" in (tmp_path / "data" / "worker.log").read_text()
 
-    second = run_cli(env, "run", "--json", "--ui-port", str(ui_port), timeout=120)
+    second = run_cli(env, "run", "--json", *ports, timeout=120)
 
     assert second.code == 0, second.output
     payload = json.loads(second.stdout)
@@ -72,11 +79,11 @@ def test_the_main_job_uses_a_server_that_already_answers(stack: Stack, tmp_path:
 
 
 def test_sigterm_stops_a_kept_running_job_and_everything_it_started(tmp_path: Path) -> None:
-    port, ui_port = free_port(), free_port()
+    port = free_port()
     env = environment(f"127.0.0.1:{port}", tmp_path / "data")
     tickets = tmp_path / "one.jsonl"
     tickets.write_text('{"id": "K-1", "subject": "Invoice copy", "body": "Where is my invoice?"}\n')
-    job = start_cli(env, "run", "--file", str(tickets), "--keep-running", "--ui-port", str(ui_port))
+    job = start_cli(env, "run", "--file", str(tickets), "--keep-running", *embedded_ports())
     try:
         assert job.stdout is not None and job.stderr is not None
         seen: list[str] = []
