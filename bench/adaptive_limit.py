@@ -25,6 +25,7 @@ from pathlib import Path
 from temporalio.client import Client
 
 from activities.queue_rate import api_rate
+from bench.llm_rate_limit import per_second
 from bench.stack import embedded_server
 from policy.adaptive_rate import ControllerState
 from shared import names
@@ -125,10 +126,12 @@ def print_timeline(
     caused and which the probes above the limit did."""
     first = calls[0].at
     seconds = int(calls[-1].at - first) + 1
-    answered, refused = [0] * seconds, [0] * seconds
-    for call in calls:
-        column = refused if call.reply is not None and call.reply.status == 429 else answered
-        column[int(call.at - first)] += 1
+    refused_at = [c.at for c in calls if c.reply is not None and c.reply.status == 429]
+    answered_at = [c.at for c in calls if c.reply is None or c.reply.status != 429]
+    answered, refused = (
+        (counts + [0] * seconds)[:seconds]
+        for counts in (per_second(answered_at, first), per_second(refused_at, first))
+    )
     # The fake's clock is this process's monotonic clock, the history's is wall time: both are
     # counted from the moment the run started.
     set_in: dict[int, list[str]] = {}
