@@ -107,14 +107,14 @@ class AgentActivities:
             reply = await observed_call(spec, route, kind, request, call)
         except Exception as err:
             if reporter is not None:
-                reporter.record(err)
+                reporter.record(err, provider.declared_rate)
             # Rate limits retry until the call's time bound; other failures only a few times.
             replaced = budget.spend(err)
             if replaced is err:
                 raise
             raise replaced from None
         if reporter is not None:
-            reporter.record(None)
+            reporter.record(None, provider.declared_rate)
         return reply
 
     @activity.defn(name=names.CLASSIFY_TICKET)

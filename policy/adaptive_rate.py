@@ -24,6 +24,13 @@ Temporal or reads a clock: ``now`` is seconds on the workflow's clock, passed in
   stays put is probed less and less often.
 - (The first rules, which a controller run from before patch "steady-probes" replays: a ceiling
   up to 10% above the measured limit and at least 15% above the cut, no plateau.)
+- A declared limit (since patch "declared-limits"): a provider that says its limit in its
+  answers' headers (OpenAI's ``x-ratelimit-limit-requests``, Anthropic's
+  ``anthropic-ratelimit-requests-limit``) gets a share of it at once (the provider's
+  ``rate_limit_headroom``, as a configured limit does), with no slow
+  start, and the rate never goes above that share (no probing past what the provider says). A
+  429 below it (another client of the same key) still cuts, and the climb back and the probes
+  stop at the share. A declared limit that moves starts over from its share.
 - Circuit breaker: when at least ``BREAKER_MIN_CALLS`` calls ended in the last few seconds
   (counts fading by half every ``BREAKER_HALF_LIFE_SECONDS``) and ``BREAKER_FAILURE_SHARE`` of
   them failed (5xx, timeouts, connection errors), the queue gets rate
@@ -100,6 +107,14 @@ BREAKER_FAILURE_SHARE: Final = 0.5
 BREAKER_HALF_LIFE_SECONDS: Final = 5.0
 # While half-open, the queue runs at this rate to test the provider.
 PROBE_RATE: Final = 1.0
+# Since "declared-limits": the share of a provider's declared limit the queue is set to, and
+# never above, when the caller does not say (the default of a provider's rate_limit_headroom:
+# one agent call can make two requests with its repair round, and other clients may share the
+# key). The 429 rules below it are unchanged.
+DECLARED_SHARE: Final = 0.9
+# A declared limit that changed by more than this share of itself (a new tier, another model's
+# limit governing) replaces what the 429s taught: the rate starts again from its share.
+DECLARED_MOVED: Final = 0.05
 
 Phase = Literal["slow_start", "steady", "open", "probing"]
 
@@ -113,6 +128,7 @@ class Window:
     rate_limited: int = 0  # 429s
     failed: int = 0  # 5xx, timeouts, connection errors
     retry_after: float | None = None  # the longest Retry-After among the 429s, seconds
+    declared_rate: float | None = None  # the provider's declared limit (headers), requests/s
 
 
 class ControllerState(BaseModel):
@@ -132,6 +148,8 @@ class ControllerState(BaseModel):
     open_until: float = 0.0  # the breaker's cool-down ends (workflow clock, seconds)
     decreases: int = 0
     openings: int = 0
+    # The limit the provider declares in its headers, requests per second (declared-limits).
+    declared: float | None = Field(default=None, gt=0)
 
     def queue_rate(self) -> float:
         """What the task queue should be set to: 0 while open, the probe rate while probing."""
@@ -156,12 +174,25 @@ def step(
     cool_down: float,
     *,
     steady_probes: bool = True,
+    declared_limits: bool = True,
+    declared_share: float = DECLARED_SHARE,
 ) -> ControllerState:
     """The state after one tick's window, at ``now`` (seconds on the workflow clock).
 
     ``steady_probes`` False is the first version's rules (no plateau, a ceiling up to 10% above
-    the measured limit): what a controller run started before them replays with."""
+    the measured limit): what a controller run started before them replays with.
+    ``declared_limits`` False ignores the limits providers declare (runs from before them);
+    ``declared_share`` is the share of a declared limit the queue is set to."""
     state = _remembered(_measured(state, window), window)
+    if not declared_limits:
+        return _step(state, window, now, cool_down, steady_probes)
+    state = _declared(state, window, declared_share)
+    return _capped(_step(state, window, now, cool_down, steady_probes), declared_share)
+
+
+def _step(
+    state: ControllerState, window: Window, now: float, cool_down: float, steady_probes: bool
+) -> ControllerState:
     if state.phase == "open":
         if now < state.open_until:
             return state
@@ -185,6 +216,35 @@ def step(
             update={"rate": rate, "probe_ticks": state.probe_ticks + 1 if above else 0}
         )
     return state
+
+
+def _declared(state: ControllerState, window: Window, share_of: float) -> ControllerState:
+    """A limit the provider declared for the first time, or one that moved: the rate starts
+    from its share (the breaker's rate to come back to, while open or probing)."""
+    new = window.declared_rate
+    old = state.declared
+    if new is None or (old is not None and abs(new - old) <= DECLARED_MOVED * old):
+        return state
+    share = share_of * new
+    if state.phase in ("open", "probing"):
+        return state.model_copy(update={"declared": new, "rate": share})
+    return state.model_copy(
+        update={
+            "declared": new,
+            "rate": share,
+            "phase": "steady",
+            "ceiling": share / CEILING_SHARE,  # the climb after a cut ends at the share
+            "probe_ticks": 0,
+            "confirmations": 0,
+        }
+    )
+
+
+def _capped(state: ControllerState, share_of: float) -> ControllerState:
+    """Never above the share of the declared limit: no probing past what the provider says."""
+    if state.declared is None or state.rate <= share_of * state.declared:
+        return state
+    return state.model_copy(update={"rate": share_of * state.declared})
 
 
 def _measured(state: ControllerState, window: Window) -> ControllerState:

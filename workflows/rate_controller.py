@@ -44,6 +44,9 @@ SET_RATE_RETRY: Final = RetryPolicy(initial_interval=timedelta(seconds=1), maxim
 # (policy/adaptive_rate.py: plateau). Different rates mean different set-rate activities, so a
 # run started under the first rules replays them; every run (continue-as-new too) asks once.
 PATCH_STEADY_PROBES: Final = "steady-probes"
+# Providers that declare their limit in their headers get a share of it at once and never more
+# (policy/adaptive_rate.py): different rates again, so runs from before replay without it.
+PATCH_DECLARED_LIMITS: Final = "declared-limits"
 
 
 def _seconds(moment: timedelta) -> float:
@@ -74,6 +77,7 @@ class ProviderRateController:
         # previous run applied this state's rate before continuing as new.
         applied = self._state.queue_rate()
         steady_probes = workflow.patched(PATCH_STEADY_PROBES)
+        declared_limits = workflow.patched(PATCH_DECLARED_LIMITS)
         last = workflow.now()
         for _ in range(TICKS_PER_RUN):
             if workflow.info().is_continue_as_new_suggested():
@@ -100,6 +104,7 @@ class ProviderRateController:
                 rate_limited=report.rate_limited,
                 failed=report.failed,
                 retry_after=report.retry_after,
+                declared_rate=report.declared_rate,
             )
             last = now
             self._state = step(
@@ -108,6 +113,8 @@ class ProviderRateController:
                 now.timestamp(),
                 start.cool_down_seconds,
                 steady_probes=steady_probes,
+                declared_limits=declared_limits,
+                declared_share=start.declared_share,
             )
             wanted = round(self._state.queue_rate(), 3)
             if wanted != applied and await self._apply(start.provider_queue, wanted):
@@ -118,10 +125,15 @@ class ProviderRateController:
         )
 
     async def _apply(self, queue: str, rate: float) -> bool:
+        steady = (
+            "adaptive limit (AIMD on the provider's 429s)"
+            if self._state.declared is None
+            else "adaptive limit (the provider's declared limit, less a margin; AIMD on its 429s)"
+        )
         reason = {
             "open": "circuit open: the provider is failing most calls",
             "probing": "circuit half-open: probing the provider",
-        }.get(self._state.phase, "adaptive limit (AIMD on the provider's 429s)")
+        }.get(self._state.phase, steady)
         try:
             await workflow.execute_activity(
                 names.SET_QUEUE_RATE,

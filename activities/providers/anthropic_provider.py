@@ -72,6 +72,7 @@ class AnthropicProvider(LLMProvider):
             base_url=config.base_url,
             max_retries=0,
             timeout=httpx2.Timeout(config.timeout_seconds, connect=CONNECT_TIMEOUT),
+            http_client=self._http_client(anthropic.DefaultAsyncHttpxClient),
         )
 
     def _error(self, err: Exception) -> ApplicationError:

@@ -32,6 +32,10 @@ class Provider(ABC):
     """One backend. Implementations are async and never block the event loop."""
 
     name: str
+    # The request limit the provider declared in its latest answer's headers, requests per
+    # second (rate_headers.py); None when it declares none. Read by the adaptive controller's
+    # reports (activities/rate_reports.py).
+    declared_rate: float | None = None
 
     @abstractmethod
     async def run(self, spec: AgentSpec[InT, OutT], request: InT, model: str) -> AgentReply[OutT]:

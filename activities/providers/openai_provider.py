@@ -76,6 +76,7 @@ class OpenAIProvider(LLMProvider):
             base_url=config.base_url,
             max_retries=0,
             timeout=httpx2.Timeout(config.timeout_seconds, connect=CONNECT_TIMEOUT),
+            http_client=self._http_client(openai.DefaultAsyncHttpxClient),
         )
 
     def _error(self, err: Exception) -> ApplicationError:

@@ -9,10 +9,11 @@ import copy
 import functools
 import time
 from abc import abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+import httpx2
 from pydantic import BaseModel, ValidationError
 from temporalio.exceptions import ApplicationError
 
@@ -20,6 +21,7 @@ from activities.heartbeat import carry
 from activities.heartbeat import earlier as carried_earlier
 from activities.providers.base import AgentSpec, InT, OutT, Provider
 from activities.providers.errors import INVALID_OUTPUT_TYPE
+from activities.providers.rate_headers import declared_requests_per_second
 from shared.agents import AgentReply, Usage, total_usage
 from shared.provider_config import ModelPrice, ProviderConfig, cost_usd
 
@@ -153,6 +155,19 @@ class LLMProvider(Provider):
         self.config = config
         self._prices = prices
         self._secrets = list(secrets)
+        self.declared_rate = None
+
+    async def _response_seen(self, response: httpx2.Response) -> None:
+        """Every HTTP response the SDK receives (an event hook on its client, so 429s and
+        streamed answers alike, as soon as their headers arrive): keeps the declared limit."""
+        rate = declared_requests_per_second(response.headers)
+        if rate is not None:
+            self.declared_rate = rate
+
+    def _http_client(self, make: Callable[..., httpx2.AsyncClient]) -> httpx2.AsyncClient:
+        """The SDK's own default HTTP client (its timeouts, connection limits, redirects) with
+        the response hook above."""
+        return make(event_hooks={"response": [self._response_seen]})
 
     @abstractmethod
     async def _call(

@@ -80,6 +80,49 @@ async def test_a_provider_answering_429_above_its_limit_gets_its_queue_rate_lowe
     assert rate is not None and rate < START_RATE
 
 
+async def test_a_provider_declaring_its_limit_gets_its_share_on_the_queue_without_a_429(
+    dev_env: WorkflowEnvironment, task_queue: str, tmp_path: Path
+) -> None:
+    declared = 10.0  # 600 a minute in every answer's headers, far above what 4 tickets ask
+    headroom = 0.8  # the provider's rate_limit_headroom: the share of the limit the queue gets
+    with FakeLLMServer() as fake:
+        fake.responder = good_answers
+        fake.limit(declared, headers=True)
+        setup = llm_setup(
+            fake,
+            provider_overrides={
+                "adaptive_limit": True,
+                "adaptive_start_rate": 1.0,
+                "rate_limit_headroom": headroom,
+            },
+        )
+        provider_queue = names.llm_task_queue(setup.names["openai"])
+        async with llm_pipeline(dev_env.client, task_queue, tmp_path, setup):
+            handles = await asyncio.gather(
+                *(
+                    start_ticket(
+                        dev_env.client, task_queue, make_ticket(ticket_id=f"D{i}-{task_queue}")
+                    )
+                    for i in range(TICKETS)
+                )
+            )
+            results: list[TicketView] = await asyncio.gather(*(h.result() for h in handles))
+
+            async def at_the_share() -> ControllerState | None:
+                state = await controller_state(dev_env, provider_queue)
+                rate = await api_rate(dev_env.client, provider_queue)
+                wanted = headroom * declared
+                return state if rate is not None and abs(rate - wanted) < 0.01 else None
+
+            state = await wait_until(at_the_share, what="the declared limit's share on the queue")
+
+    assert all(r.state is TicketState.COMPLETED for r in results)
+    assert state.declared == pytest.approx(declared)
+    # Straight there from 1/s: no slow start, no 429 to find the limit with, no cut.
+    assert state.phase == "steady" and state.decreases == 0
+    assert fake.rate_limited == 0
+
+
 def failing_openai(request: Recorded) -> Reply:
     """The openai provider is down (500 on every call); anthropic answers."""
     if request.api == "openai":

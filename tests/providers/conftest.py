@@ -32,9 +32,11 @@ def fake(shared_fake: FakeLLMServer) -> Iterator[FakeLLMServer]:
     shared_fake.script.clear()
     shared_fake.responder = None
     shared_fake.requests.clear()
+    shared_fake.limit(None)
     yield shared_fake
     shared_fake.script.clear()
     shared_fake.responder = None
+    shared_fake.limit(None)
 
 
 MakeProvider = Callable[[str], LLMProvider]

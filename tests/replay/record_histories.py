@@ -229,7 +229,8 @@ async def record_fanout() -> None:
     WORKFLOW_IDS.write_text(json.dumps(dict(sorted(ids.items())), indent=1) + "\n")
 
 
-CONTROLLER_VERSION = "v2"  # v1: before the "steady-probes" rules
+# v1: before the "steady-probes" rules; v2: before "declared-limits"
+CONTROLLER_VERSION = "v3"
 CLIMB_REPORTS, CLIMB_INTERVAL = 30, 0.35
 
 
@@ -237,7 +238,8 @@ async def record_controller() -> None:
     """A provider queue's rate controller through every phase: slow start, a 429 and its
     decrease, the breaker opening on failures, the probe after the cool-down, closing again,
     then the climb back after a cut: to the ceiling, and above it probing for a raised limit
-    (where the rules' versions differ: v2 holds at the ceiling first)."""
+    (where the rules' versions differ: v2 holds at the ceiling first); then (v3) the provider
+    declaring its limit in its headers, and the rate set to its share and held there."""
     from activities.queue_rate import ensure_controller, set_queue_rate
     from policy.adaptive_rate import ControllerState
     from shared.rate_control import OutcomeReport
@@ -278,6 +280,14 @@ async def record_controller() -> None:
             for _ in range(CLIMB_REPORTS):  # a queue that uses all it is given, for ~10 ticks
                 await handle.signal(names.RATE_REPORT_SIGNAL, OutcomeReport(answered=5))
                 await asyncio.sleep(CLIMB_INTERVAL)
+            for _ in range(CLIMB_REPORTS):  # the provider declares 4/s; the queue wants more
+                await handle.signal(
+                    names.RATE_REPORT_SIGNAL, OutcomeReport(answered=5, declared_rate=4.0)
+                )
+                await asyncio.sleep(CLIMB_INTERVAL)
+            state = await handle.query(names.RATE_STATE_QUERY, result_type=ControllerState)
+            if state.declared != 4.0:
+                raise RuntimeError(f"the controller never took the declared limit: {state}")
             history = await handle.fetch_history()
             await handle.terminate("recorded")
     finally:

@@ -13,7 +13,7 @@ import pytest
 from temporalio.client import WorkflowHistory
 
 from tests.support.temporal import ALL_WORKFLOWS, new_replayer
-from workflows.rate_controller import PATCH_STEADY_PROBES
+from workflows.rate_controller import PATCH_DECLARED_LIMITS, PATCH_STEADY_PROBES
 from workflows.review_gate import PATCH_REVIEW_FINAL_DEADLINE
 from workflows.ticket import PATCH_DELIVERY_QUEUE, PATCH_ORCHESTRATED_RESOLUTION
 
@@ -81,6 +81,14 @@ def test_rate_controllers_from_before_and_after_the_plateau_rules_are_committed(
     controllers = {p.stem: patches(p) for p in HISTORIES if p.stem.startswith("providerrate")}
     assert PATCH_STEADY_PROBES not in controllers["providerratecontroller-v1-controller"]
     assert PATCH_STEADY_PROBES in controllers["providerratecontroller-v2-controller"]
+
+
+def test_rate_controllers_from_before_and_after_declared_limits_are_committed() -> None:
+    """Both sides of the ``declared-limits`` patch: v2 ignores what providers declare (it never
+    saw one), v3 took a declared limit and held the rate at its share."""
+    controllers = {p.stem: patches(p) for p in HISTORIES if p.stem.startswith("providerrate")}
+    assert PATCH_DECLARED_LIMITS not in controllers["providerratecontroller-v2-controller"]
+    assert PATCH_DECLARED_LIMITS in controllers["providerratecontroller-v3-controller"]
 
 
 def test_histories_of_every_lifecycle_path_are_committed() -> None:

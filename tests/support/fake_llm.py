@@ -14,7 +14,8 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -92,6 +93,9 @@ class FakeLLMServer:
         self.responder: Callable[[Recorded], Reply] | None = None
         self.requests: list[Recorded] = []
         self.requests_per_second: float | None = None  # answer 429 above this rate
+        # With a rate, also declare it in every answer's headers, as OpenAI and Anthropic do
+        # (activities/providers/rate_headers.py). Off by default: a provider that says nothing.
+        self.rate_limit_headers = False
         self.rate_limited = 0
         self._lock = threading.Lock()
         self._stall = threading.Event()
@@ -126,6 +130,14 @@ class FakeLLMServer:
     def anthropic_base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def limit(self, requests_per_second: float | None, headers: bool = False) -> None:
+        """Answer 429 above ``requests_per_second`` (None: never), starting from a full bucket;
+        ``headers``: declare the limit in every answer, as OpenAI and Anthropic do."""
+        with self._lock:
+            self.requests_per_second = requests_per_second
+            self.rate_limit_headers = headers
+            self._tokens = None
+
     def push(self, *replies: Reply) -> None:
         self.script.extend(replies)
 
@@ -154,7 +166,36 @@ class FakeLLMServer:
             return True
         return False
 
+    def _limit_headers(self, api: str) -> dict[str, str]:
+        """The rate-limit headers of the provider whose wire format ``api`` is: the limit per
+        minute, what is left in the bucket and when it is full again. (The fake's bucket holds
+        one second of requests, not a minute's, so ``remaining`` counts down from R, not 60 R.)"""
+        if not self.rate_limit_headers or self.requests_per_second is None:
+            return {}
+        rate = self.requests_per_second
+        left = max(self._tokens or 0.0, 0.0)
+        refill = max(max(rate, 1.0) - left, 0.0) / rate
+        limit, remaining = str(round(rate * 60)), str(int(left))
+        if api == "anthropic":
+            full = datetime.now(UTC) + timedelta(seconds=refill)
+            return {
+                "anthropic-ratelimit-requests-limit": limit,
+                "anthropic-ratelimit-requests-remaining": remaining,
+                "anthropic-ratelimit-requests-reset": full.isoformat(timespec="seconds"),
+            }
+        return {
+            "x-ratelimit-limit-requests": limit,
+            "x-ratelimit-remaining-requests": remaining,
+            "x-ratelimit-reset-requests": f"{refill:.3f}s",
+        }
+
     def _next_reply(self, request: Recorded) -> Reply:
+        reply = self._chosen_reply(request)
+        with self._lock:
+            limit = self._limit_headers(request.api)
+        return replace(reply, headers={**limit, **reply.headers}) if limit else reply
+
+    def _chosen_reply(self, request: Recorded) -> Reply:
         with self._lock:
             if self.requests_per_second is not None and not self._take_token():
                 self.rate_limited += 1
@@ -277,12 +318,14 @@ class FakeLLMServer:
                     }
                 self._json(reply.status, payload, reply.headers)
 
-            def _stream_headers(self) -> None:
+            def _stream_headers(self, headers: dict[str, str]) -> None:
                 # Chunked, on a connection that stays open, as the real APIs stream: a client
                 # reuses it for its next call instead of connecting again.
                 self.send_response(200)
                 self.send_header("content-type", "text/event-stream")
                 self.send_header("transfer-encoding", "chunked")
+                for name, value in headers.items():
+                    self.send_header(name, value)
                 self.end_headers()
 
             def _send(self, chunk: bytes) -> None:

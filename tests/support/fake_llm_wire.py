@@ -17,11 +17,14 @@ def _sse(data: Any, event: str | None = None) -> bytes:
 
 
 class WireFormats:
-    """Mixed into the fake server's request handler, which provides ``_stream_headers``,
+    """Mixed into the fake server's request handler, which provides ``_json``, ``_stream_headers``,
     ``_send``, ``_end_stream`` and ``_hold_stalled`` (a stalled reply hangs mid-stream until
     released)."""
 
-    def _stream_headers(self) -> None:
+    def _stream_headers(self, headers: dict[str, str]) -> None:
+        raise NotImplementedError
+
+    def _json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
         raise NotImplementedError
 
     def _hold_stalled(self) -> None:
@@ -56,9 +59,10 @@ class WireFormats:
                     ],
                     "usage": self._openai_usage(reply),
                 },
+                reply.headers,
             )
             return
-        self._stream_headers()
+        self._stream_headers(reply.headers)
         half = len(content) // 2
         self._send(
             _sse(
@@ -124,7 +128,7 @@ class WireFormats:
                 "cache_creation_input_tokens": reply.cache_write_tokens,
             },
         }
-        self._stream_headers()
+        self._stream_headers(reply.headers)
         self._send(_sse({"type": "message_start", "message": message}, "message_start"))
         if reply.text is not None:  # a text answer instead of the tool call
             block: dict[str, Any] = {"type": "text", "text": ""}
