@@ -32,10 +32,13 @@ class Provider(ABC):
     """One backend. Implementations are async and never block the event loop."""
 
     name: str
-    # The request limit the provider declared in its latest answer's headers, requests per
-    # second (rate_headers.py); None when it declares none. Read by the adaptive controller's
-    # reports (activities/rate_reports.py).
-    declared_rate: float | None = None
+
+    @property
+    def declared_rate(self) -> float | None:
+        """The request limit the provider declares in its answers' headers, requests per second
+        (rate_headers.py); None when it declares none. Read by the adaptive controller's
+        reports (activities/rate_reports.py)."""
+        return None
 
     @abstractmethod
     async def run(self, spec: AgentSpec[InT, OutT], request: InT, model: str) -> AgentReply[OutT]:

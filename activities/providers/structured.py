@@ -10,6 +10,7 @@ import functools
 import time
 from abc import abstractmethod
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -25,6 +26,9 @@ from activities.providers.rate_headers import declared_requests_per_second
 from shared.agents import AgentReply, Usage, total_usage
 from shared.provider_config import ModelPrice, ProviderConfig, cost_usd
 
+# The model of the call the current task is making: read by the response hook, which the SDK's
+# HTTP client runs in the calling task.
+_CALLING_MODEL: ContextVar[str] = ContextVar("calling_model", default="")
 # JSON-schema keywords every structured-output API accepts. Everything else (defaults, lengths,
 # titles) is dropped from what the model sees; pydantic still enforces it on the answer, and a
 # violation goes back to the model in the repair round.
@@ -155,14 +159,23 @@ class LLMProvider(Provider):
         self.config = config
         self._prices = prices
         self._secrets = list(secrets)
-        self.declared_rate = None
+        # The latest limit declared for each model: providers limit each model on its own.
+        self._declared: dict[str, float] = {}
+
+    @property
+    def declared_rate(self) -> float | None:
+        """The lowest of the models' declared limits: one queue carries them all, so the
+        lowest is what it can send to any of them without a 429. Stable while calls alternate
+        between models (the latest answer's limit alone would jump back and forth)."""
+        return min(self._declared.values(), default=None)
 
     async def _response_seen(self, response: httpx2.Response) -> None:
         """Every HTTP response the SDK receives (an event hook on its client, so 429s and
-        streamed answers alike, as soon as their headers arrive): keeps the declared limit."""
+        streamed answers alike, as soon as their headers arrive): keeps the model's declared
+        limit. The hook runs in the calling task, so the model is the one ``run`` set."""
         rate = declared_requests_per_second(response.headers)
         if rate is not None:
-            self.declared_rate = rate
+            self._declared[_CALLING_MODEL.get()] = rate
 
     def _http_client(self, make: Callable[..., httpx2.AsyncClient]) -> httpx2.AsyncClient:
         """The SDK's own default HTTP client (its timeouts, connection limits, redirects) with
@@ -211,6 +224,7 @@ class LLMProvider(Provider):
         return total_usage([*earlier, this_attempt])
 
     async def run(self, spec: AgentSpec[InT, OutT], request: InT, model: str) -> AgentReply[OutT]:
+        _CALLING_MODEL.set(model)  # this task's: each activity runs in a task of its own
         started = time.perf_counter()
         earlier = _earlier_usage()
         completions: list[Completion] = []

@@ -39,3 +39,24 @@ async def test_a_provider_that_declares_nothing_leaves_the_limit_unknown(
     fake.push(Reply(output=VALID_CLASSIFICATION))
     await provider.run(CLASSIFIER, classify_request(), MODELS[kind])
     assert provider.declared_rate is None
+
+
+@pytest.mark.parametrize("kind", ["openai", "anthropic"])
+async def test_models_with_limits_of_their_own_leave_the_lowest_in_force(
+    fake: FakeLLMServer, make_llm_provider: MakeProvider, kind: str
+) -> None:
+    """Providers limit each model on its own and one queue carries them all: the lowest limit
+    holds however the calls alternate, and a model's new limit replaces its old one."""
+    provider = make_llm_provider(kind)
+    small, large = MODELS[kind], MODELS[kind] + "-large"
+
+    async def answered_by(model: str, declared: float) -> float | None:
+        fake.limit(declared, headers=True)
+        fake.push(Reply(output=VALID_CLASSIFICATION))
+        await provider.run(CLASSIFIER, classify_request(), model)
+        return provider.declared_rate
+
+    assert await answered_by(large, 2.0) == pytest.approx(2.0)
+    assert await answered_by(small, 8.0) == pytest.approx(2.0)  # the large model's still holds
+    assert await answered_by(large, 4.0) == pytest.approx(4.0)  # its limit was raised
+    assert await answered_by(small, 8.0) == pytest.approx(4.0)
