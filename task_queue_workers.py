@@ -177,6 +177,6 @@ def adaptive_reporters(
                 names.rate_control_task_queue(tickets_queue),
                 config.adaptive_start_rate,
                 config.breaker_cool_down_seconds,
-                declared_share=config.rate_limit_headroom,
+                headroom=config.rate_limit_headroom,
             )
     return reporters

@@ -18,7 +18,7 @@ from temporalio.api.workflowservice.v1 import (
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
 
-from policy.adaptive_rate import DECLARED_SHARE, ControllerState
+from policy.adaptive_rate import ControllerState
 from shared import names
 from shared.rate_control import ControllerInput, OutcomeReport, QueueRateChange
 
@@ -74,7 +74,6 @@ async def ensure_controller(
     start_rate: float,
     cool_down_seconds: float,
     report: OutcomeReport | None = None,
-    declared_share: float = DECLARED_SHARE,
 ) -> None:
     """Start the queue's controller unless it runs (a second worker finds it running and leaves
     it be), with ``report`` as its first signal when given. A queue with no rate yet gets
@@ -92,7 +91,6 @@ async def ensure_controller(
         provider_queue=provider_queue,
         state=state,
         cool_down_seconds=cool_down_seconds,
-        declared_share=declared_share,
     )
     signal = (
         {"start_signal": names.RATE_REPORT_SIGNAL, "start_signal_args": [report]}

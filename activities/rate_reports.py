@@ -19,7 +19,6 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 
 from activities.queue_rate import ensure_controller
-from policy.adaptive_rate import DECLARED_SHARE
 from shared import names
 from shared.rate_control import MAX_DECLARED_PER_SECOND, OutcomeReport
 
@@ -46,33 +45,35 @@ class OutcomeReporter:
         controller_queue: str,
         start_rate: float,
         cool_down_seconds: float,
-        declared_share: float = DECLARED_SHARE,
+        headroom: float = 1.0,
     ) -> None:
         self._client = client
         self.provider_queue = provider_queue
         self._controller_queue = controller_queue
         self._start_rate = start_rate
         self._cool_down = cool_down_seconds
-        self._declared_share = declared_share
+        # The share of a declared limit the queue may use (the provider's rate_limit_headroom).
+        self._headroom = headroom
         self._counts = OutcomeReport()
 
     def record(self, error: BaseException | None, declared_rate: float | None = None) -> None:
         """One agent call ended: ``error`` is what it raised, None when it returned;
-        ``declared_rate`` the limit the provider's latest answer declared (requests/s)."""
+        ``declared_rate`` the limit the provider declares (requests/s), of which the queue is
+        allowed the headroom's share."""
         believable = declared_rate is not None and 0 < declared_rate <= MAX_DECLARED_PER_SECOND
-        declared = declared_rate if believable else None
+        allowed = declared_rate * self._headroom if declared_rate and believable else None
         if error is None:
-            self._add(OutcomeReport(answered=1, declared_rate=declared))
+            self._add(OutcomeReport(answered=1, allowed_rate=allowed))
         elif not isinstance(error, ApplicationError):
             return  # not a provider outcome (cancelled, a bug): neither limit nor health
         elif error.type in RATE_LIMITED_TYPES:
             wait = error.next_retry_delay.total_seconds() if error.next_retry_delay else None
-            self._add(OutcomeReport(rate_limited=1, retry_after=wait, declared_rate=declared))
+            self._add(OutcomeReport(rate_limited=1, retry_after=wait, allowed_rate=allowed))
         elif error.type in FAILED_TYPES:
-            self._add(OutcomeReport(failed=1, declared_rate=declared))
+            self._add(OutcomeReport(failed=1, allowed_rate=allowed))
         else:
             # Refused or invalid: the provider answered.
-            self._add(OutcomeReport(answered=1, declared_rate=declared))
+            self._add(OutcomeReport(answered=1, allowed_rate=allowed))
 
     def pending(self) -> OutcomeReport:
         """The counts not sent yet."""
@@ -88,7 +89,6 @@ class OutcomeReporter:
             self._controller_queue,
             self._start_rate,
             self._cool_down,
-            declared_share=self._declared_share,
         )
 
     async def flush(self) -> None:
@@ -109,7 +109,6 @@ class OutcomeReporter:
                 self._start_rate,
                 self._cool_down,
                 report,
-                declared_share=self._declared_share,
             )
 
     async def run(self) -> None:

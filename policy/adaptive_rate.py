@@ -26,11 +26,14 @@ Temporal or reads a clock: ``now`` is seconds on the workflow's clock, passed in
   up to 10% above the measured limit and at least 15% above the cut, no plateau.)
 - A declared limit (since patch "declared-limits"): a provider that says its limit in its
   answers' headers (OpenAI's ``x-ratelimit-limit-requests``, Anthropic's
-  ``anthropic-ratelimit-requests-limit``) gets a share of it at once (the provider's
-  ``rate_limit_headroom``, as a configured limit does), with no slow
-  start, and the rate never goes above that share (no probing past what the provider says). A
-  429 below it (another client of the same key) still cuts, and the climb back and the probes
-  stop at the share. A declared limit that moves starts over from its share.
+  ``anthropic-ratelimit-requests-limit``) has the workers report the rate it *allows* the
+  queue (the limit times the provider's ``rate_limit_headroom``, as a configured limit gets).
+  The first one sets the rate at once, with no slow start, and the rate never goes above it (no
+  probing past what the provider says). A 429 below it (another client of the same key) still
+  cuts, and the climb back and the probes stop at it. A lower allowed rate applies at once; a
+  higher one (a raised tier) only once ``ALLOWED_RAISE_TICKS`` windows in a row said so and no
+  cut is being held, so reports from workers that saw different models' limits cannot make the
+  rate jump back and forth.
 - Circuit breaker: when at least ``BREAKER_MIN_CALLS`` calls ended in the last few seconds
   (counts fading by half every ``BREAKER_HALF_LIFE_SECONDS``) and ``BREAKER_FAILURE_SHARE`` of
   them failed (5xx, timeouts, connection errors), the queue gets rate
@@ -107,14 +110,15 @@ BREAKER_FAILURE_SHARE: Final = 0.5
 BREAKER_HALF_LIFE_SECONDS: Final = 5.0
 # While half-open, the queue runs at this rate to test the provider.
 PROBE_RATE: Final = 1.0
-# Since "declared-limits": the share of a provider's declared limit the queue is set to, and
-# never above, when the caller does not say (the default of a provider's rate_limit_headroom:
-# one agent call can make two requests with its repair round, and other clients may share the
-# key). The 429 rules below it are unchanged.
-DECLARED_SHARE: Final = 0.9
-# A declared limit that changed by more than this share of itself (a new tier, another model's
-# limit governing) replaces what the 429s taught: the rate starts again from its share.
-DECLARED_MOVED: Final = 0.05
+# Since "declared-limits": an allowed rate within this share of the one in force is the same.
+ALLOWED_MOVED: Final = 0.05
+# A higher allowed rate (a raised tier) takes over only after this many windows in a row said
+# so: a window can hold the reports of some workers only (a 429 is acted on at once), and a
+# worker that has not yet called the model with the lowest limit reports a higher one.
+ALLOWED_RAISE_TICKS: Final = 5
+# An allowed rate is never applied below this (a few requests a day): the applied rate is
+# rounded to 3 decimals, and 0 would pause the queue.
+MIN_ALLOWED_RATE: Final = 0.001
 
 Phase = Literal["slow_start", "steady", "open", "probing"]
 
@@ -128,7 +132,8 @@ class Window:
     rate_limited: int = 0  # 429s
     failed: int = 0  # 5xx, timeouts, connection errors
     retry_after: float | None = None  # the longest Retry-After among the 429s, seconds
-    declared_rate: float | None = None  # the provider's declared limit (headers), requests/s
+    # The rate the provider's declared limit allows the queue (headers x headroom), requests/s.
+    allowed_rate: float | None = None
 
 
 class ControllerState(BaseModel):
@@ -148,8 +153,10 @@ class ControllerState(BaseModel):
     open_until: float = 0.0  # the breaker's cool-down ends (workflow clock, seconds)
     decreases: int = 0
     openings: int = 0
-    # The limit the provider declares in its headers, requests per second (declared-limits).
-    declared: float | None = Field(default=None, gt=0)
+    # The rate the provider's declared limit allows the queue, requests/s (declared-limits), and
+    # the windows in a row that reported a higher one.
+    allowed: float | None = Field(default=None, gt=0)
+    raise_windows: int = Field(default=0, ge=0)
 
     def queue_rate(self) -> float:
         """What the task queue should be set to: 0 while open, the probe rate while probing."""
@@ -175,19 +182,17 @@ def step(
     *,
     steady_probes: bool = True,
     declared_limits: bool = True,
-    declared_share: float = DECLARED_SHARE,
 ) -> ControllerState:
     """The state after one tick's window, at ``now`` (seconds on the workflow clock).
 
     ``steady_probes`` False is the first version's rules (no plateau, a ceiling up to 10% above
     the measured limit): what a controller run started before them replays with.
-    ``declared_limits`` False ignores the limits providers declare (runs from before them);
-    ``declared_share`` is the share of a declared limit the queue is set to."""
+    ``declared_limits`` False ignores the limits providers declare (runs from before them)."""
     state = _remembered(_measured(state, window), window)
     if not declared_limits:
         return _step(state, window, now, cool_down, steady_probes)
-    state = _declared(state, window, declared_share)
-    return _capped(_step(state, window, now, cool_down, steady_probes), declared_share)
+    state = _allowed(state, window, now)
+    return _capped(_step(state, window, now, cool_down, steady_probes))
 
 
 def _step(
@@ -218,33 +223,42 @@ def _step(
     return state
 
 
-def _declared(state: ControllerState, window: Window, share_of: float) -> ControllerState:
-    """A limit the provider declared for the first time, or one that moved: the rate starts
-    from its share (the breaker's rate to come back to, while open or probing)."""
-    new = window.declared_rate
-    old = state.declared
-    if new is None or (old is not None and abs(new - old) <= DECLARED_MOVED * old):
+def _allowed(state: ControllerState, window: Window, now: float) -> ControllerState:
+    """The rate the provider's declared limit allows: the first one, or a higher one that held
+    for ``ALLOWED_RAISE_TICKS`` windows, becomes the rate (the breaker's rate to come back to,
+    while open or probing); a lower one caps it (``_capped``), a cut below it stays."""
+    new = window.allowed_rate
+    old = state.allowed
+    if new is None:
         return state
-    share = share_of * new
-    if state.phase in ("open", "probing"):
-        return state.model_copy(update={"declared": new, "rate": share})
-    return state.model_copy(
-        update={
-            "declared": new,
-            "rate": share,
-            "phase": "steady",
-            "ceiling": share / CEILING_SHARE,  # the climb after a cut ends at the share
-            "probe_ticks": 0,
-            "confirmations": 0,
-        }
-    )
+    if old is not None and abs(new - old) <= ALLOWED_MOVED * old:
+        return state.model_copy(update={"raise_windows": 0})
+    if old is not None and new < old:
+        ceiling = state.ceiling
+        if ceiling is not None:
+            ceiling = min(ceiling, new / CEILING_SHARE)
+        return state.model_copy(update={"allowed": new, "raise_windows": 0, "ceiling": ceiling})
+    if old is not None:
+        waited = state.raise_windows + 1
+        if waited < ALLOWED_RAISE_TICKS or now < state.hold_until:
+            return state.model_copy(update={"raise_windows": waited})
+    rate = max(new, MIN_ALLOWED_RATE)
+    update: dict[str, object] = {
+        "allowed": new,
+        "raise_windows": 0,
+        "rate": rate,
+        "ceiling": rate / CEILING_SHARE,  # the climb after a cut ends at the allowed rate
+    }
+    if state.phase not in ("open", "probing"):
+        update |= {"phase": "steady", "probe_ticks": 0, "confirmations": 0}
+    return state.model_copy(update=update)
 
 
-def _capped(state: ControllerState, share_of: float) -> ControllerState:
-    """Never above the share of the declared limit: no probing past what the provider says."""
-    if state.declared is None or state.rate <= share_of * state.declared:
+def _capped(state: ControllerState) -> ControllerState:
+    """Never above the allowed rate: no probing past what the provider says."""
+    if state.allowed is None or state.rate <= state.allowed:
         return state
-    return state.model_copy(update={"rate": share_of * state.declared})
+    return state.model_copy(update={"rate": max(state.allowed, MIN_ALLOWED_RATE)})
 
 
 def _measured(state: ControllerState, window: Window) -> ControllerState:

@@ -3,12 +3,12 @@ its input (carried across continue-as-new) and the rate change it asks an activi
 
 from pydantic import BaseModel, Field
 
-from policy.adaptive_rate import DECLARED_SHARE, ControllerState
+from policy.adaptive_rate import ControllerState
 
 # A declared limit above this many requests a second is not believed (a header holding garbage,
 # or a gateway's "unlimited"): no provider tier comes near it. See
 # activities/providers/rate_headers.py.
-MAX_DECLARED_PER_SECOND = 100_000.0
+MAX_DECLARED_PER_SECOND = 10_000.0
 # Longest cool-down a configuration may ask for: a provider back after an hour is a new day.
 MAX_COOL_DOWN_SECONDS = 3600.0
 
@@ -20,22 +20,23 @@ class OutcomeReport(BaseModel):
     rate_limited: int = Field(default=0, ge=0)
     failed: int = Field(default=0, ge=0)
     retry_after: float | None = Field(default=None, ge=0)  # longest Retry-After seen, seconds
-    # The lowest request limit the provider declared in its answers' headers, requests per
-    # second (several models on one queue may each have their own: the lowest governs).
-    declared_rate: float | None = Field(default=None, gt=0, le=MAX_DECLARED_PER_SECOND)
+    # The rate the provider's declared request limit allows the queue, requests per second: the
+    # lowest of its models' limits times the provider's rate_limit_headroom (the lowest of the
+    # merged reports).
+    allowed_rate: float | None = Field(default=None, gt=0, le=MAX_DECLARED_PER_SECOND)
 
     def empty(self) -> bool:
         return not (self.answered or self.rate_limited or self.failed)
 
     def merged(self, other: "OutcomeReport") -> "OutcomeReport":
         waits = [w for w in (self.retry_after, other.retry_after) if w is not None]
-        limits = [r for r in (self.declared_rate, other.declared_rate) if r is not None]
+        limits = [r for r in (self.allowed_rate, other.allowed_rate) if r is not None]
         return OutcomeReport(
             answered=self.answered + other.answered,
             rate_limited=self.rate_limited + other.rate_limited,
             failed=self.failed + other.failed,
             retry_after=max(waits) if waits else None,
-            declared_rate=min(limits) if limits else None,
+            allowed_rate=min(limits) if limits else None,
         )
 
 
@@ -44,9 +45,6 @@ class ControllerInput(BaseModel):
     state: ControllerState
     # How long the breaker keeps an open provider's queue paused before probing it.
     cool_down_seconds: float = Field(default=30.0, gt=0, le=MAX_COOL_DOWN_SECONDS)
-    # The share of a limit the provider declares in its headers that the queue is set to (the
-    # provider's rate_limit_headroom).
-    declared_share: float = Field(default=DECLARED_SHARE, gt=0, le=1)
     # Reports that arrived after the last tick of the previous run (continue-as-new).
     pending: OutcomeReport = Field(default_factory=OutcomeReport)
 

@@ -78,6 +78,10 @@ class ProviderRateController:
         applied = self._state.queue_rate()
         steady_probes = workflow.patched(PATCH_STEADY_PROBES)
         declared_limits = workflow.patched(PATCH_DECLARED_LIMITS)
+        if declared_limits:
+            # Rounded as every rate it applies is: a rate that did not change is not set again
+            # after continue-as-new (runs from before set it again, and replay that).
+            applied = round(applied, 3)
         last = workflow.now()
         for _ in range(TICKS_PER_RUN):
             if workflow.info().is_continue_as_new_suggested():
@@ -104,7 +108,7 @@ class ProviderRateController:
                 rate_limited=report.rate_limited,
                 failed=report.failed,
                 retry_after=report.retry_after,
-                declared_rate=report.declared_rate,
+                allowed_rate=report.allowed_rate,
             )
             last = now
             self._state = step(
@@ -114,7 +118,6 @@ class ProviderRateController:
                 start.cool_down_seconds,
                 steady_probes=steady_probes,
                 declared_limits=declared_limits,
-                declared_share=start.declared_share,
             )
             wanted = round(self._state.queue_rate(), 3)
             if wanted != applied and await self._apply(start.provider_queue, wanted):
@@ -127,8 +130,8 @@ class ProviderRateController:
     async def _apply(self, queue: str, rate: float) -> bool:
         steady = (
             "adaptive limit (AIMD on the provider's 429s)"
-            if self._state.declared is None
-            else "adaptive limit (the provider's declared limit, less a margin; AIMD on its 429s)"
+            if self._state.allowed is None
+            else "adaptive limit (the provider's declared limit x headroom; AIMD on its 429s)"
         )
         reason = {
             "open": "circuit open: the provider is failing most calls",

@@ -174,8 +174,11 @@ class LLMProvider(Provider):
         streamed answers alike, as soon as their headers arrive): keeps the model's declared
         limit. The hook runs in the calling task, so the model is the one ``run`` set."""
         rate = declared_requests_per_second(response.headers)
-        if rate is not None:
-            self._declared[_CALLING_MODEL.get()] = rate
+        model = _CALLING_MODEL.get()
+        # No model: a request outside run() (check()'s model list), whose limit is not a
+        # model's.
+        if rate is not None and model:
+            self._declared[model] = rate
 
     def _http_client(self, make: Callable[..., httpx2.AsyncClient]) -> httpx2.AsyncClient:
         """The SDK's own default HTTP client (its timeouts, connection limits, redirects) with

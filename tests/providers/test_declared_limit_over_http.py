@@ -60,3 +60,16 @@ async def test_models_with_limits_of_their_own_leave_the_lowest_in_force(
     assert await answered_by(small, 8.0) == pytest.approx(2.0)  # the large model's still holds
     assert await answered_by(large, 4.0) == pytest.approx(4.0)  # its limit was raised
     assert await answered_by(small, 8.0) == pytest.approx(4.0)
+
+
+@pytest.mark.parametrize("kind", ["openai", "anthropic"])
+async def test_the_key_check_at_start_declares_no_model_limit(
+    fake: FakeLLMServer, make_llm_provider: MakeProvider, kind: str
+) -> None:
+    """The model list answers with the headers too, but its limit is no model's: it must not
+    hold down the lowest of the models' limits for good."""
+    provider = make_llm_provider(kind)
+    fake.limit(1.0, headers=True)
+    assert await provider.check() is None
+    assert fake.calls() == [] and fake.requests[-1].method == "GET"  # the list was asked for
+    assert provider.declared_rate is None

@@ -280,13 +280,13 @@ async def record_controller() -> None:
             for _ in range(CLIMB_REPORTS):  # a queue that uses all it is given, for ~10 ticks
                 await handle.signal(names.RATE_REPORT_SIGNAL, OutcomeReport(answered=5))
                 await asyncio.sleep(CLIMB_INTERVAL)
-            for _ in range(CLIMB_REPORTS):  # the provider declares 4/s; the queue wants more
+            for _ in range(CLIMB_REPORTS):  # the provider allows 4/s; the queue wants more
                 await handle.signal(
-                    names.RATE_REPORT_SIGNAL, OutcomeReport(answered=5, declared_rate=4.0)
+                    names.RATE_REPORT_SIGNAL, OutcomeReport(answered=5, allowed_rate=4.0)
                 )
                 await asyncio.sleep(CLIMB_INTERVAL)
             state = await handle.query(names.RATE_STATE_QUERY, result_type=ControllerState)
-            if state.declared != 4.0:
+            if state.allowed != 4.0:
                 raise RuntimeError(f"the controller never took the declared limit: {state}")
             history = await handle.fetch_history()
             await handle.terminate("recorded")

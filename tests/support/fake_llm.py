@@ -279,6 +279,10 @@ class FakeLLMServer:
                             "first_id": "fake",
                             "last_id": "fake",
                         },
+                        # Real APIs send their rate-limit headers on every answer.
+                        server._limit_headers(
+                            "anthropic" if "anthropic-version" in self.headers else "openai"
+                        ),
                     )
                     return
                 self._json(404, {"error": {"message": "not found"}})

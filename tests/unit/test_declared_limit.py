@@ -1,5 +1,5 @@
-"""A provider's declared request limit: read from its headers, counted in the reports, and used
-by the adaptive controller's rules (patch "declared-limits")."""
+"""A provider's declared request limit: read from its headers, counted in the reports as the rate
+it allows the queue, and used by the adaptive controller's rules (patch "declared-limits")."""
 
 import pytest
 from temporalio.exceptions import ApplicationError
@@ -7,8 +7,9 @@ from temporalio.exceptions import ApplicationError
 from activities.providers.rate_headers import declared_requests_per_second
 from activities.rate_reports import OutcomeReporter
 from policy.adaptive_rate import (
+    ALLOWED_RAISE_TICKS,
     CEILING_SHARE,
-    DECLARED_SHARE,
+    MIN_ALLOWED_RATE,
     PLATEAU_TICKS,
     ControllerState,
     Window,
@@ -35,6 +36,7 @@ COOL_DOWN = 30.0
         pytest.param({"x-ratelimit-limit-requests": "inf"}, None, id="infinite"),
         pytest.param({"x-ratelimit-limit-requests": "nan"}, None, id="nan"),
         pytest.param({"x-ratelimit-limit-requests": "1e12"}, None, id="unbelievable"),
+        pytest.param({"x-ratelimit-limit-requests": "600001"}, None, id="over-10000-a-second"),
         pytest.param({"x-ratelimit-limit-tokens": "600"}, None, id="tokens-only"),
         pytest.param({}, None, id="none"),
         pytest.param(
@@ -55,70 +57,113 @@ def test_the_declared_limit_is_read_per_minute_and_garbage_is_ignored(
 # ---- the reports -------------------------------------------------------------------------------
 
 
-def test_a_report_carries_the_lowest_limit_declared_since_the_last_one() -> None:
+def test_a_report_carries_the_lowest_allowed_rate_since_the_last_one() -> None:
     counts = OutcomeReporter(None, "llm-x", "rate-control", 2.0, 30.0)  # type: ignore[arg-type]
     counts.record(None, 10.0)
     counts.record(ApplicationError("429", type="ProviderRateLimited"), 8.0)
     counts.record(None, None)  # an answer that declared nothing does not erase the others
     counts.record(None, -1.0)  # nor does a nonsensical one
-    assert counts.pending() == OutcomeReport(answered=3, rate_limited=1, declared_rate=8.0)
-    merged = OutcomeReport(answered=1).merged(OutcomeReport(answered=1, declared_rate=5.0))
-    assert merged.declared_rate == 5.0
+    assert counts.pending() == OutcomeReport(answered=3, rate_limited=1, allowed_rate=8.0)
+    merged = OutcomeReport(answered=1).merged(OutcomeReport(answered=1, allowed_rate=5.0))
+    assert merged.allowed_rate == 5.0
+
+
+def test_the_queue_is_allowed_the_headroom_share_of_the_declared_limit() -> None:
+    counts = OutcomeReporter(
+        None,  # type: ignore[arg-type]
+        "llm-x",
+        "rate-control",
+        2.0,
+        30.0,
+        headroom=0.8,
+    )
+    counts.record(None, 10.0)
+    assert counts.pending().allowed_rate == pytest.approx(8.0)
 
 
 # ---- the rules ---------------------------------------------------------------------------------
 
 
-def declared_window(rate: float, answered: int = 2, **counts: int) -> Window:
-    return Window(seconds=1.0, answered=answered, declared_rate=rate, **counts)
+def allowing(rate: float, answered: int = 2, **counts: int) -> Window:
+    return Window(seconds=1.0, answered=answered, allowed_rate=rate, **counts)
 
 
-def test_a_declared_limit_skips_slow_start_and_sets_its_share_at_once() -> None:
-    after = step(ControllerState(rate=2.0), declared_window(10.0), 0.0, COOL_DOWN)
+def test_an_allowed_rate_skips_slow_start_and_is_set_at_once() -> None:
+    after = step(ControllerState(rate=2.0), allowing(9.0), 0.0, COOL_DOWN)
     assert after.phase == "steady"
-    assert after.rate == pytest.approx(DECLARED_SHARE * 10.0)
-    assert after.declared == 10.0
+    assert after.rate == 9.0 and after.allowed == 9.0
     # Runs from before the patch ignore it: slow start as before.
-    old = step(
-        ControllerState(rate=2.0), declared_window(10.0), 0.0, COOL_DOWN, declared_limits=False
-    )
-    assert old.phase == "slow_start" and old.rate == 3.0 and old.declared is None
+    old = step(ControllerState(rate=2.0), allowing(9.0), 0.0, COOL_DOWN, declared_limits=False)
+    assert old.phase == "slow_start" and old.rate == 3.0 and old.allowed is None
 
 
-def test_the_rate_never_probes_above_the_share_of_a_declared_limit() -> None:
-    state = step(ControllerState(rate=2.0), declared_window(10.0), 0.0, COOL_DOWN)
-    share = DECLARED_SHARE * 10.0
+def test_the_rate_never_probes_above_the_allowed_rate() -> None:
+    state = step(ControllerState(rate=2.0), allowing(9.0), 0.0, COOL_DOWN)
     for t in range(1, 5 * PLATEAU_TICKS):
         # The queue uses all it is given and the provider never says no.
         state = step(state, Window(1.0, answered=round(state.rate)), float(t), COOL_DOWN)
-        assert state.rate <= share + 1e-9
-    assert state.rate == pytest.approx(share)
+        assert state.rate <= 9.0
+    assert state.rate == 9.0
 
 
-def test_a_429_below_the_declared_limit_still_cuts_and_the_climb_stops_at_the_share() -> None:
+def test_a_429_below_the_allowed_rate_still_cuts_and_the_climb_stops_at_it() -> None:
     # Another client of the same key takes part of the limit: the provider says no at 6/s.
-    state = step(ControllerState(rate=2.0), declared_window(10.0), 0.0, COOL_DOWN)
-    cut = step(state, declared_window(10.0, answered=6, rate_limited=3), 1.0, COOL_DOWN)
+    state = step(ControllerState(rate=2.0), allowing(9.0), 0.0, COOL_DOWN)
+    cut = step(state, allowing(9.0, answered=6, rate_limited=3), 1.0, COOL_DOWN)
     assert cut.rate < 0.9 * state.rate
-    assert cut.ceiling is not None and CEILING_SHARE * cut.ceiling < DECLARED_SHARE * 10.0
-    assert cut.declared == 10.0  # the same limit declared again does not start over
+    assert cut.ceiling is not None and CEILING_SHARE * cut.ceiling < 9.0
+    assert cut.allowed == 9.0  # the same rate allowed again does not start over
 
 
-def test_a_declared_limit_that_moves_starts_over_from_its_share() -> None:
-    state = step(ControllerState(rate=2.0), declared_window(10.0), 0.0, COOL_DOWN)
-    state = step(state, declared_window(10.0, answered=6, rate_limited=3), 1.0, COOL_DOWN)
-    raised = step(state, declared_window(20.0), 2.0, COOL_DOWN)
-    assert raised.rate == pytest.approx(DECLARED_SHARE * 20.0)
-    assert raised.declared == 20.0
-    nudged = step(raised, declared_window(20.5), 3.0, COOL_DOWN)  # within 5%: not a move
-    assert nudged.declared == 20.0
+def test_a_lower_allowed_rate_caps_at_once_and_keeps_a_deeper_cut() -> None:
+    state = step(ControllerState(rate=2.0), allowing(9.0), 0.0, COOL_DOWN)
+    lower = step(state, allowing(6.0), 1.0, COOL_DOWN)
+    assert lower.rate == 6.0 and lower.allowed == 6.0
+    cut = step(lower, allowing(6.0, answered=3, rate_limited=3), 2.0, COOL_DOWN)
+    assert cut.rate < 4.0
+    after = step(cut, allowing(5.0), 10.0, COOL_DOWN)  # lower again, still above the cut
+    assert after.rate == cut.rate and after.allowed == 5.0
 
 
-def test_the_breaker_opens_over_a_declared_limit_and_comes_back_to_its_share() -> None:
-    state = step(ControllerState(rate=2.0), declared_window(10.0), 0.0, COOL_DOWN)
-    opened = step(state, declared_window(10.0, answered=1, failed=6), 1.0, COOL_DOWN)
+def test_a_higher_allowed_rate_takes_over_only_after_it_held_for_a_few_windows() -> None:
+    state = step(ControllerState(rate=2.0), allowing(4.0), 0.0, COOL_DOWN)
+    # Windows alternate between workers that saw a model with a higher limit and ones that
+    # saw the lowest: the rate does not move.
+    for t in range(1, 4 * ALLOWED_RAISE_TICKS + 1):  # ends on a window of the lowest
+        state = step(state, allowing(20.0 if t % 2 else 4.0, answered=4), float(t), COOL_DOWN)
+        assert state.rate == 4.0 and state.allowed == 4.0
+    # A raised tier: every window says so.
+    now = 100.0
+    for t in range(ALLOWED_RAISE_TICKS - 1):
+        state = step(state, allowing(20.0, answered=4), now + t, COOL_DOWN)
+        assert state.rate == 4.0
+    state = step(state, allowing(20.0, answered=4), now + ALLOWED_RAISE_TICKS, COOL_DOWN)
+    assert state.rate == 20.0 and state.allowed == 20.0
+
+
+def test_a_raise_waits_while_a_cut_is_held() -> None:
+    state = step(ControllerState(rate=2.0), allowing(4.0), 0.0, COOL_DOWN)
+    cut = step(
+        state,
+        Window(1.0, answered=2, rate_limited=2, retry_after=30.0, allowed_rate=4.0),
+        1.0,
+        COOL_DOWN,
+    )
+    for t in range(2, 2 + 2 * ALLOWED_RAISE_TICKS):
+        cut = step(cut, allowing(20.0, answered=1), float(t), COOL_DOWN)
+    assert cut.allowed == 4.0 and cut.rate < 4.0  # still within the 30 s hold
+
+
+def test_a_tiny_allowed_rate_never_pauses_the_queue() -> None:
+    state = step(ControllerState(rate=2.0), allowing(0.0001), 0.0, COOL_DOWN)
+    assert round(state.queue_rate(), 3) == MIN_ALLOWED_RATE
+
+
+def test_the_breaker_opens_over_an_allowed_rate_and_comes_back_to_it() -> None:
+    state = step(ControllerState(rate=2.0), allowing(9.0), 0.0, COOL_DOWN)
+    opened = step(state, allowing(9.0, answered=1, failed=6), 1.0, COOL_DOWN)
     assert opened.phase == "open" and opened.queue_rate() == 0.0
     probing = step(opened, Window(seconds=1.0), 1.0 + COOL_DOWN, COOL_DOWN)
-    closed = step(probing, declared_window(10.0, answered=1), 2.0 + COOL_DOWN, COOL_DOWN)
+    closed = step(probing, allowing(9.0, answered=1), 2.0 + COOL_DOWN, COOL_DOWN)
     assert closed.phase == "steady"
-    assert closed.queue_rate() == pytest.approx(DECLARED_SHARE * 10.0)
+    assert closed.queue_rate() == 9.0
