@@ -2,6 +2,9 @@
 
 classify -> triage -> knowledge base -> (draft -> validate)* -> [human review] -> deliver
 
+(Delivery, exactly once, is workflows/ticket_delivery.py; the record of the ticket's state,
+workflows/ticket_record.py; the review gate, workflows/review_gate.py.)
+
 The workflow sequences agents and owns the ticket's state; agents are activities that get inputs
 and return outputs, so no two agents ever race on a ticket. Rules (transitions, review policy, SLA,
 budget) live in ``policy`` and are only called from here.
@@ -41,17 +44,10 @@ with workflow.unsafe.imports_passed_through():
         Validation,
     )
     from shared.batch import TicketSettled
-    from shared.delivery import text_sha256
     from shared.pipeline_config import PipelineConfig
     from shared.review import ReviewAction, ReviewDecision, ReviewReceipt
     from shared.tickets import Ticket
-    from shared.view import (
-        DeliveryReceipt,
-        DeliveryRequest,
-        DraftRecord,
-        TicketRequest,
-        TicketView,
-    )
+    from shared.view import DraftRecord, TicketRequest, TicketView
     from workflows import options
     from workflows.agent_calls import (
         AgentCaller,
@@ -62,6 +58,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.orchestrated_draft import orchestrated_draft
     from workflows.review_gate import ReviewGate
+    from workflows.ticket_delivery import deliver
     from workflows.ticket_record import ILLEGAL_TRANSITION, TicketRecord
 
 S = TicketState
@@ -70,10 +67,6 @@ FALLBACK_PRIORITY = Priority.MEDIUM
 # Complex tickets get their first draft from an orchestrator run. A ticket started before this
 # change replays the single-draft path (and only complex tickets ever ask).
 PATCH_ORCHESTRATED_RESOLUTION = "orchestrated-resolution"
-# Delivery moved to its own task queue (bounded concurrency: a hanging destination never holds
-# the tickets queue) and a delivery that cannot go out ends the ticket in DELIVERY_FAILED instead
-# of failing the workflow. Tickets started before keep scheduling it on the workflow's queue.
-PATCH_DELIVERY_QUEUE = "delivery-queue"
 
 # One patch for every change of this version, so a new ticket pays for one marker, not one per
 # patch (each costs two history events the first time it is asked: the marker and the upsert of
@@ -467,93 +460,7 @@ class TicketWorkflow:
         )
 
     async def _deliver(self, agent: str, reason: str) -> None:
-        view = self._record.view
-        assert view.draft is not None
-        request = DeliveryRequest(
-            ticket_id=self._ticket.ticket_id,
-            channel=self._ticket.channel,
-            customer_id=self._ticket.customer_id,
-            revision=view.draft.revision,
-            text=view.draft.text,
-            subject=self._ticket.subject,
-            customer_email=self._ticket.customer_email,
-        )
-        own_queue = self._lean or workflow.patched(PATCH_DELIVERY_QUEUE)
-        try:
-            receipt = await self._deliver_locally(request) if self._lean else None
-            if receipt is None:
-                self._record.publish()  # the state the queued delivery waits in
-                receipt = await workflow.execute_activity(
-                    names.DELIVER_RESPONSE,
-                    request,
-                    result_type=DeliveryReceipt,
-                    task_queue=(
-                        names.delivery_task_queue(workflow.info().task_queue) if own_queue else None
-                    ),
-                    start_to_close_timeout=options.DELIVERY_START_TO_CLOSE,
-                    heartbeat_timeout=options.DELIVERY_HEARTBEAT if own_queue else None,
-                    retry_policy=options.DELIVERY_RETRY,
-                    summary=f"deliver revision {view.draft.revision} via {self._ticket.channel}",
-                    priority=temporal_priority(self._record),
-                )
-        except (ActivityError, ApplicationError) as err:
-            # (An ApplicationError here is the local attempt's refusal for good.)
-            if not own_queue or is_cancelled_exception(err):
-                raise
-            # Refused for good, or retries spent: the answer is decided (in the ledger) but did
-            # not reach the customer. A named state a person can act on, not a failed workflow.
-            failure = (
-                describe_failure(err)
-                if isinstance(err, ActivityError)
-                else f"{names.DELIVER_RESPONSE} failed: {err.type or 'error'}: {err.message}"
-            )
-            self._record.view.failure = failure
-            self._record.move(S.DELIVERY_FAILED, "delivery", failure)
-            return
-        view.delivery = receipt
-        outcome = f"delivered to {receipt.location}"
-        if self._another_answer_went_out(receipt):
-            # The ledger already held an answer for this ticket (say, after an operator reset
-            # the workflow): the customer has that one, not this draft. Say so loudly.
-            outcome = (
-                f"NOT delivered: the ledger already held revision {receipt.revision} for this "
-                f"ticket (recorded {receipt.delivered_at:%Y-%m-%d %H:%M} UTC) with another text; "
-                f"revision {view.draft.revision} was not sent"
-            )
-        self._record.move(S.COMPLETED, agent, f"{reason}; {outcome}")
-
-    async def _deliver_locally(self, request: DeliveryRequest) -> DeliveryReceipt | None:
-        """The first delivery attempt as a local activity: None when it failed for now (the
-        worker's delivery slots busy, the channel unavailable, the worker without it), so the
-        caller queues the delivery with its long retry policy. A refusal for good is raised."""
-        try:
-            return await workflow.execute_local_activity(
-                names.DELIVER_RESPONSE_NOW,
-                request,
-                result_type=DeliveryReceipt,
-                start_to_close_timeout=options.LOCAL_DELIVERY_START_TO_CLOSE,
-                retry_policy=options.LOCAL_DELIVERY_RETRY,
-                summary=f"deliver revision {request.revision} via {request.channel}",
-            )
-        except (ActivityError, ApplicationError) as err:
-            # A local activity's failure can arrive as the activity's own ApplicationError.
-            cause = err.cause if isinstance(err, ActivityError) else err
-            refused = (
-                isinstance(cause, ApplicationError) and cause.type == names.DELIVERY_REJECTED_ERROR
-            )
-            if refused or is_cancelled_exception(err):
-                raise
-            workflow.logger.info("delivery goes to the queue: %s", describe_failure(err))
-            return None
-
-    def _another_answer_went_out(self, receipt: DeliveryReceipt) -> bool:
-        """The text hash decides (a reset ticket's new revision 1 can be another text than the
-        first run's revision 1); receipts from before the hash was recorded compare revisions."""
-        draft = self._record.view.draft
-        assert draft is not None
-        if receipt.text_sha256 is not None:
-            return receipt.text_sha256 != text_sha256(draft.text)
-        return receipt.revision != draft.revision
+        await deliver(self._record, self._ticket, self._lean, agent, reason)
 
     # ---- human review: thin handlers over the gate -------------------------------------------
 

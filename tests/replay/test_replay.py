@@ -15,7 +15,8 @@ from temporalio.client import WorkflowHistory
 from tests.support.temporal import ALL_WORKFLOWS, new_replayer
 from workflows.rate_controller import PATCH_DECLARED_LIMITS, PATCH_STEADY_PROBES
 from workflows.review_gate import PATCH_REVIEW_FINAL_DEADLINE
-from workflows.ticket import PATCH_DELIVERY_QUEUE, PATCH_ORCHESTRATED_RESOLUTION
+from workflows.ticket import PATCH_ORCHESTRATED_RESOLUTION
+from workflows.ticket_delivery import PATCH_DELIVERY_QUEUE
 
 FOLDER = Path(__file__).parent / "histories"
 WORKFLOW_IDS: dict[str, str] = json.loads((FOLDER / "workflow-ids.json").read_text())

@@ -1,0 +1,123 @@
+"""A ticket's answer goes out exactly once: the first attempt as a local activity (lean-history
+tickets), then the delivery queue with its long retry policy; a refusal for good ends the ticket
+in DELIVERY_FAILED, a state a person can act on. The ledger (activities/delivery) decides whether
+this ticket already has an answer out; this module only reads its receipt.
+
+Workflow code, called from TicketWorkflow (workflows/ticket.py): deterministic, no I/O.
+"""
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
+
+with workflow.unsafe.imports_passed_through():
+    from policy.transitions import TicketState
+    from shared import names
+    from shared.delivery import text_sha256
+    from shared.tickets import Ticket
+    from shared.view import DeliveryReceipt, DeliveryRequest
+    from workflows import options
+    from workflows.agent_calls import describe_failure, temporal_priority
+    from workflows.ticket_record import TicketRecord
+
+S = TicketState
+# Delivery moved to its own task queue (bounded concurrency: a hanging destination never holds
+# the tickets queue) and a delivery that cannot go out ends the ticket in DELIVERY_FAILED instead
+# of failing the workflow. Tickets started before keep scheduling it on the workflow's queue.
+PATCH_DELIVERY_QUEUE = "delivery-queue"
+
+
+async def deliver(
+    record: TicketRecord, ticket: Ticket, lean: bool, agent: str, reason: str
+) -> None:
+    """Send the ticket's current draft, exactly once, and move the ticket to COMPLETED (or
+    DELIVERY_FAILED when it cannot go out). ``lean``: the ticket takes the lean-history paths
+    (the first attempt as a local activity)."""
+    view = record.view
+    assert view.draft is not None
+    request = DeliveryRequest(
+        ticket_id=ticket.ticket_id,
+        channel=ticket.channel,
+        customer_id=ticket.customer_id,
+        revision=view.draft.revision,
+        text=view.draft.text,
+        subject=ticket.subject,
+        customer_email=ticket.customer_email,
+    )
+    own_queue = lean or workflow.patched(PATCH_DELIVERY_QUEUE)
+    try:
+        receipt = await _deliver_locally(request) if lean else None
+        if receipt is None:
+            record.publish()  # the state the queued delivery waits in
+            receipt = await workflow.execute_activity(
+                names.DELIVER_RESPONSE,
+                request,
+                result_type=DeliveryReceipt,
+                task_queue=(
+                    names.delivery_task_queue(workflow.info().task_queue) if own_queue else None
+                ),
+                start_to_close_timeout=options.DELIVERY_START_TO_CLOSE,
+                heartbeat_timeout=options.DELIVERY_HEARTBEAT if own_queue else None,
+                retry_policy=options.DELIVERY_RETRY,
+                summary=f"deliver revision {view.draft.revision} via {ticket.channel}",
+                priority=temporal_priority(record),
+            )
+    except (ActivityError, ApplicationError) as err:
+        # (An ApplicationError here is the local attempt's refusal for good.)
+        if not own_queue or is_cancelled_exception(err):
+            raise
+        # Refused for good, or retries spent: the answer is decided (in the ledger) but did
+        # not reach the customer. A named state a person can act on, not a failed workflow.
+        failure = (
+            describe_failure(err)
+            if isinstance(err, ActivityError)
+            else f"{names.DELIVER_RESPONSE} failed: {err.type or 'error'}: {err.message}"
+        )
+        view.failure = failure
+        record.move(S.DELIVERY_FAILED, "delivery", failure)
+        return
+    view.delivery = receipt
+    outcome = f"delivered to {receipt.location}"
+    if _another_answer_went_out(record, receipt):
+        # The ledger already held an answer for this ticket (say, after an operator reset
+        # the workflow): the customer has that one, not this draft. Say so loudly.
+        outcome = (
+            f"NOT delivered: the ledger already held revision {receipt.revision} for this "
+            f"ticket (recorded {receipt.delivered_at:%Y-%m-%d %H:%M} UTC) with another text; "
+            f"revision {view.draft.revision} was not sent"
+        )
+    record.move(S.COMPLETED, agent, f"{reason}; {outcome}")
+
+
+async def _deliver_locally(request: DeliveryRequest) -> DeliveryReceipt | None:
+    """The first delivery attempt as a local activity: None when it failed for now (the
+    worker's delivery slots busy, the channel unavailable, the worker without it), so the
+    caller queues the delivery with its long retry policy. A refusal for good is raised."""
+    try:
+        return await workflow.execute_local_activity(
+            names.DELIVER_RESPONSE_NOW,
+            request,
+            result_type=DeliveryReceipt,
+            start_to_close_timeout=options.LOCAL_DELIVERY_START_TO_CLOSE,
+            retry_policy=options.LOCAL_DELIVERY_RETRY,
+            summary=f"deliver revision {request.revision} via {request.channel}",
+        )
+    except (ActivityError, ApplicationError) as err:
+        # A local activity's failure can arrive as the activity's own ApplicationError.
+        cause = err.cause if isinstance(err, ActivityError) else err
+        refused = (
+            isinstance(cause, ApplicationError) and cause.type == names.DELIVERY_REJECTED_ERROR
+        )
+        if refused or is_cancelled_exception(err):
+            raise
+        workflow.logger.info("delivery goes to the queue: %s", describe_failure(err))
+        return None
+
+
+def _another_answer_went_out(record: TicketRecord, receipt: DeliveryReceipt) -> bool:
+    """The text hash decides (a reset ticket's new revision 1 can be another text than the
+    first run's revision 1); receipts from before the hash was recorded compare revisions."""
+    draft = record.view.draft
+    assert draft is not None
+    if receipt.text_sha256 is not None:
+        return receipt.text_sha256 != text_sha256(draft.text)
+    return receipt.revision != draft.revision
