@@ -18,7 +18,7 @@ from activities.delivery.activity import DeliveryActivities
 from activities.knowledge_base import KnowledgeBase
 from activities.providers.base import Provider
 from activities.providers.registry import providers_in_use
-from activities.queue_rate import set_queue_rate
+from activities.queue_rate import release_controller_rate, set_queue_rate
 from activities.rate_reports import OutcomeReporter, ReportingWorker
 from activities.ticket_activities import TicketActivities
 from shared import names, settings
@@ -160,6 +160,28 @@ def build_workers(
             )
         )
     return workers
+
+
+async def release_controller_rates(
+    client: Client, queues: Sequence[str], worker_settings: WorkerSettings
+) -> list[str]:
+    """For each polled provider with a configured requests_per_minute: remove a rate its queue's
+    controller set while the provider had none (the API rate would override the configured one
+    for good). One line per queue released, for the worker's start-up output."""
+    released = []
+    for queue in queues:
+        config = worker_settings.providers.get(provider_of(queue))
+        if not queue.startswith("llm-") or config is None:
+            continue
+        if config.activities_per_second() is None:
+            continue
+        rate = await release_controller_rate(client, queue)
+        if rate is not None:
+            released.append(
+                f"removed the rate controller's {rate:g}/s from {queue}: requests_per_minute "
+                "is configured, so the workers' rate applies"
+            )
+    return released
 
 
 def adaptive_reporters(

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 from temporalio.client import Client
 from temporalio.runtime import Runtime
+from temporalio.service import RPCError
 from temporalio.worker import Worker
 
 from activities.delivery.activity import DeliveryActivities
@@ -53,7 +54,7 @@ from shared.stores.errors import StoreUnavailable
 from shared.stores.factory import Stores, open_stores
 from shared.temporal_client import connect, connection_settings, exit_process
 from shared.worker_gauges import SpendLimitError, VisibilityGauges, spend_limit_from_env
-from task_queue_workers import build_workers, needed_queues
+from task_queue_workers import build_workers, needed_queues, release_controller_rates
 
 # Where the worker serves Prometheus metrics (host:port). Unset by default, so several workers on
 # one machine never fight over a port.
@@ -212,6 +213,10 @@ async def serve(
     except settings.ConfigError as err:
         print(f"worker: {err}", file=sys.stderr)
         return 2
+    try:
+        released = await release_controller_rates(client, queues, loaded.worker)
+    except RPCError as err:  # the worker still runs; the old rate stays until the next start
+        released = [f"warning: could not check the provider queues' rates: {err.message}"]
     print(f"worker: connected to {conn.describe()}; configuration from {loaded.source}")
     print(f"worker: {describe_encryption(client.data_converter)}")
     if registered:
@@ -225,7 +230,7 @@ async def serve(
             f"worker: warning: no price for model {model}; its cost is reported as 0",
             file=sys.stderr,
         )
-    for line in [*stores.describe(), *delivery.config.describe()]:
+    for line in [*stores.describe(), *delivery.config.describe(), *released]:
         print(f"worker: {line}")
     gauges: asyncio.Task[None] | None = None
     if runtime is not None:

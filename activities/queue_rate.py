@@ -42,6 +42,28 @@ async def api_rate(client: Client, queue: str) -> float | None:
     return float(limit.rate_limit.requests_per_second)
 
 
+async def release_controller_rate(client: Client, queue: str) -> float | None:
+    """Remove the rate a rate controller set on ``queue``, for a provider that now has a
+    configured limit: an API rate overrides every worker's, so without this the configured
+    requests_per_minute would never apply. A rate someone else set (an operator with
+    ``temporal task-queue config set``) is left alone. Returns the rate removed, if any."""
+    described = await client.workflow_service.describe_task_queue(
+        DescribeTaskQueueRequest(
+            namespace=client.namespace,
+            task_queue=TaskQueue(name=queue),
+            task_queue_type=ACTIVITY_QUEUE,
+            report_config=True,
+        )
+    )
+    limit = described.config.queue_rate_limit
+    if not limit.HasField("rate_limit") or limit.metadata.update_identity != IDENTITY:
+        return None
+    await set_api_rate(
+        client, queue, None, "requests_per_minute configured: the workers' rate applies again"
+    )
+    return float(limit.rate_limit.requests_per_second)
+
+
 async def set_api_rate(client: Client, queue: str, rate: float | None, reason: str) -> None:
     """``rate`` activities per second on ``queue`` for every worker; None removes it."""
     update = UpdateTaskQueueConfigRequest.RateLimitUpdate(reason=reason[:200])
