@@ -10,7 +10,7 @@ is dispatched); an update without a rate removes it and the workers' rate applie
 
 from temporalio import activity
 from temporalio.api.enums.v1 import TaskQueueType
-from temporalio.api.taskqueue.v1 import RateLimit, TaskQueue
+from temporalio.api.taskqueue.v1 import RateLimit, RateLimitConfig, TaskQueue
 from temporalio.api.workflowservice.v1 import (
     DescribeTaskQueueRequest,
     UpdateTaskQueueConfigRequest,
@@ -26,8 +26,7 @@ ACTIVITY_QUEUE = TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY
 IDENTITY = "ticket-agents rate controller"
 
 
-async def api_rate(client: Client, queue: str) -> float | None:
-    """The queue's rate set through the configuration API, None when none is set."""
+async def _rate_config(client: Client, queue: str) -> RateLimitConfig:
     described = await client.workflow_service.describe_task_queue(
         DescribeTaskQueueRequest(
             namespace=client.namespace,
@@ -36,7 +35,12 @@ async def api_rate(client: Client, queue: str) -> float | None:
             report_config=True,
         )
     )
-    limit = described.config.queue_rate_limit
+    return described.config.queue_rate_limit
+
+
+async def api_rate(client: Client, queue: str) -> float | None:
+    """The queue's rate set through the configuration API, None when none is set."""
+    limit = await _rate_config(client, queue)
     if not limit.HasField("rate_limit"):
         return None
     return float(limit.rate_limit.requests_per_second)
@@ -47,15 +51,7 @@ async def release_controller_rate(client: Client, queue: str) -> float | None:
     configured limit: an API rate overrides every worker's, so without this the configured
     requests_per_minute would never apply. A rate someone else set (an operator with
     ``temporal task-queue config set``) is left alone. Returns the rate removed, if any."""
-    described = await client.workflow_service.describe_task_queue(
-        DescribeTaskQueueRequest(
-            namespace=client.namespace,
-            task_queue=TaskQueue(name=queue),
-            task_queue_type=ACTIVITY_QUEUE,
-            report_config=True,
-        )
-    )
-    limit = described.config.queue_rate_limit
+    limit = await _rate_config(client, queue)
     if not limit.HasField("rate_limit") or limit.metadata.update_identity != IDENTITY:
         return None
     await set_api_rate(

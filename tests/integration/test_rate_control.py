@@ -4,8 +4,10 @@ task-queue configuration API, and the test reads it back from the server."""
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
+from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from activities.queue_rate import api_rate
@@ -27,6 +29,18 @@ pytestmark = pytest.mark.usefixtures("replay_check")
 PROVIDER_LIMIT = 2.0
 START_RATE = 20.0
 TICKETS = 4
+
+
+async def start_together(
+    env: WorkflowEnvironment, task_queue: str, prefix: str, count: int
+) -> list[WorkflowHandle[Any, Any]]:
+    """``count`` tickets started at once, so their first calls meet the provider in one burst."""
+    return await asyncio.gather(
+        *(
+            start_ticket(env.client, task_queue, make_ticket(ticket_id=f"{prefix}{i}-{task_queue}"))
+            for i in range(count)
+        )
+    )
 
 
 async def controller_state(env: WorkflowEnvironment, provider_queue: str) -> ControllerState:
@@ -53,14 +67,7 @@ async def test_a_provider_answering_429_above_its_limit_gets_its_queue_rate_lowe
             # The worker sets the starting rate on the server before its first poll.
             await wait_until(started, what="the starting rate on the provider queue")
             # Started together, so their first calls meet the provider in one burst.
-            handles = await asyncio.gather(
-                *(
-                    start_ticket(
-                        dev_env.client, task_queue, make_ticket(ticket_id=f"R{i}-{task_queue}")
-                    )
-                    for i in range(TICKETS)
-                )
-            )
+            handles = await start_together(dev_env, task_queue, "R", TICKETS)
             results: list[TicketView] = await asyncio.gather(*(h.result() for h in handles))
 
             async def settled() -> tuple[ControllerState, float | None] | None:
@@ -99,14 +106,7 @@ async def test_a_provider_declaring_its_limit_gets_its_share_on_the_queue_withou
         )
         provider_queue = names.llm_task_queue(setup.names["openai"])
         async with llm_pipeline(dev_env.client, task_queue, tmp_path, setup):
-            handles = await asyncio.gather(
-                *(
-                    start_ticket(
-                        dev_env.client, task_queue, make_ticket(ticket_id=f"D{i}-{task_queue}")
-                    )
-                    for i in range(tickets)
-                )
-            )
+            handles = await start_together(dev_env, task_queue, "D", tickets)
             results: list[TicketView] = await asyncio.gather(*(h.result() for h in handles))
 
             async def at_the_share() -> ControllerState | None:
@@ -151,14 +151,7 @@ async def test_a_provider_failing_most_calls_opens_the_breaker_and_tickets_take_
         )
         openai_queue = names.llm_task_queue(setup.names["openai"])
         async with llm_pipeline(dev_env.client, task_queue, tmp_path, setup):
-            handles = await asyncio.gather(
-                *(
-                    start_ticket(
-                        dev_env.client, task_queue, make_ticket(ticket_id=f"B{i}-{task_queue}")
-                    )
-                    for i in range(tickets)
-                )
-            )
+            handles = await start_together(dev_env, task_queue, "B", tickets)
 
             async def opened() -> bool:
                 return await api_rate(dev_env.client, openai_queue) == 0.0
