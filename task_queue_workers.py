@@ -82,7 +82,7 @@ def build_workers(
     worker_settings = worker_settings or WorkerSettings()
     # The sandbox imports each workflow's module again per workflow: from bytecode, not source.
     compile_workflow_modules()
-    reporters = adaptive_reporters(client, queues, worker_settings, tickets_queue)
+    reporters = rate_reporters(client, queues, worker_settings, tickets_queue)
     agent_activities = AgentActivities(providers, worker_settings.trim_body_tokens, reporters)
     delivery_queue = names.delivery_task_queue(tickets_queue)
     workers = []
@@ -184,15 +184,19 @@ async def release_controller_rates(
     return released
 
 
-def adaptive_reporters(
+def rate_reporters(
     client: Client, queues: Sequence[str], worker_settings: WorkerSettings, tickets_queue: str
 ) -> dict[str, OutcomeReporter]:
-    """An outcome reporter for each polled provider with no declared limit: its queue's rate
-    controller (a workflow on the rate-control queue) learns the limit from them."""
+    """An outcome reporter for each polled provider with no requests_per_minute whose rate a
+    controller sets (the adaptive limit, or the limit the provider declares): its queue's rate
+    controller (a workflow on the rate-control queue) decides from their reports."""
     reporters = {}
     for queue in queues:
         config = worker_settings.providers.get(provider_of(queue))
-        if queue.startswith("llm-") and config is not None and config.adapts_its_rate():
+        if config is None or not queue.startswith("llm-"):
+            continue
+        mode = config.rate_control()
+        if mode is not None:
             reporters[provider_of(queue)] = OutcomeReporter(
                 client,
                 queue,
@@ -200,5 +204,6 @@ def adaptive_reporters(
                 config.adaptive_start_rate,
                 config.breaker_cool_down_seconds,
                 headroom=config.rate_limit_headroom,
+                mode=mode,
             )
     return reporters

@@ -20,6 +20,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 
 from policy.adaptive_rate import ControllerState
 from shared import names
+from shared.provider_config import RateControl
 from shared.rate_control import ControllerInput, OutcomeReport, QueueRateChange
 
 ACTIVITY_QUEUE = TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY
@@ -92,13 +93,18 @@ async def ensure_controller(
     start_rate: float,
     cool_down_seconds: float,
     report: OutcomeReport | None = None,
+    mode: RateControl = "adaptive",
 ) -> None:
     """Start the queue's controller unless it runs (a second worker finds it running and leaves
-    it be), with ``report`` as its first signal when given. A queue with no rate yet gets
-    ``start_rate`` first, before any call goes out, so the first burst does not meet the
-    provider unthrottled; a queue with a rate (learnt by an earlier controller) keeps it."""
+    it be), with ``report`` as its first signal when given. With the adaptive limit, a queue
+    with no rate yet gets ``start_rate`` first, before any call goes out, so the first burst
+    does not meet the provider unthrottled; a queue with a rate (learnt by an earlier
+    controller) keeps it. A queue whose rate comes only from the provider's declared limit gets
+    none until the provider declares one."""
     current = await api_rate(client, provider_queue)
-    if current is None:
+    if current is None and mode == "declared":
+        current = start_rate  # only the state's placeholder: nothing is set on the queue
+    elif current is None:
         current = start_rate
         await set_api_rate(client, provider_queue, current, "adaptive limit: starting rate")
     # Resuming from a learnt rate: no slow start (it would double past the limit at once).
@@ -109,6 +115,7 @@ async def ensure_controller(
         provider_queue=provider_queue,
         state=state,
         cool_down_seconds=cool_down_seconds,
+        mode=mode,
     )
     signal = (
         {"start_signal": names.RATE_REPORT_SIGNAL, "start_signal_args": [report]}

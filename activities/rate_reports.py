@@ -20,6 +20,7 @@ from temporalio.worker import Worker
 
 from activities.queue_rate import ensure_controller
 from shared import names
+from shared.provider_config import RateControl
 from shared.rate_control import MAX_DECLARED_PER_SECOND, OutcomeReport
 
 # How often a worker sends its counts: the controller decides once a second.
@@ -46,6 +47,7 @@ class OutcomeReporter:
         start_rate: float,
         cool_down_seconds: float,
         headroom: float = 1.0,
+        mode: RateControl = "adaptive",
     ) -> None:
         self._client = client
         self.provider_queue = provider_queue
@@ -54,6 +56,7 @@ class OutcomeReporter:
         self._cool_down = cool_down_seconds
         # The share of a declared limit the queue may use (the provider's rate_limit_headroom).
         self._headroom = headroom
+        self._mode: RateControl = mode
         self._counts = OutcomeReport()
 
     def record(self, error: BaseException | None, declared_rate: float | None = None) -> None:
@@ -80,7 +83,7 @@ class OutcomeReporter:
         return self._counts
 
     def _add(self, outcome: OutcomeReport) -> None:
-        self._counts = self._counts.merged(outcome)
+        self._counts = self._counts.merged(outcome.model_copy(update={"mode": self._mode}))
 
     async def prepare(self) -> None:
         await ensure_controller(
@@ -89,6 +92,7 @@ class OutcomeReporter:
             self._controller_queue,
             self._start_rate,
             self._cool_down,
+            mode=self._mode,
         )
 
     async def flush(self) -> None:
@@ -109,6 +113,7 @@ class OutcomeReporter:
                 self._start_rate,
                 self._cool_down,
                 report,
+                mode=self._mode,
             )
 
     async def run(self) -> None:

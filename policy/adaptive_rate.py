@@ -182,16 +182,23 @@ def step(
     *,
     steady_probes: bool = True,
     declared_limits: bool = True,
+    learns: bool = True,
 ) -> ControllerState:
     """The state after one tick's window, at ``now`` (seconds on the workflow clock).
 
     ``steady_probes`` False is the first version's rules (no plateau, a ceiling up to 10% above
     the measured limit): what a controller run started before them replays with.
-    ``declared_limits`` False ignores the limits providers declare (runs from before them)."""
+    ``declared_limits`` False ignores the limits providers declare (runs from before them);
+    ``learns`` False takes only the declared limits: no slow start, no AIMD, no breaker (a
+    provider whose queue's rate comes from its headers alone)."""
     state = _remembered(_measured(state, window), window)
     if not declared_limits:
         return _step(state, window, now, cool_down, steady_probes)
     state = _allowed(state, window, now)
+    if not learns:
+        if state.phase in ("open", "probing"):  # no breaker here: a paused queue resumes
+            state = state.model_copy(update={"phase": "steady"})
+        return _capped(state)
     return _capped(_step(state, window, now, cool_down, steady_probes))
 
 

@@ -12,6 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 # Anthropic bills writing a prompt to its 5-minute cache at 1.25 times the input price (the
 # 1-hour cache at 2 times): a price without ``cache_write`` uses the 5-minute multiplier.
 CACHE_WRITE_MULTIPLIER: Final = 1.25
+# What a provider queue's rate controller does: learn the limit from the provider's 429s (and
+# take a declared one), or only take the limit the provider declares (docs/rate-control.md).
+RateControl = Literal["adaptive", "declared"]
 
 
 class ModelPrice(BaseModel):
@@ -60,6 +63,11 @@ class ProviderConfig(BaseModel):
     # this project's rate (a key shared with other clients, a test double refusing every first
     # attempt) drives the controller down to its floor rate.
     adaptive_limit: bool = False
+    # With no requests_per_minute (and adaptive_limit off), True sets the provider queue's rate
+    # from the request limit the provider declares in its answers' headers (OpenAI and
+    # Anthropic do), times rate_limit_headroom; the queue has no limit until the first answer
+    # declares one. Nothing is learnt from 429s (docs/rate-control.md).
+    declared_limit: bool = True
     # The controller's first rate (requests/s), grown by half each second while calls succeed
     # until the first 429: low (below any paid tier's limit: OpenAI's lowest is 500/min), so the
     # first burst does not meet the provider unthrottled.
@@ -79,6 +87,15 @@ class ProviderConfig(BaseModel):
 
     def adapts_its_rate(self) -> bool:
         return self.adaptive_limit and self.requests_per_minute is None
+
+    def rate_control(self) -> RateControl | None:
+        """What sets the queue's rate when no requests_per_minute does: the adaptive limit, the
+        limit the provider declares, or nothing (None; also when requests_per_minute is set)."""
+        if self.requests_per_minute is not None:
+            return None
+        if self.adaptive_limit:
+            return "adaptive"
+        return "declared" if self.declared_limit else None
 
     def activities_per_second(self) -> float | None:
         if self.requests_per_minute is None:

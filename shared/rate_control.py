@@ -4,6 +4,7 @@ its input (carried across continue-as-new) and the rate change it asks an activi
 from pydantic import BaseModel, Field
 
 from policy.adaptive_rate import ControllerState
+from shared.provider_config import RateControl
 
 # A declared limit above this many requests a second is not believed (a header holding garbage,
 # or a gateway's "unlimited"): no provider tier comes near it. See
@@ -24,6 +25,10 @@ class OutcomeReport(BaseModel):
     # lowest of its models' limits times the provider's rate_limit_headroom (the lowest of the
     # merged reports).
     allowed_rate: float | None = Field(default=None, gt=0, le=MAX_DECLARED_PER_SECOND)
+    # How the reporting worker is configured to control the rate (None: a worker from before
+    # the modes). The controller follows its workers: configured back to the adaptive limit,
+    # or away from it, a running controller changes with the next report.
+    mode: RateControl | None = None
 
     def empty(self) -> bool:
         return not (self.answered or self.rate_limited or self.failed)
@@ -37,7 +42,15 @@ class OutcomeReport(BaseModel):
             failed=self.failed + other.failed,
             retry_after=max(waits) if waits else None,
             allowed_rate=min(limits) if limits else None,
+            mode=_mode(self.mode, other.mode),
         )
+
+
+def _mode(one: RateControl | None, other: RateControl | None) -> RateControl | None:
+    """Workers configured differently: the adaptive limit, which also takes declared limits."""
+    if "adaptive" in (one, other):
+        return "adaptive"
+    return one or other
 
 
 class ControllerInput(BaseModel):
@@ -45,6 +58,9 @@ class ControllerInput(BaseModel):
     state: ControllerState
     # How long the breaker keeps an open provider's queue paused before probing it.
     cool_down_seconds: float = Field(default=30.0, gt=0, le=MAX_COOL_DOWN_SECONDS)
+    # "declared": only the limit the provider declares sets the rate (no slow start, no cuts on
+    # 429s, no breaker), and nothing is set on the queue until it declares one.
+    mode: RateControl = "adaptive"
     # Reports that arrived after the last tick of the previous run (continue-as-new).
     pending: OutcomeReport = Field(default_factory=OutcomeReport)
 

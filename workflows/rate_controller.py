@@ -73,15 +73,19 @@ class ProviderRateController:
 
     @workflow.run
     async def run(self, start: ControllerInput) -> None:
-        # The rate in force when this run starts: the worker set the starting rate, or the
-        # previous run applied this state's rate before continuing as new.
-        applied = self._state.queue_rate()
         steady_probes = workflow.patched(PATCH_STEADY_PROBES)
         declared_limits = workflow.patched(PATCH_DECLARED_LIMITS)
+        learns = start.mode == "adaptive"
+        # The rate in force when this run starts: the worker set the starting rate, or the
+        # previous run applied this state's rate before continuing as new.
+        applied: float | None = self._state.queue_rate()
         if declared_limits:
             # Rounded as every rate it applies is: a rate that did not change is not set again
-            # after continue-as-new (runs from before set it again, and replay that).
-            applied = round(applied, 3)
+            # after continue-as-new (runs from before set it again, and replay that). A queue
+            # whose rate comes only from the provider's declared limit has none until one came.
+            applied = round(self._state.queue_rate(), 3)
+            if not learns and self._state.allowed is None:
+                applied = None
         last = workflow.now()
         for _ in range(TICKS_PER_RUN):
             if workflow.info().is_continue_as_new_suggested():
@@ -102,6 +106,8 @@ class ProviderRateController:
                         await workflow.wait_condition(self._bad_news, timeout=left)
             now = workflow.now()
             report, self._pending = self._pending, OutcomeReport()
+            # The workers' configuration wins over the one the controller started with.
+            learns = (report.mode or start.mode) == "adaptive"
             window = Window(
                 seconds=_seconds(now - last),
                 answered=report.answered,
@@ -118,7 +124,10 @@ class ProviderRateController:
                 start.cool_down_seconds,
                 steady_probes=steady_probes,
                 declared_limits=declared_limits,
+                learns=learns,
             )
+            if not learns and self._state.allowed is None:
+                continue  # nothing declared yet: the queue keeps no rate
             wanted = round(self._state.queue_rate(), 3)
             if wanted != applied and await self._apply(start.provider_queue, wanted):
                 applied = wanted

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from temporalio.client import WorkflowHandle
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.queue_rate import api_rate
@@ -123,6 +124,54 @@ async def test_a_provider_declaring_its_limit_gets_its_share_on_the_queue_withou
     # (the same run with the headers off drew 6 429s and 2 cuts).
     assert state.phase == "steady" and state.decreases == 0
     assert fake.rate_limited == 0
+
+
+@pytest.mark.parametrize("declares", [True, False], ids=["declares", "declares-nothing"])
+async def test_with_nothing_configured_the_queue_takes_the_limit_the_provider_declares(
+    dev_env: WorkflowEnvironment, task_queue: str, tmp_path: Path, declares: bool
+) -> None:
+    """The default: no requests_per_minute, no adaptive limit. The queue has no rate until the
+    provider declares its limit, then rate_limit_headroom (0.9) of it; one that declares
+    nothing keeps no rate at all, as before."""
+    declared = 4.0
+    with FakeLLMServer() as fake:
+        fake.responder = good_answers
+        fake.limit(declared, headers=declares)
+        setup = llm_setup(fake)
+        provider_queue = names.llm_task_queue(setup.names["openai"])
+        async with llm_pipeline(dev_env.client, task_queue, tmp_path, setup):
+
+            async def controller_started() -> ControllerState | None:
+                try:
+                    return await controller_state(dev_env, provider_queue)
+                except RPCError:
+                    return None
+
+            # The worker started the queue's controller before its first poll, and set nothing.
+            await wait_until(controller_started, what="the provider queue's controller")
+            assert await api_rate(dev_env.client, provider_queue) is None
+            handles = await start_together(dev_env, task_queue, "N", TICKETS)
+            results: list[TicketView] = await asyncio.gather(*(h.result() for h in handles))
+
+            async def at_the_share() -> ControllerState | None:
+                state = await controller_state(dev_env, provider_queue)
+                rate = await api_rate(dev_env.client, provider_queue)
+                return state if rate is not None and abs(rate - 0.9 * declared) < 0.01 else None
+
+            if declares:
+                state = await wait_until(at_the_share, what="the declared limit on the queue")
+                assert state.allowed == pytest.approx(0.9 * declared)
+            else:
+                # Every call has been reported (the workers flush twice a second) and still no
+                # rate: the controller sets nothing it was not told.
+                async def all_reported() -> ControllerState | None:
+                    state = await controller_state(dev_env, provider_queue)
+                    return state if state.answered_rate > 0 else None
+
+                state = await wait_until(all_reported, what="the controller's first tick")
+                assert await api_rate(dev_env.client, provider_queue) is None
+                assert state.allowed is None
+    assert all(r.state is TicketState.COMPLETED for r in results)
 
 
 def failing_openai(request: Recorded) -> Reply:

@@ -1,6 +1,7 @@
 """Record workflow histories for the replay tests.
 
-    python -m tests.replay.record_histories [tickets|fanout|controller] [--version V]
+    python -m tests.replay.record_histories [tickets|fanout|controller|declared-controller]
+        [--version V]
         [--scenario NAME ...]
 
 Run it when a workflow version is released: it drives one ticket through each path of the
@@ -299,10 +300,63 @@ async def record_controller() -> None:
     print(f"wrote {path} ({len(history.events)} events)")
 
 
+async def record_declared_controller() -> None:
+    """A controller that only takes the provider's declared limit (adaptive_limit off): reports
+    before any declaration (nothing set), the first declared limit (set), 429s and failures
+    (ignored), a lower limit (set at once)."""
+    from activities.queue_rate import ensure_controller, set_queue_rate
+    from policy.adaptive_rate import ControllerState
+    from shared.rate_control import OutcomeReport
+    from workflows.rate_controller import ProviderRateController
+
+    env = await WorkflowEnvironment.start_local(
+        data_converter=CONVERTER, dev_server_existing_path=binary("temporal")
+    )
+    ids = json.loads(WORKFLOW_IDS.read_text()) if WORKFLOW_IDS.exists() else {}
+    queue, provider_queue = "record-rate-control", "llm-record-declared"
+    workflow_id = names.rate_controller_id(provider_queue)
+    handle = env.client.get_workflow_handle(workflow_id)
+
+    async def report_until(allowed: float | None, **counts: Any) -> None:
+        for _ in range(100):
+            report = OutcomeReport(mode="declared", allowed_rate=allowed, **counts)
+            await handle.signal(names.RATE_REPORT_SIGNAL, report)
+            await asyncio.sleep(0.3)
+            state = await handle.query(names.RATE_STATE_QUERY, result_type=ControllerState)
+            if state.allowed == allowed and state.answered_rate > 0:
+                return
+        raise RuntimeError(f"the controller never took {allowed}")
+
+    try:
+        async with Worker(
+            env.client,
+            task_queue=queue,
+            workflows=[ProviderRateController],
+            activities=[set_queue_rate],
+        ):
+            await ensure_controller(env.client, provider_queue, queue, 1.0, 1.0, mode="declared")
+            await report_until(None, answered=3)
+            await report_until(4.0, answered=3)
+            await report_until(4.0, answered=1, rate_limited=3, failed=4)
+            await report_until(3.0, answered=3)
+            history = await handle.fetch_history()
+            await handle.terminate("recorded")
+    finally:
+        await env.shutdown()
+    path = HISTORIES / f"providerratecontroller-{CONTROLLER_VERSION}-declared-only.json"
+    path.write_text(history.to_json())
+    ids[path.stem] = workflow_id
+    WORKFLOW_IDS.write_text(json.dumps(dict(sorted(ids.items())), indent=1) + "\n")
+    print(f"wrote {path} ({len(history.events)} events)")
+
+
 async def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.replay.record_histories")
     parser.add_argument(
-        "what", nargs="?", choices=["tickets", "fanout", "controller", "all"], default="all"
+        "what",
+        nargs="?",
+        choices=["tickets", "fanout", "controller", "declared-controller", "all"],
+        default="all",
     )
     parser.add_argument(
         "--version", default=TICKETS_VERSION, help=f"ticket files' version ({TICKETS_VERSION})"
@@ -321,6 +375,8 @@ async def main(argv: list[str]) -> int:
         await record_fanout()
     if args.what in ("controller", "all"):
         await record_controller()
+    if args.what in ("declared-controller", "all"):
+        await record_declared_controller()
     return 0
 
 

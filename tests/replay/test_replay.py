@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from temporalio.client import WorkflowHistory
 
-from tests.support.temporal import ALL_WORKFLOWS, new_replayer
+from shared.rate_control import QueueRateChange
+from tests.support.temporal import ALL_WORKFLOWS, CONVERTER, new_replayer
 from workflows.rate_controller import PATCH_DECLARED_LIMITS, PATCH_STEADY_PROBES
 from workflows.review_gate import PATCH_REVIEW_FINAL_DEADLINE
 from workflows.ticket import PATCH_ORCHESTRATED_RESOLUTION
@@ -90,6 +91,21 @@ def test_rate_controllers_from_before_and_after_declared_limits_are_committed() 
     controllers = {p.stem: patches(p) for p in HISTORIES if p.stem.startswith("providerrate")}
     assert PATCH_DECLARED_LIMITS not in controllers["providerratecontroller-v2-controller"]
     assert PATCH_DECLARED_LIMITS in controllers["providerratecontroller-v3-controller"]
+
+
+async def test_a_controller_taking_only_declared_limits_set_them_and_nothing_else() -> None:
+    """The declared-only mode's history (adaptive_limit off): the rates it set on the queue are
+    the declared limits' shares, in order; nothing before the first, nothing for the 429s and
+    failures in between."""
+    history = load(FOLDER / "providerratecontroller-v3-declared-only.json")
+    rates = []
+    for event in history.events:
+        if event.HasField("activity_task_scheduled_event_attributes"):
+            payloads = event.activity_task_scheduled_event_attributes.input.payloads
+            (change,) = await CONVERTER.decode(payloads, [QueueRateChange])
+            rates.append(change.requests_per_second)
+    assert rates == [4.0, 3.0]
+    assert PATCH_DECLARED_LIMITS in patches(FOLDER / "providerratecontroller-v3-declared-only.json")
 
 
 def test_histories_of_every_lifecycle_path_are_committed() -> None:

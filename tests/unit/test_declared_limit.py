@@ -63,7 +63,9 @@ def test_a_report_carries_the_lowest_allowed_rate_since_the_last_one() -> None:
     counts.record(ApplicationError("429", type="ProviderRateLimited"), 8.0)
     counts.record(None, None)  # an answer that declared nothing does not erase the others
     counts.record(None, -1.0)  # nor does a nonsensical one
-    assert counts.pending() == OutcomeReport(answered=3, rate_limited=1, allowed_rate=8.0)
+    assert counts.pending() == OutcomeReport(
+        answered=3, rate_limited=1, allowed_rate=8.0, mode="adaptive"
+    )
     merged = OutcomeReport(answered=1).merged(OutcomeReport(answered=1, allowed_rate=5.0))
     assert merged.allowed_rate == 5.0
 
@@ -167,3 +169,34 @@ def test_the_breaker_opens_over_an_allowed_rate_and_comes_back_to_it() -> None:
     closed = step(probing, allowing(9.0, answered=1), 2.0 + COOL_DOWN, COOL_DOWN)
     assert closed.phase == "steady"
     assert closed.queue_rate() == 9.0
+
+
+# ---- the declared limit alone (adaptive_limit off) ---------------------------------------------
+
+
+def test_taking_only_the_declared_limit_ignores_429s_and_failures() -> None:
+    state = ControllerState(rate=2.0)
+    nothing_yet = step(state, Window(1.0, answered=9, rate_limited=5), 0.0, COOL_DOWN, learns=False)
+    assert nothing_yet.rate == 2.0 and nothing_yet.allowed is None  # no slow start, no cut
+    state = step(state, allowing(9.0), 1.0, COOL_DOWN, learns=False)
+    assert state.rate == 9.0
+    state = step(state, allowing(9.0, answered=2, rate_limited=6), 2.0, COOL_DOWN, learns=False)
+    assert state.rate == 9.0 and state.decreases == 0
+    state = step(state, allowing(9.0, answered=1, failed=8), 3.0, COOL_DOWN, learns=False)
+    assert state.phase == "steady" and state.queue_rate() == 9.0  # no breaker either
+
+
+def test_a_controller_configured_away_from_the_adaptive_limit_resumes_a_paused_queue() -> None:
+    state = step(ControllerState(rate=5.0, phase="steady"), allowing(9.0), 0.0, COOL_DOWN)
+    opened = step(state, Window(1.0, answered=1, failed=8), 1.0, COOL_DOWN)
+    assert opened.queue_rate() == 0.0
+    resumed = step(opened, allowing(9.0, answered=0), 2.0, COOL_DOWN, learns=False)
+    assert resumed.phase == "steady" and resumed.queue_rate() == 9.0
+
+
+def test_reports_from_differently_configured_workers_merge_to_the_adaptive_limit() -> None:
+    declared = OutcomeReport(answered=1, mode="declared")
+    adaptive = OutcomeReport(answered=1, mode="adaptive")
+    assert declared.merged(adaptive).mode == "adaptive"
+    assert declared.merged(OutcomeReport(answered=1)).mode == "declared"
+    assert OutcomeReport().merged(OutcomeReport()).mode is None

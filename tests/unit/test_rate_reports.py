@@ -25,7 +25,9 @@ def test_calls_are_counted_as_answered_rate_limited_or_failed() -> None:
     counts.record(ApplicationError("slow", type="ProviderTimeout"))
     counts.record(ApplicationError("down", type="ProviderConnectionError"))
     counts.record(ValueError("a bug, not the provider"))
-    assert counts.pending() == OutcomeReport(answered=2, rate_limited=2, failed=3, retry_after=3.0)
+    assert counts.pending() == OutcomeReport(
+        answered=2, rate_limited=2, failed=3, retry_after=3.0, mode="adaptive"
+    )
 
 
 def test_reports_merge_and_keep_the_longest_retry_after() -> None:
