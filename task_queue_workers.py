@@ -165,22 +165,25 @@ def build_workers(
 async def release_controller_rates(
     client: Client, queues: Sequence[str], worker_settings: WorkerSettings
 ) -> list[str]:
-    """For each polled provider with a configured requests_per_minute: remove a rate its queue's
-    controller set while the provider had none (the API rate would override the configured one
-    for good). One line per queue released, for the worker's start-up output."""
+    """For each polled provider whose rate no controller sets any more (requests_per_minute
+    configured, or neither the adaptive nor the declared limit on): remove a rate its queue's
+    controller left (an API rate overrides the workers' for good). One line per queue released,
+    for the worker's start-up output."""
     released = []
     for queue in queues:
         config = worker_settings.providers.get(provider_of(queue))
         if not queue.startswith("llm-") or config is None:
             continue
-        if config.activities_per_second() is None:
-            continue
+        if config.rate_control() is not None:
+            continue  # its controller sets the rate
         rate = await release_controller_rate(client, queue)
         if rate is not None:
-            released.append(
-                f"removed the rate controller's {rate:g}/s from {queue}: requests_per_minute "
-                "is configured, so the workers' rate applies"
+            why = (
+                "requests_per_minute is configured, so the workers' rate applies"
+                if config.requests_per_minute is not None
+                else "no controller sets this provider's rate any more"
             )
+            released.append(f"removed the rate controller's {rate:g}/s from {queue}: {why}")
     return released
 
 

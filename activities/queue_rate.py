@@ -48,10 +48,11 @@ async def api_rate(client: Client, queue: str) -> float | None:
 
 
 async def release_controller_rate(client: Client, queue: str) -> float | None:
-    """Remove the rate a rate controller set on ``queue``, for a provider that now has a
-    configured limit: an API rate overrides every worker's, so without this the configured
-    requests_per_minute would never apply. A rate someone else set (an operator with
-    ``temporal task-queue config set``) is left alone. Returns the rate removed, if any."""
+    """Remove the rate a rate controller set on ``queue``, for a provider whose rate no
+    controller sets any more: an API rate overrides every worker's, so without this a
+    configured requests_per_minute would never apply (nor "no limit"). A rate someone else set
+    (an operator with ``temporal task-queue config set``) is left alone. Returns the rate
+    removed, if any."""
     limit = await _rate_config(client, queue)
     if not limit.HasField("rate_limit") or limit.metadata.update_identity != IDENTITY:
         return None

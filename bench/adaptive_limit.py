@@ -121,7 +121,8 @@ async def rate_changes(client: Client, controller_id: str) -> list[tuple[datetim
             (change,) = await client.data_converter.decode(
                 event.activity_task_scheduled_event_attributes.input.payloads, [QueueRateChange]
             )
-            changes.append((event.event_time.ToDatetime(UTC), change.requests_per_second))
+            if change.requests_per_second is not None:
+                changes.append((event.event_time.ToDatetime(UTC), change.requests_per_second))
     return sorted(changes)
 
 

@@ -196,9 +196,12 @@ def step(
         return _step(state, window, now, cool_down, steady_probes)
     state = _allowed(state, window, now)
     if not learns:
-        if state.phase in ("open", "probing"):  # no breaker here: a paused queue resumes
-            state = state.model_copy(update={"phase": "steady"})
-        return _capped(state)
+        # No breaker here (a paused queue resumes), and the rate is the allowed one, not what a
+        # cut in the adaptive mode left.
+        update: dict[str, object] = {"phase": "steady"}
+        if state.allowed is not None:
+            update["rate"] = max(state.allowed, MIN_ALLOWED_RATE)
+        return state.model_copy(update=update)
     return _capped(_step(state, window, now, cool_down, steady_probes))
 
 

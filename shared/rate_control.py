@@ -67,5 +67,5 @@ class ControllerInput(BaseModel):
 
 class QueueRateChange(BaseModel):
     provider_queue: str
-    requests_per_second: float = Field(ge=0)
+    requests_per_second: float | None = Field(ge=0)  # None: remove the queue's rate
     reason: str

@@ -106,8 +106,9 @@ class ProviderRateController:
                         await workflow.wait_condition(self._bad_news, timeout=left)
             now = workflow.now()
             report, self._pending = self._pending, OutcomeReport()
-            # The workers' configuration wins over the one the controller started with.
-            learns = (report.mode or start.mode) == "adaptive"
+            # The workers' configuration wins over the one the controller started with (runs
+            # from before the modes always learn).
+            learns = not declared_limits or (report.mode or start.mode) == "adaptive"
             window = Window(
                 seconds=_seconds(now - last),
                 answered=report.answered,
@@ -126,22 +127,28 @@ class ProviderRateController:
                 declared_limits=declared_limits,
                 learns=learns,
             )
+            # Taking only declared limits, nothing declared (yet): the queue has no rate (one
+            # left by this controller in the adaptive mode is removed).
+            wanted: float | None = round(self._state.queue_rate(), 3)
             if not learns and self._state.allowed is None:
-                continue  # nothing declared yet: the queue keeps no rate
-            wanted = round(self._state.queue_rate(), 3)
-            if wanted != applied and await self._apply(start.provider_queue, wanted):
+                wanted = None
+            if wanted != applied and await self._apply(start.provider_queue, wanted, learns):
                 applied = wanted
         await workflow.wait_condition(workflow.all_handlers_finished)
         workflow.continue_as_new(
             start.model_copy(update={"state": self._state, "pending": self._pending})
         )
 
-    async def _apply(self, queue: str, rate: float) -> bool:
-        steady = (
-            "adaptive limit (AIMD on the provider's 429s)"
-            if self._state.allowed is None
-            else "adaptive limit (the provider's declared limit x headroom; AIMD on its 429s)"
-        )
+    async def _apply(self, queue: str, rate: float | None, learns: bool = True) -> bool:
+        """Set ``rate`` on the queue (None: remove the queue's rate)."""
+        if rate is None:
+            steady = "no limit declared: no rate on the queue"
+        elif not learns:
+            steady = "the limit the provider declares x rate_limit_headroom"
+        elif self._state.allowed is None:
+            steady = "adaptive limit (AIMD on the provider's 429s)"
+        else:
+            steady = "adaptive limit (the provider's declared limit x headroom; AIMD on its 429s)"
         reason = {
             "open": "circuit open: the provider is failing most calls",
             "probing": "circuit half-open: probing the provider",
@@ -152,7 +159,7 @@ class ProviderRateController:
                 QueueRateChange(provider_queue=queue, requests_per_second=rate, reason=reason),
                 start_to_close_timeout=SET_RATE_START_TO_CLOSE,
                 retry_policy=SET_RATE_RETRY,
-                summary=f"{queue} -> {rate:g}/s",
+                summary=f"{queue} -> {rate:g}/s" if rate is not None else f"{queue}: no rate",
             )
         except ActivityError as err:
             # The next tick tries again; the controller itself must not fail.

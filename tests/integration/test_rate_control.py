@@ -171,6 +171,15 @@ async def test_with_nothing_configured_the_queue_takes_the_limit_the_provider_de
                 state = await wait_until(all_reported, what="the controller's first tick")
                 assert await api_rate(dev_env.client, provider_queue) is None
                 assert state.allowed is None
+                controller = dev_env.client.get_workflow_handle(
+                    names.rate_controller_id(provider_queue)
+                )
+                scheduled = [
+                    e
+                    async for e in controller.fetch_history_events()
+                    if e.HasField("activity_task_scheduled_event_attributes")
+                ]
+                assert scheduled == []  # no rate set, not even one in flight
     assert all(r.state is TicketState.COMPLETED for r in results)
 
 

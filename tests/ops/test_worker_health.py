@@ -72,7 +72,9 @@ async def test_a_draining_worker_says_so_and_lets_the_agent_call_it_made_finish(
             alive = await get(f"http://{health}/healthz")
             ready = await get(f"http://{health}/readyz")
             assert (alive.status_code, alive.json()["status"]) == (200, "ok")
-            assert alive.json()["workers"] == 3  # tickets, delivery, llm-openai
+            # tickets, delivery, llm-openai, and rate-control: the openai queue's controller
+            # takes the limit the provider declares (the default, declared_limit).
+            assert alive.json()["workers"] == 4
             assert ready.status_code == 200
             assert ready.json() == {"checks": {"temporal": "ok"}, "status": "ok"}
 

@@ -194,6 +194,23 @@ def test_a_controller_configured_away_from_the_adaptive_limit_resumes_a_paused_q
     assert resumed.phase == "steady" and resumed.queue_rate() == 9.0
 
 
+def test_leaving_the_adaptive_limit_restores_the_allowed_rate_after_a_cut() -> None:
+    state = step(ControllerState(rate=5.0, phase="steady"), allowing(9.0), 0.0, COOL_DOWN)
+    cut = step(state, allowing(9.0, answered=4, rate_limited=4), 1.0, COOL_DOWN)
+    assert cut.rate < 9.0
+    declared = step(cut, allowing(9.0, answered=4), 2.0, COOL_DOWN, learns=False)
+    assert declared.rate == 9.0
+
+
+def test_leaving_an_open_breaker_with_nothing_declared_resumes_the_queue() -> None:
+    """The workflow then removes the queue's rate (nothing declared): the state must not stay
+    open, or the queue would stay paused with no calls to report."""
+    opened = step(ControllerState(rate=5.0, phase="steady"), Window(1.0, failed=8), 0.0, COOL_DOWN)
+    assert opened.phase == "open"
+    resumed = step(opened, Window(1.0), 1.0, COOL_DOWN, learns=False)
+    assert resumed.phase == "steady" and resumed.allowed is None
+
+
 def test_reports_from_differently_configured_workers_merge_to_the_adaptive_limit() -> None:
     declared = OutcomeReport(answered=1, mode="declared")
     adaptive = OutcomeReport(answered=1, mode="adaptive")
