@@ -23,7 +23,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from temporalio.client import WorkflowHandle
+from temporalio.client import WorkflowHandle, WorkflowHistory
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -235,6 +235,33 @@ CONTROLLER_VERSION = "v3"
 CLIMB_REPORTS, CLIMB_INTERVAL = 30, 0.35
 
 
+async def report_until(
+    handle: WorkflowHandle[Any, Any],
+    report: Any,
+    done: Callable[[Any], bool],
+    what: str,
+) -> None:
+    """Send ``report`` to a rate controller every 0.3 s until its state is ``done``."""
+    from policy.adaptive_rate import ControllerState
+
+    for _ in range(100):
+        await handle.signal(names.RATE_REPORT_SIGNAL, report)
+        await asyncio.sleep(0.3)
+        state = await handle.query(names.RATE_STATE_QUERY, result_type=ControllerState)
+        if done(state):
+            return
+    raise RuntimeError(f"the controller never reached {what}")
+
+
+def save_controller_history(history: WorkflowHistory, scenario: str, workflow_id: str) -> None:
+    path = HISTORIES / f"providerratecontroller-{CONTROLLER_VERSION}-{scenario}.json"
+    path.write_text(history.to_json())
+    ids = json.loads(WORKFLOW_IDS.read_text()) if WORKFLOW_IDS.exists() else {}
+    ids[path.stem] = workflow_id
+    WORKFLOW_IDS.write_text(json.dumps(dict(sorted(ids.items())), indent=1) + "\n")
+    print(f"wrote {path} ({len(history.events)} events)")
+
+
 async def record_controller() -> None:
     """A provider queue's rate controller through every phase: slow start, a 429 and its
     decrease, the breaker opening on failures, the probe after the cool-down, closing again,
@@ -249,22 +276,12 @@ async def record_controller() -> None:
     env = await WorkflowEnvironment.start_local(
         data_converter=CONVERTER, dev_server_existing_path=binary("temporal")
     )
-    ids = json.loads(WORKFLOW_IDS.read_text()) if WORKFLOW_IDS.exists() else {}
     queue, provider_queue = "record-rate-control", "llm-record"
     workflow_id = names.rate_controller_id(provider_queue)
     handle = env.client.get_workflow_handle(workflow_id)
 
-    async def phase() -> str:
-        state = await handle.query(names.RATE_STATE_QUERY, result_type=ControllerState)
-        return state.phase
-
     async def report(until: str, **counts: Any) -> None:
-        for _ in range(100):
-            await handle.signal(names.RATE_REPORT_SIGNAL, OutcomeReport(**counts))
-            await asyncio.sleep(0.3)
-            if await phase() == until:
-                return
-        raise RuntimeError(f"the controller never reached {until}")
+        await report_until(handle, OutcomeReport(**counts), lambda s: s.phase == until, until)
 
     try:
         async with Worker(
@@ -293,11 +310,7 @@ async def record_controller() -> None:
             await handle.terminate("recorded")
     finally:
         await env.shutdown()
-    path = HISTORIES / f"providerratecontroller-{CONTROLLER_VERSION}-controller.json"
-    path.write_text(history.to_json())
-    ids[path.stem] = workflow_id
-    WORKFLOW_IDS.write_text(json.dumps(dict(sorted(ids.items())), indent=1) + "\n")
-    print(f"wrote {path} ({len(history.events)} events)")
+    save_controller_history(history, "controller", workflow_id)
 
 
 async def record_declared_controller() -> None:
@@ -305,27 +318,23 @@ async def record_declared_controller() -> None:
     before any declaration (nothing set), the first declared limit (set), 429s and failures
     (ignored), a lower limit (set at once)."""
     from activities.queue_rate import ensure_controller, set_queue_rate
-    from policy.adaptive_rate import ControllerState
     from shared.rate_control import OutcomeReport
     from workflows.rate_controller import ProviderRateController
 
     env = await WorkflowEnvironment.start_local(
         data_converter=CONVERTER, dev_server_existing_path=binary("temporal")
     )
-    ids = json.loads(WORKFLOW_IDS.read_text()) if WORKFLOW_IDS.exists() else {}
     queue, provider_queue = "record-rate-control", "llm-record-declared"
     workflow_id = names.rate_controller_id(provider_queue)
     handle = env.client.get_workflow_handle(workflow_id)
 
-    async def report_until(allowed: float | None, **counts: Any) -> None:
-        for _ in range(100):
-            report = OutcomeReport(mode="declared", allowed_rate=allowed, **counts)
-            await handle.signal(names.RATE_REPORT_SIGNAL, report)
-            await asyncio.sleep(0.3)
-            state = await handle.query(names.RATE_STATE_QUERY, result_type=ControllerState)
-            if state.allowed == allowed and state.answered_rate > 0:
-                return
-        raise RuntimeError(f"the controller never took {allowed}")
+    async def declaring(allowed: float | None, **counts: Any) -> None:
+        await report_until(
+            handle,
+            OutcomeReport(mode="declared", allowed_rate=allowed, **counts),
+            lambda s: s.allowed == allowed and s.answered_rate > 0,
+            f"allowed rate {allowed}",
+        )
 
     try:
         async with Worker(
@@ -335,19 +344,15 @@ async def record_declared_controller() -> None:
             activities=[set_queue_rate],
         ):
             await ensure_controller(env.client, provider_queue, queue, 1.0, 1.0, mode="declared")
-            await report_until(None, answered=3)
-            await report_until(4.0, answered=3)
-            await report_until(4.0, answered=1, rate_limited=3, failed=4)
-            await report_until(3.0, answered=3)
+            await declaring(None, answered=3)
+            await declaring(4.0, answered=3)
+            await declaring(4.0, answered=1, rate_limited=3, failed=4)
+            await declaring(3.0, answered=3)
             history = await handle.fetch_history()
             await handle.terminate("recorded")
     finally:
         await env.shutdown()
-    path = HISTORIES / f"providerratecontroller-{CONTROLLER_VERSION}-declared-only.json"
-    path.write_text(history.to_json())
-    ids[path.stem] = workflow_id
-    WORKFLOW_IDS.write_text(json.dumps(dict(sorted(ids.items())), indent=1) + "\n")
-    print(f"wrote {path} ({len(history.events)} events)")
+    save_controller_history(history, "declared-only", workflow_id)
 
 
 async def main(argv: list[str]) -> int:
