@@ -10,6 +10,7 @@ error: what the circuit breaker counts). Requests this worker refused to send ar
 import asyncio
 import contextlib
 import logging
+import time
 from datetime import timedelta
 from typing import Any, Final
 
@@ -19,12 +20,16 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 
 from activities.queue_rate import ensure_controller
+from policy.adaptive_rate import ALLOWED_MOVED
 from shared import names
 from shared.provider_config import RateControl
 from shared.rate_control import MAX_DECLARED_PER_SECOND, OutcomeReport
 
 # How often a worker sends its counts: the controller decides once a second.
 REPORT_INTERVAL: Final = timedelta(seconds=0.5)
+# In the declared-only mode, an unchanged allowed rate is sent again this often (the controller
+# takes a raise after ALLOWED_RAISE_TICKS windows that said so: about half a minute).
+DECLARED_REFRESH: Final = timedelta(seconds=5)
 # Starting the controller (and the queue's starting rate) must not hold a worker's start for
 # long when the server is slow: the reports start it later if this fails.
 PREPARE_TIMEOUT: Final = timedelta(seconds=10)
@@ -57,6 +62,9 @@ class OutcomeReporter:
         # The share of a declared limit the queue may use (the provider's rate_limit_headroom).
         self._headroom = headroom
         self._mode: RateControl = mode
+        # The allowed rate last sent in the declared-only mode, and when (monotonic seconds).
+        self._sent_allowed: float | None = None
+        self._sent_at = 0.0
         self._counts = OutcomeReport()
 
     def record(self, error: BaseException | None, declared_rate: float | None = None) -> None:
@@ -95,9 +103,30 @@ class OutcomeReporter:
             mode=self._mode,
         )
 
+    def declared_report(self, report: OutcomeReport, now: float) -> OutcomeReport | None:
+        """In the declared-only mode the controller needs the allowed rate, not the counts: a
+        report goes out when it changed, and again every ``DECLARED_REFRESH`` (so a raise can
+        hold for the windows the controller waits for), never for a provider that declares
+        nothing. A busy queue then costs its controller a signal every few seconds, not two
+        per worker per second. ``now``: seconds on a monotonic clock."""
+        allowed = report.allowed_rate
+        if allowed is None:
+            return None
+        last = self._sent_allowed
+        changed = last is None or abs(allowed - last) > ALLOWED_MOVED * last
+        due = now - self._sent_at >= DECLARED_REFRESH.total_seconds()
+        if not (changed or due):
+            return None
+        self._sent_allowed, self._sent_at = allowed, now
+        return report
+
     async def flush(self) -> None:
         report, self._counts = self._counts, OutcomeReport()
-        if report.empty():
+        if self._mode == "declared":
+            if (declared := self.declared_report(report, time.monotonic())) is None:
+                return
+            report = declared
+        elif report.empty():
             return
         handle = self._client.get_workflow_handle(names.rate_controller_id(self.provider_queue))
         try:

@@ -31,7 +31,10 @@ class OutcomeReport(BaseModel):
     mode: RateControl | None = None
 
     def empty(self) -> bool:
-        return not (self.answered or self.rate_limited or self.failed)
+        # A report with only an allowed rate is news (the declared-only mode sends those).
+        return not (
+            self.answered or self.rate_limited or self.failed or self.allowed_rate is not None
+        )
 
     def merged(self, other: "OutcomeReport") -> "OutcomeReport":
         waits = [w for w in (self.retry_after, other.retry_after) if w is not None]

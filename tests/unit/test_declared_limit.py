@@ -217,3 +217,25 @@ def test_reports_from_differently_configured_workers_merge_to_the_adaptive_limit
     assert declared.merged(adaptive).mode == "adaptive"
     assert declared.merged(OutcomeReport(answered=1)).mode == "declared"
     assert OutcomeReport().merged(OutcomeReport()).mode is None
+
+
+def test_taking_only_declared_limits_the_workers_send_the_allowed_rate_not_every_count() -> None:
+    reporter = OutcomeReporter(
+        None,  # type: ignore[arg-type]
+        "llm-x",
+        "rate-control",
+        2.0,
+        30.0,
+        mode="declared",
+    )
+    counts = OutcomeReport(answered=7, mode="declared")
+    assert reporter.declared_report(counts, now=100.0) is None  # nothing declared: silence
+    first = counts.model_copy(update={"allowed_rate": 9.0})
+    assert reporter.declared_report(first, now=100.0) == first  # the first one: at once
+    assert reporter.declared_report(first, now=101.0) is None  # unchanged: not yet
+    nudged = counts.model_copy(update={"allowed_rate": 9.2})
+    assert reporter.declared_report(nudged, now=102.0) is None  # within 5%: unchanged
+    lower = counts.model_copy(update={"allowed_rate": 6.0})
+    assert reporter.declared_report(lower, now=102.5) == lower  # changed: at once
+    assert reporter.declared_report(lower, now=107.5) == lower  # again after the refresh
+    assert OutcomeReport(allowed_rate=6.0).empty() is False  # wakes the controller
