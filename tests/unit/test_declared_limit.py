@@ -1,6 +1,8 @@
 """A provider's declared request limit: read from its headers, counted in the reports as the rate
 it allows the queue, and used by the adaptive controller's rules (patch "declared-limits")."""
 
+from typing import Any
+
 import pytest
 from temporalio.exceptions import ApplicationError
 
@@ -57,8 +59,13 @@ def test_the_declared_limit_is_read_per_minute_and_garbage_is_ignored(
 # ---- the reports -------------------------------------------------------------------------------
 
 
+def reporter(**options: Any) -> OutcomeReporter:
+    # record() and declared_report() never talk to Temporal: no client needed.
+    return OutcomeReporter(None, "llm-x", "rate-control", 2.0, 30.0, **options)  # type: ignore[arg-type]
+
+
 def test_a_report_carries_the_lowest_allowed_rate_since_the_last_one() -> None:
-    counts = OutcomeReporter(None, "llm-x", "rate-control", 2.0, 30.0)  # type: ignore[arg-type]
+    counts = reporter()
     counts.record(None, 10.0)
     counts.record(ApplicationError("429", type="ProviderRateLimited"), 8.0)
     counts.record(None, None)  # an answer that declared nothing does not erase the others
@@ -71,14 +78,7 @@ def test_a_report_carries_the_lowest_allowed_rate_since_the_last_one() -> None:
 
 
 def test_the_queue_is_allowed_the_headroom_share_of_the_declared_limit() -> None:
-    counts = OutcomeReporter(
-        None,  # type: ignore[arg-type]
-        "llm-x",
-        "rate-control",
-        2.0,
-        30.0,
-        headroom=0.8,
-    )
+    counts = reporter(headroom=0.8)
     counts.record(None, 10.0)
     assert counts.pending().allowed_rate == pytest.approx(8.0)
 
@@ -220,22 +220,15 @@ def test_reports_from_differently_configured_workers_merge_to_the_adaptive_limit
 
 
 def test_taking_only_declared_limits_the_workers_send_the_allowed_rate_not_every_count() -> None:
-    reporter = OutcomeReporter(
-        None,  # type: ignore[arg-type]
-        "llm-x",
-        "rate-control",
-        2.0,
-        30.0,
-        mode="declared",
-    )
+    declaring = reporter(mode="declared")
     counts = OutcomeReport(answered=7, mode="declared")
-    assert reporter.declared_report(counts, now=100.0) is None  # nothing declared: silence
+    assert declaring.declared_report(counts, now=100.0) is None  # nothing declared: silence
     first = counts.model_copy(update={"allowed_rate": 9.0})
-    assert reporter.declared_report(first, now=100.0) == first  # the first one: at once
-    assert reporter.declared_report(first, now=101.0) is None  # unchanged: not yet
+    assert declaring.declared_report(first, now=100.0) == first  # the first one: at once
+    assert declaring.declared_report(first, now=101.0) is None  # unchanged: not yet
     nudged = counts.model_copy(update={"allowed_rate": 9.2})
-    assert reporter.declared_report(nudged, now=102.0) is None  # within 5%: unchanged
+    assert declaring.declared_report(nudged, now=102.0) is None  # within 5%: unchanged
     lower = counts.model_copy(update={"allowed_rate": 6.0})
-    assert reporter.declared_report(lower, now=102.5) == lower  # changed: at once
-    assert reporter.declared_report(lower, now=107.5) == lower  # again after the refresh
+    assert declaring.declared_report(lower, now=102.5) == lower  # changed: at once
+    assert declaring.declared_report(lower, now=107.5) == lower  # again after the refresh
     assert OutcomeReport(allowed_rate=6.0).empty() is False  # wakes the controller
