@@ -176,13 +176,13 @@ async def release_controller_rates(
             continue
         if config.rate_control() is not None:
             continue  # its controller sets the rate
-        rate = await release_controller_rate(client, queue)
+        why = (
+            "requests_per_minute is configured, so the workers' rate applies"
+            if config.requests_per_minute is not None
+            else "no controller sets this provider's rate any more"
+        )
+        rate = await release_controller_rate(client, queue, why)
         if rate is not None:
-            why = (
-                "requests_per_minute is configured, so the workers' rate applies"
-                if config.requests_per_minute is not None
-                else "no controller sets this provider's rate any more"
-            )
             released.append(f"removed the rate controller's {rate:g}/s from {queue}: {why}")
     return released
 

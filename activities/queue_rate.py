@@ -47,7 +47,7 @@ async def api_rate(client: Client, queue: str) -> float | None:
     return float(limit.rate_limit.requests_per_second)
 
 
-async def release_controller_rate(client: Client, queue: str) -> float | None:
+async def release_controller_rate(client: Client, queue: str, reason: str) -> float | None:
     """Remove the rate a rate controller set on ``queue``, for a provider whose rate no
     controller sets any more: an API rate overrides every worker's, so without this a
     configured requests_per_minute would never apply (nor "no limit"). A rate someone else set
@@ -56,9 +56,7 @@ async def release_controller_rate(client: Client, queue: str) -> float | None:
     limit = await _rate_config(client, queue)
     if not limit.HasField("rate_limit") or limit.metadata.update_identity != IDENTITY:
         return None
-    await set_api_rate(
-        client, queue, None, "requests_per_minute configured: the workers' rate applies again"
-    )
+    await set_api_rate(client, queue, None, reason)
     return float(limit.rate_limit.requests_per_second)
 
 
@@ -103,11 +101,10 @@ async def ensure_controller(
     controller) keeps it. A queue whose rate comes only from the provider's declared limit gets
     none until the provider declares one."""
     current = await api_rate(client, provider_queue)
-    if current is None and mode == "declared":
-        current = start_rate  # only the state's placeholder: nothing is set on the queue
-    elif current is None:
-        current = start_rate
-        await set_api_rate(client, provider_queue, current, "adaptive limit: starting rate")
+    if current is None:
+        current = start_rate  # declared-only: just the state's placeholder, nothing is set
+        if mode == "adaptive":
+            await set_api_rate(client, provider_queue, current, "adaptive limit: starting rate")
     # Resuming from a learnt rate: no slow start (it would double past the limit at once).
     state = ControllerState(
         rate=max(current, start_rate), phase="slow_start" if current <= start_rate else "steady"

@@ -71,27 +71,28 @@ class OutcomeReporter:
         """One agent call ended: ``error`` is what it raised, None when it returned;
         ``declared_rate`` the limit the provider declares (requests/s), of which the queue is
         allowed the headroom's share."""
-        believable = declared_rate is not None and 0 < declared_rate <= MAX_DECLARED_PER_SECOND
-        allowed = declared_rate * self._headroom if declared_rate and believable else None
+        allowed = None
+        if declared_rate is not None and 0 < declared_rate <= MAX_DECLARED_PER_SECOND:
+            allowed = declared_rate * self._headroom
         if error is None:
-            self._add(OutcomeReport(answered=1, allowed_rate=allowed))
+            self._add(OutcomeReport(answered=1), allowed)
         elif not isinstance(error, ApplicationError):
             return  # not a provider outcome (cancelled, a bug): neither limit nor health
         elif error.type in RATE_LIMITED_TYPES:
             wait = error.next_retry_delay.total_seconds() if error.next_retry_delay else None
-            self._add(OutcomeReport(rate_limited=1, retry_after=wait, allowed_rate=allowed))
+            self._add(OutcomeReport(rate_limited=1, retry_after=wait), allowed)
         elif error.type in FAILED_TYPES:
-            self._add(OutcomeReport(failed=1, allowed_rate=allowed))
+            self._add(OutcomeReport(failed=1), allowed)
         else:
-            # Refused or invalid: the provider answered.
-            self._add(OutcomeReport(answered=1, allowed_rate=allowed))
+            self._add(OutcomeReport(answered=1), allowed)  # refused or invalid: it answered
 
     def pending(self) -> OutcomeReport:
         """The counts not sent yet."""
         return self._counts
 
-    def _add(self, outcome: OutcomeReport) -> None:
-        self._counts = self._counts.merged(outcome.model_copy(update={"mode": self._mode}))
+    def _add(self, outcome: OutcomeReport, allowed: float | None) -> None:
+        update = {"mode": self._mode, "allowed_rate": allowed}
+        self._counts = self._counts.merged(outcome.model_copy(update=update))
 
     async def prepare(self) -> None:
         await ensure_controller(

@@ -83,9 +83,8 @@ class ProviderRateController:
             # Rounded as every rate it applies is: a rate that did not change is not set again
             # after continue-as-new (runs from before set it again, and replay that). A queue
             # whose rate comes only from the provider's declared limit has none until one came.
-            applied = round(self._state.queue_rate(), 3)
-            if not learns and self._state.allowed is None:
-                applied = None
+            nothing_declared = not learns and self._state.allowed is None
+            applied = None if nothing_declared else round(applied, 3)
         last = workflow.now()
         for _ in range(TICKS_PER_RUN):
             if workflow.info().is_continue_as_new_suggested():

@@ -23,7 +23,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from temporalio.client import WorkflowHandle, WorkflowHistory
+from temporalio.client import Client, WorkflowHandle, WorkflowHistory
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -253,6 +253,16 @@ async def report_until(
     raise RuntimeError(f"the controller never reached {what}")
 
 
+def controller_worker(client: Client, queue: str) -> Worker:
+    """A worker for rate controllers and their set-rate activity, as the rate-control queue's."""
+    from activities.queue_rate import set_queue_rate
+    from workflows.rate_controller import ProviderRateController
+
+    return Worker(
+        client, task_queue=queue, workflows=[ProviderRateController], activities=[set_queue_rate]
+    )
+
+
 def save_controller_history(history: WorkflowHistory, scenario: str, workflow_id: str) -> None:
     path = HISTORIES / f"providerratecontroller-{CONTROLLER_VERSION}-{scenario}.json"
     path.write_text(history.to_json())
@@ -268,10 +278,9 @@ async def record_controller() -> None:
     then the climb back after a cut: to the ceiling, and above it probing for a raised limit
     (where the rules' versions differ: v2 holds at the ceiling first); then (v3) the provider
     declaring its limit in its headers, and the rate set to its share and held there."""
-    from activities.queue_rate import ensure_controller, set_queue_rate
+    from activities.queue_rate import ensure_controller
     from policy.adaptive_rate import ControllerState
     from shared.rate_control import OutcomeReport
-    from workflows.rate_controller import ProviderRateController
 
     env = await WorkflowEnvironment.start_local(
         data_converter=CONVERTER, dev_server_existing_path=binary("temporal")
@@ -284,12 +293,7 @@ async def record_controller() -> None:
         await report_until(handle, OutcomeReport(**counts), lambda s: s.phase == until, until)
 
     try:
-        async with Worker(
-            env.client,
-            task_queue=queue,
-            workflows=[ProviderRateController],
-            activities=[set_queue_rate],
-        ):
+        async with controller_worker(env.client, queue):
             await ensure_controller(env.client, provider_queue, queue, 1.0, 1.0)
             await report("steady", answered=3, rate_limited=2, retry_after=1.0)
             await report("open", answered=1, failed=6)
@@ -317,9 +321,8 @@ async def record_declared_controller() -> None:
     """A controller that only takes the provider's declared limit (adaptive_limit off): reports
     before any declaration (nothing set), the first declared limit (set), 429s and failures
     (ignored), a lower limit (set at once)."""
-    from activities.queue_rate import ensure_controller, set_queue_rate
+    from activities.queue_rate import ensure_controller
     from shared.rate_control import OutcomeReport
-    from workflows.rate_controller import ProviderRateController
 
     env = await WorkflowEnvironment.start_local(
         data_converter=CONVERTER, dev_server_existing_path=binary("temporal")
@@ -337,12 +340,7 @@ async def record_declared_controller() -> None:
         )
 
     try:
-        async with Worker(
-            env.client,
-            task_queue=queue,
-            workflows=[ProviderRateController],
-            activities=[set_queue_rate],
-        ):
+        async with controller_worker(env.client, queue):
             await ensure_controller(env.client, provider_queue, queue, 1.0, 1.0, mode="declared")
             await declaring(None, answered=3)
             await declaring(4.0, answered=3)
