@@ -78,6 +78,11 @@ class AnthropicProvider(LLMProvider):
     def _error(self, err: Exception) -> ApplicationError:
         return to_application_error(failure_from(err, self.name), self._secrets)
 
+    def _counted_tokens(self, completion: Completion) -> tuple[int, int]:
+        # Anthropic counts input tokens against its input limit, except those read from the
+        # prompt cache, and the output tokens written against its output limit.
+        return completion.input_tokens - completion.cached_tokens, completion.output_tokens
+
     def _conversation(self, spec: AgentSpec[Any, Any], request: Any) -> list[dict[str, Any]]:
         return [{"role": "user", "content": spec.render_input(request)}]
 

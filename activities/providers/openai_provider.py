@@ -82,6 +82,12 @@ class OpenAIProvider(LLMProvider):
     def _error(self, err: Exception) -> ApplicationError:
         return to_application_error(failure_from(err, self.name), self._secrets)
 
+    def _counted_tokens(self, completion: Completion) -> tuple[int, int]:
+        # OpenAI counts a request's prompt plus the answer it may write (max_completion_tokens)
+        # against the token limit when the request arrives: its rate-limit guide's advice is to
+        # keep that setting near the answers' size.
+        return completion.input_tokens, max(completion.output_tokens, self.config.max_output_tokens)
+
     def _conversation(self, spec: AgentSpec[Any, Any], request: Any) -> list[dict[str, Any]]:
         system = spec.instructions
         if self.config.structured_output == "json_object":

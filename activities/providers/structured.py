@@ -21,8 +21,9 @@ from temporalio.exceptions import ApplicationError
 from activities.heartbeat import carry
 from activities.heartbeat import earlier as carried_earlier
 from activities.providers.base import AgentSpec, InT, OutT, Provider
+from activities.providers.declared_limits import DeclaredLimits
 from activities.providers.errors import INVALID_OUTPUT_TYPE
-from activities.providers.rate_headers import declared_requests_per_second
+from activities.providers.pacing import CallPacer
 from shared.agents import AgentReply, Usage, total_usage
 from shared.provider_config import ModelPrice, ProviderConfig, cost_usd
 
@@ -159,26 +160,53 @@ class LLMProvider(Provider):
         self.config = config
         self._prices = prices
         self._secrets = list(secrets)
-        # The latest limit declared for each model: providers limit each model on its own.
-        self._declared: dict[str, float] = {}
+        # The latest limits declared for each model: providers limit each model on its own.
+        self._declared = DeclaredLimits()
+        # Only where the queue's rate comes from what the provider declares (or learns): a
+        # configured rate holds from the worker's first poll.
+        self._pacer = CallPacer() if config.rate_control() is not None else None
 
     @property
     def declared_rate(self) -> float | None:
-        """The lowest of the models' declared limits: one queue carries them all, so the
-        lowest is what it can send to any of them without a 429. Stable while calls alternate
-        between models (the latest answer's limit alone would jump back and forth)."""
-        return min(self._declared.values(), default=None)
+        """The lowest rate the models' declared limits (requests and tokens) allow: one queue
+        carries them all, so the lowest is what it can send to any of them without a 429.
+        Stable while calls alternate between models (the latest answer's limit alone would
+        jump back and forth)."""
+        return self._declared.rate()
+
+    def _counted_tokens(self, completion: Completion) -> tuple[int, int]:
+        """The input and output tokens a request counts against the provider's token limits
+        (its rule, not its bill: declared_limits)."""
+        return completion.input_tokens, completion.output_tokens
 
     async def _response_seen(self, response: httpx2.Response) -> None:
         """Every HTTP response the SDK receives (an event hook on its client, so 429s and
         streamed answers alike, as soon as their headers arrive): keeps the model's declared
-        limit. The hook runs in the calling task, so the model is the one ``run`` set."""
-        rate = declared_requests_per_second(response.headers)
+        limits. The hook runs in the calling task, so the model is the one ``run`` set."""
         model = _CALLING_MODEL.get()
         # No model: a request outside run() (check()'s model list), whose limit is not a
         # model's.
-        if rate is not None and model:
-            self._declared[model] = rate
+        if model:
+            self._declared.headers_seen(model, response.headers)
+            if self._pacer is not None:
+                await self._pacer.answered()
+
+    def _paced_rate(self) -> float | None:
+        rate = self.declared_rate
+        return rate * self.config.rate_limit_headroom if rate is not None else None
+
+    async def _sent(
+        self, spec: AgentSpec[Any, Any], model: str, conversation: list[dict[str, Any]]
+    ) -> Completion:
+        """One request, in its turn (pacing)."""
+        if self._pacer is None:
+            return await self._call(spec, model, conversation)
+        probe = await self._pacer.turn(self._paced_rate())
+        try:
+            return await self._call(spec, model, conversation)
+        finally:
+            if probe:
+                await self._pacer.ended()
 
     def _http_client(self, make: Callable[..., httpx2.AsyncClient]) -> httpx2.AsyncClient:
         """The SDK's own default HTTP client (its timeouts, connection limits, redirects) with
@@ -237,7 +265,7 @@ class LLMProvider(Provider):
             reports the answered requests' usage in its details: tokens the provider billed
             are never lost, whichever attempt spent them."""
             try:
-                completion = await self._call(spec, model, conversation)
+                completion = await self._sent(spec, model, conversation)
             except ApplicationError as err:
                 if completions or earlier:
                     raise with_usage(
@@ -245,6 +273,7 @@ class LLMProvider(Provider):
                     ) from None
                 raise
             completions.append(completion)
+            self._declared.spent(model, *self._counted_tokens(completion))
             return completion
 
         conversation = self._conversation(spec, request)

@@ -1,10 +1,12 @@
 """Each provider keeps the request limit its API declares in its response headers, read off the
 real openai and anthropic SDKs' HTTP responses (a streamed answer and a 429 alike)."""
 
+import asyncio
+
 import pytest
 
 from activities.agent_specs import CLASSIFIER
-from tests.providers.conftest import MODELS, MakeProvider
+from tests.providers.conftest import MODELS, MakeOpenAI, MakeProvider
 from tests.providers.helpers import VALID_CLASSIFICATION, classify_request, raised
 from tests.support.fake_llm import FakeLLMServer, Reply
 
@@ -73,3 +75,88 @@ async def test_the_key_check_at_start_declares_no_model_limit(
     assert await provider.check() is None
     assert fake.calls() == [] and fake.requests[-1].method == "GET"  # the list was asked for
     assert provider.declared_rate is None
+
+
+async def test_openai_counts_the_prompt_and_the_answer_it_may_write_against_tokens(
+    fake: FakeLLMServer, make_llm_provider: MakeProvider
+) -> None:
+    """A token limit becomes requests per second through what each request counts: for
+    OpenAI, its prompt plus max_completion_tokens (the provider's max_output_tokens)."""
+    provider = make_llm_provider("openai")
+    counted = 100 + provider.config.max_output_tokens  # the reply's prompt + the reserve
+    headers = {"x-ratelimit-limit-requests": "6000", "x-ratelimit-limit-tokens": str(counted * 30)}
+    fake.push(
+        Reply(output=VALID_CLASSIFICATION, input_tokens=100, output_tokens=20, headers=headers)
+    )
+    await provider.run(CLASSIFIER, classify_request(), MODELS["openai"])
+    assert provider.declared_rate == pytest.approx(0.5)  # 30 requests a minute, not 6,000
+
+
+async def test_anthropic_counts_uncached_input_and_output_against_their_own_limits(
+    fake: FakeLLMServer, make_llm_provider: MakeProvider
+) -> None:
+    provider = make_llm_provider("anthropic")
+    headers = {
+        "anthropic-ratelimit-requests-limit": "6000",
+        # 400 uncached input tokens a request: 60 requests a minute; 20 output: 120.
+        "anthropic-ratelimit-input-tokens-limit": "24000",
+        "anthropic-ratelimit-output-tokens-limit": "2400",
+        "anthropic-ratelimit-tokens-limit": "2400",  # the most restrictive: not read with them
+    }
+    reply = Reply(
+        output=VALID_CLASSIFICATION,
+        input_tokens=1_000,
+        cached_tokens=600,  # read from the cache: not counted against the input limit
+        output_tokens=20,
+        headers=headers,
+    )
+    fake.push(reply)
+    await provider.run(CLASSIFIER, classify_request(), MODELS["anthropic"])
+    assert provider.declared_rate == pytest.approx(1.0)
+
+
+async def test_a_token_limit_refuses_above_its_tokens_and_sets_the_rate_from_them(
+    fake: FakeLLMServer, make_llm_provider: MakeProvider
+) -> None:
+    """The fake's token bucket (the benchmarks' token-bound provider) counts a request as OpenAI
+    does, and the provider reads the declared token limit back into requests per second."""
+    provider = make_llm_provider("openai")
+    counted = fake.prompt_tokens_counted + provider.config.max_output_tokens
+    fake.limit_tokens(counted * 2 * 60)  # two requests' tokens a second
+    refused = fake.rate_limited
+    try:
+        fake.responder = lambda request: Reply(output=VALID_CLASSIFICATION)
+        for _ in range(2):  # the bucket starts full: a second's worth
+            await provider.run(CLASSIFIER, classify_request(), MODELS["openai"])
+        err = await raised(provider.run(CLASSIFIER, classify_request(), MODELS["openai"]))
+        assert err.type == "ProviderRateLimited"
+        assert fake.rate_limited == refused + 1
+        assert provider.declared_rate == pytest.approx(2.0)
+    finally:
+        fake.limit_tokens(None)
+
+
+@pytest.mark.parametrize("kind", ["openai", "anthropic"])
+async def test_until_the_provider_has_answered_once_one_call_goes_out_at_a_time(
+    fake: FakeLLMServer, make_llm_provider: MakeProvider, kind: str
+) -> None:
+    """Before a first answer the queue has no rate (none declared yet): the other calls wait
+    for the probe's headers instead of all meeting the provider's limit at once."""
+    provider = make_llm_provider(kind)
+    fake.responder = lambda request: Reply(output=VALID_CLASSIFICATION, delay=0.3)
+    calls = [provider.run(CLASSIFIER, classify_request(), MODELS[kind]) for _ in range(3)]
+    await asyncio.gather(*calls)
+    first, *others = sorted(c.at for c in fake.calls())
+    assert len(others) == 2 and all(t - first >= 0.3 for t in others)
+    assert max(others) - min(others) < 0.3  # then together: the limit was not declared
+
+
+async def test_a_configured_rate_sends_the_first_calls_together(
+    fake: FakeLLMServer, make_openai: MakeOpenAI
+) -> None:
+    provider = make_openai(requests_per_minute=600)  # the queue's rate holds from the start
+    fake.responder = lambda request: Reply(output=VALID_CLASSIFICATION, delay=0.3)
+    calls = [provider.run(CLASSIFIER, classify_request(), MODELS["openai"]) for _ in range(3)]
+    await asyncio.gather(*calls)
+    arrivals = sorted(c.at for c in fake.calls())
+    assert arrivals[-1] - arrivals[0] < 0.3

@@ -103,6 +103,13 @@ class FakeLLMServer:
         # tokens a second, at most one second's worth saved up.
         self._tokens: float | None = None  # full on first use
         self._refilled = time.monotonic()
+        # A token limit, as OpenAI counts it: each request's prompt (``prompt_tokens_counted``,
+        # the fake's replies' default input) plus the answer it may write (its
+        # max_completion_tokens), from a bucket holding one second of the per-minute limit.
+        self.tokens_per_minute: float | None = None
+        self.prompt_tokens_counted = Reply.input_tokens
+        self._token_budget: float | None = None  # full on first use
+        self._budget_refilled = time.monotonic()
         self._server = _Server(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -138,6 +145,14 @@ class FakeLLMServer:
             self.rate_limit_headers = headers
             self._tokens = None
 
+    def limit_tokens(self, tokens_per_minute: float | None) -> None:
+        """Answer 429 to a request whose counted tokens are above what is left of
+        ``tokens_per_minute`` (None: never), starting from a full bucket; declared in every
+        answer's ``x-ratelimit-limit-tokens`` header."""
+        with self._lock:
+            self.tokens_per_minute = tokens_per_minute
+            self._token_budget = None
+
     def push(self, *replies: Reply) -> None:
         self.script.extend(replies)
 
@@ -166,10 +181,36 @@ class FakeLLMServer:
             return True
         return False
 
+    def _take_tokens(self, request: Recorded) -> bool:
+        assert self.tokens_per_minute is not None
+        body = request.body
+        cost = self.prompt_tokens_counted + int(
+            body.get("max_completion_tokens") or body.get("max_tokens") or 0
+        )
+        now = time.monotonic()
+        capacity = self.tokens_per_minute / 60
+        saved = capacity if self._token_budget is None else self._token_budget
+        budget = min(capacity, saved + (now - self._budget_refilled) * capacity)
+        self._budget_refilled = now
+        self._token_budget = budget - cost if budget >= cost else budget
+        return budget >= cost
+
+    def _refused(self, request: Recorded) -> bool:
+        if self.requests_per_second is not None and not self._take_token():
+            return True
+        return self.tokens_per_minute is not None and not self._take_tokens(request)
+
     def _limit_headers(self, api: str) -> dict[str, str]:
         """The rate-limit headers of the provider whose wire format ``api`` is: the limit per
-        minute, what is left in the bucket and when it is full again. (The fake's bucket holds
-        one second of requests, not a minute's, so ``remaining`` counts down from R, not 60 R.)"""
+        minute, what is left in the bucket and when it is full again, and the token limit (in
+        OpenAI's header: the token bucket counts as OpenAI does). (The fake's bucket holds one
+        second of requests, not a minute's, so ``remaining`` counts down from R, not 60 R.)"""
+        tokens = {}
+        if self.tokens_per_minute is not None:
+            tokens = {"x-ratelimit-limit-tokens": str(round(self.tokens_per_minute))}
+        return {**self._request_limit_headers(api), **tokens}
+
+    def _request_limit_headers(self, api: str) -> dict[str, str]:
         if not self.rate_limit_headers or self.requests_per_second is None:
             return {}
         rate = self.requests_per_second
@@ -197,7 +238,7 @@ class FakeLLMServer:
 
     def _chosen_reply(self, request: Recorded) -> Reply:
         with self._lock:
-            if self.requests_per_second is not None and not self._take_token():
+            if self._refused(request):
                 self.rate_limited += 1
                 return Reply(
                     status=429,

@@ -1,0 +1,84 @@
+"""A worker's own pacing of one provider's calls, for the seconds before the queue's rate holds.
+
+Where the queue's rate comes from the provider's declared limit (or the adaptive controller),
+the server knows no rate until a first answer has declared one, a worker has reported it and the
+controller has set it: about a second in which a queue with a backlog hands out calls as fast as
+the workers take them, 32 at once per worker, and most of them come back 429. Measured with
+`python -m bench adaptive_limit`: 48 of 648 requests answered 429 in the declared-only mode
+(7.4%) against 3 of 603 with the limit configured.
+
+So, per provider and worker process:
+- until the provider has answered once (any answer, a 429 included: its headers are what is
+  missing), one call at a time goes out (the probe); the others wait for its answer's headers,
+  and if the probe ends with no answer at all (a connection error), the next call probes;
+- after that, while a limit is declared, calls go out no faster than the declared rate times
+  the headroom, allowing a burst of one second's worth, as the providers' own buckets do.
+
+Once the queue's rate is in force the server hands out no more than that rate to all workers
+together, so the pacing never holds a call back for long: it bounds what each worker sends in
+the window before, not the steady state. Nothing here runs for a provider whose queue rate is
+configured (``requests_per_minute``): the worker sets that rate before its first poll.
+"""
+
+import asyncio
+import time
+from typing import Final
+
+# A wait shorter than this is rounding in the slot arithmetic, not a wait.
+SLACK_SECONDS: Final = 1e-6
+
+
+class CallPacer:
+    def __init__(self) -> None:
+        self._answered = False
+        self._probing = False
+        self._changed: asyncio.Condition | None = None  # made in the event loop that uses it
+        # The earliest time the next call may go out at the declared rate (monotonic seconds).
+        self._next = 0.0
+
+    def _condition(self) -> asyncio.Condition:
+        if self._changed is None:
+            self._changed = asyncio.Condition()
+        return self._changed
+
+    async def turn(self, rate: float | None) -> bool:
+        """Wait until this call may go out; True when it is the probe (then ``ended`` must
+        follow, whatever the call does). ``rate``: calls a second the declared limit allows
+        this queue, None while none is declared."""
+        changed = self._condition()
+        async with changed:
+            while not self._answered:
+                if not self._probing:
+                    self._probing = True
+                    return True
+                await changed.wait()
+        await self._paced(rate)
+        return False
+
+    async def answered(self) -> None:
+        """The provider answered (its headers arrived): the calls waiting on the probe go."""
+        if self._answered:
+            return
+        changed = self._condition()
+        async with changed:
+            self._answered = True
+            changed.notify_all()
+
+    async def ended(self) -> None:
+        """The probe ended, answered or not: with no answer, the next call probes."""
+        changed = self._condition()
+        async with changed:
+            self._probing = False
+            changed.notify_all()
+
+    async def _paced(self, rate: float | None) -> None:
+        if rate is None or rate <= 0:
+            return
+        interval = 1.0 / rate
+        burst = max(rate, 1.0)  # a second's worth, at least one call
+        now = time.monotonic()
+        # A slot for this call: the earliest free one, or one in the past within the burst.
+        slot = max(self._next, now - (burst - 1) * interval)
+        self._next = slot + interval
+        if slot - now > SLACK_SECONDS:
+            await asyncio.sleep(slot - now)
