@@ -59,7 +59,9 @@ class ModelLimits:
             rates.append(self.tokens.input / per_input)
         if self.tokens.output and per_output > 0:
             rates.append(self.tokens.output / per_output)
-        if not rates:
+        # Under one request a minute is no limit a provider sells: a token limit smaller than
+        # one request's count is a number misread, not a reason to stop.
+        if not rates or min(rates) < 1:
             return None
         return min(rates) / PER_MINUTE
 

@@ -9,19 +9,23 @@ the workers take them, 32 at once per worker, and most of them come back 429. Me
 
 So, per provider and worker process:
 - until the provider has answered once (any answer, a 429 included: its headers are what is
-  missing), one call at a time goes out (the probe); the others wait for its answer's headers,
-  and if the probe ends with no answer at all (a connection error), the next call probes;
+  missing), one call at a time goes out (the probe); the others wait until it has ended (its
+  tokens counted too, which a token limit needs), and if it ended with no answer at all (a
+  connection error), the next call probes;
 - after that, while a limit is declared, calls go out no faster than the declared rate times
   the headroom, allowing a burst of one second's worth, as the providers' own buckets do.
 
 Once the queue's rate is in force the server hands out no more than that rate to all workers
 together, so the pacing never holds a call back for long: it bounds what each worker sends in
-the window before, not the steady state. Nothing here runs for a provider whose queue rate is
-configured (``requests_per_minute``): the worker sets that rate before its first poll.
+the window before, not the steady state. A waiting call heartbeats (the caller waits inside
+``heartbeating``), so an attempt that times out meanwhile is cancelled, not sent late. Nothing
+here runs for a provider whose queue rate is configured (``requests_per_minute``): the worker
+sets that rate before its first poll.
 """
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from typing import Final
 
 # A wait shorter than this is rounding in the slot arithmetic, not a wait.
@@ -29,46 +33,54 @@ SLACK_SECONDS: Final = 1e-6
 
 
 class CallPacer:
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._clock, self._sleep = clock, sleep
         self._answered = False
+        self._seen = False  # the probe's headers arrived
         self._probing = False
-        self._changed: asyncio.Condition | None = None  # made in the event loop that uses it
-        # The earliest time the next call may go out at the declared rate (monotonic seconds).
+        # Made in the event loop that uses it (again if another loop does: tests run several).
+        self._changed: asyncio.Condition | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        # The earliest time the next call may go out at the declared rate (clock seconds).
         self._next = 0.0
 
     def _condition(self) -> asyncio.Condition:
-        if self._changed is None:
-            self._changed = asyncio.Condition()
+        loop = asyncio.get_running_loop()
+        if self._changed is None or self._loop is not loop:
+            self._changed, self._loop = asyncio.Condition(), loop
         return self._changed
 
-    async def turn(self, rate: float | None) -> bool:
+    async def turn(self, rate: Callable[[], float | None]) -> bool:
         """Wait until this call may go out; True when it is the probe (then ``ended`` must
-        follow, whatever the call does). ``rate``: calls a second the declared limit allows
-        this queue, None while none is declared."""
+        follow, whatever the call does). ``rate``: the calls a second the declared limits allow
+        this queue (None while none is declared), asked once the call's wait for the probe is
+        over, so the calls released by its answer are paced by what it declared."""
         changed = self._condition()
         async with changed:
             while not self._answered:
                 if not self._probing:
                     self._probing = True
+                    self._seen = False
                     return True
                 await changed.wait()
-        await self._paced(rate)
+        await self._paced(rate())
         return False
 
-    async def answered(self) -> None:
-        """The provider answered (its headers arrived): the calls waiting on the probe go."""
-        if self._answered:
-            return
-        changed = self._condition()
-        async with changed:
-            self._answered = True
-            changed.notify_all()
+    def answer_seen(self) -> None:
+        """The provider answered (its headers arrived); the waiting calls go when the probe
+        has ended."""
+        self._seen = True
 
     async def ended(self) -> None:
-        """The probe ended, answered or not: with no answer, the next call probes."""
+        """The probe ended: answered, the waiting calls go; with no answer, the next one probes."""
         changed = self._condition()
         async with changed:
             self._probing = False
+            self._answered = self._answered or self._seen
             changed.notify_all()
 
     async def _paced(self, rate: float | None) -> None:
@@ -76,9 +88,9 @@ class CallPacer:
             return
         interval = 1.0 / rate
         burst = max(rate, 1.0)  # a second's worth, at least one call
-        now = time.monotonic()
+        now = self._clock()
         # A slot for this call: the earliest free one, or one in the past within the burst.
         slot = max(self._next, now - (burst - 1) * interval)
         self._next = slot + interval
         if slot - now > SLACK_SECONDS:
-            await asyncio.sleep(slot - now)
+            await self._sleep(slot - now)

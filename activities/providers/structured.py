@@ -18,7 +18,7 @@ import httpx2
 from pydantic import BaseModel, ValidationError
 from temporalio.exceptions import ApplicationError
 
-from activities.heartbeat import carry
+from activities.heartbeat import carry, heartbeating
 from activities.heartbeat import earlier as carried_earlier
 from activities.providers.base import AgentSpec, InT, OutT, Provider
 from activities.providers.declared_limits import DeclaredLimits
@@ -189,7 +189,7 @@ class LLMProvider(Provider):
         if model:
             self._declared.headers_seen(model, response.headers)
             if self._pacer is not None:
-                await self._pacer.answered()
+                self._pacer.answer_seen()
 
     def _paced_rate(self) -> float | None:
         rate = self.declared_rate
@@ -198,14 +198,18 @@ class LLMProvider(Provider):
     async def _sent(
         self, spec: AgentSpec[Any, Any], model: str, conversation: list[dict[str, Any]]
     ) -> Completion:
-        """One request, in its turn (pacing)."""
-        if self._pacer is None:
-            return await self._call(spec, model, conversation)
-        probe = await self._pacer.turn(self._paced_rate())
+        """One request, in its turn (pacing), its tokens counted against the declared limits."""
+        probe = False
+        if self._pacer is not None:
+            async with heartbeating():  # a wait that outlives the attempt is cancelled with it
+                probe = await self._pacer.turn(self._paced_rate)
         try:
-            return await self._call(spec, model, conversation)
+            completion = await self._call(spec, model, conversation)
+            self._declared.spent(model, *self._counted_tokens(completion))
+            return completion
         finally:
             if probe:
+                assert self._pacer is not None
                 await self._pacer.ended()
 
     def _http_client(self, make: Callable[..., httpx2.AsyncClient]) -> httpx2.AsyncClient:
@@ -273,7 +277,6 @@ class LLMProvider(Provider):
                     ) from None
                 raise
             completions.append(completion)
-            self._declared.spent(model, *self._counted_tokens(completion))
             return completion
 
         conversation = self._conversation(spec, request)

@@ -33,10 +33,12 @@ def fake(shared_fake: FakeLLMServer) -> Iterator[FakeLLMServer]:
     shared_fake.responder = None
     shared_fake.requests.clear()
     shared_fake.limit(None)
+    shared_fake.limit_tokens(None)
     yield shared_fake
     shared_fake.script.clear()
     shared_fake.responder = None
     shared_fake.limit(None)
+    shared_fake.limit_tokens(None)
 
 
 MakeProvider = Callable[[str], LLMProvider]

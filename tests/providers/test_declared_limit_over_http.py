@@ -8,7 +8,7 @@ import pytest
 from activities.agent_specs import CLASSIFIER
 from tests.providers.conftest import MODELS, MakeOpenAI, MakeProvider
 from tests.providers.helpers import VALID_CLASSIFICATION, classify_request, raised
-from tests.support.fake_llm import FakeLLMServer, Reply
+from tests.support.fake_llm import FakeLLMServer, Recorded, Reply
 
 
 @pytest.mark.parametrize("kind", ["openai", "anthropic"])
@@ -123,17 +123,14 @@ async def test_a_token_limit_refuses_above_its_tokens_and_sets_the_rate_from_the
     provider = make_llm_provider("openai")
     counted = fake.prompt_tokens_counted + provider.config.max_output_tokens
     fake.limit_tokens(counted * 2 * 60)  # two requests' tokens a second
-    refused = fake.rate_limited
-    try:
-        fake.responder = lambda request: Reply(output=VALID_CLASSIFICATION)
-        for _ in range(2):  # the bucket starts full: a second's worth
-            await provider.run(CLASSIFIER, classify_request(), MODELS["openai"])
-        err = await raised(provider.run(CLASSIFIER, classify_request(), MODELS["openai"]))
-        assert err.type == "ProviderRateLimited"
-        assert fake.rate_limited == refused + 1
-        assert provider.declared_rate == pytest.approx(2.0)
-    finally:
-        fake.limit_tokens(None)
+    request = Recorded("POST", "/v1/chat/completions", {}, {"max_completion_tokens": 2048}, 0.0)
+    # The bucket starts full, a second's worth: two such requests, not a third at once.
+    assert [fake.refused(request) for _ in range(3)] == [False, False, True]
+    fake.limit_tokens(counted * 2 * 60)  # full again
+    fake.responder = lambda request: Reply(output=VALID_CLASSIFICATION)
+    await provider.run(CLASSIFIER, classify_request(), MODELS["openai"])
+    assert fake.calls()[-1].reply.headers["x-ratelimit-limit-tokens"] == str(counted * 120)
+    assert provider.declared_rate == pytest.approx(2.0)
 
 
 @pytest.mark.parametrize("kind", ["openai", "anthropic"])

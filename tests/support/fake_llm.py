@@ -195,7 +195,8 @@ class FakeLLMServer:
         self._token_budget = budget - cost if budget >= cost else budget
         return budget >= cost
 
-    def _refused(self, request: Recorded) -> bool:
+    def refused(self, request: Recorded) -> bool:
+        """Over a limit: the request bucket, then the token bucket (each takes its share)."""
         if self.requests_per_second is not None and not self._take_token():
             return True
         return self.tokens_per_minute is not None and not self._take_tokens(request)
@@ -238,7 +239,7 @@ class FakeLLMServer:
 
     def _chosen_reply(self, request: Recorded) -> Reply:
         with self._lock:
-            if self._refused(request):
+            if self.refused(request):
                 self.rate_limited += 1
                 return Reply(
                     status=429,

@@ -4,42 +4,15 @@ than the declared rate."""
 
 import asyncio
 
-import pytest
-
-from activities.providers import pacing
 from activities.providers.pacing import CallPacer
 
 
-async def test_one_call_probes_and_the_others_wait_for_its_answer() -> None:
-    pacer = CallPacer()
-    assert await pacer.turn(None) is True  # the probe
-    waiting = [asyncio.create_task(pacer.turn(None)) for _ in range(3)]
-    await asyncio.sleep(0)  # let them reach the wait
-    await asyncio.sleep(0)
-    assert not any(t.done() for t in waiting)
-    await pacer.answered()
-    assert await asyncio.gather(*waiting) == [False, False, False]  # none of them probes
-    await pacer.ended()
-    assert await pacer.turn(None) is False  # answered once: no more probes
-
-
-async def test_a_probe_that_got_no_answer_hands_the_probe_to_the_next_call() -> None:
-    pacer = CallPacer()
-    assert await pacer.turn(None) is True
-    second = asyncio.create_task(pacer.turn(None))
-    third = asyncio.create_task(pacer.turn(None))
-    await asyncio.sleep(0)
-    assert not second.done()
-    await pacer.ended()  # a connection error: no headers came back
-    done, pending = await asyncio.wait({second, third}, timeout=1)
-    assert [t.result() for t in done] == [True]  # exactly one of them probes next
-    assert len(pending) == 1
-    await pacer.answered()
-    assert await pending.pop() is False
+def no_rate() -> None:
+    return None
 
 
 class Clock:
-    """A fake clock for the pacer: ``sleep`` advances it and records how long."""
+    """A fake clock for the pacer: ``sleep`` records how long a call waited."""
 
     def __init__(self) -> None:
         self.now = 1000.0
@@ -52,35 +25,100 @@ class Clock:
         self.slept.append(round(seconds, 6))
 
 
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    fake = Clock()
-    monkeypatch.setattr(pacing.time, "monotonic", fake.monotonic)
-    monkeypatch.setattr(pacing.asyncio, "sleep", fake.sleep)
-    return fake
+async def settle() -> None:
+    for _ in range(5):  # let the waiting tasks reach their wait
+        await asyncio.sleep(0)
 
 
-async def test_after_the_answer_calls_go_at_the_declared_rate_after_a_seconds_burst(
-    clock: Clock,
-) -> None:
+async def test_one_call_probes_and_the_others_wait_until_it_ended_answered() -> None:
     pacer = CallPacer()
-    await pacer.answered()
+    assert await pacer.turn(no_rate) is True  # the probe
+    waiting = [asyncio.create_task(pacer.turn(no_rate)) for _ in range(3)]
+    await settle()
+    pacer.answer_seen()  # its headers: the waiting calls still wait for its tokens
+    await settle()
+    assert not any(t.done() for t in waiting)
+    await pacer.ended()
+    assert await asyncio.gather(*waiting) == [False, False, False]  # none of them probes
+    assert await pacer.turn(no_rate) is False  # answered once: no more probes
+
+
+async def test_a_probe_that_got_no_answer_hands_the_probe_to_the_next_call() -> None:
+    pacer = CallPacer()
+    assert await pacer.turn(no_rate) is True
+    second = asyncio.create_task(pacer.turn(no_rate))
+    third = asyncio.create_task(pacer.turn(no_rate))
+    await settle()
+    assert not second.done()
+    await pacer.ended()  # a connection error: no headers came back
+    done, pending = await asyncio.wait({second, third}, return_when=asyncio.FIRST_COMPLETED)
+    assert [t.result() for t in done] == [True]  # exactly one of them probes next
+    assert len(pending) == 1
+    pacer.answer_seen()
+    await pacer.ended()
+    assert await pending.pop() is False
+
+
+async def test_the_calls_released_by_the_probe_are_paced_by_what_it_declared() -> None:
+    clock = Clock()
+    pacer = CallPacer(clock.monotonic, clock.sleep)
+    declared: list[float] = []  # nothing declared until the probe's answer
+
+    def rate() -> float | None:
+        return declared[-1] if declared else None
+
+    assert await pacer.turn(rate) is True
+    waiting = [asyncio.create_task(pacer.turn(rate)) for _ in range(4)]
+    await settle()
+    declared.append(2.0)  # the probe's answer declared 2 a second
+    pacer.answer_seen()
+    await pacer.ended()
+    await asyncio.gather(*waiting)
+    # A burst of two (a second's worth), then one every half second.
+    assert sorted(clock.slept) == [0.5, 1.0]
+
+
+async def test_after_the_answer_calls_go_at_the_declared_rate_after_a_seconds_burst() -> None:
+    clock = Clock()
+    pacer = CallPacer(clock.monotonic, clock.sleep)
+    assert await pacer.turn(lambda: 10.0) is True
+    pacer.answer_seen()
+    await pacer.ended()
     for _ in range(10):  # 10 a second: a burst of ten goes at once
-        assert await pacer.turn(10.0) is False
+        assert await pacer.turn(lambda: 10.0) is False
     assert clock.slept == []
     for _ in range(3):  # then one every 0.1 s, each call waiting for its own slot
-        await pacer.turn(10.0)
-    assert clock.slept == pytest.approx([0.1, 0.2, 0.3])
+        await pacer.turn(lambda: 10.0)
+    assert clock.slept == [0.1, 0.2, 0.3]
     clock.now += 60  # an idle minute refills the burst, no more
     clock.slept.clear()
     for _ in range(11):
-        await pacer.turn(10.0)
-    assert clock.slept == pytest.approx([0.1])
+        await pacer.turn(lambda: 10.0)
+    assert clock.slept == [0.1]
 
 
-async def test_no_declared_rate_means_no_pacing(clock: Clock) -> None:
-    pacer = CallPacer()
-    await pacer.answered()
+async def test_no_declared_rate_means_no_pacing() -> None:
+    clock = Clock()
+    pacer = CallPacer(clock.monotonic, clock.sleep)
+    assert await pacer.turn(no_rate) is True
+    pacer.answer_seen()
+    await pacer.ended()
     for _ in range(100):
-        await pacer.turn(None)
+        await pacer.turn(no_rate)
     assert clock.slept == []
+
+
+def test_a_pacer_serves_one_event_loop_after_another() -> None:
+    """The worker runs one loop; tests run several, and a provider outlives each."""
+    pacer = CallPacer()
+
+    async def probe_without_answer() -> None:
+        assert await pacer.turn(no_rate) is True
+        waiter = asyncio.create_task(pacer.turn(no_rate))
+        await settle()
+        await pacer.ended()
+        assert await waiter is True  # the next probe, in this loop
+        await pacer.ended()
+
+    asyncio.run(probe_without_answer())
+    asyncio.run(probe_without_answer())

@@ -112,3 +112,11 @@ def test_the_lowest_model_holds_and_a_models_new_headers_replace_its_old_ones() 
     assert declared.rate() == pytest.approx(10.0)  # now small's request limit is the lower
     declared.headers_seen("small", {"content-type": "application/json"})  # says nothing
     assert declared.rate() == pytest.approx(10.0)
+
+
+def test_a_token_limit_below_one_request_a_minute_is_not_believed() -> None:
+    """A limit smaller than one request's count would stop the queue: a misread number."""
+    limits = ModelLimits(requests_per_second=5.0, tokens=TokenLimits(total=100))
+    limits.spent(1_000, 200)
+    assert limits.token_rate() is None
+    assert limits.rate() == 5.0
