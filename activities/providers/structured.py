@@ -162,9 +162,14 @@ class LLMProvider(Provider):
         self._secrets = list(secrets)
         # The latest limits declared for each model: providers limit each model on its own.
         self._declared = DeclaredLimits()
-        # Only where the queue's rate comes from what the provider declares (or learns): a
-        # configured rate holds from the worker's first poll.
-        self._pacer = CallPacer() if config.rate_control() is not None else None
+        # Where the queue's rate comes from what the provider declares (or learns), and where
+        # it is configured (no probe then: the rate is known before the first call).
+        configured = config.activities_per_second()
+        self._pacer = (
+            CallPacer(answered=configured is not None)
+            if configured is not None or config.rate_control() is not None
+            else None
+        )
 
     @property
     def declared_rate(self) -> float | None:
@@ -192,6 +197,9 @@ class LLMProvider(Provider):
                 self._pacer.answer_seen()
 
     def _paced_rate(self) -> float | None:
+        configured = self.config.activities_per_second()
+        if configured is not None:
+            return configured
         rate = self.declared_rate
         return rate * self.config.rate_limit_headroom if rate is not None else None
 

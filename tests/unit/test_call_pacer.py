@@ -4,7 +4,9 @@ than the declared rate."""
 
 import asyncio
 
-from activities.providers.pacing import CallPacer
+from activities.providers.pacing import BURST_SECONDS, CallPacer
+
+BURST = int(20 * BURST_SECONDS)  # calls at once at 20 a second
 
 
 def no_rate() -> None:
@@ -70,31 +72,39 @@ async def test_the_calls_released_by_the_probe_are_paced_by_what_it_declared() -
     assert await pacer.turn(rate) is True
     waiting = [asyncio.create_task(pacer.turn(rate)) for _ in range(4)]
     await settle()
-    declared.append(2.0)  # the probe's answer declared 2 a second
+    declared.append(8.0)  # the probe's answer declared 8 a second
     pacer.answer_seen()
     await pacer.ended()
     await asyncio.gather(*waiting)
-    # A burst of two (a second's worth), then one every half second.
-    assert sorted(clock.slept) == [0.5, 1.0]
+    # A burst of two (a quarter second's worth), then one every eighth of a second.
+    assert sorted(clock.slept) == [0.125, 0.25]
 
 
-async def test_after_the_answer_calls_go_at_the_declared_rate_after_a_seconds_burst() -> None:
+async def test_after_the_answer_calls_go_at_the_declared_rate_after_a_short_burst() -> None:
     clock = Clock()
     pacer = CallPacer(clock.monotonic, clock.sleep)
-    assert await pacer.turn(lambda: 10.0) is True
+    assert await pacer.turn(lambda: 20.0) is True
     pacer.answer_seen()
     await pacer.ended()
-    for _ in range(10):  # 10 a second: a burst of ten goes at once
-        assert await pacer.turn(lambda: 10.0) is False
+    for _ in range(BURST):  # 20 a second: a quarter second's burst goes at once
+        assert await pacer.turn(lambda: 20.0) is False
     assert clock.slept == []
-    for _ in range(3):  # then one every 0.1 s, each call waiting for its own slot
-        await pacer.turn(lambda: 10.0)
-    assert clock.slept == [0.1, 0.2, 0.3]
+    for _ in range(3):  # then one every 0.05 s, each call waiting for its own slot
+        await pacer.turn(lambda: 20.0)
+    assert clock.slept == [0.05, 0.1, 0.15]
     clock.now += 60  # an idle minute refills the burst, no more
     clock.slept.clear()
-    for _ in range(11):
-        await pacer.turn(lambda: 10.0)
-    assert clock.slept == [0.1]
+    for _ in range(BURST + 1):
+        await pacer.turn(lambda: 20.0)
+    assert clock.slept == [0.05]
+
+
+async def test_a_configured_rate_has_no_probe_and_the_same_pacing() -> None:
+    clock = Clock()
+    pacer = CallPacer(clock.monotonic, clock.sleep, answered=True)
+    for _ in range(BURST + 2):
+        assert await pacer.turn(lambda: 20.0) is False  # never a probe
+    assert clock.slept == [0.05, 0.1]
 
 
 async def test_no_declared_rate_means_no_pacing() -> None:
