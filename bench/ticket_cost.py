@@ -249,9 +249,13 @@ async def run(n: int, rounds: int, sqlite: dict[str, object]) -> int:
                 for name in pids:
                     cpu["tickets"][name] += middle[name] - before[name]
                     cpu["bare"][name] += after[name] - middle[name]
+                server = "Temporal server"
                 print(
-                    f"round {r + 1}: tickets {ticket_rates[-1]:.2f}/s, bare workflows "
-                    f"{bare_rates[-1]:.2f}/s",
+                    f"round {r + 1}: tickets {ticket_rates[-1]:.2f}/s (server CPU "
+                    f"{1000 * (middle[server] - before[server]) / n:.0f} ms, ticket worker "
+                    f"{1000 * (middle['ticket worker'] - before['ticket worker']) / n:.0f} ms "
+                    f"per ticket), bare workflows {bare_rates[-1]:.2f}/s (server CPU "
+                    f"{1000 * (after[server] - middle[server]) / n:.0f} ms per workflow)",
                     flush=True,
                 )
         finally:
