@@ -11,7 +11,8 @@ So, per provider and worker process:
 - until the provider has answered once (any answer, a 429 included: its headers are what is
   missing), one call at a time goes out (the probe); the others wait until it has ended (its
   tokens counted too, which a token limit needs), and if it ended with no answer at all (a
-  connection error), the next call probes;
+  connection error), the next call probes; a call waits at most five seconds for the probe,
+  then goes unpaced (a provider that answers nothing must not line every call up behind one);
 - after that, while a limit is declared, calls go out no faster than the declared rate times
   the headroom, with a burst of a quarter second's worth.
 
@@ -37,6 +38,9 @@ from typing import Final
 
 # A wait shorter than this is rounding in the slot arithmetic, not a wait.
 SLACK_SECONDS: Final = 1e-6
+# The longest a call waits for the probe's answer before it goes anyway: a provider that does
+# not answer at all (an outage at the worker's start) must not line every call up behind one.
+PROBE_WAIT_SECONDS: Final = 5.0
 # The calls a worker may send at once: a quarter second of the rate (at least one).
 BURST_SECONDS: Final = 0.25
 
@@ -47,8 +51,10 @@ class CallPacer:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         answered: bool = False,
+        probe_wait: float = PROBE_WAIT_SECONDS,
     ) -> None:
         self._clock, self._sleep = clock, sleep
+        self._probe_wait = probe_wait
         # True: no probe (the rate is known before the first call).
         self._answered = answered
         self._seen = False  # the probe's headers arrived
@@ -71,13 +77,20 @@ class CallPacer:
         this queue (None while none is declared), asked once the call's wait for the probe is
         over, so the calls released by its answer are paced by what it declared."""
         changed = self._condition()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._probe_wait
         async with changed:
             while not self._answered:
                 if not self._probing:
                     self._probing = True
                     self._seen = False
                     return True
-                await changed.wait()
+                try:
+                    await asyncio.wait_for(changed.wait(), max(deadline - loop.time(), 0.0))
+                except TimeoutError:
+                    # A probe this slow (a provider timing out at the worker's start): going
+                    # unpaced, as before any pacing, beats holding every call behind it.
+                    break
         await self._paced(rate())
         return False
 

@@ -132,3 +132,13 @@ def test_a_pacer_serves_one_event_loop_after_another() -> None:
 
     asyncio.run(probe_without_answer())
     asyncio.run(probe_without_answer())
+
+
+async def test_a_call_waits_for_a_silent_probe_only_so_long_then_goes() -> None:
+    """A provider that does not answer at all (an outage as the worker starts): the calls do
+    not line up behind one probe's timeout after another."""
+    pacer = CallPacer(probe_wait=0.05)
+    assert await pacer.turn(no_rate) is True  # the probe, never answered
+    assert await asyncio.wait_for(pacer.turn(no_rate), timeout=5) is False  # went anyway
+    await pacer.ended()
+    assert await pacer.turn(no_rate) is True  # no answer yet: the next call probes again
