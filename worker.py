@@ -104,8 +104,8 @@ def describe_providers(config: PipelineConfig, worker_settings: WorkerSettings) 
             if p.requests_per_minute
             else "adaptive limit (learnt from its 429s, docs/rate-control.md)"
             if p.adapts_its_rate()
-            else f"the limit it declares in its answers x {p.rate_limit_headroom:g} (none until "
-            "it declares one)"
+            else f"the limit it declares in its answers (requests or tokens/min) x "
+            f"{p.rate_limit_headroom:g} (none until it declares one)"
             if p.rate_control() == "declared"
             else "no rate limit"
         )

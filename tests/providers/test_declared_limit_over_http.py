@@ -1,5 +1,6 @@
-"""Each provider keeps the request limit its API declares in its response headers, read off the
-real openai and anthropic SDKs' HTTP responses (a streamed answer and a 429 alike)."""
+"""Each provider keeps the limits its API declares in its response headers (requests and
+tokens), read off the real openai and anthropic SDKs' HTTP responses (a streamed answer and a
+429 alike), and paces its calls by them until the queue's rate holds."""
 
 import asyncio
 

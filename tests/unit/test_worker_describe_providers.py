@@ -28,7 +28,8 @@ EVERY_AGENT_ON_OPENAI = PipelineConfig(
         ),
         pytest.param(
             {},
-            "the limit it declares in its answers x 0.9 (none until it declares one)",
+            "the limit it declares in its answers (requests or tokens/min) x 0.9 (none until it "
+            "declares one)",
             id="declared-by-default",
         ),
         pytest.param({"declared_limit": False}, "no rate limit", id="none"),
