@@ -149,7 +149,7 @@ async def scenario(
     limited: bool,
 ) -> Run:
     with FakeLLMServer() as fake:
-        fake.requests_per_second = args.rps
+        fake.limit(args.rps)
 
         def answer(request: Recorded) -> Reply:
             return Reply(output=GOOD_OUTPUTS[request.output_name or ""], delay=args.latency)

@@ -207,18 +207,17 @@ class LLMProvider(Provider):
         self, spec: AgentSpec[Any, Any], model: str, conversation: list[dict[str, Any]]
     ) -> Completion:
         """One request, in its turn (pacing), its tokens counted against the declared limits."""
-        probe = False
-        if self._pacer is not None:
+        pacer, probe = self._pacer, False
+        if pacer is not None:
             async with heartbeating():  # a wait that outlives the attempt is cancelled with it
-                probe = await self._pacer.turn(self._paced_rate)
+                probe = await pacer.turn(self._paced_rate)
         try:
             completion = await self._call(spec, model, conversation)
             self._declared.spent(model, *self._counted_tokens(completion))
             return completion
         finally:
-            if probe:
-                assert self._pacer is not None
-                await self._pacer.ended()
+            if pacer is not None and probe:
+                await pacer.ended()
 
     def _http_client(self, make: Callable[..., httpx2.AsyncClient]) -> httpx2.AsyncClient:
         """The SDK's own default HTTP client (its timeouts, connection limits, redirects) with

@@ -54,7 +54,7 @@ async def test_a_provider_answering_429_above_its_limit_gets_its_queue_rate_lowe
 ) -> None:
     with FakeLLMServer() as fake:
         fake.responder = good_answers
-        fake.requests_per_second = PROVIDER_LIMIT
+        fake.limit(PROVIDER_LIMIT)
         setup = llm_setup(
             fake,
             provider_overrides={"adaptive_limit": True, "adaptive_start_rate": START_RATE},

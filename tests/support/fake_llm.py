@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.support.fake_llm_limits import SecondBucket
 from tests.support.fake_llm_wire import WireFormats
 
 # How long a stalled response hangs before the server gives up on it (a test ends sooner).
@@ -92,24 +93,20 @@ class FakeLLMServer:
         self.script: deque[Reply] = deque()
         self.responder: Callable[[Recorded], Reply] | None = None
         self.requests: list[Recorded] = []
-        self.requests_per_second: float | None = None  # answer 429 above this rate
         # With a rate, also declare it in every answer's headers, as OpenAI and Anthropic do
         # (activities/providers/rate_headers.py). Off by default: a provider that says nothing.
         self.rate_limit_headers = False
         self.rate_limited = 0
         self._lock = threading.Lock()
         self._stall = threading.Event()
-        # The rate limit is a token bucket, as providers enforce theirs: requests_per_second
-        # tokens a second, at most one second's worth saved up.
-        self._tokens: float | None = None  # full on first use
-        self._refilled = time.monotonic()
+        # The request limit (limit()): answer 429 above it.
+        self._requests: SecondBucket | None = None
         # A token limit, as OpenAI counts it: each request's prompt (``prompt_tokens_counted``,
         # the fake's replies' default input) plus the answer it may write (its
         # max_completion_tokens), from a bucket holding one second of the per-minute limit.
         self.tokens_per_minute: float | None = None
         self.prompt_tokens_counted = Reply.input_tokens
-        self._token_budget: float | None = None  # full on first use
-        self._budget_refilled = time.monotonic()
+        self._tokens: SecondBucket | None = None
         self._server = _Server(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -141,9 +138,16 @@ class FakeLLMServer:
         """Answer 429 above ``requests_per_second`` (None: never), starting from a full bucket;
         ``headers``: declare the limit in every answer, as OpenAI and Anthropic do."""
         with self._lock:
-            self.requests_per_second = requests_per_second
             self.rate_limit_headers = headers
-            self._tokens = None
+            self._requests = (
+                SecondBucket(requests_per_second, least=1.0)
+                if requests_per_second is not None
+                else None
+            )
+
+    @property
+    def requests_per_second(self) -> float | None:
+        return self._requests.rate if self._requests else None
 
     def limit_tokens(self, tokens_per_minute: float | None) -> None:
         """Answer 429 to a request whose counted tokens are above what is left of
@@ -151,7 +155,9 @@ class FakeLLMServer:
         answer's ``x-ratelimit-limit-tokens`` header."""
         with self._lock:
             self.tokens_per_minute = tokens_per_minute
-            self._token_budget = None
+            self._tokens = (
+                SecondBucket(tokens_per_minute / 60) if tokens_per_minute is not None else None
+            )
 
     def push(self, *replies: Reply) -> None:
         self.script.extend(replies)
@@ -169,37 +175,14 @@ class FakeLLMServer:
 
     # ---- answering -------------------------------------------------------------------------------
 
-    def _take_token(self) -> bool:
-        assert self.requests_per_second is not None
-        now = time.monotonic()
-        capacity = max(self.requests_per_second, 1.0)
-        saved = capacity if self._tokens is None else self._tokens
-        self._tokens = min(capacity, saved + (now - self._refilled) * self.requests_per_second)
-        self._refilled = now
-        if self._tokens >= 1.0:
-            self._tokens -= 1.0
-            return True
-        return False
-
-    def _take_tokens(self, request: Recorded) -> bool:
-        assert self.tokens_per_minute is not None
-        body = request.body
-        cost = self.prompt_tokens_counted + int(
-            body.get("max_completion_tokens") or body.get("max_tokens") or 0
-        )
-        now = time.monotonic()
-        capacity = self.tokens_per_minute / 60
-        saved = capacity if self._token_budget is None else self._token_budget
-        budget = min(capacity, saved + (now - self._budget_refilled) * capacity)
-        self._budget_refilled = now
-        self._token_budget = budget - cost if budget >= cost else budget
-        return budget >= cost
-
     def refused(self, request: Recorded) -> bool:
         """Over a limit: the request bucket, then the token bucket (each takes its share)."""
-        if self.requests_per_second is not None and not self._take_token():
+        if self._requests is not None and not self._requests.take(1):
             return True
-        return self.tokens_per_minute is not None and not self._take_tokens(request)
+        if self._tokens is None:
+            return False
+        asked = request.body.get("max_completion_tokens") or request.body.get("max_tokens") or 0
+        return not self._tokens.take(self.prompt_tokens_counted + int(asked))
 
     def _limit_headers(self, api: str) -> dict[str, str]:
         """The rate-limit headers of the provider whose wire format ``api`` is: the limit per
@@ -212,11 +195,10 @@ class FakeLLMServer:
         return {**self._request_limit_headers(api), **tokens}
 
     def _request_limit_headers(self, api: str) -> dict[str, str]:
-        if not self.rate_limit_headers or self.requests_per_second is None:
+        if not self.rate_limit_headers or self._requests is None:
             return {}
-        rate = self.requests_per_second
-        left = max(self._tokens or 0.0, 0.0)
-        refill = max(max(rate, 1.0) - left, 0.0) / rate
+        rate, left = self._requests.rate, max(self._requests.left, 0.0)
+        refill = max(self._requests.capacity - left, 0.0) / rate
         limit, remaining = str(round(rate * 60)), str(int(left))
         if api == "anthropic":
             full = datetime.now(UTC) + timedelta(seconds=refill)
