@@ -18,8 +18,9 @@ Temporal or reads a clock: ``now`` is seconds on the workflow's clock, passed in
   already cut.
 - Additive increase: while answers keep coming and the queue uses its rate, add a step: quickly
   up to ``CEILING_SHARE`` of the ``ceiling`` (the measured limit), hold there for a plateau,
-  then above it by a step that starts small and grows with each tick without a 429, so the rate
-  probes for a raised limit without sawing through the old one every few seconds. A probe cut
+  then above it by a step that starts small and grows for two ticks without a 429 (since patch
+  "capped-probe-steps"; before, with every tick), so the rate probes for a raised limit without
+  sawing through the old one every few seconds. A probe cut
   back near the same ceiling doubles the plateau (up to ``MAX_PLATEAU_TICKS``): a limit that
   stays put is probed less and less often.
 - (The first rules, which a controller run from before patch "steady-probes" replays: a ceiling
@@ -97,6 +98,15 @@ MAX_PLATEAU_TICKS: Final = 60
 CONFIRMED_WITHIN: Final = 0.1
 # Confirmations past this do not lengthen the plateau (4 x 2^4 >= 60).
 MAX_CONFIRMATIONS: Final = 4
+# Since "capped-probe-steps": a probe's step grows for this many ticks, then stays (2% of the
+# ceiling a tick). A provider's burst allowance (OpenAI's and Anthropic's limits are token
+# buckets) answers calls above its limit until it is drained, so a probe's first 429 comes
+# seconds after the rate passed the limit; a step that kept growing (3%, 4%, ...) was by then
+# 20-40% above it, and the 429s until the cut took effect were many. Simulated against a
+# provider with a one-second bucket (tests/support/rate_simulation.py, 10/s, medians of 20
+# seeds): 429s 1.88% -> 1.56% of requests (worst seed 3.07% -> 1.96%), answered 0.957 -> 0.952
+# of the limit. A raised limit is found at 2% of the ceiling a tick (double in under a minute).
+MAX_PROBE_STEPS: Final = 2
 # ... and (first rules only) at least this much above the rate after the cut, so a cut deeper
 # than needed (the measured rate was low because demand was) is recovered at the fast step. It
 # also put the ceiling 15% above a cut that landed on the measured limit; since "steady-probes"
@@ -183,6 +193,7 @@ def step(
     steady_probes: bool = True,
     declared_limits: bool = True,
     learns: bool = True,
+    capped_probes: bool = True,
 ) -> ControllerState:
     """The state after one tick's window, at ``now`` (seconds on the workflow clock).
 
@@ -190,10 +201,11 @@ def step(
     the measured limit): what a controller run started before them replays with.
     ``declared_limits`` False ignores the limits providers declare (runs from before them);
     ``learns`` False takes only the declared limits: no slow start, no AIMD, no breaker (a
-    provider whose queue's rate comes from its headers alone)."""
+    provider whose queue's rate comes from its headers alone). ``capped_probes`` False lets a
+    probe's step grow without end (runs from before "capped-probe-steps")."""
     state = _remembered(_measured(state, window), window)
     if not declared_limits:
-        return _step(state, window, now, cool_down, steady_probes)
+        return _step(state, window, now, cool_down, steady_probes, capped_probes)
     state = _allowed(state, window, now)
     if not learns:
         # No breaker here (a paused queue resumes), and the rate is the allowed one, not what a
@@ -202,11 +214,16 @@ def step(
         if state.allowed is not None:
             update["rate"] = max(state.allowed, MIN_ALLOWED_RATE)
         return state.model_copy(update=update)
-    return _capped(_step(state, window, now, cool_down, steady_probes))
+    return _capped(_step(state, window, now, cool_down, steady_probes, capped_probes))
 
 
 def _step(
-    state: ControllerState, window: Window, now: float, cool_down: float, steady_probes: bool
+    state: ControllerState,
+    window: Window,
+    now: float,
+    cool_down: float,
+    steady_probes: bool,
+    capped_probes: bool,
 ) -> ControllerState:
     if state.phase == "open":
         if now < state.open_until:
@@ -225,7 +242,8 @@ def _step(
     if window.answered and _uses_its_rate(state, window):
         used = window.answered / window.seconds
         headroom = SLOW_START_HEADROOM if state.phase == "slow_start" else USE_HEADROOM
-        rate = max(state.rate, min(_increased(state, steady_probes), used * headroom))
+        increased = _increased(state, steady_probes, capped_probes)
+        rate = max(state.rate, min(increased, used * headroom))
         above = state.ceiling is not None and state.rate >= CEILING_SHARE * state.ceiling
         return state.model_copy(
             update={"rate": rate, "probe_ticks": state.probe_ticks + 1 if above else 0}
@@ -361,17 +379,19 @@ def plateau_ticks(state: ControllerState) -> int:
     return min(PLATEAU_TICKS * 2**state.confirmations, MAX_PLATEAU_TICKS)
 
 
-def _increased(state: ControllerState, steady_probes: bool) -> float:
+def _increased(state: ControllerState, steady_probes: bool, capped_probes: bool) -> float:
     if state.phase == "slow_start" or state.ceiling is None:
         return state.rate * SLOW_START_GROWTH
     if state.rate < CEILING_SHARE * state.ceiling:
         return min(state.rate + FAST_STEP * state.ceiling, CEILING_SHARE * state.ceiling)
     # Above it the step grows with every tick without a 429 (gently at first, so the old limit
-    # is not sawed through every few seconds; faster the longer it holds, so a raised limit or
-    # a cut that went too deep is found within a minute).
+    # is not sawed through every few seconds), for MAX_PROBE_STEPS ticks (before
+    # "capped-probe-steps", without end).
     ticks = state.probe_ticks + 1
     if steady_probes:
         ticks -= plateau_ticks(state)
         if ticks <= 0:
             return state.rate
+    if capped_probes:
+        ticks = min(ticks, MAX_PROBE_STEPS)
     return state.rate + SLOW_STEP * state.ceiling * ticks

@@ -47,6 +47,10 @@ PATCH_STEADY_PROBES: Final = "steady-probes"
 # Providers that declare their limit in their headers get a share of it at once and never more
 # (policy/adaptive_rate.py): different rates again, so runs from before replay without it.
 PATCH_DECLARED_LIMITS: Final = "declared-limits"
+# A probe's step above the ceiling stops growing after two ticks (policy/adaptive_rate.py:
+# MAX_PROBE_STEPS): different rates once a probe runs that long, so runs from before replay
+# without it.
+PATCH_CAPPED_PROBES: Final = "capped-probe-steps"
 
 
 def _seconds(moment: timedelta) -> float:
@@ -75,6 +79,7 @@ class ProviderRateController:
     async def run(self, start: ControllerInput) -> None:
         steady_probes = workflow.patched(PATCH_STEADY_PROBES)
         declared_limits = workflow.patched(PATCH_DECLARED_LIMITS)
+        capped_probes = workflow.patched(PATCH_CAPPED_PROBES)
         learns = start.mode == "adaptive"
         # The rate in force when this run starts: the worker set the starting rate, or the
         # previous run applied this state's rate before continuing as new.
@@ -125,6 +130,7 @@ class ProviderRateController:
                 steady_probes=steady_probes,
                 declared_limits=declared_limits,
                 learns=learns,
+                capped_probes=capped_probes,
             )
             # Taking only declared limits, nothing declared (yet): the queue has no rate (one
             # left by this controller in the adaptive mode is removed).

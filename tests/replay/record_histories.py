@@ -230,9 +230,12 @@ async def record_fanout() -> None:
     WORKFLOW_IDS.write_text(json.dumps(dict(sorted(ids.items())), indent=1) + "\n")
 
 
-# v1: before the "steady-probes" rules; v2: before "declared-limits"
-CONTROLLER_VERSION = "v3"
-CLIMB_REPORTS, CLIMB_INTERVAL = 30, 0.35
+# v1: before the "steady-probes" rules; v2: before "declared-limits"; v3: before
+# "capped-probe-steps"
+CONTROLLER_VERSION = "v4"
+# v4 climbs longer (45 reports, ~16 ticks): a probe runs past the step where v4 stops growing
+# (the set-rate activities carry other rates; their commands are the same).
+CLIMB_REPORTS, CLIMB_INTERVAL = 45, 0.35
 
 
 async def report_until(

@@ -1,0 +1,116 @@
+"""A simulated provider with a burst allowance, run against the rate controller's rules: a fake for
+testing and tuning policy/adaptive_rate.py without servers (a minute of simulated time takes
+about 0.2 s). `python -m bench adaptive_limit` is the real thing; this is what lets a change to the
+rules be compared over many seeds before it is measured there.
+
+Modelled, each after the real pipeline:
+- the provider: a token bucket holding ``burst_seconds`` of its limit (providers enforce their
+  limits so: a burst above the limit is answered until the bucket is empty); a call that finds it
+  empty is answered 429 with Retry-After ``retry_after``; the others after ``latency`` (+-10%);
+- the task queue: dispatches at the rate the controller last set, ``apply_lag`` after the
+  decision (the set-rate activity and the server), with one call of burst; a 429's call comes
+  back after its Retry-After (the activity's retry); demand never runs out until ``calls`` have
+  been answered (a backlog far above the limit, as in the benchmark);
+- the workers report what ended every ``REPORT_INTERVAL``; the controller decides at once on a
+  report with 429s, otherwise when a ``TICK`` has passed (workflows/rate_controller.py).
+"""
+
+import bisect
+import random
+from dataclasses import dataclass
+from typing import Any
+
+from activities.rate_reports import REPORT_INTERVAL
+from policy.adaptive_rate import ControllerState, Window, step
+from workflows.rate_controller import TICK
+
+STEP_SECONDS = 0.01
+COOL_DOWN = 30.0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    answered_share: float  # answered calls per second (first answer to last) / the limit
+    rate_limited_share: float  # 429s / requests
+    decreases: int
+
+
+def simulate(
+    limit: float,
+    *,
+    seed: int,
+    calls: int | None = None,
+    start_rate: float = 2.0,
+    burst_seconds: float = 1.0,
+    latency: float = 0.3,
+    retry_after: float = 1.0,
+    apply_lag: float = 0.3,
+    **rules: Any,
+) -> Outcome:
+    """``calls`` answered in all (default: a minute's worth at the limit); ``rules``: step()'s
+    keyword arguments (which patched rules apply)."""
+    jitter = random.Random(seed)
+    wanted = calls if calls is not None else round(limit * 60)
+    state = ControllerState(rate=start_rate)
+    applied, changes = start_rate, [(0.0, start_rate)]
+    queue_tokens, bucket = 1.0, limit * burst_seconds
+    fresh, retries, in_flight = wanted, [], []
+    answered = rate_limited = 0
+    window_answered = window_limited = 0
+    reported_answered = reported_limited = 0
+    first_answer = last_answer = None
+    last_decision, next_report = 0.0, REPORT_INTERVAL.total_seconds() * jitter.random()
+    now = 0.0
+    while answered < wanted:
+        while changes and changes[0][0] <= now:
+            applied = changes.pop(0)[1]
+        queue_tokens = min(max(applied, 1.0), queue_tokens + applied * STEP_SECONDS)
+        due = bisect.bisect_right(retries, now)
+        while queue_tokens >= 1.0 and (fresh or due):
+            queue_tokens -= 1.0
+            if due:
+                retries.pop(0)
+                due -= 1
+            else:
+                fresh -= 1
+            if bucket >= 1.0:
+                bucket -= 1.0
+                in_flight.append(now + latency * (0.9 + 0.2 * jitter.random()))
+            else:
+                rate_limited += 1
+                window_limited += 1
+                bisect.insort(retries, now + retry_after)
+        bucket = min(limit * burst_seconds, bucket + limit * STEP_SECONDS)
+        ended = [t for t in in_flight if t <= now]
+        if ended:
+            in_flight = [t for t in in_flight if t > now]
+            answered += len(ended)
+            window_answered += len(ended)
+            first_answer = now if first_answer is None else first_answer
+            last_answer = now
+        if now >= next_report:
+            next_report += REPORT_INTERVAL.total_seconds()
+            reported_answered += window_answered
+            reported_limited += window_limited
+            window_answered = window_limited = 0
+            waited = now - last_decision
+            if reported_limited or (reported_answered and waited >= TICK.total_seconds()):
+                window = Window(
+                    seconds=waited,
+                    answered=reported_answered,
+                    rate_limited=reported_limited,
+                    retry_after=retry_after if reported_limited else None,
+                )
+                before = state.queue_rate()
+                state = step(state, window, now, COOL_DOWN, **rules)
+                if round(state.queue_rate(), 3) != round(before, 3):
+                    changes.append((now + apply_lag, round(state.queue_rate(), 3)))
+                last_decision = now
+                reported_answered = reported_limited = 0
+        now += STEP_SECONDS
+    assert first_answer is not None and last_answer is not None
+    return Outcome(
+        answered_share=answered / max(last_answer - first_answer, STEP_SECONDS) / limit,
+        rate_limited_share=rate_limited / (answered + rate_limited),
+        decreases=state.decreases,
+    )
