@@ -99,7 +99,7 @@ CONFIRMED_WITHIN: Final = 0.1
 # Confirmations past this do not lengthen the plateau (4 x 2^4 >= 60).
 MAX_CONFIRMATIONS: Final = 4
 # Since "capped-probe-steps": a probe's step grows for this many ticks, then stays (2% of the
-# ceiling a tick). A provider's burst allowance (OpenAI's and Anthropic's limits are token
+# ceiling a tick). A provider's burst allowance (Anthropic documents its limits as token
 # buckets) answers calls above its limit until it is drained, so a probe's first 429 comes
 # seconds after the rate passed the limit; a step that kept growing (3%, 4%, ...) was by then
 # 20-40% above it, and the 429s until the cut took effect were many. Simulated against a
