@@ -302,7 +302,7 @@ async def record_controller() -> None:
             await report("open", answered=1, failed=6)
             await report("steady", answered=2)
             await report("steady", answered=4, rate_limited=1)  # a cut, the ceiling set
-            for _ in range(CLIMB_REPORTS):  # a queue that uses all it is given, for ~10 ticks
+            for _ in range(CLIMB_REPORTS):  # a queue that uses all it is given, for ~16 ticks
                 await handle.signal(names.RATE_REPORT_SIGNAL, OutcomeReport(answered=5))
                 await asyncio.sleep(CLIMB_INTERVAL)
             for _ in range(CLIMB_REPORTS):  # the provider allows 4/s; the queue wants more

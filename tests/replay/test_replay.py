@@ -6,6 +6,7 @@ here; guard such a change with ``workflow.patched`` and record new histories
 replayed by the ``replay_check`` fixture.
 """
 
+import itertools
 import json
 from pathlib import Path
 
@@ -14,7 +15,11 @@ from temporalio.client import WorkflowHistory
 
 from shared.rate_control import QueueRateChange
 from tests.support.temporal import ALL_WORKFLOWS, CONVERTER, new_replayer
-from workflows.rate_controller import PATCH_DECLARED_LIMITS, PATCH_STEADY_PROBES
+from workflows.rate_controller import (
+    PATCH_CAPPED_PROBES,
+    PATCH_DECLARED_LIMITS,
+    PATCH_STEADY_PROBES,
+)
 from workflows.review_gate import PATCH_REVIEW_FINAL_DEADLINE
 from workflows.ticket import PATCH_ORCHESTRATED_RESOLUTION
 from workflows.ticket_delivery import PATCH_DELIVERY_QUEUE
@@ -93,17 +98,46 @@ def test_rate_controllers_from_before_and_after_declared_limits_are_committed() 
     assert PATCH_DECLARED_LIMITS in controllers["providerratecontroller-v3-controller"]
 
 
-async def test_a_controller_taking_only_declared_limits_set_them_and_nothing_else() -> None:
-    """The declared-only mode's history (adaptive_limit off): the rates it set on the queue are
-    the declared limits' shares, in order; nothing before the first, nothing for the 429s and
-    failures in between."""
-    history = load(FOLDER / "providerratecontroller-v3-declared-only.json")
+async def set_rates(path: Path) -> list[float | None]:
+    """The rates a controller's history set on its queue, in order."""
     rates = []
-    for event in history.events:
+    for event in load(path).events:
         if event.HasField("activity_task_scheduled_event_attributes"):
             payloads = event.activity_task_scheduled_event_attributes.input.payloads
             (change,) = await CONVERTER.decode(payloads, [QueueRateChange])
             rates.append(change.requests_per_second)
+    return rates
+
+
+def probe_steps(rates: list[float | None]) -> list[float]:
+    """The increases above the ceiling: those under 4.5% of the rate (the fast climb's are 5% of
+    the ceiling; a cut, the breaker and a declared limit are no increase or a large one)."""
+    steps = []
+    for before, after in itertools.pairwise(rates):
+        if before and after and 0 < after - before < 0.045 * before:
+            steps.append(round(after - before, 3))
+    return steps
+
+
+async def test_rate_controllers_from_before_and_after_capped_probe_steps_are_committed() -> None:
+    """Both sides of the ``capped-probe-steps`` patch. Only the rates differ, not the commands,
+    so replay alone cannot tell the rules apart: v3's probe steps grow (1%, 2%, 3% of the
+    ceiling), v4's stop at 2%."""
+    v3 = FOLDER / "providerratecontroller-v3-controller.json"
+    v4 = FOLDER / "providerratecontroller-v4-controller.json"
+    assert PATCH_CAPPED_PROBES not in patches(v3)
+    assert PATCH_CAPPED_PROBES in patches(v4)
+    growing, capped = probe_steps(await set_rates(v3)), probe_steps(await set_rates(v4))
+    assert growing == sorted(growing) and growing[-1] >= 2.5 * growing[0]
+    assert len(capped) >= 5
+    assert max(capped) <= 2 * capped[0] + 0.001
+
+
+async def test_a_controller_taking_only_declared_limits_set_them_and_nothing_else() -> None:
+    """The declared-only mode's history (adaptive_limit off): the rates it set on the queue are
+    the declared limits' shares, in order; nothing before the first, nothing for the 429s and
+    failures in between."""
+    rates = await set_rates(FOLDER / "providerratecontroller-v3-declared-only.json")
     assert rates == [4.0, 3.0]
     assert PATCH_DECLARED_LIMITS in patches(FOLDER / "providerratecontroller-v3-declared-only.json")
 

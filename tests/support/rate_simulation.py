@@ -1,6 +1,6 @@
 """A simulated provider with a burst allowance, run against the rate controller's rules: a fake for
 testing and tuning policy/adaptive_rate.py without servers (a minute of simulated time takes
-about 0.2 s). `python -m bench adaptive_limit` is the real thing; this is what lets a change to the
+about 20 ms). `python -m bench adaptive_limit` is the real thing; this is what lets a change to the
 rules be compared over many seeds before it is measured there.
 
 Modelled, each after the real pipeline:
@@ -8,11 +8,13 @@ Modelled, each after the real pipeline:
   limits so: a burst above the limit is answered until the bucket is empty); a call that finds it
   empty is answered 429 with Retry-After ``retry_after``; the others after ``latency`` (+-10%);
 - the task queue: dispatches at the rate the controller last set, ``apply_lag`` after the
-  decision (the set-rate activity and the server), with one call of burst; a 429's call comes
-  back after its Retry-After (the activity's retry); demand never runs out until ``calls`` have
-  been answered (a backlog far above the limit, as in the benchmark);
+  decision (the set-rate activity and the server), with a second's worth of burst; a 429's call
+  comes back after its Retry-After (the activity's retry; here it goes before the backlog, where
+  Temporal queues it behind: the totals are the same); demand never runs out until ``calls``
+  have been answered (a backlog far above the limit, as in the benchmark);
 - the workers report what ended every ``REPORT_INTERVAL``; the controller decides at once on a
-  report with 429s, otherwise when a ``TICK`` has passed (workflows/rate_controller.py).
+  report with 429s, otherwise a ``TICK`` after its last decision if a report came meanwhile (its
+  timer: workflows/rate_controller.py).
 """
 
 import bisect
@@ -26,6 +28,8 @@ from workflows.rate_controller import TICK
 
 STEP_SECONDS = 0.01
 COOL_DOWN = 30.0
+# A run that has not answered its calls by then (a rule that starves the queue) is an error.
+MAX_SECONDS = 3600.0
 
 
 @dataclass(frozen=True)
@@ -60,8 +64,14 @@ def simulate(
     reported_answered = reported_limited = 0
     first_answer = last_answer = None
     last_decision, next_report = 0.0, REPORT_INTERVAL.total_seconds() * jitter.random()
-    now = 0.0
+    tick = round(TICK.total_seconds() / STEP_SECONDS)
+    steps = 0
     while answered < wanted:
+        # Time counted in whole steps: adding STEP_SECONDS up drifts, and a tick of 0.99999 s
+        # would wait for the next report.
+        now = steps * STEP_SECONDS
+        if now > MAX_SECONDS:
+            raise RuntimeError(f"{answered} of {wanted} calls answered in {MAX_SECONDS:g} s")
         while changes and changes[0][0] <= now:
             applied = changes.pop(0)[1]
         queue_tokens = min(max(applied, 1.0), queue_tokens + applied * STEP_SECONDS)
@@ -93,21 +103,22 @@ def simulate(
             reported_answered += window_answered
             reported_limited += window_limited
             window_answered = window_limited = 0
-            waited = now - last_decision
-            if reported_limited or (reported_answered and waited >= TICK.total_seconds()):
-                window = Window(
-                    seconds=waited,
-                    answered=reported_answered,
-                    rate_limited=reported_limited,
-                    retry_after=retry_after if reported_limited else None,
-                )
-                before = state.queue_rate()
-                state = step(state, window, now, COOL_DOWN, **rules)
-                if round(state.queue_rate(), 3) != round(before, 3):
-                    changes.append((now + apply_lag, round(state.queue_rate(), 3)))
-                last_decision = now
-                reported_answered = reported_limited = 0
-        now += STEP_SECONDS
+        waited = now - last_decision
+        ticked = steps - round(last_decision / STEP_SECONDS) >= tick
+        if reported_limited or (reported_answered and ticked):
+            window = Window(
+                seconds=waited,
+                answered=reported_answered,
+                rate_limited=reported_limited,
+                retry_after=retry_after if reported_limited else None,
+            )
+            before = state.queue_rate()
+            state = step(state, window, now, COOL_DOWN, **rules)
+            if round(state.queue_rate(), 3) != round(before, 3):
+                changes.append((now + apply_lag, round(state.queue_rate(), 3)))
+            last_decision = now
+            reported_answered = reported_limited = 0
+        steps += 1
     assert first_answer is not None and last_answer is not None
     return Outcome(
         answered_share=answered / max(last_answer - first_answer, STEP_SECONDS) / limit,
