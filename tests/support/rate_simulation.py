@@ -12,9 +12,11 @@ Modelled, each after the real pipeline:
   comes back after its Retry-After (the activity's retry; here it goes before the backlog, where
   Temporal queues it behind: the totals are the same); demand never runs out until ``calls``
   have been answered (a backlog far above the limit, as in the benchmark);
-- the workers report what ended every ``REPORT_INTERVAL``; the controller decides at once on a
-  report with 429s, otherwise a ``TICK`` after its last decision if a report came meanwhile (its
-  timer: workflows/rate_controller.py).
+- the workers report what ended every ``REPORT_INTERVAL``, and at once for a 429 after
+  ``BAD_NEWS_QUIET`` without one (activities/rate_reports.py; ``report_at_once`` False: only on
+  the interval, as before); the controller decides at once on a report with 429s, otherwise a
+  ``TICK`` after its last decision if a report came meanwhile (its timer:
+  workflows/rate_controller.py).
 """
 
 import bisect
@@ -22,7 +24,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from activities.rate_reports import REPORT_INTERVAL
+from activities.rate_reports import BAD_NEWS_QUIET, REPORT_INTERVAL
 from policy.adaptive_rate import ControllerState, Window, step
 from workflows.rate_controller import TICK
 
@@ -49,6 +51,7 @@ def simulate(
     latency: float = 0.3,
     retry_after: float = 1.0,
     apply_lag: float = 0.3,
+    report_at_once: bool = True,
     **rules: Any,
 ) -> Outcome:
     """``calls`` answered in all (default: a minute's worth at the limit); ``rules``: step()'s
@@ -63,7 +66,9 @@ def simulate(
     window_answered = window_limited = 0
     reported_answered = reported_limited = 0
     first_answer = last_answer = None
-    last_decision, next_report = 0.0, REPORT_INTERVAL.total_seconds() * jitter.random()
+    interval = REPORT_INTERVAL.total_seconds()
+    last_decision, next_report = 0.0, interval * jitter.random()
+    last_bad_news = -BAD_NEWS_QUIET.total_seconds()
     tick = round(TICK.total_seconds() / STEP_SECONDS)
     steps = 0
     while answered < wanted:
@@ -90,6 +95,9 @@ def simulate(
                 rate_limited += 1
                 window_limited += 1
                 bisect.insort(retries, now + retry_after)
+                if report_at_once and now - last_bad_news >= BAD_NEWS_QUIET.total_seconds():
+                    next_report = now
+                last_bad_news = now
         bucket = min(limit * burst_seconds, bucket + limit * STEP_SECONDS)
         ended = [t for t in in_flight if t <= now]
         if ended:
@@ -99,7 +107,7 @@ def simulate(
             first_answer = now if first_answer is None else first_answer
             last_answer = now
         if now >= next_report:
-            next_report += REPORT_INTERVAL.total_seconds()
+            next_report = now + interval
             reported_answered += window_answered
             reported_limited += window_limited
             window_answered = window_limited = 0

@@ -57,7 +57,7 @@ def test_a_doubled_limit_is_found_within_a_minute_of_the_first_probe() -> None:
 def test_against_a_bursty_provider_capped_probes_draw_fewer_429s(limit: float) -> None:
     """The provider answers above its limit until its bucket (a second of it) is empty, so a
     probe's first 429 comes late; the growing step had by then overshot further. (Medians of 20
-    seeds: 2.76% -> 2.12% at 10/s; docs/rate-control.md has the table.)"""
+    seeds at 10/s: 2.12% -> 1.64%; docs/rate-control.md has the table.)"""
 
     def outcomes(capped: bool) -> tuple[float, float]:
         runs = [simulate(limit, seed=s, capped_probes=capped) for s in SEEDS]

@@ -1,11 +1,15 @@
 """What the agent activities count for their provider's rate controller."""
 
+import asyncio
+import contextlib
+import statistics
 from datetime import timedelta
 
 from temporalio.exceptions import ApplicationError
 
-from activities.rate_reports import OutcomeReporter
+from activities.rate_reports import BAD_NEWS_QUIET, OutcomeReporter
 from shared.rate_control import OutcomeReport
+from tests.support.rate_simulation import simulate
 
 
 def reporter() -> OutcomeReporter:
@@ -36,3 +40,88 @@ def test_reports_merge_and_keep_the_longest_retry_after() -> None:
     )
     assert merged == OutcomeReport(answered=1, rate_limited=1, retry_after=5.0)
     assert OutcomeReport().empty() and not merged.empty()
+
+
+class FakeControllerHandle:
+    """Stands in for the client's handle on the rate controller: keeps the signals sent."""
+
+    def __init__(self) -> None:
+        self.reports: list[OutcomeReport] = []
+        self.arrived = asyncio.Event()
+
+    async def signal(self, name: str, report: OutcomeReport) -> None:
+        self.reports.append(report)
+        self.arrived.set()
+
+
+class FakeClient:
+    def __init__(self) -> None:
+        self.handle = FakeControllerHandle()
+
+    def get_workflow_handle(self, workflow_id: str) -> FakeControllerHandle:
+        return self.handle
+
+
+RATE_LIMITED = ApplicationError("429", type="ProviderRateLimited")
+
+
+def test_bad_news_after_a_quiet_spell_is_urgent_and_the_rest_of_the_spell_is_not() -> None:
+    now = [100.0]
+    counts = OutcomeReporter(
+        None,  # type: ignore[arg-type]
+        "llm-x",
+        "rate-control",
+        2.0,
+        30.0,
+        clock=lambda: now[0],
+    )
+    counts.record(None)
+    assert not counts.urgent()  # answers wait for the interval
+    counts.record(RATE_LIMITED)
+    assert counts.urgent()
+    counts._bad_news.clear()  # sent (what run() does)
+    now[0] += 1.0
+    counts.record(ApplicationError("503", type="ProviderUnavailable"))
+    assert not counts.urgent()  # within BAD_NEWS_QUIET of the last: the controller holds anyway
+    now[0] += BAD_NEWS_QUIET.total_seconds()
+    counts.record(RATE_LIMITED)
+    assert counts.urgent()
+
+
+def test_taking_only_declared_limits_nothing_is_urgent() -> None:
+    counts = OutcomeReporter(
+        None,  # type: ignore[arg-type]
+        "llm-x",
+        "rate-control",
+        2.0,
+        30.0,
+        mode="declared",
+    )
+    counts.record(RATE_LIMITED)
+    assert not counts.urgent()
+
+
+async def test_a_429_after_a_quiet_spell_is_sent_without_waiting_for_the_interval() -> None:
+    client = FakeClient()
+    counts = OutcomeReporter(client, "llm-x", "rate-control", 2.0, 30.0)  # type: ignore[arg-type]
+    # An interval no test waits for: only the bad news can make the report go.
+    sender = asyncio.create_task(counts.run(interval=3600.0))
+    try:
+        counts.record(None)
+        counts.record(RATE_LIMITED)
+        await asyncio.wait_for(client.handle.arrived.wait(), timeout=30.0)
+    finally:
+        sender.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sender
+    assert client.handle.reports == [OutcomeReport(answered=1, rate_limited=1, mode="adaptive")]
+
+
+def test_reporting_bad_news_at_once_draws_fewer_429s_from_a_bursty_provider() -> None:
+    """Simulated (tests/support/rate_simulation.py), medians of 20 seeds at 10/s."""
+
+    def median_429s(at_once: bool) -> float:
+        runs = [simulate(10.0, seed=s, report_at_once=at_once) for s in range(20)]
+        return statistics.median(r.rate_limited_share for r in runs)
+
+    assert median_429s(True) < 0.9 * median_429s(False)
