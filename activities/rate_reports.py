@@ -11,6 +11,7 @@ error: what the circuit breaker counts). Requests this worker refused to send ar
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -78,7 +79,7 @@ class OutcomeReporter:
         self._counts = OutcomeReport()
         self._clock = clock
         # When this worker last saw a 429 or a failure, and whether one is waiting to go at once.
-        self._last_bad_news = -BAD_NEWS_QUIET.total_seconds()
+        self._last_bad_news = -math.inf
         self._bad_news = asyncio.Event()
 
     def record(self, error: BaseException | None, declared_rate: float | None = None) -> None:
