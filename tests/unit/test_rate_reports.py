@@ -4,6 +4,7 @@ import asyncio
 import contextlib
 import statistics
 from datetime import timedelta
+from typing import Any
 
 from temporalio.exceptions import ApplicationError
 
@@ -12,9 +13,9 @@ from shared.rate_control import OutcomeReport
 from tests.support.rate_simulation import simulate
 
 
-def reporter() -> OutcomeReporter:
+def reporter(**options: Any) -> OutcomeReporter:
     # record() never talks to Temporal; the client is only used to send the counts.
-    return OutcomeReporter(None, "llm-x", "rate-control", 2.0, 30.0)  # type: ignore[arg-type]
+    return OutcomeReporter(None, "llm-x", "rate-control", 2.0, 30.0, **options)  # type: ignore[arg-type]
 
 
 def test_calls_are_counted_as_answered_rate_limited_or_failed() -> None:
@@ -67,14 +68,7 @@ RATE_LIMITED = ApplicationError("429", type="ProviderRateLimited")
 
 def test_bad_news_after_a_quiet_spell_is_urgent_and_the_rest_of_the_spell_is_not() -> None:
     now = [100.0]
-    counts = OutcomeReporter(
-        None,  # type: ignore[arg-type]
-        "llm-x",
-        "rate-control",
-        2.0,
-        30.0,
-        clock=lambda: now[0],
-    )
+    counts = reporter(clock=lambda: now[0])
     counts.record(None)
     assert not counts.urgent()  # answers wait for the interval
     counts.record(RATE_LIMITED)
@@ -89,14 +83,7 @@ def test_bad_news_after_a_quiet_spell_is_urgent_and_the_rest_of_the_spell_is_not
 
 
 def test_taking_only_declared_limits_nothing_is_urgent() -> None:
-    counts = OutcomeReporter(
-        None,  # type: ignore[arg-type]
-        "llm-x",
-        "rate-control",
-        2.0,
-        30.0,
-        mode="declared",
-    )
+    counts = reporter(mode="declared")
     counts.record(RATE_LIMITED)
     assert not counts.urgent()
 
