@@ -45,6 +45,8 @@ class Reply:
     stall: bool = False  # send the start of the stream, then hang
     delay: float = 0.0  # seconds before answering
     disconnect: bool = False  # close the connection without answering (a transport error)
+    # How many chunks the answer streams in: a real model sends about one per token.
+    pieces: int = 2
 
     @property
     def billed_tokens(self) -> int:
@@ -240,6 +242,9 @@ class FakeLLMServer:
 
         class Handler(WireFormats, BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # A stream is several small writes; with Nagle's algorithm on, each waits for the
+            # client's delayed ACK (~40 ms on Linux): latency no real provider adds.
+            disable_nagle_algorithm = True
 
             def log_message(self, *args: object) -> None:  # quiet
                 pass

@@ -16,6 +16,12 @@ def _sse(data: Any, event: str | None = None) -> bytes:
     return f"{prefix}data: {payload}\n\n".encode()
 
 
+def split(text: str, pieces: int) -> list[str]:
+    """``text`` in ``pieces`` parts (fewer if it is shorter), as a model streams its answer."""
+    size = max(1, -(-len(text) // max(1, pieces)))
+    return [text[i : i + size] for i in range(0, len(text), size)] or [""]
+
+
 class WireFormats:
     """Mixed into the fake server's request handler, which provides ``_json``, ``_stream_headers``,
     ``_send``, ``_end_stream`` and ``_hold_stalled`` (a stalled reply hangs mid-stream until
@@ -63,38 +69,14 @@ class WireFormats:
             )
             return
         self._stream_headers(reply.headers)
-        half = len(content) // 2
-        self._send(
-            _sse(
-                {
-                    **base,
-                    "choices": [
-                        {
-                            "index": 0,
-                            "delta": {"role": "assistant", "content": content[:half]},
-                            "finish_reason": None,
-                        }
-                    ],
-                }
+        for n, piece in enumerate(split(content, reply.pieces)):
+            delta = {"role": "assistant", "content": piece} if n == 0 else {"content": piece}
+            self._send(
+                _sse({**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]})
             )
-        )
-        if reply.stall:
-            self._hold_stalled()
-            return
-        self._send(
-            _sse(
-                {
-                    **base,
-                    "choices": [
-                        {
-                            "index": 0,
-                            "delta": {"content": content[half:]},
-                            "finish_reason": None,
-                        }
-                    ],
-                }
-            )
-        )
+            if n == 0 and reply.stall:
+                self._hold_stalled()
+                return
         self._send(_sse({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}))
         self._send(_sse({**base, "choices": [], "usage": self._openai_usage(reply)}))
         self._send(_sse("[DONE]"))
@@ -147,12 +129,14 @@ class WireFormats:
         if reply.stall:
             self._hold_stalled()
             return
-        self._send(
-            _sse(
-                {"type": "content_block_delta", "index": 0, "delta": delta},
-                "content_block_delta",
+        field = "text" if reply.text is not None else "partial_json"
+        for piece in split(delta[field], reply.pieces):
+            self._send(
+                _sse(
+                    {"type": "content_block_delta", "index": 0, "delta": {**delta, field: piece}},
+                    "content_block_delta",
+                )
             )
-        )
         self._send(_sse({"type": "content_block_stop", "index": 0}, "content_block_stop"))
         self._send(
             _sse(
