@@ -13,6 +13,7 @@ BENCHMARKS = [
     "llm_rate_limit",
     "adaptive_limit",
     "swarm_window",
+    "provider_cpu",
     "batch_throughput",
     "tracing_overhead",
     "ticket_cost",

@@ -26,10 +26,19 @@ class RemoteLLM:
 
 
 def _serve(
-    latency: float, ports: "multiprocessing.Queue[int]", stop: "multiprocessing.Event"
-) -> None:  # type: ignore[type-arg]
+    latency: float,
+    ports: "multiprocessing.Queue[int]",
+    stop: "multiprocessing.Event",  # type: ignore[type-arg]
+    pieces: int,
+    draft_chars: int,
+) -> None:
     def answer(request: Recorded) -> Reply:
-        return dataclasses.replace(good_answers(request), delay=latency)
+        reply = dataclasses.replace(good_answers(request), delay=latency, pieces=pieces)
+        if draft_chars and request.output_name == "Draft":
+            text = reply.output["text"]
+            text = (text + " ") * (draft_chars // (len(text) + 1) + 1)
+            reply.output = {**reply.output, "text": text[:draft_chars]}
+        return reply
 
     with FakeLLMServer() as fake:
         fake.responder = answer
@@ -38,12 +47,15 @@ def _serve(
 
 
 @contextlib.contextmanager
-def remote_llm(latency: float) -> Iterator[RemoteLLM]:
-    """Every call answered validly after ``latency`` seconds, by a server in a child process."""
+def remote_llm(latency: float, pieces: int = 2, draft_chars: int = 0) -> Iterator[RemoteLLM]:
+    """Every call answered validly after ``latency`` seconds, by a server in a child process,
+    each answer streamed in ``pieces`` chunks; a Draft's text ``draft_chars`` long if given."""
     ctx = multiprocessing.get_context("spawn")
     ports: multiprocessing.Queue[int] = ctx.Queue()
     stop = ctx.Event()
-    process = ctx.Process(target=_serve, args=(latency, ports, stop), daemon=True)
+    process = ctx.Process(
+        target=_serve, args=(latency, ports, stop, pieces, draft_chars), daemon=True
+    )
     process.start()
     try:
         yield RemoteLLM(ports.get(timeout=30), process.pid)

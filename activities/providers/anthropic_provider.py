@@ -1,9 +1,12 @@
 """Anthropic: the Messages API with a forced tool whose input schema is the output model.
 
 Streamed, so every event is a heartbeat. SDK retries are off: Temporal's retry policy owns them.
+The request goes through the SDK's generic ``post`` (its client, authentication, timeouts, error
+classes and event parsing) with the body as the API documents it; the events are read as the JSON
+objects they are (anthropic_stream.py), not through ``messages.stream``, which costs twice the
+CPU per call (``python -m bench provider_cpu``).
 """
 
-import contextlib
 import re
 from typing import Any
 
@@ -13,6 +16,7 @@ from anthropic import AsyncAnthropic
 from temporalio.exceptions import ApplicationError
 
 from activities.heartbeat import beat, heartbeating
+from activities.providers.anthropic_stream import StreamedMessage
 from activities.providers.base import AgentSpec
 from activities.providers.errors import (
     ProviderCheckError,
@@ -32,6 +36,7 @@ from activities.providers.structured import (
 from shared.provider_config import ModelPrice, ProviderConfig
 
 CONNECT_TIMEOUT = 10.0
+MESSAGES = "/v1/messages"
 # An error event inside a stream arrives with HTTP status 200; this is what it would have been.
 STREAM_ERROR_STATUS = {"overloaded_error": 529, "rate_limit_error": 429, "api_error": 500}
 
@@ -95,49 +100,60 @@ class AnthropicProvider(LLMProvider):
             "description": f"Submit your answer as a {spec.output_model.__name__}.",
             "input_schema": strict_json_schema(spec.output_model),
         }
+        body = {
+            "model": model,
+            "max_tokens": self.config.max_output_tokens,
+            "system": spec.instructions,
+            "messages": conversation,
+            "tools": [tool],
+            "tool_choice": {"type": "tool", "name": name},
+            "stream": True,
+        }
+        message = StreamedMessage()
         try:
-            async with contextlib.AsyncExitStack() as stack:
-                async with heartbeating():  # until the response starts there is no progress
-                    stream = await stack.enter_async_context(
-                        self._client.messages.stream(
-                            model=model,
-                            max_tokens=self.config.max_output_tokens,
-                            system=spec.instructions,
-                            messages=conversation,  # type: ignore[arg-type]
-                            tools=[tool],  # type: ignore[list-item]
-                            tool_choice={"type": "tool", "name": name},
-                        )
-                    )
-                async for _event in stream:
-                    beat()
-                message = await stream.get_final_message()
+            async with heartbeating():  # until the response starts there is no progress
+                stream = await self._client.post(
+                    MESSAGES,
+                    body=body,
+                    cast_to=object,
+                    stream=True,
+                    stream_cls=anthropic.AsyncStream[object],
+                )
+            async for event in stream:
+                beat()
+                if isinstance(event, dict):
+                    message.add(event)
         except (anthropic.AnthropicError, httpx2.HTTPError) as err:
             # Network errors while reading a stream reach us as httpx2 errors, unwrapped.
             raise self._error(err) from None
+        message.done()
         usage = message.usage
         # Anthropic's input_tokens excludes the prompt tokens read from and written to the
         # cache; each of the three is billed at its own rate.
-        cached = usage.cache_read_input_tokens or 0
-        written = usage.cache_creation_input_tokens or 0
+        cached = usage.get("cache_read_input_tokens", 0)
+        written = usage.get("cache_creation_input_tokens", 0)
         completion = Completion(
-            input_tokens=usage.input_tokens + cached + written,
-            output_tokens=usage.output_tokens,
+            input_tokens=usage.get("input_tokens", 0) + cached + written,
+            output_tokens=usage.get("output_tokens", 0),
             cached_tokens=cached,
             finish_reason=message.stop_reason,
             cache_write_tokens=written,
             extra={
                 "content": [
-                    block.model_dump(mode="json", exclude_none=True) for block in message.content
+                    {k: v for k, v in block.items() if v is not None and not k.startswith("_")}
+                    for block in message.blocks
                 ]
             },
         )
-        tool_use = next((b for b in message.content if b.type == "tool_use"), None)
-        if tool_use is not None:
-            completion.data = tool_use.input
-            completion.extra["tool_use_id"] = tool_use.id
+        tool_use = message.tool_use()
+        if tool_use is None:
+            completion.refusal = f"no {name} tool call (answered: {message.text()[:200]!r})"
+        elif (invalid := tool_use.get("_invalid_input")) is not None:
+            completion.text = invalid  # not JSON: parse() says so, and a repair round follows
+            completion.extra["tool_use_id"] = tool_use.get("id")
         else:
-            text = "".join(getattr(b, "text", "") for b in message.content)
-            completion.refusal = f"no {name} tool call (answered: {text[:200]!r})"
+            completion.data = tool_use.get("input")
+            completion.extra["tool_use_id"] = tool_use.get("id")
         return completion
 
     def _repair(

@@ -2,6 +2,13 @@
 
 Chat Completions with a JSON-schema response format, streamed so the chunks are heartbeats.
 SDK retries are off: Temporal's retry policy owns retries.
+
+The request goes through the SDK's generic ``post`` (its client, authentication, timeouts, error
+classes and stream parsing) with the body as the API documents it, and the chunks come back as
+the JSON objects they are. ``chat.completions.create`` would first walk the whole body through
+its typed-parameter transform and then build a pydantic model for every chunk (~160 us each: a
+400-token answer streams ~400 of them), work this provider reads three fields from; see
+docs/performance.md and ``python -m bench provider_cpu``.
 """
 
 import json
@@ -32,6 +39,7 @@ from activities.providers.structured import (
 from shared.provider_config import ModelPrice, ProviderConfig
 
 CONNECT_TIMEOUT = 10.0  # seconds to open a connection; the rest is timeout_seconds
+CHAT_COMPLETIONS = "/chat/completions"
 # An error event inside a stream has no HTTP status; this is what it stands for.
 STREAM_ERROR_STATUS = {
     "server_error": 500,
@@ -64,6 +72,26 @@ def failure_from(err: Exception, provider: str) -> ProviderFailure:
             provider, err.message, status=STREAM_ERROR_STATUS.get(kind, 500), code=kind or None
         )
     return transport_failure(err, provider)
+
+
+def read_chunk(
+    chunk: dict[str, Any], completion: Completion, parts: list[str], refusal: list[str]
+) -> None:
+    """One streamed chat-completion chunk, as the JSON object it is: its text, refusal and
+    finish reason, and (in the last chunk, with ``include_usage``) the usage."""
+    for choice in chunk.get("choices") or ():
+        delta = choice.get("delta") or {}
+        if content := delta.get("content"):
+            parts.append(content)
+        if said := delta.get("refusal"):
+            refusal.append(said)
+        if finish := choice.get("finish_reason"):
+            completion.finish_reason = finish
+    if usage := chunk.get("usage"):
+        completion.input_tokens = int(usage.get("prompt_tokens") or 0)
+        completion.output_tokens = int(usage.get("completion_tokens") or 0)
+        details = usage.get("prompt_tokens_details") or {}
+        completion.cached_tokens = int(details.get("cached_tokens") or 0)
 
 
 class OpenAIProvider(LLMProvider):
@@ -116,31 +144,28 @@ class OpenAIProvider(LLMProvider):
         parts: list[str] = []
         refusal: list[str] = []
         completion = Completion()
+        body = {
+            "model": model,
+            "messages": conversation,
+            "response_format": self._response_format(spec),
+            "max_completion_tokens": self.config.max_output_tokens,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
         try:
             # Until the response headers arrive there is nothing to count as progress.
             async with heartbeating():
-                stream = await self._client.chat.completions.create(
-                    model=model,
-                    messages=conversation,  # type: ignore[arg-type]
-                    response_format=self._response_format(spec),  # type: ignore[arg-type]
-                    max_completion_tokens=self.config.max_output_tokens,
+                stream = await self._client.post(
+                    CHAT_COMPLETIONS,
+                    body=body,
+                    cast_to=object,
                     stream=True,
-                    stream_options={"include_usage": True},
+                    stream_cls=openai.AsyncStream[object],
                 )
             async for chunk in stream:
                 beat()
-                for choice in chunk.choices:
-                    if choice.delta.content:
-                        parts.append(choice.delta.content)
-                    if choice.finish_reason:
-                        completion.finish_reason = choice.finish_reason
-                    if getattr(choice.delta, "refusal", None):
-                        refusal.append(choice.delta.refusal)  # type: ignore[arg-type]
-                if chunk.usage:
-                    completion.input_tokens = chunk.usage.prompt_tokens
-                    completion.output_tokens = chunk.usage.completion_tokens
-                    details = chunk.usage.prompt_tokens_details
-                    completion.cached_tokens = (details.cached_tokens or 0) if details else 0
+                if isinstance(chunk, dict):
+                    read_chunk(chunk, completion, parts, refusal)
         except (openai.OpenAIError, httpx2.HTTPError) as err:
             raise self._error(err) from None
         completion.text = "".join(parts)

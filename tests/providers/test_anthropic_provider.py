@@ -8,10 +8,12 @@ from typing import Any
 import pytest
 
 from activities.agent_specs import CLASSIFIER
+from activities.providers.anthropic_provider import AnthropicProvider
 from activities.providers.base import AgentSpec
 from shared.agents import Classification, Usage
 from shared.provider_config import cost_usd, default_prices, default_providers
 from tests.providers.conftest import MODELS, MakeAnthropic
+from tests.providers.fake_stream import Event, FakeStreamServer
 from tests.providers.helpers import (
     ALL_SPECS,
     API_KEY,
@@ -53,6 +55,84 @@ async def test_valid_answer_becomes_the_output_model_with_usage_and_cost(
     assert usage.requests == 1
     assert usage.cost_usd == pytest.approx(cost_usd(PRICE, 1000, 200, 400))
     assert usage.cost_usd > 0
+
+
+async def test_a_tool_input_streamed_a_token_at_a_time_is_put_back_together(
+    fake: FakeLLMServer, make_anthropic: MakeAnthropic
+) -> None:
+    fake.push(Reply(output=VALID_CLASSIFICATION, output_tokens=300, pieces=300))
+
+    reply = await make_anthropic().run(CLASSIFIER, classify_request(), MODEL)
+
+    assert reply.output == Classification(**VALID_CLASSIFICATION)
+    assert reply.usage.output_tokens == 300
+
+
+async def test_tool_input_cut_off_at_max_tokens_is_invalid_output_and_gets_a_repair_round() -> None:
+    cut = json.dumps(VALID_CLASSIFICATION)[:25]  # the answer ran out of tokens mid-JSON
+    answer = json.dumps(VALID_CLASSIFICATION)
+    with FakeStreamServer() as fake_stream:
+        fake_stream.push(
+            tool_stream(cut, stop_reason="max_tokens"), tool_stream(answer, stop_reason="tool_use")
+        )
+        settings = default_providers()["anthropic"].model_copy(
+            update={"base_url": fake_stream.base_url}
+        )
+        provider = AnthropicProvider("anthropic", settings, API_KEY, default_prices())
+        try:
+            reply = await provider.run(CLASSIFIER, classify_request(), MODEL)
+        finally:
+            await provider.aclose()
+
+    assert reply.output == Classification(**VALID_CLASSIFICATION)
+    assert reply.usage.requests == 2
+    assert (reply.usage.input_tokens, reply.usage.output_tokens) == (2 * 120, 2 * 40)
+    assistant, repair = fake_stream.requests[1]["messages"][1:]
+    [tool_use] = assistant["content"]
+    assert (tool_use["type"], tool_use["id"], tool_use["input"]) == ("tool_use", "toolu_1", {})
+    [result] = repair["content"]
+    assert (result["tool_use_id"], result["is_error"]) == ("toolu_1", True)
+    assert "JSON" in result["content"]
+
+
+def tool_stream(partial_json: str, stop_reason: str) -> list[Event]:
+    """An answer's events as the Messages API streams them, the tool input in 3-byte pieces;
+    the final usage arrives in message_delta, with the input counted again."""
+    start = {
+        "type": "message_start",
+        "message": {
+            "id": "msg_1",
+            "type": "message",
+            "role": "assistant",
+            "model": MODEL,
+            "content": [],
+            "usage": {"input_tokens": 120, "output_tokens": 1},
+        },
+    }
+    block = {"type": "tool_use", "id": "toolu_1", "name": TOOL, "input": {}}
+    events: list[Event] = [
+        ("message_start", start),
+        (
+            "content_block_start",
+            {"type": "content_block_start", "index": 0, "content_block": block},
+        ),
+        ("ping", {"type": "ping"}),
+    ]
+    for i in range(0, len(partial_json), 3):
+        delta = {"type": "input_json_delta", "partial_json": partial_json[i : i + 3]}
+        events.append(
+            ("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta})
+        )
+    usage = {"input_tokens": 120, "output_tokens": 40}
+    return [
+        *events,
+        ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+        (
+            "message_delta",
+            {"type": "message_delta", "delta": {"stop_reason": stop_reason}, "usage": usage},
+        ),
+        ("message_stop", {"type": "message_stop"}),
+    ]
 
 
 async def test_request_is_a_streamed_message_forcing_the_single_submit_tool(

@@ -55,6 +55,18 @@ async def test_valid_answer_becomes_the_output_model_with_usage_and_cost(
     assert usage.cost_usd > 0
 
 
+async def test_an_answer_streamed_a_token_at_a_time_is_put_back_together(
+    fake: FakeLLMServer, make_openai: MakeOpenAI
+) -> None:
+    # Real models stream about one chunk per token; the chunks are read as the JSON they are.
+    fake.push(Reply(output=VALID_CLASSIFICATION, output_tokens=300, pieces=300))
+
+    reply = await make_openai().run(CLASSIFIER, classify_request(), MODEL)
+
+    assert reply.output == Classification(**VALID_CLASSIFICATION)
+    assert reply.usage.output_tokens == 300
+
+
 async def test_request_is_a_streamed_chat_completion_with_bearer_key_and_instructions(
     fake: FakeLLMServer, make_openai: MakeOpenAI
 ) -> None:
@@ -242,3 +254,41 @@ async def test_server_error_event_inside_the_stream_is_retryable() -> None:
 
     assert err.non_retryable is False
     assert err.type == "ProviderUnavailable"
+
+
+async def test_chunks_with_null_fields_and_no_choices_are_read_as_the_api_sends_them() -> None:
+    # Compatible servers (vLLM, Ollama) send nulls where OpenAI omits a field, an empty delta
+    # with the finish reason, and usage without prompt_tokens_details.
+    answer = json.dumps(VALID_CLASSIFICATION)
+    with FakeStreamServer() as fake_stream:
+        fake_stream.push(
+            [
+                chunk({"role": "assistant", "content": None, "refusal": None}),
+                chunk({"content": answer[:10]}),
+                (None, {"id": "x", "object": "chat.completion.chunk", "choices": None}),
+                chunk({"content": answer[10:]}),
+                (None, {"choices": [{"index": 0, "delta": None, "finish_reason": "stop"}]}),
+                chunk(
+                    usage={
+                        "prompt_tokens": 70,
+                        "completion_tokens": 9,
+                        "prompt_tokens_details": None,
+                    }
+                ),
+                (None, "[DONE]"),
+            ]
+        )
+        settings = default_providers()["openai"].model_copy(
+            update={"base_url": f"{fake_stream.base_url}/v1"}
+        )
+        provider = OpenAIProvider("openai", settings, API_KEY, default_prices())
+        try:
+            reply = await provider.run(CLASSIFIER, classify_request(), MODEL)
+        finally:
+            await provider.aclose()
+
+    assert reply.output == Classification(**VALID_CLASSIFICATION)
+    usage = reply.usage
+    assert (usage.input_tokens, usage.output_tokens, usage.cached_tokens) == (70, 9, 0)
+    request = fake_stream.requests[0]
+    assert request["stream"] is True and request["stream_options"] == {"include_usage": True}

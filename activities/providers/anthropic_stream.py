@@ -1,0 +1,101 @@
+"""A streamed Anthropic message, put together from its events as the JSON objects they are.
+
+The SDK's ``messages.stream`` helper builds a pydantic model for every event and re-parses the
+tool input's partial JSON after every delta; this provider reads the finished message once, so it
+keeps the pieces and joins them at the end (see docs/performance.md). The events are the Messages
+API's: message_start (usage so far), content_block_start / _delta / _stop, message_delta (stop
+reason, usage), message_stop. ``ping`` and ``error`` events never get here: the SDK's stream
+skips the first and raises the second.
+"""
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+# Which field of its block each delta type adds to.
+DELTA_FIELDS = {
+    "text_delta": "text",
+    "input_json_delta": "partial_json",
+    "thinking_delta": "thinking",
+    "signature_delta": "signature",
+}
+USAGE_FIELDS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_read_input_tokens",
+    "cache_creation_input_tokens",
+)
+
+
+@dataclass
+class StreamedMessage:
+    stop_reason: str | None = None
+    usage: dict[str, int] = field(default_factory=dict)
+    blocks: list[dict[str, Any]] = field(default_factory=list)
+    # Each block's streamed pieces, by field, joined when the block stops.
+    _pieces: dict[int, dict[str, list[str]]] = field(default_factory=dict)
+
+    def add(self, event: dict[str, Any]) -> None:
+        kind = event.get("type")
+        if kind == "message_start":
+            self._usage((event.get("message") or {}).get("usage"))
+        elif kind == "content_block_start":
+            index = int(event.get("index", len(self.blocks)))
+            while len(self.blocks) <= index:
+                self.blocks.append({})
+            self.blocks[index] = dict(event.get("content_block") or {})
+            self._pieces[index] = {}
+        elif kind == "content_block_delta":
+            delta = event.get("delta") or {}
+            name = DELTA_FIELDS.get(delta.get("type", ""))
+            if name is not None and isinstance(delta.get(name), str):
+                pieces = self._pieces.setdefault(int(event.get("index", 0)), {})
+                pieces.setdefault(name, []).append(delta[name])
+        elif kind == "content_block_stop":
+            self._finish(int(event.get("index", 0)))
+        elif kind == "message_delta":
+            self.stop_reason = (event.get("delta") or {}).get("stop_reason") or self.stop_reason
+            self._usage(event.get("usage"))
+
+    def done(self) -> "StreamedMessage":
+        """Join what a block still holds (a stream that ended without its block's stop)."""
+        for index in list(self._pieces):
+            self._finish(index)
+        return self
+
+    def tool_use(self) -> dict[str, Any] | None:
+        return next((b for b in self.blocks if b.get("type") == "tool_use"), None)
+
+    def text(self) -> str:
+        return "".join(b.get("text", "") for b in self.blocks if b.get("type") == "text")
+
+    def _finish(self, index: int) -> None:
+        pieces = self._pieces.pop(index, None)
+        if pieces is None or index >= len(self.blocks):
+            return
+        block = self.blocks[index]
+        for name, parts in pieces.items():
+            joined = "".join(parts)
+            if name == "partial_json":
+                block["input"], bad = parse_input(joined)
+                if bad is not None:
+                    block["_invalid_input"] = bad
+            else:
+                block[name] = block.get(name, "") + joined
+
+    def _usage(self, usage: Any) -> None:
+        if isinstance(usage, dict):
+            for name in USAGE_FIELDS:
+                if isinstance(usage.get(name), int):
+                    self.usage[name] = usage[name]
+
+
+def parse_input(text: str) -> tuple[Any, str | None]:
+    """A tool call's input, and the raw text when it is not JSON (an answer cut off at
+    max_tokens): the caller reports it as invalid output, which gets a repair round."""
+    if not text.strip():
+        return {}, None
+    try:
+        return json.loads(text), None
+    except ValueError:
+        return {}, text
