@@ -37,6 +37,7 @@ from shared.provider_config import ModelPrice, ProviderConfig
 
 CONNECT_TIMEOUT = 10.0
 MESSAGES = "/v1/messages"
+STREAM_CUT_SHORT = "the answer's stream ended before its message_stop event"
 # An error event inside a stream arrives with HTTP status 200; this is what it would have been.
 STREAM_ERROR_STATUS = {"overloaded_error": 529, "rate_limit_error": 429, "api_error": 500}
 
@@ -119,13 +120,20 @@ class AnthropicProvider(LLMProvider):
                     stream=True,
                     stream_cls=anthropic.AsyncStream[object],
                 )
-            async for event in stream:
-                beat()
-                if isinstance(event, dict):
-                    message.add(event)
+            async with stream:  # closes the response however the loop ends
+                async for event in stream:
+                    beat()
+                    if isinstance(event, dict):
+                        message.add(event)
         except (anthropic.AnthropicError, httpx2.HTTPError) as err:
             # Network errors while reading a stream reach us as httpx2 errors, unwrapped.
             raise self._error(err) from None
+        if not message.stopped:
+            # The body ended without message_stop (a proxy that closed the connection, an empty
+            # 200): not the model's answer, so not a repair round: a failure to retry.
+            raise to_application_error(
+                ProviderFailure(self.name, STREAM_CUT_SHORT, connection=True), self._secrets
+            )
         message.done()
         usage = message.usage
         # Anthropic's input_tokens excludes the prompt tokens read from and written to the
@@ -138,12 +146,7 @@ class AnthropicProvider(LLMProvider):
             cached_tokens=cached,
             finish_reason=message.stop_reason,
             cache_write_tokens=written,
-            extra={
-                "content": [
-                    {k: v for k, v in block.items() if v is not None and not k.startswith("_")}
-                    for block in message.blocks
-                ]
-            },
+            extra={"content": message.content()},
         )
         tool_use = message.tool_use()
         if tool_use is None:

@@ -19,6 +19,8 @@ DELTA_FIELDS = {
     "thinking_delta": "thinking",
     "signature_delta": "signature",
 }
+# A block's signature arrives whole and replaces the placeholder; the other fields accumulate.
+REPLACED_FIELDS = frozenset({"signature"})
 USAGE_FIELDS = (
     "input_tokens",
     "output_tokens",
@@ -32,6 +34,8 @@ class StreamedMessage:
     stop_reason: str | None = None
     usage: dict[str, int] = field(default_factory=dict)
     blocks: list[dict[str, Any]] = field(default_factory=list)
+    # message_stop arrived: the answer is whole (a stream cut short is a transport failure).
+    stopped: bool = False
     # Each block's streamed pieces, by field, joined when the block stops.
     _pieces: dict[int, dict[str, list[str]]] = field(default_factory=dict)
 
@@ -40,28 +44,42 @@ class StreamedMessage:
         if kind == "message_start":
             self._usage((event.get("message") or {}).get("usage"))
         elif kind == "content_block_start":
-            index = int(event.get("index", len(self.blocks)))
+            index = _index(event)
             while len(self.blocks) <= index:
                 self.blocks.append({})
             self.blocks[index] = dict(event.get("content_block") or {})
             self._pieces[index] = {}
         elif kind == "content_block_delta":
             delta = event.get("delta") or {}
+            if delta.get("type") == "citations_delta" and _index(event) < len(self.blocks):
+                block = self.blocks[_index(event)]
+                block["citations"] = [*(block.get("citations") or []), delta.get("citation")]
             name = DELTA_FIELDS.get(delta.get("type", ""))
             if name is not None and isinstance(delta.get(name), str):
-                pieces = self._pieces.setdefault(int(event.get("index", 0)), {})
+                pieces = self._pieces.setdefault(_index(event), {})
                 pieces.setdefault(name, []).append(delta[name])
         elif kind == "content_block_stop":
-            self._finish(int(event.get("index", 0)))
+            self._finish(_index(event))
         elif kind == "message_delta":
             self.stop_reason = (event.get("delta") or {}).get("stop_reason") or self.stop_reason
             self._usage(event.get("usage"))
+        elif kind == "message_stop":
+            self.stopped = True
 
     def done(self) -> "StreamedMessage":
         """Join what a block still holds (a stream that ended without its block's stop)."""
         for index in list(self._pieces):
             self._finish(index)
         return self
+
+    def content(self) -> list[dict[str, Any]]:
+        """The blocks as the API takes them back in an assistant turn (for a repair round):
+        no empty fields, none of this class's own keys, no gaps."""
+        return [
+            {k: v for k, v in block.items() if v is not None and not k.startswith("_")}
+            for block in self.blocks
+            if block.get("type")
+        ]
 
     def tool_use(self) -> dict[str, Any] | None:
         return next((b for b in self.blocks if b.get("type") == "tool_use"), None)
@@ -80,14 +98,21 @@ class StreamedMessage:
                 block["input"], bad = parse_input(joined)
                 if bad is not None:
                     block["_invalid_input"] = bad
+            elif name in REPLACED_FIELDS:
+                block[name] = joined
             else:
-                block[name] = block.get(name, "") + joined
+                block[name] = (block.get(name) or "") + joined
 
     def _usage(self, usage: Any) -> None:
         if isinstance(usage, dict):
             for name in USAGE_FIELDS:
                 if isinstance(usage.get(name), int):
                     self.usage[name] = usage[name]
+
+
+def _index(event: dict[str, Any]) -> int:
+    index = event.get("index")
+    return index if isinstance(index, int) and index >= 0 else 0
 
 
 def parse_input(text: str) -> tuple[Any, str | None]:

@@ -162,10 +162,11 @@ class OpenAIProvider(LLMProvider):
                     stream=True,
                     stream_cls=openai.AsyncStream[object],
                 )
-            async for chunk in stream:
-                beat()
-                if isinstance(chunk, dict):
-                    read_chunk(chunk, completion, parts, refusal)
+            async with stream:  # closes the response however the loop ends
+                async for chunk in stream:
+                    beat()
+                    if isinstance(chunk, dict):
+                        read_chunk(chunk, completion, parts, refusal)
         except (openai.OpenAIError, httpx2.HTTPError) as err:
             raise self._error(err) from None
         completion.text = "".join(parts)

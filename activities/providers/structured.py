@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 import httpx2
+from opentelemetry import propagate
 from pydantic import BaseModel, ValidationError
 from temporalio.exceptions import ApplicationError
 
@@ -146,6 +147,14 @@ def with_usage(err: ApplicationError, usage: Usage) -> ApplicationError:
     )
 
 
+async def _trace_context(request: httpx2.Request) -> None:
+    """W3C trace context (``traceparent``) on every request made inside a span, as
+    OpenTelemetry's HTTP instrumentations send it: a gateway or self-hosted model server that
+    traces (LiteLLM, vLLM) joins the agent call's trace. Only ids, never content; nothing
+    outside a span or with tracing off."""
+    propagate.inject(request.headers)
+
+
 class LLMProvider(Provider):
     """A provider that talks to a model API: subclasses make one call and build a repair turn."""
 
@@ -221,8 +230,8 @@ class LLMProvider(Provider):
 
     def _http_client(self, make: Callable[..., httpx2.AsyncClient]) -> httpx2.AsyncClient:
         """The SDK's own default HTTP client (its timeouts, connection limits, redirects) with
-        the response hook above."""
-        return make(event_hooks={"response": [self._response_seen]})
+        the response hook above, and the trace context on every request."""
+        return make(event_hooks={"request": [_trace_context], "response": [self._response_seen]})
 
     @abstractmethod
     async def _call(

@@ -74,6 +74,32 @@ async def test_server_errors_and_overload_are_retryable(
     assert f"({status})" in err.message
 
 
+async def test_stream_that_ends_before_message_stop_is_a_retryable_failure_not_an_answer() -> None:
+    # A proxy that closes the connection cleanly mid-answer, or an empty 200: retried, not
+    # mistaken for a model that did not call the tool (which would cost a repair round).
+    start = {
+        "type": "message_start",
+        "message": {"id": "msg_1", "type": "message", "role": "assistant", "content": []},
+    }
+    with FakeStreamServer() as fake_stream:
+        fake_stream.push([("message_start", start)], [])
+        settings = default_providers()["anthropic"].model_copy(
+            update={"base_url": fake_stream.base_url}
+        )
+        provider = AnthropicProvider("anthropic", settings, API_KEY, default_prices())
+        try:
+            cut = await raised(provider.run(CLASSIFIER, classify_request(), MODEL))
+            empty = await raised(provider.run(CLASSIFIER, classify_request(), MODEL))
+        finally:
+            await provider.aclose()
+
+    for err in (cut, empty):
+        assert err.non_retryable is False
+        assert err.type != "InvalidModelOutput"
+        assert "message_stop" in err.message
+    assert len(fake_stream.requests) == 2  # no repair round
+
+
 async def test_overloaded_error_event_inside_the_stream_is_retryable() -> None:
     message_start = {
         "type": "message_start",

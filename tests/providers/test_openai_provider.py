@@ -11,6 +11,7 @@ from activities.agent_specs import CLASSIFIER
 from activities.providers.base import AgentSpec
 from activities.providers.openai_provider import OpenAIProvider
 from activities.providers.structured import strict_json_schema
+from shared import telemetry
 from shared.agents import Classification, Usage
 from shared.provider_config import cost_usd, default_prices, default_providers
 from tests.providers.conftest import MODELS, MakeOpenAI
@@ -30,6 +31,7 @@ from tests.providers.helpers import (
     strictness_problems,
 )
 from tests.support.fake_llm import FakeLLMServer, Reply, good_answers
+from tests.support.spans import collector
 
 MODEL = MODELS["openai"]
 PRICE = default_prices()[MODEL]
@@ -292,3 +294,20 @@ async def test_chunks_with_null_fields_and_no_choices_are_read_as_the_api_sends_
     assert (usage.input_tokens, usage.output_tokens, usage.cached_tokens) == (70, 9, 0)
     request = fake_stream.requests[0]
     assert request["stream"] is True and request["stream_options"] == {"include_usage": True}
+
+
+async def test_requests_carry_the_trace_context_of_the_span_they_are_made_in(
+    fake: FakeLLMServer, make_openai: MakeOpenAI
+) -> None:
+    collector()  # the process's tracer provider, as a worker has it
+    fake.push(Reply(output=VALID_CLASSIFICATION), Reply(output=VALID_CLASSIFICATION))
+    provider = make_openai()
+
+    with telemetry.tracer().start_as_current_span("agent call") as span:
+        await provider.run(CLASSIFIER, classify_request(), MODEL)
+    await provider.run(CLASSIFIER, classify_request(), MODEL)
+
+    inside, outside = fake.calls()
+    trace_id = f"{span.get_span_context().trace_id:032x}"
+    assert inside.headers["traceparent"].split("-")[1] == trace_id
+    assert "traceparent" not in outside.headers

@@ -96,3 +96,28 @@ def test_empty_tool_input_is_an_empty_object() -> None:
     assert parse_input("") == ({}, None)
     assert parse_input(' {"x": 1} ') == ({"x": 1}, None)
     assert parse_input("[1,") == ({}, "[1,")
+
+
+def test_content_for_a_repair_has_no_gaps_no_nulls_and_whole_signatures() -> None:
+    message = StreamedMessage()
+    message.add(block_start(1, {"type": "thinking", "thinking": "", "signature": ""}))
+    message.add(delta(1, "thinking_delta", thinking="Look at "))
+    message.add(delta(1, "thinking_delta", thinking="the order."))
+    message.add(delta(1, "signature_delta", signature="sig-abc"))
+    message.add({"type": "content_block_stop", "index": 1})
+    message.add(block_start(2, {"type": "text", "text": "", "citations": None}))
+    message.add(
+        {
+            "type": "content_block_delta",
+            "index": 2,
+            "delta": {"type": "citations_delta", "citation": {"cited_text": "KB-1"}},
+        }
+    )
+    message.add({"type": "content_block_stop", "index": None})  # a null index is block 0
+    message.add({"type": "message_stop"})
+
+    assert message.stopped
+    assert message.content() == [
+        {"type": "thinking", "thinking": "Look at the order.", "signature": "sig-abc"},
+        {"type": "text", "text": "", "citations": [{"cited_text": "KB-1"}]},
+    ]
