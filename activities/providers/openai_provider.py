@@ -40,6 +40,7 @@ from shared.provider_config import ModelPrice, ProviderConfig
 
 CONNECT_TIMEOUT = 10.0  # seconds to open a connection; the rest is timeout_seconds
 CHAT_COMPLETIONS = "/chat/completions"
+STREAM_CUT_SHORT = "the answer's stream ended before its finish reason or usage"
 # An error event inside a stream has no HTTP status; this is what it stands for.
 STREAM_ERROR_STATUS = {
     "server_error": 500,
@@ -169,6 +170,13 @@ class OpenAIProvider(LLMProvider):
                         read_chunk(chunk, completion, parts, refusal)
         except (openai.OpenAIError, httpx2.HTTPError) as err:
             raise self._error(err) from None
+        if completion.finish_reason is None and not completion.input_tokens:
+            # The body ended with neither a finish reason nor the usage chunk (a proxy that
+            # closed the connection cleanly, an empty 200): not the model's answer, so not a
+            # repair round: a failure to retry.
+            raise to_application_error(
+                ProviderFailure(self.name, STREAM_CUT_SHORT, connection=True), self._secrets
+            )
         completion.text = "".join(parts)
         if refusal:
             completion.refusal = "the model refused: " + "".join(refusal)

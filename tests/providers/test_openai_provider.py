@@ -311,3 +311,25 @@ async def test_requests_carry_the_trace_context_of_the_span_they_are_made_in(
     trace_id = f"{span.get_span_context().trace_id:032x}"
     assert inside.headers["traceparent"].split("-")[1] == trace_id
     assert "traceparent" not in outside.headers
+
+
+async def test_stream_that_ends_before_its_finish_reason_is_a_retryable_failure_not_an_answer() -> (
+    None
+):
+    with FakeStreamServer() as fake_stream:
+        fake_stream.push([chunk({"role": "assistant", "content": '{"categ'})], [])
+        settings = default_providers()["openai"].model_copy(
+            update={"base_url": f"{fake_stream.base_url}/v1"}
+        )
+        provider = OpenAIProvider("openai", settings, API_KEY, default_prices())
+        try:
+            cut = await raised(provider.run(CLASSIFIER, classify_request(), MODEL))
+            empty = await raised(provider.run(CLASSIFIER, classify_request(), MODEL))
+        finally:
+            await provider.aclose()
+
+    for err in (cut, empty):
+        assert err.non_retryable is False
+        assert err.type != "InvalidModelOutput"
+        assert "finish reason" in err.message
+    assert len(fake_stream.requests) == 2  # no repair round
