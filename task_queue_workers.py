@@ -9,9 +9,10 @@ the rate-control queue is too (docs/rate-control.md).
 import functools
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 
 from temporalio.client import Client
-from temporalio.worker import PollerBehaviorAutoscaling, Worker
+from temporalio.worker import PollerBehaviorAutoscaling, UnsandboxedWorkflowRunner, Worker
 
 from activities.agent_activities import AgentActivities
 from activities.delivery.activity import DeliveryActivities
@@ -70,6 +71,7 @@ def build_workers(
     tickets_queue: str = names.TICKETS_TASK_QUEUE,
     max_cached_workflows: int = 1000,
     graceful_shutdown: timedelta = DEFAULT_GRACEFUL_SHUTDOWN,
+    sandboxed: bool = True,
 ) -> list[Worker]:
     """One Worker per task queue: the tickets queue carries workflows and non-LLM activities; the
     delivery queue carries delivery, at most ``delivery.config.concurrency`` at once, so a
@@ -78,13 +80,17 @@ def build_workers(
     server for all workers together). Tests pass their own ``tickets_queue`` (its delivery queue
     follows) to keep tests apart on one server, and ``max_cached_workflows=0`` to make every
     workflow task replay the history so far. ``graceful_shutdown``: how long in-flight
-    activities may run on once the workers are asked to stop."""
+    activities may run on once the workers are asked to stop. ``sandboxed=False`` runs the
+    workflows without the SDK's sandbox (TICKETS_WORKFLOW_SANDBOX=off; docs/performance.md)."""
     worker_settings = worker_settings or WorkerSettings()
     # The sandbox imports each workflow's module again per workflow: from bytecode, not source.
     compile_workflow_modules()
     reporters = rate_reporters(client, queues, worker_settings, tickets_queue)
     agent_activities = AgentActivities(providers, worker_settings.trim_body_tokens, reporters)
     delivery_queue = names.delivery_task_queue(tickets_queue)
+    # The sandbox is the SDK's default runner; without it, workflows run in the worker's own
+    # modules (the determinism rules still hold: tests/workflow/test_sandbox_off.py).
+    runner: dict[str, Any] = {} if sandboxed else {"workflow_runner": UnsandboxedWorkflowRunner()}
     workers = []
     for queue in queues:
         if queue == tickets_queue:
@@ -107,6 +113,7 @@ def build_workers(
                     workflow_task_poller_behavior=PollerBehaviorAutoscaling(),
                     activity_task_poller_behavior=PollerBehaviorAutoscaling(),
                     graceful_shutdown_timeout=graceful_shutdown,
+                    **runner,
                 )
             )
         elif queue == delivery_queue:
@@ -157,6 +164,7 @@ def build_workers(
                 activities=[set_queue_rate],
                 max_cached_workflows=max_cached_workflows,
                 graceful_shutdown_timeout=graceful_shutdown,
+                **runner,
             )
         )
     return workers

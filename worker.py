@@ -211,6 +211,7 @@ async def serve(
             delivery=delivery,
             worker_settings=loaded.worker,
             graceful_shutdown=grace,
+            sandboxed=(sandboxed := settings.workflow_sandbox()),
         )
         health = await serve_health(workers, client, stores)
     except settings.ConfigError as err:
@@ -235,6 +236,8 @@ async def serve(
         )
     for line in [*stores.describe(), *delivery.config.describe(), *released]:
         print(f"worker: {line}")
+    if not sandboxed:
+        print("worker: workflows run without the SDK's sandbox (TICKETS_WORKFLOW_SANDBOX=off)")
     gauges: asyncio.Task[None] | None = None
     if runtime is not None:
         print(f"worker: metrics on http://{observed.metrics_address}/metrics")

@@ -2,6 +2,7 @@
 
     python -m bench ticket_cost [--tickets N] [--rounds R] [--synchronous full|normal]
                                 [--journal wal|delete]
+    TICKETS_WORKFLOW_SANDBOX=off python -m bench ticket_cost ...   (the ticket worker unsandboxed)
 
 On one private embedded dev server (SQLite file, as `make run`), with the real worker process
 (offline agents) and a bare-workflow worker process (bench/bare_workflow.py), both using the
@@ -37,6 +38,7 @@ from policy.transitions import SETTLED_STATES, TicketState
 from shared import names, waiting
 from shared import operations as ops
 from shared import search_attributes as sa
+from shared.settings import workflow_sandbox
 from shared.tickets import Ticket
 from starter.inputs import read_jsonl
 from starter.redrive import LOCAL_ACTIVITY_MARKER
@@ -266,9 +268,11 @@ async def run(n: int, rounds: int, sqlite: dict[str, object]) -> int:
     settings = ", ".join(f"{k.removeprefix('sqlite_')}={v}" for k, v in sqlite.items()) or (
         "journal_mode=wal, synchronous=full (make run's)"
     )
+    sandbox = "on" if workflow_sandbox() else "off"
     print(
         f"\nembedded dev server (SQLite {settings}), one worker process each; {n} of each per "
-        f"round, {rounds} round(s), alternating\n"
+        f"round, {rounds} round(s), alternating; the ticket worker's workflows in the SDK's "
+        f"sandbox: {sandbox} (TICKETS_WORKFLOW_SANDBOX)\n"
     )
     print(
         "| workflow | events | workflow tasks | activities | local activities | "

@@ -35,6 +35,9 @@ configuration snapshot that goes into every ticket's history, so no credential r
   TICKETS_SMTP_FROM, TICKETS_SMTP_TLS, TICKETS_SMTP_TIMEOUT_SECONDS
                           the e-mail channel; read by ``activities.delivery.config``;
                           docs/delivery.md
+  TICKETS_WORKFLOW_SANDBOX
+                          on (default) or off: run workflows in the SDK's sandbox, or without it
+                          for a quarter less worker CPU per ticket (docs/performance.md)
 Temporal connection variables are read by ``shared.temporal_client``.
 """
 
@@ -302,3 +305,15 @@ def load_pipeline_config(
     path: Path | None = None, env: Mapping[str, str] | None = None
 ) -> PipelineConfig:
     return load_settings(path, env).pipeline
+
+
+SANDBOX_VALUES = {"on": True, "off": False}
+
+
+def workflow_sandbox(env: Mapping[str, str] | None = None) -> bool:
+    """TICKETS_WORKFLOW_SANDBOX: whether the worker runs workflows in the SDK's sandbox."""
+    env = os.environ if env is None else env
+    raw = (env.get("TICKETS_WORKFLOW_SANDBOX") or "on").strip().lower()
+    if raw not in SANDBOX_VALUES:
+        raise ConfigError(f"TICKETS_WORKFLOW_SANDBOX must be on or off, got {raw!r}")
+    return SANDBOX_VALUES[raw]

@@ -38,10 +38,12 @@ async def real_pipeline(
     env: dict[str, str] | None = None,
     max_cached_workflows: int = 1000,
     delivery: DeliveryActivities | None = None,
+    sandboxed: bool = True,
 ) -> AsyncIterator[None]:
     """The worker process's own workers: the configured providers (offline by default), the
     knowledge base and delivery (by default to the SQLite ledger under ``data_dir``, as the
-    embedded default does). ``env`` supplies provider keys."""
+    embedded default does). ``env`` supplies provider keys; ``sandboxed=False`` is
+    TICKETS_WORKFLOW_SANDBOX=off."""
     config = config or PipelineConfig()
     worker_settings = worker_settings or WorkerSettings()
     providers = build_providers(config, worker_settings, env or {})
@@ -57,6 +59,7 @@ async def real_pipeline(
         worker_settings=worker_settings,
         tickets_queue=task_queue,
         max_cached_workflows=max_cached_workflows,
+        sandboxed=sandboxed,
     )
     try:
         async with running(workers):
