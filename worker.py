@@ -127,6 +127,7 @@ async def run(queues: Sequence[str] | None, stop: asyncio.Event) -> int:
         delivery_config = DeliveryConfig.from_env()
         providers = build_providers(loaded.pipeline, loaded.worker)
         spend_limit = spend_limit_from_env()
+        sandboxed = settings.workflow_sandbox()
         telemetry.span_exporter_from_env()  # a tracing variable it cannot honour stops it here
         runtime, metrics_address = metrics_runtime()
     except (
@@ -157,7 +158,9 @@ async def run(queues: Sequence[str] | None, stop: asyncio.Event) -> int:
     delivery = DeliveryActivities(stores.ledger, delivery_config)
     try:
         observed = Observability(runtime, metrics_address, spend_limit)
-        return await serve(loaded, providers, stores, delivery, queues, stop, observed)
+        return await serve(
+            loaded, providers, stores, delivery, queues, stop, observed, sandboxed=sandboxed
+        )
     finally:
         for provider in providers.values():
             await provider.aclose()
@@ -183,6 +186,8 @@ async def serve(
     queues: Sequence[str] | None,
     stop: asyncio.Event,
     observed: "Observability",
+    *,
+    sandboxed: bool = True,
 ) -> int:
     config = loaded.pipeline
     conn = connection_settings()
@@ -211,7 +216,7 @@ async def serve(
             delivery=delivery,
             worker_settings=loaded.worker,
             graceful_shutdown=grace,
-            sandboxed=(sandboxed := settings.workflow_sandbox()),
+            sandboxed=sandboxed,
         )
         health = await serve_health(workers, client, stores)
     except settings.ConfigError as err:
