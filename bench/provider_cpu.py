@@ -24,10 +24,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from activities.agent_specs import CLASSIFIER, RESOLVER
-from activities.providers.anthropic_provider import AnthropicProvider, tool_name
+from activities.providers.anthropic_provider import AnthropicProvider, submit_tool, tool_name
 from activities.providers.base import AgentSpec
 from activities.providers.openai_provider import OpenAIProvider
-from activities.providers.structured import strict_json_schema
 from bench.remote_llm import RemoteLLM, remote_llm
 from shared.agents import Category, Classification, ClassifyRequest, DraftRequest, Priority
 from shared.provider_config import default_prices, default_providers
@@ -61,11 +60,7 @@ async def sdk_typed_anthropic(
     provider: AnthropicProvider, spec: AgentSpec[Any, Any], model: str, conversation: Any
 ) -> str:
     name = tool_name(spec)
-    tool = {
-        "name": name,
-        "description": f"Submit your answer as a {spec.output_model.__name__}.",
-        "input_schema": strict_json_schema(spec.output_model),
-    }
+    tool = submit_tool(spec)
     async with provider._client.messages.stream(
         model=model,
         max_tokens=provider.config.max_output_tokens,

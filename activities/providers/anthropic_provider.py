@@ -15,7 +15,6 @@ import httpx2
 from anthropic import AsyncAnthropic
 from temporalio.exceptions import ApplicationError
 
-from activities.heartbeat import beat, heartbeating
 from activities.providers.anthropic_stream import StreamedMessage
 from activities.providers.base import AgentSpec
 from activities.providers.errors import (
@@ -68,6 +67,15 @@ def tool_name(spec: AgentSpec[Any, Any]) -> str:
     return "submit_" + re.sub(r"(?<!^)(?=[A-Z])", "_", spec.output_model.__name__).lower()
 
 
+def submit_tool(spec: AgentSpec[Any, Any]) -> dict[str, Any]:
+    """The one tool the model must call: its input schema is the output model."""
+    return {
+        "name": tool_name(spec),
+        "description": f"Submit your answer as a {spec.output_model.__name__}.",
+        "input_schema": strict_json_schema(spec.output_model),
+    }
+
+
 class AnthropicProvider(LLMProvider):
     def __init__(
         self, name: str, config: ProviderConfig, api_key: str, prices: dict[str, ModelPrice]
@@ -96,11 +104,7 @@ class AnthropicProvider(LLMProvider):
         self, spec: AgentSpec[Any, Any], model: str, conversation: list[dict[str, Any]]
     ) -> Completion:
         name = tool_name(spec)
-        tool = {
-            "name": name,
-            "description": f"Submit your answer as a {spec.output_model.__name__}.",
-            "input_schema": strict_json_schema(spec.output_model),
-        }
+        tool = submit_tool(spec)
         body = {
             "model": model,
             "max_tokens": self.config.max_output_tokens,
@@ -112,19 +116,9 @@ class AnthropicProvider(LLMProvider):
         }
         message = StreamedMessage()
         try:
-            async with heartbeating():  # until the response starts there is no progress
-                stream = await self._client.post(
-                    MESSAGES,
-                    body=body,
-                    cast_to=object,
-                    stream=True,
-                    stream_cls=anthropic.AsyncStream[object],
-                )
-            async with stream:  # closes the response however the loop ends
-                async for event in stream:
-                    beat()
-                    if isinstance(event, dict):
-                        message.add(event)
+            await self._stream_json(
+                self._client.post, MESSAGES, body, anthropic.AsyncStream[object], message.add
+            )
         except (anthropic.AnthropicError, httpx2.HTTPError) as err:
             # Network errors while reading a stream reach us as httpx2 errors, unwrapped.
             raise self._error(err) from None

@@ -19,7 +19,6 @@ import openai
 from openai import AsyncOpenAI
 from temporalio.exceptions import ApplicationError
 
-from activities.heartbeat import beat, heartbeating
 from activities.providers.base import AgentSpec
 from activities.providers.errors import (
     ProviderCheckError,
@@ -154,20 +153,13 @@ class OpenAIProvider(LLMProvider):
             "stream_options": {"include_usage": True},
         }
         try:
-            # Until the response headers arrive there is nothing to count as progress.
-            async with heartbeating():
-                stream = await self._client.post(
-                    CHAT_COMPLETIONS,
-                    body=body,
-                    cast_to=object,
-                    stream=True,
-                    stream_cls=openai.AsyncStream[object],
-                )
-            async with stream:  # closes the response however the loop ends
-                async for chunk in stream:
-                    beat()
-                    if isinstance(chunk, dict):
-                        read_chunk(chunk, completion, parts, refusal)
+            await self._stream_json(
+                self._client.post,
+                CHAT_COMPLETIONS,
+                body,
+                openai.AsyncStream[object],
+                lambda chunk: read_chunk(chunk, completion, parts, refusal),
+            )
         except (openai.OpenAIError, httpx2.HTTPError) as err:
             raise self._error(err) from None
         if completion.finish_reason is None and not completion.input_tokens:

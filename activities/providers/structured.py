@@ -9,7 +9,7 @@ import copy
 import functools
 import time
 from abc import abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -19,7 +19,7 @@ from opentelemetry import propagate
 from pydantic import BaseModel, ValidationError
 from temporalio.exceptions import ApplicationError
 
-from activities.heartbeat import carry, heartbeating
+from activities.heartbeat import beat, carry, heartbeating
 from activities.heartbeat import earlier as carried_earlier
 from activities.providers.base import AgentSpec, InT, OutT, Provider
 from activities.providers.declared_limits import DeclaredLimits
@@ -227,6 +227,27 @@ class LLMProvider(Provider):
         finally:
             if pacer is not None and probe:
                 await pacer.ended()
+
+    async def _stream_json(
+        self,
+        post: Callable[..., Awaitable[Any]],
+        path: str,
+        body: dict[str, Any],
+        stream_cls: type[Any],
+        take: Callable[[dict[str, Any]], None],
+    ) -> None:
+        """POST a streamed request through the SDK's own client (``post``: its authentication,
+        timeouts, error classes, SSE parsing) and hand every chunk, a JSON object, to ``take``:
+        no typed model per chunk (docs/performance.md). A heartbeat runs until the response
+        starts, then every chunk is one; the response is closed however the loop ends. The SDK's
+        exceptions pass through for the provider to classify."""
+        async with heartbeating():  # until the response starts there is no progress
+            stream = await post(path, body=body, cast_to=object, stream=True, stream_cls=stream_cls)
+        async with stream:
+            async for chunk in stream:
+                beat()
+                if isinstance(chunk, dict):
+                    take(chunk)
 
     def _http_client(self, make: Callable[..., httpx2.AsyncClient]) -> httpx2.AsyncClient:
         """The SDK's own default HTTP client (its timeouts, connection limits, redirects) with

@@ -4,13 +4,22 @@ FakeLLMServer renders answers in each API's usual shape; this fake sends whateve
 scripts, for what FakeLLMServer cannot say: OpenAI refusal deltas, error events inside a stream.
 """
 
+import contextlib
 import json
 import threading
 from collections import deque
+from collections.abc import AsyncIterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from activities.providers.anthropic_provider import AnthropicProvider
+from activities.providers.openai_provider import OpenAIProvider
+from activities.providers.structured import LLMProvider
+from shared.provider_config import default_prices, default_providers
+
 Event = tuple[str | None, Any]  # (SSE event name, data: a JSON value or a raw string)
+# Any key: the fake checks none (the providers' tests with keys use FakeLLMServer).
+STREAM_KEY = "sk-test-stream"
 
 
 class FakeStreamServer:
@@ -63,3 +72,17 @@ class FakeStreamServer:
                 self.wfile.flush()
 
         return Handler
+
+
+@contextlib.asynccontextmanager
+async def stream_provider(kind: str, fake: FakeStreamServer) -> AsyncIterator[LLMProvider]:
+    """The ``kind`` provider (openai or anthropic), with its default settings, pointed at
+    ``fake``; closed afterwards."""
+    base_url = f"{fake.base_url}/v1" if kind == "openai" else fake.base_url
+    settings = default_providers()[kind].model_copy(update={"base_url": base_url})
+    cls = OpenAIProvider if kind == "openai" else AnthropicProvider
+    provider = cls(kind, settings, STREAM_KEY, default_prices())
+    try:
+        yield provider
+    finally:
+        await provider.aclose()

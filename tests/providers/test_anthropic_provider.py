@@ -8,12 +8,11 @@ from typing import Any
 import pytest
 
 from activities.agent_specs import CLASSIFIER
-from activities.providers.anthropic_provider import AnthropicProvider
 from activities.providers.base import AgentSpec
 from shared.agents import Classification, Usage
 from shared.provider_config import cost_usd, default_prices, default_providers
 from tests.providers.conftest import MODELS, MakeAnthropic
-from tests.providers.fake_stream import Event, FakeStreamServer
+from tests.providers.fake_stream import Event, FakeStreamServer, stream_provider
 from tests.providers.helpers import (
     ALL_SPECS,
     API_KEY,
@@ -75,14 +74,8 @@ async def test_tool_input_cut_off_at_max_tokens_is_invalid_output_and_gets_a_rep
         fake_stream.push(
             tool_stream(cut, stop_reason="max_tokens"), tool_stream(answer, stop_reason="tool_use")
         )
-        settings = default_providers()["anthropic"].model_copy(
-            update={"base_url": fake_stream.base_url}
-        )
-        provider = AnthropicProvider("anthropic", settings, API_KEY, default_prices())
-        try:
+        async with stream_provider("anthropic", fake_stream) as provider:
             reply = await provider.run(CLASSIFIER, classify_request(), MODEL)
-        finally:
-            await provider.aclose()
 
     assert reply.output == Classification(**VALID_CLASSIFICATION)
     assert reply.usage.requests == 2

@@ -6,11 +6,9 @@ from datetime import timedelta
 import pytest
 
 from activities.agent_specs import CLASSIFIER
-from activities.providers.anthropic_provider import AnthropicProvider
 from activities.providers.errors import ProviderCheckError
-from shared.provider_config import default_prices, default_providers
 from tests.providers.conftest import MODELS, MakeAnthropic
-from tests.providers.fake_stream import FakeStreamServer
+from tests.providers.fake_stream import FakeStreamServer, stream_provider
 from tests.providers.helpers import (
     API_KEY,
     PLAIN_KEY,
@@ -83,15 +81,9 @@ async def test_stream_that_ends_before_message_stop_is_a_retryable_failure_not_a
     }
     with FakeStreamServer() as fake_stream:
         fake_stream.push([("message_start", start)], [])
-        settings = default_providers()["anthropic"].model_copy(
-            update={"base_url": fake_stream.base_url}
-        )
-        provider = AnthropicProvider("anthropic", settings, API_KEY, default_prices())
-        try:
+        async with stream_provider("anthropic", fake_stream) as provider:
             cut = await raised(provider.run(CLASSIFIER, classify_request(), MODEL))
             empty = await raised(provider.run(CLASSIFIER, classify_request(), MODEL))
-        finally:
-            await provider.aclose()
 
     for err in (cut, empty):
         assert err.non_retryable is False
@@ -117,14 +109,8 @@ async def test_overloaded_error_event_inside_the_stream_is_retryable() -> None:
     overloaded = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
     with FakeStreamServer() as fake_stream:
         fake_stream.push([("message_start", message_start), ("error", overloaded)])
-        settings = default_providers()["anthropic"].model_copy(
-            update={"base_url": fake_stream.base_url}
-        )
-        provider = AnthropicProvider("anthropic", settings, API_KEY, default_prices())
-        try:
+        async with stream_provider("anthropic", fake_stream) as provider:
             err = await raised(provider.run(CLASSIFIER, classify_request(), MODEL))
-        finally:
-            await provider.aclose()
 
     assert err.type == "ProviderUnavailable"
     assert err.non_retryable is False

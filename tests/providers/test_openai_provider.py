@@ -9,13 +9,12 @@ import pytest
 
 from activities.agent_specs import CLASSIFIER
 from activities.providers.base import AgentSpec
-from activities.providers.openai_provider import OpenAIProvider
 from activities.providers.structured import strict_json_schema
 from shared import telemetry
 from shared.agents import Classification, Usage
 from shared.provider_config import cost_usd, default_prices, default_providers
 from tests.providers.conftest import MODELS, MakeOpenAI
-from tests.providers.fake_stream import Event, FakeStreamServer
+from tests.providers.fake_stream import Event, FakeStreamServer, stream_provider
 from tests.providers.helpers import (
     ALL_SPECS,
     API_KEY,
@@ -218,14 +217,8 @@ async def test_refusal_is_treated_as_invalid_output_and_gets_a_repair_round() ->
             [chunk({"role": "assistant", "refusal": "I can't help with that."}), USAGE_CHUNK],
             [chunk({"content": json.dumps(VALID_CLASSIFICATION)}), USAGE_CHUNK, (None, "[DONE]")],
         )
-        settings = default_providers()["openai"].model_copy(
-            update={"base_url": f"{fake_stream.base_url}/v1"}
-        )
-        provider = OpenAIProvider("openai", settings, API_KEY, default_prices())
-        try:
+        async with stream_provider("openai", fake_stream) as provider:
             reply = await provider.run(CLASSIFIER, classify_request(), MODEL)
-        finally:
-            await provider.aclose()
 
     assert reply.output == Classification(**VALID_CLASSIFICATION)
     assert reply.usage.requests == 2
@@ -245,14 +238,8 @@ async def test_server_error_event_inside_the_stream_is_retryable() -> None:
     }
     with FakeStreamServer() as fake_stream:
         fake_stream.push([chunk({"role": "assistant", "content": '{"cat'}), (None, server_error)])
-        settings = default_providers()["openai"].model_copy(
-            update={"base_url": f"{fake_stream.base_url}/v1"}
-        )
-        provider = OpenAIProvider("openai", settings, API_KEY, default_prices())
-        try:
+        async with stream_provider("openai", fake_stream) as provider:
             err = await raised(provider.run(CLASSIFIER, classify_request(), MODEL))
-        finally:
-            await provider.aclose()
 
     assert err.non_retryable is False
     assert err.type == "ProviderUnavailable"
@@ -280,14 +267,8 @@ async def test_chunks_with_null_fields_and_no_choices_are_read_as_the_api_sends_
                 (None, "[DONE]"),
             ]
         )
-        settings = default_providers()["openai"].model_copy(
-            update={"base_url": f"{fake_stream.base_url}/v1"}
-        )
-        provider = OpenAIProvider("openai", settings, API_KEY, default_prices())
-        try:
+        async with stream_provider("openai", fake_stream) as provider:
             reply = await provider.run(CLASSIFIER, classify_request(), MODEL)
-        finally:
-            await provider.aclose()
 
     assert reply.output == Classification(**VALID_CLASSIFICATION)
     usage = reply.usage
@@ -318,15 +299,9 @@ async def test_stream_that_ends_before_its_finish_reason_is_a_retryable_failure_
 ):
     with FakeStreamServer() as fake_stream:
         fake_stream.push([chunk({"role": "assistant", "content": '{"categ'})], [])
-        settings = default_providers()["openai"].model_copy(
-            update={"base_url": f"{fake_stream.base_url}/v1"}
-        )
-        provider = OpenAIProvider("openai", settings, API_KEY, default_prices())
-        try:
+        async with stream_provider("openai", fake_stream) as provider:
             cut = await raised(provider.run(CLASSIFIER, classify_request(), MODEL))
             empty = await raised(provider.run(CLASSIFIER, classify_request(), MODEL))
-        finally:
-            await provider.aclose()
 
     for err in (cut, empty):
         assert err.non_retryable is False
