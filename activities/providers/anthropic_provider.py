@@ -103,8 +103,8 @@ class AnthropicProvider(LLMProvider):
     async def _call(
         self, spec: AgentSpec[Any, Any], model: str, conversation: list[dict[str, Any]]
     ) -> Completion:
-        name = tool_name(spec)
         tool = submit_tool(spec)
+        name = tool["name"]
         body = {
             "model": model,
             "max_tokens": self.config.max_output_tokens,
