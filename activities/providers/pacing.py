@@ -107,6 +107,11 @@ class CallPacer:
             self._answered = self._answered or self._seen
             changed.notify_all()
 
+    def queued_seconds(self) -> float:
+        """How far ahead of now the next free slot is: the calls already waiting for their turn,
+        in seconds of the rate (0 when a call would go at once)."""
+        return max(self._next - self._clock(), 0.0)
+
     async def _paced(self, rate: float | None) -> None:
         if rate is None or rate <= 0:
             return

@@ -25,9 +25,12 @@ from activities.providers.base import AgentSpec, InT, OutT, Provider
 from activities.providers.declared_limits import DeclaredLimits
 from activities.providers.errors import INVALID_OUTPUT_TYPE
 from activities.providers.pacing import CallPacer
+from activities.providers.peers import QueuePeers
 from shared.agents import AgentReply, Usage, total_usage
 from shared.provider_config import ModelPrice, ProviderConfig, cost_usd
 
+# Calls waiting this long for their turn are a backlog (peers.py counts workers differently).
+BACKLOG_SECONDS: Final = 1.0
 # The model of the call the current task is making: read by the response hook, which the SDK's
 # HTTP client runs in the calling task.
 _CALLING_MODEL: ContextVar[str] = ContextVar("calling_model", default="")
@@ -179,6 +182,8 @@ class LLMProvider(Provider):
             if configured is not None or config.rate_control() is not None
             else None
         )
+        # The workers taking this provider's calls: each paces its share of the rate.
+        self._peers = QueuePeers()
 
     @property
     def declared_rate(self) -> float | None:
@@ -206,11 +211,14 @@ class LLMProvider(Provider):
                 self._pacer.answer_seen()
 
     def _paced_rate(self) -> float | None:
+        """This worker's share of the queue's rate (peers.py: the server's burst)."""
         configured = self.config.activities_per_second()
         if configured is not None:
-            return configured
+            return configured / self._peers.count
         rate = self.declared_rate
-        return rate * self.config.rate_limit_headroom if rate is not None else None
+        if rate is None:
+            return None
+        return rate * self.config.rate_limit_headroom / self._peers.count
 
     async def _sent(
         self, spec: AgentSpec[Any, Any], model: str, conversation: list[dict[str, Any]]
@@ -219,6 +227,8 @@ class LLMProvider(Provider):
         pacer, probe = self._pacer, False
         if pacer is not None:
             async with heartbeating():  # a wait that outlives the attempt is cancelled with it
+                if self._paced_rate() is not None:  # a rate to share
+                    await self._peers.refresh(busy=pacer.queued_seconds() >= BACKLOG_SECONDS)
                 probe = await pacer.turn(self._paced_rate)
         try:
             completion = await self._call(spec, model, conversation)

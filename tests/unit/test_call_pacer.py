@@ -142,3 +142,14 @@ async def test_a_call_waits_for_a_silent_probe_only_so_long_then_goes() -> None:
     assert await asyncio.wait_for(pacer.turn(no_rate), timeout=5) is False  # went anyway
     await pacer.ended()
     assert await pacer.turn(no_rate) is True  # no answer yet: the next call probes again
+
+
+async def test_the_pacer_tells_how_far_ahead_its_next_free_slot_is() -> None:
+    clock = Clock()
+    pacer = CallPacer(clock.monotonic, clock.sleep, answered=True)
+    assert pacer.queued_seconds() == 0.0
+    for _ in range(BURST + 10):  # the burst goes at once; ten more are a half second's wait
+        await pacer.turn(lambda: 20.0)
+    assert abs(pacer.queued_seconds() - 11 / 20) < 1e-6
+    clock.now += 1.0
+    assert pacer.queued_seconds() == 0.0
