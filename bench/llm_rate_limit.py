@@ -1,7 +1,7 @@
 """An LLM-bound run against a provider's rate limit, with and without the task-queue limit.
 
     python -m bench llm_rate_limit [--tickets N] [--rps R] [--latency S] [--workers W]
-        [--headroom H] [--limited-only] [--compare-partitions]
+        [--headroom H] [--limited-only] [--compare-partitions] [--stop-one-after S]
 
 A fake OpenAI-compatible server answers every call after a fixed latency and answers 429
 (Retry-After: 1) to any request above R per second (a token bucket holding one second's worth,
@@ -14,6 +14,9 @@ pipeline file as a user would) and the real openai client, twice:
 - with --compare-partitions, "queue limit" again on a server whose task queues have the
   server's default four partitions instead of the embedded server's one (the server splits a
   queue's rate over its partitions).
+With --stop-one-after S, one of the W workers is stopped S seconds into each run: the seconds
+after it show how soon the others take its share of the rate (each worker paces its share,
+activities/providers/peers.py).
 Reported: answered calls per second over the whole run (first request to last) / R; the same
 over the part of the run where demand can reach the limit (until fewer tickets are unfinished
 than the limit allows calls per second: with fewer, even calls answered at once cannot keep
@@ -74,7 +77,9 @@ def pipeline_file(
 
 
 @contextlib.asynccontextmanager
-async def workers(data: Path, address: str, config: Path, count: int) -> AsyncIterator[None]:
+async def workers(
+    data: Path, address: str, config: Path, count: int
+) -> AsyncIterator[list[WorkerProcess]]:
     env = environment(address, data, TICKETS_CONFIG=str(config), OPENAI_API_KEY=OPENAI_KEY)
     started: list[WorkerProcess] = []
     try:
@@ -83,7 +88,7 @@ async def workers(data: Path, address: str, config: Path, count: int) -> AsyncIt
             process = WorkerProcess(data, address, env)
             await process.start()
             started.append(process)
-        yield
+        yield started
     finally:
         for process in started:
             await process.stop()
@@ -166,9 +171,14 @@ async def scenario(
             limited,
             args.headroom,
         )
-        async with workers(data, address, config, args.workers):
+        async with workers(data, address, config, args.workers) as processes:
             started = time.monotonic()
             done_at: list[float] = []
+            stopping = (
+                asyncio.create_task(stop_one(processes[-1], args.stop_one_after))
+                if args.stop_one_after is not None
+                else None
+            )
 
             async def one(i: int) -> str | None:
                 ticket = make_ticket(ticket_id=f"B{i}-{provider}")
@@ -182,10 +192,20 @@ async def scenario(
 
             states = await asyncio.gather(*(one(i) for i in range(args.tickets)))
             wall = time.monotonic() - started
+            if stopping is not None:
+                await stopping
         completed = sum(s == "COMPLETED" for s in states)
         return Run(
             fake.calls(), fake.rate_limited, done_at, started, wall, args.tickets - completed
         )
+
+
+async def stop_one(process: WorkerProcess, after: float) -> None:
+    """Stop a worker mid-run (a scale-down or a deploy): the others must take its share of the
+    rate (activities/providers/peers.py), and its calls in flight are retried by them."""
+    await asyncio.sleep(after)  # the run's schedule, not a wait for a condition
+    print(f"stopping a worker {after:g} s after the tickets were started", flush=True)
+    await process.stop()
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -255,6 +275,12 @@ def main(argv: list[str]) -> int:
         "--limited-only", action="store_true", help="skip the run without the queue limit"
     )
     parser.add_argument(
+        "--stop-one-after",
+        type=float,
+        metavar="S",
+        help="stop one worker S seconds after the tickets are started (needs --workers >= 2)",
+    )
+    parser.add_argument(
         "--compare-partitions",
         action="store_true",
         help="also run the queue limit on a server with the default four task queue partitions",
@@ -262,6 +288,8 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     if args.tickets < 1 or args.workers < 1 or args.rps <= 0:
         parser.error("--tickets, --workers and --rps must be positive")
+    if args.stop_one_after is not None and (args.workers < 2 or args.stop_one_after < 0):
+        parser.error("--stop-one-after needs --workers 2 or more and a time of 0 or more")
     if not 0 < args.headroom <= 1:
         parser.error("--headroom must be above 0 and at most 1")
     return asyncio.run(run(args))

@@ -11,11 +11,14 @@ The list comes from DescribeTaskQueue, at most every ``REFRESH_SECONDS`` per pro
 and only while calls are being made. A poller's ``last_access_time`` is when its latest poll
 reached the server; the server keeps listing a worker for minutes after it stops, so a worker
 counts while its latest poll is recent:
-- an idle worker renews its long poll about once a minute, so while this worker's calls go out
-  as they come, a worker polled within ``IDLE_LIVE_SECONDS`` counts;
+- an idle worker renews its long poll about once a minute (every ~55 s on the dev server,
+  measured), so while this worker's calls go out as they come, a worker polled within
+  ``IDLE_LIVE_SECONDS`` counts;
 - while this worker's calls wait for their turn (a backlog), a worker that is alive and has
-  work polls whenever one of its calls ends, so only one polled within ``BUSY_LIVE_SECONDS``
-  counts: a stopped worker stops costing its share seconds after this worker needs it.
+  work polls whenever one of its calls ends, about every workers / rate seconds: only one
+  polled within ``POLLS_MISSED`` such intervals (at least ``BUSY_LIVE_SECONDS``) counts, so a
+  stopped worker stops costing its share a few seconds after this worker needs it
+  (`python -m bench llm_rate_limit --workers 2 --stop-one-after 20` shows the seconds).
 Counting too few is the behaviour without a count (each worker paces at the whole rate, the
 server's rate still holds after the burst); counting too many (a worker that stopped a moment
 ago) slows this worker to a share until the next refresh that does not see it.
@@ -36,10 +39,13 @@ from temporalio.service import RPCError
 
 log = logging.getLogger(__name__)
 
-REFRESH_SECONDS: Final = 5.0
+REFRESH_SECONDS: Final = 2.0
 # Longer than an idle worker's long poll is renewed (about a minute).
 IDLE_LIVE_SECONDS: Final = 75.0
-BUSY_LIVE_SECONDS: Final = 10.0
+# With a backlog: a worker that missed this many of its polls (one per call of its share of the
+# rate) has stopped; never less than BUSY_LIVE_SECONDS.
+POLLS_MISSED: Final = 4.0
+BUSY_LIVE_SECONDS: Final = 3.0
 # A server this slow to describe a queue: the calls go on with the last count.
 COUNT_TIMEOUT_SECONDS: Final = 2.0
 
@@ -47,10 +53,17 @@ COUNT_TIMEOUT_SECONDS: Final = 2.0
 Poller = tuple[str, float]
 
 
-def live_workers(pollers: Iterable[Poller], busy: bool) -> int:
-    """The worker processes (distinct identities; each runs several pollers) polled recently
-    enough to count; at least one (this worker, which may not be listed yet)."""
-    window = BUSY_LIVE_SECONDS if busy else IDLE_LIVE_SECONDS
+def live_window(backlog: bool, workers: int, rate: float) -> float:
+    """How recent a worker's latest poll must be for it to count (seconds): ``workers`` as last
+    counted, ``rate`` the queue's whole rate (calls a second)."""
+    if not backlog:
+        return IDLE_LIVE_SECONDS
+    return max(BUSY_LIVE_SECONDS, POLLS_MISSED * workers / rate) if rate > 0 else IDLE_LIVE_SECONDS
+
+
+def live_workers(pollers: Iterable[Poller], window: float) -> int:
+    """The worker processes (distinct identities; each runs several pollers) that polled within
+    ``window`` seconds; at least one (this worker, which may not be listed yet)."""
     return max(1, len({identity for identity, age in pollers if age <= window}))
 
 
@@ -99,8 +112,10 @@ class QueuePeers:
     def _due(self) -> bool:
         return self._counted_at is None or self._clock() - self._counted_at >= REFRESH_SECONDS
 
-    async def refresh(self, busy: bool) -> None:
-        """Count again if the last count is ``REFRESH_SECONDS`` old (or there is none). A count
+    async def refresh(self, backlog: bool, rate: float) -> None:
+        """Count again if the last count is ``REFRESH_SECONDS`` old (or there is none):
+        ``backlog``, whether this worker's calls wait for their turn; ``rate``, the queue's whole
+        rate. A count
         that fails keeps the last one and never fails the call: the server's rate still holds,
         the count only shares out its burst. Calls arriving while a count is made wait for it
         (a few milliseconds): the burst's calls all arrive at once, and should all be paced by
@@ -112,12 +127,12 @@ class QueuePeers:
             self._lock, self._loop = asyncio.Lock(), loop
         async with self._lock:
             if self._due():
-                await self._count(busy)
+                await self._count(live_window(backlog, self.count, rate))
 
-    async def _count(self, busy: bool) -> None:
+    async def _count(self, window: float) -> None:
         try:
             pollers = await asyncio.wait_for(self._pollers(), self._timeout)
-            self.count = live_workers(pollers, busy)
+            self.count = live_workers(pollers, window)
         except Exception as err:  # best effort: counting must never fail an agent call
             if not self._warned:  # once: a permission the worker lacks stays lacking
                 self._warned = True

@@ -210,15 +210,19 @@ class LLMProvider(Provider):
             if self._pacer is not None:
                 self._pacer.answer_seen()
 
-    def _paced_rate(self) -> float | None:
-        """This worker's share of the queue's rate (peers.py: the server's burst)."""
+    def _queue_rate(self) -> float | None:
+        """The rate of this provider's queue, all workers together: configured, or what the
+        provider's declared limits allow (None while it has declared none)."""
         configured = self.config.activities_per_second()
         if configured is not None:
-            return configured / self._peers.count
+            return configured
         rate = self.declared_rate
-        if rate is None:
-            return None
-        return rate * self.config.rate_limit_headroom / self._peers.count
+        return rate * self.config.rate_limit_headroom if rate is not None else None
+
+    def _paced_rate(self) -> float | None:
+        """This worker's share of the queue's rate (peers.py: the server's burst)."""
+        rate = self._queue_rate()
+        return rate / self._peers.count if rate is not None else None
 
     async def _sent(
         self, spec: AgentSpec[Any, Any], model: str, conversation: list[dict[str, Any]]
@@ -227,8 +231,9 @@ class LLMProvider(Provider):
         pacer, probe = self._pacer, False
         if pacer is not None:
             async with heartbeating():  # a wait that outlives the attempt is cancelled with it
-                if self._paced_rate() is not None:  # a rate to share
-                    await self._peers.refresh(busy=pacer.queued_seconds() >= BACKLOG_SECONDS)
+                rate = self._queue_rate()
+                if rate is not None:  # a rate to share
+                    await self._peers.refresh(pacer.queued_seconds() >= BACKLOG_SECONDS, rate)
                 probe = await pacer.turn(self._paced_rate)
         try:
             completion = await self._call(spec, model, conversation)

@@ -19,7 +19,7 @@ from tests.support.temporal import wait_until
 @activity.defn(name=ACTIVITY)
 async def count_queue_peers() -> dict[str, object]:
     peers = QueuePeers()
-    await peers.refresh(busy=True)
+    await peers.refresh(False, 10.0)  # idle: both poll, neither has work
     return {"count": peers.count, "identities": sorted({i for i, _ in await queue_pollers()})}
 
 

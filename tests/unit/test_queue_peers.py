@@ -11,37 +11,51 @@ from activities.providers.openai_provider import OpenAIProvider
 from activities.providers.peers import (
     BUSY_LIVE_SECONDS,
     IDLE_LIVE_SECONDS,
+    POLLS_MISSED,
     REFRESH_SECONDS,
     Poller,
     QueuePeers,
+    live_window,
     live_workers,
     queue_pollers,
 )
 from shared.provider_config import default_prices, default_providers
 
+IDLE = live_window(backlog=False, workers=2, rate=10.0)
+BUSY = live_window(backlog=True, workers=2, rate=10.0)
+
 
 def test_a_worker_counts_once_whatever_its_pollers() -> None:
     pollers = [("1@a", 0.1), ("1@a", 3.0), ("2@b", 0.5), ("2@b", 0.2), ("3@c", 1.0)]
-    assert live_workers(pollers, busy=False) == 3
+    assert live_workers(pollers, IDLE) == 3
 
 
 def test_an_idle_worker_counts_until_its_long_poll_is_overdue() -> None:
     # An idle worker's poll reached the server up to a minute ago: alive.
+    assert IDLE == IDLE_LIVE_SECONDS > 55.0
     pollers = [("1@a", 0.1), ("2@b", 55.0), ("3@c", IDLE_LIVE_SECONDS + 1)]
-    assert live_workers(pollers, busy=False) == 2
+    assert live_workers(pollers, IDLE) == 2
 
 
 def test_with_a_backlog_only_workers_that_polled_lately_count() -> None:
     # With calls waiting, a live worker with work polls whenever a call of its ends: one last
     # seen 55 s ago has stopped (the server lists it for minutes).
+    assert BUSY == BUSY_LIVE_SECONDS
     pollers = [("1@a", 0.1), ("2@b", 2.0), ("3@c", 55.0)]
-    assert live_workers(pollers, busy=True) == 2
-    assert live_workers([("1@a", BUSY_LIVE_SECONDS + 0.5)], busy=True) == 1
+    assert live_workers(pollers, BUSY) == 2
+    assert live_workers([("1@a", BUSY + 0.5)], BUSY) == 1
+
+
+def test_at_a_slow_rate_a_worker_polls_less_often_and_counts_longer() -> None:
+    # Two workers sharing 0.5 calls a second: each call of a worker's share ends 4 s apart.
+    window = live_window(backlog=True, workers=2, rate=0.5)
+    assert window == POLLS_MISSED * 4.0
+    assert live_workers([("1@a", 0.1), ("2@b", window - 1)], window) == 2
 
 
 def test_no_poller_listed_yet_is_this_worker_alone() -> None:
-    assert live_workers([], busy=False) == 1
-    assert live_workers([("gone@x", 600.0)], busy=False) == 1
+    assert live_workers([], IDLE) == 1
+    assert live_workers([("gone@x", 600.0)], IDLE) == 1
 
 
 class Clock:
@@ -74,14 +88,14 @@ async def test_the_server_is_asked_at_most_once_per_refresh_interval() -> None:
     clock, listing = Clock(), Listing([("1@a", 0.0), ("2@b", 0.0)])
     peers = QueuePeers(listing, clock)
     assert peers.count == 1  # not counted yet
-    await peers.refresh(busy=False)
+    await peers.refresh(False, 10.0)
     assert (peers.count, listing.asked) == (2, 1)
     listing.pollers.append(("3@c", 0.0))
     clock.now += REFRESH_SECONDS - 0.1
-    await peers.refresh(busy=False)
+    await peers.refresh(False, 10.0)
     assert (peers.count, listing.asked) == (2, 1)
     clock.now += 0.2
-    await peers.refresh(busy=False)
+    await peers.refresh(False, 10.0)
     assert (peers.count, listing.asked) == (3, 2)
 
 
@@ -89,7 +103,7 @@ async def test_calls_arriving_during_a_count_wait_for_it_and_ask_once() -> None:
     clock, listing = Clock(), Listing([("1@a", 0.0), ("2@b", 0.0)])
     listing.release.clear()
     peers = QueuePeers(listing, clock)
-    calls = [asyncio.create_task(peers.refresh(busy=False)) for _ in range(5)]
+    calls = [asyncio.create_task(peers.refresh(False, 10.0)) for _ in range(5)]
     for _ in range(5):
         await asyncio.sleep(0)
     assert not any(call.done() for call in calls)  # a burst's calls wait for the count
@@ -103,12 +117,12 @@ async def test_a_failed_count_keeps_the_last_one_and_warns_once(
 ) -> None:
     clock, listing = Clock(), Listing([("1@a", 0.0), ("2@b", 0.0)])
     peers = QueuePeers(listing, clock)
-    await peers.refresh(busy=False)
+    await peers.refresh(False, 10.0)
     listing.fail = RuntimeError("server gone")
     with caplog.at_level(logging.WARNING, logger="activities.providers.peers"):
         for _ in range(3):
             clock.now += REFRESH_SECONDS
-            await peers.refresh(busy=False)  # never raises: a call is not failed by a count
+            await peers.refresh(False, 10.0)  # never raises: a call is not failed by a count
     assert (peers.count, listing.asked) == (2, 4)
     warnings = [r.getMessage() for r in caplog.records]
     assert len(warnings) == 1 and "RuntimeError" in warnings[0]
@@ -118,14 +132,14 @@ async def test_a_server_too_slow_to_answer_leaves_the_count_as_it_was() -> None:
     listing = Listing([("1@a", 0.0), ("2@b", 0.0)])
     listing.release.clear()  # never answers
     peers = QueuePeers(listing, Clock(), timeout=0.05)
-    await peers.refresh(busy=False)
+    await peers.refresh(False, 10.0)
     assert peers.count == 1
 
 
 async def test_outside_an_activity_no_pollers_are_listed() -> None:
     assert await queue_pollers() == []
     peers = QueuePeers()
-    await peers.refresh(busy=False)
+    await peers.refresh(False, 10.0)
     assert peers.count == 1
 
 
@@ -137,3 +151,13 @@ def test_a_provider_paces_its_share_of_a_configured_rate() -> None:
     assert provider._paced_rate() == pytest.approx(10.0)
     provider._peers.count = 2
     assert provider._paced_rate() == pytest.approx(5.0)
+
+
+async def test_with_a_backlog_a_worker_gone_quiet_stops_counting_at_the_next_refresh() -> None:
+    clock, listing = Clock(), Listing([("1@a", 0.1), ("2@b", 5.0)])
+    peers = QueuePeers(listing, clock)
+    await peers.refresh(False, 10.0)
+    assert peers.count == 2  # no backlog: b may be idle, renewing its long poll
+    clock.now += REFRESH_SECONDS
+    await peers.refresh(True, 10.0)
+    assert peers.count == 1  # a backlog: a live b would have polled within 3 s
