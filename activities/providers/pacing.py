@@ -22,8 +22,9 @@ whose event loop is busy (a burst of new tickets at start) sends the calls it wa
 clumps, and a provider's bucket starts counting at the first call that arrives, not at the
 server's dispatch. Measured with `python -m bench llm_rate_limit --tickets 150 --limited-only`,
 one worker: 6-7 of 606 requests answered 429, all in the first second, before; 1 of 601 with a
-second's burst; 0 of 600 with a quarter second's. Two workers still draw 1.0-1.5% (each paces
-only itself).
+second's burst; 0 of 600 with a quarter second's. Two workers drew 1.0-1.5% while each paced at
+the whole rate; each now paces its share, the rate divided by the workers polling the queue
+(peers.py): 0 of 600.
 
 Once the queue's rate is in force the server hands out no more than that rate to all workers
 together, so the pacing rarely holds a call back for long: it bounds what each worker sends in
