@@ -1,6 +1,7 @@
 """How close a swarm's sliding window comes to the ideal.
 
     python -m bench swarm_window [--items N] [--concurrency K] [--latency S] [--repeats R]
+    TICKETS_WORKFLOW_SANDBOX=off python -m bench swarm_window ...   (the worker unsandboxed)
 
 A fake OpenAI-compatible server (in its own process) answers every call after a fixed latency;
 the real worker code and the real openai client call it. N items run as one SwarmWorkflow with
@@ -45,6 +46,7 @@ from bench.stack import Server, embedded_server
 from policy.stats import percentile
 from shared import names
 from shared.data_converter import data_converter
+from shared.settings import workflow_sandbox
 from shared.swarm import SwarmItem, SwarmResult, SwarmSettings, SwarmState
 from starter.inputs import read_swarm_items
 from tests.support.llm_pipeline import llm_pipeline, llm_setup
@@ -52,6 +54,8 @@ from tests.support.processes import PROJECT_ROOT
 from tests.support.temporal import binary
 
 TARGET = 1.2  # wall / ideal on the SQLite file
+# The worker's workflow sandbox, as the real worker reads it (TICKETS_WORKFLOW_SANDBOX).
+SANDBOXED = workflow_sandbox(os.environ)
 
 
 def items(n: int) -> list[SwarmItem]:
@@ -137,7 +141,7 @@ async def measure(
         client = running.client
         queue = f"bench-{uuid.uuid4().hex[:6]}"
         pids = {"worker": os.getpid(), "Temporal server": running.pid, "provider": fake.pid}
-        async with llm_pipeline(client, queue, running.data, setup):
+        async with llm_pipeline(client, queue, running.data, setup, SANDBOXED):
             for run in range(repeats):
                 before = {name: cpu_seconds(pid) for name, pid in pids.items() if pid}
                 started = time.perf_counter()
@@ -171,7 +175,8 @@ async def run(n: int, concurrency: int, latency: float, repeats: int) -> int:
     print(
         f"{n} items, {concurrency} at a time, {latency * 1000:.0f} ms per call (fake "
         f"OpenAI-compatible server in its own process; real worker and openai client); "
-        f"median of {repeats} runs\n"
+        f"median of {repeats} runs; workflow sandbox {'on' if SANDBOXED else 'off'} "
+        "(TICKETS_WORKFLOW_SANDBOX)\n"
     )
     print(
         f"| server | succeeded ({repeats} runs) | failed | wall (median) | ideal | wall / ideal | "

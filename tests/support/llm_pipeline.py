@@ -66,7 +66,9 @@ def llm_setup(
 
 @contextlib.asynccontextmanager
 async def llm_pipeline(
-    client: Client, task_queue: str, data_dir: Path, setup: LLMSetup
+    client: Client, task_queue: str, data_dir: Path, setup: LLMSetup, sandboxed: bool = True
 ) -> AsyncIterator[None]:
-    async with real_pipeline(client, task_queue, data_dir, setup.config, setup.settings, setup.env):
+    async with real_pipeline(
+        client, task_queue, data_dir, setup.config, setup.settings, setup.env, sandboxed=sandboxed
+    ):
         yield
