@@ -190,10 +190,14 @@ async def scenario(
                 done_at.append(time.monotonic())
                 return str(view.state)
 
-            states = await asyncio.gather(*(one(i) for i in range(args.tickets)))
+            try:
+                states = await asyncio.gather(*(one(i) for i in range(args.tickets)))
+            finally:
+                if stopping is not None:  # a run over before S: the worker stops with the rest
+                    stopping.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await stopping
             wall = time.monotonic() - started
-            if stopping is not None:
-                await stopping
         completed = sum(s == "COMPLETED" for s in states)
         return Run(
             fake.calls(), fake.rate_limited, done_at, started, wall, args.tickets - completed

@@ -8,9 +8,10 @@ times the rate, into the provider's 429s (`python -m bench llm_rate_limit --work
 the rate divided by the workers the server lists as polling the provider's queue.
 
 The list comes from DescribeTaskQueue, at most every ``REFRESH_SECONDS`` per provider and worker,
-and only while calls are being made. A poller's ``last_access_time`` is when its latest poll
-reached the server; the server keeps listing a worker for minutes after it stops, so a worker
-counts while its latest poll is recent:
+and only while calls are being made: waited for when there is no count to go by (the first
+call, or after a quiet spell), made in the background otherwise. A poller's
+``last_access_time`` is when its latest poll reached the server; the server keeps listing a
+worker for minutes after it stops, so a worker counts while its latest poll is recent:
 - an idle worker renews its long poll about once a minute (every ~55 s on the dev server,
   measured), so while this worker's calls go out as they come, a worker polled within
   ``IDLE_LIVE_SECONDS`` counts;
@@ -21,14 +22,16 @@ counts while its latest poll is recent:
   (`python -m bench llm_rate_limit --workers 2 --stop-one-after 20` shows the seconds).
 Counting too few is the behaviour without a count (each worker paces at the whole rate, the
 server's rate still holds after the burst); counting too many (a worker that stopped a moment
-ago) slows this worker to a share until the next refresh that does not see it.
+ago) slows this worker to a share until the next refresh that does not see it. A count that
+fails keeps the last one for as long as it could still be true (``IDLE_LIVE_SECONDS``), then
+falls back to one worker; it never fails a call. docs/rate-control.md, "Several workers".
 """
 
 import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Final
 
 from temporalio import activity
@@ -47,7 +50,7 @@ IDLE_LIVE_SECONDS: Final = 75.0
 POLLS_MISSED: Final = 4.0
 BUSY_LIVE_SECONDS: Final = 3.0
 # A server this slow to describe a queue: the calls go on with the last count.
-COUNT_TIMEOUT_SECONDS: Final = 2.0
+COUNT_TIMEOUT_SECONDS: Final = 1.0
 
 # A poller: the worker's identity and how long ago its latest poll reached the server (seconds).
 Poller = tuple[str, float]
@@ -69,8 +72,11 @@ def live_workers(pollers: Iterable[Poller], window: float) -> int:
 
 async def queue_pollers() -> list[Poller]:
     """The pollers of the running activity's task queue (the provider's queue), as listed by
-    the server; none outside an activity (a provider called directly)."""
-    if not activity.in_activity():
+    the server; none outside an activity (a provider called directly) or in a local one (its
+    queue is the workflow's). Each poller's age is measured from the newest poll in the same
+    answer, on the server's clock: a worker whose clock is a few seconds off the server's would
+    otherwise misjudge a 3 s window."""
+    if not activity.in_activity() or activity.info().is_local:
         return []
     client = activity.client()
     response = await client.workflow_service.describe_task_queue(
@@ -80,15 +86,20 @@ async def queue_pollers() -> list[Poller]:
             task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
         )
     )
-    now = datetime.now(UTC)
-    return [
+    stamps = [
         (
             p.identity,
-            (now - p.last_access_time.ToDatetime(tzinfo=UTC)).total_seconds()
-            if p.HasField("last_access_time")
-            else 0.0,
+            p.last_access_time.ToDatetime(tzinfo=UTC) if p.HasField("last_access_time") else None,
         )
         for p in response.pollers
+    ]
+    known = [at for _, at in stamps if at is not None]
+    if not known:
+        return [(identity, 0.0) for identity, _ in stamps]
+    newest = max(known)
+    return [
+        (identity, (newest - at).total_seconds() if at is not None else 0.0)
+        for identity, at in stamps
     ]
 
 
@@ -103,44 +114,78 @@ class QueuePeers:
     ) -> None:
         self._pollers, self._clock, self._timeout = pollers, clock, timeout
         self.count = 1
-        self._counted_at: float | None = None
-        self._warned = False
-        # Made in the event loop that uses it (again if another loop does: tests run several).
+        self._counted_at: float | None = None  # the last count that succeeded
+        self._tried_at: float | None = None  # the last count that ended, either way
+        self._failing = False
+        # Made in the event loop that uses them (again if another loop does: tests run several).
         self._lock: asyncio.Lock | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
 
     def _due(self) -> bool:
-        return self._counted_at is None or self._clock() - self._counted_at >= REFRESH_SECONDS
+        return self._tried_at is None or self._clock() - self._tried_at >= REFRESH_SECONDS
+
+    def _untrusted(self) -> bool:
+        """No count to go by: none yet, or the last one is older than an idle worker's long
+        poll (after a quiet spell, when the server's burst comes), and counting has not been
+        failing (a failing server must not hold every call for its timeout)."""
+        if self._failing:
+            return False
+        return self._counted_at is None or self._clock() - self._counted_at >= IDLE_LIVE_SECONDS
 
     async def refresh(self, backlog: bool, rate: float) -> None:
-        """Count again if the last count is ``REFRESH_SECONDS`` old (or there is none):
-        ``backlog``, whether this worker's calls wait for their turn; ``rate``, the queue's whole
-        rate. A count
-        that fails keeps the last one and never fails the call: the server's rate still holds,
-        the count only shares out its burst. Calls arriving while a count is made wait for it
-        (a few milliseconds): the burst's calls all arrive at once, and should all be paced by
-        the count."""
+        """Count again if the last try is ``REFRESH_SECONDS`` old: ``backlog``, whether this
+        worker's calls wait for their turn; ``rate``, the queue's whole rate. With no count to
+        go by, the call waits for the count (one request to the server; the calls arriving
+        meanwhile wait for the same one): the burst after a quiet spell must be paced by it.
+        Otherwise the count is made in the background and the call goes on with the last one.
+        A count never fails a call."""
         if not self._due():
             return
         loop = asyncio.get_running_loop()
-        if self._lock is None or self._loop is not loop:
-            self._lock, self._loop = asyncio.Lock(), loop
-        async with self._lock:
-            if self._due():
-                await self._count(live_window(backlog, self.count, rate))
+        if self._loop is not loop:
+            self._lock, self._task, self._loop = asyncio.Lock(), None, loop
+        window = live_window(backlog, self.count, rate)
+        if self._untrusted():
+            assert self._lock is not None
+            async with self._lock:
+                if self._due():
+                    await self._count(window)
+        elif self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._count(window))
+
+    async def counted(self) -> None:
+        """Until a count made in the background has ended (for tests)."""
+        if self._task is not None:
+            await self._task
 
     async def _count(self, window: float) -> None:
         try:
-            pollers = await asyncio.wait_for(self._pollers(), self._timeout)
-            self.count = live_workers(pollers, window)
+            async with asyncio.timeout(self._timeout):
+                pollers = await self._pollers()
         except Exception as err:  # best effort: counting must never fail an agent call
-            if not self._warned:  # once: a permission the worker lacks stays lacking
-                self._warned = True
-                reason = err.status.name if isinstance(err, RPCError) else type(err).__name__
-                log.warning(
-                    "could not count the workers polling a provider's queue (%s): this worker "
-                    "keeps its last count (at first, as if it were the only one)",
-                    reason,
-                )
-        finally:  # failed or not: the next try is an interval away, not the next call's
-            self._counted_at = self._clock()
+            self._tried_at = self._clock()
+            self._failed(err)
+            return
+        # Set only when the count ended: a cancelled count is tried again by the next call.
+        self._tried_at = self._counted_at = self._clock()
+        self.count = live_workers(pollers, window)
+        if self._failing:
+            self._failing = False
+            log.info("counting the workers polling a provider's queue again: %d", self.count)
+
+    def _failed(self, err: Exception) -> None:
+        # A count too old to describe today's workers (one taken during a deploy, say) would
+        # keep this worker at a fraction of the rate for as long as counting fails.
+        stale = self._counted_at is None or self._clock() - self._counted_at >= IDLE_LIVE_SECONDS
+        if stale:
+            self.count = 1
+        if not self._failing:  # once per spell of failures
+            self._failing = True
+            reason = err.status.name if isinstance(err, RPCError) else type(err).__name__
+            log.warning(
+                "could not count the workers polling a provider's queue (%s): this worker "
+                "paces as if %s",
+                reason,
+                "it were the only one" if self.count == 1 else f"{self.count} workers shared it",
+            )

@@ -4,10 +4,12 @@ that a count that fails never fails a call."""
 
 import asyncio
 import logging
+from types import SimpleNamespace
 
 import pytest
 
 from activities.providers.openai_provider import OpenAIProvider
+from activities.providers.pacing import CallPacer
 from activities.providers.peers import (
     BUSY_LIVE_SECONDS,
     IDLE_LIVE_SECONDS,
@@ -84,62 +86,134 @@ class Listing:
         return list(self.pollers)
 
 
+async def refreshed(peers: QueuePeers, backlog: bool = False) -> None:
+    """One call's refresh, and the count it may have started in the background."""
+    await peers.refresh(backlog, 10.0)
+    await peers.counted()
+
+
 async def test_the_server_is_asked_at_most_once_per_refresh_interval() -> None:
     clock, listing = Clock(), Listing([("1@a", 0.0), ("2@b", 0.0)])
     peers = QueuePeers(listing, clock)
     assert peers.count == 1  # not counted yet
-    await peers.refresh(False, 10.0)
+    await refreshed(peers)
     assert (peers.count, listing.asked) == (2, 1)
     listing.pollers.append(("3@c", 0.0))
     clock.now += REFRESH_SECONDS - 0.1
-    await peers.refresh(False, 10.0)
+    await refreshed(peers)
     assert (peers.count, listing.asked) == (2, 1)
     clock.now += 0.2
-    await peers.refresh(False, 10.0)
+    await refreshed(peers)
     assert (peers.count, listing.asked) == (3, 2)
 
 
-async def test_calls_arriving_during_a_count_wait_for_it_and_ask_once() -> None:
+async def test_the_first_count_is_waited_for_by_every_call_and_made_once() -> None:
     clock, listing = Clock(), Listing([("1@a", 0.0), ("2@b", 0.0)])
     listing.release.clear()
     peers = QueuePeers(listing, clock)
     calls = [asyncio.create_task(peers.refresh(False, 10.0)) for _ in range(5)]
     for _ in range(5):
-        await asyncio.sleep(0)
+        await asyncio.sleep(0)  # let every call reach its wait
     assert not any(call.done() for call in calls)  # a burst's calls wait for the count
     listing.release.set()
     await asyncio.gather(*calls)
     assert (peers.count, listing.asked) == (2, 1)
 
 
-async def test_a_failed_count_keeps_the_last_one_and_warns_once(
+async def test_later_counts_are_made_in_the_background_while_calls_go_on() -> None:
+    clock, listing = Clock(), Listing([("1@a", 0.0), ("2@b", 0.0)])
+    peers = QueuePeers(listing, clock)
+    await refreshed(peers)
+    listing.release.clear()  # the server is slow to answer the next count
+    listing.pollers.append(("3@c", 0.0))
+    clock.now += REFRESH_SECONDS
+    await asyncio.wait_for(peers.refresh(False, 10.0), 1.0)  # returns at once
+    assert (peers.count, listing.asked) == (2, 2)  # the last count, while the next is made
+    await peers.refresh(False, 10.0)  # one count at a time
+    assert listing.asked == 2
+    listing.release.set()
+    await peers.counted()
+    assert peers.count == 3
+
+
+async def test_after_a_quiet_spell_the_call_waits_for_a_fresh_count() -> None:
+    clock, listing = Clock(), Listing([("1@a", 0.0), ("2@b", 0.0)])
+    peers = QueuePeers(listing, clock)
+    await refreshed(peers)
+    listing.pollers.append(("3@c", 0.0))
+    clock.now += IDLE_LIVE_SECONDS  # the count is older than an idle worker's long poll
+    await peers.refresh(False, 10.0)  # waited for, as the burst after a quiet spell must be
+    assert peers.count == 3
+
+
+async def test_a_failed_count_keeps_the_last_one_and_warns_once_per_spell(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     clock, listing = Clock(), Listing([("1@a", 0.0), ("2@b", 0.0)])
     peers = QueuePeers(listing, clock)
-    await peers.refresh(False, 10.0)
+    await refreshed(peers)
     listing.fail = RuntimeError("server gone")
-    with caplog.at_level(logging.WARNING, logger="activities.providers.peers"):
+    with caplog.at_level(logging.INFO, logger="activities.providers.peers"):
         for _ in range(3):
             clock.now += REFRESH_SECONDS
-            await peers.refresh(False, 10.0)  # never raises: a call is not failed by a count
-    assert (peers.count, listing.asked) == (2, 4)
-    warnings = [r.getMessage() for r in caplog.records]
-    assert len(warnings) == 1 and "RuntimeError" in warnings[0]
+            await refreshed(peers)  # never raises: a call is not failed by a count
+        assert (peers.count, listing.asked) == (2, 4)
+        listing.fail = None
+        clock.now += REFRESH_SECONDS
+        await refreshed(peers)
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 2
+    assert "RuntimeError" in messages[0] and "2 workers" in messages[0]
+    assert "again" in messages[1]
 
 
-async def test_a_server_too_slow_to_answer_leaves_the_count_as_it_was() -> None:
-    listing = Listing([("1@a", 0.0), ("2@b", 0.0)])
-    listing.release.clear()  # never answers
-    peers = QueuePeers(listing, Clock(), timeout=0.05)
-    await peers.refresh(False, 10.0)
+async def test_a_count_failing_for_longer_than_a_long_poll_falls_back_to_one_worker() -> None:
+    # Counted 2 during a deploy, then the server stops answering: the peer may be long gone.
+    clock, listing = Clock(), Listing([("1@a", 0.0), ("2@b", 0.0)])
+    peers = QueuePeers(listing, clock)
+    await refreshed(peers)
+    listing.fail = RuntimeError("server gone")
+    while clock.now < 100.0 + IDLE_LIVE_SECONDS - REFRESH_SECONDS:
+        clock.now += REFRESH_SECONDS
+        await refreshed(peers)
+        assert peers.count == 2
+    clock.now += REFRESH_SECONDS
+    await refreshed(peers)
     assert peers.count == 1
+
+
+async def test_a_failing_server_does_not_hold_the_calls_for_its_timeout() -> None:
+    listing = Listing([("1@a", 0.0)])
+    listing.release.clear()  # never answers
+    clock = Clock()
+    peers = QueuePeers(listing, clock, timeout=0.05)
+    await peers.refresh(False, 10.0)  # the first count is waited for, up to the timeout
+    assert (peers.count, listing.asked) == (1, 1)
+    clock.now += IDLE_LIVE_SECONDS
+    await asyncio.wait_for(peers.refresh(False, 10.0), 0.04)  # failing: not waited for again
+    assert listing.asked == 2
+    await peers.counted()
+
+
+async def test_a_cancelled_count_is_tried_again_by_the_next_call() -> None:
+    clock, listing = Clock(), Listing([("1@a", 0.0), ("2@b", 0.0)])
+    listing.release.clear()
+    peers = QueuePeers(listing, clock)
+    first = asyncio.create_task(peers.refresh(False, 10.0))
+    for _ in range(3):
+        await asyncio.sleep(0)  # let it reach the server
+    first.cancel()  # its activity was cancelled mid-count
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    listing.release.set()
+    await peers.refresh(False, 10.0)  # no count yet: this call makes it
+    assert (peers.count, listing.asked) == (2, 2)
 
 
 async def test_outside_an_activity_no_pollers_are_listed() -> None:
     assert await queue_pollers() == []
     peers = QueuePeers()
-    await peers.refresh(False, 10.0)
+    await refreshed(peers)
     assert peers.count == 1
 
 
@@ -156,8 +230,54 @@ def test_a_provider_paces_its_share_of_a_configured_rate() -> None:
 async def test_with_a_backlog_a_worker_gone_quiet_stops_counting_at_the_next_refresh() -> None:
     clock, listing = Clock(), Listing([("1@a", 0.1), ("2@b", 5.0)])
     peers = QueuePeers(listing, clock)
-    await peers.refresh(False, 10.0)
+    await refreshed(peers)
     assert peers.count == 2  # no backlog: b may be idle, renewing its long poll
     clock.now += REFRESH_SECONDS
-    await peers.refresh(True, 10.0)
+    await refreshed(peers, backlog=True)
     assert peers.count == 1  # a backlog: a live b would have polled within 3 s
+
+
+class PacerClock(Clock):
+    """The clock of both the pacer and the count; ``sleep`` records a call's wait and lets the
+    time pass, as the pacer's real sleep would."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.slept: list[float] = []
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(round(seconds, 6))
+
+
+async def test_a_providers_calls_are_paced_by_the_count_and_report_their_backlog() -> None:
+    """The wiring in LLMProvider._sent: every call asks for a refresh (with the rate and whether
+    calls wait), and the pacer spaces the calls by this worker's share."""
+    config = default_providers()["openai"].model_copy(
+        update={"requests_per_minute": 600, "rate_limit_headroom": 1.0}
+    )
+    provider = OpenAIProvider("openai", config, "sk-test", default_prices())
+    clock, listing = PacerClock(), Listing([("1@a", 0.0), ("2@b", 2.0)])
+    provider._pacer = CallPacer(clock, clock.sleep, answered=True)
+    provider._peers = QueuePeers(listing, clock)
+    calls: list[float] = []
+
+    async def answered(*_: object) -> SimpleNamespace:
+        calls.append(clock.now)
+        return SimpleNamespace(input_tokens=10, output_tokens=5)
+
+    provider._call = answered  # type: ignore[method-assign]
+    for _ in range(30):  # a backlog: the calls a worker was handed at once
+        await provider._sent(None, "gpt-4.1-mini", [])  # type: ignore[arg-type]
+    assert (provider._peers.count, listing.asked) == (2, 1)
+    # Two workers share 10 calls a second: after the first (the burst: a quarter second of
+    # 5/s, at least one call), each call waits 0.2 s more than the one before.
+    waits = clock.slept
+    assert len(waits) == 29 and waits[1] - waits[0] == pytest.approx(0.2)
+    assert provider._pacer.queued_seconds() > REFRESH_SECONDS + 1  # 30 calls of 0.2 s: ~6 s
+    # Past the refresh interval, the calls still wait: the next count uses the backlog's
+    # window (3 s), and b, last seen 5 s ago, no longer counts.
+    listing.pollers = [("1@a", 0.0), ("2@b", 5.0)]
+    clock.now += REFRESH_SECONDS
+    await provider._sent(None, "gpt-4.1-mini", [])  # type: ignore[arg-type]
+    await provider._peers.counted()
+    assert (provider._peers.count, listing.asked) == (1, 2)
