@@ -31,7 +31,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Final
 
 from temporalio import activity
@@ -49,6 +49,9 @@ IDLE_LIVE_SECONDS: Final = 75.0
 # rate) has stopped; never less than BUSY_LIVE_SECONDS.
 POLLS_MISSED: Final = 4.0
 BUSY_LIVE_SECONDS: Final = 3.0
+# How far this worker's clock may be off the server's: a poll older than a window by more than
+# this, on this worker's clock, is out of it whatever the newest poll listed.
+CLOCK_SKEW_SECONDS: Final = 30.0
 # A server this slow to describe a queue: the calls go on with the last count.
 COUNT_TIMEOUT_SECONDS: Final = 1.0
 
@@ -93,14 +96,24 @@ async def queue_pollers() -> list[Poller]:
         )
         for p in response.pollers
     ]
+    return poll_ages(stamps, datetime.now(UTC))
+
+
+def poll_ages(stamps: list[tuple[str, datetime | None]], now: datetime) -> list[Poller]:
+    """Each poller's age on the server's clock (from the newest poll listed), and no less than
+    its age on this worker's clock (``now``) less ``CLOCK_SKEW_SECONDS``: when the newest poll
+    listed is itself old (every worker's slots full, or a partition this worker does not poll),
+    a stopped worker's poll is not made young by it. A poller with no time counts as new."""
     known = [at for _, at in stamps if at is not None]
     if not known:
         return [(identity, 0.0) for identity, _ in stamps]
     newest = max(known)
-    return [
-        (identity, (newest - at).total_seconds() if at is not None else 0.0)
-        for identity, at in stamps
-    ]
+
+    def age(at: datetime) -> float:
+        relative = (newest - at).total_seconds()
+        return max(relative, (now - at).total_seconds() - CLOCK_SKEW_SECONDS)
+
+    return [(identity, age(at) if at is not None else 0.0) for identity, at in stamps]
 
 
 class QueuePeers:
@@ -127,11 +140,17 @@ class QueuePeers:
 
     def _untrusted(self) -> bool:
         """No count to go by: none yet, or the last one is older than an idle worker's long
-        poll (after a quiet spell, when the server's burst comes), and counting has not been
-        failing (a failing server must not hold every call for its timeout)."""
-        if self._failing:
+        poll (after a quiet spell, when the server's burst comes), unless counting has been
+        failing lately (a failing server must not hold every call for its timeout; a failure
+        before the quiet spell must not spare the burst its count)."""
+        now = self._clock()
+        if (
+            self._failing
+            and self._tried_at is not None
+            and now - self._tried_at < IDLE_LIVE_SECONDS
+        ):
             return False
-        return self._counted_at is None or self._clock() - self._counted_at >= IDLE_LIVE_SECONDS
+        return self._counted_at is None or now - self._counted_at >= IDLE_LIVE_SECONDS
 
     async def refresh(self, backlog: bool, rate: float) -> None:
         """Count again if the last try is ``REFRESH_SECONDS`` old: ``backlog``, whether this

@@ -4,6 +4,7 @@ that a count that fails never fails a call."""
 
 import asyncio
 import logging
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -12,6 +13,7 @@ from activities.providers.openai_provider import OpenAIProvider
 from activities.providers.pacing import CallPacer
 from activities.providers.peers import (
     BUSY_LIVE_SECONDS,
+    CLOCK_SKEW_SECONDS,
     IDLE_LIVE_SECONDS,
     POLLS_MISSED,
     REFRESH_SECONDS,
@@ -19,6 +21,7 @@ from activities.providers.peers import (
     QueuePeers,
     live_window,
     live_workers,
+    poll_ages,
     queue_pollers,
 )
 from shared.provider_config import default_prices, default_providers
@@ -189,10 +192,27 @@ async def test_a_failing_server_does_not_hold_the_calls_for_its_timeout() -> Non
     peers = QueuePeers(listing, clock, timeout=0.05)
     await peers.refresh(False, 10.0)  # the first count is waited for, up to the timeout
     assert (peers.count, listing.asked) == (1, 1)
-    clock.now += IDLE_LIVE_SECONDS
+    clock.now += REFRESH_SECONDS
     await asyncio.wait_for(peers.refresh(False, 10.0), 0.04)  # failing: not waited for again
     assert listing.asked == 2
     await peers.counted()
+
+
+async def test_a_count_that_failed_before_a_quiet_spell_is_still_waited_for_after_it() -> None:
+    # Counted 2, then one count failed, then nothing for an hour: the burst that comes next
+    # must be paced by a fresh count, not by the two workers of an hour ago.
+    clock, listing = Clock(), Listing([("1@a", 0.0), ("2@b", 0.0)])
+    peers = QueuePeers(listing, clock)
+    await refreshed(peers)
+    listing.fail = RuntimeError("server gone")
+    clock.now += REFRESH_SECONDS
+    await refreshed(peers)
+    assert peers.count == 2
+    listing.fail = None
+    listing.pollers = [(f"{n}@w", 0.0) for n in range(4)]
+    clock.now += 3600.0
+    await peers.refresh(False, 10.0)  # waited for: no background count to await
+    assert peers.count == 4
 
 
 async def test_a_cancelled_count_is_tried_again_by_the_next_call() -> None:
@@ -281,3 +301,30 @@ async def test_a_providers_calls_are_paced_by_the_count_and_report_their_backlog
     await provider._sent(None, "gpt-4.1-mini", [])  # type: ignore[arg-type]
     await provider._peers.counted()
     assert (provider._peers.count, listing.asked) == (1, 2)
+
+
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+
+
+def ago(seconds: float) -> datetime:
+    return NOW - timedelta(seconds=seconds)
+
+
+def test_poll_ages_are_on_the_servers_clock() -> None:
+    # This worker's clock runs 20 s ahead of the server's: the newest poll, just made, looks
+    # 20 s old here; a peer that polled 2 s before it is 2 s old, not 22.
+    ages = dict(poll_ages([("1@a", ago(20)), ("2@b", ago(22))], NOW))
+    assert ages == {"1@a": 0.0, "2@b": 2.0}
+
+
+def test_an_old_newest_poll_does_not_make_a_stopped_worker_young() -> None:
+    # Every listed poll is old (this worker's slots full, or a partition it does not poll):
+    # a worker that stopped two minutes ago is at least 90 s old, past a 75 s window.
+    ages = dict(poll_ages([("1@a", ago(100)), ("gone@b", ago(120))], NOW))
+    assert ages["gone@b"] == 120 - CLOCK_SKEW_SECONDS
+    assert live_workers(ages.items(), IDLE_LIVE_SECONDS) == 1
+
+
+def test_a_poller_without_a_time_counts_as_new() -> None:
+    assert poll_ages([("1@a", None)], NOW) == [("1@a", 0.0)]
+    assert dict(poll_ages([("1@a", None), ("2@b", ago(5))], NOW))["1@a"] == 0.0
