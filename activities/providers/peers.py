@@ -138,19 +138,19 @@ class QueuePeers:
     def _due(self) -> bool:
         return self._tried_at is None or self._clock() - self._tried_at >= REFRESH_SECONDS
 
+    def _stale(self, at: float | None) -> bool:
+        """Never, or longer ago than an idle worker's long poll: a count that old may describe
+        workers long gone."""
+        return at is None or self._clock() - at >= IDLE_LIVE_SECONDS
+
     def _untrusted(self) -> bool:
         """No count to go by: none yet, or the last one is older than an idle worker's long
         poll (after a quiet spell, when the server's burst comes), unless counting has been
         failing lately (a failing server must not hold every call for its timeout; a failure
         before the quiet spell must not spare the burst its count)."""
-        now = self._clock()
-        if (
-            self._failing
-            and self._tried_at is not None
-            and now - self._tried_at < IDLE_LIVE_SECONDS
-        ):
+        if self._failing and not self._stale(self._tried_at):
             return False
-        return self._counted_at is None or now - self._counted_at >= IDLE_LIVE_SECONDS
+        return self._stale(self._counted_at)
 
     async def refresh(self, backlog: bool, rate: float) -> None:
         """Count again if the last try is ``REFRESH_SECONDS`` old: ``backlog``, whether this
@@ -196,8 +196,7 @@ class QueuePeers:
     def _failed(self, err: Exception) -> None:
         # A count too old to describe today's workers (one taken during a deploy, say) would
         # keep this worker at a fraction of the rate for as long as counting fails.
-        stale = self._counted_at is None or self._clock() - self._counted_at >= IDLE_LIVE_SECONDS
-        if stale:
+        if self._stale(self._counted_at):
             self.count = 1
         if not self._failing:  # once per spell of failures
             self._failing = True
