@@ -28,8 +28,13 @@ the whole rate; each now paces its share, the rate divided by the workers pollin
 
 Once the queue's rate is in force the server hands out no more than that rate to all workers
 together, so the pacing rarely holds a call back for long: it bounds what each worker sends in
-the window before, and smooths its clumps after. A waiting call heartbeats (the caller waits
-inside ``heartbeating``), so an attempt that times out meanwhile is cancelled, not sent late.
+the window before, and smooths its clumps after. Waiting calls take their turns in the order
+they came, each at the rate in force when the one before it has gone, so a share that changes
+(a peer stopped or joined) applies to the calls already waiting: with a slot fixed on arrival,
+a survivor's waiting calls went at the old half share for 5-9 s after its peer stopped (2-4 s
+now, the rest being the count's own delay; `--stop-one-after 20`, docs/rate-control.md). A
+waiting call heartbeats (the caller waits inside ``heartbeating``), so an attempt that times out
+meanwhile is cancelled, not sent late.
 """
 
 import asyncio
@@ -63,20 +68,34 @@ class CallPacer:
         # Made in the event loop that uses it (again if another loop does: tests run several).
         self._changed: asyncio.Condition | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        # The earliest time the next call may go out at the declared rate (clock seconds).
-        self._next = 0.0
+        # Calls take their turns one at a time, in the order they came (made per loop too).
+        self._turns: asyncio.Lock | None = None
+        self._waiting = 0  # calls waiting for their turn
+        # The slot the last call went (or goes) at, clock seconds, and the interval of the rate
+        # it was paced at.
+        self._last: float | None = None
+        self._interval = 0.0
 
     def _condition(self) -> asyncio.Condition:
-        loop = asyncio.get_running_loop()
-        if self._changed is None or self._loop is not loop:
-            self._changed, self._loop = asyncio.Condition(), loop
+        self._bind()
+        assert self._changed is not None
         return self._changed
+
+    def _lock(self) -> asyncio.Lock:
+        self._bind()
+        assert self._turns is not None
+        return self._turns
+
+    def _bind(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._changed is None or self._turns is None or self._loop is not loop:
+            self._changed, self._turns, self._loop = asyncio.Condition(), asyncio.Lock(), loop
 
     async def turn(self, rate: Callable[[], float | None]) -> bool:
         """Wait until this call may go out; True when it is the probe (then ``ended`` must
-        follow, whatever the call does). ``rate``: the calls a second the declared limits allow
-        this queue (None while none is declared), asked once the call's wait for the probe is
-        over, so the calls released by its answer are paced by what it declared."""
+        follow, whatever the call does). ``rate``: the calls a second this worker may send (None
+        while none is declared), asked when the call's turn comes, so the calls released by the
+        probe's answer are paced by what it declared and waiting calls by today's share."""
         changed = self._condition()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._probe_wait
@@ -92,7 +111,7 @@ class CallPacer:
                     # A probe this slow (a provider timing out at the worker's start): going
                     # unpaced, as before any pacing, beats holding every call behind it.
                     break
-        await self._paced(rate())
+        await self._paced(rate)
         return False
 
     def answer_seen(self) -> None:
@@ -110,17 +129,41 @@ class CallPacer:
 
     def queued_seconds(self) -> float:
         """How far ahead of now the next free slot is: the calls already waiting for their turn,
-        in seconds of the rate (0 when a call would go at once)."""
-        return max(self._next - self._clock(), 0.0)
+        in seconds of the rate they were last paced at (0 when a call would go at once)."""
+        if self._last is None:
+            return 0.0
+        ahead = self._last + self._interval - self._clock()
+        return max(ahead, 0.0) + self._waiting * self._interval
 
-    async def _paced(self, rate: float | None) -> None:
+    async def _paced(self, rate: Callable[[], float | None]) -> None:
+        """One call's turn. Calls wait in the order they came, and each takes its slot when the
+        one before it has gone, at the rate in force then (``rate`` is asked at that moment): a
+        share that changes (a peer stopped or joined) applies to the calls already waiting."""
+        self._waiting += 1
+        turn = False
+        try:
+            async with self._lock():
+                self._waiting -= 1
+                turn = True
+                await self._slot(rate())
+        finally:
+            if not turn:  # cancelled while waiting for its turn
+                self._waiting -= 1
+
+    async def _slot(self, rate: float | None) -> None:
         if rate is None or rate <= 0:
             return
         interval = 1.0 / rate
         burst = max(rate * BURST_SECONDS, 1.0)  # at least one call
         now = self._clock()
-        # A slot for this call: the earliest free one, or one in the past within the burst.
-        slot = max(self._next, now - (burst - 1) * interval)
-        self._next = slot + interval
+        # The slot after the last call's, or one in the past within the burst.
+        earliest = now - (burst - 1) * interval
+        previous = self._last
+        slot = earliest if previous is None else max(previous + interval, earliest)
+        self._last, self._interval = slot, interval
         if slot - now > SLACK_SECONDS:
-            await self._sleep(slot - now)
+            try:
+                await self._sleep(slot - now)
+            except asyncio.CancelledError:
+                self._last = previous  # this call does not go: the next one takes its slot
+                raise

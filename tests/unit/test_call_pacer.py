@@ -3,6 +3,9 @@
 than the declared rate."""
 
 import asyncio
+from collections.abc import Callable
+
+import pytest
 
 from activities.providers.pacing import BURST_SECONDS, CallPacer
 
@@ -153,3 +156,59 @@ async def test_the_pacer_tells_how_far_ahead_its_next_free_slot_is() -> None:
     assert abs(pacer.queued_seconds() - 11 / 20) < 1e-6
     clock.now += 1.0
     assert pacer.queued_seconds() == 0.0
+
+
+class TickingClock(Clock):
+    """Sleeping moves the fake clock on, as time would; ``then`` runs after the first sleep."""
+
+    def __init__(self, then: Callable[[], None]) -> None:
+        super().__init__()
+        self.then = then
+
+    async def sleep(self, seconds: float) -> None:
+        await super().sleep(seconds)
+        self.now += seconds
+        if len(self.slept) == 1:
+            self.then()
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "slept"),
+    [
+        (4.0, 8.0, [0.25, 0.125, 0.125, 0.125]),  # a peer stopped: the share doubles
+        (8.0, 4.0, [0.125, 0.25, 0.25]),  # a peer joined: it halves (8 a second: burst of 2)
+    ],
+)
+async def test_calls_already_waiting_go_at_the_rate_in_force_when_their_turn_comes(
+    before: float, after: float, slept: list[float]
+) -> None:
+    rates = [before]
+    clock = TickingClock(lambda: rates.append(after))  # the share changes during the first wait
+    pacer = CallPacer(clock.monotonic, clock.sleep, answered=True)
+    await asyncio.gather(*(pacer.turn(lambda: rates[-1]) for _ in range(5)))
+    assert clock.slept == slept
+
+
+class HeldClock(Clock):
+    """The first sleep lasts until it is cancelled."""
+
+    async def sleep(self, seconds: float) -> None:
+        await super().sleep(seconds)
+        if len(self.slept) == 1:
+            await asyncio.Event().wait()
+
+
+async def test_a_call_cancelled_in_its_wait_leaves_its_slot_to_the_next() -> None:
+    clock = HeldClock()
+    pacer = CallPacer(clock.monotonic, clock.sleep, answered=True)
+    assert await pacer.turn(lambda: 4.0) is False  # went at once (4 a second: no burst)
+    second = asyncio.create_task(pacer.turn(lambda: 4.0))  # its slot a quarter second on
+    await settle()
+    third = asyncio.create_task(pacer.turn(lambda: 4.0))  # waits for its turn
+    await settle()
+    assert pacer.queued_seconds() == 0.75  # the next free slot: after the third's
+    second.cancel()
+    await third
+    assert clock.slept == [0.25, 0.25]  # the third took the second's slot
+    assert second.cancelled()
+    assert pacer.queued_seconds() == 0.5
