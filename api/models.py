@@ -39,7 +39,12 @@ class InboundEmail(BaseModel):
 
     model_config = ConfigDict(populate_by_name=True, extra="ignore")
 
-    sender: str = Field(alias="from", description="the customer's address; becomes customer_id")
+    sender: str = Field(
+        alias="from",
+        max_length=998,
+        description="the sender: `ana@example.com` or `Ana <ana@example.com>`; its address becomes "
+        "customer_id and customer_email",
+    )
     subject: str = Field(default="", description="cut to 200 characters; '(no subject)' if empty")
     text: str = Field(description="the message's plain text; becomes the ticket's body")
     message_id: str | None = Field(

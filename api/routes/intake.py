@@ -5,6 +5,8 @@ refused with what is wrong, field by field, and the valid ones go through in the
 """
 
 import hashlib
+import re
+from email.utils import parseaddr
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, HTTPException, Request, Response
@@ -17,7 +19,7 @@ from api.errors import ApiError, responses
 from api.models import InboundEmail, IntakeAccepted, IntakeRefused, IntakeResponse
 from shared import operations as ops
 from shared.ticket_input import ticket_from_mapping
-from shared.tickets import MAX_SUBJECT_CHARS, Ticket
+from shared.tickets import EMAIL_PATTERN, MAX_EMAIL_CHARS, MAX_SUBJECT_CHARS, Ticket
 
 router = APIRouter(tags=["intake"])
 
@@ -117,8 +119,10 @@ async def submit_tickets(
     summary="one ticket from an e-mail gateway or helpdesk webhook",
     description=(
         'Minimal JSON: `{"from": "ana@example.com", "subject": "...", "text": "...", '
-        '"message_id": "<...>"}`; other fields are ignored. The sender becomes the customer id, '
-        "the channel is email; the same message_id (or Idempotency-Key) is the same ticket."
+        '"message_id": "<...>"}`; other fields are ignored. The sender\'s address (`from` '
+        "may be `Ana <ana@example.com>`) becomes the customer id and the address an answer by "
+        "e-mail goes to; the channel is "
+        "email; the same message_id (or Idempotency-Key) is the same ticket."
     ),
 )
 async def submit_email(
@@ -127,16 +131,8 @@ async def submit_email(
     email: InboundEmail,
     idempotency_key: IdempotencyKey = None,
 ) -> IntakeResponse:
-    subject = " ".join(email.subject.split()) or "(no subject)"
-    if len(subject) > MAX_SUBJECT_CHARS:
-        subject = subject[: MAX_SUBJECT_CHARS - 1] + "…"
     key = idempotency_key or email.message_id
-    fields: dict[str, Any] = {
-        "subject": subject,
-        "body": email.text,
-        "customer_id": email.sender,
-        "channel": "email",
-    }
+    fields = email_fields(email)
     if key:
         fields["id"] = idempotent_ticket_id(account, key)
     ticket, problems = ticket_from_mapping(fields)
@@ -147,6 +143,25 @@ async def submit_email(
         ]
         raise ApiError(422, "the e-mail cannot become a ticket: " + "; ".join(renamed), renamed)
     return await _submit(request, [(0, ticket)], [])
+
+
+def email_fields(email: InboundEmail) -> dict[str, Any]:
+    """The ticket's fields from an inbound e-mail. The sender's address (out of a header such as
+    ``Ana <ana@example.com>``) is the customer id and, when it is one address, where an answer
+    by e-mail goes; a sender that is no address stays the customer id as sent."""
+    subject = " ".join(email.subject.split()) or "(no subject)"
+    if len(subject) > MAX_SUBJECT_CHARS:
+        subject = subject[: MAX_SUBJECT_CHARS - 1] + "…"
+    _, address = parseaddr(email.sender)
+    fields: dict[str, Any] = {
+        "subject": subject,
+        "body": email.text,
+        "customer_id": address or email.sender,
+        "channel": "email",
+    }
+    if address and re.fullmatch(EMAIL_PATTERN, address) and len(address) <= MAX_EMAIL_CHARS:
+        fields["customer_email"] = address
+    return fields
 
 
 def _check(items: list[Any]) -> tuple[list[tuple[int, Ticket]], list[IntakeRefused]]:

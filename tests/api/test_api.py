@@ -115,7 +115,7 @@ async def test_an_email_gateway_posts_a_message_and_a_redelivery_is_the_same_tic
     http: httpx.AsyncClient, tokens: Tokens
 ) -> None:
     email = {
-        "from": "ana@example.com",
+        "from": "Ana Lima <ana@example.com>",
         "subject": "  Invoice   missing ",
         "text": "I cannot find my invoice for March.",
         "message_id": f"<{unique_id()}@mail.example.com>",

@@ -1,0 +1,30 @@
+"""An inbound e-mail's sender becomes the ticket's customer id and, when it is one address,
+the address an answer by e-mail goes to (api/routes/intake.py)."""
+
+import pytest
+
+from api.models import InboundEmail
+from api.routes.intake import email_fields
+from shared.ticket_input import ticket_from_mapping
+
+
+@pytest.mark.parametrize(
+    ("sender", "customer_id", "customer_email"),
+    [
+        ("ana@example.com", "ana@example.com", "ana@example.com"),
+        ("Ana Lima <ana@example.com>", "ana@example.com", "ana@example.com"),
+        ('"Lima, Ana" <ana@example.com>', "ana@example.com", "ana@example.com"),
+        ("helpdesk-user-4711", "helpdesk-user-4711", None),  # no address: no e-mail answer
+    ],
+)
+def test_the_senders_address_is_the_customer_and_where_an_email_answer_goes(
+    sender: str, customer_id: str, customer_email: str | None
+) -> None:
+    email = InboundEmail.model_validate({"from": sender, "subject": "Invoice", "text": "Where?"})
+
+    ticket, problems = ticket_from_mapping({**email_fields(email), "id": "T-1"})
+
+    assert problems == []
+    assert ticket is not None
+    assert (ticket.customer_id, ticket.customer_email) == (customer_id, customer_email)
+    assert ticket.channel.value == "email"
