@@ -94,7 +94,7 @@ class ReviewRequest(BaseModel):
     revision: int | None = Field(
         ge=1,
         description="the draft revision you reviewed; null only when the ticket had no draft. A "
-        "review of an older draft is refused with 409",
+        "review of an older draft, or null once a draft exists, is refused with 409",
     )
     edited_text: str | None = Field(default=None, max_length=8_000)
     notes: str | None = Field(default=None, max_length=4_000)
@@ -104,10 +104,18 @@ class ReviewRequest(BaseModel):
     def _approve_names_its_draft(self) -> "ReviewRequest":
         if self.action is ReviewAction.APPROVE and self.revision is None:
             raise ValueError("an approval needs the revision of the draft you approve")
+        if self.edited_text is not None and self.action is not ReviewAction.EDIT:
+            raise ValueError(
+                f"edited_text is only read by action 'edit' (this is '{self.action.value}'); "
+                "to send your text, edit"
+            )
         return self
 
     def decision_fields(self) -> dict[str, Any]:
-        return self.model_dump(exclude_none=True)
+        fields = self.model_dump(exclude_none=True)
+        if self.revision is None:  # refused if a draft has been written since (review_gate.py)
+            fields["saw_no_draft"] = True
+        return fields
 
 
 class Health(BaseModel):

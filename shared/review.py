@@ -25,6 +25,9 @@ class ReviewDecision(BaseModel):
     # The draft revision the reviewer saw. When given, a review of an older draft is refused
     # instead of applied (optimistic concurrency without version columns).
     revision: int | None = Field(default=None, ge=1)
+    # The reviewer saw no draft (the HTTP API's revision null): refused if one has been written
+    # since, so a decision is never applied to a draft its reviewer did not see.
+    saw_no_draft: bool = False
     edited_text: str | None = Field(default=None, max_length=8_000)
     notes: str | None = Field(default=None, max_length=4_000)
     reason: str | None = Field(default=None, max_length=1_000)

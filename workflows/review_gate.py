@@ -137,6 +137,11 @@ class ReviewGate:
                 f"{view.ticket_id} is at revision {current}; look at the current draft and "
                 "review again"
             )
+        if decision.saw_no_draft and current is not None:
+            return (
+                f"this review was made without a draft, but ticket {view.ticket_id} now has draft "
+                f"revision {current}; look at it and review again"
+            )
         if decision.action is ReviewAction.APPROVE and view.draft is None:
             return (
                 f"ticket {view.ticket_id} has no draft to approve; edit (write the reply), "

@@ -214,6 +214,8 @@ async def review(
             action=action,
             reviewer=current.account.name,
             revision=int(revision) if revision.strip() else None,
+            # The page showed no draft: refused if one has been written since.
+            saw_no_draft=not revision.strip(),
             edited_text=edited_text if action == ReviewAction.EDIT else None,
             notes=notes if action == ReviewAction.REWORK else None,
             reason=reason if action == ReviewAction.REJECT else None,

@@ -215,6 +215,12 @@ async def test_reviews_are_refused_with_409_when_stale_or_not_waiting_and_404_wh
     stale = await http.post(
         url, headers=bearer(tokens.review), json={"action": "approve", "revision": revision + 1}
     )
+    # Made on a page that showed no draft: never applied to one its reviewer did not see.
+    unseen = await http.post(
+        url,
+        headers=bearer(tokens.review),
+        json={"action": "reject", "revision": None, "reason": "no answer yet"},
+    )
     approved = await http.post(
         url, headers=bearer(tokens.review), json={"action": "approve", "revision": revision}
     )
@@ -232,6 +238,8 @@ async def test_reviews_are_refused_with_409_when_stale_or_not_waiting_and_404_wh
 
     assert stale.status_code == 409
     assert f"is at revision {revision}; look at the current draft" in stale.json()["message"]
+    assert unseen.status_code == 409
+    assert f"now has draft revision {revision}; look at it" in unseen.json()["message"]
     assert approved.status_code == 200, approved.text
     assert approved.json()["action"] == "approve" and approved.json()["revision"] == revision
     # The reviewer is the token's holder: nobody named themselves in the body.
@@ -255,10 +263,17 @@ async def test_a_review_that_names_its_own_reviewer_or_misses_its_fields_is_refu
         url, headers=bearer(tokens.review), json={"action": "rework", "revision": 1}
     )
     no_revision = await http.post(url, headers=bearer(tokens.review), json={"action": "approve"})
+    approve_with_text = await http.post(
+        url,
+        headers=bearer(tokens.review),
+        json={"action": "approve", "revision": 1, "edited_text": "my corrected reply"},
+    )
 
     assert named.status_code == 422 and "field 'reviewer'" in named.json()["problems"][0]
     assert no_notes.status_code == 422 and "a rework needs notes" in no_notes.json()["message"]
     assert no_revision.status_code == 422 and "field 'revision'" in no_revision.text
+    assert approve_with_text.status_code == 422
+    assert "edited_text is only read by action 'edit'" in approve_with_text.json()["message"]
 
 
 async def test_roles_decide_who_may_submit_read_and_review(

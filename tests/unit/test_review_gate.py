@@ -1,0 +1,41 @@
+"""Which reviews the gate refuses before applying them (workflows/review_gate.py ``problem``):
+a review made on a page that showed no draft is never applied to a draft written since."""
+
+from policy.transitions import TicketState
+from shared.review import ReviewAction, ReviewDecision
+from shared.tickets import Ticket
+from shared.view import DraftRecord
+from workflows.review_gate import ReviewGate
+from workflows.ticket_record import TicketRecord
+
+
+def waiting_gate(draft_revision: int | None) -> ReviewGate:
+    record = TicketRecord(Ticket(ticket_id="T-1", subject="Refund", body="Where is it?"))
+    record.view.state = TicketState.AWAITING_REVIEW
+    if draft_revision is not None:
+        record.view.draft = DraftRecord(revision=draft_revision, text="Here.", author="resolver")
+    gate = ReviewGate(record)
+    gate._accepting = True  # as while it waits for a person
+    return gate
+
+
+def reject(**fields: object) -> ReviewDecision:
+    return ReviewDecision.model_validate({"action": ReviewAction.REJECT, "reason": "x", **fields})
+
+
+def test_a_review_made_without_a_draft_applies_while_there_is_none() -> None:
+    assert waiting_gate(None).problem(reject(saw_no_draft=True)) is None
+
+
+def test_a_review_made_without_a_draft_is_refused_once_one_is_written() -> None:
+    problem = waiting_gate(1).problem(reject(saw_no_draft=True))
+
+    assert problem is not None
+    assert "made without a draft, but ticket T-1 now has draft revision 1" in problem
+
+
+def test_a_review_that_names_no_revision_and_does_not_say_it_saw_none_applies() -> None:
+    """The CLI's and the Web UI signal's reviews, and those of histories from before the field:
+    as before, they apply to the current draft."""
+    assert waiting_gate(2).problem(reject()) is None
+    assert waiting_gate(2).problem(reject(revision=2, saw_no_draft=False)) is None
