@@ -1,8 +1,9 @@
 """The HTTP side of the codec server: Temporal's remote codec protocol with an origin allow-list
 and optional bearer tokens.
 
-Protocol: ``POST .../encode`` and ``POST .../decode`` (only the last path segment matters; the
-namespace comes from the path, ``/{namespace}/decode``, or the ``X-Namespace`` header), body and
+Protocol: ``POST .../encode`` and ``POST .../decode`` (only the last path segment matters, so a
+proxy may put the server under a prefix; the namespace comes from the ``X-Namespace`` header, or
+else from a one-segment prefix, ``/{namespace}/decode``), body and
 answer ``{"payloads": [...]}`` in protobuf JSON. Browsers (the Web UI) send a CORS preflight
 first; a request from an origin that is not allowed is refused outright (403), not just left
 without CORS headers, so no page elsewhere can use a user's network position to decrypt.
@@ -19,7 +20,7 @@ from temporalio.api.common.v1 import Payloads
 from temporalio.converter import DataConverter
 
 from codec_server.payloads import decode_payloads, encode_payloads
-from codec_server.settings import MAX_BODY_BYTES, CodecServerSettings
+from codec_server.settings import MAX_BODY_BYTES, CodecServerSettings, normal_origin
 
 ALLOWED_HEADERS = ["content-type", "x-namespace", "authorization"]
 
@@ -48,7 +49,7 @@ def build_app(converter: DataConverter, settings: CodecServerSettings) -> FastAP
 
     def refusal(request: Request) -> JSONResponse | None:
         origin = request.headers.get("origin")
-        if origin is not None and origin.rstrip("/") not in allowed:
+        if origin is not None and normal_origin(origin) not in allowed:
             return _error(403, f"origin {origin[:100]} is not allowed to use this codec server")
         if settings.auth_token is not None:
             given = request.headers.get("authorization", "")
@@ -57,7 +58,10 @@ def build_app(converter: DataConverter, settings: CodecServerSettings) -> FastAP
                 token.strip().encode(), settings.auth_token.encode()
             ):
                 return _error(401, "a bearer token is required (Authorization: Bearer ...)")
-        namespace = request.path_params.get("namespace") or request.headers.get("x-namespace")
+        # The header the Web UI and the CLI send wins; without it, a one-segment prefix is the
+        # namespace (``/{namespace}/decode``). A longer prefix (a proxy's) names none.
+        prefix = request.path_params.get("prefix") or ""
+        namespace = request.headers.get("x-namespace") or (prefix if "/" not in prefix else None)
         if namespace and namespace != settings.namespace:
             return _error(404, f"this codec server serves namespace {settings.namespace}")
         return None
@@ -77,12 +81,12 @@ def build_app(converter: DataConverter, settings: CodecServerSettings) -> FastAP
         return Response(json_format.MessageToJson(result), media_type="application/json")
 
     @app.post("/decode")
-    @app.post("/{namespace}/decode")
+    @app.post("/{prefix:path}/decode")
     async def decode(request: Request) -> Response:
         return await handle(request, decode=True)
 
     @app.post("/encode")
-    @app.post("/{namespace}/encode")
+    @app.post("/{prefix:path}/encode")
     async def encode(request: Request) -> Response:
         return await handle(request, decode=False)
 

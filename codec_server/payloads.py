@@ -13,9 +13,6 @@ from collections.abc import Sequence
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import DataConverter
 
-from shared.encryption.codec import PayloadDecryptionError, UnknownEncryptionKey
-from shared.stores.errors import PayloadIntegrityError, PayloadMissing
-
 log = logging.getLogger("codec_server")
 
 
@@ -25,10 +22,16 @@ async def _resolve_reference(converter: DataConverter, payload: Payload) -> Payl
     try:
         # The SDK's own retrieval step (the one DataConverter.decode runs before the codec).
         [resolved] = await converter._external_retrieve_payload_sequence([payload])
-    except (PayloadMissing, PayloadIntegrityError, OSError, RuntimeError) as err:
-        log.warning("a stored payload could not be resolved: %s", err)
+    except Exception as err:  # one payload's trouble never fails the others
+        log.warning("a stored payload could not be resolved: %s", _described(err))
         return payload
     return resolved
+
+
+def _described(err: Exception) -> str:
+    """The error's kind and message (the project's errors name keys, ids and stores, never
+    plaintext), cut short."""
+    return f"{type(err).__name__}: {str(err)[:300]}"
 
 
 async def decode_payloads(converter: DataConverter, payloads: Sequence[Payload]) -> list[Payload]:
@@ -38,8 +41,8 @@ async def decode_payloads(converter: DataConverter, payloads: Sequence[Payload])
         if converter.payload_codec is not None:
             try:
                 [payload] = await converter.payload_codec.decode([payload])
-            except (UnknownEncryptionKey, PayloadDecryptionError) as err:
-                log.warning("a payload was left encoded: %s", err)
+            except Exception as err:  # the UI shows this one as it is stored
+                log.warning("a payload was left encoded: %s", _described(err))
         out.append(payload)
     return out
 

@@ -26,12 +26,35 @@ DEFAULT_PORT: Final = 8081
 MAX_BODY_BYTES: Final = 16 * 1024 * 1024
 
 
+DEFAULT_PORTS: Final = {"http": 80, "https": 443}
+
+
+def normal_origin(text: str) -> str | None:
+    """An origin as browsers send it (lower-case scheme and host, no default port, no trailing
+    slash), or None when ``text`` is not one."""
+    parts = urlsplit(text.strip().rstrip("/"))
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    if scheme not in DEFAULT_PORTS or not parts.hostname or parts.path or parts.query:
+        return None
+    host = parts.hostname.lower()
+    if ":" in host:  # IPv6
+        host = f"[{host}]"
+    return (
+        f"{scheme}://{host}"
+        if port in (None, DEFAULT_PORTS[scheme])
+        else f"{scheme}://{host}:{port}"
+    )
+
+
 def parse_origin(text: str) -> str:
-    origin = text.strip().rstrip("/")
-    parts = urlsplit(origin)
-    if parts.scheme not in ("http", "https") or not parts.netloc or parts.path:
+    origin = normal_origin(text)
+    if origin is None:
         raise ConfigError(
-            f"TICKETS_CODEC_ALLOWED_ORIGINS: {origin!r} is not an origin "
+            f"TICKETS_CODEC_ALLOWED_ORIGINS: {text.strip()!r} is not an origin "
             "(scheme://host[:port], e.g. http://localhost:8233)"
         )
     return origin

@@ -5,6 +5,7 @@ import asyncio
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import httpx2
@@ -20,9 +21,10 @@ class CodecServerProcess:
         self,
         data_dir: Path,
         port: int,
-        allowed_origin: str,
+        allowed_origins: str | Sequence[str],
         extra_env: dict[str, str] | None = None,
     ) -> None:
+        origins = [allowed_origins] if isinstance(allowed_origins, str) else allowed_origins
         self.port = port
         self.log_path = data_dir / "codec-server.log"
         self._command = [
@@ -34,8 +36,7 @@ class CodecServerProcess:
             "127.0.0.1",
             "--port",
             str(port),
-            "--allow-origin",
-            allowed_origin,
+            *(arg for origin in origins for arg in ("--allow-origin", origin)),
         ]
         self._env = {
             **os.environ,

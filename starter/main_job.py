@@ -179,7 +179,9 @@ async def _ensure_server(
         raise ServerUnreachable(f"cannot reach the Temporal server at {conn.describe()}")
     ui_port = args.ui_port if args.ui_port is not None else port + 1000
     codec_port = args.codec_port if args.codec_port is not None else ui_port + 1
-    codec = CodecServerProcess(settings.data_dir(), codec_port, f"http://localhost:{ui_port}")
+    # The Web UI as a browser on this machine may name it: either loopback spelling.
+    ui_origins = [f"http://localhost:{ui_port}", f"http://127.0.0.1:{ui_port}"]
+    codec = CodecServerProcess(settings.data_dir(), codec_port, ui_origins)
     server = EmbeddedServer(
         settings.data_dir(),
         host="127.0.0.1",

@@ -44,7 +44,7 @@ def _valid_key_id(key_id: object) -> bool:
     return (
         isinstance(key_id, str)
         and 0 < len(key_id) <= MAX_KEY_ID_CHARS
-        and all(c.isalnum() or c in "-_." for c in key_id)
+        and all((c.isascii() and c.isalnum()) or c in "-_." for c in key_id)
     )
 
 
@@ -100,8 +100,8 @@ def parse_key_ring(text: str, source: str) -> KeyRing:
     for key_id, encoded in raw["keys"].items():
         if not _valid_key_id(key_id):
             raise ConfigError(
-                f"{source}: a key id must be 1-{MAX_KEY_ID_CHARS} letters, digits, '-', '_' or "
-                f"'.' (got one of {len(str(key_id))} characters)"
+                f"{source}: a key id must be 1-{MAX_KEY_ID_CHARS} ASCII letters, digits, '-', "
+                f"'_' or '.' (got one of {len(str(key_id))} characters)"
             )
         if not isinstance(encoded, str):
             raise ConfigError(f"{source}: key {key_id} must be a base64 string")
