@@ -24,6 +24,7 @@ from shared.operation_errors import (
     ReviewTimeout,
     ServerUnreachable,
     TicketNotFound,
+    TicketUnreadable,
 )
 
 log = logging.getLogger("api")
@@ -48,12 +49,15 @@ DESCRIPTIONS = {
     413: "the request body is larger than the API accepts",
     422: "the request does not validate; problems names each field",
     429: "too many requests for this token; Retry-After says when to try again",
+    502: "the ticket exists but cannot be read: its worker failed the status query, or a key "
+    "is missing",
     503: "Temporal is unreachable, or no worker is running",
     504: "no worker answered in time",
 }
 
 _OPERATION_STATUS: list[tuple[type[OperationError], int]] = [
     (TicketNotFound, 404),
+    (TicketUnreadable, 502),
     (ReviewRefused, 409),
     (ReviewTimeout, 504),
     (NoWorker, 503),

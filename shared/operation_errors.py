@@ -20,6 +20,11 @@ class ReviewRefused(OperationError):
     """The ticket exists but this review cannot apply: not waiting, stale revision, ..."""
 
 
+class TicketUnreadable(OperationError):
+    """The ticket exists but cannot be read: its worker failed the status query (a workflow
+    that no longer replays, a key the worker lacks) or this process cannot decode the answer."""
+
+
 class NoWorker(OperationError):
     """The server is there, but no worker processes tickets."""
 

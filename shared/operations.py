@@ -16,6 +16,8 @@ from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
     WorkflowHandle,
+    WorkflowQueryFailedError,
+    WorkflowQueryRejectedError,
     WorkflowUpdateFailedError,
 )
 from temporalio.common import (
@@ -35,12 +37,14 @@ from policy.transitions import TERMINAL_STATES, TicketState
 from shared import names, telemetry
 from shared import search_attributes as sa
 from shared.agents import Category, Priority
+from shared.encryption.codec import PayloadDecryptionError, UnknownEncryptionKey
 from shared.operation_errors import (
     NoWorker,
     OperationError,
     ReviewRefused,
     ReviewTimeout,
     TicketNotFound,
+    TicketUnreadable,
 )
 from shared.review import ReviewDecision, ReviewReceipt
 from shared.search_attribute_setup import ensure_search_attributes
@@ -231,6 +235,26 @@ async def ticket_status(client: Client, ticket_id: str) -> TicketView:
         if err.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
             raise _no_worker(f"the status query for {ticket_id}") from None
         raise
+    except (WorkflowQueryFailedError, WorkflowQueryRejectedError) as err:
+        # With the project's failure converter the worker's message is encrypted, and a failed
+        # query carries only the gRPC status's text: "Encoded failure".
+        said = "" if str(err) == ENCODED_FAILURE else f": {_cut(str(err))}"
+        raise TicketUnreadable(
+            f"the worker could not answer the status query for ticket {ticket_id}{said} "
+            "(the worker's log says why)"
+        ) from None
+    except (UnknownEncryptionKey, PayloadDecryptionError) as err:
+        raise TicketUnreadable(
+            f"ticket {ticket_id}'s status cannot be decrypted here: {err}"
+        ) from None
+
+
+# What the SDK's failure converter puts in place of a message it encrypted.
+ENCODED_FAILURE = "Encoded failure"
+
+
+def _cut(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def ticket_query(

@@ -34,7 +34,7 @@ MAX_PAGE_TOKEN_CHARS = 4_096
 @router.get(
     "/tickets/{ticket_id}",
     response_model=TicketDetail,
-    responses=responses(401, 403, 404, 422, 503),
+    responses=responses(401, 403, 404, 422, 502, 503),
     summary="one ticket: the customer's message and the workflow's view",
 )
 async def get_ticket(ticket_id: TicketIdPath, _: Reader, client: Temporal) -> TicketDetail:

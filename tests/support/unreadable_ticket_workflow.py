@@ -1,0 +1,23 @@
+"""A test-only stand-in for a ticket whose worker fails its status query (as a workflow that no
+longer replays, or a worker missing a key, would): it answers the status query with an error.
+Its own module with few imports: the workflow sandbox re-imports the module a workflow is
+defined in."""
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+from shared import names
+
+NAME = "UnreadableTicketFake"
+PROBLEM = "the view cannot be built"
+
+
+@workflow.defn(name=NAME)
+class UnreadableTicketFake:
+    @workflow.run
+    async def run(self) -> None:
+        await workflow.wait_condition(lambda: False)
+
+    @workflow.query(name=names.STATUS_QUERY)
+    def status(self) -> None:
+        raise ApplicationError(PROBLEM)
