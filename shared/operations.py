@@ -276,6 +276,39 @@ def ticket_query(
     return query
 
 
+# The waiting tickets the review queue reads to find the most urgent: the server lists newest
+# first and SQL visibility cannot sort by a search attribute, so the queue reads them all (the
+# visibility records only; memos are decoded for the tickets shown) up to this many.
+REVIEW_SCAN_LIMIT = 20_000
+
+
+class ReviewQueueRead(BaseModel):
+    tickets: list[TicketSummary]  # the most urgent, oldest SLA deadline first (none last)
+    waiting: int  # tickets read as waiting (all of them unless ``more``)
+    more: bool  # more than REVIEW_SCAN_LIMIT wait: the most urgent of the first read
+
+
+def _deadline_order(execution: Any) -> tuple[bool, datetime]:
+    deadline = execution.typed_search_attributes.get(sa.TICKET_SLA_DEADLINE)
+    return deadline is None, deadline or datetime.min.replace(tzinfo=UTC)
+
+
+async def review_queue(
+    client: Client, shown: int, scan_limit: int = REVIEW_SCAN_LIMIT
+) -> ReviewQueueRead:
+    """The ``shown`` tickets waiting for a person with the oldest SLA deadlines: the oldest are
+    the most overdue, and the server would list them last."""
+    waiting = []
+    query = ticket_query(TicketState.AWAITING_REVIEW)
+    async for execution in client.list_workflows(query, limit=scan_limit + 1):
+        waiting.append(execution)
+    more = len(waiting) > scan_limit
+    waiting = waiting[:scan_limit]
+    urgent = sorted(waiting, key=_deadline_order)[:shown]
+    tickets = [summary_from_execution(e, dict(await e.memo())) for e in urgent]
+    return ReviewQueueRead(tickets=tickets, waiting=len(waiting), more=more)
+
+
 async def list_tickets(
     client: Client, state: TicketState | None = None, limit: int | None = None
 ) -> list[TicketSummary]:

@@ -130,9 +130,8 @@ async def queue(request: Request, done: str | None = None, ticket: str | None = 
         return _to_sign_in()
     try:
         client = await temporal(request).client()
-        waiting = reports.review_queue(
-            await ops.list_tickets(client, TicketState.AWAITING_REVIEW, limit=QUEUE_LIMIT)
-        )
+        read = await ops.review_queue(client, QUEUE_LIMIT)
+        waiting = reports.review_queue(read.tickets)
         unanswered, _ = await ops.ticket_page(
             client, ops.ticket_query(TicketState.UNANSWERED), UNANSWERED_SHOWN
         )
@@ -147,6 +146,8 @@ async def queue(request: Request, done: str | None = None, ticket: str | None = 
         {
             "session": current,
             "tickets": waiting,
+            "waiting": read.waiting,
+            "more": read.more,
             "unanswered": unanswered,
             "notice": notice,
             "refresh": QUEUE_REFRESH_SECONDS,

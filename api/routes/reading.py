@@ -77,14 +77,12 @@ async def list_tickets(
     summary="tickets waiting for a person, oldest SLA deadline first",
 )
 async def review_queue(_: Reader, client: Temporal) -> ReviewQueue:
-    waiting = await ops.list_tickets(
-        client, TicketState.AWAITING_REVIEW, limit=REVIEW_QUEUE_LIMIT + 1
-    )
-    queue = reports.review_queue(waiting)[:REVIEW_QUEUE_LIMIT]
+    read = await ops.review_queue(client, REVIEW_QUEUE_LIMIT)
+    queue = reports.review_queue(read.tickets)
     return ReviewQueue(
         tickets=queue,
         escalated=sum(t.escalated for t in queue),
-        truncated=len(waiting) > REVIEW_QUEUE_LIMIT,
+        truncated=read.more or read.waiting > len(queue),
     )
 
 
