@@ -195,7 +195,11 @@ def key_ring_of(converter: DataConverter) -> KeyRing | None:
 
 def describe_encryption(converter: DataConverter) -> str:
     """One line for start-up output: what protects payloads (key ids, never keys)."""
-    ring = key_ring_of(converter)
+    return describe_key_ring(key_ring_of(converter))
+
+
+def describe_key_ring(ring: KeyRing | None) -> str:
+    """The same line for a process that has a ring (or none) but no converter yet."""
     if ring is None:
         return (
             "payload encryption OFF: ticket text is stored readable in Temporal and the payload "

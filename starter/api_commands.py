@@ -14,6 +14,9 @@ from api.accounts import (
     token_hash,
 )
 from api.settings import ApiSettings, ApiSettingsError
+from shared.data_converter import describe_key_ring
+from shared.encryption.keyring import load_key_ring
+from shared.settings import ConfigError
 from starter import render
 from starter.errors import EXIT_OK, CliError
 
@@ -42,9 +45,14 @@ async def cmd_serve(args: argparse.Namespace) -> int:
         raise CliError(str(err)) from None
     if not tokens.accounts:
         raise CliError(f"{settings.tokens_file}: holds no tokens; nobody could use the API")
+    try:
+        ring = load_key_ring()  # the ring the API's client will use: said before it serves
+    except ConfigError as err:
+        raise CliError(str(err)) from None
     render.console(stderr=True).print(
         f"API on http://{settings.host}:{settings.port} (OpenAPI at /docs, console at /console), "
-        f"{len(tokens.accounts)} token(s) from {settings.tokens_file}"
+        f"{len(tokens.accounts)} token(s) from {settings.tokens_file}; "
+        f"{describe_key_ring(ring)}"
     )
     await build_server(settings, tokens).serve()
     return EXIT_OK

@@ -4,9 +4,11 @@ import re
 
 from temporalio.client import Client
 
+from shared.data_converter import describe_encryption, key_ring_of
 from shared.settings import ConfigError
 from shared.temporal_client import connect, connection_settings
 from starter.errors import CliError, ServerUnreachable
+from starter.render import console
 
 
 async def open_client() -> Client:
@@ -24,3 +26,11 @@ async def open_client() -> Client:
             f"cannot reach the Temporal server at {settings.describe()}: {cause}. "
             "Start one with `make run RUN_ARGS=--keep-running`, or set TEMPORAL_ADDRESS."
         ) from None
+
+
+def warn_if_unencrypted(client: Client) -> None:
+    """Commands that send customer text say so when this process would send it readable (no key
+    ring here: started from another directory, or without TICKETS_ENCRYPTION_KEYS), since the
+    workers accept unencrypted input and nothing else would notice."""
+    if key_ring_of(client.data_converter) is None:
+        console(stderr=True).print(f"warning: {describe_encryption(client.data_converter)}")

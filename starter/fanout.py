@@ -34,7 +34,7 @@ from shared.orchestration import (
 from shared.swarm import SwarmItem, SwarmProgress, SwarmResult, SwarmSettings, SwarmState
 from shared.tickets import Ticket
 from starter import render
-from starter.connection import open_client
+from starter.connection import open_client, warn_if_unencrypted
 from starter.errors import EXIT_OK, EXIT_PARTIAL, CliError
 from starter.inputs import read_jsonl, read_swarm_items
 
@@ -226,6 +226,7 @@ async def cmd_plan(args: argparse.Namespace) -> int:
     if len(args.task) > MAX_TASK_CHARS:
         raise CliError(f"the task is {len(args.task):,} characters; at most {MAX_TASK_CHARS:,}")
     client = await open_client()
+    warn_if_unencrypted(client)
     workflow_id, result = await run_plan(client, args.task, args.id, args.wait)
     if result is None:
         render.console().print(
@@ -251,6 +252,7 @@ async def cmd_swarm(args: argparse.Namespace) -> int:
         max_failure_rate=args.max_failure_rate,
     )
     client = await open_client()
+    warn_if_unencrypted(client)
     workflow_id, result = await run_swarm(client, items, settings, args.id)
     if args.output:
         write_outputs(Path(args.output), result)
@@ -272,6 +274,7 @@ async def cmd_batch(args: argparse.Namespace) -> int:
         raise CliError(f"no tickets to submit in {args.file}")
     settings = _settings(BatchSettings, window=args.window, tickets_per_run=args.tickets_per_run)
     client = await open_client()
+    warn_if_unencrypted(client)
     tickets = [p.ticket for p in parsed]
     workflow_id, progress = await run_batch(client, tickets, settings, args.id, args.wait)
     if progress is None:

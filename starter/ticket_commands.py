@@ -15,7 +15,7 @@ from shared.review import ReviewAction, ReviewDecision
 from shared.view import TicketView
 from starter import render
 from starter.arguments import positive_int, state_argument
-from starter.connection import open_client
+from starter.connection import open_client, warn_if_unencrypted
 from starter.errors import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, CliError, NoWorker
 from starter.inputs import InputError, ParsedTicket, read_jsonl, ticket_from_mapping
 
@@ -53,6 +53,7 @@ async def cmd_submit(args: argparse.Namespace) -> int:
     outcomes: list[ops.SubmitOutcome] = []
     if parsed:
         client = await open_client()
+        warn_if_unencrypted(client)
         outcomes = await ops.submit_tickets(client, [p.ticket for p in parsed])
         for outcome, p in zip(outcomes, parsed, strict=True):
             outcome.source, outcome.line = p.source, p.line
