@@ -12,6 +12,10 @@ from shared.provider_config import RateControl
 MAX_DECLARED_PER_SECOND = 10_000.0
 # Longest cool-down a configuration may ask for: a provider back after an hour is a new day.
 MAX_COOL_DOWN_SECONDS = 3600.0
+# A controller run continues as new at least this often (since patch "renewed-runs"), idle or
+# not, so no run's history holds payloads older than this: a key retired after the namespace's
+# retention plus the longest-open ticket (docs/privacy.md) is never needed to replay one.
+RENEW_AFTER_SECONDS = 24 * 3600.0
 
 
 class OutcomeReport(BaseModel):
@@ -66,6 +70,8 @@ class ControllerInput(BaseModel):
     mode: RateControl = "adaptive"
     # Reports that arrived after the last tick of the previous run (continue-as-new).
     pending: OutcomeReport = Field(default_factory=OutcomeReport)
+    # Each run continues as new after this long at most (runs since patch "renewed-runs").
+    renew_after_seconds: float = Field(default=RENEW_AFTER_SECONDS, gt=0)
 
 
 class QueueRateChange(BaseModel):

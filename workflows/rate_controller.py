@@ -5,8 +5,9 @@ Why a workflow: it must be exactly one for all workers (a fixed id per queue; a 
 start finds it running), survive worker restarts with what it learnt, and keep time for the
 breaker's cool-down. Workers report outcome counts with a signal about twice a second each (not
 one per call), so a busy queue adds a handful of history events per second; the run continues as
-new every ``TICKS_PER_RUN`` ticks to keep its history short. With no reports it waits on a
-condition, not a timer: an idle provider costs nothing.
+new every ``TICKS_PER_RUN`` ticks to keep its history short, and at least once a day (so no
+run needs a key retired since). With no reports it waits on a condition and that one daily
+timer: an idle provider costs a few events a day.
 
 The rules (AIMD, breaker) are policy/adaptive_rate.py; the rate is applied by an activity
 (activities/queue_rate.py) because it is a call to the server's task-queue configuration API.
@@ -51,6 +52,11 @@ PATCH_DECLARED_LIMITS: Final = "declared-limits"
 # MAX_PROBE_STEPS): different rates once a probe runs that long, so runs from before replay
 # without it.
 PATCH_CAPPED_PROBES: Final = "capped-probe-steps"
+# A run continues as new once it is ``renew_after_seconds`` old (a day by default), idle or not:
+# an idle controller waited on a condition for as long as its provider stayed idle, months
+# perhaps, and its history (its start input, its reports) stayed encrypted with the key of its
+# day, needed again at the next replay after that key was retired. One timer per run.
+PATCH_RENEWED_RUNS: Final = "renewed-runs"
 
 
 def _seconds(moment: timedelta) -> float:
@@ -63,6 +69,8 @@ class ProviderRateController:
     def __init__(self, start: ControllerInput) -> None:
         self._state = start.state
         self._pending = start.pending
+        self._renew = False  # this run is old enough to continue as new (renewed-runs)
+        self._renewal: asyncio.Task[None] | None = None
 
     @workflow.signal(name=names.RATE_REPORT_SIGNAL)
     def outcomes(self, report: OutcomeReport) -> None:
@@ -80,6 +88,10 @@ class ProviderRateController:
         steady_probes = workflow.patched(PATCH_STEADY_PROBES)
         declared_limits = workflow.patched(PATCH_DECLARED_LIMITS)
         capped_probes = workflow.patched(PATCH_CAPPED_PROBES)
+        if workflow.patched(PATCH_RENEWED_RUNS):
+            # Kept on the instance (a task nothing refers to may be collected); a timer still
+            # pending when the run continues as new goes with it, no command to cancel it.
+            self._renewal = self._renew_after(start.renew_after_seconds)
         learns = start.mode == "adaptive"
         # The rate in force when this run starts: the worker set the starting rate, or the
         # previous run applied this state's rate before continuing as new.
@@ -92,7 +104,7 @@ class ProviderRateController:
             applied = None if nothing_declared else round(applied, 3)
         last = workflow.now()
         for _ in range(TICKS_PER_RUN):
-            if workflow.info().is_continue_as_new_suggested():
+            if workflow.info().is_continue_as_new_suggested() or self._renew:
                 break
             if self._state.phase == "open":
                 # Paused: no calls, no reports; wake when the cool-down ends.
@@ -100,7 +112,9 @@ class ProviderRateController:
                 await workflow.sleep(max(left, 0.0))
             else:
                 if self._pending.empty():
-                    await workflow.wait_condition(lambda: not self._pending.empty())
+                    await workflow.wait_condition(lambda: not self._pending.empty() or self._renew)
+                    if self._renew:
+                        break  # the reports that woke it, if any, go to the next run
                     last = max(last, workflow.now() - REPORT_COVERS)
                 # Bad news is acted on when it arrives (every 429 sent meanwhile is wasted);
                 # good news waits for the tick, so increases are measured over a whole one.
@@ -143,6 +157,13 @@ class ProviderRateController:
         workflow.continue_as_new(
             start.model_copy(update={"state": self._state, "pending": self._pending})
         )
+
+    def _renew_after(self, seconds: float) -> "asyncio.Task[None]":
+        async def later() -> None:
+            await workflow.sleep(seconds, summary="renew this run (continue as new)")
+            self._renew = True
+
+        return asyncio.create_task(later())
 
     async def _apply(self, queue: str, rate: float | None, learns: bool = True) -> bool:
         """Set ``rate`` on the queue (None: remove the queue's rate)."""

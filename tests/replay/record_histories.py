@@ -232,7 +232,9 @@ async def record_fanout() -> None:
 
 # v1: before the "steady-probes" rules; v2: before "declared-limits"; v3: before
 # "capped-probe-steps"
-CONTROLLER_VERSION = "v4"
+CONTROLLER_VERSION = "v5"
+# v5: runs renew themselves (patch renewed-runs: a timer at the start; the scenario is shorter
+# than a day, so the recorded run does not reach it).
 # v4 climbs longer (45 reports, ~16 ticks): a probe runs past the step where v4 stops growing
 # (the set-rate activities carry other rates; their commands are the same).
 CLIMB_REPORTS, CLIMB_INTERVAL = 45, 0.35

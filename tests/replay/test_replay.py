@@ -8,16 +8,18 @@ replayed by the ``replay_check`` fixture.
 
 import itertools
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from temporalio.client import WorkflowHistory
 
-from shared.rate_control import QueueRateChange
+from shared.rate_control import RENEW_AFTER_SECONDS, QueueRateChange
 from tests.support.temporal import ALL_WORKFLOWS, CONVERTER, new_replayer
 from workflows.rate_controller import (
     PATCH_CAPPED_PROBES,
     PATCH_DECLARED_LIMITS,
+    PATCH_RENEWED_RUNS,
     PATCH_STEADY_PROBES,
 )
 from workflows.review_gate import PATCH_REVIEW_FINAL_DEADLINE
@@ -131,6 +133,21 @@ async def test_rate_controllers_from_before_and_after_capped_probe_steps_are_com
     assert growing == sorted(growing) and growing[-1] >= 2.5 * growing[0]
     assert len(capped) >= 5
     assert max(capped) <= 2 * capped[0] + 0.001
+
+
+def test_rate_controllers_from_before_and_after_renewed_runs_are_committed() -> None:
+    """Both sides of the ``renewed-runs`` patch (a timer at each run's start): v4 replays
+    without it, v5 with it (both replay: test_a_released_history_replays_without_...)."""
+    v4 = FOLDER / "providerratecontroller-v4-controller.json"
+    v5 = FOLDER / "providerratecontroller-v5-controller.json"
+    assert PATCH_RENEWED_RUNS not in patches(v4)
+    assert PATCH_RENEWED_RUNS in patches(v5)
+    timers = [
+        e.timer_started_event_attributes.start_to_fire_timeout.ToTimedelta()
+        for e in load(v5).events
+        if e.HasField("timer_started_event_attributes")
+    ]
+    assert timedelta(seconds=RENEW_AFTER_SECONDS) in timers  # its summary is encrypted
 
 
 async def test_a_controller_taking_only_declared_limits_set_them_and_nothing_else() -> None:
