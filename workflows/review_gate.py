@@ -137,15 +137,26 @@ class ReviewGate:
                 f"{view.ticket_id} is at revision {current}; look at the current draft and "
                 "review again"
             )
-        if decision.saw_no_draft and current is not None:
-            return (
-                f"this review was made without a draft, but ticket {view.ticket_id} now has draft "
-                f"revision {current}; look at it and review again"
-            )
         if decision.action is ReviewAction.APPROVE and view.draft is None:
             return (
                 f"ticket {view.ticket_id} has no draft to approve; edit (write the reply), "
                 "rework or reject it"
+            )
+        return None
+
+    def admission_problem(self, decision: ReviewDecision) -> str | None:
+        """Why the update's validator refuses ``decision`` before anything is written: what
+        ``problem`` says, and a review made on a page that showed no draft once a draft exists.
+        The second is asked here only: the handler, which runs again on replay without the
+        validator, asks ``problem`` alone, so an update accepted before this rule (or by a
+        worker without it) replays as it was applied."""
+        if problem := self.problem(decision):
+            return problem
+        view = self._record.view
+        if decision.saw_no_draft and view.draft is not None:
+            return (
+                f"this review was made without a draft, but ticket {view.ticket_id} now has draft "
+                f"revision {view.draft.revision}; look at it and review again"
             )
         return None
 

@@ -480,7 +480,7 @@ class TicketWorkflow:
     @submit_review.validator
     def _validate_review(self, decision: ReviewDecision) -> None:
         # Runs before the update is written to history: a refused review leaves no trace.
-        if problem := self._reviews.problem(decision):
+        if problem := self._reviews.admission_problem(decision):
             raise ValueError(problem)
 
     # ---- queries ---------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""Which reviews the gate refuses before applying them (workflows/review_gate.py ``problem``):
-a review made on a page that showed no draft is never applied to a draft written since."""
+"""Which reviews the gate refuses before applying them (workflows/review_gate.py): a review made
+on a page that showed no draft is refused by the update's validator once a draft exists, and
+never by the handler, which replays without the validator."""
 
 from policy.transitions import TicketState
 from shared.review import ReviewAction, ReviewDecision
@@ -24,18 +25,24 @@ def reject(**fields: object) -> ReviewDecision:
 
 
 def test_a_review_made_without_a_draft_applies_while_there_is_none() -> None:
-    assert waiting_gate(None).problem(reject(saw_no_draft=True)) is None
+    assert waiting_gate(None).admission_problem(reject(saw_no_draft=True)) is None
 
 
 def test_a_review_made_without_a_draft_is_refused_once_one_is_written() -> None:
-    problem = waiting_gate(1).problem(reject(saw_no_draft=True))
+    problem = waiting_gate(1).admission_problem(reject(saw_no_draft=True))
 
     assert problem is not None
     assert "made without a draft, but ticket T-1 now has draft revision 1" in problem
 
 
+def test_the_handler_does_not_refuse_what_a_validator_accepted() -> None:
+    """An update a worker without the rule accepted (a new API, an old worker) replays on a new
+    worker through the handler alone: it must apply as it did, or the replay breaks."""
+    assert waiting_gate(1).problem(reject(saw_no_draft=True)) is None
+
+
 def test_a_review_that_names_no_revision_and_does_not_say_it_saw_none_applies() -> None:
     """The CLI's and the Web UI signal's reviews, and those of histories from before the field:
     as before, they apply to the current draft."""
-    assert waiting_gate(2).problem(reject()) is None
-    assert waiting_gate(2).problem(reject(revision=2, saw_no_draft=False)) is None
+    assert waiting_gate(2).admission_problem(reject()) is None
+    assert waiting_gate(2).admission_problem(reject(revision=2, saw_no_draft=False)) is None
