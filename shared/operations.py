@@ -245,7 +245,8 @@ async def ticket_status(client: Client, ticket_id: str) -> TicketView:
         ) from None
     except (UnknownEncryptionKey, PayloadDecryptionError) as err:
         raise TicketUnreadable(
-            f"ticket {ticket_id}'s status cannot be decrypted here: {err}"
+            f"ticket {ticket_id}'s status cannot be decrypted here: {err} (is this process using "
+            "the same encryption keys as the worker? docs/privacy.md)"
         ) from None
 
 

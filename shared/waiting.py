@@ -12,7 +12,7 @@ from temporalio.service import RPCError
 from policy.transitions import SETTLED_STATES, TicketState
 from shared import names
 from shared import search_attributes as sa
-from shared.operation_errors import NoWorker, OperationError, TicketNotFound
+from shared.operation_errors import NoWorker, OperationError, TicketNotFound, TicketUnreadable
 from shared.operations import ticket_status, workers_polling
 from shared.review import ReviewReceipt
 from shared.view import TicketView
@@ -53,7 +53,8 @@ async def settled_among(client: Client, ticket_ids: list[str]) -> set[str]:
 async def ticket_statuses(client: Client, ticket_ids: list[str]) -> dict[str, TicketView]:
     """The full view of each ticket, a bounded number of queries at a time. A ticket whose
     query failed (no worker answered in time, a passing error) is left out, to be asked again;
-    an unknown ticket raises TicketNotFound."""
+    an unknown ticket raises TicketNotFound, one whose worker fails the query or whose answer
+    cannot be decrypted here TicketUnreadable."""
     gate = asyncio.Semaphore(STATUS_FETCH_CONCURRENCY)
 
     async def one(ticket_id: str) -> TicketView:
@@ -63,8 +64,8 @@ async def ticket_statuses(client: Client, ticket_ids: list[str]) -> dict[str, Ti
     results = await asyncio.gather(*(one(t) for t in ticket_ids), return_exceptions=True)
     views = {}
     for ticket_id, result in zip(ticket_ids, results, strict=True):
-        if isinstance(result, TicketNotFound):
-            raise result
+        if isinstance(result, (TicketNotFound, TicketUnreadable)):
+            raise result  # asking again would not help: say so now
         if isinstance(result, TicketView):
             views[ticket_id] = result
         elif not isinstance(result, (OperationError, RPCError)):

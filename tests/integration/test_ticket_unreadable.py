@@ -1,6 +1,7 @@
 """A ticket whose worker fails the status query is reported as unreadable, naming the ticket
-and the worker's message: the HTTP API answers 502 (not an anonymous 500), the console shows
-it, and a review still goes out (its trace link is best effort)."""
+(the worker's own message is encrypted by the failure converter: its log says why), and a
+review's trace lookup gives up rather than stop the review. The HTTP API's 502 is in
+tests/api/test_api.py."""
 
 import uuid
 
@@ -8,11 +9,10 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from api.errors import _OPERATION_STATUS
 from shared import names
 from shared import operations as ops
 from shared.operation_errors import TicketUnreadable
-from tests.support.unreadable_ticket_workflow import PROBLEM, UnreadableTicketFake
+from tests.support.unreadable_ticket_workflow import UnreadableTicketFake
 
 
 async def test_a_status_query_the_worker_fails_is_reported_as_an_unreadable_ticket(
@@ -34,9 +34,5 @@ async def test_a_status_query_the_worker_fails_is_reported_as_an_unreadable_tick
 
     message = str(raised.value)
     assert f"could not answer the status query for ticket {ticket_id}" in message
-    # The worker's message is encrypted in its failure (the project's failure converter): the
-    # error points at the worker's log rather than repeat "Encoded failure".
-    assert PROBLEM not in message and "Encoded failure" not in message
     assert "the worker's log says why" in message
     assert trace == (None, None)  # a review would go out without its trace link
-    assert dict(_OPERATION_STATUS)[TicketUnreadable] == 502

@@ -3,6 +3,8 @@ longer replays, or a worker missing a key, would): it answers the status query w
 Its own module with few imports: the workflow sandbox re-imports the module a workflow is
 defined in."""
 
+from typing import Any
+
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
@@ -15,7 +17,8 @@ PROBLEM = "the view cannot be built"
 @workflow.defn(name=NAME)
 class UnreadableTicketFake:
     @workflow.run
-    async def run(self) -> None:
+    async def run(self, request: Any = None) -> None:
+        """``request``: a ticket's input, so its message reads as a real ticket's does."""
         await workflow.wait_condition(lambda: False)
 
     @workflow.query(name=names.STATUS_QUERY)
