@@ -6,7 +6,7 @@ refused with what is wrong, field by field, and the valid ones go through in the
 
 import hashlib
 import re
-from email.utils import parseaddr
+from email.utils import getaddresses
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, HTTPException, Request, Response
@@ -152,16 +152,25 @@ def email_fields(email: InboundEmail) -> dict[str, Any]:
     subject = " ".join(email.subject.split()) or "(no subject)"
     if len(subject) > MAX_SUBJECT_CHARS:
         subject = subject[: MAX_SUBJECT_CHARS - 1] + "…"
-    _, address = parseaddr(email.sender)
+    address = sender_address(email.sender)
     fields: dict[str, Any] = {
         "subject": subject,
         "body": email.text,
-        "customer_id": address or email.sender,
+        "customer_id": address or email.sender.strip(),
         "channel": "email",
     }
-    if address and re.fullmatch(EMAIL_PATTERN, address) and len(address) <= MAX_EMAIL_CHARS:
+    if address:
         fields["customer_email"] = address
     return fields
+
+
+def sender_address(sender: str) -> str | None:
+    """The one address in a From value, or None: a value that holds no address ("Ana Lima",
+    which the parser would cut to "Ana") or several stays the customer id as sent."""
+    addresses = [a for _, a in getaddresses([sender]) if a]
+    if len(addresses) != 1 or len(addresses[0]) > MAX_EMAIL_CHARS:
+        return None
+    return addresses[0] if re.fullmatch(EMAIL_PATTERN, addresses[0]) else None
 
 
 def _check(items: list[Any]) -> tuple[list[tuple[int, Ticket]], list[IntakeRefused]]:

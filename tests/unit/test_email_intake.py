@@ -15,6 +15,9 @@ from shared.ticket_input import ticket_from_mapping
         ("Ana Lima <ana@example.com>", "ana@example.com", "ana@example.com"),
         ('"Lima, Ana" <ana@example.com>', "ana@example.com", "ana@example.com"),
         ("helpdesk-user-4711", "helpdesk-user-4711", None),  # no address: no e-mail answer
+        ("Ana Lima", "Ana Lima", None),  # not cut to "Ana" (the parser's reading)
+        ("a@example.com, b@example.com", "a@example.com, b@example.com", None),  # not one
+        ("Ana <ana@example.com> extra", "Ana <ana@example.com> extra", None),
     ],
 )
 def test_the_senders_address_is_the_customer_and_where_an_email_answer_goes(
