@@ -158,12 +158,13 @@ class CallPacer:
         now = self._clock()
         # The slot after the last call's, or one in the past within the burst.
         earliest = now - (burst - 1) * interval
-        previous = self._last
-        slot = earliest if previous is None else max(previous + interval, earliest)
+        previous = self._last, self._interval
+        slot = earliest if previous[0] is None else max(previous[0] + interval, earliest)
         self._last, self._interval = slot, interval
         if slot - now > SLACK_SECONDS:
             try:
                 await self._sleep(slot - now)
             except asyncio.CancelledError:
-                self._last = previous  # this call does not go: the next one takes its slot
+                # This call does not go: the next one takes its slot.
+                self._last, self._interval = previous
                 raise
