@@ -99,7 +99,7 @@ async def sign_in(
     sign_in_csrf: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
     if not session.sign_in_token_ok(request, sign_in_csrf):
-        return _sign_in_page(request, "the sign-in form expired; please sign in again", 403)
+        return _sign_in_page(request, _no_sign_in_cookie(request), 403)
     account = registry(request).find(token.strip())
     if account is None:
         return _sign_in_page(request, "this token is not known to the API", 401)
@@ -111,6 +111,25 @@ async def sign_in(
     response = RedirectResponse("/console/queue", status_code=303)
     session.start(response, token.strip(), settings(request).secure_cookies)
     return response
+
+
+def _no_sign_in_cookie(request: Request) -> str:
+    """Why the sign-in form's cookie did not match: browsers keep a Secure cookie only over
+    HTTPS or on localhost, so over plain HTTP elsewhere every attempt would say "expired"."""
+    host = (request.url.hostname or "").lower()
+    plain_http = request.url.scheme == "http" and host not in ("localhost", "127.0.0.1", "::1")
+    if (
+        settings(request).secure_cookies
+        and plain_http
+        and session.SIGN_IN_COOKIE not in (request.cookies)
+    ):
+        return (
+            "the sign-in form expired, or your browser did not keep its cookie: the console's "
+            "cookies are Secure, which browsers keep only over HTTPS (or on localhost); if you "
+            "reach it over plain HTTP, serve the API behind HTTPS, or set "
+            "TICKETS_API_INSECURE_COOKIES=1 on a network you trust"
+        )
+    return "the sign-in form expired; please sign in again"
 
 
 @router.post("/sign-out")
@@ -169,7 +188,10 @@ async def _ticket(
     ticket_id: str,
     error: str | None,
     status: int,
+    typed: dict[str, str | None] | None = None,
 ) -> Response:
+    """The ticket's page; ``typed``: what the reviewer wrote in a form that was refused, shown
+    again in its boxes rather than lost."""
     if not _valid_id(ticket_id):
         return _trouble(request, current, TicketNotFound(f"{ticket_id!r} is not a ticket id"))
     try:
@@ -187,6 +209,7 @@ async def _ticket(
             "message": message,
             "error": error,
             "waiting": view.state is TicketState.AWAITING_REVIEW,
+            "typed": {k: v for k, v in (typed or {}).items() if v},
         },
         status,
     )
@@ -206,9 +229,10 @@ async def review(
     current = _signed_in(request)
     if current is None:
         return _to_sign_in()
+    typed = {"edited_text": edited_text, "notes": notes, "reason": reason}
     if not current.csrf_ok(csrf):
         return await _ticket(
-            request, current, ticket_id, "the form expired; look again and resubmit", 403
+            request, current, ticket_id, "the form expired; look again and resubmit", 403, typed
         )
     try:
         decision = ReviewDecision(
@@ -227,12 +251,12 @@ async def review(
             if isinstance(err, ValidationError)
             else [f"revision {revision!r} is not a number"]
         )
-        return await _ticket(request, current, ticket_id, "; ".join(problems), 422)
+        return await _ticket(request, current, ticket_id, "; ".join(problems), 422, typed)
     try:
         client = await temporal(request).client()
         await ops.submit_review(client, ticket_id, decision)
     except ReviewRefused as err:
-        return await _ticket(request, current, ticket_id, str(err), 409)
+        return await _ticket(request, current, ticket_id, str(err), 409, typed)
     except (OperationError, RPCError) as err:
         return _trouble(request, current, err)
     return RedirectResponse(

@@ -9,7 +9,7 @@ from api.console.session import Session
 from api.models import CustomerMessage
 from policy.transitions import TicketState
 from shared.operations import TicketSummary
-from shared.view import TicketView, Transition
+from shared.view import DraftRecord, TicketView, Transition
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 SESSION = Session(Account("ana", frozenset({Role.REVIEW})), "csrf-value")
@@ -98,3 +98,25 @@ def test_the_queue_flags_escalations_counts_down_and_lists_tickets_closed_unansw
     assert "overdue by 20m" in html and "in 3h 05m" in html
     assert html.count("badge escalated") == 1
     assert 'id="unanswered"' in html and "/console/tickets/T-3" in html
+
+
+def test_what_a_reviewer_typed_in_a_refused_form_is_shown_again() -> None:
+    """A 409 (the draft changed), a 403 (the form expired) or a 422 re-renders the page: the
+    reviewer's text goes back in its box, not the draft's, and nothing else is lost."""
+    view = TicketView(
+        ticket_id="T-8",
+        subject="Refund",
+        state=TicketState.AWAITING_REVIEW,
+        draft=DraftRecord(revision=2, text="The resolver's draft.", author="resolver"),
+    )
+    typed = {"edited_text": "My <careful> answer", "notes": "cite the policy", "reason": None}
+
+    html = render(
+        "ticket.html", view=view, message=MESSAGE, error="refused", waiting=True, typed=typed
+    )
+    fresh = render("ticket.html", view=view, message=MESSAGE, error=None, waiting=True)
+
+    assert "My &lt;careful&gt; answer</textarea>" in html  # escaped, in the edit box
+    assert "cite the policy</textarea>" in html
+    assert 'maxlength="1000" required></textarea>' in html  # nothing typed: empty
+    assert "The resolver&#39;s draft.</textarea>" in fresh
