@@ -6,9 +6,11 @@ TICKETS_CODEC_ALLOWED_ORIGINS  comma-separated origins of Web UIs whose browsers
                                e.g. http://localhost:8233 (default: none; requests without an
                                Origin header, such as the temporal CLI's, are always allowed)
 TICKETS_CODEC_AUTH_TOKEN       when set, every encode/decode request must carry
-                               ``Authorization: Bearer <token>`` (a UI that passes its users'
-                               access token, or a shared secret for the CLI)
-TEMPORAL_NAMESPACE             the one namespace it serves (default ``default``)
+                               ``Authorization: Bearer <token>``: a shared secret for the CLI
+                               and scripts (a Web UI passes its users' own tokens, which this
+                               server does not verify: docs/privacy.md)
+TEMPORAL_NAMESPACE             the one namespace it serves, resolved as every client does (or the
+                               TEMPORAL_PROFILE's in TEMPORAL_CONFIG_FILE; default ``default``)
 """
 
 import os
@@ -18,7 +20,7 @@ from typing import Final
 from urllib.parse import urlsplit
 
 from shared.settings import ConfigError
-from shared.temporal_client import DEFAULT_NAMESPACE
+from shared.temporal_client import DEFAULT_NAMESPACE, ClientConfigError, connection_settings
 
 DEFAULT_HOST: Final = "127.0.0.1"
 DEFAULT_PORT: Final = 8081
@@ -88,5 +90,14 @@ class CodecServerSettings:
             port=port,
             allowed_origins=tuple(origins),
             auth_token=(env.get("TICKETS_CODEC_AUTH_TOKEN") or "").strip() or None,
-            namespace=(env.get("TEMPORAL_NAMESPACE") or "").strip() or DEFAULT_NAMESPACE,
+            # As every client resolves it (TEMPORAL_NAMESPACE, or the profile's), so the codec
+            # server serves the namespace the workers and the UI use.
+            namespace=_namespace(env),
         )
+
+
+def _namespace(env: Mapping[str, str]) -> str:
+    try:
+        return connection_settings(dict(env)).namespace  # the SDK takes a dict, not os.environ
+    except ClientConfigError as err:
+        raise ConfigError(str(err)) from None

@@ -5,6 +5,7 @@ the Web UI and the CLI are in tests/privacy/test_privacy_dev_server.py."""
 
 import base64
 import os
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -98,3 +99,22 @@ def test_a_key_id_outside_ascii_is_refused_when_the_ring_is_read() -> None:
     key = base64.b64encode(os.urandom(32)).decode()
     with pytest.raises(ConfigError, match="ASCII letters"):
         parse_key_ring(f'{{"current": "clé1", "keys": {{"clé1": "{key}"}}}}', "the test ring")
+
+
+def test_the_namespace_is_resolved_as_every_client_resolves_it(tmp_path: Path) -> None:
+    """A profile in the Temporal config file names it as it does for the workers and the UI."""
+    config = tmp_path / "temporal.toml"
+    config.write_text('[profile.support]\naddress = "localhost:7233"\nnamespace = "support"\n')
+    env = {"TEMPORAL_CONFIG_FILE": str(config), "TEMPORAL_PROFILE": "support"}
+
+    assert CodecServerSettings.from_env(env).namespace == "support"
+    assert CodecServerSettings.from_env(env | {"TEMPORAL_NAMESPACE": "other"}).namespace == "other"
+    assert CodecServerSettings.from_env({}).namespace == "default"
+
+
+def test_the_process_environment_itself_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the codec server's process does (from_env() on os.environ, which the SDK's config
+    loader does not take as it is)."""
+    monkeypatch.setenv("TEMPORAL_NAMESPACE", "from-the-process")
+
+    assert CodecServerSettings.from_env().namespace == "from-the-process"
