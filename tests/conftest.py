@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import tempfile
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
@@ -30,6 +31,12 @@ os.environ.setdefault("TICKETS_SHUTDOWN_GRACE_SECONDS", TEST_SHUTDOWN_GRACE_SECO
 # the processes they start (tests/support/processes.py), whatever the shell or pytest-xdist's
 # workers export (COLUMNS=80 wraps the report's lines).
 os.environ["COLUMNS"] = "200"
+# Nothing in the test process reads the developer's own data directory or keys (`make run`
+# leaves ./data/encryption-keys.json; a shell may export a key ring): a client made here from
+# the environment would encrypt with them, and the workers a test starts could not decrypt.
+for _variable in ("TICKETS_ENCRYPTION_KEYS", "TICKETS_ENCRYPTION_KEY_FILE"):
+    os.environ.pop(_variable, None)
+os.environ["TICKETS_DATA_DIR"] = tempfile.mkdtemp(prefix="tickets-test-process-")
 
 _started = StartedWorkflows()
 

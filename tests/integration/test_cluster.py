@@ -33,6 +33,7 @@ from starter.embedded import EmbeddedServer
 from starter.errors import NoWorker
 from starter.inputs import read_jsonl
 from tests.support.cluster import REPORTS, MachineWorker, handed_over, ticket_histories
+from tests.support.keys import key_ring_json
 from tests.support.postgres import PostgresServer
 from tests.support.processes import PROJECT_ROOT, environment, free_port
 from tests.support.temporal import wait_until
@@ -42,6 +43,7 @@ from tests.support.webhook_receiver import WebhookReceiver, webhook_receiver
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(480)]
 
 SECRET = "cluster-test-webhook-secret"
+CLUSTER_KEYS = key_ring_json("cluster-k1")
 # 1 KiB: activity inputs and results leave the history from the first workflow task on. At 4 KiB
 # only a ticket's last events crossed it, so whether any hand-over read a payload the dead
 # machine stored depended on when the kill landed (a CI run saw none).
@@ -103,6 +105,8 @@ def machines(
         TICKETS_WEBHOOK_URL=receiver.url,
         TICKETS_WEBHOOK_SECRET=SECRET,
         TICKETS_PAYLOAD_OFFLOAD_BYTES=str(OFFLOAD_BYTES),
+        # One key ring for the whole cluster, as a deployment shares it (docs/privacy.md).
+        TICKETS_ENCRYPTION_KEYS=CLUSTER_KEYS,
     )
     found = {
         name: MachineWorker(name, tmp_path_factory.mktemp(f"machine-{name}"), env)
@@ -126,7 +130,13 @@ async def cluster(
     # The test reads ticket states through the same factory as every process: its converter
     # fetches offloaded payloads from the shared database.
     database = PostgresDatabase(database_url, pool_size=4)
-    env = {"TEMPORAL_ADDRESS": server.address, "TICKETS_DATABASE_URL": database_url}
+    # The cluster's key ring, given explicitly: without it the converter would look for a key
+    # file in ./data, which `make run` leaves behind with a key no machine here has.
+    env = {
+        "TEMPORAL_ADDRESS": server.address,
+        "TICKETS_DATABASE_URL": database_url,
+        "TICKETS_ENCRYPTION_KEYS": CLUSTER_KEYS,
+    }
     client = await connect(
         connection_settings(env),
         converter=data_converter(PostgresPayloadDriver(database), env=env),
