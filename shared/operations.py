@@ -9,9 +9,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, Field
-from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.enums.v1 import HistoryEventFilterType, TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
-from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+from temporalio.api.workflowservice.v1 import (
+    DescribeTaskQueueRequest,
+    GetWorkflowExecutionHistoryRequest,
+)
 from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
@@ -223,8 +227,14 @@ def _no_worker(what: str) -> NoWorker:
 
 
 async def ticket_status(client: Client, ticket_id: str) -> TicketView:
-    """The full view from the workflow's status query (works on closed tickets too; a worker
-    answers it, replaying the history when the ticket is closed)."""
+    """The full view. A ticket whose workflow completed returns it as its result: read from the
+    history's last event, with no worker needed and nothing replayed (a dashboard polling closed
+    tickets would otherwise cost a worker a replay each time, and fail with no worker running).
+    Any other ticket answers the workflow's status query (a worker answers it, replaying the
+    history of one that closed otherwise: failed, terminated)."""
+    final = await _final_view(client, ticket_id)
+    if final is not None:
+        return final
     try:
         return await _handle(client, ticket_id).query(
             names.STATUS_QUERY, result_type=TicketView, rpc_timeout=QUERY_TIMEOUT
@@ -244,10 +254,46 @@ async def ticket_status(client: Client, ticket_id: str) -> TicketView:
             "(the worker's log says why)"
         ) from None
     except (UnknownEncryptionKey, PayloadDecryptionError) as err:
-        raise TicketUnreadable(
-            f"ticket {ticket_id}'s status cannot be decrypted here: {err} (is this process using "
-            "the same encryption keys as the worker? docs/privacy.md)"
-        ) from None
+        raise _undecryptable(ticket_id, err) from None
+
+
+async def _final_view(client: Client, ticket_id: str) -> TicketView | None:
+    """The view a completed ticket's workflow returned, or None when it has not completed."""
+    handle = _handle(client, ticket_id)
+    try:
+        description = await handle.describe()
+        if description.status is not WorkflowExecutionStatus.COMPLETED:
+            return None
+        response = await client.workflow_service.get_workflow_execution_history(
+            GetWorkflowExecutionHistoryRequest(
+                namespace=client.namespace,
+                execution=WorkflowExecution(workflow_id=handle.id, run_id=description.run_id),
+                history_event_filter_type=HistoryEventFilterType.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT,
+            ),
+            retry=True,
+        )
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            raise _not_found(ticket_id, client) from None
+        raise
+    events = response.history.events
+    if not events or not events[-1].HasField("workflow_execution_completed_event_attributes"):
+        return None
+    result = events[-1].workflow_execution_completed_event_attributes.result.payloads
+    try:
+        [view] = await client.data_converter.decode(result, [TicketView])
+    except (UnknownEncryptionKey, PayloadDecryptionError) as err:
+        raise _undecryptable(ticket_id, err) from None
+    except ValueError:
+        return None  # a result today's view does not read: the query builds today's
+    return view if isinstance(view, TicketView) else None
+
+
+def _undecryptable(ticket_id: str, err: Exception) -> TicketUnreadable:
+    return TicketUnreadable(
+        f"ticket {ticket_id}'s status cannot be decrypted here: {err} (is this process using "
+        "the same encryption keys as the worker? docs/privacy.md)"
+    )
 
 
 # What the SDK's failure converter puts in place of a message it encrypted.

@@ -9,10 +9,12 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from policy.transitions import TicketState
 from shared import names
 from shared import operations as ops
 from shared.operation_errors import TicketUnreadable
-from tests.support.unreadable_ticket_workflow import UnreadableTicketFake
+from shared.view import TicketView
+from tests.support.unreadable_ticket_workflow import FinishedTicketFake, UnreadableTicketFake
 
 
 async def test_a_status_query_the_worker_fails_is_reported_as_an_unreadable_ticket(
@@ -36,3 +38,21 @@ async def test_a_status_query_the_worker_fails_is_reported_as_an_unreadable_tick
     assert f"could not answer the status query for ticket {ticket_id}" in message
     assert "the worker's log says why" in message
     assert trace == (None, None)  # a review would go out without its trace link
+
+
+async def test_a_completed_tickets_status_is_its_result_read_with_no_worker_running(
+    dev_env: WorkflowEnvironment,
+) -> None:
+    """No worker answers, and the status query would fail if asked: the view comes from the
+    history's last event."""
+    tag = uuid.uuid4().hex[:8]
+    ticket_id, queue = f"T-FINISHED-{tag}", f"finished-{tag}"
+    client = dev_env.client
+    view = TicketView(ticket_id=ticket_id, subject="Invoice", state=TicketState.COMPLETED)
+    async with Worker(client, task_queue=queue, workflows=[FinishedTicketFake]):
+        await client.execute_workflow(
+            FinishedTicketFake.run, view, id=names.ticket_workflow_id(ticket_id), task_queue=queue
+        )
+    # The worker has stopped.
+
+    assert await ops.ticket_status(client, ticket_id) == view
