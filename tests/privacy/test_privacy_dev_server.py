@@ -106,15 +106,22 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Priva
         data_dir, free_port(), ui_origin, extra_env={"TICKETS_CODEC_AUTH_TOKEN": TOKEN}
     )
     env = environment(server.address, data_dir, TICKETS_PAYLOAD_OFFLOAD_BYTES=OFFLOAD)
-    await asyncio.gather(server.start(), codec.start(), with_token.start())
-    converter = data_converter(
-        env={"TICKETS_DATA_DIR": str(data_dir), "TICKETS_PAYLOAD_OFFLOAD_BYTES": OFFLOAD}
-    )
-    client = await connect(
-        connection_settings({"TEMPORAL_ADDRESS": server.address}), converter=converter
-    )
     failing_queue = f"tickets-failing-{RUN}"
     try:
+        # Inside the try, all three waited for: one of them failing to start stops the others
+        # (a server left running outlives the test run).
+        started = await asyncio.gather(
+            server.start(), codec.start(), with_token.start(), return_exceptions=True
+        )
+        for outcome in started:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        converter = data_converter(
+            env={"TICKETS_DATA_DIR": str(data_dir), "TICKETS_PAYLOAD_OFFLOAD_BYTES": OFFLOAD}
+        )
+        client = await connect(
+            connection_settings({"TEMPORAL_ADDRESS": server.address}), converter=converter
+        )
         with FakeLLMServer() as fake:
             fake.responder = fails_on_the_marker
             async with (
