@@ -1,0 +1,119 @@
+"""Reading one ticket's full view: a completed ticket's from its history (its workflow's
+result), any other's from the workflow's status query, with the errors a person can act on.
+``shared.operations`` re-exports ``ticket_status`` and uses the small helpers here too."""
+
+from datetime import timedelta
+from typing import Any
+
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.enums.v1 import HistoryEventFilterType
+from temporalio.api.workflowservice.v1 import GetWorkflowExecutionHistoryRequest
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowQueryFailedError,
+    WorkflowQueryRejectedError,
+)
+from temporalio.service import RPCError, RPCStatusCode
+
+from shared import names
+from shared.encryption.codec import PayloadDecryptionError, UnknownEncryptionKey
+from shared.operation_errors import NoWorker, TicketNotFound, TicketUnreadable
+from shared.view import TicketView
+
+# How long one status query may take before we fall back to what visibility knows.
+QUERY_TIMEOUT = timedelta(seconds=10)
+
+
+def ticket_handle(client: Client, ticket_id: str) -> WorkflowHandle[Any, Any]:
+    return client.get_workflow_handle(names.ticket_workflow_id(ticket_id))
+
+
+def not_found(ticket_id: str, client: Client) -> TicketNotFound:
+    return TicketNotFound(f"no ticket {ticket_id} on this server (namespace {client.namespace})")
+
+
+def no_worker(what: str) -> NoWorker:
+    return NoWorker(
+        f"no worker answered {what}: is `python worker.py` running against this server "
+        f"and namespace?"
+    )
+
+
+async def ticket_status(client: Client, ticket_id: str) -> TicketView:
+    """The full view. A ticket whose workflow completed returns it as its result: read from the
+    history's last event, with no worker needed and nothing replayed (a dashboard polling closed
+    tickets would otherwise cost a worker a replay each time, and fail with no worker running).
+    Any other ticket answers the workflow's status query (a worker answers it, replaying the
+    history of one that closed otherwise: failed, terminated)."""
+    final = await _final_view(client, ticket_id)
+    if final is not None:
+        return final
+    try:
+        return await ticket_handle(client, ticket_id).query(
+            names.STATUS_QUERY, result_type=TicketView, rpc_timeout=QUERY_TIMEOUT
+        )
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            raise not_found(ticket_id, client) from None
+        if err.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
+            raise no_worker(f"the status query for {ticket_id}") from None
+        raise
+    except (WorkflowQueryFailedError, WorkflowQueryRejectedError) as err:
+        # With the project's failure converter the worker's message is encrypted, and a failed
+        # query carries only the gRPC status's text: "Encoded failure".
+        said = "" if str(err) == ENCODED_FAILURE else f": {_cut(str(err))}"
+        raise TicketUnreadable(
+            f"the worker could not answer the status query for ticket {ticket_id}{said} "
+            "(the worker's log says why)"
+        ) from None
+    except (UnknownEncryptionKey, PayloadDecryptionError) as err:
+        raise _undecryptable(ticket_id, err) from None
+
+
+async def _final_view(client: Client, ticket_id: str) -> TicketView | None:
+    """The view a completed ticket's workflow returned, or None when it has not completed."""
+    handle = ticket_handle(client, ticket_id)
+    try:
+        description = await handle.describe()
+        if description.status is not WorkflowExecutionStatus.COMPLETED:
+            return None
+        response = await client.workflow_service.get_workflow_execution_history(
+            GetWorkflowExecutionHistoryRequest(
+                namespace=client.namespace,
+                execution=WorkflowExecution(workflow_id=handle.id, run_id=description.run_id),
+                history_event_filter_type=HistoryEventFilterType.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT,
+            ),
+            retry=True,
+        )
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            raise not_found(ticket_id, client) from None
+        raise
+    events = response.history.events
+    if not events or not events[-1].HasField("workflow_execution_completed_event_attributes"):
+        return None
+    result = events[-1].workflow_execution_completed_event_attributes.result.payloads
+    try:
+        [view] = await client.data_converter.decode(result, [TicketView])
+    except (UnknownEncryptionKey, PayloadDecryptionError) as err:
+        raise _undecryptable(ticket_id, err) from None
+    except ValueError:
+        return None  # a result today's view does not read: the query builds today's
+    return view if isinstance(view, TicketView) else None
+
+
+def _undecryptable(ticket_id: str, err: Exception) -> TicketUnreadable:
+    return TicketUnreadable(
+        f"ticket {ticket_id}'s status cannot be decrypted here: {err} (is this process using "
+        "the same encryption keys as the worker? docs/privacy.md)"
+    )
+
+
+# What the SDK's failure converter puts in place of a message it encrypted.
+ENCODED_FAILURE = "Encoded failure"
+
+
+def _cut(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
