@@ -236,8 +236,8 @@ class ReviewQueueRead(BaseModel):
     more: bool  # more than REVIEW_SCAN_LIMIT wait: the most urgent of the first read
 
 
-def _deadline_order(execution: Any) -> tuple[bool, datetime]:
-    deadline = execution.typed_search_attributes.get(sa.TICKET_SLA_DEADLINE)
+def deadline_order(deadline: datetime | None) -> tuple[bool, datetime]:
+    """The review queue's order: oldest SLA deadline first, none last."""
     return deadline is None, deadline or datetime.min.replace(tzinfo=UTC)
 
 
@@ -252,7 +252,9 @@ async def review_queue(
         waiting.append(execution)
     more = len(waiting) > scan_limit
     waiting = waiting[:scan_limit]
-    urgent = sorted(waiting, key=_deadline_order)[:shown]
+    urgent = sorted(
+        waiting, key=lambda e: deadline_order(e.typed_search_attributes.get(sa.TICKET_SLA_DEADLINE))
+    )[:shown]
     tickets = [summary_from_execution(e, dict(await e.memo())) for e in urgent]
     return ReviewQueueRead(tickets=tickets, waiting=len(waiting), more=more)
 

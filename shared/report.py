@@ -3,13 +3,12 @@ console's review queue): counts by state, category and priority, the review queu
 agents spent. Pure functions of the tickets' summaries from the visibility store."""
 
 from collections import Counter
-from datetime import UTC, datetime
 
 from pydantic import BaseModel, Field
 from temporalio.client import WorkflowExecutionStatus
 
 from policy.transitions import TicketState
-from shared.operations import AgentTotals, TicketSummary
+from shared.operations import AgentTotals, TicketSummary, deadline_order
 
 
 class Report(BaseModel):
@@ -49,7 +48,7 @@ def review_queue(tickets: list[TicketSummary]) -> list[TicketSummary]:
             if t.state == TicketState.AWAITING_REVIEW
             and t.workflow_status == WorkflowExecutionStatus.RUNNING.name
         ),
-        key=lambda t: (t.sla_deadline is None, t.sla_deadline or datetime.min.replace(tzinfo=UTC)),
+        key=lambda t: deadline_order(t.sla_deadline),
     )
 
 

@@ -21,7 +21,6 @@ from api.errors import field_problem
 from api.models import CustomerMessage
 from policy.transitions import TicketState
 from shared import operations as ops
-from shared import report as reports
 from shared.operation_errors import OperationError, ReviewRefused, TicketNotFound
 from shared.review import ReviewAction, ReviewDecision
 from shared.tickets import TICKET_ID_PATTERN
@@ -150,7 +149,7 @@ async def queue(request: Request, done: str | None = None, ticket: str | None = 
     try:
         client = await temporal(request).client()
         read = await ops.review_queue(client, QUEUE_LIMIT)
-        waiting = reports.review_queue(read.tickets)
+        waiting = read.tickets  # in the queue's order already
         unanswered, _ = await ops.ticket_page(
             client, ops.ticket_query(TicketState.UNANSWERED), UNANSWERED_SHOWN
         )

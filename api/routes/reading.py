@@ -78,7 +78,7 @@ async def list_tickets(
 )
 async def review_queue(_: Reader, client: Temporal) -> ReviewQueue:
     read = await ops.review_queue(client, REVIEW_QUEUE_LIMIT)
-    queue = reports.review_queue(read.tickets)
+    queue = read.tickets  # in the queue's order already
     return ReviewQueue(
         tickets=queue,
         escalated=sum(t.escalated for t in queue),

@@ -8,20 +8,15 @@ import httpx
 import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 from api.app import create_app
 from api.settings import ApiSettings
 from api.temporal import TemporalConnection
-from shared import names
 from shared.temporal_client import connect, connection_settings
-from shared.tickets import Ticket
-from shared.view import TicketRequest
 from tests.api.helpers import routine_ticket, unique_id, urgent_ticket, wait_for_state
 from tests.support.api_server import API_FUZZ_NAMESPACE, Tokens, bearer, serving
 from tests.support.processes import free_port
 from tests.support.temporal import CONVERTER
-from tests.support.unreadable_ticket_workflow import UnreadableTicketFake
 
 pytestmark = pytest.mark.api
 
@@ -410,25 +405,3 @@ async def test_a_review_with_no_worker_running_is_refused_with_503_and_not_sent(
         "no worker answered on the tickets task queue; the review was not sent"
         in (review.json()["message"])
     )
-
-
-async def test_a_ticket_whose_worker_fails_its_status_query_is_a_502_naming_it(
-    http: httpx.AsyncClient, tokens: Tokens, api_temporal: Client
-) -> None:
-    ticket_id, queue = unique_id("UNREADABLE"), f"unreadable-{unique_id()}"
-    fields = {k: v for k, v in routine_ticket(ticket_id).items() if k != "id"}
-    request = TicketRequest(ticket=Ticket(ticket_id=ticket_id, **fields))
-    async with Worker(api_temporal, task_queue=queue, workflows=[UnreadableTicketFake]):
-        handle = await api_temporal.start_workflow(
-            UnreadableTicketFake.run,
-            request,
-            id=names.ticket_workflow_id(ticket_id),
-            task_queue=queue,
-        )
-        try:
-            read = await http.get(f"/tickets/{ticket_id}", headers=bearer(tokens.review))
-        finally:
-            await handle.terminate()
-
-    assert read.status_code == 502, read.text
-    assert f"could not answer the status query for ticket {ticket_id}" in read.json()["message"]
