@@ -12,6 +12,8 @@ without CORS headers, so no page elsewhere can use a user's network position to 
 import asyncio
 import hmac
 import json
+from collections.abc import Callable
+from typing import TypeVar
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
@@ -23,6 +25,7 @@ from temporalio.converter import DataConverter
 from codec_server.payloads import decode_payloads, encode_payloads
 from codec_server.settings import MAX_BODY_BYTES, CodecServerSettings, normal_origin
 
+T = TypeVar("T")
 ALLOWED_HEADERS = ["content-type", "x-namespace", "authorization"]
 # Protobuf JSON is parsed and written in Python: about a second for a 16 MiB body. Bodies above
 # this size are parsed and answered in a thread, so one big page of history does not hold up
@@ -48,7 +51,7 @@ async def _read_body(request: Request) -> bytes | None:
     return b"".join(chunks)
 
 
-async def _off_loop(in_thread: bool, fn, *args):  # type: ignore[no-untyped-def]
+async def _off_loop(in_thread: bool, fn: Callable[..., T], *args: object) -> T:
     return await asyncio.to_thread(fn, *args) if in_thread else fn(*args)
 
 
