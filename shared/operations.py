@@ -205,14 +205,25 @@ async def describe_ticket(client: Client, ticket_id: str) -> TicketSummary:
     return summary_from_execution(description, dict(await description.memo()))
 
 
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
+
 def ticket_query(
     state: TicketState | None = None,
     category: Category | None = None,
     priority: Priority | None = None,
+    since: datetime | None = None,
 ) -> str:
-    """A visibility query for ticket workflows. Only known enum values reach it (each is parsed
-    into its enum first), never free text from a command line or a URL."""
+    """A visibility query for ticket workflows. Only known enum values and a datetime reach it
+    (each is parsed first), never free text from a command line or a URL. ``since``: started
+    at or after it (a naive datetime is UTC)."""
     query = f"WorkflowType = '{names.TICKET_WORKFLOW}'"
+    if since is not None:
+        since = since if since.tzinfo is not None else since.replace(tzinfo=UTC)
+        # Within years every store reads (and no zone conversion overflows at year 1 or 9999).
+        since = min(max(since, EARLIEST), LATEST).astimezone(UTC)
+        query += f" AND StartTime >= '{since.isoformat(timespec='microseconds')[:-6]}Z'"
     if state is not None:
         query += f" AND {sa.TICKET_STATE.name} = '{TicketState(state).value}'"
         if state not in TERMINAL_STATES:
@@ -260,12 +271,40 @@ async def review_queue(
 
 
 async def list_tickets(
-    client: Client, state: TicketState | None = None, limit: int | None = None
+    client: Client,
+    state: TicketState | None = None,
+    limit: int | None = None,
+    since: datetime | None = None,
 ) -> list[TicketSummary]:
+    """Tickets, newest first: their visibility records and memos (decoded here, one by one)."""
     summaries = []
-    async for execution in client.list_workflows(ticket_query(state), limit=limit):
+    async for execution in client.list_workflows(ticket_query(state, since=since), limit=limit):
         summaries.append(summary_from_execution(execution, dict(await execution.memo())))
     return summaries
+
+
+# A report reads at most this many tickets (the newest), and counts the ones it left out. Every
+# ticket read is a visibility record and a memo to decode: 20,000 take seconds and tens of MB,
+# a namespace's whole retention of a busy helpdesk would take minutes. ``since`` picks a window.
+REPORT_LIMIT = 20_000
+
+
+class ReportTickets(BaseModel):
+    tickets: list[TicketSummary]
+    left_out: int  # tickets in the window beyond REPORT_LIMIT, not read
+
+
+async def report_tickets(
+    client: Client, since: datetime | None = None, limit: int = REPORT_LIMIT
+) -> ReportTickets:
+    """The newest ``limit`` tickets started since ``since`` (all when None), and how many more
+    there are (one count request, made only when the limit was reached)."""
+    tickets = await list_tickets(client, limit=limit, since=since)
+    left_out = 0
+    if len(tickets) >= limit:
+        matching = await client.count_workflows(ticket_query(since=since))
+        left_out = max(0, matching.count - len(tickets))
+    return ReportTickets(tickets=tickets, left_out=left_out)
 
 
 async def ticket_page(

@@ -3,12 +3,13 @@ console's review queue): counts by state, category and priority, the review queu
 agents spent. Pure functions of the tickets' summaries from the visibility store."""
 
 from collections import Counter
+from datetime import datetime
 
 from pydantic import BaseModel, Field
 from temporalio.client import WorkflowExecutionStatus
 
 from policy.transitions import TicketState
-from shared.operations import AgentTotals, TicketSummary, deadline_order
+from shared.operations import REPORT_LIMIT, AgentTotals, TicketSummary, deadline_order
 
 
 class Report(BaseModel):
@@ -25,6 +26,14 @@ class Report(BaseModel):
     estimated_tokens: int = 0  # of ``tokens``, estimated (characters / 4) rather than counted
     agents: dict[str, AgentTotals] = Field(default_factory=dict)
     earlier: int | None = Field(default=None, description="tickets not submitted by this run")
+    since: datetime | None = Field(
+        default=None, description="the report covers tickets started at or after this time"
+    )
+    left_out: int = Field(
+        default=0,
+        description=f"tickets in the report's window it did not read: it reads the newest "
+        f"{REPORT_LIMIT:,} (choose a shorter window with since)",
+    )
 
 
 def _agent_totals(tickets: list[TicketSummary]) -> dict[str, AgentTotals]:
@@ -52,7 +61,13 @@ def review_queue(tickets: list[TicketSummary]) -> list[TicketSummary]:
     )
 
 
-def build_report(tickets: list[TicketSummary], this_run: set[str] | None = None) -> Report:
+def build_report(
+    tickets: list[TicketSummary],
+    this_run: set[str] | None = None,
+    *,
+    since: datetime | None = None,
+    left_out: int = 0,
+) -> Report:
     def count(values: list[str | None]) -> dict[str, int]:
         return dict(Counter(v or "-" for v in values).most_common())
 
@@ -71,4 +86,6 @@ def build_report(tickets: list[TicketSummary], this_run: set[str] | None = None)
         estimated_tokens=sum(t.estimated_tokens for t in tickets),
         agents=_agent_totals(tickets),
         earlier=None if this_run is None else sum(t.ticket_id not in this_run for t in tickets),
+        since=since,
+        left_out=left_out,
     )

@@ -1,6 +1,8 @@
 """Argument types the command line shares: a clear message for a value that does not parse."""
 
 import argparse
+import re
+from datetime import UTC, datetime, timedelta
 
 from policy.transitions import TicketState
 
@@ -22,3 +24,24 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
     return value
+
+
+_AGO = re.compile(r"(\d{1,6})([mhd])")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+
+
+def since_argument(text: str, now: datetime | None = None) -> datetime:
+    """A point in time: an ISO 8601 date or date and time (no zone: UTC), or a span back from
+    now: 90m, 24h, 7d."""
+    text = text.strip()
+    if match := _AGO.fullmatch(text):
+        amount, unit = int(match[1]), _UNITS[match[2]]
+        return (now or datetime.now(UTC)) - timedelta(**{unit: amount})
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text[:40]!r} is neither a time (2026-12-01, 2026-12-01T09:30Z) nor a span back "
+            "from now (90m, 24h, 7d)"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -142,10 +142,10 @@ async def _report_when_visible(
     loop = asyncio.get_running_loop()
     deadline = loop.time() + VISIBILITY_CATCH_UP
     while True:
-        tickets = await ops.list_tickets(client)
-        seen = {t.ticket_id: t.state for t in tickets}
+        read = await ops.report_tickets(client)
+        seen = {t.ticket_id: t.state for t in read.tickets}
         if all(seen.get(i) == v.state for i, v in views.items()) or loop.time() > deadline:
-            return reports.build_report(tickets, this_run)
+            return reports.build_report(read.tickets, this_run, left_out=read.left_out)
         await asyncio.sleep(0.3)
 
 

@@ -237,7 +237,14 @@ def print_status(view: TicketView) -> None:
 def print_report(report: Report) -> None:
     out = console()
     earlier = f" ({report.earlier} from earlier runs)" if report.earlier else ""
-    out.print(f"[bold]Report[/bold]: {report.total} ticket(s) on this server{earlier}")
+    since = report.since.astimezone(UTC) if report.since else None
+    window = f" started since {since:%Y-%m-%d %H:%M} UTC" if since else ""
+    out.print(f"[bold]Report[/bold]: {report.total} ticket(s){window} on this server{earlier}")
+    if report.left_out:
+        out.print(
+            f"  [yellow]the newest {report.total:,} only: {report.left_out:,} older ticket(s) "
+            "left out[/yellow] (choose a window with --since)"
+        )
     for title, counts in (
         ("State", report.by_state),
         ("Category", report.by_category),

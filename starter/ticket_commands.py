@@ -14,7 +14,7 @@ from shared import waiting
 from shared.review import ReviewAction, ReviewDecision
 from shared.view import TicketView
 from starter import render
-from starter.arguments import positive_int, state_argument
+from starter.arguments import positive_int, since_argument, state_argument
 from starter.connection import open_client, warn_if_unencrypted
 from starter.errors import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, CliError, NoWorker
 from starter.inputs import InputError, ParsedTicket, read_jsonl, ticket_from_mapping
@@ -180,7 +180,8 @@ async def cmd_review(args: argparse.Namespace) -> int:
 
 async def cmd_report(args: argparse.Namespace) -> int:
     client = await open_client()
-    report = reports.build_report(await ops.list_tickets(client))
+    read = await ops.report_tickets(client, args.since)
+    report = reports.build_report(read.tickets, since=args.since, left_out=read.left_out)
     if args.json:
         render.print_json(report)
     else:
@@ -249,5 +250,12 @@ def add_parsers(
         "report",
         parents=[common],
         help="counts by state, category and priority; review queue; usage",
+    )
+    p.add_argument(
+        "--since",
+        type=since_argument,
+        help="only tickets started since then: a time (2026-12-01, 2026-12-01T09:30Z; no zone: "
+        f"UTC) or a span back from now (90m, 24h, 7d). The report reads the newest "
+        f"{ops.REPORT_LIMIT:,} tickets either way and says how many it left out",
     )
     p.set_defaults(handler=cmd_report)

@@ -2,6 +2,7 @@
 Any valid token may read."""
 
 import asyncio
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -90,7 +91,16 @@ async def review_queue(_: Reader, client: Temporal) -> ReviewQueue:
     "/report",
     response_model=reports.Report,
     responses=responses(401, 403, 503),
-    summary="counts by state, category and priority; the review queue; usage and cost",
+    summary="counts by state, category and priority; the review queue; usage and cost (the "
+    f"newest {ops.REPORT_LIMIT:,} tickets, since a time if given)",
 )
-async def report(_: Reader, client: Temporal) -> reports.Report:
-    return reports.build_report(await ops.list_tickets(client))
+async def report(
+    _: Reader,
+    client: Temporal,
+    since: Annotated[
+        datetime | None,
+        Query(description="only tickets started at or after this time (ISO 8601; no zone: UTC)"),
+    ] = None,
+) -> reports.Report:
+    read = await ops.report_tickets(client, since)
+    return reports.build_report(read.tickets, since=since, left_out=read.left_out)
