@@ -38,6 +38,14 @@ def _netloc_without_password(netloc: str) -> str:
 def redact(url: str) -> str:
     """The URL with any password (in the user part or the query) replaced by nothing: safe to
     print. Text that does not parse as a URL is not echoed at all."""
+    # The user part first, on the raw text: a password holding "/", "?" or "#" (base64 ones do)
+    # would otherwise be read as the start of the path and printed with it. Everything up to
+    # the last "@" goes, but the user's name.
+    scheme, sep, rest = url.partition("://")
+    if sep and "@" in rest:
+        userinfo, _, after = rest.rpartition("@")
+        user = userinfo.split(":", 1)[0].split("/", 1)[0]
+        url = f"{scheme}://{user + '@' if user else ''}{after}"
     try:
         parts = urlsplit(url)
     except ValueError:

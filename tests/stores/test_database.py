@@ -113,6 +113,21 @@ def test_redaction_drops_passwords_from_the_user_part_and_the_query() -> None:
     )
 
 
+@pytest.mark.parametrize("password", ["Zm9v/YmFy+cXV4", "a?b#c", "p@ss/word", "x:y"])
+def test_a_password_holding_url_delimiters_is_never_printed(password: str) -> None:
+    url = f"postgresql://app:{password}@db:5432/tickets"
+    secret = password.split(":")[-1]
+
+    assert redact(url).startswith("postgresql://app@db:5432") and secret not in redact(url)
+
+
+def test_a_base64_password_with_a_slash_stays_out_of_the_error_it_causes() -> None:
+    # urlsplit reads the text after "/" as the path, and the port as "Zm9v": refused, unprinted.
+    with pytest.raises(ConfigError, match="port that is not a number") as caught:
+        parse_database_url("postgresql://app:Zm9v/YmFy+cXV4@db:5432/tickets")
+    assert "YmFy" not in str(caught.value) and "Zm9v" not in str(caught.value)
+
+
 def test_pool_size_and_threshold_are_checked_with_the_variable_named() -> None:
     with pytest.raises(ConfigError, match="TICKETS_DATABASE_POOL_SIZE must be between 1"):
         StoreConfig.from_env({"TICKETS_DATABASE_POOL_SIZE": "0"})
