@@ -82,6 +82,9 @@ DELIVERY_UNAVAILABLE_ERROR: Final = "DeliveryUnavailable"
 # Error type of a local delivery attempt refused because the worker's delivery slots are all
 # busy: the workflow puts the delivery on the delivery queue instead.
 DELIVERY_BUSY_ERROR: Final = "DeliveryBusy"
+# Error type of a delivery attempt that found another attempt sending the same answer right now
+# (its claim in the ledger still holds): retried, and the retry finds the answer sent.
+DELIVERY_IN_PROGRESS_ERROR: Final = "DeliveryInProgress"
 
 # The rate controller of a provider queue (workflows/rate_controller.py): one per queue, fed by
 # the agent activities' outcome reports. Controllers run on a queue of their own, so a backlog

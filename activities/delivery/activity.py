@@ -3,18 +3,26 @@
 1. Record the decision in the shared ledger (ticket id, revision, SHA-256 of the text, the
    idempotency key, the channel to use). A row already there wins: a retried, replayed or reset
    delivery never records or sends a different answer.
-2. If the row is not marked sent, send the RECORDED text through the recorded channel.
-3. Mark the row sent.
+2. If the row is not marked sent, claim it (CLAIM_SECONDS, on the ledger's clock) and send the
+   RECORDED text through the recorded channel. An attempt that finds another's claim holding
+   does not send: it fails for now (DeliveryInProgress) and its retry finds the answer sent.
+   Without the claim two overlapping attempts both sent: a local first attempt whose workflow
+   task timed out (its worker cut off from Temporal) while another worker replayed the ticket
+   and tried again, or a queued attempt whose heartbeat lapsed mid-send.
+3. Mark the row sent (which ends the claim).
 
-A crash between 2 and 3 makes the next attempt send again, with the same idempotency key (the
-webhook's header, the e-mail's Message-ID): at-least-once to the channel, one answer per ticket.
+A crash between 2 and 3 makes the next attempt send again once the claim has run out, with the
+same idempotency key (the webhook's header, the e-mail's Message-ID): at-least-once to the
+channel, one answer per ticket.
 The receipt carries the hash of the text that went out, so the workflow can tell when that is not
 the draft it asked for.
 """
 
 import asyncio
+import uuid
 from collections.abc import Mapping
-from typing import Protocol
+from datetime import timedelta
+from typing import Final, Protocol
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -28,6 +36,13 @@ from shared import names
 from shared.delivery import idempotency_key, text_sha256
 from shared.stores.ledger import DeliveryLedger, LedgerEntry, NewDelivery
 from shared.view import DeliveryReceipt, DeliveryRequest
+from workflows.options import DELIVERY_START_TO_CLOSE
+
+# How long one attempt's claim on an answer holds: longer than any attempt may run (the
+# channels' client timeouts stay below the start-to-close), with room for a slow ledger write.
+CLAIM_SECONDS: Final = DELIVERY_START_TO_CLOSE.total_seconds() + 30
+# When a refused attempt tries again: the claim's holder has usually sent by then.
+IN_PROGRESS_RETRY: Final = timedelta(seconds=5)
 
 
 class Channel(Protocol):
@@ -114,7 +129,9 @@ class DeliveryActivities:
             channel = self._channel(entry)
             destination = channel.destination(request)
             if not already_sent:
-                await self._send(channel, entry, request)
+                sent_meanwhile = await self._send_claimed(channel, entry, request)
+                if sent_meanwhile is not None:
+                    entry, already_sent = sent_meanwhile, True
         if not already_sent:
             entry = await self.ledger.mark_sent(entry.ticket_id)
         else:
@@ -146,6 +163,35 @@ class DeliveryActivities:
                 type=names.DELIVERY_UNAVAILABLE_ERROR,
             )
         return channel
+
+    async def _send_claimed(
+        self, channel: Channel, entry: LedgerEntry, request: DeliveryRequest
+    ) -> LedgerEntry | None:
+        """Send under this attempt's claim. Returns the row when another attempt sent the answer
+        since it was read (nothing sent here); raises DeliveryInProgress while another attempt's
+        claim holds."""
+        holder = uuid.uuid4().hex
+        if not await self.ledger.claim(entry.ticket_id, holder, CLAIM_SECONDS):
+            latest = await self.ledger.get(entry.ticket_id)
+            if latest is not None and latest.sent_at is not None:
+                return latest
+            raise ApplicationError(
+                f"another attempt is sending the answer of ticket {entry.ticket_id} now; this "
+                "one tries again after it",
+                type=names.DELIVERY_IN_PROGRESS_ERROR,
+                next_retry_delay=IN_PROGRESS_RETRY,
+            )
+        try:
+            await self._send(channel, entry, request)
+        except Exception:
+            # The channel said it failed: the next attempt need not wait the claim out. (On
+            # cancellation the send may have gone out: the claim runs out on its own.)
+            try:
+                await self.ledger.release(entry.ticket_id, holder)
+            except Exception as err:
+                activity.logger.warning("could not release %s: %s", entry.ticket_id, err)
+            raise
+        return None
 
     async def _send(self, channel: Channel, entry: LedgerEntry, request: DeliveryRequest) -> None:
         try:

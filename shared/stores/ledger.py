@@ -1,8 +1,9 @@
 """The delivery ledger: per ticket, the one answer decided for it and whether it went out.
 
-The row is written before anything is sent (the decision: which answer), then the channel sends
-it, then the row is marked sent. The ticket id is the primary key, so a retried, replayed or reset
-delivery finds the decision already made and sends the same recorded text again, never another.
+The row is written before anything is sent (the decision: which answer), then one attempt
+claims it for a while, the channel sends it, and the row is marked sent. The ticket id is the
+primary key, so a retried, replayed or reset delivery finds the decision already made and sends
+the same recorded text again, never another.
 """
 
 from abc import ABC, abstractmethod
@@ -47,6 +48,17 @@ class DeliveryLedger(ABC):
     @abstractmethod
     async def mark_sent(self, ticket_id: str) -> LedgerEntry:
         """The channel accepted the answer; keeps the first time if marked twice."""
+
+    @abstractmethod
+    async def claim(self, ticket_id: str, holder: str, seconds: float) -> bool:
+        """Take the right to send this ticket's answer for ``seconds`` (``holder``: one attempt's
+        own id). False while another attempt's claim runs, or once the answer is marked sent:
+        two attempts that overlap (a local attempt whose workflow task timed out and another
+        worker's, a queued attempt whose heartbeat lapsed mid-send) never both send."""
+
+    @abstractmethod
+    async def release(self, ticket_id: str, holder: str) -> None:
+        """Give a claim back early (its send failed): the next attempt need not wait it out."""
 
     @abstractmethod
     async def note_failure(self, ticket_id: str, error: str) -> None:

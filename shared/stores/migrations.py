@@ -75,6 +75,16 @@ MIGRATIONS: Final = (
         ALTER TABLE payload_owners ADD COLUMN last_stored_at timestamptz NOT NULL DEFAULT now();
         """,
     ),
+    Migration(
+        3,
+        "delivery claims: one attempt sends at a time",
+        """
+        -- The attempt sending this answer now, and until when its claim holds (the database's
+        -- clock). Workers of earlier versions ignore both columns.
+        ALTER TABLE deliveries ADD COLUMN claimed_by text;
+        ALTER TABLE deliveries ADD COLUMN claimed_until timestamptz;
+        """,
+    ),
 )
 
 _CREATE_VERSION_TABLE = """

@@ -64,12 +64,32 @@ class PostgresLedger(DeliveryLedger):
     async def mark_sent(self, ticket_id: str) -> LedgerEntry:
         row = await self._one(
             "UPDATE deliveries SET sent_at = coalesce(sent_at, now()), attempts = attempts + 1, "
-            f"last_error = NULL WHERE ticket_id = %s RETURNING {_COLUMNS}",
+            "last_error = NULL, claimed_by = NULL, claimed_until = NULL "
+            f"WHERE ticket_id = %s RETURNING {_COLUMNS}",
             (ticket_id,),
         )
         if row is None:
             raise LookupError(f"the ledger has no delivery for ticket {ticket_id}")
         return _entry(row)
+
+    async def claim(self, ticket_id: str, holder: str, seconds: float) -> bool:
+        # The database's clock for every claim: the workers' clocks need not agree.
+        row = await self._one(
+            "UPDATE deliveries SET claimed_by = %s, "
+            "claimed_until = now() + make_interval(secs => %s) "
+            "WHERE ticket_id = %s AND sent_at IS NULL AND (claimed_until IS NULL "
+            "OR claimed_until <= now() OR claimed_by = %s) RETURNING ticket_id",
+            (holder, seconds, ticket_id, holder),
+        )
+        return row is not None
+
+    async def release(self, ticket_id: str, holder: str) -> None:
+        async with self.database.connection() as conn:
+            await conn.execute(
+                "UPDATE deliveries SET claimed_by = NULL, claimed_until = NULL "
+                "WHERE ticket_id = %s AND claimed_by = %s",
+                (ticket_id, holder),
+            )
 
     async def note_failure(self, ticket_id: str, error: str) -> None:
         async with self.database.connection() as conn:

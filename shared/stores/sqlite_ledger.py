@@ -50,7 +50,12 @@ _V2 = (
     "ALTER TABLE deliveries ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0",
     "ALTER TABLE deliveries ADD COLUMN last_error TEXT",
 )
-SCHEMA_VERSION: Final = 2
+# Version 3: the attempt sending an answer now and until when (see DeliveryLedger.claim).
+_V3 = (
+    "ALTER TABLE deliveries ADD COLUMN claimed_by TEXT",
+    "ALTER TABLE deliveries ADD COLUMN claimed_until REAL",  # seconds since the epoch
+)
+SCHEMA_VERSION: Final = 3
 _COLUMNS = (
     "ticket_id, channel, customer_id, revision, body, text_sha256, idempotency_key, sent_via, "
     "delivered_at, sent_at, attempts, last_error"
@@ -96,6 +101,9 @@ def _migrate(conn: sqlite3.Connection) -> None:
                     "attempts = 1 WHERE ticket_id = ?",
                     (digest, idempotency_key(ticket_id, digest), delivered_at, ticket_id),
                 )
+        if version < 3:
+            for statement in _V3:
+                conn.execute(statement)
         if version < SCHEMA_VERSION:
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")
@@ -224,7 +232,7 @@ class SqliteLedger(DeliveryLedger):
         def write(conn: sqlite3.Connection) -> LedgerEntry:
             conn.execute(
                 "UPDATE deliveries SET sent_at = coalesce(sent_at, ?), attempts = attempts + 1, "
-                "last_error = NULL WHERE ticket_id = ?",
+                "last_error = NULL, claimed_by = NULL, claimed_until = NULL WHERE ticket_id = ?",
                 (_now(), ticket_id),
             )
             row = conn.execute(
@@ -235,6 +243,29 @@ class SqliteLedger(DeliveryLedger):
             return _entry(row)
 
         return await self._run(write)
+
+    async def claim(self, ticket_id: str, holder: str, seconds: float) -> bool:
+        def write(conn: sqlite3.Connection) -> bool:
+            now = time.time()  # one machine: every process shares this clock
+            taken = conn.execute(
+                "UPDATE deliveries SET claimed_by = ?, claimed_until = ? WHERE ticket_id = ? "
+                "AND sent_at IS NULL AND (claimed_until IS NULL OR claimed_until <= ? "
+                "OR claimed_by = ?)",
+                (holder, now + seconds, ticket_id, now, holder),
+            ).rowcount
+            return bool(taken)
+
+        return await self._run(write)
+
+    async def release(self, ticket_id: str, holder: str) -> None:
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE deliveries SET claimed_by = NULL, claimed_until = NULL "
+                "WHERE ticket_id = ? AND claimed_by = ?",
+                (ticket_id, holder),
+            )
+
+        await self._run(write)
 
     async def note_failure(self, ticket_id: str, error: str) -> None:
         def write(conn: sqlite3.Connection) -> None:

@@ -13,7 +13,7 @@ from shared.delivery import idempotency_key, text_sha256
 from shared.stores.ledger import DeliveryLedger, NewDelivery
 from shared.stores.postgres import PostgresDatabase
 from shared.stores.postgres_ledger import PostgresLedger
-from shared.stores.sqlite_ledger import SqliteLedger
+from shared.stores.sqlite_ledger import SCHEMA_VERSION, SqliteLedger
 from tests.support.postgres import PostgresServer
 
 
@@ -127,7 +127,7 @@ async def test_an_outbox_from_before_the_ledger_is_upgraded_in_place(tmp_path: P
     again, created = await ledger.record(delivery(ticket_id="OLD-1", text="New answer."))
     assert created is False and again.body == "Old answer."
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone() == (2,)
+        assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
     conn.close()
 
 
@@ -145,7 +145,7 @@ def test_two_processes_migrating_one_sqlite_file_at_once_migrate_it_once(tmp_pat
 
     asyncio.run(both())
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone() == (2,)
+        assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
         columns = [row[1] for row in conn.execute("PRAGMA table_info(deliveries)")]
     conn.close()
     assert columns.count("text_sha256") == 1 and "sent_at" in columns
@@ -224,3 +224,50 @@ async def test_closing_a_sqlite_ledger_stops_its_thread(tmp_path: Path) -> None:
         await ledger.close()
 
     assert ledger_threads() == 0
+
+
+async def test_one_attempt_at_a_time_holds_the_claim_until_it_releases_or_it_runs_out(
+    ledger: DeliveryLedger,
+) -> None:
+    await ledger.record(delivery())
+
+    assert await ledger.claim("T-1", "attempt-a", 60) is True
+    assert await ledger.claim("T-1", "attempt-b", 60) is False  # a holds it
+    assert await ledger.claim("T-1", "attempt-a", 60) is True  # a again (a retry of its own)
+    await ledger.release("T-1", "attempt-b")  # not b's to give back
+    assert await ledger.claim("T-1", "attempt-b", 60) is False
+    await ledger.release("T-1", "attempt-a")
+    assert await ledger.claim("T-1", "attempt-b", 0) is True  # run out at once
+    assert await ledger.claim("T-1", "attempt-c", 60) is True  # b's claim ran out
+
+
+async def test_a_sent_answer_cannot_be_claimed_and_marking_it_sent_ends_the_claim(
+    ledger: DeliveryLedger,
+) -> None:
+    await ledger.record(delivery())
+    assert await ledger.claim("T-1", "attempt-a", 60) is True
+    await ledger.mark_sent("T-1")
+
+    assert await ledger.claim("T-1", "attempt-a", 60) is False
+    assert await ledger.claim("T-1", "attempt-b", 60) is False
+    assert await ledger.claim("T-unknown", "attempt-a", 60) is False
+
+
+async def test_an_old_sqlite_ledger_is_migrated_to_hold_claims(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.sqlite3"
+    old = sqlite3.connect(path)
+    old.execute(
+        "CREATE TABLE deliveries (ticket_id TEXT PRIMARY KEY, channel TEXT NOT NULL, "
+        "customer_id TEXT, revision INTEGER NOT NULL, body TEXT NOT NULL, "
+        "delivered_at TEXT NOT NULL)"
+    )
+    old.execute("PRAGMA user_version = 1")
+    old.commit()
+    old.close()
+    ledger = SqliteLedger(path)
+    try:
+        await ledger.record(delivery("T-9"))
+        assert await ledger.claim("T-9", "attempt-a", 60) is True
+        assert await ledger.claim("T-9", "attempt-b", 60) is False
+    finally:
+        await ledger.close()

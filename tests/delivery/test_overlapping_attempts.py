@@ -1,0 +1,105 @@
+"""Two delivery attempts of one ticket that overlap send once (activities/delivery/activity.py,
+the ledger's claim): a local first attempt still sending when its workflow task timed out and
+another worker's attempt began, on SQLite and on PostgreSQL. The channel is a fake that holds
+its send until the test lets it go; the attempts run in the SDK's activity environment."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+
+from activities.delivery.activity import DeliveryActivities
+from activities.delivery.config import WEBHOOK, DeliveryConfig
+from shared import names
+from shared.stores.ledger import DeliveryLedger, LedgerEntry
+from shared.stores.postgres import PostgresDatabase
+from shared.stores.postgres_ledger import PostgresLedger
+from shared.stores.sqlite_ledger import SqliteLedger
+from shared.view import DeliveryReceipt, DeliveryRequest
+from tests.support.postgres import PostgresServer
+
+REQUEST = DeliveryRequest(
+    ticket_id="T-1", channel="chat", customer_id="C-1", revision=1, text="Your answer."
+)
+
+
+class HeldChannelFake:
+    """A channel whose sends wait for ``release``; counts what it sent."""
+
+    def __init__(self) -> None:
+        self.started = asyncio.Event()
+        self.release = asyncio.Event()
+        self.sent: list[str] = []
+        self.fail_next = False
+
+    def destination(self, request: DeliveryRequest) -> str:
+        return "https://receiver.example/hook"
+
+    async def send(self, entry: LedgerEntry, request: DeliveryRequest) -> None:
+        self.started.set()
+        await self.release.wait()
+        if self.fail_next:
+            self.fail_next = False
+            raise RuntimeError("the connection was reset")
+        self.sent.append(entry.body)
+
+    async def aclose(self) -> None:
+        pass
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def ledger(
+    request: pytest.FixtureRequest, tmp_path: Path, postgres: PostgresServer
+) -> AsyncIterator[DeliveryLedger]:
+    if request.param == "sqlite":
+        sqlite = SqliteLedger(tmp_path / "outbox.sqlite3")
+        yield sqlite
+        await sqlite.close()
+        return
+    database = PostgresDatabase(postgres.create_database("claims"), pool_size=4)
+    yield PostgresLedger(database)
+    await database.close()
+
+
+def worker(ledger: DeliveryLedger, channel: HeldChannelFake) -> DeliveryActivities:
+    """One worker machine's delivery activities (each its own, on the shared ledger)."""
+    return DeliveryActivities(
+        ledger, DeliveryConfig(default_method=WEBHOOK), channels={WEBHOOK: channel}
+    )
+
+
+async def test_the_second_of_two_overlapping_attempts_sends_nothing_and_its_retry_finds_it_sent(
+    ledger: DeliveryLedger,
+) -> None:
+    channel = HeldChannelFake()
+    first, second = worker(ledger, channel), worker(ledger, channel)
+
+    sending = asyncio.create_task(ActivityEnvironment().run(first.deliver_response_now, REQUEST))
+    await channel.started.wait()
+    with pytest.raises(ApplicationError) as refused:
+        await ActivityEnvironment().run(second.deliver_response_now, REQUEST)
+    channel.release.set()
+    receipt: DeliveryReceipt = await sending
+    retried: DeliveryReceipt = await ActivityEnvironment().run(second.deliver_response, REQUEST)
+
+    assert refused.value.type == names.DELIVERY_IN_PROGRESS_ERROR
+    assert not refused.value.non_retryable
+    assert channel.sent == ["Your answer."]
+    assert receipt.already_delivered is False
+    assert retried.already_delivered is True and retried.sent_at == receipt.sent_at
+
+
+async def test_an_attempt_whose_send_failed_gives_its_claim_back(ledger: DeliveryLedger) -> None:
+    channel = HeldChannelFake()
+    channel.fail_next = True
+    channel.release.set()
+    activities = worker(ledger, channel)
+
+    with pytest.raises(RuntimeError):
+        await ActivityEnvironment().run(activities.deliver_response, REQUEST)
+    receipt: DeliveryReceipt = await ActivityEnvironment().run(activities.deliver_response, REQUEST)
+
+    assert channel.sent == ["Your answer."] and receipt.already_delivered is False
