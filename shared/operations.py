@@ -361,7 +361,8 @@ async def _review_linked(
     """The review in a trace of its own, linked to the ticket's: a person acting days later is
     related to the ticket's processing, not a step of it."""
     attributes = {"tickets.ticket_id": ticket_id, "tickets.review.action": str(decision.action)}
-    with telemetry.linked_span(f"review {ticket_id}", *ticket_trace, attributes):
+    # One span name for every review (a name per ticket would grow a backend's operation list).
+    with telemetry.linked_span("review", *ticket_trace, attributes):
         return await handle.execute_update(
             names.SUBMIT_REVIEW_UPDATE, decision, result_type=ReviewReceipt
         )

@@ -42,6 +42,8 @@ from temporalio.contrib.opentelemetry import (
     create_tracer_provider,
 )
 
+from shared.span_privacy import MessageFreeExporter
+
 # What a span reports as the service when OTEL_SERVICE_NAME is not set.
 DEFAULT_SERVICE_NAME: Final = "ticket-agents"
 TRACER_NAME: Final = "ticket-agents"
@@ -143,7 +145,7 @@ def tracer_provider(env: Mapping[str, str] | None = None) -> ReplaySafeTracerPro
             print(f"warning: traces are not exported: {err}", file=sys.stderr)
             exporter = None
         if exporter is not None:
-            provider.add_span_processor(BatchSpanProcessor(exporter))
+            provider.add_span_processor(BatchSpanProcessor(private_exporter(exporter, env)))
         trace.set_tracer_provider(provider)
         logging.getLogger("opentelemetry.context").addFilter(_EvictionDetachNoise())
         if trace.get_tracer_provider() is not provider:
@@ -155,6 +157,12 @@ def tracer_provider(env: Mapping[str, str] | None = None) -> ReplaySafeTracerPro
             )
         _provider = provider
         return provider
+
+
+def private_exporter(exporter: SpanExporter, env: Mapping[str, str] | None = None) -> SpanExporter:
+    """``exporter`` behind the filter that takes error messages out of spans
+    (shared/span_privacy.py), unless TICKETS_TRACE_CONTENT allows content in traces."""
+    return exporter if trace_content(env) else MessageFreeExporter(exporter)
 
 
 def add_span_processor(processor: SpanProcessor) -> None:

@@ -332,7 +332,11 @@ async def test_spans_of_the_cli_and_the_worker_reach_the_receiver_as_one_trace_p
             assert span.attributes["tickets.ticket_id"] == ticket
     # The review: the CLI's own trace, linked to the ticket's.
     view = views[REVIEWED]
-    (review,) = [s for s in observed.receiver.received() if s.name == f"review {REVIEWED}"]
+    (review,) = [
+        s
+        for s in observed.receiver.received()
+        if s.name == "review" and s.attributes.get("tickets.ticket_id") == REVIEWED
+    ]
     assert review.service == "ticket-cli" and review.parent_id is None
     assert review.trace_id != view.trace_id
     assert review.links == [(view.trace_id, view.trace_span_id)]

@@ -1,0 +1,69 @@
+"""Spans leave the process without error messages unless content may go into traces.
+
+The Temporal plugin's spans (RunActivity, RunWorkflow, HandleUpdate, ...) set their status to
+``"<ErrorType>: <message>"`` and record an ``exception`` event with the message and the stack
+trace. An error's message can carry what the ticket holds: an SMTP refusal names the customer's
+address, a model's refusal quotes up to 300 characters of its answer, a webhook receiver's
+reply is quoted. The history keeps those messages encrypted (the failure converter encodes
+them); a trace backend would get them in plain text. So every exporter the process uses is
+wrapped: the status keeps the error's type, the ``exception`` event its type only. With
+TICKETS_TRACE_CONTENT=true (prompts and answers in spans already) spans go out as recorded.
+"""
+
+from collections.abc import Sequence
+
+from opentelemetry.sdk.trace import Event, ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry.trace import Status
+
+# What an exception event keeps: its kind, and whether it ended the span.
+EXCEPTION_KEPT = frozenset({"exception.type", "exception.escaped"})
+
+
+def _kind_only(description: str | None) -> str | None:
+    return description.split(":", 1)[0].strip() if description else description
+
+
+def _event_without_message(event: Event) -> Event:
+    if event.name != "exception":
+        return event
+    kept = {k: v for k, v in (event.attributes or {}).items() if k in EXCEPTION_KEPT}
+    return Event(event.name, kept, event.timestamp)
+
+
+def without_messages(span: ReadableSpan) -> ReadableSpan:
+    """The span with error messages taken out of its status and exception events (the same
+    object when it has none)."""
+    has_exception = any(e.name == "exception" for e in span.events)
+    if not span.status.description and not has_exception:
+        return span
+    return ReadableSpan(
+        name=span.name,
+        context=span.context,
+        parent=span.parent,
+        resource=span.resource,
+        attributes=span.attributes,
+        events=[_event_without_message(e) for e in span.events],
+        links=span.links,
+        kind=span.kind,
+        status=Status(span.status.status_code, _kind_only(span.status.description)),
+        start_time=span.start_time,
+        end_time=span.end_time,
+        instrumentation_scope=span.instrumentation_scope,
+    )
+
+
+class MessageFreeExporter(SpanExporter):
+    """Hands ``inner`` every span without its error messages."""
+
+    def __init__(self, inner: SpanExporter) -> None:
+        self.inner = inner
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        return self.inner.export([without_messages(s) for s in spans])
+
+    def shutdown(self) -> None:
+        self.inner.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        return self.inner.force_flush(timeout_millis)

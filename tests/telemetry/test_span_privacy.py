@@ -1,0 +1,77 @@
+"""Error messages stay out of exported spans (shared/span_privacy.py): the Temporal plugin's
+spans put an error's message in their status and an exception event, and a message can name a
+customer's address. Spans come from a real worker on the time-skipping server, through the
+process's tracer provider; the exporter is the one every process wraps its own in."""
+
+import uuid
+
+import pytest
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from temporalio.client import WorkflowFailureError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from shared import telemetry
+from tests.support.refusing_delivery_fake import ADDRESS, RefusingDeliveryFake, refuse
+from tests.support.spans import collector
+
+
+def texts(span: ReadableSpan) -> list[str]:
+    """Everything about a span a backend shows besides its name and ids."""
+    found = [span.status.description or ""]
+    for event in span.events:
+        found += [str(v) for v in (event.attributes or {}).values()]
+    found += [str(v) for v in (span.attributes or {}).values()]
+    return found
+
+
+async def failed_run_spans(env: WorkflowEnvironment) -> list[ReadableSpan]:
+    queue = f"refusing-{uuid.uuid4().hex[:8]}"
+    with collector().collecting() as spans:
+        async with Worker(
+            env.client, task_queue=queue, workflows=[RefusingDeliveryFake], activities=[refuse]
+        ):
+            with pytest.raises(WorkflowFailureError):
+                await env.client.execute_workflow(
+                    RefusingDeliveryFake.run,
+                    id=f"refusing-{uuid.uuid4().hex[:8]}",
+                    task_queue=queue,
+                )
+    return list(spans)
+
+
+def exported(spans: list[ReadableSpan], env: dict[str, str]) -> list[ReadableSpan]:
+    memory = InMemorySpanExporter()
+    telemetry.private_exporter(memory, env).export(spans)
+    return list(memory.get_finished_spans())
+
+
+async def test_an_errors_message_is_not_exported_but_its_kind_is(
+    ts_env: WorkflowEnvironment,
+) -> None:
+    recorded = await failed_run_spans(ts_env)
+    activity_span = next(s for s in recorded if s.name == "RunActivity:refusing_delivery_fake")
+    assert any(ADDRESS in t for t in texts(activity_span)), "the source of the leak is gone?"
+
+    sent = exported(recorded, {})
+
+    assert len(sent) == len(recorded)
+    assert not [s.name for s in sent if any(ADDRESS in t for t in texts(s))]
+    (activity_sent,) = [s for s in sent if s.name == activity_span.name]
+    assert activity_sent.status.description == "ApplicationError"
+    (event,) = [e for e in activity_sent.events if e.name == "exception"]
+    assert event.attributes is not None
+    assert event.attributes["exception.type"].endswith("ApplicationError")  # type: ignore[union-attr]
+    assert "exception.message" not in event.attributes
+    assert "exception.stacktrace" not in event.attributes
+
+
+async def test_with_content_tracing_on_spans_go_out_as_recorded(
+    ts_env: WorkflowEnvironment,
+) -> None:
+    recorded = await failed_run_spans(ts_env)
+
+    sent = exported(recorded, {telemetry.TRACE_CONTENT_ENV: "true"})
+
+    assert any(ADDRESS in t for s in sent for t in texts(s))
