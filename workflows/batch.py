@@ -29,14 +29,17 @@ with workflow.unsafe.imports_passed_through():
     from shared import names
     from shared import search_attributes as sa
     from shared.batch import BatchProgress, BatchState, TicketCheck, TicketSettled
+    from shared.command_budget import fitting, utf8_size
     from shared.tickets import Ticket
     from shared.view import TicketRequest
     from workflows import options
 
 
-# Child starts per workflow task: each carries a ticket (up to ~20 KB), and one task's commands
-# must stay well under the server's 4 MB message limit.
+# Child starts per workflow task, at most: one task's commands must stay well under the server's
+# 4 MB message limit (and under shared/command_budget.py's byte budget: a ticket may be 80 KB).
 START_GROUP = 100
+# Groups cut at the byte budget too (a group of long non-ASCII tickets terminated the batch).
+BYTE_BOUNDED_GROUPS = "byte-bounded-groups"
 
 
 @workflow.defn(name=names.BATCH_WORKFLOW)
@@ -86,6 +89,10 @@ class BatchWorkflow:
                 START_GROUP,
             )
             group = tickets[state.position : state.position + free]
+            fits = fitting([utf8_size(t.subject, t.subject, t.body) for t in group])
+            # Asked only when the budget cuts the group: other batches' histories are unchanged.
+            if fits < len(group) and workflow.patched(BYTE_BOUNDED_GROUPS):
+                group = group[:fits]
             await asyncio.gather(*(self._start(ticket) for ticket in group))
             state.position += len(group)
             started_this_run += len(group)

@@ -58,6 +58,9 @@ with workflow.unsafe.imports_passed_through():
     )
 
 WORKER_TYPES = [w.value for w in WorkerType]
+# Patch: a sub-task cancelled on its own fails that sub-task (its dependents are skipped), where
+# it used to fail the whole run and lose the usage of everything done.
+CHILD_CANCEL_FAILS_SUBTASK = "child-cancel-fails-subtask"
 
 
 @workflow.defn(name=names.ORCHESTRATOR_WORKFLOW)
@@ -284,7 +287,12 @@ class OrchestratorWorkflow:
         try:
             outcome = child.result()
         except ChildWorkflowError as err:
-            if is_cancelled_exception(err):
+            # A sub-task cancelled on its own (an operator) fails that sub-task; only the run's
+            # own cancellation (or an older run's rule) ends the run.
+            if is_cancelled_exception(err) and (
+                workflow.cancellation_reason() is not None
+                or not workflow.patched(CHILD_CANCEL_FAILS_SUBTASK)
+            ):
                 raise
             cause = err.cause
             message = cause.message if isinstance(cause, ApplicationError) else str(cause or err)

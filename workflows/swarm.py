@@ -22,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from policy.stats import percentile
     from shared import names
     from shared.agents import AgentRole, AgentRoute, Usage, total_usage
+    from shared.command_budget import fitting, utf8_size
     from shared.swarm import (
         InsightRequest,
         ItemFailure,
@@ -43,6 +44,11 @@ with workflow.unsafe.imports_passed_through():
 
 
 START_GROUP = 100
+# Patches: groups of calls cut at the byte budget too (shared/command_budget.py; 100 long
+# non-ASCII items terminated the chunk); a child cancelled on its own (an operator cancelling
+# one chunk) fails its items instead of the whole swarm.
+BYTE_BOUNDED_GROUPS = "byte-bounded-groups"
+CHILD_CANCEL_FAILS_ITEMS = "child-cancel-fails-items"
 
 
 @workflow.defn(name=names.SWARM_CHUNK_WORKFLOW)
@@ -61,7 +67,13 @@ class SwarmChunkWorkflow:
             # At most START_GROUP new calls per workflow task: each carries an item (up to
             # ~20 KB), and one task's commands must stay well under the 4 MB message limit.
             started_now = 0
-            while pending and len(running) < request.concurrency and started_now < START_GROUP:
+            room = min(request.concurrency - len(running), START_GROUP, len(pending))
+            if room > 1:
+                fits = fitting([utf8_size(pending[i].text) for i in range(room)])
+                # Asked only when the budget cuts the group: other histories are unchanged.
+                if fits < room and workflow.patched(BYTE_BOUNDED_GROUPS):
+                    room = fits
+            while pending and started_now < room:
                 running.append(asyncio.create_task(self._one(pending.popleft(), request)))
                 started_now += 1
             await workflow.wait(running, return_when=asyncio.FIRST_COMPLETED)
@@ -139,10 +151,13 @@ class SwarmWorkflow:
             try:
                 result = await self._chunk(n, chunk, len(items), state)
             except ChildWorkflowError as err:
-                if is_cancelled_exception(err):
-                    raise
-                # A chunk that failed as a whole (terminated, timed out) fails its items, with
-                # the reason; the work done in other chunks is kept.
+                if is_cancelled_exception(err) and (
+                    workflow.cancellation_reason() is not None
+                    or not workflow.patched(CHILD_CANCEL_FAILS_ITEMS)
+                ):
+                    raise  # the swarm itself is cancelled (or an older run's rule)
+                # A chunk that failed as a whole (terminated, timed out, cancelled on its own)
+                # fails its items, with the reason; the work done in other chunks is kept.
                 reason = f"{self._running_chunk} failed: {err.cause or err}"
                 result = SwarmChunkResult(
                     results=[ItemResult(item_id=i.item_id, ok=False, error=reason) for i in chunk]

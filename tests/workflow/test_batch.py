@@ -237,3 +237,28 @@ async def test_a_ticket_failing_on_an_illegal_transition_tells_its_batch_at_once
     assert view.state is TicketState.FAILED
     assert view.failure is not None and "CLASSIFIED -> TRIAGED" in view.failure
     assert services.deliveries == []
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.usefixtures("replay_check")
+async def test_a_window_of_long_non_ascii_tickets_starts_in_groups_that_fit_a_message(
+    dev_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    # 100 tickets of 20,000 Chinese characters: 60 KB each in UTF-8, 6 MB of child starts in one
+    # workflow task, over the server's 4 MB limit (the server terminated the batch).
+    prefix = uuid.uuid4().hex[:6]
+    batch = [
+        make_ticket(ticket_id=f"Z{prefix}-{i:03d}", subject="请帮忙", body="中" * 20_000)
+        for i in range(100)
+    ]
+    agents, services = FakeAgents(), FakeTicketServices()
+    activities = agents.activities() + services.activities()
+    async with fake_pipeline(dev_env.client, task_queue, activities, services.agent_queue):
+        handle = await start_batch(
+            dev_env.client, task_queue, batch, BatchSettings(window=100, tickets_per_run=500)
+        )
+        result = await handle.result()
+        await all_closed(dev_env.client, batch)
+
+    assert (result.total, result.started, result.already_known) == (100, 100, 0)
+    assert sum(result.settled.values()) == 100

@@ -276,3 +276,35 @@ async def test_when_no_sub_task_completes_the_run_fails_instead_of_inventing_an_
     details = OrchestratorFailure.model_validate(cause.details[0])
     assert [o.id for o in details.outcomes] == ["a", "b"]
     assert len(details.usage["planner"]) == 1
+
+
+@pytest.mark.usefixtures("replay_check")
+async def test_a_sub_task_cancelled_on_its_own_fails_it_and_the_run_completes(
+    dev_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    two_chains = plan(
+        task("slow", "researcher"),
+        task("after-slow", "writer", "slow"),
+        task("fast", "analyst"),
+    )
+    hold = asyncio.Event()
+    agents = FakeOrchestrationAgents(plans=[two_chains], gates={"slow": hold})
+    async with running(workers(dev_env.client, task_queue, agents)):
+        handle = await start(dev_env.client, task_queue)
+
+        async def fast_done_slow_running() -> bool:
+            now = await progress(handle)
+            return "fast" in {o.id for o in now.outcomes} and now.running == ["slow"]
+
+        await wait_until(fast_done_slow_running, what="the fast branch to finish")
+        await dev_env.client.get_workflow_handle(f"{handle.id}/slow").cancel()
+        hold.set()
+        result = await handle.result()
+
+    status = {o.id: o.status for o in result.outcomes}
+    assert status == {
+        "slow": SubTaskStatus.FAILED,
+        "after-slow": SubTaskStatus.SKIPPED,
+        "fast": SubTaskStatus.COMPLETED,
+    }
+    assert len(result.usage["planner"]) == 1  # the run's usage is kept

@@ -146,3 +146,40 @@ async def test_a_chunk_that_fails_as_a_whole_fails_its_items_and_the_rest_carry_
     assert (result.succeeded, result.failed) == (3, 3)
     assert [f.item_id for f in result.failures] == ["r00000", "r00001", "r00002"]
     assert all(f.reason.startswith(f"{handle.id}/chunk-0 failed:") for f in result.failures)
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.usefixtures("replay_check")
+async def test_a_chunk_cancelled_on_its_own_fails_its_items_and_the_rest_carry_on(
+    dev_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    agent = FakeInsights(hold=asyncio.Event())
+    settings = SwarmSettings(concurrency=2, chunk_size=3, max_failure_rate=0.5)
+    async with running(workers(dev_env.client, task_queue, agent)):
+        handle = await start(dev_env.client, task_queue, items(6), settings)
+        await agent.entered.wait()
+        await dev_env.client.get_workflow_handle(f"{handle.id}/chunk-0").cancel()
+        agent.hold.set()  # type: ignore[union-attr]
+        result = await handle.result()
+
+    assert (result.succeeded, result.failed) == (3, 3)
+    assert [f.item_id for f in result.failures] == ["r00000", "r00001", "r00002"]
+    assert all("cancel" in f.reason.lower() for f in result.failures)
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.usefixtures("replay_check")
+async def test_a_window_of_long_non_ascii_items_starts_in_groups_that_fit_a_message(
+    dev_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    # 100 items of 20,000 Chinese characters: 60 KB each in UTF-8, 6 MB in one workflow task's
+    # commands, over the server's 4 MB limit (which terminated the chunk).
+    long_items = [SwarmItem(item_id=f"zh{i:03d}", text="中" * 20_000) for i in range(100)]
+    settings = SwarmSettings(concurrency=100, chunk_size=100)
+    agent = FakeInsights()
+    async with running(workers(dev_env.client, task_queue, agent)):
+        handle = await start(dev_env.client, task_queue, long_items, settings)
+        result = await handle.result()
+
+    assert (result.succeeded, result.failed) == (100, 0)
+    assert agent.calls == 100

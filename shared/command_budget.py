@@ -1,0 +1,33 @@
+"""How many starts fit in one workflow task's commands.
+
+A workflow task's completion (every command it issues, with their payloads) is one gRPC message,
+and the server refuses one over 4 MB: the task fails for good and the server terminates the
+workflow. Fan-out workflows start up to 100 children or calls per task, each carrying a ticket
+or an item of up to 20,000 characters: 20 KB in ASCII, but 60 KB in Chinese and 80 KB in emoji
+(UTF-8), so 100 of them came to 6-8 MB. A group is cut at GROUP_BYTES of estimated payload (a
+generous estimate: text bytes, plus a fixed allowance for ids, metadata and encryption).
+"""
+
+from collections.abc import Sequence
+from typing import Final
+
+# Half the server's limit: room for the commands themselves and a search attribute or two.
+GROUP_BYTES: Final = 2 * 1024 * 1024
+# Per start, besides its text: ids, options, the memo, headers, encryption's nonce and tag.
+START_ALLOWANCE_BYTES: Final = 2 * 1024
+
+
+def utf8_size(*texts: str | None) -> int:
+    return sum(len(t.encode()) for t in texts if t) + START_ALLOWANCE_BYTES
+
+
+def fitting(sizes: Sequence[int], budget: int = GROUP_BYTES) -> int:
+    """How many of ``sizes``, from the first, fit in ``budget`` together (at least one: a start
+    that does not fit alone is under the 20,000-character limit, so it still fits the server's
+    message limit alone)."""
+    total = 0
+    for count, size in enumerate(sizes):
+        total += size
+        if total > budget:
+            return max(1, count)
+    return len(sizes)
