@@ -3,8 +3,26 @@
 # (/docker-entrypoint-initdb.d): the product's own database and role, apart from Temporal's. The
 # workers, the API and the codec server connect as this role (TICKETS_DATABASE_URL) and create
 # their tables themselves (shared/stores/migrations.py); they never see Temporal's databases.
+#
+# A password still holding .env.example's placeholder marker is refused: it would become the
+# role's password for good (this script never runs again on that volume). The service's entrypoint
+# (refuse-placeholder-passwords.sh) refuses it earlier, before the volume is initialised; this
+# check keeps the script safe where it runs without that entrypoint.
 set -eu
 : "${TICKETS_DB_PASSWORD:?set TICKETS_DB_PASSWORD}"
+
+MARKER=REPLACE
+for name in POSTGRES_PASSWORD TICKETS_DB_PASSWORD; do
+    eval "value=\${$name:-}"
+    case $value in
+        *"$MARKER"*)
+            echo "create-tickets-database: refusing: $name still holds the placeholder from" \
+                ".env.example ($MARKER...): set a real password in .env (docs/deploy.md," \
+                "\"Passwords\")" >&2
+            exit 1
+            ;;
+    esac
+done
 
 psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname postgres \
     --set=password="$TICKETS_DB_PASSWORD" <<'SQL'

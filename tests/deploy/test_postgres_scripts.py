@@ -1,0 +1,100 @@
+"""deploy/postgres's scripts refuse the placeholder passwords of .env.example.
+
+PostgreSQL's image sets the superuser's password (POSTGRES_PASSWORD) and runs the init script
+that creates the product's role only when it initialises an empty volume: a placeholder copied
+from .env.example would stay the password after .env is fixed. The scripts run here with `sh`
+(dash, as in the image) and with fakes of what they call, found first on PATH.
+"""
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.deploy.test_compose import example_env
+from tests.support.processes import PROJECT_ROOT
+
+POSTGRES = PROJECT_ROOT / "deploy" / "postgres"
+INIT_SCRIPT = POSTGRES / "create-tickets-database.sh"
+ENTRYPOINT = POSTGRES / "refuse-placeholder-passwords.sh"
+REAL = {"TEMPORAL_DB_PASSWORD": "3f9c0e2a7b", "TICKETS_DB_PASSWORD": "a81d44c9e0"}
+
+
+def fake_command(bin_dir: Path, name: str) -> Path:
+    """A stand-in for `name` that records its arguments and its standard input."""
+    record = bin_dir / f"{name}.called"
+    fake = bin_dir / name
+    fake.write_text(
+        "#!/bin/sh\n"
+        f"# A fake {name} for tests: records how it was called instead of doing anything.\n"
+        f'printf "%s\\n" "$@" > "{record}"\n'
+        f'cat >> "{record}"\n'
+    )
+    fake.chmod(0o755)
+    return record
+
+
+def run(script: Path, passwords: dict[str, str], bin_dir: Path) -> subprocess.CompletedProcess[str]:
+    """The script as the postgres container runs it: POSTGRES_PASSWORD is .env's
+    TEMPORAL_DB_PASSWORD (docker-compose.yml), TICKETS_DB_PASSWORD is passed as it is."""
+    env = {
+        "PATH": f"{bin_dir}{os.pathsep}/usr/bin:/bin",
+        "POSTGRES_USER": "temporal",
+        "POSTGRES_PASSWORD": passwords["TEMPORAL_DB_PASSWORD"],
+        "TICKETS_DB_PASSWORD": passwords["TICKETS_DB_PASSWORD"],
+    }
+    args = ["sh", str(script)]
+    if script == ENTRYPOINT:
+        args += ["docker-entrypoint.sh", "postgres"]
+    return subprocess.run(
+        args, env=env, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL
+    )
+
+
+PLACEHOLDER_CASES = {
+    "both": ["TEMPORAL_DB_PASSWORD", "TICKETS_DB_PASSWORD"],
+    "temporal": ["TEMPORAL_DB_PASSWORD"],
+    "tickets": ["TICKETS_DB_PASSWORD"],
+}
+REFUSED_NAMES = {
+    "TEMPORAL_DB_PASSWORD": "POSTGRES_PASSWORD",
+    "TICKETS_DB_PASSWORD": "TICKETS_DB_PASSWORD",
+}
+
+
+@pytest.mark.parametrize("script", [INIT_SCRIPT, ENTRYPOINT], ids=["init-script", "entrypoint"])
+@pytest.mark.parametrize(
+    "placeholders", list(PLACEHOLDER_CASES.values()), ids=list(PLACEHOLDER_CASES)
+)
+def test_a_placeholder_password_is_refused_before_anything_is_created(
+    script: Path, placeholders: list[str], tmp_path: Path
+) -> None:
+    example = example_env()
+    passwords = {**REAL, **{name: example[name] for name in placeholders}}
+    assert all("REPLACE" in passwords[name] for name in placeholders)
+    psql = fake_command(tmp_path, "psql")
+    entrypoint = fake_command(tmp_path, "docker-entrypoint.sh")
+    result = run(script, passwords, tmp_path)
+    assert result.returncode != 0
+    assert "placeholder" in result.stderr and ".env" in result.stderr, result.stderr
+    assert REFUSED_NAMES[placeholders[0]] in result.stderr, result.stderr
+    assert not psql.exists(), "the role was created with the placeholder"
+    assert not entrypoint.exists(), "the image's entrypoint ran (and initialised the volume)"
+
+
+def test_the_init_script_creates_the_role_with_a_real_password(tmp_path: Path) -> None:
+    psql = fake_command(tmp_path, "psql")
+    result = run(INIT_SCRIPT, REAL, tmp_path)
+    assert result.returncode == 0, result.stderr
+    called = psql.read_text()
+    assert "--username\ntemporal\n" in called
+    assert f"--set=password={REAL['TICKETS_DB_PASSWORD']}\n" in called
+    assert "CREATE ROLE tickets LOGIN PASSWORD :'password';" in called
+
+
+def test_the_entrypoint_runs_the_images_own_with_real_passwords(tmp_path: Path) -> None:
+    entrypoint = fake_command(tmp_path, "docker-entrypoint.sh")
+    result = run(ENTRYPOINT, REAL, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert entrypoint.read_text() == "postgres\n"
