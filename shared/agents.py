@@ -9,9 +9,9 @@ from collections.abc import Sequence
 from enum import StrEnum
 from typing import Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from shared.tickets import Ticket
+from shared.tickets import Ticket, without_nul
 
 
 class AgentRole(StrEnum):
@@ -144,6 +144,12 @@ class KnowledgeArticle(BaseModel):
 class Draft(BaseModel):
     text: str = Field(min_length=1, max_length=8_000)
     cited_articles: list[str] = Field(default_factory=list)
+
+    @field_validator("text", mode="before")
+    @classmethod
+    def _no_nul(cls, value: object) -> object:
+        # A model may emit NUL; the answer is stored in the delivery ledger (tickets.without_nul).
+        return without_nul(value)
 
 
 class FindingCode(StrEnum):

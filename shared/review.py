@@ -4,9 +4,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from shared.agents import Draft
+from shared.tickets import without_nul
 
 # Longest reviewer name a decision carries ("operator:" names included).
 REVIEWER_NAME_LIMIT = 100
@@ -31,6 +32,12 @@ class ReviewDecision(BaseModel):
     edited_text: str | None = Field(default=None, max_length=8_000)
     notes: str | None = Field(default=None, max_length=4_000)
     reason: str | None = Field(default=None, max_length=1_000)
+
+    @field_validator("reviewer", "edited_text", "notes", "reason", mode="before")
+    @classmethod
+    def _no_nul(cls, value: object) -> object:
+        # The edited text becomes the answer stored in the delivery ledger (tickets.without_nul).
+        return without_nul(value)
 
     @model_validator(mode="after")
     def _fields_match_action(self) -> "ReviewDecision":

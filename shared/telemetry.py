@@ -22,18 +22,19 @@ import logging
 import os
 import sys
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Final
 
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-from opentelemetry.sdk.trace import SpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from opentelemetry.sdk.trace.export import (
     BatchSpanProcessor,
     ConsoleSpanExporter,
     SpanExporter,
+    SpanExportResult,
 )
 from opentelemetry.trace import Link, NonRecordingSpan, Span, SpanContext, TraceFlags
 from temporalio.contrib.opentelemetry import (
@@ -88,19 +89,29 @@ def trace_content(env: Mapping[str, str] | None = None) -> bool:
 
 def span_exporter_from_env(env: Mapping[str, str] | None = None) -> SpanExporter | None:
     """The exporter the standard variables ask for, or None when they name no destination.
+    ``OTEL_TRACES_EXPORTER`` may list several (``otlp,console``), as the specification allows.
 
     Unlike the OpenTelemetry default, no endpoint means no export (not localhost:4318): a worker
     started without configuration must not try to reach a collector that is not there."""
     env = _env(env)
-    kind = env.get("OTEL_TRACES_EXPORTER", "otlp").strip().lower() or "otlp"
+    kinds = [k.strip().lower() for k in env.get("OTEL_TRACES_EXPORTER", "otlp").split(",")]
+    kinds = list(dict.fromkeys(k for k in kinds if k)) or ["otlp"]
+    unknown = [k for k in kinds if k not in ("otlp", "console", "none")]
+    if unknown:
+        raise TelemetryConfigError(
+            f"OTEL_TRACES_EXPORTER={unknown[0]!r} is not supported: use otlp, console or none"
+        )
+    exporters = [e for e in (_exporter(kind, env) for kind in kinds) if e is not None]
+    if not exporters or "none" in kinds:
+        return None
+    return exporters[0] if len(exporters) == 1 else _EveryExporter(exporters)
+
+
+def _exporter(kind: str, env: Mapping[str, str]) -> SpanExporter | None:
     if kind == "none":
         return None
     if kind == "console":
         return ConsoleSpanExporter()
-    if kind != "otlp":
-        raise TelemetryConfigError(
-            f"OTEL_TRACES_EXPORTER={kind!r} is not supported: use otlp, console or none"
-        )
     endpoints = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
     if not any(env.get(name) for name in endpoints):
         return None
@@ -121,6 +132,37 @@ def span_exporter_from_env(env: Mapping[str, str] | None = None) -> SpanExporter
     return OTLPSpanExporter()  # reads the endpoint, headers, timeout, compression itself
 
 
+class _EveryExporter(SpanExporter):
+    """Several exporters (``OTEL_TRACES_EXPORTER=otlp,console``): each gets every span."""
+
+    def __init__(self, exporters: list[SpanExporter]) -> None:
+        self.exporters = exporters
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        results = [e.export(spans) for e in self.exporters]
+        ok = all(r is SpanExportResult.SUCCESS for r in results)
+        return SpanExportResult.SUCCESS if ok else SpanExportResult.FAILURE
+
+    def shutdown(self) -> None:
+        for exporter in self.exporters:
+            exporter.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        return all([e.force_flush(timeout_millis) for e in self.exporters])
+
+
+def resource(env: Mapping[str, str] | None = None) -> Resource:
+    """The process's resource: what OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME say (read by
+    the OpenTelemetry SDK from the process's environment), with our service name only where
+    neither names the service."""
+    env = _env(env)
+    named = env.get("OTEL_SERVICE_NAME") or any(
+        pair.split("=", 1)[0].strip() == SERVICE_NAME
+        for pair in env.get("OTEL_RESOURCE_ATTRIBUTES", "").split(",")
+    )
+    return Resource.create({} if named else {SERVICE_NAME: DEFAULT_SERVICE_NAME})
+
+
 def tracer_provider(env: Mapping[str, str] | None = None) -> ReplaySafeTracerProvider:
     """The process's tracer provider, made once and set as the global one.
 
@@ -133,10 +175,7 @@ def tracer_provider(env: Mapping[str, str] | None = None) -> ReplaySafeTracerPro
         if _provider is not None:
             return _provider
         env = _env(env)
-        resource = Resource.create(
-            {} if env.get("OTEL_SERVICE_NAME") else {SERVICE_NAME: DEFAULT_SERVICE_NAME}
-        )
-        provider = create_tracer_provider(resource=resource)
+        provider = create_tracer_provider(resource=resource(env))
         try:
             exporter = span_exporter_from_env(env)
         except TelemetryConfigError as err:

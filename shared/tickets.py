@@ -60,7 +60,19 @@ class Ticket(BaseModel):
     @classmethod
     def _single_line_subject(cls, value: object) -> object:
         # Collapse before the length check: the limit applies to the subject as stored.
-        return normalize_subject(value) if isinstance(value, str) else value
+        return normalize_subject(without_nul(value)) if isinstance(value, str) else value
+
+    @field_validator("body", "customer_id", "customer_email", mode="before")
+    @classmethod
+    def _no_nul(cls, value: object) -> object:
+        return without_nul(value)
+
+
+def without_nul(value: object) -> object:
+    """Text without NUL characters: PostgreSQL's text columns refuse them (the shared delivery
+    ledger would then fail every attempt to record the answer), and no e-mail, chat message or
+    web form carries one on purpose. Other values pass unchanged (for their own validation)."""
+    return value.replace("\x00", "") if isinstance(value, str) else value
 
 
 def normalize_subject(subject: str) -> str:

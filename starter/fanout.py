@@ -144,16 +144,18 @@ async def run_swarm(
 
     async def describe() -> tuple[int, int, str]:
         p = await handle.query(names.PROGRESS_QUERY, result_type=SwarmProgress)
-        done = p.done
+        done, failed = p.done, p.failed
         if p.running_chunk:
             try:
                 chunk = await client.get_workflow_handle(p.running_chunk).query(
                     names.PROGRESS_QUERY, result_type=SwarmProgress
                 )
-                done += chunk.done
+                # The running chunk's items too, failures included (the parent counts a
+                # chunk's failures only when it ends).
+                done, failed = done + chunk.done, failed + chunk.failed
             except RPCError:
                 pass
-        return done, p.total, f"{p.failed} failed"
+        return done, p.total, f"{failed} failed"
 
     await _watch(describe, result, "items")
     try:

@@ -99,3 +99,32 @@ def test_a_worker_metrics_address_that_cannot_be_served_is_a_configuration_error
             worker.metrics_runtime()
     monkeypatch.delenv(worker.METRICS_ADDRESS_ENV)
     assert worker.metrics_runtime() == (None, None)
+
+
+def test_several_exporters_may_be_listed_as_the_specification_allows() -> None:
+    both = telemetry.span_exporter_from_env(
+        {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_TRACES_EXPORTER": "otlp, console"}
+    )
+    console_only = telemetry.span_exporter_from_env({"OTEL_TRACES_EXPORTER": "otlp,console"})
+
+    assert [type(e).__name__ for e in both.exporters] == [  # type: ignore[union-attr]
+        "OTLPSpanExporter",
+        "ConsoleSpanExporter",
+    ]
+    assert type(console_only).__name__ == "ConsoleSpanExporter"  # no endpoint: no OTLP
+    with pytest.raises(telemetry.TelemetryConfigError, match="'zipkin'"):
+        telemetry.span_exporter_from_env({"OTEL_TRACES_EXPORTER": "otlp,zipkin"})
+
+
+def test_a_service_named_in_the_resource_attributes_keeps_its_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("OTEL_SERVICE_NAME", raising=False)
+    monkeypatch.setenv("OTEL_RESOURCE_ATTRIBUTES", "service.name=helpdesk-eu, team=support")
+    named = telemetry.resource()
+    monkeypatch.setenv("OTEL_RESOURCE_ATTRIBUTES", "team=support")
+    unnamed = telemetry.resource()
+
+    assert named.attributes["service.name"] == "helpdesk-eu"
+    assert unnamed.attributes["service.name"] == telemetry.DEFAULT_SERVICE_NAME
+    assert unnamed.attributes["team"] == "support"

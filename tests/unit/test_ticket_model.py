@@ -187,3 +187,20 @@ def test_the_same_subject_with_other_spacing_gets_the_same_derived_id() -> None:
     assert derive_ticket_id("Hello  world", "Body", None) == derive_ticket_id(
         "Hello world\n", "Body", None
     )
+
+
+def test_nul_characters_are_dropped_from_every_text_that_reaches_the_delivery_ledger() -> None:
+    # PostgreSQL's text columns refuse NUL: the shared ledger failed every attempt to record
+    # such an answer, and the ticket ended DELIVERY_FAILED hours later.
+    from shared.agents import Draft
+    from shared.review import ReviewAction, ReviewDecision
+
+    ticket = Ticket(ticket_id="T-NUL", subject="Hel\x00lo", body="bo\x00dy", customer_id="C-\x001")
+    draft = Draft(text="An ans\x00wer.")
+    edit = ReviewDecision(action=ReviewAction.EDIT, edited_text="Ed\x00ited.", reviewer="a\x00na")
+
+    assert (ticket.subject, ticket.body, ticket.customer_id) == ("Hello", "body", "C-1")
+    assert draft.text == "An answer."
+    assert (edit.edited_text, edit.reviewer) == ("Edited.", "ana")
+    with pytest.raises(ValidationError):
+        Ticket(ticket_id="T-NUL", subject="\x00", body="body")  # nothing left: refused
