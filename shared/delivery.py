@@ -12,8 +12,12 @@ def text_sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def idempotency_key(ticket_id: str, text_hash: str) -> str:
+def idempotency_key(ticket_id: str, text_hash: str, chain: str | None = None) -> str:
     """Stable per ticket and answer: every retry of one answer carries the same key, another
-    answer to the same ticket a different one. Ticket ids are ``[A-Za-z0-9._-]``, so the key is
+    answer to the same ticket a different one. ``chain``: the ticket workflow's first run id,
+    so the same text answering a later ticket with the same id (resubmitted after retention)
+    is a new key a receiver does not drop. Ticket ids are ``[A-Za-z0-9._-]``, so the key is
     safe in a header."""
+    if chain:
+        text_hash = hashlib.sha256(f"{chain}:{text_hash}".encode()).hexdigest()
     return f"{ticket_id}.{text_hash[:32]}"

@@ -152,3 +152,6 @@ class DeliveryRequest(BaseModel):
     # For the channels: the e-mail's subject line and recipient.
     subject: str | None = None
     customer_email: str | None = None
+    # The ticket workflow's first run id: the same through retries, continue-as-new and resets,
+    # new for a later ticket with the same id (None from tickets started before it was sent).
+    chain: str | None = None

@@ -42,6 +42,8 @@ async def deliver(
         text=view.draft.text,
         subject=ticket.subject,
         customer_email=ticket.customer_email,
+        # Data only (no command changes): which ticket of this id the answer belongs to.
+        chain=workflow.info().first_execution_run_id,
     )
     own_queue = lean or workflow.patched(PATCH_DELIVERY_QUEUE)
     try:

@@ -111,10 +111,21 @@ class DeliveryActivities:
                 revision=request.revision,
                 body=request.text,
                 text_sha256=digest,
-                idempotency_key=idempotency_key(request.ticket_id, digest),
+                idempotency_key=idempotency_key(request.ticket_id, digest, request.chain),
                 sent_via=self.config.method_for(request.channel),
+                chain=request.chain,
             )
         )
+        if request.chain and entry.chain and entry.chain != request.chain:
+            # Another ticket of this id (one submitted before this one, or in another namespace
+            # on the same database) has an answer of its own that has not gone out yet: this
+            # one's turn comes when it has (the ledger keeps one row per ticket id).
+            raise ApplicationError(
+                f"another ticket with the id {request.ticket_id} is still delivering its own "
+                "answer; this one is recorded once that has gone out",
+                type=names.DELIVERY_IN_PROGRESS_ERROR,
+                next_retry_delay=IN_PROGRESS_RETRY,
+            )
         if entry.text_sha256 != digest:
             activity.logger.warning(
                 "ticket %s: the ledger holds revision %s with another text; that one is the "

@@ -21,6 +21,7 @@ class NewDelivery:
     text_sha256: str
     idempotency_key: str
     sent_via: str  # ledger, webhook or email
+    chain: str | None = None  # the ticket workflow's first run id (DeliveryRequest.chain)
 
 
 @dataclass(frozen=True)
@@ -37,13 +38,29 @@ class LedgerEntry:
     sent_at: datetime | None
     attempts: int
     last_error: str | None
+    chain: str | None = None
+
+
+def replaces(delivery: NewDelivery, existing: LedgerEntry) -> bool:
+    """Whether ``delivery`` takes over ``existing``: it is another ticket's (both chains known
+    and different) and that ticket's answer went out."""
+    return (
+        delivery.chain is not None
+        and existing.chain is not None
+        and delivery.chain != existing.chain
+        and existing.sent_at is not None
+    )
 
 
 class DeliveryLedger(ABC):
     @abstractmethod
     async def record(self, delivery: NewDelivery) -> tuple[LedgerEntry, bool]:
         """The ticket's row: written now if there was none (True), else the one already there
-        (False), whatever ``delivery`` says."""
+        (False), whatever ``delivery`` says. One exception: a row another ticket of the same id
+        (another ``chain``: one submitted again after the first was purged, or one in another
+        namespace on the same database) has SENT is replaced by this decision (True); a row of
+        another chain not yet sent is returned as it is, for the caller to wait its turn. A row
+        without a chain (recorded before chains were) belongs to every chain."""
 
     @abstractmethod
     async def mark_sent(self, ticket_id: str) -> LedgerEntry:

@@ -77,12 +77,15 @@ MIGRATIONS: Final = (
     ),
     Migration(
         3,
-        "delivery claims: one attempt sends at a time",
+        "delivery claims and chains",
         """
         -- The attempt sending this answer now, and until when its claim holds (the database's
         -- clock). Workers of earlier versions ignore both columns.
         ALTER TABLE deliveries ADD COLUMN claimed_by text;
         ALTER TABLE deliveries ADD COLUMN claimed_until timestamptz;
+        -- Which ticket of this id the row answers: its workflow's first run id (NULL on rows
+        -- recorded before; such a row belongs to every ticket of its id).
+        ALTER TABLE deliveries ADD COLUMN chain text;
         """,
     ),
 )

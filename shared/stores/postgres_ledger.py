@@ -8,12 +8,12 @@ from typing import Any
 
 from psycopg.rows import dict_row
 
-from shared.stores.ledger import DeliveryLedger, LedgerEntry, NewDelivery
+from shared.stores.ledger import DeliveryLedger, LedgerEntry, NewDelivery, replaces
 from shared.stores.postgres import PostgresDatabase
 
 _COLUMNS = (
     "ticket_id, channel, customer_id, revision, body, text_sha256, idempotency_key, sent_via, "
-    "recorded_at, sent_at, attempts, last_error"
+    "recorded_at, sent_at, attempts, last_error, chain"
 )
 
 
@@ -39,27 +39,45 @@ class PostgresLedger(DeliveryLedger):
             return await cursor.fetchone()
 
     async def record(self, delivery: NewDelivery) -> tuple[LedgerEntry, bool]:
+        decision = (
+            delivery.channel,
+            delivery.customer_id,
+            delivery.revision,
+            delivery.body,
+            delivery.text_sha256,
+            delivery.idempotency_key,
+            delivery.sent_via,
+            delivery.chain,
+        )
         inserted = await self._one(
             f"INSERT INTO deliveries (ticket_id, channel, customer_id, revision, body, "
-            "text_sha256, idempotency_key, sent_via) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
+            "text_sha256, idempotency_key, sent_via, chain) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
             f"ON CONFLICT (ticket_id) DO NOTHING RETURNING {_COLUMNS}",
-            (
-                delivery.ticket_id,
-                delivery.channel,
-                delivery.customer_id,
-                delivery.revision,
-                delivery.body,
-                delivery.text_sha256,
-                delivery.idempotency_key,
-                delivery.sent_via,
-            ),
+            (delivery.ticket_id, *decision),
         )
         if inserted is not None:
             return _entry(inserted), True
         existing = await self.get(delivery.ticket_id)
         if existing is None:  # only if someone deleted the row in between
             raise LookupError(f"the ledger lost the delivery of ticket {delivery.ticket_id}")
-        return existing, False
+        if not replaces(delivery, existing):
+            return existing, False
+        # Only while that other ticket's row is still the sent one it was (one replacement wins).
+        replaced = await self._one(
+            "UPDATE deliveries SET channel = %s, customer_id = %s, revision = %s, body = %s, "
+            "text_sha256 = %s, idempotency_key = %s, sent_via = %s, chain = %s, "
+            "recorded_at = now(), sent_at = NULL, attempts = 0, last_error = NULL, "
+            "claimed_by = NULL, claimed_until = NULL "
+            f"WHERE ticket_id = %s AND chain = %s AND sent_at IS NOT NULL RETURNING {_COLUMNS}",
+            (*decision, delivery.ticket_id, existing.chain),
+        )
+        if replaced is not None:
+            return _entry(replaced), True
+        latest = await self.get(delivery.ticket_id)
+        if latest is None:
+            raise LookupError(f"the ledger lost the delivery of ticket {delivery.ticket_id}")
+        return latest, False
 
     async def mark_sent(self, ticket_id: str) -> LedgerEntry:
         row = await self._one(

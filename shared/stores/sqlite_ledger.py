@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Final, TypeVar
 
 from shared.delivery import idempotency_key, text_sha256
-from shared.stores.ledger import DeliveryLedger, LedgerEntry, NewDelivery
+from shared.stores.ledger import DeliveryLedger, LedgerEntry, NewDelivery, replaces
 
 T = TypeVar("T")
 # Several workers on one machine may share the file: wait for its lock instead of failing.
@@ -50,15 +50,17 @@ _V2 = (
     "ALTER TABLE deliveries ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0",
     "ALTER TABLE deliveries ADD COLUMN last_error TEXT",
 )
-# Version 3: the attempt sending an answer now and until when (see DeliveryLedger.claim).
+# Version 3: the attempt sending an answer now and until when (see DeliveryLedger.claim), and
+# which ticket of its id a row answers (its workflow's first run id; NULL on older rows).
 _V3 = (
     "ALTER TABLE deliveries ADD COLUMN claimed_by TEXT",
     "ALTER TABLE deliveries ADD COLUMN claimed_until REAL",  # seconds since the epoch
+    "ALTER TABLE deliveries ADD COLUMN chain TEXT",
 )
 SCHEMA_VERSION: Final = 3
 _COLUMNS = (
     "ticket_id, channel, customer_id, revision, body, text_sha256, idempotency_key, sent_via, "
-    "delivered_at, sent_at, attempts, last_error"
+    "delivered_at, sent_at, attempts, last_error, chain"
 )
 
 
@@ -80,6 +82,7 @@ def _entry(row: tuple[Any, ...]) -> LedgerEntry:
         sent_at=datetime.fromisoformat(row[9]) if row[9] else None,
         attempts=int(row[10]),
         last_error=row[11],
+        chain=row[12],
     )
 
 
@@ -201,25 +204,34 @@ class SqliteLedger(DeliveryLedger):
         def write(conn: sqlite3.Connection) -> tuple[LedgerEntry, bool]:
             conn.execute("BEGIN IMMEDIATE")
             try:
+                decision = (
+                    delivery.channel,
+                    delivery.customer_id,
+                    delivery.revision,
+                    delivery.body,
+                    delivery.text_sha256,
+                    delivery.idempotency_key,
+                    delivery.sent_via,
+                )
                 inserted = conn.execute(
                     f"INSERT OR IGNORE INTO deliveries ({_COLUMNS}) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 0, NULL)",
-                    (
-                        delivery.ticket_id,
-                        delivery.channel,
-                        delivery.customer_id,
-                        delivery.revision,
-                        delivery.body,
-                        delivery.text_sha256,
-                        delivery.idempotency_key,
-                        delivery.sent_via,
-                        _now(),
-                    ),
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 0, NULL, ?)",
+                    (delivery.ticket_id, *decision, _now(), delivery.chain),
                 ).rowcount
-                row = conn.execute(
-                    f"SELECT {_COLUMNS} FROM deliveries WHERE ticket_id = ?",
-                    (delivery.ticket_id,),
-                ).fetchone()
+                select = f"SELECT {_COLUMNS} FROM deliveries WHERE ticket_id = ?"
+                row = conn.execute(select, (delivery.ticket_id,)).fetchone()
+                if not inserted and replaces(delivery, _entry(row)):
+                    # Under this transaction's write lock: no other replacement in between.
+                    conn.execute(
+                        "UPDATE deliveries SET channel = ?, customer_id = ?, revision = ?, "
+                        "body = ?, text_sha256 = ?, idempotency_key = ?, sent_via = ?, "
+                        "delivered_at = ?, chain = ?, sent_at = NULL, attempts = 0, "
+                        "last_error = NULL, claimed_by = NULL, claimed_until = NULL "
+                        "WHERE ticket_id = ?",
+                        (*decision, _now(), delivery.chain, delivery.ticket_id),
+                    )
+                    row = conn.execute(select, (delivery.ticket_id,)).fetchone()
+                    inserted = 1
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")

@@ -103,3 +103,46 @@ async def test_an_attempt_whose_send_failed_gives_its_claim_back(ledger: Deliver
     receipt: DeliveryReceipt = await ActivityEnvironment().run(activities.deliver_response, REQUEST)
 
     assert channel.sent == ["Your answer."] and receipt.already_delivered is False
+
+
+async def test_a_later_ticket_with_the_same_id_gets_its_own_answer_sent_with_a_new_key(
+    ledger: DeliveryLedger,
+) -> None:
+    channel = HeldChannelFake()
+    channel.release.set()
+    activities = worker(ledger, channel)
+    first_run = REQUEST.model_copy(update={"chain": "run-1"})
+    second_run = REQUEST.model_copy(update={"chain": "run-2"})
+
+    first: DeliveryReceipt = await ActivityEnvironment().run(activities.deliver_response, first_run)
+    second: DeliveryReceipt = await ActivityEnvironment().run(
+        activities.deliver_response, second_run
+    )
+
+    assert channel.sent == ["Your answer.", "Your answer."]
+    assert (first.already_delivered, second.already_delivered) == (False, False)
+    assert first.idempotency_key != second.idempotency_key
+
+
+async def test_a_ticket_whose_id_another_is_still_delivering_waits_its_turn(
+    ledger: DeliveryLedger,
+) -> None:
+    channel = HeldChannelFake()
+    activities = worker(ledger, channel)
+    sending = asyncio.create_task(
+        ActivityEnvironment().run(
+            activities.deliver_response, REQUEST.model_copy(update={"chain": "run-1"})
+        )
+    )
+    await channel.started.wait()
+
+    with pytest.raises(ApplicationError) as waiting:
+        await ActivityEnvironment().run(
+            activities.deliver_response, REQUEST.model_copy(update={"chain": "run-2"})
+        )
+    channel.release.set()
+    await sending
+
+    assert waiting.value.type == names.DELIVERY_IN_PROGRESS_ERROR
+    assert "another ticket with the id T-1" in str(waiting.value)
+    assert channel.sent == ["Your answer."]

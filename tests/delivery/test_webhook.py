@@ -159,3 +159,22 @@ async def test_a_receiver_that_hangs_does_not_stop_other_tickets(
 async def _last_error(delivery: Any, ticket_id: str) -> str | None:
     entry = await delivery.ledger.get(ticket_id)
     return entry.last_error if entry is not None else None
+
+
+async def test_the_same_ticket_sent_again_after_the_first_was_purged_is_answered_again(
+    dev_env: WorkflowEnvironment, task_queue: str, tmp_path: Path
+) -> None:
+    # Retention purged the first ticket's workflow and the customer sent the same message
+    # again, which derives the same id: a new workflow with that id (started here once the
+    # first has closed, as the server allows). The first one's ledger row must not swallow it.
+    ticket = make_ticket(channel="chat", customer_id="C-8")
+    with webhook_receiver() as receiver:
+        async with delivering(dev_env.client, task_queue, tmp_path, webhook(receiver.url)):
+            [first] = await run_tickets(dev_env.client, task_queue, [ticket], S.COMPLETED)
+            [second] = await run_tickets(dev_env.client, task_queue, [ticket], S.COMPLETED)
+        received = receiver.snapshot()
+
+    assert [r.document["ticket_id"] for r in received] == [ticket.ticket_id] * 2
+    assert first.delivery.already_delivered is False
+    assert second.delivery.already_delivered is False
+    assert first.delivery.idempotency_key != second.delivery.idempotency_key

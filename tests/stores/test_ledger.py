@@ -29,7 +29,9 @@ async def ledger(
     await database.close()
 
 
-def delivery(ticket_id: str = "T-1", revision: int = 1, text: str = "Hello.") -> NewDelivery:
+def delivery(
+    ticket_id: str = "T-1", revision: int = 1, text: str = "Hello.", chain: str | None = None
+) -> NewDelivery:
     digest = text_sha256(text)
     return NewDelivery(
         ticket_id=ticket_id,
@@ -38,8 +40,9 @@ def delivery(ticket_id: str = "T-1", revision: int = 1, text: str = "Hello.") ->
         revision=revision,
         body=text,
         text_sha256=digest,
-        idempotency_key=idempotency_key(ticket_id, digest),
+        idempotency_key=idempotency_key(ticket_id, digest, chain),
         sent_via="webhook",
+        chain=chain,
     )
 
 
@@ -271,3 +274,33 @@ async def test_an_old_sqlite_ledger_is_migrated_to_hold_claims(tmp_path: Path) -
         assert await ledger.claim("T-9", "attempt-b", 60) is False
     finally:
         await ledger.close()
+
+
+async def test_a_later_ticket_with_the_same_id_replaces_a_sent_answer_with_its_own(
+    ledger: DeliveryLedger,
+) -> None:
+    # The first ticket's workflow was purged after retention; the same customer sent the same
+    # e-mail again (same derived id): that ticket needs its own answer, not "already sent".
+    first, _ = await ledger.record(delivery(text="Same text.", chain="run-1"))
+    await ledger.mark_sent("T-1")
+
+    second, created = await ledger.record(delivery(text="Same text.", chain="run-2"))
+    again, created_again = await ledger.record(delivery(text="Other text.", chain="run-2"))
+
+    assert created is True and second.chain == "run-2" and second.sent_at is None
+    assert second.idempotency_key != first.idempotency_key  # a receiver must not drop it
+    assert (created_again, again.body) == (False, "Same text.")  # its own decision stands
+    assert await ledger.count("T-1") == 1
+
+
+async def test_another_tickets_unsent_answer_or_a_row_from_before_chains_is_not_replaced(
+    ledger: DeliveryLedger,
+) -> None:
+    await ledger.record(delivery("T-1", text="First.", chain="run-1"))
+    waiting, created = await ledger.record(delivery("T-1", text="Second.", chain="run-2"))
+    await ledger.record(delivery("T-2", text="Old.", chain=None))
+    await ledger.mark_sent("T-2")
+    legacy, created_legacy = await ledger.record(delivery("T-2", text="New.", chain="run-9"))
+
+    assert (created, waiting.chain, waiting.body) == (False, "run-1", "First.")
+    assert (created_legacy, legacy.body, legacy.chain) == (False, "Old.", None)
