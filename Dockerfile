@@ -13,7 +13,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 COPY . /src
-RUN pip install /src \
+# The versions CI tested: requirements.lock's pins (without its hashes, which would make pip
+# want a hash for the project's own directory too) constrain the runtime dependencies, so an
+# image built next month gets the same SDK as one built today.
+RUN sed -n 's/^\([A-Za-z0-9._-]*==[^ ]*\).*/\1/p' /src/requirements.lock > /tmp/constraints.txt \
+    && pip install --constraint /tmp/constraints.txt /src \
+    && rm /tmp/constraints.txt \
     && mkdir -p /app \
     && cp -r /src/config /app/config \
     && rm -rf /src \

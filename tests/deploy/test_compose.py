@@ -314,6 +314,32 @@ def test_the_image_runs_as_an_unprivileged_user_without_dev_dependencies() -> No
     assert {".git", ".venv", "tests", ".env", "secrets"} <= set(ignored)
 
 
+def test_the_image_installs_the_versions_the_lock_file_pins() -> None:
+    # pip install /src alone resolves pyproject's ranges afresh: a rebuild could take an SDK
+    # release nobody tested (the payload store uses an API the SDK marks experimental).
+    import subprocess
+    import tomllib
+
+    text = DOCKERFILE.read_text()
+    match = re.search(r"sed -n '([^']+)' /src/requirements.lock > (\S+)", text)
+    assert match, "the Dockerfile no longer derives constraints from requirements.lock"
+    assert f"pip install --constraint {match.group(2)} /src" in text
+    pins = subprocess.run(
+        ["sed", "-n", match.group(1), str(PROJECT_ROOT / "requirements.lock")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    pinned = {p.split("==")[0].lower().replace("_", "-") for p in pins}
+    project = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]
+    runtime = {
+        re.split(r"[<>=!~\[; ]", d, maxsplit=1)[0].lower().replace("_", "-")
+        for d in project["dependencies"]
+    }
+    assert runtime - pinned == set()
+    assert all(re.fullmatch(r"[A-Za-z0-9._-]+==[^\s\\]+", p) for p in pins), pins[:5]
+
+
 # ---- every setting reaches the container that reads it ------------------------------------------
 
 DOCS = [PROJECT_ROOT / "README.md", *sorted((PROJECT_ROOT / "docs").glob("*.md"))]
