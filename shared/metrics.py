@@ -35,6 +35,9 @@ BUDGET_HANDOFFS: Final = "tickets_budget_handoffs"  # _total
 OPEN_TICKETS: Final = "tickets_open"  # state: running tickets per state, from visibility
 REVIEW_OVERDUE: Final = "tickets_review_overdue"  # awaiting review past the SLA deadline
 SPEND_LIMIT: Final = "tickets_spend_limit_usd_per_hour"  # the configured limit; absent when unset
+# When the gauges above were last counted (Unix seconds): the alert on them is only as good as
+# the count, so a stale or absent one alerts of its own (TicketGaugesStale).
+GAUGES_UPDATED: Final = "tickets_gauges_updated_timestamp_seconds"
 
 # Failure classes of a provider call (the `class` label), from the activity's error type.
 FAILURE_CLASSES: Final[Mapping[str, str]] = {

@@ -8,7 +8,10 @@ on the ticket search attributes) every ``interval`` and sets:
   (``TicketEscalated = true``);
 - ``tickets_open{state}``: running tickets per state;
 - ``tickets_spend_limit_usd_per_hour``: the configured limit (TICKETS_SPEND_LIMIT_USD_PER_HOUR),
-  so the spend alert compares with a number the operator set in one place.
+  so the spend alert compares with a number the operator set in one place;
+- ``tickets_gauges_updated_timestamp_seconds``: when the counts last succeeded. A count that
+  keeps failing would otherwise leave the gauges at their last value (or absent), and the alert
+  on overdue reviews silent: TicketGaugesStale fires instead.
 
 Every worker reports the same visibility counts: rules and dashboards take ``max`` over workers.
 """
@@ -17,7 +20,8 @@ import asyncio
 import logging
 import math
 import os
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Final
 
@@ -73,9 +77,14 @@ class VisibilityGauges:
         meter: MetricMeter,
         spend_limit_usd_per_hour: float | None = None,
         interval: timedelta = DEFAULT_INTERVAL,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._client = client
         self._interval = interval.total_seconds()
+        self._clock = clock
+        self._updated = meter.create_gauge_float(
+            metrics.GAUGES_UPDATED, "When the ticket gauges were last counted (Unix seconds)"
+        )
         self._overdue = meter.create_gauge(
             metrics.REVIEW_OVERDUE, "Running tickets awaiting review past their SLA deadline"
         )
@@ -93,12 +102,19 @@ class VisibilityGauges:
                 _running(f"{sa.TICKET_STATE.name} = '{state.value}'")
             )
             self._open.set(count.count, {"state": state.value})
+        self._updated.set(self._clock())
 
     async def run(self) -> None:
-        """Until cancelled; a failed count (server briefly away) is logged and tried again."""
+        """Until cancelled; a failed count is logged and tried again: the server briefly away,
+        or anything else (a refused query after a server upgrade), which must not end the loop
+        and leave the gauges frozen (the freshness gauge shows it either way)."""
         while True:
             try:
                 await self.update()
             except RPCError as err:
                 log.warning("could not count tickets for the gauges: %s", err)
+            except Exception as err:
+                log.warning(
+                    "could not count tickets for the gauges: %s: %s", type(err).__name__, err
+                )
             await asyncio.sleep(self._interval)

@@ -1,0 +1,64 @@
+"""The worker's visibility gauges keep counting through failures, and say when they last
+succeeded (shared/worker_gauges.py). The client and the meter are fakes standing in for the
+visibility count and the SDK's meter; the real ones: tests/integration/test_observability.py."""
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+from shared import metrics
+from shared.worker_gauges import VisibilityGauges
+
+
+class FakeGauge:
+    def __init__(self) -> None:
+        self.values: list[tuple[float, dict[str, str] | None]] = []
+        self.was_set = asyncio.Event()
+
+    def set(self, value: float, attributes: dict[str, str] | None = None) -> None:
+        self.values.append((value, attributes))
+        self.was_set.set()
+
+
+class FakeMeter:
+    def __init__(self) -> None:
+        self.gauges: dict[str, FakeGauge] = {}
+
+    def create_gauge(self, name: str, description: str = "", unit: str = "") -> FakeGauge:
+        return self.gauges.setdefault(name, FakeGauge())
+
+    create_gauge_float = create_gauge
+
+
+class FlakyCountsFake:
+    """count_workflows fails with ``errors`` one after the other, then answers 3."""
+
+    def __init__(self, *errors: Exception) -> None:
+        self.errors = list(errors)
+
+    async def count_workflows(self, query: str) -> Any:
+        if self.errors:
+            raise self.errors.pop(0)
+
+        class Count:
+            count = 3
+
+        return Count()
+
+
+async def test_a_count_failing_with_any_error_is_tried_again_and_freshness_is_reported() -> None:
+    meter, client = FakeMeter(), FlakyCountsFake(ValueError("refused query"), KeyError("x"))
+    gauges = VisibilityGauges(
+        client,  # type: ignore[arg-type]
+        meter,  # type: ignore[arg-type]
+        interval=timedelta(0),
+        clock=lambda: 1_700_000_000.0,
+    )
+    loop = asyncio.create_task(gauges.run())
+    try:
+        await asyncio.wait_for(meter.gauges[metrics.GAUGES_UPDATED].was_set.wait(), timeout=10)
+    finally:
+        loop.cancel()
+
+    assert meter.gauges[metrics.GAUGES_UPDATED].values[0] == (1_700_000_000.0, None)
+    assert meter.gauges[metrics.REVIEW_OVERDUE].values[0] == (3, None)
