@@ -74,6 +74,15 @@ class PostgresDatabase:
             raise StoreUnavailable(explain_connection_error(err, self.target, self._url)) from None
         try:
             await migrate(conn)
+        except psycopg.Error as err:
+            # A managed database that refuses CREATE or ALTER to this user, a table of another
+            # tool's in the way: one sentence naming the database, not a traceback.
+            what = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
+            raise StoreUnavailable(
+                f"cannot prepare the tables in the PostgreSQL {self.target.describe()} "
+                f"(TICKETS_DATABASE_URL): {what} (the user needs to create and alter tables in "
+                "it; docs/stores.md)"
+            ) from None
         finally:
             await conn.close()
 

@@ -77,6 +77,25 @@ async def test_refused_credentials_name_host_and_database_not_the_password(
     assert "wrong-horse-battery" not in message and postgres.password not in message
 
 
+async def test_a_user_who_may_not_create_tables_is_told_so_in_one_sentence(
+    postgres: PostgresServer,
+) -> None:
+    # PostgreSQL 15 and later: only the database's owner may create in schema public.
+    import psycopg
+
+    url = postgres.create_database("limited")
+    name = url.rsplit("/", 1)[1]
+    role = f"reader_{name[-10:]}"
+    with psycopg.connect(postgres.url(), autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'a-reader-password'".encode())
+    limited = f"postgresql://{role}:a-reader-password@127.0.0.1:{postgres.port}/{name}"
+
+    message = await _failure(limited)
+
+    assert message.startswith(f"cannot prepare the tables in the PostgreSQL database '{name}'")
+    assert "permission denied" in message and "a-reader-password" not in message
+
+
 async def test_a_database_that_does_not_exist_is_named(postgres: PostgresServer) -> None:
     message = await _failure(postgres.url("no_such_db"))
     assert "database 'no_such_db'" in message and "has no such database" in message
