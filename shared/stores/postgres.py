@@ -27,6 +27,19 @@ CONNECT_TIMEOUT_SECONDS: Final = 5
 # stalled database fails the attempt cleanly and Temporal retries it.
 POOL_WAIT_SECONDS: Final = 15.0
 DEFAULT_POOL_SIZE: Final = 10
+# A statement that runs longer is cancelled by the server: a lock held by a stuck session ends
+# the call with an error (and the activity's retry) instead of holding a pooled connection for
+# ever. Far above any statement on the workers' path (the largest writes one 2 MB payload);
+# gc-payloads' whole-table reads of a store with millions of payloads take seconds.
+STATEMENT_TIMEOUT_SECONDS: Final = 120.0
+# libpq's TCP keepalives: a connection whose peer vanished (a failover, a dropped NAT entry) is
+# found dead in about a minute, not after the kernel's two hours.
+KEEPALIVES: Final = {
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+}
 
 
 def explain_connection_error(err: BaseException, target: DatabaseTarget, url: str) -> str:
@@ -53,10 +66,16 @@ def explain_connection_error(err: BaseException, target: DatabaseTarget, url: st
 class PostgresDatabase:
     """The pool and the schema. ``ready()`` is idempotent and cheap after the first call."""
 
-    def __init__(self, url: str, pool_size: int = DEFAULT_POOL_SIZE) -> None:
+    def __init__(
+        self,
+        url: str,
+        pool_size: int = DEFAULT_POOL_SIZE,
+        statement_timeout_seconds: float = STATEMENT_TIMEOUT_SECONDS,
+    ) -> None:
         self.target = parse_database_url(url)  # a ConfigError now, not at first use
         self._url = url
         self._pool_size = pool_size
+        self._statement_timeout_ms = int(statement_timeout_seconds * 1000)
         self._pool: AsyncConnectionPool | None = None
         self._opening = asyncio.Lock()
 
@@ -99,7 +118,12 @@ class PostgresDatabase:
                 max_size=self._pool_size,
                 open=False,
                 timeout=POOL_WAIT_SECONDS,
-                kwargs={"connect_timeout": CONNECT_TIMEOUT_SECONDS, "autocommit": True},
+                kwargs={
+                    "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+                    "autocommit": True,
+                    "options": f"-c statement_timeout={self._statement_timeout_ms}",
+                    **KEEPALIVES,
+                },
                 check=AsyncConnectionPool.check_connection,
                 name="ticket-agents",
             )

@@ -154,3 +154,18 @@ def test_pool_size_and_threshold_are_checked_with_the_variable_named() -> None:
         StoreConfig.from_env({"TICKETS_PAYLOAD_OFFLOAD_BYTES": "lots"})
     config = StoreConfig.from_env({"TICKETS_DATABASE_POOL_SIZE": "3"})
     assert config.pool_size == 3 and config.offload_bytes == 128 * 1024
+
+
+async def test_a_statement_that_hangs_is_cancelled_by_the_server(postgres: PostgresServer) -> None:
+    import psycopg
+
+    db = PostgresDatabase(postgres.create_database("hang"), statement_timeout_seconds=0.5)
+    try:
+        async with db.connection() as conn:
+            with pytest.raises(psycopg.errors.QueryCanceled, match="statement timeout"):
+                await conn.execute("SELECT pg_sleep(30)")
+            cursor = await conn.execute("SHOW statement_timeout")
+            row = await cursor.fetchone()
+    finally:
+        await db.close()
+    assert row is not None and row[0] == "500ms"
