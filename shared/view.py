@@ -2,12 +2,12 @@
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from policy.transitions import TicketState
 from shared.agents import Category, Finding, Priority, Usage
 from shared.review import ReviewRecord
-from shared.tickets import Ticket
+from shared.tickets import Ticket, without_nul
 
 
 class TicketRequest(BaseModel):
@@ -155,3 +155,9 @@ class DeliveryRequest(BaseModel):
     # The ticket workflow's first run id: the same through retries, continue-as-new and resets,
     # new for a later ticket with the same id (None from tickets started before it was sent).
     chain: str | None = None
+
+    @field_validator("text", "customer_id", "subject", "customer_email", mode="before")
+    @classmethod
+    def _no_nul(cls, value: object) -> object:
+        # Deliveries scheduled before drafts were stripped still carry NUL (tickets.without_nul).
+        return without_nul(value)

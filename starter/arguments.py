@@ -36,7 +36,10 @@ def since_argument(text: str, now: datetime | None = None) -> datetime:
     text = text.strip()
     if match := _AGO.fullmatch(text):
         amount, unit = int(match[1]), _UNITS[match[2]]
-        return (now or datetime.now(UTC)) - timedelta(**{unit: amount})
+        try:
+            return (now or datetime.now(UTC)) - timedelta(**{unit: amount})
+        except OverflowError:
+            raise argparse.ArgumentTypeError(f"{text!r} reaches back before year 1") from None
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:

@@ -3,8 +3,8 @@
 Everything here goes through ``workflow.metric_meter()``, which records nothing while a history
 is replayed: a ticket replayed after a worker restart, or by the Replayer, counts once (but a
 workflow task that fails after recording is retried and records again: docs/observability.md).
-None of it is a command, so calling these changes no history. Each helper is called from one line where
-the thing happens (agent_calls, ticket_record, review_gate).
+None of it is a command, so calling these changes no history. Each helper is called from one
+line where the thing happens (agent_calls, ticket_record, review_gate).
 """
 
 from datetime import timedelta

@@ -41,14 +41,13 @@ class LedgerEntry:
     chain: str | None = None
 
 
-def replaces(delivery: NewDelivery, existing: LedgerEntry) -> bool:
-    """Whether ``delivery`` takes over ``existing``: it is another ticket's (both chains known
-    and different) and that ticket's answer went out."""
+def another_tickets(delivery: NewDelivery, existing: LedgerEntry) -> bool:
+    """Whether ``existing`` belongs to another ticket of the same id than ``delivery`` (both
+    chains known and different): ``record`` may replace it, unless its claim holds."""
     return (
         delivery.chain is not None
         and existing.chain is not None
         and delivery.chain != existing.chain
-        and existing.sent_at is not None
     )
 
 
@@ -56,11 +55,12 @@ class DeliveryLedger(ABC):
     @abstractmethod
     async def record(self, delivery: NewDelivery) -> tuple[LedgerEntry, bool]:
         """The ticket's row: written now if there was none (True), else the one already there
-        (False), whatever ``delivery`` says. One exception: a row another ticket of the same id
-        (another ``chain``: one submitted again after the first was purged, or one in another
-        namespace on the same database) has SENT is replaced by this decision (True); a row of
-        another chain not yet sent is returned as it is, for the caller to wait its turn. A row
-        without a chain (recorded before chains were) belongs to every chain."""
+        (False), whatever ``delivery`` says. One exception: a row of another ticket of the same
+        id (another ``chain``: one submitted again after the first ended or was purged, or one
+        in another namespace on the same database) is replaced by this decision (True) unless an
+        attempt of that ticket is sending it right now (its claim holds): then it is returned as
+        it is, for the caller to wait that send out. A row without a chain (recorded before
+        chains were) belongs to every chain."""
 
     @abstractmethod
     async def mark_sent(self, ticket_id: str) -> LedgerEntry:

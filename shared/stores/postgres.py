@@ -7,13 +7,15 @@ is retried by Temporal.
 """
 
 import asyncio
+import os
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Final
 
 import psycopg
 from psycopg import AsyncConnection
+from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from shared.stores.errors import StoreUnavailable
@@ -61,6 +63,22 @@ def explain_connection_error(err: BaseException, target: DatabaseTarget, url: st
     if secret:
         why = why.replace(secret, "***")
     return f"cannot use the PostgreSQL {target.describe()} (TICKETS_DATABASE_URL): {why}"
+
+
+def pool_settings(
+    url: str, statement_timeout_ms: int, env: Mapping[str, str] | None = None
+) -> dict[str, object]:
+    """The statement timeout and keepalives, ADDED to what the URL (or PGOPTIONS) already asks:
+    a keyword argument replaces the URL's parameter of the same name, so ``options`` must carry
+    the URL's own (a ``search_path``, say) too, and a keepalive the URL sets is left as set. A
+    timeout of 0 sends no options of ours (a pooler that refuses startup options)."""
+    given = conninfo_to_dict(url)
+    settings: dict[str, object] = {k: v for k, v in KEEPALIVES.items() if k not in given}
+    if statement_timeout_ms > 0:
+        theirs = given.get("options") or (os.environ if env is None else env).get("PGOPTIONS")
+        ours = f"-c statement_timeout={statement_timeout_ms}"
+        settings["options"] = f"{theirs} {ours}" if theirs else ours
+    return settings
 
 
 class PostgresDatabase:
@@ -121,8 +139,7 @@ class PostgresDatabase:
                 kwargs={
                     "connect_timeout": CONNECT_TIMEOUT_SECONDS,
                     "autocommit": True,
-                    "options": f"-c statement_timeout={self._statement_timeout_ms}",
-                    **KEEPALIVES,
+                    **pool_settings(self._url, self._statement_timeout_ms),
                 },
                 check=AsyncConnectionPool.check_connection,
                 name="ticket-agents",

@@ -8,7 +8,7 @@ from typing import Any
 
 from psycopg.rows import dict_row
 
-from shared.stores.ledger import DeliveryLedger, LedgerEntry, NewDelivery, replaces
+from shared.stores.ledger import DeliveryLedger, LedgerEntry, NewDelivery, another_tickets
 from shared.stores.postgres import PostgresDatabase
 
 _COLUMNS = (
@@ -61,15 +61,17 @@ class PostgresLedger(DeliveryLedger):
         existing = await self.get(delivery.ticket_id)
         if existing is None:  # only if someone deleted the row in between
             raise LookupError(f"the ledger lost the delivery of ticket {delivery.ticket_id}")
-        if not replaces(delivery, existing):
+        if not another_tickets(delivery, existing):
             return existing, False
-        # Only while that other ticket's row is still the sent one it was (one replacement wins).
+        # Only while the row is still that other ticket's and no attempt of it is sending now
+        # (one replacement wins; a send in progress is waited out by the caller).
         replaced = await self._one(
             "UPDATE deliveries SET channel = %s, customer_id = %s, revision = %s, body = %s, "
             "text_sha256 = %s, idempotency_key = %s, sent_via = %s, chain = %s, "
             "recorded_at = now(), sent_at = NULL, attempts = 0, last_error = NULL, "
-            "claimed_by = NULL, claimed_until = NULL "
-            f"WHERE ticket_id = %s AND chain = %s AND sent_at IS NOT NULL RETURNING {_COLUMNS}",
+            "claimed_by = NULL, claimed_until = NULL WHERE ticket_id = %s AND chain = %s "
+            "AND (sent_at IS NOT NULL OR claimed_until IS NULL OR claimed_until <= now()) "
+            f"RETURNING {_COLUMNS}",
             (*decision, delivery.ticket_id, existing.chain),
         )
         if replaced is not None:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Final, TypeVar
 
 from shared.delivery import idempotency_key, text_sha256
-from shared.stores.ledger import DeliveryLedger, LedgerEntry, NewDelivery, replaces
+from shared.stores.ledger import DeliveryLedger, LedgerEntry, NewDelivery, another_tickets
 
 T = TypeVar("T")
 # Several workers on one machine may share the file: wait for its lock instead of failing.
@@ -220,7 +220,17 @@ class SqliteLedger(DeliveryLedger):
                 ).rowcount
                 select = f"SELECT {_COLUMNS} FROM deliveries WHERE ticket_id = ?"
                 row = conn.execute(select, (delivery.ticket_id,)).fetchone()
-                if not inserted and replaces(delivery, _entry(row)):
+                (sending_until,) = conn.execute(
+                    "SELECT claimed_until FROM deliveries WHERE ticket_id = ?",
+                    (delivery.ticket_id,),
+                ).fetchone()
+                existing = _entry(row)
+                sending = (
+                    existing.sent_at is None
+                    and sending_until is not None
+                    and sending_until > time.time()
+                )
+                if not inserted and another_tickets(delivery, existing) and not sending:
                     # Under this transaction's write lock: no other replacement in between.
                     conn.execute(
                         "UPDATE deliveries SET channel = ?, customer_id = ?, revision = ?, "

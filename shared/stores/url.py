@@ -4,6 +4,7 @@ Every message about the database names the host and the database, never the pass
 redacted before it reaches a log, an error or a receipt in a workflow history.
 """
 
+import re
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -14,6 +15,7 @@ from shared.settings import ConfigError
 SCHEMES = ("postgresql", "postgres")
 # Query parameters libpq accepts that carry a secret.
 SECRET_PARAMETERS = frozenset({"password", "sslpassword"})
+_QUERY_SECRET = re.compile(r"([?&](?:password|sslpassword)=)[^&#]*", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -38,9 +40,11 @@ def _netloc_without_password(netloc: str) -> str:
 def redact(url: str) -> str:
     """The URL with any password (in the user part or the query) replaced by nothing: safe to
     print. Text that does not parse as a URL is not echoed at all."""
-    # The user part first, on the raw text: a password holding "/", "?" or "#" (base64 ones do)
-    # would otherwise be read as the start of the path and printed with it. Everything up to
-    # the last "@" goes, but the user's name.
+    # Secrets in the query first, on the raw text (an "@" in the query, user=me@corp, would
+    # otherwise be taken for the end of the user part below). Then the user part: a password
+    # holding "/", "?" or "#" (base64 ones do) would otherwise be read as the start of the path
+    # and printed with it. Everything up to the last "@" goes, but the user's name.
+    url = _QUERY_SECRET.sub(lambda m: f"{m.group(1)}***", url)
     scheme, sep, rest = url.partition("://")
     if sep and "@" in rest:
         userinfo, _, after = rest.rpartition("@")

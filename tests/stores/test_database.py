@@ -132,6 +132,11 @@ def test_redaction_drops_passwords_from_the_user_part_and_the_query() -> None:
     )
 
 
+def test_an_at_sign_in_the_query_does_not_unmask_the_querys_password() -> None:
+    redacted = redact("postgresql://host/db?user=me@corp&password=s3cret")
+    assert "s3cret" not in redacted
+
+
 @pytest.mark.parametrize("password", ["Zm9v/YmFy+cXV4", "a?b#c", "p@ss/word", "x:y"])
 def test_a_password_holding_url_delimiters_is_never_printed(password: str) -> None:
     url = f"postgresql://app:{password}@db:5432/tickets"
@@ -169,3 +174,46 @@ async def test_a_statement_that_hangs_is_cancelled_by_the_server(postgres: Postg
     finally:
         await db.close()
     assert row is not None and row[0] == "500ms"
+
+
+async def test_the_urls_own_options_are_kept_beside_the_statement_timeout(
+    postgres: PostgresServer,
+) -> None:
+    # A keyword argument replaces the URL's parameter: the pool once dropped a search_path the
+    # URL set, and every ledger call then failed ("relation deliveries does not exist").
+    import psycopg
+
+    base = postgres.create_database("path")
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute("CREATE SCHEMA app")
+    db = PostgresDatabase(f"{base}?options=-csearch_path%3Dapp&keepalives_idle=7")
+    try:
+        async with db.connection() as conn:
+            path = await (await conn.execute("SHOW search_path")).fetchone()
+            timeout = await (await conn.execute("SHOW statement_timeout")).fetchone()
+            tables = await (
+                await conn.execute(
+                    "SELECT count(*) FROM pg_tables WHERE schemaname = 'app' "
+                    "AND tablename = 'deliveries'"
+                )
+            ).fetchone()
+            await db_ledger_roundtrip(db)
+    finally:
+        await db.close()
+    assert path == ("app",) and timeout == ("2min",) and tables == (1,)
+    from shared.stores.postgres import pool_settings
+
+    assert "keepalives_idle" not in pool_settings(f"{base}?keepalives_idle=7", 1000)
+    assert pool_settings(base, 0, env={}).get("options") is None
+    assert pool_settings(base, 500, env={"PGOPTIONS": "-c work_mem=8MB"})["options"] == (
+        "-c work_mem=8MB -c statement_timeout=500"
+    )
+
+
+async def db_ledger_roundtrip(db: PostgresDatabase) -> None:
+    from shared.stores.postgres_ledger import PostgresLedger
+    from tests.stores.test_ledger import delivery
+
+    ledger = PostgresLedger(db)
+    await ledger.record(delivery("T-PATH"))
+    assert await ledger.get("T-PATH") is not None

@@ -293,10 +293,11 @@ async def test_a_later_ticket_with_the_same_id_replaces_a_sent_answer_with_its_o
     assert await ledger.count("T-1") == 1
 
 
-async def test_another_tickets_unsent_answer_or_a_row_from_before_chains_is_not_replaced(
+async def test_another_tickets_answer_being_sent_or_a_row_from_before_chains_is_not_replaced(
     ledger: DeliveryLedger,
 ) -> None:
     await ledger.record(delivery("T-1", text="First.", chain="run-1"))
+    assert await ledger.claim("T-1", "attempt-of-run-1", 60)  # run-1 is sending now
     waiting, created = await ledger.record(delivery("T-1", text="Second.", chain="run-2"))
     await ledger.record(delivery("T-2", text="Old.", chain=None))
     await ledger.mark_sent("T-2")
@@ -304,3 +305,18 @@ async def test_another_tickets_unsent_answer_or_a_row_from_before_chains_is_not_
 
     assert (created, waiting.chain, waiting.body) == (False, "run-1", "First.")
     assert (created_legacy, legacy.body, legacy.chain) == (False, "Old.", None)
+
+
+async def test_another_tickets_answer_that_never_went_out_is_replaced_when_nobody_sends_it(
+    ledger: DeliveryLedger,
+) -> None:
+    # run-1 ended DELIVERY_FAILED (its channel refused it); the ticket was submitted again.
+    await ledger.record(delivery("T-1", text="First.", chain="run-1"))
+    assert await ledger.claim("T-1", "attempt-of-run-1", 60)
+    await ledger.note_failure("T-1", "550 no such user")
+    await ledger.release("T-1", "attempt-of-run-1")
+
+    again, created = await ledger.record(delivery("T-1", text="Second.", chain="run-2"))
+
+    assert (created, again.chain, again.body, again.sent_at) == (True, "run-2", "Second.", None)
+    assert again.attempts == 0 and again.last_error is None

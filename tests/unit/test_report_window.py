@@ -27,6 +27,11 @@ def test_since_is_a_time_or_a_span_back_from_now(text: str, expected: datetime) 
     assert since_argument(text, now=NOW) == expected
 
 
+def test_a_span_back_before_year_one_is_refused_not_a_traceback() -> None:
+    with pytest.raises(argparse.ArgumentTypeError, match="before year 1"):
+        since_argument("999999d", now=NOW)
+
+
 @pytest.mark.parametrize("text", ["yesterday", "24", "5w", "-3d", "2026-13-01"])
 def test_anything_else_is_refused_with_both_forms_named(text: str) -> None:
     with pytest.raises(argparse.ArgumentTypeError, match=r"90m, 24h, 7d"):
