@@ -244,21 +244,21 @@ async def test_a_ticket_failing_on_an_illegal_transition_tells_its_batch_at_once
 async def test_a_window_of_long_non_ascii_tickets_starts_in_groups_that_fit_a_message(
     dev_env: WorkflowEnvironment, task_queue: str
 ) -> None:
-    # 100 tickets of 20,000 Chinese characters: 60 KB each in UTF-8, 6 MB of child starts in one
-    # workflow task, over the server's 4 MB limit (the server terminated the batch).
+    # 60 tickets of 20,000 emoji: 80 KB each in UTF-8, 4.8 MB of child starts in one workflow
+    # task, over the server's 4 MB limit (the server terminated the batch).
     prefix = uuid.uuid4().hex[:6]
     batch = [
-        make_ticket(ticket_id=f"Z{prefix}-{i:03d}", subject="请帮忙", body="中" * 20_000)
-        for i in range(100)
+        make_ticket(ticket_id=f"Z{prefix}-{i:03d}", subject="请帮忙", body="😀" * 20_000)
+        for i in range(60)
     ]
     agents, services = FakeAgents(), FakeTicketServices()
     activities = agents.activities() + services.activities()
     async with fake_pipeline(dev_env.client, task_queue, activities, services.agent_queue):
         handle = await start_batch(
-            dev_env.client, task_queue, batch, BatchSettings(window=100, tickets_per_run=500)
+            dev_env.client, task_queue, batch, BatchSettings(window=60, tickets_per_run=500)
         )
         result = await handle.result()
         await all_closed(dev_env.client, batch)
 
-    assert (result.total, result.started, result.already_known) == (100, 100, 0)
-    assert sum(result.settled.values()) == 100
+    assert (result.total, result.started, result.already_known) == (60, 60, 0)
+    assert sum(result.settled.values()) == 60
