@@ -40,6 +40,7 @@ from shared import operations as ops
 from shared import search_attributes as sa
 from shared.settings import workflow_sandbox
 from shared.tickets import Ticket
+from shared.view import TicketView
 from starter.inputs import read_jsonl
 from starter.redrive import LOCAL_ACTIVITY_MARKER
 from starter.spawn import spawn_logged
@@ -124,7 +125,7 @@ def history_cost(history: WorkflowHistory) -> HistoryCost:
     )
 
 
-def straight_through(view: ops.TicketView) -> bool:
+def straight_through(view: TicketView) -> bool:
     return (
         view.state is TicketState.COMPLETED
         and not view.reviews
