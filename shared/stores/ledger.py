@@ -23,6 +23,19 @@ class NewDelivery:
     sent_via: str  # ledger, webhook or email
     chain: str | None = None  # the ticket workflow's first run id (DeliveryRequest.chain)
 
+    def decision(self) -> tuple[object, ...]:
+        """The row's decision columns, in the order both ledgers write them: channel,
+        customer_id, revision, body, text_sha256, idempotency_key, sent_via."""
+        return (
+            self.channel,
+            self.customer_id,
+            self.revision,
+            self.body,
+            self.text_sha256,
+            self.idempotency_key,
+            self.sent_via,
+        )
+
 
 @dataclass(frozen=True)
 class LedgerEntry:

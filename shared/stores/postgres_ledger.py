@@ -39,16 +39,7 @@ class PostgresLedger(DeliveryLedger):
             return await cursor.fetchone()
 
     async def record(self, delivery: NewDelivery) -> tuple[LedgerEntry, bool]:
-        decision = (
-            delivery.channel,
-            delivery.customer_id,
-            delivery.revision,
-            delivery.body,
-            delivery.text_sha256,
-            delivery.idempotency_key,
-            delivery.sent_via,
-            delivery.chain,
-        )
+        decision = (*delivery.decision(), delivery.chain)
         inserted = await self._one(
             f"INSERT INTO deliveries (ticket_id, channel, customer_id, revision, body, "
             "text_sha256, idempotency_key, sent_via, chain) "

@@ -204,15 +204,7 @@ class SqliteLedger(DeliveryLedger):
         def write(conn: sqlite3.Connection) -> tuple[LedgerEntry, bool]:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                decision = (
-                    delivery.channel,
-                    delivery.customer_id,
-                    delivery.revision,
-                    delivery.body,
-                    delivery.text_sha256,
-                    delivery.idempotency_key,
-                    delivery.sent_via,
-                )
+                decision = delivery.decision()
                 inserted = conn.execute(
                     f"INSERT OR IGNORE INTO deliveries ({_COLUMNS}) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 0, NULL, ?)",
