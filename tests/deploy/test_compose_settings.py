@@ -1,0 +1,233 @@
+"""Every setting reaches the container that reads it: each setting the docs' tables document and
+each one the code reads is passed to the services that read it by docker-compose.yml (or named
+in docs/deploy.md as left out, with the reason), and an empty value means what an unset one does.
+"""
+
+import re
+from pathlib import Path
+from typing import Any
+
+from activities.delivery.config import DeliveryConfig
+from api.settings import ApiSettings
+from codec_server.settings import CodecServerSettings
+from shared.agents import AgentRole, Priority
+from shared.settings import load_settings, workflow_sandbox
+from shared.shutdown import shutdown_grace
+from shared.stores.config import StoreConfig
+from shared.telemetry import span_exporter_from_env, trace_content, tracing_disabled
+from shared.temporal_client import connection_settings
+from shared.tickets import Channel
+from shared.worker_gauges import spend_limit_from_env
+from tests.deploy.compose_file import (
+    OWN,
+    container_env,
+    product_literals,
+)
+from tests.support.processes import PROJECT_ROOT
+
+DOCS = [PROJECT_ROOT / "README.md", *sorted((PROJECT_ROOT / "docs").glob("*.md"))]
+DEPLOY_DOC = PROJECT_ROOT / "docs" / "deploy.md"
+# A setting's name as the docs and the code spell it; a family ends in `_<NAME>` or `_*`.
+SETTING = re.compile(
+    r"(?<![A-Za-z0-9_])((?:TICKETS|OPENAI|ANTHROPIC|OTEL|TEMPORAL)_[A-Z0-9_]*(?:<[A-Z]+>|\*)?)"
+)
+# Families the code reads with an f-string over an enum (f"TICKETS_AGENT_{role.name}"): compose
+# cannot pass a prefix, so the file lists every member.
+ENUM_FAMILIES: dict[str, Any] = {
+    "TICKETS_AGENT_": AgentRole,
+    "TICKETS_SLA_HOURS_": Priority,
+    "TICKETS_DELIVERY_CHANNEL_": Channel,
+}
+# The shared database, the key ring and the payload settings: the worker, the API and the codec
+# server all read and write payloads through the data converter, so they must agree.
+STORE_SETTINGS = {
+    "TICKETS_DATABASE_URL",
+    "TICKETS_ENCRYPTION_KEYS",
+    "TICKETS_DATABASE_POOL_SIZE",
+    "TICKETS_PAYLOAD_OFFLOAD_BYTES",
+}
+# Left out of every container on purpose; docs/deploy.md ("What the containers are given") names
+# each with the reason.
+NOT_PASSED = {
+    "TICKETS_DATA_DIR": "the image sets it; an empty value would replace it with ./data",
+    "TICKETS_CONFIG": "the image's config/pipeline.toml; another file needs a volume",
+    "TICKETS_ENCRYPTION_KEY_FILE": "the ring is given as TICKETS_ENCRYPTION_KEYS",
+    "TICKETS_CODEC_HOST": "the codec server's command line (--host)",
+    "TICKETS_CODEC_PORT": "the codec server's command line (--port)",
+    "TEMPORAL_API_KEY": "the file's own Temporal, plain inside the network",
+    "TEMPORAL_TLS_CLIENT_CERT_PATH": "the same",
+    "TEMPORAL_TLS_CLIENT_KEY_PATH": "the same",
+    "TEMPORAL_TLS_SERVER_CA_CERT_PATH": "the same",
+    "TEMPORAL_PROFILE": "the same",
+    "TEMPORAL_CONFIG_FILE": "the same",
+    "TEMPORAL_CODEC_PASS_ACCESS_TOKEN": "a Web UI setting the codec server has no use for",
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "traces go to the file's Jaeger",
+    "OTEL_EXPORTER_OTLP_PROTOCOL": "the same",
+    "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "the same",
+    "OTEL_EXPORTER_OTLP_HEADERS": "the same",
+    "OTEL_BSP_*": "the same",
+}
+
+
+def readers(name: str) -> set[str]:
+    """The services that read a setting."""
+    if name in STORE_SETTINGS:
+        return OWN
+    if name.startswith("TICKETS_API_"):
+        return {"api"}
+    if name.startswith("TICKETS_CODEC_"):
+        return {"codec-server"}
+    if name == "TICKETS_DEBUG":  # the error handling of `python -m starter ...`
+        return {"api", "codec-server"}
+    if name.startswith("TEMPORAL_CODEC_"):
+        return {"temporal-ui"}
+    return {"worker"}
+
+
+def settings_the_code_reads() -> set[str]:
+    """Every variable name the product's source spells out, and every member of the families it
+    reads over an enum."""
+    literals, prefixes = product_literals()
+    names = {n for n in literals if SETTING.fullmatch(n) and not n.endswith("_")}
+    families = {p for p in prefixes if re.fullmatch(r"[A-Z][A-Z0-9_]*_", p)}
+    assert families <= set(ENUM_FAMILIES), (
+        f"the code reads a new family of settings: {sorted(families - set(ENUM_FAMILIES))}; "
+        "list its members in docker-compose.yml and in ENUM_FAMILIES"
+    )
+    for prefix in families:
+        names |= {prefix + member.name for member in ENUM_FAMILIES[prefix]}
+    return names
+
+
+def documented_settings() -> set[str]:
+    """Every setting named in a table of the README or docs/*.md."""
+    found = set()
+    for path in DOCS:
+        for line in path.read_text().splitlines():
+            if line.lstrip().startswith("|"):
+                found.update(SETTING.findall(line))
+    return found
+
+
+def members(name: str, read: set[str]) -> set[str]:
+    """A family's members the code reads (TICKETS_SMTP_* is every TICKETS_SMTP_ setting); a
+    family the code does not spell out (OTEL_BSP_*, read by the OpenTelemetry SDK) stays as it
+    is."""
+    if not name.endswith(("*", ">")):
+        return {name}
+    prefix = name[: name.rindex("_") + 1]
+    return {n for n in read if n.startswith(prefix)} or {name}
+
+
+def unreached(names: set[str], services: dict[str, dict[str, Any]]) -> list[str]:
+    missing = []
+    for name in sorted(names - set(NOT_PASSED)):
+        for service in sorted(readers(name)):
+            if name not in (services[service].get("environment") or {}):
+                missing.append(f"{name} does not reach {service}")
+    return missing
+
+
+def test_every_setting_in_the_docs_tables_reaches_the_service_that_reads_it(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    """docs/delivery.md's and docs/stores.md's settings (and every other table's) reach the
+    worker (or the API, the codec server), or docs/deploy.md says why not: a documented setting
+    that compose drops is silently ignored."""
+    read = settings_the_code_reads()
+    documented: set[str] = set()
+    for name in documented_settings():
+        documented |= members(name, read)
+    assert {"TICKETS_SMTP_TLS", "TICKETS_DELIVERY_CHANNEL_CHAT", "OTEL_BSP_*"} <= documented
+    missing = unreached(documented, services)
+    assert not missing, "\n".join(missing)
+
+
+def test_every_setting_the_code_reads_reaches_the_service_that_reads_it(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    read = settings_the_code_reads()
+    assert {"TICKETS_SLA_HOURS_LOW", "TICKETS_AGENT_INSIGHTS", "TICKETS_DATABASE_POOL_SIZE"} <= read
+    missing = unreached(read, services)
+    assert not missing, "\n".join(missing)
+
+
+def test_what_is_left_out_is_documented_and_really_left_out(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    text = DEPLOY_DOC.read_text()
+    section = re.split(r"\n##+ ", text.split("### What the containers are given", 1)[1])[0]
+    for name in NOT_PASSED:
+        assert f"`{name}`" in section, f"docs/deploy.md does not say why {name} is left out"
+        for service in OWN:
+            assert name not in (services[service].get("environment") or {}), (name, service)
+
+
+def test_the_store_settings_are_the_same_in_every_product_service(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    for name in STORE_SETTINGS:
+        values = {services[s]["environment"].get(name, "<missing>") for s in OWN}
+        assert len(values) == 1 and "<missing>" not in values, (name, values)
+
+
+def what_it_reads(env: dict[str, str], config: Path) -> list[Any]:
+    """Everything the product's processes make of their environment."""
+    settings = load_settings(config, env)
+    return [
+        settings,
+        shutdown_grace(settings.pipeline, env),
+        DeliveryConfig.from_env(env),
+        StoreConfig.from_env(env),
+        workflow_sandbox(env),
+        spend_limit_from_env(env),
+        trace_content(env),
+        tracing_disabled(env),
+        type(span_exporter_from_env(env)),
+        ApiSettings.from_env(env),
+        CodecServerSettings.from_env(env),
+        connection_settings(env),
+    ]
+
+
+def test_an_empty_setting_means_what_an_unset_one_means(
+    services: dict[str, dict[str, Any]], tmp_path: Path
+) -> None:
+    """Optional settings are passed as `${NAME:-}`: unset in .env, the container gets an empty
+    value. That is only harmless where every reader treats empty as unset. The pipeline file
+    here sets what an empty override could clear (TICKETS_SENSITIVE_CATEGORIES= would empty its
+    list of categories, which is why the compose file passes that one without a value)."""
+    default = (PROJECT_ROOT / "config" / "pipeline.toml").read_text()
+    assert "sensitive_categories = []" in default
+    config = tmp_path / "pipeline.toml"
+    config.write_text(
+        default.replace("sensitive_categories = []", 'sensitive_categories = ["Billing"]')
+    )
+    for name in OWN:
+        env = container_env(services[name])
+        empty = sorted(k for k, v in env.items() if v == "")
+        unset = {k: v for k, v in env.items() if v != ""}
+        assert what_it_reads(env, config) == what_it_reads(unset, config), (name, empty)
+    sensitive = load_settings(config, {"TICKETS_SENSITIVE_CATEGORIES": ""}).pipeline.review
+    assert sensitive.sensitive_categories == [], "an empty value clears the list"
+    assert services["worker"]["environment"]["TICKETS_SENSITIVE_CATEGORIES"] is None
+
+
+def test_postgresql_refuses_placeholder_passwords_before_the_image_initialises_the_volume(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    """The image's own entrypoint runs behind deploy/postgres/refuse-placeholder-passwords.sh
+    (tests/deploy/test_postgres_scripts.py runs the script)."""
+    postgresql = services["postgresql"]
+    entrypoint = postgresql["entrypoint"]
+    assert entrypoint[0] == "/bin/sh" and entrypoint[-1] == "docker-entrypoint.sh", entrypoint
+    assert postgresql["command"] == ["postgres"]
+    sources = {}
+    for volume in postgresql["volumes"]:
+        source, target = volume.split(":")[:2]
+        sources[target] = source
+    wrapper = sources[entrypoint[1]]
+    assert Path(wrapper) == PROJECT_ROOT / "deploy" / "postgres" / "refuse-placeholder-passwords.sh"
+    assert Path(sources["/docker-entrypoint-initdb.d/10-tickets.sh"]).name == (
+        "create-tickets-database.sh"
+    )
