@@ -31,3 +31,18 @@ def fitting(sizes: Sequence[int], budget: int = GROUP_BYTES) -> int:
         if total > budget:
             return max(1, count)
     return len(sizes)
+
+
+# What one swarm chunk's items may add to its history (each item's text is in its activity's
+# scheduled event): a third of Temporal's 50 MB history limit, leaving room for the results.
+CHUNK_HISTORY_BYTES: Final = 16 * 1024 * 1024
+
+
+def chunk_size_fitting(item_sizes: Sequence[int], requested: int) -> int:
+    """The largest chunk size up to ``requested`` whose items, each as large as the largest
+    one, fit CHUNK_HISTORY_BYTES: 1,000 items of 20,000 Chinese characters (60 MB) passed the
+    history limit and the server terminated the chunk."""
+    largest = max(item_sizes, default=0)
+    if largest <= 0:
+        return requested
+    return max(1, min(requested, CHUNK_HISTORY_BYTES // largest))

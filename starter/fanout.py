@@ -25,6 +25,7 @@ from temporalio.service import RPCError
 
 from shared import names
 from shared.batch import BatchProgress, BatchSettings, BatchState
+from shared.command_budget import chunk_size_fitting, utf8_size
 from shared.orchestration import (
     MAX_TASK_CHARS,
     OrchestratorInput,
@@ -247,10 +248,16 @@ async def cmd_swarm(args: argparse.Namespace) -> int:
         render.console(stderr=True).print(f"[red]error[/red] {e}")
     if not items:
         raise CliError(f"no items to analyse in {args.file}")
+    chunk_size = chunk_size_fitting([utf8_size(i.text) for i in items], args.chunk_size)
+    if chunk_size < args.chunk_size:
+        render.console(stderr=True).print(
+            f"note: chunks of {chunk_size} items instead of {args.chunk_size}: items this long "
+            "would take a chunk's history past Temporal's limit"
+        )
     settings = _settings(
         SwarmSettings,
         concurrency=args.concurrency,
-        chunk_size=args.chunk_size,
+        chunk_size=chunk_size,
         max_failure_rate=args.max_failure_rate,
     )
     client = await open_client()
