@@ -45,7 +45,8 @@ DESCRIPTIONS = {
     401: "no token, or a token this API does not know",
     403: "the token's roles do not allow this",
     404: "no such ticket",
-    409: "the review cannot apply: the ticket is not waiting, or the draft changed",
+    409: "the review cannot apply (the ticket is not waiting, or the draft changed); or every "
+    "ticket's id is taken by an earlier ticket with other content",
     413: "the request body is larger than the API accepts",
     422: "the request does not validate; problems names each field",
     429: "too many requests for this token; Retry-After says when to try again",

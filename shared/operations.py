@@ -48,7 +48,7 @@ from shared.ticket_status import no_worker as _no_worker
 from shared.ticket_status import not_found as _not_found
 from shared.ticket_status import ticket_handle as _handle
 from shared.ticket_status import ticket_status
-from shared.tickets import Ticket
+from shared.tickets import Ticket, content_digest
 from shared.view import TicketRequest
 
 # How long a review may wait for a worker to accept or refuse it.
@@ -64,6 +64,9 @@ class SubmitOutcome(BaseModel):
     workflow_id: str
     started: bool  # False: the ticket was submitted before and is not processed again
     state: str | None = None  # for duplicates: where the earlier submission is now
+    # Not started because an earlier ticket with this id has another subject, body or customer:
+    # two tickets whose ids collide (two helpdesks both sending "1001"), not a resubmission.
+    conflict: bool = False
     source: str | None = None
     line: int | None = None
 
@@ -125,15 +128,28 @@ async def start_ticket(
             search_attributes=TypedSearchAttributes(
                 [SearchAttributePair(sa.TICKET_STATE, TicketState.NEW.value)]
             ),
-            memo={sa.MEMO_SUBJECT: ticket.subject},
+            memo={sa.MEMO_SUBJECT: ticket.subject, sa.MEMO_CONTENT: content_digest(ticket)},
             static_summary=f"Ticket {ticket.ticket_id}: {ticket.subject}"[:200],
             # Fairness between customers in a backlogged queue (docs/performance.md).
             priority=TemporalPriority(fairness_key=fairness_key(ticket.customer_id)),
         )
     except WorkflowAlreadyStartedError:
-        summary = await describe_ticket(client, ticket.ticket_id)
+        try:
+            description = await _handle(client, ticket.ticket_id).describe()
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                raise _not_found(ticket.ticket_id, client) from None
+            raise
+        memo = dict(await description.memo())
+        summary = summary_from_execution(description, memo)
+        # Tickets started before the digest was kept have none: taken as the same ticket.
+        earlier = memo.get(sa.MEMO_CONTENT)
         return SubmitOutcome(
-            ticket_id=ticket.ticket_id, workflow_id=workflow_id, started=False, state=summary.state
+            ticket_id=ticket.ticket_id,
+            workflow_id=workflow_id,
+            started=False,
+            state=summary.state,
+            conflict=earlier is not None and earlier != content_digest(ticket),
         )
     except RPCError as err:
         if _missing_search_attributes(err):

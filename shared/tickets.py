@@ -79,6 +79,14 @@ def normalize_subject(subject: str) -> str:
     return " ".join(subject.split())
 
 
+def content_digest(ticket: "Ticket") -> str:
+    """What identifies a ticket's content (subject, body, customer), as a digest: two tickets
+    with one id and different digests are two tickets whose ids collide."""
+    return hashlib.sha256(
+        "\x1f".join([ticket.customer_id or "", ticket.subject, ticket.body]).encode("utf-8")
+    ).hexdigest()[:32]
+
+
 def derive_ticket_id(subject: str, body: str, customer_id: str | None) -> str:
     """A stable id for tickets submitted without one: the same ticket submitted twice gets the same
     id, so the second submission finds the first workflow instead of processing it again."""

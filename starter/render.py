@@ -136,15 +136,24 @@ def print_submit(outcomes: Sequence[SubmitOutcome], errors: Sequence[InputError]
     for o in outcomes:
         if o.started:
             out.print(f"submitted  {o.ticket_id}")
+        elif o.conflict:
+            where = f"{o.source}:{o.line}: " if o.source and o.line else ""
+            err.print(
+                f"[red]conflict[/red]   {where}{o.ticket_id}: an earlier ticket has this id with "
+                "another subject, body or customer; this one was NOT submitted (give it its own "
+                "id)"
+            )
         else:
             out.print(
                 f"duplicate  {o.ticket_id} "
                 f"(submitted before; now {o.state or 'unknown'}; not processed again)"
             )
     started = sum(o.started for o in outcomes)
+    conflicts = sum(o.conflict for o in outcomes)
+    collided = f", {conflicts} id conflict(s)" if conflicts else ""
     out.print(
-        f"{started} submitted, {len(outcomes) - started} already known, "
-        f"{len(errors)} input error(s)"
+        f"{started} submitted, {len(outcomes) - started - conflicts} already known"
+        f"{collided}, {len(errors)} input error(s)"
     )
 
 

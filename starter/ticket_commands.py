@@ -60,16 +60,18 @@ async def cmd_submit(args: argparse.Namespace) -> int:
     views = {}
     unsettled: list[str] = []
     no_worker: NoWorker | None = None
-    if args.wait and outcomes:
+    # A ticket whose id another ticket holds was not submitted: that one is not waited for.
+    own = [o for o in outcomes if not o.conflict]
+    if args.wait and own:
         try:
             views = await waiting.wait_settled(
-                client, [o.ticket_id for o in outcomes], args.timeout, require_worker=True
+                client, [o.ticket_id for o in own], args.timeout, require_worker=True
             )
         except NoWorker as err:
             no_worker = err  # said after what was submitted
         unsettled = [
             o.ticket_id
-            for o in outcomes
+            for o in own
             if o.ticket_id not in views or views[o.ticket_id].state not in SETTLED_STATES
         ]
     if args.json:
@@ -95,9 +97,10 @@ async def cmd_submit(args: argparse.Namespace) -> int:
             )
     if no_worker is not None:
         raise no_worker
-    if errors and not outcomes:
+    if (errors or outcomes) and not own:
         return EXIT_ERROR
-    return EXIT_PARTIAL if errors or unsettled else EXIT_OK
+    conflicts = len(outcomes) - len(own)
+    return EXIT_PARTIAL if errors or unsettled or conflicts else EXIT_OK
 
 
 async def cmd_status(args: argparse.Namespace) -> int:

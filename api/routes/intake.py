@@ -25,7 +25,7 @@ router = APIRouter(tags=["intake"])
 
 # Longest Idempotency-Key accepted (Stripe's limit; keys are usually UUIDs).
 MAX_IDEMPOTENCY_KEY = 255
-INTAKE_ERRORS = responses(400, 401, 403, 413, 422, 429, 503)
+INTAKE_ERRORS = responses(400, 401, 403, 409, 413, 422, 429, 503)
 
 ONE_TICKET = {
     "summary": "one ticket",
@@ -105,7 +105,7 @@ async def submit_tickets(
             raise HTTPException(422, "give either an id or an Idempotency-Key, not both")
         items = [{**payload, "id": idempotent_ticket_id(account, idempotency_key)}]
     tickets, refused = _check(items)
-    result = await _submit(request, tickets, refused)
+    result = await _submit(request, tickets, refused, keyed=idempotency_key is not None)
     if len(result.accepted) == 1 and isinstance(payload, dict):
         response.headers["Location"] = f"/tickets/{result.accepted[0].ticket_id}"
     return result
@@ -136,13 +136,14 @@ async def submit_email(
     if key:
         fields["id"] = idempotent_ticket_id(account, key)
     ticket, problems = ticket_from_mapping(fields)
+    keyed = key is not None
     if ticket is None:
         # Name the fields as the gateway sent them.
         renamed = [
             p.replace("'body'", "'text'").replace("'customer_id'", "'from'") for p in problems
         ]
         raise ApiError(422, "the e-mail cannot become a ticket: " + "; ".join(renamed), renamed)
-    return await _submit(request, [(0, ticket)], [])
+    return await _submit(request, [(0, ticket)], [], keyed=keyed)
 
 
 def email_fields(email: InboundEmail) -> dict[str, Any]:
@@ -196,18 +197,39 @@ def _check(items: list[Any]) -> tuple[list[tuple[int, Ticket]], list[IntakeRefus
 
 
 async def _submit(
-    request: Request, tickets: list[tuple[int, Ticket]], refused: list[IntakeRefused]
+    request: Request,
+    tickets: list[tuple[int, Ticket]],
+    refused: list[IntakeRefused],
+    keyed: bool = False,
 ) -> IntakeResponse:
+    """``keyed``: the id comes from an Idempotency-Key (or a Message-ID), which names the ticket
+    whatever a retry's words: another content under it is the same ticket, not a collision."""
     if not tickets:
         problems = [f"item {r.index}: {p}" for r in refused for p in r.problems]
         raise ApiError(422, "no ticket could be accepted: " + "; ".join(problems[:3]), problems)
     client: Client = await temporal_client(request)
     outcomes = await ops.submit_tickets(client, [t for _, t in tickets])
-    accepted = [
-        IntakeAccepted.of(index, outcome)
-        for (index, _), outcome in zip(tickets, outcomes, strict=True)
-    ]
-    return IntakeResponse(accepted=accepted, refused=refused)
+    accepted, collided = [], []
+    for (index, _), outcome in zip(tickets, outcomes, strict=True):
+        if outcome.conflict and not keyed:
+            collided.append(IntakeRefused(index=index, problems=[collision(outcome.ticket_id)]))
+        else:
+            accepted.append(IntakeAccepted.of(index, outcome))
+    if not accepted:
+        problems = [f"item {r.index}: {p}" for r in [*refused, *collided] for p in r.problems]
+        raise ApiError(409, "no ticket could be accepted: " + "; ".join(problems[:3]), problems)
+    return IntakeResponse(accepted=accepted, refused=sorted([*refused, *collided], key=_index))
+
+
+def collision(ticket_id: str) -> str:
+    return (
+        f"id: ticket {ticket_id} already exists with another subject, body or customer (two "
+        "tickets' ids collide; this one was not submitted: give it an id of its own)"
+    )
+
+
+def _index(refusal: IntakeRefused) -> int:
+    return refusal.index
 
 
 def _kind(value: Any) -> str:

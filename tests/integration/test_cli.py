@@ -94,6 +94,22 @@ async def test_a_submitted_ticket_carries_its_customers_fairness_key(
     assert keys == {"IT-1": fairness_key("C-4711"), "IT-2": ""}
 
 
+def test_another_ticket_under_an_id_already_taken_is_a_conflict_not_a_duplicate(
+    stack: Stack,
+    submitted: tuple[Path, dict],  # type: ignore[type-arg]
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "other.jsonl"
+    path.write_text(
+        json.dumps({"id": "IT-1", "subject": "Refund", "body": "Please refund order 7 now."}) + "\n"
+    )
+    result = run_cli(stack.env, "submit", str(path))
+
+    assert result.code == 1, result.output
+    assert f"conflict   {path}:1: IT-1: an earlier ticket has this id" in result.stderr
+    assert "0 submitted, 0 already known, 1 id conflict(s)" in result.stdout
+
+
 def test_the_same_file_submitted_again_is_detected_and_nothing_runs_twice(
     stack: Stack,
     submitted: tuple[Path, dict],  # type: ignore[type-arg]
