@@ -238,7 +238,11 @@ async def run_main_job(args: argparse.Namespace) -> int:
         out.print(f"Worker metrics (Prometheus): http://{metrics_address}/metrics")
         os.environ["TEMPORAL_ADDRESS"] = address
         client = await open_client()
-        outcomes = await ops.submit_tickets(client, [p.ticket for p in tickets])
+        submitted = await ops.submit_tickets(client, [p.ticket for p in tickets])
+        # An id an earlier ticket holds with other content: this file's ticket was not started,
+        # and the one on the server is not this run's to show.
+        conflicts = [o for o in submitted if o.conflict]
+        outcomes = [o for o in submitted if not o.conflict]
         new = sum(o.started for o in outcomes)
         out.print(
             f"Submitted {new} ticket(s) from {args.file}; "
@@ -247,6 +251,11 @@ async def run_main_job(args: argparse.Namespace) -> int:
         )
         for e in errors:
             out.print(f"  [red]error[/red] {e}")
+        for o in conflicts:
+            out.print(
+                f"  [red]conflict[/red] {o.ticket_id}: an earlier ticket on this server has this "
+                "id with another subject, body or customer; this one was NOT submitted"
+            )
         ids = [o.ticket_id for o in outcomes]
         views = await _wait_with_worker(client, worker, ids, args.timeout)
         ordered = [views[i] for i in ids if i in views]
@@ -278,4 +287,4 @@ async def run_main_job(args: argparse.Namespace) -> int:
             await server.stop()
         if codec is not None:
             await codec.stop()
-    return EXIT_PARTIAL if errors or unsettled else EXIT_OK
+    return EXIT_PARTIAL if errors or unsettled or conflicts else EXIT_OK

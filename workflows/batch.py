@@ -30,7 +30,7 @@ with workflow.unsafe.imports_passed_through():
     from shared import search_attributes as sa
     from shared.batch import BatchProgress, BatchState, TicketCheck, TicketSettled
     from shared.command_budget import fitting, utf8_size
-    from shared.tickets import Ticket
+    from shared.tickets import Ticket, content_digest
     from shared.view import TicketRequest
     from workflows import options
 
@@ -149,7 +149,9 @@ class BatchWorkflow:
                 search_attributes=TypedSearchAttributes(
                     [SearchAttributePair(sa.TICKET_STATE, TicketState.NEW.value)]
                 ),
-                memo={sa.MEMO_SUBJECT: ticket.subject},
+                # Data on the same command (no patch): a later submission under this id with
+                # other content is then refused as a collision (shared/operations.py).
+                memo={sa.MEMO_SUBJECT: ticket.subject, sa.MEMO_CONTENT: content_digest(ticket)},
                 static_summary=f"Ticket {ticket.ticket_id}: {ticket.subject}"[:200],
                 # Each ticket keyed by its customer, as tickets submitted one by one are.
                 priority=TemporalPriority(fairness_key=fairness_key(ticket.customer_id)),

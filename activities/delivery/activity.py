@@ -144,7 +144,7 @@ class DeliveryActivities:
                 if sent_meanwhile is not None:
                     entry, already_sent = sent_meanwhile, True
         if not already_sent:
-            entry = await self.ledger.mark_sent(entry.ticket_id)
+            entry = await self.ledger.mark_sent(entry.ticket_id, entry.idempotency_key)
         else:
             activity.logger.info(
                 "ticket %s was already delivered; not sending again", entry.ticket_id
@@ -182,9 +182,17 @@ class DeliveryActivities:
         since it was read (nothing sent here); raises DeliveryInProgress while another attempt's
         claim holds."""
         holder = uuid.uuid4().hex
-        if not await self.ledger.claim(entry.ticket_id, holder, CLAIM_SECONDS):
+        if not await self.ledger.claim(
+            entry.ticket_id, holder, CLAIM_SECONDS, entry.idempotency_key
+        ):
             latest = await self.ledger.get(entry.ticket_id)
-            if latest is not None and latest.sent_at is not None:
+            # Sent meanwhile: by an attempt of this ticket (its decision), or the row went to
+            # another ticket of the id (then this one waits and records again on its retry).
+            if (
+                latest is not None
+                and latest.sent_at is not None
+                and latest.idempotency_key == entry.idempotency_key
+            ):
                 return latest
             raise ApplicationError(
                 f"another attempt is sending the answer of ticket {entry.ticket_id} now; this "

@@ -75,7 +75,8 @@ def idempotent_ticket_id(account: Account, key: str) -> str:
         "premium, enterprise), `channel` (email, chat, web, phone, api). Without an id the id is "
         "derived from the content, so the same ticket submitted twice is recognised. 202 when at "
         "least one ticket was accepted (invalid items are listed under `refused`); 422 when none "
-        "was. Needs the `submit` role; rate-limited per token."
+        "was valid; 409 when the valid ones all carry ids earlier tickets hold with other "
+        "content. Needs the `submit` role; rate-limited per token."
     ),
 )
 async def submit_tickets(

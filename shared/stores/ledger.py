@@ -76,15 +76,21 @@ class DeliveryLedger(ABC):
         chains were) belongs to every chain."""
 
     @abstractmethod
-    async def mark_sent(self, ticket_id: str) -> LedgerEntry:
-        """The channel accepted the answer; keeps the first time if marked twice."""
+    async def mark_sent(self, ticket_id: str, key: str | None = None) -> LedgerEntry:
+        """The channel accepted the answer; keeps the first time if marked twice. ``key``: the
+        idempotency key of the decision that was sent; a row holding another decision by now
+        (another ticket of the id took it over) is not marked, and LookupError says so."""
 
     @abstractmethod
-    async def claim(self, ticket_id: str, holder: str, seconds: float) -> bool:
+    async def claim(
+        self, ticket_id: str, holder: str, seconds: float, key: str | None = None
+    ) -> bool:
         """Take the right to send this ticket's answer for ``seconds`` (``holder``: one attempt's
         own id). False while another attempt's claim runs, or once the answer is marked sent:
         two attempts that overlap (a local attempt whose workflow task timed out and another
-        worker's, a queued attempt whose heartbeat lapsed mid-send) never both send."""
+        worker's, a queued attempt whose heartbeat lapsed mid-send) never both send. ``key``:
+        the idempotency key of the decision the caller read; False if the row holds another by
+        now (another ticket of the id took it over between the read and the claim)."""
 
     @abstractmethod
     async def release(self, ticket_id: str, holder: str) -> None:

@@ -74,10 +74,13 @@ def pool_settings(
     timeout of 0 sends no options of ours (a pooler that refuses startup options)."""
     given = conninfo_to_dict(url)
     settings: dict[str, object] = {k: v for k, v in KEEPALIVES.items() if k not in given}
-    if statement_timeout_ms > 0:
-        theirs = given.get("options") or (os.environ if env is None else env).get("PGOPTIONS")
+    theirs = given.get("options") or (os.environ if env is None else env).get("PGOPTIONS")
+    if statement_timeout_ms > 0 and "statement_timeout" not in (theirs or ""):
+        # Only where the URL or PGOPTIONS sets none of its own (theirs would be overridden).
         ours = f"-c statement_timeout={statement_timeout_ms}"
         settings["options"] = f"{theirs} {ours}" if theirs else ours
+    elif theirs:
+        settings["options"] = theirs
     return settings
 
 

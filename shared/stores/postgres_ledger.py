@@ -72,25 +72,29 @@ class PostgresLedger(DeliveryLedger):
             raise LookupError(f"the ledger lost the delivery of ticket {delivery.ticket_id}")
         return latest, False
 
-    async def mark_sent(self, ticket_id: str) -> LedgerEntry:
+    async def mark_sent(self, ticket_id: str, key: str | None = None) -> LedgerEntry:
         row = await self._one(
             "UPDATE deliveries SET sent_at = coalesce(sent_at, now()), attempts = attempts + 1, "
             "last_error = NULL, claimed_by = NULL, claimed_until = NULL "
-            f"WHERE ticket_id = %s RETURNING {_COLUMNS}",
-            (ticket_id,),
+            "WHERE ticket_id = %s AND (%s::text IS NULL OR idempotency_key = %s) "
+            f"RETURNING {_COLUMNS}",
+            (ticket_id, key, key),
         )
         if row is None:
-            raise LookupError(f"the ledger has no delivery for ticket {ticket_id}")
+            raise LookupError(f"the ledger holds no such delivery for ticket {ticket_id}")
         return _entry(row)
 
-    async def claim(self, ticket_id: str, holder: str, seconds: float) -> bool:
+    async def claim(
+        self, ticket_id: str, holder: str, seconds: float, key: str | None = None
+    ) -> bool:
         # The database's clock for every claim: the workers' clocks need not agree.
         row = await self._one(
             "UPDATE deliveries SET claimed_by = %s, "
             "claimed_until = now() + make_interval(secs => %s) "
             "WHERE ticket_id = %s AND sent_at IS NULL AND (claimed_until IS NULL "
-            "OR claimed_until <= now() OR claimed_by = %s) RETURNING ticket_id",
-            (holder, seconds, ticket_id, holder),
+            "OR claimed_until <= now() OR claimed_by = %s) "
+            "AND (%s::text IS NULL OR idempotency_key = %s) RETURNING ticket_id",
+            (holder, seconds, ticket_id, holder, key, key),
         )
         return row is not None
 

@@ -242,30 +242,33 @@ class SqliteLedger(DeliveryLedger):
 
         return await self._run(write)
 
-    async def mark_sent(self, ticket_id: str) -> LedgerEntry:
+    async def mark_sent(self, ticket_id: str, key: str | None = None) -> LedgerEntry:
         def write(conn: sqlite3.Connection) -> LedgerEntry:
-            conn.execute(
+            marked = conn.execute(
                 "UPDATE deliveries SET sent_at = coalesce(sent_at, ?), attempts = attempts + 1, "
-                "last_error = NULL, claimed_by = NULL, claimed_until = NULL WHERE ticket_id = ?",
-                (_now(), ticket_id),
-            )
+                "last_error = NULL, claimed_by = NULL, claimed_until = NULL WHERE ticket_id = ? "
+                "AND (? IS NULL OR idempotency_key = ?)",
+                (_now(), ticket_id, key, key),
+            ).rowcount
             row = conn.execute(
                 f"SELECT {_COLUMNS} FROM deliveries WHERE ticket_id = ?", (ticket_id,)
             ).fetchone()
-            if row is None:
-                raise LookupError(f"the ledger has no delivery for ticket {ticket_id}")
+            if row is None or not marked:
+                raise LookupError(f"the ledger holds no such delivery for ticket {ticket_id}")
             return _entry(row)
 
         return await self._run(write)
 
-    async def claim(self, ticket_id: str, holder: str, seconds: float) -> bool:
+    async def claim(
+        self, ticket_id: str, holder: str, seconds: float, key: str | None = None
+    ) -> bool:
         def write(conn: sqlite3.Connection) -> bool:
             now = time.time()  # one machine: every process shares this clock
             taken = conn.execute(
                 "UPDATE deliveries SET claimed_by = ?, claimed_until = ? WHERE ticket_id = ? "
                 "AND sent_at IS NULL AND (claimed_until IS NULL OR claimed_until <= ? "
-                "OR claimed_by = ?)",
-                (holder, now + seconds, ticket_id, now, holder),
+                "OR claimed_by = ?) AND (? IS NULL OR idempotency_key = ?)",
+                (holder, now + seconds, ticket_id, now, holder, key, key),
             ).rowcount
             return bool(taken)
 

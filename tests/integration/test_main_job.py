@@ -77,6 +77,16 @@ def test_the_main_job_uses_a_server_that_already_answers(stack: Stack, tmp_path:
     assert "Starting the embedded" not in result.stdout
     assert port_is_open(stack.server.port), "a server the job did not start must keep running"
 
+    # The same ids with other content: other tickets, not submitted, said so, exit 3.
+    tickets.write_text(
+        '{"id": "MJ-1", "subject": "Another question", "body": "Entirely different words."}\n'
+        '{"id": "MJ-2", "subject": "Refund", "body": "What is your refund policy?"}\n'
+    )
+    again = run_cli(stack.env, "run", "--file", str(tickets), timeout=90)
+    assert again.code == 3, again.output
+    assert "conflict MJ-1: an earlier ticket on this server has this id" in again.output
+    assert "1 were already on the server" in again.output
+
 
 def test_sigterm_stops_a_kept_running_job_and_everything_it_started(tmp_path: Path) -> None:
     port = free_port()

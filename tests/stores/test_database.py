@@ -205,6 +205,8 @@ async def test_the_urls_own_options_are_kept_beside_the_statement_timeout(
 
     assert "keepalives_idle" not in pool_settings(f"{base}?keepalives_idle=7", 1000)
     assert pool_settings(base, 0, env={}).get("options") is None
+    own_timeout = pool_settings(f"{base}?options=-c%20statement_timeout%3D5s", 1000, env={})
+    assert own_timeout["options"] == "-c statement_timeout=5s"  # the URL's own is kept
     assert pool_settings(base, 500, env={"PGOPTIONS": "-c work_mem=8MB"})["options"] == (
         "-c work_mem=8MB -c statement_timeout=500"
     )

@@ -320,3 +320,20 @@ async def test_another_tickets_answer_that_never_went_out_is_replaced_when_nobod
 
     assert (created, again.chain, again.body, again.sent_at) == (True, "run-2", "Second.", None)
     assert again.attempts == 0 and again.last_error is None
+
+
+async def test_an_attempt_whose_row_another_ticket_took_over_neither_claims_nor_marks_it(
+    ledger: DeliveryLedger,
+) -> None:
+    # run-1 read its decision; run-2 (the same id, another namespace) took the unclaimed row
+    # over before run-1 claimed it: run-1 must not send under, or mark sent, run-2's decision.
+    mine, _ = await ledger.record(delivery("T-1", text="Answer one.", chain="run-1"))
+    theirs, taken = await ledger.record(delivery("T-1", text="Answer two.", chain="run-2"))
+
+    assert taken is True
+    assert await ledger.claim("T-1", "attempt-of-run-1", 60, mine.idempotency_key) is False
+    with pytest.raises(LookupError):
+        await ledger.mark_sent("T-1", mine.idempotency_key)
+    assert await ledger.claim("T-1", "attempt-of-run-2", 60, theirs.idempotency_key) is True
+    sent = await ledger.mark_sent("T-1", theirs.idempotency_key)
+    assert (sent.body, sent.chain) == ("Answer two.", "run-2") and sent.sent_at is not None
