@@ -12,6 +12,9 @@ outage, start again the tickets it broke, without any ticket getting a second, d
   review) is kept as it happened, the delivery runs again, and the delivery activity sends the
   answer the ledger holds, with the same idempotency key; never a new draft. The ticket then
   completes as delivered. A ticket the ledger has no answer for, or marks sent, is left alone.
+  A ledger row of another ticket with the same id (another workflow chain: docs/delivery.md) is
+  not this ticket's answer: a FAILED ticket restarts, a DELIVERY_FAILED one is redelivered (its
+  delivery records its own answer again).
 
 Dry run by default: it says what it would do and changes nothing. Tickets redriven before (a newer
 run of the same workflow exists) are skipped, so running it twice does no harm.
@@ -37,7 +40,7 @@ from shared import operations as ops
 from shared import search_attributes as sa
 from shared.stores.config import StoreConfig
 from shared.stores.factory import build_stores
-from shared.stores.ledger import DeliveryLedger
+from shared.stores.ledger import DeliveryLedger, LedgerEntry
 from shared.view import TicketRequest
 from starter import render
 from starter.connection import open_client
@@ -64,6 +67,9 @@ class RedriveItem(BaseModel):
     error: str | None = None
     # Internal: how to act (not printed).
     task_queue: str | None = Field(default=None, exclude=True)
+    # The ticket's workflow chain (its first run id): a ledger row of another chain is another
+    # ticket's with the same id, not this one's answer.
+    chain: str | None = Field(default=None, exclude=True)
     reset_event_id: int | None = Field(default=None, exclude=True)
     request: TicketRequest | None = Field(default=None, exclude=True)
 
@@ -143,8 +149,16 @@ async def _delivery_task(client: Client, workflow_id: str, run_id: str) -> int |
     return found
 
 
+def _this_tickets(entry: LedgerEntry | None, item: RedriveItem) -> LedgerEntry | None:
+    """The ledger's row if it is this ticket's answer (rows from before chains were kept belong
+    to every ticket of their id); None when there is none, or it is another ticket's."""
+    if entry is None or (entry.chain and item.chain and entry.chain != item.chain):
+        return None
+    return entry
+
+
 async def _plan_failed(client: Client, ledger: DeliveryLedger, item: RedriveItem) -> RedriveItem:
-    entry = await ledger.get(item.ticket_id)
+    entry = _this_tickets(await ledger.get(item.ticket_id), item)
     if entry is not None:
         item.action, item.why = (
             "skip",
@@ -169,7 +183,22 @@ async def _plan_failed(client: Client, ledger: DeliveryLedger, item: RedriveItem
 async def _plan_delivery_failed(
     client: Client, ledger: DeliveryLedger, item: RedriveItem
 ) -> RedriveItem:
-    entry = await ledger.get(item.ticket_id)
+    found = await ledger.get(item.ticket_id)
+    entry = _this_tickets(found, item)
+    if found is not None and entry is None:
+        # Another ticket with this id took the row over since: delivery, run again, records
+        # this ticket's decision anew (the ledger's takeover rule) and sends it.
+        event_id = await _delivery_task(client, item.workflow_id, item.run_id)
+        if event_id is None:
+            item.action, item.why = "skip", "its history schedules no delivery to go back to"
+            return item
+        item.reset_event_id = event_id
+        item.action, item.why = (
+            "redeliver",
+            "the ledger's row for this id is another ticket's now: delivery runs again and "
+            "records this ticket's answer",
+        )
+        return item
     if entry is None:
         item.action, item.why = (
             "skip",
@@ -217,6 +246,7 @@ async def plan(
             task_queue=execution.task_queue,
         )
         latest = await client.get_workflow_handle(execution.id).describe()
+        item.chain = latest.raw_description.workflow_execution_info.first_run_id or None
         if latest.run_id != execution.run_id:
             status = latest.status.name if latest.status else "UNKNOWN"
             item.why = f"redriven before: a newer run {latest.run_id} is {status}"

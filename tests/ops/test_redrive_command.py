@@ -206,3 +206,63 @@ async def test_a_refused_delivery_sends_the_recorded_answer_again_and_no_new_dra
         in (EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED, EventType.EVENT_TYPE_MARKER_RECORDED)
     ]
     assert [kind for kind in ran_after if kind] == [names.DELIVER_RESPONSE_NOW]
+
+
+async def test_a_refused_delivery_whose_row_another_ticket_took_over_is_delivered_again(
+    ops_server: OpsServer, outages: Outages
+) -> None:
+    # The answer was refused; then another ticket with the same id (another namespace on the
+    # same database, say) took the unclaimed row over and was sent. That row is not this
+    # ticket's answer: redrive must redeliver, not skip it as "marked sent".
+    from shared.delivery import idempotency_key, text_sha256
+    from shared.stores.ledger import NewDelivery
+
+    client = ops_server.client
+    ticket = make_ticket(subject="Address change")
+    outages.webhook_refuses.set()
+    try:
+        await ops.start_ticket(client, ticket)
+
+        async def delivery_failed() -> Any:
+            view = await ops.ticket_status(client, ticket.ticket_id)
+            return view if view.state is TicketState.DELIVERY_FAILED else None
+
+        await wait_until(delivery_failed, timeout=60, what="DELIVERY_FAILED")
+    finally:
+        outages.webhook_refuses.clear()
+    own = await outages.ledger.get(ticket.ticket_id)
+    assert own is not None and own.chain is not None
+    other_text = "Another ticket's answer."
+    digest = text_sha256(other_text)
+    _, taken = await outages.ledger.record(
+        NewDelivery(
+            ticket_id=ticket.ticket_id,
+            channel="chat",
+            customer_id="C-other",
+            revision=1,
+            body=other_text,
+            text_sha256=digest,
+            idempotency_key=idempotency_key(ticket.ticket_id, digest, "another-chain"),
+            sent_via=WEBHOOK,
+            chain="another-chain",
+        )
+    )
+    assert taken is True
+    await outages.ledger.mark_sent(ticket.ticket_id)
+
+    _, dry = await redrive(ops_server, "--state", "DELIVERY_FAILED")
+    planned = entry(dry, ticket.ticket_id)
+    assert planned["action"] == "redeliver" and "another ticket's" in planned["why"]
+
+    await redrive(ops_server, "--state", "DELIVERY_FAILED", "--yes")
+
+    async def completed() -> Any:
+        view = await ops.ticket_status(client, ticket.ticket_id)
+        return view if view.state is TicketState.COMPLETED else None
+
+    view = await wait_until(completed, timeout=60, what="the redelivered ticket")
+    after = await outages.ledger.get(ticket.ticket_id)
+    assert after is not None and (after.chain, after.body) == (own.chain, own.body)
+    assert after.sent_at is not None
+    assert view.draft is not None and view.delivery is not None
+    assert view.delivery.text_sha256 == text_sha256(view.draft.text)
