@@ -23,6 +23,7 @@ from policy.transitions import SETTLED_STATES
 from shared import operations as ops
 from shared import report as reports
 from shared import settings
+from shared import ticket_listing as listing
 from shared.encryption.keyring import ensure_local_key_file
 from shared.temporal_client import connection_settings
 from shared.view import TicketView
@@ -142,7 +143,7 @@ async def _report_when_visible(
     loop = asyncio.get_running_loop()
     deadline = loop.time() + VISIBILITY_CATCH_UP
     while True:
-        read = await ops.report_tickets(client)
+        read = await listing.report_tickets(client)
         seen = {t.ticket_id: t.state for t in read.tickets}
         if all(seen.get(i) == v.state for i, v in views.items()) or loop.time() > deadline:
             return reports.build_report(read.tickets, this_run, left_out=read.left_out)

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from policy.transitions import SETTLED_STATES, TicketState
 from shared import operations as ops
 from shared import report as reports
+from shared import ticket_listing as listing
 from shared import waiting
 from shared.review import ReviewAction, ReviewDecision
 from shared.view import TicketView
@@ -123,7 +124,7 @@ async def cmd_status(args: argparse.Namespace) -> int:
 
 async def cmd_list(args: argparse.Namespace) -> int:
     client = await open_client()
-    summaries = await ops.list_tickets(client, args.state, args.limit)
+    summaries = await listing.list_tickets(client, args.state, args.limit)
     if args.json:
         render.print_json(summaries)
     else:
@@ -183,7 +184,7 @@ async def cmd_review(args: argparse.Namespace) -> int:
 
 async def cmd_report(args: argparse.Namespace) -> int:
     client = await open_client()
-    read = await ops.report_tickets(client, args.since)
+    read = await listing.report_tickets(client, args.since)
     report = reports.build_report(read.tickets, since=args.since, left_out=read.left_out)
     if args.json:
         render.print_json(report)
@@ -259,6 +260,6 @@ def add_parsers(
         type=since_argument,
         help="only tickets started since then: a time (2026-12-01, 2026-12-01T09:30Z; no zone: "
         f"UTC) or a span back from now (90m, 24h, 7d). The report reads the newest "
-        f"{ops.REPORT_LIMIT:,} tickets either way and says how many it left out",
+        f"{listing.REPORT_LIMIT:,} tickets either way and says how many it left out",
     )
     p.set_defaults(handler=cmd_report)

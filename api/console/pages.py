@@ -21,6 +21,7 @@ from api.errors import field_problem
 from api.models import CustomerMessage
 from policy.transitions import TicketState
 from shared import operations as ops
+from shared import ticket_listing as listing
 from shared.operation_errors import OperationError, ReviewRefused, TicketNotFound
 from shared.review import ReviewAction, ReviewDecision
 from shared.tickets import TICKET_ID_PATTERN
@@ -148,10 +149,10 @@ async def queue(request: Request, done: str | None = None, ticket: str | None = 
         return _to_sign_in()
     try:
         client = await temporal(request).client()
-        read = await ops.review_queue(client, QUEUE_LIMIT)
+        read = await listing.review_queue(client, QUEUE_LIMIT)
         waiting = read.tickets  # in the queue's order already
-        unanswered, _ = await ops.ticket_page(
-            client, ops.ticket_query(TicketState.UNANSWERED), UNANSWERED_SHOWN
+        unanswered, _ = await listing.ticket_page(
+            client, listing.ticket_query(TicketState.UNANSWERED), UNANSWERED_SHOWN
         )
     except (OperationError, RPCError) as err:
         return _trouble(request, current, err)

@@ -18,6 +18,7 @@ from api.page_tokens import PageTokenError, PageTokens
 from policy.transitions import TicketState
 from shared import operations as ops
 from shared import report as reports
+from shared import ticket_listing as listing
 from shared.agents import Category, Priority
 from shared.tickets import TICKET_ID_PATTERN
 
@@ -61,13 +62,13 @@ async def list_tickets(
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
     page_token: Annotated[str | None, Query(max_length=MAX_PAGE_TOKEN_CHARS)] = None,
 ) -> TicketPage:
-    query = ops.ticket_query(state, category, priority)
+    query = listing.ticket_query(state, category, priority)
     tokens: PageTokens = request.app.state.page_tokens
     try:
         raw = tokens.open(query, page_token) if page_token else None
     except PageTokenError as err:
         raise ApiError(400, str(err)) from None
-    tickets, token = await ops.ticket_page(client, query, page_size, raw)
+    tickets, token = await listing.ticket_page(client, query, page_size, raw)
     return TicketPage(tickets=tickets, next_page_token=tokens.seal(query, token) if token else None)
 
 
@@ -78,7 +79,7 @@ async def list_tickets(
     summary="tickets waiting for a person, oldest SLA deadline first",
 )
 async def review_queue(_: Reader, client: Temporal) -> ReviewQueue:
-    read = await ops.review_queue(client, REVIEW_QUEUE_LIMIT)
+    read = await listing.review_queue(client, REVIEW_QUEUE_LIMIT)
     queue = read.tickets  # in the queue's order already
     return ReviewQueue(
         tickets=queue,
@@ -92,7 +93,7 @@ async def review_queue(_: Reader, client: Temporal) -> ReviewQueue:
     response_model=reports.Report,
     responses=responses(401, 403, 503),
     summary="counts by state, category and priority; the review queue; usage and cost (the "
-    f"newest {ops.REPORT_LIMIT:,} tickets, since a time if given)",
+    f"newest {listing.REPORT_LIMIT:,} tickets, since a time if given)",
 )
 async def report(
     _: Reader,
@@ -102,5 +103,5 @@ async def report(
         Query(description="only tickets started at or after this time (ISO 8601; no zone: UTC)"),
     ] = None,
 ) -> reports.Report:
-    read = await ops.report_tickets(client, since)
+    read = await listing.report_tickets(client, since)
     return reports.build_report(read.tickets, since=since, left_out=read.left_out)

@@ -1,12 +1,12 @@
 """GET /report over a window (``since``) and with more tickets than it reads: on the real dev
-server, through the API and through ``ops.report_tickets`` with a small limit."""
+server, through the API and through ``listing.report_tickets`` with a small limit."""
 
 from datetime import UTC, datetime, timedelta
 
 import httpx
 from temporalio.client import Client
 
-from shared import operations as ops
+from shared import ticket_listing as listing
 from tests.api.helpers import routine_ticket, unique_id, wait_for_state
 from tests.support.api_server import Tokens, bearer
 from tests.support.temporal import wait_until
@@ -44,6 +44,6 @@ async def test_the_report_covers_tickets_started_since_and_counts_those_it_left_
     assert bad.status_code == 422 and "since" in bad.text
 
     # The window may also hold a ticket the test before started within the second of slack.
-    read = await ops.report_tickets(api_temporal, before, limit=1)
+    read = await listing.report_tickets(api_temporal, before, limit=1)
     assert len(read.tickets) == 1
     assert read.left_out == window["total"] - 1  # type: ignore[operator]

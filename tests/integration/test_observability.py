@@ -19,6 +19,7 @@ from temporalio.client import Client
 from shared import names
 from shared import operations as ops
 from shared import report as reports
+from shared import ticket_listing as listing
 from shared.data_converter import data_converter
 from shared.temporal_client import connect, connection_settings
 from starter.embedded import EmbeddedServer
@@ -173,7 +174,7 @@ async def client(observed: Observed) -> AsyncIterator[Client]:
 
 async def settled_report(client: Client) -> reports.Report:
     async def all_completed() -> reports.Report | None:
-        report = reports.build_report(await ops.list_tickets(client))
+        report = reports.build_report(await listing.list_tickets(client))
         return report if report.by_state == {"COMPLETED": len(TICKETS)} else None
 
     return await wait_until(all_completed, timeout=SETTLE_TIMEOUT, what="every ticket completed")

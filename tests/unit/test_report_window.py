@@ -1,12 +1,12 @@
 """The report's window: ``--since`` as the command line reads it, and the visibility query it
-becomes (starter/arguments.py, shared/operations.py ``ticket_query``)."""
+becomes (starter/arguments.py, shared/ticket_listing.py ``ticket_query``)."""
 
 import argparse
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from shared import operations as ops
+from shared import ticket_listing as listing
 from starter.arguments import since_argument
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -40,12 +40,12 @@ def test_anything_else_is_refused_with_both_forms_named(text: str) -> None:
 
 def test_the_window_becomes_a_start_time_bound_in_utc() -> None:
     paris = timezone(timedelta(hours=1))
-    query = ops.ticket_query(since=datetime(2026, 12, 1, 10, 0, tzinfo=paris))
-    naive = ops.ticket_query(since=datetime(2026, 12, 1, 9, 0))
+    query = listing.ticket_query(since=datetime(2026, 12, 1, 10, 0, tzinfo=paris))
+    naive = listing.ticket_query(since=datetime(2026, 12, 1, 9, 0))
 
     assert query.endswith("AND StartTime >= '2026-12-01T09:00:00.000000Z'")
     assert naive == query
-    assert "StartTime" not in ops.ticket_query()
+    assert "StartTime" not in listing.ticket_query()
 
 
 def test_the_printed_report_names_its_window_and_what_it_left_out(

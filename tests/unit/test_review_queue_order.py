@@ -1,5 +1,5 @@
 """The review queue shows the waiting tickets with the oldest SLA deadlines, though the server
-lists the newest first and cannot sort (shared/operations.py ``review_queue``). The client here
+lists the newest first and cannot sort (shared/ticket_listing.py ``review_queue``). The client here
 is a fake standing in for the visibility listing alone; the queue on a real server is in
 tests/api/test_api.py."""
 
@@ -12,8 +12,8 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 from policy.transitions import TicketState
 from shared import names
-from shared import operations as ops
 from shared import search_attributes as sa
+from shared import ticket_listing as listing
 
 T0 = datetime(2026, 12, 1, tzinfo=UTC)
 
@@ -57,7 +57,7 @@ async def test_the_oldest_deadlines_are_shown_though_the_server_lists_them_last(
     executions = waiting(50)
     client = FakeListingClient(executions)
 
-    read = await ops.review_queue(client, shown=5)  # type: ignore[arg-type]
+    read = await listing.review_queue(client, shown=5)  # type: ignore[arg-type]
 
     assert [t.ticket_id for t in read.tickets] == ["T-0", "T-1", "T-2", "T-3", "T-4"]
     assert (read.waiting, read.more) == (50, False)
@@ -65,14 +65,14 @@ async def test_the_oldest_deadlines_are_shown_though_the_server_lists_them_last(
 
 
 async def test_a_ticket_without_a_deadline_comes_last() -> None:
-    read = await ops.review_queue(FakeListingClient(waiting(3)), shown=3)  # type: ignore[arg-type]
+    read = await listing.review_queue(FakeListingClient(waiting(3)), shown=3)  # type: ignore[arg-type]
 
     assert [t.ticket_id for t in read.tickets] == ["T-0", "T-1", "T-2"]
     assert read.tickets[-1].sla_deadline is None
 
 
 async def test_more_waiting_than_it_reads_is_said() -> None:
-    read = await ops.review_queue(
+    read = await listing.review_queue(
         FakeListingClient(waiting(30)),  # type: ignore[arg-type]
         shown=5,
         scan_limit=20,
