@@ -133,16 +133,8 @@ async def test_a_failed_ticket_starts_again_from_its_input_once_the_provider_is_
     assert repeat["action"] == "skip" and "redriven before" in repeat["why"]
 
 
-async def _settled(client: Client, ticket_id: str) -> Any:
-    view = await ops.ticket_status(client, ticket_id)
-    return view if view.state in (TicketState.COMPLETED, TicketState.FAILED) else None
-
-
-async def test_a_refused_delivery_sends_the_recorded_answer_again_and_no_new_draft(
-    ops_server: OpsServer, outages: Outages
-) -> None:
-    client = ops_server.client
-    ticket = make_ticket(subject="Invoice address")
+async def refused_until_delivery_failed(client: Client, outages: Outages, ticket: Any) -> None:
+    """Start the ticket while the webhook refuses everything, until it ends DELIVERY_FAILED."""
     outages.webhook_refuses.set()
     try:
         await ops.start_ticket(client, ticket)
@@ -154,6 +146,19 @@ async def test_a_refused_delivery_sends_the_recorded_answer_again_and_no_new_dra
         await wait_until(delivery_failed, timeout=60, what="DELIVERY_FAILED")
     finally:
         outages.webhook_refuses.clear()
+
+
+async def _settled(client: Client, ticket_id: str) -> Any:
+    view = await ops.ticket_status(client, ticket_id)
+    return view if view.state in (TicketState.COMPLETED, TicketState.FAILED) else None
+
+
+async def test_a_refused_delivery_sends_the_recorded_answer_again_and_no_new_draft(
+    ops_server: OpsServer, outages: Outages
+) -> None:
+    client = ops_server.client
+    ticket = make_ticket(subject="Invoice address")
+    await refused_until_delivery_failed(client, outages, ticket)
     handle = client.get_workflow_handle(names.ticket_workflow_id(ticket.ticket_id))
     first_run = (await handle.describe()).run_id
     recorded = await outages.ledger.get(ticket.ticket_id)
@@ -219,17 +224,7 @@ async def test_a_refused_delivery_whose_row_another_ticket_took_over_is_delivere
 
     client = ops_server.client
     ticket = make_ticket(subject="Address change")
-    outages.webhook_refuses.set()
-    try:
-        await ops.start_ticket(client, ticket)
-
-        async def delivery_failed() -> Any:
-            view = await ops.ticket_status(client, ticket.ticket_id)
-            return view if view.state is TicketState.DELIVERY_FAILED else None
-
-        await wait_until(delivery_failed, timeout=60, what="DELIVERY_FAILED")
-    finally:
-        outages.webhook_refuses.clear()
+    await refused_until_delivery_failed(client, outages, ticket)
     own = await outages.ledger.get(ticket.ticket_id)
     assert own is not None and own.chain is not None
     other_text = "Another ticket's answer."
