@@ -40,7 +40,7 @@ from shared import operations as ops
 from shared import search_attributes as sa
 from shared.stores.config import StoreConfig
 from shared.stores.factory import build_stores
-from shared.stores.ledger import DeliveryLedger, LedgerEntry
+from shared.stores.ledger import DeliveryLedger, LedgerEntry, another_tickets
 from shared.view import TicketRequest
 from starter import render
 from starter.connection import open_client
@@ -152,9 +152,7 @@ async def _delivery_task(client: Client, workflow_id: str, run_id: str) -> int |
 def _this_tickets(entry: LedgerEntry | None, item: RedriveItem) -> LedgerEntry | None:
     """The ledger's row if it is this ticket's answer (rows from before chains were kept belong
     to every ticket of their id); None when there is none, or it is another ticket's."""
-    if entry is None or (entry.chain and item.chain and entry.chain != item.chain):
-        return None
-    return entry
+    return None if entry is None or another_tickets(item.chain, entry) else entry
 
 
 async def _plan_failed(client: Client, ledger: DeliveryLedger, item: RedriveItem) -> RedriveItem:

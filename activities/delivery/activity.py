@@ -34,7 +34,7 @@ from activities.delivery.webhook import WebhookChannel
 from activities.heartbeat import heartbeating
 from shared import names
 from shared.delivery import idempotency_key, text_sha256
-from shared.stores.ledger import DeliveryLedger, LedgerEntry, NewDelivery
+from shared.stores.ledger import DeliveryLedger, LedgerEntry, NewDelivery, another_tickets
 from shared.view import DeliveryReceipt, DeliveryRequest
 from workflows.options import DELIVERY_START_TO_CLOSE
 
@@ -116,13 +116,13 @@ class DeliveryActivities:
                 chain=request.chain,
             )
         )
-        if request.chain and entry.chain and entry.chain != request.chain:
+        if another_tickets(request.chain, entry):
             # Another ticket of this id (one submitted before this one, or in another namespace
-            # on the same database) has an answer of its own that has not gone out yet: this
-            # one's turn comes when it has (the ledger keeps one row per ticket id).
+            # on the same database) is sending its own answer right now (its claim holds): this
+            # one records its own once that send is over (the ledger keeps one row per id).
             raise ApplicationError(
-                f"another ticket with the id {request.ticket_id} is still delivering its own "
-                "answer; this one is recorded once that has gone out",
+                f"another ticket with the id {request.ticket_id} is sending its own answer now; "
+                "this one is recorded once that send is over",
                 type=names.DELIVERY_IN_PROGRESS_ERROR,
                 next_retry_delay=IN_PROGRESS_RETRY,
             )

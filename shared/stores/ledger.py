@@ -54,14 +54,11 @@ class LedgerEntry:
     chain: str | None = None
 
 
-def another_tickets(delivery: NewDelivery, existing: LedgerEntry) -> bool:
-    """Whether ``existing`` belongs to another ticket of the same id than ``delivery`` (both
-    chains known and different): ``record`` may replace it, unless its claim holds."""
-    return (
-        delivery.chain is not None
-        and existing.chain is not None
-        and delivery.chain != existing.chain
-    )
+def another_tickets(chain: str | None, existing: LedgerEntry) -> bool:
+    """Whether ``existing`` belongs to another ticket of the same id than the ticket of
+    ``chain`` (both chains known and different): ``record`` may replace it, unless its claim
+    holds; ``redrive`` does not take it for that ticket's answer."""
+    return bool(chain) and bool(existing.chain) and chain != existing.chain
 
 
 class DeliveryLedger(ABC):

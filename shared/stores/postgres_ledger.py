@@ -52,7 +52,7 @@ class PostgresLedger(DeliveryLedger):
         existing = await self.get(delivery.ticket_id)
         if existing is None:  # only if someone deleted the row in between
             raise LookupError(f"the ledger lost the delivery of ticket {delivery.ticket_id}")
-        if not another_tickets(delivery, existing):
+        if not another_tickets(delivery.chain, existing):
             return existing, False
         # Only while the row is still that other ticket's and no attempt of it is sending now
         # (one replacement wins; a send in progress is waited out by the caller).

@@ -222,7 +222,7 @@ class SqliteLedger(DeliveryLedger):
                     and sending_until is not None
                     and sending_until > time.time()
                 )
-                if not inserted and another_tickets(delivery, existing) and not sending:
+                if not inserted and another_tickets(delivery.chain, existing) and not sending:
                     # Under this transaction's write lock: no other replacement in between.
                     conn.execute(
                         "UPDATE deliveries SET channel = ?, customer_id = ?, revision = ?, "
