@@ -27,7 +27,6 @@ from typing import Final
 
 from temporalio.client import Client
 from temporalio.common import MetricMeter
-from temporalio.service import RPCError
 
 from policy.transitions import TERMINAL_STATES, TicketState
 from shared import metrics, names
@@ -111,8 +110,6 @@ class VisibilityGauges:
         while True:
             try:
                 await self.update()
-            except RPCError as err:
-                log.warning("could not count tickets for the gauges: %s", err)
             except Exception as err:
                 log.warning(
                     "could not count tickets for the gauges: %s: %s", type(err).__name__, err
