@@ -21,7 +21,7 @@ from temporalio.client import (
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from shared import names
 from shared.batch import BatchProgress, BatchSettings, BatchState
@@ -32,7 +32,15 @@ from shared.orchestration import (
     OrchestratorProgress,
     OrchestratorResult,
 )
-from shared.swarm import SwarmItem, SwarmProgress, SwarmResult, SwarmSettings, SwarmState
+from shared.swarm import (
+    ItemResult,
+    SwarmChunkResult,
+    SwarmItem,
+    SwarmProgress,
+    SwarmResult,
+    SwarmSettings,
+    SwarmState,
+)
 from shared.tickets import Ticket
 from starter import render
 from starter.connection import open_client, warn_if_unencrypted
@@ -164,10 +172,50 @@ async def run_swarm(
     except WorkflowFailureError as err:
         cause = err.cause
         details = cause.details if isinstance(cause, ApplicationError) else ()
-        if details:
-            summary = SwarmResult.model_validate({**details[0], "outputs": []})
-            render.print_swarm(summary, workflow_id)
-        raise CliError(f"the swarm {workflow_id} failed: {_cause(err)}") from None
+        summary = SwarmResult.model_validate({**details[0], "outputs": []}) if details else None
+        raise SwarmFailed(
+            f"the swarm {workflow_id} failed: {_cause(err)}", workflow_id, summary
+        ) from None
+
+
+class SwarmFailed(CliError):
+    """A swarm over its failure threshold: its error carries the summary (not the outputs)."""
+
+    def __init__(self, message: str, workflow_id: str, summary: SwarmResult | None) -> None:
+        super().__init__(message)
+        self.workflow_id = workflow_id
+        self.summary = summary
+
+
+async def with_chunk_outputs(
+    client: Client, workflow_id: str, summary: SwarmResult, order: list[str]
+) -> SwarmResult:
+    """The summary of a failed swarm with every item's result: the calls that succeeded were
+    paid for. The run's error leaves the outputs out (they can be megabytes); each chunk's
+    result is its own child workflow's (``<swarm id>/chunk-<n>``), readable until the
+    namespace's retention removes it. A chunk that failed as a whole has no result: its items
+    are among the summary's failures, which give every failed item with its reason."""
+    found: dict[str, ItemResult] = {}
+    n = 0
+    # The chunks of this run are 0..k-1 with no gap; a higher number can be an earlier run's.
+    while sum(r.ok for r in found.values()) < summary.succeeded:
+        chunk = client.get_workflow_handle(f"{workflow_id}/chunk-{n}", result_type=SwarmChunkResult)
+        try:
+            found.update((r.item_id, r) for r in (await chunk.result()).results if r.ok)
+        except WorkflowFailureError:
+            pass  # failed as a whole: its items are in the summary's failures
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                break  # retention removed it (or the swarm started none)
+            raise
+        n += 1
+    for failure in summary.failures:
+        found.setdefault(
+            failure.item_id, ItemResult(item_id=failure.item_id, ok=False, error=failure.reason)
+        )
+    position = {item_id: i for i, item_id in enumerate(order)}
+    outputs = sorted(found.values(), key=lambda r: position.get(r.item_id, len(position)))
+    return summary.model_copy(update={"outputs": outputs})
 
 
 def write_outputs(path: Path, result: SwarmResult) -> None:
@@ -262,7 +310,20 @@ async def cmd_swarm(args: argparse.Namespace) -> int:
     )
     client = await open_client()
     warn_if_unencrypted(client)
-    workflow_id, result = await run_swarm(client, items, settings, args.id)
+    try:
+        workflow_id, result = await run_swarm(client, items, settings, args.id)
+    except SwarmFailed as failed:
+        if failed.summary is None:
+            raise
+        order = [i.item_id for i in items]
+        result = await with_chunk_outputs(client, failed.workflow_id, failed.summary, order)
+        _show_swarm(args, failed.workflow_id, result)
+        raise
+    _show_swarm(args, workflow_id, result)
+    return EXIT_PARTIAL if errors else EXIT_OK
+
+
+def _show_swarm(args: argparse.Namespace, workflow_id: str, result: SwarmResult) -> None:
     if args.output:
         write_outputs(Path(args.output), result)
     if args.json:
@@ -272,7 +333,6 @@ async def cmd_swarm(args: argparse.Namespace) -> int:
         render.print_swarm(result, workflow_id)
         if args.output:
             render.console().print(f"per-item results written to {args.output}")
-    return EXIT_PARTIAL if errors else EXIT_OK
 
 
 async def cmd_batch(args: argparse.Namespace) -> int:

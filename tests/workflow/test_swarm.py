@@ -1,8 +1,11 @@
 """SwarmWorkflow on the time-skipping server: a bounded window, chunks, continue-as-new, the
 failure threshold."""
 
+import argparse
 import asyncio
+import json
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +16,7 @@ from temporalio.worker import Worker
 
 from shared import names
 from shared.swarm import SwarmItem, SwarmProgress, SwarmResult, SwarmSettings, SwarmState
+from starter import fanout
 from tests.support.fake_fanout import FakeInsights
 from tests.support.temporal import histories
 from tests.support.workers import running
@@ -31,6 +35,10 @@ def items(n: int, bad: set[int] = frozenset()) -> list[SwarmItem]:  # type: igno
         )
         for i in range(n)
     ]
+
+
+async def _this(client: Client) -> Client:
+    return client
 
 
 def workers(client: Client, task_queue: str, agent: FakeInsights) -> list[Worker]:
@@ -112,6 +120,33 @@ async def test_more_failures_than_the_threshold_fail_the_run_with_the_summary(
     assert "r00001: analyze_item failed: BadRequestError: cannot analyse r00001" in cause.message
     summary = SwarmResult.model_validate({**cause.details[0], "outputs": []})
     assert (summary.succeeded, summary.failed) == (7, 3)
+
+
+@pytest.mark.usefixtures("replay_check")
+async def test_a_swarm_over_its_threshold_still_writes_what_its_paid_calls_found(
+    ts_env: WorkflowEnvironment, task_queue: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Three chunks of four; the error carries the summary only, the CLI reads the chunks.
+    source = tmp_path / "reviews.jsonl"
+    source.write_text(
+        "".join(json.dumps({"id": i.item_id, "text": i.text}) + "\n" for i in items(10, {1, 4, 9}))
+    )
+    output = tmp_path / "insights.jsonl"
+    monkeypatch.setattr(names, "TICKETS_TASK_QUEUE", task_queue)
+    monkeypatch.setattr(fanout, "open_client", lambda: _this(ts_env.client))
+    args = argparse.Namespace(
+        file=str(source), output=str(output), json=True, id=f"swarm-{uuid.uuid4().hex[:8]}",
+        concurrency=4, chunk_size=4, max_failure_rate=0.2,
+    )  # fmt: skip
+    async with running(workers(ts_env.client, task_queue, FakeInsights())):
+        with pytest.raises(fanout.SwarmFailed, match="3 of 10 items failed"):
+            await fanout.cmd_swarm(args)
+
+    written = [json.loads(line) for line in output.read_text().splitlines()]
+    assert [w["item_id"] for w in written] == [i.item_id for i in items(10)]
+    assert [w["ok"] for w in written] == [i not in {1, 4, 9} for i in range(10)]
+    assert all(w["output"]["sentiment"] for w in written if w["ok"])
+    assert all("cannot analyse" in w["error"] for w in written if not w["ok"])
 
 
 @pytest.mark.usefixtures("replay_check")
