@@ -41,6 +41,7 @@ from shared.swarm import (
     SwarmSettings,
     SwarmState,
 )
+from shared.ticket_listing import ids_held_by_other_tickets
 from shared.tickets import Ticket
 from starter import render
 from starter.connection import open_client, warn_if_unencrypted
@@ -344,15 +345,27 @@ async def cmd_batch(args: argparse.Namespace) -> int:
     settings = _settings(BatchSettings, window=args.window, tickets_per_run=args.tickets_per_run)
     client = await open_client()
     warn_if_unencrypted(client)
-    tickets = [p.ticket for p in parsed]
+    # An id another ticket holds is refused by name, as `submit` does: the batch's own start
+    # would count it as already known and the ticket would never be worked on.
+    held = await ids_held_by_other_tickets(client, [p.ticket for p in parsed])
+    for ticket_id in sorted(held):
+        render.console(stderr=True).print(
+            f"[red]conflict[/red] {ticket_id}: an earlier ticket on this server has this id with "
+            "another subject, body or customer; this one was NOT submitted (give it another id)"
+        )
+    tickets = [p.ticket for p in parsed if p.ticket.ticket_id not in held]
+    if not tickets:
+        raise CliError(f"no tickets to submit in {args.file}: every id is held by another ticket")
     workflow_id, progress = await run_batch(client, tickets, settings, args.id, args.wait)
     if progress is None:
         render.console().print(f"started {workflow_id} with {len(tickets)} ticket(s)")
     elif args.json:
-        render.print_json({"workflow_id": workflow_id, "progress": progress})
+        render.print_json(
+            {"workflow_id": workflow_id, "progress": progress, "conflicts": sorted(held)}
+        )
     else:
         render.print_batch(workflow_id, progress)
-    return EXIT_PARTIAL if errors else EXIT_OK
+    return EXIT_PARTIAL if errors or held else EXIT_OK
 
 
 def add_parsers(

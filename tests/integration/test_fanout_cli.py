@@ -66,3 +66,32 @@ def test_a_batch_resubmitted_processes_nothing_twice(stack: Stack, tmp_path: Pat
     assert (two["started"], two["already_known"]) == (0, 8)
     status = run_cli(stack.env, "status", "FB-3", "--json")
     assert json.loads(status.stdout)["state"] in ("COMPLETED", "AWAITING_REVIEW")
+
+
+def test_a_batch_refuses_by_name_a_ticket_whose_id_another_ticket_holds(
+    stack: Stack, tmp_path: Path
+) -> None:
+    def line(ticket_id: str, body: str) -> str:
+        return json.dumps({"id": ticket_id, "subject": "Invoice", "body": body}) + "\n"
+
+    first = tmp_path / "first.jsonl"
+    first.write_text(line("FBC-1", "Invoice 1 is missing."))
+    assert run_cli(stack.env, "batch", str(first), "--wait", "--json").code == 0
+    # Another helpdesk's ticket 1 (other words), a new ticket, and the first one again.
+    second = tmp_path / "second.jsonl"
+    second.write_text(
+        line("FBC-1", "Where is my parcel?")
+        + line("FBC-2", "Invoice 2 is missing.")
+        + line("FBC-1", "Invoice 1 is missing.").replace("FBC-1", "FBC-3")
+    )
+    result = run_cli(stack.env, "batch", str(second), "--wait", "--json")
+
+    assert result.code == 3, result.output
+    assert "conflict FBC-1: an earlier ticket on this server has this id" in result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["conflicts"] == ["FBC-1"]
+    assert (payload["progress"]["total"], payload["progress"]["started"]) == (2, 2)
+
+    same = run_cli(stack.env, "batch", str(first), "--wait", "--json")
+    assert same.code == 0, same.output  # the same ticket again is already known, not a conflict
+    assert json.loads(same.stdout)["conflicts"] == []
