@@ -7,6 +7,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from activities.delivery.config import DeliveryConfig
 from api.settings import ApiSettings
 from codec_server.settings import CodecServerSettings
@@ -213,21 +215,31 @@ def test_an_empty_setting_means_what_an_unset_one_means(
     assert services["worker"]["environment"]["TICKETS_SENSITIVE_CATEGORIES"] is None
 
 
-def test_postgresql_refuses_placeholder_passwords_before_the_image_initialises_the_volume(
+@pytest.mark.parametrize(
+    ("service", "images_own"),
+    [("postgresql", ["docker-entrypoint.sh", "postgres"]), ("grafana", ["/run.sh"])],
+)
+def test_a_service_with_a_password_refuses_placeholders_before_the_image_starts(
+    services: dict[str, dict[str, Any]], service: str, images_own: list[str]
+) -> None:
+    """The image's own entrypoint runs behind deploy/refuse-placeholder-passwords.sh
+    (tests/deploy/test_postgres_scripts.py runs the script): both set their password once, when
+    their volume is new."""
+    definition = services[service]
+    entrypoint = definition["entrypoint"]
+    assert entrypoint[0] == "/bin/sh", entrypoint
+    assert [*entrypoint[2:], *definition.get("command", [])] == images_own
+    wrapper = mounts(definition)[entrypoint[1]]
+    assert Path(wrapper) == PROJECT_ROOT / "deploy" / "refuse-placeholder-passwords.sh"
+
+
+def test_postgresql_creates_the_products_database_on_first_start(
     services: dict[str, dict[str, Any]],
 ) -> None:
-    """The image's own entrypoint runs behind deploy/postgres/refuse-placeholder-passwords.sh
-    (tests/deploy/test_postgres_scripts.py runs the script)."""
-    postgresql = services["postgresql"]
-    entrypoint = postgresql["entrypoint"]
-    assert entrypoint[0] == "/bin/sh" and entrypoint[-1] == "docker-entrypoint.sh", entrypoint
-    assert postgresql["command"] == ["postgres"]
-    sources = {}
-    for volume in postgresql["volumes"]:
-        source, target = volume.split(":")[:2]
-        sources[target] = source
-    wrapper = sources[entrypoint[1]]
-    assert Path(wrapper) == PROJECT_ROOT / "deploy" / "postgres" / "refuse-placeholder-passwords.sh"
-    assert Path(sources["/docker-entrypoint-initdb.d/10-tickets.sh"]).name == (
-        "create-tickets-database.sh"
-    )
+    script = mounts(services["postgresql"])["/docker-entrypoint-initdb.d/10-tickets.sh"]
+    assert Path(script) == PROJECT_ROOT / "deploy" / "postgres" / "create-tickets-database.sh"
+
+
+def mounts(service: dict[str, Any]) -> dict[str, str]:
+    """The service's bind mounts: target in the container -> source."""
+    return {v.split(":")[1]: v.split(":")[0] for v in service["volumes"]}

@@ -1,4 +1,5 @@
-"""deploy/postgres's scripts refuse the placeholder passwords of .env.example.
+"""deploy/postgres's init script and the entrypoint wrapper (deploy/) refuse the placeholder
+passwords of .env.example.
 
 PostgreSQL's image sets the superuser's password (POSTGRES_PASSWORD) and runs the init script
 that creates the product's role only when it initialises an empty volume: a placeholder copied
@@ -17,7 +18,7 @@ from tests.support.processes import PROJECT_ROOT
 
 POSTGRES = PROJECT_ROOT / "deploy" / "postgres"
 INIT_SCRIPT = POSTGRES / "create-tickets-database.sh"
-ENTRYPOINT = POSTGRES / "refuse-placeholder-passwords.sh"
+ENTRYPOINT = PROJECT_ROOT / "deploy" / "refuse-placeholder-passwords.sh"
 REAL = {"TEMPORAL_DB_PASSWORD": "3f9c0e2a7b", "TICKETS_DB_PASSWORD": "a81d44c9e0"}
 
 
@@ -98,3 +99,28 @@ def test_the_entrypoint_runs_the_images_own_with_real_passwords(tmp_path: Path) 
     result = run(ENTRYPOINT, REAL, tmp_path)
     assert result.returncode == 0, result.stderr
     assert entrypoint.read_text() == "postgres\n"
+
+
+def test_the_entrypoint_refuses_grafanas_placeholder_and_runs_grafana_with_a_real_one(
+    tmp_path: Path,
+) -> None:
+    """As the grafana service runs it: GF_SECURITY_ADMIN_PASSWORD is .env's
+    GRAFANA_ADMIN_PASSWORD, the image's entrypoint is /run.sh."""
+    grafana = fake_command(tmp_path, "run.sh")
+
+    def start(password: str) -> subprocess.CompletedProcess[str]:
+        path = f"{tmp_path}{os.pathsep}/usr/bin:/bin"
+        env = {"PATH": path, "GF_SECURITY_ADMIN_PASSWORD": password}
+        return subprocess.run(
+            ["sh", str(ENTRYPOINT), "run.sh"], env=env, capture_output=True, text=True,
+            timeout=30, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+
+    refused = start(example_env()["GRAFANA_ADMIN_PASSWORD"])
+    assert refused.returncode != 0
+    assert "GF_SECURITY_ADMIN_PASSWORD still holds the placeholder" in refused.stderr
+    assert not grafana.exists(), "Grafana started (and kept the placeholder as its password)"
+
+    started = start("b7e1c93d04")
+    assert started.returncode == 0, started.stderr
+    assert grafana.exists()
