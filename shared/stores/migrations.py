@@ -90,8 +90,14 @@ MIGRATIONS: Final = (
     ),
 )
 
-_CREATE_VERSION_TABLE = """
-CREATE TABLE IF NOT EXISTS schema_migrations (
+# The applied versions. Named for this product: `schema_migrations` (its name before
+# 2026-12-02) is also golang-migrate's and Rails's, and in a database shared with either their
+# version numbers would have been read as ours.
+VERSION_TABLE: Final = "ticket_agents_schema_migrations"
+EARLIER_VERSION_TABLE: Final = "schema_migrations"
+
+_CREATE_VERSION_TABLE = f"""
+CREATE TABLE IF NOT EXISTS {VERSION_TABLE} (
     version     integer PRIMARY KEY,
     description text NOT NULL,
     applied_at  timestamptz NOT NULL DEFAULT now()
@@ -104,23 +110,51 @@ async def migrate(conn: AsyncConnection) -> list[int]:
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_ID,))
         await conn.execute(_CREATE_VERSION_TABLE)
-        cursor = await conn.execute("SELECT coalesce(max(version), 0) FROM schema_migrations")
-        row = await cursor.fetchone()
-        current = int(row[0]) if row else 0
+        current = await schema_version(conn)
+        if current == 0:
+            current = await _adopt_earlier_versions(conn)
         applied = []
         for migration in MIGRATIONS:
             if migration.version <= current:
                 continue
             await conn.execute(migration.sql.encode())
-            await conn.execute(
-                "INSERT INTO schema_migrations (version, description) VALUES (%s, %s)",
-                (migration.version, migration.description),
-            )
+            await _record(conn, migration.version, migration.description)
             applied.append(migration.version)
     return applied
 
 
+async def _record(conn: AsyncConnection, version: int, description: str) -> None:
+    await conn.execute(
+        f"INSERT INTO {VERSION_TABLE} (version, description) VALUES (%s, %s)",
+        (version, description),
+    )
+
+
+async def _adopt_earlier_versions(conn: AsyncConnection) -> int:
+    """A database this product migrated before the version table had its own name: its rows of
+    `schema_migrations` are copied over, recognised by version and description both (another
+    tool's table of that name has no such rows; it is read, never changed). Returns the highest
+    version adopted (0 for none)."""
+    cursor = await conn.execute(
+        "SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass(%s) AND NOT attisdropped"
+        " AND ((attname = 'version' AND atttypid = 'integer'::regtype)"
+        " OR (attname = 'description' AND atttypid = 'text'::regtype))",
+        (EARLIER_VERSION_TABLE,),
+    )
+    row = await cursor.fetchone()
+    if not row or row[0] != 2:
+        return 0
+    cursor = await conn.execute(f"SELECT version, description FROM {EARLIER_VERSION_TABLE}")
+    ours = {(m.version, m.description) for m in MIGRATIONS}
+    adopted = sorted(v for v, d in await cursor.fetchall() if (v, d) in ours)
+    # Ours were applied in order from 1: adopt the unbroken run only.
+    adopted = [v for i, v in enumerate(adopted, start=1) if v == i]
+    for version in adopted:
+        await _record(conn, version, MIGRATIONS[version - 1].description)
+    return adopted[-1] if adopted else 0
+
+
 async def schema_version(conn: AsyncConnection) -> int:
-    cursor = await conn.execute("SELECT coalesce(max(version), 0) FROM schema_migrations")
+    cursor = await conn.execute(f"SELECT coalesce(max(version), 0) FROM {VERSION_TABLE}")
     row = await cursor.fetchone()
     return int(row[0]) if row else 0

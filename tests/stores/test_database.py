@@ -10,7 +10,7 @@ import pytest
 from shared.settings import ConfigError
 from shared.stores.config import StoreConfig
 from shared.stores.errors import StoreUnavailable
-from shared.stores.migrations import MIGRATIONS, migrate, schema_version
+from shared.stores.migrations import MIGRATIONS, VERSION_TABLE, migrate, schema_version
 from shared.stores.postgres import PostgresDatabase
 from shared.stores.url import parse_database_url, redact
 from tests.support.postgres import PostgresServer
@@ -26,6 +26,55 @@ async def test_migrating_twice_applies_each_version_once(postgres: PostgresServe
         assert await schema_version(conn) == MIGRATIONS[-1].version
 
 
+async def test_a_database_migrated_under_the_earlier_table_name_keeps_its_versions(
+    postgres: PostgresServer,
+) -> None:
+    # As versions 1-2 of this product left it: their tables, and `schema_migrations`.
+    url = postgres.create_database("migrate")
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        await conn.execute(
+            "CREATE TABLE schema_migrations (version integer PRIMARY KEY, "
+            "description text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        for m in MIGRATIONS[:2]:
+            await conn.execute(m.sql.encode())
+            await conn.execute(
+                "INSERT INTO schema_migrations (version, description) VALUES (%s, %s)",
+                (m.version, m.description),
+            )
+        await conn.execute(
+            "INSERT INTO deliveries (ticket_id, channel, revision, body, text_sha256, "
+            "idempotency_key, sent_via) "
+            "VALUES ('T-1', 'email', 1, 'sent before', 'x', 'k', 'email')"
+        )
+
+        assert await migrate(conn) == [3]  # 1 and 2 again would fail: their tables exist
+        assert await schema_version(conn) == 3
+        cursor = await conn.execute("SELECT body, chain FROM deliveries")
+        assert await cursor.fetchall() == [("sent before", None)]
+
+
+@pytest.mark.parametrize(
+    "table",
+    [
+        "version bigint PRIMARY KEY, dirty boolean NOT NULL",  # golang-migrate's
+        "version integer PRIMARY KEY, description text NOT NULL",  # same shape, other rows
+    ],
+)
+async def test_another_tools_schema_migrations_is_neither_read_as_ours_nor_changed(
+    postgres: PostgresServer, table: str
+) -> None:
+    url = postgres.create_database("migrate")
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        await conn.execute(f"CREATE TABLE schema_migrations ({table})")
+        second = "'add users'" if "description" in table else "false"
+        await conn.execute(f"INSERT INTO schema_migrations VALUES (1, {second}), (2, {second})")
+
+        assert await migrate(conn) == [m.version for m in MIGRATIONS]
+        cursor = await conn.execute("SELECT count(*) FROM schema_migrations")
+        assert await cursor.fetchone() == (2,)
+
+
 async def test_workers_starting_at_once_migrate_a_fresh_database_once(
     postgres: PostgresServer,
 ) -> None:
@@ -35,7 +84,7 @@ async def test_workers_starting_at_once_migrate_a_fresh_database_once(
         await asyncio.gather(*(db.ready() for db in databases))
         async with databases[0].connection() as conn:
             cursor = await conn.execute(
-                "SELECT version, count(*) FROM schema_migrations GROUP BY 1 ORDER BY 1"
+                f"SELECT version, count(*) FROM {VERSION_TABLE} GROUP BY 1 ORDER BY 1"
             )
             assert await cursor.fetchall() == [(m.version, 1) for m in MIGRATIONS]
     finally:
