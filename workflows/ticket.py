@@ -68,6 +68,12 @@ FALLBACK_PRIORITY = Priority.MEDIUM
 # change replays the single-draft path (and only complex tickets ever ask).
 PATCH_ORCHESTRATED_RESOLUTION = "orchestrated-resolution"
 
+# A reviewer's rework of a complex ticket with no draft yet (its first draft stopped at the
+# budget or failed) goes to the resolver with the reviewer's notes: the orchestrator took it
+# before, without the notes, and stopped at the budget check at once, so the ticket came back
+# to review with no draft however often the person asked. Asked only on that path.
+PATCH_REWORK_DRAFTS_WITH_NOTES = "rework-drafts-with-notes"
+
 # One patch for every change of this version, so a new ticket pays for one marker, not one per
 # patch (each costs two history events the first time it is asked: the marker and the upsert of
 # TemporalChangeVersion). A ticket started under it:
@@ -356,7 +362,7 @@ class TicketWorkflow:
         while True:
             revision = (view.draft.revision if view.draft else 0) + 1
             drafted: tuple[Draft, str] | None = None
-            if revision == 1 and self._orchestrate():
+            if revision == 1 and self._orchestrate(reworked=reviewer_notes is not None):
                 drafted = await orchestrated_draft(
                     self._ticket, self._record, articles, self._config, self._agents
                 )
@@ -425,12 +431,13 @@ class TicketWorkflow:
                 check.usage.model,
             )
 
-    def _orchestrate(self) -> bool:
+    def _orchestrate(self, *, reworked: bool) -> bool:
         # patched() is asked only for complex tickets, so no other ticket's history changes.
         return (
             self._record.view.complex
             and self._config.orchestration.orchestrate_complex_tickets
             and (self._lean or workflow.patched(PATCH_ORCHESTRATED_RESOLUTION))
+            and not (reworked and workflow.patched(PATCH_REWORK_DRAFTS_WITH_NOTES))
         )
 
     def _reasons(self, findings: list[Finding], *, rework: bool) -> list[str]:

@@ -75,6 +75,7 @@ class FakeAgents:
     category: Category = Category.ACCOUNT
     confidence: float = 0.95
     priority: Priority = Priority.MEDIUM
+    complex: bool = False  # triage's verdict: True sends the first draft to an orchestrator run
     validations: list[Validation] = field(default_factory=list)
     classify_failures: list[BaseException] = field(default_factory=list)
     draft_failures: list[BaseException] = field(default_factory=list)
@@ -101,7 +102,9 @@ class FakeAgents:
     @activity.defn(name=names.TRIAGE_TICKET)
     async def triage(self, request: TriageRequest) -> AgentReply[TriageResult]:
         self._record("triage", request)
-        output = TriageResult(priority=self.priority, rationale=f"fake {self.priority}")
+        output = TriageResult(
+            priority=self.priority, rationale=f"fake {self.priority}", complex=self.complex
+        )
         return AgentReply[TriageResult](output=output, usage=usage(request))
 
     @activity.defn(name=names.DRAFT_RESOLUTION)
