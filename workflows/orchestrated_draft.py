@@ -34,6 +34,10 @@ with workflow.unsafe.imports_passed_through():
     from workflows.ticket_record import TicketRecord
 
 ORCHESTRATOR_AUTHOR = "orchestrator"
+# The orchestrator run cancelled on its own (an operator, a stuck run) falls back to the single
+# resolver like any other failure of it: it failed the whole ticket before, whose workflow ended
+# FAILED with its state CANCELLED. Asked only when the run was cancelled and the ticket was not.
+PATCH_CHILD_CANCEL_FALLS_BACK = "orchestrator-cancel-falls-back"
 MAX_DRAFT_CHARS = 8_000  # the Draft model's limit
 MAX_ARTICLES_CHARS = 8_000  # of the task: the ticket's articles, as reference for the workers
 
@@ -93,8 +97,11 @@ async def orchestrated_draft(
             static_summary=f"resolution plan for ticket {ticket.ticket_id}",
         )
     except ChildWorkflowError as err:
-        if is_cancelled_exception(err):
-            raise
+        if is_cancelled_exception(err) and (
+            workflow.cancellation_reason() is not None
+            or not workflow.patched(PATCH_CHILD_CANCEL_FALLS_BACK)
+        ):
+            raise  # the ticket itself is cancelled (or an older run's rule)
         cause = err.cause
         failure = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
         for role, calls in failed_run_usage(cause).items():

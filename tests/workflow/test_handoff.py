@@ -1,7 +1,8 @@
 """When the agents cannot finish, a person takes over: invalid output, a spent budget."""
 
 import pytest
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateFailedError
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from policy.transitions import TicketState
@@ -94,3 +95,29 @@ async def test_a_ticket_that_would_pass_its_token_budget_stops_and_waits_for_a_p
 async def _with_draft(handle):  # type: ignore[no-untyped-def]
     view = await status(handle)
     return view if view.draft and view.state is TicketState.AWAITING_REVIEW else None
+
+
+async def test_an_orchestrator_run_cancelled_on_its_own_falls_back_to_the_resolver(
+    dev_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    # A complex ticket's orchestrator run hangs (no worker takes its planner's call) and an
+    # operator cancels it: once, that failed the whole ticket (workflow FAILED, state CANCELLED).
+    agents, services = FakeAgents(complex=True), FakeTicketServices()
+    async with ticket_on_fakes(dev_env.client, task_queue, agents, services) as handle:
+        child = dev_env.client.get_workflow_handle(f"{handle.id}/resolution")
+        await wait_until(lambda: _running(child), what="the orchestrator run")
+        await child.cancel()
+        result: TicketView = await handle.result()
+
+    assert result.state is TicketState.COMPLETED
+    assert len(agents.calls["draft"]) == 1 and result.draft is not None
+    assert result.draft.author != "orchestrator"
+    assert [f.failed for f in result.fallbacks] == [f"orchestrator:{handle.id}/resolution"]
+    assert "cancel" in (result.fallbacks[0].error or "").lower()
+
+
+async def _running(handle):  # type: ignore[no-untyped-def]
+    try:
+        return (await handle.describe()).status == WorkflowExecutionStatus.RUNNING or None
+    except RPCError:
+        return None
