@@ -121,7 +121,8 @@ async def orchestrated_draft(
         for role, calls in result.usage.items():
             for usage in calls:
                 agents.count(AgentRole(role), usage)
-        text = result.synthesis.answer.strip()[:MAX_DRAFT_CHARS]
+        # NUL first: the Draft drops them, and a draft of nothing else must count as empty here.
+        text = result.synthesis.answer.replace("\x00", "").strip()[:MAX_DRAFT_CHARS]
         if text:
             view.orchestration = child_id
             return Draft(text=text, cited_articles=result.synthesis.sources), ORCHESTRATOR_AUTHOR
