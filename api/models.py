@@ -96,6 +96,13 @@ class ReviewRequest(BaseModel):
         description="the draft revision you reviewed; null only when the ticket had no draft. A "
         "review of an older draft, or null once a draft exists, is refused with 409",
     )
+    chain: str | None = Field(
+        default=None,
+        max_length=64,
+        description="the ticket's `chain` as GET /tickets/{id} showed it: a review made for an "
+        "earlier ticket under this id (one that failed and was submitted again) is refused with "
+        "409 instead of applied to the new ticket's draft",
+    )
     edited_text: str | None = Field(default=None, max_length=8_000)
     notes: str | None = Field(default=None, max_length=4_000)
     reason: str | None = Field(default=None, max_length=1_000)

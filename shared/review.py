@@ -29,6 +29,9 @@ class ReviewDecision(BaseModel):
     # The reviewer saw no draft (the HTTP API's revision null): refused if one has been written
     # since, so a decision is never applied to a draft its reviewer did not see.
     saw_no_draft: bool = False
+    # The ticket's chain (TicketView.chain) the reviewer saw: refused on another ticket under the
+    # same id (submitted again after failing), whose revisions count from 1 again.
+    chain: str | None = Field(default=None, max_length=64)
     edited_text: str | None = Field(default=None, max_length=8_000)
     notes: str | None = Field(default=None, max_length=4_000)
     reason: str | None = Field(default=None, max_length=1_000)

@@ -107,6 +107,10 @@ class TicketView(BaseModel):
     # While waiting for review: when the ticket closes as UNANSWERED if nobody decides.
     review_closes_at: datetime | None = None
     complex: bool = False  # triage's call: resolved by an orchestrator run when configured
+    # Which ticket under this id this is: its workflow's first run id (kept through resets). A
+    # ticket that failed may be submitted again under its id; a review names the chain it was
+    # made for, so a page left open on the first is never applied to the second's draft.
+    chain: str | None = None
     orchestration: str | None = None  # the orchestrator child workflow that drafted the reply
     draft: DraftRecord | None = None
     findings: list[Finding] = Field(default_factory=list)

@@ -153,6 +153,11 @@ class ReviewGate:
         if problem := self.problem(decision):
             return problem
         view = self._record.view
+        if decision.chain and view.chain and decision.chain != view.chain:
+            return (
+                f"this review is for an earlier ticket under the id {view.ticket_id} (it was "
+                "submitted again since, and this draft is another one); look at it and review again"
+            )
         if decision.saw_no_draft and view.draft is not None:
             return (
                 f"this review was made without a draft, but ticket {view.ticket_id} now has draft "

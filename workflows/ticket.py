@@ -146,6 +146,7 @@ class TicketWorkflow:
         # Asked first, before the first command that differs between the two versions.
         self._lean = workflow.patched(PATCH_LEAN_HISTORY)
         self._record.lean = self._reviews.lean = self._lean
+        self._record.view.chain = workflow.info().first_execution_run_id
         self._record.start()
         if self._invalid_input is not None:
             reason = f"invalid ticket input: {self._invalid_input}"

@@ -221,15 +221,21 @@ async def review(
     ticket_id: str,
     action: Annotated[str, Form(max_length=20)] = "",
     revision: Annotated[str, Form(max_length=20)] = "",
+    chain: Annotated[str, Form(max_length=64)] = "",
     csrf: Annotated[str, Form(max_length=100)] = "",
-    edited_text: Annotated[str | None, Form(max_length=8_000)] = None,
-    notes: Annotated[str | None, Form(max_length=4_000)] = None,
-    reason: Annotated[str | None, Form(max_length=1_000)] = None,
+    # No length limit here: a browser counts a line break as one character against the
+    # textarea's maxlength and sends two (CRLF), and a refusal here would answer JSON and lose
+    # what the reviewer typed. ReviewDecision checks the lengths once the breaks are one again,
+    # and its refusal shows the page with the text (the body limit bounds the request).
+    edited_text: Annotated[str | None, Form()] = None,
+    notes: Annotated[str | None, Form()] = None,
+    reason: Annotated[str | None, Form()] = None,
 ) -> Response:
     current = _signed_in(request)
     if current is None:
         return _to_sign_in()
-    typed = {"edited_text": edited_text, "notes": notes, "reason": reason}
+    typed = {k: _one_break(v) for k, v in (("edited_text", edited_text), ("notes", notes),
+                                           ("reason", reason))}  # fmt: skip
     if not current.csrf_ok(csrf):
         return await _ticket(
             request, current, ticket_id, "the form expired; look again and resubmit", 403, typed
@@ -241,9 +247,11 @@ async def review(
             revision=int(revision) if revision.strip() else None,
             # The page showed no draft: refused if one has been written since.
             saw_no_draft=not revision.strip(),
-            edited_text=edited_text if action == ReviewAction.EDIT else None,
-            notes=notes if action == ReviewAction.REWORK else None,
-            reason=reason if action == ReviewAction.REJECT else None,
+            # The ticket the page showed: refused on another one under the same id.
+            chain=chain.strip() or None,
+            edited_text=typed["edited_text"] if action == ReviewAction.EDIT else None,
+            notes=typed["notes"] if action == ReviewAction.REWORK else None,
+            reason=typed["reason"] if action == ReviewAction.REJECT else None,
         )
     except (ValidationError, ValueError) as err:
         problems = (
@@ -266,3 +274,8 @@ async def review(
 
 def _valid_id(ticket_id: str) -> bool:
     return re.fullmatch(TICKET_ID_PATTERN, ticket_id) is not None
+
+
+def _one_break(text: str | None) -> str | None:
+    """A form's text with each line break as one character (browsers send CRLF)."""
+    return None if text is None else text.replace("\r\n", "\n")

@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 import pytest
 from playwright.async_api import BrowserContext, Page, expect
+from temporalio.client import Client
 
 from tests.api.helpers import unique_id, urgent_ticket, wait_for_state
 from tests.support.api_server import Tokens, bearer
@@ -141,3 +142,59 @@ async def test_a_stale_approval_is_refused_when_another_session_changed_the_draf
     view = await http.get(f"/tickets/{ticket_id}", headers=bearer(tokens.review))
     assert view.json()["status"]["state"] == "AWAITING_REVIEW"
     assert [r["decision"]["reviewer"] for r in view.json()["status"]["reviews"]] == ["bob"]
+
+
+async def test_a_page_left_open_on_a_ticket_never_approves_the_next_ticket_under_its_id(
+    browser_context: BrowserContext,
+    api_url: str,
+    api_temporal: Client,
+    http: httpx.AsyncClient,
+    tokens: Tokens,
+) -> None:
+    # The first ticket is stopped (terminated; a failed one is the same) and submitted again:
+    # the new one counts its revisions from 1 too, so the revision alone cannot tell them apart.
+    ticket_id = await submit_for_review(http, tokens)
+    page = await browser_context.new_page()
+    await sign_in(page, api_url, tokens.review)
+    await page.goto(f"{api_url}/console/tickets/{ticket_id}")
+    await expect(page.locator("#draft-revision")).to_contain_text("revision 1")
+    await api_temporal.get_workflow_handle(f"ticket-{ticket_id}").terminate("stuck")
+    again = await http.post(
+        "/tickets", headers=bearer(tokens.submit), json=urgent_ticket(ticket_id)
+    )
+    assert again.status_code == 202, again.text
+
+    async def second_waiting() -> bool:
+        view = await wait_for_state(http, tokens.review, ticket_id, "AWAITING_REVIEW")
+        return view["status"]["chain"] != first_chain
+
+    first_chain = await page.locator("#approve-form input[name=chain]").get_attribute("value")
+    assert first_chain
+    await wait_until(second_waiting, what="the second ticket waiting for review")
+    await page.click("#approve-form button")
+
+    await expect(page.locator("#review-error")).to_contain_text(
+        f"this review is for an earlier ticket under the id {ticket_id}"
+    )
+    view = await http.get(f"/tickets/{ticket_id}", headers=bearer(tokens.review))
+    assert view.json()["status"]["state"] == "AWAITING_REVIEW"
+    assert view.json()["status"]["reviews"] == []
+
+
+async def test_an_edit_as_long_as_the_box_allows_is_sent_with_its_line_breaks(
+    browser_context: BrowserContext, api_url: str, http: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    # The box counts a line break as one character, the browser sends two (CRLF): an edit of
+    # 8,000 characters with line breaks once came back as a JSON error, the text lost.
+    ticket_id = await submit_for_review(http, tokens)
+    text = "\n".join(["Hello,", *["We are on it." + " " * 30] * 180, "Ana"])
+    text = text + "." * (8_000 - len(text))
+    page = await browser_context.new_page()
+    await sign_in(page, api_url, tokens.review)
+    await page.goto(f"{api_url}/console/tickets/{ticket_id}")
+    await page.fill("#edited_text", text)
+    await page.click("#edit-form button")
+
+    await expect(page.get_by_role("status")).to_contain_text(f"Ticket {ticket_id}")
+    done = await wait_for_state(http, tokens.review, ticket_id, "COMPLETED")
+    assert done["status"]["reviews"][0]["decision"]["edited_text"] == text

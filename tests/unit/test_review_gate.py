@@ -46,3 +46,17 @@ def test_a_review_that_names_no_revision_and_does_not_say_it_saw_none_applies() 
     as before, they apply to the current draft."""
     assert waiting_gate(2).admission_problem(reject()) is None
     assert waiting_gate(2).admission_problem(reject(revision=2, saw_no_draft=False)) is None
+
+
+def test_a_review_for_an_earlier_ticket_under_the_same_id_is_refused() -> None:
+    """A ticket that failed and was submitted again counts its revisions from 1 again: a page
+    left open on the first must not approve the second's draft."""
+    gate = waiting_gate(1)
+    gate._record.view.chain = "run-of-the-second"
+
+    problem = gate.admission_problem(reject(revision=1, chain="run-of-the-first"))
+
+    assert problem is not None and "earlier ticket under the id T-1" in problem
+    assert gate.admission_problem(reject(revision=1, chain="run-of-the-second")) is None
+    assert gate.admission_problem(reject(revision=1)) is None  # the CLI names no chain
+    assert gate.problem(reject(revision=1, chain="run-of-the-first")) is None  # replays as applied
