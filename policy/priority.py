@@ -1,6 +1,7 @@
 """Ticket priority as a Temporal priority key: lower keys are served first from a backlog."""
 
 import hashlib
+import hmac
 from typing import Final
 
 from shared.agents import Priority
@@ -14,12 +15,18 @@ def priority_key(priority: Priority | None) -> int | None:
     return PRIORITY_KEYS[priority] if priority is not None else None
 
 
-def fairness_key(customer_id: str | None) -> str | None:
+def fairness_key(customer_id: str | None, secret: bytes | None = None) -> str | None:
     """The ticket's Temporal fairness key: one per customer, so a customer who sends hundreds of
     tickets at once shares a backlogged queue with everyone else instead of filling it (the
-    server dispatches keys round-robin). A digest, not the id: keys show in the server's task
-    queue statistics. Activities and child workflows inherit it. None for a ticket with no
-    customer id: such tickets share the default key."""
+    server dispatches keys round-robin). Activities and child workflows inherit it. None for a
+    ticket with no customer id: such tickets share the default key.
+
+    Never the id: the key is stored unencrypted in histories and shows in the server's task
+    queue statistics. With ``secret`` (derived from the encryption key ring) it is an HMAC, so
+    nobody without the ring can confirm a guessed customer (an e-mail address) from it; without
+    one (no encryption: the id is readable in the payloads anyway) a plain digest."""
     if not customer_id:
         return None
-    return "c-" + hashlib.sha256(customer_id.encode()).hexdigest()[:16]
+    if secret is None:
+        return "c-" + hashlib.sha256(customer_id.encode()).hexdigest()[:16]
+    return "k-" + hmac.new(secret, customer_id.encode(), hashlib.sha256).hexdigest()[:16]

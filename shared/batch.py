@@ -30,6 +30,10 @@ class BatchState(BaseModel):
     position: int = 0
     totals: BatchTotals = Field(default_factory=BatchTotals)
     in_flight: list[str] = Field(default_factory=list)  # ticket ids started, not yet at rest
+    # Ticket id -> its fairness key, made by the client with the key ring (policy/priority.py):
+    # workflow code holds no key. Tickets not in it get the plain digest. Trimmed to the tickets
+    # not yet started at each continue-as-new.
+    fairness_keys: dict[str, str] = Field(default_factory=dict)
 
 
 class TicketSettled(BaseModel):

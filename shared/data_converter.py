@@ -193,6 +193,14 @@ def key_ring_of(converter: DataConverter) -> KeyRing | None:
     return None
 
 
+def fairness_secret(converter: DataConverter) -> bytes | None:
+    """The secret fairness keys are made with (policy.priority.fairness_key): derived from the
+    key ring, so keys stored in plain text in histories name no customer to anyone without it.
+    None when this converter does not encrypt."""
+    ring = key_ring_of(converter)
+    return ring.derived_key("temporal-fairness-key") if ring is not None else None
+
+
 def describe_encryption(converter: DataConverter) -> str:
     """One line for start-up output: what protects payloads (key ids, never keys)."""
     return describe_key_ring(key_ring_of(converter))

@@ -36,6 +36,7 @@ from policy.priority import fairness_key
 from policy.transitions import TERMINAL_STATES, TicketState
 from shared import names, telemetry
 from shared import search_attributes as sa
+from shared.data_converter import fairness_secret
 from shared.operation_errors import (
     OperationError,
     ReviewRefused,
@@ -130,7 +131,11 @@ async def start_ticket(
             memo={sa.MEMO_SUBJECT: ticket.subject, sa.MEMO_CONTENT: content_digest(ticket)},
             static_summary=f"Ticket {ticket.ticket_id}: {ticket.subject}"[:200],
             # Fairness between customers in a backlogged queue (docs/performance.md).
-            priority=TemporalPriority(fairness_key=fairness_key(ticket.customer_id)),
+            priority=TemporalPriority(
+                fairness_key=fairness_key(
+                    ticket.customer_id, fairness_secret(client.data_converter)
+                )
+            ),
         )
     except WorkflowAlreadyStartedError:
         try:

@@ -23,9 +23,11 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from policy.priority import fairness_key
 from shared import names
 from shared.batch import BatchProgress, BatchSettings, BatchState
 from shared.command_budget import chunk_size_fitting, utf8_size
+from shared.data_converter import fairness_secret
 from shared.orchestration import (
     MAX_TASK_CHARS,
     OrchestratorInput,
@@ -228,13 +230,23 @@ def write_outputs(path: Path, result: SwarmResult) -> None:
 # ---- batch ---------------------------------------------------------------------------------------
 
 
+def fairness_keys(client: Client, tickets: list[Ticket]) -> dict[str, str]:
+    """Each ticket's fairness key made with this client's key ring (none without one: the batch
+    then makes the plain digest itself, as tickets started one by one get)."""
+    secret = fairness_secret(client.data_converter)
+    if secret is None:
+        return {}
+    keys = {t.ticket_id: fairness_key(t.customer_id, secret) for t in tickets}
+    return {ticket_id: key for ticket_id, key in keys.items() if key}
+
+
 async def run_batch(
     client: Client, tickets: list[Ticket], settings: BatchSettings, run_id: str | None, wait: bool
 ) -> tuple[str, BatchProgress | None]:
     workflow_id = run_id or content_id("batch", [t.ticket_id for t in tickets])
     handle: WorkflowHandle[Any, BatchProgress] = await client.start_workflow(
         names.BATCH_WORKFLOW,
-        args=[tickets, BatchState(settings=settings)],
+        args=[tickets, BatchState(settings=settings, fairness_keys=fairness_keys(client, tickets))],
         id=workflow_id,
         task_queue=names.TICKETS_TASK_QUEUE,
         result_type=BatchProgress,

@@ -73,6 +73,11 @@ class BatchWorkflow:
             ):
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 state.in_flight = sorted(self._in_flight)
+                if state.fairness_keys:
+                    waiting = {t.ticket_id for t in tickets[state.position :]}
+                    state.fairness_keys = {
+                        k: v for k, v in state.fairness_keys.items() if k in waiting
+                    }
                 state.totals.runs += 1
                 workflow.continue_as_new(args=[tickets, state])
             if state.position >= len(tickets):
@@ -154,7 +159,10 @@ class BatchWorkflow:
                 memo={sa.MEMO_SUBJECT: ticket.subject, sa.MEMO_CONTENT: content_digest(ticket)},
                 static_summary=f"Ticket {ticket.ticket_id}: {ticket.subject}"[:200],
                 # Each ticket keyed by its customer, as tickets submitted one by one are.
-                priority=TemporalPriority(fairness_key=fairness_key(ticket.customer_id)),
+                priority=TemporalPriority(
+                    fairness_key=self._state.fairness_keys.get(ticket.ticket_id)
+                    or fairness_key(ticket.customer_id)
+                ),
             )
         except WorkflowAlreadyStartedError:
             self._in_flight.discard(ticket.ticket_id)

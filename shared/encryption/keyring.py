@@ -19,6 +19,8 @@ Key material never appears in an error, a log line or a repr: messages name key 
 
 import base64
 import binascii
+import hashlib
+import hmac
 import json
 import os
 import secrets
@@ -61,6 +63,11 @@ class KeyRing:
     @property
     def key_ids(self) -> list[str]:
         return sorted(self.keys)
+
+    def derived_key(self, purpose: str) -> bytes:
+        """A key for ``purpose`` (not for encryption), derived from the current key: HMAC-SHA256
+        of the purpose under it. Changes when the current key does."""
+        return hmac.new(self.keys[self.current], purpose.encode(), hashlib.sha256).digest()
 
     def describe(self) -> str:
         """Safe to print: ids and where they came from, never key material."""

@@ -9,6 +9,7 @@ import pytest
 
 from policy.priority import fairness_key
 from shared import names
+from shared.encryption.keyring import load_key_ring
 from shared.temporal_client import connect, connection_settings
 from tests.integration.conftest import Stack
 from tests.support.processes import environment, free_port, run_cli
@@ -90,8 +91,13 @@ async def test_a_submitted_ticket_carries_its_customers_fairness_key(
         handle = client.get_workflow_handle(names.ticket_workflow_id(ticket_id))
         info = (await handle.describe()).raw_description.workflow_execution_info
         keys[ticket_id] = info.priority.fairness_key
-    # IT-2 names no customer: it has no key of its own (the queue's default one).
-    assert keys == {"IT-1": fairness_key("C-4711"), "IT-2": ""}
+    # IT-2 names no customer: it has no key of its own (the queue's default one). The key is an
+    # HMAC under the CLI's key ring: stored in plain text, it names nobody without the ring.
+    ring = load_key_ring(stack.env)
+    assert ring is not None
+    secret = ring.derived_key("temporal-fairness-key")
+    assert keys == {"IT-1": fairness_key("C-4711", secret), "IT-2": ""}
+    assert keys["IT-1"] != fairness_key("C-4711")
 
 
 def test_another_ticket_under_an_id_already_taken_is_a_conflict_not_a_duplicate(

@@ -17,6 +17,7 @@ from policy.priority import fairness_key
 from policy.transitions import IllegalTransition, TicketState
 from shared import names
 from shared.batch import BatchProgress, BatchSettings, BatchState
+from shared.encryption.keyring import KeyRing
 from shared.review import ReviewAction, ReviewDecision
 from shared.tickets import Ticket
 from tests.support.fakes import FakeAgents, FakeTicketServices
@@ -52,10 +53,12 @@ async def start_batch(
     batch: list[Ticket],
     settings: BatchSettings,
     workflow_id: str | None = None,
+    fairness_keys: dict[str, str] | None = None,
 ) -> WorkflowHandle[Any, BatchProgress]:
+    state = BatchState(settings=settings, fairness_keys=fairness_keys or {})
     return await client.start_workflow(
         names.BATCH_WORKFLOW,
-        args=[batch, BatchState(settings=settings)],
+        args=[batch, state],
         id=workflow_id or f"batch-{uuid.uuid4().hex[:8]}",
         task_queue=task_queue,
         result_type=BatchProgress,
@@ -82,9 +85,12 @@ async def test_a_batch_keeps_its_window_continues_as_new_and_a_resubmission_star
     agents, services = FakeAgents(resolver_gate=gate), FakeTicketServices()
     batch = tickets(12)
     settings = BatchSettings(window=4, tickets_per_run=5)
+    # As the CLI makes them with its key ring (the workflow holds no key).
+    secret = KeyRing(current="k1", keys={"k1": b"\x07" * 32}).derived_key("fairness")
+    made = {t.ticket_id: fairness_key(t.customer_id, secret) or "" for t in batch}
     activities = agents.activities() + services.activities()
     async with fake_pipeline(dev_env.client, task_queue, activities, services.agent_queue):
-        handle = await start_batch(dev_env.client, task_queue, batch, settings)
+        handle = await start_batch(dev_env.client, task_queue, batch, settings, None, made)
 
         # Drafting is held: four tickets are in flight and the batch starts no fifth.
         async def window_full() -> BatchProgress | None:
@@ -114,8 +120,9 @@ async def test_a_batch_keeps_its_window_continues_as_new_and_a_resubmission_star
     # The same batch again: every ticket is known, none is processed twice.
     assert (second.started, second.already_known, second.settled) == (0, 12, {})
     assert len(agents.calls["classify"]) == 12 and len(services.deliveries) == 12
-    # Each child carries its customer's fairness key, as a ticket submitted alone does.
-    assert keys == {t.ticket_id: fairness_key(t.customer_id) for t in batch}
+    # Each child carries its customer's fairness key, as a ticket submitted alone does: the
+    # client's, in every run of the batch (each continue-as-new keeps those still to start).
+    assert keys == made
     assert len(set(keys.values())) == 3
 
 
