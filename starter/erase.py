@@ -191,7 +191,8 @@ async def erase_customer(
             stored |= await stores.payloads.payloads_of(wid)
         report.stored_payloads = len(stored)
         report.workflow_executions = sum(len(t.runs) + len(t.children) for t in tickets)
-        report.ledger_rows = [t for t in ticket_ids if await stores.ledger.get(t) is not None]
+        rows = [await stores.ledger.get(t) for t in ticket_ids]
+        report.ledger_rows = [r.ticket_id for r in rows if r and r.customer_id == customer_id]
         return report
     for ticket in tickets:
         for run_id in ticket.runs:
@@ -205,8 +206,10 @@ async def erase_customer(
             await _wait_gone(client, workflow_id, DELETION_TIMEOUT_SECONDS)
     # After the workflows: no worker can write a payload or a delivery for them any more.
     for ticket in tickets:
-        report.stored_payloads += await stores.payloads.erase_owned_by(ticket.workflow_id)
-    report.ledger_rows = await stores.ledger.delete(ticket_ids, customer_id)
+        report.stored_payloads += await stores.payloads.erase_owned_by(
+            ticket.workflow_id, client.namespace
+        )
+    report.ledger_rows = await stores.ledger.delete(customer_id)
     return report
 
 

@@ -61,6 +61,12 @@ WORKER_TYPES = [w.value for w in WorkerType]
 # Patch: a sub-task cancelled on its own fails that sub-task (its dependents are skipped), where
 # it used to fail the whole run and lose the usage of everything done.
 CHILD_CANCEL_FAILS_SUBTASK = "child-cancel-fails-subtask"
+# Sub-task workflow ids are the sub-task's place in the plan and its worker type
+# (``<run id>/3-researcher``), not the id the model wrote: a workflow id is stored and indexed
+# unencrypted, and the planner has read the customer's text (an id like
+# ``refund-ana-lima-order-88123`` would put a name and an order in visibility). Asked once per
+# run, before its first sub-task starts.
+POSITIONAL_SUBTASK_IDS = "positional-subtask-ids"
 
 
 @workflow.defn(name=names.ORCHESTRATOR_WORKFLOW)
@@ -239,6 +245,8 @@ class OrchestratorWorkflow:
         routes = config.routes[AgentRole.WORKER]
         fallback = config.orchestration.fallback_route or routes[-1]
         started: set[str] = set()
+        positional = workflow.patched(POSITIONAL_SUBTASK_IDS)
+        place = {t.id: n for n, t in enumerate(plan.subtasks, start=1)}
         while True:
             completed = {
                 i for i, o in self._outcomes.items() if o.status is SubTaskStatus.COMPLETED
@@ -264,7 +272,9 @@ class OrchestratorWorkflow:
                             fallback_route=fallback,
                             timeouts=config.agent_timeouts,
                         ),
-                        id=f"{info.workflow_id}/{sub.id}",
+                        id=f"{info.workflow_id}/{place[sub.id]}-{sub.worker}"
+                        if positional
+                        else f"{info.workflow_id}/{sub.id}",
                         result_type=SubTaskOutcome,
                         static_summary=f"{sub.worker}: {sub.instruction}"[:200],
                     )

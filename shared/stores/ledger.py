@@ -108,9 +108,10 @@ class DeliveryLedger(ABC):
     async def count(self, ticket_id: str | None = None) -> int: ...
 
     @abstractmethod
-    async def delete(self, ticket_ids: list[str], customer_id: str | None = None) -> list[str]:
-        """Erase the rows of these tickets and, when given, every row of this customer (erasure
-        on request); returns the ticket ids whose rows were deleted."""
+    async def delete(self, customer_id: str) -> list[str]:
+        """Erase every row of this customer (erasure on request); returns the ticket ids whose
+        rows were deleted. By customer, not by ticket id: a row under one of the customer's
+        ticket ids may now be another ticket's (another namespace's, on a shared database)."""
 
     @abstractmethod
     def location(self, ticket_id: str) -> str:

@@ -123,9 +123,11 @@ class ContentAddressedDriver(StorageDriver):
         """The content hashes stored for a workflow id (for erasure and garbage collection)."""
 
     @abstractmethod
-    async def erase_owned_by(self, workflow_id: str) -> int:
+    async def erase_owned_by(self, workflow_id: str, namespace: str | None = None) -> int:
         """Erasure on request: forget that this workflow and its children (ids starting with
         ``<workflow_id>/``) own payloads, and delete every payload no other workflow owns.
+        With ``namespace``, only that namespace's owners (and those recorded before owners had
+        one): a store shared by namespaces keeps another namespace's workflow of the same id.
         Returns how many payloads were deleted."""
 
     @abstractmethod

@@ -183,25 +183,33 @@ class FilePayloadDriver(ContentAddressedDriver):
                 keys.add(record["sha256"])
         return keys
 
-    def _erase_owned_by(self, workflow_id: str) -> int:
+    def _erase_owned_by(self, workflow_id: str, namespace: str | None) -> int:
         with self._locked(exclusive=True):
-            return self._erase_owned_by_locked(workflow_id)
+            return self._erase_owned_by_locked(workflow_id, namespace)
 
-    def _erase_owned_by_locked(self, workflow_id: str) -> int:
+    def _erase_owned_by_locked(self, workflow_id: str, namespace: str | None) -> int:
         # Owner files are named by a hash of the owner id, so children (``<id>/...``) are found
         # by reading every owner file; erasure is rare, and this is one pass over small files.
+        def erased(record: dict[str, Any]) -> bool:
+            owner = record["owner_id"]
+            return (owner == workflow_id or owner.startswith(f"{workflow_id}/")) and (
+                namespace is None or record.get("namespace") in (None, namespace)
+            )
+
         mine: set[str] = set()
         others: set[str] = set()
-        doomed: list[Path] = []
         for path in (self.root / "owners").rglob("*.jsonl"):
             records = [json.loads(line) for line in path.read_text("utf-8").splitlines() if line]
-            owned = any(
-                r["owner_id"] == workflow_id or r["owner_id"].startswith(f"{workflow_id}/")
-                for r in records
-            )
-            (mine if owned else others).update(r["sha256"] for r in records)
-            if owned:
-                doomed.append(path)
+            kept = [r for r in records if not erased(r)]
+            mine.update(r["sha256"] for r in records if erased(r))
+            others.update(r["sha256"] for r in kept)
+            if len(kept) == len(records):
+                continue
+            if kept:  # another namespace's workflow of the same id: its records stay
+                lines = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in kept)
+                path.write_text(lines, "utf-8")
+            else:
+                path.unlink(missing_ok=True)
         deleted = 0
         for key in mine - others:
             try:
@@ -209,12 +217,10 @@ class FilePayloadDriver(ContentAddressedDriver):
                 deleted += 1
             except FileNotFoundError:
                 pass
-        for path in doomed:
-            path.unlink(missing_ok=True)
         return deleted
 
-    async def erase_owned_by(self, workflow_id: str) -> int:
-        return await asyncio.to_thread(self._erase_owned_by, workflow_id)
+    async def erase_owned_by(self, workflow_id: str, namespace: str | None = None) -> int:
+        return await asyncio.to_thread(self._erase_owned_by, workflow_id, namespace)
 
     async def put_many(self, items: Sequence[tuple[str, bytes]], owner: PayloadOwner) -> None:
         await asyncio.to_thread(self._put_many, items, owner)

@@ -60,12 +60,12 @@ class PostgresPayloadDriver(ContentAddressedDriver):
                 )
         return [found[key] for key in keys]
 
-    async def erase_owned_by(self, workflow_id: str) -> int:
+    async def erase_owned_by(self, workflow_id: str, namespace: str | None = None) -> int:
         async with self.database.connection() as conn, conn.transaction():
             cursor = await conn.execute(
-                "DELETE FROM payload_owners WHERE owner_id = %s OR starts_with(owner_id, %s) "
-                "RETURNING sha256",
-                (workflow_id, f"{workflow_id}/"),
+                "DELETE FROM payload_owners WHERE (owner_id = %s OR starts_with(owner_id, %s)) "
+                "AND (%s::text IS NULL OR namespace IS NULL OR namespace = %s) RETURNING sha256",
+                (workflow_id, f"{workflow_id}/", namespace, namespace),
             )
             keys = sorted({row[0] for row in await cursor.fetchall()})
             # Locked first, as in collect(): a store of the same bytes by another workflow,

@@ -128,12 +128,11 @@ class PostgresLedger(DeliveryLedger):
             )
             return [_entry(r) for r in await cursor.fetchall()]
 
-    async def delete(self, ticket_ids: list[str], customer_id: str | None = None) -> list[str]:
+    async def delete(self, customer_id: str) -> list[str]:
         async with self.database.connection() as conn, conn.transaction():
             cursor = await conn.execute(
-                "DELETE FROM deliveries WHERE ticket_id = ANY(%s) "
-                "OR (%s::text IS NOT NULL AND customer_id = %s) RETURNING ticket_id",
-                (list(ticket_ids), customer_id, customer_id),
+                "DELETE FROM deliveries WHERE customer_id = %s RETURNING ticket_id",
+                (customer_id,),
             )
             return sorted({row[0] for row in await cursor.fetchall()})
 

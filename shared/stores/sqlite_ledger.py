@@ -312,27 +312,19 @@ class SqliteLedger(DeliveryLedger):
 
         return await self._run(read)
 
-    async def delete(self, ticket_ids: list[str], customer_id: str | None = None) -> list[str]:
+    async def delete(self, customer_id: str) -> list[str]:
         def write(conn: sqlite3.Connection) -> list[str]:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                gone = []
-                for ticket_id in ticket_ids:
-                    if conn.execute(
-                        "DELETE FROM deliveries WHERE ticket_id = ?", (ticket_id,)
-                    ).rowcount:
-                        gone.append(ticket_id)
-                if customer_id is not None:
-                    rows = conn.execute(
-                        "DELETE FROM deliveries WHERE customer_id = ? RETURNING ticket_id",
-                        (customer_id,),
-                    ).fetchall()
-                    gone += [r[0] for r in rows]
+                rows = conn.execute(
+                    "DELETE FROM deliveries WHERE customer_id = ? RETURNING ticket_id",
+                    (customer_id,),
+                ).fetchall()
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
-            return sorted(set(gone))
+            return sorted({r[0] for r in rows})
 
         return await self._run(write)
 

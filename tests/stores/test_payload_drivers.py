@@ -131,6 +131,24 @@ async def test_erasure_deletes_what_a_ticket_and_its_children_own_and_keeps_what
     assert await driver.erase_owned_by("ticket-T-1") == 0
 
 
+async def test_erasure_in_one_namespace_keeps_another_namespaces_workflow_of_the_same_id(
+    driver: ContentAddressedDriver,
+) -> None:
+    # prod and staging share the store; both have a ticket-T-1 (ids are derived from content).
+    # (Their payloads differ: encrypted with a random nonce, the same text never is the same
+    # bytes. docs/stores.md says what the PostgreSQL store does with identical bytes.)
+    prod = await driver.store(stored_by("ticket-T-1", "prod"), [payload(5_000, b"p")])
+    staging = await driver.store(stored_by("ticket-T-1", "staging"), [payload(5_000, b"s")])
+    child = await driver.store(stored_by("ticket-T-1/resolution", "staging"), [payload(5_000)])
+
+    assert await driver.erase_owned_by("ticket-T-1", "prod") == 1
+    with pytest.raises(PayloadMissing):
+        await driver.retrieve(RETRIEVE, prod)
+    assert await driver.retrieve(RETRIEVE, staging) == [payload(5_000, b"s")]
+    assert await driver.retrieve(RETRIEVE, child) == [payload(5_000)]
+    assert await driver.erase_owned_by("ticket-T-1", "staging") == 2
+
+
 def stored_by(workflow_id: str, namespace: str = "default") -> StorageDriverStoreContext:
     return StorageDriverStoreContext(
         target=StorageDriverWorkflowInfo(namespace=namespace, id=workflow_id)

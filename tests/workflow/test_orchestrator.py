@@ -86,6 +86,27 @@ async def test_a_diamond_runs_both_middle_branches_at_once_and_joins_their_outpu
 
 
 @pytest.mark.usefixtures("replay_check")
+async def test_sub_task_workflow_ids_hold_their_place_and_worker_never_the_models_words(
+    ts_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    # Workflow ids are stored and indexed unencrypted; the planner has read the customer's text.
+    order = "refund-ana-lima-order-88123"
+    chatty = plan(task(order), task("reply to Ana", "writer", order))
+    agents = FakeOrchestrationAgents(plans=[chatty])
+    async with running(workers(ts_env.client, task_queue, agents)):
+        handle = await start(ts_env.client, task_queue)
+        result = await handle.result()
+        children = [
+            h.workflow_id
+            for h in await histories(ts_env.client, handle.id, handle.result_run_id)
+            if h.workflow_id != handle.id
+        ]
+
+    assert [o.status for o in result.outcomes] == [SubTaskStatus.COMPLETED] * 2
+    assert sorted(children) == [f"{handle.id}/1-researcher", f"{handle.id}/2-writer"]
+
+
+@pytest.mark.usefixtures("replay_check")
 async def test_a_slow_branch_never_holds_up_an_independent_one(
     ts_env: WorkflowEnvironment, task_queue: str
 ) -> None:
@@ -297,7 +318,7 @@ async def test_a_sub_task_cancelled_on_its_own_fails_it_and_the_run_completes(
             return "fast" in {o.id for o in now.outcomes} and now.running == ["slow"]
 
         await wait_until(fast_done_slow_running, what="the fast branch to finish")
-        await dev_env.client.get_workflow_handle(f"{handle.id}/slow").cancel()
+        await dev_env.client.get_workflow_handle(f"{handle.id}/1-researcher").cancel()
         hold.set()
         result = await handle.result()
 
