@@ -75,18 +75,35 @@ async def _ticket_input(client: Client, workflow_id: str, run_id: str) -> dict[s
     return raw if isinstance(raw, dict) else {}
 
 
-async def _child_ids(client: Client, workflow_id: str) -> list[str]:
-    """Every child (and grandchild) workflow id a ticket started, from its history."""
+async def _runs_of(client: Client, workflow_id: str) -> list[str]:
+    """Every run of ``workflow_id`` the visibility store lists (a ticket submitted again after
+    failing started its children again under the same ids). Empty when it lists none, or for an
+    id a query cannot quote (a sub-task id a model wrote, from before they were positional)."""
+    if "'" in workflow_id or "\\" in workflow_id:
+        return []
+    return [e.run_id async for e in client.list_workflows(f"WorkflowId = '{workflow_id}'")]
+
+
+async def _child_ids(client: Client, workflow_id: str, run_ids: list[str]) -> list[str]:
+    """Every child (and grandchild) workflow id any run of a ticket started, from the runs'
+    histories. A child the namespace's retention already removed (its ticket waited longer for
+    review than retention keeps a closed child) has nothing left to read or delete."""
     found: list[str] = []
-    todo = [workflow_id]
+    todo = [(workflow_id, run_id) for run_id in run_ids]
     while todo:
-        current = todo.pop()
-        async for event in client.get_workflow_handle(current).fetch_history_events():
-            if event.HasField("start_child_workflow_execution_initiated_event_attributes"):
-                child = event.start_child_workflow_execution_initiated_event_attributes.workflow_id
-                if child not in found:
-                    found.append(child)
-                    todo.append(child)
+        current, run_id = todo.pop()
+        handle = client.get_workflow_handle(current, run_id=run_id or None)
+        try:
+            async for event in handle.fetch_history_events():
+                if event.HasField("start_child_workflow_execution_initiated_event_attributes"):
+                    attributes = event.start_child_workflow_execution_initiated_event_attributes
+                    child = attributes.workflow_id
+                    if child not in found:
+                        found.append(child)
+                        todo += [(child, r) for r in await _runs_of(client, child) or [""]]
+        except RPCError as err:
+            if err.status != RPCStatusCode.NOT_FOUND:
+                raise
     return found
 
 
@@ -130,7 +147,7 @@ async def find_tickets(
         )
         entry.runs.append(execution.run_id)
     for entry in tickets.values():
-        entry.children = await _child_ids(client, entry.workflow_id)
+        entry.children = await _child_ids(client, entry.workflow_id, entry.runs)
     return list(tickets.values()), len(executions), sorted(unreadable)
 
 
@@ -200,7 +217,13 @@ async def erase_customer(
                 client, ticket.workflow_id, run_id
             )
         for child in ticket.children:
-            report.workflow_executions += await _delete_execution(client, child)
+            # Each run by its id: deleting by the id alone deletes the latest run only, and the
+            # id then looks gone while older runs (with the ticket's text) are still there.
+            runs = await _runs_of(client, child)
+            for run_id in runs:
+                report.workflow_executions += await _delete_execution(client, child, run_id)
+            if not runs:
+                report.workflow_executions += await _delete_execution(client, child)
     for ticket in tickets:
         for workflow_id in (ticket.workflow_id, *ticket.children):
             await _wait_gone(client, workflow_id, DELETION_TIMEOUT_SECONDS)
