@@ -12,7 +12,8 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from shared import names
-from shared.operation_errors import TicketNotFound
+from shared.encryption.codec import PayloadDecryptionError, UnknownEncryptionKey
+from shared.operation_errors import TicketNotFound, TicketUnreadable
 from shared.tickets import Ticket
 from shared.view import TicketRequest
 
@@ -33,6 +34,12 @@ async def customer_ticket(client: Client, ticket_id: str) -> Ticket:
             ) from None
         raise
     started = response.history.events[0].workflow_execution_started_event_attributes
-    [request] = await client.data_converter.decode(started.input.payloads, [TicketRequest])
+    try:
+        [request] = await client.data_converter.decode(started.input.payloads, [TicketRequest])
+    except (UnknownEncryptionKey, PayloadDecryptionError) as err:
+        raise TicketUnreadable(
+            f"ticket {ticket_id} cannot be decrypted here: {err} (is this process using the "
+            "same encryption keys as the worker? docs/privacy.md)"
+        ) from None
     assert isinstance(request, TicketRequest)
     return request.ticket

@@ -37,6 +37,7 @@ from policy.transitions import TERMINAL_STATES, TicketState
 from shared import names, telemetry
 from shared import search_attributes as sa
 from shared.data_converter import fairness_secret
+from shared.encryption.codec import PayloadDecryptionError, UnknownEncryptionKey
 from shared.operation_errors import (
     OperationError,
     ReviewRefused,
@@ -144,7 +145,7 @@ async def start_ticket(
             if err.status == RPCStatusCode.NOT_FOUND:
                 raise _not_found(ticket.ticket_id, client) from None
             raise
-        memo = dict(await description.memo())
+        memo = await readable_memo(description)
         summary = summary_from_execution(description, memo)
         # Tickets started before the digest was kept have none: taken as the same ticket.
         earlier = memo.get(sa.MEMO_CONTENT)
@@ -187,6 +188,16 @@ async def submit_tickets(client: Client, tickets: list[Ticket]) -> list[SubmitOu
 # ---- read ----------------------------------------------------------------------------------------
 
 
+async def readable_memo(execution: Any) -> dict[str, Any]:
+    """A listed or described workflow's memo, or {} when this process cannot decrypt it (a key
+    missing from its ring): one such ticket shows without its subject and totals instead of
+    failing every list, queue and report it is in."""
+    try:
+        return dict(await execution.memo())
+    except (UnknownEncryptionKey, PayloadDecryptionError):
+        return {}
+
+
 def summary_from_execution(execution: Any, memo: dict[str, Any]) -> TicketSummary:
     attrs: TypedSearchAttributes = execution.typed_search_attributes
     usage = memo.get(sa.MEMO_USAGE) or {}
@@ -222,7 +233,7 @@ async def describe_ticket(client: Client, ticket_id: str) -> TicketSummary:
         if err.status == RPCStatusCode.NOT_FOUND:
             raise _not_found(ticket_id, client) from None
         raise
-    return summary_from_execution(description, dict(await description.memo()))
+    return summary_from_execution(description, await readable_memo(description))
 
 
 # ---- review --------------------------------------------------------------------------------------

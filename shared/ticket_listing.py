@@ -11,7 +11,7 @@ from policy.transitions import TERMINAL_STATES, TicketState
 from shared import names
 from shared import search_attributes as sa
 from shared.agents import Category, Priority
-from shared.operations import TicketSummary, summary_from_execution
+from shared.operations import TicketSummary, readable_memo, summary_from_execution
 from shared.tickets import Ticket, content_digest
 
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
@@ -75,7 +75,7 @@ async def review_queue(
     urgent = sorted(
         waiting, key=lambda e: deadline_order(e.typed_search_attributes.get(sa.TICKET_SLA_DEADLINE))
     )[:shown]
-    tickets = [summary_from_execution(e, dict(await e.memo())) for e in urgent]
+    tickets = [summary_from_execution(e, await readable_memo(e)) for e in urgent]
     return ReviewQueueRead(tickets=tickets, waiting=len(waiting), more=more)
 
 
@@ -88,7 +88,7 @@ async def list_tickets(
     """Tickets, newest first: their visibility records and memos (decoded here, one by one)."""
     summaries = []
     async for execution in client.list_workflows(ticket_query(state, since=since), limit=limit):
-        summaries.append(summary_from_execution(execution, dict(await execution.memo())))
+        summaries.append(summary_from_execution(execution, await readable_memo(execution)))
     return summaries
 
 
@@ -126,7 +126,7 @@ async def ticket_page(
     listing = client.list_workflows(query, page_size=page_size, next_page_token=page_token)
     await listing.fetch_next_page()
     page = [
-        summary_from_execution(execution, dict(await execution.memo()))
+        summary_from_execution(execution, await readable_memo(execution))
         for execution in listing.current_page or []
     ]
     return page, listing.next_page_token
@@ -152,7 +152,7 @@ async def ids_held_by_other_tickets(client: Client, tickets: list[Ticket]) -> se
         )
         async for execution in client.list_workflows(query):
             ticket = wanted[execution.id]
-            earlier = (await execution.memo()).get(sa.MEMO_CONTENT)
+            earlier = (await readable_memo(execution)).get(sa.MEMO_CONTENT)
             if earlier is not None and earlier != content_digest(ticket):
                 held.add(ticket.ticket_id)
     return held

@@ -9,6 +9,8 @@ is the point here.
 
 import base64
 import json
+import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -16,16 +18,21 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
+from api.customer_message import customer_ticket
 from policy.transitions import TicketState
 from shared import names
+from shared import operations as ops
 from shared.agents import Priority
 from shared.data_converter import data_converter
 from shared.encryption.codec import KEY_ID_METADATA
+from shared.operation_errors import TicketUnreadable
+from shared.operations import TicketSummary
 from shared.review import ReviewAction, ReviewDecision
+from shared.ticket_listing import list_tickets
 from shared.view import TicketView
 from tests.support.fakes import FakeAgents, FakeTicketServices
 from tests.support.keys import make_key_ring
-from tests.support.temporal import PAYLOAD_DIR, PAYLOAD_DRIVER, status, wait_for_state
+from tests.support.temporal import PAYLOAD_DIR, PAYLOAD_DRIVER, status, wait_for_state, wait_until
 from tests.support.tickets import make_ticket, start_ticket
 from tests.support.workers import fake_pipeline
 from workflows import ALL_WORKFLOWS
@@ -95,3 +102,30 @@ async def test_a_ticket_started_under_the_old_key_completes_and_replays_after_ro
     retired = client_with(dev_env.client, NEW).data_converter
     with pytest.raises(Exception, match="UnknownEncryptionKey"):
         await Replayer(workflows=ALL_WORKFLOWS, data_converter=retired).replay_workflow(history)
+
+
+async def test_a_ticket_this_process_cannot_decrypt_is_named_and_never_hides_the_others(
+    dev_env: WorkflowEnvironment,
+) -> None:
+    """An API process whose ring lacks the worker's key (a rotation step done out of order):
+    once, the ticket's page was a 500, and every list, queue and report holding it too."""
+    tag = uuid.uuid4().hex[:8]
+    writer, reader = client_with(dev_env.client, OLD), client_with(dev_env.client, NEW)
+    hidden = make_ticket(ticket_id=f"T-OLDKEY-{tag}", subject="Written under the old key")
+    readable = make_ticket(ticket_id=f"T-NEWKEY-{tag}", subject="Written under the new key")
+    await ops.start_ticket(writer, hidden, task_queue=f"nobody-{tag}")
+    await ops.start_ticket(reader, readable, task_queue=f"nobody-{tag}")
+
+    with pytest.raises(TicketUnreadable, match=f"ticket {hidden.ticket_id} cannot be decrypted"):
+        await customer_ticket(reader, hidden.ticket_id)
+
+    async def both_listed() -> list[TicketSummary] | None:
+        listed = await list_tickets(reader, since=datetime.now(UTC) - timedelta(minutes=5))
+        mine = [t for t in listed if t.ticket_id.endswith(tag)]
+        return mine if len(mine) == 2 else None
+
+    mine = {t.ticket_id: t for t in await wait_until(both_listed, what="both tickets listed")}
+    assert mine[readable.ticket_id].subject == "Written under the new key"
+    assert mine[hidden.ticket_id].subject is None  # shown, without what cannot be read
+    for ticket in (hidden, readable):
+        await dev_env.client.get_workflow_handle(f"ticket-{ticket.ticket_id}").terminate()
