@@ -38,11 +38,14 @@ TLS_MODES: Final = ("auto", "starttls", "tls", "none")
 
 
 def display_url(url: str) -> str:
-    """scheme://host[:port]/path: no user, password or query (a token may hide there)."""
+    """scheme://host[:port], and "/…" for a path: no user, password, path or query. Slack's,
+    Teams' and Discord's webhook URLs carry their secret in the path (/services/T/B/XXXX), and
+    this text goes to logs, failure messages and the ledger's last error."""
     parts = urlsplit(url)
     host = parts.hostname or "?"
     port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{host}{port}{parts.path}"
+    path = "/…" if parts.path.strip("/") else ""
+    return f"{parts.scheme}://{host}{port}{path}"
 
 
 @dataclass(frozen=True)

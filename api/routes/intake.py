@@ -132,7 +132,9 @@ async def submit_email(
     email: InboundEmail,
     idempotency_key: IdempotencyKey = None,
 ) -> IntakeResponse:
-    key = idempotency_key or email.message_id
+    # Stripped: a gateway that redelivers " <a@x>" means "<a@x>", and one sending " " has none
+    # (as a blank key it would merge every such e-mail into one ticket).
+    key = (idempotency_key or "").strip() or (email.message_id or "").strip() or None
     fields = email_fields(email)
     if key:
         fields["id"] = idempotent_ticket_id(account, key)

@@ -36,3 +36,26 @@ async def test_an_explicit_id_taken_by_another_ticket_is_refused_not_called_a_du
     assert [a["status"] for a in among.json()["accepted"]] == ["submitted"]
     [refused] = among.json()["refused"]
     assert refused["index"] == 1 and "give it an id of its own" in refused["problems"][0]
+
+
+async def test_a_blank_message_id_is_no_key_and_spaces_around_one_do_not_change_it(
+    http: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    def email(sender: str, text: str, message_id: str) -> dict[str, str]:
+        return {"from": sender, "subject": "Hello", "text": text, "message_id": message_id}
+
+    async def submitted(body: dict[str, str]) -> dict[str, str]:
+        response = await http.post("/tickets/email", headers=bearer(tokens.submit), json=body)
+        assert response.status_code == 202, response.text
+        return response.json()["accepted"][0]
+
+    tag = unique_id()
+    # Two different e-mails whose gateway sends a blank Message-ID: two tickets, not one.
+    one = await submitted(email("u0@example.com", f"First question {tag}", " "))
+    two = await submitted(email("u1@example.com", f"Second question {tag}", " "))
+    assert one["status"] == two["status"] == "submitted"
+    assert one["ticket_id"] != two["ticket_id"]
+    # A redelivery with spaces around the same Message-ID is the same ticket.
+    keyed = await submitted(email("u2@example.com", f"Third {tag}", f"<{tag}@mail.example>"))
+    again = await submitted(email("u2@example.com", f"Third {tag}", f"  <{tag}@mail.example> "))
+    assert again == keyed | {"status": "duplicate", "state": again["state"]}

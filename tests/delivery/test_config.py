@@ -43,9 +43,18 @@ def test_descriptions_carry_no_secret_token_or_password() -> None:
         | SMTP
     )
     text = "\n".join(config.describe()) + repr(config)
-    assert "https://hooks.example.com/tickets" in text and "smtp.example.com:587" in text
+    assert "https://hooks.example.com/…" in text and "smtp.example.com:587" in text
     for secret in ("hook-token-123", "a-long-enough-webhook-secret", "smtp-password-456"):
         assert secret not in text
+
+
+def test_a_webhook_whose_secret_is_its_path_is_shown_by_its_host() -> None:
+    slack = "https://hooks.slack.example/services/T0001/B0002/Xy7SeCrEt9"
+    config = DeliveryConfig.from_env({"TICKETS_DELIVERY_CHANNEL": "webhook"} | WEBHOOK | {
+        "TICKETS_WEBHOOK_URL": slack})  # fmt: skip
+    text = "\n".join(config.describe()) + repr(config)
+    assert "POST https://hooks.slack.example/…" in text
+    assert "Xy7SeCrEt9" not in text and "T0001" not in text
 
 
 @pytest.mark.parametrize(
