@@ -43,6 +43,11 @@ from workflows.options import DELIVERY_START_TO_CLOSE
 CLAIM_SECONDS: Final = DELIVERY_START_TO_CLOSE.total_seconds() + 30
 # When a refused attempt tries again: the claim's holder has usually sent by then.
 IN_PROGRESS_RETRY: Final = timedelta(seconds=5)
+# A queued attempt that finds another's claim holding waits this long for it (reading the row
+# every IN_PROGRESS_POLL seconds, heartbeating) before it fails for now: each retry is one of
+# the delivery's attempts, and failing at once spent a third of them in one claim's time.
+IN_PROGRESS_WAIT: Final = 20.0
+IN_PROGRESS_POLL: Final = 1.0
 
 
 class Channel(Protocol):
@@ -82,7 +87,7 @@ class DeliveryActivities:
     async def deliver_response(self, request: DeliveryRequest) -> DeliveryReceipt:
         # Heartbeats let the server notice a dead worker within the heartbeat timeout.
         async with heartbeating():
-            return await self._deliver(request)
+            return await self._deliver(request, claim_wait=IN_PROGRESS_WAIT)
 
     @activity.defn(name=names.DELIVER_RESPONSE_NOW)
     async def deliver_response_now(self, request: DeliveryRequest) -> DeliveryReceipt:
@@ -101,7 +106,9 @@ class DeliveryActivities:
         async with self._local_slots:
             return await self._deliver(request)
 
-    async def _deliver(self, request: DeliveryRequest) -> DeliveryReceipt:
+    async def _deliver(self, request: DeliveryRequest, claim_wait: float = 0) -> DeliveryReceipt:
+        """``claim_wait``: how long to wait for another attempt's claim (0 for the local first
+        attempt, which holds a workflow task slot while it runs)."""
         digest = text_sha256(request.text)
         entry, _ = await self.ledger.record(
             NewDelivery(
@@ -140,7 +147,7 @@ class DeliveryActivities:
             channel = self._channel(entry)
             destination = channel.destination(request)
             if not already_sent:
-                sent_meanwhile = await self._send_claimed(channel, entry, request)
+                sent_meanwhile = await self._send_claimed(channel, entry, request, claim_wait)
                 if sent_meanwhile is not None:
                     entry, already_sent = sent_meanwhile, True
         if not already_sent:
@@ -176,13 +183,15 @@ class DeliveryActivities:
         return channel
 
     async def _send_claimed(
-        self, channel: Channel, entry: LedgerEntry, request: DeliveryRequest
+        self, channel: Channel, entry: LedgerEntry, request: DeliveryRequest, wait: float
     ) -> LedgerEntry | None:
         """Send under this attempt's claim. Returns the row when another attempt sent the answer
         since it was read (nothing sent here); raises DeliveryInProgress while another attempt's
-        claim holds."""
+        claim holds (after ``wait`` seconds of looking again)."""
         holder = uuid.uuid4().hex
-        if not await self.ledger.claim(
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        while not await self.ledger.claim(
             entry.ticket_id, holder, CLAIM_SECONDS, entry.idempotency_key
         ):
             latest = await self.ledger.get(entry.ticket_id)
@@ -194,6 +203,15 @@ class DeliveryActivities:
                 and latest.idempotency_key == entry.idempotency_key
             ):
                 return latest
+            # Still this decision's row, claimed by another attempt: wait for that attempt.
+            ours = (
+                latest is not None
+                and latest.idempotency_key == entry.idempotency_key
+                and not another_tickets(request.chain, latest)
+            )
+            if ours and loop.time() < deadline:
+                await asyncio.sleep(IN_PROGRESS_POLL)
+                continue
             raise ApplicationError(
                 f"another attempt is sending the answer of ticket {entry.ticket_id} now; this "
                 "one tries again after it",

@@ -20,6 +20,7 @@ from shared.stores.postgres_ledger import PostgresLedger
 from shared.stores.sqlite_ledger import SqliteLedger
 from shared.view import DeliveryReceipt, DeliveryRequest
 from tests.support.postgres import PostgresServer
+from tests.support.temporal import wait_until
 
 REQUEST = DeliveryRequest(
     ticket_id="T-1", channel="chat", customer_id="C-1", revision=1, text="Your answer."
@@ -90,6 +91,39 @@ async def test_the_second_of_two_overlapping_attempts_sends_nothing_and_its_retr
     assert channel.sent == ["Your answer."]
     assert receipt.already_delivered is False
     assert retried.already_delivered is True and retried.sent_at == receipt.sent_at
+
+
+async def test_a_queued_attempt_waits_for_the_claim_instead_of_spending_its_retries(
+    ledger: DeliveryLedger,
+) -> None:
+    """Each failure for now is one of the delivery's attempts: failing at once every 5 s spent
+    a third of them while one claim held."""
+    channel = HeldChannelFake()
+    first, second = worker(ledger, channel), worker(ledger, channel)
+    refused: list[bool] = []
+    claim = ledger.claim
+
+    async def counted_claim(*args: object, **kwargs: object) -> bool:
+        got = await claim(*args, **kwargs)  # type: ignore[arg-type]
+        refused.append(not got)
+        return got
+
+    ledger.claim = counted_claim  # type: ignore[method-assign]
+    sending = asyncio.create_task(ActivityEnvironment().run(first.deliver_response_now, REQUEST))
+    await channel.started.wait()
+
+    queued = asyncio.create_task(ActivityEnvironment().run(second.deliver_response, REQUEST))
+
+    async def asked_twice() -> bool:
+        return sum(refused) >= 2  # refused, waited, asked again: not failed at once
+
+    await wait_until(asked_twice, what="the queued attempt waiting for the claim")
+    channel.release.set()
+    receipt: DeliveryReceipt = await sending
+    waited: DeliveryReceipt = await queued  # no DeliveryInProgress: it waited and found it sent
+
+    assert channel.sent == ["Your answer."]
+    assert waited.already_delivered is True and waited.sent_at == receipt.sent_at
 
 
 async def test_an_attempt_whose_send_failed_gives_its_claim_back(ledger: DeliveryLedger) -> None:
