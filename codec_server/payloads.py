@@ -34,10 +34,23 @@ def _described(err: Exception) -> str:
     return f"{type(err).__name__}: {str(err)[:300]}"
 
 
+# What one decode request may bring back from the payload store, in bytes: its body is at most
+# 16 MiB, but that holds tens of thousands of references, each to a payload of megabytes.
+# References past this are answered as they are stored (the UI shows them as references).
+MAX_RESOLVED_BYTES = 64 * 1024 * 1024
+
+
 async def decode_payloads(converter: DataConverter, payloads: Sequence[Payload]) -> list[Payload]:
     out = []
-    for payload in payloads:
-        payload = await _resolve_reference(converter, payload)
+    left = MAX_RESOLVED_BYTES
+    for stored in payloads:
+        payload = await _resolve_reference(converter, stored) if left > 0 else stored
+        if payload is not stored:
+            left -= payload.ByteSize()
+            if left < 0:
+                log.warning("a decode request resolved over %d bytes: the rest stay references",
+                            MAX_RESOLVED_BYTES)  # fmt: skip
+                payload = stored
         if converter.payload_codec is not None:
             try:
                 [payload] = await converter.payload_codec.decode([payload])

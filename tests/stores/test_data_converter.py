@@ -15,6 +15,7 @@ from temporalio.converter import (
     StorageDriverWorkflowInfo,
 )
 
+from codec_server import payloads as codec_payloads
 from shared.data_converter import (
     LEGACY_ENCODING,
     CodecChain,
@@ -153,3 +154,19 @@ async def test_a_process_without_the_database_url_says_so_when_a_history_needs_i
     alone = data_converter(env=env(tmp_path / "elsewhere"), threshold=1000)
     with pytest.raises(PayloadMissing, match="has no TICKETS_DATABASE_URL"):
         await alone.decode(encoded, [str])
+
+
+async def test_the_codec_server_resolves_references_up_to_its_byte_budget_per_request(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 16 MiB request can hold tens of thousands of references to one large payload: the
+    answer would be gigabytes. Past the budget, references are answered as stored."""
+    converter = data_converter(env=env(tmp_path, TICKETS_PAYLOAD_OFFLOAD_BYTES="1000"))
+    [reference] = await converter.encode([{"text": "x" * 50_000}])
+    monkeypatch.setattr(codec_payloads, "MAX_RESOLVED_BYTES", 120_000)
+
+    answered = await codec_payloads.decode_payloads(converter, [reference] * 5)
+
+    resolved = [p for p in answered if p.metadata.get("messageType") != REFERENCE_TYPE]
+    assert len(resolved) == 2 and all(len(p.data) > 50_000 for p in resolved)
+    assert answered[2:] == [reference] * 3
