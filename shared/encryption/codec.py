@@ -25,6 +25,7 @@ from shared.encryption.keyring import KeyRing
 ENCODING: Final = b"binary/encrypted"
 KEY_ID_METADATA: Final = "encryption-key-id"
 NONCE_BYTES: Final = 12  # GCM's standard nonce; random per payload
+TAG_BYTES: Final = 16  # what AES-GCM appends to the ciphertext
 
 
 class UnknownEncryptionKey(LookupError):
@@ -64,6 +65,11 @@ class EncryptionCodec(PayloadCodec):
                 f"a payload is encrypted with key {key_id!r}, which is not in this process's key "
                 f"ring (keys {', '.join(self.ring.key_ids)} from {self.ring.source}); add that "
                 "key to decrypt it (docs/privacy.md: rotation)"
+            )
+        if len(payload.data) < NONCE_BYTES + TAG_BYTES:
+            raise PayloadDecryptionError(
+                f"a payload encrypted with key {key_id!r} is {len(payload.data)} bytes, shorter "
+                "than a nonce and a tag: it was cut short or altered"
             )
         try:
             plain = cipher.decrypt(

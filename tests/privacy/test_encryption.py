@@ -76,6 +76,11 @@ async def test_a_payload_relabelled_or_altered_does_not_decrypt() -> None:
     for bad in (relabelled, altered):
         with pytest.raises(PayloadDecryptionError, match="does not authenticate"):
             await codec.decode([bad])
+    cut = Payload()
+    cut.CopyFrom(payload)
+    cut.data = payload.data[:5]  # shorter than a nonce: AES-GCM's own error named no payload
+    with pytest.raises(PayloadDecryptionError, match="5 bytes, shorter than a nonce and a tag"):
+        await codec.decode([cut])
 
 
 async def test_payloads_written_before_encryption_pass_through(tmp_path: Path) -> None:
