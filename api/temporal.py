@@ -6,6 +6,7 @@ the first request that needs it, again after a failure, so restarting Temporal n
 restart.
 """
 
+import asyncio
 import re
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -29,9 +30,15 @@ class TemporalConnection:
         self.settings = settings or connection_settings()
         self._factory = factory or (lambda: connect(self.settings))
         self._client: Client | None = None
+        # The first requests arrive together: one connection for them all, not one each.
+        self._connecting = asyncio.Lock()
 
     async def client(self) -> Client:
-        if self._client is None:
+        if self._client is not None:
+            return self._client
+        async with self._connecting:
+            if self._client is not None:
+                return self._client
             try:
                 self._client = await self._factory()
             except RuntimeError as err:
