@@ -134,7 +134,11 @@ async def find_tickets(
     tickets: dict[str, ErasedTicket] = {}
     for execution, raw in zip(executions, inputs, strict=True):
         ticket = (raw or {}).get("ticket") or {}
-        if not isinstance(ticket, dict) or ticket.get("customer_id") != customer_id:
+        # Compared stripped: `erase` strips what it is given, a ticket keeps its id as sent.
+        if (
+            not isinstance(ticket, dict)
+            or str(ticket.get("customer_id") or "").strip() != customer_id
+        ):
             continue
         entry = tickets.setdefault(
             execution.id,
@@ -209,7 +213,8 @@ async def erase_customer(
         report.stored_payloads = len(stored)
         report.workflow_executions = sum(len(t.runs) + len(t.children) for t in tickets)
         rows = [await stores.ledger.get(t) for t in ticket_ids]
-        report.ledger_rows = [r.ticket_id for r in rows if r and r.customer_id == customer_id]
+        mine = [r for r in rows if r and (r.customer_id or "").strip() == customer_id]
+        report.ledger_rows = [r.ticket_id for r in mine]
         return report
     for ticket in tickets:
         for run_id in ticket.runs:

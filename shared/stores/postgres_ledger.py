@@ -131,7 +131,7 @@ class PostgresLedger(DeliveryLedger):
     async def delete(self, customer_id: str) -> list[str]:
         async with self.database.connection() as conn, conn.transaction():
             cursor = await conn.execute(
-                "DELETE FROM deliveries WHERE customer_id = %s RETURNING ticket_id",
+                "DELETE FROM deliveries WHERE btrim(customer_id) = %s RETURNING ticket_id",
                 (customer_id,),
             )
             return sorted({row[0] for row in await cursor.fetchall()})

@@ -317,7 +317,7 @@ class SqliteLedger(DeliveryLedger):
             conn.execute("BEGIN IMMEDIATE")
             try:
                 rows = conn.execute(
-                    "DELETE FROM deliveries WHERE customer_id = ? RETURNING ticket_id",
+                    "DELETE FROM deliveries WHERE trim(customer_id) = ? RETURNING ticket_id",
                     (customer_id,),
                 ).fetchall()
                 conn.execute("COMMIT")
