@@ -50,7 +50,10 @@ WORKFLOW_IDS = HISTORIES / "workflow-ids.json"
 # scenarios' histories are still the v1 ones. v5: lean-history (one patch for all of them, the
 # knowledge base and delivery's first attempt as local activities; see docs/performance.md).
 TICKETS_VERSION = "v5"
-FANOUT_VERSION = "v1"
+# Fan-out v2: sub-task workflows named by place and worker (positional-subtask-ids), a complex
+# ticket after orchestrator-cancel-falls-back and rework-drafts-with-notes (their paths are
+# not taken here: asked only when cancelled or reworked), batches with client-made fairness keys.
+FANOUT_VERSION = "v2"
 
 Scenario = Callable[[WorkflowHandle[Any, Any], WorkflowEnvironment], Awaitable[None]]
 
