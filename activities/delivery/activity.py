@@ -50,6 +50,13 @@ IN_PROGRESS_WAIT: Final = 20.0
 IN_PROGRESS_POLL: Final = 1.0
 
 
+def claim_wait_within(attempt_seconds: float, config: DeliveryConfig) -> float:
+    """How long a queued attempt may wait for another's claim: IN_PROGRESS_WAIT at most, and
+    never so long that the slowest configured channel's send would not fit in the attempt."""
+    sends = [c.timeout_seconds for c in (config.webhook, config.smtp) if c is not None]
+    return max(0.0, min(IN_PROGRESS_WAIT, attempt_seconds - max(sends, default=0.0) - 5.0))
+
+
 class Channel(Protocol):
     def destination(self, request: DeliveryRequest) -> str: ...
 
@@ -80,6 +87,10 @@ class DeliveryActivities:
         self.ledger = ledger
         self.config = config or DeliveryConfig()
         self.channels = dict(channels) if channels is not None else build_channels(self.config)
+        # A wait for another's claim must leave the send that may follow its whole timeout
+        # within the attempt's limit: an attempt timed out mid-send keeps its claim, and the
+        # next one sends again once the claim runs out.
+        self.claim_wait = claim_wait_within(DELIVERY_START_TO_CLOSE.total_seconds(), self.config)
         # Local first attempts at once on this worker (the delivery queue's own limit, again).
         self._local_slots = asyncio.Semaphore(self.config.concurrency)
 
@@ -87,7 +98,7 @@ class DeliveryActivities:
     async def deliver_response(self, request: DeliveryRequest) -> DeliveryReceipt:
         # Heartbeats let the server notice a dead worker within the heartbeat timeout.
         async with heartbeating():
-            return await self._deliver(request, claim_wait=IN_PROGRESS_WAIT)
+            return await self._deliver(request, claim_wait=self.claim_wait)
 
     @activity.defn(name=names.DELIVER_RESPONSE_NOW)
     async def deliver_response_now(self, request: DeliveryRequest) -> DeliveryReceipt:

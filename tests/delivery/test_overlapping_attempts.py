@@ -11,8 +11,8 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.delivery.activity import DeliveryActivities
-from activities.delivery.config import WEBHOOK, DeliveryConfig
+from activities.delivery.activity import IN_PROGRESS_WAIT, DeliveryActivities, claim_wait_within
+from activities.delivery.config import WEBHOOK, DeliveryConfig, WebhookConfig
 from shared import names
 from shared.stores.ledger import DeliveryLedger, LedgerEntry
 from shared.stores.postgres import PostgresDatabase
@@ -180,3 +180,13 @@ async def test_a_ticket_whose_id_another_is_still_delivering_waits_its_turn(
     assert waiting.value.type == names.DELIVERY_IN_PROGRESS_ERROR
     assert "another ticket with the id T-1" in str(waiting.value)
     assert channel.sent == ["Your answer."]
+
+
+def test_the_wait_for_a_claim_leaves_the_slowest_channels_send_room_in_the_attempt() -> None:
+    def config(webhook_timeout: float) -> DeliveryConfig:
+        hook = WebhookConfig("https://h.example/x", "s" * 32, timeout_seconds=webhook_timeout)
+        return DeliveryConfig(default_method=WEBHOOK, webhook=hook)
+
+    assert claim_wait_within(45, config(10)) == IN_PROGRESS_WAIT
+    assert claim_wait_within(45, config(35)) == 5  # 35 s of send and 5 s of margin left
+    assert claim_wait_within(45, config(44)) == 0  # no wait: fail for now at once
