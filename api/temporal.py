@@ -30,28 +30,37 @@ class TemporalConnection:
         self.settings = settings or connection_settings()
         self._factory = factory or (lambda: connect(self.settings))
         self._client: Client | None = None
-        # The first requests arrive together: one connection for them all, not one each.
-        self._connecting = asyncio.Lock()
+        # The first requests arrive together: they share one connection attempt (and its
+        # failure: with Temporal down, each would otherwise wait for the ones before it).
+        self._attempt: asyncio.Future[Client] | None = None
 
     async def client(self) -> Client:
         if self._client is not None:
             return self._client
-        async with self._connecting:
-            if self._client is not None:
-                return self._client
-            try:
-                self._client = await self._factory()
-            except RuntimeError as err:
-                text = str(err)
-                cause = (
-                    "connection refused"
-                    if "refused" in text.lower()
-                    else (re.sub(r"\s+", " ", text)[:160])
-                )
-                raise ServerUnreachable(
-                    f"cannot reach the Temporal server at {self.settings.describe()}: {cause}"
-                ) from None
+        if self._attempt is None:
+            self._attempt = asyncio.ensure_future(self._connect())
+        attempt = self._attempt
+        try:
+            # Shielded: a request that goes away does not cancel the others' attempt.
+            self._client = await asyncio.shield(attempt)
+        finally:
+            if attempt.done() and self._attempt is attempt:
+                self._attempt = None  # the next request tries again after a failure
         return self._client
+
+    async def _connect(self) -> Client:
+        try:
+            return await self._factory()
+        except RuntimeError as err:
+            text = str(err)
+            cause = (
+                "connection refused"
+                if "refused" in text.lower()
+                else (re.sub(r"\s+", " ", text)[:160])
+            )
+            raise ServerUnreachable(
+                f"cannot reach the Temporal server at {self.settings.describe()}: {cause}"
+            ) from None
 
     async def ready(self) -> str:
         """The server's version when it answers; raises ServerUnreachable otherwise."""

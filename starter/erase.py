@@ -46,6 +46,9 @@ class ErasedTicket(BaseModel):
     runs: list[str]
     children: list[str] = Field(default_factory=list)
     batch_id: str | None = None
+    # (workflow id, run id) of every child run this customer's ticket runs started: only those
+    # are deleted (another ticket may have taken the id since and started its own).
+    child_runs: list[tuple[str, str]] = Field(default_factory=list, exclude=True)
 
 
 class ErasureReport(BaseModel):
@@ -75,32 +78,29 @@ async def _ticket_input(client: Client, workflow_id: str, run_id: str) -> dict[s
     return raw if isinstance(raw, dict) else {}
 
 
-async def _runs_of(client: Client, workflow_id: str) -> list[str]:
-    """Every run of ``workflow_id`` the visibility store lists (a ticket submitted again after
-    failing started its children again under the same ids). Empty when it lists none, or for an
-    id a query cannot quote (a sub-task id a model wrote, from before they were positional)."""
-    if "'" in workflow_id or "\\" in workflow_id:
-        return []
-    return [e.run_id async for e in client.list_workflows(f"WorkflowId = '{workflow_id}'")]
-
-
-async def _child_ids(client: Client, workflow_id: str, run_ids: list[str]) -> list[str]:
-    """Every child (and grandchild) workflow id any run of a ticket started, from the runs'
-    histories. A child the namespace's retention already removed (its ticket waited longer for
-    review than retention keeps a closed child) has nothing left to read or delete."""
-    found: list[str] = []
+async def _child_runs(
+    client: Client, workflow_id: str, run_ids: list[str]
+) -> list[tuple[str, str]]:
+    """Every child (and grandchild) run these runs of a ticket started, as (workflow id, run
+    id), from their histories: exactly this ticket's, not the runs another ticket started under
+    the same ids after this one failed. A child the namespace's retention already removed (its
+    ticket waited longer for review than retention keeps a closed child) has nothing left."""
+    found: list[tuple[str, str]] = []
     todo = [(workflow_id, run_id) for run_id in run_ids]
     while todo:
         current, run_id = todo.pop()
-        handle = client.get_workflow_handle(current, run_id=run_id or None)
+        handle = client.get_workflow_handle(current, run_id=run_id)
         try:
             async for event in handle.fetch_history_events():
-                if event.HasField("start_child_workflow_execution_initiated_event_attributes"):
-                    attributes = event.start_child_workflow_execution_initiated_event_attributes
-                    child = attributes.workflow_id
+                if event.HasField("child_workflow_execution_started_event_attributes"):
+                    started = event.child_workflow_execution_started_event_attributes
+                    child = (
+                        started.workflow_execution.workflow_id,
+                        started.workflow_execution.run_id,
+                    )
                     if child not in found:
                         found.append(child)
-                        todo += [(child, r) for r in await _runs_of(client, child) or [""]]
+                        todo.append(child)
         except RPCError as err:
             if err.status != RPCStatusCode.NOT_FOUND:
                 raise
@@ -151,38 +151,35 @@ async def find_tickets(
         )
         entry.runs.append(execution.run_id)
     for entry in tickets.values():
-        entry.children = await _child_ids(client, entry.workflow_id, entry.runs)
+        entry.child_runs = await _child_runs(client, entry.workflow_id, entry.runs)
+        entry.children = list(dict.fromkeys(child for child, _ in entry.child_runs))
     return list(tickets.values()), len(executions), sorted(unreadable)
 
 
-async def _delete_execution(client: Client, workflow_id: str, run_id: str = "") -> int:
-    """Delete one run (or, with no run id, every run of a child) from Temporal: running ones
-    are terminated first by the server. Returns how many deletions were asked for."""
-    asked = 0
-    for _ in range(10 if not run_id else 1):
-        try:
-            await client.workflow_service.delete_workflow_execution(
-                DeleteWorkflowExecutionRequest(
-                    namespace=client.namespace,
-                    workflow_execution=WorkflowExecution(workflow_id=workflow_id, run_id=run_id),
-                )
+async def _delete_execution(client: Client, workflow_id: str, run_id: str) -> int:
+    """Delete one run from Temporal (a running one is terminated first by the server). Returns
+    how many deletions were asked for (0: it was gone already)."""
+    try:
+        await client.workflow_service.delete_workflow_execution(
+            DeleteWorkflowExecutionRequest(
+                namespace=client.namespace,
+                workflow_execution=WorkflowExecution(workflow_id=workflow_id, run_id=run_id),
             )
-            asked += 1
-        except RPCError as err:
-            if err.status != RPCStatusCode.NOT_FOUND:
-                raise
-            break
-        if not run_id:  # the next attempt finds the previous run, if any, once this one is gone
-            await _wait_gone(client, workflow_id, DELETION_TIMEOUT_SECONDS)
-    return asked
+        )
+    except RPCError as err:
+        if err.status != RPCStatusCode.NOT_FOUND:
+            raise
+        return 0
+    return 1
 
 
-async def _wait_gone(client: Client, workflow_id: str, timeout: float) -> None:
+async def _wait_gone(client: Client, workflow_id: str, run_id: str, timeout: float) -> None:
+    """Until that run is gone (by its run id: another ticket may hold the id by now)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
         try:
-            await client.get_workflow_handle(workflow_id).describe()
+            await client.get_workflow_handle(workflow_id, run_id=run_id).describe()
         except RPCError as err:
             if err.status == RPCStatusCode.NOT_FOUND:
                 return
@@ -211,7 +208,7 @@ async def erase_customer(
         for wid in owners:
             stored |= await stores.payloads.payloads_of(wid)
         report.stored_payloads = len(stored)
-        report.workflow_executions = sum(len(t.runs) + len(t.children) for t in tickets)
+        report.workflow_executions = sum(len(t.runs) + len(t.child_runs) for t in tickets)
         rows = [await stores.ledger.get(t) for t in ticket_ids]
         mine = [r for r in rows if r and (r.customer_id or "").strip() == customer_id]
         report.ledger_rows = [r.ticket_id for r in mine]
@@ -221,17 +218,14 @@ async def erase_customer(
             report.workflow_executions += await _delete_execution(
                 client, ticket.workflow_id, run_id
             )
-        for child in ticket.children:
-            # Each run by its id: deleting by the id alone deletes the latest run only, and the
-            # id then looks gone while older runs (with the ticket's text) are still there.
-            runs = await _runs_of(client, child)
-            for run_id in runs:
-                report.workflow_executions += await _delete_execution(client, child, run_id)
-            if not runs:
-                report.workflow_executions += await _delete_execution(client, child)
+        # Each run by its id: by the id alone the server deletes the latest run only, which may
+        # be another ticket's, and an older one (with this ticket's text) survives.
+        for child, run_id in ticket.child_runs:
+            report.workflow_executions += await _delete_execution(client, child, run_id)
     for ticket in tickets:
-        for workflow_id in (ticket.workflow_id, *ticket.children):
-            await _wait_gone(client, workflow_id, DELETION_TIMEOUT_SECONDS)
+        runs = [(ticket.workflow_id, r) for r in ticket.runs] + ticket.child_runs
+        for workflow_id, run_id in runs:
+            await _wait_gone(client, workflow_id, run_id, DELETION_TIMEOUT_SECONDS)
     # After the workflows: no worker can write a payload or a delivery for them any more.
     for ticket in tickets:
         report.stored_payloads += await stores.payloads.erase_owned_by(

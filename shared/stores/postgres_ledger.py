@@ -131,7 +131,9 @@ class PostgresLedger(DeliveryLedger):
     async def delete(self, customer_id: str) -> list[str]:
         async with self.database.connection() as conn, conn.transaction():
             cursor = await conn.execute(
-                "DELETE FROM deliveries WHERE btrim(customer_id) = %s RETURNING ticket_id",
+                # Trimmed as erase trims what it is given (spaces, tabs, line breaks).
+                "DELETE FROM deliveries WHERE btrim(customer_id, E' \\t\\r\\n') = %s "
+                "RETURNING ticket_id",
                 (customer_id,),
             )
             return sorted({row[0] for row in await cursor.fetchall()})

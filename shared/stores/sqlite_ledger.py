@@ -317,7 +317,9 @@ class SqliteLedger(DeliveryLedger):
             conn.execute("BEGIN IMMEDIATE")
             try:
                 rows = conn.execute(
-                    "DELETE FROM deliveries WHERE trim(customer_id) = ? RETURNING ticket_id",
+                    # Trimmed as erase trims what it is given (spaces, tabs, line breaks).
+                    "DELETE FROM deliveries WHERE trim(customer_id, ' ' || char(9, 10, 13)) = ? "
+                    "RETURNING ticket_id",
                     (customer_id,),
                 ).fetchall()
                 conn.execute("COMMIT")

@@ -163,7 +163,7 @@ async def test_erasure_deletes_every_row_of_the_customer_and_no_one_elses(
     other = delivery("T-3")
     await ledger.record(NewDelivery(**{**other.__dict__, "customer_id": "C-2"}))
     spaced = delivery("T-4")  # an id sent with a space (erase strips what it is given)
-    await ledger.record(NewDelivery(**{**spaced.__dict__, "customer_id": " C-1 "}))
+    await ledger.record(NewDelivery(**{**spaced.__dict__, "customer_id": "\tC-1 \r\n"}))
     assert await ledger.delete("C-1") == ["T-1", "T-2", "T-4"]
     assert await ledger.get("T-1") is None and await ledger.get("T-2") is None
     assert await ledger.get("T-3") is not None

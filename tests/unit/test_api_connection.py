@@ -4,9 +4,11 @@ first connection share one client."""
 import asyncio
 from typing import cast
 
+import pytest
 from temporalio.client import Client
 
 from api.temporal import TemporalConnection
+from shared.operation_errors import ServerUnreachable
 from shared.temporal_client import connection_settings
 
 
@@ -26,3 +28,28 @@ async def test_requests_arriving_together_open_one_connection() -> None:
     clients = await asyncio.gather(*waiting)
 
     assert len(opened) == 1 and all(c is opened[0] for c in clients)
+
+
+async def test_requests_waiting_on_a_failing_connection_share_its_failure_and_then_retry() -> None:
+    """With Temporal down, each waiter once tried again after the one before it failed: the
+    tenth request (a readiness probe, say) waited ten connection timeouts."""
+    tries: list[int] = []
+    go = asyncio.Event()
+
+    async def refused() -> Client:
+        tries.append(1)
+        await go.wait()
+        raise RuntimeError("connection refused")
+
+    connection = TemporalConnection(connection_settings({}), factory=refused)
+    waiting = [asyncio.create_task(connection.client()) for _ in range(5)]
+    await asyncio.sleep(0)  # let them all ask
+    go.set()
+    outcomes = await asyncio.gather(*waiting, return_exceptions=True)
+
+    assert len(tries) == 1
+    assert all(isinstance(o, ServerUnreachable) for o in outcomes)
+    assert "connection refused" in str(outcomes[0])
+    with pytest.raises(ServerUnreachable):
+        await connection.client()  # a later request tries again
+    assert len(tries) == 2
