@@ -72,9 +72,13 @@ _FIELDS: Final = {
     "subject": "subject|betreff|objet|asunto|assunto|oggetto|onderwerp",
     "cc": "cc|kopie",
 }
+# Each run of spaces is matched once: `\s*[*_]*\s*` (the same language) backtracked over every
+# split of a long run of blanks, quadratic in its length (a line of 6,000 non-breaking spaces
+# took 11 s, blocking a worker's event loop and a workflow task past its deadlock timeout).
 HEADER_FIELD: Final = re.compile(
-    r"^\s*[*_]*\s*(?:" + "|".join(f"(?P<{k}>{v})" for k, v in _FIELDS.items()) + r")\s*[*_]*\s*:"
-    r"[*_]*(\s|$)",
+    r"^\s*(?:[*_]+\s*)?(?:"
+    + "|".join(f"(?P<{k}>{v})" for k, v in _FIELDS.items())
+    + r")\s*(?:[*_]+\s*)?:[*_]*(\s|$)",
     re.IGNORECASE,
 )
 
