@@ -57,6 +57,11 @@ PATCH_CAPPED_PROBES: Final = "capped-probe-steps"
 # perhaps, and its history (its start input, its reports) stayed encrypted with the key of its
 # day, needed again at the next replay after that key was retired. One timer per run.
 PATCH_RENEWED_RUNS: Final = "renewed-runs"
+# A rate the controller failed to set (its three attempts spent, say during a frontend restart)
+# is set again on the next tick even when no report comes: the queue may be paused (the breaker
+# was open), and a paused queue dispatches no call, so no report would ever come and the queue
+# stayed paused for good. Asked only after a set failed.
+PATCH_RETRY_UNAPPLIED: Final = "retry-unapplied-rate"
 
 
 def _seconds(moment: timedelta) -> float:
@@ -103,6 +108,7 @@ class ProviderRateController:
             nothing_declared = not learns and self._state.allowed is None
             applied = None if nothing_declared else round(applied, 3)
         last = workflow.now()
+        retry_unapplied = False  # a set failed: tick again without waiting for a report
         for _ in range(TICKS_PER_RUN):
             if workflow.info().is_continue_as_new_suggested() or self._renew:
                 break
@@ -112,7 +118,11 @@ class ProviderRateController:
                 await workflow.sleep(max(left, 0.0))
             else:
                 if self._pending.empty():
-                    await workflow.wait_condition(lambda: not self._pending.empty() or self._renew)
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await workflow.wait_condition(
+                            lambda: not self._pending.empty() or self._renew,
+                            timeout=TICK if retry_unapplied else None,
+                        )
                     if self._renew:
                         break  # the reports that woke it, if any, go to the next run
                     last = max(last, workflow.now() - REPORT_COVERS)
@@ -151,8 +161,12 @@ class ProviderRateController:
             wanted: float | None = round(self._state.queue_rate(), 3)
             if not learns and self._state.allowed is None:
                 wanted = None
-            if wanted != applied and await self._apply(start.provider_queue, wanted, learns):
-                applied = wanted
+            if wanted != applied:
+                if await self._apply(start.provider_queue, wanted, learns):
+                    applied = wanted
+                    retry_unapplied = False
+                else:
+                    retry_unapplied = workflow.patched(PATCH_RETRY_UNAPPLIED)
         await workflow.wait_condition(workflow.all_handlers_finished)
         workflow.continue_as_new(
             start.model_copy(update={"state": self._state, "pending": self._pending})

@@ -1,18 +1,22 @@
-"""An idle rate controller renews its run (continues as new) once it is ``renew_after_seconds``
-old (patch "renewed-runs"), so no run's history outlives the key it was encrypted with; what it
-learnt goes with it (workflows/rate_controller.py)."""
+"""A rate controller's runs on the dev server (workflows/rate_controller.py): an idle one renews
+its run (continues as new) once it is ``renew_after_seconds`` old (patch "renewed-runs"), so no
+run's history outlives the key it was encrypted with, and what it learnt goes with it; a rate it
+could not set is set again without waiting for a report (patch "retry-unapplied-rate")."""
 
 import json
+import time
 import uuid
 
+from temporalio import activity
 from temporalio.client import WorkflowExecutionStatus
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.queue_rate import set_queue_rate
 from policy.adaptive_rate import ControllerState
 from shared import names
-from shared.rate_control import ControllerInput
+from shared.rate_control import ControllerInput, QueueRateChange
 from tests.support.temporal import wait_until
 from workflows.rate_controller import PATCH_RENEWED_RUNS, ProviderRateController
 
@@ -56,3 +60,51 @@ async def test_an_idle_controller_continues_as_new_when_its_run_is_old_enough(
         if e.marker_recorded_event_attributes.marker_name == "core_patch"
     }
     assert PATCH_RENEWED_RUNS in patches
+
+
+class FlakySetRate:
+    """A fake of the set-rate activity: refuses the first ``refusals`` calls (a frontend that is
+    restarting), then records every rate it sets."""
+
+    def __init__(self, refusals: int) -> None:
+        self.refusals = refusals
+        self.set: list[float | None] = []
+
+    @activity.defn(name=names.SET_QUEUE_RATE)
+    async def set_rate(self, change: QueueRateChange) -> None:
+        if self.refusals > 0:
+            self.refusals -= 1
+            raise ApplicationError("the frontend is restarting")
+        self.set.append(change.requests_per_second)
+
+
+async def test_a_rate_the_controller_could_not_set_is_set_again_without_waiting_for_reports(
+    dev_env: WorkflowEnvironment,
+) -> None:
+    """The breaker's cool-down ends, the probe rate fails to reach the queue (its three attempts
+    all refused): the queue stays paused, so no call and no report ever come. Once, nothing
+    woke the controller again and the provider's queue stayed paused for good."""
+    tag = uuid.uuid4().hex[:8]
+    queue, provider_queue = f"rate-control-{tag}", f"llm-paused-{tag}"
+    client = dev_env.client
+    # The dev server's workflow clock is this machine's.
+    opened = ControllerState(rate=4.0, phase="open", open_until=time.time() + 1.0, openings=1)
+    start = ControllerInput(provider_queue=provider_queue, state=opened, mode="adaptive")
+    flaky = FlakySetRate(refusals=3)
+    async with Worker(
+        client, task_queue=queue, workflows=[ProviderRateController], activities=[flaky.set_rate]
+    ):
+        handle = await client.start_workflow(
+            names.RATE_CONTROLLER_WORKFLOW,
+            start,
+            id=names.rate_controller_id(provider_queue),
+            task_queue=queue,
+        )
+
+        async def probing_rate_set() -> bool:
+            return any(rate for rate in flaky.set)
+
+        await wait_until(probing_rate_set, timeout=30.0, what="the probe rate set again")
+        await handle.terminate("test over")
+
+    assert flaky.refusals == 0 and flaky.set and (flaky.set[0] or 0) > 0
