@@ -128,6 +128,23 @@ def is_context_length(failure: ProviderFailure) -> bool:
     return failure.status in (400, 413, None) and any(h in text for h in CONTEXT_LENGTH_HINTS)
 
 
+# OpenAI answers a request whose prompt and max tokens together exceed the key's tokens per
+# minute with a 429 (code rate_limit_exceeded) that no wait can pass: "Request too large for
+# gpt-4o ... on tokens per min (TPM): Limit 30000, Requested 41000. The input or output tokens
+# must be reduced in order to run successfully."
+# (A 429 that only says "request too large" may be a burst over the per-minute budget, which a
+# wait does pass: it stays a rate limit.)
+MUST_BE_REDUCED: Final = "must be reduced"
+LIMIT_AND_REQUESTED: Final = re.compile(r"limit:? (\d+), requested:? (\d+)", re.IGNORECASE)
+
+
+def is_request_too_large(failure: ProviderFailure) -> bool:
+    if MUST_BE_REDUCED in failure.message.lower():
+        return True
+    found = LIMIT_AND_REQUESTED.search(failure.message)
+    return found is not None and int(found.group(2)) > int(found.group(1))
+
+
 def to_application_error(failure: ProviderFailure, secrets: Iterable[str] = ()) -> ApplicationError:
     err = _classify(failure, secrets)
     if failure.should_retry is not None and err.non_retryable == failure.should_retry:
@@ -172,6 +189,13 @@ def _classify(failure: ProviderFailure, secrets: Iterable[str]) -> ApplicationEr
     if (failure.code or "").lower() in SPEND_LIMIT_CODES:
         return permanent("ProviderQuotaExceeded", f"{who} spend limit reached{status}: {message}")
     code = failure.status or 0
+    if code == 429 and is_request_too_large(failure):
+        return permanent(
+            "ProviderRequestTooLarge",
+            f"{who} refused a request larger than the key's tokens-per-minute limit allows"
+            f"{status}; no retry can pass it (lower max_output_tokens, or a model with a higher "
+            f"limit): {message}",
+        )
     if code == 429:
         return retryable(
             RATE_LIMITED_TYPE,

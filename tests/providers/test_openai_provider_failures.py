@@ -83,6 +83,29 @@ async def test_exhausted_quota_is_not_retried_although_it_comes_as_429(
     assert err.non_retryable is True
 
 
+async def test_a_request_larger_than_the_tokens_per_minute_limit_is_not_retried_as_a_429(
+    fake: FakeLLMServer, make_openai: MakeOpenAI
+) -> None:
+    # No wait lets it through: retried as a rate limit, it waited out the ticket's SLA (and
+    # cut the provider's rate) before the fallback route got it.
+    fake.push(
+        Reply(
+            status=429,
+            error_type="tokens",
+            error_code="rate_limit_exceeded",
+            error_message="Request too large for gpt-4o in organization org-x on tokens per min "
+            "(TPM): Limit 30000, Requested 41000. The input or output tokens must be reduced "
+            "in order to run successfully.",
+        )
+    )
+
+    err = await raised(make_openai().run(CLASSIFIER, classify_request(), MODEL))
+
+    assert err.type == "ProviderRequestTooLarge"
+    assert err.non_retryable is True
+    assert "lower max_output_tokens" in err.message
+
+
 @pytest.mark.parametrize("key", [API_KEY, PLAIN_KEY], ids=["sk-key", "plain-key"])
 async def test_rejected_key_is_non_retryable_and_the_error_never_shows_the_key(
     fake: FakeLLMServer, make_openai: MakeOpenAI, key: str
