@@ -76,6 +76,7 @@ class OutcomeReporter:
         # The allowed rate last sent in the declared-only mode, and when (monotonic seconds).
         self._sent_allowed: float | None = None
         self._sent_at = 0.0
+        self._mode_told = False  # the declared mode's one report without a limit went out
         self._counts = OutcomeReport()
         self._clock = clock
         # When this worker last saw a 429 or a failure, and whether one is waiting to go at once.
@@ -131,12 +132,19 @@ class OutcomeReporter:
     def declared_report(self, report: OutcomeReport, now: float) -> OutcomeReport | None:
         """In the declared-only mode the controller needs the allowed rate, not the counts: a
         report goes out when it changed, and again every ``DECLARED_REFRESH`` (so a raise can
-        hold for the windows the controller waits for), never for a provider that declares
-        nothing. A busy queue then costs its controller a signal every few seconds, not two
-        per worker per second. ``now``: seconds on a monotonic clock."""
+        hold for the windows the controller waits for); for a provider that declares nothing,
+        one report per worker on its first calls (the mode), then nothing. A busy queue then
+        costs its controller a signal every few seconds, not two per worker per second.
+        ``now``: seconds on a monotonic clock."""
         allowed = report.allowed_rate
         if allowed is None:
-            return None
+            # Once per worker, on its first calls: the mode alone, so a controller the adaptive
+            # mode left (its rate still on the queue) learns of the switch and removes the rate.
+            if self._mode_told or report.empty():
+                return None
+            self._mode_told = True
+            return report
+        self._mode_told = True
         last = self._sent_allowed
         changed = last is None or abs(allowed - last) > ALLOWED_MOVED * last
         due = now - self._sent_at >= DECLARED_REFRESH.total_seconds()
