@@ -112,6 +112,15 @@ def _missing_search_attributes(err: RPCError) -> bool:
     )
 
 
+def fairness_keys(client: Client, tickets: list[Ticket]) -> dict[str, str]:
+    """Each ticket's fairness key, made with this client's key ring (policy/priority.py; the
+    plain digest without one); tickets with no customer have none. A batch passes them to its
+    workflow, which holds no key."""
+    secret = fairness_secret(client.data_converter)
+    keys = {t.ticket_id: fairness_key(t.customer_id, secret) for t in tickets}
+    return {ticket_id: key for ticket_id, key in keys.items() if key}
+
+
 async def start_ticket(
     client: Client, ticket: Ticket, task_queue: str = names.TICKETS_TASK_QUEUE
 ) -> SubmitOutcome:
@@ -133,9 +142,7 @@ async def start_ticket(
             static_summary=f"Ticket {ticket.ticket_id}: {ticket.subject}"[:200],
             # Fairness between customers in a backlogged queue (docs/performance.md).
             priority=TemporalPriority(
-                fairness_key=fairness_key(
-                    ticket.customer_id, fairness_secret(client.data_converter)
-                )
+                fairness_key=fairness_keys(client, [ticket]).get(ticket.ticket_id)
             ),
         )
     except WorkflowAlreadyStartedError:

@@ -5,7 +5,6 @@ import argparse
 import asyncio
 import contextlib
 import hashlib
-import json
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -21,13 +20,12 @@ from temporalio.client import (
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
-from policy.priority import fairness_key
 from shared import names
 from shared.batch import BatchProgress, BatchSettings, BatchState
 from shared.command_budget import chunk_size_fitting, utf8_size
-from shared.data_converter import fairness_secret
+from shared.operations import fairness_keys
 from shared.orchestration import (
     MAX_TASK_CHARS,
     OrchestratorInput,
@@ -35,8 +33,6 @@ from shared.orchestration import (
     OrchestratorResult,
 )
 from shared.swarm import (
-    ItemResult,
-    SwarmChunkResult,
     SwarmItem,
     SwarmProgress,
     SwarmResult,
@@ -49,6 +45,7 @@ from starter import render
 from starter.connection import open_client, warn_if_unencrypted
 from starter.errors import EXIT_OK, EXIT_PARTIAL, CliError
 from starter.inputs import read_jsonl, read_swarm_items
+from starter.swarm_outputs import with_chunk_outputs, write_outputs
 
 POLL_SECONDS = 0.5
 
@@ -190,54 +187,7 @@ class SwarmFailed(CliError):
         self.summary = summary
 
 
-async def with_chunk_outputs(
-    client: Client, workflow_id: str, summary: SwarmResult, order: list[str]
-) -> SwarmResult:
-    """The summary of a failed swarm with every item's result: the calls that succeeded were
-    paid for. The run's error leaves the outputs out (they can be megabytes); each chunk's
-    result is its own child workflow's (``<swarm id>/chunk-<n>``), readable until the
-    namespace's retention removes it. A chunk that failed as a whole has no result: its items
-    are among the summary's failures, which give every failed item with its reason."""
-    found: dict[str, ItemResult] = {}
-    n = 0
-    # The chunks of this run are 0..k-1 with no gap; a higher number can be an earlier run's.
-    while sum(r.ok for r in found.values()) < summary.succeeded:
-        chunk = client.get_workflow_handle(f"{workflow_id}/chunk-{n}", result_type=SwarmChunkResult)
-        try:
-            found.update((r.item_id, r) for r in (await chunk.result()).results if r.ok)
-        except WorkflowFailureError:
-            pass  # failed as a whole: its items are in the summary's failures
-        except RPCError as err:
-            if err.status == RPCStatusCode.NOT_FOUND:
-                break  # retention removed it (or the swarm started none)
-            raise
-        n += 1
-    for failure in summary.failures:
-        found.setdefault(
-            failure.item_id, ItemResult(item_id=failure.item_id, ok=False, error=failure.reason)
-        )
-    position = {item_id: i for i, item_id in enumerate(order)}
-    outputs = sorted(found.values(), key=lambda r: position.get(r.item_id, len(position)))
-    return summary.model_copy(update={"outputs": outputs})
-
-
-def write_outputs(path: Path, result: SwarmResult) -> None:
-    with path.open("w", encoding="utf-8") as out:
-        for r in result.outputs:
-            out.write(json.dumps(r.model_dump(mode="json", exclude={"usage"})) + "\n")
-
-
 # ---- batch ---------------------------------------------------------------------------------------
-
-
-def fairness_keys(client: Client, tickets: list[Ticket]) -> dict[str, str]:
-    """Each ticket's fairness key made with this client's key ring (none without one: the batch
-    then makes the plain digest itself, as tickets started one by one get)."""
-    secret = fairness_secret(client.data_converter)
-    if secret is None:
-        return {}
-    keys = {t.ticket_id: fairness_key(t.customer_id, secret) for t in tickets}
-    return {ticket_id: key for ticket_id, key in keys.items() if key}
 
 
 async def run_batch(
