@@ -152,7 +152,7 @@ class AgentCaller:
                 timeouts=self._config.agent_timeouts,
                 priority=temporal_priority(self._record),
                 on_failure=failed,
-                retry_window=self.retry_window(),
+                retry_window=self.retry_window,
             )
         except ActivityError as err:
             if is_invalid_output(err):
@@ -181,6 +181,14 @@ async def config_snapshot() -> PipelineConfig:
     )
 
 
+def _window_from(retry_window: timedelta | Callable[[], timedelta]) -> Callable[[], timedelta]:
+    """Each route's retry window, from the time the chain was given and the time now."""
+    if callable(retry_window):
+        return lambda: max(retry_window(), options.AGENT_MIN_RETRY_WINDOW)
+    deadline = workflow.now() + retry_window
+    return lambda: max(deadline - workflow.now(), options.AGENT_MIN_RETRY_WINDOW)
+
+
 async def call_agent(
     role: AgentRole,
     activity: str,
@@ -191,12 +199,17 @@ async def call_agent(
     timeouts: AgentTimeouts,
     priority: TemporalPriority = TemporalPriority.default,
     on_failure: Callable[[AgentRoute, ActivityError, AgentRoute | None], None] | None = None,
-    retry_window: timedelta = options.AGENT_DEFAULT_RETRY_WINDOW,
+    retry_window: timedelta | Callable[[], timedelta] = options.AGENT_DEFAULT_RETRY_WINDOW,
 ) -> AgentReply[OutT]:
     """One agent call, along its chain of routes: each route is an activity on that provider's
     task queue with the agent retry policy; when one fails for good the next is tried. Raises the
     last route's ActivityError when all failed; a cancellation is never treated as a failure.
-    ``retry_window`` bounds each route's retries in time (its schedule-to-close timeout)."""
+    ``retry_window`` bounds the chain's retries in time: a duration from now for the whole chain,
+    or a function giving each route's window when it starts (the time left until a ticket's SLA
+    deadline). Each route gets its window as its schedule-to-close timeout, and never less than
+    options.AGENT_MIN_RETRY_WINDOW: a fallback tried after the first route waited out the
+    window gets that much, not the whole window again."""
+    window = _window_from(retry_window)
     for index, route in enumerate(chain):
         # Only a call with somewhere else to go gives up waiting on its queue.
         has_fallback = index + 1 < len(chain)
@@ -207,7 +220,7 @@ async def call_agent(
                 task_queue=names.llm_task_queue(route.provider),
                 result_type=AgentReply[output_type],  # type: ignore[valid-type]
                 start_to_close_timeout=timedelta(seconds=timeouts.start_to_close_seconds),
-                schedule_to_close_timeout=retry_window,
+                schedule_to_close_timeout=window(),
                 heartbeat_timeout=timedelta(seconds=timeouts.heartbeat_seconds),
                 # An attribute of the same command, not a new command: histories recorded
                 # without it replay (tests/replay), so no patch marker is needed.

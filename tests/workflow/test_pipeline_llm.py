@@ -9,6 +9,7 @@ from temporalio.client import WorkflowFailureError
 from temporalio.testing import WorkflowEnvironment
 
 from policy.transitions import TicketState
+from shared.agents import Priority
 from shared.pipeline_config import AgentTimeouts, BudgetConfig
 from shared.provider_config import cost_usd, default_prices
 from shared.view import TicketView
@@ -16,6 +17,7 @@ from tests.support.fake_llm import FakeLLMServer, Reply, good_answers
 from tests.support.llm_pipeline import ANTHROPIC_KEY, MODELS, OPENAI_KEY, llm_pipeline, llm_setup
 from tests.support.temporal import status, wait_for_state
 from tests.support.tickets import make_ticket, start_ticket
+from workflows import options
 
 pytestmark = pytest.mark.usefixtures("replay_check")
 
@@ -101,6 +103,42 @@ async def test_a_long_run_of_rate_limits_delays_a_ticket_but_never_fails_it(
     ]
     assert len(bounds) == 4
     assert all(timedelta(hours=23) < b <= timedelta(hours=24) for b in bounds), bounds
+
+
+def scheduled_bounds(history: object, activity: str) -> list[timedelta]:
+    """Each scheduled ``activity``'s schedule-to-close timeout: the retry window it was given."""
+    return [
+        e.activity_task_scheduled_event_attributes.schedule_to_close_timeout.ToTimedelta()
+        for e in history.events  # type: ignore[attr-defined]
+        if e.HasField("activity_task_scheduled_event_attributes")
+        and e.activity_task_scheduled_event_attributes.activity_type.name == activity
+    ]
+
+
+async def test_a_fallback_after_a_route_waited_out_the_sla_gets_what_is_left_not_a_new_window(
+    ts_env: WorkflowEnvironment, task_queue: str, tmp_path: Path, fake: FakeLLMServer
+) -> None:
+    # The first route answers nothing but 429s (each asking for ten minutes), so its call
+    # retries until the ticket's one-hour SLA is spent. The fallback then gets the least window
+    # (AGENT_MIN_RETRY_WINDOW), not the hour again: before, every route of the chain got the
+    # window computed when the chain began, so a ticket could wait twice its SLA.
+    def refuse_openai(request):  # type: ignore[no-untyped-def]
+        if request.api == "openai":
+            return rate_limited(wait_ms=600_000)
+        return good_answers(request)
+
+    fake.responder = refuse_openai
+    hour = {priority: 1.0 for priority in Priority}
+    setup = llm_setup(fake, ("openai", "anthropic"), sla_hours=hour)
+    async with llm_pipeline(ts_env.client, task_queue, tmp_path, setup):
+        handle = await start_ticket(ts_env.client, task_queue, make_ticket())
+        await handle.result()
+        history = await handle.fetch_history()
+
+    first, fallback = scheduled_bounds(history, "classify_ticket")
+    assert timedelta(minutes=59) < first <= timedelta(hours=1), first
+    assert fallback == options.AGENT_MIN_RETRY_WINDOW, fallback
+    assert {c.api for c in fake.calls("Classification")} == {"openai", "anthropic"}
 
 
 async def test_a_provider_failing_with_server_errors_hands_the_call_on_after_five_attempts(
