@@ -4,6 +4,7 @@
 whichever worker records first decides the answer, every later attempt reads that row.
 """
 
+from datetime import UTC
 from typing import Any
 
 from psycopg.rows import dict_row
@@ -18,7 +19,16 @@ _COLUMNS = (
 
 
 def _entry(row: dict[str, Any]) -> LedgerEntry:
-    return LedgerEntry(**row)
+    # psycopg hands timestamptz back in the session's time zone (the server's, or PGTZ):
+    # callers print these as UTC and the webhook's body carries ``decided_at``, the same bytes
+    # on every attempt from every worker.
+    return LedgerEntry(
+        **row
+        | {
+            "recorded_at": row["recorded_at"].astimezone(UTC),
+            "sent_at": row["sent_at"] and row["sent_at"].astimezone(UTC),
+        }
+    )
 
 
 class PostgresLedger(DeliveryLedger):

@@ -5,6 +5,7 @@ import asyncio
 import sqlite3
 import threading
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -338,3 +339,22 @@ async def test_an_attempt_whose_row_another_ticket_took_over_neither_claims_nor_
     assert await ledger.claim("T-1", "attempt-of-run-2", 60, theirs.idempotency_key) is True
     sent = await ledger.mark_sent("T-1", theirs.idempotency_key)
     assert (sent.body, sent.chain) == ("Answer two.", "run-2") and sent.sent_at is not None
+
+
+async def test_times_read_back_from_postgresql_are_utc_whatever_the_session_time_zone(
+    postgres: PostgresServer,
+) -> None:
+    # psycopg returns timestamptz in the session's zone (the server's setting, or PGTZ): status
+    # printed New York's wall-clock time labelled "UTC", and the webhook's decided_at changed
+    # with the worker's environment.
+    url = postgres.create_database("ledger_tz")
+    database = PostgresDatabase(f"{url}?options=-c%20TimeZone%3DAmerica/New_York", pool_size=2)
+    ledger = PostgresLedger(database)
+    try:
+        entry, _ = await ledger.record(delivery())
+        sent = await ledger.mark_sent(entry.ticket_id, entry.idempotency_key)
+        listed = await ledger.entries()
+    finally:
+        await database.close()
+    for when in (entry.recorded_at, sent.recorded_at, sent.sent_at, *(e.sent_at for e in listed)):
+        assert when is not None and when.utcoffset() == timedelta(0), when
