@@ -1,6 +1,11 @@
 """Bulk tickets: one batch workflow starts ticket workflows as children in a sliding window."""
 
+from typing import Final
+
 from pydantic import BaseModel, Field
+
+# The state under which a batch counts the items of its input that are not tickets.
+INVALID: Final = "INVALID"
 
 
 class BatchSettings(BaseModel):
@@ -21,6 +26,9 @@ class BatchTotals(BaseModel):
     already_known: int = 0  # ticket workflows that existed before: not processed again
     settled: dict[str, int] = Field(default_factory=dict)  # by the state each ticket rested in
     runs: int = 1
+    # Why tickets of the input were not tickets (place, id, fields), the first few; counted
+    # under INVALID in ``settled``.
+    invalid: list[str] = Field(default_factory=list)
 
 
 class BatchState(BaseModel):
@@ -49,6 +57,7 @@ class BatchProgress(BaseModel):
     already_known: int
     in_flight: int
     settled: dict[str, int]
+    invalid: list[str] = Field(default_factory=list)  # the first few invalid tickets' reasons
 
     @property
     def done(self) -> int:

@@ -10,7 +10,9 @@ started them (ABANDON), so the batch can continue as new every few hundred ticke
 import asyncio
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
+from pydantic import ValidationError
 from temporalio import workflow
 from temporalio.common import (
     Priority as TemporalPriority,
@@ -28,9 +30,10 @@ with workflow.unsafe.imports_passed_through():
     from policy.transitions import TicketState
     from shared import names
     from shared import search_attributes as sa
-    from shared.batch import BatchProgress, BatchState, TicketCheck, TicketSettled
+    from shared.batch import INVALID, BatchProgress, BatchState, TicketCheck, TicketSettled
     from shared.command_budget import fitting, utf8_size
     from shared.tickets import Ticket, content_digest
+    from shared.validation import problems
     from shared.view import TicketRequest
     from workflows import options
 
@@ -40,14 +43,42 @@ with workflow.unsafe.imports_passed_through():
 START_GROUP = 100
 # Groups cut at the byte budget too (a group of long non-ASCII tickets terminated the batch).
 BYTE_BOUNDED_GROUPS = "byte-bounded-groups"
+# A ticket listed again while its first listing is in flight is counted as already known without
+# a second child start (whose refusal took the first one's place out of the window). Asked only
+# for such a duplicate, so no other history changes.
+DUPLICATE_IN_FLIGHT = "duplicate-in-flight"
+# How many invalid tickets' reasons the batch keeps (all are counted).
+MAX_INVALID_REASONS = 20
+# How long a ticket id may be to be named in an invalid ticket's reason.
+MAX_NAMED_ID = 100
+
+
+def ticket_bytes(ticket: Ticket | str) -> int:
+    """What starting ``ticket`` puts in one workflow task's commands (nothing for a reason)."""
+    if isinstance(ticket, str):
+        return 0
+    return utf8_size(ticket.subject, ticket.subject, ticket.body)
+
+
+def parse_ticket(raw: Any, place: int) -> Ticket | str:
+    """One ticket of the batch's input, validated here rather than by the data converter, whose
+    refusal of one ticket failed the batch's workflow task over and over (no ticket of it ever
+    started): a ticket, or the reason it is not one, naming its place, its id and the fields."""
+    try:
+        return Ticket.model_validate(raw)
+    except ValidationError as err:
+        given = raw.get("ticket_id") if isinstance(raw, dict) else None
+        named = f" ({given})" if isinstance(given, str) and 0 < len(given) <= MAX_NAMED_ID else ""
+        return f"ticket {place + 1}{named}: {problems(err)}"
 
 
 @workflow.defn(name=names.BATCH_WORKFLOW)
 class BatchWorkflow:
     @workflow.init
-    def __init__(self, tickets: list[Ticket], state: BatchState) -> None:
+    def __init__(self, tickets: list[Any], state: BatchState) -> None:
         self._state = state
         self._state.totals.total = len(tickets)
+        self._tickets = [parse_ticket(raw, i) for i, raw in enumerate(tickets)]
         self._in_flight = set(state.in_flight)
         self._last_check = workflow.now()
 
@@ -63,8 +94,9 @@ class BatchWorkflow:
         counts[event.state] = counts.get(event.state, 0) + 1
 
     @workflow.run
-    async def run(self, tickets: list[Ticket], state: BatchState) -> BatchProgress:
+    async def run(self, tickets: list[Any], state: BatchState) -> BatchProgress:
         settings = state.settings
+        parsed = self._tickets
         started_this_run = 0
         while state.position < len(tickets) or self._in_flight:
             if (
@@ -74,7 +106,9 @@ class BatchWorkflow:
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 state.in_flight = sorted(self._in_flight)
                 if state.fairness_keys:
-                    waiting = {t.ticket_id for t in tickets[state.position :]}
+                    waiting = {
+                        t.ticket_id for t in parsed[state.position :] if isinstance(t, Ticket)
+                    }
                     state.fairness_keys = {
                         k: v for k, v in state.fairness_keys.items() if k in waiting
                     }
@@ -93,12 +127,14 @@ class BatchWorkflow:
                 settings.tickets_per_run - started_this_run,
                 START_GROUP,
             )
-            group = tickets[state.position : state.position + free]
-            fits = fitting([utf8_size(t.subject, t.subject, t.body) for t in group])
+            group = parsed[state.position : state.position + free]
+            fits = fitting([ticket_bytes(t) for t in group])
             # Asked only when the budget cuts the group: other batches' histories are unchanged.
             if fits < len(group) and workflow.patched(BYTE_BOUNDED_GROUPS):
                 group = group[:fits]
-            await asyncio.gather(*(self._start(ticket) for ticket in group))
+            for reason in (t for t in group if isinstance(t, str)):
+                self._invalid(reason)
+            await asyncio.gather(*(self._start(t) for t in group if isinstance(t, Ticket)))
             state.position += len(group)
             started_this_run += len(group)
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -139,8 +175,21 @@ class BatchWorkflow:
             self.ticket_settled(event)
         return condition()
 
+    def _invalid(self, reason: str) -> None:
+        """A ticket of the input that is not one: counted at rest as INVALID, with its reason
+        (the first MAX_INVALID_REASONS kept), so the batch still ends and says which."""
+        totals = self._state.totals
+        totals.settled[INVALID] = totals.settled.get(INVALID, 0) + 1
+        if len(totals.invalid) < MAX_INVALID_REASONS:
+            totals.invalid.append(reason)
+        workflow.logger.warning("batch input: %s", reason)
+
     async def _start(self, ticket: Ticket) -> None:
         totals = self._state.totals
+        if ticket.ticket_id in self._in_flight and workflow.patched(DUPLICATE_IN_FLIGHT):
+            # Listed twice: the first listing is in flight (its place and report are its own).
+            totals.already_known += 1
+            return
         # Its place is taken from now: it may report in (signal) before the start resolves.
         self._in_flight.add(ticket.ticket_id)
         try:
@@ -179,4 +228,5 @@ class BatchWorkflow:
             already_known=totals.already_known,
             in_flight=len(self._in_flight),
             settled=dict(totals.settled),
+            invalid=list(totals.invalid),
         )

@@ -47,6 +47,7 @@ with workflow.unsafe.imports_passed_through():
     from shared.pipeline_config import PipelineConfig
     from shared.review import ReviewAction, ReviewDecision, ReviewReceipt
     from shared.tickets import Ticket
+    from shared.validation import problems
     from shared.view import DraftRecord, TicketRequest, TicketView
     from workflows import options
     from workflows.agent_calls import (
@@ -88,11 +89,6 @@ PATCH_REWORK_DRAFTS_WITH_NOTES = "rework-drafts-with-notes"
 # A ticket started before replays as it ran. See docs/versioning.md and docs/performance.md.
 PATCH_LEAN_HISTORY = "lean-history"
 
-# How much of an invalid input's validation errors the failure names (field and problem, never
-# the value: pydantic's messages quote no input).
-MAX_INPUT_ERRORS = 5
-
-
 def parse_request(raw: Any) -> tuple[TicketRequest | None, str | None]:
     """The workflow's input, validated here rather than by the data converter: a ticket started
     outside the CLI with a bad input (the Web UI, another program) then fails once, visibly, with
@@ -100,12 +96,7 @@ def parse_request(raw: Any) -> tuple[TicketRequest | None, str | None]:
     try:
         return TicketRequest.model_validate(raw), None
     except ValidationError as err:
-        problems = [
-            f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg']}"
-            for e in err.errors()[:MAX_INPUT_ERRORS]
-        ]
-        more = err.error_count() - len(problems)
-        return None, "; ".join(problems) + (f"; and {more} more" if more > 0 else "")
+        return None, problems(err)
 
 
 # A ticket that fails on an illegal transition (a bug) tells its batch it failed: before, it

@@ -269,3 +269,48 @@ async def test_a_window_of_long_non_ascii_tickets_starts_in_groups_that_fit_a_me
 
     assert (result.total, result.started, result.already_known) == (60, 60, 0)
     assert sum(result.settled.values()) == 60
+
+
+@pytest.mark.usefixtures("replay_check")
+async def test_a_ticket_the_batch_cannot_read_is_named_and_the_others_go_through(
+    dev_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    # A batch started outside the CLI (another program, the Web UI) with one ticket that is not
+    # one: the data converter refused the whole input, so the batch's workflow task failed over
+    # and over and no ticket ever started.
+    agents, services = FakeAgents(), FakeTicketServices()
+    good = tickets(2)
+    bad = {**good[0].model_dump(mode="json"), "ticket_id": "Bbad-1", "channel": "pigeon"}
+    batch: list[Any] = [good[0], bad, good[1]]
+    activities = agents.activities() + services.activities()
+    async with fake_pipeline(dev_env.client, task_queue, activities, services.agent_queue):
+        handle = await start_batch(dev_env.client, task_queue, batch, BatchSettings(window=3))
+        result = await handle.result()
+        await all_closed(dev_env.client, good)
+
+    assert (result.total, result.started, result.already_known) == (3, 2, 0)
+    assert result.settled == {"COMPLETED": 2, "INVALID": 1}
+    assert result.done == 3
+    [reason] = result.invalid
+    assert reason.startswith("ticket 2 (Bbad-1): channel:"), reason
+
+
+@pytest.mark.usefixtures("replay_check")
+async def test_a_ticket_listed_twice_keeps_its_place_and_its_report(
+    dev_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    # The second listing's refused start took the first one's place out of the window: the
+    # ticket's report was then ignored, so the batch ended with it unaccounted for.
+    agents, services = FakeAgents(), FakeTicketServices()
+    first, second = tickets(2)
+    activities = agents.activities() + services.activities()
+    async with fake_pipeline(dev_env.client, task_queue, activities, services.agent_queue):
+        handle = await start_batch(
+            dev_env.client, task_queue, [first, second, first], BatchSettings(window=3)
+        )
+        result = await handle.result()
+        await all_closed(dev_env.client, [first, second])
+
+    assert (result.total, result.started, result.already_known) == (3, 2, 1)
+    assert result.settled == {"COMPLETED": 2}
+    assert result.done == 3 and result.in_flight == 0

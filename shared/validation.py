@@ -1,0 +1,18 @@
+"""Validation errors told in one line a person can act on: each field and its problem, never the
+value (pydantic's messages quote no input), the first few of them."""
+
+from typing import Final
+
+from pydantic import ValidationError
+
+# How many of an input's problems a message names; the rest are counted.
+MAX_PROBLEMS: Final = 5
+
+
+def problems(err: ValidationError, limit: int = MAX_PROBLEMS) -> str:
+    named = [
+        f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg']}"
+        for e in err.errors()[:limit]
+    ]
+    more = err.error_count() - len(named)
+    return "; ".join(named) + (f"; and {more} more" if more > 0 else "")
