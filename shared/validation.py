@@ -11,8 +11,7 @@ MAX_PROBLEMS: Final = 5
 
 def problems(err: ValidationError, limit: int = MAX_PROBLEMS) -> str:
     named = [
-        f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg']}"
-        for e in err.errors()[:limit]
+        f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg']}" for e in err.errors()[:limit]
     ]
     more = err.error_count() - len(named)
     return "; ".join(named) + (f"; and {more} more" if more > 0 else "")

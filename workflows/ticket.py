@@ -89,6 +89,7 @@ PATCH_REWORK_DRAFTS_WITH_NOTES = "rework-drafts-with-notes"
 # A ticket started before replays as it ran. See docs/versioning.md and docs/performance.md.
 PATCH_LEAN_HISTORY = "lean-history"
 
+
 def parse_request(raw: Any) -> tuple[TicketRequest | None, str | None]:
     """The workflow's input, validated here rather than by the data converter: a ticket started
     outside the CLI with a bad input (the Web UI, another program) then fails once, visibly, with
