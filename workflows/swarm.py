@@ -9,7 +9,9 @@ output model (by the activity, before it returns); a failed item is recorded wit
 
 import asyncio
 from collections import deque
+from typing import Any
 
+from pydantic import ValidationError
 from temporalio import workflow
 from temporalio.exceptions import (
     ActivityError,
@@ -35,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
         SwarmResult,
         SwarmState,
     )
+    from shared.validation import problems
     from workflows.agent_calls import (
         call_agent,
         config_snapshot,
@@ -49,6 +52,24 @@ START_GROUP = 100
 # one chunk) fails its items instead of the whole swarm.
 BYTE_BOUNDED_GROUPS = "byte-bounded-groups"
 CHILD_CANCEL_FAILS_ITEMS = "child-cancel-fails-items"
+# How long an item id may be to be named in an invalid item's result.
+MAX_NAMED_ID = 100
+
+
+def parse_item(raw: Any, place: int) -> SwarmItem | ItemResult:
+    """One item of the swarm's input, validated here rather than by the data converter, whose
+    refusal of one item failed the swarm's workflow task over and over (no item ever ran): the
+    item, or its failed result naming its place and the fields."""
+    try:
+        return SwarmItem.model_validate(raw)
+    except ValidationError as err:
+        given = raw.get("item_id") if isinstance(raw, dict) else None
+        named = given if isinstance(given, str) and 0 < len(given) <= MAX_NAMED_ID else None
+        return ItemResult(
+            item_id=named or f"#{place + 1}",
+            ok=False,
+            error=f"item {place + 1} is not a valid item: {problems(err)}",
+        )
 
 
 @workflow.defn(name=names.SWARM_CHUNK_WORKFLOW)
@@ -56,34 +77,41 @@ class SwarmChunkWorkflow:
     @workflow.init
     def __init__(self, request: SwarmChunkInput) -> None:
         self._total = len(request.items)
-        self._results: dict[str, ItemResult] = {}
+        # By place in the chunk, not by id: two items with one id each keep their result.
+        self._results: dict[int, ItemResult] = {}
 
     @workflow.run
     async def run(self, request: SwarmChunkInput) -> SwarmChunkResult:
-        pending = deque(request.items)
+        pending = deque(enumerate(request.items))
         # A list, not a set: the order work is looked at must not depend on object addresses.
-        running: list[asyncio.Task[ItemResult]] = []
+        running: list[asyncio.Task[tuple[int, ItemResult]]] = []
         while pending or running:
             # At most START_GROUP new calls per workflow task: each carries an item (up to
             # ~20 KB), and one task's commands must stay well under the 4 MB message limit.
             started_now = 0
             room = min(request.concurrency - len(running), START_GROUP, len(pending))
             if room > 1:
-                fits = fitting([utf8_size(pending[i].text) for i in range(room)])
+                fits = fitting([utf8_size(pending[i][1].text) for i in range(room)])
                 # Asked only when the budget cuts the group: other histories are unchanged.
                 if fits < room and workflow.patched(BYTE_BOUNDED_GROUPS):
                     room = fits
             while pending and started_now < room:
-                running.append(asyncio.create_task(self._one(pending.popleft(), request)))
+                place, item = pending.popleft()
+                running.append(asyncio.create_task(self._one(place, item, request)))
                 started_now += 1
             await workflow.wait(running, return_when=asyncio.FIRST_COMPLETED)
             for task in [t for t in running if t.done()]:
-                result = task.result()
-                self._results[result.item_id] = result
+                place, result = task.result()
+                self._results[place] = result
             running = [t for t in running if not t.done()]
-        return SwarmChunkResult(results=[self._results[item.item_id] for item in request.items])
+        return SwarmChunkResult(results=[self._results[i] for i in range(len(request.items))])
 
-    async def _one(self, item: SwarmItem, request: SwarmChunkInput) -> ItemResult:
+    async def _one(
+        self, place: int, item: SwarmItem, request: SwarmChunkInput
+    ) -> tuple[int, ItemResult]:
+        return place, await self._result(item, request)
+
+    async def _result(self, item: SwarmItem, request: SwarmChunkInput) -> ItemResult:
         spent: list[Usage] = []
 
         def failed(route: AgentRoute, err: ActivityError, following: AgentRoute | None) -> None:
@@ -126,13 +154,14 @@ class SwarmChunkWorkflow:
 @workflow.defn(name=names.SWARM_WORKFLOW)
 class SwarmWorkflow:
     @workflow.init
-    def __init__(self, items: list[SwarmItem], state: SwarmState) -> None:
+    def __init__(self, items: list[Any], state: SwarmState) -> None:
         self._total = len(items)
+        self._items = [parse_item(raw, i) for i, raw in enumerate(items)]
         self._state = state
         self._running_chunk: str | None = None
 
     @workflow.run
-    async def run(self, items: list[SwarmItem], state: SwarmState) -> SwarmResult:
+    async def run(self, items: list[Any], state: SwarmState) -> SwarmResult:
         if state.routes is None or state.timeouts is None:
             config = await config_snapshot()
             state.routes = config.routes[AgentRole.INSIGHTS]
@@ -146,27 +175,36 @@ class SwarmWorkflow:
                 state.totals.runs += 1
                 workflow.continue_as_new(args=[items, state])
             n = state.next_chunk
-            chunk = items[n * settings.chunk_size : (n + 1) * settings.chunk_size]
+            chunk = self._items[n * settings.chunk_size : (n + 1) * settings.chunk_size]
+            valid = [i for i in chunk if isinstance(i, SwarmItem)]
             self._running_chunk = f"{workflow.info().workflow_id}/chunk-{n}"
-            try:
-                result = await self._chunk(n, chunk, len(items), state)
-            except ChildWorkflowError as err:
-                if is_cancelled_exception(err) and (
-                    workflow.cancellation_reason() is not None
-                    or not workflow.patched(CHILD_CANCEL_FAILS_ITEMS)
-                ):
-                    raise  # the swarm itself is cancelled (or an older run's rule)
-                # A chunk that failed as a whole (terminated, timed out, cancelled on its own)
-                # fails its items, with the reason; the work done in other chunks is kept.
-                reason = f"{self._running_chunk} failed: {err.cause or err}"
-                result = SwarmChunkResult(
-                    results=[ItemResult(item_id=i.item_id, ok=False, error=reason) for i in chunk]
-                )
-            state.totals.results.extend(result.results)
+            results = await self._chunk_results(n, valid, len(items), state) if valid else []
+            # In the input's order: an invalid item's failed result where the item was.
+            ran = iter(results)
+            state.totals.results.extend(
+                i if isinstance(i, ItemResult) else next(ran) for i in chunk
+            )
             state.next_chunk += 1
             chunks_this_run += 1
         self._running_chunk = None
         return self._finish(state)
+
+    async def _chunk_results(
+        self, n: int, chunk: list[SwarmItem], total: int, state: SwarmState
+    ) -> list[ItemResult]:
+        """The chunk's items run by a child workflow; their results, in order. A chunk that
+        failed as a whole (terminated, timed out, cancelled on its own) fails its items, with
+        the reason; the work done in other chunks is kept."""
+        try:
+            return (await self._chunk(n, chunk, total, state)).results
+        except ChildWorkflowError as err:
+            if is_cancelled_exception(err) and (
+                workflow.cancellation_reason() is not None
+                or not workflow.patched(CHILD_CANCEL_FAILS_ITEMS)
+            ):
+                raise  # the swarm itself is cancelled (or an older run's rule)
+            reason = f"{self._running_chunk} failed: {err.cause or err}"
+            return [ItemResult(item_id=i.item_id, ok=False, error=reason) for i in chunk]
 
     async def _chunk(
         self, n: int, chunk: list[SwarmItem], total: int, state: SwarmState
@@ -194,8 +232,9 @@ class SwarmWorkflow:
         if failure_rate > settings.max_failure_rate:
             reasons = "; ".join(f"{f.item_id}: {f.reason}" for f in summary.failures[:5])
             raise ApplicationError(
-                f"{summary.failed} of {summary.total} items failed ({failure_rate:.0%}, more than "
-                f"the {settings.max_failure_rate:.0%} allowed); first failures: {reasons}",
+                f"{summary.failed} of {summary.total} items failed "
+                f"({over(failure_rate, settings.max_failure_rate)} allowed); "
+                f"first failures: {reasons}",
                 summary.model_dump(mode="json", exclude={"outputs"}),
                 type="SwarmFailed",
                 non_retryable=True,
@@ -211,6 +250,16 @@ class SwarmWorkflow:
             failed=sum(not r.ok for r in results),
             running_chunk=self._running_chunk,
         )
+
+
+def over(rate: float, limit: float) -> str:
+    """Says "11%, more than the 10%", with as many decimals as it takes for the two to differ
+    (10.5% of items failing is not "10%, more than the 10%")."""
+    for decimals in range(4):
+        said, allowed = f"{rate:.{decimals}%}", f"{limit:.{decimals}%}"
+        if said != allowed:
+            break
+    return f"{said}, more than the {allowed}"
 
 
 def summarise(results: list[ItemResult], runs: int) -> SwarmResult:

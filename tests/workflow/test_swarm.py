@@ -204,3 +204,35 @@ async def test_a_window_of_long_non_ascii_items_starts_in_groups_that_fit_a_mess
 
     assert (result.succeeded, result.failed) == (100, 0)
     assert agent.calls == 100
+
+
+@pytest.mark.usefixtures("replay_check")
+async def test_an_item_the_swarm_cannot_read_fails_alone_and_ids_given_twice_keep_both_results(
+    ts_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    # A swarm started outside the CLI: one item too long for an item, two items sharing an id.
+    # The data converter's refusal failed the swarm's workflow task over and over (no item ran),
+    # and the chunk kept results by id, so one of two items with the same id lost its result.
+    agent = FakeInsights()
+    given: list[Any] = [*items(4), *items(2)]  # r00000 and r00001 twice
+    given.insert(2, {"item_id": "long-one", "text": "x" * 20_001})
+    settings = SwarmSettings(concurrency=4, chunk_size=3, max_failure_rate=0.5)
+    async with running(workers(ts_env.client, task_queue, agent)):
+        handle = await start(ts_env.client, task_queue, given, settings)
+        result = await handle.result()
+
+    assert [r.item_id for r in result.outputs] == [
+        "r00000", "r00001", "long-one", "r00002", "r00003", "r00000", "r00001"
+    ]  # fmt: skip
+    assert (result.total, result.succeeded, result.failed) == (7, 6, 1)
+    [failure] = result.failures
+    assert failure.item_id == "long-one"
+    assert failure.reason.startswith("item 3 is not a valid item: text:"), failure.reason
+    assert agent.calls == 6
+
+
+def test_the_threshold_message_never_says_a_rate_is_more_than_itself() -> None:
+    from workflows.swarm import over
+
+    assert over(0.3, 0.2) == "30%, more than the 20%"
+    assert over(11 / 105, 0.1) == "10.5%, more than the 10.0%"
