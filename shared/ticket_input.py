@@ -26,6 +26,8 @@ FIELD_ALIASES = {
     "channel": ("channel",),
     "customer_email": ("customer_email", "email"),
 }
+# Stands in for an id to be derived while the other fields are checked.
+PLACEHOLDER_ID = "T-unidentified"
 _KNOWN = {alias: canonical for canonical, aliases in FIELD_ALIASES.items() for alias in aliases}
 
 
@@ -56,6 +58,8 @@ def _field_message(error: dict[str, Any], raw: dict[str, Any]) -> str:
             "channel": ", ".join(c.value for c in Channel),
         }.get(field, "")
         return f"field '{field}' must be one of {allowed} (got {value!r})"
+    if kind == "string_unicode":
+        return f"field '{field}' holds text that is not Unicode (a lone surrogate like \\ud800)"
     if kind == "string_type":
         return f"field '{field}' must be text (got {type(value).__name__})"
     return f"field '{field}': {error['msg']}"
@@ -77,16 +81,17 @@ def ticket_from_mapping(raw: dict[str, Any]) -> tuple[Ticket | None, list[str]]:
         return None, problems
     derived = "ticket_id" not in fields
     if derived:
-        # The id is optional: derive it from the content, so the same ticket submitted twice
-        # gets the same id (placeholder when the content is itself invalid; errors say why).
-        subject, body = fields.get("subject"), fields.get("body")
-        fields["ticket_id"] = (
-            derive_ticket_id(subject, body, fields.get("customer_id"))
-            if isinstance(subject, str) and isinstance(body, str)
-            else "T-unidentified"
-        )
+        fields["ticket_id"] = PLACEHOLDER_ID
     try:
-        return Ticket.model_validate(fields), []
+        ticket = Ticket.model_validate(fields)
     except ValidationError as err:
         errors = [e for e in err.errors() if not (derived and e["loc"][:1] == ("ticket_id",))]
         return None, [_field_message(e, fields) for e in errors]
+    if derived:
+        # The id is optional: derive it from the content, so the same ticket submitted twice
+        # gets the same id. From the fields as given (as always), once they are known to be
+        # text: a number as the customer id, or text that is not Unicode, is refused above by
+        # name instead of ending the whole file or request.
+        ticket_id = derive_ticket_id(fields["subject"], fields["body"], fields.get("customer_id"))
+        ticket = ticket.model_copy(update={"ticket_id": ticket_id})
+    return ticket, []

@@ -6,13 +6,20 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from pydantic import ValidationError
 
 from shared.swarm import SwarmItem
 from shared.ticket_input import FIELD_ALIASES, ticket_from_mapping
 from shared.tickets import Ticket
+
+# The largest line read: a ticket of the longest subject and body with every character written
+# as a JSON escape (\uXXXX, 6 bytes) fits with room to spare. Longer lines are refused before
+# they are parsed (a 200 MB line took over a gigabyte to parse, only to be refused).
+MAX_LINE_BYTES: Final = 256 * 1024
+# The largest file read (tens of thousands of tickets or items); split a larger one.
+MAX_FILE_BYTES: Final = 128 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -42,6 +49,15 @@ def json_objects(
     for number, raw_line in enumerate(data.split(b"\n"), start=1):
         if not raw_line.strip():
             continue
+        if len(raw_line) > MAX_LINE_BYTES:
+            errors.append(
+                InputError(
+                    source,
+                    number,
+                    f"the line is {len(raw_line):,} bytes; the limit is {MAX_LINE_BYTES:,}",
+                )
+            )
+            continue
         try:
             text = raw_line.decode("utf-8")
         except UnicodeDecodeError as err:
@@ -58,6 +74,12 @@ def json_objects(
             errors.append(
                 InputError(source, number, f"not valid JSON: {err.msg} (column {err.colno})")
             )
+            continue
+        except RecursionError:
+            errors.append(InputError(source, number, "not valid JSON here: nested too deeply"))
+            continue
+        except ValueError as err:  # a number of more digits than Python converts
+            errors.append(InputError(source, number, f"not valid JSON here: {err}"[:200]))
             continue
         if not isinstance(raw, dict):
             errors.append(
@@ -88,11 +110,27 @@ def parse_jsonl(data: bytes, source: str) -> tuple[list[ParsedTicket], list[Inpu
     return tickets, errors
 
 
-def read_jsonl(path: Path) -> tuple[list[ParsedTicket], list[InputError]]:
+def read_input(path: Path) -> bytes | InputError:
+    """A whole input file, or why it cannot be read (unreadable, or over MAX_FILE_BYTES)."""
     try:
-        data = path.read_bytes()
+        with path.open("rb") as file:
+            data = file.read(MAX_FILE_BYTES + 1)
     except OSError as err:
-        return [], [InputError(str(path), None, f"cannot read the file: {err.strerror}")]
+        return InputError(str(path), None, f"cannot read the file: {err.strerror}")
+    if len(data) > MAX_FILE_BYTES:
+        return InputError(
+            str(path),
+            None,
+            f"the file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB; split it into "
+            "smaller files",
+        )
+    return data
+
+
+def read_jsonl(path: Path) -> tuple[list[ParsedTicket], list[InputError]]:
+    data = read_input(path)
+    if isinstance(data, InputError):
+        return [], [data]
     tickets, errors = parse_jsonl(data, str(path))
     if not tickets and not errors:
         errors.append(InputError(str(path), None, "the file holds no tickets"))
@@ -138,10 +176,9 @@ def parse_swarm_items(data: bytes, source: str) -> tuple[list[SwarmItem], list[I
 
 
 def read_swarm_items(path: Path) -> tuple[list[SwarmItem], list[InputError]]:
-    try:
-        data = path.read_bytes()
-    except OSError as err:
-        return [], [InputError(str(path), None, f"cannot read the file: {err.strerror}")]
+    data = read_input(path)
+    if isinstance(data, InputError):
+        return [], [data]
     return parse_swarm_items(data, str(path))
 
 

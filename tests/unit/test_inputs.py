@@ -332,3 +332,57 @@ def test_a_bad_customer_email_is_reported_with_line_and_field(value: str, messag
     tickets, errors = parse_jsonl(jsonl(good("T-1"), good("T-2", customer_email=value)), SOURCE)
     assert [p.ticket.ticket_id for p in tickets] == ["T-1"]
     assert len(errors) == 1 and errors[0].line == 2 and message in errors[0].message
+
+
+# ---- lines that are JSON but not text a ticket can hold ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        # Helpdesk exports often number their customers: the id was derived from the fields
+        # before they were checked, and the TypeError ended the whole file.
+        (b'{"subject": "a", "body": "b", "customer_id": 42}', "field 'customer_id' must be text"),
+        (b'{"subject": "a", "body": "b \\ud800"}', "field 'body' holds text that is not Unicode"),
+        (b"[" * 100_000, "not valid JSON here: nested too deeply"),
+        (b'{"subject": "a", "body": "b", "n": ' + b"9" * 5_000 + b"}", "not valid JSON here"),
+    ],
+    ids=["numeric-customer", "lone-surrogate", "deep-nesting", "huge-number"],
+)
+def test_a_line_that_cannot_be_a_ticket_is_named_and_the_others_still_come_through(
+    bad: bytes, message: str
+) -> None:
+    tickets, errors = parse_jsonl(jsonl(good("T-1"), bad, good("T-3")), SOURCE)
+    assert [p.ticket.ticket_id for p in tickets] == ["T-1", "T-3"]
+    assert [(e.line, e.message.startswith(message)) for e in errors] == [(2, True)], errors
+
+
+def test_a_derived_id_is_the_same_as_before_the_fields_were_checked_first() -> None:
+    # Ids derived from content must not move: a resubmitted file finds its earlier tickets.
+    ticket, problems = ticket_from_mapping(
+        {"subject": "  Refund\n please ", "body": " Card charged twice.\x00 ", "customer": "C-9"}
+    )
+    assert problems == [] and ticket is not None
+    assert ticket.ticket_id == derive_ticket_id(
+        "  Refund\n please ", " Card charged twice.\x00 ", "C-9"
+    )
+
+
+def test_a_line_over_the_limit_is_refused_unread_and_a_file_over_the_limit_as_a_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from starter import inputs
+
+    long_line = line(ticket_id="T-2", subject="s", body="x" * (inputs.MAX_LINE_BYTES + 1))
+    tickets, errors = parse_jsonl(jsonl(good("T-1"), long_line), SOURCE)
+    assert [p.ticket.ticket_id for p in tickets] == ["T-1"]
+    [error] = errors
+    assert (error.line, error.message) == (
+        2,
+        f"the line is {len(long_line):,} bytes; the limit is {inputs.MAX_LINE_BYTES:,}",
+    )
+
+    path = tmp_path / "big.jsonl"
+    path.write_bytes(jsonl(good("T-1"), good("T-2")))
+    monkeypatch.setattr(inputs, "MAX_FILE_BYTES", path.stat().st_size - 1)
+    assert read_jsonl(path)[1][0].message.startswith("the file is larger than")
