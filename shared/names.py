@@ -85,6 +85,10 @@ DELIVERY_BUSY_ERROR: Final = "DeliveryBusy"
 # Error type of a delivery attempt that found another attempt sending the same answer right now
 # (its claim in the ledger still holds): retried, and the retry finds the answer sent.
 DELIVERY_IN_PROGRESS_ERROR: Final = "DeliveryInProgress"
+# Error type of a local delivery attempt whose answer went out but whose ledger could not record
+# it (the database down for seconds): the workflow queues the delivery saying so (its details
+# carry the answer's idempotency key), and the queued attempt records it without sending again.
+DELIVERY_SENT_UNRECORDED_ERROR: Final = "DeliverySentUnrecorded"
 
 # The rate controller of a provider queue (workflows/rate_controller.py): one per queue, fed by
 # the agent activities' outcome reports. Controllers run on a queue of their own, so a backlog

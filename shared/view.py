@@ -159,6 +159,9 @@ class DeliveryRequest(BaseModel):
     # The ticket workflow's first run id: the same through retries, continue-as-new and resets,
     # new for a later ticket with the same id (None from tickets started before it was sent).
     chain: str | None = None
+    # The idempotency key of an answer an earlier attempt sent but could not mark sent in the
+    # ledger: an attempt finding that row unsent records it without sending it again.
+    sent_key: str | None = None
 
     @field_validator("text", "customer_id", "subject", "customer_email", mode="before")
     @classmethod

@@ -47,8 +47,9 @@ async def deliver(
     )
     own_queue = lean or workflow.patched(PATCH_DELIVERY_QUEUE)
     try:
-        receipt = await _deliver_locally(request) if lean else None
-        if receipt is None:
+        receipt = await _deliver_locally(request) if lean else request
+        if isinstance(receipt, DeliveryRequest):
+            request = receipt  # the local attempt's word for the queued one, if any
             record.publish()  # the state the queued delivery waits in
             receipt = await workflow.execute_activity(
                 names.DELIVER_RESPONSE,
@@ -90,10 +91,12 @@ async def deliver(
     record.move(S.COMPLETED, agent, f"{reason}; {outcome}")
 
 
-async def _deliver_locally(request: DeliveryRequest) -> DeliveryReceipt | None:
-    """The first delivery attempt as a local activity: None when it failed for now (the
-    worker's delivery slots busy, the channel unavailable, the worker without it), so the
-    caller queues the delivery with its long retry policy. A refusal for good is raised."""
+async def _deliver_locally(request: DeliveryRequest) -> DeliveryReceipt | DeliveryRequest:
+    """The first delivery attempt as a local activity. When it failed for now (the worker's
+    delivery slots busy, the channel unavailable, the worker without it), the request for the
+    queued delivery, with its long retry policy: the same one, or, when the answer went out but
+    the ledger could not record it, one saying so (``sent_key``), so the queued attempt records
+    it without sending it again. A refusal for good is raised."""
     try:
         return await workflow.execute_local_activity(
             names.DELIVER_RESPONSE_NOW,
@@ -112,7 +115,15 @@ async def _deliver_locally(request: DeliveryRequest) -> DeliveryReceipt | None:
         if refused or is_cancelled_exception(err):
             raise
         workflow.logger.info("delivery goes to the queue: %s", describe_failure(err))
-        return None
+        if (
+            isinstance(cause, ApplicationError)
+            and cause.type == names.DELIVERY_SENT_UNRECORDED_ERROR
+            and cause.details
+            and isinstance(cause.details[0], str)
+        ):
+            # Data of the queued activity's input, not a new command: no patch needed.
+            return request.model_copy(update={"sent_key": cause.details[0]})
+        return request
 
 
 def _another_answer_went_out(record: TicketRecord, receipt: DeliveryReceipt) -> bool:

@@ -9,11 +9,15 @@
    Without the claim two overlapping attempts both sent: a local first attempt whose workflow
    task timed out (its worker cut off from Temporal) while another worker replayed the ticket
    and tried again, or a queued attempt whose heartbeat lapsed mid-send.
-3. Mark the row sent (which ends the claim).
+3. Mark the row sent (which ends the claim). The write is tried again for a few seconds; the
+   attempt first tells the server the answer went out (in its heartbeat details), so a retry
+   after the write failed for good (the database down) records it without sending again. A
+   local first attempt says so in its error, and the workflow tells the queued attempt
+   (``DeliveryRequest.sent_key``).
 
-A crash between 2 and 3 makes the next attempt send again once the claim has run out, with the
-same idempotency key (the webhook's header, the e-mail's Message-ID): at-least-once to the
-channel, one answer per ticket.
+A crash between 2 and 3 (before the heartbeat reached the server) makes the next attempt send
+again once the claim has run out, with the same idempotency key (the webhook's header, the
+e-mail's Message-ID): at-least-once to the channel, one answer per ticket.
 The receipt carries the hash of the text that went out, so the workflow can tell when that is not
 the draft it asked for.
 """
@@ -31,7 +35,7 @@ from activities.delivery.config import EMAIL, LEDGER, WEBHOOK, DeliveryConfig
 from activities.delivery.errors import DeliveryRejected, DeliveryUnavailable
 from activities.delivery.smtp import SmtpChannel
 from activities.delivery.webhook import WebhookChannel
-from activities.heartbeat import heartbeating
+from activities.heartbeat import carry, earlier, heartbeating
 from shared import names
 from shared.delivery import idempotency_key, text_sha256
 from shared.stores.ledger import DeliveryLedger, LedgerEntry, NewDelivery, another_tickets
@@ -48,6 +52,20 @@ IN_PROGRESS_RETRY: Final = timedelta(seconds=5)
 # the delivery's attempts, and failing at once spent a third of them in one claim's time.
 IN_PROGRESS_WAIT: Final = 20.0
 IN_PROGRESS_POLL: Final = 1.0
+# After a send, marking the row sent is tried again after each of these pauses (seconds) when
+# the ledger fails (a database restarting): a failure now means a retry that must not send.
+MARK_SENT_PAUSES: Final = (0.5, 1.0, 2.0, 4.0)
+# The heartbeat detail naming the answer this activity's attempts sent (its idempotency key).
+SENT: Final = "sent"
+
+
+def _went_out_before(entry: LedgerEntry, request: DeliveryRequest) -> bool:
+    """An earlier attempt sent this row's answer but could not mark it sent: it said so in its
+    heartbeat details (a queued attempt), or the workflow passed it on (a local one)."""
+    key = entry.idempotency_key
+    return request.sent_key == key or (
+        activity.in_activity() and not activity.info().is_local and earlier(SENT) == key
+    )
 
 
 def claim_wait_within(attempt_seconds: float, config: DeliveryConfig) -> float:
@@ -157,13 +175,22 @@ class DeliveryActivities:
         if entry.sent_via != LEDGER:
             channel = self._channel(entry)
             destination = channel.destination(request)
-            if not already_sent:
+            if not already_sent and _went_out_before(entry, request):
+                activity.logger.info(
+                    "ticket %s: an earlier attempt sent the answer; recording it, not sending "
+                    "it again",
+                    entry.ticket_id,
+                )
+                entry = await self._mark_sent(entry)
+            elif not already_sent:
                 sent_meanwhile = await self._send_claimed(channel, entry, request, claim_wait)
                 if sent_meanwhile is not None:
                     entry, already_sent = sent_meanwhile, True
-        if not already_sent:
+                else:
+                    entry = await self._mark_sent(entry)
+        elif not already_sent:
             entry = await self.ledger.mark_sent(entry.ticket_id, entry.idempotency_key)
-        else:
+        if already_sent:
             activity.logger.info(
                 "ticket %s was already delivered; not sending again", entry.ticket_id
             )
@@ -180,6 +207,36 @@ class DeliveryActivities:
             sent_to=destination,
             sent_at=entry.sent_at,
         )
+
+    async def _mark_sent(self, entry: LedgerEntry) -> LedgerEntry:
+        """Record that this answer went out: told to the server first (a retry of a queued
+        attempt reads it), then written to the ledger, trying again while it fails for now."""
+        local = activity.in_activity() and activity.info().is_local
+        if activity.in_activity() and not local:
+            carry(SENT, entry.idempotency_key)
+        for pause in (*MARK_SENT_PAUSES, None):
+            try:
+                return await self.ledger.mark_sent(entry.ticket_id, entry.idempotency_key)
+            except Exception as err:
+                if pause is not None:
+                    activity.logger.warning(
+                        "ticket %s was sent; recording it failed (%s), trying again in %gs",
+                        entry.ticket_id,
+                        type(err).__name__,
+                        pause,
+                    )
+                    await asyncio.sleep(pause)
+                    continue
+                why = f"{type(err).__name__}: {err}"[:300]
+                raise ApplicationError(
+                    f"the answer of ticket {entry.ticket_id} went out, but the ledger could not "
+                    f"record it ({why}); the next attempt records it without sending it again",
+                    entry.idempotency_key,
+                    type=names.DELIVERY_SENT_UNRECORDED_ERROR,
+                    # A local attempt hands over to the queue, which is told it went out.
+                    non_retryable=local,
+                ) from None
+        raise AssertionError("unreachable")
 
     def _channel(self, entry: LedgerEntry) -> Channel:
         channel = self.channels.get(entry.sent_via)

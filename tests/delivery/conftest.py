@@ -11,6 +11,7 @@ from temporalio.client import Client, WorkflowHandle
 from activities.delivery.activity import DeliveryActivities
 from activities.delivery.config import DeliveryConfig
 from shared.pipeline_config import PipelineConfig, ReviewPolicyConfig
+from shared.stores.ledger import DeliveryLedger
 from shared.stores.sqlite_ledger import SqliteLedger
 from shared.tickets import Ticket
 from tests.support.temporal import wait_for_state
@@ -24,9 +25,13 @@ SECRET = "a-webhook-secret-of-some-length"
 
 @contextlib.asynccontextmanager
 async def delivering(
-    client: Client, task_queue: str, tmp_path: Path, config: DeliveryConfig
+    client: Client,
+    task_queue: str,
+    tmp_path: Path,
+    config: DeliveryConfig,
+    ledger: DeliveryLedger | None = None,
 ) -> AsyncIterator[DeliveryActivities]:
-    delivery = DeliveryActivities(SqliteLedger(tmp_path / "outbox.sqlite3"), config)
+    delivery = DeliveryActivities(ledger or SqliteLedger(tmp_path / "outbox.sqlite3"), config)
     try:
         async with real_pipeline(client, task_queue, tmp_path, NO_REVIEW, delivery=delivery):
             yield delivery
