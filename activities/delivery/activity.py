@@ -57,6 +57,20 @@ IN_PROGRESS_POLL: Final = 1.0
 MARK_SENT_PAUSES: Final = (0.5, 1.0, 2.0, 4.0)
 # The heartbeat detail naming the answer this activity's attempts sent (its idempotency key).
 SENT: Final = "sent"
+# Local first attempts that send through a channel at once per worker, at most: each holds one
+# of the worker's workflow task slots (task_queue_workers.py WORKFLOW_TASK_SLOTS, 10) while it
+# waits for the destination, so a destination that hangs must not hold most of them (16 hanging
+# local attempts paused every other ticket on the worker for seconds). The rest are queued.
+LOCAL_SEND_SLOTS: Final = 3
+# After a local attempt's send failed for now (the destination down, slow or refusing), local
+# attempts through that channel are skipped for this long: the deliveries go to the queue at
+# once instead of each holding a workflow task slot to find the same.
+LOCAL_PAUSE_SECONDS: Final = 30.0
+
+
+def _busy(why: str) -> ApplicationError:
+    """A local first attempt not made: the workflow queues the delivery at once."""
+    return ApplicationError(why, type=names.DELIVERY_BUSY_ERROR, non_retryable=True)
 
 
 def _went_out_before(entry: LedgerEntry, request: DeliveryRequest) -> bool:
@@ -109,8 +123,12 @@ class DeliveryActivities:
         # within the attempt's limit: an attempt timed out mid-send keeps its claim, and the
         # next one sends again once the claim runs out.
         self.claim_wait = claim_wait_within(DELIVERY_START_TO_CLOSE.total_seconds(), self.config)
-        # Local first attempts at once on this worker (the delivery queue's own limit, again).
+        # Local first attempts at once on this worker (the delivery queue's own limit, again),
+        # and of those, the ones sending through a channel.
         self._local_slots = asyncio.Semaphore(self.config.concurrency)
+        self._local_sends = asyncio.Semaphore(min(self.config.concurrency, LOCAL_SEND_SLOTS))
+        # Channel -> until when (the event loop's clock) its local attempts are skipped.
+        self._local_paused: dict[str, float] = {}
 
     @activity.defn(name=names.DELIVER_RESPONSE)
     async def deliver_response(self, request: DeliveryRequest) -> DeliveryReceipt:
@@ -122,18 +140,30 @@ class DeliveryActivities:
     async def deliver_response_now(self, request: DeliveryRequest) -> DeliveryReceipt:
         """The first attempt as a local activity, on the worker that runs the ticket's workflow:
         no task-queue round trip, and five fewer events in the ticket's history than a queued
-        delivery. At most ``concurrency`` run at once per worker; when all are busy it refuses at
-        once (DeliveryBusy) and the workflow queues the delivery, so a destination that hangs
-        holds no more of the worker than the delivery queue would. Any failure that is not a
-        refusal for good also sends the delivery to the queue, with its long retry policy."""
-        if self._local_slots.locked():
-            raise ApplicationError(
-                "every local delivery slot of this worker is busy",
-                type=names.DELIVERY_BUSY_ERROR,
-                non_retryable=True,
-            )
-        async with self._local_slots:
-            return await self._deliver(request)
+        delivery. At most ``concurrency`` run at once per worker, and at most LOCAL_SEND_SLOTS
+        of them sending through a channel (each holds a workflow task slot while it waits for
+        the destination); after one's send failed for now, that channel's local attempts are
+        skipped for LOCAL_PAUSE_SECONDS. A local attempt not made refuses at once (DeliveryBusy)
+        and the workflow queues the delivery. Any failure that is not a refusal for good also
+        sends the delivery to the queue, with its long retry policy."""
+        method = self.config.method_for(request.channel)
+        if method == LEDGER:
+            if self._local_slots.locked():
+                raise _busy("every local delivery slot of this worker is busy")
+            async with self._local_slots:
+                return await self._deliver(request)
+        if self._local_paused.get(method, 0.0) > asyncio.get_running_loop().time():
+            raise _busy(f"a local attempt through {method} failed lately; this one is queued")
+        if self._local_sends.locked() or self._local_slots.locked():
+            raise _busy(f"every local slot of this worker sending through {method} is busy")
+        async with self._local_slots, self._local_sends:
+            try:
+                return await self._deliver(request)
+            except ApplicationError as err:
+                if err.type == names.DELIVERY_UNAVAILABLE_ERROR:
+                    pause_until = asyncio.get_running_loop().time() + LOCAL_PAUSE_SECONDS
+                    self._local_paused[method] = pause_until
+                raise
 
     async def _deliver(self, request: DeliveryRequest, claim_wait: float = 0) -> DeliveryReceipt:
         """``claim_wait``: how long to wait for another attempt's claim (0 for the local first

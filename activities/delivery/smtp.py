@@ -4,12 +4,15 @@ the answer's idempotency key, so a message sent twice by a retry is recognisably
 What the server answers decides what Temporal does:
 
 - accepted: sent;
-- a connection error, a timeout, a 4xx reply (greylisting, a full queue), refused credentials
-  (the worker's configuration, not the ticket, is wrong): retried with backoff;
+- a connection error, a timeout (``timeout_seconds`` bounds the whole exchange, not each
+  command), a 4xx reply (greylisting, a full queue), refused credentials or a refused sender or
+  greeting (the worker's configuration, not the ticket, is wrong): retried with backoff;
 - a 5xx reply to the recipient or the message (no such mailbox, policy rejection), or a ticket
   with no ``customer_email``: refused for good, the ticket ends in DELIVERY_FAILED.
 """
 
+import asyncio
+import ssl
 from email.message import EmailMessage
 from email.utils import formatdate
 from typing import Final
@@ -22,6 +25,8 @@ from shared.stores.ledger import LedgerEntry
 from shared.view import DeliveryRequest
 
 SUBJECT_FALLBACK: Final = "Your support request"
+# Replies that say the worker's login is missing or refused, whichever command they answer.
+LOGIN_REPLIES: Final = frozenset({530, 535})
 
 
 def message_id(key: str, sender: str) -> str:
@@ -46,6 +51,9 @@ def build_message(entry: LedgerEntry, request: DeliveryRequest, config: SmtpConf
 class SmtpChannel:
     def __init__(self, config: SmtpConfig) -> None:
         self.config = config
+        # Built once (it reads the system's CA files): aiosmtplib built one per message, on the
+        # event loop, whenever it did TLS.
+        self._tls = ssl.create_default_context() if config.tls != "none" else None
 
     def destination(self, request: DeliveryRequest) -> str:
         return request.customer_email or "(no address)"
@@ -59,16 +67,23 @@ class SmtpChannel:
             )
         where = f"the SMTP server {config.host}:{config.port}"
         try:
-            await aiosmtplib.send(
-                build_message(entry, request, config),
-                hostname=config.host,
-                port=config.port,
-                username=config.username,
-                password=config.password,
-                timeout=config.timeout_seconds,
-                use_tls=config.tls == "tls",
-                start_tls={"auto": None, "starttls": True}.get(config.tls, False),
-            )
+            # The whole exchange within the timeout: aiosmtplib's own applies to each command.
+            async with asyncio.timeout(config.timeout_seconds):
+                await aiosmtplib.send(
+                    build_message(entry, request, config),
+                    hostname=config.host,
+                    port=config.port,
+                    username=config.username,
+                    password=config.password,
+                    timeout=config.timeout_seconds,
+                    use_tls=config.tls == "tls",
+                    start_tls={"auto": None, "starttls": True}.get(config.tls, False),
+                    tls_context=self._tls,
+                )
+        except TimeoutError:
+            raise DeliveryUnavailable(
+                f"{where} did not take the message within {config.timeout_seconds:g}s"
+            ) from None
         except aiosmtplib.SMTPRecipientsRefused as err:
             codes = [r.code for r in err.recipients]
             said = "; ".join(f"{r.code} {r.message}" for r in err.recipients)[:200]
@@ -81,9 +96,15 @@ class SmtpChannel:
                 f"{where} refused the login of {config.username} ({err.code}); "
                 "check TICKETS_SMTP_USERNAME and TICKETS_SMTP_PASSWORD"
             ) from None
+        except (aiosmtplib.SMTPSenderRefused, aiosmtplib.SMTPHeloError) as err:
+            said = " ".join(err.message.split())[:200]
+            raise DeliveryUnavailable(
+                f"{where} refused the worker's greeting or its sender {config.sender} "
+                f"({err.code} {said}); check TICKETS_SMTP_FROM and the login"
+            ) from None
         except aiosmtplib.SMTPResponseException as err:
             text = f"{where} answered {err.code} {' '.join(err.message.split())[:200]}"
-            if err.code >= 500:
+            if err.code >= 500 and err.code not in LOGIN_REPLIES:
                 raise DeliveryRejected(text) from None
             raise DeliveryUnavailable(text) from None
         except (aiosmtplib.SMTPException, OSError) as err:

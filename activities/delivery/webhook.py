@@ -11,6 +11,7 @@ destination answers decides what Temporal does:
   ends in DELIVERY_FAILED with the status and the start of the answer.
 """
 
+import asyncio
 import json
 import time
 from datetime import timedelta
@@ -32,8 +33,10 @@ from shared.view import DeliveryRequest
 
 RETRYABLE_STATUS: Final = frozenset({408, 425, 429})
 EVENT: Final = "ticket.answer"
-# How much of a refusing destination's answer goes into the ticket's failure reason.
+# How much of a refusing destination's answer goes into the ticket's failure reason, and how
+# much of any answer is read at all (the rest is never downloaded).
 REASON_SNIPPET_CHARS: Final = 200
+ANSWER_READ_BYTES: Final = 4096
 
 
 def webhook_body(entry: LedgerEntry, request: DeliveryRequest) -> bytes:
@@ -77,8 +80,11 @@ class WebhookChannel:
             SIGNATURE_HEADER: signature(self.config.secret, timestamp, body),
         }
         try:
-            response = await self._client.post(self.config.url, content=body, headers=headers)
-        except httpx2.TimeoutException:
+            # The whole exchange within the timeout: the client's own applies to each read, so
+            # a receiver trickling a byte a second held the attempt for as long as it liked.
+            async with asyncio.timeout(self.config.timeout_seconds):
+                response, answer = await self._post(body, headers)
+        except (TimeoutError, httpx2.TimeoutException):
             raise DeliveryUnavailable(
                 f"the webhook at {self.where} did not answer within "
                 f"{self.config.timeout_seconds:g}s"
@@ -90,7 +96,7 @@ class WebhookChannel:
         status = response.status_code
         if 200 <= status < 300:
             return
-        said = " ".join(response.text.split())[:REASON_SNIPPET_CHARS]
+        said = " ".join(answer.split())[:REASON_SNIPPET_CHARS]
         what = f"the webhook at {self.where} answered {status} {response.reason_phrase}".rstrip()
         what += f": {said}" if said else ""
         if status in RETRYABLE_STATUS or status >= 500:
@@ -102,6 +108,20 @@ class WebhookChannel:
             )
             raise DeliveryUnavailable(what, retry_after=delay)
         raise DeliveryRejected(what)
+
+    async def _post(self, body: bytes, headers: dict[str, str]) -> tuple[httpx2.Response, str]:
+        """The response and the start of its body (ANSWER_READ_BYTES at most)."""
+        request = self._client.build_request("POST", self.config.url, content=body, headers=headers)
+        response = await self._client.send(request, stream=True)
+        try:
+            head = b""
+            async for chunk in response.aiter_bytes():
+                head += chunk
+                if len(head) >= ANSWER_READ_BYTES:
+                    break
+        finally:
+            await response.aclose()
+        return response, head[:ANSWER_READ_BYTES].decode("utf-8", errors="replace")
 
     async def aclose(self) -> None:
         await self._client.aclose()

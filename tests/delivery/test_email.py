@@ -3,6 +3,7 @@ ticket, and a ticket whose answer cannot be mailed ends in DELIVERY_FAILED with 
 
 from pathlib import Path
 
+import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from activities.delivery.config import DeliveryConfig, SmtpConfig
@@ -72,3 +73,32 @@ async def test_an_email_ticket_without_an_address_ends_in_delivery_failed(
             [view] = await run_tickets(dev_env.client, task_queue, [ticket], S.DELIVERY_FAILED)
         assert server.mailbox.messages == []
     assert f"ticket {ticket.ticket_id} has no customer_email" in view.failure
+
+
+async def test_a_relay_refusing_the_worker_as_sender_is_retried_not_a_refusal_for_good() -> None:
+    # "530 Authentication required" to MAIL FROM (a missing login, a sender the relay does not
+    # allow) is the worker's configuration: it ended every e-mail ticket in DELIVERY_FAILED.
+    from datetime import UTC, datetime
+
+    from activities.delivery.errors import DeliveryUnavailable
+    from activities.delivery.smtp import SmtpChannel
+    from shared.stores.ledger import LedgerEntry
+    from shared.view import DeliveryRequest
+
+    entry = LedgerEntry(
+        ticket_id="T-1", channel="email", customer_id="C-1", revision=1, body="Hello.",
+        text_sha256="0" * 64, idempotency_key="T-1.key", sent_via="email",
+        recorded_at=datetime.now(UTC), sent_at=None, attempts=0, last_error=None,
+    )  # fmt: skip
+    request = DeliveryRequest(
+        ticket_id="T-1", channel="email", customer_id="C-1", revision=1, text="Hello.",
+        customer_email="customer@example.com",
+    )  # fmt: skip
+    with smtp_server() as server:
+        server.mailbox.sender_reply = "530 5.7.0 Authentication required"
+        channel = SmtpChannel(
+            SmtpConfig(host=server.host, port=server.port, sender=SENDER, tls="none")
+        )
+        with pytest.raises(DeliveryUnavailable) as unavailable:
+            await channel.send(entry, request)
+    assert "530" in unavailable.value.reason and "TICKETS_SMTP_FROM" in unavailable.value.reason

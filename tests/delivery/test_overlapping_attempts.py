@@ -11,8 +11,14 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.delivery.activity import IN_PROGRESS_WAIT, DeliveryActivities, claim_wait_within
+from activities.delivery.activity import (
+    IN_PROGRESS_WAIT,
+    LOCAL_SEND_SLOTS,
+    DeliveryActivities,
+    claim_wait_within,
+)
 from activities.delivery.config import WEBHOOK, DeliveryConfig, WebhookConfig
+from activities.delivery.errors import DeliveryUnavailable
 from shared import names
 from shared.stores.ledger import DeliveryLedger, LedgerEntry
 from shared.stores.postgres import PostgresDatabase
@@ -190,3 +196,65 @@ def test_the_wait_for_a_claim_leaves_the_slowest_channels_send_room_in_the_attem
     assert claim_wait_within(45, config(10)) == IN_PROGRESS_WAIT
     assert claim_wait_within(45, config(35)) == 5  # 35 s of send and 5 s of margin left
     assert claim_wait_within(45, config(44)) == 0  # no wait: fail for now at once
+
+
+def local_request(n: int) -> DeliveryRequest:
+    return REQUEST.model_copy(update={"ticket_id": f"T-{n}"})
+
+
+async def test_a_destination_that_hangs_holds_few_of_the_workers_workflow_task_slots(
+    ledger: DeliveryLedger,
+) -> None:
+    """Each local attempt holds one of the worker's ten workflow task slots while it waits:
+    sixteen (the delivery concurrency) hanging at once paused every other ticket on the worker.
+    Only LOCAL_SEND_SLOTS send locally at once; the next is queued at once (DeliveryBusy)."""
+    channel = HeldChannelFake()
+    delivery = worker(ledger, channel)
+    assert delivery.config.concurrency > LOCAL_SEND_SLOTS
+    held = [
+        asyncio.create_task(
+            ActivityEnvironment().run(delivery.deliver_response_now, local_request(n))
+        )
+        for n in range(LOCAL_SEND_SLOTS)
+    ]
+
+    async def all_sending() -> bool:
+        return delivery._local_sends.locked()
+
+    await wait_until(all_sending, what="the local sends to start")
+    with pytest.raises(ApplicationError) as busy:
+        await ActivityEnvironment().run(delivery.deliver_response_now, local_request(99))
+    channel.release.set()
+    await asyncio.gather(*held)
+
+    assert busy.value.type == names.DELIVERY_BUSY_ERROR and busy.value.non_retryable
+    assert len(channel.sent) == LOCAL_SEND_SLOTS
+
+
+async def test_after_a_local_send_failed_for_now_that_channels_local_attempts_are_skipped(
+    ledger: DeliveryLedger,
+) -> None:
+    """A destination that is down: every new ticket's local attempt held a workflow task slot to
+    find the same. After one failed, the next go to the queue at once, whose attempts still
+    send."""
+    channel = HeldChannelFake()
+    channel.release.set()
+    delivery = worker(ledger, channel)
+
+    async def unavailable(entry: LedgerEntry, request: DeliveryRequest) -> None:
+        raise DeliveryUnavailable("the webhook at receiver.example answered 503")
+
+    channel.send = unavailable  # type: ignore[method-assign]
+    with pytest.raises(ApplicationError) as failed:
+        await ActivityEnvironment().run(delivery.deliver_response_now, local_request(1))
+    del channel.send  # the destination is back
+    with pytest.raises(ApplicationError) as skipped:
+        await ActivityEnvironment().run(delivery.deliver_response_now, local_request(2))
+    queued: DeliveryReceipt = await ActivityEnvironment().run(
+        delivery.deliver_response, local_request(2)
+    )
+
+    assert failed.value.type == names.DELIVERY_UNAVAILABLE_ERROR
+    assert skipped.value.type == names.DELIVERY_BUSY_ERROR
+    assert "failed lately" in skipped.value.message
+    assert queued.already_delivered is False and channel.sent == ["Your answer."]

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from activities.delivery.config import DeliveryConfig, WebhookConfig, display_url
@@ -180,3 +181,36 @@ async def test_the_same_ticket_sent_again_after_the_first_was_purged_is_answered
     assert first.delivery.already_delivered is False
     assert second.delivery.already_delivered is False
     assert first.delivery.idempotency_key != second.delivery.idempotency_key
+
+
+async def test_a_receiver_that_trickles_its_answer_is_given_up_on_at_the_timeout() -> None:
+    # The client's timeout applies to each read: a receiver sending a byte every 0.3 s kept
+    # the attempt (and its claim, and a local attempt's workflow task slot) for as long as it
+    # liked. The whole exchange is now bounded by the channel's timeout.
+    from datetime import UTC, datetime
+
+    from activities.delivery.errors import DeliveryUnavailable
+    from activities.delivery.webhook import WebhookChannel
+    from shared.stores.ledger import LedgerEntry
+    from shared.view import DeliveryRequest
+
+    entry = LedgerEntry(
+        ticket_id="T-1", channel="chat", customer_id="C-1", revision=1, body="Hello.",
+        text_sha256="0" * 64, idempotency_key="T-1.key", sent_via="webhook",
+        recorded_at=datetime.now(UTC), sent_at=None, attempts=0, last_error=None,
+    )  # fmt: skip
+    request = DeliveryRequest(
+        ticket_id="T-1", channel="chat", customer_id="C-1", revision=1, text="Hello."
+    )
+
+    def trickle(request: Received, earlier: int) -> Reply:
+        return Reply(body="x" * 100, trickle=0.3)
+
+    with webhook_receiver(trickle) as receiver:
+        channel = WebhookChannel(WebhookConfig(url=receiver.url, secret=SECRET, timeout_seconds=1))
+        try:
+            with pytest.raises(DeliveryUnavailable) as unavailable:
+                await channel.send(entry, request)
+        finally:
+            await channel.aclose()
+    assert "did not answer within 1s" in unavailable.value.reason

@@ -17,6 +17,17 @@ from tests.support.processes import free_port
 class MailBox:
     refuse: set[str] = field(default_factory=set)  # these recipients get 550
     messages: list[Message] = field(default_factory=list)
+    # What MAIL FROM is answered when not "250 OK" (a relay refusing this sender, say).
+    sender_reply: str | None = None
+
+    async def handle_MAIL(
+        self, server: Any, session: Any, envelope: Any, address: str, mail_options: list[str]
+    ) -> str:
+        if self.sender_reply is not None:
+            return self.sender_reply
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]

@@ -38,6 +38,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     body: str = "ok"
     hang: bool = False  # wait until ``release()`` (or shutdown) before answering
+    trickle: float = 0.0  # seconds between the body's bytes (until ``release()``)
 
 
 # Given the request and how many earlier requests this ticket made, what to answer.
@@ -79,6 +80,16 @@ class WebhookReceiver:
                     data = reply.body.encode()
                     self.send_header("Content-Length", str(len(data)))
                     self.end_headers()
+                    if reply.trickle:
+                        self.wfile.flush()
+                        for i in range(len(data)):
+                            if receiver._released.wait(timeout=reply.trickle):
+                                break
+                            self.wfile.write(data[i : i + 1])
+                            self.wfile.flush()
+                        else:
+                            return
+                        data = data[i:]
                     self.wfile.write(data)
 
             def log_message(self, format: str, *args: Any) -> None:
