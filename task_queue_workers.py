@@ -26,6 +26,7 @@ from shared import names, settings
 from shared.bytecode import compile_workflow_modules
 from shared.pipeline_config import PipelineConfig
 from shared.provider_config import WorkerSettings
+from shared.temporal_client import untraced
 from workflows import ALL_WORKFLOWS
 from workflows.rate_controller import ProviderRateController
 
@@ -85,7 +86,9 @@ def build_workers(
     worker_settings = worker_settings or WorkerSettings()
     # The sandbox imports each workflow's module again per workflow: from bytecode, not source.
     compile_workflow_modules()
-    reporters = rate_reporters(client, queues, worker_settings, tickets_queue)
+    # The rate-control plumbing (reports, controllers) is not traced: shared/temporal_client.py.
+    rate_client = untraced(client)
+    reporters = rate_reporters(rate_client, queues, worker_settings, tickets_queue)
     agent_activities = AgentActivities(providers, worker_settings.trim_body_tokens, reporters)
     delivery_queue = names.delivery_task_queue(tickets_queue)
     # The sandbox is the SDK's default runner; without it, workflows run in the worker's own
@@ -158,7 +161,7 @@ def build_workers(
         # Wherever an adaptive provider's queue is polled, so are its controllers.
         workers.append(
             Worker(
-                client,
+                rate_client,
                 task_queue=names.rate_control_task_queue(tickets_queue),
                 workflows=[ProviderRateController],
                 activities=[set_queue_rate],

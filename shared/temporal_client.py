@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from temporalio.client import Client
+from temporalio.contrib.opentelemetry import OpenTelemetryPlugin
 from temporalio.converter import DataConverter
 from temporalio.envconfig import ClientConfig
 from temporalio.runtime import Runtime
@@ -99,6 +100,17 @@ async def connect(
         lazy=lazy,
         **kwargs,
     )
+
+
+def untraced(client: Client) -> Client:
+    """The same connection, namespace, data converter and interceptors, without the tracing
+    plugin: for the rate-control plumbing. Traced, a provider queue's controller made one trace
+    of every run it ever had (each continue-as-new a child of the run before, for as long as
+    the queue exists: no trace viewer opens that), and every worker's rate report a trace of
+    its own, more than the tickets themselves."""
+    config = client.config()
+    config["plugins"] = [p for p in config["plugins"] if not isinstance(p, OpenTelemetryPlugin)]
+    return Client(**config)
 
 
 def exit_process(code: int) -> NoReturn:

@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
     from shared.pipeline_config import PipelineConfig
     from shared.tickets import Ticket
     from shared.view import Fallback
+    from workflows import metrics
     from workflows.agent_calls import AgentCaller, HandOff, temporal_priority
     from workflows.ticket_record import TicketRecord
 
@@ -111,6 +112,7 @@ async def orchestrated_draft(
             # Only a run given a budget stops for it: tickets started before runs had one
             # never get here, so their histories replay unchanged.
             agents.check_budget()  # the ticket's own figures, when they say it already
+            metrics.budget_handoff()  # (check_budget counts the hand-offs it raises)
             raise HandOff(
                 f"the ticket's budget ran out in its orchestrated draft: {failure}"
             ) from err

@@ -187,3 +187,39 @@ async def test_a_review_days_later_is_its_own_trace_linked_to_the_tickets(
     # the ticket's.
     assert named(in_trace(list(spans), review_trace), "HandleUpdate:submit_review")
     assert named(in_trace(list(spans), view.trace_id), f"RunActivity:{names.DELIVER_RESPONSE_NOW}")
+
+
+async def test_the_rate_control_plumbing_makes_no_traces_of_its_own(
+    dev_env: WorkflowEnvironment, task_queue: str, tmp_path: Path, spans: list[ReadableSpan]
+) -> None:
+    # Traced, a provider queue's controller made one trace of all its runs (each continue-as-new
+    # the child of the run before, for as long as the queue exists) and every rate report a
+    # trace of its own. The tickets' own traces are unchanged.
+    from tests.support.fake_llm import FakeLLMServer, good_answers
+    from tests.support.llm_pipeline import llm_pipeline, llm_setup
+    from tests.support.temporal import wait_until
+
+    with FakeLLMServer() as fake:
+        fake.responder = good_answers
+        fake.limit(20.0, headers=True)  # the provider declares its limit: a controller runs
+        setup = llm_setup(fake, provider_overrides={"adaptive_limit": True})
+        provider_queue = names.llm_task_queue(setup.names["openai"])
+        controller = dev_env.client.get_workflow_handle(names.rate_controller_id(provider_queue))
+        async with llm_pipeline(dev_env.client, task_queue, tmp_path, setup):
+            handle = await start_ticket(dev_env.client, task_queue, make_ticket())
+            view: TicketView = await handle.result()
+
+            async def reported() -> bool:
+                history = await controller.fetch_history()
+                return any(
+                    e.HasField("workflow_execution_signaled_event_attributes")
+                    for e in history.events
+                )
+
+            await wait_until(reported, what="a rate report reaching the controller")
+
+    names_seen = {s.name for s in spans}
+    assert any(n.startswith("RunActivity:classify_ticket") for n in names_seen), names_seen
+    assert in_trace(list(spans), view.trace_id or "")
+    controlling = sorted(n for n in names_seen if "Controller" in n or n.endswith(":outcomes"))
+    assert controlling == [], controlling
