@@ -1,5 +1,6 @@
 """The API server's settings, from TICKETS_API_* environment variables (docs/api.md)."""
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -77,6 +78,8 @@ def _number(
         value = kind(text)
     except ValueError:
         raise ApiSettingsError(f"{name} must be a {kind.__name__} (got {text!r})") from None
+    if not math.isfinite(value):  # nan passes every comparison: the intake limit was off
+        raise ApiSettingsError(f"{name} must be a finite number (got {text!r})")
     if value < low or (high is not None and value > high):
         bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
         raise ApiSettingsError(f"{name} must be {bounds} (got {text})")

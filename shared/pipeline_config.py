@@ -125,6 +125,14 @@ class PipelineConfig(BaseModel):
             )
         return self
 
+    def used_routes(self) -> list[AgentRoute]:
+        """Every route a call may take: the agents' chains and the orchestrator's fallback
+        route (a sub-task's simpler attempt), which needs its provider polled, keyed and priced
+        like the others."""
+        routes = [route for chain in self.routes.values() for route in chain]
+        fallback = self.orchestration.fallback_route
+        return [*routes, fallback] if fallback is not None else routes
+
     @field_validator("routes")
     @classmethod
     def _every_agent_has_a_route(

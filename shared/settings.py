@@ -135,9 +135,13 @@ def _env_overrides(
             value,
         )
     if value := env.get("TICKETS_REVIEW_URGENT"):
-        flag = value.strip().lower() in {"1", "true", "yes", "on"}
+        # Read as the model reads a boolean (true/false, 1/0, yes/no, on/off), refused by name
+        # otherwise: a typo ("ture") turned the review of Urgent tickets off without a word.
         put(
-            _table(raw, "review", where), ("review", "review_urgent"), "TICKETS_REVIEW_URGENT", flag
+            _table(raw, "review", where),
+            ("review", "review_urgent"),
+            "TICKETS_REVIEW_URGENT",
+            value.strip(),
         )
     if value := env.get("TICKETS_REVIEW_FINAL_DEADLINE_HOURS"):
         name = "TICKETS_REVIEW_FINAL_DEADLINE_HOURS"
@@ -236,6 +240,12 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
         )
 
     trimming = _table({"trimming": raw.pop("trimming", {})}, "trimming", where)
+    if unknown := sorted(set(trimming) - {"body_tokens"}):
+        # Every other table refuses keys it does not know: a typo kept the default silently.
+        raise ConfigError(
+            f"{where}: [trimming] has no setting {', '.join(map(repr, unknown))} "
+            "(known: body_tokens)"
+        )
     providers_raw = raw.pop("providers", {})
     prices_raw = _table({"prices": raw.pop("prices", {})}, "prices", where)
     merged = {name: p.model_dump() for name, p in default_providers().items()}
@@ -250,7 +260,9 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
         )
         worker.prices.update(WorkerSettings.model_validate({"prices": prices_raw}).prices)
     except ValidationError as err:
-        raise ConfigError(problems(err)) from None
+        # The file's [trimming] body_tokens is the model's trim_body_tokens: named as written.
+        said = problems(err).replace("trim_body_tokens", "trimming.body_tokens")
+        raise ConfigError(said) from None
 
     agents = raw.pop("agents", {}) or {}
     if not isinstance(agents, dict):
@@ -276,6 +288,13 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
         pipeline = PipelineConfig.model_validate(raw)
     except ValidationError as err:
         raise ConfigError(problems(err)) from None
+    fallback = pipeline.orchestration.fallback_route
+    if fallback is not None and fallback.provider not in {OFFLINE, *worker.providers}:
+        known = ", ".join([OFFLINE, *worker.providers])
+        raise ConfigError(
+            f"{origin(('orchestration', 'fallback_route'))}: unknown provider "
+            f"{fallback.provider!r} (known: {known})"
+        )
     if pipeline.budget.max_cost_usd and (unpriced := unpriced_models(pipeline, worker)):
         # An unpriced model costs $0: the dollar budget would never stop a ticket.
         raise ConfigError(
@@ -283,7 +302,7 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
             f"configured for {', '.join(unpriced)}: add them to [prices] (USD per million "
             "tokens) or remove the cost budget"
         )
-    used = {r.provider for chain in pipeline.routes.values() for r in chain} - {OFFLINE}
+    used = {r.provider for r in pipeline.used_routes()} - {OFFLINE}
     for name in sorted(used):
         provider = worker.providers[name]
         if provider.timeout_seconds >= pipeline.agent_timeouts.start_to_close_seconds:
@@ -297,7 +316,7 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
 
 def unpriced_models(pipeline: PipelineConfig, worker: WorkerSettings) -> list[str]:
     """Models the agents are routed to that have no price (the offline rules cost nothing)."""
-    models = {r.model for chain in pipeline.routes.values() for r in chain if r.provider != OFFLINE}
+    models = {r.model for r in pipeline.used_routes() if r.provider != OFFLINE}
     return sorted(m for m in models if worker.price(m) is None)
 
 

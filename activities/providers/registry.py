@@ -17,13 +17,19 @@ PLACEHOLDER_KEY = "no-key-needed"
 
 
 def providers_in_use(config: PipelineConfig) -> list[str]:
-    return sorted({route.provider for chain in config.routes.values() for route in chain})
+    return sorted({route.provider for route in config.used_routes()})
 
 
 def roles_using(config: PipelineConfig, provider: str) -> list[str]:
-    return [
-        role for role, chain in config.routes.items() if any(r.provider == provider for r in chain)
+    roles = [
+        str(role)
+        for role, chain in config.routes.items()
+        if any(r.provider == provider for r in chain)
     ]
+    fallback = config.orchestration.fallback_route
+    if fallback is not None and fallback.provider == provider:
+        roles.append("orchestrator's fallback")
+    return roles
 
 
 def _build(name: str, config: ProviderConfig, key: str, settings: WorkerSettings) -> Provider:

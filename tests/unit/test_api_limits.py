@@ -62,3 +62,11 @@ def test_api_settings_come_from_the_environment_and_bad_values_name_the_variable
         ApiSettings.from_env({"TICKETS_API_PORT": "0"})
     with pytest.raises(ApiSettingsError, match="TICKETS_API_MAX_BODY_BYTES must be a int"):
         ApiSettings.from_env({"TICKETS_API_MAX_BODY_BYTES": "lots"})
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_an_intake_rate_that_is_not_a_finite_number_is_refused(value: str) -> None:
+    # nan passed the lower bound (every comparison with nan is false) and kept the bucket full
+    # for ever: the intake rate limit was off without a word.
+    with pytest.raises(ApiSettingsError, match="TICKETS_API_INTAKE_PER_MINUTE must be a finite"):
+        ApiSettings.from_env({"TICKETS_API_INTAKE_PER_MINUTE": value})

@@ -149,6 +149,13 @@ def test_review_urgent_is_read_from_the_environment(value: str, expected: bool) 
     assert config.review.review_urgent is expected
 
 
+@pytest.mark.parametrize("value", ["ture", "enabled", "2"])
+def test_a_review_urgent_value_that_is_not_a_yes_or_no_is_refused_by_name(value: str) -> None:
+    # Anything but a yes read as no: a typo turned the review of Urgent tickets off unnoticed.
+    with pytest.raises(ConfigError, match="TICKETS_REVIEW_URGENT: Input should be a valid boolean"):
+        load_pipeline_config(path=None, env={"TICKETS_REVIEW_URGENT": value})
+
+
 def test_an_empty_sensitive_categories_variable_clears_the_files_list(tmp_path: Path) -> None:
     config = load_pipeline_config(
         write_config(tmp_path, FULL_TOML), env={"TICKETS_SENSITIVE_CATEGORIES": ""}
@@ -355,3 +362,48 @@ def test_an_unpriced_model_is_allowed_without_a_cost_budget_and_once_it_has_a_pr
     )
     config = load_pipeline_config(write_config(tmp_path, priced, "b.toml"), env={})
     assert config.budget.max_cost_usd == 0.5
+
+
+def test_the_orchestrators_fallback_route_is_checked_like_every_other_route(
+    tmp_path: Path,
+) -> None:
+    # A sub-task's simpler attempt goes to this route: an unknown provider loaded without a
+    # word, its queue was polled by no worker and its key checked by none, so the attempt waited
+    # on a queue nobody served.
+    from activities.providers.errors import ProviderCheckError
+    from activities.providers.registry import build_providers, providers_in_use
+    from shared.settings import load_settings
+
+    unknown = write_config(
+        tmp_path, '[orchestration]\nfallback_route = {provider = "nope", model = "x"}\n'
+    )
+    with pytest.raises(
+        ConfigError, match=r"orchestration\.fallback_route: unknown provider 'nope'"
+    ):
+        load_pipeline_config(unknown, env={})
+
+    anthropic = write_config(
+        tmp_path,
+        '[orchestration]\nfallback_route = {provider = "anthropic", model = "my-model"}\n'
+        "[budget]\nmax_cost_usd = 0.5\n",
+    )
+    with pytest.raises(ConfigError, match="no price is configured for my-model"):
+        load_pipeline_config(anthropic, env={})
+    priced = write_config(
+        tmp_path,
+        '[orchestration]\nfallback_route = {provider = "anthropic", model = "claude-haiku-4-5"}\n',
+    )
+    loaded = load_settings(priced, env={})
+    assert "anthropic" in providers_in_use(loaded.pipeline)  # its queue is polled
+    with pytest.raises(ProviderCheckError, match="orchestrator's fallback agent"):
+        build_providers(loaded.pipeline, loaded.worker, env={})  # its key is checked
+
+
+def test_an_unknown_trimming_setting_is_refused_like_any_other_tables(tmp_path: Path) -> None:
+    # A typo (body_token) loaded without a word and kept the default.
+    path = write_config(tmp_path, "[trimming]\nbody_token = 3000\n")
+    with pytest.raises(ConfigError, match=r"\[trimming\] has no setting 'body_token'"):
+        load_pipeline_config(path, env={})
+    path = write_config(tmp_path, "[trimming]\nbody_tokens = 50\n")
+    with pytest.raises(ConfigError, match=r"trimming\.body_tokens: Input should be greater"):
+        load_pipeline_config(path, env={})
