@@ -7,11 +7,12 @@ from codec_server.settings import CodecServerSettings, parse_origin
 from shared.data_converter import data_converter, key_ring_of
 from shared.redaction import safe_url
 from shared.settings import ConfigError
+from starter.arg_types import port_number
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", help="address to bind (TICKETS_CODEC_HOST, default 127.0.0.1)")
-    parser.add_argument("--port", type=int, help="port (TICKETS_CODEC_PORT, default 8081)")
+    parser.add_argument("--port", type=port_number, help="port (TICKETS_CODEC_PORT, default 8081)")
     parser.add_argument(
         "--allow-origin",
         action="append",

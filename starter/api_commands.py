@@ -18,6 +18,7 @@ from shared.data_converter import describe_key_ring
 from shared.encryption.keyring import load_key_ring
 from shared.settings import ConfigError
 from starter import render
+from starter.arg_types import port_number
 from starter.errors import EXIT_OK, CliError
 
 
@@ -104,7 +105,7 @@ def add_parsers(
         "serve", parents=[common], help="the HTTP API and review console (uvicorn, one process)"
     )
     p.add_argument("--host", help="address to listen on (TICKETS_API_HOST, default 127.0.0.1)")
-    p.add_argument("--port", type=int, help="port (TICKETS_API_PORT, default 8480)")
+    p.add_argument("--port", type=port_number, help="port (TICKETS_API_PORT, default 8480)")
     p.add_argument("--tokens-file", help="API tokens (TICKETS_API_TOKENS_FILE)")
     p.set_defaults(handler=cmd_serve)
 

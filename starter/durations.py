@@ -18,10 +18,11 @@ def parse_duration(text: str) -> timedelta:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a duration: a number and a unit, like 30m, 24h, 7d or 2w"
         )
-    value = timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
-    if value > MAX_DURATION:
+    seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    # Compared as a number first: a timedelta of 10^20 days is an OverflowError (a traceback).
+    if seconds > MAX_DURATION.total_seconds():
         raise argparse.ArgumentTypeError(f"{text!r} is longer than ten years")
-    return value
+    return timedelta(seconds=seconds)
 
 
 def describe_duration(value: timedelta) -> str:
