@@ -75,3 +75,31 @@ async def test_with_content_tracing_on_spans_go_out_as_recorded(
     sent = exported(recorded, {telemetry.TRACE_CONTENT_ENV: "true"})
 
     assert any(ADDRESS in t for s in sent for t in texts(s))
+
+
+@pytest.mark.timeout(60)
+def test_flushing_at_exit_gives_up_at_its_timeout_whatever_the_exporter_does() -> None:
+    # With the collector down, the OTLP exporter's retries ran past the flush's timeout: every
+    # CLI command stalled at exit. An exporter that never returns must not hold the process.
+    import threading
+
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+
+    from shared.telemetry import flush_within
+
+    release = threading.Event()
+
+    class HangingExporterFake(SpanExporter):
+        def export(self, spans):  # type: ignore[no-untyped-def]
+            release.wait()
+            return super().export(spans)
+
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(HangingExporterFake()))
+    provider.get_tracer("test").start_span("one").end()
+    try:
+        assert flush_within(provider, 200) is False  # returned, the export still hanging
+    finally:
+        release.set()
+    assert flush_within(provider, 10_000) is True
