@@ -38,11 +38,13 @@ def fitting(sizes: Sequence[int], budget: int = GROUP_BYTES) -> int:
 CHUNK_HISTORY_BYTES: Final = 16 * 1024 * 1024
 
 
-def chunk_size_fitting(item_sizes: Sequence[int], requested: int) -> int:
+def chunk_size_fitting(item_sizes: Sequence[int], requested: int, routes: int = 1) -> int:
     """The largest chunk size up to ``requested`` whose items, each as large as the largest
-    one, fit CHUNK_HISTORY_BYTES: 1,000 items of 20,000 Chinese characters (60 MB) passed the
-    history limit and the server terminated the chunk."""
-    largest = max(item_sizes, default=0)
+    one and each tried on every one of ``routes`` routes (each route's call is a scheduled event
+    carrying the item), fit CHUNK_HISTORY_BYTES: 1,000 items of 20,000 Chinese characters
+    (60 MB) passed the history limit and the server terminated the chunk, and so did 270 such
+    items whose first three routes of four failed."""
+    largest = max(item_sizes, default=0) * max(1, routes)
     if largest <= 0:
         return requested
     return max(1, min(requested, CHUNK_HISTORY_BYTES // largest))

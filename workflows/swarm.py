@@ -24,7 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from policy.stats import percentile
     from shared import names
     from shared.agents import AgentRole, AgentRoute, Usage, total_usage
-    from shared.command_budget import fitting, utf8_size
+    from shared.command_budget import chunk_size_fitting, fitting, utf8_size
     from shared.swarm import (
         InsightRequest,
         ItemFailure,
@@ -52,6 +52,9 @@ START_GROUP = 100
 # one chunk) fails its items instead of the whole swarm.
 BYTE_BOUNDED_GROUPS = "byte-bounded-groups"
 CHILD_CANCEL_FAILS_ITEMS = "child-cancel-fails-items"
+# Chunks sized for every route an item may be tried on (each route's call carries the item into
+# the chunk's history; the client sized them for one). Asked only when it cuts the chunks.
+ROUTE_BOUNDED_CHUNKS = "route-bounded-chunks"
 # How long an item id may be to be named in an invalid item's result.
 MAX_NAMED_ID = 100
 
@@ -166,6 +169,10 @@ class SwarmWorkflow:
             config = await config_snapshot()
             state.routes = config.routes[AgentRole.INSIGHTS]
             state.timeouts = config.agent_timeouts
+            sizes = [utf8_size(i.text) for i in self._items if isinstance(i, SwarmItem)]
+            fitted = chunk_size_fitting(sizes, state.settings.chunk_size, len(state.routes))
+            if fitted < state.settings.chunk_size and workflow.patched(ROUTE_BOUNDED_CHUNKS):
+                state.settings.chunk_size = fitted  # carried on: every run cuts alike
         settings = state.settings
         chunks = -(-len(items) // settings.chunk_size)
         chunks_this_run = 0

@@ -236,3 +236,37 @@ def test_the_threshold_message_never_says_a_rate_is_more_than_itself() -> None:
 
     assert over(0.3, 0.2) == "30%, more than the 20%"
     assert over(11 / 105, 0.1) == "10.5%, more than the 10.0%"
+
+
+async def test_chunks_are_sized_for_every_route_an_item_may_be_tried_on(
+    ts_env: WorkflowEnvironment, task_queue: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each route an item is tried on schedules a call carrying the item: the client sized
+    # chunks for one route, and 270 long items whose first three routes of four failed passed
+    # the history limit (the server terminated the chunk and every item failed with it). The
+    # history budget is made small here so that ordinary items show the cut.
+    from shared import command_budget
+    from shared.agents import AgentRole
+    from tests.support.fakes import fake_routes_config
+    from tests.support.temporal import replay_histories
+
+    monkeypatch.setattr(command_budget, "CHUNK_HISTORY_BYTES", 200_000)
+    base = fake_routes_config()
+    first = base.routes[AgentRole.INSIGHTS][0]
+    four = [first.model_copy(update={"model": f"model-{i}"}) for i in range(4)]
+    agent = FakeInsights(
+        config=base.model_copy(update={"routes": {**base.routes, AgentRole.INSIGHTS: four}})
+    )
+    swarm = [SwarmItem(item_id=f"r{i:02d}", text="x" * 2_000) for i in range(30)]
+    settings = SwarmSettings(concurrency=4, chunk_size=100)
+    async with running(workers(ts_env.client, task_queue, agent)):
+        handle = await start(ts_env.client, task_queue, swarm, settings)
+        result = await handle.result()
+        everything = await histories(ts_env.client, handle.id, handle.result_run_id)
+        # Replayed here, while the small budget holds (the replay check runs after the test).
+        await replay_histories(ts_env.client, [(handle.id, handle.result_run_id)])
+
+    assert (result.total, result.succeeded) == (30, 30)
+    chunks = [h for h in everything if h.workflow_id != handle.id]
+    # 200,000 bytes // (4 routes x (2,000 characters + 2,048 allowance)) = 12 items a chunk.
+    assert len(chunks) == 3, [h.workflow_id for h in chunks]
