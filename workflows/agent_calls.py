@@ -63,6 +63,23 @@ def describe_failure(err: BaseException) -> str:
     return str(err)
 
 
+def failure_kind(err: BaseException) -> str:
+    """What failed and the kind of failure, without its message: for the worker's log, where a
+    provider's or a channel's words (a model's refusal quoting the ticket, a refused recipient's
+    address) must not go. The whole description is kept on the ticket (its encrypted view)."""
+    if isinstance(err, ActivityError):
+        cause = err.cause
+        what = err.activity_type or "an activity"
+        if isinstance(cause, ApplicationError):
+            return f"{what} failed: {cause.type or 'error'}"
+        if isinstance(cause, TemporalTimeoutError):
+            return describe_failure(err)  # the timeout's kind: no message
+        return f"{what} failed: {type(cause or err).__name__}"
+    if isinstance(err, ApplicationError):
+        return f"failed: {err.type or 'error'}"
+    return type(err).__name__
+
+
 def is_invalid_output(err: ActivityError) -> bool:
     return isinstance(err.cause, ApplicationError) and err.cause.type == names.INVALID_OUTPUT_ERROR
 
@@ -243,5 +260,5 @@ async def call_agent(
                 on_failure(route, err, following)
             if following is None:
                 raise
-            workflow.logger.warning("%s: %s; falling back", role, describe_failure(err))
+            workflow.logger.warning("%s: %s; falling back", role, failure_kind(err))
     raise AssertionError("unreachable: every route chain has at least one route")

@@ -219,7 +219,8 @@ class OrchestratorWorkflow:
         plan: Plan = reply.output
         if not (errors := plan_errors(plan, WORKER_TYPES, max_nodes)):
             return plan, 1
-        workflow.logger.warning("plan refused, asking again: %s", "; ".join(errors))
+        # How many problems, not what they say: they quote the ids and words the model wrote.
+        workflow.logger.warning("plan refused (%d problem(s)), asking again", len(errors))
         self._stop_if_over_budget()
         retry = request.model_copy(update={"errors": errors, "previous_plan": plan})
         reply = await self._agent(AgentRole.PLANNER, names.PLAN_TASK, retry, Plan, config)

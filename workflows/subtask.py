@@ -18,7 +18,12 @@ with workflow.unsafe.imports_passed_through():
         WorkRequest,
         WorkResult,
     )
-    from workflows.agent_calls import call_agent, describe_failure, usage_of_failed_call
+    from workflows.agent_calls import (
+        call_agent,
+        describe_failure,
+        failure_kind,
+        usage_of_failed_call,
+    )
 
 
 @workflow.defn(name=names.SUBTASK_WORKFLOW)
@@ -49,10 +54,11 @@ class SubTaskWorkflow:
                 raise
             first = describe_failure(err)
             fallback = request.fallback_route
+            # Not the sub-task's id (the model wrote it) nor the failure's words: the log keeps
+            # no customer text.
             workflow.logger.warning(
-                "sub-task %s failed (%s); a simpler attempt on %s:%s",
-                request.subtask.id,
-                first,
+                "a sub-task failed (%s); a simpler attempt on %s:%s",
+                failure_kind(err),
                 fallback.provider,
                 fallback.model,
             )

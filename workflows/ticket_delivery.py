@@ -16,7 +16,7 @@ with workflow.unsafe.imports_passed_through():
     from shared.tickets import Ticket
     from shared.view import DeliveryReceipt, DeliveryRequest
     from workflows import options
-    from workflows.agent_calls import describe_failure, temporal_priority
+    from workflows.agent_calls import describe_failure, failure_kind, temporal_priority
     from workflows.ticket_record import TicketRecord
 
 S = TicketState
@@ -114,7 +114,7 @@ async def _deliver_locally(request: DeliveryRequest) -> DeliveryReceipt | Delive
         )
         if refused or is_cancelled_exception(err):
             raise
-        workflow.logger.info("delivery goes to the queue: %s", describe_failure(err))
+        workflow.logger.info("delivery goes to the queue: %s", failure_kind(err))
         if (
             isinstance(cause, ApplicationError)
             and cause.type == names.DELIVERY_SENT_UNRECORDED_ERROR

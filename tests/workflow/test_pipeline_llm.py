@@ -312,3 +312,35 @@ async def test_greetings_signatures_and_quoted_replies_never_reach_the_model(
     assert "QUOTEDMARKER" not in sent and "+1 555 0100" not in sent
     assert result.trimmed_tokens > 0
     assert all(u.trimmed_tokens > 0 for u in result.usage.values())
+
+
+async def test_a_providers_words_stay_on_the_ticket_and_out_of_the_workers_log(
+    ts_env: WorkflowEnvironment,
+    task_queue: str,
+    tmp_path: Path,
+    fake: FakeLLMServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A provider's error can quote the request (the ticket): the fallback's warning logged it
+    # whole. The log says what failed and how; the ticket's (encrypted) view keeps the words.
+    quoted = "Ana Lima's refund for order 88123"
+    fake.push(
+        Reply(
+            status=400,
+            error_type="invalid_request_error",
+            error_message=f"Could not process the message: {quoted}",
+        )
+    )
+    setup = llm_setup(fake, ("openai", "anthropic"))
+    with caplog.at_level("INFO"):
+        async with llm_pipeline(ts_env.client, task_queue, tmp_path, setup):
+            handle = await start_ticket(ts_env.client, task_queue, make_ticket())
+            result: TicketView = await handle.result()
+
+    assert result.state is TicketState.COMPLETED
+    assert quoted in result.fallbacks[0].error
+    # Our workflows' log lines (the SDK's own activity-failure line still quotes the error:
+    # docs/privacy.md lists it).
+    ours = [r.getMessage() for r in caplog.records if r.name == "temporalio.workflow"]
+    assert any("falling back" in line for line in ours), ours  # the warning is still there
+    assert not [line for line in ours if "88123" in line]
