@@ -227,17 +227,23 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
     raw: dict[str, Any] = _read(path) if path is not None else {}
     sources = _env_overrides(raw, env, where)
 
-    def origin(loc: tuple[str, ...]) -> str:
+    def origin(loc: tuple[str, ...], message: str = "") -> str:
         for field, variable in sources.items():
             if loc[: len(field)] == field:
                 rest = ".".join(loc[len(field) :])
                 return f"{variable}{'[' + rest + ']' if rest else ''}"
+        if not loc:
+            # A rule across fields: the variable that set a field it names, else the file.
+            named = [v for f, v in sources.items() if ".".join(f) in message]
+            return named[0] if named else where
         return f"{where}: {'.'.join(loc)}"
 
     def problems(err: ValidationError, prefix: tuple[str, ...] = ()) -> str:
-        return "; ".join(
-            f"{origin(prefix + tuple(str(p) for p in e['loc']))}: {e['msg']}" for e in err.errors()
-        )
+        said = []
+        for e in err.errors():
+            message = str(e["msg"]).removeprefix("Value error, ")
+            said.append(f"{origin(prefix + tuple(str(p) for p in e['loc']), message)}: {message}")
+        return "; ".join(said)
 
     trimming = _table({"trimming": raw.pop("trimming", {})}, "trimming", where)
     if unknown := sorted(set(trimming) - {"body_tokens"}):
