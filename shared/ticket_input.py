@@ -28,13 +28,25 @@ FIELD_ALIASES = {
 }
 # Stands in for an id to be derived while the other fields are checked.
 PLACEHOLDER_ID = "T-unidentified"
+# Fields a whole number may be given for, read as its digits.
+NUMBERED = frozenset({"ticket_id", "customer_id"})
+# Every accepted spelling, for the message naming an unknown field.
+KNOWN_SPELLINGS = ", ".join(
+    name + (f" (or {', '.join(aliases[1:])})" if len(aliases) > 1 else "")
+    for name, aliases in FIELD_ALIASES.items()
+)
 _KNOWN = {alias: canonical for canonical, aliases in FIELD_ALIASES.items() for alias in aliases}
 
 
-def _field_message(error: dict[str, Any], raw: dict[str, Any]) -> str:
-    field = str(error["loc"][0]) if error["loc"] else "ticket"
+def _field_message(
+    error: dict[str, Any], raw: dict[str, Any], given_as: dict[str, str] | None = None
+) -> str:
+    """What is wrong with one field, named as the input spelled it (``tier``, not the model's
+    ``customer_tier``)."""
+    canonical = str(error["loc"][0]) if error["loc"] else "ticket"
+    value = raw.get(canonical)
     kind = error["type"]
-    value = raw.get(field)
+    field = (given_as or {}).get(canonical, canonical)
     if kind == "missing":
         return f"field '{field}' is missing"
     if kind == "string_too_short":
@@ -44,11 +56,11 @@ def _field_message(error: dict[str, Any], raw: dict[str, Any]) -> str:
             "subject": MAX_SUBJECT_CHARS,
             "body": MAX_BODY_CHARS,
             "customer_email": MAX_EMAIL_CHARS,
-        }.get(field)
+        }.get(canonical)
         size = f"{len(value):,}" if isinstance(value, str) else "too many"
         limit_text = f"{limit:,}" if limit else str(error.get("ctx", {}).get("max_length", "?"))
         return f"field '{field}' is {size} characters; the limit is {limit_text}"
-    if kind == "string_pattern_mismatch" and field == "customer_email":
+    if kind == "string_pattern_mismatch" and canonical == "customer_email":
         return f"field 'customer_email' must be one address like name@example.com (got {value!r})"
     if kind == "string_pattern_mismatch":
         return f"field '{field}' must be 1-64 letters, digits, '.', '_' or '-' (got {value!r})"
@@ -56,7 +68,7 @@ def _field_message(error: dict[str, Any], raw: dict[str, Any]) -> str:
         allowed = {
             "customer_tier": ", ".join(t.value for t in CustomerTier),
             "channel": ", ".join(c.value for c in Channel),
-        }.get(field, "")
+        }.get(canonical, "")
         return f"field '{field}' must be one of {allowed} (got {value!r})"
     if kind == "string_unicode":
         return f"field '{field}' holds text that is not Unicode (a lone surrogate like \\ud800)"
@@ -68,15 +80,20 @@ def _field_message(error: dict[str, Any], raw: dict[str, Any]) -> str:
 def ticket_from_mapping(raw: dict[str, Any]) -> tuple[Ticket | None, list[str]]:
     """A ticket from user-supplied fields, or the list of what is wrong with them."""
     fields: dict[str, Any] = {}
+    given_as: dict[str, str] = {}
     problems: list[str] = []
     for key, value in raw.items():
         canonical = _KNOWN.get(key)
         if canonical is None:
-            problems.append(f"unknown field '{key}' (known: {', '.join(FIELD_ALIASES)})")
+            problems.append(f"unknown field '{key}' (known: {KNOWN_SPELLINGS})")
         elif canonical in fields:
             problems.append(f"field '{canonical}' is given twice (as '{key}')")
         elif value is not None:
+            # Helpdesk exports number their tickets and customers: 1001 is the id "1001".
+            if canonical in NUMBERED and type(value) is int:
+                value = str(value)
             fields[canonical] = value
+            given_as[canonical] = key
     if problems:
         return None, problems
     derived = "ticket_id" not in fields
@@ -86,7 +103,7 @@ def ticket_from_mapping(raw: dict[str, Any]) -> tuple[Ticket | None, list[str]]:
         ticket = Ticket.model_validate(fields)
     except ValidationError as err:
         errors = [e for e in err.errors() if not (derived and e["loc"][:1] == ("ticket_id",))]
-        return None, [_field_message(e, fields) for e in errors]
+        return None, [_field_message(e, fields, given_as) for e in errors]
     if derived:
         # The id is optional: derive it from the content, so the same ticket submitted twice
         # gets the same id. From the fields as given (as always), once they are known to be

@@ -46,6 +46,10 @@ def json_objects(
     """Each line's JSON object with its line number; a line that is not one (bad UTF-8, bad JSON,
     another JSON value) goes to ``errors`` instead. Blank lines are skipped."""
     data = data.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte-order mark some editors write
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        # What Windows PowerShell's > writes: one error for the file, not one per line.
+        errors.append(InputError(source, None, "the file is UTF-16: save it as UTF-8"))
+        return
     for number, raw_line in enumerate(data.split(b"\n"), start=1):
         if not raw_line.strip():
             continue
