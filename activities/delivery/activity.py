@@ -38,7 +38,13 @@ from activities.delivery.webhook import WebhookChannel
 from activities.heartbeat import carry, earlier, heartbeating
 from shared import names
 from shared.delivery import idempotency_key, text_sha256
-from shared.stores.ledger import DeliveryLedger, LedgerEntry, NewDelivery, another_tickets
+from shared.stores.ledger import (
+    REFUSED_PREFIX,
+    DeliveryLedger,
+    LedgerEntry,
+    NewDelivery,
+    another_tickets,
+)
 from shared.view import DeliveryReceipt, DeliveryRequest
 from workflows.options import DELIVERY_START_TO_CLOSE
 
@@ -200,6 +206,7 @@ class DeliveryActivities:
                 entry.revision,
                 request.revision,
             )
+        entry = await self._rerouted(entry, request)
         already_sent = entry.sent_at is not None
         destination = None
         if entry.sent_via != LEDGER:
@@ -237,6 +244,25 @@ class DeliveryActivities:
             sent_to=destination,
             sent_at=entry.sent_at,
         )
+
+    async def _rerouted(self, entry: LedgerEntry, request: DeliveryRequest) -> LedgerEntry:
+        """The row, moved to the channel this worker now uses for the ticket's channel when its
+        recorded one refused it for good (nothing went out): an operator who fixed the routing
+        and redrove the ticket otherwise had the old channel refuse it again, for good."""
+        method = self.config.method_for(request.channel)
+        refused = (entry.last_error or "").startswith(REFUSED_PREFIX)
+        if entry.sent_at is not None or entry.sent_via == method or not refused:
+            return entry
+        moved = await self.ledger.reroute(entry.ticket_id, entry.idempotency_key, method)
+        if moved is None:
+            return entry
+        activity.logger.info(
+            "ticket %s: %s refused its answer for good; sending it by %s now",
+            entry.ticket_id,
+            entry.sent_via,
+            method,
+        )
+        return moved
 
     async def _mark_sent(self, entry: LedgerEntry) -> LedgerEntry:
         """Record that this answer went out: told to the server first (a retry of a queued
@@ -332,7 +358,7 @@ class DeliveryActivities:
         try:
             await channel.send(entry, request)
         except DeliveryRejected as err:
-            await self._note(entry, err.reason)
+            await self._note(entry, REFUSED_PREFIX + err.reason)
             raise ApplicationError(
                 err.reason, type=names.DELIVERY_REJECTED_ERROR, non_retryable=True
             ) from None

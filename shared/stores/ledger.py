@@ -54,6 +54,11 @@ class LedgerEntry:
     chain: str | None = None
 
 
+# How the reason of a refusal for good starts on the row (``note_failure``): the destination
+# refused this answer, so nothing went out through that channel, and the row may take another.
+REFUSED_PREFIX = "refused for good: "
+
+
 def another_tickets(chain: str | None, existing: LedgerEntry) -> bool:
     """Whether ``existing`` belongs to another ticket of the same id than the ticket of
     ``chain`` (both chains known and different): ``record`` may replace it, unless its claim
@@ -96,6 +101,14 @@ class DeliveryLedger(ABC):
     @abstractmethod
     async def note_failure(self, ticket_id: str, error: str) -> None:
         """An attempt to send failed; the row stays unsent and keeps the reason."""
+
+    @abstractmethod
+    async def reroute(self, ticket_id: str, key: str, sent_via: str) -> LedgerEntry | None:
+        """Send this decision (``key``) through ``sent_via`` from now on, when the row is unsent,
+        unclaimed, and its last attempt was refused for good (``last_error`` starts with
+        REFUSED_PREFIX: nothing went out). The row as it is now, or None when it may not move.
+        An operator who fixed a ticket's routing (the channel the worker uses for it) and
+        redrove it had the recorded channel refuse it again, for good."""
 
     @abstractmethod
     async def get(self, ticket_id: str) -> LedgerEntry | None: ...

@@ -9,7 +9,13 @@ from typing import Any
 
 from psycopg.rows import dict_row
 
-from shared.stores.ledger import DeliveryLedger, LedgerEntry, NewDelivery, another_tickets
+from shared.stores.ledger import (
+    REFUSED_PREFIX,
+    DeliveryLedger,
+    LedgerEntry,
+    NewDelivery,
+    another_tickets,
+)
 from shared.stores.postgres import PostgresDatabase
 
 _COLUMNS = (
@@ -123,6 +129,15 @@ class PostgresLedger(DeliveryLedger):
                 "WHERE ticket_id = %s AND sent_at IS NULL",
                 (error, ticket_id),
             )
+
+    async def reroute(self, ticket_id: str, key: str, sent_via: str) -> LedgerEntry | None:
+        row = await self._one(
+            "UPDATE deliveries SET sent_via = %s, last_error = NULL WHERE ticket_id = %s "
+            "AND idempotency_key = %s AND sent_at IS NULL AND starts_with(last_error, %s) "
+            f"AND (claimed_until IS NULL OR claimed_until <= now()) RETURNING {_COLUMNS}",
+            (sent_via, ticket_id, key, REFUSED_PREFIX),
+        )
+        return _entry(row) if row is not None else None
 
     async def get(self, ticket_id: str) -> LedgerEntry | None:
         row = await self._one(

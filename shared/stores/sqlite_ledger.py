@@ -25,7 +25,13 @@ from pathlib import Path
 from typing import Any, Final, TypeVar
 
 from shared.delivery import idempotency_key, text_sha256
-from shared.stores.ledger import DeliveryLedger, LedgerEntry, NewDelivery, another_tickets
+from shared.stores.ledger import (
+    REFUSED_PREFIX,
+    DeliveryLedger,
+    LedgerEntry,
+    NewDelivery,
+    another_tickets,
+)
 
 T = TypeVar("T")
 # Several workers on one machine may share the file: wait for its lock instead of failing.
@@ -293,6 +299,23 @@ class SqliteLedger(DeliveryLedger):
             )
 
         await self._run(write)
+
+    async def reroute(self, ticket_id: str, key: str, sent_via: str) -> LedgerEntry | None:
+        def write(conn: sqlite3.Connection) -> LedgerEntry | None:
+            moved = conn.execute(
+                "UPDATE deliveries SET sent_via = ?, last_error = NULL WHERE ticket_id = ? "
+                "AND idempotency_key = ? AND sent_at IS NULL AND substr(last_error, 1, ?) = ? "
+                "AND (claimed_until IS NULL OR claimed_until <= ?)",
+                (sent_via, ticket_id, key, len(REFUSED_PREFIX), REFUSED_PREFIX, time.time()),
+            ).rowcount
+            if not moved:
+                return None
+            row = conn.execute(
+                f"SELECT {_COLUMNS} FROM deliveries WHERE ticket_id = ?", (ticket_id,)
+            ).fetchone()
+            return _entry(row) if row else None
+
+        return await self._run(write)
 
     async def get(self, ticket_id: str) -> LedgerEntry | None:
         def read(conn: sqlite3.Connection) -> LedgerEntry | None:

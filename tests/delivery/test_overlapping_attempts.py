@@ -258,3 +258,60 @@ async def test_after_a_local_send_failed_for_now_that_channels_local_attempts_ar
     assert skipped.value.type == names.DELIVERY_BUSY_ERROR
     assert "failed lately" in skipped.value.message
     assert queued.already_delivered is False and channel.sent == ["Your answer."]
+
+
+async def test_a_ticket_refused_for_good_goes_out_by_the_channel_routed_after_the_fix(
+    ledger: DeliveryLedger,
+) -> None:
+    """Chat tickets routed to e-mail (no address: refused for good); the operator routes them
+    to the webhook and redrives. The row kept the channel of its first attempt, so the redrive
+    was refused again, for good, and only editing the database got the answer out."""
+    from activities.delivery.config import EMAIL
+    from activities.delivery.errors import DeliveryRejected
+
+    class NoAddressFake(HeldChannelFake):
+        async def send(self, entry: LedgerEntry, request: DeliveryRequest) -> None:
+            raise DeliveryRejected("ticket T-1 has no customer_email")
+
+    before = DeliveryActivities(
+        ledger, DeliveryConfig(default_method=EMAIL), channels={EMAIL: NoAddressFake()}
+    )
+    with pytest.raises(ApplicationError) as refused:
+        await ActivityEnvironment().run(before.deliver_response, REQUEST)
+    webhook = HeldChannelFake()
+    webhook.release.set()
+    after = worker(ledger, webhook)  # routed to the webhook now
+    receipt: DeliveryReceipt = await ActivityEnvironment().run(after.deliver_response, REQUEST)
+
+    assert refused.value.type == names.DELIVERY_REJECTED_ERROR
+    assert webhook.sent == ["Your answer."]
+    assert receipt.sent_via == WEBHOOK and receipt.already_delivered is False
+    entry = await ledger.get("T-1")
+    assert entry is not None and entry.sent_via == WEBHOOK and entry.sent_at is not None
+
+
+async def test_a_row_that_failed_only_for_now_keeps_its_channel(ledger: DeliveryLedger) -> None:
+    """A send that failed for now may have reached the destination: it is never moved."""
+    from activities.delivery.config import EMAIL
+
+    down = HeldChannelFake()
+    down.release.set()
+
+    async def unavailable(entry: LedgerEntry, request: DeliveryRequest) -> None:
+        raise DeliveryUnavailable("the SMTP server timed out")
+
+    down.send = unavailable  # type: ignore[method-assign]
+    before = DeliveryActivities(
+        ledger, DeliveryConfig(default_method=EMAIL), channels={EMAIL: down}
+    )
+    with pytest.raises(ApplicationError):
+        await ActivityEnvironment().run(before.deliver_response, REQUEST)
+    webhook = HeldChannelFake()
+    webhook.release.set()
+    with pytest.raises(ApplicationError) as unavailable_here:
+        await ActivityEnvironment().run(worker(ledger, webhook).deliver_response, REQUEST)
+
+    assert unavailable_here.value.type == names.DELIVERY_UNAVAILABLE_ERROR  # not configured
+    assert webhook.sent == []
+    entry = await ledger.get("T-1")
+    assert entry is not None and entry.sent_via == EMAIL
