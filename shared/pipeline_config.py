@@ -115,12 +115,13 @@ class PipelineConfig(BaseModel):
     @model_validator(mode="after")
     def _final_deadline_after_every_sla(self) -> "PipelineConfig":
         final = self.review.final_deadline_hours
-        longest = max(self.sla_hours.values())
+        slowest, longest = max(self.sla_hours.items(), key=lambda item: item[1])
         if final and final <= longest:
+            # Both fields named, so the error names whichever variable set one of them.
             raise ValueError(
                 f"review.final_deadline_hours ({final:g}) must be longer than the longest SLA "
-                f"({longest:g} hours), so a ticket is escalated before it closes unanswered; "
-                "0 turns the final deadline off"
+                f"(sla_hours.{slowest}, {longest:g} hours), so a ticket is escalated before it "
+                "closes unanswered; 0 turns the final deadline off"
             )
         return self
 

@@ -41,6 +41,7 @@ configuration snapshot that goes into every ticket's history, so no credential r
 Temporal connection variables are read by ``shared.temporal_client``.
 """
 
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -294,6 +295,12 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
         pipeline = PipelineConfig.model_validate(raw)
     except ValidationError as err:
         raise ConfigError(problems(err)) from None
+    for settings_part in (pipeline.model_dump(), {"providers": worker.model_dump()["providers"]}):
+        if (loc := non_finite(settings_part)) is not None:
+            # inf passes every bound and is written null into the configuration snapshot
+            # every ticket records, which then does not read back: each new ticket's workflow
+            # task would fail over and over.
+            raise ConfigError(f"{origin(loc)}: must be a finite number")
     fallback = pipeline.orchestration.fallback_route
     if fallback is not None and fallback.provider not in {OFFLINE, *worker.providers}:
         known = ", ".join([OFFLINE, *worker.providers])
@@ -318,6 +325,23 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
                 f"({pipeline.agent_timeouts.start_to_close_seconds:g})"
             )
     return Settings(pipeline=pipeline, worker=worker, source=where)
+
+
+def non_finite(value: Any, loc: tuple[str, ...] = ()) -> tuple[str, ...] | None:
+    """Where in ``value`` (nested mappings and lists) a number is inf or nan, if anywhere."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return loc
+    items = (
+        value.items()
+        if isinstance(value, dict)
+        else enumerate(value)
+        if isinstance(value, list)
+        else ()
+    )
+    for key, inner in items:
+        if (found := non_finite(inner, (*loc, str(key)))) is not None:
+            return found
+    return None
 
 
 def unpriced_models(pipeline: PipelineConfig, worker: WorkerSettings) -> list[str]:

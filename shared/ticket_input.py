@@ -61,7 +61,7 @@ def _field_message(
         limit_text = f"{limit:,}" if limit else str(error.get("ctx", {}).get("max_length", "?"))
         return f"field '{field}' is {size} characters; the limit is {limit_text}"
     if kind == "string_pattern_mismatch" and canonical == "customer_email":
-        return f"field 'customer_email' must be one address like name@example.com (got {value!r})"
+        return f"field '{field}' must be one address like name@example.com (got {value!r})"
     if kind == "string_pattern_mismatch":
         return f"field '{field}' must be 1-64 letters, digits, '.', '_' or '-' (got {value!r})"
     if kind == "enum":
@@ -87,7 +87,9 @@ def ticket_from_mapping(raw: dict[str, Any]) -> tuple[Ticket | None, list[str]]:
         if canonical is None:
             problems.append(f"unknown field '{key}' (known: {KNOWN_SPELLINGS})")
         elif canonical in fields:
-            problems.append(f"field '{canonical}' is given twice (as '{key}')")
+            problems.append(
+                f"field '{canonical}' is given twice (as '{given_as[canonical]}' and '{key}')"
+            )
         elif value is not None:
             # Helpdesk exports number their tickets and customers: 1001 is the id "1001".
             if canonical in NUMBERED and type(value) is int:

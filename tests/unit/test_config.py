@@ -410,3 +410,29 @@ def test_an_unknown_trimming_setting_is_refused_like_any_other_tables(tmp_path: 
     path = write_config(tmp_path, "[trimming]\nbody_tokens = 50\n")
     with pytest.raises(ConfigError, match=r"trimming\.body_tokens: Input should be greater"):
         load_pipeline_config(path, env={})
+
+
+@pytest.mark.parametrize(
+    ("env", "said"),
+    [
+        # inf passed every bound and was written null into each ticket's configuration
+        # snapshot, which then did not read back.
+        (
+            {"TICKETS_REVIEW_FINAL_DEADLINE_HOURS": "inf"},
+            "TICKETS_REVIEW_FINAL_DEADLINE_HOURS: must",
+        ),
+        (
+            {"TICKETS_SLA_HOURS_LOW": "inf", "TICKETS_REVIEW_FINAL_DEADLINE_HOURS": "0"},
+            "TICKETS_SLA_HOURS_LOW: must be a finite number",
+        ),
+        ({"TICKETS_BUDGET_MAX_TOKENS": "5", "TICKETS_BUDGET_MAX_COST_USD": "inf"}, "MAX_COST_USD"),
+        # A rule across fields names the variable that broke it (it blamed the file).
+        ({"TICKETS_SLA_HOURS_LOW": "200"}, "TICKETS_SLA_HOURS_LOW: review.final_deadline_hours"),
+    ],
+)
+def test_numbers_that_are_not_finite_or_break_a_rule_are_refused_naming_the_variable(
+    env: dict[str, str], said: str
+) -> None:
+    with pytest.raises(ConfigError) as refused:
+        load_pipeline_config(path=None, env=env)
+    assert said in str(refused.value)

@@ -363,6 +363,11 @@ def test_a_derived_id_is_the_same_as_before_the_fields_were_checked_first() -> N
         {"subject": "  Refund\n please ", "body": " Card charged twice.\x00 ", "customer": "C-9"}
     )
     assert problems == [] and ticket is not None
+    # The literal ids of earlier versions: a change to the derivation (or to what it reads)
+    # would process every resubmitted ticket again.
+    assert ticket.ticket_id == "T-2f798ef6dfd5"
+    plain, _ = ticket_from_mapping({"subject": "Locked out", "body": "Cannot log in."})
+    assert plain is not None and plain.ticket_id == "T-e93c38bac371"
     assert ticket.ticket_id == derive_ticket_id(
         "  Refund\n please ", " Card charged twice.\x00 ", "C-9"
     )
@@ -399,6 +404,12 @@ def test_fields_are_named_as_the_line_spells_them_and_numbered_ids_are_read_as_t
     assert [e.message for e in errors] == [
         "field 'tier' must be one of free, standard, premium, enterprise (got 'gold')"
     ]
+    _, problems = ticket_from_mapping({"subject": "a", "body": "b", "email": "bad"})
+    assert problems == ["field 'email' must be one address like name@example.com (got 'bad')"]
+    _, problems = ticket_from_mapping(
+        {"subject": "a", "body": "b", "tier": "free", "customer_tier": "free"}
+    )
+    assert problems == ["field 'customer_tier' is given twice (as 'tier' and 'customer_tier')"]
 
 
 def test_a_utf16_file_is_one_error_naming_the_encoding() -> None:
