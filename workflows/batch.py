@@ -8,6 +8,7 @@ started them (ABANDON), so the batch can continue as new every few hundred ticke
 """
 
 import asyncio
+import re
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -32,7 +33,7 @@ with workflow.unsafe.imports_passed_through():
     from shared import search_attributes as sa
     from shared.batch import INVALID, BatchProgress, BatchState, TicketCheck, TicketSettled
     from shared.command_budget import fitting, utf8_size
-    from shared.tickets import Ticket, content_digest
+    from shared.tickets import TICKET_ID_PATTERN, Ticket, content_digest
     from shared.validation import problems
     from shared.view import TicketRequest
     from workflows import options
@@ -49,8 +50,6 @@ BYTE_BOUNDED_GROUPS = "byte-bounded-groups"
 DUPLICATE_IN_FLIGHT = "duplicate-in-flight"
 # How many invalid tickets' reasons the batch keeps (all are counted).
 MAX_INVALID_REASONS = 20
-# How long a ticket id may be to be named in an invalid ticket's reason.
-MAX_NAMED_ID = 100
 
 
 def ticket_bytes(ticket: Ticket | str) -> int:
@@ -68,7 +67,10 @@ def parse_ticket(raw: Any, place: int) -> Ticket | str:
         return Ticket.model_validate(raw)
     except ValidationError as err:
         given = raw.get("ticket_id") if isinstance(raw, dict) else None
-        named = f" ({given})" if isinstance(given, str) and 0 < len(given) <= MAX_NAMED_ID else ""
+        # Named only when it is a ticket id: an invalid one may be anything (an e-mail address,
+        # the subject), and the reason is logged and shown.
+        valid_id = isinstance(given, str) and re.fullmatch(TICKET_ID_PATTERN, given) is not None
+        named = f" ({given})" if valid_id else ""
         return f"ticket {place + 1}{named}: {problems(err)}"
 
 
@@ -182,7 +184,9 @@ class BatchWorkflow:
         totals.settled[INVALID] = totals.settled.get(INVALID, 0) + 1
         if len(totals.invalid) < MAX_INVALID_REASONS:
             totals.invalid.append(reason)
-        workflow.logger.warning("batch input: %s", reason)
+        workflow.logger.warning(
+            "batch input: a ticket is not valid (%d so far)", totals.settled[INVALID]
+        )
 
     async def _start(self, ticket: Ticket) -> None:
         totals = self._state.totals

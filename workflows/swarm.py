@@ -185,7 +185,9 @@ class SwarmWorkflow:
             chunk = self._items[n * settings.chunk_size : (n + 1) * settings.chunk_size]
             valid = [i for i in chunk if isinstance(i, SwarmItem)]
             self._running_chunk = f"{workflow.info().workflow_id}/chunk-{n}"
-            results = await self._chunk_results(n, valid, len(items), state) if valid else []
+            results = (
+                await self._chunk_results(n, valid, len(chunk), len(items), state) if valid else []
+            )
             # In the input's order: an invalid item's failed result where the item was.
             ran = iter(results)
             state.totals.results.extend(
@@ -197,13 +199,13 @@ class SwarmWorkflow:
         return self._finish(state)
 
     async def _chunk_results(
-        self, n: int, chunk: list[SwarmItem], total: int, state: SwarmState
+        self, n: int, chunk: list[SwarmItem], places: int, total: int, state: SwarmState
     ) -> list[ItemResult]:
         """The chunk's items run by a child workflow; their results, in order. A chunk that
         failed as a whole (terminated, timed out, cancelled on its own) fails its items, with
         the reason; the work done in other chunks is kept."""
         try:
-            return (await self._chunk(n, chunk, total, state)).results
+            return (await self._chunk(n, chunk, places, total, state)).results
         except ChildWorkflowError as err:
             if is_cancelled_exception(err) and (
                 workflow.cancellation_reason() is not None
@@ -214,8 +216,10 @@ class SwarmWorkflow:
             return [ItemResult(item_id=i.item_id, ok=False, error=reason) for i in chunk]
 
     async def _chunk(
-        self, n: int, chunk: list[SwarmItem], total: int, state: SwarmState
+        self, n: int, chunk: list[SwarmItem], places: int, total: int, state: SwarmState
     ) -> SwarmChunkResult:
+        """``places``: how many of the input's items the chunk covers (its invalid ones
+        included), for its summary."""
         assert state.routes is not None and state.timeouts is not None
         settings = state.settings
         return await workflow.execute_child_workflow(
@@ -229,7 +233,7 @@ class SwarmWorkflow:
             id=self._running_chunk,
             result_type=SwarmChunkResult,
             static_summary=f"items {n * settings.chunk_size + 1}-"
-            f"{n * settings.chunk_size + len(chunk)} of {total}",
+            f"{n * settings.chunk_size + places} of {total}",
         )
 
     def _finish(self, state: SwarmState) -> SwarmResult:

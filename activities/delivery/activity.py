@@ -35,7 +35,7 @@ from activities.delivery.config import EMAIL, LEDGER, WEBHOOK, DeliveryConfig
 from activities.delivery.errors import DeliveryRejected, DeliveryUnavailable
 from activities.delivery.smtp import SmtpChannel
 from activities.delivery.webhook import WebhookChannel
-from activities.heartbeat import carry, earlier, heartbeating
+from activities.heartbeat import begin_attempt, carry, earlier, heartbeating
 from shared import names
 from shared.delivery import idempotency_key, text_sha256
 from shared.stores.ledger import (
@@ -63,6 +63,13 @@ IN_PROGRESS_POLL: Final = 1.0
 MARK_SENT_PAUSES: Final = (0.5, 1.0, 2.0, 4.0)
 # The heartbeat detail naming the answer this activity's attempts sent (its idempotency key).
 SENT: Final = "sent"
+# One write marking a row sent may take this long (a pool waiting for a database that is
+# restarting waits longer), and the writes stop this long before the attempt's own limit, so
+# a local attempt still says the answer went out (DeliverySentUnrecorded) rather than timing out.
+MARK_SENT_TRY_SECONDS: Final = 5.0
+MARK_SENT_MARGIN_SECONDS: Final = 3.0
+# What a queued attempt keeps for marking the row sent, after the send, within its limit.
+MARK_SENT_RESERVE_SECONDS: Final = 10.0
 # Local first attempts that send through a channel at once per worker, at most: each holds one
 # of the worker's workflow task slots (task_queue_workers.py WORKFLOW_TASK_SLOTS, 10) while it
 # waits for the destination, so a destination that hangs must not hold most of them (16 hanging
@@ -72,6 +79,15 @@ LOCAL_SEND_SLOTS: Final = 3
 # attempts through that channel are skipped for this long: the deliveries go to the queue at
 # once instead of each holding a workflow task slot to find the same.
 LOCAL_PAUSE_SECONDS: Final = 30.0
+
+
+def _attempt_deadline() -> float:
+    """When this attempt's start-to-close timeout ends, on the event loop's clock (counted from
+    now, the attempt's start in this process)."""
+    limit = DELIVERY_START_TO_CLOSE
+    if activity.in_activity():
+        limit = activity.info().start_to_close_timeout or limit
+    return asyncio.get_running_loop().time() + limit.total_seconds()
 
 
 def _busy(why: str) -> ApplicationError:
@@ -92,7 +108,13 @@ def claim_wait_within(attempt_seconds: float, config: DeliveryConfig) -> float:
     """How long a queued attempt may wait for another's claim: IN_PROGRESS_WAIT at most, and
     never so long that the slowest configured channel's send would not fit in the attempt."""
     sends = [c.timeout_seconds for c in (config.webhook, config.smtp) if c is not None]
-    return max(0.0, min(IN_PROGRESS_WAIT, attempt_seconds - max(sends, default=0.0) - 5.0))
+    return max(
+        0.0,
+        min(
+            IN_PROGRESS_WAIT,
+            attempt_seconds - max(sends, default=0.0) - MARK_SENT_RESERVE_SECONDS,
+        ),
+    )
 
 
 class Channel(Protocol):
@@ -138,9 +160,12 @@ class DeliveryActivities:
 
     @activity.defn(name=names.DELIVER_RESPONSE)
     async def deliver_response(self, request: DeliveryRequest) -> DeliveryReceipt:
-        # Heartbeats let the server notice a dead worker within the heartbeat timeout.
+        # Heartbeats let the server notice a dead worker within the heartbeat timeout. What an
+        # earlier attempt carried first: every beat then sends it, and what this one carries.
+        begin_attempt()
+        deadline = _attempt_deadline()
         async with heartbeating():
-            return await self._deliver(request, claim_wait=self.claim_wait)
+            return await self._deliver(request, deadline, claim_wait=self.claim_wait)
 
     @activity.defn(name=names.DELIVER_RESPONSE_NOW)
     async def deliver_response_now(self, request: DeliveryRequest) -> DeliveryReceipt:
@@ -152,28 +177,32 @@ class DeliveryActivities:
         skipped for LOCAL_PAUSE_SECONDS. A local attempt not made refuses at once (DeliveryBusy)
         and the workflow queues the delivery. Any failure that is not a refusal for good also
         sends the delivery to the queue, with its long retry policy."""
+        deadline = _attempt_deadline()
         method = self.config.method_for(request.channel)
         if method == LEDGER:
             if self._local_slots.locked():
                 raise _busy("every local delivery slot of this worker is busy")
             async with self._local_slots:
-                return await self._deliver(request)
+                return await self._deliver(request, deadline)
         if self._local_paused.get(method, 0.0) > asyncio.get_running_loop().time():
             raise _busy(f"a local attempt through {method} failed lately; this one is queued")
         if self._local_sends.locked() or self._local_slots.locked():
             raise _busy(f"every local slot of this worker sending through {method} is busy")
         async with self._local_slots, self._local_sends:
             try:
-                return await self._deliver(request)
+                return await self._deliver(request, deadline)
             except ApplicationError as err:
                 if err.type == names.DELIVERY_UNAVAILABLE_ERROR:
                     pause_until = asyncio.get_running_loop().time() + LOCAL_PAUSE_SECONDS
                     self._local_paused[method] = pause_until
                 raise
 
-    async def _deliver(self, request: DeliveryRequest, claim_wait: float = 0) -> DeliveryReceipt:
-        """``claim_wait``: how long to wait for another attempt's claim (0 for the local first
-        attempt, which holds a workflow task slot while it runs)."""
+    async def _deliver(
+        self, request: DeliveryRequest, deadline: float, claim_wait: float = 0
+    ) -> DeliveryReceipt:
+        """``deadline``: when the attempt's time is up (the event loop's clock); ``claim_wait``:
+        how long to wait for another attempt's claim (0 for the local first attempt, which
+        holds a workflow task slot while it runs)."""
         digest = text_sha256(request.text)
         entry, _ = await self.ledger.record(
             NewDelivery(
@@ -218,13 +247,13 @@ class DeliveryActivities:
                     "it again",
                     entry.ticket_id,
                 )
-                entry = await self._mark_sent(entry)
+                entry = await self._mark_sent(entry, deadline)
             elif not already_sent:
                 sent_meanwhile = await self._send_claimed(channel, entry, request, claim_wait)
                 if sent_meanwhile is not None:
                     entry, already_sent = sent_meanwhile, True
                 else:
-                    entry = await self._mark_sent(entry)
+                    entry = await self._mark_sent(entry, deadline)
         elif not already_sent:
             entry = await self.ledger.mark_sent(entry.ticket_id, entry.idempotency_key)
         if already_sent:
@@ -264,17 +293,25 @@ class DeliveryActivities:
         )
         return moved
 
-    async def _mark_sent(self, entry: LedgerEntry) -> LedgerEntry:
+    async def _mark_sent(self, entry: LedgerEntry, attempt_deadline: float) -> LedgerEntry:
         """Record that this answer went out: told to the server first (a retry of a queued
-        attempt reads it), then written to the ledger, trying again while it fails for now."""
+        attempt reads it), then written to the ledger, trying again while it fails for now and
+        the attempt has time left (each try bounded, so the last word is ours, not a timeout)."""
         local = activity.in_activity() and activity.info().is_local
         if activity.in_activity() and not local:
             carry(SENT, entry.idempotency_key)
-        for pause in (*MARK_SENT_PAUSES, None):
+        loop = asyncio.get_running_loop()
+        deadline = attempt_deadline - MARK_SENT_MARGIN_SECONDS
+        for tries, pause in enumerate((*MARK_SENT_PAUSES, None)):
             try:
-                return await self.ledger.mark_sent(entry.ticket_id, entry.idempotency_key)
+                # The first try always (bounded); later ones within the attempt's time.
+                left = deadline - loop.time() if tries else MARK_SENT_TRY_SECONDS
+                async with asyncio.timeout(max(0.0, min(left, MARK_SENT_TRY_SECONDS))):
+                    return await self.ledger.mark_sent(entry.ticket_id, entry.idempotency_key)
+            except LookupError:
+                raise  # the row holds another ticket's decision by now: not ours to mark
             except Exception as err:
-                if pause is not None:
+                if pause is not None and deadline - loop.time() > pause:
                     activity.logger.warning(
                         "ticket %s was sent; recording it failed (%s), trying again in %gs",
                         entry.ticket_id,

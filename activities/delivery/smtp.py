@@ -12,6 +12,7 @@ What the server answers decides what Temporal does:
 """
 
 import asyncio
+import contextlib
 import ssl
 from email.message import EmailMessage
 from email.utils import formatdate
@@ -25,6 +26,10 @@ from shared.stores.ledger import LedgerEntry
 from shared.view import DeliveryRequest
 
 SUBJECT_FALLBACK: Final = "Your support request"
+# How long the goodbye after an accepted message may take before the connection is just closed.
+QUIT_SECONDS: Final = 2.0
+# The reply to MAIL FROM that refuses this message's size (not the sender): for good.
+MESSAGE_TOO_LARGE: Final = 552
 # Replies that say the worker's login is missing or refused, whichever command they answer.
 LOGIN_REPLIES: Final = frozenset({530, 535})
 
@@ -66,20 +71,27 @@ class SmtpChannel:
                 f"({entry.channel}) go out by e-mail"
             )
         where = f"the SMTP server {config.host}:{config.port}"
+        client = aiosmtplib.SMTP(
+            hostname=config.host,
+            port=config.port,
+            username=config.username,
+            password=config.password,
+            timeout=config.timeout_seconds,
+            use_tls=config.tls == "tls",
+            start_tls={"auto": None, "starttls": True}.get(config.tls, False),
+            tls_context=self._tls,
+        )
         try:
-            # The whole exchange within the timeout: aiosmtplib's own applies to each command.
+            # Connecting, logging in and the message within the timeout (aiosmtplib's own
+            # applies to each command); once the server took the message nothing may fail the
+            # send: the goodbye (QUIT) is best effort, so a relay slow to answer it does not
+            # make a second e-mail. (aiosmtplib.send said QUIT inside the exchange.)
             async with asyncio.timeout(config.timeout_seconds):
-                await aiosmtplib.send(
-                    build_message(entry, request, config),
-                    hostname=config.host,
-                    port=config.port,
-                    username=config.username,
-                    password=config.password,
-                    timeout=config.timeout_seconds,
-                    use_tls=config.tls == "tls",
-                    start_tls={"auto": None, "starttls": True}.get(config.tls, False),
-                    tls_context=self._tls,
-                )
+                await client.connect()
+                await client.send_message(build_message(entry, request, config))
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(QUIT_SECONDS):
+                    await client.quit()
         except TimeoutError:
             raise DeliveryUnavailable(
                 f"{where} did not take the message within {config.timeout_seconds:g}s"
@@ -98,6 +110,8 @@ class SmtpChannel:
             ) from None
         except (aiosmtplib.SMTPSenderRefused, aiosmtplib.SMTPHeloError) as err:
             said = " ".join(err.message.split())[:200]
+            if err.code == MESSAGE_TOO_LARGE:  # to MAIL FROM with SIZE: this message, for good
+                raise DeliveryRejected(f"{where} answered {err.code} {said}") from None
             raise DeliveryUnavailable(
                 f"{where} refused the worker's greeting or its sender {config.sender} "
                 f"({err.code} {said}); check TICKETS_SMTP_FROM and the login"
@@ -111,6 +125,8 @@ class SmtpChannel:
             raise DeliveryUnavailable(
                 f"cannot send through {where}: {type(err).__name__}"
             ) from None
+        finally:
+            client.close()  # without waiting on the server: a no-op once it said goodbye
 
     async def aclose(self) -> None:
         return None

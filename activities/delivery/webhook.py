@@ -12,6 +12,7 @@ destination answers decides what Temporal does:
 """
 
 import asyncio
+import contextlib
 import json
 import time
 from datetime import timedelta
@@ -95,6 +96,11 @@ class WebhookChannel:
             ) from None
         status = response.status_code
         if 200 <= status < 300:
+            # Accepted: closing the unread rest cannot fail the send (a slow receiver's close
+            # is given a second, then left to the connection pool).
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(1.0):
+                    await response.aclose()
             return
         said = " ".join(answer.split())[:REASON_SNIPPET_CHARS]
         what = f"the webhook at {self.where} answered {status} {response.reason_phrase}".rstrip()
@@ -110,9 +116,13 @@ class WebhookChannel:
         raise DeliveryRejected(what)
 
     async def _post(self, body: bytes, headers: dict[str, str]) -> tuple[httpx2.Response, str]:
-        """The response and the start of its body (ANSWER_READ_BYTES at most)."""
+        """The response and the start of its body (ANSWER_READ_BYTES at most). A 2xx is
+        taken at its status line: the answer was accepted, and a receiver slow to send the rest
+        must not turn that into a failure (the next attempt would send it again)."""
         request = self._client.build_request("POST", self.config.url, content=body, headers=headers)
         response = await self._client.send(request, stream=True)
+        if 200 <= response.status_code < 300:
+            return response, ""  # closed unread by the caller, outside the timeout
         try:
             head = b""
             async for chunk in response.aiter_bytes():

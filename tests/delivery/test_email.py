@@ -102,3 +102,30 @@ async def test_a_relay_refusing_the_worker_as_sender_is_retried_not_a_refusal_fo
         with pytest.raises(DeliveryUnavailable) as unavailable:
             await channel.send(entry, request)
     assert "530" in unavailable.value.reason and "TICKETS_SMTP_FROM" in unavailable.value.reason
+
+
+async def test_a_relay_slow_to_say_goodbye_after_taking_the_message_counts_as_sent() -> None:
+    # aiosmtplib.send says QUIT inside the exchange: under the whole-exchange timeout, a relay
+    # slow to answer it turned a message it had accepted into a retry, a second e-mail.
+    from datetime import UTC, datetime
+
+    from activities.delivery.smtp import SmtpChannel
+    from shared.stores.ledger import LedgerEntry
+    from shared.view import DeliveryRequest
+
+    entry = LedgerEntry(
+        ticket_id="T-1", channel="email", customer_id="C-1", revision=1, body="Hello.",
+        text_sha256="0" * 64, idempotency_key="T-1.key", sent_via="email",
+        recorded_at=datetime.now(UTC), sent_at=None, attempts=0, last_error=None,
+    )  # fmt: skip
+    request = DeliveryRequest(
+        ticket_id="T-1", channel="email", customer_id="C-1", revision=1, text="Hello.",
+        customer_email="customer@example.com",
+    )  # fmt: skip
+    with smtp_server() as server:
+        server.mailbox.quit_delay = 3.0
+        config = SmtpConfig(
+            host=server.host, port=server.port, sender=SENDER, tls="none", timeout_seconds=1
+        )
+        await SmtpChannel(config).send(entry, request)  # no DeliveryUnavailable
+        assert len(server.mailbox.messages) == 1

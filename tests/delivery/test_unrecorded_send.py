@@ -84,3 +84,45 @@ async def test_a_queued_send_the_ledger_could_not_record_is_recorded_by_the_retr
 
     assert len(requests) == 2  # the refused one and the one that went out; not a third
     assert ledger.marks == TRIES + 1
+
+
+async def test_the_word_that_the_answer_went_out_survives_the_attempts_later_heartbeats(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The background heartbeats began before anything was carried and sent empty details ever
+    # after, wiping the "sent" word within seconds: the retry did not know and sent again.
+    import dataclasses
+    from datetime import timedelta
+
+    from temporalio.exceptions import ApplicationError
+    from temporalio.testing import ActivityEnvironment
+
+    from activities.delivery.activity import SENT, DeliveryActivities
+    from activities.delivery.config import WEBHOOK
+    from shared.view import DeliveryRequest
+    from tests.delivery.test_overlapping_attempts import HeldChannelFake
+
+    monkeypatch.setattr(activity, "MARK_SENT_PAUSES", (0.3,) * len(activity.MARK_SENT_PAUSES))
+    ledger = LedgerDownForMarksFake(tmp_path / "outbox.sqlite3", failing=100)
+    channel = HeldChannelFake()
+    channel.release.set()
+    delivery = DeliveryActivities(
+        ledger, DeliveryConfig(default_method=WEBHOOK), channels={WEBHOOK: channel}
+    )
+    env = ActivityEnvironment()
+    env.info = dataclasses.replace(
+        env.info,
+        heartbeat_timeout=timedelta(seconds=0.3),  # a beat every 0.1 s
+        start_to_close_timeout=timedelta(seconds=45),
+    )
+    beats: list[tuple[object, ...]] = []
+    env.on_heartbeat = lambda *details: beats.append(details)
+    request = DeliveryRequest(
+        ticket_id="T-1", channel="chat", customer_id="C-1", revision=1, text="Hi."
+    )
+    with pytest.raises(ApplicationError) as unrecorded:
+        await env.run(delivery.deliver_response, request)
+
+    key = unrecorded.value.details[0]
+    assert channel.sent == ["Hi."] and len(beats) > 5  # beats went on after the carry
+    assert beats[-1] == ({SENT: key},)

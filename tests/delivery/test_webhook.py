@@ -204,13 +204,17 @@ async def test_a_receiver_that_trickles_its_answer_is_given_up_on_at_the_timeout
     )
 
     def trickle(request: Received, earlier: int) -> Reply:
-        return Reply(body="x" * 100, trickle=0.3)
+        # A refusal trickled (its words are read), then an acceptance trickled (it is not).
+        return Reply(503 if earlier == 0 else 200, body="x" * 100, trickle=0.3)
 
     with webhook_receiver(trickle) as receiver:
         channel = WebhookChannel(WebhookConfig(url=receiver.url, secret=SECRET, timeout_seconds=1))
         try:
             with pytest.raises(DeliveryUnavailable) as unavailable:
                 await channel.send(entry, request)
+            # Accepted at its status line: a slow rest must not make the answer go out twice.
+            await channel.send(entry, request)
         finally:
             await channel.aclose()
     assert "did not answer within 1s" in unavailable.value.reason
+    assert len(receiver.snapshot()) == 2

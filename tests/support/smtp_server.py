@@ -1,6 +1,7 @@
 """A real SMTP server on 127.0.0.1 (aiosmtpd) for the e-mail channel's tests: keeps every
 message it accepts and refuses the recipients a test names."""
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,6 +20,13 @@ class MailBox:
     messages: list[Message] = field(default_factory=list)
     # What MAIL FROM is answered when not "250 OK" (a relay refusing this sender, say).
     sender_reply: str | None = None
+    # Seconds the server takes to answer QUIT (after it accepted the message).
+    quit_delay: float = 0.0
+
+    async def handle_QUIT(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.quit_delay:
+            await asyncio.sleep(self.quit_delay)
+        return "221 Bye"
 
     async def handle_MAIL(
         self, server: Any, session: Any, envelope: Any, address: str, mail_options: list[str]
