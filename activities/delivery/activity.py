@@ -249,7 +249,9 @@ class DeliveryActivities:
                 )
                 entry = await self._mark_sent(entry, deadline)
             elif not already_sent:
-                sent_meanwhile = await self._send_claimed(channel, entry, request, claim_wait)
+                sent_meanwhile = await self._send_claimed(
+                    channel, entry, request, claim_wait, deadline
+                )
                 if sent_meanwhile is not None:
                     entry, already_sent = sent_meanwhile, True
                 else:
@@ -279,12 +281,17 @@ class DeliveryActivities:
         recorded one refused it for good (nothing went out): an operator who fixed the routing
         and redrove the ticket otherwise had the old channel refuse it again, for good."""
         method = self.config.method_for(request.channel)
-        refused = (entry.last_error or "").startswith(REFUSED_PREFIX)
+        # Only a row whose one failure was that refusal: an earlier failure for now (a timeout,
+        # a 5xx) may have delivered the answer through the old channel.
+        refused = (entry.last_error or "").startswith(REFUSED_PREFIX) and entry.attempts == 1
         if entry.sent_at is not None or entry.sent_via == method or not refused:
             return entry
         moved = await self.ledger.reroute(entry.ticket_id, entry.idempotency_key, method)
         if moved is None:
-            return entry
+            # Another attempt moved it (or took it) meanwhile: the row as it is now.
+            latest = await self.ledger.get(entry.ticket_id)
+            same = latest is not None and latest.idempotency_key == entry.idempotency_key
+            return latest if same and latest is not None else entry
         activity.logger.info(
             "ticket %s: %s refused its answer for good; sending it by %s now",
             entry.ticket_id,
@@ -303,15 +310,17 @@ class DeliveryActivities:
         loop = asyncio.get_running_loop()
         deadline = attempt_deadline - MARK_SENT_MARGIN_SECONDS
         for tries, pause in enumerate((*MARK_SENT_PAUSES, None)):
+            left = deadline - loop.time()
             try:
-                # The first try always (bounded); later ones within the attempt's time.
-                left = deadline - loop.time() if tries else MARK_SENT_TRY_SECONDS
-                async with asyncio.timeout(max(0.0, min(left, MARK_SENT_TRY_SECONDS))):
+                # The first try always (a second at least); later ones within the attempt.
+                bound = max(1.0, left) if tries == 0 else max(0.0, left)
+                async with asyncio.timeout(min(bound, MARK_SENT_TRY_SECONDS)):
                     return await self.ledger.mark_sent(entry.ticket_id, entry.idempotency_key)
-            except LookupError:
-                raise  # the row holds another ticket's decision by now: not ours to mark
             except Exception as err:
-                if pause is not None and deadline - loop.time() > pause:
+                # (LookupError: the row holds another ticket's decision by now; ours went out
+                # all the same, which the next attempt must know: no more tries.)
+                retry = not isinstance(err, LookupError)
+                if retry and pause is not None and deadline - loop.time() > pause:
                     activity.logger.warning(
                         "ticket %s was sent; recording it failed (%s), trying again in %gs",
                         entry.ticket_id,
@@ -344,7 +353,12 @@ class DeliveryActivities:
         return channel
 
     async def _send_claimed(
-        self, channel: Channel, entry: LedgerEntry, request: DeliveryRequest, wait: float
+        self,
+        channel: Channel,
+        entry: LedgerEntry,
+        request: DeliveryRequest,
+        wait: float,
+        attempt_deadline: float,
     ) -> LedgerEntry | None:
         """Send under this attempt's claim. Returns the row when another attempt sent the answer
         since it was read (nothing sent here); raises DeliveryInProgress while another attempt's
@@ -352,6 +366,20 @@ class DeliveryActivities:
         holder = uuid.uuid4().hex
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait
+        # A send begun must leave time to mark it sent within the attempt: an attempt timed out
+        # after its send (the ledger slow) sends again once its claim runs out.
+        # (A channel that states no timeout, a test's fake, is not held to it.)
+        timeout = getattr(channel, "timeout_seconds", None)
+        if (
+            timeout is not None
+            and attempt_deadline - loop.time() < timeout + MARK_SENT_RESERVE_SECONDS
+        ):
+            raise ApplicationError(
+                f"too little of this attempt is left to send the answer of ticket "
+                f"{entry.ticket_id} and record it; the next attempt sends it",
+                type=names.DELIVERY_UNAVAILABLE_ERROR,
+                next_retry_delay=IN_PROGRESS_RETRY,
+            )
         while not await self.ledger.claim(
             entry.ticket_id, holder, CLAIM_SECONDS, entry.idempotency_key
         ):

@@ -31,6 +31,9 @@ DEFAULT_CONCURRENCY: Final = 16
 # Both client timeouts stay below the delivery activity's start-to-close, so a hanging
 # destination ends an attempt with a clean, retryable error instead of Temporal timing it out.
 DELIVERY_ATTEMPT_LIMIT: Final[timedelta] = DELIVERY_START_TO_CLOSE
+# What an attempt keeps besides the send: the ledger's reads and claim, marking the row sent
+# (tried again while the database restarts), a margin. A send may take the rest at most.
+ATTEMPT_RESERVE_SECONDS: Final = 15.0
 DEFAULT_WEBHOOK_TIMEOUT: Final = 10.0
 DEFAULT_SMTP_TIMEOUT: Final = 20.0
 MIN_SECRET_CHARS: Final = 16
@@ -146,9 +149,11 @@ def _number(env: Mapping[str, str], name: str, default: float, low: float, high:
 def _timeout(env: Mapping[str, str], name: str, default: float) -> float:
     limit = DELIVERY_ATTEMPT_LIMIT.total_seconds()
     value = _number(env, name, default, 0.1, 3600)
-    if value >= limit:
+    if value > limit - ATTEMPT_RESERVE_SECONDS:
         raise ConfigError(
-            f"{name} ({value:g}) must be below the delivery attempt's limit of {limit:g} seconds"
+            f"{name} ({value:g}) must be at most {limit - ATTEMPT_RESERVE_SECONDS:g} seconds: "
+            f"the delivery attempt's limit of {limit:g} seconds keeps "
+            f"{ATTEMPT_RESERVE_SECONDS:g} for the ledger"
         )
     return value
 

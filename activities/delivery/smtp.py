@@ -53,9 +53,18 @@ def build_message(entry: LedgerEntry, request: DeliveryRequest, config: SmtpConf
     return message
 
 
+async def _goodbye(client: aiosmtplib.SMTP) -> None:
+    """QUIT after an accepted message, best effort, then close."""
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(QUIT_SECONDS):
+            await client.quit()
+    client.close()
+
+
 class SmtpChannel:
     def __init__(self, config: SmtpConfig) -> None:
         self.config = config
+        self._goodbyes: set[asyncio.Task[None]] = set()  # QUITs after accepted messages
         # Built once (it reads the system's CA files): aiosmtplib built one per message, on the
         # event loop, whenever it did TLS.
         self._tls = ssl.create_default_context() if config.tls != "none" else None
@@ -86,12 +95,21 @@ class SmtpChannel:
             # applies to each command); once the server took the message nothing may fail the
             # send: the goodbye (QUIT) is best effort, so a relay slow to answer it does not
             # make a second e-mail. (aiosmtplib.send said QUIT inside the exchange.)
-            async with asyncio.timeout(config.timeout_seconds):
-                await client.connect()
-                await client.send_message(build_message(entry, request, config))
-            with contextlib.suppress(Exception):
-                async with asyncio.timeout(QUIT_SECONDS):
-                    await client.quit()
+            connected = False
+            try:
+                async with asyncio.timeout(config.timeout_seconds):
+                    await client.connect()  # greeting, EHLO, STARTTLS, login
+                    connected = True
+                    await client.send_message(build_message(entry, request, config))
+            except BaseException:
+                client.close()  # not sent: without waiting on the server
+                raise
+            # Taken: the goodbye goes on in the background (a cancellation now must not turn
+            # the accepted message into a failure), closed by its own end.
+            goodbye = asyncio.get_running_loop().create_task(_goodbye(client))
+            self._goodbyes.add(goodbye)
+            goodbye.add_done_callback(self._goodbyes.discard)
+            return
         except TimeoutError:
             raise DeliveryUnavailable(
                 f"{where} did not take the message within {config.timeout_seconds:g}s"
@@ -100,7 +118,7 @@ class SmtpChannel:
             codes = [r.code for r in err.recipients]
             said = "; ".join(f"{r.code} {r.message}" for r in err.recipients)[:200]
             text = f"{where} refused the recipient {request.customer_email}: {said}"
-            if all(code >= 500 for code in codes):
+            if all(code >= 500 and code not in LOGIN_REPLIES for code in codes):
                 raise DeliveryRejected(text) from None
             raise DeliveryUnavailable(text) from None
         except aiosmtplib.SMTPAuthenticationError as err:
@@ -108,7 +126,11 @@ class SmtpChannel:
                 f"{where} refused the login of {config.username} ({err.code}); "
                 "check TICKETS_SMTP_USERNAME and TICKETS_SMTP_PASSWORD"
             ) from None
-        except (aiosmtplib.SMTPSenderRefused, aiosmtplib.SMTPHeloError) as err:
+        except (
+            aiosmtplib.SMTPSenderRefused,
+            aiosmtplib.SMTPHeloError,
+            aiosmtplib.SMTPConnectResponseError,
+        ) as err:
             said = " ".join(err.message.split())[:200]
             if err.code == MESSAGE_TOO_LARGE:  # to MAIL FROM with SIZE: this message, for good
                 raise DeliveryRejected(f"{where} answered {err.code} {said}") from None
@@ -118,15 +140,19 @@ class SmtpChannel:
             ) from None
         except aiosmtplib.SMTPResponseException as err:
             text = f"{where} answered {err.code} {' '.join(err.message.split())[:200]}"
-            if err.code >= 500 and err.code not in LOGIN_REPLIES:
+            # Before the message (greeting, STARTTLS, login) a refusal is about the worker's
+            # set-up, never this answer: retried.
+            if connected and err.code >= 500 and err.code not in LOGIN_REPLIES:
                 raise DeliveryRejected(text) from None
             raise DeliveryUnavailable(text) from None
         except (aiosmtplib.SMTPException, OSError) as err:
             raise DeliveryUnavailable(
                 f"cannot send through {where}: {type(err).__name__}"
             ) from None
-        finally:
-            client.close()  # without waiting on the server: a no-op once it said goodbye
+
+    @property
+    def timeout_seconds(self) -> float:
+        return self.config.timeout_seconds
 
     async def aclose(self) -> None:
-        return None
+        await asyncio.gather(*self._goodbyes, return_exceptions=True)

@@ -32,7 +32,9 @@ from activities.providers.errors import MAX_RETRY_AFTER, retry_after_seconds
 from shared.stores.ledger import LedgerEntry
 from shared.view import DeliveryRequest
 
-RETRYABLE_STATUS: Final = frozenset({408, 425, 429})
+# 409: a receiver still working on this idempotency key (an earlier attempt's request): not a
+# refusal of the answer, which may well have arrived.
+RETRYABLE_STATUS: Final = frozenset({408, 409, 425, 429})
 EVENT: Final = "ticket.answer"
 # How much of a refusing destination's answer goes into the ticket's failure reason, and how
 # much of any answer is read at all (the rest is never downloaded).
@@ -59,11 +61,18 @@ def webhook_body(entry: LedgerEntry, request: DeliveryRequest) -> bytes:
     return json.dumps(document, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
 
 
+async def _close(response: httpx2.Response) -> None:
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(5.0):
+            await response.aclose()
+
+
 class WebhookChannel:
     def __init__(self, config: WebhookConfig) -> None:
         self.config = config
         self.where = display_url(config.url)
         # Temporal owns retries: the client makes one request per attempt and follows nothing.
+        self._closing: set[asyncio.Task[None]] = set()  # accepted answers' unread rests
         self._client = httpx2.AsyncClient(
             timeout=httpx2.Timeout(config.timeout_seconds), follow_redirects=False
         )
@@ -90,20 +99,21 @@ class WebhookChannel:
                 f"the webhook at {self.where} did not answer within "
                 f"{self.config.timeout_seconds:g}s"
             ) from None
-        except httpx2.TransportError as err:
+        except httpx2.RequestError as err:  # transport, decoding of the answer, ...
             raise DeliveryUnavailable(
                 f"cannot reach the webhook at {self.where}: {type(err).__name__}"
             ) from None
         status = response.status_code
         if 200 <= status < 300:
-            # Accepted: closing the unread rest cannot fail the send (a slow receiver's close
-            # is given a second, then left to the connection pool).
-            with contextlib.suppress(Exception):
-                async with asyncio.timeout(1.0):
-                    await response.aclose()
+            # Accepted: the unread rest is closed in the background, so neither a slow close
+            # nor a cancellation now can turn the accepted answer into a failure.
+            task = asyncio.get_running_loop().create_task(_close(response))
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
             return
         said = " ".join(answer.split())[:REASON_SNIPPET_CHARS]
-        what = f"the webhook at {self.where} answered {status} {response.reason_phrase}".rstrip()
+        phrase = " ".join(response.reason_phrase.split())[:REASON_SNIPPET_CHARS]
+        what = f"the webhook at {self.where} answered {status} {phrase}".rstrip()
         what += f": {said}" if said else ""
         if status in RETRYABLE_STATUS or status >= 500:
             wait = retry_after_seconds(dict(response.headers))
@@ -133,5 +143,10 @@ class WebhookChannel:
             await response.aclose()
         return response, head[:ANSWER_READ_BYTES].decode("utf-8", errors="replace")
 
+    @property
+    def timeout_seconds(self) -> float:
+        return self.config.timeout_seconds
+
     async def aclose(self) -> None:
+        await asyncio.gather(*self._closing, return_exceptions=True)
         await self._client.aclose()

@@ -105,8 +105,9 @@ class DeliveryLedger(ABC):
     @abstractmethod
     async def reroute(self, ticket_id: str, key: str, sent_via: str) -> LedgerEntry | None:
         """Send this decision (``key``) through ``sent_via`` from now on, when the row is unsent,
-        unclaimed, and its last attempt was refused for good (``last_error`` starts with
-        REFUSED_PREFIX: nothing went out). The row as it is now, or None when it may not move.
+        unclaimed, and its one failed attempt was refused for good (``attempts`` 1, its
+        ``last_error`` starting with REFUSED_PREFIX: nothing went out; after an earlier failure
+        for now the answer may have arrived). The row as it is now, or None when it may not move.
         An operator who fixed a ticket's routing (the channel the worker uses for it) and
         redrove it had the recorded channel refuse it again, for good."""
 

@@ -133,7 +133,8 @@ class PostgresLedger(DeliveryLedger):
     async def reroute(self, ticket_id: str, key: str, sent_via: str) -> LedgerEntry | None:
         row = await self._one(
             "UPDATE deliveries SET sent_via = %s, last_error = NULL WHERE ticket_id = %s "
-            "AND idempotency_key = %s AND sent_at IS NULL AND starts_with(last_error, %s) "
+            "AND idempotency_key = %s AND sent_at IS NULL AND attempts = 1 "
+            "AND starts_with(last_error, %s) "
             f"AND (claimed_until IS NULL OR claimed_until <= now()) RETURNING {_COLUMNS}",
             (sent_via, ticket_id, key, REFUSED_PREFIX),
         )

@@ -304,7 +304,8 @@ class SqliteLedger(DeliveryLedger):
         def write(conn: sqlite3.Connection) -> LedgerEntry | None:
             moved = conn.execute(
                 "UPDATE deliveries SET sent_via = ?, last_error = NULL WHERE ticket_id = ? "
-                "AND idempotency_key = ? AND sent_at IS NULL AND substr(last_error, 1, ?) = ? "
+                "AND idempotency_key = ? AND sent_at IS NULL AND attempts = 1 "
+                "AND substr(last_error, 1, ?) = ? "
                 "AND (claimed_until IS NULL OR claimed_until <= ?)",
                 (sent_via, ticket_id, key, len(REFUSED_PREFIX), REFUSED_PREFIX, time.time()),
             ).rowcount

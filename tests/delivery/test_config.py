@@ -73,7 +73,7 @@ def test_a_webhook_whose_secret_is_its_path_is_shown_by_its_host() -> None:
         (
             {"TICKETS_DELIVERY_CHANNEL": "webhook", "TICKETS_WEBHOOK_TIMEOUT_SECONDS": "60"}
             | WEBHOOK,
-            "must be below the delivery attempt's limit of 45 seconds",
+            "must be at most 30 seconds: the delivery attempt's limit of 45 seconds keeps 15",
         ),
         ({"TICKETS_DELIVERY_CHANNEL_EMAIL": "email"}, "TICKETS_SMTP_HOST is not set"),
         (

@@ -316,3 +316,89 @@ async def test_a_row_that_failed_only_for_now_keeps_its_channel(ledger: Delivery
     assert webhook.sent == []
     entry = await ledger.get("T-1")
     assert entry is not None and entry.sent_via == EMAIL
+
+
+async def test_a_row_refused_after_an_earlier_failure_for_now_keeps_its_channel(
+    ledger: DeliveryLedger,
+) -> None:
+    """The first attempt timed out (the answer may have arrived), the second was refused: the
+    row is not moved, or a redrive would send a second answer through another channel."""
+    from activities.delivery.config import EMAIL
+    from activities.delivery.errors import DeliveryRejected
+
+    verdicts = iter(
+        [DeliveryUnavailable("the SMTP server timed out"), DeliveryRejected("550 no mailbox")]
+    )
+
+    class FlakyThenRefusingFake(HeldChannelFake):
+        async def send(self, entry: LedgerEntry, request: DeliveryRequest) -> None:
+            raise next(verdicts)
+
+    before = DeliveryActivities(
+        ledger, DeliveryConfig(default_method=EMAIL), channels={EMAIL: FlakyThenRefusingFake()}
+    )
+    for _ in range(2):
+        with pytest.raises(ApplicationError):
+            await ActivityEnvironment().run(before.deliver_response, REQUEST)
+    webhook = HeldChannelFake()
+    webhook.release.set()
+    with pytest.raises(ApplicationError) as not_here:
+        await ActivityEnvironment().run(worker(ledger, webhook).deliver_response, REQUEST)
+
+    assert not_here.value.type == names.DELIVERY_UNAVAILABLE_ERROR  # no email channel here
+    assert webhook.sent == []
+    entry = await ledger.get("T-1")
+    assert entry is not None and entry.sent_via == EMAIL and entry.attempts == 2
+
+
+async def test_an_attempt_without_time_to_send_and_record_sends_nothing(
+    ledger: DeliveryLedger,
+) -> None:
+    """A send begun with too little of the attempt left to mark it sent could time out after
+    the send, and its retry would send again once the claim ran out."""
+    import dataclasses
+    from datetime import timedelta
+
+    slow = HeldChannelFake()
+    slow.release.set()
+    slow.timeout_seconds = 40.0  # type: ignore[attr-defined]
+    env = ActivityEnvironment()
+    env.info = dataclasses.replace(env.info, start_to_close_timeout=timedelta(seconds=45))
+    with pytest.raises(ApplicationError) as unavailable:
+        await env.run(worker(ledger, slow).deliver_response, REQUEST)
+    quick = HeldChannelFake()
+    quick.release.set()
+    receipt: DeliveryReceipt = await env.run(worker(ledger, quick).deliver_response, REQUEST)
+
+    assert unavailable.value.type == names.DELIVERY_UNAVAILABLE_ERROR
+    assert "too little of this attempt" in unavailable.value.message
+    assert slow.sent == [] and quick.sent == ["Your answer."]  # no claim was left behind
+    assert receipt.already_delivered is False
+
+
+async def test_a_row_taken_by_another_ticket_after_the_send_is_reported_sent_not_retried(
+    ledger: DeliveryLedger,
+) -> None:
+    """Marking sent found another ticket's decision in the row (LookupError): the answer went
+    out all the same, and the next attempt must be told, not send it again."""
+    channel = HeldChannelFake()
+    channel.release.set()
+    delivery = worker(ledger, channel)
+    marks = 0
+
+    async def taken(ticket_id: str, key: str | None = None) -> LedgerEntry:
+        nonlocal marks
+        marks += 1
+        raise LookupError("the row holds another decision")
+
+    ledger.mark_sent = taken  # type: ignore[method-assign]
+    import dataclasses
+
+    local = ActivityEnvironment()
+    local.info = dataclasses.replace(local.info, is_local=True)
+    with pytest.raises(ApplicationError) as unrecorded:
+        await local.run(delivery.deliver_response_now, REQUEST)
+
+    assert unrecorded.value.type == names.DELIVERY_SENT_UNRECORDED_ERROR
+    assert unrecorded.value.non_retryable and unrecorded.value.details
+    assert marks == 1 and channel.sent == ["Your answer."]

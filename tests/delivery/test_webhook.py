@@ -204,7 +204,11 @@ async def test_a_receiver_that_trickles_its_answer_is_given_up_on_at_the_timeout
     )
 
     def trickle(request: Received, earlier: int) -> Reply:
-        # A refusal trickled (its words are read), then an acceptance trickled (it is not).
+        # A refusal trickled (its words are read), then an acceptance trickled (it is not);
+        # then a 409: a receiver still working on this key, which may well have the answer,
+        # is asked again (as a refusal for good, a redrive could reroute the answer).
+        if earlier == 2:
+            return Reply(409, body="key in use")
         return Reply(503 if earlier == 0 else 200, body="x" * 100, trickle=0.3)
 
     with webhook_receiver(trickle) as receiver:
@@ -214,7 +218,9 @@ async def test_a_receiver_that_trickles_its_answer_is_given_up_on_at_the_timeout
                 await channel.send(entry, request)
             # Accepted at its status line: a slow rest must not make the answer go out twice.
             await channel.send(entry, request)
+            with pytest.raises(DeliveryUnavailable, match="answered 409"):
+                await channel.send(entry, request)
         finally:
             await channel.aclose()
     assert "did not answer within 1s" in unavailable.value.reason
-    assert len(receiver.snapshot()) == 2
+    assert len(receiver.snapshot()) == 3
