@@ -3,6 +3,7 @@ webhook receiver or SMTP server), through the worker's own workers."""
 
 import contextlib
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +12,10 @@ from temporalio.client import Client, WorkflowHandle
 from activities.delivery.activity import DeliveryActivities
 from activities.delivery.config import DeliveryConfig
 from shared.pipeline_config import PipelineConfig, ReviewPolicyConfig
-from shared.stores.ledger import DeliveryLedger
+from shared.stores.ledger import DeliveryLedger, LedgerEntry
 from shared.stores.sqlite_ledger import SqliteLedger
 from shared.tickets import Ticket
+from shared.view import DeliveryRequest
 from tests.support.temporal import wait_for_state
 from tests.support.tickets import start_ticket
 from tests.support.workers import real_pipeline
@@ -51,3 +53,33 @@ async def settle(
     handles: list[WorkflowHandle[Any, Any]], *states: str, timeout: float = 60
 ) -> list[Any]:
     return [await wait_for_state(h, *states, timeout=timeout) for h in handles]
+
+
+def recorded(channel: str, sent_via: str) -> LedgerEntry:
+    """A ledger row as a channel gets it (for tests of one channel against a real server)."""
+    return LedgerEntry(
+        ticket_id="T-1",
+        channel=channel,
+        customer_id="C-1",
+        revision=1,
+        body="Hello.",
+        text_sha256="0" * 64,
+        idempotency_key="T-1.key",
+        sent_via=sent_via,
+        recorded_at=datetime.now(UTC),
+        sent_at=None,
+        attempts=0,
+        last_error=None,
+    )
+
+
+def asked(channel: str, customer_email: str | None = None) -> DeliveryRequest:
+    """The delivery request that goes with ``recorded``."""
+    return DeliveryRequest(
+        ticket_id="T-1",
+        channel=channel,
+        customer_id="C-1",
+        revision=1,
+        text="Hello.",
+        customer_email=customer_email,
+    )

@@ -8,7 +8,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.delivery.config import DeliveryConfig, SmtpConfig
 from policy.transitions import TicketState
-from tests.delivery.conftest import delivering, run_tickets
+from tests.delivery.conftest import asked, delivering, recorded, run_tickets
 from tests.support.smtp_server import SmtpServer, smtp_server
 from tests.support.tickets import make_ticket
 
@@ -78,22 +78,10 @@ async def test_an_email_ticket_without_an_address_ends_in_delivery_failed(
 async def test_a_relay_refusing_the_worker_as_sender_is_retried_not_a_refusal_for_good() -> None:
     # "530 Authentication required" to MAIL FROM (a missing login, a sender the relay does not
     # allow) is the worker's configuration: it ended every e-mail ticket in DELIVERY_FAILED.
-    from datetime import UTC, datetime
-
     from activities.delivery.errors import DeliveryUnavailable
     from activities.delivery.smtp import SmtpChannel
-    from shared.stores.ledger import LedgerEntry
-    from shared.view import DeliveryRequest
 
-    entry = LedgerEntry(
-        ticket_id="T-1", channel="email", customer_id="C-1", revision=1, body="Hello.",
-        text_sha256="0" * 64, idempotency_key="T-1.key", sent_via="email",
-        recorded_at=datetime.now(UTC), sent_at=None, attempts=0, last_error=None,
-    )  # fmt: skip
-    request = DeliveryRequest(
-        ticket_id="T-1", channel="email", customer_id="C-1", revision=1, text="Hello.",
-        customer_email="customer@example.com",
-    )  # fmt: skip
+    entry, request = recorded("email", "email"), asked("email", "customer@example.com")
     with smtp_server() as server:
         server.mailbox.sender_reply = "530 5.7.0 Authentication required"
         channel = SmtpChannel(
@@ -107,21 +95,9 @@ async def test_a_relay_refusing_the_worker_as_sender_is_retried_not_a_refusal_fo
 async def test_a_relay_slow_to_say_goodbye_after_taking_the_message_counts_as_sent() -> None:
     # aiosmtplib.send says QUIT inside the exchange: under the whole-exchange timeout, a relay
     # slow to answer it turned a message it had accepted into a retry, a second e-mail.
-    from datetime import UTC, datetime
-
     from activities.delivery.smtp import SmtpChannel
-    from shared.stores.ledger import LedgerEntry
-    from shared.view import DeliveryRequest
 
-    entry = LedgerEntry(
-        ticket_id="T-1", channel="email", customer_id="C-1", revision=1, body="Hello.",
-        text_sha256="0" * 64, idempotency_key="T-1.key", sent_via="email",
-        recorded_at=datetime.now(UTC), sent_at=None, attempts=0, last_error=None,
-    )  # fmt: skip
-    request = DeliveryRequest(
-        ticket_id="T-1", channel="email", customer_id="C-1", revision=1, text="Hello.",
-        customer_email="customer@example.com",
-    )  # fmt: skip
+    entry, request = recorded("email", "email"), asked("email", "customer@example.com")
     with smtp_server() as server:
         server.mailbox.quit_delay = 3.0
         config = SmtpConfig(

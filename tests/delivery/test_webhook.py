@@ -15,7 +15,7 @@ from policy.transitions import TicketState
 from shared.delivery import text_sha256
 from shared.view import TicketView
 from starter.render import outcome_text
-from tests.delivery.conftest import SECRET, delivering, run_tickets, settle
+from tests.delivery.conftest import SECRET, asked, delivering, recorded, run_tickets, settle
 from tests.support.processes import PROJECT_ROOT
 from tests.support.temporal import status, wait_until
 from tests.support.tickets import make_ticket, start_ticket
@@ -187,21 +187,10 @@ async def test_a_receiver_that_trickles_its_answer_is_given_up_on_at_the_timeout
     # The client's timeout applies to each read: a receiver sending a byte every 0.3 s kept
     # the attempt (and its claim, and a local attempt's workflow task slot) for as long as it
     # liked. The whole exchange is now bounded by the channel's timeout.
-    from datetime import UTC, datetime
-
     from activities.delivery.errors import DeliveryUnavailable
     from activities.delivery.webhook import WebhookChannel
-    from shared.stores.ledger import LedgerEntry
-    from shared.view import DeliveryRequest
 
-    entry = LedgerEntry(
-        ticket_id="T-1", channel="chat", customer_id="C-1", revision=1, body="Hello.",
-        text_sha256="0" * 64, idempotency_key="T-1.key", sent_via="webhook",
-        recorded_at=datetime.now(UTC), sent_at=None, attempts=0, last_error=None,
-    )  # fmt: skip
-    request = DeliveryRequest(
-        ticket_id="T-1", channel="chat", customer_id="C-1", revision=1, text="Hello."
-    )
+    entry, request = recorded("chat", "webhook"), asked("chat")
 
     def trickle(request: Received, earlier: int) -> Reply:
         # A refusal trickled (its words are read), then an acceptance trickled (it is not);
