@@ -26,15 +26,15 @@ import asyncio
 import uuid
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import Final, Protocol
+from typing import Final
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.delivery.config import EMAIL, LEDGER, WEBHOOK, DeliveryConfig
+from activities.delivery.channels import Channel, build_channels
+from activities.delivery.config import LEDGER, DeliveryConfig
 from activities.delivery.errors import DeliveryRejected, DeliveryUnavailable
-from activities.delivery.smtp import SmtpChannel
-from activities.delivery.webhook import WebhookChannel
+from activities.delivery.local_attempts import LocalAttempts
 from activities.heartbeat import begin_attempt, carry, earlier, heartbeating
 from shared import names
 from shared.delivery import idempotency_key, text_sha256
@@ -70,15 +70,6 @@ MARK_SENT_TRY_SECONDS: Final = 5.0
 MARK_SENT_MARGIN_SECONDS: Final = 3.0
 # What a queued attempt keeps for marking the row sent, after the send, within its limit.
 MARK_SENT_RESERVE_SECONDS: Final = 10.0
-# Local first attempts that send through a channel at once per worker, at most: each holds one
-# of the worker's workflow task slots (task_queue_workers.py WORKFLOW_TASK_SLOTS, 10) while it
-# waits for the destination, so a destination that hangs must not hold most of them (16 hanging
-# local attempts paused every other ticket on the worker for seconds). The rest are queued.
-LOCAL_SEND_SLOTS: Final = 3
-# After a local attempt's send failed for now (the destination down, slow or refusing), local
-# attempts through that channel are skipped for this long: the deliveries go to the queue at
-# once instead of each holding a workflow task slot to find the same.
-LOCAL_PAUSE_SECONDS: Final = 30.0
 
 
 def _attempt_deadline() -> float:
@@ -88,11 +79,6 @@ def _attempt_deadline() -> float:
     if activity.in_activity():
         limit = activity.info().start_to_close_timeout or limit
     return asyncio.get_running_loop().time() + limit.total_seconds()
-
-
-def _busy(why: str) -> ApplicationError:
-    """A local first attempt not made: the workflow queues the delivery at once."""
-    return ApplicationError(why, type=names.DELIVERY_BUSY_ERROR, non_retryable=True)
 
 
 def _went_out_before(entry: LedgerEntry, request: DeliveryRequest) -> bool:
@@ -117,23 +103,6 @@ def claim_wait_within(attempt_seconds: float, config: DeliveryConfig) -> float:
     )
 
 
-class Channel(Protocol):
-    def destination(self, request: DeliveryRequest) -> str: ...
-
-    async def send(self, entry: LedgerEntry, request: DeliveryRequest) -> None: ...
-
-    async def aclose(self) -> None: ...
-
-
-def build_channels(config: DeliveryConfig) -> dict[str, Channel]:
-    channels: dict[str, Channel] = {}
-    if config.webhook is not None:
-        channels[WEBHOOK] = WebhookChannel(config.webhook)
-    if config.smtp is not None:
-        channels[EMAIL] = SmtpChannel(config.smtp)
-    return channels
-
-
 class DeliveryActivities:
     """Registered on the delivery queue (and on the tickets queue, for tickets started before
     delivery had a queue of its own)."""
@@ -153,10 +122,7 @@ class DeliveryActivities:
         self.claim_wait = claim_wait_within(DELIVERY_START_TO_CLOSE.total_seconds(), self.config)
         # Local first attempts at once on this worker (the delivery queue's own limit, again),
         # and of those, the ones sending through a channel.
-        self._local_slots = asyncio.Semaphore(self.config.concurrency)
-        self._local_sends = asyncio.Semaphore(min(self.config.concurrency, LOCAL_SEND_SLOTS))
-        # Channel -> until when (the event loop's clock) its local attempts are skipped.
-        self._local_paused: dict[str, float] = {}
+        self.local = LocalAttempts(self.config.concurrency)
 
     @activity.defn(name=names.DELIVER_RESPONSE)
     async def deliver_response(self, request: DeliveryRequest) -> DeliveryReceipt:
@@ -171,31 +137,12 @@ class DeliveryActivities:
     async def deliver_response_now(self, request: DeliveryRequest) -> DeliveryReceipt:
         """The first attempt as a local activity, on the worker that runs the ticket's workflow:
         no task-queue round trip, and five fewer events in the ticket's history than a queued
-        delivery. At most ``concurrency`` run at once per worker, and at most LOCAL_SEND_SLOTS
-        of them sending through a channel (each holds a workflow task slot while it waits for
-        the destination); after one's send failed for now, that channel's local attempts are
-        skipped for LOCAL_PAUSE_SECONDS. A local attempt not made refuses at once (DeliveryBusy)
-        and the workflow queues the delivery. Any failure that is not a refusal for good also
-        sends the delivery to the queue, with its long retry policy."""
+        delivery. Which ones a worker makes, and which it queues at once: local_attempts.py.
+        Any failure that is not a refusal for good also sends the delivery to the queue, with
+        its long retry policy."""
         deadline = _attempt_deadline()
-        method = self.config.method_for(request.channel)
-        if method == LEDGER:
-            if self._local_slots.locked():
-                raise _busy("every local delivery slot of this worker is busy")
-            async with self._local_slots:
-                return await self._deliver(request, deadline)
-        if self._local_paused.get(method, 0.0) > asyncio.get_running_loop().time():
-            raise _busy(f"a local attempt through {method} failed lately; this one is queued")
-        if self._local_sends.locked() or self._local_slots.locked():
-            raise _busy(f"every local slot of this worker sending through {method} is busy")
-        async with self._local_slots, self._local_sends:
-            try:
-                return await self._deliver(request, deadline)
-            except ApplicationError as err:
-                if err.type == names.DELIVERY_UNAVAILABLE_ERROR:
-                    pause_until = asyncio.get_running_loop().time() + LOCAL_PAUSE_SECONDS
-                    self._local_paused[method] = pause_until
-                raise
+        async with self.local.admitted(self.config.method_for(request.channel)):
+            return await self._deliver(request, deadline)
 
     async def _deliver(
         self, request: DeliveryRequest, deadline: float, claim_wait: float = 0

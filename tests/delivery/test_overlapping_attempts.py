@@ -11,14 +11,10 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.delivery.activity import (
-    IN_PROGRESS_WAIT,
-    LOCAL_SEND_SLOTS,
-    DeliveryActivities,
-    claim_wait_within,
-)
+from activities.delivery.activity import IN_PROGRESS_WAIT, DeliveryActivities, claim_wait_within
 from activities.delivery.config import WEBHOOK, DeliveryConfig, WebhookConfig
 from activities.delivery.errors import DeliveryUnavailable
+from activities.delivery.local_attempts import LOCAL_SEND_SLOTS
 from shared import names
 from shared.stores.ledger import DeliveryLedger, LedgerEntry
 from shared.stores.postgres import PostgresDatabase
@@ -220,7 +216,7 @@ async def test_a_destination_that_hangs_holds_few_of_the_workers_workflow_task_s
     ]
 
     async def all_sending() -> bool:
-        return delivery._local_sends.locked()
+        return delivery.local.sending_full
 
     await wait_until(all_sending, what="the local sends to start")
     with pytest.raises(ApplicationError) as busy:
