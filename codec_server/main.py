@@ -7,7 +7,7 @@ from codec_server.settings import CodecServerSettings, parse_origin
 from shared.data_converter import data_converter, key_ring_of
 from shared.redaction import safe_url
 from shared.settings import ConfigError
-from starter.arg_types import port_number
+from starter.arg_types import listen_problem, port_number
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,10 +32,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         settings = CodecServerSettings.from_env()
         converter = data_converter()
-        origins = [*settings.allowed_origins, *(parse_origin(o) for o in args.allow_origin)]
+        flagged = [parse_origin(o, "--allow-origin") for o in args.allow_origin]
     except ConfigError as err:
+        # Exit 1, as for every configuration that cannot be used (README's exit codes).
         print(f"codec server: configuration error: {err}", file=sys.stderr)
-        return 2
+        return 1
+    origins = [*settings.allowed_origins, *flagged]
     ring = key_ring_of(converter)
     if ring is None:
         print(
@@ -43,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
             "the data directory's encryption-keys.json): there is nothing for it to decrypt",
             file=sys.stderr,
         )
-        return 2
+        return 1
     host = args.host or settings.host
     port = args.port or settings.port
     settings = CodecServerSettings(
@@ -53,6 +55,9 @@ def run(args: argparse.Namespace) -> int:
         auth_token=settings.auth_token,
         namespace=settings.namespace,
     )
+    if problem := listen_problem(host, port):
+        print(f"codec server: {problem}", file=sys.stderr)
+        return 1
     print(
         f"codec server: http://{host}:{port} for namespace {settings.namespace}; "
         f"{ring.describe()}; origins allowed: {', '.join(safe_url(o) for o in origins) or 'none'}"

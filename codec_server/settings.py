@@ -52,11 +52,12 @@ def normal_origin(text: str) -> str | None:
     )
 
 
-def parse_origin(text: str) -> str:
+def parse_origin(text: str, source: str = "TICKETS_CODEC_ALLOWED_ORIGINS") -> str:
+    """``source``: where the text came from, for the error (the variable, or a flag)."""
     origin = normal_origin(text)
     if origin is None:
         raise ConfigError(
-            f"TICKETS_CODEC_ALLOWED_ORIGINS: {text.strip()!r} is not an origin "
+            f"{source}: {text.strip()!r} is not an origin "
             "(scheme://host[:port], e.g. http://localhost:8233)"
         )
     return origin

@@ -33,3 +33,17 @@ def test_a_duration_beyond_ten_years_is_a_usage_error_however_large(text: str) -
 
 def test_ten_years_is_the_longest_duration() -> None:
     assert parse_duration("3650d") == MAX_DURATION
+
+
+def test_a_port_in_use_is_one_sentence_naming_it() -> None:
+    # codec-server on a busy port ended with uvicorn's log line and exit code 3, which the
+    # README gives to invalid input lines.
+    import socket
+
+    from starter.arg_types import listen_problem
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        problem = listen_problem("127.0.0.1", port)
+    assert problem is not None and problem.startswith(f"cannot listen on 127.0.0.1:{port}: ")
+    assert listen_problem("127.0.0.1", port) is None  # free again
