@@ -53,10 +53,9 @@ def describe_failure(err: BaseException) -> str:
         cause = err.cause
         what = err.activity_type or "an activity"
         if isinstance(cause, ApplicationError):
-            return f"{what} failed: {cause.type or 'error'}: {cause.message}"
+            return f"{failure_kind(err)}: {cause.message}"
         if isinstance(cause, TemporalTimeoutError):
-            kind = cause.type.name.lower() if cause.type else "timeout"
-            return f"{what} timed out ({kind})"
+            return failure_kind(err)
         if cause is not None:
             return f"{what} failed: {cause}"
         return f"{what} failed: {err.message}"
@@ -73,7 +72,8 @@ def failure_kind(err: BaseException) -> str:
         if isinstance(cause, ApplicationError):
             return f"{what} failed: {cause.type or 'error'}"
         if isinstance(cause, TemporalTimeoutError):
-            return describe_failure(err)  # the timeout's kind: no message
+            kind = cause.type.name.lower() if cause.type else "timeout"
+            return f"{what} timed out ({kind})"
         return f"{what} failed: {type(cause or err).__name__}"
     if isinstance(err, ApplicationError):
         return f"failed: {err.type or 'error'}"
