@@ -7,6 +7,7 @@ import pytest
 from shared.agents import AgentRole, AgentRoute, Category, Priority
 from shared.pipeline_config import OFFLINE_ROUTE, PipelineConfig
 from shared.settings import ConfigError, data_dir, load_pipeline_config
+from tests.support.config_files import write_config
 
 FULL_TOML = """\
 max_revision_rounds = 4
@@ -30,12 +31,6 @@ classifier = ["anthropic:claude-haiku"]
 def _isolated_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """No test may pick up the repository's own config/pipeline.toml."""
     monkeypatch.chdir(tmp_path)
-
-
-def write_config(tmp_path: Path, text: str, name: str = "pipeline.toml") -> Path:
-    path = tmp_path / name
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 # ---- defaults ------------------------------------------------------------------------------------
@@ -319,120 +314,3 @@ def test_with_an_api_key_set_every_agent_routes_to_that_provider_with_the_other_
     assert [r.provider for r in only.routes[AgentRole.TRIAGE]] == ["anthropic"]
     forced = load_settings(None, env={"OPENAI_API_KEY": "k1", "TICKETS_PROVIDER": "offline"})
     assert forced.pipeline == PipelineConfig()
-
-
-def test_a_provider_timeout_not_below_the_attempt_timeout_is_refused(tmp_path: Path) -> None:
-    path = write_config(
-        tmp_path,
-        "[agent_timeouts]\nstart_to_close_seconds = 60\n\n"
-        "[providers.openai]\ntimeout_seconds = 60\n\n"
-        '[agents]\nresolver = ["openai:gpt-4.1"]\n',
-    )
-    with pytest.raises(ConfigError, match=r"timeout_seconds \(60\) must be below"):
-        load_pipeline_config(path, env={})
-
-
-def test_the_final_review_deadline_defaults_to_a_week_and_zero_turns_it_off() -> None:
-    assert load_pipeline_config(path=None, env={}).review.final_deadline_hours == 168
-    env = {"TICKETS_REVIEW_FINAL_DEADLINE_HOURS": "0"}
-    assert load_pipeline_config(path=None, env=env).review.final_deadline_hours == 0
-
-
-def test_a_cost_budget_with_an_unpriced_model_is_refused_naming_the_models(
-    tmp_path: Path,
-) -> None:
-    path = write_config(
-        tmp_path,
-        '[budget]\nmax_cost_usd = 0.5\n\n[agents]\nresolver = ["openai:my-finetune", '
-        '"anthropic:claude-haiku-4-5"]\ntriage = ["openai:other-model"]\n',
-    )
-    with pytest.raises(ConfigError) as refused:
-        load_pipeline_config(path, env={})
-    message = str(refused.value)
-    assert message.startswith(f"{path}: budget.max_cost_usd sets a cost budget")
-    assert "no price is configured for my-finetune, other-model:" in message
-    assert "claude-haiku-4-5" not in message  # that one has a price
-
-
-def test_an_unpriced_model_is_allowed_without_a_cost_budget_and_once_it_has_a_price(
-    tmp_path: Path,
-) -> None:
-    routes = '[agents]\nresolver = ["openai:my-finetune"]\n'
-    assert load_pipeline_config(write_config(tmp_path, routes, "a.toml"), env={})
-    priced = (
-        '[budget]\nmax_cost_usd = 0.5\n\n[prices."my-finetune"]\ninput = 1.0\noutput = 2.0\n\n'
-        + routes
-    )
-    config = load_pipeline_config(write_config(tmp_path, priced, "b.toml"), env={})
-    assert config.budget.max_cost_usd == 0.5
-
-
-def test_the_orchestrators_fallback_route_is_checked_like_every_other_route(
-    tmp_path: Path,
-) -> None:
-    # A sub-task's simpler attempt goes to this route: an unknown provider loaded without a
-    # word, its queue was polled by no worker and its key checked by none, so the attempt waited
-    # on a queue nobody served.
-    from activities.providers.errors import ProviderCheckError
-    from activities.providers.registry import build_providers, providers_in_use
-    from shared.settings import load_settings
-
-    unknown = write_config(
-        tmp_path, '[orchestration]\nfallback_route = {provider = "nope", model = "x"}\n'
-    )
-    with pytest.raises(
-        ConfigError, match=r"orchestration\.fallback_route: unknown provider 'nope'"
-    ):
-        load_pipeline_config(unknown, env={})
-
-    anthropic = write_config(
-        tmp_path,
-        '[orchestration]\nfallback_route = {provider = "anthropic", model = "my-model"}\n'
-        "[budget]\nmax_cost_usd = 0.5\n",
-    )
-    with pytest.raises(ConfigError, match="no price is configured for my-model"):
-        load_pipeline_config(anthropic, env={})
-    priced = write_config(
-        tmp_path,
-        '[orchestration]\nfallback_route = {provider = "anthropic", model = "claude-haiku-4-5"}\n',
-    )
-    loaded = load_settings(priced, env={})
-    assert "anthropic" in providers_in_use(loaded.pipeline)  # its queue is polled
-    with pytest.raises(ProviderCheckError, match="orchestrator's fallback agent"):
-        build_providers(loaded.pipeline, loaded.worker, env={})  # its key is checked
-
-
-def test_an_unknown_trimming_setting_is_refused_like_any_other_tables(tmp_path: Path) -> None:
-    # A typo (body_token) loaded without a word and kept the default.
-    path = write_config(tmp_path, "[trimming]\nbody_token = 3000\n")
-    with pytest.raises(ConfigError, match=r"\[trimming\] has no setting 'body_token'"):
-        load_pipeline_config(path, env={})
-    path = write_config(tmp_path, "[trimming]\nbody_tokens = 50\n")
-    with pytest.raises(ConfigError, match=r"trimming\.body_tokens: Input should be greater"):
-        load_pipeline_config(path, env={})
-
-
-@pytest.mark.parametrize(
-    ("env", "said"),
-    [
-        # inf passed every bound and was written null into each ticket's configuration
-        # snapshot, which then did not read back.
-        (
-            {"TICKETS_REVIEW_FINAL_DEADLINE_HOURS": "inf"},
-            "TICKETS_REVIEW_FINAL_DEADLINE_HOURS: must",
-        ),
-        (
-            {"TICKETS_SLA_HOURS_LOW": "inf", "TICKETS_REVIEW_FINAL_DEADLINE_HOURS": "0"},
-            "TICKETS_SLA_HOURS_LOW: must be a finite number",
-        ),
-        ({"TICKETS_BUDGET_MAX_TOKENS": "5", "TICKETS_BUDGET_MAX_COST_USD": "inf"}, "MAX_COST_USD"),
-        # A rule across fields names the variable that broke it (it blamed the file).
-        ({"TICKETS_SLA_HOURS_LOW": "200"}, "TICKETS_SLA_HOURS_LOW: review.final_deadline_hours"),
-    ],
-)
-def test_numbers_that_are_not_finite_or_break_a_rule_are_refused_naming_the_variable(
-    env: dict[str, str], said: str
-) -> None:
-    with pytest.raises(ConfigError) as refused:
-        load_pipeline_config(path=None, env=env)
-    assert said in str(refused.value)

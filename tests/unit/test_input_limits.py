@@ -1,0 +1,100 @@
+"""Input lines that are JSON but not a ticket, or past a limit: named by file, line and field
+as the line spells it, and the other lines still come through; derived ids that never move."""
+
+from pathlib import Path
+
+import pytest
+
+from shared.tickets import derive_ticket_id
+from starter.inputs import parse_jsonl, read_jsonl, ticket_from_mapping
+from tests.support.ticket_lines import good, jsonl, line
+
+SOURCE = "tickets.jsonl"
+
+
+# ---- lines that are JSON but not text a ticket can hold ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        # The id was derived from the fields before they were checked: a customer id that was
+        # not text ended the whole file with a TypeError.
+        (b'{"subject": "a", "body": "b", "customer": [42]}', "field 'customer' must be text"),
+        (b'{"subject": "a", "body": "b \\ud800"}', "field 'body' holds text that is not Unicode"),
+        (b"[" * 100_000, "not valid JSON here: nested too deeply"),
+        (b'{"subject": "a", "body": "b", "n": ' + b"9" * 5_000 + b"}", "not valid JSON here"),
+    ],
+    ids=["listed-customer", "lone-surrogate", "deep-nesting", "huge-number"],
+)
+def test_a_line_that_cannot_be_a_ticket_is_named_and_the_others_still_come_through(
+    bad: bytes, message: str
+) -> None:
+    tickets, errors = parse_jsonl(jsonl(good("T-1"), bad, good("T-3")), SOURCE)
+    assert [p.ticket.ticket_id for p in tickets] == ["T-1", "T-3"]
+    assert [(e.line, e.message.startswith(message)) for e in errors] == [(2, True)], errors
+
+
+def test_a_derived_id_is_the_same_as_before_the_fields_were_checked_first() -> None:
+    # Ids derived from content must not move: a resubmitted file finds its earlier tickets.
+    ticket, problems = ticket_from_mapping(
+        {"subject": "  Refund\n please ", "body": " Card charged twice.\x00 ", "customer": "C-9"}
+    )
+    assert problems == [] and ticket is not None
+    # The literal ids of earlier versions: a change to the derivation (or to what it reads)
+    # would process every resubmitted ticket again.
+    assert ticket.ticket_id == "T-2f798ef6dfd5"
+    plain, _ = ticket_from_mapping({"subject": "Locked out", "body": "Cannot log in."})
+    assert plain is not None and plain.ticket_id == "T-e93c38bac371"
+    assert ticket.ticket_id == derive_ticket_id(
+        "  Refund\n please ", " Card charged twice.\x00 ", "C-9"
+    )
+
+
+def test_a_line_over_the_limit_is_refused_unread_and_a_file_over_the_limit_as_a_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from starter import inputs
+
+    long_line = line(ticket_id="T-2", subject="s", body="x" * (inputs.MAX_LINE_BYTES + 1))
+    tickets, errors = parse_jsonl(jsonl(good("T-1"), long_line), SOURCE)
+    assert [p.ticket.ticket_id for p in tickets] == ["T-1"]
+    [error] = errors
+    assert (error.line, error.message) == (
+        2,
+        f"the line is {len(long_line):,} bytes; the limit is {inputs.MAX_LINE_BYTES:,}",
+    )
+
+    path = tmp_path / "big.jsonl"
+    path.write_bytes(jsonl(good("T-1"), good("T-2")))
+    monkeypatch.setattr(inputs, "MAX_FILE_BYTES", path.stat().st_size - 1)
+    assert read_jsonl(path)[1][0].message.startswith("the file is larger than")
+
+
+def test_fields_are_named_as_the_line_spells_them_and_numbered_ids_are_read_as_text() -> None:
+    # "tier": "gold" was reported as field 'customer_tier'; helpdesk exports number tickets.
+    data = jsonl(
+        line(id=1001, subject="Hi", body="Hello", customer=42),
+        line(id="T-2", subject="Hi", body="Hello", tier="gold"),
+    )
+    tickets, errors = parse_jsonl(data, SOURCE)
+    assert [(p.ticket.ticket_id, p.ticket.customer_id) for p in tickets] == [("1001", "42")]
+    assert [e.message for e in errors] == [
+        "field 'tier' must be one of free, standard, premium, enterprise (got 'gold')"
+    ]
+    _, problems = ticket_from_mapping({"subject": "a", "body": "b", "email": "bad"})
+    assert problems == ["field 'email' must be one address like name@example.com (got 'bad')"]
+    _, problems = ticket_from_mapping(
+        {"subject": "a", "body": "b", "tier": "free", "customer_tier": "free"}
+    )
+    assert problems == ["field 'customer_tier' is given twice (as 'tier' and 'customer_tier')"]
+
+
+def test_a_utf16_file_is_one_error_naming_the_encoding() -> None:
+    # Windows PowerShell's > writes UTF-16: each line was its own confusing error.
+    data = "\ufeff".encode("utf-16-le") + jsonl(good("T-1"), good("T-2")).decode().encode(
+        "utf-16-le"
+    )
+    tickets, errors = parse_jsonl(data, SOURCE)
+    assert tickets == []
+    assert [str(e) for e in errors] == [f"{SOURCE}: the file is UTF-16: save it as UTF-8"]
