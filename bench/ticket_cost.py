@@ -312,8 +312,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--partitions", type=int, choices=[1, 4], help="task queue partitions (embedded: 1)"
     )
+    parser.add_argument(
+        "--no-fairness", action="store_true", help="the server's fairness off (embedded: on)"
+    )
     args = parser.parse_args(argv)
     sqlite: dict[str, object] = {}
+    if args.no_fairness:
+        sqlite["fairness"] = False
     if args.synchronous:
         sqlite["sqlite_synchronous"] = args.synchronous
     if args.journal:
