@@ -23,6 +23,7 @@ from activities.providers.errors import (
     retry_after_seconds,
     scrub,
     should_retry_header,
+    stream_error_status,
     to_application_error,
     transport_failure,
 )
@@ -37,8 +38,6 @@ from shared.provider_config import ModelPrice, ProviderConfig
 CONNECT_TIMEOUT = 10.0
 MESSAGES = "/v1/messages"
 STREAM_CUT_SHORT = "the answer's stream ended before its message_stop event"
-# An error event inside a stream arrives with HTTP status 200; this is what it would have been.
-STREAM_ERROR_STATUS = {"overloaded_error": 529, "rate_limit_error": 429, "api_error": 500}
 
 
 def failure_from(err: Exception, provider: str) -> ProviderFailure:
@@ -51,7 +50,7 @@ def failure_from(err: Exception, provider: str) -> ProviderFailure:
         kind = getattr(err, "type", None)
         status = err.status_code
         if status == 200:
-            status = STREAM_ERROR_STATUS.get(kind or "", 500)
+            status = stream_error_status(kind)
         return ProviderFailure(
             provider,
             str(getattr(err, "api_message", None) or err.message),

@@ -109,7 +109,38 @@ def retry_after_seconds(
         parsed = email.utils.parsedate_tz(value)
         if parsed is None:
             return None
-        return max(email.utils.mktime_tz(parsed) - (now if now is not None else time.time()), 0.0)
+        try:
+            at = email.utils.mktime_tz(parsed)
+        except (ValueError, OverflowError):  # a date no clock reaches ("year 99999")
+            return None
+        return max(at - (now if now is not None else time.time()), 0.0)
+
+
+# An error event inside a stream arrives after the HTTP status 200; this is the status each
+# documented error type stands for (Anthropic's and OpenAI's types and codes). An unknown type
+# is taken as a server error.
+STREAM_ERROR_STATUS: Final = {
+    "invalid_request_error": 400,
+    "context_length_exceeded": 400,
+    "authentication_error": 401,
+    "invalid_api_key": 401,
+    "billing_error": 402,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "model_not_found": 404,
+    "request_too_large": 413,
+    "rate_limit_error": 429,
+    "rate_limit_exceeded": 429,
+    "insufficient_quota": 429,
+    "server_error": 500,
+    "api_error": 500,
+    "overloaded_error": 529,
+}
+
+
+def stream_error_status(*kinds: str | None) -> int:
+    """The status of a stream's error event from its code and type, the first one known."""
+    return next((STREAM_ERROR_STATUS[k] for k in kinds if k in STREAM_ERROR_STATUS), 500)
 
 
 def should_retry_header(headers: Mapping[str, str] | None) -> bool | None:

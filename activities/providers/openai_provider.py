@@ -26,6 +26,7 @@ from activities.providers.errors import (
     retry_after_seconds,
     scrub,
     should_retry_header,
+    stream_error_status,
     to_application_error,
     transport_failure,
 )
@@ -40,14 +41,6 @@ from shared.provider_config import ModelPrice, ProviderConfig
 CONNECT_TIMEOUT = 10.0  # seconds to open a connection; the rest is timeout_seconds
 CHAT_COMPLETIONS = "/chat/completions"
 STREAM_CUT_SHORT = "the answer's stream ended before its finish reason or usage"
-# An error event inside a stream has no HTTP status; this is what it stands for.
-STREAM_ERROR_STATUS = {
-    "server_error": 500,
-    "api_error": 500,
-    "overloaded_error": 529,
-    "rate_limit_exceeded": 429,
-    "rate_limit_error": 429,
-}
 
 
 def failure_from(err: Exception, provider: str) -> ProviderFailure:
@@ -67,9 +60,11 @@ def failure_from(err: Exception, provider: str) -> ProviderFailure:
             should_retry=should_retry_header(dict(err.response.headers)),
         )
     if isinstance(err, openai.APIError):  # an error event inside a stream
-        kind = err.code or err.type or ""
         return ProviderFailure(
-            provider, err.message, status=STREAM_ERROR_STATUS.get(kind, 500), code=kind or None
+            provider,
+            err.message,
+            status=stream_error_status(err.code, err.type),
+            code=err.code or err.type or None,
         )
     return transport_failure(err, provider)
 

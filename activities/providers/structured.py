@@ -98,6 +98,11 @@ def brief(err: ValidationError, limit: int = 5) -> str:
     return "; ".join(parts)
 
 
+# The finish reasons of an answer the provider cut off at the request's output limit (OpenAI's
+# finish_reason, Anthropic's stop_reason).
+CUT_OFF_AT_LIMIT: Final = frozenset({"length", "max_tokens"})
+
+
 @dataclass
 class Completion:
     """One model call's answer: JSON text, or already-parsed data (Anthropic tool input)."""
@@ -336,6 +341,17 @@ class LLMProvider(Provider):
         try:
             output = parse(spec.output_model, first)
         except (ValidationError, ValueError) as err:
+            if first.finish_reason in CUT_OFF_AT_LIMIT:
+                # A repair round gets the same output limit and is cut off again, at twice the
+                # cost: the fallback route (or a person) takes the ticket instead.
+                raise ApplicationError(
+                    f"{self.name}:{model} stopped the {spec.role} agent's answer at the output "
+                    f"limit ({self.config.max_output_tokens} tokens) before it was complete; "
+                    f"raise max_output_tokens for provider {self.name}",
+                    self._usage(model, completions, started, earlier).model_dump(mode="json"),
+                    type=INVALID_OUTPUT_TYPE,
+                    non_retryable=True,
+                ) from None
             # One repair round: the validation error goes back to the model. Before it, the
             # first answer's usage rides on this attempt's heartbeats (sent now), so a worker
             # that dies during the repair call does not lose it. A call that answers validly

@@ -67,12 +67,27 @@ async def test_a_tool_input_streamed_a_token_at_a_time_is_put_back_together(
     assert reply.usage.output_tokens == 300
 
 
-async def test_tool_input_cut_off_at_max_tokens_is_invalid_output_and_gets_a_repair_round() -> None:
+async def test_tool_input_cut_off_at_max_tokens_is_invalid_output_without_a_repair_round() -> None:
+    # A repair round would get the same max_tokens and be cut off again, at twice the cost.
     cut = json.dumps(VALID_CLASSIFICATION)[:25]  # the answer ran out of tokens mid-JSON
+    with FakeStreamServer() as fake_stream:
+        fake_stream.push(tool_stream(cut, stop_reason="max_tokens"))
+        async with stream_provider("anthropic", fake_stream) as provider:
+            err = await raised(provider.run(CLASSIFIER, classify_request(), MODEL))
+
+    assert (err.type, err.non_retryable) == ("InvalidModelOutput", True)
+    assert "output limit" in err.message and "max_output_tokens" in err.message
+    usage = Usage.model_validate(err.details[0])
+    assert (usage.requests, usage.input_tokens, usage.output_tokens) == (1, 120, 40)
+    assert len(fake_stream.requests) == 1
+
+
+async def test_a_tool_input_that_does_not_match_gets_a_repair_round_with_the_tool_error() -> None:
+    wrong = json.dumps({**VALID_CLASSIFICATION, "category": "Weather"})
     answer = json.dumps(VALID_CLASSIFICATION)
     with FakeStreamServer() as fake_stream:
         fake_stream.push(
-            tool_stream(cut, stop_reason="max_tokens"), tool_stream(answer, stop_reason="tool_use")
+            tool_stream(wrong, stop_reason="tool_use"), tool_stream(answer, stop_reason="tool_use")
         )
         async with stream_provider("anthropic", fake_stream) as provider:
             reply = await provider.run(CLASSIFIER, classify_request(), MODEL)
@@ -82,10 +97,10 @@ async def test_tool_input_cut_off_at_max_tokens_is_invalid_output_and_gets_a_rep
     assert (reply.usage.input_tokens, reply.usage.output_tokens) == (2 * 120, 2 * 40)
     assistant, repair = fake_stream.requests[1]["messages"][1:]
     [tool_use] = assistant["content"]
-    assert (tool_use["type"], tool_use["id"], tool_use["input"]) == ("tool_use", "toolu_1", {})
+    assert (tool_use["type"], tool_use["id"]) == ("tool_use", "toolu_1")
     [result] = repair["content"]
     assert (result["tool_use_id"], result["is_error"]) == ("toolu_1", True)
-    assert "JSON" in result["content"]
+    assert "category" in result["content"]
 
 
 def tool_stream(partial_json: str, stop_reason: str) -> list[Event]:

@@ -92,29 +92,52 @@ async def test_stream_that_ends_before_message_stop_is_a_retryable_failure_not_a
     assert len(fake_stream.requests) == 2  # no repair round
 
 
+MESSAGE_START = {
+    "type": "message_start",
+    "message": {
+        "id": "msg_fake",
+        "type": "message",
+        "role": "assistant",
+        "model": MODEL,
+        "content": [],
+        "stop_reason": None,
+        "stop_sequence": None,
+        "usage": {"input_tokens": 100, "output_tokens": 1},
+    },
+}
+
+
 async def test_overloaded_error_event_inside_the_stream_is_retryable() -> None:
-    message_start = {
-        "type": "message_start",
-        "message": {
-            "id": "msg_fake",
-            "type": "message",
-            "role": "assistant",
-            "model": MODEL,
-            "content": [],
-            "stop_reason": None,
-            "stop_sequence": None,
-            "usage": {"input_tokens": 100, "output_tokens": 1},
-        },
-    }
     overloaded = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
     with FakeStreamServer() as fake_stream:
-        fake_stream.push([("message_start", message_start), ("error", overloaded)])
+        fake_stream.push([("message_start", MESSAGE_START), ("error", overloaded)])
         async with stream_provider("anthropic", fake_stream) as provider:
             err = await raised(provider.run(CLASSIFIER, classify_request(), MODEL))
 
     assert err.type == "ProviderUnavailable"
     assert err.non_retryable is False
     assert "(529)" in err.message  # the status the error would have had outside a stream
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        ("invalid_request_error", "ProviderBadRequest"),
+        ("authentication_error", "ProviderAuthenticationError"),
+        ("not_found_error", "ProviderNotFound"),
+    ],
+)
+async def test_a_client_error_event_inside_the_stream_is_not_retried(
+    kind: str, expected: str
+) -> None:
+    # Gateways report errors in the stream after a 200: a rejected request is not a 500.
+    error = {"type": "error", "error": {"type": kind, "message": "no"}}
+    with FakeStreamServer() as fake_stream:
+        fake_stream.push([("message_start", MESSAGE_START), ("error", error)])
+        async with stream_provider("anthropic", fake_stream) as provider:
+            err = await raised(provider.run(CLASSIFIER, classify_request(), MODEL))
+
+    assert (err.type, err.non_retryable) == (expected, True)
 
 
 @pytest.mark.parametrize("key", [API_KEY, PLAIN_KEY], ids=["sk-key", "plain-key"])

@@ -215,6 +215,9 @@ def http_date(moment: datetime) -> str:
         pytest.param({"retry-after": "-3"}, 0.0, id="negative-seconds"),
         pytest.param({"retry-after-ms": "-100"}, 0.0, id="negative-ms"),
         pytest.param({"retry-after": "soon"}, None, id="garbage"),
+        pytest.param(
+            {"retry-after": "Tue, 14 Nov 99999 08:00:00 GMT"}, None, id="http-date-out-of-range"
+        ),
         pytest.param({"content-type": "application/json"}, None, id="no-header"),
         pytest.param({}, None, id="empty"),
         pytest.param(None, None, id="none"),

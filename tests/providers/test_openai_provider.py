@@ -227,6 +227,24 @@ async def test_refusal_is_treated_as_invalid_output_and_gets_a_repair_round() ->
     assert "I can't help with that." in repair["content"]
 
 
+async def test_an_answer_cut_off_at_the_output_limit_gets_no_repair_round() -> None:
+    # The same max_completion_tokens would cut the repair off too (and it would carry the cut
+    # answer back as input): the fallback route or a person takes the ticket instead.
+    cut = json.dumps(VALID_CLASSIFICATION)[:25]
+    length = (None, {"choices": [{"index": 0, "delta": {}, "finish_reason": "length"}]})
+    with FakeStreamServer() as fake_stream:
+        fake_stream.push([chunk({"content": cut}), length, USAGE_CHUNK, (None, "[DONE]")])
+        async with stream_provider("openai", fake_stream) as provider:
+            err = await raised(provider.run(CLASSIFIER, classify_request(), MODEL))
+
+    assert (err.type, err.non_retryable) == ("InvalidModelOutput", True)
+    assert "output limit" in err.message and "max_output_tokens" in err.message
+    usage = Usage.model_validate(err.details[0])
+    assert (usage.requests, usage.input_tokens, usage.output_tokens) == (1, 100, 10)
+    assert usage.finish_reason == "length"
+    assert len(fake_stream.requests) == 1
+
+
 async def test_server_error_event_inside_the_stream_is_retryable() -> None:
     server_error = {
         "error": {
@@ -243,6 +261,24 @@ async def test_server_error_event_inside_the_stream_is_retryable() -> None:
 
     assert err.non_retryable is False
     assert err.type == "ProviderUnavailable"
+
+
+async def test_a_context_length_error_event_inside_the_stream_goes_to_the_next_route() -> None:
+    # Not a 500 retried five times: the same prompt is too long for this model every time.
+    error = {
+        "error": {
+            "message": "This model's maximum context length is 8192 tokens",
+            "type": "invalid_request_error",
+            "param": "messages",
+            "code": "context_length_exceeded",
+        }
+    }
+    with FakeStreamServer() as fake_stream:
+        fake_stream.push([chunk({"role": "assistant", "content": ""}), (None, error)])
+        async with stream_provider("openai", fake_stream) as provider:
+            err = await raised(provider.run(CLASSIFIER, classify_request(), MODEL))
+
+    assert (err.type, err.non_retryable) == ("ContextLengthExceeded", True)
 
 
 async def test_chunks_with_null_fields_and_no_choices_are_read_as_the_api_sends_them() -> None:
