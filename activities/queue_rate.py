@@ -15,8 +15,9 @@ from temporalio.api.workflowservice.v1 import (
     DescribeTaskQueueRequest,
     UpdateTaskQueueConfigRequest,
 )
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.service import RPCError, RPCStatusCode
 
 from policy.adaptive_rate import ControllerState
 from shared import names
@@ -48,16 +49,33 @@ async def api_rate(client: Client, queue: str) -> float | None:
 
 
 async def release_controller_rate(client: Client, queue: str, reason: str) -> float | None:
-    """Remove the rate a rate controller set on ``queue``, for a provider whose rate no
+    """Stop ``queue``'s rate controller and remove the rate it set, for a provider whose rate no
     controller sets any more: an API rate overrides every worker's, so without this a
-    configured requests_per_minute would never apply (nor "no limit"). A rate someone else set
-    (an operator with ``temporal task-queue config set``) is left alone. Returns the rate
+    configured requests_per_minute would never apply (nor "no limit"), and a controller left
+    running would set its rate again (its breaker's cool-down ending, say). A rate someone else
+    set (an operator with ``temporal task-queue config set``) is left alone. Returns the rate
     removed, if any."""
+    handle = client.get_workflow_handle(names.rate_controller_id(queue))
+    try:
+        await handle.terminate(reason=reason[:200])
+    except RPCError as err:
+        if err.status is not RPCStatusCode.NOT_FOUND:  # not running: nothing to stop
+            raise
     limit = await _rate_config(client, queue)
     if not limit.HasField("rate_limit") or limit.metadata.update_identity != IDENTITY:
         return None
     await set_api_rate(client, queue, None, reason)
     return float(limit.rate_limit.requests_per_second)
+
+
+async def _controller_running(client: Client, queue: str) -> bool:
+    try:
+        described = await client.get_workflow_handle(names.rate_controller_id(queue)).describe()
+    except RPCError as err:
+        if err.status is RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return described.status is WorkflowExecutionStatus.RUNNING
 
 
 async def set_api_rate(client: Client, queue: str, rate: float | None, reason: str) -> None:
@@ -100,7 +118,19 @@ async def ensure_controller(
     does not meet the provider unthrottled; a queue with a rate (learnt by an earlier
     controller) keeps it. A queue whose rate comes only from the provider's declared limit gets
     none until the provider declares one."""
-    current = await api_rate(client, provider_queue)
+    limit = await _rate_config(client, provider_queue)
+    current = float(limit.rate_limit.requests_per_second) if limit.HasField("rate_limit") else None
+    if (
+        current == 0.0
+        and limit.metadata.update_identity == IDENTITY
+        and not await _controller_running(client, provider_queue)
+    ):
+        # The queue was paused by a breaker whose controller is gone (terminated while it was
+        # open): nothing would lift the pause (a paused queue dispatches no call, so no report
+        # comes), and a new controller would take the pause for its starting rate.
+        if mode != "adaptive":
+            await set_api_rate(client, provider_queue, None, "circuit closed: new controller")
+        current = None
     if current is None:
         current = start_rate  # declared-only: just the state's placeholder, nothing is set
         if mode == "adaptive":

@@ -6,12 +6,14 @@ import uuid
 
 from temporalio.api.taskqueue.v1 import RateLimit
 from temporalio.api.workflowservice.v1 import UpdateTaskQueueConfigRequest
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
-from activities.queue_rate import ACTIVITY_QUEUE, api_rate, set_api_rate
+from activities.queue_rate import ACTIVITY_QUEUE, api_rate, ensure_controller, set_api_rate
+from policy.adaptive_rate import ControllerState
 from shared import names
 from shared.provider_config import WorkerSettings, default_providers
+from shared.rate_control import ControllerInput
 from task_queue_workers import release_controller_rates
 
 
@@ -67,3 +69,74 @@ async def test_a_configured_provider_loses_its_controller_rate_and_keeps_an_oper
     assert queues[3] in released[1] and "no controller" in released[1]
     # Once removed there is nothing left to remove.
     assert await release_controller_rates(client, queues, settings) == []
+
+
+async def test_a_released_provider_s_controller_is_stopped_so_it_sets_no_rate_again(
+    dev_env: WorkflowEnvironment,
+) -> None:
+    # Its breaker open when requests_per_minute was configured: at the end of the cool-down it
+    # would probe at 1/s through the API, over the configured rate, for good.
+    client = dev_env.client
+    provider = f"conf{uuid.uuid4().hex[:6]}"
+    queue = names.llm_task_queue(provider)
+    await set_api_rate(client, queue, 0.0, "circuit open: the provider is failing most calls")
+    await start_controller(client, queue)
+    settings = WorkerSettings(
+        providers={
+            provider: default_providers()["openai"].model_copy(update={"requests_per_minute": 60})
+        }
+    )
+
+    released = await release_controller_rates(client, [queue], settings)
+
+    assert len(released) == 1 and "0/s" in released[0]
+    assert await api_rate(client, queue) is None
+    described = await client.get_workflow_handle(names.rate_controller_id(queue)).describe()
+    assert described.status is WorkflowExecutionStatus.TERMINATED
+
+
+async def test_a_pause_left_by_a_breaker_whose_controller_is_gone_is_lifted_by_the_next_one(
+    dev_env: WorkflowEnvironment,
+) -> None:
+    # A paused queue dispatches no call, so no report would ever start a controller again: the
+    # next worker's start must not take the pause for the controller's starting rate.
+    client = dev_env.client
+    tag = uuid.uuid4().hex[:6]
+    adaptive, declared, running, operated = (
+        names.llm_task_queue(f"{kind}{tag}") for kind in ("adap", "decl", "runs", "oper")
+    )
+    for queue in (adaptive, declared, running):
+        await set_api_rate(client, queue, 0.0, "circuit open: the provider is failing most calls")
+    await operator_sets(client, operated, 0.0)
+    await start_controller(client, running)  # its breaker is open now: the pause is its own
+
+    try:
+        await ensure_controller(client, adaptive, CONTROLLER_QUEUE, 2.0, 5.0, mode="adaptive")
+        await ensure_controller(client, declared, CONTROLLER_QUEUE, 2.0, 5.0, mode="declared")
+        await ensure_controller(client, running, CONTROLLER_QUEUE, 2.0, 5.0, mode="adaptive")
+        await ensure_controller(client, operated, CONTROLLER_QUEUE, 2.0, 5.0, mode="adaptive")
+
+        assert await api_rate(client, adaptive) == 2.0  # the starting rate, applied
+        assert await api_rate(client, declared) is None  # nothing declared yet: no rate
+        assert await api_rate(client, running) == 0.0  # a live breaker's pause stays
+        assert await api_rate(client, operated) == 0.0  # and so does an operator's
+    finally:
+        for queue in (adaptive, declared, running, operated):
+            handle = client.get_workflow_handle(names.rate_controller_id(queue))
+            await handle.terminate()
+
+
+CONTROLLER_QUEUE = "rate-control-release-test"  # no worker: the controllers only need to exist
+
+
+async def start_controller(client: Client, queue: str) -> None:
+    await client.start_workflow(
+        names.RATE_CONTROLLER_WORKFLOW,
+        ControllerInput(
+            provider_queue=queue,
+            state=ControllerState(rate=1.0, phase="open", open_until=0.0),
+            cool_down_seconds=30.0,
+        ),
+        id=names.rate_controller_id(queue),
+        task_queue=CONTROLLER_QUEUE,
+    )
