@@ -35,6 +35,9 @@ Temporal or reads a clock: ``now`` is seconds on the workflow's clock, passed in
   higher one (a raised tier) only once ``ALLOWED_RAISE_TICKS`` windows in a row said so and no
   cut is being held, so reports from workers that saw different models' limits cannot make the
   rate jump back and forth.
+- A 429 while the queue was not using its rate (it sent under ``DEMAND_SHARE`` of it, on
+  average and in the window) says nothing about the limit: the rate is cut by ``DECREASE`` only,
+  not to the demand (since patch "demand-aware-cuts").
 - Circuit breaker: when at least ``BREAKER_MIN_CALLS`` calls ended in the last few seconds
   (counts fading by half every ``BREAKER_HALF_LIFE_SECONDS``) and ``BREAKER_FAILURE_SHARE`` of
   them failed (5xx, timeouts, connection errors), the queue gets rate
@@ -80,6 +83,9 @@ SLOW_START_HEADROOM: Final = 2.0
 # A window shorter than this (a decision taken at once on a 429) is too short to measure the
 # provider's answered rate from.
 MIN_MEASURED_SECONDS: Final = 1.0
+# ... and the rate a window's calls were sent at is measured over at least this long (a report
+# covers half a second: workflows/rate_controller.py REPORT_COVERS).
+MIN_SENT_SECONDS: Final = 0.5
 # Weight of the newest window in the moving average of answered calls per second.
 MEASURE_WEIGHT: Final = 0.5
 # The ceiling after a 429 is at most this much above the measured limit (the first rules: the
@@ -195,6 +201,7 @@ def step(
     declared_limits: bool = True,
     learns: bool = True,
     capped_probes: bool = True,
+    demand_cuts: bool = True,
 ) -> ControllerState:
     """The state after one tick's window, at ``now`` (seconds on the workflow clock).
 
@@ -203,10 +210,13 @@ def step(
     ``declared_limits`` False ignores the limits providers declare (runs from before them);
     ``learns`` False takes only the declared limits: no slow start, no AIMD, no breaker (a
     provider whose queue's rate comes from its headers alone). ``capped_probes`` False lets a
-    probe's step grow without end (runs from before "capped-probe-steps")."""
+    probe's step grow without end (runs from before "capped-probe-steps"). ``demand_cuts`` False
+    cuts to the answered rate even when the queue was not using its rate (runs from before
+    "demand-aware-cuts")."""
     state = _remembered(_measured(state, window), window)
+    rules = _Rules(steady_probes, capped_probes, demand_cuts)
     if not declared_limits:
-        return _step(state, window, now, cool_down, steady_probes, capped_probes)
+        return _step(state, window, now, cool_down, rules)
     state = _allowed(state, window, now)
     if not learns:
         # No breaker here (a paused queue resumes), and the rate is the allowed one, not what a
@@ -215,16 +225,20 @@ def step(
         if state.allowed is not None:
             update["rate"] = max(state.allowed, MIN_ALLOWED_RATE)
         return state.model_copy(update=update)
-    return _capped(_step(state, window, now, cool_down, steady_probes, capped_probes))
+    return _capped(_step(state, window, now, cool_down, rules))
+
+
+@dataclass(frozen=True)
+class _Rules:
+    """Which version of the rules a controller run follows (its patches)."""
+
+    steady_probes: bool
+    capped_probes: bool
+    demand_cuts: bool
 
 
 def _step(
-    state: ControllerState,
-    window: Window,
-    now: float,
-    cool_down: float,
-    steady_probes: bool,
-    capped_probes: bool,
+    state: ControllerState, window: Window, now: float, cool_down: float, rules: _Rules
 ) -> ControllerState:
     if state.phase == "open":
         if now < state.open_until:
@@ -239,11 +253,11 @@ def _step(
     if provider_failing(state):
         return _open(state, now, cool_down)
     if window.rate_limited:
-        return _decrease(state, window, now, steady_probes)
+        return _decrease(state, window, now, rules)
     if window.answered and _uses_its_rate(state, window):
         used = window.answered / window.seconds
         headroom = SLOW_START_HEADROOM if state.phase == "slow_start" else USE_HEADROOM
-        increased = _increased(state, steady_probes, capped_probes)
+        increased = _increased(state, rules.steady_probes, rules.capped_probes)
         rate = max(state.rate, min(increased, used * headroom))
         above = state.ceiling is not None and state.rate >= CEILING_SHARE * state.ceiling
         return state.model_copy(
@@ -328,15 +342,30 @@ def _open(state: ControllerState, now: float, cool_down: float) -> ControllerSta
     )
 
 
-def _decrease(
-    state: ControllerState, window: Window, now: float, steady_probes: bool
-) -> ControllerState:
+def _decrease(state: ControllerState, window: Window, now: float, rules: _Rules) -> ControllerState:
     if now < state.hold_until:
         return state
+    steady_probes = rules.steady_probes
     measured = state.answered_rate or state.rate
     cut = state.rate / SLOW_START_GROWTH if state.phase == "slow_start" else state.rate * DECREASE
-    rate = max(MIN_RATE, min(cut, measured))
     hold = min(max(HOLD_SECONDS, window.retry_after or 0.0), MAX_HOLD_SECONDS)
+    if rules.demand_cuts and state.phase != "slow_start" and _idle(state, window, measured):
+        # The queue was not using its rate: what it answered is its demand, not the provider's
+        # limit. A stray 429 (a burst, another client of the key) at night cut the rate to the
+        # night's demand, and the probes above that ceiling took half an hour to climb back.
+        rate = max(MIN_RATE, cut)
+        return state.model_copy(
+            update={
+                "rate": rate,
+                "phase": "steady",
+                "ceiling": max(rate, min(state.rate, state.ceiling or state.rate)),
+                "confirmations": 0,
+                "probe_ticks": 0,
+                "hold_until": now + hold,
+                "decreases": state.decreases + 1,
+            }
+        )
+    rate = max(MIN_RATE, min(cut, measured))
     if steady_probes:
         # The measured limit is the best estimate of the provider's: the climb goes back to it
         # and no further until a probe (after the plateau) says there is more.
@@ -368,6 +397,15 @@ def _decrease(
             "decreases": state.decreases + 1,
         }
     )
+
+
+def _idle(state: ControllerState, window: Window, measured: float) -> bool:
+    """Whether the queue sent well under its rate, on average and in this window (429s and
+    failures count as sent: a provider whose limit fell answers little of a busy queue's calls,
+    and that cut must still go to what it answers)."""
+    sent = window.answered + window.rate_limited + window.failed
+    in_window = sent / max(window.seconds, MIN_SENT_SECONDS)
+    return max(measured, in_window) < DEMAND_SHARE * state.rate
 
 
 def _uses_its_rate(state: ControllerState, window: Window) -> bool:

@@ -52,6 +52,10 @@ PATCH_DECLARED_LIMITS: Final = "declared-limits"
 # MAX_PROBE_STEPS): different rates once a probe runs that long, so runs from before replay
 # without it.
 PATCH_CAPPED_PROBES: Final = "capped-probe-steps"
+# A 429 while the queue was not using its rate cuts by the decrease share only, not to the
+# queue's demand (policy/adaptive_rate.py: _idle): different rates, so runs from before replay
+# without it.
+PATCH_DEMAND_CUTS: Final = "demand-aware-cuts"
 # A run continues as new once it is ``renew_after_seconds`` old (a day by default), idle or not:
 # an idle controller waited on a condition for as long as its provider stayed idle, months
 # perhaps, and its history (its start input, its reports) stayed encrypted with the key of its
@@ -93,6 +97,7 @@ class ProviderRateController:
         steady_probes = workflow.patched(PATCH_STEADY_PROBES)
         declared_limits = workflow.patched(PATCH_DECLARED_LIMITS)
         capped_probes = workflow.patched(PATCH_CAPPED_PROBES)
+        demand_cuts = workflow.patched(PATCH_DEMAND_CUTS)
         if workflow.patched(PATCH_RENEWED_RUNS):
             # Kept on the instance (a task nothing refers to may be collected); a timer still
             # pending when the run continues as new goes with it, no command to cancel it.
@@ -155,6 +160,7 @@ class ProviderRateController:
                 declared_limits=declared_limits,
                 learns=learns,
                 capped_probes=capped_probes,
+                demand_cuts=demand_cuts,
             )
             # Taking only declared limits, nothing declared (yet): the queue has no rate (one
             # left by this controller in the adaptive mode is removed).

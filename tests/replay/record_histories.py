@@ -235,7 +235,9 @@ async def record_fanout() -> None:
 
 # v1: before the "steady-probes" rules; v2: before "declared-limits"; v3: before
 # "capped-probe-steps"
-CONTROLLER_VERSION = "v5"
+CONTROLLER_VERSION = "v6"
+# v6: a stray 429 while the queue was nearly idle cuts by the decrease share only (patch
+# demand-aware-cuts; v5 cut to the queue's demand).
 # v5: runs renew themselves (patch renewed-runs: a timer at the start; the scenario is shorter
 # than a day, so the recorded run does not reach it).
 # v4 climbs longer (45 reports, ~16 ticks): a probe runs past the step where v4 stops growing
@@ -318,6 +320,13 @@ async def record_controller() -> None:
             state = await handle.query(names.RATE_STATE_QUERY, result_type=ControllerState)
             if state.allowed != 4.0:
                 raise RuntimeError(f"the controller never took the declared limit: {state}")
+            for _ in range(6):  # demand falls to about a call a second
+                await handle.signal(
+                    names.RATE_REPORT_SIGNAL, OutcomeReport(answered=1, allowed_rate=4.0)
+                )
+                await asyncio.sleep(1.0)
+            stray = OutcomeReport(rate_limited=1, allowed_rate=4.0)  # a stray 429 (v6: gentle)
+            await report_until(handle, stray, lambda s: s.decreases > state.decreases, "a cut")
             history = await handle.fetch_history()
             await handle.terminate("recorded")
     finally:

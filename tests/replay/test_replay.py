@@ -14,11 +14,13 @@ from pathlib import Path
 import pytest
 from temporalio.client import WorkflowHistory
 
+from policy.adaptive_rate import DECREASE
 from shared.rate_control import RENEW_AFTER_SECONDS, QueueRateChange
 from tests.support.temporal import ALL_WORKFLOWS, CONVERTER, new_replayer
 from workflows.rate_controller import (
     PATCH_CAPPED_PROBES,
     PATCH_DECLARED_LIMITS,
+    PATCH_DEMAND_CUTS,
     PATCH_RENEWED_RUNS,
     PATCH_STEADY_PROBES,
 )
@@ -148,6 +150,17 @@ def test_rate_controllers_from_before_and_after_renewed_runs_are_committed() -> 
         if e.HasField("timer_started_event_attributes")
     ]
     assert timedelta(seconds=RENEW_AFTER_SECONDS) in timers  # its summary is encrypted
+
+
+async def test_rate_controllers_from_before_and_after_demand_aware_cuts_are_committed() -> None:
+    """Both sides of the ``demand-aware-cuts`` patch: v6 ends with a stray 429 while the queue
+    answered about a call a second of its 4/s, and cut by the decrease share only (v5 would have
+    cut to the demand). Only the rate differs, not the commands."""
+    v5 = FOLDER / "providerratecontroller-v5-controller.json"
+    v6 = FOLDER / "providerratecontroller-v6-controller.json"
+    assert PATCH_DEMAND_CUTS not in patches(v5)
+    assert PATCH_DEMAND_CUTS in patches(v6)
+    assert (await set_rates(v6))[-2:] == [4.0, 4.0 * DECREASE]
 
 
 async def test_a_controller_taking_only_declared_limits_set_them_and_nothing_else() -> None:

@@ -253,3 +253,27 @@ def test_the_new_rules_draw_fewer_429s_at_a_steady_limit() -> None:
         return rate_limited
 
     assert run(steady_probes=True) < run(steady_probes=False) / 2
+
+
+def test_a_stray_429_while_the_queue_is_nearly_idle_does_not_cut_the_rate_to_its_demand() -> None:
+    # At night the queue answers 1 call/s of its 50/s; one 429 (a burst, another client of the
+    # key) cut the rate to 1/s, and probes above that ceiling took half an hour to climb back.
+    state = ControllerState(rate=50.0, phase="steady", ceiling=52.6, answered_rate=48.0)
+    for t in range(60):
+        state = step(state, Window(seconds=1.0, answered=1), float(t), COOL_DOWN)
+    stray = Window(seconds=1.0, answered=1, rate_limited=1)
+
+    after = step(state, stray, 60.0, COOL_DOWN)
+    before_the_patch = step(state, stray, 60.0, COOL_DOWN, demand_cuts=False)
+
+    assert after.rate == pytest.approx(50.0 * DECREASE)
+    assert after.ceiling == pytest.approx(50.0)
+    assert before_the_patch.rate == pytest.approx(1.0, abs=0.01)
+
+
+def test_a_busy_queue_whose_provider_limit_fell_is_still_cut_to_what_it_answers() -> None:
+    # Its answered rate alone looks like low demand; what it sent (most of it drew 429s, in a
+    # window of half a second) says it was busy.
+    state = ControllerState(rate=50.0, phase="steady", ceiling=52.6, answered_rate=20.0)
+    after = step(state, Window(seconds=0.5, answered=10, rate_limited=15), 10.0, COOL_DOWN)
+    assert after.rate == pytest.approx(20.0)
