@@ -45,7 +45,7 @@ DECLARED_REFRESH: Final = timedelta(seconds=5)
 PREPARE_TIMEOUT: Final = timedelta(seconds=10)
 RATE_LIMITED_TYPES: Final = frozenset({"ProviderRateLimited"})
 FAILED_TYPES: Final = frozenset(
-    {"ProviderUnavailable", "ProviderTimeout", "ProviderConnectionError"}
+    {"ProviderUnavailable", "ProviderOverloaded", "ProviderTimeout", "ProviderConnectionError"}
 )
 
 log = logging.getLogger(__name__)

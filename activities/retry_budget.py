@@ -2,7 +2,8 @@
 
 The agent activities' retry policy allows any number of attempts, bounded in time by the call's
 schedule-to-close timeout (workflows/options.py): a 429 must never fail a ticket while its SLA
-still allows waiting. Every other failure means the provider is unwell rather than busy, and the
+still allows waiting, and neither must an "overloaded" answer (529), which says the same: busy.
+Every other failure means the provider is unwell rather than busy, and the
 fallback route should take over soon: after five such attempts the call gives up on its route.
 
 Temporal keeps no count per kind of failure, so the activity keeps its own in the heartbeat
@@ -20,14 +21,20 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.heartbeat import carry, earlier
-from activities.providers.errors import RATE_LIMITED_TYPE
+from activities.providers.errors import OVERLOADED_TYPE, RATE_LIMITED_TYPE
 
 OTHER_FAILURE_ATTEMPTS: Final = 5
 EXHAUSTED_TYPE: Final = "ProviderAttemptsExhausted"
 
 
+# A provider that is busy rather than unwell: a rate limit, or an "overloaded" answer.
+BUSY_TYPES: Final = frozenset({RATE_LIMITED_TYPE, OVERLOADED_TYPE})
+
+
 def is_rate_limit(err: Exception) -> bool:
-    return isinstance(err, ApplicationError) and err.type == RATE_LIMITED_TYPE
+    """Whether ``err`` says the provider is busy (counted with the rate limits: bounded by the
+    call's time, not by the five other attempts)."""
+    return isinstance(err, ApplicationError) and err.type in BUSY_TYPES
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,7 @@ FAILURE_CLASSES: Final[Mapping[str, str]] = {
     "ProviderRateLimited": "rate_limited",
     "ProviderTimeout": "timeout",
     "ProviderUnavailable": "server_error",
+    "ProviderOverloaded": "overloaded",
     "ProviderConnectionError": "connection",
     names.INVALID_OUTPUT_ERROR: "invalid_output",
     "ProviderAuthenticationError": "auth",

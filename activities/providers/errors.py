@@ -42,6 +42,10 @@ MAX_RETRY_AFTER: Final = timedelta(minutes=10)
 RETRYABLE_STATUS: Final = frozenset({408, 409, 429})
 # The type of a rate-limit failure: retried for as long as the call's time bound allows.
 RATE_LIMITED_TYPE: Final = "ProviderRateLimited"
+# The type of an "overloaded" answer (529, overloaded_error): the provider is busy, not unwell.
+# Retried like a rate limit, for as long as the call's time bound allows (spells last minutes);
+# the breaker still counts it, so a queue with a fallback route hands its calls on.
+OVERLOADED_TYPE: Final = "ProviderOverloaded"
 CONTEXT_LENGTH_HINTS: Final = (
     "context_length_exceeded",
     "context length",
@@ -233,11 +237,9 @@ def _classify(failure: ProviderFailure, secrets: Iterable[str]) -> ApplicationEr
             f"{who} rate limit{status}: {message}",
             ApplicationErrorCategory.BENIGN,
         )
-    if (
-        code in RETRYABLE_STATUS
-        or code >= 500
-        or (failure.code or "").lower() == "overloaded_error"
-    ):
+    if code == 529 or (failure.code or "").lower() == "overloaded_error":
+        return retryable(OVERLOADED_TYPE, f"{who} overloaded{status}: {message}")
+    if code in RETRYABLE_STATUS or code >= 500:
         return retryable("ProviderUnavailable", f"{who} unavailable{status}: {message}")
     kinds = {
         400: "ProviderBadRequest",

@@ -69,10 +69,10 @@ CLASSIFICATION_TABLE = [
         timedelta(seconds=20),
         id="503-retry-after",
     ),
-    pytest.param(failure(status=529), "ProviderUnavailable", RETRYABLE, None, id="529"),
+    pytest.param(failure(status=529), "ProviderOverloaded", RETRYABLE, None, id="529"),
     pytest.param(
         failure(code="overloaded_error"),
-        "ProviderUnavailable",
+        "ProviderOverloaded",
         RETRYABLE,
         None,
         id="overloaded-error-code-without-status",

@@ -50,7 +50,7 @@ async def test_when_the_repair_call_fails_the_first_calls_tokens_travel_in_the_e
     err = await raised(make_llm_provider(kind).run(CLASSIFIER, classify_request(), MODELS[kind]))
 
     assert err.non_retryable is False  # still a transient failure: Temporal retries it
-    assert err.type in ("ProviderConnectionError", "ProviderUnavailable")
+    assert err.type in ("ProviderConnectionError", "ProviderOverloaded")
     usage = Usage.model_validate(err.details[0])
     assert (usage.input_tokens, usage.output_tokens, usage.requests) == (300, 40, 1)
     assert usage.input_tokens + usage.output_tokens == fake.billed_tokens()

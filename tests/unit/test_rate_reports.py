@@ -27,11 +27,12 @@ def test_calls_are_counted_as_answered_rate_limited_or_failed() -> None:
     )
     counts.record(ApplicationError("429", type="ProviderRateLimited"))
     counts.record(ApplicationError("503", type="ProviderUnavailable"))
+    counts.record(ApplicationError("529", type="ProviderOverloaded"))  # the breaker counts it
     counts.record(ApplicationError("slow", type="ProviderTimeout"))
     counts.record(ApplicationError("down", type="ProviderConnectionError"))
     counts.record(ValueError("a bug, not the provider"))
     assert counts.pending() == OutcomeReport(
-        answered=2, rate_limited=2, failed=3, retry_after=3.0, mode="adaptive"
+        answered=2, rate_limited=2, failed=4, retry_after=3.0, mode="adaptive"
     )
 
 

@@ -32,6 +32,13 @@ def test_a_rate_limit_stays_retryable_on_every_attempt(failures: int) -> None:
     assert spend_attempt(err, failures) is err and not err.non_retryable
 
 
+@pytest.mark.parametrize("failures", [OTHER_FAILURE_ATTEMPTS, 50])
+def test_an_overloaded_provider_is_busy_and_waited_for_like_a_rate_limit(failures: int) -> None:
+    # An overload spell lasts minutes; five attempts were 15 s, and the ticket failed.
+    err = ApplicationError("anthropic overloaded (529)", type="ProviderOverloaded")
+    assert spend_attempt(err, failures) is err and not err.non_retryable
+
+
 def test_a_server_error_is_retried_until_the_fifth_failure_then_given_up() -> None:
     err = server_error()
     assert spend_attempt(err, OTHER_FAILURE_ATTEMPTS - 1) is err
