@@ -1,6 +1,7 @@
 """Anthropic: the Messages API with a forced tool whose input schema is the output model.
 
-Streamed, so every event is a heartbeat. SDK retries are off: Temporal's retry policy owns them.
+Streamed, so every event is a heartbeat (pings too). SDK retries are off: Temporal's retry policy
+owns them.
 The request goes through the SDK's generic ``post`` (its client, authentication, timeouts, error
 classes and event parsing) with the body as the API documents it; the events are read as the JSON
 objects they are (anthropic_stream.py), not through ``messages.stream``, which costs twice the
@@ -8,6 +9,7 @@ CPU per call (``python -m bench provider_cpu``).
 """
 
 import re
+from collections.abc import AsyncIterator
 from typing import Any
 
 import anthropic
@@ -15,6 +17,7 @@ import httpx2
 from anthropic import AsyncAnthropic
 from temporalio.exceptions import ApplicationError
 
+from activities.heartbeat import beat
 from activities.providers.anthropic_stream import StreamedMessage
 from activities.providers.base import AgentSpec
 from activities.providers.errors import (
@@ -60,6 +63,18 @@ def failure_from(err: Exception, provider: str) -> ProviderFailure:
             should_retry=should_retry_header(dict(err.response.headers)),
         )
     return transport_failure(err, provider)
+
+
+class _EveryEventBeats(anthropic.AsyncStream[object]):
+    """The SDK's stream, with a heartbeat on every server-sent event, ``ping`` included (the SDK
+    drops pings before they reach the caller). Anthropic streams a tool's input one whole key
+    and value at a time: a long draft's text arrives after seconds of pings only, and without
+    them as progress the heartbeat timeout ended the attempt (its tokens billed, its usage lost)."""
+
+    async def _iter_events(self) -> AsyncIterator[Any]:
+        async for event in super()._iter_events():
+            beat()
+            yield event
 
 
 def tool_name(spec: AgentSpec[Any, Any]) -> str:
@@ -116,7 +131,7 @@ class AnthropicProvider(LLMProvider):
         message = StreamedMessage()
         try:
             await self._stream_json(
-                self._client.post, MESSAGES, body, anthropic.AsyncStream[object], message.add
+                self._client.post, MESSAGES, body, _EveryEventBeats, message.add
             )
         except (anthropic.AnthropicError, httpx2.HTTPError) as err:
             # Network errors while reading a stream reach us as httpx2 errors, unwrapped.

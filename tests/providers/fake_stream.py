@@ -1,12 +1,14 @@
 """FakeStreamServer: a local HTTP server that answers every POST with a scripted raw SSE stream.
 
 FakeLLMServer renders answers in each API's usual shape; this fake sends whatever events a test
-scripts, for what FakeLLMServer cannot say: OpenAI refusal deltas, error events inside a stream.
+scripts, for what FakeLLMServer cannot say: OpenAI refusal deltas, error events inside a stream,
+pauses between events.
 """
 
 import contextlib
 import json
 import threading
+import time
 from collections import deque
 from collections.abc import AsyncIterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,6 +20,8 @@ from activities.providers.structured import LLMProvider
 from shared.provider_config import default_prices, default_providers
 
 Event = tuple[str | None, Any]  # (SSE event name, data: a JSON value or a raw string)
+# An event named so is no event: the fake waits its data's seconds before the next one.
+PAUSE = "(pause)"
 # Any key: the fake checks none (the providers' tests with keys use FakeLLMServer).
 STREAM_KEY = "sk-test-stream"
 
@@ -66,6 +70,10 @@ class FakeStreamServer:
                 self.end_headers()
                 self.close_connection = True
                 for name, data in events:
+                    if name == PAUSE:
+                        self.wfile.flush()
+                        time.sleep(data)
+                        continue
                     payload = data if isinstance(data, str) else json.dumps(data)
                     prefix = f"event: {name}\n" if name else ""
                     self.wfile.write(f"{prefix}data: {payload}\n\n".encode())

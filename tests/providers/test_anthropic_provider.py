@@ -2,17 +2,23 @@
 127.0.0.1. Answers, the forced tool and the repair round; failures and check() are in
 test_anthropic_provider_failures.py."""
 
+import dataclasses
+import itertools
 import json
+import time
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from temporalio.testing import ActivityEnvironment
 
 from activities.agent_specs import CLASSIFIER
+from activities.heartbeat import begin_attempt
 from activities.providers.base import AgentSpec
 from shared.agents import Classification, Usage
 from shared.provider_config import cost_usd, default_prices, default_providers
 from tests.providers.conftest import MODELS, MakeAnthropic
-from tests.providers.fake_stream import Event, FakeStreamServer, stream_provider
+from tests.providers.fake_stream import PAUSE, Event, FakeStreamServer, stream_provider
 from tests.providers.helpers import (
     ALL_SPECS,
     API_KEY,
@@ -270,3 +276,33 @@ async def test_output_still_invalid_after_the_repair_is_non_retryable_and_carrie
     assert (usage.provider, usage.model) == ("anthropic", MODEL)
     assert (usage.input_tokens, usage.output_tokens) == (250, 50)
     assert len(fake.calls()) == 2
+
+
+async def test_pings_while_a_tool_input_is_buffered_keep_the_attempt_alive() -> None:
+    # Anthropic streams a tool's input a whole key and value at a time: a long draft's text
+    # comes after seconds of pings only, longer than the heartbeat timeout.
+    timeout = 2.4
+    answer = json.dumps(VALID_CLASSIFICATION)
+    events = tool_stream(answer, stop_reason="tool_use")
+    waiting = [(PAUSE, 0.4), ("ping", {"type": "ping"})] * 8  # 3.2 s, longer than the timeout
+    events[2:2] = waiting  # after content_block_start, before the input arrives
+    env = ActivityEnvironment()
+    env.info = dataclasses.replace(env.info, heartbeat_timeout=timedelta(seconds=timeout))
+    started = time.monotonic()
+    beats: list[float] = []
+    env.on_heartbeat = lambda *_: beats.append(time.monotonic() - started)
+
+    with FakeStreamServer() as fake_stream:
+        fake_stream.push(events)
+        async with stream_provider("anthropic", fake_stream) as provider:
+
+            async def attempt() -> Classification:
+                begin_attempt()
+                return (await provider.run(CLASSIFIER, classify_request(), MODEL)).output
+
+            output = await env.run(attempt)
+    ended = time.monotonic() - started
+
+    assert output == Classification(**VALID_CLASSIFICATION)
+    marks = [0.0, *beats, ended]
+    assert max(b - a for a, b in itertools.pairwise(marks)) < timeout
