@@ -313,6 +313,32 @@ async def test_chunks_with_null_fields_and_no_choices_are_read_as_the_api_sends_
     assert request["stream"] is True and request["stream_options"] == {"include_usage": True}
 
 
+async def test_a_server_that_sends_no_usage_gets_its_tokens_estimated_not_counted_as_none(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Some compatible servers ignore include_usage: counted as 0 tokens and $0, every ticket's
+    # cost budget would hold nothing back.
+    answer = json.dumps(VALID_CLASSIFICATION)
+    stop = (None, {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+    stream = [chunk({"role": "assistant", "content": answer}), stop, (None, "[DONE]")]
+    with FakeStreamServer() as fake_stream:
+        fake_stream.push(stream, stream)
+        async with stream_provider("openai", fake_stream) as provider:
+            first = await provider.run(CLASSIFIER, classify_request(), MODEL)
+            second = await provider.run(CLASSIFIER, classify_request(), MODEL)
+
+    usage = first.usage
+    prompt = "".join(m["content"] for m in fake_stream.requests[0]["messages"])
+    assert usage.input_tokens == -(-len(prompt) // 4)
+    assert usage.output_tokens == -(-len(answer) // 4)
+    assert usage.cost_usd == pytest.approx(
+        cost_usd(default_prices()[MODEL], usage.input_tokens, usage.output_tokens, 0)
+    )
+    assert second.usage.input_tokens == usage.input_tokens
+    warnings = [r for r in caplog.records if "sent no usage" in r.getMessage()]
+    assert len(warnings) == 1 and MODEL in warnings[0].getMessage()  # once per model
+
+
 async def test_requests_carry_the_trace_context_of_the_span_they_are_made_in(
     fake: FakeLLMServer, make_openai: MakeOpenAI
 ) -> None:
