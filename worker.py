@@ -34,7 +34,7 @@ from activities.delivery.config import DeliveryConfig
 from activities.providers.base import Provider
 from activities.providers.errors import ProviderCheckError
 from activities.providers.registry import OFFLINE, build_providers, providers_in_use
-from shared import names, settings, telemetry
+from shared import log_privacy, names, settings, telemetry
 from shared.data_converter import data_converter, describe_encryption
 from shared.health import (
     HEALTH_ADDRESS_ENV,
@@ -320,6 +320,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # The SDK logs a failed activity or workflow task with its message and traceback, which may
+    # quote a ticket: those lines keep the ids and the exception's type only.
+    log_privacy.install()
     queues = [q.strip() for q in args.queues.split(",") if q.strip()] if args.queues else None
 
     async def _main() -> int:

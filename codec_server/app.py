@@ -6,35 +6,52 @@ proxy may put the server under a prefix; the namespace comes from the ``X-Namesp
 else from a one-segment prefix, ``/{namespace}/decode``), body and
 answer ``{"payloads": [...]}`` in protobuf JSON. Browsers (the Web UI) send a CORS preflight
 first; a request from an origin that is not allowed is refused outright (403), not just left
-without CORS headers, so no page elsewhere can use a user's network position to decrypt.
+without CORS headers, so no page elsewhere can use a user's network position to decrypt. That
+is all the allow-list does: a caller that is not a browser sends any Origin it likes, or none,
+so without a token whatever reaches the port gets plaintext (docs/privacy.md).
+
+Limits: a body of at most 16 MiB holding at most 2,000 payloads (413 beyond either), and at
+most 4 requests worked on at a time with 32 more waiting (503 beyond those: ``Turns``).
 """
 
 import asyncio
+import contextlib
 import hmac
 import json
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import AsyncIterator
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from google.protobuf import json_format
 from starlette.middleware.cors import CORSMiddleware
-from temporalio.api.common.v1 import Payloads
+from temporalio.api.common.v1 import Payload, Payloads
 from temporalio.converter import DataConverter
 
-from codec_server.payloads import decode_payloads, encode_payloads
-from codec_server.settings import MAX_BODY_BYTES, CodecServerSettings, normal_origin
+from codec_server.payloads import decode_in_thread, encode_in_thread, resolve_references
+from codec_server.settings import (
+    MAX_BODY_BYTES,
+    MAX_CONCURRENT_REQUESTS,
+    MAX_PAYLOADS,
+    MAX_WAITING_REQUESTS,
+    CodecServerSettings,
+    normal_origin,
+)
 
-T = TypeVar("T")
 ALLOWED_HEADERS = ["content-type", "x-namespace", "authorization"]
-# Protobuf JSON is parsed and written in Python: about a second for a 16 MiB body. Bodies above
-# this size are parsed and answered in a thread, so one big page of history does not hold up
-# every other request (the UI sends one per page it shows) for that second.
-THREAD_ABOVE_BYTES = 64 * 1024
+NOT_PAYLOADS = 'the body must be {"payloads": [...]} in protobuf JSON'
 
 
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
+class Refused(Exception):
+    """A request this server answers with an error: the status and a message for the caller."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
 async def _read_body(request: Request) -> bytes | None:
@@ -51,13 +68,72 @@ async def _read_body(request: Request) -> bytes | None:
     return b"".join(chunks)
 
 
-async def _off_loop(in_thread: bool, fn: Callable[..., T], *args: object) -> T:
-    return await asyncio.to_thread(fn, *args) if in_thread else fn(*args)
+def parse_payloads(body: bytes) -> list[Payload]:
+    """The request's payloads (blocking: protobuf JSON is parsed in Python, about a second for
+    16 MiB). Refused (413) when it holds more than MAX_PAYLOADS, before any becomes a message."""
+    try:
+        raw = json.loads(body)
+    except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise Refused(400, NOT_PAYLOADS) from None
+    if not isinstance(raw, dict):
+        raise Refused(400, NOT_PAYLOADS)
+    listed = raw.get("payloads")
+    if isinstance(listed, list) and len(listed) > MAX_PAYLOADS:
+        raise Refused(
+            413,
+            f"the request holds {len(listed):,} payloads; at most {MAX_PAYLOADS:,} are decoded "
+            "or encoded per request (send them a page at a time, as the Web UI does)",
+        )
+    try:
+        return list(json_format.ParseDict(raw, Payloads()).payloads)
+    except (json_format.ParseError, ValueError, TypeError, AttributeError, RecursionError):
+        raise Refused(400, NOT_PAYLOADS) from None
 
 
-def build_app(converter: DataConverter, settings: CodecServerSettings) -> FastAPI:
+def answer_of(payloads: list[Payload]) -> bytes:
+    """The answer's JSON, without indentation or spaces (blocking, like parsing)."""
+    document = json_format.MessageToDict(Payloads(payloads=payloads))
+    return json.dumps(document, separators=(",", ":")).encode()
+
+
+class Turns:
+    """At most ``at_once`` requests are parsed, transformed and answered at a time (each holds
+    up to 16 MiB and its payloads in memory, and a worker thread); up to ``waiting`` more wait
+    for their turn, as the Web UI's requests for one page do; beyond those, 503 at once."""
+
+    def __init__(self, at_once: int, waiting: int) -> None:
+        self.at_once, self.waiting = at_once, waiting
+        self._semaphore = asyncio.Semaphore(at_once)
+        self._waiting = 0
+
+    @contextlib.asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        if self._semaphore.locked() and self._waiting >= self.waiting:
+            raise Refused(
+                503,
+                f"the codec server is busy ({self.at_once} requests in progress and "
+                f"{self.waiting} waiting): try again in a moment",
+            )
+        self._waiting += 1
+        try:
+            await self._semaphore.acquire()
+        finally:
+            self._waiting -= 1
+        try:
+            yield
+        finally:
+            self._semaphore.release()
+
+
+def build_app(
+    converter: DataConverter,
+    settings: CodecServerSettings,
+    at_once: int = MAX_CONCURRENT_REQUESTS,
+    waiting: int = MAX_WAITING_REQUESTS,
+) -> FastAPI:
     app = FastAPI(title="ticket-agents codec server", docs_url=None, redoc_url=None)
     allowed = set(settings.allowed_origins)
+    turns = Turns(at_once, waiting)
 
     def refusal(request: Request) -> JSONResponse | None:
         origin = request.headers.get("origin")
@@ -78,20 +154,31 @@ def build_app(converter: DataConverter, settings: CodecServerSettings) -> FastAP
             return _error(404, f"this codec server serves namespace {settings.namespace}")
         return None
 
+    def encoded(body: bytes) -> bytes:
+        return answer_of(encode_in_thread(converter, parse_payloads(body)))
+
+    def decoded(payloads: list[Payload]) -> bytes:
+        return answer_of(decode_in_thread(converter, payloads))
+
     async def handle(request: Request, decode: bool) -> Response:
         if (refused := refusal(request)) is not None:
             return refused
         body = await _read_body(request)
         if body is None:
             return _error(413, f"the request is larger than {MAX_BODY_BYTES:,} bytes")
-        big = len(body) > THREAD_ABOVE_BYTES
         try:
-            payloads = await _off_loop(big, json_format.Parse, body, Payloads())
-        except (json_format.ParseError, UnicodeDecodeError, json.JSONDecodeError):
-            return _error(400, 'the body must be {"payloads": [...]} in protobuf JSON')
-        transform = decode_payloads if decode else encode_payloads
-        result = Payloads(payloads=await transform(converter, payloads.payloads))
-        answer = await _off_loop(big, json_format.MessageToJson, result)
+            async with turns.turn():
+                # Parsing, the codecs and writing the answer are CPU work: in a worker thread.
+                # Stored payloads are fetched on this loop (the store's connections are its).
+                if decode:
+                    payloads = await asyncio.to_thread(parse_payloads, body)
+                    payloads = await resolve_references(converter, payloads)
+                    answer = await asyncio.to_thread(decoded, payloads)
+                else:
+                    answer = await asyncio.to_thread(encoded, body)
+        except Refused as err:
+            headers = {"Retry-After": "1"} if err.status == 503 else None
+            return _error(err.status, err.message, headers)
         return Response(answer, media_type="application/json")
 
     @app.post("/decode")

@@ -1,6 +1,7 @@
 """``python -m starter codec-server``: the codec server on its own, until Ctrl-C or SIGTERM."""
 
 import argparse
+import ipaddress
 import sys
 
 from codec_server.settings import CodecServerSettings, parse_origin
@@ -20,6 +21,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="ORIGIN",
         help="a Web UI origin allowed to call it, e.g. http://localhost:8233 (repeatable; adds to "
         "TICKETS_CODEC_ALLOWED_ORIGINS)",
+    )
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is reachable from this machine only (a name other than localhost may
+    resolve to anything, so it is not)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def exposure_warning(host: str, auth_token: str | None) -> str | None:
+    """The warning for a server that hands out plaintext to whatever reaches it: listening
+    beyond this machine with no token. The origin allow-list stops other sites' pages in a
+    browser, not a program, which sends any Origin it likes or none."""
+    if auth_token or is_loopback(host):
+        return None
+    return (
+        f"codec server: WARNING: listening on {host} with no TICKETS_CODEC_AUTH_TOKEN: any "
+        "program that reaches this address gets every payload it sends decrypted. The origin "
+        "allow-list only stops web pages of other sites; it is not authentication. Keep the "
+        "port reachable only by the Web UI's users (an authenticating proxy, a private "
+        "network), or set a token for the CLI and scripts (docs/privacy.md)"
     )
 
 
@@ -58,6 +85,8 @@ def run(args: argparse.Namespace) -> int:
     if problem := listen_problem(host, port):
         print(f"codec server: {problem}", file=sys.stderr)
         return 1
+    if warning := exposure_warning(host, settings.auth_token):
+        print(warning, file=sys.stderr, flush=True)
     print(
         f"codec server: http://{host}:{port} for namespace {settings.namespace}; "
         f"{ring.describe()}; origins allowed: {', '.join(safe_url(o) for o in origins) or 'none'}"

@@ -5,8 +5,14 @@ Decode resolves an external-storage reference first (the payload store must be r
 the same TICKETS_DATABASE_URL / data directory as the workers; if it is not, the reference is
 shown as it is), then runs the codec chain (decryption, legacy claim checks). Encode (what the UI
 uses to send a signal or start a workflow) runs the codec chain only.
+
+Resolving references is I/O on the server's event loop (the payload store's connection pool
+belongs to it); the codec chain is CPU work and runs in a worker thread (``decode_in_thread``,
+``encode_in_thread``), so one request of many payloads does not hold up every other request.
+A request's troubles are logged as one line each, however many of its payloads they hit.
 """
 
+import asyncio
 import logging
 from collections.abc import Sequence
 
@@ -15,17 +21,10 @@ from temporalio.converter import DataConverter
 
 log = logging.getLogger("codec_server")
 
-
-async def _resolve_reference(converter: DataConverter, payload: Payload) -> Payload:
-    if converter.external_storage is None:
-        return payload
-    try:
-        # The SDK's own retrieval step (the one DataConverter.decode runs before the codec).
-        [resolved] = await converter._external_retrieve_payload_sequence([payload])
-    except Exception as err:  # one payload's trouble never fails the others
-        log.warning("a stored payload could not be resolved: %s", _described(err))
-        return payload
-    return resolved
+# What one decode request may bring back from the payload store, in bytes: its body is at most
+# 16 MiB, but that holds thousands of references, each to a payload of megabytes.
+# References past this are answered as they are stored (the UI shows them as references).
+MAX_RESOLVED_BYTES = 64 * 1024 * 1024
 
 
 def _described(err: Exception) -> str:
@@ -34,33 +33,88 @@ def _described(err: Exception) -> str:
     return f"{type(err).__name__}: {str(err)[:300]}"
 
 
-# What one decode request may bring back from the payload store, in bytes: its body is at most
-# 16 MiB, but that holds tens of thousands of references, each to a payload of megabytes.
-# References past this are answered as they are stored (the UI shows them as references).
-MAX_RESOLVED_BYTES = 64 * 1024 * 1024
+class _Troubles:
+    """One kind of trouble over one request's payloads: counted, and logged once (the first
+    error stands for the rest), so forged or stale payloads cannot flood the log."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.count = 0
+        self.first: Exception | None = None
+
+    def note(self, err: Exception) -> None:
+        self.count += 1
+        self.first = self.first or err
+
+    def log(self, total: int) -> None:
+        if self.first is not None:
+            log.warning(
+                "%d of %d payload(s) in a request %s (the first: %s)",
+                self.count,
+                total,
+                self.what,
+                _described(self.first),
+            )
 
 
-async def decode_payloads(converter: DataConverter, payloads: Sequence[Payload]) -> list[Payload]:
-    out = []
-    left = MAX_RESOLVED_BYTES
+async def resolve_references(
+    converter: DataConverter, payloads: Sequence[Payload]
+) -> list[Payload]:
+    """Each external-storage reference replaced by the payload it names, while the request has
+    not brought back MAX_RESOLVED_BYTES; a reference that cannot be resolved stays as it is."""
+    if converter.external_storage is None:
+        return list(payloads)
+    unresolved = _Troubles("could not be resolved from the payload store, shown as references")
+    out: list[Payload] = []
+    left, over = MAX_RESOLVED_BYTES, False
     for stored in payloads:
-        payload = await _resolve_reference(converter, stored) if left > 0 else stored
+        if left <= 0:
+            out.append(stored)
+            continue
+        try:
+            # The SDK's own retrieval step (the one DataConverter.decode runs before the codec).
+            [payload] = await converter._external_retrieve_payload_sequence([stored])
+        except Exception as err:  # one payload's trouble never fails the others
+            unresolved.note(err)
+            payload = stored
         if payload is not stored:
             left -= payload.ByteSize()
             if left < 0:
-                log.warning("a decode request resolved over %d bytes: the rest stay references",
-                            MAX_RESOLVED_BYTES)  # fmt: skip
-                payload = stored
-        if converter.payload_codec is not None:
-            try:
-                [payload] = await converter.payload_codec.decode([payload])
-            except Exception as err:  # the UI shows this one as it is stored
-                log.warning("a payload was left encoded: %s", _described(err))
+                over, payload = True, stored
         out.append(payload)
+    unresolved.log(len(out))
+    if over:
+        log.warning(
+            "a decode request resolved over %d bytes: the rest stay references", MAX_RESOLVED_BYTES
+        )
     return out
 
 
-async def encode_payloads(converter: DataConverter, payloads: Sequence[Payload]) -> list[Payload]:
-    if converter.payload_codec is None:
+async def _decode_each(converter: DataConverter, payloads: Sequence[Payload]) -> list[Payload]:
+    codec = converter.payload_codec
+    if codec is None:
         return list(payloads)
-    return await converter.payload_codec.encode(list(payloads))
+    left_encoded = _Troubles("were left encoded")
+    out = []
+    for payload in payloads:
+        try:
+            [payload] = await codec.decode([payload])
+        except Exception as err:  # the UI shows this one as it is stored
+            left_encoded.note(err)
+        out.append(payload)
+    left_encoded.log(len(out))
+    return out
+
+
+def decode_in_thread(converter: DataConverter, payloads: Sequence[Payload]) -> list[Payload]:
+    """The codec chain's decode of each payload. Blocking: call it in a worker thread (it runs
+    the codecs' async interface on an event loop of its own)."""
+    return asyncio.run(_decode_each(converter, payloads))
+
+
+def encode_in_thread(converter: DataConverter, payloads: Sequence[Payload]) -> list[Payload]:
+    """The codec chain's encode. Blocking, like ``decode_in_thread``."""
+    codec = converter.payload_codec
+    if codec is None:
+        return list(payloads)
+    return asyncio.run(codec.encode(list(payloads)))

@@ -26,6 +26,13 @@ DEFAULT_HOST: Final = "127.0.0.1"
 DEFAULT_PORT: Final = 8081
 # A decode request carries the payloads of one page of history; Temporal caps a payload at 2 MB.
 MAX_BODY_BYTES: Final = 16 * 1024 * 1024
+# And the payloads of one page are a few per event, a few hundred events: more than this in one
+# request is refused (413) before any is decrypted (16 MiB holds millions of empty ones).
+MAX_PAYLOADS: Final = 2_000
+# Requests whose payloads are parsed, transformed and answered at once (in worker threads); up to
+# MAX_WAITING_REQUESTS more wait their turn, and any beyond those are answered 503 at once.
+MAX_CONCURRENT_REQUESTS: Final = 4
+MAX_WAITING_REQUESTS: Final = 32
 
 
 DEFAULT_PORTS: Final = {"http": 80, "https": 443}

@@ -85,11 +85,35 @@ class KeyRing:
         )
 
 
+class _RepeatedName(ValueError):
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+def _without_repeats(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    """A JSON object's members, refusing a name given twice (``json`` keeps the last silently:
+    a new key pasted under an old key's id would replace that key)."""
+    members: dict[str, object] = {}
+    for name, value in pairs:
+        if name in members:
+            raise _RepeatedName(name)
+        members[name] = value
+    return members
+
+
 def parse_key_ring(text: str, source: str) -> KeyRing:
     """The ring from its JSON; a ConfigError naming ``source`` and the key id at fault (never
     the key) when it is not a usable ring."""
     try:
-        raw = json.loads(text)
+        raw = json.loads(text, object_pairs_hook=_without_repeats)
+    except _RepeatedName as err:
+        # A name is a key id or a field; anything else is not printed (it could be anything).
+        named = f'"{err.name}"' if _valid_key_id(err.name) else f"a name of {len(err.name)} chars"
+        raise ConfigError(
+            f"{source}: {named} is listed twice in one object; each key needs an id of its own "
+            "(read as it is, the last one would silently replace the first)"
+        ) from None
     except json.JSONDecodeError as err:
         # The decoder's message quotes no input, only a position.
         raise ConfigError(

@@ -10,6 +10,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from psycopg.conninfo import conninfo_to_dict
 
+from shared.redaction import split_userinfo
 from shared.settings import ConfigError
 
 SCHEMES = ("postgresql", "postgres")
@@ -45,9 +46,8 @@ def redact(url: str) -> str:
     # holding "/", "?" or "#" (base64 ones do) would otherwise be read as the start of the path
     # and printed with it. Everything up to the last "@" goes, but the user's name.
     url = _QUERY_SECRET.sub(lambda m: f"{m.group(1)}***", url)
-    scheme, sep, rest = url.partition("://")
-    if sep and "@" in rest:
-        userinfo, _, after = rest.rpartition("@")
+    scheme, userinfo, after = split_userinfo(url)
+    if userinfo is not None:
         user = userinfo.split(":", 1)[0].split("/", 1)[0]
         url = f"{scheme}://{user + '@' if user else ''}{after}"
     try:

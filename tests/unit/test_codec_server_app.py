@@ -118,34 +118,3 @@ def test_the_process_environment_itself_is_read(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("TEMPORAL_NAMESPACE", "from-the-process")
 
     assert CodecServerSettings.from_env().namespace == "from-the-process"
-
-
-def test_a_big_body_is_parsed_and_answered_off_the_event_loop(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    import threading
-
-    from codec_server import app as codec_app
-
-    threads: dict[str, list[str]] = {"parse": [], "write": []}
-    parse, write = json_format.Parse, json_format.MessageToJson
-
-    def watched_parse(*args: object, **kwargs: object) -> object:
-        threads["parse"].append(threading.current_thread().name)
-        return parse(*args, **kwargs)  # type: ignore[arg-type]
-
-    def watched_write(*args: object, **kwargs: object) -> str:
-        threads["write"].append(threading.current_thread().name)
-        return write(*args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(codec_app.json_format, "Parse", watched_parse)
-    monkeypatch.setattr(codec_app.json_format, "MessageToJson", watched_write)
-    with client() as http:
-        loop_thread = http.portal.call(lambda: threading.current_thread().name)  # type: ignore[union-attr]
-        small = http.post("/decode", json=body(sealed("small")))
-        big = http.post("/decode", json=body(sealed("x" * codec_app.THREAD_ABOVE_BYTES)))
-
-    assert (small.status_code, big.status_code) == (200, 200)
-    assert texts(big.json()) == [b"x" * codec_app.THREAD_ABOVE_BYTES]
-    assert threads["parse"][0] == threads["write"][0] == loop_thread
-    assert loop_thread not in (threads["parse"][1], threads["write"][1])

@@ -1,0 +1,100 @@
+"""Worker log lines without customer text from failures.
+
+The Temporal SDK logs every failed activity attempt ("Completing activity as failed", WARNING,
+on ``temporalio.activity``) and every failed workflow task ("Failed activation on workflow ...",
+on ``temporalio.worker._workflow_instance``) with the exception attached: its message and its
+traceback, whose last line repeats the message. A failure's message may quote a ticket: a mail
+server's ``550 5.1.1 <jane.roe@example.com>: Recipient address rejected``, a validation error
+quoting the input. ``WithholdFailureText`` keeps such a line, the activity or workflow it is
+about (the SDK's ids and types) and the exception's type (an ApplicationError's ``type`` too),
+and drops the message and the traceback. The whole failure is not lost: it travels encrypted in
+the workflow's history (``DefaultFailureConverterWithEncodedAttributes``), readable through the
+codec server or the CLI with the key ring (docs/privacy.md).
+
+``install()`` puts the filter on the SDK loggers that write such lines; the worker calls it
+where it configures logging. A filter on a logger sees the records logged on that logger, so it
+works whatever handlers the process has.
+"""
+
+import logging
+import re
+from typing import Final
+
+from temporalio.exceptions import ApplicationError
+
+# The loggers of the SDK's activity and workflow machinery (module names in temporalio 1.x:
+# ``temporalio.activity.logger`` is an adapter over the first; the others are each module's
+# ``logging.getLogger(__name__)``).
+SDK_FAILURE_LOGGERS: Final = (
+    "temporalio.activity",
+    "temporalio.worker._activity",
+    "temporalio.worker._workflow",
+    "temporalio.worker._workflow_instance",
+)
+# Lines the SDK writes with the error's text in the message itself: what comes before it is kept.
+_QUOTING: Final = (
+    re.compile(r"(Exception handling failed), original error: "),
+    re.compile(r"(Completing as failure during heartbeat with error of type <class '[\w.]+'>): "),
+)
+WITHHELD: Final = "message and traceback withheld from the log (they may quote customer text)"
+_MAX_CAUSES: Final = 5
+
+
+def _kind(error: BaseException) -> str:
+    name = type(error).__name__
+    if isinstance(error, ApplicationError) and error.type:
+        return f"{name}({error.type})"
+    return name
+
+
+def kinds(error: BaseException) -> str:
+    """The exception's type and its causes' ("ActivityError <- ApplicationError(Rejected)")."""
+    chain: list[str] = []
+    current: BaseException | None = error
+    while current is not None and len(chain) < _MAX_CAUSES:
+        chain.append(_kind(current))
+        current = current.__cause__
+    return " <- ".join(chain)
+
+
+class WithholdFailureText(logging.Filter):
+    """Rewrites a record that carries an exception, or quotes one, to its first line (the ids),
+    the exception's type and nothing of its message or traceback. Other records pass as they
+    are."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        try:
+            message = record.getMessage()
+        except Exception:  # a record whose arguments do not fit its message: its bare text
+            message = str(record.msg)
+        quoted = next((m for m in (p.match(message) for p in _QUOTING) if m), None)
+        if error is None and quoted is None:
+            return True
+        if quoted is not None:
+            kept = quoted.group(1)
+            # The activity adapter appended its ids after the error's text: put them back.
+            details = getattr(record, "temporal_activity", None)
+            kept += f" ({details})" if details else ""
+        else:
+            # The SDK's own first line names the activity or workflow; what follows a newline
+            # (the event loop's handler lists the failed task's repr) may quote the error.
+            kept = message.split("\n", 1)[0]
+        what = f"{kinds(error)}: " if error is not None else ""
+        record.msg = f"{kept} [{what}{WITHHELD}]"
+        record.args = ()
+        record.exc_info = None
+        record.exc_text = None
+        record.stack_info = None
+        return True
+
+
+_FILTER: Final = WithholdFailureText()
+
+
+def install() -> None:
+    """Puts the filter on the SDK's failure loggers (once, however often it is called)."""
+    for name in SDK_FAILURE_LOGGERS:
+        logger = logging.getLogger(name)
+        if _FILTER not in logger.filters:
+            logger.addFilter(_FILTER)

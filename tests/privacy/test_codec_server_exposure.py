@@ -1,0 +1,100 @@
+"""Who can call the codec server, which hands out plaintext to any caller it accepts: the origin
+allow-list only stops web pages of other sites (a program sends any Origin, or none), so
+
+- the real process says so at start when it listens beyond this machine with no token;
+- in docker-compose.yml it is on a network of its own with only what it needs (PostgreSQL, its
+  payload store): no other container reaches it, the browser does through the published port.
+"""
+
+import asyncio
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from starter.spawn import spawn_logged, stop_process
+from tests.deploy.compose_file import interpolated
+from tests.support.keys import key_ring_json
+from tests.support.processes import free_port
+
+READY_TIMEOUT = 30.0  # seconds: importing the web stack and the SDK
+
+
+async def start_output(tmp_path: Path, host: str, token: str) -> str:
+    """What ``python -m starter codec-server --host HOST`` prints up to answering /health."""
+    port, log = free_port(), tmp_path / "codec-server.log"
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "TICKETS_DATA_DIR": str(tmp_path / "data"),
+        "TICKETS_ENCRYPTION_KEYS": key_ring_json("k1"),
+        "TICKETS_CODEC_AUTH_TOKEN": token,
+        "PYTHONUNBUFFERED": "1",
+    }
+    command = [sys.executable, "-m", "starter", "codec-server", "--host", host, "--port", str(port)]
+    process = await asyncio.to_thread(spawn_logged, command, log, env)
+    try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + READY_TIMEOUT
+        async with httpx.AsyncClient(timeout=1.0) as http:
+            while True:
+                assert process.poll() is None, log.read_text()
+                assert loop.time() < deadline, f"no answer within {READY_TIMEOUT}s"
+                try:
+                    if (await http.get(f"http://127.0.0.1:{port}/health")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.1)
+    finally:
+        await stop_process(process, 10)
+    return log.read_text()
+
+
+@pytest.mark.parametrize(
+    ("host", "token", "warned"),
+    [("0.0.0.0", "", True), ("127.0.0.1", "", False), ("0.0.0.0", "s3cret-codec-token", False)],
+)
+async def test_listening_beyond_this_machine_without_a_token_is_warned_about_at_start(
+    tmp_path: Path, host: str, token: str, warned: bool
+) -> None:
+    output = await start_output(tmp_path, host, token)
+
+    assert "codec server: http://" in output  # it started
+    warning = f"WARNING: listening on {host} with no TICKETS_CODEC_AUTH_TOKEN"
+    assert (warning in output) is warned, output
+    if warned:
+        assert "origin allow-list only stops web pages" in output
+        assert "it is not authentication" in output
+    if token:
+        assert token not in output
+
+
+def _networks(service: dict[str, Any]) -> set[str]:
+    return set(service.get("networks") or {"default"})
+
+
+def test_in_compose_only_postgresql_shares_the_codec_servers_network() -> None:
+    services = interpolated()["services"]
+    codec = services["codec-server"]
+    mine = _networks(codec)
+    neighbours = {name for name, s in services.items() if _networks(s) & mine} - {"codec-server"}
+
+    assert neighbours == {"postgresql"}
+    # Every service its settings name (the payload store's host) is one it can reach.
+    named = {
+        host
+        for value in (codec.get("environment") or {}).values()
+        for host in re.findall(r"//(?:[^@/\s]*@)?([\w.-]+)", str(value))
+        if host in services
+    }
+    assert named == {"postgresql"}
+    # The user's browser reaches it through the port published on the host's loopback; the UI
+    # container only tells the browser that address.
+    assert [str(p).split(":")[0] for p in codec["ports"]] == ["127.0.0.1"]
+    assert services["temporal-ui"]["environment"]["TEMPORAL_CODEC_ENDPOINT"].startswith(
+        "http://localhost:"
+    )
+    assert "codec-server" not in services["temporal-ui"].get("depends_on", {})

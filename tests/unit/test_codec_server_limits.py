@@ -1,0 +1,196 @@
+"""What one request may cost the codec server (codec_server/app.py, codec_server/payloads.py),
+served by uvicorn in the test process: a bounded number of payloads, the work off the event loop
+(so /health and everybody else's requests are answered meanwhile), a bounded number of
+requests worked on at once, a compact answer, and one log line per request for its troubles."""
+
+import asyncio
+import contextlib
+import logging
+import os
+import threading
+from collections.abc import AsyncIterator, Iterator, Sequence
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from google.protobuf import json_format
+from temporalio.api.common.v1 import Payload, Payloads
+from temporalio.converter import DataConverter, PayloadCodec
+
+from codec_server.app import build_app
+from codec_server.settings import MAX_PAYLOADS, CodecServerSettings
+from shared.data_converter import data_converter
+from shared.encryption.codec import ENCODING, KEY_ID_METADATA, EncryptionCodec
+from shared.encryption.keyring import KeyRing
+from tests.support.processes import free_port
+
+RING = KeyRing(current="k1", keys={"k1": os.urandom(32)})
+CODEC = EncryptionCodec(RING)
+# How long the blocking codec below waits to be let go before it gives up (and the test fails).
+RELEASE_TIMEOUT = 10.0
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its signal handlers: the test process keeps its own."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+@contextlib.asynccontextmanager
+async def serving(app: FastAPI) -> AsyncIterator[str]:
+    port = free_port()
+    server = _Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
+    task = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            if task.done():
+                task.result()  # raises why it could not start
+            await asyncio.sleep(0.02)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+class HeldCodec(PayloadCodec):
+    """The encryption codec, recording the threads it runs in; with ``hold`` set, each call
+    waits until the test lets it go (``entered`` says one is waiting)."""
+
+    def __init__(self, hold: bool = False) -> None:
+        self.hold = hold
+        self.threads: list[int] = []
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.released_in_time: list[bool] = []
+        self.running = self.most_at_once = 0
+        self._lock = threading.Lock()
+
+    def _call(self) -> None:
+        self.threads.append(threading.get_ident())
+        if not self.hold:
+            return
+        with self._lock:
+            self.running += 1
+            self.most_at_once = max(self.most_at_once, self.running)
+        self.entered.set()
+        self.released_in_time.append(self.release.wait(RELEASE_TIMEOUT))
+        with self._lock:
+            self.running -= 1
+
+    async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        self._call()
+        return await CODEC.encode(payloads)
+
+    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        self._call()
+        return await CODEC.decode(payloads)
+
+
+def body(*payloads: Payload) -> dict[str, object]:
+    return json_format.MessageToDict(Payloads(payloads=list(payloads)))
+
+
+def sealed(text: str) -> Payload:
+    return CODEC.encrypt(Payload(metadata={"encoding": b"json/plain"}, data=text.encode()))
+
+
+async def test_more_payloads_than_the_limit_are_refused_naming_the_count_and_the_limit() -> None:
+    app = build_app(DataConverter(payload_codec=CODEC), CodecServerSettings())
+    empty = Payload()
+    async with serving(app) as url, httpx.AsyncClient(timeout=30) as http:
+        too_many = await http.post(f"{url}/encode", json=body(*[empty] * (MAX_PAYLOADS + 1)))
+        as_many = await http.post(f"{url}/encode", json=body(*[empty] * MAX_PAYLOADS))
+
+    assert too_many.status_code == 413
+    assert f"{MAX_PAYLOADS + 1:,} payloads" in too_many.json()["error"]
+    assert f"at most {MAX_PAYLOADS:,}" in too_many.json()["error"]
+    assert as_many.status_code == 200 and len(as_many.json()["payloads"]) == MAX_PAYLOADS
+
+
+async def test_the_codecs_run_off_the_event_loop_which_answers_health_meanwhile() -> None:
+    codec = HeldCodec(hold=True)
+    app = build_app(DataConverter(payload_codec=codec), CodecServerSettings())
+    async with serving(app) as url, httpx.AsyncClient(timeout=30) as http:
+        decoding = asyncio.create_task(http.post(f"{url}/decode", json=body(sealed("hi"))))
+        assert await asyncio.to_thread(codec.entered.wait, RELEASE_TIMEOUT)
+        health = await http.get(f"{url}/health")
+        codec.release.set()
+        decoded = await decoding
+        encoded = await http.post(f"{url}/encode", json=body(Payload(data=b"x")))
+
+    assert health.status_code == 200
+    assert codec.released_in_time == [True, True]  # /health did not wait for the codec
+    assert (decoded.status_code, encoded.status_code) == (200, 200)
+    assert threading.get_ident() not in codec.threads  # this test's loop is the server's
+
+
+async def test_requests_past_the_ones_in_progress_wait_and_past_the_waiting_ones_get_503() -> None:
+    codec = HeldCodec(hold=True)
+    app = build_app(DataConverter(payload_codec=codec), CodecServerSettings(), at_once=1, waiting=1)
+    async with serving(app) as url, httpx.AsyncClient(timeout=30) as http:
+        first = asyncio.create_task(http.post(f"{url}/decode", json=body(sealed("one"))))
+        assert await asyncio.to_thread(codec.entered.wait, RELEASE_TIMEOUT)
+        # One of these two waits its turn, the other finds the queue full: refused at once,
+        # while the first is still held in the codec.
+        others = [
+            asyncio.create_task(http.post(f"{url}/decode", json=body(sealed(text))))
+            for text in ("two", "three")
+        ]
+        done, pending = await asyncio.wait(
+            others, timeout=RELEASE_TIMEOUT, return_when=asyncio.FIRST_COMPLETED
+        )
+        held_meanwhile = not first.done()
+        codec.release.set()
+        answers = await asyncio.gather(first, *pending)
+
+    [refused] = [task.result() for task in done]
+    assert refused.status_code == 503 and refused.headers["retry-after"] == "1"
+    assert "busy (1 requests in progress and 1 waiting)" in refused.json()["error"]
+    assert held_meanwhile
+    assert [a.status_code for a in answers] == [200, 200]
+    assert codec.most_at_once == 1 and codec.released_in_time == [True, True]
+
+
+async def test_the_answer_is_written_without_indentation() -> None:
+    app = build_app(DataConverter(payload_codec=CODEC), CodecServerSettings())
+    async with serving(app) as url, httpx.AsyncClient(timeout=30) as http:
+        answer = await http.post(f"{url}/decode", json=body(sealed("a"), sealed("b")))
+
+    assert answer.status_code == 200
+    assert b"\n" not in answer.content and b": " not in answer.content
+    assert answer.content.startswith(b'{"payloads":[{"metadata":')
+
+
+async def test_a_requests_unresolvable_references_and_unreadable_payloads_are_one_line_each(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Forged references (to payloads the store does not hold) and payloads under an unknown key:
+    counted, with the first error, never a line each."""
+    converter = data_converter(env={"TICKETS_DATA_DIR": str(tmp_path)}, key_ring=RING)
+    [reference] = await converter.encode(["x" * 300_000])  # over the offload threshold: stored
+    digest = reference.data.split(b'"sha256":"')[1][:64]
+    forged = []
+    for i in range(300):
+        payload = Payload()
+        payload.CopyFrom(reference)
+        payload.data = reference.data.replace(digest, f"{i:064x}".encode())
+        forged.append(payload)
+    unknown_key = Payload(metadata={"encoding": ENCODING, KEY_ID_METADATA: b"k9"}, data=b"x" * 40)
+    app = build_app(converter, CodecServerSettings())
+    with caplog.at_level(logging.WARNING, logger="codec_server"):
+        async with serving(app) as url, httpx.AsyncClient(timeout=60) as http:
+            answer = await http.post(f"{url}/decode", json=body(*forged, *[unknown_key] * 300))
+
+    assert answer.status_code == 200 and len(answer.json()["payloads"]) == 600
+    lines = [r.getMessage() for r in caplog.records if r.name == "codec_server"]
+    assert len(lines) == 2, lines
+    assert lines[0].startswith("300 of 600 payload(s) in a request could not be resolved")
+    assert "PayloadMissing" in lines[0]
+    assert lines[1].startswith("300 of 600 payload(s) in a request were left encoded")
+    assert "k9" in lines[1]
