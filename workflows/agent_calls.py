@@ -84,15 +84,40 @@ def is_invalid_output(err: ActivityError) -> bool:
     return isinstance(err.cause, ApplicationError) and err.cause.type == names.INVALID_OUTPUT_ERROR
 
 
+# A route that ended in a timeout (its time bound passed while it retried, 429s say) bills the
+# usage its attempts carried in their heartbeats (the server hands the last one's details to the
+# timeout): the tokens of answers made before the end, lost before. Asked only when a timeout
+# carries usage, so every other history is unchanged.
+PATCH_TIMEOUT_USAGE = "timeout-usage-billed"
+
+
 def usage_of_failed_call(err: ActivityError) -> Usage | None:
-    """An invalid-output failure carries the usage of the requests it made in its details."""
+    """What a failed call spent: a provider failure carries the usage of the requests it made in
+    its details; a timeout, in its last heartbeat's."""
     cause = err.cause
     if isinstance(cause, ApplicationError) and cause.details:
         try:
             return Usage.model_validate(cause.details[0])
         except ValueError:
             return None
+    if isinstance(cause, TemporalTimeoutError):
+        carried = carried_usage(cause.last_heartbeat_details)
+        if carried is not None and workflow.patched(PATCH_TIMEOUT_USAGE):
+            return carried
     return None
+
+
+def carried_usage(details: Sequence[object]) -> Usage | None:
+    """The usage in an agent activity's heartbeat details: one mapping of named entries
+    (activities/heartbeat.py), or the usage alone from workers before named entries."""
+    first = details[0] if details else None
+    if not isinstance(first, dict):
+        return None
+    entry = first.get("usage", first if "input_tokens" in first else None)
+    try:
+        return Usage.model_validate(entry) if entry is not None else None
+    except ValueError:
+        return None
 
 
 def temporal_priority(record: TicketRecord) -> TemporalPriority:

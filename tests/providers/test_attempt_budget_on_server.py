@@ -19,6 +19,7 @@ from tests.providers.conftest import MODELS, MakeProvider
 from tests.providers.helpers import VALID_CLASSIFICATION, classify_request
 from tests.support.agent_call_workflow import OneAgentCallWorkflow
 from tests.support.fake_llm import FakeLLMServer, Reply
+from tests.support.timed_out_call_workflow import TimedOutAgentCallWorkflow
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -71,3 +72,39 @@ async def test_a_provider_that_stalls_every_time_is_given_up_after_five_attempts
     assert f"{OTHER_FAILURE_ATTEMPTS} attempts of this call failed" in cause.cause.message
     # The sixth attempt after the 429s refused without calling the provider again.
     assert len(fake.requests) == 2 + OTHER_FAILURE_ATTEMPTS
+
+
+async def test_a_call_that_runs_out_of_time_mid_attempt_still_bills_the_answer_it_was_given(
+    dev_env: WorkflowEnvironment, fake: FakeLLMServer, make_llm_provider: MakeProvider
+) -> None:
+    # The answer is invalid, so its usage rides on the attempt's heartbeat before the repair
+    # call; that call hangs until the call's time bound ends it. The failure is a timeout with
+    # no provider error to carry the usage: it was lost before (patch timeout-usage-billed).
+    fake.push(Reply(output={**VALID_CLASSIFICATION, "category": "Weather"}, input_tokens=700))
+    fake.responder = lambda _request: Reply(output=VALID_CLASSIFICATION, stall=True)
+    activities = AgentActivities({"openai": make_llm_provider("openai")})
+    queue = f"timed-out-{uuid.uuid4().hex[:8]}"
+    async with Worker(
+        dev_env.client,
+        task_queue=queue,
+        workflows=[TimedOutAgentCallWorkflow],
+        activities=[activities.classify_ticket],
+    ):
+        handle = await dev_env.client.start_workflow(
+            TimedOutAgentCallWorkflow.run,
+            args=[classify_request().model_copy(update={"route": ROUTE}), queue, 4.0],
+            id=f"timed-out-{uuid.uuid4().hex}",
+            task_queue=queue,
+        )
+        usage = await handle.result()
+        history = await handle.fetch_history()
+
+    assert usage is not None
+    assert (usage.input_tokens, usage.output_tokens, usage.requests) == (700, 20, 1)
+    assert len(fake.requests) == 2  # the answer and the repair call that hung
+    markers = [
+        e.marker_recorded_event_attributes.details["patch_data"]
+        for e in history.events
+        if e.HasField("marker_recorded_event_attributes")
+    ]
+    assert len(markers) == 1  # asked only because the timeout carried usage
