@@ -2,6 +2,7 @@
 what is stored is the payload codecs' output, and references of the earlier claim-check codec
 still read."""
 
+import asyncio
 import dataclasses
 import hashlib
 from collections.abc import Sequence
@@ -165,7 +166,8 @@ async def test_the_codec_server_resolves_references_up_to_its_byte_budget_per_re
     [reference] = await converter.encode([{"text": "x" * 50_000}])
     monkeypatch.setattr(codec_payloads, "MAX_RESOLVED_BYTES", 120_000)
 
-    answered = await codec_payloads.decode_payloads(converter, [reference] * 5)
+    resolved_first = await codec_payloads.resolve_references(converter, [reference] * 5)
+    answered = await asyncio.to_thread(codec_payloads.decode_in_thread, converter, resolved_first)
 
     resolved = [p for p in answered if p.metadata.get("messageType") != REFERENCE_TYPE]
     assert len(resolved) == 2 and all(len(p.data) > 50_000 for p in resolved)
