@@ -6,6 +6,7 @@ the client's own data converter (so large or encrypted payloads decode as everyw
 one small RPC and keeps customer text out of the workflow's state.
 """
 
+from pydantic import ValidationError
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import GetWorkflowExecutionHistoryRequest
 from temporalio.client import Client
@@ -15,7 +16,16 @@ from shared import names
 from shared.encryption.codec import PayloadDecryptionError, UnknownEncryptionKey
 from shared.operation_errors import TicketNotFound, TicketUnreadable
 from shared.tickets import Ticket
+from shared.validation import fields
 from shared.view import TicketRequest
+
+
+class InputUnreadable(Exception):
+    """The ticket's input does not validate as a ticket today (a workflow started with fields
+    the model refuses). Names the fields only: pydantic's own text quotes their values."""
+
+    def __init__(self, ticket_id: str, err: ValidationError) -> None:
+        super().__init__(f"ticket {ticket_id}'s input is not readable: fields {fields(err)}")
 
 
 async def customer_ticket(client: Client, ticket_id: str) -> Ticket:
@@ -41,5 +51,7 @@ async def customer_ticket(client: Client, ticket_id: str) -> Ticket:
             f"ticket {ticket_id} cannot be decrypted here: {err} (is this process using the "
             "same encryption keys as the worker? docs/privacy.md)"
         ) from None
+    except ValidationError as err:
+        raise InputUnreadable(ticket_id, err) from None
     assert isinstance(request, TicketRequest)
     return request.ticket

@@ -6,13 +6,14 @@
 """
 
 import logging
+import traceback
 import uuid
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 from starlette.exceptions import HTTPException
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -26,6 +27,7 @@ from shared.operation_errors import (
     TicketNotFound,
     TicketUnreadable,
 )
+from shared.validation import fields
 
 log = logging.getLogger("api")
 
@@ -48,6 +50,7 @@ DESCRIPTIONS = {
     409: "the review cannot apply (the ticket is not waiting, or the draft changed); or every "
     "ticket's id is taken by an earlier ticket with other content",
     413: "the request body is larger than the API accepts",
+    415: "the body was not sent as JSON: send it with Content-Type: application/json",
     422: "the request does not validate; problems names each field",
     429: "too many requests for this token; Retry-After says when to try again",
     502: "the ticket exists but cannot be read: its worker failed the status query, or a key "
@@ -105,6 +108,22 @@ async def _api_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    if isinstance(exc.body, bytes | bytearray):
+        # A route that reads JSON got the body as bytes: it was not sent as JSON. Pydantic would
+        # say "field 'dict[str,any]': Input should be a valid dictionary".
+        sent = request.headers.get("content-type")
+        as_what = f"as {sent[:100]!r}" if sent else "with no Content-Type"
+        return error_response(
+            415,
+            f"the request body was sent {as_what}; send JSON with Content-Type: application/json",
+        )
+    malformed = next((e for e in exc.errors() if e.get("type") == "json_invalid"), None)
+    if malformed is not None:
+        # Pydantic's way would be "field '12': JSON decode error".
+        said = str((malformed.get("ctx") or {}).get("error", "cannot be read"))[:100]
+        at = malformed.get("loc", ())[1:2]
+        where = f" (at character {at[0] + 1})" if at and isinstance(at[0], int) else ""
+        return error_response(400, f"the request body is not valid JSON: {said}{where}")
     problems = [field_problem(e) for e in exc.errors()]
     return error_response(422, "the request is not valid: " + "; ".join(problems[:3]), problems)
 
@@ -117,10 +136,25 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     elif exc.status_code == 404 and message == "Not Found":
         message = f"no such path: {request.url.path} (the API's paths are listed at /docs)"
     elif exc.status_code == 400 and message == "There was an error parsing the body":
-        message = "the request body is not JSON text in UTF-8"
+        message = unparsable_body_message(exc.__cause__)
     elif exc.status_code == 405:
         message = f"{request.method} is not allowed on {request.url.path}"
     return error_response(exc.status_code, message, headers=getattr(exc, "headers", None))
+
+
+def unparsable_body_message(cause: BaseException | None) -> str:
+    """Why a JSON body could not be parsed, from the parser's exception (FastAPI says only
+    "There was an error parsing the body")."""
+    if isinstance(cause, RecursionError):
+        return "the request body could not be parsed: its JSON nests arrays or objects too deeply"
+    if isinstance(cause, UnicodeDecodeError):
+        return f"the request body is not UTF-8 (byte {cause.start + 1} is not valid there)"
+    if isinstance(cause, ValueError) and "digits" in str(cause):
+        return (
+            "the request body could not be parsed: a number in it has more digits than the API "
+            "reads (4,300)"
+        )
+    return "the request body could not be parsed as JSON text in UTF-8"
 
 
 async def _rpc_error(request: Request, exc: Exception) -> JSONResponse:
@@ -140,12 +174,49 @@ async def _rpc_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     reference = uuid.uuid4().hex[:12]
-    log.exception(
-        "unexpected error (reference %s) on %s %s", reference, request.method, request.url.path
-    )
+    where = f"unexpected error (reference {reference}) on {request.method} {request.url.path}"
+    if _validation_errors(exc):
+        # Pydantic's text quotes the values it refused (input_value=...): customer text, which
+        # has no place in a log. The stack and the fields it names only.
+        log.error("%s\n%s", where, redacted_traceback(exc))
+    else:
+        log.exception("%s", where)
     return error_response(
         500, f"internal error (reference {reference}); the API's log has the details"
     )
+
+
+def _validation_errors(exc: BaseException) -> list[ValidationError]:
+    """The pydantic validation errors in ``exc``'s chain (causes and contexts)."""
+    found: list[ValidationError] = []
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ValidationError):
+            found.append(current)
+        current = current.__cause__ or current.__context__
+    return found
+
+
+def redacted_traceback(exc: BaseException) -> str:
+    """``exc``'s traceback (its causes first, as Python prints them) with no exception's
+    message: a pydantic error's is replaced by the fields it names. Where it happened, never
+    what the input held."""
+    parts: list[str] = []
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ValidationError):
+            said = f"{current.title}: {len(current.errors())} error(s) in {fields(current)}"
+        else:
+            said = "(message not logged)"
+        name = f"{type(current).__module__}.{type(current).__qualname__}"
+        trace = "".join(traceback.format_tb(current.__traceback__))
+        parts.append(f"Traceback (most recent call last):\n{trace}{name}: {said}")
+        current = current.__cause__ or current.__context__
+    return "\n\nwhich caused:\n".join(reversed(parts))
 
 
 def install(app: FastAPI) -> None:

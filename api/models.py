@@ -6,6 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.operations import SubmitOutcome, TicketSummary
 from shared.review import ReviewAction
+from shared.ticket_status import TicketReading
 from shared.tickets import Channel, CustomerTier, Ticket
 from shared.view import TicketView
 
@@ -66,10 +67,33 @@ class CustomerMessage(BaseModel):
         return cls.model_validate(ticket.model_dump(exclude={"ticket_id"}))
 
 
+class TicketStatus(TicketView):
+    """The workflow's view, with the state a stopped workflow is really in."""
+
+    state: str = Field(  # type: ignore[assignment]
+        description="the ticket's state; the workflow's status (TERMINATED, TIMED_OUT) when its "
+        "workflow was stopped from outside before reaching a final state"
+    )
+
+    @classmethod
+    def of(cls, reading: TicketReading) -> "TicketStatus":
+        return cls.model_validate({**reading.view.model_dump(), "state": reading.state})
+
+
 class TicketDetail(BaseModel):
     ticket_id: str
-    message: CustomerMessage = Field(description="what the customer wrote (the workflow's input)")
-    status: TicketView = Field(description="the workflow's view: state, draft, log, usage")
+    message: CustomerMessage | None = Field(
+        description="what the customer wrote (the workflow's input); null when that input does "
+        "not read as a ticket (message_problem says which fields)"
+    )
+    message_problem: str | None = Field(
+        default=None,
+        description="why there is no message: the fields of the input that do not read as a ticket",
+    )
+    status: TicketStatus = Field(description="the workflow's view: state, draft, log, usage")
+    workflow_status: str = Field(
+        description="the workflow's status: RUNNING, COMPLETED, FAILED, TERMINATED, TIMED_OUT, ..."
+    )
 
 
 class TicketPage(BaseModel):

@@ -36,6 +36,34 @@ KNOWN_SPELLINGS = ", ".join(
     for name, aliases in FIELD_ALIASES.items()
 )
 _KNOWN = {alias: canonical for canonical, aliases in FIELD_ALIASES.items() for alias in aliases}
+# What a refusal may hold, so that its size does not grow with its input (a JSON object of
+# 110,000 unknown one-character keys once made a 17.7 MB answer): unknown keys named in one
+# problem, problems per item, and each value or key quoted back.
+MAX_UNKNOWN_NAMED = 5
+MAX_PROBLEMS_PER_ITEM = 10
+MAX_QUOTED_CHARS = 60
+
+
+def quoted(value: object) -> str:
+    """``value`` as a problem quotes it back: its repr, cut to MAX_QUOTED_CHARS."""
+    text = repr(value)
+    return text if len(text) <= MAX_QUOTED_CHARS else f"{text[: MAX_QUOTED_CHARS - 1]}…"
+
+
+def capped(problems: list[str], limit: int) -> list[str]:
+    """The first ``limit`` problems, the rest counted in one more: "and 12 more problems"."""
+    if len(problems) <= limit:
+        return problems
+    left = len(problems) - (limit - 1)
+    return [*problems[: limit - 1], f"and {left:,} more problems"]
+
+
+def unknown_fields_problem(keys: list[str]) -> str:
+    """One problem for every unknown key of an item, naming the first few."""
+    named = ", ".join(quoted(k) for k in keys[:MAX_UNKNOWN_NAMED])
+    more = f" and {len(keys) - MAX_UNKNOWN_NAMED:,} more" if len(keys) > MAX_UNKNOWN_NAMED else ""
+    noun = "field" if len(keys) == 1 else "fields"
+    return f"unknown {noun} {named}{more} (known: {KNOWN_SPELLINGS})"
 
 
 def _field_message(
@@ -61,31 +89,35 @@ def _field_message(
         limit_text = f"{limit:,}" if limit else str(error.get("ctx", {}).get("max_length", "?"))
         return f"field '{field}' is {size} characters; the limit is {limit_text}"
     if kind == "string_pattern_mismatch" and canonical == "customer_email":
-        return f"field '{field}' must be one address like name@example.com (got {value!r})"
+        return f"field '{field}' must be one address like name@example.com (got {quoted(value)})"
     if kind == "string_pattern_mismatch":
-        return f"field '{field}' must be 1-64 letters, digits, '.', '_' or '-' (got {value!r})"
+        return (
+            f"field '{field}' must be 1-64 letters, digits, '.', '_' or '-' (got {quoted(value)})"
+        )
     if kind == "enum":
         allowed = {
             "customer_tier": ", ".join(t.value for t in CustomerTier),
             "channel": ", ".join(c.value for c in Channel),
         }.get(canonical, "")
-        return f"field '{field}' must be one of {allowed} (got {value!r})"
+        return f"field '{field}' must be one of {allowed} (got {quoted(value)})"
     if kind == "string_unicode":
         return f"field '{field}' holds text that is not Unicode (a lone surrogate like \\ud800)"
     if kind == "string_type":
         return f"field '{field}' must be text (got {type(value).__name__})"
-    return f"field '{field}': {error['msg']}"
+    return f"field '{field}': {error['msg']}"[:200]
 
 
 def ticket_from_mapping(raw: dict[str, Any]) -> tuple[Ticket | None, list[str]]:
-    """A ticket from user-supplied fields, or the list of what is wrong with them."""
+    """A ticket from user-supplied fields, or the list of what is wrong with them (at most
+    MAX_PROBLEMS_PER_ITEM, whatever the input's size)."""
     fields: dict[str, Any] = {}
     given_as: dict[str, str] = {}
+    unknown: list[str] = []
     problems: list[str] = []
     for key, value in raw.items():
         canonical = _KNOWN.get(key)
         if canonical is None:
-            problems.append(f"unknown field '{key}' (known: {KNOWN_SPELLINGS})")
+            unknown.append(key)
         elif canonical in fields:
             problems.append(
                 f"field '{canonical}' is given twice (as '{given_as[canonical]}' and '{key}')"
@@ -96,8 +128,10 @@ def ticket_from_mapping(raw: dict[str, Any]) -> tuple[Ticket | None, list[str]]:
                 value = str(value)
             fields[canonical] = value
             given_as[canonical] = key
+    if unknown:
+        problems.insert(0, unknown_fields_problem(unknown))
     if problems:
-        return None, problems
+        return None, capped(problems, MAX_PROBLEMS_PER_ITEM)
     derived = "ticket_id" not in fields
     if derived:
         fields["ticket_id"] = PLACEHOLDER_ID
@@ -105,7 +139,8 @@ def ticket_from_mapping(raw: dict[str, Any]) -> tuple[Ticket | None, list[str]]:
         ticket = Ticket.model_validate(fields)
     except ValidationError as err:
         errors = [e for e in err.errors() if not (derived and e["loc"][:1] == ("ticket_id",))]
-        return None, [_field_message(e, fields, given_as) for e in errors]
+        problems = [_field_message(e, fields, given_as) for e in errors]
+        return None, capped(problems, MAX_PROBLEMS_PER_ITEM)
     if derived:
         # The id is optional: derive it from the content, so the same ticket submitted twice
         # gets the same id. From the fields as given (as always), once they are known to be

@@ -2,6 +2,7 @@
 result), any other's from the workflow's status query, with the errors a person can act on.
 ``shared.operations`` re-exports ``ticket_status`` and uses the small helpers here too."""
 
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -17,6 +18,7 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
+from policy.transitions import TERMINAL_STATES, TicketState
 from shared import names
 from shared.encryption.codec import PayloadDecryptionError, UnknownEncryptionKey
 from shared.operation_errors import NoWorker, TicketNotFound, TicketUnreadable
@@ -41,15 +43,54 @@ def no_worker(what: str) -> NoWorker:
     )
 
 
+def shown_state(workflow_status: str, state: str | None) -> str | None:
+    """The state to show for a ticket: its own, unless its workflow stopped without reaching a
+    final one (terminated or timed out from outside: it could record nothing), when the state
+    it last recorded (say AWAITING_REVIEW) would be a lie and the workflow's status is shown."""
+    if workflow_status != WorkflowExecutionStatus.RUNNING.name and state not in TERMINAL_STATES:
+        return workflow_status
+    return state
+
+
+@dataclass(frozen=True)
+class TicketReading:
+    """A ticket's view with its workflow's status, read together."""
+
+    view: TicketView
+    workflow_status: str  # the workflow's: RUNNING, COMPLETED, FAILED, TERMINATED, ...
+
+    @property
+    def state(self) -> str:
+        return shown_state(self.workflow_status, self.view.state) or self.workflow_status
+
+    @property
+    def awaiting_review(self) -> bool:
+        """Waiting for a person: the view says so and its workflow can still take a review."""
+        return (
+            self.workflow_status == WorkflowExecutionStatus.RUNNING.name
+            and self.view.state == TicketState.AWAITING_REVIEW
+        )
+
+
 async def ticket_status(client: Client, ticket_id: str) -> TicketView:
     """The full view. A ticket whose workflow completed returns it as its result: read from the
     history's last event, with no worker needed and nothing replayed (a dashboard polling closed
     tickets would otherwise cost a worker a replay each time, and fail with no worker running).
     Any other ticket answers the workflow's status query (a worker answers it, replaying the
-    history of one that closed otherwise: failed, terminated)."""
-    final = await _final_view(client, ticket_id)
+    history of one that closed otherwise: failed, terminated). Its state is as the workflow
+    last recorded it: ``read_ticket`` says whether the workflow still runs."""
+    return (await read_ticket(client, ticket_id)).view
+
+
+async def read_ticket(client: Client, ticket_id: str) -> TicketReading:
+    """The view (as ``ticket_status``) and the status of its workflow."""
+    status, final = await _final_view(client, ticket_id)
     if final is not None:
-        return final
+        return TicketReading(final, status)
+    return TicketReading(await _queried_view(client, ticket_id), status)
+
+
+async def _queried_view(client: Client, ticket_id: str) -> TicketView:
     try:
         return await ticket_handle(client, ticket_id).query(
             names.STATUS_QUERY, result_type=TicketView, rpc_timeout=QUERY_TIMEOUT
@@ -72,13 +113,15 @@ async def ticket_status(client: Client, ticket_id: str) -> TicketView:
         raise _undecryptable(ticket_id, err) from None
 
 
-async def _final_view(client: Client, ticket_id: str) -> TicketView | None:
-    """The view a completed ticket's workflow returned, or None when it has not completed."""
+async def _final_view(client: Client, ticket_id: str) -> tuple[str, TicketView | None]:
+    """The workflow's status, and the view a completed ticket's workflow returned (None when it
+    has not completed)."""
     handle = ticket_handle(client, ticket_id)
     try:
         description = await handle.describe()
+        status = description.status.name if description.status else "UNKNOWN"
         if description.status is not WorkflowExecutionStatus.COMPLETED:
-            return None
+            return status, None
         response = await client.workflow_service.get_workflow_execution_history(
             GetWorkflowExecutionHistoryRequest(
                 namespace=client.namespace,
@@ -93,15 +136,15 @@ async def _final_view(client: Client, ticket_id: str) -> TicketView | None:
         raise
     events = response.history.events
     if not events or not events[-1].HasField("workflow_execution_completed_event_attributes"):
-        return None
+        return status, None
     result = events[-1].workflow_execution_completed_event_attributes.result.payloads
     try:
         [view] = await client.data_converter.decode(result, [TicketView])
     except (UnknownEncryptionKey, PayloadDecryptionError) as err:
         raise _undecryptable(ticket_id, err) from None
     except ValueError:
-        return None  # a result today's view does not read: the query builds today's
-    return view if isinstance(view, TicketView) else None
+        return status, None  # a result today's view does not read: the query builds today's
+    return status, view if isinstance(view, TicketView) else None
 
 
 def _undecryptable(ticket_id: str, err: Exception) -> TicketUnreadable:

@@ -15,3 +15,11 @@ def problems(err: ValidationError, limit: int = MAX_PROBLEMS) -> str:
     ]
     more = err.error_count() - len(named)
     return "; ".join(named) + (f"; and {more} more" if more > 0 else "")
+
+
+def fields(err: ValidationError, limit: int = 10) -> str:
+    """The fields a validation error names (dotted paths, each part cut short), never its
+    values nor its messages: for a log or an answer about input that may be customer text."""
+    paths = sorted({".".join(str(p)[:40] for p in e["loc"]) or "(root)" for e in err.errors()})
+    more = f" and {len(paths) - limit} more" if len(paths) > limit else ""
+    return ", ".join(paths[:limit]) + more

@@ -15,15 +15,16 @@ from temporalio.service import RPCError
 
 from api.accounts import Role
 from api.console import display, session
-from api.customer_message import customer_ticket
+from api.customer_message import InputUnreadable, customer_ticket
 from api.deps import registry, settings, temporal
 from api.errors import field_problem
-from api.models import CustomerMessage
+from api.models import CustomerMessage, TicketStatus
 from policy.transitions import TicketState
 from shared import operations as ops
 from shared import ticket_listing as listing
-from shared.operation_errors import OperationError, ReviewRefused, TicketNotFound
+from shared.operation_errors import OperationError, ReviewRefused, ReviewTimeout, TicketNotFound
 from shared.review import ReviewAction, ReviewDecision
+from shared.ticket_status import read_ticket
 from shared.tickets import TICKET_ID_PATTERN
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -42,6 +43,11 @@ templates = Jinja2Templates(env=_env)
 QUEUE_REFRESH_SECONDS = 20
 QUEUE_LIMIT = 200
 UNANSWERED_SHOWN = 10
+# A review no worker answered in time (the API's 504) may still be applied when one does.
+TIMED_OUT = (
+    "no worker answered within the time allowed, so your review may still be applied: reload "
+    "the page before sending it again"
+)
 DONE_MESSAGES = {
     ReviewAction.APPROVE: "approved: the answer is being delivered",
     ReviewAction.EDIT: "edited and approved: your text is being delivered",
@@ -67,10 +73,27 @@ def _to_sign_in() -> RedirectResponse:
     return RedirectResponse("/console/sign-in", status_code=303)
 
 
-def _trouble(request: Request, current: session.Session, err: Exception) -> HTMLResponse:
+def _trouble(
+    request: Request,
+    current: session.Session,
+    err: Exception,
+    typed: dict[str, str | None] | None = None,
+    refused: str | None = None,
+) -> HTMLResponse:
+    """The trouble page; ``typed``: what the reviewer wrote in a form that was not applied,
+    shown for them to copy rather than lost; ``refused``: why it was not."""
     status = 404 if isinstance(err, TicketNotFound) else 503
-    message = str(err) if isinstance(err, OperationError) else f"Temporal answered: {err}"
-    return _page(request, "trouble.html", {"session": current, "message": message}, status)
+    message = (
+        _said(err) if refused is None else f"{refused}; the ticket cannot be shown: {_said(err)}"
+    )
+    kept = {k: v for k, v in (typed or {}).items() if v}
+    return _page(
+        request, "trouble.html", {"session": current, "message": message, "typed": kept}, status
+    )
+
+
+def _said(err: Exception) -> str:
+    return str(err) if isinstance(err, OperationError) else f"Temporal answered: {err}"
 
 
 @router.get("")
@@ -194,21 +217,29 @@ async def _ticket(
     again in its boxes rather than lost."""
     if not _valid_id(ticket_id):
         return _trouble(request, current, TicketNotFound(f"{ticket_id!r} is not a ticket id"))
+    message: CustomerMessage | None = None
+    message_problem: str | None = None
     try:
         client = await temporal(request).client()
-        view = await ops.ticket_status(client, ticket_id)
-        message = CustomerMessage.of(await customer_ticket(client, ticket_id))
+        reading = await read_ticket(client, ticket_id)
+        try:
+            message = CustomerMessage.of(await customer_ticket(client, ticket_id))
+        except InputUnreadable as err:
+            message_problem = str(err)
     except (OperationError, RPCError) as err:
-        return _trouble(request, current, err)
+        return _trouble(request, current, err, typed, refused=error)
     return _page(
         request,
         "ticket.html",
         {
             "session": current,
-            "view": view,
+            "view": TicketStatus.of(reading),
             "message": message,
+            "message_problem": message_problem,
             "error": error,
-            "waiting": view.state is TicketState.AWAITING_REVIEW,
+            # Review forms only for a ticket that can take a review: one whose workflow was
+            # stopped keeps AWAITING_REVIEW as its last recorded state.
+            "waiting": reading.awaiting_review,
             "typed": {k: v for k, v in (typed or {}).items() if v},
         },
         status,
@@ -265,8 +296,11 @@ async def review(
         await ops.submit_review(client, ticket_id, decision)
     except ReviewRefused as err:
         return await _ticket(request, current, ticket_id, str(err), 409, typed)
+    except ReviewTimeout:
+        return await _ticket(request, current, ticket_id, TIMED_OUT, 504, typed)
     except (OperationError, RPCError) as err:
-        return _trouble(request, current, err)
+        # Temporal or the worker in trouble: the page again, with what the reviewer typed.
+        return await _ticket(request, current, ticket_id, f"not sent: {_said(err)}", 503, typed)
     return RedirectResponse(
         f"/console/queue?done={decision.action.value}&ticket={quote(ticket_id)}", status_code=303
     )

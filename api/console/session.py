@@ -31,7 +31,17 @@ class Session:
     csrf: str
 
     def csrf_ok(self, presented: str | None) -> bool:
-        return bool(presented) and hmac.compare_digest(self.csrf, presented or "")
+        return bool(presented) and same_secret(self.csrf, presented or "")
+
+
+def same_secret(expected: str, presented: str) -> bool:
+    """Constant-time comparison of two texts as bytes: hmac.compare_digest refuses a str with
+    characters beyond ASCII (TypeError), which anyone can send in a form or a cookie."""
+    return hmac.compare_digest(_bytes(expected), _bytes(presented))
+
+
+def _bytes(text: str) -> bytes:
+    return text.encode("utf-8", "surrogatepass")
 
 
 def csrf_token(token: str, nonce: str) -> str:
@@ -70,7 +80,7 @@ def remember_sign_in_token(response: Response, value: str, secure: bool) -> None
 
 def sign_in_token_ok(request: Request, presented: str | None) -> bool:
     expected = request.cookies.get(SIGN_IN_COOKIE)
-    return bool(expected and presented) and hmac.compare_digest(expected or "", presented or "")
+    return bool(expected and presented) and same_secret(expected or "", presented or "")
 
 
 def _set(response: Response, name: str, value: str, max_age: int, secure: bool) -> None:

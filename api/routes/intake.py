@@ -17,15 +17,29 @@ from api.deps import client as temporal_client
 from api.deps import intake_allowed, settings
 from api.errors import ApiError, responses
 from api.models import InboundEmail, IntakeAccepted, IntakeRefused, IntakeResponse
+from policy.quoted_thread import quoted_thread_start
 from shared import operations as ops
-from shared.ticket_input import ticket_from_mapping
-from shared.tickets import EMAIL_PATTERN, MAX_EMAIL_CHARS, MAX_SUBJECT_CHARS, Ticket
+from shared.ticket_input import capped, ticket_from_mapping
+from shared.tickets import (
+    EMAIL_PATTERN,
+    MAX_BODY_CHARS,
+    MAX_EMAIL_CHARS,
+    MAX_SUBJECT_CHARS,
+    Ticket,
+)
 
 router = APIRouter(tags=["intake"])
 
 # Longest Idempotency-Key accepted (Stripe's limit; keys are usually UUIDs).
 MAX_IDEMPOTENCY_KEY = 255
-INTAKE_ERRORS = responses(400, 401, 403, 409, 413, 422, 429, 503)
+INTAKE_ERRORS = responses(400, 401, 403, 409, 413, 415, 422, 429, 503)
+# Problems one answer names, over all its items (each item names 10 at most: ticket_input), so
+# that a list of 100 bad items cannot make an answer of megabytes.
+MAX_PROBLEMS_PER_RESPONSE = 100
+UNNAMED = (
+    f"refused; its problems are not named here (an answer names {MAX_PROBLEMS_PER_RESPONSE} "
+    "at most)"
+)
 
 ONE_TICKET = {
     "summary": "one ticket",
@@ -159,13 +173,26 @@ def email_fields(email: InboundEmail) -> dict[str, Any]:
     address = sender_address(email.sender)
     fields: dict[str, Any] = {
         "subject": subject,
-        "body": email.text,
+        "body": email_body(email.text),
         "customer_id": address or email.sender.strip(),
         "channel": "email",
     }
     if address:
         fields["customer_email"] = address
     return fields
+
+
+def email_body(text: str) -> str:
+    """The ticket's body from an e-mail's text. A text too long for a ticket loses the earlier
+    thread quoted below the reply (at a genuine quote marker: policy.quoted_thread), which the
+    agents would not read anyway; nothing else is cut, so a reply that is still too long is
+    refused, never truncated."""
+    if len(text.strip()) <= MAX_BODY_CHARS:
+        return text
+    lines = text.replace("\r\n", "\n").split("\n")
+    start = quoted_thread_start(lines)
+    reply = "\n".join(lines[:start]) if start is not None else ""
+    return reply if reply.strip() else text
 
 
 def sender_address(sender: str) -> str | None:
@@ -207,8 +234,11 @@ async def _submit(
 ) -> IntakeResponse:
     """``keyed``: the id comes from an Idempotency-Key (or a Message-ID), which names the ticket
     whatever a retry's words: another content under it is the same ticket, not a collision."""
+    refused = _bounded(refused)
     if not tickets:
-        problems = [f"item {r.index}: {p}" for r in refused for p in r.problems]
+        problems = capped(
+            [f"item {r.index}: {p}" for r in refused for p in r.problems], MAX_PROBLEMS_PER_RESPONSE
+        )
         raise ApiError(422, "no ticket could be accepted: " + "; ".join(problems[:3]), problems)
     client: Client = await temporal_client(request)
     outcomes = await ops.submit_tickets(client, [t for _, t in tickets])
@@ -219,9 +249,26 @@ async def _submit(
         else:
             accepted.append(IntakeAccepted.of(index, outcome))
     if not accepted:
-        problems = [f"item {r.index}: {p}" for r in [*refused, *collided] for p in r.problems]
+        problems = capped(
+            [f"item {r.index}: {p}" for r in [*refused, *collided] for p in r.problems],
+            MAX_PROBLEMS_PER_RESPONSE,
+        )
         raise ApiError(409, "no ticket could be accepted: " + "; ".join(problems[:3]), problems)
     return IntakeResponse(accepted=accepted, refused=sorted([*refused, *collided], key=_index))
+
+
+def _bounded(refused: list[IntakeRefused]) -> list[IntakeRefused]:
+    """Every refused item, with MAX_PROBLEMS_PER_RESPONSE problems named at most over all of
+    them: an item past that says so instead of naming its own."""
+    left = MAX_PROBLEMS_PER_RESPONSE
+    bounded = []
+    for refusal in refused:
+        problems = refusal.problems
+        if len(problems) > left:
+            problems = capped(problems, left) if left >= 2 else [UNNAMED]
+        left = max(left - len(problems), 0)
+        bounded.append(IntakeRefused(index=refusal.index, problems=problems))
+    return bounded
 
 
 def collision(ticket_id: str) -> str:

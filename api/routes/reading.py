@@ -9,17 +9,17 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from temporalio.client import Client
 
 from api.accounts import Account
-from api.customer_message import customer_ticket
+from api.customer_message import InputUnreadable, customer_ticket
 from api.deps import client as temporal_client
 from api.deps import require
 from api.errors import ApiError, responses
-from api.models import CustomerMessage, ReviewQueue, TicketDetail, TicketPage
+from api.models import CustomerMessage, ReviewQueue, TicketDetail, TicketPage, TicketStatus
 from api.page_tokens import PageTokenError, PageTokens
 from policy.transitions import TicketState
-from shared import operations as ops
 from shared import report as reports
 from shared import ticket_listing as listing
 from shared.agents import Category, Priority
+from shared.ticket_status import read_ticket
 from shared.tickets import TICKET_ID_PATTERN
 
 router = APIRouter(tags=["tickets"])
@@ -40,17 +40,36 @@ MAX_PAGE_TOKEN_CHARS = 4_096
     summary="one ticket: the customer's message and the workflow's view",
 )
 async def get_ticket(ticket_id: TicketIdPath, _: Reader, client: Temporal) -> TicketDetail:
-    ticket, view = await asyncio.gather(
-        customer_ticket(client, ticket_id), ops.ticket_status(client, ticket_id)
+    ticket, reading = await asyncio.gather(
+        customer_ticket(client, ticket_id), read_ticket(client, ticket_id), return_exceptions=True
     )
-    return TicketDetail(ticket_id=ticket_id, message=CustomerMessage.of(ticket), status=view)
+    if isinstance(reading, BaseException):
+        raise reading
+    if isinstance(ticket, InputUnreadable):
+        message, problem = None, str(ticket)
+    elif isinstance(ticket, BaseException):
+        raise ticket
+    else:
+        message, problem = CustomerMessage.of(ticket), None
+    return TicketDetail(
+        ticket_id=ticket_id,
+        message=message,
+        message_problem=problem,
+        status=TicketStatus.of(reading),
+        workflow_status=reading.workflow_status,
+    )
 
 
 @router.get(
     "/tickets",
     response_model=TicketPage,
     responses=responses(400, 401, 403, 422, 503),
-    summary="tickets, newest first, filtered by state, category and priority",
+    summary="tickets, running ones first, filtered by state, category and priority",
+    description=(
+        "In the server's listing order: running tickets (the most recently started first), then "
+        "closed ones (the most recently closed first). A ticket that closes between two pages "
+        "moves to the closed ones and can be listed again: deduplicate by `ticket_id`."
+    ),
 )
 async def list_tickets(
     request: Request,

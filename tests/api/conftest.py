@@ -11,6 +11,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from shared import names
 from shared.temporal_client import connect, connection_settings
+from tests.api.helpers import console_sign_in
 from tests.support.api_server import API_TEST_NAMESPACE, Tokens, serving
 from tests.support.temporal import CONVERTER
 from tests.support.workers import real_pipeline
@@ -54,4 +55,20 @@ async def api_url(api_temporal: Client, api_worker: None, tokens: Tokens) -> Asy
 @pytest.fixture
 async def http(api_url: str) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=api_url, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+async def console_url(api_temporal: Client, api_worker: None, tokens: Tokens) -> AsyncIterator[str]:
+    """The API again, for console tests without a browser: its cookies are not Secure, which
+    httpx (unlike a browser on localhost) would keep to itself over plain HTTP."""
+    async with serving(api_temporal, tokens.registry(), secure_cookies=False) as url:
+        yield url
+
+
+@pytest.fixture
+async def console(console_url: str, tokens: Tokens) -> AsyncIterator[httpx.AsyncClient]:
+    """A reviewer (ana) signed in to the console."""
+    async with httpx.AsyncClient(base_url=console_url, timeout=30) as client:
+        await console_sign_in(client, tokens.review)
         yield client

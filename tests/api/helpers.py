@@ -1,5 +1,6 @@
 """Tickets and waits for the API's tests."""
 
+import re
 import uuid
 from typing import Any
 
@@ -56,3 +57,25 @@ async def wait_for_state(
         check, timeout=SETTLE_SECONDS, interval=0.2, what=f"{ticket_id} in {states}"
     )
     return result
+
+
+CSRF_FIELD = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+async def console_sign_in(http: httpx.AsyncClient, token: str) -> None:
+    """Sign ``http`` in to the console as a browser does (the sign-in form's token, then the
+    form); the server must set insecure cookies, which httpx sends over plain HTTP."""
+    form = await http.get("/console/sign-in")
+    found = re.search(r'name="sign_in_csrf" value="([^"]+)"', form.text)
+    assert found, form.text
+    signed = await http.post(
+        "/console/sign-in", data={"token": token, "sign_in_csrf": found.group(1)}
+    )
+    assert signed.status_code == 303, signed.text
+
+
+def page_csrf(html: str) -> str:
+    """The CSRF token of a console page's forms."""
+    found = CSRF_FIELD.search(html)
+    assert found, html
+    return found.group(1)

@@ -198,3 +198,22 @@ async def test_an_edit_as_long_as_the_box_allows_is_sent_with_its_line_breaks(
     await expect(page.get_by_role("status")).to_contain_text(f"Ticket {ticket_id}")
     done = await wait_for_state(http, tokens.review, ticket_id, "COMPLETED")
     assert done["status"]["reviews"][0]["decision"]["edited_text"] == text
+
+
+async def test_a_long_unbroken_line_wraps_instead_of_widening_the_page(
+    browser_context: BrowserContext, api_url: str, http: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    # A pasted log line or URL with no break: the page once scrolled sideways to show it.
+    unbroken = "x" * 2_000
+    ticket_id = await submit_for_review(
+        http, tokens, body=urgent_ticket("x")["body"] + "\n" + unbroken
+    )
+    page = await browser_context.new_page()
+    await sign_in(page, api_url, tokens.review)
+    await page.goto(f"{api_url}/console/tickets/{ticket_id}")
+    await expect(page.locator("#message")).to_contain_text(unbroken)
+
+    scroll, client = await page.evaluate(
+        "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+    )
+    assert scroll <= client, f"the page is {scroll}px wide in a {client}px window"

@@ -1,0 +1,143 @@
+"""The console when a form cannot be applied, without a browser (httpx against the real API on
+the dev server): a form token no session made, a review no worker answers in time, and a
+review with no worker at all. What the reviewer typed is never lost."""
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import httpx
+import pytest
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from shared import names, ticket_status
+from shared import operations as ops
+from shared.temporal_client import connect, connection_settings
+from shared.tickets import Ticket
+from shared.view import TicketRequest
+from tests.api.helpers import (
+    console_sign_in,
+    page_csrf,
+    routine_ticket,
+    unique_id,
+    urgent_ticket,
+    wait_for_state,
+)
+from tests.api.stalled_review_workflow import DRAFT, StalledReviewFake
+from tests.support.api_server import API_FUZZ_NAMESPACE, Tokens, bearer, serving
+from tests.support.temporal import CONVERTER, wait_until
+
+pytestmark = pytest.mark.api
+
+TYPED = "Dear Ana, we have refunded order 7 — UNIQUE-TYPED-REPLY"
+
+
+async def test_a_form_token_beyond_ascii_is_refused_with_403_never_a_500(
+    console_url: str, http: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    ticket_id = unique_id("CSRF")
+    await http.post("/tickets", headers=bearer(tokens.submit), json=urgent_ticket(ticket_id))
+    await wait_for_state(http, tokens.review, ticket_id, "AWAITING_REVIEW")
+    async with httpx.AsyncClient(base_url=console_url, timeout=30) as browser:
+        await browser.get("/console/sign-in")  # the sign-in form's cookie
+        sign_in = await browser.post(
+            "/console/sign-in", data={"token": tokens.review, "sign_in_csrf": "é" * 22}
+        )
+        await console_sign_in(browser, tokens.review)
+        review = await browser.post(
+            f"/console/tickets/{ticket_id}/review",
+            data={"action": "edit", "revision": "1", "csrf": "ü" * 64, "edited_text": TYPED},
+        )
+        sign_out = await browser.post("/console/sign-out", data={"csrf": "ß" * 64})
+
+    assert sign_in.status_code == 403, sign_in.text
+    assert "the sign-in form expired" in sign_in.text
+    assert review.status_code == 403, review.text
+    assert "the form expired; look again and resubmit" in review.text
+    assert TYPED in review.text
+    assert sign_out.status_code == 403, sign_out.text
+
+
+async def test_a_review_no_worker_answers_in_time_shows_the_ticket_again_with_the_typed_text(
+    console: httpx.AsyncClient, api_temporal: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The worker takes the update and never answers: the caller's wait runs out.
+    monkeypatch.setattr(ops, "REVIEW_TIMEOUT", 1.0)
+    ticket_id, queue = unique_id("STALLED"), f"stalled-{unique_id()}"
+    ticket = Ticket(ticket_id=ticket_id, subject="Refund", body="Please refund order 7.")
+    async with Worker(api_temporal, task_queue=queue, workflows=[StalledReviewFake]):
+        handle = await api_temporal.start_workflow(
+            StalledReviewFake.run,
+            TicketRequest(ticket=ticket),
+            id=names.ticket_workflow_id(ticket_id),
+            task_queue=queue,
+        )
+        try:
+
+            async def shown() -> str | None:
+                page = await console.get(f"/console/tickets/{ticket_id}")
+                return page.text if 'id="edit-form"' in page.text else None
+
+            page = await wait_until(shown, timeout=30, what=f"{ticket_id} shown for review")
+            answer = await console.post(
+                f"/console/tickets/{ticket_id}/review",
+                data={
+                    "action": "edit",
+                    "revision": "1",
+                    "chain": "",
+                    "csrf": page_csrf(page),
+                    "edited_text": TYPED,
+                },
+            )
+        finally:
+            await handle.terminate("test over")
+
+    assert answer.status_code == 504, answer.text
+    assert "your review may still be applied: reload the page before sending it again" in (
+        answer.text
+    )
+    # The page again, its edit box holding what the reviewer wrote (not the draft).
+    assert 'id="edit-form"' in answer.text and TYPED in answer.text
+    assert DRAFT in answer.text
+
+
+@pytest.fixture
+async def console_without_worker(
+    dev_env: WorkflowEnvironment, tokens: Tokens
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The console on the fuzzing namespace, where no worker runs."""
+    address = dev_env.client.service_client.config.target_host
+    settings = connection_settings(
+        {"TEMPORAL_ADDRESS": address, "TEMPORAL_NAMESPACE": API_FUZZ_NAMESPACE}
+    )
+    client = await connect(settings, converter=CONVERTER)
+    async with (
+        serving(client, tokens.registry(), secure_cookies=False) as url,
+        httpx.AsyncClient(base_url=url, timeout=30) as http,
+    ):
+        yield http
+
+
+async def test_a_review_with_no_worker_running_keeps_the_typed_text_on_the_trouble_page(
+    console_without_worker: httpx.AsyncClient, tokens: Tokens, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # With no worker the ticket's page cannot be shown either (its status query waits for one).
+    monkeypatch.setattr(ticket_status, "QUERY_TIMEOUT", timedelta(seconds=1))
+    http = console_without_worker
+    ticket_id = unique_id("NOWORKER")
+    submitted = await http.post(
+        "/tickets", headers=bearer(tokens.submit), json=routine_ticket(ticket_id)
+    )
+    assert submitted.status_code == 202, submitted.text
+    await console_sign_in(http, tokens.review)
+    queue = await http.get("/console/queue")
+
+    answer = await http.post(
+        f"/console/tickets/{ticket_id}/review",
+        data={"action": "reject", "revision": "", "csrf": page_csrf(queue.text), "reason": TYPED},
+    )
+
+    assert answer.status_code == 503, answer.text
+    assert "not sent: no worker answered on the tickets task queue" in answer.text
+    assert 'id="typed-reason"' in answer.text and TYPED in answer.text

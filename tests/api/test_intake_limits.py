@@ -1,0 +1,147 @@
+"""What intake answers when a request is bad in size or shape, over real HTTP: refusals bounded
+whatever the input, bodies that are not JSON named for what they are, and an e-mail too long
+only because of the thread it quotes taken without that thread."""
+
+import json
+
+import httpx
+
+from api.routes.intake import MAX_PROBLEMS_PER_RESPONSE
+from shared.ticket_input import MAX_PROBLEMS_PER_ITEM, MAX_UNKNOWN_NAMED
+from shared.tickets import MAX_BODY_CHARS
+from tests.api.helpers import unique_id
+from tests.support.api_server import Tokens, bearer
+
+JSON = {"Content-Type": "application/json"}
+
+
+async def test_an_object_of_a_hundred_thousand_unknown_keys_is_refused_in_a_few_lines(
+    http: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    # One unknown key, one problem repeating every known field: 110,000 keys made 17.7 MB.
+    keys = {f"{i:x}": 1 for i in range(110_000)}
+    body = json.dumps(keys, separators=(",", ":")).encode()
+    assert len(body) < 1024 * 1024  # under the body limit: the refusal is the problem
+
+    response = await http.post("/tickets", headers=bearer(tokens.submit) | JSON, content=body)
+
+    assert response.status_code == 422, response.text[:300]
+    assert len(response.content) < 2_000
+    [problem] = response.json()["problems"]
+    assert problem.startswith("item 0: unknown fields '0', '1', '2', '3', '4' and 109,995 more")
+    assert problem.count("known: ticket_id (or id), subject") == 1
+
+
+async def test_a_list_of_bad_items_names_a_bounded_number_of_problems_each_and_in_all(
+    http: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    # Each item: many unknown keys, aliases given twice and values of the wrong kind.
+    bad = {
+        "id": "x",
+        "ticket_id": "y",
+        "customer": 1,
+        "customer_id": 2,
+        "tier": "gold",
+        "customer_tier": "free",
+        **{f"k{i}-{'z' * 100}": i for i in range(40)},
+    }
+    good = {"id": unique_id(), "subject": "Password", "body": "The reset e-mail never arrives."}
+    items = [bad] * 99
+
+    refused = await http.post("/tickets", headers=bearer(tokens.submit), json=items)
+    mixed = await http.post("/tickets", headers=bearer(tokens.submit), json=[*items, good])
+
+    assert refused.status_code == 422
+    problems = refused.json()["problems"]
+    assert len(problems) == MAX_PROBLEMS_PER_RESPONSE
+    assert problems[-1].startswith("and ") and problems[-1].endswith(" more problems")
+    # The first item's own: its unknown keys in one problem (cut short), then the rest.
+    assert problems[0].startswith("item 0: unknown fields 'k0-zzz")
+    assert f"and {40 - MAX_UNKNOWN_NAMED} more (known:" in problems[0]
+    assert "z" * 100 not in problems[0]
+    assert problems[1] == "item 0: field 'ticket_id' is given twice (as 'id' and 'ticket_id')"
+    assert mixed.status_code == 202
+    answer = mixed.json()
+    assert [a["index"] for a in answer["accepted"]] == [99]
+    assert len(answer["refused"]) == 99
+    named = [p for r in answer["refused"] for p in r["problems"]]
+    assert all(len(r["problems"]) <= MAX_PROBLEMS_PER_ITEM for r in answer["refused"])
+    # Every item is listed as refused; past the budget without its problems.
+    assert len(named) <= MAX_PROBLEMS_PER_RESPONSE + len(answer["refused"])
+    assert "its problems are not named here" in answer["refused"][-1]["problems"][0]
+    assert len(mixed.content) < 60_000
+
+
+async def test_a_body_not_sent_as_json_is_refused_naming_the_content_type_to_send(
+    http: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    ticket = b'{"subject": "Password", "body": "The reset e-mail never arrives."}'
+    as_text = await http.post(
+        "/tickets",
+        headers=bearer(tokens.submit) | {"Content-Type": "text/plain"},
+        content=ticket,
+    )
+    as_form = await http.post(
+        f"/tickets/{unique_id()}/review",
+        headers=bearer(tokens.review),
+        data={"action": "approve", "revision": "1"},
+    )
+
+    for response in (as_text, as_form):
+        assert response.status_code == 415, response.text
+        assert "send JSON with Content-Type: application/json" in response.json()["message"]
+        assert "dict[str,any]" not in response.text
+    assert "sent as 'text/plain'" in as_text.json()["message"]
+
+
+async def test_json_that_cannot_be_parsed_is_named_for_what_is_wrong_with_it(
+    http: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    headers = bearer(tokens.submit) | JSON
+    deep = await http.post("/tickets", headers=headers, content=b"[" * 100_000 + b"]" * 100_000)
+    long_number = await http.post(
+        "/tickets", headers=headers, content=b'{"id": ' + b"7" * 5_000 + b"}"
+    )
+    not_utf8 = await http.post("/tickets", headers=headers, content=b'{"subject": "Caf\xe9"}')
+    cut_short = await http.post("/tickets", headers=headers, content=b'{"subject": ')
+
+    assert deep.status_code == long_number.status_code == not_utf8.status_code == 400
+    assert "nests arrays or objects too deeply" in deep.json()["message"]
+    assert "a number in it has more digits than the API reads" in long_number.json()["message"]
+    assert (
+        not_utf8.json()["message"] == "the request body is not UTF-8 (byte 17 is not valid there)"
+    )
+    assert cut_short.status_code == 400
+    assert cut_short.json()["message"] == (
+        "the request body is not valid JSON: Expecting value (at character 13)"
+    )
+
+
+async def test_an_email_too_long_only_for_the_thread_it_quotes_becomes_a_ticket_without_it(
+    http: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    reply = "My invoice for March is missing.\nCan you send it again?"
+    thread = "On Mon, 3 Mar 2025 at 10:00, Support <support@example.com> wrote:\n" + (
+        "> Here is the invoice you asked for last month.\n" * 1_000
+    )
+    email = {"from": "ana@example.com", "subject": "Invoice", "message_id": f"<{unique_id()}@x>"}
+    assert len(reply + "\n\n" + thread) > MAX_BODY_CHARS
+
+    quoted = await http.post(
+        "/tickets/email",
+        headers=bearer(tokens.submit),
+        json=email | {"text": reply + "\n\n" + thread},
+    )
+    too_long = await http.post(
+        "/tickets/email",
+        headers=bearer(tokens.submit),
+        json=email | {"text": "x" * (MAX_BODY_CHARS + 1), "message_id": f"<{unique_id()}@x>"},
+    )
+
+    assert quoted.status_code == 202, quoted.text[:300]
+    ticket_id = quoted.json()["accepted"][0]["ticket_id"]
+    read = await http.get(f"/tickets/{ticket_id}", headers=bearer(tokens.review))
+    assert read.json()["message"]["body"] == reply
+    # A reply still too long without its quote is refused, never cut.
+    assert too_long.status_code == 422
+    assert "field 'text' is 20,001 characters; the limit is 20,000" in too_long.json()["message"]
