@@ -13,6 +13,7 @@ from shared import report as reports
 from shared import ticket_listing as listing
 from shared import waiting
 from shared.review import ReviewAction, ReviewDecision
+from shared.ticket_status import read_ticket
 from shared.view import TicketView
 from starter import render
 from starter.arguments import positive_int, since_argument, state_argument
@@ -107,7 +108,7 @@ async def cmd_submit(args: argparse.Namespace) -> int:
 async def cmd_status(args: argparse.Namespace) -> int:
     client = await open_client()
     try:
-        view = await ops.ticket_status(client, args.ticket_id)
+        reading = await read_ticket(client, args.ticket_id)
     except NoWorker as err:
         indexed = await ops.describe_ticket(client, args.ticket_id)
         facts = ", ".join(x for x in (indexed.category, indexed.priority) if x)
@@ -116,9 +117,9 @@ async def cmd_status(args: argparse.Namespace) -> int:
             + (f" ({facts})" if facts else "")
         ) from None
     if args.json:
-        render.print_json(view)
+        render.print_json(reading.view)
     else:
-        render.print_status(view)
+        render.print_status(reading.view, reading.state)
     return EXIT_OK
 
 

@@ -77,3 +77,16 @@ def test_status_and_the_tickets_table_mark_estimated_tokens(
     assert ("~300" in out) is offline and ("~340" in out) is offline
     assert "~25" in out  # trimming is always an estimate
     assert render.ESTIMATE_NOTE in out
+
+
+def test_status_shows_a_stopped_workflow_s_status_beside_the_state_it_last_recorded(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Terminated while awaiting review: the view still says AWAITING_REVIEW, which is no longer
+    # true (no review can reach the ticket).
+    view = TicketView(ticket_id="T-1", subject="Hello", state=TicketState.AWAITING_REVIEW)
+    render.print_status(view, "TERMINATED")
+    first = capsys.readouterr().out.splitlines()[0]
+    assert "TERMINATED (last recorded AWAITING_REVIEW)" in first
+    render.print_status(view, view.state)
+    assert "(last recorded" not in capsys.readouterr().out
