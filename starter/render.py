@@ -161,9 +161,7 @@ def print_status(view: TicketView, shown: str | None = None) -> None:
     """``shown``: the state to show when it is not the view's own (a workflow terminated or
     timed out from outside, which could record none)."""
     out = console()
-    state = (
-        f"{shown} (last recorded {view.state})" if shown and shown != view.state else view.state
-    )
+    state = f"{shown} (last recorded {view.state})" if shown and shown != view.state else view.state
     out.print(
         f"[bold]Ticket {view.ticket_id}[/bold] · {state}"
         + (" · [red]ESCALATED[/red]" if view.escalated else "")
