@@ -106,7 +106,7 @@ async def observed_call(
         usage = reply.usage
         span.set_attributes(
             {
-                "gen_ai.response.model": usage.model,
+                "gen_ai.response.model": usage.response_model or usage.model,
                 "gen_ai.usage.input_tokens": usage.input_tokens,
                 "gen_ai.usage.output_tokens": usage.output_tokens,
                 "gen_ai.usage.cache_read.input_tokens": usage.cached_tokens,

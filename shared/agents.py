@@ -79,12 +79,15 @@ class Usage(BaseModel):
     requests: int = 1
     # Why the model stopped on the last request (stop, length, tool_use, ...), when it says.
     finish_reason: str | None = None
+    # The model the last answer names (a dated snapshot of ``model``, or what a gateway
+    # substituted), when the provider says.
+    response_model: str | None = None
 
 
 def total_usage(parts: Sequence[Usage]) -> Usage:
     """Several calls' usage as one (the attempts of one activity, the routes one swarm item
-    tried): tokens, cost, latency and requests added; provider, model and finish reason of the
-    last part."""
+    tried): tokens, cost, latency and requests added; provider, model, finish reason and
+    response model of the last part."""
     if not parts:
         raise ValueError("no usage to add up")
     last = parts[-1]
@@ -101,6 +104,7 @@ def total_usage(parts: Sequence[Usage]) -> Usage:
         trimmed_tokens=sum(p.trimmed_tokens for p in parts),
         requests=sum(p.requests for p in parts),
         finish_reason=last.finish_reason,
+        response_model=last.response_model,
     )
 
 

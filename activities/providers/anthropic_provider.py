@@ -153,6 +153,7 @@ class AnthropicProvider(LLMProvider):
             output_tokens=usage.get("output_tokens", 0),
             cached_tokens=cached,
             finish_reason=message.stop_reason,
+            response_model=message.model,
             cache_write_tokens=written,
             extra={"content": message.content()},
         )

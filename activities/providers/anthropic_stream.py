@@ -32,6 +32,7 @@ USAGE_FIELDS = (
 @dataclass
 class StreamedMessage:
     stop_reason: str | None = None
+    model: str | None = None  # the model that answered, as message_start names it
     usage: dict[str, int] = field(default_factory=dict)
     blocks: list[dict[str, Any]] = field(default_factory=list)
     # message_stop arrived: the answer is whole (a stream cut short is a transport failure).
@@ -42,7 +43,10 @@ class StreamedMessage:
     def add(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
         if kind == "message_start":
-            self._usage((event.get("message") or {}).get("usage"))
+            message = event.get("message") or {}
+            self._usage(message.get("usage"))
+            if isinstance(model := message.get("model"), str) and model:
+                self.model = model[:200]
         elif kind == "content_block_start":
             index = _index(event)
             while len(self.blocks) <= index:

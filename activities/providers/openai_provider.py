@@ -77,7 +77,10 @@ def read_chunk(
     chunk: dict[str, Any], completion: Completion, parts: list[str], refusal: list[str]
 ) -> None:
     """One streamed chat-completion chunk, as the JSON object it is: its text, refusal and
-    finish reason, and (in the last chunk, with ``include_usage``) the usage."""
+    finish reason, the model that answered, and (in the last chunk, with ``include_usage``)
+    the usage."""
+    if isinstance(model := chunk.get("model"), str) and model:
+        completion.response_model = model[:200]
     for choice in chunk.get("choices") or ():
         delta = choice.get("delta") or {}
         if content := delta.get("content"):

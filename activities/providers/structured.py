@@ -114,6 +114,8 @@ class Completion:
     cached_tokens: int = 0  # read from the prompt cache
     cache_write_tokens: int = 0  # written to the prompt cache (Anthropic)
     finish_reason: str | None = None
+    # The model the answer names (a dated snapshot, a gateway's substitute), when it names one.
+    response_model: str | None = None
     refusal: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # what the provider needs for a repair
 
@@ -312,6 +314,7 @@ class LLMProvider(Provider):
             ),
             requests=len(completions),
             finish_reason=completions[-1].finish_reason if completions else None,
+            response_model=completions[-1].response_model if completions else None,
         )
         return total_usage([*earlier, this_attempt])
 

@@ -174,3 +174,14 @@ def test_a_configured_price_without_a_cache_write_rate_uses_the_5_minute_multipl
     configured = ModelPrice(input=2.0, output=10.0)
     assert configured.cache_write_rate == pytest.approx(2.5)
     assert cost_usd(configured, 1_000_000, 0, 0, 1_000_000) == pytest.approx(2.5)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_the_model_that_answered_is_kept_beside_the_one_asked_for(
+    fake: FakeLLMServer, make_llm_provider: MakeProvider, kind: str
+) -> None:
+    # A provider answers with a dated snapshot of an alias, a gateway with its substitute: the
+    # span's gen_ai.response.model and the usage say which model wrote the answer.
+    fake.push(Reply(output=VALID_CLASSIFICATION, answered_model="snapshot-2026-01-01"))
+    reply = await make_llm_provider(kind).run(CLASSIFIER, classify_request(), MODELS[kind])
+    assert (reply.usage.model, reply.usage.response_model) == (MODELS[kind], "snapshot-2026-01-01")

@@ -47,6 +47,9 @@ class Reply:
     disconnect: bool = False  # close the connection without answering (a transport error)
     # How many chunks the answer streams in: a real model sends about one per token.
     pieces: int = 2
+    # The model the answer names; the requested one when None (a dated snapshot, a gateway's
+    # substitute otherwise).
+    answered_model: str | None = None
 
     @property
     def billed_tokens(self) -> int:

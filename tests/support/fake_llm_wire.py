@@ -48,7 +48,7 @@ class WireFormats:
             "id": "chatcmpl-fake",
             "object": "chat.completion.chunk",
             "created": 0,
-            "model": request.body.get("model", "fake"),
+            "model": reply.answered_model or request.body.get("model", "fake"),
         }
         if not request.body.get("stream"):
             self._json(
@@ -99,7 +99,7 @@ class WireFormats:
             "id": "msg_fake",
             "type": "message",
             "role": "assistant",
-            "model": request.body.get("model", "fake"),
+            "model": reply.answered_model or request.body.get("model", "fake"),
             "content": [],
             "stop_reason": None,
             "stop_sequence": None,
