@@ -10,8 +10,10 @@ without CORS headers, so no page elsewhere can use a user's network position to 
 is all the allow-list does: a caller that is not a browser sends any Origin it likes, or none,
 so without a token whatever reaches the port gets plaintext (docs/privacy.md).
 
-Limits: a body of at most 16 MiB holding at most 2,000 payloads (413 beyond either), and at
-most 4 requests worked on at a time with 32 more waiting (503 beyond those: ``Turns``).
+Limits: a body of at most 16 MiB holding at most 2,000 payloads, each with at most 64 metadata
+entries and 16 external references (413 beyond any), read only once the request's turn came
+and within 30 s; at most 4 requests worked on at a time with 32 more waiting (503 beyond those:
+``Turns``), and 44 connections in all (uvicorn's ``limit_concurrency``).
 """
 
 import asyncio
@@ -24,13 +26,17 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from google.protobuf import json_format
 from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import ClientDisconnect
 from temporalio.api.common.v1 import Payload, Payloads
 from temporalio.converter import DataConverter
 
 from codec_server.payloads import decode_in_thread, encode_in_thread, resolve_references
 from codec_server.settings import (
+    BODY_READ_SECONDS,
     MAX_BODY_BYTES,
     MAX_CONCURRENT_REQUESTS,
+    MAX_EXTERNAL_REFERENCES,
+    MAX_METADATA_ENTRIES,
     MAX_PAYLOADS,
     MAX_WAITING_REQUESTS,
     CodecServerSettings,
@@ -39,6 +45,8 @@ from codec_server.settings import (
 
 ALLOWED_HEADERS = ["content-type", "x-namespace", "authorization"]
 NOT_PAYLOADS = 'the body must be {"payloads": [...]} in protobuf JSON'
+# A payload's fields in protobuf JSON (json_format also reads the proto names).
+PAYLOAD_FIELDS = frozenset({"metadata", "data", "externalPayloads", "external_payloads"})
 
 
 class Refused(Exception):
@@ -54,18 +62,48 @@ def _error(status: int, message: str, headers: dict[str, str] | None = None) -> 
     return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
-async def _read_body(request: Request) -> bytes | None:
-    """The body, or None when it is larger than MAX_BODY_BYTES (read no further than that)."""
+async def _read_body(request: Request) -> bytes:
+    """The body; Refused when it is larger than MAX_BODY_BYTES (read no further than that) or
+    does not arrive within BODY_READ_SECONDS."""
+    too_large = Refused(413, f"the request is larger than {MAX_BODY_BYTES:,} bytes")
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        return None
+        raise too_large
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            return None
-        chunks.append(chunk)
+
+    async def read() -> None:
+        nonlocal size
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise too_large
+            chunks.append(chunk)
+
+    try:
+        await asyncio.wait_for(read(), BODY_READ_SECONDS)
+    except TimeoutError:
+        raise Refused(
+            408, f"the request's body did not arrive within {BODY_READ_SECONDS:g} s"
+        ) from None
     return b"".join(chunks)
+
+
+def _checked(listed: list[object]) -> None:
+    """Each payload is an object of a payload's fields with a bounded number of metadata entries
+    and external references: the count of payloads bounds the work only then."""
+    for place, item in enumerate(listed):
+        if not isinstance(item, dict) or not set(item) <= PAYLOAD_FIELDS:
+            raise Refused(400, f"{NOT_PAYLOADS} (payload {place} is not one)")
+        metadata, external = item.get("metadata") or {}, item.get("externalPayloads") or []
+        if not isinstance(metadata, dict) or not isinstance(external, list):
+            raise Refused(400, f"{NOT_PAYLOADS} (payload {place} is not one)")
+        if len(metadata) > MAX_METADATA_ENTRIES or len(external) > MAX_EXTERNAL_REFERENCES:
+            raise Refused(
+                413,
+                f"payload {place} has {len(metadata):,} metadata entries and {len(external):,} "
+                f"external references; at most {MAX_METADATA_ENTRIES} and "
+                f"{MAX_EXTERNAL_REFERENCES} are read",
+            )
 
 
 def parse_payloads(body: bytes) -> list[Payload]:
@@ -84,6 +122,8 @@ def parse_payloads(body: bytes) -> list[Payload]:
             f"the request holds {len(listed):,} payloads; at most {MAX_PAYLOADS:,} are decoded "
             "or encoded per request (send them a page at a time, as the Web UI does)",
         )
+    if isinstance(listed, list):
+        _checked(listed)
     try:
         return list(json_format.ParseDict(raw, Payloads()).payloads)
     except (json_format.ParseError, ValueError, TypeError, AttributeError, RecursionError):
@@ -163,11 +203,10 @@ def build_app(
     async def handle(request: Request, decode: bool) -> Response:
         if (refused := refusal(request)) is not None:
             return refused
-        body = await _read_body(request)
-        if body is None:
-            return _error(413, f"the request is larger than {MAX_BODY_BYTES:,} bytes")
         try:
             async with turns.turn():
+                # Read in its turn: a request waiting for one holds no body in memory.
+                body = await _read_body(request)
                 # Parsing, the codecs and writing the answer are CPU work: in a worker thread.
                 # Stored payloads are fetched on this loop (the store's connections are its).
                 if decode:
@@ -179,6 +218,8 @@ def build_app(
         except Refused as err:
             headers = {"Retry-After": "1"} if err.status == 503 else None
             return _error(err.status, err.message, headers)
+        except ClientDisconnect:  # the caller went away mid-body: nobody to answer
+            return Response(status_code=400)
         return Response(answer, media_type="application/json")
 
     @app.post("/decode")

@@ -4,7 +4,7 @@ import argparse
 import ipaddress
 import sys
 
-from codec_server.settings import CodecServerSettings, parse_origin
+from codec_server.settings import MAX_CONNECTIONS, CodecServerSettings, parse_origin
 from shared.data_converter import data_converter, key_ring_of
 from shared.redaction import safe_url
 from shared.settings import ConfigError
@@ -99,5 +99,6 @@ def run(args: argparse.Namespace) -> int:
         port=port,
         log_level="warning",
         access_log=False,  # paths only, but nothing here needs a line per payload request
+        limit_concurrency=MAX_CONNECTIONS,
     )
     return 0

@@ -33,6 +33,17 @@ MAX_PAYLOADS: Final = 2_000
 # MAX_WAITING_REQUESTS more wait their turn, and any beyond those are answered 503 at once.
 MAX_CONCURRENT_REQUESTS: Final = 4
 MAX_WAITING_REQUESTS: Final = 32
+# A payload is its data and at most this many metadata entries and external-storage references
+# (the SDK writes two or three and one): a payload with a million of either is as costly as a
+# million payloads.
+MAX_METADATA_ENTRIES: Final = 64
+MAX_EXTERNAL_REFERENCES: Final = 16
+# A request's body must arrive within this long once its turn came (a caller that sends it a
+# byte at a time would hold a turn for ever).
+BODY_READ_SECONDS: Final = 30.0
+# Connections the HTTP server takes at once (uvicorn answers 503 beyond them), so bodies and
+# sockets waiting for a turn are bounded too: the turns and the waiting, and a few for /health.
+MAX_CONNECTIONS: Final = MAX_CONCURRENT_REQUESTS + MAX_WAITING_REQUESTS + 8
 
 
 DEFAULT_PORTS: Final = {"http": 80, "https": 443}

@@ -20,7 +20,12 @@ from temporalio.api.common.v1 import Payload, Payloads
 from temporalio.converter import DataConverter, PayloadCodec
 
 from codec_server.app import build_app
-from codec_server.settings import MAX_PAYLOADS, CodecServerSettings
+from codec_server.settings import (
+    MAX_EXTERNAL_REFERENCES,
+    MAX_METADATA_ENTRIES,
+    MAX_PAYLOADS,
+    CodecServerSettings,
+)
 from shared.data_converter import data_converter
 from shared.encryption.codec import ENCODING, KEY_ID_METADATA, EncryptionCodec
 from shared.encryption.keyring import KeyRing
@@ -111,6 +116,24 @@ async def test_more_payloads_than_the_limit_are_refused_naming_the_count_and_the
     assert f"{MAX_PAYLOADS + 1:,} payloads" in too_many.json()["error"]
     assert f"at most {MAX_PAYLOADS:,}" in too_many.json()["error"]
     assert as_many.status_code == 200 and len(as_many.json()["payloads"]) == MAX_PAYLOADS
+
+
+async def test_a_payload_with_a_crowd_of_metadata_or_references_is_refused_too() -> None:
+    # One payload of a million metadata entries (or external references) cost as much as a
+    # million payloads: the count of payloads alone bounded nothing.
+    app = build_app(DataConverter(payload_codec=CODEC), CodecServerSettings())
+    crowded = {"metadata": {f"k{n}": "eA==" for n in range(MAX_METADATA_ENTRIES + 1)}}
+    referring = {"externalPayloads": [{}] * (MAX_EXTERNAL_REFERENCES + 1)}
+    async with serving(app) as url, httpx.AsyncClient(timeout=30) as http:
+        answers = [
+            await http.post(f"{url}/decode", json={"payloads": [{}, shape]})
+            for shape in (crowded, referring, {"data": "eA==", "extra": 1}, ["not", "one"])
+        ]
+
+    assert [a.status_code for a in answers] == [413, 413, 400, 400]
+    assert f"payload 1 has {MAX_METADATA_ENTRIES + 1} metadata entries" in answers[0].text
+    assert f"{MAX_EXTERNAL_REFERENCES + 1} external references" in answers[1].text
+    assert "payload 1 is not one" in answers[2].text
 
 
 async def test_the_codecs_run_off_the_event_loop_which_answers_health_meanwhile() -> None:
