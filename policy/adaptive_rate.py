@@ -35,9 +35,10 @@ Temporal or reads a clock: ``now`` is seconds on the workflow's clock, passed in
   higher one (a raised tier) only once ``ALLOWED_RAISE_TICKS`` windows in a row said so and no
   cut is being held, so reports from workers that saw different models' limits cannot make the
   rate jump back and forth.
-- A 429 while the queue was not using its rate (it sent under ``DEMAND_SHARE`` of it, on
-  average and in the window) says nothing about the limit: the rate is cut by ``DECREASE`` only,
-  not to the demand (since patch "demand-aware-cuts").
+- A stray 429 (at most one, or ``STRAY_SHARE`` of the window's answers) while the queue was
+  not using its rate (it sent under ``DEMAND_SHARE`` of it, on average and in the window) says
+  nothing about the limit: the rate is cut by ``DECREASE`` only, not to the demand (since patch
+  "demand-aware-cuts").
 - Circuit breaker: when at least ``BREAKER_MIN_CALLS`` calls ended in the last few seconds
   (counts fading by half every ``BREAKER_HALF_LIFE_SECONDS``) and ``BREAKER_FAILURE_SHARE`` of
   them failed (5xx, timeouts, connection errors), the queue gets rate
@@ -83,6 +84,9 @@ SLOW_START_HEADROOM: Final = 2.0
 # A window shorter than this (a decision taken at once on a 429) is too short to measure the
 # provider's answered rate from.
 MIN_MEASURED_SECONDS: Final = 1.0
+# 429s are stray (a burst, another client of the key) when at most one, or this share of the
+# window's answers.
+STRAY_SHARE: Final = 0.1
 # ... and the rate a window's calls were sent at is measured over at least this long (a report
 # covers half a second: workflows/rate_controller.py REPORT_COVERS).
 MIN_SENT_SECONDS: Final = 0.5
@@ -400,9 +404,12 @@ def _decrease(state: ControllerState, window: Window, now: float, rules: _Rules)
 
 
 def _idle(state: ControllerState, window: Window, measured: float) -> bool:
-    """Whether the queue sent well under its rate, on average and in this window (429s and
-    failures count as sent: a provider whose limit fell answers little of a busy queue's calls,
-    and that cut must still go to what it answers)."""
+    """Whether the 429 is a stray one while the queue sent well under its rate: few 429s beside
+    its answers, and under DEMAND_SHARE of the rate on average and in this window (429s and
+    failures count as sent). A provider whose limit fell refuses much of what a queue sends,
+    however far below its rate: that cut must still go to what it answers."""
+    if window.rate_limited > max(1, STRAY_SHARE * window.answered):
+        return False
     sent = window.answered + window.rate_limited + window.failed
     in_window = sent / max(window.seconds, MIN_SENT_SECONDS)
     return max(measured, in_window) < DEMAND_SHARE * state.rate

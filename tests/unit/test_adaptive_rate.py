@@ -277,3 +277,11 @@ def test_a_busy_queue_whose_provider_limit_fell_is_still_cut_to_what_it_answers(
     state = ControllerState(rate=50.0, phase="steady", ceiling=52.6, answered_rate=20.0)
     after = step(state, Window(seconds=0.5, answered=10, rate_limited=15), 10.0, COOL_DOWN)
     assert after.rate == pytest.approx(20.0)
+
+
+def test_a_queue_below_its_rate_whose_provider_limit_fell_is_cut_to_what_it_answers() -> None:
+    # Demand at 40% of the rate, then the provider's limit falls under it: many 429s beside the
+    # answers are not a stray one, so the cut goes to what the provider answers.
+    state = ControllerState(rate=43.0, phase="steady", ceiling=45.0, answered_rate=17.0)
+    after = step(state, Window(seconds=1.0, answered=10, rate_limited=8), 10.0, COOL_DOWN)
+    assert after.rate == pytest.approx(17.0 * 0.5 + 10.0 * 0.5)
