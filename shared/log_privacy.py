@@ -36,6 +36,19 @@ _QUOTING: Final = (
     re.compile(r"(Exception handling failed), original error: "),
     re.compile(r"(Completing as failure during heartbeat with error of type <class '[\w.]+'>): "),
 )
+# The SDK's lines about a failure of the project's own code (an activity, a workflow task, a
+# signal's input), whose exception may quote a ticket and is kept, encrypted, in the history.
+# Other lines with an exception (the SDK's own trouble: completing a task, recording a heartbeat)
+# are left whole: their text is nowhere else, and it is the SDK's, not a ticket's.
+FAILURE_PREFIXES: Final = (
+    "Completing activity as failed",
+    "Failed activation on workflow",
+    "Failed handling activation on workflow",
+    "Failed deserializing signal input",
+)
+# Every line of the workflow instance's logger with an exception is about workflow code (its
+# event loop's handler lists the failed task's repr, which quotes the error).
+WORKFLOW_CODE_LOGGER: Final = "temporalio.worker._workflow_instance"
 WITHHELD: Final = "message and traceback withheld from the log (they may quote customer text)"
 _MAX_CAUSES: Final = 5
 
@@ -58,9 +71,10 @@ def kinds(error: BaseException) -> str:
 
 
 class WithholdFailureText(logging.Filter):
-    """Rewrites a record that carries an exception, or quotes one, to its first line (the ids),
-    the exception's type and nothing of its message or traceback. Other records pass as they
-    are."""
+    """Rewrites a record about a failure of the project's code that carries an exception
+    (``FAILURE_PREFIXES``, the workflow instance's logger), or one that quotes an error, to its
+    first line (the ids), the exception's type and nothing of its message or traceback. Other
+    records pass as they are."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         error = record.exc_info[1] if record.exc_info else None
@@ -70,6 +84,9 @@ class WithholdFailureText(logging.Filter):
             message = str(record.msg)
         quoted = next((m for m in (p.match(message) for p in _QUOTING) if m), None)
         if error is None and quoted is None:
+            return True
+        about_our_code = record.name == WORKFLOW_CODE_LOGGER or message.startswith(FAILURE_PREFIXES)
+        if quoted is None and not about_our_code:
             return True
         if quoted is not None:
             kept = quoted.group(1)

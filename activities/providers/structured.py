@@ -100,7 +100,8 @@ def brief(err: ValidationError, limit: int = 5) -> str:
 
 # The finish reasons of an answer the provider cut off at the request's output limit (OpenAI's
 # finish_reason, Anthropic's stop_reason).
-CUT_OFF_AT_LIMIT: Final = frozenset({"length", "max_tokens"})
+# model_context_window_exceeded: Anthropic's answer ran into the model's context window.
+CUT_OFF_AT_LIMIT: Final = frozenset({"length", "max_tokens", "model_context_window_exceeded"})
 
 
 @dataclass

@@ -6,6 +6,7 @@ it). The SDK's other lines that quote an error are checked in the shape the SDK 
 
 import asyncio
 import logging
+import sys
 import threading
 import uuid
 from collections.abc import Coroutine, Iterator
@@ -194,3 +195,24 @@ def test_the_worker_installs_the_filter_where_it_configures_logging(
             logging.getLogger(name).removeFilter(log_privacy._FILTER)
 
     assert installed == [True]
+
+
+def test_the_sdks_own_trouble_keeps_its_message_and_traceback() -> None:
+    # "Failed completing activity task" is the SDK's trouble (an RPC to the server), not a
+    # ticket's: its text is nowhere else, and an operator needs it.
+    logger = logging.getLogger("temporalio.worker._activity")
+    try:
+        raise RuntimeError("connection reset by the frontend")
+    except RuntimeError:
+        record = logger.makeRecord(
+            logger.name,
+            logging.ERROR,
+            __file__,
+            1,
+            "Failed completing activity task",
+            (),
+            sys.exc_info(),
+        )
+    assert log_privacy.WithholdFailureText().filter(record)
+    assert record.getMessage() == "Failed completing activity task"
+    assert record.exc_info is not None
