@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
     from shared.pipeline_config import AgentTimeouts, PipelineConfig
     from shared.view import Fallback
     from workflows import metrics, options
+    from workflows.local_activities import run_local
     from workflows.ticket_record import TicketRecord
 
 OutT = TypeVar("OutT", bound=BaseModel)
@@ -211,15 +212,17 @@ class AgentCaller:
         self._count(role, usage)
 
 
-async def config_snapshot() -> PipelineConfig:
+async def config_snapshot(own_failures_as_activity_errors: bool = False) -> PipelineConfig:
     """The worker's pipeline configuration, recorded in the history (a local activity): the run
-    keeps using it even if the worker restarts with another."""
-    return await workflow.execute_local_activity(
+    keeps using it even if the worker restarts with another. (``own_failures_as_activity_errors``:
+    workflows/local_activities.py.)"""
+    return await run_local(
         names.LOAD_PIPELINE_CONFIG,
         result_type=PipelineConfig,
         start_to_close_timeout=options.CONFIG_START_TO_CLOSE,
         retry_policy=options.CONFIG_RETRY,
         summary="configuration snapshot",
+        own_failures_as_activity_errors=own_failures_as_activity_errors,
     )
 
 

@@ -57,6 +57,7 @@ with workflow.unsafe.imports_passed_through():
         describe_failure,
         temporal_priority,
     )
+    from workflows.local_activities import run_local
     from workflows.orchestrated_draft import orchestrated_draft
     from workflows.review_gate import ReviewGate
     from workflows.ticket_delivery import deliver
@@ -201,7 +202,7 @@ class TicketWorkflow:
             workflow.logger.warning("could not tell batch %s: %s", batch_id, err)
 
     async def _process(self) -> None:
-        self._config = await config_snapshot()
+        self._config = await config_snapshot(own_failures_as_activity_errors=True)
         self._agents = AgentCaller(self._record, self._config)
         reviewer_notes: str | None = None
         try:
@@ -322,13 +323,14 @@ class TicketWorkflow:
                 # Milliseconds of work on the worker that runs this workflow: as a local
                 # activity it costs one marker instead of an activity task's three events and
                 # the workflow task its result would start.
-                self._articles = await workflow.execute_local_activity(
+                self._articles = await run_local(
                     names.SEARCH_KNOWLEDGE_BASE,
                     query,
                     result_type=list[KnowledgeArticle],
                     start_to_close_timeout=options.KB_START_TO_CLOSE,
                     retry_policy=options.KB_RETRY,
                     summary=summary,
+                    own_failures_as_activity_errors=True,
                 )
             else:
                 self._articles = await workflow.execute_activity(

@@ -17,6 +17,7 @@ with workflow.unsafe.imports_passed_through():
     from shared.view import DeliveryReceipt, DeliveryRequest
     from workflows import options
     from workflows.agent_calls import describe_failure, failure_kind, temporal_priority
+    from workflows.local_activities import run_local
     from workflows.ticket_record import TicketRecord
 
 S = TicketState
@@ -98,7 +99,7 @@ async def _deliver_locally(request: DeliveryRequest) -> DeliveryReceipt | Delive
     the ledger could not record it, one saying so (``sent_key``), so the queued attempt records
     it without sending it again. A refusal for good is raised."""
     try:
-        return await workflow.execute_local_activity(
+        return await run_local(
             names.DELIVER_RESPONSE_NOW,
             request,
             result_type=DeliveryReceipt,
