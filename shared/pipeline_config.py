@@ -7,13 +7,18 @@ so a ticket keeps the rules it started with (replay-safe) while tickets started 
 restart pick up a changed configuration, with no change to workflow code.
 """
 
-from typing import Annotated
+from typing import Annotated, Final
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.agents import AgentRole, AgentRoute, Category, Priority
 
 OFFLINE_ROUTE = AgentRoute(provider="offline", model="offline-rules-v1")
+# Upper bounds for durations: ten years of hours, a day of seconds. A deadline past the
+# calendar (TICKETS_REVIEW_FINAL_DEADLINE_HOURS=1e9, meant as "never") failed every ticket's
+# workflow task in a loop (OverflowError: date value out of range); 0 is the "never" there.
+MAX_HOURS: Final = 87_600.0
+MAX_SECONDS: Final = 86_400.0
 
 
 def _default_sla_hours() -> dict[Priority, float]:
@@ -35,22 +40,22 @@ class ReviewPolicyConfig(BaseModel):
     # A ticket still waiting for review this many hours after the wait began closes as
     # UNANSWERED (nothing is sent): a review nobody answers must not hold a ticket open for ever.
     # Well past every SLA deadline, so a ticket is always escalated first. 0: wait for ever.
-    final_deadline_hours: float = Field(default=168.0, ge=0)
+    final_deadline_hours: float = Field(default=168.0, ge=0, le=MAX_HOURS)
 
 
 class AgentTimeouts(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     # One attempt of one agent call. A provider's client timeout must stay below this.
-    start_to_close_seconds: float = Field(default=120.0, gt=0)
+    start_to_close_seconds: float = Field(default=120.0, gt=0, le=MAX_SECONDS)
     # Agent activities heartbeat on progress (streamed chunks): a worker that died, or a
     # response that stalled, is noticed within this many seconds and the call is retried.
-    heartbeat_seconds: float = Field(default=20.0, gt=0)
+    heartbeat_seconds: float = Field(default=20.0, gt=0, le=MAX_SECONDS)
     # How long a call may wait on its provider's queue when a fallback route follows: a provider
     # whose circuit breaker paused its queue (or one far behind) hands the call to the next
     # route after this (a schedule-to-start timeout, which Temporal does not retry). The last
     # route of a chain waits as long as it takes.
-    queue_wait_seconds: float = Field(default=120.0, gt=0)
+    queue_wait_seconds: float = Field(default=120.0, gt=0, le=MAX_SECONDS)
 
 
 class BudgetConfig(BaseModel):
@@ -95,7 +100,7 @@ class PipelineConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     # Each priority's hours checked on its own key, so an error names TICKETS_SLA_HOURS_<P>.
-    sla_hours: dict[Priority, Annotated[float, Field(gt=0)]] = Field(
+    sla_hours: dict[Priority, Annotated[float, Field(gt=0, le=MAX_HOURS)]] = Field(
         default_factory=_default_sla_hours
     )
     # How many times the validator may send a draft back before a person takes over.

@@ -109,15 +109,24 @@ def test_an_unknown_trimming_setting_is_refused_like_any_other_tables(tmp_path: 
         # snapshot, which then did not read back.
         (
             {"TICKETS_REVIEW_FINAL_DEADLINE_HOURS": "inf"},
-            "TICKETS_REVIEW_FINAL_DEADLINE_HOURS: must",
+            "TICKETS_REVIEW_FINAL_DEADLINE_HOURS: Input should be less than or equal",
         ),
         (
             {"TICKETS_SLA_HOURS_LOW": "inf", "TICKETS_REVIEW_FINAL_DEADLINE_HOURS": "0"},
-            "TICKETS_SLA_HOURS_LOW: must be a finite number",
+            "TICKETS_SLA_HOURS_LOW: Input should be less than or equal",
         ),
         ({"TICKETS_BUDGET_MAX_TOKENS": "5", "TICKETS_BUDGET_MAX_COST_USD": "inf"}, "MAX_COST_USD"),
         # A rule across fields names the variable that broke it (it blamed the file).
         ({"TICKETS_SLA_HOURS_LOW": "200"}, "TICKETS_SLA_HOURS_LOW: review.final_deadline_hours"),
+        # Past the calendar ("never" meant): every ticket's workflow task failed in a loop.
+        (
+            {"TICKETS_REVIEW_FINAL_DEADLINE_HOURS": "1e9"},
+            "TICKETS_REVIEW_FINAL_DEADLINE_HOURS: Input should be less than or equal to 87600",
+        ),
+        (
+            {"TICKETS_SLA_HOURS_LOW": "1e9", "TICKETS_REVIEW_FINAL_DEADLINE_HOURS": "0"},
+            "TICKETS_SLA_HOURS_LOW: Input should be less than or equal to 87600",
+        ),
     ],
 )
 def test_numbers_that_are_not_finite_or_break_a_rule_are_refused_naming_the_variable(
