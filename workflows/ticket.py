@@ -460,6 +460,10 @@ class TicketWorkflow:
         view.draft = DraftRecord(
             revision=revision, text=draft.text, author=author, cited_articles=draft.cited_articles
         )
+        # The validator's findings were about the draft before: a new one has none until it is
+        # validated (a budget stop before its validation showed the old ones beside it). Data
+        # only, no command.
+        view.findings = []
 
     async def _deliver(self, agent: str, reason: str) -> None:
         await deliver(self._record, self._ticket, self._lean, agent, reason)

@@ -10,7 +10,13 @@ from shared import names
 from shared.pipeline_config import BudgetConfig
 from shared.review import ReviewAction, ReviewDecision
 from shared.view import TicketView
-from tests.support.fakes import FakeAgents, FakeTicketServices, fake_routes_config, invalid_output
+from tests.support.fakes import (
+    FakeAgents,
+    FakeTicketServices,
+    fake_routes_config,
+    invalid_output,
+    rejection,
+)
 from tests.support.temporal import status, wait_for_state, wait_until
 from tests.support.workers import ticket_on_fakes
 
@@ -121,3 +127,21 @@ async def _running(handle):  # type: ignore[no-untyped-def]
         return (await handle.describe()).status == WorkflowExecutionStatus.RUNNING or None
     except RPCError:
         return None
+
+
+async def test_a_draft_the_budget_stopped_before_validation_shows_no_findings_of_the_one_before(
+    ts_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    # Classify and triage 15 tokens each, a draft 150, a validation 15: the validator sends
+    # revision 1 back; revision 2 is drafted (345 spent) and its validation would pass 360.
+    services = FakeTicketServices(config=fake_routes_config(budget=BudgetConfig(max_tokens=360)))
+    agents = FakeAgents(validations=[rejection("cite the refund article")])
+    async with ticket_on_fakes(ts_env.client, task_queue, agents, services) as handle:
+        view = await wait_for_state(handle, TicketState.AWAITING_REVIEW)
+        await _review(handle, action=ReviewAction.REJECT, reason="test over")
+        await handle.result()
+
+    assert view.draft is not None and view.draft.revision == 2
+    assert len(agents.calls["validate"]) == 1
+    assert view.review_reasons[0].startswith("the ticket's token budget")
+    assert view.findings == []  # revision 1's, shown beside revision 2 before
