@@ -85,6 +85,12 @@ def is_invalid_output(err: ActivityError) -> bool:
     return isinstance(err.cause, ApplicationError) and err.cause.type == names.INVALID_OUTPUT_ERROR
 
 
+# A ticket's budget is checked again before a fallback route is tried: what the failed route
+# spent (an invalid answer, attempts that failed after answering) counts, and a fallback that
+# would pass the budget is not called; a person takes the ticket. Asked only when that check
+# trips, so other histories are unchanged.
+PATCH_BUDGET_BEFORE_FALLBACK = "budget-before-fallback"
+
 # A route that ended in a timeout (its time bound passed while it retried, 429s say) bills the
 # usage its attempts carried in their heartbeats (the server hands the last one's details to the
 # timeout): the tokens of answers made before the end, lost before. Asked only when a timeout
@@ -139,16 +145,19 @@ class AgentCaller:
         self._largest_tokens = max(self._largest_tokens, usage.input_tokens + usage.output_tokens)
         self._largest_cost = max(self._largest_cost, usage.cost_usd)
 
-    def check_budget(self) -> None:
-        """Raises HandOff when the next call would pass the ticket's budget."""
+    def _budget_problem(self) -> str | None:
         view = self._record.view
-        if problem := budget_problem(
+        return budget_problem(
             self._config.budget,
             spent_tokens=view.total_tokens,
             spent_cost_usd=view.total_cost_usd,
             next_tokens=self._largest_tokens,
             next_cost_usd=self._largest_cost,
-        ):
+        )
+
+    def check_budget(self) -> None:
+        """Raises HandOff when the next call would pass the ticket's budget."""
+        if problem := self._budget_problem():
             metrics.budget_handoff()
             raise HandOff(f"the ticket's {problem}")
 
@@ -171,6 +180,17 @@ class AgentCaller:
     ) -> AgentReply[OutT]:
         if check_budget:
             self.check_budget()
+
+        def before_fallback() -> None:
+            # What the failed route spent counts before the next one is tried (patch: a
+            # fallback called after the budget was spent is a call a new history no longer
+            # makes, so asked only when the check trips).
+            if (
+                check_budget
+                and self._budget_problem()
+                and workflow.patched(PATCH_BUDGET_BEFORE_FALLBACK)
+            ):
+                self.check_budget()
 
         def failed(route: AgentRoute, err: ActivityError, following: AgentRoute | None) -> None:
             if (spent := usage_of_failed_call(err)) is not None:
@@ -196,6 +216,7 @@ class AgentCaller:
                 priority=temporal_priority(self._record),
                 on_failure=failed,
                 retry_window=self.retry_window,
+                before_fallback=before_fallback,
             )
         except ActivityError as err:
             if is_invalid_output(err):
@@ -245,6 +266,7 @@ async def call_agent(
     priority: TemporalPriority = TemporalPriority.default,
     on_failure: Callable[[AgentRoute, ActivityError, AgentRoute | None], None] | None = None,
     retry_window: timedelta | Callable[[], timedelta] = options.AGENT_DEFAULT_RETRY_WINDOW,
+    before_fallback: Callable[[], None] | None = None,
 ) -> AgentReply[OutT]:
     """One agent call, along its chain of routes: each route is an activity on that provider's
     task queue with the agent retry policy; when one fails for good the next is tried. Raises the
@@ -253,9 +275,12 @@ async def call_agent(
     or a function giving each route's window when it starts (the time left until a ticket's SLA
     deadline). Each route gets its window as its schedule-to-close timeout, and never less than
     options.AGENT_MIN_RETRY_WINDOW: a fallback tried after the first route waited out the
-    window gets that much, not the whole window again."""
+    window gets that much, not the whole window again. ``before_fallback`` runs before each
+    route after the first (and may raise: the ticket's budget check)."""
     window = _window_from(retry_window)
     for index, route in enumerate(chain):
+        if index and before_fallback is not None:
+            before_fallback()
         # Only a call with somewhere else to go gives up waiting on its queue.
         has_fallback = index + 1 < len(chain)
         try:

@@ -7,6 +7,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from policy.transitions import TicketState
 from shared import names
+from shared.agents import AgentRole, AgentRoute
 from shared.pipeline_config import BudgetConfig
 from shared.review import ReviewAction, ReviewDecision
 from shared.view import TicketView
@@ -145,3 +146,26 @@ async def test_a_draft_the_budget_stopped_before_validation_shows_no_findings_of
     assert len(agents.calls["validate"]) == 1
     assert view.review_reasons[0].startswith("the ticket's token budget")
     assert view.findings == []  # revision 1's, shown beside revision 2 before
+
+
+async def test_a_fallback_route_that_would_pass_the_spent_budget_is_not_called(
+    ts_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    # The resolver's first route answers invalid output twice over (1,000 tokens) against a
+    # 400-token budget: the backup route was called anyway, the budget already spent twice.
+    config = fake_routes_config(budget=BudgetConfig(max_tokens=400))
+    first = config.routes[AgentRole.RESOLVER][0]
+    backup = AgentRoute(provider=first.provider, model="backup")
+    config = config.model_copy(
+        update={"routes": config.routes | {AgentRole.RESOLVER: [first, backup]}}
+    )
+    services = FakeTicketServices(config=config)
+    agents = FakeAgents(draft_failures=[invalid_output("resolver", tokens=500)])
+    async with ticket_on_fakes(ts_env.client, task_queue, agents, services) as handle:
+        view = await wait_for_state(handle, TicketState.AWAITING_REVIEW)
+        await _review(handle, action=ReviewAction.REJECT, reason="test over")
+        await handle.result()
+
+    assert [c.route.model for c in agents.calls["draft"]] == ["fake-model"]  # type: ignore[attr-defined]
+    assert view.total_tokens == 30 + 1000
+    assert view.review_reasons[0].startswith("the ticket's token budget")
