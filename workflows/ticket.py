@@ -76,6 +76,10 @@ PATCH_ORCHESTRATED_RESOLUTION = "orchestrated-resolution"
 # to review with no draft however often the person asked. Asked only on that path.
 PATCH_REWORK_DRAFTS_WITH_NOTES = "rework-drafts-with-notes"
 
+# A rework whose agent call failed on every route goes back to the reviewer with the latest
+# draft and the reason, instead of failing the ticket. Asked only on that path.
+PATCH_REWORK_FAILURE = "rework-failure-back-to-review"
+
 # One patch for every change of this version, so a new ticket pays for one marker, not one per
 # patch (each costs two history events the first time it is asked: the marker and the upsert of
 # TemporalChangeVersion). A ticket started under it:
@@ -248,6 +252,16 @@ class TicketWorkflow:
                 reasons = self._reasons(findings, rework=True)
             except HandOff as handoff:
                 reasons = self._hand_off(handoff)
+            except ActivityError as err:
+                # Every route of the rework's call failed (after the SLA only the least retry
+                # window is left: a short rate-limit spell is enough). The ticket goes back to
+                # the reviewer with what it has, instead of failing with its draft unsent.
+                if is_cancelled_exception(err) or not workflow.patched(PATCH_REWORK_FAILURE):
+                    raise
+                reasons = [
+                    f"the rework could not be finished: {describe_failure(err)}; the draft "
+                    "shown is the latest one"
+                ]
 
     async def _classify(self) -> None:
         view = self._record.view

@@ -1,13 +1,16 @@
 """When the agents cannot finish, a person takes over: invalid output, a spent budget."""
 
+from datetime import timedelta
+
 import pytest
 from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from policy.transitions import TicketState
 from shared import names
-from shared.agents import AgentRole, AgentRoute
+from shared.agents import AgentRole, AgentRoute, Priority
 from shared.pipeline_config import BudgetConfig
 from shared.review import ReviewAction, ReviewDecision
 from shared.view import TicketView
@@ -169,3 +172,36 @@ async def test_a_fallback_route_that_would_pass_the_spent_budget_is_not_called(
     assert [c.route.model for c in agents.calls["draft"]] == ["fake-model"]  # type: ignore[attr-defined]
     assert view.total_tokens == 30 + 1000
     assert view.review_reasons[0].startswith("the ticket's token budget")
+
+
+async def test_a_rework_whose_call_fails_on_every_route_goes_back_to_the_reviewer(
+    ts_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    # Past the SLA a call gets only the least retry window (15 minutes): a rate-limit spell of
+    # 20 minutes spent the rework's resolver call, and the whole ticket failed, its draft unsent.
+    agents = FakeAgents(priority=Priority.URGENT)
+    services = FakeTicketServices()
+    async with ticket_on_fakes(ts_env.client, task_queue, agents, services) as handle:
+        await wait_for_state(handle, TicketState.AWAITING_REVIEW)
+        await ts_env.sleep(timedelta(hours=2))
+        agents.draft_failures.extend(
+            ApplicationError("429", type="RateLimited", next_retry_delay=timedelta(minutes=10))
+            for _ in range(3)
+        )
+        await _review(handle, action=ReviewAction.REWORK, notes="mention the refund", revision=1)
+        await ts_env.sleep(timedelta(minutes=30))  # the retries' backoff, past the window
+        back = await wait_until(lambda: _reviewed_again(handle), what="the ticket back in review")
+        await _review(handle, action=ReviewAction.APPROVE, revision=1)
+        result: TicketView = await handle.result()
+
+    assert back.review_reasons[0].startswith("the rework could not be finished: draft_resolution")
+    assert back.draft is not None and back.draft.revision == 1
+    assert result.state is TicketState.COMPLETED
+    assert [d.revision for d in services.deliveries] == [1]
+
+
+async def _reviewed_again(handle):  # type: ignore[no-untyped-def]
+    view = await status(handle)
+    reworked = any(r.decision and r.decision.action is ReviewAction.REWORK for r in view.reviews)
+    waiting = view.state is TicketState.AWAITING_REVIEW and reworked
+    return view if waiting and view.transitions[-1].from_state is TicketState.RESOLVING else None
