@@ -70,6 +70,15 @@ async def serving(client: Client, tokens: TokenRegistry, **settings: Any) -> Asy
     app = create_app(
         ApiSettings(port=port, **settings), tokens, TemporalConnection(factory=same_client)
     )
+    async with served(app, port) as url:
+        yield url
+
+
+@contextlib.asynccontextmanager
+async def served(app: Any, port: int | None = None) -> AsyncIterator[str]:
+    """An ASGI ``app`` served by uvicorn in this process on 127.0.0.1 (a free port unless
+    ``port``) until the block ends; yields its base URL."""
+    port = port or free_port()
     server = _InProcessServer(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     )

@@ -8,12 +8,11 @@ import contextlib
 import logging
 import os
 import threading
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload, Payloads
@@ -29,7 +28,7 @@ from codec_server.settings import (
 from shared.data_converter import data_converter
 from shared.encryption.codec import ENCODING, KEY_ID_METADATA, EncryptionCodec
 from shared.encryption.keyring import KeyRing
-from tests.support.processes import free_port
+from tests.support.api_server import served
 
 RING = KeyRing(current="k1", keys={"k1": os.urandom(32)})
 CODEC = EncryptionCodec(RING)
@@ -37,30 +36,10 @@ CODEC = EncryptionCodec(RING)
 RELEASE_TIMEOUT = 10.0
 
 
-class _Server(uvicorn.Server):
-    """uvicorn without its signal handlers: the test process keeps its own."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
 @contextlib.asynccontextmanager
 async def serving(app: FastAPI) -> AsyncIterator[str]:
-    port = free_port()
-    server = _Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    task = asyncio.create_task(server.serve())
-    try:
-        while not server.started:
-            if task.done():
-                task.result()  # raises why it could not start
-            await asyncio.sleep(0.02)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
+    async with served(app) as url:
+        yield url
 
 
 class HeldCodec(PayloadCodec):
