@@ -11,6 +11,7 @@ budget) live in ``policy`` and are only called from here.
 """
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -79,6 +80,14 @@ PATCH_REWORK_DRAFTS_WITH_NOTES = "rework-drafts-with-notes"
 # A rework whose agent call failed on every route goes back to the reviewer with the latest
 # draft and the reason, instead of failing the ticket. Asked only on that path.
 PATCH_REWORK_FAILURE = "rework-failure-back-to-review"
+
+# The SLA runs from when the ticket came in (its workflow's start), not from triage: calls
+# before triage may wait out rate limits for hours, and an Urgent ticket triaged two hours late
+# got a deadline three hours after the customer wrote. A deadline from intake can be past
+# already (it escalates at once: other commands), so the patch is asked only when triage came
+# more than SLA_FROM_INTAKE_AFTER after the start; sooner, the two deadlines are the same minute.
+PATCH_SLA_FROM_INTAKE = "sla-from-intake"
+SLA_FROM_INTAKE_AFTER = timedelta(minutes=1)
 
 # One patch for every change of this version, so a new ticket pays for one marker, not one per
 # patch (each costs two history events the first time it is asked: the marker and the upsert of
@@ -323,7 +332,11 @@ class TicketWorkflow:
     def _set_priority(self, priority: Priority) -> None:
         view = self._record.view
         view.priority = priority
-        view.sla_deadline = sla_deadline(priority, workflow.now(), self._config.sla_hours)
+        start = workflow.now()
+        came_in = workflow.info().start_time
+        if start - came_in > SLA_FROM_INTAKE_AFTER and workflow.patched(PATCH_SLA_FROM_INTAKE):
+            start = came_in
+        view.sla_deadline = sla_deadline(priority, start, self._config.sla_hours)
 
     async def _knowledge(self) -> list[KnowledgeArticle]:
         if self._articles is None:

@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from policy.transitions import TicketState
@@ -120,3 +121,32 @@ async def test_a_review_before_the_final_deadline_is_applied_and_the_deadline_is
 
     assert result.state is TicketState.COMPLETED and len(services.deliveries) == 1
     assert result.review_closes_at is None
+
+
+async def test_the_sla_runs_from_when_the_ticket_came_in_not_from_a_late_triage(
+    ts_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    # The classifier is rate limited for two hours: the Urgent ticket's hour was over before
+    # triage, which once gave it a deadline three hours after the customer wrote.
+    slow = ApplicationError("429", type="RateLimited", next_retry_delay=timedelta(hours=2))
+    agents = FakeAgents(priority=Priority.URGENT, classify_failures=[slow])
+    services = FakeTicketServices()
+    async with ticket_on_fakes(ts_env.client, task_queue, agents, services) as handle:
+        await wait_until(lambda: _classified_once(agents), what="the first classifier attempt")
+        await ts_env.sleep(timedelta(hours=2, minutes=1))
+        waiting = await wait_for_state(handle, TicketState.AWAITING_REVIEW)
+        escalated = await wait_until(lambda: _escalated(handle), what="escalation at once")
+        started = (await handle.describe()).start_time
+        await handle.execute_update(
+            names.SUBMIT_REVIEW_UPDATE, ReviewDecision(action=ReviewAction.REJECT, reason="over")
+        )
+        await handle.result()
+
+    # From the start (the workflow's own start time is the first task's, milliseconds later).
+    assert waiting.sla_deadline is not None
+    assert abs(waiting.sla_deadline - (started + timedelta(hours=1))) < timedelta(seconds=5)
+    assert escalated.escalated
+
+
+async def _classified_once(agents: FakeAgents) -> bool | None:
+    return agents.classify_attempts >= 1 or None
