@@ -8,7 +8,7 @@ the ticket failing.
 """
 
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 from pydantic import BaseModel
@@ -139,6 +139,9 @@ class AgentCaller:
         # The largest call so far estimates the next one for the budget check.
         self._largest_tokens = 0
         self._largest_cost = 0.0
+        # Until when the calls may retry once the ticket has a priority (set at triage: the SLA's
+        # length from then); None before, or in a workflow that sets none.
+        self.retry_until: datetime | None = None
 
     def _count(self, role: AgentRole, usage: Usage) -> None:
         self._record.add_usage(role, usage)
@@ -164,8 +167,10 @@ class AgentCaller:
     def retry_window(self) -> timedelta:
         """How long this ticket's next agent call may keep retrying (rate limits above all): until
         its SLA deadline, and never less than options.AGENT_MIN_RETRY_WINDOW."""
-        deadline = self._record.view.sla_deadline or sla_deadline(
-            UNTRIAGED_PRIORITY, workflow.info().start_time, self._config.sla_hours
+        deadline = (
+            self.retry_until
+            or self._record.view.sla_deadline
+            or sla_deadline(UNTRIAGED_PRIORITY, workflow.info().start_time, self._config.sla_hours)
         )
         return max(time_left(deadline, workflow.now()), options.AGENT_MIN_RETRY_WINDOW)
 
@@ -190,6 +195,9 @@ class AgentCaller:
                 and self._budget_problem()
                 and workflow.patched(PATCH_BUDGET_BEFORE_FALLBACK)
             ):
+                fallbacks = self._record.view.fallbacks
+                if fallbacks:  # the route recorded as next is not tried: data only
+                    fallbacks[-1] = fallbacks[-1].model_copy(update={"next": None})
                 self.check_budget()
 
         def failed(route: AgentRoute, err: ActivityError, following: AgentRoute | None) -> None:

@@ -80,6 +80,7 @@ PATCH_REWORK_DRAFTS_WITH_NOTES = "rework-drafts-with-notes"
 # A rework whose agent call failed on every route goes back to the reviewer with the latest
 # draft and the reason, instead of failing the ticket. Asked only on that path.
 PATCH_REWORK_FAILURE = "rework-failure-back-to-review"
+REWORK_AGENT_ACTIVITIES = frozenset({names.DRAFT_RESOLUTION, names.VALIDATE_RESOLUTION})
 
 # The SLA runs from when the ticket came in (its workflow's start), not from triage: calls
 # before triage may wait out rate limits for hours, and an Urgent ticket triaged two hours late
@@ -262,14 +263,21 @@ class TicketWorkflow:
             except HandOff as handoff:
                 reasons = self._hand_off(handoff)
             except ActivityError as err:
-                # Every route of the rework's call failed (after the SLA only the least retry
-                # window is left: a short rate-limit spell is enough). The ticket goes back to
-                # the reviewer with what it has, instead of failing with its draft unsent.
-                if is_cancelled_exception(err) or not workflow.patched(PATCH_REWORK_FAILURE):
+                # Every route of the rework's agent call failed (after the SLA only the least
+                # retry window is left: a short rate-limit spell is enough). The ticket goes back
+                # to the reviewer with what it has, instead of failing with its draft unsent.
+                # Anything else (a knowledge base that fails, a cancellation) is as before.
+                if (
+                    is_cancelled_exception(err)
+                    or err.activity_type not in REWORK_AGENT_ACTIVITIES
+                    or not workflow.patched(PATCH_REWORK_FAILURE)
+                ):
                     raise
+                has_draft = self._record.view.draft is not None
+                shown = "the draft shown is the latest one" if has_draft else "no draft yet"
                 reasons = [
-                    f"the rework could not be finished: {describe_failure(err)}; the draft "
-                    "shown is the latest one"
+                    *self._degraded,
+                    f"the rework could not be finished: {describe_failure(err)}; {shown}",
                 ]
 
     async def _classify(self) -> None:
@@ -332,9 +340,14 @@ class TicketWorkflow:
     def _set_priority(self, priority: Priority) -> None:
         view = self._record.view
         view.priority = priority
-        start = workflow.now()
-        came_in = workflow.info().start_time
-        if start - came_in > SLA_FROM_INTAKE_AFTER and workflow.patched(PATCH_SLA_FROM_INTAKE):
+        now = workflow.now()
+        # The agents' calls may still retry for the SLA's length from now (what they had
+        # before the deadline moved to intake: a deadline already past would leave them the
+        # least window, and a short rate-limit spell would fail the ticket).
+        self._agents.retry_until = sla_deadline(priority, now, self._config.sla_hours)
+        start = now
+        came_in = workflow.info().workflow_start_time  # the start event's time
+        if now - came_in > SLA_FROM_INTAKE_AFTER and workflow.patched(PATCH_SLA_FROM_INTAKE):
             start = came_in
         view.sla_deadline = sla_deadline(priority, start, self._config.sla_hours)
 

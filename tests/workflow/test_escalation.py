@@ -141,11 +141,21 @@ async def test_the_sla_runs_from_when_the_ticket_came_in_not_from_a_late_triage(
             names.SUBMIT_REVIEW_UPDATE, ReviewDecision(action=ReviewAction.REJECT, reason="over")
         )
         await handle.result()
+        history = await handle.fetch_history()
 
     # From the start (the workflow's own start time is the first task's, milliseconds later).
     assert waiting.sla_deadline is not None
     assert abs(waiting.sla_deadline - (started + timedelta(hours=1))) < timedelta(seconds=5)
     assert escalated.escalated
+    # The drafts' calls may still retry for the SLA's length from triage, not the least window
+    # a deadline already past leaves (a short rate-limit spell would have failed the ticket).
+    windows = [
+        e.activity_task_scheduled_event_attributes.schedule_to_close_timeout.ToTimedelta()
+        for e in history.events
+        if e.HasField("activity_task_scheduled_event_attributes")
+        and e.activity_task_scheduled_event_attributes.activity_type.name == names.DRAFT_RESOLUTION
+    ]
+    assert windows and all(w > timedelta(minutes=50) for w in windows), windows
 
 
 async def _classified_once(agents: FakeAgents) -> bool | None:

@@ -172,6 +172,7 @@ async def test_a_fallback_route_that_would_pass_the_spent_budget_is_not_called(
     assert [c.route.model for c in agents.calls["draft"]] == ["fake-model"]  # type: ignore[attr-defined]
     assert view.total_tokens == 30 + 1000
     assert view.review_reasons[0].startswith("the ticket's token budget")
+    assert [(f.failed, f.next) for f in view.fallbacks] == [(f"{first.provider}:fake-model", None)]
 
 
 async def test_a_rework_whose_call_fails_on_every_route_goes_back_to_the_reviewer(
