@@ -8,6 +8,7 @@
 import logging
 import traceback
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -186,17 +187,19 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-def _validation_errors(exc: BaseException) -> list[ValidationError]:
-    """The pydantic validation errors in ``exc``'s chain (causes and contexts)."""
-    found: list[ValidationError] = []
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and the exceptions behind it (causes and contexts), each once."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if isinstance(current, ValidationError):
-            found.append(current)
+        yield current
         current = current.__cause__ or current.__context__
-    return found
+
+
+def _validation_errors(exc: BaseException) -> list[ValidationError]:
+    """The pydantic validation errors in ``exc``'s chain."""
+    return [e for e in _chain(exc) if isinstance(e, ValidationError)]
 
 
 def redacted_traceback(exc: BaseException) -> str:
@@ -204,10 +207,7 @@ def redacted_traceback(exc: BaseException) -> str:
     message: a pydantic error's is replaced by the fields it names. Where it happened, never
     what the input held."""
     parts: list[str] = []
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
+    for current in _chain(exc):
         if isinstance(current, ValidationError):
             said = f"{current.title}: {len(current.errors())} error(s) in {fields(current)}"
         else:
@@ -215,7 +215,6 @@ def redacted_traceback(exc: BaseException) -> str:
         name = f"{type(current).__module__}.{type(current).__qualname__}"
         trace = "".join(traceback.format_tb(current.__traceback__))
         parts.append(f"Traceback (most recent call last):\n{trace}{name}: {said}")
-        current = current.__cause__ or current.__context__
     return "\n\nwhich caused:\n".join(reversed(parts))
 
 

@@ -11,7 +11,6 @@ budget) live in ``policy`` and are only called from here.
 """
 
 import asyncio
-from datetime import timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -62,47 +61,21 @@ with workflow.unsafe.imports_passed_through():
     from workflows.orchestrated_draft import orchestrated_draft
     from workflows.review_gate import ReviewGate
     from workflows.ticket_delivery import deliver
+    from workflows.ticket_patches import (
+        PATCH_ILLEGAL_TRANSITION_TELLS_BATCH,
+        PATCH_LEAN_HISTORY,
+        PATCH_ORCHESTRATED_RESOLUTION,
+        PATCH_REWORK_DRAFTS_WITH_NOTES,
+        PATCH_REWORK_FAILURE,
+        PATCH_SLA_FROM_INTAKE,
+        REWORK_AGENT_ACTIVITIES,
+        SLA_FROM_INTAKE_AFTER,
+    )
     from workflows.ticket_record import ILLEGAL_TRANSITION, TicketRecord
 
 S = TicketState
 # When triage could not say, the SLA and the queue treat the ticket as this.
 FALLBACK_PRIORITY = Priority.MEDIUM
-# Complex tickets get their first draft from an orchestrator run. A ticket started before this
-# change replays the single-draft path (and only complex tickets ever ask).
-PATCH_ORCHESTRATED_RESOLUTION = "orchestrated-resolution"
-
-# A reviewer's rework of a complex ticket with no draft yet (its first draft stopped at the
-# budget or failed) goes to the resolver with the reviewer's notes: the orchestrator took it
-# before, without the notes, and stopped at the budget check at once, so the ticket came back
-# to review with no draft however often the person asked. Asked only on that path.
-PATCH_REWORK_DRAFTS_WITH_NOTES = "rework-drafts-with-notes"
-
-# A rework whose agent call failed on every route goes back to the reviewer with the latest
-# draft and the reason, instead of failing the ticket. Asked only on that path.
-PATCH_REWORK_FAILURE = "rework-failure-back-to-review"
-REWORK_AGENT_ACTIVITIES = frozenset({names.DRAFT_RESOLUTION, names.VALIDATE_RESOLUTION})
-
-# The SLA runs from when the ticket came in (its workflow's start), not from triage: calls
-# before triage may wait out rate limits for hours, and an Urgent ticket triaged two hours late
-# got a deadline three hours after the customer wrote. A deadline from intake can be past
-# already (it escalates at once: other commands), so the patch is asked only when triage came
-# more than SLA_FROM_INTAKE_AFTER after the start; sooner, the two deadlines are the same minute.
-PATCH_SLA_FROM_INTAKE = "sla-from-intake"
-SLA_FROM_INTAKE_AFTER = timedelta(minutes=1)
-
-# One patch for every change of this version, so a new ticket pays for one marker, not one per
-# patch (each costs two history events the first time it is asked: the marker and the upsert of
-# TemporalChangeVersion). A ticket started under it:
-# - takes every earlier patch's new path without asking it (orchestrated-resolution,
-#   delivery-queue, review-final-deadline, illegal-transition-tells-batch);
-# - looks up the knowledge base as a local activity (no activity task and no workflow task of
-#   its own);
-# - tries delivery first as a local activity, and queues it only when that fails for now;
-# - upserts its search attributes only when they change across a wait: not the NEW its starter
-#   already set, not TicketEscalated=false, not a state the same workflow task leaves again
-#   (TRIAGED before the lookup, VALIDATED before a local delivery).
-# A ticket started before replays as it ran. See docs/versioning.md and docs/performance.md.
-PATCH_LEAN_HISTORY = "lean-history"
 
 
 def parse_request(raw: Any) -> tuple[TicketRequest | None, str | None]:
@@ -113,12 +86,6 @@ def parse_request(raw: Any) -> tuple[TicketRequest | None, str | None]:
         return TicketRequest.model_validate(raw), None
     except ValidationError as err:
         return None, problems(err)
-
-
-# A ticket that fails on an illegal transition (a bug) tells its batch it failed: before, it
-# held its place in the batch's window until the batch's ten-minute check. Asked only on that
-# path, so no other history changes.
-PATCH_ILLEGAL_TRANSITION_TELLS_BATCH = "illegal-transition-tells-batch"
 
 
 @workflow.defn(name=names.TICKET_WORKFLOW)

@@ -1,11 +1,19 @@
 """Tickets and waits for the API's tests."""
 
+import contextlib
 import re
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+from temporalio.client import Client
+from temporalio.worker import Worker
 
+from shared import names
+from shared.tickets import Ticket
+from shared.view import TicketRequest
+from tests.api.stalled_review_workflow import StalledReviewFake
 from tests.support.api_server import bearer
 from tests.support.temporal import wait_until
 
@@ -79,3 +87,22 @@ def page_csrf(html: str) -> str:
     found = CSRF_FIELD.search(html)
     assert found, html
     return found.group(1)
+
+
+@contextlib.asynccontextmanager
+async def stalled_ticket(client: Client, prefix: str = "STALLED") -> AsyncIterator[str]:
+    """A ticket waiting for review on a worker that takes a review and never answers it
+    (``StalledReviewFake``); yields its id, terminated when the block ends."""
+    ticket_id, queue = unique_id(prefix), f"stalled-{unique_id()}"
+    ticket = Ticket(ticket_id=ticket_id, subject="Refund", body="Please refund order 7.")
+    async with Worker(client, task_queue=queue, workflows=[StalledReviewFake]):
+        handle = await client.start_workflow(
+            StalledReviewFake.run,
+            TicketRequest(ticket=ticket),
+            id=names.ticket_workflow_id(ticket_id),
+            task_queue=queue,
+        )
+        try:
+            yield ticket_id
+        finally:
+            await handle.terminate("test over")

@@ -9,22 +9,20 @@ import httpx
 import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
-from shared import names, ticket_status
 from shared import operations as ops
+from shared import ticket_status
 from shared.temporal_client import connect, connection_settings
-from shared.tickets import Ticket
-from shared.view import TicketRequest
 from tests.api.helpers import (
     console_sign_in,
     page_csrf,
     routine_ticket,
+    stalled_ticket,
     unique_id,
     urgent_ticket,
     wait_for_state,
 )
-from tests.api.stalled_review_workflow import DRAFT, StalledReviewFake
+from tests.api.stalled_review_workflow import DRAFT
 from tests.support.api_server import API_FUZZ_NAMESPACE, Tokens, bearer, serving
 from tests.support.temporal import CONVERTER, wait_until
 
@@ -64,34 +62,23 @@ async def test_a_review_no_worker_answers_in_time_shows_the_ticket_again_with_th
 ) -> None:
     # The worker takes the update and never answers: the caller's wait runs out.
     monkeypatch.setattr(ops, "REVIEW_TIMEOUT", 1.0)
-    ticket_id, queue = unique_id("STALLED"), f"stalled-{unique_id()}"
-    ticket = Ticket(ticket_id=ticket_id, subject="Refund", body="Please refund order 7.")
-    async with Worker(api_temporal, task_queue=queue, workflows=[StalledReviewFake]):
-        handle = await api_temporal.start_workflow(
-            StalledReviewFake.run,
-            TicketRequest(ticket=ticket),
-            id=names.ticket_workflow_id(ticket_id),
-            task_queue=queue,
+    async with stalled_ticket(api_temporal) as ticket_id:
+
+        async def shown() -> str | None:
+            page = await console.get(f"/console/tickets/{ticket_id}")
+            return page.text if 'id="edit-form"' in page.text else None
+
+        page = await wait_until(shown, timeout=30, what=f"{ticket_id} shown for review")
+        answer = await console.post(
+            f"/console/tickets/{ticket_id}/review",
+            data={
+                "action": "edit",
+                "revision": "1",
+                "chain": "",
+                "csrf": page_csrf(page),
+                "edited_text": TYPED,
+            },
         )
-        try:
-
-            async def shown() -> str | None:
-                page = await console.get(f"/console/tickets/{ticket_id}")
-                return page.text if 'id="edit-form"' in page.text else None
-
-            page = await wait_until(shown, timeout=30, what=f"{ticket_id} shown for review")
-            answer = await console.post(
-                f"/console/tickets/{ticket_id}/review",
-                data={
-                    "action": "edit",
-                    "revision": "1",
-                    "chain": "",
-                    "csrf": page_csrf(page),
-                    "edited_text": TYPED,
-                },
-            )
-        finally:
-            await handle.terminate("test over")
 
     assert answer.status_code == 504, answer.text
     assert "your review may still be applied: reload the page before sending it again" in (

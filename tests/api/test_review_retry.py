@@ -8,16 +8,13 @@ import httpx
 import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
-from temporalio.worker import Worker
 
 from policy.transitions import TicketState
 from shared import names
 from shared import operations as ops
 from shared.review import ReviewAction, ReviewDecision
-from shared.tickets import Ticket
-from shared.view import TicketRequest, TicketView, Transition
-from tests.api.helpers import unique_id, urgent_ticket, wait_for_state
-from tests.api.stalled_review_workflow import StalledReviewFake
+from shared.view import TicketView, Transition
+from tests.api.helpers import stalled_ticket, unique_id, urgent_ticket, wait_for_state
 from tests.support.api_server import Tokens, bearer
 from tests.support.temporal import wait_until
 
@@ -57,33 +54,22 @@ async def test_a_review_sent_again_after_a_504_is_one_update_in_the_history(
 ) -> None:
     # A worker takes the review and never answers: each attempt ends in 504.
     monkeypatch.setattr(ops, "REVIEW_TIMEOUT", 1.0)
-    ticket_id, queue = unique_id("STALLED"), f"stalled-{unique_id()}"
-    ticket = Ticket(ticket_id=ticket_id, subject="Refund", body="Please refund order 7.")
     review = {"action": "edit", "revision": 1, "edited_text": "Refunded."}
-    async with Worker(api_temporal, task_queue=queue, workflows=[StalledReviewFake]):
-        handle = await api_temporal.start_workflow(
-            StalledReviewFake.run,
-            TicketRequest(ticket=ticket),
-            id=names.ticket_workflow_id(ticket_id),
-            task_queue=queue,
-        )
-        try:
+    async with stalled_ticket(api_temporal) as ticket_id:
 
-            async def readable() -> bool:
-                read = await http.get(f"/tickets/{ticket_id}", headers=bearer(tokens.review))
-                return read.status_code == 200
+        async def readable() -> bool:
+            read = await http.get(f"/tickets/{ticket_id}", headers=bearer(tokens.review))
+            return read.status_code == 200
 
-            await wait_until(readable, timeout=30, what=f"{ticket_id} readable")
-            url = f"/tickets/{ticket_id}/review"
-            answers = [await http.post(url, headers=bearer(tokens.review), json=review)]
-            answers.append(await http.post(url, headers=bearer(tokens.review), json=review))
-            # Another reviewer's review is another update (refused by nobody here: it waits).
-            answers.append(
-                await http.post(url, headers=bearer(tokens.second_reviewer), json=review)
-            )
-            history = await handle.fetch_history()
-        finally:
-            await handle.terminate("test over")
+        await wait_until(readable, timeout=30, what=f"{ticket_id} readable")
+        url = f"/tickets/{ticket_id}/review"
+        answers = [await http.post(url, headers=bearer(tokens.review), json=review)]
+        answers.append(await http.post(url, headers=bearer(tokens.review), json=review))
+        # Another reviewer's review is another update (refused by nobody here: it waits).
+        answers.append(await http.post(url, headers=bearer(tokens.second_reviewer), json=review))
+        history = await api_temporal.get_workflow_handle(
+            names.ticket_workflow_id(ticket_id)
+        ).fetch_history()
 
     assert [a.status_code for a in answers] == [504, 504, 504], [a.text for a in answers]
     assert "may still be applied" in answers[0].json()["message"]
