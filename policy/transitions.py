@@ -12,6 +12,10 @@ class TicketState(StrEnum):
     RESOLVED = "RESOLVED"
     VALIDATED = "VALIDATED"
     AWAITING_REVIEW = "AWAITING_REVIEW"
+    # The answer is decided (approved by policy or a person) and its first delivery attempt
+    # failed for now: the delivery queue retries it (for hours, at worst) until it goes out
+    # (COMPLETED) or cannot (DELIVERY_FAILED). No review applies any more.
+    DELIVERING = "DELIVERING"
     COMPLETED = "COMPLETED"
     # A reviewer closed the ticket without sending anything; the reason is in the log.
     REJECTED = "REJECTED"
@@ -41,13 +45,15 @@ TRANSITIONS: Final[dict[TicketState, frozenset[TicketState]]] = {
     S.RESOLVED: frozenset({S.VALIDATED, S.RESOLVING, S.AWAITING_REVIEW, S.FAILED, S.CANCELLED}),
     # Policy decides: straight to delivery, or a person first.
     S.VALIDATED: frozenset(
-        {S.COMPLETED, S.AWAITING_REVIEW, S.DELIVERY_FAILED, S.FAILED, S.CANCELLED}
+        {S.COMPLETED, S.DELIVERING, S.AWAITING_REVIEW, S.DELIVERY_FAILED, S.FAILED, S.CANCELLED}
     ),
-    # approve / edit -> COMPLETED (or DELIVERY_FAILED), rework -> RESOLVING, reject -> REJECTED;
-    # nobody by the final review deadline -> UNANSWERED.
+    # approve / edit -> COMPLETED (DELIVERING while a queued delivery retries, DELIVERY_FAILED
+    # when refused), rework -> RESOLVING, reject -> REJECTED; nobody by the final review
+    # deadline -> UNANSWERED.
     S.AWAITING_REVIEW: frozenset(
         {
             S.COMPLETED,
+            S.DELIVERING,
             S.DELIVERY_FAILED,
             S.RESOLVING,
             S.REJECTED,
@@ -56,6 +62,7 @@ TRANSITIONS: Final[dict[TicketState, frozenset[TicketState]]] = {
             S.CANCELLED,
         }
     ),
+    S.DELIVERING: frozenset({S.COMPLETED, S.DELIVERY_FAILED, S.FAILED, S.CANCELLED}),
     S.COMPLETED: frozenset(),
     S.REJECTED: frozenset(),
     S.UNANSWERED: frozenset(),

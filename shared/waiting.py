@@ -138,6 +138,9 @@ async def wait_review_applied(
             t.from_state == TicketState.AWAITING_REVIEW and t.at >= receipt.accepted_at
             for t in view.transitions
         )
-        if (acted and view.state in SETTLED_STATES) or loop.time() >= deadline:
+        # DELIVERING: the decision is applied, its answer queued for delivery with retries
+        # (which may take hours); the review's effect is there to show.
+        applied = view.state in SETTLED_STATES or view.state is TicketState.DELIVERING
+        if (acted and applied) or loop.time() >= deadline:
             return view
         await asyncio.sleep(interval)

@@ -63,6 +63,10 @@ def outcome_text(view: TicketView) -> str:
         return f"failed: {view.failure}"
     if view.state == "UNANSWERED":
         return view.transitions[-1].reason if view.transitions else "closed unanswered"
+    if view.state == "DELIVERING":
+        return "delivery queued, retrying: " + (
+            view.transitions[-1].reason if view.transitions else "first attempt failed"
+        )
     if view.state == "DELIVERY_FAILED":
         return f"delivery failed: {view.failure}"
     if view.state == "REJECTED":

@@ -180,6 +180,8 @@ async def cmd_review(args: argparse.Namespace) -> int:
     )
     if view and view.state == "COMPLETED" and view.delivery:
         render.console().print(f"delivered to {view.delivery.location}")
+    elif view and view.state == "DELIVERING":
+        render.console().print(render.outcome_text(view))
     return EXIT_OK
 
 

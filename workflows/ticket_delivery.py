@@ -6,6 +6,8 @@ this ticket already has an answer out; this module only reads its receipt.
 Workflow code, called from TicketWorkflow (workflows/ticket.py): deterministic, no I/O.
 """
 
+from dataclasses import dataclass
+
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
@@ -25,6 +27,18 @@ S = TicketState
 # the tickets queue) and a delivery that cannot go out ends the ticket in DELIVERY_FAILED instead
 # of failing the workflow. Tickets started before keep scheduling it on the workflow's queue.
 PATCH_DELIVERY_QUEUE = "delivery-queue"
+# A ticket whose delivery is queued (its first attempt failed for now) moves to DELIVERING: it
+# stayed in AWAITING_REVIEW (in the review queue, with review buttons that were refused) or
+# VALIDATED for the hours the queue may retry. Asked only on that path.
+PATCH_DELIVERING = "delivering-state"
+
+
+@dataclass(frozen=True)
+class _Queued:
+    """The local first attempt failed for now: the queued delivery's request, and why."""
+
+    request: DeliveryRequest
+    why: str
 
 
 async def deliver(
@@ -48,10 +62,15 @@ async def deliver(
     )
     own_queue = lean or workflow.patched(PATCH_DELIVERY_QUEUE)
     try:
-        receipt = await _deliver_locally(request) if lean else request
-        if isinstance(receipt, DeliveryRequest):
-            request = receipt  # the local attempt's word for the queued one, if any
-            record.publish()  # the state the queued delivery waits in
+        receipt = await _deliver_locally(request) if lean else _Queued(request, "")
+        if isinstance(receipt, _Queued):
+            request = receipt.request  # the local attempt's word for the queued one, if any
+            if workflow.patched(PATCH_DELIVERING):
+                # Asked only here: a ticket delivered at the first attempt is unchanged.
+                why = f"first attempt failed for now ({receipt.why}); " if receipt.why else ""
+                record.move(S.DELIVERING, "delivery", why + "queued for delivery with retries")
+            else:
+                record.publish()  # the state the queued delivery waits in
             receipt = await workflow.execute_activity(
                 names.DELIVER_RESPONSE,
                 request,
@@ -92,7 +111,7 @@ async def deliver(
     record.move(S.COMPLETED, agent, f"{reason}; {outcome}")
 
 
-async def _deliver_locally(request: DeliveryRequest) -> DeliveryReceipt | DeliveryRequest:
+async def _deliver_locally(request: DeliveryRequest) -> DeliveryReceipt | _Queued:
     """The first delivery attempt as a local activity. When it failed for now (the worker's
     delivery slots busy, the channel unavailable, the worker without it), the request for the
     queued delivery, with its long retry policy: the same one, or, when the answer went out but
@@ -115,7 +134,10 @@ async def _deliver_locally(request: DeliveryRequest) -> DeliveryReceipt | Delive
         )
         if refused or is_cancelled_exception(err):
             raise
-        workflow.logger.info("delivery goes to the queue: %s", failure_kind(err))
+        kind = failure_kind(err)
+        if not isinstance(err, ActivityError):
+            kind = f"{names.DELIVER_RESPONSE_NOW} {kind}"
+        workflow.logger.info("delivery goes to the queue: %s", kind)
         if (
             isinstance(cause, ApplicationError)
             and cause.type == names.DELIVERY_SENT_UNRECORDED_ERROR
@@ -123,8 +145,8 @@ async def _deliver_locally(request: DeliveryRequest) -> DeliveryReceipt | Delive
             and isinstance(cause.details[0], str)
         ):
             # Data of the queued activity's input, not a new command: no patch needed.
-            return request.model_copy(update={"sent_key": cause.details[0]})
-        return request
+            return _Queued(request.model_copy(update={"sent_key": cause.details[0]}), kind)
+        return _Queued(request, kind)
 
 
 def _another_answer_went_out(record: TicketRecord, receipt: DeliveryReceipt) -> bool:

@@ -138,7 +138,7 @@ async def test_a_receiver_that_hangs_does_not_stop_other_tickets(
         config = webhook(receiver.url, timeout=1.5, concurrency=4)
         async with delivering(dev_env.client, task_queue, tmp_path, config) as delivery:
             stuck_handles = [await start_ticket(dev_env.client, task_queue, t) for t in stuck]
-            hung = await settle(stuck_handles, S.VALIDATED)
+            hung = await settle(stuck_handles, S.DELIVERING)
             done = await run_tickets(dev_env.client, task_queue, others, S.COMPLETED)
             for view in hung:  # still waiting for their delivery, the attempt timed out
                 entry = await wait_until(
@@ -146,7 +146,7 @@ async def test_a_receiver_that_hangs_does_not_stop_other_tickets(
                 )
                 assert "did not answer within 1.5s" in entry
             for handle in stuck_handles:
-                assert (await status(handle)).state == S.VALIDATED
+                assert (await status(handle)).state == S.DELIVERING
             healthy["on"] = True
             receiver.release()
             finished = await settle(stuck_handles, S.COMPLETED)

@@ -120,3 +120,27 @@ def test_what_a_reviewer_typed_in_a_refused_form_is_shown_again() -> None:
     assert "cite the policy</textarea>" in html
     assert 'maxlength="1000" required></textarea>' in html  # nothing typed: empty
     assert "The resolver&#39;s draft.</textarea>" in fresh
+
+
+def test_a_ticket_whose_answer_is_queued_for_delivery_says_so_and_offers_no_review() -> None:
+    queued = Transition(
+        from_state=TicketState.AWAITING_REVIEW,
+        to_state=TicketState.DELIVERING,
+        at=NOW,
+        agent="delivery",
+        reason="first attempt failed for now (deliver_response_now failed: DeliveryUnavailable); "
+        "queued for delivery with retries",
+    )
+    view = TicketView(
+        ticket_id="T-8",
+        subject="Refund",
+        state=TicketState.DELIVERING,
+        draft=DraftRecord(revision=1, text="We refunded you.", author="resolver"),
+        transitions=[queued],
+    )
+
+    html = render("ticket.html", view=view, message=MESSAGE, error=None, waiting=False)
+
+    assert 'id="state">DELIVERING<' in html
+    assert "queued for delivery with retries" in html
+    assert "approve-form" not in html and "rework-form" not in html

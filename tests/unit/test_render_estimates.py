@@ -1,13 +1,15 @@
 """Token figures that are estimates (characters / 4) say so wherever they are shown: the report,
 a ticket's status, the tickets table."""
 
+from datetime import UTC, datetime
+
 import pytest
 
 from policy.transitions import TicketState
 from shared.agents import Usage
 from shared.operations import AgentTotals
 from shared.report import Report
-from shared.view import AgentUsageTotals, TicketView
+from shared.view import AgentUsageTotals, TicketView, Transition
 from starter import render
 
 
@@ -90,3 +92,24 @@ def test_status_shows_a_stopped_workflow_s_status_beside_the_state_it_last_recor
     assert "TERMINATED (last recorded AWAITING_REVIEW)" in first
     render.print_status(view, view.state)
     assert "(last recorded" not in capsys.readouterr().out
+
+
+def test_a_ticket_whose_delivery_is_queued_says_why_in_the_tables() -> None:
+    view = TicketView(
+        ticket_id="T-1",
+        subject="Refund",
+        state=TicketState.DELIVERING,
+        transitions=[
+            Transition(
+                from_state=TicketState.VALIDATED,
+                to_state=TicketState.DELIVERING,
+                at=datetime(2026, 3, 2, tzinfo=UTC),
+                agent="delivery",
+                reason="first attempt failed for now (x); queued for delivery with retries",
+            )
+        ],
+    )
+    assert render.outcome_text(view) == (
+        "delivery queued, retrying: first attempt failed for now (x); queued for delivery with "
+        "retries"
+    )

@@ -34,6 +34,11 @@ DESIGNED_MOVES = {
     # The answer is decided but the destination refused it for good (or retries ran out).
     (S.VALIDATED, S.DELIVERY_FAILED),
     (S.AWAITING_REVIEW, S.DELIVERY_FAILED),
+    # The first delivery attempt failed for now: the queued delivery retries it.
+    (S.VALIDATED, S.DELIVERING),
+    (S.AWAITING_REVIEW, S.DELIVERING),
+    (S.DELIVERING, S.COMPLETED),
+    (S.DELIVERING, S.DELIVERY_FAILED),
     # A person takes over where the agents had to stop (invalid output, budget spent).
     (S.CLASSIFIED, S.AWAITING_REVIEW),
     (S.TRIAGED, S.AWAITING_REVIEW),
@@ -50,6 +55,7 @@ DESIGNED_MOVES = {
         S.RESOLVED,
         S.VALIDATED,
         S.AWAITING_REVIEW,
+        S.DELIVERING,
     )
 }
 

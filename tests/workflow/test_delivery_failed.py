@@ -35,7 +35,12 @@ async def test_a_refused_delivery_ends_in_delivery_failed_and_the_workflow_compl
         "deliver_response failed: DeliveryRejected: the webhook answered 410 Gone"
     )
     assert result.delivery is None and services.deliveries == []
-    assert [t.to_state for t in result.transitions][-2:] == ["VALIDATED", "DELIVERY_FAILED"]
+    # The local first attempt deferred to the queue (the fake does when failures are scripted).
+    assert [t.to_state for t in result.transitions][-3:] == [
+        "VALIDATED",
+        "DELIVERING",
+        "DELIVERY_FAILED",
+    ]
     assert attrs.get(sa.TICKET_STATE) == TicketState.DELIVERY_FAILED
 
 
@@ -53,7 +58,11 @@ async def test_a_reviewed_answer_whose_delivery_is_refused_ends_in_delivery_fail
         )
         result: TicketView = await handle.result()
     assert result.state is TicketState.DELIVERY_FAILED
-    assert result.transitions[-1].from_state == TicketState.AWAITING_REVIEW
+    assert [t.to_state for t in result.transitions][-3:] == [
+        "AWAITING_REVIEW",
+        "DELIVERING",
+        "DELIVERY_FAILED",
+    ]
 
 
 async def test_transient_delivery_failures_are_retried_until_the_answer_goes_out(
@@ -98,3 +107,18 @@ async def test_a_local_attempt_that_fails_for_now_goes_to_the_delivery_queue(
     async with ticket_on_fakes(ts_env.client, task_queue, FakeAgents(), services) as handle:
         result: TicketView = await handle.result()
     assert result.state is TicketState.COMPLETED and len(services.deliveries) == 1
+    delivering = result.transitions[-2]
+    assert (delivering.from_state, delivering.to_state) == ("VALIDATED", "DELIVERING")
+    assert delivering.reason == (
+        "first attempt failed for now (deliver_response_now failed: DeliveryUnavailable); "
+        "queued for delivery with retries"
+    )
+
+
+async def test_a_first_attempt_that_delivers_moves_straight_to_completed(
+    ts_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    services = FakeTicketServices()
+    async with ticket_on_fakes(ts_env.client, task_queue, FakeAgents(), services) as handle:
+        result: TicketView = await handle.result()
+    assert [t.to_state for t in result.transitions][-2:] == ["VALIDATED", "COMPLETED"]

@@ -36,6 +36,9 @@ async def test_a_second_review_while_the_first_is_being_delivered_is_refused(
         await wait_for_state(handle, TicketState.AWAITING_REVIEW)
         await _review(handle, action=ReviewAction.APPROVE, reviewer="ana")
         await asyncio.wait_for(services.deliver_entered.wait(), timeout=10)
+        # The queued delivery holds: the ticket reads DELIVERING, out of the review queue.
+        delivering = await wait_for_state(handle, TicketState.DELIVERING)
+        attrs = (await handle.describe()).typed_search_attributes
 
         with pytest.raises(WorkflowUpdateFailedError) as refused:
             await _review(handle, action=ReviewAction.REJECT, reviewer="bob", reason="late")
@@ -44,8 +47,17 @@ async def test_a_second_review_while_the_first_is_being_delivered_is_refused(
         gate.set()
         result: TicketView = await handle.result()
 
-    assert "is being worked on, not awaiting review" in str(refused.value.cause)
+    assert attrs.get(sa.TICKET_STATE) == TicketState.DELIVERING
+    assert delivering.transitions[-1].from_state is TicketState.AWAITING_REVIEW
+    assert "failed for now" in delivering.transitions[-1].reason
+    assert "is DELIVERING, not awaiting review" in str(refused.value.cause)
     assert result.state is TicketState.COMPLETED
+    assert [t.to_state for t in result.transitions][-3:] == [
+        TicketState.AWAITING_REVIEW,
+        TicketState.DELIVERING,
+        TicketState.COMPLETED,
+    ]
+    assert result.transitions[-1].agent == "reviewer:ana"
     assert [(r.decision.reviewer, r.applied) for r in result.reviews if r.decision] == [
         ("ana", True),
         ("operator:reviewer", False),
