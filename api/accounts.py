@@ -26,9 +26,17 @@ MAX_TOKENS_FILE_BYTES = 1_048_576
 
 
 class Role(StrEnum):
-    SUBMIT = "submit"  # intake: helpdesks, e-mail gateways, web forms
+    SUBMIT = "submit"  # intake: helpdesks, e-mail gateways, web forms (submitting only)
+    READ = "read"  # dashboards, a helpdesk polling outcomes: tickets, lists, the report
     REVIEW = "review"  # support agents: read tickets, approve / edit / rework / reject
     ADMIN = "admin"  # everything
+
+
+# Roles that include others: a reviewer reads what it reviews.
+IMPLIED: dict[Role, frozenset[Role]] = {
+    Role.REVIEW: frozenset({Role.READ}),
+    Role.ADMIN: frozenset(Role),
+}
 
 
 @dataclass(frozen=True)
@@ -37,7 +45,7 @@ class Account:
     roles: frozenset[Role]
 
     def may(self, role: Role) -> bool:
-        return role in self.roles or Role.ADMIN in self.roles
+        return role in self.roles or any(role in IMPLIED.get(held, ()) for held in self.roles)
 
 
 class TokensFileError(Exception):

@@ -19,7 +19,8 @@ from api.temporal import TemporalConnection
 
 DESCRIPTION = """\
 Tickets in, reviews out. Authenticate with `Authorization: Bearer <token>`; tokens have the roles
-`submit` (intake), `review` (decide on drafts) and `admin` (both); any token may read.
+`submit` (intake only), `read` (tickets, lists, the report), `review` (read and decide on
+drafts) and `admin` (everything).
 Errors are JSON: `{"message": "...", "problems": [...]}`. The review console is at /console.
 """
 

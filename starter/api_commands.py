@@ -120,7 +120,7 @@ def add_parsers(
         action="append",
         type=Role,
         choices=list(Role),
-        help="submit, review or admin (repeatable; default review)",
+        help="submit, read, review or admin (repeatable; default review)",
     )
     create.add_argument("--append", metavar="FILE", help="append the entry to this tokens file")
     create.set_defaults(handler=cmd_token)

@@ -1,5 +1,6 @@
 """Reading tickets: one ticket with the customer's message, lists, the review queue, the report.
-Any valid token may read."""
+A token with the read role may (review and admin include it; an intake token does not: a leaked
+helpdesk token must not expose every customer's text)."""
 
 import asyncio
 from datetime import datetime
@@ -8,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request
 from temporalio.client import Client
 
-from api.accounts import Account
+from api.accounts import Account, Role
 from api.customer_message import InputUnreadable, customer_ticket
 from api.deps import client as temporal_client
 from api.deps import require
@@ -24,7 +25,7 @@ from shared.tickets import TICKET_ID_PATTERN
 
 router = APIRouter(tags=["tickets"])
 
-Reader = Annotated[Account, Depends(require(None))]
+Reader = Annotated[Account, Depends(require(Role.READ))]
 Temporal = Annotated[Client, Depends(temporal_client)]
 TicketIdPath = Annotated[str, Path(pattern=TICKET_ID_PATTERN, description="the ticket's id")]
 # The queue is read whole and sorted here (visibility stores other than Elasticsearch cannot

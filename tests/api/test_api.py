@@ -193,7 +193,7 @@ async def test_the_review_queue_lists_waiting_tickets_oldest_deadline_first_and_
     await wait_for_state(http, tokens.review, ticket_id, "AWAITING_REVIEW")
 
     queue = (await http.get("/review-queue", headers=bearer(tokens.review))).json()
-    report = (await http.get("/report", headers=bearer(tokens.submit))).json()
+    report = (await http.get("/report", headers=bearer(tokens.read))).json()
 
     deadlines = [t["sla_deadline"] for t in queue["tickets"]]
     assert ticket_id in [t["ticket_id"] for t in queue["tickets"]]
@@ -293,6 +293,12 @@ async def test_roles_decide_who_may_submit_read_and_review(
     )
     anonymous_reads = await http.get("/review-queue")
     submitter_reads = await http.get("/review-queue", headers=bearer(tokens.submit))
+    submitter_reads_one = await http.get(f"/tickets/{unique_id()}", headers=bearer(tokens.submit))
+    reader_reads = await http.get("/review-queue", headers=bearer(tokens.read))
+    reviewer_reads = await http.get("/report", headers=bearer(tokens.review))
+    reader_reviews = await http.post(
+        f"/tickets/{unique_id()}/review", headers=bearer(tokens.read), json=review
+    )
 
     assert anonymous.status_code == unknown.status_code == anonymous_reads.status_code == 401
     assert anonymous.headers["WWW-Authenticate"] == "Bearer"
@@ -300,7 +306,11 @@ async def test_roles_decide_who_may_submit_read_and_review(
     assert submitter_reviews.status_code == reviewer_submits.status_code == 403
     assert "needs the review role" in submitter_reviews.json()["message"]
     assert "needs the submit role" in reviewer_submits.json()["message"]
-    assert submitter_reads.status_code == 200
+    # An intake token submits only: a leaked one must not read every customer's text.
+    assert submitter_reads.status_code == submitter_reads_one.status_code == 403
+    assert "needs the read role" in submitter_reads.json()["message"]
+    assert reader_reads.status_code == reviewer_reads.status_code == 200
+    assert reader_reviews.status_code == 403
 
 
 @pytest.fixture

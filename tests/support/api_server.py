@@ -32,14 +32,16 @@ class Tokens:
     review: str
     second_reviewer: str
     admin: str
+    read: str
 
     @classmethod
     def fresh(cls) -> "Tokens":
-        return cls(new_token(), new_token(), new_token(), new_token())
+        return cls(new_token(), new_token(), new_token(), new_token(), new_token())
 
     def registry(self) -> TokenRegistry:
         entries = [
             (Account("helpdesk", frozenset({Role.SUBMIT})), self.submit),
+            (Account("dashboard", frozenset({Role.READ})), self.read),
             (Account("ana", frozenset({Role.REVIEW})), self.review),
             (Account("bob", frozenset({Role.REVIEW})), self.second_reviewer),
             (Account("lead", frozenset({Role.ADMIN})), self.admin),

@@ -37,6 +37,15 @@ def test_admin_may_do_everything_and_other_roles_only_their_own() -> None:
     assert reviewer.may(Role.REVIEW) and not reviewer.may(Role.SUBMIT)
 
 
+def test_reading_is_its_own_role_which_review_includes_and_intake_does_not() -> None:
+    reader = Account("dashboard", frozenset({Role.READ}))
+    submitter = Account("helpdesk", frozenset({Role.SUBMIT}))
+    reviewer = Account("ana", frozenset({Role.REVIEW}))
+    assert reader.may(Role.READ) and not reader.may(Role.REVIEW) and not reader.may(Role.SUBMIT)
+    assert not submitter.may(Role.READ)
+    assert reviewer.may(Role.READ)
+
+
 def test_a_json_tokens_file_works_too(tmp_path: Path) -> None:
     token = new_token()
     path = tmp_path / "tokens.json"
