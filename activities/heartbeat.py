@@ -79,6 +79,11 @@ def earlier(name: str) -> Any:
     return _holder().earlier.get(name)
 
 
+def carried(name: str) -> Any:
+    """What this attempt carries under ``name``: its own word, or the earlier attempts'."""
+    return _holder().now.get(name)
+
+
 def carry(name: str, value: Any) -> None:
     """From now on every heartbeat of this attempt sends ``value`` under ``name``; sent at once."""
     holder = _holder()

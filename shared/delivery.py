@@ -6,6 +6,11 @@ with every attempt (the webhook's Idempotency-Key header, the e-mail's Message-I
 """
 
 import hashlib
+from typing import Final
+
+# The heartbeat detail naming the answer a queued delivery's attempts sent (its idempotency key):
+# written by the delivery activity, read by its retries and by `starter redrive`.
+SENT_DETAIL: Final = "sent"
 
 
 def text_sha256(text: str) -> str:

@@ -12,6 +12,9 @@ outage, start again the tickets it broke, without any ticket getting a second, d
   review) is kept as it happened, the delivery runs again, and the delivery activity sends the
   answer the ledger holds, with the same idempotency key; never a new draft. The ticket then
   completes as delivered. A ticket the ledger has no answer for, or marks sent, is left alone.
+  One whose delivery said its answer went out but could not be recorded (the ledger down
+  through every retry) has the row marked sent first (``record-sent``): the delivery, run
+  again, finds it sent, and the customer gets no second copy.
   A ledger row of another ticket with the same id (another workflow chain: docs/delivery.md) is
   not this ticket's answer: a FAILED ticket restarts, a DELIVERY_FAILED one is redelivered (its
   delivery records its own answer again).
@@ -32,12 +35,14 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
 from temporalio.client import Client
+from temporalio.exceptions import ApplicationError, TimeoutError
 from temporalio.service import RPCError
 
 from policy.transitions import TicketState
 from shared import names
 from shared import operations as ops
 from shared import search_attributes as sa
+from shared.delivery import SENT_DETAIL
 from shared.stores.config import StoreConfig
 from shared.stores.factory import build_stores
 from shared.stores.ledger import DeliveryLedger, LedgerEntry, another_tickets
@@ -53,7 +58,7 @@ DEFAULT_LIMIT: Final = 1_000
 MAX_LIMIT: Final = 10_000
 RESET_REASON: Final = "redrive: deliver the answer recorded in the ledger again (starter redrive)"
 
-Action = Literal["restart", "redeliver", "skip"]
+Action = Literal["restart", "redeliver", "record-sent", "skip"]
 
 
 class RedriveItem(BaseModel):
@@ -71,6 +76,8 @@ class RedriveItem(BaseModel):
     # ticket's with the same id, not this one's answer.
     chain: str | None = Field(default=None, exclude=True)
     reset_event_id: int | None = Field(default=None, exclude=True)
+    # record-sent: the ledger row's key, marked sent before the reset.
+    idempotency_key: str | None = Field(default=None, exclude=True)
     request: TicketRequest | None = Field(default=None, exclude=True)
 
 
@@ -149,6 +156,43 @@ async def _delivery_task(client: Client, workflow_id: str, run_id: str) -> int |
     return found
 
 
+async def sent_unrecorded_key(client: Client, item: "RedriveItem") -> str | None:
+    """The idempotency key of an answer this run's queued delivery sent but could not record:
+    its failure when the retries ran out said so (DeliverySentUnrecorded, whatever the last
+    attempt hit; activities/delivery/activity.py), or its heartbeat details did when it timed
+    out. None otherwise."""
+    deliveries: set[int] = set()
+    key = None
+    handle = client.get_workflow_handle(item.workflow_id, run_id=item.run_id)
+    async for event in handle.fetch_history_events():
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            if event.activity_task_scheduled_event_attributes.activity_type.name in (
+                DELIVERY_ACTIVITIES
+            ):
+                deliveries.add(event.event_id)
+            continue
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED:
+            attrs: Any = event.activity_task_failed_event_attributes
+        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT:
+            attrs = event.activity_task_timed_out_event_attributes
+        else:
+            continue
+        if attrs.scheduled_event_id in deliveries:
+            key = _sent_key(await client.data_converter.decode_failure(attrs.failure))
+    return key
+
+
+def _sent_key(err: BaseException) -> str | None:
+    if isinstance(err, ApplicationError):
+        said = err.type == names.DELIVERY_SENT_UNRECORDED_ERROR and err.details
+        return err.details[0] if said and isinstance(err.details[0], str) else None
+    if isinstance(err, TimeoutError) and err.last_heartbeat_details:
+        carried = err.last_heartbeat_details[0]
+        key = carried.get(SENT_DETAIL) if isinstance(carried, dict) else None
+        return key if isinstance(key, str) else None
+    return None
+
+
 def _this_tickets(entry: LedgerEntry | None, item: RedriveItem) -> LedgerEntry | None:
     """The ledger's row if it is this ticket's answer (rows from before chains were kept belong
     to every ticket of their id); None when there is none, or it is another ticket's."""
@@ -214,6 +258,19 @@ async def _plan_delivery_failed(
         item.action, item.why = "skip", "its history schedules no delivery to go back to"
         return item
     item.reset_event_id = event_id
+    if await sent_unrecorded_key(client, item) == entry.idempotency_key:
+        # Sending it again would give the customer a second copy: the row is marked sent
+        # first, so the delivery, run again, finds it sent and the ticket completes.
+        item.idempotency_key = entry.idempotency_key
+        item.action, item.why = (
+            "record-sent",
+            (
+                f"revision {entry.revision} recorded {entry.recorded_at:%Y-%m-%d %H:%M} UTC went "
+                "out (its delivery said so) but the ledger never recorded it: recording it "
+                "sent, not sending it again"
+            ),
+        )
+        return item
     last = f"; last error: {entry.last_error}" if entry.last_error else ""
     item.action, item.why = (
         "redeliver",
@@ -256,9 +313,16 @@ async def plan(
     return report
 
 
-async def apply(client: Client, report: RedriveReport) -> None:
+async def apply(client: Client, ledger: DeliveryLedger, report: RedriveReport) -> None:
     for item in report.tickets:
         try:
+            if item.action == "record-sent":
+                assert item.idempotency_key is not None
+                try:
+                    await ledger.mark_sent(item.ticket_id, item.idempotency_key)
+                except Exception as err:  # the database, or the row taken over meanwhile
+                    item.error = f"could not record it sent ({type(err).__name__}): not reset"
+                    continue
             if item.action == "restart":
                 assert item.request is not None and item.task_queue is not None
                 outcome = await ops.start_ticket(client, item.request.ticket, item.task_queue)
@@ -267,7 +331,7 @@ async def apply(client: Client, report: RedriveReport) -> None:
                     continue
                 latest = await client.get_workflow_handle(item.workflow_id).describe()
                 item.new_run_id = latest.run_id
-            elif item.action == "redeliver":
+            if item.action in ("redeliver", "record-sent"):
                 assert item.reset_event_id is not None
                 response = await client.workflow_service.reset_workflow_execution(
                     ResetWorkflowExecutionRequest(
@@ -320,7 +384,7 @@ async def run_redrive(args: argparse.Namespace) -> int:
     try:
         report = await plan(client, stores.ledger, args.state, args.since, args.limit)
         if args.yes:
-            await apply(client, report)
+            await apply(client, stores.ledger, report)
     finally:
         await stores.close()
     if args.json:

@@ -35,9 +35,9 @@ from activities.delivery.channels import Channel, build_channels
 from activities.delivery.config import LEDGER, DeliveryConfig
 from activities.delivery.errors import DeliveryRejected, DeliveryUnavailable
 from activities.delivery.local_attempts import LocalAttempts
-from activities.heartbeat import begin_attempt, carry, earlier, heartbeating
+from activities.heartbeat import begin_attempt, carried, carry, earlier, heartbeating
 from shared import names
-from shared.delivery import idempotency_key, text_sha256
+from shared.delivery import SENT_DETAIL, idempotency_key, text_sha256
 from shared.stores.ledger import (
     REFUSED_PREFIX,
     DeliveryLedger,
@@ -62,7 +62,7 @@ IN_PROGRESS_POLL: Final = 1.0
 # the ledger fails (a database restarting): a failure now means a retry that must not send.
 MARK_SENT_PAUSES: Final = (0.5, 1.0, 2.0, 4.0)
 # The heartbeat detail naming the answer this activity's attempts sent (its idempotency key).
-SENT: Final = "sent"
+SENT: Final = SENT_DETAIL
 # One write marking a row sent may take this long (a pool waiting for a database that is
 # restarting waits longer), and the writes stop this long before the attempt's own limit, so
 # a local attempt still says the answer went out (DeliverySentUnrecorded) rather than timing out.
@@ -87,6 +87,27 @@ def _went_out_before(entry: LedgerEntry, request: DeliveryRequest) -> bool:
     key = entry.idempotency_key
     return request.sent_key == key or (
         activity.in_activity() and not activity.info().is_local and earlier(SENT) == key
+    )
+
+
+def _still_unrecorded(err: Exception, request: DeliveryRequest) -> Exception:
+    """A queued attempt's failure, said as what it means when an earlier attempt sent the
+    answer (the local one, or a queued one in its heartbeat details): the answer went out and is
+    still not recorded. The ledger down at this attempt's start (a connection error before any
+    write) would otherwise be the last word when the retries ran out, and nothing in the ticket
+    would say that its answer went out: a redrive would send it again (starter/redrive.py reads
+    this type to record the row sent instead). Otherwise ``err`` as it is."""
+    key = carried(SENT) or request.sent_key
+    if key is None or (
+        isinstance(err, ApplicationError) and err.type == names.DELIVERY_SENT_UNRECORDED_ERROR
+    ):
+        return err
+    return ApplicationError(
+        f"the answer of ticket {request.ticket_id} went out in an earlier attempt, but the "
+        f"ledger could not record it yet ({type(err).__name__}); the next attempt records it "
+        "without sending it again",
+        key,
+        type=names.DELIVERY_SENT_UNRECORDED_ERROR,
     )
 
 
@@ -130,8 +151,14 @@ class DeliveryActivities:
         # earlier attempt carried first: every beat then sends it, and what this one carries.
         begin_attempt()
         deadline = _attempt_deadline()
-        async with heartbeating():
-            return await self._deliver(request, deadline, claim_wait=self.claim_wait)
+        try:
+            async with heartbeating():
+                return await self._deliver(request, deadline, claim_wait=self.claim_wait)
+        except Exception as err:
+            said = _still_unrecorded(err, request)
+            if said is err:
+                raise
+            raise said from None
 
     @activity.defn(name=names.DELIVER_RESPONSE_NOW)
     async def deliver_response_now(self, request: DeliveryRequest) -> DeliveryReceipt:

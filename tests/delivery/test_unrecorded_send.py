@@ -5,6 +5,7 @@ next attempt waited the claim out and sent the answer a second time. On the real
 with the real offline agents and a real webhook receiver."""
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio.testing import WorkflowEnvironment
@@ -126,3 +127,72 @@ async def test_the_word_that_the_answer_went_out_survives_the_attempts_later_hea
     key = unrecorded.value.details[0]
     assert channel.sent == ["Hi."] and len(beats) > 5  # beats went on after the carry
     assert beats[-1] == ({SENT: key},)
+
+
+class LedgerDownFake(SqliteLedger):
+    """The real SQLite ledger with the database down for every call."""
+
+    async def record(self, *args: object, **kwargs: object) -> Any:
+        raise OSError("could not connect to the database")
+
+
+@pytest.mark.parametrize("told_by", ["heartbeat", "local attempt"])
+async def test_an_attempt_that_finds_the_ledger_down_after_a_send_still_says_it_went_out(
+    tmp_path: Path, told_by: str
+) -> None:
+    # An earlier attempt sent the answer and could not record it; this one finds the database
+    # down before any write. Its failure said only OSError, and when the retries ran out that
+    # was the ticket's last word: nothing said the answer went out, and a redrive sent it again.
+    import dataclasses
+
+    from temporalio.exceptions import ApplicationError
+    from temporalio.testing import ActivityEnvironment
+
+    from activities.delivery.activity import SENT, DeliveryActivities
+    from activities.delivery.config import WEBHOOK
+    from shared import names
+    from shared.view import DeliveryRequest
+    from tests.delivery.test_overlapping_attempts import HeldChannelFake
+
+    channel = HeldChannelFake()
+    delivery = DeliveryActivities(
+        LedgerDownFake(tmp_path / "outbox.sqlite3"),
+        DeliveryConfig(default_method=WEBHOOK),
+        channels={WEBHOOK: channel},
+    )
+    env = ActivityEnvironment()
+    request = DeliveryRequest(
+        ticket_id="T-1", channel="chat", customer_id="C-1", revision=1, text="Hi."
+    )
+    if told_by == "heartbeat":
+        env.info = dataclasses.replace(env.info, heartbeat_details=[{SENT: "key-1"}])
+    else:
+        request = request.model_copy(update={"sent_key": "key-1"})
+
+    with pytest.raises(ApplicationError) as failed:
+        await env.run(delivery.deliver_response, request)
+
+    assert failed.value.type == names.DELIVERY_SENT_UNRECORDED_ERROR
+    assert failed.value.details == ("key-1",) and not failed.value.non_retryable
+    assert "went out in an earlier attempt" in failed.value.message
+    assert "OSError" in failed.value.message and channel.sent == []
+
+
+async def test_an_attempt_that_sent_nothing_fails_as_it_is(tmp_path: Path) -> None:
+    from temporalio.testing import ActivityEnvironment
+
+    from activities.delivery.activity import DeliveryActivities
+    from activities.delivery.config import WEBHOOK
+    from shared.view import DeliveryRequest
+    from tests.delivery.test_overlapping_attempts import HeldChannelFake
+
+    delivery = DeliveryActivities(
+        LedgerDownFake(tmp_path / "outbox.sqlite3"),
+        DeliveryConfig(default_method=WEBHOOK),
+        channels={WEBHOOK: HeldChannelFake()},
+    )
+    request = DeliveryRequest(
+        ticket_id="T-1", channel="chat", customer_id="C-1", revision=1, text="Hi."
+    )
+    with pytest.raises(OSError, match="could not connect"):
+        await ActivityEnvironment().run(delivery.deliver_response, request)

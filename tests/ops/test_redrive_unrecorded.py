@@ -1,0 +1,132 @@
+"""`starter redrive` and an answer that went out but was never recorded (the ledger down through
+every retry of its delivery): the redrive records the row sent and lets the delivery find it so,
+instead of sending the customer a second copy. Its reading of the delivery's last failure is
+checked on the real dev server, with a probe workflow whose delivery activity is a fake."""
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from temporalio import activity, workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+
+from shared import names
+from shared.delivery import SENT_DETAIL, idempotency_key, text_sha256
+from shared.stores.ledger import NewDelivery
+from shared.stores.sqlite_ledger import SqliteLedger
+from starter.redrive import (
+    RedriveItem,
+    RedriveReport,
+    _plan_delivery_failed,
+    apply,
+    sent_unrecorded_key,
+)
+
+pytestmark = pytest.mark.integration
+
+
+@workflow.defn(name="RedriveProbeWorkflow")
+class RedriveProbeWorkflow:
+    """Schedules one delivery attempt (no retries) and ends, whatever it did."""
+
+    @workflow.run
+    async def run(self, how: str) -> str:
+        try:
+            await workflow.execute_activity(
+                names.DELIVER_RESPONSE,
+                how,
+                start_to_close_timeout=timedelta(seconds=30),
+                heartbeat_timeout=timedelta(seconds=1),
+                retry_policy=RetryPolicy(maximum_attempts=1),
+            )
+        except ActivityError:
+            return "failed"
+        return "delivered"
+
+
+@activity.defn(name=names.DELIVER_RESPONSE)
+async def delivery_fake(order: str) -> None:
+    """``order``: what to do, then the idempotency key of the answer it pretends it sent."""
+    how, key = order.split(" ")
+    if how == "said-sent":  # the shape activities/delivery/activity.py gives it
+        raise ApplicationError("went out, not recorded", key, type="DeliverySentUnrecorded")
+    if how == "timed-out-after-sending":
+        activity.heartbeat({SENT_DETAIL: key})
+        await asyncio.sleep(5)  # past the heartbeat timeout, with no beat
+    raise OSError("could not connect to the database")
+
+
+async def probe(env: WorkflowEnvironment, how: str, key: str = "key-1") -> RedriveItem:
+    queue = f"redrive-probe-{uuid.uuid4().hex[:8]}"
+    async with Worker(
+        env.client,
+        task_queue=queue,
+        workflows=[RedriveProbeWorkflow],
+        activities=[delivery_fake],
+        workflow_runner=UnsandboxedWorkflowRunner(),
+    ):
+        handle = await env.client.start_workflow(
+            RedriveProbeWorkflow.run,
+            f"{how} {key}",
+            id=f"probe-{uuid.uuid4().hex[:8]}",
+            task_queue=queue,
+        )
+        assert await handle.result() == "failed"
+    return RedriveItem(
+        ticket_id="T-1",
+        workflow_id=handle.id,
+        run_id=handle.result_run_id or "",
+        action="skip",
+        why="",
+    )
+
+
+@pytest.mark.parametrize(
+    ("how", "key"),
+    [("said-sent", "key-1"), ("timed-out-after-sending", "key-1"), ("ledger-down", None)],
+)
+async def test_the_redrive_reads_whether_the_last_delivery_attempt_said_the_answer_went_out(
+    dev_env: WorkflowEnvironment, how: str, key: str | None
+) -> None:
+    item = await probe(dev_env, how)
+    assert await sent_unrecorded_key(dev_env.client, item) == key
+
+
+async def test_an_answer_that_went_out_unrecorded_is_recorded_sent_not_sent_again(
+    dev_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    ledger = SqliteLedger(tmp_path / "outbox.sqlite3")
+    digest = text_sha256("We refunded you.")
+    key = idempotency_key("T-1", digest, "chain-1")
+    await ledger.record(
+        NewDelivery(
+            ticket_id="T-1",
+            channel="chat",
+            customer_id="C-1",
+            revision=1,
+            body="We refunded you.",
+            text_sha256=digest,
+            idempotency_key=key,
+            sent_via="webhook",
+            chain="chain-1",
+        )
+    )
+    item = await probe(dev_env, "said-sent", key)
+    item.chain = "chain-1"
+
+    planned = await _plan_delivery_failed(dev_env.client, ledger, item)
+    assert planned.action == "record-sent" and "not sending it again" in planned.why
+    report = RedriveReport(
+        state="DELIVERY_FAILED", since=datetime.now(UTC), applied=False, tickets=[planned]
+    )
+    await apply(dev_env.client, ledger, report)
+
+    entry = await ledger.get("T-1")
+    assert entry is not None and entry.sent_at is not None
+    assert planned.error is None and planned.new_run_id not in (None, planned.run_id)
+    await ledger.close()
