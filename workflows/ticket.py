@@ -62,6 +62,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.review_gate import ReviewGate
     from workflows.ticket_delivery import deliver
     from workflows.ticket_patches import (
+        PATCH_DELIVERING_STATE,
         PATCH_ILLEGAL_TRANSITION_TELLS_BATCH,
         PATCH_LEAN_HISTORY,
         PATCH_ORCHESTRATED_RESOLUTION,
@@ -110,15 +111,19 @@ class TicketWorkflow:
         self._reviews = ReviewGate(self._record)
         self._told_batch = False
         self._batch_id = parsed.batch_id
-        # Set by run() before anything else: whether this run takes the lean-history paths.
+        # Set by run() before anything else: whether this run takes the lean-history paths,
+        # and whether a queued delivery moves it to DELIVERING (the delivering-state version).
         self._lean = False
+        self._delivering = False
 
     # ---- the lifecycle ---------------------------------------------------------------------------
 
     @workflow.run
     async def run(self, request: Any) -> TicketView:
-        # Asked first, before the first command that differs between the two versions.
-        self._lean = workflow.patched(PATCH_LEAN_HISTORY)
+        # Asked first, before the first command that differs between the versions. A new ticket
+        # records one marker, the newest version's, which implies the earlier ones.
+        self._delivering = workflow.patched(PATCH_DELIVERING_STATE)
+        self._lean = self._delivering or workflow.patched(PATCH_LEAN_HISTORY)
         self._record.lean = self._reviews.lean = self._lean
         self._record.view.chain = workflow.info().first_execution_run_id
         self._record.start()
@@ -473,7 +478,9 @@ class TicketWorkflow:
         view.findings = []
 
     async def _deliver(self, agent: str, reason: str) -> None:
-        await deliver(self._record, self._ticket, self._lean, agent, reason)
+        await deliver(
+            self._record, self._ticket, agent, reason, lean=self._lean, delivering=self._delivering
+        )
 
     # ---- human review: thin handlers over the gate -------------------------------------------
 

@@ -27,10 +27,6 @@ S = TicketState
 # the tickets queue) and a delivery that cannot go out ends the ticket in DELIVERY_FAILED instead
 # of failing the workflow. Tickets started before keep scheduling it on the workflow's queue.
 PATCH_DELIVERY_QUEUE = "delivery-queue"
-# A ticket whose delivery is queued (its first attempt failed for now) moves to DELIVERING: it
-# stayed in AWAITING_REVIEW (in the review queue, with review buttons that were refused) or
-# VALIDATED for the hours the queue may retry. Asked only on that path.
-PATCH_DELIVERING = "delivering-state"
 
 
 @dataclass(frozen=True)
@@ -42,11 +38,18 @@ class _Queued:
 
 
 async def deliver(
-    record: TicketRecord, ticket: Ticket, lean: bool, agent: str, reason: str
+    record: TicketRecord,
+    ticket: Ticket,
+    agent: str,
+    reason: str,
+    *,
+    lean: bool,
+    delivering: bool,
 ) -> None:
     """Send the ticket's current draft, exactly once, and move the ticket to COMPLETED (or
     DELIVERY_FAILED when it cannot go out). ``lean``: the ticket takes the lean-history paths
-    (the first attempt as a local activity)."""
+    (the first attempt as a local activity); ``delivering``: a queued delivery moves it to
+    DELIVERING (the delivering-state version, decided when the ticket started)."""
     view = record.view
     assert view.draft is not None
     request = DeliveryRequest(
@@ -65,8 +68,7 @@ async def deliver(
         receipt = await _deliver_locally(request) if lean else _Queued(request, "")
         if isinstance(receipt, _Queued):
             request = receipt.request  # the local attempt's word for the queued one, if any
-            if workflow.patched(PATCH_DELIVERING):
-                # Asked only here: a ticket delivered at the first attempt is unchanged.
+            if delivering:
                 why = f"first attempt failed for now ({receipt.why}); " if receipt.why else ""
                 record.move(S.DELIVERING, "delivery", why + "queued for delivery with retries")
             else:

@@ -47,3 +47,13 @@ PATCH_LEAN_HISTORY = "lean-history"
 # held its place in the batch's window until the batch's ten-minute check. Asked only on that
 # path, so no other history changes.
 PATCH_ILLEGAL_TRANSITION_TELLS_BATCH = "illegal-transition-tells-batch"
+
+# The next version after lean-history, asked at the start in its place (a new ticket records
+# this one marker, which implies lean-history's paths): a ticket whose first delivery attempt
+# failed for now moves to DELIVERING while the queued delivery retries; it stayed in
+# AWAITING_REVIEW (in the review queue, with review buttons that were refused) or VALIDATED for
+# the hours the queue may retry. Asked at the start, not where the delivery is queued: a patch
+# marker recorded right after a local activity's marker in one workflow task failed replays
+# now and then (TMPRL1100 "patch marker encountered ... no corresponding change command", a
+# query or a replay test of a ticket waiting in the delivery queue).
+PATCH_DELIVERING_STATE = "delivering-state"

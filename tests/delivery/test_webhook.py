@@ -17,7 +17,7 @@ from shared.view import TicketView
 from starter.render import outcome_text
 from tests.delivery.conftest import SECRET, asked, delivering, recorded, run_tickets, settle
 from tests.support.processes import PROJECT_ROOT
-from tests.support.temporal import status, wait_until
+from tests.support.temporal import replay_histories, status, wait_until
 from tests.support.tickets import make_ticket, start_ticket
 from tests.support.webhook_receiver import Received, Reply, webhook_receiver
 
@@ -120,6 +120,7 @@ async def test_a_400_ends_the_ticket_in_delivery_failed_with_the_reason(
     )
 
 
+@pytest.mark.usefixtures("replay_check")
 async def test_a_receiver_that_hangs_does_not_stop_other_tickets(
     dev_env: WorkflowEnvironment, task_queue: str, tmp_path: Path
 ) -> None:
@@ -139,6 +140,8 @@ async def test_a_receiver_that_hangs_does_not_stop_other_tickets(
         async with delivering(dev_env.client, task_queue, tmp_path, config) as delivery:
             stuck_handles = [await start_ticket(dev_env.client, task_queue, t) for t in stuck]
             hung = await settle(stuck_handles, S.DELIVERING)
+            # Their histories so far replay (a worker without them cached answers a query so).
+            await replay_histories(dev_env.client, [(h.id, None) for h in stuck_handles])
             done = await run_tickets(dev_env.client, task_queue, others, S.COMPLETED)
             for view in hung:  # still waiting for their delivery, the attempt timed out
                 entry = await wait_until(

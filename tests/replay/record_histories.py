@@ -49,7 +49,9 @@ WORKFLOW_IDS = HISTORIES / "workflow-ids.json"
 # v3 with delivery-queue (both patches were released side by side), v4 with both; the fan-out
 # scenarios' histories are still the v1 ones. v5: lean-history (one patch for all of them, the
 # knowledge base and delivery's first attempt as local activities; see docs/performance.md).
-TICKETS_VERSION = "v5"
+# v6: delivering-state (asked at the start in lean-history's place; a queued delivery moves the
+# ticket to DELIVERING).
+TICKETS_VERSION = "v6"
 # Fan-out v2: sub-task workflows named by place and worker (positional-subtask-ids), a complex
 # ticket after orchestrator-cancel-falls-back and rework-drafts-with-notes (their paths are
 # not taken here: asked only when cancelled or reworked), batches with client-made fairness keys.

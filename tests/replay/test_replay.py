@@ -27,6 +27,7 @@ from workflows.rate_controller import (
 from workflows.review_gate import PATCH_REVIEW_FINAL_DEADLINE
 from workflows.ticket import PATCH_ORCHESTRATED_RESOLUTION
 from workflows.ticket_delivery import PATCH_DELIVERY_QUEUE
+from workflows.ticket_patches import PATCH_DELIVERING_STATE, PATCH_LEAN_HISTORY
 
 FOLDER = Path(__file__).parent / "histories"
 WORKFLOW_IDS: dict[str, str] = json.loads((FOLDER / "workflow-ids.json").read_text())
@@ -202,3 +203,31 @@ async def test_a_changed_command_sequence_is_caught_by_replay() -> None:
     replayer = new_replayer()
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is not None
+
+
+def states_upserted(path: Path) -> list[str]:
+    """The TicketState values a history upserted, in order (search attributes are not encoded)."""
+    found = []
+    for event in load(path).events:
+        if event.HasField("upsert_workflow_search_attributes_event_attributes"):
+            fields = event.upsert_workflow_search_attributes_event_attributes.search_attributes
+            if "TicketState" in fields.indexed_fields:
+                found.append(json.loads(fields.indexed_fields["TicketState"].data))
+    return found
+
+
+def test_both_sides_of_the_delivering_state_version_are_committed() -> None:
+    """A queued delivery: v5 (lean-history) upserts VALIDATED while it waits, v6
+    (delivering-state, asked at the start in lean-history's place) DELIVERING; a new ticket
+    records one version marker, as before."""
+    v5 = FOLDER / "ticket-v5-delivery-queued.json"
+    v6 = FOLDER / "ticket-v6-delivery-queued.json"
+    assert patches(v5) == {PATCH_LEAN_HISTORY}
+    assert patches(v6) == {PATCH_DELIVERING_STATE}
+    assert states_upserted(v5)[-2:] == ["VALIDATED", "COMPLETED"]
+    assert states_upserted(v6)[-2:] == ["DELIVERING", "COMPLETED"]
+    straight = FOLDER / "ticket-v6-straight-through.json"
+    assert "DELIVERING" not in states_upserted(straight)
+    assert len(load(straight).events) == len(
+        load(FOLDER / "ticket-v5-straight-through.json").events
+    )
