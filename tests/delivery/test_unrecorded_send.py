@@ -196,3 +196,63 @@ async def test_an_attempt_that_sent_nothing_fails_as_it_is(tmp_path: Path) -> No
     )
     with pytest.raises(OSError, match="could not connect"):
         await ActivityEnvironment().run(delivery.deliver_response, request)
+
+
+class LedgerPartitionedFake(SqliteLedger):
+    """The real SQLite ledger whose writes marking a row sent never answer, and whose
+    cancellation takes long, as psycopg's does on a cut-off connection (a cancel request, then
+    a wait for the connection to settle: up to 5 s each)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.cleanups_done = 0
+        self.healed = False  # set at the test's end: the abandoned writes end at once
+
+    async def mark_sent(self, ticket_id: str, key: str | None = None) -> LedgerEntry:
+        import asyncio
+
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            if not self.healed:
+                await asyncio.sleep(30)
+                self.cleanups_done += 1
+            raise
+        raise AssertionError("unreachable")
+
+
+async def test_a_local_send_whose_ledger_write_hangs_says_it_went_out_within_the_attempt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each "5 s" try took 15 s on a partitioned database (the cancellation of the query waited
+    # for the server), the attempt's time ran out before it said the answer went out, and the
+    # queued attempt sent it again once the claim had run out.
+    import asyncio
+
+    from temporalio.exceptions import ApplicationError
+    from temporalio.testing import ActivityEnvironment
+
+    from activities.delivery.activity import DeliveryActivities
+    from activities.delivery.config import WEBHOOK
+    from shared import names
+    from shared.view import DeliveryRequest
+    from tests.delivery.test_overlapping_attempts import HeldChannelFake
+
+    monkeypatch.setattr(activity, "MARK_SENT_TRY_SECONDS", 0.2)
+    ledger = LedgerPartitionedFake(tmp_path / "outbox.sqlite3")
+    channel = HeldChannelFake()
+    channel.release.set()
+    delivery = DeliveryActivities(
+        ledger, DeliveryConfig(default_method=WEBHOOK), channels={WEBHOOK: channel}
+    )
+    request = DeliveryRequest(
+        ticket_id="T-1", channel="chat", customer_id="C-1", revision=1, text="Hi."
+    )
+    with pytest.raises(ApplicationError) as unrecorded:
+        await asyncio.wait_for(
+            ActivityEnvironment().run(delivery.deliver_response_now, request), timeout=20
+        )
+
+    ledger.healed = True
+    assert unrecorded.value.type == names.DELIVERY_SENT_UNRECORDED_ERROR
+    assert channel.sent == ["Hi."] and ledger.cleanups_done == 0  # not waited for
