@@ -40,7 +40,7 @@ from shared.swarm import (
     SwarmState,
 )
 from shared.ticket_listing import ids_held_by_other_tickets
-from shared.tickets import Ticket
+from shared.tickets import Ticket, content_digest
 from starter import render
 from starter.connection import open_client, warn_if_unencrypted
 from starter.errors import EXIT_OK, EXIT_PARTIAL, CliError
@@ -52,8 +52,34 @@ POLL_SECONDS = 0.5
 
 def content_id(prefix: str, parts: list[str]) -> str:
     """The same input gives the same workflow id: resubmitting finds the earlier run."""
-    digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:12]
-    return f"{prefix}-{digest}"
+    return f"{prefix}-{input_digest(parts)[:12]}"
+
+
+# The memo entry naming a fan-out run's input (a digest; continue-as-new keeps the memo): a
+# start that finds a run under its id attaches to it only when it has the same input.
+INPUT_DIGEST = "input_digest"
+
+
+def input_digest(parts: list[str]) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+async def _same_input(client: Client, workflow_id: str, digest: str, what: str) -> None:
+    """Refuse to follow the run under ``workflow_id`` when it is not this input's: the start
+    found another run there (an --id reused, a batch file corrected while its first batch
+    runs) and returned it without a word, so the new input was never submitted while the
+    command reported it started and showed the other run's progress as its own."""
+    described = await client.get_workflow_handle(workflow_id).describe()
+    found = (await described.memo()).get(INPUT_DIGEST)
+    if found != digest:
+        since = (
+            f" (started {described.start_time:%Y-%m-%d %H:%M} UTC)" if described.start_time else ""
+        )
+        status = described.status.name.lower() if described.status else "there"
+        raise CliError(
+            f"{workflow_id} is {status} with other input{since}; this {what} was NOT "
+            "submitted: give it another --id, or wait for that run to end"
+        )
 
 
 async def _watch(
@@ -89,6 +115,7 @@ async def run_plan(
     client: Client, task: str, run_id: str | None, wait: bool
 ) -> tuple[str, OrchestratorResult | None]:
     workflow_id = run_id or f"plan-{uuid.uuid4().hex[:10]}"
+    digest = input_digest([task])
     handle = await client.start_workflow(
         names.ORCHESTRATOR_WORKFLOW,
         OrchestratorInput(task=task),
@@ -96,8 +123,10 @@ async def run_plan(
         task_queue=names.TICKETS_TASK_QUEUE,
         result_type=OrchestratorResult,
         static_summary=task[:200],
+        memo={INPUT_DIGEST: digest},
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
     )
+    await _same_input(client, workflow_id, digest, "task")
     if not wait:
         return workflow_id, None
     result = asyncio.ensure_future(handle.result())
@@ -129,7 +158,9 @@ def _cause(err: WorkflowFailureError) -> str:
 async def run_swarm(
     client: Client, items: list[SwarmItem], settings: SwarmSettings, run_id: str | None
 ) -> tuple[str, SwarmResult]:
-    workflow_id = run_id or content_id("swarm", [f"{i.item_id}\x1e{i.text}" for i in items])
+    parts = [f"{i.item_id}\x1e{i.text}" for i in items]
+    digest = input_digest(parts)
+    workflow_id = run_id or content_id("swarm", parts)
     try:
         handle: WorkflowHandle[Any, SwarmResult] = await client.start_workflow(
             names.SWARM_WORKFLOW,
@@ -138,17 +169,22 @@ async def run_swarm(
             task_queue=names.TICKETS_TASK_QUEUE,
             result_type=SwarmResult,
             static_summary=f"{len(items)} items, {settings.concurrency} at a time",
+            memo={INPUT_DIGEST: digest},
             # A run that failed may run again; one that completed is shown, not repeated.
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         )
     except WorkflowAlreadyStartedError:
-        # The same items ran before: show that run's result rather than analysing them again.
+        # The same items ran before: show that run's result rather than analysing them again
+        # (other items under that id: refused).
+        await _same_input(client, workflow_id, digest, "set of items")
         render.console(stderr=True).print(
             f"these items were analysed before ({workflow_id}); showing that run "
             "(use --id NEW to analyse them again)"
         )
         handle = client.get_workflow_handle(workflow_id, result_type=SwarmResult)
+    else:
+        await _same_input(client, workflow_id, digest, "set of items")
     result = asyncio.ensure_future(handle.result())
 
     async def describe() -> tuple[int, int, str]:
@@ -193,7 +229,10 @@ class SwarmFailed(CliError):
 async def run_batch(
     client: Client, tickets: list[Ticket], settings: BatchSettings, run_id: str | None, wait: bool
 ) -> tuple[str, BatchProgress | None]:
-    workflow_id = run_id or content_id("batch", [t.ticket_id for t in tickets])
+    # Ids and content: a file corrected under the same ids is another batch.
+    parts = [f"{t.ticket_id}\x1e{content_digest(t)}" for t in tickets]
+    digest = input_digest(parts)
+    workflow_id = run_id or content_id("batch", parts)
     handle: WorkflowHandle[Any, BatchProgress] = await client.start_workflow(
         names.BATCH_WORKFLOW,
         args=[tickets, BatchState(settings=settings, fairness_keys=fairness_keys(client, tickets))],
@@ -201,10 +240,12 @@ async def run_batch(
         task_queue=names.TICKETS_TASK_QUEUE,
         result_type=BatchProgress,
         static_summary=f"{len(tickets)} tickets, {settings.window} in flight",
+        memo={INPUT_DIGEST: digest},
         # A batch that ran before may run again: its tickets exist, so it starts none of them.
         id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
     )
+    await _same_input(client, workflow_id, digest, "batch")
     if not wait:
         return workflow_id, None
     result = asyncio.ensure_future(handle.result())
