@@ -8,6 +8,7 @@ or an item of up to 20,000 characters: 20 KB in ASCII, but 60 KB in Chinese and 
 generous estimate: text bytes, plus a fixed allowance for ids, metadata and encryption).
 """
 
+import json
 from collections.abc import Sequence
 from typing import Final
 
@@ -19,6 +20,18 @@ START_ALLOWANCE_BYTES: Final = 2 * 1024
 
 def utf8_size(*texts: str | None) -> int:
     return sum(len(t.encode()) for t in texts if t) + START_ALLOWANCE_BYTES
+
+
+def encoded_size(*texts: str | None) -> int:
+    """What the texts take once encoded as the JSON they travel in, plus the allowance: JSON
+    escapes a control character as six bytes (\\u0001) and a quote, backslash or newline as two,
+    so 20,000 characters of \\x01 are 120 KB, not the 20 KB ``utf8_size`` counts; a swarm of
+    such items went past the 4 MB message limit and its chunk was terminated. Deterministic
+    (workflow code may use it)."""
+    return (
+        sum(len(json.dumps(t, ensure_ascii=False).encode()) - 2 for t in texts if t)
+        + START_ALLOWANCE_BYTES
+    )
 
 
 def fitting(sizes: Sequence[int], budget: int = GROUP_BYTES) -> int:

@@ -24,7 +24,7 @@ from temporalio.service import RPCError
 
 from shared import names
 from shared.batch import BatchProgress, BatchSettings, BatchState
-from shared.command_budget import chunk_size_fitting, utf8_size
+from shared.command_budget import chunk_size_fitting, encoded_size
 from shared.operations import fairness_keys
 from shared.orchestration import (
     MAX_TASK_CHARS,
@@ -300,7 +300,7 @@ async def cmd_swarm(args: argparse.Namespace) -> int:
         render.console(stderr=True).print(f"[red]error[/red] {e}")
     if not items:
         raise CliError(f"no items to analyse in {args.file}")
-    chunk_size = chunk_size_fitting([utf8_size(i.text) for i in items], args.chunk_size)
+    chunk_size = chunk_size_fitting([encoded_size(i.text) for i in items], args.chunk_size)
     if chunk_size < args.chunk_size:
         render.console(stderr=True).print(
             f"note: chunks of {chunk_size} items instead of {args.chunk_size}: items this long "

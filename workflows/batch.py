@@ -32,7 +32,7 @@ with workflow.unsafe.imports_passed_through():
     from shared import names
     from shared import search_attributes as sa
     from shared.batch import INVALID, BatchProgress, BatchState, TicketCheck, TicketSettled
-    from shared.command_budget import fitting, utf8_size
+    from shared.command_budget import encoded_size, fitting, utf8_size
     from shared.tickets import TICKET_ID_PATTERN, Ticket, content_digest
     from shared.validation import problems
     from shared.view import TicketRequest
@@ -44,6 +44,10 @@ with workflow.unsafe.imports_passed_through():
 START_GROUP = 100
 # Groups cut at the byte budget too (a group of long non-ASCII tickets terminated the batch).
 BYTE_BOUNDED_GROUPS = "byte-bounded-groups"
+# Groups cut by the tickets' encoded size too (JSON escapes a control character as six bytes:
+# about 35 tickets of 20,000 x \x01 passed the 4 MB message limit and terminated the batch).
+# Asked only when the encoded size cuts where the text's bytes did not.
+ENCODED_SIZE_GROUPS = "encoded-size-groups"
 # A ticket listed again while its first listing is in flight is counted as already known without
 # a second child start (whose refusal took the first one's place out of the window). Asked only
 # for such a duplicate, so no other history changes.
@@ -52,11 +56,13 @@ DUPLICATE_IN_FLIGHT = "duplicate-in-flight"
 MAX_INVALID_REASONS = 20
 
 
-def ticket_bytes(ticket: Ticket | str) -> int:
-    """What starting ``ticket`` puts in one workflow task's commands (nothing for a reason)."""
+def ticket_bytes(ticket: Ticket | str, *, encoded: bool = False) -> int:
+    """What starting ``ticket`` puts in one workflow task's commands (nothing for a reason);
+    ``encoded``: as the JSON it travels in (control characters escaped)."""
     if isinstance(ticket, str):
         return 0
-    return utf8_size(ticket.subject, ticket.subject, ticket.body)
+    size = encoded_size if encoded else utf8_size
+    return size(ticket.subject, ticket.subject, ticket.body)
 
 
 def parse_ticket(raw: Any, place: int) -> Ticket | str:
@@ -134,6 +140,9 @@ class BatchWorkflow:
             # Asked only when the budget cuts the group: other batches' histories are unchanged.
             if fits < len(group) and workflow.patched(BYTE_BOUNDED_GROUPS):
                 group = group[:fits]
+            encoded = fitting([ticket_bytes(t, encoded=True) for t in group])
+            if encoded < len(group) and workflow.patched(ENCODED_SIZE_GROUPS):
+                group = group[:encoded]
             for reason in (t for t in group if isinstance(t, str)):
                 self._invalid(reason)
             await asyncio.gather(*(self._start(t) for t in group if isinstance(t, Ticket)))

@@ -24,7 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from policy.stats import percentile
     from shared import names
     from shared.agents import AgentRole, AgentRoute, Usage, total_usage
-    from shared.command_budget import chunk_size_fitting, fitting, utf8_size
+    from shared.command_budget import chunk_size_fitting, encoded_size, fitting, utf8_size
     from shared.swarm import (
         InsightRequest,
         ItemFailure,
@@ -55,6 +55,10 @@ CHILD_CANCEL_FAILS_ITEMS = "child-cancel-fails-items"
 # Chunks sized for every route an item may be tried on (each route's call carries the item into
 # the chunk's history; the client sized them for one). Asked only when it cuts the chunks.
 ROUTE_BOUNDED_CHUNKS = "route-bounded-chunks"
+# Groups of calls and chunks sized by the items' encoded size (JSON escapes a control character
+# as six bytes: 100 items of 20,000 x \x01 were 11 MB of commands and the chunk was terminated).
+# Asked only when the encoded size cuts where the text's bytes did not.
+ENCODED_SIZE_GROUPS = "encoded-size-groups"
 # How long an item id may be to be named in an invalid item's result.
 MAX_NAMED_ID = 100
 
@@ -94,10 +98,14 @@ class SwarmChunkWorkflow:
             started_now = 0
             room = min(request.concurrency - len(running), START_GROUP, len(pending))
             if room > 1:
-                fits = fitting([utf8_size(pending[i][1].text) for i in range(room)])
+                texts = [pending[i][1].text for i in range(room)]
+                fits = fitting([utf8_size(t) for t in texts])
                 # Asked only when the budget cuts the group: other histories are unchanged.
                 if fits < room and workflow.patched(BYTE_BOUNDED_GROUPS):
                     room = fits
+                encoded = fitting([encoded_size(t) for t in texts[:room]])
+                if encoded < room and workflow.patched(ENCODED_SIZE_GROUPS):
+                    room = encoded
             while pending and started_now < room:
                 place, item = pending.popleft()
                 running.append(asyncio.create_task(self._one(place, item, request)))
@@ -169,10 +177,18 @@ class SwarmWorkflow:
             config = await config_snapshot()
             state.routes = config.routes[AgentRole.INSIGHTS]
             state.timeouts = config.agent_timeouts
-            sizes = [utf8_size(i.text) for i in self._items if isinstance(i, SwarmItem)]
-            fitted = chunk_size_fitting(sizes, state.settings.chunk_size, len(state.routes))
+            texts = [i.text for i in self._items if isinstance(i, SwarmItem)]
+            routes = len(state.routes)
+            fitted = chunk_size_fitting(
+                [utf8_size(t) for t in texts], state.settings.chunk_size, routes
+            )
             if fitted < state.settings.chunk_size and workflow.patched(ROUTE_BOUNDED_CHUNKS):
                 state.settings.chunk_size = fitted  # carried on: every run cuts alike
+            encoded = chunk_size_fitting(
+                [encoded_size(t) for t in texts], state.settings.chunk_size, routes
+            )
+            if encoded < state.settings.chunk_size and workflow.patched(ENCODED_SIZE_GROUPS):
+                state.settings.chunk_size = encoded
         settings = state.settings
         chunks = -(-len(items) // settings.chunk_size)
         chunks_this_run = 0

@@ -248,14 +248,16 @@ async def test_a_ticket_failing_on_an_illegal_transition_tells_its_batch_at_once
 
 @pytest.mark.timeout(300)
 @pytest.mark.usefixtures("replay_check")
+@pytest.mark.parametrize("char", ["😀", "\x01"], ids=["emoji", "control"])
 async def test_a_window_of_long_non_ascii_tickets_starts_in_groups_that_fit_a_message(
-    dev_env: WorkflowEnvironment, task_queue: str
+    dev_env: WorkflowEnvironment, task_queue: str, char: str
 ) -> None:
     # 60 tickets of 20,000 emoji: 80 KB each in UTF-8, 4.8 MB of child starts in one workflow
-    # task, over the server's 4 MB limit (the server terminated the batch).
+    # task, over the server's 4 MB limit (the server terminated the batch). Control characters
+    # are 1 byte in UTF-8 but 6 in the JSON they travel in (\u0001): 7.2 MB.
     prefix = uuid.uuid4().hex[:6]
     batch = [
-        make_ticket(ticket_id=f"Z{prefix}-{i:03d}", subject="请帮忙", body="😀" * 20_000)
+        make_ticket(ticket_id=f"Z{prefix}-{i:03d}", subject="请帮忙", body=char * 20_000)
         for i in range(60)
     ]
     agents, services = FakeAgents(), FakeTicketServices()

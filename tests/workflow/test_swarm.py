@@ -190,12 +190,14 @@ async def test_a_chunk_ended_on_its_own_fails_its_items_and_the_rest_carry_on(
 
 @pytest.mark.timeout(300)
 @pytest.mark.usefixtures("replay_check")
+@pytest.mark.parametrize("char", ["中", "\x01"], ids=["chinese", "control"])
 async def test_a_window_of_long_non_ascii_items_starts_in_groups_that_fit_a_message(
-    dev_env: WorkflowEnvironment, task_queue: str
+    dev_env: WorkflowEnvironment, task_queue: str, char: str
 ) -> None:
     # 100 items of 20,000 Chinese characters: 60 KB each in UTF-8, 6 MB in one workflow task's
-    # commands, over the server's 4 MB limit (which terminated the chunk).
-    long_items = [SwarmItem(item_id=f"zh{i:03d}", text="中" * 20_000) for i in range(100)]
+    # commands, over the server's 4 MB limit (which terminated the chunk). Control characters
+    # are 1 byte in UTF-8 but 6 in the JSON they travel in (\u0001): 12 MB.
+    long_items = [SwarmItem(item_id=f"zh{i:03d}", text=char * 20_000) for i in range(100)]
     settings = SwarmSettings(concurrency=100, chunk_size=100)
     agent = FakeInsights()
     async with running(workers(dev_env.client, task_queue, agent)):
