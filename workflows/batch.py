@@ -27,7 +27,6 @@ from temporalio.exceptions import ActivityError, WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from policy.priority import fairness_key
     from policy.transitions import TicketState
     from shared import names
     from shared import search_attributes as sa
@@ -220,15 +219,21 @@ class BatchWorkflow:
                 # other content is then refused as a collision (shared/operations.py).
                 memo={sa.MEMO_SUBJECT: ticket.subject, sa.MEMO_CONTENT: content_digest(ticket)},
                 static_summary=f"Ticket {ticket.ticket_id}: {ticket.subject}"[:200],
-                # Each ticket keyed by its customer, as tickets submitted one by one are.
+                # Each ticket keyed by its customer, as tickets submitted one by one are, with
+                # the key the client made under its key ring; none when it sent none (a plain
+                # digest of the customer id would sit unencrypted in histories and task-queue
+                # statistics). An attribute of the command, not a command: no patch.
                 priority=TemporalPriority(
                     fairness_key=self._state.fairness_keys.get(ticket.ticket_id)
-                    or fairness_key(ticket.customer_id)
                 ),
             )
         except WorkflowAlreadyStartedError:
-            self._in_flight.discard(ticket.ticket_id)
-            totals.already_known += 1
+            # A ticket of this id already running with this batch's id (the batch reset, or
+            # terminated and run again) may have reported in meanwhile: counted as settled
+            # then, not a second time as already known. Counts only, no command.
+            if ticket.ticket_id in self._in_flight:
+                self._in_flight.discard(ticket.ticket_id)
+                totals.already_known += 1
             return
         totals.started += 1
 

@@ -128,6 +128,24 @@ async def test_a_batch_keeps_its_window_continues_as_new_and_a_resubmission_star
 
 @pytest.mark.usefixtures("replay_check")
 @pytest.mark.usefixtures("replay_check")
+async def test_a_batch_started_without_fairness_keys_gives_its_tickets_none_not_plain_digests(
+    dev_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    # Started by another client (a script, a benchmark) with no keys: the workflow made plain
+    # SHA-256 digests of the customer ids, kept unencrypted in histories and queue statistics.
+    agents, services = FakeAgents(), FakeTicketServices()
+    batch = tickets(3)
+    activities = agents.activities() + services.activities()
+    async with fake_pipeline(dev_env.client, task_queue, activities, services.agent_queue):
+        handle = await start_batch(dev_env.client, task_queue, batch, BatchSettings(window=3))
+        await handle.result()
+        await all_closed(dev_env.client, batch)
+        keys = await fairness_keys(dev_env.client, batch)
+
+    assert set(keys.values()) == {""}
+
+
+@pytest.mark.usefixtures("replay_check")
 async def test_a_ticket_waiting_for_a_person_frees_its_place_in_the_window(
     dev_env: WorkflowEnvironment, task_queue: str
 ) -> None:
