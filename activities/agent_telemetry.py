@@ -24,8 +24,9 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.providers.base import AgentSpec
+from activities.providers.structured import earlier_usage
 from shared import metrics, telemetry
-from shared.agents import AgentReply, AgentRoute
+from shared.agents import AgentReply, AgentRoute, Usage, total_usage
 
 # What gen_ai.provider.name says for providers the conventions name; others keep their own name.
 KNOWN_PROVIDER_NAMES: Final = {"openai": "openai", "anthropic": "anthropic"}
@@ -42,6 +43,22 @@ def _content(spec: AgentSpec[Any, Any], request: BaseModel) -> str:
         {"role": "user", "parts": [{"type": "text", "content": spec.render_input(request)}]},
     ]
     return json.dumps(messages)[: telemetry.MAX_CONTENT_CHARS]
+
+
+def _this_attempt(usage: Usage, earlier: list[Usage]) -> Usage:
+    """``usage`` less what earlier attempts of the activity spent (their heartbeats said)."""
+    if not earlier:
+        return usage
+    spent = total_usage(earlier)
+    return usage.model_copy(
+        update={
+            "input_tokens": max(0, usage.input_tokens - spent.input_tokens),
+            "output_tokens": max(0, usage.output_tokens - spent.output_tokens),
+            "cached_tokens": max(0, usage.cached_tokens - spent.cached_tokens),
+            "cost_usd": max(0.0, round(usage.cost_usd - spent.cost_usd, 8)),
+            "requests": max(0, usage.requests - spent.requests),
+        }
+    )
 
 
 def _record(route: AgentRoute, role: str, outcome: str, seconds: float) -> None:
@@ -80,6 +97,7 @@ async def observed_call(
     with_content = telemetry.trace_content()
     if with_content:
         attributes["gen_ai.input.messages"] = _content(spec, request)
+    earlier = earlier_usage()
     started = time.perf_counter()
     with telemetry.tracer().start_as_current_span(
         f"chat {route.model}",
@@ -103,7 +121,9 @@ async def observed_call(
             span.set_status(Status(StatusCode.ERROR, error_type))
             _record(route, role, outcome, time.perf_counter() - started)
             raise
-        usage = reply.usage
+        # The reply bills what earlier attempts carried too (the workflow counts it once);
+        # the span is this attempt's, or a backend summing spans counts those tokens twice.
+        usage = _this_attempt(reply.usage, earlier)
         span.set_attributes(
             {
                 "gen_ai.response.model": usage.response_model or usage.model,

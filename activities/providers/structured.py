@@ -135,7 +135,7 @@ def _problem(err: Exception) -> str:
     return brief(err) if isinstance(err, ValidationError) else str(err)
 
 
-def _earlier_usage() -> list[Usage]:
+def earlier_usage() -> list[Usage]:
     """Usage that earlier attempts of this activity carried in their heartbeats."""
     carried = carried_earlier("usage")
     if carried is None:
@@ -322,7 +322,7 @@ class LLMProvider(Provider):
     async def run(self, spec: AgentSpec[InT, OutT], request: InT, model: str) -> AgentReply[OutT]:
         _CALLING_MODEL.set(model)  # this task's: each activity runs in a task of its own
         started = time.perf_counter()
-        earlier = _earlier_usage()
+        earlier = earlier_usage()
         completions: list[Completion] = []
 
         async def call(conversation: list[dict[str, Any]]) -> Completion:
