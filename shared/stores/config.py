@@ -5,6 +5,10 @@ configuration snapshot that goes into every history, so no credential can reach 
                                 the payload store live there, shared by every worker machine.
                                 Unset: SQLite and files under TICKETS_DATA_DIR (one machine).
   TICKETS_DATABASE_POOL_SIZE    connections per process (default 10)
+  TICKETS_DATABASE_STATEMENT_TIMEOUT_SECONDS
+                                the server cancels a statement running longer (default 120;
+                                0: none sent, for a connection pooler that refuses startup
+                                options)
   TICKETS_PAYLOAD_OFFLOAD_BYTES payloads at least this large leave the history (default 128 KiB)
 """
 
@@ -15,13 +19,15 @@ from pathlib import Path
 from typing import Final
 
 from shared.settings import ConfigError, data_dir
-from shared.stores.postgres import DEFAULT_POOL_SIZE
+from shared.stores.postgres import DEFAULT_POOL_SIZE, STATEMENT_TIMEOUT_SECONDS
 from shared.stores.url import parse_database_url, redact
 
 # Well under Temporal's 2 MB payload limit, well above any ticket: only big outputs move out.
 DEFAULT_OFFLOAD_BYTES: Final = 128 * 1024
 MAX_OFFLOAD_BYTES: Final = 2 * 1024 * 1024
 MAX_POOL_SIZE: Final = 200
+# A day: beyond any statement of ours (gc-payloads' largest reads take seconds).
+MAX_STATEMENT_TIMEOUT_SECONDS: Final = 86_400
 
 
 def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -42,6 +48,8 @@ class StoreConfig:
     data_dir: Path
     database_url: str | None = field(default=None, repr=False)  # may carry a password
     pool_size: int = DEFAULT_POOL_SIZE
+    # Sent as the connections' startup option statement_timeout; 0 sends no options of ours.
+    statement_timeout_seconds: int = int(STATEMENT_TIMEOUT_SECONDS)
     offload_bytes: int = DEFAULT_OFFLOAD_BYTES
 
     @classmethod
@@ -54,6 +62,13 @@ class StoreConfig:
             data_dir=data_dir(env),
             database_url=url,
             pool_size=_int(env, "TICKETS_DATABASE_POOL_SIZE", DEFAULT_POOL_SIZE, 1, MAX_POOL_SIZE),
+            statement_timeout_seconds=_int(
+                env,
+                "TICKETS_DATABASE_STATEMENT_TIMEOUT_SECONDS",
+                int(STATEMENT_TIMEOUT_SECONDS),
+                0,
+                MAX_STATEMENT_TIMEOUT_SECONDS,
+            ),
             offload_bytes=_int(
                 env, "TICKETS_PAYLOAD_OFFLOAD_BYTES", DEFAULT_OFFLOAD_BYTES, 0, MAX_OFFLOAD_BYTES
             ),

@@ -36,7 +36,11 @@ class Stores:
 def database(config: StoreConfig) -> PostgresDatabase | None:
     if config.database_url is None:
         return None
-    return PostgresDatabase(config.database_url, config.pool_size)
+    return PostgresDatabase(
+        config.database_url,
+        config.pool_size,
+        statement_timeout_seconds=config.statement_timeout_seconds,
+    )
 
 
 def payload_driver(

@@ -4,16 +4,43 @@ Several workers may start at the same moment against a fresh database. Each runs
 one transaction that first takes a transaction-scoped advisory lock: the first applies what is
 missing, the others wait on the lock and then find nothing left to do. A migration is never
 edited once released; a change is a new version at the end of ``MIGRATIONS``.
+
+No wait is unbounded: ALTER TABLE needs the table's ACCESS EXCLUSIVE lock, and while it waits for
+a session that holds any lock on the table (one idle in a transaction that read it, say) every
+other session's plain read of the table queues behind it, a running cluster's deliveries too. So
+each try waits at most ``LOCK_TIMEOUT_SECONDS`` for a lock (the advisory lock too), gives up,
+lets the queued readers through, and tries again after a pause; after ``LOCK_ATTEMPTS`` tries it
+raises ``MigrationBlocked``, naming the table and the sessions holding it.
 """
 
+import asyncio
+import logging
+import re
+import time
 from dataclasses import dataclass
 from typing import Final
 
-from psycopg import AsyncConnection
+import psycopg
+from psycopg import AsyncConnection, errors
 
 # Any constant shared by every version of this code; it names "ticket-agents schema migration"
 # for pg_advisory_xact_lock (released at commit or rollback, so a crashed worker never holds it).
 MIGRATION_LOCK_ID: Final = 7_318_442_001
+# How long one try waits for a lock before giving up (SET LOCAL lock_timeout): short, since the
+# table's readers queue behind an ALTER TABLE that waits.
+LOCK_TIMEOUT_SECONDS: Final = 3.0
+# Any one statement of a migration (SET LOCAL statement_timeout): they change the catalog only.
+STATEMENT_TIMEOUT_SECONDS: Final = 60.0
+# Tries in all, and the pause after the first failed one (doubled after each next one).
+LOCK_ATTEMPTS: Final = 4
+RETRY_PAUSE_SECONDS: Final = 1.0
+
+log = logging.getLogger(__name__)
+
+
+class MigrationBlocked(Exception):
+    """Another session held a lock the migration needs through every try. The message is a
+    clause for ``PostgresDatabase`` to put after the database's name: no password, one line."""
 
 
 @dataclass(frozen=True)
@@ -81,14 +108,30 @@ MIGRATIONS: Final = (
         """
         -- The attempt sending this answer now, and until when its claim holds (the database's
         -- clock). Workers of earlier versions ignore both columns.
-        ALTER TABLE deliveries ADD COLUMN claimed_by text;
-        ALTER TABLE deliveries ADD COLUMN claimed_until timestamptz;
+        -- IF NOT EXISTS: this version was first released (beda9e9) with the two claim columns
+        -- only, under the description in EARLIER_DESCRIPTIONS; a database it migrated has them
+        -- and gets `chain` from version 4.
+        ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS claimed_by text;
+        ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS claimed_until timestamptz;
         -- Which ticket of this id the row answers: its workflow's first run id (NULL on rows
         -- recorded before; such a row belongs to every ticket of its id).
-        ALTER TABLE deliveries ADD COLUMN chain text;
+        ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS chain text;
+        """,
+    ),
+    Migration(
+        4,
+        "delivery chains, where version 3 was applied as first released (claims only)",
+        """
+        -- Version 3 as beda9e9 released it added no `chain`; where version 3 added it, nothing.
+        ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS chain text;
         """,
     ),
 )
+
+# Descriptions a version was released under before the one in MIGRATIONS: a database migrated
+# under the earlier table name by that release is adopted with it (version 3 was first
+# released, as claims only, by beda9e9).
+EARLIER_DESCRIPTIONS: Final = {3: ("delivery claims: one attempt sends at a time",)}
 
 # The applied versions. Named for this product: `schema_migrations` (its name before
 # 2026-12-02) is also golang-migrate's and Rails's, and in a database shared with either their
@@ -106,21 +149,113 @@ CREATE TABLE IF NOT EXISTS {VERSION_TABLE} (
 
 
 async def migrate(conn: AsyncConnection) -> list[int]:
-    """Bring the schema up to date; returns the versions this call applied (usually none)."""
+    """Bring the schema up to date; returns the versions this call applied (usually none).
+    Raises ``MigrationBlocked`` when another session's lock outlasted every try."""
+    # Read at call time (not as default arguments), so a test can shorten them.
+    attempts, pause = max(1, LOCK_ATTEMPTS), RETRY_PAUSE_SECONDS
+    started = time.monotonic()
+    for attempt in range(1, attempts + 1):
+        step = _Step()
+        try:
+            return await _migrate_once(conn, step)
+        except errors.LockNotAvailable:
+            if attempt == attempts:
+                waited = time.monotonic() - started
+                raise MigrationBlocked(await _blocked(conn, step, attempts, waited)) from None
+            log.warning(
+                "schema migration: another session holds %s; try %d of %d in %gs",
+                step.waiting_for(),
+                attempt + 1,
+                attempts,
+                pause,
+            )
+            await asyncio.sleep(pause)  # the sessions queued behind our ALTER TABLE run now
+            pause *= 2
+    raise AssertionError("unreachable")
+
+
+@dataclass
+class _Step:
+    """What a try is doing, hence what it waited for when its lock_timeout fired."""
+
+    tables: tuple[str, ...] = ()  # () while it takes the advisory lock
+    version: int | None = None
+
+    def waiting_for(self) -> str:
+        if not self.tables:
+            return f"the migration lock, pg_advisory_xact_lock({MIGRATION_LOCK_ID})"
+        what = f"a lock on table {', '.join(self.tables)}"
+        return what if self.version is None else f"{what} that migration {self.version} needs"
+
+
+async def _migrate_once(conn: AsyncConnection, step: _Step) -> list[int]:
     async with conn.transaction():
+        # Both bound this transaction only (a pooler in transaction mode keeps them to it too).
+        await conn.execute(
+            "SELECT set_config('lock_timeout', %s, true), "
+            "set_config('statement_timeout', %s, true)",
+            (
+                f"{max(1, int(LOCK_TIMEOUT_SECONDS * 1000))}ms",
+                f"{max(1, int(STATEMENT_TIMEOUT_SECONDS * 1000))}ms",
+            ),
+        )
         await conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_ID,))
+        step.tables = (VERSION_TABLE,)
         await conn.execute(_CREATE_VERSION_TABLE)
         current = await schema_version(conn)
         if current == 0:
+            step.tables = (EARLIER_VERSION_TABLE,)
             current = await _adopt_earlier_versions(conn)
         applied = []
         for migration in MIGRATIONS:
             if migration.version <= current:
                 continue
+            step.tables, step.version = _tables(migration) or (VERSION_TABLE,), migration.version
             await conn.execute(migration.sql.encode())
             await _record(conn, migration.version, migration.description)
             applied.append(migration.version)
     return applied
+
+
+def _tables(migration: Migration) -> tuple[str, ...]:
+    """The tables a migration alters or refers to (what it locks besides its own new ones)."""
+    names = re.findall(
+        r"(?:ALTER TABLE|REFERENCES)\s+(?:IF EXISTS\s+)?(\w+)", migration.sql, re.IGNORECASE
+    )
+    return tuple(dict.fromkeys(names))
+
+
+async def _blocked(conn: AsyncConnection, step: _Step, attempts: int, waited: float) -> str:
+    """One clause: what was waited for, who holds it (best effort: the pids), how to find them."""
+    if step.tables:
+        where = "l.relation = ANY (SELECT to_regclass(t) FROM unnest(%s::text[]) t)"
+        params: tuple[object, ...] = (list(step.tables),)
+        hint = f"relation = '{step.tables[0]}'::regclass"
+    else:
+        where = "l.locktype = 'advisory' AND ((l.classid::bigint << 32) | l.objid::bigint) = %s"
+        params = (MIGRATION_LOCK_ID,)
+        hint = "locktype = 'advisory'"
+    holders = ""
+    try:
+        cursor = await conn.execute(
+            "SELECT DISTINCT l.pid, a.state FROM pg_locks l "
+            "LEFT JOIN pg_stat_activity a ON a.pid = l.pid "
+            f"WHERE l.granted AND l.pid <> pg_backend_pid() AND {where} ORDER BY 1",
+            params,
+        )
+        rows = await cursor.fetchall()
+        if rows:
+            held = ", ".join(f"pid {pid}" + (f" {state}" if state else "") for pid, state in rows)
+            holders = f" (held by {held})"
+    except psycopg.Error:
+        pass  # the sentence stands without the pids
+    return (
+        f"another session holds {step.waiting_for()}{holders} and kept it through {attempts} "
+        f"tries over {waited:.0f}s; find it with pg_stat_activity and pg_locks (SELECT pid, "
+        f"state, xact_start, query FROM pg_stat_activity WHERE pid IN (SELECT pid FROM pg_locks "
+        f"WHERE {hint})), end its transaction (COMMIT, ROLLBACK or pg_terminate_backend(pid)) "
+        "and start again"
+    )
 
 
 async def _record(conn: AsyncConnection, version: int, description: str) -> None:
@@ -146,11 +281,13 @@ async def _adopt_earlier_versions(conn: AsyncConnection) -> int:
         return 0
     cursor = await conn.execute(f"SELECT version, description FROM {EARLIER_VERSION_TABLE}")
     ours = {(m.version, m.description) for m in MIGRATIONS}
-    adopted = sorted(v for v, d in await cursor.fetchall() if (v, d) in ours)
+    ours |= {(v, d) for v, descriptions in EARLIER_DESCRIPTIONS.items() for d in descriptions}
+    found = {v: d for v, d in await cursor.fetchall() if (v, d) in ours}
     # Ours were applied in order from 1: adopt the unbroken run only.
-    adopted = [v for i, v in enumerate(adopted, start=1) if v == i]
+    adopted = [v for i, v in enumerate(sorted(found), start=1) if v == i]
     for version in adopted:
-        await _record(conn, version, MIGRATIONS[version - 1].description)
+        # As recorded there: the description says which release applied it.
+        await _record(conn, version, found[version])
     return adopted[-1] if adopted else 0
 
 

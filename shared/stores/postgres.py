@@ -19,7 +19,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from shared.stores.errors import StoreUnavailable
-from shared.stores.migrations import migrate
+from shared.stores.migrations import MigrationBlocked, migrate
 from shared.stores.url import DatabaseTarget, parse_database_url, password_of
 
 # A database that does not answer a new connection within this is reported, not waited for.
@@ -103,17 +103,29 @@ class PostgresDatabase:
     def describe(self) -> str:
         return f"PostgreSQL {self.target.describe()}"
 
+    def _connect_settings(self) -> dict[str, object]:
+        """What every connection is opened with, the first one's and the pool's alike: its
+        timeout, autocommit, keepalives and statement timeout."""
+        return {
+            "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+            "autocommit": True,
+            **pool_settings(self._url, self._statement_timeout_ms),
+        }
+
     async def _check(self) -> None:
         """One direct connection first: its error says exactly what is wrong (the pool would
         only report a timeout), and the schema is migrated on it."""
         try:
-            conn = await AsyncConnection.connect(
-                self._url, connect_timeout=CONNECT_TIMEOUT_SECONDS, autocommit=True
-            )
+            conn = await AsyncConnection.connect(self._url, **self._connect_settings())
         except psycopg.Error as err:
             raise StoreUnavailable(explain_connection_error(err, self.target, self._url)) from None
         try:
             await migrate(conn)
+        except MigrationBlocked as err:
+            raise StoreUnavailable(
+                f"cannot migrate the tables in the PostgreSQL {self.target.describe()} "
+                f"(TICKETS_DATABASE_URL): {err}"
+            ) from None
         except psycopg.Error as err:
             # A managed database that refuses CREATE or ALTER to this user, a table of another
             # tool's in the way: one sentence naming the database, not a traceback.
@@ -139,11 +151,7 @@ class PostgresDatabase:
                 max_size=self._pool_size,
                 open=False,
                 timeout=POOL_WAIT_SECONDS,
-                kwargs={
-                    "connect_timeout": CONNECT_TIMEOUT_SECONDS,
-                    "autocommit": True,
-                    **pool_settings(self._url, self._statement_timeout_ms),
-                },
+                kwargs=self._connect_settings(),
                 check=AsyncConnectionPool.check_connection,
                 name="ticket-agents",
             )

@@ -63,7 +63,10 @@ _V3 = (
     "ALTER TABLE deliveries ADD COLUMN claimed_until REAL",  # seconds since the epoch
     "ALTER TABLE deliveries ADD COLUMN chain TEXT",
 )
-SCHEMA_VERSION: Final = 3
+# Version 4: `chain` where version 3 was applied as first released (beda9e9: the claim columns
+# only, at the same user_version 3); a file version 3 gave it keeps it as it is.
+_V4_CHAIN = "ALTER TABLE deliveries ADD COLUMN chain TEXT"
+SCHEMA_VERSION: Final = 4
 _COLUMNS = (
     "ticket_id, channel, customer_id, revision, body, text_sha256, idempotency_key, sent_via, "
     "delivered_at, sent_at, attempts, last_error, chain"
@@ -113,6 +116,10 @@ def _migrate(conn: sqlite3.Connection) -> None:
         if version < 3:
             for statement in _V3:
                 conn.execute(statement)
+        if version < 4:
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(deliveries)")}
+            if "chain" not in columns:
+                conn.execute(_V4_CHAIN)
         if version < SCHEMA_VERSION:
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")
