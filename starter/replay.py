@@ -9,21 +9,26 @@ running workflows (a command added, removed or reordered without ``workflow.patc
 here, naming the workflow, instead of failing the workflow tasks of live tickets after the
 deploy. Exit code 1 on any failure.
 
-"Recent" is: started within ``--since``, or still running whenever it started (a ticket waiting
-a week for review is exactly what a deploy must not break). The newest ``--limit-per-type`` of
-each type are replayed.
+Replayed, for each type: first the running executions, whenever they started (a ticket waiting
+a week for review is exactly what a deploy must not break), then the closed ones started within
+``--since``; each group has its own query and its own ``--limit-per-type`` (the server lists
+each newest first), so recent closed workflows never take the running ones' places, nor the
+other way round. Histories stream into the replayer as they are fetched, a few ahead of it:
+memory holds a handful, not every history of a type.
 """
 
 import argparse
 import asyncio
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from pydantic import BaseModel, Field
 from temporalio import workflow
-from temporalio.client import Client, WorkflowHistory
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowExecution, WorkflowHistory
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.worker import Replayer
 
@@ -38,7 +43,8 @@ from workflows import ALL_WORKFLOWS
 DEFAULT_SINCE: Final = timedelta(days=7)
 DEFAULT_LIMIT_PER_TYPE: Final = 100
 MAX_LIMIT_PER_TYPE: Final = 10_000
-# Histories fetched at once; replay itself runs one at a time.
+# Histories fetched at once, ahead of the replay (which runs one at a time): at most this many
+# are held in memory besides the one replaying.
 FETCH_CONCURRENCY: Final = 8
 # Enough of the error to recognise it.
 ERROR_CHARS: Final = 300
@@ -56,6 +62,7 @@ class ReplayReport(BaseModel):
     since: datetime
     limit_per_type: int
     replayed: dict[str, int] = Field(default_factory=dict)  # by workflow type
+    running: dict[str, int] = Field(default_factory=dict)  # of those, still running
     failures: list[ReplayFailure] = Field(default_factory=list)
 
     @property
@@ -67,11 +74,16 @@ def workflow_type_names(workflows: Sequence[type]) -> list[str]:
     return [workflow._Definition.must_from_class(w).name or w.__name__ for w in workflows]
 
 
-def recent_query(workflow_type: str, since: datetime) -> str:
-    # Workflow type names come from our own classes, not from input; the time is formatted here.
+def running_query(workflow_type: str) -> str:
+    # Workflow type names come from our own classes, not from input.
+    return f"WorkflowType = '{workflow_type}' AND ExecutionStatus = 'Running'"
+
+
+def recent_closed_query(workflow_type: str, since: datetime) -> str:
+    # The time is formatted here.
     at = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return (
-        f"WorkflowType = '{workflow_type}' AND (StartTime >= '{at}' OR ExecutionStatus = 'Running')"
+        f"WorkflowType = '{workflow_type}' AND StartTime >= '{at}' AND ExecutionStatus != 'Running'"
     )
 
 
@@ -94,21 +106,50 @@ def quiet_runtime() -> Runtime:
     return Runtime(telemetry=TelemetryConfig(logging=LoggingConfig(filter=quiet)))
 
 
+FetchFailed = Callable[[WorkflowExecution, BaseException], None]
+
+
 async def _histories(
-    client: Client, query: str, limit: int
-) -> list[tuple[str, str, WorkflowHistory | BaseException]]:
-    executions = [e async for e in client.list_workflows(query, limit=limit)]
-    gate = asyncio.Semaphore(FETCH_CONCURRENCY)
+    client: Client, queries: Sequence[tuple[str, int]], fetch_failed: FetchFailed
+) -> AsyncIterator[WorkflowHistory]:
+    """The histories of the executions each query lists (at most its limit), in that order,
+    fetched up to FETCH_CONCURRENCY ahead of the consumer; one that cannot be fetched goes to
+    ``fetch_failed`` instead."""
 
-    async def fetch(workflow_id: str, run_id: str) -> WorkflowHistory | BaseException:
-        async with gate:
-            try:
-                return await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
-            except Exception as err:  # deleted meanwhile, or the server failed: reported
-                return err
+    async def fetch(execution: WorkflowExecution) -> WorkflowHistory | BaseException:
+        handle = client.get_workflow_handle(execution.id, run_id=execution.run_id)
+        try:
+            return await handle.fetch_history()
+        except Exception as err:  # deleted meanwhile, or the server failed: reported
+            return err
 
-    found = await asyncio.gather(*(fetch(e.id, e.run_id) for e in executions))
-    return [(e.id, e.run_id, h) for e, h in zip(executions, found, strict=True)]
+    ahead: deque[tuple[WorkflowExecution, asyncio.Task[WorkflowHistory | BaseException]]]
+    ahead = deque()
+    try:
+        for query, limit in queries:
+            async for execution in client.list_workflows(query, limit=limit):
+                ahead.append((execution, asyncio.create_task(fetch(execution))))
+                while len(ahead) >= FETCH_CONCURRENCY:
+                    if (history := await _first(ahead, fetch_failed)) is not None:
+                        yield history
+        while ahead:
+            if (history := await _first(ahead, fetch_failed)) is not None:
+                yield history
+    finally:
+        for _, task in ahead:
+            task.cancel()
+
+
+async def _first(
+    ahead: deque[tuple[WorkflowExecution, asyncio.Task[WorkflowHistory | BaseException]]],
+    fetch_failed: FetchFailed,
+) -> WorkflowHistory | None:
+    execution, task = ahead.popleft()
+    history = await task
+    if isinstance(history, BaseException):
+        fetch_failed(execution, history)
+        return None
+    return history
 
 
 def _one_line(err: BaseException) -> str:
@@ -131,25 +172,29 @@ async def replay_recent(
     replayer = new_replayer(client, workflows)
     for workflow_type in workflow_type_names(workflows):
         report.replayed[workflow_type] = 0
-        fetched = await _histories(client, recent_query(workflow_type, start), limit_per_type)
-        histories: list[WorkflowHistory] = []
-        for workflow_id, run_id, history in fetched:
-            if isinstance(history, BaseException):
-                error = f"could not fetch the history: {_one_line(history)}"
-                report.failures.append(
-                    ReplayFailure(
-                        workflow_type=workflow_type,
-                        workflow_id=workflow_id,
-                        run_id=run_id,
-                        error=error,
-                    )
+        report.running[workflow_type] = 0
+
+        def fetch_failed(execution: WorkflowExecution, err: BaseException, t: str = workflow_type):
+            report.failures.append(
+                ReplayFailure(
+                    workflow_type=t,
+                    workflow_id=execution.id,
+                    run_id=execution.run_id,
+                    error=f"could not fetch the history: {_one_line(err)}",
                 )
-            else:
-                histories.append(history)
+            )
+
+        queries = [
+            (running_query(workflow_type), limit_per_type),
+            (recent_closed_query(workflow_type, start), limit_per_type),
+        ]
+        histories = _histories(client, queries, fetch_failed)
         # One replay worker for all of them: far faster than one per history.
-        async with replayer.workflow_replay_iterator(_each(histories)) as results:
+        async with replayer.workflow_replay_iterator(histories) as results:
             async for result in results:
                 report.replayed[workflow_type] += 1
+                if _was_running(result.history):
+                    report.running[workflow_type] += 1
                 if result.replay_failure is None:
                     continue
                 failure = result.replay_failure
@@ -164,21 +209,37 @@ async def replay_recent(
     return report
 
 
-async def _each(histories: Sequence[WorkflowHistory]) -> AsyncIterator[WorkflowHistory]:
-    for history in histories:
-        yield history
+def _was_running(history: WorkflowHistory) -> bool:
+    """No close event at its end: the execution was running when its history was fetched."""
+    if not history.events:
+        return False
+    return history.events[-1].event_type not in _CLOSE_EVENTS
+
+
+_CLOSE_EVENTS: Final = frozenset(
+    {
+        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,
+        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,
+        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT,
+        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED,
+        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED,
+        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW,
+    }
+)
 
 
 def print_report(report: ReplayReport, since: timedelta) -> None:
     out = render.console()
     out.print(
-        f"Replayed {report.total} history(ies) started in the last {describe_duration(since)} "
-        f"or still running (at most {report.limit_per_type} of each type) against this code:"
+        f"Replayed {report.total} history(ies), running or started in the last "
+        f"{describe_duration(since)} (at most {report.limit_per_type} running and "
+        f"{report.limit_per_type} closed of each type) against this code:"
     )
     for workflow_type, count in report.replayed.items():
         failed = sum(f.workflow_type == workflow_type for f in report.failures)
         note = f"  [red]{failed} failed[/red]" if failed else ""
-        out.print(f"  {workflow_type:<22} {count:>6}{note}")
+        running = report.running.get(workflow_type, 0)
+        out.print(f"  {workflow_type:<22} {count:>6} ({running} running){note}")
     if not report.failures:
         out.print("Every history replays on this code: no non-deterministic change.")
         return

@@ -22,6 +22,9 @@ from starter.errors import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, CliError, NoWorker
 from starter.inputs import InputError, ParsedTicket, read_jsonl, ticket_from_mapping
 
 DEFAULT_WAIT_SECONDS = 300.0
+# `list` shows the newest this many tickets unless --limit says otherwise, and says when more
+# exist: every ticket listed is a visibility record and a memo to decode.
+DEFAULT_LIST_LIMIT = 100
 
 
 def _tickets_from_args(args: argparse.Namespace) -> tuple[list[ParsedTicket], list[InputError]]:
@@ -125,12 +128,21 @@ async def cmd_status(args: argparse.Namespace) -> int:
 
 async def cmd_list(args: argparse.Namespace) -> int:
     client = await open_client()
-    summaries = await listing.list_tickets(client, args.state, args.limit)
+    read = await listing.read_tickets(client, args.state, args.limit)
+    summaries = read.tickets
+    more = (
+        f"More tickets exist: these are the newest {len(summaries)} (--limit N lists more; "
+        "`report` orders the review queue by SLA deadline)."
+    )
     if args.json:
         render.print_json(summaries)
+        if read.more:
+            render.console(stderr=True).print(more)
     else:
         title = f"Tickets in {args.state}" if args.state else "Tickets"
         render.console().print(render.summaries_table(summaries, f"{title} ({len(summaries)})"))
+        if read.more:
+            render.console().print(more)
     return EXIT_OK
 
 
@@ -231,7 +243,12 @@ def add_parsers(
         metavar="STATE",
         help=f"one of {', '.join(TicketState)} (any case)",
     )
-    p.add_argument("--limit", type=positive_int, default=None, help="at most this many")
+    p.add_argument(
+        "--limit",
+        type=positive_int,
+        default=DEFAULT_LIST_LIMIT,
+        help=f"at most this many, the newest (default {DEFAULT_LIST_LIMIT}; says when more exist)",
+    )
     p.set_defaults(handler=cmd_list)
 
     p = sub.add_parser("review", parents=[common], help="decide on a ticket awaiting review")

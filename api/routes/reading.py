@@ -68,8 +68,12 @@ async def get_ticket(ticket_id: TicketIdPath, _: Reader, client: Temporal) -> Ti
     summary="tickets, running ones first, filtered by state, category and priority",
     description=(
         "In the server's listing order: running tickets (the most recently started first), then "
-        "closed ones (the most recently closed first). A ticket that closes between two pages "
-        "moves to the closed ones and can be listed again: deduplicate by `ticket_id`."
+        "closed ones (the most recently closed first). Each ticket as its newest run: a run that "
+        "a redrive's reset or a restart replaced is left out on whatever page the server lists "
+        "it (and under a `state` when only that old run is in it), so a page can hold fewer "
+        "than `page_size` tickets, even none, and still have a `next_page_token`. A ticket that "
+        "closes between two pages moves to the closed ones and can be listed again: deduplicate "
+        "by `ticket_id`."
     ),
 )
 async def list_tickets(
