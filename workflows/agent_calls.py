@@ -241,7 +241,9 @@ class AgentCaller:
         self._count(role, usage)
 
 
-async def config_snapshot(own_failures_as_activity_errors: bool = False) -> PipelineConfig:
+async def config_snapshot(
+    own_failures_as_activity_errors: bool = False, own_failures_known: bool = False
+) -> PipelineConfig:
     """The worker's pipeline configuration, recorded in the history (a local activity): the run
     keeps using it even if the worker restarts with another. (``own_failures_as_activity_errors``:
     workflows/local_activities.py.)"""
@@ -252,6 +254,7 @@ async def config_snapshot(own_failures_as_activity_errors: bool = False) -> Pipe
         retry_policy=options.CONFIG_RETRY,
         summary="configuration snapshot",
         own_failures_as_activity_errors=own_failures_as_activity_errors,
+        own_failures_known=own_failures_known,
     )
 
 

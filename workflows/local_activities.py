@@ -54,9 +54,13 @@ async def run_local(
     retry_policy: RetryPolicy,
     summary: str,
     own_failures_as_activity_errors: bool = False,
+    own_failures_known: bool = False,
 ) -> T:
     """``workflow.execute_local_activity``, its timeout an ``ActivityError`` live and on replay;
-    its own ``ApplicationError`` one too when ``own_failures_as_activity_errors`` (patched)."""
+    its own ``ApplicationError`` one too when ``own_failures_as_activity_errors`` (patched;
+    ``own_failures_known``: the caller's version implies the patch, which is then not asked: a
+    patch marker right after a failed local activity's marker in one workflow task does not
+    replay reliably, see workflows/ticket_patches.py PATCH_DELIVERING_STATE)."""
     try:
         return await workflow.execute_local_activity(
             activity,
@@ -69,6 +73,8 @@ async def run_local(
     except TemporalTimeoutError as err:  # only on replay: live it came wrapped
         raise _as_activity_error(activity, "timed out", err) from err
     except ApplicationError as err:
-        if own_failures_as_activity_errors and workflow.patched(PATCH_LOCAL_FAILURE_FAILS_TICKET):
+        if own_failures_as_activity_errors and (
+            own_failures_known or workflow.patched(PATCH_LOCAL_FAILURE_FAILS_TICKET)
+        ):
             raise _as_activity_error(activity, "failed", err) from err
         raise

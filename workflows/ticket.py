@@ -188,7 +188,9 @@ class TicketWorkflow:
             workflow.logger.warning("could not tell batch %s: %s", batch_id, err)
 
     async def _process(self) -> None:
-        self._config = await config_snapshot(own_failures_as_activity_errors=True)
+        self._config = await config_snapshot(
+            own_failures_as_activity_errors=True, own_failures_known=self._delivering
+        )
         self._agents = AgentCaller(self._record, self._config)
         reviewer_notes: str | None = None
         try:
@@ -343,6 +345,7 @@ class TicketWorkflow:
                     retry_policy=options.KB_RETRY,
                     summary=summary,
                     own_failures_as_activity_errors=True,
+                    own_failures_known=self._delivering,
                 )
             else:
                 self._articles = await workflow.execute_activity(

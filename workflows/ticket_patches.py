@@ -55,5 +55,6 @@ PATCH_ILLEGAL_TRANSITION_TELLS_BATCH = "illegal-transition-tells-batch"
 # the hours the queue may retry. Asked at the start, not where the delivery is queued: a patch
 # marker recorded right after a local activity's marker in one workflow task failed replays
 # now and then (TMPRL1100 "patch marker encountered ... no corresponding change command", a
-# query or a replay test of a ticket waiting in the delivery queue).
+# query or a replay test of a ticket waiting in the delivery queue). It implies
+# local-failure-fails-ticket too (workflows/local_activities.py), asked the same way otherwise.
 PATCH_DELIVERING_STATE = "delivering-state"

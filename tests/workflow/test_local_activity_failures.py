@@ -6,6 +6,7 @@ stuck RUNNING for good with its answer already sent. The timeouts are shortened 
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -80,6 +81,17 @@ async def on_uncached_worker(
         yield await start_ticket(client, task_queue, make_ticket())
 
 
+async def patches(handle: WorkflowHandle) -> list[str]:
+    """The patch ids the history recorded, in order."""
+    found = []
+    async for e in handle.fetch_history_events():
+        if e.HasField("marker_recorded_event_attributes"):
+            marker = e.marker_recorded_event_attributes
+            if marker.marker_name == "core_patch":
+                found.append(json.loads(marker.details["patch-data"].payloads[0].data)["id"])
+    return found
+
+
 async def failed_tasks(handle: WorkflowHandle) -> list[str]:
     return [
         e.workflow_task_failed_event_attributes.failure.message[:200]
@@ -113,6 +125,9 @@ async def test_a_knowledge_base_that_fails_fails_the_ticket_with_its_reason(
         view = await status(handle)
         described = await handle.describe()
         assert await failed_tasks(handle) == []
+        # The delivering-state version implies local-failure-fails-ticket: no marker is
+        # recorded after the failed local activity's (that did not replay reliably).
+        assert await patches(handle) == ["delivering-state"]
 
     assert view.state is TicketState.FAILED
     assert view.failure is not None and "search_knowledge_base failed" in view.failure
