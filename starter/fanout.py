@@ -71,6 +71,13 @@ async def _same_input(client: Client, workflow_id: str, digest: str, what: str) 
     command reported it started and showed the other run's progress as its own."""
     described = await client.get_workflow_handle(workflow_id).describe()
     found = (await described.memo()).get(INPUT_DIGEST)
+    if found is None:
+        # A run started before runs recorded their input: it cannot be compared.
+        render.console(stderr=True).print(
+            f"note: {workflow_id} was started before runs recorded their input, so it cannot "
+            "be compared with this one; following it (give another --id if it is not yours)"
+        )
+        return
     if found != digest:
         since = (
             f" (started {described.start_time:%Y-%m-%d %H:%M} UTC)" if described.start_time else ""

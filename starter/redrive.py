@@ -11,7 +11,8 @@ outage, start again the tickets it broke, without any ticket getting a second, d
   reset to the workflow task that scheduled its delivery: everything before (the draft, the
   review) is kept as it happened, the delivery runs again, and the delivery activity sends the
   answer the ledger holds, with the same idempotency key; never a new draft. The ticket then
-  completes as delivered. A ticket the ledger has no answer for, or marks sent, is left alone.
+  completes as delivered. A ticket the ledger has no answer for is left alone; one whose row
+  is marked sent is reset too (its delivery finds it sent, sends nothing and completes it).
   One whose delivery said its answer went out but could not be recorded (the ledger down
   through every retry) has the row marked sent first (``record-sent``): the delivery, run
   again, finds it sent, and the customer gets no second copy.
@@ -46,7 +47,7 @@ from shared.delivery import SENT_DETAIL
 from shared.stores.config import StoreConfig
 from shared.stores.factory import build_stores
 from shared.stores.ledger import DeliveryLedger, LedgerEntry, another_tickets
-from shared.view import TicketRequest
+from shared.view import DeliveryRequest, TicketRequest
 from starter import render
 from starter.connection import open_client
 from starter.durations import describe_duration
@@ -160,16 +161,18 @@ async def sent_unrecorded_key(client: Client, item: "RedriveItem") -> str | None
     """The idempotency key of an answer this run's queued delivery sent but could not record:
     its failure when the retries ran out said so (DeliverySentUnrecorded, whatever the last
     attempt hit; activities/delivery/activity.py), or its heartbeat details did when it timed
-    out. None otherwise."""
+    out, or the queued delivery's own request did (``sent_key``: the local first attempt sent
+    it; its last attempt may have ended in a worker's crash or shutdown, which says nothing).
+    None otherwise."""
     deliveries: set[int] = set()
     key = None
     handle = client.get_workflow_handle(item.workflow_id, run_id=item.run_id)
     async for event in handle.fetch_history_events():
         if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
-            if event.activity_task_scheduled_event_attributes.activity_type.name in (
-                DELIVERY_ACTIVITIES
-            ):
+            scheduled = event.activity_task_scheduled_event_attributes
+            if scheduled.activity_type.name in DELIVERY_ACTIVITIES:
                 deliveries.add(event.event_id)
+                key = await _request_sent_key(client, scheduled.input.payloads) or key
             continue
         if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED:
             attrs: Any = event.activity_task_failed_event_attributes
@@ -178,8 +181,17 @@ async def sent_unrecorded_key(client: Client, item: "RedriveItem") -> str | None
         else:
             continue
         if attrs.scheduled_event_id in deliveries:
-            key = _sent_key(await client.data_converter.decode_failure(attrs.failure))
+            key = _sent_key(await client.data_converter.decode_failure(attrs.failure)) or key
     return key
+
+
+async def _request_sent_key(client: Client, payloads: Any) -> str | None:
+    """The ``sent_key`` a scheduled delivery's request carries, if it reads as one."""
+    try:
+        [request] = await client.data_converter.decode(list(payloads), [DeliveryRequest])
+    except Exception:  # another shape (an older request), or unreadable: nothing said
+        return None
+    return request.sent_key if isinstance(request, DeliveryRequest) else None
 
 
 def _sent_key(err: BaseException) -> str | None:
@@ -247,17 +259,23 @@ async def _plan_delivery_failed(
             ("the ledger holds no answer for it: redelivering would need a new draft"),
         )
         return item
-    if entry.sent_at is not None:
-        item.action, item.why = (
-            "skip",
-            (f"the ledger marks its answer sent at {entry.sent_at:%Y-%m-%d %H:%M} UTC"),
-        )
-        return item
     event_id = await _delivery_task(client, item.workflow_id, item.run_id)
     if event_id is None:
         item.action, item.why = "skip", "its history schedules no delivery to go back to"
         return item
     item.reset_event_id = event_id
+    if entry.sent_at is not None:
+        # Its answer went out (a record-sent whose reset failed, or a send marked after the
+        # attempt's own time ran out): reset, and the delivery finds it sent, sends nothing
+        # and completes the ticket. Left alone, it stayed DELIVERY_FAILED for good.
+        item.action, item.why = (
+            "redeliver",
+            (
+                f"the ledger marks its answer sent at {entry.sent_at:%Y-%m-%d %H:%M} UTC: the "
+                "delivery, run again, finds it sent and completes the ticket (nothing is sent)"
+            ),
+        )
+        return item
     if await sent_unrecorded_key(client, item) == entry.idempotency_key:
         # Sending it again would give the customer a second copy: the row is marked sent
         # first, so the delivery, run again, finds it sent and the ticket completes.

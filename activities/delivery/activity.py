@@ -121,7 +121,10 @@ def _still_unrecorded(err: Exception, request: DeliveryRequest) -> Exception:
     this type to record the row sent instead). Otherwise ``err`` as it is."""
     key = carried(SENT) or request.sent_key
     if key is None or (
-        isinstance(err, ApplicationError) and err.type == names.DELIVERY_SENT_UNRECORDED_ERROR
+        isinstance(err, ApplicationError)
+        # A refusal for good stands (a sent row is never sent again, so it is about another
+        # row: say, one that another ticket of this id took over).
+        and (err.type == names.DELIVERY_SENT_UNRECORDED_ERROR or err.non_retryable)
     ):
         return err
     return ApplicationError(

@@ -19,6 +19,7 @@ from shared import names
 from shared.delivery import SENT_DETAIL, idempotency_key, text_sha256
 from shared.stores.ledger import NewDelivery
 from shared.stores.sqlite_ledger import SqliteLedger
+from shared.view import DeliveryRequest
 from starter.redrive import (
     RedriveItem,
     RedriveReport,
@@ -59,6 +60,63 @@ async def delivery_fake(order: str) -> None:
         activity.heartbeat({SENT_DETAIL: key})
         await asyncio.sleep(5)  # past the heartbeat timeout, with no beat
     raise OSError("could not connect to the database")
+
+
+@workflow.defn(name="RedriveProbeRequestWorkflow")
+class RedriveProbeRequestWorkflow:
+    """Schedules one queued delivery of a request that says its answer went out (``sent_key``,
+    as the workflow passes on the local attempt's word) and ends, whatever it did."""
+
+    @workflow.run
+    async def run(self, request: DeliveryRequest) -> str:
+        try:
+            await workflow.execute_activity(
+                names.DELIVER_RESPONSE,
+                request,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=RetryPolicy(maximum_attempts=1),
+            )
+        except ActivityError:
+            return "failed"
+        return "delivered"
+
+
+@activity.defn(name=names.DELIVER_RESPONSE)
+async def crashing_delivery_fake(request: DeliveryRequest) -> None:
+    """Its last attempt ends in a way that says nothing of the send (a worker's crash or
+    shutdown reaches the history as a timeout or a cancel; a plain error here)."""
+    raise RuntimeError("worker shutting down")
+
+
+async def test_the_redrive_reads_a_queued_requests_own_word_that_the_answer_went_out(
+    dev_env: WorkflowEnvironment,
+) -> None:
+    queue = f"redrive-probe-{uuid.uuid4().hex[:8]}"
+    request = DeliveryRequest(
+        ticket_id="T-1", channel="chat", customer_id="C-1", revision=1, text="Hi.", sent_key="k-9"
+    )
+    async with Worker(
+        dev_env.client,
+        task_queue=queue,
+        workflows=[RedriveProbeRequestWorkflow],
+        activities=[crashing_delivery_fake],
+        workflow_runner=UnsandboxedWorkflowRunner(),
+    ):
+        handle = await dev_env.client.start_workflow(
+            RedriveProbeRequestWorkflow.run,
+            request,
+            id=f"probe-{uuid.uuid4().hex[:8]}",
+            task_queue=queue,
+        )
+        assert await handle.result() == "failed"
+    item = RedriveItem(
+        ticket_id="T-1",
+        workflow_id=handle.id,
+        run_id=handle.result_run_id or "",
+        action="skip",
+        why="",
+    )
+    assert await sent_unrecorded_key(dev_env.client, item) == "k-9"
 
 
 async def probe(env: WorkflowEnvironment, how: str, key: str = "key-1") -> RedriveItem:
@@ -129,4 +187,36 @@ async def test_an_answer_that_went_out_unrecorded_is_recorded_sent_not_sent_agai
     entry = await ledger.get("T-1")
     assert entry is not None and entry.sent_at is not None
     assert planned.error is None and planned.new_run_id not in (None, planned.run_id)
+    await ledger.close()
+
+
+async def test_a_ticket_whose_row_is_marked_sent_is_reset_to_complete_not_left_failed(
+    dev_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    # A record-sent whose reset failed (the server away) left the row sent and the ticket
+    # DELIVERY_FAILED; the next redrive skipped it as "sent", for good.
+    ledger = SqliteLedger(tmp_path / "outbox.sqlite3")
+    digest = text_sha256("We refunded you.")
+    key = idempotency_key("T-1", digest, "chain-1")
+    await ledger.record(
+        NewDelivery(
+            ticket_id="T-1",
+            channel="chat",
+            customer_id="C-1",
+            revision=1,
+            body="We refunded you.",
+            text_sha256=digest,
+            idempotency_key=key,
+            sent_via="webhook",
+            chain="chain-1",
+        )
+    )
+    await ledger.mark_sent("T-1", key)
+    item = await probe(dev_env, "ledger-down", key)
+    item.chain = "chain-1"
+
+    planned = await _plan_delivery_failed(dev_env.client, ledger, item)
+
+    assert planned.action == "redeliver" and "finds it sent" in planned.why
+    assert planned.reset_event_id is not None
     await ledger.close()
