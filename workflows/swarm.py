@@ -59,6 +59,9 @@ ROUTE_BOUNDED_CHUNKS = "route-bounded-chunks"
 # as six bytes: 100 items of 20,000 x \x01 were 11 MB of commands and the chunk was terminated).
 # Asked only when the encoded size cuts where the text's bytes did not.
 ENCODED_SIZE_GROUPS = "encoded-size-groups"
+# A swarm's first run asks this before its configuration snapshot and takes the sizing
+# patches' paths (route-bounded-chunks, encoded-size-groups) without asking them after it.
+SIZES_DECIDED_FIRST = "sizes-decided-first"
 # How long an item id may be to be named in an invalid item's result.
 MAX_NAMED_ID = 100
 
@@ -174,6 +177,11 @@ class SwarmWorkflow:
     @workflow.run
     async def run(self, items: list[Any], state: SwarmState) -> SwarmResult:
         if state.routes is None or state.timeouts is None:
+            # Asked before the snapshot (a local activity), not after it: a patch marker right
+            # after a local activity's marker in one workflow task does not replay reliably
+            # (workflows/ticket_patches.py PATCH_DELIVERING_STATE). A run started under it takes
+            # the two sizing patches' paths below without asking them.
+            sized_first = workflow.patched(SIZES_DECIDED_FIRST)
             config = await config_snapshot()
             state.routes = config.routes[AgentRole.INSIGHTS]
             state.timeouts = config.agent_timeouts
@@ -182,12 +190,16 @@ class SwarmWorkflow:
             fitted = chunk_size_fitting(
                 [utf8_size(t) for t in texts], state.settings.chunk_size, routes
             )
-            if fitted < state.settings.chunk_size and workflow.patched(ROUTE_BOUNDED_CHUNKS):
+            if fitted < state.settings.chunk_size and (
+                sized_first or workflow.patched(ROUTE_BOUNDED_CHUNKS)
+            ):
                 state.settings.chunk_size = fitted  # carried on: every run cuts alike
             encoded = chunk_size_fitting(
                 [encoded_size(t) for t in texts], state.settings.chunk_size, routes
             )
-            if encoded < state.settings.chunk_size and workflow.patched(ENCODED_SIZE_GROUPS):
+            if encoded < state.settings.chunk_size and (
+                sized_first or workflow.patched(ENCODED_SIZE_GROUPS)
+            ):
                 state.settings.chunk_size = encoded
         settings = state.settings
         chunks = -(-len(items) // settings.chunk_size)

@@ -272,3 +272,27 @@ async def test_chunks_are_sized_for_every_route_an_item_may_be_tried_on(
     chunks = [h for h in everything if h.workflow_id != handle.id]
     # 200,000 bytes // (4 routes x (2,000 characters + 2,048 allowance)) = 12 items a chunk.
     assert len(chunks) == 3, [h.workflow_id for h in chunks]
+
+
+@pytest.mark.usefixtures("replay_check")
+async def test_a_swarm_decides_its_sizing_version_before_its_configuration_snapshot(
+    ts_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    # The sizing patches were asked right after the snapshot's local-activity marker in the same
+    # workflow task, a shape that does not replay reliably (workflows/ticket_patches.py).
+    async with running(workers(ts_env.client, task_queue, FakeInsights())):
+        handle = await start(ts_env.client, task_queue, items(3), SwarmSettings(concurrency=3))
+        await handle.result()
+    markers = [
+        (e.event_id, e.marker_recorded_event_attributes)
+        async for e in handle.fetch_history_events()
+        if e.HasField("marker_recorded_event_attributes")
+    ]
+    patches = [
+        (event_id, json.loads(m.details["patch-data"].payloads[0].data)["id"])
+        for event_id, m in markers
+        if m.marker_name == "core_patch"
+    ]
+    local = [event_id for event_id, m in markers if m.marker_name == "core_local_activity"]
+    assert [name for _, name in patches] == ["sizes-decided-first"]
+    assert patches[0][0] < local[0]
