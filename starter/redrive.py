@@ -25,31 +25,27 @@ run of the same workflow exists) are skipped, so running it twice does no harm.
 """
 
 import argparse
-import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 from temporalio.api.common.v1 import WorkflowExecution
-from temporalio.api.enums.v1 import EventType
-from temporalio.api.history.v1 import HistoryEvent
 from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
 from temporalio.client import Client
-from temporalio.exceptions import ApplicationError, TimeoutError
 from temporalio.service import RPCError
 
 from policy.transitions import TicketState
 from shared import names
 from shared import operations as ops
 from shared import search_attributes as sa
-from shared.delivery import SENT_DETAIL
 from shared.stores.config import StoreConfig
 from shared.stores.factory import build_stores
 from shared.stores.ledger import DeliveryLedger, LedgerEntry, another_tickets
-from shared.view import DeliveryRequest, TicketRequest
+from shared.view import TicketRequest
 from starter import render
 from starter.connection import open_client
+from starter.delivery_history import read_delivery
 from starter.durations import describe_duration
 from starter.errors import EXIT_OK, CliError
 
@@ -120,91 +116,6 @@ async def _first_input(client: Client, workflow_id: str, run_id: str) -> Any:
     return None
 
 
-# The SDK core records each local activity as a marker whose "data" detail names its type.
-LOCAL_ACTIVITY_MARKER: Final = "core_local_activity"
-DELIVERY_ACTIVITIES: Final = frozenset({names.DELIVER_RESPONSE, names.DELIVER_RESPONSE_NOW})
-
-
-def local_activity_type(event: HistoryEvent) -> str | None:
-    attrs = event.marker_recorded_event_attributes
-    if attrs.marker_name != LOCAL_ACTIVITY_MARKER or "data" not in attrs.details:
-        return None
-    payloads = attrs.details["data"].payloads
-    try:
-        data = json.loads(payloads[0].data) if payloads else {}
-    except ValueError:
-        return None
-    kind = data.get("activity_type") if isinstance(data, dict) else None
-    return kind if isinstance(kind, str) else None
-
-
-async def _delivery_task(client: Client, workflow_id: str, run_id: str) -> int | None:
-    """The id of the WorkflowTaskCompleted event whose commands scheduled the last delivery
-    (a queued activity) or recorded it (the first attempt, run as a local activity since the
-    lean-history patch): the point to reset to so that only the delivery runs again."""
-    found = None
-    handle = client.get_workflow_handle(workflow_id, run_id=run_id)
-    async for event in handle.fetch_history_events():
-        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
-            attrs = event.activity_task_scheduled_event_attributes
-            if attrs.activity_type.name in DELIVERY_ACTIVITIES:
-                found = attrs.workflow_task_completed_event_id
-        elif (
-            event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
-            and local_activity_type(event) in DELIVERY_ACTIVITIES
-        ):
-            found = event.marker_recorded_event_attributes.workflow_task_completed_event_id
-    return found
-
-
-async def sent_unrecorded_key(client: Client, item: "RedriveItem") -> str | None:
-    """The idempotency key of an answer this run's queued delivery sent but could not record:
-    its failure when the retries ran out said so (DeliverySentUnrecorded, whatever the last
-    attempt hit; activities/delivery/activity.py), or its heartbeat details did when it timed
-    out, or the queued delivery's own request did (``sent_key``: the local first attempt sent
-    it; its last attempt may have ended in a worker's crash or shutdown, which says nothing).
-    None otherwise."""
-    deliveries: set[int] = set()
-    key = None
-    handle = client.get_workflow_handle(item.workflow_id, run_id=item.run_id)
-    async for event in handle.fetch_history_events():
-        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
-            scheduled = event.activity_task_scheduled_event_attributes
-            if scheduled.activity_type.name in DELIVERY_ACTIVITIES:
-                deliveries.add(event.event_id)
-                key = await _request_sent_key(client, scheduled.input.payloads) or key
-            continue
-        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED:
-            attrs: Any = event.activity_task_failed_event_attributes
-        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT:
-            attrs = event.activity_task_timed_out_event_attributes
-        else:
-            continue
-        if attrs.scheduled_event_id in deliveries:
-            key = _sent_key(await client.data_converter.decode_failure(attrs.failure)) or key
-    return key
-
-
-async def _request_sent_key(client: Client, payloads: Any) -> str | None:
-    """The ``sent_key`` a scheduled delivery's request carries, if it reads as one."""
-    try:
-        [request] = await client.data_converter.decode(list(payloads), [DeliveryRequest])
-    except Exception:  # another shape (an older request), or unreadable: nothing said
-        return None
-    return request.sent_key if isinstance(request, DeliveryRequest) else None
-
-
-def _sent_key(err: BaseException) -> str | None:
-    if isinstance(err, ApplicationError):
-        said = err.type == names.DELIVERY_SENT_UNRECORDED_ERROR and err.details
-        return err.details[0] if said and isinstance(err.details[0], str) else None
-    if isinstance(err, TimeoutError) and err.last_heartbeat_details:
-        carried = err.last_heartbeat_details[0]
-        key = carried.get(SENT_DETAIL) if isinstance(carried, dict) else None
-        return key if isinstance(key, str) else None
-    return None
-
-
 def _this_tickets(entry: LedgerEntry | None, item: RedriveItem) -> LedgerEntry | None:
     """The ledger's row if it is this ticket's answer (rows from before chains were kept belong
     to every ticket of their id); None when there is none, or it is another ticket's."""
@@ -242,7 +153,7 @@ async def _plan_delivery_failed(
     if found is not None and entry is None:
         # Another ticket with this id took the row over since: delivery, run again, records
         # this ticket's decision anew (the ledger's takeover rule) and sends it.
-        event_id = await _delivery_task(client, item.workflow_id, item.run_id)
+        event_id = (await read_delivery(client, item.workflow_id, item.run_id)).reset_event_id
         if event_id is None:
             item.action, item.why = "skip", "its history schedules no delivery to go back to"
             return item
@@ -259,11 +170,11 @@ async def _plan_delivery_failed(
             ("the ledger holds no answer for it: redelivering would need a new draft"),
         )
         return item
-    event_id = await _delivery_task(client, item.workflow_id, item.run_id)
-    if event_id is None:
+    delivery = await read_delivery(client, item.workflow_id, item.run_id)
+    if delivery.reset_event_id is None:
         item.action, item.why = "skip", "its history schedules no delivery to go back to"
         return item
-    item.reset_event_id = event_id
+    item.reset_event_id = delivery.reset_event_id
     if entry.sent_at is not None:
         # Its answer went out (a record-sent whose reset failed, or a send marked after the
         # attempt's own time ran out): reset, and the delivery finds it sent, sends nothing
@@ -276,7 +187,7 @@ async def _plan_delivery_failed(
             ),
         )
         return item
-    if await sent_unrecorded_key(client, item) == entry.idempotency_key:
+    if delivery.sent_key == entry.idempotency_key:
         # Sending it again would give the customer a second copy: the row is marked sent
         # first, so the delivery, run again, finds it sent and the ticket completes.
         item.idempotency_key = entry.idempotency_key

@@ -24,13 +24,14 @@ the draft it asked for.
 
 import asyncio
 import uuid
-from collections.abc import Coroutine, Mapping
+from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any, Final, TypeVar
+from typing import Final
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.delivery.bounded import within
 from activities.delivery.channels import Channel, build_channels
 from activities.delivery.config import LEDGER, DeliveryConfig
 from activities.delivery.errors import DeliveryRejected, DeliveryUnavailable
@@ -47,8 +48,6 @@ from shared.stores.ledger import (
 )
 from shared.view import DeliveryReceipt, DeliveryRequest
 from workflows.options import DELIVERY_START_TO_CLOSE
-
-T = TypeVar("T")
 
 # How long one attempt's claim on an answer holds: longer than any attempt may run (the
 # channels' client timeouts stay below the start-to-close), with room for a slow ledger write.
@@ -90,26 +89,6 @@ def _went_out_before(entry: LedgerEntry, request: DeliveryRequest) -> bool:
     return request.sent_key == key or (
         activity.in_activity() and not activity.info().is_local and earlier(SENT) == key
     )
-
-
-async def within(work: Coroutine[Any, Any, T], seconds: float) -> T:
-    """``work``'s result, or TimeoutError after ``seconds`` at most: the work is left to finish
-    on its own rather than cancelled and waited for. Cancelling a database call mid-query is not
-    quick: psycopg first sends the server a cancel request and waits for the connection to
-    settle (up to 5 s each), so a cut-off network made a "5 s" write take 15 s, and the
-    attempt's own time ran out before it could say the answer went out (the next one sent it
-    again). Whatever the abandoned work ends with is collected and dropped."""
-    task = asyncio.ensure_future(work)
-    done, _ = await asyncio.wait({task}, timeout=seconds)
-    if task in done:
-        return task.result()
-    task.add_done_callback(_collected)
-    raise TimeoutError(f"no answer within {seconds:g}s")
-
-
-def _collected(task: "asyncio.Future[Any]") -> None:
-    if not task.cancelled():
-        task.exception()  # retrieved, so it is not reported as never retrieved
 
 
 def _still_unrecorded(err: Exception, request: DeliveryRequest) -> Exception:

@@ -18,7 +18,7 @@ from policy.transitions import TicketState
 from shared import names
 from shared import operations as ops
 from shared.stores.sqlite_ledger import SqliteLedger
-from starter.redrive import local_activity_type
+from starter.delivery_history import local_activity_type
 from tests.ops.conftest import OpsServer
 from tests.support.fake_llm import FakeLLMServer, Recorded, Reply, good_answers
 from tests.support.llm_pipeline import llm_setup

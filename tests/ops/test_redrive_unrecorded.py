@@ -20,27 +20,22 @@ from shared.delivery import SENT_DETAIL, idempotency_key, text_sha256
 from shared.stores.ledger import NewDelivery
 from shared.stores.sqlite_ledger import SqliteLedger
 from shared.view import DeliveryRequest
-from starter.redrive import (
-    RedriveItem,
-    RedriveReport,
-    _plan_delivery_failed,
-    apply,
-    sent_unrecorded_key,
-)
+from starter.delivery_history import read_delivery
+from starter.redrive import RedriveItem, RedriveReport, _plan_delivery_failed, apply
 
 pytestmark = pytest.mark.integration
 
 
 @workflow.defn(name="RedriveProbeWorkflow")
 class RedriveProbeWorkflow:
-    """Schedules one delivery attempt (no retries) and ends, whatever it did."""
+    """Schedules one queued delivery attempt (no retries) and ends, whatever it did."""
 
     @workflow.run
-    async def run(self, how: str) -> str:
+    async def run(self, request: DeliveryRequest) -> str:
         try:
             await workflow.execute_activity(
                 names.DELIVER_RESPONSE,
-                how,
+                request,
                 start_to_close_timeout=timedelta(seconds=30),
                 heartbeat_timeout=timedelta(seconds=1),
                 retry_policy=RetryPolicy(maximum_attempts=1),
@@ -51,76 +46,42 @@ class RedriveProbeWorkflow:
 
 
 @activity.defn(name=names.DELIVER_RESPONSE)
-async def delivery_fake(order: str) -> None:
-    """``order``: what to do, then the idempotency key of the answer it pretends it sent."""
-    how, key = order.split(" ")
+async def delivery_fake(request: DeliveryRequest) -> None:
+    """The request's text: what to do, then the idempotency key of the answer it pretends it
+    sent."""
+    how, key = request.text.split(" ")
     if how == "said-sent":  # the shape activities/delivery/activity.py gives it
         raise ApplicationError("went out, not recorded", key, type="DeliverySentUnrecorded")
     if how == "timed-out-after-sending":
         activity.heartbeat({SENT_DETAIL: key})
         await asyncio.sleep(5)  # past the heartbeat timeout, with no beat
+    if how == "crashed":
+        # Its last attempt ends in a way that says nothing of the send (a worker's crash or
+        # shutdown reaches the history as a timeout or a cancel; a plain error here).
+        raise RuntimeError("worker shutting down")
     raise OSError("could not connect to the database")
-
-
-@workflow.defn(name="RedriveProbeRequestWorkflow")
-class RedriveProbeRequestWorkflow:
-    """Schedules one queued delivery of a request that says its answer went out (``sent_key``,
-    as the workflow passes on the local attempt's word) and ends, whatever it did."""
-
-    @workflow.run
-    async def run(self, request: DeliveryRequest) -> str:
-        try:
-            await workflow.execute_activity(
-                names.DELIVER_RESPONSE,
-                request,
-                start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=RetryPolicy(maximum_attempts=1),
-            )
-        except ActivityError:
-            return "failed"
-        return "delivered"
-
-
-@activity.defn(name=names.DELIVER_RESPONSE)
-async def crashing_delivery_fake(request: DeliveryRequest) -> None:
-    """Its last attempt ends in a way that says nothing of the send (a worker's crash or
-    shutdown reaches the history as a timeout or a cancel; a plain error here)."""
-    raise RuntimeError("worker shutting down")
 
 
 async def test_the_redrive_reads_a_queued_requests_own_word_that_the_answer_went_out(
     dev_env: WorkflowEnvironment,
 ) -> None:
+    # The workflow passes on the local attempt's word that the answer went out (sent_key).
+    item = await probe(dev_env, "crashed", sent_key="k-9")
+    assert (await read_delivery(dev_env.client, item.workflow_id, item.run_id)).sent_key == "k-9"
+
+
+async def probe(
+    env: WorkflowEnvironment, how: str, key: str = "key-1", sent_key: str | None = None
+) -> RedriveItem:
     queue = f"redrive-probe-{uuid.uuid4().hex[:8]}"
     request = DeliveryRequest(
-        ticket_id="T-1", channel="chat", customer_id="C-1", revision=1, text="Hi.", sent_key="k-9"
-    )
-    async with Worker(
-        dev_env.client,
-        task_queue=queue,
-        workflows=[RedriveProbeRequestWorkflow],
-        activities=[crashing_delivery_fake],
-        workflow_runner=UnsandboxedWorkflowRunner(),
-    ):
-        handle = await dev_env.client.start_workflow(
-            RedriveProbeRequestWorkflow.run,
-            request,
-            id=f"probe-{uuid.uuid4().hex[:8]}",
-            task_queue=queue,
-        )
-        assert await handle.result() == "failed"
-    item = RedriveItem(
         ticket_id="T-1",
-        workflow_id=handle.id,
-        run_id=handle.result_run_id or "",
-        action="skip",
-        why="",
+        channel="chat",
+        customer_id="C-1",
+        revision=1,
+        text=f"{how} {key}",
+        sent_key=sent_key,
     )
-    assert await sent_unrecorded_key(dev_env.client, item) == "k-9"
-
-
-async def probe(env: WorkflowEnvironment, how: str, key: str = "key-1") -> RedriveItem:
-    queue = f"redrive-probe-{uuid.uuid4().hex[:8]}"
     async with Worker(
         env.client,
         task_queue=queue,
@@ -129,10 +90,7 @@ async def probe(env: WorkflowEnvironment, how: str, key: str = "key-1") -> Redri
         workflow_runner=UnsandboxedWorkflowRunner(),
     ):
         handle = await env.client.start_workflow(
-            RedriveProbeWorkflow.run,
-            f"{how} {key}",
-            id=f"probe-{uuid.uuid4().hex[:8]}",
-            task_queue=queue,
+            RedriveProbeWorkflow.run, request, id=f"probe-{uuid.uuid4().hex[:8]}", task_queue=queue
         )
         assert await handle.result() == "failed"
     return RedriveItem(
@@ -152,7 +110,7 @@ async def test_the_redrive_reads_whether_the_last_delivery_attempt_said_the_answ
     dev_env: WorkflowEnvironment, how: str, key: str | None
 ) -> None:
     item = await probe(dev_env, how)
-    assert await sent_unrecorded_key(dev_env.client, item) == key
+    assert (await read_delivery(dev_env.client, item.workflow_id, item.run_id)).sent_key == key
 
 
 async def test_an_answer_that_went_out_unrecorded_is_recorded_sent_not_sent_again(

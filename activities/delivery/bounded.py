@@ -1,0 +1,33 @@
+"""Work bounded in time by leaving it, not by cancelling it and waiting for the cancellation.
+
+Cancelling a database call mid-query is not quick: psycopg first sends the server a cancel
+request and waits for the connection to settle (up to 5 s each), so on a cut-off network a
+"5 s" write took 15 s. Where the caller must answer in time (a delivery attempt saying that
+its answer went out before the attempt's own limit), the work is left to finish on its own.
+"""
+
+import asyncio
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+async def within(work: Coroutine[Any, Any, T], seconds: float) -> T:
+    """``work``'s result, or TimeoutError after ``seconds`` at most; the work is then left to
+    finish on its own, and whatever it ends with is collected and dropped (also when the
+    caller is cancelled while it waits)."""
+    task = asyncio.ensure_future(work)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=seconds)
+    finally:
+        if not task.done():
+            task.add_done_callback(_collected)
+    if task in done:
+        return task.result()
+    raise TimeoutError(f"no answer within {seconds:g}s")
+
+
+def _collected(task: "asyncio.Future[Any]") -> None:
+    if not task.cancelled():
+        task.exception()  # retrieved, so it is not reported as never retrieved
