@@ -41,8 +41,8 @@ from shared import search_attributes as sa
 from shared.settings import workflow_sandbox
 from shared.tickets import Ticket
 from shared.view import TicketView
+from starter.delivery_history import LOCAL_ACTIVITY_MARKER
 from starter.inputs import read_jsonl
-from starter.redrive import LOCAL_ACTIVITY_MARKER
 from starter.spawn import spawn_logged
 from tests.support.processes import environment
 
