@@ -28,13 +28,21 @@ async def noop(step: int) -> int:
 @workflow.defn(name=BARE_WORKFLOW)
 class BareWorkflow:
     @workflow.run
-    async def run(self, activities: int) -> int:
+    async def run(self, activities: int, activity_queue: str | None = None) -> int:
         done = 0
         for step in range(activities):
             done += await workflow.execute_activity(
-                NOOP_ACTIVITY, step, result_type=int, start_to_close_timeout=NOOP_START_TO_CLOSE
+                NOOP_ACTIVITY,
+                step,
+                result_type=int,
+                task_queue=activity_queue,
+                start_to_close_timeout=NOOP_START_TO_CLOSE,
             )
         return done
+
+
+def activity_queue_of(queue: str) -> str:
+    return f"{queue}-activities"
 
 
 async def serve(queue: str) -> None:
@@ -51,14 +59,22 @@ async def serve(queue: str) -> None:
         loop.add_signal_handler(sig, stop.set)
     # Configured as the ticket worker is (task_queue_workers.build_workers), so the comparison
     # is between the workflows, not between worker settings.
-    async with Worker(
-        client,
-        task_queue=queue,
-        workflows=[BareWorkflow],
-        activities=[noop],
-        max_concurrent_workflow_tasks=WORKFLOW_TASK_SLOTS,
-        workflow_task_poller_behavior=PollerBehaviorAutoscaling(),
-        activity_task_poller_behavior=PollerBehaviorAutoscaling(),
+    async with (
+        Worker(
+            client,
+            task_queue=queue,
+            workflows=[BareWorkflow],
+            activities=[noop],
+            max_concurrent_workflow_tasks=WORKFLOW_TASK_SLOTS,
+            workflow_task_poller_behavior=PollerBehaviorAutoscaling(),
+            activity_task_poller_behavior=PollerBehaviorAutoscaling(),
+        ),
+        Worker(
+            client,
+            task_queue=activity_queue_of(queue),
+            activities=[noop],
+            activity_task_poller_behavior=PollerBehaviorAutoscaling(),
+        ),
     ):
         print("bare worker: polling", flush=True)
         await stop.wait()
