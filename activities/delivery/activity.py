@@ -31,7 +31,7 @@ from typing import Final
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.delivery.bounded import within
+from activities.delivery.bounded import uncut, within
 from activities.delivery.channels import Channel, build_channels
 from activities.delivery.config import LEDGER, DeliveryConfig
 from activities.delivery.errors import DeliveryRejected, DeliveryUnavailable
@@ -227,13 +227,9 @@ class DeliveryActivities:
                 )
                 entry = await self._mark_sent(entry, deadline)
             elif not already_sent:
-                sent_meanwhile = await self._send_claimed(
+                entry, already_sent = await self._send_claimed(
                     channel, entry, request, claim_wait, deadline
                 )
-                if sent_meanwhile is not None:
-                    entry, already_sent = sent_meanwhile, True
-                else:
-                    entry = await self._mark_sent(entry, deadline)
         elif not already_sent:
             entry = await self.ledger.mark_sent(entry.ticket_id, entry.idempotency_key)
         if already_sent:
@@ -339,10 +335,11 @@ class DeliveryActivities:
         request: DeliveryRequest,
         wait: float,
         attempt_deadline: float,
-    ) -> LedgerEntry | None:
-        """Send under this attempt's claim. Returns the row when another attempt sent the answer
-        since it was read (nothing sent here); raises DeliveryInProgress while another attempt's
-        claim holds (after ``wait`` seconds of looking again)."""
+    ) -> tuple[LedgerEntry, bool]:
+        """Send under this attempt's claim and mark the row sent. Returns the row, and whether
+        another attempt sent the answer since it was read (nothing sent here); raises
+        DeliveryInProgress while another attempt's claim holds (after ``wait`` seconds of
+        looking again)."""
         holder = uuid.uuid4().hex
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait
@@ -371,7 +368,7 @@ class DeliveryActivities:
                 and latest.sent_at is not None
                 and latest.idempotency_key == entry.idempotency_key
             ):
-                return latest
+                return latest, True
             # Still this decision's row, claimed by another attempt: wait for that attempt.
             ours = (
                 latest is not None
@@ -387,17 +384,29 @@ class DeliveryActivities:
                 type=names.DELIVERY_IN_PROGRESS_ERROR,
                 next_retry_delay=IN_PROGRESS_RETRY,
             )
+        # From here a cancellation (the ticket cancelled, the worker shutting down) waits for
+        # the send and its record: cut midway, the answer could go out with the ledger saying
+        # it did not (and a cancelled queued attempt's claim holding on for nothing).
+        return await uncut(self._send_and_mark(channel, entry, request, holder, attempt_deadline))
+
+    async def _send_and_mark(
+        self,
+        channel: Channel,
+        entry: LedgerEntry,
+        request: DeliveryRequest,
+        holder: str,
+        attempt_deadline: float,
+    ) -> tuple[LedgerEntry, bool]:
         try:
             await self._send(channel, entry, request)
         except Exception:
-            # The channel said it failed: the next attempt need not wait the claim out. (On
-            # cancellation the send may have gone out: the claim runs out on its own.)
+            # The channel said it failed: the next attempt need not wait the claim out.
             try:
                 await self.ledger.release(entry.ticket_id, holder)
             except Exception as err:
                 activity.logger.warning("could not release %s: %s", entry.ticket_id, err)
             raise
-        return None
+        return await self._mark_sent(entry, attempt_deadline), False
 
     async def _send(self, channel: Channel, entry: LedgerEntry, request: DeliveryRequest) -> None:
         try:

@@ -1,8 +1,12 @@
-"""Work bounded in time by leaving it, not by cancelling it and waiting for the cancellation.
+"""Work that must not be cut midway by a cancellation, and work bounded in time by leaving it.
 
-Cancelling a database call mid-query is not quick: psycopg first sends the server a cancel
-request and waits for the connection to settle (up to 5 s each), so on a cut-off network a
-"5 s" write took 15 s. Where the caller must answer in time (a delivery attempt saying that
+``uncut``: a send and the ledger write recording it run to the end when the attempt is cancelled
+(the ticket cancelled, the worker shutting down); cut between the two, the answer may have gone
+out with nothing saying so.
+
+``within``: cancelling a database call mid-query is not quick: psycopg first sends the server a
+cancel request and waits for the connection to settle (up to 5 s each), so on a cut-off network
+a "5 s" write took 15 s. Where the caller must answer in time (a delivery attempt saying that
 its answer went out before the attempt's own limit), the work is left to finish on its own.
 """
 
@@ -11,6 +15,22 @@ from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+
+
+async def uncut(work: Coroutine[Any, Any, T]) -> T:
+    """``work``'s outcome, also when the caller is cancelled while it runs: the cancellation
+    waits for the work to end and is then absorbed (the caller goes on with the result, or the
+    work's error). Only a cancellation of the work itself (the event loop closing) cuts it."""
+    task = asyncio.ensure_future(work)
+    while True:
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if task.done():
+                raise  # the work itself was cancelled
+            current = asyncio.current_task()
+            if current is not None:
+                current.uncancel()
 
 
 async def within(work: Coroutine[Any, Any, T], seconds: float) -> T:
