@@ -23,6 +23,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.exceptions import TimeoutError as TemporalTimeoutError
+from temporalio.workflow import ActivityCancellationType
 
 T = TypeVar("T")
 
@@ -55,6 +56,7 @@ async def run_local(
     summary: str,
     own_failures_as_activity_errors: bool = False,
     own_failures_known: bool = False,
+    cancellation_type: ActivityCancellationType = ActivityCancellationType.TRY_CANCEL,
 ) -> T:
     """``workflow.execute_local_activity``, its timeout an ``ActivityError`` live and on replay;
     its own ``ApplicationError`` one too when ``own_failures_as_activity_errors`` (patched;
@@ -69,6 +71,7 @@ async def run_local(
             start_to_close_timeout=start_to_close_timeout,
             retry_policy=retry_policy,
             summary=summary,
+            cancellation_type=cancellation_type,
         )
     except TemporalTimeoutError as err:  # only on replay: live it came wrapped
         raise _as_activity_error(activity, "timed out", err) from err

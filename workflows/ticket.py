@@ -62,6 +62,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.review_gate import ReviewGate
     from workflows.ticket_delivery import deliver
     from workflows.ticket_patches import (
+        PATCH_CANCEL_WAITS_FOR_SEND,
         PATCH_DELIVERING_STATE,
         PATCH_ILLEGAL_TRANSITION_TELLS_BATCH,
         PATCH_LEAN_HISTORY,
@@ -112,9 +113,12 @@ class TicketWorkflow:
         self._told_batch = False
         self._batch_id = parsed.batch_id
         # Set by run() before anything else: whether this run takes the lean-history paths,
-        # and whether a queued delivery moves it to DELIVERING (the delivering-state version).
+        # whether a queued delivery moves it to DELIVERING (the delivering-state version), and
+        # whether a cancellation waits for a delivery attempt that is sending (the
+        # cancel-waits-for-send version).
         self._lean = False
         self._delivering = False
+        self._cancel_waits = False
 
     # ---- the lifecycle ---------------------------------------------------------------------------
 
@@ -122,7 +126,8 @@ class TicketWorkflow:
     async def run(self, request: Any) -> TicketView:
         # Asked first, before the first command that differs between the versions. A new ticket
         # records one marker, the newest version's, which implies the earlier ones.
-        self._delivering = workflow.patched(PATCH_DELIVERING_STATE)
+        self._cancel_waits = workflow.patched(PATCH_CANCEL_WAITS_FOR_SEND)
+        self._delivering = self._cancel_waits or workflow.patched(PATCH_DELIVERING_STATE)
         self._lean = self._delivering or workflow.patched(PATCH_LEAN_HISTORY)
         self._record.lean = self._reviews.lean = self._lean
         self._record.view.chain = workflow.info().first_execution_run_id
@@ -482,7 +487,13 @@ class TicketWorkflow:
 
     async def _deliver(self, agent: str, reason: str) -> None:
         await deliver(
-            self._record, self._ticket, agent, reason, lean=self._lean, delivering=self._delivering
+            self._record,
+            self._ticket,
+            agent,
+            reason,
+            lean=self._lean,
+            delivering=self._delivering,
+            cancel_waits=self._cancel_waits,
         )
 
     # ---- human review: thin handlers over the gate -------------------------------------------

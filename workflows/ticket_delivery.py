@@ -6,10 +6,12 @@ this ticket already has an answer out; this module only reads its receipt.
 Workflow code, called from TicketWorkflow (workflows/ticket.py): deterministic, no I/O.
 """
 
+import asyncio
 from dataclasses import dataclass
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
+from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     from policy.transitions import TicketState
@@ -45,11 +47,14 @@ async def deliver(
     *,
     lean: bool,
     delivering: bool,
+    cancel_waits: bool = False,
 ) -> None:
     """Send the ticket's current draft, exactly once, and move the ticket to COMPLETED (or
     DELIVERY_FAILED when it cannot go out). ``lean``: the ticket takes the lean-history paths
     (the first attempt as a local activity); ``delivering``: a queued delivery moves it to
-    DELIVERING (the delivering-state version, decided when the ticket started)."""
+    DELIVERING (the delivering-state version, decided when the ticket started);
+    ``cancel_waits``: a cancellation waits for the attempt that is sending, and an answer that
+    went out completes the ticket (the cancel-waits-for-send version)."""
     view = record.view
     assert view.draft is not None
     request = DeliveryRequest(
@@ -64,9 +69,18 @@ async def deliver(
         chain=workflow.info().first_execution_run_id,
     )
     own_queue = lean or workflow.patched(PATCH_DELIVERY_QUEUE)
+    cancellation = (
+        ActivityCancellationType.WAIT_CANCELLATION_COMPLETED
+        if cancel_waits
+        else ActivityCancellationType.TRY_CANCEL
+    )
     try:
-        receipt = await _deliver_locally(request) if lean else _Queued(request, "")
+        receipt = await _deliver_locally(request, cancellation) if lean else _Queued(request, "")
         if isinstance(receipt, _Queued):
+            if _cancelled_meanwhile(cancel_waits) and receipt.request.sent_key is None:
+                # Cancelled while the first attempt was sending, and nothing went out: the
+                # cancellation stands (a queued delivery would send it hours later).
+                raise asyncio.CancelledError()
             request = receipt.request  # the local attempt's word for the queued one, if any
             if delivering:
                 why = f"first attempt failed for now ({receipt.why}); " if receipt.why else ""
@@ -85,11 +99,20 @@ async def deliver(
                 retry_policy=options.DELIVERY_RETRY,
                 summary=f"deliver revision {view.draft.revision} via {ticket.channel}",
                 priority=temporal_priority(record),
+                cancellation_type=cancellation,
             )
     except (ActivityError, ApplicationError) as err:
         # (An ApplicationError here is the local attempt's refusal for good.)
         if not own_queue or is_cancelled_exception(err):
             raise
+        if (
+            _cancelled_meanwhile(cancel_waits)
+            and _error_type(err) != names.DELIVERY_SENT_UNRECORDED_ERROR
+        ):
+            # Cancelled while an attempt was sending, and the send failed or was refused:
+            # nothing went out, the cancellation stands (not DELIVERY_FAILED, which a redrive
+            # would send). An answer that went out unrecorded still ends DELIVERY_FAILED.
+            raise asyncio.CancelledError() from None
         # Refused for good, or retries spent: the answer is decided (in the ledger) but did
         # not reach the customer. A named state a person can act on, not a failed workflow.
         failure = (
@@ -113,7 +136,21 @@ async def deliver(
     record.move(S.COMPLETED, agent, f"{reason}; {outcome}")
 
 
-async def _deliver_locally(request: DeliveryRequest) -> DeliveryReceipt | _Queued:
+def _error_type(err: ActivityError | ApplicationError) -> str | None:
+    cause = err.cause if isinstance(err, ActivityError) else err
+    return cause.type if isinstance(cause, ApplicationError) else None
+
+
+def _cancelled_meanwhile(cancel_waits: bool) -> bool:
+    """The ticket was cancelled while a delivery attempt was sending: the cancellation waited
+    for the attempt (the cancel-waits-for-send version) and now stands unless the answer went
+    out."""
+    return cancel_waits and workflow.cancellation_reason() is not None
+
+
+async def _deliver_locally(
+    request: DeliveryRequest, cancellation: ActivityCancellationType
+) -> DeliveryReceipt | _Queued:
     """The first delivery attempt as a local activity. When it failed for now (the worker's
     delivery slots busy, the channel unavailable, the worker without it), the request for the
     queued delivery, with its long retry policy: the same one, or, when the answer went out but
@@ -127,6 +164,7 @@ async def _deliver_locally(request: DeliveryRequest) -> DeliveryReceipt | _Queue
             start_to_close_timeout=options.LOCAL_DELIVERY_START_TO_CLOSE,
             retry_policy=options.LOCAL_DELIVERY_RETRY,
             summary=f"deliver revision {request.revision} via {request.channel}",
+            cancellation_type=cancellation,
         )
     except (ActivityError, ApplicationError) as err:
         # A local activity's failure can arrive as the activity's own ApplicationError.

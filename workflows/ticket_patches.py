@@ -58,3 +58,14 @@ PATCH_ILLEGAL_TRANSITION_TELLS_BATCH = "illegal-transition-tells-batch"
 # query or a replay test of a ticket waiting in the delivery queue). It implies
 # local-failure-fails-ticket too (workflows/local_activities.py), asked the same way otherwise.
 PATCH_DELIVERING_STATE = "delivering-state"
+
+# The next version after delivering-state, asked at the start in its place (one marker, which
+# implies delivering-state and what it implies): a ticket cancelled while a delivery attempt is
+# sending waits for that attempt (Temporal's WAIT_CANCELLATION_COMPLETED on the local first
+# attempt and the queued one; the attempt finishes a send it began, activities/delivery). An
+# answer that went out ends the ticket COMPLETED with its receipt, the cancellation too late;
+# a send that failed, an attempt stopped before it sent and a delivery waiting between retries
+# end it CANCELLED (workflows/ticket_delivery.py: nothing is queued, nothing ends in
+# DELIVERY_FAILED for a redrive to send). Before, the ticket said CANCELLED, with no delivery,
+# while the attempt could still get the answer to the customer.
+PATCH_CANCEL_WAITS_FOR_SEND = "cancel-waits-for-send"

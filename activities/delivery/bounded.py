@@ -20,17 +20,21 @@ T = TypeVar("T")
 async def uncut(work: Coroutine[Any, Any, T]) -> T:
     """``work``'s outcome, also when the caller is cancelled while it runs: the cancellation
     waits for the work to end and is then absorbed (the caller goes on with the result, or the
-    work's error). Only a cancellation of the work itself (the event loop closing) cuts it."""
+    work's error: a caller that must stop when the work failed looks for its own cancellation,
+    as the ticket workflow does). Only a cancellation of the work itself (the event loop
+    closing) cuts it."""
     task = asyncio.ensure_future(work)
     while True:
         try:
             return await asyncio.shield(task)
         except asyncio.CancelledError:
-            if task.done():
+            if task.cancelled():
                 raise  # the work itself was cancelled
             current = asyncio.current_task()
             if current is not None:
                 current.uncancel()
+            if task.done():  # it ended just as the cancellation came: its outcome stands
+                return task.result()
 
 
 async def within(work: Coroutine[Any, Any, T], seconds: float) -> T:

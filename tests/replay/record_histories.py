@@ -50,8 +50,9 @@ WORKFLOW_IDS = HISTORIES / "workflow-ids.json"
 # scenarios' histories are still the v1 ones. v5: lean-history (one patch for all of them, the
 # knowledge base and delivery's first attempt as local activities; see docs/performance.md).
 # v6: delivering-state (asked at the start in lean-history's place; a queued delivery moves the
-# ticket to DELIVERING).
-TICKETS_VERSION = "v6"
+# ticket to DELIVERING). v7: cancel-waits-for-send (asked at the start in delivering-state's
+# place; a cancellation waits for a delivery attempt that is sending).
+TICKETS_VERSION = "v7"
 # Fan-out v2: sub-task workflows named by place and worker (positional-subtask-ids), a complex
 # ticket after orchestrator-cancel-falls-back and rework-drafts-with-notes (their paths are
 # not taken here: asked only when cancelled or reworked), batches with client-made fairness keys.

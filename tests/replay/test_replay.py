@@ -27,7 +27,11 @@ from workflows.rate_controller import (
 from workflows.review_gate import PATCH_REVIEW_FINAL_DEADLINE
 from workflows.ticket import PATCH_ORCHESTRATED_RESOLUTION
 from workflows.ticket_delivery import PATCH_DELIVERY_QUEUE
-from workflows.ticket_patches import PATCH_DELIVERING_STATE, PATCH_LEAN_HISTORY
+from workflows.ticket_patches import (
+    PATCH_CANCEL_WAITS_FOR_SEND,
+    PATCH_DELIVERING_STATE,
+    PATCH_LEAN_HISTORY,
+)
 
 FOLDER = Path(__file__).parent / "histories"
 WORKFLOW_IDS: dict[str, str] = json.loads((FOLDER / "workflow-ids.json").read_text())
@@ -231,3 +235,16 @@ def test_both_sides_of_the_delivering_state_version_are_committed() -> None:
     assert len(load(straight).events) == len(
         load(FOLDER / "ticket-v5-straight-through.json").events
     )
+
+
+def test_both_sides_of_the_cancel_waits_for_send_version_are_committed() -> None:
+    """v7 (cancel-waits-for-send, asked at the start in delivering-state's place) records one
+    version marker per ticket, as v6 did, and the same commands when nobody cancels: a
+    cancellation during a send is the only path that differs (its histories are replayed by
+    tests/delivery/test_cancelled_while_sending.py)."""
+    for name in ("straight-through", "delivery-queued", "completed"):
+        v6, v7 = FOLDER / f"ticket-v6-{name}.json", FOLDER / f"ticket-v7-{name}.json"
+        assert patches(v6) == {PATCH_DELIVERING_STATE}
+        assert patches(v7) == {PATCH_CANCEL_WAITS_FOR_SEND}
+        assert states_upserted(v7) == states_upserted(v6)
+        assert len(load(v7).events) == len(load(v6).events)
