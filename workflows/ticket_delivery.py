@@ -68,6 +68,11 @@ async def deliver(
         # Data only (no command changes): which ticket of this id the answer belongs to.
         chain=workflow.info().first_execution_run_id,
     )
+    if _cancelled_meanwhile(cancel_waits):
+        # A cancellation that reached the ticket before its delivery but did not stop it (one
+        # the orchestrator's child or the batch's signal took as theirs, completing anyway):
+        # nothing has gone out, and nothing goes out now.
+        raise asyncio.CancelledError()
     own_queue = lean or workflow.patched(PATCH_DELIVERY_QUEUE)
     cancellation = (
         ActivityCancellationType.WAIT_CANCELLATION_COMPLETED
@@ -102,24 +107,34 @@ async def deliver(
                 cancellation_type=cancellation,
             )
     except (ActivityError, ApplicationError) as err:
-        # (An ApplicationError here is the local attempt's refusal for good.)
-        if not own_queue or is_cancelled_exception(err):
+        # (An ApplicationError here is the local attempt's refusal for good.) Whether the
+        # answer is known to have gone out without the ledger recording it: the local attempt
+        # said so (the queued request's sent_key), or a queued attempt did.
+        went_out = (
+            request.sent_key is not None or _error_type(err) == names.DELIVERY_SENT_UNRECORDED_ERROR
+        )
+        cancelled = _cancelled_meanwhile(cancel_waits)
+        if not own_queue or (is_cancelled_exception(err) and not (cancelled and went_out)):
             raise
-        if (
-            _cancelled_meanwhile(cancel_waits)
-            and _error_type(err) != names.DELIVERY_SENT_UNRECORDED_ERROR
-        ):
+        if cancelled and not went_out:
             # Cancelled while an attempt was sending, and the send failed or was refused:
             # nothing went out, the cancellation stands (not DELIVERY_FAILED, which a redrive
-            # would send). An answer that went out unrecorded still ends DELIVERY_FAILED.
+            # would send).
             raise asyncio.CancelledError() from None
         # Refused for good, or retries spent: the answer is decided (in the ledger) but did
-        # not reach the customer. A named state a person can act on, not a failed workflow.
+        # not reach the customer; or it went out and the ledger could not record it before
+        # the ticket was cancelled (a redrive records it). A named state a person can act on,
+        # not a failed workflow.
         failure = (
             describe_failure(err)
             if isinstance(err, ActivityError)
             else f"{names.DELIVER_RESPONSE} failed: {err.type or 'error'}: {err.message}"
         )
+        if cancelled:
+            failure = (
+                "the answer went out, but the ticket was cancelled before the delivery ledger "
+                f"could record it ({failure}); `redrive` records it"
+            )
         view.failure = failure
         record.move(S.DELIVERY_FAILED, "delivery", failure)
         return

@@ -66,6 +66,8 @@ PATCH_DELIVERING_STATE = "delivering-state"
 # answer that went out ends the ticket COMPLETED with its receipt, the cancellation too late;
 # a send that failed, an attempt stopped before it sent and a delivery waiting between retries
 # end it CANCELLED (workflows/ticket_delivery.py: nothing is queued, nothing ends in
-# DELIVERY_FAILED for a redrive to send). Before, the ticket said CANCELLED, with no delivery,
-# while the attempt could still get the answer to the customer.
+# DELIVERY_FAILED for a redrive to send); an answer known out but unrecorded ends it
+# DELIVERY_FAILED, for a redrive to record. docs/lifecycle.md lists the races left. Before,
+# the ticket said CANCELLED, with no delivery, while the attempt could still get the answer to
+# the customer.
 PATCH_CANCEL_WAITS_FOR_SEND = "cancel-waits-for-send"

@@ -91,7 +91,7 @@ def _went_out_before(entry: LedgerEntry, request: DeliveryRequest) -> bool:
     )
 
 
-def _still_unrecorded(err: Exception, request: DeliveryRequest) -> Exception:
+def _still_unrecorded(err: BaseException, request: DeliveryRequest) -> BaseException:
     """A queued attempt's failure, said as what it means when an earlier attempt sent the
     answer (the local one, or a queued one in its heartbeat details): the answer went out and is
     still not recorded. The ledger down at this attempt's start (a connection error before any
@@ -158,6 +158,14 @@ class DeliveryActivities:
         try:
             async with heartbeating():
                 return await self._deliver(request, deadline, claim_wait=self.claim_wait)
+        except asyncio.CancelledError as err:
+            # Cancelled (the ticket, or this worker shutting down) with the answer known to
+            # have gone out unrecorded: said as that, not as a cancellation, so the ticket does
+            # not end CANCELLED with its answer out (and another worker's retry records it).
+            said = _still_unrecorded(err, request)
+            if said is err:
+                raise
+            raise said from None
         except Exception as err:
             said = _still_unrecorded(err, request)
             if said is err:
@@ -225,7 +233,8 @@ class DeliveryActivities:
                     "it again",
                     entry.ticket_id,
                 )
-                entry = await self._mark_sent(entry, deadline)
+                # Like a send and its record (below), the record is not cut by a cancellation.
+                entry = await uncut(self._mark_sent(entry, deadline))
             elif not already_sent:
                 entry, already_sent = await self._send_claimed(
                     channel, entry, request, claim_wait, deadline

@@ -9,32 +9,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
+from activities.delivery import activity
 from policy.transitions import TicketState
 from shared.view import TicketView
 from tests.delivery.conftest import delivering, settle
+from tests.delivery.test_unrecorded_send import LedgerDownForMarksFake
 from tests.delivery.test_webhook import webhook
-from tests.support.temporal import status, wait_until
+from tests.support.temporal import cancel_seen, status, wait_until
 from tests.support.tickets import make_ticket, start_ticket
 from tests.support.webhook_receiver import Received, Reply, webhook_receiver
 
 S = TicketState
 pytestmark = pytest.mark.usefixtures("replay_check")
-
-
-async def _cancel_seen(handle: WorkflowHandle[Any, Any]) -> bool:
-    """The workflow ran a workflow task after its cancel request: its code saw the cancellation
-    (a local attempt's workflow task reports in after about eight seconds while it runs)."""
-    requested = False
-    async for event in handle.fetch_history_events():
-        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED:
-            requested = True
-        elif requested and event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
-            return True
-    return False
 
 
 async def _cancelled_mid_send(
@@ -50,7 +39,7 @@ async def _cancelled_mid_send(
             handle = await start_ticket(env.client, task_queue, ticket)
             await wait_until(lambda: len(receiver.snapshot()) >= sends, timeout=30)
             await handle.cancel()
-            await wait_until(lambda: _cancel_seen(handle), timeout=30, what="the cancel seen")
+            await wait_until(lambda: cancel_seen(handle), timeout=30, what="the cancel seen")
             receiver.release()
             described = await wait_until(lambda: _closed(handle), timeout=30, what="its end")
             view = await status(handle)
@@ -136,3 +125,30 @@ async def test_a_ticket_whose_delivery_waits_between_retries_is_cancelled_at_onc
 async def _closed(handle: WorkflowHandle[Any, Any]) -> Any:
     described = await handle.describe()
     return described if described.close_time is not None else None
+
+
+async def test_an_answer_out_but_unrecorded_when_the_ticket_is_cancelled_ends_delivery_failed(
+    dev_env: WorkflowEnvironment, task_queue: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The local attempt sent and the ledger could not record it (the database down); the
+    queued attempt, which only records it, waits between retries when the ticket is cancelled.
+    The answer went out: DELIVERY_FAILED with the reason, which a redrive records, not CANCELLED
+    with a ledger saying nothing was sent."""
+    monkeypatch.setattr(activity, "MARK_SENT_PAUSES", (0.01,) * len(activity.MARK_SENT_PAUSES))
+    ledger = LedgerDownForMarksFake(tmp_path / "outbox.sqlite3", failing=10_000)
+    ticket = make_ticket(channel="chat")
+    with webhook_receiver() as receiver:
+        config = webhook(receiver.url)
+        async with delivering(dev_env.client, task_queue, tmp_path, config, ledger):
+            handle = await start_ticket(dev_env.client, task_queue, ticket)
+            await settle([handle], S.DELIVERING, timeout=30)
+            tries = len(activity.MARK_SENT_PAUSES) + 1
+            await wait_until(lambda: ledger.marks >= 2 * tries, timeout=30, what="a queued try")
+            await handle.cancel()
+            described = await wait_until(lambda: _closed(handle), timeout=30, what="its end")
+            view = await status(handle)
+
+    assert described.status is not None and described.status.name == "COMPLETED"
+    assert view.state == S.DELIVERY_FAILED
+    assert view.failure is not None and "redrive" in view.failure
+    assert len(receiver.snapshot()) == 1

@@ -36,7 +36,14 @@ from shared.search_attribute_setup import ensure_search_attributes
 from shared.search_attributes import ALL_KEYS
 from tests.replay import scenarios
 from tests.support.fakes import FakeAgents, FakeTicketServices, rejection
-from tests.support.temporal import CONVERTER, binary, histories, wait_for_state
+from tests.support.temporal import (
+    CONVERTER,
+    binary,
+    cancel_seen,
+    histories,
+    wait_for_state,
+    wait_until,
+)
 from tests.support.tickets import make_ticket, start_ticket
 from tests.support.workers import fake_pipeline, real_pipeline
 
@@ -121,6 +128,35 @@ def delivery_refused() -> FakeTicketServices:
     return FakeTicketServices(deliver_failures=[refusal])
 
 
+# The services of the scenario being recorded whose delivery a gate holds (one at a time).
+_held: dict[str, FakeTicketServices] = {}
+
+
+def held_delivery() -> FakeTicketServices:
+    """The queued delivery waits for the scenario's gate (the local attempt defers to it). (A
+    send that fails after the cancel is not recorded here: the time-skipping server retries an
+    activity whose cancel was requested, which a real server does not; the dev-server tests in
+    tests/delivery/test_cancelled_while_sending.py replay theirs.)"""
+    services = FakeTicketServices(deliver_gate=asyncio.Event())
+    _held["services"] = services
+    return services
+
+
+async def cancelled_while_sending(
+    handle: WorkflowHandle[Any, Any], env: WorkflowEnvironment
+) -> None:
+    """Cancelled while the queued delivery is sending (cancel-waits-for-send, v7): the
+    workflow waits for it, and it sends: the ticket completes."""
+    services = _held["services"]
+    await services.deliver_entered.wait()
+    await handle.cancel()
+    await wait_until(lambda: cancel_seen(handle), timeout=30, what="the cancel seen")
+    assert services.deliver_gate is not None
+    services.deliver_gate.set()
+    view = await handle.result()
+    assert view.state == TicketState.COMPLETED, view.state
+
+
 SCENARIOS: dict[str, tuple[Callable[[], FakeAgents], Scenario]] = {
     "completed": (lambda: FakeAgents(validations=[rejection("vague")]), completed),
     "approved-after-escalation": (
@@ -146,6 +182,8 @@ SCENARIOS: dict[str, tuple[Callable[[], FakeAgents], Scenario]] = {
     "straight-through": (FakeAgents, completed),
     "delivery-refused-locally": (FakeAgents, completed),
     "delivery-queued": (FakeAgents, completed),
+    # Since cancel-waits-for-send (v7).
+    "cancelled-while-sending": (FakeAgents, cancelled_while_sending),
 }
 
 
@@ -168,6 +206,7 @@ SERVICES: dict[str, Callable[[], FakeTicketServices]] = {
     "delivery-failed": delivery_refused,
     "delivery-refused-locally": delivery_refused_locally,
     "delivery-queued": delivery_queued,
+    "cancelled-while-sending": held_delivery,
 }
 
 

@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHistory
 
 from policy.adaptive_rate import DECREASE
@@ -248,3 +249,16 @@ def test_both_sides_of_the_cancel_waits_for_send_version_are_committed() -> None
         assert patches(v7) == {PATCH_CANCEL_WAITS_FOR_SEND}
         assert states_upserted(v7) == states_upserted(v6)
         assert len(load(v7).events) == len(load(v6).events)
+
+
+def test_the_committed_v7_history_of_a_cancel_during_a_send_completes_the_ticket() -> None:
+    """The path the version changes: the cancel request, the queued delivery's cancel asked,
+    its completion waited for, and the ticket completed (it replays above)."""
+    path = FOLDER / "ticket-v7-cancelled-while-sending.json"
+    kinds = [event.event_type for event in load(path).events]
+    requested = kinds.index(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED)
+    asked = kinds.index(EventType.EVENT_TYPE_ACTIVITY_TASK_CANCEL_REQUESTED)
+    done = kinds.index(EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED, asked)
+    assert requested < asked < done
+    assert kinds[-1] == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED
+    assert states_upserted(path)[-1] == "COMPLETED"

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import (
     Client,
     Interceptor,
@@ -152,3 +153,15 @@ async def wait_for_state(
         return view if view.state in states else None
 
     return await wait_until(check, timeout=timeout, what=f"{handle.id} in {states}")
+
+
+async def cancel_seen(handle: WorkflowHandle[Any, Any]) -> bool:
+    """The workflow ran a workflow task after its cancel request: its code saw the cancellation
+    (a local attempt's workflow task reports in after about eight seconds while it runs)."""
+    requested = False
+    async for event in handle.fetch_history_events():
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED:
+            requested = True
+        elif requested and event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+            return True
+    return False
