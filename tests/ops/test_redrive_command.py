@@ -12,6 +12,7 @@ import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
 
+from activities.delivery import activity
 from activities.delivery.activity import DeliveryActivities
 from activities.delivery.config import WEBHOOK, DeliveryConfig, WebhookConfig
 from policy.transitions import TicketState
@@ -261,3 +262,50 @@ async def test_a_refused_delivery_whose_row_another_ticket_took_over_is_delivere
     assert after.sent_at is not None
     assert view.draft is not None and view.delivery is not None
     assert view.delivery.text_sha256 == text_sha256(view.draft.text)
+
+
+async def test_a_ticket_cancelled_with_its_answer_out_but_unrecorded_is_recorded_not_resent(
+    ops_server: OpsServer, outages: Outages, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ledger cannot record the first attempt's send; the queued attempt that only records
+    it waits between retries when the ticket is cancelled: DELIVERY_FAILED (the cancel-waits-
+    for-send version), and once the database is back a redrive records the answer, sends
+    nothing and completes the ticket."""
+    client = ops_server.client
+    ticket = make_ticket(subject="Cancelled while the ledger was down")
+    mark_sent = outages.ledger.mark_sent
+    ledger_down = threading.Event()
+    ledger_down.set()
+
+    async def mark_sent_fake(ticket_id: str, key: str | None = None) -> Any:
+        if ledger_down.is_set() and ticket_id == ticket.ticket_id:
+            raise OSError("could not connect to the database")
+        return await mark_sent(ticket_id, key)
+
+    monkeypatch.setattr(outages.ledger, "mark_sent", mark_sent_fake)
+    monkeypatch.setattr(activity, "MARK_SENT_PAUSES", (0.01,) * len(activity.MARK_SENT_PAUSES))
+    await ops.start_ticket(client, ticket)
+    handle = client.get_workflow_handle(names.ticket_workflow_id(ticket.ticket_id))
+
+    async def in_state(state: TicketState) -> Any:
+        view = await ops.ticket_status(client, ticket.ticket_id)
+        return view if view.state is state else None
+
+    await wait_until(lambda: in_state(TicketState.DELIVERING), timeout=60, what="DELIVERING")
+    await handle.cancel()
+    failed = await wait_until(
+        lambda: in_state(TicketState.DELIVERY_FAILED), timeout=60, what="DELIVERY_FAILED"
+    )
+    assert failed.failure is not None and "cancelled" in failed.failure
+    ledger_down.clear()
+
+    _, done = await redrive(ops_server, "--state", "DELIVERY_FAILED", "--yes")
+    assert entry(done, ticket.ticket_id)["new_run_id"]
+    view = await wait_until(
+        lambda: in_state(TicketState.COMPLETED), timeout=60, what="the recorded ticket"
+    )
+
+    assert len(outages.receiver.by_ticket()[ticket.ticket_id]) == 1  # sent once, never again
+    row = await outages.ledger.get(ticket.ticket_id)
+    assert row is not None and row.sent_at is not None
+    assert view.delivery is not None and view.delivery.idempotency_key == row.idempotency_key
