@@ -2,20 +2,28 @@
 and the ledger write recording it) runs to its end, and its outcome stands."""
 
 import asyncio
+from collections.abc import Coroutine
+from typing import Any
 
 import pytest
 
 from activities.delivery.bounded import uncut
 
 
-async def test_a_cancellation_while_the_work_runs_waits_for_it_and_keeps_its_result() -> None:
+def held_work() -> tuple[asyncio.Event, Coroutine[Any, Any, int]]:
+    """Work that ends with 7 once the event is set."""
     release = asyncio.Event()
 
     async def work() -> int:
         await release.wait()
         return 7
 
-    caller = asyncio.create_task(uncut(work()))
+    return release, work()
+
+
+async def test_a_cancellation_while_the_work_runs_waits_for_it_and_keeps_its_result() -> None:
+    release, work = held_work()
+    caller = asyncio.create_task(uncut(work))
     await asyncio.sleep(0)
     caller.cancel()
     await asyncio.sleep(0)
@@ -27,13 +35,8 @@ async def test_a_cancellation_while_the_work_runs_waits_for_it_and_keeps_its_res
 async def test_a_result_that_comes_with_the_cancellation_stands() -> None:
     """The work ended in the same turn of the event loop as the caller's cancellation: its
     result (a send recorded in the ledger) is not dropped for a cancellation."""
-    release = asyncio.Event()
-
-    async def work() -> int:
-        await release.wait()
-        return 7
-
-    caller = asyncio.create_task(uncut(work()))
+    release, work = held_work()
+    caller = asyncio.create_task(uncut(work))
     await asyncio.sleep(0)
     release.set()  # the work wakes first, and ends
     caller.cancel()  # the caller's wake-up, with the cancellation, comes after it
