@@ -11,10 +11,13 @@ deploy. Exit code 1 on any failure.
 
 Replayed, for each type: first the running executions, whenever they started (a ticket waiting
 a week for review is exactly what a deploy must not break), then the closed ones started within
-``--since``; each group has its own query and its own ``--limit-per-type`` (the server lists
-each newest first), so recent closed workflows never take the running ones' places, nor the
-other way round. Histories stream into the replayer as they are fetched, a few ahead of it:
-memory holds a handful, not every history of a type.
+``--since``; each group has its own query and its own ``--limit-per-type``, so recent closed
+workflows never take the running ones' places, nor the other way round. When more run than the
+limit, one of each set of versions they recorded (the ``TemporalChangeVersion`` search attribute:
+the patches their histories hold) goes first, the oldest of each, then the newest: the server
+lists newest first, and the newest alone left out the old ones most likely to break. Histories
+stream into the replayer as they are fetched, a few ahead of it: memory holds a handful, not
+every history of a type.
 """
 
 import argparse
@@ -29,6 +32,7 @@ from pydantic import BaseModel, Field
 from temporalio import workflow
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecution, WorkflowHistory
+from temporalio.common import SearchAttributeKey
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.worker import Replayer
 
@@ -46,6 +50,11 @@ MAX_LIMIT_PER_TYPE: Final = 10_000
 # Histories fetched at once, ahead of the replay (which runs one at a time): at most this many
 # are held in memory besides the one replaying.
 FETCH_CONCURRENCY: Final = 8
+# Running executions of a type listed (ids and search attributes, no history) to choose from
+# when more run than the limit.
+RUNNING_LISTED_MAX: Final = 20_000
+# The search attribute the SDK keeps each execution's patch ids in.
+CHANGE_VERSION: Final = SearchAttributeKey.for_keyword_list("TemporalChangeVersion")
 # Enough of the error to recognise it.
 ERROR_CHARS: Final = 300
 _CORE_MESSAGE: Final = re.compile(r'message: "((?:[^"\\]|\\.)*)"')
@@ -109,11 +118,58 @@ def quiet_runtime() -> Runtime:
 FetchFailed = Callable[[WorkflowExecution, BaseException], None]
 
 
+def _versions(execution: WorkflowExecution) -> tuple[str, ...]:
+    return tuple(sorted(execution.typed_search_attributes.get(CHANGE_VERSION) or ()))
+
+
+def choose_running(listed: Sequence[WorkflowExecution], limit: int) -> list[WorkflowExecution]:
+    """At most ``limit`` of the running executions ``listed`` (newest first, as the server lists
+    them): the oldest of each set of recorded versions first, then the newest."""
+    if len(listed) <= limit:
+        return list(listed)
+    chosen: list[WorkflowExecution] = []
+    seen: set[tuple[str, ...]] = set()
+    for execution in reversed(listed):  # oldest first
+        versions = _versions(execution)
+        if versions not in seen and len(chosen) < limit:
+            seen.add(versions)
+            chosen.append(execution)
+    taken = {(e.id, e.run_id) for e in chosen}
+    for execution in listed:
+        if len(chosen) >= limit:
+            break
+        if (execution.id, execution.run_id) not in taken:
+            chosen.append(execution)
+    return chosen
+
+
+async def _running(client: Client, workflow_type: str, limit: int) -> list[WorkflowExecution]:
+    listed = [
+        execution
+        async for execution in client.list_workflows(
+            running_query(workflow_type), limit=RUNNING_LISTED_MAX
+        )
+    ]
+    return choose_running(listed, limit)
+
+
+async def _listed(client: Client, query: str, limit: int) -> AsyncIterator[WorkflowExecution]:
+    async for execution in client.list_workflows(query, limit=limit):
+        yield execution
+
+
+async def _iterate(executions: list[WorkflowExecution]) -> AsyncIterator[WorkflowExecution]:
+    for execution in executions:
+        yield execution
+
+
 async def _histories(
-    client: Client, queries: Sequence[tuple[str, int]], fetch_failed: FetchFailed
+    client: Client,
+    sources: Sequence[AsyncIterator[WorkflowExecution]],
+    fetch_failed: FetchFailed,
 ) -> AsyncIterator[WorkflowHistory]:
-    """The histories of the executions each query lists (at most its limit), in that order,
-    fetched up to FETCH_CONCURRENCY ahead of the consumer; one that cannot be fetched goes to
+    """The histories of the executions each source lists, in that order, fetched up to
+    FETCH_CONCURRENCY ahead of the consumer; one that cannot be fetched goes to
     ``fetch_failed`` instead."""
 
     async def fetch(execution: WorkflowExecution) -> WorkflowHistory | BaseException:
@@ -126,8 +182,8 @@ async def _histories(
     ahead: deque[tuple[WorkflowExecution, asyncio.Task[WorkflowHistory | BaseException]]]
     ahead = deque()
     try:
-        for query, limit in queries:
-            async for execution in client.list_workflows(query, limit=limit):
+        for source in sources:
+            async for execution in source:
                 ahead.append((execution, asyncio.create_task(fetch(execution))))
                 while len(ahead) >= FETCH_CONCURRENCY:
                     if (history := await _first(ahead, fetch_failed)) is not None:
@@ -184,11 +240,12 @@ async def replay_recent(
                 )
             )
 
-        queries = [
-            (running_query(workflow_type), limit_per_type),
-            (recent_closed_query(workflow_type, start), limit_per_type),
+        running = await _running(client, workflow_type, limit_per_type)
+        sources = [
+            _iterate(running),
+            _listed(client, recent_closed_query(workflow_type, start), limit_per_type),
         ]
-        histories = _histories(client, queries, fetch_failed)
+        histories = _histories(client, sources, fetch_failed)
         # One replay worker for all of them: far faster than one per history.
         async with replayer.workflow_replay_iterator(histories) as results:
             async for result in results:

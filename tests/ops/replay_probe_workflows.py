@@ -19,7 +19,9 @@ class ReplayProbe:
         self.finished = True
 
     @workflow.run
-    async def run(self, wait: bool) -> str:
+    async def run(self, wait: bool, patch: str | None = None) -> str:
+        if patch is not None:
+            workflow.patched(patch)  # recorded in its TemporalChangeVersion search attribute
         if wait:
             await workflow.wait_condition(lambda: self.finished)
         return "done"
@@ -32,5 +34,5 @@ class ReplayProbeChanged:
         pass
 
     @workflow.run
-    async def run(self, wait: bool) -> str:
+    async def run(self, wait: bool, patch: str | None = None) -> str:
         raise RuntimeError("every history of the probe fails on this version")

@@ -26,12 +26,15 @@ RUN = uuid.uuid4().hex[:6]
 RUNNING = 3
 CLOSED = 12
 LIMIT = 2
+# The running probes after the first record this patch: a newer version than the first's.
+NEWER = "probe-newer-version"
 
 
 @dataclass
 class Probes:
     running: set[str]  # workflow ids, started first
     closed: set[str]  # started after, completed
+    oldest_running: str  # the only one of the older version
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +46,10 @@ async def probes(ops_server: OpsServer) -> AsyncIterator[Probes]:
         for i in range(RUNNING):
             handles.append(
                 await client.start_workflow(
-                    PROBE, True, id=f"probe-{RUN}-run-{i}", task_queue=queue
+                    PROBE,
+                    args=[True, NEWER if i else None],
+                    id=f"probe-{RUN}-run-{i}",
+                    task_queue=queue,
                 )
             )
         for i in range(CLOSED):
@@ -53,7 +59,9 @@ async def probes(ops_server: OpsServer) -> AsyncIterator[Probes]:
             await handle.result()
             handles.append(handle)
     probes = Probes(
-        running={h.id for h in handles[:RUNNING]}, closed={h.id for h in handles[RUNNING:]}
+        running={h.id for h in handles[:RUNNING]},
+        closed={h.id for h in handles[RUNNING:]},
+        oldest_running=handles[0].id,
     )
 
     async def listed() -> bool:
@@ -64,7 +72,17 @@ async def probes(ops_server: OpsServer) -> AsyncIterator[Probes]:
             )
         ]
         everything = [e async for e in client.list_workflows(f"WorkflowType = '{PROBE}'")]
-        return len(running) == RUNNING and len(everything) == RUNNING + CLOSED
+        newer = [
+            e
+            async for e in client.list_workflows(
+                f"WorkflowType = '{PROBE}' AND TemporalChangeVersion = '{NEWER}'"
+            )
+        ]
+        return (
+            len(running) == RUNNING
+            and len(everything) == RUNNING + CLOSED
+            and len(newer) == RUNNING - 1
+        )
 
     await wait_until(listed, timeout=30, interval=0.2, what="the probes in visibility")
     try:
@@ -94,6 +112,21 @@ async def test_running_and_recent_closed_executions_each_get_their_own_limit(
     assert len(replayed & probes.closed) == LIMIT, replayed
     assert report.replayed == {PROBE: 2 * LIMIT}
     assert report.running == {PROBE: LIMIT}
+
+
+async def test_with_more_running_than_the_limit_each_version_is_replayed_the_oldest_too(
+    ops_server: OpsServer, probes: Probes
+) -> None:
+    """The server lists the newest first: the two newest running probes (both of the newer
+    version) took both places, and the oldest, the one version a deploy was likeliest to
+    break, was never replayed."""
+    report = await replay.replay_recent(
+        ops_server.client, timedelta(hours=1), LIMIT, [ReplayProbeChanged]
+    )
+
+    replayed = {f.workflow_id for f in report.failures} & probes.running
+    assert len(replayed) == LIMIT
+    assert probes.oldest_running in replayed
 
 
 async def test_histories_stream_into_the_replayer_instead_of_being_gathered_first(
