@@ -50,9 +50,6 @@ MAX_LIMIT_PER_TYPE: Final = 10_000
 # Histories fetched at once, ahead of the replay (which runs one at a time): at most this many
 # are held in memory besides the one replaying.
 FETCH_CONCURRENCY: Final = 8
-# Running executions of a type listed (ids and search attributes, no history) to choose from
-# when more run than the limit.
-RUNNING_LISTED_MAX: Final = 20_000
 # The search attribute the SDK keeps each execution's patch ids in.
 CHANGE_VERSION: Final = SearchAttributeKey.for_keyword_list("TemporalChangeVersion")
 # Enough of the error to recognise it.
@@ -122,35 +119,41 @@ def _versions(execution: WorkflowExecution) -> tuple[str, ...]:
     return tuple(sorted(execution.typed_search_attributes.get(CHANGE_VERSION) or ()))
 
 
-def choose_running(listed: Sequence[WorkflowExecution], limit: int) -> list[WorkflowExecution]:
-    """At most ``limit`` of the running executions ``listed`` (newest first, as the server lists
-    them): the oldest of each set of recorded versions first, then the newest."""
-    if len(listed) <= limit:
-        return list(listed)
-    chosen: list[WorkflowExecution] = []
-    seen: set[tuple[str, ...]] = set()
-    for execution in reversed(listed):  # oldest first
-        versions = _versions(execution)
-        if versions not in seen and len(chosen) < limit:
-            seen.add(versions)
-            chosen.append(execution)
-    taken = {(e.id, e.run_id) for e in chosen}
-    for execution in listed:
-        if len(chosen) >= limit:
-            break
-        if (execution.id, execution.run_id) not in taken:
-            chosen.append(execution)
-    return chosen
+class RunningChoice:
+    """Which running executions to replay, chosen while the server lists them (newest first):
+    the oldest of each set of recorded versions, then the newest, at most ``limit``. It holds
+    the newest ``limit`` and one execution per version set, whatever the number listed."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.listed = 0
+        self.newest: list[WorkflowExecution] = []
+        # Per version set, its oldest execution so far (the last listed) and its place.
+        self.oldest: dict[tuple[str, ...], tuple[int, WorkflowExecution]] = {}
+
+    def add(self, execution: WorkflowExecution) -> None:
+        if len(self.newest) < self.limit:
+            self.newest.append(execution)
+        self.oldest[_versions(execution)] = (self.listed, execution)
+        self.listed += 1
+
+    def chosen(self) -> list[WorkflowExecution]:
+        by_age = [e for _, e in sorted(self.oldest.values(), key=lambda p: -p[0])]
+        chosen: list[WorkflowExecution] = []
+        taken: set[tuple[str, str | None]] = set()
+        for execution in [*by_age, *self.newest]:
+            key = (execution.id, execution.run_id)
+            if len(chosen) < self.limit and key not in taken:
+                taken.add(key)
+                chosen.append(execution)
+        return chosen
 
 
 async def _running(client: Client, workflow_type: str, limit: int) -> list[WorkflowExecution]:
-    listed = [
-        execution
-        async for execution in client.list_workflows(
-            running_query(workflow_type), limit=RUNNING_LISTED_MAX
-        )
-    ]
-    return choose_running(listed, limit)
+    choice = RunningChoice(limit)
+    async for execution in client.list_workflows(running_query(workflow_type)):
+        choice.add(execution)
+    return choice.chosen()
 
 
 async def _listed(client: Client, query: str, limit: int) -> AsyncIterator[WorkflowExecution]:

@@ -42,27 +42,6 @@ async def probes(ops_server: OpsServer) -> AsyncIterator[Probes]:
     client = ops_server.client
     queue = f"replay-probe-{RUN}"
     handles: list[WorkflowHandle[Any, Any]] = []
-    async with Worker(client, task_queue=queue, workflows=[ReplayProbe]):
-        for i in range(RUNNING):
-            handles.append(
-                await client.start_workflow(
-                    PROBE,
-                    args=[True, NEWER if i else None],
-                    id=f"probe-{RUN}-run-{i}",
-                    task_queue=queue,
-                )
-            )
-        for i in range(CLOSED):
-            handle = await client.start_workflow(
-                PROBE, False, id=f"probe-{RUN}-closed-{i}", task_queue=queue
-            )
-            await handle.result()
-            handles.append(handle)
-    probes = Probes(
-        running={h.id for h in handles[:RUNNING]},
-        closed={h.id for h in handles[RUNNING:]},
-        oldest_running=handles[0].id,
-    )
 
     async def listed() -> bool:
         running = [
@@ -84,7 +63,30 @@ async def probes(ops_server: OpsServer) -> AsyncIterator[Probes]:
             and len(newer) == RUNNING - 1
         )
 
-    await wait_until(listed, timeout=30, interval=0.2, what="the probes in visibility")
+    async with Worker(client, task_queue=queue, workflows=[ReplayProbe]):
+        for i in range(RUNNING):
+            handles.append(
+                await client.start_workflow(
+                    PROBE,
+                    args=[True, NEWER if i else None],
+                    id=f"probe-{RUN}-run-{i}",
+                    task_queue=queue,
+                )
+            )
+        for i in range(CLOSED):
+            handle = await client.start_workflow(
+                PROBE, False, id=f"probe-{RUN}-closed-{i}", task_queue=queue
+            )
+            await handle.result()
+            handles.append(handle)
+        # Inside: the running probes must have run their first task (the patch) by then.
+        await wait_until(listed, timeout=30, interval=0.2, what="the probes in visibility")
+    probes = Probes(
+        running={h.id for h in handles[:RUNNING]},
+        closed={h.id for h in handles[RUNNING:]},
+        oldest_running=handles[0].id,
+    )
+
     try:
         yield probes
     finally:
