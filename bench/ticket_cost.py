@@ -1,7 +1,7 @@
 """What a ticket costs the Temporal server, next to a bare workflow with as many activities.
 
     python -m bench ticket_cost [--tickets N] [--rounds R] [--synchronous full|normal]
-                                [--journal wal|delete]
+                                [--journal wal|delete] [--server-metrics]
     TICKETS_WORKFLOW_SANDBOX=off python -m bench ticket_cost ...   (the ticket worker unsandboxed)
 
 On one private embedded dev server (SQLite file, as `make run`), with the real worker process
@@ -34,6 +34,8 @@ from temporalio.client import Client, WorkflowHistory
 from bench.bare_workflow import BARE_WORKFLOW, activity_queue_of
 from bench.dataset import PROJECT_ROOT
 from bench.machine import cpu_seconds
+from bench.server_metrics import scrape as server_metrics_scrape
+from bench.server_metrics import table as server_metrics_table
 from bench.stack import Stack, embedded_stack
 from policy.transitions import SETTLED_STATES, TicketState
 from shared import names, waiting
@@ -45,7 +47,7 @@ from shared.view import TicketView
 from starter.delivery_history import LOCAL_ACTIVITY_MARKER
 from starter.inputs import read_jsonl
 from starter.spawn import spawn_logged
-from tests.support.processes import environment
+from tests.support.processes import environment, free_port
 
 POLL_SECONDS = 0.5
 START_CONCURRENCY = ops.SUBMIT_CONCURRENCY
@@ -235,8 +237,15 @@ async def bare_worker(stack: Stack, queue: str) -> "asyncio.subprocess.Process":
 TICKETS, BARE, BARE_SEPARATE = "tickets", "bare", "bare, activities on their own queue"
 
 
-async def run(n: int, rounds: int, sqlite: dict[str, object]) -> int:
-    async with embedded_stack(**sqlite) as stack:
+async def run(n: int, rounds: int, sqlite: dict[str, object], server_metrics: bool = False) -> int:
+    metrics_url = None
+    server_options = dict(sqlite)
+    if server_metrics:
+        port = free_port()
+        server_options["extra_args"] = ["--metrics-port", str(port)]
+        metrics_url = f"http://127.0.0.1:{port}/metrics"
+    counters: dict[str, Counter[tuple[str, str]]] = {}
+    async with embedded_stack(**server_options) as stack:
         client = stack.client
         straight, history = await probe(client)
         ticket = history_cost(history)
@@ -267,9 +276,15 @@ async def run(n: int, rounds: int, sqlite: dict[str, object]) -> int:
             for r in range(rounds):
                 line = []
                 for kind, measure in rounds_of.items():
+                    if metrics_url:
+                        read_before = await asyncio.to_thread(server_metrics_scrape, metrics_url)
                     before = {name: cpu_seconds(pid) for name, pid in pids.items()}
                     rates[kind].append(await measure(r))
                     after = {name: cpu_seconds(pid) for name, pid in pids.items()}
+                    if metrics_url:
+                        read_after = await asyncio.to_thread(server_metrics_scrape, metrics_url)
+                        counters.setdefault(kind, Counter()).update(read_after)
+                        counters[kind].subtract(read_before)
                     for name in pids:
                         cpu[kind][name] += after[name] - before[name]
                     server = after["Temporal server"] - before["Temporal server"]
@@ -315,6 +330,11 @@ async def run(n: int, rounds: int, sqlite: dict[str, object]) -> int:
         print(
             f"| {name} | " + " | ".join(f"{1000 * cpu[k][name] / total:.1f}" for k in rates) + " |"
         )
+    if counters:
+        print(
+            "\nThe server's own counters (its Prometheus endpoint), per workflow, in the same "
+            f"rounds:\n\n{server_metrics_table(counters, total)}"
+        )
     ok = ticket.events <= 40 and ratio >= 0.9
     verdict = "met" if ok else "MISSED"
     print(f"\ntarget (<= 40 events, >= 0.9 of the bare workflow's throughput): {verdict}")
@@ -333,6 +353,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--no-fairness", action="store_true", help="the server's fairness off (embedded: on)"
     )
+    parser.add_argument(
+        "--server-metrics",
+        action="store_true",
+        help="also read the server's request counters per workflow (its metrics endpoint)",
+    )
     args = parser.parse_args(argv)
     sqlite: dict[str, object] = {}
     if args.no_fairness:
@@ -343,4 +368,4 @@ def main(argv: list[str]) -> int:
         sqlite["sqlite_journal_mode"] = args.journal
     if args.partitions:
         sqlite["task_queue_partitions"] = args.partitions
-    return asyncio.run(run(args.tickets, args.rounds, sqlite))
+    return asyncio.run(run(args.tickets, args.rounds, sqlite, args.server_metrics))
