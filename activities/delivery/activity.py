@@ -36,9 +36,10 @@ from activities.delivery.channels import Channel, build_channels
 from activities.delivery.config import LEDGER, DeliveryConfig
 from activities.delivery.errors import DeliveryRejected, DeliveryUnavailable
 from activities.delivery.local_attempts import LocalAttempts
-from activities.heartbeat import begin_attempt, carried, carry, earlier, heartbeating
+from activities.delivery.sent_word import SENT, still_unrecorded, went_out_before
+from activities.heartbeat import begin_attempt, carry, heartbeating
 from shared import names
-from shared.delivery import SENT_DETAIL, idempotency_key, text_sha256
+from shared.delivery import idempotency_key, text_sha256
 from shared.stores.ledger import (
     REFUSED_PREFIX,
     DeliveryLedger,
@@ -62,8 +63,6 @@ IN_PROGRESS_POLL: Final = 1.0
 # After a send, marking the row sent is tried again after each of these pauses (seconds) when
 # the ledger fails (a database restarting): a failure now means a retry that must not send.
 MARK_SENT_PAUSES: Final = (0.5, 1.0, 2.0, 4.0)
-# The heartbeat detail naming the answer this activity's attempts sent (its idempotency key).
-SENT: Final = SENT_DETAIL
 # One write marking a row sent may take this long (a pool waiting for a database that is
 # restarting waits longer), and the writes stop this long before the attempt's own limit, so
 # a local attempt still says the answer went out (DeliverySentUnrecorded) rather than timing out.
@@ -80,39 +79,6 @@ def _attempt_deadline() -> float:
     if activity.in_activity():
         limit = activity.info().start_to_close_timeout or limit
     return asyncio.get_running_loop().time() + limit.total_seconds()
-
-
-def _went_out_before(entry: LedgerEntry, request: DeliveryRequest) -> bool:
-    """An earlier attempt sent this row's answer but could not mark it sent: it said so in its
-    heartbeat details (a queued attempt), or the workflow passed it on (a local one)."""
-    key = entry.idempotency_key
-    return request.sent_key == key or (
-        activity.in_activity() and not activity.info().is_local and earlier(SENT) == key
-    )
-
-
-def _still_unrecorded(err: BaseException, request: DeliveryRequest) -> BaseException:
-    """A queued attempt's failure, said as what it means when an earlier attempt sent the
-    answer (the local one, or a queued one in its heartbeat details): the answer went out and is
-    still not recorded. The ledger down at this attempt's start (a connection error before any
-    write) would otherwise be the last word when the retries ran out, and nothing in the ticket
-    would say that its answer went out: a redrive would send it again (starter/redrive.py reads
-    this type to record the row sent instead). Otherwise ``err`` as it is."""
-    key = carried(SENT) or request.sent_key
-    if key is None or (
-        isinstance(err, ApplicationError)
-        # A refusal for good stands (a sent row is never sent again, so it is about another
-        # row: say, one that another ticket of this id took over).
-        and (err.type == names.DELIVERY_SENT_UNRECORDED_ERROR or err.non_retryable)
-    ):
-        return err
-    return ApplicationError(
-        f"the answer of ticket {request.ticket_id} went out in an earlier attempt, but the "
-        f"ledger could not record it yet ({type(err).__name__}); the next attempt records it "
-        "without sending it again",
-        key,
-        type=names.DELIVERY_SENT_UNRECORDED_ERROR,
-    )
 
 
 def claim_wait_within(attempt_seconds: float, config: DeliveryConfig) -> float:
@@ -162,12 +128,12 @@ class DeliveryActivities:
             # Cancelled (the ticket, or this worker shutting down) with the answer known to
             # have gone out unrecorded: said as that, not as a cancellation, so the ticket does
             # not end CANCELLED with its answer out (and another worker's retry records it).
-            said = _still_unrecorded(err, request)
+            said = still_unrecorded(err, request)
             if said is err:
                 raise
             raise said from None
         except Exception as err:
-            said = _still_unrecorded(err, request)
+            said = still_unrecorded(err, request)
             if said is err:
                 raise
             raise said from None
@@ -227,7 +193,7 @@ class DeliveryActivities:
         if entry.sent_via != LEDGER:
             channel = self._channel(entry)
             destination = channel.destination(request)
-            if not already_sent and _went_out_before(entry, request):
+            if not already_sent and went_out_before(entry, request):
                 activity.logger.info(
                     "ticket %s: an earlier attempt sent the answer; recording it, not sending "
                     "it again",

@@ -113,9 +113,8 @@ async def test_the_redrive_reads_whether_the_last_delivery_attempt_said_the_answ
     assert (await read_delivery(dev_env.client, item.workflow_id, item.run_id)).sent_key == key
 
 
-async def test_an_answer_that_went_out_unrecorded_is_recorded_sent_not_sent_again(
-    dev_env: WorkflowEnvironment, tmp_path: Path
-) -> None:
+async def _ledger_with_the_decision(tmp_path: Path) -> tuple[SqliteLedger, str]:
+    """A ledger holding ticket T-1's decided answer (not sent), and its idempotency key."""
     ledger = SqliteLedger(tmp_path / "outbox.sqlite3")
     digest = text_sha256("We refunded you.")
     key = idempotency_key("T-1", digest, "chain-1")
@@ -132,6 +131,13 @@ async def test_an_answer_that_went_out_unrecorded_is_recorded_sent_not_sent_agai
             chain="chain-1",
         )
     )
+    return ledger, key
+
+
+async def test_an_answer_that_went_out_unrecorded_is_recorded_sent_not_sent_again(
+    dev_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    ledger, key = await _ledger_with_the_decision(tmp_path)
     item = await probe(dev_env, "said-sent", key)
     item.chain = "chain-1"
 
@@ -153,22 +159,7 @@ async def test_a_ticket_whose_row_is_marked_sent_is_reset_to_complete_not_left_f
 ) -> None:
     # A record-sent whose reset failed (the server away) left the row sent and the ticket
     # DELIVERY_FAILED; the next redrive skipped it as "sent", for good.
-    ledger = SqliteLedger(tmp_path / "outbox.sqlite3")
-    digest = text_sha256("We refunded you.")
-    key = idempotency_key("T-1", digest, "chain-1")
-    await ledger.record(
-        NewDelivery(
-            ticket_id="T-1",
-            channel="chat",
-            customer_id="C-1",
-            revision=1,
-            body="We refunded you.",
-            text_sha256=digest,
-            idempotency_key=key,
-            sent_via="webhook",
-            chain="chain-1",
-        )
-    )
+    ledger, key = await _ledger_with_the_decision(tmp_path)
     await ledger.mark_sent("T-1", key)
     item = await probe(dev_env, "ledger-down", key)
     item.chain = "chain-1"

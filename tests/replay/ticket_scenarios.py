@@ -1,0 +1,167 @@
+"""The ticket scenarios the recorder runs on the time-skipping server with fake agents and
+services (tests/replay/record_histories.py records each as ``ticket-<version>-<name>.json``):
+what the test does to the ticket, and which fake agents and services it runs with."""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from temporalio.client import WorkflowHandle
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+
+from policy.transitions import TicketState
+from shared import names
+from shared.agents import Priority
+from shared.review import ReviewAction, ReviewDecision
+from tests.support.fakes import FakeAgents, FakeTicketServices, rejection
+from tests.support.temporal import (
+    cancel_seen,
+    wait_for_state,
+    wait_until,
+)
+
+Scenario = Callable[[WorkflowHandle[Any, Any], WorkflowEnvironment], Awaitable[None]]
+
+
+async def _review(handle: WorkflowHandle[Any, Any], **fields: Any) -> None:
+    await handle.execute_update(names.SUBMIT_REVIEW_UPDATE, ReviewDecision(**fields))
+
+
+async def completed(handle: WorkflowHandle[Any, Any], env: WorkflowEnvironment) -> None:
+    await handle.result()
+
+
+async def approved_after_escalation(
+    handle: WorkflowHandle[Any, Any], env: WorkflowEnvironment
+) -> None:
+    await wait_for_state(handle, TicketState.AWAITING_REVIEW)
+    await env.sleep(timedelta(hours=2))
+    await handle.signal(
+        names.REVIEW_SIGNAL, ReviewDecision(action=ReviewAction.APPROVE, revision=9)
+    )
+    await _review(handle, action=ReviewAction.APPROVE, reviewer="ana", revision=1)
+    await handle.result()
+
+
+async def reworked_then_edited(handle: WorkflowHandle[Any, Any], env: WorkflowEnvironment) -> None:
+    await wait_for_state(handle, TicketState.AWAITING_REVIEW)
+    await _review(handle, action=ReviewAction.REWORK, notes="Add the link.")
+    view = await wait_for_state(handle, TicketState.AWAITING_REVIEW, TicketState.RESOLVING)
+    while (
+        view.draft is None or view.draft.revision < 4 or view.state != TicketState.AWAITING_REVIEW
+    ):
+        view = await wait_for_state(handle, TicketState.AWAITING_REVIEW)
+    await _review(handle, action=ReviewAction.EDIT, edited_text="Final words.", reviewer="bob")
+    await handle.result()
+
+
+async def rejected(handle: WorkflowHandle[Any, Any], env: WorkflowEnvironment) -> None:
+    await wait_for_state(handle, TicketState.AWAITING_REVIEW)
+    await _review(handle, action=ReviewAction.REJECT, reason="spam")
+    await handle.result()
+
+
+async def unanswered(handle: WorkflowHandle[Any, Any], env: WorkflowEnvironment) -> None:
+    """Nobody reviews: escalated at the SLA, closed as UNANSWERED at the final deadline."""
+    await wait_for_state(handle, TicketState.AWAITING_REVIEW)
+    view = await handle.result()  # the time-skipping server jumps to the final deadline
+    assert view.state == TicketState.UNANSWERED, view.state
+
+
+async def failed(handle: WorkflowHandle[Any, Any], env: WorkflowEnvironment) -> None:
+    try:
+        await handle.result()
+    except Exception:
+        return
+    raise AssertionError("expected the ticket to fail")
+
+
+def delivery_refused() -> FakeTicketServices:
+    refusal = ApplicationError(
+        "the webhook answered 410 Gone", type=names.DELIVERY_REJECTED_ERROR, non_retryable=True
+    )
+    return FakeTicketServices(deliver_failures=[refusal])
+
+
+# The services of the scenario being recorded whose delivery a gate holds (one at a time).
+_held: dict[str, FakeTicketServices] = {}
+
+
+def held_delivery() -> FakeTicketServices:
+    """The queued delivery waits for the scenario's gate (the local attempt defers to it). (A
+    send that fails after the cancel is not recorded here: the time-skipping server retries an
+    activity whose cancel was requested, which a real server does not; the dev-server tests in
+    tests/delivery/test_cancelled_while_sending.py replay theirs.)"""
+    services = FakeTicketServices(deliver_gate=asyncio.Event())
+    _held["services"] = services
+    return services
+
+
+async def cancelled_while_sending(
+    handle: WorkflowHandle[Any, Any], env: WorkflowEnvironment
+) -> None:
+    """Cancelled while the queued delivery is sending (cancel-waits-for-send, v7): the
+    workflow waits for it, and it sends: the ticket completes."""
+    services = _held["services"]
+    await services.deliver_entered.wait()
+    await handle.cancel()
+    await wait_until(lambda: cancel_seen(handle), timeout=30, what="the cancel seen")
+    assert services.deliver_gate is not None
+    services.deliver_gate.set()
+    view = await handle.result()
+    assert view.state == TicketState.COMPLETED, view.state
+
+
+SCENARIOS: dict[str, tuple[Callable[[], FakeAgents], Scenario]] = {
+    "completed": (lambda: FakeAgents(validations=[rejection("vague")]), completed),
+    "approved-after-escalation": (
+        lambda: FakeAgents(priority=Priority.URGENT),
+        approved_after_escalation,
+    ),
+    "reworked-then-edited": (
+        lambda: FakeAgents(confidence=0.2, validations=[rejection("x"), rejection("y")]),
+        reworked_then_edited,
+    ),
+    "rejected": (lambda: FakeAgents(confidence=0.1), rejected),
+    "unanswered": (lambda: FakeAgents(priority=Priority.URGENT), unanswered),
+    "failed": (
+        lambda: FakeAgents(
+            classify_failures=[
+                ApplicationError("bad key", type="AuthenticationError", non_retryable=True)
+            ]
+        ),
+        failed,
+    ),
+    "delivery-failed": (FakeAgents, completed),
+    # Since lean-history: no revision round, the local delivery's paths.
+    "straight-through": (FakeAgents, completed),
+    "delivery-refused-locally": (FakeAgents, completed),
+    "delivery-queued": (FakeAgents, completed),
+    # Since cancel-waits-for-send (v7).
+    "cancelled-while-sending": (FakeAgents, cancelled_while_sending),
+}
+
+
+def delivery_refused_locally() -> FakeTicketServices:
+    refusal = ApplicationError(
+        "the webhook answered 410 Gone", type=names.DELIVERY_REJECTED_ERROR, non_retryable=True
+    )
+    return FakeTicketServices(deliver_now_failures=[refusal])
+
+
+def delivery_queued() -> FakeTicketServices:
+    unavailable = ApplicationError(
+        "the webhook answered 503", type=names.DELIVERY_UNAVAILABLE_ERROR
+    )
+    return FakeTicketServices(deliver_now_failures=[unavailable])
+
+
+# Scenarios whose services are not the default ones.
+SERVICES: dict[str, Callable[[], FakeTicketServices]] = {
+    "delivery-failed": delivery_refused,
+    "delivery-refused-locally": delivery_refused_locally,
+    "delivery-queued": delivery_queued,
+    "cancelled-while-sending": held_delivery,
+}
