@@ -112,7 +112,12 @@ def build_workers(
                         delivery.deliver_response_now,
                     ],
                     max_cached_workflows=max_cached_workflows,
-                    max_concurrent_workflow_tasks=WORKFLOW_TASK_SLOTS,
+                    # A worker that caches nothing takes one workflow task at a time: with
+                    # more, the next task evicts a run whose local activity is still running
+                    # (the SDK cancels it), and that run's task times out after ten seconds.
+                    max_concurrent_workflow_tasks=WORKFLOW_TASK_SLOTS
+                    if max_cached_workflows
+                    else 1,
                     workflow_task_poller_behavior=PollerBehaviorAutoscaling(),
                     activity_task_poller_behavior=PollerBehaviorAutoscaling(),
                     graceful_shutdown_timeout=graceful_shutdown,
