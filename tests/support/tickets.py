@@ -1,6 +1,7 @@
 """Starting tickets in tests."""
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from temporalio.client import Client, WorkflowHandle
@@ -19,11 +20,16 @@ def make_ticket(**fields: Any) -> Ticket:
     return Ticket(**(defaults | fields))
 
 
-async def start_ticket(client: Client, task_queue: str, ticket: Ticket) -> WorkflowHandle[Any, Any]:
+async def start_ticket(
+    client: Client, task_queue: str, ticket: Ticket, task_timeout: timedelta | None = None
+) -> WorkflowHandle[Any, Any]:
+    """``task_timeout``: the workflow task's (10 s by default); a task that runs a local
+    activity reports in at four fifths of it, which is when it sees a cancel request."""
     return await client.start_workflow(
         names.TICKET_WORKFLOW,
         TicketRequest(ticket=ticket),
         id=names.ticket_workflow_id(ticket.ticket_id),
         task_queue=task_queue,
         result_type=TicketView,
+        task_timeout=task_timeout,
     )
