@@ -37,7 +37,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from policy.priority import fairness_key
 from policy.transitions import TicketState
-from shared import names, telemetry
+from shared import names, run_spend, telemetry
 from shared import search_attributes as sa
 from shared.data_converter import fairness_secret, key_ring_of
 from shared.encryption.codec import PayloadDecryptionError, UnknownEncryptionKey
@@ -125,9 +125,20 @@ def fairness_keys(client: Client, tickets: list[Ticket]) -> dict[str, str]:
 
 
 async def start_ticket(
-    client: Client, ticket: Ticket, task_queue: str = names.TICKETS_TASK_QUEUE
+    client: Client,
+    ticket: Ticket,
+    task_queue: str = names.TICKETS_TASK_QUEUE,
+    earlier_usage: dict[str, Any] | None = None,
 ) -> SubmitOutcome:
+    """``earlier_usage``: what the runs this one replaces spent (``redrive``), kept in its memo
+    so the ticket's totals still count it (shared/run_spend.py)."""
     workflow_id = names.ticket_workflow_id(ticket.ticket_id)
+    memo: dict[str, Any] = {
+        sa.MEMO_SUBJECT: ticket.subject,
+        sa.MEMO_CONTENT: content_digest(ticket),
+    }
+    if earlier_usage:
+        memo[sa.MEMO_EARLIER_USAGE] = earlier_usage
     try:
         await client.start_workflow(
             names.TICKET_WORKFLOW,
@@ -141,7 +152,7 @@ async def start_ticket(
             search_attributes=TypedSearchAttributes(
                 [SearchAttributePair(sa.TICKET_STATE, TicketState.NEW.value)]
             ),
-            memo={sa.MEMO_SUBJECT: ticket.subject, sa.MEMO_CONTENT: content_digest(ticket)},
+            memo=memo,
             static_summary=f"Ticket {ticket.ticket_id}: {ticket.subject}"[:200],
             # Fairness between customers in a backlogged queue (docs/performance.md).
             priority=TemporalPriority(
@@ -210,7 +221,7 @@ async def readable_memo(execution: Any) -> dict[str, Any]:
 
 def summary_from_execution(execution: Any, memo: dict[str, Any]) -> TicketSummary:
     attrs: TypedSearchAttributes = execution.typed_search_attributes
-    usage = memo.get(sa.MEMO_USAGE) or {}
+    usage = run_spend.spent(memo)  # with what the runs a restart replaced spent
     status = execution.status.name if execution.status else "UNKNOWN"
     # Terminated or timed out from outside: the workflow's status, not its last state.
     state = shown_state(status, attrs.get(sa.TICKET_STATE))

@@ -27,6 +27,8 @@ ALL_KEYS: Final = (
 # The memo (not indexed, shown in the Web UI) may carry the subject and running usage totals.
 MEMO_SUBJECT: Final = "subject"
 MEMO_USAGE: Final = "usage"
+# What the runs a redrive's restart replaced had spent (shared/run_spend.py): set at the start.
+MEMO_EARLIER_USAGE: Final = "earlier_runs_usage"
 # A digest of the ticket's subject, body and customer (no text): a later submission with the
 # same id and different content is another ticket whose id collides, not a duplicate.
 MEMO_CONTENT: Final = "content"

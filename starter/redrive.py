@@ -36,7 +36,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from policy.transitions import TicketState
-from shared import names
+from shared import names, run_spend
 from shared import operations as ops
 from shared import search_attributes as sa
 from shared.stores.config import StoreConfig
@@ -76,6 +76,9 @@ class RedriveItem(BaseModel):
     # record-sent: the ledger row's key, marked sent before the reset.
     idempotency_key: str | None = Field(default=None, exclude=True)
     request: TicketRequest | None = Field(default=None, exclude=True)
+    # restart: what the failed run (and the runs before it) spent, carried into the new run's
+    # memo so the ticket's totals keep it (shared/run_spend.py).
+    earlier_usage: dict[str, Any] | None = Field(default=None, exclude=True)
 
 
 class RedriveReport(BaseModel):
@@ -142,6 +145,11 @@ async def _plan_failed(client: Client, ledger: DeliveryLedger, item: RedriveItem
     # Without the batch: the batch that started it has counted it as settled already.
     item.request = TicketRequest(ticket=original.ticket)
     item.action, item.why = "restart", "nothing was delivered; starts again from its input"
+    if item.earlier_usage:
+        item.why += (
+            f" (the {item.earlier_usage['calls']} agent call(s), "
+            f"${item.earlier_usage['cost_usd']:.4f}, it made so far stay in its totals)"
+        )
     return item
 
 
@@ -235,6 +243,7 @@ async def plan(
             status = latest.status.name if latest.status else "UNKNOWN"
             item.why = f"redriven before: a newer run {latest.run_id} is {status}"
         elif state is TicketState.FAILED:
+            item.earlier_usage = run_spend.carried_forward(await ops.readable_memo(latest))
             item = await _plan_failed(client, ledger, item)
         else:
             item = await _plan_delivery_failed(client, ledger, item)
@@ -254,7 +263,9 @@ async def apply(client: Client, ledger: DeliveryLedger, report: RedriveReport) -
                     continue
             if item.action == "restart":
                 assert item.request is not None and item.task_queue is not None
-                outcome = await ops.start_ticket(client, item.request.ticket, item.task_queue)
+                outcome = await ops.start_ticket(
+                    client, item.request.ticket, item.task_queue, item.earlier_usage
+                )
                 if not outcome.started:
                     item.error = f"not restarted: the ticket is {outcome.state} now"
                     continue

@@ -44,14 +44,17 @@ class Outages:
     ledger: SqliteLedger
     provider_down: threading.Event
     webhook_refuses: threading.Event
+    # The agents (by output model) the provider refuses: the others still answer.
+    down_for: set[str]
 
 
 @pytest.fixture(scope="module")
 async def outages(ops_server: OpsServer) -> AsyncIterator[Outages]:
     provider_down, webhook_refuses = threading.Event(), threading.Event()
+    down_for: set[str] = set()
 
     def llm(request: Recorded) -> Reply:
-        if provider_down.is_set():
+        if provider_down.is_set() or request.output_name in down_for:
             return Reply(status=400, error_type="invalid_request_error", error_message="outage")
         return good_answers(request)
 
@@ -79,7 +82,7 @@ async def outages(ops_server: OpsServer) -> AsyncIterator[Outages]:
             setup.env,
             delivery=delivery,
         ):
-            yield Outages(fake, receiver, ledger, provider_down, webhook_refuses)
+            yield Outages(fake, receiver, ledger, provider_down, webhook_refuses, down_for)
         await delivery.aclose()
 
 
@@ -132,6 +135,51 @@ async def test_a_failed_ticket_starts_again_from_its_input_once_the_provider_is_
     _, again = await redrive(ops_server, "--state", "FAILED", "--yes")
     repeat = entry(again, ticket.ticket_id)
     assert repeat["action"] == "skip" and "redriven before" in repeat["why"]
+
+
+async def _summary(client: Client, ticket_id: str) -> ops.TicketSummary:
+    """The ticket as `list` and `report` read it: its newest run's record and memo."""
+    described = await client.get_workflow_handle(names.ticket_workflow_id(ticket_id)).describe()
+    return ops.summary_from_execution(described, await ops.readable_memo(described))
+
+
+async def test_what_a_failed_run_spent_stays_in_the_tickets_totals_after_its_restart(
+    ops_server: OpsServer, outages: Outages
+) -> None:
+    # The restart is a new run that starts with nothing spent, and the listings read a ticket's
+    # newest run: the failed run's classification dropped out of `report`.
+    client = ops_server.client
+    ticket = make_ticket(subject="Charged twice during the outage")
+    outages.down_for.add("TriageResult")  # classified (and paid for), then triage fails
+    try:
+        await ops.start_ticket(client, ticket)
+        handle = client.get_workflow_handle(names.ticket_workflow_id(ticket.ticket_id))
+        with pytest.raises(WorkflowFailureError):
+            await handle.result()
+    finally:
+        outages.down_for.clear()
+    failed = await _summary(client, ticket.ticket_id)
+    assert failed.state == "FAILED" and failed.agents["classifier"].calls == 1
+    assert failed.cost_usd > 0
+
+    _, done = await redrive(ops_server, "--state", "FAILED", "--yes")
+    restarted = entry(done, ticket.ticket_id)
+    assert restarted["action"] == "restart" and "1 agent call(s)" in restarted["why"]
+    await wait_until(lambda: _settled(client, ticket.ticket_id), timeout=60, what="the restart")
+
+    view = await ops.ticket_status(client, ticket.ticket_id)  # the new run's own calls
+    own_calls = sum(u.calls for u in view.usage.values())
+    assert view.state is TicketState.COMPLETED and own_calls >= 4
+    total = await _summary(client, ticket.ticket_id)
+    assert total.calls == failed.calls + own_calls
+    assert total.cost_usd == pytest.approx(failed.cost_usd + view.total_cost_usd, abs=1e-6)
+    assert total.tokens == failed.tokens + view.total_tokens
+    assert total.agents["classifier"].calls == 2  # once in each run
+    # `list` shows it once (its newest run), with both runs' spend.
+    result = await asyncio.to_thread(run_cli, ops_server.env, "list", "--json")
+    assert result.code == 0, result.output
+    listed = [t for t in json.loads(result.stdout) if t["ticket_id"] == ticket.ticket_id]
+    assert [(t["calls"], t["cost_usd"]) for t in listed] == [(total.calls, total.cost_usd)]
 
 
 async def refused_until_delivery_failed(client: Client, outages: Outages, ticket: Any) -> None:
