@@ -3,11 +3,9 @@
 import os
 from collections.abc import Mapping
 
-from activities.providers.anthropic_provider import AnthropicProvider
 from activities.providers.base import Provider
 from activities.providers.errors import ProviderCheckError
 from activities.providers.offline import OfflineProvider
-from activities.providers.openai_provider import OpenAIProvider
 from shared.pipeline_config import PipelineConfig
 from shared.provider_config import ProviderConfig, WorkerSettings
 
@@ -33,8 +31,15 @@ def roles_using(config: PipelineConfig, provider: str) -> list[str]:
 
 
 def _build(name: str, config: ProviderConfig, key: str, settings: WorkerSettings) -> Provider:
+    # Each SDK is imported when a provider of its kind is configured, not by every worker: the
+    # anthropic package alone took 1.5-3 s of CPU to import here, and the offline agents (the
+    # default, `make run`) need neither.
     if config.kind == "anthropic":
+        from activities.providers.anthropic_provider import AnthropicProvider
+
         return AnthropicProvider(name, config, key, settings.prices)
+    from activities.providers.openai_provider import OpenAIProvider
+
     return OpenAIProvider(name, config, key, settings.prices)
 
 
