@@ -43,8 +43,8 @@ from shared.payload_store import FileStore, PayloadStore
 from shared.stores.config import StoreConfig
 from shared.stores.errors import PayloadMissing
 from shared.stores.factory import payload_driver
+from shared.stores.payloads import POSTGRES_DRIVER_NAME as POSTGRES_DRIVER
 from shared.stores.payloads_file import FilePayloadDriver
-from shared.stores.payloads_postgres import DRIVER_NAME as POSTGRES_DRIVER
 
 LEGACY_ENCODING: Final = b"binary/claim-check"
 

@@ -20,12 +20,14 @@ import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Final, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 
 from temporalio.client import Client
 
 from shared.settings import ConfigError
-from shared.stores.postgres import PostgresDatabase
+
+if TYPE_CHECKING:  # psycopg loads only where a database is configured (shared/stores/factory.py)
+    from shared.stores.postgres import PostgresDatabase
 
 HEALTH_ADDRESS_ENV: Final = "TICKETS_HEALTH_ADDRESS"
 # Each dependency check gets this long; a probe's own timeout (compose: 5 s) is above it.
@@ -174,7 +176,7 @@ def temporal_check(client: Client) -> Check:
     return check
 
 
-def database_check(database: PostgresDatabase) -> Check:
+def database_check(database: "PostgresDatabase") -> Check:
     """One query on a pooled connection to the shared database (TICKETS_DATABASE_URL)."""
 
     async def check() -> None:

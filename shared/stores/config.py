@@ -19,8 +19,16 @@ from pathlib import Path
 from typing import Final
 
 from shared.settings import ConfigError, data_dir
-from shared.stores.postgres import DEFAULT_POOL_SIZE, STATEMENT_TIMEOUT_SECONDS
 from shared.stores.url import parse_database_url, redact
+
+# Defined here, not in shared/stores/postgres.py, so reading the settings loads no database
+# driver (a process without TICKETS_DATABASE_URL never imports psycopg).
+DEFAULT_POOL_SIZE: Final = 10
+# A statement that runs longer is cancelled by the server: a lock held by a stuck session ends
+# the call with an error (and the activity's retry) instead of holding a pooled connection for
+# ever. Far above any statement on the workers' path (the largest writes one 2 MB payload);
+# gc-payloads' whole-table reads of a store with millions of payloads take seconds.
+STATEMENT_TIMEOUT_SECONDS: Final = 120.0
 
 # Well under Temporal's 2 MB payload limit, well above any ticket: only big outputs move out.
 DEFAULT_OFFLOAD_BYTES: Final = 128 * 1024

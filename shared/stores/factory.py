@@ -3,15 +3,18 @@
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from shared.stores.config import StoreConfig
 from shared.stores.ledger import DeliveryLedger
 from shared.stores.payloads import ContentAddressedDriver
 from shared.stores.payloads_file import FilePayloadDriver
-from shared.stores.payloads_postgres import PostgresPayloadDriver
-from shared.stores.postgres import PostgresDatabase
-from shared.stores.postgres_ledger import PostgresLedger
 from shared.stores.sqlite_ledger import SqliteLedger
+
+# The PostgreSQL stores (and psycopg, a few hundred ms to import) load when a database is
+# configured: the command-line client and a worker on files start without them.
+if TYPE_CHECKING:
+    from shared.stores.postgres import PostgresDatabase
 
 
 @dataclass
@@ -19,7 +22,7 @@ class Stores:
     config: StoreConfig
     ledger: DeliveryLedger
     payloads: ContentAddressedDriver
-    database: PostgresDatabase | None
+    database: "PostgresDatabase | None"
 
     def describe(self) -> list[str]:
         return [
@@ -33,9 +36,11 @@ class Stores:
             await self.database.close()
 
 
-def database(config: StoreConfig) -> PostgresDatabase | None:
+def database(config: StoreConfig) -> "PostgresDatabase | None":
     if config.database_url is None:
         return None
+    from shared.stores.postgres import PostgresDatabase
+
     return PostgresDatabase(
         config.database_url,
         config.pool_size,
@@ -44,20 +49,28 @@ def database(config: StoreConfig) -> PostgresDatabase | None:
 
 
 def payload_driver(
-    config: StoreConfig, db: PostgresDatabase | None = None
+    config: StoreConfig, db: "PostgresDatabase | None" = None
 ) -> ContentAddressedDriver:
     """PostgreSQL when a database is configured, files under the data directory otherwise. The
     database is connected (and migrated) on first use."""
     db = db or database(config)
-    return PostgresPayloadDriver(db) if db is not None else FilePayloadDriver(config.payload_dir)
+    if db is None:
+        return FilePayloadDriver(config.payload_dir)
+    from shared.stores.payloads_postgres import PostgresPayloadDriver
+
+    return PostgresPayloadDriver(db)
 
 
 def build_stores(config: StoreConfig) -> Stores:
     """Stores that connect on first use (the command-line client, tests)."""
     db = database(config)
-    ledger: DeliveryLedger = (
-        PostgresLedger(db) if db is not None else SqliteLedger(config.ledger_path)
-    )
+    ledger: DeliveryLedger
+    if db is None:
+        ledger = SqliteLedger(config.ledger_path)
+    else:
+        from shared.stores.postgres_ledger import PostgresLedger
+
+        ledger = PostgresLedger(db)
     return Stores(config, ledger, payload_driver(config, db), db)
 
 

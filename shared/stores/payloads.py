@@ -33,6 +33,9 @@ from shared.stores.errors import PayloadIntegrityError, PayloadMissing
 
 HASH_KEY: Final = "sha256"
 SIZE_KEY: Final = "bytes"
+# The PostgreSQL driver's name in payload references (shared/stores/payloads_postgres.py), here
+# so the data converter can name it without loading the database driver.
+POSTGRES_DRIVER_NAME: Final = "postgres"
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 

@@ -5,6 +5,7 @@ from collections.abc import Sequence
 from typing import Final
 
 from shared.stores.payloads import (
+    POSTGRES_DRIVER_NAME,
     Collected,
     ContentAddressedDriver,
     Ownership,
@@ -14,7 +15,7 @@ from shared.stores.payloads import (
 )
 from shared.stores.postgres import PostgresDatabase
 
-DRIVER_NAME: Final = "postgres"
+DRIVER_NAME: Final = POSTGRES_DRIVER_NAME
 
 
 class PostgresPayloadDriver(ContentAddressedDriver):

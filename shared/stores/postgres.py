@@ -18,6 +18,7 @@ from psycopg import AsyncConnection
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from shared.stores.config import DEFAULT_POOL_SIZE, STATEMENT_TIMEOUT_SECONDS
 from shared.stores.errors import StoreUnavailable
 from shared.stores.migrations import MigrationBlocked, migrate
 from shared.stores.url import DatabaseTarget, parse_database_url, password_of
@@ -28,12 +29,6 @@ CONNECT_TIMEOUT_SECONDS: Final = 5
 # restarts). Below every store-using activity's start-to-close timeout (delivery: 45 s), so a
 # stalled database fails the attempt cleanly and Temporal retries it.
 POOL_WAIT_SECONDS: Final = 15.0
-DEFAULT_POOL_SIZE: Final = 10
-# A statement that runs longer is cancelled by the server: a lock held by a stuck session ends
-# the call with an error (and the activity's retry) instead of holding a pooled connection for
-# ever. Far above any statement on the workers' path (the largest writes one 2 MB payload);
-# gc-payloads' whole-table reads of a store with millions of payloads take seconds.
-STATEMENT_TIMEOUT_SECONDS: Final = 120.0
 # libpq's TCP keepalives: a connection whose peer vanished (a failover, a dropped NAT entry) is
 # found dead in about a minute, not after the kernel's two hours.
 KEEPALIVES: Final = {

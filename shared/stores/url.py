@@ -8,8 +8,6 @@ import re
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from psycopg.conninfo import conninfo_to_dict
-
 from shared.redaction import split_userinfo
 from shared.settings import ConfigError
 
@@ -71,6 +69,9 @@ def parse_database_url(url: str, variable: str = "TICKETS_DATABASE_URL") -> Data
             f"{variable} must be a postgresql:// URL (postgresql://user:password@host:5432/db), "
             f"got {redact(url) if scheme else 'text that is not a URL'}"
         )
+    # libpq's own parser, loaded here: a process without a database URL never imports psycopg.
+    from psycopg.conninfo import conninfo_to_dict
+
     try:
         fields = conninfo_to_dict(url)
     except Exception:  # psycopg's message may quote the URL, password included
@@ -90,6 +91,8 @@ def parse_database_url(url: str, variable: str = "TICKETS_DATABASE_URL") -> Data
 
 def password_of(url: str) -> str | None:
     """The password a URL carries, so that messages can be checked not to contain it."""
+    from psycopg.conninfo import conninfo_to_dict
+
     try:
         value = conninfo_to_dict(url).get("password")
     except Exception:
