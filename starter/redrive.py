@@ -243,8 +243,18 @@ async def plan(
             status = latest.status.name if latest.status else "UNKNOWN"
             item.why = f"redriven before: a newer run {latest.run_id} is {status}"
         elif state is TicketState.FAILED:
-            item.earlier_usage = run_spend.carried_forward(await ops.readable_memo(latest))
+            memo = await ops.readable_memo(latest)
+            item.earlier_usage = run_spend.carried_forward(memo)
             item = await _plan_failed(client, ledger, item)
+            if (
+                item.action == "restart"
+                and not memo
+                and latest.raw_description.workflow_execution_info.memo.fields
+            ):
+                item.why += (
+                    " (what it spent so far is in a memo this key ring cannot read: the new "
+                    "run's totals leave it out)"
+                )
         else:
             item = await _plan_delivery_failed(client, ledger, item)
         report.tickets.append(item)
