@@ -7,6 +7,7 @@ scripts can call them directly.
 import asyncio
 import hashlib
 import hmac
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -130,8 +131,14 @@ async def start_ticket(
     task_queue: str = names.TICKETS_TASK_QUEUE,
     earlier_usage: dict[str, Any] | None = None,
 ) -> SubmitOutcome:
-    """``earlier_usage``: what the runs this one replaces spent (``redrive``), kept in its memo
-    so the ticket's totals still count it (shared/run_spend.py)."""
+    """Start the ticket's workflow. A running or finished ticket under its id is never started
+    again. A ticket that ended without an answer (failed, terminated, cancelled, timed out) is
+    started again when this is the same ticket (its content digest), so a ticket submitted again
+    once the cause is fixed goes through; another ticket's content under that id is a conflict,
+    so the ended ticket does not vanish from the listings behind a stranger's. That check costs
+    a describe only when the id is taken. ``earlier_usage``: what the runs this one replaces
+    spent (``redrive``), kept in its memo so the ticket's totals still count it
+    (shared/run_spend.py)."""
     workflow_id = names.ticket_workflow_id(ticket.ticket_id)
     memo: dict[str, Any] = {
         sa.MEMO_SUBJECT: ticket.subject,
@@ -139,15 +146,14 @@ async def start_ticket(
     }
     if earlier_usage:
         memo[sa.MEMO_EARLIER_USAGE] = earlier_usage
-    try:
+
+    async def start(reuse: WorkflowIDReusePolicy) -> None:
         await client.start_workflow(
             names.TICKET_WORKFLOW,
             TicketRequest(ticket=ticket),
             id=workflow_id,
             task_queue=task_queue,
-            # One ticket, one workflow: a running or finished ticket is never started again. A
-            # FAILED one may be submitted again once the cause is fixed (nothing was delivered).
-            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+            id_reuse_policy=reuse,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
             search_attributes=TypedSearchAttributes(
                 [SearchAttributePair(sa.TICKET_STATE, TicketState.NEW.value)]
@@ -159,29 +165,58 @@ async def start_ticket(
                 fairness_key=fairness_keys(client, [ticket]).get(ticket.ticket_id)
             ),
         )
-    except WorkflowAlreadyStartedError:
+
+    try:
         try:
-            description = await _handle(client, ticket.ticket_id).describe()
-        except RPCError as err:
-            if err.status == RPCStatusCode.NOT_FOUND:
-                raise _not_found(ticket.ticket_id, client) from None
-            raise
-        memo = await readable_memo(description)
-        summary = summary_from_execution(description, memo)
-        # Tickets started before the digest was kept have none: taken as the same ticket.
-        earlier = memo.get(sa.MEMO_CONTENT)
-        return SubmitOutcome(
-            ticket_id=ticket.ticket_id,
-            workflow_id=workflow_id,
-            started=False,
-            state=summary.state,
-            conflict=earlier is not None and earlier != content_digest(ticket),
-        )
+            await start(WorkflowIDReusePolicy.REJECT_DUPLICATE)
+            return SubmitOutcome(ticket_id=ticket.ticket_id, workflow_id=workflow_id, started=True)
+        except WorkflowAlreadyStartedError:
+            taken = await _taken_by(client, ticket)
+            if taken.conflict or taken.state_of_run in ("RUNNING", "COMPLETED"):
+                return taken.outcome
+        try:
+            # The same ticket, ended without an answer: it may start again (and only then: a
+            # run that started meanwhile is running now, and the server refuses).
+            await start(WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY)
+        except WorkflowAlreadyStartedError:
+            return (await _taken_by(client, ticket)).outcome
     except RPCError as err:
         if _missing_search_attributes(err):
             raise SearchAttributesMissing(err.message) from None
         raise
     return SubmitOutcome(ticket_id=ticket.ticket_id, workflow_id=workflow_id, started=True)
+
+
+@dataclass
+class _Taken:
+    outcome: SubmitOutcome
+    state_of_run: str  # the workflow's status: RUNNING, COMPLETED, FAILED, TERMINATED, ...
+
+    @property
+    def conflict(self) -> bool:
+        return self.outcome.conflict
+
+
+async def _taken_by(client: Client, ticket: Ticket) -> _Taken:
+    """What holds the ticket's id: not started, and whether it is another ticket (its content
+    digest differs; tickets started before the digest was kept have none: the same)."""
+    try:
+        description = await _handle(client, ticket.ticket_id).describe()
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            raise _not_found(ticket.ticket_id, client) from None
+        raise
+    memo = await readable_memo(description)
+    summary = summary_from_execution(description, memo)
+    earlier = memo.get(sa.MEMO_CONTENT)
+    outcome = SubmitOutcome(
+        ticket_id=ticket.ticket_id,
+        workflow_id=names.ticket_workflow_id(ticket.ticket_id),
+        started=False,
+        state=summary.state,
+        conflict=earlier is not None and earlier != content_digest(ticket),
+    )
+    return _Taken(outcome, description.status.name if description.status else "UNKNOWN")
 
 
 async def submit_tickets(client: Client, tickets: list[Ticket]) -> list[SubmitOutcome]:

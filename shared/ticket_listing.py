@@ -230,19 +230,23 @@ async def ticket_page(
 
 async def ids_held_by_other_tickets(client: Client, tickets: list[Ticket]) -> set[str]:
     """The ticket ids among ``tickets`` that a ticket with another subject, body or customer
-    holds: running or completed (a failed one may be started again), its memo's content digest
-    not this one's. A batch starts its tickets from a workflow, which cannot compare content, so
-    its client asks first. Tickets started before the digest was kept have none: the same."""
+    holds: its newest run's memo's content digest is not this one's, whatever that run's end (a
+    failed ticket too: started again under a stranger's content, it would vanish from the
+    listings behind it). A batch starts its tickets from a workflow, which cannot compare
+    content, so its client asks first. Tickets started before the digest was kept have none:
+    the same."""
     wanted = {names.ticket_workflow_id(t.ticket_id): t for t in tickets}
     ids = sorted(wanted)  # ticket ids match TICKET_ID_PATTERN: no quote reaches the query
     held = set()
     for start in range(0, len(ids), IDS_PER_QUERY):
         group = ", ".join(f"'{i}'" for i in ids[start : start + IDS_PER_QUERY])
-        query = (
-            f"WorkflowType = '{names.TICKET_WORKFLOW}' AND WorkflowId IN ({group}) "
-            "AND ExecutionStatus IN ('Running', 'Completed')"
-        )
+        query = f"WorkflowType = '{names.TICKET_WORKFLOW}' AND WorkflowId IN ({group})"
+        newest: dict[str, WorkflowExecution] = {}
         async for execution in client.list_workflows(query):
+            known = newest.get(execution.id)
+            if known is None or _recency(execution) > _recency(known):
+                newest[execution.id] = execution
+        for execution in newest.values():
             ticket = wanted[execution.id]
             earlier = (await readable_memo(execution)).get(sa.MEMO_CONTENT)
             if earlier is not None and earlier != content_digest(ticket):

@@ -16,7 +16,7 @@ from activities.delivery import activity
 from activities.delivery.activity import DeliveryActivities
 from activities.delivery.config import WEBHOOK, DeliveryConfig, WebhookConfig
 from policy.transitions import TicketState
-from shared import names
+from shared import names, ticket_listing
 from shared import operations as ops
 from shared.stores.sqlite_ledger import SqliteLedger
 from starter.delivery_history import local_activity_type
@@ -180,6 +180,43 @@ async def test_what_a_failed_run_spent_stays_in_the_tickets_totals_after_its_res
     assert result.code == 0, result.output
     listed = [t for t in json.loads(result.stdout) if t["ticket_id"] == ticket.ticket_id]
     assert [(t["calls"], t["cost_usd"]) for t in listed] == [(total.calls, total.cost_usd)]
+
+
+async def test_a_failed_tickets_id_is_refused_to_another_tickets_content_and_reopened_to_its_own(
+    ops_server: OpsServer, outages: Outages
+) -> None:
+    # A failed ticket could be started again under its id with anything: another ticket's
+    # content took its place, and the failed one vanished from the listings behind it.
+    client = ops_server.client
+    ticket = make_ticket(subject="Payment bounced twice")
+    outages.provider_down.set()
+    try:
+        await ops.start_ticket(client, ticket)
+        handle = client.get_workflow_handle(names.ticket_workflow_id(ticket.ticket_id))
+        with pytest.raises(WorkflowFailureError):
+            await handle.result()
+        failed_run = (await handle.describe()).run_id
+    finally:
+        outages.provider_down.clear()
+    stranger = ticket.model_copy(
+        update={"subject": "Another customer entirely", "body": "Other words altogether."}
+    )
+
+    refused = await ops.start_ticket(client, stranger)
+
+    assert (refused.started, refused.conflict, refused.state) == (False, True, "FAILED")
+    assert (await handle.describe()).run_id == failed_run  # still the failed ticket
+    # A batch asks the same before it starts its tickets.
+    assert await ticket_listing.ids_held_by_other_tickets(client, [stranger]) == {ticket.ticket_id}
+    assert await ticket_listing.ids_held_by_other_tickets(client, [ticket]) == set()
+
+    again = await ops.start_ticket(client, ticket)  # the same ticket, once the cause is fixed
+
+    assert again.started and not again.conflict
+    view = await wait_until(
+        lambda: _settled(client, ticket.ticket_id), timeout=60, what="the ticket started again"
+    )
+    assert view.state is TicketState.COMPLETED and view.subject == ticket.subject
 
 
 async def refused_until_delivery_failed(client: Client, outages: Outages, ticket: Any) -> None:
