@@ -130,14 +130,17 @@ async def start_ticket(
     ticket: Ticket,
     task_queue: str = names.TICKETS_TASK_QUEUE,
     earlier_usage: dict[str, Any] | None = None,
+    keyed: bool = False,
 ) -> SubmitOutcome:
     """Start the ticket's workflow. A running or finished ticket under its id is never started
     again. A ticket that ended without an answer (failed, terminated, cancelled, timed out) is
     started again when this is the same ticket (its content digest), so a ticket submitted again
     once the cause is fixed goes through; another ticket's content under that id is a conflict,
     so the ended ticket does not vanish from the listings behind a stranger's. That check costs
-    a describe only when the id is taken. ``earlier_usage``: what the runs this one replaces
-    spent (``redrive``), kept in its memo so the ticket's totals still count it
+    a describe only when the id is taken. ``keyed``: the id comes from an idempotency key (the
+    API's Idempotency-Key, a Message-ID), which names the ticket whatever its words: an ended
+    one under it starts again whatever the content. ``earlier_usage``: what the runs this one
+    replaces spent (``redrive``), kept in its memo so the ticket's totals still count it
     (shared/run_spend.py)."""
     workflow_id = names.ticket_workflow_id(ticket.ticket_id)
     memo: dict[str, Any] = {
@@ -172,14 +175,20 @@ async def start_ticket(
             return SubmitOutcome(ticket_id=ticket.ticket_id, workflow_id=workflow_id, started=True)
         except WorkflowAlreadyStartedError:
             taken = await _taken_by(client, ticket)
-            if taken.conflict or taken.state_of_run in ("RUNNING", "COMPLETED"):
+            # None: the run that held the id is gone (retention, a deletion) since the start.
+            if taken is not None and (
+                (taken.conflict and not keyed) or taken.state_of_run in ("RUNNING", "COMPLETED")
+            ):
                 return taken.outcome
         try:
             # The same ticket, ended without an answer: it may start again (and only then: a
             # run that started meanwhile is running now, and the server refuses).
             await start(WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY)
         except WorkflowAlreadyStartedError:
-            return (await _taken_by(client, ticket)).outcome
+            taken = await _taken_by(client, ticket)
+            if taken is None:
+                raise _not_found(ticket.ticket_id, client) from None
+            return taken.outcome
     except RPCError as err:
         if _missing_search_attributes(err):
             raise SearchAttributesMissing(err.message) from None
@@ -197,14 +206,15 @@ class _Taken:
         return self.outcome.conflict
 
 
-async def _taken_by(client: Client, ticket: Ticket) -> _Taken:
+async def _taken_by(client: Client, ticket: Ticket) -> _Taken | None:
     """What holds the ticket's id: not started, and whether it is another ticket (its content
-    digest differs; tickets started before the digest was kept have none: the same)."""
+    digest differs; tickets started before the digest was kept, or whose memo this key ring
+    cannot read, have none: taken as the same). None when nothing holds it any more."""
     try:
         description = await _handle(client, ticket.ticket_id).describe()
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:
-            raise _not_found(ticket.ticket_id, client) from None
+            return None
         raise
     memo = await readable_memo(description)
     summary = summary_from_execution(description, memo)
@@ -219,7 +229,9 @@ async def _taken_by(client: Client, ticket: Ticket) -> _Taken:
     return _Taken(outcome, description.status.name if description.status else "UNKNOWN")
 
 
-async def submit_tickets(client: Client, tickets: list[Ticket]) -> list[SubmitOutcome]:
+async def submit_tickets(
+    client: Client, tickets: list[Ticket], keyed: bool = False
+) -> list[SubmitOutcome]:
     """Start every ticket. On a namespace no worker has run on yet (a bare `temporal server
     start-dev`), the ticket search attributes are registered first, as the worker would."""
     gate = asyncio.Semaphore(SUBMIT_CONCURRENCY)
@@ -230,13 +242,13 @@ async def submit_tickets(client: Client, tickets: list[Ticket]) -> list[SubmitOu
         nonlocal registered
         async with gate:
             try:
-                return await start_ticket(client, ticket)
+                return await start_ticket(client, ticket, keyed=keyed)
             except SearchAttributesMissing:
                 async with registering:
                     if not registered:
                         await ensure_search_attributes(client)
                         registered = True
-                return await start_ticket(client, ticket)
+                return await start_ticket(client, ticket, keyed=keyed)
 
     return list(await asyncio.gather(*(one(t) for t in tickets)))
 

@@ -356,7 +356,8 @@ async def cmd_batch(args: argparse.Namespace) -> int:
     client = await open_client()
     warn_if_unencrypted(client)
     # An id another ticket holds is refused by name, as `submit` does: the batch's own start
-    # would count it as already known and the ticket would never be worked on.
+    # would count it as already known (or, where that ticket ended without an answer, start
+    # this one in its place) and the ticket would never be worked on.
     held = await ids_held_by_other_tickets(client, [p.ticket for p in parsed])
     for ticket_id in sorted(held):
         render.console(stderr=True).print(

@@ -241,7 +241,7 @@ async def _submit(
         )
         raise ApiError(422, "no ticket could be accepted: " + "; ".join(problems[:3]), problems)
     client: Client = await temporal_client(request)
-    outcomes = await ops.submit_tickets(client, [t for _, t in tickets])
+    outcomes = await ops.submit_tickets(client, [t for _, t in tickets], keyed=keyed)
     accepted, collided = [], []
     for (index, _), outcome in zip(tickets, outcomes, strict=True):
         if outcome.conflict and not keyed:

@@ -206,8 +206,14 @@ async def test_a_failed_tickets_id_is_refused_to_another_tickets_content_and_reo
 
     assert (refused.started, refused.conflict, refused.state) == (False, True, "FAILED")
     assert (await handle.describe()).run_id == failed_run  # still the failed ticket
-    # A batch asks the same before it starts its tickets.
-    assert await ticket_listing.ids_held_by_other_tickets(client, [stranger]) == {ticket.ticket_id}
+
+    # A batch asks the same before it starts its tickets (from the visibility store, which
+    # indexes the failed run's end a moment after it).
+    async def held_from_the_stranger() -> bool:
+        held = await ticket_listing.ids_held_by_other_tickets(client, [stranger])
+        return held == {ticket.ticket_id}
+
+    await wait_until(held_from_the_stranger, timeout=15, what="the id held from the stranger")
     assert await ticket_listing.ids_held_by_other_tickets(client, [ticket]) == set()
 
     again = await ops.start_ticket(client, ticket)  # the same ticket, once the cause is fixed
@@ -217,6 +223,32 @@ async def test_a_failed_tickets_id_is_refused_to_another_tickets_content_and_reo
         lambda: _settled(client, ticket.ticket_id), timeout=60, what="the ticket started again"
     )
     assert view.state is TicketState.COMPLETED and view.subject == ticket.subject
+
+
+async def test_under_an_idempotency_key_a_failed_ticket_starts_again_whatever_its_words(
+    ops_server: OpsServer, outages: Outages
+) -> None:
+    # The API derives the id from an Idempotency-Key: a retry under the key is the same ticket,
+    # its words edited or not, and a failed one starts again as it did before ids were checked.
+    client = ops_server.client
+    ticket = make_ticket(subject="Order never arrived")
+    outages.provider_down.set()
+    try:
+        await ops.start_ticket(client, ticket, keyed=True)
+        handle = client.get_workflow_handle(names.ticket_workflow_id(ticket.ticket_id))
+        with pytest.raises(WorkflowFailureError):
+            await handle.result()
+    finally:
+        outages.provider_down.clear()
+    edited = ticket.model_copy(update={"body": "Order 1142 never arrived, it is now a week."})
+
+    [retried] = await ops.submit_tickets(client, [edited], keyed=True)
+
+    assert retried.started
+    view = await wait_until(
+        lambda: _settled(client, ticket.ticket_id), timeout=60, what="the keyed retry"
+    )
+    assert view.state is TicketState.COMPLETED
 
 
 async def refused_until_delivery_failed(client: Client, outages: Outages, ticket: Any) -> None:
