@@ -10,7 +10,12 @@ from typing import Any
 
 import pytest
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
+    WorkflowHandle,
+)
 
 from activities.delivery import activity
 from activities.delivery.activity import DeliveryActivities
@@ -100,20 +105,28 @@ def entry(report: dict[str, Any], ticket_id: str) -> dict[str, Any]:
     return found
 
 
+async def failed_while_down(
+    client: Client, outages: Outages, ticket: Any, keyed: bool = False
+) -> WorkflowHandle[Any, Any]:
+    """Start the ticket while the provider refuses every call; once it has FAILED, mend it."""
+    outages.provider_down.set()
+    try:
+        await ops.start_ticket(client, ticket, keyed=keyed)
+        handle = client.get_workflow_handle(names.ticket_workflow_id(ticket.ticket_id))
+        with pytest.raises(WorkflowFailureError):
+            await handle.result()
+    finally:
+        outages.provider_down.clear()
+    return handle
+
+
 async def test_a_failed_ticket_starts_again_from_its_input_once_the_provider_is_back(
     ops_server: OpsServer, outages: Outages
 ) -> None:
     client = ops_server.client
     ticket = make_ticket(subject="Locked out after the outage")
-    outages.provider_down.set()
-    try:
-        await ops.start_ticket(client, ticket)
-        handle = client.get_workflow_handle(names.ticket_workflow_id(ticket.ticket_id))
-        with pytest.raises(WorkflowFailureError):
-            await handle.result()
-        first_run = (await handle.describe()).run_id
-    finally:
-        outages.provider_down.clear()
+    handle = await failed_while_down(client, outages, ticket)
+    first_run = (await handle.describe()).run_id
 
     _, dry = await redrive(ops_server, "--state", "FAILED")
     planned = entry(dry, ticket.ticket_id)
@@ -189,15 +202,8 @@ async def test_a_failed_tickets_id_is_refused_to_another_tickets_content_and_reo
     # content took its place, and the failed one vanished from the listings behind it.
     client = ops_server.client
     ticket = make_ticket(subject="Payment bounced twice")
-    outages.provider_down.set()
-    try:
-        await ops.start_ticket(client, ticket)
-        handle = client.get_workflow_handle(names.ticket_workflow_id(ticket.ticket_id))
-        with pytest.raises(WorkflowFailureError):
-            await handle.result()
-        failed_run = (await handle.describe()).run_id
-    finally:
-        outages.provider_down.clear()
+    handle = await failed_while_down(client, outages, ticket)
+    failed_run = (await handle.describe()).run_id
     stranger = ticket.model_copy(
         update={"subject": "Another customer entirely", "body": "Other words altogether."}
     )
@@ -232,14 +238,7 @@ async def test_under_an_idempotency_key_a_failed_ticket_starts_again_whatever_it
     # its words edited or not, and a failed one starts again as it did before ids were checked.
     client = ops_server.client
     ticket = make_ticket(subject="Order never arrived")
-    outages.provider_down.set()
-    try:
-        await ops.start_ticket(client, ticket, keyed=True)
-        handle = client.get_workflow_handle(names.ticket_workflow_id(ticket.ticket_id))
-        with pytest.raises(WorkflowFailureError):
-            await handle.result()
-    finally:
-        outages.provider_down.clear()
+    await failed_while_down(client, outages, ticket, keyed=True)
     edited = ticket.model_copy(update={"body": "Order 1142 never arrived, it is now a week."})
 
     [retried] = await ops.submit_tickets(client, [edited], keyed=True)
