@@ -4,9 +4,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shared.operations import SubmitOutcome, TicketSummary
+from shared.operations import SubmitOutcome
 from shared.review import ReviewAction
 from shared.ticket_status import TicketReading
+from shared.ticket_summary import TicketSummary
 from shared.tickets import Channel, CustomerTier, Ticket
 from shared.view import TicketView
 

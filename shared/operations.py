@@ -7,11 +7,10 @@ scripts can call them directly.
 import asyncio
 import hashlib
 import hmac
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import (
@@ -38,10 +37,9 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from policy.priority import fairness_key
 from policy.transitions import TicketState
-from shared import names, run_spend, telemetry
+from shared import names, telemetry
 from shared import search_attributes as sa
 from shared.data_converter import fairness_secret, key_ring_of
-from shared.encryption.codec import PayloadDecryptionError, UnknownEncryptionKey
 from shared.operation_errors import (
     OperationError,
     ReviewRefused,
@@ -51,8 +49,13 @@ from shared.review import ReviewDecision, ReviewReceipt
 from shared.search_attribute_setup import ensure_search_attributes
 from shared.ticket_status import no_worker as _no_worker
 from shared.ticket_status import not_found as _not_found
-from shared.ticket_status import shown_state, ticket_status
 from shared.ticket_status import ticket_handle as _handle
+from shared.ticket_status import ticket_status
+from shared.ticket_summary import (
+    TicketSummary,
+    readable_memo,
+    summary_from_execution,
+)
 from shared.tickets import Ticket, content_digest
 from shared.view import TicketRequest, TicketView
 
@@ -74,33 +77,6 @@ class SubmitOutcome(BaseModel):
     conflict: bool = False
     source: str | None = None
     line: int | None = None
-
-
-class AgentTotals(BaseModel):
-    tokens: int = 0
-    estimated_tokens: int = 0  # of ``tokens``, estimated (characters / 4) rather than counted
-    cost_usd: float = 0.0
-    calls: int = 0
-
-
-class TicketSummary(BaseModel):
-    """A ticket as the visibility store sees it (no worker needed)."""
-
-    ticket_id: str
-    workflow_status: str
-    state: str | None = None
-    category: str | None = None
-    priority: str | None = None
-    sla_deadline: datetime | None = None
-    escalated: bool = False
-    subject: str | None = None
-    started_at: datetime | None = None
-    tokens: int = 0
-    cost_usd: float = 0.0
-    calls: int = 0
-    trimmed_tokens: int = 0  # an estimate: characters / 4
-    estimated_tokens: int = 0  # of ``tokens``, estimated (characters / 4) rather than counted
-    agents: dict[str, AgentTotals] = Field(default_factory=dict)
 
 
 # ---- submit --------------------------------------------------------------------------------------
@@ -149,6 +125,8 @@ async def start_ticket(
     }
     if earlier_usage:
         memo[sa.MEMO_EARLIER_USAGE] = earlier_usage
+    # Fairness between customers in a backlogged queue (docs/performance.md).
+    priority = TemporalPriority(fairness_key=fairness_keys(client, [ticket]).get(ticket.ticket_id))
 
     async def start(reuse: WorkflowIDReusePolicy) -> None:
         await client.start_workflow(
@@ -163,10 +141,7 @@ async def start_ticket(
             ),
             memo=memo,
             static_summary=f"Ticket {ticket.ticket_id}: {ticket.subject}"[:200],
-            # Fairness between customers in a backlogged queue (docs/performance.md).
-            priority=TemporalPriority(
-                fairness_key=fairness_keys(client, [ticket]).get(ticket.ticket_id)
-            ),
+            priority=priority,
         )
 
     try:
@@ -176,10 +151,10 @@ async def start_ticket(
         except WorkflowAlreadyStartedError:
             taken = await _taken_by(client, ticket)
             # None: the run that held the id is gone (retention, a deletion) since the start.
-            if taken is not None and (
-                (taken.conflict and not keyed) or taken.state_of_run in ("RUNNING", "COMPLETED")
-            ):
-                return taken.outcome
+            if taken is not None:
+                outcome, status = taken
+                if (outcome.conflict and not keyed) or status in ("RUNNING", "COMPLETED"):
+                    return outcome
         try:
             # The same ticket, ended without an answer: it may start again (and only then: a
             # run that started meanwhile is running now, and the server refuses).
@@ -188,7 +163,7 @@ async def start_ticket(
             taken = await _taken_by(client, ticket)
             if taken is None:
                 raise _not_found(ticket.ticket_id, client) from None
-            return taken.outcome
+            return taken[0]
     except RPCError as err:
         if _missing_search_attributes(err):
             raise SearchAttributesMissing(err.message) from None
@@ -196,20 +171,11 @@ async def start_ticket(
     return SubmitOutcome(ticket_id=ticket.ticket_id, workflow_id=workflow_id, started=True)
 
 
-@dataclass
-class _Taken:
-    outcome: SubmitOutcome
-    state_of_run: str  # the workflow's status: RUNNING, COMPLETED, FAILED, TERMINATED, ...
-
-    @property
-    def conflict(self) -> bool:
-        return self.outcome.conflict
-
-
-async def _taken_by(client: Client, ticket: Ticket) -> _Taken | None:
-    """What holds the ticket's id: not started, and whether it is another ticket (its content
-    digest differs; tickets started before the digest was kept, or whose memo this key ring
-    cannot read, have none: taken as the same). None when nothing holds it any more."""
+async def _taken_by(client: Client, ticket: Ticket) -> tuple[SubmitOutcome, str] | None:
+    """What holds the ticket's id: the outcome (not started; a conflict when it is another
+    ticket, its content digest differing: tickets started before the digest was kept, or whose
+    memo this key ring cannot read, have none and are taken as the same) and the holding run's
+    status (RUNNING, COMPLETED, FAILED, ...). None when nothing holds it any more."""
     try:
         description = await _handle(client, ticket.ticket_id).describe()
     except RPCError as err:
@@ -226,7 +192,7 @@ async def _taken_by(client: Client, ticket: Ticket) -> _Taken | None:
         state=summary.state,
         conflict=earlier is not None and earlier != content_digest(ticket),
     )
-    return _Taken(outcome, description.status.name if description.status else "UNKNOWN")
+    return outcome, description.status.name if description.status else "UNKNOWN"
 
 
 async def submit_tickets(
@@ -254,41 +220,6 @@ async def submit_tickets(
 
 
 # ---- read ----------------------------------------------------------------------------------------
-
-
-async def readable_memo(execution: Any) -> dict[str, Any]:
-    """A listed or described workflow's memo, or {} when this process cannot decrypt it (a key
-    missing from its ring): one such ticket shows without its subject and totals instead of
-    failing every list, queue and report it is in."""
-    try:
-        return dict(await execution.memo())
-    except (UnknownEncryptionKey, PayloadDecryptionError):
-        return {}
-
-
-def summary_from_execution(execution: Any, memo: dict[str, Any]) -> TicketSummary:
-    attrs: TypedSearchAttributes = execution.typed_search_attributes
-    usage = run_spend.spent(memo)  # with what the runs a restart replaced spent
-    status = execution.status.name if execution.status else "UNKNOWN"
-    # Terminated or timed out from outside: the workflow's status, not its last state.
-    state = shown_state(status, attrs.get(sa.TICKET_STATE))
-    return TicketSummary(
-        ticket_id=names.ticket_id_from_workflow_id(execution.id),
-        workflow_status=status,
-        state=state,
-        category=attrs.get(sa.TICKET_CATEGORY),
-        priority=attrs.get(sa.TICKET_PRIORITY),
-        sla_deadline=attrs.get(sa.TICKET_SLA_DEADLINE),
-        escalated=bool(attrs.get(sa.TICKET_ESCALATED)),
-        subject=memo.get(sa.MEMO_SUBJECT),
-        started_at=execution.start_time,
-        tokens=int(usage.get("tokens", 0)),
-        cost_usd=float(usage.get("cost_usd", 0.0)),
-        calls=int(usage.get("calls", 0)),
-        trimmed_tokens=int(usage.get("trimmed_tokens", 0)),
-        estimated_tokens=int(usage.get("estimated_tokens", 0)),
-        agents={k: AgentTotals.model_validate(v) for k, v in (usage.get("agents") or {}).items()},
-    )
 
 
 async def describe_ticket(client: Client, ticket_id: str) -> TicketSummary:

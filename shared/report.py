@@ -9,8 +9,8 @@ from pydantic import BaseModel, Field
 from temporalio.client import WorkflowExecutionStatus
 
 from policy.transitions import TicketState
-from shared.operations import AgentTotals, TicketSummary
 from shared.ticket_listing import REPORT_LIMIT, deadline_order
+from shared.ticket_summary import AgentTotals, TicketSummary
 
 
 class Report(BaseModel):

@@ -12,7 +12,7 @@ from policy.transitions import TERMINAL_STATES, TicketState
 from shared import names
 from shared import search_attributes as sa
 from shared.agents import Category, Priority
-from shared.operations import TicketSummary, readable_memo, summary_from_execution
+from shared.ticket_summary import TicketSummary, readable_memo, summary_from_execution
 from shared.tickets import Ticket, content_digest
 
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)

@@ -42,6 +42,7 @@ from shared import search_attributes as sa
 from shared.stores.config import StoreConfig
 from shared.stores.factory import build_stores
 from shared.stores.ledger import DeliveryLedger, LedgerEntry, another_tickets
+from shared.ticket_summary import readable_memo
 from shared.view import TicketRequest
 from starter import render
 from starter.connection import open_client
@@ -243,7 +244,7 @@ async def plan(
             status = latest.status.name if latest.status else "UNKNOWN"
             item.why = f"redriven before: a newer run {latest.run_id} is {status}"
         elif state is TicketState.FAILED:
-            memo = await ops.readable_memo(latest)
+            memo = await readable_memo(latest)
             item.earlier_usage = run_spend.carried_forward(memo)
             item = await _plan_failed(client, ledger, item)
             if (

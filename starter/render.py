@@ -13,10 +13,11 @@ from rich.console import Console
 from rich.table import Table
 
 from shared.batch import BatchProgress
-from shared.operations import SubmitOutcome, TicketSummary
+from shared.operations import SubmitOutcome
 from shared.orchestration import OrchestratorResult
 from shared.report import Report
 from shared.swarm import SwarmResult
+from shared.ticket_summary import TicketSummary
 from shared.view import TicketView
 from starter.inputs import InputError
 

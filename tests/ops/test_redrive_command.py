@@ -150,12 +150,6 @@ async def test_a_failed_ticket_starts_again_from_its_input_once_the_provider_is_
     assert repeat["action"] == "skip" and "redriven before" in repeat["why"]
 
 
-async def _summary(client: Client, ticket_id: str) -> ops.TicketSummary:
-    """The ticket as `list` and `report` read it: its newest run's record and memo."""
-    described = await client.get_workflow_handle(names.ticket_workflow_id(ticket_id)).describe()
-    return ops.summary_from_execution(described, await ops.readable_memo(described))
-
-
 async def test_what_a_failed_run_spent_stays_in_the_tickets_totals_after_its_restart(
     ops_server: OpsServer, outages: Outages
 ) -> None:
@@ -171,7 +165,7 @@ async def test_what_a_failed_run_spent_stays_in_the_tickets_totals_after_its_res
             await handle.result()
     finally:
         outages.down_for.clear()
-    failed = await _summary(client, ticket.ticket_id)
+    failed = await ops.describe_ticket(client, ticket.ticket_id)
     assert failed.state == "FAILED" and failed.agents["classifier"].calls == 1
     assert failed.cost_usd > 0
 
@@ -183,7 +177,7 @@ async def test_what_a_failed_run_spent_stays_in_the_tickets_totals_after_its_res
     view = await ops.ticket_status(client, ticket.ticket_id)  # the new run's own calls
     own_calls = sum(u.calls for u in view.usage.values())
     assert view.state is TicketState.COMPLETED and own_calls >= 4
-    total = await _summary(client, ticket.ticket_id)
+    total = await ops.describe_ticket(client, ticket.ticket_id)
     assert total.calls == failed.calls + own_calls
     assert total.cost_usd == pytest.approx(failed.cost_usd + view.total_cost_usd, abs=1e-6)
     assert total.tokens == failed.tokens + view.total_tokens

@@ -73,10 +73,10 @@ class StartedWorkflows(Interceptor):
 
 
 async def histories(
-    client: Client, workflow_id: str, run_id: str | None = None
+    client: Client, workflow_id: str, run_id: str | None = None, children: bool = True
 ) -> list[WorkflowHistory]:
     """Every history a workflow produced: its runs (following continue-as-new) and, the same
-    way, every child workflow any of them started."""
+    way (unless ``children`` is False), every child workflow any of them started."""
     found: list[WorkflowHistory] = []
     todo: list[tuple[str, str | None]] = [(workflow_id, run_id)]
     seen: set[tuple[str, str | None]] = set()
@@ -88,7 +88,7 @@ async def histories(
         history = await client.get_workflow_handle(key[0], run_id=key[1]).fetch_history()
         found.append(history)
         for event in history.events:
-            if event.HasField("child_workflow_execution_started_event_attributes"):
+            if children and event.HasField("child_workflow_execution_started_event_attributes"):
                 child = event.child_workflow_execution_started_event_attributes.workflow_execution
                 todo.append((child.workflow_id, child.run_id))
             if event.HasField("workflow_execution_continued_as_new_event_attributes"):

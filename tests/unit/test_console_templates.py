@@ -8,7 +8,7 @@ from api.console.pages import templates
 from api.console.session import Session
 from api.models import CustomerMessage
 from policy.transitions import TicketState
-from shared.operations import TicketSummary
+from shared.ticket_summary import TicketSummary
 from shared.view import DraftRecord, TicketView, Transition
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)

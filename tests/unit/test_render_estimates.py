@@ -7,8 +7,8 @@ import pytest
 
 from policy.transitions import TicketState
 from shared.agents import Usage
-from shared.operations import AgentTotals
 from shared.report import Report
+from shared.ticket_summary import AgentTotals
 from shared.view import AgentUsageTotals, TicketView, Transition
 from starter import render
 

@@ -8,7 +8,7 @@ import uuid
 from typing import Any
 
 import pytest
-from temporalio.client import Client, WorkflowFailureError, WorkflowHandle, WorkflowHistory
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
@@ -79,23 +79,6 @@ async def all_closed(client: Client, batch: list[Ticket], failed_too: bool = Fal
             continue
         with contextlib.suppress(WorkflowFailureError):
             await handle.result()
-
-
-async def own_runs(client: Client, workflow_id: str, run_id: str | None) -> list[WorkflowHistory]:
-    """The histories of a workflow's runs, following continue-as-new (not its children)."""
-    found: list[WorkflowHistory] = []
-    while run_id is not None:
-        history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
-        found.append(history)
-        run_id = next(
-            (
-                e.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
-                for e in history.events
-                if e.HasField("workflow_execution_continued_as_new_event_attributes")
-            ),
-            None,
-        )
-    return found
 
 
 async def progress(handle: WorkflowHandle[Any, Any]) -> BatchProgress:
@@ -315,7 +298,9 @@ async def test_a_window_of_long_non_ascii_tickets_starts_in_groups_that_fit_a_me
         await all_closed(dev_env.client, batch, failed_too=True)
         # The batch's own runs replayed (it continues as new once its history is large), not its
         # 60 tickets': each carries 80 KB of text and was a third of this test's time.
-        runs = await own_runs(dev_env.client, handle.id, handle.first_execution_run_id)
+        runs = await histories(
+            dev_env.client, handle.id, handle.first_execution_run_id, children=False
+        )
         assert len(runs) >= 2  # the first run's groups of starts are replayed too
         for run in runs:
             await new_replayer().replay_workflow(run)

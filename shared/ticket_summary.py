@@ -1,0 +1,75 @@
+"""A ticket as the visibility store sees it: its search attributes and its memo, read without a
+worker (``list``, ``report``, the API's listings, ``submit``'s answer for an id already taken)."""
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+from temporalio.common import TypedSearchAttributes
+
+from shared import names, run_spend
+from shared import search_attributes as sa
+from shared.encryption.codec import PayloadDecryptionError, UnknownEncryptionKey
+from shared.ticket_status import shown_state
+
+
+class AgentTotals(BaseModel):
+    tokens: int = 0
+    estimated_tokens: int = 0  # of ``tokens``, estimated (characters / 4) rather than counted
+    cost_usd: float = 0.0
+    calls: int = 0
+
+
+class TicketSummary(BaseModel):
+    """A ticket as the visibility store sees it (no worker needed)."""
+
+    ticket_id: str
+    workflow_status: str
+    state: str | None = None
+    category: str | None = None
+    priority: str | None = None
+    sla_deadline: datetime | None = None
+    escalated: bool = False
+    subject: str | None = None
+    started_at: datetime | None = None
+    tokens: int = 0
+    cost_usd: float = 0.0
+    calls: int = 0
+    trimmed_tokens: int = 0  # an estimate: characters / 4
+    estimated_tokens: int = 0  # of ``tokens``, estimated (characters / 4) rather than counted
+    agents: dict[str, AgentTotals] = Field(default_factory=dict)
+
+
+async def readable_memo(execution: Any) -> dict[str, Any]:
+    """A listed or described workflow's memo, or {} when this process cannot decrypt it (a key
+    missing from its ring): one such ticket shows without its subject and totals instead of
+    failing every list, queue and report it is in."""
+    try:
+        return dict(await execution.memo())
+    except (UnknownEncryptionKey, PayloadDecryptionError):
+        return {}
+
+
+def summary_from_execution(execution: Any, memo: dict[str, Any]) -> TicketSummary:
+    attrs: TypedSearchAttributes = execution.typed_search_attributes
+    usage = run_spend.spent(memo)  # with what the runs a restart replaced spent
+    status = execution.status.name if execution.status else "UNKNOWN"
+    # Terminated or timed out from outside: the workflow's status, not its last state.
+    state = shown_state(status, attrs.get(sa.TICKET_STATE))
+    return TicketSummary(
+        ticket_id=names.ticket_id_from_workflow_id(execution.id),
+        workflow_status=status,
+        state=state,
+        category=attrs.get(sa.TICKET_CATEGORY),
+        priority=attrs.get(sa.TICKET_PRIORITY),
+        sla_deadline=attrs.get(sa.TICKET_SLA_DEADLINE),
+        escalated=bool(attrs.get(sa.TICKET_ESCALATED)),
+        subject=memo.get(sa.MEMO_SUBJECT),
+        started_at=execution.start_time,
+        tokens=int(usage.get("tokens", 0)),
+        cost_usd=float(usage.get("cost_usd", 0.0)),
+        calls=int(usage.get("calls", 0)),
+        trimmed_tokens=int(usage.get("trimmed_tokens", 0)),
+        estimated_tokens=int(usage.get("estimated_tokens", 0)),
+        agents={k: AgentTotals.model_validate(v) for k, v in (usage.get("agents") or {}).items()},
+    )
