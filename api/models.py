@@ -6,6 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.operations import SubmitOutcome
 from shared.review import ReviewAction
+from shared.run_spend import EarlierRuns
 from shared.ticket_status import TicketReading
 from shared.ticket_summary import TicketSummary
 from shared.tickets import Channel, CustomerTier, Ticket
@@ -94,6 +95,11 @@ class TicketDetail(BaseModel):
     status: TicketStatus = Field(description="the workflow's view: state, draft, log, usage")
     workflow_status: str = Field(
         description="the workflow's status: RUNNING, COMPLETED, FAILED, TERMINATED, TIMED_OUT, ..."
+    )
+    earlier_runs: EarlierRuns | None = Field(
+        default=None,
+        description="what the runs this one replaced spent (a failed ticket started again); "
+        "status.usage is this run's own, the listings' totals add both; null for a first run",
     )
 
 

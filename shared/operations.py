@@ -37,7 +37,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from policy.priority import fairness_key
 from policy.transitions import TicketState
-from shared import names, telemetry
+from shared import names, run_spend, telemetry
 from shared import search_attributes as sa
 from shared.data_converter import fairness_secret, key_ring_of
 from shared.operation_errors import (
@@ -105,7 +105,6 @@ async def start_ticket(
     client: Client,
     ticket: Ticket,
     task_queue: str = names.TICKETS_TASK_QUEUE,
-    earlier_usage: dict[str, Any] | None = None,
     keyed: bool = False,
 ) -> SubmitOutcome:
     """Start the ticket's workflow. A running or finished ticket under its id is never started
@@ -115,16 +114,14 @@ async def start_ticket(
     so the ended ticket does not vanish from the listings behind a stranger's. That check costs
     a describe only when the id is taken. ``keyed``: the id comes from an idempotency key (the
     API's Idempotency-Key, a Message-ID), which names the ticket whatever its words: an ended
-    one under it starts again whatever the content. ``earlier_usage``: what the runs this one
-    replaces spent (``redrive``), kept in its memo so the ticket's totals still count it
-    (shared/run_spend.py)."""
+    one under it starts again whatever the content. A ticket started again carries what its
+    ended runs spent in its memo, whoever starts it (``redrive``, ``submit``, the API), so the
+    ticket's totals still count it (shared/run_spend.py)."""
     workflow_id = names.ticket_workflow_id(ticket.ticket_id)
     memo: dict[str, Any] = {
         sa.MEMO_SUBJECT: ticket.subject,
         sa.MEMO_CONTENT: content_digest(ticket),
     }
-    if earlier_usage:
-        memo[sa.MEMO_EARLIER_USAGE] = earlier_usage
     # Fairness between customers in a backlogged queue (docs/performance.md).
     priority = TemporalPriority(fairness_key=fairness_keys(client, [ticket]).get(ticket.ticket_id))
 
@@ -152,9 +149,12 @@ async def start_ticket(
             taken = await _taken_by(client, ticket)
             # None: the run that held the id is gone (retention, a deletion) since the start.
             if taken is not None:
-                outcome, status = taken
+                outcome, status, held_memo = taken
                 if (outcome.conflict and not keyed) or status in ("RUNNING", "COMPLETED"):
                     return outcome
+                earlier = run_spend.carried_forward(held_memo)
+                if earlier:
+                    memo[sa.MEMO_EARLIER_USAGE] = earlier
         try:
             # The same ticket, ended without an answer: it may start again (and only then: a
             # run that started meanwhile is running now, and the server refuses).
@@ -171,11 +171,14 @@ async def start_ticket(
     return SubmitOutcome(ticket_id=ticket.ticket_id, workflow_id=workflow_id, started=True)
 
 
-async def _taken_by(client: Client, ticket: Ticket) -> tuple[SubmitOutcome, str] | None:
+async def _taken_by(
+    client: Client, ticket: Ticket
+) -> tuple[SubmitOutcome, str, dict[str, Any]] | None:
     """What holds the ticket's id: the outcome (not started; a conflict when it is another
     ticket, its content digest differing: tickets started before the digest was kept, or whose
-    memo this key ring cannot read, have none and are taken as the same) and the holding run's
-    status (RUNNING, COMPLETED, FAILED, ...). None when nothing holds it any more."""
+    memo this key ring cannot read, have none and are taken as the same), the holding run's
+    status (RUNNING, COMPLETED, FAILED, ...) and its memo (empty when this key ring cannot read
+    it). None when nothing holds it any more."""
     try:
         description = await _handle(client, ticket.ticket_id).describe()
     except RPCError as err:
@@ -192,7 +195,7 @@ async def _taken_by(client: Client, ticket: Ticket) -> tuple[SubmitOutcome, str]
         state=summary.state,
         conflict=earlier is not None and earlier != content_digest(ticket),
     )
-    return outcome, description.status.name if description.status else "UNKNOWN"
+    return outcome, description.status.name if description.status else "UNKNOWN", memo
 
 
 async def submit_tickets(

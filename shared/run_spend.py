@@ -11,6 +11,8 @@ reset run keeps the history, and the usage totals, of the run it replaced.
 
 from typing import Any
 
+from pydantic import BaseModel, Field
+
 from shared import search_attributes as sa
 
 _COUNTS = ("tokens", "cost_usd", "calls", "trimmed_tokens", "estimated_tokens")
@@ -56,3 +58,28 @@ def carried_forward(memo: dict[str, Any]) -> dict[str, Any] | None:
         return None
     so_far["runs"] += 1
     return so_far
+
+
+class EarlierRuns(BaseModel):
+    """What the runs a ticket's current run replaced spent: shown beside the run's own usage
+    (``show``, ``GET /tickets/{id}``); ``list``, ``report`` and the listings add it in."""
+
+    runs: int = Field(description="how many earlier runs")
+    calls: int = Field(description="their agent calls")
+    tokens: int
+    estimated_tokens: int = Field(description="of tokens, estimated (characters / 4)")
+    cost_usd: float
+
+    @classmethod
+    def of(cls, memo: dict[str, Any]) -> "EarlierRuns | None":
+        """From a run's memo; None when the run replaced none that spent anything."""
+        earlier = merged(memo.get(sa.MEMO_EARLIER_USAGE), None)
+        if earlier is None:
+            return None
+        return cls(
+            runs=max(earlier["runs"], 1),
+            calls=int(earlier["calls"]),
+            tokens=int(earlier["tokens"]),
+            estimated_tokens=int(earlier["estimated_tokens"]),
+            cost_usd=earlier["cost_usd"],
+        )

@@ -22,6 +22,7 @@ from policy.transitions import TERMINAL_STATES, TicketState
 from shared import names
 from shared.encryption.codec import PayloadDecryptionError, UnknownEncryptionKey
 from shared.operation_errors import NoWorker, TicketNotFound, TicketUnreadable
+from shared.run_spend import EarlierRuns
 from shared.view import TicketView
 
 # How long one status query may take before we fall back to what visibility knows.
@@ -58,6 +59,9 @@ class TicketReading:
 
     view: TicketView
     workflow_status: str  # the workflow's: RUNNING, COMPLETED, FAILED, TERMINATED, ...
+    # What the runs this one replaced spent (a failed ticket started again): the view's usage
+    # is this run's own.
+    earlier_runs: EarlierRuns | None = None
 
     @property
     def state(self) -> str:
@@ -84,10 +88,10 @@ async def ticket_status(client: Client, ticket_id: str) -> TicketView:
 
 async def read_ticket(client: Client, ticket_id: str) -> TicketReading:
     """The view (as ``ticket_status``) and the status of its workflow."""
-    status, final = await _final_view(client, ticket_id)
+    status, final, earlier = await _final_view(client, ticket_id)
     if final is not None:
-        return TicketReading(final, status)
-    return TicketReading(await _queried_view(client, ticket_id), status)
+        return TicketReading(final, status, earlier)
+    return TicketReading(await _queried_view(client, ticket_id), status, earlier)
 
 
 async def _queried_view(client: Client, ticket_id: str) -> TicketView:
@@ -113,15 +117,28 @@ async def _queried_view(client: Client, ticket_id: str) -> TicketView:
         raise _undecryptable(ticket_id, err) from None
 
 
-async def _final_view(client: Client, ticket_id: str) -> tuple[str, TicketView | None]:
-    """The workflow's status, and the view a completed ticket's workflow returned (None when it
-    has not completed)."""
+async def readable_memo(execution: Any) -> dict[str, Any]:
+    """A listed or described workflow's memo, or {} when this process cannot decrypt it (a key
+    missing from its ring): one such ticket shows without its subject and totals instead of
+    failing every list, queue and report it is in."""
+    try:
+        return dict(await execution.memo())
+    except (UnknownEncryptionKey, PayloadDecryptionError):
+        return {}
+
+
+async def _final_view(
+    client: Client, ticket_id: str
+) -> tuple[str, TicketView | None, EarlierRuns | None]:
+    """The workflow's status, the view a completed ticket's workflow returned (None when it has
+    not completed) and what the runs it replaced spent."""
     handle = ticket_handle(client, ticket_id)
     try:
         description = await handle.describe()
         status = description.status.name if description.status else "UNKNOWN"
+        earlier = EarlierRuns.of(await readable_memo(description))
         if description.status is not WorkflowExecutionStatus.COMPLETED:
-            return status, None
+            return status, None, earlier
         response = await client.workflow_service.get_workflow_execution_history(
             GetWorkflowExecutionHistoryRequest(
                 namespace=client.namespace,
@@ -136,15 +153,16 @@ async def _final_view(client: Client, ticket_id: str) -> tuple[str, TicketView |
         raise
     events = response.history.events
     if not events or not events[-1].HasField("workflow_execution_completed_event_attributes"):
-        return status, None
+        return status, None, earlier
     result = events[-1].workflow_execution_completed_event_attributes.result.payloads
     try:
         [view] = await client.data_converter.decode(result, [TicketView])
     except (UnknownEncryptionKey, PayloadDecryptionError) as err:
         raise _undecryptable(ticket_id, err) from None
     except ValueError:
-        return status, None  # a result today's view does not read: the query builds today's
-    return status, view if isinstance(view, TicketView) else None
+        # A result today's view does not read: the query builds today's.
+        return status, None, earlier
+    return status, view if isinstance(view, TicketView) else None, earlier
 
 
 def _undecryptable(ticket_id: str, err: Exception) -> TicketUnreadable:

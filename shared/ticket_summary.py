@@ -9,8 +9,9 @@ from temporalio.common import TypedSearchAttributes
 
 from shared import names, run_spend
 from shared import search_attributes as sa
-from shared.encryption.codec import PayloadDecryptionError, UnknownEncryptionKey
-from shared.ticket_status import shown_state
+from shared.ticket_status import readable_memo, shown_state
+
+__all__ = ["AgentTotals", "TicketSummary", "readable_memo", "summary_from_execution"]
 
 
 class AgentTotals(BaseModel):
@@ -38,16 +39,6 @@ class TicketSummary(BaseModel):
     trimmed_tokens: int = 0  # an estimate: characters / 4
     estimated_tokens: int = 0  # of ``tokens``, estimated (characters / 4) rather than counted
     agents: dict[str, AgentTotals] = Field(default_factory=dict)
-
-
-async def readable_memo(execution: Any) -> dict[str, Any]:
-    """A listed or described workflow's memo, or {} when this process cannot decrypt it (a key
-    missing from its ring): one such ticket shows without its subject and totals instead of
-    failing every list, queue and report it is in."""
-    try:
-        return dict(await execution.memo())
-    except (UnknownEncryptionKey, PayloadDecryptionError):
-        return {}
 
 
 def summary_from_execution(execution: Any, memo: dict[str, Any]) -> TicketSummary:

@@ -77,8 +77,8 @@ class RedriveItem(BaseModel):
     # record-sent: the ledger row's key, marked sent before the reset.
     idempotency_key: str | None = Field(default=None, exclude=True)
     request: TicketRequest | None = Field(default=None, exclude=True)
-    # restart: what the failed run (and the runs before it) spent, carried into the new run's
-    # memo so the ticket's totals keep it (shared/run_spend.py).
+    # restart: what the failed run (and the runs before it) spent, for the plan to say; the
+    # restart's start carries it into the new run's memo (shared/operations.py start_ticket).
     earlier_usage: dict[str, Any] | None = Field(default=None, exclude=True)
 
 
@@ -274,9 +274,8 @@ async def apply(client: Client, ledger: DeliveryLedger, report: RedriveReport) -
                     continue
             if item.action == "restart":
                 assert item.request is not None and item.task_queue is not None
-                outcome = await ops.start_ticket(
-                    client, item.request.ticket, item.task_queue, item.earlier_usage
-                )
+                # start_ticket carries what the failed run spent into the new run's memo.
+                outcome = await ops.start_ticket(client, item.request.ticket, item.task_queue)
                 if not outcome.started:
                     item.error = f"not restarted: the ticket is {outcome.state} now"
                     continue

@@ -16,6 +16,7 @@ from shared.batch import BatchProgress
 from shared.operations import SubmitOutcome
 from shared.orchestration import OrchestratorResult
 from shared.report import Report
+from shared.run_spend import EarlierRuns
 from shared.swarm import SwarmResult
 from shared.ticket_summary import TicketSummary
 from shared.view import TicketView
@@ -162,9 +163,12 @@ def print_submit(outcomes: Sequence[SubmitOutcome], errors: Sequence[InputError]
     )
 
 
-def print_status(view: TicketView, shown: str | None = None) -> None:
+def print_status(
+    view: TicketView, shown: str | None = None, earlier: EarlierRuns | None = None
+) -> None:
     """``shown``: the state to show when it is not the view's own (a workflow terminated or
-    timed out from outside, which could record none)."""
+    timed out from outside, which could record none); ``earlier``: what the runs this one
+    replaced spent."""
     out = console()
     state = f"{shown} (last recorded {view.state})" if shown and shown != view.state else view.state
     out.print(
@@ -249,6 +253,12 @@ def print_status(view: TicketView, shown: str | None = None) -> None:
             ", ".join(u.models),
         )
     out.print(usage)
+    if earlier is not None:
+        out.print(
+            f"Earlier    {earlier.runs} run(s) before this one made {earlier.calls} agent "
+            f"call(s), {tokens_text(earlier.tokens, earlier.estimated_tokens)} tokens, "
+            f"${earlier.cost_usd:.4f} (list and report count them with this run's)"
+        )
 
 
 def print_report(report: Report) -> None:

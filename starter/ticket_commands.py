@@ -120,9 +120,12 @@ async def cmd_status(args: argparse.Namespace) -> int:
             + (f" ({facts})" if facts else "")
         ) from None
     if args.json:
-        render.print_json(reading.view)
+        # The view, and what the runs this one replaced spent (null for a first run).
+        render.print_json(
+            {**reading.view.model_dump(mode="json"), "earlier_runs": reading.earlier_runs}
+        )
     else:
-        render.print_status(reading.view, reading.state)
+        render.print_status(reading.view, reading.state, reading.earlier_runs)
     return EXIT_OK
 
 

@@ -234,6 +234,7 @@ async def _ticket(
         {
             "session": current,
             "view": TicketStatus.of(reading),
+            "earlier_runs": reading.earlier_runs,
             "message": message,
             "message_problem": message_problem,
             "error": error,

@@ -58,6 +58,7 @@ async def get_ticket(ticket_id: TicketIdPath, _: Reader, client: Temporal) -> Ti
         message_problem=problem,
         status=TicketStatus.of(reading),
         workflow_status=reading.workflow_status,
+        earlier_runs=reading.earlier_runs,
     )
 
 

@@ -1,18 +1,34 @@
 """A Temporal dev server of its own for the operations tests (health, replay, redrive, payload
 garbage collection): their commands look at every workflow in the namespace, so no other test's
-workflows may be there."""
+workflows may be there. And the outages the redrive and restart tests break and mend: the LLM
+provider and the customer's webhook, with the real pipeline between them."""
 
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 
+from activities.delivery.activity import DeliveryActivities
+from activities.delivery.config import WEBHOOK, DeliveryConfig, WebhookConfig
+from policy.transitions import TicketState
+from shared import names
+from shared import operations as ops
 from shared.data_converter import data_converter
+from shared.stores.sqlite_ledger import SqliteLedger
 from shared.temporal_client import connect, connection_settings
 from starter.embedded import EmbeddedServer
+from tests.support.fake_llm import FakeLLMServer, Recorded, Reply, good_answers
+from tests.support.llm_pipeline import llm_setup
 from tests.support.processes import environment, free_port
+from tests.support.webhook_receiver import Received, WebhookReceiver, webhook_receiver
+from tests.support.webhook_receiver import Reply as HookReply
+from tests.support.workers import real_pipeline
+
+SECRET = "redrive-test-webhook-secret"
 
 # A deleted workflow is gone in seconds instead of half a minute: the server deletes a closed
 # execution once its queue's ack level passed the close, and moves that level every 30 s by
@@ -42,3 +58,74 @@ async def ops_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[
         yield OpsServer(server, data_dir, env, client)
     finally:
         await server.stop()
+
+
+@dataclass
+class Outages:
+    """What the test breaks and mends: the LLM provider and the customer's webhook."""
+
+    fake: FakeLLMServer
+    receiver: WebhookReceiver
+    ledger: SqliteLedger
+    provider_down: threading.Event
+    webhook_refuses: threading.Event
+    # The agents (by output model) the provider refuses: the others still answer.
+    down_for: set[str]
+
+
+@pytest.fixture(scope="module")
+async def outages(ops_server: OpsServer) -> AsyncIterator[Outages]:
+    provider_down, webhook_refuses = threading.Event(), threading.Event()
+    down_for: set[str] = set()
+
+    def llm(request: Recorded) -> Reply:
+        if provider_down.is_set() or request.output_name in down_for:
+            return Reply(status=400, error_type="invalid_request_error", error_message="outage")
+        return good_answers(request)
+
+    def hook(request: Received, earlier: int) -> HookReply:
+        return (
+            HookReply(status=400, body="mailbox closed")
+            if webhook_refuses.is_set()
+            else HookReply()
+        )
+
+    ledger = SqliteLedger(ops_server.data_dir / "outbox.sqlite3")
+    with FakeLLMServer() as fake, webhook_receiver(hook) as receiver:
+        fake.responder = llm
+        setup = llm_setup(fake)
+        delivery = DeliveryActivities(
+            ledger,
+            DeliveryConfig(default_method=WEBHOOK, webhook=WebhookConfig(receiver.url, SECRET)),
+        )
+        async with real_pipeline(
+            ops_server.client,
+            names.TICKETS_TASK_QUEUE,
+            ops_server.data_dir,
+            setup.config,
+            setup.settings,
+            setup.env,
+            delivery=delivery,
+        ):
+            yield Outages(fake, receiver, ledger, provider_down, webhook_refuses, down_for)
+        await delivery.aclose()
+
+
+async def failed_while_down(
+    client: Client, outages: Outages, ticket: Any, keyed: bool = False
+) -> WorkflowHandle[Any, Any]:
+    """Start the ticket while the provider refuses every call; once it has FAILED, mend it."""
+    outages.provider_down.set()
+    try:
+        await ops.start_ticket(client, ticket, keyed=keyed)
+        handle = client.get_workflow_handle(names.ticket_workflow_id(ticket.ticket_id))
+        with pytest.raises(WorkflowFailureError):
+            await handle.result()
+    finally:
+        outages.provider_down.clear()
+    return handle
+
+
+async def settled(client: Client, ticket_id: str) -> Any:
+    view = await ops.ticket_status(client, ticket_id)
+    return view if view.state in (TicketState.COMPLETED, TicketState.FAILED) else None

@@ -4,8 +4,6 @@ DELIVERY_FAILED tickets send the answer the ledger recorded, never a new draft."
 import asyncio
 import json
 import threading
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -14,81 +12,20 @@ from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
     WorkflowFailureError,
-    WorkflowHandle,
 )
 
 from activities.delivery import activity
-from activities.delivery.activity import DeliveryActivities
-from activities.delivery.config import WEBHOOK, DeliveryConfig, WebhookConfig
+from activities.delivery.config import WEBHOOK
 from policy.transitions import TicketState
-from shared import names, ticket_listing
+from shared import names
 from shared import operations as ops
-from shared.stores.sqlite_ledger import SqliteLedger
 from starter.delivery_history import local_activity_type
-from tests.ops.conftest import OpsServer
-from tests.support.fake_llm import FakeLLMServer, Recorded, Reply, good_answers
-from tests.support.llm_pipeline import llm_setup
+from tests.ops.conftest import OpsServer, Outages, failed_while_down, settled
 from tests.support.processes import CliResult, run_cli
 from tests.support.temporal import wait_until
 from tests.support.tickets import make_ticket
-from tests.support.webhook_receiver import Received, WebhookReceiver, webhook_receiver
-from tests.support.webhook_receiver import Reply as HookReply
-from tests.support.workers import real_pipeline
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
-
-SECRET = "redrive-test-webhook-secret"
-
-
-@dataclass
-class Outages:
-    """What the test breaks and mends: the LLM provider and the customer's webhook."""
-
-    fake: FakeLLMServer
-    receiver: WebhookReceiver
-    ledger: SqliteLedger
-    provider_down: threading.Event
-    webhook_refuses: threading.Event
-    # The agents (by output model) the provider refuses: the others still answer.
-    down_for: set[str]
-
-
-@pytest.fixture(scope="module")
-async def outages(ops_server: OpsServer) -> AsyncIterator[Outages]:
-    provider_down, webhook_refuses = threading.Event(), threading.Event()
-    down_for: set[str] = set()
-
-    def llm(request: Recorded) -> Reply:
-        if provider_down.is_set() or request.output_name in down_for:
-            return Reply(status=400, error_type="invalid_request_error", error_message="outage")
-        return good_answers(request)
-
-    def hook(request: Received, earlier: int) -> HookReply:
-        return (
-            HookReply(status=400, body="mailbox closed")
-            if webhook_refuses.is_set()
-            else HookReply()
-        )
-
-    ledger = SqliteLedger(ops_server.data_dir / "outbox.sqlite3")
-    with FakeLLMServer() as fake, webhook_receiver(hook) as receiver:
-        fake.responder = llm
-        setup = llm_setup(fake)
-        delivery = DeliveryActivities(
-            ledger,
-            DeliveryConfig(default_method=WEBHOOK, webhook=WebhookConfig(receiver.url, SECRET)),
-        )
-        async with real_pipeline(
-            ops_server.client,
-            names.TICKETS_TASK_QUEUE,
-            ops_server.data_dir,
-            setup.config,
-            setup.settings,
-            setup.env,
-            delivery=delivery,
-        ):
-            yield Outages(fake, receiver, ledger, provider_down, webhook_refuses, down_for)
-        await delivery.aclose()
 
 
 async def redrive(ops_server: OpsServer, *args: str) -> tuple[CliResult, dict[str, Any]]:
@@ -103,21 +40,6 @@ async def redrive(ops_server: OpsServer, *args: str) -> tuple[CliResult, dict[st
 def entry(report: dict[str, Any], ticket_id: str) -> dict[str, Any]:
     [found] = [t for t in report["tickets"] if t["ticket_id"] == ticket_id]
     return found
-
-
-async def failed_while_down(
-    client: Client, outages: Outages, ticket: Any, keyed: bool = False
-) -> WorkflowHandle[Any, Any]:
-    """Start the ticket while the provider refuses every call; once it has FAILED, mend it."""
-    outages.provider_down.set()
-    try:
-        await ops.start_ticket(client, ticket, keyed=keyed)
-        handle = client.get_workflow_handle(names.ticket_workflow_id(ticket.ticket_id))
-        with pytest.raises(WorkflowFailureError):
-            await handle.result()
-    finally:
-        outages.provider_down.clear()
-    return handle
 
 
 async def test_a_failed_ticket_starts_again_from_its_input_once_the_provider_is_back(
@@ -138,7 +60,7 @@ async def test_a_failed_ticket_starts_again_from_its_input_once_the_provider_is_
     assert done["applied"] and new_run and new_run != first_run
 
     view = await wait_until(
-        lambda: _settled(client, ticket.ticket_id), timeout=60, what="the restarted ticket"
+        lambda: settled(client, ticket.ticket_id), timeout=60, what="the restarted ticket"
     )
     assert view.state is TicketState.COMPLETED
     assert view.subject == ticket.subject
@@ -172,7 +94,7 @@ async def test_what_a_failed_run_spent_stays_in_the_tickets_totals_after_its_res
     _, done = await redrive(ops_server, "--state", "FAILED", "--yes")
     restarted = entry(done, ticket.ticket_id)
     assert restarted["action"] == "restart" and "1 agent call(s)" in restarted["why"]
-    await wait_until(lambda: _settled(client, ticket.ticket_id), timeout=60, what="the restart")
+    await wait_until(lambda: settled(client, ticket.ticket_id), timeout=60, what="the restart")
 
     view = await ops.ticket_status(client, ticket.ticket_id)  # the new run's own calls
     own_calls = sum(u.calls for u in view.usage.values())
@@ -189,61 +111,6 @@ async def test_what_a_failed_run_spent_stays_in_the_tickets_totals_after_its_res
     assert [(t["calls"], t["cost_usd"]) for t in listed] == [(total.calls, total.cost_usd)]
 
 
-async def test_a_failed_tickets_id_is_refused_to_another_tickets_content_and_reopened_to_its_own(
-    ops_server: OpsServer, outages: Outages
-) -> None:
-    # A failed ticket could be started again under its id with anything: another ticket's
-    # content took its place, and the failed one vanished from the listings behind it.
-    client = ops_server.client
-    ticket = make_ticket(subject="Payment bounced twice")
-    handle = await failed_while_down(client, outages, ticket)
-    failed_run = (await handle.describe()).run_id
-    stranger = ticket.model_copy(
-        update={"subject": "Another customer entirely", "body": "Other words altogether."}
-    )
-
-    refused = await ops.start_ticket(client, stranger)
-
-    assert (refused.started, refused.conflict, refused.state) == (False, True, "FAILED")
-    assert (await handle.describe()).run_id == failed_run  # still the failed ticket
-
-    # A batch asks the same before it starts its tickets (from the visibility store, which
-    # indexes the failed run's end a moment after it).
-    async def held_from_the_stranger() -> bool:
-        held = await ticket_listing.ids_held_by_other_tickets(client, [stranger])
-        return held == {ticket.ticket_id}
-
-    await wait_until(held_from_the_stranger, timeout=15, what="the id held from the stranger")
-    assert await ticket_listing.ids_held_by_other_tickets(client, [ticket]) == set()
-
-    again = await ops.start_ticket(client, ticket)  # the same ticket, once the cause is fixed
-
-    assert again.started and not again.conflict
-    view = await wait_until(
-        lambda: _settled(client, ticket.ticket_id), timeout=60, what="the ticket started again"
-    )
-    assert view.state is TicketState.COMPLETED and view.subject == ticket.subject
-
-
-async def test_under_an_idempotency_key_a_failed_ticket_starts_again_whatever_its_words(
-    ops_server: OpsServer, outages: Outages
-) -> None:
-    # The API derives the id from an Idempotency-Key: a retry under the key is the same ticket,
-    # its words edited or not, and a failed one starts again as it did before ids were checked.
-    client = ops_server.client
-    ticket = make_ticket(subject="Order never arrived")
-    await failed_while_down(client, outages, ticket, keyed=True)
-    edited = ticket.model_copy(update={"body": "Order 1142 never arrived, it is now a week."})
-
-    [retried] = await ops.submit_tickets(client, [edited], keyed=True)
-
-    assert retried.started
-    view = await wait_until(
-        lambda: _settled(client, ticket.ticket_id), timeout=60, what="the keyed retry"
-    )
-    assert view.state is TicketState.COMPLETED
-
-
 async def refused_until_delivery_failed(client: Client, outages: Outages, ticket: Any) -> None:
     """Start the ticket while the webhook refuses everything, until it ends DELIVERY_FAILED."""
     outages.webhook_refuses.set()
@@ -257,11 +124,6 @@ async def refused_until_delivery_failed(client: Client, outages: Outages, ticket
         await wait_until(delivery_failed, timeout=60, what="DELIVERY_FAILED")
     finally:
         outages.webhook_refuses.clear()
-
-
-async def _settled(client: Client, ticket_id: str) -> Any:
-    view = await ops.ticket_status(client, ticket_id)
-    return view if view.state in (TicketState.COMPLETED, TicketState.FAILED) else None
 
 
 async def test_a_refused_delivery_sends_the_recorded_answer_again_and_no_new_draft(

@@ -71,3 +71,16 @@ def test_odd_values_in_a_memo_count_as_nothing() -> None:
     assert (spent["calls"], spent["tokens"], spent["cost_usd"]) == (0, 0, 0)
     assert spent["agents"] == {"z": {"tokens": 0, "estimated_tokens": 0, "cost_usd": 0, "calls": 2}}
     assert run_spend.spent({sa.MEMO_USAGE: "not totals"}) == {}
+
+
+def test_what_the_earlier_runs_spent_is_shown_apart_from_the_runs_own() -> None:
+    first = {sa.MEMO_USAGE: FAILED_RUN}
+    second = {sa.MEMO_USAGE: RESTART, sa.MEMO_EARLIER_USAGE: run_spend.carried_forward(first)}
+    third = {sa.MEMO_EARLIER_USAGE: run_spend.carried_forward(second)}
+
+    assert run_spend.EarlierRuns.of(first) is None  # a first run replaced none
+    assert run_spend.EarlierRuns.of(second) == run_spend.EarlierRuns(
+        runs=1, calls=1, tokens=120, estimated_tokens=0, cost_usd=0.0012
+    )
+    earlier = run_spend.EarlierRuns.of(third)
+    assert earlier is not None and (earlier.runs, earlier.calls, earlier.tokens) == (2, 5, 1020)

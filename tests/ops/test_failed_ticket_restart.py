@@ -1,0 +1,141 @@
+"""A ticket that ended without an answer (failed, terminated, timed out) and is started again by
+hand (`submit`, the API) under its id: only its own content reopens the id, and the new run
+carries what the ended runs spent, as a redrive's restart does."""
+
+import asyncio
+import json
+from typing import Any
+
+import httpx
+import pytest
+from temporalio.client import WorkflowFailureError
+
+from policy.transitions import TicketState
+from shared import names, ticket_listing
+from shared import operations as ops
+from shared.ticket_status import read_ticket
+from tests.api.helpers import console_sign_in
+from tests.ops.conftest import OpsServer, Outages, failed_while_down, settled
+from tests.support.api_server import Tokens, bearer, serving
+from tests.support.processes import run_cli
+from tests.support.temporal import wait_until
+from tests.support.tickets import make_ticket
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
+
+
+async def test_a_failed_tickets_id_is_refused_to_another_tickets_content_and_reopened_to_its_own(
+    ops_server: OpsServer, outages: Outages
+) -> None:
+    # A failed ticket could be started again under its id with anything: another ticket's
+    # content took its place, and the failed one vanished from the listings behind it.
+    client = ops_server.client
+    ticket = make_ticket(subject="Payment bounced twice")
+    handle = await failed_while_down(client, outages, ticket)
+    failed_run = (await handle.describe()).run_id
+    stranger = ticket.model_copy(
+        update={"subject": "Another customer entirely", "body": "Other words altogether."}
+    )
+
+    refused = await ops.start_ticket(client, stranger)
+
+    assert (refused.started, refused.conflict, refused.state) == (False, True, "FAILED")
+    assert (await handle.describe()).run_id == failed_run  # still the failed ticket
+
+    # A batch asks the same before it starts its tickets (from the visibility store, which
+    # indexes the failed run's end a moment after it).
+    async def held_from_the_stranger() -> bool:
+        held = await ticket_listing.ids_held_by_other_tickets(client, [stranger])
+        return held == {ticket.ticket_id}
+
+    await wait_until(held_from_the_stranger, timeout=15, what="the id held from the stranger")
+    assert await ticket_listing.ids_held_by_other_tickets(client, [ticket]) == set()
+
+    again = await ops.start_ticket(client, ticket)  # the same ticket, once the cause is fixed
+
+    assert again.started and not again.conflict
+    view = await wait_until(
+        lambda: settled(client, ticket.ticket_id), timeout=60, what="the ticket started again"
+    )
+    assert view.state is TicketState.COMPLETED and view.subject == ticket.subject
+
+
+async def test_under_an_idempotency_key_a_failed_ticket_starts_again_whatever_its_words(
+    ops_server: OpsServer, outages: Outages
+) -> None:
+    # The API derives the id from an Idempotency-Key: a retry under the key is the same ticket,
+    # its words edited or not, and a failed one starts again as it did before ids were checked.
+    client = ops_server.client
+    ticket = make_ticket(subject="Order never arrived")
+    await failed_while_down(client, outages, ticket, keyed=True)
+    edited = ticket.model_copy(update={"body": "Order 1142 never arrived, it is now a week."})
+
+    [retried] = await ops.submit_tickets(client, [edited], keyed=True)
+
+    assert retried.started
+    view = await wait_until(
+        lambda: settled(client, ticket.ticket_id), timeout=60, what="the keyed retry"
+    )
+    assert view.state is TicketState.COMPLETED
+
+
+async def test_a_failed_ticket_submitted_again_keeps_what_it_spent_and_shows_it(
+    ops_server: OpsServer, outages: Outages
+) -> None:
+    # Only a redrive carried the failed run's spend: a ticket a person submitted again once the
+    # cause was fixed started from nothing, and its classification dropped out of `report`.
+    client = ops_server.client
+    ticket = make_ticket(subject="Refund stuck since the outage")
+    outages.down_for.add("TriageResult")  # classified (and paid for), then triage fails
+    try:
+        await ops.start_ticket(client, ticket)
+        handle = client.get_workflow_handle(names.ticket_workflow_id(ticket.ticket_id))
+        with pytest.raises(WorkflowFailureError):
+            await handle.result()
+    finally:
+        outages.down_for.clear()
+    failed = await ops.describe_ticket(client, ticket.ticket_id)
+    assert failed.state == "FAILED" and failed.calls == 1 and failed.cost_usd > 0
+
+    [again] = await ops.submit_tickets(client, [ticket])  # what `submit` does
+
+    assert again.started
+    await wait_until(lambda: settled(client, ticket.ticket_id), timeout=60, what="the resubmit")
+    reading = await read_ticket(client, ticket.ticket_id)
+    own_calls = sum(u.calls for u in reading.view.usage.values())
+    assert reading.view.state is TicketState.COMPLETED and own_calls >= 4
+    earlier = reading.earlier_runs
+    assert earlier is not None
+    assert (earlier.runs, earlier.calls) == (1, failed.calls)
+    assert earlier.cost_usd == pytest.approx(failed.cost_usd, abs=1e-6)
+    total = await ops.describe_ticket(client, ticket.ticket_id)
+    assert total.calls == failed.calls + own_calls
+    assert total.agents["classifier"].calls == 2  # once in each run
+
+    # `status` shows the earlier run beside this run's usage, in JSON and as text.
+    shown = await asyncio.to_thread(run_cli, ops_server.env, "status", ticket.ticket_id, "--json")
+    assert shown.code == 0, shown.output
+    assert json.loads(shown.stdout)["earlier_runs"]["calls"] == failed.calls
+    text = await asyncio.to_thread(run_cli, ops_server.env, "status", ticket.ticket_id)
+    assert "1 run(s) before this one made 1 agent call(s)" in " ".join(text.stdout.split())
+
+    # So do the API's ticket and the review console's page.
+    tokens = Tokens.fresh()
+    async with (
+        serving(client, tokens.registry(), secure_cookies=False) as url,
+        httpx.AsyncClient(base_url=url, timeout=30) as http,
+    ):
+        detail: Any = (
+            await http.get(f"/tickets/{ticket.ticket_id}", headers=bearer(tokens.read))
+        ).json()
+        assert detail["earlier_runs"]["calls"] == failed.calls, detail
+        assert detail["earlier_runs"]["cost_usd"] == pytest.approx(failed.cost_usd, abs=1e-6)
+        await console_sign_in(http, tokens.review)
+        page = await http.get(f"/console/tickets/{ticket.ticket_id}")
+        assert page.status_code == 200 and 'id="earlier-runs"' in page.text
+
+    # A ticket's first run has none.
+    first = make_ticket(subject="A first run")
+    await ops.start_ticket(client, first)
+    await wait_until(lambda: settled(client, first.ticket_id), timeout=60, what="a first run")
+    assert (await read_ticket(client, first.ticket_id)).earlier_runs is None
