@@ -1,5 +1,7 @@
 """Per-ticket spending limits: stop before a call that would go past one."""
 
+from dataclasses import dataclass
+
 from shared.pipeline_config import BudgetConfig, SpendingLimit
 
 
@@ -63,3 +65,25 @@ def remaining_budget(
             max(budget.max_cost_usd - spent_cost_usd, 0.0) if budget.max_cost_usd else None
         ),
     )
+
+
+@dataclass(frozen=True)
+class EarlierSpend:
+    """What a ticket's earlier runs spent (a failed ticket started again): it counts against
+    the ticket's budget with the run's own calls."""
+
+    tokens: int
+    cost_usd: float
+
+
+def earlier_spend(carried: object) -> EarlierSpend | None:
+    """From the usage totals a restarted ticket's memo carries (``earlier_runs_usage``:
+    shared/run_spend.py); None when there are none, or nothing was spent."""
+    if not isinstance(carried, dict):
+        return None
+    tokens, cost = carried.get("tokens"), carried.get("cost_usd")
+    tokens = tokens if isinstance(tokens, int) and not isinstance(tokens, bool) else 0
+    cost = float(cost) if isinstance(cost, int | float) and not isinstance(cost, bool) else 0.0
+    if tokens <= 0 and cost <= 0:
+        return None
+    return EarlierSpend(tokens=max(tokens, 0), cost_usd=max(cost, 0.0))

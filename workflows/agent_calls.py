@@ -22,7 +22,7 @@ from temporalio.exceptions import (
 from temporalio.exceptions import TimeoutError as TemporalTimeoutError
 
 with workflow.unsafe.imports_passed_through():
-    from policy.budget import budget_problem
+    from policy.budget import EarlierSpend, budget_problem
     from policy.priority import priority_key
     from policy.sla import sla_deadline, time_left
     from shared import names
@@ -133,9 +133,14 @@ def temporal_priority(record: TicketRecord) -> TemporalPriority:
 
 
 class AgentCaller:
-    def __init__(self, record: TicketRecord, config: PipelineConfig) -> None:
+    def __init__(
+        self, record: TicketRecord, config: PipelineConfig, earlier: EarlierSpend | None = None
+    ) -> None:
         self._record = record
         self._config = config
+        # What the ticket's earlier runs spent (a failed ticket started again): the budget
+        # counts it with this run's calls.
+        self._earlier = earlier
         # The largest call so far estimates the next one for the budget check.
         self._largest_tokens = 0
         self._largest_cost = 0.0
@@ -148,15 +153,30 @@ class AgentCaller:
         self._largest_tokens = max(self._largest_tokens, usage.input_tokens + usage.output_tokens)
         self._largest_cost = max(self._largest_cost, usage.cost_usd)
 
+    @property
+    def spent_tokens(self) -> int:
+        """What the ticket has spent against its budget: this run's calls and its earlier runs'."""
+        return self._record.view.total_tokens + (self._earlier.tokens if self._earlier else 0)
+
+    @property
+    def spent_cost_usd(self) -> float:
+        earlier = self._earlier.cost_usd if self._earlier else 0.0
+        return self._record.view.total_cost_usd + earlier
+
     def _budget_problem(self) -> str | None:
-        view = self._record.view
-        return budget_problem(
+        problem = budget_problem(
             self._config.budget,
-            spent_tokens=view.total_tokens,
-            spent_cost_usd=view.total_cost_usd,
+            spent_tokens=self.spent_tokens,
+            spent_cost_usd=self.spent_cost_usd,
             next_tokens=self._largest_tokens,
             next_cost_usd=self._largest_cost,
         )
+        if problem and self._earlier:
+            problem += (
+                f" (the spent counts this ticket's earlier runs: {self._earlier.tokens:,} "
+                f"tokens, ${self._earlier.cost_usd:.4f})"
+            )
+        return problem
 
     def check_budget(self) -> None:
         """Raises HandOff when the next call would pass the ticket's budget."""

@@ -88,8 +88,8 @@ async def orchestrated_draft(
                 ticket_id=ticket.ticket_id,
                 budget=remaining_budget(
                     config.budget,
-                    spent_tokens=view.total_tokens,
-                    spent_cost_usd=view.total_cost_usd,
+                    spent_tokens=agents.spent_tokens,
+                    spent_cost_usd=agents.spent_cost_usd,
                 ),
             ),
             id=child_id,

@@ -23,10 +23,12 @@ from temporalio.exceptions import (
 )
 
 with workflow.unsafe.imports_passed_through():
+    from policy.budget import EarlierSpend, earlier_spend
     from policy.review_policy import review_reasons
     from policy.sla import sla_deadline
     from policy.transitions import TicketState, is_terminal
     from shared import names
+    from shared import search_attributes as sa
     from shared.agents import (
         AgentRole,
         Category,
@@ -62,6 +64,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.review_gate import ReviewGate
     from workflows.ticket_delivery import deliver
     from workflows.ticket_patches import (
+        PATCH_BUDGET_COUNTS_EARLIER_RUNS,
         PATCH_CANCEL_WAITS_FOR_SEND,
         PATCH_DELIVERING_STATE,
         PATCH_ILLEGAL_TRANSITION_TELLS_BATCH,
@@ -119,6 +122,8 @@ class TicketWorkflow:
         self._lean = False
         self._delivering = False
         self._cancel_waits = False
+        # What the ticket's earlier runs spent, counted against its budget (set by run()).
+        self._earlier: EarlierSpend | None = None
 
     # ---- the lifecycle ---------------------------------------------------------------------------
 
@@ -130,6 +135,9 @@ class TicketWorkflow:
         self._delivering = self._cancel_waits or workflow.patched(PATCH_DELIVERING_STATE)
         self._lean = self._delivering or workflow.patched(PATCH_LEAN_HISTORY)
         self._record.lean = self._reviews.lean = self._lean
+        earlier = earlier_spend(workflow.memo_value(sa.MEMO_EARLIER_USAGE, None))
+        if earlier is not None and workflow.patched(PATCH_BUDGET_COUNTS_EARLIER_RUNS):
+            self._earlier = earlier
         self._record.view.chain = workflow.info().first_execution_run_id
         self._record.start()
         if self._invalid_input is not None:
@@ -196,7 +204,7 @@ class TicketWorkflow:
         self._config = await config_snapshot(
             own_failures_as_activity_errors=True, own_failures_known=self._delivering
         )
-        self._agents = AgentCaller(self._record, self._config)
+        self._agents = AgentCaller(self._record, self._config, self._earlier)
         reviewer_notes: str | None = None
         try:
             await self._classify()

@@ -71,3 +71,10 @@ PATCH_DELIVERING_STATE = "delivering-state"
 # the ticket said CANCELLED, with no delivery, while the attempt could still get the answer to
 # the customer.
 PATCH_CANCEL_WAITS_FOR_SEND = "cancel-waits-for-send"
+
+# A ticket started again after it ended without an answer (a redrive's restart, a resubmission)
+# counts what its earlier runs spent against its budget (the memo's earlier_runs_usage, set by
+# the starter: shared/operations.py start_ticket): each run started with the whole budget
+# before, so a ticket failed and restarted N times could spend N budgets. Asked at the start,
+# and only when the memo carries earlier spend: every other ticket's history is unchanged.
+PATCH_BUDGET_COUNTS_EARLIER_RUNS = "budget-counts-earlier-runs"

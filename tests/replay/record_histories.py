@@ -30,7 +30,7 @@ from shared import names
 from shared.search_attribute_setup import ensure_search_attributes
 from shared.search_attributes import ALL_KEYS
 from tests.replay import scenarios
-from tests.replay.ticket_scenarios import SCENARIOS, SERVICES
+from tests.replay.ticket_scenarios import SCENARIOS, SERVICES, START_MEMOS
 from tests.support.fakes import FakeTicketServices
 from tests.support.temporal import (
     CONVERTER,
@@ -51,8 +51,10 @@ WORKFLOW_IDS = HISTORIES / "workflow-ids.json"
 # knowledge base and delivery's first attempt as local activities; see docs/performance.md).
 # v6: delivering-state (asked at the start in lean-history's place; a queued delivery moves the
 # ticket to DELIVERING). v7: cancel-waits-for-send (asked at the start in delivering-state's
-# place; a cancellation waits for a delivery attempt that is sending).
-TICKETS_VERSION = "v7"
+# place; a cancellation waits for a delivery attempt that is sending). v8:
+# budget-counts-earlier-runs, asked only for a ticket whose memo carries its earlier runs' spend
+# (recorded for the restarted-near-its-budget scenario only; every other path is v7's).
+TICKETS_VERSION = "v8"
 # Fan-out v2: sub-task workflows named by place and worker (positional-subtask-ids), a complex
 # ticket after orchestrator-cancel-falls-back and rework-drafts-with-notes (their paths are
 # not taken here: asked only when cancelled or reworked), batches with client-made fairness keys.
@@ -77,7 +79,8 @@ async def record_tickets(version: str = TICKETS_VERSION, only: list[str] | None 
                 agents.activities() + services.activities(),
                 llm_queue=services.agent_queue,
             ):
-                handle = await start_ticket(env.client, queue, make_ticket(ticket_id=f"H-{name}"))
+                ticket = make_ticket(ticket_id=f"H-{name}")
+                handle = await start_ticket(env.client, queue, ticket, memo=START_MEMOS.get(name))
                 await scenario(handle, env)
                 history = await handle.fetch_history()
             path = HISTORIES / f"ticket-{version}-{name}.json"

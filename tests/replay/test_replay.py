@@ -29,6 +29,7 @@ from workflows.review_gate import PATCH_REVIEW_FINAL_DEADLINE
 from workflows.ticket import PATCH_ORCHESTRATED_RESOLUTION
 from workflows.ticket_delivery import PATCH_DELIVERY_QUEUE
 from workflows.ticket_patches import (
+    PATCH_BUDGET_COUNTS_EARLIER_RUNS,
     PATCH_CANCEL_WAITS_FOR_SEND,
     PATCH_DELIVERING_STATE,
     PATCH_LEAN_HISTORY,
@@ -262,3 +263,18 @@ def test_the_committed_v7_history_of_a_cancel_during_a_send_completes_the_ticket
     assert requested < asked < done
     assert kinds[-1] == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED
     assert states_upserted(path)[-1] == "COMPLETED"
+
+
+def test_both_sides_of_the_budget_counts_earlier_runs_patch_are_committed() -> None:
+    """A ticket started with $0.010 of earlier runs' spend under a $0.0105 budget: v7 (before
+    the patch) went straight through on a fresh budget; v8 records the patch beside the version
+    marker and hands the ticket to a person at triage (the reviewer edits an answer in)."""
+    v7 = FOLDER / "ticket-v7-restarted-near-its-budget.json"
+    v8 = FOLDER / "ticket-v8-restarted-near-its-budget.json"
+    assert patches(v7) == {PATCH_CANCEL_WAITS_FOR_SEND}
+    assert patches(v8) == {PATCH_CANCEL_WAITS_FOR_SEND, PATCH_BUDGET_COUNTS_EARLIER_RUNS}
+    assert "AWAITING_REVIEW" not in states_upserted(v7)
+    assert states_upserted(v8)[-2:] == ["AWAITING_REVIEW", "COMPLETED"]
+    # Every other committed ticket history of this code's version records no such marker.
+    current = [p for p in HISTORIES if p.name.startswith("ticket-v7-") and p != v7]
+    assert current and all(PATCH_BUDGET_COUNTS_EARLIER_RUNS not in patches(p) for p in current)

@@ -13,9 +13,11 @@ from temporalio.testing import WorkflowEnvironment
 
 from policy.transitions import TicketState
 from shared import names
+from shared import search_attributes as sa
 from shared.agents import Priority
+from shared.pipeline_config import BudgetConfig
 from shared.review import ReviewAction, ReviewDecision
-from tests.support.fakes import FakeAgents, FakeTicketServices, rejection
+from tests.support.fakes import FakeAgents, FakeTicketServices, fake_routes_config, rejection
 from tests.support.temporal import (
     cancel_seen,
     wait_for_state,
@@ -30,6 +32,16 @@ async def _review(handle: WorkflowHandle[Any, Any], **fields: Any) -> None:
 
 
 async def completed(handle: WorkflowHandle[Any, Any], env: WorkflowEnvironment) -> None:
+    await handle.result()
+
+
+async def answered_by_a_person_if_handed_over(
+    handle: WorkflowHandle[Any, Any], env: WorkflowEnvironment
+) -> None:
+    view = await wait_for_state(handle, TicketState.AWAITING_REVIEW, TicketState.COMPLETED)
+    if view.state is TicketState.AWAITING_REVIEW:
+        # No draft: the budget stopped the agents before the resolver.
+        await _review(handle, action=ReviewAction.EDIT, edited_text="On it.", saw_no_draft=True)
     await handle.result()
 
 
@@ -141,6 +153,19 @@ SCENARIOS: dict[str, tuple[Callable[[], FakeAgents], Scenario]] = {
     "delivery-queued": (FakeAgents, completed),
     # Since cancel-waits-for-send (v7).
     "cancelled-while-sending": (FakeAgents, cancelled_while_sending),
+    # A ticket started again with its earlier runs' spend in its memo: before
+    # budget-counts-earlier-runs (v7) it goes straight through; since (v8) the budget counts
+    # that spend, a person takes the ticket at triage, and edits an answer in.
+    "restarted-near-its-budget": (FakeAgents, answered_by_a_person_if_handed_over),
+}
+
+# Each fake agent call costs $0.001: with $0.010 spent by the runs before, the classification
+# fits under this limit and triage does not.
+NEAR_BUDGET = BudgetConfig(max_cost_usd=0.0105)
+EARLIER_RUNS_USAGE = {"tokens": 150, "cost_usd": 0.010, "calls": 10, "runs": 1}
+# What a scenario's ticket starts with in its memo, besides what the starter always sets.
+START_MEMOS: dict[str, dict[str, Any]] = {
+    "restarted-near-its-budget": {sa.MEMO_EARLIER_USAGE: EARLIER_RUNS_USAGE},
 }
 
 
@@ -158,8 +183,13 @@ def delivery_queued() -> FakeTicketServices:
     return FakeTicketServices(deliver_now_failures=[unavailable])
 
 
+def near_budget() -> FakeTicketServices:
+    return FakeTicketServices(config=fake_routes_config(budget=NEAR_BUDGET))
+
+
 # Scenarios whose services are not the default ones.
 SERVICES: dict[str, Callable[[], FakeTicketServices]] = {
+    "restarted-near-its-budget": near_budget,
     "delivery-failed": delivery_refused,
     "delivery-refused-locally": delivery_refused_locally,
     "delivery-queued": delivery_queued,

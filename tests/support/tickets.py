@@ -21,10 +21,15 @@ def make_ticket(**fields: Any) -> Ticket:
 
 
 async def start_ticket(
-    client: Client, task_queue: str, ticket: Ticket, task_timeout: timedelta | None = None
+    client: Client,
+    task_queue: str,
+    ticket: Ticket,
+    task_timeout: timedelta | None = None,
+    memo: dict[str, Any] | None = None,
 ) -> WorkflowHandle[Any, Any]:
     """``task_timeout``: the workflow task's (10 s by default); a task that runs a local
-    activity reports in at four fifths of it, which is when it sees a cancel request."""
+    activity reports in at four fifths of it, which is when it sees a cancel request.
+    ``memo``: what a starter puts there (say a restart's earlier_runs_usage)."""
     return await client.start_workflow(
         names.TICKET_WORKFLOW,
         TicketRequest(ticket=ticket),
@@ -32,4 +37,5 @@ async def start_ticket(
         task_queue=task_queue,
         result_type=TicketView,
         task_timeout=task_timeout,
+        memo=memo,
     )

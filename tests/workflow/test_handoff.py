@@ -10,6 +10,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from policy.transitions import TicketState
 from shared import names
+from shared import search_attributes as sa
 from shared.agents import AgentRole, AgentRoute, Priority
 from shared.pipeline_config import BudgetConfig
 from shared.review import ReviewAction, ReviewDecision
@@ -22,7 +23,8 @@ from tests.support.fakes import (
     rejection,
 )
 from tests.support.temporal import status, wait_for_state, wait_until
-from tests.support.workers import ticket_on_fakes
+from tests.support.tickets import make_ticket, start_ticket
+from tests.support.workers import fake_pipeline, ticket_on_fakes
 
 pytestmark = pytest.mark.usefixtures("replay_check")
 
@@ -100,6 +102,29 @@ async def test_a_ticket_that_would_pass_its_token_budget_stops_and_waits_for_a_p
     assert reworked.draft.revision == 1
     assert agents.calls["draft"][0].reviewer_notes == "Go ahead."  # type: ignore[attr-defined]
     assert result.state is TicketState.COMPLETED
+
+
+async def test_a_restarted_ticket_counts_what_its_earlier_runs_spent_against_its_budget(
+    ts_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    # Each run started with the whole budget: a ticket failed and restarted N times (redrive,
+    # a resubmission) could spend N budgets. The starter puts the earlier runs' spend in the
+    # memo (shared/operations.py start_ticket); 20 tokens of it, and the classification's 15,
+    # leave no room for triage's 15 under 40.
+    services = FakeTicketServices(config=fake_routes_config(budget=BudgetConfig(max_tokens=40)))
+    agents = FakeAgents()
+    earlier = {sa.MEMO_EARLIER_USAGE: {"tokens": 20, "cost_usd": 0.002, "calls": 1, "runs": 1}}
+    activities = agents.activities() + services.activities()
+    async with fake_pipeline(ts_env.client, task_queue, activities, llm_queue=services.agent_queue):
+        handle = await start_ticket(ts_env.client, task_queue, make_ticket(), memo=earlier)
+        view = await wait_for_state(handle, TicketState.AWAITING_REVIEW)
+        await handle.cancel()
+
+    assert view.total_tokens == 15 and "triage" not in agents.calls  # own calls: classify
+    assert view.review_reasons == [
+        "the ticket's token budget: 35 spent, the next call needs about 15, the limit is 40 "
+        "(the spent counts this ticket's earlier runs: 20 tokens, $0.0020)"
+    ]
 
 
 async def _with_draft(handle):  # type: ignore[no-untyped-def]
