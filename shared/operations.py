@@ -114,9 +114,10 @@ async def start_ticket(
     so the ended ticket does not vanish from the listings behind a stranger's. That check costs
     a describe only when the id is taken. ``keyed``: the id comes from an idempotency key (the
     API's Idempotency-Key, a Message-ID), which names the ticket whatever its words: an ended
-    one under it starts again whatever the content. A ticket started again carries what its
-    ended runs spent in its memo, whoever starts it (``redrive``, ``submit``, the API), so the
-    ticket's totals still count it (shared/run_spend.py)."""
+    one under it starts again whatever the content. A ticket started again carries in its memo
+    what its ended runs recorded they spent (a run records its usage when it settles: one
+    terminated from outside records none), whoever starts it (``redrive``, ``submit``, the API),
+    so the ticket's totals and budget still count it (shared/run_spend.py)."""
     workflow_id = names.ticket_workflow_id(ticket.ticket_id)
     memo: dict[str, Any] = {
         sa.MEMO_SUBJECT: ticket.subject,

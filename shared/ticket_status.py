@@ -88,15 +88,17 @@ async def ticket_status(client: Client, ticket_id: str) -> TicketView:
 
 async def read_ticket(client: Client, ticket_id: str) -> TicketReading:
     """The view (as ``ticket_status``) and the status of its workflow."""
-    status, final, earlier = await _final_view(client, ticket_id)
-    if final is not None:
-        return TicketReading(final, status, earlier)
-    return TicketReading(await _queried_view(client, ticket_id), status, earlier)
+    run = await _described(client, ticket_id)
+    view = run.final or await _queried_view(client, ticket_id, run.run_id)
+    return TicketReading(view, run.status, run.earlier)
 
 
-async def _queried_view(client: Client, ticket_id: str) -> TicketView:
+async def _queried_view(client: Client, ticket_id: str, run_id: str | None) -> TicketView:
+    """The status query's answer, from the run described (a restart landing in between would
+    otherwise mix two runs: this run's view beside the described run's status)."""
+    handle = client.get_workflow_handle(names.ticket_workflow_id(ticket_id), run_id=run_id)
     try:
-        return await ticket_handle(client, ticket_id).query(
+        return await handle.query(
             names.STATUS_QUERY, result_type=TicketView, rpc_timeout=QUERY_TIMEOUT
         )
     except RPCError as err:
@@ -127,18 +129,26 @@ async def readable_memo(execution: Any) -> dict[str, Any]:
         return {}
 
 
-async def _final_view(
-    client: Client, ticket_id: str
-) -> tuple[str, TicketView | None, EarlierRuns | None]:
-    """The workflow's status, the view a completed ticket's workflow returned (None when it has
-    not completed) and what the runs it replaced spent."""
+@dataclass(frozen=True)
+class _Run:
+    """The ticket's newest run as described: its status and id, the view it returned (None
+    unless it completed) and what the runs it replaced spent."""
+
+    status: str
+    run_id: str | None
+    final: TicketView | None
+    earlier: EarlierRuns | None
+
+
+async def _described(client: Client, ticket_id: str) -> _Run:
     handle = ticket_handle(client, ticket_id)
     try:
         description = await handle.describe()
         status = description.status.name if description.status else "UNKNOWN"
+        run_id = description.run_id or None
         earlier = EarlierRuns.of(await readable_memo(description))
         if description.status is not WorkflowExecutionStatus.COMPLETED:
-            return status, None, earlier
+            return _Run(status, run_id, None, earlier)
         response = await client.workflow_service.get_workflow_execution_history(
             GetWorkflowExecutionHistoryRequest(
                 namespace=client.namespace,
@@ -153,7 +163,7 @@ async def _final_view(
         raise
     events = response.history.events
     if not events or not events[-1].HasField("workflow_execution_completed_event_attributes"):
-        return status, None, earlier
+        return _Run(status, run_id, None, earlier)
     result = events[-1].workflow_execution_completed_event_attributes.result.payloads
     try:
         [view] = await client.data_converter.decode(result, [TicketView])
@@ -161,8 +171,8 @@ async def _final_view(
         raise _undecryptable(ticket_id, err) from None
     except ValueError:
         # A result today's view does not read: the query builds today's.
-        return status, None, earlier
-    return status, view if isinstance(view, TicketView) else None, earlier
+        return _Run(status, run_id, None, earlier)
+    return _Run(status, run_id, view if isinstance(view, TicketView) else None, earlier)
 
 
 def _undecryptable(ticket_id: str, err: Exception) -> TicketUnreadable:

@@ -1,6 +1,6 @@
 """A ticket that ended without an answer (failed, terminated, timed out) and is started again by
 hand (`submit`, the API) under its id: only its own content reopens the id, and the new run
-carries what the ended runs spent, as a redrive's restart does."""
+carries what the ended runs recorded they spent, as a redrive's restart does."""
 
 import asyncio
 import json

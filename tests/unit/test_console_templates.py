@@ -8,6 +8,7 @@ from api.console.pages import templates
 from api.console.session import Session
 from api.models import CustomerMessage
 from policy.transitions import TicketState
+from shared.run_spend import EarlierRuns
 from shared.ticket_summary import TicketSummary
 from shared.view import DraftRecord, TicketView, Transition
 
@@ -145,3 +146,17 @@ def test_a_ticket_whose_answer_is_queued_for_delivery_says_so_and_offers_no_revi
     assert 'id="state">DELIVERING<' in html
     assert "queued for delivery with retries" in html
     assert "approve-form" not in html and "rework-form" not in html
+
+
+def test_a_ticket_started_again_shows_what_its_earlier_runs_spent_apart_from_its_own() -> None:
+    view = TicketView(ticket_id="T-7", subject="Refund", state=TicketState.RESOLVING)
+    earlier = EarlierRuns(runs=2, calls=3, tokens=1234, estimated_tokens=0, cost_usd=0.01234)
+
+    html = render("ticket.html", view=view, message=MESSAGE, error=None, waiting=False)
+    again = render(
+        "ticket.html", view=view, message=MESSAGE, error=None, waiting=False, earlier_runs=earlier
+    )
+
+    assert 'id="earlier-runs"' not in html
+    said = " ".join(again.split())
+    assert "Before this run: 2 earlier run(s) made 3 agent call(s), 1234 tokens, $0.0123" in said
