@@ -146,6 +146,8 @@ def ticket_from_mapping(raw: dict[str, Any]) -> tuple[Ticket | None, list[str]]:
         # gets the same id. From the fields as given (as always), once they are known to be
         # text: a number as the customer id, or text that is not Unicode, is refused above by
         # name instead of ending the whole file or request.
-        ticket_id = derive_ticket_id(fields["subject"], fields["body"], fields.get("customer_id"))
+        ticket_id = derive_ticket_id(
+            fields["subject"], fields["body"], fields.get("customer_id"), ticket.customer_email
+        )
         ticket = ticket.model_copy(update={"ticket_id": ticket_id})
     return ticket, []

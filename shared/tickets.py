@@ -87,10 +87,15 @@ def content_digest(ticket: "Ticket") -> str:
     ).hexdigest()[:32]
 
 
-def derive_ticket_id(subject: str, body: str, customer_id: str | None) -> str:
+def derive_ticket_id(
+    subject: str, body: str, customer_id: str | None, customer_email: str | None = None
+) -> str:
     """A stable id for tickets submitted without one: the same ticket submitted twice gets the same
-    id, so the second submission finds the first workflow instead of processing it again."""
+    id, so the second submission finds the first workflow instead of processing it again. The
+    customer is its id, or its e-mail address when it has no id: two web-form tickets with the
+    same words from two addresses are two tickets, not one answered to the first address."""
+    customer = customer_id or (f"email:{customer_email.strip().lower()}" if customer_email else "")
     digest = hashlib.sha256(
-        "\x1f".join([customer_id or "", normalize_subject(subject), body.strip()]).encode("utf-8")
+        "\x1f".join([customer, normalize_subject(subject), body.strip()]).encode("utf-8")
     ).hexdigest()
     return f"T-{digest[:12]}"

@@ -71,11 +71,32 @@ IdempotencyKey = Annotated[
 ]
 
 
-def idempotent_ticket_id(account: Account, key: str) -> str:
+# Ids the API makes from idempotency keys start with this; a client may not send one as its own
+# id (it could take the ticket a key names before that ticket arrives).
+KEYED_ID_PREFIX = "K-"
+
+
+def idempotent_ticket_id(account: Account, key: str, sender: str | None = None) -> str:
     """A ticket id from the caller's key, scoped to the account (two systems may pick the same
-    key for different tickets)."""
-    digest = hashlib.sha256(f"{account.name}\x1f{key}".encode()).hexdigest()
-    return f"K-{digest[:20]}"
+    key for different tickets) and, for an e-mail, to its sender: a Message-ID is seen by
+    everyone on the thread, and a stranger's mail under it must not take the sender's ticket."""
+    parts = [account.name, key] + ([f"from:{sender.strip().lower()}"] if sender else [])
+    digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+    return f"{KEYED_ID_PREFIX}{digest[:20]}"
+
+
+def reserved_id_problem(item: object) -> str | None:
+    """Why an item's own id cannot be taken: it looks like an id made from an idempotency key."""
+    if not isinstance(item, dict):
+        return None
+    for field in ("id", "ticket_id"):
+        value = item.get(field)
+        if isinstance(value, str) and value.strip().startswith(KEYED_ID_PREFIX):
+            return (
+                f"'{field}': ids starting with {KEYED_ID_PREFIX} are made from idempotency keys; "
+                "send the key in the Idempotency-Key header instead, or give another id"
+            )
+    return None
 
 
 @router.post(
@@ -111,6 +132,9 @@ async def submit_tickets(
         raise HTTPException(
             422, f"{len(items)} tickets in one request; the limit is {limit} (split the list)"
         )
+    # Before the key's id is put in: a client's own K- id is refused, the server's is not.
+    found = ((i, reserved_id_problem(item)) for i, item in enumerate(items))
+    reserved = {i: problem for i, problem in found if problem}
     if idempotency_key is not None:
         if not isinstance(payload, dict):
             raise HTTPException(
@@ -119,7 +143,7 @@ async def submit_tickets(
         if payload.get("id") is not None or payload.get("ticket_id") is not None:
             raise HTTPException(422, "give either an id or an Idempotency-Key, not both")
         items = [{**payload, "id": idempotent_ticket_id(account, idempotency_key)}]
-    tickets, refused = _check(items)
+    tickets, refused = _check(items, reserved)
     result = await _submit(request, tickets, refused, keyed=idempotency_key is not None)
     if len(result.accepted) == 1 and isinstance(payload, dict):
         response.headers["Location"] = f"/tickets/{result.accepted[0].ticket_id}"
@@ -151,7 +175,7 @@ async def submit_email(
     key = (idempotency_key or "").strip() or (email.message_id or "").strip() or None
     fields = email_fields(email)
     if key:
-        fields["id"] = idempotent_ticket_id(account, key)
+        fields["id"] = idempotent_ticket_id(account, key, sender=fields["customer_id"])
     ticket, problems = ticket_from_mapping(fields)
     keyed = key is not None
     if ticket is None:
@@ -204,11 +228,18 @@ def sender_address(sender: str) -> str | None:
     return addresses[0] if re.fullmatch(EMAIL_PATTERN, addresses[0]) else None
 
 
-def _check(items: list[Any]) -> tuple[list[tuple[int, Ticket]], list[IntakeRefused]]:
+def _check(
+    items: list[Any], reserved: dict[int, str] | None = None
+) -> tuple[list[tuple[int, Ticket]], list[IntakeRefused]]:
+    """The valid tickets and the items refused, each with its problems; ``reserved``: items
+    whose own id is refused (by index, with the problem)."""
     tickets: list[tuple[int, Ticket]] = []
     refused: list[IntakeRefused] = []
     seen: dict[str, int] = {}
     for index, item in enumerate(items):
+        if reserved and index in reserved:
+            refused.append(IntakeRefused(index=index, problems=[reserved[index]]))
+            continue
         if not isinstance(item, dict):
             refused.append(
                 IntakeRefused(index=index, problems=[f"expected a JSON object, got {_kind(item)}"])
