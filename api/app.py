@@ -14,6 +14,7 @@ from api.console import pages
 from api.page_tokens import PageTokens
 from api.rate_limit import RateLimiter
 from api.routes import health, intake, reading, review
+from api.security_headers import SecurityHeadersMiddleware
 from api.settings import ApiSettings
 from api.temporal import TemporalConnection
 
@@ -34,9 +35,13 @@ def create_app(
         title="Support tickets API",
         version="1.0",
         description=DESCRIPTION,
+        docs_url="/docs" if settings.docs else None,
+        redoc_url="/redoc" if settings.docs else None,
     )
     # Bodies over the limit are refused with 413 before anything parses them.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    # No caching, no sniffing; the console's content policy; forms from other sites refused.
+    app.add_middleware(SecurityHeadersMiddleware)
     app.state.settings = settings
     app.state.registry = tokens
     app.state.temporal = connection or TemporalConnection()

@@ -36,6 +36,10 @@ class ApiSettings:
     # The console's cookies carry the Secure flag (browsers keep them on https and on localhost).
     # Turn off only behind a proxy that is itself plain HTTP, which you should not run.
     secure_cookies: bool = True
+    # FastAPI's documentation pages (/docs, /redoc), which load their scripts from a CDN on this
+    # origin: TICKETS_API_DOCS=off where the console's origin should run no script from
+    # elsewhere (the OpenAPI document at /openapi.json stays).
+    docs: bool = True
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "ApiSettings":
@@ -57,6 +61,7 @@ class ApiSettings:
             ),
             secure_cookies=env.get("TICKETS_API_INSECURE_COOKIES", "").lower()
             not in {"1", "true", "yes", "on"},
+            docs=env.get("TICKETS_API_DOCS", "").strip().lower() not in {"0", "false", "no", "off"},
         )
 
 

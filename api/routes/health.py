@@ -5,9 +5,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from api.deps import temporal
-from api.errors import responses
+from api.errors import ApiError, log, responses
 from api.models import Health
 from api.temporal import TemporalConnection
+from shared.operation_errors import ServerUnreachable
 
 router = APIRouter(tags=["health"])
 
@@ -24,4 +25,12 @@ async def healthz() -> Health:
     summary="Temporal answers: the API can do its work",
 )
 async def readyz(connection: Annotated[TemporalConnection, Depends(temporal)]) -> Health:
-    return Health(status="ready", temporal=await connection.ready())
+    # Anyone may ask: the answer says ready or not, and the log says why not (the server's
+    # address, its version and the connection's error are the deployment's to know).
+    try:
+        await connection.ready()
+    except ServerUnreachable as err:
+        log.warning("not ready: %s", err)
+        message = "not ready: the Temporal server does not answer (the log says why)"
+        raise ApiError(503, message) from None
+    return Health(status="ready", temporal="answers")

@@ -1,0 +1,70 @@
+"""What every answer tells a browser and a cache, and the console's refusal of forms posted from
+another site (api/security_headers.py)."""
+
+import httpx
+
+from api.app import create_app
+from api.settings import ApiSettings
+from api.temporal import TemporalConnection
+from tests.api.helpers import page_csrf
+from tests.support.api_server import Tokens, bearer
+
+
+async def test_the_console_allows_no_script_no_framing_and_no_caching(
+    console: httpx.AsyncClient,
+) -> None:
+    page = await console.get("/console/queue")
+
+    assert page.status_code == 200, page.text
+    policy = page.headers["content-security-policy"]
+    assert "default-src 'none'" in policy and "script-src" not in policy
+    assert "frame-ancestors 'none'" in policy and "form-action 'self'" in policy
+    assert page.headers["x-frame-options"] == "DENY"
+    assert page.headers["cache-control"] == "no-store"
+    assert "<script" not in page.text  # the policy would block one: the console needs none
+
+
+async def test_api_answers_with_customer_text_are_not_cached(
+    http: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    listing = await http.get("/tickets", headers=bearer(tokens.read))
+
+    assert listing.status_code == 200, listing.text
+    assert listing.headers["cache-control"] == "no-store"
+    assert listing.headers["x-content-type-options"] == "nosniff"
+    assert listing.headers["referrer-policy"] == "no-referrer"
+    assert "content-security-policy" not in listing.headers  # JSON: the console's policy only
+
+
+async def test_a_console_form_posted_from_another_site_is_refused(
+    console: httpx.AsyncClient,
+) -> None:
+    # Signing out needs no session (a cross-site POST carries none under SameSite=Strict), so
+    # any page could sign a reviewer out while they typed a review.
+    foreign = await console.post(
+        "/console/sign-out", data={"csrf": ""}, headers={"Sec-Fetch-Site": "cross-site"}
+    )
+    still_in = await console.get("/console/queue")
+    own = await console.post(
+        "/console/sign-out",
+        data={"csrf": page_csrf(still_in.text)},
+        headers={"Sec-Fetch-Site": "same-origin"},
+    )
+
+    assert foreign.status_code == 403 and "another site is refused" in foreign.text
+    assert still_in.status_code == 200 and "sign-in" not in str(still_in.url)
+    # The console's own form goes through (its CSRF token checked as ever): to the sign-in page.
+    assert own.status_code == 303 and own.headers["location"].endswith("/console/sign-in")
+
+
+async def test_the_documentation_pages_can_be_turned_off(tokens: Tokens) -> None:
+    # They load their scripts from a CDN on the console's origin.
+    off = ApiSettings.from_env({"TICKETS_API_DOCS": "off"})
+    assert not off.docs and ApiSettings.from_env({}).docs
+    app = create_app(off, tokens.registry(), TemporalConnection())
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://api"
+    ) as local:
+        docs, redoc, schema = [await local.get(p) for p in ("/docs", "/redoc", "/openapi.json")]
+
+    assert (docs.status_code, redoc.status_code, schema.status_code) == (404, 404, 200)
