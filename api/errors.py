@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.body_limit import too_large_message
+from api.security_headers import EVERY_ANSWER
 from shared.operation_errors import (
     NoWorker,
     OperationError,
@@ -182,8 +183,11 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.error("%s\n%s", where, redacted_traceback(exc))
     else:
         log.exception("%s", where)
+    # Starlette answers this one outside every middleware: the headers every answer carries.
     return error_response(
-        500, f"internal error (reference {reference}); the API's log has the details"
+        500,
+        f"internal error (reference {reference}); the API's log has the details",
+        headers={k.decode(): v.decode() for k, v in EVERY_ANSWER.items()},
     )
 
 

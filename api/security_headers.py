@@ -7,9 +7,10 @@
   inline (the one ``<style>`` in base.html), forms posted to this origin only and no framing,
   so text a customer wrote cannot run or be dressed up as the console.
 - A POST to the console that the browser marks as sent from another site (``Sec-Fetch-Site:
-  cross-site`` or ``same-site``) is refused with 403 before any route sees it: the session
-  cookie is SameSite=Strict, so such a request carries no session, and signing out (the one
-  form that needs none) could otherwise be triggered by any page.
+  cross-site`` or ``same-site``) is refused with 403 before any route sees it. A cross-site
+  request carries no session (the cookie is SameSite=Strict), so signing out, the one form that
+  needs none, could otherwise be triggered by any page; a same-site one (a sibling subdomain)
+  does carry it, and the console's own forms are always same-origin.
 
 The documentation pages FastAPI serves (/docs, /redoc) load their scripts from a CDN and get no
 policy; ``TICKETS_API_DOCS=off`` turns them off (api/settings.py).

@@ -1,5 +1,6 @@
 """Per-ticket spending limits: stop before a call that would go past one."""
 
+import math
 from dataclasses import dataclass
 
 from shared.pipeline_config import BudgetConfig, SpendingLimit
@@ -70,20 +71,36 @@ def remaining_budget(
 @dataclass(frozen=True)
 class EarlierSpend:
     """What a ticket's earlier runs spent (a failed ticket started again): it counts against
-    the ticket's budget with the run's own calls."""
+    the ticket's budget with the run's own calls, and their average call estimates the next
+    call until this run has made one."""
 
     tokens: int
     cost_usd: float
+    calls: int = 0
+
+    @property
+    def tokens_per_call(self) -> int:
+        return -(-self.tokens // self.calls) if self.calls else 0
+
+    @property
+    def cost_per_call(self) -> float:
+        return self.cost_usd / self.calls if self.calls else 0.0
 
 
 def earlier_spend(carried: object) -> EarlierSpend | None:
     """From the usage totals a restarted ticket's memo carries (``earlier_runs_usage``:
-    shared/run_spend.py); None when there are none, or nothing was spent."""
+    shared/run_spend.py); None when there are none, nothing was spent, or they do not read as
+    numbers (not finite, negative)."""
     if not isinstance(carried, dict):
         return None
-    tokens, cost = carried.get("tokens"), carried.get("cost_usd")
-    tokens = tokens if isinstance(tokens, int) and not isinstance(tokens, bool) else 0
-    cost = float(cost) if isinstance(cost, int | float) and not isinstance(cost, bool) else 0.0
-    if tokens <= 0 and cost <= 0:
+    tokens, cost, calls = (_count(carried.get(k)) for k in ("tokens", "cost_usd", "calls"))
+    if not tokens and not cost:
         return None
-    return EarlierSpend(tokens=max(tokens, 0), cost_usd=max(cost, 0.0))
+    return EarlierSpend(tokens=int(tokens), cost_usd=cost, calls=int(calls))
+
+
+def _count(value: object) -> float:
+    """A memo's number, or 0 for anything that is not a finite, non-negative number."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return 0
+    return float(value) if math.isfinite(value) and value > 0 else 0

@@ -141,9 +141,10 @@ class AgentCaller:
         # What the ticket's earlier runs spent (a failed ticket started again): the budget
         # counts it with this run's calls.
         self._earlier = earlier
-        # The largest call so far estimates the next one for the budget check.
-        self._largest_tokens = 0
-        self._largest_cost = 0.0
+        # The largest call so far estimates the next one for the budget check (before this run
+        # made one, the earlier runs' average call).
+        self._largest_tokens = earlier.tokens_per_call if earlier else 0
+        self._largest_cost = earlier.cost_per_call if earlier else 0.0
         # Until when the calls may retry once the ticket has a priority (set at triage: the SLA's
         # length from then); None before, or in a workflow that sets none.
         self.retry_until: datetime | None = None
@@ -172,10 +173,12 @@ class AgentCaller:
             next_cost_usd=self._largest_cost,
         )
         if problem and self._earlier:
-            problem += (
-                f" (the spent counts this ticket's earlier runs: {self._earlier.tokens:,} "
-                f"tokens, ${self._earlier.cost_usd:.4f})"
+            share = (
+                f"{self._earlier.tokens:,} tokens"
+                if problem.startswith("token")
+                else f"${self._earlier.cost_usd:.4f}"
             )
+            problem += f" (of which {share} came from this ticket's earlier runs)"
         return problem
 
     def check_budget(self) -> None:

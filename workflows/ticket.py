@@ -135,7 +135,7 @@ class TicketWorkflow:
         self._delivering = self._cancel_waits or workflow.patched(PATCH_DELIVERING_STATE)
         self._lean = self._delivering or workflow.patched(PATCH_LEAN_HISTORY)
         self._record.lean = self._reviews.lean = self._lean
-        earlier = earlier_spend(workflow.memo_value(sa.MEMO_EARLIER_USAGE, None))
+        earlier = earlier_spend(self._memo_value(sa.MEMO_EARLIER_USAGE))
         if earlier is not None and workflow.patched(PATCH_BUDGET_COUNTS_EARLIER_RUNS):
             self._earlier = earlier
         self._record.view.chain = workflow.info().first_execution_run_id
@@ -184,6 +184,16 @@ class TicketWorkflow:
         # Let an update that arrived with the final decision return its result before closing.
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._record.view
+
+    @staticmethod
+    def _memo_value(key: str) -> Any:
+        """A value the starter put in the memo, or None when it does not decode: a value set
+        outside the project must not fail every workflow task (the start event never changes,
+        so the answer is the same on every replay)."""
+        try:
+            return workflow.memo_value(key, None)
+        except Exception:
+            return None
 
     async def _tell_batch(self, state: TicketState | None = None) -> None:
         """A ticket started by a batch reports once, the first time it rests (or ``state``):

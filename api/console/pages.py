@@ -106,11 +106,13 @@ async def sign_in_form(request: Request) -> Response:
     return _sign_in_page(request, None, 200)
 
 
-def _sign_in_page(request: Request, error: str | None, status: int) -> Response:
+def _sign_in_page(
+    request: Request, error: str | None, status: int, typed: dict[str, str] | None = None
+) -> Response:
+    """``typed``: what a signed-out reviewer wrote in a review form, shown to copy, not lost."""
     value = session.sign_in_token(request)
-    response = _page(
-        request, "sign_in.html", {"session": None, "error": error, "sign_in_csrf": value}, status
-    )
+    context = {"session": None, "error": error, "sign_in_csrf": value, "typed": typed or {}}
+    response = _page(request, "sign_in.html", context, status)
     session.remember_sign_in_token(response, value, settings(request).secure_cookies)
     return response
 
@@ -264,10 +266,19 @@ async def review(
     reason: Annotated[str | None, Form()] = None,
 ) -> Response:
     current = _signed_in(request)
-    if current is None:
-        return _to_sign_in()
     typed = {k: _one_break(v) for k, v in (("edited_text", edited_text), ("notes", notes),
                                            ("reason", reason))}  # fmt: skip
+    if current is None:
+        # Signed out meanwhile (the session ended, or the reviewer signed out in another tab):
+        # nothing was applied, and what they wrote is on the sign-in page to copy.
+        kept = {k: v for k, v in typed.items() if v}
+        if not kept:
+            return _to_sign_in()
+        message = (
+            f"you are signed out, so your review of ticket {ticket_id[:80]} was not sent: sign "
+            "in and send it again (what you wrote is below)"
+        )
+        return _sign_in_page(request, message, 401, kept)
     if not current.csrf_ok(csrf):
         return await _ticket(
             request, current, ticket_id, "the form expired; look again and resubmit", 403, typed

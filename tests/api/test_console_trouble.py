@@ -128,3 +128,24 @@ async def test_a_review_with_no_worker_running_keeps_the_typed_text_on_the_troub
     assert answer.status_code == 503, answer.text
     assert "not sent: no worker answered on the tickets task queue" in answer.text
     assert 'id="typed-reason"' in answer.text and TYPED in answer.text
+
+
+async def test_a_review_sent_after_signing_out_shows_what_was_typed_on_the_sign_in_page(
+    console_url: str,
+) -> None:
+    # Signed out in another tab (or the session ended) while writing: the review went to the
+    # sign-in page and what the reviewer typed was gone.
+    async with httpx.AsyncClient(base_url=console_url, timeout=30) as signed_out:
+        sent = await signed_out.post(
+            "/console/tickets/T-1/review",
+            data={"action": "edit", "revision": "1", "csrf": "x", "edited_text": TYPED},
+        )
+        empty = await signed_out.post(
+            "/console/tickets/T-1/review", data={"action": "approve", "csrf": "x"}
+        )
+
+    assert sent.status_code == 401
+    assert "your review of ticket T-1 was not sent" in sent.text
+    assert 'id="typed-edited_text"' in sent.text and TYPED in sent.text
+    assert 'name="sign_in_csrf"' in sent.text  # the sign-in form, to sign in again
+    assert empty.status_code == 303  # nothing typed: to the sign-in page, as before

@@ -68,3 +68,20 @@ async def test_the_documentation_pages_can_be_turned_off(tokens: Tokens) -> None
         docs, redoc, schema = [await local.get(p) for p in ("/docs", "/redoc", "/openapi.json")]
 
     assert (docs.status_code, redoc.status_code, schema.status_code) == (404, 404, 200)
+
+
+async def test_an_unexpected_errors_answer_carries_the_headers_too(tokens: Tokens) -> None:
+    # Starlette answers an unhandled error outside every middleware.
+    app = create_app(ApiSettings(), tokens.registry(), TemporalConnection())
+
+    @app.get("/broken")
+    async def broken() -> None:
+        raise RuntimeError("a bug")
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api") as local:
+        answer = await local.get("/broken")
+
+    assert answer.status_code == 500 and "internal error (reference" in answer.json()["message"]
+    assert answer.headers["cache-control"] == "no-store"
+    assert answer.headers["x-content-type-options"] == "nosniff"

@@ -266,7 +266,7 @@ def test_the_committed_v7_history_of_a_cancel_during_a_send_completes_the_ticket
 
 
 def test_both_sides_of_the_budget_counts_earlier_runs_patch_are_committed() -> None:
-    """A ticket started with $0.010 of earlier runs' spend under a $0.0105 budget: v7 (before
+    """A ticket started with $0.010 of earlier runs' spend under a $0.0115 budget: v7 (before
     the patch) went straight through on a fresh budget; v8 records the patch beside the version
     marker and hands the ticket to a person at triage (the reviewer edits an answer in)."""
     v7 = FOLDER / "ticket-v7-restarted-near-its-budget.json"

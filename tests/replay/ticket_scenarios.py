@@ -159,9 +159,9 @@ SCENARIOS: dict[str, tuple[Callable[[], FakeAgents], Scenario]] = {
     "restarted-near-its-budget": (FakeAgents, answered_by_a_person_if_handed_over),
 }
 
-# Each fake agent call costs $0.001: with $0.010 spent by the runs before, the classification
-# fits under this limit and triage does not.
-NEAR_BUDGET = BudgetConfig(max_cost_usd=0.0105)
+# Each fake agent call costs $0.001, as did the earlier runs' ten: with their $0.010 spent, the
+# classification fits under this limit and triage does not.
+NEAR_BUDGET = BudgetConfig(max_cost_usd=0.0115)
 EARLIER_RUNS_USAGE = {"tokens": 150, "cost_usd": 0.010, "calls": 10, "runs": 1}
 # What a scenario's ticket starts with in its memo, besides what the starter always sets.
 START_MEMOS: dict[str, dict[str, Any]] = {

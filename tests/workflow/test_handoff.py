@@ -109,8 +109,8 @@ async def test_a_restarted_ticket_counts_what_its_earlier_runs_spent_against_its
 ) -> None:
     # Each run started with the whole budget: a ticket failed and restarted N times (redrive,
     # a resubmission) could spend N budgets. The starter puts the earlier runs' spend in the
-    # memo (shared/operations.py start_ticket); 20 tokens of it, and the classification's 15,
-    # leave no room for triage's 15 under 40.
+    # memo (shared/operations.py start_ticket); 20 tokens of it in one call (so the next call
+    # is taken to need 20 too), and the classification's 15, leave no room for triage under 40.
     services = FakeTicketServices(config=fake_routes_config(budget=BudgetConfig(max_tokens=40)))
     agents = FakeAgents()
     earlier = {sa.MEMO_EARLIER_USAGE: {"tokens": 20, "cost_usd": 0.002, "calls": 1, "runs": 1}}
@@ -122,8 +122,8 @@ async def test_a_restarted_ticket_counts_what_its_earlier_runs_spent_against_its
 
     assert view.total_tokens == 15 and "triage" not in agents.calls  # own calls: classify
     assert view.review_reasons == [
-        "the ticket's token budget: 35 spent, the next call needs about 15, the limit is 40 "
-        "(the spent counts this ticket's earlier runs: 20 tokens, $0.0020)"
+        "the ticket's token budget: 35 spent, the next call needs about 20, the limit is 40 "
+        "(of which 20 tokens came from this ticket's earlier runs)"
     ]
 
 
