@@ -17,6 +17,7 @@ from api.routes import health, intake, reading, review
 from api.security_headers import SecurityHeadersMiddleware
 from api.settings import ApiSettings
 from api.temporal import TemporalConnection
+from api.token_first import TokenFirstMiddleware
 
 DESCRIPTION = """\
 Tickets in, reviews out. Authenticate with `Authorization: Bearer <token>`; tokens have the roles
@@ -40,6 +41,8 @@ def create_app(
     )
     # Bodies over the limit are refused with 413 before anything parses them.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    # A body is read only from a caller with a known token (the route checks its role).
+    app.add_middleware(TokenFirstMiddleware)
     # No caching, no sniffing; the console's content policy; forms from other sites refused.
     app.add_middleware(SecurityHeadersMiddleware)
     app.state.settings = settings

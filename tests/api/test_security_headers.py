@@ -1,6 +1,8 @@
 """What every answer tells a browser and a cache, and the console's refusal of forms posted from
 another site (api/security_headers.py)."""
 
+from typing import Any
+
 import httpx
 
 from api.app import create_app
@@ -85,3 +87,32 @@ async def test_an_unexpected_errors_answer_carries_the_headers_too(tokens: Token
     assert answer.status_code == 500 and "internal error (reference" in answer.json()["message"]
     assert answer.headers["cache-control"] == "no-store"
     assert answer.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_a_body_is_not_read_for_a_caller_without_a_known_token(tokens: Tokens) -> None:
+    # FastAPI parses a route's JSON body before its dependencies check the token: anyone could
+    # make the API parse a megabyte per request. Now the body is never read without one.
+    app = create_app(ApiSettings(), tokens.registry(), TemporalConnection())
+    read: list[int] = []
+
+    async def counted(scope: Any, receive: Any, send: Any) -> None:
+        async def counting() -> Any:
+            message = await receive()
+            read.append(len(message.get("body", b"")))
+            return message
+
+        await app(scope, counting, send)
+
+    body = "[" + ",".join(['{"subject": "x", "body": "y"}'] * 20_000) + "]"
+    transport = httpx.ASGITransport(app=counted)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api") as local:
+        nobody = await local.post("/tickets", content=body)
+        stranger = await local.post("/tickets", content=body, headers=bearer("tka_unknown"))
+        reader = await local.post("/tickets", content="{}", headers=bearer(tokens.read))
+
+    assert nobody.status_code == stranger.status_code == 401
+    assert "this needs an API token" in nobody.json()["message"]
+    assert "does not know that token" in stranger.json()["message"]
+    assert nobody.headers["www-authenticate"] == "Bearer"
+    assert sum(read) == 2  # only the known token's body ("{}") was read; the route said 403
+    assert reader.status_code == 403 and "needs the submit role" in reader.json()["message"]
