@@ -150,12 +150,15 @@ async def start_ticket(
             taken = await _taken_by(client, ticket)
             # None: the run that held the id is gone (retention, a deletion) since the start.
             if taken is not None:
-                outcome, status, held_memo = taken
+                outcome, status, held_memo, chain = taken
                 if (outcome.conflict and not keyed) or status in ("RUNNING", "COMPLETED"):
                     return outcome
                 earlier = run_spend.carried_forward(held_memo)
                 if earlier:
                     memo[sa.MEMO_EARLIER_USAGE] = earlier
+                if chain:
+                    # Its answer, if that run sent it (or may have), is not sent again.
+                    memo[sa.MEMO_REPLACES_CHAIN] = chain
         try:
             # The same ticket, ended without an answer: it may start again (and only then: a
             # run that started meanwhile is running now, and the server refuses).
@@ -174,12 +177,12 @@ async def start_ticket(
 
 async def _taken_by(
     client: Client, ticket: Ticket
-) -> tuple[SubmitOutcome, str, dict[str, Any]] | None:
+) -> tuple[SubmitOutcome, str, dict[str, Any], str | None] | None:
     """What holds the ticket's id: the outcome (not started; a conflict when it is another
     ticket, its content digest differing: tickets started before the digest was kept, or whose
     memo this key ring cannot read, have none and are taken as the same), the holding run's
-    status (RUNNING, COMPLETED, FAILED, ...) and its memo (empty when this key ring cannot read
-    it). None when nothing holds it any more."""
+    status (RUNNING, COMPLETED, FAILED, ...), its memo (empty when this key ring cannot read
+    it) and its chain (its first run id). None when nothing holds it any more."""
     try:
         description = await _handle(client, ticket.ticket_id).describe()
     except RPCError as err:
@@ -196,7 +199,9 @@ async def _taken_by(
         state=summary.state,
         conflict=earlier is not None and earlier != content_digest(ticket),
     )
-    return outcome, description.status.name if description.status else "UNKNOWN", memo
+    status = description.status.name if description.status else "UNKNOWN"
+    chain = description.raw_description.workflow_execution_info.first_run_id or None
+    return outcome, status, memo, chain
 
 
 async def submit_tickets(

@@ -124,6 +124,9 @@ class TicketWorkflow:
         self._cancel_waits = False
         # What the ticket's earlier runs spent, counted against its budget (set by run()).
         self._earlier: EarlierSpend | None = None
+        # The chain of the run this one was started to replace (the memo's; data for the
+        # delivery only, no command).
+        self._replaces: str | None = None
 
     # ---- the lifecycle ---------------------------------------------------------------------------
 
@@ -135,6 +138,8 @@ class TicketWorkflow:
         self._delivering = self._cancel_waits or workflow.patched(PATCH_DELIVERING_STATE)
         self._lean = self._delivering or workflow.patched(PATCH_LEAN_HISTORY)
         self._record.lean = self._reviews.lean = self._lean
+        replaces = self._memo_value(sa.MEMO_REPLACES_CHAIN)
+        self._replaces = replaces if isinstance(replaces, str) and replaces else None
         earlier = earlier_spend(self._memo_value(sa.MEMO_EARLIER_USAGE))
         if earlier is not None and workflow.patched(PATCH_BUDGET_COUNTS_EARLIER_RUNS):
             self._earlier = earlier
@@ -512,6 +517,7 @@ class TicketWorkflow:
             lean=self._lean,
             delivering=self._delivering,
             cancel_waits=self._cancel_waits,
+            replaces=self._replaces,
         )
 
     # ---- human review: thin handlers over the gate -------------------------------------------

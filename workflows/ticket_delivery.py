@@ -48,13 +48,15 @@ async def deliver(
     lean: bool,
     delivering: bool,
     cancel_waits: bool = False,
+    replaces: str | None = None,
 ) -> None:
     """Send the ticket's current draft, exactly once, and move the ticket to COMPLETED (or
     DELIVERY_FAILED when it cannot go out). ``lean``: the ticket takes the lean-history paths
     (the first attempt as a local activity); ``delivering``: a queued delivery moves it to
     DELIVERING (the delivering-state version, decided when the ticket started);
     ``cancel_waits``: a cancellation waits for the attempt that is sending, and an answer that
-    went out completes the ticket (the cancel-waits-for-send version)."""
+    went out completes the ticket (the cancel-waits-for-send version); ``replaces``: the chain
+    of the run this ticket's run was started to replace (its memo)."""
     view = record.view
     assert view.draft is not None
     request = DeliveryRequest(
@@ -65,8 +67,10 @@ async def deliver(
         text=view.draft.text,
         subject=ticket.subject,
         customer_email=ticket.customer_email,
-        # Data only (no command changes): which ticket of this id the answer belongs to.
+        # Data only (no command changes): which ticket of this id the answer belongs to, and
+        # the run it replaces (whose answer, out or maybe out, is not sent again).
         chain=workflow.info().first_execution_run_id,
+        replaces=replaces,
     )
     if _cancelled_meanwhile(cancel_waits):
         # A cancellation that reached the ticket before its delivery but did not stop it (one

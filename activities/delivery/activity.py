@@ -46,6 +46,7 @@ from shared.stores.ledger import (
     LedgerEntry,
     NewDelivery,
     another_tickets,
+    answered_by_the_run_replaced,
 )
 from shared.view import DeliveryReceipt, DeliveryRequest
 from workflows.options import DELIVERY_START_TO_CLOSE
@@ -167,8 +168,21 @@ class DeliveryActivities:
                 idempotency_key=idempotency_key(request.ticket_id, digest, request.chain),
                 sent_via=self.config.method_for(request.channel),
                 chain=request.chain,
+                replaces=request.replaces,
             )
         )
+        if answered_by_the_run_replaced(request.replaces, entry):
+            # This ticket was started again (submitted again, the API, a redrive) after a run
+            # that sent its answer ended without completing: cancelled just after the send,
+            # terminated while delivering. A second answer must not go out; that row stays.
+            raise ApplicationError(
+                f"the run this one replaced already answered ticket {request.ticket_id} "
+                f"(revision {entry.revision}, sent at {entry.sent_at:%Y-%m-%d %H:%M:%S} UTC, "
+                f"idempotency key {entry.idempotency_key}): this run's answer is not sent, so "
+                "the customer is not answered twice",
+                type=names.DELIVERY_REJECTED_ERROR,
+                non_retryable=True,
+            )
         if another_tickets(request.chain, entry):
             # Another ticket of this id (one submitted before this one, or in another namespace
             # on the same database) is sending its own answer right now (its claim holds): this

@@ -22,6 +22,8 @@ class NewDelivery:
     idempotency_key: str
     sent_via: str  # ledger, webhook or email
     chain: str | None = None  # the ticket workflow's first run id (DeliveryRequest.chain)
+    # The chain of the run this ticket's run was started to replace (DeliveryRequest.replaces).
+    replaces: str | None = None
 
     def decision(self) -> tuple[object, ...]:
         """The row's decision columns, in the order both ledgers write them: channel,
@@ -62,8 +64,18 @@ REFUSED_PREFIX = "refused for good: "
 def another_tickets(chain: str | None, existing: LedgerEntry) -> bool:
     """Whether ``existing`` belongs to another ticket of the same id than the ticket of
     ``chain`` (both chains known and different): ``record`` may replace it, unless its claim
-    holds; ``redrive`` does not take it for that ticket's answer."""
+    holds or it is ``answered_by_the_run_replaced``; ``redrive`` does not take it for that
+    ticket's answer."""
     return bool(chain) and bool(existing.chain) and chain != existing.chain
+
+
+def answered_by_the_run_replaced(replaces: str | None, existing: LedgerEntry) -> bool:
+    """Whether ``existing`` is the answer the run this ticket's run was started to replace
+    sent (``replaces``: a ticket started again under its id after its run ended without
+    completing: cancelled just after its send, terminated while delivering). Then this run's
+    answer must not go out as a second one. (An answer that run tried and may have delivered,
+    a timed-out attempt, is not known to have gone out, and is replaced as before.)"""
+    return replaces is not None and existing.chain == replaces and existing.sent_at is not None
 
 
 class DeliveryLedger(ABC):

@@ -15,6 +15,7 @@ from shared.stores.ledger import (
     LedgerEntry,
     NewDelivery,
     another_tickets,
+    answered_by_the_run_replaced,
 )
 from shared.stores.postgres import PostgresDatabase
 
@@ -68,18 +69,28 @@ class PostgresLedger(DeliveryLedger):
         existing = await self.get(delivery.ticket_id)
         if existing is None:  # only if someone deleted the row in between
             raise LookupError(f"the ledger lost the delivery of ticket {delivery.ticket_id}")
-        if not another_tickets(delivery.chain, existing):
+        if not another_tickets(delivery.chain, existing) or answered_by_the_run_replaced(
+            delivery.replaces, existing
+        ):
             return existing, False
         # Only while the row is still that other ticket's and no attempt of it is sending now
-        # (one replacement wins; a send in progress is waited out by the caller).
+        # (one replacement wins; a send in progress is waited out by the caller), and, when it
+        # is the answer of the run this one replaces, while it has not gone out
+        # (answered_by_the_run_replaced, checked again under the row's lock).
         replaced = await self._one(
             "UPDATE deliveries SET channel = %s, customer_id = %s, revision = %s, body = %s, "
             "text_sha256 = %s, idempotency_key = %s, sent_via = %s, chain = %s, "
             "recorded_at = now(), sent_at = NULL, attempts = 0, last_error = NULL, "
             "claimed_by = NULL, claimed_until = NULL WHERE ticket_id = %s AND chain = %s "
             "AND (sent_at IS NOT NULL OR claimed_until IS NULL OR claimed_until <= now()) "
+            "AND NOT (%s AND sent_at IS NOT NULL) "
             f"RETURNING {_COLUMNS}",
-            (*decision, delivery.ticket_id, existing.chain),
+            (
+                *decision,
+                delivery.ticket_id,
+                existing.chain,
+                delivery.replaces is not None and delivery.replaces == existing.chain,
+            ),
         )
         if replaced is not None:
             return _entry(replaced), True

@@ -31,6 +31,7 @@ from shared.stores.ledger import (
     LedgerEntry,
     NewDelivery,
     another_tickets,
+    answered_by_the_run_replaced,
 )
 
 T = TypeVar("T")
@@ -235,7 +236,9 @@ class SqliteLedger(DeliveryLedger):
                     and sending_until is not None
                     and sending_until > time.time()
                 )
-                if not inserted and another_tickets(delivery.chain, existing) and not sending:
+                kept = answered_by_the_run_replaced(delivery.replaces, existing)
+                replace = another_tickets(delivery.chain, existing) and not kept
+                if not inserted and replace and not sending:
                     # Under this transaction's write lock: no other replacement in between.
                     conn.execute(
                         "UPDATE deliveries SET channel = ?, customer_id = ?, revision = ?, "

@@ -13,6 +13,8 @@ from temporalio.client import WorkflowFailureError
 from policy.transitions import TicketState
 from shared import names, ticket_listing
 from shared import operations as ops
+from shared.delivery import idempotency_key, text_sha256
+from shared.stores.ledger import NewDelivery
 from shared.ticket_status import read_ticket
 from tests.api.helpers import console_sign_in
 from tests.ops.conftest import OpsServer, Outages, failed_while_down, settled
@@ -139,3 +141,49 @@ async def test_a_failed_ticket_submitted_again_keeps_what_it_spent_and_shows_it(
     await ops.start_ticket(client, first)
     await wait_until(lambda: settled(client, first.ticket_id), timeout=60, what="a first run")
     assert (await read_ticket(client, first.ticket_id)).earlier_runs is None
+
+
+async def test_a_ticket_started_again_after_its_run_sent_the_answer_does_not_send_a_second(
+    ops_server: OpsServer, outages: Outages
+) -> None:
+    # A run can send its answer and still end without completing: cancelled just after the
+    # send, terminated while delivering (docs/lifecycle.md). Submitted again, the ticket's new
+    # run replaced that run's sent row in the ledger and sent a second answer under a new key.
+    # Here the first run fails before its delivery, and its sent answer is then written to the
+    # ledger under its chain, as a run that sent it would have left it.
+    client = ops_server.client
+    ticket = make_ticket(subject="Refund sent twice?")
+    handle = await failed_while_down(client, outages, ticket)
+    chain = (await handle.describe()).raw_description.workflow_execution_info.first_run_id
+    sent = "We refunded your order."
+    digest = text_sha256(sent)
+    await outages.ledger.record(
+        NewDelivery(
+            ticket_id=ticket.ticket_id,
+            channel=ticket.channel,
+            customer_id=ticket.customer_id,
+            revision=1,
+            body=sent,
+            text_sha256=digest,
+            idempotency_key=idempotency_key(ticket.ticket_id, digest, chain),
+            sent_via="webhook",
+            chain=chain,
+        )
+    )
+    await outages.ledger.mark_sent(ticket.ticket_id)
+
+    [again] = await ops.submit_tickets(client, [ticket])
+
+    assert again.started
+    view = await wait_until(
+        lambda: _delivery_failed(client, ticket.ticket_id), timeout=60, what="DELIVERY_FAILED"
+    )
+    assert view.failure is not None and "already answered" in view.failure, view.failure
+    assert ticket.ticket_id not in outages.receiver.by_ticket()  # nothing sent again
+    row = await outages.ledger.get(ticket.ticket_id)
+    assert row is not None and (row.chain, row.body) == (chain, sent)  # the answer that went out
+
+
+async def _delivery_failed(client: Any, ticket_id: str) -> Any:
+    view = await ops.ticket_status(client, ticket_id)
+    return view if view.state is TicketState.DELIVERY_FAILED else None

@@ -2,6 +2,7 @@
 decision stands, however often (and from however many workers) delivery is retried."""
 
 import asyncio
+import dataclasses
 import sqlite3
 import threading
 from collections.abc import AsyncIterator
@@ -358,3 +359,25 @@ async def test_times_read_back_from_postgresql_are_utc_whatever_the_session_time
         await database.close()
     for when in (entry.recorded_at, sent.recorded_at, sent.sent_at, *(e.sent_at for e in listed)):
         assert when is not None and when.utcoffset() == timedelta(0), when
+
+
+async def test_the_answer_the_replaced_run_sent_is_kept_and_an_unsent_one_replaced(
+    ledger: DeliveryLedger,
+) -> None:
+    # run-1 sent its answer, then ended without completing (cancelled just after the send,
+    # terminated while delivering); the ticket was started again to replace it (run-2): a
+    # second answer under a new key would reach the customer as a second one.
+    await ledger.record(delivery("T-1", text="First.", chain="run-1"))
+    await ledger.mark_sent("T-1")
+    await ledger.record(delivery("T-2", text="Old.", chain="run-1"))  # never went out
+
+    kept, replaced = await ledger.record(
+        dataclasses.replace(delivery("T-1", text="Second.", chain="run-2"), replaces="run-1")
+    )
+    fresh, created = await ledger.record(
+        dataclasses.replace(delivery("T-2", text="New.", chain="run-2"), replaces="run-1")
+    )
+
+    assert (replaced, kept.chain, kept.body) == (False, "run-1", "First.")
+    assert kept.sent_at is not None
+    assert (created, fresh.chain, fresh.body, fresh.sent_at) == (True, "run-2", "New.", None)
