@@ -109,9 +109,20 @@ class WithholdFailureText(logging.Filter):
 _FILTER: Final = WithholdFailureText()
 
 
+# Libraries that log what a request carries below WARNING: httpx and httpcore every request's
+# full URL at INFO (a Slack, Teams or Discord webhook's secret path; a provider's ``?api-key=``),
+# the provider SDKs a request's options at DEBUG (the whole prompt: the ticket), aiosmtplib the
+# SMTP conversation at DEBUG (addresses, the answer). ``--log-level INFO`` or ``DEBUG`` on the
+# worker is for the project's own lines: these stay at WARNING whatever it says.
+QUIET_LIBRARY_LOGGERS: Final = ("httpx", "httpcore", "openai", "anthropic", "aiosmtplib")
+
+
 def install() -> None:
-    """Puts the filter on the SDK's failure loggers (once, however often it is called)."""
+    """Puts the filter on the SDK's failure loggers (once, however often it is called), and
+    keeps the libraries that would log request contents at WARNING."""
     for name in SDK_FAILURE_LOGGERS:
         logger = logging.getLogger(name)
         if _FILTER not in logger.filters:
             logger.addFilter(_FILTER)
+    for name in QUIET_LIBRARY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)

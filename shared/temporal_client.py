@@ -9,6 +9,7 @@ client here; a process that serves metrics passes its ``Runtime`` (``shared.metr
 """
 
 import os
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -47,6 +48,17 @@ class ClientConfigError(Exception):
     file that is not there, a data-converter setting that does not parse. Names the problem."""
 
 
+# The lines a TOML parser quotes from the file around an error ("3 | api_key = abc...", and
+# the "  |      ^^^" under it): the profile file holds API keys and TLS keys, so they go.
+_QUOTED_LINE = re.compile(r"^\s*\d*\s*\|")
+
+
+def without_quoted_lines(message: str) -> str:
+    """A configuration error's message without the file lines its parser quoted: where it is
+    (line and column) and what is wrong stay, the file's text (a key, perhaps) does not."""
+    return "\n".join(line for line in message.splitlines() if not _QUOTED_LINE.match(line))
+
+
 def connection_settings(env: Mapping[str, str] | None = None) -> ConnectionSettings:
     try:
         loaded = ClientConfig.load_client_connect_config(override_env_vars=env)  # type: ignore[arg-type]
@@ -56,7 +68,7 @@ def connection_settings(env: Mapping[str, str] | None = None) -> ConnectionSetti
             what = f"{err.filename}: {err.strerror}"
         else:
             source = (os.environ if env is None else env).get("TEMPORAL_CONFIG_FILE")
-            what = f"{source + ': ' if source else ''}{err}"
+            what = f"{source + ': ' if source else ''}{without_quoted_lines(str(err))}"
         raise ClientConfigError(
             f"the Temporal connection configuration cannot be used: {' '.join(what.split())}"
         ) from None

@@ -34,7 +34,7 @@ from temporalio.exceptions import ApplicationError
 from activities.delivery.bounded import uncut, within
 from activities.delivery.channels import Channel, build_channels
 from activities.delivery.config import LEDGER, DeliveryConfig
-from activities.delivery.errors import DeliveryRejected, DeliveryUnavailable
+from activities.delivery.errors import DeliveryRejected, DeliveryUnavailable, DeliveryUncertain
 from activities.delivery.local_attempts import LocalAttempts
 from activities.delivery.sent_word import SENT, still_unrecorded, went_out_before
 from activities.heartbeat import begin_attempt, carry, heartbeating
@@ -42,6 +42,7 @@ from shared import names
 from shared.delivery import idempotency_key, text_sha256
 from shared.stores.ledger import (
     REFUSED_PREFIX,
+    UNCERTAIN_PREFIX,
     DeliveryLedger,
     LedgerEntry,
     NewDelivery,
@@ -404,6 +405,16 @@ class DeliveryActivities:
             await self._note(entry, REFUSED_PREFIX + err.reason)
             raise ApplicationError(
                 err.reason, type=names.DELIVERY_REJECTED_ERROR, non_retryable=True
+            ) from None
+        except DeliveryUncertain as err:
+            # Not a refusal (a redrive must not move the row to another channel): it may be out.
+            reason = (
+                f"{err.reason}: it may have been delivered, so it is not sent again (check the "
+                "destination; `redrive` sends the same message, same key, if it did not arrive)"
+            )
+            await self._note(entry, UNCERTAIN_PREFIX + reason)
+            raise ApplicationError(
+                reason, type=names.DELIVERY_REJECTED_ERROR, non_retryable=True
             ) from None
         except DeliveryUnavailable as err:
             await self._note(entry, err.reason)

@@ -14,6 +14,13 @@ class DeliveryRejected(DeliveryFailed):
     """The destination refused this answer for good (4xx, rejected recipient, no address)."""
 
 
+class DeliveryUncertain(DeliveryFailed):
+    """The destination may have taken the answer: the connection broke or timed out after the
+    message was handed over, before the destination said whether it took it. Sending again
+    could answer the customer twice, so nothing is sent again: the ticket ends in
+    DELIVERY_FAILED with the reason, for a person to check and redrive if it did not arrive."""
+
+
 class DeliveryUnavailable(DeliveryFailed):
     """The destination could not take the answer now (unreachable, timeout, 5xx, 429)."""
 

@@ -16,12 +16,12 @@ import contextlib
 import ssl
 from email.message import EmailMessage
 from email.utils import formatdate
-from typing import Final
+from typing import Any, Final
 
 import aiosmtplib
 
 from activities.delivery.config import SmtpConfig
-from activities.delivery.errors import DeliveryRejected, DeliveryUnavailable
+from activities.delivery.errors import DeliveryRejected, DeliveryUnavailable, DeliveryUncertain
 from shared.stores.ledger import LedgerEntry
 from shared.view import DeliveryRequest
 
@@ -90,6 +90,18 @@ class SmtpChannel:
             start_tls={"auto": None, "starttls": True}.get(config.tls, False),
             tls_context=self._tls,
         )
+        # Whether the message was handed over (the DATA command sent): from then on a broken or
+        # silent connection may follow a relay that took it (RFC 5321 gives a relay ten minutes
+        # to answer the final "."), and trying again could deliver it twice.
+        handed_over = False
+        data = client.data
+
+        async def handing_over(*args: Any, **kwargs: Any) -> Any:
+            nonlocal handed_over
+            handed_over = True
+            return await data(*args, **kwargs)
+
+        client.data = handing_over  # type: ignore[method-assign]  # send_message calls it
         try:
             # Connecting, logging in and the message within the timeout (aiosmtplib's own
             # applies to each command); once the server took the message nothing may fail the
@@ -111,8 +123,30 @@ class SmtpChannel:
             goodbye.add_done_callback(self._goodbyes.discard)
             return
         except TimeoutError:
+            if handed_over:
+                raise DeliveryUncertain(
+                    f"{where} did not say within {config.timeout_seconds:g}s whether it took "
+                    "the message it was handed"
+                ) from None
             raise DeliveryUnavailable(
                 f"{where} did not take the message within {config.timeout_seconds:g}s"
+            ) from None
+        except ValueError as err:
+            # The address or the message cannot be written as an e-mail (aiosmtplib and the
+            # email package refuse control characters, an address a relay without SMTPUTF8
+            # cannot take): trying again writes the same.
+            raise DeliveryRejected(
+                f"the answer to {request.customer_email!r} cannot be sent as an e-mail: "
+                f"{type(err).__name__}"
+            ) from None
+        except aiosmtplib.SMTPNotSupported as err:
+            if not connected:  # STARTTLS or a login the server does not offer: the set-up's
+                raise DeliveryUnavailable(
+                    f"cannot send through {where}: {type(err).__name__}"
+                ) from None
+            raise DeliveryRejected(
+                f"{where} cannot take the address {request.customer_email!r} (it does not "
+                "support SMTPUTF8)"
             ) from None
         except aiosmtplib.SMTPRecipientsRefused as err:
             codes = [r.code for r in err.recipients]
@@ -146,6 +180,11 @@ class SmtpChannel:
                 raise DeliveryRejected(text) from None
             raise DeliveryUnavailable(text) from None
         except (aiosmtplib.SMTPException, OSError) as err:
+            if handed_over and not isinstance(err, aiosmtplib.SMTPResponseException):
+                raise DeliveryUncertain(
+                    f"the connection to {where} broke ({type(err).__name__}) after it was "
+                    "handed the message, before it said whether it took it"
+                ) from None
             raise DeliveryUnavailable(
                 f"cannot send through {where}: {type(err).__name__}"
             ) from None

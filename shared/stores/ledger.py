@@ -59,6 +59,9 @@ class LedgerEntry:
 # How the reason of a refusal for good starts on the row (``note_failure``): the destination
 # refused this answer, so nothing went out through that channel, and the row may take another.
 REFUSED_PREFIX = "refused for good: "
+# How the reason starts when an attempt cannot tell whether the destination took the answer (the
+# connection broke after the message was handed over): not sent again, and not a refusal.
+UNCERTAIN_PREFIX = "may have been delivered: "
 
 
 def another_tickets(chain: str | None, existing: LedgerEntry) -> bool:

@@ -105,3 +105,34 @@ async def test_a_relay_slow_to_say_goodbye_after_taking_the_message_counts_as_se
         )
         await SmtpChannel(config).send(entry, request)  # no DeliveryUnavailable
         assert len(server.mailbox.messages) == 1
+
+
+async def test_a_relay_silent_after_it_was_handed_the_message_is_not_sent_to_again() -> None:
+    # A relay that scans content may take minutes to answer the final "." (RFC 5321 allows
+    # ten): the attempt's timeout made it a failure for now, and every retry mailed it again.
+    from activities.delivery.errors import DeliveryUncertain
+    from activities.delivery.smtp import SmtpChannel
+
+    entry, request = recorded("email", "email"), asked("email", "customer@example.com")
+    with smtp_server() as server:
+        server.mailbox.data_delay = 3.0
+        config = SmtpConfig(
+            host=server.host, port=server.port, sender=SENDER, tls="none", timeout_seconds=1
+        )
+        with pytest.raises(DeliveryUncertain) as uncertain:
+            await SmtpChannel(config).send(entry, request)
+        assert len(server.mailbox.messages) == 1  # it did have it
+    assert "whether it took the message" in uncertain.value.reason
+
+
+async def test_an_address_no_e_mail_can_carry_is_refused_for_good_not_retried_for_hours() -> None:
+    from activities.delivery.errors import DeliveryRejected
+    from activities.delivery.smtp import SmtpChannel
+
+    entry, request = recorded("email", "email"), asked("email", "cus\x1ctomer@example.com")
+    with smtp_server() as server:
+        config = SmtpConfig(host=server.host, port=server.port, sender=SENDER, tls="none")
+        with pytest.raises(DeliveryRejected) as refused:
+            await SmtpChannel(config).send(entry, request)
+        assert server.mailbox.messages == []
+    assert "cannot be sent as an e-mail" in refused.value.reason

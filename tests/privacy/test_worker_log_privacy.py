@@ -13,6 +13,7 @@ from collections.abc import Coroutine, Iterator
 from datetime import timedelta
 from typing import Any
 
+import httpx
 import pytest
 from temporalio import activity, workflow
 from temporalio.common import RetryPolicy
@@ -78,10 +79,13 @@ class Captured(logging.Handler):
 @pytest.fixture
 def filtered() -> Iterator[None]:
     """The filter as the worker installs it, removed again after the test."""
+    levels = {name: logging.getLogger(name).level for name in log_privacy.QUIET_LIBRARY_LOGGERS}
     log_privacy.install()
     yield
     for name in log_privacy.SDK_FAILURE_LOGGERS:
         logging.getLogger(name).removeFilter(log_privacy._FILTER)
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
 
 
 @pytest.fixture
@@ -216,3 +220,26 @@ def test_the_sdks_own_trouble_keeps_its_message_and_traceback() -> None:
     assert log_privacy.WithholdFailureText().filter(record)
     assert record.getMessage() == "Failed completing activity task"
     assert record.exc_info is not None
+
+
+@pytest.mark.usefixtures("filtered")
+async def test_a_worker_at_debug_level_logs_no_request_url_or_body_of_the_libraries() -> None:
+    # `python -m worker --log-level INFO` set every library's level: httpx logged each request's
+    # full URL (a Slack webhook's secret path), the provider SDKs each prompt at DEBUG.
+    handler = Captured("never")
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        transport = httpx.MockTransport(lambda request: httpx.Response(200))
+        async with httpx.AsyncClient(transport=transport) as client:
+            await client.post("https://hooks.slack.com/services/T0/B0/SECRETPATH", json={})
+        logging.getLogger("openai").debug("Request options: %s", {"json_data": "the ticket"})
+        logging.getLogger("shared.anything").info("the project's own line")
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+
+    assert not [line for line in handler.lines if "SECRETPATH" in line or "the ticket" in line]
+    assert any("the project's own line" in line for line in handler.lines)

@@ -22,6 +22,9 @@ class MailBox:
     sender_reply: str | None = None
     # Seconds the server takes to answer QUIT (after it accepted the message).
     quit_delay: float = 0.0
+    # Seconds the server takes to answer the message's final "." (it keeps the message first,
+    # as a relay that scans content has it before it answers).
+    data_delay: float = 0.0
 
     async def handle_QUIT(self, server: Any, session: Any, envelope: Any) -> str:
         if self.quit_delay:
@@ -48,6 +51,8 @@ class MailBox:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         # As a mail client reads it (long headers are folded on the wire, unfolded here).
         self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+        if self.data_delay:
+            await asyncio.sleep(self.data_delay)
         return "250 Message accepted for delivery"
 
 

@@ -20,7 +20,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from shared.payload_store import PayloadStoreError
 from shared.search_attribute_setup import SearchAttributeSetupError
 from shared.settings import ConfigError
-from shared.temporal_client import ClientConfigError
+from shared.temporal_client import ClientConfigError, connection_settings
 from starter import cli, ticket_commands
 from starter.errors import DEBUG_VARIABLE
 
@@ -169,3 +169,26 @@ def test_client_configuration_that_cannot_be_used_is_one_sentence(
 
     assert code == 1
     assert capsys.readouterr().err == sentence.format(tmp=tmp_path) + "\n"
+
+
+@pytest.mark.parametrize(
+    "profile",
+    [
+        "[profile.default]\napi_key = tka_SECRET_unquoted\n",
+        '[profile.default]\napi_key = "tka_SECRET_1"\napi_key = "tka_SECRET_2"\n',
+        '[profile.default]\napi_key = "tka_SECRET_open\n',
+    ],
+    ids=["unquoted", "duplicate-key", "unclosed-string"],
+)
+def test_a_profile_file_that_does_not_parse_is_named_without_quoting_its_lines(
+    tmp_path: Path, profile: str
+) -> None:
+    # The TOML parser quotes the offending line: in a profile file, that is an API key.
+    path = tmp_path / "temporal.toml"
+    path.write_text(profile)
+    with pytest.raises(ClientConfigError) as refused:
+        connection_settings({"TEMPORAL_CONFIG_FILE": str(path)})
+
+    message = str(refused.value)
+    assert "SECRET" not in message
+    assert f"{path}: " in message and "TOML parse error at line" in message
