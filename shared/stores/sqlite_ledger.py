@@ -16,6 +16,8 @@ so an existing ``outbox.sqlite3`` is upgraded in place and its rows count as sen
 """
 
 import asyncio
+import contextlib
+import os
 import sqlite3
 import time
 from collections.abc import Callable
@@ -25,6 +27,7 @@ from pathlib import Path
 from typing import Any, Final, TypeVar
 
 from shared.delivery import idempotency_key, text_sha256
+from shared.private_files import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE
 from shared.stores.ledger import (
     REFUSED_PREFIX,
     DeliveryLedger,
@@ -161,7 +164,12 @@ class SqliteLedger(DeliveryLedger):
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.parent.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+            # Owner-only: the ledger holds every answer sent and its customer id in plain text
+            # (SQLite gives its -wal and -shm files the database file's mode).
+            with contextlib.suppress(FileExistsError):
+                flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+                os.close(os.open(self.path, flags, PRIVATE_FILE_MODE))
             conn = sqlite3.connect(self.path, timeout=LOCK_WAIT_SECONDS, isolation_level=None)
             try:
                 _use_wal(conn)

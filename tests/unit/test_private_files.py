@@ -1,0 +1,43 @@
+"""What the project creates in its data directory is its owner's only: the ledger holds every
+answer sent and its customer id in plain text (shared/private_files.py)."""
+
+import stat
+from pathlib import Path
+
+from shared.encryption.keyring import create_key_file
+from shared.payload_store import FileStore
+from shared.stores.sqlite_ledger import SqliteLedger
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+async def test_the_ledger_its_folder_the_key_file_and_payloads_are_owner_only(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "data"
+    ledger = SqliteLedger(data / "outbox.sqlite3")
+    try:
+        assert await ledger.count() == 0  # opens (creates) the file
+    finally:
+        await ledger.close()
+    create_key_file(tmp_path / "keys" / "tickets.keys")
+    await FileStore(tmp_path / "payloads").put("ab12", b"ciphertext")
+
+    assert mode(data) == 0o700 and mode(data / "outbox.sqlite3") == 0o600
+    assert mode(tmp_path / "keys") == 0o700 and mode(tmp_path / "keys" / "tickets.keys") == 0o600
+    assert mode(tmp_path / "payloads" / "ab") == 0o700
+
+
+async def test_a_folder_that_exists_keeps_the_mode_its_owner_gave_it(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o750)
+    shared.chmod(0o750)
+    ledger = SqliteLedger(shared / "outbox.sqlite3")
+    try:
+        await ledger.count()
+    finally:
+        await ledger.close()
+
+    assert mode(shared) == 0o750 and mode(shared / "outbox.sqlite3") == 0o600
