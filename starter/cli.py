@@ -90,7 +90,13 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
         help="erase one customer's tickets, deliveries and stored payloads (dry run by default)",
     )
-    p.add_argument("--customer-id", required=True, help="the customer whose data goes")
+    whose = p.add_mutually_exclusive_group(required=True)
+    whose.add_argument("--customer-id", help="the customer whose data goes")
+    whose.add_argument(
+        "--email",
+        help="or the customer's e-mail address: tickets with that customer e-mail or customer id "
+        "(in any case)",
+    )
     p.add_argument(
         "--yes", action="store_true", help="erase for real (without it: only say what would go)"
     )

@@ -1,4 +1,7 @@
-"""``python -m starter erase --customer-id X [--yes]``: erase one customer's data on request.
+"""``python -m starter erase (--customer-id X | --email ADDRESS) [--yes]``: erase one customer's
+data on request. By e-mail address: the tickets whose customer e-mail is that address (in any
+case), or whose customer id is (the e-mail route's customer id is the sender's address); a
+data-subject request usually names an address, and a web form's tickets have no customer id.
 
 What goes: every ticket workflow whose input names the customer (all its runs), its children
 (``<ticket workflow id>/resolution`` and that plan's sub-tasks), their stored payloads, and the
@@ -30,6 +33,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from shared import names
 from shared.stores.config import StoreConfig
 from shared.stores.factory import Stores, build_stores
+from shared.tickets import MAX_EMAIL_CHARS
 from starter import render
 from starter.connection import open_client
 from starter.errors import EXIT_OK, CliError
@@ -38,6 +42,24 @@ READ_CONCURRENCY: Final = 16
 # Deletion is asynchronous on the server; this long for every execution to be gone.
 DELETION_TIMEOUT_SECONDS: Final = 60.0
 MAX_CUSTOMER_ID_CHARS: Final = 128  # as the ticket model allows
+
+
+class Customer(BaseModel):
+    """Whose data goes: a customer id (compared stripped, as given) or an e-mail address
+    (compared without regard to case, against the ticket's e-mail and its customer id)."""
+
+    customer_id: str | None = None
+    email: str | None = None
+
+    def named(self) -> str:
+        return f"customer {self.customer_id}" if self.customer_id else f"address {self.email}"
+
+    def owns(self, ticket: dict[str, Any]) -> bool:
+        customer_id = str(ticket.get("customer_id") or "").strip()
+        if self.customer_id is not None:
+            return customer_id == self.customer_id
+        address = str(ticket.get("customer_email") or "").strip().casefold()
+        return self.email is not None and self.email in (address, customer_id.casefold())
 
 
 class ErasedTicket(BaseModel):
@@ -52,7 +74,8 @@ class ErasedTicket(BaseModel):
 
 
 class ErasureReport(BaseModel):
-    customer_id: str
+    customer_id: str | None
+    email: str | None = None
     erased: bool  # False: a dry run, nothing was removed
     tickets_scanned: int
     unreadable: list[str] = Field(default_factory=list)  # workflow id: why
@@ -108,7 +131,7 @@ async def _child_runs(
 
 
 async def find_tickets(
-    client: Client, customer_id: str
+    client: Client, customer: Customer
 ) -> tuple[list[ErasedTicket], int, list[str]]:
     """The customer's tickets (each with all its runs), how many were scanned, and the ones
     that could not be read."""
@@ -135,10 +158,7 @@ async def find_tickets(
     for execution, raw in zip(executions, inputs, strict=True):
         ticket = (raw or {}).get("ticket") or {}
         # Compared stripped: `erase` strips what it is given, a ticket keeps its id as sent.
-        if (
-            not isinstance(ticket, dict)
-            or str(ticket.get("customer_id") or "").strip() != customer_id
-        ):
+        if not isinstance(ticket, dict) or not customer.owns(ticket):
             continue
         entry = tickets.setdefault(
             execution.id,
@@ -190,18 +210,19 @@ async def _wait_gone(client: Client, workflow_id: str, run_id: str, timeout: flo
 
 
 async def erase_customer(
-    client: Client, stores: Stores, customer_id: str, *, really: bool
+    client: Client, stores: Stores, customer: Customer, *, really: bool
 ) -> ErasureReport:
-    tickets, scanned, unreadable = await find_tickets(client, customer_id)
+    tickets, scanned, unreadable = await find_tickets(client, customer)
+    customer_id = customer.customer_id
     report = ErasureReport(
         customer_id=customer_id,
+        email=customer.email,
         erased=really,
         tickets_scanned=scanned,
         unreadable=unreadable,
         tickets=tickets,
         batches_kept=sorted({t.batch_id for t in tickets if t.batch_id}),
     )
-    ticket_ids = [t.ticket_id for t in tickets]
     if not really:
         owners = [wid for t in tickets for wid in (t.workflow_id, *t.children)]
         stored: set[str] = set()
@@ -209,9 +230,17 @@ async def erase_customer(
             stored |= await stores.payloads.payloads_of(wid)
         report.stored_payloads = len(stored)
         report.workflow_executions = sum(len(t.runs) + len(t.child_runs) for t in tickets)
-        rows = [await stores.ledger.get(t) for t in ticket_ids]
-        mine = [r for r in rows if r and (r.customer_id or "").strip() == customer_id]
-        report.ledger_rows = [r.ticket_id for r in mine]
+        rows = {t.ticket_id: (await stores.ledger.get(t.ticket_id), t.runs) for t in tickets}
+        report.ledger_rows = sorted(
+            ticket_id
+            for ticket_id, (row, runs) in rows.items()
+            if row is not None
+            and (
+                (customer_id is not None and (row.customer_id or "").strip() == customer_id)
+                or row.chain is None
+                or row.chain in runs
+            )
+        )
         return report
     for ticket in tickets:
         for run_id in ticket.runs:
@@ -231,7 +260,13 @@ async def erase_customer(
         report.stored_payloads += await stores.payloads.erase_owned_by(
             ticket.workflow_id, client.namespace
         )
-    report.ledger_rows = await stores.ledger.delete(customer_id)
+    deleted = set(await stores.ledger.delete(customer_id)) if customer_id is not None else set()
+    # The rows answering the tickets found (by their runs): a customer found by address has no
+    # customer id on its rows.
+    for ticket in tickets:
+        if await stores.ledger.delete_answer(ticket.ticket_id, ticket.runs):
+            deleted.add(ticket.ticket_id)
+    report.ledger_rows = sorted(deleted)
     return report
 
 
@@ -239,8 +274,9 @@ def print_report(report: ErasureReport) -> None:
     out = render.console()
     verb = "Erased" if report.erased else "Would erase"
     out.print(
-        f"{verb} for customer {report.customer_id} ({report.tickets_scanned} ticket workflow(s) "
-        "scanned):"
+        f"{verb} for "
+        + (f"customer {report.customer_id}" if report.customer_id else f"address {report.email}")
+        + f" ({report.tickets_scanned} ticket workflow(s) scanned):"
     )
     for t in report.tickets:
         extra = f" and {len(t.children)} child workflow(s)" if t.children else ""
@@ -259,14 +295,24 @@ def print_report(report: ErasureReport) -> None:
         out.print("Nothing was erased: run again with --yes to erase.")
 
 
+def customer_of(args: argparse.Namespace) -> Customer:
+    if args.customer_id is not None:
+        customer_id = args.customer_id.strip()
+        if not customer_id or len(customer_id) > MAX_CUSTOMER_ID_CHARS:
+            raise CliError(f"--customer-id must be 1 to {MAX_CUSTOMER_ID_CHARS} characters")
+        return Customer(customer_id=customer_id)
+    email = args.email.strip().casefold()
+    if "@" not in email or len(email) > MAX_EMAIL_CHARS:
+        raise CliError(f"--email must be one address, at most {MAX_EMAIL_CHARS} characters")
+    return Customer(email=email)
+
+
 async def run_erase(args: argparse.Namespace) -> int:
-    customer_id = args.customer_id.strip()
-    if not customer_id or len(customer_id) > MAX_CUSTOMER_ID_CHARS:
-        raise CliError(f"--customer-id must be 1 to {MAX_CUSTOMER_ID_CHARS} characters")
+    customer = customer_of(args)
     client = await open_client()
     stores = build_stores(StoreConfig.from_env())
     try:
-        report = await erase_customer(client, stores, customer_id, really=args.yes)
+        report = await erase_customer(client, stores, customer, really=args.yes)
     finally:
         await stores.close()
     if args.json:

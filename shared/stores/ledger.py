@@ -7,6 +7,7 @@ the same recorded text again, never another.
 """
 
 from abc import ABC, abstractmethod
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -141,6 +142,12 @@ class DeliveryLedger(ABC):
         """Erase every row of this customer (erasure on request); returns the ticket ids whose
         rows were deleted. By customer, not by ticket id: a row under one of the customer's
         ticket ids may now be another ticket's (another namespace's, on a shared database)."""
+
+    @abstractmethod
+    async def delete_answer(self, ticket_id: str, chains: Collection[str]) -> bool:
+        """Erase the row under ``ticket_id`` when it answers one of ``chains`` (the runs of a
+        ticket erasure found) or no chain was recorded; True when a row went. For tickets whose
+        customer has no id (found by e-mail address): their rows hold no customer id."""
 
     @abstractmethod
     def location(self, ticket_id: str) -> str:

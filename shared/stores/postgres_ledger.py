@@ -4,6 +4,7 @@
 whichever worker records first decides the answer, every later attempt reads that row.
 """
 
+from collections.abc import Collection
 from datetime import UTC
 from typing import Any
 
@@ -164,6 +165,15 @@ class PostgresLedger(DeliveryLedger):
                 f"SELECT {_COLUMNS} FROM deliveries ORDER BY recorded_at, ticket_id".encode()
             )
             return [_entry(r) for r in await cursor.fetchall()]
+
+    async def delete_answer(self, ticket_id: str, chains: Collection[str]) -> bool:
+        async with self.database.connection() as conn:
+            cursor = await conn.execute(
+                "DELETE FROM deliveries WHERE ticket_id = %s "
+                "AND (chain IS NULL OR chain = ANY(%s)) RETURNING ticket_id",
+                (ticket_id, list(chains)),
+            )
+            return await cursor.fetchone() is not None
 
     async def delete(self, customer_id: str) -> list[str]:
         async with self.database.connection() as conn, conn.transaction():

@@ -20,7 +20,7 @@ import contextlib
 import os
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -353,6 +353,20 @@ class SqliteLedger(DeliveryLedger):
             return [_entry(r) for r in rows]
 
         return await self._run(read)
+
+    async def delete_answer(self, ticket_id: str, chains: Collection[str]) -> bool:
+        wanted = list(chains)
+
+        def write(conn: sqlite3.Connection) -> bool:
+            marks = ", ".join("?" for _ in wanted) or "NULL"
+            deleted = conn.execute(
+                "DELETE FROM deliveries WHERE ticket_id = ? "
+                f"AND (chain IS NULL OR chain IN ({marks}))",
+                (ticket_id, *wanted),
+            ).rowcount
+            return deleted > 0
+
+        return await self._run(write)
 
     async def delete(self, customer_id: str) -> list[str]:
         def write(conn: sqlite3.Connection) -> list[str]:

@@ -37,6 +37,7 @@ from policy.transitions import TicketState
 from shared import names
 from shared.data_converter import data_converter
 from shared.stores.payloads_file import FilePayloadDriver
+from shared.stores.sqlite_ledger import SqliteLedger
 from shared.temporal_client import connect, connection_settings
 from shared.view import TicketView
 from starter.codec_process import CodecServerProcess
@@ -336,6 +337,42 @@ async def test_erasing_a_customer_removes_their_tickets_children_rows_and_payloa
     await wait_until(only_the_other_run_listed, what="this ticket's resolution run deleted")
     await others.terminate()
     assert await _exists(stack.client, names.ticket_workflow_id(kept_ticket.ticket_id))
+
+
+async def test_erasing_by_e_mail_address_finds_tickets_without_a_customer_id_in_any_case(
+    stack: PrivateStack,
+) -> None:
+    # A data-subject request names an address; a web form's tickets carry only that address (no
+    # customer id), and the e-mail route keeps the sender's as sent: `erase --customer-id` found
+    # none of them, and their ledger rows (no customer id on them) stayed.
+    address = f"Jane.Roe.{RUN}@Example.com"
+    web = make_ticket(customer_email=address)  # answered at once: its answer is in the ledger
+    mailed = make_ticket(customer_id=address.upper())
+    other = make_ticket(customer_email=f"other.{RUN}@example.com")
+    for ticket in (web, mailed, other):
+        handle = await start_ticket(stack.client, names.TICKETS_TASK_QUEUE, ticket)
+        await wait_until(lambda h=handle: _rested(stack.client, h.id), timeout=90, what=handle.id)
+    assert await _ledger_row(stack, web.ticket_id) is not None
+
+    done = await stack.cli("erase", "--email", f" {address.lower()} ", "--yes", "--json")
+
+    assert done.code == 0, done.output
+    report = json.loads(done.stdout)
+    assert {t["ticket_id"] for t in report["tickets"]} == {web.ticket_id, mailed.ticket_id}
+    assert web.ticket_id in report["ledger_rows"]  # its row holds no customer id
+    assert await _ledger_row(stack, web.ticket_id) is None
+    for ticket in (web, mailed):
+        assert not await _exists(stack.client, names.ticket_workflow_id(ticket.ticket_id))
+    assert await _exists(stack.client, names.ticket_workflow_id(other.ticket_id))
+
+
+async def _ledger_row(stack: PrivateStack, ticket_id: str) -> Any:
+    """The worker's ledger row for the ticket (its SQLite file in the data directory)."""
+    ledger = SqliteLedger(stack.data_dir / "outbox.sqlite3")
+    try:
+        return await ledger.get(ticket_id)
+    finally:
+        await ledger.close()
 
 
 async def _exists(client: Client, workflow_id: str) -> bool:

@@ -381,3 +381,17 @@ async def test_the_answer_the_replaced_run_sent_is_kept_and_an_unsent_one_replac
     assert (replaced, kept.chain, kept.body) == (False, "run-1", "First.")
     assert kept.sent_at is not None
     assert (created, fresh.chain, fresh.body, fresh.sent_at) == (True, "run-2", "New.", None)
+
+
+async def test_erasing_a_tickets_answer_takes_only_a_row_of_its_runs(
+    ledger: DeliveryLedger,
+) -> None:
+    await ledger.record(delivery("T-1", text="Mine.", chain="run-1"))
+    await ledger.record(delivery("T-2", text="A later ticket's.", chain="run-9"))
+    await ledger.record(delivery("T-3", text="From before chains."))
+
+    assert await ledger.delete_answer("T-1", ["run-0", "run-1"]) is True
+    assert await ledger.delete_answer("T-2", ["run-1"]) is False  # another ticket's row stays
+    assert await ledger.delete_answer("T-3", ["run-3"]) is True  # no chain: every ticket's
+    assert await ledger.delete_answer("T-4", []) is False
+    assert [await ledger.count(t) for t in ("T-1", "T-2", "T-3")] == [0, 1, 0]
