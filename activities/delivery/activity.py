@@ -273,15 +273,20 @@ class DeliveryActivities:
             carry(SENT, entry.idempotency_key)
         loop = asyncio.get_running_loop()
         deadline = attempt_deadline - MARK_SENT_MARGIN_SECONDS
+        # A write that did not answer in its try is waited for again, not started again: each
+        # one left running holds a pooled connection (and waits on the row's lock) for up to the
+        # statement timeout, and a few deliveries doing that emptied the pool for everyone.
+        write: asyncio.Future[LedgerEntry] | None = None
         for tries, pause in enumerate((*MARK_SENT_PAUSES, None)):
             left = deadline - loop.time()
             try:
                 # The first try always (a second at least); later ones within the attempt.
                 bound = max(1.0, left) if tries == 0 else max(0.0, left)
-                return await within(
-                    self.ledger.mark_sent(entry.ticket_id, entry.idempotency_key),
-                    min(bound, MARK_SENT_TRY_SECONDS),
-                )
+                if write is None or write.done():
+                    write = asyncio.ensure_future(
+                        self.ledger.mark_sent(entry.ticket_id, entry.idempotency_key)
+                    )
+                return await within(write, min(bound, MARK_SENT_TRY_SECONDS))
             except Exception as err:
                 # (LookupError: the row holds another ticket's decision by now; ours went out
                 # all the same, which the next attempt must know: no more tries.)

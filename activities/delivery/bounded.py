@@ -37,10 +37,10 @@ async def uncut(work: Coroutine[Any, Any, T]) -> T:
                 return task.result()
 
 
-async def within(work: Coroutine[Any, Any, T], seconds: float) -> T:
+async def within(work: "Coroutine[Any, Any, T] | asyncio.Future[T]", seconds: float) -> T:
     """``work``'s result, or TimeoutError after ``seconds`` at most; the work is then left to
     finish on its own, and whatever it ends with is collected and dropped (also when the
-    caller is cancelled while it waits)."""
+    caller is cancelled while it waits). A task already running may be waited for again."""
     task = asyncio.ensure_future(work)
     try:
         done, _ = await asyncio.wait({task}, timeout=seconds)

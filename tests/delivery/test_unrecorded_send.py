@@ -207,10 +207,12 @@ class LedgerPartitionedFake(SqliteLedger):
         super().__init__(path)
         self.cleanups_done = 0
         self.healed = False  # set at the test's end: the abandoned writes end at once
+        self.writes_started = 0
 
     async def mark_sent(self, ticket_id: str, key: str | None = None) -> LedgerEntry:
         import asyncio
 
+        self.writes_started += 1
         try:
             await asyncio.Event().wait()
         except asyncio.CancelledError:
@@ -256,3 +258,43 @@ async def test_a_local_send_whose_ledger_write_hangs_says_it_went_out_within_the
     ledger.healed = True
     assert unrecorded.value.type == names.DELIVERY_SENT_UNRECORDED_ERROR
     assert channel.sent == ["Hi."] and ledger.cleanups_done == 0  # not waited for
+
+
+async def test_a_ledger_write_that_hangs_is_waited_for_again_not_started_again_per_try(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each try started another write while the last one still waited on the row's lock: each
+    # held a pooled connection until the statement timeout (120 s), and a few deliveries doing
+    # that emptied the pool for every other ledger and payload read.
+    import asyncio
+    import dataclasses
+    from datetime import timedelta
+
+    from temporalio.exceptions import ApplicationError
+    from temporalio.testing import ActivityEnvironment
+
+    from activities.delivery.activity import DeliveryActivities
+    from activities.delivery.config import WEBHOOK
+    from shared.view import DeliveryRequest
+    from tests.delivery.test_overlapping_attempts import HeldChannelFake
+
+    monkeypatch.setattr(activity, "MARK_SENT_TRY_SECONDS", 0.2)
+    monkeypatch.setattr(activity, "MARK_SENT_PAUSES", (0.01,) * len(activity.MARK_SENT_PAUSES))
+    ledger = LedgerPartitionedFake(tmp_path / "outbox.sqlite3")
+    channel = HeldChannelFake()
+    channel.release.set()
+    delivery = DeliveryActivities(
+        ledger, DeliveryConfig(default_method=WEBHOOK), channels={WEBHOOK: channel}
+    )
+    request = DeliveryRequest(
+        ticket_id="T-1", channel="chat", customer_id="C-1", revision=1, text="Hi."
+    )
+    environment = ActivityEnvironment()  # an attempt long enough for every try
+    environment.info = dataclasses.replace(
+        environment.info, start_to_close_timeout=timedelta(seconds=10)
+    )
+    with pytest.raises(ApplicationError):
+        await asyncio.wait_for(environment.run(delivery.deliver_response_now, request), timeout=20)
+
+    ledger.healed = True
+    assert ledger.writes_started == 1
