@@ -156,9 +156,11 @@ async def start_ticket(
                 earlier = run_spend.carried_forward(held_memo)
                 if earlier:
                     memo[sa.MEMO_EARLIER_USAGE] = earlier
-                if chain:
-                    # Its answer, if that run sent it (or may have), is not sent again.
-                    memo[sa.MEMO_REPLACES_CHAIN] = chain
+                # Its answer (or one of the runs it replaced), if sent or maybe sent, is not
+                # sent again.
+                replaced = replaced_chains(held_memo, chain)
+                if replaced:
+                    memo[sa.MEMO_REPLACES_CHAINS] = replaced
         try:
             # The same ticket, ended without an answer: it may start again (and only then: a
             # run that started meanwhile is running now, and the server refuses).
@@ -173,6 +175,17 @@ async def start_ticket(
             raise SearchAttributesMissing(err.message) from None
         raise
     return SubmitOutcome(ticket_id=ticket.ticket_id, workflow_id=workflow_id, started=True)
+
+
+# At most this many replaced runs are named (a ticket restarted over and over): the newest.
+MAX_REPLACED_CHAINS = 20
+
+
+def replaced_chains(held_memo: dict[str, Any], chain: str | None) -> list[str]:
+    """The chains a restart replaces: the ended run's own and those it had replaced."""
+    earlier = held_memo.get(sa.MEMO_REPLACES_CHAINS)
+    named = [c for c in earlier if isinstance(c, str) and c] if isinstance(earlier, list) else []
+    return list(dict.fromkeys([*named, *([chain] if chain else [])]))[-MAX_REPLACED_CHAINS:]
 
 
 async def _taken_by(

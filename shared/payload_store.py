@@ -12,7 +12,7 @@ import tempfile
 from abc import ABC, abstractmethod
 from pathlib import Path
 
-from shared.private_files import PRIVATE_DIR_MODE
+from shared.private_files import private_dir
 
 
 class PayloadStoreError(Exception):
@@ -45,7 +45,7 @@ class FileStore(PayloadStore):
         path = self._path(key)
         if path.exists():
             return  # content-addressed: same key, same bytes
-        path.parent.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+        private_dir(path.parent)
         # Write to a temporary file and rename, so a reader never sees half a payload.
         fd, tmp = tempfile.mkstemp(dir=path.parent)
         with os.fdopen(fd, "wb") as f:

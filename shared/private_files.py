@@ -3,7 +3,22 @@ delivery ledger (every answer sent and its customer id, in plain text), stored p
 embedded server's database. A directory this project creates is its owner's only; one that
 exists keeps the mode its owner gave it."""
 
+from pathlib import Path
 from typing import Final
 
 PRIVATE_DIR_MODE: Final = 0o700
 PRIVATE_FILE_MODE: Final = 0o600
+
+
+def private_dir(path: Path) -> None:
+    """``path`` as a directory, each level this call creates owner-only (``Path.mkdir`` gives
+    the parents it creates the default mode); levels that exist keep theirs."""
+    missing = []
+    level = path
+    while not level.exists():
+        missing.append(level)
+        if level.parent == level:
+            break
+        level = level.parent
+    for directory in reversed(missing):
+        directory.mkdir(mode=PRIVATE_DIR_MODE, exist_ok=True)

@@ -29,9 +29,10 @@ MEMO_SUBJECT: Final = "subject"
 MEMO_USAGE: Final = "usage"
 # What the runs a redrive's restart replaced had spent (shared/run_spend.py): set at the start.
 MEMO_EARLIER_USAGE: Final = "earlier_runs_usage"
-# The chain (first run id) of the run a restart replaced: its answer, if it went out or may
-# have, is not sent again by the new run (shared/stores/ledger.py): set at the start.
-MEMO_REPLACES_CHAIN: Final = "replaces_chain"
+# The chains (first run ids) of the runs a restart replaced, the one it replaced and those that
+# one had replaced: an answer of theirs that went out or may have is not sent again by the new
+# run (shared/stores/ledger.py): set at the start.
+MEMO_REPLACES_CHAINS: Final = "replaces_chains"
 # A digest of the ticket's subject, body and customer (no text): a later submission with the
 # same id and different content is another ticket whose id collides, not a duplicate.
 MEMO_CONTENT: Final = "content"

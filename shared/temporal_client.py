@@ -53,10 +53,16 @@ class ClientConfigError(Exception):
 _QUOTED_LINE = re.compile(r"^\s*\d*\s*\|")
 
 
+# A value the parser quotes inside its message ('invalid type: string "tka_..."').
+_QUOTED_VALUE = re.compile(r'"[^"\n]*"|`[^`\n]*`')
+
+
 def without_quoted_lines(message: str) -> str:
-    """A configuration error's message without the file lines its parser quoted: where it is
-    (line and column) and what is wrong stay, the file's text (a key, perhaps) does not."""
-    return "\n".join(line for line in message.splitlines() if not _QUOTED_LINE.match(line))
+    """A configuration error's message without the file lines and values its parser quoted:
+    where it is (line and column) and what is wrong stay, the file's text (a key, perhaps)
+    does not."""
+    kept = (line for line in message.splitlines() if not _QUOTED_LINE.match(line))
+    return _QUOTED_VALUE.sub('"…"', "\n".join(kept))
 
 
 def connection_settings(env: Mapping[str, str] | None = None) -> ConnectionSettings:

@@ -162,10 +162,10 @@ class DeliveryRequest(BaseModel):
     # The idempotency key of an answer an earlier attempt sent but could not mark sent in the
     # ledger: an attempt finding that row unsent records it without sending it again.
     sent_key: str | None = None
-    # The chain of the run this ticket's run was started to replace (the memo's
-    # replaces_chain, set by shared/operations.py start_ticket): that run's answer, if it went
-    # out or may have, is not replaced by this run's (stores/ledger.py).
-    replaces: str | None = None
+    # The chains of the runs this ticket's run was started to replace (the memo's
+    # replaces_chains, set by shared/operations.py start_ticket): their answer, if it went out
+    # or may have, is not replaced by this run's (stores/ledger.py).
+    replaces: list[str] = Field(default_factory=list)
 
     @field_validator("text", "customer_id", "subject", "customer_email", mode="before")
     @classmethod

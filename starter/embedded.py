@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from shared.encryption.keyring import ensure_local_key_file
-from shared.private_files import PRIVATE_DIR_MODE
+from shared.private_files import private_dir
 from shared.search_attributes import ALL_KEYS
 from shared.temporal_client import connect, connection_settings
 from starter.errors import CliError
@@ -188,7 +188,7 @@ class EmbeddedServer:
         unreadable one is written again."""
         if self.db_path.exists() or self._recorded_partitions() is not None:
             return
-        self.data_dir.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+        private_dir(self.data_dir)
         (self.data_dir / PARTITIONS_FILE).write_text(f"{self.task_queue_partitions()}\n")
 
     def ensure_key_file(self) -> Path | None:

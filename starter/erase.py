@@ -71,6 +71,9 @@ class ErasedTicket(BaseModel):
     # (workflow id, run id) of every child run this customer's ticket runs started: only those
     # are deleted (another ticket may have taken the id since and started its own).
     child_runs: list[tuple[str, str]] = Field(default_factory=list, exclude=True)
+    # The ticket's customer id as its input holds it (None for none): a ledger row from before
+    # chains were kept is this ticket's only when it holds the same.
+    customer_id: str | None = Field(default=None, exclude=True)
 
 
 class ErasureReport(BaseModel):
@@ -167,6 +170,7 @@ async def find_tickets(
                 workflow_id=execution.id,
                 runs=[],
                 batch_id=(raw or {}).get("batch_id"),
+                customer_id=ticket.get("customer_id") or None,
             ),
         )
         entry.runs.append(execution.run_id)
@@ -230,15 +234,15 @@ async def erase_customer(
             stored |= await stores.payloads.payloads_of(wid)
         report.stored_payloads = len(stored)
         report.workflow_executions = sum(len(t.runs) + len(t.child_runs) for t in tickets)
-        rows = {t.ticket_id: (await stores.ledger.get(t.ticket_id), t.runs) for t in tickets}
+        rows = {t.ticket_id: (await stores.ledger.get(t.ticket_id), t) for t in tickets}
         report.ledger_rows = sorted(
             ticket_id
-            for ticket_id, (row, runs) in rows.items()
+            for ticket_id, (row, t) in rows.items()
             if row is not None
             and (
                 (customer_id is not None and (row.customer_id or "").strip() == customer_id)
-                or row.chain is None
-                or row.chain in runs
+                or row.chain in t.runs
+                or (row.chain is None and row.customer_id == t.customer_id)
             )
         )
         return report
@@ -264,7 +268,7 @@ async def erase_customer(
     # The rows answering the tickets found (by their runs): a customer found by address has no
     # customer id on its rows.
     for ticket in tickets:
-        if await stores.ledger.delete_answer(ticket.ticket_id, ticket.runs):
+        if await stores.ledger.delete_answer(ticket.ticket_id, ticket.runs, ticket.customer_id):
             deleted.add(ticket.ticket_id)
     report.ledger_rows = sorted(deleted)
     return report

@@ -41,7 +41,7 @@ from shared import operations as ops
 from shared import search_attributes as sa
 from shared.stores.config import StoreConfig
 from shared.stores.factory import build_stores
-from shared.stores.ledger import DeliveryLedger, LedgerEntry, another_tickets
+from shared.stores.ledger import DeliveryLedger, LedgerEntry, another_tickets, uncertain
 from shared.ticket_summary import readable_memo
 from shared.view import TicketRequest
 from starter import render
@@ -159,6 +159,14 @@ async def _plan_delivery_failed(
 ) -> RedriveItem:
     found = await ledger.get(item.ticket_id)
     entry = _this_tickets(found, item)
+    if found is not None and uncertain(found):
+        # Sending it again could answer the customer twice: a person checks the destination.
+        item.action, item.why = (
+            "skip",
+            f"its answer may have been delivered ({found.last_error}): check the destination; "
+            "it is not sent again",
+        )
+        return item
     if found is not None and entry is None:
         # Another ticket with this id took the row over since: delivery, run again, records
         # this ticket's decision anew (the ledger's takeover rule) and sends it.

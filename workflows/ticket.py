@@ -124,9 +124,9 @@ class TicketWorkflow:
         self._cancel_waits = False
         # What the ticket's earlier runs spent, counted against its budget (set by run()).
         self._earlier: EarlierSpend | None = None
-        # The chain of the run this one was started to replace (the memo's; data for the
+        # The chains of the runs this one was started to replace (the memo's; data for the
         # delivery only, no command).
-        self._replaces: str | None = None
+        self._replaces: list[str] = []
 
     # ---- the lifecycle ---------------------------------------------------------------------------
 
@@ -138,8 +138,9 @@ class TicketWorkflow:
         self._delivering = self._cancel_waits or workflow.patched(PATCH_DELIVERING_STATE)
         self._lean = self._delivering or workflow.patched(PATCH_LEAN_HISTORY)
         self._record.lean = self._reviews.lean = self._lean
-        replaces = self._memo_value(sa.MEMO_REPLACES_CHAIN)
-        self._replaces = replaces if isinstance(replaces, str) and replaces else None
+        replaces = self._memo_value(sa.MEMO_REPLACES_CHAINS)
+        if isinstance(replaces, list):
+            self._replaces = [c for c in replaces if isinstance(c, str) and c]
         earlier = earlier_spend(self._memo_value(sa.MEMO_EARLIER_USAGE))
         if earlier is not None and workflow.patched(PATCH_BUDGET_COUNTS_EARLIER_RUNS):
             self._earlier = earlier

@@ -48,15 +48,15 @@ async def deliver(
     lean: bool,
     delivering: bool,
     cancel_waits: bool = False,
-    replaces: str | None = None,
+    replaces: list[str] | None = None,
 ) -> None:
     """Send the ticket's current draft, exactly once, and move the ticket to COMPLETED (or
     DELIVERY_FAILED when it cannot go out). ``lean``: the ticket takes the lean-history paths
     (the first attempt as a local activity); ``delivering``: a queued delivery moves it to
     DELIVERING (the delivering-state version, decided when the ticket started);
     ``cancel_waits``: a cancellation waits for the attempt that is sending, and an answer that
-    went out completes the ticket (the cancel-waits-for-send version); ``replaces``: the chain
-    of the run this ticket's run was started to replace (its memo)."""
+    went out completes the ticket (the cancel-waits-for-send version); ``replaces``: the chains
+    of the runs this ticket's run was started to replace (its memo)."""
     view = record.view
     assert view.draft is not None
     request = DeliveryRequest(
@@ -70,7 +70,7 @@ async def deliver(
         # Data only (no command changes): which ticket of this id the answer belongs to, and
         # the run it replaces (whose answer, out or maybe out, is not sent again).
         chain=workflow.info().first_execution_run_id,
-        replaces=replaces,
+        replaces=replaces or [],
     )
     if _cancelled_meanwhile(cancel_waits):
         # A cancellation that reached the ticket before its delivery but did not stop it (one

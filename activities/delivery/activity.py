@@ -48,6 +48,7 @@ from shared.stores.ledger import (
     NewDelivery,
     another_tickets,
     answered_by_the_run_replaced,
+    uncertain,
 )
 from shared.view import DeliveryReceipt, DeliveryRequest
 from workflows.options import DELIVERY_START_TO_CLOSE
@@ -169,22 +170,23 @@ class DeliveryActivities:
                 idempotency_key=idempotency_key(request.ticket_id, digest, request.chain),
                 sent_via=self.config.method_for(request.channel),
                 chain=request.chain,
-                replaces=request.replaces,
+                replaces=tuple(request.replaces),
             )
         )
-        if answered_by_the_run_replaced(request.replaces, entry):
+        replaced_answer = answered_by_the_run_replaced(request.replaces, entry)
+        if replaced_answer and entry.sent_at is None:
+            # That run handed its answer over and could not tell whether it arrived.
+            raise self._not_again(entry, "the run this one replaced")
+        if replaced_answer:
             # This ticket was started again (submitted again, the API, a redrive) after a run
             # that sent its answer ended without completing: cancelled just after the send,
-            # terminated while delivering. A second answer must not go out; that row stays.
-            raise ApplicationError(
-                f"the run this one replaced already answered ticket {request.ticket_id} "
-                f"(revision {entry.revision}, sent at {entry.sent_at:%Y-%m-%d %H:%M:%S} UTC, "
-                f"idempotency key {entry.idempotency_key}): this run's answer is not sent, so "
-                "the customer is not answered twice",
-                type=names.DELIVERY_REJECTED_ERROR,
-                non_retryable=True,
+            # terminated while delivering. A second answer must not go out: the receipt is
+            # that run's (the ticket completes saying which answer the customer has).
+            activity.logger.warning(
+                "ticket %s: the run this one replaced sent its answer; not sending another",
+                request.ticket_id,
             )
-        if another_tickets(request.chain, entry):
+        elif another_tickets(request.chain, entry):
             # Another ticket of this id (one submitted before this one, or in another namespace
             # on the same database) is sending its own answer right now (its claim holds): this
             # one records its own once that send is over (the ledger keeps one row per id).
@@ -203,6 +205,8 @@ class DeliveryActivities:
                 request.revision,
             )
         entry = await self._rerouted(entry, request)
+        if uncertain(entry):
+            raise self._not_again(entry, "an earlier attempt")
         already_sent = entry.sent_at is not None
         destination = None
         if entry.sent_via != LEDGER:
@@ -356,6 +360,13 @@ class DeliveryActivities:
             entry.ticket_id, holder, CLAIM_SECONDS, entry.idempotency_key
         ):
             latest = await self.ledger.get(entry.ticket_id)
+            if (
+                latest is not None
+                and latest.idempotency_key == entry.idempotency_key
+                and uncertain(latest)
+            ):
+                # The attempt this one waited for handed it over without learning its fate.
+                raise self._not_again(latest, "an earlier attempt")
             # Sent meanwhile: by an attempt of this ticket (its decision), or the row went to
             # another ticket of the id (then this one waits and records again on its retry).
             if (
@@ -428,6 +439,19 @@ class DeliveryActivities:
                 type=names.DELIVERY_UNAVAILABLE_ERROR,
                 next_retry_delay=err.retry_after,
             ) from None
+
+    @staticmethod
+    def _not_again(entry: LedgerEntry, who: str) -> ApplicationError:
+        """An answer that may have been delivered is not sent again: a person checks (the
+        ticket ends DELIVERY_FAILED with this reason; redrive leaves it alone)."""
+        said = (entry.last_error or "").removeprefix(UNCERTAIN_PREFIX)
+        return ApplicationError(
+            f"{who} handed over the answer of ticket {entry.ticket_id} (idempotency key "
+            f"{entry.idempotency_key}) and could not tell whether it arrived ({said[:300]}): "
+            "not sent again, so the customer is not answered twice; check the destination",
+            type=names.DELIVERY_REJECTED_ERROR,
+            non_retryable=True,
+        )
 
     async def _note(self, entry: LedgerEntry, reason: str) -> None:
         # The reason is kept on the row for operators; failing to write it must not replace the

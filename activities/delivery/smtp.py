@@ -90,15 +90,23 @@ class SmtpChannel:
             start_tls={"auto": None, "starttls": True}.get(config.tls, False),
             tls_context=self._tls,
         )
-        # Whether the message was handed over (the DATA command sent): from then on a broken or
-        # silent connection may follow a relay that took it (RFC 5321 gives a relay ten minutes
-        # to answer the final "."), and trying again could deliver it twice.
+        # Whether the message was handed over (its text written, after the relay's 354): from
+        # then on a broken or silent connection may follow a relay that took it (RFC 5321 gives
+        # a relay ten minutes to answer the final "."), and trying again could deliver it twice.
         handed_over = False
         data = client.data
 
         async def handing_over(*args: Any, **kwargs: Any) -> Any:
-            nonlocal handed_over
-            handed_over = True
+            protocol = client.protocol
+            if protocol is not None:
+                write = protocol.write
+
+                def writing(chunk: bytes) -> None:
+                    nonlocal handed_over
+                    handed_over = handed_over or chunk != b"DATA\r\n"  # the message's text
+                    write(chunk)
+
+                protocol.write = writing  # type: ignore[method-assign]
             return await data(*args, **kwargs)
 
         client.data = handing_over  # type: ignore[method-assign]  # send_message calls it
@@ -132,6 +140,10 @@ class SmtpChannel:
                 f"{where} did not take the message within {config.timeout_seconds:g}s"
             ) from None
         except ValueError as err:
+            if not connected:  # a setting of the worker's (its host name, TLS): retried
+                raise DeliveryUnavailable(
+                    f"cannot send through {where}: {type(err).__name__}"
+                ) from None
             # The address or the message cannot be written as an e-mail (aiosmtplib and the
             # email package refuse control characters, an address a relay without SMTPUTF8
             # cannot take): trying again writes the same.

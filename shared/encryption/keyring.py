@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
-from shared.private_files import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE
+from shared.private_files import PRIVATE_FILE_MODE, private_dir
 from shared.settings import ConfigError, data_dir
 
 KEYS_VARIABLE: Final = "TICKETS_ENCRYPTION_KEYS"
@@ -203,7 +203,7 @@ def create_key_file(path: Path) -> KeyRing:
     the file is created exclusively, so two processes starting at once cannot each write one."""
     key_id = new_key_id()
     ring = KeyRing(current=key_id, keys={key_id: secrets.token_bytes(KEY_BYTES)}, source=str(path))
-    path.parent.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+    private_dir(path.parent)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(ring.to_json() + "\n")

@@ -23,8 +23,8 @@ class NewDelivery:
     idempotency_key: str
     sent_via: str  # ledger, webhook or email
     chain: str | None = None  # the ticket workflow's first run id (DeliveryRequest.chain)
-    # The chain of the run this ticket's run was started to replace (DeliveryRequest.replaces).
-    replaces: str | None = None
+    # The chains of the runs this ticket's run was started to replace (DeliveryRequest.replaces).
+    replaces: tuple[str, ...] = ()
 
     def decision(self) -> tuple[object, ...]:
         """The row's decision columns, in the order both ledgers write them: channel,
@@ -73,13 +73,24 @@ def another_tickets(chain: str | None, existing: LedgerEntry) -> bool:
     return bool(chain) and bool(existing.chain) and chain != existing.chain
 
 
-def answered_by_the_run_replaced(replaces: str | None, existing: LedgerEntry) -> bool:
-    """Whether ``existing`` is the answer the run this ticket's run was started to replace
-    sent (``replaces``: a ticket started again under its id after its run ended without
-    completing: cancelled just after its send, terminated while delivering). Then this run's
-    answer must not go out as a second one. (An answer that run tried and may have delivered,
-    a timed-out attempt, is not known to have gone out, and is replaced as before.)"""
-    return replaces is not None and existing.chain == replaces and existing.sent_at is not None
+def may_have_gone_out(entry: LedgerEntry) -> bool:
+    """Whether the row's answer went out or may have: sent, or an attempt could not tell
+    whether the destination took it (``UNCERTAIN_PREFIX``). Neither is sent again."""
+    return entry.sent_at is not None or uncertain(entry)
+
+
+def uncertain(entry: LedgerEntry) -> bool:
+    """An attempt handed the answer over and could not tell whether the destination took it."""
+    return entry.sent_at is None and (entry.last_error or "").startswith(UNCERTAIN_PREFIX)
+
+
+def answered_by_the_run_replaced(replaces: Collection[str], existing: LedgerEntry) -> bool:
+    """Whether ``existing`` is the answer one of the runs this ticket's run was started to
+    replace sent, or may have (``replaces``: a ticket started again under its id after its run
+    ended without completing: cancelled just after its send, terminated while delivering).
+    Then this run's answer must not go out as a second one. A row such a run recorded and
+    never tried is replaced as before."""
+    return existing.chain is not None and existing.chain in replaces and may_have_gone_out(existing)
 
 
 class DeliveryLedger(ABC):
@@ -144,10 +155,14 @@ class DeliveryLedger(ABC):
         ticket ids may now be another ticket's (another namespace's, on a shared database)."""
 
     @abstractmethod
-    async def delete_answer(self, ticket_id: str, chains: Collection[str]) -> bool:
+    async def delete_answer(
+        self, ticket_id: str, chains: Collection[str], customer_id: str | None
+    ) -> bool:
         """Erase the row under ``ticket_id`` when it answers one of ``chains`` (the runs of a
-        ticket erasure found) or no chain was recorded; True when a row went. For tickets whose
-        customer has no id (found by e-mail address): their rows hold no customer id."""
+        ticket erasure found), or, recorded before chains were kept, holds ``customer_id`` (the
+        found ticket's, None for none): an older row under that id may be another customer's.
+        True when a row went. For tickets found by e-mail address, whose rows may hold no
+        customer id."""
 
     @abstractmethod
     def location(self, ticket_id: str) -> str:

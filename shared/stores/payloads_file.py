@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from shared.payload_store import FileStore, PayloadStoreError
-from shared.private_files import PRIVATE_DIR_MODE
+from shared.private_files import private_dir
 from shared.stores.payloads import (
     Collected,
     ContentAddressedDriver,
@@ -53,7 +53,7 @@ class FilePayloadDriver(ContentAddressedDriver):
     @contextlib.contextmanager
     def _locked(self, exclusive: bool) -> Iterator[None]:
         owners = self.root / "owners"
-        owners.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+        private_dir(owners)
         fd = os.open(owners / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
@@ -78,7 +78,7 @@ class FilePayloadDriver(ContentAddressedDriver):
         with self._locked(exclusive=False):
             for key, data in items:
                 self._files._put(key, data)
-            path.parent.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+            private_dir(path.parent)
             # One write with O_APPEND: concurrent writers never interleave a line.
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
             try:

@@ -12,6 +12,7 @@ from psycopg.rows import dict_row
 
 from shared.stores.ledger import (
     REFUSED_PREFIX,
+    UNCERTAIN_PREFIX,
     DeliveryLedger,
     LedgerEntry,
     NewDelivery,
@@ -84,13 +85,15 @@ class PostgresLedger(DeliveryLedger):
             "recorded_at = now(), sent_at = NULL, attempts = 0, last_error = NULL, "
             "claimed_by = NULL, claimed_until = NULL WHERE ticket_id = %s AND chain = %s "
             "AND (sent_at IS NOT NULL OR claimed_until IS NULL OR claimed_until <= now()) "
-            "AND NOT (%s AND sent_at IS NOT NULL) "
+            "AND NOT (%s AND (sent_at IS NOT NULL OR left(coalesce(last_error, ''), %s) = %s)) "
             f"RETURNING {_COLUMNS}",
             (
                 *decision,
                 delivery.ticket_id,
                 existing.chain,
-                delivery.replaces is not None and delivery.replaces == existing.chain,
+                existing.chain in delivery.replaces,
+                len(UNCERTAIN_PREFIX),
+                UNCERTAIN_PREFIX,
             ),
         )
         if replaced is not None:
@@ -121,8 +124,10 @@ class PostgresLedger(DeliveryLedger):
             "claimed_until = now() + make_interval(secs => %s) "
             "WHERE ticket_id = %s AND sent_at IS NULL AND (claimed_until IS NULL "
             "OR claimed_until <= now() OR claimed_by = %s) "
-            "AND (%s::text IS NULL OR idempotency_key = %s) RETURNING ticket_id",
-            (holder, seconds, ticket_id, holder, key, key),
+            "AND (%s::text IS NULL OR idempotency_key = %s) "
+            # Not an answer an attempt handed over without learning whether it was taken.
+            "AND left(coalesce(last_error, ''), %s) <> %s RETURNING ticket_id",
+            (holder, seconds, ticket_id, holder, key, key, len(UNCERTAIN_PREFIX), UNCERTAIN_PREFIX),
         )
         return row is not None
 
@@ -166,12 +171,15 @@ class PostgresLedger(DeliveryLedger):
             )
             return [_entry(r) for r in await cursor.fetchall()]
 
-    async def delete_answer(self, ticket_id: str, chains: Collection[str]) -> bool:
+    async def delete_answer(
+        self, ticket_id: str, chains: Collection[str], customer_id: str | None
+    ) -> bool:
         async with self.database.connection() as conn:
             cursor = await conn.execute(
-                "DELETE FROM deliveries WHERE ticket_id = %s "
-                "AND (chain IS NULL OR chain = ANY(%s)) RETURNING ticket_id",
-                (ticket_id, list(chains)),
+                "DELETE FROM deliveries WHERE ticket_id = %s AND (chain = ANY(%s) "
+                "OR (chain IS NULL AND customer_id IS NOT DISTINCT FROM %s::text)) "
+                "RETURNING ticket_id",
+                (ticket_id, list(chains), customer_id),
             )
             return await cursor.fetchone() is not None
 

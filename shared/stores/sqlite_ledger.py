@@ -27,9 +27,10 @@ from pathlib import Path
 from typing import Any, Final, TypeVar
 
 from shared.delivery import idempotency_key, text_sha256
-from shared.private_files import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE
+from shared.private_files import PRIVATE_FILE_MODE, private_dir
 from shared.stores.ledger import (
     REFUSED_PREFIX,
+    UNCERTAIN_PREFIX,
     DeliveryLedger,
     LedgerEntry,
     NewDelivery,
@@ -71,6 +72,8 @@ _V3 = (
 # only, at the same user_version 3); a file version 3 gave it keeps it as it is.
 _V4_CHAIN = "ALTER TABLE deliveries ADD COLUMN chain TEXT"
 SCHEMA_VERSION: Final = 4
+# The mark of an answer handed over without learning whether it was taken, as SQL compares it.
+_UNCERTAIN = (len(UNCERTAIN_PREFIX), UNCERTAIN_PREFIX)
 _COLUMNS = (
     "ticket_id, channel, customer_id, revision, body, text_sha256, idempotency_key, sent_via, "
     "delivered_at, sent_at, attempts, last_error, chain"
@@ -164,7 +167,7 @@ class SqliteLedger(DeliveryLedger):
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
-            self.path.parent.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+            private_dir(self.path.parent)
             # Owner-only: the ledger holds every answer sent and its customer id in plain text
             # (SQLite gives its -wal and -shm files the database file's mode).
             with contextlib.suppress(FileExistsError):
@@ -291,8 +294,10 @@ class SqliteLedger(DeliveryLedger):
             taken = conn.execute(
                 "UPDATE deliveries SET claimed_by = ?, claimed_until = ? WHERE ticket_id = ? "
                 "AND sent_at IS NULL AND (claimed_until IS NULL OR claimed_until <= ? "
-                "OR claimed_by = ?) AND (? IS NULL OR idempotency_key = ?)",
-                (holder, now + seconds, ticket_id, now, holder, key, key),
+                "OR claimed_by = ?) AND (? IS NULL OR idempotency_key = ?) "
+                # Not an answer an attempt handed over without learning whether it was taken.
+                "AND substr(coalesce(last_error, ''), 1, ?) <> ?",
+                (*(holder, now + seconds, ticket_id, now, holder, key, key), *_UNCERTAIN),
             ).rowcount
             return bool(taken)
 
@@ -354,15 +359,17 @@ class SqliteLedger(DeliveryLedger):
 
         return await self._run(read)
 
-    async def delete_answer(self, ticket_id: str, chains: Collection[str]) -> bool:
+    async def delete_answer(
+        self, ticket_id: str, chains: Collection[str], customer_id: str | None
+    ) -> bool:
         wanted = list(chains)
 
         def write(conn: sqlite3.Connection) -> bool:
             marks = ", ".join("?" for _ in wanted) or "NULL"
             deleted = conn.execute(
                 "DELETE FROM deliveries WHERE ticket_id = ? "
-                f"AND (chain IS NULL OR chain IN ({marks}))",
-                (ticket_id, *wanted),
+                f"AND (chain IN ({marks}) OR (chain IS NULL AND customer_id IS ?))",
+                (ticket_id, *wanted, customer_id),
             ).rowcount
             return deleted > 0
 

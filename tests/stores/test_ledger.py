@@ -12,7 +12,13 @@ from pathlib import Path
 import pytest
 
 from shared.delivery import idempotency_key, text_sha256
-from shared.stores.ledger import DeliveryLedger, NewDelivery
+from shared.stores.ledger import (
+    UNCERTAIN_PREFIX,
+    DeliveryLedger,
+    NewDelivery,
+    may_have_gone_out,
+    uncertain,
+)
 from shared.stores.postgres import PostgresDatabase
 from shared.stores.postgres_ledger import PostgresLedger
 from shared.stores.sqlite_ledger import SCHEMA_VERSION, SqliteLedger
@@ -371,11 +377,14 @@ async def test_the_answer_the_replaced_run_sent_is_kept_and_an_unsent_one_replac
     await ledger.mark_sent("T-1")
     await ledger.record(delivery("T-2", text="Old.", chain="run-1"))  # never went out
 
+    # run-3 replaces run-2, which had replaced run-1 (and failed before its delivery).
     kept, replaced = await ledger.record(
-        dataclasses.replace(delivery("T-1", text="Second.", chain="run-2"), replaces="run-1")
+        dataclasses.replace(
+            delivery("T-1", text="Third.", chain="run-3"), replaces=("run-1", "run-2")
+        )
     )
     fresh, created = await ledger.record(
-        dataclasses.replace(delivery("T-2", text="New.", chain="run-2"), replaces="run-1")
+        dataclasses.replace(delivery("T-2", text="New.", chain="run-2"), replaces=("run-1",))
     )
 
     assert (replaced, kept.chain, kept.body) == (False, "run-1", "First.")
@@ -383,15 +392,37 @@ async def test_the_answer_the_replaced_run_sent_is_kept_and_an_unsent_one_replac
     assert (created, fresh.chain, fresh.body, fresh.sent_at) == (True, "run-2", "New.", None)
 
 
+async def test_an_answer_handed_over_without_learning_its_fate_is_neither_claimed_nor_replaced(
+    ledger: DeliveryLedger,
+) -> None:
+    # A relay went silent after it was handed the message: it may have it. Another attempt
+    # claiming the row, or a restarted run replacing it, sent it (or a new one) again.
+    await ledger.record(delivery("T-1", text="First.", chain="run-1"))
+    assert await ledger.claim("T-1", "attempt-a", 60)
+    await ledger.note_failure("T-1", UNCERTAIN_PREFIX + "the relay did not say")
+    await ledger.release("T-1", "attempt-a")
+
+    claimed = await ledger.claim("T-1", "attempt-b", 60)
+    kept, replaced = await ledger.record(
+        dataclasses.replace(delivery("T-1", text="Second.", chain="run-2"), replaces=("run-1",))
+    )
+
+    assert claimed is False
+    assert (replaced, kept.chain, kept.body, kept.sent_at) == (False, "run-1", "First.", None)
+    assert uncertain(kept) and may_have_gone_out(kept)
+
+
 async def test_erasing_a_tickets_answer_takes_only_a_row_of_its_runs(
     ledger: DeliveryLedger,
 ) -> None:
     await ledger.record(delivery("T-1", text="Mine.", chain="run-1"))
     await ledger.record(delivery("T-2", text="A later ticket's.", chain="run-9"))
-    await ledger.record(delivery("T-3", text="From before chains."))
+    await ledger.record(delivery("T-3", text="From before chains."))  # customer C-1
+    await ledger.record(delivery("T-5", text="Someone else's, from before chains."))
 
-    assert await ledger.delete_answer("T-1", ["run-0", "run-1"]) is True
-    assert await ledger.delete_answer("T-2", ["run-1"]) is False  # another ticket's row stays
-    assert await ledger.delete_answer("T-3", ["run-3"]) is True  # no chain: every ticket's
-    assert await ledger.delete_answer("T-4", []) is False
-    assert [await ledger.count(t) for t in ("T-1", "T-2", "T-3")] == [0, 1, 0]
+    assert await ledger.delete_answer("T-1", ["run-0", "run-1"], None) is True
+    assert await ledger.delete_answer("T-2", ["run-1"], "C-1") is False  # another ticket's
+    assert await ledger.delete_answer("T-3", ["run-3"], "C-1") is True  # no chain, same customer
+    assert await ledger.delete_answer("T-5", ["run-5"], None) is False  # no chain, C-1 not None
+    assert await ledger.delete_answer("T-4", [], None) is False
+    assert [await ledger.count(t) for t in ("T-1", "T-2", "T-3", "T-5")] == [0, 1, 0, 1]

@@ -27,7 +27,8 @@ async def test_the_ledger_its_folder_the_key_file_and_payloads_are_owner_only(
 
     assert mode(data) == 0o700 and mode(data / "outbox.sqlite3") == 0o600
     assert mode(tmp_path / "keys") == 0o700 and mode(tmp_path / "keys" / "tickets.keys") == 0o600
-    assert mode(tmp_path / "payloads" / "ab") == 0o700
+    # Every level created, not only the last (Path.mkdir gives the parents the default mode).
+    assert mode(tmp_path / "payloads") == mode(tmp_path / "payloads" / "ab") == 0o700
 
 
 async def test_a_folder_that_exists_keeps_the_mode_its_owner_gave_it(tmp_path: Path) -> None:
