@@ -4,10 +4,12 @@ local first attempt, tells the workflow, which passes it to the queued attempt. 
 next attempt waited the claim out and sent the answer a second time. On the real dev server
 with the real offline agents and a real webhook receiver."""
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.delivery import activity
@@ -223,24 +225,22 @@ class LedgerPartitionedFake(SqliteLedger):
         raise AssertionError("unreachable")
 
 
-async def test_a_local_send_whose_ledger_write_hangs_says_it_went_out_within_the_attempt(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Each "5 s" try took 15 s on a partitioned database (the cancellation of the query waited
-    # for the server), the attempt's time ran out before it said the answer went out, and the
-    # queued attempt sent it again once the claim had run out.
+async def _local_send_with_a_hanging_ledger(
+    tmp_path: Path, attempt: timedelta | None = None
+) -> tuple[LedgerPartitionedFake, Any, ApplicationError]:
+    """A local first attempt whose send goes out and whose ledger writes never answer (within
+    ``attempt``, the attempt's start-to-close timeout: the test environment's 1 s without):
+    the ledger, the channel and the attempt's error."""
     import asyncio
+    import dataclasses
 
-    from temporalio.exceptions import ApplicationError
     from temporalio.testing import ActivityEnvironment
 
     from activities.delivery.activity import DeliveryActivities
     from activities.delivery.config import WEBHOOK
-    from shared import names
     from shared.view import DeliveryRequest
     from tests.delivery.test_overlapping_attempts import HeldChannelFake
 
-    monkeypatch.setattr(activity, "MARK_SENT_TRY_SECONDS", 0.2)
     ledger = LedgerPartitionedFake(tmp_path / "outbox.sqlite3")
     channel = HeldChannelFake()
     channel.release.set()
@@ -250,13 +250,27 @@ async def test_a_local_send_whose_ledger_write_hangs_says_it_went_out_within_the
     request = DeliveryRequest(
         ticket_id="T-1", channel="chat", customer_id="C-1", revision=1, text="Hi."
     )
-    with pytest.raises(ApplicationError) as unrecorded:
-        await asyncio.wait_for(
-            ActivityEnvironment().run(delivery.deliver_response_now, request), timeout=20
-        )
-
+    environment = ActivityEnvironment()
+    if attempt is not None:
+        environment.info = dataclasses.replace(environment.info, start_to_close_timeout=attempt)
+    with pytest.raises(ApplicationError) as failed:
+        await asyncio.wait_for(environment.run(delivery.deliver_response_now, request), timeout=20)
     ledger.healed = True
-    assert unrecorded.value.type == names.DELIVERY_SENT_UNRECORDED_ERROR
+    return ledger, channel, failed.value
+
+
+async def test_a_local_send_whose_ledger_write_hangs_says_it_went_out_within_the_attempt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each "5 s" try took 15 s on a partitioned database (the cancellation of the query waited
+    # for the server), the attempt's time ran out before it said the answer went out, and the
+    # queued attempt sent it again once the claim had run out.
+    from shared import names
+
+    monkeypatch.setattr(activity, "MARK_SENT_TRY_SECONDS", 0.2)
+    ledger, channel, unrecorded = await _local_send_with_a_hanging_ledger(tmp_path)
+
+    assert unrecorded.type == names.DELIVERY_SENT_UNRECORDED_ERROR
     assert channel.sent == ["Hi."] and ledger.cleanups_done == 0  # not waited for
 
 
@@ -266,35 +280,9 @@ async def test_a_ledger_write_that_hangs_is_waited_for_again_not_started_again_p
     # Each try started another write while the last one still waited on the row's lock: each
     # held a pooled connection until the statement timeout (120 s), and a few deliveries doing
     # that emptied the pool for every other ledger and payload read.
-    import asyncio
-    import dataclasses
-    from datetime import timedelta
-
-    from temporalio.exceptions import ApplicationError
-    from temporalio.testing import ActivityEnvironment
-
-    from activities.delivery.activity import DeliveryActivities
-    from activities.delivery.config import WEBHOOK
-    from shared.view import DeliveryRequest
-    from tests.delivery.test_overlapping_attempts import HeldChannelFake
-
     monkeypatch.setattr(activity, "MARK_SENT_TRY_SECONDS", 0.2)
     monkeypatch.setattr(activity, "MARK_SENT_PAUSES", (0.01,) * len(activity.MARK_SENT_PAUSES))
-    ledger = LedgerPartitionedFake(tmp_path / "outbox.sqlite3")
-    channel = HeldChannelFake()
-    channel.release.set()
-    delivery = DeliveryActivities(
-        ledger, DeliveryConfig(default_method=WEBHOOK), channels={WEBHOOK: channel}
-    )
-    request = DeliveryRequest(
-        ticket_id="T-1", channel="chat", customer_id="C-1", revision=1, text="Hi."
-    )
-    environment = ActivityEnvironment()  # an attempt long enough for every try
-    environment.info = dataclasses.replace(
-        environment.info, start_to_close_timeout=timedelta(seconds=10)
-    )
-    with pytest.raises(ApplicationError):
-        await asyncio.wait_for(environment.run(delivery.deliver_response_now, request), timeout=20)
+    # An attempt long enough for every try.
+    ledger, _, _ = await _local_send_with_a_hanging_ledger(tmp_path, timedelta(seconds=10))
 
-    ledger.healed = True
     assert ledger.writes_started == 1

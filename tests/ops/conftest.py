@@ -129,3 +129,17 @@ async def failed_while_down(
 async def settled(client: Client, ticket_id: str) -> Any:
     view = await ops.ticket_status(client, ticket_id)
     return view if view.state in (TicketState.COMPLETED, TicketState.FAILED) else None
+
+
+async def failed_after_classifying(client: Client, outages: Outages, ticket: Any) -> Any:
+    """Start the ticket while the provider refuses triage only: it is classified (and that
+    call paid for), then fails. Its summary as `list` shows it."""
+    outages.down_for.add("TriageResult")
+    try:
+        await ops.start_ticket(client, ticket)
+        handle = client.get_workflow_handle(names.ticket_workflow_id(ticket.ticket_id))
+        with pytest.raises(WorkflowFailureError):
+            await handle.result()
+    finally:
+        outages.down_for.clear()
+    return await ops.describe_ticket(client, ticket.ticket_id)

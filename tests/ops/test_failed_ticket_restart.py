@@ -8,16 +8,21 @@ from typing import Any
 
 import httpx
 import pytest
-from temporalio.client import WorkflowFailureError
 
 from policy.transitions import TicketState
-from shared import names, ticket_listing
 from shared import operations as ops
+from shared import ticket_listing
 from shared.delivery import idempotency_key, text_sha256
 from shared.stores.ledger import NewDelivery
 from shared.ticket_status import read_ticket
 from tests.api.helpers import console_sign_in
-from tests.ops.conftest import OpsServer, Outages, failed_while_down, settled
+from tests.ops.conftest import (
+    OpsServer,
+    Outages,
+    failed_after_classifying,
+    failed_while_down,
+    settled,
+)
 from tests.support.api_server import Tokens, bearer, serving
 from tests.support.processes import run_cli
 from tests.support.temporal import wait_until
@@ -88,15 +93,7 @@ async def test_a_failed_ticket_submitted_again_keeps_what_it_spent_and_shows_it(
     # cause was fixed started from nothing, and its classification dropped out of `report`.
     client = ops_server.client
     ticket = make_ticket(subject="Refund stuck since the outage")
-    outages.down_for.add("TriageResult")  # classified (and paid for), then triage fails
-    try:
-        await ops.start_ticket(client, ticket)
-        handle = client.get_workflow_handle(names.ticket_workflow_id(ticket.ticket_id))
-        with pytest.raises(WorkflowFailureError):
-            await handle.result()
-    finally:
-        outages.down_for.clear()
-    failed = await ops.describe_ticket(client, ticket.ticket_id)
+    failed = await failed_after_classifying(client, outages, ticket)
     assert failed.state == "FAILED" and failed.calls == 1 and failed.cost_usd > 0
 
     [again] = await ops.submit_tickets(client, [ticket])  # what `submit` does

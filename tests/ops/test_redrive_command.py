@@ -11,7 +11,6 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
-    WorkflowFailureError,
 )
 
 from activities.delivery import activity
@@ -20,7 +19,13 @@ from policy.transitions import TicketState
 from shared import names
 from shared import operations as ops
 from starter.delivery_history import local_activity_type
-from tests.ops.conftest import OpsServer, Outages, failed_while_down, settled
+from tests.ops.conftest import (
+    OpsServer,
+    Outages,
+    failed_after_classifying,
+    failed_while_down,
+    settled,
+)
 from tests.support.processes import CliResult, run_cli
 from tests.support.temporal import wait_until
 from tests.support.tickets import make_ticket
@@ -79,15 +84,7 @@ async def test_what_a_failed_run_spent_stays_in_the_tickets_totals_after_its_res
     # newest run: the failed run's classification dropped out of `report`.
     client = ops_server.client
     ticket = make_ticket(subject="Charged twice during the outage")
-    outages.down_for.add("TriageResult")  # classified (and paid for), then triage fails
-    try:
-        await ops.start_ticket(client, ticket)
-        handle = client.get_workflow_handle(names.ticket_workflow_id(ticket.ticket_id))
-        with pytest.raises(WorkflowFailureError):
-            await handle.result()
-    finally:
-        outages.down_for.clear()
-    failed = await ops.describe_ticket(client, ticket.ticket_id)
+    failed = await failed_after_classifying(client, outages, ticket)
     assert failed.state == "FAILED" and failed.agents["classifier"].calls == 1
     assert failed.cost_usd > 0
 
