@@ -16,14 +16,7 @@ The documentation pages FastAPI serves (/docs, /redoc) load their scripts from a
 policy; ``TICKETS_API_DOCS=off`` turns them off (api/settings.py).
 """
 
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CONSOLE_PREFIX = "/console"
 CONSOLE_POLICY = (

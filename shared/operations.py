@@ -49,13 +49,9 @@ from shared.review import ReviewDecision, ReviewReceipt
 from shared.search_attribute_setup import ensure_search_attributes
 from shared.ticket_status import no_worker as _no_worker
 from shared.ticket_status import not_found as _not_found
+from shared.ticket_status import readable_memo, ticket_status
 from shared.ticket_status import ticket_handle as _handle
-from shared.ticket_status import ticket_status
-from shared.ticket_summary import (
-    TicketSummary,
-    readable_memo,
-    summary_from_execution,
-)
+from shared.ticket_summary import TicketSummary, summary_from_execution
 from shared.tickets import Ticket, content_digest
 from shared.view import TicketRequest, TicketView
 

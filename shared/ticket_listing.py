@@ -12,7 +12,8 @@ from policy.transitions import TERMINAL_STATES, TicketState
 from shared import names
 from shared import search_attributes as sa
 from shared.agents import Category, Priority
-from shared.ticket_summary import TicketSummary, readable_memo, summary_from_execution
+from shared.ticket_status import readable_memo
+from shared.ticket_summary import TicketSummary, summary_from_execution
 from shared.tickets import Ticket, content_digest
 
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)

@@ -9,9 +9,7 @@ from temporalio.common import TypedSearchAttributes
 
 from shared import names, run_spend
 from shared import search_attributes as sa
-from shared.ticket_status import readable_memo, shown_state
-
-__all__ = ["AgentTotals", "TicketSummary", "readable_memo", "summary_from_execution"]
+from shared.ticket_status import shown_state
 
 
 class AgentTotals(BaseModel):

@@ -42,7 +42,7 @@ from shared import search_attributes as sa
 from shared.stores.config import StoreConfig
 from shared.stores.factory import build_stores
 from shared.stores.ledger import DeliveryLedger, LedgerEntry, another_tickets, uncertain
-from shared.ticket_summary import readable_memo
+from shared.ticket_status import readable_memo
 from shared.view import TicketRequest
 from starter import render
 from starter.connection import open_client
