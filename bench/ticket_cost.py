@@ -1,7 +1,8 @@
 """What a ticket costs the Temporal server, next to a bare workflow with as many activities.
 
     python -m bench ticket_cost [--tickets N] [--rounds R] [--synchronous full|normal]
-                                [--journal wal|delete] [--server-metrics]
+                                [--journal wal|delete] [--no-search-attribute-cache]
+                                [--server-metrics]
     TICKETS_WORKFLOW_SANDBOX=off python -m bench ticket_cost ...   (the ticket worker unsandboxed)
 
 On one private embedded dev server (SQLite file, as `make run`), with the real worker process
@@ -354,6 +355,12 @@ def main(argv: list[str]) -> int:
         "--no-fairness", action="store_true", help="the server's fairness off (embedded: on)"
     )
     parser.add_argument(
+        "--no-search-attribute-cache",
+        action="store_true",
+        help="the server reads search attributes from its database on every use (start-dev's "
+        "default; embedded: cached)",
+    )
+    parser.add_argument(
         "--server-metrics",
         action="store_true",
         help="also read the server's request counters per workflow (its metrics endpoint)",
@@ -362,6 +369,8 @@ def main(argv: list[str]) -> int:
     sqlite: dict[str, object] = {}
     if args.no_fairness:
         sqlite["fairness"] = False
+    if args.no_search_attribute_cache:
+        sqlite["search_attribute_cache"] = False
     if args.synchronous:
         sqlite["sqlite_synchronous"] = args.synchronous
     if args.journal:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from shared.encryption.keyring import ensure_local_key_file
 from shared.private_files import private_dir
+from shared.search_attribute_setup import SearchAttributeSetupError, ensure_search_attributes
 from shared.search_attributes import ALL_KEYS
 from shared.temporal_client import connect, connection_settings
 from starter.errors import CliError
@@ -46,6 +47,10 @@ TASK_QUEUE_PARTITIONS = 1
 # database keeps four (the partition count is written next to the database when it is created).
 SERVER_DEFAULT_PARTITIONS = 4
 PARTITIONS_FILE = "temporal-task-queue-partitions"
+# `start-dev` turns this on unless told otherwise: every read of the search attributes (two to
+# four per upsert and per start) goes to the database, so that attributes added at run time
+# show at once. See EmbeddedServer.command.
+SEARCH_ATTRIBUTE_CACHE_FLAG = "system.forceSearchAttributesCacheRefreshOnRead"
 
 
 def temporal_cli() -> str:
@@ -92,6 +97,7 @@ class EmbeddedServer:
         sqlite_journal_mode: str = SQLITE_JOURNAL_MODE,
         task_queue_partitions: int | None = None,
         fairness: bool = True,
+        search_attribute_cache: bool = True,
     ) -> None:
         self.data_dir = data_dir
         self.host = host
@@ -110,6 +116,7 @@ class EmbeddedServer:
         self.requested_partitions = task_queue_partitions
         # Off only where a benchmark compares it with on.
         self.fairness = fairness
+        self.search_attribute_cache = search_attribute_cache
         # Set by start() when it created the data directory's key file (so the caller says so).
         self.created_key_file: Path | None = None
         self.log_path = data_dir / "temporal-server.log"
@@ -162,6 +169,14 @@ class EmbeddedServer:
         if self.register_search_attributes:
             for key in ALL_KEYS:
                 cmd += ["--search-attribute", f"{key.name}={key.indexed_value_type.name.title()}"]
+        if self.register_search_attributes and self.search_attribute_cache:
+            # Every attribute this project uses is registered above, before the server
+            # answers, so the server may keep them cached as a production server does instead
+            # of re-reading them from its database on every use: measured, that re-reading was
+            # a third of the server's CPU per ticket (docs/performance.md, "The search-attribute
+            # cache"). A server started without them (register_search_attributes off, where
+            # the worker adds them at run time) keeps re-reading.
+            cmd += ["--dynamic-config-value", f"{SEARCH_ATTRIBUTE_CACHE_FLAG}=false"]
         return cmd + self.extra_args
 
     def _recorded_partitions(self) -> int | None:
@@ -200,6 +215,24 @@ class EmbeddedServer:
     async def start(self) -> None:
         self.ensure_key_file()
         self.record_partitions()
+        await self._launch()
+        if self.register_search_attributes and await self._registered_missing_attributes():
+            # A database from before one of the attributes existed: `start-dev` registers its
+            # flags' attributes only on a namespace it creates, and with the cache on (see
+            # command) an attribute added now reaches the server's services only when their
+            # caches refresh. Started again, they read it with the rest.
+            await self.stop()
+            await self._launch()
+
+    async def _registered_missing_attributes(self) -> list[str]:
+        settings = connection_settings({"TEMPORAL_ADDRESS": self.address})
+        try:
+            return await ensure_search_attributes(await connect(settings))
+        except (RuntimeError, SearchAttributeSetupError) as err:
+            await self.stop()
+            raise CliError(f"the embedded Temporal server's search attributes: {err}") from None
+
+    async def _launch(self) -> None:
         self._process = await asyncio.to_thread(spawn_logged, self.command(), self.log_path)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + STARTUP_TIMEOUT

@@ -16,6 +16,7 @@ from shared import telemetry
 from shared.bytecode import compile_workflow_modules
 from shared.search_attribute_setup import ensure_search_attributes
 from shared.search_attributes import ALL_KEYS
+from starter.embedded import SEARCH_ATTRIBUTE_CACHE_FLAG
 from tests.support.api_server import API_FUZZ_NAMESPACE, API_TEST_NAMESPACE
 from tests.support.postgres import PostgresServer, running_postgres
 from tests.support.processes import TEST_SHUTDOWN_GRACE_SECONDS
@@ -109,6 +110,10 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
             API_FUZZ_NAMESPACE,
             "--dynamic-config-value",
             "matching.useNewMatcher=true",
+            # Registered at its start (search_attributes above): cached, as the embedded
+            # server's (starter/embedded.py).
+            "--dynamic-config-value",
+            f"{SEARCH_ATTRIBUTE_CACHE_FLAG}=false",
             "--dynamic-config-value",
             "matching.numTaskqueueReadPartitions=1",
             "--dynamic-config-value",
