@@ -1,8 +1,11 @@
 """Owner-only modes for what the project writes to its data directory: the key file, the
 delivery ledger (every answer sent and its customer id, in plain text), stored payloads and the
 embedded server's database. A directory this project creates is its owner's only; one that
-exists keeps the mode its owner gave it."""
+exists keeps the mode its owner gave it; a file of ours that an earlier version wrote with the
+default mode is made owner-only when it is next opened (``owner_only``)."""
 
+import os
+import stat
 from pathlib import Path
 from typing import Final
 
@@ -22,3 +25,14 @@ def private_dir(path: Path) -> None:
         level = level.parent
     for directory in reversed(missing):
         directory.mkdir(mode=PRIVATE_DIR_MODE, exist_ok=True)
+
+
+def owner_only(path: Path) -> None:
+    """Take group and other permissions off ``path`` when it exists, belongs to this user and
+    has any (a file an earlier version created with the default mode); otherwise leave it."""
+    try:
+        status = path.stat()
+    except FileNotFoundError:
+        return
+    if status.st_mode & 0o077 and status.st_uid == os.getuid():
+        os.chmod(path, stat.S_IMODE(status.st_mode) & ~0o077)

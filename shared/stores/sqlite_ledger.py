@@ -16,7 +16,6 @@ so an existing ``outbox.sqlite3`` is upgraded in place and its rows count as sen
 """
 
 import asyncio
-import contextlib
 import os
 import sqlite3
 import time
@@ -27,7 +26,7 @@ from pathlib import Path
 from typing import Any, Final, TypeVar
 
 from shared.delivery import idempotency_key, text_sha256
-from shared.private_files import PRIVATE_FILE_MODE, private_dir
+from shared.private_files import PRIVATE_FILE_MODE, owner_only, private_dir
 from shared.stores.ledger import (
     REFUSED_PREFIX,
     UNCERTAIN_PREFIX,
@@ -41,6 +40,8 @@ from shared.stores.ledger import (
 T = TypeVar("T")
 # Several workers on one machine may share the file: wait for its lock instead of failing.
 LOCK_WAIT_SECONDS: Final = 30
+# The files SQLite keeps beside a database in WAL mode (given the database's mode when created).
+WAL_FILES: Final = ("-wal", "-shm")
 WAL_RETRY_SECONDS: Final = 0.01
 
 _V1 = """
@@ -170,9 +171,13 @@ class SqliteLedger(DeliveryLedger):
             private_dir(self.path.parent)
             # Owner-only: the ledger holds every answer sent and its customer id in plain text
             # (SQLite gives its -wal and -shm files the database file's mode).
-            with contextlib.suppress(FileExistsError):
+            try:
                 flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
                 os.close(os.open(self.path, flags, PRIVATE_FILE_MODE))
+            except FileExistsError:
+                # One an earlier version created readable by all: owner-only from now on.
+                for file in (self.path, *(Path(f"{self.path}{end}") for end in WAL_FILES)):
+                    owner_only(file)
             conn = sqlite3.connect(self.path, timeout=LOCK_WAIT_SECONDS, isolation_level=None)
             try:
                 _use_wal(conn)

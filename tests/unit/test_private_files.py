@@ -42,3 +42,26 @@ async def test_a_folder_that_exists_keeps_the_mode_its_owner_gave_it(tmp_path: P
         await ledger.close()
 
     assert mode(shared) == 0o750 and mode(shared / "outbox.sqlite3") == 0o600
+
+
+async def test_a_ledger_an_earlier_version_left_readable_by_all_is_owner_only_once_opened(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "outbox.sqlite3"
+    ledger = SqliteLedger(path)
+    try:
+        await ledger.count()
+    finally:
+        await ledger.close()
+    # As an earlier version left it: the default mode, its write-ahead log beside it.
+    for file in (path, Path(f"{path}-wal")):
+        file.touch()
+        file.chmod(0o644)
+
+    again = SqliteLedger(path)
+    try:
+        assert await again.count() == 0
+        # Checked while open: SQLite removes its log when the last connection closes.
+        assert mode(path) == 0o600 and mode(Path(f"{path}-wal")) == 0o600
+    finally:
+        await again.close()
