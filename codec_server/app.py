@@ -42,6 +42,7 @@ from codec_server.settings import (
     CodecServerSettings,
     normal_origin,
 )
+from codec_server.tokens import KeysUnavailable, TokenVerifier
 
 ALLOWED_HEADERS = ["content-type", "x-namespace", "authorization"]
 NOT_PAYLOADS = 'the body must be {"payloads": [...]} in protobuf JSON'
@@ -175,17 +176,15 @@ def build_app(
     allowed = set(settings.allowed_origins)
     turns = Turns(at_once, waiting)
 
-    def refusal(request: Request) -> JSONResponse | None:
+    verifier = TokenVerifier(settings.tokens) if settings.tokens is not None else None
+
+    async def refusal(request: Request) -> JSONResponse | None:
         origin = request.headers.get("origin")
         if origin is not None and normal_origin(origin) not in allowed:
             return _error(403, f"origin {origin[:100]} is not allowed to use this codec server")
-        if settings.auth_token is not None:
-            given = request.headers.get("authorization", "")
-            scheme, _, token = given.partition(" ")
-            if scheme.lower() != "bearer" or not hmac.compare_digest(
-                token.strip().encode(), settings.auth_token.encode()
-            ):
-                return _error(401, "a bearer token is required (Authorization: Bearer ...)")
+        checks_tokens = settings.auth_token is not None or verifier is not None
+        if checks_tokens and (refused := await unauthenticated(request)) is not None:
+            return refused
         # The header the Web UI and the CLI send wins; without it, a one-segment prefix is the
         # namespace (``/{namespace}/decode``). A longer prefix (a proxy's) names none.
         prefix = request.path_params.get("prefix") or ""
@@ -194,6 +193,27 @@ def build_app(
             return _error(404, f"this codec server serves namespace {settings.namespace}")
         return None
 
+    async def unauthenticated(request: Request) -> JSONResponse | None:
+        """The answer for a request without a bearer token this server accepts: the shared
+        token (TICKETS_CODEC_AUTH_TOKEN), or a user's access token from the identity provider
+        (TICKETS_CODEC_JWKS_URL)."""
+        required = _error(401, "a bearer token is required (Authorization: Bearer ...)")
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            return required
+        if settings.auth_token is not None and hmac.compare_digest(
+            token.encode(), settings.auth_token.encode()
+        ):
+            return None
+        if verifier is None:
+            return required
+        try:
+            problem = await verifier.problem(token)
+        except KeysUnavailable as err:
+            return _error(503, f"access tokens cannot be checked now: {err}", {"Retry-After": "5"})
+        return _error(401, problem) if problem is not None else None
+
     def encoded(body: bytes) -> bytes:
         return answer_of(encode_in_thread(converter, parse_payloads(body)))
 
@@ -201,7 +221,7 @@ def build_app(
         return answer_of(decode_in_thread(converter, payloads))
 
     async def handle(request: Request, decode: bool) -> Response:
-        if (refused := refusal(request)) is not None:
+        if (refused := await refusal(request)) is not None:
             return refused
         try:
             async with turns.turn():

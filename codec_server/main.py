@@ -1,6 +1,7 @@
 """``python -m starter codec-server``: the codec server on its own, until Ctrl-C or SIGTERM."""
 
 import argparse
+import dataclasses
 import ipaddress
 import sys
 
@@ -35,11 +36,12 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def exposure_warning(host: str, auth_token: str | None) -> str | None:
+def exposure_warning(host: str, authenticated: bool) -> str | None:
     """The warning for a server that hands out plaintext to whatever reaches it: listening
-    beyond this machine with no token. The origin allow-list stops other sites' pages in a
-    browser, not a program, which sends any Origin it likes or none."""
-    if auth_token or is_loopback(host):
+    beyond this machine with no token required (neither the shared one nor users' access
+    tokens). The origin allow-list stops other sites' pages in a browser, not a program, which
+    sends any Origin it likes or none."""
+    if authenticated or is_loopback(host):
         return None
     return (
         f"codec server: WARNING: listening on {host} with no TICKETS_CODEC_AUTH_TOKEN: any "
@@ -48,6 +50,19 @@ def exposure_warning(host: str, auth_token: str | None) -> str | None:
         "port reachable only by the Web UI's users (an authenticating proxy, a private "
         "network), or set a token for the CLI and scripts (docs/privacy.md)"
     )
+
+
+def who_may_call(settings: CodecServerSettings) -> str:
+    """What a request needs, for the start-up line (no secret in it)."""
+    needs = []
+    if settings.auth_token is not None:
+        needs.append("the shared bearer token")
+    if settings.tokens is not None:
+        needs.append(
+            f"a user's access token from {settings.tokens.issuer} for "
+            f"{settings.tokens.audience} (keys: {safe_url(settings.tokens.jwks_url)})"
+        )
+    return "requests need " + " or ".join(needs) if needs else "bearer token not required"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -75,22 +90,17 @@ def run(args: argparse.Namespace) -> int:
         return 1
     host = args.host or settings.host
     port = args.port or settings.port
-    settings = CodecServerSettings(
-        host=host,
-        port=port,
-        allowed_origins=tuple(origins),
-        auth_token=settings.auth_token,
-        namespace=settings.namespace,
-    )
+    settings = dataclasses.replace(settings, host=host, port=port, allowed_origins=tuple(origins))
     if problem := listen_problem(host, port):
         print(f"codec server: {problem}", file=sys.stderr)
         return 1
-    if warning := exposure_warning(host, settings.auth_token):
+    authenticated = settings.auth_token is not None or settings.tokens is not None
+    if warning := exposure_warning(host, authenticated):
         print(warning, file=sys.stderr, flush=True)
     print(
         f"codec server: http://{host}:{port} for namespace {settings.namespace}; "
         f"{ring.describe()}; origins allowed: {', '.join(safe_url(o) for o in origins) or 'none'}"
-        f"; bearer token {'required' if settings.auth_token else 'not required'}",
+        f"; {who_may_call(settings)}",
         flush=True,
     )
     uvicorn.run(

@@ -7,12 +7,19 @@ TICKETS_CODEC_ALLOWED_ORIGINS  comma-separated origins of Web UIs whose browsers
                                Origin header, such as the temporal CLI's, are always allowed)
 TICKETS_CODEC_AUTH_TOKEN       when set, every encode/decode request must carry
                                ``Authorization: Bearer <token>``: a shared secret for the CLI
-                               and scripts (a Web UI passes its users' own tokens, which this
-                               server does not verify: docs/privacy.md)
+                               and scripts (a Web UI passes its users' own tokens instead)
+TICKETS_CODEC_JWKS_URL         the identity provider's key set (JWKS, https): every encode/decode
+                               request must carry a user's access token (the Web UI passes it
+                               with TEMPORAL_CODEC_PASS_ACCESS_TOKEN) signed by one of its keys
+TICKETS_CODEC_JWT_ISSUER       with it: the issuer (``iss``) those tokens must name
+TICKETS_CODEC_JWT_AUDIENCE     with it: the audience (``aud``) they must be for
+TICKETS_CODEC_JWT_ALGORITHMS   with it: the signing algorithms accepted (default RS256,ES256;
+                               asymmetric ones only)
 TEMPORAL_NAMESPACE             the one namespace it serves, resolved as every client does (or the
                                TEMPORAL_PROFILE's in TEMPORAL_CONFIG_FILE; default ``default``)
 """
 
+import ipaddress
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -44,6 +51,20 @@ BODY_READ_SECONDS: Final = 30.0
 # Connections the HTTP server takes at once (uvicorn answers 503 beyond them), so bodies and
 # sockets waiting for a turn are bounded too: the turns and the waiting, and a few for /health.
 MAX_CONNECTIONS: Final = MAX_CONCURRENT_REQUESTS + MAX_WAITING_REQUESTS + 8
+# The signing algorithms a user's access token may use (TICKETS_CODEC_JWT_ALGORITHMS): asymmetric
+# ones only, since with a shared-secret one (HS256) anyone holding the public key set could sign.
+DEFAULT_ALGORITHMS: Final = ("RS256", "ES256")
+ALLOWED_ALGORITHMS: Final = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+)
+
+
+@dataclass(frozen=True)
+class TokenSettings:
+    jwks_url: str
+    issuer: str
+    audience: str
+    algorithms: Sequence[str] = DEFAULT_ALGORITHMS
 
 
 DEFAULT_PORTS: Final = {"http": 80, "https": 443}
@@ -88,6 +109,8 @@ class CodecServerSettings:
     allowed_origins: Sequence[str] = ()
     auth_token: str | None = field(default=None, repr=False)
     namespace: str = DEFAULT_NAMESPACE
+    # Users' access tokens checked against the identity provider's keys (codec_server/tokens.py).
+    tokens: TokenSettings | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "CodecServerSettings":
@@ -112,7 +135,64 @@ class CodecServerSettings:
             # As every client resolves it (TEMPORAL_NAMESPACE, or the profile's), so the codec
             # server serves the namespace the workers and the UI use.
             namespace=_namespace(env),
+            tokens=token_settings(env),
         )
+
+
+def token_settings(env: Mapping[str, str]) -> TokenSettings | None:
+    """The access-token check the variables ask for, or None when TICKETS_CODEC_JWKS_URL is
+    unset. Issuer and audience are required with it: without them a token the same provider
+    issued for any other application would do. Both are compared exactly (a trailing slash
+    counts: copy the issuer from the provider's discovery document)."""
+    url = (env.get("TICKETS_CODEC_JWKS_URL") or "").strip()
+    if not url:
+        for name in ("TICKETS_CODEC_JWT_ISSUER", "TICKETS_CODEC_JWT_AUDIENCE"):
+            if (env.get(name) or "").strip():
+                raise ConfigError(f"{name} is set but TICKETS_CODEC_JWKS_URL is not")
+        return None
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (a port that is not a number raises here)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ConfigError("TICKETS_CODEC_JWKS_URL must be an https:// URL of a key set (JWKS)")
+    if parts.scheme == "http" and not _loopback(parts.hostname):
+        raise ConfigError(
+            "TICKETS_CODEC_JWKS_URL must use https:// (plain http only to this machine): keys "
+            "fetched over plain http could be anyone's"
+        )
+    values = {}
+    for name in ("TICKETS_CODEC_JWT_ISSUER", "TICKETS_CODEC_JWT_AUDIENCE"):
+        values[name] = (env.get(name) or "").strip()
+        if not values[name]:
+            raise ConfigError(
+                f"{name} is required with TICKETS_CODEC_JWKS_URL: without it a token the "
+                "provider issued for any other application would be accepted"
+            )
+    raw = (env.get("TICKETS_CODEC_JWT_ALGORITHMS") or "").strip()
+    algorithms = tuple(a.strip() for a in raw.split(",") if a.strip()) or DEFAULT_ALGORITHMS
+    refused = [a for a in algorithms if a not in ALLOWED_ALGORITHMS]
+    if refused:
+        raise ConfigError(
+            f"TICKETS_CODEC_JWT_ALGORITHMS: {', '.join(refused)[:100]} not accepted (asymmetric "
+            f"algorithms only: {', '.join(sorted(ALLOWED_ALGORITHMS))})"
+        )
+    return TokenSettings(
+        jwks_url=url,
+        issuer=values["TICKETS_CODEC_JWT_ISSUER"],
+        audience=values["TICKETS_CODEC_JWT_AUDIENCE"],
+        algorithms=algorithms,
+    )
+
+
+def _loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _namespace(env: Mapping[str, str]) -> str:

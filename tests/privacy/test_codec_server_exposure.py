@@ -23,7 +23,9 @@ from tests.support.processes import free_port
 READY_TIMEOUT = 30.0  # seconds: importing the web stack and the SDK
 
 
-async def start_output(tmp_path: Path, host: str, token: str) -> str:
+async def start_output(
+    tmp_path: Path, host: str, token: str, more: dict[str, str] | None = None
+) -> str:
     """What ``python -m starter codec-server --host HOST`` prints up to answering /health."""
     port, log = free_port(), tmp_path / "codec-server.log"
     env = {
@@ -32,6 +34,7 @@ async def start_output(tmp_path: Path, host: str, token: str) -> str:
         "TICKETS_ENCRYPTION_KEYS": key_ring_json("k1"),
         "TICKETS_CODEC_AUTH_TOKEN": token,
         "PYTHONUNBUFFERED": "1",
+        **(more or {}),
     }
     command = [sys.executable, "-m", "starter", "codec-server", "--host", host, "--port", str(port)]
     process = await asyncio.to_thread(spawn_logged, command, log, env)
@@ -70,6 +73,24 @@ async def test_listening_beyond_this_machine_without_a_token_is_warned_about_at_
         assert "it is not authentication" in output
     if token:
         assert token not in output
+
+
+async def test_a_server_that_checks_users_access_tokens_says_so_and_is_not_warned_about(
+    tmp_path: Path,
+) -> None:
+    identity = {
+        "TICKETS_CODEC_JWKS_URL": "https://id.example.com/.well-known/jwks.json",
+        "TICKETS_CODEC_JWT_ISSUER": "https://id.example.com/",
+        "TICKETS_CODEC_JWT_AUDIENCE": "temporal-ui",
+    }
+
+    output = await start_output(tmp_path, "0.0.0.0", "", identity)
+
+    assert "WARNING" not in output, output
+    assert (
+        "requests need a user's access token from https://id.example.com/ for temporal-ui "
+        "(keys: https://id.example.com/.well-known/jwks.json)"
+    ) in output
 
 
 def _networks(service: dict[str, Any]) -> set[str]:
