@@ -8,7 +8,8 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.knowledge_base import KnowledgeBase
 from shared import names
 from shared.agents import KnowledgeArticle, KnowledgeQuery
-from shared.batch import TicketCheck, TicketSettled
+from shared.batch import TicketCheck, TicketRestart, TicketSettled
+from shared.operations import start_ticket
 from shared.pipeline_config import PipelineConfig
 
 
@@ -32,6 +33,7 @@ class TicketActivities:
             self.load_pipeline_config,
             self.search_knowledge_base,
             check_tickets,
+            restart_ticket,
         ]
 
 
@@ -57,3 +59,23 @@ async def check_tickets(check: TicketCheck) -> list[TicketSettled]:
             closed.append(TicketSettled(ticket_id=ticket_id, state=state))
         activity.heartbeat(ticket_id)
     return closed
+
+
+@activity.defn(name=names.RESTART_TICKET)
+async def restart_ticket(restart: TicketRestart) -> bool:
+    """Start a batch's ticket whose id an ended run holds, as ``submit`` does
+    (shared/operations.py start_ticket): started again only when that run ended without an
+    answer and is the same ticket, carrying what the ended runs spent and naming the runs it
+    replaces (an answer one of them sent is not sent twice). True when it started; False when
+    the id's holder runs, completed, or is another ticket. A retry after a start whose answer
+    was lost finds the run that start made (its memo names this activity) and says started."""
+    info = activity.info()
+    outcome = await start_ticket(
+        activity.client(),
+        restart.ticket,
+        task_queue=restart.task_queue,
+        batch_id=restart.batch_id,
+        fairness=restart.fairness_key,
+        started_by=f"{info.workflow_run_id}/{info.activity_id}",
+    )
+    return outcome.started

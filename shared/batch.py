@@ -4,8 +4,13 @@ from typing import Final
 
 from pydantic import BaseModel, Field
 
+from shared.tickets import Ticket
+
 # The state under which a batch counts the items of its input that are not tickets.
 INVALID: Final = "INVALID"
+# A ticket whose id an ended run held and whose start again failed for good (the ended run stays
+# as it is, for a person): counted apart from the tickets that were already known.
+RESTART_FAILED: Final = "RESTART_FAILED"
 
 
 class BatchSettings(BaseModel):
@@ -62,6 +67,17 @@ class BatchProgress(BaseModel):
     @property
     def done(self) -> int:
         return self.already_known + sum(self.settled.values())
+
+
+class TicketRestart(BaseModel):
+    """A batch's ticket whose id an ended run holds, to start again as ``submit`` would
+    (activities/ticket_activities.py restart_ticket)."""
+
+    ticket: Ticket
+    batch_id: str
+    task_queue: str
+    # The key the batch's client made for it (None: it sent none), as its child start carries.
+    fairness_key: str | None = None
 
 
 class TicketCheck(BaseModel):

@@ -50,6 +50,7 @@ DELIVER_RESPONSE: Final = "deliver_response"
 # Delivery's first attempt, as a local activity next to the workflow (tickets since lean-history).
 DELIVER_RESPONSE_NOW: Final = "deliver_response_now"
 CHECK_TICKETS: Final = "check_tickets"
+RESTART_TICKET: Final = "restart_ticket"
 
 # Ticket workflow handlers.
 STATUS_QUERY: Final = "status"

@@ -8,6 +8,7 @@ import asyncio
 import hashlib
 import hmac
 from datetime import UTC, datetime, timedelta
+from types import EllipsisType
 from typing import Any
 
 from pydantic import BaseModel
@@ -102,8 +103,15 @@ async def start_ticket(
     ticket: Ticket,
     task_queue: str = names.TICKETS_TASK_QUEUE,
     keyed: bool = False,
+    batch_id: str | None = None,
+    fairness: str | EllipsisType | None = ...,
+    started_by: str | None = None,
 ) -> SubmitOutcome:
-    """Start the ticket's workflow. A running or finished ticket under its id is never started
+    """Start the ticket's workflow. For a batch's ticket: ``batch_id``, the batch it reports to;
+    ``fairness``, the fairness key the batch's client made (None for none; by default one is
+    made here); ``started_by``, the restarting activity's own id, kept in the memo, so that its
+    retry after a start whose answer was lost finds that run and calls it started instead of
+    starting yet another. A running or finished ticket under its id is never started
     again. A ticket that ended without an answer (failed, terminated, cancelled, timed out) is
     started again when this is the same ticket (its content digest), so a ticket submitted again
     once the cause is fixed goes through; another ticket's content under that id is a conflict,
@@ -119,13 +127,17 @@ async def start_ticket(
         sa.MEMO_SUBJECT: ticket.subject,
         sa.MEMO_CONTENT: content_digest(ticket),
     }
+    if started_by is not None:
+        memo[sa.MEMO_STARTED_BY] = started_by
     # Fairness between customers in a backlogged queue (docs/performance.md).
-    priority = TemporalPriority(fairness_key=fairness_keys(client, [ticket]).get(ticket.ticket_id))
+    if fairness is ...:
+        fairness = fairness_keys(client, [ticket]).get(ticket.ticket_id)
+    priority = TemporalPriority(fairness_key=fairness)
 
     async def start(reuse: WorkflowIDReusePolicy) -> None:
         await client.start_workflow(
             names.TICKET_WORKFLOW,
-            TicketRequest(ticket=ticket),
+            TicketRequest(ticket=ticket, batch_id=batch_id),
             id=workflow_id,
             task_queue=task_queue,
             id_reuse_policy=reuse,
@@ -147,6 +159,10 @@ async def start_ticket(
             # None: the run that held the id is gone (retention, a deletion) since the start.
             if taken is not None:
                 outcome, status, held_memo, chain = taken
+                if started_by is not None and held_memo.get(sa.MEMO_STARTED_BY) == started_by:
+                    return SubmitOutcome(
+                        ticket_id=ticket.ticket_id, workflow_id=workflow_id, started=True
+                    )
                 if (outcome.conflict and not keyed) or status in ("RUNNING", "COMPLETED"):
                     return outcome
                 earlier = run_spend.carried_forward(held_memo)

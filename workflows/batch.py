@@ -30,7 +30,15 @@ with workflow.unsafe.imports_passed_through():
     from policy.transitions import TicketState
     from shared import names
     from shared import search_attributes as sa
-    from shared.batch import INVALID, BatchProgress, BatchState, TicketCheck, TicketSettled
+    from shared.batch import (
+        INVALID,
+        RESTART_FAILED,
+        BatchProgress,
+        BatchState,
+        TicketCheck,
+        TicketRestart,
+        TicketSettled,
+    )
     from shared.command_budget import encoded_size, fitting, utf8_size
     from shared.tickets import TICKET_ID_PATTERN, Ticket, content_digest
     from shared.validation import problems
@@ -51,6 +59,15 @@ ENCODED_SIZE_GROUPS = "encoded-size-groups"
 # a second child start (whose refusal took the first one's place out of the window). Asked only
 # for such a duplicate, so no other history changes.
 DUPLICATE_IN_FLIGHT = "duplicate-in-flight"
+# A ticket whose id an ended run holds (failed, terminated, cancelled, timed out) is started again
+# as `submit` starts it (an activity: the ended run's memo is the server's), carrying what its
+# runs spent and naming the runs it replaces, so an answer one of them sent is not sent twice.
+# The child start refuses any existing id now (it silently replaced an ended run, knowing none
+# of that); the refusal's handling is asked only when a start is refused, so no other history
+# changes (the refused start and the reuse policy are the same command either way).
+RESTARTS_AS_SUBMITTED = "restarts-as-submitted"
+# What a refused start came to.
+STARTED, KNOWN, FAILED = "started", "known", "failed"
 # How many invalid tickets' reasons the batch keeps (all are counted).
 MAX_INVALID_REASONS = 20
 
@@ -88,6 +105,11 @@ class BatchWorkflow:
         self._tickets = [parse_ticket(raw, i) for i, raw in enumerate(tickets)]
         self._in_flight = set(state.in_flight)
         self._last_check = workflow.now()
+        # RESTARTS_AS_SUBMITTED's answer in this run, once asked. The SDK keeps a patch's first
+        # answer for the whole run: a run whose history (from before the change) answered no
+        # goes on taking over ended runs' ids with its child starts, as it did, rather than
+        # neither taking them over nor restarting them.
+        self._restarts: bool | None = None
 
     @workflow.signal(name=names.TICKET_SETTLED_SIGNAL)
     def ticket_settled(self, event: TicketSettled) -> None:
@@ -211,7 +233,13 @@ class BatchWorkflow:
                 id=names.ticket_workflow_id(ticket.ticket_id),
                 # The ticket lives on when this batch run continues as new or ends.
                 parent_close_policy=ParentClosePolicy.ABANDON,
-                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+                # An ended run's id is not taken over here (RESTARTS_AS_SUBMITTED); the policy is
+                # an attribute of the command, which replay does not compare.
+                id_reuse_policy=(
+                    WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY
+                    if self._restarts is False
+                    else WorkflowIDReusePolicy.REJECT_DUPLICATE
+                ),
                 search_attributes=TypedSearchAttributes(
                     [SearchAttributePair(sa.TICKET_STATE, TicketState.NEW.value)]
                 ),
@@ -230,12 +258,46 @@ class BatchWorkflow:
         except WorkflowAlreadyStartedError:
             # A ticket of this id already running with this batch's id (the batch reset, or
             # terminated and run again) may have reported in meanwhile: counted as settled
-            # then, not a second time as already known. Counts only, no command.
-            if ticket.ticket_id in self._in_flight:
-                self._in_flight.discard(ticket.ticket_id)
-                totals.already_known += 1
-            return
+            # then, not a second time as already known.
+            if ticket.ticket_id not in self._in_flight:
+                return
+            self._restarts = workflow.patched(RESTARTS_AS_SUBMITTED)
+            outcome = await self._restart(ticket) if self._restarts else KNOWN
+            if outcome != STARTED:
+                if ticket.ticket_id in self._in_flight:
+                    self._in_flight.discard(ticket.ticket_id)
+                    if outcome == FAILED:
+                        settled = totals.settled
+                        settled[RESTART_FAILED] = settled.get(RESTART_FAILED, 0) + 1
+                    else:
+                        totals.already_known += 1
+                return
         totals.started += 1
+
+    async def _restart(self, ticket: Ticket) -> str:
+        """Start ``ticket`` again if an ended run without an answer holds its id (see
+        RESTARTS_AS_SUBMITTED): STARTED; KNOWN when its holder runs or completed or is another
+        ticket; FAILED when the start failed for good (the ended run stays as it is)."""
+        info = workflow.info()
+        restart = TicketRestart(
+            ticket=ticket,
+            batch_id=info.workflow_id,
+            task_queue=info.task_queue,
+            fairness_key=self._state.fairness_keys.get(ticket.ticket_id),
+        )
+        try:
+            started = await workflow.execute_activity(
+                names.RESTART_TICKET,
+                restart,
+                result_type=bool,
+                start_to_close_timeout=options.RESTART_TICKET_START_TO_CLOSE,
+                retry_policy=options.RESTART_TICKET_RETRY,
+                summary=f"start {ticket.ticket_id} again",
+            )
+        except ActivityError as err:
+            workflow.logger.warning("ticket %s was not started again: %s", ticket.ticket_id, err)
+            return FAILED
+        return STARTED if started else KNOWN
 
     @workflow.query(name=names.PROGRESS_QUERY)
     def progress(self) -> BatchProgress:

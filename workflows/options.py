@@ -78,3 +78,6 @@ CONFIG_RETRY: Final = RetryPolicy(maximum_attempts=3)
 CHECK_TICKETS_START_TO_CLOSE: Final = timedelta(minutes=2)
 CHECK_TICKETS_HEARTBEAT: Final = timedelta(seconds=30)
 CHECK_TICKETS_RETRY: Final = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_attempts=5)
+# A batch's ticket started again (a describe and two starts on the server).
+RESTART_TICKET_START_TO_CLOSE: Final = timedelta(seconds=30)
+RESTART_TICKET_RETRY: Final = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_attempts=5)

@@ -1,6 +1,7 @@
 """Record workflow histories for the replay tests.
 
-    python -m tests.replay.record_histories [tickets|fanout|controller|declared-controller]
+    python -m tests.replay.record_histories
+        [tickets|fanout|batch-restart|controller|declared-controller]
         [--version V]
         [--scenario NAME ...]
 
@@ -125,6 +126,63 @@ async def record_fanout() -> None:
     finally:
         await env.shutdown()
     WORKFLOW_IDS.write_text(json.dumps(dict(sorted(ids.items())), indent=1) + "\n")
+
+
+# A batch after restarts-as-submitted: two of its three tickets were ended (terminated) before
+# the batch, so their child starts (in one workflow task) are refused and the restart activity
+# starts them again.
+BATCH_RESTART_VERSION = "v3"
+
+
+async def record_batch_restart() -> None:
+    from shared.batch import BatchProgress, BatchSettings, BatchState
+    from shared.view import TicketRequest
+
+    env = await WorkflowEnvironment.start_local(
+        data_converter=CONVERTER,
+        dev_server_existing_path=binary("temporal"),
+        search_attributes=ALL_KEYS,
+    )
+    ids = json.loads(WORKFLOW_IDS.read_text()) if WORKFLOW_IDS.exists() else {}
+    try:
+        with tempfile.TemporaryDirectory() as data_dir:
+            async with real_pipeline(env.client, "record-fanout", Path(data_dir)):
+                tickets = [
+                    scenarios.sample_ticket(t).model_copy(update={"ticket_id": f"{t}-restart"})
+                    for t in ("T-1001", "T-1002", "T-1003")
+                ]
+                for ticket in tickets[:2]:
+                    # Started where no worker polls, then ended by an operator: the id is taken.
+                    ended = await env.client.start_workflow(
+                        names.TICKET_WORKFLOW,
+                        TicketRequest(ticket=ticket),
+                        id=names.ticket_workflow_id(ticket.ticket_id),
+                        task_queue="record-nobody-polls",
+                    )
+                    await ended.terminate("recorded: ended before the batch")
+                workflow_id = "replay-batch-restart"
+                handle = await env.client.start_workflow(
+                    names.BATCH_WORKFLOW,
+                    args=[tickets, BatchState(settings=BatchSettings(window=3))],
+                    id=workflow_id,
+                    task_queue="record-fanout",
+                    result_type=BatchProgress,
+                )
+                result = await handle.result()
+                if (result.started, result.already_known) != (3, 0):
+                    raise RuntimeError(f"the ended ticket was not started again: {result}")
+                for t in tickets:
+                    await env.client.get_workflow_handle(
+                        names.ticket_workflow_id(t.ticket_id)
+                    ).result()
+                history = await handle.fetch_history()
+    finally:
+        await env.shutdown()
+    path = HISTORIES / f"batchworkflow-{BATCH_RESTART_VERSION}-batch-restart.json"
+    path.write_text(history.to_json())
+    ids[path.stem] = workflow_id
+    WORKFLOW_IDS.write_text(json.dumps(dict(sorted(ids.items())), indent=1) + "\n")
+    print(f"wrote {path} ({len(history.events)} events)")
 
 
 # v1: before the "steady-probes" rules; v2: before "declared-limits"; v3: before
@@ -269,7 +327,7 @@ async def main(argv: list[str]) -> int:
     parser.add_argument(
         "what",
         nargs="?",
-        choices=["tickets", "fanout", "controller", "declared-controller", "all"],
+        choices=["tickets", "fanout", "batch-restart", "controller", "declared-controller", "all"],
         default="all",
     )
     parser.add_argument(
@@ -287,6 +345,8 @@ async def main(argv: list[str]) -> int:
         await record_tickets(args.version, args.scenario)
     if args.what in ("fanout", "all"):
         await record_fanout()
+    if args.what in ("batch-restart", "all"):
+        await record_batch_restart()
     if args.what in ("controller", "all"):
         await record_controller()
     if args.what in ("declared-controller", "all"):

@@ -16,8 +16,10 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHistory
 
 from policy.adaptive_rate import DECREASE
+from shared import names
 from shared.rate_control import RENEW_AFTER_SECONDS, QueueRateChange
 from tests.support.temporal import ALL_WORKFLOWS, CONVERTER, new_replayer
+from workflows.batch import RESTARTS_AS_SUBMITTED
 from workflows.rate_controller import (
     PATCH_CAPPED_PROBES,
     PATCH_DECLARED_LIMITS,
@@ -177,6 +179,15 @@ async def test_a_controller_taking_only_declared_limits_set_them_and_nothing_els
     rates = await set_rates(FOLDER / "providerratecontroller-v3-declared-only.json")
     assert rates == [4.0, 3.0]
     assert PATCH_DECLARED_LIMITS in patches(FOLDER / "providerratecontroller-v3-declared-only.json")
+
+
+def test_batches_from_before_and_after_restarts_as_submitted_are_committed() -> None:
+    """A batch whose ticket's id an ended run held: refused, then started again by the restart
+    activity (workflows/batch.py RESTARTS_AS_SUBMITTED); and batches from before."""
+    batches = {p: patches(p) for p in HISTORIES if p.stem.startswith("batchworkflow-")}
+    after = [p for p, found in batches.items() if RESTARTS_AS_SUBMITTED in found]
+    assert after and any(RESTARTS_AS_SUBMITTED not in found for found in batches.values())
+    assert all(f'"{names.RESTART_TICKET}"' in p.read_text() for p in after)
 
 
 def test_histories_of_every_lifecycle_path_are_committed() -> None:
