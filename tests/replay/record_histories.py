@@ -16,10 +16,11 @@ break workflows already running in production fails a test instead (use ``workfl
 
 import argparse
 import asyncio
+import contextlib
 import json
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -99,7 +100,10 @@ def workflow_type(history: Any) -> str:
 TICKETS_KEPT_PER_BATCH = 1
 
 
-async def record_fanout() -> None:
+@contextlib.asynccontextmanager
+async def fanout_recording() -> AsyncIterator[tuple[Client, dict[str, str]]]:
+    """A dev server with the real pipeline on the "record-fanout" queue, and the recorded
+    files' workflow ids (written back when it ends)."""
     env = await WorkflowEnvironment.start_local(
         data_converter=CONVERTER,
         dev_server_existing_path=binary("temporal"),
@@ -109,23 +113,32 @@ async def record_fanout() -> None:
     try:
         with tempfile.TemporaryDirectory() as data_dir:
             async with real_pipeline(env.client, "record-fanout", Path(data_dir)):
-                for name, scenario in scenarios.SCENARIOS.items():
-                    workflow_id, run_id = await scenario(env.client, "record-fanout", "rec")
-                    found = await histories(env.client, workflow_id, run_id)
-                    tickets = 0
-                    for n, history in enumerate(found):
-                        kind = workflow_type(history)
-                        if name == "batch" and kind == names.TICKET_WORKFLOW:
-                            tickets += 1
-                            if tickets > TICKETS_KEPT_PER_BATCH:
-                                continue
-                        path = HISTORIES / f"{kind.lower()}-{FANOUT_VERSION}-{name}-{n}.json"
-                        path.write_text(history.to_json())
-                        ids[path.stem] = history.workflow_id
-                        print(f"wrote {path} ({len(history.events)} events)")
+                yield env.client, ids
     finally:
         await env.shutdown()
     WORKFLOW_IDS.write_text(json.dumps(dict(sorted(ids.items())), indent=1) + "\n")
+
+
+def save(history: WorkflowHistory, name: str, ids: dict[str, str]) -> None:
+    path = HISTORIES / f"{name}.json"
+    path.write_text(history.to_json())
+    ids[path.stem] = history.workflow_id
+    print(f"wrote {path} ({len(history.events)} events)")
+
+
+async def record_fanout() -> None:
+    async with fanout_recording() as (client, ids):
+        for name, scenario in scenarios.SCENARIOS.items():
+            workflow_id, run_id = await scenario(client, "record-fanout", "rec")
+            found = await histories(client, workflow_id, run_id)
+            tickets = 0
+            for n, history in enumerate(found):
+                kind = workflow_type(history)
+                if name == "batch" and kind == names.TICKET_WORKFLOW:
+                    tickets += 1
+                    if tickets > TICKETS_KEPT_PER_BATCH:
+                        continue
+                save(history, f"{kind.lower()}-{FANOUT_VERSION}-{name}-{n}", ids)
 
 
 # A batch after restarts-as-submitted: two of its three tickets were ended (terminated) before
@@ -138,51 +151,34 @@ async def record_batch_restart() -> None:
     from shared.batch import BatchProgress, BatchSettings, BatchState
     from shared.view import TicketRequest
 
-    env = await WorkflowEnvironment.start_local(
-        data_converter=CONVERTER,
-        dev_server_existing_path=binary("temporal"),
-        search_attributes=ALL_KEYS,
-    )
-    ids = json.loads(WORKFLOW_IDS.read_text()) if WORKFLOW_IDS.exists() else {}
-    try:
-        with tempfile.TemporaryDirectory() as data_dir:
-            async with real_pipeline(env.client, "record-fanout", Path(data_dir)):
-                tickets = [
-                    scenarios.sample_ticket(t).model_copy(update={"ticket_id": f"{t}-restart"})
-                    for t in ("T-1001", "T-1002", "T-1003")
-                ]
-                for ticket in tickets[:2]:
-                    # Started where no worker polls, then ended by an operator: the id is taken.
-                    ended = await env.client.start_workflow(
-                        names.TICKET_WORKFLOW,
-                        TicketRequest(ticket=ticket),
-                        id=names.ticket_workflow_id(ticket.ticket_id),
-                        task_queue="record-nobody-polls",
-                    )
-                    await ended.terminate("recorded: ended before the batch")
-                workflow_id = "replay-batch-restart"
-                handle = await env.client.start_workflow(
-                    names.BATCH_WORKFLOW,
-                    args=[tickets, BatchState(settings=BatchSettings(window=3))],
-                    id=workflow_id,
-                    task_queue="record-fanout",
-                    result_type=BatchProgress,
-                )
-                result = await handle.result()
-                if (result.started, result.already_known) != (3, 0):
-                    raise RuntimeError(f"the ended ticket was not started again: {result}")
-                for t in tickets:
-                    await env.client.get_workflow_handle(
-                        names.ticket_workflow_id(t.ticket_id)
-                    ).result()
-                history = await handle.fetch_history()
-    finally:
-        await env.shutdown()
-    path = HISTORIES / f"batchworkflow-{BATCH_RESTART_VERSION}-batch-restart.json"
-    path.write_text(history.to_json())
-    ids[path.stem] = workflow_id
-    WORKFLOW_IDS.write_text(json.dumps(dict(sorted(ids.items())), indent=1) + "\n")
-    print(f"wrote {path} ({len(history.events)} events)")
+    async with fanout_recording() as (client, ids):
+        tickets = [
+            scenarios.sample_ticket(t).model_copy(update={"ticket_id": f"{t}-restart"})
+            for t in ("T-1001", "T-1002", "T-1003")
+        ]
+        for ticket in tickets[:2]:
+            # Started where no worker polls, then ended by an operator: the id is taken.
+            ended = await client.start_workflow(
+                names.TICKET_WORKFLOW,
+                TicketRequest(ticket=ticket),
+                id=names.ticket_workflow_id(ticket.ticket_id),
+                task_queue="record-nobody-polls",
+            )
+            await ended.terminate("recorded: ended before the batch")
+        handle = await client.start_workflow(
+            names.BATCH_WORKFLOW,
+            args=[tickets, BatchState(settings=BatchSettings(window=3))],
+            id="replay-batch-restart",
+            task_queue="record-fanout",
+            result_type=BatchProgress,
+        )
+        result = await handle.result()
+        if (result.started, result.already_known) != (3, 0):
+            raise RuntimeError(f"the ended tickets were not started again: {result}")
+        for t in tickets:
+            await client.get_workflow_handle(names.ticket_workflow_id(t.ticket_id)).result()
+        name = f"batchworkflow-{BATCH_RESTART_VERSION}-batch-restart"
+        save(await handle.fetch_history(), name, ids)
 
 
 # v1: before the "steady-probes" rules; v2: before "declared-limits"; v3: before
