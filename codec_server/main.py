@@ -2,10 +2,9 @@
 
 import argparse
 import dataclasses
-import ipaddress
 import sys
 
-from codec_server.settings import MAX_CONNECTIONS, CodecServerSettings, parse_origin
+from codec_server.settings import MAX_CONNECTIONS, CodecServerSettings, is_loopback, parse_origin
 from shared.data_converter import data_converter, key_ring_of
 from shared.redaction import safe_url
 from shared.settings import ConfigError
@@ -23,17 +22,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="a Web UI origin allowed to call it, e.g. http://localhost:8233 (repeatable; adds to "
         "TICKETS_CODEC_ALLOWED_ORIGINS)",
     )
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` is reachable from this machine only (a name other than localhost may
-    resolve to anything, so it is not)."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def exposure_warning(host: str, authenticated: bool) -> str | None:

@@ -157,7 +157,7 @@ def token_settings(env: Mapping[str, str]) -> TokenSettings | None:
         parts = None
     if parts is None or parts.scheme not in ("https", "http") or not parts.hostname:
         raise ConfigError("TICKETS_CODEC_JWKS_URL must be an https:// URL of a key set (JWKS)")
-    if parts.scheme == "http" and not _loopback(parts.hostname):
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
         raise ConfigError(
             "TICKETS_CODEC_JWKS_URL must use https:// (plain http only to this machine): keys "
             "fetched over plain http could be anyone's"
@@ -186,11 +186,13 @@ def token_settings(env: Mapping[str, str]) -> TokenSettings | None:
     )
 
 
-def _loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is reachable from this machine only (a name other than localhost may
+    resolve to anything, so it is not)."""
     if host.lower() == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
 

@@ -172,9 +172,9 @@ class EmbeddedServer:
         if self.register_search_attributes and self.search_attribute_cache:
             # Every attribute this project uses is registered above, before the server
             # answers, so the server may keep them cached as a production server does instead
-            # of re-reading them from its database on every use: measured, that re-reading was
-            # a third of the server's CPU per ticket (docs/performance.md, "The search-attribute
-            # cache"). A server started without them (register_search_attributes off, where
+            # of re-reading them from its database on every use (measured: 8-17% of the
+            # server's CPU per ticket; docs/performance.md, "The search-attribute cache"). A
+            # server started without them (register_search_attributes off, where
             # the worker adds them at run time) keeps re-reading.
             cmd += ["--dynamic-config-value", f"{SEARCH_ATTRIBUTE_CACHE_FLAG}=false"]
         return cmd + self.extra_args

@@ -53,6 +53,7 @@ class UpsertsTicketState:
 
 
 async def start_with_state(client: Client, queue: str) -> str:
+    """Starts one with TicketState set (refused when the server does not know it); its id."""
     handle = await client.start_workflow(
         UpsertsTicketState.run,
         id=f"sa-{uuid.uuid4().hex}",
@@ -130,6 +131,10 @@ async def test_a_database_from_before_the_attributes_has_them_usable_as_soon_as_
     try:
         # Refused ("no mapping defined for search attribute") if they were not registered, or
         # registered but not yet in the server's caches.
-        await start_with_state(await Client.connect(server.address), "nowhere")
+        client = await Client.connect(server.address)
+        started = client.get_workflow_handle(await start_with_state(client, "nowhere"))
+        described = await started.describe()
     finally:
         await server.stop()
+
+    assert described.typed_search_attributes.get(TICKET_STATE) == "NEW"
