@@ -1,16 +1,20 @@
 """Non-LLM activities of the ticket pipeline: configuration snapshot, knowledge base, and the
 batch's check on tickets that went quiet. Delivery is in ``activities.delivery``."""
 
+import asyncio
+
 from temporalio import activity
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.heartbeat import heartbeating
 from activities.knowledge_base import KnowledgeBase
 from shared import names
 from shared.agents import KnowledgeArticle, KnowledgeQuery
-from shared.batch import TicketCheck, TicketRestart, TicketSettled
+from shared.batch import RestartsDone, TicketCheck, TicketRestart, TicketRestarts, TicketSettled
 from shared.operations import start_ticket
 from shared.pipeline_config import PipelineConfig
+from shared.tickets import Ticket
 
 
 class TicketActivities:
@@ -34,6 +38,7 @@ class TicketActivities:
             self.search_knowledge_base,
             check_tickets,
             restart_ticket,
+            restart_tickets,
         ]
 
 
@@ -79,3 +84,66 @@ async def restart_ticket(restart: TicketRestart) -> bool:
         started_by=f"{info.workflow_run_id}/{info.activity_id}",
     )
     return outcome.started
+
+
+# Tickets of one group started again at once: a few round trips in parallel, not a hundred.
+RESTARTS_AT_ONCE = 8
+# One ticket's start (a start, a describe, at most one more start), at most; and the pauses
+# before its next tries when it fails. A ticket that fails every try is reported failed, and the
+# others' outcomes stand: the activity retries only as a whole (a lost worker, an old worker
+# that does not know it), which a ticket's failure would otherwise bring about for them all.
+RESTART_SECONDS = 20.0
+RESTART_PAUSES = (1.0, 4.0)
+
+
+def _error_kind(err: Exception) -> str:
+    """What went wrong, for the batch's log: the error's kind and the server's status, never the
+    ticket's text."""
+    if isinstance(err, RPCError):
+        return f"RPCError {err.status.name}"
+    return type(err).__name__
+
+
+@activity.defn(name=names.RESTART_TICKETS)
+async def restart_tickets(restarts: TicketRestarts) -> RestartsDone:
+    """``restart_ticket`` for the refused starts of one batch group at once (a batch
+    resubmitted after most of its tickets completed refuses a start per ticket: an activity each
+    cost the server a task and three events per ticket). Each ticket is started again only when
+    an ended run without an answer holds its id (shared/operations.py start_ticket). A ticket
+    whose start fails is tried again here (RESTART_PAUSES) and then reported failed. The
+    activity's own retry (its worker lost) finds the runs an earlier attempt started by the
+    memo's ``started_by`` and never starts them twice."""
+    info = activity.info()
+    client = activity.client()
+    started_by = f"{info.workflow_run_id}/{info.activity_id}"
+    limit = asyncio.Semaphore(RESTARTS_AT_ONCE)
+    started: set[str] = set()
+    failed: dict[str, str] = {}
+
+    async def restart(ticket: Ticket) -> None:
+        async with limit:
+            for pause in (*RESTART_PAUSES, None):
+                try:
+                    async with asyncio.timeout(RESTART_SECONDS):
+                        outcome = await start_ticket(
+                            client,
+                            ticket,
+                            task_queue=restarts.task_queue,
+                            batch_id=restarts.batch_id,
+                            fairness=restarts.fairness_keys.get(ticket.ticket_id),
+                            started_by=started_by,
+                        )
+                except Exception as err:  # this ticket's failure, not the others'
+                    if pause is None:
+                        failed[ticket.ticket_id] = _error_kind(err)
+                        return
+                    await asyncio.sleep(pause)
+                else:
+                    if outcome.started:
+                        started.add(ticket.ticket_id)
+                    return
+
+    async with heartbeating():
+        await asyncio.gather(*(restart(t) for t in restarts.tickets))
+    order = [t.ticket_id for t in restarts.tickets]
+    return RestartsDone(started=[i for i in order if i in started], failed=failed)

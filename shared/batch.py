@@ -80,6 +80,27 @@ class TicketRestart(BaseModel):
     fairness_key: str | None = None
 
 
+class TicketRestarts(BaseModel):
+    """The tickets of one batch group whose child starts were refused because ended runs hold
+    their ids, to start again as ``submit`` would, in one activity
+    (activities/ticket_activities.py restart_tickets)."""
+
+    tickets: list[Ticket]
+    batch_id: str
+    task_queue: str
+    # The keys the batch's client made for them (a ticket absent: it sent none).
+    fairness_keys: dict[str, str] = Field(default_factory=dict)
+
+
+class RestartsDone(BaseModel):
+    """What ``restart_tickets`` did: the tickets it started again, those it could not start
+    (ticket id -> the kind of error, no ticket text); the rest are held by a run that is running
+    or completed, or by another ticket."""
+
+    started: list[str] = Field(default_factory=list)
+    failed: dict[str, str] = Field(default_factory=dict)
+
+
 class TicketCheck(BaseModel):
     """Which of these tickets' workflows have closed (the batch asks when none reported in)."""
 

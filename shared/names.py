@@ -51,6 +51,8 @@ DELIVER_RESPONSE: Final = "deliver_response"
 DELIVER_RESPONSE_NOW: Final = "deliver_response_now"
 CHECK_TICKETS: Final = "check_tickets"
 RESTART_TICKET: Final = "restart_ticket"
+# The refused starts of one batch group together (batches since grouped-restarts).
+RESTART_TICKETS: Final = "restart_tickets"
 
 # Ticket workflow handlers.
 STATUS_QUERY: Final = "status"

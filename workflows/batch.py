@@ -35,8 +35,10 @@ with workflow.unsafe.imports_passed_through():
         RESTART_FAILED,
         BatchProgress,
         BatchState,
+        RestartsDone,
         TicketCheck,
         TicketRestart,
+        TicketRestarts,
         TicketSettled,
     )
     from shared.command_budget import encoded_size, fitting, utf8_size
@@ -66,6 +68,13 @@ DUPLICATE_IN_FLIGHT = "duplicate-in-flight"
 # of that); the refusal's handling is asked only when a start is refused, so no other history
 # changes (the refused start and the reuse policy are the same command either way).
 RESTARTS_AS_SUBMITTED = "restarts-as-submitted"
+# A group's refused starts are started again by one activity after the group's starts, not one
+# activity each: a batch resubmitted after its tickets completed ran an activity per ticket.
+# Asked only at a refusal, after RESTARTS_AS_SUBMITTED answered yes.
+GROUPED_RESTARTS = "grouped-restarts"
+# One restart activity's tickets, at most (its input is one payload: the server refuses one over
+# 2 MB). A group's refused starts past it go to a second activity, scheduled in the same task.
+RESTART_BYTES = 1024 * 1024
 # What a refused start came to.
 STARTED, KNOWN, FAILED = "started", "known", "failed"
 # How many invalid tickets' reasons the batch keeps (all are counted).
@@ -110,6 +119,8 @@ class BatchWorkflow:
         # goes on taking over ended runs' ids with its child starts, as it did, rather than
         # neither taking them over nor restarting them.
         self._restarts: bool | None = None
+        # The current group's refused starts, to start again together (GROUPED_RESTARTS).
+        self._refused: list[Ticket] = []
 
     @workflow.signal(name=names.TICKET_SETTLED_SIGNAL)
     def ticket_settled(self, event: TicketSettled) -> None:
@@ -167,6 +178,8 @@ class BatchWorkflow:
             for reason in (t for t in group if isinstance(t, str)):
                 self._invalid(reason)
             await asyncio.gather(*(self._start(t) for t in group if isinstance(t, Ticket)))
+            if self._refused:
+                await self._restart_refused()
             state.position += len(group)
             started_this_run += len(group)
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -262,17 +275,82 @@ class BatchWorkflow:
             if ticket.ticket_id not in self._in_flight:
                 return
             self._restarts = workflow.patched(RESTARTS_AS_SUBMITTED)
-            outcome = await self._restart(ticket) if self._restarts else KNOWN
-            if outcome != STARTED:
-                if ticket.ticket_id in self._in_flight:
-                    self._in_flight.discard(ticket.ticket_id)
-                    if outcome == FAILED:
-                        settled = totals.settled
-                        settled[RESTART_FAILED] = settled.get(RESTART_FAILED, 0) + 1
-                    else:
-                        totals.already_known += 1
+            if self._restarts and workflow.patched(GROUPED_RESTARTS):
+                self._refused.append(ticket)  # with the group's other refusals (run)
                 return
+            self._restarted(
+                ticket.ticket_id, await self._restart(ticket) if self._restarts else KNOWN
+            )
+            return
         totals.started += 1
+
+    def _restarted(self, ticket_id: str, outcome: str) -> None:
+        """Count what a refused start came to: a ticket not started again leaves the window
+        (unless it reported in meanwhile: counted then)."""
+        totals = self._state.totals
+        if outcome == STARTED:
+            totals.started += 1
+        elif ticket_id in self._in_flight:
+            self._in_flight.discard(ticket_id)
+            if outcome == FAILED:
+                settled = totals.settled
+                settled[RESTART_FAILED] = settled.get(RESTART_FAILED, 0) + 1
+            else:
+                totals.already_known += 1
+
+    async def _restart_refused(self) -> None:
+        """Start the group's refused tickets again as ``submit`` would (GROUPED_RESTARTS): one
+        activity for them all, or one per RESTART_BYTES of them, in parallel."""
+        # One that reported in meanwhile (its id held by a run of this batch) is counted.
+        refused = [t for t in self._refused if t.ticket_id in self._in_flight]
+        self._refused = []
+        parts = []
+        while refused:
+            fits = fitting([ticket_bytes(t, encoded=True) for t in refused], RESTART_BYTES)
+            parts.append(refused[:fits])
+            refused = refused[fits:]
+        await asyncio.gather(*(self._restart_part(part) for part in parts))
+
+    async def _restart_part(self, tickets: list[Ticket]) -> None:
+        info = workflow.info()
+        keys = self._state.fairness_keys
+        restarts = TicketRestarts(
+            tickets=tickets,
+            batch_id=info.workflow_id,
+            task_queue=info.task_queue,
+            fairness_keys={
+                t.ticket_id: keys[t.ticket_id] for t in tickets if keys.get(t.ticket_id)
+            },
+        )
+        try:
+            done = await workflow.execute_activity(
+                names.RESTART_TICKETS,
+                restarts,
+                result_type=RestartsDone,
+                start_to_close_timeout=options.RESTART_TICKETS_START_TO_CLOSE,
+                schedule_to_close_timeout=options.RESTART_TICKETS_SCHEDULE_TO_CLOSE,
+                heartbeat_timeout=options.RESTART_TICKETS_HEARTBEAT,
+                retry_policy=options.RESTART_TICKETS_RETRY,
+                summary=f"start {len(tickets)} ticket(s) again",
+            )
+        except ActivityError as err:
+            # Not known which it started (an attempt may have): they stay in the window, and the
+            # check on quiet tickets counts each as its run closes (one it started reports in).
+            workflow.logger.warning(
+                "%d ticket(s) may not have started again, left to the check: %s", len(tickets), err
+            )
+            return
+        started = set(done.started)
+        for ticket in tickets:
+            ticket_id = ticket.ticket_id
+            if ticket_id in done.failed:
+                workflow.logger.warning(
+                    "ticket %s was not started again: %s", ticket_id, done.failed[ticket_id]
+                )
+            outcome = (
+                STARTED if ticket_id in started else FAILED if ticket_id in done.failed else KNOWN
+            )
+            self._restarted(ticket_id, outcome)
 
     async def _restart(self, ticket: Ticket) -> str:
         """Start ``ticket`` again if an ended run without an answer holds its id (see

@@ -144,7 +144,9 @@ async def record_fanout() -> None:
 # A batch after restarts-as-submitted: two of its three tickets were ended (terminated) before
 # the batch, so their child starts (in one workflow task) are refused and the restart activity
 # starts them again.
-BATCH_RESTART_VERSION = "v3"
+BATCH_RESTART_VERSION = "v4"
+# v4: grouped-restarts (one restart_tickets activity for the group's refused starts); v3: one
+# restart_ticket activity per refused start.
 
 
 async def record_batch_restart() -> None:

@@ -19,7 +19,7 @@ from policy.adaptive_rate import DECREASE
 from shared import names
 from shared.rate_control import RENEW_AFTER_SECONDS, QueueRateChange
 from tests.support.temporal import ALL_WORKFLOWS, CONVERTER, new_replayer
-from workflows.batch import RESTARTS_AS_SUBMITTED
+from workflows.batch import GROUPED_RESTARTS, RESTARTS_AS_SUBMITTED
 from workflows.rate_controller import (
     PATCH_CAPPED_PROBES,
     PATCH_DECLARED_LIMITS,
@@ -182,12 +182,17 @@ async def test_a_controller_taking_only_declared_limits_set_them_and_nothing_els
 
 
 def test_batches_from_before_and_after_restarts_as_submitted_are_committed() -> None:
-    """A batch whose ticket's id an ended run held: refused, then started again by the restart
-    activity (workflows/batch.py RESTARTS_AS_SUBMITTED); and batches from before."""
+    """A batch whose tickets' ids ended runs held: refused, then started again by the restart
+    activity (workflows/batch.py RESTARTS_AS_SUBMITTED), one per ticket and then one per group
+    (GROUPED_RESTARTS); and batches from before."""
     batches = {p: patches(p) for p in HISTORIES if p.stem.startswith("batchworkflow-")}
     after = [p for p, found in batches.items() if RESTARTS_AS_SUBMITTED in found]
     assert after and any(RESTARTS_AS_SUBMITTED not in found for found in batches.values())
-    assert all(f'"{names.RESTART_TICKET}"' in p.read_text() for p in after)
+    # One activity per refused start (before GROUPED_RESTARTS), and one per group since.
+    one_each = [p for p in after if GROUPED_RESTARTS not in batches[p]]
+    grouped = [p for p in after if GROUPED_RESTARTS in batches[p]]
+    assert one_each and all(f'"{names.RESTART_TICKET}"' in p.read_text() for p in one_each)
+    assert grouped and all(p.read_text().count(f'"{names.RESTART_TICKETS}"') == 1 for p in grouped)
 
 
 def test_histories_of_every_lifecycle_path_are_committed() -> None:

@@ -11,7 +11,7 @@ from temporalio.worker import Worker
 import task_queue_workers
 from activities.delivery.activity import DeliveryActivities
 from activities.providers.registry import build_providers
-from activities.ticket_activities import restart_ticket
+from activities.ticket_activities import restart_ticket, restart_tickets
 from shared import names
 from shared.pipeline_config import PipelineConfig
 from shared.provider_config import WorkerSettings
@@ -86,9 +86,9 @@ async def fake_pipeline(
     agents = [a for a in activities if _activity_name(a) in agent_names]
     delivery = [a for a in activities if _activity_name(a) == names.DELIVER_RESPONSE]
     others = [a for a in activities if a not in agents and a not in delivery]
-    if names.RESTART_TICKET not in {_activity_name(a) for a in others}:
-        # The real one (it only talks to the server): a batch's refused start calls it.
-        others.append(restart_ticket)
+    given = {_activity_name(a) for a in others}
+    # The real ones (they only talk to the server): a batch's refused starts call them.
+    others += [a for a in (restart_ticket, restart_tickets) if _activity_name(a) not in given]
     workers = [Worker(client, task_queue=task_queue, workflows=ALL_WORKFLOWS, activities=others)]
     if agents:
         workers.append(Worker(client, task_queue=llm_queue, activities=agents))

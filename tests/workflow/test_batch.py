@@ -3,25 +3,22 @@ that starts nothing new. (Its children outlive the batch run that started them, 
 time-skipping server's clock for every later test.)"""
 
 import asyncio
-import contextlib
 import uuid
 from typing import Any
 
 import pytest
-from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
-from temporalio.common import WorkflowIDReusePolicy
+from temporalio.client import WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.ticket_activities import check_tickets
 from policy.priority import fairness_key
 from policy.transitions import IllegalTransition, TicketState
-from shared import names, operations
-from shared import search_attributes as sa
-from shared.batch import BatchProgress, BatchSettings, BatchState
+from shared import names
+from shared.batch import BatchProgress, BatchSettings
 from shared.encryption.keyring import KeyRing
 from shared.review import ReviewAction, ReviewDecision
-from shared.tickets import Ticket
+from tests.support.batches import all_closed, fairness_keys, progress, start_batch, tickets
 from tests.support.fakes import FakeAgents, FakeTicketServices
 from tests.support.temporal import (
     histories,
@@ -34,56 +31,6 @@ from tests.support.temporal import (
 from tests.support.tickets import make_ticket, start_ticket
 from tests.support.workers import fake_pipeline
 from workflows import ticket_record
-
-
-def tickets(n: int) -> list[Ticket]:
-    prefix = uuid.uuid4().hex[:6]
-    return [make_ticket(ticket_id=f"B{prefix}-{i:03d}", customer_id=f"C-{i % 3}") for i in range(n)]
-
-
-async def fairness_keys(client: Client, batch: list[Ticket]) -> dict[str, str]:
-    keys = {}
-    for t in batch:
-        handle = client.get_workflow_handle(names.ticket_workflow_id(t.ticket_id))
-        info = (await handle.describe()).raw_description.workflow_execution_info
-        keys[t.ticket_id] = info.priority.fairness_key
-    return keys
-
-
-async def start_batch(
-    client: Client,
-    task_queue: str,
-    batch: list[Ticket],
-    settings: BatchSettings,
-    workflow_id: str | None = None,
-    fairness_keys: dict[str, str] | None = None,
-) -> WorkflowHandle[Any, BatchProgress]:
-    state = BatchState(settings=settings, fairness_keys=fairness_keys or {})
-    return await client.start_workflow(
-        names.BATCH_WORKFLOW,
-        args=[batch, state],
-        id=workflow_id or f"batch-{uuid.uuid4().hex[:8]}",
-        task_queue=task_queue,
-        result_type=BatchProgress,
-        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-    )
-
-
-async def all_closed(client: Client, batch: list[Ticket], failed_too: bool = False) -> None:
-    """A ticket tells its batch it is at rest a moment before its own run ends: wait for those
-    ends, so no ticket is left mid-task when the test's worker stops. ``failed_too``: a ticket
-    that failed has ended too (otherwise its failure fails the test)."""
-    for t in batch:
-        handle = client.get_workflow_handle(names.ticket_workflow_id(t.ticket_id))
-        if not failed_too:
-            await handle.result()
-            continue
-        with contextlib.suppress(WorkflowFailureError):
-            await handle.result()
-
-
-async def progress(handle: WorkflowHandle[Any, Any]) -> BatchProgress:
-    return await handle.query(names.PROGRESS_QUERY, result_type=BatchProgress)
 
 
 @pytest.mark.usefixtures("replay_check")
@@ -135,7 +82,6 @@ async def test_a_batch_keeps_its_window_continues_as_new_and_a_resubmission_star
     assert len(set(keys.values())) == 3
 
 
-@pytest.mark.usefixtures("replay_check")
 @pytest.mark.usefixtures("replay_check")
 async def test_a_batch_started_without_fairness_keys_gives_its_tickets_none_not_plain_digests(
     dev_env: WorkflowEnvironment, task_queue: str
@@ -356,60 +302,3 @@ async def test_a_ticket_listed_twice_keeps_its_place_and_its_report(
     assert (result.total, result.started, result.already_known) == (3, 2, 1)
     assert result.settled == {"COMPLETED": 2}
     assert result.done == 3 and result.in_flight == 0
-
-
-@pytest.mark.usefixtures("replay_check")
-async def test_a_ticket_ended_without_an_answer_is_started_again_naming_the_run_it_replaces(
-    dev_env: WorkflowEnvironment, task_queue: str
-) -> None:
-    # Before, the batch's child start took over the ended run's id knowing nothing of it: an
-    # answer that run had sent went out again, and what it spent dropped out of the totals.
-    gate = asyncio.Event()
-    agents, services = FakeAgents(resolver_gate=gate), FakeTicketServices()
-    batch = tickets(3)
-    activities = agents.activities() + services.activities()
-    async with fake_pipeline(dev_env.client, task_queue, activities, services.agent_queue):
-        first = await start_ticket(dev_env.client, task_queue, batch[0])
-        await wait_until(lambda: len(agents.calls.get("draft", [])) == 1, what="its draft")
-        await first.terminate("an operator stopped it")
-        ended_run = (await first.describe()).run_id
-        by_hand = await start_ticket(dev_env.client, task_queue, batch[2])
-        gate.set()
-        await by_hand.result()
-        keys = {t.ticket_id: f"key-{t.ticket_id}" for t in batch}  # as the batch's client made
-        handle = await start_batch(
-            dev_env.client, task_queue, batch, BatchSettings(window=3), fairness_keys=keys
-        )
-        result = await handle.result()
-        await all_closed(dev_env.client, batch)
-        again = dev_env.client.get_workflow_handle(names.ticket_workflow_id(batch[0].ticket_id))
-        memo = await (await again.describe()).memo()
-        given = await fairness_keys(dev_env.client, batch[:2])
-
-    # The terminated one started again, the new one started, the completed one left alone.
-    assert (result.started, result.already_known) == (2, 1)
-    assert result.settled == {"COMPLETED": 2}
-    assert memo[sa.MEMO_REPLACES_CHAINS] == [ended_run]
-    # The restarted ticket keeps the key the batch's client made, as a child start carries it.
-    assert given == {t.ticket_id: keys[t.ticket_id] for t in batch[:2]}
-
-
-async def test_a_restart_retried_after_its_answer_was_lost_finds_its_own_run(
-    dev_env: WorkflowEnvironment,
-) -> None:
-    # The activity's retry must not start the ticket a third time (nor count it as known).
-    client, ticket = dev_env.client, tickets(1)[0]
-    nobody = f"nobody-{uuid.uuid4().hex[:6]}"  # no worker: each run waits where it started
-    ended = await start_ticket(client, nobody, ticket)
-    await ended.terminate("ended before the batch")
-
-    handle = client.get_workflow_handle(names.ticket_workflow_id(ticket.ticket_id))
-    first = await operations.start_ticket(client, ticket, nobody, started_by="run-1/7")
-    restarted = (await handle.describe()).run_id
-    retried = await operations.start_ticket(client, ticket, nobody, started_by="run-1/7")
-    other = await operations.start_ticket(client, ticket, nobody, started_by="run-2/7")
-    current = (await handle.describe()).run_id
-    await handle.terminate()
-
-    assert (first.started, retried.started, other.started) == (True, True, False)
-    assert restarted != ended.result_run_id and current == restarted  # one restart, no other
