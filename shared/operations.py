@@ -181,6 +181,12 @@ async def start_ticket(
             taken = await _taken_by(client, ticket)
             if taken is None:
                 raise _not_found(ticket.ticket_id, client) from None
+            # Started meanwhile by another attempt of the same activity (one whose heartbeat
+            # lapsed, still running beside its retry): that start is this one's.
+            if started_by is not None and taken[2].get(sa.MEMO_STARTED_BY) == started_by:
+                return SubmitOutcome(
+                    ticket_id=ticket.ticket_id, workflow_id=workflow_id, started=True
+                )
             return taken[0]
     except RPCError as err:
         if _missing_search_attributes(err):

@@ -4,10 +4,14 @@ refused starts of a group together (workflows/batch.py RESTARTS_AS_SUBMITTED, GR
 
 import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
 from temporalio import activity
 from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client
+from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
@@ -98,6 +102,55 @@ async def test_a_restart_retried_after_its_answer_was_lost_finds_its_own_run(
 
     assert (first.started, retried.started, other.started) == (True, True, False)
     assert restarted != ended.result_run_id and current == restarted  # one restart, no other
+
+
+class RacingClient:
+    """A real client whose restart (the second start, after the ended run was found) is beaten
+    by ``rival``: another attempt of the same activity, still running beside its retry."""
+
+    def __init__(self, client: Client, rival: Callable[[], Awaitable[object]]) -> None:
+        self._client = client
+        self._rival: Callable[[], Awaitable[object]] | None = rival
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    async def start_workflow(self, *args: Any, **kwargs: Any) -> Any:
+        restart = kwargs.get("id_reuse_policy") == WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY
+        if restart and self._rival is not None:
+            rival, self._rival = self._rival, None
+            await rival()
+        return await self._client.start_workflow(*args, **kwargs)
+
+
+async def test_a_restart_beaten_by_another_attempt_of_its_activity_counts_that_start(
+    dev_env: WorkflowEnvironment,
+) -> None:
+    # The loser said "not started" for a run its own activity had started: the batch counted the
+    # ticket as already known and stopped tracking it.
+    client, ticket = dev_env.client, tickets(1)[0]
+    nobody = f"nobody-{uuid.uuid4().hex[:6]}"
+    ended_run = await start_ticket(client, nobody, ticket)
+    await ended_run.terminate("ended before the batch")
+
+    def rival() -> Awaitable[object]:
+        return operations.start_ticket(client, ticket, nobody, fairness=None, started_by="r/7")
+
+    racing = RacingClient(client, rival)
+    beaten = await operations.start_ticket(
+        racing,  # type: ignore[arg-type]
+        ticket,
+        nobody,
+        fairness=None,
+        started_by="r/7",
+    )
+    handle = client.get_workflow_handle(names.ticket_workflow_id(ticket.ticket_id))
+    current = await handle.describe()
+    memo = await current.memo()
+    await handle.terminate()
+
+    assert racing._rival is None and beaten.started  # the rival went first; its start counts
+    assert current.run_id != ended_run.result_run_id and memo[sa.MEMO_STARTED_BY] == "r/7"
 
 
 @pytest.mark.usefixtures("replay_check")
