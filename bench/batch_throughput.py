@@ -18,14 +18,16 @@ import asyncio
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 
 from bench.pipeline_throughput import tickets
 from bench.stack import embedded_stack
 from shared import names
 from shared.batch import BatchProgress, BatchSettings, BatchState
+from shared.tickets import Ticket
 
 REPORT_EVERY = 60.0  # seconds between progress lines
 
@@ -36,6 +38,18 @@ def peak_rss_mib(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+async def start_batch(
+    client: Client, workflow_id: str, batch: list[Ticket], settings: BatchSettings
+) -> WorkflowHandle[Any, BatchProgress]:
+    return await client.start_workflow(
+        names.BATCH_WORKFLOW,
+        args=[batch, BatchState(settings=settings)],
+        id=workflow_id,
+        task_queue=names.TICKETS_TASK_QUEUE,
+        result_type=BatchProgress,
+    )
 
 
 async def scheduled_activities(client: Client, workflow_id: str, run_id: str) -> Counter[str]:
@@ -55,16 +69,10 @@ async def scheduled_activities(client: Client, workflow_id: str, run_id: str) ->
     return counts
 
 
-async def resubmit(client: Client, batch: list, settings: BatchSettings) -> int:
+async def resubmit(client: Client, batch: list[Ticket], settings: BatchSettings) -> int:
     """The same tickets again as a second batch: its time, and what its refused starts cost."""
     started = time.perf_counter()
-    handle = await client.start_workflow(
-        names.BATCH_WORKFLOW,
-        args=[batch, BatchState(settings=settings)],
-        id="batch-bench-again",
-        task_queue=names.TICKETS_TASK_QUEUE,
-        result_type=BatchProgress,
-    )
+    handle = await start_batch(client, "batch-bench-again", batch, settings)
     progress = await handle.result()
     elapsed = time.perf_counter() - started
     counts = await scheduled_activities(client, handle.id, handle.result_run_id or "")
@@ -85,13 +93,7 @@ async def run(n: int, window: int, again: bool) -> int:
     async with embedded_stack() as stack:
         client, pid = stack.client, stack.worker.pid
         started = time.perf_counter()
-        handle = await client.start_workflow(
-            names.BATCH_WORKFLOW,
-            args=[batch, BatchState(settings=settings)],
-            id="batch-bench",
-            task_queue=names.TICKETS_TASK_QUEUE,
-            result_type=BatchProgress,
-        )
+        handle = await start_batch(client, "batch-bench", batch, settings)
         result = asyncio.ensure_future(handle.result())
         while not result.done():
             await asyncio.wait({result}, timeout=REPORT_EVERY)
