@@ -18,6 +18,7 @@ BENCHMARKS = [
     "tracing_overhead",
     "ticket_cost",
     "fairness",
+    "review_queue",
 ]
 
 

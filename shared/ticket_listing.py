@@ -3,7 +3,7 @@ review queue (the most urgent of every waiting ticket), and the tickets a report
 the visibility records and memos only: no worker is involved."""
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel
 from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
@@ -46,16 +46,21 @@ def ticket_query(
     return query
 
 
-# The waiting tickets the review queue reads to find the most urgent: the server lists newest
-# first and SQL visibility cannot sort by a search attribute, so the queue reads them all (the
-# visibility records only; memos are decoded for the tickets shown) up to this many.
-REVIEW_SCAN_LIMIT = 20_000
+# Up to this many waiting tickets the review queue reads them all (one page of visibility
+# records; memos are decoded for the tickets shown only) and sorts them. SQL visibility cannot
+# sort by a search attribute and lists the newest first, so past it the queue finds the oldest
+# deadlines by counting: one count request per step of a bisection on the deadline (a
+# millisecond each on the embedded server), then it reads the tickets before the cut only.
+REVIEW_READ_ALL = 1_000
+# The cut is good enough once this many tickets more than those shown fall before it.
+REVIEW_CUT_SLACK = 100
+# SQL visibility stores a Datetime attribute to the millisecond: a finer cut tells nothing apart.
+DEADLINE_RESOLUTION = timedelta(milliseconds=1)
 
 
 class ReviewQueueRead(BaseModel):
     tickets: list[TicketSummary]  # the most urgent, oldest SLA deadline first (none last)
-    waiting: int  # tickets read as waiting (all of them unless ``more``)
-    more: bool  # more than REVIEW_SCAN_LIMIT wait: the most urgent of the first read
+    waiting: int  # every ticket waiting for a person (a count)
 
 
 def deadline_order(deadline: datetime | None) -> tuple[bool, datetime]:
@@ -63,22 +68,84 @@ def deadline_order(deadline: datetime | None) -> tuple[bool, datetime]:
     return deadline is None, deadline or datetime.min.replace(tzinfo=UTC)
 
 
+def _visibility_time(moment: datetime) -> str:
+    return f"{moment.astimezone(UTC).isoformat(timespec='microseconds')[:-6]}Z"
+
+
+async def _count(client: Client, query: str) -> int:
+    return (await client.count_workflows(query)).count
+
+
+async def _most_urgent(
+    client: Client, query: str, shown: int, slack: int
+) -> list[WorkflowExecution]:
+    """Waiting tickets that include the ``shown`` with the oldest deadlines, found by bisecting
+    on the deadline with counts; those without a deadline when fewer than ``shown`` have one."""
+    field = sa.TICKET_SLA_DEADLINE.name
+
+    def between(low: datetime, high: datetime) -> str:
+        return (
+            f"{query} AND {field} >= '{_visibility_time(low)}' "
+            f"AND {field} < '{_visibility_time(high)}'"
+        )
+
+    # Fewer than ``shown`` before ``low``; at least ``shown`` before ``high`` (unless fewer have
+    # a deadline at all). The smallest such cut to the millisecond at worst (SQL visibility
+    # keeps a deadline to the millisecond; about 48 counts); most stop sooner, once at most
+    # ``slack`` more than ``shown`` fall before it.
+    low, high = EARLIEST, LATEST
+    dated = await _count(client, between(low, high))
+    if dated > shown + slack:
+        while high - low > DEADLINE_RESOLUTION:
+            middle = low + (high - low) / 2
+            found = await _count(client, between(EARLIEST, middle))
+            if found < shown:
+                low = middle
+            elif found > shown + slack:
+                high = middle
+            else:
+                high = middle
+                break
+    # All of those before ``low``; then the band up to ``high`` (all of it, unless the bisection
+    # ended on a millisecond that many tickets share: any of those are as urgent). The lists are
+    # read after the counts: tickets reviewed meanwhile are missing, new ones may be there.
+    limit = shown + slack
+    earlier = []
+    if low > EARLIEST:
+        earlier = [e async for e in client.list_workflows(between(EARLIEST, low), limit=limit)]
+    band = [e async for e in client.list_workflows(between(low, high), limit=limit)]
+    found_dated = earlier + band
+    if high < LATEST or len(found_dated) >= shown:
+        # A cut was made: dated tickets past it are more urgent than any without a deadline.
+        return found_dated
+    undated = f"{query} AND {field} IS NULL"
+    return found_dated + [
+        e async for e in client.list_workflows(undated, limit=shown - len(found_dated))
+    ]
+
+
 async def review_queue(
-    client: Client, shown: int, scan_limit: int = REVIEW_SCAN_LIMIT
+    client: Client,
+    shown: int,
+    read_all_up_to: int = REVIEW_READ_ALL,
+    cut_slack: int = REVIEW_CUT_SLACK,
 ) -> ReviewQueueRead:
     """The ``shown`` tickets waiting for a person with the oldest SLA deadlines: the oldest are
-    the most overdue, and the server would list them last."""
-    waiting = []
+    the most overdue, and the server would list them last. How many wait is counted."""
     query = ticket_query(TicketState.AWAITING_REVIEW)
-    async for execution in client.list_workflows(query, limit=scan_limit + 1):
-        waiting.append(execution)
-    more = len(waiting) > scan_limit
-    waiting = waiting[:scan_limit]
+    waiting = await _count(client, query)
+    found = []
+    if waiting <= read_all_up_to:
+        # One more than it reads whole: more may have come since the count.
+        found = [e async for e in client.list_workflows(query, limit=read_all_up_to + 1)]
+    if waiting > read_all_up_to or len(found) > read_all_up_to:
+        found = await _most_urgent(client, query, shown, cut_slack)
     urgent = sorted(
-        waiting, key=lambda e: deadline_order(e.typed_search_attributes.get(sa.TICKET_SLA_DEADLINE))
+        found, key=lambda e: deadline_order(e.typed_search_attributes.get(sa.TICKET_SLA_DEADLINE))
     )[:shown]
     tickets = [summary_from_execution(e, await readable_memo(e)) for e in urgent]
-    return ReviewQueueRead(tickets=tickets, waiting=len(waiting), more=more)
+    # The count and the listing are read one after the other: never say fewer than were read.
+    return ReviewQueueRead(tickets=tickets, waiting=max(waiting, len(found)))
 
 
 # Workflow ids per visibility request when looking for tickets that hold these ids already, or

@@ -191,7 +191,6 @@ async def queue(request: Request, done: str | None = None, ticket: str | None = 
             "session": current,
             "tickets": waiting,
             "waiting": read.waiting,
-            "more": read.more,
             "unanswered": unanswered,
             "notice": notice,
             "refresh": QUEUE_REFRESH_SECONDS,

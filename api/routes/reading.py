@@ -109,7 +109,7 @@ async def review_queue(_: Reader, client: Temporal) -> ReviewQueue:
     return ReviewQueue(
         tickets=queue,
         escalated=sum(t.escalated for t in queue),
-        truncated=read.more or read.waiting > len(queue),
+        truncated=read.waiting > len(queue),
     )
 
 
