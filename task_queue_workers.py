@@ -61,6 +61,11 @@ def provider_of(queue: str) -> str:
     return queue.removeprefix("llm-")
 
 
+def polled_providers(queues: Sequence[str]) -> set[str]:
+    """The providers a worker polling ``queues`` calls: those whose queue it polls."""
+    return {provider_of(q) for q in queues if q.startswith("llm-")}
+
+
 def build_workers(
     client: Client,
     config: PipelineConfig,

@@ -21,7 +21,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from temporalio.client import Client
@@ -54,7 +54,12 @@ from shared.stores.errors import StoreUnavailable
 from shared.stores.factory import Stores, open_stores
 from shared.temporal_client import connect, connection_settings, exit_process
 from shared.worker_gauges import SpendLimitError, VisibilityGauges, spend_limit_from_env
-from task_queue_workers import build_workers, needed_queues, release_controller_rates
+from task_queue_workers import (
+    build_workers,
+    needed_queues,
+    polled_providers,
+    release_controller_rates,
+)
 
 # Where the worker serves Prometheus metrics (host:port). Unset by default, so several workers on
 # one machine never fight over a port.
@@ -85,10 +90,15 @@ def describe_routes(config: PipelineConfig) -> list[str]:
     return lines
 
 
-def describe_providers(config: PipelineConfig, worker_settings: WorkerSettings) -> list[str]:
+def describe_providers(
+    config: PipelineConfig, worker_settings: WorkerSettings, polled: Collection[str]
+) -> list[str]:
     lines = []
     for name in providers_in_use(config):
         queue = names.llm_task_queue(name)
+        if name not in polled:
+            lines.append(f"  {name:<10} called by the workers that poll {queue}, not this one")
+            continue
         if name == OFFLINE:
             lines.append(
                 f"  {name:<10} rules and the bundled knowledge base, no network (queue {queue})"
@@ -125,7 +135,10 @@ async def run(queues: Sequence[str] | None, stop: asyncio.Event) -> int:
     try:
         loaded = settings.load_settings()
         delivery_config = DeliveryConfig.from_env()
-        providers = build_providers(loaded.pipeline, loaded.worker)
+        queues = list(queues) if queues else needed_queues(loaded.pipeline)
+        # Only the providers whose queues it polls: a worker for the workflows alone
+        # (--queues tickets,delivery) holds no provider key.
+        providers = build_providers(loaded.pipeline, loaded.worker, polled=polled_providers(queues))
         spend_limit = spend_limit_from_env()
         sandboxed = settings.workflow_sandbox()
         telemetry.span_exporter_from_env()  # a tracing variable it cannot honour stops it here
@@ -233,7 +246,7 @@ async def serve(
     print("worker: agents (provider:model, fallbacks after ->):")
     print("\n".join(describe_routes(config)))
     print("worker: providers:")
-    print("\n".join(describe_providers(config, loaded.worker)))
+    print("\n".join(describe_providers(config, loaded.worker, polled_providers(queues))))
     for model in unpriced_models(config, loaded.worker):
         print(
             f"worker: warning: no price for model {model}; its cost is reported as 0",

@@ -13,7 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from rich.console import Console
@@ -44,10 +44,18 @@ LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 
 
 class WorkerProcess:
-    """``python -m worker`` as a child process, its output in the data directory."""
+    """``python -m worker`` as a child process, its output in the data directory; ``queues``:
+    the task queues it polls (``--queues``), all it needs when empty."""
 
-    def __init__(self, data_dir: Path, address: str, env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        address: str,
+        env: Mapping[str, str] | None = None,
+        queues: Sequence[str] = (),
+    ) -> None:
         self.log_path = data_dir / "worker.log"
+        self._args = ["--queues", ",".join(queues)] if queues else []
         self._env = {
             **(os.environ if env is None else env),
             "TICKETS_DATA_DIR": str(data_dir),
@@ -60,7 +68,7 @@ class WorkerProcess:
         self._log_start = self.log_path.stat().st_size if self.log_path.exists() else 0
         self._process = await asyncio.to_thread(
             spawn_logged,
-            [sys.executable, "-m", "worker"],
+            [sys.executable, "-m", "worker", *self._args],
             self.log_path,
             {**self._env, "PYTHONUNBUFFERED": "1"},
         )

@@ -1,7 +1,7 @@
 """Builds the providers the configured agent routes need, with their keys from the environment."""
 
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 from activities.providers.base import Provider
 from activities.providers.errors import ProviderCheckError
@@ -44,13 +44,19 @@ def _build(name: str, config: ProviderConfig, key: str, settings: WorkerSettings
 
 
 def build_providers(
-    config: PipelineConfig, settings: WorkerSettings, env: Mapping[str, str] | None = None
+    config: PipelineConfig,
+    settings: WorkerSettings,
+    env: Mapping[str, str] | None = None,
+    polled: Collection[str] | None = None,
 ) -> dict[str, Provider]:
-    """Raises ProviderCheckError naming the variable when a needed key is missing."""
+    """The clients of the providers the agent routes use, or of those among them in ``polled``
+    (the providers whose queues this worker polls; None: all of them): a worker that runs only
+    the workflows never calls a provider, and needs neither its key nor its client. Raises
+    ProviderCheckError naming the variable when a needed key is missing."""
     env = os.environ if env is None else env
     providers: dict[str, Provider] = {OFFLINE: OfflineProvider()}
     for name in providers_in_use(config):
-        if name == OFFLINE:
+        if name == OFFLINE or (polled is not None and name not in polled):
             continue
         provider_config = settings.providers.get(name)
         if provider_config is None:

@@ -1,5 +1,7 @@
 """Providers with the real worker process and the real dev server (no internet: a fake LLM)."""
 
+import asyncio
+import json
 import logging
 import subprocess
 import sys
@@ -10,10 +12,12 @@ import pytest
 
 from shared.temporal_client import connect, connection_settings
 from shared.view import TicketView
+from starter.embedded import EmbeddedServer
+from starter.main_job import WorkerProcess
 from tests.integration.conftest import Stack
 from tests.support.fake_llm import FakeLLMServer, Reply, good_answers
 from tests.support.llm_pipeline import OPENAI_KEY, llm_pipeline, llm_setup
-from tests.support.processes import PROJECT_ROOT, environment
+from tests.support.processes import PROJECT_ROOT, environment, free_port, run_cli
 from tests.support.tickets import make_ticket, start_ticket
 
 pytestmark = pytest.mark.integration
@@ -100,3 +104,45 @@ async def test_retry_after_from_a_rate_limited_provider_is_honoured_on_a_real_se
         r for r in caplog.records if r.getMessage().startswith("Completing activity as failed")
     ]
     assert [r.levelno for r in failed] == [logging.DEBUG]
+
+
+def test_workflows_and_agent_calls_run_in_two_workers_and_only_the_agents_hold_the_key(
+    tmp_path: Path,
+) -> None:
+    """The topology docs/deploy.md describes: one worker for the workflows (`--queues
+    tickets,delivery`), started without the provider's key, and one for the provider's queue.
+    A ticket goes through both; the first never calls the provider and says so."""
+    server = EmbeddedServer(tmp_path, "127.0.0.1", free_port(), ui=False)
+    asyncio.run(server.start())
+    try:
+        with FakeLLMServer() as fake:
+            fake.responder = good_answers
+            env = environment(
+                server.address,
+                tmp_path,
+                TICKETS_PROVIDER="openai",
+                OPENAI_BASE_URL=fake.openai_base_url,
+            )
+            workflows = WorkerProcess(tmp_path, server.address, env, ["tickets", "delivery"])
+            asyncio.run(workflows.start())
+            said = workflows.output()
+            agents = WorkerProcess(
+                tmp_path, server.address, {**env, "OPENAI_API_KEY": OPENAI_KEY}, ["llm-openai"]
+            )
+            try:
+                asyncio.run(agents.start())
+                submitted = run_cli(
+                    env,
+                    *("submit", "--id", "SPLIT-1", "--subject", "Refund"),
+                    *("--body", "I was charged twice for my order.", "--wait", "--json"),
+                )
+            finally:
+                asyncio.run(agents.stop())
+                asyncio.run(workflows.stop())
+    finally:
+        asyncio.run(server.stop())
+    assert submitted.code == 0, submitted.output
+    assert json.loads(submitted.stdout)["tickets"][0]["state"] == "COMPLETED"
+    assert len(fake.calls()) >= 4  # classifier, triage, resolver, validator
+    assert "worker: polling tickets, delivery;" in said
+    assert "openai     called by the workers that poll llm-openai, not this one" in said

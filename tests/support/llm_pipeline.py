@@ -66,9 +66,21 @@ def llm_setup(
 
 @contextlib.asynccontextmanager
 async def llm_pipeline(
-    client: Client, task_queue: str, data_dir: Path, setup: LLMSetup, sandboxed: bool = True
+    client: Client,
+    task_queue: str,
+    data_dir: Path,
+    setup: LLMSetup,
+    sandboxed: bool = True,
+    agent_queues: bool = True,
 ) -> AsyncIterator[None]:
     async with real_pipeline(
-        client, task_queue, data_dir, setup.config, setup.settings, setup.env, sandboxed=sandboxed
+        client,
+        task_queue,
+        data_dir,
+        setup.config,
+        setup.settings,
+        setup.env,
+        sandboxed=sandboxed,
+        agent_queues=agent_queues,
     ):
         yield

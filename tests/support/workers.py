@@ -40,17 +40,21 @@ async def real_pipeline(
     max_cached_workflows: int = 1000,
     delivery: DeliveryActivities | None = None,
     sandboxed: bool = True,
+    agent_queues: bool = True,
 ) -> AsyncIterator[None]:
     """The worker process's own workers: the configured providers (offline by default), the
     knowledge base and delivery (by default to the SQLite ledger under ``data_dir``, as the
     embedded default does). ``env`` supplies provider keys; ``sandboxed=False`` is
-    TICKETS_WORKFLOW_SANDBOX=off."""
+    TICKETS_WORKFLOW_SANDBOX=off; ``agent_queues=False`` leaves the providers' queues to another
+    worker (``python -m worker --queues llm-...``)."""
     config = config or PipelineConfig()
     worker_settings = worker_settings or WorkerSettings()
     providers = build_providers(config, worker_settings, env or {})
     delivery = delivery or DeliveryActivities(SqliteLedger(data_dir / "outbox.sqlite3"))
     shared_queues = {names.TICKETS_TASK_QUEUE, names.DELIVERY_TASK_QUEUE}
     llm_queues = [q for q in task_queue_workers.needed_queues(config) if q not in shared_queues]
+    if not agent_queues:
+        llm_queues = []
     workers = task_queue_workers.build_workers(
         client,
         config,

@@ -301,6 +301,22 @@ def test_a_keyless_openai_compatible_server_can_be_added_and_routed_to(tmp_path:
     assert isinstance(providers["ollama"], OpenAIProvider)
 
 
+def test_a_worker_that_polls_no_provider_queue_needs_no_provider_key() -> None:
+    from activities.providers.errors import ProviderCheckError
+    from activities.providers.registry import build_providers
+    from shared.settings import load_settings
+
+    loaded = load_settings(None, env={"TICKETS_PROVIDER": "openai"})
+    # The workflows' worker (--queues tickets,delivery) builds only the offline rules.
+    assert list(build_providers(loaded.pipeline, loaded.worker, env={}, polled=set())) == [
+        "offline"
+    ]
+    # The worker that polls llm-openai, or every queue (the default), needs the key.
+    for polled in ({"openai"}, None):
+        with pytest.raises(ProviderCheckError, match="OPENAI_API_KEY is not set"):
+            build_providers(loaded.pipeline, loaded.worker, env={}, polled=polled)
+
+
 def test_with_an_api_key_set_every_agent_routes_to_that_provider_with_the_other_as_fallback() -> (
     None
 ):

@@ -40,7 +40,26 @@ def test_the_worker_says_what_sets_each_providers_rate(
 ) -> None:
     openai = default_providers()["openai"].model_copy(update=settings)
     (line,) = describe_providers(
-        EVERY_AGENT_ON_OPENAI, WorkerSettings(providers={"openai": openai})
+        EVERY_AGENT_ON_OPENAI, WorkerSettings(providers={"openai": openai}), {"openai"}
     )
     assert says in line
     assert line.strip().startswith("openai")
+
+
+def test_a_worker_that_does_not_poll_a_providers_queue_says_which_workers_call_it() -> None:
+    (line,) = describe_providers(
+        EVERY_AGENT_ON_OPENAI, WorkerSettings(providers=default_providers()), set()
+    )
+    assert line.split() == [
+        "openai",
+        "called",
+        "by",
+        "the",
+        "workers",
+        "that",
+        "poll",
+        "llm-openai,",
+        "not",
+        "this",
+        "one",
+    ]
