@@ -2,6 +2,9 @@
 
     python worker.py                  # every queue the configuration needs
     python worker.py --queues tickets,delivery   # workflows, non-LLM activities and delivery
+    python worker.py --queues llm-openai         # agent calls to one provider (holds its key)
+
+A worker builds and checks only the providers whose queues it polls (docs/deploy.md).
 
 Run it on as many machines as you like against the same Temporal server and the same
 TICKETS_DATABASE_URL (the delivery ledger and the payload store): that is how the pipeline scales
