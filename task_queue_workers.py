@@ -66,6 +66,41 @@ def polled_providers(queues: Sequence[str]) -> set[str]:
     return {provider_of(q) for q in queues if q.startswith("llm-")}
 
 
+def check_queues(queues: Sequence[str], loaded: settings.Settings) -> None:
+    """Refuses (ConfigError) queues given with ``--queues`` that no worker of this
+    configuration serves, and a workflows' worker whose agent routes it would pick from its own
+    provider keys while other workers make the calls: without keys it would send every agent
+    to the offline queue, which nobody polls, and the tickets would wait there."""
+    known = [
+        names.TICKETS_TASK_QUEUE,
+        names.DELIVERY_TASK_QUEUE,
+        *(names.llm_task_queue(p) for p in ["offline", *loaded.worker.providers]),
+    ]
+    if unknown := [q for q in queues if q not in known]:
+        raise settings.ConfigError(
+            f"--queues: unknown task queue {', '.join(map(repr, unknown))} "
+            f"(known: {', '.join(known)})"
+        )
+    if names.TICKETS_TASK_QUEUE not in queues or not loaded.routes_from_keys:
+        return
+    polled = polled_providers(queues)
+    elsewhere = sorted(
+        {
+            route.provider
+            for role in loaded.routes_from_keys
+            for route in loaded.pipeline.routes.get(role, [])
+        }
+        - polled
+    )
+    if elsewhere:
+        raise settings.ConfigError(
+            f"--queues: this worker runs the workflows but not the calls to "
+            f"{', '.join(elsewhere)}, and its agents' routes come from the provider keys it "
+            "sees; name them so that every worker routes alike: TICKETS_PROVIDER, "
+            "TICKETS_AGENT_<ROLE> or [agents] in the configuration file (docs/deploy.md)"
+        )
+
+
 def build_workers(
     client: Client,
     config: PipelineConfig,

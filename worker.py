@@ -59,6 +59,7 @@ from shared.temporal_client import connect, connection_settings, exit_process
 from shared.worker_gauges import SpendLimitError, VisibilityGauges, spend_limit_from_env
 from task_queue_workers import (
     build_workers,
+    check_queues,
     needed_queues,
     polled_providers,
     release_controller_rates,
@@ -138,6 +139,8 @@ async def run(queues: Sequence[str] | None, stop: asyncio.Event) -> int:
     try:
         loaded = settings.load_settings()
         delivery_config = DeliveryConfig.from_env()
+        if queues:
+            check_queues(queues, loaded)
         queues = list(queues) if queues else needed_queues(loaded.pipeline)
         # Only the providers whose queues it polls: a worker for the workflows alone
         # (--queues tickets,delivery) holds no provider key.

@@ -180,8 +180,8 @@ async def agents_process(
     process = WorkerProcess(
         running.data, running.address, env, [names.llm_task_queue(setup.names["openai"])]
     )
-    await process.start()
     try:
+        await process.start()
         yield process.pid
     finally:
         await process.stop()
@@ -293,7 +293,8 @@ async def run(n: int, concurrency: int, latency: float, repeats: int) -> int:
     for label in (ONE_PROCESS, AGENTS_APART):
         verdict = "met" if ratios[label] <= TARGET else "MISSED"
         print(f"target ({label}: wall / ideal <= {TARGET}): {verdict}")
-    return 0 if ratios[ONE_PROCESS] <= TARGET or ratios[AGENTS_APART] <= TARGET else 1
+    # The exit status follows the one-process worker: what `make run` and the compose file run.
+    return 0 if ratios[ONE_PROCESS] <= TARGET else 1
 
 
 def main(argv: list[str]) -> int:

@@ -72,6 +72,10 @@ class Settings:
     pipeline: PipelineConfig  # travels to workflows (a snapshot per ticket): no secrets
     worker: WorkerSettings  # stays in the worker: endpoints, limits, prices
     source: str  # where the configuration came from, for messages
+    # Agents whose routes come from the provider keys this process sees (no TICKETS_PROVIDER,
+    # no TICKETS_AGENT_<ROLE>, no [agents] entry): another process, with other keys, would
+    # route them elsewhere.
+    routes_from_keys: tuple[AgentRole, ...] = ()
 
 
 def data_dir(env: Mapping[str, str] | None = None) -> Path:
@@ -324,7 +328,12 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
                 "below agent_timeouts.start_to_close_seconds "
                 f"({pipeline.agent_timeouts.start_to_close_seconds:g})"
             )
-    return Settings(pipeline=pipeline, worker=worker, source=where)
+    from_keys = (
+        ()
+        if (env.get("TICKETS_PROVIDER") or "").strip()
+        else tuple(role for role in AgentRole if role.value not in agents)
+    )
+    return Settings(pipeline=pipeline, worker=worker, source=where, routes_from_keys=from_keys)
 
 
 def non_finite(value: Any, loc: tuple[str, ...] = ()) -> tuple[str, ...] | None:

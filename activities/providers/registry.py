@@ -49,28 +49,31 @@ def build_providers(
     env: Mapping[str, str] | None = None,
     polled: Collection[str] | None = None,
 ) -> dict[str, Provider]:
-    """The clients of the providers the agent routes use, or of those among them in ``polled``
-    (the providers whose queues this worker polls; None: all of them): a worker that runs only
-    the workflows never calls a provider, and needs neither its key nor its client. Raises
+    """The clients of the providers the agent routes use, or, given ``polled`` (the providers
+    whose queues this worker polls), of exactly those: a worker that runs only the workflows
+    never calls a provider and needs neither its key nor its client, and a worker for one
+    provider's queue needs that provider's key whatever its own routes say. Raises
     ProviderCheckError naming the variable when a needed key is missing."""
     env = os.environ if env is None else env
     providers: dict[str, Provider] = {OFFLINE: OfflineProvider()}
-    for name in providers_in_use(config):
-        if name == OFFLINE or (polled is not None and name not in polled):
+    for name in providers_in_use(config) if polled is None else sorted(polled):
+        if name == OFFLINE:
             continue
         provider_config = settings.providers.get(name)
         if provider_config is None:
-            raise ProviderCheckError(
-                f"the agent routes use provider {name!r}, which is not configured"
-            )
+            used = "the agent routes use" if polled is None else "the worker polls the queue of"
+            raise ProviderCheckError(f"{used} provider {name!r}, which is not configured")
         if not provider_config.api_key_env:  # TOML has no null: "" means no key
             key = PLACEHOLDER_KEY
         else:
             key = env.get(provider_config.api_key_env, "")
             if not key:
                 roles = ", ".join(roles_using(config, name))
-                raise ProviderCheckError(
-                    f"the {roles} agent(s) use {name}, but {provider_config.api_key_env} is not set"
+                users = (
+                    f"the {roles} agent(s) use {name}"
+                    if roles
+                    else f"the worker polls {name}'s queue (llm-{name})"
                 )
+                raise ProviderCheckError(f"{users}, but {provider_config.api_key_env} is not set")
         providers[name] = _build(name, provider_config, key, settings)
     return providers

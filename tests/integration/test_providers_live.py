@@ -23,9 +23,9 @@ from tests.support.tickets import make_ticket, start_ticket
 pytestmark = pytest.mark.integration
 
 
-def start_worker(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def start_worker(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "worker"],
+        [sys.executable, "-m", "worker", *args],
         cwd=PROJECT_ROOT,
         env=env,
         capture_output=True,
@@ -43,6 +43,20 @@ def test_a_worker_without_the_key_its_agents_need_stops_and_names_the_variable(
     assert result.stderr.strip() == (
         "worker: configuration error: the classifier, triage, resolver, validator, planner, "
         "worker, synthesizer, insights agent(s) use openai, but OPENAI_API_KEY is not set"
+    )
+
+
+def test_a_workflows_worker_that_would_route_by_its_own_keys_refuses_to_start(
+    tmp_path: Path,
+) -> None:
+    env = environment("127.0.0.1:1", tmp_path)
+    for key in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY"):
+        env.pop(key, None)
+    result = start_worker(env, "--queues", "tickets,delivery")
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith(
+        "worker: configuration error: --queues: this worker runs the workflows but not the "
+        "calls to offline"
     )
 
 
@@ -123,13 +137,15 @@ def test_workflows_and_agent_calls_run_in_two_workers_and_only_the_agents_hold_t
                 TICKETS_PROVIDER="openai",
                 OPENAI_BASE_URL=fake.openai_base_url,
             )
+            for key in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY"):  # none from the shell either
+                env.pop(key, None)
             workflows = WorkerProcess(tmp_path, server.address, env, ["tickets", "delivery"])
-            asyncio.run(workflows.start())
-            said = workflows.output()
             agents = WorkerProcess(
                 tmp_path, server.address, {**env, "OPENAI_API_KEY": OPENAI_KEY}, ["llm-openai"]
             )
             try:
+                asyncio.run(workflows.start())
+                said = workflows.output()
                 asyncio.run(agents.start())
                 submitted = run_cli(
                     env,
