@@ -26,6 +26,7 @@ from shared import names, settings
 from shared.bytecode import compile_workflow_modules
 from shared.pipeline_config import PipelineConfig
 from shared.provider_config import WorkerSettings
+from shared.sandbox_contexts import DirectContextRunner
 from shared.temporal_client import untraced
 from workflows import ALL_WORKFLOWS
 from workflows.rate_controller import ProviderRateController
@@ -131,9 +132,12 @@ def build_workers(
     reporters = rate_reporters(rate_client, queues, worker_settings, tickets_queue)
     agent_activities = AgentActivities(providers, worker_settings.trim_body_tokens, reporters)
     delivery_queue = names.delivery_task_queue(tickets_queue)
-    # The sandbox is the SDK's default runner; without it, workflows run in the worker's own
-    # modules (the determinism rules still hold: tests/workflow/test_sandbox_off.py).
-    runner: dict[str, Any] = {} if sandboxed else {"workflow_runner": UnsandboxedWorkflowRunner()}
+    # The SDK's sandbox, minus its re-entry for every payload's context
+    # (shared/sandbox_contexts.py); without it, workflows run in the worker's own modules (the
+    # determinism rules still hold: tests/workflow/test_sandbox_off.py).
+    runner: dict[str, Any] = {
+        "workflow_runner": DirectContextRunner() if sandboxed else UnsandboxedWorkflowRunner()
+    }
     workers = []
     for queue in queues:
         if queue == tickets_queue:
