@@ -16,8 +16,9 @@ code that imports nothing and calls nothing the sandbox restricts.
 
 It reaches into two names the SDK does not publish (``_Instance`` and its
 ``globals_and_locals``). Where a later SDK lacks them, the instance falls back to the SDK's own
-path, and ``tests/unit/test_sandbox_contexts.py`` fails on ``direct_path_available``, so an
-upgrade that loses the shortcut is seen rather than silently slower.
+path, and ``tests/workflow/test_sandbox_contexts.py`` fails (on ``direct_path_available``, and
+when an answer comes from that fallback), so an upgrade that loses the shortcut is seen rather
+than silently slower.
 """
 
 from dataclasses import dataclass

@@ -37,7 +37,7 @@ configuration snapshot that goes into every ticket's history, so no credential r
                           docs/delivery.md
   TICKETS_WORKFLOW_SANDBOX
                           on (default) or off: run workflows in the SDK's sandbox, or without it
-                          for a quarter less worker CPU per ticket (docs/performance.md)
+                          for less worker CPU per ticket (docs/performance.md)
 Temporal connection variables are read by ``shared.temporal_client``.
 """
 

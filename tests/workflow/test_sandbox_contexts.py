@@ -29,17 +29,25 @@ from tests.support.workers import real_pipeline
 Asked = tuple[str, Any, Any, Any]
 
 
-def checking_runner(asked: list[Asked]) -> type[sandbox_contexts.DirectContextRunner]:
-    """DirectContextRunner whose instances also ask the SDK's own way, and note both answers."""
+def checking_runner(
+    asked: list[Asked], fallbacks: list[Any]
+) -> type[sandbox_contexts.DirectContextRunner]:
+    """DirectContextRunner whose instances also ask the SDK's own way, and note both answers
+    (and each question the direct path left to the SDK's)."""
 
     class Checking(sandbox_contexts._DirectContextInstance):
         def get_serialization_context(self, command_info: Any) -> Any:
+            # The direct path, not its fallback to the SDK's (which would equal it trivially).
+            if self._in_sandbox() is None:
+                fallbacks.append(command_info)
             direct = super().get_serialization_context(command_info)
             sdk = _Instance.get_serialization_context(self, command_info)
             asked.append(("serialization", command_info, direct, sdk))
             return direct
 
         def get_external_store_context(self, command_info: Any) -> Any:
+            if self._in_sandbox() is None:
+                fallbacks.append(command_info)
             direct = super().get_external_store_context(command_info)
             sdk = _Instance.get_external_store_context(self, command_info)
             asked.append(("external store", command_info, direct, sdk))
@@ -62,7 +70,10 @@ async def test_every_context_answered_directly_is_the_sdks_answer(
     ts_env: WorkflowEnvironment, task_queue: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     asked: list[Asked] = []
-    monkeypatch.setattr(task_queue_workers, "DirectContextRunner", checking_runner(asked))
+    fallbacks: list[Any] = []
+    monkeypatch.setattr(
+        task_queue_workers, "DirectContextRunner", checking_runner(asked, fallbacks)
+    )
     async with real_pipeline(ts_env.client, task_queue, tmp_path):
         # A ticket straight through: activities, local activities (its configuration snapshot,
         # the knowledge base, the delivery attempt), search attributes, its result.
@@ -80,6 +91,7 @@ async def test_every_context_answered_directly_is_the_sdks_answer(
 
     assert view.state is TicketState.COMPLETED
     assert planned.outcomes
+    assert fallbacks == []
     different = [(q, c, d, s) for q, c, d, s in asked if d != s]
     assert different == []
     answers = [d for q, _, d, _ in asked if q == "serialization"]
@@ -109,3 +121,5 @@ async def test_sandboxed_workers_run_with_the_direct_context_runner(
     runners = [c.get("workflow_runner") for c in active if c.get("workflows")]
     assert runners
     assert all(isinstance(r, sandbox_contexts.DirectContextRunner) for r in runners)
+    # The tracing plugin did have its say (it passes its modules through the sandbox).
+    assert all("opentelemetry" in r.restrictions.passthrough_modules for r in runners)
