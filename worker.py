@@ -98,7 +98,10 @@ def describe_providers(
     config: PipelineConfig, worker_settings: WorkerSettings, polled: Collection[str]
 ) -> list[str]:
     lines = []
-    for name in providers_in_use(config):
+    in_use = providers_in_use(config)
+    # A provider whose queue it polls although its own routes do not name it (an agents'
+    # worker whose routes were left to its keys) is described too: it is what it serves.
+    for name in [*in_use, *sorted(set(polled) - set(in_use))]:
         queue = names.llm_task_queue(name)
         if name not in polled:
             lines.append(f"  {name:<10} called by the workers that poll {queue}, not this one")

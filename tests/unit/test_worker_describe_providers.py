@@ -63,3 +63,14 @@ def test_a_worker_that_does_not_poll_a_providers_queue_says_which_workers_call_i
         "this",
         "one",
     ]
+
+
+def test_a_provider_polled_but_not_in_the_routes_is_described_too() -> None:
+    from shared.pipeline_config import PipelineConfig
+
+    lines = describe_providers(
+        PipelineConfig(), WorkerSettings(providers=default_providers()), {"openai"}
+    )
+    assert [line.split()[0] for line in lines] == ["offline", "openai"]
+    assert "not this one" in lines[0]
+    assert "(queue llm-openai)" in lines[1]
