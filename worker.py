@@ -144,10 +144,10 @@ async def run(queues: Sequence[str] | None, stop: asyncio.Event) -> int:
         delivery_config = DeliveryConfig.from_env()
         if queues:
             check_queues(queues, loaded)
-        queues = list(queues) if queues else needed_queues(loaded.pipeline)
+        polled = list(queues) if queues else needed_queues(loaded.pipeline)
         # Only the providers whose queues it polls: a worker for the workflows alone
         # (--queues tickets,delivery) holds no provider key.
-        providers = build_providers(loaded.pipeline, loaded.worker, polled=polled_providers(queues))
+        providers = build_providers(loaded.pipeline, loaded.worker, polled=polled_providers(polled))
         spend_limit = spend_limit_from_env()
         sandboxed = settings.workflow_sandbox()
         telemetry.span_exporter_from_env()  # a tracing variable it cannot honour stops it here
@@ -181,7 +181,7 @@ async def run(queues: Sequence[str] | None, stop: asyncio.Event) -> int:
     try:
         observed = Observability(runtime, metrics_address, spend_limit)
         return await serve(
-            loaded, providers, stores, delivery, queues, stop, observed, sandboxed=sandboxed
+            loaded, providers, stores, delivery, polled, stop, observed, sandboxed=sandboxed
         )
     finally:
         for provider in providers.values():
@@ -205,7 +205,7 @@ async def serve(
     providers: dict[str, Provider],
     stores: Stores,
     delivery: DeliveryActivities,
-    queues: Sequence[str] | None,
+    queues: Sequence[str],
     stop: asyncio.Event,
     observed: "Observability",
     *,
@@ -227,7 +227,6 @@ async def serve(
     except SearchAttributeSetupError as err:
         print(f"worker: {err}", file=sys.stderr)
         return 1
-    queues = list(queues) if queues else needed_queues(config)
     try:
         grace = shutdown_grace(config)
         workers = build_workers(

@@ -66,6 +66,13 @@ async def check_tickets(check: TicketCheck) -> list[TicketSettled]:
     return closed
 
 
+def _started_by() -> str:
+    """What the runs this activity starts carry in their memo (``started_by``): the same for
+    every attempt of it, so a retry knows the runs an earlier attempt started."""
+    info = activity.info()
+    return f"{info.workflow_run_id}/{info.activity_id}"
+
+
 @activity.defn(name=names.RESTART_TICKET)
 async def restart_ticket(restart: TicketRestart) -> bool:
     """Start a batch's ticket whose id an ended run holds, as ``submit`` does
@@ -74,14 +81,13 @@ async def restart_ticket(restart: TicketRestart) -> bool:
     replaces (an answer one of them sent is not sent twice). True when it started; False when
     the id's holder runs, completed, or is another ticket. A retry after a start whose answer
     was lost finds the run that start made (its memo names this activity) and says started."""
-    info = activity.info()
     outcome = await start_ticket(
         activity.client(),
         restart.ticket,
         task_queue=restart.task_queue,
         batch_id=restart.batch_id,
         fairness=restart.fairness_key,
-        started_by=f"{info.workflow_run_id}/{info.activity_id}",
+        started_by=_started_by(),
     )
     return outcome.started
 
@@ -113,9 +119,8 @@ async def restart_tickets(restarts: TicketRestarts) -> RestartsDone:
     whose start fails is tried again here (RESTART_PAUSES) and then reported failed. The
     activity's own retry (its worker lost) finds the runs an earlier attempt started by the
     memo's ``started_by`` and never starts them twice."""
-    info = activity.info()
     client = activity.client()
-    started_by = f"{info.workflow_run_id}/{info.activity_id}"
+    started_by = _started_by()
     limit = asyncio.Semaphore(RESTARTS_AT_ONCE)
     started: set[str] = set()
     failed: dict[str, str] = {}

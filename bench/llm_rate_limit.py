@@ -36,9 +36,8 @@ from pathlib import Path
 
 from temporalio.client import Client
 
-from bench.stack import embedded_server
+from bench.stack import embedded_server, openai_pipeline_file
 from shared import names
-from shared.agents import AgentRole
 from starter.embedded import SERVER_DEFAULT_PARTITIONS, TASK_QUEUE_PARTITIONS
 from starter.main_job import WorkerProcess
 from tests.support.fake_llm import GOOD_OUTPUTS, FakeLLMServer, Recorded, Reply
@@ -58,22 +57,15 @@ def pipeline_file(
     path: Path, provider: str, base_url: str, rps: float, limited: bool, headroom: float
 ) -> Path:
     """The worker's configuration: every agent on one OpenAI-compatible provider (the fake)."""
-    rate = f"requests_per_minute = {rps * 60:g}\n" if limited else ""
-    routes = "".join(f'{role} = ["{provider}:{MODEL}"]\n' for role in AgentRole)
-    path.write_text(
-        f"[providers.{provider}]\n"
-        'kind = "openai"\n'
-        'api_key_env = "OPENAI_API_KEY"\n'
-        f'base_url = "{base_url}"\n'
-        f"{rate}"
-        f"rate_limit_headroom = {headroom:g}\n"
-        f"max_concurrent = {CONCURRENCY}\n"
-        f'small_model = "{MODEL}"\n'
-        f'large_model = "{MODEL}"\n'
-        "\n[agents]\n"
-        f"{routes}"
+    return openai_pipeline_file(
+        path,
+        provider,
+        base_url,
+        MODEL,
+        max_concurrent=CONCURRENCY,
+        requests_per_minute=rps * 60 if limited else None,
+        headroom=headroom,
     )
-    return path
 
 
 @contextlib.asynccontextmanager

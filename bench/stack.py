@@ -12,6 +12,7 @@ from typing import Any
 
 from temporalio.client import Client
 
+from shared.agents import AgentRole
 from shared.temporal_client import connect, connection_settings
 from starter.embedded import EmbeddedServer
 from starter.main_job import WorkerProcess
@@ -62,3 +63,41 @@ async def embedded_stack(**server_options: Any) -> AsyncIterator[Stack]:
             yield Stack(server.client, worker, server.data, server.address, server.pid)
         finally:
             await worker.stop()
+
+
+def openai_pipeline_file(
+    path: Path,
+    provider: str,
+    base_url: str,
+    model: str,
+    *,
+    max_concurrent: int,
+    requests_per_minute: float | None = None,
+    headroom: float | None = None,
+    adaptive_limit: bool | None = None,
+) -> Path:
+    """A worker's configuration file (TICKETS_CONFIG): every agent on ``provider``, one
+    OpenAI-compatible server (a benchmark's fake) at ``base_url``; unset settings keep the
+    provider's defaults."""
+    routes = "".join(f'{role} = ["{provider}:{model}"]\n' for role in AgentRole)
+    settings = [
+        'kind = "openai"',
+        'api_key_env = "OPENAI_API_KEY"',
+        f'base_url = "{base_url}"',
+        *([f"requests_per_minute = {requests_per_minute:g}"] if requests_per_minute else []),
+        *([f"rate_limit_headroom = {headroom:g}"] if headroom is not None else []),
+        *(
+            [f"adaptive_limit = {str(adaptive_limit).lower()}"]
+            if adaptive_limit is not None
+            else []
+        ),
+        f"max_concurrent = {max_concurrent}",
+        f'small_model = "{model}"',
+        f'large_model = "{model}"',
+    ]
+    path.write_text(
+        f"[providers.{provider}]\n"
+        + "".join(f"{line}\n" for line in settings)
+        + f"\n[agents]\n{routes}"
+    )
+    return path

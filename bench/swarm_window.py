@@ -49,10 +49,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from bench.machine import cpu_seconds
 from bench.remote_llm import RemoteLLM, remote_llm
-from bench.stack import Server, embedded_server
+from bench.stack import Server, embedded_server, openai_pipeline_file
 from policy.stats import percentile
 from shared import names
-from shared.agents import AgentRole
 from shared.data_converter import data_converter
 from shared.settings import workflow_sandbox
 from shared.swarm import SwarmItem, SwarmResult, SwarmSettings, SwarmState
@@ -149,21 +148,14 @@ async def breakdown(client: Client, parent_id: str, started_at: float, ended_at:
 def agents_config(path: Path, setup: LLMSetup, base_url: str, concurrency: int) -> Path:
     """The agents process's configuration: the same provider, under the same name, as
     ``setup`` (the workflows' worker routes every agent to it)."""
-    provider = setup.names["openai"]
-    model = MODELS["openai"]
-    routes = "".join(f'{role} = ["{provider}:{model}"]\n' for role in AgentRole)
-    path.write_text(
-        f"[providers.{provider}]\n"
-        'kind = "openai"\n'
-        'api_key_env = "OPENAI_API_KEY"\n'
-        f'base_url = "{base_url}"\n'
-        f"max_concurrent = {concurrency}\n"
-        "adaptive_limit = false\n"
-        f'small_model = "{model}"\n'
-        f'large_model = "{model}"\n'
-        f"\n[agents]\n{routes}"
+    return openai_pipeline_file(
+        path,
+        setup.names["openai"],
+        base_url,
+        MODELS["openai"],
+        max_concurrent=concurrency,
+        adaptive_limit=False,
     )
-    return path
 
 
 @contextlib.asynccontextmanager

@@ -20,6 +20,11 @@ EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 
 
+def _visibility_time(moment: datetime) -> str:
+    """A time as visibility queries take it: UTC, to the microsecond, with a Z."""
+    return f"{moment.astimezone(UTC).isoformat(timespec='microseconds')[:-6]}Z"
+
+
 def ticket_query(
     state: TicketState | None = None,
     category: Category | None = None,
@@ -34,7 +39,7 @@ def ticket_query(
         since = since if since.tzinfo is not None else since.replace(tzinfo=UTC)
         # Within years every store reads (and no zone conversion overflows at year 1 or 9999).
         since = min(max(since, EARLIEST), LATEST).astimezone(UTC)
-        query += f" AND StartTime >= '{since.isoformat(timespec='microseconds')[:-6]}Z'"
+        query += f" AND StartTime >= '{_visibility_time(since)}'"
     if state is not None:
         query += f" AND {sa.TICKET_STATE.name} = '{TicketState(state).value}'"
         if state not in TERMINAL_STATES:
@@ -66,10 +71,6 @@ class ReviewQueueRead(BaseModel):
 def deadline_order(deadline: datetime | None) -> tuple[bool, datetime]:
     """The review queue's order: oldest SLA deadline first, none last."""
     return deadline is None, deadline or datetime.min.replace(tzinfo=UTC)
-
-
-def _visibility_time(moment: datetime) -> str:
-    return f"{moment.astimezone(UTC).isoformat(timespec='microseconds')[:-6]}Z"
 
 
 async def _count(client: Client, query: str) -> int:
