@@ -1,6 +1,7 @@
 """How close a swarm's sliding window comes to the ideal.
 
     python -m bench swarm_window [--items N] [--concurrency K] [--latency S] [--repeats R]
+                                 [--transfer-reads PER_SECOND]
     TICKETS_WORKFLOW_SANDBOX=off python -m bench swarm_window ...   (the worker unsandboxed)
 
 A fake OpenAI-compatible server (in its own process) answers every call after a fixed latency;
@@ -28,6 +29,10 @@ starts it), and with the agent calls in a worker process of their own (`python -
 deployment that scales its agent workers apart from its workflow workers runs
 (docs/deploy.md), and on two cores the one that keeps a generation's completions from queueing
 behind its workflow tasks on one interpreter.
+
+`--transfer-reads N` adds the one-process row again on a server that may read its transfer
+queue N times a second instead of the server's default 20 (`start-dev` has one history shard,
+so 20 is the whole server's; starter/embedded.py).
 """
 
 import argparse
@@ -70,6 +75,9 @@ SETUPS = {
     ONE_PROCESS: ("SQLite file", False),
     AGENTS_APART: ("SQLite file", True),
 }
+# With --transfer-reads N: the one-process row again, on a server that may read its transfer
+# queue N times a second instead of the default 20 (starter/embedded.py).
+MORE_READS = "SQLite file, one worker process, {} transfer reads/s"
 # The worker's workflow sandbox, as the real worker reads it (TICKETS_WORKFLOW_SANDBOX).
 SANDBOXED = workflow_sandbox(os.environ)
 
@@ -80,11 +88,11 @@ def items(n: int) -> list[SwarmItem]:
 
 
 @contextlib.asynccontextmanager
-async def server(kind: str) -> AsyncIterator[Server]:
+async def server(kind: str, transfer_reads: int | None = None) -> AsyncIterator[Server]:
     """The server, its client, a data directory for the worker's stores, and the server's
     process id where known (for its CPU time)."""
     if kind == "SQLite file":
-        async with embedded_server() as embedded:
+        async with embedded_server(transfer_reads_per_second=transfer_reads) as embedded:
             yield embedded
         return
     with tempfile.TemporaryDirectory() as tmp:
@@ -180,15 +188,20 @@ async def agents_process(
 
 
 async def measure(
-    label: str, fake: RemoteLLM, n: int, concurrency: int, repeats: int
+    label: str,
+    fake: RemoteLLM,
+    n: int,
+    concurrency: int,
+    repeats: int,
+    transfer_reads: int | None = None,
 ) -> tuple[list[float], list[SwarmResult], list[Parts]]:
     """The wall time, the result and the breakdown of each of ``repeats`` runs."""
     walls: list[float] = []
     results: list[SwarmResult] = []
     parts: list[Parts] = []
-    kind, apart = SETUPS[label]
+    kind, apart = SETUPS.get(label, SETUPS[ONE_PROCESS])
     setup = llm_setup(fake, provider_overrides={"max_concurrent": concurrency * 2})
-    async with server(kind) as running, contextlib.AsyncExitStack() as stack:
+    async with server(kind, transfer_reads) as running, contextlib.AsyncExitStack() as stack:
         client = running.client
         queue = f"bench-{uuid.uuid4().hex[:6]}"
         pids = {"worker": os.getpid(), "Temporal server": running.pid, "provider": fake.pid}
@@ -227,7 +240,9 @@ def cpu_per_item(runs: list[Parts], process: str, n: int) -> str:
     return f"{statistics.median(values) * 1000 / n:.1f}" if values else "-"
 
 
-async def run(n: int, concurrency: int, latency: float, repeats: int) -> int:
+async def run(
+    n: int, concurrency: int, latency: float, repeats: int, transfer_reads: int | None
+) -> int:
     ideal = math.ceil(n / concurrency) * latency
     print(
         f"{n} items, {concurrency} at a time, {latency * 1000:.0f} ms per call (fake "
@@ -243,8 +258,11 @@ async def run(n: int, concurrency: int, latency: float, repeats: int) -> int:
     ratios = {}
     where: dict[str, list[Parts]] = {}
     with remote_llm(latency) as fake:
-        for label in SETUPS:
-            walls, results, where[label] = await measure(label, fake, n, concurrency, repeats)
+        more = {MORE_READS.format(transfer_reads): transfer_reads} if transfer_reads else {}
+        for label in [*SETUPS, *more]:
+            walls, results, where[label] = await measure(
+                label, fake, n, concurrency, repeats, more.get(label)
+            )
             wall = statistics.median(walls)
             ratios[label] = wall / ideal
             # Item latencies of every run the median is over, not only the last run's.
@@ -295,5 +313,14 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--latency", type=float, default=0.5, help="seconds per call")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--transfer-reads",
+        type=int,
+        metavar="PER_SECOND",
+        help="add the one-process row on a server that may read its transfer queue this often "
+        "(the server's default, which the other rows run: 20)",
+    )
     args = parser.parse_args(argv)
-    return asyncio.run(run(args.items, args.concurrency, args.latency, args.repeats))
+    return asyncio.run(
+        run(args.items, args.concurrency, args.latency, args.repeats, args.transfer_reads)
+    )

@@ -2,6 +2,7 @@
 
     python -m bench ticket_cost [--tickets N] [--rounds R] [--synchronous full|normal]
                                 [--journal wal|delete] [--no-search-attribute-cache]
+                                [--transfer-reads PER_SECOND]
                                 [--server-metrics]
     TICKETS_WORKFLOW_SANDBOX=off python -m bench ticket_cost ...   (the ticket worker unsandboxed)
 
@@ -361,6 +362,13 @@ def main(argv: list[str]) -> int:
         "default; embedded: cached)",
     )
     parser.add_argument(
+        "--transfer-reads",
+        type=int,
+        metavar="PER_SECOND",
+        help="how often the server may read its transfer queue (the server's default: 20; "
+        "embedded: starter/embedded.py TRANSFER_READS_PER_SECOND)",
+    )
+    parser.add_argument(
         "--server-metrics",
         action="store_true",
         help="also read the server's request counters per workflow (its metrics endpoint)",
@@ -371,6 +379,8 @@ def main(argv: list[str]) -> int:
         sqlite["fairness"] = False
     if args.no_search_attribute_cache:
         sqlite["search_attribute_cache"] = False
+    if args.transfer_reads:
+        sqlite["transfer_reads_per_second"] = args.transfer_reads
     if args.synchronous:
         sqlite["sqlite_synchronous"] = args.synchronous
     if args.journal:

@@ -47,6 +47,15 @@ TASK_QUEUE_PARTITIONS = 1
 # database keeps four (the partition count is written next to the database when it is created).
 SERVER_DEFAULT_PARTITIONS = 4
 PARTITIONS_FILE = "temporal-task-queue-partitions"
+# How often the server may read its transfer queue (the tasks that hand a workflow task or an
+# activity to matching, and start child workflows) is 20 reads a second per history shard by
+# default. A cluster has many shards; `start-dev` has one, so 20 a second is the whole server's,
+# and a task written within 50 ms of the last read waits out the rest of the 50 ms: the cause of
+# the swarm's slow starts (docs/performance.md, "The transfer queue's reads"). The embedded
+# server keeps the default: at 50 or 100 reads a second each read carries fewer tasks, and the
+# ticket benchmark's server CPU per ticket rose and its throughput fell (measured there). The
+# benchmarks pass ``transfer_reads_per_second`` to compare.
+TRANSFER_READS_FLAG = "history.transferProcessorMaxPollRPS"
 # `start-dev` turns this on unless told otherwise: every read of the search attributes (two to
 # four per upsert and per start) goes to the database, so that attributes added at run time
 # show at once. See EmbeddedServer.command.
@@ -98,6 +107,7 @@ class EmbeddedServer:
         task_queue_partitions: int | None = None,
         fairness: bool = True,
         search_attribute_cache: bool = True,
+        transfer_reads_per_second: int | None = None,
     ) -> None:
         self.data_dir = data_dir
         self.host = host
@@ -117,6 +127,8 @@ class EmbeddedServer:
         # Off only where a benchmark compares it with on.
         self.fairness = fairness
         self.search_attribute_cache = search_attribute_cache
+        # None: the server's default (20); benchmarks compare others.
+        self.transfer_reads_per_second = transfer_reads_per_second
         # Set by start() when it created the data directory's key file (so the caller says so).
         self.created_key_file: Path | None = None
         self.log_path = data_dir / "temporal-server.log"
@@ -157,6 +169,11 @@ class EmbeddedServer:
         if self.fairness:
             # Dispatch a backlog round-robin over the tickets' fairness keys (their customers).
             cmd += ["--dynamic-config-value", "matching.enableFairness=true"]
+        if self.transfer_reads_per_second is not None:
+            cmd += [
+                "--dynamic-config-value",
+                f"{TRANSFER_READS_FLAG}={self.transfer_reads_per_second}",
+            ]
         partitions = self.task_queue_partitions()
         for setting in ("numTaskqueueReadPartitions", "numTaskqueueWritePartitions"):
             cmd += ["--dynamic-config-value", f"matching.{setting}={partitions}"]

@@ -1,0 +1,109 @@
+"""An embedded server given more transfer-queue reads than `start-dev`'s 20 a second (the
+benchmarks' `--transfer-reads`, starter/embedded.py) reads that often: counted with the server's
+own persistence counter while a workflow runs a chain of activities, each hop a transfer task or
+two. The server ignores a dynamic-configuration key it does not know, so without this a renamed
+key would make the benchmarks compare the default with itself."""
+
+import asyncio
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from temporalio import activity, workflow
+from temporalio.client import Client
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+
+from bench.server_metrics import scrape
+from starter.embedded import EmbeddedServer
+from tests.support.processes import free_port
+
+pytestmark = pytest.mark.integration
+
+TRANSFER_READS = ("persistence_requests", "GetTransferTasks")
+WORKFLOW_TASK_COMPLETIONS = ("service_requests", "RespondWorkflowTaskCompleted")
+SERVER_DEFAULT = 20
+MORE_READS = 100  # reads a second per history shard; `start-dev` has one shard
+HOPS = 60
+METRICS_TIMEOUT = 30.0
+
+
+@activity.defn(name="transfer_reads_noop")
+async def noop() -> None:
+    return None
+
+
+@workflow.defn(name="ActivityChain")
+class ActivityChain:
+    @workflow.run
+    async def run(self, hops: int, queue: str) -> None:
+        for _ in range(hops):
+            # On another queue than the workflow's: no eager dispatch, so every activity goes
+            # through the transfer queue, and every completion's workflow task does too.
+            await workflow.execute_activity(
+                noop, task_queue=queue, start_to_close_timeout=timedelta(seconds=30)
+            )
+
+
+async def counted(metrics_url: str, completions: float) -> float:
+    """The transfer-queue reads counted once the endpoint (published about once a second)
+    counts ``completions`` workflow task completions."""
+    while True:
+        counts = await asyncio.to_thread(scrape, metrics_url)
+        if counts[WORKFLOW_TASK_COMPLETIONS] >= completions:
+            return counts[TRANSFER_READS]
+        await asyncio.sleep(0.1)
+
+
+async def reads_and_seconds(server: EmbeddedServer, metrics_url: str) -> tuple[float, float]:
+    client = await Client.connect(server.address)
+    queue = f"chain-{uuid.uuid4().hex}"
+    activities = f"{queue}-activities"
+    async with (
+        Worker(
+            client,
+            task_queue=queue,
+            workflows=[ActivityChain],
+            workflow_runner=UnsandboxedWorkflowRunner(),
+        ),
+        Worker(client, task_queue=activities, activities=[noop]),
+    ):
+        # A first chain warms everything up; its tasks are counted before the measured one.
+        await client.execute_workflow(
+            ActivityChain.run, args=[1, activities], id=uuid.uuid4().hex, task_queue=queue
+        )
+        before = await asyncio.wait_for(counted(metrics_url, 2), METRICS_TIMEOUT)
+        began = time.monotonic()
+        await client.execute_workflow(
+            ActivityChain.run, args=[HOPS, activities], id=uuid.uuid4().hex, task_queue=queue
+        )
+        seconds = time.monotonic() - began
+        after = await asyncio.wait_for(counted(metrics_url, 2 + HOPS + 1), METRICS_TIMEOUT)
+    return after - before, seconds
+
+
+async def test_a_server_given_more_transfer_reads_reads_past_the_default_rate(
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    server = EmbeddedServer(
+        tmp_path,
+        "127.0.0.1",
+        free_port(),
+        ui=False,
+        transfer_reads_per_second=MORE_READS,
+        extra_args=["--metrics-port", str(port)],
+    )
+    await server.start()
+    try:
+        reads, seconds = await reads_and_seconds(server, f"http://127.0.0.1:{port}/metrics")
+    finally:
+        await server.stop()
+
+    # A chain of 60 activities makes about 120 transfer tasks, each read as it comes when the
+    # rate allows. The default's token bucket allows its rate over the run plus a second's burst:
+    # with `transfer_reads_per_second=None` the same chain measured 117 reads in 5.07 s, under
+    # this bound; with 100 (MORE_READS), 122 reads in 0.83 s, three times over it.
+    allowed_by_default = SERVER_DEFAULT * (seconds + 1)
+    assert reads > allowed_by_default, (reads, seconds)
