@@ -19,6 +19,7 @@ BENCHMARKS = [
     "ticket_cost",
     "fairness",
     "review_queue",
+    "converter_copies",
 ]
 
 

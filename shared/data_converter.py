@@ -39,6 +39,7 @@ from temporalio.converter import (
 
 from shared.encryption.codec import EncryptionCodec
 from shared.encryption.keyring import KeyRing, load_key_ring
+from shared.payload_converter import SharedPydanticPayloadConverter
 from shared.payload_store import FileStore, PayloadStore
 from shared.stores.config import StoreConfig
 from shared.stores.errors import PayloadMissing
@@ -159,6 +160,7 @@ def data_converter(
     ring = load_key_ring(env) if key_ring == "from-env" else key_ring
     return dataclasses.replace(
         pydantic_data_converter,
+        payload_converter_class=SharedPydanticPayloadConverter,
         payload_codec=CodecChain(payload_codecs(config, ring)),
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
         external_storage=external_storage(config, driver),
