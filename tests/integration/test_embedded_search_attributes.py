@@ -2,7 +2,6 @@
 instead of `start-dev`'s reading them from its database on every use; and a database made before
 they were registered gets them at start, usable at once."""
 
-import asyncio
 import uuid
 from pathlib import Path
 
@@ -12,18 +11,16 @@ from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
-from bench.server_metrics import scrape
 from shared.search_attributes import TICKET_STATE
 from starter.embedded import SEARCH_ATTRIBUTE_CACHE_FLAG, EmbeddedServer
 from tests.support.processes import free_port
+from tests.support.server_counters import counter_after, metered_server
 
 pytestmark = pytest.mark.integration
 
 # The persistence read `start-dev` makes for every search-attribute lookup when it does not cache.
 SEARCH_ATTRIBUTE_READ = ("persistence_requests", "GetCurrentClusterMetadata")
-WORKFLOW_TASK_COMPLETIONS = ("service_requests", "RespondWorkflowTaskCompleted")
 RUNS = 20
-METRICS_TIMEOUT = 30.0
 
 
 def cache_flags(server: EmbeddedServer) -> list[str]:
@@ -63,16 +60,6 @@ async def start_with_state(client: Client, queue: str) -> str:
     return handle.id
 
 
-async def counted(metrics_url: str, completions: float) -> float:
-    """The search-attribute reads counted once the server's endpoint (which publishes its
-    counters about once a second) counts ``completions`` workflow task completions."""
-    while True:
-        counts = await asyncio.to_thread(scrape, metrics_url)
-        if counts[WORKFLOW_TASK_COMPLETIONS] >= completions:
-            return counts[SEARCH_ATTRIBUTE_READ]
-        await asyncio.sleep(0.1)
-
-
 async def reads_per_run(server: EmbeddedServer, metrics_url: str) -> float:
     """Search-attribute reads per workflow started with one and upserting it once (one
     workflow task each)."""
@@ -85,10 +72,10 @@ async def reads_per_run(server: EmbeddedServer, metrics_url: str) -> float:
         workflow_runner=UnsandboxedWorkflowRunner(),
     ):
         await client.get_workflow_handle(await start_with_state(client, queue)).result()
-        before = await asyncio.wait_for(counted(metrics_url, 1), METRICS_TIMEOUT)
+        before = await counter_after(metrics_url, SEARCH_ATTRIBUTE_READ, 1)
         for _ in range(RUNS):
             await client.get_workflow_handle(await start_with_state(client, queue)).result()
-        after = await asyncio.wait_for(counted(metrics_url, 1 + RUNS), METRICS_TIMEOUT)
+        after = await counter_after(metrics_url, SEARCH_ATTRIBUTE_READ, 1 + RUNS)
         return (after - before) / RUNS
 
 
@@ -96,20 +83,8 @@ async def reads_per_run(server: EmbeddedServer, metrics_url: str) -> float:
 async def test_a_workflow_with_search_attributes_reads_them_from_the_database_only_uncached(
     tmp_path: Path, cached: bool
 ) -> None:
-    port = free_port()
-    server = EmbeddedServer(
-        tmp_path,
-        "127.0.0.1",
-        free_port(),
-        ui=False,
-        search_attribute_cache=cached,
-        extra_args=["--metrics-port", str(port)],
-    )
-    await server.start()
-    try:
-        reads = await reads_per_run(server, f"http://127.0.0.1:{port}/metrics")
-    finally:
-        await server.stop()
+    async with metered_server(tmp_path, search_attribute_cache=cached) as (server, url):
+        reads = await reads_per_run(server, url)
 
     if cached:
         assert reads < 1, reads  # measured: 0 per run cached, 10 uncached

@@ -4,7 +4,6 @@ own persistence counter while a workflow runs a chain of activities, each hop a 
 two. The server ignores a dynamic-configuration key it does not know, so without this a renamed
 key would make the benchmarks compare the default with itself."""
 
-import asyncio
 import time
 import uuid
 from datetime import timedelta
@@ -15,18 +14,15 @@ from temporalio import activity, workflow
 from temporalio.client import Client
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
-from bench.server_metrics import scrape
 from starter.embedded import EmbeddedServer
-from tests.support.processes import free_port
+from tests.support.server_counters import counter_after, metered_server
 
 pytestmark = pytest.mark.integration
 
 TRANSFER_READS = ("persistence_requests", "GetTransferTasks")
-WORKFLOW_TASK_COMPLETIONS = ("service_requests", "RespondWorkflowTaskCompleted")
-SERVER_DEFAULT = 20
-MORE_READS = 100  # reads a second per history shard; `start-dev` has one shard
+SERVER_DEFAULT = 20  # reads a second per history shard; `start-dev` has one shard
+MORE_READS = 100
 HOPS = 60
-METRICS_TIMEOUT = 30.0
 
 
 @activity.defn(name="transfer_reads_noop")
@@ -46,16 +42,6 @@ class ActivityChain:
             )
 
 
-async def counted(metrics_url: str, completions: float) -> float:
-    """The transfer-queue reads counted once the endpoint (published about once a second)
-    counts ``completions`` workflow task completions."""
-    while True:
-        counts = await asyncio.to_thread(scrape, metrics_url)
-        if counts[WORKFLOW_TASK_COMPLETIONS] >= completions:
-            return counts[TRANSFER_READS]
-        await asyncio.sleep(0.1)
-
-
 async def reads_and_seconds(server: EmbeddedServer, metrics_url: str) -> tuple[float, float]:
     client = await Client.connect(server.address)
     queue = f"chain-{uuid.uuid4().hex}"
@@ -73,33 +59,21 @@ async def reads_and_seconds(server: EmbeddedServer, metrics_url: str) -> tuple[f
         await client.execute_workflow(
             ActivityChain.run, args=[1, activities], id=uuid.uuid4().hex, task_queue=queue
         )
-        before = await asyncio.wait_for(counted(metrics_url, 2), METRICS_TIMEOUT)
+        before = await counter_after(metrics_url, TRANSFER_READS, 2)
         began = time.monotonic()
         await client.execute_workflow(
             ActivityChain.run, args=[HOPS, activities], id=uuid.uuid4().hex, task_queue=queue
         )
         seconds = time.monotonic() - began
-        after = await asyncio.wait_for(counted(metrics_url, 2 + HOPS + 1), METRICS_TIMEOUT)
+        after = await counter_after(metrics_url, TRANSFER_READS, 2 + HOPS + 1)
     return after - before, seconds
 
 
 async def test_a_server_given_more_transfer_reads_reads_past_the_default_rate(
     tmp_path: Path,
 ) -> None:
-    port = free_port()
-    server = EmbeddedServer(
-        tmp_path,
-        "127.0.0.1",
-        free_port(),
-        ui=False,
-        transfer_reads_per_second=MORE_READS,
-        extra_args=["--metrics-port", str(port)],
-    )
-    await server.start()
-    try:
-        reads, seconds = await reads_and_seconds(server, f"http://127.0.0.1:{port}/metrics")
-    finally:
-        await server.stop()
+    async with metered_server(tmp_path, transfer_reads_per_second=MORE_READS) as (server, url):
+        reads, seconds = await reads_and_seconds(server, url)
 
     # A chain of 60 activities makes about 120 transfer tasks, each read as it comes when the
     # rate allows. The default's token bucket allows its rate over the run plus a second's burst:
