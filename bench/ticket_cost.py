@@ -365,8 +365,8 @@ def main(argv: list[str]) -> int:
         "--transfer-reads",
         type=int,
         metavar="PER_SECOND",
-        help="how often the server may read its transfer queue (the server's default: 20; "
-        "embedded: starter/embedded.py TRANSFER_READS_PER_SECOND)",
+        help="how often the server may read its transfer queue (the server's default, which "
+        "the embedded server keeps: 20; starter/embedded.py)",
     )
     parser.add_argument(
         "--server-metrics",
