@@ -29,12 +29,19 @@ class SharedPydanticPayloadConverter(PydanticPayloadConverter):
     _lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(self) -> None:
-        shared = type(self)._shared
+        cls = type(self)
+        # Each class its own set: a subclass (other JSON options, say) builds its own, not its
+        # parent's.
+        shared = cls.__dict__.get("_shared")
         if shared is None:
-            with type(self)._lock:
-                if type(self)._shared is None:
-                    super().__init__()
-                    type(self)._shared = tuple(self.converters.values())
+            with cls._lock:
+                shared = cls.__dict__.get("_shared")
+                if shared is None:
+                    self._build()
+                    cls._shared = tuple(self.converters.values())
                     return
-                shared = type(self)._shared
         self._set_converters(*shared)
+
+    def _build(self) -> None:
+        """The converters, built as the SDK builds them; a subclass overrides this."""
+        super().__init__()

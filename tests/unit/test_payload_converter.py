@@ -5,7 +5,7 @@ import dataclasses
 import threading
 from datetime import UTC, datetime
 
-from temporalio.contrib.pydantic import PydanticPayloadConverter
+from temporalio.contrib.pydantic import PydanticPayloadConverter, ToJsonOptions
 from temporalio.converter import WorkflowSerializationContext
 
 from shared.agents import AgentRoute
@@ -76,3 +76,15 @@ def test_instances_built_at_once_on_many_threads_share_one_set() -> None:
 
     assert len({id(json_converter(c)) for c in built}) == 1
     assert json_converter(built[0]) is json_converter(SharedPydanticPayloadConverter())
+
+
+def test_a_subclass_builds_its_own_set_with_its_own_options() -> None:
+    class ExcludingUnset(SharedPydanticPayloadConverter):
+        def _build(self) -> None:
+            PydanticPayloadConverter.__init__(self, ToJsonOptions(exclude_unset=True))
+
+    SharedPydanticPayloadConverter()  # the parent's set exists first
+    theirs = ExcludingUnset()
+
+    assert json_converter(theirs) is not json_converter(SharedPydanticPayloadConverter())
+    assert json_converter(ExcludingUnset()) is json_converter(theirs)
