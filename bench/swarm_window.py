@@ -69,15 +69,32 @@ from tests.support.temporal import binary
 TARGET = 1.2  # wall / ideal on the SQLite file
 ONE_PROCESS = "SQLite file, one worker process"
 AGENTS_APART = "SQLite file, agent calls in a second process"
-# What each row runs on, and whether the agent calls have a worker process of their own.
-SETUPS = {
-    "in memory": ("in memory", False),
-    ONE_PROCESS: ("SQLite file", False),
-    AGENTS_APART: ("SQLite file", True),
+
+
+@dataclass(frozen=True)
+class Row:
+    """What a row runs on: the server, whether the agent calls have a worker process of their
+    own, and how often the server may read its transfer queue (None: its default, 20)."""
+
+    server: str
+    agents_apart: bool = False
+    transfer_reads: int | None = None
+
+
+ROWS = {
+    "in memory": Row("in memory"),
+    ONE_PROCESS: Row("SQLite file"),
+    AGENTS_APART: Row("SQLite file", agents_apart=True),
 }
-# With --transfer-reads N: the one-process row again, on a server that may read its transfer
-# queue N times a second instead of the default 20 (starter/embedded.py).
-MORE_READS = "SQLite file, one worker process, {} transfer reads/s"
+
+
+def more_reads(transfer_reads: int) -> tuple[str, Row]:
+    """With --transfer-reads N: the one-process row again, on a server that may read its
+    transfer queue N times a second instead of the default 20 (starter/embedded.py)."""
+    label = f"SQLite file, one worker process, {transfer_reads} transfer reads/s"
+    return label, Row("SQLite file", transfer_reads=transfer_reads)
+
+
 # The worker's workflow sandbox, as the real worker reads it (TICKETS_WORKFLOW_SANDBOX).
 SANDBOXED = workflow_sandbox(os.environ)
 
@@ -188,29 +205,26 @@ async def agents_process(
 
 
 async def measure(
-    label: str,
-    fake: RemoteLLM,
-    n: int,
-    concurrency: int,
-    repeats: int,
-    transfer_reads: int | None = None,
+    row: Row, fake: RemoteLLM, n: int, concurrency: int, repeats: int
 ) -> tuple[list[float], list[SwarmResult], list[Parts]]:
     """The wall time, the result and the breakdown of each of ``repeats`` runs."""
     walls: list[float] = []
     results: list[SwarmResult] = []
     parts: list[Parts] = []
-    kind, apart = SETUPS.get(label, SETUPS[ONE_PROCESS])
     setup = llm_setup(fake, provider_overrides={"max_concurrent": concurrency * 2})
-    async with server(kind, transfer_reads) as running, contextlib.AsyncExitStack() as stack:
+    async with (
+        server(row.server, row.transfer_reads) as running,
+        contextlib.AsyncExitStack() as stack,
+    ):
         client = running.client
         queue = f"bench-{uuid.uuid4().hex[:6]}"
         pids = {"worker": os.getpid(), "Temporal server": running.pid, "provider": fake.pid}
-        if apart:
+        if row.agents_apart:
             pids["agents process"] = await stack.enter_async_context(
                 agents_process(running, setup, fake.openai_base_url, concurrency * 2)
             )
         async with llm_pipeline(
-            client, queue, running.data, setup, SANDBOXED, agent_queues=not apart
+            client, queue, running.data, setup, SANDBOXED, agent_queues=not row.agents_apart
         ):
             for run in range(repeats):
                 before = {name: cpu_seconds(pid) for name, pid in pids.items() if pid}
@@ -258,11 +272,9 @@ async def run(
     ratios = {}
     where: dict[str, list[Parts]] = {}
     with remote_llm(latency) as fake:
-        more = {MORE_READS.format(transfer_reads): transfer_reads} if transfer_reads else {}
-        for label in [*SETUPS, *more]:
-            walls, results, where[label] = await measure(
-                label, fake, n, concurrency, repeats, more.get(label)
-            )
+        rows = dict([*ROWS.items(), *([more_reads(transfer_reads)] if transfer_reads else [])])
+        for label, row in rows.items():
+            walls, results, where[label] = await measure(row, fake, n, concurrency, repeats)
             wall = statistics.median(walls)
             ratios[label] = wall / ideal
             # Item latencies of every run the median is over, not only the last run's.

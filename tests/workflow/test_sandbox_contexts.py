@@ -36,22 +36,20 @@ def checking_runner(
     (and each question the direct path left to the SDK's)."""
 
     class Checking(sandbox_contexts._DirectContextInstance):
-        def get_serialization_context(self, command_info: Any) -> Any:
+        def _both(self, question: str, method: str, command_info: Any) -> Any:
             # The direct path, not its fallback to the SDK's (which would equal it trivially).
             if self._in_sandbox() is None:
                 fallbacks.append(command_info)
-            direct = super().get_serialization_context(command_info)
-            sdk = _Instance.get_serialization_context(self, command_info)
-            asked.append(("serialization", command_info, direct, sdk))
+            direct = getattr(super(), method)(command_info)
+            sdk = getattr(_Instance, method)(self, command_info)
+            asked.append((question, command_info, direct, sdk))
             return direct
 
+        def get_serialization_context(self, command_info: Any) -> Any:
+            return self._both("serialization", "get_serialization_context", command_info)
+
         def get_external_store_context(self, command_info: Any) -> Any:
-            if self._in_sandbox() is None:
-                fallbacks.append(command_info)
-            direct = super().get_external_store_context(command_info)
-            sdk = _Instance.get_external_store_context(self, command_info)
-            asked.append(("external store", command_info, direct, sdk))
-            return direct
+            return self._both("external store", "get_external_store_context", command_info)
 
     class Runner(sandbox_contexts.DirectContextRunner):
         def create_instance(self, det: WorkflowInstanceDetails) -> WorkflowInstance:
