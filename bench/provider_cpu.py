@@ -7,13 +7,17 @@ answer in chunks as a model does (about one per token). For each provider and an
 process makes N calls each way, R rounds alternating, and prints the CPU milliseconds per call:
 
 - **SDK, typed**: ``chat.completions.create(stream=True)`` read chunk by chunk, and Anthropic's
-  ``messages.stream`` helper with its final message: how the providers called the SDKs before;
-- **provider**: the project's provider call (``_call``: the SDK's ``post`` with the documented
-  body, the streamed chunks read as JSON objects).
+  ``messages.stream`` helper with its final message: how the providers called the SDKs before
+  (over the SDK's default transport, httpx2);
+- **provider, httpx**: the project's provider call (``_call``: the SDK's ``post`` with the
+  documented body, the streamed chunks read as JSON objects) with ``http_transport = "httpx"``;
+- **provider, aiohttp**: the same call over the SDK's aiohttp transport (``DefaultAioHttpClient``),
+  the default ``http_transport``.
 
-Both send the same body to the same server over the same SDK client; only what happens between
-the bytes and the answer differs. Answers: a classification (2 chunks) and a
-resolver's draft of ~1,200 characters streamed in ~300 chunks (a 300-token answer).
+All three send the same body to the same server through the same SDK; the first two differ only
+in what happens between the bytes and the answer, the last two only in the HTTP transport.
+Answers: a classification (2 chunks) and a resolver's draft of ~1,200 characters streamed in ~300
+chunks (a 300-token answer).
 """
 
 import argparse
@@ -75,9 +79,11 @@ async def sdk_typed_anthropic(
     return str(message.content[0])
 
 
-def build(kind: str, fake: RemoteLLM) -> OpenAIProvider | AnthropicProvider:
+def build(kind: str, fake: RemoteLLM, transport: str) -> OpenAIProvider | AnthropicProvider:
     base = fake.openai_base_url if kind == "openai" else fake.anthropic_base_url
-    config = default_providers()[kind].model_copy(update={"base_url": base})
+    config = default_providers()[kind].model_copy(
+        update={"base_url": base, "http_transport": transport}
+    )
     cls = OpenAIProvider if kind == "openai" else AnthropicProvider
     return cls(kind, config, "sk-bench", default_prices())
 
@@ -111,31 +117,38 @@ def agent_inputs() -> dict[str, tuple[AgentSpec[Any, Any], Any]]:
 
 async def measure(
     kind: str, fake: RemoteLLM, agent: str, calls: int, rounds: int
-) -> tuple[float, float]:
-    """Median CPU milliseconds per call, SDK typed and provider, for one agent's answer."""
-    provider = build(kind, fake)
+) -> tuple[float, float, float]:
+    """Median CPU milliseconds per call, SDK typed, provider over httpx and provider over
+    aiohttp, for one agent's answer."""
+    over_httpx = build(kind, fake, "httpx")
+    over_aiohttp = build(kind, fake, "aiohttp")
     typed = sdk_typed_openai if kind == "openai" else sdk_typed_anthropic
     model = MODELS[kind]
     spec, agent_input = agent_inputs()[agent]
-    conversation = provider._conversation(spec, agent_input)
+    conversation = over_httpx._conversation(spec, agent_input)
 
     async def sdk() -> Any:
-        return await typed(provider, spec, model, conversation)  # type: ignore[arg-type]
+        return await typed(over_httpx, spec, model, conversation)  # type: ignore[arg-type]
 
-    async def ours() -> Any:
-        return await provider._call(spec, model, conversation)
+    async def ours_httpx() -> Any:
+        return await over_httpx._call(spec, model, conversation)
 
+    async def ours_aiohttp() -> Any:
+        return await over_aiohttp._call(spec, model, conversation)
+
+    ways = (sdk, ours_httpx, ours_aiohttp)
     try:
-        await sdk()  # warm both paths: imports, connections, schema caches
-        await ours()
-        typed_ms: list[float] = []
-        ours_ms: list[float] = []
+        for way in ways:  # warm every path: imports, connections, schema caches
+            await way()
+        ms: list[list[float]] = [[] for _ in ways]
         for _ in range(rounds):
-            typed_ms.append(await cpu_per_call(sdk, calls))
-            ours_ms.append(await cpu_per_call(ours, calls))
+            for taken, way in zip(ms, ways, strict=True):
+                taken.append(await cpu_per_call(way, calls))
     finally:
-        await provider.aclose()
-    return statistics.median(typed_ms), statistics.median(ours_ms)
+        await over_httpx.aclose()
+        await over_aiohttp.aclose()
+    first, second, third = (statistics.median(m) for m in ms)
+    return first, second, third
 
 
 async def run(calls: int, rounds: int) -> int:
@@ -143,8 +156,11 @@ async def run(calls: int, rounds: int) -> int:
         f"fake server in its own process, answering at once; {calls} calls each way per round, "
         f"{rounds} rounds alternating, median of rounds (CPU of this process only)\n"
     )
-    print("| provider | answer | SDK, typed (ms CPU/call) | provider (ms CPU/call) | ratio |")
-    print("|---|---|---:|---:|---:|")
+    print(
+        "| provider | answer | SDK, typed (ms CPU/call) | provider, httpx | provider, aiohttp "
+        "(default) | httpx ÷ typed | aiohttp ÷ httpx |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|")
     answers = (
         ("classification", "classification, 2 chunks", 2, 0),
         (
@@ -157,8 +173,11 @@ async def run(calls: int, rounds: int) -> int:
     for agent, label, pieces, draft_chars in answers:
         with remote_llm(0.0, pieces=pieces, draft_chars=draft_chars) as fake:
             for kind in ("openai", "anthropic"):
-                typed, ours = await measure(kind, fake, agent, calls, rounds)
-                print(f"| {kind} | {label} | {typed:.2f} | {ours:.2f} | {ours / typed:.2f} |")
+                typed, httpx, aiohttp = await measure(kind, fake, agent, calls, rounds)
+                print(
+                    f"| {kind} | {label} | {typed:.2f} | {httpx:.2f} | {aiohttp:.2f} | "
+                    f"{httpx / typed:.2f} | {aiohttp / httpx:.2f} |"
+                )
     return 0
 
 

@@ -23,6 +23,7 @@ from activities.providers.base import AgentSpec
 from activities.providers.errors import (
     ProviderCheckError,
     ProviderFailure,
+    connection_failed_below,
     retry_after_seconds,
     scrub,
     should_retry_header,
@@ -45,7 +46,7 @@ STREAM_CUT_SHORT = "the answer's stream ended before its message_stop event"
 
 def failure_from(err: Exception, provider: str) -> ProviderFailure:
     """What an anthropic SDK exception says, as plain facts (see errors.py for the decision)."""
-    if isinstance(err, anthropic.APITimeoutError):
+    if isinstance(err, anthropic.APITimeoutError) and not connection_failed_below(err):
         return ProviderFailure(provider, "request timed out", timeout=True)
     if isinstance(err, anthropic.APIConnectionError):
         return ProviderFailure(provider, "connection failed", connection=True)
@@ -100,7 +101,11 @@ class AnthropicProvider(LLMProvider):
             base_url=config.base_url,
             max_retries=0,
             timeout=httpx2.Timeout(config.timeout_seconds, connect=CONNECT_TIMEOUT),
-            http_client=self._http_client(anthropic.DefaultAsyncHttpxClient),
+            http_client=self._http_client(
+                anthropic.DefaultAioHttpClient
+                if config.http_transport == "aiohttp"
+                else anthropic.DefaultAsyncHttpxClient
+            ),
         )
 
     def _error(self, err: Exception) -> ApplicationError:

@@ -23,6 +23,7 @@ SDK exceptions carry the request headers (the key in clear), and what an activit
 recorded in the workflow history.
 """
 
+import asyncio
 import email.utils
 import math
 import re
@@ -32,6 +33,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Final
 
+import aiohttp
 import httpx2
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
@@ -256,9 +258,29 @@ def _classify(failure: ProviderFailure, secrets: Iterable[str]) -> ApplicationEr
 INVALID_OUTPUT_TYPE: Final = names.INVALID_OUTPUT_ERROR
 
 
+def connection_failed_below(err: BaseException) -> bool:
+    """Whether a timeout an SDK reports was a failed connection underneath. The SDKs' aiohttp
+    transport (``DefaultAioHttpClient``, their vendored httpx_aiohttp) re-raises each aiohttp
+    error as an httpx2 one, keeping it as the cause; the openai SDK's copy maps every aiohttp
+    connection error, a refused connection or a server that hung up mid-answer included, to
+    ``ConnectTimeout``, so the SDK calls it a timeout. aiohttp's own timeouts (``TimeoutError``
+    subclasses) stay timeouts."""
+    seen: BaseException | None = err
+    for _ in range(10):  # a chain is a few links; never loop on a cycle
+        if seen is None:
+            return False
+        if isinstance(seen, aiohttp.ClientConnectionError) and not isinstance(
+            seen, asyncio.TimeoutError
+        ):
+            return True
+        seen = seen.__cause__
+    return False
+
+
 def transport_failure(err: Exception, provider: str) -> ProviderFailure:
     """A failure below either SDK's API errors: the HTTP transport, or anything unexpected."""
-    if isinstance(err, httpx2.TimeoutException):  # raised while reading the stream
+    if isinstance(err, httpx2.TimeoutException) and not connection_failed_below(err):
+        # Raised while reading the stream.
         return ProviderFailure(provider, "the response stopped arriving", timeout=True)
     if isinstance(err, httpx2.HTTPError):
         return ProviderFailure(

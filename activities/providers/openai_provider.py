@@ -24,6 +24,7 @@ from activities.providers.base import AgentSpec
 from activities.providers.errors import (
     ProviderCheckError,
     ProviderFailure,
+    connection_failed_below,
     retry_after_seconds,
     scrub,
     should_retry_header,
@@ -49,7 +50,7 @@ STREAM_CUT_SHORT = "the answer's stream ended before its finish reason or usage"
 
 def failure_from(err: Exception, provider: str) -> ProviderFailure:
     """What an openai SDK exception says, as plain facts (see errors.py for the decision)."""
-    if isinstance(err, openai.APITimeoutError):
+    if isinstance(err, openai.APITimeoutError) and not connection_failed_below(err):
         return ProviderFailure(provider, "request timed out", timeout=True)
     if isinstance(err, openai.APIConnectionError):
         return ProviderFailure(provider, "connection failed", connection=True)
@@ -107,7 +108,11 @@ class OpenAIProvider(LLMProvider):
             base_url=config.base_url,
             max_retries=0,
             timeout=httpx2.Timeout(config.timeout_seconds, connect=CONNECT_TIMEOUT),
-            http_client=self._http_client(openai.DefaultAsyncHttpxClient),
+            http_client=self._http_client(
+                openai.DefaultAioHttpClient
+                if config.http_transport == "aiohttp"
+                else openai.DefaultAsyncHttpxClient
+            ),
         )
 
     def _error(self, err: Exception) -> ApplicationError:

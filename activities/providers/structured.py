@@ -273,8 +273,9 @@ class LLMProvider(Provider):
                     take(chunk)
 
     def _http_client(self, make: Callable[..., httpx2.AsyncClient]) -> httpx2.AsyncClient:
-        """The SDK's own default HTTP client (its timeouts, connection limits, redirects) with
-        the response hook above, and the trace context on every request."""
+        """The SDK's own default HTTP client (its timeouts, connection limits, redirects) over
+        the configured transport (``http_transport``), with the response hook above, and the
+        trace context on every request."""
         return make(event_hooks={"request": [_trace_context], "response": [self._response_seen]})
 
     @abstractmethod

@@ -28,6 +28,13 @@ def shared_fake() -> Iterator[FakeLLMServer]:
 
 
 @pytest.fixture
+def transport() -> str:
+    """The HTTP transport the providers are built with: the default, unless a module asks for
+    both (the failure tests: each transport reports a refused or dropped connection its own way)."""
+    return "aiohttp"
+
+
+@pytest.fixture
 def fake(shared_fake: FakeLLMServer) -> Iterator[FakeLLMServer]:
     shared_fake.script.clear()
     shared_fake.responder = None
@@ -45,10 +52,10 @@ MakeProvider = Callable[[str], LLMProvider]
 
 
 @pytest.fixture
-async def make_llm_provider(fake: FakeLLMServer) -> AsyncIterator[MakeProvider]:
+async def make_llm_provider(fake: FakeLLMServer, transport: str) -> AsyncIterator[MakeProvider]:
     async with (
-        _providers(fake, "openai", OpenAIProvider) as openai,
-        _providers(fake, "anthropic", AnthropicProvider) as anthropic,
+        _providers(fake, "openai", OpenAIProvider, transport) as openai,
+        _providers(fake, "anthropic", AnthropicProvider, transport) as anthropic,
     ):
 
         def make(kind: str) -> LLMProvider:
@@ -63,7 +70,7 @@ MakeAnthropic = Callable[..., AnthropicProvider]
 
 @contextlib.asynccontextmanager
 async def _providers(
-    fake: FakeLLMServer, kind: str, cls: type[ProviderT]
+    fake: FakeLLMServer, kind: str, cls: type[ProviderT], transport: str
 ) -> AsyncIterator[Callable[..., ProviderT]]:
     """Builds providers of one kind pointed at the fake (or at base_url); closes them after."""
     made: list[ProviderT] = []
@@ -71,7 +78,7 @@ async def _providers(
     def make(key: str = API_KEY, base_url: str | None = None, **config: Any) -> ProviderT:
         fake_url = fake.openai_base_url if kind == "openai" else fake.anthropic_base_url
         settings = default_providers()[kind].model_copy(
-            update={"base_url": base_url or fake_url, **config}
+            update={"base_url": base_url or fake_url, "http_transport": transport, **config}
         )
         provider = cls(kind, settings, key, default_prices())
         made.append(provider)
@@ -85,12 +92,12 @@ async def _providers(
 
 
 @pytest.fixture
-async def make_openai(fake: FakeLLMServer) -> AsyncIterator[MakeOpenAI]:
-    async with _providers(fake, "openai", OpenAIProvider) as make:
+async def make_openai(fake: FakeLLMServer, transport: str) -> AsyncIterator[MakeOpenAI]:
+    async with _providers(fake, "openai", OpenAIProvider, transport) as make:
         yield make
 
 
 @pytest.fixture
-async def make_anthropic(fake: FakeLLMServer) -> AsyncIterator[MakeAnthropic]:
-    async with _providers(fake, "anthropic", AnthropicProvider) as make:
+async def make_anthropic(fake: FakeLLMServer, transport: str) -> AsyncIterator[MakeAnthropic]:
+    async with _providers(fake, "anthropic", AnthropicProvider, transport) as make:
         yield make

@@ -5,12 +5,15 @@ import dataclasses
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
+import aiohttp
+import httpx2
 import pytest
 from temporalio.exceptions import ApplicationErrorCategory
 
 from activities.providers.errors import (
     MAX_RETRY_AFTER,
     ProviderFailure,
+    connection_failed_below,
     retry_after_seconds,
     scrub,
     should_retry_header,
@@ -326,3 +329,41 @@ def test_should_retry_header_reads_true_false_and_nothing_else() -> None:
     assert should_retry_header({"x-should-retry": "1"}) is None
     assert should_retry_header({"retry-after": "1"}) is None
     assert should_retry_header(None) is None
+
+
+def raised_from(outer: Exception, cause: BaseException | None) -> Exception:
+    """``outer`` as ``raise outer from cause`` leaves it."""
+    try:
+        raise outer from cause
+    except Exception as err:
+        return err
+
+
+@pytest.mark.parametrize(
+    ("cause", "connection"),
+    [
+        # What the openai SDK's aiohttp transport raises as ConnectTimeout.
+        pytest.param(
+            aiohttp.ClientConnectorError(
+                aiohttp.client_reqrep.ConnectionKey("127.0.0.1", 1, False, True, None, None, None),
+                ConnectionRefusedError(111, "Connection refused"),
+            ),
+            True,
+            id="refused",
+        ),
+        pytest.param(aiohttp.ServerDisconnectedError(), True, id="hung-up"),
+        # aiohttp's own timeouts stay timeouts.
+        pytest.param(aiohttp.ServerTimeoutError("read timed out"), False, id="aiohttp-timeout"),
+        pytest.param(aiohttp.SocketTimeoutError("socket timed out"), False, id="socket-timeout"),
+        # httpx's transport raises its timeouts with no aiohttp cause.
+        pytest.param(None, False, id="httpx-timeout"),
+    ],
+)
+def test_a_timeout_over_a_failed_connection_is_a_connection_failure(
+    cause: BaseException | None, connection: bool
+) -> None:
+    timeout = raised_from(httpx2.ConnectTimeout("timed out"), cause)
+    sdk_error = raised_from(RuntimeError("the SDK's APITimeoutError"), timeout)
+
+    assert connection_failed_below(sdk_error) is connection
+    assert connection_failed_below(timeout) is connection

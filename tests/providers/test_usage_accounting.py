@@ -27,6 +27,13 @@ from tests.providers.helpers import (
 )
 from tests.support.fake_llm import FakeLLMServer, Reply
 
+
+@pytest.fixture(params=["aiohttp", "httpx"])
+def transport(request: pytest.FixtureRequest) -> str:
+    """Every test here on both HTTP transports (tests/providers/conftest.py)."""
+    return str(request.param)
+
+
 KINDS = ["openai", "anthropic"]
 
 
