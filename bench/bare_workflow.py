@@ -2,6 +2,11 @@
 attributes, no memo, no local activity). Its worker runs in its own process with the project's
 client (the same data converter and tracing plugin as every client), as the ticket worker does.
 
+Given a shape (one ``[patches, local activities, upserts, activities]`` list per workflow task,
+read from a ticket's history by ``bench.ticket_cost``), it does what the ticket asks of Temporal
+in each of its workflow tasks instead: patch markers, no-op local activities, upserts of one
+keyword search attribute, and no-op activities. The ticket's Temporal work without its code.
+
     python -m bench.bare_workflow --queue Q     # the worker; prints "bare worker: polling" when up
 """
 
@@ -12,12 +17,15 @@ from datetime import timedelta
 from pathlib import Path
 
 from temporalio import activity, workflow
+from temporalio.common import SearchAttributeKey
 from temporalio.worker import PollerBehaviorAutoscaling, Worker
 
 BARE_WORKFLOW = "BareWorkflow"
 NOOP_ACTIVITY = "bare_noop"
 # Like the ticket's agent calls: bounded, retried; a no-op never needs either.
 NOOP_START_TO_CLOSE = timedelta(seconds=30)
+# A keyword search attribute every embedded server of the project registers (the ticket's state).
+UPSERTED = SearchAttributeKey.for_keyword("TicketState")
 
 
 @activity.defn(name=NOOP_ACTIVITY)
@@ -28,16 +36,32 @@ async def noop(step: int) -> int:
 @workflow.defn(name=BARE_WORKFLOW)
 class BareWorkflow:
     @workflow.run
-    async def run(self, activities: int, activity_queue: str | None = None) -> int:
+    async def run(
+        self,
+        activities: int,
+        activity_queue: str | None = None,
+        shape: list[list[int]] | None = None,
+    ) -> int:
+        if shape is None:
+            shape = [[0, 0, 0, 1]] * activities
         done = 0
-        for step in range(activities):
-            done += await workflow.execute_activity(
-                NOOP_ACTIVITY,
-                step,
-                result_type=int,
-                task_queue=activity_queue,
-                start_to_close_timeout=NOOP_START_TO_CLOSE,
-            )
+        for step, (patches, local_activities, upserts, activity_calls) in enumerate(shape):
+            for patch in range(patches):
+                workflow.patched(f"shape-{step}-{patch}")
+            for _ in range(local_activities):
+                done += await workflow.execute_local_activity(
+                    NOOP_ACTIVITY, step, result_type=int, start_to_close_timeout=NOOP_START_TO_CLOSE
+                )
+            for upsert in range(upserts):
+                workflow.upsert_search_attributes([UPSERTED.value_set(f"STEP-{step}-{upsert}")])
+            for _ in range(activity_calls):
+                done += await workflow.execute_activity(
+                    NOOP_ACTIVITY,
+                    step,
+                    result_type=int,
+                    task_queue=activity_queue,
+                    start_to_close_timeout=NOOP_START_TO_CLOSE,
+                )
         return done
 
 
