@@ -16,9 +16,9 @@ project's client (encryption codec, tracing plugin):
 2. throughput, side by side: N straight-through tickets, then N bare workflows with the same
    number of activities, then N more with those activities on a task queue of their own (as the
    ticket's agent calls are: no eager dispatch), then N shaped as the ticket (in each workflow
-   task the ticket's local activities, upserts and activity, all no-ops: the ticket's Temporal
-   work without its code), R rounds alternating, each timed from the first start until the last
-   one rests, as seen by one visibility count per interval.
+   task the ticket's patch markers, local activities, upserts and activities, all no-ops: the
+   ticket's Temporal work without its code), R rounds alternating, each timed from the first
+   start until the last one rests, as seen by one visibility count per interval.
 Tickets go straight through when the offline agents answer them without a person: the bundled
 samples that do so in a probe run are repeated under new ids.
 """
@@ -266,8 +266,8 @@ async def bare_worker(stack: Stack, queue: str) -> "asyncio.subprocess.Process":
 # kind is the bare workflow with its activities on a queue of their own, as the ticket's.
 TICKETS, BARE, BARE_SEPARATE = "tickets", "bare", "bare, activities on their own queue"
 # The bare workflow doing, in each workflow task, what the ticket asks of Temporal there (its
-# local activities, upserts and activities, on their own queue): tickets ÷ this is what the
-# ticket's code costs, this ÷ bare what its use of Temporal costs.
+# patch markers, local activities, upserts and activities, on their own queue): tickets ÷ this
+# is what the ticket's code costs, this ÷ bare what its use of Temporal costs.
 SHAPED = "bare, shaped as the ticket"
 
 
@@ -382,8 +382,9 @@ async def run(n: int, rounds: int, sqlite: dict[str, object], server_metrics: bo
 
 
 async def _newest_bare_history(client: Client) -> WorkflowHistory:
-    listed = client.list_workflows(f"WorkflowType = '{BARE_WORKFLOW}'")
-    newest = await anext(aiter(listed))
+    """The history of the bare workflow started last (called while there are a few)."""
+    listed = [e async for e in client.list_workflows(f"WorkflowType = '{BARE_WORKFLOW}'")]
+    newest = max(listed, key=lambda e: e.start_time)
     return await client.get_workflow_handle(newest.id, run_id=newest.run_id).fetch_history()
 
 
