@@ -160,6 +160,26 @@ async def run(queues: Sequence[str] | None, stop: asyncio.Event) -> int:
     ) as err:
         print(f"worker: configuration error: {err}", file=sys.stderr)
         return 2
+    observed = Observability(runtime, metrics_address, spend_limit)
+    try:
+        return await _check_and_serve(
+            loaded, providers, delivery_config, polled, stop, observed, sandboxed
+        )
+    finally:
+        # Also when the check or the stores stop it: an open aiohttp session says so at exit.
+        for provider in providers.values():
+            await provider.aclose()
+
+
+async def _check_and_serve(
+    loaded: settings.Settings,
+    providers: dict[str, Provider],
+    delivery_config: DeliveryConfig,
+    polled: list[str],
+    stop: asyncio.Event,
+    observed: "Observability",
+    sandboxed: bool,
+) -> int:
     try:
         for provider in providers.values():
             if warning := await provider.check():
@@ -179,13 +199,10 @@ async def run(queues: Sequence[str] | None, stop: asyncio.Event) -> int:
         return 1
     delivery = DeliveryActivities(stores.ledger, delivery_config)
     try:
-        observed = Observability(runtime, metrics_address, spend_limit)
         return await serve(
             loaded, providers, stores, delivery, polled, stop, observed, sandboxed=sandboxed
         )
     finally:
-        for provider in providers.values():
-            await provider.aclose()
         await delivery.aclose()
         await stores.close()
 

@@ -21,6 +21,7 @@ from activities.heartbeat import beat
 from activities.providers.anthropic_stream import StreamedMessage
 from activities.providers.base import AgentSpec
 from activities.providers.errors import (
+    TRANSPORT_ERRORS,
     ProviderCheckError,
     ProviderFailure,
     connection_failed_below,
@@ -102,9 +103,7 @@ class AnthropicProvider(LLMProvider):
             max_retries=0,
             timeout=httpx2.Timeout(config.timeout_seconds, connect=CONNECT_TIMEOUT),
             http_client=self._http_client(
-                anthropic.DefaultAioHttpClient
-                if config.http_transport == "aiohttp"
-                else anthropic.DefaultAsyncHttpxClient
+                anthropic.DefaultAioHttpClient, anthropic.DefaultAsyncHttpxClient
             ),
         )
 
@@ -138,7 +137,7 @@ class AnthropicProvider(LLMProvider):
             await self._stream_json(
                 self._client.post, MESSAGES, body, _EveryEventBeats, message.add
             )
-        except (anthropic.AnthropicError, httpx2.HTTPError) as err:
+        except (anthropic.AnthropicError, *TRANSPORT_ERRORS) as err:
             # Network errors while reading a stream reach us as httpx2 errors, unwrapped.
             raise self._error(err) from None
         if not message.stopped:
@@ -203,7 +202,7 @@ class AnthropicProvider(LLMProvider):
                 f"{self.name}: the API key in {self.config.api_key_env} was rejected "
                 f"({err.status_code}): {reason}"
             ) from None
-        except anthropic.AnthropicError as err:
+        except (anthropic.AnthropicError, *TRANSPORT_ERRORS) as err:
             return f"{self.name}: could not verify the API key: {self._error(err).message}"
         return None
 

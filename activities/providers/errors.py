@@ -277,12 +277,20 @@ def connection_failed_below(err: BaseException) -> bool:
     return False
 
 
+# What the HTTP transport raises below the SDKs' own error classes: httpx2's errors, and
+# aiohttp's that the aiohttp transport passes on unmapped (a response head aiohttp refuses: a
+# header line over 8,190 bytes, a malformed status line; the openai SDK does not wrap them).
+TRANSPORT_ERRORS: Final = (httpx2.HTTPError, aiohttp.ClientError)
+
+
 def transport_failure(err: Exception, provider: str) -> ProviderFailure:
     """A failure below either SDK's API errors: the HTTP transport, or anything unexpected."""
     if isinstance(err, httpx2.TimeoutException) and not connection_failed_below(err):
         # Raised while reading the stream.
         return ProviderFailure(provider, "the response stopped arriving", timeout=True)
-    if isinstance(err, httpx2.HTTPError):
+    if isinstance(err, aiohttp.ClientError) and isinstance(err, asyncio.TimeoutError):
+        return ProviderFailure(provider, "the response stopped arriving", timeout=True)
+    if isinstance(err, TRANSPORT_ERRORS):
         return ProviderFailure(
             provider, f"connection failed: {type(err).__name__}", connection=True
         )

@@ -22,6 +22,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.providers.base import AgentSpec
 from activities.providers.errors import (
+    TRANSPORT_ERRORS,
     ProviderCheckError,
     ProviderFailure,
     connection_failed_below,
@@ -109,9 +110,7 @@ class OpenAIProvider(LLMProvider):
             max_retries=0,
             timeout=httpx2.Timeout(config.timeout_seconds, connect=CONNECT_TIMEOUT),
             http_client=self._http_client(
-                openai.DefaultAioHttpClient
-                if config.http_transport == "aiohttp"
-                else openai.DefaultAsyncHttpxClient
+                openai.DefaultAioHttpClient, openai.DefaultAsyncHttpxClient
             ),
         )
 
@@ -168,7 +167,7 @@ class OpenAIProvider(LLMProvider):
                 openai.AsyncStream[object],
                 lambda chunk: read_chunk(chunk, completion, parts, refusal),
             )
-        except (openai.OpenAIError, httpx2.HTTPError) as err:
+        except (openai.OpenAIError, *TRANSPORT_ERRORS) as err:
             raise self._error(err) from None
         if completion.finish_reason is None and not completion.input_tokens:
             # The body ended with neither a finish reason nor the usage chunk (a proxy that
@@ -230,7 +229,7 @@ class OpenAIProvider(LLMProvider):
                 f"{self.name}: the API key in {self.config.api_key_env} was rejected "
                 f"({err.status_code}): {scrub(str(err.message), self._secrets)}"
             ) from None
-        except openai.OpenAIError as err:
+        except (openai.OpenAIError, *TRANSPORT_ERRORS) as err:
             return f"{self.name}: could not verify the API key: {self._error(err).message}"
         return None
 

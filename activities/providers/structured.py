@@ -8,6 +8,7 @@ format); ``LLMProvider.run`` does the rest the same way for every provider.
 import copy
 import functools
 import time
+import urllib.request
 from abc import abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
 from contextvars import ContextVar
@@ -24,6 +25,7 @@ from activities.heartbeat import earlier as carried_earlier
 from activities.providers.base import AgentSpec, InT, OutT, Provider
 from activities.providers.declared_limits import DeclaredLimits
 from activities.providers.errors import INVALID_OUTPUT_TYPE
+from activities.providers.idle_watch import idle_limit
 from activities.providers.pacing import CallPacer
 from activities.providers.peers import QueuePeers
 from shared.agents import AgentReply, Usage, total_usage
@@ -158,6 +160,12 @@ def with_usage(err: ApplicationError, usage: Usage) -> ApplicationError:
     )
 
 
+def socks_proxy_in_environment() -> bool:
+    """Whether a proxy variable (``ALL_PROXY``, ``HTTPS_PROXY``, ... in either case) names a
+    SOCKS proxy."""
+    return any(url.lower().startswith("socks") for url in urllib.request.getproxies().values())
+
+
 async def _trace_context(request: httpx2.Request) -> None:
     """W3C trace context (``traceparent``) on every request made inside a span, as
     OpenTelemetry's HTTP instrumentations send it: a gateway or self-hosted model server that
@@ -263,19 +271,30 @@ class LLMProvider(Provider):
         timeouts, error classes, SSE parsing) and hand every chunk, a JSON object, to ``take``:
         no typed model per chunk (docs/performance.md). A heartbeat runs until the response
         starts, then every chunk is one; the response is closed however the loop ends. The SDK's
-        exceptions pass through for the provider to classify."""
+        exceptions pass through for the provider to classify; a stream that sends nothing for the
+        provider's timeout ends with httpx2's ``ReadTimeout`` (``idle_watch.py``)."""
         async with heartbeating():  # until the response starts there is no progress
             stream = await post(path, body=body, cast_to=object, stream=True, stream_cls=stream_cls)
-        async with stream:
+        async with stream, idle_limit(self.config.timeout_seconds, "the answer's stream") as idle:
             async for chunk in stream:
+                idle.seen()
                 beat()
                 if isinstance(chunk, dict):
                     take(chunk)
 
-    def _http_client(self, make: Callable[..., httpx2.AsyncClient]) -> httpx2.AsyncClient:
+    def _http_client(
+        self,
+        over_aiohttp: Callable[..., httpx2.AsyncClient],
+        over_httpx: Callable[..., httpx2.AsyncClient],
+    ) -> httpx2.AsyncClient:
         """The SDK's own default HTTP client (its timeouts, connection limits, redirects) over
         the configured transport (``http_transport``), with the response hook above, and the
-        trace context on every request."""
+        trace context on every request. A SOCKS proxy in the environment takes httpx2: the
+        aiohttp transport would send it HTTP (a plain ``CONNECT`` naming the provider's host,
+        and every call failing as a connection error); httpx2 speaks SOCKS, or says which
+        package it needs."""
+        use_aiohttp = self.config.http_transport == "aiohttp" and not socks_proxy_in_environment()
+        make = over_aiohttp if use_aiohttp else over_httpx
         return make(event_hooks={"request": [_trace_context], "response": [self._response_seen]})
 
     @abstractmethod
