@@ -9,7 +9,6 @@ import time
 from datetime import timedelta
 from typing import Any
 
-import anthropic
 import pytest
 from temporalio.testing import ActivityEnvironment
 
@@ -42,26 +41,6 @@ TOOL = "submit_classification"
 
 
 # ---- answers -------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("transport", "client_class"),
-    [
-        pytest.param("aiohttp", anthropic.DefaultAioHttpClient, id="aiohttp"),
-        pytest.param("httpx", anthropic.DefaultAsyncHttpxClient, id="httpx"),
-    ],
-)
-async def test_the_configured_http_transport_carries_the_call(
-    fake: FakeLLMServer, make_anthropic: MakeAnthropic, transport: str, client_class: type
-) -> None:
-    fake.push(Reply(output=VALID_CLASSIFICATION))
-    provider = make_anthropic(http_transport=transport)
-
-    reply = await provider.run(CLASSIFIER, classify_request(), MODEL)
-
-    assert reply.output == Classification(**VALID_CLASSIFICATION)
-    assert isinstance(provider._client._client, client_class)
-    assert len(fake.requests) == 1
 
 
 async def test_valid_answer_becomes_the_output_model_with_usage_and_cost(

@@ -5,7 +5,6 @@ test_openai_provider_failures.py."""
 import json
 from typing import Any
 
-import openai
 import pytest
 
 from activities.agent_specs import CLASSIFIER
@@ -37,26 +36,6 @@ MODEL = MODELS["openai"]
 PRICE = default_prices()[MODEL]
 
 # ---- answers -------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("transport", "client_class"),
-    [
-        pytest.param("aiohttp", openai.DefaultAioHttpClient, id="aiohttp"),
-        pytest.param("httpx", openai.DefaultAsyncHttpxClient, id="httpx"),
-    ],
-)
-async def test_the_configured_http_transport_carries_the_call(
-    fake: FakeLLMServer, make_openai: MakeOpenAI, transport: str, client_class: type
-) -> None:
-    fake.push(Reply(output=VALID_CLASSIFICATION))
-    provider = make_openai(http_transport=transport)
-
-    reply = await provider.run(CLASSIFIER, classify_request(), MODEL)
-
-    assert reply.output == Classification(**VALID_CLASSIFICATION)
-    assert isinstance(provider._client._client, client_class)
-    assert len(fake.requests) == 1
 
 
 async def test_valid_answer_becomes_the_output_model_with_usage_and_cost(

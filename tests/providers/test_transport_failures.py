@@ -6,7 +6,9 @@ import asyncio
 import time
 from typing import Any
 
+import anthropic
 import httpx2
+import openai
 import pytest
 from temporalio.exceptions import ApplicationError
 
@@ -14,7 +16,7 @@ from activities.agent_specs import CLASSIFIER
 from activities.providers.idle_watch import idle_limit
 from activities.providers.structured import socks_proxy_in_environment
 from tests.providers.conftest import MODELS, MakeProvider
-from tests.providers.helpers import classify_request
+from tests.providers.helpers import VALID_CLASSIFICATION, classify_request
 from tests.providers.raw_http import (
     ANTHROPIC_FIRST,
     OPENAI_FIRST,
@@ -22,6 +24,7 @@ from tests.providers.raw_http import (
     chunk,
     raw_server,
 )
+from tests.support.fake_llm import FakeLLMServer, Reply
 
 KINDS = ["openai", "anthropic"]
 TIMEOUT_SECONDS = 1.0
@@ -67,6 +70,28 @@ async def call(provider: Any, kind: str) -> tuple[BaseException | None, float]:
     return None, time.monotonic() - started
 
 
+CLIENT_CLASSES = {
+    ("openai", "aiohttp"): openai.DefaultAioHttpClient,
+    ("openai", "httpx"): openai.DefaultAsyncHttpxClient,
+    ("anthropic", "aiohttp"): anthropic.DefaultAioHttpClient,
+    ("anthropic", "httpx"): anthropic.DefaultAsyncHttpxClient,
+}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_the_configured_http_transport_carries_the_call(
+    fake: FakeLLMServer, make_llm_provider: MakeProvider, kind: str, transport: str
+) -> None:
+    fake.push(Reply(output=VALID_CLASSIFICATION))
+    provider = make_llm_provider(kind)
+
+    reply = await provider.run(CLASSIFIER, classify_request(), MODELS[kind])
+
+    assert reply.output.model_dump(mode="json") == VALID_CLASSIFICATION
+    assert isinstance(provider._client._client, CLIENT_CLASSES[(kind, transport)])
+    assert len(fake.requests) == 1
+
+
 @pytest.mark.parametrize("kind", KINDS)
 async def test_a_stream_broken_off_by_a_malformed_chunk_ends_within_the_timeout(
     make_llm_provider: MakeProvider, kind: str, transport: str
@@ -97,7 +122,10 @@ async def test_a_response_head_aiohttp_refuses_is_a_classified_connection_failur
 
     async with raw_server(script, then_wait=False) as url:
         provider = build(make_llm_provider, kind, url, "aiohttp")
-        warning = await provider.check()
+        try:
+            warning = await provider.check()
+        finally:
+            await provider.aclose()
         err, _ = await call(build(make_llm_provider, kind, url, "aiohttp"), kind)
 
     assert isinstance(err, ApplicationError), repr(err)
