@@ -8,7 +8,6 @@ format); ``LLMProvider.run`` does the rest the same way for every provider.
 import copy
 import functools
 import time
-import urllib.request
 from abc import abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
 from contextvars import ContextVar
@@ -16,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 import httpx2
-from opentelemetry import propagate
 from pydantic import BaseModel, ValidationError
 from temporalio.exceptions import ApplicationError
 
@@ -25,6 +23,7 @@ from activities.heartbeat import earlier as carried_earlier
 from activities.providers.base import AgentSpec, InT, OutT, Provider
 from activities.providers.declared_limits import DeclaredLimits
 from activities.providers.errors import INVALID_OUTPUT_TYPE
+from activities.providers.http_client import sdk_http_client
 from activities.providers.idle_watch import idle_limit
 from activities.providers.pacing import CallPacer
 from activities.providers.peers import QueuePeers
@@ -160,20 +159,6 @@ def with_usage(err: ApplicationError, usage: Usage) -> ApplicationError:
     )
 
 
-def socks_proxy_in_environment() -> bool:
-    """Whether a proxy variable (``ALL_PROXY``, ``HTTPS_PROXY``, ... in either case) names a
-    SOCKS proxy."""
-    return any(url.lower().startswith("socks") for url in urllib.request.getproxies().values())
-
-
-async def _trace_context(request: httpx2.Request) -> None:
-    """W3C trace context (``traceparent``) on every request made inside a span, as
-    OpenTelemetry's HTTP instrumentations send it: a gateway or self-hosted model server that
-    traces (LiteLLM, vLLM) joins the agent call's trace. Only ids, never content; nothing
-    outside a span or with tracing off."""
-    propagate.inject(request.headers)
-
-
 class LLMProvider(Provider):
     """A provider that talks to a model API: subclasses make one call and build a repair turn."""
 
@@ -287,15 +272,9 @@ class LLMProvider(Provider):
         over_aiohttp: Callable[..., httpx2.AsyncClient],
         over_httpx: Callable[..., httpx2.AsyncClient],
     ) -> httpx2.AsyncClient:
-        """The SDK's own default HTTP client (its timeouts, connection limits, redirects) over
-        the configured transport (``http_transport``), with the response hook above, and the
-        trace context on every request. A SOCKS proxy in the environment takes httpx2: the
-        aiohttp transport would send it HTTP (a plain ``CONNECT`` naming the provider's host,
-        and every call failing as a connection error); httpx2 speaks SOCKS, or says which
-        package it needs."""
-        use_aiohttp = self.config.http_transport == "aiohttp" and not socks_proxy_in_environment()
-        make = over_aiohttp if use_aiohttp else over_httpx
-        return make(event_hooks={"request": [_trace_context], "response": [self._response_seen]})
+        """The SDK's client for this provider's configuration (``http_client.py``), with the
+        response hook above."""
+        return sdk_http_client(self.config, over_aiohttp, over_httpx, self._response_seen)
 
     @abstractmethod
     async def _call(

@@ -13,8 +13,8 @@ import pytest
 from temporalio.exceptions import ApplicationError
 
 from activities.agent_specs import CLASSIFIER
+from activities.providers.http_client import socks_proxy_in_environment
 from activities.providers.idle_watch import idle_limit
-from activities.providers.structured import socks_proxy_in_environment
 from tests.providers.conftest import MODELS, MakeProvider
 from tests.providers.helpers import VALID_CLASSIFICATION, classify_request
 from tests.providers.raw_http import (
