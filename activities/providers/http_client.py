@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 import httpx2
 from opentelemetry import propagate
 
+from activities.providers.errors import ProviderCheckError
 from shared.provider_config import ProviderConfig
 
 
@@ -36,8 +37,19 @@ def sdk_http_client(
     """``over_aiohttp`` or ``over_httpx`` (an SDK's ``DefaultAioHttpClient`` and
     ``DefaultAsyncHttpxClient``) as ``config`` says. A SOCKS proxy in the environment takes
     httpx2: the aiohttp transport would send it HTTP (a plain ``CONNECT`` naming the provider's
-    host, and every call failing as a connection error); httpx2 speaks SOCKS, or says which
-    package it needs."""
-    use_aiohttp = config.http_transport == "aiohttp" and not socks_proxy_in_environment()
-    make = over_aiohttp if use_aiohttp else over_httpx
-    return make(event_hooks={"request": [_trace_context], "response": [response_seen]})
+    host, and every call failing as a connection error); httpx2 speaks SOCKS with its socks
+    extra, and without it the worker stops at start saying so (``ProviderCheckError``)."""
+    socks = socks_proxy_in_environment()
+    make = over_aiohttp if config.http_transport == "aiohttp" and not socks else over_httpx
+    try:
+        return make(event_hooks={"request": [_trace_context], "response": [response_seen]})
+    except ImportError:
+        if not socks:
+            raise
+        # httpx2 without its socks extra: said as the configuration problem it is, not as a
+        # traceback (the proxy's URL, which may hold a password, is not repeated).
+        raise ProviderCheckError(
+            f"{config.kind}: the environment names a SOCKS proxy (ALL_PROXY, HTTPS_PROXY or "
+            "HTTP_PROXY), which the providers reach through httpx2's socks extra: install "
+            "'httpx2[socks]', or name an HTTP proxy"
+        ) from None

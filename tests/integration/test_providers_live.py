@@ -46,6 +46,25 @@ def test_a_worker_without_the_key_its_agents_need_stops_and_names_the_variable(
     )
 
 
+def test_a_worker_behind_a_socks_proxy_it_cannot_speak_stops_and_says_what_it_needs(
+    tmp_path: Path,
+) -> None:
+    env = environment(
+        "127.0.0.1:1",
+        tmp_path,
+        TICKETS_PROVIDER="openai",
+        OPENAI_API_KEY="sk-test-secret-123456",
+        ALL_PROXY="socks5://user:proxy-secret@127.0.0.1:1080",
+    )
+    result = start_worker(env)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "worker: configuration error: openai: the environment names a SOCKS proxy (ALL_PROXY, "
+        "HTTPS_PROXY or HTTP_PROXY), which the providers reach through httpx2's socks extra: "
+        "install 'httpx2[socks]', or name an HTTP proxy"
+    )
+
+
 def test_a_workflows_worker_that_would_route_by_its_own_keys_refuses_to_start(
     tmp_path: Path,
 ) -> None:

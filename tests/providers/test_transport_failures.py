@@ -13,6 +13,7 @@ import pytest
 from temporalio.exceptions import ApplicationError
 
 from activities.agent_specs import CLASSIFIER
+from activities.providers.errors import ProviderCheckError
 from activities.providers.http_client import socks_proxy_in_environment
 from activities.providers.idle_watch import idle_limit
 from tests.providers.conftest import MODELS, MakeProvider
@@ -196,7 +197,11 @@ def test_with_a_socks_proxy_the_provider_takes_httpx2_which_speaks_it_or_says_wh
     monkeypatch: pytest.MonkeyPatch, make_llm_provider: MakeProvider, kind: str
 ) -> None:
     # The aiohttp transport would send the SOCKS port a plain CONNECT naming the provider's
-    # host; httpx2 needs its socks extra, and says so when the client is built.
-    monkeypatch.setenv("ALL_PROXY", "socks5://127.0.0.1:1080")
-    with pytest.raises(ImportError, match="socksio"):
+    # host; httpx2 needs its socks extra (not installed here): the worker's configuration
+    # error says so, without the proxy's password.
+    monkeypatch.setenv("ALL_PROXY", "socks5://user:proxy-secret@127.0.0.1:1080")
+    with pytest.raises(
+        ProviderCheckError, match=r"SOCKS proxy .* install 'httpx2\[socks\]'"
+    ) as raised:
         build(make_llm_provider, kind, "http://127.0.0.1:9", "aiohttp")
+    assert "proxy-secret" not in str(raised.value)
