@@ -17,15 +17,15 @@ from datetime import timedelta
 from pathlib import Path
 
 from temporalio import activity, workflow
-from temporalio.common import SearchAttributeKey
 from temporalio.worker import PollerBehaviorAutoscaling, Worker
+
+with workflow.unsafe.imports_passed_through():
+    from shared import search_attributes as sa
 
 BARE_WORKFLOW = "BareWorkflow"
 NOOP_ACTIVITY = "bare_noop"
 # Like the ticket's agent calls: bounded, retried; a no-op never needs either.
 NOOP_START_TO_CLOSE = timedelta(seconds=30)
-# A keyword search attribute every embedded server of the project registers (the ticket's state).
-UPSERTED = SearchAttributeKey.for_keyword("TicketState")
 
 
 @activity.defn(name=NOOP_ACTIVITY)
@@ -53,7 +53,10 @@ class BareWorkflow:
                     NOOP_ACTIVITY, step, result_type=int, start_to_close_timeout=NOOP_START_TO_CLOSE
                 )
             for upsert in range(upserts):
-                workflow.upsert_search_attributes([UPSERTED.value_set(f"STEP-{step}-{upsert}")])
+                # The ticket's state: every server of the project registers it.
+                workflow.upsert_search_attributes(
+                    [sa.TICKET_STATE.value_set(f"STEP-{step}-{upsert}")]
+                )
             for _ in range(activity_calls):
                 done += await workflow.execute_activity(
                     NOOP_ACTIVITY,

@@ -34,13 +34,18 @@ def start_worker(env: dict[str, str], *args: str) -> subprocess.CompletedProcess
     )
 
 
+def refused(env: dict[str, str], *args: str) -> str:
+    """What a worker that refuses to start says (it exits 2)."""
+    result = start_worker(env, *args)
+    assert result.returncode == 2, result.stderr
+    return result.stderr.strip()
+
+
 def test_a_worker_without_the_key_its_agents_need_stops_and_names_the_variable(
     tmp_path: Path,
 ) -> None:
     env = environment("127.0.0.1:1", tmp_path, TICKETS_PROVIDER="openai")
-    result = start_worker(env)
-    assert result.returncode == 2
-    assert result.stderr.strip() == (
+    assert refused(env) == (
         "worker: configuration error: the classifier, triage, resolver, validator, planner, "
         "worker, synthesizer, insights agent(s) use openai, but OPENAI_API_KEY is not set"
     )
@@ -56,9 +61,7 @@ def test_a_worker_behind_a_socks_proxy_it_cannot_speak_stops_and_says_what_it_ne
         OPENAI_API_KEY="sk-test-secret-123456",
         ALL_PROXY="socks5://user:proxy-secret@127.0.0.1:1080",
     )
-    result = start_worker(env)
-    assert result.returncode == 2
-    assert result.stderr.strip() == (
+    assert refused(env) == (
         "worker: configuration error: openai: the environment names a SOCKS proxy (ALL_PROXY, "
         "HTTPS_PROXY or HTTP_PROXY), which the providers reach through httpx2's socks extra: "
         "install 'httpx2[socks]', or name an HTTP proxy"
@@ -71,9 +74,7 @@ def test_a_workflows_worker_that_would_route_by_its_own_keys_refuses_to_start(
     env = environment("127.0.0.1:1", tmp_path)
     for key in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY"):
         env.pop(key, None)
-    result = start_worker(env, "--queues", "tickets,delivery")
-    assert result.returncode == 2
-    assert result.stderr.strip().startswith(
+    assert refused(env, "--queues", "tickets,delivery").startswith(
         "worker: configuration error: --queues: this worker runs the workflows but not the "
         "calls to offline"
     )
@@ -89,9 +90,7 @@ def test_a_worker_with_a_cost_budget_and_an_unpriced_model_refuses_to_start(
         TICKETS_BUDGET_MAX_COST_USD="0.25",
         TICKETS_AGENT_RESOLVER="openai:my-finetune",
     )
-    result = start_worker(env)
-    assert result.returncode == 2
-    assert result.stderr.strip() == (
+    assert refused(env) == (
         "worker: configuration error: TICKETS_BUDGET_MAX_COST_USD sets a cost budget, but no "
         "price is configured for my-finetune: add them to [prices] (USD per million tokens) or "
         "remove the cost budget"

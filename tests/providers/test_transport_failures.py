@@ -136,10 +136,16 @@ async def test_a_response_head_aiohttp_refuses_is_a_classified_connection_failur
 
 
 async def test_the_idle_limit_lets_a_stream_that_keeps_sending_run_past_it() -> None:
+    started = time.monotonic()
+    chunks = 0
     async with idle_limit(0.2, "a stream") as idle:
         for _ in range(8):
             await asyncio.sleep(0.05)
             idle.seen()
+            chunks += 1
+    # Every chunk read, over longer than the limit (a ReadTimeout would have ended it sooner).
+    assert chunks == 8
+    assert time.monotonic() - started >= 0.4
 
 
 async def test_the_idle_limit_ends_a_silent_stream_as_a_read_timeout() -> None:

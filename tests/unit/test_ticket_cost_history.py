@@ -6,7 +6,7 @@ from pathlib import Path
 
 from temporalio.client import WorkflowHistory
 
-from bench.ticket_cost import billable_actions, history_cost, ticket_shape
+from bench.ticket_history import billable_actions, history_cost, ticket_shape
 
 STRAIGHT_THROUGH = (
     Path(__file__).parent.parent / "replay" / "histories" / "ticket-v7-straight-through.json"
