@@ -154,6 +154,7 @@ def build_workers(
                         *ticket_activities.all(),
                         delivery.deliver_response,
                         delivery.deliver_response_now,
+                        delivery.find_sent_delivery,
                     ],
                     max_cached_workflows=max_cached_workflows,
                     # A worker that caches nothing takes one workflow task at a time: with

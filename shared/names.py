@@ -49,6 +49,9 @@ SEARCH_KNOWLEDGE_BASE: Final = "search_knowledge_base"
 DELIVER_RESPONSE: Final = "deliver_response"
 # Delivery's first attempt, as a local activity next to the workflow (tickets since lean-history).
 DELIVER_RESPONSE_NOW: Final = "deliver_response_now"
+# The ledger's receipt of a ticket's answer if it went out: asked, as a local activity, by a ticket
+# whose cancellation hid how its queued delivery ended (tickets since cancel-reads-ledger).
+FIND_SENT_DELIVERY: Final = "find_sent_delivery"
 CHECK_TICKETS: Final = "check_tickets"
 RESTART_TICKET: Final = "restart_ticket"
 # The refused starts of one batch group together (batches since grouped-restarts).

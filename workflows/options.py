@@ -67,6 +67,10 @@ LOCAL_DELIVERY_START_TO_CLOSE: Final = DELIVERY_START_TO_CLOSE
 # whose policy keeps trying for hours (a local activity retrying that long would do it with
 # timers and workflow tasks, and hold the worker's local-activity slots).
 LOCAL_DELIVERY_RETRY: Final = RetryPolicy(maximum_attempts=1)
+# One read of the ledger's row, after a cancellation (workflows/ticket_delivery.py): a few quick
+# tries, then the cancellation stands as it did before the ledger was asked.
+FIND_SENT_START_TO_CLOSE: Final = timedelta(seconds=10)
+FIND_SENT_RETRY: Final = RetryPolicy(maximum_attempts=3)
 
 # ---- configuration snapshot (local activity) -----------------------------------------------------
 # Reads the worker's in-memory configuration: a local activity, no extra round trip to the server.

@@ -22,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import options
     from workflows.agent_calls import describe_failure, failure_kind, temporal_priority
     from workflows.local_activities import run_local
+    from workflows.ticket_patches import PATCH_CANCEL_READS_LEDGER
     from workflows.ticket_record import TicketRecord
 
 S = TicketState
@@ -96,20 +97,23 @@ async def deliver(
                 record.move(S.DELIVERING, "delivery", why + "queued for delivery with retries")
             else:
                 record.publish()  # the state the queued delivery waits in
-            receipt = await workflow.execute_activity(
-                names.DELIVER_RESPONSE,
-                request,
-                result_type=DeliveryReceipt,
-                task_queue=(
-                    names.delivery_task_queue(workflow.info().task_queue) if own_queue else None
-                ),
-                start_to_close_timeout=options.DELIVERY_START_TO_CLOSE,
-                heartbeat_timeout=options.DELIVERY_HEARTBEAT if own_queue else None,
-                retry_policy=options.DELIVERY_RETRY,
-                summary=f"deliver revision {view.draft.revision} via {ticket.channel}",
-                priority=temporal_priority(record),
-                cancellation_type=cancellation,
-            )
+            try:
+                receipt = await workflow.execute_activity(
+                    names.DELIVER_RESPONSE,
+                    request,
+                    result_type=DeliveryReceipt,
+                    task_queue=(
+                        names.delivery_task_queue(workflow.info().task_queue) if own_queue else None
+                    ),
+                    start_to_close_timeout=options.DELIVERY_START_TO_CLOSE,
+                    heartbeat_timeout=options.DELIVERY_HEARTBEAT if own_queue else None,
+                    retry_policy=options.DELIVERY_RETRY,
+                    summary=f"deliver revision {view.draft.revision} via {ticket.channel}",
+                    priority=temporal_priority(record),
+                    cancellation_type=cancellation,
+                )
+            except asyncio.CancelledError:
+                receipt = await _sent_all_the_same(request, cancel_waits)
     except (ActivityError, ApplicationError) as err:
         # (An ApplicationError here is the local attempt's refusal for good.) Whether the
         # answer is known to have gone out without the ledger recording it: the local attempt
@@ -153,6 +157,33 @@ async def deliver(
             f"revision {view.draft.revision} was not sent"
         )
     record.move(S.COMPLETED, agent, f"{reason}; {outcome}")
+
+
+async def _sent_all_the_same(request: DeliveryRequest, cancel_waits: bool) -> DeliveryReceipt:
+    """The ledger's receipt when the answer went out although the wait for the queued delivery
+    ended in a cancellation, else the cancellation again. The SDK raises CancelledError instead
+    of the activity's result when the cancel request and the delivery's end arrive in one
+    workflow task; the ticket said CANCELLED then while the customer had the answer. Asked
+    only on that path, and not after the local first attempt: a patch marker right after a
+    local activity's marker in one workflow task does not replay reliably (ticket_patches.py
+    PATCH_DELIVERING_STATE); the queued delivery's end starts a workflow task of its own."""
+    if not _cancelled_meanwhile(cancel_waits) or not workflow.patched(PATCH_CANCEL_READS_LEDGER):
+        raise asyncio.CancelledError()
+    try:
+        found: DeliveryReceipt | None = await run_local(
+            names.FIND_SENT_DELIVERY,
+            request,
+            result_type=DeliveryReceipt,
+            start_to_close_timeout=options.FIND_SENT_START_TO_CLOSE,
+            retry_policy=options.FIND_SENT_RETRY,
+            summary="was the answer sent? (the ticket was cancelled)",
+        )
+    except ActivityError:
+        found = None  # the ledger did not answer: the cancellation stands, as before
+    if found is None:
+        raise asyncio.CancelledError()
+    workflow.logger.info("cancelled after its answer went out: the ticket completes")
+    return found
 
 
 def _error_type(err: ActivityError | ApplicationError) -> str | None:

@@ -78,3 +78,11 @@ PATCH_CANCEL_WAITS_FOR_SEND = "cancel-waits-for-send"
 # before, so a ticket failed and restarted N times could spend N budgets. Asked at the start,
 # and only when the memo carries earlier spend: every other ticket's history is unchanged.
 PATCH_BUDGET_COUNTS_EARLIER_RUNS = "budget-counts-earlier-runs"
+
+# A ticket whose cancel request reached it in the workflow task that also held its queued
+# delivery's end (temporalio then raises CancelledError, not the activity's result) reads the
+# delivery ledger's row in a local activity (find_sent_delivery): an answer that went out ends
+# the ticket COMPLETED with its receipt, as a cancellation during the send does since
+# cancel-waits-for-send; before, it ended CANCELLED with the answer out. Asked only on that path
+# (workflows/ticket_delivery.py _sent_all_the_same), so no other history changes.
+PATCH_CANCEL_READS_LEDGER = "cancel-reads-ledger"

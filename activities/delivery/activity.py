@@ -230,6 +230,27 @@ class DeliveryActivities:
             activity.logger.info(
                 "ticket %s was already delivered; not sending again", entry.ticket_id
             )
+        return self._receipt(entry, already_sent, destination)
+
+    @activity.defn(name=names.FIND_SENT_DELIVERY)
+    async def find_sent_delivery(self, request: DeliveryRequest) -> DeliveryReceipt | None:
+        """The receipt of the ticket's answer when the ledger says it went out (this ticket's,
+        or the answer of a run it replaces), else None. A local activity of a ticket whose
+        cancellation reached it in the workflow task that also held its queued delivery's end:
+        the SDK then hands the workflow the cancellation, not the receipt, and the ledger's row
+        is the truth (workflows/ticket_delivery.py)."""
+        entry = await self.ledger.get(request.ticket_id)
+        if entry is None or entry.sent_at is None:
+            return None
+        replaced = answered_by_the_run_replaced(request.replaces, entry)
+        if another_tickets(request.chain, entry) and not replaced:
+            return None
+        channel = self.channels.get(entry.sent_via)  # none for the ledger itself
+        return self._receipt(entry, replaced, channel.destination(request) if channel else None)
+
+    def _receipt(
+        self, entry: LedgerEntry, already_sent: bool, destination: str | None
+    ) -> DeliveryReceipt:
         return DeliveryReceipt(
             ticket_id=entry.ticket_id,
             channel=entry.channel,

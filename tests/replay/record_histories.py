@@ -1,7 +1,7 @@
 """Record workflow histories for the replay tests.
 
     python -m tests.replay.record_histories
-        [tickets|fanout|batch-restart|controller|declared-controller]
+        [tickets|fanout|batch-restart|controller|declared-controller|cancel-meets-send]
         [--version V]
         [--scenario NAME ...]
 
@@ -55,8 +55,11 @@ WORKFLOW_IDS = HISTORIES / "workflow-ids.json"
 # ticket to DELIVERING). v7: cancel-waits-for-send (asked at the start in delivering-state's
 # place; a cancellation waits for a delivery attempt that is sending). v8:
 # budget-counts-earlier-runs, asked only for a ticket whose memo carries its earlier runs' spend
-# (recorded for the restarted-near-its-budget scenario only; every other path is v7's).
-TICKETS_VERSION = "v8"
+# (recorded for the restarted-near-its-budget scenario only; every other path is v7's). v9:
+# cancel-reads-ledger, asked only when a cancel request and the queued delivery's end reach the
+# ticket in one workflow task (`cancel-meets-send` below, on the dev server; its v8 file is the
+# same scenario recorded at aaeb198, before the patch).
+TICKETS_VERSION = "v9"
 # Fan-out v2: sub-task workflows named by place and worker (positional-subtask-ids), a complex
 # ticket after orchestrator-cancel-falls-back and rework-drafts-with-notes (their paths are
 # not taken here: asked only when cancelled or reworked), batches with client-made fairness keys.
@@ -320,12 +323,44 @@ async def record_declared_controller() -> None:
     save_controller_history(history, "declared-only", workflow_id)
 
 
+async def record_cancel_meets_send(version: str = TICKETS_VERSION) -> None:
+    """tests/delivery/test_cancel_meets_the_send.py's race, the answer out: the ticket cancelled
+    in the workflow task that also holds its queued delivery's success."""
+    from tests.delivery.test_cancel_meets_the_send import cancelled_as_the_send_ends
+    from tests.support.webhook_receiver import Reply
+
+    env = await WorkflowEnvironment.start_local(
+        data_converter=CONVERTER,
+        dev_server_existing_path=binary("temporal"),
+        search_attributes=ALL_KEYS,
+    )
+    ids = json.loads(WORKFLOW_IDS.read_text()) if WORKFLOW_IDS.exists() else {}
+    try:
+        with tempfile.TemporaryDirectory() as data_dir:
+            ended = await cancelled_as_the_send_ends(
+                env.client, "record-cancel", Path(data_dir), Reply(hang=True)
+            )
+            history = await ended.handle.fetch_history()
+    finally:
+        await env.shutdown()
+    save(history, f"ticket-{version}-cancelled-as-its-send-ended", ids)
+    WORKFLOW_IDS.write_text(json.dumps(dict(sorted(ids.items())), indent=1) + "\n")
+
+
 async def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.replay.record_histories")
     parser.add_argument(
         "what",
         nargs="?",
-        choices=["tickets", "fanout", "batch-restart", "controller", "declared-controller", "all"],
+        choices=[
+            "tickets",
+            "fanout",
+            "batch-restart",
+            "controller",
+            "declared-controller",
+            "cancel-meets-send",
+            "all",
+        ],
         default="all",
     )
     parser.add_argument(
@@ -349,6 +384,8 @@ async def main(argv: list[str]) -> int:
         await record_controller()
     if args.what in ("declared-controller", "all"):
         await record_declared_controller()
+    if args.what in ("cancel-meets-send", "all"):
+        await record_cancel_meets_send(args.version)
     return 0
 
 

@@ -18,7 +18,7 @@ from temporalio.client import WorkflowHistory
 from policy.adaptive_rate import DECREASE
 from shared import names
 from shared.rate_control import RENEW_AFTER_SECONDS, QueueRateChange
-from tests.support.temporal import ALL_WORKFLOWS, CONVERTER, new_replayer
+from tests.support.temporal import ALL_WORKFLOWS, CONVERTER, new_replayer, patch_ids
 from workflows.batch import GROUPED_RESTARTS, RESTARTS_AS_SUBMITTED
 from workflows.rate_controller import (
     PATCH_CAPPED_PROBES,
@@ -32,6 +32,7 @@ from workflows.ticket import PATCH_ORCHESTRATED_RESOLUTION
 from workflows.ticket_delivery import PATCH_DELIVERY_QUEUE
 from workflows.ticket_patches import (
     PATCH_BUDGET_COUNTS_EARLIER_RUNS,
+    PATCH_CANCEL_READS_LEDGER,
     PATCH_CANCEL_WAITS_FOR_SEND,
     PATCH_DELIVERING_STATE,
     PATCH_LEAN_HISTORY,
@@ -59,15 +60,7 @@ def test_a_history_of_every_workflow_type_is_committed() -> None:
 
 def patches(path: Path) -> set[str]:
     """The patch ids recorded in a history's markers."""
-    history = load(path)
-    found = set()
-    for event in history.events:
-        if event.HasField("marker_recorded_event_attributes"):
-            marker = event.marker_recorded_event_attributes
-            if marker.marker_name == "core_patch":
-                data = marker.details["patch-data"].payloads[0].data
-                found.add(json.loads(data)["id"])
-    return found
+    return set(patch_ids(load(path).events))
 
 
 def test_a_complex_ticket_drafted_by_an_orchestrator_child_is_committed() -> None:
@@ -279,6 +272,35 @@ def test_the_committed_v7_history_of_a_cancel_during_a_send_completes_the_ticket
     assert requested < asked < done
     assert kinds[-1] == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED
     assert states_upserted(path)[-1] == "COMPLETED"
+
+
+def test_both_sides_of_the_cancel_reads_ledger_patch_are_committed() -> None:
+    """A cancel request and the queued delivery's success in one workflow task
+    (tests/delivery/test_cancel_meets_the_send.py): v8 (before the patch) ended CANCELLED with
+    its answer out; v9 records the patch, reads the ledger in a local activity and completes.
+    Both replay above."""
+    v8 = FOLDER / "ticket-v8-cancelled-as-its-send-ended.json"
+    v9 = FOLDER / "ticket-v9-cancelled-as-its-send-ended.json"
+    ends = {}
+    for path in (v8, v9):
+        kinds = [event.event_type for event in load(path).events]
+        requested = kinds.index(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED)
+        # The delivery's success came before the cancel request, unseen by the workflow.
+        assert kinds[requested - 2 : requested] == [
+            EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED,
+            EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
+        ]
+        ends[path] = (kinds[requested + 1 :], states_upserted(path)[-1])
+    assert patches(v8) == {PATCH_CANCEL_WAITS_FOR_SEND}
+    assert patches(v9) == {PATCH_CANCEL_WAITS_FOR_SEND, PATCH_CANCEL_READS_LEDGER}
+    after_v8, state_v8 = ends[v8]
+    after_v9, state_v9 = ends[v9]
+    assert EventType.EVENT_TYPE_MARKER_RECORDED not in after_v8
+    assert after_v8[-1] == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED
+    assert state_v8 == "CANCELLED"
+    assert after_v9.count(EventType.EVENT_TYPE_MARKER_RECORDED) == 2  # the patch, the lookup
+    assert after_v9[-1] == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED
+    assert state_v9 == "COMPLETED"
 
 
 def test_both_sides_of_the_budget_counts_earlier_runs_patch_are_committed() -> None:

@@ -1,6 +1,7 @@
 """Temporal servers from the pip packages, workflow tracking and replay for every test."""
 
 import asyncio
+import json
 import shutil
 import sys
 import tempfile
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import (
     Client,
     Interceptor,
@@ -165,3 +167,14 @@ async def cancel_seen(handle: WorkflowHandle[Any, Any]) -> bool:
         elif requested and event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
             return True
     return False
+
+
+def patch_ids(events: Iterable[HistoryEvent]) -> list[str]:
+    """The patch ids a history's markers record, in order."""
+    found = []
+    for event in events:
+        if event.HasField("marker_recorded_event_attributes"):
+            marker = event.marker_recorded_event_attributes
+            if marker.marker_name == "core_patch":
+                found.append(json.loads(marker.details["patch-data"].payloads[0].data)["id"])
+    return found

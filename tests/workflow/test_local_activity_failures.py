@@ -6,7 +6,6 @@ stuck RUNNING for good with its answer already sent. The timeouts are shortened 
 
 import asyncio
 import contextlib
-import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -25,7 +24,7 @@ from shared import search_attributes as sa
 from shared.agents import KnowledgeArticle, KnowledgeQuery
 from shared.view import DeliveryReceipt, DeliveryRequest
 from tests.support.fakes import FakeAgents, FakeTicketServices
-from tests.support.temporal import status
+from tests.support.temporal import patch_ids, status
 from tests.support.tickets import make_ticket, start_ticket
 from tests.support.workers import running
 from workflows import ALL_WORKFLOWS, options
@@ -83,13 +82,7 @@ async def on_uncached_worker(
 
 async def patches(handle: WorkflowHandle) -> list[str]:
     """The patch ids the history recorded, in order."""
-    found = []
-    async for e in handle.fetch_history_events():
-        if e.HasField("marker_recorded_event_attributes"):
-            marker = e.marker_recorded_event_attributes
-            if marker.marker_name == "core_patch":
-                found.append(json.loads(marker.details["patch-data"].payloads[0].data)["id"])
-    return found
+    return patch_ids([e async for e in handle.fetch_history_events()])
 
 
 async def failed_tasks(handle: WorkflowHandle) -> list[str]:
