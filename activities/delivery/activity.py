@@ -31,13 +31,14 @@ from typing import Final
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.delivery.bounded import uncut, within
+from activities.delivery.bounded import uncut
 from activities.delivery.channels import Channel, build_channels
 from activities.delivery.config import LEDGER, DeliveryConfig
 from activities.delivery.errors import DeliveryRejected, DeliveryUnavailable, DeliveryUncertain
 from activities.delivery.local_attempts import LocalAttempts
-from activities.delivery.sent_word import SENT, still_unrecorded, went_out_before
-from activities.heartbeat import begin_attempt, carry, heartbeating
+from activities.delivery.mark_sent import MARK_SENT_RESERVE_SECONDS, mark_sent
+from activities.delivery.sent_word import still_unrecorded, went_out_before
+from activities.heartbeat import begin_attempt, heartbeating
 from shared import names
 from shared.delivery import idempotency_key, text_sha256
 from shared.stores.ledger import (
@@ -63,16 +64,6 @@ IN_PROGRESS_RETRY: Final = timedelta(seconds=5)
 # the delivery's attempts, and failing at once spent a third of them in one claim's time.
 IN_PROGRESS_WAIT: Final = 20.0
 IN_PROGRESS_POLL: Final = 1.0
-# After a send, marking the row sent is tried again after each of these pauses (seconds) when
-# the ledger fails (a database restarting): a failure now means a retry that must not send.
-MARK_SENT_PAUSES: Final = (0.5, 1.0, 2.0, 4.0)
-# One write marking a row sent may take this long (a pool waiting for a database that is
-# restarting waits longer), and the writes stop this long before the attempt's own limit, so
-# a local attempt still says the answer went out (DeliverySentUnrecorded) rather than timing out.
-MARK_SENT_TRY_SECONDS: Final = 5.0
-MARK_SENT_MARGIN_SECONDS: Final = 3.0
-# What a queued attempt keeps for marking the row sent, after the send, within its limit.
-MARK_SENT_RESERVE_SECONDS: Final = 10.0
 
 
 def _attempt_deadline() -> float:
@@ -219,7 +210,7 @@ class DeliveryActivities:
                     entry.ticket_id,
                 )
                 # Like a send and its record (below), the record is not cut by a cancellation.
-                entry = await uncut(self._mark_sent(entry, deadline))
+                entry = await uncut(mark_sent(self.ledger, entry, deadline))
             elif not already_sent:
                 entry, already_sent = await self._send_claimed(
                     channel, entry, request, claim_wait, deadline
@@ -288,53 +279,6 @@ class DeliveryActivities:
             method,
         )
         return moved
-
-    async def _mark_sent(self, entry: LedgerEntry, attempt_deadline: float) -> LedgerEntry:
-        """Record that this answer went out: told to the server first (a retry of a queued
-        attempt reads it), then written to the ledger, trying again while it fails for now and
-        the attempt has time left (each try bounded, so the last word is ours, not a timeout)."""
-        local = activity.in_activity() and activity.info().is_local
-        if activity.in_activity() and not local:
-            carry(SENT, entry.idempotency_key)
-        loop = asyncio.get_running_loop()
-        deadline = attempt_deadline - MARK_SENT_MARGIN_SECONDS
-        # A write that did not answer in its try is waited for again, not started again: each
-        # one left running holds a pooled connection (and waits on the row's lock) for up to the
-        # statement timeout, and a few deliveries doing that emptied the pool for everyone.
-        write: asyncio.Future[LedgerEntry] | None = None
-        for tries, pause in enumerate((*MARK_SENT_PAUSES, None)):
-            left = deadline - loop.time()
-            try:
-                # The first try always (a second at least); later ones within the attempt.
-                bound = max(1.0, left) if tries == 0 else max(0.0, left)
-                if write is None or write.done():
-                    write = asyncio.ensure_future(
-                        self.ledger.mark_sent(entry.ticket_id, entry.idempotency_key)
-                    )
-                return await within(write, min(bound, MARK_SENT_TRY_SECONDS))
-            except Exception as err:
-                # (LookupError: the row holds another ticket's decision by now; ours went out
-                # all the same, which the next attempt must know: no more tries.)
-                retry = not isinstance(err, LookupError)
-                if retry and pause is not None and deadline - loop.time() > pause:
-                    activity.logger.warning(
-                        "ticket %s was sent; recording it failed (%s), trying again in %gs",
-                        entry.ticket_id,
-                        type(err).__name__,
-                        pause,
-                    )
-                    await asyncio.sleep(pause)
-                    continue
-                why = f"{type(err).__name__}: {err}"[:300]
-                raise ApplicationError(
-                    f"the answer of ticket {entry.ticket_id} went out, but the ledger could not "
-                    f"record it ({why}); the next attempt records it without sending it again",
-                    entry.idempotency_key,
-                    type=names.DELIVERY_SENT_UNRECORDED_ERROR,
-                    # A local attempt hands over to the queue, which is told it went out.
-                    non_retryable=local,
-                ) from None
-        raise AssertionError("unreachable")
 
     def _channel(self, entry: LedgerEntry) -> Channel:
         channel = self.channels.get(entry.sent_via)
@@ -433,7 +377,7 @@ class DeliveryActivities:
             except Exception as err:
                 activity.logger.warning("could not release %s: %s", entry.ticket_id, err)
             raise
-        return await self._mark_sent(entry, attempt_deadline), False
+        return await mark_sent(self.ledger, entry, attempt_deadline), False
 
     async def _send(self, channel: Channel, entry: LedgerEntry, request: DeliveryRequest) -> None:
         try:

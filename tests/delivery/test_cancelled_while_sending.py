@@ -13,7 +13,7 @@ import pytest
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from activities.delivery import activity
+from activities.delivery import mark_sent
 from policy.transitions import TicketState
 from shared.view import TicketView
 from tests.delivery.conftest import delivering, settle
@@ -136,7 +136,7 @@ async def test_an_answer_out_but_unrecorded_when_the_ticket_is_cancelled_ends_de
     queued attempt, which only records it, waits between retries when the ticket is cancelled.
     The answer went out: DELIVERY_FAILED with the reason, which a redrive records, not CANCELLED
     with a ledger saying nothing was sent."""
-    monkeypatch.setattr(activity, "MARK_SENT_PAUSES", (0.01,) * len(activity.MARK_SENT_PAUSES))
+    monkeypatch.setattr(mark_sent, "MARK_SENT_PAUSES", (0.01,) * len(mark_sent.MARK_SENT_PAUSES))
     ledger = LedgerDownForMarksFake(tmp_path / "outbox.sqlite3", failing=10_000)
     ticket = make_ticket(channel="chat")
     with webhook_receiver() as receiver:
@@ -144,7 +144,7 @@ async def test_an_answer_out_but_unrecorded_when_the_ticket_is_cancelled_ends_de
         async with delivering(dev_env.client, task_queue, tmp_path, config, ledger):
             handle = await start_ticket(dev_env.client, task_queue, ticket)
             await settle([handle], S.DELIVERING, timeout=30)
-            tries = len(activity.MARK_SENT_PAUSES) + 1
+            tries = len(mark_sent.MARK_SENT_PAUSES) + 1
             await wait_until(lambda: ledger.marks >= 2 * tries, timeout=30, what="a queued try")
             await handle.cancel()
             described = await wait_until(lambda: _closed(handle), timeout=30, what="its end")

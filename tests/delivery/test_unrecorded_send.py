@@ -12,7 +12,7 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from activities.delivery import activity
+from activities.delivery import mark_sent
 from activities.delivery.config import DeliveryConfig, WebhookConfig
 from policy.transitions import TicketState
 from shared.stores.ledger import LedgerEntry
@@ -40,7 +40,7 @@ class LedgerDownForMarksFake(SqliteLedger):
 
 @pytest.fixture(autouse=True)
 def short_pauses(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(activity, "MARK_SENT_PAUSES", (0.01,) * len(activity.MARK_SENT_PAUSES))
+    monkeypatch.setattr(mark_sent, "MARK_SENT_PAUSES", (0.01,) * len(mark_sent.MARK_SENT_PAUSES))
 
 
 def webhook(url: str) -> DeliveryConfig:
@@ -49,7 +49,7 @@ def webhook(url: str) -> DeliveryConfig:
     )
 
 
-TRIES = len(activity.MARK_SENT_PAUSES) + 1  # one attempt's writes
+TRIES = len(mark_sent.MARK_SENT_PAUSES) + 1  # one attempt's writes
 
 
 @pytest.mark.parametrize("attempts_failing", [1, 2], ids=["local", "local-and-queued"])
@@ -100,12 +100,13 @@ async def test_the_word_that_the_answer_went_out_survives_the_attempts_later_hea
     from temporalio.exceptions import ApplicationError
     from temporalio.testing import ActivityEnvironment
 
-    from activities.delivery.activity import SENT, DeliveryActivities
+    from activities.delivery.activity import DeliveryActivities
     from activities.delivery.config import WEBHOOK
+    from activities.delivery.sent_word import SENT
     from shared.view import DeliveryRequest
     from tests.delivery.test_overlapping_attempts import HeldChannelFake
 
-    monkeypatch.setattr(activity, "MARK_SENT_PAUSES", (0.3,) * len(activity.MARK_SENT_PAUSES))
+    monkeypatch.setattr(mark_sent, "MARK_SENT_PAUSES", (0.3,) * len(mark_sent.MARK_SENT_PAUSES))
     ledger = LedgerDownForMarksFake(tmp_path / "outbox.sqlite3", failing=100)
     channel = HeldChannelFake()
     channel.release.set()
@@ -150,8 +151,9 @@ async def test_an_attempt_that_finds_the_ledger_down_after_a_send_still_says_it_
     from temporalio.exceptions import ApplicationError
     from temporalio.testing import ActivityEnvironment
 
-    from activities.delivery.activity import SENT, DeliveryActivities
+    from activities.delivery.activity import DeliveryActivities
     from activities.delivery.config import WEBHOOK
+    from activities.delivery.sent_word import SENT
     from shared import names
     from shared.view import DeliveryRequest
     from tests.delivery.test_overlapping_attempts import HeldChannelFake
@@ -267,7 +269,7 @@ async def test_a_local_send_whose_ledger_write_hangs_says_it_went_out_within_the
     # queued attempt sent it again once the claim had run out.
     from shared import names
 
-    monkeypatch.setattr(activity, "MARK_SENT_TRY_SECONDS", 0.2)
+    monkeypatch.setattr(mark_sent, "MARK_SENT_TRY_SECONDS", 0.2)
     ledger, channel, unrecorded = await _local_send_with_a_hanging_ledger(tmp_path)
 
     assert unrecorded.type == names.DELIVERY_SENT_UNRECORDED_ERROR
@@ -280,8 +282,8 @@ async def test_a_ledger_write_that_hangs_is_waited_for_again_not_started_again_p
     # Each try started another write while the last one still waited on the row's lock: each
     # held a pooled connection until the statement timeout (120 s), and a few deliveries doing
     # that emptied the pool for every other ledger and payload read.
-    monkeypatch.setattr(activity, "MARK_SENT_TRY_SECONDS", 0.2)
-    monkeypatch.setattr(activity, "MARK_SENT_PAUSES", (0.01,) * len(activity.MARK_SENT_PAUSES))
+    monkeypatch.setattr(mark_sent, "MARK_SENT_TRY_SECONDS", 0.2)
+    monkeypatch.setattr(mark_sent, "MARK_SENT_PAUSES", (0.01,) * len(mark_sent.MARK_SENT_PAUSES))
     # An attempt long enough for every try.
     ledger, _, _ = await _local_send_with_a_hanging_ledger(tmp_path, timedelta(seconds=10))
 

@@ -13,7 +13,7 @@ from temporalio.client import (
     WorkflowExecutionStatus,
 )
 
-from activities.delivery import activity
+from activities.delivery import mark_sent as sent_writes
 from activities.delivery.config import WEBHOOK
 from policy.transitions import TicketState
 from shared import names
@@ -252,7 +252,8 @@ async def test_a_ticket_cancelled_with_its_answer_out_but_unrecorded_is_recorded
         return await mark_sent(ticket_id, key)
 
     monkeypatch.setattr(outages.ledger, "mark_sent", mark_sent_fake)
-    monkeypatch.setattr(activity, "MARK_SENT_PAUSES", (0.01,) * len(activity.MARK_SENT_PAUSES))
+    quick = (0.01,) * len(sent_writes.MARK_SENT_PAUSES)
+    monkeypatch.setattr(sent_writes, "MARK_SENT_PAUSES", quick)
     await ops.start_ticket(client, ticket)
     handle = client.get_workflow_handle(names.ticket_workflow_id(ticket.ticket_id))
 
