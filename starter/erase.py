@@ -290,11 +290,15 @@ def print_report(report: ErasureReport) -> None:
     out.print(f"  {report.stored_payloads} stored payload(s)")
     for batch in report.batches_kept:
         out.print(
-            f"  [yellow]kept[/yellow] batch {batch}: its input also holds other customers' "
-            "tickets; it goes with the namespace's retention (or delete it when all may go)"
+            render.line(
+                "  ",
+                ("kept", "yellow"),
+                f" batch {batch}: its input also holds other customers' tickets; it goes with "
+                "the namespace's retention (or delete it when all may go)",
+            )
         )
     for problem in report.unreadable:
-        out.print(f"  [red]could not read[/red] {problem}")
+        out.print(render.line("  ", ("could not read", "red"), f" {problem}"))
     if not report.erased:
         out.print("Nothing was erased: run again with --yes to erase.")
 

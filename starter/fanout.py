@@ -94,10 +94,10 @@ async def _watch(
 ) -> None:
     """A progress bar fed by ``describe`` (completed, total, note) until ``done`` resolves."""
     columns = (
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("{task.fields[note]}"),
+        TextColumn("{task.fields[note]}", markup=False),
         TimeElapsedColumn(),
     )
     with Progress(*columns, console=render.console(stderr=True), transient=False) as bar:
@@ -304,7 +304,7 @@ async def cmd_plan(args: argparse.Namespace) -> int:
 async def cmd_swarm(args: argparse.Namespace) -> int:
     items, errors = read_swarm_items(Path(args.file))
     for e in errors:
-        render.console(stderr=True).print(f"[red]error[/red] {e}")
+        render.console(stderr=True).print(render.line(("error", "red"), f" {e}"))
     if not items:
         raise CliError(f"no items to analyse in {args.file}")
     chunk_size = chunk_size_fitting([encoded_size(i.text) for i in items], args.chunk_size)
@@ -349,7 +349,7 @@ def _show_swarm(args: argparse.Namespace, workflow_id: str, result: SwarmResult)
 async def cmd_batch(args: argparse.Namespace) -> int:
     parsed, errors = read_jsonl(Path(args.file))
     for e in errors:
-        render.console(stderr=True).print(f"[red]error[/red] {e}")
+        render.console(stderr=True).print(render.line(("error", "red"), f" {e}"))
     if not parsed:
         raise CliError(f"no tickets to submit in {args.file}")
     settings = _settings(BatchSettings, window=args.window, tickets_per_run=args.tickets_per_run)
@@ -361,8 +361,11 @@ async def cmd_batch(args: argparse.Namespace) -> int:
     held = await ids_held_by_other_tickets(client, [p.ticket for p in parsed])
     for ticket_id in sorted(held):
         render.console(stderr=True).print(
-            f"[red]conflict[/red] {ticket_id}: an earlier ticket on this server has this id with "
-            "another subject, body or customer; this one was NOT submitted (give it another id)"
+            render.line(
+                ("conflict", "red"),
+                f" {ticket_id}: an earlier ticket on this server has this id with another "
+                "subject, body or customer; this one was NOT submitted (give it another id)",
+            )
         )
     tickets = [p.ticket for p in parsed if p.ticket.ticket_id not in held]
     if not tickets:

@@ -227,7 +227,7 @@ def print_report(report: GcReport) -> None:
             "or another namespace"
         )
     for problem in report.problems:
-        out.print(f"  [red]could not check[/red] {problem}")
+        out.print(render.line("  ", ("could not check", "red"), f" {problem}"))
     if report.applied:
         out.print(
             f"Deleted {report.payloads_deleted} payload(s), {_size(report.bytes_freed)} "

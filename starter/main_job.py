@@ -259,11 +259,15 @@ async def run_main_job(args: argparse.Namespace) -> int:
             f"server and are not processed again; {len(errors)} input error(s)"
         )
         for e in errors:
-            out.print(f"  [red]error[/red] {e}")
+            out.print(render.line("  ", ("error", "red"), f" {e}"))
         for o in conflicts:
             out.print(
-                f"  [red]conflict[/red] {o.ticket_id}: an earlier ticket on this server has this "
-                "id with another subject, body or customer; this one was NOT submitted"
+                render.line(
+                    "  ",
+                    ("conflict", "red"),
+                    f" {o.ticket_id}: an earlier ticket on this server has this id with another "
+                    "subject, body or customer; this one was NOT submitted",
+                )
             )
         ids = [o.ticket_id for o in outcomes]
         views = await _wait_with_worker(client, worker, ids, args.timeout)
@@ -278,10 +282,8 @@ async def run_main_job(args: argparse.Namespace) -> int:
             render.print_report(report)
         unsettled = len(ids) - sum(v.state in SETTLED_STATES for v in ordered)
         if unsettled:
-            out.print(
-                f"[yellow]{unsettled} ticket(s) still in progress "
-                f"after {args.timeout:.0f}s[/yellow]"
-            )
+            late = f"{unsettled} ticket(s) still in progress after {args.timeout:.0f}s"
+            out.print(render.line((late, "yellow")))
         out.print(
             "Review waiting tickets with `python -m starter review ID --approve` "
             "(or --edit FILE / --rework NOTE / --reject REASON)."

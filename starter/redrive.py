@@ -318,13 +318,12 @@ def print_report(report: RedriveReport, since: timedelta) -> None:
     verb = "Redrove" if report.applied else "Would redrive"
     out.print(f"{verb} {len(act)} ticket(s) {window}:")
     for t in act:
+        result: list[str | tuple[str, str]] = []
         if t.error:
-            result = f"  [red]{t.error}[/red]"
+            result = ["  ", (t.error, "red")]
         elif t.new_run_id:
-            result = f"  -> run {t.new_run_id}"
-        else:
-            result = ""
-        out.print(f"  {t.ticket_id}  {t.action}: {t.why}{result}")
+            result = [f"  -> run {t.new_run_id}"]
+        out.print(render.line(f"  {t.ticket_id}  {t.action}: {t.why}", *result))
     skipped = report.of("skip")
     if skipped:
         out.print(f"Left alone ({len(skipped)}):")

@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from shared.batch import BatchProgress
 from shared.operations import SubmitOutcome
@@ -22,13 +23,42 @@ from shared.ticket_summary import TicketSummary
 from shared.view import TicketView
 from starter.inputs import InputError
 
+# Every C0 and C1 control character but tab and newline, shown escaped: a ticket's text must not
+# move the cursor, clear the screen or set a terminal's title when it is printed.
+_CONTROLS = {
+    c: f"\\x{c:02x}" for c in (*range(0x00, 0x09), *range(0x0B, 0x20), 0x7F, *range(0x80, 0xA0))
+}
+
+
+def printable(text: str) -> str:
+    return text.translate(_CONTROLS)
+
+
+class PlainTextConsole(Console):
+    """A console that prints strings as they are: no markup (a subject such as "Hello [/] there"
+    is text, not a closing tag that fails the command), no emoji codes, control characters
+    escaped. Styles come from ``line``'s parts, never from the text."""
+
+    def render_str(self, text: str, **kwargs: Any) -> Text:
+        return super().render_str(printable(text), **kwargs)
+
 
 def console(stderr: bool = False) -> Console:
     # Wide enough for the tables when output is captured (CI logs, pipes), the terminal's own
     # width otherwise.
     stream = sys.stderr if stderr else sys.stdout
     width = None if stream.isatty() else int(os.environ.get("COLUMNS", "140"))
-    return Console(file=stream, width=width, highlight=False, soft_wrap=False)
+    return PlainTextConsole(
+        file=stream, width=width, highlight=False, soft_wrap=False, markup=False, emoji=False
+    )
+
+
+def line(*parts: str | tuple[str, str]) -> Text:
+    """One line of output from plain parts and ``(text, style)`` parts, e.g.
+    ``line(("error", "red"), f" {e}")``: the text of each is printed as it is."""
+    return Text.assemble(
+        *((printable(p[0]), p[1]) if isinstance(p, tuple) else printable(p) for p in parts)
+    )
 
 
 def print_json(value: Any) -> None:
@@ -57,7 +87,9 @@ def when(moment: datetime | None, now: datetime | None = None) -> str:
 
 def outcome_text(view: TicketView) -> str:
     if view.state == "COMPLETED" and view.delivery:
-        return f"delivered r{view.delivery.revision} via {view.delivery.channel}"
+        # How it went out (the ledger, a webhook, e-mail), not the channel the ticket came in by.
+        how = view.delivery.sent_via or view.delivery.channel
+        return f"delivered r{view.delivery.revision} via {how}"
     if view.state == "AWAITING_REVIEW":
         flag = "ESCALATED; " if view.escalated else ""
         return flag + "review: " + "; ".join(view.review_reasons)
@@ -138,16 +170,18 @@ def summaries_table(summaries: Iterable[TicketSummary], title: str) -> Table:
 def print_submit(outcomes: Sequence[SubmitOutcome], errors: Sequence[InputError]) -> None:
     out, err = console(), console(stderr=True)
     for e in errors:
-        err.print(f"[red]error[/red] {e}")
+        err.print(line(("error", "red"), f" {e}"))
     for o in outcomes:
         if o.started:
             out.print(f"submitted  {o.ticket_id}")
         elif o.conflict:
             where = f"{o.source}:{o.line}: " if o.source and o.line else ""
             err.print(
-                f"[red]conflict[/red]   {where}{o.ticket_id}: an earlier ticket has this id with "
-                "another subject, body or customer; this one was NOT submitted (give it its own "
-                "id)"
+                line(
+                    ("conflict", "red"),
+                    f"   {where}{o.ticket_id}: an earlier ticket has this id with another "
+                    "subject, body or customer; this one was NOT submitted (give it its own id)",
+                )
             )
         else:
             out.print(
@@ -171,10 +205,8 @@ def print_status(
     replaced spent."""
     out = console()
     state = f"{shown} (last recorded {view.state})" if shown and shown != view.state else view.state
-    out.print(
-        f"[bold]Ticket {view.ticket_id}[/bold] · {state}"
-        + (" · [red]ESCALATED[/red]" if view.escalated else "")
-    )
+    escalated: list[str | tuple[str, str]] = [" · ", ("ESCALATED", "red")] if view.escalated else []
+    out.print(line((f"Ticket {view.ticket_id}", "bold"), f" · {state}", *escalated))
     out.print(f"Subject    {view.subject}")
     if view.category:
         out.print(f"Category   {view.category} (confidence {view.confidence:.2f})")
@@ -187,8 +219,8 @@ def print_status(
         )
         width = max((out.width or 100) - 6, 40)
         for paragraph in view.draft.text.splitlines():
-            for line in textwrap.wrap(paragraph, width) or [""]:
-                out.print(f"  │ {line}")
+            for wrapped in textwrap.wrap(paragraph, width) or [""]:
+                out.print(f"  │ {wrapped}")
     if view.findings:
         out.print("Findings   " + "; ".join(f"{f.code}: {f.message}" for f in view.findings))
     if view.review_reasons:
@@ -208,7 +240,7 @@ def print_status(
             + (f" (key {d.idempotency_key})" if d.idempotency_key else "")
         )
     if view.failure:
-        out.print(f"[red]Failure[/red]    {view.failure}")
+        out.print(line(("Failure", "red"), f"    {view.failure}"))
     log = Table(title="Transitions", title_justify="left")
     for column in ("At (UTC)", "From", "To", "By", "Model", "Why"):
         log.add_column(column, overflow="fold")
@@ -219,7 +251,9 @@ def print_status(
     out.print(log)
     for f in view.fallbacks:
         then = f"fell back to {f.next}" if f.next else "no route left"
-        out.print(f"[yellow]Fallback[/yellow]   {f.role}: {f.failed} failed ({f.error}); {then}")
+        out.print(
+            line(("Fallback", "yellow"), f"   {f.role}: {f.failed} failed ({f.error}); {then}")
+        )
     usage = Table(
         title="Usage",
         title_justify="left",
@@ -266,12 +300,12 @@ def print_report(report: Report) -> None:
     earlier = f" ({report.earlier} from earlier runs)" if report.earlier else ""
     since = report.since.astimezone(UTC) if report.since else None
     window = f" started since {since:%Y-%m-%d %H:%M} UTC" if since else ""
-    out.print(f"[bold]Report[/bold]: {report.total} ticket(s){window} on this server{earlier}")
+    out.print(
+        line(("Report", "bold"), f": {report.total} ticket(s){window} on this server{earlier}")
+    )
     if report.left_out:
-        out.print(
-            f"  [yellow]the newest {report.total:,} only: {report.left_out:,} older ticket(s) "
-            "left out[/yellow] (choose a window with --since)"
-        )
+        left_out = f"the newest {report.total:,} only: {report.left_out:,} older ticket(s) left out"
+        out.print(line("  ", (left_out, "yellow"), " (choose a window with --since)"))
     for title, counts in (
         ("State", report.by_state),
         ("Category", report.by_category),
@@ -308,7 +342,9 @@ def print_report(report: Report) -> None:
 
 def print_plan(workflow_id: str, result: OrchestratorResult) -> None:
     out = console()
-    out.print(f"[bold]Plan[/bold] {workflow_id} ({result.plan_attempts} planning attempt(s))")
+    out.print(
+        line(("Plan", "bold"), f" {workflow_id} ({result.plan_attempts} planning attempt(s))")
+    )
     table = Table(title_justify="left")
     for column in ("Sub-task", "Worker", "Needs", "Status", "Model", "Note"):
         table.add_column(column, overflow="fold")
@@ -320,12 +356,12 @@ def print_plan(workflow_id: str, result: OrchestratorResult) -> None:
             sub.id, sub.worker, ", ".join(sub.depends_on) or "-", o.status, o.model or "-", note
         )
     out.print(table)
-    out.print("[bold]Answer[/bold]")
+    out.print(line(("Answer", "bold")))
     for paragraph in result.synthesis.answer.splitlines():
-        for line in textwrap.wrap(paragraph, max((out.width or 100) - 4, 40)) or [""]:
-            out.print(f"  {line}")
+        for wrapped in textwrap.wrap(paragraph, max((out.width or 100) - 4, 40)) or [""]:
+            out.print(f"  {wrapped}")
     if result.synthesis.gaps:
-        out.print("[yellow]Missing:[/yellow] " + "; ".join(result.synthesis.gaps))
+        out.print(line(("Missing:", "yellow"), " " + "; ".join(result.synthesis.gaps)))
     calls = [u for group in result.usage.values() for u in group]
     estimated = sum(u.input_tokens + u.output_tokens for u in calls if u.offline)
     out.print(
@@ -337,8 +373,11 @@ def print_plan(workflow_id: str, result: OrchestratorResult) -> None:
 def print_swarm(result: SwarmResult, workflow_id: str) -> None:
     out = console()
     out.print(
-        f"[bold]Swarm[/bold] {workflow_id}: {result.succeeded}/{result.total} succeeded "
-        f"({result.success_rate:.1%}), {result.failed} failed, in {result.runs} run(s)"
+        line(
+            ("Swarm", "bold"),
+            f" {workflow_id}: {result.succeeded}/{result.total} succeeded "
+            f"({result.success_rate:.1%}), {result.failed} failed, in {result.runs} run(s)",
+        )
     )
     estimated = sum(
         r.usage.input_tokens + r.usage.output_tokens
@@ -357,7 +396,7 @@ def print_swarm(result: SwarmResult, workflow_id: str) -> None:
                 counts[r.output.sentiment] = counts.get(r.output.sentiment, 0) + 1
         out.print("  sentiment: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     for failure in result.failures[:10]:
-        out.print(f"  [red]failed[/red] {failure.item_id}: {failure.reason}")
+        out.print(line("  ", ("failed", "red"), f" {failure.item_id}: {failure.reason}"))
     if len(result.failures) > 10:
         out.print(f"  ... and {len(result.failures) - 10} more")
 
@@ -365,8 +404,10 @@ def print_swarm(result: SwarmResult, workflow_id: str) -> None:
 def print_batch(workflow_id: str, progress: BatchProgress) -> None:
     settled = ", ".join(f"{k} {v}" for k, v in sorted(progress.settled.items())) or "none yet"
     console().print(
-        f"[bold]Batch[/bold] {workflow_id}: {progress.total} ticket(s); "
-        f"{progress.started} started, "
-        f"{progress.already_known} already known (not processed again), {progress.in_flight} in "
-        f"flight; at rest: {settled}"
+        line(
+            ("Batch", "bold"),
+            f" {workflow_id}: {progress.total} ticket(s); {progress.started} started, "
+            f"{progress.already_known} already known (not processed again), "
+            f"{progress.in_flight} in flight; at rest: {settled}",
+        )
     )

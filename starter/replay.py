@@ -297,13 +297,13 @@ def print_report(report: ReplayReport, since: timedelta) -> None:
     )
     for workflow_type, count in report.replayed.items():
         failed = sum(f.workflow_type == workflow_type for f in report.failures)
-        note = f"  [red]{failed} failed[/red]" if failed else ""
+        note: list[str | tuple[str, str]] = ["  ", (f"{failed} failed", "red")] if failed else []
         running = report.running.get(workflow_type, 0)
-        out.print(f"  {workflow_type:<22} {count:>6} ({running} running){note}")
+        out.print(render.line(f"  {workflow_type:<22} {count:>6} ({running} running)", *note))
     if not report.failures:
         out.print("Every history replays on this code: no non-deterministic change.")
         return
-    out.print(f"[red]NOT replayable on this code[/red] ({len(report.failures)}):")
+    out.print(render.line(("NOT replayable on this code", "red"), f" ({len(report.failures)}):"))
     for f in report.failures:
         out.print(f"  {f.workflow_type} {f.workflow_id} (run {f.run_id}): {f.error}")
 

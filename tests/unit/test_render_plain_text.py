@@ -1,0 +1,59 @@
+"""Customer text and input errors are printed as text: square brackets are not Rich markup (a
+subject "Hello [/] there" failed `list`, `report` and `status` for everyone with MarkupError, and
+an input error quoting one failed `batch` before it started, losing the file's valid tickets),
+emoji codes stay codes, and control characters are shown escaped, never sent to the terminal."""
+
+import pytest
+
+from policy.transitions import TicketState
+from shared.operations import SubmitOutcome
+from shared.ticket_summary import TicketSummary
+from shared.view import DeliveryReceipt, TicketView
+from starter import render
+from starter.inputs import InputError
+
+HOSTILE = "Hello [/] there [bold]x[/bold] [link=http://evil.example]y :smile: \x1b[2J\x1b]0;t\x07"
+
+
+def test_a_ticket_s_text_is_printed_as_it_is_with_control_characters_escaped(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    view = TicketView(ticket_id="T-1", subject=HOSTILE, state=TicketState.NEW, transitions=[])
+    render.print_status(view)
+    render.console().print(render.tickets_table([view]))
+    summary = TicketSummary(ticket_id="T-1", workflow_status="RUNNING", subject=HOSTILE)
+    render.console().print(render.summaries_table([summary], "Tickets"))
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out
+    assert "Hello [/] there [bold]x[/bold] [link=http://evil.example]y :smile: \\x1b[2J" in out
+    assert "\\x1b]0;t\\x07" in out
+
+
+def test_an_input_error_that_quotes_brackets_is_printed_and_the_rest_goes_on(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    errors = [InputError("mk3.jsonl", 2, "unknown field '[/]'")]
+    outcomes = [SubmitOutcome(ticket_id="BI-99", workflow_id="ticket-BI-99", started=True)]
+    render.print_submit(outcomes, errors)
+    captured = capsys.readouterr()
+    assert "error mk3.jsonl:2: unknown field '[/]'" in captured.err
+    assert "submitted  BI-99" in captured.out
+
+
+def test_styled_parts_keep_their_style_and_plain_parts_stay_plain() -> None:
+    text = render.line(("error", "red"), " [red]not a tag[/red] \x1b[31m")
+    assert text.plain == "error [red]not a tag[/red] \\x1b[31m"
+    assert [(s.start, s.end, str(s.style)) for s in text.spans] == [(0, 5, "red")]
+
+
+def test_a_completed_ticket_says_how_its_answer_went_out_not_the_channel_it_came_by() -> None:
+    receipt = DeliveryReceipt(
+        ticket_id="T-1",
+        channel="email",
+        location="ledger:x#T-1",
+        delivered_at="2026-12-03T10:00:00Z",
+        revision=1,
+        sent_via="ledger",
+    )
+    view = TicketView(ticket_id="T-1", subject="s", state=TicketState.COMPLETED, delivery=receipt)
+    assert render.outcome_text(view) == "delivered r1 via ledger"
