@@ -17,6 +17,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from shared.bounded_read import TooLarge, read_text_at_most
+
 # Recognisable in logs and secret scanners; 32 random bytes behind it.
 TOKEN_PREFIX = "tka_"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
@@ -87,9 +89,9 @@ class TokenRegistry:
     @classmethod
     def load(cls, path: Path) -> "TokenRegistry":
         try:
-            if path.stat().st_size > MAX_TOKENS_FILE_BYTES:
-                raise TokensFileError(f"{path}: larger than {MAX_TOKENS_FILE_BYTES:,} bytes")
-            text = path.read_text(encoding="utf-8")
+            text = read_text_at_most(path, MAX_TOKENS_FILE_BYTES)
+        except TooLarge:
+            raise TokensFileError(f"{path}: larger than {MAX_TOKENS_FILE_BYTES:,} bytes") from None
         except OSError as err:
             raise TokensFileError(f"{path}: cannot read the tokens file: {err.strerror}") from None
         except UnicodeDecodeError:

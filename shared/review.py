@@ -13,6 +13,10 @@ from shared.tickets import without_nul
 REVIEWER_NAME_LIMIT = 100
 
 
+# The longest answer a reviewer may write in (an agent's draft has the same limit).
+MAX_EDITED_CHARS = 8_000
+
+
 class ReviewAction(StrEnum):
     APPROVE = "approve"  # send the current draft
     EDIT = "edit"  # replace the draft with the reviewer's text, then send it
@@ -32,7 +36,7 @@ class ReviewDecision(BaseModel):
     # The ticket's chain (TicketView.chain) the reviewer saw: refused on another ticket under the
     # same id (submitted again after failing), whose revisions count from 1 again.
     chain: str | None = Field(default=None, max_length=64)
-    edited_text: str | None = Field(default=None, max_length=8_000)
+    edited_text: str | None = Field(default=None, max_length=MAX_EDITED_CHARS)
     notes: str | None = Field(default=None, max_length=4_000)
     reason: str | None = Field(default=None, max_length=1_000)
 

@@ -52,6 +52,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from shared.agents import AgentRole, AgentRoute, Priority
+from shared.bounded_read import TooLarge, read_text_at_most
 from shared.pipeline_config import OFFLINE_ROUTE, PipelineConfig
 from shared.provider_config import WorkerSettings, default_providers
 
@@ -181,9 +182,17 @@ def _env_overrides(
     return sources
 
 
+# A configuration file is a few kilobytes; one past this is not one (or is /dev/zero).
+MAX_CONFIG_FILE_BYTES = 1024 * 1024
+
+
 def _read(path: Path) -> dict[str, Any]:
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(read_text_at_most(path, MAX_CONFIG_FILE_BYTES))
+    except TooLarge:
+        raise ConfigError(
+            f"{path}: larger than {MAX_CONFIG_FILE_BYTES:,} bytes: not a pipeline configuration"
+        ) from None
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: not valid TOML: {err}") from None
     except UnicodeDecodeError as err:

@@ -12,7 +12,8 @@ from shared import operations as ops
 from shared import report as reports
 from shared import ticket_listing as listing
 from shared import waiting
-from shared.review import ReviewAction, ReviewDecision
+from shared.bounded_read import TooLarge, read_text_at_most
+from shared.review import MAX_EDITED_CHARS, ReviewAction, ReviewDecision
 from shared.ticket_status import read_ticket
 from shared.view import TicketView
 from starter import render
@@ -149,14 +150,25 @@ async def cmd_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# An edited reply's file: its characters' limit in UTF-8's widest bytes.
+MAX_EDIT_FILE_BYTES = MAX_EDITED_CHARS * 4
+
+
 def _decision(args: argparse.Namespace) -> ReviewDecision:
     fields: dict[str, object] = {"reviewer": args.reviewer, "revision": args.revision}
     if args.approve:
         fields["action"] = ReviewAction.APPROVE
     elif args.edit:
         try:
-            fields["edited_text"] = Path(args.edit).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as err:
+            fields["edited_text"] = read_text_at_most(Path(args.edit), MAX_EDIT_FILE_BYTES)
+        except TooLarge:
+            raise CliError(
+                f"{args.edit} is larger than {MAX_EDIT_FILE_BYTES:,} bytes: an edited reply is at "
+                f"most {MAX_EDITED_CHARS:,} characters"
+            ) from None
+        except UnicodeDecodeError as err:
+            raise CliError(f"{args.edit} is not UTF-8 text (byte {err.start})") from None
+        except OSError as err:
             raise CliError(f"cannot read the edited reply from {args.edit}: {err}") from None
         fields["action"] = ReviewAction.EDIT
     elif args.rework:

@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
+from shared.bounded_read import TooLarge, read_text_at_most
 from shared.private_files import PRIVATE_FILE_MODE, private_dir
 from shared.settings import ConfigError, data_dir
 
@@ -157,14 +158,13 @@ def parse_key_ring(text: str, source: str) -> KeyRing:
 def read_key_file(path: Path, source: str | None = None) -> KeyRing:
     source = source or str(path)
     try:
-        with path.open("rb") as f:
-            data = f.read(MAX_KEY_FILE_BYTES + 1)
+        text = read_text_at_most(path, MAX_KEY_FILE_BYTES)
+    except TooLarge:
+        raise ConfigError(
+            f"{source} is larger than {MAX_KEY_FILE_BYTES:,} bytes: not a key ring"
+        ) from None
     except OSError as err:
         raise ConfigError(f"cannot read the key file {path}: {err.strerror}") from None
-    if len(data) > MAX_KEY_FILE_BYTES:
-        raise ConfigError(f"{source} is larger than {MAX_KEY_FILE_BYTES:,} bytes: not a key ring")
-    try:
-        text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise ConfigError(f"{source} is not UTF-8 text") from None
     return parse_key_ring(text, source)

@@ -1,0 +1,26 @@
+"""Reading a small text file the user names (a configuration file, a tokens file, an edited
+answer, a key ring) without reading more than its limit: a path such as /dev/zero, a FIFO or a
+file of gigabytes is refused once the limit is passed, with its size said, before memory runs
+out. ``stat().st_size`` is not enough: /dev/zero and pipes report 0."""
+
+from pathlib import Path
+
+
+class TooLarge(ValueError):
+    def __init__(self, path: Path, limit: int) -> None:
+        super().__init__(f"{path} is larger than {limit:,} bytes")
+        self.limit = limit
+
+
+def read_bytes_at_most(path: Path, limit: int) -> bytes:
+    """The file's bytes; ``TooLarge`` past ``limit``; OSError as ``open`` raises it."""
+    with path.open("rb") as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise TooLarge(path, limit)
+    return data
+
+
+def read_text_at_most(path: Path, limit: int) -> str:
+    """The file as UTF-8 text; ``TooLarge`` past ``limit`` bytes; UnicodeDecodeError, OSError."""
+    return read_bytes_at_most(path, limit).decode("utf-8")
