@@ -7,7 +7,9 @@ logged, recorded in a history or written to a configuration file by this project
 
 from typing import Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from shared.http_urls import http_url_problem
 
 # Anthropic bills writing a prompt to its 5-minute cache at 1.25 times the input price (the
 # 1-hour cache at 2 times): a price without ``cache_write`` uses the 5-minute multiplier.
@@ -88,6 +90,13 @@ class ProviderConfig(BaseModel):
     # third to half less CPU per streamed call, docs/performance.md), or "httpx" (the SDKs' own
     # default, httpx2: for what aiohttp does not do, such as HTTP/2).
     http_transport: Literal["aiohttp", "httpx"] = "aiohttp"
+
+    @field_validator("base_url")
+    @classmethod
+    def _usable_url(cls, value: str | None) -> str | None:
+        if value is not None and (problem := http_url_problem(value)):
+            raise ValueError(problem)
+        return value
 
     def adapts_its_rate(self) -> bool:
         return self.adaptive_limit and self.requests_per_minute is None

@@ -21,6 +21,7 @@ from datetime import timedelta
 from typing import Final
 from urllib.parse import urlsplit
 
+from shared.http_urls import http_url_problem
 from shared.settings import ConfigError
 from shared.tickets import EMAIL_PATTERN, Channel
 from workflows.options import DELIVERY_START_TO_CLOSE
@@ -165,9 +166,8 @@ def _webhook(env: Mapping[str, str], *, required: bool) -> WebhookConfig | None:
         return None
     if not url:
         raise ConfigError("the webhook channel is configured but TICKETS_WEBHOOK_URL is not set")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError("TICKETS_WEBHOOK_URL must be an http:// or https:// URL with a host")
+    if problem := http_url_problem(url, credentials=True):
+        raise ConfigError(f"TICKETS_WEBHOOK_URL {problem}")
     if len(secret) < MIN_SECRET_CHARS:
         raise ConfigError(
             f"TICKETS_WEBHOOK_SECRET must be set to at least {MIN_SECRET_CHARS} characters "

@@ -67,6 +67,18 @@ def test_a_webhook_whose_secret_is_its_path_is_shown_by_its_host() -> None:
             "must be an http:// or https:// URL",
         ),
         (
+            {"TICKETS_DELIVERY_CHANNEL": "webhook"}
+            | WEBHOOK
+            | {"TICKETS_WEBHOOK_URL": "https://hooks.example:99999/x"},
+            r"TICKETS_WEBHOOK_URL is not a URL \(Port out of range",
+        ),
+        (
+            {"TICKETS_DELIVERY_CHANNEL": "webhook"}
+            | WEBHOOK
+            | {"TICKETS_WEBHOOK_URL": "https://[::1/x"},
+            r"TICKETS_WEBHOOK_URL is not a URL \(Invalid IPv6 URL\)",
+        ),
+        (
             {"TICKETS_DELIVERY_CHANNEL": "webhook", "TICKETS_WEBHOOK_URL": "https://x/y"},
             "TICKETS_WEBHOOK_SECRET must be set to at least 16 characters",
         ),

@@ -6,7 +6,7 @@ import pytest
 
 from shared.agents import AgentRole, AgentRoute, Category, Priority
 from shared.pipeline_config import OFFLINE_ROUTE, PipelineConfig
-from shared.settings import ConfigError, data_dir, load_pipeline_config
+from shared.settings import ConfigError, data_dir, load_pipeline_config, load_settings
 from tests.support.config_files import write_config
 
 FULL_TOML = """\
@@ -232,6 +232,35 @@ def test_a_bad_environment_override_is_refused_naming_the_variable(
         load_pipeline_config(path=None, env=env)
     for fragment in fragments:
         assert fragment in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        # The SDK refused to combine its Authorization header with these, at the first call.
+        (
+            "http://user:s3cret@127.0.0.1:1/v1",
+            "must not carry a user name or password (give credentials their own setting)",
+        ),
+        ("http://[::1/v1", "is not a URL (Invalid IPv6 URL)"),
+        ("http://127.0.0.1:99999/v1", "is not a URL (Port out of range 0-65535)"),
+        # These started a worker whose every call failed to connect.
+        ("localhost:8000/v1", "must be an http:// or https:// URL with a host"),
+        ("ftp://models.example/v1", "must be an http:// or https:// URL with a host"),
+    ],
+)
+def test_a_provider_address_a_client_cannot_use_is_refused_without_repeating_it(
+    tmp_path: Path, url: str, problem: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(None, env={"OPENAI_BASE_URL": url})
+    assert str(caught.value) == f"OPENAI_BASE_URL: {problem}"
+    path = tmp_path / "pipeline.toml"
+    path.write_text(f'[providers.openai]\nbase_url = "{url}"\n')
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, env={})
+    assert "providers.openai.base_url" in str(caught.value) and problem in str(caught.value)
+    assert "s3cret" not in str(caught.value)
 
 
 def test_tickets_config_pointing_to_a_missing_file_is_refused(tmp_path: Path) -> None:

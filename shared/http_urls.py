@@ -1,0 +1,24 @@
+"""Whether a configured address is an http(s) URL a client can use: checked when the
+configuration is read, so a typo stops the process with one sentence naming the setting, not a
+traceback from the HTTP client at the first request. The URL itself is never repeated: it may
+hold a password."""
+
+from urllib.parse import urlsplit
+
+
+def http_url_problem(url: str, *, credentials: bool = False) -> str | None:
+    """What is wrong with ``url`` as an http:// or https:// address, or None. ``credentials``:
+    whether a user name and password in it are the client's to use (a webhook's basic auth);
+    the providers' SDKs send their own Authorization header and refuse a URL with them."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises for a port out of range or not a number
+    except ValueError as err:
+        return f"is not a URL ({err})"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "must be an http:// or https:// URL with a host"
+    if port == 0:
+        return "names port 0"
+    if not credentials and (parts.username is not None or parts.password is not None):
+        return "must not carry a user name or password (give credentials their own setting)"
+    return None
