@@ -2,7 +2,11 @@
 traceback from deep inside a server."""
 
 import argparse
+import re
 import socket
+
+from shared.orchestration import MAX_TASK_CHARS
+from shared.tickets import TICKET_ID_PATTERN
 
 
 def port_number(text: str) -> int:
@@ -25,3 +29,48 @@ def listen_problem(host: str, port: int) -> str | None:
             return None
     except OSError as err:
         return f"cannot listen on {host}:{port}: {err.strerror or err}"
+
+
+def _utf8(text: str, what: str) -> str:
+    """Arguments arrive decoded with surrogate escapes: bytes that were not UTF-8 are refused
+    here, not by an encoder deep in a client."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise argparse.ArgumentTypeError(f"the {what} is not UTF-8 text") from None
+    return text
+
+
+def ticket_id_argument(text: str) -> str:
+    """A ticket id as tickets have them: 1-64 letters, digits, '.', '_' or '-'."""
+    if not re.fullmatch(TICKET_ID_PATTERN, _utf8(text, "ticket id")):
+        raise argparse.ArgumentTypeError(
+            f"{text[:80]!r} is not a ticket id (1-64 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit)"
+        )
+    return text
+
+
+# A workflow id given by hand (--id of plan, swarm, batch): what the Web UI and the CLI can show
+# and type back; Temporal's own limit is much wider.
+WORKFLOW_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,199}"
+
+
+def workflow_id_argument(text: str) -> str:
+    if not re.fullmatch(WORKFLOW_ID_PATTERN, _utf8(text, "workflow id")):
+        raise argparse.ArgumentTypeError(
+            f"{text[:80]!r} is not a workflow id here (1-200 letters, digits, '.', '_', ':', "
+            "'@' or '-', starting with a letter or digit)"
+        )
+    return text
+
+
+def task_argument(text: str) -> str:
+    """An orchestrator's task: words, at most MAX_TASK_CHARS."""
+    if not _utf8(text, "task").strip():
+        raise argparse.ArgumentTypeError("the task is empty: say what to do")
+    if len(text) > MAX_TASK_CHARS:
+        raise argparse.ArgumentTypeError(
+            f"the task is {len(text):,} characters; at most {MAX_TASK_CHARS:,}"
+        )
+    return text

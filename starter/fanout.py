@@ -27,7 +27,6 @@ from shared.batch import BatchProgress, BatchSettings, BatchState
 from shared.command_budget import chunk_size_fitting, encoded_size
 from shared.operations import fairness_keys
 from shared.orchestration import (
-    MAX_TASK_CHARS,
     OrchestratorInput,
     OrchestratorProgress,
     OrchestratorResult,
@@ -285,8 +284,6 @@ def _settings(model: type[SettingsT], **values: object) -> SettingsT:
 
 
 async def cmd_plan(args: argparse.Namespace) -> int:
-    if len(args.task) > MAX_TASK_CHARS:
-        raise CliError(f"the task is {len(args.task):,} characters; at most {MAX_TASK_CHARS:,}")
     client = await open_client()
     warn_if_unencrypted(client)
     workflow_id, result = await run_plan(client, args.task, args.id, args.wait)
@@ -385,12 +382,13 @@ async def cmd_batch(args: argparse.Namespace) -> int:
 def add_parsers(
     sub: "argparse._SubParsersAction[argparse.ArgumentParser]", common: argparse.ArgumentParser
 ) -> None:
+    from starter.arg_types import task_argument, workflow_id_argument
     from starter.arguments import positive_int
 
     p = sub.add_parser("plan", parents=[common], help="orchestrator-workers: plan a task, run it")
-    p.add_argument("task", help="the task, in words")
+    p.add_argument("task", type=task_argument, help="the task, in words")
     p.add_argument("--wait", action="store_true", help="wait and print the plan and the answer")
-    p.add_argument("--id", help="workflow id (default: plan-<random>)")
+    p.add_argument("--id", type=workflow_id_argument, help="workflow id (default: plan-<random>)")
     p.set_defaults(handler=cmd_plan)
 
     p = sub.add_parser("swarm", parents=[common], help="one agent over many items (JSON Lines)")
@@ -401,7 +399,9 @@ def add_parsers(
         "--max-failure-rate", type=float, default=0.1, help="fail the run above this share (0.1)"
     )
     p.add_argument("--output", help="write every item's result to this JSON Lines file")
-    p.add_argument("--id", help="workflow id (default: derived from the items)")
+    p.add_argument(
+        "--id", type=workflow_id_argument, help="workflow id (default: derived from the items)"
+    )
     p.set_defaults(handler=cmd_swarm)
 
     p = sub.add_parser("batch", parents=[common], help="many tickets as one batch workflow")
@@ -411,5 +411,7 @@ def add_parsers(
         "--tickets-per-run", type=positive_int, default=500, help="continue as new after (500)"
     )
     p.add_argument("--wait", action="store_true", help="wait until every ticket rests")
-    p.add_argument("--id", help="workflow id (default: derived from the ticket ids)")
+    p.add_argument(
+        "--id", type=workflow_id_argument, help="workflow id (default: derived from the ticket ids)"
+    )
     p.set_defaults(handler=cmd_batch)

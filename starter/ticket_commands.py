@@ -17,6 +17,7 @@ from shared.review import MAX_EDITED_CHARS, ReviewAction, ReviewDecision
 from shared.ticket_status import read_ticket
 from shared.view import TicketView
 from starter import render
+from starter.arg_types import ticket_id_argument
 from starter.arguments import positive_int, since_argument, state_argument
 from starter.connection import open_client, warn_if_unencrypted
 from starter.errors import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, CliError, NoWorker
@@ -248,7 +249,7 @@ def add_parsers(
     p.set_defaults(handler=cmd_submit)
 
     p = sub.add_parser("status", parents=[common], help="everything about one ticket")
-    p.add_argument("ticket_id")
+    p.add_argument("ticket_id", type=ticket_id_argument)
     p.set_defaults(handler=cmd_status)
 
     p = sub.add_parser("list", parents=[common], help="tickets, optionally in one state")
@@ -267,7 +268,7 @@ def add_parsers(
     p.set_defaults(handler=cmd_list)
 
     p = sub.add_parser("review", parents=[common], help="decide on a ticket awaiting review")
-    p.add_argument("ticket_id")
+    p.add_argument("ticket_id", type=ticket_id_argument)
     action = p.add_mutually_exclusive_group(required=True)
     action.add_argument("--approve", action="store_true", help="send the current draft")
     action.add_argument("--edit", metavar="FILE", help="send this file's text instead of the draft")
