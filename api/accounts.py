@@ -68,6 +68,25 @@ def token_entry(name: str, roles: list[Role], token: str) -> str:
     return f'[[token]]\nname = "{name}"\nroles = [{role_list}]\nsha256 = "{token_hash(token)}"\n'
 
 
+def append_token(path: Path, name: str, roles: list[Role], token: str) -> None:
+    """Add a token's entry to the tokens file in its own format: a TOML ``[[token]]`` table, or,
+    for a ``.json`` file, one more object in its list (rewritten whole, through a new file put
+    in its place, keeping its mode). The caller has checked the file loads and lacks ``name``."""
+    if path.suffix != ".json":
+        separator = "\n" if path.exists() and path.stat().st_size else ""
+        with path.open("a", encoding="utf-8") as out:
+            out.write(separator + token_entry(name, roles, token))
+        return
+    entry = {"name": name, "roles": [str(r) for r in roles], "sha256": token_hash(token)}
+    raw: Any = json.loads(read_text_at_most(path, MAX_TOKENS_FILE_BYTES)) if path.exists() else []
+    (raw["token"] if isinstance(raw, dict) else raw).append(entry)
+    fresh = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    fresh.write_text(json.dumps(raw, indent=2) + "\n", encoding="utf-8")
+    if path.exists():
+        fresh.chmod(path.stat().st_mode & 0o777)
+    fresh.replace(path)
+
+
 class TokenRegistry:
     def __init__(self, entries: list[tuple[Account, str]]) -> None:
         self._entries = entries

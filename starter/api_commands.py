@@ -9,6 +9,7 @@ from api.accounts import (
     Role,
     TokenRegistry,
     TokensFileError,
+    append_token,
     new_token,
     token_entry,
     token_hash,
@@ -77,8 +78,7 @@ def cmd_token_create(args: argparse.Namespace) -> int:
                 raise CliError(str(err)) from None
             if args.name in taken:
                 raise CliError(f"{path}: already has a token named {args.name}")
-        with path.open("a", encoding="utf-8") as out:
-            out.write(("\n" if path.stat().st_size else "") + entry)
+        append_token(path, args.name, roles, token)
     if args.json:
         render.print_json(
             {"name": args.name, "roles": roles, "token": token, "sha256": token_hash(token)}

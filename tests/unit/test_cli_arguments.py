@@ -1,7 +1,8 @@
 """Ids, tasks and the bytes of an argument are checked by argparse: a usage error naming the
 argument (exit 2), never a workflow started with a blank task or an id with a slash in it, nor
 an "unexpected" error from an encoder deep in the client (`plan ""` printed pydantic's raw
-ValidationError; `plan "   "` started a run; `status $'BI-\\xff'` failed with UnicodeEncodeError)."""
+ValidationError; `plan "   "` started a run; `status $'BI-\\xff'` failed with an
+UnicodeEncodeError)."""
 
 import os
 

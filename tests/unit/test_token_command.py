@@ -28,3 +28,25 @@ def test_token_create_prints_the_token_once_and_the_entry_for_the_tokens_file(
     assert "already has a token named gw" in capsys.readouterr().err
     assert main(["token", "create", "a b"]) == 1
     assert capsys.readouterr().err.startswith("error: invalid name 'a b'")
+
+
+@pytest.mark.parametrize("start", [None, [], {"token": []}])
+def test_a_token_appended_to_a_json_tokens_file_keeps_it_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], start: object
+) -> None:
+    """It appended a TOML table after the JSON list, and the API then refused the whole file."""
+    file = tmp_path / "tokens.json"
+    if start is not None:
+        file.write_text(json.dumps(start))
+        file.chmod(0o600)
+    tokens = []
+    for name in ("ana", "gw"):
+        assert main(["token", "create", name, "--append", str(file), "--json"]) == 0
+        tokens.append(json.loads(capsys.readouterr().out)["token"])
+    registry = TokenRegistry.load(file)
+    assert [a.name for a in registry.accounts] == ["ana", "gw"]
+    assert all(registry.find(t) is not None for t in tokens)
+    assert all(t not in file.read_text() for t in tokens)
+    if start is not None:
+        assert file.stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == ["tokens.json"]  # no temporary file left
