@@ -122,13 +122,24 @@ def parse_key_ring(text: str, source: str) -> KeyRing:
             f"{source} is not valid JSON (line {err.lineno}, column {err.colno}); "
             'expected {"current": "k1", "keys": {"k1": "<base64 of 32 bytes>"}}'
         ) from None
+    except RecursionError:
+        # Nested deeper than the parser goes: no key ring is (and the error said nothing of it).
+        raise ConfigError(
+            f"{source} nests too deeply to be a key ring; "
+            'expected {"current": "k1", "keys": {"k1": "<base64 of 32 bytes>"}}'
+        ) from None
     if not isinstance(raw, dict) or not isinstance(raw.get("keys"), dict) or not raw["keys"]:
         raise ConfigError(
             f'{source} must be a JSON object with "current" and a non-empty "keys" object'
         )
     unknown = sorted(set(raw) - {"current", "keys"})
     if unknown:
-        raise ConfigError(f"{source} has unknown field(s): {', '.join(unknown)}")
+        # Named only when it could be a field's name: a key pasted one level too high is not
+        # printed (it could be anything).
+        said = [f'"{u}"' if _valid_key_id(u) else f"one of {len(u)} chars" for u in unknown]
+        raise ConfigError(
+            f'{source} has unknown field(s): {", ".join(said)}; only "current" and "keys"'
+        )
     keys: dict[str, bytes] = {}
     for key_id, encoded in raw["keys"].items():
         if not _valid_key_id(key_id):

@@ -140,7 +140,10 @@ def test_the_key_ring_comes_from_the_variable_then_the_key_file_then_the_data_di
         ("{not json", "is not valid JSON"),
         ('{"current": "k1"}', 'non-empty "keys"'),
         ('{"current": "k9", "keys": {"k1": "%s"}}', '"current" must name one of the keys (k1)'),
-        ('{"current": "k1", "keys": {"k1": "%s"}, "extra": 1}', "unknown field(s): extra"),
+        ('{"current": "k1", "keys": {"k1": "%s"}, "extra": 1}', 'unknown field(s): "extra"'),
+        # A key pasted one level too high is not repeated.
+        ('{"current": "k1", "keys": {"k1": "%s"}, "%s": 1}', "unknown field(s): one of 44 chars"),
+        ("[" * 50_000, "nests too deeply to be a key ring"),
         ('{"current": "k1", "keys": {"k1": "c2hvcnQ="}}', "key k1 is 5 bytes; AES-256 needs 32"),
         ('{"current": "k1", "keys": {"k1": "not base64!"}}', "key k1 is not valid base64"),
         ('{"current": "bad id", "keys": {"bad id": "%s"}}', "a key id must be"),
