@@ -26,6 +26,23 @@ def positive_int(text: str) -> int:
     return value
 
 
+# The longest wait a command takes: a week, in seconds.
+MAX_WAIT_SECONDS = 7 * 24 * 3600
+
+
+def wait_seconds(text: str) -> float:
+    """A --timeout: a finite number of seconds, more than 0 and at most a week."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value <= MAX_WAIT_SECONDS:  # also refuses nan
+        raise argparse.ArgumentTypeError(
+            f"must be more than 0 and at most {MAX_WAIT_SECONDS:,} seconds, got {text}"
+        )
+    return value
+
+
 _AGO = re.compile(r"(\d{1,6})([mhd])")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 

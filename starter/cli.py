@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from codec_server import main as codec_server_main
 from starter import api_commands, fanout, ops_commands, ticket_commands
-from starter.arguments import positive_int
+from starter.arguments import positive_int, wait_seconds
 from starter.errors import debugging, explain
 from starter.ticket_commands import DEFAULT_WAIT_SECONDS
 
@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--timeout",
-        type=float,
+        type=wait_seconds,
         default=DEFAULT_WAIT_SECONDS,
         help="seconds to wait for the tickets (default 300)",
     )

@@ -18,7 +18,7 @@ from shared.ticket_status import read_ticket
 from shared.view import TicketView
 from starter import render
 from starter.arg_types import ticket_id_argument
-from starter.arguments import positive_int, since_argument, state_argument
+from starter.arguments import positive_int, since_argument, state_argument, wait_seconds
 from starter.connection import open_client, warn_if_unencrypted
 from starter.errors import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, CliError, NoWorker
 from starter.inputs import InputError, ParsedTicket, read_jsonl, ticket_from_mapping
@@ -29,7 +29,33 @@ DEFAULT_WAIT_SECONDS = 300.0
 DEFAULT_LIST_LIMIT = 100
 
 
+# The flags that describe one ticket, by the field each sets (named by flag in its errors).
+TICKET_FLAGS = {
+    "ticket_id": "--id",
+    "subject": "--subject",
+    "body": "--body",
+    "customer_id": "--customer-id",
+    "customer_tier": "--tier",
+    "channel": "--channel",
+    "customer_email": "--customer-email",
+}
+
+
+def _flag_values(args: argparse.Namespace) -> dict[str, str]:
+    return {
+        field: value
+        for field, flag in TICKET_FLAGS.items()
+        if (value := getattr(args, flag.removeprefix("--").replace("-", "_"))) is not None
+    }
+
+
 def _tickets_from_args(args: argparse.Namespace) -> tuple[list[ParsedTicket], list[InputError]]:
+    given = _flag_values(args)
+    if args.files and given:
+        flags = ", ".join(TICKET_FLAGS[f] for f in given)
+        raise CliError(
+            f"{flags} describe one ticket and are not read with files; give files or the flags"
+        )
     if args.files:
         tickets: list[ParsedTicket] = []
         errors: list[InputError] = []
@@ -40,19 +66,17 @@ def _tickets_from_args(args: argparse.Namespace) -> tuple[list[ParsedTicket], li
         return tickets, errors
     if args.subject is None or args.body is None:
         raise CliError("give a JSON Lines file, or both --subject and --body")
-    raw = {
-        "ticket_id": args.id,
-        "subject": args.subject,
-        "body": args.body,
-        "customer_id": args.customer_id,
-        "customer_tier": args.tier,
-        "channel": args.channel,
-        "customer_email": args.customer_email,
-    }
-    ticket, problems = ticket_from_mapping({k: v for k, v in raw.items() if v is not None})
+    ticket, problems = ticket_from_mapping(given)
     if ticket is None:
-        return [], [InputError("flags", None, p) for p in problems]
+        return [], [InputError("flags", None, _by_flag(p)) for p in problems]
     return [ParsedTicket(ticket, "flags", None)], []
+
+
+def _by_flag(problem: str) -> str:
+    """A ticket field's problem, said of the flag that set it."""
+    for field, flag in TICKET_FLAGS.items():
+        problem = problem.replace(f"field '{field}'", flag)
+    return problem
 
 
 async def cmd_submit(args: argparse.Namespace) -> int:
@@ -244,7 +268,10 @@ def add_parsers(
         help="wait until each ticket completes, fails or awaits review",
     )
     p.add_argument(
-        "--timeout", type=float, default=DEFAULT_WAIT_SECONDS, help="seconds to wait (default 300)"
+        "--timeout",
+        type=wait_seconds,
+        default=DEFAULT_WAIT_SECONDS,
+        help="seconds to wait (default 300)",
     )
     p.set_defaults(handler=cmd_submit)
 
@@ -280,7 +307,7 @@ def add_parsers(
     p.add_argument("--reviewer", default="cli", help="your name, for the log")
     p.add_argument(
         "--timeout",
-        type=float,
+        type=wait_seconds,
         default=60.0,
         help="seconds to watch the ticket act on the review (default 60)",
     )

@@ -5,6 +5,7 @@ ValidationError; `plan "   "` started a run; `status $'BI-\\xff'` failed with an
 UnicodeEncodeError)."""
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -26,6 +27,11 @@ NOT_UTF8 = os.fsdecode(b"BI-\xff")
         (["status", NOT_UTF8], "argument ticket_id: the ticket id is not UTF-8 text"),
         (["status", "T 1"], "argument ticket_id: 'T 1' is not a ticket id"),
         (["review", "T/1", "--approve"], "argument ticket_id: 'T/1' is not a ticket id"),
+        # Accepted before: "still in progress after -5s", and nan.
+        (["submit", "t.jsonl", "--wait", "--timeout", "-5"], "argument --timeout: must be more"),
+        (["submit", "t.jsonl", "--wait", "--timeout", "nan"], "argument --timeout: must be more"),
+        (["review", "T-1", "--approve", "--timeout", "0"], "argument --timeout: must be more"),
+        (["run", "--timeout", "1e9"], "at most 604,800 seconds, got 1e9"),
     ],
 )
 def test_a_bad_argument_is_a_usage_error_naming_it(
@@ -41,3 +47,26 @@ def test_good_arguments_pass_as_they_are() -> None:
     args = cli.build_parser().parse_args(["plan", "Compare plans", "--id", "plan-2026.12:a@b"])
     assert (args.task, args.id) == ("Compare plans", "plan-2026.12:a@b")
     assert cli.build_parser().parse_args(["status", "T-1001"]).ticket_id == "T-1001"
+
+
+def test_ticket_flags_given_with_files_are_refused_not_ignored(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The file's tickets were submitted and the flags' ticket vanished without a word."""
+    file = tmp_path / "one.jsonl"
+    file.write_text('{"subject": "a", "body": "b"}\n')
+    assert cli.main(["submit", str(file), "--subject", "x", "--tier", "gold"]) == 1
+    assert capsys.readouterr().err == (
+        "error: --subject, --tier describe one ticket and are not read with files; give files "
+        "or the flags\n"
+    )
+
+
+def test_a_ticket_flag_s_problem_names_the_flag_not_the_field(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    cli.main(["submit", "--subject", "s", "--body", "b", "--tier", "gold", "--id", "a b"])
+    err = capsys.readouterr().err
+    assert "--tier must be one of free, standard, premium, enterprise (got 'gold')" in err
+    assert "--id must be 1-64 letters" in err
+    assert "customer_tier" not in err and "ticket_id" not in err
