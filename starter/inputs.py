@@ -146,19 +146,27 @@ def parse_swarm_items(data: bytes, source: str) -> tuple[list[SwarmItem], list[I
     ``id``; a line without an id gets its line number."""
     items: list[SwarmItem] = []
     errors: list[InputError] = []
-    seen: set[str] = set()
+    # Each id taken, and the line that took it (None: given to a line without an id).
+    seen: dict[str, int | None] = {}
     for number, raw in json_objects(data, source, errors):
-        text_field = next(
-            (k for k in ("text", "review", "body") if isinstance(raw.get(k), str)), "text"
-        )
+        if problem := _swarm_fields_problem(raw):
+            errors.append(InputError(source, number, problem))
+            continue
+        text_field = next((k for k in SWARM_TEXT_FIELDS if isinstance(raw.get(k), str)), "text")
         text = raw.get(text_field)
         id_field = next((k for k in ("id", "item_id") if raw.get(k) not in (None, "")), None)
         item_id = str(raw[id_field]) if id_field else f"line-{number}"
         if not isinstance(text, str) or not text.strip():
-            errors.append(InputError(source, number, "field 'text' is missing or empty"))
+            errors.append(InputError(source, number, f"field '{text_field}' is missing or empty"))
             continue
         if item_id in seen:
-            errors.append(InputError(source, number, f"item {item_id} appears twice"))
+            earlier = seen[item_id]
+            said = (
+                f"item id {item_id} is taken: line {earlier} has it"
+                if earlier is not None
+                else f"item id {item_id} is the one line {item_id[5:]} got for having none"
+            )
+            errors.append(InputError(source, number, said))
             continue
         try:
             items.append(SwarmItem(item_id=item_id, text=text.strip()))
@@ -175,8 +183,39 @@ def parse_swarm_items(data: bytes, source: str) -> tuple[list[SwarmItem], list[I
             )
             errors.append(InputError(source, number, message))
             continue
-        seen.add(item_id)
+        seen[item_id] = number if id_field else None
     return items, errors
+
+
+# Where an item's text may be, one of them a line.
+SWARM_TEXT_FIELDS = ("text", "review", "body")
+
+
+def _swarm_fields_problem(raw: dict[str, object]) -> str | None:
+    """A swarm line's id, or its only text field, of the wrong kind: what is wrong, or None.
+    The first of SWARM_TEXT_FIELDS holding text is the item's; other fields (a rating, a date)
+    are the export's own and are left alone."""
+    texts = [k for k in SWARM_TEXT_FIELDS if raw.get(k) is not None]
+    if texts and not any(isinstance(raw[k], str) for k in texts):
+        return f"field '{texts[0]}' must be text, not {json_kind(raw[texts[0]])}"
+    for field in ("id", "item_id"):
+        value = raw.get(field)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, str | int)):
+            return f"field '{field}' must be text or a whole number, not {json_kind(value)}"
+    return None
+
+
+def json_kind(value: object) -> str:
+    """How JSON calls a value's kind, for an error message."""
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    return "null" if value is None else "text"
 
 
 def read_swarm_items(path: Path) -> tuple[list[SwarmItem], list[InputError]]:

@@ -104,9 +104,40 @@ def test_every_bad_line_is_reported_and_every_good_line_kept() -> None:
         "(column 2)",
         "reviews.jsonl:4: field 'text' is missing or empty",
         "reviews.jsonl:5: field 'text' is missing or empty",
-        "reviews.jsonl:6: item R-1 appears twice",
+        "reviews.jsonl:6: item id R-1 is taken: line 1 has it",
         "reviews.jsonl:7: expected a JSON object, got list",
-        "reviews.jsonl:8: field 'text' is missing or empty",
+        "reviews.jsonl:8: field 'text' must be text, not a number",
+    ]
+
+
+def test_ids_and_text_of_the_wrong_kind_are_refused_by_name() -> None:
+    """A dict or a boolean id became the item "{'nested': [1, 2]}" or "True", and a number for
+    text was said to be missing."""
+    data = jsonl(
+        line(id={"nested": [1, 2]}, text="dict id"),
+        line(id=True, text="bool id"),
+        line(item_id=1.5, text="float id"),
+        line(id="A", text=3, body="the body holds the text"),
+        line(id="B", review=["x"]),
+        line(id="C", text="fine", rating=4, date="2026-12-01"),  # an export's own fields stay
+    )
+    items, errors = parse_swarm_items(data, SOURCE)
+    assert pairs(items) == [("A", "the body holds the text"), ("C", "fine")]
+    assert messages(errors) == [
+        "reviews.jsonl:1: field 'id' must be text or a whole number, not an object",
+        "reviews.jsonl:2: field 'id' must be text or a whole number, not true or false",
+        "reviews.jsonl:3: field 'item_id' must be text or a whole number, not a number",
+        "reviews.jsonl:5: field 'review' must be text, not a list",
+    ]
+
+
+def test_an_id_that_a_line_without_one_got_says_so() -> None:
+    items, errors = parse_swarm_items(
+        jsonl(line(text="first"), line(id="line-1", text="b")), SOURCE
+    )
+    assert pairs(items) == [("line-1", "first")]
+    assert messages(errors) == [
+        "reviews.jsonl:2: item id line-1 is the one line 1 got for having none"
     ]
 
 
