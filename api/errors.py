@@ -29,7 +29,7 @@ from shared.operation_errors import (
     TicketNotFound,
     TicketUnreadable,
 )
-from shared.validation import fields
+from shared.validation import fields, json_kind
 
 log = logging.getLogger("api")
 
@@ -126,8 +126,39 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         at = malformed.get("loc", ())[1:2]
         where = f" (at character {at[0] + 1})" if at and isinstance(at[0], int) else ""
         return error_response(400, f"the request body is not valid JSON: {said}{where}")
+    if all(_of_the_whole_body(e) for e in exc.errors()):
+        # Pydantic's way: "field 'dict[str,any]': Input should be a valid dictionary; field
+        # 'list[any]': ...", or "Field required" for an empty body.
+        route = request.scope.get("route")
+        wanted = BODY_SHAPES.get(getattr(route, "path", ""), "a JSON object (see /docs)")
+        sent = "empty (or null)" if exc.body is None else json_kind(exc.body)
+        return error_response(422, f"the request body is {sent}; send {wanted}")
     problems = [field_problem(e) for e in exc.errors()]
     return error_response(422, "the request is not valid: " + "; ".join(problems[:3]), problems)
+
+
+# What each route's body is, said when a body of another shape comes.
+BODY_SHAPES = {
+    "/tickets": "one ticket object, or a list of them",
+    "/tickets/email": 'one e-mail object: {"from": ..., "subject": ..., "text": ...}',
+    "/tickets/{ticket_id}/review": 'one review object: {"action": ..., "revision": ...}',
+}
+
+
+def _of_the_whole_body(error: dict[str, Any]) -> bool:
+    """A problem with the body as a whole (missing, or not of the route's type: a union's
+    members are named like 'dict[str,any]'), not with a field inside it."""
+    loc = error.get("loc", ())
+    if not loc or loc[0] != "body":
+        return False
+    if len(loc) == 2 and isinstance(loc[1], str) and "[" in loc[1]:
+        return True
+    return len(loc) == 1 and error.get("type") in WHOLE_BODY_TYPES
+
+
+# Pydantic's error types for a body that is missing or not an object of the model's kind (a
+# model's own check of its fields together is not one of them).
+WHOLE_BODY_TYPES = {"missing", "dict_type", "list_type", "model_type", "model_attributes_type"}
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.operations import SubmitOutcome
 from shared.review import ReviewAction
@@ -55,6 +55,14 @@ class InboundEmail(BaseModel):
         max_length=998,
         description="the e-mail's Message-ID: the same message delivered twice is one ticket",
     )
+
+    @field_validator("sender")
+    @classmethod
+    def _someone(cls, value: str) -> str:
+        # An empty From made a ticket with no customer and nowhere for an answer to go.
+        if not value.strip():
+            raise ValueError("is empty: the sender is the ticket's customer")
+        return value
 
 
 class CustomerMessage(BaseModel):

@@ -23,3 +23,16 @@ def fields(err: ValidationError, limit: int = 10) -> str:
     paths = sorted({".".join(str(p)[:40] for p in e["loc"]) or "(root)" for e in err.errors()})
     more = f" and {len(paths) - limit} more" if len(paths) > limit else ""
     return ", ".join(paths[:limit]) + more
+
+
+def json_kind(value: object) -> str:
+    """How JSON calls a value's kind, for an error message."""
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    return "null" if value is None else "text"

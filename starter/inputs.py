@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from shared.swarm import SwarmItem
 from shared.ticket_input import FIELD_ALIASES, ticket_from_mapping
 from shared.tickets import Ticket
+from shared.validation import json_kind
 
 # The largest line read: a ticket of the longest subject and body with every character written
 # as a JSON escape (\uXXXX, 6 bytes) fits with room to spare. Longer lines are refused before
@@ -203,19 +204,6 @@ def _swarm_fields_problem(raw: dict[str, object]) -> str | None:
         if value is not None and (isinstance(value, bool) or not isinstance(value, str | int)):
             return f"field '{field}' must be text or a whole number, not {json_kind(value)}"
     return None
-
-
-def json_kind(value: object) -> str:
-    """How JSON calls a value's kind, for an error message."""
-    if isinstance(value, bool):
-        return "true or false"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, dict):
-        return "an object"
-    if isinstance(value, list):
-        return "a list"
-    return "null" if value is None else "text"
 
 
 def read_swarm_items(path: Path) -> tuple[list[SwarmItem], list[InputError]]:

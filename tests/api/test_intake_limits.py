@@ -145,3 +145,33 @@ async def test_an_email_too_long_only_for_the_thread_it_quotes_becomes_a_ticket_
     # A reply still too long without its quote is refused, never cut.
     assert too_long.status_code == 422
     assert "field 'text' is 20,001 characters; the limit is 20,000" in too_long.json()["message"]
+
+
+async def test_a_body_of_the_wrong_shape_is_told_what_to_send(
+    http: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    """Pydantic's way named its own types: "field 'dict[str,any]': Input should be a valid
+    dictionary; field 'list[any]': ...", and an empty body was "Field required"."""
+    headers = bearer(tokens.submit) | JSON
+    cases = [
+        ("/tickets", b"42", "the request body is a number; send one ticket object, or a list"),
+        ("/tickets", b"null", "the request body is empty (or null); send one ticket object"),
+        ("/tickets", b"", "the request body is empty (or null); send one ticket object"),
+        ("/tickets/email", b"[]", 'the request body is a list; send one e-mail object: {"from"'),
+        ("/tickets/T-1/review", b'"approve"', "the request body is text; send one review object"),
+    ]
+    for path, body, message in cases:
+        headers_for = bearer(tokens.review) | JSON if "review" in path else headers
+        response = await http.post(path, headers=headers_for, content=body)
+        assert response.status_code == 422, (path, response.text[:300])
+        assert response.json()["message"].startswith(message), (path, response.json())
+        assert "dict[" not in response.text and "list[" not in response.text
+
+
+async def test_an_email_with_no_sender_is_refused(http: httpx.AsyncClient, tokens: Tokens) -> None:
+    """It was accepted as a ticket with no customer and nowhere for an answer to go."""
+    for sender in ("", "   "):
+        email = {"from": sender, "subject": "Invoice", "text": "Where is it?"}
+        response = await http.post("/tickets/email", headers=bearer(tokens.submit), json=email)
+        assert response.status_code == 422, response.text[:300]
+        assert "field 'from': is empty: the sender is the ticket's customer" in response.text
