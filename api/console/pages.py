@@ -217,7 +217,12 @@ async def _ticket(
     """The ticket's page; ``typed``: what the reviewer wrote in a form that was refused, shown
     again in its boxes rather than lost."""
     if not _valid_id(ticket_id):
-        return _trouble(request, current, TicketNotFound(f"{ticket_id!r} is not a ticket id"))
+        shown = repr(ticket_id[:80]) + (
+            f" ({len(ticket_id):,} characters)" if len(ticket_id) > 80 else ""
+        )
+        return _trouble(
+            request, current, TicketNotFound(f"{shown} is not a ticket id"), typed, refused=error
+        )
     message: CustomerMessage | None = None
     message_problem: str | None = None
     try:
@@ -252,10 +257,13 @@ async def _ticket(
 async def review(
     request: Request,
     ticket_id: str,
-    action: Annotated[str, Form(max_length=20)] = "",
-    revision: Annotated[str, Form(max_length=20)] = "",
-    chain: Annotated[str, Form(max_length=64)] = "",
-    csrf: Annotated[str, Form(max_length=100)] = "",
+    # No length limits on the form's fields either: a refusal here answers JSON and loses what
+    # the reviewer typed. ReviewDecision and the session check them (the body limit bounds
+    # them all); a tampered field gets the page back with the text.
+    action: Annotated[str, Form()] = "",
+    revision: Annotated[str, Form()] = "",
+    chain: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
     # No length limit here: a browser counts a line break as one character against the
     # textarea's maxlength and sends two (CRLF), and a refusal here would answer JSON and lose
     # what the reviewer typed. ReviewDecision checks the lengths once the breaks are one again,
@@ -299,7 +307,7 @@ async def review(
         problems = (
             [field_problem(dict(e)) for e in err.errors()]
             if isinstance(err, ValidationError)
-            else [f"revision {revision!r} is not a number"]
+            else [f"revision {revision[:20]!r} is not a number"]
         )
         return await _ticket(request, current, ticket_id, "; ".join(problems), 422, typed)
     try:

@@ -149,3 +149,36 @@ async def test_a_review_sent_after_signing_out_shows_what_was_typed_on_the_sign_
     assert 'id="typed-edited_text"' in sent.text and TYPED in sent.text
     assert 'name="sign_in_csrf"' in sent.text  # the sign-in form, to sign in again
     assert empty.status_code == 303  # nothing typed: to the sign-in page, as before
+
+
+async def test_a_form_or_an_address_that_was_tampered_with_keeps_the_typed_text_and_echoes_little(
+    console: httpx.AsyncClient, http: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    """A 60,000-character id came back whole in the 404 page; a review sent to an id that is
+    not one lost what the reviewer typed; a revision longer than 20 characters answered JSON."""
+    ticket_id = unique_id("TAMPER")
+    await http.post("/tickets", headers=bearer(tokens.submit), json=urgent_ticket(ticket_id))
+    await wait_for_state(http, tokens.review, ticket_id, "AWAITING_REVIEW")
+    page = (await console.get(f"/console/tickets/{ticket_id}")).text
+
+    long_id = await console.get("/console/tickets/" + "z" * 60_000)
+    bad_id = await console.post(
+        "/console/tickets/not%20an%20id/review",
+        data={"action": "edit", "revision": "1", "csrf": page_csrf(page), "edited_text": TYPED},
+    )
+    long_revision = await console.post(
+        f"/console/tickets/{ticket_id}/review",
+        data={
+            "action": "edit",
+            "revision": "9" * 5_000,
+            "csrf": page_csrf(page),
+            "edited_text": TYPED,
+        },
+    )
+
+    assert long_id.status_code == 404 and "(60,000 characters) is not a ticket id" in long_id.text
+    assert len(long_id.text) < 20_000
+    assert bad_id.status_code == 404 and TYPED in bad_id.text, bad_id.text[:500]
+    assert long_revision.status_code == 422, long_revision.text[:300]
+    assert long_revision.headers["content-type"].startswith("text/html")
+    assert TYPED in long_revision.text and "9" * 100 not in long_revision.text
