@@ -6,6 +6,7 @@ import re
 import socket
 
 from shared.orchestration import MAX_TASK_CHARS
+from shared.swarm import MAX_CHUNK_SIZE
 from shared.tickets import TICKET_ID_PATTERN
 
 
@@ -74,3 +75,17 @@ def task_argument(text: str) -> str:
             f"the task is {len(text):,} characters; at most {MAX_TASK_CHARS:,}"
         )
     return text
+
+
+def chunk_size_argument(text: str) -> int:
+    """A swarm's --chunk-size: 1 to MAX_CHUNK_SIZE items per child workflow."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text[:20]!r} is not a whole number") from None
+    if not 1 <= value <= MAX_CHUNK_SIZE:
+        raise argparse.ArgumentTypeError(
+            f"must be 1 to {MAX_CHUNK_SIZE:,} (a child's history stays well under Temporal's "
+            f"limits), got {value:,}"
+        )
+    return value

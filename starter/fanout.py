@@ -32,6 +32,7 @@ from shared.orchestration import (
     OrchestratorResult,
 )
 from shared.swarm import (
+    MAX_CHUNK_SIZE,
     SwarmItem,
     SwarmProgress,
     SwarmResult,
@@ -299,6 +300,9 @@ async def cmd_plan(args: argparse.Namespace) -> int:
 
 
 async def cmd_swarm(args: argparse.Namespace) -> int:
+    if args.output and not _folder_exists(args.output):
+        # Found before the run, not after it: the results would have nowhere to go.
+        raise CliError(f"--output {args.output}: its folder does not exist")
     items, errors = read_swarm_items(Path(args.file))
     for e in errors:
         render.console(stderr=True).print(render.line(("error", "red"), f" {e}"))
@@ -329,6 +333,10 @@ async def cmd_swarm(args: argparse.Namespace) -> int:
         raise
     _show_swarm(args, workflow_id, result)
     return EXIT_PARTIAL if errors else EXIT_OK
+
+
+def _folder_exists(path: str) -> bool:
+    return Path(path).resolve().parent.is_dir()
 
 
 def _show_swarm(args: argparse.Namespace, workflow_id: str, result: SwarmResult) -> None:
@@ -382,7 +390,7 @@ async def cmd_batch(args: argparse.Namespace) -> int:
 def add_parsers(
     sub: "argparse._SubParsersAction[argparse.ArgumentParser]", common: argparse.ArgumentParser
 ) -> None:
-    from starter.arg_types import task_argument, workflow_id_argument
+    from starter.arg_types import chunk_size_argument, task_argument, workflow_id_argument
     from starter.arguments import positive_int
 
     p = sub.add_parser("plan", parents=[common], help="orchestrator-workers: plan a task, run it")
@@ -394,7 +402,12 @@ def add_parsers(
     p = sub.add_parser("swarm", parents=[common], help="one agent over many items (JSON Lines)")
     p.add_argument("file", help="one JSON object a line: text (or review/body), optional id")
     p.add_argument("--concurrency", type=positive_int, default=20, help="items at once (20)")
-    p.add_argument("--chunk-size", type=positive_int, default=500, help="items per child (500)")
+    p.add_argument(
+        "--chunk-size",
+        type=chunk_size_argument,
+        default=500,
+        help=f"items per child (500; at most {MAX_CHUNK_SIZE:,})",
+    )
     p.add_argument(
         "--max-failure-rate", type=float, default=0.1, help="fail the run above this share (0.1)"
     )

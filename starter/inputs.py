@@ -74,24 +74,49 @@ def json_objects(
             )
             continue
         try:
-            raw = json.loads(text)
+            raw = json.loads(text, object_pairs_hook=_once_each)
+        except _NamedTwice as err:
+            # json keeps the last silently: {"id": "A", ..., "id": "B"} was submitted as B.
+            errors.append(InputError(source, number, f"field {err.name[:40]!r} is given twice"))
+            continue
         except json.JSONDecodeError as err:
+            hint = ""
+            if number == 1 and text.lstrip().startswith("["):
+                hint = "; expected JSON Lines: one ticket object a line, not a JSON list"
             errors.append(
-                InputError(source, number, f"not valid JSON: {err.msg} (column {err.colno})")
+                InputError(source, number, f"not valid JSON: {err.msg} (column {err.colno}){hint}")
             )
             continue
         except RecursionError:
             errors.append(InputError(source, number, "not valid JSON here: nested too deeply"))
             continue
-        except ValueError as err:  # a number of more digits than Python converts
-            errors.append(InputError(source, number, f"not valid JSON here: {err}"[:200]))
+        except ValueError:  # a number of more digits than Python converts
+            errors.append(InputError(source, number, "a number here has more than 4,300 digits"))
             continue
         if not isinstance(raw, dict):
+            hint = " (JSON Lines: one object a line)" if isinstance(raw, list) else ""
             errors.append(
-                InputError(source, number, f"expected a JSON object, got {type(raw).__name__}")
+                InputError(
+                    source, number, f"expected a JSON object, got {type(raw).__name__}{hint}"
+                )
             )
             continue
         yield number, raw
+
+
+class _NamedTwice(ValueError):
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+def _once_each(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    members: dict[str, Any] = {}
+    for name, value in pairs:
+        if name in members:
+            raise _NamedTwice(name)
+        members[name] = value
+    return members
 
 
 def parse_jsonl(data: bytes, source: str) -> tuple[list[ParsedTicket], list[InputError]]:

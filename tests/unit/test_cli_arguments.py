@@ -32,6 +32,8 @@ NOT_UTF8 = os.fsdecode(b"BI-\xff")
         (["submit", "t.jsonl", "--wait", "--timeout", "nan"], "argument --timeout: must be more"),
         (["review", "T-1", "--approve", "--timeout", "0"], "argument --timeout: must be more"),
         (["run", "--timeout", "1e9"], "at most 604,800 seconds, got 1e9"),
+        # It said "chunks of 8188 items instead of 100000", then refused with "<= 1000".
+        (["swarm", "r.jsonl", "--chunk-size", "100000"], "must be 1 to 1,000 (a child's"),
     ],
 )
 def test_a_bad_argument_is_a_usage_error_naming_it(
@@ -70,3 +72,14 @@ def test_a_ticket_flag_s_problem_names_the_flag_not_the_field(
     assert "--tier must be one of free, standard, premium, enterprise (got 'gold')" in err
     assert "--id must be 1-64 letters" in err
     assert "customer_tier" not in err and "ticket_id" not in err
+
+
+def test_a_swarm_s_output_folder_is_checked_before_the_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It was found missing only after the whole run, its results lost."""
+    items = tmp_path / "reviews.jsonl"
+    items.write_text('{"text": "Great kettle."}\n')
+    out = tmp_path / "nowhere" / "out.jsonl"
+    assert cli.main(["swarm", str(items), "--output", str(out)]) == 1
+    assert capsys.readouterr().err == f"error: --output {out}: its folder does not exist\n"

@@ -199,7 +199,9 @@ def test_a_file_is_read_with_its_path_as_the_source(tmp_path: Path) -> None:
     path.write_bytes(jsonl(good("T-1"), b"[]"))
     tickets, errors = read_jsonl(path)
     assert [(p.ticket.ticket_id, p.source) for p in tickets] == [("T-1", str(path))]
-    assert [str(e) for e in errors] == [f"{path}:2: expected a JSON object, got list"]
+    assert [str(e) for e in errors] == [
+        f"{path}:2: expected a JSON object, got list (JSON Lines: one object a line)"
+    ]
 
 
 def test_a_missing_file_gives_one_clear_error(tmp_path: Path) -> None:
@@ -318,3 +320,21 @@ def test_a_bad_customer_email_is_reported_with_line_and_field(value: str, messag
     tickets, errors = parse_jsonl(jsonl(good("T-1"), good("T-2", customer_email=value)), SOURCE)
     assert [p.ticket.ticket_id for p in tickets] == ["T-1"]
     assert len(errors) == 1 and errors[0].line == 2 and message in errors[0].message
+
+
+def test_a_field_given_twice_in_a_line_is_refused_not_the_last_one_taken() -> None:
+    """{"id": "BI-56", ..., "id": "BI-57"} was submitted as BI-57 without a word."""
+    data = b'{"id": "BI-56", "subject": "a", "body": "b", "id": "BI-57"}\n'
+    data += b'{"subject": "c", "body": "d"}\n'
+    tickets, errors = parse_jsonl(data, "t.jsonl")
+    assert [str(e) for e in errors] == ["t.jsonl:1: field 'id' is given twice"]
+    assert [t.ticket.subject for t in tickets] == ["c"]
+
+
+def test_a_pretty_printed_json_list_is_told_that_json_lines_are_expected() -> None:
+    tickets, errors = parse_jsonl(b'[\n  {"subject": "a", "body": "b"}\n]\n', "t.jsonl")
+    assert [t.line for t in tickets] == [2]  # a line that is an object is one all the same
+    assert [e.line for e in errors] == [1, 3]
+    assert str(errors[0]).endswith(
+        "; expected JSON Lines: one ticket object a line, not a JSON list"
+    )

@@ -105,7 +105,7 @@ def test_every_bad_line_is_reported_and_every_good_line_kept() -> None:
         "reviews.jsonl:4: field 'text' is missing or empty",
         "reviews.jsonl:5: field 'text' is missing or empty",
         "reviews.jsonl:6: item id R-1 is taken: line 1 has it",
-        "reviews.jsonl:7: expected a JSON object, got list",
+        "reviews.jsonl:7: expected a JSON object, got list (JSON Lines: one object a line)",
         "reviews.jsonl:8: field 'text' must be text, not a number",
     ]
 
