@@ -37,7 +37,7 @@ from temporalio.converter import (
     StorageDriverStoreContext,
 )
 
-from shared.encryption.codec import EncryptionCodec
+from shared.encryption.codec import EncryptionCodec, NoKeyRing
 from shared.encryption.keyring import KeyRing, load_key_ring
 from shared.payload_converter import SharedPydanticPayloadConverter
 from shared.payload_store import FileStore, PayloadStore
@@ -100,6 +100,8 @@ def payload_codecs(config: StoreConfig, ring: KeyRing | None = None) -> list[Pay
     codecs: list[PayloadCodec] = [LegacyClaimCheckDecoder(FileStore(config.payload_dir))]
     if ring is not None:
         codecs.append(EncryptionCodec(ring))
+    else:
+        codecs.append(NoKeyRing())
     return codecs
 
 

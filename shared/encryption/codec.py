@@ -87,3 +87,25 @@ class EncryptionCodec(PayloadCodec):
 
     async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
         return [self.decrypt(p) if p.metadata.get("encoding") == ENCODING else p for p in payloads]
+
+
+class NoKeyRing(PayloadCodec):
+    """The codec of a process with no key ring: it encrypts nothing, and an encrypted payload it
+    meets is an error that says what to give it, not the payload converter's KeyError
+    "Unknown payload encoding binary/encrypted" (a CLI run from another directory than the
+    one whose data/ holds the ring)."""
+
+    async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        return list(payloads)
+
+    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        for p in payloads:
+            if p.metadata.get("encoding") == ENCODING:
+                key_id = p.metadata.get(KEY_ID_METADATA, b"").decode("ascii", errors="replace")
+                raise UnknownEncryptionKey(
+                    f"a payload is encrypted with key {key_id!r} and this process has no key "
+                    "ring: give it the workers' ring (TICKETS_ENCRYPTION_KEYS or "
+                    "TICKETS_ENCRYPTION_KEY_FILE), or run it where the data directory holding "
+                    "encryption-keys.json is (./data, or TICKETS_DATA_DIR)"
+                )
+        return list(payloads)

@@ -64,6 +64,21 @@ async def test_a_payload_under_a_retired_key_fails_naming_the_key_id_and_never_a
         assert base64.b64encode(derived_key(key_id)).decode() not in message
 
 
+async def test_a_process_without_a_ring_says_so_on_an_encrypted_payload_and_reads_plain_ones() -> (
+    None
+):
+    """It failed with the payload converter's KeyError "Unknown payload encoding
+    binary/encrypted", which the CLI called an unexpected error (a CLI run from a directory
+    other than the one whose data/ holds the ring)."""
+    [payload] = await data_converter(env={}, key_ring=make_key_ring("k1")).encode([SECRET])
+    without = data_converter(env={}, key_ring=None)
+    with pytest.raises(UnknownEncryptionKey, match="encrypted with key 'k1' and this process has"):
+        await without.decode([payload], [str])
+    [plain] = await without.encode([SECRET])
+    assert plain.metadata["encoding"] != ENCODING
+    assert await without.decode([plain], [str]) == [SECRET]
+
+
 async def test_a_payload_relabelled_or_altered_does_not_decrypt() -> None:
     codec = EncryptionCodec(make_key_ring("k1", "k2"))
     [payload] = await codec.encode([Payload(metadata={"encoding": b"json/plain"}, data=b"1")])
