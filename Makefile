@@ -18,9 +18,12 @@ help:
 
 # requirements.lock pins every package (with hashes) to what CI tested: a fresh clone installs
 # exactly that, then the project itself without resolving anything again. `make lock` renews it.
+# A venv left without pip (python3 -m venv fails half-way where Debian's python3-venv is missing)
+# is made again, not used as it is.
 $(STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=...)")'
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip --version >/dev/null 2>&1 || (rm -rf $(VENV) && $(PYTHON) -m venv $(VENV)) \
+		|| (echo "python3 -m venv failed: on Debian or Ubuntu, install python3-venv" >&2; exit 1)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $(STAMP)

@@ -55,7 +55,12 @@ from shared.search_attribute_setup import SearchAttributeSetupError, ensure_sear
 from shared.shutdown import shutdown_grace
 from shared.stores.errors import StoreUnavailable
 from shared.stores.factory import Stores, open_stores
-from shared.temporal_client import connect, connection_settings, exit_process
+from shared.temporal_client import (
+    connect,
+    connection_settings,
+    exit_process,
+    unreachable_cause,
+)
 from shared.worker_gauges import SpendLimitError, VisibilityGauges, spend_limit_from_env
 from task_queue_workers import (
     build_workers,
@@ -234,7 +239,11 @@ async def serve(
     try:
         client = await connect(conn, runtime=runtime, converter=data_converter(stores.payloads))
     except RuntimeError as err:
-        print(f"worker: cannot reach Temporal at {conn.describe()}: {err}", file=sys.stderr)
+        print(
+            f"worker: cannot reach Temporal at {conn.describe()}: {unreachable_cause(err)}. "
+            "Start one (`make run RUN_ARGS=--keep-running` does), or set TEMPORAL_ADDRESS.",
+            file=sys.stderr,
+        )
         return 1
     except settings.ConfigError as err:  # an unusable key ring or store setting
         print(f"worker: configuration error: {err}", file=sys.stderr)

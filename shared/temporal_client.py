@@ -142,3 +142,10 @@ def exit_process(code: int) -> NoReturn:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
+
+
+def unreachable_cause(err: BaseException) -> str:
+    """Why a connection failed, in a few words: "connection refused", or the SDK's message on
+    one line and cut short (it quotes the Rust transport's nested error types)."""
+    text = str(err)
+    return "connection refused" if "refused" in text.lower() else re.sub(r"\s+", " ", text)[:160]

@@ -104,7 +104,11 @@ async def _queried_view(client: Client, ticket_id: str, run_id: str | None) -> T
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:
             raise not_found(ticket_id, client) from None
-        if err.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
+        # The server's own word when no worker has polled the queue for a while: "no poller
+        # seen for task queue recently, worker may be down".
+        if err.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED) or (
+            "no poller seen" in err.message
+        ):
             raise no_worker(f"the status query for {ticket_id}") from None
         raise
     except (WorkflowQueryFailedError, WorkflowQueryRejectedError) as err:

@@ -1,8 +1,9 @@
 """python -m starter: submit tickets, watch them, review them, report on them.
 
-Every command takes --json for scripts. Exit codes: 0 success, 1 error (one sentence on stderr),
-2 a command line that does not parse, 3 some input lines were invalid (the valid ones were still
-submitted) or tickets were still in progress when --wait gave up.
+Every command but codec-server (a server, with its own log) takes --json for scripts. Exit codes:
+0 success, 1 error (one sentence on stderr), 2 a command line that does not parse, 3 some input
+lines were invalid (the valid ones were still submitted) or tickets were still in progress when
+--wait gave up.
 """
 
 import argparse

@@ -1,12 +1,10 @@
 """The client every command uses, with one clear sentence when the server is not there."""
 
-import re
-
 from temporalio.client import Client
 
 from shared.data_converter import describe_encryption, key_ring_of
 from shared.settings import ConfigError
-from shared.temporal_client import connect, connection_settings
+from shared.temporal_client import connect, connection_settings, unreachable_cause
 from starter.errors import CliError, ServerUnreachable
 from starter.render import console
 
@@ -18,12 +16,9 @@ async def open_client() -> Client:
     except ConfigError as err:  # an unusable key ring or store setting: one sentence
         raise CliError(str(err)) from None
     except RuntimeError as err:
-        text = str(err)
-        cause = (
-            "connection refused" if "refused" in text.lower() else re.sub(r"\s+", " ", text)[:160]
-        )
         raise ServerUnreachable(
-            f"cannot reach the Temporal server at {settings.describe()}: {cause}. "
+            f"cannot reach the Temporal server at {settings.describe()}: "
+            f"{unreachable_cause(err)}. "
             "Start one with `make run RUN_ARGS=--keep-running`, or set TEMPORAL_ADDRESS."
         ) from None
 

@@ -403,6 +403,10 @@ def print_swarm(result: SwarmResult, workflow_id: str) -> None:
 
 def print_batch(workflow_id: str, progress: BatchProgress) -> None:
     settled = ", ".join(f"{k} {v}" for k, v in sorted(progress.settled.items())) or "none yet"
+    if not progress.settled and not progress.in_flight and progress.already_known:
+        # Every ticket was known already (say, after make run): this batch started none, and
+        # "at rest: none yet" read as if they were all still in progress.
+        settled = "none started by this batch (`report` counts the known ones by state)"
     console().print(
         line(
             ("Batch", "bold"),

@@ -57,6 +57,11 @@ def test_tickets_wait_for_a_worker_and_survive_one_crashing_while_they_await_rev
     assert no_worker.code == 1
     assert no_worker.stderr.startswith("error: no worker answered on the tickets task queue")
     assert "Traceback" not in no_worker.output
+    unread = run_cli(env, "status", "D-1")
+    assert unread.code == 1 and unread.stderr.startswith(
+        "error: no worker answered the status query for D-1: is `python worker.py` running"
+    )
+    assert unread.stderr.rstrip().endswith("The server indexes ticket D-1 as NEW")
 
     first = WorkerProcess(server.data_dir, server.address)
     asyncio.run(first.start())

@@ -51,6 +51,17 @@ def test_a_worker_without_the_key_its_agents_need_stops_and_names_the_variable(
     )
 
 
+def test_a_worker_with_no_temporal_to_reach_says_so_in_one_sentence(tmp_path: Path) -> None:
+    """It printed the SDK's nested transport error (tonic::transport::Error(Transport, ...))."""
+    address = f"127.0.0.1:{free_port()}"
+    result = start_worker(environment(address, tmp_path))
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"worker: cannot reach Temporal at {address}, namespace default: connection refused. "
+        "Start one (`make run RUN_ARGS=--keep-running` does), or set TEMPORAL_ADDRESS."
+    )
+
+
 def test_a_worker_behind_a_socks_proxy_it_cannot_speak_stops_and_says_what_it_needs(
     tmp_path: Path,
 ) -> None:

@@ -6,6 +6,7 @@ emoji codes stay codes, and control characters are shown escaped, never sent to 
 import pytest
 
 from policy.transitions import TicketState
+from shared.batch import BatchProgress
 from shared.operations import SubmitOutcome
 from shared.ticket_summary import TicketSummary
 from shared.view import DeliveryReceipt, TicketView
@@ -57,3 +58,15 @@ def test_a_completed_ticket_says_how_its_answer_went_out_not_the_channel_it_came
     )
     view = TicketView(ticket_id="T-1", subject="s", state=TicketState.COMPLETED, delivery=receipt)
     assert render.outcome_text(view) == "delivered r1 via ledger"
+
+
+def test_a_batch_of_tickets_all_known_already_does_not_read_as_still_in_progress(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    known = BatchProgress(total=37, started=0, already_known=37, in_flight=0, settled={})
+    render.print_batch("batch-1", known)
+    out = capsys.readouterr().out
+    assert "at rest: none started by this batch (`report` counts the known ones by state)" in out
+    working = BatchProgress(total=3, started=3, already_known=0, in_flight=3, settled={})
+    render.print_batch("batch-2", working)
+    assert "at rest: none yet" in capsys.readouterr().out
