@@ -160,8 +160,9 @@ async def cmd_list(args: argparse.Namespace) -> int:
     read = await listing.read_tickets(client, args.state, args.limit)
     summaries = read.tickets
     more = (
-        f"More tickets exist: these are the newest {len(summaries)} (--limit N lists more; "
-        "`report` orders the review queue by SLA deadline)."
+        f"More tickets exist: these are the first {len(summaries)} in the server's order, "
+        "running ones first (newest started first), then closed ones (newest closed first); "
+        "--limit N lists more, and `report` orders the review queue by SLA deadline."
     )
     if args.json:
         render.print_json(summaries)
@@ -290,7 +291,8 @@ def add_parsers(
         "--limit",
         type=positive_int,
         default=DEFAULT_LIST_LIMIT,
-        help=f"at most this many, the newest (default {DEFAULT_LIST_LIMIT}; says when more exist)",
+        help=f"at most this many: running tickets first, then the most recently closed (default "
+        f"{DEFAULT_LIST_LIMIT}; says when more exist)",
     )
     p.set_defaults(handler=cmd_list)
 

@@ -172,6 +172,6 @@ def test_list_reads_a_default_limit_and_says_when_more_exist(
 
     assert limited.code == 0, limited.output
     assert "Tickets (1)" in limited.stdout
-    assert "More tickets exist: these are the newest 1" in limited.stdout
+    assert "More tickets exist: these are the first 1 in the server's order" in limited.stdout
     assert everything.code == 0, everything.output
     assert "More tickets exist" not in everything.output
