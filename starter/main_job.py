@@ -20,10 +20,11 @@ from rich.console import Console
 from temporalio.client import Client
 
 from policy.transitions import SETTLED_STATES
+from shared import names, settings
 from shared import operations as ops
 from shared import report as reports
-from shared import settings
 from shared import ticket_listing as listing
+from shared.encryption.codec import PayloadDecryptionError, UnknownEncryptionKey
 from shared.encryption.keyring import ensure_local_key_file
 from shared.temporal_client import connection_settings
 from shared.view import TicketView
@@ -209,6 +210,28 @@ async def _ensure_server(
     return server, codec, server.address
 
 
+async def _refuse_a_server_of_other_keys(address: str) -> None:
+    """A server that answers already and holds tickets this data directory's key ring cannot
+    read (another checkout's `make run` on the same port): stopped here, before a key is made
+    and before a worker joins that server's queues and fails every ticket task it takes."""
+    os.environ["TEMPORAL_ADDRESS"] = address
+    client = await open_client()
+    query = f"WorkflowType = '{names.TICKET_WORKFLOW}'"
+    async for execution in client.list_workflows(query, limit=FOREIGN_CHECK_TICKETS):
+        try:
+            await execution.memo()
+        except (UnknownEncryptionKey, PayloadDecryptionError):
+            raise CliError(
+                f"the Temporal server at {address} holds tickets encrypted with a key this data "
+                f"directory ({settings.data_dir()}) does not have: another checkout's `make run`? "
+                "Stop it, or set TEMPORAL_ADDRESS to another port for this one"
+            ) from None
+
+
+# How many tickets of a server the job found running it reads before it joins that server.
+FOREIGN_CHECK_TICKETS = 20
+
+
 def _say_key_created(out: Console, path: Path) -> None:
     out.print(
         f"Created an encryption key for ticket payloads: {path} (owner-only). It keeps ticket "
@@ -227,6 +250,8 @@ async def run_main_job(args: argparse.Namespace) -> int:
         raise CliError("; ".join(str(e) for e in errors) or f"no tickets in {args.file}")
 
     server, codec, address = await _ensure_server(args, out)
+    if server is None:
+        await _refuse_a_server_of_other_keys(address)
     if created := ensure_local_key_file():
         _say_key_created(out, created)
     metrics_address = os.environ.get(METRICS_ADDRESS_ENV) or f"127.0.0.1:{free_local_port()}"

@@ -2,10 +2,15 @@
 
 import json
 import signal
+import uuid
 from pathlib import Path
 
 import pytest
+from temporalio.testing import WorkflowEnvironment
 
+from shared import operations as ops
+from starter import main_job
+from starter.errors import CliError
 from tests.integration.conftest import Stack
 from tests.support.processes import (
     PROJECT_ROOT,
@@ -16,6 +21,7 @@ from tests.support.processes import (
     run_cli,
     start_cli,
 )
+from tests.support.tickets import make_ticket
 
 pytestmark = pytest.mark.integration
 
@@ -115,3 +121,23 @@ def test_sigterm_stops_a_kept_running_job_and_everything_it_started(tmp_path: Pa
         kill_group(job)
     assert not port_is_open(port), "the embedded server outlived the job"
     assert "worker: stopped" in (tmp_path / "data" / "worker.log").read_text()
+
+
+async def test_the_main_job_refuses_a_server_holding_tickets_it_cannot_read(
+    dev_env: WorkflowEnvironment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another checkout's `make run` on the same port: the job took that server, made a key of
+    its own, started a worker on its queues (every ticket task it took failed) and then failed
+    reading the tickets. Now it stops first, with nothing made or started."""
+    ticket = make_ticket(ticket_id=f"FOREIGN-{uuid.uuid4().hex[:6]}")
+    await ops.start_ticket(dev_env.client, ticket, task_queue=f"nobody-{uuid.uuid4().hex[:6]}")
+    address = dev_env.client.service_client.config.target_host
+    monkeypatch.setenv("TICKETS_DATA_DIR", str(tmp_path / "other-checkout"))
+    monkeypatch.setenv("TEMPORAL_ADDRESS", address)  # the job sets it: restored after the test
+    for name in ("TICKETS_ENCRYPTION_KEYS", "TICKETS_ENCRYPTION_KEY_FILE"):
+        monkeypatch.delenv(name, raising=False)
+
+    with pytest.raises(CliError, match=f"the Temporal server at {address} holds tickets encrypted"):
+        await main_job._refuse_a_server_of_other_keys(address)
+    assert not (tmp_path / "other-checkout" / "encryption-keys.json").exists()
+    # (A server whose tickets this ring reads is taken: the test above, on the stack's server.)
