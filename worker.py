@@ -156,6 +156,7 @@ async def run(queues: Sequence[str] | None, stop: asyncio.Event) -> int:
         spend_limit = spend_limit_from_env()
         sandboxed = settings.workflow_sandbox()
         telemetry.span_exporter_from_env()  # a tracing variable it cannot honour stops it here
+        telemetry.check_trace_content()
         runtime, metrics_address = metrics_runtime()
     except (
         settings.ConfigError,

@@ -43,6 +43,7 @@ from temporalio.contrib.opentelemetry import (
     create_tracer_provider,
 )
 
+from shared.http_urls import http_url_problem
 from shared.span_privacy import MessageFreeExporter
 
 # What a span reports as the service when OTEL_SERVICE_NAME is not set.
@@ -87,6 +88,13 @@ def trace_content(env: Mapping[str, str] | None = None) -> bool:
     return _env(env).get(TRACE_CONTENT_ENV, "").strip().lower() == "true"
 
 
+def check_trace_content(env: Mapping[str, str] | None = None) -> None:
+    """TICKETS_TRACE_CONTENT is true, false or unset: "maybe" read as false without a word."""
+    raw = _env(env).get(TRACE_CONTENT_ENV, "").strip().lower()
+    if raw not in ("", "true", "false"):
+        raise TelemetryConfigError(f"{TRACE_CONTENT_ENV} must be true or false, got {raw[:20]!r}")
+
+
 def span_exporter_from_env(env: Mapping[str, str] | None = None) -> SpanExporter | None:
     """The exporter the standard variables ask for, or None when they name no destination.
     ``OTEL_TRACES_EXPORTER`` may list several (``otlp,console``), as the specification allows.
@@ -115,6 +123,10 @@ def _exporter(kind: str, env: Mapping[str, str]) -> SpanExporter | None:
     endpoints = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
     if not any(env.get(name) for name in endpoints):
         return None
+    for name in endpoints:
+        if (value := env.get(name)) and (problem := http_url_problem(value, credentials=True)):
+            # The exporter would log a failed export every few seconds, the spans dropped.
+            raise TelemetryConfigError(f"{name} {problem}")
     protocol = (
         env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
         or env.get("OTEL_EXPORTER_OTLP_PROTOCOL")

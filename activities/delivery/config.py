@@ -110,6 +110,14 @@ class DeliveryConfig:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "DeliveryConfig":
         env = os.environ if env is None else env
+        known = {f"TICKETS_DELIVERY_CHANNEL_{c.name}" for c in Channel}
+        for name in sorted(env):
+            if name.startswith("TICKETS_DELIVERY_CHANNEL_") and name not in known:
+                # A typo (..._EMAL) routed nothing and said nothing.
+                raise ConfigError(
+                    f"{name} names no channel: the channels are "
+                    f"{', '.join(c.name for c in Channel)}"
+                )
         default = _method(env, "TICKETS_DELIVERY_CHANNEL") or LEDGER
         per_channel = {}
         for channel in Channel:

@@ -97,6 +97,11 @@ def test_a_webhook_whose_secret_is_its_path_is_shown_by_its_host() -> None:
             "TICKETS_SMTP_TLS must be one of auto, starttls, tls, none",
         ),
         ({"TICKETS_DELIVERY_CONCURRENCY": "0"}, "TICKETS_DELIVERY_CONCURRENCY must be between"),
+        # A typo routed nothing and said nothing.
+        (
+            {"TICKETS_DELIVERY_CHANNEL_EMAL": "email"},
+            "TICKETS_DELIVERY_CHANNEL_EMAL names no channel: the channels are EMAIL, CHAT",
+        ),
     ],
 )
 def test_an_unusable_setting_is_one_sentence_naming_the_variable(

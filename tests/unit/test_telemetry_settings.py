@@ -39,6 +39,15 @@ def test_an_endpoint_exports_over_otlp_http_to_its_traces_path() -> None:
             "OTEL_EXPORTER_OTLP_PROTOCOL='grpc'",
         ),
         ({"OTEL_TRACES_EXPORTER": "zipkin"}, "OTEL_TRACES_EXPORTER='zipkin'"),
+        # Accepted before: the exporter then failed every few seconds and dropped the spans.
+        (
+            {"OTEL_EXPORTER_OTLP_ENDPOINT": "notaurl"},
+            "OTEL_EXPORTER_OTLP_ENDPOINT must be an http:// or https:// URL with a host",
+        ),
+        (
+            {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://c:99999/v1/traces"},
+            r"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is not a URL \(Port out of range",
+        ),
     ],
 )
 def test_what_cannot_be_honoured_is_refused_by_name(env: dict[str, str], named: str) -> None:
@@ -50,6 +59,14 @@ def test_prompt_content_stays_out_of_spans_unless_asked() -> None:
     assert not telemetry.trace_content({})
     assert not telemetry.trace_content({telemetry.TRACE_CONTENT_ENV: "yes please"})
     assert telemetry.trace_content({telemetry.TRACE_CONTENT_ENV: "true"})
+
+
+def test_trace_content_is_true_or_false_and_anything_else_is_refused() -> None:
+    """ "maybe" was read as false without a word."""
+    for fine in ("", "true", "False", " TRUE "):
+        telemetry.check_trace_content({telemetry.TRACE_CONTENT_ENV: fine})
+    with pytest.raises(telemetry.TelemetryConfigError, match="must be true or false, got 'maybe'"):
+        telemetry.check_trace_content({telemetry.TRACE_CONTENT_ENV: "maybe"})
 
 
 def test_tracing_can_be_switched_off_entirely() -> None:
