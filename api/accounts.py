@@ -79,12 +79,13 @@ def append_token(path: Path, name: str, roles: list[Role], token: str) -> None:
         return
     entry = {"name": name, "roles": [str(r) for r in roles], "sha256": token_hash(token)}
     raw: Any = json.loads(read_text_at_most(path, MAX_TOKENS_FILE_BYTES)) if path.exists() else []
-    (raw["token"] if isinstance(raw, dict) else raw).append(entry)
-    fresh = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    (raw.setdefault("token", []) if isinstance(raw, dict) else raw).append(entry)
+    target = path.resolve()  # a symlinked file (a mounted secret) is replaced where it lives
+    fresh = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
     fresh.write_text(json.dumps(raw, indent=2) + "\n", encoding="utf-8")
-    if path.exists():
-        fresh.chmod(path.stat().st_mode & 0o777)
-    fresh.replace(path)
+    if target.exists():
+        fresh.chmod(target.stat().st_mode & 0o777)
+    fresh.replace(target)
 
 
 class TokenRegistry:

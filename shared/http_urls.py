@@ -12,9 +12,12 @@ def http_url_problem(url: str, *, credentials: bool = False) -> str | None:
     the providers' SDKs send their own Authorization header and refuse a URL with them."""
     try:
         parts = urlsplit(url)
-        port = parts.port  # raises for a port out of range or not a number
-    except ValueError as err:
-        return f"is not a URL ({err})"
+    except ValueError:  # the parser's message can quote the URL (a password in it)
+        return "is not a URL (its host part cannot be read)"
+    try:
+        port = parts.port
+    except ValueError:  # its message quotes the "port": a password with a '/' in it, say
+        return "has a port that is not a number from 1 to 65535"
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return "must be an http:// or https:// URL with a host"
     if port == 0:

@@ -123,10 +123,6 @@ def _exporter(kind: str, env: Mapping[str, str]) -> SpanExporter | None:
     endpoints = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
     if not any(env.get(name) for name in endpoints):
         return None
-    for name in endpoints:
-        if (value := env.get(name)) and (problem := http_url_problem(value, credentials=True)):
-            # The exporter would log a failed export every few seconds, the spans dropped.
-            raise TelemetryConfigError(f"{name} {problem}")
     protocol = (
         env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
         or env.get("OTEL_EXPORTER_OTLP_PROTOCOL")
@@ -137,6 +133,10 @@ def _exporter(kind: str, env: Mapping[str, str]) -> SpanExporter | None:
             f"OTEL_EXPORTER_OTLP_PROTOCOL={protocol!r} is not supported: traces are sent as "
             "http/protobuf (a collector's port 4318)"
         )
+    for name in endpoints:
+        if (value := env.get(name)) and (problem := http_url_problem(value, credentials=True)):
+            # The exporter would log a failed export every few seconds, the spans dropped.
+            raise TelemetryConfigError(f"{name} {problem}")
     # Imported here: the exporter pulls in requests and protobuf code only a process that
     # exports needs.
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter

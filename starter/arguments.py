@@ -31,14 +31,15 @@ MAX_WAIT_SECONDS = 7 * 24 * 3600
 
 
 def wait_seconds(text: str) -> float:
-    """A --timeout: a finite number of seconds, more than 0 and at most a week."""
+    """A --timeout: a finite number of seconds from 0 (do not wait: say where things stand) to a
+    week."""
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not 0 < value <= MAX_WAIT_SECONDS:  # also refuses nan
+    if not 0 <= value <= MAX_WAIT_SECONDS:  # also refuses nan
         raise argparse.ArgumentTypeError(
-            f"must be more than 0 and at most {MAX_WAIT_SECONDS:,} seconds, got {text}"
+            f"must be from 0 to {MAX_WAIT_SECONDS:,} seconds, got {text}"
         )
     return value
 

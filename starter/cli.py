@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from codec_server import main as codec_server_main
-from starter import api_commands, fanout, ops_commands, ticket_commands
+from starter import api_commands, fanout, ops_commands, render, ticket_commands
 from starter.arguments import positive_int, wait_seconds
 from starter.errors import debugging, explain
 from starter.ticket_commands import DEFAULT_WAIT_SECONDS
@@ -118,5 +118,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         if debugging():
             raise
         message, code = explain(err)
-        print(f"error: {message}", file=sys.stderr)
+        # It may quote a provider's or a model's words: shown, never obeyed by the terminal.
+        print(f"error: {render.printable(message)}", file=sys.stderr)
         return code

@@ -3,6 +3,7 @@ and every good line still goes through. One ticket's fields are checked by
 ``shared.ticket_input.ticket_from_mapping``, which the HTTP API uses too."""
 
 import json
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,7 +92,10 @@ def json_objects(
             errors.append(InputError(source, number, "not valid JSON here: nested too deeply"))
             continue
         except ValueError:  # a number of more digits than Python converts
-            errors.append(InputError(source, number, "a number here has more than 4,300 digits"))
+            digits = sys.get_int_max_str_digits()
+            errors.append(
+                InputError(source, number, f"a number here has more than {digits:,} digits")
+            )
             continue
         if not isinstance(raw, dict):
             hint = " (JSON Lines: one object a line)" if isinstance(raw, list) else ""

@@ -24,10 +24,11 @@ from shared.view import TicketView
 from starter.inputs import InputError
 
 # Every C0 and C1 control character but tab and newline, shown escaped: a ticket's text must not
-# move the cursor, clear the screen or set a terminal's title when it is printed.
+# move the cursor, clear the screen or set a terminal's title when it is printed. The
+# bidirectional overrides and isolates too: they reorder what follows on the line.
 _CONTROLS = {
     c: f"\\x{c:02x}" for c in (*range(0x00, 0x09), *range(0x0B, 0x20), 0x7F, *range(0x80, 0xA0))
-}
+} | {c: f"\\u{c:04x}" for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))}
 
 
 def printable(text: str) -> str:

@@ -161,12 +161,14 @@ async def deliver(
 
 async def _sent_all_the_same(request: DeliveryRequest, cancel_waits: bool) -> DeliveryReceipt:
     """The ledger's receipt when the answer went out although the wait for the queued delivery
-    ended in a cancellation, else the cancellation again. The SDK raises CancelledError instead
-    of the activity's result when the cancel request and the delivery's end arrive in one
-    workflow task; the ticket said CANCELLED then while the customer had the answer. Asked
-    only on that path, and not after the local first attempt: a patch marker right after a
-    local activity's marker in one workflow task does not replay reliably (ticket_patches.py
-    PATCH_DELIVERING_STATE); the queued delivery's end starts a workflow task of its own."""
+    ended in a cancellation; else the cancellation again (or, when the local first attempt said
+    it sent the answer, an ApplicationError saying it went out unrecorded). The SDK raises
+    CancelledError instead of the activity's result when the cancel request and the delivery's
+    end arrive in one workflow task; the ticket said CANCELLED then while the customer had the
+    answer. Asked only on that path, and not after the local first attempt: a patch marker
+    right after a local activity's marker in one workflow task does not replay reliably
+    (ticket_patches.py PATCH_DELIVERING_STATE); the queued delivery's end starts a workflow
+    task of its own."""
     if not _cancelled_meanwhile(cancel_waits) or not workflow.patched(PATCH_CANCEL_READS_LEDGER):
         raise asyncio.CancelledError()
     try:
@@ -178,10 +180,19 @@ async def _sent_all_the_same(request: DeliveryRequest, cancel_waits: bool) -> De
             retry_policy=options.FIND_SENT_RETRY,
             summary="was the answer sent? (the ticket was cancelled)",
         )
-    except ActivityError:
-        found = None  # the ledger did not answer: the cancellation stands, as before
+    except (ActivityError, ApplicationError):
+        # The ledger did not answer (a local activity's own failure comes as ApplicationError).
+        found = None
+    if found is None and request.sent_key is not None:
+        # The local first attempt sent it and the ledger never recorded it: out, unrecorded, as
+        # the outer handler ends it outside this race (DELIVERY_FAILED, for a redrive).
+        raise ApplicationError(
+            "the answer went out and the ledger has no record of it",
+            request.sent_key,
+            type=names.DELIVERY_SENT_UNRECORDED_ERROR,
+        )
     if found is None:
-        raise asyncio.CancelledError()
+        raise asyncio.CancelledError()  # nothing known to have gone out: the cancellation stands
     workflow.logger.info("cancelled after its answer went out: the ticket completes")
     return found
 

@@ -71,12 +71,17 @@ class Ended:
 
 
 async def cancelled_as_the_send_ends(
-    client: Client, task_queue: str, data_dir: Path, answer: Reply
+    client: Client,
+    task_queue: str,
+    data_dir: Path,
+    answer: Reply,
+    ledger_silent: bool = False,
 ) -> Ended:
     """A chat ticket whose local first attempt finds the webhook busy (503) and whose queued
     attempt's request is held while the workflows' worker stops; the request then gets
     ``answer``, and once the attempt's end is in the history the ticket is cancelled and a new
-    workflows' worker takes both in one workflow task."""
+    workflows' worker takes both in one workflow task. ``ledger_silent``: the ledger fails every
+    read from then on."""
 
     def busy_then_hold(request: Received, earlier: int) -> Reply:
         return Reply(status=503) if earlier == 0 else answer
@@ -100,12 +105,14 @@ async def cancelled_as_the_send_ends(
                 await wait_until(lambda: _ended_unseen(handle), timeout=30, what="its end")
                 await handle.cancel()
                 await wait_until(lambda: _cancel_requested(handle), timeout=30)
+                if ledger_silent:
+                    ledger.get = _unreadable  # type: ignore[method-assign]
                 async with workers(client, task_queue, delivery, workflow_queues):
                     described = await wait_until(
                         lambda: _closed(handle), timeout=60, what="the ticket's end"
                     )
                     view = await status(handle)
-            row = await ledger.get(ticket.ticket_id)
+            row = await SqliteLedger(data_dir / "outbox.sqlite3").get(ticket.ticket_id)
         finally:
             await delivery.aclose()
     assert described.status is not None
@@ -141,6 +148,26 @@ async def test_a_cancel_that_meets_the_queued_sends_refusal_stands(
     assert ended.status == "CANCELED"
     assert ended.view.state == S.CANCELLED and ended.view.delivery is None
     assert await patches(ended.handle) == [PATCH_CANCEL_WAITS_FOR_SEND, PATCH_CANCEL_READS_LEDGER]
+
+
+async def test_a_cancel_that_meets_the_send_stands_when_the_ledger_cannot_say(
+    dev_env: WorkflowEnvironment, task_queue: str, tmp_path: Path
+) -> None:
+    """The lookup's own failure (a local activity's ApplicationError, after its retries) leaves
+    the cancellation standing, as before the ledger was asked: the ticket ends CANCELLED, not
+    failed, and with no failure of its own to show."""
+    ended = await cancelled_as_the_send_ends(
+        dev_env.client, task_queue, tmp_path, Reply(hang=True), ledger_silent=True
+    )
+
+    assert ended.row is not None and ended.row.sent_at is not None  # out, as the ledger knows
+    assert ended.status == "CANCELED"
+    assert ended.view.state == S.CANCELLED and ended.view.failure is None
+    assert await patches(ended.handle) == [PATCH_CANCEL_WAITS_FOR_SEND, PATCH_CANCEL_READS_LEDGER]
+
+
+async def _unreadable(ticket_id: str) -> LedgerEntry | None:
+    raise OSError("the database is not answering")
 
 
 async def _ended_unseen(handle: WorkflowHandle[Any, Any]) -> bool:

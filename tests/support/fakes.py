@@ -212,5 +212,20 @@ class FakeTicketServices:
             )
         return await self.deliver(request)
 
+    @activity.defn(name=names.FIND_SENT_DELIVERY)
+    async def find_sent(self, request: DeliveryRequest) -> DeliveryReceipt | None:
+        """The fake ledger's receipt of an answer it took for this ticket, or None."""
+        sent = next((d for d in self.deliveries if d.ticket_id == request.ticket_id), None)
+        if sent is None:
+            return None
+        return DeliveryReceipt(
+            ticket_id=sent.ticket_id,
+            channel=sent.channel,
+            location=f"fake-ledger#{sent.ticket_id}",
+            delivered_at=datetime.now(UTC),
+            revision=sent.revision,
+            text_sha256=text_sha256(sent.text),
+        )
+
     def activities(self) -> list[object]:
-        return [self.load_config, self.search, self.deliver, self.deliver_now]
+        return [self.load_config, self.search, self.deliver, self.deliver_now, self.find_sent]

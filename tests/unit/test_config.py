@@ -242,8 +242,13 @@ def test_a_bad_environment_override_is_refused_naming_the_variable(
             "http://user:s3cret@127.0.0.1:1/v1",
             "must not carry a user name or password (give credentials their own setting)",
         ),
-        ("http://[::1/v1", "is not a URL (Invalid IPv6 URL)"),
-        ("http://127.0.0.1:99999/v1", "is not a URL (Port out of range 0-65535)"),
+        ("http://[::1/v1", "is not a URL (its host part cannot be read)"),
+        ("http://127.0.0.1:99999/v1", "has a port that is not a number from 1 to 65535"),
+        # The parser's message quoted the "port": here the password's first part.
+        (
+            "https://user:s3cret/x@models.example/v1",
+            "has a port that is not a number from 1 to 65535",
+        ),
         # These started a worker whose every call failed to connect.
         ("localhost:8000/v1", "must be an http:// or https:// URL with a host"),
         ("ftp://models.example/v1", "must be an http:// or https:// URL with a host"),

@@ -10,10 +10,14 @@ from shared.batch import BatchProgress
 from shared.operations import SubmitOutcome
 from shared.ticket_summary import TicketSummary
 from shared.view import DeliveryReceipt, TicketView
-from starter import render
+from starter import cli, render, ticket_commands
+from starter.errors import CliError
 from starter.inputs import InputError
 
-HOSTILE = "Hello [/] there [bold]x[/bold] [link=http://evil.example]y :smile: \x1b[2J\x1b]0;t\x07"
+HOSTILE = (
+    "Hello [/] there [bold]x[/bold] [link=http://evil.example]y :smile: \x1b[2J\x1b]0;t\x07"
+    " \u202egnp.exe"
+)
 
 
 def test_a_ticket_s_text_is_printed_as_it_is_with_control_characters_escaped(
@@ -28,6 +32,7 @@ def test_a_ticket_s_text_is_printed_as_it_is_with_control_characters_escaped(
     assert "\x1b" not in out and "\x07" not in out
     assert "Hello [/] there [bold]x[/bold] [link=http://evil.example]y :smile: \\x1b[2J" in out
     assert "\\x1b]0;t\\x07" in out
+    assert "\u202e" not in out and "\\u202egnp.exe" in out  # a right-to-left override, shown
 
 
 def test_an_input_error_that_quotes_brackets_is_printed_and_the_rest_goes_on(
@@ -70,3 +75,16 @@ def test_a_batch_of_tickets_all_known_already_does_not_read_as_still_in_progress
     working = BatchProgress(total=3, started=3, already_known=0, in_flight=3, settled={})
     render.print_batch("batch-2", working)
     assert "at rest: none yet" in capsys.readouterr().out
+
+
+def test_a_command_s_error_is_printed_with_its_control_characters_escaped(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An error can quote a provider's or a model's words (a failed plan's reason)."""
+
+    async def fails(args: object) -> int:
+        raise CliError("the model said \x1b[2Jboom")
+
+    monkeypatch.setattr(ticket_commands, "cmd_status", fails)
+    assert cli.main(["status", "T-1"]) == 1
+    assert capsys.readouterr().err == "error: the model said \\x1b[2Jboom\n"

@@ -50,3 +50,29 @@ def test_a_token_appended_to_a_json_tokens_file_keeps_it_json(
     if start is not None:
         assert file.stat().st_mode & 0o777 == 0o600
     assert [p.name for p in tmp_path.iterdir()] == ["tokens.json"]  # no temporary file left
+
+
+def test_a_json_tokens_file_that_is_an_object_without_tokens_takes_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """{} loads as no tokens; appending to it failed with an unexpected KeyError."""
+    file = tmp_path / "tokens.json"
+    file.write_text("{}")
+    assert main(["token", "create", "ana", "--append", str(file), "--json"]) == 0
+    token = json.loads(capsys.readouterr().out)["token"]
+    assert TokenRegistry.load(file).find(token) is not None
+
+
+def test_a_symlinked_tokens_file_is_written_where_it_lives(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A mounted secret is often a symlink: the link stays, the file it names takes the token."""
+    real = tmp_path / "secrets" / "tokens.json"
+    real.parent.mkdir()
+    real.write_text("[]")
+    link = tmp_path / "tokens.json"
+    link.symlink_to(real)
+    assert main(["token", "create", "ana", "--append", str(link), "--json"]) == 0
+    token = json.loads(capsys.readouterr().out)["token"]
+    assert link.is_symlink()
+    assert TokenRegistry.load(real).find(token) is not None
