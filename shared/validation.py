@@ -1,7 +1,7 @@
 """Validation errors told in one line a person can act on: each field and its problem, never the
 value (pydantic's messages quote no input), the first few of them."""
 
-from typing import Final
+from typing import Any, Final
 
 from pydantic import ValidationError
 
@@ -36,3 +36,22 @@ def json_kind(value: object) -> str:
     if isinstance(value, list):
         return "a list"
     return "null" if value is None else "text"
+
+
+class NameGivenTwice(ValueError):
+    """A JSON object names one member twice (``name``)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+def once_each(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``json.loads``' object hook that refuses a name given twice (``NameGivenTwice``): json
+    keeps the last silently, so {"id": "A", ..., "id": "B"} would be B without a word."""
+    members: dict[str, Any] = {}
+    for name, value in pairs:
+        if name in members:
+            raise NameGivenTwice(name)
+        members[name] = value
+    return members

@@ -42,14 +42,17 @@ def _utf8(text: str, what: str) -> str:
     return text
 
 
-def ticket_id_argument(text: str) -> str:
-    """A ticket id as tickets have them: 1-64 letters, digits, '.', '_' or '-'."""
-    if not re.fullmatch(TICKET_ID_PATTERN, _utf8(text, "ticket id")):
+def _matching(text: str, pattern: str, what: str, rule: str) -> str:
+    if not re.fullmatch(pattern, _utf8(text, what)):
         raise argparse.ArgumentTypeError(
-            f"{text[:80]!r} is not a ticket id (1-64 letters, digits, '.', '_' or '-', "
-            "starting with a letter or digit)"
+            f"{text[:80]!r} is not a {what} ({rule}, starting with a letter or digit)"
         )
     return text
+
+
+def ticket_id_argument(text: str) -> str:
+    """A ticket id as tickets have them: 1-64 letters, digits, '.', '_' or '-'."""
+    return _matching(text, TICKET_ID_PATTERN, "ticket id", "1-64 letters, digits, '.', '_' or '-'")
 
 
 # A workflow id given by hand (--id of plan, swarm, batch): what the Web UI and the CLI can show
@@ -58,12 +61,8 @@ WORKFLOW_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,199}"
 
 
 def workflow_id_argument(text: str) -> str:
-    if not re.fullmatch(WORKFLOW_ID_PATTERN, _utf8(text, "workflow id")):
-        raise argparse.ArgumentTypeError(
-            f"{text[:80]!r} is not a workflow id here (1-200 letters, digits, '.', '_', ':', "
-            "'@' or '-', starting with a letter or digit)"
-        )
-    return text
+    rule = "1-200 letters, digits, '.', '_', ':', '@' or '-'"
+    return _matching(text, WORKFLOW_ID_PATTERN, "workflow id", rule)
 
 
 def task_argument(text: str) -> str:

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from shared.swarm import SwarmItem
 from shared.ticket_input import FIELD_ALIASES, ticket_from_mapping
 from shared.tickets import Ticket
-from shared.validation import json_kind
+from shared.validation import NameGivenTwice, json_kind, once_each
 
 # The largest line read: a ticket of the longest subject and body with every character written
 # as a JSON escape (\uXXXX, 6 bytes) fits with room to spare. Longer lines are refused before
@@ -75,8 +75,8 @@ def json_objects(
             )
             continue
         try:
-            raw = json.loads(text, object_pairs_hook=_once_each)
-        except _NamedTwice as err:
+            raw = json.loads(text, object_pairs_hook=once_each)
+        except NameGivenTwice as err:
             # json keeps the last silently: {"id": "A", ..., "id": "B"} was submitted as B.
             errors.append(InputError(source, number, f"field {err.name[:40]!r} is given twice"))
             continue
@@ -106,21 +106,6 @@ def json_objects(
             )
             continue
         yield number, raw
-
-
-class _NamedTwice(ValueError):
-    def __init__(self, name: str) -> None:
-        super().__init__(name)
-        self.name = name
-
-
-def _once_each(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    members: dict[str, Any] = {}
-    for name, value in pairs:
-        if name in members:
-            raise _NamedTwice(name)
-        members[name] = value
-    return members
 
 
 def parse_jsonl(data: bytes, source: str) -> tuple[list[ParsedTicket], list[InputError]]:

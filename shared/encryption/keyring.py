@@ -33,6 +33,7 @@ from typing import Final
 from shared.bounded_read import TooLarge, read_text_at_most
 from shared.private_files import PRIVATE_FILE_MODE, private_dir
 from shared.settings import ConfigError, data_dir
+from shared.validation import NameGivenTwice, once_each
 
 KEYS_VARIABLE: Final = "TICKETS_ENCRYPTION_KEYS"
 KEY_FILE_VARIABLE: Final = "TICKETS_ENCRYPTION_KEY_FILE"
@@ -87,29 +88,12 @@ class KeyRing:
         )
 
 
-class _RepeatedName(ValueError):
-    def __init__(self, name: str) -> None:
-        super().__init__(name)
-        self.name = name
-
-
-def _without_repeats(pairs: list[tuple[str, object]]) -> dict[str, object]:
-    """A JSON object's members, refusing a name given twice (``json`` keeps the last silently:
-    a new key pasted under an old key's id would replace that key)."""
-    members: dict[str, object] = {}
-    for name, value in pairs:
-        if name in members:
-            raise _RepeatedName(name)
-        members[name] = value
-    return members
-
-
 def parse_key_ring(text: str, source: str) -> KeyRing:
     """The ring from its JSON; a ConfigError naming ``source`` and the key id at fault (never
     the key) when it is not a usable ring."""
     try:
-        raw = json.loads(text, object_pairs_hook=_without_repeats)
-    except _RepeatedName as err:
+        raw = json.loads(text, object_pairs_hook=once_each)
+    except NameGivenTwice as err:
         # A name is a key id or a field; anything else is not printed (it could be anything).
         named = f'"{err.name}"' if _valid_key_id(err.name) else f"a name of {len(err.name)} chars"
         raise ConfigError(

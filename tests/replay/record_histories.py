@@ -104,9 +104,9 @@ TICKETS_KEPT_PER_BATCH = 1
 
 
 @contextlib.asynccontextmanager
-async def fanout_recording() -> AsyncIterator[tuple[Client, dict[str, str]]]:
-    """A dev server with the real pipeline on the "record-fanout" queue, and the recorded
-    files' workflow ids (written back when it ends)."""
+async def dev_recording() -> AsyncIterator[tuple[Client, Path, dict[str, str]]]:
+    """A dev server, a data directory, and the recorded files' workflow ids (written back when
+    it ends)."""
     env = await WorkflowEnvironment.start_local(
         data_converter=CONVERTER,
         dev_server_existing_path=binary("temporal"),
@@ -115,11 +115,21 @@ async def fanout_recording() -> AsyncIterator[tuple[Client, dict[str, str]]]:
     ids = json.loads(WORKFLOW_IDS.read_text()) if WORKFLOW_IDS.exists() else {}
     try:
         with tempfile.TemporaryDirectory() as data_dir:
-            async with real_pipeline(env.client, "record-fanout", Path(data_dir)):
-                yield env.client, ids
+            yield env.client, Path(data_dir), ids
     finally:
         await env.shutdown()
     WORKFLOW_IDS.write_text(json.dumps(dict(sorted(ids.items())), indent=1) + "\n")
+
+
+@contextlib.asynccontextmanager
+async def fanout_recording() -> AsyncIterator[tuple[Client, dict[str, str]]]:
+    """A dev server with the real pipeline on the "record-fanout" queue, and the recorded
+    files' workflow ids (written back when it ends)."""
+    async with (
+        dev_recording() as (client, data_dir, ids),
+        real_pipeline(client, "record-fanout", data_dir),
+    ):
+        yield client, ids
 
 
 def save(history: WorkflowHistory, name: str, ids: dict[str, str]) -> None:
@@ -329,22 +339,12 @@ async def record_cancel_meets_send(version: str = TICKETS_VERSION) -> None:
     from tests.delivery.test_cancel_meets_the_send import cancelled_as_the_send_ends
     from tests.support.webhook_receiver import Reply
 
-    env = await WorkflowEnvironment.start_local(
-        data_converter=CONVERTER,
-        dev_server_existing_path=binary("temporal"),
-        search_attributes=ALL_KEYS,
-    )
-    ids = json.loads(WORKFLOW_IDS.read_text()) if WORKFLOW_IDS.exists() else {}
-    try:
-        with tempfile.TemporaryDirectory() as data_dir:
-            ended = await cancelled_as_the_send_ends(
-                env.client, "record-cancel", Path(data_dir), Reply(hang=True)
-            )
-            history = await ended.handle.fetch_history()
-    finally:
-        await env.shutdown()
-    save(history, f"ticket-{version}-cancelled-as-its-send-ended", ids)
-    WORKFLOW_IDS.write_text(json.dumps(dict(sorted(ids.items())), indent=1) + "\n")
+    async with dev_recording() as (client, data_dir, ids):
+        ended = await cancelled_as_the_send_ends(
+            client, "record-cancel", data_dir, Reply(hang=True)
+        )
+        history = await ended.handle.fetch_history()
+        save(history, f"ticket-{version}-cancelled-as-its-send-ended", ids)
 
 
 async def main(argv: list[str]) -> int:

@@ -138,6 +138,19 @@ def fake_routes_config(**fields: object) -> PipelineConfig:
     return PipelineConfig(routes={role: [route] for role in AgentRole}, **fields)  # type: ignore[arg-type]
 
 
+def _receipt(request: DeliveryRequest, revision: int, text: str, already: bool) -> DeliveryReceipt:
+    """The fake ledger's receipt for the ticket of ``request``: ``revision`` and ``text`` held."""
+    return DeliveryReceipt(
+        ticket_id=request.ticket_id,
+        channel=request.channel,
+        location=f"fake-ledger#{request.ticket_id}",
+        delivered_at=datetime.now(UTC),
+        revision=revision,
+        already_delivered=already,
+        text_sha256=text_sha256(text),
+    )
+
+
 @dataclass
 class FakeTicketServices:
     """Configuration snapshot, knowledge base and an in-memory ledger keyed by ticket id."""
@@ -176,27 +189,11 @@ class FakeTicketServices:
             raise self.deliver_failures.pop(0)
         if self.ledger_holds is not None:
             revision, text = self.ledger_holds
-            return DeliveryReceipt(
-                ticket_id=request.ticket_id,
-                channel=request.channel,
-                location=f"fake-ledger#{request.ticket_id}",
-                delivered_at=datetime.now(UTC),
-                revision=revision,
-                already_delivered=True,
-                text_sha256=text_sha256(text),
-            )
+            return _receipt(request, revision, text, True)
         already = any(d.ticket_id == request.ticket_id for d in self.deliveries)
         if not already:
             self.deliveries.append(request)
-        return DeliveryReceipt(
-            ticket_id=request.ticket_id,
-            channel=request.channel,
-            location=f"fake-ledger#{request.ticket_id}",
-            delivered_at=datetime.now(UTC),
-            revision=request.revision,
-            already_delivered=already,
-            text_sha256=text_sha256(request.text),
-        )
+        return _receipt(request, request.revision, request.text, already)
 
     @activity.defn(name=names.DELIVER_RESPONSE_NOW)
     async def deliver_now(self, request: DeliveryRequest) -> DeliveryReceipt:
@@ -216,16 +213,7 @@ class FakeTicketServices:
     async def find_sent(self, request: DeliveryRequest) -> DeliveryReceipt | None:
         """The fake ledger's receipt of an answer it took for this ticket, or None."""
         sent = next((d for d in self.deliveries if d.ticket_id == request.ticket_id), None)
-        if sent is None:
-            return None
-        return DeliveryReceipt(
-            ticket_id=sent.ticket_id,
-            channel=sent.channel,
-            location=f"fake-ledger#{sent.ticket_id}",
-            delivered_at=datetime.now(UTC),
-            revision=sent.revision,
-            text_sha256=text_sha256(sent.text),
-        )
+        return None if sent is None else _receipt(sent, sent.revision, sent.text, False)
 
     def activities(self) -> list[object]:
         return [self.load_config, self.search, self.deliver, self.deliver_now, self.find_sent]
