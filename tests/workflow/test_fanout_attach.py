@@ -11,7 +11,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from shared import names
 from shared.batch import BatchSettings
-from starter import fanout
+from starter import fanout_runs
 from starter.errors import CliError
 from tests.support.tickets import make_ticket
 
@@ -30,15 +30,17 @@ async def test_a_batch_under_a_running_batchs_id_with_other_tickets_is_refused(
     client, batch_id = dev_env.client, f"nightly-{uuid.uuid4().hex[:8]}"
     first = [make_ticket() for _ in range(3)]
     other = [make_ticket() for _ in range(5)]
-    await fanout.run_batch(client, first, BatchSettings(), batch_id, wait=False)
+    await fanout_runs.run_batch(client, first, BatchSettings(), batch_id, wait=False)
     try:
         # The same file again follows the running batch.
-        assert await fanout.run_batch(client, first, BatchSettings(), batch_id, wait=False) == (
+        assert await fanout_runs.run_batch(
+            client, first, BatchSettings(), batch_id, wait=False
+        ) == (
             batch_id,
             None,
         )
         with pytest.raises(CliError, match=r"running with other input.*NOT submitted"):
-            await fanout.run_batch(client, other, BatchSettings(), batch_id, wait=False)
+            await fanout_runs.run_batch(client, other, BatchSettings(), batch_id, wait=False)
     finally:
         await client.get_workflow_handle(batch_id).terminate("test over")
 
@@ -50,9 +52,11 @@ async def test_a_corrected_file_under_the_same_ids_is_another_batch(
     client = dev_env.client
     ticket = make_ticket(body="Invoice 1 is missing.")
     corrected = ticket.model_copy(update={"body": "Invoice 1 is missing (March)."})
-    first, _ = await fanout.run_batch(client, [ticket], BatchSettings(), None, wait=False)
+    first, _ = await fanout_runs.run_batch(client, [ticket], BatchSettings(), None, wait=False)
     try:
-        second, _ = await fanout.run_batch(client, [corrected], BatchSettings(), None, wait=False)
+        second, _ = await fanout_runs.run_batch(
+            client, [corrected], BatchSettings(), None, wait=False
+        )
         await client.get_workflow_handle(second).terminate("test over")
     finally:
         await client.get_workflow_handle(first).terminate("test over")

@@ -1,0 +1,260 @@
+"""Starting the fan-out workflows and watching them: a plan (orchestrator-workers), a swarm (one
+agent, many items) and a batch (many tickets as one workflow), each under an id derived from its
+input so that running a command again attaches to the run already going."""
+
+import asyncio
+import contextlib
+import hashlib
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from temporalio.client import (
+    Client,
+    WorkflowFailureError,
+    WorkflowHandle,
+    WorkflowQueryFailedError,
+)
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError
+
+from shared import names
+from shared.batch import BatchProgress, BatchSettings, BatchState
+from shared.operations import fairness_keys
+from shared.orchestration import (
+    OrchestratorInput,
+    OrchestratorProgress,
+    OrchestratorResult,
+)
+from shared.swarm import (
+    SwarmItem,
+    SwarmProgress,
+    SwarmResult,
+    SwarmSettings,
+    SwarmState,
+)
+from shared.tickets import Ticket, content_digest
+from starter import render
+from starter.errors import CliError
+
+POLL_SECONDS = 0.5
+
+
+def content_id(prefix: str, parts: list[str]) -> str:
+    """The same input gives the same workflow id: resubmitting finds the earlier run."""
+    return f"{prefix}-{input_digest(parts)[:12]}"
+
+
+# The memo entry naming a fan-out run's input (a digest; continue-as-new keeps the memo): a
+# start that finds a run under its id attaches to it only when it has the same input.
+INPUT_DIGEST = "input_digest"
+
+
+def input_digest(parts: list[str]) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+async def _same_input(client: Client, workflow_id: str, digest: str, what: str) -> None:
+    """Refuse to follow the run under ``workflow_id`` when it is not this input's: the start
+    found another run there (an --id reused, a batch file corrected while its first batch
+    runs) and returned it without a word, so the new input was never submitted while the
+    command reported it started and showed the other run's progress as its own."""
+    described = await client.get_workflow_handle(workflow_id).describe()
+    found = (await described.memo()).get(INPUT_DIGEST)
+    if found is None:
+        # A run started before runs recorded their input: it cannot be compared.
+        render.console(stderr=True).print(
+            f"note: {workflow_id} was started before runs recorded their input, so it cannot "
+            "be compared with this one; following it (give another --id if it is not yours)"
+        )
+        return
+    if found != digest:
+        since = (
+            f" (started {described.start_time:%Y-%m-%d %H:%M} UTC)" if described.start_time else ""
+        )
+        status = described.status.name.lower() if described.status else "there"
+        raise CliError(
+            f"{workflow_id} is {status} with other input{since}; this {what} was NOT "
+            "submitted: give it another --id, or wait for that run to end"
+        )
+
+
+async def _watch(
+    describe: Callable[[], Awaitable[tuple[int, int, str]]], done: asyncio.Future[Any], label: str
+) -> None:
+    """A progress bar fed by ``describe`` (completed, total, note) until ``done`` resolves."""
+    columns = (
+        TextColumn("{task.description}", markup=False),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[note]}", markup=False),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=render.console(stderr=True), transient=False) as bar:
+        task = bar.add_task(label, total=None, note="")
+        while not done.done():
+            try:
+                completed, total, note = await describe()
+                bar.update(task, completed=completed, total=total or None, note=note)
+            except (RPCError, WorkflowQueryFailedError):
+                pass  # a progress query can miss while a run continues as new; try again
+            await asyncio.wait({done}, timeout=POLL_SECONDS)
+        if done.exception() is None:
+            with contextlib.suppress(RPCError, WorkflowQueryFailedError):
+                completed, total, note = await describe()
+                bar.update(task, completed=completed, total=total or None, note=note)
+
+
+# ---- plan ----------------------------------------------------------------------------------------
+
+
+async def run_plan(
+    client: Client, task: str, run_id: str | None, wait: bool
+) -> tuple[str, OrchestratorResult | None]:
+    workflow_id = run_id or f"plan-{uuid.uuid4().hex[:10]}"
+    digest = input_digest([task])
+    handle = await client.start_workflow(
+        names.ORCHESTRATOR_WORKFLOW,
+        OrchestratorInput(task=task),
+        id=workflow_id,
+        task_queue=names.TICKETS_TASK_QUEUE,
+        result_type=OrchestratorResult,
+        static_summary=task[:200],
+        memo={INPUT_DIGEST: digest},
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
+    await _same_input(client, workflow_id, digest, "task")
+    if not wait:
+        return workflow_id, None
+    result = asyncio.ensure_future(handle.result())
+
+    async def describe() -> tuple[int, int, str]:
+        p = await handle.query(names.PROGRESS_QUERY, result_type=OrchestratorProgress)
+        total = len(p.plan.subtasks) if p.plan else 0
+        return len(p.outcomes), total, p.phase
+
+    await _watch(describe, result, "sub-tasks")
+    try:
+        return workflow_id, await result
+    except WorkflowFailureError as err:
+        raise CliError(f"the plan run {workflow_id} failed: {_cause(err)}") from None
+
+
+def _cause(err: WorkflowFailureError) -> str:
+    cause = err.cause
+    while isinstance(getattr(cause, "cause", None), Exception) and not isinstance(
+        cause, ApplicationError
+    ):
+        cause = cause.cause  # type: ignore[union-attr]
+    return cause.message if isinstance(cause, ApplicationError) else str(cause or err)
+
+
+# ---- swarm ---------------------------------------------------------------------------------------
+
+
+async def run_swarm(
+    client: Client, items: list[SwarmItem], settings: SwarmSettings, run_id: str | None
+) -> tuple[str, SwarmResult]:
+    parts = [f"{i.item_id}\x1e{i.text}" for i in items]
+    digest = input_digest(parts)
+    workflow_id = run_id or content_id("swarm", parts)
+    try:
+        handle: WorkflowHandle[Any, SwarmResult] = await client.start_workflow(
+            names.SWARM_WORKFLOW,
+            args=[items, SwarmState(settings=settings)],
+            id=workflow_id,
+            task_queue=names.TICKETS_TASK_QUEUE,
+            result_type=SwarmResult,
+            static_summary=f"{len(items)} items, {settings.concurrency} at a time",
+            memo={INPUT_DIGEST: digest},
+            # A run that failed may run again; one that completed is shown, not repeated.
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
+    except WorkflowAlreadyStartedError:
+        # The same items ran before: show that run's result rather than analysing them again
+        # (other items under that id: refused).
+        await _same_input(client, workflow_id, digest, "set of items")
+        render.console(stderr=True).print(
+            f"these items were analysed before ({workflow_id}); showing that run "
+            "(use --id NEW to analyse them again)"
+        )
+        handle = client.get_workflow_handle(workflow_id, result_type=SwarmResult)
+    else:
+        await _same_input(client, workflow_id, digest, "set of items")
+    result = asyncio.ensure_future(handle.result())
+
+    async def describe() -> tuple[int, int, str]:
+        p = await handle.query(names.PROGRESS_QUERY, result_type=SwarmProgress)
+        done, failed = p.done, p.failed
+        if p.running_chunk:
+            try:
+                chunk = await client.get_workflow_handle(p.running_chunk).query(
+                    names.PROGRESS_QUERY, result_type=SwarmProgress
+                )
+                # The running chunk's items too, failures included (the parent counts a
+                # chunk's failures only when it ends).
+                done, failed = done + chunk.done, failed + chunk.failed
+            except RPCError:
+                pass
+        return done, p.total, f"{failed} failed"
+
+    await _watch(describe, result, "items")
+    try:
+        return workflow_id, await result
+    except WorkflowFailureError as err:
+        cause = err.cause
+        details = cause.details if isinstance(cause, ApplicationError) else ()
+        summary = SwarmResult.model_validate({**details[0], "outputs": []}) if details else None
+        raise SwarmFailed(
+            f"the swarm {workflow_id} failed: {_cause(err)}", workflow_id, summary
+        ) from None
+
+
+class SwarmFailed(CliError):
+    """A swarm over its failure threshold: its error carries the summary (not the outputs)."""
+
+    def __init__(self, message: str, workflow_id: str, summary: SwarmResult | None) -> None:
+        super().__init__(message)
+        self.workflow_id = workflow_id
+        self.summary = summary
+
+
+# ---- batch ---------------------------------------------------------------------------------------
+
+
+async def run_batch(
+    client: Client, tickets: list[Ticket], settings: BatchSettings, run_id: str | None, wait: bool
+) -> tuple[str, BatchProgress | None]:
+    # Ids and content: a file corrected under the same ids is another batch.
+    parts = [f"{t.ticket_id}\x1e{content_digest(t)}" for t in tickets]
+    digest = input_digest(parts)
+    workflow_id = run_id or content_id("batch", parts)
+    handle: WorkflowHandle[Any, BatchProgress] = await client.start_workflow(
+        names.BATCH_WORKFLOW,
+        args=[tickets, BatchState(settings=settings, fairness_keys=fairness_keys(client, tickets))],
+        id=workflow_id,
+        task_queue=names.TICKETS_TASK_QUEUE,
+        result_type=BatchProgress,
+        static_summary=f"{len(tickets)} tickets, {settings.window} in flight",
+        memo={INPUT_DIGEST: digest},
+        # A batch that ran before may run again: its tickets exist, so it starts none of them.
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
+    await _same_input(client, workflow_id, digest, "batch")
+    if not wait:
+        return workflow_id, None
+    result = asyncio.ensure_future(handle.result())
+
+    async def describe() -> tuple[int, int, str]:
+        p = await handle.query(names.PROGRESS_QUERY, result_type=BatchProgress)
+        return p.done, p.total, f"{p.in_flight} in flight, {p.already_known} already known"
+
+    await _watch(describe, result, "tickets")
+    try:
+        return workflow_id, await result
+    except WorkflowFailureError as err:
+        raise CliError(f"the batch {workflow_id} failed: {_cause(err)}") from None
