@@ -256,6 +256,9 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
         said = []
         for e in err.errors():
             message = str(e["msg"]).removeprefix("Value error, ")
+            if _not_finite(e.get("input")):
+                # nan fails every bound: "less than or equal to 87600" would send them looking.
+                message = "must be a finite number"
             said.append(f"{origin(prefix + tuple(str(p) for p in e['loc']), message)}: {message}")
         return "; ".join(said)
 
@@ -343,6 +346,16 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
         else tuple(role for role in AgentRole if role.value not in agents)
     )
     return Settings(pipeline=pipeline, worker=worker, source=where, routes_from_keys=from_keys)
+
+
+def _not_finite(value: Any) -> bool:
+    """nan or an infinity, as a number or as the text a variable or file gives."""
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            return False
+    return isinstance(value, float) and not math.isfinite(value)
 
 
 def non_finite(value: Any, loc: tuple[str, ...] = ()) -> tuple[str, ...] | None:

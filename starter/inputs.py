@@ -78,7 +78,11 @@ def json_objects(
             raw = json.loads(text, object_pairs_hook=once_each)
         except NameGivenTwice as err:
             # json keeps the last silently: {"id": "A", ..., "id": "B"} was submitted as B.
-            errors.append(InputError(source, number, f"field {err.name[:40]!r} is given twice"))
+            errors.append(
+                InputError(
+                    source, number, f"the name {err.name[:40]!r} is given twice in one object"
+                )
+            )
             continue
         except json.JSONDecodeError as err:
             hint = ""

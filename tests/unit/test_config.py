@@ -223,6 +223,11 @@ def test_a_bad_file_is_refused_naming_the_file_and_the_field(
             ["TICKETS_REVIEW_FINAL_DEADLINE_HOURS: review.final_deadline_hours (24) must be"],
         ),
         ({"TICKETS_REVIEW_FINAL_DEADLINE_HOURS": "-1"}, ["TICKETS_REVIEW_FINAL_DEADLINE_HOURS"]),
+        # nan fails every bound: it said "should be less than or equal to 87600".
+        (
+            {"TICKETS_SLA_HOURS_URGENT": "nan"},
+            ["TICKETS_SLA_HOURS_URGENT: must be a finite number"],
+        ),
     ],
 )
 def test_a_bad_environment_override_is_refused_naming_the_variable(

@@ -327,7 +327,7 @@ def test_a_field_given_twice_in_a_line_is_refused_not_the_last_one_taken() -> No
     data = b'{"id": "BI-56", "subject": "a", "body": "b", "id": "BI-57"}\n'
     data += b'{"subject": "c", "body": "d"}\n'
     tickets, errors = parse_jsonl(data, "t.jsonl")
-    assert [str(e) for e in errors] == ["t.jsonl:1: field 'id' is given twice"]
+    assert [str(e) for e in errors] == ["t.jsonl:1: the name 'id' is given twice in one object"]
     assert [t.ticket.subject for t in tickets] == ["c"]
 
 
