@@ -8,7 +8,7 @@ from codec_server.settings import MAX_CONNECTIONS, CodecServerSettings, is_loopb
 from shared.data_converter import data_converter, key_ring_of
 from shared.redaction import safe_url
 from shared.settings import ConfigError
-from starter.arg_types import listen_problem, port_number
+from starter.arguments import listen_problem, port_number
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -12,15 +12,11 @@ class TooLarge(ValueError):
         self.limit = limit
 
 
-def read_bytes_at_most(path: Path, limit: int) -> bytes:
-    """The file's bytes; ``TooLarge`` past ``limit``; OSError as ``open`` raises it."""
+def read_text_at_most(path: Path, limit: int) -> str:
+    """The file as UTF-8 text; ``TooLarge`` past ``limit`` bytes; UnicodeDecodeError, and OSError
+    as ``open`` raises it."""
     with path.open("rb") as f:
         data = f.read(limit + 1)
     if len(data) > limit:
         raise TooLarge(path, limit)
-    return data
-
-
-def read_text_at_most(path: Path, limit: int) -> str:
-    """The file as UTF-8 text; ``TooLarge`` past ``limit`` bytes; UnicodeDecodeError, OSError."""
-    return read_bytes_at_most(path, limit).decode("utf-8")
+    return data.decode("utf-8")

@@ -85,12 +85,16 @@ def tracing_disabled(env: Mapping[str, str] | None = None) -> bool:
 
 def trace_content(env: Mapping[str, str] | None = None) -> bool:
     """Whether prompts and answers may go into spans (off unless TICKETS_TRACE_CONTENT=true)."""
-    return _env(env).get(TRACE_CONTENT_ENV, "").strip().lower() == "true"
+    return _trace_content_value(env) == "true"
+
+
+def _trace_content_value(env: Mapping[str, str] | None) -> str:
+    return _env(env).get(TRACE_CONTENT_ENV, "").strip().lower()
 
 
 def check_trace_content(env: Mapping[str, str] | None = None) -> None:
     """TICKETS_TRACE_CONTENT is true, false or unset: "maybe" read as false without a word."""
-    raw = _env(env).get(TRACE_CONTENT_ENV, "").strip().lower()
+    raw = _trace_content_value(env)
     if raw not in ("", "true", "false"):
         raise TelemetryConfigError(f"{TRACE_CONTENT_ENV} must be true or false, got {raw[:20]!r}")
 

@@ -19,7 +19,7 @@ from shared.data_converter import describe_key_ring
 from shared.encryption.keyring import load_key_ring
 from shared.settings import ConfigError
 from starter import render
-from starter.arg_types import port_number
+from starter.arguments import port_number
 from starter.errors import EXIT_OK, CliError
 
 

@@ -1,10 +1,15 @@
-"""Argument types the command line shares: a clear message for a value that does not parse."""
+"""Argument types the command line shares, checked by argparse: a value that does not parse is a
+usage error naming the flag, not a traceback from deep inside a client or a server."""
 
 import argparse
 import re
+import socket
 from datetime import UTC, datetime, timedelta
 
 from policy.transitions import TicketState
+from shared.orchestration import MAX_TASK_CHARS
+from shared.swarm import MAX_CHUNK_SIZE
+from shared.tickets import TICKET_ID_PATTERN
 
 
 def state_argument(text: str) -> TicketState:
@@ -66,3 +71,83 @@ def since_argument(text: str, now: datetime | None = None) -> datetime:
             "from now (90m, 24h, 7d)"
         ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def port_number(text: str) -> int:
+    """A TCP port: 1-65535."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 1 <= port <= 65_535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port number (1-65535)")
+    return port
+
+
+def listen_problem(host: str, port: int) -> str | None:
+    """Why a server could not listen on ``host:port`` (in use, an address this machine does not
+    have), found by binding it once, or None. A server then says so in one sentence rather
+    than its framework's log line and exit code."""
+    try:
+        with socket.create_server((host, port)):
+            return None
+    except OSError as err:
+        return f"cannot listen on {host}:{port}: {err.strerror or err}"
+
+
+def _utf8(text: str, what: str) -> str:
+    """Arguments arrive decoded with surrogate escapes: bytes that were not UTF-8 are refused
+    here, not by an encoder deep in a client."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise argparse.ArgumentTypeError(f"the {what} is not UTF-8 text") from None
+    return text
+
+
+def _matching(text: str, pattern: str, what: str, rule: str) -> str:
+    if not re.fullmatch(pattern, _utf8(text, what)):
+        raise argparse.ArgumentTypeError(
+            f"{text[:80]!r} is not a {what} ({rule}, starting with a letter or digit)"
+        )
+    return text
+
+
+def ticket_id_argument(text: str) -> str:
+    """A ticket id as tickets have them: 1-64 letters, digits, '.', '_' or '-'."""
+    return _matching(text, TICKET_ID_PATTERN, "ticket id", "1-64 letters, digits, '.', '_' or '-'")
+
+
+# A workflow id given by hand (--id of plan, swarm, batch): what the Web UI and the CLI can show
+# and type back; Temporal's own limit is much wider.
+WORKFLOW_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,199}"
+
+
+def workflow_id_argument(text: str) -> str:
+    rule = "1-200 letters, digits, '.', '_', ':', '@' or '-'"
+    return _matching(text, WORKFLOW_ID_PATTERN, "workflow id", rule)
+
+
+def task_argument(text: str) -> str:
+    """An orchestrator's task: words, at most MAX_TASK_CHARS."""
+    if not _utf8(text, "task").strip():
+        raise argparse.ArgumentTypeError("the task is empty: say what to do")
+    if len(text) > MAX_TASK_CHARS:
+        raise argparse.ArgumentTypeError(
+            f"the task is {len(text):,} characters; at most {MAX_TASK_CHARS:,}"
+        )
+    return text
+
+
+def chunk_size_argument(text: str) -> int:
+    """A swarm's --chunk-size: 1 to MAX_CHUNK_SIZE items per child workflow."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text[:20]!r} is not a whole number") from None
+    if not 1 <= value <= MAX_CHUNK_SIZE:
+        raise argparse.ArgumentTypeError(
+            f"must be 1 to {MAX_CHUNK_SIZE:,} (a child's history stays well under Temporal's "
+            f"limits), got {value:,}"
+        )
+    return value

@@ -142,8 +142,12 @@ async def cmd_batch(args: argparse.Namespace) -> int:
 def add_parsers(
     sub: "argparse._SubParsersAction[argparse.ArgumentParser]", common: argparse.ArgumentParser
 ) -> None:
-    from starter.arg_types import chunk_size_argument, task_argument, workflow_id_argument
-    from starter.arguments import positive_int
+    from starter.arguments import (
+        chunk_size_argument,
+        positive_int,
+        task_argument,
+        workflow_id_argument,
+    )
 
     p = sub.add_parser("plan", parents=[common], help="orchestrator-workers: plan a task, run it")
     p.add_argument("task", type=task_argument, help="the task, in words")

@@ -7,7 +7,7 @@ import contextlib
 import hashlib
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from temporalio.client import (
@@ -40,6 +40,7 @@ from starter import render
 from starter.errors import CliError
 
 POLL_SECONDS = 0.5
+ResultT = TypeVar("ResultT")
 
 
 def content_id(prefix: str, parts: list[str]) -> str:
@@ -107,6 +108,22 @@ async def _watch(
                 bar.update(task, completed=completed, total=total or None, note=note)
 
 
+async def _watched(
+    handle: WorkflowHandle[Any, ResultT],
+    describe: Callable[[], Awaitable[tuple[int, int, str]]],
+    label: str,
+    what: str,
+) -> ResultT:
+    """The run's result, with a progress bar meanwhile; a run that failed is a CliError naming
+    ``what`` and the cause."""
+    result = asyncio.ensure_future(handle.result())
+    await _watch(describe, result, label)
+    try:
+        return await result
+    except WorkflowFailureError as err:
+        raise CliError(f"{what} failed: {_cause(err)}") from None
+
+
 # ---- plan ----------------------------------------------------------------------------------------
 
 
@@ -128,18 +145,13 @@ async def run_plan(
     await _same_input(client, workflow_id, digest, "task")
     if not wait:
         return workflow_id, None
-    result = asyncio.ensure_future(handle.result())
 
     async def describe() -> tuple[int, int, str]:
         p = await handle.query(names.PROGRESS_QUERY, result_type=OrchestratorProgress)
         total = len(p.plan.subtasks) if p.plan else 0
         return len(p.outcomes), total, p.phase
 
-    await _watch(describe, result, "sub-tasks")
-    try:
-        return workflow_id, await result
-    except WorkflowFailureError as err:
-        raise CliError(f"the plan run {workflow_id} failed: {_cause(err)}") from None
+    return workflow_id, await _watched(handle, describe, "sub-tasks", f"the plan run {workflow_id}")
 
 
 def _cause(err: WorkflowFailureError) -> str:
@@ -247,14 +259,9 @@ async def run_batch(
     await _same_input(client, workflow_id, digest, "batch")
     if not wait:
         return workflow_id, None
-    result = asyncio.ensure_future(handle.result())
 
     async def describe() -> tuple[int, int, str]:
         p = await handle.query(names.PROGRESS_QUERY, result_type=BatchProgress)
         return p.done, p.total, f"{p.in_flight} in flight, {p.already_known} already known"
 
-    await _watch(describe, result, "tickets")
-    try:
-        return workflow_id, await result
-    except WorkflowFailureError as err:
-        raise CliError(f"the batch {workflow_id} failed: {_cause(err)}") from None
+    return workflow_id, await _watched(handle, describe, "tickets", f"the batch {workflow_id}")

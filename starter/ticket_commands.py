@@ -17,8 +17,13 @@ from shared.review import MAX_EDITED_CHARS, ReviewAction, ReviewDecision
 from shared.ticket_status import read_ticket
 from shared.view import TicketView
 from starter import render
-from starter.arg_types import ticket_id_argument
-from starter.arguments import positive_int, since_argument, state_argument, wait_seconds
+from starter.arguments import (
+    positive_int,
+    since_argument,
+    state_argument,
+    ticket_id_argument,
+    wait_seconds,
+)
 from starter.connection import open_client, warn_if_unencrypted
 from starter.errors import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, CliError, NoWorker
 from starter.inputs import InputError, ParsedTicket, read_jsonl, ticket_from_mapping

@@ -5,7 +5,7 @@ import argparse
 
 import pytest
 
-from starter.arg_types import port_number
+from starter.arguments import port_number
 from starter.durations import MAX_DURATION, parse_duration
 
 
@@ -40,7 +40,7 @@ def test_a_port_in_use_is_one_sentence_naming_it() -> None:
     # README gives to invalid input lines.
     import socket
 
-    from starter.arg_types import listen_problem
+    from starter.arguments import listen_problem
 
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]
