@@ -1,8 +1,12 @@
-"""An embedded server given more transfer-queue reads than `start-dev`'s 20 a second (the
-benchmarks' `--transfer-reads`, starter/embedded.py) reads that often: counted with the server's
-own persistence counter while a workflow runs a chain of activities, each hop a transfer task or
-two. The server ignores a dynamic-configuration key it does not know, so without this a renamed
-key would make the benchmarks compare the default with itself."""
+"""An embedded server given a transfer-queue read rate other than `start-dev`'s 20 a second (the
+benchmarks' `--transfer-reads`, starter/embedded.py) keeps to it: counted with the server's own
+persistence counter while a workflow runs a chain of activities, each hop a transfer task or two.
+The server ignores a dynamic-configuration key it does not know, so without this a renamed key
+would make the benchmarks compare the default with itself.
+
+The rate given is below the default, not above it: a limit kept is a bound that a slow or loaded
+machine cannot break, while a rate above the default is reached only by a machine fast enough to
+ask that often (a CI run measured 82 reads in 3.8 s, under the default's bound, with 100 given)."""
 
 import time
 import uuid
@@ -20,9 +24,8 @@ from tests.support.server_counters import counter_after, metered_server
 pytestmark = pytest.mark.integration
 
 TRANSFER_READS = ("persistence_requests", "GetTransferTasks")
-SERVER_DEFAULT = 20  # reads a second per history shard; `start-dev` has one shard
-MORE_READS = 100
-HOPS = 60
+FEWER_READS = 5
+HOPS = 15
 
 
 @activity.defn(name="transfer_reads_noop")
@@ -69,15 +72,15 @@ async def reads_and_seconds(server: EmbeddedServer, metrics_url: str) -> tuple[f
     return after - before, seconds
 
 
-async def test_a_server_given_more_transfer_reads_reads_past_the_default_rate(
-    tmp_path: Path,
-) -> None:
-    async with metered_server(tmp_path, transfer_reads_per_second=MORE_READS) as (server, url):
+async def test_a_server_given_fewer_transfer_reads_keeps_to_that_rate(tmp_path: Path) -> None:
+    async with metered_server(tmp_path, transfer_reads_per_second=FEWER_READS) as (server, url):
         reads, seconds = await reads_and_seconds(server, url)
 
-    # A chain of 60 activities makes about 120 transfer tasks, each read as it comes when the
-    # rate allows. The default's token bucket allows its rate over the run plus a second's burst:
-    # with `transfer_reads_per_second=None` the same chain measured 117 reads in 5.07 s, under
-    # this bound; with 100 (MORE_READS), 122 reads in 0.83 s, three times over it.
-    allowed_by_default = SERVER_DEFAULT * (seconds + 1)
-    assert reads > allowed_by_default, (reads, seconds)
+    # A chain of 15 activities makes about 30 transfer tasks, each read as it comes when the rate
+    # allows. The token bucket allows its rate over the run plus a second's burst; one second more
+    # covers the reads of the closing workflow's tasks, counted after the clock stops. Measured:
+    # with 5 (FEWER_READS), 28 reads in 5.4 s, where the bound allows 37; with the key ignored
+    # (`transfer_reads_per_second=None`), 31 reads in 1.0 s and 32 in 0.6 s, twice what it allows.
+    allowed = FEWER_READS * (seconds + 2)
+    assert reads <= allowed, (reads, seconds)
+    assert reads >= HOPS, (reads, seconds)  # the counter counted the chain at all
