@@ -29,7 +29,7 @@ from shared.operation_errors import (
     TicketNotFound,
     TicketUnreadable,
 )
-from shared.validation import fields, json_kind
+from shared.validation import NameGivenTwice, fields, json_kind
 
 log = logging.getLogger("api")
 
@@ -180,6 +180,11 @@ def unparsable_body_message(cause: BaseException | None) -> str:
     "There was an error parsing the body")."""
     if isinstance(cause, RecursionError):
         return "the request body could not be parsed: its JSON nests arrays or objects too deeply"
+    if isinstance(cause, NameGivenTwice):
+        # The name is the caller's text, and may be as long as the body: cut short.
+        return (
+            f"the request body names {cause.name[:40]!r} twice in one object; give each field once"
+        )
     if isinstance(cause, UnicodeDecodeError):
         return f"the request body is not UTF-8 (byte {cause.start + 1} is not valid there)"
     if isinstance(cause, ValueError) and "digits" in str(cause):

@@ -16,6 +16,7 @@ from api.accounts import Account
 from api.deps import client as temporal_client
 from api.deps import intake_allowed, settings
 from api.errors import ApiError, responses
+from api.json_body import OnceEachJSONRoute
 from api.models import InboundEmail, IntakeAccepted, IntakeRefused, IntakeResponse
 from policy.quoted_thread import quoted_thread_start
 from shared import operations as ops
@@ -28,7 +29,7 @@ from shared.tickets import (
     Ticket,
 )
 
-router = APIRouter(tags=["intake"])
+router = APIRouter(tags=["intake"], route_class=OnceEachJSONRoute)
 
 # Longest Idempotency-Key accepted (Stripe's limit; keys are usually UUIDs).
 MAX_IDEMPOTENCY_KEY = 255

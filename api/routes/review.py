@@ -12,12 +12,13 @@ from api.accounts import Account, Role
 from api.deps import client as temporal_client
 from api.deps import require
 from api.errors import ApiError, field_problem, responses
+from api.json_body import OnceEachJSONRoute
 from api.models import ReviewRequest
 from shared import operations as ops
 from shared.review import ReviewDecision, ReviewReceipt
 from shared.tickets import TICKET_ID_PATTERN
 
-router = APIRouter(tags=["review"])
+router = APIRouter(tags=["review"], route_class=OnceEachJSONRoute)
 
 
 def decision_for(account: Account, request: ReviewRequest) -> ReviewDecision:

@@ -9,7 +9,7 @@ import httpx
 from api.routes.intake import MAX_PROBLEMS_PER_RESPONSE
 from shared.ticket_input import MAX_PROBLEMS_PER_ITEM, MAX_UNKNOWN_NAMED
 from shared.tickets import MAX_BODY_CHARS
-from tests.api.helpers import unique_id
+from tests.api.helpers import unique_id, urgent_ticket
 from tests.support.api_server import Tokens, bearer
 
 JSON = {"Content-Type": "application/json"}
@@ -115,6 +115,46 @@ async def test_json_that_cannot_be_parsed_is_named_for_what_is_wrong_with_it(
     assert cut_short.json()["message"] == (
         "the request body is not valid JSON: Expecting value (at character 13)"
     )
+
+
+async def test_a_body_that_names_a_field_twice_is_refused_and_nothing_is_started(
+    http: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    first, second = unique_id(), unique_id()
+    ticket = json.dumps(urgent_ticket(first))[:-1] + f', "id": "{second}"}}'
+    in_a_list = "[" + json.dumps(urgent_ticket(unique_id())) + ", " + ticket + "]"
+    nested = json.dumps(urgent_ticket(unique_id()) | {"metadata": {"a": 1}}).replace(
+        '"a": 1', '"a": 1, "a": 2'
+    )
+    long_name = '{"' + "n" * 5_000 + '": 1, "' + "n" * 5_000 + '": 2}'
+    review = '{"action": "approve", "revision": 1, "action": "reject"}'
+
+    headers = bearer(tokens.submit) | JSON
+    answers = [
+        await http.post("/tickets", headers=headers, content=body)
+        for body in (ticket, in_a_list, nested, long_name)
+    ]
+    reviewed = await http.post(
+        f"/tickets/{first}/review", headers=bearer(tokens.review) | JSON, content=review
+    )
+    looked_up = [
+        await http.get(f"/tickets/{ticket_id}", headers=bearer(tokens.read))
+        for ticket_id in (first, second)
+    ]
+
+    # json would keep the last: the ticket would have been started as `second`, unannounced.
+    for answer in [*answers, reviewed]:
+        assert answer.status_code == 400, answer.text
+    assert [a.json()["message"] for a in answers[:3]] == [
+        "the request body names 'id' twice in one object; give each field once",
+        "the request body names 'id' twice in one object; give each field once",
+        "the request body names 'a' twice in one object; give each field once",
+    ]
+    assert answers[3].json()["message"] == (
+        f"the request body names {'n' * 40!r} twice in one object; give each field once"
+    )
+    assert "'action' twice" in reviewed.json()["message"]
+    assert [r.status_code for r in looked_up] == [404, 404]
 
 
 async def test_an_email_too_long_only_for_the_thread_it_quotes_becomes_a_ticket_without_it(
