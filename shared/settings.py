@@ -44,7 +44,7 @@ Temporal connection variables are read by ``shared.temporal_client``.
 import math
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,6 +55,7 @@ from shared.agents import AgentRole, AgentRoute, Priority
 from shared.bounded_read import TooLarge, read_text_at_most
 from shared.pipeline_config import OFFLINE_ROUTE, PipelineConfig
 from shared.provider_config import WorkerSettings, default_providers
+from shared.toml_lines import key_lines, line_of
 
 DEFAULT_CONFIG_PATH = Path("config/pipeline.toml")
 OFFLINE = "offline"
@@ -108,15 +109,22 @@ def parse_route_chain(value: Any, where: str) -> list[AgentRoute]:
     return [parse_route(str(item), f"{where}[{i}]") for i, item in enumerate(items)]
 
 
-def _table(raw: dict[str, Any], key: str, where: str) -> dict[str, Any]:
-    value = raw.setdefault(key, {})
+# Where a field is set, for a message: "path:line" when the file sets it (or a key that holds
+# it), else the file's or the configuration's name.
+Locate = Callable[[tuple[str, ...]], str]
+
+
+def _table(raw: dict[str, Any], loc: tuple[str, ...], at: Locate) -> dict[str, Any]:
+    value = raw.setdefault(loc[-1], {})
     if not isinstance(value, dict):
-        raise ConfigError(f"{where}: [{key}] must be a table, got {type(value).__name__}")
+        raise ConfigError(
+            f"{at(loc)}: [{'.'.join(loc)}] must be a table, got {type(value).__name__}"
+        )
     return value
 
 
 def _env_overrides(
-    raw: dict[str, Any], env: Mapping[str, str], where: str
+    raw: dict[str, Any], env: Mapping[str, str], at: Locate
 ) -> dict[tuple[str, ...], str]:
     """Apply TICKETS_* variables over the file's values. Returns which variable set which field,
     so an invalid value is reported against the variable rather than the file."""
@@ -129,13 +137,13 @@ def _env_overrides(
     for priority in Priority:
         name = f"TICKETS_SLA_HOURS_{priority.name}"
         if value := env.get(name):
-            put(_table(raw, "sla_hours", where), ("sla_hours", priority.value), name, value)
+            put(_table(raw, ("sla_hours",), at), ("sla_hours", priority.value), name, value)
     if value := env.get("TICKETS_MAX_REVISION_ROUNDS"):
         put(raw, ("max_revision_rounds",), "TICKETS_MAX_REVISION_ROUNDS", value)
     review = ("review", "TICKETS_REVIEW_")
     if value := env.get("TICKETS_REVIEW_MIN_CONFIDENCE"):
         put(
-            _table(raw, review[0], where),
+            _table(raw, ("review",), at),
             ("review", "min_confidence"),
             f"{review[1]}MIN_CONFIDENCE",
             value,
@@ -144,37 +152,37 @@ def _env_overrides(
         # Read as the model reads a boolean (true/false, 1/0, yes/no, on/off), refused by name
         # otherwise: a typo ("ture") turned the review of Urgent tickets off without a word.
         put(
-            _table(raw, "review", where),
+            _table(raw, ("review",), at),
             ("review", "review_urgent"),
             "TICKETS_REVIEW_URGENT",
             value.strip(),
         )
     if value := env.get("TICKETS_REVIEW_FINAL_DEADLINE_HOURS"):
         name = "TICKETS_REVIEW_FINAL_DEADLINE_HOURS"
-        put(_table(raw, "review", where), ("review", "final_deadline_hours"), name, value)
+        put(_table(raw, ("review",), at), ("review", "final_deadline_hours"), name, value)
     if (value := env.get("TICKETS_SENSITIVE_CATEGORIES")) is not None:
         categories = [c.strip() for c in value.split(",") if c.strip()]
         name = "TICKETS_SENSITIVE_CATEGORIES"
-        put(_table(raw, "review", where), ("review", "sensitive_categories"), name, categories)
+        put(_table(raw, ("review",), at), ("review", "sensitive_categories"), name, categories)
     if value := env.get("TICKETS_BUDGET_MAX_TOKENS"):
         put(
-            _table(raw, "budget", where),
+            _table(raw, ("budget",), at),
             ("budget", "max_tokens"),
             "TICKETS_BUDGET_MAX_TOKENS",
             value,
         )
     if value := env.get("TICKETS_BUDGET_MAX_COST_USD"):
         name = "TICKETS_BUDGET_MAX_COST_USD"
-        put(_table(raw, "budget", where), ("budget", "max_cost_usd"), name, value)
+        put(_table(raw, ("budget",), at), ("budget", "max_cost_usd"), name, value)
     for role in AgentRole:
         name = f"TICKETS_AGENT_{role.name}"
         if value := env.get(name):
-            put(_table(raw, "agents", where), ("agents", role.value), name, value)
-    providers = _table(raw, "providers", where)
+            put(_table(raw, ("agents",), at), ("agents", role.value), name, value)
+    providers = _table(raw, ("providers",), at)
     for provider, variable in (("openai", "OPENAI_BASE_URL"), ("anthropic", "ANTHROPIC_BASE_URL")):
         if value := env.get(variable):
             put(
-                _table(providers, provider, where),
+                _table(providers, ("providers", provider), at),
                 ("providers", provider, "base_url"),
                 variable,
                 value,
@@ -186,9 +194,11 @@ def _env_overrides(
 MAX_CONFIG_FILE_BYTES = 1024 * 1024
 
 
-def _read(path: Path) -> dict[str, Any]:
+def _read(path: Path) -> tuple[dict[str, Any], dict[tuple[str, ...], int]]:
+    """The file's values, and the line that sets each key."""
     try:
-        return tomllib.loads(read_text_at_most(path, MAX_CONFIG_FILE_BYTES))
+        text = read_text_at_most(path, MAX_CONFIG_FILE_BYTES)
+        return tomllib.loads(text), key_lines(text)
     except TooLarge:
         raise ConfigError(
             f"{path}: larger than {MAX_CONFIG_FILE_BYTES:,} bytes: not a pipeline configuration"
@@ -238,8 +248,13 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
     env = os.environ if env is None else env
     path = path if path is not None else config_path(env)
     where = str(path) if path else "configuration"
-    raw: dict[str, Any] = _read(path) if path is not None else {}
-    sources = _env_overrides(raw, env, where)
+    raw, lines = _read(path) if path is not None else ({}, {})
+
+    def at(loc: tuple[str, ...]) -> str:
+        line = line_of(lines, loc)
+        return where if line is None else f"{where}:{line}"
+
+    sources = _env_overrides(raw, env, at)
 
     def origin(loc: tuple[str, ...], message: str = "") -> str:
         for field, variable in sources.items():
@@ -250,7 +265,7 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
             # A rule across fields: the variable that set a field it names, else the file.
             named = [v for f, v in sources.items() if ".".join(f) in message]
             return named[0] if named else where
-        return f"{where}: {'.'.join(loc)}"
+        return f"{at(loc)}: {'.'.join(loc)}"
 
     def problems(err: ValidationError, prefix: tuple[str, ...] = ()) -> str:
         said = []
@@ -262,19 +277,19 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
             said.append(f"{origin(prefix + tuple(str(p) for p in e['loc']), message)}: {message}")
         return "; ".join(said)
 
-    trimming = _table({"trimming": raw.pop("trimming", {})}, "trimming", where)
+    trimming = _table({"trimming": raw.pop("trimming", {})}, ("trimming",), at)
     if unknown := sorted(set(trimming) - {"body_tokens"}):
         # Every other table refuses keys it does not know: a typo kept the default silently.
         raise ConfigError(
-            f"{where}: [trimming] has no setting {', '.join(map(repr, unknown))} "
-            "(known: body_tokens)"
+            f"{at(('trimming', unknown[0]))}: [trimming] has no setting "
+            f"{', '.join(map(repr, unknown))} (known: body_tokens)"
         )
     providers_raw = raw.pop("providers", {})
-    prices_raw = _table({"prices": raw.pop("prices", {})}, "prices", where)
+    prices_raw = _table({"prices": raw.pop("prices", {})}, ("prices",), at)
     merged = {name: p.model_dump() for name, p in default_providers().items()}
     for name, fields in providers_raw.items():
         if not isinstance(fields, dict):
-            raise ConfigError(f"{where}: [providers.{name}] must be a table")
+            raise ConfigError(f"{at(('providers', name))}: [providers.{name}] must be a table")
         merged[name] = {**merged.get(name, {}), **fields}
     try:
         worker = WorkerSettings.model_validate(
@@ -289,14 +304,18 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
 
     agents = raw.pop("agents", {}) or {}
     if not isinstance(agents, dict):
-        raise ConfigError(f"{where}: [agents] must be a table of role = ['provider:model', ...]")
+        raise ConfigError(
+            f"{at(('agents',))}: [agents] must be a table of role = ['provider:model', ...]"
+        )
     routes: dict[str, list[AgentRoute]] = {
         role.value: chain for role, chain in default_routes(worker, env).items()
     }
     for role, chain in agents.items():
         if role not in {r.value for r in AgentRole}:
             known = ", ".join(r.value for r in AgentRole)
-            raise ConfigError(f"{where}: agents.{role} is not an agent (known: {known})")
+            raise ConfigError(
+                f"{at(('agents', role))}: agents.{role} is not an agent (known: {known})"
+            )
         routes[role] = parse_route_chain(chain, origin(("agents", role)))
     for role, chain in routes.items():
         for route in chain:
@@ -336,7 +355,8 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
         provider = worker.providers[name]
         if provider.timeout_seconds >= pipeline.agent_timeouts.start_to_close_seconds:
             raise ConfigError(
-                f"{where}: providers.{name}.timeout_seconds ({provider.timeout_seconds:g}) must be "
+                f"{at(('providers', name, 'timeout_seconds'))}: providers.{name}.timeout_seconds "
+                f"({provider.timeout_seconds:g}) must be "
                 "below agent_timeouts.start_to_close_seconds "
                 f"({pipeline.agent_timeouts.start_to_close_seconds:g})"
             )

@@ -40,8 +40,8 @@ CASES: list[tuple[BaseException, str]] = [
         "/data/payloads: is this process using the same",
     ),
     (
-        ConfigError("config/pipeline.toml: budget.max_tokens: Input should be a valid integer"),
-        "error: configuration error: config/pipeline.toml: budget.max_tokens: Input should be a "
+        ConfigError("config/pipeline.toml:12: budget.max_tokens: Input should be a valid integer"),
+        "error: configuration error: config/pipeline.toml:12: budget.max_tokens: Input should be a "
         "valid integer",
     ),
     (
