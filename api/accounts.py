@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.bounded_read import TooLarge, read_text_at_most
+from shared.validation import NameGivenTwice, once_each
 
 # Recognisable in logs and secret scanners; 32 random bytes behind it.
 TOKEN_PREFIX = "tka_"
@@ -118,7 +119,16 @@ class TokenRegistry:
             raise TokensFileError(f"{path}: not UTF-8 text") from None
         kind = "JSON" if path.suffix == ".json" else "TOML"
         try:
-            raw = json.loads(text) if kind == "JSON" else tomllib.loads(text)
+            raw = (
+                json.loads(text, object_pairs_hook=once_each)
+                if kind == "JSON"
+                else tomllib.loads(text)
+            )
+        except NameGivenTwice as err:
+            # json would keep the last: {"name": "ana", ..., "name": "root"} would be root.
+            raise TokensFileError(
+                f"{path}: the name {err.name[:40]!r} is given twice in one object"
+            ) from None
         except (json.JSONDecodeError, tomllib.TOMLDecodeError) as err:
             raise TokensFileError(f"{path}: not valid {kind}: {err}") from None
         items = raw.get("token", []) if isinstance(raw, dict) else raw

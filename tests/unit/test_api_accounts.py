@@ -53,6 +53,19 @@ def test_a_json_tokens_file_works_too(tmp_path: Path) -> None:
     assert TokenRegistry.load(path).find(token) == Account("gw", frozenset({Role.SUBMIT}))
 
 
+def test_a_json_tokens_file_naming_a_field_twice_is_refused(tmp_path: Path) -> None:
+    token = new_token()
+    path = tmp_path / "tokens.json"
+    # json would keep the last role: this token would have been an admin's.
+    entry = json.dumps({"name": "gw", "role": "submit", "sha256": token_hash(token)})
+    path.write_text("[" + entry[:-1] + ', "role": "admin"}]')
+
+    with pytest.raises(TokensFileError) as caught:
+        TokenRegistry.load(path)
+
+    assert str(caught.value) == f"{path}: the name 'role' is given twice in one object"
+
+
 @pytest.mark.parametrize(
     ("entry", "fragment"),
     [
