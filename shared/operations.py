@@ -1,12 +1,10 @@
 """What a client does with tickets on Temporal, as functions that return models.
 
 The command-line client (starter/) renders these and the HTTP API (api/) serves them; tests and
-scripts can call them directly.
+scripts can call them directly. A review's submission is in shared/review_operations.py.
 """
 
 import asyncio
-import hashlib
-import hmac
 from datetime import UTC, datetime, timedelta
 from types import EllipsisType
 from typing import Any
@@ -19,10 +17,6 @@ from temporalio.api.workflowservice.v1 import (
 )
 from temporalio.client import (
     Client,
-    WorkflowExecutionStatus,
-    WorkflowHandle,
-    WorkflowUpdateFailedError,
-    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import (
     Priority as TemporalPriority,
@@ -33,31 +27,25 @@ from temporalio.common import (
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
 )
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from policy.priority import fairness_key
 from policy.transitions import TicketState
-from shared import names, run_spend, telemetry
+from shared import names, run_spend
 from shared import search_attributes as sa
-from shared.data_converter import fairness_secret, key_ring_of
-from shared.operation_errors import (
-    OperationError,
-    ReviewRefused,
-    ReviewTimeout,
-)
-from shared.review import ReviewDecision, ReviewReceipt
+from shared.data_converter import fairness_secret
 from shared.search_attribute_setup import ensure_search_attributes
-from shared.ticket_status import no_worker as _no_worker
 from shared.ticket_status import not_found as _not_found
-from shared.ticket_status import readable_memo, ticket_status
+from shared.ticket_status import readable_memo
 from shared.ticket_status import ticket_handle as _handle
+
+# A ticket's view is one of the operations too (status, the API's ticket page).
+from shared.ticket_status import ticket_status as ticket_status
 from shared.ticket_summary import TicketSummary, summary_from_execution
 from shared.tickets import Ticket, content_digest
-from shared.view import TicketRequest, TicketView
+from shared.view import TicketRequest
 
-# How long a review may wait for a worker to accept or refuse it.
-REVIEW_TIMEOUT = 30.0
 SUBMIT_CONCURRENCY = 16
 # A polling worker renews its long poll at least every minute or so; a poller the server last
 # saw longer ago than this has stopped (the server lists pollers for minutes after they go).
@@ -272,7 +260,7 @@ async def describe_ticket(client: Client, ticket_id: str) -> TicketSummary:
     return summary_from_execution(description, await readable_memo(description))
 
 
-# ---- review --------------------------------------------------------------------------------------
+# ---- workers -------------------------------------------------------------------------------------
 
 
 async def workers_polling(client: Client, task_queue: str = names.TICKETS_TASK_QUEUE) -> bool:
@@ -290,117 +278,3 @@ async def workers_polling(client: Client, task_queue: str = names.TICKETS_TASK_Q
         not p.HasField("last_access_time") or p.last_access_time.ToDatetime(tzinfo=UTC) >= recent
         for p in response.pollers
     )
-
-
-async def _view_of(client: Client, ticket_id: str) -> TicketView | None:
-    """The ticket's view, for the review's trace link and update id; best effort."""
-    try:
-        return await ticket_status(client, ticket_id)
-    except (OperationError, RPCError):
-        return None
-
-
-def review_update_id(
-    ticket_id: str, decision: ReviewDecision, view: TicketView, secret: bytes | None
-) -> str:
-    """The id of the update that carries ``decision``: the same for a retry of the same
-    decision, so the server answers it with the first one's outcome (Temporal deduplicates
-    updates by id within a workflow run, a completed one even after the run closed) instead of
-    applying it twice or refusing it as late.
-
-    What the reviewer decided on (ticket, chain, revision, reviewer, action, a digest of each
-    text) and which wait for review it was made in: a rework that brings the ticket back with
-    no new draft (its resolver had to stop) begins another wait, where the same reviewer's same
-    decision is a new one, not a retry. An HMAC under a key derived from the encryption key ring
-    (a plain digest without one): the id is stored in plain text in the history, and must not
-    let anyone confirm a guessed reason or reply."""
-    waits = [t.at for t in view.transitions if t.to_state is TicketState.AWAITING_REVIEW]
-    texts = (decision.edited_text, decision.notes, decision.reason)
-    parts = [
-        ticket_id,
-        decision.chain or view.chain or "",
-        str(decision.revision),
-        str(decision.saw_no_draft),
-        decision.reviewer,
-        decision.action.value,
-        *(hashlib.sha256(t.encode()).hexdigest() if t is not None else "-" for t in texts),
-        waits[-1].isoformat() if waits else "-",
-    ]
-    message = "\x1f".join(parts).encode()
-    if secret is None:
-        return "review-" + hashlib.sha256(message).hexdigest()[:32]
-    return "review-" + hmac.new(secret, message, hashlib.sha256).hexdigest()[:32]
-
-
-def _review_secret(client: Client) -> bytes | None:
-    ring = key_ring_of(client.data_converter)
-    return ring.derived_key("review-update-id") if ring is not None else None
-
-
-async def _review_linked(
-    handle: WorkflowHandle[Any, Any],
-    ticket_id: str,
-    decision: ReviewDecision,
-    view: TicketView | None,
-    update_id: str | None,
-) -> ReviewReceipt:
-    """The review in a trace of its own, linked to the ticket's: a person acting days later is
-    related to the ticket's processing, not a step of it."""
-    attributes = {"tickets.ticket_id": ticket_id, "tickets.review.action": str(decision.action)}
-    ticket_trace = (view.trace_id, view.trace_span_id) if view else (None, None)
-    # One span name for every review (a name per ticket would grow a backend's operation list).
-    with telemetry.linked_span("review", *ticket_trace, attributes):
-        return await handle.execute_update(
-            names.SUBMIT_REVIEW_UPDATE, decision, id=update_id, result_type=ReviewReceipt
-        )
-
-
-async def submit_review(client: Client, ticket_id: str, decision: ReviewDecision) -> ReviewReceipt:
-    """Send ``decision``; a retry of it (after a timeout) gets the first one's receipt, also
-    once the ticket has completed."""
-    handle = _handle(client, ticket_id)
-    summary = await describe_ticket(client, ticket_id)
-    running = summary.workflow_status == WorkflowExecutionStatus.RUNNING.name
-    completed = summary.workflow_status == WorkflowExecutionStatus.COMPLETED.name
-    refused = ReviewRefused(
-        f"review refused: ticket {ticket_id} is {summary.state}, not awaiting review"
-    )
-    if not (running or completed):
-        raise refused
-    if running and not await workers_polling(client):
-        raise _no_worker(f"on the {names.TICKETS_TASK_QUEUE} task queue; the review was not sent")
-    # A completed ticket's view is read from its history (no worker needed).
-    view = await _view_of(client, ticket_id)
-    update_id = (
-        None
-        if view is None
-        else review_update_id(ticket_id, decision, view, _review_secret(client))
-    )
-    if completed and update_id is None:
-        raise refused
-    # On a completed ticket only a retry is answered (with the first one's receipt); the
-    # server refuses any other update there as NOT_FOUND, refused below.
-    try:
-        return await asyncio.wait_for(
-            _review_linked(handle, ticket_id, decision, view, update_id), REVIEW_TIMEOUT
-        )
-    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
-        # The SDK answers the cancellation of its wait (asyncio.wait_for's, at REVIEW_TIMEOUT)
-        # with its own error, which wait_for lets through instead of its TimeoutError.
-        raise ReviewTimeout(
-            f"no worker accepted or refused the review within {REVIEW_TIMEOUT:.0f}s; it may still "
-            f"be applied when a worker picks it up: check with `status {ticket_id}`"
-        ) from None
-    except WorkflowUpdateFailedError as err:
-        cause = err.cause
-        message = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
-        raise ReviewRefused(f"review refused: {message}") from None
-    except RPCError as err:
-        if err.status != RPCStatusCode.NOT_FOUND:
-            raise
-        # Either no such ticket, or its workflow has closed: say which.
-        summary = await describe_ticket(client, ticket_id)
-        raise ReviewRefused(
-            f"review refused: ticket {ticket_id} is {summary.state or summary.workflow_status}, "
-            "not awaiting review"
-        ) from None

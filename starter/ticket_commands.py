@@ -10,8 +10,8 @@ from pydantic import ValidationError
 from policy.transitions import SETTLED_STATES, TicketState
 from shared import operations as ops
 from shared import report as reports
+from shared import review_operations, waiting
 from shared import ticket_listing as listing
-from shared import waiting
 from shared.bounded_read import TooLarge, read_text_at_most
 from shared.review import MAX_EDITED_CHARS, ReviewAction, ReviewDecision
 from shared.ticket_status import read_ticket
@@ -219,7 +219,7 @@ def _decision(args: argparse.Namespace) -> ReviewDecision:
 async def cmd_review(args: argparse.Namespace) -> int:
     decision = _decision(args)
     client = await open_client()
-    receipt = await ops.submit_review(client, args.ticket_id, decision)
+    receipt = await review_operations.submit_review(client, args.ticket_id, decision)
     # The review is accepted: whatever happens while we watch its effect, it stands.
     try:
         view: TicketView | None = await waiting.wait_review_applied(

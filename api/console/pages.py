@@ -20,7 +20,7 @@ from api.deps import registry, settings, temporal
 from api.errors import field_problem
 from api.models import CustomerMessage, TicketStatus
 from policy.transitions import TicketState
-from shared import operations as ops
+from shared import review_operations
 from shared import ticket_listing as listing
 from shared.operation_errors import OperationError, ReviewRefused, ReviewTimeout, TicketNotFound
 from shared.review import ReviewAction, ReviewDecision
@@ -312,7 +312,7 @@ async def review(
         return await _ticket(request, current, ticket_id, "; ".join(problems), 422, typed)
     try:
         client = await temporal(request).client()
-        await ops.submit_review(client, ticket_id, decision)
+        await review_operations.submit_review(client, ticket_id, decision)
     except ReviewRefused as err:
         return await _ticket(request, current, ticket_id, str(err), 409, typed)
     except ReviewTimeout:

@@ -14,7 +14,7 @@ from api.deps import require
 from api.errors import ApiError, field_problem, responses
 from api.json_body import OnceEachJSONRoute
 from api.models import ReviewRequest
-from shared import operations as ops
+from shared import review_operations
 from shared.review import ReviewDecision, ReviewReceipt
 from shared.tickets import TICKET_ID_PATTERN
 
@@ -48,4 +48,4 @@ async def review_ticket(
     client: Annotated[Client, Depends(temporal_client)],
 ) -> ReviewReceipt:
     decision = decision_for(account, body)
-    return await ops.submit_review(client, ticket_id, decision)
+    return await review_operations.submit_review(client, ticket_id, decision)

@@ -10,8 +10,7 @@ import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from shared import operations as ops
-from shared import ticket_status
+from shared import review_operations, ticket_status
 from shared.temporal_client import connect, connection_settings
 from tests.api.helpers import (
     console_sign_in,
@@ -61,7 +60,7 @@ async def test_a_review_no_worker_answers_in_time_shows_the_ticket_again_with_th
     console: httpx.AsyncClient, api_temporal: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The worker takes the update and never answers: the caller's wait runs out.
-    monkeypatch.setattr(ops, "REVIEW_TIMEOUT", 1.0)
+    monkeypatch.setattr(review_operations, "REVIEW_TIMEOUT", 1.0)
     async with stalled_ticket(api_temporal) as ticket_id:
 
         async def shown() -> str | None:

@@ -10,8 +10,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
 from policy.transitions import TicketState
-from shared import names
-from shared import operations as ops
+from shared import names, review_operations
 from shared.review import ReviewAction, ReviewDecision
 from shared.view import TicketView, Transition
 from tests.api.helpers import stalled_ticket, unique_id, urgent_ticket, wait_for_state
@@ -53,7 +52,7 @@ async def test_a_review_sent_again_after_a_504_is_one_update_in_the_history(
     http: httpx.AsyncClient, tokens: Tokens, api_temporal: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A worker takes the review and never answers: each attempt ends in 504.
-    monkeypatch.setattr(ops, "REVIEW_TIMEOUT", 1.0)
+    monkeypatch.setattr(review_operations, "REVIEW_TIMEOUT", 1.0)
     review = {"action": "edit", "revision": 1, "edited_text": "Refunded."}
     async with stalled_ticket(api_temporal) as ticket_id:
 
@@ -109,7 +108,7 @@ def test_the_update_id_is_the_decisions_own_and_changes_with_each_wait_for_revie
     def update_id(
         decision: ReviewDecision, seen: TicketView = view, key: bytes | None = None
     ) -> str:
-        return ops.review_update_id("T-1", decision, seen, key)
+        return review_operations.review_update_id("T-1", decision, seen, key)
 
     same = update_id(rework)
     assert update_id(rework.model_copy()) == same

@@ -10,7 +10,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from policy.transitions import TicketState
-from shared import names
+from shared import names, review_operations
 from shared import operations as ops
 from shared.operation_errors import TicketUnreadable
 from shared.view import TicketView
@@ -30,7 +30,7 @@ async def test_a_status_query_the_worker_fails_is_reported_as_an_unreadable_tick
         try:
             with pytest.raises(TicketUnreadable) as raised:
                 await ops.ticket_status(client, ticket_id)
-            view = await ops._view_of(client, ticket_id)
+            view = await review_operations._view_of(client, ticket_id)
         finally:
             await handle.terminate()
 
