@@ -39,7 +39,7 @@ def test_a_cost_budget_with_an_unpriced_model_is_refused_naming_the_models(
     with pytest.raises(ConfigError) as refused:
         load_pipeline_config(path, env={})
     message = str(refused.value)
-    assert message.startswith(f"{path}: budget.max_cost_usd sets a cost budget")
+    assert message.startswith(f"{path}:2: budget.max_cost_usd sets a cost budget")
     assert "no price is configured for my-finetune, other-model:" in message
     assert "claude-haiku-4-5" not in message  # that one has a price
 
