@@ -13,7 +13,11 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from shared import names
-from shared.encryption.codec import PayloadDecryptionError, UnknownEncryptionKey
+from shared.encryption.codec import (
+    PayloadDecryptionError,
+    UnknownEncryptionKey,
+    why_undecryptable,
+)
 from shared.operation_errors import TicketNotFound, TicketUnreadable
 from shared.tickets import Ticket
 from shared.validation import fields
@@ -48,8 +52,7 @@ async def customer_ticket(client: Client, ticket_id: str) -> Ticket:
         [request] = await client.data_converter.decode(started.input.payloads, [TicketRequest])
     except (UnknownEncryptionKey, PayloadDecryptionError) as err:
         raise TicketUnreadable(
-            f"ticket {ticket_id} cannot be decrypted here: {err} (is this process using the "
-            "same encryption keys as the worker? docs/privacy.md)"
+            f"ticket {ticket_id} cannot be decrypted here: {why_undecryptable(err)}"
         ) from None
     except ValidationError as err:
         raise InputUnreadable(ticket_id, err) from None

@@ -22,6 +22,8 @@ from typing import Final
 
 from temporalio.exceptions import ApplicationError
 
+from shared.encryption.codec import PayloadDecryptionError, UnknownEncryptionKey
+
 # The loggers of the SDK's activity and workflow machinery (module names in temporalio 1.x:
 # ``temporalio.activity.logger`` is an adapter over the first; the others are each module's
 # ``logging.getLogger(__name__)``).
@@ -51,6 +53,9 @@ FAILURE_PREFIXES: Final = (
 WORKFLOW_CODE_LOGGER: Final = "temporalio.worker._workflow_instance"
 WITHHELD: Final = "message and traceback withheld from the log (they may quote customer text)"
 _MAX_CAUSES: Final = 5
+# Errors whose message the project writes itself from ids only: kept, as they say what to do (a
+# missing key's id) and nothing else says it (the history's failure is encrypted with the ring).
+OWN_WORDS: Final = (UnknownEncryptionKey, PayloadDecryptionError)
 
 
 def _kind(error: BaseException) -> str:
@@ -68,6 +73,18 @@ def kinds(error: BaseException) -> str:
         chain.append(_kind(current))
         current = current.__cause__
     return " <- ".join(chain)
+
+
+def own_words(error: BaseException) -> str | None:
+    """The message of an OWN_WORDS error in ``error``'s chain (causes and contexts), if any."""
+    current: BaseException | None = error
+    for _ in range(_MAX_CAUSES):
+        if current is None:
+            return None
+        if isinstance(current, OWN_WORDS):
+            return str(current)
+        current = current.__cause__ or current.__context__
+    return None
 
 
 class WithholdFailureText(logging.Filter):
@@ -98,7 +115,8 @@ class WithholdFailureText(logging.Filter):
             # (the event loop's handler lists the failed task's repr) may quote the error.
             kept = message.split("\n", 1)[0]
         what = f"{kinds(error)}: " if error is not None else ""
-        record.msg = f"{kept} [{what}{WITHHELD}]"
+        said = own_words(error) if error is not None else None
+        record.msg = f"{kept} [{what}{said or WITHHELD}]"
         record.args = ()
         record.exc_info = None
         record.exc_text = None

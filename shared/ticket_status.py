@@ -20,7 +20,11 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from policy.transitions import TERMINAL_STATES, TicketState
 from shared import names
-from shared.encryption.codec import PayloadDecryptionError, UnknownEncryptionKey
+from shared.encryption.codec import (
+    PayloadDecryptionError,
+    UnknownEncryptionKey,
+    why_undecryptable,
+)
 from shared.operation_errors import NoWorker, TicketNotFound, TicketUnreadable
 from shared.run_spend import EarlierRuns
 from shared.view import TicketView
@@ -179,10 +183,11 @@ async def _described(client: Client, ticket_id: str) -> _Run:
     return _Run(status, run_id, view if isinstance(view, TicketView) else None, earlier)
 
 
-def _undecryptable(ticket_id: str, err: Exception) -> TicketUnreadable:
+def _undecryptable(
+    ticket_id: str, err: UnknownEncryptionKey | PayloadDecryptionError
+) -> TicketUnreadable:
     return TicketUnreadable(
-        f"ticket {ticket_id}'s status cannot be decrypted here: {err} (is this process using "
-        "the same encryption keys as the worker? docs/privacy.md)"
+        f"ticket {ticket_id}'s status cannot be decrypted here: {why_undecryptable(err)}"
     )
 
 

@@ -16,7 +16,11 @@ from temporalio.client import (
 from temporalio.exceptions import ApplicationError, TemporalError
 from temporalio.service import RPCError, RPCStatusCode
 
-from shared.encryption.codec import PayloadDecryptionError, UnknownEncryptionKey
+from shared.encryption.codec import (
+    PayloadDecryptionError,
+    UnknownEncryptionKey,
+    why_undecryptable,
+)
 from shared.operation_errors import (
     NoWorker,
     OperationError,
@@ -96,8 +100,7 @@ def explain(err: BaseException) -> tuple[str, int]:
         return _one_line(str(err)), EXIT_ERROR
     if isinstance(err, UnknownEncryptionKey | PayloadDecryptionError):
         return (
-            f"a payload could not be decrypted: {_one_line(str(err))} (is this process using the "
-            "same encryption keys as the worker? docs/privacy.md)",
+            f"a payload could not be decrypted: {_one_line(why_undecryptable(err))}",
             EXIT_ERROR,
         )
     if isinstance(err, PayloadStoreError | PayloadMissing | PayloadIntegrityError):

@@ -36,6 +36,14 @@ class PayloadDecryptionError(ValueError):
     """A payload did not authenticate under the key its metadata names."""
 
 
+def why_undecryptable(err: UnknownEncryptionKey | PayloadDecryptionError) -> str:
+    """The error's sentence, with a pointer to the likely cause where the sentence has none (a
+    missing key's sentence already says which key to add)."""
+    if isinstance(err, UnknownEncryptionKey):
+        return str(err)
+    return f"{err} (is this process using the same encryption keys as the worker? docs/privacy.md)"
+
+
 def _associated_data(key_id: str) -> bytes:
     # Binds the ciphertext to its key id: relabelling a payload with another id fails to decrypt.
     return b"ticket-agents/payload/v1:" + key_id.encode("ascii")

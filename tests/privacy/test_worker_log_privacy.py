@@ -5,6 +5,7 @@ the ids and the exception's type, never the address (nor a traceback, whose last
 it). The SDK's other lines that quote an error are checked in the shape the SDK writes them."""
 
 import asyncio
+import dataclasses
 import logging
 import sys
 import threading
@@ -15,7 +16,9 @@ from typing import Any
 
 import httpx
 import pytest
+import temporalio.converter
 from temporalio import activity, workflow
+from temporalio.client import Client
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
@@ -23,6 +26,9 @@ from temporalio.worker import Worker
 
 import worker as worker_process
 from shared import log_privacy
+from shared.encryption.codec import EncryptionCodec
+from shared.encryption.keyring import KeyRing
+from tests.support.keys import make_key_ring
 
 CUSTOMER = "jane.roe@example.com"
 WAIT_SECONDS = 30.0
@@ -141,6 +147,41 @@ async def test_a_failed_workflow_task_is_logged_with_its_type_and_without_its_me
     assert "[RuntimeError: message and traceback withheld" in failed[0]
     assert not [text for text in captured.lines if "jane.roe" in text]
     assert "Traceback" not in "\n".join(captured.lines)
+
+
+@pytest.mark.usefixtures("filtered")
+@pytest.mark.parametrize("captured", ["activation on workflow"], indirect=True)
+async def test_a_workflow_task_a_worker_cannot_decrypt_is_logged_naming_the_key_it_lacks(
+    dev_env: WorkflowEnvironment, task_queue: str, captured: Captured
+) -> None:
+    # The ticket was started by a client with a key the worker does not have (a key retired
+    # too early): the log is where an operator looks, and the key id is all it needs to say.
+    def client_with(ring: KeyRing) -> Client:
+        converter = dataclasses.replace(
+            temporalio.converter.default(), payload_codec=EncryptionCodec(ring)
+        )
+        return Client(dev_env.client.service_client, data_converter=converter)
+
+    starter, worker_client = (
+        client_with(make_key_ring("k-old")),
+        client_with(make_key_ring("k-new")),
+    )
+    async with Worker(worker_client, task_queue=task_queue, workflows=[BrokenTask]):
+        handle = await starter.start_workflow(
+            BrokenTask.run, CUSTOMER, id=f"log-privacy-{uuid.uuid4()}", task_queue=task_queue
+        )
+        try:
+            assert await asyncio.to_thread(captured.seen.wait, WAIT_SECONDS)
+        finally:
+            await handle.terminate("the test has seen the failed task")
+
+    [line] = [text for text in captured.lines if "activation on workflow" in text][:1]
+    assert "UnknownEncryptionKey" in line, line
+    assert (
+        "a payload is encrypted with key 'k-old', which is not in this process's key ring" in line
+    )
+    assert "keys k-new" in line and log_privacy.WITHHELD not in line
+    assert not [text for text in captured.lines if "jane.roe" in text]
 
 
 @pytest.mark.usefixtures("filtered")

@@ -17,6 +17,7 @@ from temporalio.client import (
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from shared.encryption.codec import PayloadDecryptionError, UnknownEncryptionKey
 from shared.payload_store import PayloadStoreError
 from shared.search_attribute_setup import SearchAttributeSetupError
 from shared.settings import ConfigError
@@ -25,6 +26,18 @@ from starter import cli, ticket_commands
 from starter.errors import DEBUG_VARIABLE
 
 CASES: list[tuple[BaseException, str]] = [
+    (
+        # The sentence says which key to add: no guess after it.
+        UnknownEncryptionKey("a payload is encrypted with key 'k1'; add that key"),
+        "error: a payload could not be decrypted: a payload is encrypted with key 'k1'; add that "
+        "key",
+    ),
+    (
+        PayloadDecryptionError("a payload encrypted with key 'k1' does not authenticate"),
+        "error: a payload could not be decrypted: a payload encrypted with key 'k1' does not "
+        "authenticate (is this process using the same encryption keys as the worker? "
+        "docs/privacy.md)",
+    ),
     (
         WorkflowQueryFailedError("Query handler for 'status' failed: boom"),
         "error: the worker could not answer the query: Query handler for 'status' failed: boom "
