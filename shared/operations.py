@@ -36,8 +36,8 @@ from shared import names, run_spend
 from shared import search_attributes as sa
 from shared.data_converter import fairness_secret
 from shared.search_attribute_setup import ensure_search_attributes
+from shared.ticket_status import memo_if_readable
 from shared.ticket_status import not_found as _not_found
-from shared.ticket_status import readable_memo
 from shared.ticket_status import ticket_handle as _handle
 
 # A ticket's view is one of the operations too (status, the API's ticket page).
@@ -208,9 +208,9 @@ async def _taken_by(
         if err.status == RPCStatusCode.NOT_FOUND:
             return None
         raise
-    memo = await readable_memo(description)
+    memo = await memo_if_readable(description)
     summary = summary_from_execution(description, memo)
-    earlier = memo.get(sa.MEMO_CONTENT)
+    earlier = (memo or {}).get(sa.MEMO_CONTENT)
     outcome = SubmitOutcome(
         ticket_id=ticket.ticket_id,
         workflow_id=names.ticket_workflow_id(ticket.ticket_id),
@@ -257,7 +257,7 @@ async def describe_ticket(client: Client, ticket_id: str) -> TicketSummary:
         if err.status == RPCStatusCode.NOT_FOUND:
             raise _not_found(ticket_id, client) from None
         raise
-    return summary_from_execution(description, await readable_memo(description))
+    return summary_from_execution(description, await memo_if_readable(description))
 
 
 # ---- workers -------------------------------------------------------------------------------------

@@ -30,6 +30,11 @@ class Report(BaseModel):
     since: datetime | None = Field(
         default=None, description="the report covers tickets started at or after this time"
     )
+    unreadable: int = Field(
+        default=0,
+        description="tickets this process could not decrypt (a key missing from its key ring): "
+        "counted by state, category and priority, but their usage is in no total",
+    )
     left_out: int = Field(
         default=0,
         description=f"tickets in the report's window it did not read: it reads the newest "
@@ -86,6 +91,7 @@ def build_report(
         trimmed_tokens=sum(t.trimmed_tokens for t in tickets),
         estimated_tokens=sum(t.estimated_tokens for t in tickets),
         agents=_agent_totals(tickets),
+        unreadable=sum(t.unreadable for t in tickets),
         earlier=None if this_run is None else sum(t.ticket_id not in this_run for t in tickets),
         since=since,
         left_out=left_out,

@@ -12,7 +12,7 @@ from policy.transitions import TERMINAL_STATES, TicketState
 from shared import names
 from shared import search_attributes as sa
 from shared.agents import Category, Priority
-from shared.ticket_status import readable_memo
+from shared.ticket_status import memo_if_readable, readable_memo
 from shared.ticket_summary import TicketSummary, summary_from_execution
 from shared.tickets import Ticket, content_digest
 
@@ -144,7 +144,7 @@ async def review_queue(
     urgent = sorted(
         found, key=lambda e: deadline_order(e.typed_search_attributes.get(sa.TICKET_SLA_DEADLINE))
     )[:shown]
-    tickets = [summary_from_execution(e, await readable_memo(e)) for e in urgent]
+    tickets = [summary_from_execution(e, await memo_if_readable(e)) for e in urgent]
     # The count and the listing are read one after the other: never say fewer than were read.
     return ReviewQueueRead(tickets=tickets, waiting=max(waiting, len(found)))
 
@@ -237,7 +237,7 @@ async def read_tickets(
         await check()
     more = limit is not None and len(kept) > limit
     chosen = kept[:limit] if limit is not None else kept
-    tickets = [summary_from_execution(e, await readable_memo(e)) for e in chosen]
+    tickets = [summary_from_execution(e, await memo_if_readable(e)) for e in chosen]
     return TicketListing(tickets=tickets, more=more)
 
 
@@ -291,7 +291,7 @@ async def ticket_page(
     listing = client.list_workflows(query, page_size=page_size, next_page_token=page_token)
     await listing.fetch_next_page()
     page = [
-        summary_from_execution(execution, await readable_memo(execution))
+        summary_from_execution(execution, await memo_if_readable(execution))
         for execution in await newest_runs_only(client, listing.current_page or [])
     ]
     return page, listing.next_page_token

@@ -127,14 +127,20 @@ async def _queried_view(client: Client, ticket_id: str, run_id: str | None) -> T
         raise _undecryptable(ticket_id, err) from None
 
 
-async def readable_memo(execution: Any) -> dict[str, Any]:
-    """A listed or described workflow's memo, or {} when this process cannot decrypt it (a key
-    missing from its ring): one such ticket shows without its subject and totals instead of
-    failing every list, queue and report it is in."""
+async def memo_if_readable(execution: Any) -> dict[str, Any] | None:
+    """A listed or described workflow's memo, or None when this process cannot decrypt it (a
+    key missing from its ring)."""
     try:
         return dict(await execution.memo())
     except (UnknownEncryptionKey, PayloadDecryptionError):
-        return {}
+        return None
+
+
+async def readable_memo(execution: Any) -> dict[str, Any]:
+    """A listed or described workflow's memo, or {} when this process cannot decrypt it: one
+    such ticket shows without its subject and totals instead of failing every list, queue and
+    report it is in (a summary says it is unreadable: ``summary_from_execution``)."""
+    return await memo_if_readable(execution) or {}
 
 
 @dataclass(frozen=True)

@@ -37,10 +37,18 @@ class TicketSummary(BaseModel):
     trimmed_tokens: int = 0  # an estimate: characters / 4
     estimated_tokens: int = 0  # of ``tokens``, estimated (characters / 4) rather than counted
     agents: dict[str, AgentTotals] = Field(default_factory=dict)
+    unreadable: bool = Field(
+        default=False,
+        description="this process could not decrypt the ticket's memo (a key missing from its "
+        "key ring): its subject and usage are not shown, and not in any total",
+    )
 
 
-def summary_from_execution(execution: Any, memo: dict[str, Any]) -> TicketSummary:
+def summary_from_execution(execution: Any, memo: dict[str, Any] | None) -> TicketSummary:
+    """``memo``: None when it could not be decrypted (``memo_if_readable``)."""
     attrs: TypedSearchAttributes = execution.typed_search_attributes
+    unreadable = memo is None
+    memo = memo or {}
     usage = run_spend.spent(memo)  # with what the runs a restart replaced spent
     status = execution.status.name if execution.status else "UNKNOWN"
     # Terminated or timed out from outside: the workflow's status, not its last state.
@@ -61,4 +69,5 @@ def summary_from_execution(execution: Any, memo: dict[str, Any]) -> TicketSummar
         trimmed_tokens=int(usage.get("trimmed_tokens", 0)),
         estimated_tokens=int(usage.get("estimated_tokens", 0)),
         agents={k: AgentTotals.model_validate(v) for k, v in (usage.get("agents") or {}).items()},
+        unreadable=unreadable,
     )

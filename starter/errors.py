@@ -35,7 +35,8 @@ from shared.settings import ConfigError
 from shared.stores.errors import PayloadIntegrityError, PayloadMissing, StoreUnavailable
 from shared.temporal_client import ClientConfigError
 
-# success; an error; some input lines were invalid, or tickets were still unsettled after --wait
+# success; an error; some input lines were invalid, tickets were still unsettled after --wait,
+# or some tickets could not be decrypted (a listing or report without them)
 EXIT_OK, EXIT_ERROR, EXIT_PARTIAL = 0, 1, 3
 # Set to see the stack trace of an unexpected error (for a bug report).
 DEBUG_VARIABLE = "TICKETS_DEBUG"

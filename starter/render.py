@@ -124,9 +124,21 @@ def summaries_table(summaries: Iterable[TicketSummary], title: str) -> Table:
             s.category or "-",
             s.priority or "-",
             deadline if s.sla_deadline else "-",
-            s.subject or "",
+            UNREADABLE_SUBJECT if s.unreadable else s.subject or "",
         )
     return table
+
+
+UNREADABLE_SUBJECT = "(cannot be decrypted here)"
+
+
+def unreadable_note(count: int) -> str:
+    """What a listing or report says of the tickets it could not decrypt."""
+    return (
+        f"{count} ticket(s) could not be decrypted here (a key missing from this process's key "
+        "ring): their subjects and usage are not shown, nor counted in any total; `status ID` "
+        "names the key (docs/privacy.md: rotation)"
+    )
 
 
 def print_submit(outcomes: Sequence[SubmitOutcome], errors: Sequence[InputError]) -> None:
@@ -268,6 +280,8 @@ def print_report(report: Report) -> None:
     if report.left_out:
         left_out = f"the newest {report.total:,} only: {report.left_out:,} older ticket(s) left out"
         out.print(line("  ", (left_out, "yellow"), " (choose a window with --since)"))
+    if report.unreadable:
+        out.print(line("  ", (unreadable_note(report.unreadable), "yellow")))
     for title, counts in (
         ("State", report.by_state),
         ("Category", report.by_category),

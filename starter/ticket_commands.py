@@ -178,7 +178,11 @@ async def cmd_list(args: argparse.Namespace) -> int:
         render.console().print(render.summaries_table(summaries, f"{title} ({len(summaries)})"))
         if read.more:
             render.console().print(more)
-    return EXIT_OK
+    if unreadable := sum(s.unreadable for s in summaries):
+        render.console(stderr=True).print(
+            render.line((render.unreadable_note(unreadable), "yellow"))
+        )
+    return EXIT_PARTIAL if unreadable else EXIT_OK
 
 
 # An edited reply's file: its characters' limit in UTF-8's widest bytes.
@@ -251,7 +255,8 @@ async def cmd_report(args: argparse.Namespace) -> int:
         render.print_json(report)
     else:
         render.print_report(report)
-    return EXIT_OK
+    # Its totals leave those tickets out: a script must not take them for the whole.
+    return EXIT_PARTIAL if report.unreadable else EXIT_OK
 
 
 def add_parsers(

@@ -27,6 +27,7 @@ from shared.data_converter import data_converter
 from shared.encryption.codec import KEY_ID_METADATA
 from shared.operation_errors import TicketUnreadable
 from shared.review import ReviewAction, ReviewDecision
+from shared.report import build_report
 from shared.ticket_listing import list_tickets
 from shared.ticket_summary import TicketSummary
 from shared.view import TicketView
@@ -127,5 +128,8 @@ async def test_a_ticket_this_process_cannot_decrypt_is_named_and_never_hides_the
     mine = {t.ticket_id: t for t in await wait_until(both_listed, what="both tickets listed")}
     assert mine[readable.ticket_id].subject == "Written under the new key"
     assert mine[hidden.ticket_id].subject is None  # shown, without what cannot be read
+    # ... and said to be unreadable, so a report does not pass its totals off as the whole.
+    assert [mine[t.ticket_id].unreadable for t in (hidden, readable)] == [True, False]
+    assert build_report(list(mine.values())).unreadable == 1
     for ticket in (hidden, readable):
         await dev_env.client.get_workflow_handle(f"ticket-{ticket.ticket_id}").terminate()
