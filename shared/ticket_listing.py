@@ -321,3 +321,13 @@ async def ids_held_by_other_tickets(client: Client, tickets: list[Ticket]) -> se
             if earlier is not None and earlier != content_digest(ticket):
                 held.add(ticket.ticket_id)
     return held
+
+
+async def first_undecryptable_ticket(client: Client, limit: int) -> str | None:
+    """The id of a ticket (among the server's first ``limit``) whose memo ``client`` cannot
+    decrypt, if any: a server holding tickets of a key ring other than this process's."""
+    query = f"WorkflowType = '{names.TICKET_WORKFLOW}'"
+    async for execution in client.list_workflows(query, limit=limit):
+        if await memo_if_readable(execution) is None:
+            return names.ticket_id_from_workflow_id(execution.id)
+    return None

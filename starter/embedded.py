@@ -6,6 +6,7 @@ http://localhost:8233, bound to 127.0.0.1 only.
 """
 
 import asyncio
+import dataclasses
 import os
 import shutil
 import socket
@@ -14,15 +15,26 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from shared.encryption.keyring import ensure_local_key_file
+from temporalio.client import Client
+from temporalio.converter import DataConverter
+
+from shared.encryption.codec import NoKeyRing
+from shared.encryption.keyring import (
+    ensure_local_key_file,
+    keys_configured_elsewhere,
+    local_key_file,
+)
 from shared.private_files import private_dir
 from shared.search_attribute_setup import SearchAttributeSetupError, ensure_search_attributes
 from shared.search_attributes import ALL_KEYS
 from shared.temporal_client import connect, connection_settings
+from shared.ticket_listing import first_undecryptable_ticket
 from starter.errors import CliError
 from starter.spawn import spawn_logged, stop_process
 
 STARTUP_TIMEOUT = 60.0  # seconds; first start creates the SQLite schema and takes a few seconds
+# How many tickets a start reads to find encrypted ones when the key file is missing.
+LOST_KEY_CHECK_TICKETS = 20
 # The server's SQLite file in write-ahead-log mode: a commit appends to the log instead of
 # rewriting pages and journalling them, and readers (visibility queries) no longer block the
 # writer. Measured on the benchmarks: 1.6-2x the throughput of the default rollback journal
@@ -230,9 +242,15 @@ class EmbeddedServer:
         return created
 
     async def start(self) -> None:
-        self.ensure_key_file()
+        """Start the server (and make the data directory's key file, see ``ensure_key_file``)."""
+        fresh = not self.db_path.exists()
+        if fresh:
+            self.ensure_key_file()
         self.record_partitions()
         await self._launch()
+        if not fresh:
+            await self._refuse_tickets_of_a_lost_key_file()
+            self.ensure_key_file()
         if self.register_search_attributes and await self._registered_missing_attributes():
             # A database from before one of the attributes existed: `start-dev` registers its
             # flags' attributes only on a namespace it creates, and with the cache on (see
@@ -240,6 +258,26 @@ class EmbeddedServer:
             # caches refresh. Started again, they read it with the rest.
             await self.stop()
             await self._launch()
+
+    async def _refuse_tickets_of_a_lost_key_file(self) -> None:
+        """A database holding encrypted tickets with no key file beside it (moved, deleted) and
+        no keys given otherwise: stopped before a new key is made, which could read none of
+        them and would encrypt every new ticket."""
+        env = {**os.environ, "TICKETS_DATA_DIR": str(self.data_dir)}
+        if keys_configured_elsewhere(env) or local_key_file(env).exists():
+            return
+        # No ring at all: any encrypted ticket is one it cannot read.
+        unkeyed = dataclasses.replace(DataConverter.default, payload_codec=NoKeyRing())
+        client = await Client.connect(self.address, data_converter=unkeyed)
+        if (ticket_id := await first_undecryptable_ticket(client, LOST_KEY_CHECK_TICKETS)) is None:
+            return
+        await self.stop()
+        raise CliError(
+            f"the server's database ({self.db_path}) holds encrypted tickets (ticket {ticket_id} "
+            f"among them), and their key file {local_key_file(env)} is missing: put it back (or "
+            "give the key ring in TICKETS_ENCRYPTION_KEYS or TICKETS_ENCRYPTION_KEY_FILE); "
+            "`make clean-data` starts afresh without those tickets"
+        )
 
     async def _registered_missing_attributes(self) -> list[str]:
         settings = connection_settings({"TEMPORAL_ADDRESS": self.address})

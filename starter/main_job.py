@@ -20,11 +20,10 @@ from rich.console import Console
 from temporalio.client import Client
 
 from policy.transitions import SETTLED_STATES
-from shared import names, settings
 from shared import operations as ops
 from shared import report as reports
+from shared import settings
 from shared import ticket_listing as listing
-from shared.encryption.codec import PayloadDecryptionError, UnknownEncryptionKey
 from shared.encryption.keyring import ensure_local_key_file
 from shared.temporal_client import connection_settings
 from shared.view import TicketView
@@ -216,16 +215,12 @@ async def _refuse_a_server_of_other_keys(address: str) -> None:
     and before a worker joins that server's queues and fails every ticket task it takes."""
     os.environ["TEMPORAL_ADDRESS"] = address
     client = await open_client()
-    query = f"WorkflowType = '{names.TICKET_WORKFLOW}'"
-    async for execution in client.list_workflows(query, limit=FOREIGN_CHECK_TICKETS):
-        try:
-            await execution.memo()
-        except (UnknownEncryptionKey, PayloadDecryptionError):
-            raise CliError(
-                f"the Temporal server at {address} holds tickets encrypted with a key this data "
-                f"directory ({settings.data_dir()}) does not have: another checkout's `make run`? "
-                "Stop it, or set TEMPORAL_ADDRESS to another port for this one"
-            ) from None
+    if await listing.first_undecryptable_ticket(client, FOREIGN_CHECK_TICKETS) is not None:
+        raise CliError(
+            f"the Temporal server at {address} holds tickets encrypted with a key this data "
+            f"directory ({settings.data_dir()}) does not have: another checkout's `make run`? "
+            "Stop it, or set TEMPORAL_ADDRESS to another port for this one"
+        )
 
 
 # How many tickets of a server the job found running it reads before it joins that server.
@@ -252,20 +247,22 @@ async def run_main_job(args: argparse.Namespace) -> int:
     server, codec, address = await _ensure_server(args, out)
     if server is None:
         await _refuse_a_server_of_other_keys(address)
-    if created := ensure_local_key_file():
-        _say_key_created(out, created)
     metrics_address = os.environ.get(METRICS_ADDRESS_ENV) or f"127.0.0.1:{free_local_port()}"
     worker = WorkerProcess(data_dir, address, {**os.environ, METRICS_ADDRESS_ENV: metrics_address})
     try:
-        if codec is not None:
-            await codec.start()
-            out.print(f"Codec server for the Web UI: {codec.url} (log: {codec.log_path})")
         if server is not None:
             out.print(
                 f"Starting the embedded Temporal server on {server.address} "
                 f"(data: {server.db_path})"
             )
-            await server.start()
+            await server.start()  # makes the key file, unless its tickets' file is missing
+        # After the check above: a key made now is the one every new ticket is encrypted with.
+        if created := ensure_local_key_file() or (server and server.created_key_file):
+            _say_key_created(out, created)
+        if codec is not None:
+            await codec.start()
+            out.print(f"Codec server for the Web UI: {codec.url} (log: {codec.log_path})")
+        if server is not None:
             out.print(f"Temporal Web UI: {server.ui_url}")
         out.print(f"Starting a worker (log: {worker.log_path})")
         await worker.start()

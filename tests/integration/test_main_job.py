@@ -52,6 +52,7 @@ def test_the_main_job_starts_its_own_server_processes_the_samples_and_stops_ever
 
     assert first.code == 0, first.output
     assert f"Starting the embedded Temporal server on 127.0.0.1:{port}" in first.stdout
+    assert "Created an encryption key for ticket payloads" in first.stdout
     for ticket_id in sample_ids():
         assert ticket_id in first.stdout
     assert f"Report: {len(sample_ids())} ticket(s) on this server" in first.stdout
@@ -64,10 +65,24 @@ def test_the_main_job_starts_its_own_server_processes_the_samples_and_stops_ever
     assert second.code == 0, second.output
     payload = json.loads(second.stdout)
     assert payload["report"]["earlier"] == len(sample_ids())
+    assert "Created an encryption key" not in second.stdout + second.stderr
     assert f"{len(sample_ids())} were already on the server" in second.stderr
     states = {t["ticket_id"]: t["state"] for t in payload["tickets"]}
     assert set(states) == set(sample_ids())
     assert sum(s == "AWAITING_REVIEW" for s in states.values()) >= 3
+    assert not port_is_open(port)
+
+    # The key file gone (moved, deleted): the job made a new key, which read none of the
+    # tickets and would have encrypted every new one. It stops before making one.
+    key_file = tmp_path / "data" / "encryption-keys.json"
+    key_file.rename(tmp_path / "moved-away.json")
+
+    third = run_cli(env, "run", *ports, timeout=120)
+
+    assert third.code == 1, third.output
+    assert "holds encrypted tickets (ticket " in third.stderr, third.output
+    assert f"their key file {key_file} is missing: put it back" in third.stderr
+    assert not key_file.exists() and "Created an encryption key" not in third.stdout
     assert not port_is_open(port)
 
 

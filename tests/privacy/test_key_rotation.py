@@ -26,8 +26,8 @@ from shared.agents import Priority
 from shared.data_converter import data_converter
 from shared.encryption.codec import KEY_ID_METADATA
 from shared.operation_errors import TicketUnreadable
-from shared.review import ReviewAction, ReviewDecision
 from shared.report import build_report
+from shared.review import ReviewAction, ReviewDecision
 from shared.ticket_listing import list_tickets
 from shared.ticket_summary import TicketSummary
 from shared.view import TicketView
