@@ -50,11 +50,14 @@ async def settled_among(client: Client, ticket_ids: list[str]) -> set[str]:
     return {names.ticket_id_from_workflow_id(e.id) for e in listing.current_page or []}
 
 
-async def ticket_statuses(client: Client, ticket_ids: list[str]) -> dict[str, TicketView]:
+async def ticket_statuses(
+    client: Client, ticket_ids: list[str], unreadable: dict[str, str] | None = None
+) -> dict[str, TicketView]:
     """The full view of each ticket, a bounded number of queries at a time. A ticket whose
     query failed (no worker answered in time, a passing error) is left out, to be asked again;
     an unknown ticket raises TicketNotFound, one whose worker fails the query or whose answer
-    cannot be decrypted here TicketUnreadable."""
+    cannot be decrypted here TicketUnreadable (or, given ``unreadable``, is put there with the
+    reason, and the others are returned)."""
     gate = asyncio.Semaphore(STATUS_FETCH_CONCURRENCY)
 
     async def one(ticket_id: str) -> TicketView:
@@ -64,7 +67,9 @@ async def ticket_statuses(client: Client, ticket_ids: list[str]) -> dict[str, Ti
     results = await asyncio.gather(*(one(t) for t in ticket_ids), return_exceptions=True)
     views = {}
     for ticket_id, result in zip(ticket_ids, results, strict=True):
-        if isinstance(result, (TicketNotFound, TicketUnreadable)):
+        if isinstance(result, TicketUnreadable) and unreadable is not None:
+            unreadable[ticket_id] = str(result)
+        elif isinstance(result, (TicketNotFound, TicketUnreadable)):
             raise result  # asking again would not help: say so now
         if isinstance(result, TicketView):
             views[ticket_id] = result
@@ -80,13 +85,16 @@ async def wait_settled(
     interval: float = 0.5,
     *,
     require_worker: bool = False,
+    unreadable: dict[str, str] | None = None,
 ) -> dict[str, TicketView]:
     """Wait until every ticket rests: completed, rejected, failed, or waiting for a person (or
     its workflow closed otherwise). Each interval costs one visibility request however many
     tickets wait; each ticket's full view is fetched once, when it rests. Returns what it has
     when ``timeout`` seconds pass (unsettled tickets in their current state). With
     ``require_worker``, raises NoWorker as soon as no worker polls the tickets queue (at once,
-    and every WORKER_CHECK_SECONDS while waiting) instead of waiting out the timeout."""
+    and every WORKER_CHECK_SECONDS while waiting) instead of waiting out the timeout. Given
+    ``unreadable``, a ticket whose view cannot be read here goes there with the reason instead
+    of ending the wait for all (``ticket_statuses``)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     views: dict[str, TicketView] = {}
@@ -109,16 +117,16 @@ async def wait_settled(
         rested = await settled_among(client, watched)
         due = [t for t in watched if t in rested and retry_at.get(t, (0.0, 0.0))[0] <= now]
         if due:
-            fetched = await ticket_statuses(client, due)
+            fetched = await ticket_statuses(client, due, unreadable)
             views.update(fetched)
             for ticket_id in set(due) - set(fetched):
                 last = retry_at.get(ticket_id, (0.0, interval / 2))[1]
                 backoff = min(last * 2, WORKER_CHECK_SECONDS)
                 retry_at[ticket_id] = (now + backoff, backoff)
-            pending = [t for t in pending if t not in fetched]
+            pending = [t for t in pending if t not in fetched and t not in (unreadable or {})]
         if pending and loop.time() >= deadline:
             # Out of time: what the rest look like now (which also names an unknown ticket).
-            views.update(await ticket_statuses(client, pending))
+            views.update(await ticket_statuses(client, pending, unreadable))
             break
         if pending:
             await asyncio.sleep(interval)

@@ -130,9 +130,13 @@ def _port(address: str) -> tuple[str, int]:
 
 
 async def _wait_with_worker(
-    client: Client, worker: WorkerProcess, ticket_ids: list[str], timeout: float
+    client: Client,
+    worker: WorkerProcess,
+    ticket_ids: list[str],
+    timeout: float,
+    unreadable: dict[str, str],
 ) -> dict[str, TicketView]:
-    waiting = asyncio.create_task(wait_settled(client, ticket_ids, timeout))
+    waiting = asyncio.create_task(wait_settled(client, ticket_ids, timeout, unreadable=unreadable))
     while not waiting.done():
         await asyncio.wait({waiting}, timeout=1.0)
         if not waiting.done():
@@ -292,7 +296,10 @@ async def run_main_job(args: argparse.Namespace) -> int:
                 )
             )
         ids = [o.ticket_id for o in outcomes]
-        views = await _wait_with_worker(client, worker, ids, args.timeout)
+        # A ticket of an earlier run this ring cannot read (its key retired too early) is
+        # named below; the others are shown and reported.
+        unreadable: dict[str, str] = {}
+        views = await _wait_with_worker(client, worker, ids, args.timeout, unreadable)
         ordered = [views[i] for i in ids if i in views]
         report = await _report_when_visible(
             client, views, {o.ticket_id for o in outcomes if o.started}
@@ -302,7 +309,11 @@ async def run_main_job(args: argparse.Namespace) -> int:
         else:
             render.console().print(render.tickets_table(ordered, f"Tickets from {args.file}"))
             render.print_report(report)
-        unsettled = len(ids) - sum(v.state in SETTLED_STATES for v in ordered)
+        if unreadable:
+            first = next(iter(unreadable.values()))
+            said = f"{len(unreadable)} ticket(s) of this file cannot be decrypted here: {first}"
+            out.print(render.line((said, "yellow")))
+        unsettled = len(ids) - len(unreadable) - sum(v.state in SETTLED_STATES for v in ordered)
         if unsettled:
             late = f"{unsettled} ticket(s) still in progress after {args.timeout:.0f}s"
             out.print(render.line((late, "yellow")))
@@ -320,4 +331,4 @@ async def run_main_job(args: argparse.Namespace) -> int:
             await server.stop()
         if codec is not None:
             await codec.stop()
-    return EXIT_PARTIAL if errors or unsettled or conflicts else EXIT_OK
+    return EXIT_PARTIAL if errors or unsettled or conflicts or unreadable else EXIT_OK

@@ -9,6 +9,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from shared import operations as ops
+from shared.encryption.keyring import create_key_file
 from starter import main_job
 from starter.errors import CliError
 from tests.integration.conftest import Stack
@@ -83,6 +84,18 @@ def test_the_main_job_starts_its_own_server_processes_the_samples_and_stops_ever
     assert "holds encrypted tickets (ticket " in third.stderr, third.output
     assert f"their key file {key_file} is missing: put it back" in third.stderr
     assert not key_file.exists() and "Created an encryption key" not in third.stdout
+    assert not port_is_open(port)
+
+    # A key file with another key (the old one retired too early): the tickets are named as
+    # unreadable, and the job reports on, where it stopped at the first one.
+    create_key_file(key_file)
+
+    fourth = run_cli(env, "run", *ports, timeout=120)
+
+    assert fourth.code == 3, fourth.output
+    assert f"{len(sample_ids())} ticket(s) of this file cannot be decrypted here: " in fourth.stdout
+    assert f"Report: {len(sample_ids())} ticket(s) on this server" in fourth.stdout
+    assert f"{len(sample_ids())} ticket(s) could not be decrypted here" in fourth.stdout
     assert not port_is_open(port)
 
 
