@@ -11,6 +11,15 @@ from shared.tickets import without_nul
 
 # Longest reviewer name a decision carries ("operator:" names included).
 REVIEWER_NAME_LIMIT = 100
+# How a review by someone with namespace access is recorded (the CLI's; workflows/review_gate.py
+# adds it to a signal's): the name is self-declared, not a signed-in reviewer's (the API's and
+# the console's come from a token).
+OPERATOR_PREFIX = "operator:"
+
+
+def as_operator(name: str) -> str:
+    """``name`` recorded as an operator's (once, however often it is given)."""
+    return f"{OPERATOR_PREFIX}{name.removeprefix(OPERATOR_PREFIX)}"[:REVIEWER_NAME_LIMIT]
 
 
 # The longest answer a reviewer may write in (an agent's draft has the same limit).

@@ -13,7 +13,7 @@ from shared import report as reports
 from shared import review_operations, waiting
 from shared import ticket_listing as listing
 from shared.bounded_read import TooLarge, read_text_at_most
-from shared.review import MAX_EDITED_CHARS, ReviewAction, ReviewDecision
+from shared.review import MAX_EDITED_CHARS, ReviewAction, ReviewDecision, as_operator
 from shared.ticket_status import read_ticket
 from shared.view import TicketView
 from starter import render
@@ -190,7 +190,11 @@ MAX_EDIT_FILE_BYTES = MAX_EDITED_CHARS * 4
 
 
 def _decision(args: argparse.Namespace) -> ReviewDecision:
-    fields: dict[str, object] = {"reviewer": args.reviewer, "revision": args.revision}
+    # The CLI talks to Temporal with namespace access and a self-declared name: recorded as an
+    # operator's, as the Web UI's signal is, never like a signed-in reviewer's (docs/api.md).
+    # An empty name stays empty, for the model to refuse by name.
+    reviewer = as_operator(args.reviewer) if args.reviewer.strip() else args.reviewer
+    fields: dict[str, object] = {"reviewer": reviewer, "revision": args.revision}
     if args.approve:
         fields["action"] = ReviewAction.APPROVE
     elif args.edit:
