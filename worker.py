@@ -1,8 +1,8 @@
 """The worker process: runs the ticket workflows and the activities on their task queues.
 
-    python worker.py                  # every queue the configuration needs
-    python worker.py --queues tickets,delivery   # workflows, non-LLM activities and delivery
-    python worker.py --queues llm-openai         # agent calls to one provider (holds its key)
+    python -m worker                  # every queue the configuration needs
+    python -m worker --queues tickets,delivery   # workflows, non-LLM activities and delivery
+    python -m worker --queues llm-openai         # agent calls to one provider (holds its key)
 
 A worker builds and checks only the providers whose queues it polls (docs/deploy.md).
 

@@ -43,7 +43,7 @@ def not_found(ticket_id: str, client: Client) -> TicketNotFound:
 
 def no_worker(what: str) -> NoWorker:
     return NoWorker(
-        f"no worker answered {what}: is `python worker.py` running against this server "
+        f"no worker answered {what}: is `python -m worker` running against this server "
         f"and namespace?"
     )
 

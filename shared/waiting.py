@@ -109,7 +109,7 @@ async def wait_settled(
                 raise NoWorker(
                     f"no worker is polling the {names.TICKETS_TASK_QUEUE} task queue, so "
                     f"{len(pending)} ticket(s) wait on the server until one starts: run "
-                    "`python worker.py` against this server and namespace"
+                    "`python -m worker` against this server and namespace"
                 )
             next_worker_check = loop.time() + WORKER_CHECK_SECONDS
         watched = pending[:MAX_IDS_PER_VISIBILITY_QUERY]

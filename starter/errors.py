@@ -68,7 +68,7 @@ def _rpc(err: RPCError) -> str:
     if "no mapping defined for search attribute" in message:
         return (
             f"the server does not know the ticket search attributes yet ({message}); start "
-            "`python worker.py` once, or submit a ticket: both register them"
+            "`python -m worker` once, or submit a ticket: both register them"
         )
     if err.status == RPCStatusCode.UNAVAILABLE:
         return f"the Temporal server is not available: {message}"

@@ -48,7 +48,7 @@ def test_submit_registers_the_search_attributes_and_says_at_once_that_no_worker_
     assert warning.startswith("warning: payload encryption OFF: ticket text is stored readable")
     assert error == (
         "error: no worker is polling the tickets task queue, so 1 ticket(s) wait on the server "
-        "until one starts: run `python worker.py` against this server and namespace"
+        "until one starts: run `python -m worker` against this server and namespace"
     )
     # The ticket search attributes exist now: a state filter (which needs them) works.
     listed = run_cli(env, "list", "--state", "NEW", "--json")

@@ -59,7 +59,7 @@ def test_tickets_wait_for_a_worker_and_survive_one_crashing_while_they_await_rev
     assert "Traceback" not in no_worker.output
     unread = run_cli(env, "status", "D-1")
     assert unread.code == 1 and unread.stderr.startswith(
-        "error: no worker answered the status query for D-1: is `python worker.py` running"
+        "error: no worker answered the status query for D-1: is `python -m worker` running"
     )
     assert unread.stderr.rstrip().endswith("The server indexes ticket D-1 as NEW")
 

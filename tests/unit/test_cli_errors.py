@@ -82,7 +82,7 @@ CASES: list[tuple[BaseException, str]] = [
             b"",
         ),
         "error: the server does not know the ticket search attributes yet (Namespace default has "
-        "no mapping defined for search attribute TicketState); start `python worker.py` once, or "
+        "no mapping defined for search attribute TicketState); start `python -m worker` once, or "
         "submit a ticket: both register them",
     ),
     (
