@@ -22,9 +22,10 @@ every history of a type.
 
 import argparse
 import asyncio
-import re
+import contextlib
+import logging
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
@@ -42,6 +43,7 @@ from starter import render
 from starter.connection import open_client
 from starter.durations import describe_duration
 from starter.errors import EXIT_OK, CliError
+from starter.replay_payloads import one_line, unreadable_payload
 from workflows import ALL_WORKFLOWS
 
 DEFAULT_SINCE: Final = timedelta(days=7)
@@ -52,9 +54,13 @@ MAX_LIMIT_PER_TYPE: Final = 10_000
 FETCH_CONCURRENCY: Final = 8
 # The search attribute the SDK keeps each execution's patch ids in.
 CHANGE_VERSION: Final = SearchAttributeKey.for_keyword_list("TemporalChangeVersion")
-# Enough of the error to recognise it.
-ERROR_CHARS: Final = 300
-_CORE_MESSAGE: Final = re.compile(r'message: "((?:[^"\\]|\\.)*)"')
+
+
+# The SDK's loggers that print a failed activation's traceback: the report says each failure.
+SDK_ACTIVATION_LOGGERS: Final = (
+    "temporalio.worker._workflow",
+    "temporalio.worker._workflow_instance",
+)
 
 
 class ReplayFailure(BaseModel):
@@ -62,6 +68,9 @@ class ReplayFailure(BaseModel):
     workflow_id: str
     run_id: str
     error: str
+    # The history's payloads could not be read here (no database URL, a key missing): it was
+    # not replayed, and says nothing about this code's determinism.
+    unreadable: bool = False
 
 
 class ReplayReport(BaseModel):
@@ -211,14 +220,6 @@ async def _first(
     return history
 
 
-def _one_line(err: BaseException) -> str:
-    text = " ".join(str(err).split()) or type(err).__name__
-    # The core wraps the reason in its failure structure: keep the reason.
-    if found := _CORE_MESSAGE.search(text):
-        text = found.group(1)
-    return text[:ERROR_CHARS]
-
-
 async def replay_recent(
     client: Client,
     since: timedelta = DEFAULT_SINCE,
@@ -229,6 +230,7 @@ async def replay_recent(
     start = datetime.now(UTC) - since
     report = ReplayReport(since=start, limit_per_type=limit_per_type)
     replayer = new_replayer(client, workflows)
+    converter = reading_only(client.data_converter)
     for workflow_type in workflow_type_names(workflows):
         report.replayed[workflow_type] = 0
         report.running[workflow_type] = 0
@@ -239,7 +241,7 @@ async def replay_recent(
                     workflow_type=t,
                     workflow_id=execution.id,
                     run_id=execution.run_id,
-                    error=f"could not fetch the history: {_one_line(err)}",
+                    error=f"could not fetch the history: {one_line(err)}",
                 )
             )
 
@@ -258,12 +260,16 @@ async def replay_recent(
                 if result.replay_failure is None:
                     continue
                 failure = result.replay_failure
+                cause = await unreadable_payload(converter, result.history)
                 report.failures.append(
                     ReplayFailure(
                         workflow_type=workflow_type,
                         workflow_id=result.history.workflow_id,
                         run_id=result.history.run_id,
-                        error=f"{type(failure).__name__}: {_one_line(failure)}",
+                        error=f"{type(failure).__name__}: {one_line(failure)}"
+                        if cause is None
+                        else f"its payloads cannot be read here: {cause}",
+                        unreadable=cause is not None,
                     )
                 )
     return report
@@ -312,14 +318,37 @@ async def run_replay(args: argparse.Namespace, workflows: Sequence[type] = ALL_W
     if not 1 <= args.limit_per_type <= MAX_LIMIT_PER_TYPE:
         raise CliError(f"--limit-per-type must be between 1 and {MAX_LIMIT_PER_TYPE:,}")
     client = await open_client()
-    report = await replay_recent(client, args.since, args.limit_per_type, workflows)
+    with _activation_logs_quiet():
+        report = await replay_recent(client, args.since, args.limit_per_type, workflows)
     if args.json:
         render.print_json(report)
     else:
         print_report(report, args.since)
+    if unreadable := [f for f in report.failures if f.unreadable]:
+        raise CliError(
+            f"{len(unreadable)} workflow history(ies) could not be replayed here, their payloads "
+            f"unreadable ({unreadable[0].error.removeprefix('its payloads cannot be read here: ')})"
+            ": give this process what the workers have (TICKETS_DATABASE_URL, the key ring) "
+            "and run it again"
+        )
     if report.failures:
         raise CliError(
             f"{len(report.failures)} workflow history(ies) do not replay on this code: a deploy "
             "would break them (add workflow.patched or use worker versioning: docs/deploy.md)"
         )
     return EXIT_OK
+
+
+@contextlib.contextmanager
+def _activation_logs_quiet() -> Iterator[None]:
+    """The SDK logs each failed activation with its traceback (40 lines a history): the report
+    names each failure once."""
+    loggers = [logging.getLogger(name) for name in SDK_ACTIVATION_LOGGERS]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)

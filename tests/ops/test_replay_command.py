@@ -20,6 +20,7 @@ from starter.fanout_runs import run_batch, run_swarm
 from starter.replay import replay_recent
 from tests.ops.conftest import OpsServer
 from tests.support.changed_workflow import TicketWorkflowWithATimerFirst
+from tests.support.keys import key_ring_json
 from tests.support.processes import run_cli
 from tests.support.tickets import make_ticket
 from tests.support.workers import real_pipeline
@@ -133,3 +134,25 @@ async def test_the_gate_exits_1_naming_a_workflow_that_other_code_started(
     assert f"TicketWorkflow {workflow_id} (run " in result.stdout
     assert "NondeterminismError: [TMPRL1100] Nondeterminism error:" in result.stdout
     assert "error: 1 workflow history(ies) do not replay on this code" in result.stderr
+
+
+async def test_a_gate_that_cannot_read_the_histories_says_so_rather_than_blame_the_code(
+    ops_server: OpsServer, histories: None
+) -> None:
+    # Run without the workers' key ring (as without their TICKETS_DATABASE_URL): it printed a
+    # 40-line traceback per history, then "do not replay on this code: a deploy would break
+    # them", sending an operator after a determinism bug for a setting.
+    elsewhere = ops_server.env | {"TICKETS_ENCRYPTION_KEYS": key_ring_json("not-the-workers")}
+
+    result = run_cli(elsewhere, "replay", "--since", "1h", "--limit-per-type", "3")
+
+    assert result.code == 1, result.output
+    assert result.stdout.startswith("Replayed "), "no log noise before the report"
+    assert "Traceback" not in result.output
+    assert "its payloads cannot be read here: a payload is encrypted with key" in result.stdout
+    assert "NondeterminismError" not in result.stdout
+    assert "could not be replayed here, their payloads unreadable (a payload is encrypted" in (
+        result.stderr
+    )
+    assert "give this process what the workers have" in result.stderr
+    assert "a deploy would break them" not in result.stderr
