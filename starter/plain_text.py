@@ -30,6 +30,13 @@ class PlainTextConsole(Console):
     def render_str(self, text: str, **kwargs: Any) -> Text:
         return super().render_str(printable(text), **kwargs)
 
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        # Captured output (a log file, a pipe) keeps each line of text whole, for grep and log
+        # viewers (a banner cut mid-sentence at the width); tables keep the width.
+        if not self.is_terminal and all(isinstance(o, str | Text) for o in objects):
+            kwargs.setdefault("soft_wrap", True)
+        super().print(*objects, **kwargs)
+
 
 def console(stderr: bool = False) -> Console:
     # Wide enough for the tables when output is captured (CI logs, pipes), the terminal's own
@@ -37,7 +44,12 @@ def console(stderr: bool = False) -> Console:
     stream = sys.stderr if stderr else sys.stdout
     width = None if stream.isatty() else int(os.environ.get("COLUMNS", "140"))
     return PlainTextConsole(
-        file=stream, width=width, highlight=False, soft_wrap=False, markup=False, emoji=False
+        file=stream,
+        width=width,
+        highlight=False,
+        soft_wrap=False,
+        markup=False,
+        emoji=False,
     )
 
 

@@ -88,3 +88,20 @@ def test_a_command_s_error_is_printed_with_its_control_characters_escaped(
     monkeypatch.setattr(ticket_commands, "cmd_status", fails)
     assert cli.main(["status", "T-1"]) == 1
     assert capsys.readouterr().err == "error: the model said \\x1b[2Jboom\n"
+
+
+def test_captured_output_keeps_each_line_of_text_whole_and_tables_at_their_width(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `serve`'s banner in a log file was cut mid-sentence at the console's width.
+    monkeypatch.setenv("COLUMNS", "140")
+    sentence = "worker: payload encryption AES-256-GCM, current key k2 from data/keys.json; " * 4
+    render.console().print(sentence.strip())
+    render.console().print(render.line(("warning", "yellow"), " " + sentence.strip()))
+    summary = TicketSummary(ticket_id="T-1", workflow_status="RUNNING", subject="s" * 300)
+    render.console().print(render.summaries_table([summary], "Tickets"))
+
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == sentence.strip()
+    assert lines[1] == "warning " + sentence.strip()
+    assert max(len(row) for row in lines[2:]) == 140  # the table: at the width
