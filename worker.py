@@ -287,7 +287,10 @@ async def serve(
             f"worker: warning: no price for model {model}; its cost is reported as 0",
             file=sys.stderr,
         )
-    for line in [*stores.describe(), *delivery.config.describe(), *released]:
+    # Delivery runs on the delivery queue, and its first attempt on the tickets queue.
+    delivers = bool({names.TICKETS_TASK_QUEUE, names.DELIVERY_TASK_QUEUE} & set(queues))
+    lines = [*stores.describe(), *(delivery.config.describe() if delivers else []), *released]
+    for line in [*lines, telemetry.describe_tracing()]:
         print(f"worker: {line}")
     if not sandboxed:
         print("worker: workflows run without the SDK's sandbox (TICKETS_WORKFLOW_SANDBOX=off)")

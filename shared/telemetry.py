@@ -119,6 +119,32 @@ def span_exporter_from_env(env: Mapping[str, str] | None = None) -> SpanExporter
     return exporters[0] if len(exporters) == 1 else _EveryExporter(exporters)
 
 
+def describe_tracing(env: Mapping[str, str] | None = None) -> str:
+    """The worker's start-up line on traces: where they go and whether customer text goes with
+    them (never the endpoint itself, which may carry credentials). As
+    ``span_exporter_from_env`` decides, which has checked the variables by then."""
+    env = _env(env)
+    if tracing_disabled(env):
+        return "traces: off (OTEL_SDK_DISABLED=true)"
+    kinds = [k.strip().lower() for k in env.get("OTEL_TRACES_EXPORTER", "otlp").split(",")]
+    kinds = [k for k in kinds if k] or ["otlp"]
+    endpoints = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    to = []
+    if "otlp" in kinds and any(env.get(name) for name in endpoints):
+        to.append("OTLP (the endpoint in OTEL_EXPORTER_OTLP_*)")
+    if "console" in kinds:
+        to.append("the console")
+    if not to or "none" in kinds:
+        return "traces: not exported (set OTEL_EXPORTER_OTLP_ENDPOINT to send them)"
+    content = (
+        "WITH prompts, answers and error messages (TICKETS_TRACE_CONTENT=true): customer text "
+        "reaches the trace backend"
+        if trace_content(env)
+        else "without prompts, answers or error messages (TICKETS_TRACE_CONTENT=true adds them)"
+    )
+    return f"traces: exported to {' and '.join(to)}, {content}"
+
+
 def _exporter(kind: str, env: Mapping[str, str]) -> SpanExporter | None:
     if kind == "none":
         return None

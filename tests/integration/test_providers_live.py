@@ -176,6 +176,7 @@ def test_workflows_and_agent_calls_run_in_two_workers_and_only_the_agents_hold_t
                 asyncio.run(workflows.start())
                 said = workflows.output()
                 asyncio.run(agents.start())
+                agents_said = agents.output()
                 submitted = run_cli(
                     env,
                     *("submit", "--id", "SPLIT-1", "--subject", "Refund"),
@@ -191,3 +192,7 @@ def test_workflows_and_agent_calls_run_in_two_workers_and_only_the_agents_hold_t
     assert len(fake.calls()) >= 4  # classifier, triage, resolver, validator
     assert "worker: polling tickets, delivery;" in said
     assert "openai     called by the workers that poll llm-openai, not this one" in said
+    # Delivery settings from the worker that delivers, not from the one that only calls models.
+    assert "worker: delivery: ledger by default" in said
+    assert "delivery:" not in agents_said, agents_said
+    assert "worker: traces: not exported" in said and "worker: traces: not exported" in agents_said
