@@ -5,6 +5,7 @@ from temporalio.client import Client
 from shared.data_converter import describe_encryption, key_ring_of
 from shared.settings import ConfigError
 from shared.temporal_client import connect, connection_settings, unreachable_cause
+from shared.ticket_listing import first_undecryptable_ticket
 from starter.errors import CliError, ServerUnreachable
 from starter.render import console
 
@@ -23,9 +24,24 @@ async def open_client() -> Client:
         ) from None
 
 
-def warn_if_unencrypted(client: Client) -> None:
+# How many of the server's tickets a command without a key ring reads to find encrypted ones.
+ENCRYPTED_CHECK_TICKETS = 20
+
+
+async def warn_if_unencrypted(client: Client) -> None:
     """Commands that send customer text say so when this process would send it readable (no key
     ring here: started from another directory, or without TICKETS_ENCRYPTION_KEYS), since the
-    workers accept unencrypted input and nothing else would notice."""
-    if key_ring_of(client.data_converter) is None:
-        console(stderr=True).print(f"warning: {describe_encryption(client.data_converter)}")
+    workers accept unencrypted input and nothing else would notice. They refuse when the
+    server's tickets are encrypted: there the ring exists and this process is missing it, and a
+    ticket sent readable would sit in plain text among them, erasure leaving it in the server's
+    free pages."""
+    if key_ring_of(client.data_converter) is not None:
+        return
+    if (held := await first_undecryptable_ticket(client, ENCRYPTED_CHECK_TICKETS)) is not None:
+        raise CliError(
+            f"this server's tickets are encrypted (ticket {held} among them) and this process "
+            "has no key ring, so what it sends would be stored readable: run it from the "
+            "directory whose data/ holds encryption-keys.json, or give it the workers' ring "
+            "(TICKETS_ENCRYPTION_KEYS or TICKETS_ENCRYPTION_KEY_FILE)"
+        )
+    console(stderr=True).print(f"warning: {describe_encryption(client.data_converter)}")

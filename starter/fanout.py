@@ -38,7 +38,7 @@ def _settings(model: type[SettingsT], **values: object) -> SettingsT:
 
 async def cmd_plan(args: argparse.Namespace) -> int:
     client = await open_client()
-    warn_if_unencrypted(client)
+    await warn_if_unencrypted(client)
     workflow_id, result = await run_plan(client, args.task, args.id, args.wait)
     if result is None:
         render.console().print(
@@ -73,7 +73,7 @@ async def cmd_swarm(args: argparse.Namespace) -> int:
         max_failure_rate=args.max_failure_rate,
     )
     client = await open_client()
-    warn_if_unencrypted(client)
+    await warn_if_unencrypted(client)
     try:
         workflow_id, result = await run_swarm(client, items, settings, args.id)
     except SwarmFailed as failed:
@@ -111,7 +111,7 @@ async def cmd_batch(args: argparse.Namespace) -> int:
         raise CliError(f"no tickets to submit in {args.file}")
     settings = _settings(BatchSettings, window=args.window, tickets_per_run=args.tickets_per_run)
     client = await open_client()
-    warn_if_unencrypted(client)
+    await warn_if_unencrypted(client)
     # An id another ticket holds is refused by name, as `submit` does: the batch's own start
     # would count it as already known (or, where that ticket ended without an answer, start
     # this one in its place) and the ticket would never be worked on.

@@ -89,7 +89,7 @@ async def cmd_submit(args: argparse.Namespace) -> int:
     outcomes: list[ops.SubmitOutcome] = []
     if parsed:
         client = await open_client()
-        warn_if_unencrypted(client)
+        await warn_if_unencrypted(client)
         outcomes = await ops.submit_tickets(client, [p.ticket for p in parsed])
         for outcome, p in zip(outcomes, parsed, strict=True):
             outcome.source, outcome.line = p.source, p.line
