@@ -4,12 +4,13 @@ usage error naming the flag, not a traceback from deep inside a client or a serv
 import argparse
 import re
 import socket
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 from policy.transitions import TicketState
 from shared.orchestration import MAX_TASK_CHARS
 from shared.swarm import MAX_CHUNK_SIZE
 from shared.tickets import TICKET_ID_PATTERN
+from shared.time_window import since_moment
 
 
 def state_argument(text: str) -> TicketState:
@@ -49,28 +50,13 @@ def wait_seconds(text: str) -> float:
     return value
 
 
-_AGO = re.compile(r"(\d{1,6})([mhd])")
-_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
-
-
 def since_argument(text: str, now: datetime | None = None) -> datetime:
     """A point in time: an ISO 8601 date or date and time (no zone: UTC), or a span back from
-    now: 90m, 24h, 7d."""
-    text = text.strip()
-    if match := _AGO.fullmatch(text):
-        amount, unit = int(match[1]), _UNITS[match[2]]
-        try:
-            return (now or datetime.now(UTC)) - timedelta(**{unit: amount})
-        except OverflowError:
-            raise argparse.ArgumentTypeError(f"{text!r} reaches back before year 1") from None
+    now: 90m, 24h, 7d (shared/time_window.py)."""
     try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text[:40]!r} is neither a time (2026-12-01, 2026-12-01T09:30Z) nor a span back "
-            "from now (90m, 24h, 7d)"
-        ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        return since_moment(text, now)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def port_number(text: str) -> int:

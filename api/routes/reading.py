@@ -3,7 +3,6 @@ A token with the read role may (review and admin include it; an intake token doe
 helpdesk token must not expose every customer's text)."""
 
 import asyncio
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -22,6 +21,7 @@ from shared import ticket_listing as listing
 from shared.agents import Category, Priority
 from shared.ticket_status import read_ticket
 from shared.tickets import TICKET_ID_PATTERN
+from shared.time_window import since_moment
 
 router = APIRouter(tags=["tickets"])
 
@@ -124,9 +124,17 @@ async def report(
     _: Reader,
     client: Temporal,
     since: Annotated[
-        datetime | None,
-        Query(description="only tickets started at or after this time (ISO 8601; no zone: UTC)"),
+        str | None,
+        Query(
+            description="only tickets started at or after this time (ISO 8601; no zone: UTC), "
+            "or within a span back from now (90m, 24h, 7d), as the CLI's `report --since`",
+            max_length=64,
+        ),
     ] = None,
 ) -> reports.Report:
-    read = await listing.report_tickets(client, since)
-    return reports.build_report(read.tickets, since=since, left_out=read.left_out)
+    try:
+        start = since_moment(since) if since is not None else None
+    except ValueError as err:
+        raise ApiError(422, f"since: {err}", [f"field 'since': {err}"]) from None
+    read = await listing.report_tickets(client, start)
+    return reports.build_report(read.tickets, since=start, left_out=read.left_out)

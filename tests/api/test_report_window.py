@@ -36,12 +36,21 @@ async def test_the_report_covers_tickets_started_since_and_counts_those_it_left_
     nothing = await http.get("/report", headers=bearer(tokens.review), params={"since": future})
     whole = await http.get("/report", headers=bearer(tokens.review))
     bad = await http.get("/report", headers=bearer(tokens.review), params={"since": "yesterday"})
+    # A span back from now, as the CLI's `report --since 1h` takes it (it was a 422).
+    last_hour = await http.get("/report", headers=bearer(tokens.review), params={"since": "1h"})
 
     assert nothing.status_code == 200, nothing.text
     assert (nothing.json()["total"], nothing.json()["left_out"]) == (0, 0)
     assert whole.json()["since"] is None and window["since"] is not None
     assert whole.json()["total"] >= window["total"]  # type: ignore[operator]
-    assert bad.status_code == 422 and "since" in bad.text
+    assert bad.status_code == 422
+    assert bad.json()["message"] == (
+        "since: 'yesterday' is neither a time (2026-12-01, 2026-12-01T09:30Z) nor a span back "
+        "from now (90m, 24h, 7d)"
+    )
+    assert last_hour.status_code == 200, last_hour.text
+    assert last_hour.json()["total"] >= window["total"]  # type: ignore[operator]
+    assert datetime.fromisoformat(last_hour.json()["since"]) < before
 
     # The window may also hold a ticket the test before started within the second of slack.
     read = await listing.report_tickets(api_temporal, before, limit=1)
