@@ -15,7 +15,7 @@ from shared.swarm import (
     SwarmSettings,
 )
 from shared.ticket_listing import ids_held_by_other_tickets
-from starter import render
+from starter import render, render_fanout
 from starter.connection import open_client, warn_if_unencrypted
 from starter.errors import EXIT_OK, EXIT_PARTIAL, CliError
 from starter.fanout_runs import SwarmFailed, run_batch, run_plan, run_swarm
@@ -47,7 +47,7 @@ async def cmd_plan(args: argparse.Namespace) -> int:
     elif args.json:
         render.print_json({"workflow_id": workflow_id, "result": result})
     else:
-        render.print_plan(workflow_id, result)
+        render_fanout.print_plan(workflow_id, result)
     return EXIT_OK
 
 
@@ -98,7 +98,7 @@ def _show_swarm(args: argparse.Namespace, workflow_id: str, result: SwarmResult)
         summary = result.model_dump(mode="json", exclude={"outputs"})
         render.print_json({"workflow_id": workflow_id, "result": summary})
     else:
-        render.print_swarm(result, workflow_id)
+        render_fanout.print_swarm(result, workflow_id)
         if args.output:
             render.console().print(f"per-item results written to {args.output}")
 
@@ -135,7 +135,7 @@ async def cmd_batch(args: argparse.Namespace) -> int:
             {"workflow_id": workflow_id, "progress": progress, "conflicts": sorted(held)}
         )
     else:
-        render.print_batch(workflow_id, progress)
+        render_fanout.print_batch(workflow_id, progress)
     return EXIT_PARTIAL if errors or held else EXIT_OK
 
 

@@ -9,12 +9,10 @@ from typing import Any
 from pydantic import BaseModel
 from rich.table import Table
 
-from shared.batch import BatchProgress
+from policy.transitions import is_terminal
 from shared.operations import SubmitOutcome
-from shared.orchestration import OrchestratorResult
 from shared.report import Report
 from shared.run_spend import EarlierRuns
-from shared.swarm import SwarmResult
 from shared.ticket_summary import TicketSummary
 from shared.view import TicketView
 from starter.inputs import InputError
@@ -36,15 +34,31 @@ def print_json(value: Any) -> None:
     print(json.dumps(encode(value), indent=2, default=str))
 
 
+def _span(seconds: float) -> str:
+    minutes = int(abs(seconds) // 60)
+    return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"
+
+
 def when(moment: datetime | None, now: datetime | None = None) -> str:
     if moment is None:
         return "-"
-    now = now or datetime.now(UTC)
-    delta = moment - now
-    minutes = int(abs(delta.total_seconds()) // 60)
-    span = f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"
-    rel = f"in {span}" if delta.total_seconds() >= 0 else f"{span} ago"
+    delta = (moment - (now or datetime.now(UTC))).total_seconds()
+    rel = f"in {_span(delta)}" if delta >= 0 else f"{_span(delta)} ago"
     return f"{moment:%Y-%m-%d %H:%M} UTC ({rel})"
+
+
+def deadline_text(
+    deadline: datetime | None, closed: bool, closed_at: datetime | None = None
+) -> str:
+    """An SLA deadline: counted down while the ticket is open; for a closed one (nothing more
+    will happen to it) met or missed when its closing time is known, else the date alone."""
+    if deadline is None or not closed:
+        return when(deadline)
+    if closed_at is None:
+        return f"{deadline:%Y-%m-%d %H:%M} UTC"
+    late = (closed_at - deadline).total_seconds()
+    kept = "met" if late <= 0 else f"missed by {_span(late)}"
+    return f"{deadline:%Y-%m-%d %H:%M} UTC ({kept})"
 
 
 def outcome_text(view: TicketView) -> str:
@@ -117,7 +131,8 @@ def summaries_table(summaries: Iterable[TicketSummary], title: str) -> Table:
     for column in ("Ticket", "State", "Category", "Priority", "SLA deadline", "Subject"):
         table.add_column(column, overflow="fold")
     for s in summaries:
-        deadline = when(s.sla_deadline) + (" ESCALATED" if s.escalated else "")
+        closed = s.workflow_status != "RUNNING"
+        deadline = deadline_text(s.sla_deadline, closed) + (" ESCALATED" if s.escalated else "")
         table.add_row(
             s.ticket_id,
             s.state or s.workflow_status,
@@ -185,7 +200,12 @@ def print_status(
     if view.category:
         out.print(f"Category   {view.category} (confidence {view.confidence:.2f})")
     if view.priority:
-        out.print(f"Priority   {view.priority}; SLA deadline {when(view.sla_deadline)}")
+        # Ended by the workflow (its last transition's time), or from outside (no time known).
+        ended = is_terminal(view.state) and bool(view.transitions)
+        closed_at = view.transitions[-1].at if ended else None
+        closed = ended or (shown is not None and shown != view.state)
+        deadline = deadline_text(view.sla_deadline, closed, closed_at)
+        out.print(f"Priority   {view.priority}; SLA deadline {deadline}")
     if view.draft:
         out.print(
             f"Draft      revision {view.draft.revision} by {view.draft.author}; "
@@ -314,80 +334,3 @@ def print_report(report: Report) -> None:
         out.print(agents)
     if report.review_queue:
         out.print(summaries_table(report.review_queue, "Review queue (oldest deadline first)"))
-
-
-def print_plan(workflow_id: str, result: OrchestratorResult) -> None:
-    out = console()
-    out.print(
-        line(("Plan", "bold"), f" {workflow_id} ({result.plan_attempts} planning attempt(s))")
-    )
-    table = Table(title_justify="left")
-    for column in ("Sub-task", "Worker", "Needs", "Status", "Model", "Note"):
-        table.add_column(column, overflow="fold")
-    outcomes = {o.id: o for o in result.outcomes}
-    for sub in result.plan.subtasks:
-        o = outcomes[sub.id]
-        note = o.error or ("simpler instruction, cheaper model" if o.simplified else "")
-        table.add_row(
-            sub.id, sub.worker, ", ".join(sub.depends_on) or "-", o.status, o.model or "-", note
-        )
-    out.print(table)
-    out.print(line(("Answer", "bold")))
-    for paragraph in result.synthesis.answer.splitlines():
-        for wrapped in textwrap.wrap(paragraph, max((out.width or 100) - 4, 40)) or [""]:
-            out.print(f"  {wrapped}")
-    if result.synthesis.gaps:
-        out.print(line(("Missing:", "yellow"), " " + "; ".join(result.synthesis.gaps)))
-    calls = [u for group in result.usage.values() for u in group]
-    estimated = sum(u.input_tokens + u.output_tokens for u in calls if u.offline)
-    out.print(
-        f"usage: {tokens_text(result.tokens, estimated)} tokens"
-        f"{estimate_note(result.tokens, estimated)}, ${result.cost_usd:.4f}"
-    )
-
-
-def print_swarm(result: SwarmResult, workflow_id: str) -> None:
-    out = console()
-    out.print(
-        line(
-            ("Swarm", "bold"),
-            f" {workflow_id}: {result.succeeded}/{result.total} succeeded "
-            f"({result.success_rate:.1%}), {result.failed} failed, in {result.runs} run(s)",
-        )
-    )
-    estimated = sum(
-        r.usage.input_tokens + r.usage.output_tokens
-        for r in result.outputs
-        if r.usage and r.usage.offline
-    )
-    out.print(
-        f"  latency p50 {result.latency_ms_p50:.0f} ms, p95 {result.latency_ms_p95:.0f} ms, "
-        f"p99 {result.latency_ms_p99:.0f} ms; {tokens_text(result.tokens, estimated)} tokens"
-        f"{estimate_note(result.tokens, estimated)}, ${result.cost_usd:.4f}"
-    )
-    if result.outputs:
-        counts: dict[str, int] = {}
-        for r in result.outputs:
-            if r.output:
-                counts[r.output.sentiment] = counts.get(r.output.sentiment, 0) + 1
-        out.print("  sentiment: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
-    for failure in result.failures[:10]:
-        out.print(line("  ", ("failed", "red"), f" {failure.item_id}: {failure.reason}"))
-    if len(result.failures) > 10:
-        out.print(f"  ... and {len(result.failures) - 10} more")
-
-
-def print_batch(workflow_id: str, progress: BatchProgress) -> None:
-    settled = ", ".join(f"{k} {v}" for k, v in sorted(progress.settled.items())) or "none yet"
-    if not progress.settled and not progress.in_flight and progress.already_known:
-        # Every ticket was known already (say, after make run): this batch started none, and
-        # "at rest: none yet" read as if they were all still in progress.
-        settled = "none started by this batch (`report` counts the known ones by state)"
-    console().print(
-        line(
-            ("Batch", "bold"),
-            f" {workflow_id}: {progress.total} ticket(s); {progress.started} started, "
-            f"{progress.already_known} already known (not processed again), "
-            f"{progress.in_flight} in flight; at rest: {settled}",
-        )
-    )

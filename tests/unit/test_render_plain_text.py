@@ -3,6 +3,8 @@ subject "Hello [/] there" failed `list`, `report` and `status` for everyone with
 an input error quoting one failed `batch` before it started, losing the file's valid tickets),
 emoji codes stay codes, and control characters are shown escaped, never sent to the terminal."""
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from policy.transitions import TicketState
@@ -10,7 +12,7 @@ from shared.batch import BatchProgress
 from shared.operations import SubmitOutcome
 from shared.ticket_summary import TicketSummary
 from shared.view import DeliveryReceipt, TicketView
-from starter import cli, render, ticket_commands
+from starter import cli, render, render_fanout, ticket_commands
 from starter.errors import CliError
 from starter.inputs import InputError
 
@@ -69,11 +71,11 @@ def test_a_batch_of_tickets_all_known_already_does_not_read_as_still_in_progress
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     known = BatchProgress(total=37, started=0, already_known=37, in_flight=0, settled={})
-    render.print_batch("batch-1", known)
+    render_fanout.print_batch("batch-1", known)
     out = capsys.readouterr().out
     assert "at rest: none started by this batch (`report` counts the known ones by state)" in out
     working = BatchProgress(total=3, started=3, already_known=0, in_flight=3, settled={})
-    render.print_batch("batch-2", working)
+    render_fanout.print_batch("batch-2", working)
     assert "at rest: none yet" in capsys.readouterr().out
 
 
@@ -105,3 +107,17 @@ def test_captured_output_keeps_each_line_of_text_whole_and_tables_at_their_width
     assert lines[0] == sentence.strip()
     assert lines[1] == "warning " + sentence.strip()
     assert max(len(row) for row in lines[2:]) == 140  # the table: at the width
+
+
+def test_a_closed_ticket_s_sla_deadline_says_met_or_missed_not_a_countdown() -> None:
+    # `status` and `list` showed "in 55m" on a COMPLETED ticket.
+    deadline = datetime(2026, 12, 3, 14, 0, tzinfo=UTC)
+    early, late = deadline - timedelta(minutes=5), deadline + timedelta(hours=1, minutes=2)
+
+    assert render.deadline_text(deadline, closed=True, closed_at=early).endswith("UTC (met)")
+    assert render.deadline_text(deadline, closed=True, closed_at=late) == (
+        "2026-12-03 14:00 UTC (missed by 1h02m)"
+    )
+    assert render.deadline_text(deadline, closed=True) == "2026-12-03 14:00 UTC"
+    assert render.deadline_text(deadline, closed=False).startswith("2026-12-03 14:00 UTC (")
+    assert render.deadline_text(None, closed=True) == "-"

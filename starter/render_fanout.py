@@ -1,0 +1,89 @@
+"""What the fan-out commands print: a plan's sub-tasks and answer, a swarm's outcome, a batch's
+progress (the tickets' tables and report are in starter/render.py)."""
+
+import textwrap
+
+from rich.table import Table
+
+from shared.batch import BatchProgress
+from shared.orchestration import OrchestratorResult
+from shared.swarm import SwarmResult
+from starter.plain_text import console, line
+from starter.render import estimate_note, tokens_text
+
+
+def print_plan(workflow_id: str, result: OrchestratorResult) -> None:
+    out = console()
+    out.print(
+        line(("Plan", "bold"), f" {workflow_id} ({result.plan_attempts} planning attempt(s))")
+    )
+    table = Table(title_justify="left")
+    for column in ("Sub-task", "Worker", "Needs", "Status", "Model", "Note"):
+        table.add_column(column, overflow="fold")
+    outcomes = {o.id: o for o in result.outcomes}
+    for sub in result.plan.subtasks:
+        o = outcomes[sub.id]
+        note = o.error or ("simpler instruction, cheaper model" if o.simplified else "")
+        table.add_row(
+            sub.id, sub.worker, ", ".join(sub.depends_on) or "-", o.status, o.model or "-", note
+        )
+    out.print(table)
+    out.print(line(("Answer", "bold")))
+    for paragraph in result.synthesis.answer.splitlines():
+        for wrapped in textwrap.wrap(paragraph, max((out.width or 100) - 4, 40)) or [""]:
+            out.print(f"  {wrapped}")
+    if result.synthesis.gaps:
+        out.print(line(("Missing:", "yellow"), " " + "; ".join(result.synthesis.gaps)))
+    calls = [u for group in result.usage.values() for u in group]
+    estimated = sum(u.input_tokens + u.output_tokens for u in calls if u.offline)
+    out.print(
+        f"usage: {tokens_text(result.tokens, estimated)} tokens"
+        f"{estimate_note(result.tokens, estimated)}, ${result.cost_usd:.4f}"
+    )
+
+
+def print_swarm(result: SwarmResult, workflow_id: str) -> None:
+    out = console()
+    out.print(
+        line(
+            ("Swarm", "bold"),
+            f" {workflow_id}: {result.succeeded}/{result.total} succeeded "
+            f"({result.success_rate:.1%}), {result.failed} failed, in {result.runs} run(s)",
+        )
+    )
+    estimated = sum(
+        r.usage.input_tokens + r.usage.output_tokens
+        for r in result.outputs
+        if r.usage and r.usage.offline
+    )
+    out.print(
+        f"  latency p50 {result.latency_ms_p50:.0f} ms, p95 {result.latency_ms_p95:.0f} ms, "
+        f"p99 {result.latency_ms_p99:.0f} ms; {tokens_text(result.tokens, estimated)} tokens"
+        f"{estimate_note(result.tokens, estimated)}, ${result.cost_usd:.4f}"
+    )
+    if result.outputs:
+        counts: dict[str, int] = {}
+        for r in result.outputs:
+            if r.output:
+                counts[r.output.sentiment] = counts.get(r.output.sentiment, 0) + 1
+        out.print("  sentiment: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    for failure in result.failures[:10]:
+        out.print(line("  ", ("failed", "red"), f" {failure.item_id}: {failure.reason}"))
+    if len(result.failures) > 10:
+        out.print(f"  ... and {len(result.failures) - 10} more")
+
+
+def print_batch(workflow_id: str, progress: BatchProgress) -> None:
+    settled = ", ".join(f"{k} {v}" for k, v in sorted(progress.settled.items())) or "none yet"
+    if not progress.settled and not progress.in_flight and progress.already_known:
+        # Every ticket was known already (say, after make run): this batch started none, and
+        # "at rest: none yet" read as if they were all still in progress.
+        settled = "none started by this batch (`report` counts the known ones by state)"
+    console().print(
+        line(
+            ("Batch", "bold"),
+            f" {workflow_id}: {progress.total} ticket(s); {progress.started} started, "
+            f"{progress.already_known} already known (not processed again), "
+            f"{progress.in_flight} in flight; at rest: {settled}",
+        )
+    )
