@@ -47,7 +47,7 @@ from shared.health import (
     start_health_server,
     temporal_check,
 )
-from shared.metrics import prometheus_runtime
+from shared.metrics import forward_core_logs, prometheus_runtime
 from shared.pipeline_config import PipelineConfig
 from shared.provider_config import WorkerSettings
 from shared.redaction import safe_url
@@ -374,6 +374,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The SDK logs a failed activity or workflow task with its message and traceback, which may
     # quote a ticket: those lines keep the ids and the exception's type only.
     log_privacy.install()
+    # The core's warnings as Python log lines, without terminal colour codes (the runtime made
+    # for metrics forwards them the same way).
+    forward_core_logs()
     queues = [q.strip() for q in args.queues.split(",") if q.strip()] if args.queues else None
 
     async def _main() -> int:

@@ -12,10 +12,18 @@ suffix, counters end in ``_total`` (``PrometheusConfig`` options ``durations_as_
 no suffixes). Money is US dollars, named in the metric (``_usd``).
 """
 
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Final
 
-from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.runtime import (
+    LogForwardingConfig,
+    LoggingConfig,
+    PrometheusConfig,
+    Runtime,
+    TelemetryConfig,
+    TelemetryFilter,
+)
 
 from shared import names
 
@@ -87,6 +95,26 @@ BUCKETS: Final[Mapping[str, Sequence[float]]] = {
 }
 
 
+# The SDK core's own log lines (its warnings: a slow workflow task, a poll that failed) go to
+# this Python logger, formatted as the process's other lines, instead of the core's console
+# writer, which colours them with terminal codes that a log file or container log keeps.
+CORE_LOGGER = "temporalio.core"
+
+
+def core_logging() -> LoggingConfig:
+    return LoggingConfig(
+        filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
+        forwarding=LogForwardingConfig(logger=logging.getLogger(CORE_LOGGER)),
+    )
+
+
+def forward_core_logs() -> None:
+    """The default runtime (a process without metrics) with the core's lines forwarded; called
+    at a process's start, before any client is made."""
+    runtime = Runtime(telemetry=TelemetryConfig(logging=core_logging()))
+    Runtime.set_default(runtime, error_if_already_set=False)
+
+
 def prometheus_runtime(bind_address: str) -> Runtime:
     """The process's Temporal runtime, serving /metrics on ``bind_address`` (host:port).
 
@@ -94,13 +122,14 @@ def prometheus_runtime(bind_address: str) -> Runtime:
     the same endpoint."""
     return Runtime(
         telemetry=TelemetryConfig(
+            logging=core_logging(),
             metrics=PrometheusConfig(
                 bind_address=bind_address,
                 counters_total_suffix=True,
                 unit_suffix=True,
                 durations_as_seconds=True,
                 histogram_bucket_overrides=BUCKETS,
-            )
+            ),
         )
     )
 
