@@ -1,5 +1,5 @@
 """The HTTP API over real HTTP, on the dev server with the real offline worker: intake, reading,
-review refusals, roles, the intake rate limit and the body limit."""
+roles, the intake rate limit and the body limit (reviews: test_api_review.py)."""
 
 import asyncio
 from collections.abc import AsyncIterator
@@ -183,98 +183,6 @@ async def test_tickets_are_listed_by_state_and_priority_a_page_at_a_time(
     )
     assert bad_token.status_code == 400 and "page_token" in bad_token.json()["message"]
     assert forged.status_code == 400, forged.text
-
-
-async def test_the_review_queue_lists_waiting_tickets_oldest_deadline_first_and_the_report_counts(
-    http: httpx.AsyncClient, tokens: Tokens
-) -> None:
-    ticket_id = unique_id()
-    await http.post("/tickets", headers=bearer(tokens.submit), json=urgent_ticket(ticket_id))
-    await wait_for_state(http, tokens.review, ticket_id, "AWAITING_REVIEW")
-
-    queue = (await http.get("/review-queue", headers=bearer(tokens.review))).json()
-    report = (await http.get("/report", headers=bearer(tokens.read))).json()
-
-    deadlines = [t["sla_deadline"] for t in queue["tickets"]]
-    assert ticket_id in [t["ticket_id"] for t in queue["tickets"]]
-    assert deadlines == sorted(deadlines)
-    assert queue["escalated"] == sum(t["escalated"] for t in queue["tickets"])
-    assert queue["truncated"] is False
-    assert report["by_state"]["AWAITING_REVIEW"] >= 1
-    assert report["total"] >= len(queue["tickets"])
-
-
-async def test_reviews_are_refused_with_409_when_stale_or_not_waiting_and_404_when_unknown(
-    http: httpx.AsyncClient, tokens: Tokens
-) -> None:
-    ticket_id = unique_id()
-    await http.post("/tickets", headers=bearer(tokens.submit), json=urgent_ticket(ticket_id))
-    waiting = await wait_for_state(http, tokens.review, ticket_id, "AWAITING_REVIEW")
-    revision = waiting["status"]["draft"]["revision"]
-    url = f"/tickets/{ticket_id}/review"
-
-    stale = await http.post(
-        url, headers=bearer(tokens.review), json={"action": "approve", "revision": revision + 1}
-    )
-    # Made on a page that showed no draft: never applied to one its reviewer did not see.
-    unseen = await http.post(
-        url,
-        headers=bearer(tokens.review),
-        json={"action": "reject", "revision": None, "reason": "no answer yet"},
-    )
-    approved = await http.post(
-        url, headers=bearer(tokens.review), json={"action": "approve", "revision": revision}
-    )
-    done = await wait_for_state(http, tokens.review, ticket_id, "COMPLETED")
-    late = await http.post(
-        url,
-        headers=bearer(tokens.second_reviewer),
-        json={"action": "reject", "revision": revision, "reason": "too late"},
-    )
-    unknown = await http.post(
-        f"/tickets/{unique_id('NOPE')}/review",
-        headers=bearer(tokens.review),
-        json={"action": "approve", "revision": 1},
-    )
-
-    assert stale.status_code == 409
-    assert f"is at revision {revision}; look at the current draft" in stale.json()["message"]
-    assert unseen.status_code == 409
-    assert f"now has draft revision {revision}; look at it" in unseen.json()["message"]
-    assert approved.status_code == 200, approved.text
-    assert approved.json()["action"] == "approve" and approved.json()["revision"] == revision
-    # The reviewer is the token's holder: nobody named themselves in the body.
-    assert [r["decision"]["reviewer"] for r in done["status"]["reviews"]] == ["ana"]
-    assert done["status"]["transitions"][-1]["agent"] == "reviewer:ana"
-    assert late.status_code == 409
-    assert f"ticket {ticket_id} is COMPLETED, not awaiting review" in late.json()["message"]
-    assert unknown.status_code == 404 and "no ticket" in unknown.json()["message"]
-
-
-async def test_a_review_that_names_its_own_reviewer_or_misses_its_fields_is_refused(
-    http: httpx.AsyncClient, tokens: Tokens
-) -> None:
-    url = f"/tickets/{unique_id()}/review"
-    named = await http.post(
-        url,
-        headers=bearer(tokens.review),
-        json={"action": "approve", "revision": 1, "reviewer": "mallory"},
-    )
-    no_notes = await http.post(
-        url, headers=bearer(tokens.review), json={"action": "rework", "revision": 1}
-    )
-    no_revision = await http.post(url, headers=bearer(tokens.review), json={"action": "approve"})
-    approve_with_text = await http.post(
-        url,
-        headers=bearer(tokens.review),
-        json={"action": "approve", "revision": 1, "edited_text": "my corrected reply"},
-    )
-
-    assert named.status_code == 422 and "field 'reviewer'" in named.json()["problems"][0]
-    assert no_notes.status_code == 422 and "a rework needs notes" in no_notes.json()["message"]
-    assert no_revision.status_code == 422 and "field 'revision'" in no_revision.text
-    assert approve_with_text.status_code == 422
-    assert "edited_text is only read by action 'edit'" in approve_with_text.json()["message"]
 
 
 async def test_roles_decide_who_may_submit_read_and_review(
