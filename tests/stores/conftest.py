@@ -1,10 +1,15 @@
 """Both backends of each store, for tests that must hold for either."""
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
+from shared.delivery import idempotency_key, text_sha256
+from shared.stores.ledger import DeliveryLedger, NewDelivery
 from shared.stores.postgres import PostgresDatabase
+from shared.stores.postgres_ledger import PostgresLedger
+from shared.stores.sqlite_ledger import SqliteLedger
 from tests.support.postgres import PostgresServer
 
 
@@ -20,3 +25,32 @@ async def database(postgres: PostgresServer) -> AsyncIterator[PostgresDatabase]:
 @pytest.fixture(params=["sqlite", "postgres"])
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
+
+
+@pytest.fixture
+async def ledger(
+    backend: str, tmp_path: Path, postgres: PostgresServer
+) -> AsyncIterator[DeliveryLedger]:
+    if backend == "sqlite":
+        yield SqliteLedger(tmp_path / "outbox.sqlite3")
+        return
+    database = PostgresDatabase(postgres.create_database("ledger"), pool_size=4)
+    yield PostgresLedger(database)
+    await database.close()
+
+
+def delivery(
+    ticket_id: str = "T-1", revision: int = 1, text: str = "Hello.", chain: str | None = None
+) -> NewDelivery:
+    digest = text_sha256(text)
+    return NewDelivery(
+        ticket_id=ticket_id,
+        channel="email",
+        customer_id="C-1",
+        revision=revision,
+        body=text,
+        text_sha256=digest,
+        idempotency_key=idempotency_key(ticket_id, digest, chain),
+        sent_via="webhook",
+        chain=chain,
+    )
