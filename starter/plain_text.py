@@ -44,12 +44,7 @@ def console(stderr: bool = False) -> Console:
     stream = sys.stderr if stderr else sys.stdout
     width = None if stream.isatty() else int(os.environ.get("COLUMNS", "140"))
     return PlainTextConsole(
-        file=stream,
-        width=width,
-        highlight=False,
-        soft_wrap=False,
-        markup=False,
-        emoji=False,
+        file=stream, width=width, highlight=False, soft_wrap=False, markup=False, emoji=False
     )
 
 
