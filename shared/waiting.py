@@ -93,8 +93,8 @@ async def wait_settled(
     when ``timeout`` seconds pass (unsettled tickets in their current state). With
     ``require_worker``, raises NoWorker as soon as no worker polls the tickets queue (at once,
     and every WORKER_CHECK_SECONDS while waiting) instead of waiting out the timeout. Given
-    ``unreadable``, a ticket whose view cannot be read here goes there with the reason instead
-    of ending the wait for all (``ticket_statuses``)."""
+    ``unreadable``, a ticket whose view cannot be read (not decrypted here, or its worker
+    failing the query) goes there with the reason instead of ending the wait for all."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     views: dict[str, TicketView] = {}

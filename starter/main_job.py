@@ -296,8 +296,8 @@ async def run_main_job(args: argparse.Namespace) -> int:
                 )
             )
         ids = [o.ticket_id for o in outcomes]
-        # A ticket of an earlier run this ring cannot read (its key retired too early) is
-        # named below; the others are shown and reported.
+        # A ticket that cannot be read (its key retired too early, a worker failing its
+        # query) is named below; the others are shown and reported.
         unreadable: dict[str, str] = {}
         views = await _wait_with_worker(client, worker, ids, args.timeout, unreadable)
         ordered = [views[i] for i in ids if i in views]
@@ -310,8 +310,9 @@ async def run_main_job(args: argparse.Namespace) -> int:
             render.console().print(render.tickets_table(ordered, f"Tickets from {args.file}"))
             render.print_report(report)
         if unreadable:
+            # Undecryptable here (a key retired too early), or a worker failing the query.
             first = next(iter(unreadable.values()))
-            said = f"{len(unreadable)} ticket(s) of this file cannot be decrypted here: {first}"
+            said = f"{len(unreadable)} ticket(s) of this file could not be read: {first}"
             out.print(render.line((said, "yellow")))
         unsettled = len(ids) - len(unreadable) - sum(v.state in SETTLED_STATES for v in ordered)
         if unsettled:
@@ -331,4 +332,5 @@ async def run_main_job(args: argparse.Namespace) -> int:
             await server.stop()
         if codec is not None:
             await codec.stop()
-    return EXIT_PARTIAL if errors or unsettled or conflicts or unreadable else EXIT_OK
+    partial = errors or unsettled or conflicts or unreadable or report.unreadable
+    return EXIT_PARTIAL if partial else EXIT_OK

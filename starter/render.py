@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel
 from rich.table import Table
 
-from policy.transitions import is_terminal
+from policy.transitions import TicketState, is_terminal
 from shared.operations import SubmitOutcome
 from shared.report import Report
 from shared.run_spend import EarlierRuns
@@ -47,6 +47,13 @@ def when(moment: datetime | None, now: datetime | None = None) -> str:
     return f"{moment:%Y-%m-%d %H:%M} UTC ({rel})"
 
 
+def is_terminal_name(state: str | None) -> bool:
+    try:
+        return state is not None and is_terminal(TicketState(state))
+    except ValueError:
+        return False
+
+
 def deadline_text(
     deadline: datetime | None, closed: bool, closed_at: datetime | None = None
 ) -> str:
@@ -57,7 +64,7 @@ def deadline_text(
     if closed_at is None:
         return f"{deadline:%Y-%m-%d %H:%M} UTC"
     late = (closed_at - deadline).total_seconds()
-    kept = "met" if late <= 0 else f"missed by {_span(late)}"
+    kept = "met" if late <= 0 else f"missed by {_span(late) if late >= 60 else '<1m'}"
     return f"{deadline:%Y-%m-%d %H:%M} UTC ({kept})"
 
 
@@ -131,7 +138,8 @@ def summaries_table(summaries: Iterable[TicketSummary], title: str) -> Table:
     for column in ("Ticket", "State", "Category", "Priority", "SLA deadline", "Subject"):
         table.add_column(column, overflow="fold")
     for s in summaries:
-        closed = s.workflow_status != "RUNNING"
+        # Its workflow closed, or about to (the state is final; the workflow ends after it).
+        closed = s.workflow_status != "RUNNING" or is_terminal_name(s.state)
         deadline = deadline_text(s.sla_deadline, closed) + (" ESCALATED" if s.escalated else "")
         table.add_row(
             s.ticket_id,

@@ -56,6 +56,8 @@ FETCH_CONCURRENCY: Final = 8
 CHANGE_VERSION: Final = SearchAttributeKey.for_keyword_list("TemporalChangeVersion")
 
 
+# How a history whose payloads this process cannot read is reported.
+UNREADABLE_PREFIX: Final = "its payloads cannot be read here: "
 # The SDK's loggers that print a failed activation's traceback: the report says each failure.
 SDK_ACTIVATION_LOGGERS: Final = (
     "temporalio.worker._workflow",
@@ -268,7 +270,7 @@ async def replay_recent(
                         run_id=result.history.run_id,
                         error=f"{type(failure).__name__}: {one_line(failure)}"
                         if cause is None
-                        else f"its payloads cannot be read here: {cause}",
+                        else f"{UNREADABLE_PREFIX}{cause}",
                         unreadable=cause is not None,
                     )
                 )
@@ -301,17 +303,27 @@ def print_report(report: ReplayReport, since: timedelta) -> None:
         f"{describe_duration(since)} (at most {report.limit_per_type} running and "
         f"{report.limit_per_type} closed of each type) against this code:"
     )
+    broken = [f for f in report.failures if not f.unreadable]
+    unread = [f for f in report.failures if f.unreadable]
     for workflow_type, count in report.replayed.items():
-        failed = sum(f.workflow_type == workflow_type for f in report.failures)
-        note: list[str | tuple[str, str]] = ["  ", (f"{failed} failed", "red")] if failed else []
+        note: list[str | tuple[str, str]] = []
+        if failed := sum(f.workflow_type == workflow_type for f in broken):
+            note += ["  ", (f"{failed} failed", "red")]
+        if not_read := sum(f.workflow_type == workflow_type for f in unread):
+            note += ["  ", (f"{not_read} not readable here", "yellow")]
         running = report.running.get(workflow_type, 0)
         out.print(render.line(f"  {workflow_type:<22} {count:>6} ({running} running)", *note))
     if not report.failures:
         out.print("Every history replays on this code: no non-deterministic change.")
-        return
-    out.print(render.line(("NOT replayable on this code", "red"), f" ({len(report.failures)}):"))
-    for f in report.failures:
-        out.print(f"  {f.workflow_type} {f.workflow_id} (run {f.run_id}): {f.error}")
+    if broken:
+        out.print(render.line(("NOT replayable on this code", "red"), f" ({len(broken)}):"))
+        for f in broken:
+            out.print(f"  {f.workflow_type} {f.workflow_id} (run {f.run_id}): {f.error}")
+    if unread:
+        # Nothing is known of these against this code: this process could not read them.
+        out.print(render.line(("Not replayed, unreadable here", "yellow"), f" ({len(unread)}):"))
+        for f in unread:
+            out.print(f"  {f.workflow_type} {f.workflow_id} (run {f.run_id}): {f.error}")
 
 
 async def run_replay(args: argparse.Namespace, workflows: Sequence[type] = ALL_WORKFLOWS) -> int:
@@ -324,18 +336,23 @@ async def run_replay(args: argparse.Namespace, workflows: Sequence[type] = ALL_W
         render.print_json(report)
     else:
         print_report(report, args.since)
-    if unreadable := [f for f in report.failures if f.unreadable]:
-        raise CliError(
-            f"{len(unreadable)} workflow history(ies) could not be replayed here, their payloads "
-            f"unreadable ({unreadable[0].error.removeprefix('its payloads cannot be read here: ')})"
-            ": give this process what the workers have (TICKETS_DATABASE_URL, the key ring) "
-            "and run it again"
+    broken = [f for f in report.failures if not f.unreadable]
+    unread = [f for f in report.failures if f.unreadable]
+    said = []
+    if broken:
+        said.append(
+            f"{len(broken)} workflow history(ies) do not replay on this code: a deploy would "
+            "break them (add workflow.patched or use worker versioning: docs/deploy.md)"
         )
-    if report.failures:
-        raise CliError(
-            f"{len(report.failures)} workflow history(ies) do not replay on this code: a deploy "
-            "would break them (add workflow.patched or use worker versioning: docs/deploy.md)"
+    if unread:
+        why = unread[0].error.removeprefix(UNREADABLE_PREFIX)
+        said.append(
+            f"{len(unread)} workflow history(ies) could not be replayed here, their payloads "
+            f"unreadable ({why}): give this process what the workers have "
+            "(TICKETS_DATABASE_URL, the key ring) and run it again"
         )
+    if said:
+        raise CliError("; ".join(said))
     return EXIT_OK
 
 

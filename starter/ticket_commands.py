@@ -13,7 +13,14 @@ from shared import report as reports
 from shared import review_operations, waiting
 from shared import ticket_listing as listing
 from shared.bounded_read import TooLarge, read_text_at_most
-from shared.review import MAX_EDITED_CHARS, ReviewAction, ReviewDecision, as_operator
+from shared.review import (
+    MAX_EDITED_CHARS,
+    OPERATOR_PREFIX,
+    REVIEWER_NAME_LIMIT,
+    ReviewAction,
+    ReviewDecision,
+    as_operator,
+)
 from shared.ticket_status import read_ticket
 from shared.view import TicketView
 from starter import render
@@ -194,6 +201,9 @@ def _decision(args: argparse.Namespace) -> ReviewDecision:
     # operator's, as the Web UI's signal is, never like a signed-in reviewer's (docs/api.md).
     # An empty name stays empty, for the model to refuse by name.
     reviewer = as_operator(args.reviewer) if args.reviewer.strip() else args.reviewer
+    if len(OPERATOR_PREFIX + args.reviewer.removeprefix(OPERATOR_PREFIX)) > REVIEWER_NAME_LIMIT:
+        longest = REVIEWER_NAME_LIMIT - len(OPERATOR_PREFIX)
+        raise CliError(f"--reviewer is at most {longest} characters")
     fields: dict[str, object] = {"reviewer": reviewer, "revision": args.revision}
     if args.approve:
         fields["action"] = ReviewAction.APPROVE

@@ -93,7 +93,7 @@ def test_the_main_job_starts_its_own_server_processes_the_samples_and_stops_ever
     fourth = run_cli(env, "run", *ports, timeout=120)
 
     assert fourth.code == 3, fourth.output
-    assert f"{len(sample_ids())} ticket(s) of this file cannot be decrypted here: " in fourth.stdout
+    assert f"{len(sample_ids())} ticket(s) of this file could not be read: " in fourth.stdout
     assert f"Report: {len(sample_ids())} ticket(s) on this server" in fourth.stdout
     assert f"{len(sample_ids())} ticket(s) could not be decrypted here" in fourth.stdout
     assert not port_is_open(port)

@@ -119,5 +119,9 @@ def test_a_closed_ticket_s_sla_deadline_says_met_or_missed_not_a_countdown() -> 
         "2026-12-03 14:00 UTC (missed by 1h02m)"
     )
     assert render.deadline_text(deadline, closed=True) == "2026-12-03 14:00 UTC"
+    just_late = deadline + timedelta(seconds=20)
+    assert render.deadline_text(deadline, closed=True, closed_at=just_late).endswith(
+        "(missed by <1m)"
+    )
     assert render.deadline_text(deadline, closed=False).startswith("2026-12-03 14:00 UTC (")
     assert render.deadline_text(None, closed=True) == "-"
