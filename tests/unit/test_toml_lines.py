@@ -55,3 +55,27 @@ def test_a_field_the_file_does_not_name_is_found_at_the_key_that_holds_it() -> N
     assert line_of(lines, ("review", "final_deadline_hours")) == 4
     # Nothing of it in the file (a default's problem): no line.
     assert line_of(lines, ("budget", "max_tokens")) is None
+
+
+TRICKY = '''\
+[agents]
+resolver = [  # fallbacks after the first; """ in a comment opens no string
+  "openai:gpt-4o",
+  ["not", "a header"],
+]
+triage = ["offline:rules"]  # [not.a.header]
+
+["x"]
+y = "a # not a comment"
+z = 1
+'''
+
+
+def test_a_comment_or_an_array_across_lines_does_not_lose_the_keys_after_it() -> None:
+    tomllib.loads(TRICKY)
+    lines = key_lines(TRICKY)
+
+    assert lines[("agents", "resolver")] == 2
+    assert lines[("agents", "triage")] == 6
+    assert ("not", "a header") not in lines and ("agents", "not") not in lines
+    assert (lines[("x",)], lines[("x", "y")], lines[("x", "z")]) == (8, 9, 10)
