@@ -63,6 +63,9 @@ FAILURE_CLASSES: Final[Mapping[str, str]] = {
     "ProviderUnprocessable": "bad_request",
     "ProviderNotFound": "bad_request",
     "ProviderRequestRejected": "bad_request",
+    # A 429 no retry can pass (the request is over the key's tokens per minute): a request to
+    # change, not a rate to wait out, so it stays out of `rate_limited` and its alert.
+    "ProviderRequestTooLarge": "bad_request",
 }
 
 # Buckets, in the units above. The SDK's default (0.05 s to 10 s) fits neither a model call

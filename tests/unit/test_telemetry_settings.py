@@ -99,6 +99,8 @@ def test_provider_errors_map_to_failure_classes() -> None:
     assert metrics.failure_class(names.INVALID_OUTPUT_ERROR) == "invalid_output"
     assert metrics.failure_class("ProviderAuthenticationError") == "auth"
     assert metrics.failure_class("ProviderUnavailable") == "server_error"
+    # A 429 no retry passes: a request to change, not a rate limit.
+    assert metrics.failure_class("ProviderRequestTooLarge") == "bad_request"
     assert metrics.failure_class("SomethingNew") == metrics.failure_class(None) == "other"
 
 
