@@ -1,6 +1,7 @@
 """`serve` (the HTTP API and review console) and `token create` (an API token and its hash)."""
 
 import argparse
+import contextlib
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,7 +21,8 @@ from shared.encryption.keyring import load_key_ring
 from shared.settings import ConfigError
 from starter import render
 from starter.arguments import port_number
-from starter.errors import EXIT_OK, CliError
+from starter.connection import open_client, refuse_plaintext_beside_encrypted
+from starter.errors import EXIT_OK, CliError, ServerUnreachable
 
 
 async def cmd_serve(args: argparse.Namespace) -> int:
@@ -51,6 +53,11 @@ async def cmd_serve(args: argparse.Namespace) -> int:
         ring = load_key_ring()  # the ring the API's client will use: said before it serves
     except ConfigError as err:
         raise CliError(str(err)) from None
+    if ring is None:
+        # Intake would store tickets readable beside the workers' encrypted ones. A server not
+        # answering yet is not checked: the API starts without one and says so on /readyz.
+        with contextlib.suppress(ServerUnreachable):
+            await refuse_plaintext_beside_encrypted(await open_client())
     render.console(stderr=True).print(
         f"API on http://{settings.host}:{settings.port} (OpenAPI at /docs, console at /console), "
         f"{len(tokens.accounts)} token(s) from {settings.tokens_file}; "

@@ -28,13 +28,11 @@ async def open_client() -> Client:
 ENCRYPTED_CHECK_TICKETS = 20
 
 
-async def warn_if_unencrypted(client: Client) -> None:
-    """Commands that send customer text say so when this process would send it readable (no key
-    ring here: started from another directory, or without TICKETS_ENCRYPTION_KEYS), since the
-    workers accept unencrypted input and nothing else would notice. They refuse when the
-    server's tickets are encrypted: there the ring exists and this process is missing it, and a
-    ticket sent readable would sit in plain text among them, erasure leaving it in the server's
-    free pages."""
+async def refuse_plaintext_beside_encrypted(client: Client) -> None:
+    """A process with no key ring (started from another directory, or without
+    TICKETS_ENCRYPTION_KEYS) that would send customer text to a server whose tickets are
+    encrypted: there the ring exists and this process is missing it, and a ticket sent readable
+    would sit in plain text among them, erasure leaving it in the server's free pages."""
     if key_ring_of(client.data_converter) is not None:
         return
     if (held := await first_undecryptable_ticket(client, ENCRYPTED_CHECK_TICKETS)) is not None:
@@ -44,4 +42,12 @@ async def warn_if_unencrypted(client: Client) -> None:
             "directory whose data/ holds encryption-keys.json, or give it the workers' ring "
             "(TICKETS_ENCRYPTION_KEYS or TICKETS_ENCRYPTION_KEY_FILE)"
         )
-    console(stderr=True).print(f"warning: {describe_encryption(client.data_converter)}")
+
+
+async def warn_if_unencrypted(client: Client) -> None:
+    """Commands that send customer text refuse as above, and otherwise say so when this process
+    would send it readable, since the workers accept unencrypted input and nothing else would
+    notice."""
+    await refuse_plaintext_beside_encrypted(client)
+    if key_ring_of(client.data_converter) is None:
+        console(stderr=True).print(f"warning: {describe_encryption(client.data_converter)}")
