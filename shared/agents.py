@@ -72,6 +72,9 @@ class Usage(BaseModel):
     latency_ms: float = 0.0
     cost_usd: float = 0.0
     offline: bool = False
+    # The tokens were estimated from the text (characters / 4), not counted by the provider: a
+    # server that sent no usage (offline calls are estimated too, by ``offline``).
+    estimated: bool = False
     # Tokens the model did not have to read because the ticket was trimmed first.
     trimmed_tokens: int = 0
     # Model calls behind this agent call (2 when a repair round was needed; more when earlier
@@ -82,6 +85,11 @@ class Usage(BaseModel):
     # The model the last answer names (a dated snapshot of ``model``, or what a gateway
     # substituted), when the provider says.
     response_model: str | None = None
+
+    @property
+    def tokens_estimated(self) -> bool:
+        """Its tokens are an estimate (characters / 4): offline, or a server without usage."""
+        return self.offline or self.estimated
 
 
 def total_usage(parts: Sequence[Usage]) -> Usage:
@@ -101,6 +109,7 @@ def total_usage(parts: Sequence[Usage]) -> Usage:
         latency_ms=round(sum(p.latency_ms for p in parts), 1),
         cost_usd=round(sum(p.cost_usd for p in parts), 8),
         offline=all(p.offline for p in parts),
+        estimated=any(p.estimated for p in parts),
         trimmed_tokens=sum(p.trimmed_tokens for p in parts),
         requests=sum(p.requests for p in parts),
         finish_reason=last.finish_reason,

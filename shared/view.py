@@ -56,7 +56,7 @@ class AgentUsageTotals(BaseModel):
         self.output_tokens += usage.output_tokens
         self.cached_tokens += usage.cached_tokens
         self.cache_write_tokens += usage.cache_write_tokens
-        if usage.offline:
+        if usage.tokens_estimated:
             self.estimated_tokens += usage.input_tokens + usage.output_tokens
         self.trimmed_tokens += usage.trimmed_tokens
         self.cost_usd += usage.cost_usd

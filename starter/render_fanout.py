@@ -35,7 +35,7 @@ def print_plan(workflow_id: str, result: OrchestratorResult) -> None:
     if result.synthesis.gaps:
         out.print(line(("Missing:", "yellow"), " " + "; ".join(result.synthesis.gaps)))
     calls = [u for group in result.usage.values() for u in group]
-    estimated = sum(u.input_tokens + u.output_tokens for u in calls if u.offline)
+    estimated = sum(u.input_tokens + u.output_tokens for u in calls if u.tokens_estimated)
     out.print(
         f"usage: {tokens_text(result.tokens, estimated)} tokens"
         f"{estimate_note(result.tokens, estimated)}, ${result.cost_usd:.4f}"
@@ -54,7 +54,7 @@ def print_swarm(result: SwarmResult, workflow_id: str) -> None:
     estimated = sum(
         r.usage.input_tokens + r.usage.output_tokens
         for r in result.outputs
-        if r.usage and r.usage.offline
+        if r.usage and r.usage.tokens_estimated
     )
     out.print(
         f"  latency p50 {result.latency_ms_p50:.0f} ms, p95 {result.latency_ms_p95:.0f} ms, "

@@ -198,6 +198,7 @@ class OpenAIProvider(LLMProvider):
         prompt = "".join(str(m.get("content") or "") for m in conversation)
         completion.input_tokens = estimate_tokens(prompt)
         completion.output_tokens = estimate_tokens("".join(parts) + "".join(refusal))
+        completion.estimated = True
         if model not in self._estimated_models:
             self._estimated_models.add(model)
             log.warning(

@@ -120,6 +120,8 @@ class Completion:
     response_model: str | None = None
     refusal: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # what the provider needs for a repair
+    # The tokens were estimated from the text: the server sent no usage.
+    estimated: bool = False
 
 
 def parse(output_model: type[OutT], completion: Completion) -> OutT:
@@ -313,6 +315,7 @@ class LLMProvider(Provider):
                 8,
             ),
             requests=len(completions),
+            estimated=any(c.estimated for c in completions),
             finish_reason=completions[-1].finish_reason if completions else None,
             response_model=completions[-1].response_model if completions else None,
         )

@@ -13,6 +13,7 @@ from activities.providers.structured import strict_json_schema
 from shared import telemetry
 from shared.agents import Classification, Usage
 from shared.provider_config import cost_usd, default_prices, default_providers
+from shared.view import AgentUsageTotals
 from tests.providers.conftest import MODELS, MakeOpenAI
 from tests.providers.fake_stream import Event, FakeStreamServer, stream_provider
 from tests.providers.helpers import (
@@ -335,6 +336,11 @@ async def test_a_server_that_sends_no_usage_gets_its_tokens_estimated_not_counte
         cost_usd(default_prices()[MODEL], usage.input_tokens, usage.output_tokens, 0)
     )
     assert second.usage.input_tokens == usage.input_tokens
+    # ... and said to be estimates where tokens are shown (`~`): they were shown as counted.
+    assert usage.estimated and usage.tokens_estimated and not usage.offline
+    totals = AgentUsageTotals()
+    totals.add(usage)
+    assert totals.estimated_tokens == usage.input_tokens + usage.output_tokens
     warnings = [r for r in caplog.records if "sent no usage" in r.getMessage()]
     assert len(warnings) == 1 and MODEL in warnings[0].getMessage()  # once per model
 
