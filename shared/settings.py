@@ -129,6 +129,16 @@ def _env_overrides(
     """Apply TICKETS_* variables over the file's values. Returns which variable set which field,
     so an invalid value is reported against the variable rather than the file."""
     sources: dict[tuple[str, ...], str] = {}
+    # A variable of a family that names no member of it (TICKETS_AGENT_CLASIFIER): the same
+    # typo in the file is refused, so it is here; it was ignored without a word.
+    for prefix, members in (
+        ("TICKETS_AGENT_", [role.name for role in AgentRole]),
+        ("TICKETS_SLA_HOURS_", [priority.name for priority in Priority]),
+    ):
+        for name in sorted(env):
+            if name.startswith(prefix) and name.removeprefix(prefix) not in members:
+                known = ", ".join(prefix + m for m in members)
+                raise ConfigError(f"{name[:80]}: no such setting (known: {known})")
 
     def put(table: dict[str, Any], loc: tuple[str, ...], name: str, value: Any) -> None:
         table[loc[-1]] = value
@@ -336,6 +346,16 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
             # every ticket records, which then does not read back: each new ticket's workflow
             # task would fail over and over.
             raise ConfigError(f"{origin(loc)}: must be a finite number")
+    timeouts = pipeline.agent_timeouts
+    if timeouts.heartbeat_seconds >= timeouts.start_to_close_seconds:
+        # Checked here, not in the model: a ticket's configuration snapshot is read back with
+        # the model, and one recorded before this check must still read.
+        raise ConfigError(
+            f"{at(('agent_timeouts', 'heartbeat_seconds'))}: agent_timeouts.heartbeat_seconds "
+            f"({timeouts.heartbeat_seconds:g}) must be below agent_timeouts."
+            f"start_to_close_seconds ({timeouts.start_to_close_seconds:g}): a stalled call is "
+            "noticed by its heartbeat only within the attempt's time"
+        )
     fallback = pipeline.orchestration.fallback_route
     if fallback is not None and fallback.provider not in {OFFLINE, *worker.providers}:
         known = ", ".join([OFFLINE, *worker.providers])

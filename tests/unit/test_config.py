@@ -217,6 +217,11 @@ def test_a_bad_file_is_refused_naming_the_file_and_the_field(
         ("[agents]\nresolver = ['gpt-4o']", "agents.resolver[0]: expected 'provider:model'"),
         ("[agents]\nresolver = ['nowhere:m']", "agents.resolver: unknown provider 'nowhere'"),
         ("[trimming]\nbody_tokenz = 9", "[trimming] has no setting 'body_tokenz'"),
+        (
+            "[agent_timeouts]\nheartbeat_seconds = 200",
+            "agent_timeouts.heartbeat_seconds (200) must be below agent_timeouts."
+            "start_to_close_seconds (120)",
+        ),
         ("[providers.openai]\nbase_url = 'ftp://x'", "providers.openai.base_url"),
         ("[budget]\nmax_tokens = 'many'", "budget.max_tokens: Input should be a valid integer"),
     ],
@@ -240,7 +245,10 @@ def test_a_bad_file_names_the_line_that_sets_the_field(
 def test_a_field_the_file_does_not_set_is_named_without_a_line(tmp_path: Path) -> None:
     # The agent timeout is the file's; the provider's timeout, which must stay under it, is the
     # default: the message names both, and the file, but no line of it sets the second.
-    text = "[agents]\nresolver = ['openai:m']\n[agent_timeouts]\nstart_to_close_seconds = 1\n"
+    text = (
+        "[agents]\nresolver = ['openai:m']\n"
+        "[agent_timeouts]\nstart_to_close_seconds = 30\nheartbeat_seconds = 10\n"
+    )
     path = write_config(tmp_path, text)
 
     with pytest.raises(ConfigError) as caught:
@@ -249,7 +257,7 @@ def test_a_field_the_file_does_not_set_is_named_without_a_line(tmp_path: Path) -
     assert str(caught.value).startswith(f"{path}: providers.openai.timeout_seconds ("), str(
         caught.value
     )
-    assert "must be below agent_timeouts.start_to_close_seconds (1)" in str(caught.value)
+    assert "must be below agent_timeouts.start_to_close_seconds (30)" in str(caught.value)
 
 
 @pytest.mark.parametrize(
@@ -266,6 +274,13 @@ def test_a_field_the_file_does_not_set_is_named_without_a_line(tmp_path: Path) -
             ["TICKETS_REVIEW_FINAL_DEADLINE_HOURS: review.final_deadline_hours (24) must be"],
         ),
         ({"TICKETS_REVIEW_FINAL_DEADLINE_HOURS": "-1"}, ["TICKETS_REVIEW_FINAL_DEADLINE_HOURS"]),
+        # A typo in a variable's name was ignored without a word (the same in the file is
+        # refused).
+        (
+            {"TICKETS_AGENT_CLASIFIER": "offline:offline-rules-v1"},
+            ["TICKETS_AGENT_CLASIFIER: no such setting (known: TICKETS_AGENT_CLASSIFIER, "],
+        ),
+        ({"TICKETS_SLA_HOURS_CRITICAL": "1"}, ["TICKETS_SLA_HOURS_CRITICAL: no such setting"]),
         # nan fails every bound: it said "should be less than or equal to 87600".
         (
             {"TICKETS_SLA_HOURS_URGENT": "nan"},
