@@ -106,9 +106,15 @@ RATE_STATE_QUERY: Final = "rate_state"
 SET_QUEUE_RATE: Final = "set_queue_rate"
 
 
+RATE_CONTROLLER_ID_PREFIX: Final = "rate-controller-"
+# Workflow ids the project gives its own workflows: an id given for a run (`plan`, `swarm`,
+# `batch --id`) may not start with one, or it would take a ticket's or a controller's place.
+RESERVED_ID_PREFIXES: Final = (TICKET_WORKFLOW_ID_PREFIX, RATE_CONTROLLER_ID_PREFIX)
+
+
 def rate_controller_id(provider_queue: str) -> str:
     """A fixed id per provider queue: every worker reports to the same controller."""
-    return f"rate-controller-{provider_queue}"
+    return f"{RATE_CONTROLLER_ID_PREFIX}{provider_queue}"
 
 
 def rate_control_task_queue(tickets_queue: str) -> str:

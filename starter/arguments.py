@@ -7,6 +7,7 @@ import socket
 from datetime import datetime
 
 from policy.transitions import TicketState
+from shared import names
 from shared.orchestration import MAX_TASK_CHARS
 from shared.swarm import MAX_CHUNK_SIZE
 from shared.tickets import TICKET_ID_PATTERN
@@ -111,7 +112,16 @@ WORKFLOW_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,199}"
 
 def workflow_id_argument(text: str) -> str:
     rule = "1-200 letters, digits, '.', '_', ':', '@' or '-'"
-    return _matching(text, WORKFLOW_ID_PATTERN, "workflow id", rule)
+    workflow_id = _matching(text, WORKFLOW_ID_PATTERN, "workflow id", rule)
+    if workflow_id.startswith(names.RESERVED_ID_PREFIXES):
+        # `batch --id ticket-T-1002` started a batch in that ticket's place: the ticket was
+        # lost to status, and a later submit of it was taken for a duplicate.
+        taken = next(p for p in names.RESERVED_ID_PREFIXES if workflow_id.startswith(p))
+        raise argparse.ArgumentTypeError(
+            f"workflow ids starting {taken!r} are the tickets' and the rate controllers': "
+            "choose another"
+        )
+    return workflow_id
 
 
 def task_argument(text: str) -> str:

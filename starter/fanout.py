@@ -2,13 +2,17 @@
 `batch` (many tickets as one workflow), with live progress."""
 
 import argparse
+import os
 from pathlib import Path
 from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
+from temporalio.client import Client
 
+from shared import names
 from shared.batch import BatchSettings
 from shared.command_budget import chunk_size_fitting, encoded_size
+from shared.operations import workers_polling
 from shared.swarm import (
     MAX_CHUNK_SIZE,
     SwarmResult,
@@ -17,7 +21,7 @@ from shared.swarm import (
 from shared.ticket_listing import ids_held_by_other_tickets
 from starter import render, render_fanout
 from starter.connection import open_client, warn_if_unencrypted
-from starter.errors import EXIT_OK, EXIT_PARTIAL, CliError
+from starter.errors import EXIT_OK, EXIT_PARTIAL, CliError, NoWorker
 from starter.fanout_runs import SwarmFailed, run_batch, run_plan, run_swarm
 from starter.inputs import read_jsonl, read_swarm_items
 from starter.swarm_outputs import with_chunk_outputs, write_outputs
@@ -36,13 +40,39 @@ def _settings(model: type[SettingsT], **values: object) -> SettingsT:
         raise CliError("; ".join(problems)) from None
 
 
+async def _require_worker(client: Client, what: str) -> None:
+    """Before waiting for a run: with no worker on the tickets queue it would sit at 0/? until
+    its timeout, saying nothing (as `submit --wait` checks)."""
+    if not await workers_polling(client):
+        raise NoWorker(
+            f"no worker is polling the {names.TICKETS_TASK_QUEUE} task queue, so {what} would "
+            "wait on the server until one starts: run `python -m worker` against this server "
+            "and namespace"
+        )
+
+
+def _started(args: argparse.Namespace, workflow_id: str, said: str) -> None:
+    """A run started without --wait: its id, as JSON with --json."""
+    if args.json:
+        render.print_json({"workflow_id": workflow_id, "started": True})
+    else:
+        render.console().print(said)
+
+
 async def cmd_plan(args: argparse.Namespace) -> int:
     client = await open_client()
     await warn_if_unencrypted(client)
+    if args.wait:
+        await _require_worker(client, "the plan")
     workflow_id, result = await run_plan(client, args.task, args.id, args.wait)
     if result is None:
-        render.console().print(
-            f"started {workflow_id}; watch it in the Web UI or rerun with --wait"
+        # The id is random unless given: waiting for this run takes it (a rerun without it
+        # would start and pay for another).
+        _started(
+            args,
+            workflow_id,
+            f"started {workflow_id}; watch it in the Web UI, or wait for it with the same "
+            f"command and --id {workflow_id} --wait",
         )
     elif args.json:
         render.print_json({"workflow_id": workflow_id, "result": result})
@@ -52,9 +82,8 @@ async def cmd_plan(args: argparse.Namespace) -> int:
 
 
 async def cmd_swarm(args: argparse.Namespace) -> int:
-    if args.output and not _folder_exists(args.output):
-        # Found before the run, not after it: the results would have nowhere to go.
-        raise CliError(f"--output {args.output}: its folder does not exist")
+    if args.output and (problem := _output_problem(args.output)):
+        raise CliError(f"--output {args.output}: {problem}")
     items, errors = read_swarm_items(Path(args.file))
     for e in errors:
         render.console(stderr=True).print(render.line(("error", "red"), f" {e}"))
@@ -74,6 +103,7 @@ async def cmd_swarm(args: argparse.Namespace) -> int:
     )
     client = await open_client()
     await warn_if_unencrypted(client)
+    await _require_worker(client, "the swarm")
     try:
         workflow_id, result = await run_swarm(client, items, settings, args.id)
     except SwarmFailed as failed:
@@ -87,8 +117,17 @@ async def cmd_swarm(args: argparse.Namespace) -> int:
     return EXIT_PARTIAL if errors else EXIT_OK
 
 
-def _folder_exists(path: str) -> bool:
-    return Path(path).resolve().parent.is_dir()
+def _output_problem(path: str) -> str | None:
+    """Why ``--output`` could not be written, found before the run rather than after it: the
+    results would have nowhere to go."""
+    target = Path(path)
+    if target.is_dir():
+        return "is a folder; give a file's name"
+    if not target.resolve().parent.is_dir():
+        return "its folder does not exist"
+    if target.exists() and not os.access(target, os.W_OK):
+        return "cannot be written by this user"
+    return None
 
 
 def _show_swarm(args: argparse.Namespace, workflow_id: str, result: SwarmResult) -> None:
@@ -127,9 +166,11 @@ async def cmd_batch(args: argparse.Namespace) -> int:
     tickets = [p.ticket for p in parsed if p.ticket.ticket_id not in held]
     if not tickets:
         raise CliError(f"no tickets to submit in {args.file}: every id is held by another ticket")
+    if args.wait:
+        await _require_worker(client, "the batch")
     workflow_id, progress = await run_batch(client, tickets, settings, args.id, args.wait)
     if progress is None:
-        render.console().print(f"started {workflow_id} with {len(tickets)} ticket(s)")
+        _started(args, workflow_id, f"started {workflow_id} with {len(tickets)} ticket(s)")
     elif args.json:
         render.print_json(
             {"workflow_id": workflow_id, "progress": progress, "conflicts": sorted(held)}

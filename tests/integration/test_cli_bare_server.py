@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from starter.embedded import EmbeddedServer
-from tests.support.processes import environment, free_port, run_cli
+from tests.support.processes import PROJECT_ROOT, environment, free_port, run_cli
 
 pytestmark = pytest.mark.integration
 
@@ -54,6 +54,29 @@ def test_submit_registers_the_search_attributes_and_says_at_once_that_no_worker_
     listed = run_cli(env, "list", "--state", "NEW", "--json")
     assert listed.code == 0, listed.output
     assert [t["ticket_id"] for t in json.loads(listed.stdout)] == ["BARE-1"]
+
+
+@pytest.mark.parametrize(
+    ("command", "what"),
+    [
+        (["plan", "What is the refund policy?", "--wait"], "the plan"),
+        (["swarm", str(PROJECT_ROOT / "samples" / "reviews.jsonl")], "the swarm"),
+        (["batch", str(PROJECT_ROOT / "samples" / "tickets.jsonl"), "--wait"], "the batch"),
+    ],
+)
+def test_a_fan_out_run_that_would_wait_says_at_once_that_no_worker_runs(
+    bare_server: EmbeddedServer, tmp_path: Path, command: list[str], what: str
+) -> None:
+    # They sat at 0/? for minutes, saying nothing, where `submit --wait` says this at once.
+    env = environment(bare_server.address, tmp_path)
+
+    waited = run_cli(env, *command)
+
+    assert waited.code == 1, waited.output
+    assert waited.stderr.strip().endswith(
+        f"error: no worker is polling the tickets task queue, so {what} would wait on the "
+        "server until one starts: run `python -m worker` against this server and namespace"
+    ), waited.output
 
 
 @pytest.mark.parametrize(

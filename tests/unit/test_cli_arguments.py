@@ -86,3 +86,19 @@ def test_a_swarm_s_output_folder_is_checked_before_the_run(
     out = tmp_path / "nowhere" / "out.jsonl"
     assert cli.main(["swarm", str(items), "--output", str(out)]) == 1
     assert capsys.readouterr().err == f"error: --output {out}: its folder does not exist\n"
+    # A folder passed the check, and the results were lost after the run ("Is a directory").
+    assert cli.main(["swarm", str(items), "--output", str(tmp_path)]) == 1
+    said = capsys.readouterr().err
+    assert said == f"error: --output {tmp_path}: is a folder; give a file's name\n"
+
+
+@pytest.mark.parametrize("command", [["plan", "Hello"], ["batch", "x.jsonl"], ["swarm", "x.jsonl"]])
+@pytest.mark.parametrize("taken", ["ticket-T-1002", "rate-controller-llm-openai"])
+def test_a_run_s_id_may_not_take_a_ticket_s_or_a_controller_s(
+    command: list[str], taken: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `batch --id ticket-T-1002` started a batch in that ticket's place: the ticket was lost.
+    with pytest.raises(SystemExit) as exited:
+        cli.main([*command, "--id", taken])
+    assert exited.value.code == 2
+    assert "--id: workflow ids starting" in capsys.readouterr().err
