@@ -24,6 +24,7 @@ from activities.providers.errors import (
     TRANSPORT_ERRORS,
     ProviderCheckError,
     ProviderFailure,
+    check_failed,
     connection_failed_below,
     retry_after_seconds,
     scrub,
@@ -203,7 +204,8 @@ class AnthropicProvider(LLMProvider):
                 f"({err.status_code}): {reason}"
             ) from None
         except (anthropic.AnthropicError, *TRANSPORT_ERRORS) as err:
-            return f"{self.name}: could not verify the API key: {self._error(err).message}"
+            reason = self._error(err).message
+            return check_failed(self.name, reason, err, self._client.base_url)
         return None
 
     async def aclose(self) -> None:

@@ -38,6 +38,7 @@ import httpx2
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from shared import names
+from shared.redaction import safe_url
 
 # Longest wait taken from a Retry-After header: a longer (or absurd) value is cut to this.
 MAX_RETRY_AFTER: Final = timedelta(minutes=10)
@@ -295,3 +296,15 @@ def transport_failure(err: Exception, provider: str) -> ProviderFailure:
             provider, f"connection failed: {type(err).__name__}", connection=True
         )
     return ProviderFailure(provider, f"{type(err).__name__}: {err}")
+
+
+def check_failed(name: str, reason: str, err: BaseException, base_url: object) -> str:
+    """The worker's start-up warning when a provider's key could not be checked. A 404 there is
+    not the key but the address (a base URL without its /v1): every call would fail the same."""
+    said = f"{name}: could not verify the API key: {reason}"
+    if getattr(err, "status_code", None) == 404:
+        said += (
+            f"; nothing answers at {safe_url(str(base_url).rstrip('/'))}/models: is the base URL "
+            "right? (a compatible server's usually ends in /v1)"
+        )
+    return said

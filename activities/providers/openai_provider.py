@@ -25,6 +25,7 @@ from activities.providers.errors import (
     TRANSPORT_ERRORS,
     ProviderCheckError,
     ProviderFailure,
+    check_failed,
     connection_failed_below,
     retry_after_seconds,
     scrub,
@@ -231,7 +232,8 @@ class OpenAIProvider(LLMProvider):
                 f"({err.status_code}): {scrub(str(err.message), self._secrets)}"
             ) from None
         except (openai.OpenAIError, *TRANSPORT_ERRORS) as err:
-            return f"{self.name}: could not verify the API key: {self._error(err).message}"
+            reason = self._error(err).message
+            return check_failed(self.name, reason, err, self._client.base_url)
         return None
 
     async def aclose(self) -> None:

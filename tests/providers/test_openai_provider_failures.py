@@ -1,6 +1,8 @@
 """The OpenAI provider's failures against a fake OpenAI server (the real openai SDK over HTTP):
 which are retried and after how long, which stop, what the error says; and check()."""
 
+import http.server
+import threading
 from datetime import timedelta
 
 import pytest
@@ -227,3 +229,38 @@ async def test_check_warns_but_does_not_stop_when_the_server_is_unreachable(
     assert isinstance(warning, str)
     assert warning.startswith("openai: could not verify the API key")
     assert "cannot reach" in warning
+
+
+class _NotFoundEverywhere(http.server.BaseHTTPRequestHandler):
+    """A fake server with nothing at any path: what a base URL missing its /v1 reaches."""
+
+    def do_GET(self) -> None:
+        body = b'{"error": "not found"}'
+        self.send_response(404)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+async def test_check_says_a_base_url_without_its_v1_is_the_address_not_the_key(
+    make_openai: MakeOpenAI,
+) -> None:
+    # It said only "could not verify the API key: ... (404)", then every ticket failed with
+    # ProviderNotFound.
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _NotFoundEverywhere)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    root = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        warning = await make_openai(base_url=root).check()
+    finally:
+        server.shutdown()
+
+    assert isinstance(warning, str) and "(404)" in warning, warning
+    assert warning.endswith(
+        f"nothing answers at {root}/models: is the base URL right? (a compatible server's "
+        "usually ends in /v1)"
+    ), warning
