@@ -24,8 +24,9 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Final
 
 from temporalio.client import Client
 from temporalio.runtime import Runtime
@@ -89,6 +90,28 @@ def metrics_runtime() -> tuple[Runtime | None, str | None]:
         raise settings.ConfigError(
             f"{METRICS_ADDRESS_ENV}={address!r}: cannot serve metrics there: {err}"
         ) from None
+
+
+# The endpoint variables a user sets to point a provider at a compatible server.
+BASE_URL_VARIABLES: Final = {"openai": "OPENAI_BASE_URL", "anthropic": "ANTHROPIC_BASE_URL"}
+
+
+def unused_endpoint_warnings(
+    config: PipelineConfig, worker_settings: WorkerSettings, env: Mapping[str, str]
+) -> list[str]:
+    """An endpoint variable set for a provider no agent uses because its key is missing: the
+    agents ran offline without a word (a local server needs a key variable set, to any value)."""
+    in_use = providers_in_use(config)
+    warnings = []
+    for name, variable in BASE_URL_VARIABLES.items():
+        provider = worker_settings.providers.get(name)
+        key = provider.api_key_env if provider else None
+        if env.get(variable) and name not in in_use and key and not env.get(key):
+            warnings.append(
+                f"{variable} is set, but {key} is not, so no agent uses {name}: set {key} (to "
+                "any value, for a server that needs none)"
+            )
+    return warnings
 
 
 def describe_routes(config: PipelineConfig) -> list[str]:
@@ -278,6 +301,8 @@ async def serve(
     print(f"worker: {describe_encryption(client.data_converter)}")
     if registered:
         print(f"worker: registered search attributes {', '.join(registered)}")
+    for warning in unused_endpoint_warnings(config, loaded.worker, os.environ):
+        print(f"worker: warning: {warning}", file=sys.stderr)
     print("worker: agents (provider:model, fallbacks after ->):")
     print("\n".join(describe_routes(config)))
     print("worker: providers:")

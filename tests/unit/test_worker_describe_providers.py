@@ -1,12 +1,13 @@
-"""What the worker prints about each provider's rate when it starts: the limit configured, the
-adaptive limit, the limit the provider declares (the default), or none."""
+"""What the worker prints about each provider when it starts: its rate (the limit configured,
+the adaptive limit, the limit the provider declares, or none), and an endpoint no agent uses."""
 
 import pytest
 
 from shared.agents import AgentRole, AgentRoute
 from shared.pipeline_config import PipelineConfig
 from shared.provider_config import WorkerSettings, default_providers
-from worker import describe_providers
+from shared.settings import load_settings
+from worker import describe_providers, unused_endpoint_warnings
 
 EVERY_AGENT_ON_OPENAI = PipelineConfig(
     routes={role: [AgentRoute(provider="openai", model="gpt-4.1-mini")] for role in AgentRole}
@@ -74,3 +75,32 @@ def test_a_provider_polled_but_not_in_the_routes_is_described_too() -> None:
     assert [line.split()[0] for line in lines] == ["offline", "openai"]
     assert "not this one" in lines[0]
     assert "(queue llm-openai)" in lines[1]
+
+
+@pytest.mark.parametrize(
+    ("env", "warned"),
+    [
+        # The agents ran offline without a word: a local server needs the key variable set.
+        (
+            {"OPENAI_BASE_URL": "http://127.0.0.1:11434/v1"},
+            [
+                "OPENAI_BASE_URL is set, but OPENAI_API_KEY is not, so no agent uses openai: set "
+                "OPENAI_API_KEY (to any value, for a server that needs none)"
+            ],
+        ),
+        ({"OPENAI_BASE_URL": "http://127.0.0.1:11434/v1", "OPENAI_API_KEY": "unused"}, []),
+        ({"ANTHROPIC_API_KEY": "k"}, []),
+        (
+            {"ANTHROPIC_BASE_URL": "http://127.0.0.1:9/v1", "TICKETS_PROVIDER": "offline"},
+            [
+                "ANTHROPIC_BASE_URL is set, but ANTHROPIC_API_KEY is not, so no agent uses "
+                "anthropic: set ANTHROPIC_API_KEY (to any value, for a server that needs none)"
+            ],
+        ),
+    ],
+)
+def test_an_endpoint_set_for_a_provider_no_agent_uses_is_warned_of(
+    env: dict[str, str], warned: list[str]
+) -> None:
+    loaded = load_settings(None, env=env)
+    assert unused_endpoint_warnings(loaded.pipeline, loaded.worker, env) == warned
