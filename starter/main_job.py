@@ -114,6 +114,12 @@ class WorkerProcess:
         await stop_process(process, 20)
 
 
+def worker_warnings(output: str) -> list[str]:
+    """The warnings in a worker's start-up output (``worker: warning: ...`` lines)."""
+    prefix = "worker: warning: "
+    return [line.removeprefix(prefix) for line in output.splitlines() if line.startswith(prefix)]
+
+
 def free_local_port() -> int:
     """A port on 127.0.0.1 that nothing listens on now (for the worker's metrics endpoint)."""
     with socket.socket() as probe:
@@ -270,6 +276,10 @@ async def run_main_job(args: argparse.Namespace) -> int:
             out.print(f"Temporal Web UI: {server.ui_url}")
         out.print(f"Starting a worker (log: {worker.log_path})")
         await worker.start()
+        # Its warnings (a key it could not check, an unpriced model, an endpoint no agent uses)
+        # went only to its log, and the tickets then failed or cost $0 without a reason here.
+        for warning in worker_warnings(worker.output()):
+            out.print(render.line(("warning", "yellow"), f" (worker) {warning}"))
         out.print(f"Worker metrics (Prometheus): http://{metrics_address}/metrics")
         os.environ["TEMPORAL_ADDRESS"] = address
         client = await open_client()

@@ -61,12 +61,15 @@ def test_the_main_job_starts_its_own_server_processes_the_samples_and_stops_ever
     assert not port_is_open(port), "the embedded server was left running"
     assert "worker: stopped" in (tmp_path / "data" / "worker.log").read_text()
 
-    second = run_cli(env, "run", "--json", *ports, timeout=120)
+    # An endpoint set without its key: the worker warns, in its log, and make run says it too.
+    unused = {"OPENAI_BASE_URL": "http://127.0.0.1:9/v1"}
+    second = run_cli(env | unused, "run", "--json", *ports, timeout=120)
 
     assert second.code == 0, second.output
     payload = json.loads(second.stdout)
     assert payload["report"]["earlier"] == len(sample_ids())
     assert "Created an encryption key" not in second.stdout + second.stderr
+    assert "warning (worker) OPENAI_BASE_URL is set, but OPENAI_API_KEY is not" in second.stderr
     assert f"{len(sample_ids())} were already on the server" in second.stderr
     states = {t["ticket_id"]: t["state"] for t in payload["tickets"]}
     assert set(states) == set(sample_ids())
