@@ -17,7 +17,12 @@ from temporalio.client import (
     WorkflowQueryFailedError,
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import (
+    ApplicationError,
+    CancelledError,
+    TerminatedError,
+    WorkflowAlreadyStartedError,
+)
 from temporalio.service import RPCError
 
 from shared import names
@@ -121,7 +126,7 @@ async def _watched(
     try:
         return await result
     except WorkflowFailureError as err:
-        raise CliError(f"{what} failed: {_cause(err)}") from None
+        raise CliError(_ended(what, err)) from None
 
 
 # ---- plan ----------------------------------------------------------------------------------------
@@ -152,6 +157,16 @@ async def run_plan(
         return len(p.outcomes), total, p.phase
 
     return workflow_id, await _watched(handle, describe, "sub-tasks", f"the plan run {workflow_id}")
+
+
+def _ended(what: str, err: WorkflowFailureError) -> str:
+    """How a run ended other than completed: cancelled or terminated by someone (it said
+    "failed: Workflow cancelled"), or failed with the reason its workflow gave."""
+    if isinstance(err.cause, TerminatedError):
+        return f"{what} was terminated: {err.cause.message}"
+    if isinstance(err.cause, CancelledError):
+        return f"{what} was cancelled"
+    return f"{what} failed: {_cause(err)}"
 
 
 def _cause(err: WorkflowFailureError) -> str:
@@ -220,9 +235,7 @@ async def run_swarm(
         cause = err.cause
         details = cause.details if isinstance(cause, ApplicationError) else ()
         summary = SwarmResult.model_validate({**details[0], "outputs": []}) if details else None
-        raise SwarmFailed(
-            f"the swarm {workflow_id} failed: {_cause(err)}", workflow_id, summary
-        ) from None
+        raise SwarmFailed(_ended(f"the swarm {workflow_id}", err), workflow_id, summary) from None
 
 
 class SwarmFailed(CliError):
