@@ -24,9 +24,8 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Final
 
 from temporalio.client import Client
 from temporalio.runtime import Runtime
@@ -37,7 +36,12 @@ from activities.delivery.activity import DeliveryActivities
 from activities.delivery.config import DeliveryConfig
 from activities.providers.base import Provider
 from activities.providers.errors import ProviderCheckError
-from activities.providers.registry import OFFLINE, build_providers, providers_in_use
+from activities.providers.registry import build_providers
+from activities.providers.startup_lines import (
+    describe_providers,
+    describe_routes,
+    unused_endpoint_warnings,
+)
 from shared import log_privacy, names, settings, telemetry
 from shared.data_converter import data_converter, describe_encryption
 from shared.health import (
@@ -51,7 +55,6 @@ from shared.health import (
 from shared.metrics import forward_core_logs, prometheus_runtime
 from shared.pipeline_config import PipelineConfig
 from shared.provider_config import WorkerSettings
-from shared.redaction import safe_url
 from shared.search_attribute_setup import SearchAttributeSetupError, ensure_search_attributes
 from shared.shutdown import shutdown_grace
 from shared.stores.errors import StoreUnavailable
@@ -90,75 +93,6 @@ def metrics_runtime() -> tuple[Runtime | None, str | None]:
         raise settings.ConfigError(
             f"{METRICS_ADDRESS_ENV}={address!r}: cannot serve metrics there: {err}"
         ) from None
-
-
-# The endpoint variables a user sets to point a provider at a compatible server.
-BASE_URL_VARIABLES: Final = {"openai": "OPENAI_BASE_URL", "anthropic": "ANTHROPIC_BASE_URL"}
-
-
-def unused_endpoint_warnings(
-    config: PipelineConfig, worker_settings: WorkerSettings, env: Mapping[str, str]
-) -> list[str]:
-    """An endpoint variable set for a provider no agent uses because its key is missing: the
-    agents ran offline without a word (a local server needs a key variable set, to any value)."""
-    in_use = providers_in_use(config)
-    warnings = []
-    for name, variable in BASE_URL_VARIABLES.items():
-        provider = worker_settings.providers.get(name)
-        key = provider.api_key_env if provider else None
-        if env.get(variable) and name not in in_use and key and not env.get(key):
-            warnings.append(
-                f"{variable} is set, but {key} is not, so no agent uses {name}: set {key} (to "
-                "any value, for a server that needs none)"
-            )
-    return warnings
-
-
-def describe_routes(config: PipelineConfig) -> list[str]:
-    lines = []
-    for role, chain in config.routes.items():
-        route_text = " -> ".join(f"{r.provider}:{r.model}" for r in chain)
-        lines.append(f"  {role:<10} {route_text}")
-    return lines
-
-
-def describe_providers(
-    config: PipelineConfig, worker_settings: WorkerSettings, polled: Collection[str]
-) -> list[str]:
-    lines = []
-    in_use = providers_in_use(config)
-    # A provider whose queue it polls although its own routes do not name it (an agents'
-    # worker whose routes were left to its keys) is described too: it is what it serves.
-    for name in [*in_use, *sorted(set(polled) - set(in_use))]:
-        queue = names.llm_task_queue(name)
-        if name not in polled:
-            lines.append(f"  {name:<10} called by the workers that poll {queue}, not this one")
-            continue
-        if name == OFFLINE:
-            lines.append(
-                f"  {name:<10} rules and the bundled knowledge base, no network (queue {queue})"
-            )
-            continue
-        p = worker_settings.providers[name]
-        # A base URL may carry credentials (user:password@, ?key=...): never print them.
-        where = safe_url(p.base_url) if p.base_url else "the provider's default endpoint"
-        key = f"key from {p.api_key_env}" if p.api_key_env else "no key"
-        rate = (
-            f"{p.requests_per_minute:g} requests/min -> "
-            f"{p.activities_per_second():.2f} activities/s on the queue (server-enforced)"
-            if p.requests_per_minute
-            else "adaptive limit (learnt from its 429s, docs/rate-control.md)"
-            if p.adapts_its_rate()
-            else f"the limit it declares in its answers (requests or tokens/min) x "
-            f"{p.rate_limit_headroom:g} (none until it declares one)"
-            if p.rate_control() == "declared"
-            else "no rate limit"
-        )
-        lines.append(
-            f"  {name:<10} {where}, {key}, timeout {p.timeout_seconds:g}s, {rate}, "
-            f"{p.max_concurrent} concurrent per worker (queue {queue})"
-        )
-    return lines
 
 
 def unpriced_models(config: PipelineConfig, worker_settings: WorkerSettings) -> list[str]:

@@ -44,17 +44,19 @@ Temporal connection variables are read by ``shared.temporal_client``.
 import math
 import os
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
-from shared.agents import AgentRole, AgentRoute, Priority
+from shared.agents import AgentRole, AgentRoute
 from shared.bounded_read import TooLarge, read_text_at_most
+from shared.config_errors import ConfigError
 from shared.pipeline_config import OFFLINE_ROUTE, PipelineConfig
 from shared.provider_config import WorkerSettings, default_providers
+from shared.settings_env import env_overrides, table_at
 from shared.toml_lines import key_lines, line_of
 
 DEFAULT_CONFIG_PATH = Path("config/pipeline.toml")
@@ -63,10 +65,6 @@ OFFLINE = "offline"
 LARGE_MODEL_ROLES = frozenset(
     {AgentRole.RESOLVER, AgentRole.PLANNER, AgentRole.WORKER, AgentRole.SYNTHESIZER}
 )
-
-
-class ConfigError(Exception):
-    """The configuration cannot be used; the message names the file and the field."""
 
 
 @dataclass(frozen=True)
@@ -107,97 +105,6 @@ def parse_route_chain(value: Any, where: str) -> list[AgentRoute]:
     if not isinstance(items, list) or not items:
         raise ConfigError(f"{where}: expected a list of 'provider:model' strings")
     return [parse_route(str(item), f"{where}[{i}]") for i, item in enumerate(items)]
-
-
-# Where a field is set, for a message: "path:line" when the file sets it (or a key that holds
-# it), else the file's or the configuration's name.
-Locate = Callable[[tuple[str, ...]], str]
-
-
-def _table(raw: dict[str, Any], loc: tuple[str, ...], at: Locate) -> dict[str, Any]:
-    value = raw.setdefault(loc[-1], {})
-    if not isinstance(value, dict):
-        raise ConfigError(
-            f"{at(loc)}: [{'.'.join(loc)}] must be a table, got {type(value).__name__}"
-        )
-    return value
-
-
-def _env_overrides(
-    raw: dict[str, Any], env: Mapping[str, str], at: Locate
-) -> dict[tuple[str, ...], str]:
-    """Apply TICKETS_* variables over the file's values. Returns which variable set which field,
-    so an invalid value is reported against the variable rather than the file."""
-    sources: dict[tuple[str, ...], str] = {}
-    # A variable of a family that names no member of it (TICKETS_AGENT_CLASIFIER): the same
-    # typo in the file is refused, so it is here; it was ignored without a word.
-    for prefix, members in (
-        ("TICKETS_AGENT_", [role.name for role in AgentRole]),
-        ("TICKETS_SLA_HOURS_", [priority.name for priority in Priority]),
-    ):
-        for name in sorted(env):
-            if name.startswith(prefix) and name.removeprefix(prefix) not in members:
-                known = ", ".join(prefix + m for m in members)
-                raise ConfigError(f"{name[:80]}: no such setting (known: {known})")
-
-    def put(table: dict[str, Any], loc: tuple[str, ...], name: str, value: Any) -> None:
-        table[loc[-1]] = value
-        sources[loc] = name
-
-    for priority in Priority:
-        name = f"TICKETS_SLA_HOURS_{priority.name}"
-        if value := env.get(name):
-            put(_table(raw, ("sla_hours",), at), ("sla_hours", priority.value), name, value)
-    if value := env.get("TICKETS_MAX_REVISION_ROUNDS"):
-        put(raw, ("max_revision_rounds",), "TICKETS_MAX_REVISION_ROUNDS", value)
-    review = ("review", "TICKETS_REVIEW_")
-    if value := env.get("TICKETS_REVIEW_MIN_CONFIDENCE"):
-        put(
-            _table(raw, ("review",), at),
-            ("review", "min_confidence"),
-            f"{review[1]}MIN_CONFIDENCE",
-            value,
-        )
-    if value := env.get("TICKETS_REVIEW_URGENT"):
-        # Read as the model reads a boolean (true/false, 1/0, yes/no, on/off), refused by name
-        # otherwise: a typo ("ture") turned the review of Urgent tickets off without a word.
-        put(
-            _table(raw, ("review",), at),
-            ("review", "review_urgent"),
-            "TICKETS_REVIEW_URGENT",
-            value.strip(),
-        )
-    if value := env.get("TICKETS_REVIEW_FINAL_DEADLINE_HOURS"):
-        name = "TICKETS_REVIEW_FINAL_DEADLINE_HOURS"
-        put(_table(raw, ("review",), at), ("review", "final_deadline_hours"), name, value)
-    if (value := env.get("TICKETS_SENSITIVE_CATEGORIES")) is not None:
-        categories = [c.strip() for c in value.split(",") if c.strip()]
-        name = "TICKETS_SENSITIVE_CATEGORIES"
-        put(_table(raw, ("review",), at), ("review", "sensitive_categories"), name, categories)
-    if value := env.get("TICKETS_BUDGET_MAX_TOKENS"):
-        put(
-            _table(raw, ("budget",), at),
-            ("budget", "max_tokens"),
-            "TICKETS_BUDGET_MAX_TOKENS",
-            value,
-        )
-    if value := env.get("TICKETS_BUDGET_MAX_COST_USD"):
-        name = "TICKETS_BUDGET_MAX_COST_USD"
-        put(_table(raw, ("budget",), at), ("budget", "max_cost_usd"), name, value)
-    for role in AgentRole:
-        name = f"TICKETS_AGENT_{role.name}"
-        if value := env.get(name):
-            put(_table(raw, ("agents",), at), ("agents", role.value), name, value)
-    providers = _table(raw, ("providers",), at)
-    for provider, variable in (("openai", "OPENAI_BASE_URL"), ("anthropic", "ANTHROPIC_BASE_URL")):
-        if value := env.get(variable):
-            put(
-                _table(providers, ("providers", provider), at),
-                ("providers", provider, "base_url"),
-                variable,
-                value,
-            )
-    return sources
 
 
 # A configuration file is a few kilobytes; one past this is not one (or is /dev/zero).
@@ -264,7 +171,7 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
         line = line_of(lines, loc)
         return where if line is None else f"{where}:{line}"
 
-    sources = _env_overrides(raw, env, at)
+    sources = env_overrides(raw, env, at)
 
     def origin(loc: tuple[str, ...], message: str = "") -> str:
         for field, variable in sources.items():
@@ -287,7 +194,7 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
             said.append(f"{origin(prefix + tuple(str(p) for p in e['loc']), message)}: {message}")
         return "; ".join(said)
 
-    trimming = _table({"trimming": raw.pop("trimming", {})}, ("trimming",), at)
+    trimming = table_at({"trimming": raw.pop("trimming", {})}, ("trimming",), at)
     if unknown := sorted(set(trimming) - {"body_tokens"}):
         # Every other table refuses keys it does not know: a typo kept the default silently.
         raise ConfigError(
@@ -295,7 +202,7 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
             f"{', '.join(map(repr, unknown))} (known: body_tokens)"
         )
     providers_raw = raw.pop("providers", {})
-    prices_raw = _table({"prices": raw.pop("prices", {})}, ("prices",), at)
+    prices_raw = table_at({"prices": raw.pop("prices", {})}, ("prices",), at)
     merged = {name: p.model_dump() for name, p in default_providers().items()}
     for name, fields in providers_raw.items():
         if not isinstance(fields, dict):

@@ -76,24 +76,3 @@ def test_serve_takes_a_ticket_over_http_through_the_pipeline_and_stops_on_sigter
     # uvicorn shuts down gracefully, then ends the process by the signal it caught.
     assert process.returncode in (0, -signal.SIGTERM)
     assert "Traceback" not in stderr
-
-
-def test_serve_without_the_key_ring_refuses_a_server_of_encrypted_tickets(
-    stack: Stack, tmp_path: Path
-) -> None:
-    # Its intake would have stored tickets readable beside the workers' encrypted ones.
-    encrypted = run_cli(stack.env, "submit", "--subject", "Encrypted", "--body", "Under the ring.")
-    assert encrypted.code == 0, encrypted.output
-    file = tmp_path / "tokens.toml"
-    created = run_cli(stack.env, "token", "create", "lead", "--append", str(file))
-    assert created.code == 0, created.output
-    elsewhere = stack.env | {
-        "TICKETS_API_TOKENS_FILE": str(file),
-        "TICKETS_DATA_DIR": str(tmp_path / "not-the-data-dir"),
-    }
-
-    result = run_cli(elsewhere, "serve", "--port", str(free_port()), timeout=30)
-
-    assert result.code == 1, result.output
-    assert result.stderr.startswith("error: this server's tickets are encrypted (ticket ")
-    assert "Traceback" not in result.stderr

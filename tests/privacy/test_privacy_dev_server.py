@@ -203,26 +203,6 @@ async def test_ticket_text_is_in_no_server_file_payload_store_or_plain_cli_outpu
     assert MARK in decoded
 
 
-async def test_a_cli_without_the_key_ring_refuses_to_send_text_to_a_server_of_encrypted_tickets(
-    stack: PrivateStack, tickets: dict[str, str], tmp_path: Path
-) -> None:
-    # Run from another directory (no data/encryption-keys.json there): it sent the ticket
-    # readable with a warning, and it sat in plain text among the encrypted ones, still in the
-    # server's free pages after `erase`.
-    elsewhere = stack.env | {"TICKETS_DATA_DIR": str(tmp_path / "not-the-data-dir")}
-    ticket_id = f"PLAIN-{RUN}"
-
-    sent = await asyncio.to_thread(
-        run_cli, elsewhere, "submit", "--id", ticket_id, "--subject", "Readable?", "--body", MARK
-    )
-
-    assert sent.code == 1, sent.output
-    assert sent.stderr.startswith("error: this server's tickets are encrypted (ticket ")
-    assert "has no key ring, so what it sends would be stored readable" in sent.stderr
-    looked = await stack.cli("status", ticket_id)
-    assert looked.code == 1 and "no ticket" in looked.stderr, looked.output
-
-
 async def _encrypted_payload_json(stack: PrivateStack, value: str) -> dict[str, Any]:
     [payload] = await stack.client.data_converter.encode([value])
     return {

@@ -3,11 +3,11 @@ the adaptive limit, the limit the provider declares, or none), and an endpoint n
 
 import pytest
 
+from activities.providers.startup_lines import describe_providers, unused_endpoint_warnings
 from shared.agents import AgentRole, AgentRoute
 from shared.pipeline_config import PipelineConfig
 from shared.provider_config import WorkerSettings, default_providers
 from shared.settings import load_settings
-from worker import describe_providers, unused_endpoint_warnings
 
 EVERY_AGENT_ON_OPENAI = PipelineConfig(
     routes={role: [AgentRoute(provider="openai", model="gpt-4.1-mini")] for role in AgentRole}

@@ -1,0 +1,54 @@
+"""A process without the workers' key ring (run from another directory, no
+TICKETS_ENCRYPTION_KEYS) does not send customer text to a server whose tickets are encrypted:
+there the ring exists and the process is missing it, and a ticket sent readable would sit in
+plain text among the encrypted ones (still in the server's free pages after `erase`)."""
+
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import Stack
+from tests.support.processes import free_port, run_cli
+
+pytestmark = pytest.mark.integration
+
+
+def encrypted_ticket_on(stack: Stack) -> None:
+    """A ticket submitted with the stack's ring: the server holds an encrypted one."""
+    encrypted = run_cli(stack.env, "submit", "--subject", "Encrypted", "--body", "Under the ring.")
+    assert encrypted.code == 0, encrypted.output
+
+
+def test_submit_without_the_key_ring_refuses_a_server_of_encrypted_tickets(
+    stack: Stack, tmp_path: Path
+) -> None:
+    encrypted_ticket_on(stack)
+    elsewhere = stack.env | {"TICKETS_DATA_DIR": str(tmp_path / "not-the-data-dir")}
+
+    sent = run_cli(elsewhere, "submit", "--id", "PLAIN-1", "--subject", "Readable?", "--body", "x")
+
+    assert sent.code == 1, sent.output
+    assert sent.stderr.startswith("error: this server's tickets are encrypted (ticket ")
+    assert "has no key ring, so what it sends would be stored readable" in sent.stderr
+    looked = run_cli(stack.env, "status", "PLAIN-1")
+    assert looked.code == 1 and "no ticket" in looked.stderr, looked.output
+
+
+def test_serve_without_the_key_ring_refuses_a_server_of_encrypted_tickets(
+    stack: Stack, tmp_path: Path
+) -> None:
+    # Its intake would have stored tickets readable beside the workers' encrypted ones.
+    encrypted_ticket_on(stack)
+    file = tmp_path / "tokens.toml"
+    created = run_cli(stack.env, "token", "create", "lead", "--append", str(file))
+    assert created.code == 0, created.output
+    elsewhere = stack.env | {
+        "TICKETS_API_TOKENS_FILE": str(file),
+        "TICKETS_DATA_DIR": str(tmp_path / "not-the-data-dir"),
+    }
+
+    result = run_cli(elsewhere, "serve", "--port", str(free_port()), timeout=30)
+
+    assert result.code == 1, result.output
+    assert result.stderr.startswith("error: this server's tickets are encrypted (ticket ")
+    assert "Traceback" not in result.stderr
