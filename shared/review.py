@@ -11,8 +11,8 @@ from shared.tickets import without_nul
 
 # Longest reviewer name a decision carries ("operator:" names included).
 REVIEWER_NAME_LIMIT = 100
-# How a review by someone with namespace access is recorded (the CLI's; workflows/review_gate.py
-# adds it to a signal's): the name is self-declared, not a signed-in reviewer's (the API's and
+# How a review by someone with namespace access is recorded (the CLI's, and a signal's:
+# workflows/review_gate.py): the name is self-declared, not a signed-in reviewer's (the API's and
 # the console's come from a token).
 OPERATOR_PREFIX = "operator:"
 

@@ -19,6 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from policy.sla import time_left
     from policy.transitions import TicketState
     from shared.review import (
+        OPERATOR_PREFIX,
         REVIEWER_NAME_LIMIT,
         ReviewAction,
         ReviewDecision,
@@ -184,7 +185,7 @@ class ReviewGate:
             # Whoever can signal has namespace access (the Web UI, tctl): an operator, not an
             # authenticated reviewer; the name given is recorded as such. Only data changes, not
             # the workflow's commands, so histories replay as before.
-            operator = f"operator:{decision.reviewer}"[:REVIEWER_NAME_LIMIT]
+            operator = f"{OPERATOR_PREFIX}{decision.reviewer}"[:REVIEWER_NAME_LIMIT]
             decision = decision.model_copy(update={"reviewer": operator})
         except ValidationError as err:
             problem = "; ".join(
