@@ -19,7 +19,7 @@ from pathlib import Path
 from rich.console import Console
 from temporalio.client import Client
 
-from policy.transitions import SETTLED_STATES
+from policy.transitions import FAILED_STATES, SETTLED_STATES
 from shared import operations as ops
 from shared import report as reports
 from shared import settings
@@ -328,6 +328,10 @@ async def run_main_job(args: argparse.Namespace) -> int:
         if unsettled:
             late = f"{unsettled} ticket(s) still in progress after {args.timeout:.0f}s"
             out.print(render.line((late, "yellow")))
+        failed = [v.ticket_id for v in ordered if v.state in FAILED_STATES]
+        if failed:
+            said = f"{len(failed)} ticket(s) failed (the reason is in the table): "
+            out.print(render.line((said + render.some_ids(failed), "yellow")))
         out.print(
             "Review waiting tickets with `python -m starter review ID --approve` "
             "(or --edit FILE / --rework NOTE / --reject REASON)."
@@ -342,5 +346,5 @@ async def run_main_job(args: argparse.Namespace) -> int:
             await server.stop()
         if codec is not None:
             await codec.stop()
-    partial = errors or unsettled or conflicts or unreadable or report.unreadable
+    partial = errors or unsettled or conflicts or unreadable or report.unreadable or failed
     return EXIT_PARTIAL if partial else EXIT_OK

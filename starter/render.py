@@ -68,6 +68,11 @@ def deadline_text(
     return f"{deadline:%Y-%m-%d %H:%M} UTC ({kept})"
 
 
+def some_ids(ids: list[str], shown: int = 10) -> str:
+    """The first few ids of a list, and whether more were left out."""
+    return ", ".join(ids[:shown]) + (" ..." if len(ids) > shown else "")
+
+
 def outcome_text(view: TicketView) -> str:
     if view.state == "COMPLETED" and view.delivery:
         # How it went out (the ledger, a webhook, e-mail), not the channel the ticket came in by.

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from policy.transitions import SETTLED_STATES, TicketState
+from policy.transitions import FAILED_STATES, SETTLED_STATES, TicketState
 from shared import operations as ops
 from shared import report as reports
 from shared import review_operations, waiting
@@ -117,6 +117,9 @@ async def cmd_submit(args: argparse.Namespace) -> int:
             for o in own
             if o.ticket_id not in views or views[o.ticket_id].state not in SETTLED_STATES
         ]
+    # Waited for and ended without its answer sent, for the pipeline's reason (a script reading
+    # only the exit code must not take them for answered).
+    failed = [i for i, view in views.items() if view.state in FAILED_STATES]
     if args.json:
         render.print_json(
             {
@@ -126,6 +129,7 @@ async def cmd_submit(args: argparse.Namespace) -> int:
                 ],
                 "tickets": list(views.values()),
                 "unsettled": unsettled,
+                "failed": failed,
             }
         )
     else:
@@ -135,15 +139,19 @@ async def cmd_submit(args: argparse.Namespace) -> int:
         if unsettled and no_worker is None:
             render.console(stderr=True).print(
                 f"{len(unsettled)} ticket(s) still in progress after {args.timeout:.0f}s: "
-                + ", ".join(unsettled[:10])
-                + (" ..." if len(unsettled) > 10 else "")
+                + render.some_ids(unsettled)
+            )
+        if failed:
+            render.console(stderr=True).print(
+                f"{len(failed)} ticket(s) failed (the reason is in the table; "
+                "`python -m starter status ID` for the whole ticket): " + render.some_ids(failed)
             )
     if no_worker is not None:
         raise no_worker
     if (errors or outcomes) and not own:
         return EXIT_ERROR
     conflicts = len(outcomes) - len(own)
-    return EXIT_PARTIAL if errors or unsettled or conflicts else EXIT_OK
+    return EXIT_PARTIAL if errors or unsettled or conflicts or failed else EXIT_OK
 
 
 async def cmd_status(args: argparse.Namespace) -> int:

@@ -182,6 +182,14 @@ def test_workflows_and_agent_calls_run_in_two_workers_and_only_the_agents_hold_t
                     *("submit", "--id", "SPLIT-1", "--subject", "Refund"),
                     *("--body", "I was charged twice for my order.", "--wait", "--json"),
                 )
+                # The provider refuses the next request (not retried, no other route): the
+                # ticket fails, and `submit --wait` must not exit 0 for it.
+                fake.push(Reply(status=400, error_type="invalid_request_error"))
+                failing = run_cli(
+                    env,
+                    *("submit", "--id", "SPLIT-2", "--subject", "Refund"),
+                    *("--body", "I was charged twice again.", "--wait"),
+                )
             finally:
                 asyncio.run(agents.stop())
                 asyncio.run(workflows.stop())
@@ -189,6 +197,11 @@ def test_workflows_and_agent_calls_run_in_two_workers_and_only_the_agents_hold_t
         asyncio.run(server.stop())
     assert submitted.code == 0, submitted.output
     assert json.loads(submitted.stdout)["tickets"][0]["state"] == "COMPLETED"
+    assert json.loads(submitted.stdout)["failed"] == []
+    assert failing.code == 3, failing.output
+    assert "FAILED" in failing.stdout
+    assert "1 ticket(s) failed (the reason is in the table; " in failing.stderr
+    assert failing.stderr.rstrip().endswith("for the whole ticket): SPLIT-2"), failing.stderr
     assert len(fake.calls()) >= 4  # classifier, triage, resolver, validator
     assert "worker: polling tickets, delivery;" in said
     assert "openai     called by the workers that poll llm-openai, not this one" in said

@@ -1,6 +1,7 @@
 """Temporal servers from the pip packages, workflow tracking and replay for every test."""
 
 import asyncio
+import atexit
 import json
 import shutil
 import sys
@@ -32,6 +33,9 @@ from workflows import ALL_WORKFLOWS
 # The project's converter (pydantic, large payloads in a store), with this test run's own store
 # (files in a temporary folder, whatever the developer's environment says).
 PAYLOAD_DIR = Path(tempfile.mkdtemp(prefix="ticket-agents-payloads-"))
+# Removed when the process ends (each pytest run, and each subprocess that imports this, made one
+# that stayed in /tmp).
+atexit.register(shutil.rmtree, PAYLOAD_DIR, ignore_errors=True)
 PAYLOAD_DRIVER = FilePayloadDriver(PAYLOAD_DIR / "payloads")
 # Encrypted as in production, with a fixed test key ring (test-only key material, derived from a
 # name, so histories recorded by tests/replay/record_histories.py stay replayable by any run).
