@@ -71,16 +71,25 @@ async def cmd_plan(args: argparse.Namespace) -> int:
     await warn_if_unencrypted(client)
     if args.wait:
         await _require_worker(client, "the plan")
-    workflow_id, result = await run_plan(client, args.task, args.id, args.wait)
-    if result is None:
-        # The id is random unless given: waiting for this run takes it (a rerun without it
-        # would start and pay for another).
-        _started(
-            args,
-            workflow_id,
-            f"started {workflow_id}; watch it in the Web UI, or wait for it with the same "
-            f"command and --id {workflow_id} --wait",
+    workflow_id, result, earlier = await run_plan(client, args.task, args.id, args.wait)
+    if earlier:
+        render.console(stderr=True).print(
+            f"{workflow_id} planned this task before and completed; "
+            + ("showing that run" if result else "--wait shows its result")
+            + " (give another --id to plan it again)"
         )
+    if result is None:
+        if earlier and args.json:
+            render.print_json({"workflow_id": workflow_id, "started": False})
+        elif not earlier:
+            # The id is random unless given: waiting for this run takes it (a rerun without it
+            # would start and pay for another).
+            _started(
+                args,
+                workflow_id,
+                f"started {workflow_id}; watch it in the Web UI, or wait for it with the same "
+                f"command and --id {workflow_id} --wait",
+            )
     elif args.json:
         render.print_json({"workflow_id": workflow_id, "result": result})
     else:

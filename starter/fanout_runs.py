@@ -7,11 +7,12 @@ import contextlib
 import hashlib
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from temporalio.client import (
     Client,
+    WorkflowExecutionStatus,
     WorkflowFailureError,
     WorkflowHandle,
     WorkflowQueryFailedError,
@@ -81,9 +82,10 @@ async def _same_input(client: Client, workflow_id: str, digest: str, what: str) 
             f" (started {described.start_time:%Y-%m-%d %H:%M} UTC)" if described.start_time else ""
         )
         status = described.status.name.lower() if described.status else "there"
+        running = described.status == WorkflowExecutionStatus.RUNNING
         raise CliError(
             f"{workflow_id} is {status} with other input{since}; this {what} was NOT "
-            "submitted: give it another --id, or wait for that run to end"
+            "submitted: give it another --id" + (", or wait for that run to end" if running else "")
         )
 
 
@@ -132,31 +134,45 @@ async def _watched(
 # ---- plan ----------------------------------------------------------------------------------------
 
 
-async def run_plan(
-    client: Client, task: str, run_id: str | None, wait: bool
-) -> tuple[str, OrchestratorResult | None]:
+class PlanRun(NamedTuple):
+    workflow_id: str
+    result: OrchestratorResult | None  # None: not waited for
+    earlier: bool  # a run under this id completed before: shown, not started again
+
+
+async def run_plan(client: Client, task: str, run_id: str | None, wait: bool) -> PlanRun:
     workflow_id = run_id or f"plan-{uuid.uuid4().hex[:10]}"
     digest = input_digest([task])
-    handle = await client.start_workflow(
-        names.ORCHESTRATOR_WORKFLOW,
-        OrchestratorInput(task=task),
-        id=workflow_id,
-        task_queue=names.TICKETS_TASK_QUEUE,
-        result_type=OrchestratorResult,
-        static_summary=task[:200],
-        memo={INPUT_DIGEST: digest},
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-    )
+    try:
+        handle: WorkflowHandle[Any, OrchestratorResult] = await client.start_workflow(
+            names.ORCHESTRATOR_WORKFLOW,
+            OrchestratorInput(task=task),
+            id=workflow_id,
+            task_queue=names.TICKETS_TASK_QUEUE,
+            result_type=OrchestratorResult,
+            static_summary=task[:200],
+            memo={INPUT_DIGEST: digest},
+            # `plan --id X --wait`, the command a run started without --wait advises, after
+            # that run completed: its result is shown, not planned and paid for again. A run
+            # that failed, was cancelled or terminated may run again.
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
+        earlier = False
+    except WorkflowAlreadyStartedError:
+        handle = client.get_workflow_handle(workflow_id, result_type=OrchestratorResult)
+        earlier = True
     await _same_input(client, workflow_id, digest, "task")
     if not wait:
-        return workflow_id, None
+        return PlanRun(workflow_id, None, earlier)
 
     async def describe() -> tuple[int, int, str]:
         p = await handle.query(names.PROGRESS_QUERY, result_type=OrchestratorProgress)
         total = len(p.plan.subtasks) if p.plan else 0
         return len(p.outcomes), total, p.phase
 
-    return workflow_id, await _watched(handle, describe, "sub-tasks", f"the plan run {workflow_id}")
+    what = f"the plan run {workflow_id}"
+    return PlanRun(workflow_id, await _watched(handle, describe, "sub-tasks", what), earlier)
 
 
 def _ended(what: str, err: WorkflowFailureError) -> str:

@@ -24,6 +24,30 @@ def test_plan_prints_the_plan_and_an_answer_grounded_in_the_knowledge_base(stack
     assert "Refund policy" in payload["synthesis"]["answer"]
 
 
+def test_a_plan_run_again_under_its_id_is_shown_not_planned_and_paid_for_again(
+    stack: Stack,
+) -> None:
+    """`plan --id X --wait` is what a run started without --wait advises; after that run
+    completed, it started a second one (random ids aside, the default reuse policy allows it)."""
+    task = "Summarise the refund policy for a customer."
+    first = run_cli(stack.env, "plan", task, "--id", "plan-once", "--wait", "--json")
+    assert first.code == 0, first.output
+
+    again = run_cli(stack.env, "plan", task, "--id", "plan-once", "--wait", "--json")
+    assert again.code == 0, again.output
+    assert "plan-once planned this task before and completed; showing that run" in again.stderr
+    assert json.loads(again.stdout) == json.loads(first.stdout)
+
+    unwaited = run_cli(stack.env, "plan", task, "--id", "plan-once")
+    assert unwaited.code == 0, unwaited.output
+    assert "--wait shows its result" in unwaited.stderr and "started" not in unwaited.stdout
+
+    other = run_cli(stack.env, "plan", "Another task entirely.", "--id", "plan-once")
+    assert other.code == 1
+    assert "plan-once is completed with other input" in other.stderr
+    assert other.stderr.rstrip().endswith("this task was NOT submitted: give it another --id")
+
+
 def test_swarm_reports_bad_lines_analyses_the_rest_and_writes_every_result(
     stack: Stack, tmp_path: Path
 ) -> None:
