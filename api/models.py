@@ -5,6 +5,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.operations import SubmitOutcome
+from shared.pending_calls import PendingCall
 from shared.review import ReviewAction
 from shared.run_spend import EarlierRuns
 from shared.ticket_status import TicketReading
@@ -108,6 +109,12 @@ class TicketDetail(BaseModel):
         default=None,
         description="what the runs this one replaced spent (a failed ticket started again); "
         "status.usage is this run's own, the listings' totals add both; null for a first run",
+    )
+    pending_calls: list[PendingCall] = Field(
+        default_factory=list,
+        description="what a running ticket's workflow waits on besides a person: agent calls "
+        "and deliveries queued, running or waiting out a retry (the last failure says why), "
+        "and whether any worker polls their queue",
     )
 
 

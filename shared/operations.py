@@ -5,16 +5,10 @@ scripts can call them directly. A review's submission is in shared/review_operat
 """
 
 import asyncio
-from datetime import UTC, datetime, timedelta
 from types import EllipsisType
 from typing import Any
 
 from pydantic import BaseModel
-from temporalio.api.enums.v1 import TaskQueueType
-from temporalio.api.taskqueue.v1 import TaskQueue
-from temporalio.api.workflowservice.v1 import (
-    DescribeTaskQueueRequest,
-)
 from temporalio.client import (
     Client,
 )
@@ -47,9 +41,6 @@ from shared.tickets import Ticket, content_digest
 from shared.view import TicketRequest
 
 SUBMIT_CONCURRENCY = 16
-# A polling worker renews its long poll at least every minute or so; a poller the server last
-# saw longer ago than this has stopped (the server lists pollers for minutes after they go).
-POLLER_FRESHNESS = timedelta(minutes=2)
 
 
 class SubmitOutcome(BaseModel):
@@ -258,23 +249,3 @@ async def describe_ticket(client: Client, ticket_id: str) -> TicketSummary:
             raise _not_found(ticket_id, client) from None
         raise
     return summary_from_execution(description, await memo_if_readable(description))
-
-
-# ---- workers -------------------------------------------------------------------------------------
-
-
-async def workers_polling(client: Client, task_queue: str = names.TICKETS_TASK_QUEUE) -> bool:
-    """Whether a worker is polling the queue: one the server saw within POLLER_FRESHNESS (it
-    keeps listing pollers for minutes after they stop)."""
-    response = await client.workflow_service.describe_task_queue(
-        DescribeTaskQueueRequest(
-            namespace=client.namespace,
-            task_queue=TaskQueue(name=task_queue),
-            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
-        )
-    )
-    recent = datetime.now(UTC) - POLLER_FRESHNESS
-    return any(
-        not p.HasField("last_access_time") or p.last_access_time.ToDatetime(tzinfo=UTC) >= recent
-        for p in response.pollers
-    )

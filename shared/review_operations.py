@@ -22,7 +22,8 @@ from policy.transitions import TicketState
 from shared import names, telemetry
 from shared.data_converter import key_ring_of
 from shared.operation_errors import OperationError, ReviewRefused, ReviewTimeout
-from shared.operations import describe_ticket, workers_polling
+from shared.operations import describe_ticket
+from shared.queue_pollers import workers_polling
 from shared.review import ReviewDecision, ReviewReceipt
 from shared.ticket_status import no_worker as _no_worker
 from shared.ticket_status import ticket_handle as _handle

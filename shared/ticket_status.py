@@ -8,6 +8,7 @@ from typing import Any
 
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import HistoryEventFilterType
+from temporalio.api.workflow.v1 import PendingActivityInfo
 from temporalio.api.workflowservice.v1 import GetWorkflowExecutionHistoryRequest
 from temporalio.client import (
     Client,
@@ -26,6 +27,7 @@ from shared.encryption.codec import (
     why_undecryptable,
 )
 from shared.operation_errors import NoWorker, TicketNotFound, TicketUnreadable
+from shared.pending_calls import PendingCall, pending_calls
 from shared.run_spend import EarlierRuns
 from shared.view import TicketView
 
@@ -66,6 +68,9 @@ class TicketReading:
     # What the runs this one replaced spent (a failed ticket started again): the view's usage
     # is this run's own.
     earlier_runs: EarlierRuns | None = None
+    # What a running ticket's workflow waits on besides a person (an agent call retrying, one
+    # no worker polls for): the server's description, not the view.
+    pending: tuple[PendingCall, ...] = ()
 
     @property
     def state(self) -> str:
@@ -94,7 +99,10 @@ async def read_ticket(client: Client, ticket_id: str) -> TicketReading:
     """The view (as ``ticket_status``) and the status of its workflow."""
     run = await _described(client, ticket_id)
     view = run.final or await _queried_view(client, ticket_id, run.run_id)
-    return TicketReading(view, run.status, run.earlier)
+    pending: list[PendingCall] = []
+    if run.status == WorkflowExecutionStatus.RUNNING.name:
+        pending = await pending_calls(client, run.pending)
+    return TicketReading(view, run.status, run.earlier, tuple(pending))
 
 
 async def _queried_view(client: Client, ticket_id: str, run_id: str | None) -> TicketView:
@@ -152,6 +160,7 @@ class _Run:
     run_id: str | None
     final: TicketView | None
     earlier: EarlierRuns | None
+    pending: tuple[PendingActivityInfo, ...] = ()
 
 
 async def _described(client: Client, ticket_id: str) -> _Run:
@@ -162,7 +171,8 @@ async def _described(client: Client, ticket_id: str) -> _Run:
         run_id = description.run_id or None
         earlier = EarlierRuns.of(await readable_memo(description))
         if description.status is not WorkflowExecutionStatus.COMPLETED:
-            return _Run(status, run_id, None, earlier)
+            pending = tuple(description.raw_description.pending_activities)
+            return _Run(status, run_id, None, earlier, pending)
         response = await client.workflow_service.get_workflow_execution_history(
             GetWorkflowExecutionHistoryRequest(
                 namespace=client.namespace,

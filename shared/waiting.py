@@ -13,7 +13,8 @@ from policy.transitions import SETTLED_STATES, TicketState
 from shared import names
 from shared import search_attributes as sa
 from shared.operation_errors import NoWorker, OperationError, TicketNotFound, TicketUnreadable
-from shared.operations import ticket_status, workers_polling
+from shared.operations import ticket_status
+from shared.queue_pollers import workers_polling
 from shared.review import ReviewReceipt
 from shared.view import TicketView
 

@@ -13,7 +13,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from shared import names
 from shared.batch import BatchSettings
 from shared.command_budget import chunk_size_fitting, encoded_size
-from shared.operations import workers_polling
+from shared.queue_pollers import workers_polling
 from shared.swarm import (
     MAX_CHUNK_SIZE,
     SwarmResult,

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from policy.transitions import TicketState, is_terminal
 from shared.operations import SubmitOutcome
+from shared.pending_calls import PendingCall
 from shared.report import Report
 from shared.run_spend import EarlierRuns
 from shared.ticket_summary import TicketSummary
@@ -66,6 +67,26 @@ def deadline_text(
     late = (closed_at - deadline).total_seconds()
     kept = "met" if late <= 0 else f"missed by {_span(late) if late >= 60 else '<1m'}"
     return f"{deadline:%Y-%m-%d %H:%M} UTC ({kept})"
+
+
+def pending_call_text(call: PendingCall) -> tuple[str, bool]:
+    """What a pending call is doing, and whether that is trouble (retrying, or nothing polls)."""
+    where = f"{call.activity} on {call.task_queue}"
+    if call.running:
+        said = f"{where}: running (attempt {call.attempt})"
+    elif call.next_attempt is not None:
+        said = f"{where}: attempt {call.attempt} at {call.next_attempt:%H:%M:%S} UTC"
+    else:
+        said = f"{where}: queued (attempt {call.attempt})"
+    if call.last_failure:
+        said += f"; attempt {call.attempt - 1} failed: {call.last_failure}"
+    if call.polled is False:
+        said += (
+            f"; no worker polls {call.task_queue}, so nothing takes this call until one does "
+            f"(`python -m worker` with a configuration that routes to it, or `--queues "
+            f"{call.task_queue}`)"
+        )
+    return said, bool(call.last_failure) or call.polled is False
 
 
 def some_ids(ids: list[str], shown: int = 10) -> str:
@@ -200,11 +221,14 @@ def print_submit(outcomes: Sequence[SubmitOutcome], errors: Sequence[InputError]
 
 
 def print_status(
-    view: TicketView, shown: str | None = None, earlier: EarlierRuns | None = None
+    view: TicketView,
+    shown: str | None = None,
+    earlier: EarlierRuns | None = None,
+    pending: Sequence[PendingCall] = (),
 ) -> None:
     """``shown``: the state to show when it is not the view's own (a workflow terminated or
     timed out from outside, which could record none); ``earlier``: what the runs this one
-    replaced spent."""
+    replaced spent; ``pending``: the calls its workflow waits on."""
     out = console()
     state = f"{shown} (last recorded {view.state})" if shown and shown != view.state else view.state
     escalated: list[str | tuple[str, str]] = [" · ", ("ESCALATED", "red")] if view.escalated else []
@@ -248,6 +272,9 @@ def print_status(
         )
     if view.failure:
         out.print(line(("Failure", "red"), f"    {view.failure}"))
+    for call in pending:
+        waiting, trouble = pending_call_text(call)
+        out.print(line(("Waiting", "yellow") if trouble else "Waiting", f"    {waiting}"))
     log = Table(title="Transitions", title_justify="left")
     for column in ("At (UTC)", "From", "To", "By", "Model", "Why"):
         log.add_column(column, overflow="fold")

@@ -166,12 +166,17 @@ async def cmd_status(args: argparse.Namespace) -> int:
             + (f" ({facts})" if facts else "")
         ) from None
     if args.json:
-        # The view, and what the runs this one replaced spent (null for a first run).
+        # The view, what the runs this one replaced spent (null for a first run), and the
+        # calls a running ticket's workflow waits on.
         render.print_json(
-            {**reading.view.model_dump(mode="json"), "earlier_runs": reading.earlier_runs}
+            {
+                **reading.view.model_dump(mode="json"),
+                "earlier_runs": reading.earlier_runs,
+                "pending_calls": list(reading.pending),
+            }
         )
     else:
-        render.print_status(reading.view, reading.state, reading.earlier_runs)
+        render.print_status(reading.view, reading.state, reading.earlier_runs, reading.pending)
     return EXIT_OK
 
 

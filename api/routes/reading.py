@@ -59,6 +59,7 @@ async def get_ticket(ticket_id: TicketIdPath, _: Reader, client: Temporal) -> Ti
         status=TicketStatus.of(reading),
         workflow_status=reading.workflow_status,
         earlier_runs=reading.earlier_runs,
+        pending_calls=list(reading.pending),
     )
 
 
