@@ -36,7 +36,7 @@ from activities.delivery.activity import DeliveryActivities
 from activities.delivery.config import DeliveryConfig
 from activities.providers.base import Provider
 from activities.providers.errors import ProviderCheckError
-from activities.providers.registry import build_providers
+from activities.providers.registry import build_providers, models_in_use
 from activities.providers.startup_lines import (
     describe_providers,
     describe_routes,
@@ -144,8 +144,9 @@ async def _check_and_serve(
     sandboxed: bool,
 ) -> int:
     try:
-        for provider in providers.values():
-            if warning := await provider.check():
+        models = models_in_use(loaded.pipeline)
+        for name, provider in providers.items():
+            if warning := await provider.check(models.get(name, ())):
                 print(f"worker: warning: {warning}", file=sys.stderr)
     except ProviderCheckError as err:
         print(f"worker: {err}", file=sys.stderr)

@@ -9,7 +9,7 @@ CPU per call (``python -m bench provider_cpu``).
 """
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from typing import Any
 
 import anthropic
@@ -32,6 +32,7 @@ from activities.providers.errors import (
     stream_error_status,
     to_application_error,
     transport_failure,
+    unlisted_models,
 )
 from activities.providers.structured import (
     REPAIR_INSTRUCTION,
@@ -194,9 +195,10 @@ class AnthropicProvider(LLMProvider):
             {"role": "user", "content": reply},
         ]
 
-    async def check(self) -> str | None:
+    async def check(self, models: Collection[str] = ()) -> str | None:
         try:
-            await self._client.models.list()
+            # The API's largest page: its models fit in one.
+            page = await self._client.models.list(limit=1000)
         except anthropic.AuthenticationError as err:
             reason = scrub(str(getattr(err, "api_message", "") or err.message), self._secrets)
             raise ProviderCheckError(
@@ -206,7 +208,7 @@ class AnthropicProvider(LLMProvider):
         except (anthropic.AnthropicError, *TRANSPORT_ERRORS) as err:
             reason = self._error(err).message
             return check_failed(self.name, reason, err, self._client.base_url)
-        return None
+        return unlisted_models(self.name, models, [m.id for m in page.data])
 
     async def aclose(self) -> None:
         await self._client.close()

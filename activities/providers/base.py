@@ -1,7 +1,7 @@
 """The provider interface every backend implements: offline rules, OpenAI, Anthropic."""
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -44,9 +44,10 @@ class Provider(ABC):
     async def run(self, spec: AgentSpec[InT, OutT], request: InT, model: str) -> AgentReply[OutT]:
         """Produce ``spec.output_model`` for ``request`` with ``model``, plus the call's usage."""
 
-    async def check(self) -> str | None:
-        """Called once when the worker starts. Raises ``ProviderCheckError`` when the provider
-        cannot work at all (a rejected key); returns a warning when it could not be verified."""
+    async def check(self, models: Collection[str] = ()) -> str | None:
+        """Called once when the worker starts with the models the routes name for it. Raises
+        ``ProviderCheckError`` when the provider cannot work at all (a rejected key); returns a
+        warning when it could not be verified, or does not list one of ``models``."""
         return None
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook

@@ -24,11 +24,12 @@ recorded in the workflow history.
 """
 
 import asyncio
+import difflib
 import email.utils
 import math
 import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Final
@@ -308,3 +309,27 @@ def check_failed(name: str, reason: str, err: BaseException, base_url: object) -
             "right? (a compatible server's usually ends in /v1)"
         )
     return said
+
+
+def unlisted_models(name: str, models: Collection[str], listed: Collection[str]) -> str | None:
+    """The worker's start-up warning for route models the provider does not list for this key
+    (a typo was found only by the first ticket's call, which then failed or fell back). A listed
+    dated snapshot or tagged build counts for its alias (claude-haiku-4-5 for
+    claude-haiku-4-5-20251001, llama3 for llama3:latest); a server listing nothing is not
+    judged. A warning, not a refusal: a gateway may take names it does not list."""
+    if not listed:
+        return None
+    missing = [
+        m for m in models if not any(id == m or id.startswith((f"{m}-", f"{m}:")) for id in listed)
+    ]
+    if not missing:
+        return None
+    named = []
+    for model in missing:
+        near = difflib.get_close_matches(model, list(listed), n=1, cutoff=0.8)
+        named.append(model + (f" (did you mean {near[0]}?)" if near else ""))
+    return (
+        f"{name}: {', '.join(named)} {'is' if len(named) == 1 else 'are'} not among the "
+        f"{len(listed)} model(s) it lists for this key: every call to "
+        f"{'it' if len(named) == 1 else 'them'} will fail unless it takes names it does not list"
+    )

@@ -13,6 +13,7 @@ docs/performance.md and ``python -m bench provider_cpu``.
 
 import json
 import logging
+from collections.abc import Collection
 from typing import Any
 
 import httpx2
@@ -33,6 +34,7 @@ from activities.providers.errors import (
     stream_error_status,
     to_application_error,
     transport_failure,
+    unlisted_models,
 )
 from activities.providers.structured import (
     REPAIR_INSTRUCTION,
@@ -221,11 +223,11 @@ class OpenAIProvider(LLMProvider):
             {"role": "user", "content": REPAIR_INSTRUCTION.format(errors=problem)},
         ]
 
-    async def check(self) -> str | None:
+    async def check(self, models: Collection[str] = ()) -> str | None:
         """One cheap authenticated request when the worker starts: a rejected key is reported
-        once, clearly, instead of failing every ticket."""
+        once, clearly, instead of failing every ticket; so are route models it does not list."""
         try:
-            await self._client.models.list()
+            page = await self._client.models.list()
         except openai.AuthenticationError as err:
             raise ProviderCheckError(
                 f"{self.name}: the API key in {self.config.api_key_env} was rejected "
@@ -234,7 +236,7 @@ class OpenAIProvider(LLMProvider):
         except (openai.OpenAIError, *TRANSPORT_ERRORS) as err:
             reason = self._error(err).message
             return check_failed(self.name, reason, err, self._client.base_url)
-        return None
+        return unlisted_models(self.name, models, [m.id for m in page.data])
 
     async def aclose(self) -> None:
         await self._client.close()

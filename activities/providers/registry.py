@@ -18,6 +18,14 @@ def providers_in_use(config: PipelineConfig) -> list[str]:
     return sorted({route.provider for route in config.used_routes()})
 
 
+def models_in_use(config: PipelineConfig) -> dict[str, list[str]]:
+    """The models the agent routes name, by provider (the worker checks them at start-up)."""
+    found: dict[str, set[str]] = {}
+    for route in config.used_routes():
+        found.setdefault(route.provider, set()).add(route.model)
+    return {provider: sorted(models) for provider, models in found.items()}
+
+
 def roles_using(config: PipelineConfig, provider: str) -> list[str]:
     roles = [
         str(role)

@@ -125,6 +125,26 @@ def test_a_worker_whose_key_is_rejected_says_so_once_and_never_prints_the_key(
     assert [r.path for r in fake.requests] == ["/v1/models"]
 
 
+def test_a_worker_names_a_route_model_its_provider_does_not_list(tmp_path: Path) -> None:
+    """A mistyped model was found only by the first ticket's call."""
+    with FakeLLMServer() as fake:
+        env = environment(
+            "127.0.0.1:1",
+            tmp_path,
+            OPENAI_API_KEY=OPENAI_KEY,
+            OPENAI_BASE_URL=fake.openai_base_url,
+            TICKETS_AGENT_CLASSIFIER="openai:gpt-4.1-mnii",
+        )
+        result = start_worker(env)
+    assert result.returncode == 1, result.stderr  # no Temporal at 127.0.0.1:1, after the check
+    warnings = [line for line in result.stderr.splitlines() if "is not among" in line]
+    assert warnings == [
+        "worker: warning: openai: gpt-4.1-mnii (did you mean gpt-4.1-mini?) is not among the "
+        "7 model(s) it lists for this key: every call to it will fail unless it takes names it "
+        "does not list"
+    ]
+
+
 async def test_retry_after_from_a_rate_limited_provider_is_honoured_on_a_real_server(
     stack: Stack, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

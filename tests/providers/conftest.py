@@ -15,7 +15,7 @@ from activities.providers.openai_provider import OpenAIProvider
 from activities.providers.structured import LLMProvider
 from shared.provider_config import default_prices, default_providers
 from tests.providers.helpers import API_KEY
-from tests.support.fake_llm import FakeLLMServer
+from tests.support.fake_llm import LISTED_MODELS, FakeLLMServer
 
 MODELS = {"openai": "gpt-4.1-mini", "anthropic": "claude-haiku-4-5"}
 ProviderT = TypeVar("ProviderT", OpenAIProvider, AnthropicProvider)
@@ -41,11 +41,13 @@ def fake(shared_fake: FakeLLMServer) -> Iterator[FakeLLMServer]:
     shared_fake.requests.clear()
     shared_fake.limit(None)
     shared_fake.limit_tokens(None)
+    shared_fake.models = list(LISTED_MODELS)
     yield shared_fake
     shared_fake.script.clear()
     shared_fake.responder = None
     shared_fake.limit(None)
     shared_fake.limit_tokens(None)
+    shared_fake.models = list(LISTED_MODELS)
 
 
 MakeProvider = Callable[[str], LLMProvider]

@@ -260,6 +260,21 @@ async def test_check_passes_with_an_accepted_key(
     assert call.headers["authorization"] == f"Bearer {API_KEY}"
 
 
+async def test_check_takes_an_alias_for_its_listed_snapshot_and_names_an_unknown_model(
+    fake: FakeLLMServer, make_anthropic: MakeAnthropic
+) -> None:
+    """The API lists claude-haiku-4-5-20251001; the configuration names claude-haiku-4-5."""
+    provider = make_anthropic()
+    assert await provider.check(["claude-haiku-4-5", "claude-sonnet-4-5"]) is None
+    warning = await provider.check(["claude-haiku-4-5", "claude-haiku-45", "claude-opus-9"])
+    assert warning == (
+        "anthropic: claude-haiku-45, claude-opus-9 are not among the 7 model(s) it lists for "
+        "this key: every call to them will fail unless it takes names it does not list"
+    )
+    # One page of the API's largest size holds every model.
+    assert fake.requests[-1].path == "/v1/models?limit=1000"
+
+
 async def test_check_stops_on_a_rejected_key_naming_its_environment_variable(
     make_anthropic: MakeAnthropic,
 ) -> None:

@@ -209,6 +209,20 @@ async def test_check_passes_with_an_accepted_key(
     assert call.headers["authorization"] == f"Bearer {API_KEY}"
 
 
+async def test_check_warns_about_a_route_model_the_provider_does_not_list(
+    fake: FakeLLMServer, make_openai: MakeOpenAI
+) -> None:
+    """A typo in a model's name was found by the first ticket's call."""
+    provider = make_openai()
+    assert await provider.check(["gpt-4.1-mini", "gpt-4.1"]) is None
+    assert await provider.check(["gpt-4.1-mnii", "gpt-4.1"]) == (
+        "openai: gpt-4.1-mnii (did you mean gpt-4.1-mini?) is not among the 7 model(s) it lists "
+        "for this key: every call to it will fail unless it takes names it does not list"
+    )
+    fake.models = []  # a server that lists nothing is not judged
+    assert await provider.check(["anything"]) is None
+
+
 async def test_check_stops_on_a_rejected_key_naming_its_environment_variable(
     make_openai: MakeOpenAI,
 ) -> None:

@@ -87,6 +87,12 @@ class Recorded:
         return json.dumps(self.body)
 
 
+LISTED_MODELS = (
+    *("fake", "gpt-4.1", "gpt-4.1-mini", "gpt-4.1-nano", "gpt-4o-mini"),
+    *("claude-haiku-4-5-20251001", "claude-sonnet-4-5-20250929"),
+)
+
+
 class _Server(ThreadingHTTPServer):
     # socketserver's listen backlog is 5: a burst of new connections beyond that waits for TCP's
     # one-second SYN retry, which would show up as provider latency that is not there.
@@ -102,6 +108,9 @@ class FakeLLMServer:
         # (activities/providers/rate_headers.py). Off by default: a provider that says nothing.
         self.rate_limit_headers = False
         self.rate_limited = 0
+        # What GET /v1/models lists (real APIs list dated snapshots; the worker warns at start-up
+        # about a route's model it does not find here).
+        self.models = list(LISTED_MODELS)
         self._lock = threading.Lock()
         self._stall = threading.Event()
         # The request limit (limit()): answer 429 above it.
@@ -278,7 +287,7 @@ class FakeLLMServer:
 
             def do_GET(self) -> None:
                 self._record({})
-                if self.path.endswith("/models"):
+                if self.path.split("?")[0].endswith("/models"):
                     auth = self.headers.get("authorization", "") + self.headers.get("x-api-key", "")
                     if "rejected" in auth:
                         # Like the real APIs, echo the key (OpenAI masks part of it) back.
@@ -297,19 +306,14 @@ class FakeLLMServer:
                         {
                             "object": "list",
                             "data": [
-                                {
-                                    "id": "fake",
-                                    "object": "model",
-                                    "created": 0,
-                                    "owned_by": "t",
-                                    "type": "model",
-                                    "display_name": "fake",
-                                    "created_at": "2025-01-01T00:00:00Z",
-                                }
+                                {"id": m, "object": "model", "created": 0, "owned_by": "t"}
+                                | {"type": "model", "display_name": m}
+                                | {"created_at": "2025-01-01T00:00:00Z"}
+                                for m in server.models
                             ],
                             "has_more": False,
-                            "first_id": "fake",
-                            "last_id": "fake",
+                            "first_id": server.models[0] if server.models else None,
+                            "last_id": server.models[-1] if server.models else None,
                         },
                         # Real APIs send their rate-limit headers on every answer.
                         server._limit_headers(
