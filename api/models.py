@@ -2,11 +2,11 @@
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
 from shared.operations import SubmitOutcome
 from shared.pending_calls import PendingCall
-from shared.review import ReviewAction
+from shared.review import MAX_EDITED_CHARS, ReviewAction, one_break
 from shared.run_spend import EarlierRuns
 from shared.ticket_status import TicketReading
 from shared.ticket_summary import TicketSummary
@@ -72,6 +72,11 @@ class CustomerMessage(BaseModel):
     customer_id: str | None
     customer_tier: CustomerTier
     channel: Channel
+    customer_email: str | None = Field(
+        default=None,
+        description="where an answer by e-mail goes (null: none given; on the email channel, "
+        "with e-mail delivery configured, such a ticket's answer cannot be sent)",
+    )
 
     @classmethod
     def of(cls, ticket: Ticket) -> "CustomerMessage":
@@ -137,7 +142,8 @@ class ReviewRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     action: ReviewAction
-    revision: int | None = Field(
+    # Strict: the concurrency guard takes a number, not true (read as 1) or "1".
+    revision: StrictInt | None = Field(
         ge=1,
         description="the draft revision you reviewed; null only when the ticket had no draft. A "
         "review of an older draft, or null once a draft exists, is refused with 409",
@@ -149,19 +155,33 @@ class ReviewRequest(BaseModel):
         "earlier ticket under this id (one that failed and was submitted again) is refused with "
         "409 instead of applied to the new ticket's draft",
     )
-    edited_text: str | None = Field(default=None, max_length=8_000)
+    edited_text: str | None = Field(default=None, max_length=MAX_EDITED_CHARS)
     notes: str | None = Field(default=None, max_length=4_000)
     reason: str | None = Field(default=None, max_length=1_000)
+
+    @field_validator("edited_text", "notes", "reason", mode="before")
+    @classmethod
+    def _one_break(cls, value: object) -> object:
+        # CRLF counted and sent as one break, as the console's form is.
+        return one_break(value) if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _approve_names_its_draft(self) -> "ReviewRequest":
         if self.action is ReviewAction.APPROVE and self.revision is None:
             raise ValueError("an approval needs the revision of the draft you approve")
-        if self.edited_text is not None and self.action is not ReviewAction.EDIT:
-            raise ValueError(
-                f"edited_text is only read by action 'edit' (this is '{self.action.value}'); "
-                "to send your text, edit"
-            )
+        # A field the action does not read was recorded with it ("approve" with a reason)
+        # while nothing acted on it.
+        for field, reader in (
+            ("edited_text", ReviewAction.EDIT),
+            ("notes", ReviewAction.REWORK),
+            ("reason", ReviewAction.REJECT),
+        ):
+            if getattr(self, field) is not None and self.action is not reader:
+                raise ValueError(
+                    f"{field} is only read by action '{reader.value}' (this is "
+                    f"'{self.action.value}')"
+                    + ("; to send your text, edit" if field == "edited_text" else "")
+                )
         return self
 
     def decision_fields(self) -> dict[str, Any]:

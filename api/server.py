@@ -1,5 +1,8 @@
 """Serving the API with uvicorn: one process (behind any proxy), on the configured host and port."""
 
+import errno
+import socket
+
 import uvicorn
 
 from api.accounts import TokenRegistry
@@ -21,3 +24,29 @@ def build_server(settings: ApiSettings, tokens: TokenRegistry) -> uvicorn.Server
         server_header=False,
     )
     return uvicorn.Server(config)
+
+
+class CannotListen(Exception):
+    """The API's address cannot be bound (in use, not this machine's, a privileged port)."""
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """The API's socket, bound before anything says the API is on it (uvicorn bound it after
+    the start-up line, then failed with its own exit code 3 and a log line)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+    try:
+        sock.bind((host, port))
+    except OSError as err:
+        sock.close()
+        hint = ""
+        if err.errno == errno.EADDRINUSE:
+            hint = ": another process listens there (give --port or TICKETS_API_PORT)"
+        elif err.errno == errno.EADDRNOTAVAIL:
+            hint = ": not an address of this machine (give --host or TICKETS_API_HOST)"
+        raise CannotListen(f"cannot listen on {host}:{port}: {err.strerror or err}{hint}") from None
+    except socket.gaierror as err:
+        sock.close()
+        raise CannotListen(f"cannot listen on {host}:{port}: {err.strerror or err}") from None
+    return sock

@@ -33,6 +33,13 @@ class ReviewAction(StrEnum):
     REJECT = "reject"  # close without sending anything
 
 
+def one_break(text: str | None) -> str | None:
+    """A reviewer's text with each line break as one "\n": browsers send CRLF, and a file
+    written on Windows has it; the answer sent and the length counted are the same whichever
+    way the text came (the API, the console, the CLI's --edit)."""
+    return None if text is None else text.replace("\r\n", "\n")
+
+
 class ReviewDecision(BaseModel):
     action: ReviewAction
     reviewer: str = Field(default="reviewer", min_length=1, max_length=REVIEWER_NAME_LIMIT)

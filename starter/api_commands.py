@@ -26,7 +26,7 @@ from starter.errors import EXIT_OK, CliError, ServerUnreachable
 
 
 async def cmd_serve(args: argparse.Namespace) -> int:
-    from api.server import build_server
+    from api.server import CannotListen, build_server, listening_socket
 
     try:
         settings = ApiSettings.from_env()
@@ -58,12 +58,17 @@ async def cmd_serve(args: argparse.Namespace) -> int:
         # answering yet is not checked: the API starts without one and says so on /readyz.
         with contextlib.suppress(ServerUnreachable):
             await refuse_plaintext_beside_encrypted(await open_client())
+    try:
+        sock = listening_socket(settings.host, settings.port)
+    except CannotListen as err:
+        raise CliError(str(err)) from None
     render.console(stderr=True).print(
         f"API on http://{settings.host}:{settings.port} (OpenAPI at /docs, console at /console), "
         f"{len(tokens.accounts)} token(s) from {settings.tokens_file}; "
         f"{describe_key_ring(ring)}"
     )
-    await build_server(settings, tokens).serve()
+    with sock:
+        await build_server(settings, tokens).serve(sockets=[sock])
     return EXIT_OK
 
 

@@ -20,6 +20,7 @@ from shared.review import (
     ReviewAction,
     ReviewDecision,
     as_operator,
+    one_break,
 )
 from shared.ticket_status import read_ticket
 from shared.view import TicketView
@@ -222,7 +223,9 @@ def _decision(args: argparse.Namespace) -> ReviewDecision:
         fields["action"] = ReviewAction.APPROVE
     elif args.edit:
         try:
-            fields["edited_text"] = read_text_at_most(Path(args.edit), MAX_EDIT_FILE_BYTES)
+            fields["edited_text"] = one_break(
+                read_text_at_most(Path(args.edit), MAX_EDIT_FILE_BYTES)
+            )
         except TooLarge:
             raise CliError(
                 f"{args.edit} is larger than {MAX_EDIT_FILE_BYTES:,} bytes: an edited reply is at "

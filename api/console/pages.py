@@ -23,7 +23,7 @@ from policy.transitions import TicketState
 from shared import review_operations
 from shared import ticket_listing as listing
 from shared.operation_errors import OperationError, ReviewRefused, ReviewTimeout, TicketNotFound
-from shared.review import ReviewAction, ReviewDecision
+from shared.review import ReviewAction, ReviewDecision, one_break
 from shared.ticket_status import read_ticket
 from shared.tickets import TICKET_ID_PATTERN
 
@@ -273,7 +273,7 @@ async def review(
     reason: Annotated[str | None, Form()] = None,
 ) -> Response:
     current = _signed_in(request)
-    typed = {k: _one_break(v) for k, v in (("edited_text", edited_text), ("notes", notes),
+    typed = {k: one_break(v) for k, v in (("edited_text", edited_text), ("notes", notes),
                                            ("reason", reason))}  # fmt: skip
     if current is None:
         # Signed out meanwhile (the session ended, or the reviewer signed out in another tab):
@@ -327,8 +327,3 @@ async def review(
 
 def _valid_id(ticket_id: str) -> bool:
     return re.fullmatch(TICKET_ID_PATTERN, ticket_id) is not None
-
-
-def _one_break(text: str | None) -> str | None:
-    """A form's text with each line break as one character (browsers send CRLF)."""
-    return None if text is None else text.replace("\r\n", "\n")

@@ -144,6 +144,8 @@ async def test_an_email_gateway_posts_a_message_and_a_redelivery_is_the_same_tic
         "ana@example.com",
         "email",
     )
+    # Where the answer goes, shown to whoever approves it (it was dropped from the message).
+    assert message["customer_email"] == "ana@example.com"
 
 
 async def test_tickets_are_listed_by_state_and_priority_a_page_at_a_time(

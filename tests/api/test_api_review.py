@@ -101,3 +101,21 @@ async def test_a_review_that_names_its_own_reviewer_or_misses_its_fields_is_refu
     assert no_revision.status_code == 422 and "field 'revision'" in no_revision.text
     assert approve_with_text.status_code == 422
     assert "edited_text is only read by action 'edit'" in approve_with_text.json()["message"]
+    # The concurrency guard takes a number: true was read as revision 1 and approved it.
+    for loose in (True, "1", 1.0):
+        guessed = await http.post(
+            url, headers=bearer(tokens.review), json={"action": "approve", "revision": loose}
+        )
+        assert guessed.status_code == 422, loose
+        assert "field 'revision'" in guessed.json()["message"], guessed.text
+    # A reason with an approval was recorded while nothing read it.
+    approve_with_reason = await http.post(
+        url,
+        headers=bearer(tokens.review),
+        json={"action": "approve", "revision": 1, "reason": "looks fine but ..."},
+    )
+    assert approve_with_reason.status_code == 422
+    assert (
+        "reason is only read by action 'reject' (this is 'approve')"
+        in (approve_with_reason.json()["message"])
+    )

@@ -217,3 +217,37 @@ async def test_a_long_unbroken_line_wraps_instead_of_widening_the_page(
         "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
     )
     assert scroll <= client, f"the page is {scroll}px wide in a {client}px window"
+
+
+async def test_a_long_subject_in_the_queue_leaves_the_short_columns_words_whole(
+    browser_context: BrowserContext, api_url: str, http: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    """One long subject squeezed the other columns until "Priority" read "Prior|ity" and
+    "Medium" "Medi|um" (every cell could break anywhere)."""
+    subject = "Account hacked - urgent: " + "we cannot sign in to any of our admin accounts " * 3
+    ticket_id = await submit_for_review(
+        http, tokens, subject=subject + "https://example.com/" + "x" * 10
+    )
+    page = await browser_context.new_page()
+    await page.set_viewport_size({"width": 1280, "height": 900})
+    await sign_in(page, api_url, tokens.review)
+    row = page.locator("tr", has=page.locator(f"a[href='/console/tickets/{ticket_id}']"))
+    await expect(row).to_be_visible()
+
+    # How many lines each header and each of the row's short cells is laid out on.
+    lines = """cells => cells.map(c => {
+        const r = document.createRange(); r.selectNodeContents(c);
+        return [c.textContent.trim(), new Set([...r.getClientRects()].map(x => x.top)).size];
+    })"""
+    headers = await page.locator("table").first.locator("th").evaluate_all(lines)
+    short = await row.locator("td").evaluate_all(lines)
+    assert [h for h in headers if h[0] in ("Ticket", "Priority", "Category")] == [
+        ["Ticket", 1],
+        ["Priority", 1],
+        ["Category", 1],
+    ]
+    assert short[0] == [ticket_id, 1] and short[2][1] == 1 and short[3][1] == 1, short
+    scroll, client = await page.evaluate(
+        "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+    )
+    assert scroll <= client, f"the page is {scroll}px wide in a {client}px window"

@@ -3,6 +3,7 @@ against the real dev server and worker."""
 
 import json
 import signal
+import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -35,6 +36,24 @@ def test_serve_without_tokens_refuses_to_start_with_one_sentence(stack: Stack) -
     assert result.code == 1
     assert result.stderr.startswith("error: no API tokens: set TICKETS_API_TOKENS_FILE")
     assert "Traceback" not in result.stderr
+
+
+def test_serve_on_a_port_in_use_says_so_in_one_sentence_and_not_that_it_serves(
+    stack: Stack, tmp_path: Path
+) -> None:
+    """It printed "API on http://..." first, then uvicorn's log line, and exited 3 (which
+    README gives to invalid input lines)."""
+    file = tmp_path / "tokens.toml"
+    run_cli(stack.env, "token", "create", "lead", "--append", str(file))
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        env = stack.env | {"TICKETS_API_TOKENS_FILE": str(file)}
+        result = run_cli(env, "serve", "--port", str(port), timeout=30)
+    assert result.code == 1, result.output
+    assert result.stderr.strip() == (
+        f"error: cannot listen on 127.0.0.1:{port}: Address already in use: another process "
+        "listens there (give --port or TICKETS_API_PORT)"
+    )
 
 
 def test_serve_takes_a_ticket_over_http_through_the_pipeline_and_stops_on_sigterm(

@@ -154,3 +154,14 @@ def test_a_ticket_started_again_shows_what_its_earlier_runs_spent_apart_from_its
     assert 'id="earlier-runs"' not in html
     said = " ".join(again.split())
     assert "Before this run: 2 earlier run(s) made 3 agent call(s), 1234 tokens, $0.0123" in said
+
+
+def test_a_reviewer_sees_where_the_answer_goes_or_that_it_has_no_address() -> None:
+    view = TicketView(ticket_id="T-8", subject="Refund", state=TicketState.AWAITING_REVIEW)
+    addressed = MESSAGE.model_copy(update={"customer_email": "<ana@example.com>"})
+
+    with_address = render("ticket.html", view=view, message=addressed, error=None, waiting=True)
+    without = render("ticket.html", view=view, message=MESSAGE, error=None, waiting=True)
+
+    assert '<span id="customer-email">&lt;ana@example.com&gt;</span>' in with_address
+    assert '<span id="customer-email">no e-mail address</span>' in without
