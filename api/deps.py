@@ -8,7 +8,7 @@ from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from temporalio.client import Client
 
-from api.accounts import Account, Role, TokenRegistry
+from api.accounts import IMPLIED, Account, Role, TokenRegistry
 from api.rate_limit import RateLimiter
 from api.settings import ApiSettings
 from api.temporal import TemporalConnection
@@ -42,8 +42,12 @@ def unauthorized(message: str) -> HTTPException:
 
 def forbidden(account: Account, role: Role) -> HTTPException:
     held = ", ".join(sorted(account.roles))
+    # Every role that grants it ("needs the read role" sent a reviewer's admin to make a read
+    # token that review already includes).
+    granting = [str(r) for r in Role if r == role or role in IMPLIED.get(r, ())]
+    needed = granting[0] if len(granting) == 1 else ", ".join(granting[:-1]) + f" or {granting[-1]}"
     return HTTPException(
-        403, f"the token of {account.name} has the role(s) {held}; this needs the {role} role"
+        403, f"the token of {account.name} has the role(s) {held}; this needs the {needed} role"
     )
 
 

@@ -130,7 +130,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         # Pydantic's way: "field 'dict[str,any]': Input should be a valid dictionary; field
         # 'list[any]': ...", or "Field required" for an empty body.
         route = request.scope.get("route")
-        wanted = BODY_SHAPES.get(getattr(route, "path", ""), "a JSON object (see /docs)")
+        wanted = BODY_SHAPES.get(getattr(route, "path", ""), "a JSON object (see /openapi.json)")
         sent = "empty (or null)" if exc.body is None else json_kind(exc.body)
         return error_response(422, f"the request body is {sent}; send {wanted}")
     problems = [field_problem(e) for e in exc.errors()]
@@ -167,7 +167,8 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     if exc.status_code == 413:
         message = too_large_message(request.app.state.settings.max_body_bytes)
     elif exc.status_code == 404 and message == "Not Found":
-        message = f"no such path: {request.url.path} (the API's paths are listed at /docs)"
+        # /openapi.json is always served; /docs needs its scripts from a CDN (and may be off).
+        message = f"no such path: {request.url.path} (the API's paths are in /openapi.json)"
     elif exc.status_code == 400 and message == "There was an error parsing the body":
         message = unparsable_body_message(exc.__cause__)
     elif exc.status_code == 405:

@@ -63,7 +63,9 @@ async def cmd_serve(args: argparse.Namespace) -> int:
     except CannotListen as err:
         raise CliError(str(err)) from None
     render.console(stderr=True).print(
-        f"API on http://{settings.host}:{settings.port} (OpenAPI at /docs, console at /console), "
+        f"API on http://{settings.host}:{settings.port} (OpenAPI at /openapi.json"
+        + (", browsable at /docs with internet access" if settings.docs else "")
+        + "; console at /console), "
         f"{len(tokens.accounts)} token(s) from {settings.tokens_file}; "
         f"{describe_key_ring(ring)}"
     )
