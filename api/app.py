@@ -4,7 +4,7 @@ Its OpenAPI document is at /openapi.json (browsable at /docs). Every route that 
 goes through the one client factory; every error is JSON with a sentence (api/errors.py).
 """
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.responses import RedirectResponse
 
 from api import errors
@@ -12,6 +12,7 @@ from api.accounts import TokenRegistry
 from api.body_limit import BodyLimitMiddleware
 from api.console import pages
 from api.page_tokens import PageTokens
+from api.query_params import known_query_parameters
 from api.rate_limit import RateLimiter
 from api.routes import health, intake, reading, review
 from api.security_headers import SecurityHeadersMiddleware
@@ -51,8 +52,11 @@ def create_app(
     app.state.intake_limiter = RateLimiter(settings.intake_per_minute, settings.intake_burst)
     app.state.page_tokens = PageTokens()
     errors.install(app)
-    for router in (health.router, intake.router, reading.router, review.router, pages.router):
-        app.include_router(router)
+    for router in (health.router, intake.router, reading.router, review.router):
+        app.include_router(
+            router, dependencies=[Depends(known_query_parameters)], responses=errors.responses(400)
+        )
+    app.include_router(pages.router)
 
     @app.get("/", include_in_schema=False)
     async def home() -> RedirectResponse:

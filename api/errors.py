@@ -45,7 +45,8 @@ def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 
 DESCRIPTIONS = {
-    400: "the request cannot be used: a body that is not JSON text, an unknown page token",
+    400: "the request cannot be used: a body that is not JSON text, an unknown page token, a "
+    "query parameter the path does not take or one given twice",
     401: "no token, or a token this API does not know",
     403: "the token's roles do not allow this",
     404: "no such ticket",

@@ -185,6 +185,19 @@ async def test_tickets_are_listed_by_state_and_priority_a_page_at_a_time(
     )
     assert bad_token.status_code == 400 and "page_token" in bad_token.json()["message"]
     assert forged.status_code == 400, forged.text
+    # A typo'd filter answered the unfiltered list; a filter given twice kept the last.
+    typo = await http.get(
+        "/tickets", headers=bearer(tokens.review), params={"stat": "AWAITING_REVIEW"}
+    )
+    twice = await http.get(
+        "/tickets?state=COMPLETED&state=AWAITING_REVIEW", headers=bearer(tokens.review)
+    )
+    assert typo.status_code == 400 and typo.json()["message"] == (
+        "unknown query parameter(s) 'stat': /tickets takes category, page_size, page_token, "
+        "priority, state"
+    )
+    assert twice.status_code == 400
+    assert twice.json()["message"] == "query parameter 'state' given 2 times; give it once"
 
 
 async def test_roles_decide_who_may_submit_read_and_review(

@@ -1,0 +1,35 @@
+"""Query strings read strictly: a name the route does not take, or one given twice, is a 400
+naming it. FastAPI ignores both, so `GET /tickets?stat=AWAITING_REVIEW` (a typo) answered the
+unfiltered list and `?state=A&state=B` kept only B, and a dashboard showed the wrong tickets
+without a word."""
+
+from fastapi import HTTPException, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+
+
+def _query_names(dependant: Dependant) -> set[str]:
+    """The query parameters a route reads, its dependencies' included."""
+    names = {p.alias for p in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
+
+
+async def known_query_parameters(request: Request) -> None:
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    known = _query_names(route.dependant)
+    given = request.query_params
+    unknown = sorted(set(given) - known)
+    if unknown:
+        takes = ", ".join(sorted(known)) if known else "none"
+        raise HTTPException(
+            400,
+            f"unknown query parameter(s) {', '.join(repr(u[:40]) for u in unknown[:5])}: "
+            f"{route.path} takes {takes}",
+        )
+    for name in sorted(known):
+        if (times := len(given.getlist(name))) > 1:
+            raise HTTPException(400, f"query parameter {name!r} given {times} times; give it once")
