@@ -71,6 +71,7 @@ class TicketReading:
     # What a running ticket's workflow waits on besides a person (an agent call retrying, one
     # no worker polls for): the server's description, not the view.
     pending: tuple[PendingCall, ...] = ()
+    run_id: str | None = None  # the run read (the ticket's newest)
 
     @property
     def state(self) -> str:
@@ -95,14 +96,16 @@ async def ticket_status(client: Client, ticket_id: str) -> TicketView:
     return (await read_ticket(client, ticket_id)).view
 
 
-async def read_ticket(client: Client, ticket_id: str) -> TicketReading:
-    """The view (as ``ticket_status``) and the status of its workflow."""
+async def read_ticket(client: Client, ticket_id: str, *, calls: bool = True) -> TicketReading:
+    """The view (as ``ticket_status``) and the status of its workflow; with ``calls``, what a
+    running one waits on (``pending``: a question to the server per queue nobody has taken a
+    call from)."""
     run = await _described(client, ticket_id)
     view = run.final or await _queried_view(client, ticket_id, run.run_id)
     pending: list[PendingCall] = []
-    if run.status == WorkflowExecutionStatus.RUNNING.name:
+    if calls and run.status == WorkflowExecutionStatus.RUNNING.name:
         pending = await pending_calls(client, run.pending)
-    return TicketReading(view, run.status, run.earlier, tuple(pending))
+    return TicketReading(view, run.status, run.earlier, tuple(pending), run.run_id)
 
 
 async def _queried_view(client: Client, ticket_id: str, run_id: str | None) -> TicketView:

@@ -5,6 +5,7 @@ fetched once, when it rests (see ``wait_settled``).
 """
 
 import asyncio
+from typing import NamedTuple
 
 from temporalio.client import Client
 from temporalio.service import RPCError
@@ -16,6 +17,7 @@ from shared.operation_errors import NoWorker, OperationError, TicketNotFound, Ti
 from shared.operations import ticket_status
 from shared.queue_pollers import workers_polling
 from shared.review import ReviewReceipt
+from shared.ticket_status import TicketReading, read_ticket
 from shared.view import TicketView
 
 # While waiting for tickets to settle, how often to make sure a worker is still polling.
@@ -42,18 +44,30 @@ def settled_query(ticket_ids: list[str]) -> str:
     )
 
 
-async def settled_among(client: Client, ticket_ids: list[str]) -> set[str]:
-    """Which of ``ticket_ids`` rest now, by one visibility request (the page holds them all)."""
+async def settled_among(client: Client, ticket_ids: list[str]) -> dict[str, set[str]]:
+    """Which of ``ticket_ids`` have a run that rests now, with those runs' ids, by one
+    visibility request (the first page; a ticket whose runs do not fit is seen next time).
+    A ticket submitted again after it failed has its failed run here while the new one works."""
     if not ticket_ids:
-        return set()
-    listing = client.list_workflows(settled_query(ticket_ids), page_size=len(ticket_ids))
+        return {}
+    size = min(len(ticket_ids) * 2, 1_000)  # room for a ticket's earlier runs
+    listing = client.list_workflows(settled_query(ticket_ids), page_size=size)
     await listing.fetch_next_page()
-    return {names.ticket_id_from_workflow_id(e.id) for e in listing.current_page or []}
+    runs: dict[str, set[str]] = {}
+    for e in listing.current_page or []:
+        runs.setdefault(names.ticket_id_from_workflow_id(e.id), set()).add(e.run_id or "")
+    return runs
+
+
+class Readings(NamedTuple):
+    views: dict[str, TicketView]  # the tickets that rest, by id
+    # Read, but their newest run does not rest: as they are now, with that run's id.
+    working: dict[str, tuple[TicketView, str | None]]
 
 
 async def ticket_statuses(
     client: Client, ticket_ids: list[str], unreadable: dict[str, str] | None = None
-) -> dict[str, TicketView]:
+) -> Readings:
     """The full view of each ticket, a bounded number of queries at a time. A ticket whose
     query failed (no worker answered in time, a passing error) is left out, to be asked again;
     an unknown ticket raises TicketNotFound, one whose worker fails the query or whose answer
@@ -61,22 +75,26 @@ async def ticket_statuses(
     reason, and the others are returned)."""
     gate = asyncio.Semaphore(STATUS_FETCH_CONCURRENCY)
 
-    async def one(ticket_id: str) -> TicketView:
+    async def one(ticket_id: str) -> TicketReading:
         async with gate:
-            return await ticket_status(client, ticket_id)
+            return await read_ticket(client, ticket_id, calls=False)
 
     results = await asyncio.gather(*(one(t) for t in ticket_ids), return_exceptions=True)
-    views = {}
+    read = Readings({}, {})
     for ticket_id, result in zip(ticket_ids, results, strict=True):
         if isinstance(result, TicketUnreadable) and unreadable is not None:
             unreadable[ticket_id] = str(result)
         elif isinstance(result, (TicketNotFound, TicketUnreadable)):
             raise result  # asking again would not help: say so now
-        if isinstance(result, TicketView):
-            views[ticket_id] = result
+        if isinstance(result, TicketReading):
+            resting = result.view.state in SETTLED_STATES or result.workflow_status != "RUNNING"
+            if resting:
+                read.views[ticket_id] = result.view
+            else:
+                read.working[ticket_id] = (result.view, result.run_id)
         elif not isinstance(result, (OperationError, RPCError)):
             raise result
-    return views
+    return read
 
 
 async def wait_settled(
@@ -103,6 +121,9 @@ async def wait_settled(
     # A ticket at rest whose status query failed (no worker answered, a ticket closed before
     # its first workflow task) is asked again after a backoff, not every interval.
     retry_at: dict[str, tuple[float, float]] = {}
+    # Runs the listing found at rest that are not the ticket's newest (it was submitted again
+    # after failing, and the new run works): not taken for the ticket resting again.
+    older: dict[str, set[str]] = {}
     next_worker_check = loop.time()
     while pending:
         if require_worker and loop.time() >= next_worker_check:
@@ -115,19 +136,27 @@ async def wait_settled(
             next_worker_check = loop.time() + WORKER_CHECK_SECONDS
         watched = pending[:MAX_IDS_PER_VISIBILITY_QUERY]
         now = loop.time()
-        rested = await settled_among(client, watched)
+        runs = await settled_among(client, watched)
+        rested = {t for t, ids in runs.items() if ids - older.get(t, set())}
         due = [t for t in watched if t in rested and retry_at.get(t, (0.0, 0.0))[0] <= now]
         if due:
-            fetched = await ticket_statuses(client, due, unreadable)
+            fetched, working = await ticket_statuses(client, due, unreadable)
             views.update(fetched)
-            for ticket_id in set(due) - set(fetched):
+            for ticket_id, (_, newest) in working.items():
+                # The listing's runs but the newest are older ones; the newest itself listed
+                # at rest while its query says it works is the listing behind: asked again.
+                older.setdefault(ticket_id, set()).update(runs[ticket_id] - {newest or ""})
+            superseded = {t for t, (_, newest) in working.items() if newest not in runs[t]}
+            for ticket_id in set(due) - set(fetched) - superseded:
                 last = retry_at.get(ticket_id, (0.0, interval / 2))[1]
                 backoff = min(last * 2, WORKER_CHECK_SECONDS)
                 retry_at[ticket_id] = (now + backoff, backoff)
             pending = [t for t in pending if t not in fetched and t not in (unreadable or {})]
         if pending and loop.time() >= deadline:
             # Out of time: what the rest look like now (which also names an unknown ticket).
-            views.update(await ticket_statuses(client, pending, unreadable))
+            last = await ticket_statuses(client, pending, unreadable)
+            views.update(last.views)
+            views.update({t: view for t, (view, _) in last.working.items()})
             break
         if pending:
             await asyncio.sleep(interval)

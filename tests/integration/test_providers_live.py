@@ -210,6 +210,13 @@ def test_workflows_and_agent_calls_run_in_two_workers_and_only_the_agents_hold_t
                     *("submit", "--id", "SPLIT-2", "--subject", "Refund"),
                     *("--body", "I was charged twice again.", "--wait"),
                 )
+                # Submitted again, it starts again: --wait waits for the new run (it took the
+                # failed run, still listed at rest, for the ticket and returned at once).
+                again = run_cli(
+                    env,
+                    *("submit", "--id", "SPLIT-2", "--subject", "Refund"),
+                    *("--body", "I was charged twice again.", "--wait", "--json"),
+                )
             finally:
                 asyncio.run(agents.stop())
                 asyncio.run(workflows.stop())
@@ -222,6 +229,8 @@ def test_workflows_and_agent_calls_run_in_two_workers_and_only_the_agents_hold_t
     assert "FAILED" in failing.stdout
     assert "1 ticket(s) failed (the reason is in the table; " in failing.stderr
     assert failing.stderr.rstrip().endswith("for the whole ticket): SPLIT-2"), failing.stderr
+    assert again.code == 0, again.output
+    assert [t["state"] for t in json.loads(again.stdout)["tickets"]] == ["COMPLETED"]
     assert len(fake.calls()) >= 4  # classifier, triage, resolver, validator
     assert "worker: polling tickets, delivery;" in said
     assert "openai     called by the workers that poll llm-openai, not this one" in said
