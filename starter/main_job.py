@@ -8,6 +8,7 @@ started. It reviews nothing: tickets that need a person stay waiting for one.
 
 import argparse
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -143,15 +144,19 @@ async def _wait_with_worker(
     unreadable: dict[str, str],
 ) -> dict[str, TicketView]:
     waiting = asyncio.create_task(wait_settled(client, ticket_ids, timeout, unreadable=unreadable))
-    while not waiting.done():
-        await asyncio.wait({waiting}, timeout=1.0)
-        if not waiting.done():
-            try:
+    try:
+        while not waiting.done():
+            await asyncio.wait({waiting}, timeout=1.0)
+            if not waiting.done():
                 worker.check_alive()
-            except CliError:
-                waiting.cancel()
-                raise
-    return waiting.result()
+        return waiting.result()
+    finally:
+        # Also on Ctrl-C: a wait left running failed against the stopped server and printed
+        # "Task exception was never retrieved" with its traceback.
+        if not waiting.done():
+            waiting.cancel()
+            with contextlib.suppress(BaseException):
+                await waiting
 
 
 async def _report_when_visible(
@@ -168,10 +173,13 @@ async def _report_when_visible(
         await asyncio.sleep(0.3)
 
 
-async def _wait_for_stop(out: Console) -> None:
-    """Until Ctrl-C or SIGTERM (which cancel this task); then carry on with the clean-up."""
+async def _wait_for_stop(out: Console, worker: "WorkerProcess") -> None:
+    """Until Ctrl-C or SIGTERM (which cancel this task), then carry on with the clean-up; or
+    until the worker stops on its own (it said "keep running" over a worker that was gone)."""
     try:
-        await asyncio.Event().wait()
+        while True:
+            worker.check_alive()
+            await asyncio.sleep(1.0)
     except asyncio.CancelledError:
         out.print("Stopping the worker and the server ...")
 
@@ -339,7 +347,7 @@ async def run_main_job(args: argparse.Namespace) -> int:
         if args.keep_running:
             ui = server.ui_url if server else "your server's Web UI"
             out.print(f"Server and worker keep running for inspection ({ui}); Ctrl-C to stop.")
-            await _wait_for_stop(out)
+            await _wait_for_stop(out, worker)
     finally:
         await worker.stop()
         if server is not None:

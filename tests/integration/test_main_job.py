@@ -1,6 +1,7 @@
 """`python -m starter run` (what `make run` does), from a cold start and again on the same data."""
 
 import json
+import os
 import signal
 import uuid
 from pathlib import Path
@@ -152,6 +153,40 @@ def test_sigterm_stops_a_kept_running_job_and_everything_it_started(tmp_path: Pa
         kill_group(job)
     assert not port_is_open(port), "the embedded server outlived the job"
     assert "worker: stopped" in (tmp_path / "data" / "worker.log").read_text()
+
+
+def _child_worker(parent: int) -> int:
+    """The pid of the `python -m worker` process ``parent`` started."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue  # gone meanwhile
+        if int(fields[1]) == parent and b"worker" in cmdline:
+            return int(stat.parent.name)
+    raise AssertionError(f"no worker process under {parent}")
+
+
+def test_a_kept_running_job_stops_when_its_worker_dies_and_says_so(tmp_path: Path) -> None:
+    """It went on saying "Server and worker keep running" over a worker that was gone."""
+    port = free_port()
+    env = environment(f"127.0.0.1:{port}", tmp_path / "data")
+    tickets = tmp_path / "one.jsonl"
+    tickets.write_text('{"id": "K-2", "subject": "Invoice copy", "body": "Where is my invoice?"}\n')
+    job = start_cli(env, "run", "--file", str(tickets), "--keep-running", *embedded_ports())
+    try:
+        assert job.stdout is not None and job.stderr is not None
+        for line in job.stdout:
+            if "keep running for inspection" in line:
+                break
+        os.kill(_child_worker(job.pid), signal.SIGKILL)
+        assert job.wait(60) == 1
+        said = job.stderr.read()
+    finally:
+        kill_group(job)
+    assert "the worker exited with code -9" in said, said
+    assert not port_is_open(port), "the embedded server outlived the job"
 
 
 async def test_the_main_job_refuses_a_server_holding_tickets_it_cannot_read(
