@@ -171,6 +171,13 @@ async def run_plan(client: Client, task: str, run_id: str | None, wait: bool) ->
         total = len(p.plan.subtasks) if p.plan else 0
         return len(p.outcomes), total, p.phase
 
+    if not earlier:
+        # Its id first: after Ctrl-C the id was nowhere, and the same command without it
+        # would plan (and pay for) the task again.
+        render.console(stderr=True).print(
+            f"planning as {workflow_id}; Ctrl-C stops the waiting, not the run: the same "
+            f"command with --id {workflow_id} --wait waits for it again"
+        )
     what = f"the plan run {workflow_id}"
     return PlanRun(workflow_id, await _watched(handle, describe, "sub-tasks", what), earlier)
 

@@ -106,6 +106,10 @@ async def cmd_submit(args: argparse.Namespace) -> int:
     no_worker: NoWorker | None = None
     # A ticket whose id another ticket holds was not submitted: that one is not waited for.
     own = [o for o in outcomes if not o.conflict]
+    if not args.json:
+        # Before the wait: Ctrl-C during it printed nothing, and an id derived from the
+        # content was never shown.
+        render.print_submit(outcomes, errors)
     if args.wait and own:
         try:
             views = await waiting.wait_settled(
@@ -134,7 +138,6 @@ async def cmd_submit(args: argparse.Namespace) -> int:
             }
         )
     else:
-        render.print_submit(outcomes, errors)
         if views:
             render.console().print(render.tickets_table(list(views.values())))
         if unsettled and no_worker is None:

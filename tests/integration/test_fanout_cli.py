@@ -32,6 +32,8 @@ def test_a_plan_run_again_under_its_id_is_shown_not_planned_and_paid_for_again(
     task = "Summarise the refund policy for a customer."
     first = run_cli(stack.env, "plan", task, "--id", "plan-once", "--wait", "--json")
     assert first.code == 0, first.output
+    # Said before the wait, for a Ctrl-C: the id to wait with again.
+    assert "planning as plan-once; Ctrl-C stops the waiting, not the run" in first.stderr
 
     again = run_cli(stack.env, "plan", task, "--id", "plan-once", "--wait", "--json")
     assert again.code == 0, again.output
