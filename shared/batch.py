@@ -4,6 +4,7 @@ from typing import Final
 
 from pydantic import BaseModel, Field
 
+from policy.transitions import FAILED_STATES
 from shared.tickets import Ticket
 
 # The state under which a batch counts the items of its input that are not tickets.
@@ -67,6 +68,12 @@ class BatchProgress(BaseModel):
     @property
     def done(self) -> int:
         return self.already_known + sum(self.settled.values())
+
+    @property
+    def failed(self) -> int:
+        """Tickets this batch ran that ended without their answer sent, for the pipeline's
+        reason (FAILED, DELIVERY_FAILED), or that it could not start again."""
+        return sum(self.settled.get(s, 0) for s in (*FAILED_STATES, RESTART_FAILED))
 
 
 class TicketRestart(BaseModel):

@@ -189,11 +189,23 @@ async def cmd_batch(args: argparse.Namespace) -> int:
         _started(args, workflow_id, f"started {workflow_id} with {len(tickets)} ticket(s)")
     elif args.json:
         render.print_json(
-            {"workflow_id": workflow_id, "progress": progress, "conflicts": sorted(held)}
+            {
+                "workflow_id": workflow_id,
+                "progress": progress,
+                "conflicts": sorted(held),
+                "failed": progress.failed,
+            }
         )
     else:
         render_fanout.print_batch(workflow_id, progress)
-    return EXIT_PARTIAL if errors or held else EXIT_OK
+    failed = progress.failed if progress else 0
+    if failed:
+        # Exit 3, as `submit --wait`: a script reading the exit code took them for answered.
+        render.console(stderr=True).print(
+            f"{failed} ticket(s) of the batch failed: `python -m starter list --state FAILED` "
+            "(and --state DELIVERY_FAILED) names them, `status ID` says why"
+        )
+    return EXIT_PARTIAL if errors or held or failed else EXIT_OK
 
 
 def add_parsers(

@@ -222,9 +222,13 @@ def _decision(args: argparse.Namespace) -> ReviewDecision:
         longest = REVIEWER_NAME_LIMIT - len(OPERATOR_PREFIX)
         raise CliError(f"--reviewer is at most {longest} characters")
     fields: dict[str, object] = {"reviewer": reviewer, "revision": args.revision}
+    # "is not None": an empty --rework "" or --edit "" fell through to the rejection and was
+    # refused as "a rejection needs a reason".
     if args.approve:
         fields["action"] = ReviewAction.APPROVE
-    elif args.edit:
+    elif args.edit is not None:
+        if not args.edit.strip():
+            raise CliError("--edit needs the name of the file that holds your reply")
         try:
             fields["edited_text"] = one_break(
                 read_text_at_most(Path(args.edit), MAX_EDIT_FILE_BYTES)
@@ -239,7 +243,7 @@ def _decision(args: argparse.Namespace) -> ReviewDecision:
         except OSError as err:
             raise CliError(f"cannot read the edited reply from {args.edit}: {err}") from None
         fields["action"] = ReviewAction.EDIT
-    elif args.rework:
+    elif args.rework is not None:
         fields["action"], fields["notes"] = ReviewAction.REWORK, args.rework
     else:
         fields["action"], fields["reason"] = ReviewAction.REJECT, args.reject

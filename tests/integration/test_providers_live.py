@@ -217,6 +217,14 @@ def test_workflows_and_agent_calls_run_in_two_workers_and_only_the_agents_hold_t
                     *("submit", "--id", "SPLIT-2", "--subject", "Refund"),
                     *("--body", "I was charged twice again.", "--wait", "--json"),
                 )
+                # A batch too: it exited 0 with its ticket FAILED.
+                fake.push(Reply(status=400, error_type="invalid_request_error"))
+                batch_file = tmp_path / "batch.jsonl"
+                batch_file.write_text(
+                    json.dumps({"id": "SPLIT-3", "subject": "Refund", "body": "Charged twice."})
+                    + "\n"
+                )
+                batch = run_cli(env, "batch", str(batch_file), "--wait", "--json")
             finally:
                 asyncio.run(agents.stop())
                 asyncio.run(workflows.stop())
@@ -231,6 +239,11 @@ def test_workflows_and_agent_calls_run_in_two_workers_and_only_the_agents_hold_t
     assert failing.stderr.rstrip().endswith("for the whole ticket): SPLIT-2"), failing.stderr
     assert again.code == 0, again.output
     assert [t["state"] for t in json.loads(again.stdout)["tickets"]] == ["COMPLETED"]
+    assert batch.code == 3, batch.output
+    assert json.loads(batch.stdout)["failed"] == 1
+    assert "1 ticket(s) of the batch failed: `python -m starter list --state FAILED`" in (
+        batch.stderr
+    )
     assert len(fake.calls()) >= 4  # classifier, triage, resolver, validator
     assert "worker: polling tickets, delivery;" in said
     assert "openai     called by the workers that poll llm-openai, not this one" in said

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from starter import cli
+from starter.errors import CliError
+from starter.ticket_commands import _decision
 
 # How the shell hands over a byte that is not UTF-8: decoded with a surrogate escape.
 NOT_UTF8 = os.fsdecode(b"BI-\xff")
@@ -102,3 +104,18 @@ def test_a_run_s_id_may_not_take_a_ticket_s_or_a_controller_s(
         cli.main([*command, "--id", taken])
     assert exited.value.code == 2
     assert "--id: workflow ids starting" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        # Both were refused as "a rejection needs a reason".
+        (["--rework", ""], "invalid review: a rework needs notes for the resolver"),
+        (["--edit", ""], "--edit needs the name of the file that holds your reply"),
+    ],
+)
+def test_an_empty_review_text_is_refused_for_its_own_action(argv: list[str], said: str) -> None:
+    args = cli.build_parser().parse_args(["review", "T-1", *argv])
+    with pytest.raises(CliError) as refused:
+        _decision(args)
+    assert str(refused.value) == said
