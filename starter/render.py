@@ -75,7 +75,7 @@ def pending_call_text(call: PendingCall) -> tuple[str, bool]:
     if call.running:
         said = f"{where}: running (attempt {call.attempt})"
     elif call.next_attempt is not None:
-        said = f"{where}: attempt {call.attempt} at {call.next_attempt:%H:%M:%S} UTC"
+        said = f"{where}: next attempt ({call.attempt}) at {call.next_attempt:%H:%M:%S} UTC"
     else:
         said = f"{where}: queued (attempt {call.attempt})"
     if call.last_failure:

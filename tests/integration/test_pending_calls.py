@@ -53,7 +53,7 @@ async def test_a_call_retrying_after_a_429_shows_its_attempt_failure_and_next_tr
     assert call.next_attempt is not None
     assert timedelta(seconds=20) < call.next_attempt - datetime.now(UTC) <= timedelta(seconds=31)
     text, trouble = pending_call_text(call)
-    assert trouble and f"classify_ticket on {call.task_queue}: attempt 2 at " in text
+    assert trouble and f"classify_ticket on {call.task_queue}: next attempt (2) at " in text
     assert "; attempt 1 failed: ProviderRateLimited: " in text
 
 
