@@ -29,6 +29,7 @@ from shared.search_attribute_setup import SearchAttributeSetupError, ensure_sear
 from shared.search_attributes import ALL_KEYS
 from shared.temporal_client import connect, connection_settings
 from shared.ticket_listing import first_undecryptable_ticket
+from starter.database_lock import DatabaseInUse, lock_database, name_holder
 from starter.errors import CliError
 from starter.spawn import spawn_logged, stop_process
 
@@ -288,7 +289,22 @@ class EmbeddedServer:
             raise CliError(f"the embedded Temporal server's search attributes: {err}") from None
 
     async def _launch(self) -> None:
-        self._process = await asyncio.to_thread(spawn_logged, self.command(), self.log_path)
+        private_dir(self.data_dir)
+        try:
+            lock = lock_database(self.db_path)
+        except DatabaseInUse as err:
+            raise CliError(
+                f"another embedded Temporal server runs on {self.db_path} ({err}): point "
+                "TEMPORAL_ADDRESS at it, or stop it first (two on one database take each "
+                "other's shards)"
+            ) from None
+        try:
+            self._process = await asyncio.to_thread(
+                spawn_logged, self.command(), self.log_path, None, (lock,)
+            )
+            name_holder(lock, f"at {self.address}, pid {self._process.pid}")
+        finally:
+            os.close(lock)  # the server holds it now, for as long as it runs
         loop = asyncio.get_running_loop()
         deadline = loop.time() + STARTUP_TIMEOUT
         while loop.time() < deadline:

@@ -8,9 +8,13 @@ from pathlib import Path
 
 
 def spawn_logged(
-    command: Sequence[str], log_path: Path, env: Mapping[str, str] | None = None
+    command: Sequence[str],
+    log_path: Path,
+    env: Mapping[str, str] | None = None,
+    pass_fds: Sequence[int] = (),
 ) -> "subprocess.Popen[bytes]":
-    """Blocking (fork/exec and file I/O): call it through ``asyncio.to_thread`` from async code."""
+    """Blocking (fork/exec and file I/O): call it through ``asyncio.to_thread`` from async code.
+    ``pass_fds``: descriptors the process inherits (the embedded server's database lock)."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
         return subprocess.Popen(
@@ -19,6 +23,7 @@ def spawn_logged(
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             env=dict(env) if env is not None else None,
+            pass_fds=tuple(pass_fds),
         )
 
 
