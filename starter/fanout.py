@@ -101,8 +101,7 @@ async def cmd_swarm(args: argparse.Namespace) -> int:
     if args.output and (problem := _output_problem(args.output)):
         raise CliError(f"--output {args.output}: {problem}")
     items, errors = read_swarm_items(Path(args.file))
-    for e in errors:
-        render.console(stderr=True).print(render.line(("error", "red"), f" {e}"))
+    render.print_input_errors(errors)
     if not items:
         raise CliError(f"no items to analyse in {args.file}")
     chunk_size = chunk_size_fitting([encoded_size(i.text) for i in items], args.chunk_size)
@@ -160,8 +159,7 @@ def _show_swarm(args: argparse.Namespace, workflow_id: str, result: SwarmResult)
 
 async def cmd_batch(args: argparse.Namespace) -> int:
     parsed, errors = read_jsonl(Path(args.file))
-    for e in errors:
-        render.console(stderr=True).print(render.line(("error", "red"), f" {e}"))
+    render.print_input_errors(errors)
     if not parsed:
         raise CliError(f"no tickets to submit in {args.file}")
     settings = _settings(BatchSettings, window=args.window, tickets_per_run=args.tickets_per_run)

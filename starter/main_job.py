@@ -260,7 +260,7 @@ async def run_main_job(args: argparse.Namespace) -> int:
     data_dir = settings.data_dir()
     tickets, errors = read_jsonl(Path(args.file))
     if not tickets:
-        raise CliError("; ".join(str(e) for e in errors) or f"no tickets in {args.file}")
+        raise CliError(render.first_errors(errors) or f"no tickets in {args.file}")
 
     server, codec, address = await _ensure_server(args, out)
     if server is None:
@@ -302,8 +302,7 @@ async def run_main_job(args: argparse.Namespace) -> int:
             f"{len(outcomes) - new} were already on the "
             f"server and are not processed again; {len(errors)} input error(s)"
         )
-        for e in errors:
-            out.print(render.line("  ", ("error", "red"), f" {e}"))
+        render.print_input_errors(errors, out, "  ")
         for o in conflicts:
             out.print(
                 render.line(

@@ -1,19 +1,17 @@
 """Readable tables for people, JSON for scripts (``--json`` on every command)."""
 
 import json
-import textwrap
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel
+from rich.console import Console
 from rich.table import Table
 
 from policy.transitions import TicketState, is_terminal
 from shared.operations import SubmitOutcome
-from shared.pending_calls import PendingCall
 from shared.report import Report
-from shared.run_spend import EarlierRuns
 from shared.ticket_summary import TicketSummary
 from shared.view import TicketView
 from starter.inputs import InputError
@@ -67,26 +65,6 @@ def deadline_text(
     late = (closed_at - deadline).total_seconds()
     kept = "met" if late <= 0 else f"missed by {_span(late) if late >= 60 else '<1m'}"
     return f"{deadline:%Y-%m-%d %H:%M} UTC ({kept})"
-
-
-def pending_call_text(call: PendingCall) -> tuple[str, bool]:
-    """What a pending call is doing, and whether that is trouble (retrying, or nothing polls)."""
-    where = f"{call.activity} on {call.task_queue}"
-    if call.running:
-        said = f"{where}: running (attempt {call.attempt})"
-    elif call.next_attempt is not None:
-        said = f"{where}: next attempt ({call.attempt}) at {call.next_attempt:%H:%M:%S} UTC"
-    else:
-        said = f"{where}: queued (attempt {call.attempt})"
-    if call.last_failure:
-        said += f"; attempt {call.attempt - 1} failed: {call.last_failure}"
-    if call.polled is False:
-        said += (
-            f"; no worker polls {call.task_queue}, so nothing takes this call until one does "
-            f"(`python -m worker` with a configuration that routes to it, or `--queues "
-            f"{call.task_queue}`)"
-        )
-    return said, bool(call.last_failure) or call.polled is False
 
 
 def some_ids(ids: list[str], shown: int = 10) -> str:
@@ -190,10 +168,35 @@ def unreadable_note(count: int) -> str:
     )
 
 
+# Input errors printed one a line, at most: a file that is not tickets at all (`submit
+# README.md`) printed 927.
+INPUT_ERRORS_SHOWN = 20
+
+
+def print_input_errors(
+    errors: Sequence[object], out: Console | None = None, indent: str = ""
+) -> None:
+    """Each input error on its line (``file:line: what``), the first INPUT_ERRORS_SHOWN of them."""
+    out = out or console(stderr=True)
+    for e in errors[:INPUT_ERRORS_SHOWN]:
+        out.print(line(indent, ("error", "red"), f" {e}"))
+    if len(errors) > INPUT_ERRORS_SHOWN:
+        out.print(
+            f"{indent}... and {len(errors) - INPUT_ERRORS_SHOWN:,} more input error(s), "
+            f"{len(errors):,} in all (is it the right file?)"
+        )
+
+
+def first_errors(errors: Sequence[object], shown: int = 3) -> str:
+    """The first few input errors, for a one-sentence refusal."""
+    said = "; ".join(str(e) for e in errors[:shown])
+    return said + (f"; and {len(errors) - shown:,} more" if len(errors) > shown else "")
+
+
 def print_submit(outcomes: Sequence[SubmitOutcome], errors: Sequence[InputError]) -> None:
-    out, err = console(), console(stderr=True)
-    for e in errors:
-        err.print(line(("error", "red"), f" {e}"))
+    out = console()
+    print_input_errors(errors)
+    err = console(stderr=True)
     for o in outcomes:
         if o.started:
             out.print(f"submitted  {o.ticket_id}")
@@ -218,115 +221,6 @@ def print_submit(outcomes: Sequence[SubmitOutcome], errors: Sequence[InputError]
         f"{started} submitted, {len(outcomes) - started - conflicts} already known"
         f"{collided}, {len(errors)} input error(s)"
     )
-
-
-def print_status(
-    view: TicketView,
-    shown: str | None = None,
-    earlier: EarlierRuns | None = None,
-    pending: Sequence[PendingCall] = (),
-) -> None:
-    """``shown``: the state to show when it is not the view's own (a workflow terminated or
-    timed out from outside, which could record none); ``earlier``: what the runs this one
-    replaced spent; ``pending``: the calls its workflow waits on."""
-    out = console()
-    state = f"{shown} (last recorded {view.state})" if shown and shown != view.state else view.state
-    escalated: list[str | tuple[str, str]] = [" · ", ("ESCALATED", "red")] if view.escalated else []
-    out.print(line((f"Ticket {view.ticket_id}", "bold"), f" · {state}", *escalated))
-    out.print(f"Subject    {view.subject}")
-    if view.category:
-        out.print(f"Category   {view.category} (confidence {view.confidence:.2f})")
-    if view.priority:
-        # Ended by the workflow (its last transition's time), or from outside (no time known).
-        ended = is_terminal(view.state) and bool(view.transitions)
-        closed_at = view.transitions[-1].at if ended else None
-        closed = ended or (shown is not None and shown != view.state)
-        deadline = deadline_text(view.sla_deadline, closed, closed_at)
-        out.print(f"Priority   {view.priority}; SLA deadline {deadline}")
-    if view.draft:
-        out.print(
-            f"Draft      revision {view.draft.revision} by {view.draft.author}; "
-            f"cites {', '.join(view.draft.cited_articles) or 'nothing'}"
-        )
-        width = max((out.width or 100) - 6, 40)
-        for paragraph in view.draft.text.splitlines():
-            for wrapped in textwrap.wrap(paragraph, width) or [""]:
-                out.print(f"  │ {wrapped}")
-    if view.findings:
-        out.print("Findings   " + "; ".join(f"{f.code}: {f.message}" for f in view.findings))
-    if view.review_reasons:
-        out.print("Review     " + "; ".join(view.review_reasons))
-    for r in view.reviews:
-        status = "applied" if r.applied else f"ignored ({r.note})"
-        who = f"{r.decision.reviewer}: {r.decision.action}" if r.decision else "unparseable signal"
-        out.print(f"  {r.at:%Y-%m-%d %H:%M:%S} {who} {status}")
-    if view.ignored_reviews_dropped:
-        out.print(f"  … and {view.ignored_reviews_dropped} more ignored review signal(s), not kept")
-    if view.delivery:
-        d = view.delivery
-        via = f" via {d.sent_via}" + (f" to {d.sent_to}" if d.sent_to else "") if d.sent_via else ""
-        out.print(
-            f"Delivered  revision {d.revision}{via}, recorded in {d.location} "
-            f"at {d.delivered_at:%Y-%m-%d %H:%M:%S} UTC"
-            + (f" (key {d.idempotency_key})" if d.idempotency_key else "")
-        )
-    if view.failure:
-        out.print(line(("Failure", "red"), f"    {view.failure}"))
-    for call in pending:
-        waiting, trouble = pending_call_text(call)
-        out.print(line(("Waiting", "yellow") if trouble else "Waiting", f"    {waiting}"))
-    log = Table(title="Transitions", title_justify="left")
-    for column in ("At (UTC)", "From", "To", "By", "Model", "Why"):
-        log.add_column(column, overflow="fold")
-    for t in view.transitions:
-        log.add_row(
-            f"{t.at:%H:%M:%S}", t.from_state or "", t.to_state, t.agent, t.model or "", t.reason
-        )
-    out.print(log)
-    for f in view.fallbacks:
-        then = f"fell back to {f.next}" if f.next else "no route left"
-        out.print(
-            line(("Fallback", "yellow"), f"   {f.role}: {f.failed} failed ({f.error}); {then}")
-        )
-    usage = Table(
-        title="Usage",
-        title_justify="left",
-        caption=ESTIMATE_NOTE,
-        caption_justify="left",
-    )
-    columns = (
-        "Agent",
-        "Calls",
-        "Requests",
-        "Tokens in",
-        "cached",
-        "cache write",
-        "Tokens out",
-        "Trimmed",
-        "Cost USD",
-    )
-    for column in (*columns, "Models"):
-        usage.add_column(column)
-    for agent, u in view.usage.items():
-        usage.add_row(
-            agent,
-            str(u.calls),
-            str(u.requests),
-            tokens_text(u.input_tokens, u.estimated_tokens),
-            f"{u.cached_tokens:,}",
-            f"{u.cache_write_tokens:,}",
-            tokens_text(u.output_tokens, u.estimated_tokens),
-            tokens_text(u.trimmed_tokens, u.trimmed_tokens),  # always an estimate
-            f"{u.cost_usd:.4f}",
-            ", ".join(u.models),
-        )
-    out.print(usage)
-    if earlier is not None:
-        out.print(
-            f"Earlier    {earlier.runs} run(s) before this one made {earlier.calls} agent "
-            f"call(s), {tokens_text(earlier.tokens, earlier.estimated_tokens)} tokens, "
-            f"${earlier.cost_usd:.4f} (list and report count them with this run's)"
-        )
 
 
 def print_report(report: Report) -> None:

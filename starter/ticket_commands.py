@@ -24,7 +24,7 @@ from shared.review import (
 )
 from shared.ticket_status import read_ticket
 from shared.view import TicketView
-from starter import render
+from starter import render, render_status
 from starter.arguments import (
     positive_int,
     since_argument,
@@ -180,7 +180,9 @@ async def cmd_status(args: argparse.Namespace) -> int:
             }
         )
     else:
-        render.print_status(reading.view, reading.state, reading.earlier_runs, reading.pending)
+        render_status.print_status(
+            reading.view, reading.state, reading.earlier_runs, reading.pending
+        )
     return EXIT_OK
 
 

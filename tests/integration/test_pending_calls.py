@@ -13,7 +13,7 @@ from shared import names
 from shared.pending_calls import PendingCall
 from shared.temporal_client import connect, connection_settings
 from shared.ticket_status import read_ticket
-from starter.render import pending_call_text
+from starter.render_status import pending_call_text
 from tests.integration.conftest import Stack
 from tests.support.fake_llm import FakeLLMServer, Reply, good_answers
 from tests.support.llm_pipeline import llm_pipeline, llm_setup

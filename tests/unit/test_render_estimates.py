@@ -10,7 +10,7 @@ from shared.agents import Usage
 from shared.report import Report
 from shared.ticket_summary import AgentTotals
 from shared.view import AgentUsageTotals, TicketView, Transition
-from starter import render
+from starter import render, render_status
 
 
 def report(tokens: int, estimated: int) -> Report:
@@ -73,7 +73,7 @@ def test_status_and_the_tickets_table_mark_estimated_tokens(
     capsys: pytest.CaptureFixture[str], offline: bool
 ) -> None:
     view = view_with(offline)
-    render.print_status(view)
+    render_status.print_status(view)
     render.console().print(render.tickets_table([view]))
     out = capsys.readouterr().out
     assert ("~300" in out) is offline and ("~340" in out) is offline
@@ -87,10 +87,10 @@ def test_status_shows_a_stopped_workflow_s_status_beside_the_state_it_last_recor
     # Terminated while awaiting review: the view still says AWAITING_REVIEW, which is no longer
     # true (no review can reach the ticket).
     view = TicketView(ticket_id="T-1", subject="Hello", state=TicketState.AWAITING_REVIEW)
-    render.print_status(view, "TERMINATED")
+    render_status.print_status(view, "TERMINATED")
     first = capsys.readouterr().out.splitlines()[0]
     assert "TERMINATED (last recorded AWAITING_REVIEW)" in first
-    render.print_status(view, view.state)
+    render_status.print_status(view, view.state)
     assert "(last recorded" not in capsys.readouterr().out
 
 

@@ -12,7 +12,7 @@ from shared.batch import BatchProgress
 from shared.operations import SubmitOutcome
 from shared.ticket_summary import TicketSummary
 from shared.view import DeliveryReceipt, TicketView
-from starter import cli, render, render_fanout, ticket_commands
+from starter import cli, render, render_fanout, render_status, ticket_commands
 from starter.errors import CliError
 from starter.inputs import InputError
 
@@ -26,7 +26,7 @@ def test_a_ticket_s_text_is_printed_as_it_is_with_control_characters_escaped(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     view = TicketView(ticket_id="T-1", subject=HOSTILE, state=TicketState.NEW, transitions=[])
-    render.print_status(view)
+    render_status.print_status(view)
     render.console().print(render.tickets_table([view]))
     summary = TicketSummary(ticket_id="T-1", workflow_status="RUNNING", subject=HOSTILE)
     render.console().print(render.summaries_table([summary], "Tickets"))
@@ -125,3 +125,19 @@ def test_a_closed_ticket_s_sla_deadline_says_met_or_missed_not_a_countdown() -> 
     )
     assert render.deadline_text(deadline, closed=False).startswith("2026-12-03 14:00 UTC (")
     assert render.deadline_text(None, closed=True) == "-"
+
+
+def test_a_file_of_input_errors_prints_the_first_twenty_and_how_many_more(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`submit README.md` printed 927 error lines."""
+    errors = [InputError("README.md", n, "not valid JSON") for n in range(1, 928)]
+    render.print_input_errors(errors)
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == "error README.md:1: not valid JSON"
+    assert len(lines) == 21
+    assert lines[-1] == "... and 907 more input error(s), 927 in all (is it the right file?)"
+    assert render.first_errors(errors[:2]) == (
+        "README.md:1: not valid JSON; README.md:2: not valid JSON"
+    )
+    assert render.first_errors(errors).endswith("README.md:3: not valid JSON; and 924 more")

@@ -1,0 +1,143 @@
+"""How `status` prints one ticket: its state, SLA deadline, draft, findings, reviews, delivery,
+failure, the calls a running one waits on, its transitions and its usage."""
+
+import textwrap
+from collections.abc import Sequence
+
+from rich.table import Table
+
+from policy.transitions import is_terminal
+from shared.pending_calls import PendingCall
+from shared.run_spend import EarlierRuns
+from shared.view import TicketView
+from starter.plain_text import console, line
+from starter.render import ESTIMATE_NOTE, deadline_text, tokens_text
+
+
+def print_status(
+    view: TicketView,
+    shown: str | None = None,
+    earlier: EarlierRuns | None = None,
+    pending: Sequence[PendingCall] = (),
+) -> None:
+    """``shown``: the state to show when it is not the view's own (a workflow terminated or
+    timed out from outside, which could record none); ``earlier``: what the runs this one
+    replaced spent; ``pending``: the calls its workflow waits on."""
+    out = console()
+    state = f"{shown} (last recorded {view.state})" if shown and shown != view.state else view.state
+    escalated: list[str | tuple[str, str]] = [" · ", ("ESCALATED", "red")] if view.escalated else []
+    out.print(line((f"Ticket {view.ticket_id}", "bold"), f" · {state}", *escalated))
+    out.print(f"Subject    {view.subject}")
+    if view.category:
+        out.print(f"Category   {view.category} (confidence {view.confidence:.2f})")
+    if view.priority:
+        # Ended by the workflow (its last transition's time), or from outside (no time known).
+        ended = is_terminal(view.state) and bool(view.transitions)
+        closed_at = view.transitions[-1].at if ended else None
+        closed = ended or (shown is not None and shown != view.state)
+        deadline = deadline_text(view.sla_deadline, closed, closed_at)
+        out.print(f"Priority   {view.priority}; SLA deadline {deadline}")
+    if view.draft:
+        out.print(
+            f"Draft      revision {view.draft.revision} by {view.draft.author}; "
+            f"cites {', '.join(view.draft.cited_articles) or 'nothing'}"
+        )
+        width = max((out.width or 100) - 6, 40)
+        for paragraph in view.draft.text.splitlines():
+            for wrapped in textwrap.wrap(paragraph, width) or [""]:
+                out.print(f"  │ {wrapped}")
+    if view.findings:
+        out.print("Findings   " + "; ".join(f"{f.code}: {f.message}" for f in view.findings))
+    if view.review_reasons:
+        out.print("Review     " + "; ".join(view.review_reasons))
+    for r in view.reviews:
+        status = "applied" if r.applied else f"ignored ({r.note})"
+        who = f"{r.decision.reviewer}: {r.decision.action}" if r.decision else "unparseable signal"
+        out.print(f"  {r.at:%Y-%m-%d %H:%M:%S} {who} {status}")
+    if view.ignored_reviews_dropped:
+        out.print(f"  … and {view.ignored_reviews_dropped} more ignored review signal(s), not kept")
+    if view.delivery:
+        d = view.delivery
+        via = f" via {d.sent_via}" + (f" to {d.sent_to}" if d.sent_to else "") if d.sent_via else ""
+        out.print(
+            f"Delivered  revision {d.revision}{via}, recorded in {d.location} "
+            f"at {d.delivered_at:%Y-%m-%d %H:%M:%S} UTC"
+            + (f" (key {d.idempotency_key})" if d.idempotency_key else "")
+        )
+    if view.failure:
+        out.print(line(("Failure", "red"), f"    {view.failure}"))
+    for call in pending:
+        waiting, trouble = pending_call_text(call)
+        out.print(line(("Waiting", "yellow") if trouble else "Waiting", f"    {waiting}"))
+    log = Table(title="Transitions", title_justify="left")
+    for column in ("At (UTC)", "From", "To", "By", "Model", "Why"):
+        log.add_column(column, overflow="fold")
+    for t in view.transitions:
+        log.add_row(
+            f"{t.at:%H:%M:%S}", t.from_state or "", t.to_state, t.agent, t.model or "", t.reason
+        )
+    out.print(log)
+    for f in view.fallbacks:
+        then = f"fell back to {f.next}" if f.next else "no route left"
+        out.print(
+            line(("Fallback", "yellow"), f"   {f.role}: {f.failed} failed ({f.error}); {then}")
+        )
+    usage = Table(
+        title="Usage",
+        title_justify="left",
+        caption=ESTIMATE_NOTE,
+        caption_justify="left",
+    )
+    columns = (
+        "Agent",
+        "Calls",
+        "Requests",
+        "Tokens in",
+        "cached",
+        "cache write",
+        "Tokens out",
+        "Trimmed",
+        "Cost USD",
+    )
+    for column in (*columns, "Models"):
+        usage.add_column(column)
+    for agent, u in view.usage.items():
+        usage.add_row(
+            agent,
+            str(u.calls),
+            str(u.requests),
+            tokens_text(u.input_tokens, u.estimated_tokens),
+            f"{u.cached_tokens:,}",
+            f"{u.cache_write_tokens:,}",
+            tokens_text(u.output_tokens, u.estimated_tokens),
+            tokens_text(u.trimmed_tokens, u.trimmed_tokens),  # always an estimate
+            f"{u.cost_usd:.4f}",
+            ", ".join(u.models),
+        )
+    out.print(usage)
+    if earlier is not None:
+        out.print(
+            f"Earlier    {earlier.runs} run(s) before this one made {earlier.calls} agent "
+            f"call(s), {tokens_text(earlier.tokens, earlier.estimated_tokens)} tokens, "
+            f"${earlier.cost_usd:.4f} (list and report count them with this run's)"
+        )
+
+
+def pending_call_text(call: PendingCall) -> tuple[str, bool]:
+    """What a pending call is doing, and whether that is trouble (retrying, or nothing polls)."""
+    where = f"{call.activity} on {call.task_queue}"
+    if call.running:
+        said = f"{where}: running (attempt {call.attempt})"
+    elif call.next_attempt is not None:
+        said = f"{where}: next attempt ({call.attempt}) at {call.next_attempt:%H:%M:%S} UTC"
+    else:
+        said = f"{where}: queued (attempt {call.attempt})"
+    if call.last_failure:
+        said += f"; attempt {call.attempt - 1} failed: {call.last_failure}"
+    if call.polled is False:
+        said += (
+            f"; no worker polls {call.task_queue}, so nothing takes this call until one does "
+            f"(`python -m worker` with a configuration that routes to it, or `--queues "
+            f"{call.task_queue}`)"
+        )
+    return said, bool(call.last_failure) or call.polled is False
