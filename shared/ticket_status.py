@@ -40,7 +40,12 @@ def ticket_handle(client: Client, ticket_id: str) -> WorkflowHandle[Any, Any]:
 
 
 def not_found(ticket_id: str, client: Client) -> TicketNotFound:
-    return TicketNotFound(f"no ticket {ticket_id} on this server (namespace {client.namespace})")
+    said = f"no ticket {ticket_id} on this server (namespace {client.namespace})"
+    if ticket_id.startswith(names.TICKET_WORKFLOW_ID_PREFIX):
+        # The Web UI's workflow id given for the ticket's.
+        bare = ticket_id.removeprefix(names.TICKET_WORKFLOW_ID_PREFIX)
+        said += f"; {ticket_id} is ticket {bare}'s workflow id: give the ticket id, {bare}"
+    return TicketNotFound(said)
 
 
 def no_worker(what: str) -> NoWorker:

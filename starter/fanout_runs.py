@@ -63,12 +63,30 @@ def input_digest(parts: list[str]) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
-async def _same_input(client: Client, workflow_id: str, digest: str, what: str) -> None:
+# The commands' words for the workflows they start (a ticket's id names a ticket workflow).
+RUN_KINDS = {
+    names.ORCHESTRATOR_WORKFLOW: "plan",
+    names.SWARM_WORKFLOW: "swarm",
+    names.BATCH_WORKFLOW: "batch",
+    names.TICKET_WORKFLOW: "ticket",
+}
+
+
+async def _same_input(
+    client: Client, workflow_id: str, digest: str, what: str, kind: str = ""
+) -> None:
     """Refuse to follow the run under ``workflow_id`` when it is not this input's: the start
     found another run there (an --id reused, a batch file corrected while its first batch
     runs) and returned it without a word, so the new input was never submitted while the
     command reported it started and showed the other run's progress as its own."""
     described = await client.get_workflow_handle(workflow_id).describe()
+    if kind and described.workflow_type != kind:
+        # `plan --id swarm-...`: said "is completed with other input".
+        found_kind = RUN_KINDS.get(described.workflow_type, described.workflow_type)
+        raise CliError(
+            f"{workflow_id} is a {found_kind} run, not a {RUN_KINDS.get(kind, kind)}: this "
+            f"{what} was NOT submitted: give it its own --id"
+        )
     found = (await described.memo()).get(INPUT_DIGEST)
     if found is None:
         # A run started before runs recorded their input: it cannot be compared.
@@ -162,7 +180,7 @@ async def run_plan(client: Client, task: str, run_id: str | None, wait: bool) ->
     except WorkflowAlreadyStartedError:
         handle = client.get_workflow_handle(workflow_id, result_type=OrchestratorResult)
         earlier = True
-    await _same_input(client, workflow_id, digest, "task")
+    await _same_input(client, workflow_id, digest, "task", names.ORCHESTRATOR_WORKFLOW)
     if not wait:
         return PlanRun(workflow_id, None, earlier)
 
@@ -226,14 +244,14 @@ async def run_swarm(
     except WorkflowAlreadyStartedError:
         # The same items ran before: show that run's result rather than analysing them again
         # (other items under that id: refused).
-        await _same_input(client, workflow_id, digest, "set of items")
+        await _same_input(client, workflow_id, digest, "set of items", names.SWARM_WORKFLOW)
         render.console(stderr=True).print(
             f"these items were analysed before ({workflow_id}); showing that run "
             "(use --id NEW to analyse them again)"
         )
         handle = client.get_workflow_handle(workflow_id, result_type=SwarmResult)
     else:
-        await _same_input(client, workflow_id, digest, "set of items")
+        await _same_input(client, workflow_id, digest, "set of items", names.SWARM_WORKFLOW)
     result = asyncio.ensure_future(handle.result())
 
     async def describe() -> tuple[int, int, str]:
@@ -292,7 +310,7 @@ async def run_batch(
         id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
     )
-    await _same_input(client, workflow_id, digest, "batch")
+    await _same_input(client, workflow_id, digest, "batch", names.BATCH_WORKFLOW)
     if not wait:
         return workflow_id, None
 

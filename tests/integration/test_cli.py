@@ -210,6 +210,11 @@ def test_mistakes_get_one_clear_sentence_and_no_stack_trace(stack: Stack, tmp_pa
     missing = run_cli(stack.env, "status", "NOPE-404")
     assert missing.code == 1
     assert missing.stderr.strip() == "error: no ticket NOPE-404 on this server (namespace default)"
+    # The Web UI's workflow id, given for the ticket's.
+    prefixed = run_cli(stack.env, "status", "ticket-NOPE-404")
+    assert prefixed.stderr.strip().endswith(
+        "; ticket-NOPE-404 is ticket NOPE-404's workflow id: give the ticket id, NOPE-404"
+    )
 
     unreachable_env = environment(f"127.0.0.1:{free_port()}", tmp_path)
     down = run_cli(unreachable_env, "report")

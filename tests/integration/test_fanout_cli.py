@@ -25,7 +25,7 @@ def test_plan_prints_the_plan_and_an_answer_grounded_in_the_knowledge_base(stack
 
 
 def test_a_plan_run_again_under_its_id_is_shown_not_planned_and_paid_for_again(
-    stack: Stack,
+    stack: Stack, tmp_path: Path
 ) -> None:
     """`plan --id X --wait` is what a run started without --wait advises; after that run
     completed, it started a second one (random ids aside, the default reuse policy allows it)."""
@@ -48,6 +48,16 @@ def test_a_plan_run_again_under_its_id_is_shown_not_planned_and_paid_for_again(
     assert other.code == 1
     assert "plan-once is completed with other input" in other.stderr
     assert other.stderr.rstrip().endswith("this task was NOT submitted: give it another --id")
+
+    # Another command's run under that id: said to be one (it read "completed with other input").
+    items = tmp_path / "items.jsonl"
+    items.write_text('{"id": "r1", "text": "Arrived quickly, works well."}\n')
+    swarm = run_cli(stack.env, "swarm", str(items), "--id", "plan-once")
+    assert swarm.code == 1
+    assert swarm.stderr.strip() == (
+        "error: plan-once is a plan run, not a swarm: this set of items was NOT submitted: give "
+        "it its own --id"
+    )
 
 
 def test_swarm_reports_bad_lines_analyses_the_rest_and_writes_every_result(
