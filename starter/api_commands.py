@@ -74,6 +74,16 @@ async def cmd_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _role(value: str) -> Role:
+    """A role by name; argparse said "invalid Role value: 'superuser'"."""
+    try:
+        return Role(value.strip().lower())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a role: give submit, read, review or admin"
+        ) from None
+
+
 def cmd_token_create(args: argparse.Namespace) -> int:
     if not NAME_PATTERN.match(args.name):
         raise CliError(
@@ -132,8 +142,7 @@ def add_parsers(
     create.add_argument(
         "--role",
         action="append",
-        type=Role,
-        choices=list(Role),
+        type=_role,
         help="submit, read, review or admin (repeatable; default review)",
     )
     create.add_argument("--append", metavar="FILE", help="append the entry to this tokens file")

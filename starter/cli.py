@@ -8,6 +8,7 @@ lines were invalid (the valid ones were still submitted) or tickets were still i
 
 import argparse
 import asyncio
+import importlib.metadata
 import sys
 from collections.abc import Sequence
 
@@ -30,6 +31,14 @@ async def cmd_run(args: argparse.Namespace) -> int:
     return await run_main_job(args)
 
 
+def _version() -> str:
+    """The installed project's version (``pip install -e .`` records it)."""
+    try:
+        return importlib.metadata.version("ticket-agents")
+    except importlib.metadata.PackageNotFoundError:
+        return "(not installed: run from a checkout without pip install)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--json", action="store_true", help="print JSON instead of tables")
@@ -39,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     ticket_commands.add_parsers(sub, common)
     fanout.add_parsers(sub, common)

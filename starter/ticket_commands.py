@@ -218,8 +218,9 @@ MAX_EDIT_FILE_BYTES = MAX_EDITED_CHARS * 4
 def _decision(args: argparse.Namespace) -> ReviewDecision:
     # The CLI talks to Temporal with namespace access and a self-declared name: recorded as an
     # operator's, as the Web UI's signal is, never like a signed-in reviewer's (docs/api.md).
-    # An empty name stays empty, for the model to refuse by name.
-    reviewer = as_operator(args.reviewer) if args.reviewer.strip() else args.reviewer
+    if not args.reviewer.strip():
+        raise CliError("--reviewer needs a name (who decides, recorded as operator:NAME)")
+    reviewer = as_operator(args.reviewer)
     if len(OPERATOR_PREFIX + args.reviewer.removeprefix(OPERATOR_PREFIX)) > REVIEWER_NAME_LIMIT:
         longest = REVIEWER_NAME_LIMIT - len(OPERATOR_PREFIX)
         raise CliError(f"--reviewer is at most {longest} characters")

@@ -112,10 +112,27 @@ def test_a_run_s_id_may_not_take_a_ticket_s_or_a_controller_s(
         # Both were refused as "a rejection needs a reason".
         (["--rework", ""], "invalid review: a rework needs notes for the resolver"),
         (["--edit", ""], "--edit needs the name of the file that holds your reply"),
+        # "String should have at least 1 character".
+        (["--approve", "--reviewer", " "], "--reviewer needs a name (who decides, recorded as"),
     ],
 )
 def test_an_empty_review_text_is_refused_for_its_own_action(argv: list[str], said: str) -> None:
     args = cli.build_parser().parse_args(["review", "T-1", *argv])
     with pytest.raises(CliError) as refused:
         _decision(args)
-    assert str(refused.value) == said
+    assert str(refused.value).startswith(said)
+
+
+def test_version_and_a_role_that_does_not_exist_are_answered_by_argparse(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli.build_parser().parse_args(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.startswith("python -m starter 0.")
+    with pytest.raises(SystemExit) as exited:
+        cli.build_parser().parse_args(["token", "create", "x", "--role", "superuser"])
+    assert exited.value.code == 2
+    assert "argument --role: 'superuser' is not a role: give submit, read, review or admin" in (
+        capsys.readouterr().err
+    )
