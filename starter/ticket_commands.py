@@ -1,30 +1,22 @@
 """The ticket commands: ``submit`` (files or flags, optionally waiting), ``status``, ``list``,
-``review`` and ``report``. Each talks to Temporal through shared.operations and prints through
-starter.render; errors end in starter.cli.main as one sentence."""
+``review`` (starter/review_command.py) and ``report``. Each talks to Temporal through
+shared.operations and prints through starter.render; errors end in starter.cli.main as one
+sentence."""
 
 import argparse
 from pathlib import Path
 
-from pydantic import ValidationError
+from temporalio.client import Client
+from temporalio.service import RPCError
 
 from policy.transitions import FAILED_STATES, SETTLED_STATES, TicketState
 from shared import operations as ops
 from shared import report as reports
-from shared import review_operations, waiting
 from shared import ticket_listing as listing
-from shared.bounded_read import TooLarge, read_text_at_most
-from shared.review import (
-    MAX_EDITED_CHARS,
-    OPERATOR_PREFIX,
-    REVIEWER_NAME_LIMIT,
-    ReviewAction,
-    ReviewDecision,
-    as_operator,
-    one_break,
-)
+from shared import waiting
+from shared.operation_errors import OperationError
 from shared.ticket_status import read_ticket
-from shared.view import TicketView
-from starter import render, render_status
+from starter import render, render_status, review_command
 from starter.arguments import (
     positive_int,
     since_argument,
@@ -145,6 +137,8 @@ async def cmd_submit(args: argparse.Namespace) -> int:
                 f"{len(unsettled)} ticket(s) still in progress after {args.timeout:.0f}s: "
                 + render.some_ids(unsettled)
             )
+            for said in await _unpolled_waits(client, unsettled[:10]):
+                render.console(stderr=True).print(render.line((said, "yellow")))
         if failed:
             render.console(stderr=True).print(
                 f"{len(failed)} ticket(s) failed (the reason is in the table; "
@@ -156,6 +150,25 @@ async def cmd_submit(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     conflicts = len(outcomes) - len(own)
     return EXIT_PARTIAL if errors or unsettled or conflicts or failed else EXIT_OK
+
+
+async def _unpolled_waits(client: Client, ticket_ids: list[str]) -> list[str]:
+    """Why tickets that did not rest may never: a call of theirs waits on a queue no worker
+    polls (`status` says so; the wait said only "still in progress")."""
+    queues: dict[str, list[str]] = {}
+    for ticket_id in ticket_ids:
+        try:
+            reading = await read_ticket(client, ticket_id)
+        except (OperationError, RPCError):
+            continue  # the table says what it can; this is a hint
+        for call in reading.pending:
+            if call.polled is False:
+                queues.setdefault(call.task_queue, []).append(ticket_id)
+    return [
+        f"{render.some_ids(ids)} wait(s) on {queue}, which no worker polls: start one that does "
+        f"(`python -m worker --queues {queue}`, or a worker whose configuration routes to it)"
+        for queue, ids in sorted(queues.items())
+    ]
 
 
 async def cmd_status(args: argparse.Namespace) -> int:
@@ -209,82 +222,6 @@ async def cmd_list(args: argparse.Namespace) -> int:
             render.line((render.unreadable_note(unreadable), "yellow"))
         )
     return EXIT_PARTIAL if unreadable else EXIT_OK
-
-
-# An edited reply's file: its characters' limit in UTF-8's widest bytes.
-MAX_EDIT_FILE_BYTES = MAX_EDITED_CHARS * 4
-
-
-def _decision(args: argparse.Namespace) -> ReviewDecision:
-    # The CLI talks to Temporal with namespace access and a self-declared name: recorded as an
-    # operator's, as the Web UI's signal is, never like a signed-in reviewer's (docs/api.md).
-    if not args.reviewer.strip():
-        raise CliError("--reviewer needs a name (who decides, recorded as operator:NAME)")
-    reviewer = as_operator(args.reviewer)
-    if len(OPERATOR_PREFIX + args.reviewer.removeprefix(OPERATOR_PREFIX)) > REVIEWER_NAME_LIMIT:
-        longest = REVIEWER_NAME_LIMIT - len(OPERATOR_PREFIX)
-        raise CliError(f"--reviewer is at most {longest} characters")
-    fields: dict[str, object] = {"reviewer": reviewer, "revision": args.revision}
-    # "is not None": an empty --rework "" or --edit "" fell through to the rejection and was
-    # refused as "a rejection needs a reason".
-    if args.approve:
-        fields["action"] = ReviewAction.APPROVE
-    elif args.edit is not None:
-        if not args.edit.strip():
-            raise CliError("--edit needs the name of the file that holds your reply")
-        try:
-            fields["edited_text"] = one_break(
-                read_text_at_most(Path(args.edit), MAX_EDIT_FILE_BYTES)
-            )
-        except TooLarge:
-            raise CliError(
-                f"{args.edit} is larger than {MAX_EDIT_FILE_BYTES:,} bytes: an edited reply is at "
-                f"most {MAX_EDITED_CHARS:,} characters"
-            ) from None
-        except UnicodeDecodeError as err:
-            raise CliError(f"{args.edit} is not UTF-8 text (byte {err.start})") from None
-        except OSError as err:
-            raise CliError(f"cannot read the edited reply from {args.edit}: {err}") from None
-        fields["action"] = ReviewAction.EDIT
-    elif args.rework is not None:
-        fields["action"], fields["notes"] = ReviewAction.REWORK, args.rework
-    else:
-        fields["action"], fields["reason"] = ReviewAction.REJECT, args.reject
-    try:
-        return ReviewDecision.model_validate(fields)
-    except ValidationError as err:
-        first = err.errors()[0]
-        field = ".".join(str(p) for p in first["loc"])
-        flag = {"revision": "--revision", "reviewer": "--reviewer"}.get(field, field)
-        message = str(first["msg"]).removeprefix("Value error, ")
-        raise CliError(f"invalid review: {flag + ': ' if flag else ''}{message}") from None
-
-
-async def cmd_review(args: argparse.Namespace) -> int:
-    decision = _decision(args)
-    client = await open_client()
-    receipt = await review_operations.submit_review(client, args.ticket_id, decision)
-    # The review is accepted: whatever happens while we watch its effect, it stands.
-    try:
-        view: TicketView | None = await waiting.wait_review_applied(
-            client, args.ticket_id, receipt, timeout=args.timeout
-        )
-    except CliError as err:
-        view = None
-        render.console(stderr=True).print(f"warning: {err}")
-    if args.json:
-        render.print_json({"receipt": receipt, "ticket": view})
-        return EXIT_OK
-    state = f"; ticket is now {view.state}" if view else ""
-    render.console().print(
-        f"{receipt.action} accepted for ticket {receipt.ticket_id} "
-        f"(draft revision {receipt.revision}){state}"
-    )
-    if view and view.state == "COMPLETED" and view.delivery:
-        render.console().print(f"delivered to {view.delivery.location}")
-    elif view and view.state == "DELIVERING":
-        render.console().print(render.outcome_text(view))
-    return EXIT_OK
 
 
 async def cmd_report(args: argparse.Namespace) -> int:
@@ -346,24 +283,7 @@ def add_parsers(
     )
     p.set_defaults(handler=cmd_list)
 
-    p = sub.add_parser("review", parents=[common], help="decide on a ticket awaiting review")
-    p.add_argument("ticket_id", type=ticket_id_argument)
-    action = p.add_mutually_exclusive_group(required=True)
-    action.add_argument("--approve", action="store_true", help="send the current draft")
-    action.add_argument("--edit", metavar="FILE", help="send this file's text instead of the draft")
-    action.add_argument("--rework", metavar="NOTE", help="send back to the resolver with this note")
-    action.add_argument("--reject", metavar="REASON", help="close without sending anything")
-    p.add_argument(
-        "--revision", type=positive_int, help="the draft revision you reviewed (refused if stale)"
-    )
-    p.add_argument("--reviewer", default="cli", help="your name, for the log")
-    p.add_argument(
-        "--timeout",
-        type=wait_seconds,
-        default=60.0,
-        help="seconds to watch the ticket act on the review (default 60)",
-    )
-    p.set_defaults(handler=cmd_review)
+    review_command.add_parser(sub, common)
 
     p = sub.add_parser(
         "report",

@@ -14,6 +14,7 @@ from shared.pending_calls import PendingCall
 from shared.temporal_client import connect, connection_settings
 from shared.ticket_status import read_ticket
 from starter.render_status import pending_call_text
+from starter.ticket_commands import _unpolled_waits
 from tests.integration.conftest import Stack
 from tests.support.fake_llm import FakeLLMServer, Reply, good_answers
 from tests.support.llm_pipeline import llm_pipeline, llm_setup
@@ -70,6 +71,8 @@ async def test_a_call_no_worker_polls_for_says_so(stack: Stack, tmp_path: Path) 
             calls = await wait_until(
                 lambda: _calls(client, ticket.ticket_id, 1), what="the queued call"
             )
+            # What `submit --wait` adds when it gives up ("still in progress" said nothing more).
+            hints = await _unpolled_waits(client, [ticket.ticket_id, "NO-SUCH-TICKET"])
             await handle.terminate("test over")
     [call] = calls
     unpolled = names.llm_task_queue(setup.names["openai"])
@@ -79,4 +82,8 @@ async def test_a_call_no_worker_polls_for_says_so(stack: Stack, tmp_path: Path) 
     assert trouble
     assert text.startswith(f"classify_ticket on {unpolled}: queued (attempt 1); no worker polls")
     assert f"`--queues {unpolled}`" in text
+    assert hints == [
+        f"{ticket.ticket_id} wait(s) on {unpolled}, which no worker polls: start one that does "
+        f"(`python -m worker --queues {unpolled}`, or a worker whose configuration routes to it)"
+    ]
     assert not fake.calls()

@@ -13,7 +13,7 @@ from shared.bounded_read import TooLarge, read_text_at_most
 from shared.encryption.keyring import MAX_KEY_FILE_BYTES, read_key_file
 from shared.settings import MAX_CONFIG_FILE_BYTES, ConfigError, load_settings
 from starter.errors import CliError
-from starter.ticket_commands import MAX_EDIT_FILE_BYTES, _decision
+from starter.review_command import MAX_EDIT_FILE_BYTES, _decision
 
 ENDLESS = Path("/dev/zero")
 

@@ -11,7 +11,7 @@ import pytest
 
 from starter import cli
 from starter.errors import CliError
-from starter.ticket_commands import _decision
+from starter.review_command import _decision
 
 # How the shell hands over a byte that is not UTF-8: decoded with a surrogate escape.
 NOT_UTF8 = os.fsdecode(b"BI-\xff")

@@ -1,0 +1,122 @@
+"""``review``: a decision on a ticket awaiting review, from the command line (recorded as
+``operator:NAME``), then watching the ticket act on it."""
+
+import argparse
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from shared import review_operations, waiting
+from shared.bounded_read import TooLarge, read_text_at_most
+from shared.review import (
+    MAX_EDITED_CHARS,
+    OPERATOR_PREFIX,
+    REVIEWER_NAME_LIMIT,
+    ReviewAction,
+    ReviewDecision,
+    as_operator,
+    one_break,
+)
+from shared.view import TicketView
+from starter import render
+from starter.arguments import positive_int, ticket_id_argument, wait_seconds
+from starter.connection import open_client
+from starter.errors import EXIT_OK, CliError
+
+# An edited reply's file: its characters' limit in UTF-8's widest bytes.
+MAX_EDIT_FILE_BYTES = MAX_EDITED_CHARS * 4
+
+
+def _decision(args: argparse.Namespace) -> ReviewDecision:
+    # The CLI talks to Temporal with namespace access and a self-declared name: recorded as an
+    # operator's, as the Web UI's signal is, never like a signed-in reviewer's (docs/api.md).
+    if not args.reviewer.strip():
+        raise CliError("--reviewer needs a name (who decides, recorded as operator:NAME)")
+    reviewer = as_operator(args.reviewer)
+    if len(OPERATOR_PREFIX + args.reviewer.removeprefix(OPERATOR_PREFIX)) > REVIEWER_NAME_LIMIT:
+        longest = REVIEWER_NAME_LIMIT - len(OPERATOR_PREFIX)
+        raise CliError(f"--reviewer is at most {longest} characters")
+    fields: dict[str, object] = {"reviewer": reviewer, "revision": args.revision}
+    # "is not None": an empty --rework "" or --edit "" fell through to the rejection and was
+    # refused as "a rejection needs a reason".
+    if args.approve:
+        fields["action"] = ReviewAction.APPROVE
+    elif args.edit is not None:
+        if not args.edit.strip():
+            raise CliError("--edit needs the name of the file that holds your reply")
+        try:
+            fields["edited_text"] = one_break(
+                read_text_at_most(Path(args.edit), MAX_EDIT_FILE_BYTES)
+            )
+        except TooLarge:
+            raise CliError(
+                f"{args.edit} is larger than {MAX_EDIT_FILE_BYTES:,} bytes: an edited reply is at "
+                f"most {MAX_EDITED_CHARS:,} characters"
+            ) from None
+        except UnicodeDecodeError as err:
+            raise CliError(f"{args.edit} is not UTF-8 text (byte {err.start})") from None
+        except OSError as err:
+            raise CliError(f"cannot read the edited reply from {args.edit}: {err}") from None
+        fields["action"] = ReviewAction.EDIT
+    elif args.rework is not None:
+        fields["action"], fields["notes"] = ReviewAction.REWORK, args.rework
+    else:
+        fields["action"], fields["reason"] = ReviewAction.REJECT, args.reject
+    try:
+        return ReviewDecision.model_validate(fields)
+    except ValidationError as err:
+        first = err.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        flag = {"revision": "--revision", "reviewer": "--reviewer"}.get(field, field)
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise CliError(f"invalid review: {flag + ': ' if flag else ''}{message}") from None
+
+
+async def cmd_review(args: argparse.Namespace) -> int:
+    decision = _decision(args)
+    client = await open_client()
+    receipt = await review_operations.submit_review(client, args.ticket_id, decision)
+    # The review is accepted: whatever happens while we watch its effect, it stands.
+    try:
+        view: TicketView | None = await waiting.wait_review_applied(
+            client, args.ticket_id, receipt, timeout=args.timeout
+        )
+    except CliError as err:
+        view = None
+        render.console(stderr=True).print(f"warning: {err}")
+    if args.json:
+        render.print_json({"receipt": receipt, "ticket": view})
+        return EXIT_OK
+    state = f"; ticket is now {view.state}" if view else ""
+    render.console().print(
+        f"{receipt.action} accepted for ticket {receipt.ticket_id} "
+        f"(draft revision {receipt.revision}){state}"
+    )
+    if view and view.state == "COMPLETED" and view.delivery:
+        render.console().print(f"delivered to {view.delivery.location}")
+    elif view and view.state == "DELIVERING":
+        render.console().print(render.outcome_text(view))
+    return EXIT_OK
+
+
+def add_parser(
+    sub: "argparse._SubParsersAction[argparse.ArgumentParser]", common: argparse.ArgumentParser
+) -> None:
+    p = sub.add_parser("review", parents=[common], help="decide on a ticket awaiting review")
+    p.add_argument("ticket_id", type=ticket_id_argument)
+    action = p.add_mutually_exclusive_group(required=True)
+    action.add_argument("--approve", action="store_true", help="send the current draft")
+    action.add_argument("--edit", metavar="FILE", help="send this file's text instead of the draft")
+    action.add_argument("--rework", metavar="NOTE", help="send back to the resolver with this note")
+    action.add_argument("--reject", metavar="REASON", help="close without sending anything")
+    p.add_argument(
+        "--revision", type=positive_int, help="the draft revision you reviewed (refused if stale)"
+    )
+    p.add_argument("--reviewer", default="cli", help="your name, for the log")
+    p.add_argument(
+        "--timeout",
+        type=wait_seconds,
+        default=60.0,
+        help="seconds to watch the ticket act on the review (default 60)",
+    )
+    p.set_defaults(handler=cmd_review)
