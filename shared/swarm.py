@@ -67,6 +67,9 @@ class SwarmState(BaseModel):
     # Loaded once by the first run and carried on: every run and chunk uses the same routes.
     routes: list[AgentRoute] | None = None
     timeouts: AgentTimeouts | None = None
+    # Items an earlier run under this id (same items; it failed, or was cancelled or terminated)
+    # analysed successfully, by item id: kept as they are, not analysed and paid for again.
+    carried: dict[str, ItemResult] = Field(default_factory=dict)
 
 
 class SwarmChunkInput(BaseModel):
@@ -105,3 +108,6 @@ class SwarmResult(BaseModel):
     cost_usd: float
     runs: int  # 1 + the number of times the parent continued as new
     outputs: list[ItemResult]
+    # Of the succeeded, those an earlier run analysed (their usage is counted in tokens and
+    # cost: what these results cost, not what this run spent).
+    reused: int = 0

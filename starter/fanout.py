@@ -23,9 +23,9 @@ from shared.ticket_listing import ids_held_by_other_tickets
 from starter import render, render_fanout
 from starter.connection import open_client, warn_if_unencrypted
 from starter.errors import EXIT_OK, EXIT_PARTIAL, CliError, NoWorker
-from starter.fanout_runs import SwarmFailed, run_batch, run_plan, run_swarm
+from starter.fanout_runs import SwarmFailed, run_batch, run_plan, run_swarm, swarm_input
 from starter.inputs import read_jsonl, read_swarm_items
-from starter.swarm_outputs import with_chunk_outputs, write_outputs
+from starter.swarm_outputs import earlier_successes, with_chunk_outputs, write_outputs
 
 SettingsT = TypeVar("SettingsT", bound=BaseModel)
 
@@ -119,13 +119,23 @@ async def cmd_swarm(args: argparse.Namespace) -> int:
     client = await open_client()
     await warn_if_unencrypted(client)
     await _require_worker(client, "the swarm")
+    # A run of these items that failed (or was stopped) under this id: what it analysed is kept
+    # (it analysed, and paid for, every item again).
+    carried = await earlier_successes(client, *swarm_input(items, args.id))
+    if carried:
+        render.console(stderr=True).print(
+            f"keeping the {len(carried):,} item result(s) an earlier run of these items "
+            f"produced; analysing the other {len(items) - len(carried):,}"
+        )
     try:
-        workflow_id, result = await run_swarm(client, items, settings, args.id)
+        workflow_id, result = await run_swarm(client, items, settings, args.id, carried)
     except SwarmFailed as failed:
         if failed.summary is None:
             raise
         order = [i.item_id for i in items]
-        result = await with_chunk_outputs(client, failed.workflow_id, failed.summary, order)
+        result = await with_chunk_outputs(
+            client, failed.workflow_id, failed.summary, order, carried
+        )
         _show_swarm(args, failed.workflow_id, result)
         raise
     _show_swarm(args, workflow_id, result)

@@ -35,6 +35,7 @@ from shared.orchestration import (
     OrchestratorResult,
 )
 from shared.swarm import (
+    ItemResult,
     SwarmItem,
     SwarmProgress,
     SwarmResult,
@@ -222,16 +223,26 @@ def _cause(err: WorkflowFailureError) -> str:
 # ---- swarm ---------------------------------------------------------------------------------------
 
 
-async def run_swarm(
-    client: Client, items: list[SwarmItem], settings: SwarmSettings, run_id: str | None
-) -> tuple[str, SwarmResult]:
+def swarm_input(items: list[SwarmItem], run_id: str | None) -> tuple[str, str]:
+    """A swarm's workflow id (derived from its items unless given) and its input's digest."""
     parts = [f"{i.item_id}\x1e{i.text}" for i in items]
-    digest = input_digest(parts)
-    workflow_id = run_id or content_id("swarm", parts)
+    return run_id or content_id("swarm", parts), input_digest(parts)
+
+
+async def run_swarm(
+    client: Client,
+    items: list[SwarmItem],
+    settings: SwarmSettings,
+    run_id: str | None,
+    carried: dict[str, ItemResult] | None = None,
+) -> tuple[str, SwarmResult]:
+    """``carried``: what an earlier run of these items under this id analysed (it failed):
+    kept, not analysed again."""
+    workflow_id, digest = swarm_input(items, run_id)
     try:
         handle: WorkflowHandle[Any, SwarmResult] = await client.start_workflow(
             names.SWARM_WORKFLOW,
-            args=[items, SwarmState(settings=settings)],
+            args=[items, SwarmState(settings=settings, carried=carried or {})],
             id=workflow_id,
             task_queue=names.TICKETS_TASK_QUEUE,
             result_type=SwarmResult,

@@ -48,7 +48,8 @@ def print_swarm(result: SwarmResult, workflow_id: str) -> None:
         line(
             ("Swarm", "bold"),
             f" {workflow_id}: {result.succeeded}/{result.total} succeeded "
-            f"({result.success_rate:.1%}), {result.failed} failed, in {result.runs} run(s)",
+            f"({result.success_rate:.1%}), {result.failed} failed, in {result.runs} run(s)"
+            + (f"; {result.reused} kept from an earlier run" if result.reused else ""),
         )
     )
     estimated = sum(

@@ -4,21 +4,29 @@ workflows when the swarm failed over its threshold (its error carries the summar
 import json
 from pathlib import Path
 
-from temporalio.client import Client, WorkflowFailureError
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.service import RPCError, RPCStatusCode
 
+from shared import names
 from shared.swarm import ItemResult, SwarmChunkResult, SwarmResult
+from shared.ticket_status import memo_if_readable
+from starter.fanout_runs import INPUT_DIGEST
 
 
 async def with_chunk_outputs(
-    client: Client, workflow_id: str, summary: SwarmResult, order: list[str]
+    client: Client,
+    workflow_id: str,
+    summary: SwarmResult,
+    order: list[str],
+    carried: dict[str, ItemResult] | None = None,
 ) -> SwarmResult:
     """The summary of a failed swarm with every item's result: the calls that succeeded were
     paid for. The run's error leaves the outputs out (they can be megabytes); each chunk's
     result is its own child workflow's (``<swarm id>/chunk-<n>``), readable until the
     namespace's retention removes it. A chunk that failed as a whole has no result: its items
-    are among the summary's failures, which give every failed item with its reason."""
-    found: dict[str, ItemResult] = {}
+    are among the summary's failures, which give every failed item with its reason.
+    ``carried``: the results the run kept from an earlier one (in no chunk of its own)."""
+    found: dict[str, ItemResult] = dict(carried or {})
     n = 0
     # The chunks of this run are 0..k-1 with no gap; a higher number can be an earlier run's.
     while sum(r.ok for r in found.values()) < summary.succeeded:
@@ -39,6 +47,43 @@ async def with_chunk_outputs(
     position = {item_id: i for i, item_id in enumerate(order)}
     outputs = sorted(found.values(), key=lambda r: position.get(r.item_id, len(position)))
     return summary.model_copy(update={"outputs": outputs})
+
+
+async def earlier_successes(client: Client, workflow_id: str, digest: str) -> dict[str, ItemResult]:
+    """The items that an earlier run of these same items under ``workflow_id`` analysed
+    successfully, when that run failed, was cancelled or terminated or timed out: a rerun
+    keeps them instead of analysing (and paying for) every item again. Read from the chunk
+    workflows that completed (``<swarm id>/chunk-<n>``, until one is not found: retention
+    removes them); nothing for a run that still runs or completed (the rerun attaches to it or
+    shows it), another workflow, or other items."""
+    try:
+        described = await client.get_workflow_handle(workflow_id).describe()
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            return {}
+        raise
+    ended = described.status not in (
+        None,
+        WorkflowExecutionStatus.RUNNING,
+        WorkflowExecutionStatus.COMPLETED,
+        WorkflowExecutionStatus.CONTINUED_AS_NEW,
+    )
+    if not ended or described.workflow_type != names.SWARM_WORKFLOW:
+        return {}
+    if (await memo_if_readable(described) or {}).get(INPUT_DIGEST) != digest:
+        return {}
+    found: dict[str, ItemResult] = {}
+    n = 0
+    while True:
+        chunk = client.get_workflow_handle(f"{workflow_id}/chunk-{n}", result_type=SwarmChunkResult)
+        try:
+            if (await chunk.describe()).status == WorkflowExecutionStatus.COMPLETED:
+                found.update((r.item_id, r) for r in (await chunk.result()).results if r.ok)
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                return found
+            raise
+        n += 1
 
 
 def write_outputs(path: Path, result: SwarmResult) -> None:

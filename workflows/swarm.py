@@ -211,7 +211,10 @@ class SwarmWorkflow:
                 workflow.continue_as_new(args=[items, state])
             n = state.next_chunk
             chunk = self._items[n * settings.chunk_size : (n + 1) * settings.chunk_size]
-            valid = [i for i in chunk if isinstance(i, SwarmItem)]
+            # An item an earlier run analysed keeps its result (none without one: the same
+            # commands as before this field).
+            kept = state.carried
+            valid = [i for i in chunk if isinstance(i, SwarmItem) and i.item_id not in kept]
             self._running_chunk = f"{workflow.info().workflow_id}/chunk-{n}"
             results = (
                 await self._chunk_results(n, valid, len(chunk), len(items), state) if valid else []
@@ -219,7 +222,7 @@ class SwarmWorkflow:
             # In the input's order: an invalid item's failed result where the item was.
             ran = iter(results)
             state.totals.results.extend(
-                i if isinstance(i, ItemResult) else next(ran) for i in chunk
+                i if isinstance(i, ItemResult) else kept.get(i.item_id) or next(ran) for i in chunk
             )
             state.next_chunk += 1
             chunks_this_run += 1
@@ -267,6 +270,7 @@ class SwarmWorkflow:
     def _finish(self, state: SwarmState) -> SwarmResult:
         settings = state.settings
         summary = summarise(state.totals.results, state.totals.runs)
+        summary.reused = sum(r.item_id in state.carried for r in state.totals.results if r.ok)
         failure_rate = summary.failed / summary.total if summary.total else 0.0
         if failure_rate > settings.max_failure_rate:
             reasons = "; ".join(f"{f.item_id}: {f.reason}" for f in summary.failures[:5])

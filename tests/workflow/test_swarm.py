@@ -148,6 +148,24 @@ async def test_a_swarm_over_its_threshold_still_writes_what_its_paid_calls_found
     assert all(w["output"]["sentiment"] for w in written if w["ok"])
     assert all("cannot analyse" in w["error"] for w in written if not w["ok"])
 
+    # Run again under the same id: the seven it analysed are kept, only the three are tried
+    # (it analysed, and paid for, all ten again); the output still has every item.
+    again = FakeInsights()
+    output.unlink()
+    async with running(workers(ts_env.client, task_queue, again)):
+        with pytest.raises(fanout.SwarmFailed, match="3 of 10 items failed"):
+            await fanout.cmd_swarm(args)
+    assert again.calls == 3
+    rewritten = [json.loads(line) for line in output.read_text().splitlines()]
+    assert [(w["item_id"], w["ok"]) for w in rewritten] == [
+        (w["item_id"], w["ok"]) for w in written
+    ]
+    handle = ts_env.client.get_workflow_handle(args.id)
+    with pytest.raises(WorkflowFailureError) as failed:
+        await handle.result()
+    assert isinstance(failed.value.cause, ApplicationError)
+    assert failed.value.cause.details[0]["reused"] == 7
+
 
 @pytest.mark.usefixtures("replay_check")
 async def test_failures_at_the_threshold_complete_the_run_with_them_listed(
