@@ -347,6 +347,18 @@ async def record_cancel_meets_send(version: str = TICKETS_VERSION) -> None:
         save(history, f"ticket-{version}-cancelled-as-its-send-ended", ids)
 
 
+# A swarm that kept an earlier run's results (SwarmState.carried).
+SWARM_KEPT_VERSION = "v1"
+
+
+async def record_swarm_kept() -> None:
+    async with fanout_recording() as (client, ids):
+        workflow_id, run_id = await scenarios.swarm_kept(client, "record-fanout", "rec")
+        for n, history in enumerate(await histories(client, workflow_id, run_id)):
+            kind = workflow_type(history)
+            save(history, f"{kind.lower()}-{SWARM_KEPT_VERSION}-swarm-kept-{n}", ids)
+
+
 async def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.replay.record_histories")
     parser.add_argument(
@@ -359,6 +371,7 @@ async def main(argv: list[str]) -> int:
             "controller",
             "declared-controller",
             "cancel-meets-send",
+            "swarm-kept",
             "all",
         ],
         default="all",
@@ -386,6 +399,8 @@ async def main(argv: list[str]) -> int:
         await record_declared_controller()
     if args.what in ("cancel-meets-send", "all"):
         await record_cancel_meets_send(args.version)
+    if args.what in ("swarm-kept", "all"):
+        await record_swarm_kept()
     return 0
 
 

@@ -19,7 +19,15 @@ from temporalio.common import WorkflowIDReusePolicy
 from shared import names
 from shared.batch import BatchProgress, BatchSettings, BatchState
 from shared.orchestration import OrchestratorInput, OrchestratorResult
-from shared.swarm import SwarmItem, SwarmResult, SwarmSettings, SwarmState
+from shared.swarm import (
+    ItemResult,
+    ReviewInsights,
+    Sentiment,
+    SwarmItem,
+    SwarmResult,
+    SwarmSettings,
+    SwarmState,
+)
 from shared.tickets import Ticket
 from shared.view import TicketRequest, TicketView
 from starter.inputs import read_jsonl
@@ -69,6 +77,31 @@ async def swarm(client: Client, task_queue: str, suffix: str) -> str:
             items,
             SwarmState(settings=SwarmSettings(concurrency=4, chunk_size=5, chunks_per_run=2)),
         ],
+        id=workflow_id,
+        task_queue=task_queue,
+        result_type=SwarmResult,
+    )
+    await handle.result()
+    return workflow_id, handle.first_execution_run_id
+
+
+async def swarm_kept(client: Client, task_queue: str, suffix: str) -> str:
+    """A rerun that keeps an earlier run's results: the first chunk's items all kept (no child
+    for it), one item of the second kept, the third chunk run whole."""
+    workflow_id = f"replay-swarm-kept-{suffix}"
+    items = [SwarmItem(item_id=f"k{i:02d}", text=f"Review {i}: works well.") for i in range(12)]
+    kept = {
+        i.item_id: ItemResult(
+            item_id=i.item_id,
+            ok=True,
+            output=ReviewInsights(sentiment=Sentiment.POSITIVE, key_points=["works well"]),
+        )
+        for i in [*items[:5], items[7]]
+    }
+    settings = SwarmSettings(concurrency=4, chunk_size=5, chunks_per_run=2)
+    handle = await client.start_workflow(
+        names.SWARM_WORKFLOW,
+        args=[items, SwarmState(settings=settings, carried=kept)],
         id=workflow_id,
         task_queue=task_queue,
         result_type=SwarmResult,

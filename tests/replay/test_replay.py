@@ -58,6 +58,19 @@ def test_a_history_of_every_workflow_type_is_committed() -> None:
     assert registered <= committed, f"no committed history for {sorted(registered - committed)}"
 
 
+def test_a_swarm_that_kept_an_earlier_runs_results_is_committed() -> None:
+    """Its first chunk's items were all kept: no child for it; the run's commands start chunks
+    1 and 2 only, across one continue-as-new."""
+    started = [
+        e.start_child_workflow_execution_initiated_event_attributes.workflow_id
+        for path in HISTORIES
+        if path.stem.startswith("swarmworkflow-v1-swarm-kept-")
+        for e in load(path).events
+        if e.event_type == EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED
+    ]
+    assert started == ["replay-swarm-kept-rec/chunk-1", "replay-swarm-kept-rec/chunk-2"]
+
+
 def patches(path: Path) -> set[str]:
     """The patch ids recorded in a history's markers."""
     return set(patch_ids(load(path).events))
