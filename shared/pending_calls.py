@@ -92,3 +92,23 @@ async def _failure_text(client: Client, failure: Failure) -> str:
     if len(message) > FAILURE_CHARS:
         message = message[: FAILURE_CHARS - 1] + "…"
     return f"{kind}: {message}"
+
+
+def describe_call(call: PendingCall) -> tuple[str, bool]:
+    """What a pending call is doing, and whether that is trouble (retrying, or nothing polls)."""
+    where = f"{call.activity} on {call.task_queue}"
+    if call.running:
+        said = f"{where}: running (attempt {call.attempt})"
+    elif call.next_attempt is not None:
+        said = f"{where}: next attempt ({call.attempt}) at {call.next_attempt:%H:%M:%S} UTC"
+    else:
+        said = f"{where}: queued (attempt {call.attempt})"
+    if call.last_failure:
+        said += f"; attempt {call.attempt - 1} failed: {call.last_failure}"
+    if call.polled is False:
+        said += (
+            f"; no worker polls {call.task_queue}, so nothing takes this call until one does "
+            f"(`python -m worker` with a configuration that routes to it, or `--queues "
+            f"{call.task_queue}`)"
+        )
+    return said, bool(call.last_failure) or call.polled is False

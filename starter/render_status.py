@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from rich.table import Table
 
 from policy.transitions import is_terminal
-from shared.pending_calls import PendingCall
+from shared.pending_calls import PendingCall, describe_call
 from shared.run_spend import EarlierRuns
 from shared.view import TicketView
 from starter.plain_text import console, line
@@ -67,7 +67,7 @@ def print_status(
     if view.failure:
         out.print(line(("Failure", "red"), f"    {view.failure}"))
     for call in pending:
-        waiting, trouble = pending_call_text(call)
+        waiting, trouble = describe_call(call)
         out.print(line(("Waiting", "yellow") if trouble else "Waiting", f"    {waiting}"))
     log = Table(title="Transitions", title_justify="left")
     for column in ("At (UTC)", "From", "To", "By", "Model", "Why"):
@@ -121,23 +121,3 @@ def print_status(
             f"call(s), {tokens_text(earlier.tokens, earlier.estimated_tokens)} tokens, "
             f"${earlier.cost_usd:.4f} (list and report count them with this run's)"
         )
-
-
-def pending_call_text(call: PendingCall) -> tuple[str, bool]:
-    """What a pending call is doing, and whether that is trouble (retrying, or nothing polls)."""
-    where = f"{call.activity} on {call.task_queue}"
-    if call.running:
-        said = f"{where}: running (attempt {call.attempt})"
-    elif call.next_attempt is not None:
-        said = f"{where}: next attempt ({call.attempt}) at {call.next_attempt:%H:%M:%S} UTC"
-    else:
-        said = f"{where}: queued (attempt {call.attempt})"
-    if call.last_failure:
-        said += f"; attempt {call.attempt - 1} failed: {call.last_failure}"
-    if call.polled is False:
-        said += (
-            f"; no worker polls {call.task_queue}, so nothing takes this call until one does "
-            f"(`python -m worker` with a configuration that routes to it, or `--queues "
-            f"{call.task_queue}`)"
-        )
-    return said, bool(call.last_failure) or call.polled is False

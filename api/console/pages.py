@@ -23,6 +23,7 @@ from policy.transitions import TicketState
 from shared import review_operations
 from shared import ticket_listing as listing
 from shared.operation_errors import OperationError, ReviewRefused, ReviewTimeout, TicketNotFound
+from shared.pending_calls import describe_call
 from shared.review import ReviewAction, ReviewDecision, one_break
 from shared.ticket_status import read_ticket
 from shared.tickets import TICKET_ID_PATTERN
@@ -248,6 +249,8 @@ async def _ticket(
             # stopped keeps AWAITING_REVIEW as its last recorded state.
             "waiting": reading.awaiting_review,
             "typed": {k: v for k, v in (typed or {}).items() if v},
+            # What a running ticket waits on: (text, trouble) per call, as `status` prints it.
+            "calls": [describe_call(c) for c in reading.pending],
         },
         status,
     )

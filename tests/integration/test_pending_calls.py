@@ -10,10 +10,9 @@ import pytest
 from temporalio.client import Client
 
 from shared import names
-from shared.pending_calls import PendingCall
+from shared.pending_calls import PendingCall, describe_call
 from shared.temporal_client import connect, connection_settings
 from shared.ticket_status import read_ticket
-from starter.render_status import pending_call_text
 from starter.ticket_commands import _unpolled_waits
 from tests.integration.conftest import Stack
 from tests.support.fake_llm import FakeLLMServer, Reply, good_answers
@@ -53,7 +52,7 @@ async def test_a_call_retrying_after_a_429_shows_its_attempt_failure_and_next_tr
     assert "429" in call.last_failure
     assert call.next_attempt is not None
     assert timedelta(seconds=20) < call.next_attempt - datetime.now(UTC) <= timedelta(seconds=31)
-    text, trouble = pending_call_text(call)
+    text, trouble = describe_call(call)
     assert trouble and f"classify_ticket on {call.task_queue}: next attempt (2) at " in text
     assert "; attempt 1 failed: ProviderRateLimited: " in text
 
@@ -78,7 +77,7 @@ async def test_a_call_no_worker_polls_for_says_so(stack: Stack, tmp_path: Path) 
     unpolled = names.llm_task_queue(setup.names["openai"])
     assert (call.activity, call.task_queue) == (names.CLASSIFY_TICKET, unpolled)
     assert (call.attempt, call.running, call.polled, call.last_failure) == (1, False, False, None)
-    text, trouble = pending_call_text(call)
+    text, trouble = describe_call(call)
     assert trouble
     assert text.startswith(f"classify_ticket on {unpolled}: queued (attempt 1); no worker polls")
     assert f"`--queues {unpolled}`" in text

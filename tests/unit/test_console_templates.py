@@ -165,3 +165,16 @@ def test_a_reviewer_sees_where_the_answer_goes_or_that_it_has_no_address() -> No
 
     assert '<span id="customer-email">&lt;ana@example.com&gt;</span>' in with_address
     assert '<span id="customer-email">no e-mail address</span>' in without
+
+
+def test_a_running_ticket_shows_what_it_waits_on_and_no_review_hint_without_forms() -> None:
+    """The CLI's `status` and the API showed a call retrying after 429s; the page did not. A
+    NEW ticket's page said "write the reply with Edit" with no form to do it."""
+    view = TicketView(ticket_id="T-7", subject="Refund", state=TicketState.NEW)
+    calls = [("classify_ticket on llm-openai: next attempt (3) at 12:00:09 UTC", True)]
+
+    html = render("ticket.html", view=view, message=MESSAGE, error=None, waiting=False, calls=calls)
+
+    assert '<dd class="waiting trouble">classify_ticket on llm-openai: next attempt (3)' in html
+    assert "(no draft yet)" in html and "write the reply with Edit" not in html
+    assert "None: there is no draft." in html
