@@ -18,11 +18,15 @@ def since_moment(text: str, now: datetime | None = None) -> datetime:
             return (now or datetime.now(UTC)) - timedelta(**{unit: amount})
         except OverflowError:
             raise ValueError(f"{text!r} reaches back before year 1") from None
+    if re.fullmatch(r"\d+[mhd]", text):
+        raise ValueError(f"{text[:40]!r} is a span of more than 6 digits: give at most 999999")
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
+        # A "+" in a URL's query is a space: 09:30+02:00 arrives as "09:30 02:00".
+        plus = " (in a URL, write + as %2B)" if re.search(r"\d \d\d:?\d\d$", text) else ""
         raise ValueError(
             f"{text[:40]!r} is neither a time (2026-12-01, 2026-12-01T09:30Z) nor a span back "
-            "from now (90m, 24h, 7d)"
+            f"from now (90m, 24h, 7d){plus}"
         ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
