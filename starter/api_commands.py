@@ -20,7 +20,7 @@ from shared.data_converter import describe_key_ring
 from shared.encryption.keyring import load_key_ring
 from shared.settings import ConfigError
 from starter import render
-from starter.arguments import port_number
+from starter.arguments import port_number, role_argument
 from starter.connection import open_client, refuse_plaintext_beside_encrypted
 from starter.errors import EXIT_OK, CliError, ServerUnreachable
 
@@ -72,16 +72,6 @@ async def cmd_serve(args: argparse.Namespace) -> int:
     with sock:
         await build_server(settings, tokens).serve(sockets=[sock])
     return EXIT_OK
-
-
-def _role(value: str) -> Role:
-    """A role by name; argparse said "invalid Role value: 'superuser'"."""
-    try:
-        return Role(value.strip().lower())
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{value!r} is not a role: give submit, read, review or admin"
-        ) from None
 
 
 def cmd_token_create(args: argparse.Namespace) -> int:
@@ -142,7 +132,7 @@ def add_parsers(
     create.add_argument(
         "--role",
         action="append",
-        type=_role,
+        type=role_argument,
         help="submit, read, review or admin (repeatable; default review)",
     )
     create.add_argument("--append", metavar="FILE", help="append the entry to this tokens file")

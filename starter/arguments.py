@@ -6,12 +6,24 @@ import re
 import socket
 from datetime import datetime
 
+from api.accounts import Role
 from policy.transitions import TicketState
 from shared import names
 from shared.orchestration import MAX_TASK_CHARS
 from shared.swarm import MAX_CHUNK_SIZE
 from shared.tickets import TICKET_ID_PATTERN
 from shared.time_window import since_moment
+
+
+def role_argument(text: str) -> Role:
+    """An API token's role by name (argparse said "invalid Role value: 'superuser'")."""
+    try:
+        return Role(text.strip().lower())
+    except ValueError:
+        *others, last = (r.value for r in Role)
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a role: give {', '.join(others)} or {last}"
+        ) from None
 
 
 def state_argument(text: str) -> TicketState:

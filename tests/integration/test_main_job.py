@@ -3,6 +3,7 @@
 import json
 import os
 import signal
+import subprocess
 import uuid
 from pathlib import Path
 
@@ -126,26 +127,31 @@ def test_the_main_job_uses_a_server_that_already_answers(stack: Stack, tmp_path:
     assert "1 were already on the server" in again.output
 
 
-def test_sigterm_stops_a_kept_running_job_and_everything_it_started(tmp_path: Path) -> None:
+def _kept_running_job(tmp_path: Path, ticket_id: str) -> tuple[subprocess.Popen[str], int]:
+    """`run --keep-running` on an embedded server of its own, once it says it keeps running
+    (the job and the server's port)."""
     port = free_port()
     env = environment(f"127.0.0.1:{port}", tmp_path / "data")
     tickets = tmp_path / "one.jsonl"
-    tickets.write_text('{"id": "K-1", "subject": "Invoice copy", "body": "Where is my invoice?"}\n')
+    tickets.write_text(json.dumps({"id": ticket_id, "subject": "Invoice", "body": "Where?"}) + "\n")
     job = start_cli(env, "run", "--file", str(tickets), "--keep-running", *embedded_ports())
+    assert job.stdout is not None and job.stderr is not None
+    seen: list[str] = []
+    for line in job.stdout:
+        seen.append(line)
+        if "keep running for inspection" in line:
+            return job, port
+    job.wait(30)
+    raise AssertionError(
+        f"the job ended (exit {job.returncode}) before keeping the server running:\n"
+        + "".join(seen)
+        + job.stderr.read()
+    )
+
+
+def test_sigterm_stops_a_kept_running_job_and_everything_it_started(tmp_path: Path) -> None:
+    job, port = _kept_running_job(tmp_path, "K-1")
     try:
-        assert job.stdout is not None and job.stderr is not None
-        seen: list[str] = []
-        for line in job.stdout:
-            seen.append(line)
-            if "keep running for inspection" in line:
-                break
-        else:
-            job.wait(30)
-            raise AssertionError(
-                f"the job ended (exit {job.returncode}) before keeping the server running:\n"
-                + "".join(seen)
-                + job.stderr.read()
-            )
         assert port_is_open(port)
         job.send_signal(signal.SIGTERM)  # to the job only, as a supervisor would
         assert job.wait(60) == 0
@@ -170,19 +176,11 @@ def _child_worker(parent: int) -> int:
 
 def test_a_kept_running_job_stops_when_its_worker_dies_and_says_so(tmp_path: Path) -> None:
     """It went on saying "Server and worker keep running" over a worker that was gone."""
-    port = free_port()
-    env = environment(f"127.0.0.1:{port}", tmp_path / "data")
-    tickets = tmp_path / "one.jsonl"
-    tickets.write_text('{"id": "K-2", "subject": "Invoice copy", "body": "Where is my invoice?"}\n')
-    job = start_cli(env, "run", "--file", str(tickets), "--keep-running", *embedded_ports())
+    job, port = _kept_running_job(tmp_path, "K-2")
     try:
-        assert job.stdout is not None and job.stderr is not None
-        for line in job.stdout:
-            if "keep running for inspection" in line:
-                break
         os.kill(_child_worker(job.pid), signal.SIGKILL)
         assert job.wait(60) == 1
-        said = job.stderr.read()
+        said = job.stderr.read() if job.stderr else ""
     finally:
         kill_group(job)
     assert "the worker exited with code -9" in said, said
