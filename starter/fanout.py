@@ -121,7 +121,8 @@ async def cmd_swarm(args: argparse.Namespace) -> int:
     await _require_worker(client, "the swarm")
     # A run of these items that failed (or was stopped) under this id: what it analysed is kept
     # (it analysed, and paid for, every item again).
-    carried = await earlier_successes(client, *swarm_input(items, args.id))
+    workflow_id, digest = swarm_input(items, args.id)
+    carried = await earlier_successes(client, workflow_id, digest, {i.item_id for i in items})
     if carried:
         render.console(stderr=True).print(
             f"keeping the {len(carried):,} item result(s) an earlier run of these items "

@@ -8,7 +8,7 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureEr
 from temporalio.service import RPCError, RPCStatusCode
 
 from shared import names
-from shared.swarm import ItemResult, SwarmChunkResult, SwarmResult
+from shared.swarm import ItemResult, SwarmChunkResult, SwarmResult, SwarmState
 from shared.ticket_status import memo_if_readable
 from starter.fanout_runs import INPUT_DIGEST
 
@@ -49,15 +49,20 @@ async def with_chunk_outputs(
     return summary.model_copy(update={"outputs": outputs})
 
 
-async def earlier_successes(client: Client, workflow_id: str, digest: str) -> dict[str, ItemResult]:
-    """The items that an earlier run of these same items under ``workflow_id`` analysed
-    successfully, when that run failed, was cancelled or terminated or timed out: a rerun
-    keeps them instead of analysing (and paying for) every item again. Read from the chunk
-    workflows that completed (``<swarm id>/chunk-<n>``, until one is not found: retention
-    removes them); nothing for a run that still runs or completed (the rerun attaches to it or
-    shows it), another workflow, or other items."""
+async def earlier_successes(
+    client: Client, workflow_id: str, digest: str, item_ids: set[str]
+) -> dict[str, ItemResult]:
+    """The items that the latest run under ``workflow_id`` and the runs it continued (the same
+    items: the digest in its memo) had analysed successfully, when it failed, was cancelled or
+    terminated or timed out: a rerun keeps them instead of analysing (and paying for) every
+    item again. Read from that run's own history: what it started with (the results of the
+    runs it continued from, and what it kept from an earlier chain) and the chunks it completed;
+    never from chunk ids alone, which a run of other items under the same id may have used.
+    Nothing for a run that still runs or completed (the rerun attaches to it or shows it),
+    another workflow, or other items; only ids in ``item_ids``."""
+    handle = client.get_workflow_handle(workflow_id)
     try:
-        described = await client.get_workflow_handle(workflow_id).describe()
+        described = await handle.describe()
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:
             return {}
@@ -72,18 +77,16 @@ async def earlier_successes(client: Client, workflow_id: str, digest: str) -> di
         return {}
     if (await memo_if_readable(described) or {}).get(INPUT_DIGEST) != digest:
         return {}
-    found: dict[str, ItemResult] = {}
-    n = 0
-    while True:
-        chunk = client.get_workflow_handle(f"{workflow_id}/chunk-{n}", result_type=SwarmChunkResult)
-        try:
-            if (await chunk.describe()).status == WorkflowExecutionStatus.COMPLETED:
-                found.update((r.item_id, r) for r in (await chunk.result()).results if r.ok)
-        except RPCError as err:
-            if err.status == RPCStatusCode.NOT_FOUND:
-                return found
-            raise
-        n += 1
+    history = await client.get_workflow_handle(workflow_id, run_id=described.run_id).fetch_history()
+    started = history.events[0].workflow_execution_started_event_attributes.input.payloads
+    [state] = await client.data_converter.decode(started[1:2], [SwarmState])
+    found = [*state.carried.values(), *state.totals.results]
+    for event in history.events:
+        if event.HasField("child_workflow_execution_completed_event_attributes"):
+            done = event.child_workflow_execution_completed_event_attributes.result.payloads
+            [chunk] = await client.data_converter.decode(done, [SwarmChunkResult])
+            found += chunk.results
+    return {r.item_id: r for r in found if r.ok and r.item_id in item_ids}
 
 
 def write_outputs(path: Path, result: SwarmResult) -> None:

@@ -62,6 +62,10 @@ ENCODED_SIZE_GROUPS = "encoded-size-groups"
 # A swarm's first run asks this before its configuration snapshot and takes the sizing
 # patches' paths (route-bounded-chunks, encoded-size-groups) without asking them after it.
 SIZES_DECIDED_FIRST = "sizes-decided-first"
+# A run given an earlier run's results (SwarmState.carried) leaves those items out of its chunks.
+# Asked only when it was given some (no marker, and the same commands, for every other run), and
+# first of all: a run an older worker began without it goes on analysing every item.
+KEEPS_CARRIED = "keeps-carried-results"
 # How long an item id may be to be named in an invalid item's result.
 MAX_NAMED_ID = 100
 
@@ -176,6 +180,7 @@ class SwarmWorkflow:
 
     @workflow.run
     async def run(self, items: list[Any], state: SwarmState) -> SwarmResult:
+        kept = state.carried if state.carried and workflow.patched(KEEPS_CARRIED) else {}
         if state.routes is None or state.timeouts is None:
             # Asked before the snapshot (a local activity), not after it: a patch marker right
             # after a local activity's marker in one workflow task does not replay reliably
@@ -213,7 +218,6 @@ class SwarmWorkflow:
             chunk = self._items[n * settings.chunk_size : (n + 1) * settings.chunk_size]
             # An item an earlier run analysed keeps its result (none without one: the same
             # commands as before this field).
-            kept = state.carried
             valid = [i for i in chunk if isinstance(i, SwarmItem) and i.item_id not in kept]
             self._running_chunk = f"{workflow.info().workflow_id}/chunk-{n}"
             results = (
@@ -227,7 +231,7 @@ class SwarmWorkflow:
             state.next_chunk += 1
             chunks_this_run += 1
         self._running_chunk = None
-        return self._finish(state)
+        return self._finish(state, kept)
 
     async def _chunk_results(
         self, n: int, chunk: list[SwarmItem], places: int, total: int, state: SwarmState
@@ -267,10 +271,10 @@ class SwarmWorkflow:
             f"{n * settings.chunk_size + places} of {total}",
         )
 
-    def _finish(self, state: SwarmState) -> SwarmResult:
+    def _finish(self, state: SwarmState, kept: dict[str, ItemResult]) -> SwarmResult:
         settings = state.settings
         summary = summarise(state.totals.results, state.totals.runs)
-        summary.reused = sum(r.item_id in state.carried for r in state.totals.results if r.ok)
+        summary.reused = sum(r.item_id in kept for r in state.totals.results if r.ok)
         failure_rate = summary.failed / summary.total if summary.total else 0.0
         if failure_rate > settings.max_failure_rate:
             reasons = "; ".join(f"{f.item_id}: {f.reason}" for f in summary.failures[:5])

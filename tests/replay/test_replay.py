@@ -28,6 +28,7 @@ from workflows.rate_controller import (
     PATCH_STEADY_PROBES,
 )
 from workflows.review_gate import PATCH_REVIEW_FINAL_DEADLINE
+from workflows.swarm import KEEPS_CARRIED
 from workflows.ticket import PATCH_ORCHESTRATED_RESOLUTION
 from workflows.ticket_delivery import PATCH_DELIVERY_QUEUE
 from workflows.ticket_patches import (
@@ -69,6 +70,11 @@ def test_a_swarm_that_kept_an_earlier_runs_results_is_committed() -> None:
         if e.event_type == EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED
     ]
     assert started == ["replay-swarm-kept-rec/chunk-1", "replay-swarm-kept-rec/chunk-2"]
+    # Behind its patch in every run of the chain; no run from before it asked.
+    kept_runs = [p for p in HISTORIES if p.stem.startswith("swarmworkflow-v1-swarm-kept-")]
+    assert all(KEEPS_CARRIED in patches(p) for p in kept_runs) and len(kept_runs) == 2
+    others = [p for p in HISTORIES if p.stem.startswith("swarmworkflow-") and p not in kept_runs]
+    assert others and not any(KEEPS_CARRIED in patches(p) for p in others)
 
 
 def patches(path: Path) -> set[str]:

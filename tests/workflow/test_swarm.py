@@ -156,6 +156,13 @@ async def test_a_swarm_over_its_threshold_still_writes_what_its_paid_calls_found
         with pytest.raises(fanout.SwarmFailed, match="3 of 10 items failed"):
             await fanout.cmd_swarm(args)
     assert again.calls == 3
+    # And a third time: still only the three (read from the chunks' ids, the second run's
+    # chunk-0 held only the item that failed, and the third paid for its neighbours again).
+    third = FakeInsights()
+    async with running(workers(ts_env.client, task_queue, third)):
+        with pytest.raises(fanout.SwarmFailed, match="3 of 10 items failed"):
+            await fanout.cmd_swarm(args)
+    assert third.calls == 3
     rewritten = [json.loads(line) for line in output.read_text().splitlines()]
     assert [(w["item_id"], w["ok"]) for w in rewritten] == [
         (w["item_id"], w["ok"]) for w in written
