@@ -44,7 +44,7 @@ def not_found(ticket_id: str, client: Client) -> TicketNotFound:
     if ticket_id.startswith(names.TICKET_WORKFLOW_ID_PREFIX):
         # The Web UI's workflow id given for the ticket's.
         bare = ticket_id.removeprefix(names.TICKET_WORKFLOW_ID_PREFIX)
-        said += f"; {ticket_id} is ticket {bare}'s workflow id: give the ticket id, {bare}"
+        said += f"; if {ticket_id} is ticket {bare}'s workflow id, give the ticket id: {bare}"
     return TicketNotFound(said)
 
 

@@ -321,8 +321,9 @@ async def run_main_job(args: argparse.Namespace) -> int:
         report = await _report_when_visible(
             client, views, {o.ticket_id for o in outcomes if o.started}
         )
+        failed = [v.ticket_id for v in ordered if v.state in FAILED_STATES]
         if args.json:
-            render.print_json({"tickets": ordered, "report": report})
+            render.print_json({"tickets": ordered, "report": report, "failed": failed})
         else:
             render.console().print(render.tickets_table(ordered, f"Tickets from {args.file}"))
             render.print_report(report)
@@ -335,7 +336,6 @@ async def run_main_job(args: argparse.Namespace) -> int:
         if unsettled:
             late = f"{unsettled} ticket(s) still in progress after {args.timeout:.0f}s"
             out.print(render.line((late, "yellow")))
-        failed = [v.ticket_id for v in ordered if v.state in FAILED_STATES]
         if failed:
             said = f"{len(failed)} ticket(s) failed (the reason is in the table): "
             out.print(render.line((said + render.some_ids(failed), "yellow")))

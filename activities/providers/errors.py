@@ -311,6 +311,16 @@ def check_failed(name: str, reason: str, err: BaseException, base_url: object) -
     return said
 
 
+def listed_ids(page: object) -> list[str]:
+    """The model ids a models list answered, whatever shape a compatible server gave it (no
+    ``data``, entries without an ``id``): a 200 that does not read as a list is not judged,
+    and never stops the worker."""
+    data = getattr(page, "data", None)
+    if not isinstance(data, list):
+        return []
+    return [m.id for m in data if isinstance(getattr(m, "id", None), str)]
+
+
 def unlisted_models(name: str, models: Collection[str], listed: Collection[str]) -> str | None:
     """The worker's start-up warning for route models the provider does not list for this key
     (a typo was found only by the first ticket's call, which then failed or fell back). A listed

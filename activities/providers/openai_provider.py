@@ -28,6 +28,7 @@ from activities.providers.errors import (
     ProviderFailure,
     check_failed,
     connection_failed_below,
+    listed_ids,
     retry_after_seconds,
     scrub,
     should_retry_header,
@@ -236,7 +237,7 @@ class OpenAIProvider(LLMProvider):
         except (openai.OpenAIError, *TRANSPORT_ERRORS) as err:
             reason = self._error(err).message
             return check_failed(self.name, reason, err, self._client.base_url)
-        return unlisted_models(self.name, models, [m.id for m in page.data])
+        return unlisted_models(self.name, models, listed_ids(page))
 
     async def aclose(self) -> None:
         await self._client.close()

@@ -213,7 +213,7 @@ def test_mistakes_get_one_clear_sentence_and_no_stack_trace(stack: Stack, tmp_pa
     # The Web UI's workflow id, given for the ticket's.
     prefixed = run_cli(stack.env, "status", "ticket-NOPE-404")
     assert prefixed.stderr.strip().endswith(
-        "; ticket-NOPE-404 is ticket NOPE-404's workflow id: give the ticket id, NOPE-404"
+        "; if ticket-NOPE-404 is ticket NOPE-404's workflow id, give the ticket id: NOPE-404"
     )
 
     unreachable_env = environment(f"127.0.0.1:{free_port()}", tmp_path)
