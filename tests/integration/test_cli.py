@@ -236,7 +236,7 @@ def test_mistakes_get_one_clear_sentence_and_no_stack_trace(stack: Stack, tmp_pa
     assert long_reviewer.stderr.startswith("error: --reviewer is at most 91 characters")
     empty_reviewer = run_cli(stack.env, "review", "IT-2", "--approve", "--reviewer=")
     assert empty_reviewer.code == 1
-    assert empty_reviewer.stderr.startswith("error: invalid review: --reviewer:")
+    assert empty_reviewer.stderr.startswith("error: --reviewer needs a name")
     assert "pydantic" not in empty_reviewer.stderr
 
     for result in (missing, down, bad_flags, bad_state, bad_revision, empty_reviewer):
