@@ -3,6 +3,7 @@
 
 import argparse
 
+from starter.arguments import ticket_id_argument
 from starter.durations import parse_duration
 
 
@@ -64,6 +65,24 @@ def add_parsers(
     )
     p.add_argument(
         "--yes", action="store_true", help="redrive for real (without it: only say what it would)"
+    )
+    p.add_argument(
+        "--arrived",
+        action="append",
+        default=[],
+        type=ticket_id_argument,
+        metavar="ID",
+        help="a ticket whose answer may have been delivered, which you found at its destination: "
+        "recorded sent, and the ticket completes (repeatable)",
+    )
+    p.add_argument(
+        "--not-arrived",
+        action="append",
+        default=[],
+        type=ticket_id_argument,
+        metavar="ID",
+        help="a ticket whose answer may have been delivered, which you found did not arrive: "
+        "sent again, with the same idempotency key (repeatable)",
     )
     p.set_defaults(handler=redrive.run_redrive)
 

@@ -26,6 +26,7 @@ run of the same workflow exists) are skipped, so running it twice does no harm.
 
 import argparse
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal
 
@@ -56,7 +57,10 @@ DEFAULT_LIMIT: Final = 1_000
 MAX_LIMIT: Final = 10_000
 RESET_REASON: Final = "redrive: deliver the answer recorded in the ledger again (starter redrive)"
 
-Action = Literal["restart", "redeliver", "record-sent", "skip"]
+Action = Literal["restart", "redeliver", "record-sent", "resend", "skip"]
+# What an operator wrote on a row that may have been delivered, after finding it did not arrive
+# (the row is no longer "may have been delivered", so its delivery, run again, sends it).
+CHECKED_NOT_ARRIVED: Final = "an operator checked the destination: it did not arrive"
 
 
 class RedriveItem(BaseModel):
@@ -155,17 +159,44 @@ async def _plan_failed(client: Client, ledger: DeliveryLedger, item: RedriveItem
 
 
 async def _plan_delivery_failed(
-    client: Client, ledger: DeliveryLedger, item: RedriveItem
+    client: Client,
+    ledger: DeliveryLedger,
+    item: RedriveItem,
+    checked: Mapping[str, bool] | None = None,
 ) -> RedriveItem:
+    """``checked``: tickets whose answer may have been delivered that a person looked for at
+    the destination (True: it arrived)."""
     found = await ledger.get(item.ticket_id)
     entry = _this_tickets(found, item)
-    if found is not None and uncertain(found):
+    arrived = (checked or {}).get(item.ticket_id)
+    if found is not None and uncertain(found) and (entry is None or arrived is None):
         # Sending it again could answer the customer twice: a person checks the destination.
         item.action, item.why = (
             "skip",
-            f"its answer may have been delivered ({found.last_error}): check the destination; "
-            "it is not sent again",
+            "its answer may have been delivered: check the destination, then run again with "
+            f"--arrived {item.ticket_id} (recorded sent) or --not-arrived {item.ticket_id} "
+            "(sent again, same key)",
         )
+        return item
+    if found is not None and entry is not None and uncertain(found):
+        delivery = await read_delivery(client, item.workflow_id, item.run_id)
+        if delivery.reset_event_id is None:
+            item.action, item.why = "skip", "its history schedules no delivery to go back to"
+            return item
+        item.reset_event_id = delivery.reset_event_id
+        item.idempotency_key = entry.idempotency_key
+        if arrived:
+            item.action, item.why = (
+                "record-sent",
+                f"you found revision {entry.revision} at its destination: recording it sent, "
+                "not sending it again",
+            )
+        else:
+            item.action, item.why = (
+                "resend",
+                f"you found revision {entry.revision} did not arrive: it goes out again via "
+                f"{entry.sent_via} (idempotency key {entry.idempotency_key})",
+            )
         return item
     if found is not None and entry is None:
         # Another ticket with this id took the row over since: delivery, run again, records
@@ -229,7 +260,12 @@ async def _plan_delivery_failed(
 
 
 async def plan(
-    client: Client, ledger: DeliveryLedger, state: TicketState, since: timedelta, limit: int
+    client: Client,
+    ledger: DeliveryLedger,
+    state: TicketState,
+    since: timedelta,
+    limit: int,
+    checked: Mapping[str, bool] | None = None,
 ) -> RedriveReport:
     start = datetime.now(UTC) - since
     report = RedriveReport(state=state.value, since=start, applied=False)
@@ -265,7 +301,7 @@ async def plan(
                     "run's totals leave it out)"
                 )
         else:
-            item = await _plan_delivery_failed(client, ledger, item)
+            item = await _plan_delivery_failed(client, ledger, item, checked)
         report.tickets.append(item)
     return report
 
@@ -280,6 +316,12 @@ async def apply(client: Client, ledger: DeliveryLedger, report: RedriveReport) -
                 except Exception as err:  # the database, or the row taken over meanwhile
                     item.error = f"could not record it sent ({type(err).__name__}): not reset"
                     continue
+            if item.action == "resend":
+                try:
+                    await ledger.note_failure(item.ticket_id, CHECKED_NOT_ARRIVED)
+                except Exception as err:  # the database
+                    item.error = f"could not clear its mark ({type(err).__name__}): not reset"
+                    continue
             if item.action == "restart":
                 assert item.request is not None and item.task_queue is not None
                 # start_ticket carries what the failed run spent into the new run's memo.
@@ -289,7 +331,7 @@ async def apply(client: Client, ledger: DeliveryLedger, report: RedriveReport) -
                     continue
                 latest = await client.get_workflow_handle(item.workflow_id).describe()
                 item.new_run_id = latest.run_id
-            if item.action in ("redeliver", "record-sent"):
+            if item.action in ("redeliver", "record-sent", "resend"):
                 assert item.reset_event_id is not None
                 response = await client.workflow_service.reset_workflow_execution(
                     ResetWorkflowExecutionRequest(
@@ -336,10 +378,15 @@ def print_report(report: RedriveReport, since: timedelta) -> None:
 async def run_redrive(args: argparse.Namespace) -> int:
     if not 1 <= args.limit <= MAX_LIMIT:
         raise CliError(f"--limit must be between 1 and {MAX_LIMIT:,}")
+    checked = {**dict.fromkeys(args.not_arrived, False), **dict.fromkeys(args.arrived, True)}
+    if both := sorted(set(args.arrived) & set(args.not_arrived)):
+        raise CliError(f"{', '.join(both)}: given both --arrived and --not-arrived")
+    if checked and args.state is not TicketState.DELIVERY_FAILED:
+        raise CliError("--arrived and --not-arrived are for --state DELIVERY_FAILED")
     client = await open_client()
     stores = build_stores(StoreConfig.from_env())
     try:
-        report = await plan(client, stores.ledger, args.state, args.since, args.limit)
+        report = await plan(client, stores.ledger, args.state, args.since, args.limit, checked)
         if args.yes:
             await apply(client, stores.ledger, report)
     finally:
@@ -351,4 +398,10 @@ async def run_redrive(args: argparse.Namespace) -> int:
     failed = [t for t in report.tickets if t.error]
     if failed:
         raise CliError(f"{len(failed)} ticket(s) could not be redriven (see above)")
+    acted = {t.ticket_id for t in report.tickets if t.action in ("record-sent", "resend")}
+    if unused := sorted(set(checked) - acted):
+        raise CliError(
+            f"{', '.join(unused)}: not a DELIVERY_FAILED ticket of the window whose answer may "
+            "have been delivered (nothing done for it)"
+        )
     return EXIT_OK

@@ -390,8 +390,9 @@ class DeliveryActivities:
         except DeliveryUncertain as err:
             # Not a refusal (a redrive must not move the row to another channel): it may be out.
             reason = (
-                f"{err.reason}: it may have been delivered, so it is not sent again (check the "
-                "destination; `redrive` sends the same message, same key, if it did not arrive)"
+                f"{err.reason}: it may have been delivered, so nothing sends it again until a "
+                "person checks the destination (then `redrive --state DELIVERY_FAILED` with "
+                f"--arrived {entry.ticket_id} or --not-arrived {entry.ticket_id})"
             )
             await self._note(entry, UNCERTAIN_PREFIX + reason)
             raise ApplicationError(

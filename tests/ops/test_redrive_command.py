@@ -18,6 +18,7 @@ from activities.delivery.config import WEBHOOK
 from policy.transitions import TicketState
 from shared import names
 from shared import operations as ops
+from shared.stores.ledger import UNCERTAIN_PREFIX
 from starter.delivery_history import local_activity_type
 from tests.ops.conftest import (
     OpsServer,
@@ -279,3 +280,57 @@ async def test_a_ticket_cancelled_with_its_answer_out_but_unrecorded_is_recorded
     row = await outages.ledger.get(ticket.ticket_id)
     assert row is not None and row.sent_at is not None
     assert view.delivery is not None and view.delivery.idempotency_key == row.idempotency_key
+
+
+async def test_an_answer_that_may_have_been_delivered_is_resent_or_recorded_once_checked(
+    ops_server: OpsServer, outages: Outages
+) -> None:
+    """Its failure said "`redrive` sends the same message if it did not arrive" while redrive
+    left it alone for good: a dead end once a person had checked the destination. (The row is
+    marked as an SMTP relay silent after DATA marks it: tests/delivery/test_email.py.)"""
+    client = ops_server.client
+    lost, found = make_ticket(subject="Lost reply"), make_ticket(subject="Found reply")
+    for ticket in (lost, found):
+        await refused_until_delivery_failed(client, outages, ticket)
+        await outages.ledger.note_failure(
+            ticket.ticket_id, UNCERTAIN_PREFIX + "the relay did not say whether it took it"
+        )
+    before = {t.ticket_id: len(outages.receiver.by_ticket()[t.ticket_id]) for t in (lost, found)}
+
+    _, dry = await redrive(ops_server, "--state", "DELIVERY_FAILED")
+    assert entry(dry, lost.ticket_id)["action"] == "skip"
+    assert (
+        f"--arrived {lost.ticket_id} (recorded sent) or --not-arrived {lost.ticket_id}"
+        in (entry(dry, lost.ticket_id)["why"])
+    )
+
+    _, done = await redrive(
+        ops_server,
+        *("--state", "DELIVERY_FAILED", "--yes"),
+        *("--not-arrived", lost.ticket_id, "--arrived", found.ticket_id),
+    )
+    assert entry(done, lost.ticket_id)["action"] == "resend"
+    assert entry(done, found.ticket_id)["action"] == "record-sent"
+
+    async def completed(ticket_id: str) -> Any:
+        view = await ops.ticket_status(client, ticket_id)
+        return view if view.state is TicketState.COMPLETED else None
+
+    for ticket in (lost, found):
+        await wait_until(lambda t=ticket: completed(t.ticket_id), timeout=60, what="COMPLETED")
+    sent = outages.receiver.by_ticket()
+    recorded = await outages.ledger.get(lost.ticket_id)
+    assert recorded is not None and recorded.sent_at is not None
+    # The one not found went out once more, with its key; the one found, not again.
+    assert len(sent[lost.ticket_id]) == before[lost.ticket_id] + 1
+    assert sent[lost.ticket_id][-1].headers["Idempotency-Key"] == recorded.idempotency_key
+    assert len(sent[found.ticket_id]) == before[found.ticket_id]
+
+    mistaken = await asyncio.to_thread(
+        run_cli, ops_server.env, "redrive", "--state", "DELIVERY_FAILED", "--since", "1h",
+        "--arrived", "NO-SUCH-1",
+    )  # fmt: skip
+    assert mistaken.code == 1
+    assert "NO-SUCH-1: not a DELIVERY_FAILED ticket of the window whose answer may" in (
+        mistaken.stderr
+    )
