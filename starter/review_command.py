@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from policy.transitions import FAILED_STATES
 from shared import review_operations, waiting
 from shared.bounded_read import TooLarge, read_text_at_most
 from shared.review import (
@@ -21,7 +22,7 @@ from shared.view import TicketView
 from starter import render
 from starter.arguments import positive_int, ticket_id_argument, wait_seconds
 from starter.connection import open_client
-from starter.errors import EXIT_OK, CliError
+from starter.errors import EXIT_OK, EXIT_PARTIAL, CliError
 
 # An edited reply's file: its characters' limit in UTF-8's widest bytes.
 MAX_EDIT_FILE_BYTES = MAX_EDITED_CHARS * 4
@@ -84,19 +85,22 @@ async def cmd_review(args: argparse.Namespace) -> int:
     except CliError as err:
         view = None
         render.console(stderr=True).print(f"warning: {err}")
+    # The review applied, and the answer could not go out (refused, or the pipeline failed):
+    # exit 3, as `submit --wait` for such a ticket (it said exit 0 and no reason).
+    failed = view is not None and view.state in FAILED_STATES
     if args.json:
         render.print_json({"receipt": receipt, "ticket": view})
-        return EXIT_OK
+        return EXIT_PARTIAL if failed else EXIT_OK
     state = f"; ticket is now {view.state}" if view else ""
     render.console().print(
         f"{receipt.action} accepted for ticket {receipt.ticket_id} "
         f"(draft revision {receipt.revision}){state}"
     )
-    if view and view.state == "COMPLETED" and view.delivery:
-        render.console().print(f"delivered to {view.delivery.location}")
-    elif view and view.state == "DELIVERING":
+    if view and view.state in ("COMPLETED", "DELIVERING", *FAILED_STATES):
+        # How it went out (via the webhook, by e-mail): it said "delivered to ledger:..."
+        # whatever the channel; or why it did not, or is still trying.
         render.console().print(render.outcome_text(view))
-    return EXIT_OK
+    return EXIT_PARTIAL if failed else EXIT_OK
 
 
 def add_parser(

@@ -141,9 +141,7 @@ class SmtpChannel:
             ) from None
         except ValueError as err:
             if not connected:  # a setting of the worker's (its host name, TLS): retried
-                raise DeliveryUnavailable(
-                    f"cannot send through {where}: {type(err).__name__}"
-                ) from None
+                raise DeliveryUnavailable(f"cannot send through {where}: {_said(err)}") from None
             # The address or the message cannot be written as an e-mail (aiosmtplib and the
             # email package refuse control characters, an address a relay without SMTPUTF8
             # cannot take): trying again writes the same.
@@ -153,9 +151,7 @@ class SmtpChannel:
             ) from None
         except aiosmtplib.SMTPNotSupported as err:
             if not connected:  # STARTTLS or a login the server does not offer: the set-up's
-                raise DeliveryUnavailable(
-                    f"cannot send through {where}: {type(err).__name__}"
-                ) from None
+                raise DeliveryUnavailable(f"cannot send through {where}: {_said(err)}") from None
             raise DeliveryRejected(
                 f"{where} cannot take the address {request.customer_email!r} (it does not "
                 "support SMTPUTF8)"
@@ -197,9 +193,7 @@ class SmtpChannel:
                     f"the connection to {where} broke ({type(err).__name__}) after it was "
                     "handed the message, before it said whether it took it"
                 ) from None
-            raise DeliveryUnavailable(
-                f"cannot send through {where}: {type(err).__name__}"
-            ) from None
+            raise DeliveryUnavailable(f"cannot send through {where}: {_said(err)}") from None
 
     @property
     def timeout_seconds(self) -> float:
@@ -207,3 +201,15 @@ class SmtpChannel:
 
     async def aclose(self) -> None:
         await asyncio.gather(*self._goodbyes, return_exceptions=True)
+
+
+def _said(err: BaseException) -> str:
+    """An error of the worker's SMTP set-up as the operator needs it: the library's own words
+    ("SMTP AUTH extension not supported by server. Try connecting via TLS (or STARTTLS).";
+    they quote no message, address or password), not only the class name; a certificate the
+    worker does not trust says how to trust a private CA."""
+    text = " ".join(str(err).split())[:200]
+    said = f"{type(err).__name__}: {text}" if text else type(err).__name__
+    if isinstance(err, ssl.SSLCertVerificationError):
+        said += " (a relay with a private CA: point SSL_CERT_FILE at its certificate)"
+    return said

@@ -136,3 +136,18 @@ async def test_an_address_no_e_mail_can_carry_is_refused_for_good_not_retried_fo
             await SmtpChannel(config).send(entry, request)
         assert server.mailbox.messages == []
     assert "cannot be sent as an e-mail" in refused.value.reason
+
+
+async def test_a_tls_setting_the_relay_does_not_offer_is_said_in_the_librarys_words() -> None:
+    """It said only "cannot send through ...: SMTPException", retried for hours."""
+    from activities.delivery.errors import DeliveryUnavailable
+    from activities.delivery.smtp import SmtpChannel
+
+    entry, request = recorded("email", "email"), asked("email", "customer@example.com")
+    with smtp_server() as server:
+        channel = SmtpChannel(
+            SmtpConfig(host=server.host, port=server.port, sender=SENDER, tls="starttls")
+        )
+        with pytest.raises(DeliveryUnavailable) as unavailable:
+            await channel.send(entry, request)
+    assert "STARTTLS extension not supported by server" in unavailable.value.reason

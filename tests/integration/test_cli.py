@@ -144,6 +144,8 @@ def test_a_reviewer_approves_from_the_cli_and_the_answer_is_delivered_exactly_on
     )
     assert approved.code == 0, approved.output
     assert "ticket is now COMPLETED" in approved.stdout
+    # How it went out, not the ledger's path (it said "delivered to ledger:..." for a webhook).
+    assert "delivered r1 via ledger" in approved.stdout, approved.stdout
 
     status = json.loads(run_cli(stack.env, "status", "IT-2", "--json").stdout)
     assert status["state"] == "COMPLETED"
