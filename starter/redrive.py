@@ -42,7 +42,13 @@ from shared import operations as ops
 from shared import search_attributes as sa
 from shared.stores.config import StoreConfig
 from shared.stores.factory import build_stores
-from shared.stores.ledger import DeliveryLedger, LedgerEntry, another_tickets, uncertain
+from shared.stores.ledger import (
+    REFUSED_PREFIX,
+    DeliveryLedger,
+    LedgerEntry,
+    another_tickets,
+    uncertain,
+)
 from shared.ticket_status import readable_memo
 from shared.view import TicketRequest
 from starter import render
@@ -249,11 +255,16 @@ async def _plan_delivery_failed(
         )
         return item
     last = f"; last error: {entry.last_error}" if entry.last_error else ""
+    via = f"via {entry.sent_via}"
+    if entry.attempts == 1 and (entry.last_error or "").startswith(REFUSED_PREFIX):
+        # Its one attempt refused for good: the delivery moves it to the channel the workers
+        # route its ticket's channel to now (docs/delivery.md), which this process cannot see.
+        via = f"via {entry.sent_via} (or the channel the workers route its ticket to now)"
     item.action, item.why = (
         "redeliver",
         (
             f"revision {entry.revision} recorded {entry.recorded_at:%Y-%m-%d %H:%M} UTC goes out "
-            f"again via {entry.sent_via} (idempotency key {entry.idempotency_key}){last}"
+            f"again {via} (idempotency key {entry.idempotency_key}){last}"
         ),
     )
     return item
