@@ -239,6 +239,12 @@ async def _deliver_locally(
         if not isinstance(err, ActivityError):
             kind = f"{names.DELIVER_RESPONSE_NOW} {kind}"
         workflow.logger.info("delivery goes to the queue: %s", kind)
+        # The ticket's own record (its encrypted view) says why, in the channel's words ("the
+        # webhook at ... answered 500"); the log above only what kind of failure it was. It
+        # said "deliver_response_now failed: DeliveryUnavailable" and nothing more.
+        why = kind
+        if isinstance(cause, ApplicationError) and cause.message:
+            why = f"{kind}: {cause.message[:300]}"
         if (
             isinstance(cause, ApplicationError)
             and cause.type == names.DELIVERY_SENT_UNRECORDED_ERROR
@@ -246,8 +252,8 @@ async def _deliver_locally(
             and isinstance(cause.details[0], str)
         ):
             # Data of the queued activity's input, not a new command: no patch needed.
-            return _Queued(request.model_copy(update={"sent_key": cause.details[0]}), kind)
-        return _Queued(request, kind)
+            return _Queued(request.model_copy(update={"sent_key": cause.details[0]}), why)
+        return _Queued(request, why)
 
 
 def _another_answer_went_out(record: TicketRecord, receipt: DeliveryReceipt) -> bool:

@@ -109,9 +109,10 @@ async def test_a_local_attempt_that_fails_for_now_goes_to_the_delivery_queue(
     assert result.state is TicketState.COMPLETED and len(services.deliveries) == 1
     delivering = result.transitions[-2]
     assert (delivering.from_state, delivering.to_state) == ("VALIDATED", "DELIVERING")
+    # In the channel's words (it said only "failed: DeliveryUnavailable").
     assert delivering.reason == (
-        "first attempt failed for now (deliver_response_now failed: DeliveryUnavailable); "
-        "queued for delivery with retries"
+        "first attempt failed for now (deliver_response_now failed: DeliveryUnavailable: the "
+        "webhook answered 503); queued for delivery with retries"
     )
 
 
