@@ -54,8 +54,8 @@ from shared.view import TicketRequest
 from starter import render
 from starter.connection import open_client
 from starter.delivery_history import read_delivery
-from starter.durations import describe_duration
 from starter.errors import EXIT_OK, CliError
+from starter.redrive_report import print_report
 
 REDRIVABLE: Final = (TicketState.FAILED, TicketState.DELIVERY_FAILED)
 DEFAULT_SINCE: Final = timedelta(hours=24)
@@ -359,31 +359,6 @@ async def apply(client: Client, ledger: DeliveryLedger, report: RedriveReport) -
         except RPCError as err:
             item.error = f"the server answered: {err.message}"
     report.applied = True
-
-
-def print_report(report: RedriveReport, since: timedelta) -> None:
-    out = render.console()
-    act = [t for t in report.tickets if t.action != "skip"]
-    window = f"in {report.state} closed in the last {describe_duration(since)}"
-    if not report.tickets:
-        out.print(f"No ticket {window}.")
-        return
-    verb = "Redrove" if report.applied else "Would redrive"
-    out.print(f"{verb} {len(act)} ticket(s) {window}:")
-    for t in act:
-        result: list[str | tuple[str, str]] = []
-        if t.error:
-            result = ["  ", (t.error, "red")]
-        elif t.new_run_id:
-            result = [f"  -> run {t.new_run_id}"]
-        out.print(render.line(f"  {t.ticket_id}  {t.action}: {t.why}", *result))
-    skipped = report.of("skip")
-    if skipped:
-        out.print(f"Left alone ({len(skipped)}):")
-        for t in skipped:
-            out.print(f"  {t.ticket_id}  {t.why}")
-    if not report.applied and act:
-        out.print("Nothing was changed: run again with --yes to redrive.")
 
 
 async def run_redrive(args: argparse.Namespace) -> int:

@@ -390,9 +390,8 @@ class DeliveryActivities:
         except DeliveryUncertain as err:
             # Not a refusal (a redrive must not move the row to another channel): it may be out.
             reason = (
-                f"{err.reason}: it may have been delivered, so nothing sends it again until a "
-                "person checks the destination (then `redrive --state DELIVERY_FAILED` with "
-                f"--arrived {entry.ticket_id} or --not-arrived {entry.ticket_id})"
+                f"{err.reason}: it may have been delivered; once checked, `redrive --arrived "
+                f"{entry.ticket_id}` or `--not-arrived {entry.ticket_id}` settles it"
             )
             await self._note(entry, UNCERTAIN_PREFIX + reason)
             raise ApplicationError(

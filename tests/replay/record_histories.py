@@ -20,18 +20,18 @@ import contextlib
 import json
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from temporalio.client import Client, WorkflowHandle, WorkflowHistory
+from temporalio.client import Client, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 from shared import names
 from shared.search_attribute_setup import ensure_search_attributes
 from shared.search_attributes import ALL_KEYS
 from tests.replay import scenarios
+from tests.replay.record_controllers import record_controller, record_declared_controller
 from tests.replay.ticket_scenarios import SCENARIOS, SERVICES, START_MEMOS
 from tests.support.fakes import FakeTicketServices
 from tests.support.temporal import (
@@ -194,143 +194,6 @@ async def record_batch_restart() -> None:
             await client.get_workflow_handle(names.ticket_workflow_id(t.ticket_id)).result()
         name = f"batchworkflow-{BATCH_RESTART_VERSION}-batch-restart"
         save(await handle.fetch_history(), name, ids)
-
-
-# v1: before the "steady-probes" rules; v2: before "declared-limits"; v3: before
-# "capped-probe-steps"
-CONTROLLER_VERSION = "v6"
-# v6: a stray 429 while the queue was nearly idle cuts by the decrease share only (patch
-# demand-aware-cuts; v5 cut to the queue's demand).
-# v5: runs renew themselves (patch renewed-runs: a timer at the start; the scenario is shorter
-# than a day, so the recorded run does not reach it).
-# v4 climbs longer (45 reports, ~16 ticks): a probe runs past the step where v4 stops growing
-# (the set-rate activities carry other rates; their commands are the same).
-CLIMB_REPORTS, CLIMB_INTERVAL = 45, 0.35
-
-
-async def report_until(
-    handle: WorkflowHandle[Any, Any],
-    report: Any,
-    done: Callable[[Any], bool],
-    what: str,
-) -> None:
-    """Send ``report`` to a rate controller every 0.3 s until its state is ``done``."""
-    from policy.adaptive_rate import ControllerState
-
-    for _ in range(100):
-        await handle.signal(names.RATE_REPORT_SIGNAL, report)
-        await asyncio.sleep(0.3)
-        state = await handle.query(names.RATE_STATE_QUERY, result_type=ControllerState)
-        if done(state):
-            return
-    raise RuntimeError(f"the controller never reached {what}")
-
-
-def controller_worker(client: Client, queue: str) -> Worker:
-    """A worker for rate controllers and their set-rate activity, as the rate-control queue's."""
-    from activities.queue_rate import set_queue_rate
-    from workflows.rate_controller import ProviderRateController
-
-    return Worker(
-        client, task_queue=queue, workflows=[ProviderRateController], activities=[set_queue_rate]
-    )
-
-
-def save_controller_history(history: WorkflowHistory, scenario: str, workflow_id: str) -> None:
-    path = HISTORIES / f"providerratecontroller-{CONTROLLER_VERSION}-{scenario}.json"
-    path.write_text(history.to_json())
-    ids = json.loads(WORKFLOW_IDS.read_text()) if WORKFLOW_IDS.exists() else {}
-    ids[path.stem] = workflow_id
-    WORKFLOW_IDS.write_text(json.dumps(dict(sorted(ids.items())), indent=1) + "\n")
-    print(f"wrote {path} ({len(history.events)} events)")
-
-
-async def record_controller() -> None:
-    """A provider queue's rate controller through every phase: slow start, a 429 and its
-    decrease, the breaker opening on failures, the probe after the cool-down, closing again,
-    then the climb back after a cut: to the ceiling, and above it probing for a raised limit
-    (where the rules' versions differ: v2 holds at the ceiling first); then (v3) the provider
-    declaring its limit in its headers, and the rate set to its share and held there."""
-    from activities.queue_rate import ensure_controller
-    from policy.adaptive_rate import ControllerState
-    from shared.rate_control import OutcomeReport
-
-    env = await WorkflowEnvironment.start_local(
-        data_converter=CONVERTER, dev_server_existing_path=binary("temporal")
-    )
-    queue, provider_queue = "record-rate-control", "llm-record"
-    workflow_id = names.rate_controller_id(provider_queue)
-    handle = env.client.get_workflow_handle(workflow_id)
-
-    async def report(until: str, **counts: Any) -> None:
-        await report_until(handle, OutcomeReport(**counts), lambda s: s.phase == until, until)
-
-    try:
-        async with controller_worker(env.client, queue):
-            await ensure_controller(env.client, provider_queue, queue, 1.0, 1.0)
-            await report("steady", answered=3, rate_limited=2, retry_after=1.0)
-            await report("open", answered=1, failed=6)
-            await report("steady", answered=2)
-            await report("steady", answered=4, rate_limited=1)  # a cut, the ceiling set
-            for _ in range(CLIMB_REPORTS):  # a queue that uses all it is given, for ~16 ticks
-                await handle.signal(names.RATE_REPORT_SIGNAL, OutcomeReport(answered=5))
-                await asyncio.sleep(CLIMB_INTERVAL)
-            for _ in range(CLIMB_REPORTS):  # the provider allows 4/s; the queue wants more
-                await handle.signal(
-                    names.RATE_REPORT_SIGNAL, OutcomeReport(answered=5, allowed_rate=4.0)
-                )
-                await asyncio.sleep(CLIMB_INTERVAL)
-            state = await handle.query(names.RATE_STATE_QUERY, result_type=ControllerState)
-            if state.allowed != 4.0:
-                raise RuntimeError(f"the controller never took the declared limit: {state}")
-            for _ in range(6):  # demand falls to about a call a second
-                await handle.signal(
-                    names.RATE_REPORT_SIGNAL, OutcomeReport(answered=1, allowed_rate=4.0)
-                )
-                await asyncio.sleep(1.0)
-            stray = OutcomeReport(rate_limited=1, allowed_rate=4.0)  # a stray 429 (v6: gentle)
-            await report_until(handle, stray, lambda s: s.decreases > state.decreases, "a cut")
-            history = await handle.fetch_history()
-            await handle.terminate("recorded")
-    finally:
-        await env.shutdown()
-    save_controller_history(history, "controller", workflow_id)
-
-
-async def record_declared_controller() -> None:
-    """A controller that only takes the provider's declared limit (adaptive_limit off): reports
-    before any declaration (nothing set), the first declared limit (set), 429s and failures
-    (ignored), a lower limit (set at once)."""
-    from activities.queue_rate import ensure_controller
-    from shared.rate_control import OutcomeReport
-
-    env = await WorkflowEnvironment.start_local(
-        data_converter=CONVERTER, dev_server_existing_path=binary("temporal")
-    )
-    queue, provider_queue = "record-rate-control", "llm-record-declared"
-    workflow_id = names.rate_controller_id(provider_queue)
-    handle = env.client.get_workflow_handle(workflow_id)
-
-    async def declaring(allowed: float | None, **counts: Any) -> None:
-        await report_until(
-            handle,
-            OutcomeReport(mode="declared", allowed_rate=allowed, **counts),
-            lambda s: s.allowed == allowed and s.answered_rate > 0,
-            f"allowed rate {allowed}",
-        )
-
-    try:
-        async with controller_worker(env.client, queue):
-            await ensure_controller(env.client, provider_queue, queue, 1.0, 1.0, mode="declared")
-            await declaring(None, answered=3)
-            await declaring(4.0, answered=3)
-            await declaring(4.0, answered=1, rate_limited=3, failed=4)
-            await declaring(3.0, answered=3)
-            history = await handle.fetch_history()
-            await handle.terminate("recorded")
-    finally:
-        await env.shutdown()
-    save_controller_history(history, "declared-only", workflow_id)
 
 
 async def record_cancel_meets_send(version: str = TICKETS_VERSION) -> None:
