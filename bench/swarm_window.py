@@ -64,7 +64,7 @@ from starter.inputs import read_swarm_items
 from starter.main_job import WorkerProcess
 from tests.support.llm_pipeline import MODELS, OPENAI_KEY, LLMSetup, llm_pipeline, llm_setup
 from tests.support.processes import PROJECT_ROOT, environment
-from tests.support.temporal import binary
+from tests.support.temporal import DEV_SERVER_STARTUP, binary
 
 TARGET = 1.2  # wall / ideal on the SQLite file
 ONE_PROCESS = "SQLite file, one worker process"
@@ -114,7 +114,9 @@ async def server(kind: str, transfer_reads: int | None = None) -> AsyncIterator[
         return
     with tempfile.TemporaryDirectory() as tmp:
         env = await WorkflowEnvironment.start_local(
-            dev_server_existing_path=binary("temporal"), data_converter=data_converter(None)
+            dev_server_existing_path=binary("temporal"),
+            data_converter=data_converter(None),
+            dev_server_startup_timeout=DEV_SERVER_STARTUP,
         )
         try:
             yield Server(env.client, Path(tmp), "", None)

@@ -20,7 +20,13 @@ from starter.embedded import SEARCH_ATTRIBUTE_CACHE_FLAG
 from tests.support.api_server import API_FUZZ_NAMESPACE, API_TEST_NAMESPACE
 from tests.support.postgres import PostgresServer, running_postgres
 from tests.support.processes import TEST_SHUTDOWN_GRACE_SECONDS
-from tests.support.temporal import CONVERTER, StartedWorkflows, binary, replay_histories
+from tests.support.temporal import (
+    CONVERTER,
+    DEV_SERVER_STARTUP,
+    StartedWorkflows,
+    binary,
+    replay_histories,
+)
 
 # The one browser (and a context per test) for every browser test.
 pytest_plugins = ["tests.support.browser"]
@@ -101,6 +107,7 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
         interceptors=[_started],
         plugins=telemetry.client_plugins(),
         dev_server_existing_path=binary("temporal"),
+        dev_server_startup_timeout=DEV_SERVER_STARTUP,
         search_attributes=ALL_KEYS,
         dev_server_extra_args=[
             # The HTTP API's tests work in namespaces of their own (same search attributes).

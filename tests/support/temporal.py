@@ -8,6 +8,7 @@ import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,12 @@ CONVERTER = data_converter(
 )
 # Tests count what landed in the store under ``PAYLOAD_STORE.root``.
 PAYLOAD_STORE = PAYLOAD_DRIVER
+
+
+# How long a dev server started with WorkflowEnvironment.start_local may take to answer: the
+# SDK's default is 5 s, which a loaded 2-core machine passed once (`bench swarm_window` at
+# bcd612d failed before measuring while a test run finished).
+DEV_SERVER_STARTUP = timedelta(seconds=30)
 
 
 def binary(name: str) -> str:
