@@ -113,6 +113,15 @@ async def read_ticket(client: Client, ticket_id: str, *, calls: bool = True) -> 
     return TicketReading(view, run.status, run.earlier, tuple(pending), run.run_id)
 
 
+async def waiting_on(client: Client, ticket_id: str) -> list[PendingCall]:
+    """What a running ticket waits on (``read_ticket``'s ``pending``), from the server's
+    description alone: no status query, no worker needed."""
+    description = await ticket_handle(client, ticket_id).describe()
+    if description.status is not WorkflowExecutionStatus.RUNNING:
+        return []
+    return await pending_calls(client, description.raw_description.pending_activities)
+
+
 async def _queried_view(client: Client, ticket_id: str, run_id: str | None) -> TicketView:
     """The status query's answer, from the run described (a restart landing in between would
     otherwise mix two runs: this run's view beside the described run's status)."""

@@ -184,12 +184,28 @@ async def _plan_delivery_failed(
             "(sent again, same key)",
         )
         return item
-    if found is not None and entry is not None and uncertain(found):
-        delivery = await read_delivery(client, item.workflow_id, item.run_id)
-        if delivery.reset_event_id is None:
-            item.action, item.why = "skip", "its history schedules no delivery to go back to"
-            return item
-        item.reset_event_id = delivery.reset_event_id
+    if found is None:
+        item.action, item.why = (
+            "skip",
+            ("the ledger holds no answer for it: redelivering would need a new draft"),
+        )
+        return item
+    delivery = await read_delivery(client, item.workflow_id, item.run_id)
+    if delivery.reset_event_id is None:
+        item.action, item.why = "skip", "its history schedules no delivery to go back to"
+        return item
+    item.reset_event_id = delivery.reset_event_id
+    if entry is None:
+        # Another ticket with this id took the row over since: delivery, run again, records
+        # this ticket's decision anew (the ledger's takeover rule) and sends it.
+        item.action, item.why = (
+            "redeliver",
+            "the ledger's row for this id is another ticket's now: delivery runs again and "
+            "records this ticket's answer",
+        )
+        return item
+    if uncertain(found):
+        # A person looked for it at the destination (``checked``).
         item.idempotency_key = entry.idempotency_key
         if arrived:
             item.action, item.why = (
@@ -204,31 +220,6 @@ async def _plan_delivery_failed(
                 f"{entry.sent_via} (idempotency key {entry.idempotency_key})",
             )
         return item
-    if found is not None and entry is None:
-        # Another ticket with this id took the row over since: delivery, run again, records
-        # this ticket's decision anew (the ledger's takeover rule) and sends it.
-        event_id = (await read_delivery(client, item.workflow_id, item.run_id)).reset_event_id
-        if event_id is None:
-            item.action, item.why = "skip", "its history schedules no delivery to go back to"
-            return item
-        item.reset_event_id = event_id
-        item.action, item.why = (
-            "redeliver",
-            "the ledger's row for this id is another ticket's now: delivery runs again and "
-            "records this ticket's answer",
-        )
-        return item
-    if entry is None:
-        item.action, item.why = (
-            "skip",
-            ("the ledger holds no answer for it: redelivering would need a new draft"),
-        )
-        return item
-    delivery = await read_delivery(client, item.workflow_id, item.run_id)
-    if delivery.reset_event_id is None:
-        item.action, item.why = "skip", "its history schedules no delivery to go back to"
-        return item
-    item.reset_event_id = delivery.reset_event_id
     if entry.sent_at is not None:
         # Its answer went out (a record-sent whose reset failed, or a send marked after the
         # attempt's own time ran out): reset, and the delivery finds it sent, sends nothing

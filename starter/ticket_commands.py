@@ -15,7 +15,7 @@ from shared import report as reports
 from shared import ticket_listing as listing
 from shared import waiting
 from shared.operation_errors import OperationError
-from shared.ticket_status import read_ticket
+from shared.ticket_status import read_ticket, waiting_on
 from starter import render, render_status, review_command
 from starter.arguments import (
     positive_int,
@@ -158,10 +158,10 @@ async def _unpolled_waits(client: Client, ticket_ids: list[str]) -> list[str]:
     queues: dict[str, list[str]] = {}
     for ticket_id in ticket_ids:
         try:
-            reading = await read_ticket(client, ticket_id)
+            calls = await waiting_on(client, ticket_id)
         except (OperationError, RPCError):
             continue  # the table says what it can; this is a hint
-        for call in reading.pending:
+        for call in calls:
             if call.polled is False:
                 queues.setdefault(call.task_queue, []).append(ticket_id)
     return [
