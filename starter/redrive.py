@@ -43,10 +43,10 @@ from shared import search_attributes as sa
 from shared.stores.config import StoreConfig
 from shared.stores.factory import build_stores
 from shared.stores.ledger import (
-    REFUSED_PREFIX,
     DeliveryLedger,
     LedgerEntry,
     another_tickets,
+    refused_every_time,
     uncertain,
 )
 from shared.ticket_status import readable_memo
@@ -247,8 +247,8 @@ async def _plan_delivery_failed(
         return item
     last = f"; last error: {entry.last_error}" if entry.last_error else ""
     via = f"via {entry.sent_via}"
-    if entry.attempts == 1 and (entry.last_error or "").startswith(REFUSED_PREFIX):
-        # Its one attempt refused for good: the delivery moves it to the channel the workers
+    if refused_every_time(entry):
+        # Every attempt refused for good: the delivery moves it to the channel the workers
         # route its ticket's channel to now (docs/delivery.md), which this process cannot see.
         via = f"via {entry.sent_via} (or the channel the workers route its ticket to now)"
     item.action, item.why = (

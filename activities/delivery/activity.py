@@ -49,6 +49,7 @@ from shared.stores.ledger import (
     NewDelivery,
     another_tickets,
     answered_by_the_run_replaced,
+    refused_every_time,
     uncertain,
 )
 from shared.view import DeliveryReceipt, DeliveryRequest
@@ -261,10 +262,9 @@ class DeliveryActivities:
         recorded one refused it for good (nothing went out): an operator who fixed the routing
         and redrove the ticket otherwise had the old channel refuse it again, for good."""
         method = self.config.method_for(request.channel)
-        # Only a row whose one failure was that refusal: an earlier failure for now (a timeout,
-        # a 5xx) may have delivered the answer through the old channel.
-        refused = (entry.last_error or "").startswith(REFUSED_PREFIX) and entry.attempts == 1
-        if entry.sent_at is not None or entry.sent_via == method or not refused:
+        # Only a row every send of which was refused: an earlier failure for now (a timeout, a
+        # 5xx) may have delivered the answer through the old channel.
+        if entry.sent_via == method or not refused_every_time(entry):
             return entry
         moved = await self.ledger.reroute(entry.ticket_id, entry.idempotency_key, method)
         if moved is None:

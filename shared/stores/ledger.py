@@ -55,6 +55,10 @@ class LedgerEntry:
     attempts: int
     last_error: str | None
     chain: str | None = None
+    # Sends of this decision begun (claims taken) and refused for good by their channel; rows
+    # of ledgers before these were counted hold 0 (or 1 and 1: see sqlite_schema.py).
+    sends: int = 0
+    refusals: int = 0
 
 
 # How the reason of a refusal for good starts on the row (``note_failure``): the destination
@@ -77,6 +81,13 @@ def may_have_gone_out(entry: LedgerEntry) -> bool:
     """Whether the row's answer went out or may have: sent, or an attempt could not tell
     whether the destination took it (``UNCERTAIN_PREFIX``). Neither is sent again."""
     return entry.sent_at is not None or uncertain(entry)
+
+
+def refused_every_time(entry: LedgerEntry) -> bool:
+    """Whether every send of this unsent decision was refused for good (at least one): nothing
+    went out, so it may go by another channel. Not after a failure for now (a timeout, a 5xx:
+    the answer may have arrived), nor after a send that never reported (its worker died)."""
+    return entry.sent_at is None and 1 <= entry.refusals == entry.sends == entry.attempts
 
 
 def uncertain(entry: LedgerEntry) -> bool:
@@ -119,7 +130,8 @@ class DeliveryLedger(ABC):
         two attempts that overlap (a local attempt whose workflow task timed out and another
         worker's, a queued attempt whose heartbeat lapsed mid-send) never both send. ``key``:
         the idempotency key of the decision the caller read; False if the row holds another by
-        now (another ticket of the id took it over between the read and the claim)."""
+        now (another ticket of the id took it over between the read and the claim). A claim
+        taken counts a send begun (``sends``); the same holder's again does not."""
 
     @abstractmethod
     async def release(self, ticket_id: str, holder: str) -> None:
@@ -127,16 +139,15 @@ class DeliveryLedger(ABC):
 
     @abstractmethod
     async def note_failure(self, ticket_id: str, error: str) -> None:
-        """An attempt to send failed; the row stays unsent and keeps the reason."""
+        """An attempt to send failed; the row stays unsent and keeps the reason, and counts a
+        refusal when ``error`` starts with REFUSED_PREFIX."""
 
     @abstractmethod
     async def reroute(self, ticket_id: str, key: str, sent_via: str) -> LedgerEntry | None:
-        """Send this decision (``key``) through ``sent_via`` from now on, when the row is unsent,
-        unclaimed, and its one failed attempt was refused for good (``attempts`` 1, its
-        ``last_error`` starting with REFUSED_PREFIX: nothing went out; after an earlier failure
-        for now the answer may have arrived). The row as it is now, or None when it may not move.
-        An operator who fixed a ticket's routing (the channel the worker uses for it) and
-        redrove it had the recorded channel refuse it again, for good."""
+        """Send this decision (``key``) through ``sent_via`` from now on, when the row is unclaimed
+        and ``refused_every_time`` (nothing went out). The row as it is now, or None when it may
+        not move. An operator who fixed a ticket's routing (the channel the worker uses for it)
+        and redrove it had the recorded channel refuse it again, for good."""
 
     @abstractmethod
     async def get(self, ticket_id: str) -> LedgerEntry | None: ...

@@ -126,6 +126,22 @@ MIGRATIONS: Final = (
         ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS chain text;
         """,
     ),
+    Migration(
+        5,
+        "delivery sends and refusals counted",
+        """
+        -- Sends of the row's decision begun (claims taken) and refused for good by their
+        -- channel: a redrive moves a row to another channel only when every send was refused
+        -- (before, only a row whose one attempt was). An unsent row with one refused attempt
+        -- counts one of each; any other, none (it is never moved). Workers of earlier versions
+        -- count neither (their rows are not moved either). Safe to apply again (IF NOT
+        -- EXISTS; counts already taken are left as they are).
+        ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS sends integer NOT NULL DEFAULT 0;
+        ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS refusals integer NOT NULL DEFAULT 0;
+        UPDATE deliveries SET sends = 1, refusals = 1 WHERE sent_at IS NULL AND attempts = 1
+            AND starts_with(last_error, 'refused for good: ') AND sends = 0 AND refusals = 0;
+        """,
+    ),
 )
 
 # Descriptions a version was released under before the one in MIGRATIONS: a database migrated

@@ -23,7 +23,7 @@ from shared.stores.postgres import PostgresDatabase
 
 _COLUMNS = (
     "ticket_id, channel, customer_id, revision, body, text_sha256, idempotency_key, sent_via, "
-    "recorded_at, sent_at, attempts, last_error, chain"
+    "recorded_at, sent_at, attempts, last_error, chain, sends, refusals"
 )
 
 
@@ -83,7 +83,8 @@ class PostgresLedger(DeliveryLedger):
             "UPDATE deliveries SET channel = %s, customer_id = %s, revision = %s, body = %s, "
             "text_sha256 = %s, idempotency_key = %s, sent_via = %s, chain = %s, "
             "recorded_at = now(), sent_at = NULL, attempts = 0, last_error = NULL, "
-            "claimed_by = NULL, claimed_until = NULL WHERE ticket_id = %s AND chain = %s "
+            "claimed_by = NULL, claimed_until = NULL, sends = 0, refusals = 0 "
+            "WHERE ticket_id = %s AND chain = %s "
             "AND (sent_at IS NOT NULL OR claimed_until IS NULL OR claimed_until <= now()) "
             "AND NOT (%s AND (sent_at IS NOT NULL OR left(coalesce(last_error, ''), %s) = %s)) "
             f"RETURNING {_COLUMNS}",
@@ -121,13 +122,17 @@ class PostgresLedger(DeliveryLedger):
         # The database's clock for every claim: the workers' clocks need not agree.
         row = await self._one(
             "UPDATE deliveries SET claimed_by = %s, "
-            "claimed_until = now() + make_interval(secs => %s) "
+            "claimed_until = now() + make_interval(secs => %s), "
+            "sends = sends + (claimed_by IS DISTINCT FROM %s)::integer "
             "WHERE ticket_id = %s AND sent_at IS NULL AND (claimed_until IS NULL "
             "OR claimed_until <= now() OR claimed_by = %s) "
             "AND (%s::text IS NULL OR idempotency_key = %s) "
             # Not an answer an attempt handed over without learning whether it was taken.
             "AND left(coalesce(last_error, ''), %s) <> %s RETURNING ticket_id",
-            (holder, seconds, ticket_id, holder, key, key, len(UNCERTAIN_PREFIX), UNCERTAIN_PREFIX),
+            (
+                *(holder, seconds, holder, ticket_id, holder, key, key),
+                *(len(UNCERTAIN_PREFIX), UNCERTAIN_PREFIX),
+            ),
         )
         return row is not None
 
@@ -142,18 +147,18 @@ class PostgresLedger(DeliveryLedger):
     async def note_failure(self, ticket_id: str, error: str) -> None:
         async with self.database.connection() as conn:
             await conn.execute(
-                "UPDATE deliveries SET attempts = attempts + 1, last_error = %s "
-                "WHERE ticket_id = %s AND sent_at IS NULL",
-                (error, ticket_id),
+                "UPDATE deliveries SET attempts = attempts + 1, last_error = %s, "
+                "refusals = refusals + %s WHERE ticket_id = %s AND sent_at IS NULL",
+                (error, int(error.startswith(REFUSED_PREFIX)), ticket_id),
             )
 
     async def reroute(self, ticket_id: str, key: str, sent_via: str) -> LedgerEntry | None:
         row = await self._one(
             "UPDATE deliveries SET sent_via = %s, last_error = NULL WHERE ticket_id = %s "
-            "AND idempotency_key = %s AND sent_at IS NULL AND attempts = 1 "
-            "AND starts_with(last_error, %s) "
+            "AND idempotency_key = %s AND sent_at IS NULL AND refusals >= 1 "
+            "AND sends = refusals AND attempts = refusals "  # refused_every_time
             f"AND (claimed_until IS NULL OR claimed_until <= now()) RETURNING {_COLUMNS}",
-            (sent_via, ticket_id, key, REFUSED_PREFIX),
+            (sent_via, ticket_id, key),
         )
         return _entry(row) if row is not None else None
 

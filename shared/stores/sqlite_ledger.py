@@ -9,10 +9,8 @@ two calls (record, mark sent) took 1.4 ms of CPU and 1.8-2.1 ms of wall time tha
 connection that breaks is closed and opened again on the next call; one that only waited too long
 for another process's lock is kept. The cost: this process's reads queue behind its own writes
 (SQLite serialises the writes anyway), so a write waiting for another process's lock delays them.
-``close`` closes the connection and stops the thread (``Stores.close`` calls it). The
-schema is versioned with ``PRAGMA user_version`` and migrated under ``BEGIN IMMEDIATE``, so two
-processes opening the same file at once migrate it once; version 1 is the original outbox table,
-so an existing ``outbox.sqlite3`` is upgraded in place and its rows count as sent.
+``close`` closes the connection and stops the thread (``Stores.close`` calls it). The schema
+and its migrations: ``sqlite_schema.py``.
 """
 
 import asyncio
@@ -23,9 +21,8 @@ from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final, TypeVar
+from typing import Any, TypeVar
 
-from shared.delivery import idempotency_key, text_sha256
 from shared.private_files import PRIVATE_FILE_MODE, owner_only, private_dir
 from shared.stores.ledger import (
     REFUSED_PREFIX,
@@ -36,48 +33,14 @@ from shared.stores.ledger import (
     another_tickets,
     answered_by_the_run_replaced,
 )
+from shared.stores.sqlite_schema import LOCK_WAIT_SECONDS, WAL_FILES, migrate, use_wal
 
 T = TypeVar("T")
-# Several workers on one machine may share the file: wait for its lock instead of failing.
-LOCK_WAIT_SECONDS: Final = 30
-# The files SQLite keeps beside a database in WAL mode (given the database's mode when created).
-WAL_FILES: Final = ("-wal", "-shm")
-WAL_RETRY_SECONDS: Final = 0.01
-
-_V1 = """
-CREATE TABLE IF NOT EXISTS deliveries (
-    ticket_id    TEXT PRIMARY KEY,
-    channel      TEXT NOT NULL,
-    customer_id  TEXT,
-    revision     INTEGER NOT NULL,
-    body         TEXT NOT NULL,
-    delivered_at TEXT NOT NULL
-)
-"""
-_V2 = (
-    "ALTER TABLE deliveries ADD COLUMN text_sha256 TEXT",
-    "ALTER TABLE deliveries ADD COLUMN idempotency_key TEXT",
-    "ALTER TABLE deliveries ADD COLUMN sent_via TEXT NOT NULL DEFAULT 'ledger'",
-    "ALTER TABLE deliveries ADD COLUMN sent_at TEXT",
-    "ALTER TABLE deliveries ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0",
-    "ALTER TABLE deliveries ADD COLUMN last_error TEXT",
-)
-# Version 3: the attempt sending an answer now and until when (see DeliveryLedger.claim), and
-# which ticket of its id a row answers (its workflow's first run id; NULL on older rows).
-_V3 = (
-    "ALTER TABLE deliveries ADD COLUMN claimed_by TEXT",
-    "ALTER TABLE deliveries ADD COLUMN claimed_until REAL",  # seconds since the epoch
-    "ALTER TABLE deliveries ADD COLUMN chain TEXT",
-)
-# Version 4: `chain` where version 3 was applied as first released (beda9e9: the claim columns
-# only, at the same user_version 3); a file version 3 gave it keeps it as it is.
-_V4_CHAIN = "ALTER TABLE deliveries ADD COLUMN chain TEXT"
-SCHEMA_VERSION: Final = 4
 # The mark of an answer handed over without learning whether it was taken, as SQL compares it.
 _UNCERTAIN = (len(UNCERTAIN_PREFIX), UNCERTAIN_PREFIX)
 _COLUMNS = (
     "ticket_id, channel, customer_id, revision, body, text_sha256, idempotency_key, sent_via, "
-    "delivered_at, sent_at, attempts, last_error, chain"
+    "delivered_at, sent_at, attempts, last_error, chain, sends, refusals"
 )
 
 
@@ -100,57 +63,9 @@ def _entry(row: tuple[Any, ...]) -> LedgerEntry:
         attempts=int(row[10]),
         last_error=row[11],
         chain=row[12],
+        sends=int(row[13]),
+        refusals=int(row[14]),
     )
-
-
-def _migrate(conn: sqlite3.Connection) -> None:
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        (version,) = conn.execute("PRAGMA user_version").fetchone()
-        if version < 1:
-            conn.execute(_V1)
-        if version < 2:
-            for statement in _V2:
-                conn.execute(statement)
-            # Rows of the original outbox were delivered when written: record their hash and key.
-            rows = conn.execute("SELECT ticket_id, body, delivered_at FROM deliveries").fetchall()
-            for ticket_id, body, delivered_at in rows:
-                digest = text_sha256(body)
-                conn.execute(
-                    "UPDATE deliveries SET text_sha256 = ?, idempotency_key = ?, sent_at = ?, "
-                    "attempts = 1 WHERE ticket_id = ?",
-                    (digest, idempotency_key(ticket_id, digest), delivered_at, ticket_id),
-                )
-        if version < 3:
-            for statement in _V3:
-                conn.execute(statement)
-        if version < 4:
-            columns = {row[1] for row in conn.execute("PRAGMA table_info(deliveries)")}
-            if "chain" not in columns:
-                conn.execute(_V4_CHAIN)
-        if version < SCHEMA_VERSION:
-            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-
-
-def _use_wal(conn: sqlite3.Connection) -> None:
-    """WAL mode, kept in the file once set. Switching needs the file to itself, and SQLite
-    answers "database is locked" at once (its busy timeout does not apply to the switch) while
-    another connection opens the same new file: so look first, and retry the switch briefly."""
-    deadline = time.monotonic() + LOCK_WAIT_SECONDS
-    while True:
-        try:
-            mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
-            if str(mode).lower() != "wal":
-                conn.execute("PRAGMA journal_mode=WAL")
-            return
-        except sqlite3.OperationalError as err:
-            if "locked" not in str(err) or time.monotonic() > deadline:
-                raise
-            time.sleep(WAL_RETRY_SECONDS)  # another connection is switching it right now
 
 
 def _waited_for_lock(err: sqlite3.OperationalError) -> bool:
@@ -180,9 +95,9 @@ class SqliteLedger(DeliveryLedger):
                     owner_only(file)
             conn = sqlite3.connect(self.path, timeout=LOCK_WAIT_SECONDS, isolation_level=None)
             try:
-                _use_wal(conn)
+                use_wal(conn)
                 if not self._migrated:
-                    _migrate(conn)
+                    migrate(conn)
                     self._migrated = True
             except BaseException:
                 conn.close()
@@ -237,7 +152,7 @@ class SqliteLedger(DeliveryLedger):
                 decision = delivery.decision()
                 inserted = conn.execute(
                     f"INSERT OR IGNORE INTO deliveries ({_COLUMNS}) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 0, NULL, ?)",
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 0, NULL, ?, 0, 0)",
                     (delivery.ticket_id, *decision, _now(), delivery.chain),
                 ).rowcount
                 select = f"SELECT {_COLUMNS} FROM deliveries WHERE ticket_id = ?"
@@ -260,7 +175,8 @@ class SqliteLedger(DeliveryLedger):
                         "UPDATE deliveries SET channel = ?, customer_id = ?, revision = ?, "
                         "body = ?, text_sha256 = ?, idempotency_key = ?, sent_via = ?, "
                         "delivered_at = ?, chain = ?, sent_at = NULL, attempts = 0, "
-                        "last_error = NULL, claimed_by = NULL, claimed_until = NULL "
+                        "last_error = NULL, claimed_by = NULL, claimed_until = NULL, "
+                        "sends = 0, refusals = 0 "
                         "WHERE ticket_id = ?",
                         (*decision, _now(), delivery.chain, delivery.ticket_id),
                     )
@@ -297,12 +213,13 @@ class SqliteLedger(DeliveryLedger):
         def write(conn: sqlite3.Connection) -> bool:
             now = time.time()  # one machine: every process shares this clock
             taken = conn.execute(
-                "UPDATE deliveries SET claimed_by = ?, claimed_until = ? WHERE ticket_id = ? "
+                "UPDATE deliveries SET claimed_by = ?, claimed_until = ?, "
+                "sends = sends + (claimed_by IS NOT ?) WHERE ticket_id = ? "
                 "AND sent_at IS NULL AND (claimed_until IS NULL OR claimed_until <= ? "
                 "OR claimed_by = ?) AND (? IS NULL OR idempotency_key = ?) "
                 # Not an answer an attempt handed over without learning whether it was taken.
                 "AND substr(coalesce(last_error, ''), 1, ?) <> ?",
-                (*(holder, now + seconds, ticket_id, now, holder, key, key), *_UNCERTAIN),
+                (*(holder, now + seconds, holder, ticket_id, now, holder, key, key), *_UNCERTAIN),
             ).rowcount
             return bool(taken)
 
@@ -321,9 +238,9 @@ class SqliteLedger(DeliveryLedger):
     async def note_failure(self, ticket_id: str, error: str) -> None:
         def write(conn: sqlite3.Connection) -> None:
             conn.execute(
-                "UPDATE deliveries SET attempts = attempts + 1, last_error = ? "
-                "WHERE ticket_id = ? AND sent_at IS NULL",
-                (error, ticket_id),
+                "UPDATE deliveries SET attempts = attempts + 1, last_error = ?, "
+                "refusals = refusals + ? WHERE ticket_id = ? AND sent_at IS NULL",
+                (error, int(error.startswith(REFUSED_PREFIX)), ticket_id),
             )
 
         await self._run(write)
@@ -332,10 +249,10 @@ class SqliteLedger(DeliveryLedger):
         def write(conn: sqlite3.Connection) -> LedgerEntry | None:
             moved = conn.execute(
                 "UPDATE deliveries SET sent_via = ?, last_error = NULL WHERE ticket_id = ? "
-                "AND idempotency_key = ? AND sent_at IS NULL AND attempts = 1 "
-                "AND substr(last_error, 1, ?) = ? "
+                "AND idempotency_key = ? AND sent_at IS NULL AND refusals >= 1 "
+                "AND sends = refusals AND attempts = refusals "  # refused_every_time
                 "AND (claimed_until IS NULL OR claimed_until <= ?)",
-                (sent_via, ticket_id, key, len(REFUSED_PREFIX), REFUSED_PREFIX, time.time()),
+                (sent_via, ticket_id, key, time.time()),
             ).rowcount
             if not moved:
                 return None

@@ -16,7 +16,8 @@ from shared.stores.ledger import (
 )
 from shared.stores.postgres import PostgresDatabase
 from shared.stores.postgres_ledger import PostgresLedger
-from shared.stores.sqlite_ledger import SCHEMA_VERSION, SqliteLedger
+from shared.stores.sqlite_ledger import SqliteLedger
+from shared.stores.sqlite_schema import SCHEMA_VERSION
 from tests.stores.conftest import delivery
 from tests.support.postgres import PostgresServer
 

@@ -25,6 +25,7 @@ from shared.stores.migrations import MIGRATIONS, VERSION_TABLE, migrate, schema_
 from shared.stores.postgres import PostgresDatabase
 from shared.stores.postgres_ledger import PostgresLedger
 from shared.stores.sqlite_ledger import SqliteLedger
+from shared.stores.sqlite_schema import SCHEMA_VERSION
 from tests.support.postgres import PostgresServer
 
 # What beda9e9 released as version 3 (claims only) under the version table's earlier name.
@@ -253,8 +254,8 @@ async def test_a_postgres_database_whose_version_3_had_no_chain_starts_and_recor
     url = postgres.create_database("v3claims")
     await old_v3_database(url)
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
-        assert await migrate(conn) == [4]
-        assert await schema_version(conn) == 4
+        assert await migrate(conn) == [m.version for m in MIGRATIONS[3:]]
+        assert await schema_version(conn) == MIGRATIONS[-1].version
         cursor = await conn.execute(f"SELECT version, description FROM {VERSION_TABLE}")
         assert (3, FIRST_V3_DESCRIPTION) in await cursor.fetchall()
         cursor = await conn.execute("SELECT body, claimed_by, chain FROM deliveries")
@@ -274,7 +275,7 @@ async def test_a_fresh_postgres_database_gets_every_version_and_version_4_change
 ) -> None:
     url = postgres.create_database("fresh")
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
-        assert await migrate(conn) == [1, 2, 3, 4]
+        assert await migrate(conn) == [m.version for m in MIGRATIONS]
         cursor = await conn.execute(
             "SELECT count(*) FROM pg_attribute WHERE attrelid = 'deliveries'::regclass "
             "AND attname = 'chain' AND NOT attisdropped"
@@ -318,7 +319,7 @@ async def test_a_sqlite_ledger_whose_version_3_had_no_chain_gets_it(tmp_path: Pa
         await ledger.close()
     conn = sqlite3.connect(path)
     try:
-        assert conn.execute("PRAGMA user_version").fetchone() == (4,)
+        assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
         columns = [row[1] for row in conn.execute("PRAGMA table_info(deliveries)")]
     finally:
         conn.close()
@@ -343,7 +344,7 @@ async def test_a_sqlite_ledger_version_3_gave_chain_keeps_one(tmp_path: Path) ->
         await again.close()
     conn = sqlite3.connect(path)
     try:
-        assert conn.execute("PRAGMA user_version").fetchone() == (4,)
+        assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
         columns = [row[1] for row in conn.execute("PRAGMA table_info(deliveries)")]
     finally:
         conn.close()

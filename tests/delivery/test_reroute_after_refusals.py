@@ -1,0 +1,127 @@
+"""An answer its channel refused for good goes out by the channel the workers route its ticket
+to after the fix, however many times it was redriven before the fix, and never after a send
+that may have gone out (activities/delivery/activity.py ``_rerouted``), on SQLite and on
+PostgreSQL. The channels are fakes; the attempts run in the SDK's activity environment."""
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+
+from activities.delivery.activity import DeliveryActivities
+from activities.delivery.config import EMAIL, WEBHOOK, DeliveryConfig
+from activities.delivery.errors import DeliveryRejected
+from shared import names
+from shared.stores.ledger import DeliveryLedger, LedgerEntry
+from shared.stores.postgres import PostgresDatabase
+from shared.stores.postgres_ledger import PostgresLedger
+from shared.stores.sqlite_ledger import SqliteLedger
+from shared.view import DeliveryReceipt, DeliveryRequest
+from tests.support.postgres import PostgresServer
+
+REQUEST = DeliveryRequest(
+    ticket_id="T-1", channel="chat", customer_id="C-1", revision=1, text="Your answer."
+)
+
+
+class RefusingChannelFake:
+    """E-mail for a chat ticket with no address: refused for good, every time."""
+
+    def __init__(self) -> None:
+        self.tried = 0
+
+    def destination(self, request: DeliveryRequest) -> str:
+        return "nobody"
+
+    async def send(self, entry: LedgerEntry, request: DeliveryRequest) -> None:
+        self.tried += 1
+        raise DeliveryRejected("ticket T-1 has no customer_email")
+
+    async def aclose(self) -> None:
+        pass
+
+
+class AcceptingChannelFake:
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    def destination(self, request: DeliveryRequest) -> str:
+        return "https://receiver.example/hook"
+
+    async def send(self, entry: LedgerEntry, request: DeliveryRequest) -> None:
+        self.sent.append(entry.body)
+
+    async def aclose(self) -> None:
+        pass
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def ledger(
+    request: pytest.FixtureRequest, tmp_path: Path, postgres: PostgresServer
+) -> AsyncIterator[DeliveryLedger]:
+    if request.param == "sqlite":
+        sqlite = SqliteLedger(tmp_path / "outbox.sqlite3")
+        yield sqlite
+        await sqlite.close()
+        return
+    database = PostgresDatabase(postgres.create_database("reroute"), pool_size=4)
+    yield PostgresLedger(database)
+    await database.close()
+
+
+def routed_to_email(ledger: DeliveryLedger, email: RefusingChannelFake) -> DeliveryActivities:
+    return DeliveryActivities(ledger, DeliveryConfig(default_method=EMAIL), channels={EMAIL: email})
+
+
+def routed_to_webhook(ledger: DeliveryLedger, hook: AcceptingChannelFake) -> DeliveryActivities:
+    return DeliveryActivities(
+        ledger, DeliveryConfig(default_method=WEBHOOK), channels={WEBHOOK: hook}
+    )
+
+
+async def test_an_answer_refused_then_redriven_before_the_fix_goes_out_after_it(
+    ledger: DeliveryLedger,
+) -> None:
+    """Refused, redriven at once (refused again: the routing was still wrong), then routed to
+    the webhook and redriven: the answer went nowhere before, so it goes by the webhook. Before
+    the counts, the second refusal left the row on e-mail, which the workers no longer had:
+    retried for hours."""
+    email = RefusingChannelFake()
+    before = routed_to_email(ledger, email)
+    for _ in range(2):  # the ticket, then a redrive before the routing was fixed
+        with pytest.raises(ApplicationError) as refused:
+            await ActivityEnvironment().run(before.deliver_response, REQUEST)
+        assert refused.value.type == names.DELIVERY_REJECTED_ERROR
+    hook = AcceptingChannelFake()
+    receipt: DeliveryReceipt = await ActivityEnvironment().run(
+        routed_to_webhook(ledger, hook).deliver_response, REQUEST
+    )
+
+    assert email.tried == 2 and hook.sent == ["Your answer."]
+    assert receipt.sent_via == WEBHOOK and receipt.already_delivered is False
+    entry = await ledger.get("T-1")
+    assert entry is not None and entry.sent_via == WEBHOOK and entry.sent_at is not None
+
+
+async def test_a_refusal_after_a_send_that_never_reported_keeps_the_channel(
+    ledger: DeliveryLedger,
+) -> None:
+    """An attempt's worker died mid-send (its claim taken, nothing noted, the claim ran out);
+    the next attempt was refused. The first may have delivered: the row stays on e-mail."""
+    email = RefusingChannelFake()
+    before = routed_to_email(ledger, email)
+    with pytest.raises(ApplicationError):
+        await ActivityEnvironment().run(before.deliver_response, REQUEST)  # records the row
+    assert await ledger.claim("T-1", "a-worker-that-died", 0) is True
+    with pytest.raises(ApplicationError):
+        await ActivityEnvironment().run(before.deliver_response, REQUEST)
+    hook = AcceptingChannelFake()
+    with pytest.raises(ApplicationError) as not_here:
+        await ActivityEnvironment().run(routed_to_webhook(ledger, hook).deliver_response, REQUEST)
+
+    assert not_here.value.type == names.DELIVERY_UNAVAILABLE_ERROR  # e-mail is not set up here
+    assert hook.sent == []
+    entry = await ledger.get("T-1")
+    assert entry is not None and entry.sent_via == EMAIL and entry.sent_at is None
