@@ -162,6 +162,9 @@ class DeliveryRequest(BaseModel):
     # The idempotency key of an answer an earlier attempt sent but could not mark sent in the
     # ledger: an attempt finding that row unsent records it without sending it again.
     sent_key: str | None = None
+    # When the local first attempt's channel asked to be left alone until (a 429's or 503's
+    # Retry-After): the queued attempt waits for it instead of asking again at once.
+    not_before: datetime | None = None
     # The chains of the runs this ticket's run was started to replace (the memo's
     # replaces_chains, set by shared/operations.py start_ticket): their answer, if it went out
     # or may have, is not replaced by this run's (stores/ledger.py).

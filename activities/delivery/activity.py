@@ -31,6 +31,7 @@ from typing import Final
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.delivery.asked_to_wait import asked_to_wait
 from activities.delivery.bounded import uncut
 from activities.delivery.channels import Channel, build_channels
 from activities.delivery.config import LEDGER, DeliveryConfig
@@ -114,6 +115,8 @@ class DeliveryActivities:
     async def deliver_response(self, request: DeliveryRequest) -> DeliveryReceipt:
         # Heartbeats let the server notice a dead worker within the heartbeat timeout. What an
         # earlier attempt carried first: every beat then sends it, and what this one carries.
+        if (waiting := asked_to_wait(request)) is not None:
+            raise waiting
         begin_attempt()
         deadline = _attempt_deadline()
         try:

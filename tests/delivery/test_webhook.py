@@ -91,6 +91,28 @@ async def test_a_500_then_a_200_delivers_the_same_answer_once(
     assert await delivery.ledger.count() == 1
 
 
+async def test_a_429_s_retry_after_holds_the_queued_attempt_back(
+    dev_env: WorkflowEnvironment, task_queue: str, tmp_path: Path
+) -> None:
+    """The local first attempt was told to wait (429, Retry-After: 3): the queued attempt, which
+    the workflow schedules at once, asked again at once (a second request to a receiver that
+    is shedding load) and honoured the wait only after its own 429."""
+
+    def busy(request: Received, earlier: int) -> Reply:
+        return Reply(429, headers={"Retry-After": "3"}) if earlier == 0 else Reply()
+
+    ticket = make_ticket()
+    with webhook_receiver(busy) as receiver:
+        async with delivering(dev_env.client, task_queue, tmp_path, webhook(receiver.url)):
+            [view] = await run_tickets(dev_env.client, task_queue, [ticket], S.COMPLETED)
+        requests = receiver.snapshot()
+
+    assert [r.ticket_id for r in requests] == [ticket.ticket_id] * 2
+    # Three seconds from the workflow task that ran the first attempt (a little before it).
+    assert requests[1].at - requests[0].at >= 2.5
+    assert view.delivery is not None and view.delivery.already_delivered is False
+
+
 async def test_a_400_ends_the_ticket_in_delivery_failed_with_the_reason(
     dev_env: WorkflowEnvironment, task_queue: str, tmp_path: Path
 ) -> None:
