@@ -113,7 +113,9 @@ async def test_a_ticket_whose_delivery_waits_between_retries_is_cancelled_at_onc
         async with delivering(dev_env.client, task_queue, tmp_path, webhook(receiver.url)) as d:
             handle = await start_ticket(dev_env.client, task_queue, ticket)
             await settle([handle], S.DELIVERING, timeout=30)
-            await wait_until(lambda: len(receiver.snapshot()) >= 2, timeout=30)
+            # The queued delivery waits out the local attempt's Retry-After between its
+            # attempts (its first ends at once, asking the receiver nothing).
+            await wait_until(lambda: _between_retries(handle), timeout=30)
             await handle.cancel()
             described = await wait_until(
                 lambda: _closed(handle), timeout=15, what="the ticket cancelled"
@@ -122,6 +124,12 @@ async def test_a_ticket_whose_delivery_waits_between_retries_is_cancelled_at_onc
 
     assert described.status is not None and described.status.name == "CANCELED"
     assert row is not None and row.sent_at is None
+    assert len(receiver.snapshot()) == 1  # the local attempt's; none while told to wait
+
+
+async def _between_retries(handle: WorkflowHandle[Any, Any]) -> bool:
+    described = await handle.describe()
+    return any(p.attempt >= 2 for p in described.raw_description.pending_activities)
 
 
 async def _closed(handle: WorkflowHandle[Any, Any]) -> Any:
