@@ -94,8 +94,11 @@ async def start_ticket(
     again. A ticket that ended without an answer (failed, terminated, cancelled, timed out) is
     started again when this is the same ticket (its content digest), so a ticket submitted again
     once the cause is fixed goes through; another ticket's content under that id is a conflict,
-    so the ended ticket does not vanish from the listings behind a stranger's. That check costs
-    a describe only when the id is taken. ``keyed``: the id comes from an idempotency key (the
+    so the ended ticket does not vanish from the listings behind a stranger's. The id is looked
+    up (a describe) before any start: a start the server refuses as a duplicate still leaves
+    that run's history, with the ticket's encrypted input, in the server's database, where
+    erasure cannot reach it (docs/privacy.md); only a start racing another one for a new id
+    meets that now. ``keyed``: the id comes from an idempotency key (the
     API's Idempotency-Key, a Message-ID), which names the ticket whatever its words: an ended
     one under it starts again whatever the content. A ticket started again carries in its memo
     what its ended runs recorded they spent (a run records its usage when it settles: one
@@ -130,28 +133,33 @@ async def start_ticket(
         )
 
     try:
-        try:
-            await start(WorkflowIDReusePolicy.REJECT_DUPLICATE)
-            return SubmitOutcome(ticket_id=ticket.ticket_id, workflow_id=workflow_id, started=True)
-        except WorkflowAlreadyStartedError:
-            taken = await _taken_by(client, ticket)
-            # None: the run that held the id is gone (retention, a deletion) since the start.
-            if taken is not None:
-                outcome, status, held_memo, chain = taken
-                if started_by is not None and held_memo.get(sa.MEMO_STARTED_BY) == started_by:
-                    return SubmitOutcome(
-                        ticket_id=ticket.ticket_id, workflow_id=workflow_id, started=True
-                    )
-                if (outcome.conflict and not keyed) or status in ("RUNNING", "COMPLETED"):
-                    return outcome
-                earlier = run_spend.carried_forward(held_memo)
-                if earlier:
-                    memo[sa.MEMO_EARLIER_USAGE] = earlier
-                # Its answer (or one of the runs it replaced), if sent or maybe sent, is not
-                # sent again.
-                replaced = replaced_chains(held_memo, chain)
-                if replaced:
-                    memo[sa.MEMO_REPLACES_CHAINS] = replaced
+        taken = await _taken_by(client, ticket)
+        if taken is None:
+            try:
+                await start(WorkflowIDReusePolicy.REJECT_DUPLICATE)
+                return SubmitOutcome(
+                    ticket_id=ticket.ticket_id, workflow_id=workflow_id, started=True
+                )
+            except WorkflowAlreadyStartedError:
+                # Started meanwhile (another submission of the same id, at the same moment).
+                taken = await _taken_by(client, ticket)
+        # None: the run that held the id is gone (retention, a deletion) since it was looked up.
+        if taken is not None:
+            outcome, status, held_memo, chain = taken
+            if started_by is not None and held_memo.get(sa.MEMO_STARTED_BY) == started_by:
+                return SubmitOutcome(
+                    ticket_id=ticket.ticket_id, workflow_id=workflow_id, started=True
+                )
+            if (outcome.conflict and not keyed) or status in ("RUNNING", "COMPLETED"):
+                return outcome
+            earlier = run_spend.carried_forward(held_memo)
+            if earlier:
+                memo[sa.MEMO_EARLIER_USAGE] = earlier
+            # Its answer (or one of the runs it replaced), if sent or maybe sent, is not
+            # sent again.
+            replaced = replaced_chains(held_memo, chain)
+            if replaced:
+                memo[sa.MEMO_REPLACES_CHAINS] = replaced
         try:
             # The same ticket, ended without an answer: it may start again (and only then: a
             # run that started meanwhile is running now, and the server refuses).

@@ -14,6 +14,7 @@ and its migrations: ``sqlite_schema.py``.
 """
 
 import asyncio
+import logging
 import os
 import sqlite3
 import time
@@ -36,6 +37,7 @@ from shared.stores.ledger import (
 from shared.stores.sqlite_schema import LOCK_WAIT_SECONDS, WAL_FILES, migrate, use_wal
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 # The mark of an answer handed over without learning whether it was taken, as SQL compares it.
 _UNCERTAIN = (len(UNCERTAIN_PREFIX), UNCERTAIN_PREFIX)
 _COLUMNS = (
@@ -68,6 +70,21 @@ def _entry(row: tuple[Any, ...]) -> LedgerEntry:
     )
 
 
+def _erased(conn: sqlite3.Connection) -> None:
+    """After an erasure: the write-ahead log still held the deleted rows as every earlier write
+    left them (the answers, the customer id) until the last process closed the file. Copy it
+    into the database (whose pages secure_delete zeroed) and truncate it, waiting up to the
+    busy timeout for the other processes' reads. Should they outlast it, the log is truncated
+    by the next erasure or when the last connection closes."""
+    busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    if busy:
+        log.warning(
+            "the delivery ledger's write-ahead log could not be cleared now (another process "
+            "kept reading it); erased rows stay in it until the next erasure or until every "
+            "worker has closed the ledger"
+        )
+
+
 def _waited_for_lock(err: sqlite3.OperationalError) -> bool:
     """Another process held the file longer than the busy timeout: the connection is fine."""
     message = str(err).lower()
@@ -96,6 +113,9 @@ class SqliteLedger(DeliveryLedger):
             conn = sqlite3.connect(self.path, timeout=LOCK_WAIT_SECONDS, isolation_level=None)
             try:
                 use_wal(conn)
+                # What is deleted (an erased customer's answers) is overwritten with zeros, not
+                # left in the file's free space (this connection's writes; see _erased).
+                conn.execute("PRAGMA secure_delete = ON")
                 if not self._migrated:
                     migrate(conn)
                     self._migrated = True
@@ -293,6 +313,8 @@ class SqliteLedger(DeliveryLedger):
                 f"AND (chain IN ({marks}) OR (chain IS NULL AND customer_id IS ?))",
                 (ticket_id, *wanted, customer_id),
             ).rowcount
+            if deleted:
+                _erased(conn)
             return deleted > 0
 
         return await self._run(write)
@@ -311,6 +333,8 @@ class SqliteLedger(DeliveryLedger):
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
+            if rows:
+                _erased(conn)
             return sorted({r[0] for r in rows})
 
         return await self._run(write)
