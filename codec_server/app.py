@@ -30,6 +30,7 @@ from starlette.requests import ClientDisconnect
 from temporalio.api.common.v1 import Payload, Payloads
 from temporalio.converter import DataConverter
 
+from codec_server import audit
 from codec_server.payloads import decode_in_thread, encode_in_thread, resolve_references
 from codec_server.settings import (
     BODY_READ_SECONDS,
@@ -178,51 +179,64 @@ def build_app(
 
     verifier = TokenVerifier(settings.tokens) if settings.tokens is not None else None
 
-    async def refusal(request: Request) -> JSONResponse | None:
+    async def refusal(request: Request) -> tuple[JSONResponse | None, str]:
+        """The answer refusing the request, or None; and who the caller is (audit.py)."""
         origin = request.headers.get("origin")
         if origin is not None and normal_origin(origin) not in allowed:
-            return _error(403, f"origin {origin[:100]} is not allowed to use this codec server")
-        checks_tokens = settings.auth_token is not None or verifier is not None
-        if checks_tokens and (refused := await unauthenticated(request)) is not None:
-            return refused
+            refused = _error(403, f"origin {origin[:100]} is not allowed to use this codec server")
+            return refused, audit.NOT_AUTHENTICATED
+        who = audit.NO_TOKEN_REQUIRED
+        if settings.auth_token is not None or verifier is not None:
+            refused, who = await unauthenticated(request)
+            if refused is not None:
+                return refused, who
         # The header the Web UI and the CLI send wins; without it, a one-segment prefix is the
         # namespace (``/{namespace}/decode``). A longer prefix (a proxy's) names none.
         prefix = request.path_params.get("prefix") or ""
         namespace = request.headers.get("x-namespace") or (prefix if "/" not in prefix else None)
         if namespace and namespace != settings.namespace:
-            return _error(404, f"this codec server serves namespace {settings.namespace}")
-        return None
+            return _error(404, f"this codec server serves namespace {settings.namespace}"), who
+        return None, who
 
-    async def unauthenticated(request: Request) -> JSONResponse | None:
+    async def unauthenticated(request: Request) -> tuple[JSONResponse | None, str]:
         """The answer for a request without a bearer token this server accepts: the shared
         token (TICKETS_CODEC_AUTH_TOKEN), or a user's access token from the identity provider
-        (TICKETS_CODEC_JWKS_URL)."""
-        required = _error(401, "a bearer token is required (Authorization: Bearer ...)")
+        (TICKETS_CODEC_JWKS_URL); and who the caller is."""
+        nobody = audit.NOT_AUTHENTICATED
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
-            return required
+            return _error(401, "a bearer token is required (Authorization: Bearer ...)"), nobody
         if settings.auth_token is not None and hmac.compare_digest(
             token.encode(), settings.auth_token.encode()
         ):
-            return None
+            return None, audit.SHARED_TOKEN
         if verifier is None:
-            return required
+            return _error(401, "the bearer token is not one this codec server accepts"), nobody
         try:
-            problem = await verifier.problem(token)
+            problem, subject = await verifier.check(token)
         except KeysUnavailable as err:
-            return _error(503, f"access tokens cannot be checked now: {err}", {"Retry-After": "5"})
-        return _error(401, problem) if problem is not None else None
+            unavailable = _error(
+                503, f"access tokens cannot be checked now: {err}", {"Retry-After": "5"}
+            )
+            return unavailable, nobody
+        if problem is not None:
+            return _error(401, problem), nobody
+        return None, audit.user(subject)
 
-    def encoded(body: bytes) -> bytes:
-        return answer_of(encode_in_thread(converter, parse_payloads(body)))
+    def encoded(payloads: list[Payload]) -> bytes:
+        return answer_of(encode_in_thread(converter, payloads))
 
     def decoded(payloads: list[Payload]) -> bytes:
         return answer_of(decode_in_thread(converter, payloads))
 
     async def handle(request: Request, decode: bool) -> Response:
-        if (refused := await refusal(request)) is not None:
+        action = "decode" if decode else "encode"
+        refused, who = await refusal(request)
+        if refused is not None:
+            audit.record(request, action, who, refused.status_code, None)
             return refused
+        count: int | None = None
         try:
             async with turns.turn():
                 # Read in its turn: a request waiting for one holds no body in memory.
@@ -231,15 +245,21 @@ def build_app(
                 # Stored payloads are fetched on this loop (the store's connections are its).
                 if decode:
                     payloads = await asyncio.to_thread(parse_payloads, body)
+                    count = len(payloads)
                     payloads = await resolve_references(converter, payloads)
                     answer = await asyncio.to_thread(decoded, payloads)
                 else:
-                    answer = await asyncio.to_thread(encoded, body)
+                    plain = await asyncio.to_thread(parse_payloads, body)
+                    count = len(plain)
+                    answer = await asyncio.to_thread(encoded, plain)
         except Refused as err:
             headers = {"Retry-After": "1"} if err.status == 503 else None
+            audit.record(request, action, who, err.status, count)
             return _error(err.status, err.message, headers)
         except ClientDisconnect:  # the caller went away mid-body: nobody to answer
+            audit.record(request, action, who, 400, count)
             return Response(status_code=400)
+        audit.record(request, action, who, 200, count)
         return Response(answer, media_type="application/json")
 
     @app.post("/decode")

@@ -57,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
     # Imported here: every other CLI command starts without loading the web stack.
     import uvicorn
 
+    from codec_server import audit
     from codec_server.app import build_app
 
     try:
@@ -91,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
         f"; {who_may_call(settings)}",
         flush=True,
     )
+    audit.to_stdout()
     uvicorn.run(
         build_app(converter, settings),
         host=host,

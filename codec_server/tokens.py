@@ -89,6 +89,18 @@ class TokenVerifier:
     async def problem(self, token: str) -> str | None:
         """None when ``token`` is valid; else what is wrong with it, for the 401 answer (never
         the token's contents). Raises KeysUnavailable when the key set cannot be had."""
+        problem, _ = await self.check(token)
+        return problem
+
+    async def check(self, token: str) -> tuple[str | None, str]:
+        """``problem``'s answer, and who the token names (its ``sub``, for the audit log;
+        "?" when it names none or is refused)."""
+        claims: dict[str, Any] = {}
+        problem = await self._problem(token, claims)
+        subject = claims.get("sub")
+        return problem, subject if problem is None and isinstance(subject, str) else "?"
+
+    async def _problem(self, token: str, claims: dict[str, Any]) -> str | None:
         if len(token) > MAX_TOKEN_CHARS:
             return "the token is too long"
         try:
@@ -105,7 +117,7 @@ class TokenVerifier:
         if not fits(jwk, algorithm):
             return "the token's algorithm does not match its key"
         try:
-            jwt.decode(
+            verified = jwt.decode(
                 token,
                 key=jwk.jwk.key,
                 algorithms=[algorithm],
@@ -124,6 +136,7 @@ class TokenVerifier:
             # TypeError and ValueError: a key PyJWT cannot use with the algorithm (backstop
             # for ``fits``); never an answer of 500 for what a caller sent.
             return "the token is not valid"
+        claims.update(verified)
         return None
 
     async def _key(self, kid: str | None) -> SigningKey | None:

@@ -161,6 +161,21 @@ def test_sigterm_stops_a_kept_running_job_and_everything_it_started(tmp_path: Pa
     assert "worker: stopped" in (tmp_path / "data" / "worker.log").read_text()
 
 
+def test_ctrl_c_stops_a_kept_running_job_without_calling_the_worker_dead(tmp_path: Path) -> None:
+    """A terminal's Ctrl-C reaches the whole process group: the worker stops too, maybe before
+    the job notices its own signal; that is a stop asked for, not "the worker exited"."""
+    job, port = _kept_running_job(tmp_path, "K-3")
+    try:
+        os.killpg(job.pid, signal.SIGINT)  # the foreground group, as a terminal does
+        code = job.wait(60)
+        said = job.stderr.read() if job.stderr else ""
+    finally:
+        kill_group(job)
+    assert code == 0, said
+    assert "the worker exited" not in said, said
+    assert not port_is_open(port), "the embedded server outlived the job"
+
+
 def _child_worker(parent: int) -> int:
     """The pid of the `python -m worker` process ``parent`` started."""
     for stat in Path("/proc").glob("[0-9]*/stat"):

@@ -1,0 +1,50 @@
+"""One line per decode or encode request the codec server answers or refuses: who asked (the
+shared token, a user's access token by its subject, or no one in particular where no token is
+required), from where, for which namespace, how many payloads, and the answer's status. Never a
+payload, a token or a key. A security reviewer asked "who decrypted what": without these
+lines the server kept no trace of it (uvicorn's access log is off: paths only)."""
+
+import logging
+import sys
+from typing import Final
+
+from starlette.requests import Request
+
+log = logging.getLogger("codec_server.audit")
+# The subject as a token names it, cut and made printable (it is the caller's text).
+MAX_SUBJECT_CHARS: Final = 100
+
+SHARED_TOKEN: Final = "the shared token"
+NO_TOKEN_REQUIRED: Final = "anyone (no token required)"
+NOT_AUTHENTICATED: Final = "no accepted token"
+
+
+def user(subject: str) -> str:
+    shown = "".join(c if c.isprintable() else "?" for c in subject[:MAX_SUBJECT_CHARS])
+    return f"user {shown}"
+
+
+def record(request: Request, action: str, who: str, status: int, payloads: int | None) -> None:
+    origin = request.client.host if request.client else "?"
+    count = "?" if payloads is None else str(payloads)
+    namespace = request.headers.get("x-namespace") or "-"
+    log.info(
+        "%s of %s payload(s) for namespace %s by %s from %s: %d",
+        action,
+        count,
+        namespace[:100],
+        who,
+        origin,
+        status,
+    )
+
+
+def to_stdout() -> None:
+    """The audit lines on standard output, each after the server's own prefix."""
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(
+        logging.Formatter("codec server: audit: %(asctime)s %(message)s", "%Y-%m-%dT%H:%M:%S%z")
+    )
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
