@@ -25,9 +25,9 @@ from shared.operation_errors import OperationError, ReviewRefused, ReviewTimeout
 from shared.operations import describe_ticket
 from shared.queue_pollers import workers_polling
 from shared.review import ReviewDecision, ReviewReceipt
+from shared.ticket_status import key_problem, ticket_status
 from shared.ticket_status import no_worker as _no_worker
 from shared.ticket_status import ticket_handle as _handle
-from shared.ticket_status import ticket_status
 from shared.view import TicketView
 
 # How long a review may wait for a worker to accept or refuse it.
@@ -138,6 +138,14 @@ async def submit_review(client: Client, ticket_id: str, decision: ReviewDecision
         message = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
         raise ReviewRefused(f"review refused: {message}") from None
     except RPCError as err:
+        if "workflow task in failed state" in err.message.lower():
+            # Its worker fails every task of this ticket (the update never reached the code):
+            # say why when this process can tell (a key its ring lacks), as `status` does.
+            why = await key_problem(client, ticket_id)
+            raise ReviewRefused(
+                f"review not sent: ticket {ticket_id}'s worker fails its every workflow task, so "
+                "it takes no decision now: " + (why or "the worker's log says why")
+            ) from None
         if err.status != RPCStatusCode.NOT_FOUND:
             raise
         # Either no such ticket, or its workflow has closed: say which.

@@ -138,9 +138,18 @@ async def _queried_view(client: Client, ticket_id: str, run_id: str | None) -> T
         if err.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED) or (
             "no poller seen" in err.message
         ):
+            # A worker whose ring lacks the ticket's key fails the query's task, which reads
+            # as no answer: name the key when this process lacks it too.
+            if (missing := await _input_undecryptable(client, handle)) is not None:
+                raise _undecryptable(ticket_id, missing) from None
             raise no_worker(f"the status query for {ticket_id}") from None
         raise
     except (WorkflowQueryFailedError, WorkflowQueryRejectedError) as err:
+        # The likeliest cause: the ticket's history is under a key the worker's ring lacks (a
+        # key retired too early), and workers and this process usually share one ring: then
+        # say which key, as for a closed ticket, rather than point at the worker's log.
+        if (missing := await _input_undecryptable(client, handle)) is not None:
+            raise _undecryptable(ticket_id, missing) from None
         # With the project's failure converter the worker's message is encrypted, and a failed
         # query carries only the gRPC status's text: "Encoded failure".
         said = "" if str(err) == ENCODED_FAILURE else f": {_cut(str(err))}"
@@ -150,6 +159,31 @@ async def _queried_view(client: Client, ticket_id: str, run_id: str | None) -> T
         ) from None
     except (UnknownEncryptionKey, PayloadDecryptionError) as err:
         raise _undecryptable(ticket_id, err) from None
+
+
+async def key_problem(client: Client, ticket_id: str) -> str | None:
+    """Why this process cannot decrypt the ticket's input (naming the key, never its bytes), or
+    None when it can: what a worker sharing its ring fails on too."""
+    handle = client.get_workflow_handle(names.ticket_workflow_id(ticket_id))
+    missing = await _input_undecryptable(client, handle)
+    return None if missing is None else why_undecryptable(missing)
+
+
+async def _input_undecryptable(
+    client: Client, handle: WorkflowHandle[Any, Any]
+) -> UnknownEncryptionKey | PayloadDecryptionError | None:
+    """Why this process cannot decrypt the run's input (its first event), or None when it can
+    (or has no history to read)."""
+    try:
+        async for event in handle.fetch_history_events():
+            started = event.workflow_execution_started_event_attributes
+            await client.data_converter.decode(list(started.input.payloads))
+            return None
+    except (UnknownEncryptionKey, PayloadDecryptionError) as err:
+        return err
+    except RPCError:
+        return None
+    return None
 
 
 async def memo_if_readable(execution: Any) -> dict[str, Any] | None:

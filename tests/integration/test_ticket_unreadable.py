@@ -3,16 +3,21 @@
 review's trace lookup gives up rather than stop the review. The HTTP API's 502 is in
 tests/api/test_api.py."""
 
+import os
 import uuid
 
 import pytest
+from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from policy.transitions import TicketState
 from shared import names, review_operations
 from shared import operations as ops
-from shared.operation_errors import TicketUnreadable
+from shared.data_converter import data_converter
+from shared.encryption.keyring import KeyRing
+from shared.operation_errors import ReviewRefused, TicketUnreadable
+from shared.review import ReviewAction, ReviewDecision
 from shared.view import TicketView
 from tests.support.unreadable_ticket_workflow import FinishedTicketFake, UnreadableTicketFake
 
@@ -38,6 +43,81 @@ async def test_a_status_query_the_worker_fails_is_reported_as_an_unreadable_tick
     assert f"could not answer the status query for ticket {ticket_id}" in message
     assert "the worker's log says why" in message
     assert view is None  # a review would go out without its trace link
+
+
+async def test_an_open_ticket_under_a_key_this_process_lacks_names_the_key(
+    dev_env: WorkflowEnvironment,
+) -> None:
+    """A key retired while tickets under it were still open: their workers fail, and `status`
+    pointed at the worker's log while it names the key for a closed ticket."""
+    tag = uuid.uuid4().hex[:8]
+    ticket_id, queue = f"T-OLDKEY-{tag}", f"oldkey-{tag}"
+    old, new = os.urandom(32), os.urandom(32)
+    address = dev_env.client.service_client.config.target_host
+    before = await Client.connect(
+        address, data_converter=data_converter(key_ring=KeyRing("k-old", {"k-old": old}))
+    )
+    after = await Client.connect(
+        address, data_converter=data_converter(key_ring=KeyRing("k-new", {"k-new": new}))
+    )
+    async with Worker(before, task_queue=queue, workflows=[UnreadableTicketFake]):
+        handle = await before.start_workflow(
+            UnreadableTicketFake.run,
+            {"ticket": {"ticket_id": ticket_id}},
+            id=names.ticket_workflow_id(ticket_id),
+            task_queue=queue,
+        )
+        try:
+            with pytest.raises(TicketUnreadable) as raised:
+                await ops.ticket_status(after, ticket_id)
+        finally:
+            await handle.terminate()
+
+    message = str(raised.value)
+    assert f"ticket {ticket_id}'s status cannot be decrypted here" in message
+    assert "k-old" in message
+    assert old.hex() not in message
+
+
+async def test_a_worker_lacking_the_tickets_key_is_named_by_status_and_review(
+    dev_env: WorkflowEnvironment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The key retired while a ticket under it waited for review: the worker (same ring as the
+    CLI) fails every task of it. `review` said "Unable to perform workflow execution update due
+    to Workflow Task in failed state"; both now name the key."""
+    tag = uuid.uuid4().hex[:8]
+    ticket_id, queue = f"T-RETIRED-{tag}", f"retired-{tag}"
+    address = dev_env.client.service_client.config.target_host
+    before = await Client.connect(
+        address, data_converter=data_converter(key_ring=KeyRing("k-1", {"k-1": os.urandom(32)}))
+    )
+    after = await Client.connect(
+        address, data_converter=data_converter(key_ring=KeyRing("k-2", {"k-2": os.urandom(32)}))
+    )
+    handle = await before.start_workflow(
+        UnreadableTicketFake.run,
+        {"ticket": {"ticket_id": ticket_id}},
+        id=names.ticket_workflow_id(ticket_id),
+        task_queue=queue,
+    )
+    monkeypatch.setattr(review_operations, "workers_polling", _polled)
+    try:
+        async with Worker(after, task_queue=queue, workflows=[UnreadableTicketFake]):
+            with pytest.raises(TicketUnreadable) as status:
+                await ops.ticket_status(after, ticket_id)
+            decision = ReviewDecision(action=ReviewAction.APPROVE, reviewer="ana")
+            with pytest.raises(ReviewRefused) as review:
+                await review_operations.submit_review(after, ticket_id, decision)
+    finally:
+        await handle.terminate()
+
+    assert "k-1" in str(status.value)
+    assert "fails its every workflow task" in str(review.value)
+    assert "k-1" in str(review.value)
+
+
+async def _polled(client: Client) -> bool:
+    return True
 
 
 async def test_a_completed_tickets_status_is_its_result_read_with_no_worker_running(
