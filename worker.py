@@ -43,7 +43,7 @@ from activities.providers.startup_lines import (
     unused_endpoint_warnings,
 )
 from shared import log_privacy, names, settings, telemetry
-from shared.data_converter import data_converter, describe_encryption
+from shared.data_converter import data_converter, describe_encryption, key_ring_of
 from shared.health import (
     HEALTH_ADDRESS_ENV,
     HealthServer,
@@ -65,6 +65,7 @@ from shared.temporal_client import (
     exit_process,
     unreachable_cause,
 )
+from shared.ticket_listing import first_undecryptable_ticket
 from shared.worker_gauges import SpendLimitError, VisibilityGauges, spend_limit_from_env
 from task_queue_workers import (
     build_workers,
@@ -206,6 +207,18 @@ async def serve(
         return 1
     except settings.ConfigError as err:  # an unusable key ring or store setting
         print(f"worker: configuration error: {err}", file=sys.stderr)
+        return 2
+    if key_ring_of(client.data_converter) is None and (
+        held := await first_undecryptable_ticket(client)
+    ):
+        # It could read none of them: every task of theirs would fail, over and over.
+        print(
+            f"worker: this server's tickets are encrypted (ticket {held} among them) and this "
+            "worker has no key ring, so it could not read them: run it from the directory "
+            "whose data/ holds encryption-keys.json, or give it the ring "
+            "(TICKETS_ENCRYPTION_KEYS or TICKETS_ENCRYPTION_KEY_FILE)",
+            file=sys.stderr,
+        )
         return 2
     try:
         registered = await ensure_search_attributes(client)

@@ -323,7 +323,13 @@ async def ids_held_by_other_tickets(client: Client, tickets: list[Ticket]) -> se
     return held
 
 
-async def first_undecryptable_ticket(client: Client, limit: int) -> str | None:
+# How many of the server's tickets a process without a key ring reads to find encrypted ones.
+ENCRYPTED_CHECK_TICKETS = 20
+
+
+async def first_undecryptable_ticket(
+    client: Client, limit: int = ENCRYPTED_CHECK_TICKETS
+) -> str | None:
     """The id of a ticket (among the server's first ``limit``) whose memo ``client`` cannot
     decrypt, if any: a server holding tickets of a key ring other than this process's."""
     query = f"WorkflowType = '{names.TICKET_WORKFLOW}'"

@@ -24,10 +24,6 @@ async def open_client() -> Client:
         ) from None
 
 
-# How many of the server's tickets a command without a key ring reads to find encrypted ones.
-ENCRYPTED_CHECK_TICKETS = 20
-
-
 async def refuse_plaintext_beside_encrypted(client: Client) -> None:
     """A process with no key ring (started from another directory, or without
     TICKETS_ENCRYPTION_KEYS) that would send customer text to a server whose tickets are
@@ -35,7 +31,7 @@ async def refuse_plaintext_beside_encrypted(client: Client) -> None:
     would sit in plain text among them, erasure leaving it in the server's free pages."""
     if key_ring_of(client.data_converter) is not None:
         return
-    if (held := await first_undecryptable_ticket(client, ENCRYPTED_CHECK_TICKETS)) is not None:
+    if (held := await first_undecryptable_ticket(client)) is not None:
         raise CliError(
             f"this server's tickets are encrypted (ticket {held} among them) and this process "
             "has no key ring, so what it sends would be stored readable: run it from the "

@@ -3,12 +3,14 @@ TICKETS_ENCRYPTION_KEYS) does not send customer text to a server whose tickets a
 there the ring exists and the process is missing it, and a ticket sent readable would sit in
 plain text among the encrypted ones (still in the server's free pages after `erase`)."""
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from tests.integration.conftest import Stack
-from tests.support.processes import free_port, run_cli
+from tests.support.processes import PROJECT_ROOT, free_port, run_cli
 
 pytestmark = pytest.mark.integration
 
@@ -52,3 +54,24 @@ def test_serve_without_the_key_ring_refuses_a_server_of_encrypted_tickets(
     assert result.code == 1, result.output
     assert result.stderr.startswith("error: this server's tickets are encrypted (ticket ")
     assert "Traceback" not in result.stderr
+
+
+def test_a_worker_without_the_key_ring_refuses_a_server_of_encrypted_tickets(
+    stack: Stack, tmp_path: Path
+) -> None:
+    """It started, warned "payload encryption OFF", and failed every task of every ticket."""
+    encrypted_ticket_on(stack)
+    elsewhere = stack.env | {"TICKETS_DATA_DIR": str(tmp_path / "not-the-data-dir")}
+
+    result = subprocess.run(
+        [sys.executable, "-m", "worker"],
+        env=elsewhere,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "worker: this server's tickets are encrypted (ticket " in result.stderr
+    assert "polling" not in result.stdout and "Traceback" not in result.stderr
