@@ -71,6 +71,37 @@ class _EvictionDetachNoise(logging.Filter):
         return record.getMessage() != "Failed to detach context"
 
 
+class _FirstProblemOnly(logging.Filter):
+    """Lets a command's first tracing problem through, as one line, and no other: with the
+    collector down, the exporter's retries and failures were printed into a command's output
+    (a results table, `make run`'s waiting lines) for as long as it ran."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.shown = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING or self.shown:
+            return False
+        self.shown = True
+        said = " ".join(record.getMessage().split())[:300]
+        record.msg = f"{said} (this command shows no further tracing problems)"
+        record.args, record.exc_info, record.exc_text = (), None, None
+        return True
+
+
+def quiet_tracing_problems() -> None:
+    """For a command-line process: OpenTelemetry's own log lines (export failures, retries)
+    reach its stderr once, as "warning: traces: ...", instead of on every retry. A worker keeps
+    every line: its log is where an operator looks."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(_FirstProblemOnly())
+    handler.setFormatter(logging.Formatter("warning: traces: %(message)s"))
+    otel = logging.getLogger("opentelemetry")
+    otel.addHandler(handler)
+    otel.propagate = False
+
+
 class TelemetryConfigError(ValueError):
     """A tracing variable asks for something this product cannot do; the message names it."""
 

@@ -118,6 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from shared.telemetry import quiet_tracing_problems
+
+    quiet_tracing_problems()
     if args.handler is None:
         return int(args.blocking(args))
     try:

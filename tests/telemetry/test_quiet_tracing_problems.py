@@ -1,0 +1,29 @@
+"""A command's tracing problems (the collector down) reach its stderr once, as one line, instead
+of every export retry and failure in the middle of its output (shared/telemetry.py)."""
+
+import logging
+
+import pytest
+
+from shared.telemetry import quiet_tracing_problems
+
+
+def test_only_the_first_tracing_problem_of_a_command_is_printed(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    otel = logging.getLogger("opentelemetry")
+    handlers, propagate = list(otel.handlers), otel.propagate
+    try:
+        quiet_tracing_problems()
+        exporter = logging.getLogger("opentelemetry.exporter.otlp.common.http")
+        exporter.warning("Transient error %s encountered while exporting span batch, retrying", 1)
+        exporter.error("Failed to export span batch code: %s, reason:\n%s", 503, "down")
+        logging.getLogger("opentelemetry.sdk.trace.export").info("an info line")
+    finally:
+        otel.handlers, otel.propagate = handlers, propagate
+
+    err = capsys.readouterr().err
+    assert err.splitlines() == [
+        "warning: traces: Transient error 1 encountered while exporting span batch, retrying "
+        "(this command shows no further tracing problems)"
+    ]
