@@ -181,7 +181,9 @@ async def _input_undecryptable(
             return None
     except (UnknownEncryptionKey, PayloadDecryptionError) as err:
         return err
-    except RPCError:
+    except Exception:
+        # Only a diagnosis on a failure path: whatever else goes wrong reading the history (the
+        # server, a payload store), the caller's own message stands.
         return None
     return None
 

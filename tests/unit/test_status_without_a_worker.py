@@ -2,6 +2,7 @@
 timed out, or (no worker polled the queue for a while) "no poller seen for task queue recently,
 worker may be down", which the CLI passed on as the server's raw answer."""
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -17,6 +18,11 @@ class FakeHandle:
 
     async def query(self, *args: Any, **kwargs: Any) -> Any:
         raise self.error
+
+    async def fetch_history_events(self, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+        # No history to read (whether this process can decrypt the ticket is not asked here).
+        for event in ():
+            yield event
 
 
 class FakeClient:
