@@ -208,9 +208,7 @@ async def serve(
     except settings.ConfigError as err:  # an unusable key ring or store setting
         print(f"worker: configuration error: {err}", file=sys.stderr)
         return 2
-    if key_ring_of(client.data_converter) is None and (
-        held := await first_undecryptable_ticket(client)
-    ):
+    if key_ring_of(client.data_converter) is None and (held := await _encrypted_running(client)):
         # It could read none of them: every task of theirs would fail, over and over.
         print(
             f"worker: this server's tickets are encrypted (ticket {held} among them) and this "
@@ -295,6 +293,19 @@ async def serve(
         return 1
     print("worker: stopped", flush=True)
     return 0
+
+
+async def _encrypted_running(client: Client) -> str | None:
+    """A running ticket this worker, which has no key ring, cannot decrypt (closed ones give it
+    no task); None also when the server's visibility cannot say (the check is a courtesy)."""
+    try:
+        return await first_undecryptable_ticket(client, running=True)
+    except RPCError as err:
+        print(
+            f"worker: warning: could not check for encrypted tickets: {err.message}",
+            file=sys.stderr,
+        )
+        return None
 
 
 async def serve_health(

@@ -190,13 +190,16 @@ def build_app(
             refused, who = await unauthenticated(request)
             if refused is not None:
                 return refused, who
-        # The header the Web UI and the CLI send wins; without it, a one-segment prefix is the
-        # namespace (``/{namespace}/decode``). A longer prefix (a proxy's) names none.
-        prefix = request.path_params.get("prefix") or ""
-        namespace = request.headers.get("x-namespace") or (prefix if "/" not in prefix else None)
+        namespace = named_namespace(request)
         if namespace and namespace != settings.namespace:
             return _error(404, f"this codec server serves namespace {settings.namespace}"), who
         return None, who
+
+    def named_namespace(request: Request) -> str | None:
+        """The header the Web UI and the CLI send wins; without it, a one-segment prefix is
+        the namespace (``/{namespace}/decode``). A longer prefix (a proxy's) names none."""
+        prefix = request.path_params.get("prefix") or ""
+        return request.headers.get("x-namespace") or (prefix if "/" not in prefix else None)
 
     async def unauthenticated(request: Request) -> tuple[JSONResponse | None, str]:
         """The answer for a request without a bearer token this server accepts: the shared
@@ -232,34 +235,39 @@ def build_app(
 
     async def handle(request: Request, decode: bool) -> Response:
         action = "decode" if decode else "encode"
+        namespace = named_namespace(request) or "-"
         refused, who = await refusal(request)
         if refused is not None:
-            audit.record(request, action, who, refused.status_code, None)
+            audit.record(request, action, who, refused.status_code, None, namespace)
             return refused
-        count: int | None = None
+        counted: list[int] = []  # the request's payloads, once parsed
+        status = 500  # until answered: an error or a cancellation is audited as one
+        try:
+            response = await answer(request, decode, counted)
+            status = response.status_code
+            return response
+        finally:
+            audit.record(request, action, who, status, counted[0] if counted else None, namespace)
+
+    async def answer(request: Request, decode: bool, counted: list[int]) -> Response:
         try:
             async with turns.turn():
                 # Read in its turn: a request waiting for one holds no body in memory.
                 body = await _read_body(request)
                 # Parsing, the codecs and writing the answer are CPU work: in a worker thread.
                 # Stored payloads are fetched on this loop (the store's connections are its).
+                payloads = await asyncio.to_thread(parse_payloads, body)
+                counted.append(len(payloads))
                 if decode:
-                    payloads = await asyncio.to_thread(parse_payloads, body)
-                    count = len(payloads)
                     payloads = await resolve_references(converter, payloads)
                     answer = await asyncio.to_thread(decoded, payloads)
                 else:
-                    plain = await asyncio.to_thread(parse_payloads, body)
-                    count = len(plain)
-                    answer = await asyncio.to_thread(encoded, plain)
+                    answer = await asyncio.to_thread(encoded, payloads)
         except Refused as err:
             headers = {"Retry-After": "1"} if err.status == 503 else None
-            audit.record(request, action, who, err.status, count)
             return _error(err.status, err.message, headers)
         except ClientDisconnect:  # the caller went away mid-body: nobody to answer
-            audit.record(request, action, who, 400, count)
             return Response(status_code=400)
-        audit.record(request, action, who, 200, count)
         return Response(answer, media_type="application/json")
 
     @app.post("/decode")

@@ -19,20 +19,28 @@ NO_TOKEN_REQUIRED: Final = "anyone (no token required)"
 NOT_AUTHENTICATED: Final = "no accepted token"
 
 
+def shown(text: str) -> str:
+    """The caller's text as one printable line: cut, and every control or non-printable
+    character (an escape sequence, a line break, U+0085) a `?`, so no request can forge or
+    erase audit lines."""
+    return "".join(c if c.isprintable() else "?" for c in text[:MAX_SUBJECT_CHARS])
+
+
 def user(subject: str) -> str:
-    shown = "".join(c if c.isprintable() else "?" for c in subject[:MAX_SUBJECT_CHARS])
-    return f"user {shown}"
+    return f"user {shown(subject)}"
 
 
-def record(request: Request, action: str, who: str, status: int, payloads: int | None) -> None:
+def record(
+    request: Request, action: str, who: str, status: int, payloads: int | None, namespace: str
+) -> None:
+    """``namespace``: as the request named it (header or path), "-" when it named none."""
     origin = request.client.host if request.client else "?"
     count = "?" if payloads is None else str(payloads)
-    namespace = request.headers.get("x-namespace") or "-"
     log.info(
         "%s of %s payload(s) for namespace %s by %s from %s: %d",
         action,
         count,
-        namespace[:100],
+        shown(namespace),
         who,
         origin,
         status,

@@ -219,7 +219,8 @@ async def _taken_by(
     )
     status = description.status.name if description.status else "UNKNOWN"
     chain = description.raw_description.workflow_execution_info.first_run_id or None
-    return outcome, status, memo, chain
+    # Empty when this key ring cannot read it (a retired key): callers read it with .get.
+    return outcome, status, memo or {}, chain
 
 
 async def submit_tickets(

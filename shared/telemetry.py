@@ -92,12 +92,15 @@ class _FirstProblemOnly(logging.Filter):
 
 def quiet_tracing_problems() -> None:
     """For a command-line process: OpenTelemetry's own log lines (export failures, retries)
-    reach its stderr once, as "warning: traces: ...", instead of on every retry. A worker keeps
-    every line: its log is where an operator looks."""
+    reach its stderr once, as "warning: traces: ...", instead of on every retry. A worker and
+    the servers (`serve`, `codec-server`) keep every line: their log is where an operator
+    looks."""
+    otel = logging.getLogger("opentelemetry")
+    if any(isinstance(f, _FirstProblemOnly) for h in otel.handlers for f in h.filters):
+        return  # once per process
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(_FirstProblemOnly())
     handler.setFormatter(logging.Formatter("warning: traces: %(message)s"))
-    otel = logging.getLogger("opentelemetry")
     otel.addHandler(handler)
     otel.propagate = False
 

@@ -328,11 +328,14 @@ ENCRYPTED_CHECK_TICKETS = 20
 
 
 async def first_undecryptable_ticket(
-    client: Client, limit: int = ENCRYPTED_CHECK_TICKETS
+    client: Client, limit: int = ENCRYPTED_CHECK_TICKETS, running: bool = False
 ) -> str | None:
-    """The id of a ticket (among the server's first ``limit``) whose memo ``client`` cannot
-    decrypt, if any: a server holding tickets of a key ring other than this process's."""
+    """The id of a ticket (among the server's first ``limit``; with ``running``, of those still
+    running) whose memo ``client`` cannot decrypt, if any: a server holding tickets of a key
+    ring other than this process's."""
     query = f"WorkflowType = '{names.TICKET_WORKFLOW}'"
+    if running:
+        query += " AND ExecutionStatus = 'Running'"
     async for execution in client.list_workflows(query, limit=limit):
         if await memo_if_readable(execution) is None:
             return names.ticket_id_from_workflow_id(execution.id)

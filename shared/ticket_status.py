@@ -177,7 +177,10 @@ async def _input_undecryptable(
     try:
         async for event in handle.fetch_history_events():
             started = event.workflow_execution_started_event_attributes
-            await client.data_converter.decode(list(started.input.payloads))
+            # The codecs alone: a payload stored outside (a reference) is not fetched.
+            codec = client.data_converter.payload_codec
+            if codec is not None:
+                await codec.decode(list(started.input.payloads))
             return None
     except (UnknownEncryptionKey, PayloadDecryptionError) as err:
         return err

@@ -19,6 +19,9 @@ from starter.arguments import positive_int, wait_seconds
 from starter.errors import debugging, explain
 from starter.ticket_commands import DEFAULT_WAIT_SECONDS
 
+# Commands that run until stopped: their log keeps every tracing problem.
+SERVERS = ("serve", "codec-server")
+
 
 async def cmd_erase(args: argparse.Namespace) -> int:
     from starter.erase import run_erase
@@ -118,9 +121,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from shared.telemetry import quiet_tracing_problems
+    if args.command not in SERVERS:
+        from shared.telemetry import quiet_tracing_problems
 
-    quiet_tracing_problems()
+        quiet_tracing_problems()
     if args.handler is None:
         return int(args.blocking(args))
     try:

@@ -87,7 +87,11 @@ def refused_every_time(entry: LedgerEntry) -> bool:
     """Whether every send of this unsent decision was refused for good (at least one): nothing
     went out, so it may go by another channel. Not after a failure for now (a timeout, a 5xx:
     the answer may have arrived), nor after a send that never reported (its worker died)."""
-    return entry.sent_at is None and 1 <= entry.refusals == entry.sends == entry.attempts
+    return (
+        entry.sent_at is None
+        and 1 <= entry.refusals == entry.sends == entry.attempts
+        and (entry.last_error or "").startswith(REFUSED_PREFIX)
+    )
 
 
 def uncertain(entry: LedgerEntry) -> bool:
@@ -144,10 +148,12 @@ class DeliveryLedger(ABC):
 
     @abstractmethod
     async def reroute(self, ticket_id: str, key: str, sent_via: str) -> LedgerEntry | None:
-        """Send this decision (``key``) through ``sent_via`` from now on, when the row is unclaimed
-        and ``refused_every_time`` (nothing went out). The row as it is now, or None when it may
-        not move. An operator who fixed a ticket's routing (the channel the worker uses for it)
-        and redrove it had the recorded channel refuse it again, for good."""
+        """Send this decision (``key``) through ``sent_via`` from now on, when the row is
+        ``refused_every_time`` (nothing went out) and no claim is left on it (a refused send
+        gives its claim back; a send whose worker died never did, and may have gone out). The
+        row as it is now, or None when it may not move. An operator who fixed a ticket's routing
+        (the channel the worker uses for it) and redrove it had the recorded channel refuse it
+        again, for good."""
 
     @abstractmethod
     async def get(self, ticket_id: str) -> LedgerEntry | None: ...

@@ -134,7 +134,8 @@ MIGRATIONS: Final = (
         -- channel: a redrive moves a row to another channel only when every send was refused
         -- (before, only a row whose one attempt was). An unsent row with one refused attempt
         -- counts one of each; any other, none (it is never moved). Workers of earlier versions
-        -- count neither (their rows are not moved either). Safe to apply again (IF NOT
+        -- count neither; a claim of theirs never given back counts twice when taken over, and a
+        -- row left claimed is never moved (docs/stores.md). Safe to apply again (IF NOT
         -- EXISTS; counts already taken are left as they are).
         ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS sends integer NOT NULL DEFAULT 0;
         ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS refusals integer NOT NULL DEFAULT 0;

@@ -123,7 +123,9 @@ class PostgresLedger(DeliveryLedger):
         row = await self._one(
             "UPDATE deliveries SET claimed_by = %s, "
             "claimed_until = now() + make_interval(secs => %s), "
-            "sends = sends + (claimed_by IS DISTINCT FROM %s)::integer "
+            # As sqlite_ledger.py's: 2 when it takes over a claim never given back.
+            "sends = sends + CASE WHEN claimed_by IS NOT DISTINCT FROM %s::text THEN 0 "
+            "WHEN claimed_by IS NULL THEN 1 ELSE 2 END "
             "WHERE ticket_id = %s AND sent_at IS NULL AND (claimed_until IS NULL "
             "OR claimed_until <= now() OR claimed_by = %s) "
             "AND (%s::text IS NULL OR idempotency_key = %s) "
@@ -157,8 +159,9 @@ class PostgresLedger(DeliveryLedger):
             "UPDATE deliveries SET sent_via = %s, last_error = NULL WHERE ticket_id = %s "
             "AND idempotency_key = %s AND sent_at IS NULL AND refusals >= 1 "
             "AND sends = refusals AND attempts = refusals "  # refused_every_time
-            f"AND (claimed_until IS NULL OR claimed_until <= now()) RETURNING {_COLUMNS}",
-            (sent_via, ticket_id, key),
+            # A refused send gives its claim back; one never given back never reported.
+            f"AND starts_with(last_error, %s) AND claimed_by IS NULL RETURNING {_COLUMNS}",
+            (sent_via, ticket_id, key, REFUSED_PREFIX),
         )
         return _entry(row) if row is not None else None
 

@@ -37,6 +37,11 @@ from shared.stores.ledger import (
 from shared.stores.sqlite_schema import LOCK_WAIT_SECONDS, WAL_FILES, migrate, use_wal
 
 T = TypeVar("T")
+# What a claim adds to ``sends``: nothing for the holder's own claim again, one for a send
+# begun, and one more when it takes over a claim that was never given back (released after a
+# failure, cleared when marked sent): that send never reported, and may have gone out (a worker
+# of schema 4 counted nothing for it). The claiming holder is the one parameter.
+_SENDS_BEGUN_SQLITE = "(CASE WHEN claimed_by IS ? THEN 0 WHEN claimed_by IS NULL THEN 1 ELSE 2 END)"
 log = logging.getLogger(__name__)
 # The mark of an answer handed over without learning whether it was taken, as SQL compares it.
 _UNCERTAIN = (len(UNCERTAIN_PREFIX), UNCERTAIN_PREFIX)
@@ -234,7 +239,7 @@ class SqliteLedger(DeliveryLedger):
             now = time.time()  # one machine: every process shares this clock
             taken = conn.execute(
                 "UPDATE deliveries SET claimed_by = ?, claimed_until = ?, "
-                "sends = sends + (claimed_by IS NOT ?) WHERE ticket_id = ? "
+                f"sends = sends + {_SENDS_BEGUN_SQLITE} WHERE ticket_id = ? "
                 "AND sent_at IS NULL AND (claimed_until IS NULL OR claimed_until <= ? "
                 "OR claimed_by = ?) AND (? IS NULL OR idempotency_key = ?) "
                 # Not an answer an attempt handed over without learning whether it was taken.
@@ -271,8 +276,8 @@ class SqliteLedger(DeliveryLedger):
                 "UPDATE deliveries SET sent_via = ?, last_error = NULL WHERE ticket_id = ? "
                 "AND idempotency_key = ? AND sent_at IS NULL AND refusals >= 1 "
                 "AND sends = refusals AND attempts = refusals "  # refused_every_time
-                "AND (claimed_until IS NULL OR claimed_until <= ?)",
-                (sent_via, ticket_id, key, time.time()),
+                "AND substr(last_error, 1, ?) = ? AND claimed_by IS NULL",
+                (sent_via, ticket_id, key, len(REFUSED_PREFIX), REFUSED_PREFIX),
             ).rowcount
             if not moved:
                 return None

@@ -19,6 +19,7 @@ from shared.encryption.keyring import KeyRing
 from shared.operation_errors import ReviewRefused, TicketUnreadable
 from shared.review import ReviewAction, ReviewDecision
 from shared.view import TicketView
+from tests.support.tickets import make_ticket
 from tests.support.unreadable_ticket_workflow import FinishedTicketFake, UnreadableTicketFake
 
 
@@ -48,8 +49,9 @@ async def test_a_status_query_the_worker_fails_is_reported_as_an_unreadable_tick
 async def test_an_open_ticket_under_a_key_this_process_lacks_names_the_key(
     dev_env: WorkflowEnvironment,
 ) -> None:
-    """A key retired while tickets under it were still open: their workers fail, and `status`
-    pointed at the worker's log while it names the key for a closed ticket."""
+    """The status query failed (here for the fake workflow's own reason) and this process
+    cannot decrypt the ticket: it names the key it lacks, as for a closed ticket, rather than
+    point at the worker's log. (The worker lacking it too is the next test.)"""
     tag = uuid.uuid4().hex[:8]
     ticket_id, queue = f"T-OLDKEY-{tag}", f"oldkey-{tag}"
     old, new = os.urandom(32), os.urandom(32)
@@ -118,6 +120,31 @@ async def test_a_worker_lacking_the_tickets_key_is_named_by_status_and_review(
 
 async def _polled(client: Client) -> bool:
     return True
+
+
+async def test_a_ticket_ended_under_a_retired_key_is_submitted_again(
+    dev_env: WorkflowEnvironment,
+) -> None:
+    """Its memo cannot be read any more (the key retired): submitting it again failed with an
+    AttributeError on the memo instead of starting it, as an ended ticket is."""
+    tag = uuid.uuid4().hex[:8]
+    ticket = make_ticket(ticket_id=f"T-ENDED-{tag}")
+    address = dev_env.client.service_client.config.target_host
+    before = await Client.connect(
+        address, data_converter=data_converter(key_ring=KeyRing("k-1", {"k-1": os.urandom(32)}))
+    )
+    after = await Client.connect(
+        address, data_converter=data_converter(key_ring=KeyRing("k-2", {"k-2": os.urandom(32)}))
+    )
+    queue = f"nobody-{tag}"
+    first = await ops.start_ticket(before, ticket, task_queue=queue)
+    handle = after.get_workflow_handle(names.ticket_workflow_id(ticket.ticket_id))
+    await handle.terminate()  # ended without an answer
+
+    again = await ops.start_ticket(after, ticket, task_queue=queue)
+    await handle.terminate()
+
+    assert first.started and again.started
 
 
 async def test_a_completed_tickets_status_is_its_result_read_with_no_worker_running(

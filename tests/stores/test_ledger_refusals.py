@@ -72,8 +72,47 @@ async def test_a_send_that_never_reported_keeps_the_row_though_a_later_one_was_r
     await refused(ledger, "attempt-b")
 
     row = await ledger.get("T-1")
-    assert row is not None and (row.sends, row.refusals, row.attempts) == (2, 1, 1)
+    # The dead send counted once when claimed and once more when its claim was taken over.
+    assert row is not None and (row.sends, row.refusals, row.attempts) == (3, 1, 1)
     assert not refused_every_time(row)
+    assert await ledger.reroute("T-1", entry.idempotency_key, "email") is None
+
+
+async def old_workers_claim(ledger: DeliveryLedger, ticket_id: str, holder: str) -> None:
+    """A claim as a worker of schema 4 takes it (no send counted), run out at once: it died
+    mid-send."""
+    if isinstance(ledger, SqliteLedger):
+        conn = sqlite3.connect(ledger.path)
+        conn.execute(
+            "UPDATE deliveries SET claimed_by = ?, claimed_until = 0 WHERE ticket_id = ?",
+            (holder, ticket_id),
+        )
+        conn.commit()
+        conn.close()
+        return
+    assert isinstance(ledger, PostgresLedger)
+    async with ledger.database.connection() as pg:
+        await pg.execute(
+            "UPDATE deliveries SET claimed_by = %s, claimed_until = now() - interval '1 s' "
+            "WHERE ticket_id = %s",
+            (holder, ticket_id),
+        )
+
+
+async def test_a_send_an_older_worker_never_reported_keeps_the_row_on_its_channel(
+    ledger: DeliveryLedger,
+) -> None:
+    """During a rolling upgrade: refused once (counted), redriven, and a worker of the previous
+    version took the row and died mid-send, counting nothing. Its answer may be out."""
+    entry, _ = await ledger.record(delivery())
+    await refused(ledger, "attempt-a")
+    await old_workers_claim(ledger, "T-1", "old-version-attempt")
+
+    assert await ledger.reroute("T-1", entry.idempotency_key, "email") is None  # claim left
+    await refused(ledger, "attempt-b")  # a new worker's attempt, refused again
+    row = await ledger.get("T-1")
+    # One send counted for the first, two for the one that took over the dead claim.
+    assert row is not None and (row.sends, row.refusals, row.attempts) == (3, 2, 2)
     assert await ledger.reroute("T-1", entry.idempotency_key, "email") is None
 
 

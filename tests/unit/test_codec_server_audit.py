@@ -93,3 +93,25 @@ def test_a_users_access_token_is_audited_by_its_subject(
     assert "by user reviewer@example.com from testclient: 200" in lines[0]
     assert "by user mallory?@evil from testclient: 200" in lines[1]  # one line, printable
     assert "by no accepted token from testclient: 401" in lines[2]
+
+
+def test_what_a_request_names_cannot_forge_or_erase_audit_lines(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    client = shared_token_client()
+    caplog.set_level(logging.INFO, logger="codec_server.audit")
+
+    # A namespace in the path, with an escape sequence (erase the line) and U+0085 (a line
+    # break to some readers) in it.
+    answer = client.post(
+        "/ns%1b%5b2Kforged%c2%85line/decode",
+        json=body(sealed("x")),
+        headers={"Authorization": f"Bearer {SHARED}"},
+    )
+
+    assert answer.status_code == 404  # not this server's namespace
+    [line] = audit_lines(caplog)
+    assert line == (
+        "decode of ? payload(s) for namespace ns?[2Kforged?line by the shared token from "
+        "testclient: 404"
+    )
