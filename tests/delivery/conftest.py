@@ -7,18 +7,38 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from temporalio.client import Client, WorkflowHandle
 
 from activities.delivery.activity import DeliveryActivities
 from activities.delivery.config import DeliveryConfig
 from shared.pipeline_config import PipelineConfig, ReviewPolicyConfig
 from shared.stores.ledger import DeliveryLedger, LedgerEntry
+from shared.stores.postgres import PostgresDatabase
+from shared.stores.postgres_ledger import PostgresLedger
 from shared.stores.sqlite_ledger import SqliteLedger
 from shared.tickets import Ticket
 from shared.view import DeliveryRequest
+from tests.support.postgres import PostgresServer
 from tests.support.temporal import wait_for_state
 from tests.support.tickets import start_ticket
 from tests.support.workers import real_pipeline
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def ledger(
+    request: pytest.FixtureRequest, tmp_path: Path, postgres: PostgresServer
+) -> AsyncIterator[DeliveryLedger]:
+    """The delivery ledger on each backend, for tests of the delivery activities on their own."""
+    if request.param == "sqlite":
+        sqlite = SqliteLedger(tmp_path / "outbox.sqlite3")
+        yield sqlite
+        await sqlite.close()
+        return
+    database = PostgresDatabase(postgres.create_database("delivery"), pool_size=4)
+    yield PostgresLedger(database)
+    await database.close()
+
 
 # Nothing waits for a person: every ticket goes straight to delivery.
 NO_REVIEW = PipelineConfig(review=ReviewPolicyConfig(min_confidence=0.0, review_urgent=False))

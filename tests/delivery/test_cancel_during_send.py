@@ -15,14 +15,13 @@ from shared.view import DeliveryReceipt
 from tests.delivery.test_overlapping_attempts import (
     REQUEST,
     HeldChannelFake,
-    ledger,  # noqa: F401  (the fixture)
     worker,
 )
 
 
 @pytest.mark.parametrize("attempt", ["queued", "local"])
 async def test_a_cancellation_during_the_send_waits_for_it_and_its_record(
-    ledger: DeliveryLedger,  # noqa: F811
+    ledger: DeliveryLedger,
     attempt: str,
 ) -> None:
     channel = HeldChannelFake()
@@ -45,7 +44,7 @@ async def test_a_cancellation_during_the_send_waits_for_it_and_its_record(
 
 
 async def test_a_cancellation_before_the_send_sends_nothing(
-    ledger: DeliveryLedger,  # noqa: F811
+    ledger: DeliveryLedger,
 ) -> None:
     channel = HeldChannelFake()
     activities = worker(ledger, channel)

@@ -4,8 +4,6 @@ another worker's attempt began, on SQLite and on PostgreSQL. The channel is a fa
 its send until the test lets it go; the attempts run in the SDK's activity environment."""
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from temporalio.exceptions import ApplicationError
@@ -17,11 +15,7 @@ from activities.delivery.errors import DeliveryUnavailable
 from activities.delivery.local_attempts import LOCAL_SEND_SLOTS
 from shared import names
 from shared.stores.ledger import DeliveryLedger, LedgerEntry
-from shared.stores.postgres import PostgresDatabase
-from shared.stores.postgres_ledger import PostgresLedger
-from shared.stores.sqlite_ledger import SqliteLedger
 from shared.view import DeliveryReceipt, DeliveryRequest
-from tests.support.postgres import PostgresServer
 from tests.support.temporal import wait_until
 
 REQUEST = DeliveryRequest(
@@ -51,20 +45,6 @@ class HeldChannelFake:
 
     async def aclose(self) -> None:
         pass
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def ledger(
-    request: pytest.FixtureRequest, tmp_path: Path, postgres: PostgresServer
-) -> AsyncIterator[DeliveryLedger]:
-    if request.param == "sqlite":
-        sqlite = SqliteLedger(tmp_path / "outbox.sqlite3")
-        yield sqlite
-        await sqlite.close()
-        return
-    database = PostgresDatabase(postgres.create_database("claims"), pool_size=4)
-    yield PostgresLedger(database)
-    await database.close()
 
 
 def worker(ledger: DeliveryLedger, channel: HeldChannelFake) -> DeliveryActivities:

@@ -3,9 +3,6 @@ to after the fix, however many times it was redriven before the fix, and never a
 that may have gone out (activities/delivery/activity.py ``_rerouted``), on SQLite and on
 PostgreSQL. The channels are fakes; the attempts run in the SDK's activity environment."""
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
@@ -16,11 +13,7 @@ from activities.delivery.errors import DeliveryRejected
 from shared import names
 from shared.delivery import idempotency_key, text_sha256
 from shared.stores.ledger import DeliveryLedger, LedgerEntry, NewDelivery
-from shared.stores.postgres import PostgresDatabase
-from shared.stores.postgres_ledger import PostgresLedger
-from shared.stores.sqlite_ledger import SqliteLedger
 from shared.view import DeliveryReceipt, DeliveryRequest
-from tests.support.postgres import PostgresServer
 
 REQUEST = DeliveryRequest(
     ticket_id="T-1", channel="chat", customer_id="C-1", revision=1, text="Your answer."
@@ -56,20 +49,6 @@ class AcceptingChannelFake:
 
     async def aclose(self) -> None:
         pass
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def ledger(
-    request: pytest.FixtureRequest, tmp_path: Path, postgres: PostgresServer
-) -> AsyncIterator[DeliveryLedger]:
-    if request.param == "sqlite":
-        sqlite = SqliteLedger(tmp_path / "outbox.sqlite3")
-        yield sqlite
-        await sqlite.close()
-        return
-    database = PostgresDatabase(postgres.create_database("reroute"), pool_size=4)
-    yield PostgresLedger(database)
-    await database.close()
 
 
 def recorded_as_the_activity_does(sent_via: str) -> NewDelivery:
