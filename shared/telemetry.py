@@ -24,7 +24,7 @@ import sys
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Final
+from typing import Any, Final
 
 from opentelemetry import trace
 from opentelemetry.context import Context
@@ -90,6 +90,22 @@ class _FirstProblemOnly(logging.Filter):
         return True
 
 
+class _StderrNow(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is when a line comes, not the one it was made with
+    (which a test, or a process redirecting its output, may have closed since)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
 def quiet_tracing_problems() -> None:
     """For a command-line process: OpenTelemetry's own log lines (export failures, retries)
     reach its stderr once, as "warning: traces: ...", instead of on every retry. A worker and
@@ -98,7 +114,7 @@ def quiet_tracing_problems() -> None:
     otel = logging.getLogger("opentelemetry")
     if any(isinstance(f, _FirstProblemOnly) for h in otel.handlers for f in h.filters):
         return  # once per process
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrNow()
     handler.addFilter(_FirstProblemOnly())
     handler.setFormatter(logging.Formatter("warning: traces: %(message)s"))
     otel.addHandler(handler)

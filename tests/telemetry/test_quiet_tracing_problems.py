@@ -13,8 +13,10 @@ def test_only_the_first_tracing_problem_of_a_command_is_printed(
 ) -> None:
     otel = logging.getLogger("opentelemetry")
     handlers, propagate = list(otel.handlers), otel.propagate
+    otel.handlers = []  # as a fresh process has them (another test may have run the CLI)
     try:
         quiet_tracing_problems()
+        quiet_tracing_problems()  # a second call adds nothing
         exporter = logging.getLogger("opentelemetry.exporter.otlp.common.http")
         exporter.warning("Transient error %s encountered while exporting span batch, retrying", 1)
         exporter.error("Failed to export span batch code: %s, reason:\n%s", 503, "down")
