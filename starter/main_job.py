@@ -20,6 +20,7 @@ from pathlib import Path
 from rich.console import Console
 from temporalio.client import Client
 
+from activities.delivery.bounded import uncut
 from policy.transitions import FAILED_STATES, SETTLED_STATES
 from shared import operations as ops
 from shared import report as reports
@@ -97,6 +98,11 @@ class WorkerProcess:
                 return log.read().decode("utf-8", errors="replace")
         except OSError:
             return ""
+
+    def stopped_as_asked(self) -> bool:
+        """The worker exited 0: it does so only when told to stop (SIGINT, SIGTERM), as a
+        terminal's Ctrl-C tells every process of the foreground group at once."""
+        return self._process is not None and self._process.poll() == 0
 
     def check_alive(self) -> None:
         if self._process is not None and self._process.poll() is not None:
@@ -177,11 +183,23 @@ async def _wait_for_stop(out: Console, worker: "WorkerProcess") -> None:
     """Until Ctrl-C or SIGTERM (which cancel this task), then carry on with the clean-up; or
     until the worker stops on its own (it said "keep running" over a worker that was gone)."""
     try:
-        while True:
+        while not worker.stopped_as_asked():
             worker.check_alive()
             await asyncio.sleep(1.0)
+        # The same Ctrl-C reached the worker first (a loaded machine): a stop, not a death.
+        out.print("The worker stopped; stopping the server ...")
     except asyncio.CancelledError:
         out.print("Stopping the worker and the server ...")
+
+
+async def _stop_everything(
+    worker: "WorkerProcess", server: EmbeddedServer | None, codec: "CodecServerProcess | None"
+) -> None:
+    await worker.stop()
+    if server is not None:
+        await server.stop()
+    if codec is not None:
+        await codec.stop()
 
 
 def _cancel_on_sigterm() -> None:
@@ -348,10 +366,7 @@ async def run_main_job(args: argparse.Namespace) -> int:
             out.print(f"Server and worker keep running for inspection ({ui}); Ctrl-C to stop.")
             await _wait_for_stop(out, worker)
     finally:
-        await worker.stop()
-        if server is not None:
-            await server.stop()
-        if codec is not None:
-            await codec.stop()
+        # Whole, also when the signal that stopped the worker cancels this task only now.
+        await uncut(_stop_everything(worker, server, codec))
     partial = errors or unsettled or conflicts or unreadable or report.unreadable or failed
     return EXIT_PARTIAL if partial else EXIT_OK
