@@ -25,17 +25,27 @@ the draft it asked for.
 import asyncio
 import uuid
 from collections.abc import Mapping
-from datetime import timedelta
-from typing import Final
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.delivery.asked_to_wait import asked_to_wait
+from activities.delivery.attempt_time import (
+    CLAIM_SECONDS,
+    IN_PROGRESS_POLL,
+    IN_PROGRESS_RETRY,
+    attempt_deadline,
+    claim_wait_within,
+)
 from activities.delivery.bounded import uncut
 from activities.delivery.channels import Channel, build_channels
 from activities.delivery.config import LEDGER, DeliveryConfig
-from activities.delivery.errors import DeliveryRejected, DeliveryUnavailable, DeliveryUncertain
+from activities.delivery.errors import (
+    DeliveryRejected,
+    DeliveryUnavailable,
+    DeliveryUncertain,
+    not_sent_again,
+)
 from activities.delivery.local_attempts import LocalAttempts
 from activities.delivery.mark_sent import MARK_SENT_RESERVE_SECONDS, mark_sent
 from activities.delivery.sent_word import still_unrecorded, went_out_before
@@ -55,39 +65,6 @@ from shared.stores.ledger import (
 )
 from shared.view import DeliveryReceipt, DeliveryRequest
 from workflows.options import DELIVERY_START_TO_CLOSE
-
-# How long one attempt's claim on an answer holds: longer than any attempt may run (the
-# channels' client timeouts stay below the start-to-close), with room for a slow ledger write.
-CLAIM_SECONDS: Final = DELIVERY_START_TO_CLOSE.total_seconds() + 30
-# When a refused attempt tries again: the claim's holder has usually sent by then.
-IN_PROGRESS_RETRY: Final = timedelta(seconds=5)
-# A queued attempt that finds another's claim holding waits this long for it (reading the row
-# every IN_PROGRESS_POLL seconds, heartbeating) before it fails for now: each retry is one of
-# the delivery's attempts, and failing at once spent a third of them in one claim's time.
-IN_PROGRESS_WAIT: Final = 20.0
-IN_PROGRESS_POLL: Final = 1.0
-
-
-def _attempt_deadline() -> float:
-    """When this attempt's start-to-close timeout ends, on the event loop's clock (counted from
-    now, the attempt's start in this process)."""
-    limit = DELIVERY_START_TO_CLOSE
-    if activity.in_activity():
-        limit = activity.info().start_to_close_timeout or limit
-    return asyncio.get_running_loop().time() + limit.total_seconds()
-
-
-def claim_wait_within(attempt_seconds: float, config: DeliveryConfig) -> float:
-    """How long a queued attempt may wait for another's claim: IN_PROGRESS_WAIT at most, and
-    never so long that the slowest configured channel's send would not fit in the attempt."""
-    sends = [c.timeout_seconds for c in (config.webhook, config.smtp) if c is not None]
-    return max(
-        0.0,
-        min(
-            IN_PROGRESS_WAIT,
-            attempt_seconds - max(sends, default=0.0) - MARK_SENT_RESERVE_SECONDS,
-        ),
-    )
 
 
 class DeliveryActivities:
@@ -118,7 +95,7 @@ class DeliveryActivities:
         if (waiting := asked_to_wait(request)) is not None:
             raise waiting
         begin_attempt()
-        deadline = _attempt_deadline()
+        deadline = attempt_deadline()
         try:
             async with heartbeating():
                 return await self._deliver(request, deadline, claim_wait=self.claim_wait)
@@ -143,7 +120,7 @@ class DeliveryActivities:
         delivery. Which ones a worker makes, and which it queues at once: local_attempts.py.
         Any failure that is not a refusal for good also sends the delivery to the queue, with
         its long retry policy."""
-        deadline = _attempt_deadline()
+        deadline = attempt_deadline()
         async with self.local.admitted(self.config.method_for(request.channel)):
             return await self._deliver(request, deadline)
 
@@ -171,7 +148,7 @@ class DeliveryActivities:
         replaced_answer = answered_by_the_run_replaced(request.replaces, entry)
         if replaced_answer and entry.sent_at is None:
             # That run handed its answer over and could not tell whether it arrived.
-            raise self._not_again(entry, "the run this one replaced")
+            raise not_sent_again(entry, "the run this one replaced")
         if replaced_answer:
             # This ticket was started again (submitted again, the API, a redrive) after a run
             # that sent its answer ended without completing: cancelled just after the send,
@@ -201,7 +178,7 @@ class DeliveryActivities:
             )
         entry = await self._rerouted(entry, request)
         if uncertain(entry):
-            raise self._not_again(entry, "an earlier attempt")
+            raise not_sent_again(entry, "an earlier attempt")
         already_sent = entry.sent_at is not None
         destination = None
         if entry.sent_via != LEDGER:
@@ -334,7 +311,7 @@ class DeliveryActivities:
                 and uncertain(latest)
             ):
                 # The attempt this one waited for handed it over without learning its fate.
-                raise self._not_again(latest, "an earlier attempt")
+                raise not_sent_again(latest, "an earlier attempt")
             # Sent meanwhile: by an attempt of this ticket (its decision), or the row went to
             # another ticket of the id (then this one waits and records again on its retry).
             if (
@@ -407,19 +384,6 @@ class DeliveryActivities:
                 type=names.DELIVERY_UNAVAILABLE_ERROR,
                 next_retry_delay=err.retry_after,
             ) from None
-
-    @staticmethod
-    def _not_again(entry: LedgerEntry, who: str) -> ApplicationError:
-        """An answer that may have been delivered is not sent again: a person checks (the
-        ticket ends DELIVERY_FAILED with this reason; redrive leaves it alone)."""
-        said = (entry.last_error or "").removeprefix(UNCERTAIN_PREFIX)
-        return ApplicationError(
-            f"{who} handed over the answer of ticket {entry.ticket_id} (idempotency key "
-            f"{entry.idempotency_key}) and could not tell whether it arrived ({said[:300]}): "
-            "not sent again, so the customer is not answered twice; check the destination",
-            type=names.DELIVERY_REJECTED_ERROR,
-            non_retryable=True,
-        )
 
     async def _note(self, entry: LedgerEntry, reason: str) -> None:
         # The reason is kept on the row for operators; failing to write it must not replace the

@@ -1,7 +1,13 @@
 """How a channel says an attempt failed: for now (retried by Temporal) or for good (the ticket
-ends in DELIVERY_FAILED with the reason). Messages never carry a secret."""
+ends in DELIVERY_FAILED with the reason); and the failure of an attempt that will not send an
+answer that may have gone out. Messages never carry a secret."""
 
 from datetime import timedelta
+
+from temporalio.exceptions import ApplicationError
+
+from shared import names
+from shared.stores.ledger import UNCERTAIN_PREFIX, LedgerEntry
 
 
 class DeliveryFailed(Exception):
@@ -27,3 +33,16 @@ class DeliveryUnavailable(DeliveryFailed):
     def __init__(self, reason: str, retry_after: timedelta | None = None) -> None:
         super().__init__(reason)
         self.retry_after = retry_after
+
+
+def not_sent_again(entry: LedgerEntry, who: str) -> ApplicationError:
+    """An answer that may have been delivered is not sent again: a person checks (the
+    ticket ends DELIVERY_FAILED with this reason; redrive leaves it alone)."""
+    said = (entry.last_error or "").removeprefix(UNCERTAIN_PREFIX)
+    return ApplicationError(
+        f"{who} handed over the answer of ticket {entry.ticket_id} (idempotency key "
+        f"{entry.idempotency_key}) and could not tell whether it arrived ({said[:300]}): "
+        "not sent again, so the customer is not answered twice; check the destination",
+        type=names.DELIVERY_REJECTED_ERROR,
+        non_retryable=True,
+    )

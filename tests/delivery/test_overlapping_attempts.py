@@ -9,7 +9,8 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.delivery.activity import IN_PROGRESS_WAIT, DeliveryActivities, claim_wait_within
+from activities.delivery.activity import DeliveryActivities
+from activities.delivery.attempt_time import IN_PROGRESS_WAIT, claim_wait_within
 from activities.delivery.config import WEBHOOK, DeliveryConfig, WebhookConfig
 from activities.delivery.errors import DeliveryUnavailable
 from activities.delivery.local_attempts import LOCAL_SEND_SLOTS

@@ -1,0 +1,45 @@
+"""How long a delivery attempt has, how long it holds its claim on an answer, and how long it
+waits for another attempt's claim (activity.py)."""
+
+import asyncio
+from datetime import timedelta
+from typing import Final
+
+from temporalio import activity
+
+from activities.delivery.config import DeliveryConfig
+from activities.delivery.mark_sent import MARK_SENT_RESERVE_SECONDS
+from workflows.options import DELIVERY_START_TO_CLOSE
+
+# How long one attempt's claim on an answer holds: longer than any attempt may run (the
+# channels' client timeouts stay below the start-to-close), with room for a slow ledger write.
+CLAIM_SECONDS: Final = DELIVERY_START_TO_CLOSE.total_seconds() + 30
+# When a refused attempt tries again: the claim's holder has usually sent by then.
+IN_PROGRESS_RETRY: Final = timedelta(seconds=5)
+# A queued attempt that finds another's claim holding waits this long for it (reading the row
+# every IN_PROGRESS_POLL seconds, heartbeating) before it fails for now: each retry is one of
+# the delivery's attempts, and failing at once spent a third of them in one claim's time.
+IN_PROGRESS_WAIT: Final = 20.0
+IN_PROGRESS_POLL: Final = 1.0
+
+
+def attempt_deadline() -> float:
+    """When this attempt's start-to-close timeout ends, on the event loop's clock (counted from
+    now, the attempt's start in this process)."""
+    limit = DELIVERY_START_TO_CLOSE
+    if activity.in_activity():
+        limit = activity.info().start_to_close_timeout or limit
+    return asyncio.get_running_loop().time() + limit.total_seconds()
+
+
+def claim_wait_within(attempt_seconds: float, config: DeliveryConfig) -> float:
+    """How long a queued attempt may wait for another's claim: IN_PROGRESS_WAIT at most, and
+    never so long that the slowest configured channel's send would not fit in the attempt."""
+    sends = [c.timeout_seconds for c in (config.webhook, config.smtp) if c is not None]
+    return max(
+        0.0,
+        min(
+            IN_PROGRESS_WAIT,
+            attempt_seconds - max(sends, default=0.0) - MARK_SENT_RESERVE_SECONDS,
+        ),
+    )
