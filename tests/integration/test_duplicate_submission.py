@@ -10,13 +10,14 @@ import pytest
 from temporalio.client import Client
 
 from shared import operations as ops
+from shared.data_converter import data_converter
 from starter.embedded import EmbeddedServer
 from tests.support.processes import free_port
 from tests.support.tickets import make_ticket
 
 pytestmark = pytest.mark.integration
 
-# In the ticket's input as the default data converter writes it (plain JSON, no key ring).
+# In the ticket's input as the converter writes it with no key ring (plain JSON).
 MARKER = "parcel-7Q-DUPLICATE-4471"
 
 
@@ -39,7 +40,8 @@ async def test_a_ticket_submitted_again_leaves_no_second_history_in_the_servers_
     server = EmbeddedServer(tmp_path, "127.0.0.1", free_port(), ui=False)
     await server.start()
     try:
-        client = await Client.connect(server.address)
+        # The project's converter without a key ring: the input stays readable JSON here.
+        client = await Client.connect(server.address, data_converter=data_converter(key_ring=None))
         ticket = make_ticket(subject=f"Where is {MARKER}?")
         # No worker polls the queue: the first run stays RUNNING and holds the id.
         queue = "nobody-polls-this"
