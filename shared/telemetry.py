@@ -76,11 +76,16 @@ class _FirstProblemOnly(logging.Filter):
     collector down, the exporter's retries and failures were printed into a command's output
     (a results table, `make run`'s waiting lines) for as long as it ran."""
 
+    # A tracing problem was logged in this process (exports failing): ``flush`` waits less.
+    seen_in_this_process = False
+
     def __init__(self) -> None:
         super().__init__()
         self.shown = False
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.WARNING:
+            _FirstProblemOnly.seen_in_this_process = True
         if record.levelno < logging.WARNING or self.shown:
             return False
         self.shown = True
@@ -313,11 +318,22 @@ def tracer() -> trace.Tracer:
     return trace.get_tracer(TRACER_NAME)
 
 
+# How long a command's exit waits for its spans once its exports have already failed (the
+# collector down): a try, not the whole wait.
+FLUSH_AFTER_A_FAILURE_MILLIS: Final = 300
+
+
 def flush(timeout_millis: int = 5_000) -> None:
     """Export what is buffered (a short-lived process calls this before it exits), giving up
-    after ``timeout_millis``."""
+    after ``timeout_millis``, or FLUSH_AFTER_A_FAILURE_MILLIS when this command's exports have
+    failed already: each command waited the whole 5 s at exit for a collector that was down."""
     if _provider is not None:
-        flush_within(_provider, timeout_millis)
+        flush_within(_provider, flush_timeout(timeout_millis))
+
+
+def flush_timeout(timeout_millis: int) -> int:
+    failed = _FirstProblemOnly.seen_in_this_process
+    return min(timeout_millis, FLUSH_AFTER_A_FAILURE_MILLIS) if failed else timeout_millis
 
 
 def flush_within(provider: TracerProvider, timeout_millis: int) -> bool:

@@ -5,12 +5,15 @@ import logging
 
 import pytest
 
+from shared import telemetry
 from shared.telemetry import quiet_tracing_problems
 
 
 def test_only_the_first_tracing_problem_of_a_command_is_printed(
-    capsys: pytest.CaptureFixture[str],
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # This process's later flushes keep their whole wait (other tests export spans).
+    monkeypatch.setattr(telemetry._FirstProblemOnly, "seen_in_this_process", False)
     otel = logging.getLogger("opentelemetry")
     handlers, propagate = list(otel.handlers), otel.propagate
     otel.handlers = []  # as a fresh process has them (another test may have run the CLI)
@@ -29,3 +32,22 @@ def test_only_the_first_tracing_problem_of_a_command_is_printed(
         "warning: traces: Transient error 1 encountered while exporting span batch, retrying "
         "(this command shows no further tracing problems)"
     ]
+
+
+def test_a_command_whose_exports_failed_waits_a_moment_for_its_spans_not_the_whole_flush(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(telemetry._FirstProblemOnly, "seen_in_this_process", False)
+    otel = logging.getLogger("opentelemetry")
+    handlers, propagate = list(otel.handlers), otel.propagate
+    otel.handlers = []
+    try:
+        quiet_tracing_problems()
+        before = telemetry.flush_timeout(5_000)
+        logging.getLogger("opentelemetry.exporter.otlp.common.http").error("Failed to export")
+        after = telemetry.flush_timeout(5_000)
+    finally:
+        otel.handlers, otel.propagate = handlers, propagate
+
+    assert before == 5_000
+    assert after == telemetry.FLUSH_AFTER_A_FAILURE_MILLIS
