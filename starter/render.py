@@ -163,8 +163,8 @@ def unreadable_note(count: int) -> str:
     """What a listing or report says of the tickets it could not decrypt."""
     return (
         f"{count} ticket(s) could not be decrypted here (a key missing from this process's key "
-        "ring): their subjects and usage are not shown, nor counted in any total; `status ID` "
-        "names the key (docs/privacy.md: rotation)"
+        "ring, or a key under the right id with other bytes): their subjects and usage are not "
+        "shown, nor counted in any total; `status ID` says which (docs/privacy.md: rotation)"
     )
 
 

@@ -54,7 +54,7 @@ async def test_list_and_report_say_what_they_could_not_decrypt_and_exit_partial(
     out = capsys.readouterr()
     expected = EXIT_PARTIAL if with_unreadable else EXIT_OK
     assert (listed_code, reported_code) == (expected, expected)
-    note = "1 ticket(s) could not be decrypted here (a key missing from this process's key ring)"
+    note = "1 ticket(s) could not be decrypted here (a key missing from this process's key ring,"
     assert (note in out.err and note in out.out) is with_unreadable  # list: stderr; report: out
     assert ("T-2" in out.out and render.UNREADABLE_SUBJECT in out.out) is with_unreadable
     assert "usage        4 agent call(s), 900 tokens" in out.out
