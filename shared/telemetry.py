@@ -20,11 +20,13 @@ but nothing leaves the process. ``OTEL_SDK_DISABLED=true`` turns tracing off ent
 
 import logging
 import os
+import socket
 import sys
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 from opentelemetry import trace
 from opentelemetry.context import Context
@@ -323,12 +325,48 @@ def tracer() -> trace.Tracer:
 FLUSH_AFTER_A_FAILURE_MILLIS: Final = 300
 
 
-def flush(timeout_millis: int = 5_000) -> None:
+def flush(timeout_millis: int = 5_000, env: Mapping[str, str] | None = None) -> None:
     """Export what is buffered (a short-lived process calls this before it exits), giving up
     after ``timeout_millis``, or FLUSH_AFTER_A_FAILURE_MILLIS when this command's exports have
-    failed already: each command waited the whole 5 s at exit for a collector that was down."""
-    if _provider is not None:
-        flush_within(_provider, flush_timeout(timeout_millis))
+    failed already; not at all when the OTLP collector refuses connections (nothing listens
+    there): each command waited the whole 5 s at exit for a collector that was down."""
+    if _provider is None:
+        return
+    if (refusing := collector_refusing(_env(env))) is not None:
+        logging.getLogger("opentelemetry.exporter").warning(
+            "the collector at %s refuses connections: this command's spans were not sent",
+            refusing,
+        )
+        return
+    flush_within(_provider, flush_timeout(timeout_millis))
+
+
+# How long the exit's check that an OTLP collector listens may take.
+COLLECTOR_PROBE_SECONDS: Final = 0.2
+
+
+def collector_refusing(env: Mapping[str, str]) -> str | None:
+    """The host:port of the OTLP endpoint when nothing listens there (the connection refused at
+    once), else None: also when it answers, is slow, or its name does not resolve (the flush
+    then tries, as before). Never the endpoint's path or credentials."""
+    url = env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+    kinds = [k.strip().lower() for k in env.get("OTEL_TRACES_EXPORTER", "otlp").split(",")]
+    if not url or "otlp" not in kinds:
+        return None
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return None
+    if not host:
+        return None
+    try:
+        with socket.create_connection((host, port), timeout=COLLECTOR_PROBE_SECONDS):
+            return None
+    except ConnectionRefusedError:
+        return f"{host}:{port}"
+    except OSError:
+        return None
 
 
 def flush_timeout(timeout_millis: int) -> int:

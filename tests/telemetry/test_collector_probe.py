@@ -1,0 +1,66 @@
+"""A command's exit does not wait for a collector that nothing listens for: it checks the OTLP
+endpoint's port first (shared/telemetry.py collector_refusing), and skips the flush with one
+line when the connection is refused. Each CLI command waited 5 s at exit with the collector
+down. Real sockets on 127.0.0.1: one listening, one closed."""
+
+import logging
+import socket
+from collections.abc import Iterator
+
+import pytest
+
+from shared import telemetry
+from tests.support.processes import free_port
+
+
+@pytest.fixture
+def listening() -> Iterator[int]:
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    try:
+        yield int(server.getsockname()[1])
+    finally:
+        server.close()
+
+
+def otlp(port: int, exporters: str = "otlp") -> dict[str, str]:
+    return {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://user:secret@127.0.0.1:{port}/otlp?token=x",
+        "OTEL_TRACES_EXPORTER": exporters,
+    }
+
+
+def test_only_a_refused_connection_counts_as_no_collector(listening: int) -> None:
+    closed = free_port()
+
+    assert telemetry.collector_refusing(otlp(closed)) == f"127.0.0.1:{closed}"  # no secret
+    assert telemetry.collector_refusing(otlp(listening)) is None
+    assert telemetry.collector_refusing(otlp(closed, "console")) is None  # no OTLP export
+    assert telemetry.collector_refusing({}) is None
+    unresolvable = {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector.invalid:4318"}
+    assert telemetry.collector_refusing(unresolvable) is None  # the flush tries, as before
+
+
+def test_the_exit_flush_is_skipped_with_one_line_when_nothing_listens(
+    listening: int, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # As in a fresh process (a test that ran the CLI here may have quieted these loggers).
+    otel = logging.getLogger("opentelemetry")
+    monkeypatch.setattr(otel, "handlers", [])
+    monkeypatch.setattr(otel, "propagate", True)
+    flushed: list[int] = []
+    monkeypatch.setattr(telemetry, "_provider", object())
+    monkeypatch.setattr(telemetry, "flush_within", lambda _p, ms: flushed.append(ms) or True)
+    closed = free_port()
+
+    with caplog.at_level("WARNING", logger="opentelemetry.exporter"):
+        telemetry.flush(env=otlp(closed))
+        telemetry.flush(env=otlp(listening))
+
+    assert len(flushed) == 1  # only where a collector listens
+    said = [r.getMessage() for r in caplog.records if r.name == "opentelemetry.exporter"]
+    assert said == [
+        f"the collector at 127.0.0.1:{closed} refuses connections: this command's spans were "
+        "not sent"
+    ]
