@@ -20,18 +20,16 @@ but nothing leaves the process. ``OTEL_SDK_DISABLED=true`` turns tracing off ent
 
 import logging
 import os
-import socket
 import sys
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, Final
-from urllib.parse import urlsplit
+from typing import Final
 
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from opentelemetry.sdk.trace.export import (
     BatchSpanProcessor,
     ConsoleSpanExporter,
@@ -71,61 +69,6 @@ class _EvictionDetachNoise(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         return record.getMessage() != "Failed to detach context"
-
-
-class _FirstProblemOnly(logging.Filter):
-    """Lets a command's first tracing problem through, as one line, and no other: with the
-    collector down, the exporter's retries and failures were printed into a command's output
-    (a results table, `make run`'s waiting lines) for as long as it ran."""
-
-    # A tracing problem was logged in this process (exports failing): ``flush`` waits less.
-    seen_in_this_process = False
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.shown = False
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno >= logging.WARNING:
-            _FirstProblemOnly.seen_in_this_process = True
-        if record.levelno < logging.WARNING or self.shown:
-            return False
-        self.shown = True
-        said = " ".join(record.getMessage().split())[:300]
-        record.msg = f"{said} (this command shows no further tracing problems)"
-        record.args, record.exc_info, record.exc_text = (), None, None
-        return True
-
-
-class _StderrNow(logging.StreamHandler):  # type: ignore[type-arg]
-    """Writes to whatever ``sys.stderr`` is when a line comes, not the one it was made with
-    (which a test, or a process redirecting its output, may have closed since)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-
-    @property  # type: ignore[override]
-    def stream(self) -> Any:
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, value: Any) -> None:
-        pass
-
-
-def quiet_tracing_problems() -> None:
-    """For a command-line process: OpenTelemetry's own log lines (export failures, retries)
-    reach its stderr once, as "warning: traces: ...", instead of on every retry. A worker and
-    the servers (`serve`, `codec-server`) keep every line: their log is where an operator
-    looks."""
-    otel = logging.getLogger("opentelemetry")
-    if any(isinstance(f, _FirstProblemOnly) for h in otel.handlers for f in h.filters):
-        return  # once per process
-    handler = _StderrNow()
-    handler.addFilter(_FirstProblemOnly())
-    handler.setFormatter(logging.Formatter("warning: traces: %(message)s"))
-    otel.addHandler(handler)
-    otel.propagate = False
 
 
 class TelemetryConfigError(ValueError):
@@ -316,78 +259,13 @@ def client_plugins(env: Mapping[str, str] | None = None) -> list[OpenTelemetryPl
     return [OpenTelemetryPlugin(add_temporal_spans=True)]
 
 
+def current_provider() -> ReplaySafeTracerProvider | None:
+    """This process's tracer provider, once ``tracer_provider`` made it (telemetry_exit.py)."""
+    return _provider
+
+
 def tracer() -> trace.Tracer:
     return trace.get_tracer(TRACER_NAME)
-
-
-# How long a command's exit waits for its spans once its exports have already failed (the
-# collector down): a try, not the whole wait.
-FLUSH_AFTER_A_FAILURE_MILLIS: Final = 300
-
-
-def flush(timeout_millis: int = 5_000, env: Mapping[str, str] | None = None) -> None:
-    """Export what is buffered (a short-lived process calls this before it exits), giving up
-    after ``timeout_millis``, or FLUSH_AFTER_A_FAILURE_MILLIS when this command's exports have
-    failed already; not at all when the OTLP collector refuses connections (nothing listens
-    there): each command waited the whole 5 s at exit for a collector that was down."""
-    if _provider is None:
-        return
-    if (refusing := collector_refusing(_env(env))) is not None:
-        logging.getLogger("opentelemetry.exporter").warning(
-            "the collector at %s refuses connections: this command's spans were not sent",
-            refusing,
-        )
-        return
-    flush_within(_provider, flush_timeout(timeout_millis))
-
-
-# How long the exit's check that an OTLP collector listens may take.
-COLLECTOR_PROBE_SECONDS: Final = 0.2
-
-
-def collector_refusing(env: Mapping[str, str]) -> str | None:
-    """The host:port of the OTLP endpoint when nothing listens there (the connection refused at
-    once), else None: also when it answers, is slow, or its name does not resolve (the flush
-    then tries, as before). Never the endpoint's path or credentials."""
-    url = env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
-    kinds = [k.strip().lower() for k in env.get("OTEL_TRACES_EXPORTER", "otlp").split(",")]
-    if not url or "otlp" not in kinds:
-        return None
-    try:
-        parts = urlsplit(url)
-        host, port = parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError:
-        return None
-    if not host:
-        return None
-    try:
-        with socket.create_connection((host, port), timeout=COLLECTOR_PROBE_SECONDS):
-            return None
-    except ConnectionRefusedError:
-        return f"{host}:{port}"
-    except OSError:
-        return None
-
-
-def flush_timeout(timeout_millis: int) -> int:
-    failed = _FirstProblemOnly.seen_in_this_process
-    return min(timeout_millis, FLUSH_AFTER_A_FAILURE_MILLIS) if failed else timeout_millis
-
-
-def flush_within(provider: TracerProvider, timeout_millis: int) -> bool:
-    """``provider.force_flush``, returning after ``timeout_millis`` whatever the exporter does
-    (True when it finished). The exporter's own retries do not keep to the flush's timeout: with
-    the collector down, every CLI command stalled 7 s at exit. The export goes on in a daemon
-    thread that the process's exit ends."""
-    flushing = threading.Thread(
-        target=provider.force_flush, args=(timeout_millis,), name="flush-spans", daemon=True
-    )
-    flushing.start()
-    flushing.join(timeout_millis / 1000)
-    return not flushing.is_alive()
-
-
-# ---- linking a later action to a ticket's trace --------------------------------------------------
 
 
 def span_context(trace_id: str | None, span_id: str | None) -> SpanContext | None:

@@ -21,7 +21,7 @@ from temporalio.converter import DataConverter
 from temporalio.envconfig import ClientConfig
 from temporalio.runtime import Runtime
 
-from shared import telemetry
+from shared import telemetry, telemetry_exit
 from shared.data_converter import data_converter
 
 DEFAULT_ADDRESS = "127.0.0.1:7233"
@@ -138,7 +138,7 @@ def exit_process(code: int) -> NoReturn:
     which crashes short-lived processes at exit (SIGABRT/SIGSEGV after the work is done; see
     temporalio/sdk-python#300). Everything is flushed first, so nothing printed is lost.
     """
-    telemetry.flush()  # spans still in the export queue
+    telemetry_exit.flush()  # spans still in the export queue
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)

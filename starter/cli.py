@@ -122,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command not in SERVERS:
-        from shared.telemetry import quiet_tracing_problems
+        from shared.telemetry_exit import quiet_tracing_problems
 
         quiet_tracing_problems()
     if args.handler is None:

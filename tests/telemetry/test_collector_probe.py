@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from shared import telemetry
+from shared import telemetry_exit as telemetry
 from tests.support.processes import free_port
 
 
@@ -50,7 +50,7 @@ def test_the_exit_flush_is_skipped_with_one_line_when_nothing_listens(
     monkeypatch.setattr(otel, "handlers", [])
     monkeypatch.setattr(otel, "propagate", True)
     flushed: list[int] = []
-    monkeypatch.setattr(telemetry, "_provider", object())
+    monkeypatch.setattr(telemetry, "current_provider", lambda: object())
     monkeypatch.setattr(telemetry, "flush_within", lambda _p, ms: flushed.append(ms) or True)
     closed = free_port()
 

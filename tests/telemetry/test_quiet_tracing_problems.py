@@ -5,8 +5,8 @@ import logging
 
 import pytest
 
-from shared import telemetry
-from shared.telemetry import quiet_tracing_problems
+from shared import telemetry_exit as telemetry
+from shared.telemetry_exit import quiet_tracing_problems
 
 
 def test_only_the_first_tracing_problem_of_a_command_is_printed(

@@ -86,7 +86,7 @@ def test_flushing_at_exit_gives_up_at_its_timeout_whatever_the_exporter_does() -
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 
-    from shared.telemetry import flush_within
+    from shared.telemetry_exit import flush_within
 
     release = threading.Event()
 

@@ -1,0 +1,143 @@
+"""What a short-lived process (each CLI command) does with its traces as it ends: the spans
+still buffered are sent within a bounded wait (none when the collector refuses connections, a
+short one once this command's exports have failed), and OpenTelemetry's own complaints reach
+the command's output once, not on every retry. A worker and the servers keep every line."""
+
+import logging
+import os
+import socket
+import sys
+import threading
+from collections.abc import Mapping
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+from opentelemetry.sdk.trace import TracerProvider
+
+from shared.telemetry import current_provider
+
+
+class _FirstProblemOnly(logging.Filter):
+    """Lets a command's first tracing problem through, as one line, and no other: with the
+    collector down, the exporter's retries and failures were printed into a command's output
+    (a results table, `make run`'s waiting lines) for as long as it ran."""
+
+    # A tracing problem was logged in this process (exports failing): ``flush`` waits less.
+    seen_in_this_process = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.shown = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.WARNING:
+            _FirstProblemOnly.seen_in_this_process = True
+        if record.levelno < logging.WARNING or self.shown:
+            return False
+        self.shown = True
+        said = " ".join(record.getMessage().split())[:300]
+        record.msg = f"{said} (this command shows no further tracing problems)"
+        record.args, record.exc_info, record.exc_text = (), None, None
+        return True
+
+
+class _StderrNow(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is when a line comes, not the one it was made with
+    (which a test, or a process redirecting its output, may have closed since)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
+def quiet_tracing_problems() -> None:
+    """For a command-line process: OpenTelemetry's own log lines (export failures, retries)
+    reach its stderr once, as "warning: traces: ...", instead of on every retry. A worker and
+    the servers (`serve`, `codec-server`) keep every line: their log is where an operator
+    looks."""
+    otel = logging.getLogger("opentelemetry")
+    if any(isinstance(f, _FirstProblemOnly) for h in otel.handlers for f in h.filters):
+        return  # once per process
+    handler = _StderrNow()
+    handler.addFilter(_FirstProblemOnly())
+    handler.setFormatter(logging.Formatter("warning: traces: %(message)s"))
+    otel.addHandler(handler)
+    otel.propagate = False
+
+
+# How long a command's exit waits for its spans once its exports have already failed (the
+# collector down): a try, not the whole wait.
+FLUSH_AFTER_A_FAILURE_MILLIS: Final = 300
+
+
+def flush(timeout_millis: int = 5_000, env: Mapping[str, str] | None = None) -> None:
+    """Export what is buffered (a short-lived process calls this before it exits), giving up
+    after ``timeout_millis``, or FLUSH_AFTER_A_FAILURE_MILLIS when this command's exports have
+    failed already; not at all when the OTLP collector refuses connections (nothing listens
+    there): each command waited the whole 5 s at exit for a collector that was down."""
+    provider = current_provider()
+    if provider is None:
+        return
+    if (refusing := collector_refusing(os.environ if env is None else env)) is not None:
+        logging.getLogger("opentelemetry.exporter").warning(
+            "the collector at %s refuses connections: this command's spans were not sent",
+            refusing,
+        )
+        return
+    flush_within(provider, flush_timeout(timeout_millis))
+
+
+# How long the exit's check that an OTLP collector listens may take.
+COLLECTOR_PROBE_SECONDS: Final = 0.2
+
+
+def collector_refusing(env: Mapping[str, str]) -> str | None:
+    """The host:port of the OTLP endpoint when nothing listens there (the connection refused at
+    once), else None: also when it answers, is slow, or its name does not resolve (the flush
+    then tries, as before). Never the endpoint's path or credentials."""
+    url = env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+    kinds = [k.strip().lower() for k in env.get("OTEL_TRACES_EXPORTER", "otlp").split(",")]
+    if not url or "otlp" not in kinds:
+        return None
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return None
+    if not host:
+        return None
+    try:
+        with socket.create_connection((host, port), timeout=COLLECTOR_PROBE_SECONDS):
+            return None
+    except ConnectionRefusedError:
+        return f"{host}:{port}"
+    except OSError:
+        return None
+
+
+def flush_timeout(timeout_millis: int) -> int:
+    failed = _FirstProblemOnly.seen_in_this_process
+    return min(timeout_millis, FLUSH_AFTER_A_FAILURE_MILLIS) if failed else timeout_millis
+
+
+def flush_within(provider: TracerProvider, timeout_millis: int) -> bool:
+    """``provider.force_flush``, returning after ``timeout_millis`` whatever the exporter does
+    (True when it finished). The exporter's own retries do not keep to the flush's timeout: with
+    the collector down, every CLI command stalled 7 s at exit. The export goes on in a daemon
+    thread that the process's exit ends."""
+    flushing = threading.Thread(
+        target=provider.force_flush, args=(timeout_millis,), name="flush-spans", daemon=True
+    )
+    flushing.start()
+    flushing.join(timeout_millis / 1000)
+    return not flushing.is_alive()
+
+
+# ---- linking a later action to a ticket's trace --------------------------------------------------
