@@ -86,15 +86,11 @@ class TokenVerifier:
         self._lock = asyncio.Lock()
         self.fetches = 0  # key-set requests made (tests: a made-up key id fetches at most once)
 
-    async def problem(self, token: str) -> str | None:
-        """None when ``token`` is valid; else what is wrong with it, for the 401 answer (never
-        the token's contents). Raises KeysUnavailable when the key set cannot be had."""
-        problem, _ = await self.check(token)
-        return problem
-
     async def check(self, token: str) -> tuple[str | None, str]:
-        """``problem``'s answer, and who the token names (its ``sub``, for the audit log;
-        "?" when it names none or is refused)."""
+        """None when ``token`` is valid, else what is wrong with it, for the 401 answer (never
+        the token's contents); and who the token names (its ``sub``, for the audit log; "?"
+        when it names none or is refused). Raises KeysUnavailable when the key set cannot be
+        had."""
         claims: dict[str, Any] = {}
         problem = await self._problem(token, claims)
         subject = claims.get("sub")
