@@ -270,6 +270,8 @@ async def erase_customer(
     for ticket in tickets:
         if await stores.ledger.delete_answer(ticket.ticket_id, ticket.runs, ticket.customer_id):
             deleted.add(ticket.ticket_id)
+    if deleted:
+        await stores.ledger.clear_erased()
     report.ledger_rows = sorted(deleted)
     return report
 

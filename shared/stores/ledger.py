@@ -188,5 +188,10 @@ class DeliveryLedger(ABC):
     def describe(self) -> str:
         return type(self).__name__
 
+    async def clear_erased(self) -> None:
+        """After an erasure's deletes: drop what the store still keeps of the deleted rows
+        outside them (SQLite's write-ahead log). Once per erasure, not per row."""
+        return None
+
     async def close(self) -> None:
         return None

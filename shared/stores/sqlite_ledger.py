@@ -119,7 +119,7 @@ class SqliteLedger(DeliveryLedger):
             try:
                 use_wal(conn)
                 # What is deleted (an erased customer's answers) is overwritten with zeros, not
-                # left in the file's free space (this connection's writes; see _erased).
+                # left in the file's free space (this connection's writes; see clear_erased).
                 conn.execute("PRAGMA secure_delete = ON")
                 if not self._migrated:
                     migrate(conn)
@@ -318,8 +318,6 @@ class SqliteLedger(DeliveryLedger):
                 f"AND (chain IN ({marks}) OR (chain IS NULL AND customer_id IS ?))",
                 (ticket_id, *wanted, customer_id),
             ).rowcount
-            if deleted:
-                _erased(conn)
             return deleted > 0
 
         return await self._run(write)
@@ -338,11 +336,12 @@ class SqliteLedger(DeliveryLedger):
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
-            if rows:
-                _erased(conn)
             return sorted({r[0] for r in rows})
 
         return await self._run(write)
+
+    async def clear_erased(self) -> None:
+        await self._run(_erased)
 
     async def count(self, ticket_id: str | None = None) -> int:
         def read(conn: sqlite3.Connection) -> int:
