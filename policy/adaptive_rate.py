@@ -1,4 +1,5 @@
-"""Finding a provider's undeclared request limit (AIMD) and the circuit breaker, as pure rules.
+"""Finding a provider's undeclared request limit (AIMD), as pure rules; the circuit breaker's
+rules, which ``step`` applies first, are in policy/circuit_breaker.py.
 
 The rate controller workflow (workflows/rate_controller.py) feeds one ``Window`` per tick (what
 the workers saw since the last tick: answers, 429s with their Retry-After, provider failures) to
@@ -39,17 +40,14 @@ Temporal or reads a clock: ``now`` is seconds on the workflow's clock, passed in
   not using its rate (it sent under ``DEMAND_SHARE`` of it, on average and in the window) says
   nothing about the limit: the rate is cut by ``DECREASE`` only, not to the demand (since patch
   "demand-aware-cuts").
-- Circuit breaker: when at least ``BREAKER_MIN_CALLS`` calls ended in the last few seconds
-  (counts fading by half every ``BREAKER_HALF_LIFE_SECONDS``) and ``BREAKER_FAILURE_SHARE`` of
-  them failed (5xx, timeouts, connection errors), the queue gets rate
-  0 (no new calls) for ``cool_down`` seconds; then a probe rate; a probe window that succeeds
-  closes the breaker at the rate from before, one that fails opens it again.
 """
 
 from dataclasses import dataclass
 from typing import Final, Literal
 
 from pydantic import BaseModel, Field
+
+from policy.circuit_breaker import PROBE_RATE, breaker_step, remembered
 
 # Never set a rate below this while closed: 0 is reserved for the open breaker (0 pauses the
 # queue on the server), and a limit this low would starve every ticket anyway.
@@ -123,14 +121,6 @@ MAX_PROBE_STEPS: Final = 2
 # also put the ceiling 15% above a cut that landed on the measured limit; since "steady-probes"
 # a too-low ceiling is found by the probes above it instead.
 CEILING_ABOVE_CUT: Final = 1.15
-# The breaker needs this many ended calls in a window to judge (one failure of two is noise).
-BREAKER_MIN_CALLS: Final = 4
-# ... and opens when at least this share of them failed.
-BREAKER_FAILURE_SHARE: Final = 0.5
-# The breaker's memory of calls fades by half every this many seconds.
-BREAKER_HALF_LIFE_SECONDS: Final = 5.0
-# While half-open, the queue runs at this rate to test the provider.
-PROBE_RATE: Final = 1.0
 # Since "declared-limits": an allowed rate within this share of the one in force is the same.
 ALLOWED_MOVED: Final = 0.05
 # A higher allowed rate (a raised tier) takes over only after this many windows in a row said
@@ -188,13 +178,6 @@ class ControllerState(BaseModel):
         return self.rate
 
 
-def provider_failing(state: ControllerState) -> bool:
-    """Judged on the last few seconds' calls, not one window's: a window can be a fraction of a
-    second (the controller acts on a failure report when it arrives)."""
-    ended = state.recent_answered + state.recent_failed
-    return ended >= BREAKER_MIN_CALLS and state.recent_failed >= BREAKER_FAILURE_SHARE * ended
-
-
 def step(
     state: ControllerState,
     window: Window,
@@ -217,7 +200,7 @@ def step(
     probe's step grow without end (runs from before "capped-probe-steps"). ``demand_cuts`` False
     cuts to the answered rate even when the queue was not using its rate (runs from before
     "demand-aware-cuts")."""
-    state = _remembered(_measured(state, window), window)
+    state = remembered(_measured(state, window), window)
     rules = _Rules(steady_probes, capped_probes, demand_cuts)
     if not declared_limits:
         return _step(state, window, now, cool_down, rules)
@@ -244,18 +227,9 @@ class _Rules:
 def _step(
     state: ControllerState, window: Window, now: float, cool_down: float, rules: _Rules
 ) -> ControllerState:
-    if state.phase == "open":
-        if now < state.open_until:
-            return state
-        return state.model_copy(update={"phase": "probing"})
-    if state.phase == "probing":
-        if window.failed and not window.answered:
-            return _open(state, now, cool_down)
-        if window.answered:
-            return _forgotten(state.model_copy(update={"phase": "steady"}))
-        return state
-    if provider_failing(state):
-        return _open(state, now, cool_down)
+    breaker = breaker_step(state, window, now, cool_down)
+    if breaker is not None:
+        return breaker
     if window.rate_limited:
         return _decrease(state, window, now, rules)
     if window.answered and _uses_its_rate(state, window):
@@ -318,32 +292,6 @@ def _measured(state: ControllerState, window: Window) -> ControllerState:
         else MEASURE_WEIGHT * newest + (1 - MEASURE_WEIGHT) * state.answered_rate
     )
     return state.model_copy(update={"answered_rate": average})
-
-
-def _remembered(state: ControllerState, window: Window) -> ControllerState:
-    fade = 0.5 ** (window.seconds / BREAKER_HALF_LIFE_SECONDS)
-    return state.model_copy(
-        update={
-            "recent_answered": state.recent_answered * fade + window.answered,
-            "recent_failed": state.recent_failed * fade + window.failed,
-        }
-    )
-
-
-def _forgotten(state: ControllerState) -> ControllerState:
-    return state.model_copy(update={"recent_answered": 0.0, "recent_failed": 0.0})
-
-
-def _open(state: ControllerState, now: float, cool_down: float) -> ControllerState:
-    return _forgotten(
-        state.model_copy(
-            update={
-                "phase": "open",
-                "open_until": now + cool_down,
-                "openings": state.openings + 1,
-            }
-        )
-    )
 
 
 def _decrease(state: ControllerState, window: Window, now: float, rules: _Rules) -> ControllerState:

@@ -1,0 +1,80 @@
+"""The rate controller's circuit breaker, as pure rules (policy/adaptive_rate.py ``step`` applies
+them; nothing here imports Temporal or reads a clock).
+
+When at least ``BREAKER_MIN_CALLS`` calls ended in the last few seconds (counts fading by half
+every ``BREAKER_HALF_LIFE_SECONDS``) and ``BREAKER_FAILURE_SHARE`` of them failed (5xx, timeouts,
+connection errors), the queue gets rate 0 (no new calls) for ``cool_down`` seconds; then a probe
+rate; a probe window that succeeds closes the breaker at the rate from before, one that fails
+opens it again.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from policy.adaptive_rate import ControllerState, Window
+
+# The breaker needs this many ended calls in a window to judge (one failure of two is noise).
+BREAKER_MIN_CALLS: Final = 4
+# ... and opens when at least this share of them failed.
+BREAKER_FAILURE_SHARE: Final = 0.5
+# The breaker's memory of calls fades by half every this many seconds.
+BREAKER_HALF_LIFE_SECONDS: Final = 5.0
+# While half-open, the queue runs at this rate to test the provider.
+PROBE_RATE: Final = 1.0
+
+
+def provider_failing(state: ControllerState) -> bool:
+    """Judged on the last few seconds' calls, not one window's: a window can be a fraction of a
+    second (the controller acts on a failure report when it arrives)."""
+    ended = state.recent_answered + state.recent_failed
+    return ended >= BREAKER_MIN_CALLS and state.recent_failed >= BREAKER_FAILURE_SHARE * ended
+
+
+def remembered(state: ControllerState, window: Window) -> ControllerState:
+    """The window's ended calls added to the breaker's fading memory."""
+    fade = 0.5 ** (window.seconds / BREAKER_HALF_LIFE_SECONDS)
+    return state.model_copy(
+        update={
+            "recent_answered": state.recent_answered * fade + window.answered,
+            "recent_failed": state.recent_failed * fade + window.failed,
+        }
+    )
+
+
+def forgotten(state: ControllerState) -> ControllerState:
+    return state.model_copy(update={"recent_answered": 0.0, "recent_failed": 0.0})
+
+
+def opened(state: ControllerState, now: float, cool_down: float) -> ControllerState:
+    """The breaker open: no new calls until ``now + cool_down``, then probing."""
+    return forgotten(
+        state.model_copy(
+            update={
+                "phase": "open",
+                "open_until": now + cool_down,
+                "openings": state.openings + 1,
+            }
+        )
+    )
+
+
+def breaker_step(
+    state: ControllerState, window: Window, now: float, cool_down: float
+) -> ControllerState | None:
+    """The state after the window while the breaker is open or probing, or ``None`` when it is
+    closed (the rate rules decide)."""
+    if state.phase == "open":
+        if now < state.open_until:
+            return state
+        return state.model_copy(update={"phase": "probing"})
+    if state.phase == "probing":
+        if window.failed and not window.answered:
+            return opened(state, now, cool_down)
+        if window.answered:
+            return forgotten(state.model_copy(update={"phase": "steady"}))
+        return state
+    if provider_failing(state):
+        return opened(state, now, cool_down)
+    return None
