@@ -29,7 +29,6 @@ from workflows.rate_controller import (
 )
 from workflows.review_gate import PATCH_REVIEW_FINAL_DEADLINE
 from workflows.swarm import KEEPS_CARRIED
-from workflows.ticket import PATCH_ORCHESTRATED_RESOLUTION
 from workflows.ticket_delivery import PATCH_DELIVERY_QUEUE
 from workflows.ticket_patches import (
     PATCH_BUDGET_COUNTS_EARLIER_RUNS,
@@ -37,6 +36,7 @@ from workflows.ticket_patches import (
     PATCH_CANCEL_WAITS_FOR_SEND,
     PATCH_DELIVERING_STATE,
     PATCH_LEAN_HISTORY,
+    PATCH_ORCHESTRATED_RESOLUTION,
 )
 
 FOLDER = Path(__file__).parent / "histories"

@@ -1,0 +1,303 @@
+"""The agents' part of a ticket (workflows/ticket.py runs it): classify, triage, the knowledge
+base, then draft and validate until the validator approves or its rounds are spent; and the
+reasons a person takes over.
+
+Workflow code, called from TicketWorkflow's run in the same order as before it moved here: the
+commands and their order are the ticket's (its committed histories replay, tests/replay).
+"""
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from policy.budget import EarlierSpend
+    from policy.review_policy import review_reasons
+    from policy.sla import sla_deadline
+    from policy.transitions import TicketState
+    from shared import names
+    from shared.agents import (
+        AgentRole,
+        Category,
+        Classification,
+        ClassifyRequest,
+        Draft,
+        DraftRequest,
+        Finding,
+        KnowledgeArticle,
+        KnowledgeQuery,
+        Priority,
+        TriageRequest,
+        TriageResult,
+        ValidateRequest,
+        Validation,
+    )
+    from shared.pipeline_config import PipelineConfig
+    from shared.tickets import Ticket
+    from shared.view import DraftRecord
+    from workflows import options
+    from workflows.agent_calls import AgentCaller, HandOff, temporal_priority
+    from workflows.local_activities import run_local
+    from workflows.orchestrated_draft import orchestrated_draft
+    from workflows.ticket_patches import (
+        PATCH_ORCHESTRATED_RESOLUTION,
+        PATCH_REWORK_DRAFTS_WITH_NOTES,
+        PATCH_SLA_FROM_INTAKE,
+        SLA_FROM_INTAKE_AFTER,
+    )
+    from workflows.ticket_record import TicketRecord
+
+S = TicketState
+# When triage could not say, the SLA and the queue treat the ticket as this.
+FALLBACK_PRIORITY = Priority.MEDIUM
+
+
+class TicketStages:
+    """One run's agent stages over its ticket and record, with the run's configuration snapshot
+    and versions (``lean``: the lean-history paths; ``delivering``: the delivering-state
+    version's local-activity failures)."""
+
+    def __init__(
+        self,
+        ticket: Ticket,
+        record: TicketRecord,
+        config: PipelineConfig,
+        earlier: EarlierSpend | None,
+        *,
+        lean: bool,
+        delivering: bool,
+    ) -> None:
+        self._ticket = ticket
+        self._record = record
+        self._config = config
+        self._agents = AgentCaller(record, config, earlier)
+        self._lean = lean
+        self._delivering = delivering
+        self._classification: Classification | None = None
+        self._articles: list[KnowledgeArticle] | None = None
+        # Problems the agents could not solve (invalid output): each is a reason for review.
+        self.degraded: list[str] = []
+
+    async def classify(self) -> None:
+        view = self._record.view
+        try:
+            reply = await self._agents.call(
+                AgentRole.CLASSIFIER,
+                names.CLASSIFY_TICKET,
+                ClassifyRequest(ticket=self._ticket),
+                Classification,
+            )
+            classification, model = reply.output, reply.usage.model
+        except HandOff as handoff:
+            if not handoff.invalid_output:
+                raise
+            # Carry on with "unknown": the confidence of 0 alone sends the ticket to a person.
+            self.degraded.append(handoff.reason)
+            classification = Classification(
+                category=Category.GENERAL,
+                confidence=0.0,
+                rationale="classifier gave no valid answer",
+            )
+            model = None
+        self._classification = classification
+        view.category, view.confidence = classification.category, classification.confidence
+        self._record.move(
+            S.CLASSIFIED,
+            AgentRole.CLASSIFIER,
+            f"{classification.category} ({classification.confidence:.2f}): "
+            f"{classification.rationale}",
+            model,
+        )
+
+    async def triage(self) -> None:
+        assert self._classification is not None
+        try:
+            reply = await self._agents.call(
+                AgentRole.TRIAGE,
+                names.TRIAGE_TICKET,
+                TriageRequest(ticket=self._ticket, classification=self._classification),
+                TriageResult,
+            )
+            self._record.view.complex = reply.output.complex
+            priority, rationale, model = (
+                reply.output.priority,
+                reply.output.rationale,
+                reply.usage.model,
+            )
+        except HandOff as handoff:
+            if not handoff.invalid_output:
+                raise
+            self.degraded.append(handoff.reason)
+            priority, model = FALLBACK_PRIORITY, None
+            rationale = f"triage gave no valid answer; treated as {FALLBACK_PRIORITY}"
+        self._set_priority(priority)
+        # Lean: the knowledge-base lookup (local) and the move to RESOLVING follow in the same
+        # workflow task, which publishes the priority, the SLA deadline and the state at once.
+        self._record.move(S.TRIAGED, AgentRole.TRIAGE, rationale, model, publish=not self._lean)
+
+    def _set_priority(self, priority: Priority) -> None:
+        view = self._record.view
+        view.priority = priority
+        now = workflow.now()
+        # The agents' calls may still retry for the SLA's length from now (what they had
+        # before the deadline moved to intake: a deadline already past would leave them the
+        # least window, and a short rate-limit spell would fail the ticket).
+        self._agents.retry_until = sla_deadline(priority, now, self._config.sla_hours)
+        start = now
+        came_in = workflow.info().workflow_start_time  # the start event's time
+        if now - came_in > SLA_FROM_INTAKE_AFTER and workflow.patched(PATCH_SLA_FROM_INTAKE):
+            start = came_in
+        view.sla_deadline = sla_deadline(priority, start, self._config.sla_hours)
+
+    async def knowledge(self) -> list[KnowledgeArticle]:
+        if self._articles is None:
+            assert self._classification is not None
+            query = KnowledgeQuery(
+                category=self._classification.category,
+                text=f"{self._ticket.subject}\n{self._ticket.body}",
+            )
+            summary = f"knowledge base: {self._classification.category}"
+            if self._lean:
+                # Milliseconds of work on the worker that runs this workflow: as a local
+                # activity it costs one marker instead of an activity task's three events and
+                # the workflow task its result would start.
+                self._articles = await run_local(
+                    names.SEARCH_KNOWLEDGE_BASE,
+                    query,
+                    result_type=list[KnowledgeArticle],
+                    start_to_close_timeout=options.KB_START_TO_CLOSE,
+                    retry_policy=options.KB_RETRY,
+                    summary=summary,
+                    own_failures_as_activity_errors=True,
+                    own_failures_known=self._delivering,
+                )
+            else:
+                self._articles = await workflow.execute_activity(
+                    names.SEARCH_KNOWLEDGE_BASE,
+                    query,
+                    result_type=list[KnowledgeArticle],
+                    start_to_close_timeout=options.KB_START_TO_CLOSE,
+                    retry_policy=options.KB_RETRY,
+                    summary=summary,
+                    priority=temporal_priority(self._record),
+                )
+        return self._articles
+
+    async def draft_and_validate(self, reviewer_notes: str | None) -> list[Finding]:
+        """Draft, validate, and revise until the validator approves or its rounds are spent.
+        Returns the findings still open on the final draft. A reviewer's rework is their call
+        to spend more: it is not stopped by the budget."""
+        assert self._classification is not None and self._record.view.priority is not None
+        articles = await self.knowledge()
+        view = self._record.view
+        check_budget = reviewer_notes is None
+        findings: list[Finding] = []
+        rounds = 0
+        while True:
+            revision = (view.draft.revision if view.draft else 0) + 1
+            drafted: tuple[Draft, str] | None = None
+            if revision == 1 and self._orchestrate(reworked=reviewer_notes is not None):
+                drafted = await orchestrated_draft(
+                    self._ticket, self._record, articles, self._config, self._agents
+                )
+            if drafted is None:
+                reply = await self._agents.call(
+                    AgentRole.RESOLVER,
+                    names.DRAFT_RESOLUTION,
+                    DraftRequest(
+                        ticket=self._ticket,
+                        classification=self._classification,
+                        priority=view.priority,
+                        articles=articles,
+                        revision=revision,
+                        findings=findings,
+                        reviewer_notes=reviewer_notes,
+                        previous_draft=view.draft.text if view.draft else None,
+                    ),
+                    Draft,
+                    check_budget=check_budget,
+                )
+                drafted = (reply.output, reply.usage.model)
+            draft, author = drafted
+            self.set_draft(draft, author)
+            self._record.move(S.RESOLVED, AgentRole.RESOLVER, f"draft revision {revision}", author)
+            check = await self._agents.call(
+                AgentRole.VALIDATOR,
+                names.VALIDATE_RESOLUTION,
+                ValidateRequest(
+                    ticket=self._ticket,
+                    classification=self._classification,
+                    draft=draft,
+                    articles=articles,
+                ),
+                Validation,
+                check_budget=check_budget,
+            )
+            validation = check.output
+            findings = [] if validation.approved else validation.findings
+            view.findings = findings
+            if not findings:
+                # Lean: what follows (a wait for review, a delivery) publishes the state.
+                self._record.move(
+                    S.VALIDATED,
+                    AgentRole.VALIDATOR,
+                    "approved",
+                    check.usage.model,
+                    publish=not self._lean,
+                )
+                return []
+            summary = "; ".join(f"{f.code}: {f.message}" for f in findings)
+            if rounds >= self._config.max_revision_rounds:
+                self._record.move(
+                    S.VALIDATED,
+                    AgentRole.VALIDATOR,
+                    f"findings remain after {rounds} revision round(s): {summary}",
+                    check.usage.model,
+                    publish=not self._lean,
+                )
+                return findings
+            rounds += 1
+            view.revision_rounds = rounds
+            self._record.move(
+                S.RESOLVING,
+                AgentRole.VALIDATOR,
+                f"revision {rounds} of {self._config.max_revision_rounds} requested: {summary}",
+                check.usage.model,
+            )
+
+    def _orchestrate(self, *, reworked: bool) -> bool:
+        # patched() is asked only for complex tickets, so no other ticket's history changes.
+        return (
+            self._record.view.complex
+            and self._config.orchestration.orchestrate_complex_tickets
+            and (self._lean or workflow.patched(PATCH_ORCHESTRATED_RESOLUTION))
+            and not (reworked and workflow.patched(PATCH_REWORK_DRAFTS_WITH_NOTES))
+        )
+
+    def reasons(self, findings: list[Finding], *, rework: bool) -> list[str]:
+        assert self._classification is not None and self._record.view.priority is not None
+        return self.degraded + review_reasons(
+            self._config.review,
+            category=self._classification.category,
+            confidence=self._classification.confidence,
+            priority=self._record.view.priority,
+            validator_findings=findings,
+            revision_rounds=self._record.view.revision_rounds,
+            rework_requested=rework,
+        )
+
+    def hand_off(self, handoff: HandOff) -> list[str]:
+        """The agents stopped; make sure the ticket has what a review needs (a priority, an SLA
+        deadline) and say why a person takes over."""
+        if self._record.view.priority is None:
+            self._set_priority(FALLBACK_PRIORITY)
+        return [*self.degraded, handoff.reason]
+
+    def set_draft(self, draft: Draft, author: str) -> None:
+        view = self._record.view
+        revision = (view.draft.revision if view.draft else 0) + 1
+        view.draft = DraftRecord(
+            revision=revision, text=draft.text, author=author, cited_articles=draft.cited_articles
+        )
+        # The validator's findings were about the draft before: a new one has none until it is
+        # validated (a budget stop before its validation showed the old ones beside it). Data
+        # only, no command.
+        view.findings = []
