@@ -17,6 +17,10 @@ standard OTEL_EXPORTER_OTLP_* variables are set. With TICKETS_HEALTH_ADDRESS=hos
 longest agent attempt to finish (TICKETS_SHUTDOWN_GRACE_SECONDS; shared/shutdown.py).
 """
 
+from shared.project_python import require_project_python
+
+require_project_python("worker")
+
 import argparse
 import asyncio
 import contextlib

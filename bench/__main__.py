@@ -1,5 +1,9 @@
 """python -m bench [NAME] [ARGS]: run one benchmark, or all with no name."""
 
+from shared.project_python import require_project_python
+
+require_project_python("bench")
+
 import importlib
 import sys
 

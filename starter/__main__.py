@@ -1,3 +1,7 @@
+from shared.project_python import require_project_python
+
+require_project_python("starter")
+
 from shared.temporal_client import exit_process
 from starter.cli import main
 
