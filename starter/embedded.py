@@ -8,6 +8,7 @@ http://localhost:8233, bound to 127.0.0.1 only.
 import asyncio
 import dataclasses
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -147,6 +148,8 @@ class EmbeddedServer:
         self.log_path = data_dir / "temporal-server.log"
         self.db_path = data_dir / "temporal.sqlite"
         self._process: subprocess.Popen[bytes] | None = None
+        # Where this start's lines begin in the log (earlier starts' lines come before).
+        self._log_offset = 0
 
     @property
     def address(self) -> str:
@@ -299,6 +302,7 @@ class EmbeddedServer:
                 "other's shards)"
             ) from None
         try:
+            self._log_offset = await asyncio.to_thread(file_size, self.log_path)
             self._process = await asyncio.to_thread(
                 spawn_logged, self.command(), self.log_path, None, (lock,)
             )
@@ -309,9 +313,10 @@ class EmbeddedServer:
         deadline = loop.time() + STARTUP_TIMEOUT
         while loop.time() < deadline:
             if self._process.poll() is not None:
+                tail = self._log_tail()
                 raise CliError(
-                    f"the embedded Temporal server exited with code {self._process.returncode}; "
-                    f"see {self.log_path}:\n{self._log_tail()}"
+                    f"{port_taken(tail)}the embedded Temporal server exited with code "
+                    f"{self._process.returncode}; see {self.log_path}:\n{tail}"
                 )
             if await server_answers(self.address, timeout=2.0):
                 return
@@ -331,7 +336,34 @@ class EmbeddedServer:
         self._process = None
 
     def _log_tail(self, lines: int = 15) -> str:
+        """The last lines this start wrote to the log (not an earlier start's)."""
         try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+            with self.log_path.open("rb") as log:
+                log.seek(self._log_offset)
+                text = log.read().decode(errors="replace")
         except OSError:
             return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+def file_size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+# The dev server's line when one of its ports is held by another program.
+_PORT_IN_USE = re.compile(r"listen tcp (\S+?): bind: address already in use")
+
+
+def port_taken(log_tail: str) -> str:
+    """A first sentence naming the port another program holds, when the log says so, else ""."""
+    found = _PORT_IN_USE.search(log_tail)
+    if found is None:
+        return ""
+    return (
+        f"{found.group(1)} is in use by another program: stop it, or give the embedded server "
+        "other ports (TEMPORAL_ADDRESS for the server, --ui-port and --codec-port for the Web UI "
+        "and the codec server). "
+    )
