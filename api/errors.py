@@ -96,6 +96,10 @@ def field_problem(error: dict[str, Any]) -> str:
     """One validation error as "field 'x.y': what is wrong"."""
     loc = [str(p) for p in error.get("loc", ()) if p not in ("body", "query", "path", "header")]
     message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+    given, limit = error.get("input"), (error.get("ctx") or {}).get("max_length")
+    if loc and error.get("type") == "string_too_long" and isinstance(given, str) and limit:
+        # As intake words it: "field 'body' is 20,001 characters; the limit is 20,000".
+        return f"field '{'.'.join(loc)}' is {len(given):,} characters; the limit is {limit:,}"
     return f"field '{'.'.join(loc)}': {message}" if loc else message
 
 

@@ -1,12 +1,19 @@
 """What the API's routes take and return, beyond the models shared with the workflows."""
 
+import uuid
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
 from shared.operations import SubmitOutcome
 from shared.pending_calls import PendingCall
-from shared.review import MAX_EDITED_CHARS, ReviewAction, one_break
+from shared.review import (
+    MAX_EDITED_CHARS,
+    MAX_NOTES_CHARS,
+    MAX_REASON_CHARS,
+    ReviewAction,
+    one_break,
+)
 from shared.run_spend import EarlierRuns
 from shared.ticket_status import TicketReading
 from shared.ticket_summary import TicketSummary
@@ -156,8 +163,23 @@ class ReviewRequest(BaseModel):
         "409 instead of applied to the new ticket's draft",
     )
     edited_text: str | None = Field(default=None, max_length=MAX_EDITED_CHARS)
-    notes: str | None = Field(default=None, max_length=4_000)
-    reason: str | None = Field(default=None, max_length=1_000)
+    notes: str | None = Field(default=None, max_length=MAX_NOTES_CHARS)
+    reason: str | None = Field(default=None, max_length=MAX_REASON_CHARS)
+
+    @field_validator("chain")
+    @classmethod
+    def _chain_is_a_run_id(cls, value: str | None) -> str | None:
+        # A chain is a run id (a UUID): anything else was refused as "a review for an earlier
+        # ticket under this id", which sent the caller looking for a resubmission.
+        if value is not None:
+            try:
+                uuid.UUID(value)
+            except ValueError:
+                raise ValueError(
+                    f"{value[:64]!r} is not a ticket's chain: give the `chain` GET /tickets/{{id}} "
+                    "shows (a run id), or leave it out"
+                ) from None
+        return value
 
     @field_validator("edited_text", "notes", "reason", mode="before")
     @classmethod

@@ -24,6 +24,14 @@ def as_operator(name: str) -> str:
 
 # The longest answer a reviewer may write in (an agent's draft has the same limit).
 MAX_EDITED_CHARS = 8_000
+# The longest rework notes and reason to reject.
+MAX_NOTES_CHARS = 4_000
+MAX_REASON_CHARS = 1_000
+
+
+def review_text_limits() -> dict[str, int]:
+    """Each review text's limit in characters, by field (the console says them by its boxes)."""
+    return {"edited_text": MAX_EDITED_CHARS, "notes": MAX_NOTES_CHARS, "reason": MAX_REASON_CHARS}
 
 
 class ReviewAction(StrEnum):
@@ -53,8 +61,8 @@ class ReviewDecision(BaseModel):
     # same id (submitted again after failing), whose revisions count from 1 again.
     chain: str | None = Field(default=None, max_length=64)
     edited_text: str | None = Field(default=None, max_length=MAX_EDITED_CHARS)
-    notes: str | None = Field(default=None, max_length=4_000)
-    reason: str | None = Field(default=None, max_length=1_000)
+    notes: str | None = Field(default=None, max_length=MAX_NOTES_CHARS)
+    reason: str | None = Field(default=None, max_length=MAX_REASON_CHARS)
 
     @field_validator("reviewer", "edited_text", "notes", "reason", mode="before")
     @classmethod

@@ -131,7 +131,8 @@ async def submit_review(client: Client, ticket_id: str, decision: ReviewDecision
         # with its own error, which wait_for lets through instead of its TimeoutError.
         raise ReviewTimeout(
             f"no worker accepted or refused the review within {REVIEW_TIMEOUT:.0f}s; it may still "
-            f"be applied when a worker picks it up: check with `status {ticket_id}`"
+            f"be applied when a worker picks it up: look at ticket {ticket_id} again (`status "
+            f"{ticket_id}`, or GET /tickets/{ticket_id} in the API) before sending it again"
         ) from None
     except WorkflowUpdateFailedError as err:
         cause = err.cause

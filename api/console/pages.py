@@ -3,6 +3,7 @@
 import re
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -11,7 +12,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from api.accounts import Role
 from api.console import display, session
@@ -24,7 +25,7 @@ from shared import review_operations
 from shared import ticket_listing as listing
 from shared.operation_errors import OperationError, ReviewRefused, ReviewTimeout, TicketNotFound
 from shared.pending_calls import describe_call
-from shared.review import ReviewAction, ReviewDecision, one_break
+from shared.review import ReviewAction, ReviewDecision, one_break, review_text_limits
 from shared.ticket_status import read_ticket
 from shared.tickets import TICKET_ID_PATTERN
 
@@ -36,7 +37,14 @@ _env = jinja2.Environment(
     loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
 )
 _env.globals.update(
-    countdown=display.countdown, moment=display.moment, usd=display.usd, span=display.span
+    countdown=display.countdown,
+    moment=display.moment,
+    usd=display.usd,
+    span=display.span,
+    tokens=display.tokens,
+    # The review texts' limits (ReviewDecision's), said beside each box; the boxes have no
+    # maxlength: a browser cuts a pasted text there without a word, and the cut text was sent.
+    limits=SimpleNamespace(**review_text_limits()),
 )
 templates = Jinja2Templates(env=_env)
 
@@ -80,21 +88,28 @@ def _trouble(
     err: Exception,
     typed: dict[str, str | None] | None = None,
     refused: str | None = None,
+    *,
+    maybe_applied: bool = False,
 ) -> HTMLResponse:
     """The trouble page; ``typed``: what the reviewer wrote in a form that was not applied,
-    shown for them to copy rather than lost; ``refused``: why it was not."""
-    status = 404 if isinstance(err, TicketNotFound) else 503
+    shown for them to copy rather than lost; ``refused``: why it was not; ``maybe_applied``: no
+    worker answered the review in time, so it may still be applied (a 504, not "not applied")."""
+    status = 404 if isinstance(err, TicketNotFound) else 504 if maybe_applied else 503
     message = (
         _said(err) if refused is None else f"{refused}; the ticket cannot be shown: {_said(err)}"
     )
     kept = {k: v for k, v in (typed or {}).items() if v}
-    return _page(
-        request, "trouble.html", {"session": current, "message": message, "typed": kept}, status
-    )
+    context = {"session": current, "message": message, "typed": kept}
+    return _page(request, "trouble.html", context | {"maybe_applied": maybe_applied}, status)
 
 
 def _said(err: Exception) -> str:
-    return str(err) if isinstance(err, OperationError) else f"Temporal answered: {err}"
+    if isinstance(err, OperationError):
+        return str(err)
+    if isinstance(err, RPCError) and err.status == RPCStatusCode.UNAVAILABLE:
+        # "Temporal answered: tcp connect error" read as if it had answered.
+        return f"the Temporal server cannot be reached now ({err}); try again once it is back"
+    return f"the Temporal server refused the request: {err}"
 
 
 @router.get("")
@@ -214,15 +229,22 @@ async def _ticket(
     error: str | None,
     status: int,
     typed: dict[str, str | None] | None = None,
+    *,
+    maybe_applied: bool = False,
 ) -> Response:
     """The ticket's page; ``typed``: what the reviewer wrote in a form that was refused, shown
-    again in its boxes rather than lost."""
+    again in its boxes rather than lost (``maybe_applied``: or not answered in time)."""
     if not _valid_id(ticket_id):
         shown = repr(ticket_id[:80]) + (
             f" ({len(ticket_id):,} characters)" if len(ticket_id) > 80 else ""
         )
         return _trouble(
-            request, current, TicketNotFound(f"{shown} is not a ticket id"), typed, refused=error
+            request,
+            current,
+            TicketNotFound(f"{shown} is not a ticket id"),
+            typed,
+            refused=error,
+            maybe_applied=maybe_applied,
         )
     message: CustomerMessage | None = None
     message_problem: str | None = None
@@ -234,7 +256,7 @@ async def _ticket(
         except InputUnreadable as err:
             message_problem = str(err)
     except (OperationError, RPCError) as err:
-        return _trouble(request, current, err, typed, refused=error)
+        return _trouble(request, current, err, typed, refused=error, maybe_applied=maybe_applied)
     return _page(
         request,
         "ticket.html",
@@ -249,6 +271,7 @@ async def _ticket(
             # stopped keeps AWAITING_REVIEW as its last recorded state.
             "waiting": reading.awaiting_review,
             "typed": {k: v for k, v in (typed or {}).items() if v},
+            "maybe_applied": maybe_applied,
             # What a running ticket waits on: (text, trouble) per call, as `status` prints it.
             "calls": [describe_call(c) for c in reading.pending],
         },
@@ -319,7 +342,7 @@ async def review(
     except ReviewRefused as err:
         return await _ticket(request, current, ticket_id, str(err), 409, typed)
     except ReviewTimeout:
-        return await _ticket(request, current, ticket_id, TIMED_OUT, 504, typed)
+        return await _ticket(request, current, ticket_id, TIMED_OUT, 504, typed, maybe_applied=True)
     except (OperationError, RPCError) as err:
         # Temporal or the worker in trouble: the page again, with what the reviewer typed.
         return await _ticket(request, current, ticket_id, f"not sent: {_said(err)}", 503, typed)

@@ -250,7 +250,14 @@ def _check(
         if ticket is None:
             refused.append(IntakeRefused(index=index, problems=problems))
         elif (first := seen.get(ticket.ticket_id)) is not None:
-            problem = f"ticket {ticket.ticket_id} already appears at index {first}"
+            # Named as the item gave it: an item without an id got one from its content.
+            given = next((k for k in ("id", "ticket_id") if item.get(k) is not None), None)
+            problem = (
+                f"field '{given}': ticket {ticket.ticket_id} already appears at index {first}"
+                if given
+                else f"the same ticket ({ticket.ticket_id}, by its customer, subject and body) "
+                f"already appears at index {first}"
+            )
             refused.append(IntakeRefused(index=index, problems=[problem]))
         else:
             seen[ticket.ticket_id] = index

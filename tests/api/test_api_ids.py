@@ -123,3 +123,23 @@ async def test_a_strangers_mail_under_someones_message_id_is_a_ticket_of_its_own
     assert stranger["status"] == owner["status"] == "submitted"
     assert stranger["ticket_id"] != owner["ticket_id"]
     assert (redelivered["ticket_id"], redelivered["status"]) == (owner["ticket_id"], "duplicate")
+
+
+async def test_a_ticket_given_twice_in_one_request_is_refused_naming_how_it_was_given(
+    http: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    ticket_id = unique_id("TWICE")
+    same = {"subject": "Refund", "body": "Charged twice in March.", "customer_id": ticket_id}
+    answer = await http.post(
+        "/tickets",
+        headers=bearer(tokens.submit),
+        json=[{"id": ticket_id, **same}, {"id": ticket_id, **same}, same, same],
+    )
+
+    assert answer.status_code == 202, answer.text
+    refused = {r["index"]: r["problems"] for r in answer.json()["refused"]}
+    assert refused[1] == [f"field 'id': ticket {ticket_id} already appears at index 0"]
+    # No id given: the one its content made, and what makes it.
+    assert refused[3][0].startswith("the same ticket (T-")
+    assert refused[3][0].endswith("by its customer, subject and body) already appears at index 2")
+    assert sorted(a["index"] for a in answer.json()["accepted"]) == [0, 2]

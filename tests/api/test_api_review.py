@@ -119,3 +119,28 @@ async def test_a_review_that_names_its_own_reviewer_or_misses_its_fields_is_refu
         "reason is only read by action 'reject' (this is 'approve')"
         in (approve_with_reason.json()["message"])
     )
+
+
+async def test_a_chain_that_is_no_run_id_or_a_text_over_its_limit_is_named(
+    http: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    url = f"/tickets/{unique_id()}/review"
+    junk_chain = await http.post(
+        url,
+        headers=bearer(tokens.review),
+        json={"action": "approve", "revision": 1, "chain": "nope"},
+    )
+    long_reason = await http.post(
+        url,
+        headers=bearer(tokens.review),
+        json={"action": "reject", "revision": 1, "reason": "x" * 1_200},
+    )
+
+    # It was refused with 409 as "a review for an earlier ticket under the id", which is not so.
+    assert junk_chain.status_code == 422, junk_chain.text
+    assert "'nope' is not a ticket's chain" in junk_chain.json()["message"]
+    # Worded as intake words it, with the length sent (pydantic said "String should have ...").
+    assert long_reason.status_code == 422, long_reason.text
+    assert long_reason.json()["problems"] == [
+        "field 'reason' is 1,200 characters; the limit is 1,000"
+    ]

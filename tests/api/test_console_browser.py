@@ -200,6 +200,30 @@ async def test_an_edit_as_long_as_the_box_allows_is_sent_with_its_line_breaks(
     assert done["status"]["reviews"][0]["decision"]["edited_text"] == text
 
 
+async def test_a_pasted_edit_over_the_limit_comes_back_whole_with_the_problem_named(
+    browser_context: BrowserContext, api_url: str, http: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    # The box's maxlength cut a pasted 8,040-character reply to 8,000 without a word, and the
+    # cut reply went to the customer, its last sentence lost.
+    ticket_id = await submit_for_review(http, tokens)
+    text = "A" * 8_000 + "LAST SENTENCE: your refund is approved."
+    page = await browser_context.new_page()
+    await sign_in(page, api_url, tokens.review)
+    await page.goto(f"{api_url}/console/tickets/{ticket_id}")
+    await page.fill("#edited_text", "")
+    await page.focus("#edited_text")
+    await page.keyboard.insert_text(text)  # as a paste does
+    await page.click("#edit-form button")
+
+    await expect(page.get_by_role("alert")).to_contain_text(
+        f"field 'edited_text' is {len(text):,} characters; the limit is 8,000"
+    )
+    assert await page.input_value("#edited_text") == text
+    view = await http.get(f"/tickets/{ticket_id}", headers=bearer(tokens.review))
+    assert view.json()["status"]["state"] == "AWAITING_REVIEW"
+    assert view.json()["status"]["reviews"] == []
+
+
 async def test_a_long_unbroken_line_wraps_instead_of_widening_the_page(
     browser_context: BrowserContext, api_url: str, http: httpx.AsyncClient, tokens: Tokens
 ) -> None:

@@ -8,9 +8,10 @@ from api.console.pages import templates
 from api.console.session import Session
 from api.models import CustomerMessage
 from policy.transitions import TicketState
+from shared.review import ReviewAction, ReviewDecision, ReviewRecord
 from shared.run_spend import EarlierRuns
 from shared.ticket_summary import TicketSummary
-from shared.view import DraftRecord, TicketView, Transition
+from shared.view import AgentUsageTotals, DraftRecord, TicketView, Transition
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 SESSION = Session(Account("ana", frozenset({Role.REVIEW})), "csrf-value")
@@ -90,7 +91,8 @@ def test_the_queue_flags_escalations_counts_down_and_lists_tickets_closed_unansw
 
     assert "(2 waiting, oldest deadline first" in " ".join(html.split())
     assert "the 2 most urgent of 20000 waiting" in " ".join(cut.split())
-    assert '<meta http-equiv="refresh" content="20">' in html
+    # The reload goes to the queue alone: a decision's notice (?done=...) is not shown again.
+    assert '<meta http-equiv="refresh" content="20; url=/console/queue">' in html
     assert "overdue by 20m" in html and "in 3h 05m" in html
     assert html.count("badge escalated") == 1
     assert 'id="unanswered"' in html and "/console/tickets/T-3" in html
@@ -114,7 +116,7 @@ def test_what_a_reviewer_typed_in_a_refused_form_is_shown_again() -> None:
 
     assert "My &lt;careful&gt; answer</textarea>" in html  # escaped, in the edit box
     assert "cite the policy</textarea>" in html
-    assert 'maxlength="1000" required></textarea>' in html  # nothing typed: empty
+    assert 'rows="3" required></textarea>' in html  # nothing typed: empty
     assert "The resolver&#39;s draft.</textarea>" in fresh
 
 
@@ -178,3 +180,55 @@ def test_a_running_ticket_shows_what_it_waits_on_and_no_review_hint_without_form
     assert '<dd class="waiting trouble">classify_ticket on llm-openai: next attempt (3)' in html
     assert "(no draft yet)" in html and "write the reply with Edit" not in html
     assert "None: there is no draft." in html
+
+
+def test_the_review_boxes_cut_nothing_and_say_their_limits() -> None:
+    # A box's maxlength cut a pasted reply of 8,040 characters to 8,000 without a word, and the
+    # cut text was sent to the customer: the boxes say the limit, the server's check names it.
+    view = TicketView(
+        ticket_id="T-8",
+        subject="Refund",
+        state=TicketState.AWAITING_REVIEW,
+        draft=DraftRecord(revision=1, text="Draft.", author="resolver"),
+    )
+
+    html = render("ticket.html", view=view, message=MESSAGE, error=None, waiting=True, typed={})
+
+    assert "maxlength" not in html
+    flat = " ".join(html.split())
+    assert "(up to 8,000 characters)" in flat
+    assert "(up to 4,000 characters)" in flat and "(up to 1,000 characters)" in flat
+
+
+def test_a_review_that_may_still_apply_is_not_called_not_applied() -> None:
+    typed = {"edited_text": "My answer"}
+
+    uncertain = render("trouble.html", message="m", typed=typed, maybe_applied=True)
+    refused = render("trouble.html", message="m", typed=typed)
+
+    assert "it may still be applied" in uncertain and "not applied" not in uncertain
+    assert "Your text (not applied)" in refused and "may still be applied" not in refused
+
+
+def test_the_reviews_show_rework_notes_and_reasons_and_estimated_tokens_are_marked() -> None:
+    rework = ReviewDecision(action=ReviewAction.REWORK, reviewer="ana", notes="Cite the policy")
+    reject = ReviewDecision(action=ReviewAction.REJECT, reviewer="bob", reason="Spam, not ours")
+    view = TicketView(
+        ticket_id="T-8",
+        subject="Refund",
+        state=TicketState.REJECTED,
+        reviews=[
+            ReviewRecord(decision=rework, at=NOW, applied=True),
+            ReviewRecord(decision=reject, at=NOW, applied=True),
+        ],
+        usage={
+            "classifier": AgentUsageTotals(
+                calls=1, input_tokens=3000, output_tokens=308, estimated_tokens=3308
+            )
+        },
+    )
+
+    html = render("ticket.html", view=view, message=MESSAGE, error=None, waiting=False, typed={})
+
+    assert "Cite the policy" in html and "Spam, not ours" in html
+    assert "~3,308 tokens" in html and "~3,000" in html and "estimated: characters / 4" in html
