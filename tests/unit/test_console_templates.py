@@ -232,3 +232,16 @@ def test_the_reviews_show_rework_notes_and_reasons_and_estimated_tokens_are_mark
 
     assert "Cite the policy" in html and "Spam, not ours" in html
     assert "~3,308 tokens" in html and "~3,000" in html and "estimated: characters / 4" in html
+
+
+def test_trouble_with_temporal_is_worded_for_a_reviewer() -> None:
+    from temporalio.service import RPCError, RPCStatusCode
+
+    from api.console.pages import _said
+
+    down = _said(RPCError("tcp connect error", RPCStatusCode.UNAVAILABLE, b""))
+    refused = _said(RPCError("namespace not found", RPCStatusCode.NOT_FOUND, b""))
+
+    # It read "Temporal answered: tcp connect error", as if it had answered.
+    assert down.startswith("the Temporal server cannot be reached now (tcp connect error)")
+    assert refused == "the Temporal server refused the request: namespace not found"
