@@ -11,7 +11,7 @@ from policy.transitions import TicketState
 from shared.review import ReviewAction, ReviewDecision, ReviewRecord
 from shared.run_spend import EarlierRuns
 from shared.ticket_summary import TicketSummary
-from shared.view import AgentUsageTotals, DraftRecord, TicketView, Transition
+from shared.view import AgentUsageTotals, DeliveryReceipt, DraftRecord, TicketView, Transition
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 SESSION = Session(Account("ana", frozenset({Role.REVIEW})), "csrf-value")
@@ -245,3 +245,28 @@ def test_trouble_with_temporal_is_worded_for_a_reviewer() -> None:
     # It read "Temporal answered: tcp connect error", as if it had answered.
     assert down.startswith("the Temporal server cannot be reached now (tcp connect error)")
     assert refused == "the Temporal server refused the request: namespace not found"
+
+
+def test_a_delivered_answer_says_how_it_went_not_where_the_server_keeps_it() -> None:
+    def delivered(via: str | None, to: str | None) -> str:
+        receipt = DeliveryReceipt(
+            ticket_id="T-8",
+            channel="email",
+            location="ledger:/srv/tickets/data/outbox.sqlite3#T-8",
+            delivered_at=NOW,
+            revision=2,
+            sent_via=via,
+            sent_to=to,
+        )
+        view = TicketView(
+            ticket_id="T-8", subject="Refund", state=TicketState.COMPLETED, delivery=receipt
+        )
+        html = render("ticket.html", view=view, message=MESSAGE, error=None, waiting=False)
+        assert "/srv/tickets" not in html  # a path on the server is not the reviewer's business
+        return " ".join(html.split('<dd id="delivered">')[1].split("</dd>")[0].split())
+
+    assert delivered("email", "ana@example.com") == (
+        "revision 2 by email to ana@example.com, 2026-03-02 12:00 UTC"
+    )
+    assert delivered("ledger", None).startswith("revision 2 kept in the delivery ledger")
+    assert delivered(None, None).startswith("revision 2 recorded in the delivery ledger")
