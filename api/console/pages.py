@@ -123,11 +123,22 @@ async def sign_in_form(request: Request) -> Response:
 
 
 def _sign_in_page(
-    request: Request, error: str | None, status: int, typed: dict[str, str] | None = None
+    request: Request,
+    error: str | None,
+    status: int,
+    typed: dict[str, str] | None = None,
+    then: str | None = None,
 ) -> Response:
-    """``typed``: what a signed-out reviewer wrote in a review form, shown to copy, not lost."""
+    """``typed``: what a signed-out reviewer wrote in a review form, shown to copy, not lost;
+    ``then``: the console page to go to once signed in (the ticket they were reviewing)."""
     value = session.sign_in_token(request)
-    context = {"session": None, "error": error, "sign_in_csrf": value, "typed": typed or {}}
+    context = {
+        "session": None,
+        "error": error,
+        "sign_in_csrf": value,
+        "typed": typed or {},
+        "then": _console_page(then),
+    }
     response = _page(request, "sign_in.html", context, status)
     session.remember_sign_in_token(response, value, settings(request).secure_cookies)
     return response
@@ -138,18 +149,19 @@ async def sign_in(
     request: Request,
     token: Annotated[str, Form(max_length=200)] = "",
     sign_in_csrf: Annotated[str, Form(max_length=100)] = "",
+    then: Annotated[str, Form(max_length=300)] = "",
 ) -> Response:
     if not session.sign_in_token_ok(request, sign_in_csrf):
-        return _sign_in_page(request, _no_sign_in_cookie(request), 403)
+        return _sign_in_page(request, _no_sign_in_cookie(request), 403, then=then)
     account = registry(request).find(token.strip())
     if account is None:
-        return _sign_in_page(request, "this token is not known to the API", 401)
+        return _sign_in_page(request, "this token is not known to the API", 401, then=then)
     if not account.may(Role.REVIEW):
         held = ", ".join(sorted(account.roles))
         return _sign_in_page(
-            request, f"the token of {account.name} ({held}) may not review tickets", 403
+            request, f"the token of {account.name} ({held}) may not review tickets", 403, then=then
         )
-    response = RedirectResponse("/console/queue", status_code=303)
+    response = RedirectResponse(_console_page(then) or "/console/queue", status_code=303)
     session.start(response, token.strip(), settings(request).secure_cookies)
     return response
 
@@ -184,7 +196,9 @@ async def sign_out(request: Request, csrf: Annotated[str, Form(max_length=100)] 
 
 
 @router.get("/queue")
-async def queue(request: Request, done: str | None = None, ticket: str | None = None) -> Response:
+async def queue(
+    request: Request, done: str | None = None, ticket: str | None = None, refresh: str = ""
+) -> Response:
     current = _signed_in(request)
     if current is None:
         return _to_sign_in()
@@ -209,7 +223,7 @@ async def queue(request: Request, done: str | None = None, ticket: str | None = 
             "waiting": read.waiting,
             "unanswered": unanswered,
             "notice": notice,
-            "refresh": QUEUE_REFRESH_SECONDS,
+            "refresh": 0 if refresh == "off" else QUEUE_REFRESH_SECONDS,
         },
     )
 
@@ -311,7 +325,7 @@ async def review(
             f"you are signed out, so your review of ticket {ticket_id[:80]} was not sent: sign "
             "in and send it again (what you wrote is below)"
         )
-        return _sign_in_page(request, message, 401, kept)
+        return _sign_in_page(request, message, 401, kept, then=f"/console/tickets/{ticket_id}")
     if not current.csrf_ok(csrf):
         return await _ticket(
             request, current, ticket_id, "the form expired; look again and resubmit", 403, typed
@@ -349,6 +363,15 @@ async def review(
     return RedirectResponse(
         f"/console/queue?done={decision.action.value}&ticket={quote(ticket_id)}", status_code=303
     )
+
+
+def _console_page(path: str | None) -> str | None:
+    """``path`` when it is a ticket's page in this console, else None: a sign-in goes on only
+    to a page of ours (never another site: an open redirect)."""
+    if not path or not path.startswith("/console/tickets/"):
+        return None
+    ticket_id = path.removeprefix("/console/tickets/")
+    return f"/console/tickets/{quote(ticket_id)}" if _valid_id(ticket_id) else None
 
 
 def _valid_id(ticket_id: str) -> bool:

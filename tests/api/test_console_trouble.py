@@ -2,6 +2,7 @@
 the dev server): a form token no session made, a review no worker answers in time, and a
 review with no worker at all. What the reviewer typed is never lost."""
 
+import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -148,6 +149,40 @@ async def test_a_review_sent_after_signing_out_shows_what_was_typed_on_the_sign_
     assert 'id="typed-edited_text"' in sent.text and TYPED in sent.text
     assert 'name="sign_in_csrf"' in sent.text  # the sign-in form, to sign in again
     assert empty.status_code == 303  # nothing typed: to the sign-in page, as before
+
+
+async def test_signing_in_again_after_a_review_sent_signed_out_goes_back_to_that_ticket(
+    console_url: str, tokens: Tokens
+) -> None:
+    # It went to the queue, and the reviewer had to find the ticket again.
+    async with httpx.AsyncClient(base_url=console_url, timeout=30) as browser:
+        sent = await browser.post(
+            "/console/tickets/T-1/review",
+            data={"action": "edit", "revision": "1", "csrf": "x", "edited_text": TYPED},
+        )
+        found = re.search(r'name="sign_in_csrf" value="([^"]+)"', sent.text)
+        assert found, sent.text
+        assert '<input type="hidden" name="then" value="/console/tickets/T-1">' in sent.text
+        back = await browser.post(
+            "/console/sign-in",
+            data={
+                "token": tokens.review,
+                "sign_in_csrf": found.group(1),
+                "then": "/console/tickets/T-1",
+            },
+        )
+    async with httpx.AsyncClient(base_url=console_url, timeout=30) as browser:
+        form = await browser.get("/console/sign-in")
+        found = re.search(r'name="sign_in_csrf" value="([^"]+)"', form.text)
+        assert found, form.text
+        elsewhere = await browser.post(
+            "/console/sign-in",
+            data={"token": tokens.review, "sign_in_csrf": found.group(1), "then": "//evil.test/"},
+        )
+
+    # Only a ticket's page of this console: never another site (an open redirect).
+    assert elsewhere.status_code == 303 and elsewhere.headers["location"] == "/console/queue"
+    assert back.status_code == 303 and back.headers["location"] == "/console/tickets/T-1"
 
 
 async def test_a_form_or_an_address_that_was_tampered_with_keeps_the_typed_text_and_echoes_little(

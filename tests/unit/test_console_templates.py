@@ -270,3 +270,12 @@ def test_a_delivered_answer_says_how_it_went_not_where_the_server_keeps_it() -> 
     )
     assert delivered("ledger", None).startswith("revision 2 kept in the delivery ledger")
     assert delivered(None, None).startswith("revision 2 recorded in the delivery ledger")
+
+
+def test_the_queue_can_stop_refreshing() -> None:
+    # The reload moves focus and scroll to the top: a keyboard or screen-reader user can stop it.
+    stopped = render("queue.html", tickets=[], waiting=0, unanswered=[], notice=None, refresh=0)
+    running = render("queue.html", tickets=[], waiting=0, unanswered=[], notice=None, refresh=20)
+
+    assert "http-equiv" not in stopped and 'href="/console/queue">Refresh and keep' in stopped
+    assert 'href="/console/queue?refresh=off">Stop refreshing' in running
