@@ -82,7 +82,7 @@ class AgentActivities:
         provider = self._provider(route)
         # Before any task of this attempt starts: heartbeat tasks share what it carries.
         begin_attempt()
-        budget = AttemptBudget.of_this_attempt()
+        budget = AttemptBudget.of_this_attempt(hands_on=route.hands_on)
         budget.refuse_if_spent()
         # Every ticket agent reads the ticket: trim it once here, for every provider alike.
         removed = 0

@@ -5,6 +5,11 @@ schedule-to-close timeout (workflows/options.py): a 429 must never fail a ticket
 still allows waiting, and neither must an "overloaded" answer (529), which says the same: busy.
 Every other failure means the provider is unwell rather than busy, and the
 fallback route should take over soon: after five such attempts the call gives up on its route.
+An overloaded provider (529) is waited out only by a call with nowhere else to go: a call whose
+route has another after it (``AgentRoute.hands_on``) hands itself on after
+OVERLOADED_BEFORE_HANDING_ON overloaded answers (about a minute of backoff): an overload spell
+lasts minutes, and a healthy fallback should not wait for it (without the adaptive limit's
+breaker, it waited until the ticket's SLA ran out).
 
 Temporal keeps no count per kind of failure, so the activity keeps its own in the heartbeat
 details the server hands to the next attempt: how many earlier attempts ended in a rate limit.
@@ -24,6 +29,9 @@ from activities.heartbeat import carry, earlier
 from activities.providers.errors import OVERLOADED_TYPE, RATE_LIMITED_TYPE
 
 OTHER_FAILURE_ATTEMPTS: Final = 5
+# Overloaded answers after which a call with a route after it hands itself on (backoff 1, 2, 4,
+# 8, 16 s between them: about a minute with the calls, or what the provider's Retry-After says).
+OVERLOADED_BEFORE_HANDING_ON: Final = 6
 EXHAUSTED_TYPE: Final = "ProviderAttemptsExhausted"
 
 
@@ -43,16 +51,19 @@ class AttemptBudget:
 
     attempt: int = 1
     rate_limited: int = 0
+    # Of the rate-limited ones, overloaded answers (529); and whether another route follows.
+    overloaded: int = 0
+    hands_on: bool = False
 
     @classmethod
-    def of_this_attempt(cls) -> "AttemptBudget":
+    def of_this_attempt(cls, hands_on: bool = False) -> "AttemptBudget":
         """Read from the activity's info and the details earlier attempts carried (the first
         attempt of a call outside an activity, as in a unit test of one provider)."""
         if not activity.in_activity():
-            return cls()
-        carried = earlier("rate_limited")
-        rate_limited = carried if isinstance(carried, int) and carried >= 0 else 0
-        return cls(activity.info().attempt, rate_limited)
+            return cls(hands_on=hands_on)
+        counts = [earlier(name) for name in ("rate_limited", "overloaded")]
+        rate_limited, overloaded = (c if isinstance(c, int) and c >= 0 else 0 for c in counts)
+        return cls(activity.info().attempt, rate_limited, overloaded, hands_on)
 
     @property
     def failed_before(self) -> int:
@@ -78,8 +89,23 @@ class AttemptBudget:
         as one, for the next attempt); another failure is given up once it is the fifth."""
         if is_rate_limit(err):
             carry("rate_limited", self.rate_limited + 1)
+            if isinstance(err, ApplicationError) and err.type == OVERLOADED_TYPE:
+                return self._overloaded(err)
             return err
         return spend_attempt(err, self.failed_before + 1)
+
+    def _overloaded(self, err: ApplicationError) -> ApplicationError:
+        overloaded = self.overloaded + 1
+        carry("overloaded", overloaded)
+        if not self.hands_on or overloaded < OVERLOADED_BEFORE_HANDING_ON:
+            return err
+        return ApplicationError(
+            f"{err.message} ({overloaded} overloaded answers to this call: handing it to the "
+            "next route)",
+            *err.details,
+            type=err.type,
+            non_retryable=True,
+        )
 
 
 def spend_attempt(err: Exception, failures: int) -> Exception:

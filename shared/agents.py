@@ -56,6 +56,10 @@ class AgentRoute(BaseModel):
 
     provider: str
     model: str
+    # Set by the workflow on the copy an activity gets when another route follows this one in the
+    # chain (data of the activity's input, not a command): an overloaded provider then hands the
+    # call on after a few answers (activities/retry_budget.py) instead of waiting out the spell.
+    hands_on: bool = False
 
 
 class Usage(BaseModel):

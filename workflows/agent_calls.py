@@ -318,9 +318,12 @@ async def call_agent(
         # Only a call with somewhere else to go gives up waiting on its queue.
         has_fallback = index + 1 < len(chain)
         try:
+            # A call with a route after it tells the activity so (data of its input, not a
+            # command): an overloaded provider hands such a call on instead of waiting it out.
+            sent = route.model_copy(update={"hands_on": True}) if has_fallback else route
             reply: AgentReply[OutT] = await workflow.execute_activity(
                 activity,
-                request.model_copy(update={"route": route}),
+                request.model_copy(update={"route": sent}),
                 task_queue=names.llm_task_queue(route.provider),
                 result_type=AgentReply[output_type],  # type: ignore[valid-type]
                 start_to_close_timeout=timedelta(seconds=timeouts.start_to_close_seconds),

@@ -13,6 +13,7 @@ from activities.heartbeat import begin_attempt
 from activities.retry_budget import (
     EXHAUSTED_TYPE,
     OTHER_FAILURE_ATTEMPTS,
+    OVERLOADED_BEFORE_HANDING_ON,
     AttemptBudget,
     spend_attempt,
 )
@@ -73,10 +74,10 @@ def attempt_env(number: int, details: list[Any]) -> tuple[ActivityEnvironment, l
     return env, beats
 
 
-def spend_in(env: ActivityEnvironment, err: Exception) -> Exception:
+def spend_in(env: ActivityEnvironment, err: Exception, hands_on: bool = False) -> Exception:
     async def run() -> Exception:
         begin_attempt()
-        return AttemptBudget.of_this_attempt().spend(err)
+        return AttemptBudget.of_this_attempt(hands_on=hands_on).spend(err)
 
     return env.run(run)
 
@@ -128,3 +129,30 @@ async def test_a_refused_call_still_reports_what_earlier_attempts_were_billed() 
     env, _ = attempt_env(OTHER_FAILURE_ATTEMPTS + 1, [{"usage": usage}])
     refused = await refused_in(env)
     assert refused is not None and refused.details == (usage,)
+
+
+def overloaded() -> ApplicationError:
+    return ApplicationError("anthropic overloaded (529)", {"u": 1}, type="ProviderOverloaded")
+
+
+async def test_an_overloaded_provider_hands_a_call_with_a_fallback_on_after_a_few_answers() -> None:
+    # Without the adaptive limit's breaker, a call with a healthy fallback waited out the
+    # overload until the ticket's SLA ran out (a day for a Medium ticket).
+    last = OVERLOADED_BEFORE_HANDING_ON - 1
+    env, beats = attempt_env(last + 3, [{"rate_limited": last + 2, "overloaded": last}])
+    handed_on = await spend_in(env, overloaded(), hands_on=True)
+    assert isinstance(handed_on, ApplicationError) and handed_on.non_retryable
+    assert handed_on.type == "ProviderOverloaded" and handed_on.details == ({"u": 1},)
+    assert f"{OVERLOADED_BEFORE_HANDING_ON} overloaded answers" in handed_on.message
+    assert beats[-1] == ({"rate_limited": last + 3, "overloaded": OVERLOADED_BEFORE_HANDING_ON},)
+    # One answer earlier, it still waits; a 429 never counts as overloaded.
+    env, _ = attempt_env(last, [{"rate_limited": last - 1, "overloaded": last - 1}])
+    assert not (await spend_in(env, overloaded(), hands_on=True)).non_retryable
+    env, _ = attempt_env(40, [{"rate_limited": 39, "overloaded": last}])
+    assert not (await spend_in(env, rate_limit(), hands_on=True)).non_retryable
+
+
+async def test_an_overloaded_provider_is_waited_out_by_a_call_with_nowhere_else_to_go() -> None:
+    env, _ = attempt_env(50, [{"rate_limited": 49, "overloaded": 49}])
+    err = overloaded()
+    assert await spend_in(env, err, hands_on=False) is err and not err.non_retryable

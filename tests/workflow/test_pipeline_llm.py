@@ -8,6 +8,7 @@ import pytest
 from temporalio.client import WorkflowFailureError
 from temporalio.testing import WorkflowEnvironment
 
+from activities.retry_budget import OVERLOADED_BEFORE_HANDING_ON
 from policy.transitions import TicketState
 from shared.agents import Priority
 from shared.pipeline_config import AgentTimeouts, BudgetConfig
@@ -156,6 +157,27 @@ async def test_a_provider_failing_with_server_errors_hands_the_call_on_after_fiv
     apis = [c.api for c in fake.calls("Classification")]
     assert apis == ["openai"] * OLD_ATTEMPT_COUNT + ["anthropic"]
     assert len(result.fallbacks) == 1 and "giving up on this route" in result.fallbacks[0].error
+    assert result.state is TicketState.COMPLETED
+
+
+async def test_an_overloaded_provider_hands_the_call_to_the_fallback_after_a_few_answers(
+    ts_env: WorkflowEnvironment, task_queue: str, tmp_path: Path, fake: FakeLLMServer
+) -> None:
+    # Busy, not unwell: a call with nowhere else to go waits an overload out, but one with a
+    # healthy fallback waited until the ticket's SLA ran out (without the adaptive breaker).
+    busy = Reply(status=529, error_type="overloaded_error", headers={"retry-after-ms": "50"})
+    fake.push(*(busy for _ in range(OVERLOADED_BEFORE_HANDING_ON)))
+    setup = llm_setup(fake, ("openai", "anthropic"))
+    async with llm_pipeline(ts_env.client, task_queue, tmp_path, setup):
+        handle = await start_ticket(ts_env.client, task_queue, make_ticket())
+        result: TicketView = await handle.result()
+
+    apis = [c.api for c in fake.calls("Classification")]
+    assert apis == ["openai"] * OVERLOADED_BEFORE_HANDING_ON + ["anthropic"]
+    assert len(result.fallbacks) == 1, result.fallbacks
+    assert "overloaded answers to this call: handing it to the next route" in (
+        result.fallbacks[0].error
+    )
     assert result.state is TicketState.COMPLETED
 
 
