@@ -26,6 +26,7 @@ from activities.providers.errors import (
     ProviderFailure,
     check_failed,
     connection_failed_below,
+    key_rejected,
     listed_ids,
     retry_after_seconds,
     scrub,
@@ -203,12 +204,11 @@ class AnthropicProvider(LLMProvider):
         except anthropic.AuthenticationError as err:
             reason = scrub(str(getattr(err, "api_message", "") or err.message), self._secrets)
             raise ProviderCheckError(
-                f"{self.name}: the API key in {self.config.api_key_env} was rejected "
-                f"({err.status_code}): {reason}"
+                key_rejected(self.name, self.config.api_key_env, err.status_code, reason)
             ) from None
         except (anthropic.AnthropicError, *TRANSPORT_ERRORS) as err:
             reason = self._error(err).message
-            return check_failed(self.name, reason, err, self._client.base_url)
+            return check_failed(self.name, reason, err, self._client.base_url, "anthropic")
         return unlisted_models(self.name, models, listed_ids(page))
 
     async def aclose(self) -> None:

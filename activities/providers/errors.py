@@ -67,7 +67,10 @@ SPEND_LIMIT_CODES: Final = frozenset(
     }
 )
 KEY_LIKE: Final = re.compile(
-    r"(sk-[A-Za-z0-9_\-*]{6,}|Bearer\s+\S+|x-api-key:\s*\S+)", re.IGNORECASE
+    r"(sk-[A-Za-z0-9_\-*]{6,}|Bearer\s+\S+|x-api-key:\s*\S+"
+    # A server's masked echo of the key it refused ("gwl**********4242"): still a part of it.
+    r"|[A-Za-z0-9_\-]{0,12}\*{4,}[A-Za-z0-9_\-]{0,12})",
+    re.IGNORECASE,
 )
 
 
@@ -299,16 +302,38 @@ def transport_failure(err: Exception, provider: str) -> ProviderFailure:
     return ProviderFailure(provider, f"{type(err).__name__}: {err}")
 
 
-def check_failed(name: str, reason: str, err: BaseException, base_url: object) -> str:
+def check_failed(
+    name: str, reason: str, err: BaseException, base_url: object, kind: str = "openai"
+) -> str:
     """The worker's start-up warning when a provider's key could not be checked. A 404 there is
-    not the key but the address (a base URL without its /v1): every call would fail the same."""
+    not the key but the address (a base URL without its /v1, or, for the anthropic SDK, which
+    adds /v1 itself, with it): every call would fail the same."""
     said = f"{name}: could not verify the API key: {reason}"
     if getattr(err, "status_code", None) == 404:
-        said += (
-            f"; nothing answers at {safe_url(str(base_url).rstrip('/'))}/models: is the base URL "
-            "right? (a compatible server's usually ends in /v1)"
-        )
+        base = safe_url(str(base_url).rstrip("/"))
+        if kind == "anthropic":
+            hint = (
+                "the anthropic SDK adds /v1 itself: leave it off the base URL"
+                if base.endswith("/v1")
+                else "an Anthropic-compatible server's base URL goes without /v1"
+            )
+            said += f"; nothing answers at {base}/v1/models: is the base URL right? ({hint})"
+        else:
+            said += (
+                f"; nothing answers at {base}/models: is the base URL right? (a compatible "
+                "server's usually ends in /v1)"
+            )
     return said
+
+
+def key_rejected(name: str, key_env: str | None, status: object, reason: str) -> str:
+    """The worker's start-up refusal when the provider refused the key (or wanted one)."""
+    if not key_env:
+        return (
+            f"{name}: the server wants an API key ({status}: {reason}), and [providers.{name}] "
+            'names none (api_key_env = ""): set api_key_env to the variable that holds it'
+        )
+    return f"{name}: the API key in {key_env} was rejected ({status}): {reason}"
 
 
 def listed_ids(page: object) -> list[str]:

@@ -28,6 +28,7 @@ from activities.providers.errors import (
     ProviderFailure,
     check_failed,
     connection_failed_below,
+    key_rejected,
     listed_ids,
     retry_after_seconds,
     scrub,
@@ -230,9 +231,9 @@ class OpenAIProvider(LLMProvider):
         try:
             page = await self._client.models.list()
         except openai.AuthenticationError as err:
+            reason = scrub(str(err.message), self._secrets)
             raise ProviderCheckError(
-                f"{self.name}: the API key in {self.config.api_key_env} was rejected "
-                f"({err.status_code}): {scrub(str(err.message), self._secrets)}"
+                key_rejected(self.name, self.config.api_key_env, err.status_code, reason)
             ) from None
         except (openai.OpenAIError, *TRANSPORT_ERRORS) as err:
             reason = self._error(err).message

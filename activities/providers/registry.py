@@ -83,5 +83,22 @@ def build_providers(
                     else f"the worker polls {name}'s queue (llm-{name})"
                 )
                 raise ProviderCheckError(f"{users}, but {provider_config.api_key_env} is not set")
+            key = usable_key(provider_config.api_key_env, key)
         providers[name] = _build(name, provider_config, key, settings)
     return providers
+
+
+def usable_key(variable: str, value: str) -> str:
+    """The key in ``variable`` without the line break or spaces around it (a secret made with
+    `echo`, or read from a file, ends in one: the openai SDK died on it with a traceback about
+    header characters, the anthropic one failed every call as a connection error). One inside
+    the key is refused, naming the variable and never the key."""
+    key = value.strip()
+    if not key:
+        raise ProviderCheckError(f"{variable} holds only spaces or line breaks, not a key")
+    if any(c.isspace() or not c.isprintable() for c in key):
+        raise ProviderCheckError(
+            f"{variable} holds a space, line break or control character inside the key: a key "
+            "is one word; set it again without them"
+        )
+    return key

@@ -295,3 +295,29 @@ async def test_check_warns_but_does_not_stop_when_the_server_is_unreachable(
     assert isinstance(warning, str)
     assert warning.startswith("anthropic: could not verify the API key")
     assert "cannot reach" in warning
+
+
+async def test_check_says_the_anthropic_sdk_adds_v1_itself(make_anthropic: MakeAnthropic) -> None:
+    # It advised that a compatible server's base URL usually ends in /v1, the opposite of what
+    # the anthropic SDK wants (it asked /v1/v1/models), and every ticket failed with a 404.
+    import http.server
+    import threading
+
+    from tests.providers.test_openai_provider_failures import _NotFoundEverywhere
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _NotFoundEverywhere)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    root = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        with_v1 = await make_anthropic(base_url=f"{root}/v1").check()
+        without = await make_anthropic(base_url=root).check()
+    finally:
+        server.shutdown()
+
+    assert isinstance(with_v1, str) and with_v1.endswith(
+        f"nothing answers at {root}/v1/v1/models: is the base URL right? (the anthropic SDK "
+        "adds /v1 itself: leave it off the base URL)"
+    ), with_v1
+    assert isinstance(without, str) and without.endswith(
+        "(an Anthropic-compatible server's base URL goes without /v1)"
+    ), without

@@ -250,6 +250,9 @@ def test_scrub_removes_the_literal_secret_even_when_it_does_not_look_like_a_key(
         pytest.param("Incorrect API key provided: sk-proj-Ab12_cd-34", "Ab12_cd", id="sk-key"),
         pytest.param("key sk-ant-api03-XyZ987654321 was revoked", "XyZ987654321", id="sk-ant"),
         pytest.param("masked key sk-abc***********wxyz", "wxyz", id="masked-key"),
+        # A gateway's mask of a key that does not start with sk- (a walk-through saw it printed).
+        pytest.param("Incorrect API key provided: gwl**********4242.", "4242", id="masked-other"),
+        pytest.param("key no-**********eded was refused", "eded", id="masked-placeholder"),
         pytest.param("sent Authorization: Bearer xyz", "xyz", id="bearer"),
         pytest.param("header x-api-key: abc123secret", "abc123secret", id="x-api-key"),
     ],
@@ -367,3 +370,16 @@ def test_a_timeout_over_a_failed_connection_is_a_connection_failure(
 
     assert connection_failed_below(sdk_error) is connection
     assert connection_failed_below(timeout) is connection
+
+
+def test_a_refused_key_is_named_by_its_variable_or_the_missing_setting() -> None:
+    from activities.providers.errors import key_rejected
+
+    assert key_rejected("openai", "OPENAI_API_KEY", 401, "bad key") == (
+        "openai: the API key in OPENAI_API_KEY was rejected (401): bad key"
+    )
+    # It said "the API key in  was rejected": a server configured without a key wants one.
+    assert key_rejected("ollama", "", 401, "key required") == (
+        "ollama: the server wants an API key (401: key required), and [providers.ollama] names "
+        'none (api_key_env = ""): set api_key_env to the variable that holds it'
+    )
