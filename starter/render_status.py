@@ -82,10 +82,12 @@ def print_status(
         out.print(
             line(("Fallback", "yellow"), f"   {f.role}: {f.failed} failed ({f.error}); {then}")
         )
+    # The note only under figures that carry the mark (it was printed under every table).
+    marked = any(u.estimated_tokens or u.trimmed_tokens for u in view.usage.values())
     usage = Table(
         title="Usage",
         title_justify="left",
-        caption=ESTIMATE_NOTE,
+        caption=ESTIMATE_NOTE if marked else None,
         caption_justify="left",
     )
     columns = (

@@ -81,6 +81,17 @@ def test_status_and_the_tickets_table_mark_estimated_tokens(
     assert render.ESTIMATE_NOTE in out
 
 
+def test_status_says_nothing_of_estimates_when_every_figure_was_counted(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The note was printed under every ticket's usage, estimated or not.
+    view = view_with(offline=False)
+    view.usage["classifier"].trimmed_tokens = 0
+    render_status.print_status(view)
+    out = capsys.readouterr().out
+    assert "300" in out and "~" not in out and render.ESTIMATE_NOTE not in out
+
+
 def test_status_shows_a_stopped_workflow_s_status_beside_the_state_it_last_recorded(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
