@@ -42,6 +42,19 @@ PLAN_TASK: Final = "plan_task"
 RUN_SUBTASK: Final = "run_subtask"
 SYNTHESIZE_RESULTS: Final = "synthesize_results"
 ANALYZE_ITEM: Final = "analyze_item"
+# Every activity that is one agent call (on its provider's task queue, with the agent timeouts).
+AGENT_ACTIVITIES: Final = frozenset(
+    {
+        CLASSIFY_TICKET,
+        TRIAGE_TICKET,
+        DRAFT_RESOLUTION,
+        VALIDATE_RESOLUTION,
+        PLAN_TASK,
+        RUN_SUBTASK,
+        SYNTHESIZE_RESULTS,
+        ANALYZE_ITEM,
+    }
+)
 
 # Non-LLM activities, run on the tickets queue (delivery: on the delivery queue).
 LOAD_PIPELINE_CONFIG: Final = "load_pipeline_config"

@@ -17,6 +17,7 @@ from temporalio.common import Priority as TemporalPriority
 from temporalio.exceptions import (
     ActivityError,
     ApplicationError,
+    TimeoutType,
     is_cancelled_exception,
 )
 from temporalio.exceptions import TimeoutError as TemporalTimeoutError
@@ -56,11 +57,30 @@ def describe_failure(err: BaseException) -> str:
         if isinstance(cause, ApplicationError):
             return f"{failure_kind(err)}: {cause.message}"
         if isinstance(cause, TemporalTimeoutError):
-            return failure_kind(err)
+            agent_call = err.activity_type in names.AGENT_ACTIVITIES
+            return failure_kind(err) + (TIMEOUT_MEANS.get(cause.type, "") if agent_call else "")
         if cause is not None:
             return f"{what} failed: {cause}"
         return f"{what} failed: {err.message}"
     return str(err)
+
+
+# What each timeout of an agent call says about its cause, and the setting behind
+# it (the same "timed out (schedule_to_start)" was shown for a paused provider and for a queue
+# behind its own rate limit).
+TIMEOUT_MEANS: dict[TimeoutType | None, str] = {
+    TimeoutType.SCHEDULE_TO_START: (
+        ": no worker started it within agent_timeouts.queue_wait_seconds (its queue paused by "
+        "the provider's breaker, behind its rate limit, or with no worker polling it)"
+    ),
+    TimeoutType.HEARTBEAT: (
+        ": an attempt went silent for agent_timeouts.heartbeat_seconds (an answer that stalled, "
+        "or a worker that died) and the retries allowed ran out"
+    ),
+    TimeoutType.SCHEDULE_TO_CLOSE: (
+        ": its retries ran out of time (the ticket's SLA, or the least retry window)"
+    ),
+}
 
 
 def failure_kind(err: BaseException) -> str:
