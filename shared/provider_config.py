@@ -5,6 +5,8 @@ API keys are not stored here either: a provider names the environment variable t
 logged, recorded in a history or written to a configuration file by this project.
 """
 
+import re
+from collections.abc import Mapping
 from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -172,7 +174,21 @@ class WorkerSettings(BaseModel):
         return self
 
     def price(self, model: str) -> ModelPrice | None:
-        return self.prices.get(model)
+        return price_of(self.prices, model)
+
+
+# A provider's dated snapshot of a model: gpt-4.1-mini-2025-04-14, claude-sonnet-4-5-20250929.
+_SNAPSHOT_DATE = re.compile(r"-(\d{4}-\d{2}-\d{2}|\d{8})$")
+
+
+def price_of(prices: Mapping[str, ModelPrice], model: str) -> ModelPrice | None:
+    """``model``'s price: its own entry, or, for a dated snapshot with none, its alias's (the
+    alias names that snapshot or its successor at the same price; a pinned snapshot was
+    reported as costing nothing). Give a snapshot its own [prices] entry when they differ."""
+    if (own := prices.get(model)) is not None:
+        return own
+    alias = _SNAPSHOT_DATE.sub("", model)
+    return prices.get(alias) if alias != model else None
 
 
 def cost_usd(

@@ -208,6 +208,14 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
         if not isinstance(fields, dict):
             raise ConfigError(f"{at(('providers', name))}: [providers.{name}] must be a table")
         merged[name] = {**merged.get(name, {}), **fields}
+    for model in prices_raw:
+        provider, _, bare = str(model).partition(":")
+        if bare and (provider in merged or provider == OFFLINE):
+            # A route's spelling: accepted, and never matched (prices are looked up by model).
+            raise ConfigError(
+                f"{at(('prices', model))}: [prices] is keyed by the model's name: write "
+                f'"{bare}", not "{model}"'
+            )
     try:
         worker = WorkerSettings.model_validate(
             {"providers": merged}

@@ -28,7 +28,7 @@ from activities.providers.idle_watch import idle_limit
 from activities.providers.pacing import CallPacer
 from activities.providers.peers import QueuePeers
 from shared.agents import AgentReply, Usage, total_usage
-from shared.provider_config import ModelPrice, ProviderConfig, cost_usd
+from shared.provider_config import ModelPrice, ProviderConfig, cost_usd, price_of
 
 # Calls waiting this long for their turn are a backlog (peers.py counts workers differently).
 BACKLOG_SECONDS: Final = 1.0
@@ -311,7 +311,9 @@ class LLMProvider(Provider):
             cache_write_tokens=written,
             latency_ms=round((time.perf_counter() - started) * 1000, 1),
             cost_usd=round(
-                cost_usd(self._prices.get(model), input_tokens, output_tokens, cached, written),
+                cost_usd(
+                    price_of(self._prices, model), input_tokens, output_tokens, cached, written
+                ),
                 8,
             ),
             requests=len(completions),

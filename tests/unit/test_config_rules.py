@@ -135,3 +135,40 @@ def test_numbers_that_are_not_finite_or_break_a_rule_are_refused_naming_the_vari
     with pytest.raises(ConfigError) as refused:
         load_pipeline_config(path=None, env=env)
     assert said in str(refused.value)
+
+
+def test_a_dated_snapshot_is_priced_as_its_alias_unless_it_has_its_own_price(
+    tmp_path: Path,
+) -> None:
+    # A pinned snapshot (gpt-4.1-mini-2025-04-14) was reported as costing nothing.
+    from shared.settings import load_settings, unpriced_models
+
+    routes = (
+        '[agents]\nclassifier = ["openai:gpt-4.1-mini-2025-04-14"]\n'
+        'resolver = ["anthropic:claude-sonnet-4-5-20250929"]\ntriage = ["openai:gpt-4.1-x"]\n'
+    )
+    own = '[prices."gpt-4.1-mini-2025-04-14"]\ninput = 9.0\noutput = 9.0\n\n'
+    loaded = load_settings(write_config(tmp_path, routes, "a.toml"), env={})
+    priced = load_settings(write_config(tmp_path, own + routes, "b.toml"), env={})
+
+    worker = loaded.worker
+    assert worker.price("gpt-4.1-mini-2025-04-14") == worker.price("gpt-4.1-mini") is not None
+    assert worker.price("claude-sonnet-4-5-20250929") == worker.price("claude-sonnet-4-5")
+    assert unpriced_models(loaded.pipeline, worker) == ["gpt-4.1-x"]  # not a dated snapshot
+    assert priced.worker.price("gpt-4.1-mini-2025-04-14").input == 9.0  # type: ignore[union-attr]
+
+
+def test_a_price_keyed_like_a_route_is_refused_naming_the_model_s_key(tmp_path: Path) -> None:
+    # [prices."openai:gpt-4.1-mini"] was accepted and never matched: prices go by model name.
+    path = write_config(tmp_path, '[prices."openai:gpt-4.1-mini"]\ninput = 1.0\noutput = 2.0\n')
+    with pytest.raises(ConfigError) as refused:
+        load_pipeline_config(path, env={})
+    assert str(refused.value) == (
+        f"{path}:1: [prices] is keyed by the model's name: write "
+        '"gpt-4.1-mini", not "openai:gpt-4.1-mini"'
+    )
+    # An Ollama tag is a model's name, not a route.
+    tagged = write_config(
+        tmp_path, '[prices."llama3.1:8b"]\ninput = 0.0\noutput = 0.0\n', "tagged.toml"
+    )
+    assert load_pipeline_config(tagged, env={})
