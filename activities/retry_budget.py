@@ -78,7 +78,8 @@ class AttemptBudget:
             spent = earlier("usage")
             raise ApplicationError(
                 f"{self.failed_before} attempts of this call failed without an answer "
-                f"(timeouts, dropped connections or provider errors): giving up on this route",
+                "(timeouts, answers that stalled past agent_timeouts.heartbeat_seconds, dropped "
+                "connections or provider errors): giving up on this route",
                 *([spent] if spent is not None else []),
                 type=EXHAUSTED_TYPE,
                 non_retryable=True,
