@@ -221,7 +221,10 @@ def _classify(failure: ProviderFailure, secrets: Iterable[str]) -> ApplicationEr
         return ApplicationError(text, type=kind, non_retryable=True)
 
     if failure.timeout:
-        return retryable("ProviderTimeout", f"{who} did not answer in time: {message}")
+        return retryable(
+            "ProviderTimeout",
+            f"{who} did not answer within its timeout_seconds ([providers.{who}]): {message}",
+        )
     if failure.connection:
         return retryable("ProviderConnectionError", f"cannot reach {who}: {message}")
     if is_context_length(failure):

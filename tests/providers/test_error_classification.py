@@ -383,3 +383,11 @@ def test_a_refused_key_is_named_by_its_variable_or_the_missing_setting() -> None
         "ollama: the server wants an API key (401: key required), and [providers.ollama] names "
         'none (api_key_env = ""): set api_key_env to the variable that holds it'
     )
+
+
+def test_a_timeout_names_the_setting_that_bounds_it() -> None:
+    # It said "openai did not answer in time": a walk-through looked for which limit that was.
+    err = to_application_error(failure(timeout=True, message="request timed out"))
+    assert err.message == (
+        "openai did not answer within its timeout_seconds ([providers.openai]): request timed out"
+    )
