@@ -262,6 +262,12 @@ async def serve(
             f"worker: warning: no price for model {model}; its cost is reported as 0",
             file=sys.stderr,
         )
+    for model in settings.alias_priced_models(config, loaded.worker):
+        print(
+            f"worker: warning: model {model} has no price of its own and is priced as its "
+            f'alias; add [prices."{model}"] if this snapshot costs another amount',
+            file=sys.stderr,
+        )
     # Delivery runs on the delivery queue, and its first attempt on the tickets queue.
     delivers = bool({names.TICKETS_TASK_QUEUE, names.DELIVERY_TASK_QUEUE} & set(queues))
     lines = [*stores.describe(), *(delivery.config.describe() if delivers else []), *released]

@@ -171,15 +171,16 @@ class ReviewRequest(BaseModel):
     def _chain_is_a_run_id(cls, value: str | None) -> str | None:
         # A chain is a run id (a UUID): anything else was refused as "a review for an earlier
         # ticket under this id", which sent the caller looking for a resubmission.
-        if value is not None:
-            try:
-                uuid.UUID(value)
-            except ValueError:
-                raise ValueError(
-                    f"{value[:64]!r} is not a ticket's chain: give the `chain` GET /tickets/{{id}} "
-                    "shows (a run id), or leave it out"
-                ) from None
-        return value
+        if value is None or not value.strip():
+            return None  # "" is no chain, as the workflow reads it
+        try:
+            # As the server writes run ids: an uppercase or braced spelling compared unequal.
+            return str(uuid.UUID(value))
+        except ValueError:
+            raise ValueError(
+                f"{value[:64]!r} is not a ticket's chain: give the `chain` GET /tickets/{{id}} "
+                "shows (a run id), or leave it out"
+            ) from None
 
     @field_validator("edited_text", "notes", "reason", mode="before")
     @classmethod

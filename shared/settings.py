@@ -208,14 +208,6 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
         if not isinstance(fields, dict):
             raise ConfigError(f"{at(('providers', name))}: [providers.{name}] must be a table")
         merged[name] = {**merged.get(name, {}), **fields}
-    for model in prices_raw:
-        provider, _, bare = str(model).partition(":")
-        if bare and (provider in merged or provider == OFFLINE):
-            # A route's spelling: accepted, and never matched (prices are looked up by model).
-            raise ConfigError(
-                f"{at(('prices', model))}: [prices] is keyed by the model's name: write "
-                f'"{bare}", not "{model}"'
-            )
     try:
         worker = WorkerSettings.model_validate(
             {"providers": merged}
@@ -278,6 +270,16 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
             f"{origin(('orchestration', 'fallback_route'))}: unknown provider "
             f"{fallback.provider!r} (known: {known})"
         )
+    route_names = {f"{r.provider}:{r.model}": r.model for r in pipeline.used_routes()}
+    for key in prices_raw:
+        # A route's spelling ("openai:gpt-4.1-mini") was accepted and never matched: prices
+        # are looked up by model. Only a key that is a route and no route's model (an Ollama
+        # tag such as "mistral:7b" is a model's name, whatever the providers are called).
+        if key in route_names and key not in route_names.values():
+            raise ConfigError(
+                f"{at(('prices', key))}: [prices] is keyed by the model's name: write "
+                f'"{route_names[key]}", not "{key}"'
+            )
     if pipeline.budget.max_cost_usd and (unpriced := unpriced_models(pipeline, worker)):
         # An unpriced model costs $0: the dollar budget would never stop a ticket.
         raise ConfigError(
@@ -328,6 +330,13 @@ def non_finite(value: Any, loc: tuple[str, ...] = ()) -> tuple[str, ...] | None:
         if (found := non_finite(inner, (*loc, str(key)))) is not None:
             return found
     return None
+
+
+def alias_priced_models(pipeline: PipelineConfig, worker: WorkerSettings) -> list[str]:
+    """Routed models priced through their alias (a dated snapshot with no entry of its own): the
+    worker says so at start, since an older snapshot can cost more than the alias does now."""
+    models = {r.model for r in pipeline.used_routes() if r.provider != OFFLINE}
+    return sorted(m for m in models if m not in worker.prices and worker.price(m) is not None)
 
 
 def unpriced_models(pipeline: PipelineConfig, worker: WorkerSettings) -> list[str]:

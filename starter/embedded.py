@@ -313,9 +313,10 @@ class EmbeddedServer:
         deadline = loop.time() + STARTUP_TIMEOUT
         while loop.time() < deadline:
             if self._process.poll() is not None:
-                tail = self._log_tail()
+                said = self._log_since_start()
+                tail = "\n".join(said.splitlines()[-15:])
                 raise CliError(
-                    f"{port_taken(tail)}the embedded Temporal server exited with code "
+                    f"{port_taken(said)}the embedded Temporal server exited with code "
                     f"{self._process.returncode}; see {self.log_path}:\n{tail}"
                 )
             if await server_answers(self.address, timeout=2.0):
@@ -335,15 +336,14 @@ class EmbeddedServer:
         """Leave the server running after this process exits (``--keep-running``)."""
         self._process = None
 
-    def _log_tail(self, lines: int = 15) -> str:
-        """The last lines this start wrote to the log (not an earlier start's)."""
+    def _log_since_start(self) -> str:
+        """What this start wrote to the log (not an earlier start's lines; at most 1 MB)."""
         try:
             with self.log_path.open("rb") as log:
                 log.seek(self._log_offset)
-                text = log.read().decode(errors="replace")
+                return log.read(1 << 20).decode(errors="replace")
         except OSError:
             return ""
-        return "\n".join(text.splitlines()[-lines:])
 
 
 def file_size(path: Path) -> int:
@@ -357,9 +357,9 @@ def file_size(path: Path) -> int:
 _PORT_IN_USE = re.compile(r"listen tcp (\S+?): bind: address already in use")
 
 
-def port_taken(log_tail: str) -> str:
+def port_taken(log: str) -> str:
     """A first sentence naming the port another program holds, when the log says so, else ""."""
-    found = _PORT_IN_USE.search(log_tail)
+    found = _PORT_IN_USE.search(log)
     if found is None:
         return ""
     return (

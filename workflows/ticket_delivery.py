@@ -147,7 +147,10 @@ async def deliver(
         record.move(S.DELIVERY_FAILED, "delivery", failure)
         return
     view.delivery = receipt
-    outcome = f"delivered to {receipt.location}"
+    # How it went, not where the ledger keeps it (a file path or a database's address: the
+    # console shows the log to reviewers; `status` prints the location on its Delivered line).
+    via = receipt.sent_via if receipt.sent_via not in (None, "ledger") else None
+    outcome = f"delivered revision {receipt.revision}" + (f" by {via}" if via else "")
     if _another_answer_went_out(record, receipt):
         # The ledger already held an answer for this ticket (say, after an operator reset
         # the workflow): the customer has that one, not this draft. Say so loudly.

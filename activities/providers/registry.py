@@ -96,9 +96,9 @@ def usable_key(variable: str, value: str) -> str:
     key = value.strip()
     if not key:
         raise ProviderCheckError(f"{variable} holds only spaces or line breaks, not a key")
-    if any(c.isspace() or not c.isprintable() for c in key):
+    if not key.isascii() or any(c.isspace() or not c.isprintable() for c in key):
         raise ProviderCheckError(
-            f"{variable} holds a space, line break or control character inside the key: a key "
-            "is one word; set it again without them"
+            f"{variable} holds a space, line break, control character or non-ASCII character "
+            "(a curly quote?) inside the key: a key is one word of plain characters; set it again"
         )
     return key

@@ -106,9 +106,14 @@ def _trouble(
 def _said(err: Exception) -> str:
     if isinstance(err, OperationError):
         return str(err)
-    if isinstance(err, RPCError) and err.status == RPCStatusCode.UNAVAILABLE:
+    status = err.status if isinstance(err, RPCError) else None
+    if status == RPCStatusCode.UNAVAILABLE:
         # "Temporal answered: tcp connect error" read as if it had answered.
         return f"the Temporal server cannot be reached now ({err}); try again once it is back"
+    if status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
+        return f"the Temporal server did not answer in time ({err}); try again"
+    if status == RPCStatusCode.RESOURCE_EXHAUSTED:
+        return f"the Temporal server is busy ({err}); try again in a moment"
     return f"the Temporal server refused the request: {err}"
 
 

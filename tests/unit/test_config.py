@@ -395,3 +395,15 @@ def test_with_an_api_key_set_every_agent_routes_to_that_provider_with_the_other_
     assert [r.provider for r in only.routes[AgentRole.TRIAGE]] == ["anthropic"]
     forced = load_settings(None, env={"OPENAI_API_KEY": "k1", "TICKETS_PROVIDER": "offline"})
     assert forced.pipeline == PipelineConfig()
+
+
+def test_a_key_with_a_character_beyond_ascii_is_refused_by_name() -> None:
+    # A curly quote pasted with the key failed every request on an encoding error instead.
+    from activities.providers.errors import ProviderCheckError
+    from activities.providers.registry import build_providers
+    from shared.settings import load_settings
+
+    loaded = load_settings(None, env={"TICKETS_PROVIDER": "openai"})
+    with pytest.raises(ProviderCheckError, match=r"OPENAI_API_KEY holds .* non-ASCII") as refused:
+        build_providers(loaded.pipeline, loaded.worker, env={"OPENAI_API_KEY": "sk-test\u201d"})
+    assert "sk-test" not in str(refused.value)

@@ -141,7 +141,7 @@ def test_a_dated_snapshot_is_priced_as_its_alias_unless_it_has_its_own_price(
     tmp_path: Path,
 ) -> None:
     # A pinned snapshot (gpt-4.1-mini-2025-04-14) was reported as costing nothing.
-    from shared.settings import load_settings, unpriced_models
+    from shared.settings import alias_priced_models, load_settings, unpriced_models
 
     routes = (
         '[agents]\nclassifier = ["openai:gpt-4.1-mini-2025-04-14"]\n'
@@ -155,20 +155,37 @@ def test_a_dated_snapshot_is_priced_as_its_alias_unless_it_has_its_own_price(
     assert worker.price("gpt-4.1-mini-2025-04-14") == worker.price("gpt-4.1-mini") is not None
     assert worker.price("claude-sonnet-4-5-20250929") == worker.price("claude-sonnet-4-5")
     assert unpriced_models(loaded.pipeline, worker) == ["gpt-4.1-x"]  # not a dated snapshot
+    # Said at start: an older snapshot can cost more than its alias does now.
+    assert alias_priced_models(loaded.pipeline, worker) == [
+        "claude-sonnet-4-5-20250929",
+        "gpt-4.1-mini-2025-04-14",
+    ]
+    assert alias_priced_models(priced.pipeline, priced.worker) == ["claude-sonnet-4-5-20250929"]
     assert priced.worker.price("gpt-4.1-mini-2025-04-14").input == 9.0  # type: ignore[union-attr]
 
 
 def test_a_price_keyed_like_a_route_is_refused_naming_the_model_s_key(tmp_path: Path) -> None:
     # [prices."openai:gpt-4.1-mini"] was accepted and never matched: prices go by model name.
-    path = write_config(tmp_path, '[prices."openai:gpt-4.1-mini"]\ninput = 1.0\noutput = 2.0\n')
+    path = write_config(
+        tmp_path,
+        '[prices."openai:gpt-4.1-mini"]\ninput = 1.0\noutput = 2.0\n\n'
+        '[agents]\nclassifier = ["openai:gpt-4.1-mini"]\n',
+    )
     with pytest.raises(ConfigError) as refused:
         load_pipeline_config(path, env={})
     assert str(refused.value) == (
         f"{path}:1: [prices] is keyed by the model's name: write "
         '"gpt-4.1-mini", not "openai:gpt-4.1-mini"'
     )
-    # An Ollama tag is a model's name, not a route.
+    # An Ollama tag is a model's name, not a route, even where a provider has its family's name.
     tagged = write_config(
-        tmp_path, '[prices."llama3.1:8b"]\ninput = 0.0\noutput = 0.0\n', "tagged.toml"
+        tmp_path,
+        '[providers.mistral]\nkind = "openai"\napi_key_env = "MISTRAL_API_KEY"\n'
+        'base_url = "http://127.0.0.1:9/v1"\nsmall_model = "m"\nlarge_model = "m"\n\n'
+        '[providers.ollama]\nkind = "openai"\napi_key_env = ""\n'
+        'base_url = "http://127.0.0.1:11434/v1"\nsmall_model = "m"\nlarge_model = "m"\n\n'
+        '[prices."mistral:7b"]\ninput = 0.0\noutput = 0.0\n\n'
+        '[agents]\nclassifier = ["ollama:mistral:7b"]\n',
+        "tagged.toml",
     )
     assert load_pipeline_config(tagged, env={})

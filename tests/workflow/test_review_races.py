@@ -154,7 +154,8 @@ async def test_a_ledger_holding_this_very_text_reports_it_delivered(
     async with ticket_on_fakes(ts_env.client, task_queue, agents, services, ticket) as handle:
         result: TicketView = await handle.result()
     assert result.state is TicketState.COMPLETED
-    assert "delivered to fake-ledger#" in result.transitions[-1].reason
+    assert result.transitions[-1].reason.endswith("; delivered revision 1")
+    assert "fake-ledger" not in result.transitions[-1].reason  # where the ledger keeps it
     assert "NOT" not in result.transitions[-1].reason
 
 
