@@ -363,25 +363,6 @@ def test_a_worker_that_polls_no_provider_queue_needs_no_provider_key() -> None:
             build_providers(loaded.pipeline, loaded.worker, env={}, polled=polled)
 
 
-def test_a_key_with_a_line_break_around_it_is_used_and_one_inside_it_is_refused_by_name() -> None:
-    # A secret made with `echo` ends in a line break: the openai SDK died on it with a traceback
-    # about header characters, and the anthropic one failed every call as a connection error.
-    from activities.providers.errors import ProviderCheckError
-    from activities.providers.registry import build_providers
-    from shared.settings import load_settings
-
-    loaded = load_settings(None, env={"TICKETS_PROVIDER": "openai"})
-    providers = build_providers(
-        loaded.pipeline, loaded.worker, env={"OPENAI_API_KEY": " sk-test-1234567\n"}
-    )
-    assert providers["openai"]._client.api_key == "sk-test-1234567"  # type: ignore[attr-defined]
-    for bad in ("sk-test-12\n34567", "sk-test 1234567", "\n \n"):
-        with pytest.raises(ProviderCheckError) as refused:
-            build_providers(loaded.pipeline, loaded.worker, env={"OPENAI_API_KEY": bad})
-        said = str(refused.value)
-        assert said.startswith("OPENAI_API_KEY holds ") and "sk-test" not in said
-
-
 def test_with_an_api_key_set_every_agent_routes_to_that_provider_with_the_other_as_fallback() -> (
     None
 ):
@@ -395,15 +376,3 @@ def test_with_an_api_key_set_every_agent_routes_to_that_provider_with_the_other_
     assert [r.provider for r in only.routes[AgentRole.TRIAGE]] == ["anthropic"]
     forced = load_settings(None, env={"OPENAI_API_KEY": "k1", "TICKETS_PROVIDER": "offline"})
     assert forced.pipeline == PipelineConfig()
-
-
-def test_a_key_with_a_character_beyond_ascii_is_refused_by_name() -> None:
-    # A curly quote pasted with the key failed every request on an encoding error instead.
-    from activities.providers.errors import ProviderCheckError
-    from activities.providers.registry import build_providers
-    from shared.settings import load_settings
-
-    loaded = load_settings(None, env={"TICKETS_PROVIDER": "openai"})
-    with pytest.raises(ProviderCheckError, match=r"OPENAI_API_KEY holds .* non-ASCII") as refused:
-        build_providers(loaded.pipeline, loaded.worker, env={"OPENAI_API_KEY": "sk-test\u201d"})
-    assert "sk-test" not in str(refused.value)
