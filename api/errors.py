@@ -29,7 +29,7 @@ from shared.operation_errors import (
     TicketNotFound,
     TicketUnreadable,
 )
-from shared.validation import NameGivenTwice, fields, json_kind
+from shared.validation import NameGivenTwice, fields, json_kind, too_long
 
 log = logging.getLogger("api")
 
@@ -98,8 +98,7 @@ def field_problem(error: dict[str, Any]) -> str:
     message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
     given, limit = error.get("input"), (error.get("ctx") or {}).get("max_length")
     if loc and error.get("type") == "string_too_long" and isinstance(given, str) and limit:
-        # As intake words it: "field 'body' is 20,001 characters; the limit is 20,000".
-        return f"field '{'.'.join(loc)}' is {len(given):,} characters; the limit is {limit:,}"
+        return too_long(".".join(loc), given, limit)
     return f"field '{'.'.join(loc)}': {message}" if loc else message
 
 

@@ -8,6 +8,17 @@ CHARS_PER_TOKEN: Final = 4
 HEAD_SHARE: Final = 0.75
 
 
+# How estimated token figures are marked wherever they are shown (the CLI, the console), and
+# what the mark means.
+ESTIMATE_MARK: Final = "~"
+ESTIMATE_NOTE: Final = "~ estimated: characters / 4"
+
+
+def tokens_text(tokens: int, estimated: int) -> str:
+    """A token count, marked when some of it (``estimated``) was estimated."""
+    return f"{ESTIMATE_MARK if estimated else ''}{tokens:,}"
+
+
 def estimate_tokens(text: str) -> int:
     return -(-len(text) // CHARS_PER_TOKEN) if text else 0
 

@@ -332,17 +332,21 @@ def non_finite(value: Any, loc: tuple[str, ...] = ()) -> tuple[str, ...] | None:
     return None
 
 
+def _routed_models(pipeline: PipelineConfig) -> set[str]:
+    """The models the agents are routed to (the offline rules cost nothing)."""
+    return {r.model for r in pipeline.used_routes() if r.provider != OFFLINE}
+
+
 def alias_priced_models(pipeline: PipelineConfig, worker: WorkerSettings) -> list[str]:
     """Routed models priced through their alias (a dated snapshot with no entry of its own): the
     worker says so at start, since an older snapshot can cost more than the alias does now."""
-    models = {r.model for r in pipeline.used_routes() if r.provider != OFFLINE}
+    models = _routed_models(pipeline)
     return sorted(m for m in models if m not in worker.prices and worker.price(m) is not None)
 
 
 def unpriced_models(pipeline: PipelineConfig, worker: WorkerSettings) -> list[str]:
-    """Models the agents are routed to that have no price (the offline rules cost nothing)."""
-    models = {r.model for r in pipeline.used_routes() if r.provider != OFFLINE}
-    return sorted(m for m in models if worker.price(m) is None)
+    """Models the agents are routed to that have no price."""
+    return sorted(m for m in _routed_models(pipeline) if worker.price(m) is None)
 
 
 def load_pipeline_config(

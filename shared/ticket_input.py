@@ -15,6 +15,7 @@ from shared.tickets import (
     Ticket,
     derive_ticket_id,
 )
+from shared.validation import too_long
 
 # Accepted spellings of each field (the first is the canonical one).
 FIELD_ALIASES = {
@@ -85,9 +86,7 @@ def _field_message(
             "body": MAX_BODY_CHARS,
             "customer_email": MAX_EMAIL_CHARS,
         }.get(canonical)
-        size = f"{len(value):,}" if isinstance(value, str) else "too many"
-        limit_text = f"{limit:,}" if limit else str(error.get("ctx", {}).get("max_length", "?"))
-        return f"field '{field}' is {size} characters; the limit is {limit_text}"
+        return too_long(field, value, limit or error.get("ctx", {}).get("max_length", "?"))
     if kind == "string_pattern_mismatch" and canonical == "customer_email":
         return f"field '{field}' must be one address like name@example.com (got {quoted(value)})"
     if kind == "string_pattern_mismatch":

@@ -25,6 +25,17 @@ def fields(err: ValidationError, limit: int = 10) -> str:
     return ", ".join(paths[:limit]) + more
 
 
+def too_long(field: str, value: object, limit: object) -> str:
+    """A text over its limit, worded the same by intake and the API's other bodies: "field
+    'body' is 20,001 characters; the limit is 20,000"."""
+    size = f"{len(value):,}" if isinstance(value, str) else "too many"
+    return f"field '{field}' is {size} characters; the limit is {_counted(limit)}"
+
+
+def _counted(limit: object) -> str:
+    return f"{limit:,}" if isinstance(limit, int) else str(limit)
+
+
 def json_kind(value: object) -> str:
     """How JSON calls a value's kind, for an error message."""
     if isinstance(value, bool):

@@ -32,7 +32,7 @@ from shared.temporal_client import connect, connection_settings
 from shared.ticket_listing import first_undecryptable_ticket
 from starter.database_lock import DatabaseInUse, lock_database, name_holder
 from starter.errors import CliError
-from starter.spawn import spawn_logged, stop_process
+from starter.spawn import log_since, log_size, spawn_logged, stop_process
 
 STARTUP_TIMEOUT = 60.0  # seconds; first start creates the SQLite schema and takes a few seconds
 # How many tickets a start reads to find encrypted ones when the key file is missing.
@@ -302,7 +302,7 @@ class EmbeddedServer:
                 "other's shards)"
             ) from None
         try:
-            self._log_offset = await asyncio.to_thread(file_size, self.log_path)
+            self._log_offset = await asyncio.to_thread(log_size, self.log_path)
             self._process = await asyncio.to_thread(
                 spawn_logged, self.command(), self.log_path, None, (lock,)
             )
@@ -338,19 +338,7 @@ class EmbeddedServer:
 
     def _log_since_start(self) -> str:
         """What this start wrote to the log (not an earlier start's lines; at most 1 MB)."""
-        try:
-            with self.log_path.open("rb") as log:
-                log.seek(self._log_offset)
-                return log.read(1 << 20).decode(errors="replace")
-        except OSError:
-            return ""
-
-
-def file_size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
+        return log_since(self.log_path, self._log_offset, 1 << 20)
 
 
 # The dev server's line when one of its ports is held by another program.

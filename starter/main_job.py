@@ -36,7 +36,7 @@ from starter.connection import open_client
 from starter.embedded import EmbeddedServer, port_in_use, server_answers
 from starter.errors import EXIT_OK, EXIT_PARTIAL, CliError, ServerUnreachable
 from starter.inputs import read_jsonl
-from starter.spawn import spawn_logged, stop_process
+from starter.spawn import log_since, log_size, spawn_logged, stop_process
 
 WORKER_READY_TIMEOUT = 60.0
 # The worker's metrics endpoint (worker.METRICS_ADDRESS_ENV); a free port when not set.
@@ -67,7 +67,7 @@ class WorkerProcess:
         self._log_start = 0
 
     async def start(self) -> None:
-        self._log_start = self.log_path.stat().st_size if self.log_path.exists() else 0
+        self._log_start = log_size(self.log_path)
         self._process = await asyncio.to_thread(
             spawn_logged,
             [sys.executable, "-m", "worker", *self._args],
@@ -92,12 +92,7 @@ class WorkerProcess:
         return self._process.pid
 
     def output(self) -> str:
-        try:
-            with self.log_path.open("rb") as log:
-                log.seek(self._log_start)
-                return log.read().decode("utf-8", errors="replace")
-        except OSError:
-            return ""
+        return log_since(self.log_path, self._log_start)
 
     def stopped_as_asked(self) -> bool:
         """The worker exited 0: it does so only when told to stop (SIGINT, SIGTERM), as a

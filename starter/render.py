@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
 
+from policy.text_budget import ESTIMATE_NOTE, tokens_text
 from policy.transitions import TicketState, is_terminal
 from shared.operations import SubmitOutcome
 from shared.report import Report
@@ -93,15 +94,6 @@ def outcome_text(view: TicketView) -> str:
     if view.state == "REJECTED":
         return view.transitions[-1].reason if view.transitions else "rejected"
     return f"in progress ({view.state})"
-
-
-# How estimated token figures are marked, and what the mark means.
-ESTIMATE_MARK = "~"
-ESTIMATE_NOTE = "~ estimated: characters / 4"
-
-
-def tokens_text(tokens: int, estimated: int) -> str:
-    return f"{ESTIMATE_MARK if estimated else ''}{tokens:,}"
 
 
 def estimate_note(tokens: int, estimated: int) -> str:

@@ -27,6 +27,25 @@ def spawn_logged(
         )
 
 
+def log_size(path: Path) -> int:
+    """Where the next start's lines will begin in an appended log (0 when there is none yet)."""
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def log_since(path: Path, offset: int, limit: int = -1) -> str:
+    """What a process wrote to its appended log from ``offset`` (``limit`` bytes at most; all
+    when -1), or "" when the log cannot be read."""
+    try:
+        with path.open("rb") as log:
+            log.seek(offset)
+            return log.read(limit).decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
 # After SIGKILL, how long to wait for the process to be reaped.
 KILL_WAIT_SECONDS = 5
 

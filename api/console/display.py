@@ -28,9 +28,3 @@ def moment(value: datetime | None) -> str:
 
 def usd(value: float) -> str:
     return f"${value:,.4f}"
-
-
-def tokens(count: int, estimated: int) -> str:
-    """A token count, marked ``~`` when some of it was estimated (characters / 4), as the
-    command line marks it."""
-    return f"{'~' if estimated else ''}{count:,}"

@@ -20,6 +20,7 @@ from api.customer_message import InputUnreadable, customer_ticket
 from api.deps import registry, settings, temporal
 from api.errors import field_problem
 from api.models import CustomerMessage, TicketStatus
+from policy.text_budget import ESTIMATE_NOTE, tokens_text
 from policy.transitions import TicketState
 from shared import review_operations
 from shared import ticket_listing as listing
@@ -41,7 +42,8 @@ _env.globals.update(
     moment=display.moment,
     usd=display.usd,
     span=display.span,
-    tokens=display.tokens,
+    tokens=tokens_text,
+    estimate_note=ESTIMATE_NOTE,
     # The review texts' limits (ReviewDecision's), said beside each box; the boxes have no
     # maxlength: a browser cuts a pasted text there without a word, and the cut text was sent.
     limits=SimpleNamespace(**review_text_limits()),
