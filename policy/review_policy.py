@@ -1,7 +1,45 @@
 """When must a person look at a ticket before its answer goes out?"""
 
+from typing import NamedTuple
+
 from shared.agents import Category, Finding, Priority
 from shared.pipeline_config import ReviewPolicyConfig
+
+# Why a ticket waits for a person, as a code: the ticket's `TicketReviewReasons` search attribute
+# (the review queue shows it without asking a worker), so never customer text. The words a
+# reviewer reads go with it in the ticket's view. docs/review.md lists them.
+LOW_CONFIDENCE = "low-confidence"
+URGENT = "urgent"
+SENSITIVE_CATEGORY = "sensitive-category"
+VALIDATOR_FINDINGS = "validator-findings"
+REWORKED = "reworked"  # a reviewer asked for rework: the new draft needs their approval
+INVALID_OUTPUT = "invalid-output"  # an agent's output stayed invalid
+BUDGET = "budget"  # the ticket's token or cost budget stopped its agents
+REWORK_FAILED = "rework-failed"  # a rework's agent call failed on every route
+
+# Each code in a few words, for the review queue's "Why" column (the ticket's page has the rest).
+REASON_LABELS = {
+    LOW_CONFIDENCE: "low confidence",
+    URGENT: "urgent",
+    SENSITIVE_CATEGORY: "sensitive category",
+    VALIDATOR_FINDINGS: "validator findings",
+    REWORKED: "reworked: new draft",
+    INVALID_OUTPUT: "agent output invalid",
+    BUDGET: "budget spent",
+    REWORK_FAILED: "rework failed",
+}
+REASON_CODES = tuple(REASON_LABELS)
+
+
+def in_brief(codes: list[str]) -> str:
+    """Reason codes in a few words each ("" for none); a code this version does not know (a
+    newer worker's) as it is."""
+    return ", ".join(REASON_LABELS.get(code, code) for code in codes)
+
+
+class ReviewReason(NamedTuple):
+    code: str  # one of REASON_CODES
+    text: str  # in words a reviewer can act on (may quote a model's findings)
 
 
 def review_reasons(
@@ -14,28 +52,63 @@ def review_reasons(
     revision_rounds: int,
     rework_requested: bool,
 ) -> list[str]:
-    """Every reason a person must review, in words a reviewer can act on; empty means none.
+    """Every reason a person must review, in words; empty means none (``review_needs``' texts)."""
+    return [
+        reason.text
+        for reason in review_needs(
+            config,
+            category=category,
+            confidence=confidence,
+            priority=priority,
+            validator_findings=validator_findings,
+            revision_rounds=revision_rounds,
+            rework_requested=rework_requested,
+        )
+    ]
+
+
+def review_needs(
+    config: ReviewPolicyConfig,
+    *,
+    category: Category,
+    confidence: float,
+    priority: Priority,
+    validator_findings: list[Finding],
+    revision_rounds: int,
+    rework_requested: bool,
+) -> list[ReviewReason]:
+    """Every reason a person must review, with its code; empty means none.
 
     ``validator_findings`` are the findings still open on the final draft: the workflow only gets
     here with open findings once the validator's revision rounds are spent.
     """
-    reasons: list[str] = []
+    reasons: list[ReviewReason] = []
     if confidence < config.min_confidence:
         shown = f"{confidence:.2f}"
         if shown == f"{config.min_confidence:.2f}":  # 0.599 must not read "0.60 is below 0.60"
             shown = f"{confidence:.4g}"
         reasons.append(
-            f"classifier confidence {shown} is below the {config.min_confidence:.2f} threshold"
+            ReviewReason(
+                LOW_CONFIDENCE,
+                f"classifier confidence {shown} is below the {config.min_confidence:.2f} threshold",
+            )
         )
     if config.review_urgent and priority is Priority.URGENT:
-        reasons.append("priority is Urgent")
+        reasons.append(ReviewReason(URGENT, "priority is Urgent"))
     if category in config.sensitive_categories:
-        reasons.append(f"category {category} is configured as sensitive")
+        reasons.append(
+            ReviewReason(SENSITIVE_CATEGORY, f"category {category} is configured as sensitive")
+        )
     if validator_findings:
         summary = "; ".join(f.message for f in validator_findings[:3])
         reasons.append(
-            f"validator still has findings after {revision_rounds} revision round(s): {summary}"
+            ReviewReason(
+                VALIDATOR_FINDINGS,
+                f"validator still has findings after {revision_rounds} revision round(s): "
+                f"{summary}",
+            )
         )
     if rework_requested:
-        reasons.append("a reviewer asked for rework; the new draft needs their approval")
+        approval = "a reviewer asked for rework; the new draft needs their approval"
+        reasons.append(ReviewReason(REWORKED, approval))
     return reasons

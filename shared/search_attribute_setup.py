@@ -11,7 +11,7 @@ from temporalio.api.operatorservice.v1 import (
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from shared.search_attributes import ALL_KEYS
+from shared.search_attributes import ALL_KEYS, type_name
 
 
 class SearchAttributeSetupError(Exception):
@@ -62,4 +62,4 @@ async def ensure_search_attributes(client: Client) -> list[str]:
     return sorted(missing)
 
 
-ALL_TYPES = {key.name: key.indexed_value_type.name.title() for key in ALL_KEYS}
+ALL_TYPES = {key.name: type_name(key) for key in ALL_KEYS}

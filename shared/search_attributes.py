@@ -15,6 +15,9 @@ TICKET_PRIORITY: Final = SearchAttributeKey.for_keyword("TicketPriority")
 TICKET_SLA_DEADLINE: Final = SearchAttributeKey.for_datetime("TicketSlaDeadline")
 # Set when a ticket awaiting review passed its SLA deadline with nobody deciding.
 TICKET_ESCALATED: Final = SearchAttributeKey.for_bool("TicketEscalated")
+# Why a ticket waiting for review waits, as codes (policy/review_policy.py REASON_CODES), never
+# words: set when it starts waiting, removed when it stops. The review queue shows them.
+TICKET_REVIEW_REASONS: Final = SearchAttributeKey.for_keyword_list("TicketReviewReasons")
 
 ALL_KEYS: Final = (
     TICKET_STATE,
@@ -22,7 +25,14 @@ ALL_KEYS: Final = (
     TICKET_PRIORITY,
     TICKET_SLA_DEADLINE,
     TICKET_ESCALATED,
+    TICKET_REVIEW_REASONS,
 )
+
+
+def type_name(key: SearchAttributeKey) -> str:  # type: ignore[type-arg]
+    """The type as the temporal CLI and the operator API's listings spell it: KeywordList."""
+    return "".join(part.title() for part in key.indexed_value_type.name.split("_"))
+
 
 # The memo (not indexed, shown in the Web UI) may carry the subject and running usage totals.
 MEMO_SUBJECT: Final = "subject"

@@ -29,6 +29,11 @@ class TicketSummary(BaseModel):
     priority: str | None = None
     sla_deadline: datetime | None = None
     escalated: bool = False
+    review_reasons: list[str] = Field(
+        default_factory=list,
+        description="why it waits for review, as codes (docs/review.md); empty when it does not "
+        "wait, or began waiting before the codes were recorded",
+    )
     subject: str | None = None
     started_at: datetime | None = None
     tokens: int = 0
@@ -61,6 +66,7 @@ def summary_from_execution(execution: Any, memo: dict[str, Any] | None) -> Ticke
         priority=attrs.get(sa.TICKET_PRIORITY),
         sla_deadline=attrs.get(sa.TICKET_SLA_DEADLINE),
         escalated=bool(attrs.get(sa.TICKET_ESCALATED)),
+        review_reasons=list(attrs.get(sa.TICKET_REVIEW_REASONS) or []),
         subject=memo.get(sa.MEMO_SUBJECT),
         started_at=execution.start_time,
         tokens=int(usage.get("tokens", 0)),

@@ -116,6 +116,9 @@ class TicketView(BaseModel):
     findings: list[Finding] = Field(default_factory=list)
     revision_rounds: int = 0
     review_reasons: list[str] = Field(default_factory=list)
+    # The codes of review_reasons (policy/review_policy.py REASON_CODES), each once: what the
+    # ticket's TicketReviewReasons search attribute says while it waits.
+    review_reason_codes: list[str] = Field(default_factory=list)
     reviews: list[ReviewRecord] = Field(default_factory=list)
     # Ignored review signals beyond the ones kept in ``reviews`` (only counted: a sender cannot
     # grow the ticket without bound).

@@ -27,7 +27,7 @@ from shared.encryption.keyring import (
 )
 from shared.private_files import private_dir
 from shared.search_attribute_setup import SearchAttributeSetupError, ensure_search_attributes
-from shared.search_attributes import ALL_KEYS
+from shared.search_attributes import ALL_KEYS, type_name
 from shared.temporal_client import connect, connection_settings
 from shared.ticket_listing import first_undecryptable_ticket
 from starter.database_lock import DatabaseInUse, lock_database, name_holder
@@ -201,7 +201,7 @@ class EmbeddedServer:
             cmd += ["--headless"]
         if self.register_search_attributes:
             for key in ALL_KEYS:
-                cmd += ["--search-attribute", f"{key.name}={key.indexed_value_type.name.title()}"]
+                cmd += ["--search-attribute", f"{key.name}={type_name(key)}"]
         if self.register_search_attributes and self.search_attribute_cache:
             # Every attribute this project uses is registered above, before the server
             # answers, so the server may keep them cached as a production server does instead

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
 
+from policy.review_policy import in_brief
 from policy.text_budget import ESTIMATE_NOTE, tokens_text
 from policy.transitions import TicketState, is_terminal
 from shared.operations import SubmitOutcome
@@ -129,22 +130,26 @@ def tickets_table(views: Sequence[TicketView], title: str = "Tickets") -> Table:
     return table
 
 
-def summaries_table(summaries: Iterable[TicketSummary], title: str) -> Table:
+def summaries_table(summaries: Iterable[TicketSummary], title: str, *, why: bool = False) -> Table:
+    """``why``: a column of why each ticket waits for review (the review queue's)."""
     table = Table(title=title, title_justify="left")
-    for column in ("Ticket", "State", "Category", "Priority", "SLA deadline", "Subject"):
+    columns = ["Ticket", "State", "Category", "Priority", "SLA deadline", "Subject"]
+    for column in [*columns, "Why"] if why else columns:
         table.add_column(column, overflow="fold")
     for s in summaries:
         # Its workflow closed, or about to (the state is final; the workflow ends after it).
         closed = s.workflow_status != "RUNNING" or is_terminal_name(s.state)
         deadline = deadline_text(s.sla_deadline, closed) + (" ESCALATED" if s.escalated else "")
-        table.add_row(
+        row = [
             s.ticket_id,
             s.state or s.workflow_status,
             s.category or "-",
             s.priority or "-",
             deadline if s.sla_deadline else "-",
             UNREADABLE_SUBJECT if s.unreadable else s.subject or "",
-        )
+        ]
+        # "-": it began waiting before the reasons were recorded in visibility (`status` has them).
+        table.add_row(*row, *([in_brief(s.review_reasons) or "-"] if why else []))
     return table
 
 
@@ -259,4 +264,6 @@ def print_report(report: Report) -> None:
             agents.caption, agents.caption_justify = ESTIMATE_NOTE, "left"
         out.print(agents)
     if report.review_queue:
-        out.print(summaries_table(report.review_queue, "Review queue (oldest deadline first)"))
+        out.print(
+            summaries_table(report.review_queue, "Review queue (oldest deadline first)", why=True)
+        )

@@ -25,6 +25,7 @@ from temporalio.exceptions import TimeoutError as TemporalTimeoutError
 with workflow.unsafe.imports_passed_through():
     from policy.budget import EarlierSpend, budget_problem
     from policy.priority import priority_key
+    from policy.review_policy import BUDGET, INVALID_OUTPUT, ReviewReason
     from policy.sla import sla_deadline, time_left
     from shared import names
     from shared.agents import AgentReply, AgentRole, AgentRoute, Priority, Usage
@@ -41,12 +42,18 @@ UNTRIAGED_PRIORITY = Priority.MEDIUM
 
 
 class HandOff(Exception):
-    """The agents stop and a person takes over the ticket, for ``reason``."""
+    """The agents stop and a person takes over the ticket, for ``reason`` (its ``code``: one of
+    policy/review_policy.py's reason codes)."""
 
-    def __init__(self, reason: str, *, invalid_output: bool = False) -> None:
+    def __init__(self, reason: str, *, code: str) -> None:
         super().__init__(reason)
         self.reason = reason
-        self.invalid_output = invalid_output
+        self.code = code
+        self.invalid_output = code == INVALID_OUTPUT
+
+    @property
+    def review_reason(self) -> ReviewReason:
+        return ReviewReason(self.code, self.reason)
 
 
 def describe_failure(err: BaseException) -> str:
@@ -205,7 +212,7 @@ class AgentCaller:
         """Raises HandOff when the next call would pass the ticket's budget."""
         if problem := self._budget_problem():
             metrics.budget_handoff()
-            raise HandOff(f"the ticket's {problem}")
+            raise HandOff(f"the ticket's {problem}", code=BUDGET)
 
     def retry_window(self) -> timedelta:
         """How long this ticket's next agent call may keep retrying (rate limits above all): until
@@ -273,7 +280,7 @@ class AgentCaller:
             if is_invalid_output(err):
                 message = err.cause.message if isinstance(err.cause, ApplicationError) else ""
                 raise HandOff(
-                    f"the {role} agent's output stayed invalid: {message}", invalid_output=True
+                    f"the {role} agent's output stayed invalid: {message}", code=INVALID_OUTPUT
                 ) from err
             raise
         self._count(role, reply.usage)

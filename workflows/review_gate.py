@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from policy.review_policy import ReviewReason
     from policy.sla import time_left
     from policy.transitions import TicketState
     from shared.review import (
@@ -65,7 +66,7 @@ class ReviewGate:
 
     async def wait(
         self,
-        reasons: list[str],
+        reasons: list[ReviewReason],
         on_waiting: Callable[[], Awaitable[None]] | None = None,
         final_deadline_hours: float = 0,
     ) -> ReviewDecision | None:
@@ -73,12 +74,14 @@ class ReviewGate:
         None when nobody decided within ``final_deadline_hours`` (0: wait for ever).
         ``on_waiting`` runs once the ticket waits (to tell a batch it is at rest)."""
         view = self._record.view
-        view.review_reasons = reasons
+        view.review_reasons = [reason.text for reason in reasons]
+        # Each code once, in the order first given: the ticket's TicketReviewReasons.
+        view.review_reason_codes = list(dict.fromkeys(reason.code for reason in reasons))
         closes_at: datetime | None = None
         if final_deadline_hours and (self.lean or workflow.patched(PATCH_REVIEW_FINAL_DEADLINE)):
             closes_at = workflow.now() + timedelta(hours=final_deadline_hours)
         view.review_closes_at = closes_at
-        self._record.move(TicketState.AWAITING_REVIEW, "policy", "; ".join(reasons))
+        self._record.move(TicketState.AWAITING_REVIEW, "policy", "; ".join(view.review_reasons))
         self._accepting = True
         if on_waiting is not None:
             await on_waiting()

@@ -25,6 +25,7 @@ from temporalio.exceptions import (
 
 with workflow.unsafe.imports_passed_through():
     from policy.budget import EarlierSpend, earlier_spend
+    from policy.review_policy import REWORK_FAILED, ReviewReason
     from policy.transitions import TicketState, is_terminal
     from shared import names
     from shared import search_attributes as sa
@@ -250,7 +251,10 @@ class TicketWorkflow:
                 shown = "the draft shown is the latest one" if has_draft else "no draft yet"
                 reasons = [
                     *stages.degraded,
-                    f"the rework could not be finished: {describe_failure(err)}; {shown}",
+                    ReviewReason(
+                        REWORK_FAILED,
+                        f"the rework could not be finished: {describe_failure(err)}; {shown}",
+                    ),
                 ]
 
     async def _deliver(self, agent: str, reason: str) -> None:

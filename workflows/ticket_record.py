@@ -125,6 +125,7 @@ class TicketRecord:
             if value is not None and self._published.get(name) != value:
                 updates.append(key.value_set(value))
                 self._published[name] = value
+        updates += self._review_reasons_update(bool(updates))
         if updates:
             workflow.upsert_search_attributes(updates)
         # Usage totals go in the memo for `report`, which reads tickets at rest: publishing them
@@ -149,6 +150,19 @@ class TicketRecord:
             workflow.upsert_memo({sa.MEMO_USAGE: usage})
             self._published_usage = usage
         workflow.set_current_details(self._details())
+
+    def _review_reasons_update(self, upserting: bool) -> list[SearchAttributeUpdate[Any]]:
+        """TicketReviewReasons: the codes while the ticket waits for review, removed when it
+        stops waiting. Only ever added to an upsert of the state (entering or leaving
+        AWAITING_REVIEW changes TicketState), so it costs no event: the upsert's content is not
+        compared on replay, and a ticket that waited before it existed replays as it ran."""
+        key, name = sa.TICKET_REVIEW_REASONS, sa.TICKET_REVIEW_REASONS.name
+        waiting = self.view.state is TicketState.AWAITING_REVIEW
+        codes = self.view.review_reason_codes if waiting else []
+        if not upserting or self._published.get(name, []) == codes:
+            return []
+        self._published[name] = codes
+        return [key.value_set(codes) if codes else key.value_unset()]
 
     def _details(self) -> str:
         """Markdown shown in the Web UI's workflow page ("current details")."""

@@ -10,7 +10,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from policy.budget import EarlierSpend
-    from policy.review_policy import review_reasons
+    from policy.review_policy import ReviewReason, review_needs
     from policy.sla import sla_deadline
     from policy.transitions import TicketState
     from shared import names
@@ -74,7 +74,7 @@ class TicketStages:
         self._classification: Classification | None = None
         self._articles: list[KnowledgeArticle] | None = None
         # Problems the agents could not solve (invalid output): each is a reason for review.
-        self.degraded: list[str] = []
+        self.degraded: list[ReviewReason] = []
 
     async def classify(self) -> None:
         view = self._record.view
@@ -90,7 +90,7 @@ class TicketStages:
             if not handoff.invalid_output:
                 raise
             # Carry on with "unknown": the confidence of 0 alone sends the ticket to a person.
-            self.degraded.append(handoff.reason)
+            self.degraded.append(handoff.review_reason)
             classification = Classification(
                 category=Category.GENERAL,
                 confidence=0.0,
@@ -125,7 +125,7 @@ class TicketStages:
         except HandOff as handoff:
             if not handoff.invalid_output:
                 raise
-            self.degraded.append(handoff.reason)
+            self.degraded.append(handoff.review_reason)
             priority, model = FALLBACK_PRIORITY, None
             rationale = f"triage gave no valid answer; treated as {FALLBACK_PRIORITY}"
         self._set_priority(priority)
@@ -272,9 +272,9 @@ class TicketStages:
             and not (reworked and workflow.patched(PATCH_REWORK_DRAFTS_WITH_NOTES))
         )
 
-    def reasons(self, findings: list[Finding], *, rework: bool) -> list[str]:
+    def reasons(self, findings: list[Finding], *, rework: bool) -> list[ReviewReason]:
         assert self._classification is not None and self._record.view.priority is not None
-        return self.degraded + review_reasons(
+        return self.degraded + review_needs(
             self._config.review,
             category=self._classification.category,
             confidence=self._classification.confidence,
@@ -284,12 +284,12 @@ class TicketStages:
             rework_requested=rework,
         )
 
-    def hand_off(self, handoff: HandOff) -> list[str]:
+    def hand_off(self, handoff: HandOff) -> list[ReviewReason]:
         """The agents stopped; make sure the ticket has what a review needs (a priority, an SLA
         deadline) and say why a person takes over."""
         if self._record.view.priority is None:
             self._set_priority(FALLBACK_PRIORITY)
-        return [*self.degraded, handoff.reason]
+        return [*self.degraded, handoff.review_reason]
 
     def set_draft(self, draft: Draft, author: str) -> None:
         view = self._record.view

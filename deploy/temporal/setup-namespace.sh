@@ -34,6 +34,7 @@ TicketCategory:Keyword
 TicketPriority:Keyword
 TicketSlaDeadline:Datetime
 TicketEscalated:Bool
+TicketReviewReasons:KeywordList
 "
 existing=$(temporal operator search-attribute list --address "$TEMPORAL_ADDRESS" -n "$NAMESPACE")
 for pair in $ATTRIBUTES; do

@@ -64,6 +64,8 @@ async def test_a_reviewer_signs_in_approves_one_ticket_and_sends_another_back_fo
     assert cookie["httpOnly"] and cookie["secure"] and cookie["sameSite"] == "Strict"
     queue = page.locator("#queue")
     await expect(queue.locator(f"tr[data-ticket='{approve_id}']")).to_contain_text("Urgent")
+    # Why it waits, read from visibility (the TicketReviewReasons search attribute).
+    await expect(queue.locator(f"tr[data-ticket='{approve_id}'] td.why")).to_contain_text("urgent")
     await expect(queue.locator(f"tr[data-ticket='{rework_id}']")).to_be_visible()
     await expect(page.locator("meta[http-equiv=refresh]")).to_have_count(1)
     await screenshots.take(page, "02-queue")
@@ -96,6 +98,9 @@ async def test_a_reviewer_signs_in_approves_one_ticket_and_sends_another_back_fo
         return await queue.locator(f"tr[data-ticket='{rework_id}']").count() == 1
 
     await wait_until(back_in_queue, timeout=30, interval=0.5, what="the reworked ticket queued")
+    await expect(queue.locator(f"tr[data-ticket='{rework_id}'] td.why")).to_contain_text(
+        "reworked: new draft"
+    )
     await screenshots.take(page, "05-rework-back-in-queue")
     await page.click(f"a[href='/console/tickets/{rework_id}']")
     await expect(page.locator("#draft-revision")).to_contain_text("revision 2")
@@ -270,7 +275,7 @@ async def test_a_long_subject_in_the_queue_leaves_the_short_columns_words_whole(
         ["Priority", 1],
         ["Category", 1],
     ]
-    assert short[0] == [ticket_id, 1] and short[2][1] == 1 and short[3][1] == 1, short
+    assert short[0] == [ticket_id, 1] and short[3][1] == 1 and short[4][1] == 1, short
     scroll, client = await page.evaluate(
         "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
     )

@@ -279,3 +279,22 @@ def test_the_queue_can_stop_refreshing() -> None:
 
     assert "http-equiv" not in stopped and 'href="/console/queue">Refresh and keep' in stopped
     assert 'href="/console/queue?refresh=off">Stop refreshing' in running
+
+
+def test_the_queue_says_why_each_ticket_waits_in_a_few_words() -> None:
+    waiting = TicketSummary(
+        ticket_id="T-1",
+        workflow_status="RUNNING",
+        state="AWAITING_REVIEW",
+        review_reasons=["low-confidence", "reworked", "from-a-newer-worker"],
+    )
+    # A ticket that began waiting before the reasons were recorded in visibility.
+    older = waiting.model_copy(update={"ticket_id": "T-2", "review_reasons": []})
+
+    html = render(
+        "queue.html", tickets=[waiting, older], waiting=2, unanswered=[], notice=None, refresh=0
+    )
+
+    why = [cell.split("</td>")[0].strip() for cell in html.split('<td class="why">')[1:]]
+    assert "<th>Why</th>" in html
+    assert why == ["low confidence, reworked: new draft, from-a-newer-worker", "-"]

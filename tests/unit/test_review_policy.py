@@ -2,7 +2,7 @@
 
 import pytest
 
-from policy.review_policy import review_reasons
+from policy.review_policy import REASON_CODES, in_brief, review_needs, review_reasons
 from shared.agents import Category, Finding, FindingCode, Priority
 from shared.pipeline_config import ReviewPolicyConfig
 
@@ -143,3 +143,37 @@ def test_a_confidence_just_under_the_threshold_never_reads_as_equal_to_it() -> N
         rework_requested=False,
     )
     assert reasons == ["classifier confidence 0.599 is below the 0.60 threshold"]
+
+
+def test_every_reason_carries_its_code_and_the_codes_read_in_a_few_words() -> None:
+    config = ReviewPolicyConfig(sensitive_categories=[Category.ACCOUNT])
+    needs = review_needs(
+        config,
+        category=Category.ACCOUNT,
+        confidence=0.3,
+        priority=Priority.URGENT,
+        validator_findings=[finding("quotes the customer's card number")],
+        revision_rounds=2,
+        rework_requested=True,
+    )
+    codes = [need.code for need in needs]
+
+    assert codes == [
+        "low-confidence",
+        "urgent",
+        "sensitive-category",
+        "validator-findings",
+        "reworked",
+    ]
+    assert [need.text for need in needs] == reasons(
+        config,
+        category=Category.ACCOUNT,
+        confidence=0.3,
+        priority=Priority.URGENT,
+        validator_findings=[finding("quotes the customer's card number")],
+        revision_rounds=2,
+        rework_requested=True,
+    )
+    # Codes are the search attribute's: never a model's or a customer's words.
+    assert set(codes) <= set(REASON_CODES) and all(c.isascii() and " " not in c for c in codes)
+    assert in_brief(codes[:2]) == "low confidence, urgent" and in_brief([]) == ""

@@ -51,6 +51,7 @@ async def test_a_resolver_whose_output_stays_invalid_hands_the_ticket_to_a_perso
     assert came_from == [TicketState.RESOLVING]
     assert len(view.review_reasons) == 1
     assert view.review_reasons[0].startswith("the resolver agent's output stayed invalid")
+    assert view.review_reason_codes == ["invalid-output"]
     assert view.draft is None and view.state is TicketState.AWAITING_REVIEW
     assert view.usage["resolver"].input_tokens == 40  # what the failed call spent still counts
     assert [f.role for f in view.fallbacks] == ["resolver"] and view.fallbacks[0].next is None
@@ -73,6 +74,7 @@ async def test_a_classifier_with_invalid_output_leaves_an_unknown_category_for_a
     assert view.draft is not None  # the other agents still did their work
     assert view.review_reasons[0].startswith("the classifier agent's output stayed invalid")
     assert any("confidence 0.00 is below" in r for r in view.review_reasons)
+    assert view.review_reason_codes == ["invalid-output", "low-confidence"]
 
 
 @pytest.mark.parametrize("complex_ticket", [False, True], ids=["simple", "complex"])
@@ -99,6 +101,7 @@ async def test_a_ticket_that_would_pass_its_token_budget_stops_and_waits_for_a_p
     assert view.review_reasons == [
         "the ticket's token budget: 30 spent, the next call needs about 15, the limit is 40"
     ]
+    assert view.review_reason_codes == ["budget"]
     assert reworked.draft.revision == 1
     assert agents.calls["draft"][0].reviewer_notes == "Go ahead."  # type: ignore[attr-defined]
     assert result.state is TicketState.COMPLETED
@@ -221,6 +224,7 @@ async def test_a_rework_whose_call_fails_on_every_route_goes_back_to_the_reviewe
         result: TicketView = await handle.result()
 
     assert back.review_reasons[0].startswith("the rework could not be finished: draft_resolution")
+    assert back.review_reason_codes == ["rework-failed"]
     assert back.draft is not None and back.draft.revision == 1
     assert result.state is TicketState.COMPLETED
     assert [d.revision for d in services.deliveries] == [1]
