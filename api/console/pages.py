@@ -223,7 +223,10 @@ async def queue(
     notice = None
     if done in set(ReviewAction) and ticket and _valid_id(ticket):
         notice = f"Ticket {ticket} {DONE_MESSAGES[ReviewAction(done)]}."
-    return _page(
+    # ?refresh=off stops the reloads and ?refresh=on starts them again, both remembered in a
+    # cookie for later visits (a decision's redirect back to the queue, the next morning).
+    still = refresh == "off" or (refresh != "on" and session.queue_kept_still(request))
+    response = _page(
         request,
         "queue.html",
         {
@@ -232,9 +235,12 @@ async def queue(
             "waiting": read.waiting,
             "unanswered": unanswered,
             "notice": notice,
-            "refresh": 0 if refresh == "off" else QUEUE_REFRESH_SECONDS,
+            "refresh": 0 if still else QUEUE_REFRESH_SECONDS,
         },
     )
+    if refresh in ("off", "on"):
+        session.keep_queue_still(response, still, settings(request).secure_cookies)
+    return response
 
 
 @router.get("/tickets/{ticket_id}")

@@ -19,6 +19,9 @@ from api.accounts import Account, TokenRegistry
 
 SESSION_COOKIE = "tickets_console"
 SIGN_IN_COOKIE = "tickets_console_sign_in"
+# A reviewer who stopped the queue's reloads keeps them stopped on later visits (WCAG 2.2.1).
+STILL_QUEUE_COOKIE = "tickets_console_still_queue"
+STILL_QUEUE_SECONDS = 365 * 24 * 3600
 COOKIE_PATH = "/console"
 # A working day; after that the agent signs in again.
 SESSION_SECONDS = 12 * 3600
@@ -81,6 +84,17 @@ def remember_sign_in_token(response: Response, value: str, secure: bool) -> None
 def sign_in_token_ok(request: Request, presented: str | None) -> bool:
     expected = request.cookies.get(SIGN_IN_COOKIE)
     return bool(expected and presented) and same_secret(expected or "", presented or "")
+
+
+def queue_kept_still(request: Request) -> bool:
+    return request.cookies.get(STILL_QUEUE_COOKIE) == "1"
+
+
+def keep_queue_still(response: Response, still: bool, secure: bool) -> None:
+    if still:
+        _set(response, STILL_QUEUE_COOKIE, "1", STILL_QUEUE_SECONDS, secure)
+    else:
+        response.delete_cookie(STILL_QUEUE_COOKIE, path=COOKIE_PATH)
 
 
 def _set(response: Response, name: str, value: str, max_age: int, secure: bool) -> None:

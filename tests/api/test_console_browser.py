@@ -108,6 +108,26 @@ async def test_a_reviewer_signs_in_approves_one_ticket_and_sends_another_back_fo
     await screenshots.take(page, "06-reworked-ticket")
 
 
+async def test_a_queue_stopped_from_refreshing_stays_still_on_later_visits(
+    browser_context: BrowserContext, api_url: str, tokens: Tokens
+) -> None:
+    page = await browser_context.new_page()
+    await sign_in(page, api_url, tokens.review)
+    refreshing = page.locator("meta[http-equiv=refresh]")
+    await expect(refreshing).to_have_count(1)
+
+    await page.click("text=Stop refreshing")
+    await expect(refreshing).to_have_count(0)
+    await page.goto(f"{api_url}/console/queue")  # a later visit, as after a decision
+    await expect(page.locator("#refreshing")).to_contain_text("Not refreshing")
+    await expect(refreshing).to_have_count(0)
+
+    await page.click("text=Refresh and keep refreshing")
+    await expect(refreshing).to_have_count(1)
+    await page.goto(f"{api_url}/console/queue")
+    await expect(refreshing).to_have_count(1)
+
+
 async def test_a_stale_approval_is_refused_when_another_session_changed_the_draft_first(
     browser_context: BrowserContext,
     api_url: str,

@@ -277,7 +277,8 @@ def test_the_queue_can_stop_refreshing() -> None:
     stopped = render("queue.html", tickets=[], waiting=0, unanswered=[], notice=None, refresh=0)
     running = render("queue.html", tickets=[], waiting=0, unanswered=[], notice=None, refresh=20)
 
-    assert "http-equiv" not in stopped and 'href="/console/queue">Refresh and keep' in stopped
+    assert "http-equiv" not in stopped
+    assert 'href="/console/queue?refresh=on">Refresh and keep' in stopped
     assert 'href="/console/queue?refresh=off">Stop refreshing' in running
 
 
