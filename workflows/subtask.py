@@ -48,6 +48,10 @@ class SubTaskWorkflow:
                 chain=request.routes,
                 timeouts=request.timeouts,
                 on_failure=failed,
+                # The simpler attempt below follows the chain on another model: the chain's last
+                # route hands an overload on to it (data of the activity's input and a queue-wait
+                # timeout, not commands). On the same model it would meet the same overload.
+                more_after_chain=_other_model(request.fallback_route, request.routes),
             )
         except ActivityError as err:
             if is_cancelled_exception(err):
@@ -95,3 +99,8 @@ class SubTaskWorkflow:
             started_at=started,
             finished_at=workflow.now(),
         )
+
+
+def _other_model(fallback: AgentRoute, chain: list[AgentRoute]) -> bool:
+    last = chain[-1] if chain else None
+    return last is None or (fallback.provider, fallback.model) != (last.provider, last.model)

@@ -203,6 +203,9 @@ async def test_a_failed_sub_task_falls_back_to_a_simpler_attempt_on_a_cheaper_mo
         (r.subtask.id, r.simplified, r.route and r.route.provider) for r in agents.work_requests
     ]
     assert attempts[:2] == [("a", False, usual), ("a", True, cheap)]
+    # The simpler attempt follows the chain's last route: that route hands an overload on
+    # (activities/retry_budget.py) instead of waiting it out; the simpler attempt waits.
+    assert [r.route and r.route.hands_on for r in agents.work_requests[:2]] == [True, False]
     assert b.status is SubTaskStatus.COMPLETED and not b.simplified
     assert result.synthesis.gaps == []
 
@@ -238,6 +241,12 @@ async def test_when_the_simpler_attempt_fails_too_dependents_are_skipped_and_the
     assert "the simpler attempt" in a.error
     assert result.outcomes[2].error == "needs a, which failed"
     assert {r.subtask.id for r in agents.work_requests} == {"a", "other"}
+    # No fallback_route: the simpler attempt runs on the chain's last model, so that route does
+    # not hand an overload on to the same model.
+    assert [r.route and r.route.hands_on for r in agents.work_requests if r.subtask.id == "a"] == [
+        False,
+        False,
+    ]
     assert agents.synthesis_requests[0].missing == ["a", "b", "c"]
     assert result.synthesis.gaps == ["a", "b", "c"]
     assert result.synthesis.answer == "other"
