@@ -1,7 +1,8 @@
 """The FastAPI application: intake, reading, review, health and the review console.
 
-Its OpenAPI document is at /openapi.json (browsable at /docs). Every route that touches Temporal
-goes through the one client factory; every error is JSON with a sentence (api/errors.py).
+Its OpenAPI document is at /openapi.json (browsable at /docs with TICKETS_API_DOCS=on). Every
+route that touches Temporal goes through the one client factory; every error is JSON with a
+sentence (api/errors.py).
 """
 
 from fastapi import Depends, FastAPI

@@ -13,7 +13,7 @@
   does carry it, and the console's own forms are always same-origin.
 
 The documentation pages FastAPI serves (/docs, /redoc) load their scripts from a CDN and get no
-policy; ``TICKETS_API_DOCS=off`` turns them off (api/settings.py).
+policy; they are off unless ``TICKETS_API_DOCS=on`` (api/settings.py).
 """
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send

@@ -36,10 +36,11 @@ class ApiSettings:
     # The console's cookies carry the Secure flag (browsers keep them on https and on localhost).
     # Turn off only behind a proxy that is itself plain HTTP, which you should not run.
     secure_cookies: bool = True
-    # FastAPI's documentation pages (/docs, /redoc), which load their scripts from a CDN on this
-    # origin: TICKETS_API_DOCS=off where the console's origin should run no script from
-    # elsewhere (the OpenAPI document at /openapi.json stays).
-    docs: bool = True
+    # FastAPI's documentation pages (/docs, /redoc) load their scripts from a CDN (a floating
+    # version, no integrity hash) on the console's origin, where such a script could read the
+    # console's pages (customer text) and post reviews: off unless TICKETS_API_DOCS=on. The
+    # OpenAPI document at /openapi.json is always served.
+    docs: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "ApiSettings":
@@ -61,7 +62,7 @@ class ApiSettings:
             ),
             secure_cookies=env.get("TICKETS_API_INSECURE_COOKIES", "").lower()
             not in {"1", "true", "yes", "on"},
-            docs=env.get("TICKETS_API_DOCS", "").strip().lower() not in {"0", "false", "no", "off"},
+            docs=env.get("TICKETS_API_DOCS", "").strip().lower() in {"1", "true", "yes", "on"},
         )
 
 
