@@ -330,8 +330,9 @@ class DeliveryActivities:
                 await asyncio.sleep(IN_PROGRESS_POLL)
                 continue
             raise ApplicationError(
-                f"another attempt is sending the answer of ticket {entry.ticket_id} now; this "
-                "one tries again after it",
+                f"another attempt holds the send of ticket {entry.ticket_id}'s answer: it is "
+                f"sending now, or its worker stopped and its claim runs out within "
+                f"{CLAIM_SECONDS:.0f} s of that attempt's start; this one tries again after it",
                 type=names.DELIVERY_IN_PROGRESS_ERROR,
                 next_retry_delay=IN_PROGRESS_RETRY,
             )
