@@ -29,6 +29,7 @@ from shared.operation_errors import (
     TicketNotFound,
     TicketUnreadable,
 )
+from shared.stores.errors import StoreUnavailable
 from shared.validation import NameGivenTwice, fields, json_kind, too_long
 
 log = logging.getLogger("api")
@@ -215,7 +216,16 @@ async def _rpc_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(503, f"the Temporal server answered: {exc.message}")
 
 
+async def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """The shared database (TICKETS_DATABASE_URL: large payloads) cannot be used: for now, like
+    Temporal being down. Its sentence names the host and database, never a password."""
+    log.warning("%s %s: %s", request.method, request.url.path, exc)
+    return error_response(503, f"the shared database is unavailable: {exc}; try again shortly")
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    if unavailable := next((e for e in _chain(exc) if isinstance(e, StoreUnavailable)), None):
+        return await _store_unavailable(request, unavailable)
     reference = uuid.uuid4().hex[:12]
     where = f"unexpected error (reference {reference}) on {request.method} {request.url.path}"
     if _validation_errors(exc):
@@ -269,4 +279,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RPCError, _rpc_error)
+    app.add_exception_handler(StoreUnavailable, _store_unavailable)
     app.add_exception_handler(Exception, _unexpected)

@@ -15,6 +15,7 @@ from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import Client
 
 from shared.operation_errors import ServerUnreachable
+from shared.stores.errors import StoreUnavailable
 from shared.temporal_client import ConnectionSettings, connect, connection_settings
 
 # A readiness probe must answer well within a compose healthcheck's timeout.
@@ -71,4 +72,27 @@ class TemporalConnection:
             )
         except Exception as err:  # any RPC failure means: not ready
             raise ServerUnreachable(f"the Temporal server does not answer: {err}") from None
+        await _payload_database_answers(client)
         return info.server_version or "unknown version"
+
+
+async def _payload_database_answers(client: Client) -> None:
+    """Raises StoreUnavailable when the converter stores payloads in PostgreSQL
+    (TICKETS_DATABASE_URL) and that database does not answer: every ticket with a large payload
+    would fail, so the API is not ready."""
+    storage = client.data_converter.external_storage
+    primary = storage.drivers[0] if storage is not None and storage.drivers else None
+    database = getattr(primary, "database", None)
+    if database is None or not hasattr(database, "ping"):
+        return
+    try:
+        await asyncio.wait_for(database.ping(), READINESS_TIMEOUT.total_seconds())
+    except StoreUnavailable:
+        raise
+    except TimeoutError:
+        raise StoreUnavailable(
+            f"the payload database ({database.describe()}) did not answer within "
+            f"{READINESS_TIMEOUT.total_seconds():.0f} s"
+        ) from None
+    except Exception as err:
+        raise StoreUnavailable(f"the payload database does not answer: {err}") from None

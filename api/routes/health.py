@@ -9,6 +9,7 @@ from api.errors import ApiError, log, responses
 from api.models import Health
 from api.temporal import TemporalConnection
 from shared.operation_errors import ServerUnreachable
+from shared.stores.errors import StoreUnavailable
 
 router = APIRouter(tags=["health"])
 
@@ -22,7 +23,8 @@ async def healthz() -> Health:
     "/readyz",
     response_model=Health,
     responses=responses(503),
-    summary="Temporal answers: the API can do its work",
+    summary="Temporal (and the payload database, when one is configured) answers: the API can "
+    "do its work",
 )
 async def readyz(connection: Annotated[TemporalConnection, Depends(temporal)]) -> Health:
     # Anyone may ask: the answer says ready or not, and the log says why not (the server's
@@ -32,5 +34,9 @@ async def readyz(connection: Annotated[TemporalConnection, Depends(temporal)]) -
     except ServerUnreachable as err:
         log.warning("not ready: %s", err)
         message = "not ready: the Temporal server does not answer (the log says why)"
+        raise ApiError(503, message) from None
+    except StoreUnavailable as err:
+        log.warning("not ready: %s", err)
+        message = "not ready: the payload database does not answer (the log says why)"
         raise ApiError(503, message) from None
     return Health(status="ready", temporal="answers")
