@@ -56,12 +56,20 @@ def is_terminal_name(state: str | None) -> bool:
 
 
 def deadline_text(
-    deadline: datetime | None, closed: bool, closed_at: datetime | None = None
+    deadline: datetime | None,
+    closed: bool,
+    closed_at: datetime | None = None,
+    *,
+    answered: bool = True,
 ) -> str:
     """An SLA deadline: counted down while the ticket is open; for a closed one (nothing more
-    will happen to it) met or missed when its closing time is known, else the date alone."""
+    will happen to it) met or missed when its closing time is known, else the date alone. One
+    closed without an answer (``answered`` False: failed, undelivered, rejected, unanswered,
+    cancelled) neither met nor missed it: it says so."""
     if deadline is None or not closed:
         return when(deadline)
+    if not answered:
+        return f"{deadline:%Y-%m-%d %H:%M} UTC (closed without an answer)"
     if closed_at is None:
         return f"{deadline:%Y-%m-%d %H:%M} UTC"
     late = (closed_at - deadline).total_seconds()
@@ -139,7 +147,9 @@ def summaries_table(summaries: Iterable[TicketSummary], title: str, *, why: bool
     for s in summaries:
         # Its workflow closed, or about to (the state is final; the workflow ends after it).
         closed = s.workflow_status != "RUNNING" or is_terminal_name(s.state)
-        deadline = deadline_text(s.sla_deadline, closed) + (" ESCALATED" if s.escalated else "")
+        answered = s.state == TicketState.COMPLETED.value
+        deadline = deadline_text(s.sla_deadline, closed, answered=answered)
+        deadline += " ESCALATED" if s.escalated else ""
         row = [
             s.ticket_id,
             s.state or s.workflow_status,

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from rich.table import Table
 
-from policy.transitions import is_terminal
+from policy.transitions import TicketState, is_terminal
 from shared.pending_calls import PendingCall, describe_call
 from shared.run_spend import EarlierRuns
 from shared.view import TicketView
@@ -35,7 +35,8 @@ def print_status(
         ended = is_terminal(view.state) and bool(view.transitions)
         closed_at = view.transitions[-1].at if ended else None
         closed = ended or (shown is not None and shown != view.state)
-        deadline = deadline_text(view.sla_deadline, closed, closed_at)
+        answered = view.state is TicketState.COMPLETED and (shown or view.state) == view.state
+        deadline = deadline_text(view.sla_deadline, closed, closed_at, answered=answered)
         out.print(f"Priority   {view.priority}; SLA deadline {deadline}")
     if view.draft:
         out.print(

@@ -8,10 +8,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from policy.transitions import TicketState
+from shared.agents import Priority
 from shared.batch import BatchProgress
 from shared.operations import SubmitOutcome
 from shared.ticket_summary import TicketSummary
-from shared.view import DeliveryReceipt, TicketView
+from shared.view import DeliveryReceipt, TicketView, Transition
 from starter import cli, render, render_fanout, render_status, ticket_commands
 from starter.errors import CliError
 from starter.inputs import InputError
@@ -125,6 +126,10 @@ def test_a_closed_ticket_s_sla_deadline_says_met_or_missed_not_a_countdown() -> 
     )
     assert render.deadline_text(deadline, closed=False).startswith("2026-12-03 14:00 UTC (")
     assert render.deadline_text(None, closed=True) == "-"
+    # Failed, undelivered, rejected: the customer got nothing, which "met" would hide.
+    assert render.deadline_text(deadline, closed=True, closed_at=early, answered=False) == (
+        "2026-12-03 14:00 UTC (closed without an answer)"
+    )
 
 
 def test_a_file_of_input_errors_prints_the_first_twenty_and_how_many_more(
@@ -141,3 +146,24 @@ def test_a_file_of_input_errors_prints_the_first_twenty_and_how_many_more(
         "README.md:1: not valid JSON; README.md:2: not valid JSON"
     )
     assert render.first_errors(errors).endswith("README.md:3: not valid JSON; and 924 more")
+
+
+def test_status_of_a_ticket_closed_without_an_answer_does_not_say_its_sla_was_met(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    deadline = datetime(2026, 12, 3, 14, 0, tzinfo=UTC)
+    early = deadline - timedelta(hours=2)
+
+    def closed(state: TicketState) -> str:
+        view = TicketView(ticket_id="T-1", subject="Hello", state=state)
+        view.priority, view.sla_deadline = Priority.MEDIUM, deadline
+        view.transitions = [
+            Transition(from_state=None, to_state=state, at=early, agent="x", reason="y")
+        ]
+        render_status.print_status(view)
+        out = capsys.readouterr().out
+        return next(line for line in out.splitlines() if "SLA deadline" in line)
+
+    assert closed(TicketState.COMPLETED).endswith("(met)")
+    for state in (TicketState.FAILED, TicketState.DELIVERY_FAILED, TicketState.REJECTED):
+        assert closed(state).endswith("(closed without an answer)"), state
