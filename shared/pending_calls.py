@@ -3,7 +3,7 @@ call retrying after 429s, a delivery retrying, a call queued where no worker pol
 the server's description of the workflow, so `status` says why a ticket has not moved."""
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
 from temporalio.api.enums.v1 import PendingActivityState
@@ -36,6 +36,11 @@ class PendingCall(BaseModel):
     )
     next_attempt: datetime | None = Field(
         default=None, description="when the retry is due, while the call waits for it"
+    )
+    hands_on: bool = Field(
+        default=False,
+        description="it gives up waiting on its queue after a while (its route has a fallback): "
+        "a queue nobody polls does not hold it for ever",
     )
     polled: bool | None = Field(
         default=None,
@@ -73,7 +78,17 @@ async def _call(client: Client, info: PendingActivityInfo) -> PendingCall:
         running=info.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED,
         last_failure=failure,
         next_attempt=next_attempt,
+        hands_on=_gives_up_its_queue(info),
     )
+
+
+def _gives_up_its_queue(info: PendingActivityInfo) -> bool:
+    """A queue-wait (schedule-to-start) timeout shorter than the call's whole window: the server
+    sets one equal to the window where the workflow set none, which gives up nothing earlier."""
+    options = info.activity_options
+    wait = options.schedule_to_start_timeout.ToTimedelta()
+    window = options.schedule_to_close_timeout.ToTimedelta()
+    return timedelta(0) < wait < window if window else timedelta(0) < wait
 
 
 async def _failure_text(client: Client, failure: Failure) -> str:

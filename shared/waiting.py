@@ -15,9 +15,10 @@ from shared import names
 from shared import search_attributes as sa
 from shared.operation_errors import NoWorker, OperationError, TicketNotFound, TicketUnreadable
 from shared.operations import ticket_status
+from shared.pending_calls import PendingCall
 from shared.queue_pollers import workers_polling
 from shared.review import ReviewReceipt
-from shared.ticket_status import TicketReading, read_ticket
+from shared.ticket_status import TicketReading, read_ticket, waiting_on
 from shared.view import TicketView
 
 # While waiting for tickets to settle, how often to make sure a worker is still polling.
@@ -127,11 +128,19 @@ async def wait_settled(
     next_worker_check = loop.time()
     while pending:
         if require_worker and loop.time() >= next_worker_check:
-            if not await workers_polling(client):
+            if not await workers_polling(client, names.TICKETS_TASK_QUEUE):
                 raise NoWorker(
                     f"no worker is polling the {names.TICKETS_TASK_QUEUE} task queue, so "
                     f"{len(pending)} ticket(s) wait on the server until one starts: run "
                     "`python -m worker` against this server and namespace"
+                )
+            if stranded := await _stranded_call(client, pending[0]):
+                raise NoWorker(
+                    f"no worker is polling the {stranded.task_queue} task queue, where ticket "
+                    f"{pending[0]}'s {stranded.activity} call waits, so it and the others "
+                    f"({len(pending)} ticket(s) in all) wait until one starts: run a worker that "
+                    f"polls it (`python -m worker --queues {stranded.task_queue}`, or one "
+                    "without --queues)"
                 )
             next_worker_check = loop.time() + WORKER_CHECK_SECONDS
         watched = pending[:MAX_IDS_PER_VISIBILITY_QUERY]
@@ -161,6 +170,18 @@ async def wait_settled(
         if pending:
             await asyncio.sleep(interval)
     return views
+
+
+async def _stranded_call(client: Client, ticket_id: str) -> PendingCall | None:
+    """A call of the ticket that waits on a queue no worker polls and will not leave it (no
+    fallback route to hand it to): with the workflows' worker up but not the agents' (workers
+    split by queue), tickets waited silently until the timeout. One description per check,
+    whatever the number of tickets."""
+    try:
+        calls = await waiting_on(client, ticket_id)
+    except (OperationError, RPCError):
+        return None  # not started yet, or a passing error: the next check asks again
+    return next((c for c in calls if c.polled is False and not c.hands_on), None)
 
 
 async def wait_review_applied(

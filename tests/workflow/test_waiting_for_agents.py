@@ -1,0 +1,93 @@
+"""`submit --wait` with the workflows' worker up but no worker on the agents' queue (workers split
+by queue): it says so within a check instead of waiting out its timeout in silence. On the dev
+server (pollers and visibility as a real server keeps them)."""
+
+import uuid
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from shared import agents, names, waiting
+from shared.agents import AgentRole
+from shared.operation_errors import NoWorker
+from shared.pipeline_config import PipelineConfig
+from shared.queue_pollers import workers_polling
+from tests.support.fakes import FakeTicketServices
+from tests.support.temporal import wait_until
+from tests.support.tickets import make_ticket, start_ticket
+from tests.support.workers import running
+from workflows import ALL_WORKFLOWS
+
+
+@pytest.fixture
+def workflows_queue(monkeypatch: pytest.MonkeyPatch) -> str:
+    """This test's own queue as the one the wait checks, and checks every 0.2 s, not 10 s."""
+    queue = f"tickets-{uuid.uuid4().hex[:8]}"
+    monkeypatch.setattr(names, "TICKETS_TASK_QUEUE", queue)
+    monkeypatch.setattr(waiting, "WORKER_CHECK_SECONDS", 0.2)
+    return queue
+
+
+def routes(count: int) -> PipelineConfig:
+    chain = [
+        agents.AgentRoute(provider=f"fake{uuid.uuid4().hex[:8]}", model="m") for _ in range(count)
+    ]
+    return PipelineConfig(routes={role: chain for role in AgentRole})
+
+
+async def test_a_call_on_a_queue_no_worker_polls_ends_the_wait_naming_that_queue(
+    dev_env: WorkflowEnvironment, workflows_queue: str
+) -> None:
+    services = FakeTicketServices(config=routes(1))  # its agents' queue has no worker
+    worker = Worker(
+        dev_env.client,
+        task_queue=workflows_queue,
+        workflows=ALL_WORKFLOWS,
+        activities=services.activities(),
+    )
+    async with running([worker]):
+        await wait_until(lambda: workers_polling(dev_env.client, workflows_queue), what="a poll")
+        handle = await start_ticket(dev_env.client, workflows_queue, make_ticket())
+        ticket_id = names.ticket_id_from_workflow_id(handle.id)
+        try:
+            with pytest.raises(NoWorker) as stopped:
+                await waiting.wait_settled(
+                    dev_env.client, [ticket_id], timeout=60, interval=0.1, require_worker=True
+                )
+        finally:
+            await handle.terminate("test over")
+
+    assert str(stopped.value).startswith(
+        f"no worker is polling the {services.agent_queue} task queue, where ticket {ticket_id}'s "
+        "classify_ticket call waits"
+    )
+    assert f"--queues {services.agent_queue}" in str(stopped.value)
+
+
+async def test_a_call_that_will_hand_on_to_its_fallback_does_not_end_the_wait(
+    dev_env: WorkflowEnvironment, workflows_queue: str
+) -> None:
+    # Neither route has a worker, but the first call gives up its queue after queue_wait_seconds
+    # and goes to the fallback: the wait cannot say nothing will take it.
+    services = FakeTicketServices(config=routes(2))
+    worker = Worker(
+        dev_env.client,
+        task_queue=workflows_queue,
+        workflows=ALL_WORKFLOWS,
+        activities=services.activities(),
+    )
+    async with running([worker]):
+        await wait_until(lambda: workers_polling(dev_env.client, workflows_queue), what="a poll")
+        handle = await start_ticket(dev_env.client, workflows_queue, make_ticket())
+        ticket_id = names.ticket_id_from_workflow_id(handle.id)
+        try:
+            views = await waiting.wait_settled(
+                dev_env.client, [ticket_id], timeout=2, interval=0.1, require_worker=True
+            )
+            calls = await waiting.waiting_on(dev_env.client, ticket_id)
+        finally:
+            await handle.terminate("test over")
+
+    assert views[ticket_id].state == "NEW"  # still waiting for its classifier
+    assert [(c.activity, c.hands_on, c.polled) for c in calls] == [("classify_ticket", True, False)]
