@@ -28,6 +28,13 @@ class DatabaseTarget:
         return f"database {self.database!r} on {self.host}:{self.port}"
 
 
+# A password with one of these characters ends the URL's user part early, and libpq then reads
+# part of the password as the host or the port: the usual cause of a URL that does not parse.
+ENCODE_HINT = (
+    "; if the password holds / @ # ? : or %, write them percent-encoded (%2F %40 %23 %3F %3A %25)"
+)
+
+
 def _netloc_without_password(netloc: str) -> str:
     userinfo, at, hostport = netloc.rpartition("@")
     if not at:
@@ -75,12 +82,14 @@ def parse_database_url(url: str, variable: str = "TICKETS_DATABASE_URL") -> Data
     try:
         fields = conninfo_to_dict(url)
     except Exception:  # psycopg's message may quote the URL, password included
-        raise ConfigError(f"{variable} is not a valid PostgreSQL URL: {redact(url)}") from None
+        raise ConfigError(
+            f"{variable} is not a valid PostgreSQL URL: {redact(url)}{ENCODE_HINT}"
+        ) from None
     host = str(fields.get("host") or "localhost")
     user = fields.get("user")
     port = str(fields.get("port") or "5432")
     if not all(part.isdigit() for part in port.split(",")):
-        raise ConfigError(f"{variable} has a port that is not a number: {redact(url)}")
+        raise ConfigError(f"{variable} has a port that is not a number: {redact(url)}{ENCODE_HINT}")
     return DatabaseTarget(
         host=host,
         port=port,

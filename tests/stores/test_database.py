@@ -200,6 +200,8 @@ def test_a_base64_password_with_a_slash_stays_out_of_the_error_it_causes() -> No
     with pytest.raises(ConfigError, match="port that is not a number") as caught:
         parse_database_url("postgresql://app:Zm9v/YmFy+cXV4@db:5432/tickets")
     assert "YmFy" not in str(caught.value) and "Zm9v" not in str(caught.value)
+    # The cause, which the URL printed (with a number for its port) does not show: say it.
+    assert "percent-encoded (%2F %40 %23 %3F %3A %25)" in str(caught.value)
 
 
 def test_pool_size_and_threshold_are_checked_with_the_variable_named() -> None:
