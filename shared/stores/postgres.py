@@ -29,6 +29,9 @@ CONNECT_TIMEOUT_SECONDS: Final = 5
 # restarts). Below every store-using activity's start-to-close timeout (delivery: 45 s), so a
 # stalled database fails the attempt cleanly and Temporal retries it.
 POOL_WAIT_SECONDS: Final = 15.0
+# A readiness probe's wait for a pooled connection before it asks the database directly why
+# there is none (the probe itself gives up after 3 s: shared/health.py).
+PING_POOL_WAIT_SECONDS: Final = 0.5
 # libpq's TCP keepalives: a connection whose peer vanished (a failover, a dropped NAT entry) is
 # found dead in about a minute, not after the kernel's two hours.
 KEEPALIVES: Final = {
@@ -168,9 +171,27 @@ class PostgresDatabase:
             yield conn
 
     async def ping(self) -> None:
-        """One round trip on a pooled connection (the worker's /readyz)."""
-        async with self.connection() as conn:
-            await conn.execute("SELECT 1")
+        """One round trip on a pooled connection (the worker's and the API's /readyz). When the
+        pool has none to lend at once, one direct connection says why (the pool would only
+        time out: a stopped database read "no answer within 3s" instead of "nothing answered")."""
+        await self.ready()
+        assert self._pool is not None
+        try:
+            async with self._pool.connection(timeout=PING_POOL_WAIT_SECONDS) as conn:
+                await conn.execute("SELECT 1")
+            return
+        except PoolTimeout:
+            pass
+        try:
+            settings = {**self._connect_settings(), "connect_timeout": 2}  # libpq's least
+            conn = await AsyncConnection.connect(self._url, **settings)
+        except psycopg.Error as err:
+            raise StoreUnavailable(explain_connection_error(err, self.target, self._url)) from None
+        await conn.close()
+        raise StoreUnavailable(
+            f"the PostgreSQL {self.target.describe()} answers, but none of this process's "
+            f"{self._pool_size} pooled connections was free within {PING_POOL_WAIT_SECONDS:g}s"
+        )
 
     async def close(self) -> None:
         pool, self._pool = self._pool, None

@@ -13,7 +13,7 @@ from shared.stores.errors import StoreUnavailable
 from shared.stores.migrations import MIGRATIONS, VERSION_TABLE, migrate, schema_version
 from shared.stores.postgres import PostgresDatabase
 from shared.stores.url import parse_database_url, redact
-from tests.support.postgres import PostgresServer
+from tests.support.postgres import PostgresServer, running_postgres
 from tests.support.processes import free_port
 
 
@@ -271,3 +271,20 @@ async def db_ledger_roundtrip(db: PostgresDatabase) -> None:
     ledger = PostgresLedger(db)
     await ledger.record(delivery("T-PATH"))
     assert await ledger.get("T-PATH") is not None
+
+
+async def test_a_database_stopped_under_a_running_process_is_named_as_such_by_its_probe() -> None:
+    # The pool only times out: /readyz said "no answer within 3s" for a refused connection,
+    # where the command line said "nothing answered there".
+    with running_postgres() as server:
+        db = PostgresDatabase(server.create_database("ping"), pool_size=1)
+        try:
+            await db.ping()
+            await asyncio.to_thread(server.stop)
+            with pytest.raises(StoreUnavailable) as caught:
+                await asyncio.wait_for(db.ping(), 3)  # the readiness check's own limit
+        finally:
+            await db.close()
+
+    assert "nothing answered there" in str(caught.value), caught.value
+    assert server.password not in str(caught.value)
