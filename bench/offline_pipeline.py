@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from activities.knowledge_base import KnowledgeBase
 from activities.providers.offline import classifier, resolver, triage, validator
-from policy.review_policy import review_reasons
+from policy.review_policy import review_needs
 from shared.agents import AgentRoute, Category, DraftRequest, Finding, KnowledgeQuery
 from shared.pipeline_config import PipelineConfig
 from shared.tickets import Ticket
@@ -54,7 +54,7 @@ def run_offline(ticket: Ticket, kb: KnowledgeBase, config: PipelineConfig) -> Ou
         if not findings or rounds >= config.max_revision_rounds:
             break
         rounds, previous = rounds + 1, draft.text
-    reasons = review_reasons(
+    needs = review_needs(
         config.review,
         category=c.category,
         confidence=c.confidence,
@@ -66,7 +66,7 @@ def run_offline(ticket: Ticket, kb: KnowledgeBase, config: PipelineConfig) -> Ou
     return Outcome(
         category=c.category,
         confidence=c.confidence,
-        review_reasons=reasons,
+        review_reasons=[need.text for need in needs],
         grounded=bool(draft.cited_articles),
         revision_rounds=rounds,
     )

@@ -42,31 +42,6 @@ class ReviewReason(NamedTuple):
     text: str  # in words a reviewer can act on (may quote a model's findings)
 
 
-def review_reasons(
-    config: ReviewPolicyConfig,
-    *,
-    category: Category,
-    confidence: float,
-    priority: Priority,
-    validator_findings: list[Finding],
-    revision_rounds: int,
-    rework_requested: bool,
-) -> list[str]:
-    """Every reason a person must review, in words; empty means none (``review_needs``' texts)."""
-    return [
-        reason.text
-        for reason in review_needs(
-            config,
-            category=category,
-            confidence=confidence,
-            priority=priority,
-            validator_findings=validator_findings,
-            revision_rounds=revision_rounds,
-            rework_requested=rework_requested,
-        )
-    ]
-
-
 def review_needs(
     config: ReviewPolicyConfig,
     *,

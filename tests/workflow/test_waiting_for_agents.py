@@ -3,8 +3,11 @@ by queue): it says so within a check instead of waiting out its timeout in silen
 server (pollers and visibility as a real server keeps them)."""
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
+from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -36,27 +39,33 @@ def routes(count: int) -> PipelineConfig:
     return PipelineConfig(routes={role: chain for role in AgentRole})
 
 
+@asynccontextmanager
+async def one_ticket_without_agents(
+    client: Client, queue: str, services: FakeTicketServices
+) -> AsyncIterator[str]:
+    """The workflows' worker (no worker on any agent queue) and one ticket: its id. The ticket
+    is terminated after."""
+    worker = Worker(
+        client, task_queue=queue, workflows=ALL_WORKFLOWS, activities=services.activities()
+    )
+    async with running([worker]):
+        await wait_until(lambda: workers_polling(client, queue), what="the worker's first poll")
+        handle = await start_ticket(client, queue, make_ticket())
+        try:
+            yield names.ticket_id_from_workflow_id(handle.id)
+        finally:
+            await handle.terminate("test over")
+
+
 async def test_a_call_on_a_queue_no_worker_polls_ends_the_wait_naming_that_queue(
     dev_env: WorkflowEnvironment, workflows_queue: str
 ) -> None:
-    services = FakeTicketServices(config=routes(1))  # its agents' queue has no worker
-    worker = Worker(
-        dev_env.client,
-        task_queue=workflows_queue,
-        workflows=ALL_WORKFLOWS,
-        activities=services.activities(),
-    )
-    async with running([worker]):
-        await wait_until(lambda: workers_polling(dev_env.client, workflows_queue), what="a poll")
-        handle = await start_ticket(dev_env.client, workflows_queue, make_ticket())
-        ticket_id = names.ticket_id_from_workflow_id(handle.id)
-        try:
-            with pytest.raises(NoWorker) as stopped:
-                await waiting.wait_settled(
-                    dev_env.client, [ticket_id], timeout=60, interval=0.1, require_worker=True
-                )
-        finally:
-            await handle.terminate("test over")
+    services = FakeTicketServices(config=routes(1))
+    async with one_ticket_without_agents(dev_env.client, workflows_queue, services) as ticket_id:
+        with pytest.raises(NoWorker) as stopped:
+            await waiting.wait_settled(
+                dev_env.client, [ticket_id], timeout=60, interval=0.1, require_worker=True
+            )
 
     assert str(stopped.value).startswith(
         f"no worker is polling the {services.agent_queue} task queue, where ticket {ticket_id}'s "
@@ -71,23 +80,11 @@ async def test_a_call_that_will_hand_on_to_its_fallback_does_not_end_the_wait(
     # Neither route has a worker, but the first call gives up its queue after queue_wait_seconds
     # and goes to the fallback: the wait cannot say nothing will take it.
     services = FakeTicketServices(config=routes(2))
-    worker = Worker(
-        dev_env.client,
-        task_queue=workflows_queue,
-        workflows=ALL_WORKFLOWS,
-        activities=services.activities(),
-    )
-    async with running([worker]):
-        await wait_until(lambda: workers_polling(dev_env.client, workflows_queue), what="a poll")
-        handle = await start_ticket(dev_env.client, workflows_queue, make_ticket())
-        ticket_id = names.ticket_id_from_workflow_id(handle.id)
-        try:
-            views = await waiting.wait_settled(
-                dev_env.client, [ticket_id], timeout=2, interval=0.1, require_worker=True
-            )
-            calls = await waiting.waiting_on(dev_env.client, ticket_id)
-        finally:
-            await handle.terminate("test over")
+    async with one_ticket_without_agents(dev_env.client, workflows_queue, services) as ticket_id:
+        views = await waiting.wait_settled(
+            dev_env.client, [ticket_id], timeout=2, interval=0.1, require_worker=True
+        )
+        calls = await waiting.waiting_on(dev_env.client, ticket_id)
 
     assert views[ticket_id].state == "NEW"  # still waiting for its classifier
     assert [(c.activity, c.hands_on, c.polled) for c in calls] == [("classify_ticket", True, False)]
