@@ -7,7 +7,7 @@ from shared.pipeline_config import ReviewPolicyConfig
 
 # Why a ticket waits for a person, as a code: the ticket's `TicketReviewReasons` search attribute
 # (the review queue shows it without asking a worker), so never customer text. The words a
-# reviewer reads go with it in the ticket's view. docs/review.md lists them.
+# reviewer reads go with it in the ticket's view. docs/lifecycle.md lists them.
 LOW_CONFIDENCE = "low-confidence"
 URGENT = "urgent"
 SENSITIVE_CATEGORY = "sensitive-category"

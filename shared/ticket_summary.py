@@ -31,7 +31,7 @@ class TicketSummary(BaseModel):
     escalated: bool = False
     review_reasons: list[str] = Field(
         default_factory=list,
-        description="why it waits for review, as codes (docs/review.md); empty when it does not "
+        description="why it waits for review, as codes (docs/lifecycle.md); empty when it does not "
         "wait, or began waiting before the codes were recorded",
     )
     subject: str | None = None

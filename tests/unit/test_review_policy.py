@@ -1,5 +1,8 @@
 """When a person must look at a ticket before its answer goes out."""
 
+import re
+from pathlib import Path
+
 import pytest
 
 from policy.review_policy import REASON_CODES, ReviewReason, in_brief, review_needs
@@ -164,3 +167,9 @@ def test_every_reason_carries_its_code_and_the_codes_read_in_a_few_words() -> No
     # Codes are the search attribute's: never a model's or a customer's words.
     assert set(codes) <= set(REASON_CODES) and all(c.isascii() and " " not in c for c in codes)
     assert in_brief(codes[:2]) == "low confidence, urgent" and in_brief([]) == ""
+
+
+def test_docs_list_every_review_reason_code_and_no_other() -> None:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "lifecycle.md").read_text()
+    table = text.split("| code | the ticket waits because |", 1)[1].split("\n\n", 1)[0]
+    assert set(re.findall(r"^\s*\| `([a-z-]+)` \|", table, re.M)) == set(REASON_CODES)
