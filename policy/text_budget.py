@@ -1,5 +1,6 @@
 """Fitting text to a token budget (about four characters a token): keep the head and the tail."""
 
+import math
 from typing import Final
 
 CHARS_PER_TOKEN: Final = 4
@@ -17,6 +18,15 @@ ESTIMATE_NOTE: Final = "~ estimated: characters / 4"
 def tokens_text(tokens: int, estimated: int) -> str:
     """A token count, marked when some of it (``estimated``) was estimated."""
     return f"{ESTIMATE_MARK if estimated else ''}{tokens:,}"
+
+
+def usd_text(value: float) -> str:
+    """Dollars to four decimals, or to the first digits that are not zero when four would
+    show a cost as nothing (a classification on a cheap model: 0.000018, not 0.0000)."""
+    decimals = 4
+    if 0 < abs(value) < 0.00005:  # two digits that are not zero, to at most 8 decimals
+        decimals = min(math.ceil(-math.log10(abs(value))) + 1, 8)
+    return f"{value:,.{decimals}f}"
 
 
 def estimate_tokens(text: str) -> int:

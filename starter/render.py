@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from policy.review_policy import in_brief
-from policy.text_budget import ESTIMATE_NOTE, tokens_text
+from policy.text_budget import ESTIMATE_NOTE, tokens_text, usd_text
 from policy.transitions import TicketState, is_terminal
 from shared.operations import SubmitOutcome
 from shared.report import Report
@@ -254,7 +254,7 @@ def print_report(report: Report) -> None:
     out.print(
         f"  {'usage':<13}{report.calls} agent call(s), "
         f"{tokens_text(report.tokens, report.estimated_tokens)} tokens"
-        f"{estimate_note(report.tokens, report.estimated_tokens)}, ${report.cost_usd:.4f}"
+        f"{estimate_note(report.tokens, report.estimated_tokens)}, ${usd_text(report.cost_usd)}"
     )
     out.print(
         f"  {'trimming':<13}{tokens_text(report.trimmed_tokens, report.trimmed_tokens)} input "
@@ -269,7 +269,7 @@ def print_report(report: Report) -> None:
             agents.add_column(column, justify="left" if column == "Agent" else "right")
         for role, a in report.agents.items():
             tokens = tokens_text(a.tokens, a.estimated_tokens)
-            agents.add_row(role, f"{a.calls:,}", tokens, f"{a.cost_usd:.4f}")
+            agents.add_row(role, f"{a.calls:,}", tokens, usd_text(a.cost_usd))
         if report.estimated_tokens:
             agents.caption, agents.caption_justify = ESTIMATE_NOTE, "left"
         out.print(agents)

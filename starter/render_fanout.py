@@ -9,7 +9,7 @@ from shared.batch import BatchProgress
 from shared.orchestration import OrchestratorResult
 from shared.swarm import SwarmResult
 from starter.plain_text import console, line
-from starter.render import estimate_note, tokens_text
+from starter.render import estimate_note, tokens_text, usd_text
 
 
 def print_plan(workflow_id: str, result: OrchestratorResult) -> None:
@@ -38,7 +38,7 @@ def print_plan(workflow_id: str, result: OrchestratorResult) -> None:
     estimated = sum(u.input_tokens + u.output_tokens for u in calls if u.tokens_estimated)
     out.print(
         f"usage: {tokens_text(result.tokens, estimated)} tokens"
-        f"{estimate_note(result.tokens, estimated)}, ${result.cost_usd:.4f}"
+        f"{estimate_note(result.tokens, estimated)}, ${usd_text(result.cost_usd)}"
     )
 
 
@@ -60,7 +60,7 @@ def print_swarm(result: SwarmResult, workflow_id: str) -> None:
     out.print(
         f"  latency p50 {result.latency_ms_p50:.0f} ms, p95 {result.latency_ms_p95:.0f} ms, "
         f"p99 {result.latency_ms_p99:.0f} ms; {tokens_text(result.tokens, estimated)} tokens"
-        f"{estimate_note(result.tokens, estimated)}, ${result.cost_usd:.4f}"
+        f"{estimate_note(result.tokens, estimated)}, ${usd_text(result.cost_usd)}"
     )
     if result.outputs:
         counts: dict[str, int] = {}

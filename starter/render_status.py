@@ -11,7 +11,7 @@ from shared.pending_calls import PendingCall, describe_call
 from shared.run_spend import EarlierRuns
 from shared.view import TicketView
 from starter.plain_text import console, line
-from starter.render import ESTIMATE_NOTE, deadline_text, tokens_text
+from starter.render import ESTIMATE_NOTE, deadline_text, tokens_text, usd_text
 
 
 def print_status(
@@ -114,7 +114,7 @@ def print_status(
             f"{u.cache_write_tokens:,}",
             tokens_text(u.output_tokens, u.estimated_tokens),
             tokens_text(u.trimmed_tokens, u.trimmed_tokens),  # always an estimate
-            f"{u.cost_usd:.4f}",
+            usd_text(u.cost_usd),
             ", ".join(u.models),
         )
     out.print(usage)
@@ -122,5 +122,5 @@ def print_status(
         out.print(
             f"Earlier    {earlier.runs} run(s) before this one made {earlier.calls} agent "
             f"call(s), {tokens_text(earlier.tokens, earlier.estimated_tokens)} tokens, "
-            f"${earlier.cost_usd:.4f} (list and report count them with this run's)"
+            f"${usd_text(earlier.cost_usd)} (list and report count them with this run's)"
         )

@@ -2,6 +2,8 @@
 
 from datetime import datetime, timedelta
 
+from policy.text_budget import usd_text
+
 
 def span(delta: timedelta) -> str:
     minutes = int(abs(delta.total_seconds()) // 60)
@@ -27,4 +29,4 @@ def moment(value: datetime | None) -> str:
 
 
 def usd(value: float) -> str:
-    return f"${value:,.4f}"
+    return f"${usd_text(value)}"

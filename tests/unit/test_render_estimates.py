@@ -124,3 +124,18 @@ def test_a_ticket_whose_delivery_is_queued_says_why_in_the_tables() -> None:
         "delivery queued, retrying: first attempt failed for now (x); queued for delivery with "
         "retries"
     )
+
+
+def test_a_cost_too_small_for_four_decimals_is_not_shown_as_nothing(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # A classification on a cheap model cost $0.000018: status and report showed 0.0000, which
+    # reads as a model without a price.
+    assert render.usd_text(0.000018) == "0.000018"
+    assert render.usd_text(0.0) == "0.0000" and render.usd_text(1.23456) == "1.2346"
+    assert render.usd_text(0.00005) == "0.0001"  # four decimals show it: as before
+    cheap = report(tokens=100, estimated=0)
+    cheap.cost_usd = cheap.agents["classifier"].cost_usd = 0.000018
+    render.print_report(cheap)
+    out = capsys.readouterr().out
+    assert "$0.000018" in out and "0.0000 " not in out
