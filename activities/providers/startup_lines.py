@@ -7,7 +7,7 @@ from typing import Final
 from activities.providers.registry import OFFLINE, providers_in_use
 from shared import names
 from shared.pipeline_config import PipelineConfig
-from shared.provider_config import WorkerSettings
+from shared.provider_config import WorkerSettings, default_providers
 from shared.redaction import safe_url
 
 # The endpoint variables a user sets to point a provider at a compatible server.
@@ -17,8 +17,9 @@ BASE_URL_VARIABLES: Final = {"openai": "OPENAI_BASE_URL", "anthropic": "ANTHROPI
 def unused_endpoint_warnings(
     config: PipelineConfig, worker_settings: WorkerSettings, env: Mapping[str, str]
 ) -> list[str]:
-    """An endpoint variable set for a provider no agent uses because its key is missing: the
-    agents ran offline without a word (a local server needs a key variable set, to any value)."""
+    """An endpoint variable set for a provider no agent uses because its key is missing, and a
+    provider table no route names: the agents ran elsewhere (offline) without a word (a local
+    server needs a key variable set, to any value)."""
     in_use = providers_in_use(config)
     warnings = []
     for name, variable in BASE_URL_VARIABLES.items():
@@ -29,6 +30,14 @@ def unused_endpoint_warnings(
                 f"{variable} is set, but {key} is not, so no agent uses {name}: set {key} (to "
                 "any value, for a server that needs none)"
             )
+    # A table of the user's own ([providers.vllm]) that no route names: the agents ran on
+    # another provider (offline, without keys) and nothing said why.
+    for name in sorted(set(worker_settings.providers) - set(default_providers()) - set(in_use)):
+        warnings.append(
+            f"[providers.{name}] is configured, but no agent's route uses it: name it in "
+            f'[agents] (classifier = "{name}:<model>", ...) or set TICKETS_PROVIDER={name} '
+            "(every agent then uses its small_model and large_model)"
+        )
     return warnings
 
 

@@ -1,6 +1,8 @@
 """What the worker prints about each provider when it starts: its rate (the limit configured,
 the adaptive limit, the limit the provider declares, or none), and an endpoint no agent uses."""
 
+from pathlib import Path
+
 import pytest
 
 from activities.providers.startup_lines import describe_providers, unused_endpoint_warnings
@@ -104,3 +106,18 @@ def test_an_endpoint_set_for_a_provider_no_agent_uses_is_warned_of(
 ) -> None:
     loaded = load_settings(None, env=env)
     assert unused_endpoint_warnings(loaded.pipeline, loaded.worker, env) == warned
+
+
+def test_a_provider_table_no_route_uses_is_warned_of(tmp_path: Path) -> None:
+    # [providers.vllm] without an [agents] table naming it: every agent ran offline, unsaid.
+    config = tmp_path / "pipeline.toml"
+    config.write_text(
+        '[providers.vllm]\nkind = "openai"\napi_key_env = ""\n'
+        'base_url = "http://127.0.0.1:8000/v1"\nsmall_model = "m"\nlarge_model = "m"\n'
+    )
+    unused = load_settings(config, env={})
+    named = load_settings(config, env={"TICKETS_PROVIDER": "vllm"})
+
+    [warning] = unused_endpoint_warnings(unused.pipeline, unused.worker, {})
+    assert warning.startswith("[providers.vllm] is configured, but no agent's route uses it")
+    assert unused_endpoint_warnings(named.pipeline, named.worker, {}) == []
