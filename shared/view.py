@@ -115,6 +115,9 @@ class TicketView(BaseModel):
     draft: DraftRecord | None = None
     findings: list[Finding] = Field(default_factory=list)
     revision_rounds: int = 0
+    # Input fields this worker's version does not know, left out (a newer starter's: a rolling
+    # deploy); dotted paths, never values.
+    ignored_input_fields: list[str] = Field(default_factory=list)
     review_reasons: list[str] = Field(default_factory=list)
     # The codes of review_reasons (policy/review_policy.py REASON_CODES), each once: what the
     # ticket's TicketReviewReasons search attribute says while it waits.

@@ -28,6 +28,9 @@ def print_status(
     escalated: list[str | tuple[str, str]] = [" · ", ("ESCALATED", "red")] if view.escalated else []
     out.print(line((f"Ticket {view.ticket_id}", "bold"), f" · {state}", *escalated))
     out.print(f"Subject    {view.subject}")
+    if view.ignored_input_fields:
+        left_out = ", ".join(view.ignored_input_fields)
+        out.print(f"Input      left out, unknown to the worker's version: {left_out}")
     if view.category:
         out.print(f"Category   {view.category} (confidence {view.confidence:.2f})")
     if view.priority:

@@ -14,7 +14,6 @@ budget) live in ``policy`` and are only called from here.
 import asyncio
 from typing import Any
 
-from pydantic import ValidationError
 from temporalio import workflow
 from temporalio.exceptions import (
     ActivityError,
@@ -33,7 +32,6 @@ with workflow.unsafe.imports_passed_through():
     from shared.batch import TicketSettled
     from shared.review import ReviewAction, ReviewDecision, ReviewReceipt
     from shared.tickets import Ticket
-    from shared.validation import problems
     from shared.view import TicketRequest, TicketView
     from workflows.agent_calls import HandOff, config_snapshot, describe_failure
     from workflows.review_gate import ReviewGate
@@ -42,32 +40,27 @@ with workflow.unsafe.imports_passed_through():
         PATCH_BUDGET_COUNTS_EARLIER_RUNS,
         PATCH_CANCEL_WAITS_FOR_SEND,
         PATCH_DELIVERING_STATE,
+        PATCH_IGNORE_UNKNOWN_INPUT_FIELDS,
         PATCH_ILLEGAL_TRANSITION_TELLS_BATCH,
         PATCH_LEAN_HISTORY,
         PATCH_REWORK_FAILURE,
         REWORK_AGENT_ACTIVITIES,
     )
     from workflows.ticket_record import ILLEGAL_TRANSITION, TicketRecord
+    from workflows.ticket_request import parse_request
     from workflows.ticket_stages import TicketStages
 
 S = TicketState
-
-
-def parse_request(raw: Any) -> tuple[TicketRequest | None, str | None]:
-    """The workflow's input, validated here rather than by the data converter: a ticket started
-    outside the CLI with a bad input (the Web UI, another program) then fails once, visibly, with
-    the field named, instead of failing its workflow task over and over."""
-    try:
-        return TicketRequest.model_validate(raw), None
-    except ValidationError as err:
-        return None, problems(err)
 
 
 @workflow.defn(name=names.TICKET_WORKFLOW)
 class TicketWorkflow:
     @workflow.init
     def __init__(self, request: Any) -> None:
-        parsed, self._invalid_input = parse_request(request)
+        read = parse_request(request)
+        parsed, self._invalid_input = read.request, read.problem
+        # Fields of a newer version's input, left out (see run()).
+        self._unknown_fields, self._strict_problem = read.unknown_fields, read.strict_problem
         if parsed is None:
             ticket_id = names.ticket_id_from_workflow_id(workflow.info().workflow_id)
             # Only the id and a placeholder subject: enough for the status query and the record.
@@ -110,6 +103,18 @@ class TicketWorkflow:
             self._earlier = earlier
         self._record.view.chain = workflow.info().first_execution_run_id
         self._record.start()
+        if self._unknown_fields:
+            # Asked only for an input with fields this version does not know: a history recorded
+            # by a version that refused them replays its refusal.
+            if workflow.patched(PATCH_IGNORE_UNKNOWN_INPUT_FIELDS):
+                self._record.view.ignored_input_fields = self._unknown_fields
+                workflow.logger.warning(
+                    "ticket %s: input fields this worker does not know were left out: %s",
+                    self._ticket.ticket_id,
+                    ", ".join(self._unknown_fields),
+                )
+            else:
+                self._invalid_input = self._strict_problem
         if self._invalid_input is not None:
             reason = f"invalid ticket input: {self._invalid_input}"
             self._record.view.failure = reason

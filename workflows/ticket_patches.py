@@ -86,3 +86,9 @@ PATCH_BUDGET_COUNTS_EARLIER_RUNS = "budget-counts-earlier-runs"
 # cancel-waits-for-send; before, it ended CANCELLED with the answer out. Asked only on that path
 # (workflows/ticket_delivery.py _sent_all_the_same), so no other history changes.
 PATCH_CANCEL_READS_LEDGER = "cancel-reads-ledger"
+
+# A ticket input with fields this version does not know (sent by a newer starter or API during a
+# rolling deploy, or after a rollback) is read without them, which the view names
+# (ignored_input_fields); before, the ticket FAILED as invalid input. Asked only for such an
+# input, at the start, so no other history changes (workflows/ticket_request.py).
+PATCH_IGNORE_UNKNOWN_INPUT_FIELDS = "ignore-unknown-input-fields"

@@ -335,3 +335,10 @@ def test_both_sides_of_the_budget_counts_earlier_runs_patch_are_committed() -> N
     # Every other committed ticket history of this code's version records no such marker.
     current = [p for p in HISTORIES if p.name.startswith("ticket-v7-") and p != v7]
     assert current and all(PATCH_BUDGET_COUNTS_EARLIER_RUNS not in patches(p) for p in current)
+
+
+def test_a_ticket_refused_for_an_input_field_its_version_did_not_know_is_committed() -> None:
+    """The old side of ``ignore-unknown-input-fields`` (recorded with the code before it: the
+    ticket FAILED as invalid input); the new side is replayed by its workflow test's check."""
+    path = FOLDER / "ticket-v9-input-from-a-newer-version.json"
+    assert path in HISTORIES and "InvalidTicket" in path.read_text()
