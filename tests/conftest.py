@@ -1,7 +1,9 @@
 """Fixtures shared by the whole suite."""
 
+import atexit
 import contextlib
 import os
+import shutil
 import tempfile
 import uuid
 from collections import Counter
@@ -44,6 +46,8 @@ os.environ["COLUMNS"] = "200"
 for _variable in ("TICKETS_ENCRYPTION_KEYS", "TICKETS_ENCRYPTION_KEY_FILE"):
     os.environ.pop(_variable, None)
 os.environ["TICKETS_DATA_DIR"] = tempfile.mkdtemp(prefix="tickets-test-process-")
+# Removed when this process exits (each pytest-xdist worker has its own): every run left one.
+atexit.register(shutil.rmtree, os.environ["TICKETS_DATA_DIR"], ignore_errors=True)
 
 _started = StartedWorkflows()
 
