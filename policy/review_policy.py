@@ -1,5 +1,6 @@
 """When must a person look at a ticket before its answer goes out?"""
 
+from enum import StrEnum
 from typing import NamedTuple
 
 from shared.agents import Category, Finding, Priority
@@ -29,6 +30,19 @@ REASON_LABELS = {
     REWORK_FAILED: "rework failed",
 }
 REASON_CODES = tuple(REASON_LABELS)
+
+
+class ReasonCode(StrEnum):
+    """The codes as a type, for filters (an unknown code is refused before any query)."""
+
+    LOW_CONFIDENCE = LOW_CONFIDENCE
+    URGENT = URGENT
+    SENSITIVE_CATEGORY = SENSITIVE_CATEGORY
+    VALIDATOR_FINDINGS = VALIDATOR_FINDINGS
+    REWORKED = REWORKED
+    INVALID_OUTPUT = INVALID_OUTPUT
+    BUDGET = BUDGET
+    REWORK_FAILED = REWORK_FAILED
 
 
 def in_brief(codes: list[str]) -> str:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pydantic import BaseModel
 from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
 
+from policy.review_policy import ReasonCode
 from policy.transitions import TERMINAL_STATES, TicketState
 from shared import names
 from shared import search_attributes as sa
@@ -30,10 +31,11 @@ def ticket_query(
     category: Category | None = None,
     priority: Priority | None = None,
     since: datetime | None = None,
+    why: ReasonCode | None = None,
 ) -> str:
     """A visibility query for ticket workflows. Only known enum values and a datetime reach it
     (each is parsed first), never free text from a command line or a URL. ``since``: started
-    at or after it (a naive datetime is UTC)."""
+    at or after it (a naive datetime is UTC); ``why``: waiting for review for that reason."""
     query = f"WorkflowType = '{names.TICKET_WORKFLOW}'"
     if since is not None:
         since = since if since.tzinfo is not None else since.replace(tzinfo=UTC)
@@ -48,6 +50,8 @@ def ticket_query(
         query += f" AND {sa.TICKET_CATEGORY.name} = '{Category(category).value}'"
     if priority is not None:
         query += f" AND {sa.TICKET_PRIORITY.name} = '{Priority(priority).value}'"
+    if why is not None:
+        query += f" AND {sa.TICKET_REVIEW_REASONS.name} = '{ReasonCode(why).value}'"
     return query
 
 
@@ -130,10 +134,12 @@ async def review_queue(
     shown: int,
     read_all_up_to: int = REVIEW_READ_ALL,
     cut_slack: int = REVIEW_CUT_SLACK,
+    why: ReasonCode | None = None,
 ) -> ReviewQueueRead:
     """The ``shown`` tickets waiting for a person with the oldest SLA deadlines: the oldest are
-    the most overdue, and the server would list them last. How many wait is counted."""
-    query = ticket_query(TicketState.AWAITING_REVIEW)
+    the most overdue, and the server would list them last. How many wait is counted. ``why``:
+    only those waiting for that reason (TicketReviewReasons)."""
+    query = ticket_query(TicketState.AWAITING_REVIEW, why=why)
     waiting = await _count(client, query)
     found = []
     if waiting <= read_all_up_to:

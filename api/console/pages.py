@@ -20,7 +20,7 @@ from api.customer_message import InputUnreadable, customer_ticket
 from api.deps import registry, settings, temporal
 from api.errors import field_problem
 from api.models import CustomerMessage, TicketStatus
-from policy.review_policy import in_brief
+from policy.review_policy import REASON_CODES, REASON_LABELS, ReasonCode, in_brief
 from policy.text_budget import ESTIMATE_NOTE, tokens_text
 from policy.transitions import TicketState
 from shared import review_operations
@@ -45,6 +45,7 @@ _env.globals.update(
     span=display.span,
     tokens=tokens_text,
     in_brief=in_brief,
+    reason_labels=REASON_LABELS,
     estimate_note=ESTIMATE_NOTE,
     # The review texts' limits (ReviewDecision's), said beside each box; the boxes have no
     # maxlength: a browser cuts a pasted text there without a word, and the cut text was sent.
@@ -206,14 +207,20 @@ async def sign_out(request: Request, csrf: Annotated[str, Form(max_length=100)] 
 
 @router.get("/queue")
 async def queue(
-    request: Request, done: str | None = None, ticket: str | None = None, refresh: str = ""
+    request: Request,
+    done: str | None = None,
+    ticket: str | None = None,
+    refresh: str = "",
+    why: str = "",
 ) -> Response:
     current = _signed_in(request)
     if current is None:
         return _to_sign_in()
     try:
         client = await temporal(request).client()
-        read = await listing.review_queue(client, QUEUE_LIMIT)
+        # ?why=<code>: only the tickets waiting for that reason; an unknown code shows them all.
+        only = ReasonCode(why) if why in REASON_CODES else None
+        read = await listing.review_queue(client, QUEUE_LIMIT, why=only)
         waiting = read.tickets  # in the queue's order already
         unanswered, _ = await listing.ticket_page(
             client, listing.ticket_query(TicketState.UNANSWERED), UNANSWERED_SHOWN
@@ -236,6 +243,7 @@ async def queue(
             "unanswered": unanswered,
             "notice": notice,
             "refresh": 0 if still else QUEUE_REFRESH_SECONDS,
+            "why": only,
         },
     )
     if refresh in ("off", "on"):

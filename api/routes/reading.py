@@ -15,6 +15,7 @@ from api.deps import require
 from api.errors import ApiError, responses
 from api.models import CustomerMessage, ReviewQueue, TicketDetail, TicketPage, TicketStatus
 from api.page_tokens import PageTokenError, PageTokens
+from policy.review_policy import ReasonCode
 from policy.transitions import TicketState
 from shared import report as reports
 from shared import ticket_listing as listing
@@ -101,11 +102,12 @@ async def list_tickets(
 @router.get(
     "/review-queue",
     response_model=ReviewQueue,
-    responses=responses(401, 403, 503),
+    responses=responses(400, 401, 403, 422, 503),
     summary="tickets waiting for a person, oldest SLA deadline first",
 )
-async def review_queue(_: Reader, client: Temporal) -> ReviewQueue:
-    read = await listing.review_queue(client, REVIEW_QUEUE_LIMIT)
+async def review_queue(_: Reader, client: Temporal, why: ReasonCode | None = None) -> ReviewQueue:
+    """``why``: only the tickets waiting for that reason (docs/lifecycle.md lists the codes)."""
+    read = await listing.review_queue(client, REVIEW_QUEUE_LIMIT, why=why)
     queue = read.tickets  # in the queue's order already
     return ReviewQueue(
         tickets=queue,

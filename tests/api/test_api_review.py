@@ -30,6 +30,27 @@ async def test_the_review_queue_lists_waiting_tickets_oldest_deadline_first_and_
     assert report["total"] >= len(queue["tickets"])
 
 
+async def test_the_review_queue_says_why_each_ticket_waits_and_filters_by_it(
+    http: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    ticket_id = unique_id()
+    await http.post("/tickets", headers=bearer(tokens.submit), json=urgent_ticket(ticket_id))
+    await wait_for_state(http, tokens.review, ticket_id, "AWAITING_REVIEW")
+    review = bearer(tokens.review)
+
+    everything = (await http.get("/review-queue", headers=review)).json()["tickets"]
+    urgent = (await http.get("/review-queue?why=urgent", headers=review)).json()["tickets"]
+    budget = (await http.get("/review-queue?why=budget", headers=review)).json()["tickets"]
+    unknown = await http.get("/review-queue?why=bored", headers=review)
+
+    [mine] = [t for t in everything if t["ticket_id"] == ticket_id]
+    assert mine["review_reasons"] == ["urgent"]
+    assert ticket_id in [t["ticket_id"] for t in urgent]
+    assert all("urgent" in t["review_reasons"] for t in urgent)
+    assert ticket_id not in [t["ticket_id"] for t in budget]
+    assert unknown.status_code == 422 and "why" in unknown.text
+
+
 async def test_reviews_are_refused_with_409_when_stale_or_not_waiting_and_404_when_unknown(
     http: httpx.AsyncClient, tokens: Tokens
 ) -> None:

@@ -108,6 +108,25 @@ async def test_a_reviewer_signs_in_approves_one_ticket_and_sends_another_back_fo
     await screenshots.take(page, "06-reworked-ticket")
 
 
+async def test_a_reason_in_the_queue_shows_only_the_tickets_waiting_for_it(
+    browser_context: BrowserContext, api_url: str, http: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    ticket_id = await submit_for_review(http, tokens)  # urgent
+    page = await browser_context.new_page()
+    await sign_in(page, api_url, tokens.review)
+
+    await page.locator(f"tr[data-ticket='{ticket_id}'] td.why a", has_text="urgent").click()
+    await expect(page).to_have_url(f"{api_url}/console/queue?why=urgent")
+    await expect(page.locator("#filter")).to_contain_text("Only tickets waiting for urgent")
+    await expect(page.locator(f"tr[data-ticket='{ticket_id}']")).to_be_visible()
+    whys = await page.locator("#queue td.why").all_inner_texts()
+    assert whys and all("urgent" in why for why in whys), whys
+
+    await page.click("text=Show every ticket waiting")
+    await expect(page).to_have_url(f"{api_url}/console/queue")
+    await expect(page.locator("#filter")).to_have_count(0)
+
+
 async def test_a_queue_stopped_from_refreshing_stays_still_on_later_visits(
     browser_context: BrowserContext, api_url: str, tokens: Tokens
 ) -> None:

@@ -1,6 +1,7 @@
 """What the console's templates show for states the browser tests do not reach in seconds: a
 ticket closed as UNANSWERED at its final review deadline, and a queue with escalations."""
 
+import re
 from datetime import UTC, datetime, timedelta
 
 from api.accounts import Account, Role
@@ -296,6 +297,29 @@ def test_the_queue_says_why_each_ticket_waits_in_a_few_words() -> None:
         "queue.html", tickets=[waiting, older], waiting=2, unanswered=[], notice=None, refresh=0
     )
 
-    why = [cell.split("</td>")[0].strip() for cell in html.split('<td class="why">')[1:]]
+    cells = [cell.split("</td>")[0] for cell in html.split('<td class="why">')[1:]]
+    why = [" ".join(re.sub(r"<[^>]+>", "", cell).split()) for cell in cells]
     assert "<th>Why</th>" in html
     assert why == ["low confidence, reworked: new draft, from-a-newer-worker", "-"]
+    # Each known reason links to the queue of the tickets waiting for it.
+    assert '<a href="/console/queue?why=low-confidence"' in cells[0]
+    assert "?why=from-a-newer-worker" not in cells[0]
+
+
+def test_a_queue_filtered_by_a_reason_says_so_and_keeps_the_filter_when_it_reloads() -> None:
+    waiting = TicketSummary(
+        ticket_id="T-1",
+        workflow_status="RUNNING",
+        state="AWAITING_REVIEW",
+        review_reasons=["budget"],
+    )
+
+    html = render(
+        "queue.html", tickets=[waiting], waiting=1, unanswered=[], notice=None, refresh=20,
+        why="budget",
+    )  # fmt: skip
+
+    assert "Only tickets waiting for <strong>budget spent</strong>" in html
+    assert '<a href="/console/queue">Show every ticket waiting</a>' in html
+    assert 'content="20; url=/console/queue?why=budget"' in html
+    assert 'href="/console/queue?refresh=off&amp;why=budget"' in html
