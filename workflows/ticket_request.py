@@ -4,7 +4,8 @@ A ticket started outside the CLI with a bad input (the Web UI, another program) 
 visibly, with the field named, instead of failing its workflow task over and over. A field this
 version does not know is not bad input: a newer starter or API (during a rolling deploy, before
 this worker is replaced, or after a rollback) sends what its own workers read. The field is left
-out and named in the transition log; intake (`shared/ticket_input.py`) still refuses unknown
+out and named (the view's ignored_input_fields, `status`, the worker's log: names, never values;
+asked behind a patch in workflows/ticket.py); intake (`shared/ticket_input.py`) still refuses unknown
 fields from people, where they are typos."""
 
 import copy

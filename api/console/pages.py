@@ -20,7 +20,7 @@ from api.customer_message import InputUnreadable, customer_ticket
 from api.deps import registry, settings, temporal
 from api.errors import field_problem
 from api.models import CustomerMessage, TicketStatus
-from policy.review_policy import REASON_CODES, REASON_LABELS, ReasonCode, in_brief
+from policy.review_policy import REASON_CODES, REASON_LABELS, ReasonCode
 from policy.text_budget import ESTIMATE_NOTE, tokens_text
 from policy.transitions import TicketState
 from shared import review_operations
@@ -44,7 +44,6 @@ _env.globals.update(
     usd=display.usd,
     span=display.span,
     tokens=tokens_text,
-    in_brief=in_brief,
     reason_labels=REASON_LABELS,
     estimate_note=ESTIMATE_NOTE,
     # The review texts' limits (ReviewDecision's), said beside each box; the boxes have no
