@@ -5,8 +5,8 @@ visibly, with the field named, instead of failing its workflow task over and ove
 version does not know is not bad input: a newer starter or API (during a rolling deploy, before
 this worker is replaced, or after a rollback) sends what its own workers read. The field is left
 out and named (the view's ignored_input_fields, `status`, the worker's log: names, never values;
-asked behind a patch in workflows/ticket.py); intake (`shared/ticket_input.py`) still refuses unknown
-fields from people, where they are typos."""
+asked behind a patch in workflows/ticket.py); intake (`shared/ticket_input.py`) still refuses
+unknown fields from people, where they are typos."""
 
 import copy
 from collections.abc import Sequence
