@@ -6,43 +6,35 @@ from typing import NamedTuple
 from shared.agents import Category, Finding, Priority
 from shared.pipeline_config import ReviewPolicyConfig
 
-# Why a ticket waits for a person, as a code: the ticket's `TicketReviewReasons` search attribute
-# (the review queue shows it without asking a worker), so never customer text. The words a
-# reviewer reads go with it in the ticket's view. docs/lifecycle.md lists them.
-LOW_CONFIDENCE = "low-confidence"
-URGENT = "urgent"
-SENSITIVE_CATEGORY = "sensitive-category"
-VALIDATOR_FINDINGS = "validator-findings"
-REWORKED = "reworked"  # a reviewer asked for rework: the new draft needs their approval
-INVALID_OUTPUT = "invalid-output"  # an agent's output stayed invalid
-BUDGET = "budget"  # the ticket's token or cost budget stopped its agents
-REWORK_FAILED = "rework-failed"  # a rework's agent call failed on every route
-
-# Each code in a few words, for the review queue's "Why" column (the ticket's page has the rest).
-REASON_LABELS = {
-    LOW_CONFIDENCE: "low confidence",
-    URGENT: "urgent",
-    SENSITIVE_CATEGORY: "sensitive category",
-    VALIDATOR_FINDINGS: "validator findings",
-    REWORKED: "reworked: new draft",
-    INVALID_OUTPUT: "agent output invalid",
-    BUDGET: "budget spent",
-    REWORK_FAILED: "rework failed",
-}
-REASON_CODES = tuple(REASON_LABELS)
-
 
 class ReasonCode(StrEnum):
-    """The codes as a type, for filters (an unknown code is refused before any query)."""
+    """Why a ticket waits for a person, as a code: the ticket's `TicketReviewReasons` search
+    attribute (the review queue shows it without asking a worker, and filters by it), so never
+    customer text. The words a reviewer reads go with it in the ticket's view. docs/lifecycle.md
+    lists them."""
 
-    LOW_CONFIDENCE = LOW_CONFIDENCE
-    URGENT = URGENT
-    SENSITIVE_CATEGORY = SENSITIVE_CATEGORY
-    VALIDATOR_FINDINGS = VALIDATOR_FINDINGS
-    REWORKED = REWORKED
-    INVALID_OUTPUT = INVALID_OUTPUT
-    BUDGET = BUDGET
-    REWORK_FAILED = REWORK_FAILED
+    LOW_CONFIDENCE = "low-confidence"
+    URGENT = "urgent"
+    SENSITIVE_CATEGORY = "sensitive-category"
+    VALIDATOR_FINDINGS = "validator-findings"
+    REWORKED = "reworked"  # a reviewer asked for rework: the new draft needs their approval
+    INVALID_OUTPUT = "invalid-output"  # an agent's output stayed invalid
+    BUDGET = "budget"  # the ticket's token or cost budget stopped its agents
+    REWORK_FAILED = "rework-failed"  # a rework's agent call failed on every route
+
+
+REASON_CODES = tuple(code.value for code in ReasonCode)
+# Each code in a few words, for the review queue's "Why" column (the ticket's page has the rest).
+REASON_LABELS: dict[str, str] = {
+    ReasonCode.LOW_CONFIDENCE: "low confidence",
+    ReasonCode.URGENT: "urgent",
+    ReasonCode.SENSITIVE_CATEGORY: "sensitive category",
+    ReasonCode.VALIDATOR_FINDINGS: "validator findings",
+    ReasonCode.REWORKED: "reworked: new draft",
+    ReasonCode.INVALID_OUTPUT: "agent output invalid",
+    ReasonCode.BUDGET: "budget spent",
+    ReasonCode.REWORK_FAILED: "rework failed",
+}
 
 
 def in_brief(codes: list[str]) -> str:
@@ -52,7 +44,7 @@ def in_brief(codes: list[str]) -> str:
 
 
 class ReviewReason(NamedTuple):
-    code: str  # one of REASON_CODES
+    code: ReasonCode
     text: str  # in words a reviewer can act on (may quote a model's findings)
 
 
@@ -78,26 +70,28 @@ def review_needs(
             shown = f"{confidence:.4g}"
         reasons.append(
             ReviewReason(
-                LOW_CONFIDENCE,
+                ReasonCode.LOW_CONFIDENCE,
                 f"classifier confidence {shown} is below the {config.min_confidence:.2f} threshold",
             )
         )
     if config.review_urgent and priority is Priority.URGENT:
-        reasons.append(ReviewReason(URGENT, "priority is Urgent"))
+        reasons.append(ReviewReason(ReasonCode.URGENT, "priority is Urgent"))
     if category in config.sensitive_categories:
         reasons.append(
-            ReviewReason(SENSITIVE_CATEGORY, f"category {category} is configured as sensitive")
+            ReviewReason(
+                ReasonCode.SENSITIVE_CATEGORY, f"category {category} is configured as sensitive"
+            )
         )
     if validator_findings:
         summary = "; ".join(f.message for f in validator_findings[:3])
         reasons.append(
             ReviewReason(
-                VALIDATOR_FINDINGS,
+                ReasonCode.VALIDATOR_FINDINGS,
                 f"validator still has findings after {revision_rounds} revision round(s): "
                 f"{summary}",
             )
         )
     if rework_requested:
         approval = "a reviewer asked for rework; the new draft needs their approval"
-        reasons.append(ReviewReason(REWORKED, approval))
+        reasons.append(ReviewReason(ReasonCode.REWORKED, approval))
     return reasons

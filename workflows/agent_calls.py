@@ -25,7 +25,7 @@ from temporalio.exceptions import TimeoutError as TemporalTimeoutError
 with workflow.unsafe.imports_passed_through():
     from policy.budget import EarlierSpend, budget_problem
     from policy.priority import priority_key
-    from policy.review_policy import BUDGET, INVALID_OUTPUT, ReviewReason
+    from policy.review_policy import ReasonCode, ReviewReason
     from policy.sla import sla_deadline, time_left
     from shared import names
     from shared.agents import AgentReply, AgentRole, AgentRoute, Priority, Usage
@@ -45,11 +45,11 @@ class HandOff(Exception):
     """The agents stop and a person takes over the ticket, for ``reason`` (its ``code``: one of
     policy/review_policy.py's reason codes)."""
 
-    def __init__(self, reason: str, *, code: str) -> None:
+    def __init__(self, reason: str, *, code: ReasonCode) -> None:
         super().__init__(reason)
         self.reason = reason
         self.code = code
-        self.invalid_output = code == INVALID_OUTPUT
+        self.invalid_output = code is ReasonCode.INVALID_OUTPUT
 
     @property
     def review_reason(self) -> ReviewReason:
@@ -212,7 +212,7 @@ class AgentCaller:
         """Raises HandOff when the next call would pass the ticket's budget."""
         if problem := self._budget_problem():
             metrics.budget_handoff()
-            raise HandOff(f"the ticket's {problem}", code=BUDGET)
+            raise HandOff(f"the ticket's {problem}", code=ReasonCode.BUDGET)
 
     def retry_window(self) -> timedelta:
         """How long this ticket's next agent call may keep retrying (rate limits above all): until
@@ -280,7 +280,8 @@ class AgentCaller:
             if is_invalid_output(err):
                 message = err.cause.message if isinstance(err.cause, ApplicationError) else ""
                 raise HandOff(
-                    f"the {role} agent's output stayed invalid: {message}", code=INVALID_OUTPUT
+                    f"the {role} agent's output stayed invalid: {message}",
+                    code=ReasonCode.INVALID_OUTPUT,
                 ) from err
             raise
         self._count(role, reply.usage)

@@ -17,7 +17,7 @@ from temporalio.exceptions import (
 
 with workflow.unsafe.imports_passed_through():
     from policy.budget import remaining_budget
-    from policy.review_policy import BUDGET
+    from policy.review_policy import ReasonCode
     from policy.trimming import trim_body
     from shared import names
     from shared.agents import AgentRole, Draft, KnowledgeArticle, Usage
@@ -115,7 +115,8 @@ async def orchestrated_draft(
             agents.check_budget()  # the ticket's own figures, when they say it already
             metrics.budget_handoff()  # (check_budget counts the hand-offs it raises)
             raise HandOff(
-                f"the ticket's budget ran out in its orchestrated draft: {failure}", code=BUDGET
+                f"the ticket's budget ran out in its orchestrated draft: {failure}",
+                code=ReasonCode.BUDGET,
             ) from err
     except WorkflowAlreadyStartedError:
         # A run from before a reset of this ticket is still there: do not wait on it.

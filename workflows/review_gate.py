@@ -76,7 +76,7 @@ class ReviewGate:
         view = self._record.view
         view.review_reasons = [reason.text for reason in reasons]
         # Each code once, in the order first given: the ticket's TicketReviewReasons.
-        view.review_reason_codes = list(dict.fromkeys(reason.code for reason in reasons))
+        view.review_reason_codes = list(dict.fromkeys(reason.code.value for reason in reasons))
         closes_at: datetime | None = None
         if final_deadline_hours and (self.lean or workflow.patched(PATCH_REVIEW_FINAL_DEADLINE)):
             closes_at = workflow.now() + timedelta(hours=final_deadline_hours)

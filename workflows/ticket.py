@@ -24,7 +24,7 @@ from temporalio.exceptions import (
 
 with workflow.unsafe.imports_passed_through():
     from policy.budget import EarlierSpend, earlier_spend
-    from policy.review_policy import REWORK_FAILED, ReviewReason
+    from policy.review_policy import ReasonCode, ReviewReason
     from policy.transitions import TicketState, is_terminal
     from shared import names
     from shared import search_attributes as sa
@@ -257,7 +257,7 @@ class TicketWorkflow:
                 reasons = [
                     *stages.degraded,
                     ReviewReason(
-                        REWORK_FAILED,
+                        ReasonCode.REWORK_FAILED,
                         f"the rework could not be finished: {describe_failure(err)}; {shown}",
                     ),
                 ]

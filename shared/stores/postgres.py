@@ -110,13 +110,20 @@ class PostgresDatabase:
             **pool_settings(self._url, self._statement_timeout_ms),
         }
 
-    async def _check(self) -> None:
-        """One direct connection first: its error says exactly what is wrong (the pool would
-        only report a timeout), and the schema is migrated on it."""
+    async def _connect_directly(self, connect_timeout: int | None = None) -> AsyncConnection:
+        """A connection outside the pool, whose error says exactly what is wrong (the pool would
+        only report a timeout): StoreUnavailable with that sentence."""
+        settings = self._connect_settings()
+        if connect_timeout is not None:
+            settings["connect_timeout"] = connect_timeout
         try:
-            conn = await AsyncConnection.connect(self._url, **self._connect_settings())
+            return await AsyncConnection.connect(self._url, **settings)
         except psycopg.Error as err:
             raise StoreUnavailable(explain_connection_error(err, self.target, self._url)) from None
+
+    async def _check(self) -> None:
+        """One direct connection first, so a failure is named; the schema is migrated on it."""
+        conn = await self._connect_directly()
         try:
             await migrate(conn)
         except MigrationBlocked as err:
@@ -182,11 +189,7 @@ class PostgresDatabase:
             return
         except PoolTimeout:
             pass
-        try:
-            settings = {**self._connect_settings(), "connect_timeout": 2}  # libpq's least
-            conn = await AsyncConnection.connect(self._url, **settings)
-        except psycopg.Error as err:
-            raise StoreUnavailable(explain_connection_error(err, self.target, self._url)) from None
+        conn = await self._connect_directly(connect_timeout=2)  # libpq's least
         await conn.close()
         raise StoreUnavailable(
             f"the PostgreSQL {self.target.describe()} answers, but none of this process's "
