@@ -3,6 +3,7 @@
 import math
 from dataclasses import dataclass
 
+from policy.text_budget import usd_text
 from shared.pipeline_config import BudgetConfig, SpendingLimit
 
 
@@ -23,8 +24,8 @@ def limit_problem(
         )
     if limit.max_cost_usd is not None and spent_cost_usd + next_cost_usd > limit.max_cost_usd:
         return (
-            f"cost budget: ${spent_cost_usd:.4f} spent, the next call costs about "
-            f"${next_cost_usd:.4f}, the limit is ${limit.max_cost_usd:.4f}"
+            f"cost budget: ${usd_text(spent_cost_usd)} spent, the next call costs about "
+            f"${usd_text(next_cost_usd)}, the limit is ${usd_text(limit.max_cost_usd)}"
         )
     return None
 

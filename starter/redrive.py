@@ -36,6 +36,7 @@ from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
 from temporalio.client import Client
 from temporalio.service import RPCError
 
+from policy.text_budget import usd_text
 from policy.transitions import TicketState
 from shared import names, run_spend
 from shared import operations as ops
@@ -159,7 +160,7 @@ async def _plan_failed(client: Client, ledger: DeliveryLedger, item: RedriveItem
     if item.earlier_usage:
         item.why += (
             f" (the {item.earlier_usage['calls']} agent call(s), "
-            f"${item.earlier_usage['cost_usd']:.4f}, it made so far stay in its totals)"
+            f"${usd_text(item.earlier_usage['cost_usd'])}, it made so far stay in its totals)"
         )
     return item
 

@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from policy.priority import priority_key
     from policy.review_policy import ReasonCode, ReviewReason
     from policy.sla import sla_deadline, time_left
+    from policy.text_budget import usd_text
     from shared import names
     from shared.agents import AgentReply, AgentRole, AgentRoute, Priority, Usage
     from shared.pipeline_config import AgentTimeouts, PipelineConfig
@@ -203,7 +204,7 @@ class AgentCaller:
             share = (
                 f"{self._earlier.tokens:,} tokens"
                 if problem.startswith("token")
-                else f"${self._earlier.cost_usd:.4f}"
+                else f"${usd_text(self._earlier.cost_usd)}"
             )
             problem += f" (of which {share} came from this ticket's earlier runs)"
         return problem

@@ -139,3 +139,21 @@ def test_a_cost_too_small_for_four_decimals_is_not_shown_as_nothing(
     render.print_report(cheap)
     out = capsys.readouterr().out
     assert "$0.000018" in out and "0.0000 " not in out
+
+
+def test_a_tiny_cost_budget_names_its_figures_in_the_hand_off() -> None:
+    """The budget's hand-off sentence shows a cost under half a hundredth of a cent as digits,
+    not as $0.0000 (which reads as nothing spent against a limit of nothing)."""
+    from policy.budget import limit_problem
+    from shared.pipeline_config import SpendingLimit
+
+    problem = limit_problem(
+        SpendingLimit(max_tokens=None, max_cost_usd=0.00004),
+        spent_tokens=300,
+        spent_cost_usd=0.000031,
+        next_tokens=100,
+        next_cost_usd=0.000012,
+    )
+    assert problem == (
+        "cost budget: $0.000031 spent, the next call costs about $0.000012, the limit is $0.000040"
+    )
