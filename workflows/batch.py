@@ -8,12 +8,10 @@ started them (ABANDON), so the batch can continue as new every few hundred ticke
 """
 
 import asyncio
-import re
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from pydantic import ValidationError
 from temporalio import workflow
 from temporalio.common import (
     Priority as TemporalPriority,
@@ -41,11 +39,11 @@ with workflow.unsafe.imports_passed_through():
         TicketRestarts,
         TicketSettled,
     )
-    from shared.command_budget import encoded_size, fitting, utf8_size
-    from shared.tickets import TICKET_ID_PATTERN, Ticket, content_digest
-    from shared.validation import problems
+    from shared.command_budget import fitting
+    from shared.tickets import Ticket, content_digest
     from shared.view import TicketRequest
     from workflows import options
+    from workflows.batch_input import BatchTicket, ticket_bytes
 
 
 # Child starts per workflow task, at most: one task's commands must stay well under the server's
@@ -75,34 +73,15 @@ GROUPED_RESTARTS = "grouped-restarts"
 # One restart activity's tickets, at most (its input is one payload: the server refuses one over
 # 2 MB). A group's refused starts past it go to a second activity, scheduled in the same task.
 RESTART_BYTES = 1024 * 1024
+# A ticket of the input with fields this version does not know (a newer starter's, during a
+# rolling deploy or after a rollback) is started with its input whole, for its workflow to leave
+# them out and name them (workflows/ticket_request.py); before, it was counted INVALID. Asked
+# only for an input with such a ticket.
+UNKNOWN_FIELDS_LEFT_OUT = "unknown-fields-left-out"
 # What a refused start came to.
 STARTED, KNOWN, FAILED = "started", "known", "failed"
 # How many invalid tickets' reasons the batch keeps (all are counted).
 MAX_INVALID_REASONS = 20
-
-
-def ticket_bytes(ticket: Ticket | str, *, encoded: bool = False) -> int:
-    """What starting ``ticket`` puts in one workflow task's commands (nothing for a reason);
-    ``encoded``: as the JSON it travels in (control characters escaped)."""
-    if isinstance(ticket, str):
-        return 0
-    size = encoded_size if encoded else utf8_size
-    return size(ticket.subject, ticket.subject, ticket.body)
-
-
-def parse_ticket(raw: Any, place: int) -> Ticket | str:
-    """One ticket of the batch's input, validated here rather than by the data converter, whose
-    refusal of one ticket failed the batch's workflow task over and over (no ticket of it ever
-    started): a ticket, or the reason it is not one, naming its place, its id and the fields."""
-    try:
-        return Ticket.model_validate(raw)
-    except ValidationError as err:
-        given = raw.get("ticket_id") if isinstance(raw, dict) else None
-        # Named only when it is a ticket id: an invalid one may be anything (an e-mail address,
-        # the subject), and the reason is logged and shown.
-        valid_id = isinstance(given, str) and re.fullmatch(TICKET_ID_PATTERN, given) is not None
-        named = f" ({given})" if valid_id else ""
-        return f"ticket {place + 1}{named}: {problems(err)}"
 
 
 @workflow.defn(name=names.BATCH_WORKFLOW)
@@ -111,7 +90,14 @@ class BatchWorkflow:
     def __init__(self, tickets: list[Any], state: BatchState) -> None:
         self._state = state
         self._state.totals.total = len(tickets)
-        self._tickets = [parse_ticket(raw, i) for i, raw in enumerate(tickets)]
+        # Each ticket validated here rather than by the data converter, whose refusal of one
+        # ticket failed the batch's workflow task over and over (no ticket of it ever started).
+        self._read = [BatchTicket(raw, i) for i, raw in enumerate(tickets)]
+        # The tickets, or why each is not one (set by run(): UNKNOWN_FIELDS_LEFT_OUT decides).
+        self._tickets: list[Ticket | str] = [t.strict for t in self._read]
+        # The input of the tickets with fields this version does not know, by id: the child
+        # gets it whole, so it names them (and a newer worker that runs it reads them).
+        self._with_unknown: dict[str, Any] = {}
         self._in_flight = set(state.in_flight)
         self._last_check = workflow.now()
         # RESTARTS_AS_SUBMITTED's answer in this run, once asked. The SDK keeps a patch's first
@@ -136,6 +122,20 @@ class BatchWorkflow:
     @workflow.run
     async def run(self, tickets: list[Any], state: BatchState) -> BatchProgress:
         settings = state.settings
+        unknown = [t for t in self._read[state.position :] if t.unknown_fields]
+        # Asked only for an input with such fields: a history recorded by a version that
+        # refused them replays its refusals (counted INVALID).
+        if unknown and workflow.patched(UNKNOWN_FIELDS_LEFT_OUT):
+            self._tickets = [t.lenient for t in self._read]
+            for read in unknown:
+                if isinstance(read.lenient, Ticket):
+                    self._with_unknown[read.lenient.ticket_id] = read.raw
+                    workflow.logger.warning(
+                        "batch input: ticket %s: fields this worker does not know are left to "
+                        "its workflow: %s",
+                        read.lenient.ticket_id,
+                        ", ".join(read.unknown_fields),
+                    )
         parsed = self._tickets
         started_this_run = 0
         while state.position < len(tickets) or self._in_flight:
@@ -239,10 +239,17 @@ class BatchWorkflow:
             return
         # Its place is taken from now: it may report in (signal) before the start resolves.
         self._in_flight.add(ticket.ticket_id)
+        batch_id = workflow.info().workflow_id
+        raw = self._with_unknown.get(ticket.ticket_id)
+        request: TicketRequest | dict[str, Any] = (
+            TicketRequest(ticket=ticket, batch_id=batch_id)
+            if raw is None
+            else {"ticket": raw, "batch_id": batch_id}
+        )
         try:
             await workflow.start_child_workflow(
                 names.TICKET_WORKFLOW,
-                TicketRequest(ticket=ticket, batch_id=workflow.info().workflow_id),
+                request,
                 id=names.ticket_workflow_id(ticket.ticket_id),
                 # The ticket lives on when this batch run continues as new or ends.
                 parent_close_policy=ParentClosePolicy.ABANDON,

@@ -12,7 +12,7 @@ import copy
 from collections.abc import Sequence
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from shared.validation import problems
 from shared.view import TicketRequest
@@ -21,32 +21,39 @@ from shared.view import TicketRequest
 class ParsedRequest:
     def __init__(
         self,
-        request: TicketRequest | None,
+        request: Any,
         problem: str | None = None,
         unknown_fields: Sequence[str] = (),
         strict_problem: str | None = None,
     ) -> None:
-        self.request = request
-        self.problem = problem  # why the input is not a ticket (None: it is)
+        self.request = request  # the model, or None when the input is not one
+        self.problem = problem  # why the input is not one (None: it is)
         self.unknown_fields = list(unknown_fields)  # dotted paths left out
         # What a version that refused unknown fields said (for a history it recorded).
         self.strict_problem = strict_problem
 
 
-def parse_request(raw: Any) -> ParsedRequest:
+def parse_lenient(model: type[BaseModel], raw: Any) -> ParsedRequest:
+    """``raw`` as ``model``, leaving out (and naming) fields the model does not know when they
+    are the input's only problem."""
     try:
-        return ParsedRequest(TicketRequest.model_validate(raw))
+        return ParsedRequest(model.model_validate(raw))
     except ValidationError as err:
         strict = problems(err)
         unknown = [e["loc"] for e in err.errors() if e["type"] == "extra_forbidden"]
         if not unknown or len(unknown) != err.error_count() or not isinstance(raw, dict):
             return ParsedRequest(None, strict)
         try:
-            request = TicketRequest.model_validate(_without(raw, unknown))
+            request = model.model_validate(_without(raw, unknown))
         except ValidationError as again:
             return ParsedRequest(None, problems(again))
         paths = [".".join(str(part) for part in loc) for loc in unknown]
         return ParsedRequest(request, unknown_fields=paths, strict_problem=strict)
+
+
+def parse_request(raw: Any) -> ParsedRequest:
+    """The ticket workflow's input (a TicketRequest)."""
+    return parse_lenient(TicketRequest, raw)
 
 
 def _without(raw: dict[str, Any], locations: Sequence[tuple[int | str, ...]]) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from policy.adaptive_rate import DECREASE
 from shared import names
 from shared.rate_control import RENEW_AFTER_SECONDS, QueueRateChange
 from tests.support.temporal import ALL_WORKFLOWS, CONVERTER, new_replayer, patch_ids
-from workflows.batch import GROUPED_RESTARTS, RESTARTS_AS_SUBMITTED
+from workflows.batch import GROUPED_RESTARTS, RESTARTS_AS_SUBMITTED, UNKNOWN_FIELDS_LEFT_OUT
 from workflows.rate_controller import (
     PATCH_CAPPED_PROBES,
     PATCH_DECLARED_LIMITS,
@@ -342,3 +342,16 @@ def test_a_ticket_refused_for_an_input_field_its_version_did_not_know_is_committ
     ticket FAILED as invalid input); the new side is replayed by its workflow test's check."""
     path = FOLDER / "ticket-v9-input-from-a-newer-version.json"
     assert path in HISTORIES and "InvalidTicket" in path.read_text()
+
+
+def test_a_batch_that_counted_a_newer_versions_ticket_invalid_is_committed() -> None:
+    """The old side of ``unknown-fields-left-out`` (recorded with the code before it): of two
+    tickets, the one with a field that version did not know was counted INVALID, so one child
+    started; the new side (both started) is replayed by its workflow test's check."""
+    path = FOLDER / "batchworkflow-v2-input-from-a-newer-version.json"
+    events = json.loads(path.read_text())["events"]
+    starts = [
+        e for e in events if e["eventType"].endswith("START_CHILD_WORKFLOW_EXECUTION_INITIATED")
+    ]
+    assert path in HISTORIES and len(starts) == 1
+    assert UNKNOWN_FIELDS_LEFT_OUT not in patches(path)

@@ -23,6 +23,7 @@ from tests.support.fakes import FakeAgents, FakeTicketServices
 from tests.support.temporal import (
     histories,
     new_replayer,
+    patch_ids,
     replay_histories,
     status,
     wait_for_state,
@@ -31,6 +32,7 @@ from tests.support.temporal import (
 from tests.support.tickets import make_ticket, start_ticket
 from tests.support.workers import fake_pipeline
 from workflows import ticket_record
+from workflows.batch import UNKNOWN_FIELDS_LEFT_OUT
 
 
 @pytest.mark.usefixtures("replay_check")
@@ -281,6 +283,37 @@ async def test_a_ticket_the_batch_cannot_read_is_named_and_the_others_go_through
     first, second = result.invalid
     assert first.startswith("ticket 2 (Bbad-1): channel:"), first
     assert second.startswith("ticket 4: ticket_id:") and "ana.lima" not in second, second
+
+
+@pytest.mark.usefixtures("replay_check")
+async def test_a_ticket_with_a_field_of_a_newer_version_is_answered_and_the_field_named(
+    dev_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    # A newer starter (a rolling deploy, a rollback) lists a field this version does not know:
+    # it was counted INVALID, never answered. Its ticket now gets the input whole and names the
+    # field, as a ticket started by hand does; a field that is wrong is still refused.
+    agents, services = FakeAgents(), FakeTicketServices()
+    good = tickets(3)
+    newer = {**good[1].model_dump(mode="json"), "order_id": "ORD-1"}
+    wrong = {**good[2].model_dump(mode="json"), "order_id": "ORD-2", "subject": ""}
+    batch: list[Any] = [good[0], newer, wrong]
+    activities = agents.activities() + services.activities()
+    async with fake_pipeline(dev_env.client, task_queue, activities, services.agent_queue):
+        handle = await start_batch(dev_env.client, task_queue, batch, BatchSettings(window=3))
+        result = await handle.result()
+        await all_closed(dev_env.client, good[:2])
+        view = await status(
+            dev_env.client.get_workflow_handle(names.ticket_workflow_id(good[1].ticket_id))
+        )
+        history = await handle.fetch_history()
+
+    assert (result.total, result.started) == (3, 2)
+    assert result.settled == {"COMPLETED": 2, "INVALID": 1}
+    (reason,) = result.invalid
+    assert reason.startswith(f"ticket 3 ({good[2].ticket_id}): subject:"), reason
+    assert view.state is TicketState.COMPLETED
+    assert view.ignored_input_fields == ["ticket.order_id"]
+    assert UNKNOWN_FIELDS_LEFT_OUT in patch_ids(history.events)
 
 
 @pytest.mark.usefixtures("replay_check")

@@ -1,0 +1,46 @@
+"""The batch workflow's input, read inside the workflow (deterministic: data only): each
+ticket, or why it is not one, and what starting it puts in a workflow task's commands."""
+
+import re
+from typing import Any
+
+from shared.command_budget import encoded_size, utf8_size
+from shared.tickets import TICKET_ID_PATTERN, Ticket
+from workflows.ticket_request import parse_lenient
+
+
+def ticket_bytes(ticket: Ticket | str, *, encoded: bool = False) -> int:
+    """What starting ``ticket`` puts in one workflow task's commands (nothing for a reason);
+    ``encoded``: as the JSON it travels in (control characters escaped)."""
+    if isinstance(ticket, str):
+        return 0
+    size = encoded_size if encoded else utf8_size
+    return size(ticket.subject, ticket.subject, ticket.body)
+
+
+class BatchTicket:
+    """One ticket of the batch's input as read: ``strict`` is the ticket or the reason it is
+    not one as a version that refused unknown fields read it; ``lenient`` the same with such
+    fields left out (``unknown_fields`` names them) when they were its only problem."""
+
+    def __init__(self, raw: Any, place: int) -> None:
+        read = parse_lenient(Ticket, raw)
+        self.raw = raw
+        self.unknown_fields = read.unknown_fields
+        problem = read.strict_problem or read.problem
+        self.strict: Ticket | str = (
+            _reason(raw, place, problem) if problem is not None else read.request
+        )
+        self.lenient: Ticket | str = (
+            read.request if read.request is not None else _reason(raw, place, read.problem)
+        )
+
+
+def _reason(raw: Any, place: int, problem: str | None) -> str:
+    """Why the ticket at ``place`` is not one, naming its place, its id and the fields."""
+    given = raw.get("ticket_id") if isinstance(raw, dict) else None
+    # Named only when it is a ticket id: an invalid one may be anything (an e-mail address,
+    # the subject), and the reason is logged and shown.
+    valid_id = isinstance(given, str) and re.fullmatch(TICKET_ID_PATTERN, given) is not None
+    named = f" ({given})" if valid_id else ""
+    return f"ticket {place + 1}{named}: {problem}"
