@@ -38,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.ticket_delivery import deliver
     from workflows.ticket_patches import (
         PATCH_BUDGET_COUNTS_EARLIER_RUNS,
+        PATCH_BUDGET_STOP_CLASSIFIES,
         PATCH_CANCEL_WAITS_FOR_SEND,
         PATCH_DELIVERING_STATE,
         PATCH_IGNORE_UNKNOWN_INPUT_FIELDS,
@@ -81,6 +82,9 @@ class TicketWorkflow:
         self._cancel_waits = False
         # What the ticket's earlier runs spent, counted against its budget (set by run()).
         self._earlier: EarlierSpend | None = None
+        # Whether a budget stop before the classifier's answer goes to a person (set by run()
+        # for a ticket with earlier spend; asked on that path for the others).
+        self._budget_stop_classifies = False
         # The chains of the runs this one was started to replace (the memo's; data for the
         # delivery only, no command).
         self._replaces: list[str] = []
@@ -101,6 +105,7 @@ class TicketWorkflow:
         earlier = earlier_spend(self._memo_value(sa.MEMO_EARLIER_USAGE))
         if earlier is not None and workflow.patched(PATCH_BUDGET_COUNTS_EARLIER_RUNS):
             self._earlier = earlier
+            self._budget_stop_classifies = workflow.patched(PATCH_BUDGET_STOP_CLASSIFIES)
         self._record.view.chain = workflow.info().first_execution_run_id
         self._record.start()
         if self._unknown_fields:
@@ -196,6 +201,7 @@ class TicketWorkflow:
             self._earlier,
             lean=self._lean,
             delivering=self._delivering,
+            budget_stop_classifies=self._budget_stop_classifies,
         )
         reviewer_notes: str | None = None
         try:

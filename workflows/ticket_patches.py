@@ -92,3 +92,14 @@ PATCH_CANCEL_READS_LEDGER = "cancel-reads-ledger"
 # (ignored_input_fields); before, the ticket FAILED as invalid input. Asked only for such an
 # input, at the start, so no other history changes (workflows/ticket_request.py).
 PATCH_IGNORE_UNKNOWN_INPUT_FIELDS = "ignore-unknown-input-fields"
+
+# The budget stopping the agents before the classifier has answered (a ticket started again
+# whose earlier runs spent most of its budget; a classifier call whose fallback route would pass
+# it) hands the ticket to a person: it is CLASSIFIED as general with a confidence of 0 ("not
+# classified"), then AWAITING_REVIEW, where a reviewer writes the answer, rejects it, or asks for
+# a rework. Before, the hand-off tried NEW -> AWAITING_REVIEW, which the lifecycle refuses: the
+# ticket FAILED on an illegal transition and nobody was asked. Asked at the start for a ticket
+# whose memo carries earlier spend (with budget-counts-earlier-runs: the stop then comes in the
+# first workflow task, right after the configuration snapshot's local-activity marker, where a
+# patch marker does not replay reliably), otherwise only on that path.
+PATCH_BUDGET_STOP_CLASSIFIES = "budget-stop-classifies"

@@ -38,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.local_activities import run_local
     from workflows.orchestrated_draft import orchestrated_draft
     from workflows.ticket_patches import (
+        PATCH_BUDGET_STOP_CLASSIFIES,
         PATCH_ORCHESTRATED_RESOLUTION,
         PATCH_REWORK_DRAFTS_WITH_NOTES,
         PATCH_SLA_FROM_INTAKE,
@@ -64,6 +65,7 @@ class TicketStages:
         *,
         lean: bool,
         delivering: bool,
+        budget_stop_classifies: bool = False,
     ) -> None:
         self._ticket = ticket
         self._record = record
@@ -71,6 +73,8 @@ class TicketStages:
         self._agents = AgentCaller(record, config, earlier)
         self._lean = lean
         self._delivering = delivering
+        # PATCH_BUDGET_STOP_CLASSIFIES already answered yes (asked at the start).
+        self._budget_stop_classifies = budget_stop_classifies
         self._classification: Classification | None = None
         self._articles: list[KnowledgeArticle] | None = None
         # Problems the agents could not solve (invalid output): each is a reason for review.
@@ -78,6 +82,7 @@ class TicketStages:
 
     async def classify(self) -> None:
         view = self._record.view
+        stopped: HandOff | None = None  # the budget's hand-off, raised once CLASSIFIED
         try:
             reply = await self._agents.call(
                 AgentRole.CLASSIFIER,
@@ -88,13 +93,21 @@ class TicketStages:
             classification, model = reply.output, reply.usage.model
         except HandOff as handoff:
             if not handoff.invalid_output:
-                raise
-            # Carry on with "unknown": the confidence of 0 alone sends the ticket to a person.
-            self.degraded.append(handoff.review_reason)
+                # The budget: a person takes over from CLASSIFIED (NEW may only be classified).
+                if not (
+                    self._budget_stop_classifies or workflow.patched(PATCH_BUDGET_STOP_CLASSIFIES)
+                ):
+                    raise  # an older run's rule: it failed on NEW -> AWAITING_REVIEW
+                stopped = handoff
+            else:
+                # Carry on with "unknown": the confidence of 0 alone sends it to a person.
+                self.degraded.append(handoff.review_reason)
             classification = Classification(
                 category=Category.GENERAL,
                 confidence=0.0,
-                rationale="classifier gave no valid answer",
+                rationale="not classified: the ticket's budget is spent"
+                if stopped
+                else "classifier gave no valid answer",
             )
             model = None
         self._classification = classification
@@ -106,6 +119,8 @@ class TicketStages:
             f"{classification.rationale}",
             model,
         )
+        if stopped is not None:
+            raise stopped
 
     async def triage(self) -> None:
         assert self._classification is not None

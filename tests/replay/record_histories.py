@@ -58,8 +58,10 @@ WORKFLOW_IDS = HISTORIES / "workflow-ids.json"
 # (recorded for the restarted-near-its-budget scenario only; every other path is v7's). v9:
 # cancel-reads-ledger, asked only when a cancel request and the queued delivery's end reach the
 # ticket in one workflow task (`cancel-meets-send` below, on the dev server; its v8 file is the
-# same scenario recorded at aaeb198, before the patch).
-TICKETS_VERSION = "v9"
+# same scenario recorded at aaeb198, before the patch). v10: budget-stop-classifies, asked at
+# the start for a ticket whose memo carries earlier spend (recorded for restarted-over-its-budget
+# only; its v9 file is the same scenario recorded with the code before the patch).
+TICKETS_VERSION = "v10"
 # Fan-out v2: sub-task workflows named by place and worker (positional-subtask-ids), a complex
 # ticket after orchestrator-cancel-falls-back and rework-drafts-with-notes (their paths are
 # not taken here: asked only when cancelled or reworked), batches with client-made fairness keys.

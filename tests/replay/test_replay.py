@@ -32,6 +32,7 @@ from workflows.swarm import KEEPS_CARRIED
 from workflows.ticket_delivery import PATCH_DELIVERY_QUEUE
 from workflows.ticket_patches import (
     PATCH_BUDGET_COUNTS_EARLIER_RUNS,
+    PATCH_BUDGET_STOP_CLASSIFIES,
     PATCH_CANCEL_READS_LEDGER,
     PATCH_CANCEL_WAITS_FOR_SEND,
     PATCH_DELIVERING_STATE,
@@ -335,6 +336,19 @@ def test_both_sides_of_the_budget_counts_earlier_runs_patch_are_committed() -> N
     # Every other committed ticket history of this code's version records no such marker.
     current = [p for p in HISTORIES if p.name.startswith("ticket-v7-") and p != v7]
     assert current and all(PATCH_BUDGET_COUNTS_EARLIER_RUNS not in patches(p) for p in current)
+
+
+def test_both_sides_of_the_budget_stop_classifies_patch_are_committed() -> None:
+    """A ticket started again with $0.010 of earlier runs' spend under a $0.0105 budget: v9
+    (recorded with the code before the patch) failed on NEW -> AWAITING_REVIEW, nobody asked;
+    v10 is classified as not classified, waits for a person, who edits an answer in."""
+    v9 = FOLDER / "ticket-v9-restarted-over-its-budget.json"
+    v10 = FOLDER / "ticket-v10-restarted-over-its-budget.json"
+    earlier = {PATCH_CANCEL_WAITS_FOR_SEND, PATCH_BUDGET_COUNTS_EARLIER_RUNS}
+    assert patches(v9) == earlier and "IllegalTransition" in v9.read_text()
+    assert patches(v10) == earlier | {PATCH_BUDGET_STOP_CLASSIFIES}
+    assert states_upserted(v9)[-1] == "FAILED" and "AWAITING_REVIEW" not in states_upserted(v9)
+    assert states_upserted(v10)[-2:] == ["AWAITING_REVIEW", "COMPLETED"]
 
 
 def test_a_ticket_refused_for_an_input_field_its_version_did_not_know_is_committed() -> None:

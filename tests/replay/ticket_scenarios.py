@@ -45,6 +45,18 @@ async def answered_by_a_person_if_handed_over(
     await handle.result()
 
 
+async def answered_by_a_person_unless_failed(
+    handle: WorkflowHandle[Any, Any], env: WorkflowEnvironment
+) -> None:
+    """As answered_by_a_person_if_handed_over; a version whose hand-off failed the ticket (an
+    illegal transition before budget-stop-classifies) is recorded failed."""
+    view = await wait_for_state(handle, TicketState.AWAITING_REVIEW, TicketState.FAILED)
+    if view.state is TicketState.FAILED:
+        await failed(handle, env)
+        return
+    await answered_by_a_person_if_handed_over(handle, env)
+
+
 async def approved_after_escalation(
     handle: WorkflowHandle[Any, Any], env: WorkflowEnvironment
 ) -> None:
@@ -157,15 +169,22 @@ SCENARIOS: dict[str, tuple[Callable[[], FakeAgents], Scenario]] = {
     # budget-counts-earlier-runs (v7) it goes straight through; since (v8) the budget counts
     # that spend, a person takes the ticket at triage, and edits an answer in.
     "restarted-near-its-budget": (FakeAgents, answered_by_a_person_if_handed_over),
+    # The same with no room left for the classification: before budget-stop-classifies (v9)
+    # the hand-off at NEW failed the ticket (an illegal transition); since (v10) it is
+    # classified as not classified and a person edits an answer in.
+    "restarted-over-its-budget": (FakeAgents, answered_by_a_person_unless_failed),
 }
 
 # Each fake agent call costs $0.001, as did the earlier runs' ten: with their $0.010 spent, the
 # classification fits under this limit and triage does not.
 NEAR_BUDGET = BudgetConfig(max_cost_usd=0.0115)
 EARLIER_RUNS_USAGE = {"tokens": 150, "cost_usd": 0.010, "calls": 10, "runs": 1}
+# With the earlier runs' $0.010, not even the classification fits under this one.
+OVER_BUDGET = BudgetConfig(max_cost_usd=0.0105)
 # What a scenario's ticket starts with in its memo, besides what the starter always sets.
 START_MEMOS: dict[str, dict[str, Any]] = {
     "restarted-near-its-budget": {sa.MEMO_EARLIER_USAGE: EARLIER_RUNS_USAGE},
+    "restarted-over-its-budget": {sa.MEMO_EARLIER_USAGE: EARLIER_RUNS_USAGE},
 }
 
 
@@ -187,9 +206,14 @@ def near_budget() -> FakeTicketServices:
     return FakeTicketServices(config=fake_routes_config(budget=NEAR_BUDGET))
 
 
+def over_budget() -> FakeTicketServices:
+    return FakeTicketServices(config=fake_routes_config(budget=OVER_BUDGET))
+
+
 # Scenarios whose services are not the default ones.
 SERVICES: dict[str, Callable[[], FakeTicketServices]] = {
     "restarted-near-its-budget": near_budget,
+    "restarted-over-its-budget": over_budget,
     "delivery-failed": delivery_refused,
     "delivery-refused-locally": delivery_refused_locally,
     "delivery-queued": delivery_queued,

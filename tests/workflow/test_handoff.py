@@ -235,3 +235,61 @@ async def _reviewed_again(handle):  # type: ignore[no-untyped-def]
     reworked = any(r.decision and r.decision.action is ReviewAction.REWORK for r in view.reviews)
     waiting = view.state is TicketState.AWAITING_REVIEW and reworked
     return view if waiting and view.transitions[-1].from_state is TicketState.RESOLVING else None
+
+
+async def test_a_restart_whose_earlier_runs_spent_the_budget_goes_to_a_person_unclassified(
+    ts_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    # The earlier runs' 30 tokens in one call leave no room for a classification under 40: the
+    # hand-off moved NEW -> AWAITING_REVIEW, which the lifecycle refuses, and the ticket FAILED
+    # on an illegal transition with nobody asked. It is now classified as not classified, then
+    # waits; the reviewer's rework (their call to spend more) drafts and validates.
+    services = FakeTicketServices(config=fake_routes_config(budget=BudgetConfig(max_tokens=40)))
+    agents = FakeAgents()
+    earlier = {sa.MEMO_EARLIER_USAGE: {"tokens": 30, "cost_usd": 0.003, "calls": 1, "runs": 1}}
+    activities = agents.activities() + services.activities()
+    async with fake_pipeline(ts_env.client, task_queue, activities, llm_queue=services.agent_queue):
+        handle = await start_ticket(ts_env.client, task_queue, make_ticket(), memo=earlier)
+        waiting = await wait_for_state(handle, TicketState.AWAITING_REVIEW)
+        await _review(handle, action=ReviewAction.REWORK, notes="Answer the refund question.")
+        reworked = await wait_until(lambda: _with_draft(handle))
+        await _review(handle, action=ReviewAction.APPROVE, revision=reworked.draft.revision)
+        result: TicketView = await handle.result()
+
+    assert [t.to_state for t in waiting.transitions] == [
+        TicketState.NEW,
+        TicketState.CLASSIFIED,
+        TicketState.AWAITING_REVIEW,
+    ]
+    assert waiting.confidence == 0.0 and waiting.total_tokens == 0
+    assert "classify" not in agents.calls and "triage" not in agents.calls
+    assert waiting.review_reason_codes == ["budget"]
+    assert waiting.review_reasons[0].startswith("the ticket's token budget: 30 spent")
+    assert len(agents.calls["draft"]) == 1 and result.state is TicketState.COMPLETED
+
+
+async def test_a_classifier_fallback_the_budget_stops_hands_the_ticket_to_a_person(
+    ts_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    # The classifier's first route answers invalid output (1,000 tokens) against a 400-token
+    # budget: its backup route is not called, and the ticket, still NEW, goes to a person.
+    config = fake_routes_config(budget=BudgetConfig(max_tokens=400))
+    first = config.routes[AgentRole.CLASSIFIER][0]
+    backup = AgentRoute(provider=first.provider, model="backup")
+    config = config.model_copy(
+        update={"routes": config.routes | {AgentRole.CLASSIFIER: [first, backup]}}
+    )
+    services = FakeTicketServices(config=config)
+    agents = FakeAgents(classify_failures=[invalid_output("classifier", tokens=500)])
+    async with ticket_on_fakes(ts_env.client, task_queue, agents, services) as handle:
+        view = await wait_for_state(handle, TicketState.AWAITING_REVIEW)
+        await _review(handle, action=ReviewAction.REJECT, reason="test over")
+        result: TicketView = await handle.result()
+
+    assert agents.classify_attempts == 1 and view.total_tokens == 1000
+    assert [t.to_state for t in view.transitions][:3] == [
+        TicketState.NEW,
+        TicketState.CLASSIFIED,
+        TicketState.AWAITING_REVIEW,
+    ]
+    assert view.review_reason_codes == ["budget"] and result.state is TicketState.REJECTED
