@@ -50,7 +50,8 @@ DELIVERY_START_TO_CLOSE: Final = timedelta(seconds=45)
 DELIVERY_HEARTBEAT: Final = timedelta(seconds=10)
 # Delivery is idempotent (the ledger keeps one answer per ticket, every attempt carries its
 # idempotency key), so retrying is safe and an answer that is ready should not be lost to a
-# passing outage: keep trying for hours, backing off to 10 minutes. A refusal for good
+# passing outage: keep trying for hours, backing off to 10 minutes (a destination's Retry-After
+# never shortens that backoff: activities/delivery/attempt_time.py). A refusal for good
 # (DeliveryRejected) is non-retryable and ends the ticket in DELIVERY_FAILED at once.
 DELIVERY_RETRY: Final = RetryPolicy(
     initial_interval=timedelta(seconds=2),

@@ -36,6 +36,7 @@ from activities.delivery.attempt_time import (
     IN_PROGRESS_RETRY,
     attempt_deadline,
     claim_wait_within,
+    retry_delay,
 )
 from activities.delivery.bounded import uncut
 from activities.delivery.channels import Channel, build_channels
@@ -383,7 +384,7 @@ class DeliveryActivities:
             raise ApplicationError(
                 err.reason,
                 type=names.DELIVERY_UNAVAILABLE_ERROR,
-                next_retry_delay=err.retry_after,
+                next_retry_delay=retry_delay(err.retry_after),
             ) from None
 
     async def _note(self, entry: LedgerEntry, reason: str) -> None:

@@ -9,7 +9,7 @@ from temporalio import activity
 
 from activities.delivery.config import DeliveryConfig
 from activities.delivery.mark_sent import MARK_SENT_RESERVE_SECONDS
-from workflows.options import DELIVERY_START_TO_CLOSE
+from workflows.options import DELIVERY_RETRY, DELIVERY_START_TO_CLOSE
 
 # How long one attempt's claim on an answer holds: longer than any attempt may run (the
 # channels' client timeouts stay below the start-to-close), with room for a slow ledger write.
@@ -21,6 +21,25 @@ IN_PROGRESS_RETRY: Final = timedelta(seconds=5)
 # the delivery's attempts, and failing at once spent a third of them in one claim's time.
 IN_PROGRESS_WAIT: Final = 20.0
 IN_PROGRESS_POLL: Final = 1.0
+
+
+def retry_delay(asked: timedelta | None) -> timedelta | None:
+    """The next attempt's delay when the destination asked for one (a 429's or 503's
+    Retry-After): what it asked, but never less than the delivery policy's own backoff after
+    this attempt. Temporal counts every attempt against the policy's maximum either way: a
+    destination answering "Retry-After: 5" for its whole maintenance window spent the 30
+    attempts in two and a half minutes, and a ready answer ended in DELIVERY_FAILED, where the
+    policy's backoff keeps trying for hours."""
+    if asked is None:
+        return None
+    attempt = activity.info().attempt if activity.in_activity() else 1
+    policy = DELIVERY_RETRY
+    cap = (policy.maximum_interval or policy.initial_interval).total_seconds()
+    # Capped before it grows: coefficient ** attempt overflows a float past ~1,000 attempts.
+    backoff = policy.initial_interval.total_seconds()
+    for _ in range(min(attempt - 1, 64)):
+        backoff = min(backoff * policy.backoff_coefficient, cap)
+    return max(asked, timedelta(seconds=backoff))
 
 
 def attempt_deadline() -> float:
