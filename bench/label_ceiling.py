@@ -13,7 +13,7 @@ If a model fitted to the labels cannot be 90% right on 30% of the tickets, the l
 with the text that often, and no rule written from the domain will do better on them.
 
 Needs scikit-learn, which the product does not (an optional extra):
-``.venv/bin/pip install 'scikit-learn>=1.5'``.
+``.venv/bin/pip install 'scikit-learn==1.9.1'``.
 """
 
 import argparse
@@ -102,7 +102,7 @@ def main(argv: list[str]) -> int:
     if models is None:
         print(
             "skipped: label_ceiling needs scikit-learn, which the product does not install "
-            "(.venv/bin/pip install 'scikit-learn>=1.5')\n"
+            "(.venv/bin/pip install 'scikit-learn==1.9.1')\n"
         )
         return 0
     kb, config = KnowledgeBase.bundled(), PipelineConfig()

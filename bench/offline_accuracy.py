@@ -3,6 +3,9 @@
     python -m bench offline_accuracy [--dataset bitext|multilingual|all]
                                      [--part development|held-out|both] [--limit N]
 
+The development part by default: the held-out figures are printed only when asked for
+(``--part held-out`` or ``both``), so a run made while writing rules does not show them.
+
 For each dataset found in the data directory and each part of the evaluation split
 (bench/eval_split.py), every ticket goes through the offline agents as the ticket workflow runs
 them (bench/offline_pipeline.py). Reported per dataset and part: category accuracy, the share of
@@ -26,7 +29,12 @@ PARTS = {"development": [Part.DEVELOPMENT], "held-out": [Part.HELD_OUT], "both":
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench offline_accuracy")
     parser.add_argument("--dataset", choices=[d.name for d in DATASETS] + ["all"], default="all")
-    parser.add_argument("--part", choices=list(PARTS), default="both")
+    parser.add_argument(
+        "--part",
+        choices=list(PARTS),
+        default="development",
+        help="development (the default: what rules may be written from), held-out, or both",
+    )
     parser.add_argument("--limit", type=int, default=None, help="tickets per dataset part")
     args = parser.parse_args(argv)
     datasets = [d for d in DATASETS if args.dataset in ("all", d.name)]

@@ -55,7 +55,7 @@ def test_without_scikit_learn_it_says_what_to_install_and_exits_zero(
 
     out = capsys.readouterr().out
     assert "skipped: label_ceiling needs scikit-learn" in out
-    assert "pip install 'scikit-learn>=1.5'" in out
+    assert "pip install 'scikit-learn==1.9.1'" in out
 
 
 def test_a_dataset_part_too_small_to_fit_is_skipped_with_the_reason(

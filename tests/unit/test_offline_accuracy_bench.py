@@ -52,7 +52,7 @@ def test_every_figure_says_which_dataset_and_part_it_was_measured_on(
                 writer.writerow([f"{subject} {n}", body, "en", "q", "", "low", category])
     monkeypatch.setenv("TICKETS_BENCH_DATA_DIR", str(tmp_path))
 
-    assert offline_accuracy.main(["--dataset", "multilingual"]) == 0
+    assert offline_accuracy.main(["--dataset", "multilingual", "--part", "both"]) == 0
 
     out = capsys.readouterr().out
     assert "### multilingual, development part" in out
@@ -60,6 +60,12 @@ def test_every_figure_says_which_dataset_and_part_it_was_measured_on(
     summary = out.split("### Summary", 1)[1]
     assert "| multilingual, development | " in summary
     assert "| multilingual, held-out | " in summary
+
+    # Without --part, only the development part: held-out figures are shown only when asked.
+    assert offline_accuracy.main(["--dataset", "multilingual"]) == 0
+    out = capsys.readouterr().out
+    assert "### multilingual, development part" in out and "held-out part" not in out
+    assert "| multilingual, held-out |" not in out
 
 
 def test_a_tally_counts_auto_answers_and_the_right_ones_among_them() -> None:
