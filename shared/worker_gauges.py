@@ -7,6 +7,10 @@ on the ticket search attributes) every ``interval`` and sets:
 - ``tickets_review_overdue``: running tickets in AWAITING_REVIEW whose SLA passed
   (``TicketEscalated = true``);
 - ``tickets_open{state}``: running tickets per state;
+- ``tickets_with_agents_past_15m``: running tickets still with the agents (NEW to VALIDATED) 15
+  minutes after their run started. A count per state says nothing of how long a ticket has been
+  there; a ticket stuck before a provider that answers 503s, or on a queue no worker polls,
+  shows here (visibility orders no list by age, so a count past a threshold, not the oldest);
 - ``tickets_spend_limit_usd_per_hour``: the configured limit (TICKETS_SPEND_LIMIT_USD_PER_HOUR),
   so the spend alert compares with a number the operator set in one place;
 - ``tickets_gauges_updated_timestamp_seconds``: when the counts last succeeded. A count that
@@ -22,7 +26,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Mapping
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from temporalio.client import Client
@@ -67,6 +71,23 @@ OVERDUE_QUERY: Final = _running(
     f"AND {sa.TICKET_ESCALATED.name} = true"
 )
 OPEN_STATES: Final = [s for s in TicketState if s not in TERMINAL_STATES]
+# The states in which a ticket is with the agents (not waiting for a person or a delivery).
+AGENT_STATES: Final = [
+    TicketState.NEW,
+    TicketState.CLASSIFIED,
+    TicketState.TRIAGED,
+    TicketState.RESOLVING,
+    TicketState.RESOLVED,
+    TicketState.VALIDATED,
+]
+STALLED_AFTER: Final = timedelta(minutes=15)
+
+
+def stalled_query(now: datetime, after: timedelta = STALLED_AFTER) -> str:
+    """Running tickets with the agents whose run started more than ``after`` before ``now``."""
+    states = ", ".join(f"'{s.value}'" for s in AGENT_STATES)
+    since = (now - after).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _running(f"{sa.TICKET_STATE.name} IN ({states}) AND StartTime < '{since}'")
 
 
 class VisibilityGauges:
@@ -88,6 +109,10 @@ class VisibilityGauges:
             metrics.REVIEW_OVERDUE, "Running tickets awaiting review past their SLA deadline"
         )
         self._open = meter.create_gauge(metrics.OPEN_TICKETS, "Running tickets per state")
+        self._stalled = meter.create_gauge(
+            metrics.STALLED_WITH_AGENTS,
+            "Running tickets still with the agents 15 minutes after their run started",
+        )
         if spend_limit_usd_per_hour is not None:
             meter.create_gauge_float(
                 metrics.SPEND_LIMIT, "Configured LLM spend limit in USD per hour"
@@ -101,6 +126,9 @@ class VisibilityGauges:
                 _running(f"{sa.TICKET_STATE.name} = '{state.value}'")
             )
             self._open.set(count.count, {"state": state.value})
+        now = datetime.fromtimestamp(self._clock(), UTC)
+        stalled = await self._client.count_workflows(stalled_query(now))
+        self._stalled.set(stalled.count)
         self._updated.set(self._clock())
 
     async def run(self) -> None:

@@ -62,3 +62,34 @@ async def test_a_count_failing_with_any_error_is_tried_again_and_freshness_is_re
 
     assert meter.gauges[metrics.GAUGES_UPDATED].values[0] == (1_700_000_000.0, None)
     assert meter.gauges[metrics.REVIEW_OVERDUE].values[0] == (3, None)
+
+
+class QueriesFake:
+    """count_workflows answers 2 and keeps the queries it was asked."""
+
+    def __init__(self) -> None:
+        self.queries: list[str] = []
+
+    async def count_workflows(self, query: str) -> Any:
+        self.queries.append(query)
+
+        class Count:
+            count = 2
+
+        return Count()
+
+
+async def test_tickets_with_the_agents_past_15_minutes_are_counted_from_their_start() -> None:
+    meter, client = FakeMeter(), QueriesFake()
+    gauges = VisibilityGauges(
+        client,  # type: ignore[arg-type]
+        meter,  # type: ignore[arg-type]
+        clock=lambda: 1_700_000_000.0,  # 2023-11-14T22:13:20Z
+    )
+    await gauges.update()
+
+    assert meter.gauges[metrics.STALLED_WITH_AGENTS].values == [(2, None)]
+    [stalled] = [q for q in client.queries if "StartTime" in q]
+    assert "StartTime < '2023-11-14T21:58:20Z'" in stalled
+    assert "TicketState IN ('NEW', 'CLASSIFIED', 'TRIAGED', 'RESOLVING', 'RESOLVED', " in stalled
+    assert "AWAITING_REVIEW" not in stalled and "DELIVERING" not in stalled
