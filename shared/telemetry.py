@@ -27,7 +27,6 @@ from contextlib import contextmanager
 from typing import Final
 
 from opentelemetry import trace
-from opentelemetry.context import Context
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from opentelemetry.sdk.trace.export import (
@@ -291,8 +290,10 @@ def linked_span(
     span_id: str | None,
     attributes: Mapping[str, str | int] | None = None,
 ) -> Iterator[Span]:
-    """A new root span (its own trace) linked to a ticket's trace: what a person does days later
-    (a review) is related to the ticket's processing, not part of it."""
+    """A span linked to a ticket's trace, not in it: what a person does days later (a review) is
+    related to the ticket's processing, not part of it. It joins the caller's own trace when
+    there is one (the API's HTTP request span: the request's status and the review it made are
+    one trace), and is a root otherwise (the CLI)."""
     links = [Link(c)] if (c := span_context(trace_id, span_id)) is not None else []
     if tracing_disabled():
         yield NonRecordingSpan(SpanContext(0, 0, False))
@@ -300,7 +301,6 @@ def linked_span(
     tracer_provider()
     with tracer().start_as_current_span(
         name,
-        context=Context(),  # a root: not a child of whatever is current
         links=links,
         attributes=dict(attributes or {}),
     ) as span:
