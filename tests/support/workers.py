@@ -76,11 +76,16 @@ async def real_pipeline(
 
 @contextlib.asynccontextmanager
 async def fake_pipeline(
-    client: Client, task_queue: str, activities: Sequence[object], llm_queue: str = "llm-offline"
+    client: Client,
+    task_queue: str,
+    activities: Sequence[object],
+    llm_queue: str = "llm-offline",
+    **workflow_worker: Any,
 ) -> AsyncIterator[None]:
     """The real workflow with fake activities registered under the real names. Activities whose
     names are agent activities go on the LLM queue, delivery on the delivery queue, the rest next
-    to the workflow."""
+    to the workflow. ``workflow_worker``: more options for the workflows' worker (a test's
+    interceptors, its workflow runner); ``workflows`` there are registered beside the real ones."""
     agent_names = {
         names.CLASSIFY_TICKET,
         names.TRIAGE_TICKET,
@@ -93,7 +98,16 @@ async def fake_pipeline(
     given = {_activity_name(a) for a in others}
     # The real ones (they only talk to the server): a batch's refused starts call them.
     others += [a for a in (restart_ticket, restart_tickets) if _activity_name(a) not in given]
-    workers = [Worker(client, task_queue=task_queue, workflows=ALL_WORKFLOWS, activities=others)]
+    extra = list(workflow_worker.pop("workflows", ()))
+    workers = [
+        Worker(
+            client,
+            task_queue=task_queue,
+            workflows=[*ALL_WORKFLOWS, *extra],
+            activities=others,
+            **workflow_worker,
+        )
+    ]
     if agents:
         workers.append(Worker(client, task_queue=llm_queue, activities=agents))
     if delivery:
