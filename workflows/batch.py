@@ -43,41 +43,23 @@ with workflow.unsafe.imports_passed_through():
     from shared.tickets import Ticket, content_digest
     from shared.view import TicketRequest
     from workflows import options
-    from workflows.batch_input import BatchTicket, ticket_bytes
+    from workflows.batch_input import BatchTicket, start_bytes, ticket_bytes
+    from workflows.batch_patches import (
+        BYTE_BOUNDED_GROUPS,
+        DUPLICATE_IN_FLIGHT,
+        ENCODED_SIZE_GROUPS,
+        GROUPED_RESTARTS,
+        RESTARTS_AS_SUBMITTED,
+        UNKNOWN_FIELDS_LEFT_OUT,
+    )
 
 
 # Child starts per workflow task, at most: one task's commands must stay well under the server's
 # 4 MB message limit (and under shared/command_budget.py's byte budget: a ticket may be 80 KB).
 START_GROUP = 100
-# Groups cut at the byte budget too (a group of long non-ASCII tickets terminated the batch).
-BYTE_BOUNDED_GROUPS = "byte-bounded-groups"
-# Groups cut by the tickets' encoded size too (JSON escapes a control character as six bytes:
-# about 35 tickets of 20,000 x \x01 passed the 4 MB message limit and terminated the batch).
-# Asked only when the encoded size cuts where the text's bytes did not.
-ENCODED_SIZE_GROUPS = "encoded-size-groups"
-# A ticket listed again while its first listing is in flight is counted as already known without
-# a second child start (whose refusal took the first one's place out of the window). Asked only
-# for such a duplicate, so no other history changes.
-DUPLICATE_IN_FLIGHT = "duplicate-in-flight"
-# A ticket whose id an ended run holds (failed, terminated, cancelled, timed out) is started again
-# as `submit` starts it (an activity: the ended run's memo is the server's), carrying what its
-# runs spent and naming the runs it replaces, so an answer one of them sent is not sent twice.
-# The child start refuses any existing id now (it silently replaced an ended run, knowing none
-# of that); the refusal's handling is asked only when a start is refused, so no other history
-# changes (the refused start and the reuse policy are the same command either way).
-RESTARTS_AS_SUBMITTED = "restarts-as-submitted"
-# A group's refused starts are started again by one activity after the group's starts, not one
-# activity each: a batch resubmitted after its tickets completed ran an activity per ticket.
-# Asked only at a refusal, after RESTARTS_AS_SUBMITTED answered yes.
-GROUPED_RESTARTS = "grouped-restarts"
 # One restart activity's tickets, at most (its input is one payload: the server refuses one over
 # 2 MB). A group's refused starts past it go to a second activity, scheduled in the same task.
 RESTART_BYTES = 1024 * 1024
-# A ticket of the input with fields this version does not know (a newer starter's, during a
-# rolling deploy or after a rollback) is started with its input whole, for its workflow to leave
-# them out and name them (workflows/ticket_request.py); before, it was counted INVALID. Asked
-# only for an input with such a ticket.
-UNKNOWN_FIELDS_LEFT_OUT = "unknown-fields-left-out"
 # What a refused start came to.
 STARTED, KNOWN, FAILED = "started", "known", "failed"
 # How many invalid tickets' reasons the batch keeps (all are counted).
@@ -95,9 +77,10 @@ class BatchWorkflow:
         self._read = [BatchTicket(raw, i) for i, raw in enumerate(tickets)]
         # The tickets, or why each is not one (set by run(): UNKNOWN_FIELDS_LEFT_OUT decides).
         self._tickets: list[Ticket | str] = [t.strict for t in self._read]
-        # The input of the tickets with fields this version does not know, by id: the child
-        # gets it whole, so it names them (and a newer worker that runs it reads them).
-        self._with_unknown: dict[str, Any] = {}
+        # The input of the tickets with fields this version does not know, by place in the
+        # input (an id may be listed twice): the child gets it whole, so it names them (and a
+        # newer worker that runs it reads them).
+        self._with_unknown: dict[int, Any] = {}
         self._in_flight = set(state.in_flight)
         self._last_check = workflow.now()
         # RESTARTS_AS_SUBMITTED's answer in this run, once asked. The SDK keeps a patch's first
@@ -122,14 +105,18 @@ class BatchWorkflow:
     @workflow.run
     async def run(self, tickets: list[Any], state: BatchState) -> BatchProgress:
         settings = state.settings
-        unknown = [t for t in self._read[state.position :] if t.unknown_fields]
+        unknown = [
+            (place, read)
+            for place, read in enumerate(self._read)
+            if place >= state.position and read.unknown_fields
+        ]
         # Asked only for an input with such fields: a history recorded by a version that
         # refused them replays its refusals (counted INVALID).
         if unknown and workflow.patched(UNKNOWN_FIELDS_LEFT_OUT):
             self._tickets = [t.lenient for t in self._read]
-            for read in unknown:
+            for place, read in unknown:
                 if isinstance(read.lenient, Ticket):
-                    self._with_unknown[read.lenient.ticket_id] = read.raw
+                    self._with_unknown[place] = read.raw
                     workflow.logger.warning(
                         "batch input: ticket %s: fields this worker does not know are left to "
                         "its workflow: %s",
@@ -168,16 +155,26 @@ class BatchWorkflow:
                 START_GROUP,
             )
             group = parsed[state.position : state.position + free]
-            fits = fitting([ticket_bytes(t) for t in group])
+            raws = [self._with_unknown.get(state.position + i) for i in range(len(group))]
+            fits = fitting([start_bytes(t, raw) for t, raw in zip(group, raws, strict=True)])
             # Asked only when the budget cuts the group: other batches' histories are unchanged.
             if fits < len(group) and workflow.patched(BYTE_BOUNDED_GROUPS):
                 group = group[:fits]
-            encoded = fitting([ticket_bytes(t, encoded=True) for t in group])
+            # (zip: the group may have been cut; its raws are the first ones)
+            encoded = fitting(
+                [start_bytes(t, raw, encoded=True) for t, raw in zip(group, raws, strict=False)]
+            )
             if encoded < len(group) and workflow.patched(ENCODED_SIZE_GROUPS):
                 group = group[:encoded]
             for reason in (t for t in group if isinstance(t, str)):
                 self._invalid(reason)
-            await asyncio.gather(*(self._start(t) for t in group if isinstance(t, Ticket)))
+            await asyncio.gather(
+                *(
+                    self._start(t, raw)
+                    for t, raw in zip(group, raws, strict=False)
+                    if isinstance(t, Ticket)
+                )
+            )
             if self._refused:
                 await self._restart_refused()
             state.position += len(group)
@@ -231,7 +228,8 @@ class BatchWorkflow:
             "batch input: a ticket is not valid (%d so far)", totals.settled[INVALID]
         )
 
-    async def _start(self, ticket: Ticket) -> None:
+    async def _start(self, ticket: Ticket, raw: Any = None) -> None:
+        """Start ``ticket``'s child; ``raw``: its input, sent whole (unknown-fields-left-out)."""
         totals = self._state.totals
         if ticket.ticket_id in self._in_flight and workflow.patched(DUPLICATE_IN_FLIGHT):
             # Listed twice: the first listing is in flight (its place and report are its own).
@@ -240,7 +238,6 @@ class BatchWorkflow:
         # Its place is taken from now: it may report in (signal) before the start resolves.
         self._in_flight.add(ticket.ticket_id)
         batch_id = workflow.info().workflow_id
-        raw = self._with_unknown.get(ticket.ticket_id)
         request: TicketRequest | dict[str, Any] = (
             TicketRequest(ticket=ticket, batch_id=batch_id)
             if raw is None

@@ -19,7 +19,11 @@ from policy.adaptive_rate import DECREASE
 from shared import names
 from shared.rate_control import RENEW_AFTER_SECONDS, QueueRateChange
 from tests.support.temporal import ALL_WORKFLOWS, CONVERTER, new_replayer, patch_ids
-from workflows.batch import GROUPED_RESTARTS, RESTARTS_AS_SUBMITTED, UNKNOWN_FIELDS_LEFT_OUT
+from workflows.batch_patches import (
+    GROUPED_RESTARTS,
+    RESTARTS_AS_SUBMITTED,
+    UNKNOWN_FIELDS_LEFT_OUT,
+)
 from workflows.rate_controller import (
     PATCH_CAPPED_PROBES,
     PATCH_DECLARED_LIMITS,

@@ -32,7 +32,7 @@ from tests.support.temporal import (
 from tests.support.tickets import make_ticket, start_ticket
 from tests.support.workers import fake_pipeline
 from workflows import ticket_record
-from workflows.batch import UNKNOWN_FIELDS_LEFT_OUT
+from workflows.batch_patches import UNKNOWN_FIELDS_LEFT_OUT
 
 
 @pytest.mark.usefixtures("replay_check")
@@ -314,6 +314,50 @@ async def test_a_ticket_with_a_field_of_a_newer_version_is_answered_and_the_fiel
     assert view.state is TicketState.COMPLETED
     assert view.ignored_input_fields == ["ticket.order_id"]
     assert UNKNOWN_FIELDS_LEFT_OUT in patch_ids(history.events)
+
+
+@pytest.mark.usefixtures("replay_check")
+async def test_tickets_sent_with_large_fields_of_a_newer_version_start_in_groups_that_fit(
+    dev_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    # Their children get the input whole: 48 fields of 100 KB (each under the payload store's
+    # threshold, so inline) went past the server's 4 MB message limit in one workflow task, and
+    # the server terminated the batch, while the group was sized by subjects and bodies alone.
+    agents, services = FakeAgents(), FakeTicketServices()
+    good = tickets(48)
+    batch: list[Any] = [{**t.model_dump(mode="json"), "thread_text": "x" * 100_000} for t in good]
+    activities = agents.activities() + services.activities()
+    async with fake_pipeline(dev_env.client, task_queue, activities, services.agent_queue):
+        handle = await start_batch(dev_env.client, task_queue, batch, BatchSettings(window=48))
+        result = await handle.result()
+        await all_closed(dev_env.client, good)
+
+    assert (result.total, result.started) == (48, 48)
+    assert result.settled == {"COMPLETED": 48}
+
+
+@pytest.mark.usefixtures("replay_check")
+async def test_a_ticket_listed_twice_with_a_newer_field_the_second_time_starts_the_first(
+    dev_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    # The input sent whole was looked up by id: the first listing's child got the second
+    # listing's subject and fields, while its memo and the batch's counts were the first's.
+    agents, services = FakeAgents(), FakeTicketServices()
+    [first] = tickets(1)
+    second = {**first.model_dump(mode="json"), "subject": "second listing", "order_id": "O-1"}
+    activities = agents.activities() + services.activities()
+    async with fake_pipeline(dev_env.client, task_queue, activities, services.agent_queue):
+        handle = await start_batch(
+            dev_env.client, task_queue, [first, second], BatchSettings(window=2)
+        )
+        result = await handle.result()
+        await all_closed(dev_env.client, [first])
+        view = await status(
+            dev_env.client.get_workflow_handle(names.ticket_workflow_id(first.ticket_id))
+        )
+
+    assert (result.started, result.already_known) == (1, 1)
+    assert view.subject == first.subject and view.ignored_input_fields == []
 
 
 @pytest.mark.usefixtures("replay_check")

@@ -1,0 +1,29 @@
+"""The batch workflow's patches (workflow.patched ids), each with what it changed;
+docs/versioning.md lists them with their replay tests."""
+
+# Groups cut at the byte budget too (a group of long non-ASCII tickets terminated the batch).
+BYTE_BOUNDED_GROUPS = "byte-bounded-groups"
+# Groups cut by the tickets' encoded size too (JSON escapes a control character as six bytes:
+# about 35 tickets of 20,000 x \x01 passed the 4 MB message limit and terminated the batch).
+# Asked only when the encoded size cuts where the text's bytes did not.
+ENCODED_SIZE_GROUPS = "encoded-size-groups"
+# A ticket listed again while its first listing is in flight is counted as already known without
+# a second child start (whose refusal took the first one's place out of the window). Asked only
+# for such a duplicate, so no other history changes.
+DUPLICATE_IN_FLIGHT = "duplicate-in-flight"
+# A ticket whose id an ended run holds (failed, terminated, cancelled, timed out) is started again
+# as `submit` starts it (an activity: the ended run's memo is the server's), carrying what its
+# runs spent and naming the runs it replaces, so an answer one of them sent is not sent twice.
+# The child start refuses any existing id now (it silently replaced an ended run, knowing none
+# of that); the refusal's handling is asked only when a start is refused, so no other history
+# changes (the refused start and the reuse policy are the same command either way).
+RESTARTS_AS_SUBMITTED = "restarts-as-submitted"
+# A group's refused starts are started again by one activity after the group's starts, not one
+# activity each: a batch resubmitted after its tickets completed ran an activity per ticket.
+# Asked only at a refusal, after RESTARTS_AS_SUBMITTED answered yes.
+GROUPED_RESTARTS = "grouped-restarts"
+# A ticket of the input with fields this version does not know (a newer starter's, during a
+# rolling deploy or after a rollback) is started with its input whole, for its workflow to leave
+# them out and name them (workflows/ticket_request.py); before, it was counted INVALID. Asked
+# only for an input with such a ticket.
+UNKNOWN_FIELDS_LEFT_OUT = "unknown-fields-left-out"
