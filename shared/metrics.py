@@ -42,7 +42,7 @@ BUDGET_HANDOFFS: Final = "tickets_budget_handoffs"  # _total
 # Worker gauges (a level, for alerts that need one):
 OPEN_TICKETS: Final = "tickets_open"  # state: running tickets per state, from visibility
 REVIEW_OVERDUE: Final = "tickets_review_overdue"  # awaiting review past the SLA deadline
-# Running tickets still with the agents (NEW to VALIDATED) 15 minutes after their run started:
+# Running tickets with the agents (NEW to VALIDATED) 15 minutes after they entered that state:
 # a provider queue nobody polls, a provider failing or rate-limiting for long, a stuck task.
 STALLED_WITH_AGENTS: Final = "tickets_with_agents_past_15m"
 SPEND_LIMIT: Final = "tickets_spend_limit_usd_per_hour"  # the configured limit; absent when unset

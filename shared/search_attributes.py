@@ -18,6 +18,9 @@ TICKET_ESCALATED: Final = SearchAttributeKey.for_bool("TicketEscalated")
 # Why a ticket waiting for review waits, as codes (policy/review_policy.py REASON_CODES), never
 # words: set when it starts waiting, removed when it stops. The review queue shows them.
 TICKET_REVIEW_REASONS: Final = SearchAttributeKey.for_keyword_list("TicketReviewReasons")
+# When the ticket entered its TicketState (set with each upsert that changes the state; NEW's is
+# the run's StartTime): how long a ticket has been where it is (shared/worker_gauges.py).
+TICKET_STATE_SINCE: Final = SearchAttributeKey.for_datetime("TicketStateSince")
 
 ALL_KEYS: Final = (
     TICKET_STATE,
@@ -26,6 +29,7 @@ ALL_KEYS: Final = (
     TICKET_SLA_DEADLINE,
     TICKET_ESCALATED,
     TICKET_REVIEW_REASONS,
+    TICKET_STATE_SINCE,
 )
 
 

@@ -7,10 +7,11 @@ on the ticket search attributes) every ``interval`` and sets:
 - ``tickets_review_overdue``: running tickets in AWAITING_REVIEW whose SLA passed
   (``TicketEscalated = true``);
 - ``tickets_open{state}``: running tickets per state;
-- ``tickets_with_agents_past_15m``: running tickets still with the agents (NEW to VALIDATED) 15
-  minutes after their run started. A count per state says nothing of how long a ticket has been
-  there; a ticket stuck before a provider that answers 503s, or on a queue no worker polls,
-  shows here (visibility orders no list by age, so a count past a threshold, not the oldest);
+- ``tickets_with_agents_past_15m``: running tickets with the agents (NEW to VALIDATED) that
+  entered their state over 15 minutes ago (TicketStateSince; NEW by the run's start). A count
+  per state says nothing of how long a ticket has been there; a ticket stuck before a provider
+  that answers 503s, or on a queue no worker polls, shows here (visibility orders no list by
+  age, so a count past a threshold, not the oldest);
 - ``tickets_spend_limit_usd_per_hour``: the configured limit (TICKETS_SPEND_LIMIT_USD_PER_HOUR),
   so the spend alert compares with a number the operator set in one place;
 - ``tickets_gauges_updated_timestamp_seconds``: when the counts last succeeded. A count that
@@ -84,10 +85,16 @@ STALLED_AFTER: Final = timedelta(minutes=15)
 
 
 def stalled_query(now: datetime, after: timedelta = STALLED_AFTER) -> str:
-    """Running tickets with the agents whose run started more than ``after`` before ``now``."""
-    states = ", ".join(f"'{s.value}'" for s in AGENT_STATES)
+    """Running tickets with the agents that entered their state more than ``after`` before
+    ``now``: NEW by the run's start, the others by TicketStateSince (a reworked ticket counts
+    from its return to the agents, not from its start hours before the review)."""
     since = (now - after).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return _running(f"{sa.TICKET_STATE.name} IN ({states}) AND StartTime < '{since}'")
+    later = ", ".join(f"'{s.value}'" for s in AGENT_STATES if s is not TicketState.NEW)
+    state = sa.TICKET_STATE.name
+    return _running(
+        f"(({state} = '{TicketState.NEW.value}' AND StartTime < '{since}') OR "
+        f"({state} IN ({later}) AND {sa.TICKET_STATE_SINCE.name} < '{since}'))"
+    )
 
 
 class VisibilityGauges:
@@ -111,7 +118,7 @@ class VisibilityGauges:
         self._open = meter.create_gauge(metrics.OPEN_TICKETS, "Running tickets per state")
         self._stalled = meter.create_gauge(
             metrics.STALLED_WITH_AGENTS,
-            "Running tickets still with the agents 15 minutes after their run started",
+            "Running tickets with the agents 15 minutes after they entered their state",
         )
         if spend_limit_usd_per_hour is not None:
             meter.create_gauge_float(

@@ -118,6 +118,7 @@ class TicketRecord:
             sa.TICKET_ESCALATED.name: (sa.TICKET_ESCALATED, v.escalated),
         }
         updates: list[SearchAttributeUpdate[Any]] = []
+        state_changes = self._published.get(sa.TICKET_STATE.name) != v.state.value
         if self.lean and not v.escalated:
             # Only ever queried as `TicketEscalated = true`: false need not be written.
             del wanted[sa.TICKET_ESCALATED.name]
@@ -126,6 +127,10 @@ class TicketRecord:
                 updates.append(key.value_set(value))
                 self._published[name] = value
         updates += self._review_reasons_update(bool(updates))
+        if state_changes:
+            # In the upsert that changes the state: no event of its own (an upsert's content is
+            # not compared on replay, so tickets that ran before it replay as they ran).
+            updates.append(sa.TICKET_STATE_SINCE.value_set(workflow.now()))
         if updates:
             workflow.upsert_search_attributes(updates)
         # Usage totals go in the memo for `report`, which reads tickets at rest: publishing them

@@ -35,6 +35,7 @@ TicketPriority:Keyword
 TicketSlaDeadline:Datetime
 TicketEscalated:Bool
 TicketReviewReasons:KeywordList
+TicketStateSince:Datetime
 "
 existing=$(temporal operator search-attribute list --address "$TEMPORAL_ADDRESS" -n "$NAMESPACE")
 for pair in $ATTRIBUTES; do

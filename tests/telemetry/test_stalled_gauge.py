@@ -1,9 +1,12 @@
-"""The stalled-tickets gauge's visibility query runs on the real server's visibility store and
-counts a running ticket with the agents by its start time (shared/worker_gauges.py)."""
+"""The stalled-tickets gauge's visibility query runs on the real server's visibility store: a
+running ticket counts once it has been in an agent state past the threshold, NEW by its run's
+start, the later states by TicketStateSince (shared/worker_gauges.py)."""
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from temporalio.client import Client, WorkflowHandle
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.testing import WorkflowEnvironment
 
@@ -15,30 +18,51 @@ from shared.worker_gauges import stalled_query
 from tests.support.temporal import wait_until
 from tests.support.tickets import make_ticket
 
+FIFTEEN = timedelta(minutes=15)
 
-async def test_a_ticket_no_worker_takes_counts_as_stalled_once_past_the_threshold(
-    dev_env: WorkflowEnvironment,
-) -> None:
+
+async def parked(
+    client: Client, state: TicketState, since: datetime | None = None
+) -> WorkflowHandle[Any, Any]:
+    """A ticket on a queue no worker polls (as behind a provider queue nobody serves), with the
+    search attributes its workflow would have set."""
     ticket = make_ticket()
-    workflow_id = names.ticket_workflow_id(ticket.ticket_id)
-    # On a queue no worker polls: it stays NEW, as behind a provider queue nobody serves.
-    handle = await dev_env.client.start_workflow(
+    pairs: list[SearchAttributePair[Any]] = [SearchAttributePair(sa.TICKET_STATE, state.value)]
+    if since is not None:
+        pairs.append(SearchAttributePair(sa.TICKET_STATE_SINCE, since))
+    return await client.start_workflow(
         names.TICKET_WORKFLOW,
         TicketRequest(ticket=ticket),
-        id=workflow_id,
+        id=names.ticket_workflow_id(ticket.ticket_id),
         task_queue=f"nobody-{uuid.uuid4().hex[:8]}",
-        search_attributes=TypedSearchAttributes(
-            [SearchAttributePair(sa.TICKET_STATE, TicketState.NEW.value)]
-        ),
+        search_attributes=TypedSearchAttributes(pairs),
     )
-    mine = f" AND WorkflowId = '{workflow_id}'"
 
-    async def count(now: datetime, after: timedelta) -> int:
-        return (await dev_env.client.count_workflows(stalled_query(now, after) + mine)).count
+
+async def test_tickets_count_as_stalled_by_when_they_entered_their_state(
+    dev_env: WorkflowEnvironment,
+) -> None:
+    client = dev_env.client
+    now = datetime.now(UTC)
+    new = await parked(client, TicketState.NEW)
+    long_classified = await parked(client, TicketState.CLASSIFIED, now - timedelta(minutes=20))
+    # Back with the agents (a rework) ten minutes after its run started: counted from then.
+    reworked = await parked(client, TicketState.RESOLVING, now + timedelta(minutes=10))
+    handles = (new, long_classified, reworked)
+
+    async def counted(at: datetime) -> set[str]:
+        ids = " OR ".join(f"WorkflowId = '{h.id}'" for h in handles)
+        found = client.list_workflows(f"{stalled_query(at, FIFTEEN)} AND ({ids})")
+        return {w.id async for w in found}
 
     try:
-        later = datetime.now(UTC) + timedelta(minutes=20)
-        await wait_until(lambda: count(later, timedelta(minutes=15)), what="the stalled count")
-        assert await count(datetime.now(UTC), timedelta(minutes=15)) == 0
+        # Sixteen minutes on: NEW counts by its run's start; the reworked one, whose run is as
+        # old, has been back with the agents for six minutes only.
+        later = await wait_until(
+            lambda: counted(now + timedelta(minutes=16)), what="the stalled tickets"
+        )
+        assert later == {new.id, long_classified.id}
+        assert await counted(now) == {long_classified.id}
     finally:
-        await handle.terminate("test over")
+        for handle in handles:
+            await handle.terminate("test over")

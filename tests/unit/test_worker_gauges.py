@@ -79,7 +79,7 @@ class QueriesFake:
         return Count()
 
 
-async def test_tickets_with_the_agents_past_15_minutes_are_counted_from_their_start() -> None:
+async def test_tickets_in_an_agent_state_past_15_minutes_are_counted_from_entering_it() -> None:
     meter, client = FakeMeter(), QueriesFake()
     gauges = VisibilityGauges(
         client,  # type: ignore[arg-type]
@@ -90,6 +90,9 @@ async def test_tickets_with_the_agents_past_15_minutes_are_counted_from_their_st
 
     assert meter.gauges[metrics.STALLED_WITH_AGENTS].values == [(2, None)]
     [stalled] = [q for q in client.queries if "StartTime" in q]
-    assert "StartTime < '2023-11-14T21:58:20Z'" in stalled
-    assert "TicketState IN ('NEW', 'CLASSIFIED', 'TRIAGED', 'RESOLVING', 'RESOLVED', " in stalled
+    assert "(TicketState = 'NEW' AND StartTime < '2023-11-14T21:58:20Z')" in stalled
+    assert (
+        "TicketState IN ('CLASSIFIED', 'TRIAGED', 'RESOLVING', 'RESOLVED', 'VALIDATED')" in stalled
+    )
+    assert "TicketStateSince < '2023-11-14T21:58:20Z'" in stalled
     assert "AWAITING_REVIEW" not in stalled and "DELIVERING" not in stalled
