@@ -56,7 +56,11 @@ from shared.health import (
     start_health_server,
     temporal_check,
 )
-from shared.metrics import forward_core_logs, prometheus_runtime
+from shared.metrics import (
+    MetricsAddressError,
+    forward_core_logs,
+    metrics_runtime_from_env,
+)
 from shared.pipeline_config import PipelineConfig
 from shared.provider_config import WorkerSettings
 from shared.search_attribute_setup import SearchAttributeSetupError, ensure_search_attributes
@@ -81,23 +85,16 @@ from task_queue_workers import (
 
 # Where the worker serves Prometheus metrics (host:port). Unset by default, so several workers on
 # one machine never fight over a port.
-METRICS_ADDRESS_ENV = "TICKETS_METRICS_ADDRESS"
 
 log = logging.getLogger("worker")
 
 
 def metrics_runtime() -> tuple[Runtime | None, str | None]:
-    """The process's one Temporal runtime serving /metrics, when TICKETS_METRICS_ADDRESS is set.
-    Made before any client: every client and worker made with it records to that endpoint."""
-    address = os.environ.get(METRICS_ADDRESS_ENV, "").strip()
-    if not address:
-        return None, None
+    """shared/metrics.py metrics_runtime_from_env, its problem a configuration error."""
     try:
-        return prometheus_runtime(address), address
-    except Exception as err:  # the runtime reports a bad address or a taken port this way
-        raise settings.ConfigError(
-            f"{METRICS_ADDRESS_ENV}={address!r}: cannot serve metrics there: {err}"
-        ) from None
+        return metrics_runtime_from_env()
+    except MetricsAddressError as err:
+        raise settings.ConfigError(str(err)) from None
 
 
 def unpriced_models(config: PipelineConfig, worker_settings: WorkerSettings) -> list[str]:

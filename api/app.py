@@ -7,6 +7,7 @@ sentence (api/errors.py).
 
 from fastapi import Depends, FastAPI
 from fastapi.responses import RedirectResponse
+from temporalio.common import MetricMeter
 
 from api import errors
 from api.accounts import TokenRegistry
@@ -15,6 +16,7 @@ from api.console import pages
 from api.page_tokens import PageTokens
 from api.query_params import known_query_parameters
 from api.rate_limit import RateLimiter
+from api.request_metrics import RequestMetrics
 from api.routes import health, intake, reading, review
 from api.security_headers import SecurityHeadersMiddleware
 from api.settings import ApiSettings
@@ -33,7 +35,9 @@ def create_app(
     settings: ApiSettings,
     tokens: TokenRegistry,
     connection: TemporalConnection | None = None,
+    meter: MetricMeter | None = None,
 ) -> FastAPI:
+    """``meter``: where the requests are counted (the process's Prometheus runtime's), or none."""
     app = FastAPI(
         title="Support tickets API",
         version="1.0",
@@ -47,6 +51,9 @@ def create_app(
     app.add_middleware(TokenFirstMiddleware)
     # No caching, no sniffing; the console's content policy; forms from other sites refused.
     app.add_middleware(SecurityHeadersMiddleware)
+    if meter is not None:
+        # Outermost: it sees every answer, the refusals of the middlewares above included.
+        app.add_middleware(RequestMetrics, meter=meter)
     app.state.settings = settings
     app.state.registry = tokens
     app.state.temporal = connection or TemporalConnection()

@@ -4,15 +4,18 @@ import errno
 import socket
 
 import uvicorn
+from temporalio.common import MetricMeter
 
 from api.accounts import TokenRegistry
 from api.app import create_app
 from api.settings import ApiSettings
 
 
-def build_server(settings: ApiSettings, tokens: TokenRegistry) -> uvicorn.Server:
+def build_server(
+    settings: ApiSettings, tokens: TokenRegistry, meter: MetricMeter | None = None
+) -> uvicorn.Server:
     config = uvicorn.Config(
-        create_app(settings, tokens),
+        create_app(settings, tokens, meter=meter),
         host=settings.host,
         port=settings.port,
         # One process: the intake rate limit lives in it (docs/api.md). Behind a proxy on the

@@ -13,6 +13,7 @@ no suffixes). Money is US dollars, named in the metric (``_usd``).
 """
 
 import logging
+import os
 from collections.abc import Mapping, Sequence
 from typing import Final
 
@@ -40,6 +41,9 @@ REVIEW_WAIT: Final = "tickets_review_wait"  # _seconds; action
 SLA_ESCALATIONS: Final = "tickets_sla_escalations"  # _total; priority
 BUDGET_HANDOFFS: Final = "tickets_budget_handoffs"  # _total
 # Worker gauges (a level, for alerts that need one):
+# The API's (api/request_metrics.py), with its Temporal client's own on TICKETS_METRICS_ADDRESS:
+API_REQUESTS: Final = "tickets_api_requests"  # _total; route method status
+API_REQUEST_DURATION: Final = "tickets_api_request_duration"  # _seconds; route method
 OPEN_TICKETS: Final = "tickets_open"  # state: running tickets per state, from visibility
 REVIEW_OVERDUE: Final = "tickets_review_overdue"  # awaiting review past the SLA deadline
 # Running tickets with the agents (NEW to VALIDATED) 15 minutes after they entered that state:
@@ -77,6 +81,7 @@ BUCKETS: Final[Mapping[str, Sequence[float]]] = {
     AGENT_CALL_DURATION: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120],
     REVIEW_WAIT: [60, 300, 900, 1800, 3600, 4 * 3600, 8 * 3600, 24 * 3600, 72 * 3600, 168 * 3600],
     LLM_COST: [0.0001, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1],
+    API_REQUEST_DURATION: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     # The SDK core's own histogram, by the name core gives it (served as temporal_…_seconds;
     # core applies an override to every metric whose name contains the key). Its default
     # buckets (0.1, 0.5, 1, 5, 10, 100, 1000 s) have no bound at the 2 s threshold of
@@ -119,6 +124,29 @@ def forward_core_logs() -> None:
     at a process's start, before any client is made."""
     runtime = Runtime(telemetry=TelemetryConfig(logging=core_logging()))
     Runtime.set_default(runtime, error_if_already_set=False)
+
+
+# Where a process (a worker, the API) serves /metrics: host:port; none when unset.
+METRICS_ADDRESS_ENV: Final = "TICKETS_METRICS_ADDRESS"
+
+
+class MetricsAddressError(ValueError):
+    pass
+
+
+def metrics_runtime_from_env() -> tuple[Runtime | None, str | None]:
+    """The process's one Temporal runtime serving /metrics, when TICKETS_METRICS_ADDRESS is set,
+    and the address. Made before any client: every client and worker made with it records to
+    that endpoint."""
+    address = os.environ.get(METRICS_ADDRESS_ENV, "").strip()
+    if not address:
+        return None, None
+    try:
+        return prometheus_runtime(address), address
+    except Exception as err:  # the runtime reports a bad address or a taken port this way
+        raise MetricsAddressError(
+            f"{METRICS_ADDRESS_ENV}={address!r}: cannot serve metrics there: {err}"
+        ) from None
 
 
 def prometheus_runtime(bind_address: str) -> Runtime:

@@ -5,6 +5,8 @@ import contextlib
 from dataclasses import replace
 from pathlib import Path
 
+from temporalio.runtime import Runtime
+
 from api.accounts import (
     NAME_PATTERN,
     Role,
@@ -18,6 +20,7 @@ from api.accounts import (
 from api.settings import ApiSettings, ApiSettingsError
 from shared.data_converter import describe_key_ring
 from shared.encryption.keyring import load_key_ring
+from shared.metrics import MetricsAddressError, metrics_runtime_from_env
 from shared.settings import ConfigError
 from starter import render
 from starter.arguments import port_number, role_argument
@@ -51,8 +54,12 @@ async def cmd_serve(args: argparse.Namespace) -> int:
         raise CliError(f"{settings.tokens_file}: holds no tokens; nobody could use the API")
     try:
         ring = load_key_ring()  # the ring the API's client will use: said before it serves
-    except ConfigError as err:
+        # Before any client: the API's Temporal client records to it too.
+        runtime, metrics_address = metrics_runtime_from_env()
+    except (ConfigError, MetricsAddressError) as err:
         raise CliError(str(err)) from None
+    if runtime is not None:
+        Runtime.set_default(runtime, error_if_already_set=False)
     if ring is None:
         # Intake would store tickets readable beside the workers' encrypted ones. A server not
         # answering yet is not checked: the API starts without one and says so on /readyz.
@@ -68,9 +75,11 @@ async def cmd_serve(args: argparse.Namespace) -> int:
         + "; console at /console), "
         f"{len(tokens.accounts)} token(s) from {settings.tokens_file}; "
         f"{describe_key_ring(ring)}"
+        + (f"; metrics (Prometheus) at http://{metrics_address}/metrics" if runtime else "")
     )
+    meter = runtime.metric_meter if runtime is not None else None
     with sock:
-        await build_server(settings, tokens).serve(sockets=[sock])
+        await build_server(settings, tokens, meter).serve(sockets=[sock])
     return EXIT_OK
 
 

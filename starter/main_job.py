@@ -39,7 +39,7 @@ from starter.inputs import read_jsonl
 from starter.spawn import log_since, log_size, spawn_logged, stop_process
 
 WORKER_READY_TIMEOUT = 60.0
-# The worker's metrics endpoint (worker.METRICS_ADDRESS_ENV); a free port when not set.
+# The worker's metrics endpoint (shared/metrics.py METRICS_ADDRESS_ENV); a free port when not set.
 METRICS_ADDRESS_ENV = "TICKETS_METRICS_ADDRESS"
 VISIBILITY_CATCH_UP = 10.0
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}

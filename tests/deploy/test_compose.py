@@ -193,14 +193,17 @@ def test_the_namespace_job_creates_the_search_attributes_the_code_uses() -> None
     assert created == expected
 
 
-def test_prometheus_scrapes_the_worker_service_on_its_metrics_port(
+def test_prometheus_scrapes_the_worker_and_api_services_on_their_metrics_ports(
     services: dict[str, dict[str, Any]],
 ) -> None:
     config = yaml.safe_load((PROJECT_ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text())
-    [job] = config["scrape_configs"]
-    [sd] = job["dns_sd_configs"]
-    metrics = services["worker"]["environment"]["TICKETS_METRICS_ADDRESS"]
-    assert sd["names"] == ["worker"] and f":{sd['port']}" in metrics and metrics.startswith("0.")
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    assert set(jobs) == {"ticket-workers", "ticket-api"}
+    for job, service in (("ticket-workers", "worker"), ("ticket-api", "api")):
+        [sd] = jobs[job]["dns_sd_configs"]
+        metrics = services[service]["environment"]["TICKETS_METRICS_ADDRESS"]
+        assert sd["names"] == [service] and f":{sd['port']}" in metrics
+        assert metrics.startswith("0.")
     assert "/etc/prometheus" in mount_targets(services["prometheus"])
 
 

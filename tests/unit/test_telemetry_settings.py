@@ -107,16 +107,16 @@ def test_provider_errors_map_to_failure_classes() -> None:
 def test_a_worker_metrics_address_that_cannot_be_served_is_a_configuration_error(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv(worker.METRICS_ADDRESS_ENV, "not-an-address")
+    monkeypatch.setenv(metrics.METRICS_ADDRESS_ENV, "not-an-address")
     with pytest.raises(settings.ConfigError, match="TICKETS_METRICS_ADDRESS='not-an-address'"):
         worker.metrics_runtime()
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen(1)
-        monkeypatch.setenv(worker.METRICS_ADDRESS_ENV, f"127.0.0.1:{taken.getsockname()[1]}")
+        monkeypatch.setenv(metrics.METRICS_ADDRESS_ENV, f"127.0.0.1:{taken.getsockname()[1]}")
         with pytest.raises(settings.ConfigError, match="in use"):
             worker.metrics_runtime()
-    monkeypatch.delenv(worker.METRICS_ADDRESS_ENV)
+    monkeypatch.delenv(metrics.METRICS_ADDRESS_ENV)
     assert worker.metrics_runtime() == (None, None)
 
 

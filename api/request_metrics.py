@@ -1,0 +1,50 @@
+"""The API's requests as Prometheus metrics, served with its Temporal client's own metrics on
+TICKETS_METRICS_ADDRESS (as the workers serve theirs): how many were answered, by route (the
+route's template, never the path: a path names a ticket), method and status, and how long each
+took. Traces say what one request did; these say how the API is doing (an alert on its 5xx)."""
+
+import time
+from collections.abc import Mapping
+from datetime import timedelta
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from temporalio.common import MetricMeter
+
+from shared import metrics
+
+# A path no route matched (a scanner's guesses): one label value, not one per path.
+UNMATCHED = "unmatched"
+
+
+class RequestMetrics:
+    """ASGI middleware counting every HTTP request the API answers."""
+
+    def __init__(self, app: ASGIApp, meter: MetricMeter) -> None:
+        self.app = app
+        self._requests = meter.create_counter(
+            metrics.API_REQUESTS, "HTTP requests the API answered, by route, method and status"
+        )
+        self._duration = meter.create_histogram_timedelta(
+            metrics.API_REQUEST_DURATION, "Time the API took to answer an HTTP request"
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.monotonic()
+        status = 500  # what the server answers when the app raises before it starts a response
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            route = getattr(scope.get("route"), "path", None) or UNMATCHED
+            where: Mapping[str, str] = {"route": route, "method": scope["method"]}
+            self._requests.add(1, {**where, "status": str(status)})
+            self._duration.record(timedelta(seconds=time.monotonic() - started), where)
