@@ -73,9 +73,12 @@ class PrometheusServer:
             "evaluation_interval": FAST_INTERVAL,
         }
         config["rule_files"] = [str(rules)]
-        (job,) = config["scrape_configs"]
+        # The workers' job, on this test's targets (the API's job has none here).
+        jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+        job = jobs["ticket-workers"]
         job.pop("dns_sd_configs", None)
         job["static_configs"] = [{"targets": targets}]
+        config["scrape_configs"] = [job]
         (folder / "prometheus.yml").write_text(yaml.safe_dump(config))
         self._process: subprocess.Popen[bytes] | None = None
 
