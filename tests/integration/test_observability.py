@@ -98,67 +98,70 @@ def observed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Observed]:
             folder, "127.0.0.1", free_port(), ui=False, register_search_attributes=False
         )
         asyncio.run(server.start())
-        metrics_address = f"127.0.0.1:{free_port()}"
-        otel = {
-            "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
-            "OTEL_BSP_SCHEDULE_DELAY": "100",  # export every 100 ms, not every 5 s
-        }
-        base = {
-            k: v
-            for k, v in environment(server.address, folder).items()
-            if not k.startswith(("OTEL_", "OPENAI_", "ANTHROPIC_"))
-        }
-        worker_env = {
-            **base,
-            **otel,
-            "OTEL_SERVICE_NAME": "ticket-worker",
-            "OPENAI_API_KEY": OPENAI_KEY,
-            "OPENAI_BASE_URL": fake.openai_base_url,
-            "TICKETS_METRICS_ADDRESS": metrics_address,
-            "TICKETS_SPEND_LIMIT_USD_PER_HOUR": str(SPEND_LIMIT),
-            "TICKETS_SENSITIVE_CATEGORIES": "Billing",
-        }
-        worker = WorkerProcess(folder, server.address, worker_env)
-        prometheus = PrometheusServer(folder, [metrics_address])
+        # Stopped whatever fails after it starts (the Prometheus set-up raising left it running).
         try:
-            asyncio.run(worker.start())
-            prometheus.start()
-            started = time.time()
-            cli_env = {**base, **otel, "OTEL_SERVICE_NAME": "ticket-cli"}
-            observed = Observed(
-                server,
-                f"http://{metrics_address}/metrics",
-                prometheus,
-                receiver,
-                llm,
-                cli_env,
-                started,
-            )
-            # A counter series exists from its first increment, and Prometheus takes its first
-            # sample as the start: all of one agent's 429s inside one scrape interval would read
-            # as no rise at all. So one ticket goes first, and the rest only once Prometheus has
-            # scraped the series that ticket created.
-            first, rest = folder / "first.jsonl", folder / "rest.jsonl"
-            first.write_text(json.dumps(TICKETS[0]) + "\n")
-            rest.write_text("".join(json.dumps(t) + "\n" for t in TICKETS[1:]))
-            submitted = run_cli(cli_env, "submit", str(first), "--wait", "--timeout", "60")
-            assert submitted.code == 0, submitted.output
-            asyncio.run(
-                wait_until(
-                    lambda: len(prometheus.query(RATE_LIMITED_SERIES)) == 4,
-                    timeout=30,
-                    what="Prometheus to scrape the first ticket's 429s",
+            metrics_address = f"127.0.0.1:{free_port()}"
+            otel = {
+                "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
+                "OTEL_BSP_SCHEDULE_DELAY": "100",  # export every 100 ms, not every 5 s
+            }
+            base = {
+                k: v
+                for k, v in environment(server.address, folder).items()
+                if not k.startswith(("OTEL_", "OPENAI_", "ANTHROPIC_"))
+            }
+            worker_env = {
+                **base,
+                **otel,
+                "OTEL_SERVICE_NAME": "ticket-worker",
+                "OPENAI_API_KEY": OPENAI_KEY,
+                "OPENAI_BASE_URL": fake.openai_base_url,
+                "TICKETS_METRICS_ADDRESS": metrics_address,
+                "TICKETS_SPEND_LIMIT_USD_PER_HOUR": str(SPEND_LIMIT),
+                "TICKETS_SENSITIVE_CATEGORIES": "Billing",
+            }
+            worker = WorkerProcess(folder, server.address, worker_env)
+            prometheus = PrometheusServer(folder, [metrics_address])
+            try:
+                asyncio.run(worker.start())
+                prometheus.start()
+                started = time.time()
+                cli_env = {**base, **otel, "OTEL_SERVICE_NAME": "ticket-cli"}
+                observed = Observed(
+                    server,
+                    f"http://{metrics_address}/metrics",
+                    prometheus,
+                    receiver,
+                    llm,
+                    cli_env,
+                    started,
                 )
-            )
-            submitted = run_cli(cli_env, "submit", str(rest), "--wait", "--timeout", "60")
-            assert submitted.code == 0, submitted.output
-            reviewed = run_cli(cli_env, "review", REVIEWED, "--approve", "--reviewer", "ana")
-            assert reviewed.code == 0, reviewed.output + worker.output()[-3000:]
-            observed.outputs = [submitted.output, reviewed.output]
-            yield observed
+                # A counter series exists from its first increment, and Prometheus takes its first
+                # sample as the start: all of one agent's 429s inside one scrape interval would read
+                # as no rise at all. So one ticket goes first, and the rest only once Prometheus has
+                # scraped the series that ticket created.
+                first, rest = folder / "first.jsonl", folder / "rest.jsonl"
+                first.write_text(json.dumps(TICKETS[0]) + "\n")
+                rest.write_text("".join(json.dumps(t) + "\n" for t in TICKETS[1:]))
+                submitted = run_cli(cli_env, "submit", str(first), "--wait", "--timeout", "60")
+                assert submitted.code == 0, submitted.output
+                asyncio.run(
+                    wait_until(
+                        lambda: len(prometheus.query(RATE_LIMITED_SERIES)) == 4,
+                        timeout=30,
+                        what="Prometheus to scrape the first ticket's 429s",
+                    )
+                )
+                submitted = run_cli(cli_env, "submit", str(rest), "--wait", "--timeout", "60")
+                assert submitted.code == 0, submitted.output
+                reviewed = run_cli(cli_env, "review", REVIEWED, "--approve", "--reviewer", "ana")
+                assert reviewed.code == 0, reviewed.output + worker.output()[-3000:]
+                observed.outputs = [submitted.output, reviewed.output]
+                yield observed
+            finally:
+                prometheus.stop()
+                asyncio.run(worker.stop())
         finally:
-            prometheus.stop()
-            asyncio.run(worker.stop())
             asyncio.run(server.stop())
 
 
