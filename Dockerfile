@@ -30,6 +30,6 @@ ENV TICKETS_DATA_DIR=/home/tickets/data
 WORKDIR /app
 USER tickets
 
-# 9464: worker metrics (TICKETS_METRICS_ADDRESS); 8480: the HTTP API; 8081: the codec server.
+# 9464: a worker's or the API's metrics (TICKETS_METRICS_ADDRESS); 8480: the HTTP API; 8081: the codec server.
 EXPOSE 9464 8480 8081
 CMD ["python", "-m", "worker"]

@@ -12,8 +12,13 @@ from temporalio.common import MetricMeter
 
 from shared import metrics
 
-# A path no route matched (a scanner's guesses): one label value, not one per path.
+# No route answered: a path no route matches (a scanner's guesses), or a request a middleware
+# refused before routing (401 without a token, 413 for a declared oversize body, a cross-site
+# form's 403); the status tells which. One label value, not one per path.
 UNMATCHED = "unmatched"
+# The methods counted by name; any other (a client may send any token) is "other": a label
+# value a client chooses would make a series per request.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 class RequestMetrics:
@@ -44,7 +49,8 @@ class RequestMetrics:
         try:
             await self.app(scope, receive, sending)
         finally:
+            method = scope["method"] if scope["method"] in METHODS else "other"
             route = getattr(scope.get("route"), "path", None) or UNMATCHED
-            where: Mapping[str, str] = {"route": route, "method": scope["method"]}
+            where: Mapping[str, str] = {"route": route, "method": method}
             self._requests.add(1, {**where, "status": str(status)})
             self._duration.record(timedelta(seconds=time.monotonic() - started), where)

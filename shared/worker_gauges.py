@@ -91,9 +91,14 @@ def stalled_query(now: datetime, after: timedelta = STALLED_AFTER) -> str:
     since = (now - after).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     later = ", ".join(f"'{s.value}'" for s in AGENT_STATES if s is not TicketState.NEW)
     state = sa.TICKET_STATE.name
+    entered = sa.TICKET_STATE_SINCE.name
     return _running(
         f"(({state} = '{TicketState.NEW.value}' AND StartTime < '{since}') OR "
-        f"({state} IN ({later}) AND {sa.TICKET_STATE_SINCE.name} < '{since}'))"
+        f"({state} IN ({later}) AND {entered} < '{since}') OR "
+        # A ticket whose state was published before TicketStateSince existed (running when the
+        # workers were upgraded) has none: counted by its start, or a ticket stuck since then
+        # (one that never moves again) would never show.
+        f"({state} IN ({later}) AND {entered} IS NULL AND StartTime < '{since}'))"
     )
 
 

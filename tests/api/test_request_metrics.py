@@ -1,6 +1,7 @@
 """The API's requests as Prometheus metrics (api/request_metrics.py) on the Temporal runtime's
-real /metrics endpoint: counted by route template (never the path, which names a ticket),
-method and status, timed per route; a path no route matches is one label value."""
+real /metrics endpoint: counted by route template (never the path, which names a ticket), method
+(any the client makes up is "other") and status, timed per route; a request no route answered
+(an unknown path, a refusal before routing) is one label value."""
 
 import httpx
 from temporalio.client import Client
@@ -46,6 +47,10 @@ async def test_each_request_is_counted_by_route_method_and_status(
         assert missing.status_code == 404
         assert (await http.get("/tickets/T-metrics-404")).status_code == 401
         assert (await http.get("/no/such/page")).status_code == 404
+        # Refused by a middleware before routing: no route answered.
+        assert (await http.post("/tickets", json={"subject": "x"})).status_code == 401
+        # A method is a token the client chooses: one label value for any unknown one.
+        assert (await http.request("X0GARBAGE", "/healthz")).status_code in (400, 401, 405)
         page = (await http.get(f"http://{metrics_address}/metrics")).text
 
     requests = samples(page, "tickets_api_requests_total")
@@ -53,6 +58,8 @@ async def test_each_request_is_counted_by_route_method_and_status(
     assert requests['{method="GET",route="/tickets/{ticket_id}",status="404"}'] == 1
     assert requests['{method="GET",route="/tickets/{ticket_id}",status="401"}'] == 1
     assert requests['{method="GET",route="unmatched",status="404"}'] == 1
-    assert not [labels for labels in requests if "T-metrics-404" in labels]
+    assert requests['{method="POST",route="unmatched",status="401"}'] == 1
+    assert [labels for labels in requests if 'method="other"' in labels]
+    assert not [labels for labels in requests if "GARBAGE" in labels or "T-metrics" in labels]
     timed = samples(page, "tickets_api_request_duration_seconds_count")
     assert timed['{method="GET",route="/healthz"}'] == 2

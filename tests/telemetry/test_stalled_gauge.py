@@ -48,7 +48,9 @@ async def test_tickets_count_as_stalled_by_when_they_entered_their_state(
     long_classified = await parked(client, TicketState.CLASSIFIED, now - timedelta(minutes=20))
     # Back with the agents (a rework) ten minutes after its run started: counted from then.
     reworked = await parked(client, TicketState.RESOLVING, now + timedelta(minutes=10))
-    handles = (new, long_classified, reworked)
+    # Published before TicketStateSince existed (running through the upgrade): by its start.
+    older = await parked(client, TicketState.TRIAGED)
+    handles = (new, long_classified, reworked, older)
 
     async def counted(at: datetime) -> set[str]:
         ids = " OR ".join(f"WorkflowId = '{h.id}'" for h in handles)
@@ -61,7 +63,7 @@ async def test_tickets_count_as_stalled_by_when_they_entered_their_state(
         later = await wait_until(
             lambda: counted(now + timedelta(minutes=16)), what="the stalled tickets"
         )
-        assert later == {new.id, long_classified.id}
+        assert later == {new.id, long_classified.id, older.id}
         assert await counted(now) == {long_classified.id}
     finally:
         for handle in handles:
