@@ -57,9 +57,10 @@ from shared.health import (
     temporal_check,
 )
 from shared.metrics import (
-    MetricsAddressError,
     forward_core_logs,
-    metrics_runtime_from_env,
+)
+from shared.metrics import (
+    metrics_runtime_from_env as metrics_runtime,
 )
 from shared.pipeline_config import PipelineConfig
 from shared.provider_config import WorkerSettings
@@ -87,14 +88,6 @@ from task_queue_workers import (
 # one machine never fight over a port.
 
 log = logging.getLogger("worker")
-
-
-def metrics_runtime() -> tuple[Runtime | None, str | None]:
-    """shared/metrics.py metrics_runtime_from_env, its problem a configuration error."""
-    try:
-        return metrics_runtime_from_env()
-    except MetricsAddressError as err:
-        raise settings.ConfigError(str(err)) from None
 
 
 def unpriced_models(config: PipelineConfig, worker_settings: WorkerSettings) -> list[str]:

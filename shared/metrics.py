@@ -27,6 +27,7 @@ from temporalio.runtime import (
 )
 
 from shared import names
+from shared.config_errors import ConfigError
 
 # Names as the code creates them; the Prometheus name (what rules and dashboards query) follows.
 # Activity side, one observation per attempt of an agent call:
@@ -40,10 +41,10 @@ TICKETS_FINISHED: Final = "tickets_finished"  # _total; state category
 REVIEW_WAIT: Final = "tickets_review_wait"  # _seconds; action
 SLA_ESCALATIONS: Final = "tickets_sla_escalations"  # _total; priority
 BUDGET_HANDOFFS: Final = "tickets_budget_handoffs"  # _total
-# Worker gauges (a level, for alerts that need one):
 # The API's (api/request_metrics.py), with its Temporal client's own on TICKETS_METRICS_ADDRESS:
 API_REQUESTS: Final = "tickets_api_requests"  # _total; route method status
 API_REQUEST_DURATION: Final = "tickets_api_request_duration"  # _seconds; route method
+# Worker gauges (a level, for alerts that need one):
 OPEN_TICKETS: Final = "tickets_open"  # state: running tickets per state, from visibility
 REVIEW_OVERDUE: Final = "tickets_review_overdue"  # awaiting review past the SLA deadline
 # Running tickets with the agents (NEW to VALIDATED) 15 minutes after they entered that state:
@@ -130,10 +131,6 @@ def forward_core_logs() -> None:
 METRICS_ADDRESS_ENV: Final = "TICKETS_METRICS_ADDRESS"
 
 
-class MetricsAddressError(ValueError):
-    pass
-
-
 def metrics_runtime_from_env() -> tuple[Runtime | None, str | None]:
     """The process's one Temporal runtime serving /metrics, when TICKETS_METRICS_ADDRESS is set,
     and the address. Made before any client: every client and worker made with it records to
@@ -144,7 +141,7 @@ def metrics_runtime_from_env() -> tuple[Runtime | None, str | None]:
     try:
         return prometheus_runtime(address), address
     except Exception as err:  # the runtime reports a bad address or a taken port this way
-        raise MetricsAddressError(
+        raise ConfigError(
             f"{METRICS_ADDRESS_ENV}={address!r}: cannot serve metrics there: {err}"
         ) from None
 

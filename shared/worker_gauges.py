@@ -138,10 +138,12 @@ class VisibilityGauges:
                 _running(f"{sa.TICKET_STATE.name} = '{state.value}'")
             )
             self._open.set(count.count, {"state": state.value})
-        now = datetime.fromtimestamp(self._clock(), UTC)
-        stalled = await self._client.count_workflows(stalled_query(now))
+        now = self._clock()
+        stalled = await self._client.count_workflows(
+            stalled_query(datetime.fromtimestamp(now, UTC))
+        )
         self._stalled.set(stalled.count)
-        self._updated.set(self._clock())
+        self._updated.set(now)
 
     async def run(self) -> None:
         """Until cancelled; a failed count is logged and tried again: the server briefly away,

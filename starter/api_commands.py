@@ -20,7 +20,7 @@ from api.accounts import (
 from api.settings import ApiSettings, ApiSettingsError
 from shared.data_converter import describe_key_ring
 from shared.encryption.keyring import load_key_ring
-from shared.metrics import MetricsAddressError, metrics_runtime_from_env
+from shared.metrics import metrics_runtime_from_env
 from shared.settings import ConfigError
 from starter import render
 from starter.arguments import port_number, role_argument
@@ -56,7 +56,7 @@ async def cmd_serve(args: argparse.Namespace) -> int:
         ring = load_key_ring()  # the ring the API's client will use: said before it serves
         # Before any client: the API's Temporal client records to it too.
         runtime, metrics_address = metrics_runtime_from_env()
-    except (ConfigError, MetricsAddressError) as err:
+    except ConfigError as err:
         raise CliError(str(err)) from None
     if runtime is not None:
         Runtime.set_default(runtime, error_if_already_set=False)

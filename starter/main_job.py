@@ -27,6 +27,7 @@ from shared import report as reports
 from shared import settings
 from shared import ticket_listing as listing
 from shared.encryption.keyring import ensure_local_key_file
+from shared.metrics import METRICS_ADDRESS_ENV
 from shared.temporal_client import connection_settings
 from shared.view import TicketView
 from shared.waiting import wait_settled
@@ -39,8 +40,6 @@ from starter.inputs import read_jsonl
 from starter.spawn import log_since, log_size, spawn_logged, stop_process
 
 WORKER_READY_TIMEOUT = 60.0
-# The worker's metrics endpoint (shared/metrics.py METRICS_ADDRESS_ENV); a free port when not set.
-METRICS_ADDRESS_ENV = "TICKETS_METRICS_ADDRESS"
 VISIBILITY_CATCH_UP = 10.0
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 

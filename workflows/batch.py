@@ -77,10 +77,8 @@ class BatchWorkflow:
         self._read = [BatchTicket(raw, i) for i, raw in enumerate(tickets)]
         # The tickets, or why each is not one (set by run(): UNKNOWN_FIELDS_LEFT_OUT decides).
         self._tickets: list[Ticket | str] = [t.strict for t in self._read]
-        # The input of the tickets with fields this version does not know, by place in the
-        # input (an id may be listed twice): the child gets it whole, so it names them (and a
-        # newer worker that runs it reads them).
-        self._with_unknown: dict[int, Any] = {}
+        # Whether this run reads the tickets leniently (UNKNOWN_FIELDS_LEFT_OUT answered yes).
+        self._lenient = False
         self._in_flight = set(state.in_flight)
         self._last_check = workflow.now()
         # RESTARTS_AS_SUBMITTED's answer in this run, once asked. The SDK keeps a patch's first
@@ -105,18 +103,14 @@ class BatchWorkflow:
     @workflow.run
     async def run(self, tickets: list[Any], state: BatchState) -> BatchProgress:
         settings = state.settings
-        unknown = [
-            (place, read)
-            for place, read in enumerate(self._read)
-            if place >= state.position and read.unknown_fields
-        ]
+        unknown = [read for read in self._read[state.position :] if read.unknown_fields]
         # Asked only for an input with such fields: a history recorded by a version that
         # refused them replays its refusals (counted INVALID).
         if unknown and workflow.patched(UNKNOWN_FIELDS_LEFT_OUT):
+            self._lenient = True
             self._tickets = [t.lenient for t in self._read]
-            for place, read in unknown:
+            for read in unknown:
                 if isinstance(read.lenient, Ticket):
-                    self._with_unknown[place] = read.raw
                     workflow.logger.warning(
                         "batch input: ticket %s: fields this worker does not know are left to "
                         "its workflow: %s",
@@ -155,7 +149,7 @@ class BatchWorkflow:
                 START_GROUP,
             )
             group = parsed[state.position : state.position + free]
-            raws = [self._with_unknown.get(state.position + i) for i in range(len(group))]
+            raws = [self._sent_whole(state.position + i) for i in range(len(group))]
             fits = fitting([start_bytes(t, raw) for t, raw in zip(group, raws, strict=True)])
             # Asked only when the budget cuts the group: other batches' histories are unchanged.
             if fits < len(group) and workflow.patched(BYTE_BOUNDED_GROUPS):
@@ -227,6 +221,15 @@ class BatchWorkflow:
         workflow.logger.warning(
             "batch input: a ticket is not valid (%d so far)", totals.settled[INVALID]
         )
+
+    def _sent_whole(self, place: int) -> Any:
+        """The input of the ticket at ``place`` (by place: an id may be listed twice) when its
+        child gets it whole, fields this version does not know included, so it names them (and
+        a newer worker that runs it reads them); else None."""
+        read = self._read[place]
+        if self._lenient and read.unknown_fields and isinstance(read.lenient, Ticket):
+            return read.raw
+        return None
 
     async def _start(self, ticket: Ticket, raw: Any = None) -> None:
         """Start ``ticket``'s child; ``raw``: its input, sent whole (unknown-fields-left-out)."""

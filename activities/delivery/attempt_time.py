@@ -35,11 +35,11 @@ def retry_delay(asked: timedelta | None) -> timedelta | None:
     attempt = activity.info().attempt if activity.in_activity() else 1
     policy = DELIVERY_RETRY
     cap = (policy.maximum_interval or policy.initial_interval).total_seconds()
-    # Capped before it grows: coefficient ** attempt overflows a float past ~1,000 attempts.
-    backoff = policy.initial_interval.total_seconds()
-    for _ in range(min(attempt - 1, 64)):
-        backoff = min(backoff * policy.backoff_coefficient, cap)
-    return max(asked, timedelta(seconds=backoff))
+    # The exponent bounded: coefficient ** attempt overflows a float past ~1,000 attempts.
+    grown = policy.initial_interval.total_seconds() * policy.backoff_coefficient ** min(
+        attempt - 1, 64
+    )
+    return max(asked, timedelta(seconds=min(grown, cap)))
 
 
 def attempt_deadline() -> float:
