@@ -52,18 +52,21 @@ async def test_tickets_count_as_stalled_by_when_they_entered_their_state(
     older = await parked(client, TicketState.TRIAGED)
     handles = (new, long_classified, reworked, older)
 
+    ids = " OR ".join(f"WorkflowId = '{h.id}'" for h in handles)
+
     async def counted(at: datetime) -> set[str]:
-        ids = " OR ".join(f"WorkflowId = '{h.id}'" for h in handles)
         found = client.list_workflows(f"{stalled_query(at, FIFTEEN)} AND ({ids})")
         return {w.id async for w in found}
 
+    async def all_indexed() -> bool:
+        # Visibility is eventually consistent: a record shows with the attributes it started with.
+        return len([w async for w in client.list_workflows(ids)]) == len(handles)
+
     try:
+        await wait_until(all_indexed, what="the four tickets in visibility")
         # Sixteen minutes on: NEW counts by its run's start; the reworked one, whose run is as
         # old, has been back with the agents for six minutes only.
-        later = await wait_until(
-            lambda: counted(now + timedelta(minutes=16)), what="the stalled tickets"
-        )
-        assert later == {new.id, long_classified.id, older.id}
+        assert await counted(now + timedelta(minutes=16)) == {new.id, long_classified.id, older.id}
         assert await counted(now) == {long_classified.id}
     finally:
         for handle in handles:
