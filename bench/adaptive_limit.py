@@ -1,6 +1,7 @@
 """The adaptive limit against a provider whose limit nobody declared.
 
     python -m bench adaptive_limit [--tickets N] [--rps R] [--latency S]
+    python -m bench adaptive_limit --simulate [--seeds N]
 
 A fake OpenAI-compatible server answers every call after a fixed latency and answers 429
 (Retry-After: 1) to any request above R per second (a token bucket). The pipeline runs on a
@@ -18,10 +19,16 @@ tickets not completed, the rate left on the queue; and, for the adaptive run, ea
 which the provider answered 429 or the controller set a rate (from the controller's history),
 so the 429s of slow start can be told from those of the probes. Target, for the provider that
 declares nothing: >= 0.9 of R with <= 2% 429s, no ticket lost.
+
+One run of it is one draw: how the 429s fall (the fake's burst allowance against slow start and
+the probes) moves its 429 share by a point or so. ``--simulate`` runs the same rules against the
+simulated provider (tests/support/rate_simulation.py: no servers, a minute in ~20 ms) over many
+seeds and prints the spread, so a run can be read against it.
 """
 
 import argparse
 import asyncio
+import statistics
 import time
 import uuid
 from datetime import UTC, datetime
@@ -38,6 +45,7 @@ from shared import names
 from shared.rate_control import QueueRateChange
 from tests.support.fake_llm import GOOD_OUTPUTS, FakeLLMServer, Recorded, Reply
 from tests.support.llm_pipeline import llm_pipeline, llm_setup
+from tests.support.rate_simulation import simulate
 from tests.support.tickets import make_ticket, start_ticket
 
 CONCURRENCY = 32  # per worker, on the provider queue: demand far above the limit
@@ -241,5 +249,40 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--tickets", type=int, default=150)
     parser.add_argument("--rps", type=float, default=10.0, help="the provider's undeclared limit")
     parser.add_argument("--latency", type=float, default=0.3, help="seconds per call")
+    parser.add_argument(
+        "--simulate", action="store_true", help="the rules against the simulated provider only"
+    )
+    parser.add_argument("--seeds", type=int, default=40, help="with --simulate")
     args = parser.parse_args(argv)
+    if args.simulate:
+        return simulated(args.seeds, args.latency)
     return asyncio.run(run(args.tickets, args.rps, args.latency))
+
+
+def simulated(seeds: int, latency: float) -> int:
+    """The controller's rules (as a controller started now runs them) against the simulated
+    provider with a one-second burst allowance, a minute's worth of calls at each of three
+    limits (at 10/s, the benchmark's 600)."""
+    print(
+        f"the rules against the simulated provider (tests/support/rate_simulation.py), {seeds} "
+        f"seeds per limit, a minute's worth of calls at the limit, {latency * 1000:.0f} ms per "
+        "call, a one-second burst allowance, Retry-After 1 s\n"
+    )
+    print(
+        "| limit | 429s: median | 90th percentile | worst | runs over 2% | "
+        "answered / limit: median | lowest |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    ok = True
+    for limit in (5.0, 10.0, 30.0):
+        runs = [simulate(limit, seed=s, latency=latency) for s in range(seeds)]
+        shares = sorted(r.rate_limited_share for r in runs)
+        answered = sorted(r.answered_share for r in runs)
+        over = sum(s > TARGET_429_SHARE for s in shares)
+        ok = ok and statistics.median(shares) <= TARGET_429_SHARE
+        print(
+            f"| {limit:g}/s | {statistics.median(shares):.2%} | "
+            f"{shares[min(len(shares) - 1, int(0.9 * len(shares)))]:.2%} | {shares[-1]:.2%} | "
+            f"{over} of {seeds} | {statistics.median(answered):.3f} | {answered[0]:.3f} |"
+        )
+    return 0 if ok else 1
