@@ -51,6 +51,7 @@ from tests.support.tickets import make_ticket, start_ticket
 CONCURRENCY = 32  # per worker, on the provider queue: demand far above the limit
 TARGET_SHARE = 0.9
 TARGET_429_SHARE = 0.02
+MAX_SEEDS = 1000  # --simulate: about a second per 15 seeds at each of three limits
 
 
 Mode = Literal["adaptive", "headers", "declared", "tokens", "configured"]
@@ -255,6 +256,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--seeds", type=int, default=40, help="with --simulate")
     args = parser.parse_args(argv)
     if args.simulate:
+        if not 1 <= args.seeds <= MAX_SEEDS:
+            parser.error(f"--seeds must be 1 to {MAX_SEEDS}, not {args.seeds}")
         return simulated(args.seeds, args.latency)
     return asyncio.run(run(args.tickets, args.rps, args.latency))
 

@@ -37,3 +37,13 @@ def test_the_spread_is_the_simulators_and_the_status_follows_the_medians(
         assert over == f"{sum(s > adaptive_limit.TARGET_429_SHARE for s in shares)} of 3"
     met = all(m <= adaptive_limit.TARGET_429_SHARE for m in medians.values())
     assert status == (0 if met else 1)
+
+
+@pytest.mark.parametrize("seeds", ["0", "1001"])
+def test_a_seed_count_out_of_range_is_refused_by_name(
+    seeds: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        adaptive_limit.main(["--simulate", "--seeds", seeds])
+    assert exited.value.code == 2
+    assert f"--seeds must be 1 to 1000, not {seeds}" in capsys.readouterr().err
