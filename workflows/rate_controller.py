@@ -56,6 +56,9 @@ PATCH_CAPPED_PROBES: Final = "capped-probe-steps"
 # queue's demand (policy/adaptive_rate.py: _idle): different rates, so runs from before replay
 # without it.
 PATCH_DEMAND_CUTS: Final = "demand-aware-cuts"
+# A probe above the ceiling climbs at 0.3% of it a tick, not 1% (policy/adaptive_rate.py:
+# gentle-probes): different rates, so runs from before replay without it.
+PATCH_GENTLE_PROBES: Final = "gentle-probes"
 # A run continues as new once it is ``renew_after_seconds`` old (a day by default), idle or not:
 # an idle controller waited on a condition for as long as its provider stayed idle, months
 # perhaps, and its history (its start input, its reports) stayed encrypted with the key of its
@@ -98,6 +101,7 @@ class ProviderRateController:
         declared_limits = workflow.patched(PATCH_DECLARED_LIMITS)
         capped_probes = workflow.patched(PATCH_CAPPED_PROBES)
         demand_cuts = workflow.patched(PATCH_DEMAND_CUTS)
+        gentle_probes = workflow.patched(PATCH_GENTLE_PROBES)
         if workflow.patched(PATCH_RENEWED_RUNS):
             # Kept on the instance (a task nothing refers to may be collected); a timer still
             # pending when the run continues as new goes with it, no command to cancel it.
@@ -161,6 +165,7 @@ class ProviderRateController:
                 learns=learns,
                 capped_probes=capped_probes,
                 demand_cuts=demand_cuts,
+                gentle_probes=gentle_probes,
             )
             # Taking only declared limits, nothing declared (yet): the queue has no rate (one
             # left by this controller in the adaptive mode is removed).

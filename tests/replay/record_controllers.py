@@ -20,7 +20,9 @@ WORKFLOW_IDS = HISTORIES / "workflow-ids.json"
 
 # v1: before the "steady-probes" rules; v2: before "declared-limits"; v3: before
 # "capped-probe-steps"
-CONTROLLER_VERSION = "v6"
+CONTROLLER_VERSION = "v7"
+# v7: probes above the ceiling climb at half the step (patch gentle-probes; v6 at 1% then 2% of
+# the ceiling a tick).
 # v6: a stray 429 while the queue was nearly idle cuts by the decrease share only (patch
 # demand-aware-cuts; v5 cut to the queue's demand).
 # v5: runs renew themselves (patch renewed-runs: a timer at the start; the scenario is shorter

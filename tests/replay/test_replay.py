@@ -28,6 +28,7 @@ from workflows.rate_controller import (
     PATCH_CAPPED_PROBES,
     PATCH_DECLARED_LIMITS,
     PATCH_DEMAND_CUTS,
+    PATCH_GENTLE_PROBES,
     PATCH_RENEWED_RUNS,
     PATCH_STEADY_PROBES,
 )
@@ -187,6 +188,20 @@ async def test_rate_controllers_from_before_and_after_demand_aware_cuts_are_comm
     assert PATCH_DEMAND_CUTS not in patches(v5)
     assert PATCH_DEMAND_CUTS in patches(v6)
     assert (await set_rates(v6))[-2:] == [4.0, 4.0 * DECREASE]
+
+
+async def test_rate_controllers_from_before_and_after_gentle_probes_are_committed() -> None:
+    """Both sides of the ``gentle-probes`` patch: the same scenario (a cut, then a queue using
+    all it gets, past the plateau), v6 probing at 1% then 2% of the ceiling a tick, v7 at half
+    that. Only the rates differ, not the commands."""
+    v6 = FOLDER / "providerratecontroller-v6-controller.json"
+    v7 = FOLDER / "providerratecontroller-v7-controller.json"
+    assert PATCH_GENTLE_PROBES not in patches(v6)
+    assert PATCH_GENTLE_PROBES in patches(v7)
+    before, gentle = probe_steps(await set_rates(v6)), probe_steps(await set_rates(v7))
+    assert len(before) >= 5 and len(gentle) >= 5
+    # Rates are set to 3 decimals: at these low rates a step is a few thousandths.
+    assert max(gentle) <= 0.6 * max(before)
 
 
 async def test_a_controller_taking_only_declared_limits_set_them_and_nothing_else() -> None:
