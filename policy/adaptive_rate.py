@@ -125,7 +125,7 @@ MAX_CONFIRMATIONS: Final = 4
 # provider with a one-second bucket (tests/support/rate_simulation.py, 10/s, medians of 20
 # seeds): 429s 2.76% -> 2.12% of requests (worst seed 3.85% -> 2.91%), answered 0.955 either
 # way. A raised limit is found at 2% of the ceiling a tick (doubled: within a minute of the first
-# probe).
+# probe); since "gentle-probes" at 1% (within two minutes).
 MAX_PROBE_STEPS: Final = 2
 # ... and (first rules only) at least this much above the rate after the cut, so a cut deeper
 # than needed (the measured rate was low because demand was) is recovered at the fast step. It
