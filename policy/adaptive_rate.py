@@ -235,7 +235,7 @@ class _Rules:
     steady_probes: bool
     capped_probes: bool
     demand_cuts: bool
-    gentle_probes: bool = False
+    gentle_probes: bool
 
 
 def _step(

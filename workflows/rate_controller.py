@@ -56,8 +56,9 @@ PATCH_CAPPED_PROBES: Final = "capped-probe-steps"
 # queue's demand (policy/adaptive_rate.py: _idle): different rates, so runs from before replay
 # without it.
 PATCH_DEMAND_CUTS: Final = "demand-aware-cuts"
-# A probe above the ceiling climbs at 0.3% of it a tick, not 1% (policy/adaptive_rate.py:
-# gentle-probes): different rates, so runs from before replay without it.
+# A probe above the ceiling climbs at 0.5% then 1% of it a tick, not 1% then 2%
+# (policy/adaptive_rate.py: gentle-probes): different rates, so runs from before replay without
+# it.
 PATCH_GENTLE_PROBES: Final = "gentle-probes"
 # A run continues as new once it is ``renew_after_seconds`` old (a day by default), idle or not:
 # an idle controller waited on a condition for as long as its provider stayed idle, months

@@ -10,13 +10,24 @@ import itertools
 import json
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHistory
+from temporalio.worker import (
+    Interceptor,
+    Replayer,
+    StartActivityInput,
+    UnsandboxedWorkflowRunner,
+    WorkflowInboundInterceptor,
+    WorkflowInterceptorClassInput,
+    WorkflowOutboundInterceptor,
+)
 
 from policy.adaptive_rate import DECREASE
 from shared import names
+from shared.data_converter import reading_only
 from shared.rate_control import RENEW_AFTER_SECONDS, QueueRateChange
 from tests.support.temporal import ALL_WORKFLOWS, CONVERTER, new_replayer, patch_ids
 from workflows.batch_patches import (
@@ -31,6 +42,7 @@ from workflows.rate_controller import (
     PATCH_GENTLE_PROBES,
     PATCH_RENEWED_RUNS,
     PATCH_STEADY_PROBES,
+    ProviderRateController,
 )
 from workflows.review_gate import PATCH_REVIEW_FINAL_DEADLINE
 from workflows.swarm import KEEPS_CARRIED
@@ -202,6 +214,51 @@ async def test_rate_controllers_from_before_and_after_gentle_probes_are_committe
     assert len(before) >= 5 and len(gentle) >= 5
     # Rates are set to 3 decimals: at these low rates a step is a few thousandths.
     assert max(gentle) <= 0.6 * max(before)
+
+
+class _SetRates(Interceptor):
+    """Records the rate of every set-rate activity a replayed controller asks for (unsandboxed:
+    the list is this module's)."""
+
+    def __init__(self) -> None:
+        self.rates: list[float | None] = []
+
+    def workflow_interceptor_class(
+        self, input: WorkflowInterceptorClassInput
+    ) -> type[WorkflowInboundInterceptor]:
+        rates = self.rates
+
+        class Outbound(WorkflowOutboundInterceptor):
+            def start_activity(self, input: StartActivityInput) -> Any:
+                (change,) = input.args
+                rates.append(change.requests_per_second)
+                return super().start_activity(input)
+
+        class Inbound(WorkflowInboundInterceptor):
+            def init(self, outbound: WorkflowOutboundInterceptor) -> None:
+                super().init(Outbound(outbound))
+
+        return Inbound
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in HISTORIES if p.stem.startswith("providerratecontroller-")],
+    ids=lambda p: p.stem,
+)
+async def test_a_replayed_controller_sets_the_rates_its_history_set(path: Path) -> None:
+    """Replay compares commands, not activity inputs: a rule change outside its patch (a run
+    from before it deciding by the new rules) replays cleanly and sets other rates. Today's code
+    must ask for the very rates each committed history set."""
+    recorder = _SetRates()
+    replayer = Replayer(
+        workflows=[ProviderRateController],
+        data_converter=reading_only(CONVERTER),
+        interceptors=[recorder],
+        workflow_runner=UnsandboxedWorkflowRunner(),
+    )
+    await replayer.replay_workflow(load(path))
+    assert recorder.rates == await set_rates(path)
 
 
 async def test_a_controller_taking_only_declared_limits_set_them_and_nothing_else() -> None:

@@ -160,6 +160,15 @@ def test_a_few_failures_among_many_answers_keep_the_breaker_closed() -> None:
     assert after.phase == "steady"
 
 
+def rules(steady_probes: bool) -> dict[str, bool]:
+    """The rules a controller ran with: today's, or (``steady_probes`` False) the first ones,
+    from before every later patch too."""
+    if steady_probes:
+        return {}
+    later = ("declared_limits", "capped_probes", "demand_cuts", "gentle_probes")
+    return {"steady_probes": False} | dict.fromkeys(later, False)
+
+
 def climb_after_a_cut(steady_probes: bool, ticks: int) -> list[float]:
     """The rates after a cut at a provider answering 10/s, with a queue that uses them all."""
     # 11/s drew the 429: the cut (0.85 of it) lands below the limit, and the rate climbs back.
@@ -169,13 +178,13 @@ def climb_after_a_cut(steady_probes: bool, ticks: int) -> list[float]:
         Window(1.0, answered=10, rate_limited=2),
         0.0,
         COOL_DOWN,
-        steady_probes=steady_probes,
+        **rules(steady_probes),
     )
     rates = []
     for t in range(1, ticks + 1):
         sent = state.queue_rate()
         window = Window(seconds=1.0, answered=round(min(sent, 10.0)))
-        state = step(state, window, float(t), COOL_DOWN, steady_probes=steady_probes)
+        state = step(state, window, float(t), COOL_DOWN, **rules(steady_probes))
         rates.append(state.rate)
     return rates
 
@@ -251,7 +260,7 @@ def test_the_new_rules_draw_fewer_429s_at_a_steady_limit() -> None:
             over = max(sent - 10.0, 0.0)
             rate_limited += round(over)
             window = Window(1.0, answered=round(min(sent, 10.0)), rate_limited=round(over))
-            state = step(state, window, float(t), COOL_DOWN, steady_probes=steady_probes)
+            state = step(state, window, float(t), COOL_DOWN, **rules(steady_probes))
         return rate_limited
 
     assert run(steady_probes=True) < run(steady_probes=False) / 2
