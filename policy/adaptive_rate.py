@@ -37,13 +37,9 @@ Temporal or reads a clock: ``now`` is seconds on the workflow's clock, passed in
   cut is being held, so reports from workers that saw different models' limits cannot make the
   rate jump back and forth.
 - Gentler probes (since patch "gentle-probes"): a probe climbs by ``GENTLE_SLOW_STEP`` of the
-  ceiling a tick, not ``SLOW_STEP``. A provider with a burst allowance answers a probe's first
-  calls above its limit, so its first 429 comes seconds late, by when a larger step is further
-  past the limit and more calls draw 429s before the cut applies. Against a provider with a
-  one-second burst allowance (simulated, medians of 40 seeds) at 5 / 10 / 30 requests/s: 429s
-  2.44% / 1.64% / 1.04% before, 1.96% / 1.32% / 0.88% after, seeds over 2% 10 / 0 / 0 (38 / 2
-  / 0 before), for 0.1-0.3% less throughput; a doubled limit is found within two minutes of the
-  first probe instead of one (docs/rate-control.md).
+  ceiling a tick, not ``SLOW_STEP``: a provider's burst allowance delays a probe's first 429,
+  and a smaller step is less far past the limit by then (fewer 429s; a doubled limit is found
+  within two minutes of the first probe, not one: docs/rate-control.md).
 - A stray 429 (at most one, or ``STRAY_SHARE`` of the window's answers) while the queue was
   not using its rate (it sent under ``DEMAND_SHARE`` of it, on average and in the window) says
   nothing about the limit: the rate is cut by ``DECREASE`` only, not to the demand (since patch
@@ -73,9 +69,7 @@ MAX_HOLD_SECONDS: Final = 60.0
 # the slow share (a limit that was raised is found within a minute or two).
 FAST_STEP: Final = 0.05
 SLOW_STEP: Final = 0.01
-# Since "gentle-probes": the slow step is this (a probe's 429s come seconds after it passed the
-# limit, when the provider's burst allowance is spent; a smaller step is less far past it then).
-GENTLE_SLOW_STEP: Final = 0.005
+GENTLE_SLOW_STEP: Final = 0.005  # the slow step since "gentle-probes" (the docstring says why)
 # The rate rises back quickly only to this share of the ceiling.
 CEILING_SHARE: Final = 0.95
 # The queue "uses its rate" when it ran at least this share of it in the window: an idle queue
@@ -124,8 +118,8 @@ MAX_CONFIRMATIONS: Final = 4
 # 20-40% above it, and the 429s until the cut took effect were many. Simulated against a
 # provider with a one-second bucket (tests/support/rate_simulation.py, 10/s, medians of 20
 # seeds): 429s 2.76% -> 2.12% of requests (worst seed 3.85% -> 2.91%), answered 0.955 either
-# way. A raised limit is found at 2% of the ceiling a tick (doubled: within a minute of the first
-# probe); since "gentle-probes" at 1% (within two minutes).
+# way. A raised limit is found at 2% of the ceiling a tick, 1% since "gentle-probes" (doubled:
+# within a minute, two since, of the first probe).
 MAX_PROBE_STEPS: Final = 2
 # ... and (first rules only) at least this much above the rate after the cut, so a cut deeper
 # than needed (the measured rate was low because demand was) is recovered at the fast step. It
@@ -388,7 +382,6 @@ def plateau_ticks(state: ControllerState) -> int:
 
 
 def _increased(state: ControllerState, rules: _Rules) -> float:
-    steady_probes, capped_probes = rules.steady_probes, rules.capped_probes
     if state.phase == "slow_start" or state.ceiling is None:
         return state.rate * SLOW_START_GROWTH
     if state.rate < CEILING_SHARE * state.ceiling:
@@ -397,11 +390,11 @@ def _increased(state: ControllerState, rules: _Rules) -> float:
     # is not sawed through every few seconds), for MAX_PROBE_STEPS ticks (before
     # "capped-probe-steps", without end).
     ticks = state.probe_ticks + 1
-    if steady_probes:
+    if rules.steady_probes:
         ticks -= plateau_ticks(state)
         if ticks <= 0:
             return state.rate
-        if capped_probes:  # part of the plateau rules: the first rules never had it
+        if rules.capped_probes:  # part of the plateau rules: the first rules never had it
             ticks = min(ticks, MAX_PROBE_STEPS)
     slow_step = GENTLE_SLOW_STEP if rules.gentle_probes else SLOW_STEP
     return state.rate + slow_step * state.ceiling * ticks

@@ -81,23 +81,23 @@ def test_a_doubled_limit_is_found_within_two_minutes_of_the_first_probe() -> Non
     assert gentle > before
 
 
+def medians(limit: float, **rules: bool) -> tuple[float, float]:
+    """Median 429 share and answered share over the seeds, against a provider with a
+    one-second burst allowance, under ``rules`` (step()'s patch flags)."""
+    runs = [simulate(limit, seed=s, **rules) for s in SEEDS]
+    return (
+        statistics.median(r.rate_limited_share for r in runs),
+        statistics.median(r.answered_share for r in runs),
+    )
+
+
 @pytest.mark.parametrize("limit", [5.0, 10.0, 30.0])
 def test_against_a_bursty_provider_capped_probes_draw_fewer_429s(limit: float) -> None:
     """The provider answers above its limit until its bucket (a second of it) is empty, so a
     probe's first 429 comes late; the growing step had by then overshot further. (Medians of 20
     seeds at 10/s: 2.12% -> 1.64%; docs/rate-control.md has the table.)"""
-
-    def outcomes(capped: bool) -> tuple[float, float]:
-        runs = [simulate(limit, seed=s, capped_probes=capped, gentle_probes=False) for s in SEEDS]
-        return (
-            statistics.median(r.rate_limited_share for r in runs),
-            statistics.median(r.answered_share for r in runs),
-        )
-
-    (capped_429s, capped_answered), (growing_429s, growing_answered) = (
-        outcomes(True),
-        outcomes(False),
-    )
+    capped_429s, capped_answered = medians(limit, capped_probes=True, gentle_probes=False)
+    growing_429s, growing_answered = medians(limit, capped_probes=False, gentle_probes=False)
     assert capped_429s < 0.9 * growing_429s
     assert capped_answered >= growing_answered - 0.01
 
@@ -107,17 +107,7 @@ def test_against_a_bursty_provider_gentle_probes_draw_fewer_429s(limit: float) -
     """A probe at half the step is less far past the limit when the provider's bucket runs dry.
     (Medians of 40 seeds at 5 / 10 / 30 per second: 2.44 / 1.64 / 1.04% -> 1.96 / 1.32 / 0.88%,
     for 0.3% less throughput; docs/rate-control.md.)"""
-
-    def outcomes(gentle: bool) -> tuple[float, float]:
-        runs = [simulate(limit, seed=s, gentle_probes=gentle) for s in SEEDS]
-        return (
-            statistics.median(r.rate_limited_share for r in runs),
-            statistics.median(r.answered_share for r in runs),
-        )
-
-    (gentle_429s, gentle_answered), (before_429s, before_answered) = (
-        outcomes(True),
-        outcomes(False),
-    )
+    gentle_429s, gentle_answered = medians(limit, gentle_probes=True)
+    before_429s, before_answered = medians(limit, gentle_probes=False)
     assert gentle_429s < 0.9 * before_429s
     assert gentle_answered >= before_answered - 0.01
