@@ -6,43 +6,20 @@ here; guard such a change with ``workflow.patched`` and record new histories
 replayed by the ``replay_check`` fixture.
 """
 
-import itertools
 import json
-from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHistory
-from temporalio.worker import (
-    Interceptor,
-    Replayer,
-    StartActivityInput,
-    UnsandboxedWorkflowRunner,
-    WorkflowInboundInterceptor,
-    WorkflowInterceptorClassInput,
-    WorkflowOutboundInterceptor,
-)
 
-from policy.adaptive_rate import DECREASE
 from shared import names
-from shared.data_converter import reading_only
-from shared.rate_control import RENEW_AFTER_SECONDS, QueueRateChange
-from tests.support.temporal import ALL_WORKFLOWS, CONVERTER, new_replayer, patch_ids
+from tests.replay.committed import FOLDER, HISTORIES, load, patches, workflow_type
+from tests.support.temporal import ALL_WORKFLOWS, new_replayer
 from workflows.batch_patches import (
     GROUPED_RESTARTS,
     RESTARTS_AS_SUBMITTED,
     UNKNOWN_FIELDS_LEFT_OUT,
-)
-from workflows.rate_controller import (
-    PATCH_CAPPED_PROBES,
-    PATCH_DECLARED_LIMITS,
-    PATCH_DEMAND_CUTS,
-    PATCH_GENTLE_PROBES,
-    PATCH_RENEWED_RUNS,
-    PATCH_STEADY_PROBES,
-    ProviderRateController,
 )
 from workflows.review_gate import PATCH_REVIEW_FINAL_DEADLINE
 from workflows.swarm import KEEPS_CARRIED
@@ -56,19 +33,6 @@ from workflows.ticket_patches import (
     PATCH_LEAN_HISTORY,
     PATCH_ORCHESTRATED_RESOLUTION,
 )
-
-FOLDER = Path(__file__).parent / "histories"
-WORKFLOW_IDS: dict[str, str] = json.loads((FOLDER / "workflow-ids.json").read_text())
-HISTORIES = sorted(p for p in FOLDER.glob("*.json") if p.name != "workflow-ids.json")
-
-
-def load(path: Path) -> WorkflowHistory:
-    return WorkflowHistory.from_json(WORKFLOW_IDS.get(path.stem, path.stem), path.read_text())
-
-
-def workflow_type(path: Path) -> str:
-    history = load(path)
-    return str(history.events[0].workflow_execution_started_event_attributes.workflow_type.name)
 
 
 def test_a_history_of_every_workflow_type_is_committed() -> None:
@@ -95,11 +59,6 @@ def test_a_swarm_that_kept_an_earlier_runs_results_is_committed() -> None:
     assert others and not any(KEEPS_CARRIED in patches(p) for p in others)
 
 
-def patches(path: Path) -> set[str]:
-    """The patch ids recorded in a history's markers."""
-    return set(patch_ids(load(path).events))
-
-
 def test_a_complex_ticket_drafted_by_an_orchestrator_child_is_committed() -> None:
     """The ``orchestrated-resolution`` patch path, so its deprecation is checked by replay."""
     tickets = [p for p in HISTORIES if workflow_type(p) == "TicketWorkflow"]
@@ -123,151 +82,6 @@ def test_tickets_from_before_and_after_delivery_moved_to_its_own_queue_are_commi
     assert PATCH_DELIVERY_QUEUE not in tickets["ticket-v1-completed"]
     assert PATCH_DELIVERY_QUEUE in tickets["ticket-v3-completed"]
     assert PATCH_DELIVERY_QUEUE in tickets["ticket-v3-delivery-failed"]
-
-
-def test_rate_controllers_from_before_and_after_the_plateau_rules_are_committed() -> None:
-    """Both sides of the ``steady-probes`` patch, each with a cut and the climb back past the
-    ceiling (where the rules differ): v1 replays the first rules, v2 the plateau."""
-    controllers = {p.stem: patches(p) for p in HISTORIES if p.stem.startswith("providerrate")}
-    assert PATCH_STEADY_PROBES not in controllers["providerratecontroller-v1-controller"]
-    assert PATCH_STEADY_PROBES in controllers["providerratecontroller-v2-controller"]
-
-
-def test_rate_controllers_from_before_and_after_declared_limits_are_committed() -> None:
-    """Both sides of the ``declared-limits`` patch: v2 ignores what providers declare (it never
-    saw one), v3 took a declared limit and held the rate at its share."""
-    controllers = {p.stem: patches(p) for p in HISTORIES if p.stem.startswith("providerrate")}
-    assert PATCH_DECLARED_LIMITS not in controllers["providerratecontroller-v2-controller"]
-    assert PATCH_DECLARED_LIMITS in controllers["providerratecontroller-v3-controller"]
-
-
-async def set_rates(path: Path) -> list[float | None]:
-    """The rates a controller's history set on its queue, in order."""
-    rates = []
-    for event in load(path).events:
-        if event.HasField("activity_task_scheduled_event_attributes"):
-            payloads = event.activity_task_scheduled_event_attributes.input.payloads
-            (change,) = await CONVERTER.decode(payloads, [QueueRateChange])
-            rates.append(change.requests_per_second)
-    return rates
-
-
-def probe_steps(rates: list[float | None]) -> list[float]:
-    """The increases above the ceiling: those under 4.5% of the rate (the fast climb's are 5% of
-    the ceiling; a cut, the breaker and a declared limit are no increase or a large one)."""
-    steps = []
-    for before, after in itertools.pairwise(rates):
-        if before and after and 0 < after - before < 0.045 * before:
-            steps.append(round(after - before, 3))
-    return steps
-
-
-async def test_rate_controllers_from_before_and_after_capped_probe_steps_are_committed() -> None:
-    """Both sides of the ``capped-probe-steps`` patch. Only the rates differ, not the commands,
-    so replay alone cannot tell the rules apart: v3's probe steps grow (1%, 2%, 3% of the
-    ceiling), v4's stop at 2%."""
-    v3 = FOLDER / "providerratecontroller-v3-controller.json"
-    v4 = FOLDER / "providerratecontroller-v4-controller.json"
-    assert PATCH_CAPPED_PROBES not in patches(v3)
-    assert PATCH_CAPPED_PROBES in patches(v4)
-    growing, capped = probe_steps(await set_rates(v3)), probe_steps(await set_rates(v4))
-    assert growing == sorted(growing) and growing[-1] >= 2.5 * growing[0]
-    assert len(capped) >= 5
-    assert max(capped) <= 2 * capped[0] + 0.001
-
-
-def test_rate_controllers_from_before_and_after_renewed_runs_are_committed() -> None:
-    """Both sides of the ``renewed-runs`` patch (a timer at each run's start): v4 replays
-    without it, v5 with it (both replay: test_a_released_history_replays_without_...)."""
-    v4 = FOLDER / "providerratecontroller-v4-controller.json"
-    v5 = FOLDER / "providerratecontroller-v5-controller.json"
-    assert PATCH_RENEWED_RUNS not in patches(v4)
-    assert PATCH_RENEWED_RUNS in patches(v5)
-    timers = [
-        e.timer_started_event_attributes.start_to_fire_timeout.ToTimedelta()
-        for e in load(v5).events
-        if e.HasField("timer_started_event_attributes")
-    ]
-    assert timedelta(seconds=RENEW_AFTER_SECONDS) in timers  # its summary is encrypted
-
-
-async def test_rate_controllers_from_before_and_after_demand_aware_cuts_are_committed() -> None:
-    """Both sides of the ``demand-aware-cuts`` patch: v6 ends with a stray 429 while the queue
-    answered about a call a second of its 4/s, and cut by the decrease share only (v5 would have
-    cut to the demand). Only the rate differs, not the commands."""
-    v5 = FOLDER / "providerratecontroller-v5-controller.json"
-    v6 = FOLDER / "providerratecontroller-v6-controller.json"
-    assert PATCH_DEMAND_CUTS not in patches(v5)
-    assert PATCH_DEMAND_CUTS in patches(v6)
-    assert (await set_rates(v6))[-2:] == [4.0, 4.0 * DECREASE]
-
-
-async def test_rate_controllers_from_before_and_after_gentle_probes_are_committed() -> None:
-    """Both sides of the ``gentle-probes`` patch: the same scenario (a cut, then a queue using
-    all it gets, past the plateau), v6 probing at 1% then 2% of the ceiling a tick, v7 at half
-    that. Only the rates differ, not the commands."""
-    v6 = FOLDER / "providerratecontroller-v6-controller.json"
-    v7 = FOLDER / "providerratecontroller-v7-controller.json"
-    assert PATCH_GENTLE_PROBES not in patches(v6)
-    assert PATCH_GENTLE_PROBES in patches(v7)
-    before, gentle = probe_steps(await set_rates(v6)), probe_steps(await set_rates(v7))
-    assert len(before) >= 5 and len(gentle) >= 5
-    # Rates are set to 3 decimals: at these low rates a step is a few thousandths.
-    assert max(gentle) <= 0.6 * max(before)
-
-
-class _SetRates(Interceptor):
-    """Records the rate of every set-rate activity a replayed controller asks for (unsandboxed:
-    the list is this module's)."""
-
-    def __init__(self) -> None:
-        self.rates: list[float | None] = []
-
-    def workflow_interceptor_class(
-        self, input: WorkflowInterceptorClassInput
-    ) -> type[WorkflowInboundInterceptor]:
-        rates = self.rates
-
-        class Outbound(WorkflowOutboundInterceptor):
-            def start_activity(self, input: StartActivityInput) -> Any:
-                (change,) = input.args
-                rates.append(change.requests_per_second)
-                return super().start_activity(input)
-
-        class Inbound(WorkflowInboundInterceptor):
-            def init(self, outbound: WorkflowOutboundInterceptor) -> None:
-                super().init(Outbound(outbound))
-
-        return Inbound
-
-
-@pytest.mark.parametrize(
-    "path",
-    [p for p in HISTORIES if p.stem.startswith("providerratecontroller-")],
-    ids=lambda p: p.stem,
-)
-async def test_a_replayed_controller_sets_the_rates_its_history_set(path: Path) -> None:
-    """Replay compares commands, not activity inputs: a rule change outside its patch (a run
-    from before it deciding by the new rules) replays cleanly and sets other rates. Today's code
-    must ask for the very rates each committed history set."""
-    recorder = _SetRates()
-    replayer = Replayer(
-        workflows=[ProviderRateController],
-        data_converter=reading_only(CONVERTER),
-        interceptors=[recorder],
-        workflow_runner=UnsandboxedWorkflowRunner(),
-    )
-    await replayer.replay_workflow(load(path))
-    assert recorder.rates == await set_rates(path)
-
-
-async def test_a_controller_taking_only_declared_limits_set_them_and_nothing_else() -> None:
-    """The declared-only mode's history (adaptive_limit off): the rates it set on the queue are
-    the declared limits' shares, in order; nothing before the first, nothing for the 429s and
-    failures in between."""
-    rates = await set_rates(FOLDER / "providerratecontroller-v3-declared-only.json")
-    assert rates == [4.0, 3.0]
-    assert PATCH_DECLARED_LIMITS in patches(FOLDER / "providerratecontroller-v3-declared-only.json")
 
 
 def test_batches_from_before_and_after_restarts_as_submitted_are_committed() -> None:

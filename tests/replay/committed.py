@@ -1,0 +1,27 @@
+"""The committed histories of released workflow versions (``histories/``) and what the replay
+tests read from them."""
+
+import json
+from pathlib import Path
+
+from temporalio.client import WorkflowHistory
+
+from tests.support.temporal import patch_ids
+
+FOLDER = Path(__file__).parent / "histories"
+WORKFLOW_IDS: dict[str, str] = json.loads((FOLDER / "workflow-ids.json").read_text())
+HISTORIES = sorted(p for p in FOLDER.glob("*.json") if p.name != "workflow-ids.json")
+
+
+def load(path: Path) -> WorkflowHistory:
+    return WorkflowHistory.from_json(WORKFLOW_IDS.get(path.stem, path.stem), path.read_text())
+
+
+def workflow_type(path: Path) -> str:
+    history = load(path)
+    return str(history.events[0].workflow_execution_started_event_attributes.workflow_type.name)
+
+
+def patches(path: Path) -> set[str]:
+    """The patch ids recorded in a history's markers."""
+    return set(patch_ids(load(path).events))
