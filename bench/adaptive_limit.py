@@ -282,9 +282,10 @@ def simulated(seeds: int, latency: float) -> int:
         shares = sorted(r.rate_limited_share for r in runs)
         answered = sorted(r.answered_share for r in runs)
         over = sum(s > TARGET_429_SHARE for s in shares)
-        ok = ok and statistics.median(shares) <= TARGET_429_SHARE
+        median = statistics.median(shares)
+        ok = ok and median <= TARGET_429_SHARE
         print(
-            f"| {limit:g}/s | {statistics.median(shares):.2%} | "
+            f"| {limit:g}/s | {median:.2%} | "
             f"{shares[min(len(shares) - 1, int(0.9 * len(shares)))]:.2%} | {shares[-1]:.2%} | "
             f"{over} of {seeds} | {statistics.median(answered):.3f} | {answered[0]:.3f} |"
         )

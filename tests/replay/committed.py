@@ -9,8 +9,10 @@ from temporalio.client import WorkflowHistory
 from tests.support.temporal import patch_ids
 
 FOLDER = Path(__file__).parent / "histories"
-WORKFLOW_IDS: dict[str, str] = json.loads((FOLDER / "workflow-ids.json").read_text())
-HISTORIES = sorted(p for p in FOLDER.glob("*.json") if p.name != "workflow-ids.json")
+# Each file's workflow id where it is not the file's name (the recorders write it).
+IDS_FILE = FOLDER / "workflow-ids.json"
+WORKFLOW_IDS: dict[str, str] = json.loads(IDS_FILE.read_text())
+HISTORIES = sorted(p for p in FOLDER.glob("*.json") if p != IDS_FILE)
 
 
 def load(path: Path) -> WorkflowHistory:

@@ -5,7 +5,6 @@ dev server, saved as ``providerratecontroller-<version>-<scenario>.json``."""
 import asyncio
 import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client, WorkflowHandle, WorkflowHistory
@@ -13,10 +12,10 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from shared import names
+from tests.replay.committed import FOLDER, IDS_FILE
 from tests.support.temporal import CONVERTER, binary
 
-HISTORIES = Path(__file__).parent / "histories"
-WORKFLOW_IDS = HISTORIES / "workflow-ids.json"
+HISTORIES, WORKFLOW_IDS = FOLDER, IDS_FILE
 
 # v1: before the "steady-probes" rules; v2: before "declared-limits"; v3: before
 # "capped-probe-steps"

@@ -31,6 +31,7 @@ from shared import names
 from shared.search_attribute_setup import ensure_search_attributes
 from shared.search_attributes import ALL_KEYS
 from tests.replay import scenarios
+from tests.replay.committed import FOLDER, IDS_FILE
 from tests.replay.record_controllers import record_controller, record_declared_controller
 from tests.replay.ticket_scenarios import SCENARIOS, SERVICES, START_MEMOS
 from tests.support.fakes import FakeTicketServices
@@ -42,10 +43,10 @@ from tests.support.temporal import (
 from tests.support.tickets import make_ticket, start_ticket
 from tests.support.workers import fake_pipeline, real_pipeline
 
-HISTORIES = Path(__file__).parent / "histories"
+HISTORIES = FOLDER
 # A history file holds events only; a child's replay needs its own workflow id (a parent checks
 # its children's ids), so the recorder notes each file's id here. Files not listed use their name.
-WORKFLOW_IDS = HISTORIES / "workflow-ids.json"
+WORKFLOW_IDS = IDS_FILE
 # Bump a version when its workflows change and keep the older files: they are the histories of
 # workflows already running. Ticket histories: v1 before any patch, v2 with review-final-deadline,
 # v3 with delivery-queue (both patches were released side by side), v4 with both; the fan-out
