@@ -1,7 +1,8 @@
 """The adaptive limit against a provider whose limit nobody declared.
 
     python -m bench adaptive_limit [--tickets N] [--rps R] [--latency S]
-    python -m bench adaptive_limit --simulate [--seeds N]
+    python -m bench adaptive_limit --simulate [--seeds N] [--limits 5,10,30] [--start-rate R]
+                                              [--minutes M]
 
 A fake OpenAI-compatible server answers every call after a fixed latency and answers 429
 (Retry-After: 1) to any request above R per second (a token bucket). The pipeline runs on a
@@ -23,7 +24,9 @@ declares nothing: >= 0.9 of R with <= 2% 429s, no ticket lost.
 One run of it is one draw: how the 429s fall (the fake's burst allowance against slow start and
 the probes) moves its 429 share by a point or so. ``--simulate`` runs the same rules against the
 simulated provider (tests/support/rate_simulation.py: no servers, a minute in ~20 ms) over many
-seeds and prints the spread, so a run can be read against it.
+seeds and prints the spread, so a run can be read against it; ``--limits``, ``--start-rate``
+and ``--minutes`` ask the same of another provider (a gateway's 60 requests a minute is
+``--limits 1``) and of the ``adaptive_start_rate`` its configuration would give.
 """
 
 import argparse
@@ -42,6 +45,7 @@ from bench.llm_rate_limit import per_second
 from bench.stack import embedded_server
 from policy.adaptive_rate import ControllerState
 from shared import names
+from shared.provider_config import ProviderConfig
 from shared.rate_control import QueueRateChange
 from tests.support.fake_llm import GOOD_OUTPUTS, FakeLLMServer, Recorded, Reply
 from tests.support.llm_pipeline import llm_pipeline, llm_setup
@@ -52,6 +56,12 @@ CONCURRENCY = 32  # per worker, on the provider queue: demand far above the limi
 TARGET_SHARE = 0.9
 TARGET_429_SHARE = 0.02
 MAX_SEEDS = 1000  # --simulate: about a second per 15 seeds at each of three limits
+SIMULATED_LIMITS = (5.0, 10.0, 30.0)  # requests/s, --simulate's default
+MAX_SIMULATED_LIMITS = 10
+MAX_SIMULATED_LIMIT = 1000.0  # requests/s: a minute at the limit is then 60,000 simulated calls
+MAX_SIMULATED_MINUTES = 30.0
+# --simulate's starting rate: a provider's adaptive_start_rate when its configuration says none.
+START_RATE: float = ProviderConfig.model_fields["adaptive_start_rate"].default
 
 
 Mode = Literal["adaptive", "headers", "declared", "tokens", "configured"]
@@ -254,22 +264,68 @@ def main(argv: list[str]) -> int:
         "--simulate", action="store_true", help="the rules against the simulated provider only"
     )
     parser.add_argument("--seeds", type=int, default=40, help="with --simulate")
+    parser.add_argument(
+        "--limits",
+        default=",".join(f"{x:g}" for x in SIMULATED_LIMITS),
+        help="with --simulate: the providers' limits, requests/s, comma-separated",
+    )
+    parser.add_argument(
+        "--start-rate",
+        type=float,
+        default=START_RATE,
+        help="with --simulate: the controller's starting rate (adaptive_start_rate)",
+    )
+    parser.add_argument(
+        "--minutes", type=float, default=1.0, help="with --simulate: calls worth this long"
+    )
     args = parser.parse_args(argv)
-    if args.simulate:
-        if not 1 <= args.seeds <= MAX_SEEDS:
-            parser.error(f"--seeds must be 1 to {MAX_SEEDS}, not {args.seeds}")
-        return simulated(args.seeds, args.latency)
-    return asyncio.run(run(args.tickets, args.rps, args.latency))
+    if not args.simulate:
+        return asyncio.run(run(args.tickets, args.rps, args.latency))
+    if not 1 <= args.seeds <= MAX_SEEDS:
+        parser.error(f"--seeds must be 1 to {MAX_SEEDS}, not {args.seeds}")
+    if not 0 < args.start_rate <= MAX_SIMULATED_LIMIT:
+        parser.error(f"--start-rate must be above 0 and at most {MAX_SIMULATED_LIMIT:g}")
+    if not 0 < args.minutes <= MAX_SIMULATED_MINUTES:
+        parser.error(f"--minutes must be above 0 and at most {MAX_SIMULATED_MINUTES:g}")
+    try:
+        limits = _limits(args.limits)
+    except ValueError as err:
+        parser.error(f"--limits {args.limits!r}: {err}")
+    return simulated(args.seeds, args.latency, limits, args.start_rate, args.minutes)
 
 
-def simulated(seeds: int, latency: float) -> int:
+def _limits(text: str) -> tuple[float, ...]:
+    """``--limits``: comma-separated requests/s, each above 0 and at most MAX_SIMULATED_LIMIT."""
+    cells = [c.strip() for c in text.split(",")]
+    if not 1 <= len(cells) <= MAX_SIMULATED_LIMITS:
+        raise ValueError(f"give 1 to {MAX_SIMULATED_LIMITS} limits")
+    limits = []
+    for cell in cells:
+        try:
+            limit = float(cell)
+        except ValueError:
+            raise ValueError(f"{cell!r} is not a number of requests per second") from None
+        if not 0 < limit <= MAX_SIMULATED_LIMIT:  # also refuses nan
+            raise ValueError(f"{cell!r} must be above 0 and at most {MAX_SIMULATED_LIMIT:g}")
+        limits.append(limit)
+    return tuple(limits)
+
+
+def simulated(
+    seeds: int,
+    latency: float,
+    limits: tuple[float, ...] = SIMULATED_LIMITS,
+    start_rate: float = START_RATE,
+    minutes: float = 1.0,
+) -> int:
     """The controller's rules (as a controller started now runs them) against the simulated
-    provider with a one-second burst allowance, a minute's worth of calls at each of three
-    limits (at 10/s, the benchmark's 600)."""
+    provider with a one-second burst allowance (at least one call), ``minutes`` worth of calls at
+    each limit (at 10/s and a minute, the benchmark's 600)."""
     print(
         f"the rules against the simulated provider (tests/support/rate_simulation.py), {seeds} "
-        f"seeds per limit, a minute's worth of calls at the limit, {latency * 1000:.0f} ms per "
-        "call, a one-second burst allowance, Retry-After 1 s\n"
+        f"seeds per limit, {minutes:g} minute(s)' worth of calls at the limit, starting at "
+        f"{start_rate:g}/s, {latency * 1000:.0f} ms per call, a one-second burst allowance (at "
+        "least one call), Retry-After 1 s\n"
     )
     print(
         "| limit | 429s: median | 90th percentile | worst | runs over 2% | "
@@ -277,8 +333,18 @@ def simulated(seeds: int, latency: float) -> int:
     )
     print("|---:|---:|---:|---:|---:|---:|---:|")
     ok = True
-    for limit in (5.0, 10.0, 30.0):
-        runs = [simulate(limit, seed=s, latency=latency) for s in range(seeds)]
+    for limit in limits:
+        runs = [
+            simulate(
+                limit,
+                seed=s,
+                latency=latency,
+                calls=max(1, round(limit * 60 * minutes)),
+                start_rate=start_rate,
+                burst_seconds=max(1.0, 1.0 / limit),
+            )
+            for s in range(seeds)
+        ]
         shares = sorted(r.rate_limited_share for r in runs)
         answered = sorted(r.answered_share for r in runs)
         over = sum(s > TARGET_429_SHARE for s in shares)

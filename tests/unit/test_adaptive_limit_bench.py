@@ -47,3 +47,62 @@ def test_a_seed_count_out_of_range_is_refused_by_name(
         adaptive_limit.main(["--simulate", "--seeds", seeds])
     assert exited.value.code == 2
     assert f"--seeds must be 1 to 1000, not {seeds}" in capsys.readouterr().err
+
+
+def test_the_limits_start_rate_and_minutes_asked_for_are_the_ones_simulated(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    status = adaptive_limit.main(
+        [
+            "--simulate",
+            "--seeds",
+            "2",
+            "--limits",
+            "0.5, 2",
+            "--start-rate",
+            "0.3",
+            "--minutes",
+            "2",
+        ]
+    )
+    printed = capsys.readouterr().out
+    rows = _rows(printed)
+
+    assert "starting at 0.3/s" in printed
+    assert list(rows) == ["0.5/s", "2/s"]
+    medians = []
+    for limit, calls, burst in ((0.5, 60, 2.0), (2.0, 240, 1.0)):
+        runs = [
+            simulate(limit, seed=s, latency=0.3, calls=calls, start_rate=0.3, burst_seconds=burst)
+            for s in range(2)
+        ]
+        shares = sorted(r.rate_limited_share for r in runs)
+        answered = sorted(r.answered_share for r in runs)
+        medians.append(statistics.median(shares))
+        median, _p90, worst, _over, answered_median, lowest = rows[f"{limit:g}/s"]
+        assert (median, worst) == (f"{medians[-1]:.2%}", f"{shares[-1]:.2%}")
+        assert (answered_median, lowest) == (
+            f"{statistics.median(answered):.3f}",
+            f"{answered[0]:.3f}",
+        )
+    assert status == (0 if max(medians) <= adaptive_limit.TARGET_429_SHARE else 1)
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["--limits", "1,x"], "--limits '1,x': 'x' is not a number of requests per second"),
+        (["--limits", "0"], "--limits '0': '0' must be above 0 and at most 1000"),
+        (["--limits", "nan"], "--limits 'nan': 'nan' must be above 0 and at most 1000"),
+        (["--limits", ",".join(["1"] * 11)], "give 1 to 10 limits"),
+        (["--start-rate", "0"], "--start-rate must be above 0 and at most 1000"),
+        (["--minutes", "31"], "--minutes must be above 0 and at most 30"),
+    ],
+)
+def test_a_simulated_provider_out_of_range_is_refused_by_name(
+    argv: list[str], says: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        adaptive_limit.main(["--simulate", *argv])
+    assert exited.value.code == 2
+    assert says in capsys.readouterr().err
