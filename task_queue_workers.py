@@ -46,6 +46,16 @@ DEFAULT_GRACEFUL_SHUTDOWN = timedelta(seconds=10)
 # workflow task also holds its slot while its local activities run: a delivery's first attempt
 # to a destination that hangs holds one for up to the channel's client timeout (10 s).
 WORKFLOW_TASK_SLOTS = 10
+# How long a workflow task (or a query) waits on this worker's sticky queue before the server
+# gives it to any worker polling the shared queue. The server tries a query on the sticky queue
+# of the worker that last ran the workflow for this long, then resets stickiness and asks the
+# shared queue; with the SDK's 10 s, a status query in the first seconds after that worker
+# crashed ran into its own 10 s timeout (shared/ticket_status.py QUERY_TIMEOUT) and said no worker
+# answered, though another was polling; a review waited as long. 5 s is the Go SDK's default.
+# A live worker takes its sticky tasks in milliseconds (a slot frees every few); one whose slots
+# are all held longer (local deliveries to a hanging destination) loses the cache for that run:
+# the task times out (an event in the history) and is replayed wherever it is taken.
+STICKY_QUEUE_TIMEOUT = timedelta(seconds=5)
 # The offline provider answers in microseconds; this only bounds memory under a large backlog.
 OFFLINE_MAX_CONCURRENT = 64
 
@@ -165,6 +175,7 @@ def build_workers(
                     else 1,
                     workflow_task_poller_behavior=PollerBehaviorAutoscaling(),
                     activity_task_poller_behavior=PollerBehaviorAutoscaling(),
+                    sticky_queue_schedule_to_start_timeout=STICKY_QUEUE_TIMEOUT,
                     graceful_shutdown_timeout=graceful_shutdown,
                     **runner,
                 )
@@ -216,6 +227,7 @@ def build_workers(
                 workflows=[ProviderRateController],
                 activities=[set_queue_rate],
                 max_cached_workflows=max_cached_workflows,
+                sticky_queue_schedule_to_start_timeout=STICKY_QUEUE_TIMEOUT,
                 graceful_shutdown_timeout=graceful_shutdown,
                 **runner,
             )

@@ -98,3 +98,44 @@ def test_tickets_wait_for_a_worker_and_survive_one_crashing_while_they_await_rev
         assert db.execute("SELECT COUNT(*) FROM deliveries WHERE ticket_id='D-1'").fetchone() == (
             1,
         )
+
+
+def test_a_ticket_whose_worker_crashed_is_read_and_reviewed_through_another_at_once(
+    server: EmbeddedServer,
+) -> None:
+    """The server first asks the crashed worker's sticky queue, for as long as the workers' sticky
+    timeout (task_queue_workers.STICKY_QUEUE_TIMEOUT), then any worker: that must fit in the
+    status query's own timeout, or `status` says no worker answered while another is polling."""
+    env = environment(server.address, server.data_dir)
+    first = WorkerProcess(server.data_dir, server.address)
+    asyncio.run(first.start())
+    try:
+        waited = run_cli(
+            env,
+            "submit",
+            "--id",
+            "D-2",
+            "--subject",
+            "Security breach",
+            "--body",
+            "Our admin account was hacked, urgent.",
+            "--tier",
+            "enterprise",
+            "--wait",
+            "--json",
+        )
+        assert json.loads(waited.stdout)["tickets"][0]["state"] == "AWAITING_REVIEW"
+    finally:
+        first.kill()  # its sticky queue still holds the ticket's cached run
+
+    second = WorkerProcess(server.data_dir, server.address)
+    asyncio.run(second.start())
+    try:
+        read = run_cli(env, "status", "D-2", "--json")
+        assert read.code == 0, read.output
+        assert json.loads(read.stdout)["state"] == "AWAITING_REVIEW"
+        approved = run_cli(env, "review", "D-2", "--approve", "--reviewer", "sam")
+        assert approved.code == 0, approved.output
+        assert "ticket is now COMPLETED" in approved.stdout
+    finally:
+        asyncio.run(second.stop())
