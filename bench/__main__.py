@@ -27,9 +27,21 @@ BENCHMARKS = [
 ]
 
 
+USAGE = "usage: python -m bench [NAME [OPTIONS]]   (python -m bench NAME --help for its options)"
+
+
 def main(argv: list[str]) -> int:
-    names = [argv[0]] if argv and not argv[0].startswith("-") else BENCHMARKS
-    rest = argv[1:] if argv and not argv[0].startswith("-") else argv
+    if argv and argv[0] in ("-h", "--help"):
+        print(f"{USAGE}\n\nWith no name, all of them run, one after another (over half an hour):")
+        print("\n".join(f"  {name}" for name in BENCHMARKS))
+        return 0
+    if argv and argv[0].startswith("-"):
+        # Options go to one benchmark; run with no name they used to be dropped silently and
+        # all thirteen ran.
+        print(f"{USAGE}\nerror: {argv[0]} needs a benchmark name before it", file=sys.stderr)
+        return 2
+    names = [argv[0]] if argv else BENCHMARKS
+    rest = argv[1:]
     unknown = [n for n in names if n not in BENCHMARKS]
     if unknown:
         print(f"unknown benchmark {unknown[0]!r}; known: {', '.join(BENCHMARKS)}", file=sys.stderr)
@@ -38,7 +50,7 @@ def main(argv: list[str]) -> int:
     for name in names:
         print(f"== {name}", flush=True)
         print_header()  # the commit, the cores and the load: no figure without its conditions
-        code |= importlib.import_module(f"bench.{name}").main(rest if len(names) == 1 else [])
+        code |= importlib.import_module(f"bench.{name}").main(rest)
     return code
 
 

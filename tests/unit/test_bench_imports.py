@@ -3,10 +3,13 @@ modules (ops.TicketView, once) broke `python -m bench ticket_cost` unnoticed for
 
 import importlib
 import pkgutil
+import subprocess
+import sys
 
 import pytest
 
 import bench
+from bench.dataset import PROJECT_ROOT
 
 MODULES = sorted(m.name for m in pkgutil.iter_modules(bench.__path__) if m.name != "__main__")
 
@@ -19,3 +22,32 @@ def test_the_benchmark_module_imports(name: str) -> None:
 
 def test_every_benchmark_is_found() -> None:
     assert {"ticket_cost", "swarm_window", "llm_rate_limit", "fairness"} <= set(MODULES)
+
+
+def _bench(*argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bench", *argv],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=PROJECT_ROOT,
+        check=False,
+    )
+
+
+def test_help_lists_the_benchmarks_and_runs_none() -> None:
+    shown = _bench("--help")
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.startswith("usage: python -m bench [NAME [OPTIONS]]")
+    assert "==" not in shown.stdout  # no benchmark started
+    listed = {line.strip() for line in shown.stdout.splitlines() if line.startswith("  ")}
+    # Each a module here (the rest of MODULES are their helpers), the README's thirteen.
+    assert listed <= set(MODULES) and len(listed) == 13
+    assert {"ticket_cost", "swarm_window", "adaptive_limit", "fairness"} <= listed
+
+
+def test_options_without_a_name_are_refused_not_dropped() -> None:
+    refused = _bench("--rounds", "2")
+    assert refused.returncode == 2
+    assert "error: --rounds needs a benchmark name before it" in refused.stderr
+    assert refused.stdout == ""
