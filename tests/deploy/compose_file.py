@@ -40,7 +40,10 @@ def example_env() -> dict[str, str]:
 def interpolated() -> dict[str, Any]:
     """The compose file as docker-compose resolves it with .env.example."""
     binary = shutil.which("docker-compose")
-    assert binary, "docker-compose is not installed (.ci/run installs Debian's docker-compose)"
+    assert binary, (
+        "docker-compose is not installed (make test installs Debian's docker-compose as root: "
+        ".ci/system-packages)"
+    )
     result = subprocess.run(
         [binary, "--env-file", str(ENV_EXAMPLE), "config"],
         cwd=PROJECT_ROOT,

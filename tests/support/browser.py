@@ -1,8 +1,9 @@
 """One real browser for every browser test: Debian's chromium driven by Playwright.
 
 Session-scoped (starting Chromium costs a second or two), with a fresh context (cookies,
-storage) per test. Playwright's own browser download is never used: `.ci/run` installs Debian's
-chromium when it is missing, and a missing browser fails the test instead of skipping it.
+storage) per test. Playwright's own browser download is never used: `make test`
+(.ci/system-packages) installs Debian's chromium when it is missing, and a missing browser fails
+the test instead of skipping it.
 Screenshots go to the test's tmp_path and are copied to test-artifacts/screenshots/ (git-ignored)
 so they can be looked at after a run.
 """
@@ -34,7 +35,7 @@ async def browser() -> AsyncIterator[Browser]:
     if not CHROMIUM.exists():
         raise RuntimeError(
             f"{CHROMIUM} is missing: install Debian's chromium (`apt-get install chromium`; "
-            ".ci/run does this on a fresh machine)"
+            "make test does this on a fresh machine, as root)"
         )
     async with async_playwright() as playwright:
         launched = await playwright.chromium.launch(

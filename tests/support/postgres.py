@@ -1,6 +1,7 @@
 """A real PostgreSQL for the tests: the machine's server binaries (Debian's ``postgresql``
-package, installed by ``.ci/run`` when missing), a cluster in a temporary folder on a free port
-on 127.0.0.1, password authentication over TCP, stopped (and its folder removed) at the end.
+package, installed by ``make test`` when missing: .ci/system-packages), a cluster in a temporary
+folder on a free port on 127.0.0.1, password authentication over TCP, stopped (and its folder
+removed) at the end.
 
 ``initdb`` refuses to run as root, and the tests run as root in CI: the server's commands then
 run as the ``postgres`` user (``runuser``), which owns the temporary folder.
@@ -38,7 +39,8 @@ def server_binaries() -> Path:
         return Path(on_path).parent
     raise RuntimeError(
         "PostgreSQL's server binaries (initdb, pg_ctl) are not installed: "
-        "apt-get install postgresql (.ci/run does this on a fresh machine)"
+        "apt-get install postgresql (make test does this on a fresh machine, as root: "
+        ".ci/system-packages)"
     )
 
 

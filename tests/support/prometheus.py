@@ -27,12 +27,14 @@ FAST_INTERVAL = "1s"
 
 
 def tool(name: str) -> str:
-    """prometheus / promtool from Debian's package (.ci/run installs it when missing)."""
+    """prometheus / promtool from Debian's package (make test installs it when missing, as root:
+    .ci/system-packages)."""
     debian = Path("/usr/bin") / name
     found = shutil.which(name) or (str(debian) if debian.exists() else None)
     if not found:
         raise RuntimeError(
-            f"{name} is not installed: apt-get install prometheus (.ci/run does this in CI)"
+            f"{name} is not installed: apt-get install prometheus "
+            "(make test does this as root: .ci/system-packages)"
         )
     return found
 
