@@ -44,7 +44,7 @@ TEST_WORKERS ?= 2
 # The Debian packages the tests use (PostgreSQL, Prometheus, Chromium, docker-compose): installed
 # when missing and root, otherwise named at once (.ci/system-packages).
 test: $(STAMP)
-	@.ci/system-packages
+	@bash .ci/system-packages
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(TEST_ARGS)
 
 lint: $(STAMP)

@@ -31,6 +31,7 @@ and ``--minutes`` ask the same of another provider (a gateway's 60 requests a mi
 
 import argparse
 import asyncio
+import math
 import statistics
 import time
 import uuid
@@ -59,6 +60,9 @@ MAX_SEEDS = 1000  # --simulate: about a second per 15 seeds at each of three lim
 SIMULATED_LIMITS = (5.0, 10.0, 30.0)  # requests/s, --simulate's default
 MAX_SIMULATED_LIMITS = 10
 MAX_SIMULATED_LIMIT = 1000.0  # requests/s: a minute at the limit is then 60,000 simulated calls
+MIN_SIMULATED_LIMIT = 0.05  # requests/s: three a minute; the simulator's hour then holds 180
+MIN_SIMULATED_CALLS = 20  # a run with fewer says nothing about a share of 429s
+MAX_LATENCY = 60.0  # seconds per call
 MAX_SIMULATED_MINUTES = 30.0
 # --simulate's starting rate: a provider's adaptive_start_rate when its configuration says none.
 START_RATE: float = ProviderConfig.model_fields["adaptive_start_rate"].default
@@ -263,35 +267,49 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--simulate", action="store_true", help="the rules against the simulated provider only"
     )
-    parser.add_argument("--seeds", type=int, default=40, help="with --simulate")
+    parser.add_argument("--seeds", type=int, help="with --simulate (default 40)")
     parser.add_argument(
         "--limits",
-        default=",".join(f"{x:g}" for x in SIMULATED_LIMITS),
-        help="with --simulate: the providers' limits, requests/s, comma-separated",
+        help="with --simulate: the providers' limits, requests/s, comma-separated "
+        f"(default {','.join(f'{x:g}' for x in SIMULATED_LIMITS)})",
     )
     parser.add_argument(
         "--start-rate",
         type=float,
-        default=START_RATE,
-        help="with --simulate: the controller's starting rate (adaptive_start_rate)",
+        help="with --simulate: the controller's starting rate, adaptive_start_rate "
+        f"(default {START_RATE:g})",
     )
     parser.add_argument(
-        "--minutes", type=float, default=1.0, help="with --simulate: calls worth this long"
+        "--minutes", type=float, help="with --simulate: calls worth this long (default 1)"
     )
     args = parser.parse_args(argv)
+    if not (math.isfinite(args.latency) and 0 < args.latency <= MAX_LATENCY):
+        parser.error(f"--latency must be above 0 and at most {MAX_LATENCY:g} seconds")
+    simulate_only = {"--seeds": args.seeds, "--limits": args.limits}
+    simulate_only |= {"--start-rate": args.start_rate, "--minutes": args.minutes}
     if not args.simulate:
+        if given := [name for name, value in simulate_only.items() if value is not None]:
+            parser.error(f"{given[0]} goes with --simulate (without it the benchmark runs)")
         return asyncio.run(run(args.tickets, args.rps, args.latency))
-    if not 1 <= args.seeds <= MAX_SEEDS:
-        parser.error(f"--seeds must be 1 to {MAX_SEEDS}, not {args.seeds}")
-    if not 0 < args.start_rate <= MAX_SIMULATED_LIMIT:
+    seeds = 40 if args.seeds is None else args.seeds
+    start_rate = START_RATE if args.start_rate is None else args.start_rate
+    minutes = 1.0 if args.minutes is None else args.minutes
+    if not 1 <= seeds <= MAX_SEEDS:
+        parser.error(f"--seeds must be 1 to {MAX_SEEDS}, not {seeds}")
+    if not 0 < start_rate <= MAX_SIMULATED_LIMIT:
         parser.error(f"--start-rate must be above 0 and at most {MAX_SIMULATED_LIMIT:g}")
-    if not 0 < args.minutes <= MAX_SIMULATED_MINUTES:
+    if not 0 < minutes <= MAX_SIMULATED_MINUTES:
         parser.error(f"--minutes must be above 0 and at most {MAX_SIMULATED_MINUTES:g}")
     try:
-        limits = _limits(args.limits)
+        limits = _limits(args.limits or ",".join(f"{x:g}" for x in SIMULATED_LIMITS))
     except ValueError as err:
         parser.error(f"--limits {args.limits!r}: {err}")
-    return simulated(args.seeds, args.latency, limits, args.start_rate, args.minutes)
+    if too_few := [x for x in limits if x * 60 * minutes < MIN_SIMULATED_CALLS]:
+        parser.error(
+            f"{too_few[0]:g}/s for {minutes:g} minute(s) is under {MIN_SIMULATED_CALLS} calls, "
+            "too few to say anything: give more --minutes"
+        )
+    return simulated(seeds, args.latency, limits, start_rate, minutes)
 
 
 def _limits(text: str) -> tuple[float, ...]:
@@ -305,8 +323,10 @@ def _limits(text: str) -> tuple[float, ...]:
             limit = float(cell)
         except ValueError:
             raise ValueError(f"{cell!r} is not a number of requests per second") from None
-        if not 0 < limit <= MAX_SIMULATED_LIMIT:  # also refuses nan
-            raise ValueError(f"{cell!r} must be above 0 and at most {MAX_SIMULATED_LIMIT:g}")
+        if not MIN_SIMULATED_LIMIT <= limit <= MAX_SIMULATED_LIMIT:  # also refuses nan
+            raise ValueError(
+                f"{cell!r} must be {MIN_SIMULATED_LIMIT:g} to {MAX_SIMULATED_LIMIT:g} requests/s"
+            )
         limits.append(limit)
     return tuple(limits)
 

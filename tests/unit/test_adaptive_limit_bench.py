@@ -92,8 +92,15 @@ def test_the_limits_start_rate_and_minutes_asked_for_are_the_ones_simulated(
     ("argv", "says"),
     [
         (["--limits", "1,x"], "--limits '1,x': 'x' is not a number of requests per second"),
-        (["--limits", "0"], "--limits '0': '0' must be above 0 and at most 1000"),
-        (["--limits", "nan"], "--limits 'nan': 'nan' must be above 0 and at most 1000"),
+        (["--limits", "0"], "--limits '0': '0' must be 0.05 to 1000 requests/s"),
+        (["--limits", "nan"], "--limits 'nan': 'nan' must be 0.05 to 1000 requests/s"),
+        (["--limits", "1e-300"], "--limits '1e-300': '1e-300' must be 0.05 to 1000 requests/s"),
+        (
+            ["--limits", "0.5", "--minutes", "0.001"],
+            "0.5/s for 0.001 minute(s) is under 20 calls, too few to say anything",
+        ),
+        (["--latency", "nan"], "--latency must be above 0 and at most 60 seconds"),
+        (["--latency", "-1"], "--latency must be above 0 and at most 60 seconds"),
         (["--limits", ",".join(["1"] * 11)], "give 1 to 10 limits"),
         (["--start-rate", "0"], "--start-rate must be above 0 and at most 1000"),
         (["--minutes", "31"], "--minutes must be above 0 and at most 30"),
@@ -106,3 +113,14 @@ def test_a_simulated_provider_out_of_range_is_refused_by_name(
         adaptive_limit.main(["--simulate", *argv])
     assert exited.value.code == 2
     assert says in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("option", [["--limits", "1"], ["--seeds", "3"], ["--minutes", "2"]])
+def test_a_simulation_option_without_simulate_is_refused_not_dropped(
+    option: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Dropped, the whole benchmark (servers, a minute and more) ran instead.
+    with pytest.raises(SystemExit) as exited:
+        adaptive_limit.main(option)
+    assert exited.value.code == 2
+    assert f"{option[0]} goes with --simulate" in capsys.readouterr().err
