@@ -11,7 +11,7 @@ import pytest
 
 from starter.embedded import EmbeddedServer
 from starter.main_job import WorkerProcess
-from tests.support.processes import environment, free_port, run_cli
+from tests.support.processes import CliResult, environment, free_port, run_cli
 
 pytestmark = pytest.mark.integration
 
@@ -35,22 +35,28 @@ def state_of(env: dict[str, str], ticket_id: str, timeout: float = 10.0) -> str:
     raise AssertionError(f"{ticket_id} never appeared in the visibility store")
 
 
-def test_tickets_wait_for_a_worker_and_survive_one_crashing_while_they_await_review(
-    server: EmbeddedServer, tmp_path: Path
-) -> None:
-    env = environment(server.address, server.data_dir)
-    submitted = run_cli(
+def submit_breach(env: dict[str, str], ticket_id: str, *options: str) -> CliResult:
+    """`submit` of an enterprise customer's urgent security ticket: one that waits for review."""
+    return run_cli(
         env,
         "submit",
         "--id",
-        "D-1",
+        ticket_id,
         "--subject",
         "Security breach",
         "--body",
         "Our admin account was hacked, urgent.",
         "--tier",
         "enterprise",
+        *options,
     )
+
+
+def test_tickets_wait_for_a_worker_and_survive_one_crashing_while_they_await_review(
+    server: EmbeddedServer, tmp_path: Path
+) -> None:
+    env = environment(server.address, server.data_dir)
+    submitted = submit_breach(env, "D-1")
     assert submitted.code == 0, submitted.output
     assert state_of(env, "D-1") == "NEW"  # accepted durably; no worker has seen it yet
     no_worker = run_cli(env, "review", "D-1", "--approve")
@@ -65,22 +71,7 @@ def test_tickets_wait_for_a_worker_and_survive_one_crashing_while_they_await_rev
 
     first = WorkerProcess(server.data_dir, server.address)
     asyncio.run(first.start())
-    waited = json.loads(
-        run_cli(
-            env,
-            "submit",
-            "--id",
-            "D-1",
-            "--subject",
-            "Security breach",
-            "--body",
-            "Our admin account was hacked, urgent.",
-            "--tier",
-            "enterprise",
-            "--wait",
-            "--json",
-        ).stdout
-    )
+    waited = json.loads(submit_breach(env, "D-1", "--wait", "--json").stdout)
     assert waited["submitted"][0]["started"] is False
     assert waited["tickets"][0]["state"] == "AWAITING_REVIEW"
 
@@ -113,20 +104,7 @@ def test_a_ticket_whose_worker_crashed_is_read_and_reviewed_through_another_at_o
     second = WorkerProcess(server.data_dir, server.address)
     asyncio.run(first.start())
     try:
-        waited = run_cli(
-            env,
-            "submit",
-            "--id",
-            "D-2",
-            "--subject",
-            "Security breach",
-            "--body",
-            "Our admin account was hacked, urgent.",
-            "--tier",
-            "enterprise",
-            "--wait",
-            "--json",
-        )
+        waited = submit_breach(env, "D-2", "--wait", "--json")
         assert json.loads(waited.stdout)["tickets"][0]["state"] == "AWAITING_REVIEW"
         asyncio.run(second.start())
     finally:
