@@ -301,7 +301,7 @@ def main(argv: list[str]) -> int:
     if not 0 < minutes <= MAX_SIMULATED_MINUTES:
         parser.error(f"--minutes must be above 0 and at most {MAX_SIMULATED_MINUTES:g}")
     try:
-        limits = _limits(args.limits or ",".join(f"{x:g}" for x in SIMULATED_LIMITS))
+        limits = SIMULATED_LIMITS if args.limits is None else _limits(args.limits)
     except ValueError as err:
         parser.error(f"--limits {args.limits!r}: {err}")
     if too_few := [x for x in limits if x * 60 * minutes < MIN_SIMULATED_CALLS]:

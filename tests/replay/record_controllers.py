@@ -3,7 +3,6 @@ controller`` and ``declared-controller``): a ProviderRateController fed scripted
 dev server, saved as ``providerratecontroller-<version>-<scenario>.json``."""
 
 import asyncio
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -12,10 +11,8 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from shared import names
-from tests.replay.committed import FOLDER, IDS_FILE
+from tests.replay.committed import FOLDER, read_ids, write_ids
 from tests.support.temporal import CONVERTER, binary
-
-HISTORIES, WORKFLOW_IDS = FOLDER, IDS_FILE
 
 # v1: before the "steady-probes" rules; v2: before "declared-limits"; v3: before
 # "capped-probe-steps"
@@ -60,11 +57,11 @@ def controller_worker(client: Client, queue: str) -> Worker:
 
 
 def save_controller_history(history: WorkflowHistory, scenario: str, workflow_id: str) -> None:
-    path = HISTORIES / f"providerratecontroller-{CONTROLLER_VERSION}-{scenario}.json"
+    path = FOLDER / f"providerratecontroller-{CONTROLLER_VERSION}-{scenario}.json"
     path.write_text(history.to_json())
-    ids = json.loads(WORKFLOW_IDS.read_text()) if WORKFLOW_IDS.exists() else {}
+    ids = read_ids()
     ids[path.stem] = workflow_id
-    WORKFLOW_IDS.write_text(json.dumps(dict(sorted(ids.items())), indent=1) + "\n")
+    write_ids(ids)
     print(f"wrote {path} ({len(history.events)} events)")
 
 

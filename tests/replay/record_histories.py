@@ -17,7 +17,6 @@ break workflows already running in production fails a test instead (use ``workfl
 import argparse
 import asyncio
 import contextlib
-import json
 import sys
 import tempfile
 from collections.abc import AsyncIterator
@@ -31,7 +30,7 @@ from shared import names
 from shared.search_attribute_setup import ensure_search_attributes
 from shared.search_attributes import ALL_KEYS
 from tests.replay import scenarios
-from tests.replay.committed import FOLDER, IDS_FILE
+from tests.replay.committed import FOLDER, read_ids, write_ids
 from tests.replay.record_controllers import record_controller, record_declared_controller
 from tests.replay.ticket_scenarios import SCENARIOS, SERVICES, START_MEMOS
 from tests.support.fakes import FakeTicketServices
@@ -43,10 +42,6 @@ from tests.support.temporal import (
 from tests.support.tickets import make_ticket, start_ticket
 from tests.support.workers import fake_pipeline, real_pipeline
 
-HISTORIES = FOLDER
-# A history file holds events only; a child's replay needs its own workflow id (a parent checks
-# its children's ids), so the recorder notes each file's id here. Files not listed use their name.
-WORKFLOW_IDS = IDS_FILE
 # Bump a version when its workflows change and keep the older files: they are the histories of
 # workflows already running. Ticket histories: v1 before any patch, v2 with review-final-deadline,
 # v3 with delivery-queue (both patches were released side by side), v4 with both; the fan-out
@@ -91,7 +86,7 @@ async def record_tickets(version: str = TICKETS_VERSION, only: list[str] | None 
                 handle = await start_ticket(env.client, queue, ticket, memo=START_MEMOS.get(name))
                 await scenario(handle, env)
                 history = await handle.fetch_history()
-            path = HISTORIES / f"ticket-{version}-{name}.json"
+            path = FOLDER / f"ticket-{version}-{name}.json"
             path.write_text(history.to_json())
             print(f"wrote {path} ({len(history.events)} events)")
     finally:
@@ -115,13 +110,13 @@ async def dev_recording() -> AsyncIterator[tuple[Client, Path, dict[str, str]]]:
         dev_server_existing_path=binary("temporal"),
         search_attributes=ALL_KEYS,
     )
-    ids = json.loads(WORKFLOW_IDS.read_text()) if WORKFLOW_IDS.exists() else {}
+    ids = read_ids()
     try:
         with tempfile.TemporaryDirectory() as data_dir:
             yield env.client, Path(data_dir), ids
     finally:
         await env.shutdown()
-    WORKFLOW_IDS.write_text(json.dumps(dict(sorted(ids.items())), indent=1) + "\n")
+    write_ids(ids)
 
 
 @contextlib.asynccontextmanager
@@ -136,7 +131,7 @@ async def fanout_recording() -> AsyncIterator[tuple[Client, dict[str, str]]]:
 
 
 def save(history: WorkflowHistory, name: str, ids: dict[str, str]) -> None:
-    path = HISTORIES / f"{name}.json"
+    path = FOLDER / f"{name}.json"
     path.write_text(history.to_json())
     ids[path.stem] = history.workflow_id
     print(f"wrote {path} ({len(history.events)} events)")
@@ -252,7 +247,7 @@ async def main(argv: list[str]) -> int:
         help="only these ticket scenarios (repeatable), e.g. the paths a new patch changed",
     )
     args = parser.parse_args(argv)
-    HISTORIES.mkdir(exist_ok=True)
+    FOLDER.mkdir(exist_ok=True)
     if args.what in ("tickets", "all"):
         await record_tickets(args.version, args.scenario)
     if args.what in ("fanout", "all"):
