@@ -12,7 +12,12 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio.client import Client
-from temporalio.worker import PollerBehaviorAutoscaling, UnsandboxedWorkflowRunner, Worker
+from temporalio.worker import (
+    PollerBehaviorAutoscaling,
+    PollerBehaviorSimpleMaximum,
+    UnsandboxedWorkflowRunner,
+    Worker,
+)
 
 from activities.agent_activities import AgentActivities
 from activities.delivery.activity import DeliveryActivities
@@ -41,11 +46,22 @@ DEFAULT_GRACEFUL_SHUTDOWN = timedelta(seconds=10)
 # was lost: `bench ticket_cost` rounds with timeouts ran at 3.2-4.2 tickets/s, without them at
 # 5.2-5.7 (docs/performance.md). With fewer slots the rest waits on the server, where waiting
 # costs nothing, times out nothing, and is dispatched fairly between customers: with 10 slots
-# another customer's ticket behind a burst of 200 came to rest in 7 s, with 20 in 13-16 s, with
-# the same throughput (5 and 2 slots: no faster for that ticket, 2 slower for the burst). A
-# workflow task also holds its slot while its local activities run: a delivery's first attempt
-# to a destination that hangs holds one for up to the channel's client timeout (10 s).
+# another customer's ticket behind a burst of 200 came to rest in 7 s, with 20 in 13-16 s (both
+# before the poller split below), with the same throughput (5 and 2 slots: no faster for that
+# ticket, 2 slower for the burst). A workflow task also holds its slot while its local
+# activities run: a delivery's first attempt to a destination that hangs holds one for up to
+# the channel's client timeout (10 s).
 WORKFLOW_TASK_SLOTS = 10
+# Workflow task polls: five at most, one on the shared queue (new tickets' first tasks) and four
+# on this worker's sticky queue (the next task of a ticket it already runs): the SDK's own count
+# and split, kept here on purpose. The pollers' autoscaler (on this queue until 2026-12-04) let
+# the shared queue's backlog take the slots a burst freed, so a ticket already under way waited
+# 0.6-0.9 s for each of its later tasks behind the burst's new tickets, which no fairness key can
+# reorder across two queues. `bench fairness`, alternating (docs/performance.md): another
+# customer's ticket behind a burst of 200 at rest in 2.5-3.1 s with this split against 4.1-5.6 s
+# with the autoscaler, the tickets' rate the same (`bench ticket_cost`: 9.65 against 9.68/s).
+WORKFLOW_TASK_POLLERS = PollerBehaviorSimpleMaximum(5)
+SHARED_QUEUE_POLL_SHARE = 0.2
 # How long a workflow task (or a query) waits on this worker's sticky queue before the server
 # gives it to any worker polling the shared queue. The server tries a query on the sticky queue
 # of the worker that last ran the workflow for this long, then resets stickiness and asks the
@@ -173,7 +189,8 @@ def build_workers(
                     max_concurrent_workflow_tasks=WORKFLOW_TASK_SLOTS
                     if max_cached_workflows
                     else 1,
-                    workflow_task_poller_behavior=PollerBehaviorAutoscaling(),
+                    workflow_task_poller_behavior=WORKFLOW_TASK_POLLERS,
+                    nonsticky_to_sticky_poll_ratio=SHARED_QUEUE_POLL_SHARE,
                     activity_task_poller_behavior=PollerBehaviorAutoscaling(),
                     sticky_queue_schedule_to_start_timeout=STICKY_QUEUE_TIMEOUT,
                     graceful_shutdown_timeout=graceful_shutdown,

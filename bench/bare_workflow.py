@@ -75,7 +75,11 @@ def activity_queue_of(queue: str) -> str:
 async def serve(queue: str) -> None:
     from shared.bytecode import compile_modules
     from shared.temporal_client import connect  # the process's one client, as every process
-    from task_queue_workers import WORKFLOW_TASK_SLOTS
+    from task_queue_workers import (
+        SHARED_QUEUE_POLL_SHARE,
+        WORKFLOW_TASK_POLLERS,
+        WORKFLOW_TASK_SLOTS,
+    )
 
     # As the ticket worker does for its workflow modules: the sandbox imports this one per run.
     compile_modules([Path(__file__)])
@@ -93,7 +97,8 @@ async def serve(queue: str) -> None:
             workflows=[BareWorkflow],
             activities=[noop],
             max_concurrent_workflow_tasks=WORKFLOW_TASK_SLOTS,
-            workflow_task_poller_behavior=PollerBehaviorAutoscaling(),
+            workflow_task_poller_behavior=WORKFLOW_TASK_POLLERS,
+            nonsticky_to_sticky_poll_ratio=SHARED_QUEUE_POLL_SHARE,
             activity_task_poller_behavior=PollerBehaviorAutoscaling(),
         ),
         Worker(

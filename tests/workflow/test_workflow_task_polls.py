@@ -1,0 +1,56 @@
+"""How the tickets worker splits its workflow-task polls between the shared queue and its sticky
+queue (task_queue_workers.WORKFLOW_TASK_POLLERS; docs/performance.md, "Fairness between
+customers"). The effect, another customer's ticket behind a burst, is `python -m bench
+fairness`'s to measure; this pins the setting the measurement chose."""
+
+import uuid
+from pathlib import Path
+
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import PollerBehaviorAutoscaling, PollerBehaviorSimpleMaximum
+
+import task_queue_workers
+from activities.delivery.activity import DeliveryActivities
+from activities.providers.registry import build_providers
+from shared import names
+from shared.pipeline_config import PipelineConfig
+from shared.provider_config import WorkerSettings
+from shared.stores.sqlite_ledger import SqliteLedger
+from tests.support.workers import running
+
+
+def shared_and_sticky(behavior: object, shared_share: float) -> tuple[int, int]:
+    """The polls the SDK's core gives each queue for a fixed maximum and a shared-queue share
+    (its own arithmetic: at least one each)."""
+    assert isinstance(behavior, PollerBehaviorSimpleMaximum), behavior
+    shared = max(1, int(behavior.maximum * shared_share))
+    return shared, max(1, behavior.maximum - shared)
+
+
+async def test_the_tickets_worker_polls_its_sticky_queue_more_than_the_shared_one(
+    ts_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    config = PipelineConfig()
+    queue = f"polls-{uuid.uuid4().hex[:6]}"
+    workers = task_queue_workers.build_workers(
+        ts_env.client,
+        config,
+        build_providers(config, WorkerSettings(), {}),
+        [queue, names.delivery_task_queue(queue)],
+        delivery=DeliveryActivities(SqliteLedger(tmp_path / "outbox.sqlite3")),
+        tickets_queue=queue,
+    )
+    # Started and stopped: the SDK's core takes the setting (and asks the server about the
+    # namespace, which it does once a worker exists, so the server must outlive the workers).
+    async with running(workers):
+        pass
+    [tickets] = [w.config(active_config=True) for w in workers if w.task_queue == queue]
+
+    # Not the autoscaler, which let a burst's new tickets take the slots their started
+    # tickets' next tasks were waiting for.
+    behavior = tickets["workflow_task_poller_behavior"]
+    assert not isinstance(behavior, PollerBehaviorAutoscaling)
+    shared, sticky = shared_and_sticky(behavior, tickets["nonsticky_to_sticky_poll_ratio"])
+    assert (shared, sticky) == (1, 4)
+    # Every poll can be answered with a slot to run its task.
+    assert shared + sticky <= tickets["max_concurrent_workflow_tasks"]
