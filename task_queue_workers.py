@@ -57,10 +57,11 @@ WORKFLOW_TASK_SLOTS = 10
 # and split, kept here on purpose. With the pollers' autoscaler (on this queue until 2026-12-04),
 # which adds pollers where the server reports a backlog (a burst's new tickets, on the shared
 # queue), a ticket already under way waited 0.6-0.9 s for each of its later tasks during a burst:
-# no fairness key orders tasks across two queues. `bench fairness`, alternating
-# (docs/performance.md): another customer's ticket behind a burst of 200 at rest in 2.5-3.1 s
-# with this split against 4.1-5.6 s with the autoscaler, the tickets' rate the same (`bench
-# ticket_cost`: 9.65 against 9.68/s).
+# no fairness key orders tasks across two queues. A worker caching nothing has no sticky queue
+# and one poll at a time. `bench fairness`, the two settings in turn (docs/performance.md):
+# another customer's ticket behind a burst of 200 at rest in 2.5-3.1 s with this split against
+# 4.1-5.6 s with the autoscaler, the tickets' rate the same (`bench ticket_cost`: 9.65 against
+# 9.68/s).
 WORKFLOW_TASK_POLLERS = PollerBehaviorSimpleMaximum(5)
 SHARED_QUEUE_POLL_SHARE = 0.2
 # How long a workflow task (or a query) waits on this worker's sticky queue before the server

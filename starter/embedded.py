@@ -70,12 +70,12 @@ PARTITIONS_FILE = "temporal-task-queue-partitions"
 # ticket benchmark's server CPU per ticket rose and its throughput fell (measured there). The
 # benchmarks pass ``transfer_reads_per_second`` to compare.
 TRANSFER_READS_FLAG = "history.transferProcessorMaxPollRPS"
-# How often the server records how far its transfer queue is done (the queue's ack level), 30 s
-# by default. Deleting a closed workflow waits for that record to pass the workflow's last
-# transfer task, so `erase` waited 33-35 s for each closed ticket to go (a running one goes at
-# once); with 1 s, about 4 s (the delete's own retry makes the rest). It costs one small write a
-# second (and a restarted server goes over a second of done tasks again, not up to thirty):
-# `bench ticket_cost --tickets 150 --rounds 1`, two alternating pairs at fed4ddb, 11.76 and 13.17
+# How often the server checkpoints its transfer queue (30 s by default). Deleting a closed run
+# waits until a checkpoint has passed the run's close transfer task, retrying with a growing
+# backoff meanwhile, so a run that closed within the last half minute took 33-35 s to go (one
+# closed 45 s before went at once; a running one goes at once): `erase` right after tickets
+# closed (after `make run`, in the tests) waited that long. With 1 s, about 4 s. No cost showed in
+# `bench ticket_cost --tickets 150 --rounds 1`, two alternating pairs at fed4ddb: 11.76 and 13.17
 # tickets/s with 1 s against 10.91 and 11.39 with 30 s, the server's CPU per ticket no higher.
 TRANSFER_ACK_INTERVAL_FLAG = "history.transferProcessorUpdateAckInterval"
 TRANSFER_ACK_INTERVAL = "1s"

@@ -30,14 +30,6 @@ from tests.support.workers import real_pipeline
 
 SECRET = "redrive-test-webhook-secret"
 
-# A deleted workflow is gone in seconds instead of half a minute: the server deletes a closed
-# execution once its queue's ack level passed the close, and moves that level every 30 s by
-# default (Temporal's own deletion tests shorten it the same way).
-FAST_DELETION = [
-    "--dynamic-config-value",
-    'history.transferProcessorUpdateAckInterval="1s"',
-]
-
 
 @dataclass
 class OpsServer:
@@ -50,7 +42,9 @@ class OpsServer:
 @pytest.fixture(scope="package")
 async def ops_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[OpsServer]:
     data_dir = tmp_path_factory.mktemp("ops")
-    server = EmbeddedServer(data_dir, "127.0.0.1", free_port(), ui=False, extra_args=FAST_DELETION)
+    # A just-closed workflow deleted goes in seconds: the embedded server's own setting
+    # (starter/embedded.py TRANSFER_ACK_INTERVAL).
+    server = EmbeddedServer(data_dir, "127.0.0.1", free_port(), ui=False)
     await server.start()
     env = environment(server.address, data_dir)
     try:
