@@ -1,6 +1,7 @@
 """Workers for tests: the real ones from worker.py, or a workflow worker with fake activities."""
 
 import contextlib
+import uuid
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,26 @@ async def running(workers: Sequence[Worker]) -> AsyncIterator[None]:
         for w in workers:
             await stack.enter_async_context(w)
         yield
+
+
+def built_workers(
+    client: Client, data_dir: Path, prefix: str, **options: Any
+) -> tuple[str, list[Worker]]:
+    """The worker process's workers, built and not started, with the offline agents on a tickets
+    queue of their own (one worker per queue and client), for tests that read their
+    configuration. ``options`` go to task_queue_workers.build_workers."""
+    config = PipelineConfig()
+    queue = f"{prefix}-{uuid.uuid4().hex[:6]}"
+    workers = task_queue_workers.build_workers(
+        client,
+        config,
+        build_providers(config, WorkerSettings(), {}),
+        [queue, names.delivery_task_queue(queue)],
+        delivery=DeliveryActivities(SqliteLedger(data_dir / "outbox.sqlite3")),
+        tickets_queue=queue,
+        **options,
+    )
+    return queue, workers
 
 
 @contextlib.asynccontextmanager

@@ -13,17 +13,12 @@ from temporalio.worker import WorkflowInstance, WorkflowInstanceDetails
 from temporalio.worker.workflow_sandbox._runner import _Instance
 
 import task_queue_workers
-from activities.delivery.activity import DeliveryActivities
-from activities.providers.registry import build_providers
 from policy.transitions import TicketState
 from shared import names, sandbox_contexts
 from shared.orchestration import OrchestratorInput, OrchestratorResult
-from shared.pipeline_config import PipelineConfig
-from shared.provider_config import WorkerSettings
-from shared.stores.sqlite_ledger import SqliteLedger
 from shared.view import TicketView
 from tests.support.tickets import make_ticket, start_ticket
-from tests.support.workers import real_pipeline
+from tests.support.workers import built_workers, real_pipeline
 
 # (question, the command it was asked for, the direct answer, the SDK's answer)
 Asked = tuple[str, Any, Any, Any]
@@ -104,16 +99,7 @@ async def test_every_context_answered_directly_is_the_sdks_answer(
 async def test_sandboxed_workers_run_with_the_direct_context_runner(
     ts_env: WorkflowEnvironment, tmp_path: Path
 ) -> None:
-    config = PipelineConfig()
-    queue = f"runner-{uuid.uuid4().hex[:6]}"
-    workers = task_queue_workers.build_workers(
-        ts_env.client,
-        config,
-        build_providers(config, WorkerSettings(), {}),
-        [queue, names.delivery_task_queue(queue)],
-        delivery=DeliveryActivities(SqliteLedger(tmp_path / "outbox.sqlite3")),
-        tickets_queue=queue,
-    )
+    _, workers = built_workers(ts_env.client, tmp_path, "runner")
     # After the client's plugins (tracing) had their say about the runner.
     active = [w.config(active_config=True) for w in workers]
     runners = [c.get("workflow_runner") for c in active if c.get("workflows")]

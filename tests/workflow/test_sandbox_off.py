@@ -10,20 +10,14 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner
 
-import task_queue_workers
-from activities.delivery.activity import DeliveryActivities
-from activities.providers.registry import build_providers
 from policy.transitions import SETTLED_STATES, TicketState
 from shared import names, settings
-from shared.pipeline_config import PipelineConfig
-from shared.provider_config import WorkerSettings
-from shared.stores.sqlite_ledger import SqliteLedger
 from shared.tickets import Ticket
 from shared.view import TicketView
 from starter.inputs import read_jsonl
 from tests.support.temporal import replay_histories, wait_for_state
 from tests.support.tickets import start_ticket
-from tests.support.workers import real_pipeline
+from tests.support.workers import built_workers, real_pipeline
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "tickets.jsonl"
 
@@ -104,18 +98,7 @@ async def test_without_the_sandbox_a_worker_replaying_every_task_ends_the_same(
 async def test_every_worker_with_workflows_gets_the_runner_the_setting_asks_for(
     ts_env: WorkflowEnvironment, tmp_path: Path, sandboxed: bool
 ) -> None:
-    config = PipelineConfig()
-    providers = build_providers(config, WorkerSettings(), {})
-    queue = f"runner-{uuid.uuid4().hex[:6]}"  # a queue of its own: one worker per queue a client
-    workers = task_queue_workers.build_workers(
-        ts_env.client,
-        config,
-        providers,
-        [queue, names.delivery_task_queue(queue)],
-        delivery=DeliveryActivities(SqliteLedger(tmp_path / "outbox.sqlite3")),
-        tickets_queue=queue,
-        sandboxed=sandboxed,
-    )
+    _, workers = built_workers(ts_env.client, tmp_path, "runner", sandboxed=sandboxed)
     # The runner each worker runs with, after the client's plugins had their say.
     active = [w.config(active_config=True) for w in workers]
     runners = [c.get("workflow_runner") for c in active if c.get("workflows")]

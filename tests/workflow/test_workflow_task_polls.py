@@ -3,20 +3,12 @@ queue (task_queue_workers.WORKFLOW_TASK_POLLERS; docs/performance.md, "Fairness 
 customers"). The effect, another customer's ticket behind a burst, is `python -m bench
 fairness`'s to measure; this pins the setting the measurement chose."""
 
-import uuid
 from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import PollerBehaviorSimpleMaximum
 
-import task_queue_workers
-from activities.delivery.activity import DeliveryActivities
-from activities.providers.registry import build_providers
-from shared import names
-from shared.pipeline_config import PipelineConfig
-from shared.provider_config import WorkerSettings
-from shared.stores.sqlite_ledger import SqliteLedger
-from tests.support.workers import running
+from tests.support.workers import built_workers, running
 
 
 def shared_and_sticky(behavior: object, shared_share: float) -> tuple[int, int]:
@@ -30,16 +22,7 @@ def shared_and_sticky(behavior: object, shared_share: float) -> tuple[int, int]:
 async def test_the_tickets_worker_polls_its_sticky_queue_more_than_the_shared_one(
     ts_env: WorkflowEnvironment, tmp_path: Path
 ) -> None:
-    config = PipelineConfig()
-    queue = f"polls-{uuid.uuid4().hex[:6]}"
-    workers = task_queue_workers.build_workers(
-        ts_env.client,
-        config,
-        build_providers(config, WorkerSettings(), {}),
-        [queue, names.delivery_task_queue(queue)],
-        delivery=DeliveryActivities(SqliteLedger(tmp_path / "outbox.sqlite3")),
-        tickets_queue=queue,
-    )
+    queue, workers = built_workers(ts_env.client, tmp_path, "polls")
     # Started and stopped: the SDK's core accepts the setting (and the namespace lookup it makes
     # once a worker exists ends while the server is still up).
     async with running(workers):
