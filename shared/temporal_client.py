@@ -26,6 +26,7 @@ from shared.data_converter import data_converter
 
 DEFAULT_ADDRESS = "127.0.0.1:7233"
 DEFAULT_NAMESPACE = "default"
+MAX_PORT = 65_535
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,18 @@ def without_quoted_lines(message: str) -> str:
     return _QUOTED_VALUE.sub('"…"', "\n".join(kept))
 
 
+def address_problem(address: str) -> str | None:
+    """What is wrong with a ``host:port`` address's port, or None (also for an address with no
+    port, which the SDK reports itself): the SDK's own refusal of port 70000 read "invalid
+    target URL"."""
+    if address.endswith("]") or ":" not in address:
+        return None
+    port = address.rpartition(":")[2]
+    if not port.isdigit() or not 1 <= int(port) <= MAX_PORT:
+        return f"names no port: {port!r} is not from 1 to {MAX_PORT}"
+    return None
+
+
 def connection_settings(env: Mapping[str, str] | None = None) -> ConnectionSettings:
     try:
         loaded = ClientConfig.load_client_connect_config(override_env_vars=env)  # type: ignore[arg-type]
@@ -80,6 +93,8 @@ def connection_settings(env: Mapping[str, str] | None = None) -> ConnectionSetti
         ) from None
     kwargs: dict[str, Any] = dict(loaded)
     address = kwargs.pop("target_host", None) or DEFAULT_ADDRESS
+    if problem := address_problem(address):
+        raise ClientConfigError(f"the Temporal address {address!r} {problem}")
     namespace = kwargs.pop("namespace", None) or DEFAULT_NAMESPACE
     return ConnectionSettings(
         address=address,

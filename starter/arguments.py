@@ -11,6 +11,7 @@ from policy.transitions import TicketState
 from shared import names
 from shared.orchestration import MAX_TASK_CHARS
 from shared.swarm import MAX_CHUNK_SIZE
+from shared.temporal_client import MAX_PORT
 from shared.tickets import TICKET_ID_PATTERN
 from shared.time_window import since_moment
 
@@ -78,8 +79,8 @@ def port_number(text: str) -> int:
         port = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
-    if not 1 <= port <= 65_535:
-        raise argparse.ArgumentTypeError(f"{port} is not a port number (1-65535)")
+    if not 1 <= port <= MAX_PORT:
+        raise argparse.ArgumentTypeError(f"{port} is not a port number (1-{MAX_PORT})")
     return port
 
 

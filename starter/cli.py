@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from codec_server import main as codec_server_main
 from starter import api_commands, fanout, ops_commands, render, ticket_commands
-from starter.arguments import positive_int, wait_seconds
+from starter.arguments import port_number, wait_seconds
 from starter.errors import debugging, explain
 from starter.ticket_commands import DEFAULT_WAIT_SECONDS
 
@@ -67,13 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--ui-port",
-        type=positive_int,
+        type=port_number,
         default=None,
         help="Web UI port of the embedded server (default: its gRPC port + 1000, so 8233)",
     )
     p.add_argument(
         "--codec-port",
-        type=positive_int,
+        type=port_number,
         default=None,
         help="port of the codec server the Web UI decrypts through (default: Web UI port + 1)",
     )

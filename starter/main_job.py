@@ -28,7 +28,7 @@ from shared import settings
 from shared import ticket_listing as listing
 from shared.encryption.keyring import ensure_local_key_file
 from shared.metrics import METRICS_ADDRESS_ENV
-from shared.temporal_client import connection_settings
+from shared.temporal_client import MAX_PORT, connection_settings
 from shared.view import TicketView
 from shared.waiting import wait_settled
 from starter import render
@@ -218,6 +218,16 @@ async def _ensure_server(
         raise ServerUnreachable(f"cannot reach the Temporal server at {conn.describe()}")
     ui_port = args.ui_port if args.ui_port is not None else port + 1000
     codec_port = args.codec_port if args.codec_port is not None else ui_port + 1
+    if ui_port > MAX_PORT:
+        raise CliError(
+            f"the Web UI's port would be {ui_port} (the server's port + 1000), past {MAX_PORT}; "
+            "choose one with --ui-port"
+        )
+    if codec_port > MAX_PORT:
+        raise CliError(
+            f"the codec server's port would be {codec_port} (the Web UI's port + 1), past "
+            f"{MAX_PORT}; choose one with --codec-port"
+        )
     # The Web UI as a browser on this machine may name it: either loopback spelling.
     ui_origins = [f"http://localhost:{ui_port}", f"http://127.0.0.1:{ui_port}"]
     codec = CodecServerProcess(settings.data_dir(), codec_port, ui_origins)

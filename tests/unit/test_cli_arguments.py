@@ -35,6 +35,9 @@ NOT_UTF8 = os.fsdecode(b"BI-\xff")
         (["run", "--timeout", "1e9"], "must be from 0 to 604,800 seconds, got 1e9"),
         # It said "chunks of 8188 items instead of 100000", then refused with "<= 1000".
         (["swarm", "r.jsonl", "--chunk-size", "100000"], "must be 1 to 1,000 (a child's"),
+        # Both were "unexpected OverflowError: connect_ex(): port must be 0-65535".
+        (["run", "--ui-port", "70000"], "argument --ui-port: 70000 is not a port number"),
+        (["run", "--codec-port", "0"], "argument --codec-port: 0 is not a port number"),
     ],
 )
 def test_a_bad_argument_is_a_usage_error_naming_it(
