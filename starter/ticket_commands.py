@@ -88,7 +88,12 @@ async def cmd_submit(args: argparse.Namespace) -> int:
     parsed, errors = _tickets_from_args(args)
     outcomes: list[ops.SubmitOutcome] = []
     if parsed:
-        client = await open_client()
+        try:
+            client = await open_client()
+        except BaseException:
+            # The file's own errors first: a server that cannot be reached hid them.
+            render.print_input_errors(errors)
+            raise
         await warn_if_unencrypted(client)
         outcomes = await ops.submit_tickets(client, [p.ticket for p in parsed])
         for outcome, p in zip(outcomes, parsed, strict=True):

@@ -152,6 +152,13 @@ def test_with_the_debug_variable_set_an_unexpected_error_shows_its_stack_trace(
             "{tmp}/good.toml: Profile 'staging' not found",
             id="unknown-profile",
         ),
+        # The SDK's own refusal read "unexpected ValueError: invalid target URL".
+        pytest.param(
+            {"TEMPORAL_ADDRESS": "127.0.0.1:70000"},
+            "error: configuration error: the Temporal address '127.0.0.1:70000' names no port: "
+            "'70000' is not from 1 to 65535",
+            id="address-port-out-of-range",
+        ),
         pytest.param(
             {"TEMPORAL_TLS_CLIENT_CERT_PATH": "{tmp}/missing.pem"},
             "error: configuration error: the Temporal connection configuration cannot be used: "
@@ -206,3 +213,56 @@ def test_a_profile_file_that_does_not_parse_is_named_without_quoting_its_lines(
     message = str(refused.value)
     assert "SECRET" not in message
     assert f"{path}: " in message
+
+
+@pytest.mark.parametrize(
+    ("argv", "address", "sentence"),
+    [
+        (
+            ["--ui-port", "65535"],
+            "127.0.0.1:1",
+            "the codec server's port would be 65536 (the Web UI's port + 1), past 65535; "
+            "choose one with --codec-port",
+        ),
+        (
+            [],
+            "127.0.0.1:65000",
+            "the Web UI's port would be 66000 (the server's port + 1000), past 65535; "
+            "choose one with --ui-port",
+        ),
+    ],
+    ids=["codec-after-the-last-ui-port", "ui-after-a-high-server-port"],
+)
+def test_run_s_derived_ports_past_the_last_one_are_named_with_the_flag_to_set(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    address: str,
+    sentence: str,
+) -> None:
+    # Nothing listens on either address: `run` would start an embedded server there. Both
+    # were "unexpected OverflowError: connect_ex(): port must be 0-65535".
+    monkeypatch.delenv(DEBUG_VARIABLE, raising=False)
+    monkeypatch.setenv("TEMPORAL_ADDRESS", address)
+
+    code = cli.main(["run", *argv])
+
+    assert code == 1
+    assert capsys.readouterr().err.strip().endswith(sentence)
+
+
+def test_submit_says_the_file_s_errors_when_the_server_cannot_be_reached(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # Only "cannot reach the Temporal server" was said: line 2's error never appeared.
+    tickets = tmp_path / "tickets.jsonl"
+    tickets.write_text('{"customer_id": "C-1", "subject": "a", "body": "b"}\n{bad json\n')
+    monkeypatch.delenv(DEBUG_VARIABLE, raising=False)
+    monkeypatch.setenv("TEMPORAL_ADDRESS", "127.0.0.1:1")  # nothing listens there
+
+    code = cli.main(["submit", str(tickets)])
+
+    errors = capsys.readouterr().err
+    assert code == 1
+    assert f"{tickets}:2: not valid JSON" in errors
+    assert errors.index(f"{tickets}:2:") < errors.index("cannot reach the Temporal server")
