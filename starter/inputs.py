@@ -162,29 +162,27 @@ def read_jsonl(path: Path) -> tuple[list[ParsedTicket], list[InputError]]:
 
 def parse_swarm_items(data: bytes, source: str) -> tuple[list[SwarmItem], list[InputError]]:
     """Swarm input: one JSON object a line with ``text`` (or ``review``/``body``) and an optional
-    ``id``; a line without an id gets its line number."""
+    ``id``; a line without an id gets ``line-N``, its line number (``line-N-2`` and on when
+    another line gives ``line-N`` as its own id: neither line is refused for it)."""
     items: list[SwarmItem] = []
     errors: list[InputError] = []
-    # Each id taken, and the line that took it (None: given to a line without an id).
-    seen: dict[str, int | None] = {}
-    for number, raw in json_objects(data, source, errors):
+    lines = list(json_objects(data, source, errors))
+    given = {str(raw[k]) for _, raw in lines for k in ("id", "item_id") if _given_id(raw, k)}
+    # Each id taken, and the line that took it.
+    seen: dict[str, int] = {}
+    for number, raw in lines:
         if problem := _swarm_fields_problem(raw):
             errors.append(InputError(source, number, problem))
             continue
         text_field = next((k for k in SWARM_TEXT_FIELDS if isinstance(raw.get(k), str)), "text")
         text = raw.get(text_field)
         id_field = next((k for k in ("id", "item_id") if raw.get(k) not in (None, "")), None)
-        item_id = str(raw[id_field]) if id_field else f"line-{number}"
+        item_id = str(raw[id_field]) if id_field else _line_id(number, given)
         if not isinstance(text, str) or not text.strip():
             errors.append(InputError(source, number, f"field '{text_field}' is missing or empty"))
             continue
         if item_id in seen:
-            earlier = seen[item_id]
-            said = (
-                f"item id {item_id} is taken: line {earlier} has it"
-                if earlier is not None
-                else f"item id {item_id} is the one line {item_id[5:]} got for having none"
-            )
+            said = f"item id {item_id} is taken: line {seen[item_id]} has it"
             errors.append(InputError(source, number, said))
             continue
         try:
@@ -202,12 +200,28 @@ def parse_swarm_items(data: bytes, source: str) -> tuple[list[SwarmItem], list[I
             )
             errors.append(InputError(source, number, message))
             continue
-        seen[item_id] = number if id_field else None
+        seen[item_id] = number
+    # In the file's order: the lines that are no JSON object were found in a first pass.
+    errors.sort(key=lambda e: e.line or 0)
     return items, errors
 
 
 # Where an item's text may be, one of them a line.
 SWARM_TEXT_FIELDS = ("text", "review", "body")
+
+
+def _given_id(raw: dict[str, object], field: str) -> bool:
+    value = raw.get(field)
+    return isinstance(value, str | int) and not isinstance(value, bool) and value != ""
+
+
+def _line_id(number: int, given: set[str]) -> str:
+    """The id of line ``number``, which gave none: ``line-N``, or the first ``line-N-K`` (K from
+    2) that no line gives as its own."""
+    item_id, k = f"line-{number}", 2
+    while item_id in given:
+        item_id, k = f"line-{number}-{k}", k + 1
+    return item_id
 
 
 def _swarm_fields_problem(raw: dict[str, object]) -> str | None:

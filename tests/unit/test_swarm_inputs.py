@@ -131,14 +131,30 @@ def test_ids_and_text_of_the_wrong_kind_are_refused_by_name() -> None:
     ]
 
 
-def test_an_id_that_a_line_without_one_got_says_so() -> None:
+def test_a_line_without_an_id_steps_aside_for_a_line_that_gives_its_number_as_an_id() -> None:
+    # Both lines are valid and both go through. Before, the second (its id given, after) was
+    # refused as "the one line 1 got for having none", or the first (its number taken by an
+    # id given before it) as "item id line-2 is taken".
     items, errors = parse_swarm_items(
-        jsonl(line(text="first"), line(id="line-1", text="b")), SOURCE
+        jsonl(
+            line(text="first"),
+            line(id="line-1", text="b"),
+            line(id="line-4", text="c"),
+            line(text="fourth"),
+            line(id="line-5-2", text="e"),
+            line(id="line-5", text="f"),
+        ),
+        SOURCE,
     )
-    assert pairs(items) == [("line-1", "first")]
-    assert messages(errors) == [
-        "reviews.jsonl:2: item id line-1 is the one line 1 got for having none"
+    assert pairs(items) == [
+        ("line-1-2", "first"),
+        ("line-1", "b"),
+        ("line-4", "c"),
+        ("line-4-2", "fourth"),
+        ("line-5-2", "e"),
+        ("line-5", "f"),
     ]
+    assert errors == []
 
 
 def test_a_rejected_line_does_not_claim_its_id() -> None:
