@@ -48,7 +48,7 @@ class SwarmSettings(BaseModel):
     # The parent continues as new after this many chunks, so its history stays small.
     chunks_per_run: int = Field(default=10, ge=1, le=100)
     # More failures than this share fails the run; fewer complete it with the failures listed.
-    max_failure_rate: float = Field(default=0.1, ge=0.0, le=1.0)
+    max_failure_rate: float = Field(default=0.1, ge=0.0, le=1.0, allow_inf_nan=False)
 
 
 class SwarmTotals(BaseModel):

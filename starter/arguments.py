@@ -4,7 +4,11 @@ usage error naming the flag, not a traceback from deep inside a client or a serv
 import argparse
 import re
 import socket
+from collections.abc import Callable
 from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from api.accounts import Role
 from policy.transitions import TicketState
@@ -146,6 +150,24 @@ def task_argument(text: str) -> str:
             f"the task is {len(text):,} characters; at most {MAX_TASK_CHARS:,}"
         )
     return text
+
+
+def setting_argument(model: type[BaseModel], field: str) -> Callable[[str], Any]:
+    """An option that sets ``field`` of ``model``: checked against the field's own type and
+    bounds as the command line is read, so a value out of range is a usage error (exit 2)
+    naming the option, before any file is read (it was exit 1, after reading the file)."""
+    info = model.model_fields[field]
+    adapter: TypeAdapter[Any] = TypeAdapter(Annotated[info.annotation, *info.metadata])
+
+    def parse(text: str) -> Any:
+        try:
+            return adapter.validate_strings(text)
+        except ValidationError as err:
+            said = err.errors()[0]["msg"]
+            raise argparse.ArgumentTypeError(f"{said[:1].lower()}{said[1:]}, got {text}") from None
+
+    parse.__name__ = field.replace("_", " ")  # argparse's "invalid <name> value" names it
+    return parse
 
 
 def chunk_size_argument(text: str) -> int:

@@ -222,7 +222,7 @@ def add_parsers(
 ) -> None:
     from starter.arguments import (
         chunk_size_argument,
-        positive_int,
+        setting_argument,
         task_argument,
         workflow_id_argument,
     )
@@ -235,7 +235,12 @@ def add_parsers(
 
     p = sub.add_parser("swarm", parents=[common], help="one agent over many items (JSON Lines)")
     p.add_argument("file", help="one JSON object a line: text (or review/body), optional id")
-    p.add_argument("--concurrency", type=positive_int, default=20, help="items at once (20)")
+    p.add_argument(
+        "--concurrency",
+        type=setting_argument(SwarmSettings, "concurrency"),
+        default=20,
+        help="items at once (20; at most 500)",
+    )
     p.add_argument(
         "--chunk-size",
         type=chunk_size_argument,
@@ -243,7 +248,10 @@ def add_parsers(
         help=f"items per child (500; at most {MAX_CHUNK_SIZE:,})",
     )
     p.add_argument(
-        "--max-failure-rate", type=float, default=0.1, help="fail the run above this share (0.1)"
+        "--max-failure-rate",
+        type=setting_argument(SwarmSettings, "max_failure_rate"),
+        default=0.1,
+        help="fail the run above this share (0.1; 0 to 1)",
     )
     p.add_argument("--output", help="write every item's result to this JSON Lines file")
     p.add_argument(
@@ -253,9 +261,17 @@ def add_parsers(
 
     p = sub.add_parser("batch", parents=[common], help="many tickets as one batch workflow")
     p.add_argument("file", help="tickets, JSON Lines (as for submit)")
-    p.add_argument("--window", type=positive_int, default=50, help="tickets in flight (50)")
     p.add_argument(
-        "--tickets-per-run", type=positive_int, default=500, help="continue as new after (500)"
+        "--window",
+        type=setting_argument(BatchSettings, "window"),
+        default=50,
+        help="tickets in flight (50; at most 1,000)",
+    )
+    p.add_argument(
+        "--tickets-per-run",
+        type=setting_argument(BatchSettings, "tickets_per_run"),
+        default=500,
+        help="continue as new after (500; at most 1,000)",
     )
     p.add_argument("--wait", action="store_true", help="wait until every ticket rests")
     p.add_argument(

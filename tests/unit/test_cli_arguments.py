@@ -35,6 +35,12 @@ NOT_UTF8 = os.fsdecode(b"BI-\xff")
         (["run", "--timeout", "1e9"], "must be from 0 to 604,800 seconds, got 1e9"),
         # It said "chunks of 8188 items instead of 100000", then refused with "<= 1000".
         (["swarm", "r.jsonl", "--chunk-size", "100000"], "must be 1 to 1,000 (a child's"),
+        # Exit 1 after the file was read, and nan was "less than or equal to 1".
+        (["batch", "t.jsonl", "--window", "5000"], "argument --window: input should be less"),
+        (["batch", "t.jsonl", "--tickets-per-run", "0"], "argument --tickets-per-run: input"),
+        (["swarm", "r.jsonl", "--concurrency", "501"], "less than or equal to 500, got 501"),
+        (["swarm", "r.jsonl", "--max-failure-rate", "2"], "less than or equal to 1, got 2"),
+        (["swarm", "r.jsonl", "--max-failure-rate", "nan"], "a finite number, got nan"),
         # Both were "unexpected OverflowError: connect_ex(): port must be 0-65535".
         (["run", "--ui-port", "70000"], "argument --ui-port: 70000 is not a port number"),
         (["run", "--codec-port", "0"], "argument --codec-port: 0 is not a port number"),
@@ -57,6 +63,9 @@ def test_good_arguments_pass_as_they_are() -> None:
     args = cli.build_parser().parse_args(["plan", "Compare plans", "--id", "plan-2026.12:a@b"])
     assert (args.task, args.id) == ("Compare plans", "plan-2026.12:a@b")
     assert cli.build_parser().parse_args(["status", "T-1001"]).ticket_id == "T-1001"
+    args = cli.build_parser().parse_args(["swarm", "r.jsonl", "--max-failure-rate", "0.25"])
+    assert (args.max_failure_rate, args.concurrency) == (0.25, 20)
+    assert cli.build_parser().parse_args(["batch", "t.jsonl", "--window", "1000"]).window == 1000
 
 
 def test_ticket_flags_given_with_files_are_refused_not_ignored(
