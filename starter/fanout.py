@@ -3,8 +3,9 @@
 
 import argparse
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from temporalio.client import Client
@@ -24,7 +25,7 @@ from starter import render, render_fanout
 from starter.connection import open_client, warn_if_unencrypted
 from starter.errors import EXIT_OK, EXIT_PARTIAL, CliError, NoWorker
 from starter.fanout_runs import SwarmFailed, run_batch, run_plan, run_swarm, swarm_input
-from starter.inputs import read_jsonl, read_swarm_items
+from starter.inputs import InputError, read_jsonl, read_swarm_items
 from starter.swarm_outputs import earlier_successes, with_chunk_outputs, write_outputs
 
 SettingsT = TypeVar("SettingsT", bound=BaseModel)
@@ -58,12 +59,23 @@ async def _require_worker(client: Client, what: str) -> None:
         )
 
 
-def _started(args: argparse.Namespace, workflow_id: str, said: str) -> None:
-    """A run started without --wait: its id, as JSON with --json."""
+def _started(
+    args: argparse.Namespace,
+    workflow_id: str,
+    said: str,
+    errors: Sequence[InputError] | None = None,
+) -> None:
+    """A run started without --wait: its id (and the input's errors), as JSON with --json."""
     if args.json:
-        render.print_json({"workflow_id": workflow_id, "started": True})
+        render.print_json({"workflow_id": workflow_id, "started": True, **_errors_json(errors)})
     else:
         render.console().print(said)
+
+
+def _errors_json(errors: Sequence[InputError] | None) -> dict[str, Any]:
+    """A file's input errors in a --json output (they also go to stderr as lines): none for a
+    command that reads no file."""
+    return {"errors": render.input_errors_json(errors)} if errors is not None else {}
 
 
 async def cmd_plan(args: argparse.Namespace) -> int:
@@ -137,9 +149,9 @@ async def cmd_swarm(args: argparse.Namespace) -> int:
         result = await with_chunk_outputs(
             client, failed.workflow_id, failed.summary, order, carried
         )
-        _show_swarm(args, failed.workflow_id, result)
+        _show_swarm(args, failed.workflow_id, result, errors)
         raise
-    _show_swarm(args, workflow_id, result)
+    _show_swarm(args, workflow_id, result, errors)
     return EXIT_PARTIAL if errors else EXIT_OK
 
 
@@ -156,12 +168,14 @@ def _output_problem(path: str) -> str | None:
     return None
 
 
-def _show_swarm(args: argparse.Namespace, workflow_id: str, result: SwarmResult) -> None:
+def _show_swarm(
+    args: argparse.Namespace, workflow_id: str, result: SwarmResult, errors: Sequence[InputError]
+) -> None:
     if args.output:
         write_outputs(Path(args.output), result)
     if args.json:
         summary = result.model_dump(mode="json", exclude={"outputs"})
-        render.print_json({"workflow_id": workflow_id, "result": summary})
+        render.print_json({"workflow_id": workflow_id, "result": summary, **_errors_json(errors)})
     else:
         render_fanout.print_swarm(result, workflow_id)
         if args.output:
@@ -195,7 +209,7 @@ async def cmd_batch(args: argparse.Namespace) -> int:
         await _require_worker(client, "the batch")
     workflow_id, progress = await run_batch(client, tickets, settings, args.id, args.wait)
     if progress is None:
-        _started(args, workflow_id, f"started {workflow_id} with {len(tickets)} ticket(s)")
+        _started(args, workflow_id, f"started {workflow_id} with {len(tickets)} ticket(s)", errors)
     elif args.json:
         render.print_json(
             {
@@ -203,6 +217,7 @@ async def cmd_batch(args: argparse.Namespace) -> int:
                 "progress": progress,
                 "conflicts": sorted(held),
                 "failed": progress.failed,
+                **_errors_json(errors),
             }
         )
     else:

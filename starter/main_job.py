@@ -345,7 +345,14 @@ async def run_main_job(args: argparse.Namespace) -> int:
         )
         failed = [v.ticket_id for v in ordered if v.state in FAILED_STATES]
         if args.json:
-            render.print_json({"tickets": ordered, "report": report, "failed": failed})
+            render.print_json(
+                {
+                    "tickets": ordered,
+                    "report": report,
+                    "failed": failed,
+                    "errors": render.input_errors_json(errors),
+                }
+            )
         else:
             render.console().print(render.tickets_table(ordered, f"Tickets from {args.file}"))
             render.print_report(report)

@@ -180,6 +180,11 @@ def unreadable_note(count: int) -> str:
 INPUT_ERRORS_SHOWN = 20
 
 
+def input_errors_json(errors: Sequence[InputError]) -> list[dict[str, Any]]:
+    """The input errors as a --json output carries them: each with its file, line and message."""
+    return [{"source": e.source, "line": e.line, "message": e.message} for e in errors]
+
+
 def print_input_errors(
     errors: Sequence[object], out: Console | None = None, indent: str = ""
 ) -> None:

@@ -126,9 +126,7 @@ async def cmd_submit(args: argparse.Namespace) -> int:
         render.print_json(
             {
                 "submitted": outcomes,
-                "errors": [
-                    {"source": e.source, "line": e.line, "message": e.message} for e in errors
-                ],
+                "errors": render.input_errors_json(errors),
                 "tickets": list(views.values()),
                 "unsettled": unsettled,
                 "failed": failed,

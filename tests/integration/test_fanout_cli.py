@@ -78,10 +78,15 @@ def test_swarm_reports_bad_lines_analyses_the_rest_and_writes_every_result(
     assert all(w["ok"] and w["output"]["key_points"] for w in written)
 
     again = run_cli(stack.env, "swarm", str(source), "--json")
+    shown = json.loads(again.stdout)
     assert (
-        json.loads(again.stdout)["workflow_id"]
+        shown["workflow_id"]
         == json.loads(run_cli(stack.env, "swarm", str(source), "--json").stdout)["workflow_id"]
     ), "the same items are the same swarm"
+    # The bad line in the JSON too, not only on stderr.
+    [error] = shown["errors"]
+    assert (error["source"], error["line"]) == (str(source), 6)
+    assert error["message"].startswith("not valid JSON")
 
 
 def test_a_batch_resubmitted_processes_nothing_twice(stack: Stack, tmp_path: Path) -> None:
@@ -98,6 +103,7 @@ def test_a_batch_resubmitted_processes_nothing_twice(stack: Stack, tmp_path: Pat
 
     assert first.code == 0 and second.code == 0, first.output + second.output
     one, two = json.loads(first.stdout)["progress"], json.loads(second.stdout)["progress"]
+    assert json.loads(first.stdout)["errors"] == []
     assert (one["started"], one["already_known"], sum(one["settled"].values())) == (8, 0, 8)
     assert (two["started"], two["already_known"]) == (0, 8)
     status = run_cli(stack.env, "status", "FB-3", "--json")
