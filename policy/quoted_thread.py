@@ -131,10 +131,31 @@ def _forwarded(lines: list[str], index: int, size: int) -> bool:
     return any(_field(line) == "subject" and FORWARD_SUBJECT.search(line) for line in block)
 
 
-def quoted_thread_start(lines: list[str]) -> int | None:
-    """The index of the first line of the quoted earlier thread, or None when there is none."""
+def reply_lines_within(lines: list[str], limit: int) -> int:
+    """How many of ``lines`` a thread may start below a reply of at most ``limit`` characters:
+    the first index whose lines before it, joined and stripped, are longer (len(lines) when
+    none are)."""
+    first: int | None = None  # where the reply's text starts, and ends
+    end = offset = 0
+    for index, line in enumerate(lines):
+        if first is not None and end - first > limit:
+            return index
+        if line.strip():
+            if first is None:
+                first = offset + len(line) - len(line.lstrip())
+            end = offset + len(line.rstrip())
+        offset += len(line) + 1
+    return len(lines)
+
+
+def quoted_thread_start(lines: list[str], reply_limit: int | None = None) -> int | None:
+    """The index of the first line of the quoted earlier thread, or None when there is none.
+    ``reply_limit``: only a thread below a reply of at most that many characters is of use to
+    the caller, so no line past such a reply is looked at (a megabyte of text that is all
+    header-like lines took seconds to scan, on an API's event loop)."""
+    stop = len(lines) if reply_limit is None else reply_lines_within(lines, reply_limit)
     index = 0
-    while index < len(lines):
+    while index < stop:
         if SEPARATOR.match(lines[index]) or _attribution_at(lines, index):
             return index
         if _field(lines[index]) and (size := _header_block(lines, index)):

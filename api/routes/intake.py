@@ -4,6 +4,7 @@ Each item is checked like a line of a JSON Lines file (shared.ticket_input): the
 refused with what is wrong, field by field, and the valid ones go through in the same request.
 """
 
+import asyncio
 import hashlib
 import re
 from email.utils import getaddresses
@@ -174,7 +175,9 @@ async def submit_email(
     # Stripped: a gateway that redelivers " <a@x>" means "<a@x>", and one sending " " has none
     # (as a blank key it would merge every such e-mail into one ticket).
     key = (idempotency_key or "").strip() or (email.message_id or "").strip() or None
-    fields = email_fields(email)
+    # In a thread: a long text's quoted thread is looked for line by line (tenths of a
+    # second for a megabyte), which would hold every other request on the event loop.
+    fields = await asyncio.to_thread(email_fields, email)
     if key:
         fields["id"] = idempotent_ticket_id(account, key, sender=fields["customer_id"])
     ticket, problems = ticket_from_mapping(fields)
@@ -215,7 +218,7 @@ def email_body(text: str) -> str:
     if len(text.strip()) <= MAX_BODY_CHARS:
         return text
     lines = text.replace("\r\n", "\n").split("\n")
-    start = quoted_thread_start(lines)
+    start = quoted_thread_start(lines, reply_limit=MAX_BODY_CHARS)
     reply = "\n".join(lines[:start]) if start is not None else ""
     return reply if reply.strip() else text
 

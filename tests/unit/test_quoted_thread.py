@@ -2,8 +2,11 @@
 write (Outlook, Gmail, Apple Mail, Thunderbird) and the languages customers write in; what the
 customer wrote themselves is never cut."""
 
+import random
+
 import pytest
 
+from policy.quoted_thread import HEADER_BLOCK_MAX_LINES, quoted_thread_start, reply_lines_within
 from policy.trimming import trim_body
 
 REPLY = (
@@ -190,3 +193,44 @@ def test_what_the_customer_wrote_is_never_cut_when_nothing_is_quoted(body: str) 
 def test_a_body_that_is_only_a_quoted_thread_is_kept_rather_than_emptied() -> None:
     body = "On Mon, Mar 3, 2025 at 10:00 AM Support <support@example.com> wrote:\n> Hi"
     assert trim_body(body).text == body
+
+
+class Watched(list[str]):
+    """Lines that remember the highest index read through them."""
+
+    highest = -1
+
+    def __getitem__(self, key):  # type: ignore[no-untyped-def]
+        stop = key.stop if isinstance(key, slice) else key + 1
+        self.highest = max(self.highest, min(stop or len(self), len(self)) - 1)
+        return super().__getitem__(key)
+
+
+def test_reply_lines_within_is_the_first_line_past_a_reply_of_the_limit() -> None:
+    rng = random.Random(7)
+    for _ in range(2_000):
+        pieces = ["", " ", "ab", "  cd  ", "\t", "x" * rng.randint(0, 9)]
+        lines = [rng.choice(pieces) for _ in range(rng.randint(0, 12))]
+        limit = rng.randint(0, 30)
+        expected = next(
+            (i for i in range(len(lines)) if len("\n".join(lines[:i]).strip()) > limit),
+            len(lines),
+        )
+        assert reply_lines_within(lines, limit) == expected, (lines, limit)
+
+
+def test_with_a_reply_limit_no_line_past_a_reply_of_that_length_is_looked_at() -> None:
+    # A megabyte of lines that each start a header field ("a:" is Spanish and Italian "to")
+    # took 6-8 s to scan on the API's event loop, for a text refused as too long anyway.
+    lines = Watched(["a:"] * 300_000)
+    assert quoted_thread_start(lines, reply_limit=20_000) is None
+    reach = reply_lines_within(lines, 20_000)
+    assert reach < 7_000
+    assert lines.highest < reach + HEADER_BLOCK_MAX_LINES
+    # A thread below a reply within the limit is found as before; one below a longer reply is
+    # of no use (the reply alone is too long), and is not looked for.
+    thread = ["On Mon, 3 Mar 2025 at 10:00, Support <support@example.com> wrote:", "> old"]
+    short, long = ["Where is my invoice?", ""], ["word " * 20] * 2_000
+    assert quoted_thread_start(short + thread, reply_limit=20_000) == 2
+    assert quoted_thread_start(long + thread) == 2_000
+    assert quoted_thread_start(long + thread, reply_limit=20_000) is None
