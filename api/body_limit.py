@@ -19,12 +19,16 @@ class BodyTooLarge(HTTPException):
         super().__init__(413, "the request body is too large")
 
 
-def too_large_message(max_bytes: int, declared: int | None = None) -> str:
+# The one route where a smaller body is a matter of sending less at once.
+BULK_PATH = "/tickets"
+
+
+def too_large_message(max_bytes: int, path: str, declared: int | None = None) -> str:
+    """What a 413 says; the advice to send fewer tickets only where a request can carry several
+    (a review or an e-mail told so had nothing to split)."""
     size = f" ({declared:,} bytes)" if declared is not None else ""
-    return (
-        f"the request body{size} is larger than this API accepts ({max_bytes:,} bytes); "
-        "send fewer tickets per request"
-    )
+    advice = "; send fewer tickets per request" if path.rstrip("/") == BULK_PATH else ""
+    return f"the request body{size} is larger than this API accepts ({max_bytes:,} bytes){advice}"
 
 
 class BodyLimitMiddleware:
@@ -38,7 +42,7 @@ class BodyLimitMiddleware:
             return
         declared = _content_length(scope)
         if declared is not None and declared > self.max_bytes:
-            await _refuse(send, too_large_message(self.max_bytes, declared))
+            await _refuse(send, too_large_message(self.max_bytes, scope["path"], declared))
             return
         seen = 0
 

@@ -170,7 +170,7 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     message = exc.detail if isinstance(exc.detail, str) else "the request cannot be served"
     if exc.status_code == 413:
-        message = too_large_message(request.app.state.settings.max_body_bytes)
+        message = too_large_message(request.app.state.settings.max_body_bytes, request.url.path)
     elif exc.status_code == 404 and message == "Not Found":
         # /openapi.json is always served; /docs needs its scripts from a CDN (and may be off).
         message = f"no such path: {request.url.path} (the API's paths are in /openapi.json)"

@@ -284,11 +284,19 @@ async def test_a_body_over_the_limit_is_refused_with_413_declared_or_chunked(
         headers = bearer(tokens.admin) | {"Content-Type": "application/json"}
         declared = await http.post("/tickets", headers=headers, content=big)
         chunked = await http.post("/tickets", headers=headers, content=chunks())
+        review = await http.post("/tickets/T-1/review", headers=headers, content=big)
+        email = await http.post("/tickets/email", headers=headers, content=chunks())
 
-    for response in (declared, chunked):
+    for response in (declared, chunked, review, email):
         assert response.status_code == 413
         assert "larger than this API accepts (4,096 bytes)" in response.json()["message"]
     assert f"({len(big):,} bytes)" in declared.json()["message"]
+    # Fewer tickets per request only where a request carries several.
+    said = [
+        r.json()["message"].endswith("; send fewer tickets per request")
+        for r in (declared, chunked, review, email)
+    ]
+    assert said == [True, True, False, False]
 
 
 async def test_health_says_alive_and_ready_only_while_temporal_answers(
