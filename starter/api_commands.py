@@ -124,9 +124,8 @@ async def cmd_token(args: argparse.Namespace) -> int:
 def add_parsers(
     sub: "argparse._SubParsersAction[argparse.ArgumentParser]", common: argparse.ArgumentParser
 ) -> None:
-    p = sub.add_parser(
-        "serve", parents=[common], help="the HTTP API and review console (uvicorn, one process)"
-    )
+    # No --json: a server, with its own log (it was accepted and ignored).
+    p = sub.add_parser("serve", help="the HTTP API and review console (uvicorn, one process)")
     p.add_argument("--host", help="address to listen on (TICKETS_API_HOST, default 127.0.0.1)")
     p.add_argument("--port", type=port_number, help="port (TICKETS_API_PORT, default 8480)")
     p.add_argument("--tokens-file", help="API tokens (TICKETS_API_TOKENS_FILE)")
