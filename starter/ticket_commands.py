@@ -64,10 +64,17 @@ def _tickets_from_args(args: argparse.Namespace) -> tuple[list[ParsedTicket], li
     if args.files:
         tickets: list[ParsedTicket] = []
         errors: list[InputError] = []
+        # Across files as within one (parse_jsonl): the first place an id appears keeps it.
+        first: dict[str, ParsedTicket] = {}
         for name in args.files:
             found, bad = read_jsonl(Path(name))
-            tickets += found
             errors += bad
+            for parsed in found:
+                if (earlier := first.setdefault(parsed.ticket.ticket_id, parsed)) is not parsed:
+                    said = f"ticket {parsed.ticket.ticket_id} already appears on {earlier.source}"
+                    errors.append(InputError(parsed.source, parsed.line, f"{said}:{earlier.line}"))
+                    continue
+                tickets.append(parsed)
         return tickets, errors
     if args.subject is None or args.body is None:
         raise CliError("give a JSON Lines file, or both --subject and --body")

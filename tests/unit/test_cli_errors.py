@@ -2,6 +2,7 @@
 the payload store's, the configuration's, and anything unexpected. Each error is raised by the
 command itself, in-process, through the real entry point (``starter.cli.main``)."""
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -266,3 +267,24 @@ def test_submit_says_the_file_s_errors_when_the_server_cannot_be_reached(
     assert code == 1
     assert f"{tickets}:2: not valid JSON" in errors
     assert errors.index(f"{tickets}:2:") < errors.index("cannot reach the Temporal server")
+
+
+def test_submit_names_a_ticket_id_given_in_two_files_by_its_first_place(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # Both were started at once, and one of them was refused by the server as a conflict.
+    def ticket(ticket_id: str, body: str) -> str:
+        fields = {"ticket_id": ticket_id, "customer_id": "C-1", "subject": "s", "body": body}
+        return json.dumps(fields) + "\n"
+
+    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    first.write_text(ticket("T-1", "one"))
+    second.write_text(ticket("T-2", "two") + ticket("T-1", "other words"))
+    monkeypatch.delenv(DEBUG_VARIABLE, raising=False)
+    monkeypatch.setenv("TEMPORAL_ADDRESS", "127.0.0.1:1")  # nothing listens there
+
+    cli.main(["submit", str(first), str(second)])
+
+    errors = capsys.readouterr().err
+    assert f"{second}:2: ticket T-1 already appears on {first}:1" in errors
+    assert f"{first}:1" not in errors.replace(f"appears on {first}:1", "")
