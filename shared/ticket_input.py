@@ -15,7 +15,7 @@ from shared.tickets import (
     Ticket,
     derive_ticket_id,
 )
-from shared.validation import too_long
+from shared.validation import json_kind, too_long
 
 # Accepted spellings of each field (the first is the canonical one).
 FIELD_ALIASES = {
@@ -102,7 +102,7 @@ def _field_message(
     if kind == "string_unicode":
         return f"field '{field}' holds text that is not Unicode (a lone surrogate like \\ud800)"
     if kind == "string_type":
-        return f"field '{field}' must be text (got {type(value).__name__})"
+        return f"field '{field}' must be text, not {json_kind(value)}"
     return f"field '{field}': {error['msg']}"[:200]
 
 

@@ -50,7 +50,7 @@ async def test_intake_submits_the_valid_items_and_names_the_field_of_each_invali
     assert refused[1] == ["field 'body' is missing"]
     assert "field 'tier' must be one of free, standard, premium, enterprise" in refused[2][0]
     assert refused[3] == ["expected a JSON object, got a number"]
-    assert refused[5] == ["field 'customer_id' must be text (got list)"]
+    assert refused[5] == ["field 'customer_id' must be text, not a list"]
 
     done = await wait_for_state(http, tokens.review, first, "COMPLETED")
     assert done["message"]["body"].startswith("Hi, I forgot my password")

@@ -120,7 +120,7 @@ BAD_LINES = [
     ),
     pytest.param(
         line(ticket_id="T-2", subject="Hi", body=7),
-        ["field 'body' must be text", "int"],
+        ["field 'body' must be text, not a number"],
         id="body-not-text",
     ),
     pytest.param(
