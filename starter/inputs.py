@@ -88,6 +88,9 @@ def json_objects(
             hint = ""
             if number == 1 and text.lstrip().startswith("["):
                 hint = "; expected JSON Lines: one ticket object a line, not a JSON list"
+            elif "\r" in text.rstrip("\r"):
+                # Classic Mac OS ends lines with a bare CR: the whole file read as one line.
+                hint = "; its lines end with a bare CR: save the file with LF or CRLF line endings"
             errors.append(
                 InputError(source, number, f"not valid JSON: {err.msg} (column {err.colno}){hint}")
             )

@@ -55,6 +55,17 @@ def test_windows_line_endings_are_accepted() -> None:
     assert [p.ticket.ticket_id for p in tickets] == ["T-1", "T-2"]
 
 
+def test_old_mac_line_endings_are_named_as_the_problem() -> None:
+    # The file read as one line, and said only "Extra data (column 46)".
+    data = jsonl(good("T-1"), good("T-2")).replace(b"\n", b"\r")
+    tickets, errors = parse_jsonl(data, SOURCE)
+    assert tickets == []
+    [error] = errors
+    assert error.line == 1 and error.message.endswith(
+        "its lines end with a bare CR: save the file with LF or CRLF line endings"
+    )
+
+
 def test_the_short_field_names_are_accepted() -> None:
     data = line(id="T-5", subject="Hi", body="Hello", customer="C-1", tier="premium")
     [parsed], errors = parse_jsonl(data, SOURCE)
