@@ -99,6 +99,12 @@ def listen_problem(host: str, port: int) -> str | None:
         return f"cannot listen on {host}:{port}: {err.strerror or err}"
 
 
+def utf8_text(text: str) -> str:
+    """A flag's text (a ticket's --subject, --body ...): refused as a usage error when the shell
+    handed over bytes that are not UTF-8 (it said "a lone surrogate like \\ud800")."""
+    return _utf8(text, "value")
+
+
 def _utf8(text: str, what: str) -> str:
     """Arguments arrive decoded with surrogate escapes: bytes that were not UTF-8 are refused
     here, not by an encoder deep in a client."""

@@ -22,6 +22,7 @@ from starter.arguments import (
     since_argument,
     state_argument,
     ticket_id_argument,
+    utf8_text,
     wait_seconds,
 )
 from starter.connection import open_client, warn_if_unencrypted
@@ -253,13 +254,13 @@ def add_parsers(
         "submit", parents=[common], help="submit tickets from JSON Lines files or flags"
     )
     p.add_argument("files", nargs="*", help="JSON Lines files, one ticket a line")
-    p.add_argument("--subject")
-    p.add_argument("--body")
-    p.add_argument("--id", help="ticket id (default: derived from the content)")
-    p.add_argument("--customer-id")
-    p.add_argument("--tier", help="free, standard, premium or enterprise")
-    p.add_argument("--channel", help="email, chat, web, phone or api")
-    p.add_argument("--customer-email", help="where an answer by e-mail goes")
+    p.add_argument("--subject", type=utf8_text)
+    p.add_argument("--body", type=utf8_text)
+    p.add_argument("--id", type=utf8_text, help="ticket id (default: derived from the content)")
+    p.add_argument("--customer-id", type=utf8_text)
+    p.add_argument("--tier", type=utf8_text, help="free, standard, premium or enterprise")
+    p.add_argument("--channel", type=utf8_text, help="email, chat, web, phone or api")
+    p.add_argument("--customer-email", type=utf8_text, help="where an answer by e-mail goes")
     p.add_argument(
         "--wait",
         action="store_true",

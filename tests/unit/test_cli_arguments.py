@@ -27,6 +27,8 @@ NOT_UTF8 = os.fsdecode(b"BI-\xff")
         (["plan", "Compare plans", "--id", "bad id/x"], "argument --id: 'bad id/x' is not a"),
         (["swarm", "items.jsonl", "--id", "a b"], "argument --id: 'a b' is not a workflow id"),
         (["status", NOT_UTF8], "argument ticket_id: the ticket id is not UTF-8 text"),
+        # It said "holds text that is not Unicode (a lone surrogate like \\ud800)".
+        (["submit", "--subject", NOT_UTF8, "--body", "b"], "argument --subject: the value is not"),
         (["status", "T 1"], "argument ticket_id: 'T 1' is not a ticket id"),
         (["review", "T/1", "--approve"], "argument ticket_id: 'T/1' is not a ticket id"),
         # Accepted before: "still in progress after -5s", and nan.
