@@ -185,6 +185,37 @@ async def test_signing_in_again_after_a_review_sent_signed_out_goes_back_to_that
     assert back.status_code == 303 and back.headers["location"] == "/console/tickets/T-1"
 
 
+async def test_sign_in_fields_too_long_to_be_right_answer_with_the_page_not_json(
+    console_url: str, tokens: Tokens
+) -> None:
+    # Each was the API's JSON 422 ("string_too_long"), shown raw by the browser.
+    async with httpx.AsyncClient(base_url=console_url, timeout=30) as browser:
+        form = await browser.get("/console/sign-in")
+        found = re.search(r'name="sign_in_csrf" value="([^"]+)"', form.text)
+        assert found, form.text
+        pasted = await browser.post(
+            "/console/sign-in", data={"token": "t" * 201, "sign_in_csrf": found.group(1)}
+        )
+        long_csrf = await browser.post(
+            "/console/sign-in", data={"token": tokens.review, "sign_in_csrf": "c" * 101}
+        )
+        form = await browser.get("/console/sign-in")
+        found = re.search(r'name="sign_in_csrf" value="([^"]+)"', form.text)
+        assert found, form.text
+        long_then = await browser.post(
+            "/console/sign-in",
+            data={"token": tokens.review, "sign_in_csrf": found.group(1), "then": "/" * 301},
+        )
+        sign_out = await browser.post("/console/sign-out", data={"csrf": "c" * 101})
+
+    assert pasted.status_code == 401 and "this token is not known to the API" in pasted.text
+    assert long_csrf.status_code == 403 and "the sign-in form expired" in long_csrf.text
+    assert long_then.status_code == 303 and long_then.headers["location"] == "/console/queue"
+    assert sign_out.status_code == 403 and "form expired" in sign_out.text
+    for page in (pasted, long_csrf, sign_out):
+        assert page.headers["content-type"].startswith("text/html")
+
+
 async def test_a_form_or_an_address_that_was_tampered_with_keeps_the_typed_text_and_echoes_little(
     console: httpx.AsyncClient, http: httpx.AsyncClient, tokens: Tokens
 ) -> None:
