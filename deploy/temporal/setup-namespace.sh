@@ -3,7 +3,8 @@
 # docker-compose.yml with the temporalio/admin-tools image once the server answers. Workers
 # register the search attributes too (shared/search_attribute_setup.py), but a deployment should
 # not depend on a worker's permissions to change the namespace: this job makes it explicit.
-# Idempotent: an existing namespace or attribute of the right type is left as it is.
+# Idempotent: an existing namespace gets the retention set here, an attribute of the right type
+# is left as it is.
 set -eu
 
 : "${TEMPORAL_ADDRESS:?}" "${NAMESPACE:?}" "${RETENTION:?}"
@@ -20,7 +21,11 @@ until temporal operator cluster health --address "$TEMPORAL_ADDRESS" >/dev/null 
 done
 
 if temporal operator namespace describe --address "$TEMPORAL_ADDRESS" -n "$NAMESPACE" >/dev/null 2>&1; then
-    echo "namespace $NAMESPACE exists"
+    # The retention follows the setting on an existing namespace too: a change to
+    # TEMPORAL_NAMESPACE_RETENTION was ignored after the first start (gc-payloads relies on it).
+    temporal operator namespace update --address "$TEMPORAL_ADDRESS" -n "$NAMESPACE" \
+        --retention "$RETENTION"
+    echo "namespace $NAMESPACE exists; retention $RETENTION"
 else
     temporal operator namespace create --address "$TEMPORAL_ADDRESS" -n "$NAMESPACE" \
         --retention "$RETENTION"
@@ -37,7 +42,18 @@ TicketEscalated:Bool
 TicketReviewReasons:KeywordList
 TicketStateSince:Datetime
 "
-existing=$(temporal operator search-attribute list --address "$TEMPORAL_ADDRESS" -n "$NAMESPACE")
+# A namespace just created is not found by every service until their namespace caches refresh
+# (seconds): its search attributes cannot be listed or made before then.
+attempt=0
+until existing=$(temporal operator search-attribute list --address "$TEMPORAL_ADDRESS" \
+    -n "$NAMESPACE" 2>/dev/null); do
+    attempt=$((attempt + 1))
+    if [ "$attempt" -ge 60 ]; then
+        echo "namespace $NAMESPACE was not usable within 2 minutes" >&2
+        exit 1
+    fi
+    sleep 2
+done
 for pair in $ATTRIBUTES; do
     name=${pair%%:*}
     type=${pair##*:}
