@@ -25,6 +25,13 @@ from activities.providers.declared_limits import DeclaredLimits
 from activities.providers.errors import INVALID_OUTPUT_TYPE
 from activities.providers.http_client import sdk_http_client
 from activities.providers.idle_watch import idle_limit
+from activities.providers.not_streamed import (
+    NotStreamed,
+    NotStreamingError,
+    is_json,
+    json_body,
+    not_streaming_error,
+)
 from activities.providers.pacing import CallPacer
 from activities.providers.peers import QueuePeers
 from shared.agents import AgentReply, Usage, total_usage
@@ -239,7 +246,10 @@ class LLMProvider(Provider):
                     await self._peers.refresh(pacer.queued_seconds() >= BACKLOG_SECONDS, rate)
                 probe = await pacer.turn(self._paced_rate)
         try:
-            completion = await self._call(spec, model, conversation)
+            try:
+                completion = await self._call(spec, model, conversation)
+            except NotStreamed as err:
+                raise not_streaming_error(self.name, err.body, self._secrets) from None
             self._declared.spent(model, *self._counted_tokens(completion))
             return completion
         finally:
@@ -263,6 +273,8 @@ class LLMProvider(Provider):
         async with heartbeating():  # until the response starts there is no progress
             stream = await post(path, body=body, cast_to=object, stream=True, stream_cls=stream_cls)
         async with stream, idle_limit(self.config.timeout_seconds, "the answer's stream") as idle:
+            if is_json(stream.response.headers.get("content-type")):
+                raise NotStreamed(await json_body(stream.response))
             async for chunk in stream:
                 idle.seen()
                 beat()
@@ -336,6 +348,12 @@ class LLMProvider(Provider):
             try:
                 completion = await self._sent(spec, model, conversation)
             except ApplicationError as err:
+                if isinstance(err, NotStreamingError) and err.billed is not None:
+                    # A whole answer where a stream was asked for: billed, though not used.
+                    spent = Completion(
+                        input_tokens=err.billed.input, output_tokens=err.billed.output
+                    )
+                    completions.append(spent)
                 if completions or earlier:
                     raise with_usage(
                         err, self._usage(model, completions, started, earlier)

@@ -1,0 +1,103 @@
+"""A 200 answer in JSON where the stream asked for was expected (``"stream": true``).
+
+Two kinds of server send one: a gateway that reports an error with status 200
+(``{"error": {"code": "model_not_found", ...}}``), and a server (or a proxy in front of it)
+that ignores streaming and answers with the whole completion. Read as a stream, either had no
+event in it, so it ended as "the answer's stream ended early": a retryable connection failure,
+tried five times (five whole answers billed, for the second kind, and their usage lost), with
+the server's own words dropped. Neither can go better on a retry: the call fails for good
+(``ProviderNotStreaming``), so the route after it or a person takes it, with what the server
+said; a whole answer's usage is billed.
+"""
+
+import json
+from dataclasses import dataclass
+from typing import Any, Final
+
+from temporalio.exceptions import ApplicationError
+
+from activities.providers.errors import scrub
+
+NOT_STREAMING_TYPE: Final = "ProviderNotStreaming"
+# The most of such a body read: an error or one completion is a few kilobytes.
+MAX_BODY_BYTES: Final = 256 * 1024
+
+
+class NotStreamed(Exception):
+    """The response to a streamed request was JSON; ``body`` is what it held (None when it
+    did not parse)."""
+
+    def __init__(self, body: Any) -> None:
+        super().__init__("the answer was JSON, not a stream")
+        self.body = body
+
+
+def is_json(content_type: str | None) -> bool:
+    """Only a body that says it is JSON: a server that streams with another content type (or
+    none) is read as a stream, as before."""
+    kind = (content_type or "").split(";")[0].strip().lower()
+    return kind == "application/json" or kind.endswith("+json")
+
+
+async def json_body(response: Any) -> Any:
+    """The response's body as JSON (at most MAX_BODY_BYTES of it), or None."""
+    data = bytearray()
+    async for part in response.aiter_bytes():
+        data += part
+        if len(data) > MAX_BODY_BYTES:
+            return None
+    try:
+        return json.loads(bytes(data))
+    except ValueError:
+        return None
+
+
+@dataclass
+class Tokens:
+    """What a whole answer says it used."""
+
+    input: int
+    output: int
+
+
+def tokens_of(body: Any) -> Tokens | None:
+    """The usage in a whole answer: OpenAI's (prompt/completion tokens) or Anthropic's
+    (input/output tokens)."""
+    usage = body.get("usage") if isinstance(body, dict) else None
+    if not isinstance(usage, dict):
+        return None
+    spent_in = usage.get("prompt_tokens", usage.get("input_tokens"))
+    spent_out = usage.get("completion_tokens", usage.get("output_tokens"))
+    if not isinstance(spent_in, int) or not isinstance(spent_out, int):
+        return None
+    return Tokens(max(spent_in, 0), max(spent_out, 0))
+
+
+class NotStreamingError(ApplicationError):
+    """The classified failure, carrying what the provider billed for a whole answer (``billed``)
+    for the provider's run to count."""
+
+    billed: Tokens | None = None
+
+
+def not_streaming_error(provider: str, body: Any, secrets: list[str]) -> NotStreamingError:
+    error = body.get("error") if isinstance(body, dict) else None
+    if error is not None:
+        said = error.get("message") if isinstance(error, dict) else error
+        code = error.get("code") or error.get("type") if isinstance(error, dict) else None
+        what = f"{said}" + (f" ({code})" if code and str(code) not in str(said) else "")
+        message = (
+            f"{provider} answered 200 with an error instead of the stream it was asked for: "
+            f"{scrub(what, secrets)[:300]}"
+        )
+    elif body is None:
+        message = f"{provider} answered 200 with a body that is neither a stream nor JSON it reads"
+    else:
+        message = (
+            f"{provider} answered with a whole JSON answer, not the stream it was asked for "
+            "(stream: true): the server, or a proxy in front of it, does not stream; point the "
+            "provider's base_url at one that does"
+        )
+    err = NotStreamingError(message, type=NOT_STREAMING_TYPE, non_retryable=True)
+    err.billed = tokens_of(body) if error is None else None
+    return err

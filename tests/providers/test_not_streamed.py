@@ -1,0 +1,89 @@
+"""A 200 answer in JSON to a streamed request, on both providers and both HTTP transports,
+against a raw server: a gateway's error sent with status 200, and a whole answer from a server
+that ignores streaming. Each was read as a stream with no event in it: "the answer's stream
+ended early", a retryable connection failure tried five times (each a whole answer billed, its
+usage lost) with the server's words dropped."""
+
+import json
+from typing import Any
+
+import pytest
+from temporalio.exceptions import ApplicationError
+
+from activities.providers.not_streamed import NOT_STREAMING_TYPE
+from tests.providers.conftest import MakeProvider
+from tests.providers.raw_http import raw_server
+from tests.providers.test_transport_failures import KINDS, build, call
+
+WHOLE_ANSWERS = {
+    "openai": {
+        "id": "c",
+        "object": "chat.completion",
+        "model": "m",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "{}"}}],
+        "usage": {"prompt_tokens": 120, "completion_tokens": 30, "total_tokens": 150},
+    },
+    "anthropic": {
+        "id": "msg",
+        "type": "message",
+        "role": "assistant",
+        "content": [{"type": "text", "text": "{}"}],
+        "usage": {"input_tokens": 120, "output_tokens": 30},
+    },
+}
+
+
+@pytest.fixture(params=["aiohttp", "httpx"])
+def transport(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def json_200(body: Any) -> list[bytes | float]:
+    data = json.dumps(body).encode()
+    head = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n"
+    return [head % len(data) + data]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_a_gateway_s_error_sent_with_200_fails_for_good_with_its_words(
+    make_llm_provider: MakeProvider, kind: str, transport: str
+) -> None:
+    body = {"error": {"code": "model_not_found", "message": "The model gpt-x does not exist"}}
+    async with raw_server(lambda path: json_200(body), then_wait=False) as url:
+        err, _ = await call(build(make_llm_provider, kind, url, transport), kind)
+
+    assert isinstance(err, ApplicationError), repr(err)
+    assert (err.type, err.non_retryable) == (NOT_STREAMING_TYPE, True)
+    assert "answered 200 with an error instead of the stream it was asked for" in err.message
+    assert "The model gpt-x does not exist (model_not_found)" in err.message
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_a_whole_answer_from_a_server_that_does_not_stream_is_billed_and_not_retried(
+    make_llm_provider: MakeProvider, kind: str, transport: str
+) -> None:
+    async with raw_server(lambda path: json_200(WHOLE_ANSWERS[kind]), then_wait=False) as url:
+        err, _ = await call(build(make_llm_provider, kind, url, transport), kind)
+
+    assert isinstance(err, ApplicationError), repr(err)
+    assert (err.type, err.non_retryable) == (NOT_STREAMING_TYPE, True)
+    assert "a whole JSON answer, not the stream it was asked for" in err.message
+    [usage] = err.details
+    assert (usage["input_tokens"], usage["output_tokens"], usage["requests"]) == (120, 30, 1)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_a_json_body_that_does_not_parse_is_named_not_taken_for_a_cut_stream(
+    make_llm_provider: MakeProvider, kind: str, transport: str
+) -> None:
+    def script(path: str) -> list[bytes | float]:
+        return [
+            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 3\r\n\r\n{{{"
+        ]
+
+    async with raw_server(script, then_wait=False) as url:
+        err, _ = await call(build(make_llm_provider, kind, url, transport), kind)
+
+    assert isinstance(err, ApplicationError), repr(err)
+    assert (err.type, err.non_retryable) == (NOT_STREAMING_TYPE, True)
+    assert "neither a stream nor JSON" in err.message
