@@ -80,6 +80,14 @@ def failure_from(err: Exception, provider: str) -> ProviderFailure:
     return transport_failure(err, provider)
 
 
+def text_of(value: object, field: str) -> str:
+    """A delta's text; another kind of value is a chunk not in the API's format (a TypeError,
+    which the stream's reader classifies), not a join that fails after the stream."""
+    if not isinstance(value, str):
+        raise TypeError(f"a chunk's {field} is not text")
+    return value
+
+
 def read_chunk(
     chunk: dict[str, Any], completion: Completion, parts: list[str], refusal: list[str]
 ) -> None:
@@ -91,9 +99,9 @@ def read_chunk(
     for choice in chunk.get("choices") or ():
         delta = choice.get("delta") or {}
         if content := delta.get("content"):
-            parts.append(content)
+            parts.append(text_of(content, "content"))
         if said := delta.get("refusal"):
-            refusal.append(said)
+            refusal.append(text_of(said, "refusal"))
         if finish := choice.get("finish_reason"):
             completion.finish_reason = finish
     if usage := chunk.get("usage"):

@@ -20,18 +20,20 @@ from temporalio.exceptions import ApplicationError
 
 from activities.heartbeat import beat, carry, heartbeating
 from activities.heartbeat import earlier as carried_earlier
+from activities.providers.answer_format import (
+    SHAPE_ERRORS,
+    NotStreamingError,
+    is_json,
+    json_body,
+    malformed_stream_error,
+    not_streaming_error,
+    unsendable_error,
+)
 from activities.providers.base import AgentSpec, InT, OutT, Provider
 from activities.providers.declared_limits import DeclaredLimits
 from activities.providers.errors import INVALID_OUTPUT_TYPE
 from activities.providers.http_client import sdk_http_client
 from activities.providers.idle_watch import idle_limit
-from activities.providers.not_streamed import (
-    NotStreamed,
-    NotStreamingError,
-    is_json,
-    json_body,
-    not_streaming_error,
-)
 from activities.providers.pacing import CallPacer
 from activities.providers.peers import QueuePeers
 from shared.agents import AgentReply, Usage, total_usage
@@ -246,10 +248,7 @@ class LLMProvider(Provider):
                     await self._peers.refresh(pacer.queued_seconds() >= BACKLOG_SECONDS, rate)
                 probe = await pacer.turn(self._paced_rate)
         try:
-            try:
-                completion = await self._call(spec, model, conversation)
-            except NotStreamed as err:
-                raise not_streaming_error(self.name, err.body, self._secrets) from None
+            completion = await self._call(spec, model, conversation)
             self._declared.spent(model, *self._counted_tokens(completion))
             return completion
         finally:
@@ -270,16 +269,25 @@ class LLMProvider(Provider):
         starts, then every chunk is one; the response is closed however the loop ends. The SDK's
         exceptions pass through for the provider to classify; a stream that sends nothing for the
         provider's timeout ends with httpx2's ``ReadTimeout`` (``idle_watch.py``)."""
-        async with heartbeating():  # until the response starts there is no progress
-            stream = await post(path, body=body, cast_to=object, stream=True, stream_cls=stream_cls)
+        try:
+            async with heartbeating():  # until the response starts there is no progress
+                stream = await post(
+                    path, body=body, cast_to=object, stream=True, stream_cls=stream_cls
+                )
+        except UnicodeEncodeError:
+            raise unsendable_error(self.name) from None
         async with stream, idle_limit(self.config.timeout_seconds, "the answer's stream") as idle:
             if is_json(stream.response.headers.get("content-type")):
-                raise NotStreamed(await json_body(stream.response))
-            async for chunk in stream:
-                idle.seen()
-                beat()
-                if isinstance(chunk, dict):
-                    take(chunk)
+                body = await json_body(stream.response)
+                raise not_streaming_error(self.name, body, self._secrets)
+            try:
+                async for chunk in stream:
+                    idle.seen()
+                    beat()
+                    if isinstance(chunk, dict):
+                        take(chunk)
+            except SHAPE_ERRORS as err:
+                raise malformed_stream_error(self.name, err, self._secrets) from None
 
     def _http_client(
         self,

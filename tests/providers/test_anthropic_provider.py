@@ -306,3 +306,18 @@ async def test_pings_while_a_tool_input_is_buffered_keep_the_attempt_alive() -> 
     assert output == Classification(**VALID_CLASSIFICATION)
     marks = [0.0, *beats, ended]
     assert max(b - a for a, b in itertools.pairwise(marks)) < timeout
+
+
+async def test_a_tool_input_with_a_lone_surrogate_fails_as_invalid_output_with_its_usage() -> None:
+    # JSON's \ud83d alone parses; the repair turn that carries it back could not be encoded, and
+    # the SDK's UnicodeEncodeError escaped unclassified, the first answer's tokens with it.
+    with FakeStreamServer() as fake_stream:
+        fake_stream.push(tool_stream('{"category": "\\ud83d"}', "tool_use"))
+        async with stream_provider("anthropic", fake_stream) as provider:
+            err = await raised(provider.run(CLASSIFIER, classify_request(), MODEL))
+
+    assert (err.type, err.non_retryable) == ("InvalidModelOutput", True)
+    assert "not valid Unicode (a lone surrogate)" in err.message
+    [usage] = err.details
+    assert (usage["input_tokens"], usage["output_tokens"], usage["requests"]) == (120, 40, 1)
+    assert len(fake_stream.requests) == 1  # no repair request could be sent

@@ -1,4 +1,7 @@
-"""A 200 answer in JSON where the stream asked for was expected (``"stream": true``).
+"""Answers not in the shape of the provider's API, each a classified failure with a reason a
+person can act on (they escaped as a cut stream, or unclassified, before).
+
+A 200 answer in JSON where the stream asked for was expected (``"stream": true``).
 
 Two kinds of server send one: a gateway that reports an error with status 200
 (``{"error": {"code": "model_not_found", ...}}``), and a server (or a proxy in front of it)
@@ -16,20 +19,11 @@ from typing import Any, Final
 
 from temporalio.exceptions import ApplicationError
 
-from activities.providers.errors import scrub
+from activities.providers.errors import INVALID_OUTPUT_TYPE, scrub
 
 NOT_STREAMING_TYPE: Final = "ProviderNotStreaming"
 # The most of such a body read: an error or one completion is a few kilobytes.
 MAX_BODY_BYTES: Final = 256 * 1024
-
-
-class NotStreamed(Exception):
-    """The response to a streamed request was JSON; ``body`` is what it held (None when it
-    did not parse)."""
-
-    def __init__(self, body: Any) -> None:
-        super().__init__("the answer was JSON, not a stream")
-        self.body = body
 
 
 def is_json(content_type: str | None) -> bool:
@@ -101,3 +95,35 @@ def not_streaming_error(provider: str, body: Any, secrets: list[str]) -> NotStre
     err = NotStreamingError(message, type=NOT_STREAMING_TYPE, non_retryable=True)
     err.billed = tokens_of(body) if error is None else None
     return err
+
+
+# A stream whose events are not the API's: data that is not JSON, or chunks of another shape.
+MALFORMED_TYPE: Final = "ProviderMalformedAnswer"
+# What reading an event or a chunk of the wrong shape raises (json's JSONDecodeError is a
+# ValueError; a field of another type an AttributeError, TypeError, KeyError or IndexError).
+SHAPE_ERRORS: Final = (ValueError, AttributeError, TypeError, KeyError, IndexError)
+
+
+def malformed_stream_error(
+    provider: str, cause: BaseException, secrets: list[str]
+) -> ApplicationError:
+    """Retried like a 5xx (a proxy's hiccup may pass); the reason names the provider and what
+    did not parse, never the answer's text."""
+    what = scrub(f"{type(cause).__name__}: {cause}", secrets)[:200]
+    return ApplicationError(
+        f"{provider} sent an answer that is not in its API's format ({what}): a proxy or a "
+        "compatible server that streams something else",
+        type=MALFORMED_TYPE,
+    )
+
+
+def unsendable_error(provider: str) -> ApplicationError:
+    """The conversation holds text no JSON encoder sends (a lone surrogate the model's own
+    answer carried into the repair turn): the model's output is invalid, as a repair that cannot
+    be asked for is."""
+    return ApplicationError(
+        f"{provider}: the model's answer held text that is not valid Unicode (a lone "
+        "surrogate), so its repair could not be sent",
+        type=INVALID_OUTPUT_TYPE,
+        non_retryable=True,
+    )

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from temporalio.exceptions import ApplicationError
 
-from activities.providers.not_streamed import NOT_STREAMING_TYPE
+from activities.providers.answer_format import MALFORMED_TYPE, NOT_STREAMING_TYPE
 from tests.providers.conftest import MakeProvider
-from tests.providers.raw_http import raw_server
+from tests.providers.raw_http import STREAM_HEAD, chunk, raw_server
 from tests.providers.test_transport_failures import KINDS, build, call
 
 WHOLE_ANSWERS = {
@@ -87,3 +87,43 @@ async def test_a_json_body_that_does_not_parse_is_named_not_taken_for_a_cut_stre
     assert isinstance(err, ApplicationError), repr(err)
     assert (err.type, err.non_retryable) == (NOT_STREAMING_TYPE, True)
     assert "neither a stream nor JSON" in err.message
+
+
+def stream_of(*events: bytes) -> list[bytes | float]:
+    return [STREAM_HEAD + b"".join(chunk(e) for e in events) + chunk(b"")]
+
+
+# Events a proxy or a compatible server sent that are not the API's: each escaped unclassified
+# (JSONDecodeError, AttributeError, TypeError), and the ticket's reason named only the class.
+MALFORMED = {
+    "data that is not JSON": b"data: upstream error\n\n",
+    "usage of the wrong type": b'data: {"id": "c", "choices": [], "usage": "n/a"}\n\n',
+    "a choice that is not an object": b'data: {"id": "c", "choices": ["x"]}\n\n',
+    "content as a list": (
+        b'data: {"id": "c", "choices": [{"index": 0, "delta": {"content": ["a"]}}]}\n\n'
+        b'data: {"id": "c", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}\n\n'
+    ),
+}
+
+
+@pytest.mark.parametrize("event", list(MALFORMED.values()), ids=list(MALFORMED))
+async def test_a_stream_not_in_the_api_s_format_is_a_classified_retryable_failure(
+    make_llm_provider: MakeProvider, transport: str, event: bytes
+) -> None:
+    async with raw_server(lambda path: stream_of(event), then_wait=False) as url:
+        err, _ = await call(build(make_llm_provider, "openai", url, transport), "openai")
+
+    assert isinstance(err, ApplicationError), repr(err)
+    assert (err.type, err.non_retryable) == (MALFORMED_TYPE, False)
+    assert err.message.startswith("openai sent an answer that is not in its API's format (")
+
+
+async def test_an_anthropic_event_that_is_not_json_is_classified_too(
+    make_llm_provider: MakeProvider, transport: str
+) -> None:
+    event = b"event: message_start\ndata: upstream error\n\n"
+    async with raw_server(lambda path: stream_of(event), then_wait=False) as url:
+        err, _ = await call(build(make_llm_provider, "anthropic", url, transport), "anthropic")
+
+    assert isinstance(err, ApplicationError), repr(err)
+    assert (err.type, err.non_retryable) == (MALFORMED_TYPE, False)
