@@ -62,13 +62,27 @@ def failure_from(err: Exception, provider: str) -> ProviderFailure:
             status = stream_error_status(kind)
         return ProviderFailure(
             provider,
-            str(getattr(err, "api_message", None) or err.message),
+            status_error_message(err),
             status=status,
             code=getattr(err, "error_code", None) or kind,
             retry_after=retry_after_seconds(dict(err.response.headers)),
             should_retry=should_retry_header(dict(err.response.headers)),
         )
     return transport_failure(err, provider)
+
+
+def status_error_message(err: anthropic.APIStatusError) -> str:
+    """The error's message field, as the openai SDK keeps it, never the whole body: for a body
+    not in Anthropic's error shape the SDK's message is "Error code: N - <body>" or the raw text,
+    and a proxy's HTML 502 page became the ticket's reason, or a 422 that echoes the request's
+    input put customer text into it (and the workflow's history)."""
+    if said := getattr(err, "api_message", None):
+        return str(said)
+    body = err.body
+    error = body.get("error", body) if isinstance(body, dict) else None
+    message = error.get("message") if isinstance(error, dict) else None
+    suffix = f" - {message}" if isinstance(message, str) and message else ""
+    return f"Error code: {err.status_code}{suffix}"
 
 
 class _EveryEventBeats(anthropic.AsyncStream[object]):
@@ -202,7 +216,7 @@ class AnthropicProvider(LLMProvider):
             # The API's largest page: its models fit in one.
             page = await self._client.models.list(limit=1000)
         except anthropic.AuthenticationError as err:
-            reason = scrub(str(getattr(err, "api_message", "") or err.message), self._secrets)
+            reason = scrub(status_error_message(err), self._secrets)
             raise ProviderCheckError(
                 key_rejected(self.name, self.config.api_key_env, err.status_code, reason)
             ) from None

@@ -127,3 +127,33 @@ async def test_an_anthropic_event_that_is_not_json_is_classified_too(
 
     assert isinstance(err, ApplicationError), repr(err)
     assert (err.type, err.non_retryable) == (MALFORMED_TYPE, False)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize(
+    ("status", "content_type", "body"),
+    [
+        (502, "text/html", b"<html><body><h1>502 Bad Gateway</h1>nginx</body></html>"),
+        (
+            422,
+            "application/json",
+            json.dumps(
+                {"detail": [{"loc": ["body"], "msg": "bad", "input": "CUSTOMER-TEXT-42"}]}
+            ).encode(),
+        ),
+    ],
+    ids=["html-502", "validation-422-echoing-input"],
+)
+async def test_an_error_body_not_in_the_api_s_shape_is_not_the_reason(
+    make_llm_provider: MakeProvider, kind: str, status: int, content_type: str, body: bytes
+) -> None:
+    # The anthropic SDK's message was the whole body: a proxy's HTML page as the ticket's
+    # reason, or the request's echoed input (customer text) in the error and the history.
+    head = b"HTTP/1.1 %d X\r\ncontent-type: %s\r\ncontent-length: %d\r\n\r\n"
+    response = head % (status, content_type.encode(), len(body)) + body
+    async with raw_server(lambda path: [response], then_wait=False) as url:
+        err, _ = await call(build(make_llm_provider, kind, url, "aiohttp"), kind)
+
+    assert isinstance(err, ApplicationError), repr(err)
+    assert f"Error code: {status}" in err.message
+    assert "CUSTOMER-TEXT-42" not in err.message and "<html>" not in err.message
