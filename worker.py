@@ -17,13 +17,13 @@ standard OTEL_EXPORTER_OTLP_* variables are set. With TICKETS_HEALTH_ADDRESS=hos
 longest agent attempt to finish (TICKETS_SHUTDOWN_GRACE_SECONDS; shared/shutdown.py).
 """
 
+from shared.background import stop_background
 from shared.project_python import require_project_python
 
 require_project_python("worker")
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import os
 import signal
@@ -285,9 +285,7 @@ async def serve(
         if health is not None:
             await health.close()
         if gauges is not None:
-            gauges.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await gauges
+            await stop_background(gauges)
     if failure is not None:
         print(f"worker: stopped after an error: {failure}", file=sys.stderr)
         return 1

@@ -22,6 +22,8 @@ from typing import Any
 
 from temporalio import activity
 
+from shared.background import stop_background
+
 _clock = time.monotonic  # a unit test's fake clock replaces it
 
 
@@ -132,9 +134,7 @@ async def heartbeating(interval: float | None = None) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await stop_background(task)
 
 
 def beat() -> None:

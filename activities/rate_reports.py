@@ -25,6 +25,7 @@ from temporalio.worker import Worker
 from activities.queue_rate import ensure_controller
 from policy.adaptive_rate import ALLOWED_MOVED
 from shared import names
+from shared.background import stop_background
 from shared.provider_config import RateControl
 from shared.rate_control import MAX_DECLARED_PER_SECOND, OutcomeReport
 
@@ -220,8 +221,6 @@ class ReportingWorker(Worker):
         try:
             await super().run()
         finally:
-            sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sender
+            await stop_background(sender)
             with contextlib.suppress(RPCError, RuntimeError):
                 await self._reporter.flush()
