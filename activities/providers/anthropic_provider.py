@@ -8,6 +8,7 @@ objects they are (anthropic_stream.py), not through ``messages.stream``, which c
 CPU per call (``python -m bench provider_cpu``).
 """
 
+import json
 import re
 from collections.abc import AsyncIterator, Collection
 from typing import Any
@@ -188,6 +189,14 @@ class AnthropicProvider(LLMProvider):
         else:
             completion.data = tool_use.get("input")
             completion.extra["tool_use_id"] = tool_use.get("id")
+        if not completion.input_tokens and not completion.output_tokens:
+            # A compatible server that sends no usage in its events: estimated, as OpenAI's.
+            turns = (m.get("content") for m in conversation)
+            prompt = spec.instructions + "".join(
+                t if isinstance(t, str) else json.dumps(t) for t in turns
+            )
+            answer = json.dumps(tool_use.get("input")) if tool_use else message.text()
+            self._estimate_usage(model, completion, prompt, answer)
         return completion
 
     def _repair(

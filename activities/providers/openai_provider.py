@@ -44,7 +44,6 @@ from activities.providers.structured import (
     LLMProvider,
     strict_json_schema,
 )
-from policy.text_budget import estimate_tokens
 from shared.provider_config import ModelPrice, ProviderConfig
 
 log = logging.getLogger(__name__)
@@ -116,7 +115,6 @@ class OpenAIProvider(LLMProvider):
         self, name: str, config: ProviderConfig, api_key: str, prices: dict[str, ModelPrice]
     ) -> None:
         super().__init__(name, config, prices, secrets=[api_key])
-        self._estimated_models: set[str] = set()  # models whose answers came without usage
         self._client = AsyncOpenAI(
             api_key=api_key,
             base_url=config.base_url,
@@ -193,33 +191,10 @@ class OpenAIProvider(LLMProvider):
         if refusal:
             completion.refusal = "the model refused: " + "".join(refusal)
         if not completion.input_tokens and not completion.output_tokens:
-            self._estimate_usage(model, completion, conversation, parts, refusal)
+            prompt = "".join(str(m.get("content") or "") for m in conversation)
+            answer = "".join(parts) + "".join(refusal)
+            self._estimate_usage(model, completion, prompt, answer)
         return completion
-
-    def _estimate_usage(
-        self,
-        model: str,
-        completion: Completion,
-        conversation: list[dict[str, Any]],
-        parts: list[str],
-        refusal: list[str],
-    ) -> None:
-        """A server that ignores ``include_usage`` (some compatible servers, a proxy that drops
-        the usage chunk) answered: the call's tokens are estimated from its text (about four
-        characters a token), not counted as none, so a cost or token budget still holds. Said
-        once per model in the worker's log."""
-        prompt = "".join(str(m.get("content") or "") for m in conversation)
-        completion.input_tokens = estimate_tokens(prompt)
-        completion.output_tokens = estimate_tokens("".join(parts) + "".join(refusal))
-        completion.estimated = True
-        if model not in self._estimated_models:
-            self._estimated_models.add(model)
-            log.warning(
-                "%s:%s sent no usage with its answers: their tokens (and cost) are estimated "
-                "from the text, about four characters a token",
-                self.name,
-                model,
-            )
 
     def _repair(
         self, conversation: list[dict[str, Any]], completion: Completion, problem: str

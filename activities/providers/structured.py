@@ -7,6 +7,7 @@ format); ``LLMProvider.run`` does the rest the same way for every provider.
 
 import copy
 import functools
+import logging
 import time
 from abc import abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
@@ -36,8 +37,11 @@ from activities.providers.http_client import sdk_http_client
 from activities.providers.idle_watch import idle_limit
 from activities.providers.pacing import CallPacer
 from activities.providers.peers import QueuePeers
+from policy.text_budget import estimate_tokens
 from shared.agents import AgentReply, Usage, total_usage
 from shared.provider_config import ModelPrice, ProviderConfig, cost_usd, price_of
+
+log = logging.getLogger(__name__)
 
 # Calls waiting this long for their turn are a backlog (peers.py counts workers differently).
 BACKLOG_SECONDS: Final = 1.0
@@ -184,6 +188,7 @@ class LLMProvider(Provider):
         self.config = config
         self._prices = prices
         self._secrets = list(secrets)
+        self._estimated_models: set[str] = set()  # models whose answers came without usage
         # The latest limits declared for each model: providers limit each model on its own.
         self._declared = DeclaredLimits()
         # Where the queue's rate comes from what the provider declares (or learns), and where
@@ -254,6 +259,24 @@ class LLMProvider(Provider):
         finally:
             if pacer is not None and probe:
                 await pacer.ended()
+
+    def _estimate_usage(self, model: str, completion: Completion, prompt: str, answer: str) -> None:
+        """A server that sends no usage with its answers (a compatible server that ignores
+        OpenAI's ``include_usage`` or sends Anthropic's events without it, a proxy that drops
+        it) answered: the call's tokens are estimated from its text (about four characters a
+        token), not counted as none, so a cost or token budget still holds. Said once per model
+        in the worker's log."""
+        completion.input_tokens = estimate_tokens(prompt)
+        completion.output_tokens = estimate_tokens(answer)
+        completion.estimated = True
+        if model not in self._estimated_models:
+            self._estimated_models.add(model)
+            log.warning(
+                "%s:%s sent no usage with its answers: their tokens (and cost) are estimated "
+                "from the text, about four characters a token",
+                self.name,
+                model,
+            )
 
     async def _stream_json(
         self,

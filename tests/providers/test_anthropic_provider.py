@@ -321,3 +321,26 @@ async def test_a_tool_input_with_a_lone_surrogate_fails_as_invalid_output_with_i
     [usage] = err.details
     assert (usage["input_tokens"], usage["output_tokens"], usage["requests"]) == (120, 40, 1)
     assert len(fake_stream.requests) == 1  # no repair request could be sent
+
+
+async def test_a_server_that_sends_no_usage_gets_its_tokens_estimated_as_openai_s_do(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A compatible server whose events carry no usage: counted as 0 tokens and $0, a cost or
+    # token budget held nothing back on this provider (the OpenAI provider estimated them).
+    events = [
+        (name, {k: v for k, v in event.items() if k != "usage"})
+        for name, event in tool_stream(json.dumps(VALID_CLASSIFICATION), "tool_use")
+    ]
+    events[0][1]["message"].pop("usage", None)
+    with FakeStreamServer() as fake_stream:
+        fake_stream.push(events)
+        async with stream_provider("anthropic", fake_stream) as provider:
+            reply = await provider.run(CLASSIFIER, classify_request(), MODEL)
+
+    usage = reply.usage
+    prompt = CLASSIFIER.instructions + fake_stream.requests[0]["messages"][0]["content"]
+    assert usage.input_tokens == -(-len(prompt) // 4)
+    assert usage.output_tokens == -(-len(json.dumps(VALID_CLASSIFICATION)) // 4)
+    assert usage.estimated and usage.cost_usd > 0
+    assert any("sent no usage" in r.getMessage() for r in caplog.records)
