@@ -19,6 +19,10 @@ snapshot, the chunk child's start and first task), each call's dispatch (schedul
 a worker), the call itself (started to completed: the provider's latency and the client), the
 refill (a call completed to the call that takes its place scheduled: one workflow task), and the
 end (last call completed to the result at the client: the chunk's and the parent's last tasks).
+The chunk's workflow tasks (how many a run took) split each refill in two: the wait (scheduled
+to started: the server's transfer queue, matching and a poller) and the work (started to
+completed: the worker's activation, which takes the completed calls in and starts their
+successors).
 Last, the CPU each process spent per item over the same runs: the worker (in this process, with
 the client), the Temporal server (on the SQLite file; the in-memory server's process is not
 known) and the fake provider.
@@ -131,6 +135,10 @@ class Parts:
     dispatch: list[float] = field(default_factory=list)
     call: list[float] = field(default_factory=list)
     refill: list[float] = field(default_factory=list)
+    # The chunk's workflow tasks: scheduled to started (waiting for the server and a poller),
+    # started to completed (the worker's activation: completions in, calls out).
+    task_wait: list[float] = field(default_factory=list)
+    task_work: list[float] = field(default_factory=list)
     started: dict[int, float] = field(default_factory=dict)
     # CPU seconds the run took, by process (the worker runs in this process, with the client).
     cpu: dict[str, float] = field(default_factory=dict)
@@ -148,8 +156,16 @@ async def breakdown(client: Client, parent_id: str, started_at: float, ended_at:
     task_of: dict[int, int] = {}  # scheduled event -> the workflow task that scheduled it
     parts = Parts()
     completions: list[float] = []
+    task_scheduled = task_started = 0.0
     for e in events:
-        if e.HasField("activity_task_scheduled_event_attributes"):
+        if e.HasField("workflow_task_scheduled_event_attributes"):
+            task_scheduled = seconds(e)
+        elif e.HasField("workflow_task_started_event_attributes"):
+            task_started = seconds(e)
+            parts.task_wait.append(task_started - task_scheduled)
+        elif e.HasField("workflow_task_completed_event_attributes"):
+            parts.task_work.append(seconds(e) - task_started)
+        elif e.HasField("activity_task_scheduled_event_attributes"):
             scheduled[e.event_id] = seconds(e)
             attributes = e.activity_task_scheduled_event_attributes
             task_of[e.event_id] = attributes.workflow_task_completed_event_id
@@ -292,7 +308,8 @@ async def run(
             )
     print(
         "\nWhere the time goes (medians; start and end per run, the rest per item):\n\n"
-        "| server | start | dispatch | call | refill | end |\n|---|---:|---:|---:|---:|---:|"
+        "| server | start | dispatch | call | refill | end | chunk's workflow tasks | their wait "
+        "| their work | work per run |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     )
     for label, runs in where.items():
 
@@ -303,7 +320,11 @@ async def run(
             f"| {label} | {ms([p.start for p in runs])} | "
             f"{ms([d for p in runs for d in p.dispatch])} | "
             f"{ms([c for p in runs for c in p.call])} | "
-            f"{ms([r for p in runs for r in p.refill])} | {ms([p.end for p in runs])} |"
+            f"{ms([r for p in runs for r in p.refill])} | {ms([p.end for p in runs])} | "
+            f"{statistics.median(len(p.task_work) for p in runs):.0f} | "
+            f"{ms([w for p in runs for w in p.task_wait])} | "
+            f"{ms([w for p in runs for w in p.task_work])} | "
+            f"{ms([sum(p.task_work) for p in runs])} |"
         )
     print(
         "\nCPU per item (milliseconds, medians of the runs; the worker runs in this process, "
