@@ -70,9 +70,12 @@ def failure_from(err: Exception, provider: str) -> ProviderFailure:
             should_retry=should_retry_header(dict(err.response.headers)),
         )
     if isinstance(err, openai.APIError):  # an error event inside a stream
+        # An error given as a string ({"error": "upstream overloaded"}) is the SDK's "An error
+        # occurred during streaming", its text only in the body.
+        said = err.body if isinstance(err.body, str) and err.body.strip() else err.message
         return ProviderFailure(
             provider,
-            err.message,
+            said[:300],
             status=stream_error_status(err.code, err.type),
             code=err.code or err.type or None,
         )

@@ -264,6 +264,17 @@ async def test_server_error_event_inside_the_stream_is_retryable() -> None:
     assert err.type == "ProviderUnavailable"
 
 
+async def test_an_error_event_given_as_a_string_keeps_its_words() -> None:
+    # The SDK said "An error occurred during streaming", the proxy's text only in its body.
+    with FakeStreamServer() as fake_stream:
+        fake_stream.push([(None, {"error": "upstream overloaded, try later"})])
+        async with stream_provider("openai", fake_stream) as provider:
+            err = await raised(provider.run(CLASSIFIER, classify_request(), MODEL))
+
+    assert err.non_retryable is False
+    assert "upstream overloaded, try later" in err.message
+
+
 async def test_a_context_length_error_event_inside_the_stream_goes_to_the_next_route() -> None:
     # Not a 500 retried five times: the same prompt is too long for this model every time.
     error = {
