@@ -57,7 +57,8 @@ def _decision(args: argparse.Namespace) -> ReviewDecision:
         except UnicodeDecodeError as err:
             raise CliError(f"{args.edit} is not UTF-8 text (byte {err.start})") from None
         except OSError as err:
-            raise CliError(f"cannot read the edited reply from {args.edit}: {err}") from None
+            said = err.strerror or str(err)
+            raise CliError(f"cannot read the edited reply from {args.edit}: {said}") from None
         fields["action"] = ReviewAction.EDIT
     elif args.rework is not None:
         fields["action"], fields["notes"] = ReviewAction.REWORK, args.rework

@@ -137,6 +137,14 @@ def test_an_empty_review_text_is_refused_for_its_own_action(argv: list[str], sai
     assert str(refused.value).startswith(said)
 
 
+def test_an_edit_file_that_cannot_be_read_is_named_once_with_the_reason(tmp_path: Path) -> None:
+    # "cannot read the edited reply from D: [Errno 21] Is a directory: 'D'".
+    args = cli.build_parser().parse_args(["review", "T-1", "--edit", str(tmp_path)])
+    with pytest.raises(CliError) as refused:
+        _decision(args)
+    assert str(refused.value) == f"cannot read the edited reply from {tmp_path}: Is a directory"
+
+
 def test_version_and_a_role_that_does_not_exist_are_answered_by_argparse(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
