@@ -87,6 +87,9 @@ class ErasureReport(BaseModel):
     ledger_rows: list[str] = Field(default_factory=list)
     stored_payloads: int = 0
     batches_kept: list[str] = Field(default_factory=list)
+    # Tickets whose workflows could not all be deleted (workflow id: why): kept whole (their
+    # payloads and ledger row too), for the next run to find.
+    failed: list[str] = Field(default_factory=list)
 
 
 async def _ticket_input(client: Client, workflow_id: str, run_id: str) -> dict[str, Any]:
@@ -227,6 +230,10 @@ async def erase_customer(
         tickets=tickets,
         batches_kept=sorted({t.batch_id for t in tickets if t.batch_id}),
     )
+    # Rows by customer as well as by the tickets found: a row outlives its ticket's workflow
+    # (retention), and an e-mailed ticket's customer id is its sender's address.
+    key, any_case = (customer_id, False) if customer_id is not None else (customer.email, True)
+    assert key is not None
     if not really:
         owners = [wid for t in tickets for wid in (t.workflow_id, *t.children)]
         stored: set[str] = set()
@@ -236,44 +243,68 @@ async def erase_customer(
         report.workflow_executions = sum(len(t.runs) + len(t.child_runs) for t in tickets)
         rows = {t.ticket_id: (await stores.ledger.get(t.ticket_id), t) for t in tickets}
         report.ledger_rows = sorted(
-            ticket_id
-            for ticket_id, (row, t) in rows.items()
-            if row is not None
-            and (
-                (customer_id is not None and (row.customer_id or "").strip() == customer_id)
-                or row.chain in t.runs
-                or (row.chain is None and row.customer_id == t.customer_id)
-            )
+            {
+                ticket_id
+                for ticket_id, (row, t) in rows.items()
+                if row is not None
+                and (
+                    row.chain in t.runs or (row.chain is None and row.customer_id == t.customer_id)
+                )
+            }
+            | set(await stores.ledger.customer_rows(key, any_case=any_case))
         )
         return report
-    for ticket in tickets:
-        for run_id in ticket.runs:
-            report.workflow_executions += await _delete_execution(
-                client, ticket.workflow_id, run_id
-            )
-        # Each run by its id: by the id alone the server deletes the latest run only, which may
-        # be another ticket's, and an older one (with this ticket's text) survives.
-        for child, run_id in ticket.child_runs:
-            report.workflow_executions += await _delete_execution(client, child, run_id)
-    for ticket in tickets:
-        runs = [(ticket.workflow_id, r) for r in ticket.runs] + ticket.child_runs
-        for workflow_id, run_id in runs:
-            await _wait_gone(client, workflow_id, run_id, DELETION_TIMEOUT_SECONDS)
-    # After the workflows: no worker can write a payload or a delivery for them any more.
-    for ticket in tickets:
+    gone = await _delete_workflows(client, tickets, report)
+    # After the workflows: no worker can write a payload or a delivery for them any more. A
+    # ticket whose workflows could not all be deleted keeps its payloads and its row: the next
+    # erase finds it whole.
+    for ticket in gone:
         report.stored_payloads += await stores.payloads.erase_owned_by(
             ticket.workflow_id, client.namespace
         )
-    deleted = set(await stores.ledger.delete(customer_id)) if customer_id is not None else set()
-    # The rows answering the tickets found (by their runs): a customer found by address has no
-    # customer id on its rows.
-    for ticket in tickets:
+    # By customer only once every ticket found went: a row of one still there (it may be
+    # delivering) waits for the run that deletes its workflow.
+    deleted = set() if report.failed else set(await stores.ledger.delete(key, any_case=any_case))
+    for ticket in gone:
         if await stores.ledger.delete_answer(ticket.ticket_id, ticket.runs, ticket.customer_id):
             deleted.add(ticket.ticket_id)
     if deleted:
         await stores.ledger.clear_erased()
     report.ledger_rows = sorted(deleted)
     return report
+
+
+async def _delete_workflows(
+    client: Client, tickets: list[ErasedTicket], report: ErasureReport
+) -> list[ErasedTicket]:
+    """Delete every run of each ticket and wait until the server has; the tickets that went.
+    One the server refused or did not finish deleting is in ``report.failed`` with why, and the
+    others go on: an error used to end the command there, with no report, its payloads and
+    rows left behind and the tickets already deleted no longer found by a second run."""
+    asked: list[ErasedTicket] = []
+    for ticket in tickets:
+        runs = [(ticket.workflow_id, r) for r in ticket.runs] + ticket.child_runs
+        try:
+            # Each run by its id: by the id alone the server deletes the latest run only, which
+            # may be another ticket's, and an older one (with this ticket's text) survives.
+            for workflow_id, run_id in runs:
+                report.workflow_executions += await _delete_execution(client, workflow_id, run_id)
+        except RPCError as err:
+            report.failed.append(f"{ticket.workflow_id}: not deleted: {err.message}")
+            continue
+        asked.append(ticket)
+    gone: list[ErasedTicket] = []
+    for ticket in asked:
+        runs = [(ticket.workflow_id, r) for r in ticket.runs] + ticket.child_runs
+        try:
+            for workflow_id, run_id in runs:
+                await _wait_gone(client, workflow_id, run_id, DELETION_TIMEOUT_SECONDS)
+        except (RPCError, CliError) as err:
+            said = err.message if isinstance(err, RPCError) else str(err)
+            report.failed.append(f"{ticket.workflow_id}: {said}")
+            continue
+        gone.append(ticket)
+    return gone
 
 
 def print_report(report: ErasureReport) -> None:
@@ -301,6 +332,8 @@ def print_report(report: ErasureReport) -> None:
         )
     for problem in report.unreadable:
         out.print(render.line("  ", ("could not read", "red"), f" {problem}"))
+    for problem in report.failed:
+        out.print(render.line("  ", ("not erased", "red"), f" {problem}"))
     if not report.erased:
         out.print("Nothing was erased: run again with --yes to erase.")
 
@@ -329,6 +362,11 @@ async def run_erase(args: argparse.Namespace) -> int:
         render.print_json(report)
     else:
         print_report(report)
+    if report.failed:
+        raise CliError(
+            f"{len(report.failed)} ticket(s) could not be erased (listed above); the rest were: "
+            "run the same command again to erase them"
+        )
     if report.unreadable:
         raise CliError(
             f"{len(report.unreadable)} ticket(s) could not be read, so the search may be "

@@ -166,10 +166,16 @@ class DeliveryLedger(ABC):
     async def count(self, ticket_id: str | None = None) -> int: ...
 
     @abstractmethod
-    async def delete(self, customer_id: str) -> list[str]:
+    async def delete(self, customer_id: str, *, any_case: bool = False) -> list[str]:
         """Erase every row of this customer (erasure on request); returns the ticket ids whose
         rows were deleted. By customer, not by ticket id: a row under one of the customer's
-        ticket ids may now be another ticket's (another namespace's, on a shared database)."""
+        ticket ids may now be another ticket's (another namespace's, on a shared database).
+        ``any_case``: compared without regard to case, for an e-mail address (an e-mailed
+        ticket's customer id is its sender's address)."""
+
+    @abstractmethod
+    async def customer_rows(self, customer_id: str, *, any_case: bool = False) -> list[str]:
+        """The ticket ids of the rows ``delete`` would erase (a dry run's count)."""
 
     @abstractmethod
     async def delete_answer(

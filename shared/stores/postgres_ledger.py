@@ -191,13 +191,18 @@ class PostgresLedger(DeliveryLedger):
             )
             return await cursor.fetchone() is not None
 
-    async def delete(self, customer_id: str) -> list[str]:
+    async def delete(self, customer_id: str, *, any_case: bool = False) -> list[str]:
         async with self.database.connection() as conn, conn.transaction():
             cursor = await conn.execute(
-                # Trimmed as erase trims what it is given (spaces, tabs, line breaks).
-                "DELETE FROM deliveries WHERE btrim(customer_id, E' \\t\\r\\n') = %s "
-                "RETURNING ticket_id",
+                f"DELETE FROM deliveries WHERE {_customer_is(any_case)} RETURNING ticket_id",
                 (customer_id,),
+            )
+            return sorted({row[0] for row in await cursor.fetchall()})
+
+    async def customer_rows(self, customer_id: str, *, any_case: bool = False) -> list[str]:
+        async with self.database.connection() as conn:
+            cursor = await conn.execute(
+                f"SELECT ticket_id FROM deliveries WHERE {_customer_is(any_case)}", (customer_id,)
             )
             return sorted({row[0] for row in await cursor.fetchall()})
 
@@ -211,3 +216,10 @@ class PostgresLedger(DeliveryLedger):
                 )
             row = await cursor.fetchone()
             return int(row[0]) if row else 0
+
+
+def _customer_is(any_case: bool) -> str:
+    """The condition on a row's customer id: trimmed as erase trims what it is given (spaces,
+    tabs, line breaks), and for an address in any case."""
+    trimmed = "btrim(customer_id, E' \\t\\r\\n')"
+    return f"lower({trimmed}) = lower(%s)" if any_case else f"{trimmed} = %s"

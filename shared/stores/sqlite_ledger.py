@@ -322,14 +322,12 @@ class SqliteLedger(DeliveryLedger):
 
         return await self._run(write)
 
-    async def delete(self, customer_id: str) -> list[str]:
+    async def delete(self, customer_id: str, *, any_case: bool = False) -> list[str]:
         def write(conn: sqlite3.Connection) -> list[str]:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 rows = conn.execute(
-                    # Trimmed as erase trims what it is given (spaces, tabs, line breaks).
-                    "DELETE FROM deliveries WHERE trim(customer_id, ' ' || char(9, 10, 13)) = ? "
-                    "RETURNING ticket_id",
+                    f"DELETE FROM deliveries WHERE {_customer_is(any_case)} RETURNING ticket_id",
                     (customer_id,),
                 ).fetchall()
                 conn.execute("COMMIT")
@@ -339,6 +337,13 @@ class SqliteLedger(DeliveryLedger):
             return sorted({r[0] for r in rows})
 
         return await self._run(write)
+
+    async def customer_rows(self, customer_id: str, *, any_case: bool = False) -> list[str]:
+        def read(conn: sqlite3.Connection) -> list[str]:
+            query = f"SELECT ticket_id FROM deliveries WHERE {_customer_is(any_case)}"
+            return sorted({r[0] for r in conn.execute(query, (customer_id,)).fetchall()})
+
+        return await self._run(read)
 
     async def clear_erased(self) -> None:
         await self._run(_erased)
@@ -354,3 +359,11 @@ class SqliteLedger(DeliveryLedger):
             return int(n)
 
         return await self._run(read)
+
+
+def _customer_is(any_case: bool) -> str:
+    """The condition on a row's customer id: trimmed as erase trims what it is given (spaces,
+    tabs, line breaks), and for an address in any case (SQLite's lower() folds ASCII only, as
+    an address's domain and, in practice, its local part are)."""
+    trimmed = "trim(customer_id, ' ' || char(9, 10, 13))"
+    return f"lower({trimmed}) = lower(?)" if any_case else f"{trimmed} = ?"

@@ -146,6 +146,19 @@ async def test_erasure_deletes_every_row_of_the_customer_and_no_one_elses(
     assert await ledger.delete("C-1") == []
 
 
+async def test_an_address_s_rows_are_found_and_erased_in_any_case(ledger: DeliveryLedger) -> None:
+    # An e-mailed ticket's customer id is its sender's address, as sent; `erase --email` finds
+    # the rows by it (their workflows may be gone by retention: they were left behind).
+    mailed = delivery("T-1")
+    await ledger.record(NewDelivery(**{**mailed.__dict__, "customer_id": " Jane.Roe@Example.com"}))
+    other = delivery("T-2")
+    await ledger.record(NewDelivery(**{**other.__dict__, "customer_id": "jane@example.com"}))
+    assert await ledger.customer_rows("jane.roe@example.com") == []  # exact, as for an id
+    assert await ledger.customer_rows("jane.roe@example.com", any_case=True) == ["T-1"]
+    assert await ledger.delete("jane.roe@example.com", any_case=True) == ["T-1"]
+    assert await ledger.get("T-1") is None and await ledger.get("T-2") is not None
+
+
 async def test_a_sqlite_ledger_keeps_one_connection_and_replaces_a_broken_one(
     tmp_path: Path,
 ) -> None:

@@ -1,0 +1,106 @@
+"""erase when the server refuses to delete one ticket's workflow: the others are erased and
+reported, the refused one is named and kept whole (its payloads and rows too) for the next run.
+Before, the error ended the command with no report, the payload and ledger steps never ran, and
+the tickets already deleted were no longer found by a second run."""
+
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from temporalio.service import RPCError, RPCStatusCode
+
+from starter.erase import Customer, ErasedTicket, ErasureReport, _delete_workflows, erase_customer
+
+
+class FakeServer:
+    """A fake of the two calls erase makes per run: delete (refused for ``refused``) and
+    describe (not found once deleted)."""
+
+    def __init__(self, refused: str) -> None:
+        self.refused = refused
+        self.deleted: set[tuple[str, str]] = set()
+        self.workflow_service = SimpleNamespace(delete_workflow_execution=self._delete)
+        self.namespace = "default"
+
+    async def _delete(self, request: Any) -> None:
+        execution = request.workflow_execution
+        if execution.workflow_id == self.refused:
+            raise RPCError("the server is unavailable", RPCStatusCode.UNAVAILABLE, b"")
+        self.deleted.add((execution.workflow_id, execution.run_id))
+
+    def get_workflow_handle(self, workflow_id: str, run_id: str) -> Any:
+        async def describe() -> None:
+            if (workflow_id, run_id) in self.deleted:
+                raise RPCError("not found", RPCStatusCode.NOT_FOUND, b"")
+
+        return SimpleNamespace(describe=describe)
+
+
+def ticket(number: int) -> ErasedTicket:
+    return ErasedTicket(
+        ticket_id=f"T-{number}", workflow_id=f"ticket-T-{number}", runs=[f"run-{number}"]
+    )
+
+
+async def test_a_ticket_the_server_will_not_delete_is_named_and_the_others_go() -> None:
+    server = FakeServer(refused="ticket-T-2")
+    report = ErasureReport(customer_id="C-1", erased=True, tickets_scanned=3)
+    tickets = [ticket(1), ticket(2), ticket(3)]
+
+    gone = await _delete_workflows(server, tickets, report)  # type: ignore[arg-type]
+
+    assert [t.ticket_id for t in gone] == ["T-1", "T-3"]
+    assert report.failed == ["ticket-T-2: not deleted: the server is unavailable"]
+    assert report.workflow_executions == 2
+
+
+class FakeStores:
+    """Fakes of the payload store and the ledger, recording what erase asked of them."""
+
+    def __init__(self) -> None:
+        self.payloads_erased: list[str] = []
+        self.by_customer: list[str] = []
+        self.answers: list[str] = []
+        self.payloads = SimpleNamespace(erase_owned_by=self._erase_payloads)
+        self.ledger = SimpleNamespace(
+            delete=self._delete, delete_answer=self._delete_answer, clear_erased=self._clear
+        )
+
+    async def _erase_payloads(self, workflow_id: str, namespace: str) -> int:
+        self.payloads_erased.append(workflow_id)
+        return 1
+
+    async def _delete(self, customer: str, *, any_case: bool = False) -> list[str]:
+        self.by_customer.append(customer)
+        return []
+
+    async def _delete_answer(self, ticket_id: str, runs: list[str], customer: Any) -> bool:
+        self.answers.append(ticket_id)
+        return True
+
+    async def _clear(self) -> None:
+        return None
+
+
+async def test_the_refused_ticket_keeps_its_payloads_and_rows_for_the_next_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tickets = [ticket(1), ticket(2)]
+
+    async def found(client: Any, customer: Customer) -> tuple[list[ErasedTicket], int, list[str]]:
+        return tickets, 2, []
+
+    monkeypatch.setattr("starter.erase.find_tickets", found)
+    stores = FakeStores()
+
+    report = await erase_customer(
+        FakeServer(refused="ticket-T-2"),  # type: ignore[arg-type]
+        stores,  # type: ignore[arg-type]
+        Customer(customer_id="C-1"),
+        really=True,
+    )
+
+    assert report.failed == ["ticket-T-2: not deleted: the server is unavailable"]
+    assert stores.payloads_erased == ["ticket-T-1"] and stores.answers == ["T-1"]
+    assert stores.by_customer == []  # rows by customer wait for the run that erases them all
+    assert report.ledger_rows == ["T-1"]
