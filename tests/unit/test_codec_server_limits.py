@@ -103,13 +103,17 @@ async def test_a_payload_with_a_crowd_of_metadata_or_references_is_refused_too()
     app = build_app(DataConverter(payload_codec=CODEC), CodecServerSettings())
     crowded = {"metadata": {f"k{n}": "eA==" for n in range(MAX_METADATA_ENTRIES + 1)}}
     referring = {"externalPayloads": [{}] * (MAX_EXTERNAL_REFERENCES + 1)}
+    # The proto's own spelling, which json_format reads too, went uncounted; and split over both.
+    snake = {"external_payloads": [{}] * (MAX_EXTERNAL_REFERENCES + 1)}
+    half = (MAX_EXTERNAL_REFERENCES + 2) // 2
+    split = {"externalPayloads": [{}] * half, "external_payloads": [{}] * half}
+    shapes = (crowded, referring, {"data": "eA==", "extra": 1}, ["not", "one"], snake, split)
     async with serving(app) as url, httpx.AsyncClient(timeout=30) as http:
         answers = [
-            await http.post(f"{url}/decode", json={"payloads": [{}, shape]})
-            for shape in (crowded, referring, {"data": "eA==", "extra": 1}, ["not", "one"])
+            await http.post(f"{url}/decode", json={"payloads": [{}, shape]}) for shape in shapes
         ]
 
-    assert [a.status_code for a in answers] == [413, 413, 400, 400]
+    assert [a.status_code for a in answers] == [413, 413, 400, 400, 413, 413]
     assert f"payload 1 has {MAX_METADATA_ENTRIES + 1} metadata entries" in answers[0].text
     assert f"{MAX_EXTERNAL_REFERENCES + 1} external references" in answers[1].text
     assert "payload 1 is not one" in answers[2].text
