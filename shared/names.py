@@ -108,6 +108,12 @@ DELIVERY_IN_PROGRESS_ERROR: Final = "DeliveryInProgress"
 # it (the database down for seconds): the workflow queues the delivery saying so (its details
 # carry the answer's idempotency key), and the queued attempt records it without sending again.
 DELIVERY_SENT_UNRECORDED_ERROR: Final = "DeliverySentUnrecorded"
+# The first detail of a delivery's refusal for good (DeliveryRejected) when the channel could
+# not tell whether the answer arrived (a mail server that went silent after taking it); the
+# answer's idempotency key follows. `redrive` reads the doubt from the history, where it stays
+# when the ledger could not record it (the database down at that moment): a resend then could
+# answer the customer twice.
+DELIVERY_MAY_HAVE_ARRIVED: Final = "may-have-arrived"
 
 # The rate controller of a provider queue (workflows/rate_controller.py): one per queue, fed by
 # the agent activities' outcome reports. Controllers run on a queue of their own, so a backlog

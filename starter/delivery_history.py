@@ -9,7 +9,7 @@ from typing import Any, Final
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client
-from temporalio.exceptions import ApplicationError, TimeoutError
+from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError
 
 from shared import names
 from shared.delivery import SENT_DETAIL
@@ -31,6 +31,9 @@ class DeliveryHistory:
     # details did, or the queued request itself did (``sent_key``: the local first attempt
     # sent it; the last attempt may have ended in a worker's crash or shutdown, saying nothing).
     sent_key: str | None = None
+    # The idempotency key of an answer the last delivery could not tell arrived or not
+    # (names.DELIVERY_MAY_HAVE_ARRIVED), whether or not the ledger recorded the doubt.
+    doubted_key: str | None = None
 
 
 def local_activity_type(event: HistoryEvent) -> str | None:
@@ -63,6 +66,9 @@ async def read_delivery(client: Client, workflow_id: str, run_id: str) -> Delive
             if local_activity_type(event) in DELIVERY_ACTIVITIES:
                 marker = event.marker_recorded_event_attributes
                 found.reset_event_id = marker.workflow_task_completed_event_id
+                if marker.HasField("failure"):
+                    failure = await client.data_converter.decode_failure(marker.failure)
+                    found.doubted_key = _doubted_key(failure)
             continue
         if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED:
             attrs: Any = event.activity_task_failed_event_attributes
@@ -71,8 +77,9 @@ async def read_delivery(client: Client, workflow_id: str, run_id: str) -> Delive
         else:
             continue
         if attrs.scheduled_event_id in deliveries:
-            said = _sent_key(await client.data_converter.decode_failure(attrs.failure))
-            found.sent_key = said or found.sent_key
+            failure = await client.data_converter.decode_failure(attrs.failure)
+            found.sent_key = _sent_key(failure) or found.sent_key
+            found.doubted_key = _doubted_key(failure)
     return found
 
 
@@ -83,6 +90,17 @@ async def _request_sent_key(client: Client, payloads: Any) -> str | None:
     except Exception:  # another shape (an older request), or unreadable: nothing said
         return None
     return request.sent_key if isinstance(request, DeliveryRequest) else None
+
+
+def _doubted_key(err: BaseException) -> str | None:
+    """The key of an answer a delivery could not tell arrived (its refusal's details), or
+    None. A local attempt's failure comes wrapped in the activity's."""
+    cause = err.cause if isinstance(err, ActivityError) and err.cause is not None else err
+    if not isinstance(cause, ApplicationError) or cause.type != names.DELIVERY_REJECTED_ERROR:
+        return None
+    details = cause.details
+    doubted = len(details) >= 2 and details[0] == names.DELIVERY_MAY_HAVE_ARRIVED
+    return details[1] if doubted and isinstance(details[1], str) else None
 
 
 def _sent_key(err: BaseException) -> str | None:

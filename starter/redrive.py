@@ -205,7 +205,18 @@ async def _plan_delivery_failed(
             "records this ticket's answer",
         )
         return item
-    if uncertain(found):
+    if not uncertain(found) and delivery.doubted_key == entry.idempotency_key and arrived is None:
+        # The delivery could not tell whether it arrived, and the ledger could not record
+        # that (its database down at that moment): the history says so.
+        item.action, item.why = (
+            "skip",
+            "its answer may have been delivered (its delivery said so; the ledger could not "
+            "record it): check the destination, then run again with "
+            f"--arrived {item.ticket_id} (recorded sent) or --not-arrived {item.ticket_id} "
+            "(sent again, same key)",
+        )
+        return item
+    if uncertain(found) or delivery.doubted_key == entry.idempotency_key:
         # A person looked for it at the destination (``checked``).
         item.idempotency_key = entry.idempotency_key
         if arrived:
@@ -365,6 +376,14 @@ async def run_redrive(args: argparse.Namespace) -> int:
     stores = build_stores(StoreConfig.from_env())
     try:
         report = await plan(client, stores.ledger, args.state, args.since, args.limit, checked)
+        # Before anything is applied: an --arrived given for a ticket the plan sends again
+        # (its row not in doubt) was refused only after the resend.
+        acted = {t.ticket_id for t in report.tickets if t.action in ("record-sent", "resend")}
+        if unused := sorted(set(checked) - acted):
+            raise CliError(
+                f"{', '.join(unused)}: not a DELIVERY_FAILED ticket of the window whose answer "
+                "may have been delivered (nothing was done)"
+            )
         if args.yes:
             await apply(client, stores.ledger, report)
     finally:
@@ -376,10 +395,4 @@ async def run_redrive(args: argparse.Namespace) -> int:
     failed = [t for t in report.tickets if t.error]
     if failed:
         raise CliError(f"{len(failed)} ticket(s) could not be redriven (see above)")
-    acted = {t.ticket_id for t in report.tickets if t.action in ("record-sent", "resend")}
-    if unused := sorted(set(checked) - acted):
-        raise CliError(
-            f"{', '.join(unused)}: not a DELIVERY_FAILED ticket of the window whose answer may "
-            "have been delivered (nothing done for it)"
-        )
     return EXIT_OK

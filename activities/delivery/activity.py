@@ -377,7 +377,11 @@ class DeliveryActivities:
             )
             await self._note(entry, UNCERTAIN_PREFIX + reason)
             raise ApplicationError(
-                reason, type=names.DELIVERY_REJECTED_ERROR, non_retryable=True
+                reason,
+                names.DELIVERY_MAY_HAVE_ARRIVED,
+                entry.idempotency_key,
+                type=names.DELIVERY_REJECTED_ERROR,
+                non_retryable=True,
             ) from None
         except DeliveryUnavailable as err:
             await self._note(entry, err.reason)

@@ -1,0 +1,102 @@
+"""A delivery that could not tell whether its answer arrived (an SMTP relay silent after it took
+the message), at a moment the ledger's database is down: the doubt could not be written on the
+row, which stayed plain unsent, and `redrive` (which read the row only) planned to send the
+answer again, even with `--arrived`. The refusal now carries the doubt in its details, in the
+history, and redrive reads it there."""
+
+import dataclasses
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+
+from activities.delivery.activity import DeliveryActivities
+from activities.delivery.config import WEBHOOK, DeliveryConfig
+from activities.delivery.errors import DeliveryUncertain
+from shared import names
+from shared.stores.ledger import LedgerEntry, uncertain
+from shared.stores.sqlite_ledger import SqliteLedger
+from shared.view import DeliveryRequest
+from starter import redrive
+from starter.delivery_history import DeliveryHistory
+
+
+class SilentRelayFake:
+    """A channel whose destination took the message and then said nothing."""
+
+    def destination(self, request: DeliveryRequest) -> str:
+        return "smtp://relay.example"
+
+    async def send(self, entry: LedgerEntry, request: DeliveryRequest) -> None:
+        raise DeliveryUncertain("the relay went silent after it was handed the message")
+
+    async def aclose(self) -> None:
+        pass
+
+
+class NotesDownFake(SqliteLedger):
+    """The real SQLite ledger whose failure notes cannot be written (the database down)."""
+
+    async def note_failure(self, ticket_id: str, reason: str) -> Any:
+        raise OSError("could not connect to the database")
+
+
+REQUEST = DeliveryRequest(
+    ticket_id="T-1",
+    channel="email",
+    customer_id="C-1",
+    revision=1,
+    text="Your refund is on its way.",
+)
+
+
+async def doubted_attempt(tmp_path: Path) -> tuple[NotesDownFake, ApplicationError]:
+    ledger = NotesDownFake(tmp_path / "outbox.sqlite3")
+    delivery = DeliveryActivities(
+        ledger, DeliveryConfig(default_method=WEBHOOK), channels={WEBHOOK: SilentRelayFake()}
+    )
+    env = ActivityEnvironment()
+    env.info = dataclasses.replace(env.info, start_to_close_timeout=timedelta(seconds=45))
+    with pytest.raises(ApplicationError) as refused:
+        await env.run(delivery.deliver_response, REQUEST)
+    return ledger, refused.value
+
+
+async def test_the_refusal_carries_the_doubt_when_the_ledger_cannot(tmp_path: Path) -> None:
+    ledger, err = await doubted_attempt(tmp_path)
+    row = await ledger.get("T-1")
+
+    assert (err.type, err.non_retryable) == (names.DELIVERY_REJECTED_ERROR, True)
+    assert row is not None and row.sent_at is None and not uncertain(row)  # the note was lost
+    assert list(err.details) == [names.DELIVERY_MAY_HAVE_ARRIVED, row.idempotency_key]
+
+
+@pytest.mark.parametrize(
+    ("arrived", "action"),
+    [(None, "skip"), (True, "record-sent"), (False, "resend")],
+    ids=["unchecked", "found", "not-found"],
+)
+async def test_redrive_reads_the_doubt_from_the_history_and_sends_only_once_checked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, arrived: bool | None, action: str
+) -> None:
+    ledger, err = await doubted_attempt(tmp_path)
+    row = await ledger.get("T-1")
+    assert row is not None
+
+    async def history(client: Any, workflow_id: str, run_id: str) -> DeliveryHistory:
+        return DeliveryHistory(reset_event_id=7, doubted_key=err.details[1])
+
+    monkeypatch.setattr(redrive, "read_delivery", history)
+    item = redrive.RedriveItem(
+        ticket_id="T-1", workflow_id="ticket-T-1", run_id="run-1", action="skip", why=""
+    )
+    checked = {} if arrived is None else {"T-1": arrived}
+
+    planned = await redrive._plan_delivery_failed(None, ledger, item, checked)  # type: ignore[arg-type]
+
+    assert planned.action == action  # before: "redeliver", the answer sent a second time
+    if arrived is None:
+        assert "its answer may have been delivered (its delivery said so" in planned.why
