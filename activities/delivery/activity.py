@@ -29,6 +29,7 @@ from collections.abc import Mapping
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.delivery import mark_sent as marking
 from activities.delivery.asked_to_wait import asked_to_wait
 from activities.delivery.attempt_time import (
     CLAIM_SECONDS,
@@ -351,7 +352,7 @@ class DeliveryActivities:
         attempt_deadline: float,
     ) -> tuple[LedgerEntry, bool]:
         try:
-            await self._send(channel, entry, request)
+            await self._send(channel, entry, request, attempt_deadline)
         except Exception:
             # The channel said it failed: the next attempt need not wait the claim out.
             try:
@@ -361,11 +362,19 @@ class DeliveryActivities:
             raise
         return await mark_sent(self.ledger, entry, attempt_deadline), False
 
-    async def _send(self, channel: Channel, entry: LedgerEntry, request: DeliveryRequest) -> None:
+    async def _send(
+        self,
+        channel: Channel,
+        entry: LedgerEntry,
+        request: DeliveryRequest,
+        attempt_deadline: float,
+    ) -> None:
         try:
             await channel.send(entry, request)
         except DeliveryRejected as err:
-            await self._note(entry, REFUSED_PREFIX + err.reason)
+            # Counted on the row (refusals): only a row whose every send was refused may go by
+            # another channel, so a refusal that went unrecorded kept it on this one for good.
+            await self._note(entry, REFUSED_PREFIX + err.reason, attempt_deadline)
             raise ApplicationError(
                 err.reason, type=names.DELIVERY_REJECTED_ERROR, non_retryable=True
             ) from None
@@ -375,7 +384,7 @@ class DeliveryActivities:
                 f"{err.reason}: it may have been delivered; once checked, `redrive --arrived "
                 f"{entry.ticket_id}` or `--not-arrived {entry.ticket_id}` settles it"
             )
-            await self._note(entry, UNCERTAIN_PREFIX + reason)
+            await self._note(entry, UNCERTAIN_PREFIX + reason, attempt_deadline)
             raise ApplicationError(
                 reason,
                 names.DELIVERY_MAY_HAVE_ARRIVED,
@@ -391,13 +400,27 @@ class DeliveryActivities:
                 next_retry_delay=retry_delay(err.retry_after),
             ) from None
 
-    async def _note(self, entry: LedgerEntry, reason: str) -> None:
-        # The reason is kept on the row for operators; failing to write it must not replace the
-        # channel's verdict (the database may be what is down).
-        try:
-            await self.ledger.note_failure(entry.ticket_id, reason)
-        except Exception as err:
-            activity.logger.warning("could not note the failure of %s: %s", entry.ticket_id, err)
+    async def _note(
+        self, entry: LedgerEntry, reason: str, attempt_deadline: float | None = None
+    ) -> None:
+        """The reason kept on the row. Failing to write it must not replace the channel's
+        verdict (the database may be what is down); a verdict the row's state depends on (a
+        refusal, a doubt: ``attempt_deadline`` given) is tried again while the database fails
+        for now and the attempt has time, as marking a row sent is (mark_sent.py)."""
+        pauses = marking.MARK_SENT_PAUSES if attempt_deadline is not None else ()
+        loop = asyncio.get_running_loop()
+        for pause in (*pauses, None):
+            try:
+                await self.ledger.note_failure(entry.ticket_id, reason)
+                return
+            except Exception as err:
+                left = (attempt_deadline or 0.0) - marking.MARK_SENT_MARGIN_SECONDS - loop.time()
+                if pause is None or left <= pause:
+                    activity.logger.warning(
+                        "could not note the failure of %s: %s", entry.ticket_id, err
+                    )
+                    return
+                await asyncio.sleep(pause)
 
     async def aclose(self) -> None:
         for channel in self.channels.values():

@@ -148,10 +148,15 @@ class PostgresLedger(DeliveryLedger):
 
     async def note_failure(self, ticket_id: str, error: str) -> None:
         async with self.database.connection() as conn:
+            refused = int(error.startswith(REFUSED_PREFIX))
             await conn.execute(
-                "UPDATE deliveries SET attempts = attempts + 1, last_error = %s, "
-                "refusals = refusals + %s WHERE ticket_id = %s AND sent_at IS NULL",
-                (error, int(error.startswith(REFUSED_PREFIX)), ticket_id),
+                # A send's refusal is counted once (sqlite_ledger.py says why).
+                "UPDATE deliveries SET "
+                "attempts = attempts + CASE WHEN %s = 1 AND refusals >= sends THEN 0 ELSE 1 END, "
+                "last_error = %s, "
+                "refusals = refusals + CASE WHEN %s = 1 AND refusals < sends THEN 1 ELSE 0 END "
+                "WHERE ticket_id = %s AND sent_at IS NULL",
+                (refused, error, refused, ticket_id),
             )
 
     async def reroute(self, ticket_id: str, key: str, sent_via: str) -> LedgerEntry | None:

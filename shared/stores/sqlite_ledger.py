@@ -262,10 +262,17 @@ class SqliteLedger(DeliveryLedger):
 
     async def note_failure(self, ticket_id: str, error: str) -> None:
         def write(conn: sqlite3.Connection) -> None:
+            refused = int(error.startswith(REFUSED_PREFIX))
             conn.execute(
-                "UPDATE deliveries SET attempts = attempts + 1, last_error = ?, "
-                "refusals = refusals + ? WHERE ticket_id = ? AND sent_at IS NULL",
-                (error, int(error.startswith(REFUSED_PREFIX)), ticket_id),
+                # A send's refusal is counted once: a note tried again after a write whose
+                # answer was lost would count it twice, and the row could then never go by
+                # another channel (refused_every_time wants sends == refusals == attempts).
+                "UPDATE deliveries SET "
+                "attempts = attempts + CASE WHEN ? = 1 AND refusals >= sends THEN 0 ELSE 1 END, "
+                "last_error = ?, "
+                "refusals = refusals + CASE WHEN ? = 1 AND refusals < sends THEN 1 ELSE 0 END "
+                "WHERE ticket_id = ? AND sent_at IS NULL",
+                (refused, error, refused, ticket_id),
             )
 
         await self._run(write)

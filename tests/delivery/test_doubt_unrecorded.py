@@ -1,8 +1,11 @@
-"""A delivery that could not tell whether its answer arrived (an SMTP relay silent after it took
-the message), at a moment the ledger's database is down: the doubt could not be written on the
-row, which stayed plain unsent, and `redrive` (which read the row only) planned to send the
-answer again, even with `--arrived`. The refusal now carries the doubt in its details, in the
-history, and redrive reads it there."""
+"""Verdicts on a delivery that its ledger failed to take (the database down at that moment).
+
+A delivery that could not tell whether its answer arrived (an SMTP relay silent after it took
+the message): the doubt could not be written on the row, which stayed plain unsent, and
+`redrive` (which read the row only) planned to send the answer again, even with `--arrived`.
+The refusal now carries the doubt in its details, in the history, and redrive reads it there.
+A refusal for good whose note was lost kept the row from ever going by another channel: the
+note is now tried again while the attempt has time, and counted once per send."""
 
 import dataclasses
 from datetime import timedelta
@@ -13,15 +16,21 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
+from activities.delivery import mark_sent
 from activities.delivery.activity import DeliveryActivities
 from activities.delivery.config import WEBHOOK, DeliveryConfig
-from activities.delivery.errors import DeliveryUncertain
+from activities.delivery.errors import DeliveryRejected, DeliveryUncertain
 from shared import names
-from shared.stores.ledger import LedgerEntry, uncertain
+from shared.stores.ledger import LedgerEntry, refused_every_time, uncertain
 from shared.stores.sqlite_ledger import SqliteLedger
 from shared.view import DeliveryRequest
 from starter import redrive
 from starter.delivery_history import DeliveryHistory
+
+
+@pytest.fixture(autouse=True)
+def short_pauses(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(mark_sent, "MARK_SENT_PAUSES", (0.01,) * len(mark_sent.MARK_SENT_PAUSES))
 
 
 class SilentRelayFake:
@@ -100,3 +109,42 @@ async def test_redrive_reads_the_doubt_from_the_history_and_sends_only_once_chec
     assert planned.action == action  # before: "redeliver", the answer sent a second time
     if arrived is None:
         assert "its answer may have been delivered (its delivery said so" in planned.why
+
+
+class RefusingChannelFake(SilentRelayFake):
+    """A destination that refuses the answer for good (550)."""
+
+    async def send(self, entry: LedgerEntry, request: DeliveryRequest) -> None:
+        raise DeliveryRejected("550 no such mailbox")
+
+
+class NotesDownOnceFake(SqliteLedger):
+    """The real SQLite ledger whose first failure note fails (the database restarting)."""
+
+    notes = 0
+
+    async def note_failure(self, ticket_id: str, reason: str) -> Any:
+        self.notes += 1
+        if self.notes == 1:
+            raise OSError("could not connect to the database")
+        return await super().note_failure(ticket_id, reason)
+
+
+async def test_a_refusal_whose_note_failed_once_is_recorded_and_the_row_may_move(
+    tmp_path: Path,
+) -> None:
+    # The note was tried once: lost, the row kept sends=1, refusals=0 for good, and every
+    # redrive sent through the channel that refuses, however the routing was fixed.
+    ledger = NotesDownOnceFake(tmp_path / "outbox.sqlite3")
+    delivery = DeliveryActivities(
+        ledger, DeliveryConfig(default_method=WEBHOOK), channels={WEBHOOK: RefusingChannelFake()}
+    )
+    env = ActivityEnvironment()
+    env.info = dataclasses.replace(env.info, start_to_close_timeout=timedelta(seconds=45))
+    with pytest.raises(ApplicationError):
+        await env.run(delivery.deliver_response, REQUEST)
+
+    row = await ledger.get("T-1")
+    assert ledger.notes == 2
+    assert row is not None and (row.sends, row.refusals) == (1, 1)
+    assert refused_every_time(row)

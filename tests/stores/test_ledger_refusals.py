@@ -49,6 +49,24 @@ async def test_every_send_refused_lets_the_row_move_after_two_refusals(
     assert again is not None and again.sent_via == "chat"
 
 
+async def test_a_refusal_noted_twice_counts_once_and_the_row_may_still_move(
+    ledger: DeliveryLedger,
+) -> None:
+    # The delivery tries a refusal's note again while the database fails for now; a write that
+    # went in though its answer was lost came again and counted the send's refusal twice, and
+    # the row could never go by another channel.
+    entry, _ = await ledger.record(delivery())
+    assert await ledger.claim("T-1", "attempt-a", 60) is True
+    await ledger.note_failure("T-1", REFUSED_PREFIX + "550 no such mailbox")
+    await ledger.note_failure("T-1", REFUSED_PREFIX + "550 no such mailbox")
+    await ledger.release("T-1", "attempt-a")
+
+    row = await ledger.get("T-1")
+    assert row is not None and (row.sends, row.refusals, row.attempts) == (1, 1, 1)
+    assert refused_every_time(row)
+    assert await ledger.reroute("T-1", entry.idempotency_key, "email") is not None
+
+
 async def test_a_failure_for_now_before_the_refusal_keeps_the_row(ledger: DeliveryLedger) -> None:
     entry, _ = await ledger.record(delivery())
     assert await ledger.claim("T-1", "attempt-a", 60) is True
