@@ -176,6 +176,21 @@ def setting_argument(model: type[BaseModel], field: str) -> Callable[[str], Any]
     return parse
 
 
+def add_setting(
+    parser: argparse.ArgumentParser, flag: str, model: type[BaseModel], field: str, what: str
+) -> None:
+    """``flag`` for ``field`` of ``model``: its type and bounds (setting_argument) and its
+    default from the model, said in the help with the bounds."""
+    info = model.model_fields[field]
+    # The field's bounds as pydantic keeps them (annotated_types' Ge and Le).
+    low = next((m.ge for m in info.metadata if hasattr(m, "ge")), None)
+    high = next((m.le for m in info.metadata if hasattr(m, "le")), None)
+    said = f"{info.default:,}" + (f"; {low:,} to {high:,}" if low is not None and high else "")
+    parser.add_argument(
+        flag, type=setting_argument(model, field), default=info.default, help=f"{what} ({said})"
+    )
+
+
 def chunk_size_argument(text: str) -> int:
     """A swarm's --chunk-size: 1 to MAX_CHUNK_SIZE items per child workflow."""
     try:

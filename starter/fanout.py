@@ -236,8 +236,8 @@ def add_parsers(
     sub: "argparse._SubParsersAction[argparse.ArgumentParser]", common: argparse.ArgumentParser
 ) -> None:
     from starter.arguments import (
+        add_setting,
         chunk_size_argument,
-        setting_argument,
         task_argument,
         workflow_id_argument,
     )
@@ -250,23 +250,15 @@ def add_parsers(
 
     p = sub.add_parser("swarm", parents=[common], help="one agent over many items (JSON Lines)")
     p.add_argument("file", help="one JSON object a line: text (or review/body), optional id")
-    p.add_argument(
-        "--concurrency",
-        type=setting_argument(SwarmSettings, "concurrency"),
-        default=20,
-        help="items at once (20; at most 500)",
-    )
+    add_setting(p, "--concurrency", SwarmSettings, "concurrency", "items at once")
     p.add_argument(
         "--chunk-size",
         type=chunk_size_argument,
         default=500,
         help=f"items per child (500; at most {MAX_CHUNK_SIZE:,})",
     )
-    p.add_argument(
-        "--max-failure-rate",
-        type=setting_argument(SwarmSettings, "max_failure_rate"),
-        default=0.1,
-        help="fail the run above this share (0.1; 0 to 1)",
+    add_setting(
+        p, "--max-failure-rate", SwarmSettings, "max_failure_rate", "fail the run above this share"
     )
     p.add_argument("--output", help="write every item's result to this JSON Lines file")
     p.add_argument(
@@ -276,18 +268,8 @@ def add_parsers(
 
     p = sub.add_parser("batch", parents=[common], help="many tickets as one batch workflow")
     p.add_argument("file", help="tickets, JSON Lines (as for submit)")
-    p.add_argument(
-        "--window",
-        type=setting_argument(BatchSettings, "window"),
-        default=50,
-        help="tickets in flight (50; at most 1,000)",
-    )
-    p.add_argument(
-        "--tickets-per-run",
-        type=setting_argument(BatchSettings, "tickets_per_run"),
-        default=500,
-        help="continue as new after (500; at most 1,000)",
-    )
+    add_setting(p, "--window", BatchSettings, "window", "tickets in flight")
+    add_setting(p, "--tickets-per-run", BatchSettings, "tickets_per_run", "continue as new after")
     p.add_argument("--wait", action="store_true", help="wait until every ticket rests")
     p.add_argument(
         "--id", type=workflow_id_argument, help="workflow id (default: derived from the ticket ids)"
