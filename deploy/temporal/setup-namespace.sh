@@ -9,16 +9,24 @@ set -eu
 
 : "${TEMPORAL_ADDRESS:?}" "${NAMESPACE:?}" "${RETENTION:?}"
 
+# Runs the command given until it succeeds, every 2 s for up to 2 minutes; then says $1 failed.
+retry() {
+    what=$1
+    shift
+    attempt=0
+    until "$@"; do
+        attempt=$((attempt + 1))
+        if [ "$attempt" -ge 60 ]; then
+            echo "$what within 2 minutes" >&2
+            exit 1
+        fi
+        sleep 2
+    done
+}
+
 echo "waiting for the Temporal server at $TEMPORAL_ADDRESS"
-attempt=0
-until temporal operator cluster health --address "$TEMPORAL_ADDRESS" >/dev/null 2>&1; do
-    attempt=$((attempt + 1))
-    if [ "$attempt" -ge 60 ]; then
-        echo "the Temporal server did not become healthy within 2 minutes" >&2
-        exit 1
-    fi
-    sleep 2
-done
+healthy() { temporal operator cluster health --address "$TEMPORAL_ADDRESS" >/dev/null 2>&1; }
+retry "the Temporal server did not become healthy" healthy
 
 if temporal operator namespace describe --address "$TEMPORAL_ADDRESS" -n "$NAMESPACE" >/dev/null 2>&1; then
     # The retention follows the setting on an existing namespace too: a change to
@@ -44,16 +52,11 @@ TicketStateSince:Datetime
 "
 # A namespace just created is not found by every service until their namespace caches refresh
 # (seconds): its search attributes cannot be listed or made before then.
-attempt=0
-until existing=$(temporal operator search-attribute list --address "$TEMPORAL_ADDRESS" \
-    -n "$NAMESPACE" 2>/dev/null); do
-    attempt=$((attempt + 1))
-    if [ "$attempt" -ge 60 ]; then
-        echo "namespace $NAMESPACE was not usable within 2 minutes" >&2
-        exit 1
-    fi
-    sleep 2
-done
+listed() {
+    existing=$(temporal operator search-attribute list --address "$TEMPORAL_ADDRESS" \
+        -n "$NAMESPACE" 2>/dev/null)
+}
+retry "namespace $NAMESPACE was not usable" listed
 for pair in $ATTRIBUTES; do
     name=${pair%%:*}
     type=${pair##*:}
