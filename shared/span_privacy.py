@@ -6,7 +6,9 @@ trace. An error's message can carry what the ticket holds: an SMTP refusal names
 address, a model's refusal quotes up to 300 characters of its answer, a webhook receiver's
 reply is quoted. The history keeps those messages encrypted (the failure converter encodes
 them); a trace backend would get them in plain text. So every exporter the process uses is
-wrapped: the status keeps the error's type, the ``exception`` event its type only. With
+wrapped: the status keeps the error's type, the ``exception`` event its type only. The API's
+server spans (FastAPI's own telemetry) go out without ``url.query``: a query names a ticket, a
+filter or whatever a client sends (``?customer=ana@example.com``). With
 TICKETS_TRACE_CONTENT=true (prompts and answers in spans already) spans go out as recorded.
 """
 
@@ -18,6 +20,8 @@ from opentelemetry.trace import Status
 
 # What an exception event keeps: its kind, and whether it ended the span.
 EXCEPTION_KEPT = frozenset({"exception.type", "exception.escaped"})
+# Span attributes that never leave the process: a request's query string.
+DROPPED_ATTRIBUTES = frozenset({"url.query"})
 
 
 def _kind_only(description: str | None) -> str | None:
@@ -32,17 +36,19 @@ def _event_without_message(event: Event) -> Event:
 
 
 def without_messages(span: ReadableSpan) -> ReadableSpan:
-    """The span with error messages taken out of its status and exception events (the same
-    object when it has none)."""
+    """The span with error messages taken out of its status and exception events, and without
+    DROPPED_ATTRIBUTES (the same object when it has none of them)."""
     has_exception = any(e.name == "exception" for e in span.events)
-    if not span.status.description and not has_exception:
+    attributes = span.attributes or {}
+    dropped = DROPPED_ATTRIBUTES.intersection(attributes)
+    if not span.status.description and not has_exception and not dropped:
         return span
     return ReadableSpan(
         name=span.name,
         context=span.context,
         parent=span.parent,
         resource=span.resource,
-        attributes=span.attributes,
+        attributes={k: v for k, v in attributes.items() if k not in dropped},
         events=[_event_without_message(e) for e in span.events],
         links=span.links,
         kind=span.kind,
