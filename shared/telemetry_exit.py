@@ -87,8 +87,7 @@ def flush(timeout_millis: int = 5_000, env: Mapping[str, str] | None = None) -> 
         return
     if (refusing := collector_refusing(os.environ if env is None else env)) is not None:
         logging.getLogger("opentelemetry.exporter").warning(
-            "the collector at %s refuses connections: this command's spans were not sent",
-            refusing,
+            "the collector at %s: this command's spans were not sent", refusing
         )
         return
     flush_within(provider, flush_timeout(timeout_millis))
@@ -99,9 +98,11 @@ COLLECTOR_PROBE_SECONDS: Final = 0.2
 
 
 def collector_refusing(env: Mapping[str, str]) -> str | None:
-    """The host:port of the OTLP endpoint when nothing listens there (the connection refused at
-    once), else None: also when it answers, is slow, or its name does not resolve (the flush
-    then tries, as before). Never the endpoint's path or credentials."""
+    """The host:port of the OTLP endpoint and why it cannot be reached when nothing listens
+    there (the connection refused at once) or its name does not resolve (the compose file's
+    `jaeger` from a shell on the host: each command waited the whole 5 s at exit), else None:
+    also when it answers or is slow (the flush then tries, as before). Never the endpoint's
+    path or credentials."""
     url = env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
     kinds = [k.strip().lower() for k in env.get("OTEL_TRACES_EXPORTER", "otlp").split(",")]
     if not url or "otlp" not in kinds:
@@ -117,7 +118,9 @@ def collector_refusing(env: Mapping[str, str]) -> str | None:
         with socket.create_connection((host, port), timeout=COLLECTOR_PROBE_SECONDS):
             return None
     except ConnectionRefusedError:
-        return f"{host}:{port}"
+        return f"{host}:{port} refuses connections"
+    except socket.gaierror:
+        return f"{host}:{port} cannot be found (its name does not resolve)"
     except OSError:
         return None
 

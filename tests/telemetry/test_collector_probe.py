@@ -1,7 +1,7 @@
 """A command's exit does not wait for a collector that nothing listens for: it checks the OTLP
 endpoint's port first (shared/telemetry.py collector_refusing), and skips the flush with one
-line when the connection is refused. Each CLI command waited 5 s at exit with the collector
-down. Real sockets on 127.0.0.1: one listening, one closed."""
+line when the connection is refused or the endpoint's name does not resolve. Each CLI command
+waited 5 s at exit with the collector down. Real sockets on 127.0.0.1: one listening, one closed."""
 
 import logging
 import socket
@@ -31,15 +31,21 @@ def otlp(port: int, exporters: str = "otlp") -> dict[str, str]:
     }
 
 
-def test_only_a_refused_connection_counts_as_no_collector(listening: int) -> None:
+def test_a_refused_connection_or_a_name_that_does_not_resolve_counts_as_no_collector(
+    listening: int,
+) -> None:
     closed = free_port()
 
-    assert telemetry.collector_refusing(otlp(closed)) == f"127.0.0.1:{closed}"  # no secret
+    said = telemetry.collector_refusing(otlp(closed))
+    assert said == f"127.0.0.1:{closed} refuses connections"  # no secret
     assert telemetry.collector_refusing(otlp(listening)) is None
     assert telemetry.collector_refusing(otlp(closed, "console")) is None  # no OTLP export
     assert telemetry.collector_refusing({}) is None
+    # The compose file's jaeger from a shell on the host: each command waited 5 s at exit.
     unresolvable = {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector.invalid:4318"}
-    assert telemetry.collector_refusing(unresolvable) is None  # the flush tries, as before
+    assert telemetry.collector_refusing(unresolvable) == (
+        "collector.invalid:4318 cannot be found (its name does not resolve)"
+    )
 
 
 def test_the_exit_flush_is_skipped_with_one_line_when_nothing_listens(
