@@ -146,9 +146,7 @@ async def cmd_swarm(args: argparse.Namespace) -> int:
         if failed.summary is None:
             raise
         order = [i.item_id for i in items]
-        result = await with_chunk_outputs(
-            client, failed.workflow_id, failed.summary, order, carried
-        )
+        result = await with_chunk_outputs(client, failed.workflow_id, failed.summary, order)
         _show_swarm(args, failed.workflow_id, result, errors)
         raise
     _show_swarm(args, workflow_id, result, errors)

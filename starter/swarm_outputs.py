@@ -1,10 +1,10 @@
-"""A swarm's per-item results: written to a JSON Lines file, and recovered from its chunk
-workflows when the swarm failed over its threshold (its error carries the summary only)."""
+"""A swarm's per-item results: written to a JSON Lines file, and recovered from the failed run's
+history when the swarm failed over its threshold (its error carries the summary only)."""
 
 import json
 from pathlib import Path
 
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
 from shared import names
@@ -14,32 +14,18 @@ from starter.fanout_runs import INPUT_DIGEST
 
 
 async def with_chunk_outputs(
-    client: Client,
-    workflow_id: str,
-    summary: SwarmResult,
-    order: list[str],
-    carried: dict[str, ItemResult] | None = None,
+    client: Client, workflow_id: str, summary: SwarmResult, order: list[str]
 ) -> SwarmResult:
     """The summary of a failed swarm with every item's result: the calls that succeeded were
-    paid for. The run's error leaves the outputs out (they can be megabytes); each chunk's
-    result is its own child workflow's (``<swarm id>/chunk-<n>``), readable until the
-    namespace's retention removes it. A chunk that failed as a whole has no result: its items
-    are among the summary's failures, which give every failed item with its reason.
-    ``carried``: the results the run kept from an earlier one (in no chunk of its own)."""
-    found: dict[str, ItemResult] = dict(carried or {})
-    n = 0
-    # The chunks of this run are 0..k-1 with no gap; a higher number can be an earlier run's.
-    while sum(r.ok for r in found.values()) < summary.succeeded:
-        chunk = client.get_workflow_handle(f"{workflow_id}/chunk-{n}", result_type=SwarmChunkResult)
-        try:
-            found.update((r.item_id, r) for r in (await chunk.result()).results if r.ok)
-        except WorkflowFailureError:
-            pass  # failed as a whole: its items are in the summary's failures
-        except RPCError as err:
-            if err.status == RPCStatusCode.NOT_FOUND:
-                break  # retention removed it (or the swarm started none)
-            raise
-        n += 1
+    paid for. The run's error leaves the outputs out (they can be megabytes); they are read
+    from the failed run's own history (``run_results``): what it started with and the chunks it
+    completed, readable until the namespace's retention removes it. A chunk that failed as a
+    whole has no result: its items are among the summary's failures, which give every failed
+    item with its reason. (Read by chunk ids before, ``<swarm id>/chunk-<n>`` in turn: the
+    results a rerun kept were in none of its chunks and went missing from the file, and a
+    higher chunk left by a run of other items under the same id could be read as this one's.)"""
+    described = await client.get_workflow_handle(workflow_id).describe()
+    found = {r.item_id: r for r in await run_results(client, workflow_id, described.run_id)}
     for failure in summary.failures:
         found.setdefault(
             failure.item_id, ItemResult(item_id=failure.item_id, ok=False, error=failure.reason)
@@ -47,6 +33,22 @@ async def with_chunk_outputs(
     position = {item_id: i for i, item_id in enumerate(order)}
     outputs = sorted(found.values(), key=lambda r: position.get(r.item_id, len(position)))
     return summary.model_copy(update={"outputs": outputs})
+
+
+async def run_results(client: Client, workflow_id: str, run_id: str) -> list[ItemResult]:
+    """The successful item results one swarm run holds: those it started with (its chain's
+    earlier runs', and what it kept from an earlier chain) and those of the chunks it completed,
+    from its own history."""
+    history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
+    started = history.events[0].workflow_execution_started_event_attributes.input.payloads
+    [state] = await client.data_converter.decode(started[1:2], [SwarmState])
+    found = [*state.carried.values(), *state.totals.results]
+    for event in history.events:
+        if event.HasField("child_workflow_execution_completed_event_attributes"):
+            done = event.child_workflow_execution_completed_event_attributes.result.payloads
+            [chunk] = await client.data_converter.decode(done, [SwarmChunkResult])
+            found += chunk.results
+    return [r for r in found if r.ok]
 
 
 async def earlier_successes(
@@ -77,16 +79,8 @@ async def earlier_successes(
         return {}
     if (await memo_if_readable(described) or {}).get(INPUT_DIGEST) != digest:
         return {}
-    history = await client.get_workflow_handle(workflow_id, run_id=described.run_id).fetch_history()
-    started = history.events[0].workflow_execution_started_event_attributes.input.payloads
-    [state] = await client.data_converter.decode(started[1:2], [SwarmState])
-    found = [*state.carried.values(), *state.totals.results]
-    for event in history.events:
-        if event.HasField("child_workflow_execution_completed_event_attributes"):
-            done = event.child_workflow_execution_completed_event_attributes.result.payloads
-            [chunk] = await client.data_converter.decode(done, [SwarmChunkResult])
-            found += chunk.results
-    return {r.item_id: r for r in found if r.ok and r.item_id in item_ids}
+    found = await run_results(client, workflow_id, described.run_id)
+    return {r.item_id: r for r in found if r.item_id in item_ids}
 
 
 def write_outputs(path: Path, result: SwarmResult) -> None:

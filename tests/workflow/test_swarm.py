@@ -16,7 +16,7 @@ from temporalio.worker import Worker
 
 from shared import names
 from shared.swarm import SwarmItem, SwarmProgress, SwarmResult, SwarmSettings, SwarmState
-from starter import fanout
+from starter import fanout, swarm_outputs
 from tests.support.fake_fanout import FakeInsights
 from tests.support.temporal import histories
 from tests.support.workers import running
@@ -156,6 +156,18 @@ async def test_a_swarm_over_its_threshold_still_writes_what_its_paid_calls_found
         with pytest.raises(fanout.SwarmFailed, match="3 of 10 items failed"):
             await fanout.cmd_swarm(args)
     assert again.calls == 3
+    # A CLI that attached to that rerun while it ran (the same command again after Ctrl-C)
+    # had no kept results to pass on: read by chunk ids, the 7 kept were in none of the
+    # rerun's chunks and its file had the 3 failures only. Read from the run's history: all.
+    with pytest.raises(WorkflowFailureError) as rerun:
+        await ts_env.client.get_workflow_handle(args.id).result()
+    assert isinstance(rerun.value.cause, ApplicationError)
+    summary = SwarmResult.model_validate({**rerun.value.cause.details[0], "outputs": []})
+    order = [i.item_id for i in items(10)]
+    attached = await swarm_outputs.with_chunk_outputs(ts_env.client, args.id, summary, order)
+    assert [(r.item_id, r.ok) for r in attached.outputs] == [
+        (w["item_id"], w["ok"]) for w in written
+    ]
     # And a third time: still only the three (read from the chunks' ids, the second run's
     # chunk-0 held only the item that failed, and the third paid for its neighbours again).
     third = FakeInsights()
