@@ -12,6 +12,10 @@ INVALID: Final = "INVALID"
 # A ticket whose id an ended run held and whose start again failed for good (the ended run stays
 # as it is, for a person): counted apart from the tickets that were already known.
 RESTART_FAILED: Final = "RESTART_FAILED"
+# How the batch's check on quiet tickets (activities/ticket_activities.py check_tickets) names
+# a ticket whose workflow timed out, or that is gone; with RESTART_FAILED, ends with no answer
+# sent that are nobody's decision.
+NOT_ANSWERED_CLOSED: Final = (RESTART_FAILED, "TIMED_OUT", "NOT_FOUND")
 
 
 class BatchSettings(BaseModel):
@@ -72,8 +76,10 @@ class BatchProgress(BaseModel):
     @property
     def failed(self) -> int:
         """Tickets this batch ran that ended without their answer sent, for the pipeline's
-        reason (FAILED, DELIVERY_FAILED), or that it could not start again."""
-        return sum(self.settled.get(s, 0) for s in (*FAILED_STATES, RESTART_FAILED))
+        reason (FAILED, DELIVERY_FAILED), that it could not start again, or whose workflow the
+        batch's check found timed out or gone (a script reading `batch --wait`'s exit code took
+        those for answered). An operator's terminate or cancel is a decision, as in `submit`."""
+        return sum(self.settled.get(s, 0) for s in (*FAILED_STATES, *NOT_ANSWERED_CLOSED))
 
 
 class TicketRestart(BaseModel):

@@ -224,8 +224,9 @@ async def cmd_batch(args: argparse.Namespace) -> int:
     if failed:
         # Exit 3, as `submit --wait`: a script reading the exit code took them for answered.
         render.console(stderr=True).print(
-            f"{failed} ticket(s) of the batch failed: `python -m starter list --state FAILED` "
-            "(and --state DELIVERY_FAILED) names them, `status ID` says why"
+            f"{failed} ticket(s) of the batch ended without an answer sent (the counts above say "
+            "how): `python -m starter list --state FAILED` (and --state DELIVERY_FAILED) names "
+            "the pipeline's, `status ID` says why"
         )
     return EXIT_PARTIAL if errors or held or failed else EXIT_OK
 
