@@ -76,6 +76,8 @@ class OrchestratorWorkflow:
         self._phase = "planning"
         self._plan: Plan | None = None
         self._outcomes: dict[str, SubTaskOutcome] = {}
+        # What was wrong with a plan the run refused: every failure after it says so.
+        self._plan_errors: list[str] = []
         self._running: dict[str, asyncio.Task[SubTaskOutcome]] = {}
         self._usage: dict[str, list[Usage]] = {}
         self._budget: SpendingLimit | None = request.budget
@@ -92,8 +94,12 @@ class OrchestratorWorkflow:
                 raise
             # A planner or synthesizer whose every route failed: the run fails, with what it
             # spent until then (the failed calls included) for its ticket to bill.
+            # With the sub-tasks' outcomes and a refused plan's errors, as every other failure
+            # of the run (docs/fanout.md): a synthesizer's failure dropped what its sub-tasks did.
             raise self._failure(
-                f"the run stopped: {describe_failure(err)}", ORCHESTRATOR_AGENT_FAILED
+                f"the run stopped: {describe_failure(err)}",
+                ORCHESTRATOR_AGENT_FAILED,
+                outcomes=list(self._outcomes.values()),
             ) from err
 
     async def _orchestrate(
@@ -187,7 +193,7 @@ class OrchestratorWorkflow:
         outcomes: list[SubTaskOutcome] | None = None,
     ) -> ApplicationError:
         details = OrchestratorFailure(
-            usage=self._usage, errors=errors or [], outcomes=outcomes or []
+            usage=self._usage, errors=errors or self._plan_errors, outcomes=outcomes or []
         )
         return ApplicationError(
             message, details.model_dump(mode="json"), type=kind, non_retryable=True
@@ -221,6 +227,7 @@ class OrchestratorWorkflow:
             return plan, 1
         # How many problems, not what they say: they quote the ids and words the model wrote.
         workflow.logger.warning("plan refused (%d problem(s)), asking again", len(errors))
+        self._plan_errors = errors
         self._stop_if_over_budget()
         retry = request.model_copy(update={"errors": errors, "previous_plan": plan})
         reply = await self._agent(AgentRole.PLANNER, names.PLAN_TASK, retry, Plan, config)

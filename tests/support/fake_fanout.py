@@ -69,6 +69,7 @@ class FakeOrchestrationAgents:
     started: dict[str, asyncio.Event] = field(default_factory=lambda: defaultdict(asyncio.Event))
     finished: list[str] = field(default_factory=list)
     output_size: int = 0  # characters of filler in each output (0: a short output)
+    synthesis_fails: bool = False  # the synthesizer refuses for good
 
     @property
     def queue(self) -> str:
@@ -104,6 +105,8 @@ class FakeOrchestrationAgents:
     @activity.defn(name=names.SYNTHESIZE_RESULTS)
     async def synthesize(self, request: SynthesisRequest) -> AgentReply[Synthesis]:
         self.synthesis_requests.append(request)
+        if self.synthesis_fails:
+            raise permanent("the model refused to write the answer")
         answer = " + ".join(r.subtask_id for r in request.results)
         return AgentReply(
             output=Synthesis(answer=answer or "nothing", gaps=list(request.missing)),

@@ -338,3 +338,30 @@ async def test_a_sub_task_cancelled_on_its_own_fails_it_and_the_run_completes(
         "fast": SubTaskStatus.COMPLETED,
     }
     assert len(result.usage["planner"]) == 1  # the run's usage is kept
+
+
+@pytest.mark.usefixtures("replay_check")
+async def test_a_synthesizer_that_fails_leaves_the_sub_tasks_outcomes_and_the_plans_errors(
+    ts_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    # docs/fanout.md promises every failure of a run its sub-tasks' outcomes and its plan's
+    # errors: a synthesizer's failure carried neither, though both sub-tasks had run.
+    agents = FakeOrchestrationAgents(
+        plans=[plan(task("a", "wizard")), plan(task("a", "researcher"), task("b", "writer", "a"))],
+        synthesis_fails=True,
+    )
+    async with running(workers(ts_env.client, task_queue, agents)):
+        handle = await start(ts_env.client, task_queue)
+        with pytest.raises(WorkflowFailureError) as failed:
+            await handle.result()
+
+    cause = failed.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == "OrchestratorAgentFailed"
+    details = OrchestratorFailure.model_validate(cause.details[0])
+    assert [(o.id, o.status) for o in details.outcomes] == [
+        ("a", SubTaskStatus.COMPLETED),
+        ("b", SubTaskStatus.COMPLETED),
+    ]
+    assert details.errors and "wizard" in " ".join(details.errors)
+    assert len(details.usage["planner"]) == 2
+
