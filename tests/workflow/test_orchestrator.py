@@ -364,4 +364,3 @@ async def test_a_synthesizer_that_fails_leaves_the_sub_tasks_outcomes_and_the_pl
     ]
     assert details.errors and "wizard" in " ".join(details.errors)
     assert len(details.usage["planner"]) == 2
-
