@@ -81,6 +81,8 @@ def status_error_message(err: anthropic.APIStatusError) -> str:
         return str(said)
     body = err.body
     error = body.get("error", body) if isinstance(body, dict) else None
+    if isinstance(error, str) and error.strip():
+        return error[:300]  # {"error": "upstream overloaded"}: its words, not the status alone
     message = error.get("message") if isinstance(error, dict) else None
     suffix = f" - {message}" if isinstance(message, str) and message else ""
     return f"Error code: {err.status_code}{suffix}"

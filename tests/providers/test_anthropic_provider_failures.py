@@ -126,6 +126,17 @@ async def test_overloaded_error_event_inside_the_stream_is_retryable() -> None:
     assert "(529)" in err.message  # the status the error would have had outside a stream
 
 
+async def test_an_error_event_given_as_a_string_keeps_its_words() -> None:
+    # The message was the status alone ("Error code: 200"), the proxy's text dropped.
+    error = {"type": "error", "error": "upstream overloaded, try later"}
+    with FakeStreamServer() as fake_stream:
+        fake_stream.push([("message_start", MESSAGE_START), ("error", error)])
+        async with stream_provider("anthropic", fake_stream) as provider:
+            err = await raised(provider.run(CLASSIFIER, classify_request(), MODEL))
+
+    assert "upstream overloaded, try later" in err.message
+
+
 @pytest.mark.parametrize(
     ("kind", "expected"),
     [
