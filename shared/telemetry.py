@@ -28,7 +28,7 @@ from typing import Final
 
 from opentelemetry import trace
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, sampling
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from opentelemetry.sdk.trace.export import (
     BatchSpanProcessor,
     ConsoleSpanExporter,
@@ -204,15 +204,6 @@ def resource(env: Mapping[str, str] | None = None) -> Resource:
     return Resource.create({} if named else {SERVICE_NAME: DEFAULT_SERVICE_NAME})
 
 
-def sampler(env: Mapping[str, str]) -> sampling.Sampler | None:
-    """Every span sampled, unless OTEL_TRACES_SAMPLER says otherwise (None: the SDK reads it).
-    Not the SDK's default, which follows the parent's decision: a request to the API carrying
-    a traceparent marked "not sampled" (an ingress that samples 1% of requests) made the
-    request's span, and through Temporal's headers the whole ticket's trace, unrecorded, while
-    ``status --json`` still named its trace id. The caller's trace id is kept either way."""
-    return None if env.get("OTEL_TRACES_SAMPLER") else sampling.ALWAYS_ON
-
-
 def tracer_provider(env: Mapping[str, str] | None = None) -> ReplaySafeTracerProvider:
     """The process's tracer provider, made once and set as the global one.
 
@@ -225,7 +216,7 @@ def tracer_provider(env: Mapping[str, str] | None = None) -> ReplaySafeTracerPro
         if _provider is not None:
             return _provider
         env = _env(env)
-        provider = create_tracer_provider(sampler=sampler(env), resource=resource(env))
+        provider = create_tracer_provider(resource=resource(env))
         try:
             exporter = span_exporter_from_env(env)
         except TelemetryConfigError as err:

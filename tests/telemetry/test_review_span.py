@@ -42,26 +42,3 @@ def test_a_review_made_inside_a_request_joins_the_requests_trace_and_links_the_t
         ticket_trace,
         ticket_span,
     )
-
-
-def test_a_caller_s_not_sampled_flag_does_not_drop_our_spans(
-    spans: list[ReadableSpan],
-) -> None:
-    # An ingress that samples 1% of requests sends the rest with traceparent flags 00: the SDK's
-    # default sampler followed it, and the request's span and the ticket's whole trace were not
-    # recorded. The caller's trace id is kept.
-    from opentelemetry import context, trace
-    from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
-
-    caller = SpanContext(
-        trace_id=0xAB << 64, span_id=0xCD, is_remote=True, trace_flags=TraceFlags(0x00)
-    )
-    token = context.attach(trace.set_span_in_context(NonRecordingSpan(caller)))
-    try:
-        with telemetry.tracer().start_as_current_span("POST /tickets") as request:
-            assert request.is_recording()
-    finally:
-        context.detach(token)
-
-    (sent,) = named(list(spans), "POST /tickets")
-    assert sent.context.trace_id == caller.trace_id and sent.context.trace_flags.sampled
