@@ -29,7 +29,6 @@ from collections.abc import Mapping
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.delivery import mark_sent as marking
 from activities.delivery.asked_to_wait import asked_to_wait
 from activities.delivery.attempt_time import (
     CLAIM_SECONDS,
@@ -49,7 +48,7 @@ from activities.delivery.errors import (
     not_sent_again,
 )
 from activities.delivery.local_attempts import LocalAttempts
-from activities.delivery.mark_sent import MARK_SENT_RESERVE_SECONDS, mark_sent
+from activities.delivery.mark_sent import MARK_SENT_RESERVE_SECONDS, mark_sent, note_failure
 from activities.delivery.sent_word import still_unrecorded, went_out_before
 from activities.heartbeat import begin_attempt, heartbeating
 from shared import names
@@ -403,24 +402,7 @@ class DeliveryActivities:
     async def _note(
         self, entry: LedgerEntry, reason: str, attempt_deadline: float | None = None
     ) -> None:
-        """The reason kept on the row. Failing to write it must not replace the channel's
-        verdict (the database may be what is down); a verdict the row's state depends on (a
-        refusal, a doubt: ``attempt_deadline`` given) is tried again while the database fails
-        for now and the attempt has time, as marking a row sent is (mark_sent.py)."""
-        pauses = marking.MARK_SENT_PAUSES if attempt_deadline is not None else ()
-        loop = asyncio.get_running_loop()
-        for pause in (*pauses, None):
-            try:
-                await self.ledger.note_failure(entry.ticket_id, reason)
-                return
-            except Exception as err:
-                left = (attempt_deadline or 0.0) - marking.MARK_SENT_MARGIN_SECONDS - loop.time()
-                if pause is None or left <= pause:
-                    activity.logger.warning(
-                        "could not note the failure of %s: %s", entry.ticket_id, err
-                    )
-                    return
-                await asyncio.sleep(pause)
+        await note_failure(self.ledger, entry.ticket_id, reason, attempt_deadline)
 
     async def aclose(self) -> None:
         for channel in self.channels.values():

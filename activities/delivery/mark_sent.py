@@ -1,5 +1,6 @@
 """Marking a row sent after its answer went out (step 3 of activities/delivery/activity.py): told to
-the server first, then written to the ledger, tried again while the ledger fails for now."""
+the server first, then written to the ledger, tried again while the ledger fails for now; and the
+notes of a refusal or a doubt, tried again the same way."""
 
 import asyncio
 from typing import Final
@@ -73,3 +74,24 @@ async def mark_sent(
                 non_retryable=local,
             ) from None
     raise AssertionError("unreachable")
+
+
+async def note_failure(
+    ledger: DeliveryLedger, ticket_id: str, reason: str, attempt_deadline: float | None = None
+) -> None:
+    """The reason kept on the row. Failing to write it must not replace the channel's verdict
+    (the database may be what is down); a verdict the row's state depends on (a refusal, a
+    doubt: ``attempt_deadline`` given) is tried again while the database fails for now and the
+    attempt has time, with mark_sent's pauses."""
+    pauses = MARK_SENT_PAUSES if attempt_deadline is not None else ()
+    loop = asyncio.get_running_loop()
+    for pause in (*pauses, None):
+        try:
+            await ledger.note_failure(ticket_id, reason)
+            return
+        except Exception as err:
+            left = (attempt_deadline or 0.0) - MARK_SENT_MARGIN_SECONDS - loop.time()
+            if pause is None or left <= pause:
+                activity.logger.warning("could not note the failure of %s: %s", ticket_id, err)
+                return
+            await asyncio.sleep(pause)
