@@ -64,12 +64,26 @@ def _started(
     workflow_id: str,
     said: str,
     errors: Sequence[InputError] | None = None,
+    *,
+    started: bool = True,
 ) -> None:
-    """A run started without --wait: its id (and the input's errors), as JSON with --json."""
+    """A run started (or, ``started`` false, found running) without --wait: its id (and the
+    input's errors), as JSON with --json."""
     if args.json:
-        render.print_json({"workflow_id": workflow_id, "started": True, **_errors_json(errors)})
-    else:
+        render.print_json({"workflow_id": workflow_id, "started": started, **_errors_json(errors)})
+    elif started:
         render.console().print(said)
+    else:
+        render.console().print(workflow_id)
+
+
+def _attached(workflow_id: str, what: str) -> None:
+    """The start found a run of the same input running under the id: said so, not "started"
+    (nothing new was started or paid for). With --wait, ``run_*`` said it before following it."""
+    render.console(stderr=True).print(
+        f"{workflow_id} was already running {what}; nothing new was started: the same command "
+        "with --wait waits for it"
+    )
 
 
 def _errors_json(errors: Sequence[InputError] | None) -> dict[str, Any]:
@@ -83,17 +97,19 @@ async def cmd_plan(args: argparse.Namespace) -> int:
     await warn_if_unencrypted(client)
     if args.wait:
         await _require_worker(client, "the plan")
-    workflow_id, result, earlier = await run_plan(client, args.task, args.id, args.wait)
-    if earlier:
+    workflow_id, result, earlier, attached = await run_plan(client, args.task, args.id, args.wait)
+    if attached and result is None:
+        _attached(workflow_id, "this task")
+    elif earlier:
         render.console(stderr=True).print(
             f"{workflow_id} planned this task before and completed; "
             + ("showing that run" if result else "--wait shows its result")
             + " (give another --id to plan it again)"
         )
     if result is None:
-        if earlier and args.json:
+        if (earlier or attached) and args.json:
             render.print_json({"workflow_id": workflow_id, "started": False})
-        elif not earlier:
+        elif not earlier and not attached:
             # The id is random unless given: waiting for this run takes it (a rerun without it
             # would start and pay for another).
             _started(
@@ -205,9 +221,12 @@ async def cmd_batch(args: argparse.Namespace) -> int:
         raise CliError(f"no tickets to submit in {args.file}: every id is held by another ticket")
     if args.wait:
         await _require_worker(client, "the batch")
-    workflow_id, progress = await run_batch(client, tickets, settings, args.id, args.wait)
+    workflow_id, progress, attached = await run_batch(client, tickets, settings, args.id, args.wait)
+    if attached and progress is None:
+        _attached(workflow_id, f"these {len(tickets)} ticket(s)")
     if progress is None:
-        _started(args, workflow_id, f"started {workflow_id} with {len(tickets)} ticket(s)", errors)
+        said = f"started {workflow_id} with {len(tickets)} ticket(s)"
+        _started(args, workflow_id, said, errors, started=not attached)
     elif args.json:
         render.print_json(
             {

@@ -108,6 +108,20 @@ async def _same_input(
         )
 
 
+def newly_started(handle: WorkflowHandle[Any, Any]) -> bool:
+    """Whether ``start_workflow`` made a new run, or (the conflict policy USE_EXISTING) returned
+    the one already running under the id. The SDK keeps the server's answer on the handle under
+    a private name only: read there, and a start whose answer is missing counts as new."""
+    response = getattr(handle, "_start_workflow_response", None)
+    return response is None or bool(getattr(response, "started", True))
+
+
+def _following(workflow_id: str, what: str) -> None:
+    render.console(stderr=True).print(
+        f"{workflow_id} was already running {what}; following it (nothing new was started)"
+    )
+
+
 async def _watch(
     describe: Callable[[], Awaitable[tuple[int, int, str]]], done: asyncio.Future[Any], label: str
 ) -> None:
@@ -157,6 +171,7 @@ class PlanRun(NamedTuple):
     workflow_id: str
     result: OrchestratorResult | None  # None: not waited for
     earlier: bool  # a run under this id completed before: shown, not started again
+    attached: bool = False  # a run under this id was running: followed, not started
 
 
 async def run_plan(client: Client, task: str, run_id: str | None, wait: bool) -> PlanRun:
@@ -177,20 +192,22 @@ async def run_plan(client: Client, task: str, run_id: str | None, wait: bool) ->
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         )
-        earlier = False
+        earlier, attached = False, not newly_started(handle)
     except WorkflowAlreadyStartedError:
         handle = client.get_workflow_handle(workflow_id, result_type=OrchestratorResult)
-        earlier = True
+        earlier, attached = True, False
     await _same_input(client, workflow_id, digest, "task", names.ORCHESTRATOR_WORKFLOW)
     if not wait:
-        return PlanRun(workflow_id, None, earlier)
+        return PlanRun(workflow_id, None, earlier, attached)
 
     async def describe() -> tuple[int, int, str]:
         p = await handle.query(names.PROGRESS_QUERY, result_type=OrchestratorProgress)
         total = len(p.plan.subtasks) if p.plan else 0
         return len(p.outcomes), total, p.phase
 
-    if not earlier:
+    if attached:
+        _following(workflow_id, "this task")
+    elif not earlier:
         # Its id first: after Ctrl-C the id was nowhere, and the same command without it
         # would plan (and pay for) the task again.
         render.console(stderr=True).print(
@@ -198,7 +215,8 @@ async def run_plan(client: Client, task: str, run_id: str | None, wait: bool) ->
             f"command with --id {workflow_id} --wait waits for it again"
         )
     what = f"the plan run {workflow_id}"
-    return PlanRun(workflow_id, await _watched(handle, describe, "sub-tasks", what), earlier)
+    result = await _watched(handle, describe, "sub-tasks", what)
+    return PlanRun(workflow_id, result, earlier, attached)
 
 
 def _ended(what: str, err: WorkflowFailureError) -> str:
@@ -302,9 +320,15 @@ class SwarmFailed(CliError):
 # ---- batch ---------------------------------------------------------------------------------------
 
 
+class BatchRun(NamedTuple):
+    workflow_id: str
+    progress: BatchProgress | None  # None: not waited for
+    attached: bool  # the same batch was running under this id: followed, not started again
+
+
 async def run_batch(
     client: Client, tickets: list[Ticket], settings: BatchSettings, run_id: str | None, wait: bool
-) -> tuple[str, BatchProgress | None]:
+) -> BatchRun:
     # Ids and content: a file corrected under the same ids is another batch.
     parts = [f"{t.ticket_id}\x1e{content_digest(t)}" for t in tickets]
     digest = input_digest(parts)
@@ -321,12 +345,16 @@ async def run_batch(
         id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
     )
+    attached = not newly_started(handle)
     await _same_input(client, workflow_id, digest, "batch", names.BATCH_WORKFLOW)
     if not wait:
-        return workflow_id, None
+        return BatchRun(workflow_id, None, attached)
 
     async def describe() -> tuple[int, int, str]:
         p = await handle.query(names.PROGRESS_QUERY, result_type=BatchProgress)
         return p.done, p.total, f"{p.in_flight} in flight, {p.already_known} already known"
 
-    return workflow_id, await _watched(handle, describe, "tickets", f"the batch {workflow_id}")
+    if attached:
+        _following(workflow_id, f"these {len(tickets)} ticket(s)")
+    progress = await _watched(handle, describe, "tickets", f"the batch {workflow_id}")
+    return BatchRun(workflow_id, progress, attached)

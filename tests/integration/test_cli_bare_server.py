@@ -79,6 +79,33 @@ def test_a_fan_out_run_that_would_wait_says_at_once_that_no_worker_runs(
     ), waited.output
 
 
+def test_a_batch_submitted_again_while_it_runs_says_it_started_nothing(
+    bare_server: EmbeddedServer, tmp_path: Path
+) -> None:
+    # The second said "started batch-... with 2 ticket(s)", as if a second batch were under way.
+    env = environment(bare_server.address, tmp_path)
+    tickets = tmp_path / "two.jsonl"
+    tickets.write_text(
+        '{"ticket_id": "BARE-B1", "subject": "Hi", "body": "Help me."}\n'
+        '{"ticket_id": "BARE-B2", "subject": "Hi", "body": "Help me too."}\n'
+    )
+
+    first = run_cli(env, "batch", str(tickets), "--id", "batch-bare-again")
+    again = run_cli(env, "batch", str(tickets), "--id", "batch-bare-again")
+    as_json = run_cli(env, "batch", str(tickets), "--id", "batch-bare-again", "--json")
+
+    assert first.code == 0 and first.stdout.strip() == (
+        "started batch-bare-again with 2 ticket(s)"
+    ), first.output
+    assert again.code == 0 and again.stdout.strip() == "batch-bare-again", again.output
+    assert again.stderr.strip().endswith(
+        "batch-bare-again was already running these 2 ticket(s); nothing new was started: the "
+        "same command with --wait waits for it"
+    ), again.output
+    assert as_json.code == 0, as_json.output
+    assert json.loads(as_json.stdout)["started"] is False
+
+
 @pytest.mark.parametrize(
     ("variables", "sentence_start"),
     [

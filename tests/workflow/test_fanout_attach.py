@@ -30,15 +30,12 @@ async def test_a_batch_under_a_running_batchs_id_with_other_tickets_is_refused(
     client, batch_id = dev_env.client, f"nightly-{uuid.uuid4().hex[:8]}"
     first = [make_ticket() for _ in range(3)]
     other = [make_ticket() for _ in range(5)]
-    await fanout_runs.run_batch(client, first, BatchSettings(), batch_id, wait=False)
+    started = await fanout_runs.run_batch(client, first, BatchSettings(), batch_id, wait=False)
     try:
-        # The same file again follows the running batch.
-        assert await fanout_runs.run_batch(
-            client, first, BatchSettings(), batch_id, wait=False
-        ) == (
-            batch_id,
-            None,
-        )
+        # The same file again follows the running batch, and says it started nothing (it said
+        # "started", as if a second batch were under way).
+        again = await fanout_runs.run_batch(client, first, BatchSettings(), batch_id, wait=False)
+        assert started == (batch_id, None, False) and again == (batch_id, None, True)
         with pytest.raises(CliError, match=r"running with other input.*NOT submitted"):
             await fanout_runs.run_batch(client, other, BatchSettings(), batch_id, wait=False)
     finally:
@@ -52,12 +49,33 @@ async def test_a_corrected_file_under_the_same_ids_is_another_batch(
     client = dev_env.client
     ticket = make_ticket(body="Invoice 1 is missing.")
     corrected = ticket.model_copy(update={"body": "Invoice 1 is missing (March)."})
-    first, _ = await fanout_runs.run_batch(client, [ticket], BatchSettings(), None, wait=False)
+    first, _, _ = await fanout_runs.run_batch(client, [ticket], BatchSettings(), None, wait=False)
     try:
-        second, _ = await fanout_runs.run_batch(
+        second, _, _ = await fanout_runs.run_batch(
             client, [corrected], BatchSettings(), None, wait=False
         )
         await client.get_workflow_handle(second).terminate("test over")
     finally:
         await client.get_workflow_handle(first).terminate("test over")
     assert first != second
+
+
+@pytest.mark.usefixtures("unpolled_queue")
+async def test_a_plan_started_again_while_it_runs_is_followed_not_said_started(
+    dev_env: WorkflowEnvironment,
+) -> None:
+    client, plan_id = dev_env.client, f"plan-{uuid.uuid4().hex[:8]}"
+    first = await fanout_runs.run_plan(client, "Summarise the refund policy.", plan_id, wait=False)
+    try:
+        again = await fanout_runs.run_plan(
+            client, "Summarise the refund policy.", plan_id, wait=False
+        )
+    finally:
+        await client.get_workflow_handle(plan_id).terminate("test over")
+    assert (first.earlier, first.attached) == (False, False)
+    assert (again.workflow_id, again.result, again.earlier, again.attached) == (
+        plan_id,
+        None,
+        False,
+        True,
+    )
