@@ -3,9 +3,10 @@
 A declared Content-Length over the limit is refused without reading a byte; a body sent in chunks
 is counted as it arrives and refused as soon as it passes the limit. (FastAPI's own
 ``max_body_size`` answers in plain text from outside the exception handlers; this one answers in
-the API's JSON like every other error.)
+the API's JSON like every other error, and the review console's forms with a page.)
 """
 
+import html
 import json
 
 from starlette.exceptions import HTTPException
@@ -31,6 +32,33 @@ def too_large_message(max_bytes: int, path: str, declared: int | None = None) ->
     return f"the request body{size} is larger than this API accepts ({max_bytes:,} bytes){advice}"
 
 
+# The review console's pages: a browser shows a JSON refusal as raw text, so they get a page.
+CONSOLE_PREFIX = "/console/"
+
+
+def too_large_page(max_bytes: int, declared: int | None = None) -> bytes:
+    """The console's 413: a page saying nothing was applied and what to do, not the API's JSON
+    (a review whose edited answer passed the limit showed the browser raw JSON)."""
+    size = f" ({declared:,} bytes)" if declared is not None else ""
+    said = (
+        f"What you sent{size} is larger than the console accepts ({max_bytes:,} bytes), so "
+        "nothing was applied. Go back to the form, shorten the answer and send it again."
+    )
+    page = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Too long to send'
+        f"</title></head><body><h1>Too long to send</h1><p>{html.escape(said)}</p>"
+        '<p><a href="/console/queue">The review queue</a></p></body></html>'
+    )
+    return page.encode()
+
+
+HTML = b"text/html; charset=utf-8"
+
+
+def is_console(path: str) -> bool:
+    return path.startswith(CONSOLE_PREFIX)
+
+
 class BodyLimitMiddleware:
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -42,7 +70,11 @@ class BodyLimitMiddleware:
             return
         declared = _content_length(scope)
         if declared is not None and declared > self.max_bytes:
-            await _refuse(send, too_large_message(self.max_bytes, scope["path"], declared))
+            if is_console(scope["path"]):
+                await _refuse(send, too_large_page(self.max_bytes, declared), HTML)
+            else:
+                message = too_large_message(self.max_bytes, scope["path"], declared)
+                await _refuse(send, json.dumps({"message": message, "problems": []}).encode())
             return
         seen = 0
 
@@ -58,14 +90,13 @@ class BodyLimitMiddleware:
         await self.app(scope, counting_receive, send)
 
 
-async def _refuse(send: Send, message: str) -> None:
-    data = json.dumps({"message": message, "problems": []}).encode()
+async def _refuse(send: Send, data: bytes, kind: bytes = b"application/json") -> None:
     await send(
         {
             "type": "http.response.start",
             "status": 413,
             "headers": [
-                (b"content-type", b"application/json"),
+                (b"content-type", kind),
                 (b"content-length", str(len(data)).encode()),
                 (b"connection", b"close"),
             ],

@@ -13,12 +13,12 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field, ValidationError
 from starlette.exceptions import HTTPException
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.body_limit import too_large_message
+from api.body_limit import is_console, too_large_message, too_large_page
 from api.security_headers import EVERY_ANSWER
 from shared.operation_errors import (
     NoWorker,
@@ -166,9 +166,12 @@ def _of_the_whole_body(error: dict[str, Any]) -> bool:
 WHOLE_BODY_TYPES = {"missing", "dict_type", "list_type", "model_type", "model_attributes_type"}
 
 
-async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     message = exc.detail if isinstance(exc.detail, str) else "the request cannot be served"
+    if exc.status_code == 413 and is_console(request.url.path):
+        limit = request.app.state.settings.max_body_bytes
+        return HTMLResponse(too_large_page(limit), status_code=413)
     if exc.status_code == 413:
         message = too_large_message(request.app.state.settings.max_body_bytes, request.url.path)
     elif exc.status_code == 404 and message == "Not Found":

@@ -276,9 +276,9 @@ async def test_a_body_over_the_limit_is_refused_with_413_declared_or_chunked(
 ) -> None:
     big = b'{"subject": "x", "body": "' + b"a" * 5_000 + b'"}'
 
-    async def chunks() -> AsyncIterator[bytes]:
-        for start in range(0, len(big), 1_000):
-            yield big[start : start + 1_000]
+    async def chunks(data: bytes = big) -> AsyncIterator[bytes]:
+        for start in range(0, len(data), 1_000):
+            yield data[start : start + 1_000]
 
     async with httpx.AsyncClient(base_url=strict_api) as http:
         headers = bearer(tokens.admin) | {"Content-Type": "application/json"}
@@ -286,11 +286,27 @@ async def test_a_body_over_the_limit_is_refused_with_413_declared_or_chunked(
         chunked = await http.post("/tickets", headers=headers, content=chunks())
         review = await http.post("/tickets/T-1/review", headers=headers, content=big)
         email = await http.post("/tickets/email", headers=headers, content=chunks())
+        form = b"action=edit&revision=1&answer=" + b"a" * 5_000
+        form_headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        console_declared = await http.post(
+            "/console/tickets/T-1/review", headers=form_headers, content=form
+        )
+        console_chunked = await http.post(
+            "/console/tickets/T-1/review",
+            headers=form_headers,
+            content=chunks(form),
+        )
 
     for response in (declared, chunked, review, email):
         assert response.status_code == 413
         assert "larger than this API accepts (4,096 bytes)" in response.json()["message"]
     assert f"({len(big):,} bytes)" in declared.json()["message"]
+    # The console's forms get a page: the browser showed the JSON raw.
+    for page in (console_declared, console_chunked):
+        assert page.status_code == 413
+        assert page.headers["content-type"].startswith("text/html"), page.text
+        assert "larger than the console accepts (4,096 bytes), so nothing was applied" in page.text
+    assert f"What you sent ({len(form):,} bytes)" in console_declared.text
     # Fewer tickets per request only where a request carries several.
     said = [
         r.json()["message"].endswith("; send fewer tickets per request")
