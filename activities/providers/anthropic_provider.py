@@ -21,6 +21,7 @@ from temporalio.exceptions import ApplicationError
 from activities.heartbeat import beat
 from activities.providers.anthropic_stream import StreamedMessage
 from activities.providers.base import AgentSpec
+from activities.providers.completion import REPAIR_INSTRUCTION, Completion, strict_json_schema
 from activities.providers.errors import (
     TRANSPORT_ERRORS,
     ProviderCheckError,
@@ -37,12 +38,7 @@ from activities.providers.errors import (
     transport_failure,
     unlisted_models,
 )
-from activities.providers.structured import (
-    REPAIR_INSTRUCTION,
-    Completion,
-    LLMProvider,
-    strict_json_schema,
-)
+from activities.providers.structured import LLMProvider
 from shared.provider_config import ModelPrice, ProviderConfig
 
 CONNECT_TIMEOUT = 10.0

@@ -22,6 +22,7 @@ from openai import AsyncOpenAI
 from temporalio.exceptions import ApplicationError
 
 from activities.providers.base import AgentSpec
+from activities.providers.completion import REPAIR_INSTRUCTION, Completion, strict_json_schema
 from activities.providers.errors import (
     TRANSPORT_ERRORS,
     ProviderCheckError,
@@ -38,12 +39,7 @@ from activities.providers.errors import (
     transport_failure,
     unlisted_models,
 )
-from activities.providers.structured import (
-    REPAIR_INSTRUCTION,
-    Completion,
-    LLMProvider,
-    strict_json_schema,
-)
+from activities.providers.structured import LLMProvider
 from shared.provider_config import ModelPrice, ProviderConfig
 
 log = logging.getLogger(__name__)

@@ -1,22 +1,20 @@
-"""Structured output shared by the LLM providers: the JSON schema sent to the model, validation
-of what comes back, one repair round, and the call's usage and cost.
+"""Structured output shared by the LLM providers: one call, validation of what comes back (the
+schema and the validation itself are in ``completion.py``), one repair round, and the call's
+usage and cost.
 
 Providers implement two small methods (one model call; how to ask for a repair in their message
 format); ``LLMProvider.run`` does the rest the same way for every provider.
 """
 
-import copy
-import functools
 import logging
 import time
 from abc import abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass, field
 from typing import Any, Final
 
 import httpx2
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 from temporalio.exceptions import ApplicationError
 
 from activities.heartbeat import beat, carry, heartbeating
@@ -31,6 +29,12 @@ from activities.providers.answer_format import (
     unsendable_error,
 )
 from activities.providers.base import AgentSpec, InT, OutT, Provider
+from activities.providers.completion import (
+    CUT_OFF_AT_LIMIT,
+    Completion,
+    parse,
+    problem,
+)
 from activities.providers.declared_limits import DeclaredLimits
 from activities.providers.errors import INVALID_OUTPUT_TYPE
 from activities.providers.http_client import sdk_http_client
@@ -48,107 +52,6 @@ BACKLOG_SECONDS: Final = 1.0
 # The model of the call the current task is making: read by the response hook, which the SDK's
 # HTTP client runs in the calling task.
 _CALLING_MODEL: ContextVar[str] = ContextVar("calling_model", default="")
-# JSON-schema keywords every structured-output API accepts. Everything else (defaults, lengths,
-# titles) is dropped from what the model sees; pydantic still enforces it on the answer, and a
-# violation goes back to the model in the repair round.
-KEPT_KEYWORDS: Final = frozenset(
-    {
-        "type",
-        "properties",
-        "required",
-        "items",
-        "enum",
-        "const",
-        "anyOf",
-        "$ref",
-        "$defs",
-        "description",
-        "additionalProperties",
-        "minimum",
-        "maximum",
-    }
-)
-
-REPAIR_INSTRUCTION: Final = (
-    "Your previous answer does not match the required schema: {errors}. "
-    "Answer again with the complete, corrected answer only."
-)
-
-
-def strict_json_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """The model's JSON schema in the strict form structured outputs want: every object closed
-    (additionalProperties false) with every property required, unsupported keywords removed.
-
-    A fresh copy each time (callers put it in a request body); the schema itself is built once
-    per model class: pydantic's schema generation was an eighth of an agent call's CPU."""
-    return copy.deepcopy(_strict_schema(model))
-
-
-@functools.cache
-def _strict_schema(model: type[BaseModel]) -> dict[str, Any]:
-    def clean(node: Any) -> Any:
-        if isinstance(node, dict):
-            out = {k: clean(v) for k, v in node.items() if k in KEPT_KEYWORDS}
-            if "properties" in node:
-                out["properties"] = {k: clean(v) for k, v in node["properties"].items()}
-            if "$defs" in node:
-                out["$defs"] = {k: clean(v) for k, v in node["$defs"].items()}
-            if out.get("type") == "object" and "properties" in out:
-                out["additionalProperties"] = False
-                out["required"] = list(out["properties"])
-            return out
-        if isinstance(node, list):
-            return [clean(v) for v in node]
-        return node
-
-    return clean(model.model_json_schema())
-
-
-def brief(err: ValidationError, limit: int = 5) -> str:
-    parts = [
-        f"{'.'.join(str(p) for p in e['loc']) or 'answer'}: {e['msg']}"
-        for e in err.errors()[:limit]
-    ]
-    return "; ".join(parts)
-
-
-# The finish reasons of an answer the provider cut off at the request's output limit (OpenAI's
-# finish_reason, Anthropic's stop_reason).
-# model_context_window_exceeded: Anthropic's answer ran into the model's context window.
-CUT_OFF_AT_LIMIT: Final = frozenset({"length", "max_tokens", "model_context_window_exceeded"})
-
-
-@dataclass
-class Completion:
-    """One model call's answer: JSON text, or already-parsed data (Anthropic tool input)."""
-
-    text: str | None = None
-    data: Any = None
-    input_tokens: int = 0  # every prompt token, cached or not
-    output_tokens: int = 0
-    cached_tokens: int = 0  # read from the prompt cache
-    cache_write_tokens: int = 0  # written to the prompt cache (Anthropic)
-    finish_reason: str | None = None
-    # The model the answer names (a dated snapshot, a gateway's substitute), when it names one.
-    response_model: str | None = None
-    refusal: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)  # what the provider needs for a repair
-    # The tokens were estimated from the text: the server sent no usage.
-    estimated: bool = False
-
-
-def parse(output_model: type[OutT], completion: Completion) -> OutT:
-    if completion.refusal:
-        raise ValueError(completion.refusal[:300])
-    if completion.data is not None:
-        return output_model.model_validate(completion.data)
-    if not completion.text:
-        raise ValueError("the model returned no answer")
-    return output_model.model_validate_json(completion.text)
-
-
-def _problem(err: Exception) -> str:
-    return brief(err) if isinstance(err, ValidationError) else str(err)
 
 
 def earlier_usage() -> list[Usage]:
@@ -416,7 +319,7 @@ class LLMProvider(Provider):
             carry(
                 "usage", self._usage(model, completions, started, earlier).model_dump(mode="json")
             )
-            conversation = self._repair(conversation, first, _problem(err))
+            conversation = self._repair(conversation, first, problem(err))
             second = await call(conversation)
             try:
                 output = parse(spec.output_model, second)
@@ -427,7 +330,7 @@ class LLMProvider(Provider):
                 raise ApplicationError(
                     f"{self.name}:{model} answered the {spec.role} agent with output that does "
                     f"not match {spec.output_model.__name__} even after a repair round: "
-                    f"{_problem(err2)}",
+                    f"{problem(err2)}",
                     usage.model_dump(mode="json"),
                     type=INVALID_OUTPUT_TYPE,
                     non_retryable=True,

@@ -9,7 +9,7 @@ import pytest
 
 from activities.agent_specs import CLASSIFIER
 from activities.providers.base import AgentSpec
-from activities.providers.structured import strict_json_schema
+from activities.providers.completion import strict_json_schema
 from shared import telemetry
 from shared.agents import Classification, Usage
 from shared.provider_config import cost_usd, default_prices, default_providers

@@ -5,7 +5,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from activities.providers.structured import strict_json_schema
+from activities.providers.completion import strict_json_schema
 
 
 class CountingAnswer(BaseModel):

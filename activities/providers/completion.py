@@ -1,0 +1,114 @@
+"""What a model is asked for and what it answers: the strict JSON schema sent with each agent
+call, the answer as the providers hand it back (``Completion``), and its validation against the
+agent's output model. ``structured.LLMProvider`` runs the calls around them."""
+
+import copy
+import functools
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from pydantic import BaseModel, ValidationError
+
+from activities.providers.base import OutT
+
+# JSON-schema keywords every structured-output API accepts. Everything else (defaults, lengths,
+# titles) is dropped from what the model sees; pydantic still enforces it on the answer, and a
+# violation goes back to the model in the repair round.
+KEPT_KEYWORDS: Final = frozenset(
+    {
+        "type",
+        "properties",
+        "required",
+        "items",
+        "enum",
+        "const",
+        "anyOf",
+        "$ref",
+        "$defs",
+        "description",
+        "additionalProperties",
+        "minimum",
+        "maximum",
+    }
+)
+
+REPAIR_INSTRUCTION: Final = (
+    "Your previous answer does not match the required schema: {errors}. "
+    "Answer again with the complete, corrected answer only."
+)
+
+
+def strict_json_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The model's JSON schema in the strict form structured outputs want: every object closed
+    (additionalProperties false) with every property required, unsupported keywords removed.
+
+    A fresh copy each time (callers put it in a request body); the schema itself is built once
+    per model class: pydantic's schema generation was an eighth of an agent call's CPU."""
+    return copy.deepcopy(_strict_schema(model))
+
+
+@functools.cache
+def _strict_schema(model: type[BaseModel]) -> dict[str, Any]:
+    def clean(node: Any) -> Any:
+        if isinstance(node, dict):
+            out = {k: clean(v) for k, v in node.items() if k in KEPT_KEYWORDS}
+            if "properties" in node:
+                out["properties"] = {k: clean(v) for k, v in node["properties"].items()}
+            if "$defs" in node:
+                out["$defs"] = {k: clean(v) for k, v in node["$defs"].items()}
+            if out.get("type") == "object" and "properties" in out:
+                out["additionalProperties"] = False
+                out["required"] = list(out["properties"])
+            return out
+        if isinstance(node, list):
+            return [clean(v) for v in node]
+        return node
+
+    return clean(model.model_json_schema())
+
+
+def brief(err: ValidationError, limit: int = 5) -> str:
+    parts = [
+        f"{'.'.join(str(p) for p in e['loc']) or 'answer'}: {e['msg']}"
+        for e in err.errors()[:limit]
+    ]
+    return "; ".join(parts)
+
+
+# The finish reasons of an answer the provider cut off at the request's output limit (OpenAI's
+# finish_reason, Anthropic's stop_reason).
+# model_context_window_exceeded: Anthropic's answer ran into the model's context window.
+CUT_OFF_AT_LIMIT: Final = frozenset({"length", "max_tokens", "model_context_window_exceeded"})
+
+
+@dataclass
+class Completion:
+    """One model call's answer: JSON text, or already-parsed data (Anthropic tool input)."""
+
+    text: str | None = None
+    data: Any = None
+    input_tokens: int = 0  # every prompt token, cached or not
+    output_tokens: int = 0
+    cached_tokens: int = 0  # read from the prompt cache
+    cache_write_tokens: int = 0  # written to the prompt cache (Anthropic)
+    finish_reason: str | None = None
+    # The model the answer names (a dated snapshot, a gateway's substitute), when it names one.
+    response_model: str | None = None
+    refusal: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # what the provider needs for a repair
+    # The tokens were estimated from the text: the server sent no usage.
+    estimated: bool = False
+
+
+def parse(output_model: type[OutT], completion: Completion) -> OutT:
+    if completion.refusal:
+        raise ValueError(completion.refusal[:300])
+    if completion.data is not None:
+        return output_model.model_validate(completion.data)
+    if not completion.text:
+        raise ValueError("the model returned no answer")
+    return output_model.model_validate_json(completion.text)
+
+
+def problem(err: Exception) -> str:
+    return brief(err) if isinstance(err, ValidationError) else str(err)
