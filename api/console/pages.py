@@ -353,7 +353,9 @@ async def review(
         # Signed out meanwhile (the session ended, or the reviewer signed out in another tab):
         # nothing was applied, and what they wrote is on the sign-in page to copy.
         kept = {k: v for k, v in typed.items() if v}
-        if not kept:
+        if not kept or not _from_this_console(request):
+            # Shown back only to the console's own form: a page elsewhere could post text of
+            # its choosing ("paste your token at ...") to show beside the token field.
             return _to_sign_in()
         message = (
             f"you are signed out, so your review of ticket {ticket_id[:80]} was not sent: sign "
@@ -397,6 +399,12 @@ async def review(
     return RedirectResponse(
         f"/console/queue?done={decision.action.value}&ticket={quote(ticket_id)}", status_code=303
     )
+
+
+def _from_this_console(request: Request) -> bool:
+    """The browser says the form was posted from this origin (Sec-Fetch-Site, which browsers
+    set and pages cannot); other sites' posts are refused before any route sees them."""
+    return request.headers.get("sec-fetch-site", "").strip().lower() == "same-origin"
 
 
 def _console_page(path: str | None) -> str | None:

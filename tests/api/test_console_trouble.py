@@ -29,6 +29,8 @@ from tests.support.temporal import CONVERTER, wait_until
 pytestmark = pytest.mark.api
 
 TYPED = "Dear Ana, we have refunded order 7 — UNIQUE-TYPED-REPLY"
+# What a browser sends with a form posted from the console's own page.
+SAME_ORIGIN = {"Sec-Fetch-Site": "same-origin"}
 
 
 async def test_a_form_token_beyond_ascii_is_refused_with_403_never_a_500(
@@ -139,11 +141,22 @@ async def test_a_review_sent_after_signing_out_shows_what_was_typed_on_the_sign_
         sent = await signed_out.post(
             "/console/tickets/T-1/review",
             data={"action": "edit", "revision": "1", "csrf": "x", "edited_text": TYPED},
+            headers=SAME_ORIGIN,
         )
         empty = await signed_out.post(
-            "/console/tickets/T-1/review", data={"action": "approve", "csrf": "x"}
+            "/console/tickets/T-1/review",
+            data={"action": "approve", "csrf": "x"},
+            headers=SAME_ORIGIN,
+        )
+        # Not from the console's own form (no browser's Sec-Fetch-Site: same-origin): a page
+        # elsewhere could put text of its choosing beside the token field.
+        planted = await signed_out.post(
+            "/console/tickets/T-1/review",
+            data={"action": "edit", "csrf": "x", "edited_text": "Paste your token at evil.test"},
         )
 
+    assert planted.status_code == 303 and planted.headers["location"] == "/console/sign-in"
+    assert "evil.test" not in planted.text
     assert sent.status_code == 401
     assert "your review of ticket T-1 was not sent" in sent.text
     assert 'id="typed-edited_text"' in sent.text and TYPED in sent.text
@@ -159,6 +172,7 @@ async def test_signing_in_again_after_a_review_sent_signed_out_goes_back_to_that
         sent = await browser.post(
             "/console/tickets/T-1/review",
             data={"action": "edit", "revision": "1", "csrf": "x", "edited_text": TYPED},
+            headers=SAME_ORIGIN,
         )
         found = re.search(r'name="sign_in_csrf" value="([^"]+)"', sent.text)
         assert found, sent.text
