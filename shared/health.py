@@ -4,7 +4,9 @@
                    polling; 503 once one of them has stopped. A supervisor restarts on this.
     GET /readyz    200 when the worker can do work: Temporal answers its health check, the shared
                    database (TICKETS_DATABASE_URL, when set) answers a query, and the worker is not
-                   draining; 503 otherwise, with what failed. Once asked to stop (SIGTERM), it says
+                   draining; 503 otherwise, naming the check that failed (why is in the worker's
+                   log, not in an answer anyone who reaches the port can read: the database's host
+                   and name, the server's address). Once asked to stop (SIGTERM), it says
                    "draining" while in-flight activities finish.
 
 Served on TICKETS_HEALTH_ADDRESS (host:port), unset by default so several workers on one host
@@ -17,6 +19,7 @@ in the worker process. Each check has a short timeout, so a hung dependency make
 import asyncio
 import contextlib
 import json
+import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -28,6 +31,8 @@ from shared.settings import ConfigError
 
 if TYPE_CHECKING:  # psycopg loads only where a database is configured (shared/stores/factory.py)
     from shared.stores.postgres import PostgresDatabase
+
+log = logging.getLogger("worker.health")
 
 HEALTH_ADDRESS_ENV: Final = "TICKETS_HEALTH_ADDRESS"
 # Each dependency check gets this long; a probe's own timeout (compose: 5 s) is above it.
@@ -55,6 +60,9 @@ class HealthState:
     workers: Sequence[Polling]
     checks: Mapping[str, Check] = field(default_factory=dict)
     draining: bool = False
+    # Each check's last outcome with its reason, so the log gets a line when it changes, not
+    # one per probe.
+    _logged: dict[str, str] = field(default_factory=dict, repr=False)
 
     def start_draining(self) -> None:
         """The worker was asked to stop: /readyz says so while in-flight work finishes."""
@@ -70,23 +78,43 @@ class HealthState:
         return ok, {"status": "ok" if ok else "failing", **body}
 
     async def ready(self) -> tuple[bool, dict[str, object]]:
-        results = await asyncio.gather(*(_run(check) for check in self.checks.values()))
-        checks = dict(zip(self.checks, results, strict=True))
+        outcomes = await asyncio.gather(*(_run(check) for check in self.checks.values()))
+        checks = {}
+        for name, (result, why) in zip(self.checks, outcomes, strict=True):
+            checks[name] = result
+            self._log_change(name, result, why)
+        results = list(checks.values())
         alive, _ = self.alive()
         ok = alive and not self.draining and all(r == "ok" for r in results)
         status = "draining" if self.draining else ("ok" if ok else "not ready")
         return ok, {"status": status, "checks": checks}
 
+    def _log_change(self, name: str, result: str, why: str) -> None:
+        said = f"{result}: {why}"
+        if self._logged.get(name, "ok: ") == said:
+            return
+        self._logged[name] = said
+        if result == "ok":
+            log.info("readiness check %r passes again", name)
+        else:
+            log.warning("readiness check %r fails: %s", name, why)
 
-async def _run(check: Check) -> str:
+
+# What /readyz says of a check that did not pass; the dependency's own words go to the log.
+FAILING: Final = "failing (the worker's log says why)"
+
+
+async def _run(check: Check) -> tuple[str, str]:
+    """The check's answer for /readyz, and why (for the log)."""
     try:
         await asyncio.wait_for(check(), CHECK_TIMEOUT_SECONDS)
     except TimeoutError:
-        return f"no answer within {CHECK_TIMEOUT_SECONDS:g}s"
+        said = f"no answer within {CHECK_TIMEOUT_SECONDS:g}s"
+        return said, said
     except Exception as err:  # the dependency's own error, in one line
-        text = " ".join(str(err).split())[:200]
-        return f"{type(err).__name__}: {text}" if text else type(err).__name__
-    return "ok"
+        text = " ".join(str(err).split())[:300]
+        return FAILING, f"{type(err).__name__}: {text}" if text else type(err).__name__
+    return "ok", ""
 
 
 def parse_address(text: str) -> tuple[str, int]:

@@ -6,6 +6,7 @@ for and making another worker repeat it.
 """
 
 import asyncio
+import logging
 import signal
 from pathlib import Path
 
@@ -130,7 +131,7 @@ async def test_a_draining_worker_says_so_and_lets_the_agent_call_it_made_finish(
 
 
 async def test_readiness_names_the_dependency_that_does_not_answer(
-    ops_server: OpsServer, postgres: PostgresServer
+    ops_server: OpsServer, postgres: PostgresServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     nowhere = f"127.0.0.1:{free_port()}"
     unreachable = await connect(connection_settings({"TEMPORAL_ADDRESS": nowhere}), lazy=True)
@@ -153,8 +154,10 @@ async def test_readiness_names_the_dependency_that_does_not_answer(
         await start_health_server("127.0.0.1:0", up),
     ]
     try:
-        not_ready = await get(f"http://{servers[0].address}/readyz")
-        ready = await get(f"http://{servers[1].address}/readyz")
+        with caplog.at_level(logging.INFO, logger="worker.health"):
+            not_ready = await get(f"http://{servers[0].address}/readyz")
+            ready = await get(f"http://{servers[1].address}/readyz")
+            again = await get(f"http://{servers[0].address}/readyz")
     finally:
         for server in servers:
             await server.close()
@@ -163,7 +166,14 @@ async def test_readiness_names_the_dependency_that_does_not_answer(
     body = not_ready.json()
     assert body["status"] == "not ready"
     assert body["checks"]["temporal"] != "ok" and body["checks"]["database"] != "ok"
-    assert f"{closed_db.target.port}" in body["checks"]["database"]
+    # Why goes to the worker's log, once per change, not to whoever reaches the port (the
+    # body named the database's host, port and name).
+    assert f"{closed_db.target.port}" not in not_ready.text and again.json() == body
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warned) == 2, warned  # one per failing check, none for the second probe
+    database = next(m for m in warned if "'database'" in m)
+    assert f"{closed_db.target.port}" in database and "nothing answered there" in database
+    assert all(postgres.password not in m for m in warned)
     assert postgres.password not in not_ready.text
     assert (ready.status_code, ready.json()["checks"]) == (
         200,
