@@ -127,12 +127,21 @@ class WithholdFailureText(logging.Filter):
 _FILTER: Final = WithholdFailureText()
 
 
-# Libraries that log what a request carries below WARNING: httpx and httpcore every request's
+# Libraries that log what a request carries below WARNING: httpx and httpcore (and httpx2 and
+# httpcore2, which the provider SDKs, the webhook and the codec server use) every request's
 # full URL at INFO (a Slack, Teams or Discord webhook's secret path; a provider's ``?api-key=``),
 # the provider SDKs a request's options at DEBUG (the whole prompt: the ticket), aiosmtplib the
 # SMTP conversation at DEBUG (addresses, the answer). ``--log-level INFO`` or ``DEBUG`` on the
 # worker is for the project's own lines: these stay at WARNING whatever it says.
-QUIET_LIBRARY_LOGGERS: Final = ("httpx", "httpcore", "openai", "anthropic", "aiosmtplib")
+QUIET_LIBRARY_LOGGERS: Final = (
+    "httpx",
+    "httpcore",
+    "httpx2",
+    "httpcore2",
+    "openai",
+    "anthropic",
+    "aiosmtplib",
+)
 
 
 def install() -> None:

@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import httpx2
 import pytest
 import temporalio.converter
 from temporalio import activity, workflow
@@ -276,6 +277,10 @@ async def test_a_worker_at_debug_level_logs_no_request_url_or_body_of_the_librar
         transport = httpx.MockTransport(lambda request: httpx.Response(200))
         async with httpx.AsyncClient(transport=transport) as client:
             await client.post("https://hooks.slack.com/services/T0/B0/SECRETPATH", json={})
+        # httpx2, which the provider SDKs and the webhook use, logs on loggers of its own.
+        transport2 = httpx2.MockTransport(lambda request: httpx2.Response(200))
+        async with httpx2.AsyncClient(transport=transport2) as client2:
+            await client2.post("https://hooks.slack.com/services/T0/B0/SECRETPATH2?api-key=k")
         logging.getLogger("openai").debug("Request options: %s", {"json_data": "the ticket"})
         logging.getLogger("shared.anything").info("the project's own line")
     finally:
