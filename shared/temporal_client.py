@@ -12,7 +12,7 @@ import os
 import re
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from temporalio.client import Client
@@ -35,7 +35,8 @@ class ConnectionSettings:
     namespace: str
     tls: bool
     has_api_key: bool
-    connect_kwargs: Mapping[str, Any]
+    # The API key and client certificates: kept out of the settings' repr.
+    connect_kwargs: Mapping[str, Any] = field(repr=False)
 
     def describe(self) -> str:
         """Safe to print: never includes the API key or certificates."""

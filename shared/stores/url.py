@@ -76,6 +76,16 @@ def parse_database_url(url: str, variable: str = "TICKETS_DATABASE_URL") -> Data
             f"{variable} must be a postgresql:// URL (postgresql://user:password@host:5432/db), "
             f"got {redact(url) if scheme else 'text that is not a URL'}"
         )
+    # libpq ends the user part at the first "@" and the host at the first "/": a password
+    # holding either was read as the host or the database, and printed as them.
+    before_query = url.partition("://")[2].split("?", 1)[0]
+    ats = before_query.count("@")
+    if ats > 1 or (ats == 1 and "/" in before_query.split("@", 1)[0]):
+        raise ConfigError(
+            f"{variable} has an '@' or a '/' before its host that is not percent-encoded, so "
+            f"part of the password would be read as the host or the database: {redact(url)}"
+            f"{ENCODE_HINT}"
+        )
     # libpq's own parser, loaded here: a process without a database URL never imports psycopg.
     from psycopg.conninfo import conninfo_to_dict
 

@@ -73,6 +73,14 @@ def test_a_webhook_whose_secret_is_its_path_is_shown_by_its_host() -> None:
             "TICKETS_WEBHOOK_URL has a port that is not a number from 1 to 65535",
         ),
         (
+            # urlsplit read the host "hookuser" on port 2024, printed as the webhook's address.
+            {"TICKETS_DELIVERY_CHANNEL": "webhook"}
+            | WEBHOOK
+            | {"TICKETS_WEBHOOK_URL": "https://hookuser:2024/Spring!@hooks.example/x"},
+            "TICKETS_WEBHOOK_URL has an '@' after its host part: a password holding '/' must "
+            "write it %2F",
+        ),
+        (
             {"TICKETS_DELIVERY_CHANNEL": "webhook"}
             | WEBHOOK
             | {"TICKETS_WEBHOOK_URL": "https://[::1/x"},

@@ -197,11 +197,27 @@ def test_a_password_holding_url_delimiters_is_never_printed(password: str) -> No
 
 def test_a_base64_password_with_a_slash_stays_out_of_the_error_it_causes() -> None:
     # urlsplit reads the text after "/" as the path, and the port as "Zm9v": refused, unprinted.
-    with pytest.raises(ConfigError, match="port that is not a number") as caught:
+    with pytest.raises(ConfigError, match="'/' before its host") as caught:
         parse_database_url("postgresql://app:Zm9v/YmFy+cXV4@db:5432/tickets")
     assert "YmFy" not in str(caught.value) and "Zm9v" not in str(caught.value)
     # The cause, which the URL printed (with a number for its port) does not show: say it.
     assert "percent-encoded (%2F %40 %23 %3F %3A %25)" in str(caught.value)
+
+
+@pytest.mark.parametrize("password", ["Xy@Secret9", "2024/Spring9", "Se:cr@et/x9"])
+def test_a_password_libpq_would_read_as_the_host_or_database_is_refused_unprinted(
+    password: str,
+) -> None:
+    # libpq ends the user part at the first "@" and the host at the first "/": the messages
+    # named "database 'tickets' on Secret9@127.0.0.1:1", or the port 2024 and a database
+    # "Spring9@db/tickets".
+    with pytest.raises(ConfigError, match="before its host that is not percent-encoded") as err:
+        parse_database_url(f"postgresql://app:{password}@db:5432/tickets")
+    assert "Secret9" not in str(err.value) and "Spring9" not in str(err.value)
+    assert "et/x9" not in str(err.value) and "postgresql://app@db:5432/tickets" in str(err.value)
+    # Percent-encoded, and an "@" in the query, are read as written.
+    encoded = parse_database_url("postgresql://app:Xy%40Secret9@db:5432/tickets?user=me@corp")
+    assert (encoded.host, encoded.database, encoded.user) == ("db", "tickets", "me@corp")
 
 
 def test_pool_size_and_threshold_are_checked_with_the_variable_named() -> None:

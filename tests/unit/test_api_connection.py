@@ -53,3 +53,10 @@ async def test_requests_waiting_on_a_failing_connection_share_its_failure_and_th
     with pytest.raises(ServerUnreachable):
         await connection.client()  # a later request tries again
     assert len(tries) == 2
+
+
+def test_the_connection_settings_repr_leaves_out_the_api_key() -> None:
+    # The repr printed connect_kwargs={'api_key': ...}: one log line of the settings away.
+    settings = connection_settings({"TEMPORAL_ADDRESS": "x:7233", "TEMPORAL_API_KEY": "tka_s3cret"})
+    assert settings.has_api_key and settings.connect_kwargs.get("api_key") == "tka_s3cret"
+    assert "tka_s3cret" not in repr(settings) and "tka_s3cret" not in settings.describe()

@@ -259,7 +259,8 @@ def test_a_bad_environment_override_is_refused_naming_the_variable(
         # The parser's message quoted the "port": here the password's first part.
         (
             "https://user:s3cret/x@models.example/v1",
-            "has a port that is not a number from 1 to 65535",
+            "has an '@' after its host part: a password holding '/' must write it %2F (and '@' "
+            "%40), and an '@' that belongs in the path must be written %40",
         ),
         # These started a worker whose every call failed to connect.
         ("localhost:8000/v1", "must be an http:// or https:// URL with a host"),
