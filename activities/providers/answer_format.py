@@ -42,7 +42,7 @@ async def json_body(response: Any) -> Any:
             return None
     try:
         return json.loads(bytes(data))
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
 
 
@@ -100,8 +100,9 @@ def not_streaming_error(provider: str, body: Any, secrets: list[str]) -> NotStre
 # A stream whose events are not the API's: data that is not JSON, or chunks of another shape.
 MALFORMED_TYPE: Final = "ProviderMalformedAnswer"
 # What reading an event or a chunk of the wrong shape raises (json's JSONDecodeError is a
-# ValueError; a field of another type an AttributeError, TypeError, KeyError or IndexError).
-SHAPE_ERRORS: Final = (ValueError, AttributeError, TypeError, KeyError, IndexError)
+# ValueError; a field of another type an AttributeError, TypeError, KeyError or IndexError;
+# JSON nested thousands deep a RecursionError).
+SHAPE_ERRORS: Final = (ValueError, AttributeError, TypeError, KeyError, IndexError, RecursionError)
 
 
 def malformed_stream_error(

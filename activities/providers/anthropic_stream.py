@@ -21,6 +21,9 @@ DELTA_FIELDS = {
 }
 # A block's signature arrives whole and replaces the placeholder; the other fields accumulate.
 REPLACED_FIELDS = frozenset({"signature"})
+# More content blocks than any message holds: a block index past it is not the API's (and
+# filling the list up to it could take the worker's memory).
+MAX_BLOCKS = 256
 USAGE_FIELDS = (
     "input_tokens",
     "output_tokens",
@@ -49,6 +52,8 @@ class StreamedMessage:
                 self.model = model[:200]
         elif kind == "content_block_start":
             index = _index(event)
+            if index >= MAX_BLOCKS:
+                raise IndexError(f"content block {index} of a message of at most {MAX_BLOCKS}")
             while len(self.blocks) <= index:
                 self.blocks.append({})
             self.blocks[index] = dict(event.get("content_block") or {})
@@ -126,5 +131,5 @@ def parse_input(text: str) -> tuple[Any, str | None]:
         return {}, None
     try:
         return json.loads(text), None
-    except ValueError:
+    except (ValueError, RecursionError):
         return {}, text

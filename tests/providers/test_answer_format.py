@@ -129,6 +129,40 @@ async def test_an_anthropic_event_that_is_not_json_is_classified_too(
     assert (err.type, err.non_retryable) == (MALFORMED_TYPE, False)
 
 
+# JSON nested 100,000 deep: json.loads raised RecursionError, which escaped unclassified.
+DEEP = b"[" * 100_000 + b"]" * 100_000
+
+
+@pytest.mark.parametrize(
+    ("kind", "events"),
+    [
+        ("openai", [b"data: " + DEEP + b"\n\n"]),
+        ("anthropic", [b"event: message_start\ndata: " + DEEP + b"\n\n"]),
+        (
+            # A block index of a billion: the message filled a list up to it (60 GB), taking the
+            # worker's memory; every retry on every worker did the same.
+            "anthropic",
+            [
+                b"event: message_start\n"
+                b'data: {"type": "message_start", "message": {"usage": {}}}\n\n',
+                b"event: content_block_start\n"
+                b'data: {"type": "content_block_start", "index": 1000000000, '
+                b'"content_block": {"type": "text", "text": ""}}\n\n',
+            ],
+        ),
+    ],
+    ids=["openai-deep-json", "anthropic-deep-json", "anthropic-block-index"],
+)
+async def test_an_event_nested_too_deep_or_indexed_too_far_is_a_classified_failure(
+    make_llm_provider: MakeProvider, transport: str, kind: str, events: list[bytes]
+) -> None:
+    async with raw_server(lambda path: stream_of(*events), then_wait=False) as url:
+        err, _ = await call(build(make_llm_provider, kind, url, transport), kind)
+
+    assert isinstance(err, ApplicationError), repr(err)
+    assert (err.type, err.non_retryable) == (MALFORMED_TYPE, False)
+
+
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize(
     ("status", "content_type", "body"),
