@@ -74,19 +74,34 @@ def append_token(path: Path, name: str, roles: list[Role], token: str) -> None:
     for a ``.json`` file, one more object in its list (rewritten whole, through a new file put
     in its place, keeping its mode). The caller has checked the file loads and lacks ``name``."""
     if path.suffix != ".json":
-        separator = "\n" if path.exists() and path.stat().st_size else ""
+        size = path.stat().st_size if path.exists() else 0
+        added = ("\n" if size else "") + token_entry(name, roles, token)
+        _fits(path, size + len(added.encode()))
         with path.open("a", encoding="utf-8") as out:
-            out.write(separator + token_entry(name, roles, token))
+            out.write(added)
         return
     entry = {"name": name, "roles": [str(r) for r in roles], "sha256": token_hash(token)}
     raw: Any = json.loads(read_text_at_most(path, MAX_TOKENS_FILE_BYTES)) if path.exists() else []
     (raw.setdefault("token", []) if isinstance(raw, dict) else raw).append(entry)
+    text = json.dumps(raw, indent=2) + "\n"
+    _fits(path, len(text.encode()))
     target = path.resolve()  # a symlinked file (a mounted secret) is replaced where it lives
     fresh = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
-    fresh.write_text(json.dumps(raw, indent=2) + "\n", encoding="utf-8")
+    fresh.write_text(text, encoding="utf-8")
     if target.exists():
         fresh.chmod(target.stat().st_mode & 0o777)
     fresh.replace(target)
+
+
+def _fits(path: Path, size: int) -> None:
+    """Refuse an entry that would take the file past what the API loads: it was added, and
+    the next `serve` refused the whole file (every token)."""
+    if size > MAX_TOKENS_FILE_BYTES:
+        raise TokensFileError(
+            f"{path}: one more token would make it {size:,} bytes, past the "
+            f"{MAX_TOKENS_FILE_BYTES:,} the API reads; nothing was added (remove tokens no "
+            "longer used)"
+        )
 
 
 class TokenRegistry:
@@ -131,6 +146,10 @@ class TokenRegistry:
             ) from None
         except (json.JSONDecodeError, tomllib.TOMLDecodeError) as err:
             raise TokensFileError(f"{path}: not valid {kind}: {err}") from None
+        except RecursionError:
+            raise TokensFileError(
+                f"{path}: its {kind} nests too deeply for a tokens file"
+            ) from None
         items = raw.get("token", []) if isinstance(raw, dict) else raw
         if not isinstance(items, list):
             raise TokensFileError(f"{path}: expected a list of tokens under 'token'")

@@ -122,6 +122,10 @@ def _read(path: Path) -> tuple[dict[str, Any], dict[tuple[str, ...], int]]:
         ) from None
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: not valid TOML: {err}") from None
+    except RecursionError:  # a 3,000-line traceback otherwise
+        raise ConfigError(
+            f"{path}: nests arrays or tables too deeply: not a pipeline configuration"
+        ) from None
     except UnicodeDecodeError as err:
         raise ConfigError(f"{path}: not valid UTF-8 (byte {err.start})") from None
     except OSError as err:

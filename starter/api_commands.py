@@ -85,8 +85,11 @@ async def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_token_create(args: argparse.Namespace) -> int:
     if not NAME_PATTERN.match(args.name):
+        # The name as given, cut short: a 100,000-character one was echoed whole.
+        extra = f" ({len(args.name):,} characters)" if len(args.name) > 80 else ""
+        shown = repr(args.name[:80]) + extra
         raise CliError(
-            f"invalid name {args.name!r}: 1-64 letters, digits, '.', '_', '@' or '-', "
+            f"invalid name {shown}: 1-64 letters, digits, '.', '_', '@' or '-', "
             "starting with a letter or digit"
         )
     roles = sorted(set(args.role or [Role.REVIEW]))
@@ -101,7 +104,10 @@ def cmd_token_create(args: argparse.Namespace) -> int:
                 raise CliError(str(err)) from None
             if args.name in taken:
                 raise CliError(f"{path}: already has a token named {args.name}")
-        append_token(path, args.name, roles, token)
+        try:
+            append_token(path, args.name, roles, token)
+        except TokensFileError as err:
+            raise CliError(str(err)) from None
     if args.json:
         render.print_json(
             {"name": args.name, "roles": roles, "token": token, "sha256": token_hash(token)}

@@ -165,6 +165,12 @@ def test_an_empty_sensitive_categories_variable_clears_the_files_list(tmp_path: 
     ("text", "fragments"),
     [
         pytest.param("max_revision_rounds = = 3\n", ["not valid TOML"], id="bad-toml"),
+        # A 2,980-line traceback.
+        pytest.param(
+            "x = " + "[" * 100_000 + "]" * 100_000 + "\n",
+            ["nests arrays or tables too deeply"],
+            id="nested-too-deeply",
+        ),
         pytest.param(
             '[agents]\nsummariser = ["a:b"]\n',
             ["agents.summariser", "not an agent", "resolver"],

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from api.accounts import TokenRegistry, token_hash
+from api.accounts import MAX_TOKENS_FILE_BYTES, TokenRegistry, token_hash
 from starter.cli import main
 
 
@@ -76,3 +76,46 @@ def test_a_symlinked_tokens_file_is_written_where_it_lives(
     token = json.loads(capsys.readouterr().out)["token"]
     assert link.is_symlink()
     assert TokenRegistry.load(real).find(token) is not None
+
+
+@pytest.mark.parametrize("suffix", [".toml", ".json"])
+def test_a_token_that_would_take_the_file_past_what_the_api_reads_is_not_added(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], suffix: str
+) -> None:
+    # It was added, "the API reads it when it starts", and the next `serve` refused the file.
+    file = tmp_path / f"tokens{suffix}"
+    if suffix == ".toml":
+        assert main(["token", "create", "ana", "--append", str(file)]) == 0
+        file.write_text(file.read_text() + "#" * (MAX_TOKENS_FILE_BYTES - file.stat().st_size - 10))
+    else:  # JSON is rewritten whole: as many entries as fit
+        # Entries of one size, as many as fit: "bobby1" (a longer name) does not.
+        entry = {"name": "t0000", "roles": ["review"], "sha256": "0" * 64}
+        one, two = (len(json.dumps([entry] * n, indent=2)) + 1 for n in (1, 2))
+        count = (MAX_TOKENS_FILE_BYTES - (2 * one - two)) // (two - one)
+        entries = [entry | {"name": f"t{i:04}", "sha256": token_hash(f"{i}")} for i in range(count)]
+        file.write_text(json.dumps(entries, indent=2) + "\n")
+        assert MAX_TOKENS_FILE_BYTES - (two - one) < file.stat().st_size <= MAX_TOKENS_FILE_BYTES
+    before = file.read_text()
+    capsys.readouterr()
+
+    assert main(["token", "create", "bobby1", "--append", str(file)]) == 1
+
+    err = capsys.readouterr().err
+    assert f"past the {MAX_TOKENS_FILE_BYTES:,} the API reads; nothing was added" in err
+    assert file.read_text() == before
+    assert "bobby1" not in {a.name for a in TokenRegistry.load(file).accounts}
+
+
+def test_a_tokens_file_nested_too_deeply_and_a_long_name_are_one_short_sentence(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # "unexpected RecursionError ... please report it"; a 100,000-character name echoed whole.
+    deep = tmp_path / "tokens.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    assert main(["token", "create", "ana", "--append", str(deep)]) == 1
+    assert capsys.readouterr().err.strip() == (
+        f"error: {deep}: its JSON nests too deeply for a tokens file"
+    )
+    assert main(["token", "create", "x y" * 50_000]) == 1
+    said = capsys.readouterr().err
+    assert len(said) < 400 and "(150,000 characters)" in said
