@@ -176,6 +176,8 @@ class AgentCaller:
         # Until when the calls may retry once the ticket has a priority (set at triage: the SLA's
         # length from then); None before, or in a workflow that sets none.
         self.retry_until: datetime | None = None
+        # Calls this run has begun (past the budget check): none means no activity yet.
+        self.calls_begun = 0
 
     def _count(self, role: AgentRole, usage: Usage) -> None:
         self._record.add_usage(role, usage)
@@ -236,6 +238,7 @@ class AgentCaller:
     ) -> AgentReply[OutT]:
         if check_budget:
             self.check_budget()
+        self.calls_begun += 1
 
         def before_fallback() -> None:
             # What the failed route spent counts before the next one is tried (patch: a

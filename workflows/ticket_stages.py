@@ -148,7 +148,7 @@ class TicketStages:
         # workflow task, which publishes the priority, the SLA deadline and the state at once.
         self._record.move(S.TRIAGED, AgentRole.TRIAGE, rationale, model, publish=not self._lean)
 
-    def _set_priority(self, priority: Priority) -> None:
+    def _set_priority(self, priority: Priority, *, ask: bool = True) -> None:
         view = self._record.view
         view.priority = priority
         now = workflow.now()
@@ -158,7 +158,9 @@ class TicketStages:
         self._agents.retry_until = sla_deadline(priority, now, self._config.sla_hours)
         start = now
         came_in = workflow.info().workflow_start_time  # the start event's time
-        if now - came_in > SLA_FROM_INTAKE_AFTER and workflow.patched(PATCH_SLA_FROM_INTAKE):
+        if now - came_in > SLA_FROM_INTAKE_AFTER and (
+            not ask or workflow.patched(PATCH_SLA_FROM_INTAKE)
+        ):
             start = came_in
         view.sla_deadline = sla_deadline(priority, start, self._config.sla_hours)
 
@@ -303,7 +305,14 @@ class TicketStages:
         """The agents stopped; make sure the ticket has what a review needs (a priority, an SLA
         deadline) and say why a person takes over."""
         if self._record.view.priority is None:
-            self._set_priority(FALLBACK_PRIORITY)
+            # Stopped by the budget before this run's first call: still in the workflow task of
+            # the configuration snapshot's local activity, where a patch marker does not replay
+            # (a first task that started late was completed at the local activity's marker, the
+            # patch's went in the next task: TMPRL1100 on every replay). Tickets of the
+            # budget-stop-classifies version were started by code that knows sla-from-intake:
+            # taken without asking.
+            at_start = self._budget_stop_classifies and self._agents.calls_begun == 0
+            self._set_priority(FALLBACK_PRIORITY, ask=not at_start)
         return [*self.degraded, handoff.review_reason]
 
     def set_draft(self, draft: Draft, author: str) -> None:

@@ -7,6 +7,7 @@ from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import UnsandboxedWorkflowRunner
 
 from policy.transitions import TicketState
 from shared import names
@@ -22,9 +23,10 @@ from tests.support.fakes import (
     invalid_output,
     rejection,
 )
-from tests.support.temporal import status, wait_for_state, wait_until
+from tests.support.temporal import patch_ids, status, wait_for_state, wait_until
 from tests.support.tickets import make_ticket, start_ticket
 from tests.support.workers import fake_pipeline, ticket_on_fakes
+from workflows import ticket_stages
 
 pytestmark = pytest.mark.usefixtures("replay_check")
 
@@ -293,3 +295,38 @@ async def test_a_classifier_fallback_the_budget_stops_hands_the_ticket_to_a_pers
         TicketState.AWAITING_REVIEW,
     ]
     assert view.review_reason_codes == ["budget"] and result.state is TicketState.REJECTED
+
+
+async def test_a_budget_stop_whose_first_task_starts_late_keeps_the_sla_patch_out_of_that_task(
+    ts_env: WorkflowEnvironment, task_queue: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A restarted ticket whose first workflow task started over a minute after its start (a
+    # backlog, a worker outage) asked sla-from-intake right after the configuration snapshot's
+    # local activity; on the dev server that task was completed at the local activity's marker
+    # and the patch's went in the next one, and every replay failed (TMPRL1100): the ticket
+    # stuck, its review refused. This version knows the patch, so the hand-off takes the
+    # deadline from intake without a marker. "Late" is made every start here (a minute's real
+    # wait otherwise), on the unsandboxed runner, whose modules are these.
+    monkeypatch.setattr(ticket_stages, "SLA_FROM_INTAKE_AFTER", timedelta(seconds=-1))
+    services = FakeTicketServices(config=fake_routes_config(budget=BudgetConfig(max_tokens=40)))
+    agents = FakeAgents()
+    earlier = {sa.MEMO_EARLIER_USAGE: {"tokens": 30, "cost_usd": 0.003, "calls": 1, "runs": 1}}
+    activities = agents.activities() + services.activities()
+    async with fake_pipeline(
+        ts_env.client,
+        task_queue,
+        activities,
+        llm_queue=services.agent_queue,
+        workflow_runner=UnsandboxedWorkflowRunner(),
+    ):
+        handle = await start_ticket(ts_env.client, task_queue, make_ticket(), memo=earlier)
+        waiting = await wait_for_state(handle, TicketState.AWAITING_REVIEW)
+        history = await handle.fetch_history()
+        await _review(handle, action=ReviewAction.REJECT, reason="test over")
+        await handle.result()
+
+    came_in = (await handle.describe()).start_time
+    assert "sla-from-intake" not in patch_ids(history.events)
+    assert waiting.priority is Priority.MEDIUM and came_in is not None
+    hours = services.config.sla_hours[Priority.MEDIUM]
+    assert waiting.sla_deadline == came_in + timedelta(hours=hours)
