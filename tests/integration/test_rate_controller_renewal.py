@@ -62,7 +62,7 @@ async def test_an_idle_controller_continues_as_new_when_its_run_is_old_enough(
     assert PATCH_RENEWED_RUNS in patches
 
 
-class FlakySetRate:
+class SetRateRefusingFirstFake:
     """A fake of the set-rate activity: refuses the first ``refusals`` calls (a frontend that is
     restarting), then records every rate it sets."""
 
@@ -90,7 +90,7 @@ async def test_a_rate_the_controller_could_not_set_is_set_again_without_waiting_
     # The dev server's workflow clock is this machine's.
     opened = ControllerState(rate=4.0, phase="open", open_until=time.time() + 1.0, openings=1)
     start = ControllerInput(provider_queue=provider_queue, state=opened, mode="adaptive")
-    flaky = FlakySetRate(refusals=3)
+    flaky = SetRateRefusingFirstFake(refusals=3)
     async with Worker(
         client, task_queue=queue, workflows=[ProviderRateController], activities=[flaky.set_rate]
     ):

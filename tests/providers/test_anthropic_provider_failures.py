@@ -314,9 +314,9 @@ async def test_check_says_the_anthropic_sdk_adds_v1_itself(make_anthropic: MakeA
     import http.server
     import threading
 
-    from tests.providers.test_openai_provider_failures import _NotFoundEverywhere
+    from tests.providers.test_openai_provider_failures import _NotFoundServerFake
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _NotFoundEverywhere)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _NotFoundServerFake)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     root = f"http://127.0.0.1:{server.server_address[1]}"
     try:

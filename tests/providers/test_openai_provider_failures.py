@@ -245,7 +245,7 @@ async def test_check_warns_but_does_not_stop_when_the_server_is_unreachable(
     assert "cannot reach" in warning
 
 
-class _NotFoundEverywhere(http.server.BaseHTTPRequestHandler):
+class _NotFoundServerFake(http.server.BaseHTTPRequestHandler):
     """A fake server with nothing at any path: what a base URL missing its /v1 reaches."""
 
     def do_GET(self) -> None:
@@ -265,7 +265,7 @@ async def test_check_says_a_base_url_without_its_v1_is_the_address_not_the_key(
 ) -> None:
     # It said only "could not verify the API key: ... (404)", then every ticket failed with
     # ProviderNotFound.
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _NotFoundEverywhere)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _NotFoundServerFake)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     root = f"http://127.0.0.1:{server.server_address[1]}"
     try:

@@ -35,7 +35,7 @@ def public_jwk(key: Any, kid: str, alg: str) -> dict[str, Any]:
     return {**json.loads(algorithm.to_jwk(key.public_key())), "kid": kid, "alg": alg}
 
 
-class KeySet:
+class KeySetServerFake:
     """A real HTTP server on 127.0.0.1 serving a JWKS document, counting its requests."""
 
     def __init__(self) -> None:
@@ -63,14 +63,14 @@ class KeySet:
 
 
 @pytest.fixture
-def keys() -> Iterator[KeySet]:
-    served = KeySet()
+def keys() -> Iterator[KeySetServerFake]:
+    served = KeySetServerFake()
     yield served
     served.server.shutdown()
     served.server.server_close()
 
 
-def codec_client(keys: KeySet, **settings: object) -> TestClient:
+def codec_client(keys: KeySetServerFake, **settings: object) -> TestClient:
     tokens = TokenSettings(jwks_url=keys.url, issuer=ISSUER, audience=AUDIENCE)
     config = CodecServerSettings(allowed_origins=(UI,), tokens=tokens, **settings)  # type: ignore[arg-type]
     return TestClient(build_app(DataConverter(payload_codec=CODEC), config))
@@ -94,7 +94,7 @@ def decode_with(client: TestClient, bearer: str | None) -> Any:
     return client.post("/decode", json=body(sealed("hello")), headers=headers)
 
 
-def test_a_users_token_from_the_identity_provider_decrypts(keys: KeySet) -> None:
+def test_a_users_token_from_the_identity_provider_decrypts(keys: KeySetServerFake) -> None:
     client = codec_client(keys)
 
     rsa_answer = decode_with(client, token())
@@ -126,7 +126,7 @@ def test_a_users_token_from_the_identity_provider_decrypts(keys: KeySet) -> None
     ],
 )
 def test_anything_else_is_refused_with_what_is_wrong(
-    keys: KeySet, bearer: str | None, reason: str
+    keys: KeySetServerFake, bearer: str | None, reason: str
 ) -> None:
     answer = decode_with(codec_client(keys), bearer)
 
@@ -135,7 +135,7 @@ def test_anything_else_is_refused_with_what_is_wrong(
     assert "hello" not in answer.text
 
 
-def test_made_up_key_ids_ask_the_provider_at_most_once_a_minute(keys: KeySet) -> None:
+def test_made_up_key_ids_ask_the_provider_at_most_once_a_minute(keys: KeySetServerFake) -> None:
     client = codec_client(keys)
 
     answers = [decode_with(client, token(STRANGER, kid=f"made-up-{i}")) for i in range(20)]
@@ -153,7 +153,7 @@ class Clock:
 
 
 def test_a_key_published_later_is_taken_once_the_minute_is_over(
-    keys: KeySet, monkeypatch: pytest.MonkeyPatch
+    keys: KeySetServerFake, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     clock = Clock()
     monkeypatch.setattr(codec_server.tokens, "time", clock)
@@ -173,7 +173,7 @@ def test_a_key_published_later_is_taken_once_the_minute_is_over(
 
 
 def test_a_token_without_a_key_id_is_checked_against_a_single_key_and_aud_may_be_a_list(
-    keys: KeySet,
+    keys: KeySetServerFake,
 ) -> None:
     keys.document = json.dumps({"keys": [public_jwk(KEY, "only", "RS256")]}).encode()
     client = codec_client(keys)
@@ -186,7 +186,7 @@ def test_a_token_without_a_key_id_is_checked_against_a_single_key_and_aud_may_be
 
 
 @pytest.mark.parametrize("document", [b"[]", b'"keys"', b'{"keys": {}}', b"null", b"not json"])
-def test_a_key_set_that_is_not_one_is_503(keys: KeySet, document: bytes) -> None:
+def test_a_key_set_that_is_not_one_is_503(keys: KeySetServerFake, document: bytes) -> None:
     keys.document = document
 
     answer = decode_with(codec_client(keys), token())
@@ -195,7 +195,7 @@ def test_a_key_set_that_is_not_one_is_503(keys: KeySet, document: bytes) -> None
     assert "the key set cannot be read" in answer.json()["error"]
 
 
-def test_the_shared_token_still_works_beside_users_tokens(keys: KeySet) -> None:
+def test_the_shared_token_still_works_beside_users_tokens(keys: KeySetServerFake) -> None:
     client = codec_client(keys, auth_token="cli-secret")
 
     assert decode_with(client, "cli-secret").status_code == 200
@@ -203,7 +203,7 @@ def test_the_shared_token_still_works_beside_users_tokens(keys: KeySet) -> None:
     assert decode_with(client, "cli-secre").status_code == 401
 
 
-def test_a_key_set_that_cannot_be_had_is_503_not_a_pass(keys: KeySet) -> None:
+def test_a_key_set_that_cannot_be_had_is_503_not_a_pass(keys: KeySetServerFake) -> None:
     keys.status = 500
     client = codec_client(keys)
 

@@ -38,8 +38,8 @@ CANCEL_REQUESTED = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED
 SIGNALED = EventType.EVENT_TYPE_EXTERNAL_WORKFLOW_EXECUTION_SIGNALED
 
 
-@workflow.defn(name="StubBatchOfTheCancelTest")
-class StubBatch:
+@workflow.defn(name="BatchFakeOfTheCancelTest")
+class BatchFake:
     """Stands in for the batch: takes the ticket's report."""
 
     def __init__(self) -> None:
@@ -95,7 +95,7 @@ async def test_a_cancel_request_after_a_batch_ticket_ended_does_not_cancel_its_w
     ticket = make_ticket()
     client = dev_env.client
     options: dict[str, Any] = {
-        "workflows": [StubBatch],
+        "workflows": [BatchFake],
         "workflow_runner": UnsandboxedWorkflowRunner(),
     }
     pipeline = fake_pipeline(
@@ -103,7 +103,7 @@ async def test_a_cancel_request_after_a_batch_ticket_ended_does_not_cancel_its_w
     )
     await pipeline.__aenter__()
     try:
-        batch = await client.start_workflow(StubBatch.run, id=batch_id, task_queue=task_queue)
+        batch = await client.start_workflow(BatchFake.run, id=batch_id, task_queue=task_queue)
         handle = await client.start_workflow(
             names.TICKET_WORKFLOW,
             TicketRequest(ticket=ticket, batch_id=batch_id),

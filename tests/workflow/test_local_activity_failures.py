@@ -32,14 +32,14 @@ from workflows import ALL_WORKFLOWS, options
 pytestmark = pytest.mark.timeout(90)
 
 
-class SlowLocalDelivery(FakeTicketServices):
+class SlowLocalDeliveryFake(FakeTicketServices):
     @activity.defn(name=names.DELIVER_RESPONSE_NOW)
     async def deliver_now(self, request: DeliveryRequest) -> DeliveryReceipt:
         await asyncio.sleep(5)  # a ledger write waiting on a database that is failing over
         return await self.deliver(request)
 
 
-class BrokenKnowledgeBase(FakeTicketServices):
+class BrokenKnowledgeBaseFake(FakeTicketServices):
     @activity.defn(name=names.SEARCH_KNOWLEDGE_BASE)
     async def search(self, query: KnowledgeQuery) -> list[KnowledgeArticle]:
         raise ApplicationError(
@@ -47,7 +47,7 @@ class BrokenKnowledgeBase(FakeTicketServices):
         )
 
 
-class SlowKnowledgeBase(FakeTicketServices):
+class SlowKnowledgeBaseFake(FakeTicketServices):
     @activity.defn(name=names.SEARCH_KNOWLEDGE_BASE)
     async def search(self, query: KnowledgeQuery) -> list[KnowledgeArticle]:
         await asyncio.sleep(5)
@@ -97,7 +97,7 @@ async def test_a_local_delivery_that_timed_out_is_queued_and_the_ticket_complete
     ts_env: WorkflowEnvironment, task_queue: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(options, "LOCAL_DELIVERY_START_TO_CLOSE", timedelta(seconds=1))
-    services = SlowLocalDelivery()
+    services = SlowLocalDeliveryFake()
     async with on_uncached_worker(ts_env.client, task_queue, services) as handle:
         # Before, its replay failed every workflow task (TMPRL1100) and it never completed.
         view = await asyncio.wait_for(handle.result(), timeout=30)
@@ -112,7 +112,7 @@ async def test_a_knowledge_base_that_fails_fails_the_ticket_with_its_reason(
 ) -> None:
     # Before, the workflow failed with the ticket left in its last state, no reason on it and
     # its batch never told.
-    async with on_uncached_worker(ts_env.client, task_queue, BrokenKnowledgeBase()) as handle:
+    async with on_uncached_worker(ts_env.client, task_queue, BrokenKnowledgeBaseFake()) as handle:
         with pytest.raises(WorkflowFailureError):
             await handle.result()
         view = await status(handle)
@@ -134,7 +134,7 @@ async def test_a_knowledge_base_that_times_out_fails_the_ticket_and_its_status_s
 ) -> None:
     monkeypatch.setattr(options, "KB_START_TO_CLOSE", timedelta(seconds=1))
     monkeypatch.setattr(options, "KB_RETRY", RetryPolicy(maximum_attempts=1))
-    async with on_uncached_worker(ts_env.client, task_queue, SlowKnowledgeBase()) as handle:
+    async with on_uncached_worker(ts_env.client, task_queue, SlowKnowledgeBaseFake()) as handle:
         with pytest.raises(WorkflowFailureError):
             await handle.result()
         view = await status(handle)  # replays the whole history: it failed with a TMPRL1100

@@ -1,10 +1,10 @@
 """The pipeline on real provider clients (openai, anthropic SDKs) against a fake LLM server."""
 
-import time
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from temporalio.api.enums.v1 import EventType, TimeoutType
 from temporalio.client import WorkflowFailureError
 from temporalio.testing import WorkflowEnvironment
 
@@ -283,8 +283,9 @@ async def test_output_that_stays_invalid_hands_the_ticket_to_a_person_with_the_c
 
 
 async def test_a_stalled_response_is_caught_by_the_heartbeat_timeout_and_retried(
-    ts_env: WorkflowEnvironment, task_queue: str, tmp_path: Path, fake: FakeLLMServer
+    dev_env: WorkflowEnvironment, task_queue: str, tmp_path: Path, fake: FakeLLMServer
 ) -> None:
+    # On the dev server: the time-skipping one records no attempt's last failure.
     fake.push(Reply(output={"category": "Account"}, stall=True))
     setup = llm_setup(
         fake,
@@ -293,16 +294,23 @@ async def test_a_stalled_response_is_caught_by_the_heartbeat_timeout_and_retried
         # heartbeat is not taken for a stall.
         agent_timeouts=AgentTimeouts(start_to_close_seconds=30, heartbeat_seconds=3),
     )
-    started = time.monotonic()
-    async with llm_pipeline(ts_env.client, task_queue, tmp_path, setup):
-        handle = await start_ticket(ts_env.client, task_queue, make_ticket())
+    async with llm_pipeline(dev_env.client, task_queue, tmp_path, setup):
+        handle = await start_ticket(dev_env.client, task_queue, make_ticket())
         result: TicketView = await handle.result()
-    elapsed = time.monotonic() - started
 
     assert len(fake.calls("Classification")) == 2
     assert result.state is TicketState.COMPLETED
-    # Caught in seconds by the heartbeat timeout, not by the 25 s client or 30 s attempt limit.
-    assert elapsed < 15
+    # Caught by the heartbeat timeout, not by the 25 s client or the 30 s attempt limit: the
+    # second attempt's start records why the first ended.
+    retried = [
+        e.activity_task_started_event_attributes
+        async for e in handle.fetch_history_events()
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
+        and e.activity_task_started_event_attributes.attempt == 2
+    ]
+    assert len(retried) == 1, retried
+    why = retried[0].last_failure.timeout_failure_info.timeout_type
+    assert why == TimeoutType.TIMEOUT_TYPE_HEARTBEAT, retried[0].last_failure
 
 
 async def test_a_ticket_that_would_pass_its_cost_budget_goes_to_a_person(

@@ -35,7 +35,7 @@ from workflows import ALL_WORKFLOWS
 MODEL_SECONDS = 0.05
 
 
-class SlowAgentsByTicketId(FakeAgents):
+class SlowAgentsByTicketIdFake(FakeAgents):
     """Each call takes MODEL_SECONDS; tickets whose id starts with "U" are Urgent, others Low."""
 
     @activity.defn(name=names.CLASSIFY_TICKET)
@@ -69,7 +69,7 @@ async def test_urgent_tickets_overtake_earlier_low_ones_on_a_saturated_worker(
     client = dev_env.client
     # Urgent tickets go straight out here, so finishing means the same work for both kinds.
     config = fake_routes_config(review=ReviewPolicyConfig(review_urgent=False))
-    agents, services = SlowAgentsByTicketId(), FakeTicketServices(config=config)
+    agents, services = SlowAgentsByTicketIdFake(), FakeTicketServices(config=config)
     run = uuid.uuid4().hex[:6]
     low = [make_ticket(ticket_id=f"L{run}-{i}") for i in range(5)]
     urgent = [make_ticket(ticket_id=f"U{run}-{i}") for i in range(3)]
