@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from shared.tickets import derive_ticket_id
+from starter import inputs
 from starter.inputs import parse_jsonl, read_jsonl, ticket_from_mapping
 from tests.support.ticket_lines import good, jsonl, line
 
@@ -101,3 +102,32 @@ def test_a_utf16_file_is_one_error_naming_the_encoding() -> None:
     tickets, errors = parse_jsonl(data, SOURCE)
     assert tickets == []
     assert [str(e) for e in errors] == [f"{SOURCE}: the file is UTF-16: save it as UTF-8"]
+
+
+# ---- how much one file may hold ------------------------------------------------------------------
+
+
+def test_a_file_of_more_items_than_the_limit_is_read_up_to_it_and_says_where_it_stopped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # 935,000 small tickets took a gigabyte to parse, all of them held at once.
+    monkeypatch.setattr(inputs, "MAX_ITEMS_PER_FILE", 3)
+    tickets, errors = parse_jsonl(jsonl(*(good(f"T-{n}") for n in range(1, 6))), SOURCE)
+
+    assert [p.ticket.ticket_id for p in tickets] == ["T-1", "T-2", "T-3"]
+    assert [(e.line, e.message) for e in errors] == [
+        (4, "more than 3 items in one file: nothing from this line on was read; split the file")
+    ]
+
+
+def test_a_file_of_lines_that_are_not_tickets_stops_being_read_after_the_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Two million lines of "x" made two million errors (600 MB); the good first line still
+    # comes through.
+    monkeypatch.setattr(inputs, "MAX_BAD_LINES", 3)
+    tickets, errors = parse_jsonl(jsonl(good("T-1"), *([b"x"] * 10), good("T-12")), SOURCE)
+
+    assert [p.ticket.ticket_id for p in tickets] == ["T-1"]
+    assert [e.line for e in errors] == [2, 3, 4, 5]
+    assert errors[-1].message.startswith("3 lines are not what this command reads: is this the")
