@@ -15,7 +15,8 @@ alone), with the limit declared in requests and then as a token limit only (a to
 counting each request's prompt plus its max_completion_tokens, as OpenAI does, sized to allow R
 requests/s: the worker must turn tokens into requests); and the same run with the limit
 configured (the queue set to R by the worker), as the reference for what the machine can do.
-Reported: answered calls per second over the whole run / R, the share of requests answered 429,
+Reported: answered calls over the whole run / what the provider allowed in it (R a second and
+the second's worth its bucket starts with), the share of requests answered 429,
 tickets not completed, the rate left on the queue; and, for the adaptive run, each second in
 which the provider answered 429 or the controller set a rate (from the controller's history),
 so the 429s of slow start can be told from those of the probes. Target, for the provider that
@@ -42,7 +43,7 @@ from typing import Literal
 from temporalio.client import Client
 
 from activities.queue_rate import api_rate
-from bench.llm_rate_limit import per_second
+from bench.llm_rate_limit import allowed, per_second
 from bench.stack import embedded_server
 from policy.adaptive_rate import ControllerState
 from shared import names
@@ -135,7 +136,8 @@ async def scenario(
     return {
         "requests": len(calls),
         "rate": answered / window,
-        "ratio": answered / window / rps,
+        # Of what the provider allowed in the window (its bucket starts with a second's worth).
+        "ratio": answered / allowed(rps, window),
         "429s": fake.rate_limited,
         "429_share": fake.rate_limited / len(calls) if calls else 0.0,
         "not_completed": tickets - completed,

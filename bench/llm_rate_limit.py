@@ -17,8 +17,10 @@ pipeline file as a user would) and the real openai client, twice:
 With --stop-one-after S, one of the W workers is stopped S seconds into each run: the seconds
 after it show how soon the others take its share of the rate (each worker paces its share,
 activities/providers/peers.py).
-Reported: answered calls per second over the whole run (first request to last) / R; the same
-over the part of the run where demand can reach the limit (until fewer tickets are unfinished
+Reported: answered calls over the whole run (first request to last) / what the provider allowed
+in that window (R a second, plus the second's worth its bucket holds at the start: answered / R
+per second over the window read above 1.0 with nothing over the limit); the same over the part
+of the run where demand can reach the limit (until fewer tickets are unfinished
 than the limit allows calls per second: with fewer, even calls answered at once cannot keep
 the provider busy); 429s received and their share of requests; tickets not completed; and where
 the rest of the time went (before the first answer at the limit, after demand fell).
@@ -86,6 +88,12 @@ async def workers(
             await process.stop()
 
 
+def allowed(rps: float, window: float) -> float:
+    """The most calls the fake provider answers in ``window`` seconds: ``rps`` a second, and the
+    second's worth its bucket holds when the run starts (tests/support/fake_llm_limits.py)."""
+    return rps * (window + 1.0)
+
+
 @dataclass
 class Run:
     calls: list[Recorded]
@@ -100,22 +108,22 @@ def figures(run: Run, rps: float) -> dict[str, float]:
     calls = run.calls
     answered = [c.at for c in calls if c.reply is not None and c.reply.status == 200]
     first, last = calls[0].at, calls[-1].at
-    whole = len(answered) / (last - first)
+    whole = len(answered) / allowed(rps, last - first)
     # Demand can reach the limit while at least R tickets are unfinished (each has at most one
     # call in flight and a call takes at least the provider's latency, well under a second).
     done = sorted(run.done_at)
     keep_busy = math.ceil(rps)
     saturated_end = done[-keep_busy] if len(done) >= keep_busy else last
     in_part = [t for t in answered if t <= saturated_end]
-    saturated = len(in_part) / (saturated_end - first) if saturated_end > first else 0.0
+    saturated = len(in_part) / allowed(rps, saturated_end - first) if saturated_end > first else 0.0
     # The first second in which the provider answered at the limit: the ramp-up before it.
     buckets = per_second(answered, first)
     ramp = next((i for i, n in enumerate(buckets) if n >= rps * TARGET), len(buckets))
     return {
         "requests": len(calls),
         "answered": len(answered),
-        "whole": whole / rps,
-        "saturated": saturated / rps,
+        "whole": whole,
+        "saturated": saturated,
         "first_call": first - run.started,
         "ramp": float(ramp),
         "tail": last - saturated_end,

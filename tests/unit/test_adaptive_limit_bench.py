@@ -124,3 +124,19 @@ def test_a_simulation_option_without_simulate_is_refused_not_dropped(
         adaptive_limit.main(option)
     assert exited.value.code == 2
     assert f"{option[0]} goes with --simulate" in capsys.readouterr().err
+
+
+def test_the_limit_used_is_read_against_what_the_provider_allowed_in_the_window() -> None:
+    # Answered calls a second over the window read 1.068 of the limit with no 429: N calls over
+    # N-1 gaps, and the second's worth the fake's bucket holds at the start. A bucket as the
+    # fake's (tests/support/fake_llm_limits.py: R a second, a second's worth, full at first)
+    # asked every 10 ms for 5 s answers what `allowed` says, and more than R x 5 s.
+    from bench.llm_rate_limit import allowed
+
+    rate, left, answered = 10.0, 10.0, 0
+    for step in range(501):
+        left = min(rate, left + (0.01 * rate if step else 0.0))
+        if left >= 1.0:
+            left, answered = left - 1.0, answered + 1
+    assert answered / (rate * 5.0) > 1.0  # the old reading
+    assert 0.98 <= answered / allowed(rate, 5.0) <= 1.0
