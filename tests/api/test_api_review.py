@@ -2,11 +2,14 @@
 the review queue and report, and the refusals of a review that cannot apply (stale, not waiting,
 unknown, naming its own reviewer, missing its fields)."""
 
+from typing import Any
+
 import httpx
 import pytest
 
 from tests.api.helpers import unique_id, urgent_ticket, wait_for_state
 from tests.support.api_server import Tokens, bearer
+from tests.support.temporal import wait_until
 
 pytestmark = pytest.mark.api
 
@@ -18,7 +21,13 @@ async def test_the_review_queue_lists_waiting_tickets_oldest_deadline_first_and_
     await http.post("/tickets", headers=bearer(tokens.submit), json=urgent_ticket(ticket_id))
     await wait_for_state(http, tokens.review, ticket_id, "AWAITING_REVIEW")
 
-    queue = (await http.get("/review-queue", headers=bearer(tokens.review))).json()
+    async def listed() -> dict[str, Any] | None:
+        # The queue reads the visibility store, which follows the ticket's own state a moment
+        # later (the test failed once, the ticket not yet listed).
+        found = (await http.get("/review-queue", headers=bearer(tokens.review))).json()
+        return found if ticket_id in [t["ticket_id"] for t in found["tickets"]] else None
+
+    queue = await wait_until(listed)
     report = (await http.get("/report", headers=bearer(tokens.read))).json()
 
     deadlines = [t["sla_deadline"] for t in queue["tickets"]]
@@ -38,7 +47,11 @@ async def test_the_review_queue_says_why_each_ticket_waits_and_filters_by_it(
     await wait_for_state(http, tokens.review, ticket_id, "AWAITING_REVIEW")
     review = bearer(tokens.review)
 
-    everything = (await http.get("/review-queue", headers=review)).json()["tickets"]
+    async def listed() -> list[dict[str, Any]] | None:
+        found = (await http.get("/review-queue", headers=review)).json()["tickets"]
+        return found if ticket_id in [t["ticket_id"] for t in found] else None
+
+    everything = await wait_until(listed)
     urgent = (await http.get("/review-queue?why=urgent", headers=review)).json()["tickets"]
     budget = (await http.get("/review-queue?why=budget", headers=review)).json()["tickets"]
     unknown = await http.get("/review-queue?why=bored", headers=review)

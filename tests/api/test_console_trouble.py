@@ -12,6 +12,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from shared import review_operations, ticket_status
+from shared.review import MAX_EDITED_CHARS
 from shared.temporal_client import connect, connection_settings
 from tests.api.helpers import (
     console_sign_in,
@@ -261,3 +262,27 @@ async def test_a_form_or_an_address_that_was_tampered_with_keeps_the_typed_text_
     assert long_revision.status_code == 422, long_revision.text[:300]
     assert long_revision.headers["content-type"].startswith("text/html")
     assert TYPED in long_revision.text and "9" * 100 not in long_revision.text
+
+
+async def test_a_form_post_no_console_form_could_be_is_refused_before_it_is_parsed(
+    console_url: str,
+) -> None:
+    # Anyone may post to the console, and its forms were parsed on the event loop before any
+    # check: a 1 MiB body of '&' held the whole API for half a second. A console form is at
+    # most 192 KiB (a review's three texts at their longest, percent-encoded) and a few fields.
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    async with httpx.AsyncClient(base_url=console_url, timeout=30) as anyone:
+        fields = await anyone.post("/console/sign-in", headers=form, content=b"&" * 100_000)
+        big = await anyone.post("/console/sign-in", headers=form, content=b"a" * 200_000)
+        longest = "\U0001f600" * MAX_EDITED_CHARS
+        review = await anyone.post(
+            "/console/tickets/T-1/review",
+            data={"action": "edit", "csrf": "x", "edited_text": longest},
+        )
+
+    assert fields.status_code == 400 and "Not a console form" in fields.text
+    assert big.status_code == 413 and "larger than the console accepts (196,608 bytes)" in big.text
+    for page in (fields, big):
+        assert page.headers["content-type"].startswith("text/html")
+    # The longest edit still reaches the route (signed out here: to the sign-in page).
+    assert review.status_code == 303 and review.headers["location"] == "/console/sign-in"
