@@ -211,7 +211,8 @@ class SwarmWorkflow:
         chunks_this_run = 0
         while state.next_chunk < chunks:
             if chunks_this_run >= settings.chunks_per_run:
-                # Items stay one payload (stored once by content); only the state changes.
+                # Items stay one payload; only the state changes. (Stored again at each run:
+                # encryption's random nonce makes each copy's bytes, and so its key, new.)
                 state.totals.runs += 1
                 workflow.continue_as_new(args=[items, state])
             n = state.next_chunk

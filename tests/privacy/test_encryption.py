@@ -1,11 +1,13 @@
 """Payloads are encrypted with the current key of a key ring; any key in the ring decrypts; what
 was written before encryption still reads; keys never appear in a message."""
 
+import asyncio
 import base64
 import json
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio.api.common.v1 import Payload
@@ -15,6 +17,7 @@ from temporalio.exceptions import ApplicationError
 from shared.data_converter import data_converter, describe_encryption
 from shared.encryption.codec import (
     ENCODING,
+    IN_THREAD_BYTES,
     KEY_ID_METADATA,
     EncryptionCodec,
     PayloadDecryptionError,
@@ -43,6 +46,28 @@ async def test_a_payload_is_encrypted_under_the_current_key_and_decrypts_back() 
     assert payload.metadata[KEY_ID_METADATA] == b"k1"
     assert SECRET.encode() not in payload.SerializeToString()
     assert await converter.decode([payload], [dict]) == [{"body": SECRET}]
+
+
+async def test_a_payload_of_megabytes_is_encrypted_off_the_event_loop_and_decrypts_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # temporalio runs the codec on the worker's event loop: 127 MiB held it 265 ms.
+    codec = EncryptionCodec(make_key_ring("k1"))
+    big = Payload(metadata={"encoding": b"binary/plain"}, data=b"x" * (IN_THREAD_BYTES + 1))
+    small = Payload(metadata={"encoding": b"binary/plain"}, data=b"y")
+    threaded: list[object] = []
+    real_to_thread = asyncio.to_thread
+
+    async def counting(function: Any, *args: Any) -> Any:
+        threaded.append(args[0].data[:1] if args else None)
+        return await real_to_thread(function, *args)
+
+    monkeypatch.setattr(asyncio, "to_thread", counting)
+    encoded = await codec.encode([big, small])
+    decoded = await codec.decode(encoded)
+
+    assert decoded == [big, small]
+    assert len(threaded) == 2  # the big one each way, the small one never
 
 
 async def test_after_rotation_new_payloads_use_the_new_key_and_old_ones_still_read() -> None:

@@ -1,5 +1,6 @@
 """Offline provider: answers every agent role by rules, labelled as offline in every result."""
 
+import asyncio
 import time
 from typing import Any, cast
 
@@ -53,15 +54,24 @@ def _answer(role: AgentRole, request: Any) -> BaseModel:
     raise ValueError(f"the offline provider has no rules for the {role} agent")
 
 
+IN_THREAD_CHARS = 8_000
+
+
 class OfflineProvider(Provider):
     name = "offline"
 
     async def run(self, spec: AgentSpec[InT, OutT], request: InT, model: str) -> AgentReply[OutT]:
         started = time.perf_counter()
-        output = spec.output_model.model_validate(_answer(spec.role, request).model_dump())
         # Token figures are estimates of what the same prompt would cost on an LLM, so budgets
         # and reports behave the same offline; the cost is zero and the result says offline.
         prompt = f"{spec.instructions}\n{spec.render_input(request)}"
+        # The rules take milliseconds for a ticket of usual length and tens of them for a
+        # 20,000-character one: those run in a thread, off the worker's event loop.
+        if len(prompt) > IN_THREAD_CHARS:
+            answer = await asyncio.to_thread(_answer, spec.role, request)
+        else:
+            answer = _answer(spec.role, request)
+        output = spec.output_model.model_validate(answer.model_dump())
         usage = Usage(
             provider=self.name,
             model=model or OFFLINE_MODEL,
