@@ -68,7 +68,11 @@ async def resolve_references(
     out: list[Payload] = []
     left, over = MAX_RESOLVED_BYTES, False
     for stored in payloads:
-        if left <= 0:
+        # The size the reference declares: a payload past what is left is not fetched at all
+        # (it was fetched, hashed and parsed on the event loop, then dropped: 264 ms for 100 MiB).
+        declared = sum(e.size_bytes for e in stored.external_payloads)
+        if left <= 0 or declared > left:
+            over = over or declared > 0
             out.append(stored)
             continue
         try:

@@ -7,10 +7,12 @@ import dataclasses
 import hashlib
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import (
+    DataConverter,
     PayloadCodec,
     StorageDriverStoreContext,
     StorageDriverWorkflowInfo,
@@ -165,10 +167,20 @@ async def test_the_codec_server_resolves_references_up_to_its_byte_budget_per_re
     converter = data_converter(env=env(tmp_path, TICKETS_PAYLOAD_OFFLOAD_BYTES="1000"))
     [reference] = await converter.encode([{"text": "x" * 50_000}])
     monkeypatch.setattr(codec_payloads, "MAX_RESOLVED_BYTES", 120_000)
+    fetched = 0
+    retrieve = DataConverter._external_retrieve_payload_sequence
 
+    async def counted(self: DataConverter, payloads: Any) -> Any:
+        nonlocal fetched
+        fetched += len(payloads)
+        return await retrieve(self, payloads)
+
+    monkeypatch.setattr(DataConverter, "_external_retrieve_payload_sequence", counted)
     resolved_first = await codec_payloads.resolve_references(converter, [reference] * 5)
     answered = await asyncio.to_thread(codec_payloads.decode_in_thread, converter, resolved_first)
 
     resolved = [p for p in answered if p.metadata.get("messageType") != REFERENCE_TYPE]
     assert len(resolved) == 2 and all(len(p.data) > 50_000 for p in resolved)
     assert answered[2:] == [reference] * 3
+    # The third is not fetched to be dropped: its reference says its size.
+    assert fetched == 2
