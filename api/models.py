@@ -11,6 +11,7 @@ from shared.review import (
     MAX_EDITED_CHARS,
     MAX_NOTES_CHARS,
     MAX_REASON_CHARS,
+    MAX_REVISION,
     ReviewAction,
     one_break,
 )
@@ -152,6 +153,7 @@ class ReviewRequest(BaseModel):
     # Strict: the concurrency guard takes a number, not true (read as 1) or "1".
     revision: StrictInt | None = Field(
         ge=1,
+        le=MAX_REVISION,
         description="the draft revision you reviewed; null only when the ticket had no draft. A "
         "review of an older draft, or null once a draft exists, is refused with 409",
     )

@@ -23,6 +23,8 @@ def as_operator(name: str) -> str:
 
 
 # The longest answer a reviewer may write in (an agent's draft has the same limit).
+# No ticket has this many drafts: a revision past it is a mistake (a 4,000-digit one validated).
+MAX_REVISION = 1_000_000
 MAX_EDITED_CHARS = 8_000
 # The longest rework notes and reason to reject.
 MAX_NOTES_CHARS = 4_000
@@ -53,7 +55,7 @@ class ReviewDecision(BaseModel):
     reviewer: str = Field(default="reviewer", min_length=1, max_length=REVIEWER_NAME_LIMIT)
     # The draft revision the reviewer saw. When given, a review of an older draft is refused
     # instead of applied (optimistic concurrency without version columns).
-    revision: int | None = Field(default=None, ge=1)
+    revision: int | None = Field(default=None, ge=1, le=MAX_REVISION)
     # The reviewer saw no draft (the HTTP API's revision null): refused if one has been written
     # since, so a decision is never applied to a draft its reviewer did not see.
     saw_no_draft: bool = False

@@ -50,6 +50,18 @@ def positive_int(text: str) -> int:
     return value
 
 
+def positive_int_up_to(limit: int) -> Callable[[str], int]:
+    """``positive_int`` with an upper bound (a 26-digit --limit was taken as given)."""
+
+    def parse(text: str) -> int:
+        value = positive_int(text)
+        if value > limit:
+            raise argparse.ArgumentTypeError(f"must be at most {limit:,}, got {text[:40]}")
+        return value
+
+    return parse
+
+
 # The longest wait a command takes: a week, in seconds.
 MAX_WAIT_SECONDS = 7 * 24 * 3600
 

@@ -11,6 +11,7 @@ from shared import review_operations, waiting
 from shared.bounded_read import TooLarge, read_text_at_most
 from shared.review import (
     MAX_EDITED_CHARS,
+    MAX_REVISION,
     OPERATOR_PREFIX,
     REVIEWER_NAME_LIMIT,
     ReviewAction,
@@ -20,7 +21,7 @@ from shared.review import (
 )
 from shared.view import TicketView
 from starter import render
-from starter.arguments import positive_int, ticket_id_argument, wait_seconds
+from starter.arguments import positive_int_up_to, ticket_id_argument, wait_seconds
 from starter.connection import open_client
 from starter.errors import EXIT_OK, EXIT_PARTIAL, CliError
 
@@ -69,8 +70,21 @@ def _decision(args: argparse.Namespace) -> ReviewDecision:
     except ValidationError as err:
         first = err.errors()[0]
         field = ".".join(str(p) for p in first["loc"])
-        flag = {"revision": "--revision", "reviewer": "--reviewer"}.get(field, field)
-        message = str(first["msg"]).removeprefix("Value error, ")
+        # The flag or file the text came from, not the model's field ("notes: String should
+        # have at most 4000 characters" for a --rework).
+        flag = {
+            "revision": "--revision",
+            "reviewer": "--reviewer",
+            "notes": "--rework",
+            "reason": "--reject",
+            "edited_text": f"--edit {args.edit}",
+        }.get(field, field)
+        given, limit = first.get("input"), (first.get("ctx") or {}).get("max_length")
+        if first.get("type") == "string_too_long" and isinstance(given, str) and limit:
+            size = "the file's text" if field == "edited_text" else "the text"
+            message = f"{size} is {len(given):,} characters; the limit is {limit:,}"
+        else:
+            message = str(first["msg"]).removeprefix("Value error, ")
         raise CliError(f"invalid review: {flag + ': ' if flag else ''}{message}") from None
 
 
@@ -115,7 +129,9 @@ def add_parser(
     action.add_argument("--rework", metavar="NOTE", help="send back to the resolver with this note")
     action.add_argument("--reject", metavar="REASON", help="close without sending anything")
     p.add_argument(
-        "--revision", type=positive_int, help="the draft revision you reviewed (refused if stale)"
+        "--revision",
+        type=positive_int_up_to(MAX_REVISION),
+        help="the draft revision you reviewed (refused if stale)",
     )
     p.add_argument("--reviewer", default="cli", help="your name, for the log")
     p.add_argument(

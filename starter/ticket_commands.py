@@ -18,7 +18,7 @@ from shared.operation_errors import OperationError
 from shared.ticket_status import read_ticket, waiting_on
 from starter import render, render_status, review_command
 from starter.arguments import (
-    positive_int,
+    positive_int_up_to,
     since_argument,
     state_argument,
     ticket_id_argument,
@@ -287,7 +287,7 @@ def add_parsers(
     )
     p.add_argument(
         "--limit",
-        type=positive_int,
+        type=positive_int_up_to(listing.REPORT_LIMIT),
         default=DEFAULT_LIST_LIMIT,
         help=f"at most this many: running tickets first, then the most recently closed (default "
         f"{DEFAULT_LIST_LIMIT}; says when more exist)",

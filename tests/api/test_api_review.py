@@ -129,7 +129,12 @@ async def test_a_review_that_names_its_own_reviewer_or_misses_its_fields_is_refu
         headers=bearer(tokens.review),
         json={"action": "approve", "revision": 1, "edited_text": "my corrected reply"},
     )
+    # A 4,000-digit revision validated and went on to the worker.
+    huge = await http.post(
+        url, headers=bearer(tokens.review), json={"action": "approve", "revision": 10**3999}
+    )
 
+    assert huge.status_code == 422 and "field 'revision'" in huge.text
     assert named.status_code == 422 and "field 'reviewer'" in named.json()["problems"][0]
     assert no_notes.status_code == 422 and "a rework needs notes" in no_notes.json()["message"]
     assert no_revision.status_code == 422 and "field 'revision'" in no_revision.text

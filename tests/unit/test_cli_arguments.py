@@ -137,6 +137,26 @@ def test_an_empty_review_text_is_refused_for_its_own_action(argv: list[str], sai
     assert str(refused.value).startswith(said)
 
 
+def test_a_review_text_over_its_limit_names_the_flag_or_file_and_the_lengths(
+    tmp_path: Path,
+) -> None:
+    # "invalid review: notes: String should have at most 4000 characters" for a --rework; the
+    # --edit file went unnamed.
+    edit = tmp_path / "reply.txt"
+    edit.write_text("e" * 8_001)
+    said = []
+    for argv in (["--rework", "n" * 4_001], ["--reject", "r" * 1_001], ["--edit", str(edit)]):
+        with pytest.raises(CliError) as refused:
+            _decision(cli.build_parser().parse_args(["review", "T-1", *argv]))
+        said.append(str(refused.value))
+
+    assert said == [
+        "invalid review: --rework: the text is 4,001 characters; the limit is 4,000",
+        "invalid review: --reject: the text is 1,001 characters; the limit is 1,000",
+        f"invalid review: --edit {edit}: the file's text is 8,001 characters; the limit is 8,000",
+    ]
+
+
 def test_an_edit_file_that_cannot_be_read_is_named_once_with_the_reason(tmp_path: Path) -> None:
     # "cannot read the edited reply from D: [Errno 21] Is a directory: 'D'".
     args = cli.build_parser().parse_args(["review", "T-1", "--edit", str(tmp_path)])
@@ -158,3 +178,19 @@ def test_version_and_a_role_that_does_not_exist_are_answered_by_argparse(
     assert "argument --role: 'superuser' is not a role: give submit, read, review or admin" in (
         capsys.readouterr().err
     )
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["list", "--limit", "9" * 26], "argument --limit: must be at most 20,000"),
+        (["review", "T-1", "--approve", "--revision", "9" * 29], "must be at most 1,000,000"),
+    ],
+)
+def test_a_count_or_revision_past_its_bound_is_refused_by_argparse(
+    argv: list[str], said: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Both were taken as given (a 26-digit list limit, a 29-digit revision).
+    with pytest.raises(SystemExit) as exited:
+        cli.build_parser().parse_args(argv)
+    assert exited.value.code == 2 and said in capsys.readouterr().err
