@@ -31,6 +31,8 @@ from shared.temporal_client import DEFAULT_NAMESPACE, ClientConfigError, connect
 
 DEFAULT_HOST: Final = "127.0.0.1"
 DEFAULT_PORT: Final = 8081
+# The shared bearer token's shortest length: it is the only thing between a caller and plaintext.
+MIN_AUTH_TOKEN_CHARS: Final = 32
 # A decode request carries the payloads of one page of history; Temporal caps a payload at 2 MB.
 MAX_BODY_BYTES: Final = 16 * 1024 * 1024
 # And the payloads of one page are a few per event, a few hundred events: more than this in one
@@ -127,11 +129,20 @@ class CodecServerSettings:
             for o in (env.get("TICKETS_CODEC_ALLOWED_ORIGINS") or "").split(",")
             if o.strip()
         ]
+        auth_token = (env.get("TICKETS_CODEC_AUTH_TOKEN") or "").strip() or None
+        if auth_token is not None and len(auth_token) < MIN_AUTH_TOKEN_CHARS:
+            # It hands out every payload's plaintext, and nothing slows a guesser down: a
+            # three-letter token fell to 29 tries in a tenth of a second.
+            raise ConfigError(
+                f"TICKETS_CODEC_AUTH_TOKEN is {len(auth_token)} characters; it needs at least "
+                f"{MIN_AUTH_TOKEN_CHARS} (make one with: python3 -c 'import secrets; "
+                "print(secrets.token_urlsafe(32))')"
+            )
         return cls(
             host=(env.get("TICKETS_CODEC_HOST") or "").strip() or DEFAULT_HOST,
             port=port,
             allowed_origins=tuple(origins),
-            auth_token=(env.get("TICKETS_CODEC_AUTH_TOKEN") or "").strip() or None,
+            auth_token=auth_token,
             # As every client resolves it (TEMPORAL_NAMESPACE, or the profile's), so the codec
             # server serves the namespace the workers and the UI use.
             namespace=_namespace(env),

@@ -58,7 +58,11 @@ async def start_output(
 
 @pytest.mark.parametrize(
     ("host", "token", "warned"),
-    [("0.0.0.0", "", True), ("127.0.0.1", "", False), ("0.0.0.0", "s3cret-codec-token", False)],
+    [
+        ("0.0.0.0", "", True),
+        ("127.0.0.1", "", False),
+        ("0.0.0.0", "s3cret-codec-token-" + "x" * 20, False),
+    ],
 )
 async def test_listening_beyond_this_machine_without_a_token_is_warned_about_at_start(
     tmp_path: Path, host: str, token: str, warned: bool

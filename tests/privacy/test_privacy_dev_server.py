@@ -58,7 +58,7 @@ RUN = uuid.uuid4().hex[:8]
 MARK = f"Zq{RUN}Marker"  # in the completed ticket's subject and body
 FAIL_MARK = f"Fx{RUN}Failing"  # in the failing ticket, and in its activity's error message
 CUSTOMER, OTHER_CUSTOMER = f"C-{RUN}", f"D-{RUN}"
-TOKEN = f"codec-token-{RUN}"
+TOKEN = f"codec-token-{RUN}-{uuid.uuid4().hex}"
 OFFLOAD = "2000"  # small, so the payload store is used and can be checked too
 
 

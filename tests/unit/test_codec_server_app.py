@@ -14,7 +14,12 @@ from temporalio.api.common.v1 import Payload, Payloads
 from temporalio.converter import DataConverter
 
 from codec_server.app import build_app
-from codec_server.settings import CodecServerSettings, normal_origin, parse_origin
+from codec_server.settings import (
+    MIN_AUTH_TOKEN_CHARS,
+    CodecServerSettings,
+    normal_origin,
+    parse_origin,
+)
 from shared.encryption.codec import ENCODING, KEY_ID_METADATA, EncryptionCodec
 from shared.encryption.keyring import KeyRing, parse_key_ring
 from shared.settings import ConfigError
@@ -118,3 +123,11 @@ def test_the_process_environment_itself_is_read(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("TEMPORAL_NAMESPACE", "from-the-process")
 
     assert CodecServerSettings.from_env().namespace == "from-the-process"
+
+
+def test_a_shared_token_too_short_to_resist_guessing_is_refused_at_start() -> None:
+    # "abc" fell to 29 guesses in a tenth of a second, and the server hands out plaintext.
+    with pytest.raises(ConfigError, match=r"TICKETS_CODEC_AUTH_TOKEN is 3 characters; it needs"):
+        CodecServerSettings.from_env({"TICKETS_CODEC_AUTH_TOKEN": "abc"})
+    token = "t" * MIN_AUTH_TOKEN_CHARS
+    assert CodecServerSettings.from_env({"TICKETS_CODEC_AUTH_TOKEN": token}).auth_token == token
