@@ -50,12 +50,21 @@ class ApiSettings:
             host=env.get("TICKETS_API_HOST") or DEFAULT_HOST,
             port=_number(env, "TICKETS_API_PORT", DEFAULT_PORT, int, 1, 65_535),
             tokens_file=Path(tokens) if tokens else None,
+            # Upper bounds past any helpdesk, so a typo is named, not taken (1e12 requests a
+            # minute is no limit; a 1 GB body would be read whole before it is parsed).
             intake_per_minute=_number(
-                env, "TICKETS_API_INTAKE_PER_MINUTE", DEFAULT_INTAKE_PER_MINUTE, float, 0.01
+                env,
+                "TICKETS_API_INTAKE_PER_MINUTE",
+                DEFAULT_INTAKE_PER_MINUTE,
+                float,
+                0.01,
+                1_000_000.0,
             ),
-            intake_burst=_number(env, "TICKETS_API_INTAKE_BURST", DEFAULT_INTAKE_BURST, int, 1),
+            intake_burst=_number(
+                env, "TICKETS_API_INTAKE_BURST", DEFAULT_INTAKE_BURST, int, 1, 1_000_000
+            ),
             max_body_bytes=_number(
-                env, "TICKETS_API_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, int, 1_024
+                env, "TICKETS_API_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, int, 1_024, 64 << 20
             ),
             max_tickets_per_request=_number(
                 env, "TICKETS_API_MAX_TICKETS", DEFAULT_MAX_TICKETS_PER_REQUEST, int, 1, 1_000

@@ -82,13 +82,16 @@ class SpendingLimit(BaseModel):
     max_cost_usd: float | None = Field(default=None, ge=0)
 
 
+MAX_ROUTES = 10
+
+
 class OrchestrationConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     # A plan with more sub-tasks than this is refused (and sent back to the planner once).
     max_nodes: int = Field(default=8, ge=1, le=50)
     # Each dependency's output is trimmed to about this many tokens before a worker reads it.
-    context_tokens: int = Field(default=800, ge=50)
+    context_tokens: int = Field(default=800, ge=50, le=1_000_000)
     # Tickets triage marks complex are resolved by an orchestrator run instead of one draft.
     orchestrate_complex_tickets: bool = True
     # The cheaper model for a sub-task's last attempt (simplified instruction). None: the last
@@ -106,8 +109,11 @@ class PipelineConfig(BaseModel):
     # How many times the validator may send a draft back before a person takes over.
     max_revision_rounds: int = Field(default=2, ge=0, le=10)
     review: ReviewPolicyConfig = Field(default_factory=ReviewPolicyConfig)
-    # Per agent, the fallback chain: the first route is tried first.
-    routes: dict[AgentRole, list[AgentRoute]] = Field(default_factory=_default_routes)
+    # Per agent, the fallback chain: the first route is tried first (at most MAX_ROUTES: a chain
+    # of 80,000 was taken as given).
+    routes: dict[AgentRole, Annotated[list[AgentRoute], Field(max_length=MAX_ROUTES)]] = Field(
+        default_factory=_default_routes
+    )
     agent_timeouts: AgentTimeouts = Field(default_factory=AgentTimeouts)
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
     orchestration: OrchestrationConfig = Field(default_factory=OrchestrationConfig)

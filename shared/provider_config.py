@@ -54,7 +54,7 @@ class ProviderConfig(BaseModel):
     base_url: str | None = None
     # Must stay below the agent activities' start-to-close timeout so the SDK reports a clean
     # timeout error instead of the attempt being cut off by Temporal.
-    timeout_seconds: float = Field(default=90.0, gt=0)
+    timeout_seconds: float = Field(default=90.0, gt=0, le=3600)
     # The provider's request limit, turned into the task queue's server-side activities-per-second
     # limit (see docs/providers.md for the arithmetic). None: no limit.
     requests_per_minute: float | None = Field(default=None, gt=0)
@@ -79,8 +79,10 @@ class ProviderConfig(BaseModel):
     # How long the circuit breaker keeps a provider that fails most calls paused (its queue at
     # rate 0; calls waiting there go to the fallback route) before probing it again.
     breaker_cool_down_seconds: float = Field(default=30.0, gt=0, le=3600)
-    max_concurrent: int = Field(default=16, ge=1)
-    max_output_tokens: int = Field(default=2048, ge=16)
+    max_concurrent: int = Field(default=16, ge=1, le=10_000)
+    # Upper bounds on the numbers below: far past any model or machine, so a typo (1e17) is
+    # refused with the setting named instead of reaching a request or a semaphore.
+    max_output_tokens: int = Field(default=2048, ge=16, le=1_000_000)
     # Models used when no [agents] routes are configured: small for classify/triage/validate,
     # large for drafting replies.
     small_model: str
@@ -165,7 +167,7 @@ class WorkerSettings(BaseModel):
     providers: dict[str, ProviderConfig] = Field(default_factory=default_providers)
     prices: dict[str, ModelPrice] = Field(default_factory=default_prices)
     # Ticket bodies are trimmed to about this many tokens before any agent reads them.
-    trim_body_tokens: int = Field(default=1_500, ge=100)
+    trim_body_tokens: int = Field(default=1_500, ge=100, le=1_000_000)
 
     @model_validator(mode="after")
     def _offline_is_not_configurable(self) -> "WorkerSettings":

@@ -54,7 +54,7 @@ from pydantic import ValidationError
 from shared.agents import AgentRole, AgentRoute
 from shared.bounded_read import TooLarge, read_text_at_most
 from shared.config_errors import ConfigError
-from shared.pipeline_config import OFFLINE_ROUTE, PipelineConfig
+from shared.pipeline_config import MAX_ROUTES, OFFLINE_ROUTE, PipelineConfig
 from shared.provider_config import WorkerSettings, default_providers
 from shared.settings_env import env_overrides, table_at
 from shared.toml_lines import key_lines, line_of
@@ -104,6 +104,8 @@ def parse_route_chain(value: Any, where: str) -> list[AgentRoute]:
     items = value.split(",") if isinstance(value, str) else value
     if not isinstance(items, list) or not items:
         raise ConfigError(f"{where}: expected a list of 'provider:model' strings")
+    if len(items) > MAX_ROUTES:
+        raise ConfigError(f"{where}: {len(items):,} routes; a chain holds at most {MAX_ROUTES}")
     return [parse_route(str(item), f"{where}[{i}]") for i, item in enumerate(items)]
 
 

@@ -62,6 +62,11 @@ def test_api_settings_come_from_the_environment_and_bad_values_name_the_variable
         ApiSettings.from_env({"TICKETS_API_PORT": "0"})
     with pytest.raises(ApiSettingsError, match="TICKETS_API_MAX_BODY_BYTES must be a int"):
         ApiSettings.from_env({"TICKETS_API_MAX_BODY_BYTES": "lots"})
+    # No upper bound took a typo as given (a body limit of a terabyte, read whole).
+    with pytest.raises(ApiSettingsError, match="MAX_BODY_BYTES must be between 1024 and 67108864"):
+        ApiSettings.from_env({"TICKETS_API_MAX_BODY_BYTES": "1000000000000"})
+    with pytest.raises(ApiSettingsError, match="TICKETS_API_INTAKE_BURST must be between 1 and"):
+        ApiSettings.from_env({"TICKETS_API_INTAKE_BURST": "10000000"})
 
 
 @pytest.mark.parametrize("value", ["nan", "inf", "-inf"])

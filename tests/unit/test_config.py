@@ -200,6 +200,17 @@ def test_an_empty_sensitive_categories_variable_clears_the_files_list(tmp_path: 
             id="confidence-above-one",
         ),
         pytest.param("max_revision_rounds = 11\n", ["max_revision_rounds"], id="too-many-rounds"),
+        # An 80,000-route chain and a 1e17 output limit were taken as given.
+        pytest.param(
+            "[agents]\nclassifier = [" + ", ".join(['"offline:x"'] * 11) + "]\n",
+            ["agents.classifier", "11 routes; a chain holds at most 10"],
+            id="too-many-routes",
+        ),
+        pytest.param(
+            "[providers.openai]\nmax_output_tokens = 100000000000000000\n",
+            ["providers.openai.max_output_tokens", "less than or equal to 1000000"],
+            id="output-tokens-past-any-model",
+        ),
         pytest.param("colour = 'blue'\n", ["colour"], id="unknown-setting"),
     ],
 )
