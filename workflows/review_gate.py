@@ -38,6 +38,15 @@ PATCH_REVIEW_FINAL_DEADLINE = "review-final-deadline"
 # A signal cannot be refused, so what it adds to the ticket (its status answer and its result)
 # must be bounded here: an unparseable review keeps only an excerpt of its JSON, a reason is cut
 # to a length, and only so many ignored reviews are kept; the rest are counted.
+# A ticket is sent back for rework at most this many times; then a person approves, edits
+# (writes the reply) or rejects it. Each rework adds a draft, its validation and a wait to the
+# history (23-51 events, 100-300 KiB for a long ticket): unbounded, a ticket reworked some 160
+# times would reach Temporal's history limit and be terminated, its state lost. The update's
+# validator refuses a rework past it (validators do not run on replay: no patch); a signal's is
+# ignored, behind PATCH_REWORK_CAP, asked only then.
+MAX_REWORKS: Final = 10
+PATCH_REWORK_CAP = "rework-cap"
+
 MAX_RAW_EXCERPT_CHARS: Final = 500
 MAX_NOTE_CHARS: Final = 500
 MAX_IGNORED_REVIEWS_KEPT: Final = 20
@@ -167,7 +176,20 @@ class ReviewGate:
                 f"this review was made without a draft, but ticket {view.ticket_id} now has draft "
                 f"revision {view.draft.revision}; look at it and review again"
             )
-        return None
+        return self._rework_cap_problem(decision)
+
+    def _rework_cap_problem(self, decision: ReviewDecision) -> str | None:
+        if decision.action is not ReviewAction.REWORK:
+            return None
+        view = self._record.view
+        reworks = sum(r.applied and r.decision is not None and r.decision.action is
+                      ReviewAction.REWORK for r in view.reviews)  # fmt: skip
+        if reworks < MAX_REWORKS:
+            return None
+        return (
+            f"ticket {view.ticket_id} has been sent back for rework {reworks} times, the most a "
+            "ticket takes: approve the draft, edit it (write the reply) or reject the ticket"
+        )
 
     def accept(self, decision: ReviewDecision) -> ReviewReceipt:
         view = self._record.view
@@ -199,6 +221,10 @@ class ReviewGate:
             return
         if problem := self.problem(decision):
             self._ignore(decision, None, problem)
+            return
+        capped = self._rework_cap_problem(decision)
+        if capped is not None and workflow.patched(PATCH_REWORK_CAP):
+            self._ignore(decision, None, capped)
             return
         self.accept(decision)
 

@@ -15,6 +15,7 @@ from shared.view import TicketView
 from tests.support.fakes import FakeAgents, FakeTicketServices
 from tests.support.temporal import status, wait_for_state, wait_until
 from tests.support.workers import ticket_on_fakes
+from workflows.review_gate import MAX_REWORKS
 
 pytestmark = pytest.mark.usefixtures("replay_check")
 
@@ -171,3 +172,44 @@ async def test_the_review_signal_applies_like_the_update_and_a_stale_one_is_igno
 
 async def _reviews(handle):  # type: ignore[no-untyped-def]
     return (await status(handle)).reviews
+
+
+async def test_a_ticket_takes_at_most_ten_reworks_then_a_person_decides(
+    ts_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    # Each rework adds a draft, its validation and a wait to the history: unbounded, a ticket
+    # reworked some 160 times reached Temporal's history limit and was terminated, state lost.
+    agents, services = FakeAgents(confidence=0.2), FakeTicketServices()
+    async with ticket_on_fakes(ts_env.client, task_queue, agents, services) as handle:
+        await wait_for_state(handle, TicketState.AWAITING_REVIEW)
+        for n in range(1, MAX_REWORKS + 1):
+            await _review(handle, action=ReviewAction.REWORK, notes=f"Round {n}.")
+
+            async def back(revision: int = n + 1) -> TicketView | None:
+                view = await status(handle)
+                waiting = view.state is TicketState.AWAITING_REVIEW
+                return view if waiting and view.draft and view.draft.revision == revision else None
+
+            await wait_until(back, what=f"rework {n} back in review")
+
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await _review(handle, action=ReviewAction.REWORK, notes="Once more.")
+        # The Web UI's signal cannot be refused: it is ignored, with the reason.
+        await handle.signal(
+            names.REVIEW_SIGNAL, {"action": "rework", "notes": "Again.", "reviewer": "ui"}
+        )
+        ignored = await wait_until(
+            lambda: _ignored_reviews(handle), what="the signalled rework ignored"
+        )
+        await _review(handle, action=ReviewAction.APPROVE, revision=MAX_REWORKS + 1)
+        result = await handle.result()
+
+    assert isinstance(refused.value.cause, ApplicationError)
+    assert "sent back for rework 10 times, the most a ticket takes" in refused.value.cause.message
+    assert "the most a ticket takes" in ignored[0].note
+    assert len(agents.calls["draft"]) == MAX_REWORKS + 1
+    assert result.state is TicketState.COMPLETED
+
+
+async def _ignored_reviews(handle):  # type: ignore[no-untyped-def]
+    return [r for r in (await status(handle)).reviews if not r.applied] or None
