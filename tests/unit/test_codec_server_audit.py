@@ -16,7 +16,7 @@ from tests.unit.test_codec_server_tokens import (
     CODEC,
     ISSUER,
     UI,
-    KeySet,
+    KeySetServerFake,
     body,
     decode_with,
     sealed,
@@ -27,8 +27,8 @@ SHARED = "cli-secret-of-some-length"
 
 
 @pytest.fixture
-def key_set() -> Iterator[KeySet]:
-    served = KeySet()
+def key_set() -> Iterator[KeySetServerFake]:
+    served = KeySetServerFake()
     yield served
     served.server.shutdown()
     served.server.server_close()
@@ -75,7 +75,7 @@ def test_each_request_is_audited_with_its_caller_and_answer(
 
 
 def test_a_users_access_token_is_audited_by_its_subject(
-    key_set: KeySet, caplog: pytest.LogCaptureFixture
+    key_set: KeySetServerFake, caplog: pytest.LogCaptureFixture
 ) -> None:
     tokens = TokenSettings(jwks_url=key_set.url, issuer=ISSUER, audience=AUDIENCE)
     config = CodecServerSettings(allowed_origins=(UI,), tokens=tokens)
