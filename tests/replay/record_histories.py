@@ -57,7 +57,10 @@ from tests.support.workers import fake_pipeline, real_pipeline
 # same scenario recorded at aaeb198, before the patch). v10: budget-stop-classifies, asked at
 # the start for a ticket whose memo carries earlier spend (recorded for restarted-over-its-budget
 # only; its v9 file is the same scenario recorded with the code before the patch).
-TICKETS_VERSION = "v10"
+# v11: rework-cap, asked only when a rework signal comes past the cap (recorded for
+# reworked-to-the-cap only, with classifier-fallback-over-budget, whose budget-before-fallback
+# no committed history held; every other path is v10's).
+TICKETS_VERSION = "v11"
 # Fan-out v2: sub-task workflows named by place and worker (positional-subtask-ids), a complex
 # ticket after orchestrator-cancel-falls-back and rework-drafts-with-notes (their paths are
 # not taken here: asked only when cancelled or reworked), batches with client-made fairness keys.

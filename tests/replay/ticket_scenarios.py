@@ -14,10 +14,16 @@ from temporalio.testing import WorkflowEnvironment
 from policy.transitions import TicketState
 from shared import names
 from shared import search_attributes as sa
-from shared.agents import Priority
+from shared.agents import AgentRole, AgentRoute, Priority
 from shared.pipeline_config import BudgetConfig
 from shared.review import ReviewAction, ReviewDecision
-from tests.support.fakes import FakeAgents, FakeTicketServices, fake_routes_config, rejection
+from tests.support.fakes import (
+    FakeAgents,
+    FakeTicketServices,
+    fake_routes_config,
+    invalid_output,
+    rejection,
+)
 from tests.support.temporal import (
     cancel_seen,
     wait_for_state,
@@ -138,6 +144,28 @@ async def cancelled_while_sending(
     assert view.state == TicketState.COMPLETED, view.state
 
 
+async def reworked_to_the_cap(handle: WorkflowHandle[Any, Any], env: WorkflowEnvironment) -> None:
+    """Sent back for rework as often as a ticket takes (rework-cap, v11), then a rework signal
+    (the Web UI's) ignored with the reason, then approved."""
+    from workflows.review_gate import MAX_REWORKS
+
+    await wait_for_state(handle, TicketState.AWAITING_REVIEW)
+    for n in range(1, MAX_REWORKS + 1):
+        await _review(handle, action=ReviewAction.REWORK, notes=f"Round {n}.")
+
+        async def back(revision: int = n + 1) -> bool:
+            view = await wait_for_state(handle, TicketState.AWAITING_REVIEW)
+            return view.draft is not None and view.draft.revision == revision
+
+        await wait_until(back, what=f"rework {n} back in review")
+    await handle.signal(
+        names.REVIEW_SIGNAL, {"action": "rework", "notes": "Again.", "reviewer": "ui"}
+    )
+    await _review(handle, action=ReviewAction.APPROVE, revision=MAX_REWORKS + 1)
+    view = await handle.result()
+    assert [r.applied for r in view.reviews][-2:] == [False, True], view.reviews
+
+
 SCENARIOS: dict[str, tuple[Callable[[], FakeAgents], Scenario]] = {
     "completed": (lambda: FakeAgents(validations=[rejection("vague")]), completed),
     "approved-after-escalation": (
@@ -173,6 +201,14 @@ SCENARIOS: dict[str, tuple[Callable[[], FakeAgents], Scenario]] = {
     # the hand-off at NEW failed the ticket (an illegal transition); since (v10) it is
     # classified as not classified and a person edits an answer in.
     "restarted-over-its-budget": (FakeAgents, answered_by_a_person_unless_failed),
+    # Since rework-cap (v11): ten reworks, an eleventh by signal ignored, then approved.
+    "reworked-to-the-cap": (lambda: FakeAgents(confidence=0.2), reworked_to_the_cap),
+    # The classifier's first route answers invalid output past the budget: its backup is not
+    # called (budget-before-fallback) and a person edits an answer in.
+    "classifier-fallback-over-budget": (
+        lambda: FakeAgents(classify_failures=[invalid_output("classifier", tokens=500)]),
+        answered_by_a_person_if_handed_over,
+    ),
 }
 
 # Each fake agent call costs $0.001, as did the earlier runs' ten: with their $0.010 spent, the
@@ -211,7 +247,16 @@ def over_budget() -> FakeTicketServices:
 
 
 # Scenarios whose services are not the default ones.
+def classifier_with_a_backup_over_budget() -> FakeTicketServices:
+    config = fake_routes_config(budget=BudgetConfig(max_tokens=400))
+    first = config.routes[AgentRole.CLASSIFIER][0]
+    backup = AgentRoute(provider=first.provider, model="backup")
+    routes = config.routes | {AgentRole.CLASSIFIER: [first, backup]}
+    return FakeTicketServices(config=config.model_copy(update={"routes": routes}))
+
+
 SERVICES: dict[str, Callable[[], FakeTicketServices]] = {
+    "classifier-fallback-over-budget": classifier_with_a_backup_over_budget,
     "restarted-near-its-budget": near_budget,
     "restarted-over-its-budget": over_budget,
     "delivery-failed": delivery_refused,
