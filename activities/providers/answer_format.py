@@ -118,6 +118,30 @@ def malformed_stream_error(
     )
 
 
+# A streamed answer of more chunks than this many per token the request allowed (and some
+# to spare: role, usage and empty chunks) is a server that does not keep to max_tokens: it was
+# read until the attempt's timeout, the text held in memory.
+CHUNKS_PER_TOKEN: Final = 4
+SPARE_CHUNKS: Final = 1_000
+
+
+def chunk_limit(body: dict[str, Any], configured: int) -> int:
+    """The most chunks a streamed answer to ``body`` may take."""
+    asked = body.get("max_tokens") or body.get("max_completion_tokens") or configured
+    tokens = asked if isinstance(asked, int) and asked > 0 else configured
+    return tokens * CHUNKS_PER_TOKEN + SPARE_CHUNKS
+
+
+def too_long_error(provider: str, limit: int) -> ApplicationError:
+    """Not retried: the same request gets the same endless answer."""
+    return ApplicationError(
+        f"{provider} streamed an answer of more than {limit:,} chunks, past the tokens the "
+        "request allowed: a server that does not keep to max_tokens",
+        type=MALFORMED_TYPE,
+        non_retryable=True,
+    )
+
+
 def unsendable_error(provider: str) -> ApplicationError:
     """The conversation holds text no JSON encoder sends (a lone surrogate the model's own
     answer carried into the repair turn): the model's output is invalid, as a repair that cannot

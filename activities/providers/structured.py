@@ -22,10 +22,12 @@ from activities.heartbeat import earlier as carried_earlier
 from activities.providers.answer_format import (
     SHAPE_ERRORS,
     NotStreamingError,
+    chunk_limit,
     is_json,
     json_body,
     malformed_stream_error,
     not_streaming_error,
+    too_long_error,
     unsendable_error,
 )
 from activities.providers.base import AgentSpec, InT, OutT, Provider
@@ -206,10 +208,14 @@ class LLMProvider(Provider):
             if is_json(stream.response.headers.get("content-type")):
                 body = await json_body(stream.response)
                 raise not_streaming_error(self.name, body, self._secrets)
+            limit, chunks = chunk_limit(body, self.config.max_output_tokens), 0
             try:
                 async for chunk in stream:
                     idle.seen()
                     beat()
+                    chunks += 1
+                    if chunks > limit:
+                        raise too_long_error(self.name, limit)
                     if isinstance(chunk, dict):
                         take(chunk)
             except SHAPE_ERRORS as err:

@@ -163,6 +163,45 @@ async def test_an_event_nested_too_deep_or_indexed_too_far_is_a_classified_failu
     assert (err.type, err.non_retryable) == (MALFORMED_TYPE, False)
 
 
+# The providers' default (shared/provider_config.py), which the test's providers keep.
+MAX_OUTPUT_TOKENS = 2048
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_an_answer_streamed_past_the_tokens_the_request_allowed_is_cut_and_not_retried(
+    make_llm_provider: MakeProvider, transport: str, kind: str
+) -> None:
+    # A server that does not keep to max_tokens was read until the attempt's timeout, the text
+    # held in memory, then retried. The provider asks for its max_output_tokens: past 4 chunks
+    # a token (and 1,000 to spare), it is cut.
+    piece = (
+        b'data: {"id": "c", "choices": [{"index": 0, "delta": {"content": "a"}}]}\n\n'
+        if kind == "openai"
+        else b"event: content_block_delta\ndata: "
+        b'{"type": "content_block_delta", "index": 0, '
+        b'"delta": {"type": "text_delta", "text": "a"}}\n\n'
+    )
+    start = (
+        b""
+        if kind == "openai"
+        else b"event: message_start\n"
+        b'data: {"type": "message_start", "message": {"usage": {}}}\n\n'
+        b"event: content_block_start\n"
+        b'data: {"type": "content_block_start", "index": 0, '
+        b'"content_block": {"type": "text", "text": ""}}\n\n'
+    )
+    limit = MAX_OUTPUT_TOKENS * 4 + 1_000
+    events = [start, *([piece] * (limit + 10))] if start else [piece] * (limit + 10)
+    async with raw_server(lambda path: stream_of(*events), then_wait=False) as url:
+        provider = build(make_llm_provider, kind, url, transport)
+        assert provider.config.max_output_tokens == MAX_OUTPUT_TOKENS
+        err, _ = await call(provider, kind)
+
+    assert isinstance(err, ApplicationError), repr(err)
+    assert (err.type, err.non_retryable) == (MALFORMED_TYPE, True)
+    assert f"more than {limit:,} chunks" in err.message
+
+
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize(
     ("status", "content_type", "body"),
