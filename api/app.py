@@ -12,7 +12,7 @@ from temporalio.common import MetricMeter
 from api import errors
 from api.accounts import TokenRegistry
 from api.body_limit import BodyLimitMiddleware
-from api.console import pages
+from api.console import pages, sign_in
 from api.page_tokens import PageTokens
 from api.query_params import known_query_parameters
 from api.rate_limit import RateLimiter
@@ -67,6 +67,7 @@ def create_app(
     # Health probes and the console's pages take what they are given (a monitor's cache-busting
     # ?ts=... must not read as the API down).
     app.include_router(health.router)
+    app.include_router(sign_in.router)
     app.include_router(pages.router)
 
     @app.get("/", include_in_schema=False)

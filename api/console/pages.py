@@ -1,56 +1,31 @@
-"""The console's pages and form posts (server-rendered, autoescaped; no build step)."""
+"""The console's pages and the review form (server-rendered, autoescaped; no build step). Signing
+in and out: sign_in.py; the templates and the helpers every page uses: rendering.py."""
 
-import re
-from datetime import UTC, datetime
-from pathlib import Path
-from types import SimpleNamespace
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import quote
 
-import jinja2
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.accounts import Role
-from api.console import display, session
+from api.console import session
+from api.console.rendering import page, signed_in, to_sign_in, valid_id
+from api.console.sign_in import sign_in_page
 from api.customer_message import InputUnreadable, customer_ticket
-from api.deps import registry, settings, temporal
+from api.deps import settings, temporal
 from api.errors import field_problem
 from api.models import CustomerMessage, TicketStatus
-from policy.review_policy import REASON_CODES, REASON_LABELS, ReasonCode
-from policy.text_budget import ESTIMATE_NOTE, tokens_text
+from policy.review_policy import REASON_CODES, ReasonCode
 from policy.transitions import TicketState
 from shared import review_operations
 from shared import ticket_listing as listing
 from shared.operation_errors import OperationError, ReviewRefused, ReviewTimeout, TicketNotFound
 from shared.pending_calls import describe_call
-from shared.review import ReviewAction, ReviewDecision, one_break, review_text_limits
+from shared.review import ReviewAction, ReviewDecision, one_break
 from shared.ticket_status import read_ticket
-from shared.tickets import TICKET_ID_PATTERN
 
 router = APIRouter(prefix="/console", include_in_schema=False)
-
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
-# autoescape=True for every template: customer text is shown as text, never as markup.
-_env = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
-)
-_env.globals.update(
-    countdown=display.countdown,
-    moment=display.moment,
-    usd=display.usd,
-    span=display.span,
-    tokens=tokens_text,
-    reason_labels=REASON_LABELS,
-    estimate_note=ESTIMATE_NOTE,
-    # The review texts' limits (ReviewDecision's), said beside each box; the boxes have no
-    # maxlength: a browser cuts a pasted text there without a word, and the cut text was sent.
-    limits=SimpleNamespace(**review_text_limits()),
-)
-templates = Jinja2Templates(env=_env)
 
 # The queue page reloads itself this often, so SLA countdowns and new tickets show up.
 QUEUE_REFRESH_SECONDS = 20
@@ -67,23 +42,6 @@ DONE_MESSAGES = {
     ReviewAction.REWORK: "sent back for rework: it returns to the queue with a new draft",
     ReviewAction.REJECT: "rejected: closed without an answer",
 }
-
-
-def _page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
-    return templates.TemplateResponse(
-        request, name, {"now": datetime.now(UTC), **context}, status_code=status
-    )
-
-
-def _signed_in(request: Request) -> session.Session | None:
-    current = session.current(request, registry(request))
-    if current is None or not current.account.may(Role.REVIEW):
-        return None
-    return current
-
-
-def _to_sign_in() -> RedirectResponse:
-    return RedirectResponse("/console/sign-in", status_code=303)
 
 
 def _trouble(
@@ -104,7 +62,7 @@ def _trouble(
     )
     kept = {k: v for k, v in (typed or {}).items() if v}
     context = {"session": current, "message": message, "typed": kept}
-    return _page(request, "trouble.html", context | {"maybe_applied": maybe_applied}, status)
+    return page(request, "trouble.html", context | {"maybe_applied": maybe_applied}, status)
 
 
 def _said(err: Exception) -> str:
@@ -126,96 +84,6 @@ async def console_home() -> RedirectResponse:
     return RedirectResponse("/console/queue", status_code=303)
 
 
-@router.get("/sign-in")
-async def sign_in_form(request: Request) -> Response:
-    return _sign_in_page(request, None, 200)
-
-
-def _sign_in_page(
-    request: Request,
-    error: str | None,
-    status: int,
-    typed: dict[str, str] | None = None,
-    then: str | None = None,
-) -> Response:
-    """``typed``: what a signed-out reviewer wrote in a review form, shown to copy, not lost;
-    ``then``: the console page to go to once signed in (the ticket they were reviewing)."""
-    value = session.sign_in_token(request)
-    context = {
-        "session": None,
-        "error": error,
-        "sign_in_csrf": value,
-        "typed": typed or {},
-        "then": _console_page(then),
-    }
-    response = _page(request, "sign_in.html", context, status)
-    session.remember_sign_in_token(response, value, settings(request).secure_cookies)
-    return response
-
-
-# The longest sign-in fields worth comparing: a token, the form's own token, the page to go to.
-MAX_TOKEN_CHARS = 200
-MAX_CSRF_CHARS = 100
-MAX_THEN_CHARS = 300
-
-
-@router.post("/sign-in")
-async def sign_in(
-    request: Request,
-    token: Annotated[str, Form()] = "",
-    sign_in_csrf: Annotated[str, Form()] = "",
-    then: Annotated[str, Form()] = "",
-) -> Response:
-    # Each field's length is checked here, answered with the page: a Form(max_length) refusal
-    # was the API's JSON 422, shown raw by the browser (the body limit bounds them all).
-    then = then if len(then) <= MAX_THEN_CHARS else ""
-    csrf_ok = len(sign_in_csrf) <= MAX_CSRF_CHARS and session.sign_in_token_ok(
-        request, sign_in_csrf
-    )
-    if not csrf_ok:
-        return _sign_in_page(request, _no_sign_in_cookie(request), 403, then=then)
-    account = registry(request).find(token.strip()) if len(token) <= MAX_TOKEN_CHARS else None
-    if account is None:
-        return _sign_in_page(request, "this token is not known to the API", 401, then=then)
-    if not account.may(Role.REVIEW):
-        held = ", ".join(sorted(account.roles))
-        return _sign_in_page(
-            request, f"the token of {account.name} ({held}) may not review tickets", 403, then=then
-        )
-    response = RedirectResponse(_console_page(then) or "/console/queue", status_code=303)
-    session.start(response, token.strip(), settings(request).secure_cookies)
-    return response
-
-
-def _no_sign_in_cookie(request: Request) -> str:
-    """Why the sign-in form's cookie did not match: browsers keep a Secure cookie only over
-    HTTPS or on localhost, so over plain HTTP elsewhere every attempt would say "expired"."""
-    host = (request.url.hostname or "").lower()
-    plain_http = request.url.scheme == "http" and host not in ("localhost", "127.0.0.1", "::1")
-    if (
-        settings(request).secure_cookies
-        and plain_http
-        and session.SIGN_IN_COOKIE not in (request.cookies)
-    ):
-        return (
-            "the sign-in form expired, or your browser did not keep its cookie: the console's "
-            "cookies are Secure, which browsers keep only over HTTPS (or on localhost); if you "
-            "reach it over plain HTTP, serve the API behind HTTPS, or set "
-            "TICKETS_API_INSECURE_COOKIES=1 on a network you trust"
-        )
-    return "the sign-in form expired; please sign in again"
-
-
-@router.post("/sign-out")
-async def sign_out(request: Request, csrf: Annotated[str, Form()] = "") -> Response:
-    current = _signed_in(request)
-    if current is not None and not current.csrf_ok(csrf):
-        return _page(request, "trouble.html", {"session": current, "message": "form expired"}, 403)
-    response = _to_sign_in()
-    session.end(response)
-    return response
-
-
 @router.get("/queue")
 async def queue(
     request: Request,
@@ -224,9 +92,9 @@ async def queue(
     refresh: str = "",
     why: str = "",
 ) -> Response:
-    current = _signed_in(request)
+    current = signed_in(request)
     if current is None:
-        return _to_sign_in()
+        return to_sign_in()
     try:
         client = await temporal(request).client()
         # ?why=<code>: only the tickets waiting for that reason; an unknown code shows them all.
@@ -239,12 +107,12 @@ async def queue(
     except (OperationError, RPCError) as err:
         return _trouble(request, current, err)
     notice = None
-    if done in set(ReviewAction) and ticket and _valid_id(ticket):
+    if done in set(ReviewAction) and ticket and valid_id(ticket):
         notice = f"Ticket {ticket} {DONE_MESSAGES[ReviewAction(done)]}."
     # ?refresh=off stops the reloads and ?refresh=on starts them again, both remembered in a
     # cookie for later visits (a decision's redirect back to the queue, the next morning).
     still = refresh == "off" or (refresh != "on" and session.queue_kept_still(request))
-    response = _page(
+    response = page(
         request,
         "queue.html",
         {
@@ -264,9 +132,9 @@ async def queue(
 
 @router.get("/tickets/{ticket_id}")
 async def ticket_page(request: Request, ticket_id: str) -> Response:
-    current = _signed_in(request)
+    current = signed_in(request)
     if current is None:
-        return _to_sign_in()
+        return to_sign_in()
     return await _ticket(request, current, ticket_id, error=None, status=200)
 
 
@@ -282,7 +150,7 @@ async def _ticket(
 ) -> Response:
     """The ticket's page; ``typed``: what the reviewer wrote in a form that was refused, shown
     again in its boxes rather than lost (``maybe_applied``: or not answered in time)."""
-    if not _valid_id(ticket_id):
+    if not valid_id(ticket_id):
         shown = repr(ticket_id[:80]) + (
             f" ({len(ticket_id):,} characters)" if len(ticket_id) > 80 else ""
         )
@@ -305,7 +173,7 @@ async def _ticket(
             message_problem = str(err)
     except (OperationError, RPCError) as err:
         return _trouble(request, current, err, typed, refused=error, maybe_applied=maybe_applied)
-    return _page(
+    return page(
         request,
         "ticket.html",
         {
@@ -346,7 +214,7 @@ async def review(
     notes: Annotated[str | None, Form()] = None,
     reason: Annotated[str | None, Form()] = None,
 ) -> Response:
-    current = _signed_in(request)
+    current = signed_in(request)
     typed = {k: one_break(v) for k, v in (("edited_text", edited_text), ("notes", notes),
                                            ("reason", reason))}  # fmt: skip
     if current is None:
@@ -356,12 +224,12 @@ async def review(
         if not kept or not _from_this_console(request):
             # Shown back only to the console's own form: a page elsewhere could post text of
             # its choosing ("paste your token at ...") to show beside the token field.
-            return _to_sign_in()
+            return to_sign_in()
         message = (
             f"you are signed out, so your review of ticket {ticket_id[:80]} was not sent: sign "
             "in and send it again (what you wrote is below)"
         )
-        return _sign_in_page(request, message, 401, kept, then=f"/console/tickets/{ticket_id}")
+        return sign_in_page(request, message, 401, kept, then=f"/console/tickets/{ticket_id}")
     if not current.csrf_ok(csrf):
         return await _ticket(
             request, current, ticket_id, "the form expired; look again and resubmit", 403, typed
@@ -405,16 +273,3 @@ def _from_this_console(request: Request) -> bool:
     """The browser says the form was posted from this origin (Sec-Fetch-Site, which browsers
     set and pages cannot); other sites' posts are refused before any route sees them."""
     return request.headers.get("sec-fetch-site", "").strip().lower() == "same-origin"
-
-
-def _console_page(path: str | None) -> str | None:
-    """``path`` when it is a ticket's page in this console, else None: a sign-in goes on only
-    to a page of ours (never another site: an open redirect)."""
-    if not path or not path.startswith("/console/tickets/"):
-        return None
-    ticket_id = path.removeprefix("/console/tickets/")
-    return f"/console/tickets/{quote(ticket_id)}" if _valid_id(ticket_id) else None
-
-
-def _valid_id(ticket_id: str) -> bool:
-    return re.fullmatch(TICKET_ID_PATTERN, ticket_id) is not None

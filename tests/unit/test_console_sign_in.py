@@ -1,13 +1,13 @@
 """Why the console's sign-in was refused, when the form's cookie did not come back
-(api/console/pages.py): over plain HTTP away from localhost a Secure cookie never does."""
+(api/console/sign_in.py): over plain HTTP away from localhost a Secure cookie never does."""
 
 from types import SimpleNamespace
 
 import pytest
 from starlette.requests import Request
 
-from api.console.pages import _no_sign_in_cookie
 from api.console.session import SIGN_IN_COOKIE
+from api.console.sign_in import _no_sign_in_cookie
 from api.settings import ApiSettings
 
 

@@ -5,7 +5,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 from api.accounts import Account, Role
-from api.console.pages import templates
+from api.console.rendering import templates
 from api.console.session import Session
 from api.models import CustomerMessage
 from policy.transitions import TicketState
