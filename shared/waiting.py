@@ -8,7 +8,7 @@ import asyncio
 from typing import NamedTuple
 
 from temporalio.client import Client
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from policy.transitions import SETTLED_STATES, TicketState
 from shared import names
@@ -23,6 +23,15 @@ from shared.view import TicketView
 
 # While waiting for tickets to settle, how often to make sure a worker is still polling.
 WORKER_CHECK_SECONDS = 10.0
+# What a server answers for a moment and not after: the worker checks are asked again.
+TRANSIENT_STATUSES = frozenset(
+    {
+        RPCStatusCode.CANCELLED,
+        RPCStatusCode.UNAVAILABLE,
+        RPCStatusCode.DEADLINE_EXCEEDED,
+        RPCStatusCode.RESOURCE_EXHAUSTED,
+    }
+)
 
 # Waiting for many tickets asks the visibility store, once per interval, which of them have come
 # to rest: one List request whatever the number of tickets (a status query per ticket per
@@ -128,21 +137,16 @@ async def wait_settled(
     next_worker_check = loop.time()
     while pending:
         if require_worker and loop.time() >= next_worker_check:
-            if not await workers_polling(client, names.TICKETS_TASK_QUEUE):
-                raise NoWorker(
-                    f"no worker is polling the {names.TICKETS_TASK_QUEUE} task queue, so "
-                    f"{len(pending)} ticket(s) wait on the server until one starts: run "
-                    "`python -m worker` against this server and namespace"
-                )
-            if stranded := await _stranded_call(client, pending[0]):
-                raise NoWorker(
-                    f"no worker is polling the {stranded.task_queue} task queue, where ticket "
-                    f"{pending[0]}'s {stranded.activity} call waits, so it and the others "
-                    f"({len(pending)} ticket(s) in all) wait until one starts: run a worker that "
-                    f"polls it (`python -m worker --queues {stranded.task_queue}`, or one "
-                    "without --queues)"
-                )
-            next_worker_check = loop.time() + WORKER_CHECK_SECONDS
+            try:
+                await _require_workers(client, pending)
+                next_worker_check = loop.time() + WORKER_CHECK_SECONDS
+            except RPCError as err:
+                # The check is advice: a server that cannot answer it this moment (a request
+                # it cancelled, a restart) is asked again at the next interval, and the wait
+                # goes on (it ended the whole wait with "operation was canceled").
+                if err.status not in TRANSIENT_STATUSES:
+                    raise
+                next_worker_check = loop.time() + interval
         watched = pending[:MAX_IDS_PER_VISIBILITY_QUERY]
         now = loop.time()
         runs = await settled_among(client, watched)
@@ -170,6 +174,25 @@ async def wait_settled(
         if pending:
             await asyncio.sleep(interval)
     return views
+
+
+async def _require_workers(client: Client, pending: list[str]) -> None:
+    """NoWorker when nothing polls the tickets queue, or the queue where the first pending
+    ticket's agent call waits."""
+    if not await workers_polling(client, names.TICKETS_TASK_QUEUE):
+        raise NoWorker(
+            f"no worker is polling the {names.TICKETS_TASK_QUEUE} task queue, so "
+            f"{len(pending)} ticket(s) wait on the server until one starts: run "
+            "`python -m worker` against this server and namespace"
+        )
+    if stranded := await _stranded_call(client, pending[0]):
+        raise NoWorker(
+            f"no worker is polling the {stranded.task_queue} task queue, where ticket "
+            f"{pending[0]}'s {stranded.activity} call waits, so it and the others "
+            f"({len(pending)} ticket(s) in all) wait until one starts: run a worker that "
+            f"polls it (`python -m worker --queues {stranded.task_queue}`, or one "
+            "without --queues)"
+        )
 
 
 async def _stranded_call(client: Client, ticket_id: str) -> PendingCall | None:

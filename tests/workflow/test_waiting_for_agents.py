@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 import pytest
 from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -72,6 +73,32 @@ async def test_a_call_on_a_queue_no_worker_polls_ends_the_wait_naming_that_queue
         "classify_ticket call waits"
     )
     assert f"--queues {services.agent_queue}" in str(stopped.value)
+
+
+async def test_a_worker_check_the_server_cancels_is_asked_again_not_the_end_of_the_wait(
+    dev_env: WorkflowEnvironment, workflows_queue: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The dev server answered one check "operation was canceled" during a full run, and the
+    # whole wait (`submit --wait`) ended with that error. The check is advice: asked again.
+    asked = 0
+
+    async def cancelled_once(client: Client, queue: str) -> bool:
+        nonlocal asked
+        asked += 1
+        if asked == 1:
+            raise RPCError("operation was canceled", RPCStatusCode.CANCELLED, b"")
+        return await workers_polling(client, queue)
+
+    monkeypatch.setattr(waiting, "workers_polling", cancelled_once)
+    services = FakeTicketServices(config=routes(1))
+    async with one_ticket_without_agents(dev_env.client, workflows_queue, services) as ticket_id:
+        with pytest.raises(NoWorker) as stopped:
+            await waiting.wait_settled(
+                dev_env.client, [ticket_id], timeout=60, interval=0.1, require_worker=True
+            )
+
+    assert asked >= 2
+    assert f"no worker is polling the {services.agent_queue} task queue" in str(stopped.value)
 
 
 async def test_a_call_that_will_hand_on_to_its_fallback_does_not_end_the_wait(
