@@ -72,7 +72,10 @@ def require(role: Role | None) -> Callable[..., Awaitable[Account]]:
         credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
     ) -> Account:
         token = credentials.credentials if credentials else None
-        return account_for(registry(request), token, role)
+        account = account_for(registry(request), token, role)
+        # For the error handlers: how much of an infrastructure failure this caller is told.
+        request.state.account = account
+        return account
 
     return dependency
 

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field, ValidationError
 from starlette.exceptions import HTTPException
 from temporalio.service import RPCError, RPCStatusCode
 
+from api.accounts import Role
 from api.body_limit import is_console, too_large_message, too_large_page
 from api.security_headers import EVERY_ANSWER
 from shared.operation_errors import (
@@ -103,9 +104,26 @@ def field_problem(error: dict[str, Any]) -> str:
     return f"field '{'.'.join(loc)}': {message}" if loc else message
 
 
+def for_caller(request: Request, detailed: str, plain: str) -> str:
+    """An infrastructure failure's sentence for this caller: with where and what (the Temporal
+    server's address, the database's host and name) for a token that may read tickets; for an
+    intake-only token, the most likely to sit in a web form or a mail gateway and leak, only
+    what happened and a reference to the API's log, which has the rest."""
+    account = getattr(request.state, "account", None)
+    if account is None or account.may(Role.READ):
+        return detailed
+    reference = uuid.uuid4().hex[:12]
+    log.warning("%s %s (reference %s): %s", request.method, request.url.path, reference, detailed)
+    return f"{plain} (reference {reference}: the API's log has the details)"
+
+
 async def _operation_error(request: Request, exc: Exception) -> JSONResponse:
     status = next((code for kind, code in _OPERATION_STATUS if isinstance(exc, kind)), 503)
-    return error_response(status, str(exc))
+    message = str(exc)
+    if isinstance(exc, ServerUnreachable):
+        plain = "the ticket service cannot be reached now; try again shortly"
+        message = for_caller(request, message, plain)
+    return error_response(status, message)
 
 
 async def _api_error(request: Request, exc: Exception) -> JSONResponse:
@@ -211,7 +229,9 @@ async def _rpc_error(request: Request, exc: Exception) -> JSONResponse:
     if exc.status == RPCStatusCode.NOT_FOUND:
         return error_response(404, f"not found on the Temporal server: {exc.message}")
     if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
-        return error_response(503, f"the Temporal server is unavailable: {exc.message}")
+        said = f"the Temporal server is unavailable: {exc.message}"
+        plain = "the ticket service is unavailable now; try again shortly"
+        return error_response(503, for_caller(request, said, plain))
     if exc.status in (RPCStatusCode.UNAUTHENTICATED, RPCStatusCode.PERMISSION_DENIED):
         return error_response(
             503, "the Temporal server refused the API's credentials; check its TEMPORAL_* settings"
@@ -223,7 +243,9 @@ async def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
     """The shared database (TICKETS_DATABASE_URL: large payloads) cannot be used: for now, like
     Temporal being down. Its sentence names the host and database, never a password."""
     log.warning("%s %s: %s", request.method, request.url.path, exc)
-    return error_response(503, f"the shared database is unavailable: {exc}; try again shortly")
+    said = f"the shared database is unavailable: {exc}; try again shortly"
+    plain = "the shared database is unavailable; try again shortly"
+    return error_response(503, for_caller(request, said, plain))
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

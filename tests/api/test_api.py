@@ -332,7 +332,18 @@ async def test_health_says_alive_and_ready_only_while_temporal_answers(
         listing = await asyncio.wait_for(
             local.get("/tickets", headers=bearer(tokens.review)), timeout=30
         )
-    assert not_ready.status_code == listing.status_code == 503
+        intake = await asyncio.wait_for(
+            local.post(
+                "/tickets",
+                headers=bearer(tokens.submit),
+                json={"subject": "Hi", "body": "My order never arrived."},
+            ),
+            timeout=30,
+        )
+    assert not_ready.status_code == listing.status_code == intake.status_code == 503
+    # An intake-only token gets what happened and a reference to the log, not the address.
+    assert intake.json()["message"].startswith("the ticket service cannot be reached now")
+    assert dead not in intake.text and "(reference " in intake.text
     # Anyone may ask /readyz: it says not ready, and only the log and a caller with a token
     # learn where the server is and what failed.
     assert not_ready.json()["message"].startswith("not ready: the Temporal server does not")
