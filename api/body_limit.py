@@ -12,6 +12,8 @@ import json
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.security_headers import is_console
+
 
 class BodyTooLarge(HTTPException):
     """An HTTPException, so FastAPI's body parsing lets it through to the API's handlers."""
@@ -32,31 +34,27 @@ def too_large_message(max_bytes: int, path: str, declared: int | None = None) ->
     return f"the request body{size} is larger than this API accepts ({max_bytes:,} bytes){advice}"
 
 
-# The review console's pages: a browser shows a JSON refusal as raw text, so they get a page.
-CONSOLE_PREFIX = "/console/"
+def _refusal_page(title: str, said: str) -> bytes:
+    """The console's refusal of a form: a page, not the API's JSON (which a browser shows raw)."""
+    return (
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
+        f"</head><body><h1>{title}</h1><p>{html.escape(said)}</p>"
+        '<p><a href="/console/queue">The review queue</a></p></body></html>'
+    ).encode()
 
 
 def too_large_page(max_bytes: int, declared: int | None = None) -> bytes:
-    """The console's 413: a page saying nothing was applied and what to do, not the API's JSON
-    (a review whose edited answer passed the limit showed the browser raw JSON)."""
+    """The console's 413: nothing was applied, and what to do (a review whose edited answer
+    passed the limit showed the browser raw JSON)."""
     size = f" ({declared:,} bytes)" if declared is not None else ""
-    said = (
+    return _refusal_page(
+        "Too long to send",
         f"What you sent{size} is larger than the console accepts ({max_bytes:,} bytes), so "
-        "nothing was applied. Go back to the form, shorten the answer and send it again."
+        "nothing was applied. Go back to the form, shorten the answer and send it again.",
     )
-    page = (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Too long to send'
-        f"</title></head><body><h1>Too long to send</h1><p>{html.escape(said)}</p>"
-        '<p><a href="/console/queue">The review queue</a></p></body></html>'
-    )
-    return page.encode()
 
 
 HTML = b"text/html; charset=utf-8"
-
-
-def is_console(path: str) -> bool:
-    return path.startswith(CONSOLE_PREFIX)
 
 
 # The console's forms: its longest (a review: 8,000 + 4,000 + 1,000 characters, each up to 12
@@ -65,11 +63,8 @@ def is_console(path: str) -> bool:
 # half a second. A console form has a few fields: many more is not one of ours.
 CONSOLE_MAX_BYTES = 192 * 1024
 CONSOLE_MAX_FIELDS = 32
-NOT_A_CONSOLE_FORM = (
-    b'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Not a console form'
-    b"</title></head><body><h1>Not a console form</h1><p>What was sent is not a form of this "
-    b'console, so nothing was applied.</p><p><a href="/console/queue">The review queue</a></p>'
-    b"</body></html>"
+NOT_A_CONSOLE_FORM = _refusal_page(
+    "Not a console form", "What was sent is not a form of this console, so nothing was applied."
 )
 
 

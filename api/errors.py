@@ -19,8 +19,8 @@ from starlette.exceptions import HTTPException
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.accounts import Role
-from api.body_limit import is_console, too_large_message, too_large_page
-from api.security_headers import EVERY_ANSWER
+from api.body_limit import too_large_message, too_large_page
+from api.security_headers import EVERY_ANSWER, is_console
 from shared.operation_errors import (
     NoWorker,
     OperationError,

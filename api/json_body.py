@@ -13,7 +13,6 @@ token's role or its rate, and 1 MiB of ``[{},{},...]`` (a Python call per object
 API's event loop 90 ms for any token.
 """
 
-import asyncio
 import json
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -21,6 +20,7 @@ from typing import Any
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
+from shared.off_loop import in_thread_if
 from shared.validation import once_each
 
 IN_THREAD_BYTES = 64 * 1024
@@ -34,8 +34,7 @@ class OnceEachRequest(Request):
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
             body = await self.body()
-            big = len(body) > IN_THREAD_BYTES
-            self._json = await asyncio.to_thread(_parse, body) if big else _parse(body)
+            self._json = await in_thread_if(len(body) > IN_THREAD_BYTES, _parse, body)
         return self._json
 
 

@@ -40,7 +40,7 @@ CROSS_SITE_REFUSAL = (
 )
 
 
-def _console(path: str) -> bool:
+def is_console(path: str) -> bool:
     return path == CONSOLE_PREFIX or path.startswith(CONSOLE_PREFIX + "/")
 
 
@@ -52,7 +52,7 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        console = _console(scope.get("path", ""))
+        console = is_console(scope.get("path", ""))
         extra = {**EVERY_ANSWER, **(CONSOLE_ANSWER if console else {})}
         if console and scope.get("method") == "POST" and _from_another_site(scope):
             await _refuse(send, extra)

@@ -24,7 +24,14 @@ from shared.ticket_listing import ids_held_by_other_tickets
 from starter import render, render_fanout
 from starter.connection import open_client, warn_if_unencrypted
 from starter.errors import EXIT_OK, EXIT_PARTIAL, CliError, NoWorker
-from starter.fanout_runs import SwarmFailed, run_batch, run_plan, run_swarm, swarm_input
+from starter.fanout_runs import (
+    SwarmFailed,
+    run_batch,
+    run_plan,
+    run_swarm,
+    say_attached,
+    swarm_input,
+)
 from starter.inputs import InputError, read_jsonl, read_swarm_items
 from starter.swarm_outputs import earlier_successes, with_chunk_outputs, write_outputs
 
@@ -77,15 +84,6 @@ def _started(
         render.console().print(workflow_id)
 
 
-def _attached(workflow_id: str, what: str) -> None:
-    """The start found a run of the same input running under the id: said so, not "started"
-    (nothing new was started or paid for). With --wait, ``run_*`` said it before following it."""
-    render.console(stderr=True).print(
-        f"{workflow_id} was already running {what}; nothing new was started: the same command "
-        "with --wait waits for it"
-    )
-
-
 def _errors_json(errors: Sequence[InputError] | None) -> dict[str, Any]:
     """A file's input errors in a --json output (they also go to stderr as lines): none for a
     command that reads no file."""
@@ -99,7 +97,7 @@ async def cmd_plan(args: argparse.Namespace) -> int:
         await _require_worker(client, "the plan")
     workflow_id, result, earlier, attached = await run_plan(client, args.task, args.id, args.wait)
     if attached and result is None:
-        _attached(workflow_id, "this task")
+        say_attached(workflow_id, "this task", following=False)
     elif earlier:
         render.console(stderr=True).print(
             f"{workflow_id} planned this task before and completed; "
@@ -223,7 +221,7 @@ async def cmd_batch(args: argparse.Namespace) -> int:
         await _require_worker(client, "the batch")
     workflow_id, progress, attached = await run_batch(client, tickets, settings, args.id, args.wait)
     if attached and progress is None:
-        _attached(workflow_id, f"these {len(tickets)} ticket(s)")
+        say_attached(workflow_id, f"these {len(tickets)} ticket(s)", following=False)
     if progress is None:
         said = f"started {workflow_id} with {len(tickets)} ticket(s)"
         _started(args, workflow_id, said, errors, started=not attached)

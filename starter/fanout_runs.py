@@ -116,10 +116,15 @@ def newly_started(handle: WorkflowHandle[Any, Any]) -> bool:
     return response is None or bool(getattr(response, "started", True))
 
 
-def _following(workflow_id: str, what: str) -> None:
-    render.console(stderr=True).print(
-        f"{workflow_id} was already running {what}; following it (nothing new was started)"
+def say_attached(workflow_id: str, what: str, *, following: bool) -> None:
+    """The start found a run of the same input running under the id: said so, not "started"
+    (nothing new was started or paid for), and what happens now."""
+    then = (
+        "following it (nothing new was started)"
+        if following
+        else "nothing new was started: the same command with --wait waits for it"
     )
+    render.console(stderr=True).print(f"{workflow_id} was already running {what}; {then}")
 
 
 async def _watch(
@@ -206,7 +211,7 @@ async def run_plan(client: Client, task: str, run_id: str | None, wait: bool) ->
         return len(p.outcomes), total, p.phase
 
     if attached:
-        _following(workflow_id, "this task")
+        say_attached(workflow_id, "this task", following=True)
     elif not earlier:
         # Its id first: after Ctrl-C the id was nowhere, and the same command without it
         # would plan (and pay for) the task again.
@@ -355,6 +360,6 @@ async def run_batch(
         return p.done, p.total, f"{p.in_flight} in flight, {p.already_known} already known"
 
     if attached:
-        _following(workflow_id, f"these {len(tickets)} ticket(s)")
+        say_attached(workflow_id, f"these {len(tickets)} ticket(s)", following=True)
     progress = await _watched(handle, describe, "tickets", f"the batch {workflow_id}")
     return BatchRun(workflow_id, progress, attached)

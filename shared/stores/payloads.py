@@ -11,7 +11,6 @@ activity's input and result, and a child's result, belong to the workflow that c
 child's input to the child), which is what erasure on request and garbage collection look up.
 """
 
-import asyncio
 import hashlib
 import re
 from abc import abstractmethod
@@ -30,6 +29,7 @@ from temporalio.converter import (
     StorageDriverWorkflowInfo,
 )
 
+from shared.off_loop import LARGE_PAYLOAD_BYTES, in_thread_if
 from shared.stores.errors import PayloadIntegrityError, PayloadMissing
 
 HASH_KEY: Final = "sha256"
@@ -153,12 +153,8 @@ class ContentAddressedDriver(StorageDriver):
     ) -> list[StorageDriverClaim]:
         items = []
         for payload in payloads:
-            # temporalio runs the drivers on the worker's event loop: megabytes are serialized
-            # and hashed in a thread (a 127 MiB swarm input held the loop 269 ms).
-            if payload.ByteSize() > IN_THREAD_BYTES:
-                items.append(await asyncio.to_thread(_keyed, payload))
-            else:
-                items.append(_keyed(payload))
+            # On the worker's event loop: megabytes are serialized and hashed in a thread.
+            items.append(await in_thread_if(payload.ByteSize() > IN_THREAD_BYTES, _keyed, payload))
         await self.put_many(items, owner_of(context))
         return [
             StorageDriverClaim(claim_data={HASH_KEY: key, SIZE_KEY: str(len(data))})
@@ -172,15 +168,13 @@ class ContentAddressedDriver(StorageDriver):
         found = await self.get_many(keys)
         where = self.describe()
         return [
-            await asyncio.to_thread(verified, key, data, where)
-            if len(data) > IN_THREAD_BYTES
-            else verified(key, data, where)
+            await in_thread_if(len(data) > IN_THREAD_BYTES, verified, key, data, where)
             for key, data in zip(keys, found, strict=True)
         ]
 
 
 # Payloads larger than this are serialized, hashed and parsed in a thread.
-IN_THREAD_BYTES = 1024 * 1024
+IN_THREAD_BYTES = LARGE_PAYLOAD_BYTES
 
 
 def _keyed(payload: Payload) -> tuple[str, bytes]:

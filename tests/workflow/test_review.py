@@ -106,17 +106,7 @@ async def test_rework_sends_the_draft_back_with_the_notes_and_returns_for_review
     async with ticket_on_fakes(ts_env.client, task_queue, agents, services) as handle:
         await wait_for_state(handle, TicketState.AWAITING_REVIEW)
         await _review(handle, action=ReviewAction.REWORK, notes="Mention the spam folder.")
-
-        async def reworked() -> TicketView | None:
-            view = await status(handle)
-            done = (
-                view.state is TicketState.AWAITING_REVIEW
-                and view.draft
-                and view.draft.revision == 2
-            )
-            return view if done else None
-
-        view = await wait_until(reworked, what="the reworked draft back in review")
+        view = await _back_in_review(handle, revision=2)
         await _review(handle, action=ReviewAction.APPROVE, revision=2)
         result = await handle.result()
 
@@ -184,13 +174,7 @@ async def test_a_ticket_takes_at_most_ten_reworks_then_a_person_decides(
         await wait_for_state(handle, TicketState.AWAITING_REVIEW)
         for n in range(1, MAX_REWORKS + 1):
             await _review(handle, action=ReviewAction.REWORK, notes=f"Round {n}.")
-
-            async def back(revision: int = n + 1) -> TicketView | None:
-                view = await status(handle)
-                waiting = view.state is TicketState.AWAITING_REVIEW
-                return view if waiting and view.draft and view.draft.revision == revision else None
-
-            await wait_until(back, what=f"rework {n} back in review")
+            await _back_in_review(handle, revision=n + 1)
 
         with pytest.raises(WorkflowUpdateFailedError) as refused:
             await _review(handle, action=ReviewAction.REWORK, notes="Once more.")
@@ -213,3 +197,15 @@ async def test_a_ticket_takes_at_most_ten_reworks_then_a_person_decides(
 
 async def _ignored_reviews(handle):  # type: ignore[no-untyped-def]
     return [r for r in (await status(handle)).reviews if not r.applied] or None
+
+
+async def _back_in_review(handle, revision: int) -> TicketView:  # type: ignore[no-untyped-def]
+    """The ticket waiting for review again, with the draft of ``revision``."""
+
+    async def back() -> TicketView | None:
+        view = await status(handle)
+        waiting = view.state is TicketState.AWAITING_REVIEW
+        return view if waiting and view.draft and view.draft.revision == revision else None
+
+    result: TicketView = await wait_until(back, what=f"draft {revision} back in review")
+    return result

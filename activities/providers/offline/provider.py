@@ -1,6 +1,5 @@
 """Offline provider: answers every agent role by rules, labelled as offline in every result."""
 
-import asyncio
 import time
 from typing import Any, cast
 
@@ -26,6 +25,7 @@ from shared.agents import (
     Usage,
     ValidateRequest,
 )
+from shared.off_loop import in_thread_if
 from shared.orchestration import PlanRequest, SynthesisRequest, WorkRequest
 from shared.swarm import InsightRequest
 
@@ -67,10 +67,7 @@ class OfflineProvider(Provider):
         prompt = f"{spec.instructions}\n{spec.render_input(request)}"
         # The rules take milliseconds for a ticket of usual length and tens of them for a
         # 20,000-character one: those run in a thread, off the worker's event loop.
-        if len(prompt) > IN_THREAD_CHARS:
-            answer = await asyncio.to_thread(_answer, spec.role, request)
-        else:
-            answer = _answer(spec.role, request)
+        answer = await in_thread_if(len(prompt) > IN_THREAD_CHARS, _answer, spec.role, request)
         output = spec.output_model.model_validate(answer.model_dump())
         usage = Usage(
             provider=self.name,
