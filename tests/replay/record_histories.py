@@ -29,10 +29,11 @@ from temporalio.testing import WorkflowEnvironment
 from shared import names
 from shared.search_attribute_setup import ensure_search_attributes
 from shared.search_attributes import ALL_KEYS
+from shared.view import TicketView
 from tests.replay import scenarios
 from tests.replay.committed import FOLDER, read_ids, write_ids
 from tests.replay.record_controllers import record_controller, record_declared_controller
-from tests.replay.ticket_scenarios import SCENARIOS, SERVICES, START_MEMOS
+from tests.replay.ticket_scenarios import SCENARIOS, SERVICES, START_INPUTS, START_MEMOS
 from tests.support.fakes import FakeTicketServices
 from tests.support.temporal import (
     CONVERTER,
@@ -59,7 +60,9 @@ from tests.support.workers import fake_pipeline, real_pipeline
 # only; its v9 file is the same scenario recorded with the code before the patch).
 # v11: rework-cap, asked only when a rework signal comes past the cap (recorded for
 # reworked-to-the-cap only, with classifier-fallback-over-budget, whose budget-before-fallback
-# no committed history held; every other path is v10's).
+# no committed history held; every other path is v10's). Recorded later with v11's code, for
+# the patches no committed history held: classified-after-a-rate-limit (sla-from-intake),
+# rework-failed-back-to-review, input-from-a-newer-version (ignore-unknown-input-fields).
 TICKETS_VERSION = "v11"
 # Fan-out v2: sub-task workflows named by place and worker (positional-subtask-ids), a complex
 # ticket after orchestrator-cancel-falls-back and rework-drafts-with-notes (their paths are
@@ -86,7 +89,17 @@ async def record_tickets(version: str = TICKETS_VERSION, only: list[str] | None 
                 llm_queue=services.agent_queue,
             ):
                 ticket = make_ticket(ticket_id=f"H-{name}")
-                handle = await start_ticket(env.client, queue, ticket, memo=START_MEMOS.get(name))
+                if name in START_INPUTS:
+                    handle = await env.client.start_workflow(
+                        names.TICKET_WORKFLOW,
+                        START_INPUTS[name](ticket),
+                        id=names.ticket_workflow_id(ticket.ticket_id),
+                        task_queue=queue,
+                        result_type=TicketView,
+                    )
+                else:
+                    memo = START_MEMOS.get(name)
+                    handle = await start_ticket(env.client, queue, ticket, memo=memo)
                 await scenario(handle, env)
                 history = await handle.fetch_history()
             path = FOLDER / f"ticket-{version}-{name}.json"

@@ -17,24 +17,22 @@ from tests.replay.committed import HISTORIES, patches
 WORKFLOWS = Path(__file__).resolve().parents[2] / "workflows"
 PATCH_CALLS = {"patched", "deprecate_patch"}
 
-# Recorded by no committed history (a read-only review of the workflows, 2026-12-04, less the
-# two recorded since: rework-cap, budget-before-fallback). Each is taken by a test whose replay
-# check replays it with the same code.
+# Recorded by no committed history (a read-only review of the workflows, 2026-12-04, less those
+# recorded since: rework-cap, budget-before-fallback, sla-from-intake,
+# rework-failure-back-to-review, ignore-unknown-input-fields). Each is taken by a test whose
+# replay check replays it with the same code.
 WITHOUT_A_COMMITTED_HISTORY = {
     "byte-bounded-groups",
     "child-cancel-fails-items",
     "child-cancel-fails-subtask",
     "duplicate-in-flight",
     "encoded-size-groups",
-    "ignore-unknown-input-fields",
     "illegal-transition-tells-batch",
     "local-failure-fails-ticket",
     "orchestrator-cancel-falls-back",
     "retry-unapplied-rate",
     "rework-drafts-with-notes",
-    "rework-failure-back-to-review",
     "route-bounded-chunks",
-    "sla-from-intake",
     "timeout-usage-billed",
     "unknown-fields-left-out",
 }

@@ -30,6 +30,7 @@ from workflows.ticket_patches import (
     PATCH_CANCEL_READS_LEDGER,
     PATCH_CANCEL_WAITS_FOR_SEND,
     PATCH_DELIVERING_STATE,
+    PATCH_IGNORE_UNKNOWN_INPUT_FIELDS,
     PATCH_LEAN_HISTORY,
     PATCH_ORCHESTRATED_RESOLUTION,
 )
@@ -241,11 +242,14 @@ def test_both_sides_of_the_budget_stop_classifies_patch_are_committed() -> None:
     assert states_upserted(v10)[-2:] == ["AWAITING_REVIEW", "COMPLETED"]
 
 
-def test_a_ticket_refused_for_an_input_field_its_version_did_not_know_is_committed() -> None:
-    """The old side of ``ignore-unknown-input-fields`` (recorded with the code before it: the
-    ticket FAILED as invalid input); the new side is replayed by its workflow test's check."""
-    path = FOLDER / "ticket-v9-input-from-a-newer-version.json"
-    assert path in HISTORIES and "InvalidTicket" in path.read_text()
+def test_both_sides_of_the_ignore_unknown_input_fields_patch_are_committed() -> None:
+    """The old side of ``ignore-unknown-input-fields`` (v9, recorded with the code before it:
+    the ticket FAILED as invalid input) and the new one (v11: answered, the field left out)."""
+    old, new = (FOLDER / f"ticket-{v}-input-from-a-newer-version.json" for v in ("v9", "v11"))
+    assert old in HISTORIES and "InvalidTicket" in old.read_text()
+    assert PATCH_IGNORE_UNKNOWN_INPUT_FIELDS not in patches(old)
+    assert new in HISTORIES and PATCH_IGNORE_UNKNOWN_INPUT_FIELDS in patches(new)
+    assert states_upserted(new)[-1] == "COMPLETED"
 
 
 def test_a_batch_that_counted_a_newer_versions_ticket_invalid_is_committed() -> None:

@@ -17,6 +17,7 @@ from shared import search_attributes as sa
 from shared.agents import AgentRole, AgentRoute, Priority
 from shared.pipeline_config import BudgetConfig
 from shared.review import ReviewAction, ReviewDecision
+from shared.tickets import Ticket
 from tests.support.fakes import (
     FakeAgents,
     FakeTicketServices,
@@ -26,6 +27,7 @@ from tests.support.fakes import (
 )
 from tests.support.temporal import (
     cancel_seen,
+    status,
     wait_for_state,
     wait_until,
 )
@@ -166,6 +168,71 @@ async def reworked_to_the_cap(handle: WorkflowHandle[Any, Any], env: WorkflowEnv
     assert [r.applied for r in view.reviews][-2:] == [False, True], view.reviews
 
 
+# The fake agents of the scenario being recorded, for a scenario that changes them midway.
+_agents: dict[str, FakeAgents] = {}
+
+
+def _kept(agents: FakeAgents) -> FakeAgents:
+    _agents["agents"] = agents
+    return agents
+
+
+def _rate_limited(delay: timedelta) -> ApplicationError:
+    return ApplicationError("429", type="RateLimited", next_retry_delay=delay)
+
+
+async def classified_after_a_rate_limit(
+    handle: WorkflowHandle[Any, Any], env: WorkflowEnvironment
+) -> None:
+    """The classifier rate limited for two hours (sla-from-intake): triage comes long after
+    intake, so the Urgent ticket's SLA runs from intake and is over on arrival in review; a
+    person approves the draft."""
+    agents = _agents["agents"]
+
+    async def tried() -> bool | None:
+        return agents.classify_attempts >= 1 or None
+
+    await wait_until(tried, what="the first classifier attempt")
+    await env.sleep(timedelta(hours=2, minutes=1))
+    view = await wait_for_state(handle, TicketState.AWAITING_REVIEW)
+    started = (await handle.describe()).start_time
+    assert started is not None and view.sla_deadline is not None
+    assert abs(view.sla_deadline - (started + timedelta(hours=1))) < timedelta(seconds=5)
+    await _review(handle, action=ReviewAction.APPROVE, revision=1)
+    await handle.result()
+
+
+async def rework_failed_back_to_review(
+    handle: WorkflowHandle[Any, Any], env: WorkflowEnvironment
+) -> None:
+    """Past the SLA, the rework's resolver call is rate limited beyond its retry window
+    (rework-failure-back-to-review): the ticket goes back to the reviewer with its first
+    draft, who approves it."""
+    agents = _agents["agents"]
+    await wait_for_state(handle, TicketState.AWAITING_REVIEW)
+    await env.sleep(timedelta(hours=2))
+    agents.draft_failures.extend(_rate_limited(timedelta(minutes=10)) for _ in range(3))
+    await _review(handle, action=ReviewAction.REWORK, notes="Mention the refund.", revision=1)
+    await env.sleep(timedelta(minutes=30))  # the retries' backoff, past the window
+
+    async def back() -> bool | None:
+        view = await status(handle)
+        waiting = view.state is TicketState.AWAITING_REVIEW
+        return (waiting and view.review_reason_codes == ["rework-failed"]) or None
+
+    await wait_until(back, what="the ticket back in review")
+    await _review(handle, action=ReviewAction.APPROVE, revision=1)
+    view = await handle.result()
+    assert view.state is TicketState.COMPLETED, view.state
+
+
+async def completed_without_its_unknown_fields(
+    handle: WorkflowHandle[Any, Any], env: WorkflowEnvironment
+) -> None:
+    view = await handle.result()
+    assert view.ignored_input_fields == ["ticket.order_id"], view.ignored_input_fields
+
+
 SCENARIOS: dict[str, tuple[Callable[[], FakeAgents], Scenario]] = {
     "completed": (lambda: FakeAgents(validations=[rejection("vague")]), completed),
     "approved-after-escalation": (
@@ -209,6 +276,21 @@ SCENARIOS: dict[str, tuple[Callable[[], FakeAgents], Scenario]] = {
         lambda: FakeAgents(classify_failures=[invalid_output("classifier", tokens=500)]),
         answered_by_a_person_if_handed_over,
     ),
+    # Paths of v11's code that no committed history held (tests/replay/test_patch_coverage.py):
+    # sla-from-intake, rework-failure-back-to-review, ignore-unknown-input-fields.
+    "classified-after-a-rate-limit": (
+        lambda: _kept(
+            FakeAgents(
+                priority=Priority.URGENT, classify_failures=[_rate_limited(timedelta(hours=2))]
+            )
+        ),
+        classified_after_a_rate_limit,
+    ),
+    "rework-failed-back-to-review": (
+        lambda: _kept(FakeAgents(priority=Priority.URGENT)),
+        rework_failed_back_to_review,
+    ),
+    "input-from-a-newer-version": (FakeAgents, completed_without_its_unknown_fields),
 }
 
 # Each fake agent call costs $0.001, as did the earlier runs' ten: with their $0.010 spent, the
@@ -221,6 +303,17 @@ OVER_BUDGET = BudgetConfig(max_cost_usd=0.0105)
 START_MEMOS: dict[str, dict[str, Any]] = {
     "restarted-near-its-budget": {sa.MEMO_EARLIER_USAGE: EARLIER_RUNS_USAGE},
     "restarted-over-its-budget": {sa.MEMO_EARLIER_USAGE: EARLIER_RUNS_USAGE},
+}
+
+
+def _with_a_newer_field(ticket: Ticket) -> dict[str, Any]:
+    """The input a newer starter sends: a ticket field this version does not know."""
+    return {"ticket": {**ticket.model_dump(mode="json"), "order_id": "ORD-1"}}
+
+
+# A scenario's start input where it is not ``TicketRequest(ticket=...)``.
+START_INPUTS: dict[str, Callable[[Ticket], dict[str, Any]]] = {
+    "input-from-a-newer-version": _with_a_newer_field,
 }
 
 
