@@ -7,6 +7,7 @@ import json
 import time
 import uuid
 
+import pytest
 from temporalio import activity
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.exceptions import ApplicationError
@@ -78,6 +79,7 @@ class SetRateRefusingFirstFake:
         self.set.append(change.requests_per_second)
 
 
+@pytest.mark.usefixtures("replay_check")
 async def test_a_rate_the_controller_could_not_set_is_set_again_without_waiting_for_reports(
     dev_env: WorkflowEnvironment,
 ) -> None:

@@ -1,7 +1,8 @@
 """Record workflow histories for the replay tests.
 
     python -m tests.replay.record_histories
-        [tickets|fanout|batch-restart|controller|declared-controller|cancel-meets-send]
+        [tickets|fanout|batch-restart|controller|declared-controller|cancel-meets-send|
+         swarm-kept|paths]
         [--version V]
         [--scenario NAME ...]
 
@@ -33,6 +34,7 @@ from shared.view import TicketView
 from tests.replay import scenarios
 from tests.replay.committed import FOLDER, read_ids, write_ids
 from tests.replay.record_controllers import record_controller, record_declared_controller
+from tests.replay.record_paths import record_paths
 from tests.replay.ticket_scenarios import SCENARIOS, SERVICES, START_INPUTS, START_MEMOS
 from tests.support.fakes import FakeTicketServices
 from tests.support.temporal import (
@@ -249,6 +251,7 @@ async def main(argv: list[str]) -> int:
             "declared-controller",
             "cancel-meets-send",
             "swarm-kept",
+            "paths",
             "all",
         ],
         default="all",
@@ -278,6 +281,8 @@ async def main(argv: list[str]) -> int:
         await record_cancel_meets_send(args.version)
     if args.what in ("swarm-kept", "all"):
         await record_swarm_kept()
+    if args.what in ("paths", "all"):
+        record_paths()
     return 0
 
 

@@ -3,10 +3,12 @@
 import asyncio
 import atexit
 import json
+import os
 import shutil
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import timedelta
 from pathlib import Path
@@ -121,11 +123,26 @@ def new_replayer() -> Replayer:
     )
 
 
+# Set by ``python -m tests.replay.record_histories paths``: every history a replay check replays
+# is also written to this folder, for the recorder to commit those that take a patch's path.
+HISTORIES_OUT = "REPLAYED_HISTORIES_OUT"
+
+
+def _write_out(every: list[WorkflowHistory]) -> None:
+    folder = Path(os.environ[HISTORIES_OUT])
+    folder.mkdir(parents=True, exist_ok=True)
+    for history in every:
+        kept = {"workflow_id": history.workflow_id, "history": json.loads(history.to_json())}
+        (folder / f"{uuid.uuid4().hex}.json").write_text(json.dumps(kept))
+
+
 async def replay_histories(client: Client, started: Iterable[tuple[str, str | None]]) -> int:
     """Replay every history of each workflow (its runs, its children) against today's code;
     raises on non-determinism."""
     found = await asyncio.gather(*(histories(client, w, r) for w, r in started))
     every = [history for group in found for history in group]
+    if every and os.environ.get(HISTORIES_OUT):
+        _write_out(every)
     if every:
 
         async def each() -> AsyncIterator[WorkflowHistory]:

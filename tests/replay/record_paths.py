@@ -1,0 +1,77 @@
+"""Commit histories of patch paths that only a test's fakes reach: a child cancelled on its own,
+a provider call out of time mid-attempt, a rate the server would not set, a batch listing a
+ticket twice.
+
+``python -m tests.replay.record_histories paths`` runs the tests below with their replay checks
+writing every history they replay (``tests.support.temporal.HISTORIES_OUT``), and commits, for
+each patch, the smallest history whose markers record it, as
+``<workflow type>-paths-<patch>.json``. The replay test then replays it against every later
+version of the code, as it does the scenarios' histories.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from temporalio.client import WorkflowHistory
+
+from tests.replay.committed import FOLDER, read_ids, write_ids
+from tests.support.temporal import HISTORIES_OUT, patch_ids
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+# patch id -> the test that takes its path (pytest node id)
+PATH_TESTS: dict[str, str] = {
+    "duplicate-in-flight": "tests/workflow/test_batch.py::"
+    "test_a_ticket_listed_twice_keeps_its_place_and_its_report",
+    "unknown-fields-left-out": "tests/workflow/test_batch.py::"
+    "test_a_ticket_with_a_field_of_a_newer_version_is_answered_and_the_field_named",
+    "child-cancel-fails-subtask": "tests/workflow/test_orchestrator.py::"
+    "test_a_sub_task_cancelled_on_its_own_fails_it_and_the_run_completes",
+    "child-cancel-fails-items": "tests/workflow/test_swarm.py::"
+    "test_a_chunk_ended_on_its_own_fails_its_items_and_the_rest_carry_on[cancel-cancel]",
+    "orchestrator-cancel-falls-back": "tests/workflow/test_handoff.py::"
+    "test_an_orchestrator_run_cancelled_on_its_own_falls_back_to_the_resolver",
+    "rework-drafts-with-notes": "tests/workflow/test_handoff.py::"
+    "test_a_ticket_that_would_pass_its_token_budget_stops_and_waits_for_a_person[complex]",
+    "retry-unapplied-rate": "tests/integration/test_rate_controller_renewal.py::"
+    "test_a_rate_the_controller_could_not_set_is_set_again_without_waiting_for_reports",
+}
+
+
+def _captured(folder: Path) -> list[tuple[WorkflowHistory, int]]:
+    found = []
+    for path in sorted(folder.glob("*.json")):
+        kept = json.loads(path.read_text())
+        text = json.dumps(kept["history"])
+        found.append((WorkflowHistory.from_json(kept["workflow_id"], text), len(text)))
+    return found
+
+
+def record_paths(only: list[str] | None = None) -> None:
+    wanted = {p: t for p, t in PATH_TESTS.items() if not only or p in only}
+    with tempfile.TemporaryDirectory() as out:
+        env = os.environ | {HISTORIES_OUT: out}
+        tests = sorted(set(wanted.values()))
+        command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests]
+        subprocess.run(command, cwd=PROJECT_ROOT, env=env, check=True)
+        captured = _captured(Path(out))
+    ids = read_ids()
+    missing = []
+    for patch in wanted:
+        holding = [(size, h) for h, size in captured if patch in patch_ids(h.events)]
+        if not holding:
+            missing.append(patch)
+            continue
+        _, history = min(holding, key=lambda found: found[0])
+        kind = history.events[0].workflow_execution_started_event_attributes.workflow_type.name
+        path = FOLDER / f"{kind.lower()}-paths-{patch}.json"
+        path.write_text(history.to_json())
+        ids[path.stem] = history.workflow_id
+        print(f"wrote {path} ({len(history.events)} events)")
+    write_ids(ids)
+    if missing:
+        raise SystemExit(f"no history recorded these patches: {', '.join(missing)}")
