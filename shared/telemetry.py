@@ -26,7 +26,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Final
 
-from opentelemetry import trace
+from opentelemetry import propagate, trace
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from opentelemetry.sdk.trace.export import (
@@ -36,6 +36,7 @@ from opentelemetry.sdk.trace.export import (
     SpanExportResult,
 )
 from opentelemetry.trace import Link, NonRecordingSpan, Span, SpanContext, TraceFlags
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from temporalio.contrib.opentelemetry import (
     OpenTelemetryPlugin,
     ReplaySafeTracerProvider,
@@ -227,6 +228,10 @@ def tracer_provider(env: Mapping[str, str] | None = None) -> ReplaySafeTracerPro
         if exporter is not None:
             provider.add_span_processor(BatchSpanProcessor(private_exporter(exporter, env)))
         trace.set_tracer_provider(provider)
+        # Trace context only, whatever OTEL_PROPAGATORS says: W3C baggage is a caller's free
+        # text (user ids, e-mail addresses), and what the process reads goes into every
+        # workflow's unencrypted ``_tracer-data`` header and on to the model providers.
+        propagate.set_global_textmap(TraceContextTextMapPropagator())
         logging.getLogger("opentelemetry.context").addFilter(_EvictionDetachNoise())
         if trace.get_tracer_provider() is not provider:
             # Somebody set a provider before us: the plugin would refuse to run workflows.

@@ -18,6 +18,7 @@ from api.accounts import (
     token_hash,
 )
 from api.settings import ApiSettings, ApiSettingsError
+from shared import telemetry
 from shared.data_converter import describe_key_ring
 from shared.encryption.keyring import load_key_ring
 from shared.metrics import metrics_runtime_from_env
@@ -60,6 +61,9 @@ async def cmd_serve(args: argparse.Namespace) -> int:
         raise CliError(str(err)) from None
     if runtime is not None:
         Runtime.set_default(runtime, error_if_already_set=False)
+    # Before the first request: the web framework decides at a request's start whether to
+    # trace it, and the Temporal client (which would set the provider) connects on demand.
+    telemetry.tracer_provider()
     if ring is None:
         # Intake would store tickets readable beside the workers' encrypted ones. A server not
         # answering yet is not checked: the API starts without one and says so on /readyz.

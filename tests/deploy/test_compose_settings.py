@@ -3,11 +3,15 @@ each one the code reads is passed to the services that read it by docker-compose
 in docs/deploy.md as left out, with the reason), and an empty value means what an unset one does.
 """
 
+import logging
+import os
 import re
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
+from opentelemetry.sdk.trace import sampling
 
 from activities.delivery.config import DeliveryConfig
 from api.settings import ApiSettings
@@ -192,6 +196,31 @@ def what_it_reads(env: dict[str, str], config: Path) -> list[Any]:
     ]
 
 
+def sdk_sampler_warnings(env: dict[str, str]) -> list[str]:
+    """What the OpenTelemetry SDK says of the sampler variables in ``env`` (it reads them
+    itself, from the process's environment, when a tracer provider is made)."""
+    said: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            said.append(record.getMessage())
+
+    keep = Keep()
+    logger = logging.getLogger(sampling.__name__)
+    logger.addHandler(keep)
+    otel = {k: v for k, v in env.items() if k.startswith("OTEL_")}
+    cleared = {k: "" for k in ("OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG")}
+    try:
+        with mock.patch.dict(os.environ, cleared):
+            for name in cleared:
+                del os.environ[name]
+            os.environ.update(otel)
+            sampling._get_from_env_or_default()
+    finally:
+        logger.removeHandler(keep)
+    return said
+
+
 def test_an_empty_setting_means_what_an_unset_one_means(
     services: dict[str, dict[str, Any]], tmp_path: Path
 ) -> None:
@@ -210,6 +239,7 @@ def test_an_empty_setting_means_what_an_unset_one_means(
         empty = sorted(k for k, v in env.items() if v == "")
         unset = {k: v for k, v in env.items() if v != ""}
         assert what_it_reads(env, config) == what_it_reads(unset, config), (name, empty)
+        assert not sdk_sampler_warnings(env), (name, sdk_sampler_warnings(env))
     sensitive = load_settings(config, {"TICKETS_SENSITIVE_CATEGORIES": ""}).pipeline.review
     assert sensitive.sensitive_categories == [], "an empty value clears the list"
     assert services["worker"]["environment"]["TICKETS_SENSITIVE_CATEGORIES"] is None

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from tests.integration.conftest import Stack
+from tests.support.otlp_receiver import OtlpReceiver, ReceivedSpan
 from tests.support.processes import free_port, kill_group, run_cli, start_cli
 
 pytestmark = pytest.mark.integration
@@ -95,3 +96,52 @@ def test_serve_takes_a_ticket_over_http_through_the_pipeline_and_stops_on_sigter
     # uvicorn shuts down gracefully, then ends the process by the signal it caught.
     assert process.returncode in (0, -signal.SIGTERM)
     assert "Traceback" not in stderr
+
+
+def test_the_first_request_to_serve_is_traced_from_the_callers_trace_context(
+    stack: Stack, tmp_path: Path
+) -> None:
+    """The API set its tracer provider on the first request that needed Temporal, and the web
+    framework decides at a request's start whether to trace it: the first ticket's trace began
+    at StartWorkflow, cut off from its caller's."""
+    file = tmp_path / "tokens.toml"
+    created = run_cli(
+        stack.env, "token", "create", "intake", "--role", "submit", "--append", str(file), "--json"
+    )
+    headers = {"Authorization": f"Bearer {json.loads(created.stdout)['token']}"}
+    trace_id = "0af7651916cd43dd8448eb211c80319c"
+    headers["traceparent"] = f"00-{trace_id}-b7ad6b7169203331-01"
+    port = free_port()
+    with OtlpReceiver() as receiver:
+        env = stack.env | {
+            "TICKETS_API_TOKENS_FILE": str(file),
+            "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
+            "OTEL_BSP_SCHEDULE_DELAY": "100",
+            "OTEL_SERVICE_NAME": "ticket-api",
+        }
+        process = start_cli(env, "serve", "--port", str(port))
+        base = f"http://127.0.0.1:{port}"
+        try:
+            # /healthz answers without Temporal: the ticket is the first request that needs it.
+            poll(lambda: httpx.get(f"{base}/healthz").status_code == 200, 30, "the API")
+            ticket = {"id": "IT-TRACE-1", "subject": "Invoice copy", "body": "Where is it?"}
+            submitted = httpx.post(f"{base}/tickets", headers=headers, json=ticket)
+
+            def in_trace() -> list[ReceivedSpan]:
+                found = [s for s in receiver.received() if s.trace_id == trace_id]
+                return found if any(s.name.startswith("StartWorkflow") for s in found) else []
+
+            spans = poll(in_trace, 30, "the ticket's spans")
+        finally:
+            kill_group(process)
+
+    assert submitted.status_code == 202, submitted.text
+    served = [s for s in spans if s.attributes.get("http.request.method") == "POST"]
+    assert served and all(s.service == "ticket-api" for s in served), spans
+    assert [s.parent_id for s in served] == ["b7ad6b7169203331"]  # the caller's span
+    (start,) = [s for s in spans if s.name.startswith("StartWorkflow")]
+    by_id = {s.span_id: s for s in spans}
+    above = start
+    while above.parent_id in by_id and above not in served:
+        above = by_id[above.parent_id]
+    assert above in served, "the workflow's start is not under the request's span"

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+from opentelemetry import baggage, context
 
 from activities.agent_specs import CLASSIFIER
 from activities.providers.base import AgentSpec
@@ -363,13 +364,19 @@ async def test_requests_carry_the_trace_context_of_the_span_they_are_made_in(
     fake.push(Reply(output=VALID_CLASSIFICATION), Reply(output=VALID_CLASSIFICATION))
     provider = make_openai()
 
-    with telemetry.tracer().start_as_current_span("agent call") as span:
-        await provider.run(CLASSIFIER, classify_request(), MODEL)
+    # Baggage in the context (a caller's free text) is not sent on: trace context only.
+    token = context.attach(baggage.set_baggage("customer.email", "ana.lima@example.com"))
+    try:
+        with telemetry.tracer().start_as_current_span("agent call") as span:
+            await provider.run(CLASSIFIER, classify_request(), MODEL)
+    finally:
+        context.detach(token)
     await provider.run(CLASSIFIER, classify_request(), MODEL)
 
     inside, outside = fake.calls()
     trace_id = f"{span.get_span_context().trace_id:032x}"
     assert inside.headers["traceparent"].split("-")[1] == trace_id
+    assert "baggage" not in inside.headers
     assert "traceparent" not in outside.headers
 
 
