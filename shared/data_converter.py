@@ -130,7 +130,10 @@ def external_storage(config: StoreConfig, driver: StorageDriver | None = None) -
     """``driver`` stores. The other kind is registered for reading only: on a cluster worker, the
     data directory's files (payloads this machine stored before it joined the cluster still
     read); without a database, a stand-in that says TICKETS_DATABASE_URL is missing."""
-    primary = driver or payload_driver(config)
+    # A converter's own driver only reads and offloads payloads: it runs no DDL on the database
+    # (the replay gate reads production with the next release's code; the codec server may
+    # have a role that cannot create tables). The worker passes its migrated stores' driver.
+    primary = driver or payload_driver(config, migrates=False)
     drivers: list[StorageDriver] = [primary]
     if isinstance(primary, FilePayloadDriver):
         drivers.append(UnconfiguredDatabaseDriver())

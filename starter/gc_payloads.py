@@ -23,7 +23,7 @@ import argparse
 import asyncio
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Final
 
 from pydantic import BaseModel, Field
@@ -117,7 +117,7 @@ def _checkable(row: Ownership, namespace: str) -> bool:
 async def plan_collection(
     client: Client, driver: ContentAddressedDriver, grace: timedelta
 ) -> tuple[GcReport, list[Release]]:
-    cutoff = datetime.now(UTC) - grace
+    cutoff = await driver.clock() - grace  # the clock that wrote last_stored_at
     report = GcReport(
         store=driver.describe(), namespace=client.namespace, grace_seconds=grace.total_seconds()
     )

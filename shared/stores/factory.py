@@ -36,7 +36,7 @@ class Stores:
             await self.database.close()
 
 
-def database(config: StoreConfig) -> "PostgresDatabase | None":
+def database(config: StoreConfig, *, migrates: bool = True) -> "PostgresDatabase | None":
     if config.database_url is None:
         return None
     from shared.stores.postgres import PostgresDatabase
@@ -45,15 +45,16 @@ def database(config: StoreConfig) -> "PostgresDatabase | None":
         config.database_url,
         config.pool_size,
         statement_timeout_seconds=config.statement_timeout_seconds,
+        migrates=migrates,
     )
 
 
 def payload_driver(
-    config: StoreConfig, db: "PostgresDatabase | None" = None
+    config: StoreConfig, db: "PostgresDatabase | None" = None, *, migrates: bool = True
 ) -> ContentAddressedDriver:
     """PostgreSQL when a database is configured, files under the data directory otherwise. The
-    database is connected (and migrated) on first use."""
-    db = db or database(config)
+    database is connected (and migrated, if ``migrates`` and it is behind) on first use."""
+    db = db or database(config, migrates=migrates)
     if db is None:
         return FilePayloadDriver(config.payload_dir)
     from shared.stores.payloads_postgres import PostgresPayloadDriver

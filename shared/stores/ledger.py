@@ -69,6 +69,13 @@ REFUSED_PREFIX = "refused for good: "
 UNCERTAIN_PREFIX = "may have been delivered: "
 
 
+def noted_reason(error: str) -> str:
+    """A failure's reason as a ledger keeps it: without NUL bytes, which PostgreSQL's text
+    refuses (a receiver's UTF-16 refusal body failed every note, and the refusal never counted)
+    and both backends keep alike."""
+    return error.replace("\x00", "")
+
+
 def another_tickets(chain: str | None, existing: LedgerEntry) -> bool:
     """Whether ``existing`` belongs to another ticket of the same id than the ticket of
     ``chain`` (both chains known and different): ``record`` may replace it, unless its claim

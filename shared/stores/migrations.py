@@ -150,6 +150,9 @@ MIGRATIONS: Final = (
 # released, as claims only, by beda9e9).
 EARLIER_DESCRIPTIONS: Final = {3: ("delivery claims: one attempt sends at a time",)}
 
+# The version this code's tables are at once migrated.
+LATEST: Final = max(m.version for m in MIGRATIONS)
+
 # The applied versions. Named for this product: `schema_migrations` (its name before
 # 2026-12-02) is also golang-migrate's and Rails's, and in a database shared with either their
 # version numbers would have been read as ours.
@@ -306,6 +309,14 @@ async def _adopt_earlier_versions(conn: AsyncConnection) -> int:
         # As recorded there: the description says which release applied it.
         await _record(conn, version, found[version])
     return adopted[-1] if adopted else 0
+
+
+async def applied_version(conn: AsyncConnection) -> int:
+    """The schema's version read without changing anything (0 with no version table): a
+    process that only needs the tables checks this and runs no DDL when it is current."""
+    cursor = await conn.execute("SELECT to_regclass(%s) IS NOT NULL", (VERSION_TABLE,))
+    row = await cursor.fetchone()
+    return await schema_version(conn) if row and row[0] else 0
 
 
 async def schema_version(conn: AsyncConnection) -> int:

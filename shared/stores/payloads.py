@@ -16,7 +16,7 @@ import re
 from abc import abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Final
 
 from temporalio.api.common.v1 import Payload
@@ -137,6 +137,12 @@ class ContentAddressedDriver(StorageDriver):
     @abstractmethod
     async def ownership(self) -> list[Ownership]:
         """The whole ownership record (for garbage collection)."""
+
+    async def clock(self) -> datetime:
+        """The time by the clock that writes ``last_stored_at`` (garbage collection's cutoff
+        is taken from it: a command on a host whose clock ran ahead released payloads that a
+        workflow task was storing). This machine's, for a store it writes itself."""
+        return datetime.now(UTC)
 
     @abstractmethod
     async def collect(self, releases: Sequence[Release]) -> Collected:

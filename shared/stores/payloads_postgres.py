@@ -2,6 +2,7 @@
 ``payload_owners``, see ``migrations``)."""
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Final
 
 from shared.stores.payloads import (
@@ -96,6 +97,13 @@ class PostgresPayloadDriver(ContentAddressedDriver):
                 "p.size_bytes FROM payload_owners o JOIN payloads p ON p.sha256 = o.sha256"
             )
             return [Ownership(*row) for row in await cursor.fetchall()]
+
+    async def clock(self) -> datetime:
+        """The database's: it writes ``last_stored_at`` (``now()``)."""
+        async with self.database.connection() as conn:
+            row = await (await conn.execute("SELECT now()")).fetchone()
+        assert row is not None
+        return row[0]  # type: ignore[no-any-return]
 
     async def collect(self, releases: Sequence[Release]) -> Collected:
         if not releases:

@@ -20,7 +20,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from shared.stores.config import DEFAULT_POOL_SIZE, STATEMENT_TIMEOUT_SECONDS
 from shared.stores.errors import StoreUnavailable
-from shared.stores.migrations import MigrationBlocked, migrate
+from shared.stores.migrations import LATEST, MigrationBlocked, applied_version, migrate
 from shared.stores.url import DatabaseTarget, parse_database_url, password_of
 
 # A database that does not answer a new connection within this is reported, not waited for.
@@ -33,12 +33,16 @@ POOL_WAIT_SECONDS: Final = 15.0
 # there is none (the probe itself gives up after 3 s: shared/health.py).
 PING_POOL_WAIT_SECONDS: Final = 0.5
 # libpq's TCP keepalives: a connection whose peer vanished (a failover, a dropped NAT entry) is
-# found dead in about a minute, not after the kernel's two hours.
+# found dead in about a minute, not after the kernel's two hours. Keepalives probe an idle
+# connection only: with a query sent and unacknowledged, the kernel retransmits for about 15
+# minutes, and tcp_user_timeout (ms) bounds that (a payload read on a workflow task hung for
+# minutes when the database's host vanished mid-query).
 KEEPALIVES: Final = {
     "keepalives": 1,
     "keepalives_idle": 30,
     "keepalives_interval": 10,
     "keepalives_count": 3,
+    "tcp_user_timeout": 30_000,
 }
 
 
@@ -90,13 +94,22 @@ class PostgresDatabase:
         url: str,
         pool_size: int = DEFAULT_POOL_SIZE,
         statement_timeout_seconds: float = STATEMENT_TIMEOUT_SECONDS,
+        *,
+        migrates: bool = True,
     ) -> None:
+        """``migrates``: bring the schema up to date when it is behind (workers, the commands
+        that write the ledger); False for processes that only read and offload payloads (the
+        codec server, the replay gate, the clients' converters), which run no DDL and say the
+        schema is behind instead."""
         self.target = parse_database_url(url)  # a ConfigError now, not at first use
         self._url = url
+        self._migrates = migrates
         self._pool_size = pool_size
         self._statement_timeout_ms = int(statement_timeout_seconds * 1000)
         self._pool: AsyncConnectionPool | None = None
-        self._opening = asyncio.Lock()
+        # The first callers arrive together: they share one opening (and its failure: with the
+        # database hung, each waited for the connect timeouts of the ones before it).
+        self._opening: asyncio.Future[None] | None = None
 
     def describe(self) -> str:
         return f"PostgreSQL {self.target.describe()}"
@@ -107,6 +120,10 @@ class PostgresDatabase:
         return {
             "connect_timeout": CONNECT_TIMEOUT_SECONDS,
             "autocommit": True,
+            # No server-side prepared statements (psycopg prepares a query on its fifth run): a
+            # pooler in transaction mode (PgBouncer) hands the next transaction another server
+            # connection, where "_pg3_0" does not exist.
+            "prepare_threshold": None,
             **pool_settings(self._url, self._statement_timeout_ms),
         }
 
@@ -122,9 +139,21 @@ class PostgresDatabase:
             raise StoreUnavailable(explain_connection_error(err, self.target, self._url)) from None
 
     async def _check(self) -> None:
-        """One direct connection first, so a failure is named; the schema is migrated on it."""
+        """One direct connection first, so a failure is named; the schema is read on it, and
+        migrated when it is behind and this process migrates. A current schema takes no DDL (a
+        role that may only read and write the tables works)."""
         conn = await self._connect_directly()
         try:
+            version = await applied_version(conn)
+            if version >= LATEST:
+                return
+            if not self._migrates:
+                raise StoreUnavailable(
+                    f"the tables in the PostgreSQL {self.target.describe()} "
+                    f"(TICKETS_DATABASE_URL) are at version {version} and this code needs "
+                    f"{LATEST}: a worker of this version brings them up to date when it starts "
+                    "(docs/stores.md)"
+                )
             await migrate(conn)
         except MigrationBlocked as err:
             raise StoreUnavailable(
@@ -146,29 +175,37 @@ class PostgresDatabase:
     async def ready(self) -> None:
         if self._pool is not None:
             return
-        async with self._opening:
-            if self._pool is not None:
-                return
-            await self._check()
-            pool = AsyncConnectionPool(
-                self._url,
-                min_size=1,
-                max_size=self._pool_size,
-                open=False,
-                timeout=POOL_WAIT_SECONDS,
-                kwargs=self._connect_settings(),
-                check=AsyncConnectionPool.check_connection,
-                name="ticket-agents",
-            )
-            try:
-                await pool.open(wait=True, timeout=POOL_WAIT_SECONDS)
-            except PoolTimeout:
-                await pool.close()
-                raise StoreUnavailable(
-                    f"cannot use the PostgreSQL {self.target.describe()} "
-                    f"(TICKETS_DATABASE_URL): no connection within {POOL_WAIT_SECONDS:g}s"
-                ) from None
-            self._pool = pool
+        if self._opening is None:
+            self._opening = asyncio.ensure_future(self._open())
+        opening = self._opening
+        try:
+            # Shielded: a caller that goes away does not cancel the others' opening.
+            await asyncio.shield(opening)
+        finally:
+            if opening.done() and self._opening is opening:
+                self._opening = None  # the next caller tries again after a failure
+
+    async def _open(self) -> None:
+        await self._check()
+        pool = AsyncConnectionPool(
+            self._url,
+            min_size=1,
+            max_size=self._pool_size,
+            open=False,
+            timeout=POOL_WAIT_SECONDS,
+            kwargs=self._connect_settings(),
+            check=AsyncConnectionPool.check_connection,
+            name="ticket-agents",
+        )
+        try:
+            await pool.open(wait=True, timeout=POOL_WAIT_SECONDS)
+        except PoolTimeout:
+            await pool.close()
+            raise StoreUnavailable(
+                f"cannot use the PostgreSQL {self.target.describe()} "
+                f"(TICKETS_DATABASE_URL): no connection within {POOL_WAIT_SECONDS:g}s"
+            ) from None
+        self._pool = pool
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[AsyncConnection]:

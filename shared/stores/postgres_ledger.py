@@ -18,6 +18,7 @@ from shared.stores.ledger import (
     NewDelivery,
     another_tickets,
     answered_by_the_run_replaced,
+    noted_reason,
 )
 from shared.stores.postgres import PostgresDatabase
 
@@ -147,6 +148,7 @@ class PostgresLedger(DeliveryLedger):
             )
 
     async def note_failure(self, ticket_id: str, error: str) -> None:
+        error = noted_reason(error)
         async with self.database.connection() as conn:
             refused = int(error.startswith(REFUSED_PREFIX))
             await conn.execute(

@@ -33,6 +33,7 @@ from shared.stores.ledger import (
     NewDelivery,
     another_tickets,
     answered_by_the_run_replaced,
+    noted_reason,
 )
 from shared.stores.sqlite_schema import LOCK_WAIT_SECONDS, WAL_FILES, migrate, use_wal
 
@@ -261,6 +262,8 @@ class SqliteLedger(DeliveryLedger):
         await self._run(write)
 
     async def note_failure(self, ticket_id: str, error: str) -> None:
+        error = noted_reason(error)
+
         def write(conn: sqlite3.Connection) -> None:
             refused = int(error.startswith(REFUSED_PREFIX))
             conn.execute(

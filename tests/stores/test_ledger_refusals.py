@@ -67,6 +67,22 @@ async def test_a_refusal_noted_twice_counts_once_and_the_row_may_still_move(
     assert await ledger.reroute("T-1", entry.idempotency_key, "email") is not None
 
 
+async def test_a_refusal_quoting_a_nul_byte_is_noted_and_the_row_may_move(
+    ledger: DeliveryLedger,
+) -> None:
+    # A receiver answered 422 with a UTF-16 body: PostgreSQL's text refuses NUL, the note failed
+    # every try, and the row never counted the refusal, so a redrive could not move it.
+    entry, _ = await ledger.record(delivery())
+    assert await ledger.claim("T-1", "attempt-a", 60) is True
+    await ledger.note_failure("T-1", REFUSED_PREFIX + "422 \x00{\x00}\x00")
+    await ledger.release("T-1", "attempt-a")
+
+    row = await ledger.get("T-1")
+    assert row is not None and row.last_error == REFUSED_PREFIX + "422 {}"
+    assert (row.sends, row.refusals) == (1, 1) and refused_every_time(row)
+    assert await ledger.reroute("T-1", entry.idempotency_key, "email") is not None
+
+
 async def test_a_failure_for_now_before_the_refusal_keeps_the_row(ledger: DeliveryLedger) -> None:
     entry, _ = await ledger.record(delivery())
     assert await ledger.claim("T-1", "attempt-a", 60) is True
