@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 from temporalio.common import TypedSearchAttributes
 
+from policy.transitions import TicketState
 from shared import names, run_spend
 from shared import search_attributes as sa
 from shared.ticket_status import shown_state
@@ -66,7 +67,12 @@ def summary_from_execution(execution: Any, memo: dict[str, Any] | None) -> Ticke
         priority=attrs.get(sa.TICKET_PRIORITY),
         sla_deadline=attrs.get(sa.TICKET_SLA_DEADLINE),
         escalated=bool(attrs.get(sa.TICKET_ESCALATED)),
-        review_reasons=list(attrs.get(sa.TICKET_REVIEW_REASONS) or []),
+        # Only while it waits: a ticket terminated in review kept its last reasons.
+        review_reasons=(
+            list(attrs.get(sa.TICKET_REVIEW_REASONS) or [])
+            if state == TicketState.AWAITING_REVIEW.value
+            else []
+        ),
         subject=memo.get(sa.MEMO_SUBJECT),
         started_at=execution.start_time,
         tokens=int(usage.get("tokens", 0)),

@@ -48,7 +48,8 @@ class Ticket(BaseModel):
     body: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)] = Field(
         max_length=MAX_BODY_CHARS
     )
-    customer_id: str | None = Field(default=None, max_length=128)
+    # As long as an e-mail address: an inbound e-mail's sender is its customer id.
+    customer_id: str | None = Field(default=None, max_length=MAX_EMAIL_CHARS)
     customer_tier: CustomerTier = CustomerTier.STANDARD
     channel: Channel = Channel.EMAIL
     # Where an answer by e-mail goes (the e-mail delivery channel needs it).

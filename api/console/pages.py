@@ -98,7 +98,7 @@ async def queue(
     try:
         client = await temporal(request).client()
         # ?why=<code>: only the tickets waiting for that reason; an unknown code shows them all.
-        only = ReasonCode(why) if why in REASON_CODES else None
+        only = _reason(why)
         read = await listing.review_queue(client, QUEUE_LIMIT, why=only)
         waiting = read.tickets  # in the queue's order already
         unanswered, _ = await listing.ticket_page(
@@ -130,12 +130,17 @@ async def queue(
     return response
 
 
+def _reason(why: str) -> ReasonCode | None:
+    """A queue filter's reason code, or None for none or an unknown one."""
+    return ReasonCode(why) if why in REASON_CODES else None
+
+
 @router.get("/tickets/{ticket_id}")
-async def ticket_page(request: Request, ticket_id: str) -> Response:
+async def ticket_page(request: Request, ticket_id: str, why: str = "") -> Response:
     current = signed_in(request)
     if current is None:
         return to_sign_in()
-    return await _ticket(request, current, ticket_id, error=None, status=200)
+    return await _ticket(request, current, ticket_id, error=None, status=200, why=_reason(why))
 
 
 async def _ticket(
@@ -147,9 +152,11 @@ async def _ticket(
     typed: dict[str, str | None] | None = None,
     *,
     maybe_applied: bool = False,
+    why: ReasonCode | None = None,
 ) -> Response:
     """The ticket's page; ``typed``: what the reviewer wrote in a form that was refused, shown
-    again in its boxes rather than lost (``maybe_applied``: or not answered in time)."""
+    again in its boxes rather than lost (``maybe_applied``: or not answered in time); ``why``:
+    the queue's filter the reviewer came from, which the page's links and forms keep."""
     if not valid_id(ticket_id):
         shown = repr(ticket_id[:80]) + (
             f" ({len(ticket_id):,} characters)" if len(ticket_id) > 80 else ""
@@ -190,6 +197,7 @@ async def _ticket(
             "maybe_applied": maybe_applied,
             # What a running ticket waits on: (text, trouble) per call, as `status` prints it.
             "calls": [describe_call(c) for c in reading.pending],
+            "why": why,
         },
         status,
     )
@@ -213,8 +221,10 @@ async def review(
     edited_text: Annotated[str | None, Form()] = None,
     notes: Annotated[str | None, Form()] = None,
     reason: Annotated[str | None, Form()] = None,
+    why: Annotated[str, Form()] = "",
 ) -> Response:
     current = signed_in(request)
+    kept = _reason(why)  # the queue's filter, kept on the page again and after the decision
     typed = {k: one_break(v) for k, v in (("edited_text", edited_text), ("notes", notes),
                                            ("reason", reason))}  # fmt: skip
     if current is None:
@@ -231,9 +241,8 @@ async def review(
         )
         return sign_in_page(request, message, 401, kept, then=f"/console/tickets/{ticket_id}")
     if not current.csrf_ok(csrf):
-        return await _ticket(
-            request, current, ticket_id, "the form expired; look again and resubmit", 403, typed
-        )
+        expired = "the form expired; look again and resubmit"
+        return await _ticket(request, current, ticket_id, expired, 403, typed, why=kept)
     try:
         decision = ReviewDecision(
             action=action,
@@ -253,20 +262,23 @@ async def review(
             if isinstance(err, ValidationError)
             else [f"revision {revision[:20]!r} is not a number"]
         )
-        return await _ticket(request, current, ticket_id, "; ".join(problems), 422, typed)
+        return await _ticket(request, current, ticket_id, "; ".join(problems), 422, typed, why=kept)
     try:
         client = await temporal(request).client()
         await review_operations.submit_review(client, ticket_id, decision)
     except ReviewRefused as err:
-        return await _ticket(request, current, ticket_id, str(err), 409, typed)
+        return await _ticket(request, current, ticket_id, str(err), 409, typed, why=kept)
     except ReviewTimeout:
-        return await _ticket(request, current, ticket_id, TIMED_OUT, 504, typed, maybe_applied=True)
+        return await _ticket(
+            request, current, ticket_id, TIMED_OUT, 504, typed, maybe_applied=True, why=kept
+        )
     except (OperationError, RPCError) as err:
         # Temporal or the worker in trouble: the page again, with what the reviewer typed.
-        return await _ticket(request, current, ticket_id, f"not sent: {_said(err)}", 503, typed)
-    return RedirectResponse(
-        f"/console/queue?done={decision.action.value}&ticket={quote(ticket_id)}", status_code=303
-    )
+        return await _ticket(
+            request, current, ticket_id, f"not sent: {_said(err)}", 503, typed, why=kept
+        )
+    back = f"/console/queue?done={decision.action.value}&ticket={quote(ticket_id)}"
+    return RedirectResponse(back + (f"&why={kept.value}" if kept else ""), status_code=303)
 
 
 def _from_this_console(request: Request) -> bool:

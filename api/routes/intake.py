@@ -226,7 +226,11 @@ def email_body(text: str) -> str:
 def sender_address(sender: str) -> str | None:
     """The one address in a From value, or None: a value that holds no address ("Ana Lima",
     which the parser would cut to "Ana") or several stays the customer id as sent."""
-    addresses = [a for _, a in getaddresses([sender]) if a]
+    # A display name then one <address> at the end: the name may hold an unquoted comma
+    # ("Lima, Ana <ana@example.com>"), which the parser reads as two addresses, "Lima" and
+    # Ana's, and the answer by e-mail was lost.
+    named = re.fullmatch(r"[^<>]*<([^<>]+)>\s*", sender)
+    addresses = [named.group(1).strip()] if named else [a for _, a in getaddresses([sender]) if a]
     if len(addresses) != 1 or len(addresses[0]) > MAX_EMAIL_CHARS:
         return None
     return addresses[0] if re.fullmatch(EMAIL_PATTERN, addresses[0]) else None

@@ -119,7 +119,7 @@ async def review_queue(_: Reader, client: Temporal, why: ReasonCode | None = Non
 @router.get(
     "/report",
     response_model=reports.Report,
-    responses=responses(401, 403, 503),
+    responses=responses(401, 403, 422, 503),
     summary="counts by state, category and priority; the review queue; usage and cost (the "
     f"newest {listing.REPORT_LIMIT:,} tickets, since a time if given)",
 )

@@ -3,6 +3,7 @@ input does not read as a ticket, and one whose workflow was stopped from outside
 waited for review."""
 
 import logging
+from typing import Any
 
 import httpx
 import pytest
@@ -94,6 +95,14 @@ async def test_a_ticket_stopped_while_awaiting_review_reads_as_stopped_with_no_r
     read = await http.get(f"/tickets/{ticket_id}", headers=bearer(tokens.review))
     page = await console.get(f"/console/tickets/{ticket_id}")
 
+    async def listed() -> dict[str, Any] | None:
+        answer = await http.get("/tickets", headers=bearer(tokens.review))
+        found = [t for t in answer.json()["tickets"] if t["ticket_id"] == ticket_id]
+        return found[0] if found and found[0]["state"] == "TERMINATED" else None
+
+    summary = await wait_until(listed, timeout=30, what=f"{ticket_id} listed as TERMINATED")
+    # It no longer waits: the reasons it waited for were still shown.
+    assert summary["review_reasons"] == []
     assert 'id="approve-form"' in waiting_page.text  # the forms the stopped ticket loses
     assert read.status_code == 200, read.text
     assert read.json()["status"]["state"] == "TERMINATED"

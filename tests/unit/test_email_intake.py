@@ -14,6 +14,14 @@ from shared.ticket_input import ticket_from_mapping
         ("ana@example.com", "ana@example.com", "ana@example.com"),
         ("Ana Lima <ana@example.com>", "ana@example.com", "ana@example.com"),
         ('"Lima, Ana" <ana@example.com>', "ana@example.com", "ana@example.com"),
+        # Unquoted: the parser read two addresses ("Lima" and Ana's), and kept none.
+        ("Lima, Ana <ana@example.com>", "ana@example.com", "ana@example.com"),
+        # A forwarding service's rewritten sender, past the 128 characters ids once had.
+        (
+            f"Ana <{'srs0=' + 'x' * 120}@forwarder.example>",
+            f"{'srs0=' + 'x' * 120}@forwarder.example",
+            f"{'srs0=' + 'x' * 120}@forwarder.example",
+        ),
         ("helpdesk-user-4711", "helpdesk-user-4711", None),  # no address: no e-mail answer
         ("Ana Lima", "Ana Lima", None),  # not cut to "Ana" (the parser's reading)
         ("a@example.com, b@example.com", "a@example.com, b@example.com", None),  # not one
