@@ -4,7 +4,8 @@ The agent activities' retry policy allows any number of attempts, bounded in tim
 schedule-to-close timeout (workflows/options.py): a 429 must never fail a ticket while its SLA
 still allows waiting, and neither must an "overloaded" answer (529), which says the same: busy.
 Every other failure means the provider is unwell rather than busy, and the
-fallback route should take over soon: after five such attempts the call gives up on its route.
+fallback route should take over soon: after five such attempts the call gives up on its route
+(ten on a chain's last route, which has nowhere to hand on to: about four minutes of backoff).
 An overloaded provider (529) is waited out only by a call with nowhere else to go: a call whose
 route has another after it (``AgentRoute.hands_on``) hands itself on after
 OVERLOADED_BEFORE_HANDING_ON overloaded answers (about a minute of backoff): an overload spell
@@ -29,6 +30,12 @@ from activities.heartbeat import carry, earlier
 from activities.providers.errors import OVERLOADED_TYPE, RATE_LIMITED_TYPE
 
 OTHER_FAILURE_ATTEMPTS: Final = 5
+# The same for a call whose route is the last of its chain (``hands_on`` false: the default
+# setup, one key, one route per agent): nowhere to hand on to, so a provider's blip is waited
+# out. Five attempts were 15 s of backoff, and a short burst of 502s failed every ticket in
+# flight; ten are about four minutes (backoff 1 s doubling to 60 s), with a hanging provider's
+# heartbeat timeouts on top.
+LAST_ROUTE_FAILURE_ATTEMPTS: Final = 10
 # Overloaded answers after which a call with a route after it hands itself on (backoff 1, 2, 4,
 # 8, 16 s between them: about a minute with the calls, or what the provider's Retry-After says).
 OVERLOADED_BEFORE_HANDING_ON: Final = 6
@@ -66,6 +73,11 @@ class AttemptBudget:
         return cls(activity.info().attempt, rate_limited, overloaded, hands_on)
 
     @property
+    def failure_attempts(self) -> int:
+        """Failures other than a rate limit this call's route gets."""
+        return OTHER_FAILURE_ATTEMPTS if self.hands_on else LAST_ROUTE_FAILURE_ATTEMPTS
+
+    @property
     def failed_before(self) -> int:
         """Earlier attempts that failed some other way than a rate limit."""
         return max(self.attempt - 1 - self.rate_limited, 0)
@@ -73,7 +85,7 @@ class AttemptBudget:
     def refuse_if_spent(self) -> None:
         """Before calling: raise when the earlier attempts already spent the budget (they ended
         without raising: a stall cut off by the heartbeat timeout, a worker that died)."""
-        if self.failed_before >= OTHER_FAILURE_ATTEMPTS:
+        if self.failed_before >= self.failure_attempts:
             # Tokens an earlier attempt was billed for travel in the details, as in any failure.
             spent = earlier("usage")
             raise ApplicationError(
@@ -93,7 +105,7 @@ class AttemptBudget:
             if isinstance(err, ApplicationError) and err.type == OVERLOADED_TYPE:
                 return self._overloaded(err)
             return err
-        return spend_attempt(err, self.failed_before + 1)
+        return spend_attempt(err, self.failed_before + 1, self.failure_attempts)
 
     def _overloaded(self, err: ApplicationError) -> ApplicationError:
         overloaded = self.overloaded + 1
@@ -109,10 +121,10 @@ class AttemptBudget:
         )
 
 
-def spend_attempt(err: Exception, failures: int) -> Exception:
+def spend_attempt(err: Exception, failures: int, limit: int = OTHER_FAILURE_ATTEMPTS) -> Exception:
     """What the activity raises for ``err``, the ``failures``-th failure of the call that was not
-    a rate limit (counting this one)."""
-    if failures < OTHER_FAILURE_ATTEMPTS:
+    a rate limit (counting this one), on a route that gets ``limit`` of them."""
+    if failures < limit:
         return err
     if is_rate_limit(err):
         return err

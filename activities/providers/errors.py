@@ -63,9 +63,10 @@ SPEND_LIMIT_CODES: Final = frozenset(
         "billing_hard_limit_reached",
         "enforced_spend_limit_reached",
         "contract_spend_limit_reached",
-        "ramp_limit_exceeded",
     }
 )
+# Anthropic's "ramp_limit_exceeded" (429) is not one: it caps how fast usage may grow, and the
+# SDK says to retry after its Retry-After. It is a rate limit (it was failed as a spend limit).
 KEY_LIKE: Final = re.compile(
     r"(sk-[A-Za-z0-9_\-*]{6,}|Bearer\s+\S+|x-api-key:\s*\S+"
     # A server's masked echo of the key it refused ("gwl**********4242"): still a part of it.
@@ -196,9 +197,18 @@ def to_application_error(failure: ProviderFailure, secrets: Iterable[str] = ()) 
             f"{err.message} (the provider says: {verdict})",
             type=err.type,
             non_retryable=not failure.should_retry,
-            next_retry_delay=err.next_retry_delay if failure.should_retry else None,
+            # A permanent error computed no delay: the provider's Retry-After still counts.
+            next_retry_delay=retry_after_delay(failure) if failure.should_retry else None,
         )
     return err
+
+
+def retry_after_delay(failure: ProviderFailure) -> timedelta | None:
+    """The provider's Retry-After as the next attempt's delay (at most MAX_RETRY_AFTER)."""
+    wait = failure.retry_after
+    if wait is not None and math.isfinite(wait) and wait > 0:
+        return timedelta(seconds=min(wait, MAX_RETRY_AFTER.total_seconds()))
+    return None
 
 
 def _classify(failure: ProviderFailure, secrets: Iterable[str]) -> ApplicationError:
@@ -211,10 +221,7 @@ def _classify(failure: ProviderFailure, secrets: Iterable[str]) -> ApplicationEr
         text: str,
         category: ApplicationErrorCategory = ApplicationErrorCategory.UNSPECIFIED,
     ) -> ApplicationError:
-        delay = None
-        wait = failure.retry_after
-        if wait is not None and math.isfinite(wait) and wait > 0:
-            delay = timedelta(seconds=min(wait, MAX_RETRY_AFTER.total_seconds()))
+        delay = retry_after_delay(failure)
         return ApplicationError(text, type=kind, next_retry_delay=delay, category=category)
 
     def permanent(kind: str, text: str) -> ApplicationError:

@@ -23,7 +23,9 @@ from tests.support.timed_out_call_workflow import TimedOutAgentCallWorkflow
 
 pytestmark = pytest.mark.timeout(90)
 
-ROUTE = AgentRoute(provider="openai", model=MODELS["openai"])
+# A route with another after it: five failures other than a rate limit (a chain's last route
+# gets ten, tests/unit/test_retry_budget.py).
+ROUTE = AgentRoute(provider="openai", model=MODELS["openai"], hands_on=True)
 
 
 def rate_limited() -> Reply:

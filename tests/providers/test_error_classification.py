@@ -124,9 +124,17 @@ CLASSIFICATION_TABLE = [
             "billing_hard_limit_reached",
             "enforced_spend_limit_reached",
             "contract_spend_limit_reached",
-            "ramp_limit_exceeded",
         )
     ],
+    pytest.param(
+        # Caps how fast usage may grow: retried after its Retry-After, as the SDK says (it was
+        # failed as a spend limit).
+        failure(status=429, code="ramp_limit_exceeded", retry_after=20.0),
+        "ProviderRateLimited",
+        RETRYABLE,
+        timedelta(seconds=20),
+        id="anthropic-ramp-limit-is-a-rate-limit",
+    ),
     pytest.param(
         failure(status=400, code="INSUFFICIENT_QUOTA"),
         "ProviderQuotaExceeded",
@@ -391,3 +399,11 @@ def test_a_timeout_names_the_setting_that_bounds_it() -> None:
     assert err.message == (
         "openai did not answer within its timeout_seconds ([providers.openai]): request timed out"
     )
+
+
+def test_a_permanent_error_the_provider_says_to_retry_keeps_its_retry_after() -> None:
+    # The override took the delay from the permanent error, which never computed one: the retry
+    # came after the short backoff, not when the provider said.
+    told = failure(status=400, retry_after=30.0, should_retry=True)
+    err = to_application_error(told)
+    assert err.non_retryable is False and err.next_retry_delay == timedelta(seconds=30)

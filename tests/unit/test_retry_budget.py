@@ -12,6 +12,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.heartbeat import begin_attempt
 from activities.retry_budget import (
     EXHAUSTED_TYPE,
+    LAST_ROUTE_FAILURE_ATTEMPTS,
     OTHER_FAILURE_ATTEMPTS,
     OVERLOADED_BEFORE_HANDING_ON,
     AttemptBudget,
@@ -49,6 +50,23 @@ def test_a_server_error_is_retried_until_the_fifth_failure_then_given_up() -> No
     assert final.details == ({"n": 1},) and "giving up on this route" in final.message
 
 
+def test_a_chains_last_route_waits_out_a_short_outage_a_route_with_a_fallback_hands_on() -> None:
+    # One key, one route per agent: five 502s in 15 s failed every ticket in flight.
+    err = server_error()
+    with_fallback = AttemptBudget(attempt=OTHER_FAILURE_ATTEMPTS, hands_on=True)
+    last = AttemptBudget(attempt=OTHER_FAILURE_ATTEMPTS, hands_on=False)
+    handed_on = with_fallback.spend(err)
+    kept = last.spend(err)
+    assert isinstance(handed_on, ApplicationError) and handed_on.non_retryable
+    assert kept is err and not err.non_retryable
+    final = AttemptBudget(attempt=LAST_ROUTE_FAILURE_ATTEMPTS, hands_on=False).spend(err)
+    assert isinstance(final, ApplicationError) and final.non_retryable
+    # An attempt after the budget (a stall that raised nothing) refuses before calling.
+    with pytest.raises(ApplicationError, match=f"{LAST_ROUTE_FAILURE_ATTEMPTS} attempts"):
+        AttemptBudget(attempt=LAST_ROUTE_FAILURE_ATTEMPTS + 1).refuse_if_spent()
+    AttemptBudget(attempt=OTHER_FAILURE_ATTEMPTS + 1).refuse_if_spent()  # the last route goes on
+
+
 def test_an_unexpected_exception_is_given_up_with_its_type_named() -> None:
     final = spend_attempt(KeyError("x"), OTHER_FAILURE_ATTEMPTS)
     assert isinstance(final, ApplicationError) and final.non_retryable
@@ -82,11 +100,13 @@ def spend_in(env: ActivityEnvironment, err: Exception, hands_on: bool = False) -
     return env.run(run)
 
 
-def refused_in(env: ActivityEnvironment) -> ApplicationError | None:
+def refused_in(env: ActivityEnvironment, hands_on: bool = True) -> ApplicationError | None:
+    """``hands_on``: a route with another after it (five failures; the last route has ten)."""
+
     async def run() -> ApplicationError | None:
         begin_attempt()
         try:
-            AttemptBudget.of_this_attempt().refuse_if_spent()
+            AttemptBudget.of_this_attempt(hands_on=hands_on).refuse_if_spent()
         except ApplicationError as err:
             return err
         return None
@@ -98,10 +118,10 @@ async def test_earlier_rate_limits_do_not_spend_the_budget_of_other_failures() -
     # Attempt 9 after seven 429s and one 500: this 500 is the second other failure, not the ninth.
     env, _ = attempt_env(9, [{"rate_limited": 7}])
     err = server_error()
-    assert await spend_in(env, err) is err
+    assert await spend_in(env, err, hands_on=True) is err
     # ...and after four 500s and seven 429s, the fifth 500 gives the route up.
     env, _ = attempt_env(12, [{"rate_limited": 7}])
-    given_up = await spend_in(env, server_error())
+    given_up = await spend_in(env, server_error(), hands_on=True)
     assert isinstance(given_up, ApplicationError) and given_up.non_retryable
 
 
