@@ -13,6 +13,8 @@ MAX_BODY_CHARS: Final = 20_000
 TICKET_ID_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 # RFC 5321's limit on an address in a mail command.
 MAX_EMAIL_CHARS: Final = 254
+# Workflows validate tickets with it: a change would start tickets a released version refused.
+MAX_CUSTOMER_ID_CHARS: Final = 128
 # One address, local@domain.tld, with nothing that could start another header or address (no
 # spaces, line breaks, commas, angle brackets): it goes into an e-mail's To header as it is.
 EMAIL_PATTERN: Final = r"^[^@\s<>()\[\],;:\"]+@[^@\s<>()\[\],;:\"]+\.[^@\s<>()\[\],;:\"]+$"
@@ -48,8 +50,7 @@ class Ticket(BaseModel):
     body: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)] = Field(
         max_length=MAX_BODY_CHARS
     )
-    # As long as an e-mail address: an inbound e-mail's sender is its customer id.
-    customer_id: str | None = Field(default=None, max_length=MAX_EMAIL_CHARS)
+    customer_id: str | None = Field(default=None, max_length=MAX_CUSTOMER_ID_CHARS)
     customer_tier: CustomerTier = CustomerTier.STANDARD
     channel: Channel = Channel.EMAIL
     # Where an answer by e-mail goes (the e-mail delivery channel needs it).

@@ -25,6 +25,7 @@ from shared.ticket_input import capped, ticket_from_mapping
 from shared.tickets import (
     EMAIL_PATTERN,
     MAX_BODY_CHARS,
+    MAX_CUSTOMER_ID_CHARS,
     MAX_EMAIL_CHARS,
     MAX_SUBJECT_CHARS,
     Ticket,
@@ -202,12 +203,21 @@ def email_fields(email: InboundEmail) -> dict[str, Any]:
     fields: dict[str, Any] = {
         "subject": subject,
         "body": email_body(email.text),
-        "customer_id": address or email.sender.strip(),
+        "customer_id": _customer_of(address) if address else email.sender.strip(),
         "channel": "email",
     }
     if address:
         fields["customer_email"] = address
     return fields
+
+
+def _customer_of(address: str) -> str:
+    """The address as the customer id, or a digest of it when it is longer than an id may be
+    (a forwarding service's rewritten sender): it was refused at 128 characters. The answer
+    still goes to the whole address (``customer_email``)."""
+    if len(address) <= MAX_CUSTOMER_ID_CHARS:
+        return address
+    return "email-" + hashlib.sha256(address.lower().encode()).hexdigest()[:40]
 
 
 def email_body(text: str) -> str:
