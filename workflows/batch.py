@@ -43,7 +43,7 @@ with workflow.unsafe.imports_passed_through():
     from shared.tickets import Ticket, content_digest
     from shared.view import TicketRequest
     from workflows import options
-    from workflows.batch_input import BatchTicket, start_bytes, ticket_bytes
+    from workflows.batch_input import BatchReads, start_bytes, ticket_bytes
     from workflows.batch_patches import (
         BYTE_BOUNDED_GROUPS,
         DUPLICATE_IN_FLIGHT,
@@ -72,11 +72,10 @@ class BatchWorkflow:
     def __init__(self, tickets: list[Any], state: BatchState) -> None:
         self._state = state
         self._state.totals.total = len(tickets)
-        # Each ticket validated here rather than by the data converter, whose refusal of one
-        # ticket failed the batch's workflow task over and over (no ticket of it ever started).
-        self._read = [BatchTicket(raw, i) for i, raw in enumerate(tickets)]
-        # The tickets, or why each is not one (set by run(): UNKNOWN_FIELDS_LEFT_OUT decides).
-        self._tickets: list[Ticket | str] = [t.strict for t in self._read]
+        # Each ticket validated by the workflow rather than by the data converter, whose refusal
+        # of one ticket failed the batch's workflow task over and over (no ticket of it ever
+        # started); and when a run first needs it, not all at each run's start (BatchReads).
+        self._read = BatchReads(tickets)
         # Whether this run reads the tickets leniently (UNKNOWN_FIELDS_LEFT_OUT answered yes).
         self._lenient = False
         self._in_flight = set(state.in_flight)
@@ -103,12 +102,11 @@ class BatchWorkflow:
     @workflow.run
     async def run(self, tickets: list[Any], state: BatchState) -> BatchProgress:
         settings = state.settings
-        unknown = [read for read in self._read[state.position :] if read.unknown_fields]
+        unknown = self._read.with_unknown_fields(state.position)
         # Asked only for an input with such fields: a history recorded by a version that
         # refused them replays its refusals (counted INVALID).
         if unknown and workflow.patched(UNKNOWN_FIELDS_LEFT_OUT):
             self._lenient = True
-            self._tickets = [t.lenient for t in self._read]
             for read in unknown:
                 if isinstance(read.lenient, Ticket):
                     workflow.logger.warning(
@@ -117,7 +115,6 @@ class BatchWorkflow:
                         read.lenient.ticket_id,
                         ", ".join(read.unknown_fields),
                     )
-        parsed = self._tickets
         started_this_run = 0
         while state.position < len(tickets) or self._in_flight:
             if (
@@ -127,9 +124,9 @@ class BatchWorkflow:
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 state.in_flight = sorted(self._in_flight)
                 if state.fairness_keys:
-                    waiting = {
-                        t.ticket_id for t in parsed[state.position :] if isinstance(t, Ticket)
-                    }
+                    # By the ids as given, without reading each ticket left (the keys are the
+                    # client's, made for tickets it read as valid).
+                    waiting = self._read.ids_from(state.position)
                     state.fairness_keys = {
                         k: v for k, v in state.fairness_keys.items() if k in waiting
                     }
@@ -148,7 +145,7 @@ class BatchWorkflow:
                 settings.tickets_per_run - started_this_run,
                 START_GROUP,
             )
-            group = parsed[state.position : state.position + free]
+            group = [self._ticket(place) for place in range(state.position, state.position + free)]
             raws = [self._sent_whole(state.position + i) for i in range(len(group))]
             fits = fitting([start_bytes(t, raw) for t, raw in zip(group, raws, strict=True)])
             # Asked only when the budget cuts the group: other batches' histories are unchanged.
@@ -221,6 +218,11 @@ class BatchWorkflow:
         workflow.logger.warning(
             "batch input: a ticket is not valid (%d so far)", totals.settled[INVALID]
         )
+
+    def _ticket(self, place: int) -> Ticket | str:
+        """The ticket at ``place``, or why it is not one, as this run reads the input."""
+        read = self._read[place]
+        return read.lenient if self._lenient else read.strict
 
     def _sent_whole(self, place: int) -> Any:
         """The input of the ticket at ``place`` (by place: an id may be listed twice) when its

@@ -1,0 +1,43 @@
+"""The batch workflow reads its input's tickets when a run first needs them (its group's start,
+or the question whether a ticket left holds an unknown field), not all at each run's start:
+a batch of 100,000 tickets validated them all in one activation, past the SDK's 2 s deadlock
+limit on two busy cores, and never started."""
+
+from typing import Any
+
+import pytest
+
+from workflows import batch_input
+from workflows.batch_input import BatchReads, BatchTicket
+
+
+def raw(n: int, **extra: Any) -> dict[str, Any]:
+    return {"ticket_id": f"T-{n}", "subject": "Refund", "body": f"Order {n}.", **extra}
+
+
+class CountingBatchTicketFake(BatchTicket):
+    made = 0
+
+    def __init__(self, value: Any, place: int) -> None:
+        CountingBatchTicketFake.made += 1
+        super().__init__(value, place)
+
+
+def test_only_the_tickets_a_run_needs_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(batch_input, "BatchTicket", CountingBatchTicketFake)
+    CountingBatchTicketFake.made = 0
+    raws: list[Any] = [raw(n) for n in range(1_000)]
+    raws[700] = raw(700, order_id="ORD-7")  # a newer version's field
+    raws[800] = "not a ticket"
+    reads = BatchReads(raws)
+
+    unknown = reads.with_unknown_fields(0)
+    assert [u.unknown_fields for u in unknown] == [["order_id"]]
+    assert CountingBatchTicketFake.made == 1  # the one with a key that is not a ticket's
+
+    group = [reads[place] for place in range(10)] + [reads[3]]
+    assert [g.strict.ticket_id for g in group[:3]] == ["T-0", "T-1", "T-2"]  # type: ignore[union-attr]
+    assert CountingBatchTicketFake.made == 11  # each read once
+    assert isinstance(reads[800].strict, str) and reads[800].strict.startswith("ticket 801")
+    assert reads.ids_from(997) == {"T-997", "T-998", "T-999"}
+    assert len(reads) == 1_000
