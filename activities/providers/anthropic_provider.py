@@ -38,7 +38,7 @@ from activities.providers.errors import (
     transport_failure,
     unlisted_models,
 )
-from activities.providers.structured import LLMProvider
+from activities.providers.structured import LLMProvider, spending
 from shared.provider_config import ModelPrice, ProviderConfig
 
 CONNECT_TIMEOUT = 10.0
@@ -156,28 +156,17 @@ class AnthropicProvider(LLMProvider):
             )
         except (anthropic.AnthropicError, *TRANSPORT_ERRORS) as err:
             # Network errors while reading a stream reach us as httpx2 errors, unwrapped.
-            raise self._error(err) from None
+            raise self._billed(self._error(err), message) from None
         if not message.stopped:
             # The body ended without message_stop (a proxy that closed the connection, an empty
             # 200): not the model's answer, so not a repair round: a failure to retry.
-            raise to_application_error(
-                ProviderFailure(self.name, STREAM_CUT_SHORT, connection=True), self._secrets
-            )
+            cut = ProviderFailure(self.name, STREAM_CUT_SHORT, connection=True)
+            raise self._billed(to_application_error(cut, self._secrets), message)
         message.done()
-        usage = message.usage
-        # Anthropic's input_tokens excludes the prompt tokens read from and written to the
-        # cache; each of the three is billed at its own rate.
-        cached = usage.get("cache_read_input_tokens", 0)
-        written = usage.get("cache_creation_input_tokens", 0)
-        completion = Completion(
-            input_tokens=usage.get("input_tokens", 0) + cached + written,
-            output_tokens=usage.get("output_tokens", 0),
-            cached_tokens=cached,
-            finish_reason=message.stop_reason,
-            response_model=message.model,
-            cache_write_tokens=written,
-            extra={"content": message.content()},
-        )
+        completion = _counted(message)
+        completion.finish_reason = message.stop_reason
+        completion.response_model = message.model
+        completion.extra = {"content": message.content()}
         tool_use = message.tool_use()
         if tool_use is None:
             completion.refusal = f"no {name} tool call (answered: {message.text()[:200]!r})"
@@ -196,6 +185,12 @@ class AnthropicProvider(LLMProvider):
             answer = json.dumps(tool_use.get("input")) if tool_use else message.text()
             self._estimate_usage(model, completion, prompt, answer)
         return completion
+
+    def _billed(self, err: ApplicationError, message: StreamedMessage) -> ApplicationError:
+        """``err``, marked with what the stream had been billed when it broke (message_start
+        counts the prompt): each retry of a cut stream was billed its prompt again, uncounted."""
+        spent = _counted(message)
+        return spending(err, spent) if spent.input_tokens or spent.output_tokens else err
 
     def _repair(
         self, conversation: list[dict[str, Any]], completion: Completion, problem: str
@@ -234,3 +229,17 @@ class AnthropicProvider(LLMProvider):
 
     async def aclose(self) -> None:
         await self._client.close()
+
+
+def _counted(message: StreamedMessage) -> Completion:
+    """What the message's usage says was billed. Anthropic's input_tokens excludes the prompt
+    tokens read from and written to the cache; each of the three is billed at its own rate."""
+    usage = message.usage
+    cached = usage.get("cache_read_input_tokens", 0)
+    written = usage.get("cache_creation_input_tokens", 0)
+    return Completion(
+        input_tokens=usage.get("input_tokens", 0) + cached + written,
+        output_tokens=usage.get("output_tokens", 0),
+        cached_tokens=cached,
+        cache_write_tokens=written,
+    )

@@ -178,7 +178,10 @@ class OpenAIProvider(LLMProvider):
                 lambda chunk: read_chunk(chunk, completion, parts, refusal),
             )
         except (openai.OpenAIError, *TRANSPORT_ERRORS) as err:
-            raise self._error(err) from None
+            if completion.finish_reason is None or not completion.input_tokens:
+                raise self._error(err) from None
+            # The answer was whole (its finish reason, then the usage chunk, the last before
+            # [DONE]) when the connection broke: it was billed, so it is used, not asked again.
         if completion.finish_reason is None and not completion.input_tokens:
             # The body ended with neither a finish reason nor the usage chunk (a proxy that
             # closed the connection cleanly, an empty 200): not the model's answer, so not a

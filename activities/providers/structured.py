@@ -67,6 +67,18 @@ def earlier_usage() -> list[Usage]:
         return []  # not ours (another version's heartbeat): nothing to add
 
 
+def spending(err: ApplicationError, completion: Completion) -> ApplicationError:
+    """``err`` marked with what its request was billed before it failed (a stream cut after the
+    provider counted the prompt): the provider's run counts it."""
+    err.spent_before_failing = completion  # type: ignore[attr-defined]
+    return err
+
+
+def spent_before_failing(err: ApplicationError) -> Completion | None:
+    spent = getattr(err, "spent_before_failing", None)
+    return spent if isinstance(spent, Completion) else None
+
+
 def with_usage(err: ApplicationError, usage: Usage) -> ApplicationError:
     """The same classified error, with what was spent in its details (the workflow reads it)."""
     return ApplicationError(
@@ -294,10 +306,15 @@ class LLMProvider(Provider):
                         input_tokens=err.billed.input, output_tokens=err.billed.output
                     )
                     completions.append(spent)
+                if (cut := spent_before_failing(err)) is not None:
+                    # A stream cut after the provider counted its prompt (and some output).
+                    completions.append(cut)
                 if completions or earlier:
-                    raise with_usage(
-                        err, self._usage(model, completions, started, earlier)
-                    ) from None
+                    usage = self._usage(model, completions, started, earlier)
+                    if completions and not err.non_retryable:
+                        # The next attempt adds to it: a retried call billed every attempt.
+                        carry("usage", usage.model_dump(mode="json"))
+                    raise with_usage(err, usage) from None
                 raise
             completions.append(completion)
             return completion

@@ -7,6 +7,8 @@ pauses between events.
 
 import contextlib
 import json
+import socket
+import struct
 import threading
 import time
 from collections import deque
@@ -22,6 +24,8 @@ from shared.provider_config import default_prices, default_providers
 Event = tuple[str | None, Any]  # (SSE event name, data: a JSON value or a raw string)
 # An event named so is no event: the fake waits its data's seconds before the next one.
 PAUSE = "(pause)"
+# An event named so ends the connection with a reset (RST), as a proxy or a network fault does.
+RESET = "(reset)"
 # Any key: the fake checks none (the providers' tests with keys use FakeLLMServer).
 STREAM_KEY = "sk-test-stream"
 
@@ -67,6 +71,10 @@ class FakeStreamServer:
                 self.send_response(200)
                 self.send_header("content-type", "text/event-stream")
                 self.send_header("connection", "close")
+                if any(name == RESET for name, _ in events):
+                    # A body of a length it never reaches: the reset cuts it short (without a
+                    # length, a closed connection ends the body as if whole).
+                    self.send_header("content-length", str(1 << 20))
                 self.end_headers()
                 self.close_connection = True
                 for name, data in events:
@@ -74,6 +82,12 @@ class FakeStreamServer:
                         self.wfile.flush()
                         time.sleep(data)
                         continue
+                    if name == RESET:
+                        self.wfile.flush()
+                        linger = struct.pack("ii", 1, 0)  # close at once, with a reset
+                        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
+                        self.connection.close()
+                        return
                     payload = data if isinstance(data, str) else json.dumps(data)
                     prefix = f"event: {name}\n" if name else ""
                     self.wfile.write(f"{prefix}data: {payload}\n\n".encode())

@@ -1,11 +1,16 @@
 """The Anthropic provider's failures against a fake Anthropic server (the real anthropic SDK over
 HTTP): which are retried and after how long, which stop, what the error says; and check()."""
 
+import dataclasses
 from datetime import timedelta
+from typing import Any
 
 import pytest
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
 
 from activities.agent_specs import CLASSIFIER
+from activities.heartbeat import begin_attempt
 from activities.providers.errors import ProviderCheckError
 from tests.providers.conftest import MODELS, MakeAnthropic
 from tests.providers.fake_stream import FakeStreamServer, stream_provider
@@ -112,6 +117,57 @@ MESSAGE_START = {
         "usage": {"input_tokens": 100, "output_tokens": 1},
     },
 }
+
+
+async def test_a_stream_cut_after_its_prompt_was_counted_reports_what_was_billed() -> None:
+    # message_start counts the prompt (Anthropic bills it); the stream then broke, and the
+    # failure carried no usage: each retry billed the prompt again and none of it was counted.
+    start = {**MESSAGE_START, "message": {**MESSAGE_START["message"]}}
+    start["message"]["usage"] = {
+        "input_tokens": 4000,
+        "cache_read_input_tokens": 1000,
+        "output_tokens": 3,
+    }
+    overloaded = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+    with FakeStreamServer() as fake_stream:
+        fake_stream.push(
+            [("message_start", start)], [("message_start", start), ("error", overloaded)]
+        )
+        async with stream_provider("anthropic", fake_stream) as provider:
+            cut = await raised(provider.run(CLASSIFIER, classify_request(), MODEL))
+            broke = await raised(provider.run(CLASSIFIER, classify_request(), MODEL))
+
+    for err in (cut, broke):
+        assert err.non_retryable is False
+        (usage,) = err.details
+        assert (usage["input_tokens"], usage["cached_tokens"], usage["output_tokens"]) == (
+            5000,
+            1000,
+            3,
+        )
+        assert usage["cost_usd"] > 0 and usage["requests"] == 1
+
+
+async def test_the_next_attempt_of_a_call_whose_stream_broke_counts_what_it_was_billed() -> None:
+    # The usage rides on the attempt's heartbeat (the server hands it to the retry): the error's
+    # details reach the workflow only from the call's last attempt.
+    with FakeStreamServer() as fake_stream:
+        fake_stream.push([("message_start", MESSAGE_START)])
+        async with stream_provider("anthropic", fake_stream) as provider:
+            env = ActivityEnvironment()
+            env.info = dataclasses.replace(env.info, heartbeat_timeout=timedelta(seconds=20))
+            beats: list[tuple[Any, ...]] = []
+            env.on_heartbeat = lambda *details: beats.append(details)
+
+            async def attempt() -> ApplicationError:
+                begin_attempt()
+                return await raised(provider.run(CLASSIFIER, classify_request(), MODEL))
+
+            err = await env.run(attempt)
+
+    assert err.non_retryable is False
+    carried = beats[-1][0]["usage"]
+    assert (carried["input_tokens"], carried["output_tokens"]) == (100, 1)
 
 
 async def test_overloaded_error_event_inside_the_stream_is_retryable() -> None:
