@@ -183,8 +183,10 @@ class DeliveryActivities:
         already_sent = entry.sent_at is not None
         destination = None
         if entry.sent_via != LEDGER:
-            channel = self._channel(entry)
-            destination = channel.destination(request)
+            # A send needs the row's channel; a receipt (a row sent, or an answer an earlier
+            # attempt sent) does not: a worker re-routed after an incident failed those for hours.
+            known = self.channels.get(entry.sent_via)
+            destination = known.destination(request) if known is not None else None
             if not already_sent and went_out_before(entry, request):
                 activity.logger.info(
                     "ticket %s: an earlier attempt sent the answer; recording it, not sending "
@@ -195,7 +197,7 @@ class DeliveryActivities:
                 entry = await uncut(mark_sent(self.ledger, entry, deadline))
             elif not already_sent:
                 entry, already_sent = await self._send_claimed(
-                    channel, entry, request, claim_wait, deadline
+                    self._channel(entry), entry, request, claim_wait, deadline
                 )
         elif not already_sent:
             entry = await self.ledger.mark_sent(entry.ticket_id, entry.idempotency_key)

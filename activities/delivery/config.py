@@ -9,7 +9,8 @@ TICKETS_WEBHOOK_SECRET              HMAC-SHA256 key of the signature (at least 1
 TICKETS_WEBHOOK_TIMEOUT_SECONDS     per request (default 10)
 TICKETS_SMTP_HOST, TICKETS_SMTP_PORT (587), TICKETS_SMTP_USERNAME, TICKETS_SMTP_PASSWORD,
 TICKETS_SMTP_FROM                   the e-mail channel's server, login and sender address
-TICKETS_SMTP_TLS                    auto (STARTTLS when offered, default), starttls, tls, none
+TICKETS_SMTP_TLS                    auto (STARTTLS when offered, required with a login; default),
+                                    starttls, tls, none
 TICKETS_SMTP_TIMEOUT_SECONDS        per message (default 20)
 """
 

@@ -32,6 +32,8 @@ QUIT_SECONDS: Final = 2.0
 MESSAGE_TOO_LARGE: Final = 552
 # Replies that say the worker's login is missing or refused, whichever command they answer.
 LOGIN_REPLIES: Final = frozenset({530, 535})
+# A recipient's 552 (mailbox full) is for now: RFC 5321 4.5.3.1.10 says to take it as 452.
+FULL_MAILBOX: Final = 552
 
 
 def message_id(key: str, sender: str) -> str:
@@ -87,7 +89,7 @@ class SmtpChannel:
             password=config.password,
             timeout=config.timeout_seconds,
             use_tls=config.tls == "tls",
-            start_tls={"auto": None, "starttls": True}.get(config.tls, False),
+            start_tls=_start_tls(config),
             tls_context=self._tls,
         )
         # Whether the message was handed over (its text written, after the relay's 354): from
@@ -160,7 +162,7 @@ class SmtpChannel:
             codes = [r.code for r in err.recipients]
             said = "; ".join(f"{r.code} {r.message}" for r in err.recipients)[:200]
             text = f"{where} refused the recipient {request.customer_email}: {said}"
-            if all(code >= 500 and code not in LOGIN_REPLIES for code in codes):
+            if all(code >= 500 and code not in LOGIN_REPLIES | {FULL_MAILBOX} for code in codes):
                 raise DeliveryRejected(text) from None
             raise DeliveryUnavailable(text) from None
         except aiosmtplib.SMTPAuthenticationError as err:
@@ -213,3 +215,12 @@ def _said(err: BaseException) -> str:
     if isinstance(err, ssl.SSLCertVerificationError):
         said += " (a relay with a private CA: point SSL_CERT_FILE at its certificate)"
     return said
+
+
+def _start_tls(config: SmtpConfig) -> bool | None:
+    """aiosmtplib's ``start_tls``: True requires STARTTLS, None uses it when offered. ``auto``
+    with a login requires it: a relay that did not offer STARTTLS (or a path that stripped the
+    offer) got the password in the clear."""
+    if config.tls == "starttls" or (config.tls == "auto" and config.username):
+        return True
+    return None if config.tls == "auto" else False

@@ -92,6 +92,22 @@ async def test_a_relay_refusing_the_worker_as_sender_is_retried_not_a_refusal_fo
     assert "530" in unavailable.value.reason and "TICKETS_SMTP_FROM" in unavailable.value.reason
 
 
+async def test_a_full_mailbox_is_tried_again_not_refused_for_good() -> None:
+    # RFC 5321 says a client takes a recipient's 552 as 452: it ended in DELIVERY_FAILED.
+    from activities.delivery.errors import DeliveryUnavailable
+    from activities.delivery.smtp import SmtpChannel
+
+    entry, request = recorded("email", "email"), asked("email", "customer@example.com")
+    with smtp_server() as server:
+        server.mailbox.recipient_reply = "552 5.2.2 mailbox full"
+        channel = SmtpChannel(
+            SmtpConfig(host=server.host, port=server.port, sender=SENDER, tls="none")
+        )
+        with pytest.raises(DeliveryUnavailable) as unavailable:
+            await channel.send(entry, request)
+    assert "552" in unavailable.value.reason and not server.mailbox.messages
+
+
 async def test_a_relay_slow_to_say_goodbye_after_taking_the_message_counts_as_sent() -> None:
     # aiosmtplib.send says QUIT inside the exchange: under the whole-exchange timeout, a relay
     # slow to answer it turned a message it had accepted into a retry, a second e-mail.
@@ -150,4 +166,47 @@ async def test_a_tls_setting_the_relay_does_not_offer_is_said_in_the_librarys_wo
         )
         with pytest.raises(DeliveryUnavailable) as unavailable:
             await channel.send(entry, request)
+    assert "STARTTLS extension not supported by server" in unavailable.value.reason
+
+
+async def test_a_login_is_never_sent_in_the_clear_when_tls_is_auto() -> None:
+    """With TLS "auto" (STARTTLS when offered), a relay that offered none, or a path that
+    stripped the offer, got the login and password in the clear."""
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult
+
+    from activities.delivery.errors import DeliveryUnavailable
+    from activities.delivery.smtp import SmtpChannel
+    from tests.support.processes import free_port
+    from tests.support.smtp_server import MailBox
+
+    logins: list[tuple[object, object]] = []
+
+    def authenticate(*args: object) -> AuthResult:
+        auth_data = args[-1]
+        logins.append((getattr(auth_data, "login", None), getattr(auth_data, "password", None)))
+        return AuthResult(success=True)
+
+    port = free_port()
+    relay = Controller(
+        MailBox(),
+        hostname="127.0.0.1",
+        port=port,
+        authenticator=authenticate,
+        auth_require_tls=False,
+    )
+    relay.start()
+    try:
+        config = SmtpConfig(
+            host="127.0.0.1", port=port, sender=SENDER, username="svc", password="s3cret-password"
+        )
+        channel = SmtpChannel(config)
+        entry, request = recorded("email", "email"), asked("email", "customer@example.com")
+        with pytest.raises(DeliveryUnavailable) as unavailable:
+            await channel.send(entry, request)
+        await channel.aclose()
+    finally:
+        relay.stop()
+
+    assert logins == []
     assert "STARTTLS extension not supported by server" in unavailable.value.reason

@@ -20,6 +20,8 @@ class MailBox:
     messages: list[Message] = field(default_factory=list)
     # What MAIL FROM is answered when not "250 OK" (a relay refusing this sender, say).
     sender_reply: str | None = None
+    # What every RCPT TO is answered when not "250 OK" (a full mailbox, say).
+    recipient_reply: str | None = None
     # Seconds the server takes to answer QUIT (after it accepted the message).
     quit_delay: float = 0.0
     # Seconds the server takes to answer the message's final "." (it keeps the message first,
@@ -45,6 +47,8 @@ class MailBox:
     ) -> str:
         if address in self.refuse:
             return "550 5.1.1 no such mailbox here"
+        if self.recipient_reply is not None:
+            return self.recipient_reply
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
