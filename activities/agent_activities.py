@@ -29,6 +29,8 @@ from shared.agents import (
     ClassifyRequest,
     Draft,
     DraftRequest,
+    Finding,
+    FindingCode,
     TriageRequest,
     TriageResult,
     ValidateRequest,
@@ -131,7 +133,9 @@ class AgentActivities:
 
     @activity.defn(name=names.VALIDATE_RESOLUTION)
     async def validate_resolution(self, request: ValidateRequest) -> AgentReply[Validation]:
-        return await self._run(VALIDATOR, request)
+        reply = await self._run(VALIDATOR, request)
+        reply.output = consistent_verdict(reply.output)
+        return reply
 
     @activity.defn(name=names.PLAN_TASK)
     async def plan_task(self, request: PlanRequest) -> AgentReply[Plan]:
@@ -160,3 +164,22 @@ class AgentActivities:
             self.synthesize_results,
             self.analyze_item,
         ]
+
+
+NOT_APPROVED = "the validator did not approve the draft and named no finding"
+
+
+def consistent_verdict(validation: Validation) -> Validation:
+    """A verdict whose ``approved`` agrees with its findings. The workflow reads ``approved``
+    first (an approved draft's findings are dropped), and a model may answer either mismatch:
+    approved with a forbidden promise among its findings went to the customer with no person
+    looking, and not approved with none was delivered as approved. Any finding stands; a
+    refusal without one is a finding of its own. Made here, where the answer is recorded: a
+    rule in the model would change recorded answers on replay, and with them the commands."""
+    if validation.findings and validation.approved:
+        return Validation(approved=False, findings=validation.findings)
+    if not validation.approved and not validation.findings:
+        return Validation(
+            approved=False, findings=[Finding(code=FindingCode.OTHER, message=NOT_APPROVED)]
+        )
+    return validation

@@ -1,0 +1,52 @@
+"""The validator's verdict agrees with its findings before the workflow reads it: a model that
+answered "approved" beside a forbidden promise had its draft delivered with no person looking
+(the workflow reads ``approved`` first and drops an approved draft's findings), and one that
+did not approve but named nothing had its draft delivered as approved."""
+
+from typing import Any
+
+import pytest
+from temporalio.testing import ActivityEnvironment
+
+from activities.agent_activities import NOT_APPROVED, AgentActivities
+from activities.agent_specs import VALIDATOR
+from shared.agents import AgentReply, AgentRoute, FindingCode, ValidateRequest, Validation
+from tests.providers.conftest import MODELS, MakeProvider
+from tests.providers.helpers import request_for
+from tests.support.fake_llm import FakeLLMServer, Reply
+
+PROMISE = {"code": "forbidden_promise", "message": "promises a refund by Friday"}
+
+
+@pytest.mark.parametrize(
+    ("answered", "approved", "codes"),
+    [
+        ({"approved": True, "findings": [PROMISE]}, False, [FindingCode.FORBIDDEN_PROMISE]),
+        ({"approved": False, "findings": []}, False, [FindingCode.OTHER]),
+        ({"approved": True, "findings": []}, True, []),
+    ],
+    ids=["approved-beside-a-finding", "refused-naming-nothing", "consistent"],
+)
+async def test_the_validators_verdict_agrees_with_its_findings(
+    fake: FakeLLMServer,
+    make_llm_provider: MakeProvider,
+    answered: dict[str, Any],
+    approved: bool,
+    codes: list[FindingCode],
+) -> None:
+    fake.push(Reply(output=answered))
+    activities = AgentActivities({"openai": make_llm_provider("openai")})
+    request = request_for(VALIDATOR)
+    assert isinstance(request, ValidateRequest)
+    routed = request.model_copy(
+        update={"route": AgentRoute(provider="openai", model=MODELS["openai"])}
+    )
+
+    reply: AgentReply[Validation] = await ActivityEnvironment().run(
+        activities.validate_resolution, routed
+    )
+
+    assert reply.output.approved is approved
+    assert [f.code for f in reply.output.findings] == codes
+    if codes == [FindingCode.OTHER]:
+        assert reply.output.findings[0].message == NOT_APPROVED
