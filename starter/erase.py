@@ -254,33 +254,51 @@ async def erase_customer(
             | set(await stores.ledger.customer_rows(key, any_case=any_case))
         )
         return report
-    gone = await _delete_workflows(client, tickets, report)
-    # After the workflows: no worker can write a payload or a delivery for them any more. A
-    # ticket whose workflows could not all be deleted keeps its payloads and its row: the next
-    # erase finds it whole.
-    for ticket in gone:
+    interrupted = False
+    try:
+        asked = await _delete_workflows(client, tickets, report)
+    except _Interrupted as stop:  # Ctrl-C while the server deleted them
+        asked, interrupted = stop.asked, True
+    # After the workflows: no worker can write a payload or a delivery for them any more. Every
+    # ticket whose deletion was asked goes now, also one the server had not finished deleting
+    # or a Ctrl-C left waiting: the next run can no longer find it (its workflow is going), and
+    # its row (the answer's text) and payloads stayed for good. A ticket whose deletion the
+    # server refused keeps them: the next erase finds it whole.
+    for ticket in asked:
         report.stored_payloads += await stores.payloads.erase_owned_by(
             ticket.workflow_id, client.namespace
         )
     # By customer only once every ticket found went: a row of one still there (it may be
     # delivering) waits for the run that deletes its workflow.
     deleted = set() if report.failed else set(await stores.ledger.delete(key, any_case=any_case))
-    for ticket in gone:
+    for ticket in asked:
         if await stores.ledger.delete_answer(ticket.ticket_id, ticket.runs, ticket.customer_id):
             deleted.add(ticket.ticket_id)
     if deleted:
         await stores.ledger.clear_erased()
     report.ledger_rows = sorted(deleted)
+    if interrupted:
+        raise asyncio.CancelledError()
     return report
+
+
+class _Interrupted(Exception):
+    """The wait for the server's deletions was cancelled (Ctrl-C); ``asked``: the tickets whose
+    deletion had been asked."""
+
+    def __init__(self, asked: list["ErasedTicket"]) -> None:
+        super().__init__("interrupted")
+        self.asked = asked
 
 
 async def _delete_workflows(
     client: Client, tickets: list[ErasedTicket], report: ErasureReport
 ) -> list[ErasedTicket]:
-    """Delete every run of each ticket and wait until the server has; the tickets that went.
-    One the server refused or did not finish deleting is in ``report.failed`` with why, and the
-    others go on: an error used to end the command there, with no report, its payloads and
-    rows left behind and the tickets already deleted no longer found by a second run."""
+    """Delete every run of each ticket and wait until the server has; the tickets whose deletion
+    was asked. One the server refused, or did not finish deleting, is in ``report.failed`` with
+    why, and the others go on: an error used to end the command there, with no report, its
+    payloads and rows left behind and the tickets already deleted no longer found by a second
+    run. A cancelled wait raises ``_Interrupted`` with the tickets asked."""
     asked: list[ErasedTicket] = []
     for ticket in tickets:
         runs = [(ticket.workflow_id, r) for r in ticket.runs] + ticket.child_runs
@@ -293,7 +311,6 @@ async def _delete_workflows(
             report.failed.append(f"{ticket.workflow_id}: not deleted: {err.message}")
             continue
         asked.append(ticket)
-    gone: list[ErasedTicket] = []
     for ticket in asked:
         runs = [(ticket.workflow_id, r) for r in ticket.runs] + ticket.child_runs
         try:
@@ -301,10 +318,13 @@ async def _delete_workflows(
                 await _wait_gone(client, workflow_id, run_id, DELETION_TIMEOUT_SECONDS)
         except (RPCError, CliError) as err:
             said = err.message if isinstance(err, RPCError) else str(err)
-            report.failed.append(f"{ticket.workflow_id}: {said}")
-            continue
-        gone.append(ticket)
-    return gone
+            report.failed.append(
+                f"{ticket.workflow_id}: deletion asked, not finished ({said}); its payloads and "
+                "row are erased now"
+            )
+        except asyncio.CancelledError:
+            raise _Interrupted(asked) from None
+    return asked
 
 
 def print_report(report: ErasureReport) -> None:

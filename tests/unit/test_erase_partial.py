@@ -3,6 +3,7 @@ reported, the refused one is named and kept whole (its payloads and rows too) fo
 Before, the error ended the command with no report, the payload and ledger steps never ran, and
 the tickets already deleted were no longer found by a second run."""
 
+import asyncio
 from types import SimpleNamespace
 from typing import Any
 
@@ -104,3 +105,66 @@ async def test_the_refused_ticket_keeps_its_payloads_and_rows_for_the_next_run(
     assert stores.payloads_erased == ["ticket-T-1"] and stores.answers == ["T-1"]
     assert stores.by_customer == []  # rows by customer wait for the run that erases them all
     assert report.ledger_rows == ["T-1"]
+
+
+class SlowToDeleteFake(FakeServer):
+    """A fake server that takes each deletion and never finishes it while erase waits."""
+
+    def get_workflow_handle(self, workflow_id: str, run_id: str) -> Any:
+        async def describe() -> None:
+            return None  # still there
+
+        return SimpleNamespace(describe=describe)
+
+
+async def test_a_ticket_whose_deletion_was_asked_goes_whole_though_the_server_was_slow(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Its payloads and row were kept "for the next run", which could no longer find the ticket
+    # (its workflow was being deleted): the answer's text stayed in the ledger for good.
+    tickets = [ticket(1)]
+
+    async def found(client: Any, customer: Customer) -> tuple[list[ErasedTicket], int, list[str]]:
+        return tickets, 1, []
+
+    monkeypatch.setattr("starter.erase.find_tickets", found)
+    monkeypatch.setattr("starter.erase.DELETION_TIMEOUT_SECONDS", 0.0)
+    stores = FakeStores()
+
+    report = await erase_customer(
+        SlowToDeleteFake(refused="none"),  # type: ignore[arg-type]
+        stores,  # type: ignore[arg-type]
+        Customer(customer_id="C-1"),
+        really=True,
+    )
+
+    assert stores.payloads_erased == ["ticket-T-1"] and stores.answers == ["T-1"]
+    assert report.ledger_rows == ["T-1"]
+    assert report.failed and "deletion asked, not finished" in report.failed[0]
+
+
+async def test_a_ctrl_c_while_the_server_deletes_still_erases_what_was_asked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tickets = [ticket(1), ticket(2)]
+
+    async def found(client: Any, customer: Customer) -> tuple[list[ErasedTicket], int, list[str]]:
+        return tickets, 2, []
+
+    async def interrupted(*args: Any) -> None:
+        raise asyncio.CancelledError()
+
+    monkeypatch.setattr("starter.erase.find_tickets", found)
+    monkeypatch.setattr("starter.erase._wait_gone", interrupted)
+    stores = FakeStores()
+
+    with pytest.raises(asyncio.CancelledError):
+        await erase_customer(
+            FakeServer(refused="none"),  # type: ignore[arg-type]
+            stores,  # type: ignore[arg-type]
+            Customer(customer_id="C-1"),
+            really=True,
+        )
+
+    assert stores.payloads_erased == ["ticket-T-1", "ticket-T-2"]
+    assert stores.answers == ["T-1", "T-2"]
