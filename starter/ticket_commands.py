@@ -4,16 +4,17 @@ shared.operations and prints through starter.render; errors end in starter.cli.m
 sentence."""
 
 import argparse
+import asyncio
 from pathlib import Path
 
 from temporalio.client import Client
 from temporalio.service import RPCError
 
 from policy.transitions import FAILED_STATES, SETTLED_STATES, TicketState
+from shared import names, waiting
 from shared import operations as ops
 from shared import report as reports
 from shared import ticket_listing as listing
-from shared import waiting
 from shared.operation_errors import OperationError
 from shared.ticket_status import read_ticket, waiting_on
 from starter import render, render_status, review_command
@@ -127,9 +128,13 @@ async def cmd_submit(args: argparse.Namespace) -> int:
             for o in own
             if o.ticket_id not in views or views[o.ticket_id].state not in SETTLED_STATES
         ]
+    # Stopped from outside (terminated, timed out) before it rested: its view still says the
+    # state it last recorded (RESOLVING), and it was reported "still in progress".
+    stopped = await _stopped(client, unsettled[:MAX_STOPPED_CHECKS])
+    unsettled = [t for t in unsettled if t not in stopped]
     # Waited for and ended without its answer sent, for the pipeline's reason (a script reading
     # only the exit code must not take them for answered).
-    failed = [i for i, view in views.items() if view.state in FAILED_STATES]
+    failed = [i for i, view in views.items() if view.state in FAILED_STATES or i in stopped]
     if args.json:
         render.print_json(
             {
@@ -138,6 +143,7 @@ async def cmd_submit(args: argparse.Namespace) -> int:
                 "tickets": list(views.values()),
                 "unsettled": unsettled,
                 "failed": failed,
+                "stopped": stopped,
             }
         )
     else:
@@ -150,10 +156,17 @@ async def cmd_submit(args: argparse.Namespace) -> int:
             )
             for said in await _unpolled_waits(client, unsettled[:10]):
                 render.console(stderr=True).print(render.line((said, "yellow")))
-        if failed:
+        if stopped:
+            kinds = ", ".join(sorted(set(stopped.values())))
             render.console(stderr=True).print(
-                f"{len(failed)} ticket(s) failed (the reason is in the table; "
-                "`python -m starter status ID` for the whole ticket): " + render.some_ids(failed)
+                f"{len(stopped)} ticket(s) stopped from outside before they rested ({kinds}; "
+                "the table shows the state each last recorded): " + render.some_ids(list(stopped))
+            )
+        if by_the_pipeline := [i for i in failed if i not in stopped]:
+            render.console(stderr=True).print(
+                f"{len(by_the_pipeline)} ticket(s) failed (the reason is in the table; "
+                "`python -m starter status ID` for the whole ticket): "
+                + render.some_ids(by_the_pipeline)
             )
     if no_worker is not None:
         raise no_worker
@@ -161,6 +174,28 @@ async def cmd_submit(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     conflicts = len(outcomes) - len(own)
     return EXIT_PARTIAL if errors or unsettled or conflicts or failed else EXIT_OK
+
+
+# Tickets not at rest after a wait whose workflow status is asked (one describe each).
+MAX_STOPPED_CHECKS = 100
+
+
+async def _stopped(client: Client, ticket_ids: list[str]) -> dict[str, str]:
+    """Of tickets not at rest, those whose workflow was stopped from outside, with its status
+    (TERMINATED, TIMED_OUT, ...)."""
+
+    async def status(ticket_id: str) -> str | None:
+        try:
+            described = await client.get_workflow_handle(
+                names.ticket_workflow_id(ticket_id)
+            ).describe()
+        except RPCError:
+            return None  # said as not at rest, as before
+        name = described.status.name if described.status else None
+        return name if name not in (None, "RUNNING", "CONTINUED_AS_NEW") else None
+
+    found = await asyncio.gather(*(status(t) for t in ticket_ids))
+    return {t: s for t, s in zip(ticket_ids, found, strict=True) if s is not None}
 
 
 async def _unpolled_waits(client: Client, ticket_ids: list[str]) -> list[str]:
@@ -199,6 +234,11 @@ async def cmd_status(args: argparse.Namespace) -> int:
         render.print_json(
             {
                 **reading.view.model_dump(mode="json"),
+                # As the API and the text view show it: a ticket stopped from outside says its
+                # workflow's status (TERMINATED), not the state it last recorded, which stays in
+                # its transitions (AWAITING_REVIEW read as waiting for a review it cannot take).
+                "state": reading.state,
+                "workflow_status": reading.workflow_status,
                 "earlier_runs": reading.earlier_runs,
                 "pending_calls": list(reading.pending),
             }
