@@ -323,6 +323,14 @@ async def plan(
 async def apply(client: Client, ledger: DeliveryLedger, report: RedriveReport) -> None:
     for item in report.tickets:
         try:
+            if item.action in ("redeliver", "record-sent", "resend"):
+                # Another redrive (run at the same time, from a plan of the same moment) may
+                # have reset it since: a second reset ended the first one's run, whose delivery
+                # could be mid-send.
+                latest = await client.get_workflow_handle(item.workflow_id).describe()
+                if latest.run_id != item.run_id:
+                    item.error = f"redriven meanwhile: a newer run {latest.run_id}; not reset"
+                    continue
             if item.action == "record-sent":
                 assert item.idempotency_key is not None
                 try:

@@ -2,8 +2,10 @@
 DELIVERY_FAILED tickets send the answer the ledger recorded, never a new draft."""
 
 import asyncio
+import copy
 import json
 import threading
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -19,6 +21,7 @@ from policy.transitions import TicketState
 from shared import names
 from shared import operations as ops
 from shared.stores.ledger import UNCERTAIN_PREFIX
+from starter import redrive as redrive_module
 from starter.delivery_history import local_activity_type
 from tests.ops.conftest import (
     OpsServer,
@@ -182,6 +185,33 @@ async def test_a_refused_delivery_sends_the_recorded_answer_again_and_no_new_dra
         in (EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED, EventType.EVENT_TYPE_MARKER_RECORDED)
     ]
     assert [kind for kind in ran_after if kind] == [names.DELIVER_RESPONSE_NOW]
+
+
+async def test_two_redrives_planned_at_once_reset_a_ticket_once(
+    ops_server: OpsServer, outages: Outages
+) -> None:
+    # Both reset it: the second reset ended the first one's run (Terminated), whose delivery
+    # could be mid-send, and both said "Redrove".
+    client = ops_server.client
+    ticket = make_ticket(subject="Refund for the double charge")
+    await refused_until_delivery_failed(client, outages, ticket)
+    handle = client.get_workflow_handle(names.ticket_workflow_id(ticket.ticket_id))
+    first_run = (await handle.describe()).run_id
+    mine = lambda report: [t for t in report.tickets if t.ticket_id == ticket.ticket_id]  # noqa: E731
+    one = await redrive_module.plan(
+        client, outages.ledger, TicketState.DELIVERY_FAILED, timedelta(hours=1), 100
+    )
+    other = copy.deepcopy(one)
+    one.tickets, other.tickets = mine(one), mine(other)
+
+    await redrive_module.apply(client, outages.ledger, one)
+    await redrive_module.apply(client, outages.ledger, other)
+
+    [first], [second] = one.tickets, other.tickets
+    assert first.error is None and first.new_run_id not in (None, first_run)
+    assert second.new_run_id is None and (second.error or "").startswith("redriven meanwhile")
+    runs = [e.run_id async for e in client.list_workflows(f"WorkflowId = '{handle.id}'")]
+    assert len(runs) == 2  # the failed run and one reset of it, none terminated by another
 
 
 async def test_a_refused_delivery_whose_row_another_ticket_took_over_is_delivered_again(
