@@ -41,6 +41,7 @@ from policy.transitions import TicketState
 from shared import names, run_spend
 from shared import operations as ops
 from shared import search_attributes as sa
+from shared.encryption.codec import PayloadDecryptionError, UnknownEncryptionKey
 from shared.stores.config import StoreConfig
 from shared.stores.factory import build_stores
 from shared.stores.ledger import (
@@ -296,28 +297,48 @@ async def plan(
             why="",
             task_queue=execution.task_queue,
         )
-        latest = await client.get_workflow_handle(execution.id).describe()
-        item.chain = latest.raw_description.workflow_execution_info.first_run_id or None
-        if latest.run_id != execution.run_id:
-            status = latest.status.name if latest.status else "UNKNOWN"
-            item.why = f"redriven before: a newer run {latest.run_id} is {status}"
-        elif state is TicketState.FAILED:
-            memo = await readable_memo(latest)
-            item.earlier_usage = run_spend.carried_forward(memo)
-            item = await _plan_failed(client, ledger, item)
-            if (
-                item.action == "restart"
-                and not memo
-                and latest.raw_description.workflow_execution_info.memo.fields
-            ):
-                item.why += (
-                    " (what it spent so far is in a memo this key ring cannot read: the new "
-                    "run's totals leave it out)"
-                )
-        else:
-            item = await _plan_delivery_failed(client, ledger, item, checked)
+        try:
+            item = await _plan_one(client, ledger, state, item, checked)
+        except RPCError as err:  # deleted meanwhile, the server in trouble
+            item.why = f"could not be read: the server answered: {err.message}"
+        except (UnknownEncryptionKey, PayloadDecryptionError) as err:
+            # Its input under a key missing from this ring (or a damaged payload).
+            item.why = f"could not be read here ({type(err).__name__}): not redriven"
         report.tickets.append(item)
     return report
+
+
+async def _plan_one(
+    client: Client,
+    ledger: DeliveryLedger,
+    state: TicketState,
+    item: RedriveItem,
+    checked: Mapping[str, bool] | None,
+) -> RedriveItem:
+    """One ticket's plan; a skip says why. (One unreadable ticket ended the whole command with
+    nothing redriven.)"""
+    execution_run = item.run_id
+    latest = await client.get_workflow_handle(item.workflow_id).describe()
+    item.chain = latest.raw_description.workflow_execution_info.first_run_id or None
+    if latest.run_id != execution_run:
+        status = latest.status.name if latest.status else "UNKNOWN"
+        item.why = f"redriven before: a newer run {latest.run_id} is {status}"
+    elif state is TicketState.FAILED:
+        memo = await readable_memo(latest)
+        item.earlier_usage = run_spend.carried_forward(memo)
+        item = await _plan_failed(client, ledger, item)
+        if (
+            item.action == "restart"
+            and not memo
+            and latest.raw_description.workflow_execution_info.memo.fields
+        ):
+            item.why += (
+                " (what it spent so far is in a memo this key ring cannot read: the new "
+                "run's totals leave it out)"
+            )
+    else:
+        item = await _plan_delivery_failed(client, ledger, item, checked)
+    return item
 
 
 async def apply(client: Client, ledger: DeliveryLedger, report: RedriveReport) -> None:
