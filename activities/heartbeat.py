@@ -87,11 +87,13 @@ def carried(name: str) -> Any:
 
 
 def carry(name: str, value: Any) -> None:
-    """From now on every heartbeat of this attempt sends ``value`` under ``name``; sent at once."""
+    """From now on every heartbeat of this attempt sends ``value`` under ``name``; sent at once.
+    Outside an activity (a provider called on its own) there is no attempt to carry it for."""
+    if not activity.in_activity():
+        return
     holder = _holder()
     holder.now[name] = value
-    if activity.in_activity():
-        _send()
+    _send()
 
 
 def _send() -> None:
