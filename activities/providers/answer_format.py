@@ -14,11 +14,11 @@ said; a whole answer's usage is billed.
 """
 
 import json
-from dataclasses import dataclass
 from typing import Any, Final
 
 from temporalio.exceptions import ApplicationError
 
+from activities.providers.completion import Completion, spending
 from activities.providers.errors import INVALID_OUTPUT_TYPE, scrub
 
 NOT_STREAMING_TYPE: Final = "ProviderNotStreaming"
@@ -46,15 +46,7 @@ async def json_body(response: Any) -> Any:
         return None
 
 
-@dataclass
-class Tokens:
-    """What a whole answer says it used."""
-
-    input: int
-    output: int
-
-
-def tokens_of(body: Any) -> Tokens | None:
+def tokens_of(body: Any) -> Completion | None:
     """The usage in a whole answer: OpenAI's (prompt/completion tokens) or Anthropic's
     (input/output tokens)."""
     usage = body.get("usage") if isinstance(body, dict) else None
@@ -64,17 +56,12 @@ def tokens_of(body: Any) -> Tokens | None:
     spent_out = usage.get("completion_tokens", usage.get("output_tokens"))
     if not isinstance(spent_in, int) or not isinstance(spent_out, int):
         return None
-    return Tokens(max(spent_in, 0), max(spent_out, 0))
+    return Completion(input_tokens=max(spent_in, 0), output_tokens=max(spent_out, 0))
 
 
-class NotStreamingError(ApplicationError):
-    """The classified failure, carrying what the provider billed for a whole answer (``billed``)
-    for the provider's run to count."""
-
-    billed: Tokens | None = None
-
-
-def not_streaming_error(provider: str, body: Any, secrets: list[str]) -> NotStreamingError:
+def not_streaming_error(provider: str, body: Any, secrets: list[str]) -> Exception:
+    """The classified failure, marked with what the provider billed for a whole answer
+    (``spending``) for the provider's run to count."""
     error = body.get("error") if isinstance(body, dict) else None
     if error is not None:
         said = error.get("message") if isinstance(error, dict) else error
@@ -92,9 +79,9 @@ def not_streaming_error(provider: str, body: Any, secrets: list[str]) -> NotStre
             "(stream: true): the server, or a proxy in front of it, does not stream; point the "
             "provider's base_url at one that does"
         )
-    err = NotStreamingError(message, type=NOT_STREAMING_TYPE, non_retryable=True)
-    err.billed = tokens_of(body) if error is None else None
-    return err
+    err = ApplicationError(message, type=NOT_STREAMING_TYPE, non_retryable=True)
+    billed = tokens_of(body) if error is None else None
+    return spending(err, billed) if billed is not None else err
 
 
 # A stream whose events are not the API's: data that is not JSON, or chunks of another shape.

@@ -21,7 +21,12 @@ from temporalio.exceptions import ApplicationError
 from activities.heartbeat import beat
 from activities.providers.anthropic_stream import StreamedMessage
 from activities.providers.base import AgentSpec
-from activities.providers.completion import REPAIR_INSTRUCTION, Completion, strict_json_schema
+from activities.providers.completion import (
+    REPAIR_INSTRUCTION,
+    Completion,
+    spending,
+    strict_json_schema,
+)
 from activities.providers.errors import (
     TRANSPORT_ERRORS,
     ProviderCheckError,
@@ -38,7 +43,7 @@ from activities.providers.errors import (
     transport_failure,
     unlisted_models,
 )
-from activities.providers.structured import LLMProvider, spending
+from activities.providers.structured import LLMProvider
 from shared.provider_config import ModelPrice, ProviderConfig
 
 CONNECT_TIMEOUT = 10.0

@@ -5,11 +5,13 @@ agent's output model. ``structured.LLMProvider`` runs the calls around them."""
 import copy
 import functools
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from activities.providers.base import OutT
+
+E = TypeVar("E", bound=Exception)
 
 # JSON-schema keywords every structured-output API accepts. Everything else (defaults, lengths,
 # titles) is dropped from what the model sees; pydantic still enforces it on the answer, and a
@@ -98,6 +100,19 @@ class Completion:
     extra: dict[str, Any] = field(default_factory=dict)  # what the provider needs for a repair
     # The tokens were estimated from the text: the server sent no usage.
     estimated: bool = False
+
+
+def spending(err: E, completion: Completion) -> E:
+    """``err`` marked with what its request was billed before it failed (a stream cut after the
+    provider counted the prompt, a whole answer where a stream was asked for): the provider's
+    run counts it."""
+    err.spent_before_failing = completion  # type: ignore[attr-defined]
+    return err
+
+
+def spent_before_failing(err: Exception) -> Completion | None:
+    spent = getattr(err, "spent_before_failing", None)
+    return spent if isinstance(spent, Completion) else None
 
 
 def parse(output_model: type[OutT], completion: Completion) -> OutT:

@@ -21,7 +21,6 @@ from activities.heartbeat import beat, carry, heartbeating
 from activities.heartbeat import earlier as carried_earlier
 from activities.providers.answer_format import (
     SHAPE_ERRORS,
-    NotStreamingError,
     chunk_limit,
     is_json,
     json_body,
@@ -36,6 +35,7 @@ from activities.providers.completion import (
     Completion,
     parse,
     problem,
+    spent_before_failing,
 )
 from activities.providers.declared_limits import DeclaredLimits
 from activities.providers.errors import INVALID_OUTPUT_TYPE
@@ -65,18 +65,6 @@ def earlier_usage() -> list[Usage]:
         return [Usage.model_validate(carried)]
     except ValueError:
         return []  # not ours (another version's heartbeat): nothing to add
-
-
-def spending(err: ApplicationError, completion: Completion) -> ApplicationError:
-    """``err`` marked with what its request was billed before it failed (a stream cut after the
-    provider counted the prompt): the provider's run counts it."""
-    err.spent_before_failing = completion  # type: ignore[attr-defined]
-    return err
-
-
-def spent_before_failing(err: ApplicationError) -> Completion | None:
-    spent = getattr(err, "spent_before_failing", None)
-    return spent if isinstance(spent, Completion) else None
 
 
 def with_usage(err: ApplicationError, usage: Usage) -> ApplicationError:
@@ -300,15 +288,10 @@ class LLMProvider(Provider):
             try:
                 completion = await self._sent(spec, model, conversation)
             except ApplicationError as err:
-                if isinstance(err, NotStreamingError) and err.billed is not None:
-                    # A whole answer where a stream was asked for: billed, though not used.
-                    spent = Completion(
-                        input_tokens=err.billed.input, output_tokens=err.billed.output
-                    )
+                if (spent := spent_before_failing(err)) is not None:
+                    # Billed though not used: a stream cut after the provider counted its prompt,
+                    # a whole answer where a stream was asked for.
                     completions.append(spent)
-                if (cut := spent_before_failing(err)) is not None:
-                    # A stream cut after the provider counted its prompt (and some output).
-                    completions.append(cut)
                 if completions or earlier:
                     usage = self._usage(model, completions, started, earlier)
                     if completions and not err.non_retryable:
