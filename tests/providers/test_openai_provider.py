@@ -16,7 +16,7 @@ from shared.agents import Classification, Usage
 from shared.provider_config import cost_usd, default_prices, default_providers
 from shared.view import AgentUsageTotals
 from tests.providers.conftest import MODELS, MakeOpenAI
-from tests.providers.fake_stream import PAUSE, RESET, Event, FakeStreamServer, stream_provider
+from tests.providers.fake_stream import Event, FakeStreamServer, stream_provider
 from tests.providers.helpers import (
     ALL_SPECS,
     API_KEY,
@@ -394,30 +394,3 @@ async def test_stream_that_ends_before_its_finish_reason_is_a_retryable_failure_
         assert err.type != "InvalidModelOutput"
         assert "finish reason" in err.message
     assert len(fake_stream.requests) == 2  # no repair round
-
-
-async def test_a_whole_answer_whose_connection_resets_before_done_is_used_not_asked_again() -> None:
-    # Its finish reason and usage (the last chunk before [DONE]) had arrived: the provider had
-    # billed it, and it was thrown away and asked again, billed twice.
-    answer = '{"category": "Account", "confidence": 0.9, "rationale": "login"}'
-    usage = {"prompt_tokens": 700, "completion_tokens": 20, "total_tokens": 720}
-    finished = (
-        None,
-        {**chunk()[1], "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
-    )
-    with FakeStreamServer() as fake_stream:
-        fake_stream.push(
-            [
-                chunk({"role": "assistant", "content": answer}),
-                finished,
-                chunk(usage=usage),
-                (PAUSE, 0.3),
-                (RESET, None),
-            ]
-        )
-        async with stream_provider("openai", fake_stream) as provider:
-            reply = await provider.run(CLASSIFIER, classify_request(), MODEL)
-
-    assert reply.output.category == "Account"
-    assert (reply.usage.input_tokens, reply.usage.output_tokens) == (700, 20)
-    assert len(fake_stream.requests) == 1

@@ -1,0 +1,37 @@
+"""An OpenAI answer whose stream ends badly after it was whole: its finish reason and usage (the
+last chunk before [DONE]) had arrived, so the provider billed it; it is used, not asked again."""
+
+from activities.agent_specs import CLASSIFIER
+from tests.providers.conftest import MODELS
+from tests.providers.fake_stream import PAUSE, RESET, FakeStreamServer, stream_provider
+from tests.providers.helpers import classify_request
+from tests.providers.test_openai_provider import chunk
+
+MODEL = MODELS["openai"]
+
+
+async def test_a_whole_answer_whose_connection_resets_before_done_is_used_not_asked_again() -> None:
+    # Its finish reason and usage (the last chunk before [DONE]) had arrived: the provider had
+    # billed it, and it was thrown away and asked again, billed twice.
+    answer = '{"category": "Account", "confidence": 0.9, "rationale": "login"}'
+    usage = {"prompt_tokens": 700, "completion_tokens": 20, "total_tokens": 720}
+    finished = (
+        None,
+        {**chunk()[1], "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
+    )
+    with FakeStreamServer() as fake_stream:
+        fake_stream.push(
+            [
+                chunk({"role": "assistant", "content": answer}),
+                finished,
+                chunk(usage=usage),
+                (PAUSE, 0.3),
+                (RESET, None),
+            ]
+        )
+        async with stream_provider("openai", fake_stream) as provider:
+            reply = await provider.run(CLASSIFIER, classify_request(), MODEL)
+
+    assert reply.output.category == "Account"
+    assert (reply.usage.input_tokens, reply.usage.output_tokens) == (700, 20)
+    assert len(fake_stream.requests) == 1
