@@ -28,7 +28,13 @@ _clock = time.monotonic  # a unit test's fake clock replaces it
 
 
 class _Carried:
-    def __init__(self, earlier: dict[str, Any], began: float = -math.inf) -> None:
+    def __init__(
+        self, earlier: dict[str, Any], began: float = -math.inf, attempt: object = None
+    ) -> None:
+        # The attempt it belongs to (its ``activity.info()``, held so the identity is never
+        # reused): a context that outlives an attempt (a test session's, or a task an attempt
+        # started) never hands one attempt's details to another.
+        self.attempt = attempt
         self.earlier = earlier  # what earlier attempts carried, as the server handed it over
         self.now = dict(earlier)  # what this attempt's heartbeats send
         # When this attempt last heartbeated, or began (``_clock``); when neither is known, the
@@ -58,19 +64,33 @@ def _from_server() -> dict[str, Any]:
 def begin_attempt() -> None:
     """Start this attempt's carried details from what the earlier attempts carried, and its
     progress beats from now."""
-    _carried.set(_Carried(_from_server(), began=_clock()))
+    _carried.set(_Carried(_from_server(), began=_clock(), attempt=_this_attempt()))
+
+
+def _this_attempt() -> object:
+    return activity.info() if activity.in_activity() else None
+
+
+def _current() -> _Carried | None:
+    """This attempt's holder, if it has one: never one another attempt left in the context."""
+    holder = _carried.get()
+    attempt = _this_attempt()
+    if holder is None or attempt is None or holder.attempt is not attempt:
+        return None
+    return holder
 
 
 def _holder() -> _Carried:
-    holder = _carried.get()
+    holder = _current()
     if holder is None:
-        holder = _Carried(_from_server())
-        _carried.set(holder)
+        holder = _Carried(_from_server(), attempt=_this_attempt())
+        if holder.attempt is not None:  # outside an activity nothing is kept
+            _carried.set(holder)
     return holder
 
 
 def _details() -> tuple[Any, ...]:
-    holder = _carried.get()
+    holder = _current()
     return (holder.now,) if holder and holder.now else ()
 
 
@@ -97,7 +117,7 @@ def carry(name: str, value: Any) -> None:
 
 
 def _send() -> None:
-    if (holder := _carried.get()) is not None:
+    if (holder := _current()) is not None:
         holder.last_beat = _clock()
     activity.heartbeat(*_details())
 

@@ -133,12 +133,6 @@ class FakeClock:
         return sent
 
 
-def no_attempt_begun() -> None:
-    """An activity whose attempt nothing began: the session's tests share one context, and an
-    attempt another test began there (its last beat by the real clock) was taken for this one."""
-    heartbeat._carried.set(None)
-
-
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     fake = FakeClock()
@@ -152,7 +146,6 @@ async def test_progress_beats_are_sent_at_most_once_per_third_of_the_timeout(
     env, heartbeats = environment(heartbeat_timeout=timedelta(seconds=3))
 
     async def stream() -> list[int]:
-        no_attempt_begun()
         return clock.beats_at((0.0, 0.2, 0.5, 0.99, 1.0, 1.5, 2.0, 2.1), heartbeats)
 
     sent = await env.run(stream)
@@ -167,7 +160,6 @@ async def test_without_a_heartbeat_timeout_progress_still_beats_once_a_second(
     env, heartbeats = environment(heartbeat_timeout=None)
 
     async def stream() -> int:
-        no_attempt_begun()
         return clock.beats_at((0.0, 0.5, 1.0, 1.2), heartbeats)[-1]
 
     assert await env.run(stream) == 2
@@ -215,3 +207,22 @@ async def test_carrying_sends_at_once_and_restarts_the_period(clock: FakeClock) 
 
     assert await env.run(repair_round) == [1, 1, 2]
     assert all(h == ({"usage": {"input_tokens": 300}},) for h in heartbeats)
+
+
+def with_earlier(usage: dict | None) -> ActivityEnvironment:
+    env, _ = environment(heartbeat_timeout=timedelta(seconds=3))
+    details = [{"usage": usage}] if usage else []
+    env.info = dataclasses.replace(env.info, attempt=2, heartbeat_details=details)
+    return env
+
+
+async def test_a_call_outside_an_activity_leaves_nothing_for_the_next_attempt() -> None:
+    # A provider called on its own asked what was carried: the empty answer it got stayed in the
+    # context (the session's tests share one) and hid the next attempt's heartbeat details, so a
+    # retried call's span counted the earlier attempt's tokens too (CI, test_attempt_span).
+    assert heartbeat.earlier("usage") is None
+
+    async def retried() -> object:
+        return heartbeat.earlier("usage")
+
+    assert await with_earlier({"input_tokens": 700}).run(retried) == {"input_tokens": 700}
