@@ -276,7 +276,15 @@ class LLMProvider(Provider):
         return total_usage([*earlier, this_attempt])
 
     async def run(self, spec: AgentSpec[InT, OutT], request: InT, model: str) -> AgentReply[OutT]:
-        _CALLING_MODEL.set(model)  # this task's: each activity runs in a task of its own
+        # The calling task's, for the event hook; reset after, so a later request in the same
+        # context (check()'s model list, a test session's next test) is no model's.
+        token = _CALLING_MODEL.set(model)
+        try:
+            return await self._run(spec, request, model)
+        finally:
+            _CALLING_MODEL.reset(token)
+
+    async def _run(self, spec: AgentSpec[InT, OutT], request: InT, model: str) -> AgentReply[OutT]:
         started = time.perf_counter()
         earlier = earlier_usage()
         completions: list[Completion] = []

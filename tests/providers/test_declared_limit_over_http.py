@@ -78,6 +78,22 @@ async def test_the_key_check_at_start_declares_no_model_limit(
     assert provider.declared_rate is None
 
 
+@pytest.mark.parametrize("kind", ["openai", "anthropic"])
+async def test_a_key_check_after_a_call_in_the_same_task_declares_no_model_limit(
+    fake: FakeLLMServer, make_llm_provider: MakeProvider, kind: str
+) -> None:
+    """The model a call was for is the calling task's only while the call runs: a check in the
+    same task after it (a command, a test) once had its list's limit taken for that model's."""
+    provider = make_llm_provider(kind)
+    fake.limit(2.0, headers=True)
+    fake.push(Reply(output=VALID_CLASSIFICATION))
+    await provider.run(CLASSIFIER, classify_request(), MODELS[kind])
+
+    fake.limit(1.0, headers=True)
+    assert await provider.check() is None
+    assert provider.declared_rate == pytest.approx(2.0)
+
+
 async def test_openai_counts_the_prompt_and_the_answer_it_may_write_against_tokens(
     fake: FakeLLMServer, make_llm_provider: MakeProvider
 ) -> None:
