@@ -8,6 +8,11 @@ from shared.agents import AgentRoute, Usage
 from shared.pipeline_config import AgentTimeouts
 
 MAX_CHUNK_SIZE = 1_000  # items per child workflow: keeps each history well under 10,000 events
+# The most items one swarm takes. Every result crosses each continue-as-new in the parent's
+# state, and a run's first workflow task reads them all back: with 50,000 items the last run's
+# took 1.3 s on two cores, and 75,000 passed the SDK's 2 s deadlock limit, failing that task
+# for good (the swarm stalled). At this limit, 0.5 s (docs/fanout.md). Split a larger input.
+MAX_SWARM_ITEMS = 20_000
 
 
 class SwarmItem(BaseModel):

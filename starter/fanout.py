@@ -17,6 +17,7 @@ from shared.command_budget import chunk_size_fitting, encoded_size
 from shared.queue_pollers import workers_polling
 from shared.swarm import (
     MAX_CHUNK_SIZE,
+    MAX_SWARM_ITEMS,
     SwarmResult,
     SwarmSettings,
 )
@@ -130,6 +131,11 @@ async def cmd_swarm(args: argparse.Namespace) -> int:
     render.print_input_errors(errors)
     if not items:
         raise CliError(f"no items to analyse in {args.file}")
+    if len(items) > MAX_SWARM_ITEMS:
+        raise CliError(
+            f"{args.file}: {len(items):,} items; a swarm takes at most {MAX_SWARM_ITEMS:,}: "
+            "split the file and run each part as a swarm of its own (nothing was started)"
+        )
     chunk_size = chunk_size_fitting([encoded_size(i.text) for i in items], args.chunk_size)
     if chunk_size < args.chunk_size:
         render.console(stderr=True).print(

@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from shared.agents import AgentRole, AgentRoute, Usage, total_usage
     from shared.command_budget import chunk_size_fitting, encoded_size, fitting, utf8_size
     from shared.swarm import (
+        MAX_SWARM_ITEMS,
         InsightRequest,
         ItemFailure,
         ItemResult,
@@ -66,6 +67,9 @@ SIZES_DECIDED_FIRST = "sizes-decided-first"
 # Asked only when it was given some (no marker, and the same commands, for every other run), and
 # first of all: a run an older worker began without it goes on analysing every item.
 KEEPS_CARRIED = "keeps-carried-results"
+# A swarm started with more than MAX_SWARM_ITEMS items (by a client other than the CLI, which
+# refuses them) fails at once, saying why. Asked only then: every other run records no marker.
+REFUSES_TOO_MANY = "refuses-too-many-items"
 # How long an item id may be to be named in an invalid item's result.
 MAX_NAMED_ID = 100
 
@@ -84,6 +88,28 @@ def parse_item(raw: Any, place: int) -> SwarmItem | ItemResult:
             ok=False,
             error=f"item {place + 1} is not a valid item: {problems(err)}",
         )
+
+
+ITEM_ID_LENGTH = SwarmItem.model_fields["item_id"].metadata
+TEXT_LENGTH = SwarmItem.model_fields["text"].metadata
+
+
+def _fits(value: Any, limits: list[Any]) -> bool:
+    low = next(m.min_length for m in limits if getattr(m, "min_length", None) is not None)
+    high = next(m.max_length for m in limits if getattr(m, "max_length", None) is not None)
+    return type(value) is str and low <= len(value) <= high
+
+
+def item_text(raw: Any) -> str | None:
+    """The text of an input item ``parse_item`` reads as an item, found without building one
+    (None for one it would fail): the input comes from JSON, so an item is a mapping whose
+    ``item_id`` and ``text`` are strings of the model's lengths. Sizing a swarm's chunks reads
+    every item's text; building 100,000 items for it took 1.8 s of the first workflow task,
+    against the SDK's 2 s deadlock limit."""
+    if not isinstance(raw, dict):
+        return None
+    text = raw.get("text")
+    return text if _fits(raw.get("item_id"), ITEM_ID_LENGTH) and _fits(text, TEXT_LENGTH) else None
 
 
 @workflow.defn(name=names.SWARM_CHUNK_WORKFLOW)
@@ -174,13 +200,23 @@ class SwarmWorkflow:
     @workflow.init
     def __init__(self, items: list[Any], state: SwarmState) -> None:
         self._total = len(items)
-        self._items = [parse_item(raw, i) for i, raw in enumerate(items)]
+        # Each chunk's items are read (validated) when the chunk starts: at each run's start,
+        # all of a swarm of 100,000 took 1.8 s, against the SDK's 2 s deadlock limit. Reading
+        # is pure, so when it happens changes no command.
+        self._raw = items
         self._state = state
         self._running_chunk: str | None = None
 
     @workflow.run
     async def run(self, items: list[Any], state: SwarmState) -> SwarmResult:
         kept = state.carried if state.carried and workflow.patched(KEEPS_CARRIED) else {}
+        if len(items) > MAX_SWARM_ITEMS and workflow.patched(REFUSES_TOO_MANY):
+            raise ApplicationError(
+                f"the swarm has {len(items):,} items; a swarm takes at most "
+                f"{MAX_SWARM_ITEMS:,}: split the input and run each part as a swarm of its own",
+                type="SwarmTooLarge",
+                non_retryable=True,
+            )
         if state.routes is None or state.timeouts is None:
             # Asked before the snapshot (a local activity), not after it: a patch marker right
             # after a local activity's marker in one workflow task does not replay reliably
@@ -190,7 +226,7 @@ class SwarmWorkflow:
             config = await config_snapshot()
             state.routes = config.routes[AgentRole.INSIGHTS]
             state.timeouts = config.agent_timeouts
-            texts = [i.text for i in self._items if isinstance(i, SwarmItem)]
+            texts = [t for raw in items if (t := item_text(raw)) is not None]
             routes = len(state.routes)
             fitted = chunk_size_fitting(
                 [utf8_size(t) for t in texts], state.settings.chunk_size, routes
@@ -216,7 +252,11 @@ class SwarmWorkflow:
                 state.totals.runs += 1
                 workflow.continue_as_new(args=[items, state])
             n = state.next_chunk
-            chunk = self._items[n * settings.chunk_size : (n + 1) * settings.chunk_size]
+            first = n * settings.chunk_size
+            chunk = [
+                parse_item(raw, first + i)
+                for i, raw in enumerate(self._raw[first : first + settings.chunk_size])
+            ]
             # An item an earlier run analysed keeps its result (none without one: the same
             # commands as before this field).
             valid = [i for i in chunk if isinstance(i, SwarmItem) and i.item_id not in kept]

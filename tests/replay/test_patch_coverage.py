@@ -25,6 +25,8 @@ WITHOUT_A_COMMITTED_HISTORY = {
     "byte-bounded-groups": "its path needs a group of starts past 2 MB: a history of megabytes",
     "encoded-size-groups": "the same, counted as encoded JSON",
     "illegal-transition-tells-batch": "a bug's path; never asked since lean-history implies it",
+    "refuses-too-many-items": "its path needs an input of 20,001 items: a history of megabytes "
+    "(test_swarm_large.py replays it)",
     "local-failure-fails-ticket": "never asked since delivering-state implies it; "
     "ticket-v6/v7-delivery-refused-locally take its path",
     "route-bounded-chunks": "never asked since sizes-decided-first implies it",

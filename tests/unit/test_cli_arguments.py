@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from shared.swarm import MAX_SWARM_ITEMS
 from starter import cli
 from starter.errors import CliError
 from starter.review_command import _decision
@@ -106,6 +107,21 @@ def test_a_swarm_s_output_folder_is_checked_before_the_run(
     assert cli.main(["swarm", str(items), "--output", str(tmp_path)]) == 1
     said = capsys.readouterr().err
     assert said == f"error: --output {tmp_path}: is a folder; give a file's name\n"
+
+
+def test_a_swarm_of_more_items_than_it_takes_is_refused_before_it_starts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """More than MAX_SWARM_ITEMS started, and its last runs stalled on the SDK's deadlock limit
+    (no worker runs here: the refusal comes before any connection)."""
+    items = tmp_path / "reviews.jsonl"
+    items.write_text("".join(f'{{"text": "review {i}"}}\n' for i in range(MAX_SWARM_ITEMS + 1)))
+    assert cli.main(["swarm", str(items)]) == 1
+    said = capsys.readouterr().err
+    assert said == (
+        f"error: {items}: 20,001 items; a swarm takes at most 20,000: split the file and run "
+        "each part as a swarm of its own (nothing was started)\n"
+    )
 
 
 @pytest.mark.parametrize("command", [["plan", "Hello"], ["batch", "x.jsonl"], ["swarm", "x.jsonl"]])

@@ -1,0 +1,122 @@
+"""A swarm of the most items it takes (MAX_SWARM_ITEMS) keeps every workflow task within the
+SDK's 2 s deadlock limit, its last run reading back nearly every result twice over (the results
+so far, and an earlier run's kept ones); a swarm of more fails at once, saying why. Past the
+limit (75,000 items) the last run's first workflow task failed on the deadlock limit at every
+attempt, and the swarm stalled for good."""
+
+import uuid
+
+import pytest
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowFailureError
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+
+from shared import names
+from shared.agents import AgentRole, Usage
+from shared.swarm import (
+    MAX_SWARM_ITEMS,
+    ItemResult,
+    ReviewInsights,
+    Sentiment,
+    SwarmResult,
+    SwarmSettings,
+    SwarmState,
+    SwarmTotals,
+)
+from tests.support.fake_fanout import FakeInsights
+from tests.support.workers import running
+from tests.workflow.test_swarm import workers
+
+CHUNK = 500
+
+
+def raw_items(n: int) -> list[dict[str, str]]:
+    """As the CLI sends them, with a few hundred characters each."""
+    return [
+        {"item_id": f"r{i:06d}", "text": f"review {i}: works well, I like it. " * 8}
+        for i in range(n)
+    ]
+
+
+def analysed(i: int) -> ItemResult:
+    return ItemResult(
+        item_id=f"r{i:06d}",
+        ok=True,
+        output=ReviewInsights(sentiment=Sentiment.POSITIVE, key_points=["works", "liked it"]),
+        usage=Usage(
+            provider="openai",
+            model="gpt-4o-mini",
+            input_tokens=310,
+            output_tokens=42,
+            latency_ms=512.0,
+            cost_usd=0.00007,
+            finish_reason="tool_calls",
+            response_model="gpt-4o-mini-2024-07-18",
+        ),
+    )
+
+
+@pytest.mark.timeout(300)
+async def test_the_last_run_of_the_largest_swarm_starts_and_ends_within_the_deadlock_limit(
+    ts_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    agent = FakeInsights()
+    last = MAX_SWARM_ITEMS // CHUNK - 1
+    earlier = [analysed(i) for i in range(last * CHUNK)]
+    state = SwarmState(
+        settings=SwarmSettings(concurrency=50, chunk_size=CHUNK, chunks_per_run=10),
+        next_chunk=last,
+        totals=SwarmTotals(results=earlier, runs=last // 10 + 1),
+        routes=agent.config.routes[AgentRole.INSIGHTS],
+        timeouts=agent.config.agent_timeouts,
+        carried={r.item_id: r for r in earlier},
+    )
+    async with running(workers(ts_env.client, task_queue, agent)):
+        handle = await ts_env.client.start_workflow(
+            names.SWARM_WORKFLOW,
+            args=[raw_items(MAX_SWARM_ITEMS), state],
+            id=f"swarm-{uuid.uuid4().hex[:8]}",
+            task_queue=task_queue,
+            result_type=SwarmResult,
+        )
+        result = await handle.result()
+        failed = [
+            e.workflow_task_failed_event_attributes.failure.message
+            async for e in handle.fetch_history_events()
+            if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED
+        ]
+
+    assert failed == []
+    assert (result.total, result.succeeded, result.reused) == (
+        MAX_SWARM_ITEMS,
+        MAX_SWARM_ITEMS,
+        last * CHUNK,
+    )
+    assert agent.calls == CHUNK
+
+
+@pytest.mark.usefixtures("replay_check")
+async def test_a_swarm_of_more_items_than_it_takes_fails_at_once_saying_why(
+    ts_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    """Started by a client other than the CLI (which refuses it before starting)."""
+    agent = FakeInsights()
+    async with running(workers(ts_env.client, task_queue, agent)):
+        handle = await ts_env.client.start_workflow(
+            names.SWARM_WORKFLOW,
+            args=[raw_items(MAX_SWARM_ITEMS + 1), SwarmState()],
+            id=f"swarm-{uuid.uuid4().hex[:8]}",
+            task_queue=task_queue,
+            result_type=SwarmResult,
+        )
+        with pytest.raises(WorkflowFailureError) as failed:
+            await handle.result()
+
+    cause = failed.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == "SwarmTooLarge"
+    assert cause.message == (
+        "the swarm has 20,001 items; a swarm takes at most 20,000: split the input and run each "
+        "part as a swarm of its own"
+    )
+    assert agent.calls == 0
