@@ -206,7 +206,10 @@ class TicketStages:
         articles = await self.knowledge()
         view = self._record.view
         check_budget = reviewer_notes is None
-        findings: list[Finding] = []
+        # A reviewer's rework starts from the validator's findings on the draft they reviewed,
+        # beside their notes: the resolver saw the notes alone, and a finding the reviewer left
+        # to it came back in the next validation, another round or review. Data only, no command.
+        findings: list[Finding] = list(view.findings) if reviewer_notes is not None else []
         rounds = 0
         while True:
             revision = (view.draft.revision if view.draft else 0) + 1

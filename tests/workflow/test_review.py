@@ -10,9 +10,10 @@ from temporalio.testing import WorkflowEnvironment
 from policy.transitions import TicketState
 from shared import names
 from shared.agents import Priority
+from shared.pipeline_config import PipelineConfig
 from shared.review import ReviewAction, ReviewDecision, ReviewReceipt
 from shared.view import TicketView
-from tests.support.fakes import FakeAgents, FakeTicketServices
+from tests.support.fakes import FakeAgents, FakeTicketServices, rejection
 from tests.support.temporal import status, wait_for_state, wait_until
 from tests.support.workers import ticket_on_fakes
 from workflows.review_gate import MAX_REWORKS
@@ -117,6 +118,26 @@ async def test_rework_sends_the_draft_back_with_the_notes_and_returns_for_review
     assert states.count(TicketState.AWAITING_REVIEW) == 2
     assert "Mention the spam folder." in services.deliveries[0].text
     assert result.state is TicketState.COMPLETED
+
+
+async def test_rework_gives_the_resolver_the_validators_open_findings_with_the_notes(
+    ts_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    """It was given the notes alone: what the validator still found on the reviewed draft came
+    back at the next validation, for another round or another review."""
+    agents = FakeAgents(validations=[rejection("cites no article")] * 3)
+    services = FakeTicketServices(config=PipelineConfig(max_revision_rounds=0))
+    async with ticket_on_fakes(ts_env.client, task_queue, agents, services) as handle:
+        await wait_for_state(handle, TicketState.AWAITING_REVIEW)
+        await _review(handle, action=ReviewAction.REWORK, notes="Shorter, please.")
+        await _back_in_review(handle, revision=2)
+        await _review(handle, action=ReviewAction.APPROVE, revision=2)
+        await handle.result()
+
+    first, rework = agents.calls["draft"]
+    assert first.findings == []  # type: ignore[attr-defined]
+    assert [f.message for f in rework.findings] == ["cites no article"]  # type: ignore[attr-defined]
+    assert rework.reviewer_notes == "Shorter, please."  # type: ignore[attr-defined]
 
 
 async def test_a_rejected_ticket_closes_without_sending_anything(
