@@ -13,7 +13,7 @@ from policy.transitions import TERMINAL_STATES, TicketState
 from shared import names
 from shared import search_attributes as sa
 from shared.agents import Category, Priority
-from shared.ticket_status import memo_if_readable, readable_memo
+from shared.ticket_status import StoppedState, memo_if_readable, readable_memo
 from shared.ticket_summary import TicketSummary, summary_from_execution
 from shared.tickets import Ticket, content_digest
 
@@ -27,7 +27,7 @@ def _visibility_time(moment: datetime) -> str:
 
 
 def ticket_query(
-    state: TicketState | None = None,
+    state: TicketState | StoppedState | None = None,
     category: Category | None = None,
     priority: Priority | None = None,
     since: datetime | None = None,
@@ -42,7 +42,9 @@ def ticket_query(
         # Within years every store reads (and no zone conversion overflows at year 1 or 9999).
         since = min(max(since, EARLIEST), LATEST).astimezone(UTC)
         query += f" AND StartTime >= '{_visibility_time(since)}'"
-    if state is not None:
+    if isinstance(state, StoppedState):
+        query += f" AND ExecutionStatus = '{state.execution_status}'"
+    elif state is not None:
         query += f" AND {sa.TICKET_STATE.name} = '{TicketState(state).value}'"
         if state not in TERMINAL_STATES:
             query += " AND ExecutionStatus = 'Running'"
@@ -215,7 +217,7 @@ class TicketListing(BaseModel):
 
 async def read_tickets(
     client: Client,
-    state: TicketState | None = None,
+    state: TicketState | StoppedState | None = None,
     limit: int | None = None,
     since: datetime | None = None,
 ) -> TicketListing:

@@ -4,6 +4,7 @@ result), any other's from the workflow's status query, with the errors a person 
 
 from dataclasses import dataclass
 from datetime import timedelta
+from enum import StrEnum
 from typing import Any
 
 from temporalio.api.common.v1 import WorkflowExecution
@@ -53,6 +54,38 @@ def no_worker(what: str) -> NoWorker:
         f"no worker answered {what}: is `python -m worker` running against this server "
         f"and namespace?"
     )
+
+
+class StoppedState(StrEnum):
+    """What a ticket whose workflow was stopped from outside shows as its state (``shown_state``):
+    listed by the workflow's status, since the state it last recorded is still, say,
+    AWAITING_REVIEW. Without these, ``list --state`` and the API's ``state`` found such a ticket
+    under no state at all."""
+
+    TERMINATED = "TERMINATED"
+    TIMED_OUT = "TIMED_OUT"
+
+    @property
+    def execution_status(self) -> str:
+        """The visibility query's name for it."""
+        return {"TERMINATED": "Terminated", "TIMED_OUT": "TimedOut"}[self.value]
+
+
+# What a listing may filter on: a ticket's own states, then the stopped ones.
+LISTED_STATES = (*TicketState, *StoppedState)
+# The same as one enum, for an API parameter (one list of values in its schema and its 422).
+ListedState = StrEnum("ListedState", [(str(s), str(s)) for s in LISTED_STATES])
+
+
+def listed_state(text: str) -> TicketState | StoppedState:
+    """A state to list by, in any case; ValueError naming the known ones."""
+    name = text.strip().upper()
+    for kind in (TicketState, StoppedState):
+        try:
+            return kind(name)
+        except ValueError:
+            pass
+    raise ValueError(f"unknown state {text!r}; one of {', '.join(LISTED_STATES)}")
 
 
 def shown_state(workflow_status: str, state: str | None) -> str | None:

@@ -16,6 +16,7 @@ from shared import names
 from shared.orchestration import MAX_TASK_CHARS
 from shared.swarm import MAX_CHUNK_SIZE
 from shared.temporal_client import MAX_PORT
+from shared.ticket_status import StoppedState, listed_state
 from shared.tickets import TICKET_ID_PATTERN
 from shared.time_window import since_moment
 
@@ -31,13 +32,11 @@ def role_argument(text: str) -> Role:
         ) from None
 
 
-def state_argument(text: str) -> TicketState:
+def state_argument(text: str) -> TicketState | StoppedState:
     try:
-        return TicketState(text.strip().upper())
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"unknown state {text!r}; one of {', '.join(TicketState)}"
-        ) from None
+        return listed_state(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def positive_int(text: str) -> int:

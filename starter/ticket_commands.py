@@ -10,13 +10,13 @@ from pathlib import Path
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from policy.transitions import FAILED_STATES, SETTLED_STATES, TicketState
+from policy.transitions import FAILED_STATES, SETTLED_STATES
 from shared import names, waiting
 from shared import operations as ops
 from shared import report as reports
 from shared import ticket_listing as listing
 from shared.operation_errors import OperationError
-from shared.ticket_status import read_ticket, waiting_on
+from shared.ticket_status import LISTED_STATES, read_ticket, waiting_on
 from starter import render, render_status, review_command
 from starter.arguments import (
     positive_int_up_to,
@@ -323,7 +323,8 @@ def add_parsers(
         "--state",
         type=state_argument,
         metavar="STATE",
-        help=f"one of {', '.join(TicketState)} (any case)",
+        help=f"one of {', '.join(LISTED_STATES)} (any case; the last two: stopped from "
+        "outside, by `temporal workflow terminate` or a run timeout)",
     )
     p.add_argument(
         "--limit",

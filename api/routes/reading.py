@@ -16,11 +16,10 @@ from api.errors import ApiError, responses
 from api.models import CustomerMessage, ReviewQueue, TicketDetail, TicketPage, TicketStatus
 from api.page_tokens import PageTokenError, PageTokens
 from policy.review_policy import ReasonCode
-from policy.transitions import TicketState
 from shared import report as reports
 from shared import ticket_listing as listing
 from shared.agents import Category, Priority
-from shared.ticket_status import read_ticket
+from shared.ticket_status import ListedState, listed_state, read_ticket
 from shared.tickets import TICKET_ID_PATTERN
 from shared.time_window import since_moment
 
@@ -83,13 +82,13 @@ async def list_tickets(
     request: Request,
     _: Reader,
     client: Temporal,
-    state: TicketState | None = None,
+    state: ListedState | None = None,
     category: Category | None = None,
     priority: Priority | None = None,
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
     page_token: Annotated[str | None, Query(max_length=MAX_PAGE_TOKEN_CHARS)] = None,
 ) -> TicketPage:
-    query = listing.ticket_query(state, category, priority)
+    query = listing.ticket_query(listed_state(state.value) if state else None, category, priority)
     tokens: PageTokens = request.app.state.page_tokens
     try:
         raw = tokens.open(query, page_token) if page_token else None

@@ -112,3 +112,14 @@ async def test_a_ticket_stopped_while_awaiting_review_reads_as_stopped_with_no_r
     assert page.status_code == 200
     assert '<span class="badge" id="state">TERMINATED</span>' in page.text
     assert "approve-form" not in page.text and "Your review" not in page.text
+
+    # Listed under the state it shows, and not under the one it last recorded: it was listed
+    # under none (AWAITING_REVIEW asks for running tickets, and TERMINATED was refused).
+    def ids(answer: httpx.Response) -> list[str]:
+        assert answer.status_code == 200, answer.text
+        return [t["ticket_id"] for t in answer.json()["tickets"]]
+
+    stopped = await http.get("/tickets?state=TERMINATED", headers=bearer(tokens.review))
+    waiting = await http.get("/tickets?state=AWAITING_REVIEW", headers=bearer(tokens.review))
+    assert ticket_id in ids(stopped) and ticket_id not in ids(waiting)
+    assert all(t["state"] == "TERMINATED" for t in stopped.json()["tickets"])
