@@ -196,8 +196,9 @@ PLANNER = AgentSpec(
     output_model=Plan,
     instructions=(
         "You plan a task for a team of specialist workers. Split it into sub-tasks, each with a "
-        "short id (letters, digits, dashes), one worker type, an instruction the worker can act "
-        "on alone, and the ids of the sub-tasks whose results it needs (depends_on). The "
+        "short id (letters, digits, dashes; at most 40 characters), one worker type, an "
+        "instruction the worker can act on alone (at most 2,000 characters), and the ids of the "
+        "sub-tasks whose results it needs (depends_on, at most 20). The "
         "sub-tasks form a directed acyclic graph: independent work has no dependency, so it can "
         "run in parallel. Use only the worker types given, and no more sub-tasks than allowed.\n"
         f"Worker types:\n{WORKER_GUIDE}"

@@ -14,17 +14,22 @@ def limit_problem(
     spent_cost_usd: float,
     next_tokens: int,
     next_cost_usd: float,
+    calls: int = 1,
 ) -> str | None:
-    """Why the next agent call(s) must not be made, or None. ``next_*`` estimate what they
-    spend (the workflows use the largest call made so far)."""
+    """Why the next ``calls`` agent calls must not be made, or None. ``next_*`` estimate what
+    they spend together (the workflows use the largest call made so far, for each)."""
+    # An orchestrator counts the sub-tasks still running with the one it would start.
+    what = "the next call" if calls == 1 else f"the next {calls} calls (those running and one more)"
     if limit.max_tokens is not None and spent_tokens + next_tokens > limit.max_tokens:
+        need = "needs" if calls == 1 else "need"
         return (
-            f"token budget: {spent_tokens:,} spent, the next call needs about {next_tokens:,}, "
+            f"token budget: {spent_tokens:,} spent, {what} {need} about {next_tokens:,}, "
             f"the limit is {limit.max_tokens:,}"
         )
     if limit.max_cost_usd is not None and spent_cost_usd + next_cost_usd > limit.max_cost_usd:
+        cost = "costs" if calls == 1 else "cost"
         return (
-            f"cost budget: ${usd_text(spent_cost_usd)} spent, the next call costs about "
+            f"cost budget: ${usd_text(spent_cost_usd)} spent, {what} {cost} about "
             f"${usd_text(next_cost_usd)}, the limit is ${usd_text(limit.max_cost_usd)}"
         )
     return None

@@ -92,6 +92,10 @@ class OrchestrationConfig(BaseModel):
     max_nodes: int = Field(default=8, ge=1, le=50)
     # Each dependency's output is trimmed to about this many tokens before a worker reads it.
     context_tokens: int = Field(default=800, ge=50, le=1_000_000)
+    # The synthesizer reads every completed sub-task's output, together at most about this many
+    # tokens (an equal share each, never less than context_tokens): trimmed to context_tokens
+    # alone, a writer's answer of 600 words lost its middle in the final answer.
+    synthesis_tokens: int = Field(default=16_000, ge=50, le=1_000_000)
     # Tickets triage marks complex are resolved by an orchestrator run instead of one draft.
     orchestrate_complex_tickets: bool = True
     # The cheaper model for a sub-task's last attempt (simplified instruction). None: the last

@@ -41,6 +41,10 @@ ORCHESTRATOR_AUTHOR = "orchestrator"
 # FAILED with its state CANCELLED. Asked only when the run was cancelled and the ticket was not.
 PATCH_CHILD_CANCEL_FALLS_BACK = "orchestrator-cancel-falls-back"
 MAX_DRAFT_CHARS = 8_000  # the Draft model's limit
+# A synthesized answer longer than a draft may be falls back to the single resolver (whose
+# Draft is checked, with a repair round), with the reason: it was cut at MAX_DRAFT_CHARS, mid
+# sentence, and the cut draft went on to validation and the customer. Asked only then.
+PATCH_LONG_ANSWER_FALLS_BACK = "long-synthesis-falls-back"
 MAX_ARTICLES_CHARS = 8_000  # of the task: the ticket's articles, as reference for the workers
 
 
@@ -50,7 +54,8 @@ def resolution_task(ticket: Ticket, record: TicketRecord, articles: list[Knowled
     view = record.view
     known = "\n".join(f"[{a.article_id}] {a.title}: {a.answer}" for a in articles)
     return (
-        "Write the reply to the customer for this support ticket. "
+        f"Write the reply to the customer for this support ticket, at most {MAX_DRAFT_CHARS:,} "
+        "characters. "
         f"Category: {view.category}; priority: {view.priority}.\n"
         f"Subject: {ticket.subject}\n\n{trim_body(ticket.body).text}\n\n"
         f"Knowledge-base articles found for this ticket (cite them by id):\n"
@@ -126,11 +131,18 @@ async def orchestrated_draft(
             for usage in calls:
                 agents.count(AgentRole(role), usage)
         # NUL first: the Draft drops them, and a draft of nothing else must count as empty here.
-        text = result.synthesis.answer.replace("\x00", "").strip()[:MAX_DRAFT_CHARS]
-        if text:
+        answer = result.synthesis.answer.replace("\x00", "").strip()
+        text = answer[:MAX_DRAFT_CHARS]
+        if len(answer) > MAX_DRAFT_CHARS and workflow.patched(PATCH_LONG_ANSWER_FALLS_BACK):
+            failure = (
+                f"the synthesizer's answer was {len(answer):,} characters; a reply is at most "
+                f"{MAX_DRAFT_CHARS:,}"
+            )
+        elif text:
             view.orchestration = child_id
             return Draft(text=text, cited_articles=result.synthesis.sources), ORCHESTRATOR_AUTHOR
-        failure = "the synthesizer's answer was empty"
+        else:
+            failure = "the synthesizer's answer was empty"
     first = config.routes[AgentRole.RESOLVER][0]
     view.fallbacks.append(
         Fallback(

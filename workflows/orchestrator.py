@@ -49,7 +49,7 @@ with workflow.unsafe.imports_passed_through():
         SynthesisRequest,
         WorkerType,
     )
-    from shared.pipeline_config import PipelineConfig, SpendingLimit
+    from shared.pipeline_config import OrchestrationConfig, PipelineConfig, SpendingLimit
     from workflows.agent_calls import (
         call_agent,
         config_snapshot,
@@ -140,7 +140,10 @@ class OrchestratorWorkflow:
             names.SYNTHESIZE_RESULTS,
             SynthesisRequest(
                 task=request.task,
-                results=[self._context(o, config) for o in completed],
+                results=[
+                    self._context(o, synthesis_share(config.orchestration, len(completed)))
+                    for o in completed
+                ],
                 missing=[o.id for o in done if o.status is not SubTaskStatus.COMPLETED],
             ),
             Synthesis,
@@ -175,6 +178,7 @@ class OrchestratorWorkflow:
             spent_cost_usd=sum(u.cost_usd for u in spent),
             next_tokens=largest_tokens * calls,
             next_cost_usd=largest_cost * calls,
+            calls=calls,
         )
 
     def _stop_if_over_budget(self, outcomes: list[SubTaskOutcome] | None = None) -> None:
@@ -240,11 +244,11 @@ class OrchestratorWorkflow:
             )
         return plan, 2
 
-    def _context(self, outcome: SubTaskOutcome, config: PipelineConfig) -> ContextItem:
+    def _context(self, outcome: SubTaskOutcome, tokens: int) -> ContextItem:
         return ContextItem(
             subtask_id=outcome.id,
             worker=outcome.worker,
-            output=fit_to_tokens(outcome.output or "", config.orchestration.context_tokens),
+            output=fit_to_tokens(outcome.output or "", tokens),
             sources=outcome.sources,
         )
 
@@ -274,7 +278,10 @@ class OrchestratorWorkflow:
                             task=task,
                             subtask=sub,
                             context=[
-                                self._context(self._outcomes[d], config) for d in sub.depends_on
+                                self._context(
+                                    self._outcomes[d], config.orchestration.context_tokens
+                                )
+                                for d in sub.depends_on
                             ],
                             routes=routes,
                             fallback_route=fallback,
@@ -354,6 +361,12 @@ class OrchestratorWorkflow:
             outcomes=[self._outcomes[i] for i in order if i in self._outcomes],
             running=sorted(self._running),
         )
+
+
+def synthesis_share(config: OrchestrationConfig, results: int) -> int:
+    """How many tokens of each of ``results`` completed outputs the synthesizer reads: an equal
+    share of ``synthesis_tokens``, never less than a worker's ``context_tokens``."""
+    return max(config.context_tokens, config.synthesis_tokens // max(1, results))
 
 
 def plan_task(plan: Plan, subtask_id: str) -> SubTask:

@@ -70,6 +70,7 @@ class FakeOrchestrationAgents:
     finished: list[str] = field(default_factory=list)
     output_size: int = 0  # characters of filler in each output (0: a short output)
     synthesis_fails: bool = False  # the synthesizer refuses for good
+    synthesis_answer: str | None = None  # the synthesizer's answer (default: the results' ids)
 
     @property
     def queue(self) -> str:
@@ -107,7 +108,7 @@ class FakeOrchestrationAgents:
         self.synthesis_requests.append(request)
         if self.synthesis_fails:
             raise permanent("the model refused to write the answer")
-        answer = " + ".join(r.subtask_id for r in request.results)
+        answer = self.synthesis_answer or " + ".join(r.subtask_id for r in request.results)
         return AgentReply(
             output=Synthesis(answer=answer or "nothing", gaps=list(request.missing)),
             usage=_usage(request.route),

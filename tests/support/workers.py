@@ -112,6 +112,10 @@ async def fake_pipeline(
         names.TRIAGE_TICKET,
         names.DRAFT_RESOLUTION,
         names.VALIDATE_RESOLUTION,
+        # A complex ticket's orchestrator run, when a test gives it fake agents.
+        names.PLAN_TASK,
+        names.RUN_SUBTASK,
+        names.SYNTHESIZE_RESULTS,
     }
     agents = [a for a in activities if _activity_name(a) in agent_names]
     delivery = [a for a in activities if _activity_name(a) == names.DELIVER_RESPONSE]

@@ -30,7 +30,7 @@ def subjects(result: Plan) -> list[str]:
 def ticket_task(subject: str, body: str, articles: str) -> str:
     """The task the ticket workflow hands the orchestrator for a complex ticket."""
     return (
-        "Write the reply to the customer for this support ticket. "
+        "Write the reply to the customer for this support ticket, at most 8,000 characters. "
         "Category: Billing; priority: High.\n"
         f"Subject: {subject}\n\n{body}\n\n"
         "Knowledge-base articles found for this ticket (cite them by id):\n"

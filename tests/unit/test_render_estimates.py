@@ -157,3 +157,23 @@ def test_a_tiny_cost_budget_names_its_figures_in_the_hand_off() -> None:
     assert problem == (
         "cost budget: $0.000031 spent, the next call costs about $0.000012, the limit is $0.000040"
     )
+
+
+def test_an_orchestrators_estimate_for_several_calls_says_so() -> None:
+    """It passed the running sub-tasks' calls and the next one's as one estimate, and the
+    hand-off said "the next call needs" four calls' worth."""
+    from policy.budget import limit_problem
+    from shared.pipeline_config import SpendingLimit
+
+    problem = limit_problem(
+        SpendingLimit(max_tokens=1_000, max_cost_usd=None),
+        spent_tokens=700,
+        spent_cost_usd=0.0,
+        next_tokens=4 * 100,
+        next_cost_usd=0.0,
+        calls=4,
+    )
+    assert problem == (
+        "token budget: 700 spent, the next 4 calls (those running and one more) need about 400, "
+        "the limit is 1,000"
+    )

@@ -16,6 +16,7 @@ from shared.agents import AgentRole, AgentRoute, Priority
 from shared.pipeline_config import BudgetConfig
 from shared.review import ReviewAction, ReviewDecision
 from shared.view import TicketView
+from tests.support.fake_fanout import FakeOrchestrationAgents, plan, task
 from tests.support.fakes import (
     FakeAgents,
     FakeTicketServices,
@@ -154,6 +155,31 @@ async def test_an_orchestrator_run_cancelled_on_its_own_falls_back_to_the_resolv
     assert result.draft.author != "orchestrator"
     assert [f.failed for f in result.fallbacks] == [f"orchestrator:{handle.id}/resolution"]
     assert "cancel" in (result.fallbacks[0].error or "").lower()
+
+
+async def test_a_synthesized_answer_longer_than_a_reply_falls_back_to_the_resolver(
+    ts_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    # It was cut at 8,000 characters, mid sentence, and the cut draft went on to the customer.
+    agents, services = FakeAgents(complex=True), FakeTicketServices()
+    orchestration = FakeOrchestrationAgents(
+        plans=[plan(task("write", "writer"))], synthesis_answer="A long reply. " * 700
+    )
+    async with fake_pipeline(
+        ts_env.client,
+        task_queue,
+        agents.activities() + services.activities() + orchestration.agent_activities(),
+        llm_queue=services.agent_queue,
+    ):
+        handle = await start_ticket(ts_env.client, task_queue, make_ticket())
+        result: TicketView = await handle.result()
+
+    assert len(orchestration.synthesis_requests) == 1
+    assert result.state is TicketState.COMPLETED and result.draft is not None
+    assert result.draft.author != "orchestrator" and len(agents.calls["draft"]) == 1
+    assert [f.error for f in result.fallbacks] == [
+        "the synthesizer's answer was 9,799 characters; a reply is at most 8,000"
+    ]
 
 
 async def _running(handle):  # type: ignore[no-untyped-def]

@@ -271,6 +271,11 @@ async def test_a_megabyte_output_travels_by_reference_and_the_histories_stay_sma
     # The dependent got the output trimmed to its context budget, not the megabyte.
     context = next(r for r in agents.work_requests if r.subtask.id == "after").context[0]
     assert len(context.output) < 4 * 800 + 100 and "characters trimmed" in context.output
+    # The synthesizer read each result to its share of synthesis_tokens (16,000 / 2), not to a
+    # worker's context budget (tests/unit/test_synthesis_share.py).
+    [synthesis] = agents.synthesis_requests
+    assert [r.subtask_id for r in synthesis.results] == ["big", "after"]
+    assert all(4 * 800 + 100 < len(r.output) < 4 * 8_000 + 100 for r in synthesis.results)
     # Outputs and results over the threshold went to the store; the histories hold references.
     assert stored_payloads() > stored_before
     for history in await histories(ts_env.client, handle.id, handle.result_run_id):
