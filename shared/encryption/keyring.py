@@ -24,6 +24,7 @@ import hmac
 import json
 import os
 import secrets
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -195,13 +196,22 @@ def new_key_id() -> str:
 
 def create_key_file(path: Path) -> KeyRing:
     """A new ring with one fresh random key, written owner-only (0600) and never overwritten:
-    the file is created exclusively, so two processes starting at once cannot each write one."""
+    written whole to a temporary file first, then linked into place (FileExistsError when
+    there already is one), so two processes starting at once cannot each write one, and the
+    loser never reads a file the winner has created but not yet written."""
     key_id = new_key_id()
     ring = KeyRing(current=key_id, keys={key_id: secrets.token_bytes(KEY_BYTES)}, source=str(path))
     private_dir(path.parent)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(ring.to_json() + "\n")
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        os.fchmod(fd, PRIVATE_FILE_MODE)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(ring.to_json() + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.link(temporary, path)  # fails, changing nothing, when the file exists
+    finally:
+        os.unlink(temporary)
     return ring
 
 

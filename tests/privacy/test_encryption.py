@@ -225,3 +225,27 @@ def test_what_the_worker_prints_names_key_ids_never_keys() -> None:
         "also decrypts with k1"
     )
     assert "OFF" in describe_encryption(data_converter(env={}, key_ring=None))
+
+
+def test_the_key_file_appears_only_once_written_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It was created empty and written after: a second process starting at once lost the
+    race, read the empty file and stopped with "not valid JSON (line 1, column 1)"."""
+    from shared.encryption import keyring
+
+    target = tmp_path / KEY_FILE_NAME
+    seen_while_writing: list[bool] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        seen_while_writing.append(target.exists())
+        real_fsync(fd)
+
+    monkeypatch.setattr(keyring.os, "fsync", fsync)
+    created = ensure_local_key_file(env(tmp_path))
+
+    assert seen_while_writing == [False]
+    assert created == target and load_key_ring(env(tmp_path)) is not None
+    assert [p.name for p in tmp_path.iterdir()] == [KEY_FILE_NAME]  # no temporary file left
+    assert stat.S_IMODE(os.stat(target).st_mode) == 0o600
