@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import DataConverter
+from temporalio.converter._data_converter import _has_reference_marker, _is_reference_payload
 
 log = logging.getLogger("codec_server")
 
@@ -57,6 +58,12 @@ class _Troubles:
             )
 
 
+def is_reference(payload: Payload) -> bool:
+    """An external-storage reference, as the SDK tells one: plain, or encoded by the codec and
+    marked (temporalio names both tests private)."""
+    return _is_reference_payload(payload) or _has_reference_marker(payload)
+
+
 async def resolve_references(
     converter: DataConverter, payloads: Sequence[Payload]
 ) -> list[Payload]:
@@ -65,12 +72,19 @@ async def resolve_references(
     if converter.external_storage is None:
         return list(payloads)
     unresolved = _Troubles("could not be resolved from the payload store, shown as references")
+    unsized = _Troubles("were references declaring no size, not fetched")
     out: list[Payload] = []
     left, over = MAX_RESOLVED_BYTES, False
     for stored in payloads:
         # The size the reference declares: a payload past what is left is not fetched at all
         # (it was fetched, hashed and parsed on the event loop, then dropped: 264 ms for 100 MiB).
         declared = sum(e.size_bytes for e in stored.external_payloads)
+        if declared <= 0 and is_reference(stored):
+            # The SDK writes a size on every reference it makes; one without (a caller left it
+            # out) would be fetched whatever its size, past the budget, and only then dropped.
+            unsized.note(ValueError("a reference with no externalPayloads size"))
+            out.append(stored)
+            continue
         if left <= 0 or declared > left:
             over = over or declared > 0
             out.append(stored)
@@ -87,6 +101,7 @@ async def resolve_references(
                 over, payload = True, stored
         out.append(payload)
     unresolved.log(len(out))
+    unsized.log(len(out))
     if over:
         log.warning(
             "a decode request resolved over %d bytes: the rest stay references", MAX_RESOLVED_BYTES

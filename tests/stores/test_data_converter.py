@@ -184,3 +184,30 @@ async def test_the_codec_server_resolves_references_up_to_its_byte_budget_per_re
     assert answered[2:] == [reference] * 3
     # The third is not fetched to be dropped: its reference says its size.
     assert fetched == 2
+
+
+async def test_a_reference_declaring_no_size_is_not_fetched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The SDK finds a reference from its data alone: one whose externalPayloads size was left
+    out was fetched, hashed and parsed whatever its size, then dropped over the budget."""
+    converter = data_converter(env=env(tmp_path, TICKETS_PAYLOAD_OFFLOAD_BYTES="1000"))
+    [reference] = await converter.encode([{"text": "x" * 50_000}])
+    stripped = Payload()
+    stripped.CopyFrom(reference)
+    del stripped.external_payloads[:]
+    monkeypatch.setattr(codec_payloads, "MAX_RESOLVED_BYTES", 1_000)
+    fetched = 0
+    retrieve = DataConverter._external_retrieve_payload_sequence
+
+    async def counted(self: DataConverter, payloads: Any) -> Any:
+        nonlocal fetched
+        fetched += len(payloads)
+        return await retrieve(self, payloads)
+
+    monkeypatch.setattr(DataConverter, "_external_retrieve_payload_sequence", counted)
+    assert await codec_payloads.resolve_references(converter, [stripped]) == [stripped]
+    assert fetched == 0
+    # A payload that is no reference still goes through (it has nothing to fetch).
+    [plain] = await data_converter(env=env(tmp_path)).encode([{"text": "short"}])
+    assert await codec_payloads.resolve_references(converter, [plain]) == [plain]
