@@ -126,8 +126,9 @@ def test_the_same_file_submitted_again_is_detected_and_nothing_runs_twice(
     assert "0 submitted, 3 already known" in again.stdout
     assert "duplicate  IT-1 (submitted before; now COMPLETED; not processed again)" in again.stdout
     # This file's tickets only: other tests share the stack (test_serve delivers IT-API-1).
+    # IT-2 waits for a review, which another test of this file may have given already.
     mine = {k: v for k, v in outbox_rows(stack).items() if k in {"IT-1", "IT-2", "IT-3"}}
-    assert mine == {"IT-1": 1, "IT-3": 1}
+    assert {"IT-1", "IT-3"} <= mine.keys() and set(mine.values()) == {1}
 
 
 def test_a_reviewer_approves_from_the_cli_and_the_answer_is_delivered_exactly_once(
@@ -161,7 +162,8 @@ def test_list_and_report_show_what_the_server_indexes(
     stack: Stack,
     submitted: tuple[Path, dict],  # type: ignore[type-arg]
 ) -> None:
-    listed = json.loads(run_cli(stack.env, "list", "--json").stdout)
+    mine = {"IT-1", "IT-2", "IT-3"}
+    listed = settled_listing(stack, mine)
     ids = {t["ticket_id"] for t in listed}
     assert {"IT-1", "IT-2", "IT-3"} <= ids
     by_id = {t["ticket_id"]: t for t in listed}
@@ -171,9 +173,12 @@ def test_list_and_report_show_what_the_server_indexes(
     report = json.loads(run_cli(stack.env, "report", "--json").stdout)
     assert report["total"] == len(listed)
     assert report["calls"] > 0 and report["tokens"] > 0
-    completed = {t["ticket_id"] for t in listed if t["state"] == "COMPLETED"}
-    assert set(outbox_rows(stack)) == completed  # one delivery per completed ticket, no other
-    assert all(count == 1 for count in outbox_rows(stack).values())
+    # One delivery per completed ticket, no other: this file's tickets, since other tests
+    # complete tickets on this server with outboxes of their own (test_providers_live).
+    completed = {t["ticket_id"] for t in listed if t["state"] == "COMPLETED"} & mine
+    rows = outbox_rows(stack)
+    assert {k for k in rows if k in mine} == completed
+    assert all(count == 1 for count in rows.values())
     table = run_cli(stack.env, "report")
     assert table.code == 0 and "by state" in table.stdout
 
@@ -197,13 +202,15 @@ def test_a_ticket_from_flags_is_submitted_and_waited_for(stack: Stack) -> None:
     assert ticket["ticket_id"].startswith("T-")
 
 
-def settled_listing(stack: Stack, timeout: float = 10.0) -> list[dict]:  # type: ignore[type-arg]
-    """The visibility listing once it agrees with the outbox (it is updated asynchronously)."""
+def settled_listing(stack: Stack, ids: set[str], timeout: float = 10.0) -> list[dict]:  # type: ignore[type-arg]
+    """Every ticket on the shared stack (other files' too, past `list`'s default 100), once
+    the listing agrees with the outbox on ``ids`` (visibility is updated asynchronously: a
+    ticket approved a moment ago is delivered before it is listed COMPLETED)."""
     deadline = time.monotonic() + timeout
     while True:
-        listed = json.loads(run_cli(stack.env, "list", "--json").stdout)
-        completed = {t["ticket_id"] for t in listed if t["state"] == "COMPLETED"}
-        if completed == set(outbox_rows(stack)) or time.monotonic() > deadline:
+        listed = json.loads(run_cli(stack.env, "list", "--json", "--limit", "20000").stdout)
+        completed = {t["ticket_id"] for t in listed if t["state"] == "COMPLETED"} & ids
+        if completed == set(outbox_rows(stack)) & ids or time.monotonic() > deadline:
             return listed
         time.sleep(0.2)
 
