@@ -147,6 +147,7 @@ class SubTaskInput(BaseModel):
 class OrchestratorProgress(BaseModel):
     phase: str  # planning, running, synthesizing, done
     plan: Plan | None = None
+    # Without their outputs (the result has them).
     outcomes: list[SubTaskOutcome] = Field(default_factory=list)
     running: list[str] = Field(default_factory=list)
 

@@ -30,6 +30,7 @@ from shared import names
 from shared.batch import BatchProgress, BatchSettings, BatchState
 from shared.operations import fairness_keys
 from shared.orchestration import (
+    OrchestratorFailure,
     OrchestratorInput,
     OrchestratorProgress,
     OrchestratorResult,
@@ -43,7 +44,7 @@ from shared.swarm import (
     SwarmState,
 )
 from shared.tickets import Ticket, content_digest
-from starter import render
+from starter import render, render_fanout
 from starter.errors import CliError
 
 POLL_SECONDS = 0.5
@@ -220,8 +221,28 @@ async def run_plan(client: Client, task: str, run_id: str | None, wait: bool) ->
             f"command with --id {workflow_id} --wait waits for it again"
         )
     what = f"the plan run {workflow_id}"
-    result = await _watched(handle, describe, "sub-tasks", what)
+    try:
+        result = await _watched(handle, describe, "sub-tasks", what)
+    except CliError:
+        if (failure := await _plan_failure(handle)) is not None:
+            render_fanout.print_failed_plan(failure)
+        raise
     return PlanRun(workflow_id, result, earlier, attached)
+
+
+async def _plan_failure(handle: WorkflowHandle[Any, Any]) -> OrchestratorFailure | None:
+    """What a failed run's error carries: its sub-tasks' outcomes and every call's usage (None
+    for a run cancelled or terminated, or one from before runs reported them)."""
+    try:
+        await handle.result()
+    except WorkflowFailureError as err:
+        cause = err.cause
+        if isinstance(cause, ApplicationError) and cause.details:
+            with contextlib.suppress(ValueError):
+                return OrchestratorFailure.model_validate(cause.details[0])
+    except Exception:
+        return None
+    return None
 
 
 def _ended(what: str, err: WorkflowFailureError) -> str:

@@ -6,7 +6,7 @@ import textwrap
 from rich.table import Table
 
 from shared.batch import BatchProgress
-from shared.orchestration import OrchestratorResult
+from shared.orchestration import OrchestratorFailure, OrchestratorResult
 from shared.swarm import SwarmResult
 from starter.plain_text import console, line
 from starter.render import estimate_note, tokens_text, usd_text
@@ -39,6 +39,29 @@ def print_plan(workflow_id: str, result: OrchestratorResult) -> None:
     out.print(
         f"usage: {tokens_text(result.tokens, estimated)} tokens"
         f"{estimate_note(result.tokens, estimated)}, ${usd_text(result.cost_usd)}"
+    )
+
+
+def print_failed_plan(failure: OrchestratorFailure) -> None:
+    """What a failed run's sub-tasks did and what its calls spent (on stderr, before the error):
+    after an invalid plan, no completed sub-task or a spent budget on paid models, the error
+    alone said nothing of either."""
+    out = console(stderr=True)
+    if failure.outcomes:
+        table = Table(title_justify="left")
+        for column in ("Sub-task", "Worker", "Status", "Model", "Note"):
+            table.add_column(column, overflow="fold")
+        for o in failure.outcomes:
+            note = o.error or ("simpler instruction, cheaper model" if o.simplified else "")
+            table.add_row(o.id, o.worker, o.status, o.model or "-", note)
+        out.print(table)
+    calls = [u for group in failure.usage.values() for u in group]
+    estimated = sum(u.input_tokens + u.output_tokens for u in calls if u.tokens_estimated)
+    cost = sum(u.cost_usd for u in calls)
+    out.print(
+        f"spent before it stopped: {len(calls)} agent call(s), "
+        f"{tokens_text(failure.tokens, estimated)} tokens"
+        f"{estimate_note(failure.tokens, estimated)}, ${usd_text(cost)}"
     )
 
 

@@ -358,7 +358,14 @@ class OrchestratorWorkflow:
         return OrchestratorProgress(
             phase=self._phase,
             plan=self._plan,
-            outcomes=[self._outcomes[i] for i in order if i in self._outcomes],
+            # Without the outputs: `plan --wait` asks twice a second, and an answer with them
+            # (megabytes) went to the payload store each time, a new copy under a new nonce.
+            # They are in the run's result, and each sub-task's own.
+            outcomes=[
+                self._outcomes[i].model_copy(update={"output": None})
+                for i in order
+                if i in self._outcomes
+            ],
             running=sorted(self._running),
         )
 

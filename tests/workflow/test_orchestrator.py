@@ -132,6 +132,9 @@ async def test_a_slow_branch_never_holds_up_an_independent_one(
 
     assert during.running == ["slow"]
     assert {o.id for o in during.outcomes} == {"fast", "after-fast"}
+    # Asked twice a second by `plan --wait`: the outputs (megabytes) stay in the result.
+    assert [o.output for o in during.outcomes] == [None, None]
+    assert all(o.output for o in result.outcomes)
     assert agents.finished == ["fast", "after-fast", "slow", "after-slow"]
     assert all(o.status is SubTaskStatus.COMPLETED for o in result.outcomes)
 

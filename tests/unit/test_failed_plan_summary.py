@@ -1,0 +1,80 @@
+"""A failed `plan --wait` shows what its sub-tasks did and what its calls spent before the
+error: after an invalid plan, no completed sub-task or a spent budget on paid models, the error
+alone said nothing of either (the swarm's failure prints its summary the same way)."""
+
+from typing import Any
+
+import pytest
+from temporalio.client import WorkflowFailureError
+from temporalio.exceptions import ApplicationError
+
+from shared.agents import Usage
+from shared.orchestration import OrchestratorFailure, SubTaskOutcome, SubTaskStatus
+from starter import render_fanout
+from starter.fanout_runs import _plan_failure
+
+FAILURE = OrchestratorFailure(
+    usage={
+        "planner": [
+            Usage(
+                provider="openai",
+                model="gpt-4.1",
+                input_tokens=900,
+                output_tokens=100,
+                cost_usd=0.004,
+            )
+        ],
+        "worker": [
+            Usage(
+                provider="openai",
+                model="gpt-4.1",
+                input_tokens=1500,
+                output_tokens=500,
+                cost_usd=0.01,
+            )
+        ],
+    },
+    outcomes=[
+        SubTaskOutcome(
+            id="research",
+            worker="researcher",
+            status=SubTaskStatus.FAILED,
+            error="the model refused",
+        ),
+        SubTaskOutcome(
+            id="write",
+            worker="writer",
+            status=SubTaskStatus.SKIPPED,
+            error="needs research, which failed",
+        ),
+    ],
+)
+
+
+class FailedRun:
+    """A handle whose run failed with ``cause``."""
+
+    def __init__(self, cause: BaseException) -> None:
+        self.cause = cause
+
+    async def result(self) -> Any:
+        raise WorkflowFailureError(cause=self.cause)
+
+
+async def test_the_failures_details_are_read_back() -> None:
+    cause = ApplicationError(
+        "no sub-task completed", FAILURE.model_dump(mode="json"), type="NoSubTaskCompleted"
+    )
+    assert await _plan_failure(FailedRun(cause)) == FAILURE  # type: ignore[arg-type]
+    # A run cancelled or terminated carries none.
+    assert await _plan_failure(FailedRun(ApplicationError("stopped"))) is None  # type: ignore[arg-type]
+
+
+def test_the_sub_tasks_and_the_spend_are_printed_on_stderr(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    render_fanout.print_failed_plan(FAILURE)
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert "research" in err and "the model refused" in err and "skipped" in err
+    assert "spent before it stopped: 2 agent call(s), 3,000 tokens, $0.014" in err
