@@ -2,7 +2,13 @@
 
 from collections.abc import Collection, Iterable
 
-from shared.orchestration import Plan, SubTask
+from shared.orchestration import (
+    MAX_DEPENDENCIES,
+    MAX_INSTRUCTION_CHARS,
+    MAX_SUBTASK_ID_CHARS,
+    Plan,
+    SubTask,
+)
 
 
 def plan_errors(plan: Plan, known_workers: Collection[str], max_nodes: int) -> list[str]:
@@ -15,6 +21,23 @@ def plan_errors(plan: Plan, known_workers: Collection[str], max_nodes: int) -> l
         errors.append(f"the plan has {len(tasks)} sub-tasks; at most {max_nodes} are allowed")
     seen: set[str] = set()
     for task in tasks:
+        # Limits a model's answer once had to meet to parse at all: a plan from before this
+        # check never breaks them, so its history takes the same path.
+        if len(task.id) > MAX_SUBTASK_ID_CHARS:
+            errors.append(
+                f"sub-task id {task.id[:MAX_SUBTASK_ID_CHARS]!r}... is {len(task.id)} "
+                f"characters; at most {MAX_SUBTASK_ID_CHARS}"
+            )
+        if len(task.instruction) > MAX_INSTRUCTION_CHARS:
+            errors.append(
+                f"sub-task {task.id!r}'s instruction is {len(task.instruction):,} characters; "
+                f"at most {MAX_INSTRUCTION_CHARS:,}"
+            )
+        if len(task.depends_on) > MAX_DEPENDENCIES:
+            errors.append(
+                f"sub-task {task.id!r} depends on {len(task.depends_on)} others; "
+                f"at most {MAX_DEPENDENCIES}"
+            )
         if task.id in seen:
             errors.append(f"sub-task id {task.id!r} is used more than once")
         seen.add(task.id)

@@ -18,17 +18,30 @@ class WorkerType(StrEnum):
     REVIEWER = "reviewer"
 
 
+# What a plan may hold, checked by the plan validator (policy/plan.py), which sends a plan
+# past them back to the planner with every problem named, and said in the planner's prompt.
+MAX_SUBTASK_ID_CHARS = 40
+MAX_INSTRUCTION_CHARS = 2_000
+MAX_DEPENDENCIES = 20
+# What a model's answer may hold at all (past it, the answer is not a plan): five times the
+# above, 200 sub-tasks (a plan of a few MB at most). The validator's limits were these once: a
+# plan of 60 sub-tasks or one id of 47 characters failed to parse on every route, after a repair
+# round each, and the run failed as an agent failure instead of going back to the planner with
+# "at most 8 sub-tasks".
+MAX_PLAN_SUBTASKS = 200
+
+
 class SubTask(BaseModel):
     # Plain strings, not enums: a plan is the model's answer and is checked by the plan
     # validator, which names every problem instead of failing on the first.
-    id: str = Field(min_length=1, max_length=40)
-    worker: str = Field(min_length=1, max_length=40)
-    instruction: str = Field(min_length=1, max_length=2_000)
-    depends_on: list[str] = Field(default_factory=list, max_length=20)
+    id: str = Field(min_length=1, max_length=5 * MAX_SUBTASK_ID_CHARS)
+    worker: str = Field(min_length=1, max_length=5 * MAX_SUBTASK_ID_CHARS)
+    instruction: str = Field(min_length=1, max_length=5 * MAX_INSTRUCTION_CHARS)
+    depends_on: list[str] = Field(default_factory=list, max_length=5 * MAX_DEPENDENCIES)
 
 
 class Plan(BaseModel):
-    subtasks: list[SubTask] = Field(max_length=50)
+    subtasks: list[SubTask] = Field(max_length=MAX_PLAN_SUBTASKS)
     rationale: str = Field(default="", max_length=1_000)
 
 

@@ -178,3 +178,23 @@ def test_dependents_are_transitive_and_in_plan_order(failed: str, blocked: list[
 def test_dependents_of_a_long_chain_listed_out_of_order_keep_plan_order() -> None:
     plan = plan_of(task("d", "c"), task("c", "b"), task("b", "a"), task("a"), task("z"))
     assert dependents(plan, "a") == ["d", "c", "b"]
+
+
+def test_a_plan_past_the_limits_a_model_is_told_goes_back_to_the_planner_naming_them() -> None:
+    """They were the answer model's own limits: a plan of 60 sub-tasks or an id of 47
+    characters failed to parse on every route and the run failed as an agent failure, never
+    going back to the planner with what was wrong."""
+    long_id = "research-refund-policy-for-annual-subscriptions"  # 47 characters
+    sixty = Plan(
+        subtasks=[
+            SubTask(id=long_id, worker="researcher", instruction="x" * 2_001),
+            SubTask(id="b", worker="writer", instruction="write", depends_on=[long_id] * 21),
+            *(SubTask(id=f"t{i}", worker="writer", instruction="w") for i in range(58)),
+        ]
+    )
+    errors = plan_errors(sixty, {"researcher", "writer"}, max_nodes=8)
+
+    assert "the plan has 60 sub-tasks; at most 8 are allowed" in errors
+    assert f"sub-task id {long_id[:40]!r}... is 47 characters; at most 40" in errors
+    assert f"sub-task {long_id!r}'s instruction is 2,001 characters; at most 2,000" in errors
+    assert "sub-task 'b' depends on 21 others; at most 20" in errors
