@@ -69,6 +69,7 @@ from shared.shutdown import shutdown_grace
 from shared.stores.errors import StoreUnavailable
 from shared.stores.factory import Stores, open_stores
 from shared.temporal_client import (
+    ClientConfigError,
     connect,
     connection_settings,
     exit_process,
@@ -110,11 +111,15 @@ async def run(queues: Sequence[str] | None, stop: asyncio.Event) -> int:
         telemetry.span_exporter_from_env()  # a tracing variable it cannot honour stops it here
         telemetry.check_trace_content()
         runtime, metrics_address = metrics_runtime()
+        # Here, before the provider checks and the database: a bad address, a missing TLS file
+        # or a malformed config file ended in a traceback and exit 1 after both.
+        connection_settings()
     except (
         settings.ConfigError,
         ProviderCheckError,
         SpendLimitError,
         telemetry.TelemetryConfigError,
+        ClientConfigError,
     ) as err:
         print(f"worker: configuration error: {err}", file=sys.stderr)
         return 2
@@ -334,9 +339,26 @@ async def run_until_stopped(
     stopped.cancel()
     if on_stop is not None:
         on_stop()
-    await asyncio.gather(*(w.shutdown() for w in workers if w.is_running), return_exceptions=True)
+    # Every worker, running or not yet: a stop that came while they were still validating
+    # (startup: a pod deleted during a rollout) asked none of them, they started polling, and
+    # the process ran until killed. The SDK allows shutdown before the start; it then ends it.
+    await asyncio.gather(*(w.shutdown() for w in workers), return_exceptions=True)
     results = await asyncio.gather(*runs, return_exceptions=True)
     return next((r for r in results if isinstance(r, BaseException)), None)
+
+
+def stopping(stop: asyncio.Event) -> None:
+    """The first SIGINT or SIGTERM stops the worker gracefully (calls in flight get the grace
+    period); a second one stops it at once: Ctrl-C again, with a model call in flight, waited
+    the whole grace (125 s) and only kill -9 from another shell ended it."""
+    if stop.is_set():
+        print("worker: stopping now; calls in flight are retried elsewhere", file=sys.stderr)
+        os._exit(EXIT_FORCED)
+    stop.set()
+
+
+# The shell's code for a process ended by SIGINT.
+EXIT_FORCED = 130
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -365,7 +387,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, stopping, stop)
         return await run(queues, stop)
 
     return asyncio.run(_main())
