@@ -224,8 +224,13 @@ async def agents_process(
 
 async def measure(
     row: Row, fake: RemoteLLM, n: int, concurrency: int, repeats: int
-) -> tuple[list[float], list[SwarmResult], list[Parts]]:
-    """The wall time, the result and the breakdown of each of ``repeats`` runs."""
+) -> tuple[list[float], list[SwarmResult], list[Parts], float]:
+    """The wall time, the result and the breakdown of each of ``repeats`` runs, and the wall
+    time of the warm-up run before them (the row's first, on a fresh server and worker: cold
+    connections and code paths, its first 20 calls taking twice the latency). It is printed,
+    not counted: it sat in the median of 5 as its highest value, which made the median the
+    upper middle of the warm runs."""
+    warm_up = 0.0
     walls: list[float] = []
     results: list[SwarmResult] = []
     parts: list[Parts] = []
@@ -244,7 +249,7 @@ async def measure(
         async with llm_pipeline(
             client, queue, running.data, setup, SANDBOXED, agent_queues=not row.agents_apart
         ):
-            for run in range(repeats):
+            for run in range(repeats + 1):
                 before = {name: cpu_seconds(pid) for name, pid in pids.items() if pid}
                 started = time.perf_counter()
                 started_at = time.time()
@@ -259,12 +264,15 @@ async def measure(
                     task_queue=queue,
                     result_type=SwarmResult,
                 )
+                if run == 0:
+                    warm_up = time.perf_counter() - started
+                    continue
                 walls.append(time.perf_counter() - started)
                 used = {name: cpu_seconds(pids[name]) - at for name, at in before.items()}
                 results.append(result)
                 parts.append(await breakdown(client, workflow_id, started_at, time.time()))
                 parts[-1].cpu = used
-    return walls, results, parts
+    return walls, results, parts, warm_up
 
 
 def cpu_per_item(runs: list[Parts], process: str, n: int) -> str:
@@ -279,20 +287,22 @@ async def run(
     print(
         f"{n} items, {concurrency} at a time, {latency * 1000:.0f} ms per call (fake "
         f"OpenAI-compatible server in its own process; real worker and openai client); "
-        f"median of {repeats} runs; workflow sandbox {'on' if SANDBOXED else 'off'} "
-        "(TICKETS_WORKFLOW_SANDBOX)\n"
+        f"median of {repeats} runs after a warm-up run (shown, not counted); workflow "
+        f"sandbox {'on' if SANDBOXED else 'off'} (TICKETS_WORKFLOW_SANDBOX)\n"
     )
     print(
         f"| server | succeeded ({repeats} runs) | failed | wall (median) | ideal | wall / ideal | "
-        "item p50 | p95 | p99 (all runs) |"
+        "warm-up / ideal | item p50 | p95 | p99 (all runs) |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     ratios = {}
     where: dict[str, list[Parts]] = {}
     with remote_llm(latency) as fake:
         rows = dict([*ROWS.items(), *([more_reads(transfer_reads)] if transfer_reads else [])])
         for label, row in rows.items():
-            walls, results, where[label] = await measure(row, fake, n, concurrency, repeats)
+            walls, results, where[label], warm_up = await measure(
+                row, fake, n, concurrency, repeats
+            )
             wall = statistics.median(walls)
             ratios[label] = wall / ideal
             # Item latencies of every run the median is over, not only the last run's.
@@ -303,7 +313,8 @@ async def run(
             failed = sum(r.failed for r in results)
             print(
                 f"| dev server, {label} | {succeeded} | {failed} | {wall:.2f} s | "
-                f"{ideal:.2f} s | {wall / ideal:.2f} | {percentile(latencies, 50):.0f} ms | "
+                f"{ideal:.2f} s | {wall / ideal:.3f} | {warm_up / ideal:.3f} | "
+                f"{percentile(latencies, 50):.0f} ms | "
                 f"{percentile(latencies, 95):.0f} ms | {percentile(latencies, 99):.0f} ms |"
             )
     print(
@@ -337,7 +348,9 @@ async def run(
     print()
     for label in (ONE_PROCESS, AGENTS_APART):
         verdict = "met" if ratios[label] <= TARGET else "MISSED"
-        print(f"target ({label}: wall / ideal <= {TARGET}): {verdict}")
+        # The value beside the verdict, to as many places as tell it from the target: 1.204
+        # printed as 1.20 beside MISSED.
+        print(f"target ({label}: wall / ideal <= {TARGET}): {ratios[label]:.3f}, {verdict}")
     # The exit status follows the one-process worker: what `make run` and the compose file run.
     return 0 if ratios[ONE_PROCESS] <= TARGET else 1
 

@@ -231,7 +231,11 @@ async def run(n: int, rounds: int, sqlite: dict[str, object], server_metrics: bo
             }
             for r in range(rounds):
                 line = []
-                for kind, measure in rounds_of.items():
+                # Every other round in the reverse order: the server's CPU per workflow grows as
+                # its database fills, and in a fixed order the tickets always ran first, on the
+                # smallest database, and the shaped workflow always last.
+                order = list(rounds_of.items())
+                for kind, measure in order[::-1] if r % 2 else order:
                     if metrics_url:
                         read_before = await asyncio.to_thread(server_metrics_scrape, metrics_url)
                     before = {name: cpu_seconds(pid) for name, pid in pids.items()}
@@ -258,7 +262,8 @@ async def run(n: int, rounds: int, sqlite: dict[str, object], server_metrics: bo
     sandbox = "on" if workflow_sandbox() else "off"
     print(
         f"\nembedded dev server (SQLite {settings}), one worker process each; {n} of each per "
-        f"round, {rounds} round(s), alternating; the ticket worker's workflows in the SDK's "
+        f"round, {rounds} round(s), alternating (every other round in the reverse order); the "
+        f"ticket worker's workflows in the SDK's "
         f"sandbox: {sandbox} (TICKETS_WORKFLOW_SANDBOX)\n"
     )
     print(

@@ -39,8 +39,8 @@ STARTUP_TIMEOUT = 60.0  # seconds; first start creates the SQLite schema and tak
 LOST_KEY_CHECK_TICKETS = 20
 # The server's SQLite file in write-ahead-log mode: a commit appends to the log instead of
 # rewriting pages and journalling them, and readers (visibility queries) no longer block the
-# writer. Measured on the benchmarks: 1.6-2x the throughput of the default rollback journal
-# (docs/performance.md).
+# writer. Measured on the benchmarks: 1.5-2x the throughput of the default rollback journal
+# (1.52x from a fresh clone of b411f7f, in runs one after another; docs/performance.md).
 SQLITE_JOURNAL_MODE = "wal"
 # With WAL, `full` syncs the log on every commit: a transaction the server acknowledged survives
 # a power cut. `normal` syncs only at checkpoints and may lose the last acknowledged transactions
