@@ -13,6 +13,7 @@ with workflow.unsafe.imports_passed_through():
     from policy.review_policy import ReviewReason, review_needs
     from policy.sla import sla_deadline
     from policy.transitions import TicketState
+    from policy.trimming import trim_body
     from shared import names
     from shared.agents import (
         AgentRole,
@@ -167,9 +168,13 @@ class TicketStages:
     async def knowledge(self) -> list[KnowledgeArticle]:
         if self._articles is None:
             assert self._classification is not None
+            # The body as the agents read it (trim_body: no quoted earlier mail, greeting or
+            # signature): searched whole, our own quoted earlier reply about a password reset
+            # picked the password article for a missing-invoice ticket, and the draft led with
+            # it. Only the local activity's input changes, no command.
             query = KnowledgeQuery(
                 category=self._classification.category,
-                text=f"{self._ticket.subject}\n{self._ticket.body}",
+                text=f"{self._ticket.subject}\n{trim_body(self._ticket.body).text}",
             )
             summary = f"knowledge base: {self._classification.category}"
             if self._lean:

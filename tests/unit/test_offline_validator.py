@@ -162,3 +162,16 @@ def test_only_greeting_and_sign_off_in_common_with_the_ticket_is_still_off_topic
         ticket, Draft(text=unrelated, cited_articles=["KB-201"]), [REFUND_ARTICLE]
     )
     assert FindingCode.OFF_TOPIC in codes(findings)
+
+
+def test_a_note_copied_with_other_punctuation_is_still_a_leak() -> None:
+    """Split on spaces, the note's "BOM;" never matched the draft's "BOM.": a root cause and an
+    engineering ticket id reached the customer."""
+    article = REFUND_ARTICLE.model_copy(
+        update={"internal_note": "Root cause is the missing BOM; fix tracked as ENG-4411."}
+    )
+    text = f"{CLEAN_DRAFT_TEXT}\n\nRoot cause is the missing BOM. Fix tracked as ENG-4411."
+    findings = validator.check_draft(
+        REFUND_TICKET, Draft(text=text, cited_articles=["KB-201"]), [article]
+    )
+    assert FindingCode.INTERNAL_LEAK in codes(findings)

@@ -123,3 +123,34 @@ async def test_a_complex_ticket_is_resolved_by_an_orchestrator_child_run(
     # The orchestrated calls are billed to the ticket, next to its own agents.
     assert {"planner", "worker", "synthesizer"} <= set(view.usage)
     assert view.usage["worker"].calls == len(orchestrated.plan.subtasks)
+
+
+async def test_the_knowledge_base_is_searched_with_the_body_the_agents_read(
+    ts_env: WorkflowEnvironment, task_queue: str, tmp_path: Path
+) -> None:
+    """Searched with the whole body, our own earlier reply quoted below the customer's words
+    (a password reset) picked the password article for a missing-invoice ticket, and the reply
+    led with password-reset steps."""
+    ticket = Ticket(
+        ticket_id="QUOTED-1",
+        subject="Missing March invoice",
+        body=(
+            "Hello, the invoice for March is missing from my billing page. Can you send it?\n\n"
+            "On Mon, 3 Mar 2025 at 10:12, Support <support@example.com> wrote:\n"
+            "> To reset your password, open Settings > Security and choose Reset password.\n"
+            "> If the reset e-mail does not arrive, check your spam folder.\n"
+            "> Forgot password? Use the reset link on the sign-in page.\n"
+        ),
+    )
+    async with real_pipeline(ts_env.client, task_queue, tmp_path):
+        result = await ts_env.client.execute_workflow(
+            names.TICKET_WORKFLOW,
+            TicketRequest(ticket=ticket),
+            id=names.ticket_workflow_id(ticket.ticket_id),
+            task_queue=task_queue,
+            result_type=TicketView,
+        )
+
+    assert result.category == "Billing"
+    assert result.draft is not None
+    assert "reset" not in result.draft.text.lower(), result.draft.text

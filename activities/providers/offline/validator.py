@@ -66,15 +66,17 @@ def forbidden_promises(text: str) -> list[str]:
     return [s for s in sentences(text) if any(p.search(s) for p in FORBIDDEN_PROMISES)]
 
 
+def _runs(words: list[str], size: int) -> set[tuple[str, ...]]:
+    return {tuple(words[i : i + size]) for i in range(len(words) - size + 1)}
+
+
 def _leaks_note(text: str, note: str) -> bool:
-    note_words = note.lower().split()
-    flat = " ".join(text.lower().split())
-    if len(note_words) < LEAK_WINDOW_WORDS:
-        return bool(note_words) and " ".join(note_words) in flat
-    return any(
-        " ".join(note_words[i : i + LEAK_WINDOW_WORDS]) in flat
-        for i in range(len(note_words) - LEAK_WINDOW_WORDS + 1)
-    )
+    """Any run of LEAK_WINDOW_WORDS words of the note in the draft (the whole note when it is
+    shorter), compared as words: split on spaces, the note's "BOM;" never matched a draft's
+    "BOM.", and a root cause with its engineering ticket id reached the customer."""
+    note_words = _words(note)
+    size = min(LEAK_WINDOW_WORDS, len(note_words))
+    return size > 0 and bool(_runs(note_words, size) & _runs(_words(text), size))
 
 
 def check_draft(ticket: Ticket, draft: Draft, articles: list[KnowledgeArticle]) -> list[Finding]:
@@ -82,7 +84,10 @@ def check_draft(ticket: Ticket, draft: Draft, articles: list[KnowledgeArticle]) 
     if len(text) < MIN_USEFUL_CHARS:
         return [Finding(code=FindingCode.EMPTY, message="the reply is empty or too short to help")]
     findings: list[Finding] = []
-    # The reply's fixed wording (greeting, sign-off) says nothing about the topic.
+    # The reply's fixed wording (greeting, sign-off) says nothing about the topic. The subject
+    # the offline resolver quotes back counts: left out, 40% fewer of the development tickets
+    # went out without a person (docs/offline-evaluation.md), with none more in the right
+    # category among those that did.
     topical = content_words(text) - BOILERPLATE_WORDS
     if not topical & content_words(f"{ticket.subject} {ticket.body}"):
         findings.append(
