@@ -17,6 +17,17 @@ pytestmark = pytest.mark.usefixtures("replay_check")
 SETTLED = tuple(SETTLED_STATES)
 
 
+async def answered(env: WorkflowEnvironment, task_queue: str, ticket: Ticket) -> TicketView:
+    """The ticket run to its end on the pipeline the caller started."""
+    return await env.client.execute_workflow(
+        names.TICKET_WORKFLOW,
+        TicketRequest(ticket=ticket),
+        id=names.ticket_workflow_id(ticket.ticket_id),
+        task_queue=task_queue,
+        result_type=TicketView,
+    )
+
+
 async def test_a_clear_password_question_is_answered_and_delivered_once(
     ts_env: WorkflowEnvironment, task_queue: str, tmp_path: Path
 ) -> None:
@@ -26,13 +37,7 @@ async def test_a_clear_password_question_is_answered_and_delivered_once(
         body="I forgot my password and the reset e-mail never arrived. How do I reset it?",
     )
     async with real_pipeline(ts_env.client, task_queue, tmp_path):
-        result = await ts_env.client.execute_workflow(
-            names.TICKET_WORKFLOW,
-            TicketRequest(ticket=ticket),
-            id=names.ticket_workflow_id(ticket.ticket_id),
-            task_queue=task_queue,
-            result_type=TicketView,
-        )
+        result = await answered(ts_env, task_queue, ticket)
     assert result.state is TicketState.COMPLETED
     assert result.category == "Account"
     assert result.draft is not None and "Forgot password" in result.draft.text
@@ -143,13 +148,7 @@ async def test_the_knowledge_base_is_searched_with_the_body_the_agents_read(
         ),
     )
     async with real_pipeline(ts_env.client, task_queue, tmp_path):
-        result = await ts_env.client.execute_workflow(
-            names.TICKET_WORKFLOW,
-            TicketRequest(ticket=ticket),
-            id=names.ticket_workflow_id(ticket.ticket_id),
-            task_queue=task_queue,
-            result_type=TicketView,
-        )
+        result = await answered(ts_env, task_queue, ticket)
 
     assert result.category == "Billing"
     assert result.draft is not None
