@@ -332,12 +332,14 @@ async def run_until_stopped(
 ) -> BaseException | None:
     """Run every worker until ``stop`` is set or one of them fails; then shut all down together
     (each gets the graceful-shutdown time for its in-flight activities). ``on_stop`` is called
-    first (the health endpoint starts saying "draining")."""
+    first when the stop was asked (the health endpoint starts saying "draining"); not when a
+    worker failed, so /healthz says so (503) while the others drain, instead of 200 and
+    "draining" for up to the grace period."""
     runs = [asyncio.create_task(w.run()) for w in workers]
     stopped = asyncio.create_task(stop.wait())
     await asyncio.wait([*runs, stopped], return_when=asyncio.FIRST_COMPLETED)
     stopped.cancel()
-    if on_stop is not None:
+    if on_stop is not None and stop.is_set():
         on_stop()
     # Every worker, running or not yet: a stop that came while they were still validating
     # (startup: a pod deleted during a rollout) asked none of them, they started polling, and

@@ -48,3 +48,37 @@ def test_a_second_signal_stops_at_once(monkeypatch, capsys) -> None:  # type: ig
     worker.stopping(stop)
     assert exits == [130]
     assert "stopping now" in capsys.readouterr().err
+
+
+class FailingWorker:
+    """Fails as it starts (a fatal worker error), like the SDK's run() raising."""
+
+    is_running = False
+
+    async def run(self) -> None:
+        raise RuntimeError("the worker failed")
+
+    async def shutdown(self) -> None:
+        return None
+
+
+async def test_a_worker_that_fails_is_not_taken_for_a_drain(ts_env: WorkflowEnvironment) -> None:
+    """/healthz said 200 and /readyz "draining" for up to the grace period after a fatal
+    error, while the other workers drained, so probes never saw the failure."""
+    healthy = Worker(
+        ts_env.client, task_queue=f"stop-{uuid.uuid4().hex[:8]}", workflows=ALL_WORKFLOWS
+    )
+    drained: list[bool] = []
+
+    failure = await asyncio.wait_for(
+        run_until_stopped(
+            [healthy, FailingWorker()],  # type: ignore[list-item]
+            asyncio.Event(),
+            on_stop=lambda: drained.append(True),
+        ),
+        HANG_BOUND_SECONDS,
+    )
+
+    assert isinstance(failure, RuntimeError) and str(failure) == "the worker failed"
+    assert drained == []  # not "draining": the health state sees a stopped worker
+    assert not healthy.is_running
