@@ -159,14 +159,17 @@ async def _watched(
     describe: Callable[[], Awaitable[tuple[int, int, str]]],
     label: str,
     what: str,
+    failed: Callable[[WorkflowFailureError], None] | None = None,
 ) -> ResultT:
     """The run's result, with a progress bar meanwhile; a run that failed is a CliError naming
-    ``what`` and the cause."""
+    ``what`` and the cause, after ``failed`` has shown what the failure carries."""
     result = asyncio.ensure_future(handle.result())
     await _watch(describe, result, label)
     try:
         return await result
     except WorkflowFailureError as err:
+        if failed is not None:
+            failed(err)
         raise CliError(_ended(what, err)) from None
 
 
@@ -221,27 +224,22 @@ async def run_plan(client: Client, task: str, run_id: str | None, wait: bool) ->
             f"command with --id {workflow_id} --wait waits for it again"
         )
     what = f"the plan run {workflow_id}"
-    try:
-        result = await _watched(handle, describe, "sub-tasks", what)
-    except CliError:
-        if (failure := await _plan_failure(handle)) is not None:
-            render_fanout.print_failed_plan(failure)
-        raise
+    result = await _watched(handle, describe, "sub-tasks", what, failed=_show_plan_failure)
     return PlanRun(workflow_id, result, earlier, attached)
 
 
-async def _plan_failure(handle: WorkflowHandle[Any, Any]) -> OrchestratorFailure | None:
+def _show_plan_failure(err: WorkflowFailureError) -> None:
+    if (failure := plan_failure(err)) is not None:
+        render_fanout.print_failed_plan(failure)
+
+
+def plan_failure(err: WorkflowFailureError) -> OrchestratorFailure | None:
     """What a failed run's error carries: its sub-tasks' outcomes and every call's usage (None
     for a run cancelled or terminated, or one from before runs reported them)."""
-    try:
-        await handle.result()
-    except WorkflowFailureError as err:
-        cause = err.cause
-        if isinstance(cause, ApplicationError) and cause.details:
-            with contextlib.suppress(ValueError):
-                return OrchestratorFailure.model_validate(cause.details[0])
-    except Exception:
-        return None
+    cause = err.cause
+    if isinstance(cause, ApplicationError) and cause.details:
+        with contextlib.suppress(ValueError):
+            return OrchestratorFailure.model_validate(cause.details[0])
     return None
 
 

@@ -2,8 +2,6 @@
 error: after an invalid plan, no completed sub-task or a spent budget on paid models, the error
 alone said nothing of either (the swarm's failure prints its summary the same way)."""
 
-from typing import Any
-
 import pytest
 from temporalio.client import WorkflowFailureError
 from temporalio.exceptions import ApplicationError
@@ -11,7 +9,7 @@ from temporalio.exceptions import ApplicationError
 from shared.agents import Usage
 from shared.orchestration import OrchestratorFailure, SubTaskOutcome, SubTaskStatus
 from starter import render_fanout
-from starter.fanout_runs import _plan_failure
+from starter.fanout_runs import plan_failure
 
 FAILURE = OrchestratorFailure(
     usage={
@@ -51,23 +49,13 @@ FAILURE = OrchestratorFailure(
 )
 
 
-class FailedRun:
-    """A handle whose run failed with ``cause``."""
-
-    def __init__(self, cause: BaseException) -> None:
-        self.cause = cause
-
-    async def result(self) -> Any:
-        raise WorkflowFailureError(cause=self.cause)
-
-
-async def test_the_failures_details_are_read_back() -> None:
+def test_the_failures_details_are_read_back() -> None:
     cause = ApplicationError(
         "no sub-task completed", FAILURE.model_dump(mode="json"), type="NoSubTaskCompleted"
     )
-    assert await _plan_failure(FailedRun(cause)) == FAILURE  # type: ignore[arg-type]
+    assert plan_failure(WorkflowFailureError(cause=cause)) == FAILURE
     # A run cancelled or terminated carries none.
-    assert await _plan_failure(FailedRun(ApplicationError("stopped"))) is None  # type: ignore[arg-type]
+    assert plan_failure(WorkflowFailureError(cause=ApplicationError("stopped"))) is None
 
 
 def test_the_sub_tasks_and_the_spend_are_printed_on_stderr(
