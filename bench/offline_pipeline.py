@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from activities.knowledge_base import KnowledgeBase
 from activities.providers.offline import classifier, resolver, triage, validator
 from policy.review_policy import review_needs
-from policy.trimming import trim_body
+from policy.trimming import search_text
 from shared.agents import AgentRoute, Category, DraftRequest, Finding, KnowledgeQuery
 from shared.pipeline_config import PipelineConfig
 from shared.tickets import Ticket
@@ -32,9 +32,9 @@ class Outcome:
 def run_offline(ticket: Ticket, kb: KnowledgeBase, config: PipelineConfig) -> Outcome:
     c = classifier.classify(ticket)
     priority = triage.triage(ticket, c).priority
-    # As the ticket workflow searches: the body as the agents read it.
+    # As the ticket workflow searches.
     articles = kb.search(
-        KnowledgeQuery(category=c.category, text=f"{ticket.subject}\n{trim_body(ticket.body).text}")
+        KnowledgeQuery(category=c.category, text=search_text(ticket.subject, ticket.body))
     )
     findings: list[Finding] = []
     previous: str | None = None

@@ -103,6 +103,12 @@ def _drop_greeting_and_signature(lines: list[str]) -> list[str]:
     return lines
 
 
+def search_text(subject: str, body: str) -> str:
+    """What the knowledge base is searched with: the subject and the body as the agents read it
+    (our own earlier reply quoted below the question once picked the article)."""
+    return f"{subject}\n{trim_body(body).text}"
+
+
 def trim_body(body: str, budget_tokens: int = DEFAULT_BODY_TOKEN_BUDGET) -> Trimmed:
     lines = body.replace("\r\n", "\n").split("\n")
     lines = _drop_greeting_and_signature(_drop_quoted(lines))

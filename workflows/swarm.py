@@ -90,14 +90,20 @@ def parse_item(raw: Any, place: int) -> SwarmItem | ItemResult:
         )
 
 
-ITEM_ID_LENGTH = SwarmItem.model_fields["item_id"].metadata
-TEXT_LENGTH = SwarmItem.model_fields["text"].metadata
-
-
-def _fits(value: Any, limits: list[Any]) -> bool:
+def _lengths(field: str) -> tuple[int, int]:
+    """The shortest and longest string the model's field takes (read once, from the model)."""
+    limits = SwarmItem.model_fields[field].metadata
     low = next(m.min_length for m in limits if getattr(m, "min_length", None) is not None)
     high = next(m.max_length for m in limits if getattr(m, "max_length", None) is not None)
-    return type(value) is str and low <= len(value) <= high
+    return low, high
+
+
+ITEM_ID_LENGTH = _lengths("item_id")
+TEXT_LENGTH = _lengths("text")
+
+
+def _fits(value: Any, lengths: tuple[int, int]) -> bool:
+    return type(value) is str and lengths[0] <= len(value) <= lengths[1]
 
 
 def item_text(raw: Any) -> str | None:

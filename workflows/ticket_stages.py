@@ -13,7 +13,7 @@ with workflow.unsafe.imports_passed_through():
     from policy.review_policy import ReviewReason, review_needs
     from policy.sla import sla_deadline
     from policy.transitions import TicketState
-    from policy.trimming import trim_body
+    from policy.trimming import search_text
     from shared import names
     from shared.agents import (
         AgentRole,
@@ -174,7 +174,7 @@ class TicketStages:
             # it. Only the local activity's input changes, no command.
             query = KnowledgeQuery(
                 category=self._classification.category,
-                text=f"{self._ticket.subject}\n{trim_body(self._ticket.body).text}",
+                text=search_text(self._ticket.subject, self._ticket.body),
             )
             summary = f"knowledge base: {self._classification.category}"
             if self._lean:
