@@ -2,13 +2,11 @@
 configuration error's exit code (2), before the provider checks and the database: it ended in
 a 20-line traceback and exit 1, which a supervisor restarts as a crash."""
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.support.processes import PROJECT_ROOT, environment, free_port
+from tests.support.processes import worker_run_to_its_end
 
 pytestmark = pytest.mark.integration
 
@@ -26,17 +24,7 @@ pytestmark = pytest.mark.integration
 def test_a_bad_connection_setting_is_one_line_and_exit_2(
     tmp_path: Path, setting: dict[str, str], said: str
 ) -> None:
-    env = environment(f"127.0.0.1:{free_port()}", tmp_path)
-    env["TICKETS_PROVIDER"] = "offline"
-    env.update(setting)
-    result = subprocess.run(
-        [sys.executable, "-m", "worker"],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = worker_run_to_its_end(tmp_path, **setting)
     assert result.returncode == 2, result.stderr
     [line] = result.stderr.splitlines()
     assert line.startswith("worker: configuration error: ") and said in line

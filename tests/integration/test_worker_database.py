@@ -3,30 +3,20 @@ the database, never the password, before it takes any task."""
 
 import asyncio
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 import worker
 from tests.support.postgres import PostgresServer
-from tests.support.processes import PROJECT_ROOT, environment, free_port
+from tests.support.processes import PROJECT_ROOT, environment, free_port, worker_run_to_its_end
 
 pytestmark = pytest.mark.integration
 
 
 def start_worker(tmp_path: Path, url: str) -> subprocess.CompletedProcess[str]:
     # No Temporal server is needed: the database is checked before Temporal is dialled.
-    env = environment(f"127.0.0.1:{free_port()}", tmp_path, TICKETS_DATABASE_URL=url)
-    env["TICKETS_PROVIDER"] = "offline"
-    return subprocess.run(
-        [sys.executable, "-m", "worker"],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return worker_run_to_its_end(tmp_path, TICKETS_DATABASE_URL=url)
 
 
 def test_refused_credentials_stop_the_worker_with_one_sentence(

@@ -102,3 +102,19 @@ def run_cli(env: dict[str, str], *args: str, timeout: float = 100) -> CliResult:
         kill_group(process)
         raise AssertionError(f"`starter {' '.join(args)}` did not finish in {timeout}s") from None
     return CliResult(process.returncode, stdout, stderr)
+
+
+def worker_run_to_its_end(data_dir: Path, **extra: str) -> "subprocess.CompletedProcess[str]":
+    """`python -m worker` on the offline provider with ``extra`` in its environment, for a
+    setting that stops it before it takes any task (no Temporal server answers at its address):
+    its exit code and what it printed."""
+    env = environment(f"127.0.0.1:{free_port()}", data_dir, **extra)
+    env["TICKETS_PROVIDER"] = "offline"
+    return subprocess.run(
+        [sys.executable, "-m", "worker"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
