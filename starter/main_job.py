@@ -65,6 +65,10 @@ class WorkerProcess:
         self._process: subprocess.Popen[bytes] | None = None
         self._log_start = 0
 
+    def set_env(self, name: str, value: str) -> None:
+        """For the next start."""
+        self._env[name] = value
+
     async def start(self) -> None:
         self._log_start = log_size(self.log_path)
         self._process = await asyncio.to_thread(
@@ -113,6 +117,28 @@ class WorkerProcess:
     async def stop(self) -> None:
         process, self._process = self._process, None
         await stop_process(process, 20)
+
+
+# How often a worker whose metrics port was taken meanwhile is started again on another.
+METRICS_PORT_TRIES = 3
+
+
+async def start_with_metrics(worker: WorkerProcess, given: str | None) -> str:
+    """Start the worker with its metrics endpoint at ``given``, or at a free port this picks:
+    the address it serves. A picked port is only free when picked: another process took it
+    before the worker bound it (seen in the suite, two processes starting servers at once), and
+    the worker stopped with "Address already in use". Then another port is picked."""
+    for attempt in range(1, METRICS_PORT_TRIES + 1):
+        address = given or f"127.0.0.1:{free_local_port()}"
+        worker.set_env(METRICS_ADDRESS_ENV, address)
+        try:
+            await worker.start()
+            return address
+        except CliError as err:
+            taken = METRICS_ADDRESS_ENV in str(err) and "in use" in str(err)
+            if given or not taken or attempt == METRICS_PORT_TRIES:
+                raise
+    raise AssertionError("unreachable")  # the loop returns or raises
 
 
 def worker_warnings(output: str) -> list[str]:
@@ -287,8 +313,7 @@ async def run_main_job(args: argparse.Namespace) -> int:
     server, codec, address = await _ensure_server(args, out)
     if server is None:
         await _refuse_a_server_of_other_keys(address)
-    metrics_address = os.environ.get(METRICS_ADDRESS_ENV) or f"127.0.0.1:{free_local_port()}"
-    worker = WorkerProcess(data_dir, address, {**os.environ, METRICS_ADDRESS_ENV: metrics_address})
+    worker = WorkerProcess(data_dir, address, os.environ)
     try:
         if server is not None:
             out.print(
@@ -305,7 +330,7 @@ async def run_main_job(args: argparse.Namespace) -> int:
         if server is not None:
             out.print(f"Temporal Web UI: {server.ui_url}")
         out.print(f"Starting a worker (log: {worker.log_path})")
-        await worker.start()
+        metrics_address = await start_with_metrics(worker, os.environ.get(METRICS_ADDRESS_ENV))
         # Its warnings (a key it could not check, an unpriced model, an endpoint no agent uses)
         # went only to its log, and the tickets then failed or cost $0 without a reason here.
         for warning in worker_warnings(worker.output()):
