@@ -206,3 +206,91 @@ def test_doesnt_without_an_apostrophe_still_means_something_is_broken() -> None:
         ticket("Export", "The export button doesnt work at all."), classified(Category.BUG_REPORT)
     )
     assert result.priority is Priority.HIGH
+
+
+# Tickets a person must answer: someone else in the account, a payment the customer did not
+# make, a legal threat. Each reads as an ordinary request to the other cues (Medium or High).
+ESCALATIONS = [
+    pytest.param(
+        "Strange emails",
+        "Someone logged into my account last night and changed my email without asking me.",
+        "someone logged into",
+        id="someone-else-in-the-account",
+    ),
+    pytest.param(
+        "Account",
+        "I think somebody has taken over my account, the name on it is not mine.",
+        "taken over my account",
+        id="account-taken-over",
+    ),
+    pytest.param(
+        "Charge on my card",
+        "There is a charge of 49 EUR that I never authorised.",
+        "charge of 49 eur that i never authorised",
+        id="a-charge-never-authorised",
+    ),
+    pytest.param(
+        "Card statement",
+        "I don\u2019t recognize these transactions from your company on my statement.",
+        "don't recognize these transactions",
+        id="unrecognised-transactions-curly-apostrophe",
+    ),
+    pytest.param(
+        "Invoice",
+        "I did not make this purchase, please explain the invoice.",
+        "did not make this purchase",
+        id="purchase-not-made",
+    ),
+    pytest.param(
+        "Refund",
+        "If I do not get my refund this week my lawyer will handle it.",
+        "my lawyer",
+        id="lawyer",
+    ),
+    pytest.param(
+        "Refund",
+        "Refund me or I will take legal action.",
+        "legal action",
+        id="legal-action",
+    ),
+    pytest.param(
+        "Rückerstattung",
+        "Wenn das nicht geklärt wird, schalte ich meinen Anwalt ein.",
+        "anwalt",
+        id="german-lawyer",
+    ),
+]
+
+
+@pytest.mark.parametrize(("subject", "body", "cue"), ESCALATIONS)
+def test_what_a_person_must_answer_is_urgent_and_says_why(
+    subject: str, body: str, cue: str
+) -> None:
+    result = triage(ticket(subject, body), classified(Category.BILLING))
+
+    assert result.priority is Priority.URGENT
+    assert cue in result.cues
+    assert "a person must answer" in result.rationale
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Sorry, I didn't make the payment on time this month; can I pay now?",
+        "Can someone log in to the admin panel for me? I have no access yet.",
+        "Which payment methods do you accept for annual plans?",
+    ],
+)
+def test_ordinary_payment_and_login_questions_are_not_escalated(body: str) -> None:
+    result = triage(ticket("Question", body), classified(Category.BILLING))
+
+    assert result.priority is not Priority.URGENT
+    assert "a person must answer" not in result.rationale
+
+
+def test_a_typographic_apostrophe_reads_as_a_plain_one() -> None:
+    result = triage(
+        ticket("Login", "I can\u2019t log in since the update."), classified(Category.ACCOUNT)
+    )
+    assert result.priority is Priority.HIGH
+    assert "can't log in" in result.cues

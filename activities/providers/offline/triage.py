@@ -21,6 +21,32 @@ URGENT_CUES: Final = [
     r"\bdata loss\b|\blost (all )?(our |my )?data\b",
     r"\bcritical\b",
 ]
+# What a person must answer, whatever the ticket's category: a customer who says someone else
+# has their account or made a payment they did not, or who speaks of lawyers and courts. A
+# template's promise is the wrong answer to each, so they are Urgent (reviewed by default:
+# review_urgent) and the rationale says why. Written from the support domain, as the other cues.
+ESCALATION_CUES: Final = [
+    # Account takeover.
+    r"\bsomeone (else )?(has |had )?(logged|signed|got|broke|hacked) in(to)?\b"
+    r"|\b(took|taken|taking) over (my|our) account"
+    r"|\bchanged (my|our|the) (password|e-?mail( address)?|phone number) without\b",
+    # Payments the customer did not make ("didn't make the payment" is a late one: not here).
+    r"\b(did ?n'?t|did not|never|don'?t|do not) (authori[sz]|approv|recogni[sz])(e|ed)\b"
+    r"[^.?!\n]{0,40}\b(charge|payment|purchase|order|transaction)s?\b"
+    r"|\b(charge|payment|purchase|transaction)s?\b[^.?!\n]{0,40}\b(i|we) (never|did ?n'?t"
+    r"|did not|don'?t|do not) (authori[sz]|approv|recogni[sz])(e|ed)\b"
+    r"|\b(did ?n'?t|did not|never) (make|place) (this|these|that|those|any) "
+    r"(charge|purchase|transaction|order)s?\b"
+    r"|\bunauthori[sz]ed (charge|payment|purchase|transaction)s?\b"
+    r"|\bfraud(ulent)?\b|\bidentity theft\b|\bchargebacks?\b",
+    # Legal threats.
+    r"\blegal (action|steps|proceedings)\b|\b(my|a|our) (lawyer|attorney|solicitor)s?\b"
+    r"|\blawsuit\b|\bsue (you|your company|them)\b|\btake (you|this|it) to court\b",
+    # The same in the other languages the offline agents answer in (German, Spanish, French,
+    # Portuguese): lawyers, legal steps, fraud.
+    r"\b(rechts)?anwalt\b|\brechtliche schritte|\bbetrug\b|\babogad[oa]\b|\bavocat\b"
+    r"|\badvogad[oa]\b|\bacciones legales|\bpoursuites\b|\bfraude\b",
+]
 HIGH_CUES: Final = [
     r"\bcan'?t (log ?in|login|sign in|access)|\bcannot (log ?in|login|sign in|access)",
     r"\blocked out\b",
@@ -65,9 +91,14 @@ def is_complex(ticket: Ticket) -> bool:
 
 
 def triage(ticket: Ticket, classification: Classification) -> TriageResult:
-    text = f"{ticket.subject}\n{ticket.body}".lower()
-    urgent, high, low = (_matches(p, text) for p in (URGENT_CUES, HIGH_CUES, LOW_CUES))
-    if urgent:
+    # A typographic apostrophe (U+2019, as phones and word processors write "can't") reads as "'".
+    text = f"{ticket.subject}\n{ticket.body}".lower().replace("\u2019", "'")
+    escalate, urgent, high, low = (
+        _matches(p, text) for p in (ESCALATION_CUES, URGENT_CUES, HIGH_CUES, LOW_CUES)
+    )
+    if escalate:
+        priority, cues, why = Priority.URGENT, escalate, "a person must answer"
+    elif urgent:
         priority, cues, why = Priority.URGENT, urgent, "urgency cues"
     elif high:
         priority, cues, why = Priority.HIGH, high, "a customer is blocked"
