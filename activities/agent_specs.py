@@ -101,7 +101,9 @@ TRIAGE = AgentSpec(
     output_model=TriageResult,
     instructions=(
         "You set the priority of a customer-support ticket: Low, Medium, High or Urgent.\n"
-        "Urgent: an outage, a security incident, data loss, or many users blocked right now.\n"
+        "Urgent: an outage, a security incident, data loss, or many users blocked right now; "
+        "also what a person must answer: someone else in the customer's account, a payment "
+        "they say they did not make, fraud, or a legal threat.\n"
         "High: one customer blocked (cannot log in, payment failing, errors stopping work).\n"
         "Medium: a problem with a workaround, or a question that affects work.\n"
         "Low: questions, feedback and feature requests with no impact today.\n"
