@@ -194,6 +194,9 @@ def test_free_and_standard_tiers_leave_the_priority_unchanged(
         "This is not urgent, just a question about exports.",
         "No emergency here, I was wondering about exports.",
         "It isn't critical, when you get a chance.",
+        "A non-urgent question about exports.",
+        "Exports look odd.\n\nIf you received this in error, please notify the sender "
+        "immediately and delete it.",
     ],
 )
 def test_a_negated_urgency_cue_does_not_make_a_ticket_urgent(body: str) -> None:
@@ -294,3 +297,13 @@ def test_a_typographic_apostrophe_reads_as_a_plain_one() -> None:
     )
     assert result.priority is Priority.HIGH
     assert "can't log in" in result.cues
+
+
+def test_a_run_of_question_marks_is_one_question() -> None:
+    one = triage(ticket("Export", "Why is my export empty???"), classified(Category.BUG_REPORT))
+    three = triage(
+        ticket("Export", "Why is it empty? Which format? Can I retry?"),
+        classified(Category.BUG_REPORT),
+    )
+    assert not one.complex
+    assert three.complex

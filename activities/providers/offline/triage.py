@@ -7,9 +7,10 @@ from shared.agents import Category, Classification, Priority, TriageResult
 from shared.tickets import CustomerTier, Ticket
 
 URGENT_CUES: Final = [
-    r"\burgent(ly)?\b",
+    r"(?<!non-)(?<!non )\burgent(ly)?\b",  # "non-urgent" is the opposite
     r"\basap\b",
-    r"\bimmediately\b",
+    # Not a mail disclaimer's "please notify the sender immediately".
+    r"(?<!the sender )\bimmediately\b",
     r"\bemergency\b",
     r"\boutage\b",
     r"\b(is|are|went|gone) down\b",
@@ -84,8 +85,9 @@ COMPLEX_MIN_WORDS: Final = 180
 
 
 def is_complex(ticket: Ticket) -> bool:
+    # A run of question marks ("???") is one question.
     return (
-        ticket.body.count("?") >= COMPLEX_MIN_QUESTIONS
+        len(re.findall(r"\?+", ticket.body)) >= COMPLEX_MIN_QUESTIONS
         or len(ticket.body.split()) >= COMPLEX_MIN_WORDS
     )
 

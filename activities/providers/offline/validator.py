@@ -15,12 +15,16 @@ MIN_USEFUL_CHARS: Final = 40
 FORBIDDEN_PROMISES: Final = [
     re.compile(p, re.IGNORECASE)
     for p in (
-        r"\bguarantee(d|s)?\b",
+        # "We cannot guarantee ..." promises nothing.
+        r"(?<!not )(?<!cannot )(?<!can't )(?<!never )\bguarantee(d|s)?\b",
         r"\b(we|i) promise\b|\bpromise (you|that)\b",
         r"\bcompensat(e|ion)\b",
+        r"\b(free|complimentary) (months?|weeks?|years?|upgrades?|credits?|subscriptions?)\b",
         r"\bwill (definitely|certainly) be (fixed|resolved|refunded)\b",
         r"\b(will|to) be (released|shipped|available) (by|in|on|next)\b",
-        r"\bnever happen again\b",
+        # A deadline for the outcome: "you will have it by tomorrow".
+        r"\b(will|'ll)\b[^.!?]*\bby (tomorrow|tonight|(the )?end of (the |this )?(day|week))\b",
+        r"\bnever happen again\b|\b(won't|will not) happen again\b",
     )
 ]
 INTERNAL_MARKERS: Final = re.compile(
