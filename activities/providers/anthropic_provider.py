@@ -114,6 +114,13 @@ def submit_tool(spec: AgentSpec[Any, Any]) -> dict[str, Any]:
     }
 
 
+# The SDK's own endpoint, given explicitly. Given None, the SDK reads ANTHROPIC_BASE_URL
+# itself and takes an empty value (the compose file passes every optional setting,
+# an unset one empty) as the URL: every call failed to connect. The configuration
+# has read that variable already (empty is unset), for the provider it names.
+DEFAULT_BASE_URL = "https://api.anthropic.com"
+
+
 class AnthropicProvider(LLMProvider):
     def __init__(
         self, name: str, config: ProviderConfig, api_key: str, prices: dict[str, ModelPrice]
@@ -121,7 +128,7 @@ class AnthropicProvider(LLMProvider):
         super().__init__(name, config, prices, secrets=[api_key])
         self._client = AsyncAnthropic(
             api_key=api_key,
-            base_url=config.base_url,
+            base_url=config.base_url or DEFAULT_BASE_URL,
             max_retries=0,
             timeout=httpx2.Timeout(config.timeout_seconds, connect=CONNECT_TIMEOUT),
             http_client=self._http_client(

@@ -109,6 +109,13 @@ def read_chunk(
         completion.cached_tokens = int(details.get("cached_tokens") or 0)
 
 
+# The SDK's own endpoint, given explicitly. Given None, the SDK reads OPENAI_BASE_URL
+# itself and takes an empty value (the compose file passes every optional setting,
+# an unset one empty) as the URL: every call failed to connect. The configuration
+# has read that variable already (empty is unset), for the provider it names.
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+
+
 class OpenAIProvider(LLMProvider):
     def __init__(
         self, name: str, config: ProviderConfig, api_key: str, prices: dict[str, ModelPrice]
@@ -116,7 +123,7 @@ class OpenAIProvider(LLMProvider):
         super().__init__(name, config, prices, secrets=[api_key])
         self._client = AsyncOpenAI(
             api_key=api_key,
-            base_url=config.base_url,
+            base_url=config.base_url or DEFAULT_BASE_URL,
             max_retries=0,
             timeout=httpx2.Timeout(config.timeout_seconds, connect=CONNECT_TIMEOUT),
             http_client=self._http_client(

@@ -83,8 +83,8 @@ def readers(name: str) -> set[str]:
         return {"api"}
     if name.startswith("TICKETS_CODEC_"):
         return {"codec-server"}
-    if name == "TICKETS_DEBUG":  # the error handling of `python -m starter ...`
-        return {"api", "codec-server"}
+    if name == "TICKETS_DEBUG":  # the error handling of `python -m starter serve`'s start
+        return {"api"}
     if name.startswith("TEMPORAL_CODEC_"):
         return {"temporal-ui"}
     return {"worker"}
