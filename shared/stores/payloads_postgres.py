@@ -31,7 +31,10 @@ class PostgresPayloadDriver(ContentAddressedDriver):
 
     async def put_many(self, items: Sequence[tuple[str, bytes]], owner: PayloadOwner) -> None:
         async with self.database.connection() as conn, conn.transaction():
-            for key, data in items:
+            # In one order, whatever the caller's: two stores of the same payloads in opposite
+            # orders each locked a row the other wanted next, and PostgreSQL failed one of them
+            # as a deadlock (a workflow task failed, and was retried a second later).
+            for key, data in sorted(dict(items).items()):
                 await conn.execute(
                     "INSERT INTO payloads (sha256, data, size_bytes) VALUES (%s, %s, %s) "
                     "ON CONFLICT (sha256) DO NOTHING",

@@ -268,3 +268,22 @@ async def test_a_store_in_progress_keeps_the_payload_collection_is_deleting(
         assert await driver.payloads_of("ticket-T-2") == {key}
     finally:
         await database.close()
+
+
+async def test_stores_of_the_same_payloads_in_opposite_orders_both_succeed(
+    driver: ContentAddressedDriver,
+) -> None:
+    # Two workflows storing the same two payloads, one in each order, at the same moment: on
+    # PostgreSQL each transaction locked the row the other needed next (a deadlock, one failed).
+    first, second = payload(50_000, b"a"), payload(50_000, b"b")
+    rounds = 10
+    results = await asyncio.gather(
+        *(
+            driver.store(OWNER, pair)
+            for _ in range(rounds)
+            for pair in ([first, second], [second, first])
+        ),
+        return_exceptions=True,
+    )
+    failures = [r for r in results if isinstance(r, BaseException)]
+    assert failures == []
