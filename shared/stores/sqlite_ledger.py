@@ -91,6 +91,20 @@ def _erased(conn: sqlite3.Connection) -> None:
         )
 
 
+def _atomically(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
+    """``fn`` in one write transaction: an update and the read of the row it left must not let
+    another process's write in between (a ticket of the same id recorded right after this one
+    was marked sent, its row then read back as this one's)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        result = fn(conn)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return result
+
+
 def _waited_for_lock(err: sqlite3.OperationalError) -> bool:
     """Another process held the file longer than the busy timeout: the connection is fine."""
     message = str(err).lower()
@@ -218,6 +232,9 @@ class SqliteLedger(DeliveryLedger):
 
     async def mark_sent(self, ticket_id: str, key: str | None = None) -> LedgerEntry:
         def write(conn: sqlite3.Connection) -> LedgerEntry:
+            return _atomically(conn, mark)
+
+        def mark(conn: sqlite3.Connection) -> LedgerEntry:
             marked = conn.execute(
                 "UPDATE deliveries SET sent_at = coalesce(sent_at, ?), attempts = attempts + 1, "
                 "last_error = NULL, claimed_by = NULL, claimed_until = NULL WHERE ticket_id = ? "
@@ -261,7 +278,7 @@ class SqliteLedger(DeliveryLedger):
 
         await self._run(write)
 
-    async def note_failure(self, ticket_id: str, error: str) -> None:
+    async def note_failure(self, ticket_id: str, error: str, key: str | None = None) -> None:
         error = noted_reason(error)
 
         def write(conn: sqlite3.Connection) -> None:
@@ -274,14 +291,17 @@ class SqliteLedger(DeliveryLedger):
                 "attempts = attempts + CASE WHEN ? = 1 AND refusals >= sends THEN 0 ELSE 1 END, "
                 "last_error = ?, "
                 "refusals = refusals + CASE WHEN ? = 1 AND refusals < sends THEN 1 ELSE 0 END "
-                "WHERE ticket_id = ? AND sent_at IS NULL",
-                (refused, error, refused, ticket_id),
+                "WHERE ticket_id = ? AND sent_at IS NULL AND (? IS NULL OR idempotency_key = ?)",
+                (refused, error, refused, ticket_id, key, key),
             )
 
         await self._run(write)
 
     async def reroute(self, ticket_id: str, key: str, sent_via: str) -> LedgerEntry | None:
         def write(conn: sqlite3.Connection) -> LedgerEntry | None:
+            return _atomically(conn, move)
+
+        def move(conn: sqlite3.Connection) -> LedgerEntry | None:
             moved = conn.execute(
                 "UPDATE deliveries SET sent_via = ?, last_error = NULL WHERE ticket_id = ? "
                 "AND idempotency_key = ? AND sent_at IS NULL AND refusals >= 1 "
