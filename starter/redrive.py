@@ -361,7 +361,11 @@ async def apply(client: Client, ledger: DeliveryLedger, report: RedriveReport) -
                     continue
             if item.action == "resend":
                 try:
-                    await ledger.note_failure(item.ticket_id, CHECKED_NOT_ARRIVED)
+                    # Only the answer planned: a row another ticket of the same id took over
+                    # meanwhile keeps its own mark.
+                    await ledger.note_failure(
+                        item.ticket_id, CHECKED_NOT_ARRIVED, item.idempotency_key
+                    )
                 except Exception as err:  # the database
                     item.error = f"could not clear its mark ({type(err).__name__}): not reset"
                     continue

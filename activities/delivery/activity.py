@@ -404,7 +404,9 @@ class DeliveryActivities:
     async def _note(
         self, entry: LedgerEntry, reason: str, attempt_deadline: float | None = None
     ) -> None:
-        await note_failure(self.ledger, entry.ticket_id, reason, attempt_deadline)
+        await note_failure(
+            self.ledger, entry.ticket_id, reason, attempt_deadline, entry.idempotency_key
+        )
 
     async def aclose(self) -> None:
         for channel in self.channels.values():

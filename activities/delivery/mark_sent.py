@@ -77,7 +77,11 @@ async def mark_sent(
 
 
 async def note_failure(
-    ledger: DeliveryLedger, ticket_id: str, reason: str, attempt_deadline: float | None = None
+    ledger: DeliveryLedger,
+    ticket_id: str,
+    reason: str,
+    attempt_deadline: float | None = None,
+    key: str | None = None,
 ) -> None:
     """The reason kept on the row. Failing to write it must not replace the channel's verdict
     (the database may be what is down); a verdict the row's state depends on (a refusal, a
@@ -87,7 +91,7 @@ async def note_failure(
     loop = asyncio.get_running_loop()
     for pause in (*pauses, None):
         try:
-            await ledger.note_failure(ticket_id, reason)
+            await ledger.note_failure(ticket_id, reason, key)
             return
         except Exception as err:
             left = (attempt_deadline or 0.0) - MARK_SENT_MARGIN_SECONDS - loop.time()

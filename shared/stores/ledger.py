@@ -149,9 +149,10 @@ class DeliveryLedger(ABC):
         """Give a claim back early (its send failed): the next attempt need not wait it out."""
 
     @abstractmethod
-    async def note_failure(self, ticket_id: str, error: str) -> None:
+    async def note_failure(self, ticket_id: str, error: str, key: str | None = None) -> None:
         """An attempt to send failed; the row stays unsent and keeps the reason, and counts a
-        refusal when ``error`` starts with REFUSED_PREFIX."""
+        refusal when ``error`` starts with REFUSED_PREFIX. Given ``key``, only while the row is
+        that answer's: another ticket of the same id that took the row over keeps its own."""
 
     @abstractmethod
     async def reroute(self, ticket_id: str, key: str, sent_via: str) -> LedgerEntry | None:

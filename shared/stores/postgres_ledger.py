@@ -147,7 +147,7 @@ class PostgresLedger(DeliveryLedger):
                 (ticket_id, holder),
             )
 
-    async def note_failure(self, ticket_id: str, error: str) -> None:
+    async def note_failure(self, ticket_id: str, error: str, key: str | None = None) -> None:
         error = noted_reason(error)
         async with self.database.connection() as conn:
             refused = int(error.startswith(REFUSED_PREFIX))
@@ -157,8 +157,9 @@ class PostgresLedger(DeliveryLedger):
                 "attempts = attempts + CASE WHEN %s = 1 AND refusals >= sends THEN 0 ELSE 1 END, "
                 "last_error = %s, "
                 "refusals = refusals + CASE WHEN %s = 1 AND refusals < sends THEN 1 ELSE 0 END "
-                "WHERE ticket_id = %s AND sent_at IS NULL",
-                (refused, error, refused, ticket_id),
+                "WHERE ticket_id = %s AND sent_at IS NULL "
+                "AND (%s::text IS NULL OR idempotency_key = %s)",
+                (refused, error, refused, ticket_id, key, key),
             )
 
     async def reroute(self, ticket_id: str, key: str, sent_via: str) -> LedgerEntry | None:

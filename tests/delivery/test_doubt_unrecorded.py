@@ -49,7 +49,7 @@ class SilentRelayFake:
 class NotesDownFake(SqliteLedger):
     """The real SQLite ledger whose failure notes cannot be written (the database down)."""
 
-    async def note_failure(self, ticket_id: str, reason: str) -> Any:
+    async def note_failure(self, ticket_id: str, reason: str, key: str | None = None) -> Any:
         raise OSError("could not connect to the database")
 
 
@@ -123,11 +123,11 @@ class NotesDownOnceFake(SqliteLedger):
 
     notes = 0
 
-    async def note_failure(self, ticket_id: str, reason: str) -> Any:
+    async def note_failure(self, ticket_id: str, reason: str, key: str | None = None) -> Any:
         self.notes += 1
         if self.notes == 1:
             raise OSError("could not connect to the database")
-        return await super().note_failure(ticket_id, reason)
+        return await super().note_failure(ticket_id, reason, key)
 
 
 async def test_a_refusal_whose_note_failed_once_is_recorded_and_the_row_may_move(

@@ -11,6 +11,7 @@ import pytest
 
 from shared.delivery import text_sha256
 from shared.stores.ledger import (
+    REFUSED_PREFIX,
     DeliveryLedger,
     NewDelivery,
 )
@@ -217,3 +218,76 @@ async def test_closing_a_sqlite_ledger_stops_its_thread(tmp_path: Path) -> None:
         await ledger.close()
 
     assert ledger_threads() == 0
+
+
+async def another_process_writes_between_the_update_and_the_read(
+    ledger: SqliteLedger, path: Path
+) -> list[str]:
+    """Arms the ledger's connection: once it has run an UPDATE, just before its next SELECT,
+    another connection (another process) replaces the row, as ``record`` does for a new ticket
+    of the same id. Returns what that other write met: "wrote" or "locked out"."""
+    met: list[str] = []
+    updated = False
+
+    def trace(statement: str) -> None:
+        nonlocal updated
+        if statement.lstrip().upper().startswith("UPDATE"):
+            updated = True
+        elif updated and not met and statement.lstrip().upper().startswith("SELECT"):
+            other = sqlite3.connect(path, timeout=0, isolation_level=None)
+            try:
+                other.execute(
+                    "UPDATE deliveries SET idempotency_key = 'another-tickets-key', "
+                    "chain = 'C-2', sent_at = NULL, body = 'Another answer.' "
+                    "WHERE ticket_id = 'T-1'"
+                )
+                met.append("wrote")
+            except sqlite3.OperationalError:
+                met.append("locked out")
+            finally:
+                other.close()
+
+    await ledger._run(lambda conn: conn.set_trace_callback(trace))
+    return met
+
+
+@pytest.mark.parametrize("operation", ["mark_sent", "reroute"])
+async def test_a_sqlite_update_reads_back_its_own_row_whatever_another_process_writes(
+    tmp_path: Path, operation: str
+) -> None:
+    path = tmp_path / "outbox.sqlite3"
+    ledger = SqliteLedger(path)
+    entry, _ = await ledger.record(delivery(ticket_id="T-1", chain="C-1"))
+    key = entry.idempotency_key
+    if operation == "reroute":  # a row every attempt of which the channel refused
+        assert await ledger.claim("T-1", "worker-1", 30, key)
+        await ledger.note_failure("T-1", f"{REFUSED_PREFIX}the channel said no")
+        await ledger.release("T-1", "worker-1")
+    met = await another_process_writes_between_the_update_and_the_read(ledger, path)
+
+    if operation == "mark_sent":
+        result = await ledger.mark_sent("T-1", key)
+    else:
+        result = await ledger.reroute("T-1", key, "email")
+
+    assert result is not None
+    assert result.idempotency_key == key  # its own row, not the other ticket's
+    assert met == ["locked out"]  # the other write waited for the update and its read
+    await ledger.close()
+
+
+async def test_a_failure_noted_for_one_answer_leaves_another_tickets_row_alone(
+    ledger: DeliveryLedger,
+) -> None:
+    # Redrive planned a resend of one answer; meanwhile another ticket of the same id took the
+    # row over. Its note (clearing a "may have been delivered" mark) must not touch that row.
+    entry, _ = await ledger.record(delivery(ticket_id="T-1", chain="C-1"))
+
+    await ledger.note_failure("T-1", "checked: it did not arrive", key="T-1.someone-elses")
+    untouched = await ledger.get("T-1")
+    await ledger.note_failure("T-1", "checked: it did not arrive", key=entry.idempotency_key)
+    noted = await ledger.get("T-1")
+
+    assert untouched is not None and untouched.last_error is None
+    assert untouched.attempts == 0
+    assert noted is not None and noted.last_error == "checked: it did not arrive"
