@@ -7,12 +7,13 @@ and pass it to ``shared.data_converter.data_converter``.
 """
 
 import asyncio
+import contextlib
 import os
 import tempfile
 from abc import ABC, abstractmethod
 from pathlib import Path
 
-from shared.private_files import private_dir
+from shared.private_files import durable_replace, private_dir
 
 
 class PayloadStoreError(Exception):
@@ -43,14 +44,18 @@ class FileStore(PayloadStore):
 
     def _put(self, key: str, data: bytes) -> None:
         path = self._path(key)
-        if path.exists():
-            return  # content-addressed: same key, same bytes
+        with contextlib.suppress(FileNotFoundError):
+            if path.stat().st_size == len(data):
+                return  # content-addressed: same key, same bytes
+            # Cut short (a power cut before an earlier version synced it): written again, or
+            # every later store of the payload kept the damaged file and every read failed.
         private_dir(path.parent)
-        # Write to a temporary file and rename, so a reader never sees half a payload.
+        # Write to a temporary file and rename, so a reader never sees half a payload; synced,
+        # so a history that names the payload never outlives its bytes.
         fd, tmp = tempfile.mkstemp(dir=path.parent)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-        os.replace(tmp, path)
+        durable_replace(tmp, path)
 
     def _get(self, key: str) -> bytes:
         try:

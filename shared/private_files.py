@@ -27,6 +27,25 @@ def private_dir(path: Path) -> None:
         directory.mkdir(mode=PRIVATE_DIR_MODE, exist_ok=True)
 
 
+def durable_replace(tmp: str | Path, path: Path) -> None:
+    """Name ``tmp`` (written, flushed) ``path``, on disk before and after: the file's bytes are
+    synced before the rename, and the directory after it. Without the first, a power cut could
+    leave ``path`` named but empty; without the second, not named at all."""
+    with open(tmp, "rb+") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    sync_dir(path.parent)
+
+
+def sync_dir(path: Path) -> None:
+    """The directory's entries on disk (a file just created, renamed or appended to in it)."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def owner_only(path: Path) -> None:
     """Take group and other permissions off ``path`` when it exists, belongs to this user and
     has any (a file an earlier version created with the default mode); otherwise leave it."""

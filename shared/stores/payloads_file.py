@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from shared.payload_store import FileStore, PayloadStoreError
-from shared.private_files import private_dir
+from shared.private_files import durable_replace, private_dir, sync_dir
 from shared.stores.payloads import (
     Collected,
     ContentAddressedDriver,
@@ -83,8 +83,12 @@ class FilePayloadDriver(ContentAddressedDriver):
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
             try:
                 os.write(fd, "".join(lines).encode("utf-8"))
+                # On disk with the payloads: garbage collection deletes a payload no record
+                # owns, so a record lost to a power cut would cost a running ticket its input.
+                os.fsync(fd)
             finally:
                 os.close(fd)
+            sync_dir(path.parent)
 
     def _records(self) -> Iterator[tuple[Path, list[dict[str, Any]]]]:
         for path in sorted((self.root / "owners").rglob("*.jsonl")):
@@ -157,7 +161,7 @@ class FilePayloadDriver(ContentAddressedDriver):
         fd, tmp = tempfile.mkstemp(dir=path.parent)
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             out.writelines(json.dumps(r, separators=(",", ":")) + "\n" for r in records)
-        os.replace(tmp, path)
+        durable_replace(tmp, path)
 
     def _get_many(self, keys: Sequence[str]) -> list[bytes]:
         found = []
@@ -206,11 +210,9 @@ class FilePayloadDriver(ContentAddressedDriver):
             others.update(r["sha256"] for r in kept)
             if len(kept) == len(records):
                 continue
-            if kept:  # another namespace's workflow of the same id: its records stay
-                lines = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in kept)
-                path.write_text(lines, "utf-8")
-            else:
-                path.unlink(missing_ok=True)
+            # Another namespace's workflow of the same id keeps its records: rewritten whole
+            # (a crash mid-write lost them, and a reader could meet half a line).
+            self._rewrite(path, kept)
         deleted = 0
         for key in mine - others:
             try:

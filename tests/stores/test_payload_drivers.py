@@ -2,6 +2,7 @@
 longer match their hash: files and PostgreSQL alike."""
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -287,3 +288,67 @@ async def test_stores_of_the_same_payloads_in_opposite_orders_both_succeed(
     )
     failures = [r for r in results if isinstance(r, BaseException)]
     assert failures == []
+
+
+def synced_paths(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every path os.fsync is called on from now (files and directories), in order."""
+    synced: list[str] = []
+    real = os.fsync
+
+    def spy(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", spy)
+    return synced
+
+
+async def test_a_payload_file_and_its_owner_record_are_on_disk_when_the_store_returns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A history names the payload as soon as the store returns: a power cut must not leave the
+    # name without the bytes, or the bytes without the record that keeps GC off them.
+    driver = FilePayloadDriver(tmp_path / "payloads")
+    synced = synced_paths(monkeypatch)
+
+    [claim] = await driver.store(OWNER, [payload(1000)])
+
+    key = claim.claim_data["sha256"]
+    folder = str(tmp_path / "payloads" / key[:2])
+    assert any(p.startswith(folder + "/") for p in synced)  # the bytes, before the rename
+    assert folder in synced  # the rename
+    assert any(p.endswith(".jsonl") for p in synced)  # the owner's record
+
+
+async def test_a_payload_file_cut_short_is_written_again_by_the_next_store(tmp_path: Path) -> None:
+    driver = FilePayloadDriver(tmp_path / "payloads")
+    [claim] = await driver.store(OWNER, [payload(1000)])
+    key = claim.claim_data["sha256"]
+    (tmp_path / "payloads" / key[:2] / key).write_bytes(b"")  # what a power cut left
+
+    await driver.store(OWNER, [payload(1000)])
+
+    assert await driver.retrieve(RETRIEVE, [claim]) == [payload(1000)]
+
+
+async def test_erasure_rewrites_an_owner_file_it_keeps_records_of_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    driver = FilePayloadDriver(tmp_path / "payloads")
+    staging = StorageDriverStoreContext(
+        target=StorageDriverWorkflowInfo(
+            namespace="staging", id="ticket-T-1", run_id="run-9", type="TicketWorkflow"
+        )
+    )
+    await driver.store(OWNER, [payload(1000, b"p")])
+    [kept] = await driver.store(staging, [payload(1000, b"s")])
+    synced = synced_paths(monkeypatch)
+
+    await driver.erase_owned_by("ticket-T-1", "default")
+
+    owners = (tmp_path / "payloads" / "owners").rglob("*")
+    files = [p for p in owners if p.is_file() and p.name != ".lock"]
+    assert [p.suffix for p in files] == [".jsonl"]  # and no temporary file left beside it
+    # Written to a temporary file, synced, then renamed over it: never rewritten in place.
+    assert str(files[0].parent) in synced
+    assert await driver.retrieve(RETRIEVE, [kept]) == [payload(1000, b"s")]
