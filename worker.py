@@ -204,7 +204,7 @@ async def serve(
             file=sys.stderr,
         )
         return 1
-    except settings.ConfigError as err:  # an unusable key ring or store setting
+    except (settings.ConfigError, ClientConfigError) as err:  # a key ring, a store, a namespace
         print(f"worker: configuration error: {err}", file=sys.stderr)
         return 2
     if key_ring_of(client.data_converter) is None and (held := await _encrypted_running(client)):

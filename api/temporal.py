@@ -16,7 +16,12 @@ from temporalio.client import Client
 
 from shared.operation_errors import ServerUnreachable
 from shared.stores.errors import StoreUnavailable
-from shared.temporal_client import ConnectionSettings, connect, connection_settings
+from shared.temporal_client import (
+    ClientConfigError,
+    ConnectionSettings,
+    connect,
+    connection_settings,
+)
 
 # A readiness probe must answer well within a compose healthcheck's timeout.
 READINESS_TIMEOUT = timedelta(seconds=3)
@@ -52,6 +57,8 @@ class TemporalConnection:
     async def _connect(self) -> Client:
         try:
             return await self._factory()
+        except ClientConfigError as err:  # the server has no such namespace, ...
+            raise ServerUnreachable(str(err)) from None
         except RuntimeError as err:
             text = str(err)
             cause = (

@@ -13,13 +13,16 @@ import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, NoReturn
 
+from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
 from temporalio.contrib.opentelemetry import OpenTelemetryPlugin
 from temporalio.converter import DataConverter
 from temporalio.envconfig import ClientConfig
 from temporalio.runtime import Runtime
+from temporalio.service import RPCError, RPCStatusCode
 
 from shared import telemetry, telemetry_exit
 from shared.data_converter import data_converter
@@ -125,7 +128,7 @@ async def connect(
             converter = data_converter()
         except ValueError as err:  # a TICKETS_* converter setting that does not parse
             raise ClientConfigError(f"the data converter cannot be configured: {err}") from None
-    return await Client.connect(
+    client = await Client.connect(
         settings.address,
         namespace=settings.namespace,
         data_converter=converter or data_converter(),
@@ -134,6 +137,37 @@ async def connect(
         lazy=lazy,
         **kwargs,
     )
+    if not lazy:
+        await _check_namespace(client, settings)
+    return client
+
+
+class NamespaceMissing(ClientConfigError):
+    """The server answers but has no namespace of the configured name: every call would fail
+    as "not found" (the API said 404 to a new ticket, and "no ticket" of every id) while a
+    health check that only asked the server said all was well."""
+
+
+# The namespace check must not hold up a process longer than this when the server is slow.
+NAMESPACE_CHECK_TIMEOUT = timedelta(seconds=10)
+
+
+async def _check_namespace(client: Client, settings: ConnectionSettings) -> None:
+    """Raises NamespaceMissing when the server has no namespace ``client.namespace``. Any
+    other failure of the question (a key not allowed to ask it, a slow moment) is left to the
+    calls themselves to report."""
+    try:
+        await client.workflow_service.describe_namespace(
+            DescribeNamespaceRequest(namespace=client.namespace),
+            timeout=NAMESPACE_CHECK_TIMEOUT,
+        )
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            raise NamespaceMissing(
+                f"the Temporal server at {settings.address} has no namespace "
+                f"{client.namespace!r}: set TEMPORAL_NAMESPACE to one it has, or create it "
+                "(docs/deploy.md)"
+            ) from None
 
 
 def untraced(client: Client) -> Client:

@@ -351,6 +351,30 @@ async def test_health_says_alive_and_ready_only_while_temporal_answers(
     assert f"cannot reach the Temporal server at {dead}" in listing.json()["message"]
 
 
+async def test_a_namespace_the_server_lacks_is_not_ready_and_every_call_says_so_with_503(
+    dev_env: WorkflowEnvironment, tokens: Tokens
+) -> None:
+    # A typo in TEMPORAL_NAMESPACE: the server answers, so /readyz said ready, and a new ticket
+    # got 404 (which a helpdesk's webhook takes as final: the ticket dropped) naming the
+    # namespace to an intake-only token.
+    address = dev_env.client.service_client.config.target_host
+    settings = connection_settings({"TEMPORAL_ADDRESS": address, "TEMPORAL_NAMESPACE": "tikets"})
+    app = create_app(ApiSettings(), tokens.registry(), TemporalConnection(settings))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api") as local:
+        ready = await local.get("/readyz")
+        intake = await local.post(
+            "/tickets",
+            headers=bearer(tokens.submit),
+            json={"subject": "Hi", "body": "My order never arrived."},
+        )
+        reading = await local.get("/tickets/T-1", headers=bearer(tokens.review))
+
+    assert ready.status_code == intake.status_code == reading.status_code == 503
+    assert "tikets" not in intake.text  # an intake-only token: a reference to the log
+    assert "has no namespace 'tikets'" in reading.json()["message"]
+
+
 async def test_a_review_with_no_worker_running_is_refused_with_503_and_not_sent(
     dev_env: WorkflowEnvironment, tokens: Tokens
 ) -> None:

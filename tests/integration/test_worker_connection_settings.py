@@ -5,6 +5,7 @@ a 20-line traceback and exit 1, which a supervisor restarts as a crash."""
 from pathlib import Path
 
 import pytest
+from temporalio.testing import WorkflowEnvironment
 
 from tests.support.processes import worker_run_to_its_end
 
@@ -29,3 +30,20 @@ def test_a_bad_connection_setting_is_one_line_and_exit_2(
     [line] = result.stderr.splitlines()
     assert line.startswith("worker: configuration error: ") and said in line
     assert "Traceback" not in result.stderr
+
+
+def test_a_namespace_the_server_lacks_is_one_line_and_exit_2(
+    tmp_path: Path, dev_env: WorkflowEnvironment
+) -> None:
+    # The server answers; the namespace is a typo. Before, the SDK's own check failed the
+    # workers' start with a traceback.
+    address = dev_env.client.service_client.config.target_host
+    result = worker_run_to_its_end(
+        tmp_path, TEMPORAL_ADDRESS=address, TEMPORAL_NAMESPACE="tikets-typo"
+    )
+    assert result.returncode == 2, result.stderr
+    [line] = result.stderr.splitlines()
+    assert line == (
+        f"worker: configuration error: the Temporal server at {address} has no namespace "
+        "'tikets-typo': set TEMPORAL_NAMESPACE to one it has, or create it (docs/deploy.md)"
+    )
