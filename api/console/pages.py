@@ -23,6 +23,7 @@ from shared import ticket_listing as listing
 from shared.operation_errors import OperationError, ReviewRefused, ReviewTimeout, TicketNotFound
 from shared.pending_calls import describe_call
 from shared.review import ReviewAction, ReviewDecision, one_break
+from shared.stores.errors import StoreUnavailable
 from shared.ticket_status import read_ticket
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -68,6 +69,8 @@ def _trouble(
 def _said(err: Exception) -> str:
     if isinstance(err, OperationError):
         return str(err)
+    if isinstance(err, StoreUnavailable):  # large payloads' database: its host, never a password
+        return f"the shared database is unavailable ({err}); try again shortly"
     status = err.status if isinstance(err, RPCError) else None
     if status == RPCStatusCode.UNAVAILABLE:
         # "Temporal answered: tcp connect error" read as if it had answered.
@@ -104,7 +107,7 @@ async def queue(
         unanswered, _ = await listing.ticket_page(
             client, listing.ticket_query(TicketState.UNANSWERED), UNANSWERED_SHOWN
         )
-    except (OperationError, RPCError) as err:
+    except (OperationError, RPCError, StoreUnavailable) as err:
         return _trouble(request, current, err)
     notice = None
     if done in set(ReviewAction) and ticket and valid_id(ticket):
@@ -178,7 +181,7 @@ async def _ticket(
             message = CustomerMessage.of(await customer_ticket(client, ticket_id))
         except InputUnreadable as err:
             message_problem = str(err)
-    except (OperationError, RPCError) as err:
+    except (OperationError, RPCError, StoreUnavailable) as err:
         return _trouble(request, current, err, typed, refused=error, maybe_applied=maybe_applied)
     return page(
         request,
@@ -272,7 +275,7 @@ async def review(
         return await _ticket(
             request, current, ticket_id, TIMED_OUT, 504, typed, maybe_applied=True, why=kept
         )
-    except (OperationError, RPCError) as err:
+    except (OperationError, RPCError, StoreUnavailable) as err:
         # Temporal or the worker in trouble: the page again, with what the reviewer typed.
         return await _ticket(
             request, current, ticket_id, f"not sent: {_said(err)}", 503, typed, why=kept

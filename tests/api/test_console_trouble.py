@@ -286,3 +286,39 @@ async def test_a_form_post_no_console_form_could_be_is_refused_before_it_is_pars
         assert page.headers["content-type"].startswith("text/html")
     # The longest edit still reaches the route (signed out here: to the sign-in page).
     assert review.status_code == 303 and review.headers["location"] == "/console/sign-in"
+
+
+async def test_the_shared_database_down_shows_pages_not_json_and_keeps_the_typed_text(
+    console: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A ticket whose view or input is over the offload size lives in the shared database: with
+    # it down, the console answered its pages with the API's JSON error, the typed reply lost.
+    from api.console import pages
+    from shared.stores.errors import StoreUnavailable
+
+    async def database_down(*args: object, **kwargs: object) -> None:
+        raise StoreUnavailable("the payload database (db.internal/tickets) does not answer")
+
+    queue = await console.get("/console/queue")
+    monkeypatch.setattr(pages.review_operations, "submit_review", database_down)
+    monkeypatch.setattr(pages, "read_ticket", database_down)
+    monkeypatch.setattr(pages.listing, "review_queue", database_down)
+
+    answer = await console.post(
+        "/console/tickets/T-DBDOWN/review",
+        data={
+            "action": "edit",
+            "revision": "1",
+            "chain": "",
+            "csrf": page_csrf(queue.text),
+            "edited_text": TYPED,
+        },
+    )
+    shown = await console.get("/console/tickets/T-DBDOWN")
+    listed = await console.get("/console/queue")
+
+    for response in (answer, shown, listed):
+        assert response.status_code == 503, response.text
+        assert response.headers["content-type"].startswith("text/html")
+        assert "the shared database is unavailable" in response.text
+    assert TYPED in answer.text
