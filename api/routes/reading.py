@@ -6,15 +6,14 @@ import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from temporalio.client import Client
 
 from api.accounts import Account, Role
 from api.customer_message import InputUnreadable, customer_ticket
-from api.deps import client as temporal_client
-from api.deps import require
+from api.deps import require, temporal
 from api.errors import ApiError, responses
 from api.models import CustomerMessage, ReviewQueue, TicketDetail, TicketPage, TicketStatus
 from api.page_tokens import PageTokenError, PageTokens
+from api.temporal import TemporalConnection
 from policy.review_policy import ReasonCode
 from shared import report as reports
 from shared import ticket_listing as listing
@@ -26,7 +25,9 @@ from shared.time_window import since_moment
 router = APIRouter(tags=["tickets"])
 
 Reader = Annotated[Account, Depends(require(Role.READ))]
-Temporal = Annotated[Client, Depends(temporal_client)]
+# The connection, not a client: a route connects only once its input is valid, so a request with
+# a bad field gets its 422 while Temporal is down too (FastAPI resolves dependencies first).
+Temporal = Annotated[TemporalConnection, Depends(temporal)]
 TicketIdPath = Annotated[str, Path(pattern=TICKET_ID_PATTERN, description="the ticket's id")]
 # The queue is read whole and sorted here (visibility stores other than Elasticsearch cannot
 # order by a custom attribute); a team with more waiting than this has a bigger problem.
@@ -40,7 +41,8 @@ MAX_PAGE_TOKEN_CHARS = 4_096
     responses=responses(401, 403, 404, 422, 502, 503),
     summary="one ticket: the customer's message and the workflow's view",
 )
-async def get_ticket(ticket_id: TicketIdPath, _: Reader, client: Temporal) -> TicketDetail:
+async def get_ticket(ticket_id: TicketIdPath, _: Reader, connection: Temporal) -> TicketDetail:
+    client = await connection.client()
     ticket, reading = await asyncio.gather(
         customer_ticket(client, ticket_id), read_ticket(client, ticket_id), return_exceptions=True
     )
@@ -81,7 +83,7 @@ async def get_ticket(ticket_id: TicketIdPath, _: Reader, client: Temporal) -> Ti
 async def list_tickets(
     request: Request,
     _: Reader,
-    client: Temporal,
+    connection: Temporal,
     state: ListedState | None = None,
     category: Category | None = None,
     priority: Priority | None = None,
@@ -94,6 +96,7 @@ async def list_tickets(
         raw = tokens.open(query, page_token) if page_token else None
     except PageTokenError as err:
         raise ApiError(400, str(err)) from None
+    client = await connection.client()
     tickets, token = await listing.ticket_page(client, query, page_size, raw)
     return TicketPage(tickets=tickets, next_page_token=tokens.seal(query, token) if token else None)
 
@@ -104,8 +107,11 @@ async def list_tickets(
     responses=responses(400, 401, 403, 422, 503),
     summary="tickets waiting for a person, oldest SLA deadline first",
 )
-async def review_queue(_: Reader, client: Temporal, why: ReasonCode | None = None) -> ReviewQueue:
+async def review_queue(
+    _: Reader, connection: Temporal, why: ReasonCode | None = None
+) -> ReviewQueue:
     """``why``: only the tickets waiting for that reason (docs/lifecycle.md lists the codes)."""
+    client = await connection.client()
     read = await listing.review_queue(client, REVIEW_QUEUE_LIMIT, why=why)
     queue = read.tickets  # in the queue's order already
     return ReviewQueue(
@@ -124,7 +130,7 @@ async def review_queue(_: Reader, client: Temporal, why: ReasonCode | None = Non
 )
 async def report(
     _: Reader,
-    client: Temporal,
+    connection: Temporal,
     since: Annotated[
         str | None,
         Query(
@@ -138,5 +144,5 @@ async def report(
         start = since_moment(since) if since is not None else None
     except ValueError as err:
         raise ApiError(422, f"since: {err}", [f"field 'since': {err}"]) from None
-    read = await listing.report_tickets(client, start)
+    read = await listing.report_tickets(await connection.client(), start)
     return reports.build_report(read.tickets, since=start, left_out=read.left_out)

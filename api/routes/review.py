@@ -6,14 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path
 from pydantic import ValidationError
-from temporalio.client import Client
 
 from api.accounts import Account, Role
-from api.deps import client as temporal_client
-from api.deps import require
+from api.deps import require, temporal
 from api.errors import ApiError, field_problem, responses
 from api.json_body import OnceEachJSONRoute
 from api.models import ReviewRequest
+from api.temporal import TemporalConnection
 from shared import review_operations
 from shared.review import ReviewDecision, ReviewReceipt
 from shared.tickets import TICKET_ID_PATTERN
@@ -45,7 +44,8 @@ async def review_ticket(
     ticket_id: Annotated[str, Path(pattern=TICKET_ID_PATTERN)],
     body: ReviewRequest,
     account: Annotated[Account, Depends(require(Role.REVIEW))],
-    client: Annotated[Client, Depends(temporal_client)],
+    connection: Annotated[TemporalConnection, Depends(temporal)],
 ) -> ReviewReceipt:
-    decision = decision_for(account, body)
+    decision = decision_for(account, body)  # a bad review is a 422 whether Temporal answers or not
+    client = await connection.client()
     return await review_operations.submit_review(client, ticket_id, decision)

@@ -351,6 +351,32 @@ async def test_health_says_alive_and_ready_only_while_temporal_answers(
     assert f"cannot reach the Temporal server at {dead}" in listing.json()["message"]
 
 
+async def test_a_bad_field_is_a_422_naming_it_while_temporal_is_down(tokens: Tokens) -> None:
+    # The client was a dependency, resolved before the request's fields were checked: with
+    # Temporal down every malformed request got 503, and its caller learned of the bad field
+    # only once Temporal was back.
+    dead = f"127.0.0.1:{free_port()}"
+    connection = TemporalConnection(connection_settings({"TEMPORAL_ADDRESS": dead}))
+    app = create_app(ApiSettings(), tokens.registry(), connection)
+    reader = reviewer = bearer(tokens.review)  # review includes read
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api") as local:
+        answers = {
+            "review without action": await local.post(
+                "/tickets/T-1/review", headers=reviewer, json={"revision": 1}
+            ),
+            "page_size": await local.get("/tickets?page_size=0", headers=reader),
+            "ticket id": await local.get("/tickets/..bad", headers=reader),
+            "why": await local.get("/review-queue?why=foo", headers=reader),
+            "since": await local.get("/report?since=yesterday-ish", headers=reader),
+        }
+        valid = await asyncio.wait_for(local.get("/tickets/T-1", headers=reader), timeout=30)
+
+    for what, answer in answers.items():
+        assert answer.status_code == 422, (what, answer.text)
+    assert valid.status_code == 503
+
+
 async def test_a_namespace_the_server_lacks_is_not_ready_and_every_call_says_so_with_503(
     dev_env: WorkflowEnvironment, tokens: Tokens
 ) -> None:
