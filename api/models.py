@@ -1,10 +1,20 @@
 """What the API's routes take and return, beyond the models shared with the workflows."""
 
 import uuid
+from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    field_validator,
+    model_validator,
+)
 
+from policy.transitions import TicketState
 from shared.operations import SubmitOutcome
 from shared.pending_calls import PendingCall
 from shared.review import (
@@ -98,10 +108,18 @@ class TicketStatus(TicketView):
         description="the ticket's state; the workflow's status (TERMINATED, TIMED_OUT) when its "
         "workflow was stopped from outside before reaching a final state"
     )
+    waiting_since: datetime | None = Field(
+        default=None,
+        description="while AWAITING_REVIEW: when this wait for review began; give it with a "
+        "review (POST /tickets/{id}/review) so that one made before a rework came back is refused",
+    )
 
     @classmethod
     def of(cls, reading: TicketReading) -> "TicketStatus":
-        return cls.model_validate({**reading.view.model_dump(), "state": reading.state})
+        view = reading.view
+        waiting = view.review_wait_began() if view.state is TicketState.AWAITING_REVIEW else None
+        fields = {**view.model_dump(), "state": reading.state, "waiting_since": waiting}
+        return cls.model_validate(fields)
 
 
 class TicketDetail(BaseModel):
@@ -163,6 +181,12 @@ class ReviewRequest(BaseModel):
         description="the ticket's `chain` as GET /tickets/{id} showed it: a review made for an "
         "earlier ticket under this id (one that failed and was submitted again) is refused with "
         "409 instead of applied to the new ticket's draft",
+    )
+    waiting_since: AwareDatetime | None = Field(
+        default=None,
+        description="the ticket's `waiting_since` as GET /tickets/{id} showed it: a review made "
+        "before the ticket was sent back for rework and came back (with the same draft revision "
+        "when the rework failed) is refused with 409 instead of applied",
     )
     edited_text: str | None = Field(default=None, max_length=MAX_EDITED_CHARS)
     notes: str | None = Field(default=None, max_length=MAX_NOTES_CHARS)

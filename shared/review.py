@@ -62,6 +62,11 @@ class ReviewDecision(BaseModel):
     # The ticket's chain (TicketView.chain) the reviewer saw: refused on another ticket under the
     # same id (submitted again after failing), whose revisions count from 1 again.
     chain: str | None = Field(default=None, max_length=64)
+    # When the wait for review the reviewer saw began (TicketView.review_wait_began): refused in
+    # a later wait. A rework whose resolver failed brings the ticket back with the same draft
+    # revision; an approval made on the page from before it (another reviewer's, who never saw
+    # the rework's notes or why it failed) was applied, and sent the draft sent back.
+    waiting_since: datetime | None = None
     edited_text: str | None = Field(default=None, max_length=MAX_EDITED_CHARS)
     notes: str | None = Field(default=None, max_length=MAX_NOTES_CHARS)
     reason: str | None = Field(default=None, max_length=MAX_REASON_CHARS)

@@ -18,7 +18,6 @@ from temporalio.client import (
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from policy.transitions import TicketState
 from shared import names, telemetry
 from shared.data_converter import key_ring_of
 from shared.operation_errors import OperationError, ReviewRefused, ReviewTimeout
@@ -56,7 +55,7 @@ def review_update_id(
     decision is a new one, not a retry. An HMAC under a key derived from the encryption key ring
     (a plain digest without one): the id is stored in plain text in the history, and must not
     let anyone confirm a guessed reason or reply."""
-    waits = [t.at for t in view.transitions if t.to_state is TicketState.AWAITING_REVIEW]
+    began = view.review_wait_began()
     texts = (decision.edited_text, decision.notes, decision.reason)
     parts = [
         ticket_id,
@@ -66,7 +65,7 @@ def review_update_id(
         decision.reviewer,
         decision.action.value,
         *(hashlib.sha256(t.encode()).hexdigest() if t is not None else "-" for t in texts),
-        waits[-1].isoformat() if waits else "-",
+        began.isoformat() if began else "-",
     ]
     message = "\x1f".join(parts).encode()
     if secret is None:

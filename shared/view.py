@@ -152,6 +152,12 @@ class TicketView(BaseModel):
     def estimated_tokens(self) -> int:
         return sum(u.estimated_tokens for u in self.usage.values())
 
+    def review_wait_began(self) -> datetime | None:
+        """When the ticket's last wait for review began (each rework that comes back begins
+        another, with or without a new draft); None if it never waited."""
+        waits = [t.at for t in self.transitions if t.to_state is TicketState.AWAITING_REVIEW]
+        return waits[-1] if waits else None
+
 
 class DeliveryRequest(BaseModel):
     ticket_id: str

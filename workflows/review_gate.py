@@ -171,6 +171,18 @@ class ReviewGate:
                 f"this review is for an earlier ticket under the id {view.ticket_id} (it was "
                 "submitted again since, and this draft is another one); look at it and review again"
             )
+        began = view.review_wait_began()
+        if (
+            decision.waiting_since is not None
+            and began is not None
+            and (decision.waiting_since != began)
+        ):
+            return (
+                f"this review was made while ticket {view.ticket_id} waited from "
+                f"{decision.waiting_since:%Y-%m-%d %H:%M:%S} UTC; it has been sent back for "
+                f"rework since and waits again from {began:%Y-%m-%d %H:%M:%S} UTC (the log says "
+                "why); look at it and review again"
+            )
         if decision.saw_no_draft and view.draft is not None:
             return (
                 f"this review was made without a draft, but ticket {view.ticket_id} now has draft "

@@ -1,6 +1,7 @@
 """The console's pages and the review form (server-rendered, autoescaped; no build step). Signing
 in and out: sign_in.py; the templates and the helpers every page uses: rendering.py."""
 
+from datetime import datetime
 from typing import Annotated
 from urllib.parse import quote
 
@@ -216,6 +217,7 @@ async def review(
     action: Annotated[str, Form()] = "",
     revision: Annotated[str, Form()] = "",
     chain: Annotated[str, Form()] = "",
+    waiting_since: Annotated[str, Form()] = "",
     csrf: Annotated[str, Form()] = "",
     # No length limit here: a browser counts a line break as one character against the
     # textarea's maxlength and sends two (CRLF), and a refusal here would answer JSON and lose
@@ -255,6 +257,10 @@ async def review(
             saw_no_draft=not revision.strip(),
             # The ticket the page showed: refused on another one under the same id.
             chain=chain.strip() or None,
+            # The wait the page showed: refused in a later one (a failed rework came back).
+            waiting_since=datetime.fromisoformat(waiting_since.strip())
+            if waiting_since.strip()
+            else None,
             edited_text=typed["edited_text"] if action == ReviewAction.EDIT else None,
             notes=typed["notes"] if action == ReviewAction.REWORK else None,
             reason=typed["reason"] if action == ReviewAction.REJECT else None,

@@ -2,6 +2,7 @@
 the review queue and report, and the refusals of a review that cannot apply (stale, not waiting,
 unknown, naming its own reviewer, missing its fields)."""
 
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -82,8 +83,22 @@ async def test_reviews_are_refused_with_409_when_stale_or_not_waiting_and_404_wh
         headers=bearer(tokens.review),
         json={"action": "reject", "revision": None, "reason": "no answer yet"},
     )
+    # Made in an earlier wait for review (before a rework that came back): refused.
+    began = datetime.fromisoformat(waiting["status"]["waiting_since"])
+    earlier = (began - timedelta(seconds=1)).isoformat()
+    other_wait = await http.post(
+        url,
+        headers=bearer(tokens.review),
+        json={"action": "approve", "revision": revision, "waiting_since": earlier},
+    )
     approved = await http.post(
-        url, headers=bearer(tokens.review), json={"action": "approve", "revision": revision}
+        url,
+        headers=bearer(tokens.review),
+        json={
+            "action": "approve",
+            "revision": revision,
+            "waiting_since": waiting["status"]["waiting_since"],
+        },
     )
     done = await wait_for_state(http, tokens.review, ticket_id, "COMPLETED")
     late = await http.post(
@@ -101,6 +116,9 @@ async def test_reviews_are_refused_with_409_when_stale_or_not_waiting_and_404_wh
     assert f"is at revision {revision}; look at the current draft" in stale.json()["message"]
     assert unseen.status_code == 409
     assert f"now has draft revision {revision}; look at it" in unseen.json()["message"]
+    assert other_wait.status_code == 409
+    assert "sent back for rework since and waits again" in other_wait.json()["message"]
+    assert done["status"]["waiting_since"] is None  # no longer waiting
     assert approved.status_code == 200, approved.text
     assert approved.json()["action"] == "approve" and approved.json()["revision"] == revision
     # The reviewer is the token's holder: nobody named themselves in the body.

@@ -4,7 +4,7 @@ review with no worker at all. What the reviewer typed is never lost."""
 
 import re
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import httpx
 import pytest
@@ -321,4 +321,33 @@ async def test_the_shared_database_down_shows_pages_not_json_and_keeps_the_typed
         assert response.status_code == 503, response.text
         assert response.headers["content-type"].startswith("text/html")
         assert "the shared database is unavailable" in response.text
+    assert TYPED in answer.text
+
+
+async def test_the_ticket_page_names_its_wait_and_a_review_from_another_wait_is_refused(
+    console: httpx.AsyncClient, http: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    ticket_id = unique_id("WAIT")
+    await http.post("/tickets", headers=bearer(tokens.submit), json=urgent_ticket(ticket_id))
+    waiting = await wait_for_state(http, tokens.review, ticket_id, "AWAITING_REVIEW")
+    page = (await console.get(f"/console/tickets/{ticket_id}")).text
+    shown = re.findall(r'name="waiting_since" value="([^"]*)"', page)
+
+    answer = await console.post(
+        f"/console/tickets/{ticket_id}/review",
+        data={
+            "action": "edit",
+            "revision": "1",
+            "chain": "",
+            "waiting_since": "2020-01-01T00:00:00+00:00",  # a page from another wait
+            "csrf": page_csrf(page),
+            "edited_text": TYPED,
+        },
+    )
+
+    # Each of the page's four forms carries the wait it showed.
+    began = datetime.fromisoformat(waiting["status"]["waiting_since"])
+    assert len(shown) == 4 and {datetime.fromisoformat(v) for v in shown} == {began}
+    assert answer.status_code == 409, answer.text
+    assert "sent back for rework since and waits again" in answer.text
     assert TYPED in answer.text

@@ -258,6 +258,44 @@ async def test_a_rework_whose_call_fails_on_every_route_goes_back_to_the_reviewe
     assert [d.revision for d in services.deliveries] == [1]
 
 
+async def test_a_review_made_before_a_failed_rework_came_back_is_refused(
+    ts_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    # Two reviewers open revision 1; one sends it back for rework, whose call fails on every
+    # route: the ticket waits again with the same revision. The other's approval, made on the
+    # page from before, was applied: the draft sent back went to the customer.
+    agents = FakeAgents(priority=Priority.URGENT)
+    services = FakeTicketServices()
+    async with ticket_on_fakes(ts_env.client, task_queue, agents, services) as handle:
+        first = await wait_for_state(handle, TicketState.AWAITING_REVIEW)
+        seen = first.review_wait_began()
+        await ts_env.sleep(timedelta(hours=2))
+        agents.draft_failures.extend(
+            ApplicationError("429", type="RateLimited", next_retry_delay=timedelta(minutes=10))
+            for _ in range(3)
+        )
+        await _review(handle, action=ReviewAction.REWORK, notes="mention the refund", revision=1)
+        await ts_env.sleep(timedelta(minutes=30))
+        back = await wait_until(lambda: _reviewed_again(handle), what="the ticket back in review")
+        with pytest.raises(WorkflowUpdateFailedError) as stale:
+            await _review(
+                handle, action=ReviewAction.APPROVE, revision=1, waiting_since=seen, reviewer="b"
+            )
+        await _review(
+            handle,
+            action=ReviewAction.REJECT,
+            reason="test over",
+            revision=1,
+            waiting_since=back.review_wait_began(),
+        )
+        result: TicketView = await handle.result()
+
+    assert seen is not None and back.review_wait_began() != seen
+    assert "sent back for rework since and waits again" in str(stale.value.cause)
+    assert result.state is TicketState.REJECTED
+    assert services.deliveries == []
+
+
 async def _reviewed_again(handle):  # type: ignore[no-untyped-def]
     view = await status(handle)
     reworked = any(r.decision and r.decision.action is ReviewAction.REWORK for r in view.reviews)
