@@ -53,8 +53,10 @@ def json_objects(
     """Each line's JSON object with its line number; a line that is not one (bad UTF-8, bad JSON,
     another JSON value) goes to ``errors`` instead. Blank lines are skipped."""
     data = data.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte-order mark some editors write
-    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        # What Windows PowerShell's > writes: one error for the file, not one per line.
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in data[:2]:
+        # What Windows PowerShell's > writes: one error for the file, not one per line. Without
+        # its byte-order mark too: JSON written as UTF-8 never holds a NUL byte ("{" in UTF-16
+        # is "{\x00" or "\x00{"), and each line read as a bad one.
         errors.append(InputError(source, None, "the file is UTF-16: save it as UTF-8"))
         return
     found = 0

@@ -94,11 +94,13 @@ def test_fields_are_named_as_the_line_spells_them_and_numbered_ids_are_read_as_t
     assert problems == ["field 'customer_tier' is given twice (as 'tier' and 'customer_tier')"]
 
 
-def test_a_utf16_file_is_one_error_naming_the_encoding() -> None:
+@pytest.mark.parametrize(
+    "mark", [pytest.param("\ufeff", id="with-its-mark"), pytest.param("", id="without-a-mark")]
+)
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_a_utf16_file_is_one_error_naming_the_encoding(mark: str, encoding: str) -> None:
     # Windows PowerShell's > writes UTF-16: each line was its own confusing error.
-    data = "\ufeff".encode("utf-16-le") + jsonl(good("T-1"), good("T-2")).decode().encode(
-        "utf-16-le"
-    )
+    data = (mark + jsonl(good("T-1"), good("T-2")).decode()).encode(encoding)
     tickets, errors = parse_jsonl(data, SOURCE)
     assert tickets == []
     assert [str(e) for e in errors] == [f"{SOURCE}: the file is UTF-16: save it as UTF-8"]
