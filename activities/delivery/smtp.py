@@ -55,6 +55,10 @@ def build_message(entry: LedgerEntry, request: DeliveryRequest, config: SmtpConf
     return message
 
 
+async def _no_reset(*args: Any, **kwargs: Any) -> None:
+    """What the channel's client does instead of RSET (``SmtpChannel.send`` says why)."""
+
+
 async def _goodbye(client: aiosmtplib.SMTP) -> None:
     """QUIT after an accepted message, best effort, then close."""
     with contextlib.suppress(Exception):
@@ -112,6 +116,11 @@ class SmtpChannel:
             return await data(*args, **kwargs)
 
         client.data = handing_over  # type: ignore[method-assign]  # send_message calls it
+        # After a refusal aiosmtplib resets the envelope (RSET) to reuse the connection, which
+        # this channel never does (one message a connection, closed after a failure). A relay
+        # slow to answer it ran out the time after the message was handed over, and a refusal
+        # became "may have been delivered": no RSET is sent.
+        client.rset = _no_reset  # type: ignore[method-assign]
         try:
             # Connecting, logging in and the message within the timeout (aiosmtplib's own
             # applies to each command); once the server took the message nothing may fail the

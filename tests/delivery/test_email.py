@@ -141,6 +141,27 @@ async def test_a_relay_silent_after_it_was_handed_the_message_is_not_sent_to_aga
     assert "whether it took the message" in uncertain.value.reason
 
 
+async def test_a_refused_message_stays_refused_when_the_relay_is_slow_to_reset() -> None:
+    # After a refusal aiosmtplib sends RSET to reuse the connection, which the channel never
+    # does. A relay slow to answer it ran out the attempt's time after the message was handed
+    # over: the refusal became "may have been delivered", and the ticket waited for a person
+    # to check a mailbox the relay had said no to.
+    from activities.delivery.errors import DeliveryRejected
+    from activities.delivery.smtp import SmtpChannel
+
+    entry, request = recorded("email", "email"), asked("email", "customer@example.com")
+    with smtp_server() as server:
+        server.mailbox.data_reply = "554 5.7.1 message refused by content filter"
+        server.mailbox.rset_delay = 3.0
+        config = SmtpConfig(
+            host=server.host, port=server.port, sender=SENDER, tls="none", timeout_seconds=1
+        )
+        with pytest.raises(DeliveryRejected) as rejected:
+            await SmtpChannel(config).send(entry, request)
+        assert server.mailbox.rsets == 0 and not server.mailbox.messages
+    assert "554" in rejected.value.reason
+
+
 async def test_an_address_no_e_mail_can_carry_is_refused_for_good_not_retried_for_hours() -> None:
     from activities.delivery.errors import DeliveryRejected
     from activities.delivery.smtp import SmtpChannel

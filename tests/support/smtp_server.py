@@ -27,6 +27,17 @@ class MailBox:
     # Seconds the server takes to answer the message's final "." (it keeps the message first,
     # as a relay that scans content has it before it answers).
     data_delay: float = 0.0
+    # What the message's final "." is answered when not 250 (a content filter's refusal, say).
+    data_reply: str | None = None
+    # Seconds the server takes to answer RSET (a client sends one after a refusal).
+    rset_delay: float = 0.0
+    rsets: int = 0  # how many RSET commands came
+
+    async def handle_RSET(self, server: Any, session: Any, envelope: Any) -> str:
+        self.rsets += 1
+        if self.rset_delay:
+            await asyncio.sleep(self.rset_delay)
+        return "250 OK"
 
     async def handle_QUIT(self, server: Any, session: Any, envelope: Any) -> str:
         if self.quit_delay:
@@ -57,6 +68,9 @@ class MailBox:
         self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
         if self.data_delay:
             await asyncio.sleep(self.data_delay)
+        if self.data_reply is not None:
+            self.messages.pop()  # refused: not kept
+            return self.data_reply
         return "250 Message accepted for delivery"
 
 
