@@ -42,9 +42,10 @@ from shared.encryption.keyring import KeyRing, load_key_ring
 from shared.payload_converter import SharedPydanticPayloadConverter
 from shared.payload_store import FileStore, PayloadStore
 from shared.stores.config import StoreConfig
-from shared.stores.errors import PayloadMissing
+from shared.stores.errors import PayloadIntegrityError, PayloadMissing
 from shared.stores.factory import payload_driver
 from shared.stores.payloads import POSTGRES_DRIVER_NAME as POSTGRES_DRIVER
+from shared.stores.payloads import is_content_key, verified
 from shared.stores.payloads_file import FilePayloadDriver
 
 LEGACY_ENCODING: Final = b"binary/claim-check"
@@ -66,11 +67,14 @@ class LegacyClaimCheckDecoder(PayloadCodec):
             if payload.metadata.get("encoding") != LEGACY_ENCODING:
                 out.append(payload)
                 continue
-            original = Payload()
-            original.ParseFromString(
-                await self.store.get(payload.metadata["claim-check-key"].decode())
-            )
-            out.append(original)
+            key = payload.metadata["claim-check-key"].decode()
+            if not is_content_key(key):  # the codec named files by their SHA-256, nothing else
+                raise PayloadIntegrityError(
+                    f"a payload reference carries an invalid content hash {key[:80]!r}"
+                )
+            # Checked as the storage driver checks its payloads: the bytes found must be the
+            # ones the reference was made for (a damaged or changed file is said, not parsed).
+            out.append(verified(key, await self.store.get(key), self.store.describe()))
         return out
 
 

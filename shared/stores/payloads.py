@@ -95,9 +95,14 @@ def content_key(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def is_content_key(key: str) -> bool:
+    """Whether ``key`` is a content hash as this store names payloads (64 lowercase hex)."""
+    return _HEX64.fullmatch(key) is not None
+
+
 def checked_key(claim: StorageDriverClaim) -> str:
     key = claim.claim_data.get(HASH_KEY, "")
-    if not _HEX64.match(key):
+    if not is_content_key(key):
         raise PayloadIntegrityError(f"a payload reference carries an invalid content hash {key!r}")
     return key
 

@@ -26,7 +26,7 @@ from shared.data_converter import (
     data_converter,
 )
 from shared.payload_store import FileStore
-from shared.stores.errors import PayloadMissing
+from shared.stores.errors import PayloadIntegrityError, PayloadMissing
 from shared.stores.payloads_file import FilePayloadDriver
 from shared.stores.payloads_postgres import PostgresPayloadDriver
 from shared.stores.postgres import PostgresDatabase
@@ -114,6 +114,33 @@ async def test_a_reference_written_by_the_old_claim_check_codec_still_reads(tmp_
 
     converter = data_converter(env=env(tmp_path))
     assert await converter.decode([reference], [str]) == ["an old, long agent output"]
+
+
+@pytest.mark.parametrize(
+    ("stored", "key", "said"),
+    [
+        pytest.param(b"changed", None, "does not match its content hash", id="changed-bytes"),
+        pytest.param(None, "../../etc/passwd", "invalid content hash", id="not-a-hash"),
+    ],
+)
+async def test_an_old_claim_checks_bytes_are_checked_against_its_hash(
+    tmp_path: Path, stored: bytes | None, key: str | None, said: str
+) -> None:
+    # The storage driver checked its payloads' hashes; the old codec's references were read as
+    # whatever bytes the file held (a damaged or changed file parsed into another value).
+    original = (await data_converter(env=env(tmp_path)).encode(["an old, long agent output"]))[0]
+    data = original.SerializeToString()
+    real_key = hashlib.sha256(data).hexdigest()
+    await FileStore(tmp_path / "payloads").put(real_key, data)
+    if stored is not None:
+        (tmp_path / "payloads" / real_key[:2] / real_key).write_bytes(stored)
+    reference = Payload(
+        metadata={"encoding": LEGACY_ENCODING, "claim-check-key": (key or real_key).encode()},
+        data=f"{len(data)} bytes in the payload store".encode(),
+    )
+
+    with pytest.raises(PayloadIntegrityError, match=said):
+        await data_converter(env=env(tmp_path)).decode([reference], [str])
 
 
 async def test_a_cluster_worker_still_reads_what_its_machine_stored_as_files(
