@@ -14,7 +14,6 @@ from pydantic import (
     model_validator,
 )
 
-from policy.transitions import TicketState
 from shared.operations import SubmitOutcome
 from shared.pending_calls import PendingCall
 from shared.review import (
@@ -117,7 +116,8 @@ class TicketStatus(TicketView):
     @classmethod
     def of(cls, reading: TicketReading) -> "TicketStatus":
         view = reading.view
-        waiting = view.review_wait_began() if view.state is TicketState.AWAITING_REVIEW else None
+        # Not for a workflow stopped from outside while it waited: it takes no review.
+        waiting = view.review_wait_began() if reading.awaiting_review else None
         fields = {**view.model_dump(), "state": reading.state, "waiting_since": waiting}
         return cls.model_validate(fields)
 

@@ -8,12 +8,10 @@ and pass it to ``shared.data_converter.data_converter``.
 
 import asyncio
 import contextlib
-import os
-import tempfile
 from abc import ABC, abstractmethod
 from pathlib import Path
 
-from shared.private_files import durable_replace, private_dir
+from shared.private_files import durable_write, private_dir
 
 
 class PayloadStoreError(Exception):
@@ -50,12 +48,9 @@ class FileStore(PayloadStore):
             # Cut short (a power cut before an earlier version synced it): written again, or
             # every later store of the payload kept the damaged file and every read failed.
         private_dir(path.parent)
-        # Write to a temporary file and rename, so a reader never sees half a payload; synced,
+        # Written to a temporary file and renamed, so a reader never sees half a payload; synced,
         # so a history that names the payload never outlives its bytes.
-        fd, tmp = tempfile.mkstemp(dir=path.parent)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        durable_replace(tmp, path)
+        durable_write(path, data)
 
     def _get(self, key: str) -> bytes:
         try:

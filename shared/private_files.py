@@ -4,8 +4,10 @@ embedded server's database. A directory this project creates is its owner's only
 exists keeps the mode its owner gave it; a file of ours that an earlier version wrote with the
 default mode is made owner-only when it is next opened (``owner_only``)."""
 
+import contextlib
 import os
 import stat
+import tempfile
 from pathlib import Path
 from typing import Final
 
@@ -27,13 +29,23 @@ def private_dir(path: Path) -> None:
         directory.mkdir(mode=PRIVATE_DIR_MODE, exist_ok=True)
 
 
-def durable_replace(tmp: str | Path, path: Path) -> None:
-    """Name ``tmp`` (written, flushed) ``path``, on disk before and after: the file's bytes are
-    synced before the rename, and the directory after it. Without the first, a power cut could
-    leave ``path`` named but empty; without the second, not named at all."""
-    with open(tmp, "rb+") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+def durable_write(path: Path, data: bytes) -> None:
+    """``data`` as the file ``path``, on disk before and after it is named: written to a
+    temporary file beside it and synced, renamed over ``path``, then the directory synced.
+    Without the first sync a power cut could leave ``path`` named but empty; without the
+    second, not named at all. A failure on the way removes the temporary file (it may hold a
+    payload's bytes, which nothing else would ever delete) and raises."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
     sync_dir(path.parent)
 
 

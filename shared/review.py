@@ -4,7 +4,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_validator
 
 from shared.agents import Draft
 from shared.tickets import without_nul
@@ -66,7 +66,7 @@ class ReviewDecision(BaseModel):
     # a later wait. A rework whose resolver failed brings the ticket back with the same draft
     # revision; an approval made on the page from before it (another reviewer's, who never saw
     # the rework's notes or why it failed) was applied, and sent the draft sent back.
-    waiting_since: datetime | None = None
+    waiting_since: AwareDatetime | None = None
     edited_text: str | None = Field(default=None, max_length=MAX_EDITED_CHARS)
     notes: str | None = Field(default=None, max_length=MAX_NOTES_CHARS)
     reason: str | None = Field(default=None, max_length=MAX_REASON_CHARS)

@@ -149,7 +149,7 @@ class NamespaceMissing(ClientConfigError):
 
 
 # The namespace check must not hold up a process longer than this when the server is slow.
-NAMESPACE_CHECK_TIMEOUT = timedelta(seconds=10)
+NAMESPACE_CHECK_TIMEOUT = timedelta(seconds=3)  # within the API's readiness probe's
 
 
 async def _check_namespace(client: Client, settings: ConnectionSettings) -> None:

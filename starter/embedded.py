@@ -28,7 +28,7 @@ from shared.encryption.keyring import (
 from shared.private_files import private_dir
 from shared.search_attribute_setup import SearchAttributeSetupError, ensure_search_attributes
 from shared.search_attributes import ALL_KEYS, type_name
-from shared.temporal_client import connect, connection_settings
+from shared.temporal_client import NamespaceMissing, connect, connection_settings
 from shared.ticket_listing import first_undecryptable_ticket
 from starter.database_lock import DatabaseInUse, lock_database, name_holder
 from starter.errors import CliError
@@ -110,6 +110,12 @@ async def server_answers(address: str, timeout: float = 3.0) -> bool:
         await asyncio.wait_for(connect(settings), timeout)
     except (RuntimeError, TimeoutError, OSError):
         return False
+    except NamespaceMissing:
+        raise CliError(
+            f"the Temporal server at {address} has no namespace {settings.namespace!r} "
+            "(TEMPORAL_NAMESPACE): `make run`'s embedded server has only 'default'; unset "
+            "TEMPORAL_NAMESPACE, or point TEMPORAL_ADDRESS at a server that has it"
+        ) from None
     return True
 
 

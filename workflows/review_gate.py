@@ -9,7 +9,7 @@ final review deadline: then nobody has answered and the wait ends without a deci
 
 import json
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from pydantic import ValidationError
@@ -179,9 +179,9 @@ class ReviewGate:
         ):
             return (
                 f"this review was made while ticket {view.ticket_id} waited from "
-                f"{decision.waiting_since:%Y-%m-%d %H:%M:%S} UTC; it has been sent back for "
-                f"rework since and waits again from {began:%Y-%m-%d %H:%M:%S} UTC (the log says "
-                "why); look at it and review again"
+                f"{decision.waiting_since.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC; it has been "
+                "sent back for rework since and waits again from "
+                f"{began:%Y-%m-%d %H:%M:%S} UTC (the log says why); look at it and review again"
             )
         if decision.saw_no_draft and view.draft is not None:
             return (

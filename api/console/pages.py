@@ -249,6 +249,11 @@ async def review(
         expired = "the form expired; look again and resubmit"
         return await _ticket(request, current, ticket_id, expired, 403, typed, why=kept)
     try:
+        seen = _wait_seen(waiting_since)
+    except ValueError as err:  # a tampered form: the page again, with what was typed
+        said = f"{err}; look again and resubmit"
+        return await _ticket(request, current, ticket_id, said, 422, typed, why=kept)
+    try:
         decision = ReviewDecision(
             action=action,
             reviewer=current.account.name,
@@ -258,9 +263,7 @@ async def review(
             # The ticket the page showed: refused on another one under the same id.
             chain=chain.strip() or None,
             # The wait the page showed: refused in a later one (a failed rework came back).
-            waiting_since=datetime.fromisoformat(waiting_since.strip())
-            if waiting_since.strip()
-            else None,
+            waiting_since=seen,
             edited_text=typed["edited_text"] if action == ReviewAction.EDIT else None,
             notes=typed["notes"] if action == ReviewAction.REWORK else None,
             reason=typed["reason"] if action == ReviewAction.REJECT else None,
@@ -288,6 +291,20 @@ async def review(
         )
     back = f"/console/queue?done={decision.action.value}&ticket={quote(ticket_id)}"
     return RedirectResponse(back + (f"&why={kept.value}" if kept else ""), status_code=303)
+
+
+def _wait_seen(value: str) -> datetime | None:
+    """The form's ``waiting_since`` (None when empty); ValueError when it is not a time with
+    its zone."""
+    if not value.strip():
+        return None
+    try:
+        seen = datetime.fromisoformat(value.strip())
+    except ValueError:
+        seen = None
+    if seen is None or seen.tzinfo is None:
+        raise ValueError("the form's wait for review is not a time with its zone")
+    return seen
 
 
 def _from_this_console(request: Request) -> bool:

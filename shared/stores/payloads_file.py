@@ -14,14 +14,13 @@ import contextlib
 import fcntl
 import json
 import os
-import tempfile
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
 from shared.payload_store import FileStore, PayloadStoreError
-from shared.private_files import durable_replace, private_dir, sync_dir
+from shared.private_files import durable_write, private_dir, sync_dir
 from shared.stores.payloads import (
     Collected,
     ContentAddressedDriver,
@@ -158,10 +157,8 @@ class FilePayloadDriver(ContentAddressedDriver):
         if not records:
             path.unlink(missing_ok=True)
             return
-        fd, tmp = tempfile.mkstemp(dir=path.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.writelines(json.dumps(r, separators=(",", ":")) + "\n" for r in records)
-        durable_replace(tmp, path)
+        lines = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records)
+        durable_write(path, lines.encode("utf-8"))
 
     def _get_many(self, keys: Sequence[str]) -> list[bytes]:
         found = []

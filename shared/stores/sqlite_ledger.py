@@ -100,7 +100,8 @@ def _atomically(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T])
         result = fn(conn)
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:  # SQLite ends it itself after a full disk or an I/O error
+            conn.execute("ROLLBACK")
         raise
     return result
 

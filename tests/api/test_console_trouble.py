@@ -345,6 +345,20 @@ async def test_the_ticket_page_names_its_wait_and_a_review_from_another_wait_is_
         },
     )
 
+    tampered = await console.post(
+        f"/console/tickets/{ticket_id}/review",
+        data={
+            "action": "edit",
+            "revision": "1",
+            "waiting_since": "2020-01-01T00:00:00",  # no zone: no instant to compare
+            "csrf": page_csrf(page),
+            "edited_text": TYPED,
+        },
+    )
+
+    assert tampered.status_code == 422, tampered.text
+    assert "wait for review is not a time with its zone" in tampered.text
+    assert TYPED in tampered.text
     # Each of the page's four forms carries the wait it showed.
     began = datetime.fromisoformat(waiting["status"]["waiting_since"])
     assert len(shown) == 4 and {datetime.fromisoformat(v) for v in shown} == {began}

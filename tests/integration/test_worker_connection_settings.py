@@ -47,3 +47,18 @@ def test_a_namespace_the_server_lacks_is_one_line_and_exit_2(
         f"worker: configuration error: the Temporal server at {address} has no namespace "
         "'tikets-typo': set TEMPORAL_NAMESPACE to one it has, or create it (docs/deploy.md)"
     )
+
+
+async def test_make_run_with_a_namespace_its_server_lacks_says_the_embedded_one_has_default(
+    dev_env: WorkflowEnvironment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from starter.embedded import server_answers
+    from starter.errors import CliError
+
+    address = dev_env.client.service_client.config.target_host
+    monkeypatch.setenv("TEMPORAL_ADDRESS", address)
+    monkeypatch.setenv("TEMPORAL_NAMESPACE", "tikets-typo")
+    with pytest.raises(CliError, match="embedded server has only 'default'; unset TEMPORAL_NAME"):
+        await server_answers(address)
+    monkeypatch.delenv("TEMPORAL_NAMESPACE")
+    assert await server_answers(address)

@@ -352,3 +352,21 @@ async def test_erasure_rewrites_an_owner_file_it_keeps_records_of_whole(
     # Written to a temporary file, synced, then renamed over it: never rewritten in place.
     assert str(files[0].parent) in synced
     assert await driver.retrieve(RETRIEVE, [kept]) == [payload(1000, b"s")]
+
+
+async def test_a_store_that_fails_to_reach_the_disk_leaves_no_temporary_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The temporary file holds the payload's bytes, and no owner record names it: left behind,
+    # neither erasure nor garbage collection would ever delete it.
+    driver = FilePayloadDriver(tmp_path / "payloads")
+
+    def disk_error(fd: int) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(os, "fsync", disk_error)
+    with pytest.raises(OSError, match="Input/output error"):
+        await driver.store(OWNER, [payload(1000)])
+
+    left = [p for p in (tmp_path / "payloads").rglob("*") if p.is_file() and p.name != ".lock"]
+    assert left == []

@@ -197,6 +197,7 @@ def test_free_and_standard_tiers_leave_the_priority_unchanged(
         "A non-urgent question about exports.",
         "Exports look odd.\n\nIf you received this in error, please notify the sender "
         "immediately and delete it.",
+        "Exports look odd.\n\nIf this reached you by mistake, please notify us immediately.",
     ],
 )
 def test_a_negated_urgency_cue_does_not_make_a_ticket_urgent(body: str) -> None:
@@ -282,6 +283,11 @@ def test_what_a_person_must_answer_is_urgent_and_says_why(
         "Sorry, I didn't make the payment on time this month; can I pay now?",
         "Can someone log in to the admin panel for me? I have no access yet.",
         "Which payment methods do you accept for annual plans?",
+        "Someone got in touch with me about my order, is that you?",
+        "Die Rechnung betrug 49 Euro, warum wurde mehr abgebucht?",
+        "How does your fraud detection work for card payments?",
+        "A new admin has taken over our account management, please update the contact.",
+        "I changed my password without any problem, but the app still asks for the old one.",
     ],
 )
 def test_ordinary_payment_and_login_questions_are_not_escalated(body: str) -> None:

@@ -10,7 +10,7 @@ URGENT_CUES: Final = [
     r"(?<!non-)(?<!non )\burgent(ly)?\b",  # "non-urgent" is the opposite
     r"\basap\b",
     # Not a mail disclaimer's "please notify the sender immediately".
-    r"(?<!the sender )\bimmediately\b",
+    r"(?<!the sender )(?<!notify us )\bimmediately\b",
     r"\bemergency\b",
     r"\boutage\b",
     r"\b(is|are|went|gone) down\b",
@@ -28,9 +28,10 @@ URGENT_CUES: Final = [
 # review_urgent) and the rationale says why. Written from the support domain, as the other cues.
 ESCALATION_CUES: Final = [
     # Account takeover.
-    r"\bsomeone (else )?(has |had )?(logged|signed|got|broke|hacked) in(to)?\b"
-    r"|\b(took|taken|taking) over (my|our) account"
-    r"|\bchanged (my|our|the) (password|e-?mail( address)?|phone number) without\b",
+    r"\bsomeone (else )?(has |had )?((logged|signed|broke|hacked) in(to)?|got into)\b"
+    r"|\b(took|taken|taking) over (my|our) account\b(?! manage)"
+    r"|\bchanged (my|our|the) (password|e-?mail( address)?|phone number) without "
+    r"(my|our|asking|telling|permission|consent)\b",
     # Payments the customer did not make ("didn't make the payment" is a late one: not here).
     r"\b(did ?n'?t|did not|never|don'?t|do not) (authori[sz]|approv|recogni[sz])(e|ed)\b"
     r"[^.?!\n]{0,40}\b(charge|payment|purchase|order|transaction)s?\b"
@@ -39,13 +40,16 @@ ESCALATION_CUES: Final = [
     r"|\b(did ?n'?t|did not|never) (make|place) (this|these|that|those|any) "
     r"(charge|purchase|transaction|order)s?\b"
     r"|\bunauthori[sz]ed (charge|payment|purchase|transaction)s?\b"
-    r"|\bfraud(ulent)?\b|\bidentity theft\b|\bchargebacks?\b",
+    # Not a question about fraud checks ("how does your fraud detection work").
+    r"|\bfraud(ulent)?\b(?! (detection|prevention|protection|checks?)\b)"
+    r"|\bidentity theft\b|\bchargebacks?\b",
     # Legal threats.
     r"\blegal (action|steps|proceedings)\b|\b(my|a|our) (lawyer|attorney|solicitor)s?\b"
     r"|\blawsuit\b|\bsue (you|your company|them)\b|\btake (you|this|it) to court\b",
     # The same in the other languages the offline agents answer in (German, Spanish, French,
     # Portuguese): lawyers, legal steps, fraud.
-    r"\b(rechts)?anwalt\b|\brechtliche schritte|\bbetrug\b|\babogad[oa]\b|\bavocat\b"
+    # ("betrug" is also "amounted to": "die Rechnung betrug 49 Euro".)
+    r"\b(rechts)?anwalt\b|\brechtliche schritte|\bbetr(ü|ue)ger|\bbetrugs|\babogad[oa]\b|\bavocat\b"
     r"|\badvogad[oa]\b|\bacciones legales|\bpoursuites\b|\bfraude\b",
 ]
 HIGH_CUES: Final = [
