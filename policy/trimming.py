@@ -20,11 +20,13 @@ from policy.text_budget import estimate_tokens, fit_to_tokens
 # A ticket body longer than this (in estimated tokens) keeps its head and tail only.
 DEFAULT_BODY_TOKEN_BUDGET: Final = 1_500
 
-# A line that is only a greeting ("Hi team,", "Dear support team,"), not "Hi, my app crashes".
+# A line that is only a greeting ("Hi team,", "Dear Sir or Madam,", "Hello Ana!"), not "Hi, my
+# app crashes" nor "Hi my app crashes": after the greeting word only words that address someone
+# (a name, capitalized; "team", "support", ...), or the customer's words went with the line.
 GREETING = re.compile(
-    r"^\s*(hi|hello|hey|dear|good (morning|afternoon|evening)|greetings)\b"
-    r"(\s+\w+){0,3}\s*[,!.:]?\s*$",
-    re.IGNORECASE,
+    r"^\s*(?i:hi|hello|hey|dear|good (?:morning|afternoon|evening)|greetings)\b"
+    r"(\s+((?i:team|support|there|all|everyone|folks|sir|or|madam|and|the|customer|service|"
+    r"care|desk)\b|[A-Z][\w'.-]*)){0,4}\s*[,!.:]?\s*$",
 )
 SIGN_OFF = re.compile(
     r"^\s*(thanks|thank you|many thanks|thanks in advance|regards|best|best regards|kind regards|"
@@ -46,6 +48,14 @@ SIGNATURE_MAX_LINES: Final = 10
 NAME_BLOCK_MAX_LINES: Final = 4
 NAME_BLOCK_MAX_WORDS: Final = 8
 POSTSCRIPT = re.compile(r"^\s*p\.?\s?s\b", re.IGNORECASE)
+# A line under a sign-off that gives the support team something to look up (an order, an
+# account, an invoice number): the customer's words, not a signature ("Order ID: 98765").
+REFERENCE = re.compile(
+    r"\b(order|account|invoice|ticket|customer|reference|ref|booking|subscription|case|"
+    r"contract|tracking|serial|id)\b\W{0,3}(no\.?|number|nr\.?|id|#)?\W{0,3}[\w-]*\d"
+    r"|#\s?\d{3,}",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -81,6 +91,7 @@ def _is_name_block(lines: list[str]) -> bool:
         len(line.split()) <= NAME_BLOCK_MAX_WORDS
         and not POSTSCRIPT.match(line)
         and not line.rstrip().endswith("?")
+        and not REFERENCE.search(line)
         for line in content
     )
 

@@ -8,14 +8,44 @@ from policy.trimming import trim_body
 CONTENT = "Our export fails with error 500 since Monday. Steps: open reports, click export."
 
 
-@pytest.mark.parametrize("greeting", ["Hi team,", "Hello!", "Dear support team,", "Good morning"])
+@pytest.mark.parametrize(
+    "greeting",
+    [
+        "Hi team,",
+        "Hello!",
+        "Dear support team,",
+        "Good morning",
+        "Dear Sir or Madam,",
+        "Hello Ana!",
+        "hi there",
+        "Hello ACME Support Team,",
+    ],
+)
 def test_a_greeting_line_is_cut(greeting: str) -> None:
     assert trim_body(f"{greeting}\n\n{CONTENT}").text == CONTENT
 
 
-def test_a_first_line_that_says_something_is_kept_even_when_it_starts_with_hi() -> None:
-    body = "Hi, my app crashes on start.\nIt began after the update."
+@pytest.mark.parametrize(
+    "first", ["Hi, my app crashes on start.", "Hi my app crashes", "Hello need help asap"]
+)
+def test_a_first_line_that_says_something_is_kept_even_when_it_starts_with_hi(first: str) -> None:
+    body = f"{first}\nIt began after the update."
     assert trim_body(body).text == body
+
+
+@pytest.mark.parametrize(
+    "reference", ["Order ID: 98765", "Account: ACME-42", "Invoice no. 2026-0042", "Order #55123"]
+)
+def test_what_the_customer_gives_to_look_up_under_a_sign_off_is_kept(reference: str) -> None:
+    # The sign-off's name block was cut whole: the order number the customer put under their
+    # name never reached an agent.
+    body = f"{CONTENT}\n\nThanks,\nAna\n{reference}"
+    assert reference in trim_body(body).text
+
+
+def test_a_phone_number_under_a_sign_off_is_still_a_signature() -> None:
+    body = f"{CONTENT}\n\nBest regards,\nAna Lima\nHead of Ops, ACME\n+49 30 1234567"
+    assert trim_body(body).text == CONTENT
 
 
 def test_a_sign_off_and_the_signature_after_it_are_cut() -> None:
