@@ -2,7 +2,7 @@
 
 import pytest
 
-from activities.providers.offline.language import ENGLISH, detect_language
+from activities.providers.offline.language import ENGLISH, OTHER, detect_language
 
 
 @pytest.mark.parametrize(
@@ -50,3 +50,24 @@ def test_hyphenated_english_words_are_not_read_as_portuguese() -> None:
 def test_english_wins_a_tie() -> None:
     # One English function word ("the") and one German one ("und").
     assert detect_language("the und") == ENGLISH
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param(
+            "\u041d\u0435 \u043c\u043e\u0433\u0443 \u0432\u043e\u0439\u0442\u0438 invoice",
+            id="russian-with-an-english-word",
+        ),
+        pytest.param("注文した商品がまだ届きません。invoice を確認してください。", id="japanese"),
+    ],
+)
+def test_a_text_in_another_script_is_said_to_be_other(text: str) -> None:
+    # Read as English before (no function word of any language), so with an English product
+    # word in it the offline rules answered it with an English template and no person.
+    assert detect_language(text) == OTHER
+
+
+def test_a_terse_english_text_is_not_other() -> None:
+    text = "Export fails again: report page shows error 500, retry button greyed, logs empty today"
+    assert detect_language(text) is None

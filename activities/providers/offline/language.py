@@ -47,7 +47,12 @@ STOPWORDS: Final[dict[str, frozenset[str]]] = {
         "gostaria seu sua"
     ),
 }
+# A text in none of the languages above, known by its script (Cyrillic, Greek, Arabic, CJK, ...):
+# it was read as English (none of their function words) and, with an English product word in it
+# ("invoice"), answered with an English template and no person asked.
+OTHER: Final = "other"
 NAMES: Final = {
+    OTHER: "a language they do not know",
     "en": "English",
     "de": "German",
     "es": "Spanish",
@@ -58,13 +63,29 @@ NAMES: Final = {
 _WORD: Final = re.compile(r"[^\W\d_]+(?:['-][^\W\d_]+)*")
 
 
+# Letters outside the Latin script (Cyrillic, Greek, Arabic, CJK, ...): past this share of the
+# text's letters it is not in a language the rules read, whatever English words it quotes.
+MAX_OTHER_SCRIPT_SHARE: Final = 0.3
+
+
+def _other_script_share(text: str) -> float:
+    letters = [c for c in text if c.isalpha()]
+    if not letters:
+        return 0.0
+    # Latin letters, with their accented forms, are below U+0250 (IPA extensions).
+    return sum(ord(c) >= 0x0250 for c in letters) / len(letters)
+
+
 def detect_language(text: str) -> str | None:
-    """The language code whose function words the text uses most, English on a tie; None when
-    the text has none of them (too short or too terse to tell)."""
+    """The language code whose function words the text uses most, English on a tie; OTHER for
+    a text mostly in another script; None when it has none of them (too short or too terse to
+    tell; a Latin-script language other than these five reads so too)."""
+    if _other_script_share(text) > MAX_OTHER_SCRIPT_SHARE:
+        return OTHER
     hits = dict.fromkeys(STOPWORDS, 0)
     for word in _WORD.findall(text.lower()):
-        for code, words in STOPWORDS.items():
-            hits[code] += word in words
+        for code, function_words in STOPWORDS.items():
+            hits[code] += word in function_words
     best = max(hits.values())
     if best == 0:
         return None
