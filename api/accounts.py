@@ -22,7 +22,8 @@ from shared.validation import NameGivenTwice, once_each
 
 # Recognisable in logs and secret scanners; 32 random bytes behind it.
 TOKEN_PREFIX = "tka_"
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+# \Z, not $: "$" also matches before a final newline, and "alice\n" broke the tokens file.
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}\Z")
 HASH_PATTERN = re.compile(r"^[0-9a-f]{64}$")
 # A tokens file is a short list of people and systems; anything bigger is a mistake.
 MAX_TOKENS_FILE_BYTES = 1_048_576

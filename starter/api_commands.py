@@ -141,7 +141,9 @@ def add_parsers(
     p.add_argument("--tokens-file", help="API tokens (TICKETS_API_TOKENS_FILE)")
     p.set_defaults(handler=cmd_serve)
 
-    p = sub.add_parser("token", parents=[common], help="API tokens for the HTTP API")
+    # --json on `create` only: given on `token` too, the subcommand's own default (False)
+    # overwrote `token --json create`'s, and the one output holding a token came as text.
+    p = sub.add_parser("token", help="API tokens for the HTTP API")
     actions = p.add_subparsers(dest="token_command", required=True)
     create = actions.add_parser(
         "create", parents=[common], help="a new token: prints it once, and its hash line"

@@ -74,11 +74,15 @@ def _started(
     errors: Sequence[InputError] | None = None,
     *,
     started: bool = True,
+    conflicts: Sequence[str] | None = None,
 ) -> None:
     """A run started (or, ``started`` false, found running) without --wait: its id (and the
-    input's errors), as JSON with --json."""
+    input's errors, and the ids another ticket holds: ``batch``'s), as JSON with --json."""
     if args.json:
-        render.print_json({"workflow_id": workflow_id, "started": started, **_errors_json(errors)})
+        held = {"conflicts": sorted(conflicts)} if conflicts is not None else {}
+        render.print_json(
+            {"workflow_id": workflow_id, "started": started, **held, **_errors_json(errors)}
+        )
     elif started:
         render.console().print(said)
     else:
@@ -230,7 +234,8 @@ async def cmd_batch(args: argparse.Namespace) -> int:
         say_attached(workflow_id, f"these {len(tickets)} ticket(s)", following=False)
     if progress is None:
         said = f"started {workflow_id} with {len(tickets)} ticket(s)"
-        _started(args, workflow_id, said, errors, started=not attached)
+        # The held ids too: they make the exit code 3, and a script must know which they are.
+        _started(args, workflow_id, said, errors, started=not attached, conflicts=held)
     elif args.json:
         render.print_json(
             {

@@ -38,11 +38,24 @@ class PlainTextConsole(Console):
         super().print(*objects, **kwargs)
 
 
+DEFAULT_COLUMNS = 140
+
+
+def _columns() -> int:
+    """COLUMNS when it is a positive number; 140 otherwise (an empty or odd value made every
+    command with redirected output end in "unexpected ValueError", its own output unseen)."""
+    try:
+        columns = int(os.environ.get("COLUMNS", DEFAULT_COLUMNS))
+    except ValueError:
+        return DEFAULT_COLUMNS
+    return columns if columns > 0 else DEFAULT_COLUMNS
+
+
 def console(stderr: bool = False) -> Console:
     # Wide enough for the tables when output is captured (CI logs, pipes), the terminal's own
     # width otherwise.
     stream = sys.stderr if stderr else sys.stdout
-    width = None if stream.isatty() else int(os.environ.get("COLUMNS", "140"))
+    width = None if stream.isatty() else _columns()
     return PlainTextConsole(
         file=stream, width=width, highlight=False, soft_wrap=False, markup=False, emoji=False
     )

@@ -130,7 +130,8 @@ async def cmd_submit(args: argparse.Namespace) -> int:
         ]
     # Stopped from outside (terminated, timed out) before it rested: its view still says the
     # state it last recorded (RESOLVING), and it was reported "still in progress".
-    stopped = await _stopped(client, unsettled[:MAX_STOPPED_CHECKS])
+    # (Only tickets waited for: with no valid ticket there is no client, and nothing to ask.)
+    stopped = await _stopped(client, unsettled[:MAX_STOPPED_CHECKS]) if unsettled else {}
     unsettled = [t for t in unsettled if t not in stopped]
     # Waited for and ended without its answer sent, for the pipeline's reason (a script reading
     # only the exit code must not take them for answered).

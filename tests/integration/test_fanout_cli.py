@@ -137,3 +137,9 @@ def test_a_batch_refuses_by_name_a_ticket_whose_id_another_ticket_holds(
     same = run_cli(stack.env, "batch", str(first), "--wait", "--json")
     assert same.code == 0, same.output  # the same ticket again is already known, not a conflict
     assert json.loads(same.stdout)["conflicts"] == []
+
+    # Without --wait too: the refused id was on stderr only, the JSON said nothing of it.
+    third = tmp_path / "third.jsonl"
+    third.write_text(line("FBC-1", "Still no parcel.") + line("FBC-4", "Invoice 4 is missing."))
+    started = run_cli(stack.env, "batch", str(third), "--json")
+    assert json.loads(started.stdout)["conflicts"] == ["FBC-1"], started.output

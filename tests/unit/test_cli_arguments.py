@@ -4,6 +4,7 @@ an "unexpected" error from an encoder deep in the client (`plan ""` printed pyda
 ValidationError; `plan "   "` started a run; `status $'BI-\\xff'` failed with an
 UnicodeEncodeError)."""
 
+import json
 import os
 from pathlib import Path
 
@@ -210,3 +211,22 @@ def test_a_count_or_revision_past_its_bound_is_refused_by_argparse(
     with pytest.raises(SystemExit) as exited:
         cli.build_parser().parse_args(argv)
     assert exited.value.code == 2 and said in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("json_output", [False, True])
+def test_a_submit_with_no_valid_ticket_says_why_and_fails_without_a_server(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], json_output: bool
+) -> None:
+    # No ticket was valid, so no client was made, and the check for stopped tickets used it
+    # anyway: "unexpected UnboundLocalError", and with --json the input's errors never shown.
+    file = tmp_path / "bad.jsonl"
+    file.write_text('{"subject": 1}\n')
+    code = cli.main(["submit", *(["--json"] if json_output else []), str(file)])
+    out, err = capsys.readouterr()
+
+    assert code == 1
+    assert "unexpected" not in err
+    if json_output:
+        assert json.loads(out)["errors"]
+    else:
+        assert f"{file}:1" in err

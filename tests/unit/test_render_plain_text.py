@@ -167,3 +167,14 @@ def test_status_of_a_ticket_closed_without_an_answer_does_not_say_its_sla_was_me
     assert closed(TicketState.COMPLETED).endswith("(met)")
     for state in (TicketState.FAILED, TicketState.DELIVERY_FAILED, TicketState.REJECTED):
         assert closed(state).endswith("(closed without an answer)"), state
+
+
+@pytest.mark.parametrize("columns", ["", "wide", "0", "-5"])
+def test_an_odd_columns_value_falls_back_to_the_default_width(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, columns: str
+) -> None:
+    # int("") ended every command with redirected output in "unexpected ValueError".
+    monkeypatch.setenv("COLUMNS", columns)
+    summary = TicketSummary(ticket_id="T-1", workflow_status="RUNNING", subject="s" * 300)
+    render.console().print(render.summaries_table([summary], "Tickets"))
+    assert max(len(row) for row in capsys.readouterr().out.splitlines()) == 140

@@ -119,3 +119,26 @@ def test_a_tokens_file_nested_too_deeply_and_a_long_name_are_one_short_sentence(
     assert main(["token", "create", "x y" * 50_000]) == 1
     said = capsys.readouterr().err
     assert len(said) < 400 and "(150,000 characters)" in said
+
+
+def test_a_name_ending_in_a_line_break_is_refused_and_the_file_stays_readable(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # "$" matched before the final newline: the entry was written across two lines, and the
+    # next append (and `serve`, which loads every token in the file) refused the file.
+    file = tmp_path / "tokens.toml"
+    assert main(["token", "create", "alice\n", "--append", str(file)]) == 1
+    assert "invalid name 'alice\\n'" in capsys.readouterr().err
+    assert main(["token", "create", "carol", "--append", str(file)]) == 0
+    TokenRegistry.load(file)  # still TOML
+
+
+def test_json_before_the_subcommand_is_refused_not_ignored(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # `token --json create` printed text, and a script's JSON parse failed on the one output
+    # that holds the token.
+    with pytest.raises(SystemExit) as usage:
+        main(["token", "--json", "create", "ana"])
+    assert usage.value.code == 2
+    assert "--json" in capsys.readouterr().err
