@@ -32,6 +32,12 @@ def add_parsers(
         help=f"at most this many of each workflow type, newest first (default "
         f"{replay.DEFAULT_LIMIT_PER_TYPE})",
     )
+    p.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help="exit 0 when there is nothing to replay (a new deployment); without it that is an "
+        "error: a gate that replayed nothing proved nothing (another namespace, a short --since)",
+    )
     p.set_defaults(handler=replay.run_replay)
 
     from starter import redrive

@@ -313,7 +313,9 @@ def print_report(report: ReplayReport, since: timedelta) -> None:
             note += ["  ", (f"{not_read} not readable here", "yellow")]
         running = report.running.get(workflow_type, 0)
         out.print(render.line(f"  {workflow_type:<22} {count:>6} ({running} running)", *note))
-    if not report.failures:
+    if not report.total:
+        out.print("Nothing to replay: this proves nothing about this code.")
+    elif not report.failures:
         out.print("Every history replays on this code: no non-deterministic change.")
     if broken:
         out.print(render.line(("NOT replayable on this code", "red"), f" ({len(broken)}):"))
@@ -350,6 +352,12 @@ async def run_replay(args: argparse.Namespace, workflows: Sequence[type] = ALL_W
             f"{len(unread)} workflow history(ies) could not be replayed here, their payloads "
             f"unreadable ({why}): give this process what the workers have "
             "(TICKETS_DATABASE_URL, the key ring) and run it again"
+        )
+    if not report.total and not getattr(args, "allow_empty", False):
+        said.append(
+            f"no workflow ran or started in the last {describe_duration(args.since)} in namespace "
+            f"{client.namespace}, so nothing was replayed and the gate proved nothing: check "
+            "TEMPORAL_NAMESPACE and --since, or pass --allow-empty for a new deployment"
         )
     if said:
         raise CliError("; ".join(said))
