@@ -106,8 +106,10 @@ class ReviewGate:
         elif self._pending is None and not await self._decided_before(
             closes_at, "final review deadline"
         ):
-            # Nobody answered: refuse every later review; the caller closes the ticket.
+            # Nobody answered: refuse every later review; the caller closes the ticket. The close
+            # time is shown while the ticket waits only (data, no command).
             self._accepting = False
+            view.review_closes_at = None
             return None
         view.review_closes_at = None
         decision, self._pending = self._pending, None
@@ -131,8 +133,10 @@ class ReviewGate:
         return True
 
     def close(self) -> None:
-        """The ticket is ending (cancelled): no review can apply any more."""
+        """The ticket is ending (cancelled): no review can apply any more, and no close time is
+        shown."""
         self._accepting = False
+        self._record.view.review_closes_at = None
 
     def problem(self, decision: ReviewDecision) -> str | None:
         """Why ``decision`` cannot be applied now, or None."""

@@ -101,6 +101,7 @@ async def test_a_ticket_nobody_reviews_escalates_then_closes_unanswered_at_its_f
     # At the deadline (the timer starts a few milliseconds after it is computed).
     assert timedelta(0) <= closed.at - (began + timedelta(hours=80)) < timedelta(minutes=1)
     assert "nobody reviewed the ticket within 80 hours" in closed.reason
+    assert result.review_closes_at is None  # shown while it waited only
     assert services.deliveries == []
     assert attrs.get(sa.TICKET_STATE) == TicketState.UNANSWERED
 
