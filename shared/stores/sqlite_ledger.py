@@ -173,6 +173,10 @@ class SqliteLedger(DeliveryLedger):
 
         return await asyncio.get_running_loop().run_in_executor(self._executor(), call)
 
+    async def _atomically(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """``fn`` in one write transaction on the ledger's thread (``_atomically``)."""
+        return await self._run(lambda conn: _atomically(conn, fn))
+
     async def close(self) -> None:
         thread, self._thread = self._thread, None
         if thread is None:
@@ -187,54 +191,45 @@ class SqliteLedger(DeliveryLedger):
         return f"SQLite file {self.path}"
 
     async def record(self, delivery: NewDelivery) -> tuple[LedgerEntry, bool]:
-        def write(conn: sqlite3.Connection) -> tuple[LedgerEntry, bool]:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                decision = delivery.decision()
-                inserted = conn.execute(
-                    f"INSERT OR IGNORE INTO deliveries ({_COLUMNS}) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 0, NULL, ?, 0, 0)",
-                    (delivery.ticket_id, *decision, _now(), delivery.chain),
-                ).rowcount
-                select = f"SELECT {_COLUMNS} FROM deliveries WHERE ticket_id = ?"
-                row = conn.execute(select, (delivery.ticket_id,)).fetchone()
-                (sending_until,) = conn.execute(
-                    "SELECT claimed_until FROM deliveries WHERE ticket_id = ?",
-                    (delivery.ticket_id,),
-                ).fetchone()
-                existing = _entry(row)
-                sending = (
-                    existing.sent_at is None
-                    and sending_until is not None
-                    and sending_until > time.time()
+        def decide(conn: sqlite3.Connection) -> tuple[LedgerEntry, bool]:
+            decision = delivery.decision()
+            inserted = conn.execute(
+                f"INSERT OR IGNORE INTO deliveries ({_COLUMNS}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 0, NULL, ?, 0, 0)",
+                (delivery.ticket_id, *decision, _now(), delivery.chain),
+            ).rowcount
+            select = f"SELECT {_COLUMNS} FROM deliveries WHERE ticket_id = ?"
+            row = conn.execute(select, (delivery.ticket_id,)).fetchone()
+            (sending_until,) = conn.execute(
+                "SELECT claimed_until FROM deliveries WHERE ticket_id = ?",
+                (delivery.ticket_id,),
+            ).fetchone()
+            existing = _entry(row)
+            sending = (
+                existing.sent_at is None
+                and sending_until is not None
+                and sending_until > time.time()
+            )
+            kept = answered_by_the_run_replaced(delivery.replaces, existing)
+            replace = another_tickets(delivery.chain, existing) and not kept
+            if not inserted and replace and not sending:
+                # Under this transaction's write lock: no other replacement in between.
+                conn.execute(
+                    "UPDATE deliveries SET channel = ?, customer_id = ?, revision = ?, "
+                    "body = ?, text_sha256 = ?, idempotency_key = ?, sent_via = ?, "
+                    "delivered_at = ?, chain = ?, sent_at = NULL, attempts = 0, "
+                    "last_error = NULL, claimed_by = NULL, claimed_until = NULL, "
+                    "sends = 0, refusals = 0 "
+                    "WHERE ticket_id = ?",
+                    (*decision, _now(), delivery.chain, delivery.ticket_id),
                 )
-                kept = answered_by_the_run_replaced(delivery.replaces, existing)
-                replace = another_tickets(delivery.chain, existing) and not kept
-                if not inserted and replace and not sending:
-                    # Under this transaction's write lock: no other replacement in between.
-                    conn.execute(
-                        "UPDATE deliveries SET channel = ?, customer_id = ?, revision = ?, "
-                        "body = ?, text_sha256 = ?, idempotency_key = ?, sent_via = ?, "
-                        "delivered_at = ?, chain = ?, sent_at = NULL, attempts = 0, "
-                        "last_error = NULL, claimed_by = NULL, claimed_until = NULL, "
-                        "sends = 0, refusals = 0 "
-                        "WHERE ticket_id = ?",
-                        (*decision, _now(), delivery.chain, delivery.ticket_id),
-                    )
-                    row = conn.execute(select, (delivery.ticket_id,)).fetchone()
-                    inserted = 1
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+                row = conn.execute(select, (delivery.ticket_id,)).fetchone()
+                inserted = 1
             return _entry(row), inserted == 1
 
-        return await self._run(write)
+        return await self._atomically(decide)
 
     async def mark_sent(self, ticket_id: str, key: str | None = None) -> LedgerEntry:
-        def write(conn: sqlite3.Connection) -> LedgerEntry:
-            return _atomically(conn, mark)
-
         def mark(conn: sqlite3.Connection) -> LedgerEntry:
             marked = conn.execute(
                 "UPDATE deliveries SET sent_at = coalesce(sent_at, ?), attempts = attempts + 1, "
@@ -249,7 +244,7 @@ class SqliteLedger(DeliveryLedger):
                 raise LookupError(f"the ledger holds no such delivery for ticket {ticket_id}")
             return _entry(row)
 
-        return await self._run(write)
+        return await self._atomically(mark)
 
     async def claim(
         self, ticket_id: str, holder: str, seconds: float, key: str | None = None
@@ -299,9 +294,6 @@ class SqliteLedger(DeliveryLedger):
         await self._run(write)
 
     async def reroute(self, ticket_id: str, key: str, sent_via: str) -> LedgerEntry | None:
-        def write(conn: sqlite3.Connection) -> LedgerEntry | None:
-            return _atomically(conn, move)
-
         def move(conn: sqlite3.Connection) -> LedgerEntry | None:
             moved = conn.execute(
                 "UPDATE deliveries SET sent_via = ?, last_error = NULL WHERE ticket_id = ? "
@@ -317,7 +309,7 @@ class SqliteLedger(DeliveryLedger):
             ).fetchone()
             return _entry(row) if row else None
 
-        return await self._run(write)
+        return await self._atomically(move)
 
     async def get(self, ticket_id: str) -> LedgerEntry | None:
         def read(conn: sqlite3.Connection) -> LedgerEntry | None:
@@ -354,20 +346,14 @@ class SqliteLedger(DeliveryLedger):
         return await self._run(write)
 
     async def delete(self, customer_id: str, *, any_case: bool = False) -> list[str]:
-        def write(conn: sqlite3.Connection) -> list[str]:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                rows = conn.execute(
-                    f"DELETE FROM deliveries WHERE {_customer_is(any_case)} RETURNING ticket_id",
-                    (customer_id,),
-                ).fetchall()
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+        def delete(conn: sqlite3.Connection) -> list[str]:
+            rows = conn.execute(
+                f"DELETE FROM deliveries WHERE {_customer_is(any_case)} RETURNING ticket_id",
+                (customer_id,),
+            ).fetchall()
             return sorted({r[0] for r in rows})
 
-        return await self._run(write)
+        return await self._atomically(delete)
 
     async def customer_rows(self, customer_id: str, *, any_case: bool = False) -> list[str]:
         def read(conn: sqlite3.Connection) -> list[str]:
