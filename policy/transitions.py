@@ -76,6 +76,11 @@ TERMINAL_STATES: Final = frozenset(state for state, nxt in TRANSITIONS.items() i
 # Where a ticket rests until something outside the pipeline happens (a person, or nothing ever).
 SETTLED_STATES: Final = TERMINAL_STATES | {S.AWAITING_REVIEW}
 
+# The states in which a ticket is with the agents (not waiting for a person or a delivery).
+AGENT_STATES: Final = frozenset(
+    {S.NEW, S.CLASSIFIED, S.TRIAGED, S.RESOLVING, S.RESOLVED, S.VALIDATED}
+)
+
 # Where a ticket ended without its answer going out for a reason a person has to act on (the
 # pipeline's, not a reviewer's: REJECTED, UNANSWERED and CANCELLED were decisions or a deadline).
 FAILED_STATES: Final = frozenset({S.FAILED, S.DELIVERY_FAILED})

@@ -33,6 +33,7 @@ from typing import Final
 from temporalio.client import Client
 from temporalio.common import MetricMeter
 
+from policy import transitions
 from policy.transitions import TERMINAL_STATES, TicketState
 from shared import metrics, names
 from shared import search_attributes as sa
@@ -72,15 +73,8 @@ OVERDUE_QUERY: Final = _running(
     f"AND {sa.TICKET_ESCALATED.name} = true"
 )
 OPEN_STATES: Final = [s for s in TicketState if s not in TERMINAL_STATES]
-# The states in which a ticket is with the agents (not waiting for a person or a delivery).
-AGENT_STATES: Final = [
-    TicketState.NEW,
-    TicketState.CLASSIFIED,
-    TicketState.TRIAGED,
-    TicketState.RESOLVING,
-    TicketState.RESOLVED,
-    TicketState.VALIDATED,
-]
+# The states in which a ticket is with the agents, in the lifecycle's order.
+AGENT_STATES: Final = [s for s in TicketState if s in transitions.AGENT_STATES]
 STALLED_AFTER: Final = timedelta(minutes=15)
 
 

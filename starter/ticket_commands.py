@@ -325,7 +325,9 @@ def add_parsers(
         type=state_argument,
         metavar="STATE",
         help=f"one of {', '.join(LISTED_STATES)} (any case; the last two: stopped from "
-        "outside, by `temporal workflow terminate` or a run timeout)",
+        "outside, by `temporal workflow terminate` or a run timeout). A ticket with the agents "
+        "is listed as NEW (RESOLVING after a rework): its stage between agents is not "
+        "published; `status` shows it",
     )
     p.add_argument(
         "--limit",

@@ -45,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
         PATCH_ILLEGAL_TRANSITION_TELLS_BATCH,
         PATCH_LEAN_HISTORY,
         PATCH_REWORK_FAILURE,
+        PATCH_STAGES_AT_REST,
         REWORK_AGENT_ACTIVITIES,
     )
     from workflows.ticket_record import ILLEGAL_TRANSITION, TicketRecord
@@ -76,7 +77,8 @@ class TicketWorkflow:
         # Set by run() before anything else: whether this run takes the lean-history paths,
         # whether a queued delivery moves it to DELIVERING (the delivering-state version), and
         # whether a cancellation waits for a delivery attempt that is sending (the
-        # cancel-waits-for-send version).
+        # cancel-waits-for-send version). (Whether moves between agent states are published, the
+        # stages-at-rest version, is the record's.)
         self._lean = False
         self._delivering = False
         self._cancel_waits = False
@@ -95,7 +97,10 @@ class TicketWorkflow:
     async def run(self, request: Any) -> TicketView:
         # Asked first, before the first command that differs between the versions. A new ticket
         # records one marker, the newest version's, which implies the earlier ones.
-        self._cancel_waits = workflow.patched(PATCH_CANCEL_WAITS_FOR_SEND)
+        self._record.stages_at_rest = workflow.patched(PATCH_STAGES_AT_REST)
+        self._cancel_waits = self._record.stages_at_rest or workflow.patched(
+            PATCH_CANCEL_WAITS_FOR_SEND
+        )
         self._delivering = self._cancel_waits or workflow.patched(PATCH_DELIVERING_STATE)
         self._lean = self._delivering or workflow.patched(PATCH_LEAN_HISTORY)
         self._record.lean = self._reviews.lean = self._lean

@@ -13,6 +13,7 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from policy.transitions import (
+        AGENT_STATES,
         SETTLED_STATES,
         TERMINAL_STATES,
         IllegalTransition,
@@ -40,6 +41,9 @@ class TicketRecord:
         # Tickets since the lean-history patch (set by the workflow before start()) publish
         # only what a visibility query needs (see publish()).
         self.lean = False
+        # Tickets since the stages-at-rest version (set by the workflow before start()) publish
+        # no move from one agent state to another (see publish()).
+        self.stages_at_rest = False
 
     @property
     def state(self) -> TicketState:
@@ -108,8 +112,20 @@ class TicketRecord:
         self.publish()
 
     def publish(self) -> None:
-        """Upsert what changed since the last publish (each upsert is an event in the history)."""
+        """Upsert what changed since the last publish (each upsert is an event in the history,
+        and an action on a Temporal Cloud bill). Since stages-at-rest, a ticket that goes from
+        one agent state to another (NEW to VALIDATED) upserts nothing: visibility keeps the
+        agent state it last published (the starter's NEW; RESOLVING for a rework) until the
+        ticket waits for a person or a delivery, or ends. Its stage at the moment is in its
+        status query and the Web UI's current details."""
         v = self.view
+        if (
+            self.stages_at_rest
+            and v.state in AGENT_STATES
+            and self._published.get(sa.TICKET_STATE.name) in AGENT_STATES
+        ):
+            workflow.set_current_details(self._details())
+            return
         wanted: dict[str, Any] = {
             sa.TICKET_STATE.name: (sa.TICKET_STATE, v.state.value),
             sa.TICKET_CATEGORY.name: (sa.TICKET_CATEGORY, v.category.value if v.category else None),

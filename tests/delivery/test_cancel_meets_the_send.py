@@ -34,7 +34,7 @@ from tests.support.temporal import patch_ids, status, wait_until
 from tests.support.tickets import make_ticket, start_ticket
 from tests.support.webhook_receiver import Received, Reply, webhook_receiver
 from tests.support.workers import running
-from workflows.ticket_patches import PATCH_CANCEL_READS_LEDGER, PATCH_CANCEL_WAITS_FOR_SEND
+from workflows.ticket_patches import PATCH_CANCEL_READS_LEDGER, PATCH_STAGES_AT_REST
 
 S = TicketState
 ACTIVITY_ENDS = {
@@ -132,7 +132,7 @@ async def test_a_cancel_that_meets_the_queued_sends_success_completes_the_ticket
     key = ended.received[1].headers["Idempotency-Key"]
     assert ended.view.delivery.idempotency_key == key
     assert ended.view.delivery.sent_to is not None  # the webhook's address, as a send says
-    assert await patches(ended.handle) == [PATCH_CANCEL_WAITS_FOR_SEND, PATCH_CANCEL_READS_LEDGER]
+    assert await patches(ended.handle) == [PATCH_STAGES_AT_REST, PATCH_CANCEL_READS_LEDGER]
 
 
 async def test_a_cancel_that_meets_the_queued_sends_refusal_stands(
@@ -147,7 +147,7 @@ async def test_a_cancel_that_meets_the_queued_sends_refusal_stands(
     assert ended.row is not None and ended.row.sent_at is None
     assert ended.status == "CANCELED"
     assert ended.view.state == S.CANCELLED and ended.view.delivery is None
-    assert await patches(ended.handle) == [PATCH_CANCEL_WAITS_FOR_SEND, PATCH_CANCEL_READS_LEDGER]
+    assert await patches(ended.handle) == [PATCH_STAGES_AT_REST, PATCH_CANCEL_READS_LEDGER]
 
 
 async def test_a_cancel_that_meets_the_send_stands_when_the_ledger_cannot_say(
@@ -163,7 +163,7 @@ async def test_a_cancel_that_meets_the_send_stands_when_the_ledger_cannot_say(
     assert ended.row is not None and ended.row.sent_at is not None  # out, as the ledger knows
     assert ended.status == "CANCELED"
     assert ended.view.state == S.CANCELLED and ended.view.failure is None
-    assert await patches(ended.handle) == [PATCH_CANCEL_WAITS_FOR_SEND, PATCH_CANCEL_READS_LEDGER]
+    assert await patches(ended.handle) == [PATCH_STAGES_AT_REST, PATCH_CANCEL_READS_LEDGER]
 
 
 async def _unreadable(ticket_id: str) -> LedgerEntry | None:

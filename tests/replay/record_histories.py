@@ -65,7 +65,9 @@ from tests.support.workers import fake_pipeline, real_pipeline
 # no committed history held; every other path is v10's). Recorded later with v11's code, for
 # the patches no committed history held: classified-after-a-rate-limit (sla-from-intake),
 # rework-failed-back-to-review, input-from-a-newer-version (ignore-unknown-input-fields).
-TICKETS_VERSION = "v11"
+# v12: stages-at-rest (asked at the start in cancel-waits-for-send's place; no upsert between
+# agent states), every scenario of the time-skipping set.
+TICKETS_VERSION = "v12"
 # Fan-out v2: sub-task workflows named by place and worker (positional-subtask-ids), a complex
 # ticket after orchestrator-cancel-falls-back and rework-drafts-with-notes (their paths are
 # not taken here: asked only when cancelled or reworked), batches with client-made fairness keys.

@@ -7,6 +7,7 @@ replayed by the ``replay_check`` fixture.
 """
 
 import json
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,7 @@ from workflows.ticket_patches import (
     PATCH_IGNORE_UNKNOWN_INPUT_FIELDS,
     PATCH_LEAN_HISTORY,
     PATCH_ORCHESTRATED_RESOLUTION,
+    PATCH_STAGES_AT_REST,
 )
 
 
@@ -170,6 +172,38 @@ def test_both_sides_of_the_cancel_waits_for_send_version_are_committed() -> None
         assert patches(v7) == {PATCH_CANCEL_WAITS_FOR_SEND}
         assert states_upserted(v7) == states_upserted(v6)
         assert len(load(v7).events) == len(load(v6).events)
+
+
+AGENT_STATES = {"NEW", "CLASSIFIED", "TRIAGED", "RESOLVING", "RESOLVED", "VALIDATED"}
+
+
+def published_between_agents(path: Path) -> list[tuple[str, str]]:
+    """The upserts of TicketState from one agent state to another, in order."""
+    states = states_upserted(path)
+    return [(a, b) for a, b in pairwise(states) if {a, b} <= AGENT_STATES]
+
+
+@pytest.mark.parametrize(
+    "name", ["straight-through", "completed", "delivery-queued", "reworked-then-edited"]
+)
+def test_both_sides_of_the_stages_at_rest_version_are_committed(name: str) -> None:
+    """v12 (stages-at-rest, asked at the start in cancel-waits-for-send's place) records one
+    version marker per ticket, as v7 did, and publishes no move between agent states: the same
+    states where the ticket waits or ends, three events fewer for a ticket that goes straight
+    through (a rework still publishes its return to the agents: it leaves the review queue)."""
+    v7, v12 = FOLDER / f"ticket-v7-{name}.json", FOLDER / f"ticket-v12-{name}.json"
+    assert patches(v7) == {PATCH_CANCEL_WAITS_FOR_SEND}
+    assert patches(v12) == {PATCH_STAGES_AT_REST}
+    assert published_between_agents(v7)
+    assert published_between_agents(v12) == []
+    at_rest = [s for s in states_upserted(v7) if s not in AGENT_STATES - {"NEW"}]
+    assert [s for s in states_upserted(v12) if s not in AGENT_STATES - {"NEW"}] == at_rest
+    if name == "straight-through":
+        assert len(load(v12).events) == len(load(v7).events) - 3
+    if name == "reworked-then-edited":
+        assert states_upserted(v12) == [
+            "NEW", "AWAITING_REVIEW", "RESOLVING", "AWAITING_REVIEW", "COMPLETED"
+        ]  # fmt: skip
 
 
 def test_the_committed_v7_history_of_a_cancel_during_a_send_completes_the_ticket() -> None:

@@ -9,7 +9,7 @@ from temporalio.client import WorkflowHistory
 from bench.ticket_history import billable_actions, history_cost, ticket_shape
 
 STRAIGHT_THROUGH = (
-    Path(__file__).parent.parent / "replay" / "histories" / "ticket-v7-straight-through.json"
+    Path(__file__).parent.parent / "replay" / "histories" / "ticket-v12-straight-through.json"
 )
 
 
@@ -19,13 +19,14 @@ def history() -> WorkflowHistory:
 
 def test_the_shape_is_what_each_workflow_task_asked_of_temporal() -> None:
     # The first task: the version's patch marker (its TemporalChangeVersion upsert is the
-    # patch's own), the configuration snapshot, the state, the classifier's call; the last: the
-    # delivery's local attempt and the final state, no activity.
+    # patch's own), the configuration snapshot, the state (NEW: this test server's start came
+    # without it), the classifier's call; then an agent call each, publishing nothing (the
+    # stages-at-rest version); the last: the delivery's local attempt and the final state.
     assert ticket_shape(history()) == [
         [1, 1, 1, 1],
-        [0, 0, 1, 1],
-        [0, 1, 1, 1],
-        [0, 0, 1, 1],
+        [0, 0, 0, 1],
+        [0, 1, 0, 1],
+        [0, 0, 0, 1],
         [0, 1, 1, 0],
     ]
 
@@ -43,6 +44,6 @@ def test_the_shape_accounts_for_every_command_of_the_history() -> None:
 
 
 def test_billable_actions_count_the_start_attempts_local_batches_and_upserts() -> None:
-    # The start, four activity attempts, three workflow tasks with local activities, five
+    # The start, four activity attempts, three workflow tasks with local activities, two
     # upserts of the ticket's own attributes (not the patch's TemporalChangeVersion).
-    assert billable_actions(history()) == 1 + 4 + 3 + 5
+    assert billable_actions(history()) == 1 + 4 + 3 + 2

@@ -118,10 +118,10 @@ async def test_a_knowledge_base_that_fails_fails_the_ticket_with_its_reason(
         view = await status(handle)
         described = await handle.describe()
         assert await failed_tasks(handle) == []
-        # The ticket's version (cancel-waits-for-send, which implies delivering-state) implies
+        # The ticket's version (stages-at-rest, which implies delivering-state) implies
         # local-failure-fails-ticket: no marker is recorded after the failed local activity's
         # (that did not replay reliably).
-        assert await patches(handle) == ["cancel-waits-for-send"]
+        assert await patches(handle) == ["stages-at-rest"]
 
     assert view.state is TicketState.FAILED
     assert view.failure is not None and "search_knowledge_base failed" in view.failure
