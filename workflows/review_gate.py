@@ -7,6 +7,7 @@ the SLA timer runs; if it fires first, the ticket is marked escalated and keeps 
 final review deadline: then nobody has answered and the wait ends without a decision.
 """
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -28,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
         ReviewRecord,
     )
     from workflows import metrics
+    from workflows.ticket_patches import PATCH_ABSORBED_CANCEL_STOPS
     from workflows.ticket_record import TicketRecord
 
 # The final review deadline adds a timer to every wait for review. A ticket that began waiting
@@ -90,10 +92,12 @@ class ReviewGate:
         if final_deadline_hours and (self.lean or workflow.patched(PATCH_REVIEW_FINAL_DEADLINE)):
             closes_at = workflow.now() + timedelta(hours=final_deadline_hours)
         view.review_closes_at = closes_at
+        _stop_if_cancelled()
         self._record.move(TicketState.AWAITING_REVIEW, "policy", "; ".join(view.review_reasons))
         self._accepting = True
         if on_waiting is not None:
             await on_waiting()
+            _stop_if_cancelled()
         # Nobody decided by the SLA deadline: make it loud (status, search attribute), keep waiting.
         if (
             not view.escalated
@@ -260,3 +264,11 @@ class ReviewGate:
                 note=problem,
             )
         )
+
+
+def _stop_if_cancelled() -> None:
+    """A cancel request came and something absorbed it (an awaited child that completed anyway,
+    the batch's signal): the ticket is cancelled, not a person's to review. The patch is asked
+    only then, so no other history changes."""
+    if workflow.cancellation_reason() is not None and workflow.patched(PATCH_ABSORBED_CANCEL_STOPS):
+        raise asyncio.CancelledError()

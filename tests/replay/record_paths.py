@@ -39,6 +39,8 @@ PATH_TESTS: dict[str, str] = {
     "test_a_ticket_that_would_pass_its_token_budget_stops_and_waits_for_a_person[complex]",
     "long-synthesis-falls-back": "tests/workflow/test_handoff.py::"
     "test_a_synthesized_answer_longer_than_a_reply_falls_back_to_the_resolver",
+    "absorbed-cancel-stops": "tests/workflow/test_absorbed_cancel.py::"
+    "test_a_cancel_absorbed_by_the_orchestrator_run_ends_the_ticket_cancelled",
     "retry-unapplied-rate": "tests/integration/test_rate_controller_renewal.py::"
     "test_a_rate_the_controller_could_not_set_is_set_again_without_waiting_for_reports",
 }

@@ -136,10 +136,12 @@ def _write_out(every: list[WorkflowHistory]) -> None:
         (folder / f"{uuid.uuid4().hex}.json").write_text(json.dumps(kept))
 
 
-async def replay_histories(client: Client, started: Iterable[tuple[str, str | None]]) -> int:
-    """Replay every history of each workflow (its runs, its children) against today's code;
-    raises on non-determinism."""
-    found = await asyncio.gather(*(histories(client, w, r) for w, r in started))
+async def replay_histories(
+    client: Client, started: Iterable[tuple[str, str | None]], children: bool = True
+) -> int:
+    """Replay every history of each workflow (its runs and, unless ``children`` is False, its
+    children) against today's code; raises on non-determinism."""
+    found = await asyncio.gather(*(histories(client, w, r, children) for w, r in started))
     every = [history for group in found for history in group]
     if every and os.environ.get(HISTORIES_OUT):
         _write_out(every)

@@ -106,7 +106,8 @@ async def fake_pipeline(
     """The real workflow with fake activities registered under the real names. Activities whose
     names are agent activities go on the LLM queue, delivery on the delivery queue, the rest next
     to the workflow. ``workflow_worker``: more options for the workflows' worker (a test's
-    interceptors, its workflow runner); ``workflows`` there are registered beside the real ones."""
+    interceptors, its workflow runner); ``workflows`` there are registered beside the real ones,
+    in place of a real one of the same name (a test's stand-in)."""
     agent_names = {
         names.CLASSIFY_TICKET,
         names.TRIAGE_TICKET,
@@ -124,11 +125,13 @@ async def fake_pipeline(
     # The real ones (they only talk to the server): a batch's refused starts call them.
     others += [a for a in (restart_ticket, restart_tickets) if _activity_name(a) not in given]
     extra = list(workflow_worker.pop("workflows", ()))
+    replaced = {_workflow_name(w) for w in extra}
+    real = [w for w in ALL_WORKFLOWS if _workflow_name(w) not in replaced]
     workers = [
         Worker(
             client,
             task_queue=task_queue,
-            workflows=[*ALL_WORKFLOWS, *extra],
+            workflows=[*real, *extra],
             activities=others,
             **workflow_worker,
         )
@@ -144,6 +147,11 @@ async def fake_pipeline(
 
 def _activity_name(fn: object) -> str:
     defn = getattr(fn, "__temporal_activity_definition")
+    return defn.name
+
+
+def _workflow_name(cls: object) -> str | None:
+    defn = getattr(cls, "__temporal_workflow_definition")
     return defn.name
 
 

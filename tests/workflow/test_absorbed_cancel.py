@@ -1,0 +1,95 @@
+"""A cancel request that something else absorbs does not send the ticket on to a person.
+
+Cancelling a ticket cancels what it awaits. An orchestrator run that completes anyway (its
+synthesizer answered as the request came) hands the ticket its result, and temporalio's
+cancellation of the ticket is then spent: the ticket went on to validation and waited in the
+review queue, where an approval ended it CANCELLED at delivery's check and no approval left it
+there until its final deadline (or for ever). Since ``absorbed-cancel-stops`` it ends CANCELLED
+before it waits for a person.
+
+No replay_check fixture: the stand-in orchestrator's own history would not replay against the
+real one. The ticket's history is replayed here, without its child's.
+"""
+
+import asyncio
+import contextlib
+from typing import Any
+
+import pytest
+from temporalio import workflow
+from temporalio.client import WorkflowFailureError, WorkflowHandle
+from temporalio.exceptions import CancelledError
+from temporalio.testing import WorkflowEnvironment
+
+from policy.transitions import TicketState
+from shared import names
+from shared.orchestration import OrchestratorInput, OrchestratorResult, Synthesis
+from tests.support.fake_fanout import plan, task
+from tests.support.fakes import FakeAgents, FakeTicketServices
+from tests.support.temporal import patch_ids, replay_histories, wait_for_state, wait_until
+from tests.support.tickets import make_ticket, start_ticket
+from tests.support.workers import fake_pipeline
+from workflows.ticket_patches import PATCH_ABSORBED_CANCEL_STOPS
+
+
+@workflow.defn(name=names.ORCHESTRATOR_WORKFLOW, sandboxed=False)
+class CancelAbsorbingOrchestrator:
+    """A fake orchestrator run: it waits until it is asked to cancel, then answers anyway."""
+
+    def __init__(self) -> None:
+        self.started = False
+
+    @workflow.run
+    async def run(self, request: OrchestratorInput) -> OrchestratorResult:
+        self.started = True
+        with contextlib.suppress(asyncio.CancelledError):
+            await workflow.wait_condition(lambda: False)
+        return OrchestratorResult(
+            task=request.task,
+            plan=plan(task("look")),
+            plan_attempts=1,
+            outcomes=[],
+            synthesis=Synthesis(answer="An answer written as the cancel request came."),
+        )
+
+    @workflow.query(name="started")
+    def was_started(self) -> bool:
+        return self.started
+
+
+async def _child_started(child: WorkflowHandle[Any, Any]) -> bool | None:
+    try:
+        return await child.query("started", result_type=bool) or None
+    except Exception:
+        return None
+
+
+async def test_a_cancel_absorbed_by_the_orchestrator_run_ends_the_ticket_cancelled(
+    dev_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    # A complex ticket the validator would send to a person (confidence 0.2).
+    agents, services = FakeAgents(complex=True, confidence=0.2), FakeTicketServices()
+    async with fake_pipeline(
+        dev_env.client,
+        task_queue,
+        agents.activities() + services.activities(),
+        llm_queue=services.agent_queue,
+        workflows=[CancelAbsorbingOrchestrator],
+    ):
+        handle = await start_ticket(dev_env.client, task_queue, make_ticket())
+        child = dev_env.client.get_workflow_handle(f"{handle.id}/resolution")
+        await wait_until(lambda: _child_started(child), what="the orchestrator run")
+        await handle.cancel()
+        # Before the patch it came to rest in the review queue instead.
+        view = await wait_for_state(handle, TicketState.CANCELLED, TicketState.AWAITING_REVIEW)
+        assert view.state is TicketState.CANCELLED
+        with pytest.raises(WorkflowFailureError) as ended:
+            await handle.result()
+        history = await handle.fetch_history()
+        await replay_histories(dev_env.client, [(handle.id, None)], children=False)
+
+    assert isinstance(ended.value.cause, CancelledError)
+    assert TicketState.AWAITING_REVIEW not in [t.to_state for t in view.transitions]
+    # The orchestrator's answer came; nobody was asked to review it.
+    assert (await child.describe()).status.name == "COMPLETED"
+    assert PATCH_ABSORBED_CANCEL_STOPS in patch_ids(history.events)
