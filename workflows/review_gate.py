@@ -48,6 +48,11 @@ PATCH_REVIEW_FINAL_DEADLINE = "review-final-deadline"
 # ignored, behind PATCH_REWORK_CAP, asked only then.
 MAX_REWORKS: Final = 10
 PATCH_REWORK_CAP = "rework-cap"
+# A review signal made for another wait than the one the ticket is in (its chain, its
+# waiting_since) or on a page that showed no draft once there is one is ignored, as the update's
+# validator refuses it; before, a signal skipped those checks and was applied. Asked only when
+# one of them trips.
+PATCH_STALE_SIGNAL_IGNORED = "stale-review-signal-ignored"
 
 MAX_RAW_EXCERPT_CHARS: Final = 500
 MAX_NOTE_CHARS: Final = 500
@@ -173,6 +178,11 @@ class ReviewGate:
         worker without it) replays as it was applied."""
         if problem := self.problem(decision):
             return problem
+        return self._stale_problem(decision) or self._rework_cap_problem(decision)
+
+    def _stale_problem(self, decision: ReviewDecision) -> str | None:
+        """Why ``decision`` was made for something other than what waits now: another run of
+        the ticket's id, another wait, or no draft where there is one now."""
         view = self._record.view
         if decision.chain and view.chain and decision.chain != view.chain:
             return (
@@ -196,7 +206,7 @@ class ReviewGate:
                 f"this review was made without a draft, but ticket {view.ticket_id} now has draft "
                 f"revision {view.draft.revision}; look at it and review again"
             )
-        return self._rework_cap_problem(decision)
+        return None
 
     def _rework_cap_problem(self, decision: ReviewDecision) -> str | None:
         if decision.action is not ReviewAction.REWORK:
@@ -245,6 +255,10 @@ class ReviewGate:
         capped = self._rework_cap_problem(decision)
         if capped is not None and workflow.patched(PATCH_REWORK_CAP):
             self._ignore(decision, None, capped)
+            return
+        stale = self._stale_problem(decision)
+        if stale is not None and workflow.patched(PATCH_STALE_SIGNAL_IGNORED):
+            self._ignore(decision, None, stale)
             return
         self.accept(decision)
 

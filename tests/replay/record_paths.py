@@ -41,6 +41,8 @@ PATH_TESTS: dict[str, str] = {
     "test_a_synthesized_answer_longer_than_a_reply_falls_back_to_the_resolver",
     "absorbed-cancel-stops": "tests/workflow/test_absorbed_cancel.py::"
     "test_a_cancel_absorbed_by_the_orchestrator_run_ends_the_ticket_cancelled",
+    "stale-review-signal-ignored": "tests/workflow/test_review.py::"
+    "test_a_review_signal_made_for_another_wait_or_without_the_draft_is_ignored",
     "retry-unapplied-rate": "tests/integration/test_rate_controller_renewal.py::"
     "test_a_rate_the_controller_could_not_set_is_set_again_without_waiting_for_reports",
 }

@@ -1,6 +1,7 @@
 """Human review: when the workflow waits for a person, and what each decision does."""
 
 import asyncio
+from datetime import timedelta
 
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
@@ -179,6 +180,47 @@ async def test_the_review_signal_applies_like_the_update_and_a_stale_one_is_igno
     # Whoever signals has namespace access: recorded as an operator, not as a signed-in reviewer.
     assert result.transitions[-1].agent == "reviewer:operator:ana"
     assert result.state is TicketState.COMPLETED and len(services.deliveries) == 1
+
+
+async def test_a_review_signal_made_for_another_wait_or_without_the_draft_is_ignored(
+    ts_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    # The update's validator refuses these; a signal skipped the checks and was applied: an
+    # approval made while the ticket waited before (it was reworked since) sent the new draft
+    # nobody had read.
+    agents, services = FakeAgents(priority=Priority.URGENT), FakeTicketServices()
+    async with ticket_on_fakes(ts_env.client, task_queue, agents, services) as handle:
+        view = await wait_for_state(handle, TicketState.AWAITING_REVIEW)
+        began = view.review_wait_began()
+        assert began is not None and view.draft is not None
+        earlier_wait = ReviewDecision(
+            action=ReviewAction.APPROVE, waiting_since=began - timedelta(minutes=5)
+        )
+        no_draft_seen = ReviewDecision(
+            action=ReviewAction.EDIT, edited_text="Written blind.", saw_no_draft=True
+        )
+        for stale in (earlier_wait, no_draft_seen):
+            await handle.signal(names.REVIEW_SIGNAL, stale)
+        ignored = await wait_until(
+            lambda: _ignored(handle, 2), what="both signals recorded as ignored"
+        )
+        assert (await status(handle)).state is TicketState.AWAITING_REVIEW
+
+        await handle.signal(
+            names.REVIEW_SIGNAL, ReviewDecision(action=ReviewAction.APPROVE, waiting_since=began)
+        )
+        result = await handle.result()
+
+    assert "sent back for rework since" in ignored[0].note
+    assert "made without a draft" in ignored[1].note
+    assert [r.applied for r in result.reviews] == [False, False, True]
+    assert result.state is TicketState.COMPLETED and len(services.deliveries) == 1
+    assert services.deliveries[0].text == view.draft.text
+
+
+async def _ignored(handle, count):  # type: ignore[no-untyped-def]
+    reviews = [r for r in (await status(handle)).reviews if not r.applied]
+    return reviews if len(reviews) >= count else None
 
 
 async def _reviews(handle):  # type: ignore[no-untyped-def]
