@@ -51,6 +51,22 @@ OTHER_LANGUAGES = [
         "Portuguese",
         id="pt",
     ),
+    # Read as English before (none of the five languages' words, but English "is" and "we"),
+    # and answered with an English template.
+    pytest.param(
+        "Account geblokkeerd",
+        "Hallo, ik kan niet inloggen op mijn account. Het is al twee dagen zo en we hebben het "
+        "password al gereset. Kunnen jullie helpen? Bedankt",
+        "Dutch",
+        id="nl",
+    ),
+    pytest.param(
+        "Fattura sbagliata",
+        "Buongiorno, la fattura di questo mese è sbagliata: ci sono due addebiti per il nostro "
+        "invoice. Potete controllare? Grazie",
+        "Italian",
+        id="it",
+    ),
 ]
 
 

@@ -23,6 +23,14 @@ from activities.providers.offline.language import ENGLISH, OTHER, detect_languag
         pytest.param(
             "Olá, não consigo acessar minha conta, preciso de ajuda com a fatura.", "pt", id="pt"
         ),
+        pytest.param(
+            "Het is niet mogelijk om de factuur te downloaden, we hebben het al geprobeerd.",
+            "nl",
+            id="nl",
+        ),
+        pytest.param(
+            "Non riesco ad accedere al mio account, potete aiutarmi? Grazie.", "it", id="it"
+        ),
     ],
 )
 def test_each_language_is_recognised_by_its_function_words(text: str, language: str) -> None:

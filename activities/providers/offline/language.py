@@ -46,6 +46,19 @@ STOPWORDS: Final[dict[str, frozenset[str]]] = {
         "como olá obrigado obrigada você está tenho muito quando porque também preciso "
         "gostaria seu sua"
     ),
+    # Two more Latin-script languages a European support team sees. Without them a Dutch
+    # ticket had none of the words above but English "is" and "we": read as English, and
+    # with a product word in it ("account") answered with an English template, no person asked.
+    "nl": _words(
+        "het een van ik niet dat op te zijn voor ook maar wij jullie mijn uw kunnen heb hebben "
+        "wordt worden geen nog naar bij dit deze wat hoe waarom graag bedankt alvast groeten "
+        "kan hallo dank"
+    ),
+    "it": _words(
+        "il di che è sono ho abbiamo questo questa mio mia miei vostro vostra grazie "
+        "buongiorno salve della dello delle degli nel nella anche perché posso potete può "
+        "vorrei già sul sulla alla gli non ciao"
+    ),
 }
 # A text in none of the languages above, known by its script (Cyrillic, Greek, Arabic, CJK, ...):
 # it was read as English (none of their function words) and, with an English product word in it
@@ -58,6 +71,8 @@ NAMES: Final = {
     "es": "Spanish",
     "fr": "French",
     "pt": "Portuguese",
+    "nl": "Dutch",
+    "it": "Italian",
 }
 # Letters, with inner apostrophes and hyphens: "e-mail" is one word, not Portuguese "e".
 _WORD: Final = re.compile(r"[^\W\d_]+(?:['-][^\W\d_]+)*")
@@ -79,7 +94,7 @@ def _other_script_share(text: str) -> float:
 def detect_language(text: str) -> str | None:
     """The language code whose function words the text uses most, English on a tie; OTHER for
     a text mostly in another script; None when it has none of them (too short or too terse to
-    tell; a Latin-script language other than these five reads so too)."""
+    tell; a Latin-script language other than these seven reads so too)."""
     if _other_script_share(text) > MAX_OTHER_SCRIPT_SHARE:
         return OTHER
     hits = dict.fromkeys(STOPWORDS, 0)
