@@ -47,8 +47,10 @@ API_REQUEST_DURATION: Final = "tickets_api_request_duration"  # _seconds; route 
 # Worker gauges (a level, for alerts that need one):
 OPEN_TICKETS: Final = "tickets_open"  # state: running tickets per state, from visibility
 REVIEW_OVERDUE: Final = "tickets_review_overdue"  # awaiting review past the SLA deadline
-# Running tickets with the agents (NEW to VALIDATED) 15 minutes after they entered that state:
-# a provider queue nobody polls, a provider failing or rate-limiting for long, a stuck task.
+# Running tickets with the agents (NEW to VALIDATED) 15 minutes after they entered the state they
+# show (NEW from the start: a ticket publishes no state between agents; RESOLVING from a rework's
+# return): a provider queue nobody polls, a provider failing or rate-limiting for long, a stuck
+# task.
 STALLED_WITH_AGENTS: Final = "tickets_with_agents_past_15m"
 SPEND_LIMIT: Final = "tickets_spend_limit_usd_per_hour"  # the configured limit; absent when unset
 # When the gauges above were last counted (Unix seconds): the alert on them is only as good as

@@ -89,6 +89,8 @@ class ReviewGate:
         """Move to AWAITING_REVIEW for ``reasons`` and return the decision a person makes, or
         None when nobody decided within ``final_deadline_hours`` (0: wait for ever).
         ``on_waiting`` runs once the ticket waits (to tell a batch it is at rest)."""
+        # Before anything about this wait is recorded: a ticket cancelled here never waited.
+        stop_if_cancelled()
         view = self._record.view
         view.review_reasons = [reason.text for reason in reasons]
         # Each code once, in the order first given: the ticket's TicketReviewReasons.
@@ -97,12 +99,11 @@ class ReviewGate:
         if final_deadline_hours and (self.lean or workflow.patched(PATCH_REVIEW_FINAL_DEADLINE)):
             closes_at = workflow.now() + timedelta(hours=final_deadline_hours)
         view.review_closes_at = closes_at
-        _stop_if_cancelled()
         self._record.move(TicketState.AWAITING_REVIEW, "policy", "; ".join(view.review_reasons))
         self._accepting = True
         if on_waiting is not None:
             await on_waiting()
-            _stop_if_cancelled()
+            stop_if_cancelled()
         # Nobody decided by the SLA deadline: make it loud (status, search attribute), keep waiting.
         if (
             not view.escalated
@@ -280,9 +281,10 @@ class ReviewGate:
         )
 
 
-def _stop_if_cancelled() -> None:
+def stop_if_cancelled() -> None:
     """A cancel request came and something absorbed it (an awaited child that completed anyway,
-    the batch's signal): the ticket is cancelled, not a person's to review. The patch is asked
-    only then, so no other history changes."""
+    the batch's signal): the ticket is cancelled; no more agent calls, no review. Asked where an
+    absorbed cancel can show (after an orchestrator run, before the ticket waits, after it told
+    its batch); the patch only when a cancel request has come, so no other history changes."""
     if workflow.cancellation_reason() is not None and workflow.patched(PATCH_ABSORBED_CANCEL_STOPS):
         raise asyncio.CancelledError()

@@ -38,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.agent_calls import AgentCaller, HandOff, temporal_priority
     from workflows.local_activities import run_local
     from workflows.orchestrated_draft import orchestrated_draft
+    from workflows.review_gate import stop_if_cancelled
     from workflows.ticket_patches import (
         PATCH_BUDGET_STOP_CLASSIFIES,
         PATCH_ORCHESTRATED_RESOLUTION,
@@ -223,6 +224,9 @@ class TicketStages:
                 drafted = await orchestrated_draft(
                     self._ticket, self._record, articles, self._config, self._agents
                 )
+                # A cancel the run absorbed (it completed anyway) stops the ticket here, before
+                # more agent calls (absorbed-cancel-stops).
+                stop_if_cancelled()
             if drafted is None:
                 reply = await self._agents.call(
                     AgentRole.RESOLVER,

@@ -77,7 +77,9 @@ async def get_ticket(ticket_id: TicketIdPath, _: Reader, connection: Temporal) -
         "it (and under a `state` when only that old run is in it), so a page can hold fewer "
         "than `page_size` tickets, even none, and still have a `next_page_token`. A ticket that "
         "closes between two pages moves to the closed ones and can be listed again: deduplicate "
-        "by `ticket_id`."
+        "by `ticket_id`. A ticket publishes its state, category and priority when it waits or "
+        "ends, not between agents: one still with the agents lists as NEW (RESOLVING after a "
+        "rework), with no category or priority yet; its own page shows its stage."
     ),
 )
 async def list_tickets(

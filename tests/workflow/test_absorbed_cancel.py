@@ -5,7 +5,7 @@ synthesizer answered as the request came) hands the ticket its result, and tempo
 cancellation of the ticket is then spent: the ticket went on to validation and waited in the
 review queue, where an approval ended it CANCELLED at delivery's check and no approval left it
 there until its final deadline (or for ever). Since ``absorbed-cancel-stops`` it ends CANCELLED
-before it waits for a person.
+as soon as the run's answer comes, before another agent call.
 
 No replay_check fixture: the stand-in orchestrator's own history would not replay against the
 real one. The ticket's history is replayed here, without its child's.
@@ -90,6 +90,8 @@ async def test_a_cancel_absorbed_by_the_orchestrator_run_ends_the_ticket_cancell
 
     assert isinstance(ended.value.cause, CancelledError)
     assert TicketState.AWAITING_REVIEW not in [t.to_state for t in view.transitions]
-    # The orchestrator's answer came; nobody was asked to review it.
+    # The orchestrator's answer came; no agent was called after it, nobody was asked to review.
     assert (await child.describe()).status.name == "COMPLETED"
+    assert "validate" not in agents.calls and "draft" not in agents.calls
+    assert view.review_reasons == []
     assert PATCH_ABSORBED_CANCEL_STOPS in patch_ids(history.events)

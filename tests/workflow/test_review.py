@@ -199,10 +199,11 @@ async def test_a_review_signal_made_for_another_wait_or_without_the_draft_is_ign
         no_draft_seen = ReviewDecision(
             action=ReviewAction.EDIT, edited_text="Written blind.", saw_no_draft=True
         )
-        for stale in (earlier_wait, no_draft_seen):
+        another_run = ReviewDecision(action=ReviewAction.REJECT, reason="spam", chain="run-0")
+        for stale in (earlier_wait, no_draft_seen, another_run):
             await handle.signal(names.REVIEW_SIGNAL, stale)
         ignored = await wait_until(
-            lambda: _ignored(handle, 2), what="both signals recorded as ignored"
+            lambda: _ignored(handle, 3), what="the three signals recorded as ignored"
         )
         assert (await status(handle)).state is TicketState.AWAITING_REVIEW
 
@@ -213,7 +214,8 @@ async def test_a_review_signal_made_for_another_wait_or_without_the_draft_is_ign
 
     assert "sent back for rework since" in ignored[0].note
     assert "made without a draft" in ignored[1].note
-    assert [r.applied for r in result.reviews] == [False, False, True]
+    assert "for an earlier ticket under the id" in ignored[2].note
+    assert [r.applied for r in result.reviews] == [False, False, False, True]
     assert result.state is TicketState.COMPLETED and len(services.deliveries) == 1
     assert services.deliveries[0].text == view.draft.text
 

@@ -28,7 +28,8 @@ async def test_a_ticket_says_in_visibility_since_when_it_is_in_its_state(
     agents, services = FakeAgents(confidence=0.2), FakeTicketServices()
     async with ticket_on_fakes(ts_env.client, task_queue, agents, services) as handle:
         waiting = await wait_for_state(handle, TicketState.AWAITING_REVIEW)
-        since = (await handle.describe()).typed_search_attributes.get(sa.TICKET_STATE_SINCE)
+        published = (await handle.describe()).typed_search_attributes
+        since = published.get(sa.TICKET_STATE_SINCE)
         await handle.execute_update(
             names.SUBMIT_REVIEW_UPDATE, ReviewDecision(action=ReviewAction.REJECT, reason="no")
         )
@@ -38,6 +39,12 @@ async def test_a_ticket_says_in_visibility_since_when_it_is_in_its_state(
     entered = waiting.transitions[-1]
     assert entered.to_state is TicketState.AWAITING_REVIEW
     assert since is not None and abs(since - entered.at) < timedelta(seconds=1)
+    # What the agents found is published with the state the ticket waits in (since
+    # stages-at-rest, not before: the review queue sorts and filters by them).
+    assert waiting.category is not None and waiting.priority is not None
+    assert published.get(sa.TICKET_CATEGORY) == waiting.category.value
+    assert published.get(sa.TICKET_PRIORITY) == waiting.priority.value
+    assert published.get(sa.TICKET_SLA_DEADLINE) == waiting.sla_deadline
     upserts = [
         e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields
         for e in history.events
