@@ -6,10 +6,7 @@ id under ``payloads/owners/`` (appended, one line per payload stored for it).
 
 Processes on this machine share the folder: storing takes a shared lock on
 ``payloads/owners/.lock``, erasure and garbage collection an exclusive one, so a payload is never
-deleted between a store writing its file and recording its owner. A lock not had within
-``LOCK_TIMEOUT`` is StoreUnavailable, naming the file: a process stopped while it holds the lock
-(or a disk that stopped answering) otherwise blocked every store for ever, each workflow task
-that stores a payload timing out with no reason given.
+deleted between a store writing its file and recording its owner.
 """
 
 import asyncio
@@ -17,7 +14,6 @@ import contextlib
 import fcntl
 import json
 import os
-import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,7 +21,6 @@ from typing import Any, Final
 
 from shared.payload_store import FileStore, PayloadStoreError
 from shared.private_files import durable_write, private_dir, sync_dir
-from shared.stores.errors import StoreUnavailable
 from shared.stores.payloads import (
     Collected,
     ContentAddressedDriver,
@@ -37,18 +32,12 @@ from shared.stores.payloads import (
 )
 
 DRIVER_NAME: Final = "files"
-# Erasure and garbage collection hold the lock for one pass over the owner files, a store for
-# its writes and their fsyncs: seconds at worst, on a slow disk.
-LOCK_TIMEOUT: Final = 60.0
-# How often a waiting store tries the lock again, at most (from 5 ms, doubling).
-LOCK_RETRY_MAX: Final = 0.05
 
 
 class FilePayloadDriver(ContentAddressedDriver):
-    def __init__(self, root: Path, lock_timeout: float = LOCK_TIMEOUT) -> None:
+    def __init__(self, root: Path) -> None:
         self.root = root
         self._files = FileStore(root)
-        self._lock_timeout = lock_timeout
 
     def name(self) -> str:
         return DRIVER_NAME
@@ -64,31 +53,12 @@ class FilePayloadDriver(ContentAddressedDriver):
     def _locked(self, exclusive: bool) -> Iterator[None]:
         owners = self.root / "owners"
         private_dir(owners)
-        lock = owners / ".lock"
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(owners / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            self._acquire(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH, lock)
+            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
             yield
         finally:
             os.close(fd)  # closing releases the lock
-
-    def _acquire(self, fd: int, mode: int, lock: Path) -> None:
-        deadline = time.monotonic() + self._lock_timeout
-        pause = 0.005
-        while True:
-            try:
-                fcntl.flock(fd, mode | fcntl.LOCK_NB)
-                return
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise StoreUnavailable(
-                        f"the payload store's lock {lock} stayed held by another process for "
-                        f"{self._lock_timeout:g} s (erasure and garbage collection hold it while "
-                        "they run): find the process that holds it (`fuser` on that file) and "
-                        "stop it, or wait for it to finish"
-                    ) from None
-            time.sleep(pause)
-            pause = min(pause * 2, LOCK_RETRY_MAX)
 
     def _put_many(self, items: Sequence[tuple[str, bytes]], owner: PayloadOwner) -> None:
         lines = []

@@ -2,7 +2,6 @@
 longer match their hash: files and PostgreSQL alike."""
 
 import asyncio
-import fcntl
 import os
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -18,7 +17,7 @@ from temporalio.converter import (
     StorageDriverWorkflowInfo,
 )
 
-from shared.stores.errors import PayloadIntegrityError, PayloadMissing, StoreUnavailable
+from shared.stores.errors import PayloadIntegrityError, PayloadMissing
 from shared.stores.payloads import IN_THREAD_BYTES, ContentAddressedDriver, Release
 from shared.stores.payloads_file import FilePayloadDriver
 from shared.stores.payloads_postgres import PostgresPayloadDriver
@@ -371,23 +370,3 @@ async def test_a_store_that_fails_to_reach_the_disk_leaves_no_temporary_file(
 
     left = [p for p in (tmp_path / "payloads").rglob("*") if p.is_file() and p.name != ".lock"]
     assert left == []
-
-
-async def test_a_store_gives_up_with_a_reason_when_another_process_keeps_the_lock(
-    tmp_path: Path,
-) -> None:
-    # A process stopped while it held the exclusive lock (an erasure, a collection) blocked
-    # every store for ever: each workflow task storing a payload timed out, no reason given.
-    driver = FilePayloadDriver(tmp_path / "payloads", lock_timeout=0.2)
-    await driver.store(OWNER, [payload(10)])  # creates the lock file
-    lock = tmp_path / "payloads" / "owners" / ".lock"
-    holder = os.open(lock, os.O_RDWR)  # another open file: flock sees another holder
-    try:
-        fcntl.flock(holder, fcntl.LOCK_EX)
-        with pytest.raises(StoreUnavailable, match=r"\.lock stayed held by another process"):
-            await driver.store(OWNER, [payload(20)])
-    finally:
-        os.close(holder)
-
-    [claim] = await driver.store(OWNER, [payload(20)])  # the lock free again
-    assert await driver.get_many([claim.claim_data["sha256"]])
