@@ -55,6 +55,26 @@ def test_hyphenated_english_words_are_not_read_as_portuguese() -> None:
     assert detect_language("e-mail e-mail e-mail re-send") is None
 
 
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        # English "is" and "we" in Dutch; Italian "i" is English "I": each was read as English
+        # and answered with an English template. Words several languages share ("de", "la")
+        # count for each of them a share.
+        ("De invoice is fout, we hebben te veel betaald.", "nl"),
+        ("Is de password reset link kapot? We krijgen geen mail.", "nl"),
+        ("Non vedo i pagamenti del mese scorso", "it"),
+        # Named Spanish before, by the words Spanish shares with them.
+        ("De factuur en de betaling kloppen niet", "nl"),
+        ("Ho dimenticato la password", "it"),
+    ],
+)
+def test_dutch_and_italian_with_english_looking_words_are_not_english(
+    text: str, language: str
+) -> None:
+    assert detect_language(text) == language
+
+
 def test_english_wins_a_tie() -> None:
     # One English function word ("the") and one German one ("und").
     assert detect_language("the und") == ENGLISH

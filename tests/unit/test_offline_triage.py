@@ -263,6 +263,18 @@ ESCALATIONS = [
         "anwalt",
         id="german-lawyer",
     ),
+    pytest.param(
+        "Addebito",
+        "Ho trovato un addebito che non ho fatto: è una truffa.",
+        "truffa",
+        id="italian-fraud",
+    ),
+    pytest.param(
+        "Terugbetaling",
+        "Als dit niet wordt opgelost, neem ik juridische stappen.",
+        "juridische stappen",
+        id="dutch-legal-steps",
+    ),
 ]
 
 

@@ -49,15 +49,17 @@ STOPWORDS: Final[dict[str, frozenset[str]]] = {
     # Two more Latin-script languages a European support team sees. Without them a Dutch
     # ticket had none of the words above but English "is" and "we": read as English, and
     # with a product word in it ("account") answered with an English template, no person asked.
+    # Each list holds the language's commonest words even where another language shares them
+    # ("de", "la", "con"): a word on k lists counts 1/k for each (see detect_language).
     "nl": _words(
         "het een van ik niet dat op te zijn voor ook maar wij jullie mijn uw kunnen heb hebben "
         "wordt worden geen nog naar bij dit deze wat hoe waarom graag bedankt alvast groeten "
-        "kan hallo dank"
+        "kan hallo dank de en er met heeft ben onze omdat sinds krijgen"
     ),
     "it": _words(
         "il di che è sono ho abbiamo questo questa mio mia miei vostro vostra grazie "
         "buongiorno salve della dello delle degli nel nella anche perché posso potete può "
-        "vorrei già sul sulla alla gli non ciao"
+        "vorrei già sul sulla alla gli non la del un una con per mi si ci le da"
     ),
 }
 # A text in none of the languages above, known by its script (Cyrillic, Greek, Arabic, CJK, ...):
@@ -73,6 +75,11 @@ NAMES: Final = {
     "pt": "Portuguese",
     "nl": "Dutch",
     "it": "Italian",
+}
+# Each function word's languages.
+_OWNERS: Final[dict[str, tuple[str, ...]]] = {
+    word: tuple(code for code, words in STOPWORDS.items() if word in words)
+    for word in frozenset().union(*STOPWORDS.values())
 }
 # Letters, with inner apostrophes and hyphens: "e-mail" is one word, not Portuguese "e".
 _WORD: Final = re.compile(r"[^\W\d_]+(?:['-][^\W\d_]+)*")
@@ -97,10 +104,14 @@ def detect_language(text: str) -> str | None:
     tell; a Latin-script language other than these seven reads so too)."""
     if _other_script_share(text) > MAX_OTHER_SCRIPT_SHARE:
         return OTHER
-    hits = dict.fromkeys(STOPWORDS, 0)
+    hits = dict.fromkeys(STOPWORDS, 0.0)
     for word in _WORD.findall(text.lower()):
-        for code, function_words in STOPWORDS.items():
-            hits[code] += word in function_words
+        owners = _OWNERS.get(word)
+        if owners:
+            # A word several languages share is weak evidence for each of them: Dutch "de"
+            # and "en" alone must not outvote one English "is".
+            for code in owners:
+                hits[code] += 1 / len(owners)
     best = max(hits.values())
     if best == 0:
         return None

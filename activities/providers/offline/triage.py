@@ -46,11 +46,12 @@ ESCALATION_CUES: Final = [
     # Legal threats.
     r"\blegal (action|steps|proceedings)\b|\b(my|a|our) (lawyer|attorney|solicitor)s?\b"
     r"|\blawsuit\b|\bsue (you|your company|them)\b|\btake (you|this|it) to court\b",
-    # The same in the other languages the offline agents answer in (German, Spanish, French,
-    # Portuguese): lawyers, legal steps, fraud.
+    # The same in the other languages the offline agents recognise (German, Spanish, French,
+    # Portuguese, Italian, Dutch): lawyers, legal steps, fraud.
     # ("betrug" is also "amounted to": "die Rechnung betrug 49 Euro".)
     r"\b(rechts)?anwalt\b|\brechtliche schritte|\bbetr(ü|ue)ger|\bbetrugs|\babogad[oa]\b|\bavocat\b"
-    r"|\badvogad[oa]\b|\bacciones legales|\bpoursuites\b|\bfraude\b",
+    r"|\badvogad[oa]\b|\bacciones legales|\bpoursuites\b|\bfraude\b"
+    r"|\bavvocat[oa]\b|\bazioni legali|\btruffa\b|\bfrode\b|\badvocaat\b|\bjuridische stappen",
 ]
 HIGH_CUES: Final = [
     r"\bcan'?t (log ?in|login|sign in|access)|\bcannot (log ?in|login|sign in|access)",
