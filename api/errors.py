@@ -30,7 +30,7 @@ from shared.operation_errors import (
     TicketNotFound,
     TicketUnreadable,
 )
-from shared.stores.errors import StoreUnavailable
+from shared.stores.errors import StoreBusy, StoreUnavailable
 from shared.validation import NameGivenTwice, fields, json_kind, too_long
 
 log = logging.getLogger("api")
@@ -243,8 +243,13 @@ async def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
     """The shared database (TICKETS_DATABASE_URL: large payloads) cannot be used: for now, like
     Temporal being down. Its sentence names the host and database, never a password."""
     log.warning("%s %s: %s", request.method, request.url.path, exc)
-    said = f"the shared database is unavailable: {exc}; try again shortly"
-    plain = "the shared database is unavailable; try again shortly"
+    what = (
+        "the payload store is busy"
+        if isinstance(exc, StoreBusy)
+        else ("the shared database is unavailable")
+    )
+    said = f"{what}: {exc}; try again shortly"
+    plain = f"{what}; try again shortly"
     return error_response(503, for_caller(request, said, plain))
 
 

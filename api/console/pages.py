@@ -24,7 +24,7 @@ from shared import ticket_listing as listing
 from shared.operation_errors import OperationError, ReviewRefused, ReviewTimeout, TicketNotFound
 from shared.pending_calls import describe_call
 from shared.review import ReviewAction, ReviewDecision, one_break
-from shared.stores.errors import StoreUnavailable
+from shared.stores.errors import StoreBusy, StoreUnavailable
 from shared.ticket_status import read_ticket
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -70,6 +70,8 @@ def _trouble(
 def _said(err: Exception) -> str:
     if isinstance(err, OperationError):
         return str(err)
+    if isinstance(err, StoreBusy):  # the file payload store's lock, held by erasure or GC
+        return f"the payload store is busy ({err}); try again shortly"
     if isinstance(err, StoreUnavailable):  # large payloads' database: its host, never a password
         return f"the shared database is unavailable ({err}); try again shortly"
     status = err.status if isinstance(err, RPCError) else None

@@ -5,6 +5,11 @@ class StoreUnavailable(Exception):
     """The configured database cannot be used: unreachable, refused credentials, no database."""
 
 
+class StoreBusy(StoreUnavailable):
+    """The file payload store's lock stayed held by an erasure or a garbage collection past the
+    time a store may wait (under a workflow task's timeout, so the reason reaches the history)."""
+
+
 class PayloadMissing(LookupError):
     """A stored payload a history refers to is not in this process's payload store."""
 

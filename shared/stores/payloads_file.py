@@ -6,7 +6,12 @@ id under ``payloads/owners/`` (appended, one line per payload stored for it).
 
 Processes on this machine share the folder: storing takes a shared lock on
 ``payloads/owners/.lock``, erasure and garbage collection an exclusive one, so a payload is never
-deleted between a store writing its file and recording its owner.
+deleted between a store writing its file and recording its owner. A store waits for the lock
+at most ``STORE_LOCK_TIMEOUT`` (an erasure or a collection holds it for a whole pass over the
+owner files), then raises StoreBusy: a workflow task's default timeout is 10 s, so past it the
+task timed out with no reason in its history, and every waiting store held a thread of the
+worker's pool. Erasure and collection wait for the lock as long as it takes (commands run by a
+person), blocking in the kernel, which wakes them the moment the last store lets go.
 """
 
 import asyncio
@@ -14,6 +19,7 @@ import contextlib
 import fcntl
 import json
 import os
+import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +27,7 @@ from typing import Any, Final
 
 from shared.payload_store import FileStore, PayloadStoreError
 from shared.private_files import durable_write, private_dir, sync_dir
+from shared.stores.errors import StoreBusy
 from shared.stores.payloads import (
     Collected,
     ContentAddressedDriver,
@@ -32,12 +39,18 @@ from shared.stores.payloads import (
 )
 
 DRIVER_NAME: Final = "files"
+# How long a store waits for an erasure or a collection to let go of the lock: under the
+# workflow task's 10 s, so a task that stores payloads fails with this reason in its history.
+STORE_LOCK_TIMEOUT: Final = 5.0
+# How often a waiting store tries the lock again, at most (from 5 ms, doubling).
+STORE_LOCK_RETRY_MAX: Final = 0.05
 
 
 class FilePayloadDriver(ContentAddressedDriver):
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, store_lock_timeout: float = STORE_LOCK_TIMEOUT) -> None:
         self.root = root
         self._files = FileStore(root)
+        self._store_lock_timeout = store_lock_timeout
 
     def name(self) -> str:
         return DRIVER_NAME
@@ -55,10 +68,33 @@ class FilePayloadDriver(ContentAddressedDriver):
         private_dir(owners)
         fd = os.open(owners / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            if exclusive:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            else:
+                self._shared(fd)
             yield
         finally:
             os.close(fd)  # closing releases the lock
+
+    def _shared(self, fd: int) -> None:
+        """The shared lock, tried without blocking until ``store_lock_timeout`` has passed
+        (shared holders never keep each other out: only an erasure or a collection does)."""
+        deadline = time.monotonic() + self._store_lock_timeout
+        pause = 0.005
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise StoreBusy(
+                        f"the payload store under {self.root} is held by an erasure or a "
+                        f"garbage collection (`starter erase`, `starter gc-payloads`); a store "
+                        f"waited {self._store_lock_timeout:g} s for it. Temporal retries the "
+                        "task; if this goes on, see whether one of those commands hangs"
+                    ) from None
+            time.sleep(pause)
+            pause = min(pause * 2, STORE_LOCK_RETRY_MAX)
 
     def _put_many(self, items: Sequence[tuple[str, bytes]], owner: PayloadOwner) -> None:
         lines = []
