@@ -10,7 +10,7 @@ from pathlib import Path
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from policy.transitions import FAILED_STATES, SETTLED_STATES
+from policy.transitions import AGENT_STATES, FAILED_STATES, SETTLED_STATES
 from shared import names, waiting
 from shared import operations as ops
 from shared import report as reports
@@ -225,9 +225,13 @@ async def cmd_status(args: argparse.Namespace) -> int:
     except NoWorker as err:
         indexed = await ops.describe_ticket(client, args.ticket_id)
         facts = ", ".join(x for x in (indexed.category, indexed.priority) if x)
+        # A ticket publishes no state between agents: NEW (RESOLVING after a rework) means
+        # "with the agents", at whichever step.
+        with_agents = indexed.state in AGENT_STATES
         raise NoWorker(
             f"{err} The server indexes ticket {args.ticket_id} as {indexed.state}"
             + (f" ({facts})" if facts else "")
+            + (" (with the agents: which step is not indexed)" if with_agents else "")
         ) from None
     if args.json:
         # The view, what the runs this one replaced spent (null for a first run), and the

@@ -67,7 +67,9 @@ def test_tickets_wait_for_a_worker_and_survive_one_crashing_while_they_await_rev
     assert unread.code == 1 and unread.stderr.startswith(
         "error: no worker answered the status query for D-1: is `python -m worker` running"
     )
-    assert unread.stderr.rstrip().endswith("The server indexes ticket D-1 as NEW")
+    assert unread.stderr.rstrip().endswith(
+        "The server indexes ticket D-1 as NEW (with the agents: which step is not indexed)"
+    )
 
     first = WorkerProcess(server.data_dir, server.address)
     asyncio.run(first.start())
