@@ -243,11 +243,8 @@ async def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
     """The shared database (TICKETS_DATABASE_URL: large payloads) cannot be used: for now, like
     Temporal being down. Its sentence names the host and database, never a password."""
     log.warning("%s %s: %s", request.method, request.url.path, exc)
-    what = (
-        "the payload store is busy"
-        if isinstance(exc, StoreBusy)
-        else ("the shared database is unavailable")
-    )
+    busy = isinstance(exc, StoreBusy)  # the file store's lock, not a database
+    what = "the payload store is busy" if busy else "the shared database is unavailable"
     said = f"{what}: {exc}; try again shortly"
     plain = f"{what}; try again shortly"
     return error_response(503, for_caller(request, said, plain))

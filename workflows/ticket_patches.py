@@ -83,12 +83,12 @@ PATCH_CANCEL_WAITS_FOR_SEND = "cancel-waits-for-send"
 PATCH_STAGES_AT_REST = "stages-at-rest"
 
 # A cancel request that something else absorbed (an orchestrator child that completed anyway,
-# the batch's signal the ticket was sending) no longer lets the ticket go on into the review
-# queue: it ends CANCELLED before it waits for a person, or as soon as it has told its batch it
-# waits. Before, it waited there (an approval then ended it CANCELLED at delivery's check, or it
-# closed UNANSWERED, or with no final deadline it never closed). Asked only when a cancel
-# request has come, at those two points (workflows/review_gate.py), so no other history
-# changes.
+# the batch's signal the ticket was sending) no longer lets the ticket go on with more agent
+# calls into the review queue: it ends CANCELLED right after the orchestrator's answer, before
+# it waits for a person, or as soon as it has told its batch it waits. Before, it waited there
+# (an approval then ended it CANCELLED at delivery's check, or it closed UNANSWERED, or with no
+# final deadline it never closed). Asked only when a cancel request has come, at those three
+# points (workflows/review_gate.py stop_if_cancelled), so no other history changes.
 PATCH_ABSORBED_CANCEL_STOPS = "absorbed-cancel-stops"
 
 # A ticket started again after it ended without an answer (a redrive's restart, a resubmission)
