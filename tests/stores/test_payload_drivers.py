@@ -2,12 +2,8 @@
 longer match their hash: files and PostgreSQL alike."""
 
 import asyncio
-import contextlib
-import fcntl
 import os
-import threading
-import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,7 +17,7 @@ from temporalio.converter import (
     StorageDriverWorkflowInfo,
 )
 
-from shared.stores.errors import PayloadIntegrityError, PayloadMissing, StoreBusy
+from shared.stores.errors import PayloadIntegrityError, PayloadMissing
 from shared.stores.payloads import IN_THREAD_BYTES, ContentAddressedDriver, Release
 from shared.stores.payloads_file import FilePayloadDriver
 from shared.stores.payloads_postgres import PostgresPayloadDriver
@@ -374,54 +370,3 @@ async def test_a_store_that_fails_to_reach_the_disk_leaves_no_temporary_file(
 
     left = [p for p in (tmp_path / "payloads").rglob("*") if p.is_file() and p.name != ".lock"]
     assert left == []
-
-
-@contextlib.contextmanager
-def lock_held(tmp_path: Path, mode: int, for_seconds: float | None = None) -> Iterator[None]:
-    """The file store's owners lock, held from another open file (flock sees another holder, as
-    another process would be), for ``for_seconds`` or until the block ends."""
-    lock = tmp_path / "payloads" / "owners" / ".lock"
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    holder = os.open(lock, os.O_RDWR | os.O_CREAT)
-    fcntl.flock(holder, mode)
-    timer = threading.Timer(for_seconds or 0, fcntl.flock, (holder, fcntl.LOCK_UN))
-    if for_seconds is not None:
-        timer.start()
-    try:
-        yield
-    finally:
-        timer.cancel()
-        os.close(holder)
-
-
-async def test_a_store_waits_out_a_short_collection_and_gives_up_on_a_long_one(
-    tmp_path: Path,
-) -> None:
-    # A collection or an erasure holds the lock for its pass: a store waits (it blocked in the
-    # kernel for ever before), but past its limit it fails with the reason, under the workflow
-    # task's 10 s timeout (past which the task timed out with no reason in its history).
-    driver = FilePayloadDriver(tmp_path / "payloads", store_lock_timeout=0.3)
-    with lock_held(tmp_path, fcntl.LOCK_EX, for_seconds=0.1):
-        started = time.monotonic()
-        [claim] = await driver.store(OWNER, [payload(10)])
-        assert time.monotonic() - started >= 0.1
-    assert await driver.get_many([claim.claim_data["sha256"]])
-
-    with lock_held(tmp_path, fcntl.LOCK_EX):
-        started = time.monotonic()
-        with pytest.raises(StoreBusy, match="held by an erasure or a garbage collection"):
-            await driver.store(OWNER, [payload(20)])
-        assert time.monotonic() - started >= 0.3
-
-
-async def test_stores_do_not_keep_each_other_out_and_a_collection_waits_for_them(
-    tmp_path: Path,
-) -> None:
-    driver = FilePayloadDriver(tmp_path / "payloads", store_lock_timeout=0.05)
-    with lock_held(tmp_path, fcntl.LOCK_SH):  # another store, as long as it likes
-        await driver.store(OWNER, [payload(10)])
-
-    with lock_held(tmp_path, fcntl.LOCK_SH, for_seconds=0.1):
-        started = time.monotonic()
-        await driver.collect([])  # blocks until the store lets go: no time limit of its own
-        assert time.monotonic() - started >= 0.1

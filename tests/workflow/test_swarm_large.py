@@ -80,18 +80,23 @@ async def test_the_last_run_of_the_largest_swarm_starts_and_ends_within_the_dead
     gc.collect()
     gc.freeze()
     try:
-        await _run_the_last_run(ts_env, task_queue, agent, state, last)
+        result, failed = await _run_the_last_run(ts_env, task_queue, agent, state)
     finally:
         gc.unfreeze()
 
+    assert failed == []
+    assert (result.total, result.succeeded, result.reused) == (
+        MAX_SWARM_ITEMS,
+        MAX_SWARM_ITEMS,
+        last * CHUNK,
+    )
+    assert agent.calls == CHUNK
+
 
 async def _run_the_last_run(
-    ts_env: WorkflowEnvironment,
-    task_queue: str,
-    agent: FakeInsights,
-    state: SwarmState,
-    last: int,
-) -> None:
+    ts_env: WorkflowEnvironment, task_queue: str, agent: FakeInsights, state: SwarmState
+) -> tuple[SwarmResult, list[str]]:
+    """The swarm's result and the failure messages of its failed workflow tasks."""
     async with running(workers(ts_env.client, task_queue, agent)):
         handle = await ts_env.client.start_workflow(
             names.SWARM_WORKFLOW,
@@ -106,14 +111,7 @@ async def _run_the_last_run(
             async for e in handle.fetch_history_events()
             if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED
         ]
-
-    assert failed == []
-    assert (result.total, result.succeeded, result.reused) == (
-        MAX_SWARM_ITEMS,
-        MAX_SWARM_ITEMS,
-        last * CHUNK,
-    )
-    assert agent.calls == CHUNK
+    return result, failed
 
 
 @pytest.mark.usefixtures("replay_check")
