@@ -239,12 +239,19 @@ async def _rpc_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(503, f"the Temporal server answered: {exc.message}")
 
 
+def store_trouble(exc: Exception) -> str:
+    """What is wrong, in the words a caller reads: the file payload store's lock held by an
+    erasure or a collection, or the shared database."""
+    if isinstance(exc, StoreBusy):
+        return "the payload store is busy"
+    return "the shared database is unavailable"
+
+
 async def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
     """The shared database (TICKETS_DATABASE_URL: large payloads) cannot be used: for now, like
     Temporal being down. Its sentence names the host and database, never a password."""
     log.warning("%s %s: %s", request.method, request.url.path, exc)
-    busy = isinstance(exc, StoreBusy)  # the file store's lock, not a database
-    what = "the payload store is busy" if busy else "the shared database is unavailable"
+    what = store_trouble(exc)
     said = f"{what}: {exc}; try again shortly"
     plain = f"{what}; try again shortly"
     return error_response(503, for_caller(request, said, plain))

@@ -15,7 +15,7 @@ from api.console.rendering import page, signed_in, to_sign_in, valid_id
 from api.console.sign_in import sign_in_page
 from api.customer_message import InputUnreadable, customer_ticket
 from api.deps import settings, temporal
-from api.errors import field_problem
+from api.errors import field_problem, store_trouble
 from api.models import CustomerMessage, TicketStatus
 from policy.review_policy import REASON_CODES, ReasonCode
 from policy.transitions import TicketState
@@ -24,7 +24,7 @@ from shared import ticket_listing as listing
 from shared.operation_errors import OperationError, ReviewRefused, ReviewTimeout, TicketNotFound
 from shared.pending_calls import describe_call
 from shared.review import ReviewAction, ReviewDecision, one_break
-from shared.stores.errors import StoreBusy, StoreUnavailable
+from shared.stores.errors import StoreUnavailable
 from shared.ticket_status import read_ticket
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -70,10 +70,8 @@ def _trouble(
 def _said(err: Exception) -> str:
     if isinstance(err, OperationError):
         return str(err)
-    if isinstance(err, StoreBusy):  # the file payload store's lock, held by erasure or GC
-        return f"the payload store is busy ({err}); try again shortly"
-    if isinstance(err, StoreUnavailable):  # large payloads' database: its host, never a password
-        return f"the shared database is unavailable ({err}); try again shortly"
+    if isinstance(err, StoreUnavailable):  # its host, never a password; or the file store busy
+        return f"{store_trouble(err)} ({err}); try again shortly"
     status = err.status if isinstance(err, RPCError) else None
     if status == RPCStatusCode.UNAVAILABLE:
         # "Temporal answered: tcp connect error" read as if it had answered.

@@ -17,6 +17,7 @@ from temporalio.client import WorkflowHistory
 from shared import names
 from tests.replay.committed import FOLDER, HISTORIES, load, patches, workflow_type
 from tests.support.temporal import ALL_WORKFLOWS, new_replayer
+from tests.support.temporal import states_upserted as upserted_states
 from workflows.batch_patches import (
     GROUPED_RESTARTS,
     RESTARTS_AS_SUBMITTED,
@@ -134,14 +135,8 @@ async def test_a_changed_command_sequence_is_caught_by_replay() -> None:
 
 
 def states_upserted(path: Path) -> list[str]:
-    """The TicketState values a history upserted, in order (search attributes are not encoded)."""
-    found = []
-    for event in load(path).events:
-        if event.HasField("upsert_workflow_search_attributes_event_attributes"):
-            fields = event.upsert_workflow_search_attributes_event_attributes.search_attributes
-            if "TicketState" in fields.indexed_fields:
-                found.append(json.loads(fields.indexed_fields["TicketState"].data))
-    return found
+    """The TicketState values a committed history upserted, in order."""
+    return upserted_states(load(path).events)
 
 
 def test_both_sides_of_the_delivering_state_version_are_committed() -> None:

@@ -208,3 +208,15 @@ def patch_ids(events: Iterable[HistoryEvent]) -> list[str]:
             if marker.marker_name == "core_patch":
                 found.append(json.loads(marker.details["patch-data"].payloads[0].data)["id"])
     return found
+
+
+def states_upserted(events: Iterable[HistoryEvent]) -> list[str]:
+    """The TicketState values a history's upserts set, in order (search attributes are not
+    encoded)."""
+    found = []
+    for event in events:
+        if event.HasField("upsert_workflow_search_attributes_event_attributes"):
+            fields = event.upsert_workflow_search_attributes_event_attributes.search_attributes
+            if "TicketState" in fields.indexed_fields:
+                found.append(json.loads(fields.indexed_fields["TicketState"].data))
+    return found

@@ -1,12 +1,10 @@
 """TicketStateSince says when a ticket entered its state (the stalled-tickets gauge counts by
 it), set in the upserts that change the state: no event of its own."""
 
-import json
 from datetime import timedelta
 
 import pytest
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 
 from policy.transitions import TicketState
@@ -15,7 +13,7 @@ from shared import search_attributes as sa
 from shared.review import ReviewAction, ReviewDecision
 from tests.replay.ticket_scenarios import SCENARIOS
 from tests.support.fakes import FakeAgents, FakeTicketServices
-from tests.support.temporal import wait_for_state
+from tests.support.temporal import states_upserted, wait_for_state
 from tests.support.tickets import make_ticket, start_ticket
 from tests.support.workers import fake_pipeline, ticket_on_fakes
 
@@ -55,16 +53,6 @@ async def test_a_ticket_says_in_visibility_since_when_it_is_in_its_state(
     assert len(with_since) == sum(sa.TICKET_STATE.name in fields for fields in upserts)
 
 
-def states_upserted(history: WorkflowHistory) -> list[str]:
-    found = []
-    for event in history.events:
-        if event.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
-            fields = event.upsert_workflow_search_attributes_event_attributes.search_attributes
-            if sa.TICKET_STATE.name in fields.indexed_fields:
-                found.append(json.loads(fields.indexed_fields[sa.TICKET_STATE.name].data))
-    return found
-
-
 @pytest.mark.parametrize(
     ("scenario", "published"),
     [
@@ -96,4 +84,4 @@ async def test_a_ticket_publishes_its_state_where_it_waits_not_between_agents(
         await drive(handle, ts_env)
         history = await handle.fetch_history()
 
-    assert states_upserted(history) == published
+    assert states_upserted(history.events) == published
