@@ -36,14 +36,22 @@ async def metered_server(
         await server.stop()
 
 
-async def counter_after(metrics_url: str, counter: tuple[str, str], completions: float) -> float:
+async def counter_after(
+    metrics_url: str, counter: tuple[str, str], completions: float, at_least: float = 0.0
+) -> float:
     """``counter`` once the endpoint (which publishes about once a second) counts
-    ``completions`` workflow task completions; waits at most METRICS_TIMEOUT."""
+    ``completions`` workflow task completions, and ``counter`` itself at least ``at_least``;
+    waits at most METRICS_TIMEOUT (then TimeoutError).
+
+    The server publishes its counters scope by scope: a scrape in the middle of a publication
+    can hold the new completions beside the old value of ``counter`` (seen once: 20 runs'
+    reads counted as 0). A test that expects the counter to move says how far with
+    ``at_least``; one that expects it to stay still can only read it once completions are in."""
 
     async def caught_up() -> float:
         while True:
             counts = await asyncio.to_thread(scrape, metrics_url)
-            if counts[WORKFLOW_TASK_COMPLETIONS] >= completions:
+            if counts[WORKFLOW_TASK_COMPLETIONS] >= completions and counts[counter] >= at_least:
                 return counts[counter]
             await asyncio.sleep(0.1)
 
