@@ -31,7 +31,12 @@ from temporalio.api.common.v1 import Payload, Payloads
 from temporalio.converter import DataConverter
 
 from codec_server import audit
-from codec_server.payloads import decode_in_thread, encode_in_thread, resolve_references
+from codec_server.payloads import (
+    ByteBudget,
+    decode_in_thread,
+    encode_in_thread,
+    resolve_references,
+)
 from codec_server.settings import (
     BODY_READ_SECONDS,
     MAX_BODY_BYTES,
@@ -235,8 +240,8 @@ def build_app(
     def encoded(payloads: list[Payload]) -> bytes:
         return answer_of(encode_in_thread(converter, payloads))
 
-    def decoded(payloads: list[Payload]) -> bytes:
-        return answer_of(decode_in_thread(converter, payloads))
+    def decoded(payloads: list[Payload], budget: ByteBudget) -> bytes:
+        return answer_of(decode_in_thread(converter, payloads, budget))
 
     async def handle(request: Request, decode: bool) -> Response:
         action = "decode" if decode else "encode"
@@ -264,8 +269,10 @@ def build_app(
                 payloads = await asyncio.to_thread(parse_payloads, body)
                 counted.append(len(payloads))
                 if decode:
-                    payloads = await resolve_references(converter, payloads)
-                    answer = await asyncio.to_thread(decoded, payloads)
+                    # One budget for the references and the old claim checks alike.
+                    budget = ByteBudget()
+                    payloads = await resolve_references(converter, payloads, budget)
+                    answer = await asyncio.to_thread(decoded, payloads, budget)
                 else:
                     answer = await asyncio.to_thread(encoded, payloads)
         except Refused as err:
