@@ -24,7 +24,7 @@ from shared.validation import NameGivenTwice, once_each
 TOKEN_PREFIX = "tka_"
 # \Z, not $: "$" also matches before a final newline, and "alice\n" broke the tokens file.
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}\Z")
-HASH_PATTERN = re.compile(r"^[0-9a-f]{64}$")
+HASH_PATTERN = re.compile(r"^[0-9a-f]{64}\Z")  # \Z as above: a hash then "\n" never matches
 # A tokens file is a short list of people and systems; anything bigger is a mistake.
 MAX_TOKENS_FILE_BYTES = 1_048_576
 

@@ -32,12 +32,17 @@ class InputUnreadable(Exception):
         super().__init__(f"ticket {ticket_id}'s input is not readable: fields {fields(err)}")
 
 
-async def customer_ticket(client: Client, ticket_id: str) -> Ticket:
+async def customer_ticket(client: Client, ticket_id: str, run_id: str | None = None) -> Ticket:
+    """The message of the ticket's run ``run_id``, or of its newest run. A page that shows a
+    run's status passes that run's id: a ticket started again under its id (with other words)
+    between the two reads showed the new message beside the old run's draft."""
     try:
         response = await client.workflow_service.get_workflow_execution_history(
             GetWorkflowExecutionHistoryRequest(
                 namespace=client.namespace,
-                execution=WorkflowExecution(workflow_id=names.ticket_workflow_id(ticket_id)),
+                execution=WorkflowExecution(
+                    workflow_id=names.ticket_workflow_id(ticket_id), run_id=run_id or ""
+                ),
                 maximum_page_size=1,
             )
         )

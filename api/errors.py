@@ -224,10 +224,14 @@ def unparsable_body_message(cause: BaseException | None) -> str:
 
 async def _rpc_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RPCError)
+    # The server's own words name its namespaces, ids and limits: an intake-only token gets a
+    # reference to the log instead (for_caller), whatever the status.
     if exc.status == RPCStatusCode.INVALID_ARGUMENT:
-        return error_response(400, f"the Temporal server refused the request: {exc.message}")
+        said = f"the Temporal server refused the request: {exc.message}"
+        return error_response(400, for_caller(request, said, "the ticket service refused it"))
     if exc.status == RPCStatusCode.NOT_FOUND:
-        return error_response(404, f"not found on the Temporal server: {exc.message}")
+        said = f"not found on the Temporal server: {exc.message}"
+        return error_response(404, for_caller(request, said, "not found"))
     if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
         said = f"the Temporal server is unavailable: {exc.message}"
         plain = "the ticket service is unavailable now; try again shortly"
@@ -236,7 +240,9 @@ async def _rpc_error(request: Request, exc: Exception) -> JSONResponse:
         return error_response(
             503, "the Temporal server refused the API's credentials; check its TEMPORAL_* settings"
         )
-    return error_response(503, f"the Temporal server answered: {exc.message}")
+    said = f"the Temporal server answered: {exc.message}"
+    plain = "the ticket service could not take the request now; try again shortly"
+    return error_response(503, for_caller(request, said, plain))
 
 
 def store_trouble(exc: Exception) -> str:

@@ -179,7 +179,7 @@ async def _ticket(
         client = await temporal(request).client()
         reading = await read_ticket(client, ticket_id)
         try:
-            message = CustomerMessage.of(await customer_ticket(client, ticket_id))
+            message = CustomerMessage.of(await customer_ticket(client, ticket_id, reading.run_id))
         except InputUnreadable as err:
             message_problem = str(err)
     except (OperationError, RPCError, StoreUnavailable) as err:

@@ -2,7 +2,6 @@
 A token with the read role may (review and admin include it; an intake token does not: a leaked
 helpdesk token must not expose every customer's text)."""
 
-import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -43,17 +42,13 @@ MAX_PAGE_TOKEN_CHARS = 4_096
 )
 async def get_ticket(ticket_id: TicketIdPath, _: Reader, connection: Temporal) -> TicketDetail:
     client = await connection.client()
-    ticket, reading = await asyncio.gather(
-        customer_ticket(client, ticket_id), read_ticket(client, ticket_id), return_exceptions=True
-    )
-    if isinstance(reading, BaseException):
-        raise reading
-    if isinstance(ticket, InputUnreadable):
-        message, problem = None, str(ticket)
-    elif isinstance(ticket, BaseException):
-        raise ticket
-    else:
+    reading = await read_ticket(client, ticket_id)
+    # The message of the run read, not of whichever run is newest by now.
+    try:
+        ticket = await customer_ticket(client, ticket_id, reading.run_id)
         message, problem = CustomerMessage.of(ticket), None
+    except InputUnreadable as err:
+        message, problem = None, str(err)
     return TicketDetail(
         ticket_id=ticket_id,
         message=message,

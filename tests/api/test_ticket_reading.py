@@ -10,11 +10,13 @@ import pytest
 from pydantic import BaseModel, ValidationError, field_validator
 from temporalio.client import Client
 
+from api.customer_message import customer_ticket
 from api.errors import redacted_traceback
 from shared import names
 from tests.api.helpers import unique_id, urgent_ticket, wait_for_state
 from tests.support.api_server import Tokens, bearer
 from tests.support.temporal import wait_until
+from tests.support.tickets import make_ticket, start_ticket
 
 pytestmark = pytest.mark.api
 
@@ -123,3 +125,23 @@ async def test_a_ticket_stopped_while_awaiting_review_reads_as_stopped_with_no_r
     waiting = await http.get("/tickets?state=AWAITING_REVIEW", headers=bearer(tokens.review))
     assert ticket_id in ids(stopped) and ticket_id not in ids(waiting)
     assert all(t["state"] == "TERMINATED" for t in stopped.json()["tickets"])
+
+
+async def test_the_message_read_is_the_one_of_the_run_whose_status_is_shown(
+    api_temporal: Client,
+) -> None:
+    """A ticket started again under its id with other words: the page showing the first run's
+    status and draft read the message of whichever run was newest by then (the API read both at
+    once, unpinned). Runs started on a queue nobody polls: only their inputs are read."""
+    ticket_id = unique_id("TWORUNS")
+    queue = f"nobody-{ticket_id}"
+    first = await start_ticket(
+        api_temporal, queue, make_ticket(ticket_id=ticket_id, body="The first words.")
+    )
+    await first.terminate("started again with other words")
+    await start_ticket(api_temporal, queue, make_ticket(ticket_id=ticket_id, body="Other words."))
+
+    pinned = await customer_ticket(api_temporal, ticket_id, first.result_run_id)
+    newest = await customer_ticket(api_temporal, ticket_id)
+
+    assert (pinned.body, newest.body) == ("The first words.", "Other words.")

@@ -70,6 +70,8 @@ def test_a_json_tokens_file_naming_a_field_twice_is_refused(tmp_path: Path) -> N
     ("entry", "fragment"),
     [
         ('name = "ana"\nroles = ["review"]\nsha256 = "abc"', "field 'sha256' must be"),
+        # A hash and a newline (a copy with its line end) never matched any token: a silent 401.
+        ('name = "ana"\nroles = ["review"]\nsha256 = "' + "0" * 64 + '\\n"', "field 'sha256'"),
         ('name = "a b"\nroles = ["review"]\nsha256 = "' + "0" * 64 + '"', "field 'name'"),
         ('name = "ana"\nroles = ["boss"]\nsha256 = "' + "0" * 64 + '"', "field 'roles' must hold"),
         ('name = "ana"\nroles = []\nsha256 = "' + "0" * 64 + '"', "at least one role"),
