@@ -151,13 +151,16 @@ class LLMProvider(Provider):
     ) -> Completion:
         """One request, in its turn (pacing), its tokens counted against the declared limits."""
         pacer, probe = self._pacer, False
-        if pacer is not None:
-            async with heartbeating():  # a wait that outlives the attempt is cancelled with it
-                rate = self._queue_rate()
-                if rate is not None:  # a rate to share
-                    await self._peers.refresh(pacer.queued_seconds() >= BACKLOG_SECONDS, rate)
-                probe = await pacer.turn(self._paced_rate)
         try:
+            if pacer is not None:
+                # A wait that outlives the attempt is cancelled with it. A cancellation as the
+                # heartbeats stop, after this call became the probe, still ends the probe
+                # (below): left probing, every later call waited PROBE_WAIT_SECONDS.
+                async with heartbeating():
+                    rate = self._queue_rate()
+                    if rate is not None:  # a rate to share
+                        await self._peers.refresh(pacer.queued_seconds() >= BACKLOG_SECONDS, rate)
+                    probe = await pacer.turn(self._paced_rate)
             completion = await self._call(spec, model, conversation)
             self._declared.spent(model, *self._counted_tokens(completion))
             return completion
