@@ -38,7 +38,7 @@ from activities.delivery.attempt_time import (
     claim_wait_within,
     retry_delay,
 )
-from activities.delivery.bounded import uncut
+from activities.delivery.bounded import uncut, within
 from activities.delivery.channels import Channel, build_channels
 from activities.delivery.config import LEDGER, DeliveryConfig
 from activities.delivery.errors import (
@@ -48,7 +48,12 @@ from activities.delivery.errors import (
     not_sent_again,
 )
 from activities.delivery.local_attempts import LocalAttempts
-from activities.delivery.mark_sent import MARK_SENT_RESERVE_SECONDS, mark_sent, note_failure
+from activities.delivery.mark_sent import (
+    MARK_SENT_RESERVE_SECONDS,
+    MARK_SENT_TRY_SECONDS,
+    mark_sent,
+    note_failure,
+)
 from activities.delivery.sent_word import still_unrecorded, went_out_before
 from activities.heartbeat import begin_attempt, heartbeating
 from shared import names
@@ -357,7 +362,9 @@ class DeliveryActivities:
         except Exception:
             # The channel said it failed: the next attempt need not wait the claim out.
             try:
-                await self.ledger.release(entry.ticket_id, holder)
+                # Bounded (the claim runs out anyway): the channel's verdict must reach the
+                # server within the attempt's limit, a stalled database or not.
+                await within(self.ledger.release(entry.ticket_id, holder), MARK_SENT_TRY_SECONDS)
             except Exception as err:
                 activity.logger.warning("could not release %s: %s", entry.ticket_id, err)
             raise

@@ -86,12 +86,25 @@ async def note_failure(
     """The reason kept on the row. Failing to write it must not replace the channel's verdict
     (the database may be what is down); a verdict the row's state depends on (a refusal, a
     doubt: ``attempt_deadline`` given) is tried again while the database fails for now and the
-    attempt has time, with mark_sent's pauses."""
+    attempt has time, with mark_sent's pauses. Each try is bounded as mark_sent's are: a
+    database that stalled (a pool waiting 15 s a try for a restarting server) took the attempt
+    past its limit, and the verdict (the doubt, which must stop the answer going out again)
+    was lost to a start-to-close timeout."""
     pauses = MARK_SENT_PAUSES if attempt_deadline is not None else ()
     loop = asyncio.get_running_loop()
-    for pause in (*pauses, None):
+    # As in mark_sent: a write that did not answer in its try is waited for again, not
+    # started again.
+    write: asyncio.Future[None] | None = None
+    for tries, pause in enumerate((*pauses, None)):
+        if attempt_deadline is None:
+            bound = MARK_SENT_TRY_SECONDS
+        else:
+            left = attempt_deadline - MARK_SENT_MARGIN_SECONDS - loop.time()
+            bound = min(MARK_SENT_TRY_SECONDS, max(1.0, left) if tries == 0 else max(0.0, left))
         try:
-            await ledger.note_failure(ticket_id, reason, key)
+            if write is None or write.done():
+                write = asyncio.ensure_future(ledger.note_failure(ticket_id, reason, key))
+            await within(write, bound)
             return
         except Exception as err:
             left = (attempt_deadline or 0.0) - MARK_SENT_MARGIN_SECONDS - loop.time()

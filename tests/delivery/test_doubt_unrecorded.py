@@ -7,6 +7,7 @@ The refusal now carries the doubt in its details, in the history, and redrive re
 A refusal for good whose note was lost kept the row from ever going by another channel: the
 note is now tried again while the attempt has time, and counted once per send."""
 
+import asyncio
 import dataclasses
 from datetime import timedelta
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
+from activities.delivery import activity as delivery_activity
 from activities.delivery import mark_sent
 from activities.delivery.activity import DeliveryActivities
 from activities.delivery.config import WEBHOOK, DeliveryConfig
@@ -148,3 +150,48 @@ async def test_a_refusal_whose_note_failed_once_is_recorded_and_the_row_may_move
     assert ledger.notes == 2
     assert row is not None and (row.sends, row.refusals) == (1, 1)
     assert refused_every_time(row)
+
+
+class StalledLedgerFake(SqliteLedger):
+    """The real SQLite ledger whose failure notes and claim releases never answer (a database
+    that stalled: a pool waiting for a server that restarts), until the test lets them go."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.stalled = asyncio.Event()
+
+    async def note_failure(self, ticket_id: str, reason: str, key: str | None = None) -> Any:
+        await self.stalled.wait()
+
+    async def release(self, ticket_id: str, holder: str) -> None:
+        await self.stalled.wait()
+
+
+async def test_the_doubt_reaches_the_server_within_the_attempt_when_the_ledger_stalls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each note and the release waited as long as the database did: the attempt ran past its
+    limit, the server recorded a timeout instead of the doubt, and the retry (finding a plain
+    unsent row) sent the answer again. Timings scaled down: a try of 0.2 s, a 3 s attempt."""
+    monkeypatch.setattr(mark_sent, "MARK_SENT_TRY_SECONDS", 0.2)
+    monkeypatch.setattr(mark_sent, "MARK_SENT_MARGIN_SECONDS", 0.5)
+    monkeypatch.setattr(delivery_activity, "MARK_SENT_TRY_SECONDS", 0.2)
+    ledger = StalledLedgerFake(tmp_path / "outbox.sqlite3")
+    delivery = DeliveryActivities(
+        ledger, DeliveryConfig(default_method=WEBHOOK), channels={WEBHOOK: SilentRelayFake()}
+    )
+    env = ActivityEnvironment()
+    env.info = dataclasses.replace(env.info, start_to_close_timeout=timedelta(seconds=3))
+    attempt = asyncio.ensure_future(env.run(delivery.deliver_response, REQUEST))
+    # Past the attempt's 3 s the server would have timed it out: its verdict lost.
+    answered, _ = await asyncio.wait({attempt}, timeout=3.0)
+    ledger.stalled.set()
+    with pytest.raises(ApplicationError) as refused:
+        await attempt
+    assert answered, "the attempt had not answered within its limit"
+
+    assert (refused.value.type, refused.value.non_retryable) == (
+        names.DELIVERY_REJECTED_ERROR,
+        True,
+    )
+    assert refused.value.details[0] == names.DELIVERY_MAY_HAVE_ARRIVED
