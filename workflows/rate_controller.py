@@ -60,6 +60,9 @@ PATCH_DEMAND_CUTS: Final = "demand-aware-cuts"
 # (policy/adaptive_rate.py: gentle-probes): different rates, so runs from before replay without
 # it.
 PATCH_GENTLE_PROBES: Final = "gentle-probes"
+# The climb after slow start's cut goes at the fast step back to slow start's last rate without
+# a 429 (policy/adaptive_rate.py).
+PATCH_FAST_FIRST_CLIMB: Final = "fast-first-climb"
 # A run continues as new once it is ``renew_after_seconds`` old (a day by default), idle or not:
 # an idle controller waited on a condition for as long as its provider stayed idle, months
 # perhaps, and its history (its start input, its reports) stayed encrypted with the key of its
@@ -103,6 +106,7 @@ class ProviderRateController:
         capped_probes = workflow.patched(PATCH_CAPPED_PROBES)
         demand_cuts = workflow.patched(PATCH_DEMAND_CUTS)
         gentle_probes = workflow.patched(PATCH_GENTLE_PROBES)
+        fast_first_climb = workflow.patched(PATCH_FAST_FIRST_CLIMB)
         if workflow.patched(PATCH_RENEWED_RUNS):
             # Kept on the instance (a task nothing refers to may be collected); a timer still
             # pending when the run continues as new goes with it, no command to cancel it.
@@ -167,6 +171,7 @@ class ProviderRateController:
                 capped_probes=capped_probes,
                 demand_cuts=demand_cuts,
                 gentle_probes=gentle_probes,
+                fast_first_climb=fast_first_climb,
             )
             # Taking only declared limits, nothing declared (yet): the queue has no rate (one
             # left by this controller in the adaptive mode is removed).

@@ -1,6 +1,7 @@
 """Recording the rate controller's histories (``python -m tests.replay.record_histories
-controller`` and ``declared-controller``): a ProviderRateController fed scripted reports on a
-dev server, saved as ``providerratecontroller-<version>-<scenario>.json``."""
+controller``, ``declared-controller`` and ``first-climb-controller``): a ProviderRateController
+fed scripted reports on a dev server, saved as
+``providerratecontroller-<version>-<scenario>.json``."""
 
 import asyncio
 from collections.abc import Callable
@@ -16,7 +17,9 @@ from tests.support.temporal import CONVERTER, binary
 
 # v1: before the "steady-probes" rules; v2: before "declared-limits"; v3: before
 # "capped-probe-steps"
-CONTROLLER_VERSION = "v7"
+CONTROLLER_VERSION = "v8"
+# v8: the first climb after slow start's cut goes at the fast step to slow start's last rate
+# without a 429 (patch fast-first-climb; its scenario is "first-climb").
 # v7: probes above the ceiling climb at half the step (patch gentle-probes; v6 at 1% then 2% of
 # the ceiling a tick).
 # v6: a stray 429 while the queue was nearly idle cuts by the decrease share only (patch
@@ -151,3 +154,52 @@ async def record_declared_controller() -> None:
     finally:
         await env.shutdown()
     save_controller_history(history, "declared-only", workflow_id)
+
+
+async def record_first_climb_controller() -> None:
+    """Slow start with a queue answering four fifths of its rate (its measured limit lagging
+    the ramp), the 429 that ends it, then the queue using all it is given for a few ticks:
+    since fast-first-climb the rate climbs back at once, by the fast step, to the last rate slow
+    start reached without a 429 (before, it held at the measured limit for the plateau)."""
+    from activities.queue_rate import ensure_controller
+    from policy.adaptive_rate import ControllerState
+    from shared.rate_control import OutcomeReport
+
+    env = await WorkflowEnvironment.start_local(
+        data_converter=CONVERTER, dev_server_existing_path=binary("temporal")
+    )
+    queue, provider_queue = "record-rate-control", "llm-record-first-climb"
+    workflow_id = names.rate_controller_id(provider_queue)
+    handle = env.client.get_workflow_handle(workflow_id)
+
+    async def state() -> ControllerState:
+        return await handle.query(names.RATE_STATE_QUERY, result_type=ControllerState)
+
+    async def using(
+        share: float, done: Callable[[ControllerState], bool], what: str, **more: Any
+    ) -> None:
+        """Reports every 0.3 s of calls answered at ``share`` of the queue's rate until
+        ``done``."""
+        for _ in range(100):
+            now = await state()
+            if done(now):
+                return
+            answered = max(1, round(now.queue_rate() * 0.3 * share))
+            await handle.signal(names.RATE_REPORT_SIGNAL, OutcomeReport(answered=answered, **more))
+            await asyncio.sleep(0.3)
+        raise RuntimeError(f"the controller never reached {what}")
+
+    try:
+        async with controller_worker(env.client, queue):
+            await ensure_controller(env.client, provider_queue, queue, 1.0, 1.0)
+            await using(0.8, lambda s: s.rate >= 6.0, "slow start past 6/s")
+            await using(0.8, lambda s: s.decreases >= 1, "the cut", rate_limited=2, retry_after=1.0)
+            cut = await state()
+            if cut.first_climb_to is None or cut.first_climb_to <= cut.rate:
+                raise RuntimeError(f"the cut left no first climb to record: {cut}")
+            await using(1.0, lambda s: s.probe_ticks > 2, "the top of the first climb")
+            history = await handle.fetch_history()
+            await handle.terminate("recorded")
+    finally:
+        await env.shutdown()
+    save_controller_history(history, "first-climb", workflow_id)

@@ -33,7 +33,11 @@ from shared.search_attributes import ALL_KEYS
 from shared.view import TicketView
 from tests.replay import scenarios
 from tests.replay.committed import FOLDER, read_ids, write_ids
-from tests.replay.record_controllers import record_controller, record_declared_controller
+from tests.replay.record_controllers import (
+    record_controller,
+    record_declared_controller,
+    record_first_climb_controller,
+)
 from tests.replay.record_paths import record_paths
 from tests.replay.ticket_scenarios import SCENARIOS, SERVICES, START_INPUTS, START_MEMOS
 from tests.support.fakes import FakeTicketServices
@@ -251,6 +255,7 @@ async def main(argv: list[str]) -> int:
             "batch-restart",
             "controller",
             "declared-controller",
+            "first-climb-controller",
             "cancel-meets-send",
             "swarm-kept",
             "paths",
@@ -279,6 +284,8 @@ async def main(argv: list[str]) -> int:
         await record_controller()
     if args.what in ("declared-controller", "all"):
         await record_declared_controller()
+    if args.what in ("first-climb-controller", "all"):
+        await record_first_climb_controller()
     if args.what in ("cancel-meets-send", "all"):
         await record_cancel_meets_send(args.version)
     if args.what in ("swarm-kept", "all"):

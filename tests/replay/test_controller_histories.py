@@ -27,6 +27,7 @@ from workflows.rate_controller import (
     PATCH_CAPPED_PROBES,
     PATCH_DECLARED_LIMITS,
     PATCH_DEMAND_CUTS,
+    PATCH_FAST_FIRST_CLIMB,
     PATCH_GENTLE_PROBES,
     PATCH_RENEWED_RUNS,
     PATCH_STEADY_PROBES,
@@ -123,6 +124,23 @@ async def test_rate_controllers_from_before_and_after_gentle_probes_are_committe
     assert len(before) >= 5 and len(gentle) >= 5
     # Rates are set to 3 decimals: at these low rates a step is a few thousandths.
     assert max(gentle) <= 0.6 * max(before)
+
+
+async def test_rate_controllers_from_before_and_after_fast_first_climb_are_committed() -> None:
+    """Both sides of the ``fast-first-climb`` patch: v7's runs replay without it; v8's
+    first-climb scenario (slow start, its cut below the rate that drew no 429, a queue using all
+    it gets) climbs at once after the cut, by the fast step, where v7's rules held at the
+    measured limit for the plateau's ticks."""
+    v7 = FOLDER / "providerratecontroller-v7-controller.json"
+    v8 = FOLDER / "providerratecontroller-v8-first-climb.json"
+    assert PATCH_FAST_FIRST_CLIMB not in patches(v7)
+    assert PATCH_FAST_FIRST_CLIMB in patches(v8)
+    rates = [r for r in await set_rates(v8) if r is not None]
+    cut = next(n for n in range(1, len(rates)) if rates[n] < rates[n - 1])
+    climb = rates[cut : cut + 3]
+    assert len(climb) == 3 and climb[0] < climb[1] < climb[2], rates
+    # The step is FAST_STEP of the ceiling (about the cut rate): 5%, not a probe's 0.5%.
+    assert climb[1] - climb[0] >= 0.03 * climb[0], rates
 
 
 class _SetRates(Interceptor):
