@@ -43,10 +43,12 @@ class FileStore(PayloadStore):
     def _put(self, key: str, data: bytes) -> None:
         path = self._path(key)
         with contextlib.suppress(FileNotFoundError):
-            if path.stat().st_size == len(data):
-                return  # content-addressed: same key, same bytes
-            # Cut short (a power cut before an earlier version synced it): written again, or
-            # every later store of the payload kept the damaged file and every read failed.
+            # Content-addressed: same key, same bytes, nothing to write (a read costs less than
+            # a synced write). Cut short (a power cut before an earlier version synced it) or
+            # changed in place (a disk's bad block): written again, or every later store of the
+            # payload kept the damaged file and every read failed its hash check.
+            if path.stat().st_size == len(data) and path.read_bytes() == data:
+                return
         private_dir(path.parent)
         # Written to a temporary file and renamed, so a reader never sees half a payload; synced,
         # so a history that names the payload never outlives its bytes.
