@@ -47,11 +47,23 @@ class ParsedTicket:
     line: int | None
 
 
+@dataclass
+class BadLines:
+    """Lines of a file that were not what the command reads, counted once each: the reader's
+    own (not a JSON object) and those its caller refused (an object that is not a ticket)."""
+
+    count: int = 0
+
+
 def json_objects(
-    data: bytes, source: str, errors: list[InputError]
+    data: bytes, source: str, errors: list[InputError], bad: BadLines | None = None
 ) -> Iterator[tuple[int, dict[str, Any]]]:
     """Each line's JSON object with its line number; a line that is not one (bad UTF-8, bad JSON,
-    another JSON value) goes to ``errors`` instead. Blank lines are skipped."""
+    another JSON value) goes to ``errors`` instead. Blank lines are skipped. Reading stops after
+    MAX_BAD_LINES bad lines: this reader's, plus those the caller counts in ``bad`` (lines, not
+    problems: a line with two bad fields, or a ticket given twice, stopped the reading early
+    and the valid tickets after it were lost)."""
+    bad = bad if bad is not None else BadLines()
     data = data.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte-order mark some editors write
     if data[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in data[:2]:
         # What Windows PowerShell's > writes: one error for the file, not one per line. Without
@@ -60,11 +72,15 @@ def json_objects(
         errors.append(InputError(source, None, "the file is UTF-16: save it as UTF-8"))
         return
     found = 0
-    first_error = len(errors)
+
+    def refused(number: int, message: str) -> None:
+        errors.append(InputError(source, number, message))
+        bad.count += 1
+
     for number, raw_line in enumerate(_lines(data), start=1):
         if not raw_line.strip():
             continue
-        if len(errors) - first_error >= MAX_BAD_LINES:
+        if bad.count >= MAX_BAD_LINES:
             errors.append(
                 InputError(
                     source,
@@ -85,33 +101,19 @@ def json_objects(
             )
             return
         if len(raw_line) > MAX_LINE_BYTES:
-            errors.append(
-                InputError(
-                    source,
-                    number,
-                    f"the line is {len(raw_line):,} bytes; the limit is {MAX_LINE_BYTES:,}",
-                )
-            )
+            refused(number, f"the line is {len(raw_line):,} bytes; the limit is {MAX_LINE_BYTES:,}")
             continue
         try:
             text = raw_line.decode("utf-8")
         except UnicodeDecodeError as err:
-            bad = raw_line[err.start]
-            errors.append(
-                InputError(
-                    source, number, f"not valid UTF-8 (byte 0x{bad:02x} at column {err.start + 1})"
-                )
-            )
+            byte = raw_line[err.start]
+            refused(number, f"not valid UTF-8 (byte 0x{byte:02x} at column {err.start + 1})")
             continue
         try:
             raw = json.loads(text, object_pairs_hook=once_each)
         except NameGivenTwice as err:
             # json keeps the last silently: {"id": "A", ..., "id": "B"} was submitted as B.
-            errors.append(
-                InputError(
-                    source, number, f"the name {err.name[:40]!r} is given twice in one object"
-                )
-            )
+            refused(number, f"the name {err.name[:40]!r} is given twice in one object")
             continue
         except json.JSONDecodeError as err:
             hint = ""
@@ -120,26 +122,18 @@ def json_objects(
             elif "\r" in text.rstrip("\r"):
                 # Classic Mac OS ends lines with a bare CR: the whole file read as one line.
                 hint = "; its lines end with a bare CR: save the file with LF or CRLF line endings"
-            errors.append(
-                InputError(source, number, f"not valid JSON: {err.msg} (column {err.colno}){hint}")
-            )
+            refused(number, f"not valid JSON: {err.msg} (column {err.colno}){hint}")
             continue
         except RecursionError:
-            errors.append(InputError(source, number, "not valid JSON here: nested too deeply"))
+            refused(number, "not valid JSON here: nested too deeply")
             continue
         except ValueError:  # a number of more digits than Python converts
             digits = sys.get_int_max_str_digits()
-            errors.append(
-                InputError(source, number, f"a number here has more than {digits:,} digits")
-            )
+            refused(number, f"a number here has more than {digits:,} digits")
             continue
         if not isinstance(raw, dict):
             hint = " (JSON Lines: one object a line)" if isinstance(raw, list) else ""
-            errors.append(
-                InputError(
-                    source, number, f"expected a JSON object, got {type(raw).__name__}{hint}"
-                )
-            )
+            refused(number, f"expected a JSON object, got {type(raw).__name__}{hint}")
             continue
         found += 1
         yield number, raw
@@ -158,9 +152,11 @@ def parse_jsonl(data: bytes, source: str) -> tuple[list[ParsedTicket], list[Inpu
     tickets: list[ParsedTicket] = []
     errors: list[InputError] = []
     seen: dict[str, int] = {}
-    for number, raw in json_objects(data, source, errors):
+    bad = BadLines()
+    for number, raw in json_objects(data, source, errors, bad):
         ticket, problems = ticket_from_mapping(raw)
         if ticket is None:
+            bad.count += 1  # one line, however many of its fields are wrong
             errors.extend(InputError(source, number, p) for p in problems)
             continue
         if (first := seen.get(ticket.ticket_id)) is not None:

@@ -80,6 +80,8 @@ class RedriveItem(BaseModel):
     # Filled by a real run: the new run's id, or what went wrong.
     new_run_id: str | None = None
     error: str | None = None
+    # Not planned: the ticket could not be read (the server in trouble, a key not in this ring).
+    unreadable: bool = False
     # Internal: how to act (not printed).
     task_queue: str | None = Field(default=None, exclude=True)
     # The ticket's workflow chain (its first run id): a ledger row of another chain is another
@@ -99,6 +101,9 @@ class RedriveReport(BaseModel):
     since: datetime
     applied: bool  # False: a dry run, nothing was changed
     tickets: list[RedriveItem] = Field(default_factory=list)
+    # The listing stopped at --limit runs: older runs of the window were not looked at (the
+    # closed runs of tickets redriven before count too).
+    more_past_limit: bool = False
 
     def of(self, action: Action) -> list[RedriveItem]:
         return [t for t in self.tickets if t.action == action]
@@ -285,7 +290,10 @@ async def plan(
     start = datetime.now(UTC) - since
     report = RedriveReport(state=state.value, since=start, applied=False)
     seen: set[str] = set()
+    listed = 0
     async for execution in client.list_workflows(candidates_query(state, start), limit=limit):
+        listed += 1
+        report.more_past_limit = listed >= limit
         if execution.id in seen:
             continue
         seen.add(execution.id)
@@ -301,9 +309,11 @@ async def plan(
             item = await _plan_one(client, ledger, state, item, checked)
         except RPCError as err:  # deleted meanwhile, the server in trouble
             item.why = f"could not be read: the server answered: {err.message}"
+            item.unreadable = True
         except (UnknownEncryptionKey, PayloadDecryptionError) as err:
             # Its input under a key missing from this ring (or a damaged payload).
             item.why = f"could not be read here ({type(err).__name__}): not redriven"
+            item.unreadable = True
         report.tickets.append(item)
     return report
 
@@ -428,4 +438,9 @@ async def run_redrive(args: argparse.Namespace) -> int:
     failed = [t for t in report.tickets if t.error]
     if failed:
         raise CliError(f"{len(failed)} ticket(s) could not be redriven (see above)")
+    # A script must not read success while tickets it asked about were left unread.
+    if unread := [t for t in report.tickets if t.unreadable]:
+        raise CliError(
+            f"{len(unread)} ticket(s) could not be read, so were left as they are (see above)"
+        )
     return EXIT_OK

@@ -34,3 +34,9 @@ def print_report(report: "RedriveReport", since: timedelta) -> None:
             out.print(f"  {t.ticket_id}  {t.why}")
     if not report.applied and act:
         out.print("Nothing was changed: run again with --yes to redrive.")
+    if report.more_past_limit:
+        out.print(
+            "The listing stopped at --limit runs (closed runs of tickets redriven before count "
+            "too): older ones in the window were not looked at. Run again with a larger --limit "
+            "or a shorter --since."
+        )

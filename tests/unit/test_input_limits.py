@@ -133,3 +133,18 @@ def test_a_file_of_lines_that_are_not_tickets_stops_being_read_after_the_limit(
     assert [p.ticket.ticket_id for p in tickets] == ["T-1"]
     assert [e.line for e in errors] == [2, 3, 4, 5]
     assert errors[-1].message.startswith("3 lines are not what this command reads: is this the")
+
+
+def test_the_limit_counts_lines_not_problems_nor_tickets_given_twice(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The limit counted errors: 500 lines of two bad fields each stopped a file at its line 501
+    # and its 1,000 valid tickets after them were lost; so did a file appended to itself.
+    monkeypatch.setattr(inputs, "MAX_BAD_LINES", 3)
+    two_bad_fields = [good(f"B-{n}", tier="gold", customer_email="bad") for n in (1, 2)]
+    given_twice = [good("T-1")] * 4
+    tickets, errors = parse_jsonl(jsonl(*two_bad_fields, *given_twice, good("T-9")), SOURCE)
+
+    assert [p.ticket.ticket_id for p in tickets] == ["T-1", "T-9"]
+    assert {e.line for e in errors} == {1, 2, 4, 5, 6}  # no "reading stopped" line
+    assert not any("lines are not what this command reads" in e.message for e in errors)

@@ -2,6 +2,7 @@
 between the listing and its describe) is skipped with the reason; the others are planned. It
 ended the whole command with exit 1 and nothing redriven."""
 
+import argparse
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from types import SimpleNamespace
@@ -13,6 +14,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from policy.transitions import TicketState
 from shared.encryption.codec import UnknownEncryptionKey
 from starter import redrive
+from starter.errors import CliError
 
 
 class ListingFake:
@@ -51,3 +53,66 @@ async def test_a_ticket_redrive_cannot_read_is_skipped_with_why_and_the_others_g
     assert planned["T-1"] == ("skip", "could not be read here (UnknownEncryptionKey): not redriven")
     assert planned["T-2"][0] == "skip" and "workflow not found" in planned["T-2"][1]
     assert planned["T-3"] == ("restart", "nothing was delivered")
+
+
+class StoresFake:
+    """Stands for the stores a redrive opens: only closed here."""
+
+    ledger = None
+
+    async def close(self) -> None:
+        pass
+
+
+async def test_a_redrive_that_left_tickets_unread_does_not_exit_with_success(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Exit 0 with FAILED tickets left as they were: a script read success.
+    async def plan_one(client: Any, ledger: Any, state: Any, item: Any, checked: Any) -> Any:
+        if item.ticket_id == "T-2":
+            raise RPCError("deadline exceeded", RPCStatusCode.DEADLINE_EXCEEDED, b"")
+        item.action, item.why = "restart", "nothing was delivered"
+        return item
+
+    async def client() -> ListingFake:
+        return ListingFake()
+
+    monkeypatch.setattr(redrive, "_plan_one", plan_one)
+    monkeypatch.setattr(redrive, "open_client", client)
+    monkeypatch.setattr(redrive, "build_stores", lambda config: StoresFake())
+    args = argparse.Namespace(
+        limit=3,
+        arrived=[],
+        not_arrived=[],
+        state=TicketState.FAILED,
+        since=timedelta(hours=1),
+        yes=False,
+        json=False,
+    )
+
+    with pytest.raises(CliError) as failed:
+        await redrive.run_redrive(args)
+
+    assert (
+        str(failed.value) == "1 ticket(s) could not be read, so were left as they are (see above)"
+    )
+    # Three runs listed, the limit three: older ones may wait, and the report says so.
+    assert "The listing stopped at --limit runs" in capsys.readouterr().out
+
+
+async def test_a_listing_under_the_limit_says_nothing_of_more(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def plan_one(client: Any, ledger: Any, state: Any, item: Any, checked: Any) -> Any:
+        return item
+
+    monkeypatch.setattr(redrive, "_plan_one", plan_one)
+    report = await redrive.plan(
+        ListingFake(),  # type: ignore[arg-type]
+        None,  # type: ignore[arg-type]
+        TicketState.FAILED,
+        timedelta(hours=1),
+        4,
+    )
+    assert not report.more_past_limit
+    assert not any(t.unreadable for t in report.tickets)
