@@ -19,6 +19,7 @@ from api.rate_limit import RateLimiter
 from api.request_metrics import RequestMetrics
 from api.routes import health, intake, reading, review
 from api.security_headers import SecurityHeadersMiddleware
+from api.server_logs import quiet_server_logs
 from api.settings import ApiSettings
 from api.temporal import TemporalConnection
 from api.token_first import TokenFirstMiddleware
@@ -60,6 +61,7 @@ def create_app(
     app.state.intake_limiter = RateLimiter(settings.intake_per_minute, settings.intake_burst)
     app.state.page_tokens = PageTokens()
     errors.install(app)
+    quiet_server_logs()  # what uvicorn logs for the app: no traceback twice, no query strings
     for router in (intake.router, reading.router, review.router):
         app.include_router(
             router, dependencies=[Depends(known_query_parameters)], responses=errors.responses(400)

@@ -27,6 +27,8 @@ from contextlib import contextmanager
 from typing import Final
 
 from opentelemetry import propagate, trace
+from opentelemetry.context import Context
+from opentelemetry.propagators.textmap import CarrierT, Getter, default_getter
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from opentelemetry.sdk.trace.export import (
@@ -37,6 +39,7 @@ from opentelemetry.sdk.trace.export import (
 )
 from opentelemetry.trace import Link, NonRecordingSpan, Span, SpanContext, TraceFlags
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from opentelemetry.trace.span import TraceState
 from temporalio.contrib.opentelemetry import (
     OpenTelemetryPlugin,
     ReplaySafeTracerProvider,
@@ -230,8 +233,9 @@ def tracer_provider(env: Mapping[str, str] | None = None) -> ReplaySafeTracerPro
         trace.set_tracer_provider(provider)
         # Trace context only, whatever OTEL_PROPAGATORS says: W3C baggage is a caller's free
         # text (user ids, e-mail addresses), and what the process reads goes into every
-        # workflow's unencrypted ``_tracer-data`` header and on to the model providers.
-        propagate.set_global_textmap(TraceContextTextMapPropagator())
+        # workflow's unencrypted ``_tracer-data`` header and on to the model providers. So is
+        # ``tracestate``: ids and flags only (TraceParentOnly).
+        propagate.set_global_textmap(TraceParentOnly())
         logging.getLogger("opentelemetry.context").addFilter(_EvictionDetachNoise())
         if trace.get_tracer_provider() is not provider:
             # Somebody set a provider before us: the plugin would refuse to run workflows.
@@ -316,3 +320,29 @@ def hex_ids(span_context_: SpanContext) -> tuple[str, str] | None:
     if not span_context_.is_valid:
         return None
     return format(span_context_.trace_id, "032x"), format(span_context_.span_id, "016x")
+
+
+class TraceParentOnly(TraceContextTextMapPropagator):
+    """W3C trace context with its ids and flags only: a caller's ``tracestate`` (vendors' free
+    text: ``customer=ana@example.com`` is a valid entry) is dropped when read, so no span of
+    this process carries it into a workflow's unencrypted ``_tracer-data`` header or on to a
+    model provider."""
+
+    def extract(
+        self,
+        carrier: CarrierT,
+        context: Context | None = None,
+        getter: Getter[CarrierT] = default_getter,
+    ) -> Context:
+        extracted = super().extract(carrier, context, getter)
+        found = trace.get_current_span(extracted).get_span_context()
+        if not found.is_valid or not found.trace_state:
+            return extracted
+        bare = SpanContext(
+            found.trace_id,
+            found.span_id,
+            is_remote=True,
+            trace_flags=found.trace_flags,
+            trace_state=TraceState(),
+        )
+        return trace.set_span_in_context(NonRecordingSpan(bare), extracted)

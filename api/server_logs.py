@@ -1,0 +1,58 @@
+"""What uvicorn logs on the API's behalf, kept to what the API's own log lines allow.
+
+- An unexpected error: the API's handler (api/errors.py ``_unexpected``) logs it with a
+  reference, pydantic's text redacted (its ``input_value=...`` quotes customer text). Starlette
+  re-raises the exception after that handler has answered, and uvicorn then logged it again,
+  "Exception in ASGI application" with the whole chained traceback: every message the redaction
+  had kept out. That second line keeps its words and loses the traceback.
+- The access log: uvicorn writes each request's path with its query string. A client that puts
+  an e-mail address in a query (refused with 400 or not) left it in the log, as the trace's
+  ``url.query`` did until shared/span_privacy.py dropped it; the access line keeps the path.
+
+Filters on uvicorn's named loggers: they hold whichever server process runs the app, and
+uvicorn's logging configuration keeps them.
+"""
+
+import logging
+from typing import Final
+
+UVICORN_ERRORS: Final = "uvicorn.error"
+UVICORN_ACCESS: Final = "uvicorn.access"
+RERAISED: Final = "Exception in ASGI application"
+
+
+class ReraisedWithoutTraceback(logging.Filter):
+    """uvicorn's line for an exception Starlette re-raised, without its traceback: the API
+    logged it already, with a reference and redacted."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and str(record.msg).startswith(RERAISED):
+            record.msg = f"{RERAISED}: logged above by the API with its reference"
+            record.args = ()
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+class PathWithoutQuery(logging.Filter):
+    """uvicorn's access line with the path only. Its arguments are (client, method, path with
+    query, HTTP version, status)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            path, _, query = args[2].partition("?")
+            if query:
+                record.args = (*args[:2], f"{path}?...", *args[3:])
+        return True
+
+
+_FILTERS: Final = {UVICORN_ERRORS: ReraisedWithoutTraceback(), UVICORN_ACCESS: PathWithoutQuery()}
+
+
+def quiet_server_logs() -> None:
+    """Install the filters (once per process, however many apps are made)."""
+    for name, kept_out in _FILTERS.items():
+        logger = logging.getLogger(name)
+        if kept_out not in logger.filters:
+            logger.addFilter(kept_out)

@@ -1,0 +1,76 @@
+"""What uvicorn writes to the API's log for it: an unexpected error once (the API's own line,
+redacted), not again with its whole traceback; each request's path without its query string."""
+
+import contextlib
+import io
+import logging
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from pydantic import BaseModel, field_validator
+
+from api import errors
+from api.server_logs import UVICORN_ACCESS, UVICORN_ERRORS, quiet_server_logs
+from tests.support.api_server import served
+
+SECRET = "ana.lima-private@example.com"
+
+
+class Address(BaseModel):
+    email: str
+
+    @field_validator("email")
+    @classmethod
+    def refused(cls, value: str) -> str:
+        raise ValueError("no")
+
+
+def app_raising() -> FastAPI:
+    app = FastAPI()
+    errors.install(app)
+    quiet_server_logs()
+
+    @app.get("/boom")
+    async def boom() -> None:
+        Address(email=SECRET)  # a ValidationError quoting the value
+
+    @app.get("/fine")
+    async def fine() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+@contextlib.contextmanager
+def uvicorn_lines() -> Iterator[io.StringIO]:
+    """What uvicorn's error and access loggers write, formatted with tracebacks."""
+    text = io.StringIO()
+    handler = logging.StreamHandler(text)
+    handler.setFormatter(logging.Formatter("%(name)s %(message)s"))
+    loggers = [logging.getLogger(UVICORN_ERRORS), logging.getLogger(UVICORN_ACCESS)]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+    try:
+        yield text
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.removeHandler(handler)
+            logger.setLevel(level)
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+async def test_uvicorn_logs_no_traceback_of_an_error_the_api_redacted_nor_query_strings() -> None:
+    async with served(app_raising()) as url, httpx.AsyncClient(base_url=url) as http:
+        with uvicorn_lines() as lines:
+            failed = await http.get("/boom")
+            asked = await http.get("/fine", params={"customer": SECRET})
+
+    logged = lines.getvalue()
+    assert failed.status_code == 500 and asked.status_code == 200
+    assert "Exception in ASGI application: logged above by the API" in logged
+    assert '"GET /fine?... HTTP/1.1" 200' in logged  # the access line, its path only
+    assert SECRET not in logged and "input_value" not in logged
