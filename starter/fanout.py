@@ -12,7 +12,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from shared import names
-from shared.batch import BatchSettings
+from shared.batch import INVALID, BatchSettings
 from shared.command_budget import chunk_size_fitting, encoded_size
 from shared.queue_pollers import workers_polling
 from shared.swarm import (
@@ -256,7 +256,14 @@ async def cmd_batch(args: argparse.Namespace) -> int:
             "how): `python -m starter list --state FAILED` (and --state DELIVERY_FAILED) names "
             "the pipeline's, `status ID` says why"
         )
-    return EXIT_PARTIAL if errors or held or failed else EXIT_OK
+    # Tickets the batch's own check refused were never started: exit 3 too (it was 0).
+    refused = progress.settled.get(INVALID, 0) if progress else 0
+    if refused:
+        render.console(stderr=True).print(
+            f"{refused} ticket(s) of the batch were refused as invalid and never started (the "
+            "reasons above): fix them and submit them again"
+        )
+    return EXIT_PARTIAL if errors or held or failed or refused else EXIT_OK
 
 
 def add_parsers(

@@ -5,7 +5,7 @@ import textwrap
 
 from rich.table import Table
 
-from shared.batch import BatchProgress
+from shared.batch import INVALID, BatchProgress
 from shared.orchestration import OrchestratorFailure, OrchestratorResult
 from shared.swarm import SwarmResult
 from starter.plain_text import console, line
@@ -111,3 +111,9 @@ def print_batch(workflow_id: str, progress: BatchProgress) -> None:
             f"{progress.in_flight} in flight; at rest: {settled}",
         )
     )
+    # Refused by the batch's own check (a client and workers of other versions): never started.
+    refused = progress.settled.get(INVALID, 0)
+    for reason in progress.invalid:
+        console().print(line("  ", ("invalid", "red"), f" {reason}"))
+    if refused > len(progress.invalid):
+        console().print(f"  ... and {refused - len(progress.invalid)} more")

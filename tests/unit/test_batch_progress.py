@@ -2,7 +2,16 @@
 and a ticket whose workflow the batch's check found timed out or gone. Those two were shown
 only among the states at rest, and the exit code said every ticket was answered."""
 
-from shared.batch import RESTART_FAILED, BatchProgress
+import argparse
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from shared.batch import INVALID, RESTART_FAILED, BatchProgress
+from starter import fanout
+from starter.errors import EXIT_PARTIAL
+from tests.support.ticket_lines import good, jsonl
 
 
 def progress(**settled: int) -> BatchProgress:
@@ -16,3 +25,46 @@ def test_timed_out_and_gone_tickets_count_as_failed_and_decisions_do_not() -> No
     assert progress(FAILED=1, DELIVERY_FAILED=1, **{RESTART_FAILED: 1}).failed == 3
     # An operator's terminate or cancel, a rejection, a ticket waiting for a person: decided.
     assert progress(TERMINATED=1, CANCELLED=1, REJECTED=1, AWAITING_REVIEW=1).failed == 0
+
+
+async def test_tickets_the_batch_refused_as_invalid_exit_3_and_are_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The batch's own check refused them (a client and workers of other versions): counted
+    under INVALID at rest, but `batch --wait` exited 0 and printed none of the reasons."""
+    source = tmp_path / "tickets.jsonl"
+    source.write_bytes(jsonl(good("T-1"), good("T-2")))
+    done = BatchProgress(
+        total=2,
+        started=1,
+        already_known=0,
+        in_flight=0,
+        settled={"COMPLETED": 1, INVALID: 1},
+        invalid=["ticket 2: field 'tier' must be one of free, standard (got 'gold')"],
+    )
+
+    async def nothing(*_: Any, **__: Any) -> Any:
+        return None
+
+    async def no_ids_held(*_: Any) -> set[str]:
+        return set()
+
+    async def ran(*_: Any) -> tuple[str, BatchProgress, bool]:
+        return "batch-1", done, False
+
+    for name, fake in {
+        "open_client": nothing,
+        "warn_if_unencrypted": nothing,
+        "_require_worker": nothing,
+        "ids_held_by_other_tickets": no_ids_held,
+        "run_batch": ran,
+    }.items():
+        monkeypatch.setattr(fanout, name, fake)
+    args = argparse.Namespace(
+        file=str(source), window=20, tickets_per_run=100, id=None, wait=True, json=False
+    )
+
+    assert await fanout.cmd_batch(args) == EXIT_PARTIAL
+    said = capsys.readouterr()
+    assert "field 'tier' must be one of" in said.out
+    assert "1 ticket(s) of the batch were refused as invalid and never started" in said.err
