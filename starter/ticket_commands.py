@@ -17,7 +17,7 @@ from shared import report as reports
 from shared import ticket_listing as listing
 from shared.operation_errors import OperationError
 from shared.ticket_status import LISTED_STATES, read_ticket, waiting_on
-from starter import render, render_status, review_command
+from starter import inputs, render, render_status, review_command
 from starter.arguments import (
     positive_int_up_to,
     since_argument,
@@ -69,6 +69,17 @@ def _tickets_from_args(args: argparse.Namespace) -> tuple[list[ParsedTicket], li
         # Across files as within one (parse_jsonl): the first place an id appears keeps it.
         first: dict[str, ParsedTicket] = {}
         for name in args.files:
+            if len(tickets) >= inputs.MAX_ITEMS_PER_FILE:
+                # One command's tickets are held and started at once: as many as one file's.
+                errors.append(
+                    InputError(
+                        name,
+                        None,
+                        f"not read: the files before it hold {inputs.MAX_ITEMS_PER_FILE:,} "
+                        "tickets, as many as one command submits; submit the rest in another",
+                    )
+                )
+                continue
             found, bad = read_jsonl(Path(name))
             errors += bad
             for parsed in found:
@@ -77,6 +88,17 @@ def _tickets_from_args(args: argparse.Namespace) -> tuple[list[ParsedTicket], li
                     errors.append(InputError(parsed.source, parsed.line, f"{said}:{earlier.line}"))
                     continue
                 tickets.append(parsed)
+        if len(tickets) > inputs.MAX_ITEMS_PER_FILE:
+            cut = tickets[inputs.MAX_ITEMS_PER_FILE]
+            errors.append(
+                InputError(
+                    cut.source,
+                    cut.line,
+                    f"not submitted from here on: one command submits at most "
+                    f"{inputs.MAX_ITEMS_PER_FILE:,} tickets; submit the rest in another",
+                )
+            )
+            del tickets[inputs.MAX_ITEMS_PER_FILE :]
         return tickets, errors
     if args.subject is None or args.body is None:
         raise CliError("give a JSON Lines file, or both --subject and --body")
@@ -99,12 +121,13 @@ async def cmd_submit(args: argparse.Namespace) -> int:
     if parsed:
         try:
             client = await open_client()
+            await warn_if_unencrypted(client)
+            outcomes = await ops.submit_tickets(client, [p.ticket for p in parsed])
         except BaseException:
-            # The file's own errors first: a server that cannot be reached hid them.
+            # The file's own errors first: a server that cannot be reached, one that refused an
+            # unencrypted client, or a start that failed hid them.
             render.print_input_errors(errors)
             raise
-        await warn_if_unencrypted(client)
-        outcomes = await ops.submit_tickets(client, [p.ticket for p in parsed])
         for outcome, p in zip(outcomes, parsed, strict=True):
             outcome.source, outcome.line = p.source, p.line
     views = {}

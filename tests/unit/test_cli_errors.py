@@ -2,6 +2,7 @@
 the payload store's, the configuration's, and anything unexpected. Each error is raised by the
 command itself, in-process, through the real entry point (``starter.cli.main``)."""
 
+import argparse
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -23,8 +24,9 @@ from shared.payload_store import PayloadStoreError
 from shared.search_attribute_setup import SearchAttributeSetupError
 from shared.settings import ConfigError
 from shared.temporal_client import ClientConfigError, connection_settings
-from starter import cli, ticket_commands
-from starter.errors import DEBUG_VARIABLE
+from starter import cli, inputs, ticket_commands
+from starter.errors import DEBUG_VARIABLE, CliError
+from tests.support.ticket_lines import good, jsonl
 
 CASES: list[tuple[BaseException, str]] = [
     (
@@ -288,3 +290,51 @@ def test_submit_names_a_ticket_id_given_in_two_files_by_its_first_place(
     errors = capsys.readouterr().err
     assert f"{second}:2: ticket T-1 already appears on {first}:1" in errors
     assert f"{first}:1" not in errors.replace(f"appears on {first}:1", "")
+
+
+def test_submit_says_the_file_s_errors_when_the_server_refuses_after_connecting(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # Only an unreachable server printed them first: a server that refused an unencrypted
+    # client (or a start that failed) said its error alone, line 2's never appeared.
+    tickets = tmp_path / "tickets.jsonl"
+    tickets.write_text('{"customer_id": "C-1", "subject": "a", "body": "b"}\n{bad json\n')
+    monkeypatch.delenv(DEBUG_VARIABLE, raising=False)
+
+    async def connected() -> object:
+        return object()
+
+    async def refused(client: object) -> None:
+        raise CliError("this server holds encrypted payloads and this client has no key ring")
+
+    monkeypatch.setattr(ticket_commands, "open_client", connected)
+    monkeypatch.setattr(ticket_commands, "warn_if_unencrypted", refused)
+
+    code = cli.main(["submit", str(tickets)])
+
+    errors = capsys.readouterr().err
+    assert code == 1
+    assert errors.index(f"{tickets}:2: not valid JSON") < errors.index("has no key ring")
+
+
+def test_one_submit_takes_at_most_one_file_s_worth_of_tickets_across_files(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # Each file was limited, the command not: twenty full files held two million tickets.
+    monkeypatch.setattr(inputs, "MAX_ITEMS_PER_FILE", 3)
+    files = []
+    for n in range(3):
+        path = tmp_path / f"part-{n}.jsonl"
+        path.write_bytes(jsonl(*(good(f"T-{n}-{i}") for i in range(2))))
+        files.append(path)
+    args = argparse.Namespace(files=[str(p) for p in files])
+    for flag in ticket_commands.TICKET_FLAGS.values():
+        setattr(args, flag.removeprefix("--").replace("-", "_"), None)
+
+    tickets, errors = ticket_commands._tickets_from_args(args)
+
+    assert [t.ticket.ticket_id for t in tickets] == ["T-0-0", "T-0-1", "T-1-0"]
+    said = sorted(str(e) for e in errors)
+    assert len(said) == 2
+    assert said[0].startswith(f"{files[1]}:2: not submitted from here on: one command submits")
+    assert said[1].startswith(f"{files[2]}: not read: the files before it hold 3 tickets")
