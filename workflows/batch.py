@@ -102,19 +102,12 @@ class BatchWorkflow:
     @workflow.run
     async def run(self, tickets: list[Any], state: BatchState) -> BatchProgress:
         settings = state.settings
-        unknown = self._read.with_unknown_fields(state.position)
+        unknown = self._read.first_with_unknown_fields(state.position)
         # Asked only for an input with such fields: a history recorded by a version that
-        # refused them replays its refusals (counted INVALID).
-        if unknown and workflow.patched(UNKNOWN_FIELDS_LEFT_OUT):
+        # refused them replays its refusals (counted INVALID). Each such ticket is named as it
+        # starts (_sent_whole).
+        if unknown is not None and workflow.patched(UNKNOWN_FIELDS_LEFT_OUT):
             self._lenient = True
-            for read in unknown:
-                if isinstance(read.lenient, Ticket):
-                    workflow.logger.warning(
-                        "batch input: ticket %s: fields this worker does not know are left to "
-                        "its workflow: %s",
-                        read.lenient.ticket_id,
-                        ", ".join(read.unknown_fields),
-                    )
         started_this_run = 0
         while state.position < len(tickets) or self._in_flight:
             if (
@@ -230,6 +223,12 @@ class BatchWorkflow:
         a newer worker that runs it reads them); else None."""
         read = self._read[place]
         if self._lenient and read.unknown_fields and isinstance(read.lenient, Ticket):
+            workflow.logger.warning(
+                "batch input: ticket %s: fields this worker does not know are left to its "
+                "workflow: %s",
+                read.lenient.ticket_id,
+                ", ".join(read.unknown_fields),
+            )
             return read.raw
         return None
 
