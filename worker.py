@@ -207,7 +207,8 @@ async def serve(
     except (settings.ConfigError, ClientConfigError) as err:  # a key ring, a store, a namespace
         print(f"worker: configuration error: {err}", file=sys.stderr)
         return 2
-    if key_ring_of(client.data_converter) is None and (held := await _encrypted_running(client)):
+    has_ring = key_ring_of(client.data_converter) is not None
+    if (held := await _encrypted_running(client)) and not has_ring:
         # It could read none of them: every task of theirs would fail, over and over.
         print(
             f"worker: this server's tickets are encrypted (ticket {held} among them) and this "
@@ -217,6 +218,17 @@ async def serve(
             file=sys.stderr,
         )
         return 2
+    if held:
+        # A ring without their key: a data directory's own development ring, found because the
+        # cluster's was not given, or a key retired too early. Said loudly, not refused: `make
+        # run` goes on to report such tickets as unreadable (a cluster worker would also start
+        # new tickets under a key no other process has).
+        print(
+            f"worker: warning: running ticket {held} is encrypted with a key this worker's ring "
+            "does not hold: its tasks fail here. On a cluster, give every process the same ring "
+            "(TICKETS_ENCRYPTION_KEYS or TICKETS_ENCRYPTION_KEY_FILE)",
+            file=sys.stderr,
+        )
     try:
         registered = await ensure_search_attributes(client)
     except SearchAttributeSetupError as err:
@@ -299,8 +311,9 @@ async def serve(
 
 
 async def _encrypted_running(client: Client) -> str | None:
-    """A running ticket this worker, which has no key ring, cannot decrypt (closed ones give it
-    no task); None also when the server's visibility cannot say (the check is a courtesy)."""
+    """A running ticket this worker cannot decrypt, with no key ring or another one (closed ones
+    give it no task); None also when the server's visibility cannot say (the check is a
+    courtesy)."""
     try:
         return await first_undecryptable_ticket(client, running=True)
     except RPCError as err:

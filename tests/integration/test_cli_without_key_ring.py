@@ -4,6 +4,8 @@ there the ring exists and the process is missing it, and a ticket sent readable 
 plain text among the encrypted ones (still in the server's free pages after `erase`)."""
 
 import asyncio
+import base64
+import json
 import subprocess
 import sys
 import uuid
@@ -92,3 +94,50 @@ async def test_a_worker_without_the_key_ring_refuses_a_server_of_encrypted_ticke
     assert result.returncode == 2, result.stdout + result.stderr
     assert "worker: this server's tickets are encrypted (ticket " in result.stderr
     assert "polling" not in result.stdout and "Traceback" not in result.stderr
+
+
+async def test_a_worker_with_another_key_ring_says_it_cannot_read_the_running_tickets(
+    stack: Stack, tmp_path: Path
+) -> None:
+    """A data directory's own development ring, found because the cluster's was not given:
+    the worker started silently and failed every task of every running ticket. It now says so
+    as it starts (not refused: `make run` goes on to report such tickets as unreadable)."""
+    client = await Client.connect(
+        stack.server.address, data_converter=data_converter(env=stack.env)
+    )
+    ticket = make_ticket(ticket_id=f"RUNNING-{uuid.uuid4().hex[:8]}")
+    await ops.start_ticket(client, ticket, task_queue=f"nobody-{uuid.uuid4().hex[:8]}")
+    other_ring = json.dumps(
+        {"current": "dev", "keys": {"dev": base64.b64encode(b"\x07" * 32).decode()}}
+    )
+    elsewhere = stack.env | {
+        "TICKETS_DATA_DIR": str(tmp_path / "not-the-data-dir"),
+        "TICKETS_ENCRYPTION_KEYS": other_ring,
+    }
+    worker = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "worker",
+        env=elsewhere,
+        cwd=PROJECT_ROOT,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    said: list[str] = []
+
+    async def warned() -> None:
+        assert worker.stderr is not None
+        while line := (await worker.stderr.readline()).decode():
+            said.append(line)
+            if "worker: warning: running ticket" in line:
+                return
+
+    try:
+        await asyncio.wait_for(warned(), timeout=60)
+    finally:
+        worker.terminate()
+        await worker.wait()
+        await client.get_workflow_handle(names.ticket_workflow_id(ticket.ticket_id)).terminate()
+
+    # (The ticket named may be another of the stack's running ones: each is under its ring.)
+    assert "is encrypted with a key this worker's ring does not hold" in said[-1]
