@@ -308,7 +308,15 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
         if (env.get("TICKETS_PROVIDER") or "").strip()
         else tuple(role for role in AgentRole if role.value not in agents)
     )
-    return Settings(pipeline=pipeline, worker=worker, source=where, routes_from_keys=from_keys)
+    # No file is a valid setup (the defaults and the environment), but one in another
+    # directory than the process's (a service started elsewhere) was skipped with nothing said.
+    source = (
+        where
+        if path is not None
+        else f"the built-in defaults and the environment (no {DEFAULT_CONFIG_PATH} under "
+        f"{Path.cwd()}; TICKETS_CONFIG names a file)"
+    )
+    return Settings(pipeline=pipeline, worker=worker, source=source, routes_from_keys=from_keys)
 
 
 def _not_finite(value: Any) -> bool:

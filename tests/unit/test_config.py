@@ -91,6 +91,21 @@ def test_tickets_config_names_the_file_to_load(tmp_path: Path) -> None:
     assert config.max_revision_rounds == 7
 
 
+def test_a_process_started_where_there_is_no_config_file_says_so_in_its_source(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A service started in another directory skipped config/pipeline.toml, and the worker's
+    # start-up line said only "configuration from configuration".
+    monkeypatch.chdir(tmp_path)
+    source = load_settings(env={}).source
+    assert source == (
+        "the built-in defaults and the environment (no config/pipeline.toml under "
+        f"{tmp_path}; TICKETS_CONFIG names a file)"
+    )
+    found = write_config(tmp_path, "max_revision_rounds = 7\n", name="elsewhere.toml")
+    assert load_settings(env={"TICKETS_CONFIG": str(found)}).source == str(found)
+
+
 # ---- environment overrides -----------------------------------------------------------------------
 
 
