@@ -70,6 +70,10 @@ KEEPS_CARRIED = "keeps-carried-results"
 # A swarm started with more than MAX_SWARM_ITEMS items (by a client other than the CLI, which
 # refuses them) fails at once, saying why. Asked only then: every other run records no marker.
 REFUSES_TOO_MANY = "refuses-too-many-items"
+# A cancel request that a chunk absorbed (it completed as the request came, and the SDK handed
+# the swarm its results instead of the cancellation) ends the swarm before its next chunk; it
+# went on starting, and paying for, every chunk left. Asked only when a cancel request has come.
+ABSORBED_CANCEL_ENDS_SWARM = "absorbed-cancel-ends-swarm"
 # How long an item id may be to be named in an invalid item's result.
 MAX_NAMED_ID = 100
 
@@ -252,6 +256,10 @@ class SwarmWorkflow:
         chunks = -(-len(items) // settings.chunk_size)
         chunks_this_run = 0
         while state.next_chunk < chunks:
+            if workflow.cancellation_reason() is not None and workflow.patched(
+                ABSORBED_CANCEL_ENDS_SWARM
+            ):
+                raise asyncio.CancelledError()
             if chunks_this_run >= settings.chunks_per_run:
                 # Items stay one payload; only the state changes. (Stored again at each run:
                 # encryption's random nonce makes each copy's bytes, and so its key, new.)

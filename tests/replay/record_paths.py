@@ -41,6 +41,8 @@ PATH_TESTS: dict[str, str] = {
     "test_a_synthesized_answer_longer_than_a_reply_falls_back_to_the_resolver",
     "absorbed-cancel-stops": "tests/workflow/test_absorbed_cancel.py::"
     "test_a_cancel_absorbed_by_the_orchestrator_run_ends_the_ticket_cancelled",
+    "absorbed-cancel-ends-swarm": "tests/workflow/test_swarm_cancel.py::"
+    "test_a_cancel_a_chunk_absorbed_ends_the_swarm_before_its_next_chunk",
     "stale-review-signal-ignored": "tests/workflow/test_review.py::"
     "test_a_review_signal_made_for_another_wait_or_without_the_draft_is_ignored",
     "retry-unapplied-rate": "tests/integration/test_rate_controller_renewal.py::"
