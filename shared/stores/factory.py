@@ -1,11 +1,16 @@
 """The one place that turns the environment into stores: the worker, the command-line client
 (through ``shared.data_converter``) and the tests all get theirs here."""
 
+import asyncio
+import os
+import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from shared.private_files import private_dir
 from shared.stores.config import StoreConfig
+from shared.stores.errors import StoreUnavailable
 from shared.stores.ledger import DeliveryLedger
 from shared.stores.payloads import ContentAddressedDriver
 from shared.stores.payloads_file import FilePayloadDriver
@@ -79,7 +84,27 @@ async def open_stores(env: Mapping[str, str] | None = None) -> Stores:
     """Stores for a worker: the database is connected and its schema migrated now, so a wrong
     URL, refused credentials or an unreachable database stop the worker at once with one sentence
     (StoreUnavailable; a malformed setting raises ConfigError)."""
-    stores = build_stores(StoreConfig.from_env(env))
+    config = StoreConfig.from_env(env)
+    stores = build_stores(config)
     if stores.database is not None:
         await stores.database.ready()
+        return stores
+    # Without a database, the data directory's: the ledger opened (and migrated) and the
+    # payload directory made now too. They were opened at first use, and a data directory
+    # that cannot be written (a service started in a read-only directory) let every ticket run
+    # through its paid agent calls, then fail its delivery for hours of retries.
+    try:
+        await stores.ledger.count()
+        await asyncio.to_thread(private_dir, config.payload_dir)
+        writable = await asyncio.to_thread(os.access, config.payload_dir, os.W_OK)
+    except (OSError, sqlite3.Error) as err:
+        await stores.close()
+        raise StoreUnavailable(
+            f"the data directory {config.data_dir} cannot be used (TICKETS_DATA_DIR): {err}"
+        ) from None
+    if not writable:
+        await stores.close()
+        raise StoreUnavailable(
+            f"the payload directory {config.payload_dir} is not writable (TICKETS_DATA_DIR)"
+        )
     return stores
