@@ -44,6 +44,7 @@ from activities.providers.registry import build_providers, models_in_use
 from activities.providers.startup_lines import (
     describe_providers,
     describe_routes,
+    key_routes_warning,
     unused_endpoint_warnings,
 )
 from shared import log_privacy, names, settings, telemetry
@@ -260,6 +261,8 @@ async def serve(
         print(f"worker: registered search attributes {', '.join(registered)}")
     for warning in unused_endpoint_warnings(config, loaded.worker, os.environ):
         print(f"worker: warning: {warning}", file=sys.stderr)
+    if note := key_routes_warning(loaded.routes_from_keys, config, os.environ):
+        print(f"worker: warning: {note}", file=sys.stderr)
     print("worker: agents (provider:model, fallbacks after ->):")
     print("\n".join(describe_routes(config)))
     print("worker: providers:")

@@ -41,6 +41,25 @@ def unused_endpoint_warnings(
     return warnings
 
 
+def key_routes_warning(
+    routes_from_keys: Collection[str], config: PipelineConfig, env: Mapping[str, str]
+) -> str | None:
+    """On a cluster (a shared database), agents whose routes this worker picked from the
+    provider keys it sees: a machine missing a key (a service without its environment file)
+    routes those agents elsewhere, offline with no key at all, and the tickets whose first
+    workflow task it runs get that route while the others get the cluster's."""
+    if not routes_from_keys or not env.get("TICKETS_DATABASE_URL"):
+        return None
+    chosen = sorted(
+        {f"{r.provider}:{r.model}" for role in routes_from_keys for r in config.routes[role][:1]}
+    )
+    return (
+        f"the routes of {', '.join(sorted(routes_from_keys))} come from the provider keys this "
+        f"worker sees ({', '.join(chosen)}): on a cluster, name them (TICKETS_PROVIDER, or "
+        "[agents] in the configuration file) so that every worker routes alike"
+    )
+
+
 def describe_routes(config: PipelineConfig) -> list[str]:
     lines = []
     for role, chain in config.routes.items():

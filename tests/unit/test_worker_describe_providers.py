@@ -5,7 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from activities.providers.startup_lines import describe_providers, unused_endpoint_warnings
+from activities.providers.startup_lines import (
+    describe_providers,
+    key_routes_warning,
+    unused_endpoint_warnings,
+)
 from shared.agents import AgentRole, AgentRoute
 from shared.pipeline_config import PipelineConfig
 from shared.provider_config import WorkerSettings, default_providers
@@ -121,3 +125,23 @@ def test_a_provider_table_no_route_uses_is_warned_of(tmp_path: Path) -> None:
     [warning] = unused_endpoint_warnings(unused.pipeline, unused.worker, {})
     assert warning.startswith("[providers.vllm] is configured, but no agent's route uses it")
     assert unused_endpoint_warnings(named.pipeline, named.worker, {}) == []
+
+
+def test_a_cluster_worker_whose_routes_come_from_its_keys_says_so(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # A machine of the cluster without OPENAI_API_KEY (a service missing its environment file)
+    # routed every agent offline, silently: its tickets got rule-based answers, the others not.
+    monkeypatch.chdir(tmp_path)  # no configuration file: routes from the keys seen
+    cluster = {"TICKETS_DATABASE_URL": "postgresql://tickets@db.internal/tickets"}
+    loaded = load_settings(env=cluster)
+    note = key_routes_warning(loaded.routes_from_keys, loaded.pipeline, cluster)
+
+    assert note is not None
+    assert note.startswith("the routes of classifier, ")
+    assert "(offline:" in note and "TICKETS_PROVIDER" in note
+    # One machine (no shared database), or routes named: nothing to say.
+    assert key_routes_warning(loaded.routes_from_keys, loaded.pipeline, {}) is None
+    named = cluster | {"TICKETS_PROVIDER": "offline"}
+    by_name = load_settings(env=named)
+    assert key_routes_warning(by_name.routes_from_keys, by_name.pipeline, named) is None
