@@ -24,6 +24,7 @@ from temporalio.client import (
     WorkflowHandle,
     WorkflowHistory,
 )
+from temporalio.service import RPCError
 from temporalio.worker import Replayer
 
 from shared import names, telemetry
@@ -185,6 +186,15 @@ async def wait_for_state(
         return view if view.state in states else None
 
     return await wait_until(check, timeout=timeout, what=f"{handle.id} in {states}")
+
+
+async def is_running(handle: WorkflowHandle[Any, Any]) -> bool:
+    """Whether the workflow exists and runs (False while it does not exist yet)."""
+    try:
+        status = (await handle.describe()).status
+    except RPCError:
+        return False
+    return status is not None and status.name == "RUNNING"
 
 
 async def cancel_seen(handle: WorkflowHandle[Any, Any]) -> bool:

@@ -28,6 +28,17 @@ class ListingFake:
         return listed()
 
 
+async def plan_listed(limit: int) -> redrive.RedriveReport:
+    """The plan for FAILED tickets of the last hour, the three ListingFake lists."""
+    return await redrive.plan(
+        ListingFake(),  # type: ignore[arg-type]
+        None,  # type: ignore[arg-type]
+        TicketState.FAILED,
+        timedelta(hours=1),
+        limit,
+    )
+
+
 async def test_a_ticket_redrive_cannot_read_is_skipped_with_why_and_the_others_go_on(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -41,13 +52,7 @@ async def test_a_ticket_redrive_cannot_read_is_skipped_with_why_and_the_others_g
 
     monkeypatch.setattr(redrive, "_plan_one", plan_one)
 
-    report = await redrive.plan(
-        ListingFake(),  # type: ignore[arg-type]
-        None,  # type: ignore[arg-type]
-        TicketState.FAILED,
-        timedelta(hours=1),
-        10,
-    )
+    report = await plan_listed(limit=10)
 
     planned = {t.ticket_id: (t.action, t.why) for t in report.tickets}
     assert planned["T-1"] == ("skip", "could not be read here (UnknownEncryptionKey): not redriven")
@@ -107,12 +112,6 @@ async def test_a_listing_under_the_limit_says_nothing_of_more(
         return item
 
     monkeypatch.setattr(redrive, "_plan_one", plan_one)
-    report = await redrive.plan(
-        ListingFake(),  # type: ignore[arg-type]
-        None,  # type: ignore[arg-type]
-        TicketState.FAILED,
-        timedelta(hours=1),
-        4,
-    )
+    report = await plan_listed(limit=4)
     assert not report.more_past_limit
     assert not any(t.unreadable for t in report.tickets)

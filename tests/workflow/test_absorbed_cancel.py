@@ -21,7 +21,6 @@ import pytest
 from temporalio import workflow
 from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import CancelledError
-from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
@@ -32,7 +31,13 @@ from shared.orchestration import OrchestratorInput, OrchestratorResult, Synthesi
 from shared.tickets import Ticket
 from tests.support.fake_fanout import plan, task
 from tests.support.fakes import FakeAgents, FakeTicketServices
-from tests.support.temporal import patch_ids, replay_histories, wait_for_state, wait_until
+from tests.support.temporal import (
+    is_running,
+    patch_ids,
+    replay_histories,
+    wait_for_state,
+    wait_until,
+)
 from tests.support.tickets import make_ticket, start_ticket
 from tests.support.workers import fake_pipeline
 from workflows.review_gate import ReviewGate
@@ -179,7 +184,7 @@ async def test_the_review_gate_does_not_wait_for_a_person_after_an_absorbed_canc
             task_queue=task_queue,
         )
         child = client.get_workflow_handle(f"{handle.id}/absorbs")
-        await wait_until(lambda: _running(child), what="the absorbing child")
+        await wait_until(lambda: is_running(child), what="the absorbing child")
         await handle.cancel()
         # Before the checks the gate went on to wait for a person, for ever (no deadline here).
         closed = await wait_until(lambda: _closed(handle), what=f"{handle.id} closing")
@@ -191,11 +196,3 @@ async def test_the_review_gate_does_not_wait_for_a_person_after_an_absorbed_canc
     # Cancelled before the wait: never moved to it. Cancelled while telling the batch: it had.
     assert (TicketState.AWAITING_REVIEW.value in states) == (where == "on_waiting")
     assert PATCH_ABSORBED_CANCEL_STOPS in patch_ids(history.events)
-
-
-async def _running(handle: WorkflowHandle[Any, Any]) -> bool:
-    try:
-        status = (await handle.describe()).status
-    except RPCError:
-        return False
-    return status is not None and status.name == "RUNNING"

@@ -12,20 +12,18 @@ one. The swarm's history is replayed here, without its children's.
 import asyncio
 import contextlib
 import uuid
-from typing import Any
 
 import pytest
 from temporalio import workflow
-from temporalio.client import WorkflowFailureError, WorkflowHandle
+from temporalio.client import WorkflowFailureError
 from temporalio.exceptions import CancelledError
-from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from shared import names
 from shared.swarm import ItemResult, SwarmChunkInput, SwarmChunkResult, SwarmItem, SwarmSettings
 from tests.support.fake_fanout import FakeInsights
-from tests.support.temporal import patch_ids, replay_histories, wait_until
+from tests.support.temporal import is_running, patch_ids, replay_histories, wait_until
 from workflows import ALL_WORKFLOWS
 from workflows.swarm import ABSORBED_CANCEL_ENDS_SWARM, SwarmChunkWorkflow
 
@@ -41,14 +39,6 @@ class CancelAbsorbingChunk:
         return SwarmChunkResult(
             results=[ItemResult(item_id=i.item_id, ok=True) for i in request.items]
         )
-
-
-async def _running(handle: WorkflowHandle[Any, Any]) -> bool:
-    try:
-        status = (await handle.describe()).status
-    except RPCError:
-        return False
-    return status is not None and status.name == "RUNNING"
 
 
 async def test_a_cancel_a_chunk_absorbed_ends_the_swarm_before_its_next_chunk(
@@ -72,14 +62,14 @@ async def test_a_cancel_a_chunk_absorbed_ends_the_swarm_before_its_next_chunk(
             task_queue=task_queue,
         )
         first = client.get_workflow_handle(f"{handle.id}/chunk-0")
-        await wait_until(lambda: _running(first), what="the first chunk")
+        await wait_until(lambda: is_running(first), what="the first chunk")
         await handle.cancel()
         with pytest.raises(WorkflowFailureError) as ended:
             # Before the patch it went on to the next chunk and waited there for good.
             await asyncio.wait_for(handle.result(), timeout=60)
         history = await handle.fetch_history()
         await replay_histories(client, [(handle.id, None)], children=False)
-        second_started = await _running(client.get_workflow_handle(f"{handle.id}/chunk-1"))
+        second_started = await is_running(client.get_workflow_handle(f"{handle.id}/chunk-1"))
 
     assert isinstance(ended.value.cause, CancelledError)
     assert (await first.describe()).status.name == "COMPLETED"  # the cancel was absorbed
