@@ -85,12 +85,9 @@ def another_tickets(chain: str | None, existing: LedgerEntry) -> bool:
 
 
 def may_have_gone_out(entry: LedgerEntry) -> bool:
-    """Whether the row's answer went out or may have: sent, an attempt could not tell whether
-    the destination took it (``UNCERTAIN_PREFIX``), or a send of it began that its channel did
-    not refuse for good (a timeout, a 5xx, a worker that died while sending: the answer may
-    have arrived, as ``refused_every_time`` says too). Only a row never sent, or refused for
-    good every time, holds an answer that surely did not go out."""
-    return entry.sent_at is not None or uncertain(entry) or entry.sends > entry.refusals
+    """Whether the row's answer went out or may have: sent, or an attempt could not tell
+    whether the destination took it (``UNCERTAIN_PREFIX``). Neither is sent again."""
+    return entry.sent_at is not None or uncertain(entry)
 
 
 def refused_every_time(entry: LedgerEntry) -> bool:
@@ -114,7 +111,7 @@ def answered_by_the_run_replaced(replaces: Collection[str], existing: LedgerEntr
     replace sent, or may have (``replaces``: a ticket started again under its id after its run
     ended without completing: cancelled just after its send, terminated while delivering).
     Then this run's answer must not go out as a second one. A row such a run recorded and
-    never sent, or whose every send was refused for good, is replaced as before."""
+    never tried is replaced as before."""
     return existing.chain is not None and existing.chain in replaces and may_have_gone_out(existing)
 
 

@@ -87,8 +87,7 @@ class PostgresLedger(DeliveryLedger):
             "claimed_by = NULL, claimed_until = NULL, sends = 0, refusals = 0 "
             "WHERE ticket_id = %s AND chain = %s "
             "AND (sent_at IS NOT NULL OR claimed_until IS NULL OR claimed_until <= now()) "
-            "AND NOT (%s AND (sent_at IS NOT NULL OR sends > refusals "  # may_have_gone_out
-            "OR left(coalesce(last_error, ''), %s) = %s)) "
+            "AND NOT (%s AND (sent_at IS NOT NULL OR left(coalesce(last_error, ''), %s) = %s)) "
             f"RETURNING {_COLUMNS}",
             (
                 *decision,
