@@ -5,6 +5,7 @@
 ``problems`` lists what is wrong field by field when a request does not validate.
 """
 
+import contextlib
 import logging
 import traceback
 import uuid
@@ -21,6 +22,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.accounts import Role
 from api.body_limit import too_large_message, too_large_page
 from api.security_headers import EVERY_ANSWER, is_console
+from api.server_logs import LOGGED_BY_API
 from shared.operation_errors import (
     NoWorker,
     OperationError,
@@ -274,6 +276,10 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.error("%s\n%s", where, redacted_traceback(exc))
     else:
         log.exception("%s", where)
+    # uvicorn logs it again once Starlette re-raises it: without its traceback, being logged
+    # here (api/server_logs.py). One _store_unavailable answered has no stack in the log.
+    with contextlib.suppress(AttributeError):
+        setattr(exc, LOGGED_BY_API, True)
     # Starlette answers this one outside every middleware: the headers every answer carries.
     return error_response(
         500,

@@ -19,6 +19,8 @@ from typing import Final
 UVICORN_ERRORS: Final = "uvicorn.error"
 UVICORN_ACCESS: Final = "uvicorn.access"
 RERAISED: Final = "Exception in ASGI application"
+# Set on an exception the API's handler logged (api/errors.py _unexpected).
+LOGGED_BY_API: Final = "_ticket_api_logged"
 
 
 class ReraisedWithoutTraceback(logging.Filter):
@@ -26,7 +28,8 @@ class ReraisedWithoutTraceback(logging.Filter):
     logged it already, with a reference and redacted."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info and str(record.msg).startswith(RERAISED):
+        exc = record.exc_info[1] if record.exc_info else None
+        if getattr(exc, LOGGED_BY_API, False) and str(record.msg).startswith(RERAISED):
             record.msg = f"{RERAISED}: logged above by the API with its reference"
             record.args = ()
             record.exc_info = None

@@ -101,13 +101,14 @@ def is_reference(payload: Payload) -> bool:
 
 
 def _payloads_own_trouble(err: BaseException) -> bool:
-    """Whether ``err`` is about one payload (missing, or not the bytes its reference names)
-    rather than the store (unreachable, timing out, refusing)."""
+    """Whether ``err`` is about one payload (missing, not the bytes its reference names, or a
+    reference that does not read: a driver this server lacks, a malformed claim; the SDK says
+    those with ValueError) rather than the store (unreachable, timing out, refusing)."""
     seen: BaseException | None = err
     for _ in range(10):  # the SDK may wrap the driver's error
         if seen is None:
             break
-        if isinstance(seen, (PayloadMissing, PayloadIntegrityError)):
+        if isinstance(seen, (PayloadMissing, PayloadIntegrityError, ValueError)):
             return True
         seen = seen.__cause__ or seen.__context__
     return False

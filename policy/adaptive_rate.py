@@ -258,7 +258,14 @@ def _step(
         headroom = SLOW_START_HEADROOM if state.phase == "slow_start" else USE_HEADROOM
         increased = _increased(state, rules)
         rate = max(state.rate, min(increased, used * headroom))
-        above = state.ceiling is not None and state.rate >= CEILING_SHARE * state.ceiling
+        # The plateau counts from the top of the climb: not the ticks of a first climb, which
+        # runs above the ceiling by design (fast-first-climb) and had used the plateau up.
+        climbing = state.first_climb_to is not None and state.rate < state.first_climb_to
+        above = (
+            state.ceiling is not None
+            and state.rate >= CEILING_SHARE * state.ceiling
+            and not climbing
+        )
         return state.model_copy(
             update={"rate": rate, "probe_ticks": state.probe_ticks + 1 if above else 0}
         )

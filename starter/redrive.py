@@ -291,9 +291,12 @@ async def plan(
     report = RedriveReport(state=state.value, since=start, applied=False)
     seen: set[str] = set()
     listed = 0
-    async for execution in client.list_workflows(candidates_query(state, start), limit=limit):
+    # One more than the limit: whether the window holds runs past it (exactly --limit do not).
+    async for execution in client.list_workflows(candidates_query(state, start), limit=limit + 1):
         listed += 1
-        report.more_past_limit = listed >= limit
+        if listed > limit:
+            report.more_past_limit = True
+            break
         if execution.id in seen:
             continue
         seen.add(execution.id)

@@ -13,6 +13,7 @@ from pydantic import BaseModel, field_validator
 
 from api import errors
 from api.server_logs import UVICORN_ACCESS, UVICORN_ERRORS, quiet_server_logs
+from shared.stores.errors import StoreUnavailable
 from tests.support.api_server import served
 
 SECRET = "ana.lima-private@example.com"
@@ -74,3 +75,24 @@ async def test_uvicorn_logs_no_traceback_of_an_error_the_api_redacted_nor_query_
     assert "Exception in ASGI application: logged above by the API" in logged
     assert '"GET /fine?... HTTP/1.1" 200' in logged  # the access line, its path only
     assert SECRET not in logged and "input_value" not in logged
+
+
+async def test_an_error_the_api_logged_without_its_stack_keeps_uvicorns_traceback() -> None:
+    """A bug raised while handling a store's trouble is answered as that trouble (a warning
+    line, no stack): uvicorn's traceback is then the only one, and stays."""
+    app = app_raising()
+
+    @app.get("/store-bug")
+    async def store_bug() -> None:
+        try:
+            raise StoreUnavailable("the payload database did not answer")
+        except StoreUnavailable:
+            raise RuntimeError("a bug in the fallback") from None
+
+    async with served(app) as url, httpx.AsyncClient(base_url=url) as http:
+        with uvicorn_lines() as lines:
+            failed = await http.get("/store-bug")
+
+    assert failed.status_code == 503
+    logged = lines.getvalue()
+    assert "Traceback" in logged and "a bug in the fallback" in logged

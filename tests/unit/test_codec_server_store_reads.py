@@ -18,7 +18,7 @@ from codec_server.settings import CodecServerSettings
 from shared.data_converter import LEGACY_ENCODING, data_converter
 from shared.payload_store import FileStore
 from shared.stores.errors import StoreUnavailable
-from shared.stores.payloads_file import FilePayloadDriver
+from shared.stores.payloads_file import DRIVER_NAME, FilePayloadDriver
 from tests.unit.test_codec_server_limits import RING, body, serving
 
 BIG = 50_000  # characters in each stored value
@@ -136,3 +136,22 @@ async def test_past_its_time_a_request_fetches_nothing_more(
 
     assert driver.reads == 0
     assert payloads == stored
+
+
+async def test_a_reference_that_does_not_read_is_not_taken_for_a_failed_store(
+    tmp_path: Path,
+) -> None:
+    """A reference naming a driver this server lacks (or malformed): the SDK says so with a
+    ValueError, about that payload; the others are fetched as usual."""
+    driver, converter, stored = await references(tmp_path, 3)
+    foreign = Payload()
+    foreign.CopyFrom(stored[0])
+    foreign.data = stored[0].data.replace(DRIVER_NAME.encode(), b"no-such-driver")
+    assert foreign.data != stored[0].data
+
+    payloads = await codec_payloads.resolve_references(converter, [foreign, *stored[1:]])  # type: ignore[arg-type]
+
+    assert payloads[0] is foreign
+    assert driver.reads == 2 and all(
+        p is not s for p, s in zip(payloads[1:], stored[1:], strict=True)
+    )

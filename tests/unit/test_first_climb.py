@@ -44,13 +44,16 @@ def after_slow_start(fast_first_climb: bool, ticks: int) -> tuple[ControllerStat
 
 
 def test_the_first_climb_goes_at_the_fast_step_to_slow_starts_last_rate_without_a_429() -> None:
-    cut, rates = after_slow_start(fast_first_climb=True, ticks=4)
+    cut, rates = after_slow_start(fast_first_climb=True, ticks=4 + PLATEAU_TICKS)
     assert cut.rate == pytest.approx(9.0)  # the measured limit: (10 + 8) / 2
     assert cut.first_climb_to == pytest.approx(15.0 / SLOW_START_GROWTH)
     assert cut.ceiling is not None
     step_size = FAST_STEP * cut.ceiling
     assert rates[:3] == pytest.approx([9.0 + step_size, 9.0 + 2 * step_size, 10.0])
-    assert rates[3] == pytest.approx(10.0)  # there, the plateau: no probe yet
+    # There, the whole plateau before a probe, as after any climb (the climb's own ticks had
+    # used it up): the tick that reached it, the plateau's ticks, then the probe.
+    assert rates[2 : 3 + PLATEAU_TICKS] == pytest.approx([10.0] * (1 + PLATEAU_TICKS))
+    assert rates[3 + PLATEAU_TICKS] > 10.0
 
 
 def test_before_the_patch_the_climb_stopped_at_the_measured_limit() -> None:
