@@ -47,6 +47,7 @@ class ByteBudget:
     def __init__(self) -> None:
         self.left = MAX_RESOLVED_BYTES
         self.over = False  # something was left as stored for want of budget
+        self._said = False  # the request's line is logged once, by whichever step ran out
 
     def spend(self, payload: Payload) -> bool:
         """Whether ``payload`` (brought back) fits what is left; counted either way."""
@@ -56,7 +57,8 @@ class ByteBudget:
         return self.left >= 0
 
     def log(self) -> None:
-        if self.over:
+        if self.over and not self._said:
+            self._said = True
             log.warning(
                 "a decode request brought back over %d bytes from the payload stores: the rest "
                 "stay references",
