@@ -13,16 +13,17 @@ to disk, on the same two cores as everything else). Target: <= 1.2 on the SQLite
 items, K = 20, 0.5 s, median of 5 runs. The per-item latency percentiles are over every item of
 the same runs the median is taken over.
 
-Where the time goes (from the chunk's history, medians over every item of every run): the start
-(client start to the first agent call scheduled: the parent's first task, its configuration
-snapshot, the chunk child's start and first task), each call's dispatch (scheduled to started on
-a worker), the call itself (started to completed: the provider's latency and the client), the
-refill (a call completed to the call that takes its place scheduled: one workflow task), and the
-end (last call completed to the result at the client: the chunk's and the parent's last tasks).
-The chunk's workflow tasks (how many a run took) split each refill in two: the wait (scheduled
-to started: the server's transfer queue, matching and a poller) and the work (started to
-completed: the worker's activation, which takes the completed calls in and starts their
-successors).
+Where the time goes (from the history that holds the calls: the swarm's own, as 100 items are
+one chunk and a swarm of one chunk runs it itself since single-chunk-inline; the chunk child's
+before; medians over every item of every run): the start (client start to the first agent call
+scheduled: the swarm's first task with its configuration snapshot), each call's dispatch
+(scheduled to started on a worker), the call itself (started to completed: the provider's
+latency and the client), the refill (a call completed to the call that takes its place
+scheduled: one workflow task), and the end (last call completed to the result at the client:
+the last task). That history's workflow tasks (how many a run took) split each refill in two:
+the wait (scheduled to started: the server's transfer queue, matching and a poller) and the work
+(started to completed: the worker's activation, which takes the completed calls in and starts
+their successors).
 Last, the CPU each process spent per item over the same runs: the worker (in this process, with
 the client), the Temporal server (on the SQLite file; the in-memory server's process is not
 known) and the fake provider.
@@ -135,8 +136,9 @@ class Parts:
     dispatch: list[float] = field(default_factory=list)
     call: list[float] = field(default_factory=list)
     refill: list[float] = field(default_factory=list)
-    # The chunk's workflow tasks: scheduled to started (waiting for the server and a poller),
-    # started to completed (the worker's activation: completions in, calls out).
+    # The workflow tasks of the history holding the calls: scheduled to started (waiting for
+    # the server and a poller), started to completed (the worker's activation: completions in,
+    # calls out).
     task_wait: list[float] = field(default_factory=list)
     task_work: list[float] = field(default_factory=list)
     started: dict[int, float] = field(default_factory=dict)
@@ -149,9 +151,12 @@ def seconds(event: Any) -> float:
 
 
 async def breakdown(client: Client, parent_id: str, started_at: float, ended_at: float) -> Parts:
-    """Where one run's time went, from its chunk's history (see the module's docstring)."""
-    chunk = client.get_workflow_handle(f"{parent_id}/chunk-0")
-    events = (await chunk.fetch_history()).events
+    """Where one run's time went, from the history that holds its calls (see the module's
+    docstring): the swarm's own since single-chunk-inline, else its chunk's."""
+    events = (await client.get_workflow_handle(parent_id).fetch_history()).events
+    if not any(e.HasField("activity_task_scheduled_event_attributes") for e in events):
+        chunk = client.get_workflow_handle(f"{parent_id}/chunk-0")
+        events = (await chunk.fetch_history()).events
     scheduled: dict[int, float] = {}
     task_of: dict[int, int] = {}  # scheduled event -> the workflow task that scheduled it
     parts = Parts()
@@ -319,7 +324,7 @@ async def run(
             )
     print(
         "\nWhere the time goes (medians; start and end per run, the rest per item):\n\n"
-        "| server | start | dispatch | call | refill | end | chunk's workflow tasks | their wait "
+        "| server | start | dispatch | call | refill | end | workflow tasks | their wait "
         "| their work | work per run |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     )
     for label, runs in where.items():

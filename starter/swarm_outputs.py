@@ -4,26 +4,38 @@ history when the swarm failed over its threshold (its error carries the summary 
 import json
 from pathlib import Path
 
+from temporalio.api.failure.v1 import Failure
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.exceptions import ApplicationError, TimeoutError
 from temporalio.service import RPCError, RPCStatusCode
 
 from shared import names
-from shared.swarm import ItemResult, SwarmChunkResult, SwarmResult, SwarmState
+from shared.agents import AgentReply, Usage, total_usage
+from shared.swarm import (
+    InsightRequest,
+    ItemResult,
+    ReviewInsights,
+    SwarmChunkResult,
+    SwarmResult,
+    SwarmState,
+)
 from shared.ticket_status import memo_if_readable
 from starter.fanout_runs import INPUT_DIGEST
+from workflows.agent_calls import carried_usage, failure_usage
 
 
 async def with_chunk_outputs(
     client: Client, workflow_id: str, summary: SwarmResult, order: list[str]
 ) -> SwarmResult:
-    """The summary of a failed swarm with every item's result: the calls that succeeded were
-    paid for. The run's error leaves the outputs out (they can be megabytes); they are read
-    from the failed run's own history (``run_results``): what it started with and the chunks it
-    completed, readable until the namespace's retention removes it. A chunk that failed as a
-    whole has no result: its items are among the summary's failures, which give every failed
-    item with its reason. (Read by chunk ids before, ``<swarm id>/chunk-<n>`` in turn: the
-    results a rerun kept were in none of its chunks and went missing from the file, and a
-    higher chunk left by a run of other items under the same id could be read as this one's.)"""
+    """The summary of a failed swarm with every item's result: the calls that succeeded were paid
+    for. The run's error leaves the outputs out (they can be megabytes); they are read from the
+    failed run's own history (``run_results``): what it started with, the chunks it completed and
+    the calls it completed itself, readable until the namespace's retention removes it. A chunk that
+    failed as a whole has no result: its items are among the summary's failures, which give every
+    failed item with its reason. (Read by chunk ids before, ``<swarm id>/chunk-<n>`` in turn: the
+    results a rerun kept were in none of its chunks and went missing from the file, and a higher
+    chunk left by a run of other items under the same id could be read as this one's.)"""
     described = await client.get_workflow_handle(workflow_id).describe()
     found = {r.item_id: r for r in await run_results(client, workflow_id, described.run_id)}
     for failure in summary.failures:
@@ -37,18 +49,65 @@ async def with_chunk_outputs(
 
 async def run_results(client: Client, workflow_id: str, run_id: str) -> list[ItemResult]:
     """The successful item results one swarm run holds: those it started with (its chain's
-    earlier runs', and what it kept from an earlier chain) and those of the chunks it completed,
-    from its own history."""
+    earlier runs', and what it kept from an earlier chain), those of the chunks it completed,
+    and the calls it completed itself (a swarm of one chunk runs its items without a child since
+    single-chunk-inline; such a result is billed, as the workflow bills it, with what the
+    routes that failed before its answer spent), from its own history."""
     history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
     started = history.events[0].workflow_execution_started_event_attributes.input.payloads
-    [state] = await client.data_converter.decode(started[1:2], [SwarmState])
+    convert = client.data_converter
+    [state] = await convert.decode(started[1:2], [SwarmState])
     found = [*state.carried.values(), *state.totals.results]
+    calls: dict[int, str] = {}  # an item call's scheduled event -> the item's id
+    spent: dict[str, list[Usage]] = {}  # an item's failed calls' usage, until its answer
     for event in history.events:
         if event.HasField("child_workflow_execution_completed_event_attributes"):
             done = event.child_workflow_execution_completed_event_attributes.result.payloads
-            [chunk] = await client.data_converter.decode(done, [SwarmChunkResult])
+            [chunk] = await convert.decode(done, [SwarmChunkResult])
             found += chunk.results
+        elif event.HasField("activity_task_scheduled_event_attributes"):
+            scheduled = event.activity_task_scheduled_event_attributes
+            if scheduled.activity_type.name == names.ANALYZE_ITEM:
+                [request] = await convert.decode(scheduled.input.payloads, [InsightRequest])
+                calls[event.event_id] = request.item.item_id
+        elif event.HasField("activity_task_completed_event_attributes"):
+            completed = event.activity_task_completed_event_attributes
+            if (item_id := calls.get(completed.scheduled_event_id)) is None:
+                continue
+            [reply] = await convert.decode(completed.result.payloads, [AgentReply[ReviewInsights]])
+            usage = total_usage([*spent.pop(item_id, []), reply.usage])
+            found.append(ItemResult(item_id=item_id, ok=True, output=reply.output, usage=usage))
+        else:
+            ended = _failed_call(event, calls)
+            if ended is not None:
+                item_id, failure = ended
+                if (usage := _usage_of(await convert.decode_failure(failure))) is not None:
+                    spent.setdefault(item_id, []).append(usage)
     return [r for r in found if r.ok]
+
+
+def _failed_call(event: HistoryEvent, calls: dict[int, str]) -> tuple[str, Failure] | None:
+    """The item and the failure of an item call that failed or timed out for good."""
+    if event.HasField("activity_task_failed_event_attributes"):
+        failed = event.activity_task_failed_event_attributes
+        scheduled, failure = failed.scheduled_event_id, failed.failure
+    elif event.HasField("activity_task_timed_out_event_attributes"):
+        timed_out = event.activity_task_timed_out_event_attributes
+        scheduled, failure = timed_out.scheduled_event_id, timed_out.failure
+    else:
+        return None
+    item_id = calls.get(scheduled)
+    return (item_id, failure) if item_id is not None else None
+
+
+def _usage_of(error: BaseException) -> Usage | None:
+    """What a failed call spent, as the workflow reads it (workflows/agent_calls.py
+    usage_of_failed_call): a provider failure's details, a timeout's last heartbeat."""
+    if isinstance(error, ApplicationError):
+        return failure_usage(error)
+    if isinstance(error, TimeoutError):
+        return carried_usage(error.last_heartbeat_details)
+    return None
 
 
 async def earlier_successes(
@@ -58,10 +117,10 @@ async def earlier_successes(
     items: the digest in its memo) had analysed successfully, when it failed, was cancelled or
     terminated or timed out: a rerun keeps them instead of analysing (and paying for) every
     item again. Read from that run's own history: what it started with (the results of the
-    runs it continued from, and what it kept from an earlier chain) and the chunks it completed;
-    never from chunk ids alone, which a run of other items under the same id may have used.
-    Nothing for a run that still runs or completed (the rerun attaches to it or shows it),
-    another workflow, or other items; only ids in ``item_ids``."""
+    runs it continued from, and what it kept from an earlier chain), the chunks it completed and
+    the calls it completed itself; never from chunk ids alone, which a run of other items under
+    the same id may have used. Nothing for a run that still runs or completed (the rerun
+    attaches to it or shows it), another workflow, or other items; only ids in ``item_ids``."""
     handle = client.get_workflow_handle(workflow_id)
     try:
         described = await handle.describe()

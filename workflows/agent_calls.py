@@ -130,16 +130,23 @@ def usage_of_failed_call(err: ActivityError) -> Usage | None:
     """What a failed call spent: a provider failure carries the usage of the requests it made in
     its details; a timeout, in its last heartbeat's."""
     cause = err.cause
-    if isinstance(cause, ApplicationError) and cause.details:
-        try:
-            return Usage.model_validate(cause.details[0])
-        except ValueError:
-            return None
+    if isinstance(cause, ApplicationError):
+        return failure_usage(cause)
     if isinstance(cause, TemporalTimeoutError):
         carried = carried_usage(cause.last_heartbeat_details)
         if carried is not None and workflow.patched(PATCH_TIMEOUT_USAGE):
             return carried
     return None
+
+
+def failure_usage(error: ApplicationError) -> Usage | None:
+    """The usage a provider failure carries in its details (None when it carries none)."""
+    if not error.details:
+        return None
+    try:
+        return Usage.model_validate(error.details[0])
+    except ValueError:
+        return None
 
 
 def carried_usage(details: Sequence[object]) -> Usage | None:

@@ -1,36 +1,30 @@
 """SwarmWorkflow: one agent over many items, at most K at once, safe at tens of thousands.
 
 Items are split into chunks; each chunk is a child workflow running a sliding window of K agent
-calls (a new call starts as soon as any finishes). Chunks run one after another, so K is the
-whole swarm's concurrency, and the parent continues as new every few chunks: no history, parent
-or child, grows anywhere near Temporal's limits. Each result is validated against the agent's
-output model (by the activity, before it returns); a failed item is recorded with its reason.
+calls (a new call starts as soon as any finishes: workflows/swarm_window.py). Chunks run one after
+another, so K is the whole swarm's concurrency, and the parent continues as new every few chunks:
+no history, parent or child, grows anywhere near Temporal's limits. A swarm of one chunk (since
+patch "single-chunk-inline") runs its window itself: its history then holds what the chunk's
+would have. Each result is validated against the agent's output model (by the activity, before
+it returns); a failed item is recorded with its reason.
 """
 
 import asyncio
-from collections import deque
 from typing import Any
 
 from pydantic import ValidationError
 from temporalio import workflow
-from temporalio.exceptions import (
-    ActivityError,
-    ApplicationError,
-    ChildWorkflowError,
-    is_cancelled_exception,
-)
+from temporalio.exceptions import ApplicationError, ChildWorkflowError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
     from policy.stats import percentile
     from shared import names
-    from shared.agents import AgentRole, AgentRoute, Usage, total_usage
-    from shared.command_budget import chunk_size_fitting, encoded_size, fitting, utf8_size
+    from shared.agents import AgentRole
+    from shared.command_budget import chunk_size_fitting, encoded_size, utf8_size
     from shared.swarm import (
         MAX_SWARM_ITEMS,
-        InsightRequest,
         ItemFailure,
         ItemResult,
-        ReviewInsights,
         SwarmChunkInput,
         SwarmChunkResult,
         SwarmItem,
@@ -39,27 +33,16 @@ with workflow.unsafe.imports_passed_through():
         SwarmState,
     )
     from shared.validation import problems
-    from workflows.agent_calls import (
-        call_agent,
-        config_snapshot,
-        describe_failure,
-        usage_of_failed_call,
-    )
+    from workflows.agent_calls import config_snapshot
+    from workflows.swarm_window import ENCODED_SIZE_GROUPS, ItemWindow
 
 
-START_GROUP = 100
-# Patches: groups of calls cut at the byte budget too (shared/command_budget.py; 100 long
-# non-ASCII items terminated the chunk); a child cancelled on its own (an operator cancelling
-# one chunk) fails its items instead of the whole swarm.
-BYTE_BOUNDED_GROUPS = "byte-bounded-groups"
+# A child cancelled on its own (an operator cancelling one chunk) fails its items instead of the
+# whole swarm.
 CHILD_CANCEL_FAILS_ITEMS = "child-cancel-fails-items"
 # Chunks sized for every route an item may be tried on (each route's call carries the item into
 # the chunk's history; the client sized them for one). Asked only when it cuts the chunks.
 ROUTE_BOUNDED_CHUNKS = "route-bounded-chunks"
-# Groups of calls and chunks sized by the items' encoded size (JSON escapes a control character
-# as six bytes: 100 items of 20,000 x \x01 were 11 MB of commands and the chunk was terminated).
-# Asked only when the encoded size cuts where the text's bytes did not.
-ENCODED_SIZE_GROUPS = "encoded-size-groups"
 # A swarm's first run asks this before its configuration snapshot and takes the sizing
 # patches' paths (route-bounded-chunks, encoded-size-groups) without asking them after it.
 SIZES_DECIDED_FIRST = "sizes-decided-first"
@@ -74,6 +57,12 @@ REFUSES_TOO_MANY = "refuses-too-many-items"
 # the swarm its results instead of the cancellation) ends the swarm before its next chunk; it
 # went on starting, and paying for, every chunk left. Asked only when a cancel request has come.
 ABSORBED_CANCEL_ENDS_SWARM = "absorbed-cancel-ends-swarm"
+# A swarm of one chunk runs its window itself instead of in a child: the child's start, its first
+# workflow task and its result's hop back were ~40 ms of a 2.5 s swarm (bench swarm_window) and
+# one more billable action. Asked at the first run's start, before the configuration snapshot
+# (as sizes-decided-first), by a swarm whose items fit one chunk of its settings; the sizing
+# after the snapshot may still cut it into several, which run as children as before.
+SINGLE_CHUNK_INLINE = "single-chunk-inline"
 # How long an item id may be to be named in an invalid item's result.
 MAX_NAMED_ID = 100
 
@@ -127,82 +116,20 @@ class SwarmChunkWorkflow:
     @workflow.init
     def __init__(self, request: SwarmChunkInput) -> None:
         self._total = len(request.items)
-        # By place in the chunk, not by id: two items with one id each keep their result.
-        self._results: dict[int, ItemResult] = {}
+        self._window = ItemWindow()
 
     @workflow.run
     async def run(self, request: SwarmChunkInput) -> SwarmChunkResult:
-        pending = deque(enumerate(request.items))
-        # A list, not a set: the order work is looked at must not depend on object addresses.
-        running: list[asyncio.Task[tuple[int, ItemResult]]] = []
-        while pending or running:
-            # At most START_GROUP new calls per workflow task: each carries an item (up to
-            # ~20 KB), and one task's commands must stay well under the 4 MB message limit.
-            started_now = 0
-            room = min(request.concurrency - len(running), START_GROUP, len(pending))
-            if room > 1:
-                texts = [pending[i][1].text for i in range(room)]
-                fits = fitting([utf8_size(t) for t in texts])
-                # Asked only when the budget cuts the group: other histories are unchanged.
-                if fits < room and workflow.patched(BYTE_BOUNDED_GROUPS):
-                    room = fits
-                encoded = fitting([encoded_size(t) for t in texts[:room]])
-                if encoded < room and workflow.patched(ENCODED_SIZE_GROUPS):
-                    room = encoded
-            while pending and started_now < room:
-                place, item = pending.popleft()
-                running.append(asyncio.create_task(self._one(place, item, request)))
-                started_now += 1
-            await workflow.wait(running, return_when=asyncio.FIRST_COMPLETED)
-            for task in [t for t in running if t.done()]:
-                place, result = task.result()
-                self._results[place] = result
-            running = [t for t in running if not t.done()]
-        return SwarmChunkResult(results=[self._results[i] for i in range(len(request.items))])
-
-    async def _one(
-        self, place: int, item: SwarmItem, request: SwarmChunkInput
-    ) -> tuple[int, ItemResult]:
-        return place, await self._result(item, request)
-
-    async def _result(self, item: SwarmItem, request: SwarmChunkInput) -> ItemResult:
-        spent: list[Usage] = []
-
-        def failed(route: AgentRoute, err: ActivityError, following: AgentRoute | None) -> None:
-            if (usage := usage_of_failed_call(err)) is not None:
-                spent.append(usage)
-
-        try:
-            reply = await call_agent(
-                AgentRole.INSIGHTS,
-                names.ANALYZE_ITEM,
-                InsightRequest(item=item),
-                ReviewInsights,
-                chain=request.routes,
-                timeouts=request.timeouts,
-                on_failure=failed,
-            )
-        except ActivityError as err:
-            if is_cancelled_exception(err):
-                raise
-            return ItemResult(
-                item_id=item.item_id,
-                ok=False,
-                error=describe_failure(err),
-                usage=total_usage(spent) if spent else None,
-            )
-        # Every route tried is billed: what the failed ones spent, and the answer.
-        return ItemResult(
-            item_id=item.item_id,
-            ok=True,
-            output=reply.output,
-            usage=total_usage([*spent, reply.usage]),
+        results = await self._window.run(
+            request.items, request.concurrency, request.routes, request.timeouts
         )
+        return SwarmChunkResult(results=results)
 
     @workflow.query(name=names.PROGRESS_QUERY)
     def progress(self) -> SwarmProgress:
-        failed = sum(not r.ok for r in self._results.values())
-        return SwarmProgress(total=self._total, done=len(self._results), failed=failed)
+        return SwarmProgress(
+            total=self._total, done=self._window.done(), failed=self._window.failed()
+        )
 
 
 @workflow.defn(name=names.SWARM_WORKFLOW)
@@ -216,6 +143,7 @@ class SwarmWorkflow:
         self._raw = items
         self._state = state
         self._running_chunk: str | None = None
+        self._inline: ItemWindow | None = None  # the window a swarm of one chunk runs itself
 
     @workflow.run
     async def run(self, items: list[Any], state: SwarmState) -> SwarmResult:
@@ -233,6 +161,9 @@ class SwarmWorkflow:
             # (workflows/ticket_patches.py PATCH_DELIVERING_STATE). A run started under it takes
             # the two sizing patches' paths below without asking them.
             sized_first = workflow.patched(SIZES_DECIDED_FIRST)
+            inline = len(items) <= state.settings.chunk_size and workflow.patched(
+                SINGLE_CHUNK_INLINE
+            )
             config = await config_snapshot()
             state.routes = config.routes[AgentRole.INSIGHTS]
             state.timeouts = config.agent_timeouts
@@ -252,8 +183,11 @@ class SwarmWorkflow:
                 sized_first or workflow.patched(ENCODED_SIZE_GROUPS)
             ):
                 state.settings.chunk_size = encoded
+        else:
+            inline = False  # a later run: never a swarm of one chunk
         settings = state.settings
         chunks = -(-len(items) // settings.chunk_size)
+        inline = inline and chunks == 1
         chunks_this_run = 0
         while state.next_chunk < chunks:
             if workflow.cancellation_reason() is not None and workflow.patched(
@@ -274,10 +208,15 @@ class SwarmWorkflow:
             # An item an earlier run analysed keeps its result (none without one: the same
             # commands as before this field).
             valid = [i for i in chunk if isinstance(i, SwarmItem) and i.item_id not in kept]
-            self._running_chunk = f"{workflow.info().workflow_id}/chunk-{n}"
-            results = (
-                await self._chunk_results(n, valid, len(chunk), len(items), state) if valid else []
-            )
+            if inline:
+                results = await self._inline_results(valid, state) if valid else []
+            else:
+                self._running_chunk = f"{workflow.info().workflow_id}/chunk-{n}"
+                results = (
+                    await self._chunk_results(n, valid, len(chunk), len(items), state)
+                    if valid
+                    else []
+                )
             # In the input's order: an invalid item's failed result where the item was.
             ran = iter(results)
             state.totals.results.extend(
@@ -287,6 +226,22 @@ class SwarmWorkflow:
             chunks_this_run += 1
         self._running_chunk = None
         return self._finish(state, kept)
+
+    async def _inline_results(self, valid: list[SwarmItem], state: SwarmState) -> list[ItemResult]:
+        """The one chunk's items run by this workflow's own window (single-chunk-inline)."""
+        assert state.routes is not None and state.timeouts is not None
+        self._inline = ItemWindow()
+        try:
+            return await self._inline.run(
+                valid,
+                state.settings.concurrency,
+                state.routes,
+                state.timeouts,
+                cuts_decided=True,
+            )
+        finally:
+            # Its results go into the totals in the same activation: never counted twice.
+            self._inline = None
 
     async def _chunk_results(
         self, n: int, chunk: list[SwarmItem], places: int, total: int, state: SwarmState
@@ -346,10 +301,11 @@ class SwarmWorkflow:
     @workflow.query(name=names.PROGRESS_QUERY)
     def progress(self) -> SwarmProgress:
         results = self._state.totals.results
+        window = self._inline
         return SwarmProgress(
             total=self._total,
-            done=len(results),
-            failed=sum(not r.ok for r in results),
+            done=len(results) + (window.done() if window else 0),
+            failed=sum(not r.ok for r in results) + (window.failed() if window else 0),
             running_chunk=self._running_chunk,
         )
 

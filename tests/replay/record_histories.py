@@ -2,7 +2,7 @@
 
     python -m tests.replay.record_histories
         [tickets|fanout|batch-restart|controller|declared-controller|cancel-meets-send|
-         swarm-kept|paths]
+         swarm-kept|swarm-one-chunk|paths]
         [--version V]
         [--scenario NAME ...]
 
@@ -234,14 +234,19 @@ async def record_cancel_meets_send(version: str = TICKETS_VERSION) -> None:
 
 # A swarm that kept an earlier run's results (SwarmState.carried).
 SWARM_KEPT_VERSION = "v1"
+# A swarm of one chunk: v1 recorded with the code before single-chunk-inline (at 5349bb6: the
+# chunk a child), v2 with it (no child).
+SWARM_ONE_CHUNK_VERSION = "v2"
 
 
-async def record_swarm_kept() -> None:
+async def record_swarm(scenario: scenarios.Scenario, name: str, version: str) -> None:
+    """One swarm scenario's histories, the swarm's and its chunks', as
+    ``<type>-<version>-<name>-<n>``."""
     async with fanout_recording() as (client, ids):
-        workflow_id, run_id = await scenarios.swarm_kept(client, "record-fanout", "rec")
+        workflow_id, run_id = await scenario(client, "record-fanout", "rec")
         for n, history in enumerate(await histories(client, workflow_id, run_id)):
             kind = workflow_type(history)
-            save(history, f"{kind.lower()}-{SWARM_KEPT_VERSION}-swarm-kept-{n}", ids)
+            save(history, f"{kind.lower()}-{version}-{name}-{n}", ids)
 
 
 async def main(argv: list[str]) -> int:
@@ -258,6 +263,7 @@ async def main(argv: list[str]) -> int:
             "first-climb-controller",
             "cancel-meets-send",
             "swarm-kept",
+            "swarm-one-chunk",
             "paths",
             "all",
         ],
@@ -289,7 +295,9 @@ async def main(argv: list[str]) -> int:
     if args.what in ("cancel-meets-send", "all"):
         await record_cancel_meets_send(args.version)
     if args.what in ("swarm-kept", "all"):
-        await record_swarm_kept()
+        await record_swarm(scenarios.swarm_kept, "swarm-kept", SWARM_KEPT_VERSION)
+    if args.what in ("swarm-one-chunk", "all"):
+        await record_swarm(scenarios.swarm_one_chunk, "swarm-one-chunk", SWARM_ONE_CHUNK_VERSION)
     if args.what in ("paths", "all"):
         record_paths()
     return 0

@@ -110,6 +110,22 @@ async def swarm_kept(client: Client, task_queue: str, suffix: str) -> str:
     return workflow_id, handle.first_execution_run_id
 
 
+async def swarm_one_chunk(client: Client, task_queue: str, suffix: str) -> str:
+    """Six items, three at a time, in one chunk of the default size: since single-chunk-inline
+    the swarm runs them itself, before it in a child."""
+    workflow_id = f"replay-swarm-one-chunk-{suffix}"
+    items = [SwarmItem(item_id=f"o{i:02d}", text=f"Review {i}: works well.") for i in range(6)]
+    handle = await client.start_workflow(
+        names.SWARM_WORKFLOW,
+        args=[items, SwarmState(settings=SwarmSettings(concurrency=3))],
+        id=workflow_id,
+        task_queue=task_queue,
+        result_type=SwarmResult,
+    )
+    await handle.result()
+    return workflow_id, handle.first_execution_run_id
+
+
 async def batch(client: Client, task_queue: str, suffix: str) -> str:
     """Four tickets, all in flight at once, continuing as new after two; each ticket reports in.
     (With the workflow cache off, each ticket's first local activity costs a workflow-task

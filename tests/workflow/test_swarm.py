@@ -5,20 +5,31 @@ import argparse
 import asyncio
 import json
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+from temporalio import activity
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from shared import names
-from shared.swarm import SwarmItem, SwarmProgress, SwarmResult, SwarmSettings, SwarmState
+from shared.agents import AgentReply, Usage
+from shared.swarm import (
+    InsightRequest,
+    ReviewInsights,
+    SwarmItem,
+    SwarmProgress,
+    SwarmResult,
+    SwarmSettings,
+    SwarmState,
+)
 from starter import fanout, swarm_outputs
 from tests.support.fake_fanout import FakeInsights
-from tests.support.temporal import histories
+from tests.support.temporal import histories, patch_ids, wait_until
 from tests.support.workers import running
 from workflows import ALL_WORKFLOWS
 
@@ -123,10 +134,16 @@ async def test_more_failures_than_the_threshold_fail_the_run_with_the_summary(
 
 
 @pytest.mark.usefixtures("replay_check")
+@pytest.mark.parametrize("chunk_size", [4, 500], ids=["chunks", "one-chunk"])
 async def test_a_swarm_over_its_threshold_still_writes_what_its_paid_calls_found(
-    ts_env: WorkflowEnvironment, task_queue: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ts_env: WorkflowEnvironment,
+    task_queue: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    chunk_size: int,
 ) -> None:
-    # Three chunks of four; the error carries the summary only, the CLI reads the chunks.
+    # Three chunks of four, or one the swarm runs itself (single-chunk-inline); the error
+    # carries the summary only, the CLI reads the results from the run's history.
     source = tmp_path / "reviews.jsonl"
     source.write_text(
         "".join(json.dumps({"id": i.item_id, "text": i.text}) + "\n" for i in items(10, {1, 4, 9}))
@@ -136,7 +153,7 @@ async def test_a_swarm_over_its_threshold_still_writes_what_its_paid_calls_found
     monkeypatch.setattr(fanout, "open_client", lambda: _this(ts_env.client))
     args = argparse.Namespace(
         file=str(source), output=str(output), json=True, id=f"swarm-{uuid.uuid4().hex[:8]}",
-        concurrency=4, chunk_size=4, max_failure_rate=0.2,
+        concurrency=4, chunk_size=chunk_size, max_failure_rate=0.2,
     )  # fmt: skip
     async with running(workers(ts_env.client, task_queue, FakeInsights())):
         with pytest.raises(fanout.SwarmFailed, match="3 of 10 items failed"):
@@ -243,6 +260,11 @@ async def test_a_window_of_long_non_ascii_items_starts_in_groups_that_fit_a_mess
 
     assert (result.succeeded, result.failed) == (100, 0)
     assert agent.calls == 100
+    # One chunk, run by the swarm itself: its first group is cut in the workflow task of its
+    # configuration snapshot, where a group patch's marker would follow the local activity's
+    # (which does not replay reliably); that code takes both cuts without asking.
+    [only] = await histories(dev_env.client, handle.id, handle.result_run_id)
+    assert patch_ids(only.events) == ["sizes-decided-first", "single-chunk-inline"]
 
 
 @pytest.mark.usefixtures("replay_check")
@@ -331,5 +353,101 @@ async def test_a_swarm_decides_its_sizing_version_before_its_configuration_snaps
         if m.marker_name == "core_patch"
     ]
     local = [event_id for event_id, m in markers if m.marker_name == "core_local_activity"]
-    assert [name for _, name in patches] == ["sizes-decided-first"]
-    assert patches[0][0] < local[0]
+    # single-chunk-inline is asked there too (three items: one chunk).
+    assert [name for _, name in patches] == ["sizes-decided-first", "single-chunk-inline"]
+    assert all(event_id < local[0] for event_id, _ in patches)
+
+
+@dataclass
+class HeldInsights(FakeInsights):
+    """FakeInsights, whose items with "<held>" in their text wait for ``release``."""
+
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @activity.defn(name=names.ANALYZE_ITEM)
+    async def analyze(self, request: InsightRequest) -> AgentReply[ReviewInsights]:
+        if "<held>" in request.item.text:
+            await self.release.wait()
+        return await super().analyze(request)
+
+
+@pytest.mark.usefixtures("replay_check")
+async def test_a_swarm_of_one_chunk_runs_its_items_itself_and_counts_them_as_they_end(
+    ts_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    # The chunk child's start, its first workflow task and its result's hop back were ~40 ms of
+    # a swarm of 0.5 s calls and a billable action: a swarm that fits one chunk runs its window
+    # in its own workflow (single-chunk-inline), and its progress counts items as they end.
+    agent = HeldInsights()
+    swarm = items(4, bad={0})
+    swarm[3] = swarm[3].model_copy(update={"text": "review 3: <held> works well"})
+    async with running(workers(ts_env.client, task_queue, agent)):
+        settings = SwarmSettings(concurrency=4, max_failure_rate=0.5)
+        handle = await start(ts_env.client, task_queue, swarm, settings)
+
+        async def three_done() -> SwarmProgress | None:
+            progress = await handle.query(names.PROGRESS_QUERY, result_type=SwarmProgress)
+            return progress if progress.done == 3 else None
+
+        progress = await wait_until(three_done, what="three items done")
+        agent.release.set()
+        result = await handle.result()
+        everything = await histories(ts_env.client, handle.id, handle.result_run_id)
+
+    assert (progress.total, progress.done, progress.failed) == (4, 3, 1)
+    assert progress.running_chunk is None
+    assert (result.total, result.succeeded, result.failed) == (4, 3, 1)
+    assert [r.item_id for r in result.outputs] == [i.item_id for i in swarm]
+    assert agent.calls == 4
+    [only] = everything  # no chunk child
+    kinds = [e.WhichOneof("attributes") for e in only.events]
+    assert "start_child_workflow_execution_initiated_event_attributes" not in kinds
+    assert kinds.count("activity_task_scheduled_event_attributes") == 4
+    assert "single-chunk-inline" in patch_ids(only.events)
+
+
+@dataclass
+class FirstRouteSpends(FakeInsights):
+    """FakeInsights on two routes: the first fails every item for good after spending (its
+    usage in the failure's details, as a provider's answer that failed validation), the second
+    answers."""
+
+    @activity.defn(name=names.ANALYZE_ITEM)
+    async def analyze(self, request: InsightRequest) -> AgentReply[ReviewInsights]:
+        if request.route is not None and request.route.model == "model-0":
+            self.calls += 1
+            spent = Usage(
+                provider=request.route.provider, model="model-0", input_tokens=7, cost_usd=0.25
+            )
+            raise ApplicationError(
+                "the answer failed validation",
+                spent.model_dump(mode="json"),
+                type="InvalidOutput",
+                non_retryable=True,
+            )
+        return await super().analyze(request)
+
+
+@pytest.mark.usefixtures("replay_check")
+async def test_the_results_read_from_a_swarms_own_calls_are_the_ones_it_reported(
+    ts_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    # A swarm of one chunk keeps its results in its own calls' events, not in a chunk's result:
+    # `--output` after a failure over the threshold, and a rerun keeping what was paid for,
+    # read them from there, and must bill what the failed first route spent too.
+    from shared.agents import AgentRole
+    from tests.support.fakes import fake_routes_config
+
+    base = fake_routes_config()
+    first = base.routes[AgentRole.INSIGHTS][0]
+    two = [first.model_copy(update={"model": f"model-{i}"}) for i in range(2)]
+    config = base.model_copy(update={"routes": {**base.routes, AgentRole.INSIGHTS: two}})
+    agent = FirstRouteSpends(config=config)
+    async with running(workers(ts_env.client, task_queue, agent)):
+        handle = await start(ts_env.client, task_queue, items(3), SwarmSettings(concurrency=3))
+        result = await handle.result()
+    read = await swarm_outputs.run_results(ts_env.client, handle.id, handle.result_run_id)
+
+    assert agent.calls == 6 and result.succeeded == 3
+    assert {r.item_id: r for r in read} == {r.item_id: r for r in result.outputs}
+    assert all(r.usage is not None and r.usage.input_tokens == 17 for r in read), read
