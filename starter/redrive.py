@@ -18,7 +18,9 @@ outage, start again the tickets it broke, without any ticket getting a second, d
   again, finds it sent, and the customer gets no second copy.
   A ledger row of another ticket with the same id (another workflow chain: docs/delivery.md) is
   not this ticket's answer: a FAILED ticket restarts, a DELIVERY_FAILED one is redelivered (its
-  delivery records its own answer again).
+  delivery records its own answer again). The answer of a run this ticket was started to
+  replace, which the ledger kept for it, is (its memo names those runs): ``--arrived`` and
+  ``--not-arrived`` settle it. The plans are starter/redrive_plans.py's.
 
 Dry run by default: it says what it would do and changes nothing. Tickets redriven before (a newer
 run of the same workflow exists) are skipped, so running it twice does no harm.
@@ -28,15 +30,13 @@ import argparse
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final, Literal
+from typing import Final
 
-from pydantic import BaseModel, Field, ValidationError
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from policy.text_budget import usd_text
 from policy.transitions import TicketState
 from shared import names, run_spend
 from shared import operations as ops
@@ -44,19 +44,17 @@ from shared import search_attributes as sa
 from shared.encryption.codec import PayloadDecryptionError, UnknownEncryptionKey
 from shared.stores.config import StoreConfig
 from shared.stores.factory import build_stores
-from shared.stores.ledger import (
-    DeliveryLedger,
-    LedgerEntry,
-    another_tickets,
-    refused_every_time,
-    uncertain,
-)
+from shared.stores.ledger import DeliveryLedger
 from shared.ticket_status import readable_memo
-from shared.view import TicketRequest
 from starter import render
 from starter.connection import open_client
-from starter.delivery_history import read_delivery
 from starter.errors import EXIT_OK, CliError
+from starter.redrive_plans import (
+    RedriveItem,
+    RedriveReport,
+    plan_delivery_failed,
+    plan_failed,
+)
 from starter.redrive_report import print_report
 
 REDRIVABLE: Final = (TicketState.FAILED, TicketState.DELIVERY_FAILED)
@@ -65,48 +63,9 @@ DEFAULT_LIMIT: Final = 1_000
 MAX_LIMIT: Final = 10_000
 RESET_REASON: Final = "redrive: deliver the answer recorded in the ledger again (starter redrive)"
 
-Action = Literal["restart", "redeliver", "record-sent", "resend", "skip"]
 # What an operator wrote on a row that may have been delivered, after finding it did not arrive
 # (the row is no longer "may have been delivered", so its delivery, run again, sends it).
 CHECKED_NOT_ARRIVED: Final = "an operator checked the destination: it did not arrive"
-
-
-class RedriveItem(BaseModel):
-    ticket_id: str
-    workflow_id: str
-    run_id: str
-    action: Action
-    why: str
-    # Filled by a real run: the new run's id, or what went wrong.
-    new_run_id: str | None = None
-    error: str | None = None
-    # Not planned: the ticket could not be read (the server in trouble, a key not in this ring).
-    unreadable: bool = False
-    # Internal: how to act (not printed).
-    task_queue: str | None = Field(default=None, exclude=True)
-    # The ticket's workflow chain (its first run id): a ledger row of another chain is another
-    # ticket's with the same id, not this one's answer.
-    chain: str | None = Field(default=None, exclude=True)
-    reset_event_id: int | None = Field(default=None, exclude=True)
-    # record-sent: the ledger row's key, marked sent before the reset.
-    idempotency_key: str | None = Field(default=None, exclude=True)
-    request: TicketRequest | None = Field(default=None, exclude=True)
-    # restart: what the failed run (and the runs before it) spent, for the plan to say; the
-    # restart's start carries it into the new run's memo (shared/operations.py start_ticket).
-    earlier_usage: dict[str, Any] | None = Field(default=None, exclude=True)
-
-
-class RedriveReport(BaseModel):
-    state: str
-    since: datetime
-    applied: bool  # False: a dry run, nothing was changed
-    tickets: list[RedriveItem] = Field(default_factory=list)
-    # The listing stopped at --limit runs: older runs of the window were not looked at (the
-    # closed runs of tickets redriven before count too).
-    more_past_limit: bool = False
-
-    def of(self, action: Action) -> list[RedriveItem]:
-        return [t for t in self.tickets if t.action == action]
 
 
 def redrivable_state(text: str) -> TicketState:
@@ -124,159 +83,6 @@ def candidates_query(state: TicketState, since: datetime) -> str:
         f"WorkflowType = '{names.TICKET_WORKFLOW}' AND {sa.TICKET_STATE.name} = "
         f"'{TicketState(state).value}' AND ExecutionStatus != 'Running' AND CloseTime >= '{at}'"
     )
-
-
-async def _first_input(client: Client, workflow_id: str, run_id: str) -> Any:
-    handle = client.get_workflow_handle(workflow_id, run_id=run_id)
-    async for event in handle.fetch_history_events():
-        started = event.workflow_execution_started_event_attributes
-        if not started.input.payloads:
-            return None
-        [raw] = await client.data_converter.decode(started.input.payloads, [dict[str, Any]])
-        return raw
-    return None
-
-
-def _this_tickets(entry: LedgerEntry | None, item: RedriveItem) -> LedgerEntry | None:
-    """The ledger's row if it is this ticket's answer (rows from before chains were kept belong
-    to every ticket of their id); None when there is none, or it is another ticket's."""
-    return None if entry is None or another_tickets(item.chain, entry) else entry
-
-
-async def _plan_failed(client: Client, ledger: DeliveryLedger, item: RedriveItem) -> RedriveItem:
-    entry = _this_tickets(await ledger.get(item.ticket_id), item)
-    if entry is not None:
-        item.action, item.why = (
-            "skip",
-            (
-                f"the ledger holds an answer for it (revision {entry.revision}, recorded "
-                f"{entry.recorded_at:%Y-%m-%d %H:%M} UTC): not restarting"
-            ),
-        )
-        return item
-    raw = await _first_input(client, item.workflow_id, item.run_id)
-    try:
-        original = TicketRequest.model_validate(raw)
-    except ValidationError:
-        item.action, item.why = "skip", "its input is not a valid ticket: it would fail again"
-        return item
-    # Without the batch: the batch that started it has counted it as settled already.
-    item.request = TicketRequest(ticket=original.ticket)
-    item.action, item.why = "restart", "nothing was delivered; starts again from its input"
-    if item.earlier_usage:
-        item.why += (
-            f" (the {item.earlier_usage['calls']} agent call(s), "
-            f"${usd_text(item.earlier_usage['cost_usd'])}, it made so far stay in its totals)"
-        )
-    return item
-
-
-async def _plan_delivery_failed(
-    client: Client,
-    ledger: DeliveryLedger,
-    item: RedriveItem,
-    checked: Mapping[str, bool] | None = None,
-) -> RedriveItem:
-    """``checked``: tickets whose answer may have been delivered that a person looked for at
-    the destination (True: it arrived)."""
-    found = await ledger.get(item.ticket_id)
-    entry = _this_tickets(found, item)
-    arrived = (checked or {}).get(item.ticket_id)
-    if found is not None and uncertain(found) and (entry is None or arrived is None):
-        # Sending it again could answer the customer twice: a person checks the destination.
-        item.action, item.why = (
-            "skip",
-            "its answer may have been delivered: check the destination, then run again with "
-            f"--arrived {item.ticket_id} (recorded sent) or --not-arrived {item.ticket_id} "
-            "(sent again, same key)",
-        )
-        return item
-    if found is None:
-        item.action, item.why = (
-            "skip",
-            ("the ledger holds no answer for it: redelivering would need a new draft"),
-        )
-        return item
-    delivery = await read_delivery(client, item.workflow_id, item.run_id)
-    if delivery.reset_event_id is None:
-        item.action, item.why = "skip", "its history schedules no delivery to go back to"
-        return item
-    item.reset_event_id = delivery.reset_event_id
-    if entry is None:
-        # Another ticket with this id took the row over since: delivery, run again, records
-        # this ticket's decision anew (the ledger's takeover rule) and sends it.
-        item.action, item.why = (
-            "redeliver",
-            "the ledger's row for this id is another ticket's now: delivery runs again and "
-            "records this ticket's answer",
-        )
-        return item
-    if not uncertain(found) and delivery.doubted_key == entry.idempotency_key and arrived is None:
-        # The delivery could not tell whether it arrived, and the ledger could not record
-        # that (its database down at that moment): the history says so.
-        item.action, item.why = (
-            "skip",
-            "its answer may have been delivered (its delivery said so; the ledger could not "
-            "record it): check the destination, then run again with "
-            f"--arrived {item.ticket_id} (recorded sent) or --not-arrived {item.ticket_id} "
-            "(sent again, same key)",
-        )
-        return item
-    if uncertain(found) or delivery.doubted_key == entry.idempotency_key:
-        # A person looked for it at the destination (``checked``).
-        item.idempotency_key = entry.idempotency_key
-        if arrived:
-            item.action, item.why = (
-                "record-sent",
-                f"you found revision {entry.revision} at its destination: recording it sent, "
-                "not sending it again",
-            )
-        else:
-            item.action, item.why = (
-                "resend",
-                f"you found revision {entry.revision} did not arrive: it goes out again via "
-                f"{entry.sent_via} (idempotency key {entry.idempotency_key})",
-            )
-        return item
-    if entry.sent_at is not None:
-        # Its answer went out (a record-sent whose reset failed, or a send marked after the
-        # attempt's own time ran out): reset, and the delivery finds it sent, sends nothing
-        # and completes the ticket. Left alone, it stayed DELIVERY_FAILED for good.
-        item.action, item.why = (
-            "redeliver",
-            (
-                f"the ledger marks its answer sent at {entry.sent_at:%Y-%m-%d %H:%M} UTC: the "
-                "delivery, run again, finds it sent and completes the ticket (nothing is sent)"
-            ),
-        )
-        return item
-    if delivery.sent_key == entry.idempotency_key:
-        # Sending it again would give the customer a second copy: the row is marked sent
-        # first, so the delivery, run again, finds it sent and the ticket completes.
-        item.idempotency_key = entry.idempotency_key
-        item.action, item.why = (
-            "record-sent",
-            (
-                f"revision {entry.revision} recorded {entry.recorded_at:%Y-%m-%d %H:%M} UTC went "
-                "out (its delivery said so) but the ledger never recorded it: recording it "
-                "sent, not sending it again"
-            ),
-        )
-        return item
-    last = f"; last error: {entry.last_error}" if entry.last_error else ""
-    via = f"via {entry.sent_via}"
-    if refused_every_time(entry):
-        # Every attempt refused for good: the delivery moves it to the channel the workers
-        # route its ticket's channel to now (docs/delivery.md), which this process cannot see.
-        via = f"via {entry.sent_via} (or the channel the workers route its ticket to now)"
-    item.action, item.why = (
-        "redeliver",
-        (
-            f"revision {entry.revision} recorded {entry.recorded_at:%Y-%m-%d %H:%M} UTC goes out "
-            f"again {via} (idempotency key {entry.idempotency_key}){last}"
-        ),
-    )
-    return item
 
 
 async def plan(
@@ -339,7 +145,7 @@ async def _plan_one(
     elif state is TicketState.FAILED:
         memo = await readable_memo(latest)
         item.earlier_usage = run_spend.carried_forward(memo)
-        item = await _plan_failed(client, ledger, item)
+        item = await plan_failed(client, ledger, item)
         if (
             item.action == "restart"
             and not memo
@@ -350,7 +156,8 @@ async def _plan_one(
                 "run's totals leave it out)"
             )
     else:
-        item = await _plan_delivery_failed(client, ledger, item, checked)
+        item.replaces = ops.replaced_chains(await readable_memo(latest), None)
+        item = await plan_delivery_failed(client, ledger, item, checked)
     return item
 
 

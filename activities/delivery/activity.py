@@ -152,10 +152,20 @@ class DeliveryActivities:
             )
         )
         replaced_answer = answered_by_the_run_replaced(request.replaces, entry)
-        if replaced_answer and entry.sent_at is None:
+        if replaced_answer and uncertain(entry):
             # That run handed its answer over and could not tell whether it arrived.
             raise not_sent_again(entry, "the run this one replaced")
-        if replaced_answer:
+        if replaced_answer and entry.sent_at is None:
+            # That run began sending its answer and never learnt its fate (a timeout, a 5xx,
+            # its worker died): it goes again under its own key, as that run's next attempt
+            # would have sent it (a receiver keyed on it takes it once), never this run's
+            # answer under a new key beside it.
+            activity.logger.warning(
+                "ticket %s: the run this one replaced began sending its answer; sending that "
+                "answer again under its key, not this run's",
+                request.ticket_id,
+            )
+        elif replaced_answer:
             # This ticket was started again (submitted again, the API, a redrive) after a run
             # that sent its answer ended without completing: cancelled just after the send,
             # terminated while delivering. A second answer must not go out: the receipt is
@@ -329,10 +339,14 @@ class DeliveryActivities:
             ):
                 return latest, True
             # Still this decision's row, claimed by another attempt: wait for that attempt.
+            # (Or the answer of a run this one replaces, which it sends again: answered_by_...)
             ours = (
                 latest is not None
                 and latest.idempotency_key == entry.idempotency_key
-                and not another_tickets(request.chain, latest)
+                and (
+                    not another_tickets(request.chain, latest)
+                    or answered_by_the_run_replaced(request.replaces, latest)
+                )
             )
             if ours and loop.time() < deadline:
                 await asyncio.sleep(IN_PROGRESS_POLL)

@@ -37,12 +37,18 @@ class DeliveryUnavailable(DeliveryFailed):
 
 def not_sent_again(entry: LedgerEntry, who: str) -> ApplicationError:
     """An answer that may have been delivered is not sent again: a person checks (the
-    ticket ends DELIVERY_FAILED with this reason; redrive leaves it alone)."""
+    ticket ends DELIVERY_FAILED with this reason; redrive acts once told what they found)."""
     said = (entry.last_error or "").removeprefix(UNCERTAIN_PREFIX)
     return ApplicationError(
         f"{who} handed over the answer of ticket {entry.ticket_id} (idempotency key "
         f"{entry.idempotency_key}) and could not tell whether it arrived ({said[:300]}): "
-        "not sent again, so the customer is not answered twice; check the destination",
+        "not sent again, so the customer is not answered twice; check the destination, then "
+        f"`redrive --arrived {entry.ticket_id}` (recorded sent) or `--not-arrived "
+        f"{entry.ticket_id}` (sent again, same key)",
+        # As a send's own doubt says it (redrive reads it from the history: the row it is
+        # about, even one of a run this ticket replaced whose memo it cannot read).
+        names.DELIVERY_MAY_HAVE_ARRIVED,
+        entry.idempotency_key,
         type=names.DELIVERY_REJECTED_ERROR,
         non_retryable=True,
     )

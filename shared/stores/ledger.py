@@ -106,13 +106,33 @@ def uncertain(entry: LedgerEntry) -> bool:
     return entry.sent_at is None and (entry.last_error or "").startswith(UNCERTAIN_PREFIX)
 
 
+def send_begun(entry: LedgerEntry) -> bool:
+    """Whether a send of this unsent decision began that its channel did not refuse for good
+    (a timeout, a 5xx, a worker that died while sending): it may have arrived, and the next
+    send of it goes under the same idempotency key, as an attempt's retry does. Counted by the
+    claims taken (``sends``) or, on rows from before those were counted (0 and 0), by the
+    failures noted (``attempts``: each follows a claim) that were not refusals."""
+    return (
+        entry.sent_at is None
+        and not uncertain(entry)
+        and (entry.sends > entry.refusals or entry.attempts > entry.refusals)
+    )
+
+
 def answered_by_the_run_replaced(replaces: Collection[str], existing: LedgerEntry) -> bool:
     """Whether ``existing`` is the answer one of the runs this ticket's run was started to
-    replace sent, or may have (``replaces``: a ticket started again under its id after its run
-    ended without completing: cancelled just after its send, terminated while delivering).
-    Then this run's answer must not go out as a second one. A row such a run recorded and
-    never tried is replaced as before."""
-    return existing.chain is not None and existing.chain in replaces and may_have_gone_out(existing)
+    replace sent, may have sent, or began to send (``replaces``: a ticket started again under
+    its id after its run ended without completing: cancelled just after its send or while a
+    send had timed out, terminated while delivering). Then this run's answer must not go out
+    as a second one under another key: the row is kept, and the delivery completes with it
+    (sent), stops for a person (``uncertain``), or sends it again under its own key, as that
+    run's next attempt would have (``send_begun``). A row such a run recorded and never sent,
+    or whose every send was refused for good, is replaced as before."""
+    return (
+        existing.chain is not None
+        and existing.chain in replaces
+        and (may_have_gone_out(existing) or send_begun(existing))
+    )
 
 
 class DeliveryLedger(ABC):

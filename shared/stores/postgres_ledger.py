@@ -87,7 +87,9 @@ class PostgresLedger(DeliveryLedger):
             "claimed_by = NULL, claimed_until = NULL, sends = 0, refusals = 0 "
             "WHERE ticket_id = %s AND chain = %s "
             "AND (sent_at IS NOT NULL OR claimed_until IS NULL OR claimed_until <= now()) "
-            "AND NOT (%s AND (sent_at IS NOT NULL OR left(coalesce(last_error, ''), %s) = %s)) "
+            # answered_by_the_run_replaced: sent, uncertain, or a send begun (send_begun)
+            "AND NOT (%s AND (sent_at IS NOT NULL OR sends > refusals OR attempts > refusals "
+            "OR left(coalesce(last_error, ''), %s) = %s)) "
             f"RETURNING {_COLUMNS}",
             (
                 *decision,

@@ -26,7 +26,7 @@ from shared import names
 from shared.stores.ledger import LedgerEntry, refused_every_time, uncertain
 from shared.stores.sqlite_ledger import SqliteLedger
 from shared.view import DeliveryRequest
-from starter import redrive
+from starter import redrive_plans as redrive
 from starter.delivery_history import DeliveryHistory
 
 
@@ -106,7 +106,7 @@ async def test_redrive_reads_the_doubt_from_the_history_and_sends_only_once_chec
     )
     checked = {} if arrived is None else {"T-1": arrived}
 
-    planned = await redrive._plan_delivery_failed(None, ledger, item, checked)  # type: ignore[arg-type]
+    planned = await redrive.plan_delivery_failed(None, ledger, item, checked)  # type: ignore[arg-type]
 
     assert planned.action == action  # before: "redeliver", the answer sent a second time
     if arrived is None:

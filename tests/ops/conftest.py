@@ -18,6 +18,8 @@ from policy.transitions import TicketState
 from shared import names
 from shared import operations as ops
 from shared.data_converter import data_converter
+from shared.delivery import idempotency_key, text_sha256
+from shared.stores.ledger import LedgerEntry, NewDelivery
 from shared.stores.sqlite_ledger import SqliteLedger
 from shared.temporal_client import connect, connection_settings
 from starter.embedded import EmbeddedServer
@@ -118,6 +120,31 @@ async def failed_while_down(
     finally:
         outages.provider_down.clear()
     return handle
+
+
+async def failed_with_an_answer_recorded(
+    client: Client, outages: Outages, ticket: Any, text: str
+) -> LedgerEntry:
+    """The ticket FAILED (``failed_while_down``), and ``text`` recorded in the ledger as its
+    run's answer under that run's chain, by webhook, as a run that decided it would have left it
+    (nothing sent yet: the caller says what became of it)."""
+    handle = await failed_while_down(client, outages, ticket)
+    chain = (await handle.describe()).raw_description.workflow_execution_info.first_run_id
+    digest = text_sha256(text)
+    entry, _ = await outages.ledger.record(
+        NewDelivery(
+            ticket_id=ticket.ticket_id,
+            channel=ticket.channel,
+            customer_id=ticket.customer_id,
+            revision=1,
+            body=text,
+            text_sha256=digest,
+            idempotency_key=idempotency_key(ticket.ticket_id, digest, chain),
+            sent_via=WEBHOOK,
+            chain=chain,
+        )
+    )
+    return entry
 
 
 async def settled(client: Client, ticket_id: str) -> Any:

@@ -12,8 +12,6 @@ import pytest
 from policy.transitions import TicketState
 from shared import operations as ops
 from shared import ticket_listing
-from shared.delivery import idempotency_key, text_sha256
-from shared.stores.ledger import NewDelivery
 from shared.ticket_status import read_ticket
 from tests.api.helpers import console_sign_in
 from tests.ops.conftest import (
@@ -21,6 +19,7 @@ from tests.ops.conftest import (
     Outages,
     failed_after_classifying,
     failed_while_down,
+    failed_with_an_answer_recorded,
     settled,
 )
 from tests.support.api_server import Tokens, bearer, serving
@@ -150,23 +149,9 @@ async def test_a_ticket_started_again_after_its_run_sent_the_answer_does_not_sen
     # ledger under its chain, as a run that sent it would have left it.
     client = ops_server.client
     ticket = make_ticket(subject="Refund sent twice?")
-    handle = await failed_while_down(client, outages, ticket)
-    chain = (await handle.describe()).raw_description.workflow_execution_info.first_run_id
     sent = "We refunded your order."
-    digest = text_sha256(sent)
-    await outages.ledger.record(
-        NewDelivery(
-            ticket_id=ticket.ticket_id,
-            channel=ticket.channel,
-            customer_id=ticket.customer_id,
-            revision=1,
-            body=sent,
-            text_sha256=digest,
-            idempotency_key=idempotency_key(ticket.ticket_id, digest, chain),
-            sent_via="webhook",
-            chain=chain,
-        )
-    )
+    recorded = await failed_with_an_answer_recorded(client, outages, ticket, sent)
+    chain, key = recorded.chain, recorded.idempotency_key
     await outages.ledger.mark_sent(ticket.ticket_id)
 
     [again] = await ops.submit_tickets(client, [ticket])
@@ -178,8 +163,41 @@ async def test_a_ticket_started_again_after_its_run_sent_the_answer_does_not_sen
     # Completed with the earlier run's receipt, saying the customer has that answer.
     assert view.state is TicketState.COMPLETED
     assert view.delivery is not None and view.delivery.already_delivered
-    assert view.delivery.idempotency_key == idempotency_key(ticket.ticket_id, digest, chain)
+    assert view.delivery.idempotency_key == key
     assert "NOT delivered: the ledger already held revision 1" in view.transitions[-1].reason
     assert ticket.ticket_id not in outages.receiver.by_ticket()  # nothing sent again
     row = await outages.ledger.get(ticket.ticket_id)
     assert row is not None and (row.chain, row.body) == (chain, sent)  # the answer that went out
+
+
+async def test_a_ticket_started_again_after_its_runs_send_timed_out_sends_that_answer_again(
+    ops_server: OpsServer, outages: Outages
+) -> None:
+    # A run whose webhook send timed out (the receiver may have taken it) and that then ended
+    # without completing (cancelled while waiting to retry, terminated). Submitted again, the
+    # ticket's new run replaced that row and sent its own answer under a new key beside it:
+    # the receiver could not tell the two apart. It now sends that run's answer again under
+    # that run's key, as that run's next attempt would have. The row is written here as such a
+    # run leaves it (the first run fails before its delivery).
+    client = ops_server.client
+    ticket = make_ticket(subject="Refund timed out?")
+    sent = "We refunded your order."
+    recorded = await failed_with_an_answer_recorded(client, outages, ticket, sent)
+    chain, key = recorded.chain, recorded.idempotency_key
+    assert await outages.ledger.claim(ticket.ticket_id, "the first run's attempt", 60, key)
+    await outages.ledger.note_failure(ticket.ticket_id, "the webhook did not answer in 10 s", key)
+    await outages.ledger.release(ticket.ticket_id, "the first run's attempt")
+
+    [again] = await ops.submit_tickets(client, [ticket])
+
+    assert again.started
+    view = await wait_until(
+        lambda: settled(client, ticket.ticket_id), timeout=60, what="the ticket started again"
+    )
+    assert view.state is TicketState.COMPLETED
+    assert view.delivery is not None and view.delivery.idempotency_key == key
+    [received] = outages.receiver.by_ticket()[ticket.ticket_id]
+    assert received.document["text"] == sent  # that run's answer, not this run's draft
+    assert received.headers["Idempotency-Key"] == key
+    row = await outages.ledger.get(ticket.ticket_id)
+    assert row is not None and row.sent_at is not None and (row.chain, row.body) == (chain, sent)

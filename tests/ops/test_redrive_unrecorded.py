@@ -21,7 +21,8 @@ from shared.stores.ledger import NewDelivery
 from shared.stores.sqlite_ledger import SqliteLedger
 from shared.view import DeliveryRequest
 from starter.delivery_history import read_delivery
-from starter.redrive import RedriveItem, RedriveReport, _plan_delivery_failed, apply
+from starter.redrive import apply
+from starter.redrive_plans import RedriveItem, RedriveReport, plan_delivery_failed
 
 pytestmark = pytest.mark.integration
 
@@ -141,7 +142,7 @@ async def test_an_answer_that_went_out_unrecorded_is_recorded_sent_not_sent_agai
     item = await probe(dev_env, "said-sent", key)
     item.chain = "chain-1"
 
-    planned = await _plan_delivery_failed(dev_env.client, ledger, item)
+    planned = await plan_delivery_failed(dev_env.client, ledger, item)
     assert planned.action == "record-sent" and "not sending it again" in planned.why
     report = RedriveReport(
         state="DELIVERY_FAILED", since=datetime.now(UTC), applied=False, tickets=[planned]
@@ -164,7 +165,7 @@ async def test_a_ticket_whose_row_is_marked_sent_is_reset_to_complete_not_left_f
     item = await probe(dev_env, "ledger-down", key)
     item.chain = "chain-1"
 
-    planned = await _plan_delivery_failed(dev_env.client, ledger, item)
+    planned = await plan_delivery_failed(dev_env.client, ledger, item)
 
     assert planned.action == "redeliver" and "finds it sent" in planned.why
     assert planned.reset_event_id is not None

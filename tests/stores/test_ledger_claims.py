@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from shared.stores.ledger import UNCERTAIN_PREFIX, DeliveryLedger, may_have_gone_out, uncertain
+from shared.stores.ledger import (
+    REFUSED_PREFIX,
+    UNCERTAIN_PREFIX,
+    DeliveryLedger,
+    may_have_gone_out,
+    send_begun,
+    uncertain,
+)
 from shared.stores.postgres import PostgresDatabase
 from shared.stores.postgres_ledger import PostgresLedger
 from shared.stores.sqlite_ledger import SqliteLedger
@@ -188,6 +195,56 @@ async def test_an_answer_handed_over_without_learning_its_fate_is_neither_claime
     assert claimed is False
     assert (replaced, kept.chain, kept.body, kept.sent_at) == (False, "run-1", "First.", None)
     assert uncertain(kept) and may_have_gone_out(kept)
+
+
+@pytest.mark.parametrize(
+    "how", ["timed-out", "worker-died", "refused-then-timed-out", "noted-before-counters"]
+)
+async def test_a_replaced_runs_answer_whose_send_began_and_was_not_refused_is_kept(
+    ledger: DeliveryLedger, how: str
+) -> None:
+    # run-1's send began and nothing said it failed for good: a webhook that answered after
+    # the timeout (the receiver took it), a worker killed mid-send (its claim never given back
+    # and run out). Replaced, its row went out again as run-2's text under run-2's new key:
+    # two different answers, the receiver unable to tell them apart. Kept, run-2's delivery
+    # sends run-1's answer again under run-1's key, as run-1's next attempt would have.
+    await ledger.record(delivery("T-1", text="First.", chain="run-1"))
+    if how == "refused-then-timed-out":  # the first channel refused; the next try timed out
+        assert await ledger.claim("T-1", "attempt-0", 60)
+        await ledger.note_failure("T-1", REFUSED_PREFIX + "550 no such mailbox")
+        await ledger.release("T-1", "attempt-0")
+    if how == "noted-before-counters":
+        # A row of a ledger from before claims were counted: its failure noted, sends 0.
+        await ledger.note_failure("T-1", "the webhook did not answer within 10 s")
+    else:
+        assert await ledger.claim("T-1", "attempt-a", 0 if how == "worker-died" else 60)
+    if how not in ("worker-died", "noted-before-counters"):
+        await ledger.note_failure("T-1", "the webhook did not answer within 10 s")
+        await ledger.release("T-1", "attempt-a")
+
+    kept, replaced = await ledger.record(
+        dataclasses.replace(delivery("T-1", text="Second.", chain="run-2"), replaces=("run-1",))
+    )
+
+    assert (replaced, kept.chain, kept.body, kept.sent_at) == (False, "run-1", "First.", None)
+    assert send_begun(kept) and not uncertain(kept)
+    assert await ledger.claim("T-1", "run-2-attempt", 60, kept.idempotency_key)
+
+
+async def test_a_replaced_runs_answer_refused_for_good_every_time_is_replaced(
+    ledger: DeliveryLedger,
+) -> None:
+    # Nothing went out: the new run's answer takes the row.
+    await ledger.record(delivery("T-1", text="First.", chain="run-1"))
+    assert await ledger.claim("T-1", "attempt-a", 60)
+    await ledger.note_failure("T-1", REFUSED_PREFIX + "550 no such mailbox")
+    await ledger.release("T-1", "attempt-a")
+
+    fresh, replaced = await ledger.record(
+        dataclasses.replace(delivery("T-1", text="Second.", chain="run-2"), replaces=("run-1",))
+    )
+
+    assert (replaced, fresh.chain, fresh.body, fresh.sends) == (True, "run-2", "Second.", 0)
 
 
 async def test_erasing_a_tickets_answer_takes_only_a_row_of_its_runs(
