@@ -36,15 +36,11 @@ from activities.delivery.attempt_time import (
     IN_PROGRESS_RETRY,
     attempt_deadline,
     claim_wait_within,
-    retry_delay,
 )
 from activities.delivery.bounded import uncut, within
 from activities.delivery.channels import Channel, build_channels
 from activities.delivery.config import LEDGER, DeliveryConfig
 from activities.delivery.errors import (
-    DeliveryRejected,
-    DeliveryUnavailable,
-    DeliveryUncertain,
     not_sent_again,
 )
 from activities.delivery.local_attempts import LocalAttempts
@@ -52,15 +48,13 @@ from activities.delivery.mark_sent import (
     MARK_SENT_RESERVE_SECONDS,
     MARK_SENT_TRY_SECONDS,
     mark_sent,
-    note_failure,
 )
 from activities.delivery.sent_word import still_unrecorded, went_out_before
+from activities.delivery.verdicts import send_noting
 from activities.heartbeat import begin_attempt, heartbeating
 from shared import names
 from shared.delivery import idempotency_key, text_sha256
 from shared.stores.ledger import (
-    REFUSED_PREFIX,
-    UNCERTAIN_PREFIX,
     DeliveryLedger,
     LedgerEntry,
     NewDelivery,
@@ -372,7 +366,7 @@ class DeliveryActivities:
         attempt_deadline: float,
     ) -> tuple[LedgerEntry, bool]:
         try:
-            await self._send(channel, entry, request, attempt_deadline)
+            await send_noting(self.ledger, channel, entry, request, attempt_deadline)
         except Exception:
             # The channel said it failed: the next attempt need not wait the claim out.
             try:
@@ -383,51 +377,6 @@ class DeliveryActivities:
                 activity.logger.warning("could not release %s: %s", entry.ticket_id, err)
             raise
         return await mark_sent(self.ledger, entry, attempt_deadline), False
-
-    async def _send(
-        self,
-        channel: Channel,
-        entry: LedgerEntry,
-        request: DeliveryRequest,
-        attempt_deadline: float,
-    ) -> None:
-        try:
-            await channel.send(entry, request)
-        except DeliveryRejected as err:
-            # Counted on the row (refusals): only a row whose every send was refused may go by
-            # another channel, so a refusal that went unrecorded kept it on this one for good.
-            await self._note(entry, REFUSED_PREFIX + err.reason, attempt_deadline)
-            raise ApplicationError(
-                err.reason, type=names.DELIVERY_REJECTED_ERROR, non_retryable=True
-            ) from None
-        except DeliveryUncertain as err:
-            # Not a refusal (a redrive must not move the row to another channel): it may be out.
-            reason = (
-                f"{err.reason}: it may have been delivered; once checked, `redrive --arrived "
-                f"{entry.ticket_id}` or `--not-arrived {entry.ticket_id}` settles it"
-            )
-            await self._note(entry, UNCERTAIN_PREFIX + reason, attempt_deadline)
-            raise ApplicationError(
-                reason,
-                names.DELIVERY_MAY_HAVE_ARRIVED,
-                entry.idempotency_key,
-                type=names.DELIVERY_REJECTED_ERROR,
-                non_retryable=True,
-            ) from None
-        except DeliveryUnavailable as err:
-            await self._note(entry, err.reason)
-            raise ApplicationError(
-                err.reason,
-                type=names.DELIVERY_UNAVAILABLE_ERROR,
-                next_retry_delay=retry_delay(err.retry_after),
-            ) from None
-
-    async def _note(
-        self, entry: LedgerEntry, reason: str, attempt_deadline: float | None = None
-    ) -> None:
-        await note_failure(
-            self.ledger, entry.ticket_id, reason, attempt_deadline, entry.idempotency_key
-        )
 
     async def aclose(self) -> None:
         for channel in self.channels.values():
