@@ -43,6 +43,10 @@ class ModelPrice(BaseModel):
         )
 
 
+# What an environment variable's name may be (POSIX: letters, digits, underscores).
+_ENV_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,255}")
+
+
 class ProviderConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -94,6 +98,20 @@ class ProviderConfig(BaseModel):
     # third to half less CPU per streamed call, docs/performance.md), or "httpx" (the SDKs' own
     # default, httpx2: for what aiohttp does not do, such as HTTP/2).
     http_transport: Literal["aiohttp", "httpx"] = "aiohttp"
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _a_variable_name(cls, value: str | None) -> str | None:
+        # A key pasted here in place of its variable's name was printed as that name in the
+        # worker's errors and warnings ("... but sk-... is not set"). The error never repeats
+        # the value.
+        if value and not _ENV_NAME.fullmatch(value):
+            raise ValueError(
+                "must name the environment variable that holds the key (letters, digits and "
+                "underscores, not starting with a digit), not the key itself; the value given is "
+                "not repeated here"
+            )
+        return value
 
     @field_validator("base_url")
     @classmethod
