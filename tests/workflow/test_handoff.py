@@ -291,6 +291,14 @@ async def _rework_that_fails(ts_env, agents, handle):  # type: ignore[no-untyped
         for _ in range(3)
     )
     await _review(handle, action=ReviewAction.REWORK, notes="mention the refund", revision=1)
+
+    async def retry_scheduled() -> bool:
+        # The server holds the first refusal and the retry's time: skipped before that, the
+        # half hour passed with nothing waiting and the retries ran on the wall clock (a flake).
+        pending = (await handle.describe()).raw_description.pending_activities
+        return any(p.HasField("last_failure") for p in pending)
+
+    await wait_until(retry_scheduled, what="the rework's first call refused")
     await ts_env.sleep(timedelta(minutes=30))  # the retries' backoff, past the window
     return await wait_until(lambda: _reviewed_again(handle), what="the ticket back in review")
 
