@@ -108,7 +108,7 @@ class OutcomeReporter:
         return self._counts
 
     def _add(self, outcome: OutcomeReport, allowed: float | None) -> None:
-        update = {"mode": self._mode, "allowed_rate": allowed}
+        update = {"mode": self._mode, "allowed_rate": allowed, "cool_down_seconds": self._cool_down}
         self._counts = self._counts.merged(outcome.model_copy(update=update))
         if (outcome.rate_limited or outcome.failed) and self._mode != "declared":
             now = self._clock()

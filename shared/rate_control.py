@@ -33,6 +33,10 @@ class OutcomeReport(BaseModel):
     # the modes). The controller follows its workers: configured back to the adaptive limit,
     # or away from it, a running controller changes with the next report.
     mode: RateControl | None = None
+    # The reporting worker's breaker_cool_down_seconds (None: a worker from before it was
+    # reported). A running controller takes it (patch reported-cool-down): it kept the value it
+    # was started with across its runs, and a changed setting never reached it.
+    cool_down_seconds: float | None = Field(default=None, gt=0, le=MAX_COOL_DOWN_SECONDS)
 
     def empty(self) -> bool:
         # A report with only an allowed rate is news (the declared-only mode sends those).
@@ -50,7 +54,15 @@ class OutcomeReport(BaseModel):
             retry_after=max(waits) if waits else None,
             allowed_rate=min(limits) if limits else None,
             mode=_mode(self.mode, other.mode),
+            cool_down_seconds=_cool_down(self.cool_down_seconds, other.cool_down_seconds),
         )
+
+
+def _cool_down(one: float | None, other: float | None) -> float | None:
+    """Workers configured differently: the longest cool-down (the one that rests the provider
+    most), not whichever reported last."""
+    given = [c for c in (one, other) if c is not None]
+    return max(given) if given else None
 
 
 def _mode(one: RateControl | None, other: RateControl | None) -> RateControl | None:

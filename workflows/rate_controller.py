@@ -73,6 +73,10 @@ PATCH_RENEWED_RUNS: Final = "renewed-runs"
 # was open), and a paused queue dispatches no call, so no report would ever come and the queue
 # stayed paused for good. Asked only after a set failed.
 PATCH_RETRY_UNAPPLIED: Final = "retry-unapplied-rate"
+# The breaker's cool-down is the one the workers report (their breaker_cool_down_seconds): a
+# running controller kept the value it was started with across all its runs, so a changed
+# setting never reached it. Asked only when a report says another than the one in force.
+PATCH_REPORTED_COOL_DOWN: Final = "reported-cool-down"
 
 
 def _seconds(moment: timedelta) -> float:
@@ -112,6 +116,7 @@ class ProviderRateController:
             # pending when the run continues as new goes with it, no command to cancel it.
             self._renewal = self._renew_after(start.renew_after_seconds)
         learns = start.mode == "adaptive"
+        cool_down = start.cool_down_seconds
         # The rate in force when this run starts: the worker set the starting rate, or the
         # previous run applied this state's rate before continuing as new.
         applied: float | None = self._state.queue_rate()
@@ -151,6 +156,14 @@ class ProviderRateController:
             # The workers' configuration wins over the one the controller started with (runs
             # from before the modes always learn).
             learns = not declared_limits or (report.mode or start.mode) == "adaptive"
+            # The workers' breaker_cool_down_seconds, once they say another (asked only then).
+            reported = report.cool_down_seconds
+            if (
+                reported is not None
+                and reported != cool_down
+                and workflow.patched(PATCH_REPORTED_COOL_DOWN)
+            ):
+                cool_down = reported
             window = Window(
                 seconds=_seconds(now - last),
                 answered=report.answered,
@@ -164,7 +177,7 @@ class ProviderRateController:
                 self._state,
                 window,
                 now.timestamp(),
-                start.cool_down_seconds,
+                cool_down,
                 steady_probes=steady_probes,
                 declared_limits=declared_limits,
                 learns=learns,
@@ -186,7 +199,13 @@ class ProviderRateController:
                     retry_unapplied = workflow.patched(PATCH_RETRY_UNAPPLIED)
         await workflow.wait_condition(workflow.all_handlers_finished)
         workflow.continue_as_new(
-            start.model_copy(update={"state": self._state, "pending": self._pending})
+            start.model_copy(
+                update={
+                    "state": self._state,
+                    "pending": self._pending,
+                    "cool_down_seconds": cool_down,
+                }
+            )
         )
 
     def _renew_after(self, seconds: float) -> "asyncio.Task[None]":

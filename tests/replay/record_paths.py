@@ -45,6 +45,8 @@ PATH_TESTS: dict[str, str] = {
     "test_a_cancel_a_chunk_absorbed_ends_the_swarm_before_its_next_chunk",
     "stale-review-signal-ignored": "tests/workflow/test_review.py::"
     "test_a_review_signal_made_for_another_wait_or_without_the_draft_is_ignored",
+    "reported-cool-down": "tests/integration/test_controller_cool_down.py::"
+    "test_a_changed_breaker_cool_down_reaches_a_running_controller",
     "retry-unapplied-rate": "tests/integration/test_rate_controller_renewal.py::"
     "test_a_rate_the_controller_could_not_set_is_set_again_without_waiting_for_reports",
 }

@@ -71,7 +71,7 @@ def test_a_report_carries_the_lowest_allowed_rate_since_the_last_one() -> None:
     counts.record(None, None)  # an answer that declared nothing does not erase the others
     counts.record(None, -1.0)  # nor does a nonsensical one
     assert counts.pending() == OutcomeReport(
-        answered=3, rate_limited=1, allowed_rate=8.0, mode="adaptive"
+        answered=3, rate_limited=1, allowed_rate=8.0, mode="adaptive", cool_down_seconds=30.0
     )
     merged = OutcomeReport(answered=1).merged(OutcomeReport(answered=1, allowed_rate=5.0))
     assert merged.allowed_rate == 5.0

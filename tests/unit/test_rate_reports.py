@@ -31,8 +31,14 @@ def test_calls_are_counted_as_answered_rate_limited_or_failed() -> None:
     counts.record(ApplicationError("slow", type="ProviderTimeout"))
     counts.record(ApplicationError("down", type="ProviderConnectionError"))
     counts.record(ValueError("a bug, not the provider"))
+    # With the worker's breaker cool-down: a running controller takes it.
     assert counts.pending() == OutcomeReport(
-        answered=2, rate_limited=2, failed=4, retry_after=3.0, mode="adaptive"
+        answered=2,
+        rate_limited=2,
+        failed=4,
+        retry_after=3.0,
+        mode="adaptive",
+        cool_down_seconds=30.0,
     )
 
 
@@ -42,6 +48,10 @@ def test_reports_merge_and_keep_the_longest_retry_after() -> None:
     )
     assert merged == OutcomeReport(answered=1, rate_limited=1, retry_after=5.0)
     assert OutcomeReport().empty() and not merged.empty()
+    # Workers configured with different cool-downs: the longest, whichever reported last.
+    cool = [OutcomeReport(cool_down_seconds=c) for c in (60.0, None, 30.0)]
+    assert cool[0].merged(cool[1]).merged(cool[2]).cool_down_seconds == 60.0
+    assert OutcomeReport(cool_down_seconds=30.0).empty()  # the setting alone is no news
 
 
 class FakeControllerHandle:
@@ -102,7 +112,9 @@ async def test_a_429_after_a_quiet_spell_is_sent_without_waiting_for_the_interva
         sender.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await sender
-    assert client.handle.reports == [OutcomeReport(answered=1, rate_limited=1, mode="adaptive")]
+    assert client.handle.reports == [
+        OutcomeReport(answered=1, rate_limited=1, mode="adaptive", cool_down_seconds=30.0)
+    ]
 
 
 def test_reporting_bad_news_at_once_draws_fewer_429s_from_a_bursty_provider() -> None:
