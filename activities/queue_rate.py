@@ -121,15 +121,20 @@ async def ensure_controller(
     limit = await _rate_config(client, provider_queue)
     current = float(limit.rate_limit.requests_per_second) if limit.HasField("rate_limit") else None
     if (
-        current == 0.0
+        current is not None
+        and (current == 0.0 or mode != "adaptive")
         and limit.metadata.update_identity == IDENTITY
         and not await _controller_running(client, provider_queue)
     ):
         # The queue was paused by a breaker whose controller is gone (terminated while it was
         # open): nothing would lift the pause (a paused queue dispatches no call, so no report
-        # comes), and a new controller would take the pause for its starting rate.
+        # comes), and a new controller would take the pause for its starting rate. Or a rate
+        # a gone controller set, and the provider now takes only the limits it declares: its
+        # new controller sets none until one is declared, so the old rate stayed for good,
+        # over the workers' own settings, with a provider that never declares one.
         if mode != "adaptive":
-            await set_api_rate(client, provider_queue, None, "circuit closed: new controller")
+            reason = "circuit closed: new controller" if current == 0.0 else "no limit declared"
+            await set_api_rate(client, provider_queue, None, reason)
         current = None
     if current is None:
         current = start_rate  # declared-only: just the state's placeholder, nothing is set

@@ -138,6 +138,31 @@ async def test_a_pause_left_by_a_breaker_whose_controller_is_gone_is_lifted_by_t
             await handle.terminate()
 
 
+async def test_a_rate_a_gone_controller_learnt_is_removed_when_the_provider_turns_declared_only(
+    dev_env: WorkflowEnvironment,
+) -> None:
+    # An adaptive controller set 8/s and was terminated; the provider was then configured to
+    # take only the limits it declares. The new controller sets nothing until one is declared,
+    # and a provider that never declares one (a gateway) kept the old 8/s for good.
+    client = dev_env.client
+    tag = uuid.uuid4().hex[:6]
+    gone, live = (names.llm_task_queue(f"{kind}{tag}") for kind in ("gone", "live"))
+    for queue in (gone, live):
+        await set_api_rate(client, queue, 8.0, "adaptive limit (AIMD on the provider's 429s)")
+    await start_controller(client, live)  # a controller still runs there: its rate stays
+
+    try:
+        await ensure_controller(client, gone, CONTROLLER_QUEUE, 2.0, 5.0, mode="declared")
+        await ensure_controller(client, live, CONTROLLER_QUEUE, 2.0, 5.0, mode="declared")
+
+        assert await api_rate(client, gone) is None
+        assert await api_rate(client, live) == 8.0
+    finally:
+        for queue in (gone, live):
+            handle = client.get_workflow_handle(names.rate_controller_id(queue))
+            await handle.terminate()
+
+
 CONTROLLER_QUEUE = "rate-control-release-test"  # no worker: the controllers only need to exist
 
 
