@@ -140,22 +140,23 @@ async def plan_delivery_failed(
     """``checked``: tickets whose answer may have been delivered that a person looked for at
     the destination (True: it arrived)."""
     found = await ledger.get(item.ticket_id)
+    if found is None:
+        item.action, item.why = (
+            "skip",
+            ("the ledger holds no answer for it: redelivering would need a new draft"),
+        )
+        return item
+    # Read only for a row to act on (its history: a request per page).
     delivery = await read_delivery(client, item.workflow_id, item.run_id)
     entry = delivered_for(found, item, delivery.doubted_key)
     arrived = (checked or {}).get(item.ticket_id)
-    if found is not None and uncertain(found) and (entry is None or arrived is None):
+    if uncertain(found) and (entry is None or arrived is None):
         # Sending it again could answer the customer twice: a person checks the destination.
         item.action, item.why = (
             "skip",
             "its answer may have been delivered: check the destination, then run again with "
             f"--arrived {item.ticket_id} (recorded sent) or --not-arrived {item.ticket_id} "
             "(sent again, same key)",
-        )
-        return item
-    if found is None:
-        item.action, item.why = (
-            "skip",
-            ("the ledger holds no answer for it: redelivering would need a new draft"),
         )
         return item
     if delivery.reset_event_id is None:

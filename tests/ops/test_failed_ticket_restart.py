@@ -139,6 +139,15 @@ async def test_a_failed_ticket_submitted_again_keeps_what_it_spent_and_shows_it(
     assert (await read_ticket(client, first.ticket_id)).earlier_runs is None
 
 
+async def started_again(client: Any, ticket: Any) -> Any:
+    """``ticket`` submitted again (its run ended without completing): the new run, settled."""
+    [again] = await ops.submit_tickets(client, [ticket])
+    assert again.started
+    return await wait_until(
+        lambda: settled(client, ticket.ticket_id), timeout=60, what="the ticket started again"
+    )
+
+
 async def test_a_ticket_started_again_after_its_run_sent_the_answer_does_not_send_a_second(
     ops_server: OpsServer, outages: Outages
 ) -> None:
@@ -154,12 +163,7 @@ async def test_a_ticket_started_again_after_its_run_sent_the_answer_does_not_sen
     chain, key = recorded.chain, recorded.idempotency_key
     await outages.ledger.mark_sent(ticket.ticket_id)
 
-    [again] = await ops.submit_tickets(client, [ticket])
-
-    assert again.started
-    view = await wait_until(
-        lambda: settled(client, ticket.ticket_id), timeout=60, what="the ticket started again"
-    )
+    view = await started_again(client, ticket)
     # Completed with the earlier run's receipt, saying the customer has that answer.
     assert view.state is TicketState.COMPLETED
     assert view.delivery is not None and view.delivery.already_delivered
@@ -188,12 +192,7 @@ async def test_a_ticket_started_again_after_its_runs_send_timed_out_sends_that_a
     await outages.ledger.note_failure(ticket.ticket_id, "the webhook did not answer in 10 s", key)
     await outages.ledger.release(ticket.ticket_id, "the first run's attempt")
 
-    [again] = await ops.submit_tickets(client, [ticket])
-
-    assert again.started
-    view = await wait_until(
-        lambda: settled(client, ticket.ticket_id), timeout=60, what="the ticket started again"
-    )
+    view = await started_again(client, ticket)
     assert view.state is TicketState.COMPLETED
     assert view.delivery is not None and view.delivery.idempotency_key == key
     [received] = outages.receiver.by_ticket()[ticket.ticket_id]
