@@ -43,13 +43,14 @@ with workflow.unsafe.imports_passed_through():
         PATCH_DELIVERING_STATE,
         PATCH_IGNORE_UNKNOWN_INPUT_FIELDS,
         PATCH_ILLEGAL_TRANSITION_TELLS_BATCH,
+        PATCH_INVALID_INPUT_TELLS_BATCH,
         PATCH_LEAN_HISTORY,
         PATCH_REWORK_FAILURE,
         PATCH_STAGES_AT_REST,
         REWORK_AGENT_ACTIVITIES,
     )
     from workflows.ticket_record import ILLEGAL_TRANSITION, TicketRecord
-    from workflows.ticket_request import parse_request
+    from workflows.ticket_request import parse_request, raw_batch_id
     from workflows.ticket_stages import TicketStages
 
 S = TicketState
@@ -73,7 +74,8 @@ class TicketWorkflow:
         self._record = TicketRecord(parsed.ticket)
         self._reviews = ReviewGate(self._record)
         self._told_batch = False
-        self._batch_id = parsed.batch_id
+        # An input that is no request may still name its batch, which must learn it failed.
+        self._batch_id = parsed.batch_id if read.request is not None else raw_batch_id(request)
         # Set by run() before anything else: whether this run takes the lean-history paths,
         # whether a queued delivery moves it to DELIVERING (the delivering-state version), and
         # whether a cancellation waits for a delivery attempt that is sending (the
@@ -129,6 +131,8 @@ class TicketWorkflow:
             reason = f"invalid ticket input: {self._invalid_input}"
             self._record.view.failure = reason
             self._record.move(S.FAILED, "intake", reason)
+            if self._batch_id is not None and workflow.patched(PATCH_INVALID_INPUT_TELLS_BATCH):
+                await self._tell_batch(S.FAILED)
             raise ApplicationError(
                 f"ticket {self._ticket.ticket_id}: {reason}",
                 type="InvalidTicket",

@@ -122,3 +122,9 @@ PATCH_IGNORE_UNKNOWN_INPUT_FIELDS = "ignore-unknown-input-fields"
 # first workflow task, right after the configuration snapshot's local-activity marker, where a
 # patch marker does not replay reliably), otherwise only on that path.
 PATCH_BUDGET_STOP_CLASSIFIES = "budget-stop-classifies"
+
+# A ticket whose input is invalid and names a batch (a newer batch's input a worker of this
+# version cannot read, or a program's) tells the batch it failed: before, it held its place in the
+# batch's window until the batch's ten-minute check. Asked only on that path, so no other history
+# changes.
+PATCH_INVALID_INPUT_TELLS_BATCH = "invalid-input-tells-batch"

@@ -56,6 +56,19 @@ def parse_request(raw: Any) -> ParsedRequest:
     return parse_lenient(TicketRequest, raw)
 
 
+# A batch's workflow id is a workflow id: Temporal's limit on one.
+MAX_BATCH_ID_CHARS = 1000
+
+
+def raw_batch_id(raw: Any) -> str | None:
+    """The batch a ticket's input names, read from an input that is not a valid request: the
+    ticket still tells its batch that it failed (a batch's window holds a place for it)."""
+    batch_id = raw.get("batch_id") if isinstance(raw, dict) else None
+    if isinstance(batch_id, str) and 0 < len(batch_id) <= MAX_BATCH_ID_CHARS:
+        return batch_id
+    return None
+
+
 def _without(raw: dict[str, Any], locations: Sequence[tuple[int | str, ...]]) -> dict[str, Any]:
     """``raw`` without the values at ``locations`` (pydantic's paths of unknown fields)."""
     cleaned = copy.deepcopy(raw)

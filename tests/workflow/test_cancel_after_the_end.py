@@ -27,8 +27,8 @@ from temporalio.worker import (
 
 from policy.transitions import TicketState
 from shared import names
-from shared.batch import TicketSettled
 from shared.view import TicketRequest, TicketView
+from tests.support.fake_batch import FakeBatch
 from tests.support.fakes import FakeAgents, FakeTicketServices
 from tests.support.temporal import new_replayer, wait_until
 from tests.support.tickets import make_ticket
@@ -36,23 +36,6 @@ from tests.support.workers import fake_pipeline
 
 CANCEL_REQUESTED = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED
 SIGNALED = EventType.EVENT_TYPE_EXTERNAL_WORKFLOW_EXECUTION_SIGNALED
-
-
-@workflow.defn(name="BatchFakeOfTheCancelTest")
-class BatchFake:
-    """Stands in for the batch: takes the ticket's report."""
-
-    def __init__(self) -> None:
-        self.told: list[str] = []
-
-    @workflow.signal(name=names.TICKET_SETTLED_SIGNAL)
-    def settled(self, event: TicketSettled) -> None:
-        self.told.append(event.state)
-
-    @workflow.run
-    async def run(self) -> list[str]:
-        await workflow.wait_condition(lambda: bool(self.told))
-        return self.told
 
 
 class HoldTheReport(Interceptor):
@@ -95,7 +78,7 @@ async def test_a_cancel_request_after_a_batch_ticket_ended_does_not_cancel_its_w
     ticket = make_ticket()
     client = dev_env.client
     options: dict[str, Any] = {
-        "workflows": [BatchFake],
+        "workflows": [FakeBatch],
         "workflow_runner": UnsandboxedWorkflowRunner(),
     }
     pipeline = fake_pipeline(
@@ -103,7 +86,7 @@ async def test_a_cancel_request_after_a_batch_ticket_ended_does_not_cancel_its_w
     )
     await pipeline.__aenter__()
     try:
-        batch = await client.start_workflow(BatchFake.run, id=batch_id, task_queue=task_queue)
+        batch = await client.start_workflow(FakeBatch.run, id=batch_id, task_queue=task_queue)
         handle = await client.start_workflow(
             names.TICKET_WORKFLOW,
             TicketRequest(ticket=ticket, batch_id=batch_id),
@@ -141,5 +124,6 @@ async def test_a_cancel_request_after_a_batch_ticket_ended_does_not_cancel_its_w
     history = await handle.fetch_history()
     await new_replayer().replay_workflow(history)
 
-    assert view.state is TicketState.COMPLETED and told == [TicketState.COMPLETED.value]
+    assert view.state is TicketState.COMPLETED
+    assert told == [f"{ticket.ticket_id}:{TicketState.COMPLETED.value}"]
     assert description.status is WorkflowExecutionStatus.COMPLETED

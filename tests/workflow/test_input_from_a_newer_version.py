@@ -6,17 +6,21 @@ import uuid
 
 import pytest
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import WorkflowFailureError
+from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from policy.transitions import TicketState
 from shared import names
 from shared.view import TicketView
+from tests.support.fake_batch import FakeBatch
 from tests.support.fakes import FakeAgents, FakeTicketServices
-from tests.support.temporal import status
+from tests.support.temporal import patch_ids, status
 from tests.support.workers import fake_pipeline
-from workflows.ticket_patches import PATCH_IGNORE_UNKNOWN_INPUT_FIELDS
+from workflows.ticket_patches import (
+    PATCH_IGNORE_UNKNOWN_INPUT_FIELDS,
+    PATCH_INVALID_INPUT_TELLS_BATCH,
+)
 from workflows.ticket_request import parse_request
 
 pytestmark = pytest.mark.usefixtures("replay_check")
@@ -92,3 +96,32 @@ def test_only_unknown_fields_are_left_out_and_a_versions_refusal_is_kept_for_its
     wrong = parse_request(newer_input("T-1", body=""))
     assert wrong.request is None and wrong.problem is not None and "ticket.body" in wrong.problem
     assert parse_request({"ticket": "not a ticket"}).request is None
+
+
+async def test_an_invalid_input_that_names_its_batch_tells_the_batch_it_failed(
+    ts_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    ticket_id = f"T-bad-{uuid.uuid4().hex[:6]}"
+    batch_id = f"fake-batch-{uuid.uuid4().hex[:8]}"
+    bad = newer_input(ticket_id, subject="") | {"batch_id": batch_id}
+    # The fake batch is started by a client the replay check does not follow (no project
+    # workflow: the replayer does not know it).
+    unfollowed = Client(**(ts_env.client.config() | {"interceptors": []}))
+    async with fake_pipeline(ts_env.client, task_queue, [], workflows=[FakeBatch]):
+        batch = await unfollowed.start_workflow(FakeBatch.run, id=batch_id, task_queue=task_queue)
+        handle = await ts_env.client.start_workflow(
+            names.TICKET_WORKFLOW,
+            bad,
+            id=names.ticket_workflow_id(ticket_id),
+            task_queue=task_queue,
+        )
+        with pytest.raises(WorkflowFailureError) as failed:
+            await handle.result()
+        told = await batch.result()
+        history = await handle.fetch_history()
+
+    cause = failed.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == "InvalidTicket"
+    # The batch frees the ticket's place now, not at its ten-minute check.
+    assert told == [f"{ticket_id}:{TicketState.FAILED.value}"]
+    assert PATCH_INVALID_INPUT_TELLS_BATCH in patch_ids(history.events)
