@@ -110,3 +110,50 @@ def _count(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return 0
     return float(value) if math.isfinite(value) and value > 0 else 0
+
+
+@dataclass(frozen=True)
+class Spend:
+    """Tokens and cost together: spent, held, or what one call is estimated at."""
+
+    tokens: int = 0
+    cost_usd: float = 0.0
+
+
+def subtask_share(
+    limit: SpendingLimit, *, spent: Spend, held: Spend, call: Spend, calls: int
+) -> tuple[SpendingLimit | None, str | None]:
+    """What an orchestrator's sub-task starting now may spend, or why it may not start.
+
+    The run's budget less what it spent and what its running sub-tasks hold is what is free; a
+    sub-task starts when one call (``call``, the largest so far) fits in it, and holds at most
+    ``calls`` of them (its chain's routes and its simpler attempt) until it ends. So parallel
+    sub-tasks' fallbacks can never spend the same tokens twice."""
+    free_tokens = (
+        limit.max_tokens - spent.tokens - held.tokens if limit.max_tokens is not None else None
+    )
+    free_cost = (
+        limit.max_cost_usd - spent.cost_usd - held.cost_usd
+        if limit.max_cost_usd is not None
+        else None
+    )
+    holding = " and {} held by the sub-tasks running"
+    if free_tokens is not None and call.tokens > free_tokens:
+        note = holding.format(f"{held.tokens:,}") if held.tokens else ""
+        return None, (
+            f"token budget: {spent.tokens:,} spent{note}, a sub-task's first call needs about "
+            f"{call.tokens:,}, the limit is {limit.max_tokens:,}"
+        )
+    if free_cost is not None and call.cost_usd > free_cost:
+        note = holding.format(f"${usd_text(held.cost_usd)}") if held.cost_usd else ""
+        return None, (
+            f"cost budget: ${usd_text(spent.cost_usd)} spent{note}, a sub-task's first call "
+            f"costs about ${usd_text(call.cost_usd)}, the limit is "
+            f"${usd_text(limit.max_cost_usd or 0.0)}"
+        )
+    # With no call measured yet (answers without usage), nothing to count in calls: what is free.
+    if free_tokens is not None and call.tokens:
+        free_tokens = min(free_tokens, call.tokens * calls)
+    if free_cost is not None and call.cost_usd:
+        free_cost = min(free_cost, call.cost_usd * calls)
+    return SpendingLimit(max_tokens=free_tokens, max_cost_usd=free_cost), None

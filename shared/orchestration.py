@@ -132,6 +132,9 @@ INVALID_PLAN = "InvalidPlan"
 NO_SUBTASK_COMPLETED = "NoSubTaskCompleted"
 ORCHESTRATOR_BUDGET_SPENT = "OrchestratorBudgetSpent"
 ORCHESTRATOR_AGENT_FAILED = "OrchestratorAgentFailed"
+# Why a sub-task stopped before a further call: its share of the run's budget (its details carry
+# the usage it spent, as a failed sub-task's do).
+SUBTASK_BUDGET_SPENT = "SubTaskBudgetSpent"
 
 
 class OrchestratorFailure(BaseModel):
@@ -148,6 +151,18 @@ class OrchestratorFailure(BaseModel):
         return sum(u.input_tokens + u.output_tokens for calls in self.usage.values() for u in calls)
 
 
+class SubTaskShare(BaseModel):
+    """What a sub-task may spend, held for it from its run's budget when it started: it makes a
+    call after its first (a fallback route, the simpler attempt) only while the call, estimated
+    as the larger of ``call_*`` and its own largest, fits."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    limit: SpendingLimit
+    call_tokens: int = Field(ge=0)
+    call_cost_usd: float = Field(ge=0)
+
+
 class SubTaskInput(BaseModel):
     task: str
     subtask: SubTask
@@ -155,6 +170,8 @@ class SubTaskInput(BaseModel):
     routes: list[AgentRoute]
     fallback_route: AgentRoute
     timeouts: AgentTimeouts
+    # None: no limit (a run without a budget, or one started before sub-tasks held shares).
+    share: SubTaskShare | None = None
 
 
 class OrchestratorProgress(BaseModel):

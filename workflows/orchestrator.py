@@ -24,7 +24,7 @@ from temporalio.exceptions import (
 )
 
 with workflow.unsafe.imports_passed_through():
-    from policy.budget import limit_problem
+    from policy.budget import Spend, limit_problem, subtask_share
     from policy.plan import dependents, plan_errors, ready
     from policy.text_budget import fit_to_tokens
     from shared import names
@@ -44,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
         SubTask,
         SubTaskInput,
         SubTaskOutcome,
+        SubTaskShare,
         SubTaskStatus,
         Synthesis,
         SynthesisRequest,
@@ -67,6 +68,13 @@ CHILD_CANCEL_FAILS_SUBTASK = "child-cancel-fails-subtask"
 # ``refund-ana-lima-order-88123`` would put a name and an order in visibility). Asked once per
 # run, before its first sub-task starts.
 POSITIONAL_SUBTASK_IDS = "positional-subtask-ids"
+# A run with a budget holds a share of it for each sub-task it starts (one call per route of the
+# sub-task's chain and one for its simpler attempt, each the largest call so far, within what is
+# free), and a sub-task makes no call after its first that would pass its share: parallel
+# sub-tasks' fallbacks could pass the run's budget before, each started against one call. A
+# sub-task starts while one call fits in what is neither spent nor held. Asked once per run with a
+# budget, before its first sub-task starts.
+SUBTASK_SHARES = "subtask-shares"
 
 
 @workflow.defn(name=names.ORCHESTRATOR_WORKFLOW)
@@ -81,6 +89,8 @@ class OrchestratorWorkflow:
         self._running: dict[str, asyncio.Task[SubTaskOutcome]] = {}
         self._usage: dict[str, list[Usage]] = {}
         self._budget: SpendingLimit | None = request.budget
+        # What each running sub-task holds of the budget (SUBTASK_SHARES).
+        self._held: dict[str, Spend] = {}
         # Why the run stopped starting agent calls (its budget), once it has.
         self._budget_spent: str | None = None
 
@@ -181,6 +191,35 @@ class OrchestratorWorkflow:
             calls=calls,
         )
 
+    def _share(self, calls: int) -> tuple[SubTaskShare | None, str | None]:
+        """The share of the run's budget a sub-task starting now holds (at most ``calls`` calls),
+        or why it may not start."""
+        assert self._budget is not None
+        spent = [u for calls_ in self._usage.values() for u in calls_]
+        largest = Spend(
+            max((u.input_tokens + u.output_tokens for u in spent), default=0),
+            max((u.cost_usd for u in spent), default=0.0),
+        )
+        limit, problem = subtask_share(
+            self._budget,
+            spent=Spend(
+                sum(u.input_tokens + u.output_tokens for u in spent),
+                sum(u.cost_usd for u in spent),
+            ),
+            held=Spend(
+                sum(h.tokens for h in self._held.values()),
+                sum(h.cost_usd for h in self._held.values()),
+            ),
+            call=largest,
+            calls=calls,
+        )
+        if limit is None:
+            return None, problem
+        share = SubTaskShare(
+            limit=limit, call_tokens=largest.tokens, call_cost_usd=largest.cost_usd
+        )
+        return share, None
+
     def _stop_if_over_budget(self, outcomes: list[SubTaskOutcome] | None = None) -> None:
         if problem := self._budget_problem():
             self._budget_spent = problem
@@ -258,15 +297,22 @@ class OrchestratorWorkflow:
         fallback = config.orchestration.fallback_route or routes[-1]
         started: set[str] = set()
         positional = workflow.patched(POSITIONAL_SUBTASK_IDS)
+        shares = self._budget is not None and workflow.patched(SUBTASK_SHARES)
         place = {t.id: n for n, t in enumerate(plan.subtasks, start=1)}
         while True:
             completed = {
                 i for i, o in self._outcomes.items() if o.status is SubTaskStatus.COMPLETED
             }
             for sub in ready(plan, completed, started):
-                # A sub-task is at least one agent call; the running ones may each spend about
-                # as much as the largest call so far.
-                if self._budget_spent is None:
+                share: SubTaskShare | None = None
+                if self._budget_spent is None and shares:
+                    share, problem = self._share(calls=len(routes) + 1)
+                    if share is None and self._held:
+                        break  # it may fit once a running sub-task has ended and given back
+                    self._budget_spent = problem
+                elif self._budget_spent is None:
+                    # A sub-task is at least one agent call; the running ones may each spend
+                    # about as much as the largest call so far.
                     self._budget_spent = self._budget_problem(calls=len(self._running) + 1)
                 if self._budget_spent is not None:
                     break  # start nothing more; the running ones finish and are counted
@@ -286,6 +332,7 @@ class OrchestratorWorkflow:
                             routes=routes,
                             fallback_route=fallback,
                             timeouts=config.agent_timeouts,
+                            share=share,
                         ),
                         id=f"{info.workflow_id}/{place[sub.id]}-{sub.worker}"
                         if positional
@@ -298,12 +345,20 @@ class OrchestratorWorkflow:
                     self._fail(plan, sub, "a sub-task with this id is already running", [], started)
                     continue
                 self._running[sub.id] = child
+                if share is not None:
+                    # Held only where a call was measured (with none, the share is what is
+                    # free, and nothing can be counted in calls).
+                    self._held[sub.id] = Spend(
+                        (share.limit.max_tokens or 0) if share.call_tokens else 0,
+                        (share.limit.max_cost_usd or 0.0) if share.call_cost_usd else 0.0,
+                    )
             if not self._running:
                 return
             await workflow.wait(list(self._running.values()), return_when=asyncio.FIRST_COMPLETED)
             for sub_id, child in list(self._running.items()):
                 if child.done():
                     del self._running[sub_id]
+                    self._held.pop(sub_id, None)
                     self._finish(plan, plan_task(plan, sub_id), child, started)
 
     def _finish(

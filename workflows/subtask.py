@@ -9,9 +9,11 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
+    from policy.budget import limit_problem
     from shared import names
     from shared.agents import AgentRole, AgentRoute, Usage
     from shared.orchestration import (
+        SUBTASK_BUDGET_SPENT,
         SubTaskInput,
         SubTaskOutcome,
         SubTaskStatus,
@@ -32,10 +34,24 @@ class SubTaskWorkflow:
     async def run(self, request: SubTaskInput) -> SubTaskOutcome:
         started = workflow.now()
         spent: list[Usage] = []
+        failures: list[str] = []
 
         def failed(route: AgentRoute, err: ActivityError, following: AgentRoute | None) -> None:
+            failures.append(describe_failure(err))
             if (usage := usage_of_failed_call(err)) is not None:
                 spent.append(usage)
+
+        def within_share() -> None:
+            """Before each call after the first: a sub-task holding a share of its run's budget
+            stops, with what it spent, before a call that would pass it."""
+            if (problem := _share_problem(request, spent)) is not None:
+                raise ApplicationError(
+                    f"sub-task {request.subtask.id} failed: {failures[-1] if failures else '?'}; "
+                    f"no further call: its share of the run's budget: {problem}",
+                    *[u.model_dump(mode="json") for u in spent],
+                    type=SUBTASK_BUDGET_SPENT,
+                    non_retryable=True,
+                )
 
         work = WorkRequest(task=request.task, subtask=request.subtask, context=request.context)
         simplified = False
@@ -48,6 +64,7 @@ class SubTaskWorkflow:
                 chain=request.routes,
                 timeouts=request.timeouts,
                 on_failure=failed,
+                before_fallback=within_share,
                 # The simpler attempt below follows the chain on another model: the chain's last
                 # route hands an overload on to it (data of the activity's input and a queue-wait
                 # timeout, not commands). On the same model it would meet the same overload.
@@ -58,6 +75,7 @@ class SubTaskWorkflow:
                 raise
             first = describe_failure(err)
             fallback = request.fallback_route
+            within_share()
             # Not the sub-task's id (the model wrote it) nor the failure's words: the log keeps
             # no customer text.
             workflow.logger.warning(
@@ -99,6 +117,20 @@ class SubTaskWorkflow:
             started_at=started,
             finished_at=workflow.now(),
         )
+
+
+def _share_problem(request: SubTaskInput, spent: list[Usage]) -> str | None:
+    """Why one more call would pass the sub-task's share (None: it fits, or it has none)."""
+    share = request.share
+    if share is None:
+        return None
+    return limit_problem(
+        share.limit,
+        spent_tokens=sum(u.input_tokens + u.output_tokens for u in spent),
+        spent_cost_usd=sum(u.cost_usd for u in spent),
+        next_tokens=max([share.call_tokens, *(u.input_tokens + u.output_tokens for u in spent)]),
+        next_cost_usd=max([share.call_cost_usd, *(u.cost_usd for u in spent)]),
+    )
 
 
 def _other_model(fallback: AgentRoute, chain: list[AgentRoute]) -> bool:

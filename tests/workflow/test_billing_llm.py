@@ -190,6 +190,41 @@ async def test_an_orchestrated_draft_stops_at_the_tickets_budget_and_a_person_ta
     assert view.draft is None
 
 
+async def test_sub_tasks_make_no_fallback_call_past_the_share_of_the_budget_they_hold(
+    ts_env: WorkflowEnvironment, task_queue: str, tmp_path: Path
+) -> None:
+    # Every good call is 120 tokens. The run gets 840: the planner (120), then sub-tasks a and b
+    # start together, each holding three calls' worth (360: two routes and the simpler attempt).
+    # Each one's first route answers invalid output twice (814 tokens, billed): a fallback would
+    # pass its share, so neither makes one. Before, both fell back and the ticket spent past
+    # its budget.
+    budget = BudgetConfig(max_tokens=240 + 840)
+    plain = complex_ticket_answers(subtasks("a", "b"))
+
+    def answers(request: Recorded) -> Reply:
+        if request.output_name == "WorkResult" and request.api == "openai":
+            return Reply(text="not json", input_tokens=400, output_tokens=7)
+        return plain(request)
+
+    with FakeLLMServer() as fake:
+        fake.responder = answers
+        setup = llm_setup(fake, ("openai", "anthropic"), budget=budget)
+        async with llm_pipeline(ts_env.client, task_queue, tmp_path, setup):
+            handle = await start_ticket(ts_env.client, task_queue, make_ticket())
+            view = await wait_for_state(handle, TicketState.AWAITING_REVIEW)
+            await handle.execute_update(
+                names.SUBMIT_REVIEW_UPDATE,
+                ReviewDecision(action=ReviewAction.REJECT, reason="test over"),
+            )
+            await handle.result()
+
+    work = [c for c in fake.calls() if c.output_name == "WorkResult"]
+    assert len(work) == 4 and {c.api for c in work} == {"openai"}  # a repair round each
+    assert view.usage["worker"].input_tokens == 4 * 400
+    assert view.total_tokens == fake.billed_tokens()
+    assert view.fallbacks and view.fallbacks[0].error.count("share of the run's budget") == 2
+
+
 async def test_anthropic_cache_writes_are_billed_to_the_ticket_at_the_cache_write_price(
     ts_env: WorkflowEnvironment, task_queue: str, tmp_path: Path
 ) -> None:
