@@ -124,6 +124,9 @@ class OrchestratorInput(BaseModel):
     # What the run may spend (the rest of its ticket's budget): it stops before the agent call
     # that would pass it. None: no limit (runs started before budgets reached the orchestrator).
     budget: SpendingLimit | None = None
+    # Until when its agent calls may keep retrying (rate limits above all): its ticket's SLA
+    # deadline. None: the default window (a run for no ticket, or started before this field).
+    retry_until: datetime | None = None
 
 
 # Why an orchestrator run failed (the ApplicationError's type); its details carry an
@@ -172,6 +175,8 @@ class SubTaskInput(BaseModel):
     timeouts: AgentTimeouts
     # None: no limit (a run without a budget, or one started before sub-tasks held shares).
     share: SubTaskShare | None = None
+    # Until when its calls may retry (its run's retry_until).
+    retry_until: datetime | None = None
 
 
 class OrchestratorProgress(BaseModel):

@@ -224,15 +224,19 @@ class AgentCaller:
             metrics.budget_handoff()
             raise HandOff(f"the ticket's {problem}", code=ReasonCode.BUDGET)
 
-    def retry_window(self) -> timedelta:
-        """How long this ticket's next agent call may keep retrying (rate limits above all): until
-        its SLA deadline, and never less than options.AGENT_MIN_RETRY_WINDOW."""
-        deadline = (
+    def retry_deadline(self) -> datetime:
+        """Until when this ticket's agent calls may keep retrying: its SLA deadline (also for the
+        calls of a run made on its behalf, an orchestrated draft)."""
+        return (
             self.retry_until
             or self._record.view.sla_deadline
             or sla_deadline(UNTRIAGED_PRIORITY, workflow.info().start_time, self._config.sla_hours)
         )
-        return max(time_left(deadline, workflow.now()), options.AGENT_MIN_RETRY_WINDOW)
+
+    def retry_window(self) -> timedelta:
+        """How long this ticket's next agent call may keep retrying (rate limits above all): until
+        its SLA deadline, and never less than options.AGENT_MIN_RETRY_WINDOW."""
+        return window_until(self.retry_deadline())
 
     async def call(
         self,
@@ -318,6 +322,23 @@ async def config_snapshot(
         own_failures_as_activity_errors=own_failures_as_activity_errors,
         own_failures_known=own_failures_known,
     )
+
+
+def window_until(deadline: datetime) -> timedelta:
+    """An agent call's retry window for calls that may retry until ``deadline`` (a ticket's SLA
+    deadline), never less than options.AGENT_MIN_RETRY_WINDOW."""
+    return max(time_left(deadline, workflow.now()), options.AGENT_MIN_RETRY_WINDOW)
+
+
+def retry_window_until(
+    deadline: datetime | None,
+) -> timedelta | Callable[[], timedelta]:
+    """``call_agent``'s retry window for a run with (or without) its ticket's deadline: each
+    route's window is the time left until it, or the default window for a run made for no
+    ticket (a standalone plan, a run started before runs carried the deadline)."""
+    if deadline is None:
+        return options.AGENT_DEFAULT_RETRY_WINDOW
+    return lambda: window_until(deadline)
 
 
 def _window_from(retry_window: timedelta | Callable[[], timedelta]) -> Callable[[], timedelta]:

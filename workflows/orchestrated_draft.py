@@ -97,6 +97,7 @@ async def orchestrated_draft(
                     spent_tokens=agents.spent_tokens,
                     spent_cost_usd=agents.spent_cost_usd,
                 ),
+                retry_until=agents.retry_deadline(),
             ),
             id=child_id,
             result_type=OrchestratorResult,

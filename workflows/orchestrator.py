@@ -55,6 +55,7 @@ with workflow.unsafe.imports_passed_through():
         call_agent,
         config_snapshot,
         describe_failure,
+        retry_window_until,
         usage_of_failed_call,
     )
 
@@ -89,6 +90,8 @@ class OrchestratorWorkflow:
         self._running: dict[str, asyncio.Task[SubTaskOutcome]] = {}
         self._usage: dict[str, list[Usage]] = {}
         self._budget: SpendingLimit | None = request.budget
+        # Until when the run's calls retry: its ticket's SLA deadline (None: the default window).
+        self._retry_until = request.retry_until
         # What each running sub-task holds of the budget (SUBTASK_SHARES).
         self._held: dict[str, Spend] = {}
         # Why the run stopped starting agent calls (its budget), once it has.
@@ -257,6 +260,7 @@ class OrchestratorWorkflow:
             chain=config.routes[role],
             timeouts=config.agent_timeouts,
             on_failure=failed,
+            retry_window=retry_window_until(self._retry_until),
         )
         self._count(role, reply.usage)
         return reply
@@ -333,6 +337,7 @@ class OrchestratorWorkflow:
                             fallback_route=fallback,
                             timeouts=config.agent_timeouts,
                             share=share,
+                            retry_until=self._retry_until,
                         ),
                         id=f"{info.workflow_id}/{place[sub.id]}-{sub.worker}"
                         if positional

@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
         call_agent,
         describe_failure,
         failure_kind,
+        retry_window_until,
         usage_of_failed_call,
     )
 
@@ -64,6 +65,7 @@ class SubTaskWorkflow:
                 chain=request.routes,
                 timeouts=request.timeouts,
                 on_failure=failed,
+                retry_window=retry_window_until(request.retry_until),
                 before_fallback=within_share,
                 # The simpler attempt below follows the chain on another model: the chain's last
                 # route hands an overload on to it (data of the activity's input and a queue-wait
@@ -93,6 +95,7 @@ class SubTaskWorkflow:
                     chain=[fallback],
                     timeouts=request.timeouts,
                     on_failure=failed,
+                    retry_window=retry_window_until(request.retry_until),
                 )
                 simplified = True
             except ActivityError as last:
