@@ -5,78 +5,30 @@ import argparse
 import asyncio
 import json
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-from temporalio import activity
-from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.client import WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 from shared import names
-from shared.agents import AgentReply, Usage
 from shared.swarm import (
-    InsightRequest,
-    ReviewInsights,
     SwarmItem,
     SwarmProgress,
     SwarmResult,
     SwarmSettings,
-    SwarmState,
 )
 from starter import fanout, swarm_outputs
 from tests.support.fake_fanout import FakeInsights
-from tests.support.temporal import histories, patch_ids, wait_until
+from tests.support.swarm_run import items, returning, start, workers
+from tests.support.temporal import histories, patch_ids
 from tests.support.workers import running
-from workflows import ALL_WORKFLOWS
 
 # Temporal warns at 10,240 events and stops a history at 51,200; the design keeps every history
 # under this, whatever the number of items.
 MAX_EVENTS = 10_000
-
-
-def items(n: int, bad: set[int] = frozenset()) -> list[SwarmItem]:  # type: ignore[assignment]
-    return [
-        SwarmItem(
-            item_id=f"r{i:05d}",
-            text=f"review {i}: " + ("<fail> unreadable" if i in bad else "works well, I like it"),
-        )
-        for i in range(n)
-    ]
-
-
-async def _this(client: Client) -> Client:
-    return client
-
-
-def workers(client: Client, task_queue: str, agent: FakeInsights) -> list[Worker]:
-    return [
-        Worker(
-            client, task_queue=task_queue, workflows=ALL_WORKFLOWS, activities=[agent.load_config]
-        ),
-        # Room for more than the window, so the window (not the worker) is what limits.
-        Worker(
-            client,
-            task_queue=agent.queue,
-            activities=[agent.analyze],
-            max_concurrent_activities=100,
-        ),
-    ]
-
-
-async def start(
-    client: Client, task_queue: str, swarm: list[SwarmItem], settings: SwarmSettings
-) -> WorkflowHandle[Any, SwarmResult]:
-    return await client.start_workflow(
-        names.SWARM_WORKFLOW,
-        args=[swarm, SwarmState(settings=settings)],
-        id=f"swarm-{uuid.uuid4().hex[:8]}",
-        task_queue=task_queue,
-        result_type=SwarmResult,
-    )
 
 
 @pytest.mark.timeout(300)
@@ -150,7 +102,7 @@ async def test_a_swarm_over_its_threshold_still_writes_what_its_paid_calls_found
     )
     output = tmp_path / "insights.jsonl"
     monkeypatch.setattr(names, "TICKETS_TASK_QUEUE", task_queue)
-    monkeypatch.setattr(fanout, "open_client", lambda: _this(ts_env.client))
+    monkeypatch.setattr(fanout, "open_client", lambda: returning(ts_env.client))
     args = argparse.Namespace(
         file=str(source), output=str(output), json=True, id=f"swarm-{uuid.uuid4().hex[:8]}",
         concurrency=4, chunk_size=chunk_size, max_failure_rate=0.2,
@@ -331,123 +283,3 @@ async def test_chunks_are_sized_for_every_route_an_item_may_be_tried_on(
     chunks = [h for h in everything if h.workflow_id != handle.id]
     # 200,000 bytes // (4 routes x (2,000 characters + 2,048 allowance)) = 12 items a chunk.
     assert len(chunks) == 3, [h.workflow_id for h in chunks]
-
-
-@pytest.mark.usefixtures("replay_check")
-async def test_a_swarm_decides_its_sizing_version_before_its_configuration_snapshot(
-    ts_env: WorkflowEnvironment, task_queue: str
-) -> None:
-    # The sizing patches were asked right after the snapshot's local-activity marker in the same
-    # workflow task, a shape that does not replay reliably (workflows/ticket_patches.py).
-    async with running(workers(ts_env.client, task_queue, FakeInsights())):
-        handle = await start(ts_env.client, task_queue, items(3), SwarmSettings(concurrency=3))
-        await handle.result()
-    markers = [
-        (e.event_id, e.marker_recorded_event_attributes)
-        async for e in handle.fetch_history_events()
-        if e.HasField("marker_recorded_event_attributes")
-    ]
-    patches = [
-        (event_id, json.loads(m.details["patch-data"].payloads[0].data)["id"])
-        for event_id, m in markers
-        if m.marker_name == "core_patch"
-    ]
-    local = [event_id for event_id, m in markers if m.marker_name == "core_local_activity"]
-    # single-chunk-inline is asked there too (three items: one chunk).
-    assert [name for _, name in patches] == ["sizes-decided-first", "single-chunk-inline"]
-    assert all(event_id < local[0] for event_id, _ in patches)
-
-
-@dataclass
-class HeldInsights(FakeInsights):
-    """FakeInsights, whose items with "<held>" in their text wait for ``release``."""
-
-    release: asyncio.Event = field(default_factory=asyncio.Event)
-
-    @activity.defn(name=names.ANALYZE_ITEM)
-    async def analyze(self, request: InsightRequest) -> AgentReply[ReviewInsights]:
-        if "<held>" in request.item.text:
-            await self.release.wait()
-        return await super().analyze(request)
-
-
-@pytest.mark.usefixtures("replay_check")
-async def test_a_swarm_of_one_chunk_runs_its_items_itself_and_counts_them_as_they_end(
-    ts_env: WorkflowEnvironment, task_queue: str
-) -> None:
-    # The chunk child's start, its first workflow task and its result's hop back were ~40 ms of
-    # a swarm of 0.5 s calls and a billable action: a swarm that fits one chunk runs its window
-    # in its own workflow (single-chunk-inline), and its progress counts items as they end.
-    agent = HeldInsights()
-    swarm = items(4, bad={0})
-    swarm[3] = swarm[3].model_copy(update={"text": "review 3: <held> works well"})
-    async with running(workers(ts_env.client, task_queue, agent)):
-        settings = SwarmSettings(concurrency=4, max_failure_rate=0.5)
-        handle = await start(ts_env.client, task_queue, swarm, settings)
-
-        async def three_done() -> SwarmProgress | None:
-            progress = await handle.query(names.PROGRESS_QUERY, result_type=SwarmProgress)
-            return progress if progress.done == 3 else None
-
-        progress = await wait_until(three_done, what="three items done")
-        agent.release.set()
-        result = await handle.result()
-        everything = await histories(ts_env.client, handle.id, handle.result_run_id)
-
-    assert (progress.total, progress.done, progress.failed) == (4, 3, 1)
-    assert progress.running_chunk is None
-    assert (result.total, result.succeeded, result.failed) == (4, 3, 1)
-    assert [r.item_id for r in result.outputs] == [i.item_id for i in swarm]
-    assert agent.calls == 4
-    [only] = everything  # no chunk child
-    kinds = [e.WhichOneof("attributes") for e in only.events]
-    assert "start_child_workflow_execution_initiated_event_attributes" not in kinds
-    assert kinds.count("activity_task_scheduled_event_attributes") == 4
-    assert "single-chunk-inline" in patch_ids(only.events)
-
-
-@dataclass
-class FirstRouteSpends(FakeInsights):
-    """FakeInsights on two routes: the first fails every item for good after spending (its
-    usage in the failure's details, as a provider's answer that failed validation), the second
-    answers."""
-
-    @activity.defn(name=names.ANALYZE_ITEM)
-    async def analyze(self, request: InsightRequest) -> AgentReply[ReviewInsights]:
-        if request.route is not None and request.route.model == "model-0":
-            self.calls += 1
-            spent = Usage(
-                provider=request.route.provider, model="model-0", input_tokens=7, cost_usd=0.25
-            )
-            raise ApplicationError(
-                "the answer failed validation",
-                spent.model_dump(mode="json"),
-                type="InvalidOutput",
-                non_retryable=True,
-            )
-        return await super().analyze(request)
-
-
-@pytest.mark.usefixtures("replay_check")
-async def test_the_results_read_from_a_swarms_own_calls_are_the_ones_it_reported(
-    ts_env: WorkflowEnvironment, task_queue: str
-) -> None:
-    # A swarm of one chunk keeps its results in its own calls' events, not in a chunk's result:
-    # `--output` after a failure over the threshold, and a rerun keeping what was paid for,
-    # read them from there, and must bill what the failed first route spent too.
-    from shared.agents import AgentRole
-    from tests.support.fakes import fake_routes_config
-
-    base = fake_routes_config()
-    first = base.routes[AgentRole.INSIGHTS][0]
-    two = [first.model_copy(update={"model": f"model-{i}"}) for i in range(2)]
-    config = base.model_copy(update={"routes": {**base.routes, AgentRole.INSIGHTS: two}})
-    agent = FirstRouteSpends(config=config)
-    async with running(workers(ts_env.client, task_queue, agent)):
-        handle = await start(ts_env.client, task_queue, items(3), SwarmSettings(concurrency=3))
-        result = await handle.result()
-    read = await swarm_outputs.run_results(ts_env.client, handle.id, handle.result_run_id)
-
-    assert agent.calls == 6 and result.succeeded == 3
-    assert {r.item_id: r for r in read} == {r.item_id: r for r in result.outputs}
-    assert all(r.usage is not None and r.usage.input_tokens == 17 for r in read), read
