@@ -21,8 +21,6 @@ from activities.providers.errors import (
 from activities.providers.structured import with_usage
 from shared.agents import Usage
 
-SECRET = "sk-test-secret-123456"
-
 
 def failure(**fields: object) -> ProviderFailure:
     return ProviderFailure(**({"provider": "openai", "message": "it failed"} | fields))  # type: ignore[arg-type]
