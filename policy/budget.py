@@ -121,14 +121,15 @@ class Spend:
 
 
 def subtask_share(
-    limit: SpendingLimit, *, spent: Spend, held: Spend, call: Spend, calls: int
+    limit: SpendingLimit, *, spent: Spend, held: Spend, call: Spend, ready: int
 ) -> tuple[SpendingLimit | None, str | None]:
     """What an orchestrator's sub-task starting now may spend, or why it may not start.
 
-    The run's budget less what it spent and what its running sub-tasks hold is what is free; a
-    sub-task starts when one call (``call``, the largest so far) fits in it, and holds at most
-    ``calls`` of them (its chain's routes and its simpler attempt) until it ends. So parallel
-    sub-tasks' fallbacks can never spend the same tokens twice."""
+    What the run's budget has left after what it spent and what its running sub-tasks hold is
+    free. A sub-task starts when one call (``call``, the largest so far) fits in it, and holds an
+    equal part of it with the others ``ready`` to start now (this one included; as many of them
+    as one call fits for), until it ends: parallel sub-tasks' fallbacks never spend the same
+    tokens twice, and one sub-task alone may spend all that is free."""
     free_tokens = (
         limit.max_tokens - spent.tokens - held.tokens if limit.max_tokens is not None else None
     )
@@ -137,23 +138,26 @@ def subtask_share(
         if limit.max_cost_usd is not None
         else None
     )
-    holding = " and {} held by the sub-tasks running"
     if free_tokens is not None and call.tokens > free_tokens:
-        note = holding.format(f"{held.tokens:,}") if held.tokens else ""
         return None, (
-            f"token budget: {spent.tokens:,} spent{note}, a sub-task's first call needs about "
+            f"token budget: {spent.tokens:,} spent, a sub-task's first call needs about "
             f"{call.tokens:,}, the limit is {limit.max_tokens:,}"
         )
     if free_cost is not None and call.cost_usd > free_cost:
-        note = holding.format(f"${usd_text(held.cost_usd)}") if held.cost_usd else ""
         return None, (
-            f"cost budget: ${usd_text(spent.cost_usd)} spent{note}, a sub-task's first call "
-            f"costs about ${usd_text(call.cost_usd)}, the limit is "
-            f"${usd_text(limit.max_cost_usd or 0.0)}"
+            f"cost budget: ${usd_text(spent.cost_usd)} spent, a sub-task's first call costs "
+            f"about ${usd_text(call.cost_usd)}, the limit is ${usd_text(limit.max_cost_usd or 0.0)}"
         )
-    # With no call measured yet (answers without usage), nothing to count in calls: what is free.
+    parts = max(ready, 1)
     if free_tokens is not None and call.tokens:
-        free_tokens = min(free_tokens, call.tokens * calls)
+        parts = min(parts, free_tokens // call.tokens)
     if free_cost is not None and call.cost_usd:
-        free_cost = min(free_cost, call.cost_usd * calls)
-    return SpendingLimit(max_tokens=free_tokens, max_cost_usd=free_cost), None
+        parts = min(parts, math.floor(free_cost / call.cost_usd))
+    parts = max(parts, 1)  # one call fits (checked above)
+    return (
+        SpendingLimit(
+            max_tokens=free_tokens // parts if free_tokens is not None else None,
+            max_cost_usd=free_cost / parts if free_cost is not None else None,
+        ),
+        None,
+    )

@@ -4,7 +4,7 @@ specialist workers; each runs as a child workflow; a synthesizer combines the re
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from shared.agents import AgentRoute, Usage
 from shared.pipeline_config import AgentTimeouts, SpendingLimit
@@ -126,7 +126,7 @@ class OrchestratorInput(BaseModel):
     budget: SpendingLimit | None = None
     # Until when its agent calls may keep retrying (rate limits above all): its ticket's SLA
     # deadline. None: the default window (a run for no ticket, or started before this field).
-    retry_until: datetime | None = None
+    retry_until: AwareDatetime | None = None
 
 
 # Why an orchestrator run failed (the ApplicationError's type); its details carry an
@@ -176,7 +176,7 @@ class SubTaskInput(BaseModel):
     # None: no limit (a run without a budget, or one started before sub-tasks held shares).
     share: SubTaskShare | None = None
     # Until when its calls may retry (its run's retry_until).
-    retry_until: datetime | None = None
+    retry_until: AwareDatetime | None = None
 
 
 class OrchestratorProgress(BaseModel):

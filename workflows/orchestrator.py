@@ -69,12 +69,11 @@ CHILD_CANCEL_FAILS_SUBTASK = "child-cancel-fails-subtask"
 # ``refund-ana-lima-order-88123`` would put a name and an order in visibility). Asked once per
 # run, before its first sub-task starts.
 POSITIONAL_SUBTASK_IDS = "positional-subtask-ids"
-# A run with a budget holds a share of it for each sub-task it starts (one call per route of the
-# sub-task's chain and one for its simpler attempt, each the largest call so far, within what is
-# free), and a sub-task makes no call after its first that would pass its share: parallel
-# sub-tasks' fallbacks could pass the run's budget before, each started against one call. A
-# sub-task starts while one call fits in what is neither spent nor held. Asked once per run with a
-# budget, before its first sub-task starts.
+# A run with a budget holds a share of it for each sub-task it starts (what is neither spent nor
+# held, in equal parts among the sub-tasks ready to start then), and a sub-task makes no call
+# after its first that would pass its share: parallel sub-tasks' fallbacks could pass the run's
+# budget before, each started against one call. A sub-task starts while one call (the largest so
+# far) fits in what is free. Asked once per run with a budget, before its first sub-task starts.
 SUBTASK_SHARES = "subtask-shares"
 
 
@@ -194,9 +193,9 @@ class OrchestratorWorkflow:
             calls=calls,
         )
 
-    def _share(self, calls: int) -> tuple[SubTaskShare | None, str | None]:
-        """The share of the run's budget a sub-task starting now holds (at most ``calls`` calls),
-        or why it may not start."""
+    def _share(self, ready: int) -> tuple[SubTaskShare | None, str | None]:
+        """The share of the run's budget a sub-task starting now holds (of ``ready`` sub-tasks
+        ready to start, itself included), or why it may not start."""
         assert self._budget is not None
         spent = [u for calls_ in self._usage.values() for u in calls_]
         largest = Spend(
@@ -214,7 +213,7 @@ class OrchestratorWorkflow:
                 sum(h.cost_usd for h in self._held.values()),
             ),
             call=largest,
-            calls=calls,
+            ready=ready,
         )
         if limit is None:
             return None, problem
@@ -307,10 +306,11 @@ class OrchestratorWorkflow:
             completed = {
                 i for i, o in self._outcomes.items() if o.status is SubTaskStatus.COMPLETED
             }
-            for sub in ready(plan, completed, started):
+            startable = ready(plan, completed, started)
+            for place_in_line, sub in enumerate(startable):
                 share: SubTaskShare | None = None
                 if self._budget_spent is None and shares:
-                    share, problem = self._share(calls=len(routes) + 1)
+                    share, problem = self._share(ready=len(startable) - place_in_line)
                     if share is None and self._held:
                         break  # it may fit once a running sub-task has ended and given back
                     self._budget_spent = problem
@@ -351,11 +351,8 @@ class OrchestratorWorkflow:
                     continue
                 self._running[sub.id] = child
                 if share is not None:
-                    # Held only where a call was measured (with none, the share is what is
-                    # free, and nothing can be counted in calls).
                     self._held[sub.id] = Spend(
-                        (share.limit.max_tokens or 0) if share.call_tokens else 0,
-                        (share.limit.max_cost_usd or 0.0) if share.call_cost_usd else 0.0,
+                        share.limit.max_tokens or 0, share.limit.max_cost_usd or 0.0
                     )
             if not self._running:
                 return

@@ -56,15 +56,18 @@ def parse_request(raw: Any) -> ParsedRequest:
     return parse_lenient(TicketRequest, raw)
 
 
-# A batch's workflow id is a workflow id: Temporal's limit on one.
-MAX_BATCH_ID_CHARS = 1000
+# A batch's workflow id is a workflow id: Temporal's limit on one, in UTF-8 bytes.
+MAX_BATCH_ID_BYTES = 1000
 
 
 def raw_batch_id(raw: Any) -> str | None:
     """The batch a ticket's input names, read from an input that is not a valid request: the
     ticket still tells its batch that it failed (a batch's window holds a place for it)."""
     batch_id = raw.get("batch_id") if isinstance(raw, dict) else None
-    if isinstance(batch_id, str) and 0 < len(batch_id) <= MAX_BATCH_ID_CHARS:
+    if (
+        isinstance(batch_id, str)
+        and 0 < len(batch_id.encode(errors="replace")) <= MAX_BATCH_ID_BYTES
+    ):
         return batch_id
     return None
 

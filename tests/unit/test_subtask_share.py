@@ -1,45 +1,64 @@
 """The share of an orchestrator run's budget a sub-task holds (policy/budget.py subtask_share)."""
 
+import pytest
+
 from policy.budget import Spend, subtask_share
 from shared.pipeline_config import SpendingLimit
 
 
-def test_a_sub_task_holds_its_calls_worth_within_what_is_neither_spent_nor_held() -> None:
+def test_what_is_free_is_shared_among_the_sub_tasks_ready_to_start() -> None:
     limit = SpendingLimit(max_tokens=1_000, max_cost_usd=1.0)
     call = Spend(100, 0.05)
-    share, problem = subtask_share(limit, spent=Spend(200, 0.1), held=Spend(), call=call, calls=3)
-    assert problem is None and share is not None and share.max_tokens == 300
-    assert share.max_cost_usd is not None and abs(share.max_cost_usd - 0.15) < 1e-9
+    share, problem = subtask_share(limit, spent=Spend(200, 0.1), held=Spend(), call=call, ready=2)
+    assert problem is None and share is not None
+    assert share.max_tokens == 400 and share.max_cost_usd == pytest.approx(0.45)
 
-    # What the running ones hold is not free: the next one gets the rest, not three calls.
+    # The next one of the two: what the first holds is not free.
     share, problem = subtask_share(
-        limit, spent=Spend(200, 0.1), held=Spend(600, 0.3), call=call, calls=3
+        limit, spent=Spend(200, 0.1), held=Spend(400, 0.45), call=call, ready=1
     )
     assert problem is None and share is not None
-    assert share.max_tokens == 200 and share.max_cost_usd is not None
-    assert abs(share.max_cost_usd - 0.15) < 1e-9
+    assert share.max_tokens == 400 and share.max_cost_usd == pytest.approx(0.45)
+
+    # One alone may spend all that is free: no cap in calls.
+    share, _ = subtask_share(limit, spent=Spend(200, 0.1), held=Spend(), call=call, ready=1)
+    assert share is not None and share.max_tokens == 800
+
+
+def test_only_as_many_parts_as_one_call_fits_for() -> None:
+    # 290 free, calls of 120: two of three ready sub-tasks can start, each with 145.
+    limit = SpendingLimit(max_tokens=410)
+    share, problem = subtask_share(limit, spent=Spend(120), held=Spend(), call=Spend(120), ready=3)
+    assert problem is None and share is not None and share.max_tokens == 145
+    share, problem = subtask_share(
+        limit, spent=Spend(120), held=Spend(145), call=Spend(120), ready=2
+    )
+    assert problem is None and share is not None and share.max_tokens == 145
+    share, problem = subtask_share(
+        limit, spent=Spend(120), held=Spend(290), call=Spend(120), ready=1
+    )
+    assert share is None and problem is not None
 
 
 def test_a_sub_task_whose_first_call_does_not_fit_does_not_start_and_says_why() -> None:
-    limit = SpendingLimit(max_tokens=1_000)
     share, problem = subtask_share(
-        limit, spent=Spend(500), held=Spend(450), call=Spend(100), calls=3
+        SpendingLimit(max_tokens=1_000), spent=Spend(950), held=Spend(), call=Spend(100), ready=1
     )
-    assert share is None and problem is not None
+    assert share is None
     assert problem == (
-        "token budget: 500 spent and 450 held by the sub-tasks running, a sub-task's first call "
-        "needs about 100, the limit is 1,000"
+        "token budget: 950 spent, a sub-task's first call needs about 100, the limit is 1,000"
     )
     share, problem = subtask_share(
         SpendingLimit(max_cost_usd=0.5), spent=Spend(0, 0.45), held=Spend(), call=Spend(0, 0.1),
-        calls=3,
+        ready=1,
     )  # fmt: skip
     assert share is None and problem is not None and problem.startswith("cost budget: $0.45")
-    assert "held" not in problem
 
 
-def test_with_no_call_measured_the_share_is_what_is_free_and_no_limit_stays_none() -> None:
-    share, problem = subtask_share(
-        SpendingLimit(max_tokens=1_000), spent=Spend(), held=Spend(), call=Spend(), calls=3
-    )
-    assert problem is None and share == SpendingLimit(max_tokens=1_000, max_cost_usd=None)
+def test_with_no_call_measured_what_is_free_is_still_shared_and_held() -> None:
+    # An unpriced planner (cost 0) and priced workers: each parallel sub-task gets its part of
+    # the free cost, not all of it.
+    limit = SpendingLimit(max_cost_usd=1.0)
+    share, problem = subtask_share(limit, spent=Spend(), held=Spend(), call=Spend(), ready=4)
+    assert problem is None and share is not None
+    assert share.max_cost_usd == pytest.approx(0.25) and share.max_tokens is None

@@ -225,6 +225,33 @@ async def test_sub_tasks_make_no_fallback_call_past_the_share_of_the_budget_they
     assert view.fallbacks and view.fallbacks[0].error.count("share of the run's budget") == 2
 
 
+async def test_a_sub_task_alone_may_spend_what_is_free_on_its_fallback(
+    ts_env: WorkflowEnvironment, task_queue: str, tmp_path: Path
+) -> None:
+    # The same invalid first route, one sub-task and room in the budget: its share is all that
+    # is free (not a few calls' worth of the planner's size), so it falls back and completes.
+    budget = BudgetConfig(max_tokens=10_000)
+    plain = complex_ticket_answers(subtasks("a"))
+
+    def answers(request: Recorded) -> Reply:
+        if request.output_name == "WorkResult" and request.api == "openai":
+            return Reply(text="not json", input_tokens=400, output_tokens=7)
+        return plain(request)
+
+    with FakeLLMServer() as fake:
+        fake.responder = answers
+        setup = llm_setup(fake, ("openai", "anthropic"), budget=budget)
+        async with llm_pipeline(ts_env.client, task_queue, tmp_path, setup):
+            handle = await start_ticket(ts_env.client, task_queue, make_ticket())
+            view: TicketView = await handle.result()
+
+    work = [c.api for c in fake.calls() if c.output_name == "WorkResult"]
+    assert work == ["openai", "openai", "anthropic"]
+    assert view.state is TicketState.COMPLETED and view.draft is not None
+    assert view.draft.author == "orchestrator"
+    assert view.total_tokens == fake.billed_tokens()
+
+
 async def test_anthropic_cache_writes_are_billed_to_the_ticket_at_the_cache_write_price(
     ts_env: WorkflowEnvironment, task_queue: str, tmp_path: Path
 ) -> None:
