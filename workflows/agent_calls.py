@@ -7,7 +7,7 @@ ticket's budget would be passed, the agents stop and a person takes over (``Hand
 the ticket failing.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TypeVar
 
@@ -360,7 +360,7 @@ async def call_agent(
     priority: TemporalPriority = TemporalPriority.default,
     on_failure: Callable[[AgentRoute, ActivityError, AgentRoute | None], None] | None = None,
     retry_window: timedelta | Callable[[], timedelta] = options.AGENT_DEFAULT_RETRY_WINDOW,
-    before_fallback: Callable[[], None] | None = None,
+    before_fallback: Callable[[], Awaitable[None] | None] | None = None,
     more_after_chain: bool = False,
 ) -> AgentReply[OutT]:
     """One agent call, along its chain of routes: each route is an activity on that provider's
@@ -371,13 +371,16 @@ async def call_agent(
     deadline). Each route gets its window as its schedule-to-close timeout, and never less than
     options.AGENT_MIN_RETRY_WINDOW: a fallback tried after the first route waited out the
     window gets that much, not the whole window again. ``before_fallback`` runs before each
-    route after the first (and may raise: the ticket's budget check). ``more_after_chain``: the
+    route after the first (and may raise: the ticket's budget check; or return an awaitable the
+    route waits for first: a swarm's burst of next routes). ``more_after_chain``: the
     caller has somewhere else to go when every route failed (a sub-task's simpler attempt), so
     the last route, too, gives up waiting on its queue and hands an overload on."""
     window = _window_from(retry_window)
     for index, route in enumerate(chain):
         if index and before_fallback is not None:
-            before_fallback()
+            waiting = before_fallback()
+            if waiting is not None:
+                await waiting
         # Only a call with somewhere else to go gives up waiting on its queue.
         has_fallback = index + 1 < len(chain) or more_after_chain
         try:

@@ -7,6 +7,7 @@ Workflow code: it runs inside whichever workflow holds it, and decides nothing f
 
 import asyncio
 from collections import deque
+from collections.abc import Awaitable, Callable
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, is_cancelled_exception
@@ -14,7 +15,7 @@ from temporalio.exceptions import ActivityError, is_cancelled_exception
 with workflow.unsafe.imports_passed_through():
     from shared import names
     from shared.agents import AgentRole, AgentRoute, Usage, total_usage
-    from shared.command_budget import encoded_size, fitting, utf8_size
+    from shared.command_budget import GROUP_BYTES, encoded_size, fitting, utf8_size
     from shared.pipeline_config import AgentTimeouts
     from shared.swarm import InsightRequest, ItemResult, ReviewInsights, SwarmItem
     from workflows.agent_calls import call_agent, describe_failure, usage_of_failed_call
@@ -27,6 +28,16 @@ BYTE_BOUNDED_GROUPS = "byte-bounded-groups"
 # bytes: 100 items of 20,000 x \x01 were 11 MB of commands and the chunk was terminated). Asked
 # only when the encoded size cuts where the text's bytes did not.
 ENCODED_SIZE_GROUPS = "encoded-size-groups"
+# Patch: an item's next route waits for a later workflow task when the next routes this task has
+# scheduled already carry FALLBACK_BYTES. The new calls are cut at the byte budget, but each item
+# whose route fails schedules its next one from its own coroutine: 100 items of 20,000 Chinese
+# characters failing their first route together put 6 MB of calls in one task, past the server's
+# 4 MB message limit, and the swarm was terminated. Asked only when a task's next routes would
+# pass the budget.
+BOUNDED_FALLBACK_BURSTS = "bounded-fallback-bursts"
+# What one workflow task's next routes may carry: half a group's budget, so a task's new calls
+# (GROUP_BYTES) and next routes together stay under the message limit.
+FALLBACK_BYTES = GROUP_BYTES // 2
 
 
 class ItemWindow:
@@ -35,6 +46,10 @@ class ItemWindow:
     def __init__(self) -> None:
         # By place in the list, not by id: two items with one id each keep their result.
         self.results: dict[int, ItemResult] = {}
+        # The workflow task (by its history length) whose next routes are being counted, and
+        # their bytes so far (BOUNDED_FALLBACK_BURSTS).
+        self._burst_task = -1
+        self._burst_bytes = 0
 
     def done(self) -> int:
         return len(self.results)
@@ -87,10 +102,38 @@ class ItemWindow:
     async def _one(
         self, place: int, item: SwarmItem, routes: list[AgentRoute], timeouts: AgentTimeouts
     ) -> tuple[int, ItemResult]:
-        return place, await _result(item, routes, timeouts)
+        size = encoded_size(item.text)
+        return place, await _result(item, routes, timeouts, lambda: self._next_route(size))
+
+    def _next_route(self, size: int) -> Awaitable[None] | None:
+        """Before an item's next route: None when its call fits in what this workflow task's
+        next routes may carry (the first always does), else a wait for a later task."""
+        task = workflow.info().get_current_history_length()
+        if task != self._burst_task:
+            self._burst_task, self._burst_bytes = task, 0
+        if (
+            self._burst_bytes
+            and self._burst_bytes + size > FALLBACK_BYTES
+            and workflow.patched(BOUNDED_FALLBACK_BURSTS)
+        ):
+            return self._in_a_later_task(task, size)
+        self._burst_bytes += size
+        return None
+
+    async def _in_a_later_task(self, task: int, size: int) -> None:
+        # A later task comes: a next route scheduled in this one ends in one.
+        await workflow.wait_condition(lambda: workflow.info().get_current_history_length() != task)
+        waiting = self._next_route(size)
+        if waiting is not None:
+            await waiting
 
 
-async def _result(item: SwarmItem, routes: list[AgentRoute], timeouts: AgentTimeouts) -> ItemResult:
+async def _result(
+    item: SwarmItem,
+    routes: list[AgentRoute],
+    timeouts: AgentTimeouts,
+    next_route: Callable[[], Awaitable[None] | None],
+) -> ItemResult:
     spent: list[Usage] = []
 
     def failed(route: AgentRoute, err: ActivityError, following: AgentRoute | None) -> None:
@@ -106,6 +149,7 @@ async def _result(item: SwarmItem, routes: list[AgentRoute], timeouts: AgentTime
             chain=routes,
             timeouts=timeouts,
             on_failure=failed,
+            before_fallback=next_route,
         )
     except ActivityError as err:
         if is_cancelled_exception(err):

@@ -23,6 +23,8 @@ PATCH_CALLS = {"patched", "deprecate_patch"}
 # same code.
 WITHOUT_A_COMMITTED_HISTORY = {
     "byte-bounded-groups": "its path needs a group of starts past 2 MB: a history of megabytes",
+    "bounded-fallback-bursts": "its path needs next routes past 1 MB in one task: a history of "
+    "megabytes (test_swarm_fallback_burst.py replays it)",
     "encoded-size-groups": "the same, counted as encoded JSON",
     "illegal-transition-tells-batch": "a bug's path; never asked since lean-history implies it",
     "refuses-too-many-items": "its path needs an input of 20,001 items: a history of megabytes "
