@@ -20,13 +20,14 @@ with workflow.unsafe.imports_passed_through():
     from policy.review_policy import ReasonCode
     from policy.trimming import trim_body
     from shared import names
-    from shared.agents import AgentRole, Draft, KnowledgeArticle, Usage
+    from shared.agents import AgentRole, Draft, KnowledgeArticle
     from shared.orchestration import (
         MAX_TASK_CHARS,
         ORCHESTRATOR_BUDGET_SPENT,
         OrchestratorFailure,
         OrchestratorInput,
         OrchestratorResult,
+        SubTaskStatus,
     )
     from shared.pipeline_config import PipelineConfig
     from shared.tickets import Ticket
@@ -63,15 +64,27 @@ def resolution_task(ticket: Ticket, record: TicketRecord, articles: list[Knowled
     )[:MAX_TASK_CHARS]
 
 
-def failed_run_usage(cause: BaseException | None) -> dict[str, list[Usage]]:
-    """What a failed orchestrator run spent, from its error's details (empty for a run whose
-    error carries none: one that failed before runs reported their usage)."""
+def failed_run(cause: BaseException | None) -> OrchestratorFailure:
+    """What a failed orchestrator run's error says it spent and did (empty for a run whose error
+    carries none: one that failed before runs reported their usage)."""
     if not isinstance(cause, ApplicationError) or not cause.details:
-        return {}
+        return OrchestratorFailure()
     try:
-        return OrchestratorFailure.model_validate(cause.details[0]).usage
+        return OrchestratorFailure.model_validate(cause.details[0])
     except ValueError:
-        return {}
+        return OrchestratorFailure()
+
+
+def findings_kept(cause: BaseException | None, run_id: str) -> str:
+    """Where a person finds what a run the budget stopped had paid for: its completed sub-tasks'
+    outputs are in the run's failure (the Web UI shows them, decoded by the codec server)."""
+    done = [o for o in failed_run(cause).outcomes if o.status is SubTaskStatus.COMPLETED]
+    if not done:
+        return ""
+    return (
+        f"; {len(done)} sub-task(s) completed before it stopped: their findings are in the "
+        f"failure of workflow {run_id}"
+    )
 
 
 async def orchestrated_draft(
@@ -112,16 +125,20 @@ async def orchestrated_draft(
             raise  # the ticket itself is cancelled (or an older run's rule)
         cause = err.cause
         failure = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
-        for role, calls in failed_run_usage(cause).items():
+        for role, calls in failed_run(cause).usage.items():
             for usage in calls:
                 agents.count(AgentRole(role), usage)
         if isinstance(cause, ApplicationError) and cause.type == ORCHESTRATOR_BUDGET_SPENT:
             # Only a run given a budget stops for it: tickets started before runs had one
             # never get here, so their histories replay unchanged.
-            agents.check_budget()  # the ticket's own figures, when they say it already
+            kept = findings_kept(cause, child_id)
+            try:
+                agents.check_budget()  # the ticket's own figures, when they say it already
+            except HandOff as stop:
+                raise HandOff(stop.reason + kept, code=stop.code) from err
             metrics.budget_handoff()  # (check_budget counts the hand-offs it raises)
             raise HandOff(
-                f"the ticket's budget ran out in its orchestrated draft: {failure}",
+                f"the ticket's budget ran out in its orchestrated draft: {failure}{kept}",
                 code=ReasonCode.BUDGET,
             ) from err
     except WorkflowAlreadyStartedError:

@@ -187,6 +187,11 @@ async def test_an_orchestrated_draft_stops_at_the_tickets_budget_and_a_person_ta
     assert view.total_tokens == fake.billed_tokens() == 600
     assert view.usage["worker"].calls == 2 and "resolver" not in view.usage
     assert view.review_reasons[-1].startswith("the ticket's token budget: 600 spent")
+    # What the stopped run paid for is not lost: the reviewer is told where it is.
+    assert view.review_reasons[-1].endswith(
+        f"; 2 sub-task(s) completed before it stopped: their findings are in the failure of "
+        f"workflow {handle.id}/resolution"
+    )
     assert view.draft is None
 
 
