@@ -6,11 +6,13 @@ terminated. On the dev server, whose message limit is the real one."""
 import asyncio
 import contextlib
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pytest
 from temporalio import activity
 from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -123,3 +125,23 @@ async def test_long_items_failing_their_first_route_together_fall_back_in_groups
     assert (result.succeeded, result.failed) == (len(short) + ITEMS, 0)
     [only] = await histories(client, handle.id, handle.result_run_id)
     assert BOUNDED_FALLBACK_BURSTS in patch_ids(only.events)
+    # The next routes went out at most 1 MiB a task (and one item over), in several: with a
+    # task's new calls (at most 2 MiB), under the server's 4 MB.
+    second = names.llm_task_queue(agent.second.provider)
+    per_task = [b for b in next_route_bytes(only.events, second) if b]
+    assert sum(per_task) > 6_000_000 and len(per_task) >= 6
+    assert max(per_task) <= 1_048_576 + 70_000, per_task
+
+
+def next_route_bytes(events: Sequence[HistoryEvent], queue: str) -> list[int]:
+    """The bytes of the calls scheduled on ``queue`` by each workflow task (the commands a
+    task completed with follow its completed event)."""
+    per_task: list[int] = []
+    for event in events:
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+            per_task.append(0)
+        elif event.HasField("activity_task_scheduled_event_attributes"):
+            scheduled = event.activity_task_scheduled_event_attributes
+            if scheduled.task_queue.name == queue:
+                per_task[-1] += scheduled.input.ByteSize()
+    return per_task
