@@ -27,7 +27,9 @@ class BatchSettings(BaseModel):
     tickets_per_run: int = Field(default=500, ge=1, le=1_000)
     # This often, ask the server about the tickets in flight: one terminated by an operator (or
     # timed out) never reports in, and must not hold its place in the window for ever.
-    check_after_seconds: float = Field(default=600.0, ge=1.0)
+    # At most a day: a value past what a timer can hold (1e12 from a program) failed the batch's
+    # first workflow task on every attempt, before any ticket started.
+    check_after_seconds: float = Field(default=600.0, ge=1.0, le=86_400.0, allow_inf_nan=False)
 
 
 class BatchTotals(BaseModel):
@@ -45,7 +47,7 @@ class BatchState(BaseModel):
     """Carried across continue-as-new (the tickets travel as their own argument)."""
 
     settings: BatchSettings = Field(default_factory=BatchSettings)
-    position: int = 0
+    position: int = Field(default=0, ge=0)  # the next ticket of the input to start
     totals: BatchTotals = Field(default_factory=BatchTotals)
     in_flight: list[str] = Field(default_factory=list)  # ticket ids started, not yet at rest
     # Ticket id -> its fairness key, made by the client with the key ring (policy/priority.py):

@@ -216,12 +216,16 @@ async def cmd_batch(args: argparse.Namespace) -> int:
     # would count it as already known (or, where that ticket ended without an answer, start
     # this one in its place) and the ticket would never be worked on.
     held = await ids_held_by_other_tickets(client, [p.ticket for p in parsed])
-    for ticket_id in sorted(held):
+    for p in parsed:
+        if p.ticket.ticket_id not in held:
+            continue
+        where = f"{p.source}:{p.line}: " if p.line else ""
         render.console(stderr=True).print(
             render.line(
                 ("conflict", "red"),
-                f" {ticket_id}: an earlier ticket on this server has this id with another "
-                "subject, body or customer; this one was NOT submitted (give it another id)",
+                f" {where}{p.ticket.ticket_id}: an earlier ticket on this server has this id "
+                "with another subject, body or customer; this one was NOT submitted (give it "
+                "another id)",
             )
         )
     tickets = [p.ticket for p in parsed if p.ticket.ticket_id not in held]

@@ -129,7 +129,9 @@ def test_a_batch_refuses_by_name_a_ticket_whose_id_another_ticket_holds(
     result = run_cli(stack.env, "batch", str(second), "--wait", "--json")
 
     assert result.code == 3, result.output
-    assert "conflict FBC-1: an earlier ticket on this server has this id" in result.stderr
+    # Named with its file and line, as `submit` names it.
+    said = f"conflict {second}:1: FBC-1: an earlier ticket on this server has this id"
+    assert said in " ".join(result.stderr.split()), result.stderr
     payload = json.loads(result.stdout)
     assert payload["conflicts"] == ["FBC-1"]
     assert (payload["progress"]["total"], payload["progress"]["started"]) == (2, 2)
