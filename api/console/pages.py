@@ -1,6 +1,7 @@
 """The console's pages and the review form (server-rendered, autoescaped; no build step). Signing
 in and out: sign_in.py; the templates and the helpers every page uses: rendering.py."""
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 from urllib.parse import quote
@@ -25,7 +26,7 @@ from shared.operation_errors import OperationError, ReviewRefused, ReviewTimeout
 from shared.pending_calls import describe_call
 from shared.review import ReviewAction, ReviewDecision, one_break
 from shared.stores.errors import StoreUnavailable
-from shared.ticket_status import read_ticket
+from shared.ticket_status import TicketReading, read_ticket
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
@@ -147,6 +148,36 @@ async def ticket_page(request: Request, ticket_id: str, why: str = "") -> Respon
     return await _ticket(request, current, ticket_id, error=None, status=200, why=_reason(why))
 
 
+@dataclass(frozen=True)
+class ReviewedAs:
+    """What a review form was written for: the hidden fields it posted, as posted."""
+
+    revision: str
+    chain: str
+    waiting_since: str
+
+    def changed_note(self, reading: TicketReading) -> str:
+        """Said after a refusal when the ticket no longer shows what the form was written for
+        (another reviewer's rework came back meanwhile): the forms are bound to the ticket as it
+        is now, so the reviewer reads the new draft before sending the same text again."""
+        view = reading.view
+        now = str(view.draft.revision) if view.draft else ""
+        began = view.review_wait_began() if reading.awaiting_review else None
+        same = (
+            self.revision.strip() == now
+            and self.chain.strip() == (view.chain or "")
+            and self.waiting_since.strip() == (began.isoformat() if began else "")
+        )
+        if same:
+            return ""
+        was = f"revision {self.revision.strip()[:20]}" if self.revision.strip() else "no draft"
+        shown = f"revision {now}" if now else "no draft"
+        return (
+            f". The draft changed while you wrote: your review was of {was}, the ticket now "
+            f"shows {shown}. Read it before you send your review again (what you wrote is below)"
+        )
+
+
 async def _ticket(
     request: Request,
     current: session.Session,
@@ -157,10 +188,13 @@ async def _ticket(
     *,
     maybe_applied: bool = False,
     why: ReasonCode | None = None,
+    posted: ReviewedAs | None = None,
 ) -> Response:
     """The ticket's page; ``typed``: what the reviewer wrote in a form that was refused, shown
     again in its boxes rather than lost (``maybe_applied``: or not answered in time); ``why``:
-    the queue's filter the reviewer came from, which the page's links and forms keep."""
+    the queue's filter the reviewer came from, which the page's links and forms keep;
+    ``posted``: the draft and wait the refused form was written for (the forms shown again are
+    for the ticket as it is now, so the page says so when the draft changed meanwhile)."""
     if not valid_id(ticket_id):
         shown = repr(ticket_id[:80]) + (
             f" ({len(ticket_id):,} characters)" if len(ticket_id) > 80 else ""
@@ -184,6 +218,8 @@ async def _ticket(
             message_problem = str(err)
     except (OperationError, RPCError, StoreUnavailable) as err:
         return _trouble(request, current, err, typed, refused=error, maybe_applied=maybe_applied)
+    if posted is not None and error is not None and any((typed or {}).values()):
+        error += posted.changed_note(reading)
     return page(
         request,
         "ticket.html",
@@ -245,9 +281,14 @@ async def review(
             "in and send it again (what you wrote is below)"
         )
         return sign_in_page(request, message, 401, kept, then=f"/console/tickets/{ticket_id}")
+    # What the form was written for: a refusal below shows the page for the ticket as it is
+    # now, and says so when that is another draft (not for a 409: its refusal says why).
+    posted = ReviewedAs(revision, chain, waiting_since)
     if not current.csrf_ok(csrf):
         expired = "the form expired; look again and resubmit"
-        return await _ticket(request, current, ticket_id, expired, 403, typed, why=kept)
+        return await _ticket(
+            request, current, ticket_id, expired, 403, typed, why=kept, posted=posted
+        )
     try:
         seen = _wait_seen(waiting_since)
     except ValueError as err:  # a tampered form: the page again, with what was typed
@@ -274,7 +315,8 @@ async def review(
             if isinstance(err, ValidationError)
             else [f"revision {revision[:20]!r} is not a number"]
         )
-        return await _ticket(request, current, ticket_id, "; ".join(problems), 422, typed, why=kept)
+        said = "; ".join(problems)
+        return await _ticket(request, current, ticket_id, said, 422, typed, why=kept, posted=posted)
     try:
         client = await temporal(request).client()
         await review_operations.submit_review(client, ticket_id, decision)
@@ -286,9 +328,8 @@ async def review(
         )
     except (OperationError, RPCError, StoreUnavailable) as err:
         # Temporal or the worker in trouble: the page again, with what the reviewer typed.
-        return await _ticket(
-            request, current, ticket_id, f"not sent: {_said(err)}", 503, typed, why=kept
-        )
+        said = f"not sent: {_said(err)}"
+        return await _ticket(request, current, ticket_id, said, 503, typed, why=kept, posted=posted)
     back = f"/console/queue?done={decision.action.value}&ticket={quote(ticket_id)}"
     return RedirectResponse(back + (f"&why={kept.value}" if kept else ""), status_code=303)
 
