@@ -124,6 +124,7 @@ async def restart_tickets(restarts: TicketRestarts) -> RestartsDone:
     limit = asyncio.Semaphore(RESTARTS_AT_ONCE)
     started: set[str] = set()
     failed: dict[str, str] = {}
+    conflicts: set[str] = set()
 
     async def restart(ticket: Ticket) -> None:
         async with limit:
@@ -146,9 +147,15 @@ async def restart_tickets(restarts: TicketRestarts) -> RestartsDone:
                 else:
                     if outcome.started:
                         started.add(ticket.ticket_id)
+                    elif outcome.conflict:
+                        conflicts.add(ticket.ticket_id)
                     return
 
     async with heartbeating():
         await asyncio.gather(*(restart(t) for t in restarts.tickets))
     order = [t.ticket_id for t in restarts.tickets]
-    return RestartsDone(started=[i for i in order if i in started], failed=failed)
+    return RestartsDone(
+        started=[i for i in order if i in started],
+        failed=failed,
+        conflicts=[i for i in order if i in conflicts],
+    )

@@ -16,6 +16,12 @@ RESTART_FAILED: Final = "RESTART_FAILED"
 # a ticket whose workflow timed out, or that is gone; with RESTART_FAILED, ends with no answer
 # sent that are nobody's decision.
 NOT_ANSWERED_CLOSED: Final = (RESTART_FAILED, "TIMED_OUT", "NOT_FOUND")
+# A ticket whose id another ticket took while the batch ran (other subject, body or customer;
+# the CLI refuses one held before it starts the batch): NOT processed, named in ``conflicts``.
+# It was counted as already known, and nothing said it had never been worked on.
+ID_CONFLICT: Final = "ID_CONFLICT"
+# How many such tickets' ids the batch keeps (all are counted).
+MAX_CONFLICT_IDS: Final = 20
 
 
 class BatchSettings(BaseModel):
@@ -41,6 +47,9 @@ class BatchTotals(BaseModel):
     # Why tickets of the input were not tickets (place, id, fields), the first few; counted
     # under INVALID in ``settled``.
     invalid: list[str] = Field(default_factory=list)
+    # The ids of tickets another ticket's id held when the batch came to them (ID_CONFLICT), the
+    # first few.
+    conflicts: list[str] = Field(default_factory=list)
 
 
 class BatchState(BaseModel):
@@ -70,6 +79,7 @@ class BatchProgress(BaseModel):
     in_flight: int
     settled: dict[str, int]
     invalid: list[str] = Field(default_factory=list)  # the first few invalid tickets' reasons
+    conflicts: list[str] = Field(default_factory=list)  # the first few ID_CONFLICT tickets' ids
 
     @property
     def done(self) -> int:
@@ -81,7 +91,9 @@ class BatchProgress(BaseModel):
         reason (FAILED, DELIVERY_FAILED), that it could not start again, or whose workflow the
         batch's check found timed out or gone (a script reading `batch --wait`'s exit code took
         those for answered). An operator's terminate or cancel is a decision, as in `submit`."""
-        return sum(self.settled.get(s, 0) for s in (*FAILED_STATES, *NOT_ANSWERED_CLOSED))
+        return sum(
+            self.settled.get(s, 0) for s in (*FAILED_STATES, *NOT_ANSWERED_CLOSED, ID_CONFLICT)
+        )
 
 
 class TicketRestart(BaseModel):
@@ -114,6 +126,8 @@ class RestartsDone(BaseModel):
 
     started: list[str] = Field(default_factory=list)
     failed: dict[str, str] = Field(default_factory=dict)
+    # Held by another ticket (other subject, body or customer): not started, and not its own.
+    conflicts: list[str] = Field(default_factory=list)
 
 
 class TicketCheck(BaseModel):

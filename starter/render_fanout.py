@@ -5,7 +5,7 @@ import textwrap
 
 from rich.table import Table
 
-from shared.batch import INVALID, BatchProgress
+from shared.batch import ID_CONFLICT, INVALID, BatchProgress
 from shared.orchestration import OrchestratorFailure, OrchestratorResult
 from shared.swarm import SwarmResult
 from starter.plain_text import console, line
@@ -117,3 +117,16 @@ def print_batch(workflow_id: str, progress: BatchProgress) -> None:
         console().print(line("  ", ("invalid", "red"), f" {reason}"))
     if refused > len(progress.invalid):
         console().print(f"  ... and {refused - len(progress.invalid)} more")
+    # Another ticket took the id while the batch ran: this one was never worked on.
+    held = progress.settled.get(ID_CONFLICT, 0)
+    for ticket_id in progress.conflicts:
+        console().print(
+            line(
+                "  ",
+                ("conflict", "red"),
+                f" {ticket_id}: another ticket took this id while the batch ran; this one was "
+                "NOT processed (submit it with another id)",
+            )
+        )
+    if held > len(progress.conflicts):
+        console().print(f"  ... and {held - len(progress.conflicts)} more")

@@ -29,7 +29,9 @@ with workflow.unsafe.imports_passed_through():
     from shared import names
     from shared import search_attributes as sa
     from shared.batch import (
+        ID_CONFLICT,
         INVALID,
+        MAX_CONFLICT_IDS,
         RESTART_FAILED,
         BatchProgress,
         BatchState,
@@ -61,7 +63,7 @@ START_GROUP = 100
 # 2 MB). A group's refused starts past it go to a second activity, scheduled in the same task.
 RESTART_BYTES = 1024 * 1024
 # What a refused start came to.
-STARTED, KNOWN, FAILED = "started", "known", "failed"
+STARTED, KNOWN, FAILED, CONFLICT = "started", "known", "failed", "conflict"
 # How many invalid tickets' reasons the batch keeps (all are counted).
 MAX_INVALID_REASONS = 20
 
@@ -303,6 +305,11 @@ class BatchWorkflow:
             if outcome == FAILED:
                 settled = totals.settled
                 settled[RESTART_FAILED] = settled.get(RESTART_FAILED, 0) + 1
+            elif outcome == CONFLICT:
+                settled = totals.settled
+                settled[ID_CONFLICT] = settled.get(ID_CONFLICT, 0) + 1
+                if len(totals.conflicts) < MAX_CONFLICT_IDS:
+                    totals.conflicts.append(ticket_id)
             else:
                 totals.already_known += 1
 
@@ -348,7 +355,7 @@ class BatchWorkflow:
                 "%d ticket(s) may not have started again, left to the check: %s", len(tickets), err
             )
             return
-        started = set(done.started)
+        started, conflicts = set(done.started), set(done.conflicts)
         for ticket in tickets:
             ticket_id = ticket.ticket_id
             if ticket_id in done.failed:
@@ -356,7 +363,13 @@ class BatchWorkflow:
                     "ticket %s was not started again: %s", ticket_id, done.failed[ticket_id]
                 )
             outcome = (
-                STARTED if ticket_id in started else FAILED if ticket_id in done.failed else KNOWN
+                STARTED
+                if ticket_id in started
+                else FAILED
+                if ticket_id in done.failed
+                else CONFLICT
+                if ticket_id in conflicts
+                else KNOWN
             )
             self._restarted(ticket_id, outcome)
 
@@ -395,4 +408,5 @@ class BatchWorkflow:
             in_flight=len(self._in_flight),
             settled=dict(totals.settled),
             invalid=list(totals.invalid),
+            conflicts=list(totals.conflicts),
         )

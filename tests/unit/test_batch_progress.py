@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from shared.batch import INVALID, RESTART_FAILED, BatchProgress
+from shared.batch import ID_CONFLICT, INVALID, RESTART_FAILED, BatchProgress
 from starter import fanout
 from starter.errors import EXIT_PARTIAL
+from starter.render_fanout import print_batch
 from tests.support.ticket_lines import good, jsonl
 
 
@@ -68,3 +69,14 @@ async def test_tickets_the_batch_refused_as_invalid_exit_3_and_are_named(
     said = capsys.readouterr()
     assert "field 'tier' must be one of" in said.out
     assert "1 ticket(s) of the batch were refused as invalid and never started" in said.err
+
+
+def test_a_ticket_another_took_the_id_of_counts_as_failed_and_is_named(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    shown = progress(COMPLETED=3, **{ID_CONFLICT: 1}).model_copy(update={"conflicts": ["T-9"]})
+    assert shown.failed == 1
+    print_batch("batch-1", shown)
+    said = " ".join(capsys.readouterr().out.split())
+    assert "conflict T-9: another ticket took this id while the batch ran" in said
+    assert "NOT processed" in said

@@ -20,7 +20,7 @@ from activities import ticket_activities
 from activities.ticket_activities import check_tickets, restart_tickets
 from shared import names, operations
 from shared import search_attributes as sa
-from shared.batch import RESTART_FAILED, BatchSettings, RestartsDone, TicketRestarts
+from shared.batch import ID_CONFLICT, RESTART_FAILED, BatchSettings, RestartsDone, TicketRestarts
 from shared.operations import SubmitOutcome
 from shared.tickets import Ticket
 from tests.support.batches import all_closed, fairness_keys, start_batch, tickets
@@ -302,3 +302,28 @@ async def test_a_ticket_failing_to_restart_is_tried_again_then_reported_and_the_
     assert [c[0] for c in calls].count(ids[1]) == 3
     assert {c[0]: c[1] for c in calls} == {ids[0]: "k0", ids[1]: None, ids[2]: None}
     assert len({c[2] for c in calls}) == 1
+
+
+@pytest.mark.usefixtures("replay_check")
+async def test_a_ticket_whose_id_another_ticket_took_is_counted_a_conflict_and_named(
+    dev_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    # Another ticket (other words) took one of the batch's ids after the CLI's check, say through
+    # the API: it was counted as already known, and nothing said this one was never worked on.
+    agents, services = FakeAgents(), FakeTicketServices()
+    batch = tickets(4)
+    stranger = batch[1].model_copy(update={"body": "Another customer's words entirely."})
+    activities = agents.activities() + services.activities()
+    async with fake_pipeline(dev_env.client, task_queue, activities, services.agent_queue):
+        # As `submit` or the API start it: with its content's digest in the memo.
+        took = await operations.start_ticket(dev_env.client, stranger, task_queue=task_queue)
+        assert took.started
+        await dev_env.client.get_workflow_handle(took.workflow_id).result()
+        handle = await start_batch(dev_env.client, task_queue, batch, BatchSettings(window=4))
+        result = await handle.result()
+        await all_closed(dev_env.client, batch)
+
+    assert (result.started, result.already_known) == (3, 0)
+    assert result.settled == {"COMPLETED": 3, ID_CONFLICT: 1}
+    assert result.conflicts == [batch[1].ticket_id]
+    assert result.failed == 1  # `batch --wait` does not exit as if every ticket was answered
