@@ -42,28 +42,39 @@ class TicketActivities:
         ]
 
 
+# Tickets described at once by the batch's check: a few round trips in parallel, not a window's.
+CHECKS_AT_ONCE = 16
+
+
 @activity.defn(name=names.CHECK_TICKETS)
 async def check_tickets(check: TicketCheck) -> list[TicketSettled]:
     """The tickets whose workflows are closed, with how they closed: for a batch whose
-    in-flight tickets went quiet (one terminated by an operator never reports in)."""
+    in-flight tickets went quiet (one terminated by an operator never reports in). Described
+    CHECKS_AT_ONCE at a time: one after another, a window of 1,000 against a server 130 ms away
+    took longer than the activity's two minutes on every attempt, and the check never ended."""
     client = activity.client()
-    closed = []
-    for ticket_id in check.ticket_ids:
+    limit = asyncio.Semaphore(CHECKS_AT_ONCE)
+
+    async def closed_as(ticket_id: str) -> TicketSettled | None:
         handle = client.get_workflow_handle(names.ticket_workflow_id(ticket_id))
-        try:
-            described = await handle.describe()
-        except RPCError as err:
-            if err.status is RPCStatusCode.NOT_FOUND:
-                closed.append(TicketSettled(ticket_id=ticket_id, state="NOT_FOUND"))
-                continue
-            raise
+        async with limit:
+            try:
+                described = await handle.describe()
+            except RPCError as err:
+                if err.status is RPCStatusCode.NOT_FOUND:
+                    return TicketSettled(ticket_id=ticket_id, state="NOT_FOUND")
+                raise
+            finally:
+                activity.heartbeat()
         status = described.status
-        if status is not None and status is not WorkflowExecutionStatus.RUNNING:
-            # The ticket's own word for a cancellation, so the batch counts both the same.
-            state = "CANCELLED" if status is WorkflowExecutionStatus.CANCELED else status.name
-            closed.append(TicketSettled(ticket_id=ticket_id, state=state))
-        activity.heartbeat(ticket_id)
-    return closed
+        if status is None or status is WorkflowExecutionStatus.RUNNING:
+            return None
+        # The ticket's own word for a cancellation, so the batch counts both the same.
+        state = "CANCELLED" if status is WorkflowExecutionStatus.CANCELED else status.name
+        return TicketSettled(ticket_id=ticket_id, state=state)
+
+    found = await asyncio.gather(*(closed_as(t) for t in check.ticket_ids))
+    return [settled for settled in found if settled is not None]
 
 
 def _started_by() -> str:
