@@ -36,6 +36,7 @@ from shared.stores.factory import Stores, build_stores
 from shared.tickets import MAX_EMAIL_CHARS
 from starter import render
 from starter.connection import open_client
+from starter.erase_batch_results import referred_to, release_from_batch
 from starter.errors import EXIT_OK, CliError
 
 READ_CONCURRENCY: Final = 16
@@ -254,6 +255,12 @@ async def erase_customer(
             | set(await stores.ledger.customer_rows(key, any_case=any_case))
         )
         return report
+    # What a batch's tickets refer to, read before they go: their results are the batch's.
+    batch_results = {
+        t.workflow_id: await referred_to(client, t.workflow_id, t.runs)
+        for t in tickets
+        if t.batch_id
+    }
     interrupted = False
     try:
         asked = await _delete_workflows(client, tickets, report)
@@ -268,6 +275,10 @@ async def erase_customer(
         report.stored_payloads += await stores.payloads.erase_owned_by(
             ticket.workflow_id, client.namespace
         )
+        if ticket.batch_id:
+            report.stored_payloads += await release_from_batch(
+                stores.payloads, ticket.batch_id, batch_results.get(ticket.workflow_id, set())
+            )
     # By customer only once every ticket found went: a row of one still there (it may be
     # delivering) waits for the run that deletes its workflow.
     deleted = set() if report.failed else set(await stores.ledger.delete(key, any_case=any_case))

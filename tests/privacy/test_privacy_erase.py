@@ -1,0 +1,193 @@
+"""``erase`` on the private stack (tests/support/private_stack.py): one customer's tickets (and
+the orchestrator children of a complex one), ledger rows and stored payloads go, by customer id
+or by e-mail address, a batch's ticket's answer that the batch owned in the payload store too;
+another customer's stay."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio.common import WorkflowIDReusePolicy
+
+from shared import names
+from shared.stores.errors import PayloadMissing
+from shared.stores.ledger import NewDelivery
+from shared.stores.payloads_file import FilePayloadDriver
+from shared.stores.sqlite_ledger import SqliteLedger
+from starter.erase_batch_results import referred_to
+from tests.stores.conftest import delivery
+from tests.support.browser import Screenshots, browser, browser_context, screenshots  # noqa: F401
+from tests.support.private_stack import (
+    CUSTOMER,
+    MARK,
+    OTHER_CUSTOMER,
+    RUN,
+    PrivateStack,
+    rested_view,
+    workflow_exists,
+)
+from tests.support.temporal import wait_until
+from tests.support.tickets import make_ticket, start_ticket
+
+pytestmark = pytest.mark.integration
+
+
+async def test_erasing_a_customer_removes_their_tickets_children_rows_and_payloads(
+    stack: PrivateStack, tickets: dict[str, str]
+) -> None:
+    sample = json.loads(Path("samples/tickets.jsonl").read_text().splitlines()[19])
+    assert sample["ticket_id"] == "T-1027"  # a long account: triage marks it complex
+    complex_ticket = make_ticket(
+        subject=sample["subject"], body=sample["body"], customer_id=CUSTOMER
+    )
+    kept_ticket = make_ticket(subject="Invoice copy", customer_id=OTHER_CUSTOMER)
+    handles = [
+        await start_ticket(stack.client, names.TICKETS_TASK_QUEUE, ticket)
+        for ticket in (complex_ticket, kept_ticket)
+    ]
+    for handle in handles:  # both run side by side
+        await wait_until(
+            lambda h=handle: rested_view(stack.client, h.id), timeout=90, what=handle.id
+        )
+    complex_view = await rested_view(
+        stack.client, names.ticket_workflow_id(complex_ticket.ticket_id)
+    )
+    assert complex_view is not None and complex_view.orchestration is not None
+    # Another run under the resolution's id that this ticket did not start (another ticket may
+    # take a failed one's id): by the id alone, the erase deleted that run, the latest, and
+    # left this ticket's own (with the customer's text) in place.
+    resolution = complex_view.orchestration
+    others = await stack.client.start_workflow(
+        "LeftOverRun", id=resolution, task_queue="nobody-polls-this",
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+    )  # fmt: skip
+
+    dry = await stack.cli("erase", "--customer-id", CUSTOMER, "--json")
+    assert dry.code == 0, dry.output
+    plan = json.loads(dry.stdout)
+    assert plan["erased"] is False
+    assert {t["ticket_id"] for t in plan["tickets"]} == {
+        tickets["completed"],
+        tickets["failed"],
+        complex_ticket.ticket_id,
+    }
+    children = next(t for t in plan["tickets"] if t["ticket_id"] == complex_ticket.ticket_id)
+    assert (
+        f"{names.ticket_workflow_id(complex_ticket.ticket_id)}/resolution" in children["children"]
+    )
+    assert plan["stored_payloads"] > 0
+    assert await workflow_exists(stack.client, names.ticket_workflow_id(tickets["completed"]))
+
+    done = await stack.cli("erase", "--customer-id", CUSTOMER, "--yes", "--json")
+    assert done.code == 0, done.output
+    report = json.loads(done.stdout)
+    assert report["erased"] is True
+    assert report["workflow_executions"] >= 3 + len(children["children"])
+    assert set(report["ledger_rows"]) >= {tickets["completed"], complex_ticket.ticket_id}
+    # At least what the dry run saw: a status query's large answer is stored too meanwhile.
+    assert report["stored_payloads"] >= plan["stored_payloads"]
+    store = FilePayloadDriver(stack.data_dir / "payloads")
+    for t in plan["tickets"]:
+        for owner in (t["workflow_id"], *t["children"]):
+            assert await store.payloads_of(owner) == set()
+
+    gone = await stack.cli("status", tickets["completed"])  # as a user would ask
+    assert gone.code == 1 and f"no ticket {tickets['completed']}" in gone.stderr
+    for t in plan["tickets"]:
+        for workflow_id in (t["workflow_id"], *t["children"]):
+            if workflow_id != resolution:
+                assert not await workflow_exists(stack.client, workflow_id), workflow_id
+
+    async def only_the_other_run_listed() -> bool:
+        runs = stack.client.list_workflows(f"WorkflowId = '{resolution}'")
+        return [r.run_id async for r in runs] == [others.first_execution_run_id]
+
+    await wait_until(only_the_other_run_listed, what="this ticket's resolution run deleted")
+    await others.terminate()
+    assert await workflow_exists(stack.client, names.ticket_workflow_id(kept_ticket.ticket_id))
+
+
+async def test_erasing_by_e_mail_address_finds_tickets_without_a_customer_id_in_any_case(
+    stack: PrivateStack,
+) -> None:
+    # A data-subject request names an address; a web form's tickets carry only that address (no
+    # customer id), and the e-mail route keeps the sender's as sent: `erase --customer-id` found
+    # none of them, and their ledger rows (no customer id on them) stayed.
+    address = f"Jane.Roe.{RUN}@Example.com"
+    web = make_ticket(customer_email=address)  # answered at once: its answer is in the ledger
+    mailed = make_ticket(customer_id=address.upper())
+    other = make_ticket(customer_email=f"other.{RUN}@example.com")
+    for ticket in (web, mailed, other):
+        handle = await start_ticket(stack.client, names.TICKETS_TASK_QUEUE, ticket)
+        await wait_until(
+            lambda h=handle: rested_view(stack.client, h.id), timeout=90, what=handle.id
+        )
+    assert await _ledger_row(stack, web.ticket_id) is not None
+    # An e-mailed ticket answered long ago: retention took its workflow, its row stays, under
+    # its sender's address as the customer id. Found by no workflow, it was left behind.
+    gone = f"T-GONE-{RUN}"
+    row = delivery(gone)
+    await _record_row(stack, NewDelivery(**{**row.__dict__, "customer_id": address}))
+
+    dry = await stack.cli("erase", "--email", address, "--json")
+    done = await stack.cli("erase", "--email", f" {address.lower()} ", "--yes", "--json")
+
+    assert done.code == 0, done.output
+    report = json.loads(done.stdout)
+    assert {t["ticket_id"] for t in report["tickets"]} == {web.ticket_id, mailed.ticket_id}
+    assert web.ticket_id in report["ledger_rows"]  # its row holds no customer id
+    assert await _ledger_row(stack, web.ticket_id) is None
+    assert gone in json.loads(dry.stdout)["ledger_rows"] and gone in report["ledger_rows"]
+    assert await _ledger_row(stack, gone) is None
+    for ticket in (web, mailed):
+        assert not await workflow_exists(stack.client, names.ticket_workflow_id(ticket.ticket_id))
+    assert await workflow_exists(stack.client, names.ticket_workflow_id(other.ticket_id))
+
+
+async def test_erasing_a_batch_ticket_removes_its_answer_the_batch_owned(
+    stack: PrivateStack, tmp_path: Path
+) -> None:
+    # A child's result is stored as its parent's (temporalio), so a batch's ticket's view, the
+    # answer with it, was the batch's in the payload store, and erasure left it there.
+    customer, ticket_id = f"B-{RUN}", f"TB-{RUN}"
+    lines = tmp_path / "batch.jsonl"
+    lines.write_text(
+        json.dumps(
+            {"ticket_id": ticket_id, "subject": "Invoice copy", "customer_id": customer,
+             "body": f"Please send invoice 77 again. {MARK}"}
+        ) + "\n"
+    )  # fmt: skip
+    submitted = await stack.cli("batch", str(lines), "--wait", "--json")
+    assert submitted.code == 0, submitted.output
+    batch_id = json.loads(submitted.stdout)["workflow_id"]
+    workflow_id = names.ticket_workflow_id(ticket_id)
+    runs = [r.run_id async for r in stack.client.list_workflows(f"WorkflowId = '{workflow_id}'")]
+    store = FilePayloadDriver(stack.data_dir / "payloads")
+    held = await referred_to(stack.client, workflow_id, runs) & await store.payloads_of(batch_id)
+    assert held  # its result, stored as the batch's
+
+    erased = await stack.cli("erase", "--customer-id", customer, "--yes", "--json")
+
+    assert erased.code == 0, erased.output
+    assert not held & await store.payloads_of(batch_id)
+    for key in held:
+        with pytest.raises(PayloadMissing):
+            await store.get_many([key])
+
+
+async def _ledger_row(stack: PrivateStack, ticket_id: str) -> Any:
+    """The worker's ledger row for the ticket (its SQLite file in the data directory)."""
+    ledger = SqliteLedger(stack.data_dir / "outbox.sqlite3")
+    try:
+        return await ledger.get(ticket_id)
+    finally:
+        await ledger.close()
+
+
+async def _record_row(stack: PrivateStack, entry: NewDelivery) -> None:
+    ledger = SqliteLedger(stack.data_dir / "outbox.sqlite3")
+    try:
+        await ledger.record(entry)
+    finally:
+        await ledger.close()
