@@ -24,11 +24,11 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Final
+from typing import Any, Final
 
 from pydantic import BaseModel, Field
 from temporalio.api.common.v1 import Payload
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHistoryEventFilterType
 from temporalio.service import RPCError, RPCStatusCode
 
 from shared.history_references import referenced_hashes
@@ -48,6 +48,8 @@ CHECK_CONCURRENCY: Final = 16
 # The namespace a ``Replayer`` works in (the SDK's default). Payloads a replayer stored (one that
 # was not set up to read only) belong to no workflow anyone can reach: always collected.
 REPLAYER_NAMESPACE: Final = "ReplayNamespace"
+ALL_EVENTS: Final = WorkflowHistoryEventFilterType.ALL_EVENT
+CLOSE_EVENT: Final = WorkflowHistoryEventFilterType.CLOSE_EVENT
 # Characters a visibility query cannot quote safely; such an owner's payloads are only
 # collected once the workflow is gone.
 _UNQUOTABLE: Final = ("'", "\\", '"')
@@ -89,23 +91,50 @@ async def _decode(payloads: Sequence[Payload], client: Client) -> list[Payload]:
 
 
 async def _referenced(client: Client, workflow_id: str) -> set[str] | None:
-    """The stored payloads any retained run of this workflow refers to (None: its runs could
-    not be listed, so nothing of it may be judged unreferenced)."""
+    """The stored payloads any retained run of this workflow refers to, or its children's
+    histories do (None: its runs could not be listed, so nothing of it may be judged
+    unreferenced). A child's result is stored as its parent's (temporalio stores a child's
+    completion for the parent that reads it), and the parent's history refers to it only when
+    the run that started the child was still open when it completed: a batch's ticket that
+    completed after its batch continued as new or ended is such a child, and its result, the
+    ticket's view, was deleted while the ticket's own history still needed it."""
     if any(c in workflow_id for c in _UNQUOTABLE):
         return None
     runs = {e.run_id async for e in client.list_workflows(f"WorkflowId = '{workflow_id}'")}
     runs.add((await client.get_workflow_handle(workflow_id).describe()).run_id)
     found: set[str] = set()
+    children: set[tuple[str, str]] = set()
     for run_id in runs:
-        handle = client.get_workflow_handle(workflow_id, run_id=run_id)
-        try:
-            events = [e async for e in handle.fetch_history_events()]
-        except RPCError as err:
-            if err.status == RPCStatusCode.NOT_FOUND:  # this run is past retention
-                continue
-            raise
+        events = await _events(client, workflow_id, run_id)
+        found |= await referenced_hashes(events, lambda p: _decode(p, client))
+        children |= {
+            (started.workflow_execution.workflow_id, started.workflow_execution.run_id)
+            for e in events
+            if e.HasField("child_workflow_execution_started_event_attributes")
+            for started in (e.child_workflow_execution_started_event_attributes,)
+        }
+    for child_id, child_run in sorted(children):
+        # Its close event only (a running child has stored no result yet).
+        events = await _events(client, child_id, child_run, CLOSE_EVENT)
         found |= await referenced_hashes(events, lambda p: _decode(p, client))
     return found
+
+
+async def _events(
+    client: Client,
+    workflow_id: str,
+    run_id: str,
+    only: WorkflowHistoryEventFilterType = ALL_EVENTS,
+) -> list[Any]:
+    """The run's history events (``only``: or its close event); none when it is gone (past
+    retention, deleted)."""
+    handle = client.get_workflow_handle(workflow_id, run_id=run_id)
+    try:
+        return [e async for e in handle.fetch_history_events(event_filter_type=only)]
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            return []
+        raise
 
 
 def _checkable(row: Ownership, namespace: str) -> bool:

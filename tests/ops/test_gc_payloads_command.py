@@ -16,6 +16,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Replayer
 
 from shared import names
+from shared.batch import BatchSettings
 from shared.data_converter import data_converter
 from shared.history_references import referenced_hashes
 from shared.stores.config import StoreConfig
@@ -29,6 +30,7 @@ from shared.view import TicketView
 from starter.gc_payloads import REPLAYER_NAMESPACE as REPLAYER
 from starter.replay import new_replayer
 from tests.ops.conftest import OpsServer
+from tests.support.batches import all_closed, start_batch
 from tests.support.postgres import PostgresServer
 from tests.support.processes import run_cli
 from tests.support.temporal import status, wait_until
@@ -172,3 +174,40 @@ async def test_gc_deletes_what_only_gone_workflows_and_query_answers_held(
     # Its payloads live in this test's data directory: the other operations commands, which look
     # at every workflow in the namespace, could not read it.
     await delete_workflow(client, kept.id)
+
+
+async def test_gc_keeps_a_batch_tickets_result_that_only_the_ticket_refers_to(
+    ops_server: OpsServer, tmp_path: Path
+) -> None:
+    # temporalio stores a child's result as its parent's. With one ticket a run, the batch
+    # continues as new right after starting each; the first ticket completes after the run that
+    # started it ended, so no batch history refers to its result, which gc deleted as the
+    # batch's unreferenced payload: the ticket's own history still needed it.
+    env = {
+        **ops_server.env,
+        "TICKETS_DATA_DIR": str(tmp_path),
+        "TICKETS_ENCRYPTION_KEY_FILE": str(ops_server.data_dir / "encryption-keys.json"),
+        "TICKETS_PAYLOAD_OFFLOAD_BYTES": OFFLOAD_BYTES,
+    }
+    driver = payload_driver(StoreConfig.from_env(env))
+    client = await connect(connection_settings(env), converter=data_converter(driver, env=env))
+    queue = f"gc-{uuid.uuid4().hex[:8]}"
+    batch = [make_ticket(), make_ticket()]
+    async with real_pipeline(client, queue, tmp_path):
+        handle = await start_batch(client, queue, batch, BatchSettings(tickets_per_run=1))
+        await handle.result()
+        await all_closed(client, batch)
+    first = client.get_workflow_handle(names.ticket_workflow_id(batch[0].ticket_id))
+    result_refs = await history_refers_to(client, first.id) & await driver.payloads_of(handle.id)
+    assert result_refs, "the ticket's result went to the store as the batch's"
+
+    await backdate(driver, hours=2)
+    done = run_cli(env, "gc-payloads", "--yes", "--json")
+
+    assert done.code == 0, done.output
+    assert all([await readable(driver, key) for key in result_refs])
+    view = await client.get_workflow_handle(first.id, result_type=TicketView).result()
+    assert view.state == "COMPLETED"
+    for ticket in batch:
+        await delete_workflow(client, names.ticket_workflow_id(ticket.ticket_id))
+    await delete_workflow(client, handle.id)
