@@ -38,6 +38,7 @@ from starter import render
 from starter.connection import open_client
 from starter.erase_batch_results import referred_to, release_from_batch
 from starter.errors import EXIT_OK, CliError
+from starter.gc_payloads import REPLAYER_NAMESPACE
 
 READ_CONCURRENCY: Final = 16
 # Deletion is asynchronous on the server; this long for every execution to be gone.
@@ -272,9 +273,12 @@ async def erase_customer(
     # its row (the answer's text) and payloads stayed for good. A ticket whose deletion the
     # server refused keeps them: the next erase finds it whole.
     for ticket in asked:
-        report.stored_payloads += await stores.payloads.erase_owned_by(
-            ticket.workflow_id, client.namespace
-        )
+        for namespace in (client.namespace, REPLAYER_NAMESPACE):
+            # A replayer that stored payloads (one not set up to read only) left copies of the
+            # ticket's under its own namespace: never read, and the customer's text all the same.
+            report.stored_payloads += await stores.payloads.erase_owned_by(
+                ticket.workflow_id, namespace
+            )
         if ticket.batch_id:
             report.stored_payloads += await release_from_batch(
                 stores.payloads, ticket.batch_id, batch_results.get(ticket.workflow_id, set())

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from temporalio.common import WorkflowIDReusePolicy
+from temporalio.worker import Replayer
 
 from shared import names
 from shared.stores.errors import PayloadMissing
@@ -16,6 +17,7 @@ from shared.stores.ledger import NewDelivery
 from shared.stores.payloads_file import FilePayloadDriver
 from shared.stores.sqlite_ledger import SqliteLedger
 from starter.erase_batch_results import referred_to
+from starter.gc_payloads import REPLAYER_NAMESPACE
 from tests.stores.conftest import delivery
 from tests.support.browser import Screenshots, browser, browser_context, screenshots  # noqa: F401
 from tests.support.private_stack import (
@@ -29,6 +31,7 @@ from tests.support.private_stack import (
 )
 from tests.support.temporal import wait_until
 from tests.support.tickets import make_ticket, start_ticket
+from workflows import ALL_WORKFLOWS
 
 pytestmark = pytest.mark.integration
 
@@ -174,6 +177,35 @@ async def test_erasing_a_batch_ticket_removes_its_answer_the_batch_owned(
     for key in held:
         with pytest.raises(PayloadMissing):
             await store.get_many([key])
+
+
+async def test_erasing_a_customer_removes_what_a_storing_replayer_copied_of_their_tickets(
+    stack: PrivateStack,
+) -> None:
+    # A replayer that stores (not set up to read only, as replayers were before) copies a
+    # ticket's large payloads (its long body goes to every agent) under its own namespace, which
+    # erase did not look at: the customer's text stayed until a gc-payloads run.
+    customer = f"R-{RUN}"
+    ticket = make_ticket(body=f"About {MARK}: " + "the order details. " * 150, customer_id=customer)
+    handle = await start_ticket(stack.client, names.TICKETS_TASK_QUEUE, ticket)
+    await wait_until(lambda: rested_view(stack.client, handle.id), timeout=90, what=handle.id)
+    storing = Replayer(workflows=ALL_WORKFLOWS, data_converter=stack.client.data_converter)
+    await storing.replay_workflow(await handle.fetch_history())
+    store = FilePayloadDriver(stack.data_dir / "payloads")
+    assert await replay_copies(store, handle.id)
+
+    erased = await stack.cli("erase", "--customer-id", customer, "--yes", "--json")
+
+    assert erased.code == 0, erased.output
+    assert not await replay_copies(store, handle.id)
+
+
+async def replay_copies(store: FilePayloadDriver, workflow_id: str) -> set[str]:
+    return {
+        o.sha256
+        for o in await store.ownership()
+        if o.owner_id == workflow_id and o.namespace == REPLAYER_NAMESPACE
+    }
 
 
 async def _ledger_row(stack: PrivateStack, ticket_id: str) -> Any:
