@@ -24,7 +24,6 @@ from temporalio.exceptions import (
 )
 
 with workflow.unsafe.imports_passed_through():
-    from policy.budget import Spend, limit_problem, subtask_share
     from policy.plan import dependents, plan_errors, ready
     from policy.text_budget import fit_to_tokens
     from shared import names
@@ -50,7 +49,7 @@ with workflow.unsafe.imports_passed_through():
         SynthesisRequest,
         WorkerType,
     )
-    from shared.pipeline_config import OrchestrationConfig, PipelineConfig, SpendingLimit
+    from shared.pipeline_config import OrchestrationConfig, PipelineConfig
     from workflows.agent_calls import (
         call_agent,
         config_snapshot,
@@ -58,6 +57,7 @@ with workflow.unsafe.imports_passed_through():
         retry_window_until,
         usage_of_failed_call,
     )
+    from workflows.orchestrator_budget import RunBudget
 
 WORKER_TYPES = [w.value for w in WorkerType]
 # Patch: a sub-task cancelled on its own fails that sub-task (its dependents are skipped), where
@@ -87,12 +87,9 @@ class OrchestratorWorkflow:
         # What was wrong with a plan the run refused: every failure after it says so.
         self._plan_errors: list[str] = []
         self._running: dict[str, asyncio.Task[SubTaskOutcome]] = {}
-        self._usage: dict[str, list[Usage]] = {}
-        self._budget: SpendingLimit | None = request.budget
+        self._spend = RunBudget(request.budget)
         # Until when the run's calls retry: its ticket's SLA deadline (None: the default window).
         self._retry_until = request.retry_until
-        # What each running sub-task holds of the budget (SUBTASK_SHARES).
-        self._held: dict[str, Spend] = {}
         # Why the run stopped starting agent calls (its budget), once it has.
         self._budget_spent: str | None = None
 
@@ -168,62 +165,13 @@ class OrchestratorWorkflow:
             plan_attempts=attempts,
             outcomes=done,
             synthesis=synthesis.output,
-            usage=self._usage,
+            usage=self._spend.usage,
         )
 
     # ---- what the run spends ---------------------------------------------------------------------
 
-    def _count(self, role: str, usage: Usage) -> None:
-        self._usage.setdefault(role, []).append(usage)
-
-    def _budget_problem(self, calls: int = 1) -> str | None:
-        """Why ``calls`` more agent calls (each estimated as the largest so far) would pass the
-        run's budget, or None. No budget: never a problem (and no history changes)."""
-        if self._budget is None:
-            return None
-        spent = [u for calls_ in self._usage.values() for u in calls_]
-        largest_tokens = max((u.input_tokens + u.output_tokens for u in spent), default=0)
-        largest_cost = max((u.cost_usd for u in spent), default=0.0)
-        return limit_problem(
-            self._budget,
-            spent_tokens=sum(u.input_tokens + u.output_tokens for u in spent),
-            spent_cost_usd=sum(u.cost_usd for u in spent),
-            next_tokens=largest_tokens * calls,
-            next_cost_usd=largest_cost * calls,
-            calls=calls,
-        )
-
-    def _share(self, ready: int) -> tuple[SubTaskShare | None, str | None]:
-        """The share of the run's budget a sub-task starting now holds (of ``ready`` sub-tasks
-        ready to start, itself included), or why it may not start."""
-        assert self._budget is not None
-        spent = [u for calls_ in self._usage.values() for u in calls_]
-        largest = Spend(
-            max((u.input_tokens + u.output_tokens for u in spent), default=0),
-            max((u.cost_usd for u in spent), default=0.0),
-        )
-        limit, problem = subtask_share(
-            self._budget,
-            spent=Spend(
-                sum(u.input_tokens + u.output_tokens for u in spent),
-                sum(u.cost_usd for u in spent),
-            ),
-            held=Spend(
-                sum(h.tokens for h in self._held.values()),
-                sum(h.cost_usd for h in self._held.values()),
-            ),
-            call=largest,
-            ready=ready,
-        )
-        if limit is None:
-            return None, problem
-        share = SubTaskShare(
-            limit=limit, call_tokens=largest.tokens, call_cost_usd=largest.cost_usd
-        )
-        return share, None
-
     def _stop_if_over_budget(self, outcomes: list[SubTaskOutcome] | None = None) -> None:
-        if problem := self._budget_problem():
+        if problem := self._spend.problem():
             self._budget_spent = problem
             raise self._failure(
                 f"the run's {problem}", ORCHESTRATOR_BUDGET_SPENT, outcomes=outcomes or []
@@ -238,7 +186,7 @@ class OrchestratorWorkflow:
         outcomes: list[SubTaskOutcome] | None = None,
     ) -> ApplicationError:
         details = OrchestratorFailure(
-            usage=self._usage, errors=errors or self._plan_errors, outcomes=outcomes or []
+            usage=self._spend.usage, errors=errors or self._plan_errors, outcomes=outcomes or []
         )
         return ApplicationError(
             message, details.model_dump(mode="json"), type=kind, non_retryable=True
@@ -249,7 +197,7 @@ class OrchestratorWorkflow:
     async def _agent(self, role, activity, request, output_type, config):  # type: ignore[no-untyped-def]
         def failed(route: AgentRoute, err: ActivityError, following: AgentRoute | None) -> None:
             if (spent := usage_of_failed_call(err)) is not None:
-                self._count(role, spent)
+                self._spend.count(role, spent)
 
         reply: AgentReply = await call_agent(
             role,
@@ -261,7 +209,7 @@ class OrchestratorWorkflow:
             on_failure=failed,
             retry_window=retry_window_until(self._retry_until),
         )
-        self._count(role, reply.usage)
+        self._spend.count(role, reply.usage)
         return reply
 
     async def _plan_task(self, task: str, config: PipelineConfig) -> tuple[Plan, int]:
@@ -300,7 +248,7 @@ class OrchestratorWorkflow:
         fallback = config.orchestration.fallback_route or routes[-1]
         started: set[str] = set()
         positional = workflow.patched(POSITIONAL_SUBTASK_IDS)
-        shares = self._budget is not None and workflow.patched(SUBTASK_SHARES)
+        shares = self._spend.limit is not None and workflow.patched(SUBTASK_SHARES)
         place = {t.id: n for n, t in enumerate(plan.subtasks, start=1)}
         while True:
             completed = {
@@ -310,14 +258,14 @@ class OrchestratorWorkflow:
             for place_in_line, sub in enumerate(startable):
                 share: SubTaskShare | None = None
                 if self._budget_spent is None and shares:
-                    share, problem = self._share(ready=len(startable) - place_in_line)
-                    if share is None and self._held:
+                    share, problem = self._spend.share(ready=len(startable) - place_in_line)
+                    if share is None and self._spend.holding:
                         break  # it may fit once a running sub-task has ended and given back
                     self._budget_spent = problem
                 elif self._budget_spent is None:
                     # A sub-task is at least one agent call; the running ones may each spend
                     # about as much as the largest call so far.
-                    self._budget_spent = self._budget_problem(calls=len(self._running) + 1)
+                    self._budget_spent = self._spend.problem(calls=len(self._running) + 1)
                 if self._budget_spent is not None:
                     break  # start nothing more; the running ones finish and are counted
                 started.add(sub.id)
@@ -351,16 +299,14 @@ class OrchestratorWorkflow:
                     continue
                 self._running[sub.id] = child
                 if share is not None:
-                    self._held[sub.id] = Spend(
-                        share.limit.max_tokens or 0, share.limit.max_cost_usd or 0.0
-                    )
+                    self._spend.hold(sub.id, share)
             if not self._running:
                 return
             await workflow.wait(list(self._running.values()), return_when=asyncio.FIRST_COMPLETED)
             for sub_id, child in list(self._running.items()):
                 if child.done():
                     del self._running[sub_id]
-                    self._held.pop(sub_id, None)
+                    self._spend.give_back(sub_id)
                     self._finish(plan, plan_task(plan, sub_id), child, started)
 
     def _finish(
@@ -384,7 +330,7 @@ class OrchestratorWorkflow:
             return
         self._outcomes[sub.id] = outcome
         for usage in outcome.usage:
-            self._count(AgentRole.WORKER, usage)
+            self._spend.count(AgentRole.WORKER, usage)
 
     def _fail(
         self, plan: Plan, sub: SubTask, message: str, spent: list[Usage], started: set[str]
@@ -399,7 +345,7 @@ class OrchestratorWorkflow:
             finished_at=workflow.now(),
         )
         for usage in spent:
-            self._count(AgentRole.WORKER, usage)
+            self._spend.count(AgentRole.WORKER, usage)
         for blocked in dependents(plan, sub.id):
             started.add(blocked)
             self._outcomes[blocked] = SubTaskOutcome(

@@ -1,0 +1,82 @@
+"""What an orchestrator run spends and may spend: every agent call's usage by role, the run's
+budget (the rest of its ticket's), and the shares of it its running sub-tasks hold (patch
+``subtask-shares``, workflows/orchestrator.py). Workflow code: data only."""
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from policy.budget import Spend, limit_problem, subtask_share
+    from shared.agents import Usage
+    from shared.orchestration import SubTaskShare
+    from shared.pipeline_config import SpendingLimit
+
+
+class RunBudget:
+    def __init__(self, limit: SpendingLimit | None) -> None:
+        self.limit = limit  # None: no budget (the checks never stop anything)
+        self.usage: dict[str, list[Usage]] = {}
+        self._held: dict[str, Spend] = {}  # by sub-task id
+
+    def count(self, role: str, usage: Usage) -> None:
+        self.usage.setdefault(role, []).append(usage)
+
+    def _spent(self) -> list[Usage]:
+        return [u for calls in self.usage.values() for u in calls]
+
+    def _largest(self) -> Spend:
+        spent = self._spent()
+        return Spend(
+            max((u.input_tokens + u.output_tokens for u in spent), default=0),
+            max((u.cost_usd for u in spent), default=0.0),
+        )
+
+    def problem(self, calls: int = 1) -> str | None:
+        """Why ``calls`` more agent calls (each estimated as the largest so far) would pass the
+        run's budget, or None. No budget: never a problem (and no history changes)."""
+        if self.limit is None:
+            return None
+        spent, largest = self._spent(), self._largest()
+        return limit_problem(
+            self.limit,
+            spent_tokens=sum(u.input_tokens + u.output_tokens for u in spent),
+            spent_cost_usd=sum(u.cost_usd for u in spent),
+            next_tokens=largest.tokens * calls,
+            next_cost_usd=largest.cost_usd * calls,
+            calls=calls,
+        )
+
+    def share(self, ready: int) -> tuple[SubTaskShare | None, str | None]:
+        """The share of the run's budget a sub-task starting now holds (of ``ready`` sub-tasks
+        ready to start, itself included), or why it may not start."""
+        assert self.limit is not None
+        spent, largest = self._spent(), self._largest()
+        limit, problem = subtask_share(
+            self.limit,
+            spent=Spend(
+                sum(u.input_tokens + u.output_tokens for u in spent),
+                sum(u.cost_usd for u in spent),
+            ),
+            held=Spend(
+                sum(h.tokens for h in self._held.values()),
+                sum(h.cost_usd for h in self._held.values()),
+            ),
+            call=largest,
+            ready=ready,
+        )
+        if limit is None:
+            return None, problem
+        share = SubTaskShare(
+            limit=limit, call_tokens=largest.tokens, call_cost_usd=largest.cost_usd
+        )
+        return share, None
+
+    @property
+    def holding(self) -> bool:
+        """Whether a running sub-task holds a share (one that ends gives it back)."""
+        return bool(self._held)
+
+    def hold(self, subtask_id: str, share: SubTaskShare) -> None:
+        self._held[subtask_id] = Spend(share.limit.max_tokens or 0, share.limit.max_cost_usd or 0.0)
+
+    def give_back(self, subtask_id: str) -> None:
+        self._held.pop(subtask_id, None)
