@@ -22,7 +22,7 @@ from shared.swarm import (
 )
 from shared.ticket_status import memo_if_readable
 from starter.fanout_runs import INPUT_DIGEST
-from workflows.agent_calls import carried_usage, failure_usage
+from workflows.agent_failures import carried_usage, failure_usage
 
 
 async def with_chunk_outputs(

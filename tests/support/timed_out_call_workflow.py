@@ -12,7 +12,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from shared import names
     from shared.agents import ClassifyRequest, Usage
-    from workflows.agent_calls import usage_of_failed_call
+    from workflows.agent_failures import usage_of_failed_call
 
 
 @workflow.defn(name="TimedOutAgentCallWorkflow")

@@ -5,7 +5,7 @@ and the setting behind it (a paused provider and a queue behind its own rate lim
 from temporalio.exceptions import ActivityError, RetryState, TimeoutType
 from temporalio.exceptions import TimeoutError as TemporalTimeoutError
 
-from workflows.agent_calls import describe_failure
+from workflows.agent_failures import describe_failure
 
 
 def timed_out(activity_type: str, kind: TimeoutType) -> ActivityError:
