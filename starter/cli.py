@@ -24,7 +24,7 @@ SERVERS = ("serve", "codec-server")
 
 
 async def cmd_erase(args: argparse.Namespace) -> int:
-    from starter.erase import run_erase
+    from starter.erase_command import run_erase
 
     return await run_erase(args)
 

@@ -17,7 +17,6 @@ search that could not be complete never looks complete.
 A batch workflow's input holds the tickets of many customers: it is reported, not deleted.
 """
 
-import argparse
 import asyncio
 from typing import Any, Final
 
@@ -31,13 +30,9 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from shared import names
-from shared.stores.config import StoreConfig
-from shared.stores.factory import Stores, build_stores
-from shared.tickets import MAX_EMAIL_CHARS
-from starter import render
-from starter.connection import open_client
+from shared.stores.factory import Stores
 from starter.erase_batch_results import referred_to, release_from_batch
-from starter.errors import EXIT_OK, CliError
+from starter.errors import CliError
 from starter.gc_payloads import REPLAYER_NAMESPACE
 
 READ_CONCURRENCY: Final = 16
@@ -340,71 +335,3 @@ async def _delete_workflows(
         except asyncio.CancelledError:
             raise _Interrupted(asked) from None
     return asked
-
-
-def print_report(report: ErasureReport) -> None:
-    out = render.console()
-    verb = "Erased" if report.erased else "Would erase"
-    out.print(
-        f"{verb} for "
-        + (f"customer {report.customer_id}" if report.customer_id else f"address {report.email}")
-        + f" ({report.tickets_scanned} ticket workflow(s) scanned):"
-    )
-    for t in report.tickets:
-        extra = f" and {len(t.children)} child workflow(s)" if t.children else ""
-        out.print(f"  ticket {t.ticket_id}: {len(t.runs)} run(s){extra}")
-    out.print(f"  {report.workflow_executions} workflow execution(s) in Temporal")
-    out.print(f"  {len(report.ledger_rows)} delivery ledger row(s)")
-    out.print(f"  {report.stored_payloads} stored payload(s)")
-    for batch in report.batches_kept:
-        out.print(
-            render.line(
-                "  ",
-                ("kept", "yellow"),
-                f" batch {batch}: its input also holds other customers' tickets; it goes with "
-                "the namespace's retention (or delete it when all may go)",
-            )
-        )
-    for problem in report.unreadable:
-        out.print(render.line("  ", ("could not read", "red"), f" {problem}"))
-    for problem in report.failed:
-        out.print(render.line("  ", ("not erased", "red"), f" {problem}"))
-    if not report.erased:
-        out.print("Nothing was erased: run again with --yes to erase.")
-
-
-def customer_of(args: argparse.Namespace) -> Customer:
-    if args.customer_id is not None:
-        customer_id = args.customer_id.strip()
-        if not customer_id or len(customer_id) > MAX_CUSTOMER_ID_CHARS:
-            raise CliError(f"--customer-id must be 1 to {MAX_CUSTOMER_ID_CHARS} characters")
-        return Customer(customer_id=customer_id)
-    email = args.email.strip().casefold()
-    if "@" not in email or len(email) > MAX_EMAIL_CHARS:
-        raise CliError(f"--email must be one address, at most {MAX_EMAIL_CHARS} characters")
-    return Customer(email=email)
-
-
-async def run_erase(args: argparse.Namespace) -> int:
-    customer = customer_of(args)
-    client = await open_client()
-    stores = build_stores(StoreConfig.from_env())
-    try:
-        report = await erase_customer(client, stores, customer, really=args.yes)
-    finally:
-        await stores.close()
-    if args.json:
-        render.print_json(report)
-    else:
-        print_report(report)
-    if report.failed:
-        raise CliError(
-            f"{len(report.failed)} ticket(s) could not be erased (listed above); the rest were: "
-            "run the same command again to erase them"
-        )
-    if report.unreadable:
-        raise CliError(
-            f"{len(report.unreadable)} ticket(s) could not be read, so the search may be "
-            "incomplete (is a key missing from the key ring?)"
-        )
-    return EXIT_OK
