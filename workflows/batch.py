@@ -29,23 +29,17 @@ with workflow.unsafe.imports_passed_through():
     from shared import names
     from shared import search_attributes as sa
     from shared.batch import (
-        ID_CONFLICT,
         INVALID,
-        MAX_CONFLICT_IDS,
-        RESTART_FAILED,
         BatchProgress,
         BatchState,
-        RestartsDone,
         TicketCheck,
-        TicketRestart,
-        TicketRestarts,
         TicketSettled,
     )
     from shared.command_budget import fitting
     from shared.tickets import Ticket, content_digest
     from shared.view import TicketRequest
     from workflows import options
-    from workflows.batch_input import BatchReads, start_bytes, ticket_bytes
+    from workflows.batch_input import BatchReads, start_bytes
     from workflows.batch_patches import (
         BYTE_BOUNDED_GROUPS,
         DUPLICATE_IN_FLIGHT,
@@ -54,16 +48,12 @@ with workflow.unsafe.imports_passed_through():
         RESTARTS_AS_SUBMITTED,
         UNKNOWN_FIELDS_LEFT_OUT,
     )
+    from workflows.batch_restarts import KNOWN, BatchRestarts
 
 
 # Child starts per workflow task, at most: one task's commands must stay well under the server's
 # 4 MB message limit (and under shared/command_budget.py's byte budget: a ticket may be 80 KB).
 START_GROUP = 100
-# One restart activity's tickets, at most (its input is one payload: the server refuses one over
-# 2 MB). A group's refused starts past it go to a second activity, scheduled in the same task.
-RESTART_BYTES = 1024 * 1024
-# What a refused start came to.
-STARTED, KNOWN, FAILED, CONFLICT = "started", "known", "failed", "conflict"
 # How many invalid tickets' reasons the batch keeps (all are counted).
 MAX_INVALID_REASONS = 20
 
@@ -81,6 +71,9 @@ class BatchWorkflow:
         # Whether this run reads the tickets leniently (UNKNOWN_FIELDS_LEFT_OUT answered yes).
         self._lenient = False
         self._in_flight = set(state.in_flight)
+        # Refused starts started again, and what they came to (counted in state, the window
+        # freed): the same state and in-flight set as this workflow's.
+        self._restarter = BatchRestarts(state, self._in_flight)
         self._last_check = workflow.now()
         # RESTARTS_AS_SUBMITTED's answer in this run, once asked. The SDK keeps a patch's first
         # answer for the whole run: a run whose history (from before the change) answered no
@@ -288,115 +281,19 @@ class BatchWorkflow:
             if self._restarts and workflow.patched(GROUPED_RESTARTS):
                 self._refused.append(ticket)  # with the group's other refusals (run)
                 return
-            self._restarted(
-                ticket.ticket_id, await self._restart(ticket) if self._restarts else KNOWN
+            self._restarter.counted(
+                ticket.ticket_id,
+                await self._restarter.restart_one(ticket) if self._restarts else KNOWN,
             )
             return
         totals.started += 1
 
-    def _restarted(self, ticket_id: str, outcome: str) -> None:
-        """Count what a refused start came to: a ticket not started again leaves the window
-        (unless it reported in meanwhile: counted then)."""
-        totals = self._state.totals
-        if outcome == STARTED:
-            totals.started += 1
-        elif ticket_id in self._in_flight:
-            self._in_flight.discard(ticket_id)
-            if outcome == FAILED:
-                settled = totals.settled
-                settled[RESTART_FAILED] = settled.get(RESTART_FAILED, 0) + 1
-            elif outcome == CONFLICT:
-                settled = totals.settled
-                settled[ID_CONFLICT] = settled.get(ID_CONFLICT, 0) + 1
-                if len(totals.conflicts) < MAX_CONFLICT_IDS:
-                    totals.conflicts.append(ticket_id)
-            else:
-                totals.already_known += 1
-
     async def _restart_refused(self) -> None:
-        """Start the group's refused tickets again as ``submit`` would (GROUPED_RESTARTS): one
-        activity for them all, or one per RESTART_BYTES of them, in parallel."""
+        """Start the group's refused tickets again as ``submit`` would (GROUPED_RESTARTS)."""
         # One that reported in meanwhile (its id held by a run of this batch) is counted.
         refused = [t for t in self._refused if t.ticket_id in self._in_flight]
         self._refused = []
-        parts = []
-        while refused:
-            fits = fitting([ticket_bytes(t, encoded=True) for t in refused], RESTART_BYTES)
-            parts.append(refused[:fits])
-            refused = refused[fits:]
-        await asyncio.gather(*(self._restart_part(part) for part in parts))
-
-    async def _restart_part(self, tickets: list[Ticket]) -> None:
-        info = workflow.info()
-        keys = self._state.fairness_keys
-        restarts = TicketRestarts(
-            tickets=tickets,
-            batch_id=info.workflow_id,
-            task_queue=info.task_queue,
-            fairness_keys={
-                t.ticket_id: keys[t.ticket_id] for t in tickets if keys.get(t.ticket_id)
-            },
-        )
-        try:
-            done = await workflow.execute_activity(
-                names.RESTART_TICKETS,
-                restarts,
-                result_type=RestartsDone,
-                start_to_close_timeout=options.RESTART_TICKETS_START_TO_CLOSE,
-                schedule_to_close_timeout=options.RESTART_TICKETS_SCHEDULE_TO_CLOSE,
-                heartbeat_timeout=options.RESTART_TICKETS_HEARTBEAT,
-                retry_policy=options.RESTART_TICKETS_RETRY,
-                summary=f"start {len(tickets)} ticket(s) again",
-            )
-        except ActivityError as err:
-            # Not known which it started (an attempt may have): they stay in the window, and the
-            # check on quiet tickets counts each as its run closes (one it started reports in).
-            workflow.logger.warning(
-                "%d ticket(s) may not have started again, left to the check: %s", len(tickets), err
-            )
-            return
-        started, conflicts = set(done.started), set(done.conflicts)
-        for ticket in tickets:
-            ticket_id = ticket.ticket_id
-            if ticket_id in done.failed:
-                workflow.logger.warning(
-                    "ticket %s was not started again: %s", ticket_id, done.failed[ticket_id]
-                )
-            outcome = (
-                STARTED
-                if ticket_id in started
-                else FAILED
-                if ticket_id in done.failed
-                else CONFLICT
-                if ticket_id in conflicts
-                else KNOWN
-            )
-            self._restarted(ticket_id, outcome)
-
-    async def _restart(self, ticket: Ticket) -> str:
-        """Start ``ticket`` again if an ended run without an answer holds its id (see
-        RESTARTS_AS_SUBMITTED): STARTED; KNOWN when its holder runs or completed or is another
-        ticket; FAILED when the start failed for good (the ended run stays as it is)."""
-        info = workflow.info()
-        restart = TicketRestart(
-            ticket=ticket,
-            batch_id=info.workflow_id,
-            task_queue=info.task_queue,
-            fairness_key=self._state.fairness_keys.get(ticket.ticket_id),
-        )
-        try:
-            started = await workflow.execute_activity(
-                names.RESTART_TICKET,
-                restart,
-                result_type=bool,
-                start_to_close_timeout=options.RESTART_TICKET_START_TO_CLOSE,
-                retry_policy=options.RESTART_TICKET_RETRY,
-                summary=f"start {ticket.ticket_id} again",
-            )
-        except ActivityError as err:
-            workflow.logger.warning("ticket %s was not started again: %s", ticket.ticket_id, err)
-            return FAILED
-        return STARTED if started else KNOWN
+        await self._restarter.restart_group(refused)
 
     @workflow.query(name=names.PROGRESS_QUERY)
     def progress(self) -> BatchProgress:
