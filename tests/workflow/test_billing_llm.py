@@ -195,24 +195,29 @@ async def test_an_orchestrated_draft_stops_at_the_tickets_budget_and_a_person_ta
     assert view.draft is None
 
 
-async def test_sub_tasks_make_no_fallback_call_past_the_share_of_the_budget_they_hold(
-    ts_env: WorkflowEnvironment, task_queue: str, tmp_path: Path
-) -> None:
-    # Every good call is 120 tokens. The run gets 840: the planner (120), then sub-tasks a and b
-    # start together, each holding three calls' worth (360: two routes and the simpler attempt).
-    # Each one's first route answers invalid output twice (814 tokens, billed): a fallback would
-    # pass its share, so neither makes one. Before, both fell back and the ticket spent past
-    # its budget.
-    budget = BudgetConfig(max_tokens=240 + 840)
-    plain = complex_ticket_answers(subtasks("a", "b"))
+def first_route_invalid(plan: dict[str, Any]) -> Callable[[Recorded], Reply]:
+    """A complex ticket's answers (``plan``), but a worker's call on the first route (OpenAI)
+    answers invalid output (400 + 7 tokens, billed), and so does its repair round."""
+    plain = complex_ticket_answers(plan)
 
     def answers(request: Recorded) -> Reply:
         if request.output_name == "WorkResult" and request.api == "openai":
             return Reply(text="not json", input_tokens=400, output_tokens=7)
         return plain(request)
 
+    return answers
+
+
+async def test_sub_tasks_make_no_fallback_call_past_the_share_of_the_budget_they_hold(
+    ts_env: WorkflowEnvironment, task_queue: str, tmp_path: Path
+) -> None:
+    # Every good call is 120 tokens. The run gets 840: the planner (120), then sub-tasks a and b
+    # start together, each holding half of what is free (360). Each one's first route answers
+    # invalid output twice (814 tokens, billed): a fallback would pass its share, so neither
+    # makes one. Before, both fell back and the ticket spent past its budget.
+    budget = BudgetConfig(max_tokens=240 + 840)
     with FakeLLMServer() as fake:
-        fake.responder = answers
+        fake.responder = first_route_invalid(subtasks("a", "b"))
         setup = llm_setup(fake, ("openai", "anthropic"), budget=budget)
         async with llm_pipeline(ts_env.client, task_queue, tmp_path, setup):
             handle = await start_ticket(ts_env.client, task_queue, make_ticket())
@@ -236,15 +241,8 @@ async def test_a_sub_task_alone_may_spend_what_is_free_on_its_fallback(
     # The same invalid first route, one sub-task and room in the budget: its share is all that
     # is free (not a few calls' worth of the planner's size), so it falls back and completes.
     budget = BudgetConfig(max_tokens=10_000)
-    plain = complex_ticket_answers(subtasks("a"))
-
-    def answers(request: Recorded) -> Reply:
-        if request.output_name == "WorkResult" and request.api == "openai":
-            return Reply(text="not json", input_tokens=400, output_tokens=7)
-        return plain(request)
-
     with FakeLLMServer() as fake:
-        fake.responder = answers
+        fake.responder = first_route_invalid(subtasks("a"))
         setup = llm_setup(fake, ("openai", "anthropic"), budget=budget)
         async with llm_pipeline(ts_env.client, task_queue, tmp_path, setup):
             handle = await start_ticket(ts_env.client, task_queue, make_ticket())
