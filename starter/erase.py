@@ -31,7 +31,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from shared import names
 from shared.stores.factory import Stores
-from starter.erase_batch_results import referred_to, release_from_batch
+from starter.erase_batch_results import held_by_batch, referred_to, release_from_batch
 from starter.errors import CliError
 from starter.gc_payloads import REPLAYER_NAMESPACE
 
@@ -251,7 +251,10 @@ async def erase_customer(
             | set(await stores.ledger.customer_rows(key, any_case=any_case))
         )
         return report
-    # What a batch's tickets refer to, read before they go: their results are the batch's.
+    # What a batch's tickets refer to, read before they go: their results are the batch's. Not
+    # those the batch's own histories refer to: they go with the batch (it would fail to replay).
+    batches = {t.batch_id for t in tickets if t.batch_id}
+    batch_holds = {b: await held_by_batch(client, b) for b in sorted(batches)}
     batch_results = {
         t.workflow_id: await referred_to(client, t.workflow_id, t.runs)
         for t in tickets
@@ -274,9 +277,12 @@ async def erase_customer(
             report.stored_payloads += await stores.payloads.erase_owned_by(
                 ticket.workflow_id, namespace
             )
-        if ticket.batch_id:
+        holds = batch_holds.get(ticket.batch_id) if ticket.batch_id else None
+        if ticket.batch_id and holds is not None:
             report.stored_payloads += await release_from_batch(
-                stores.payloads, ticket.batch_id, batch_results.get(ticket.workflow_id, set())
+                stores.payloads,
+                ticket.batch_id,
+                batch_results.get(ticket.workflow_id, set()) - holds,
             )
     # By customer only once every ticket found went: a row of one still there (it may be
     # delivering) waits for the run that deletes its workflow.

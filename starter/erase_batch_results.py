@@ -43,6 +43,20 @@ async def referred_to(client: Client, workflow_id: str, runs: Sequence[str]) -> 
     return found
 
 
+async def held_by_batch(client: Client, batch_id: str) -> set[str] | None:
+    """What the batch's own histories refer to (None: its runs could not be listed). A ticket that
+    completed while the batch run that started it was open is in that run's history (its result
+    event), and a batch whose payload is gone can no longer be replayed (a running one is stuck
+    on its next workflow task): those stay, with the batch's input, until the batch goes."""
+    if any(c in batch_id for c in ("'", "\\", '"')):
+        return None
+    try:
+        runs = [e.run_id async for e in client.list_workflows(f"WorkflowId = '{batch_id}'")]
+    except RPCError:
+        return None
+    return await referred_to(client, batch_id, runs)
+
+
 async def release_from_batch(store: ContentAddressedDriver, batch_id: str, hashes: set[str]) -> int:
     """Take the batch's ownership of ``hashes`` away; the payloads deleted (no owner left)."""
     if not hashes:

@@ -90,14 +90,17 @@ async def _decode(payloads: Sequence[Payload], client: Client) -> list[Payload]:
     return await codec.decode(payloads) if codec else list(payloads)
 
 
-async def _referenced(client: Client, workflow_id: str) -> set[str] | None:
+async def _referenced(
+    client: Client, workflow_id: str, owned: set[str] | None = None
+) -> set[str] | None:
     """The stored payloads any retained run of this workflow refers to, or its children's
     histories do (None: its runs could not be listed, so nothing of it may be judged
     unreferenced). A child's result is stored as its parent's (temporalio stores a child's
     completion for the parent that reads it), and the parent's history refers to it only when
     the run that started the child was still open when it completed: a batch's ticket that
     completed after its batch continued as new or ended is such a child, and its result, the
-    ticket's view, was deleted while the ticket's own history still needed it."""
+    ticket's view, was deleted while the ticket's own history still needed it. The children are
+    read only while some of ``owned`` (all, when None) is not found yet, several at a time."""
     if any(c in workflow_id for c in _UNQUOTABLE):
         return None
     runs = {e.run_id async for e in client.list_workflows(f"WorkflowId = '{workflow_id}'")}
@@ -113,10 +116,18 @@ async def _referenced(client: Client, workflow_id: str) -> set[str] | None:
             if e.HasField("child_workflow_execution_started_event_attributes")
             for started in (e.child_workflow_execution_started_event_attributes,)
         }
-    for child_id, child_run in sorted(children):
-        # Its close event only (a running child has stored no result yet).
-        events = await _events(client, child_id, child_run, CLOSE_EVENT)
-        found |= await referenced_hashes(events, lambda p: _decode(p, client))
+    if owned is not None and owned <= found:
+        return found  # nothing left to look for: a batch of 10,000 tickets reads no child
+    gate = asyncio.Semaphore(CHECK_CONCURRENCY)
+
+    async def result_of(child_id: str, child_run: str) -> set[str]:
+        async with gate:
+            # Its close event only (a running child has stored no result yet).
+            events = await _events(client, child_id, child_run, CLOSE_EVENT)
+            return await referenced_hashes(events, lambda p: _decode(p, client))
+
+    for hashes in await asyncio.gather(*(result_of(c, r) for c, r in sorted(children))):
+        found |= hashes
     return found
 
 
@@ -178,7 +189,7 @@ async def plan_collection(
                     report.released_from_gone_owners += len(gone)
                     releases.extend(Release(r.sha256, owner_id, cutoff) for r in gone)
                     return
-                referenced = await _referenced(client, owner_id)
+                referenced = await _referenced(client, owner_id, {r.sha256 for r in owned})
             except RPCError as err:
                 report.problems.append(f"{owner_id}: the server answered: {err.message}")
                 return

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from temporalio.client import WorkflowExecutionStatus
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.worker import Replayer
 
@@ -16,8 +17,9 @@ from shared.stores.errors import PayloadMissing
 from shared.stores.ledger import NewDelivery
 from shared.stores.payloads_file import FilePayloadDriver
 from shared.stores.sqlite_ledger import SqliteLedger
-from starter.erase_batch_results import referred_to
+from starter.erase_batch_results import held_by_batch, referred_to
 from starter.gc_payloads import REPLAYER_NAMESPACE
+from starter.replay import new_replayer
 from tests.stores.conftest import delivery
 from tests.support.browser import Screenshots, browser, browser_context, screenshots  # noqa: F401
 from tests.support.private_stack import (
@@ -152,31 +154,58 @@ async def test_erasing_a_batch_ticket_removes_its_answer_the_batch_owned(
     stack: PrivateStack, tmp_path: Path
 ) -> None:
     # A child's result is stored as its parent's (temporalio), so a batch's ticket's view, the
-    # answer with it, was the batch's in the payload store, and erasure left it there.
-    customer, ticket_id = f"B-{RUN}", f"TB-{RUN}"
+    # answer with it, was the batch's in the payload store, and erasure left it there. One the
+    # batch's own history refers to (the ticket completed while the run that started it was
+    # open) stays with the batch: without it the batch can no longer be replayed.
+    customer = f"B-{RUN}"
+    routine, urgent = f"TB-{RUN}", f"TU-{RUN}"
     lines = tmp_path / "batch.jsonl"
     lines.write_text(
-        json.dumps(
-            {"ticket_id": ticket_id, "subject": "Invoice copy", "customer_id": customer,
-             "body": f"Please send invoice 77 again. {MARK}"}
-        ) + "\n"
+        json.dumps({"ticket_id": routine, "subject": "Invoice copy", "customer_id": customer,
+                    "body": f"Please send invoice 77 again. {MARK}"}) + "\n"
+        + json.dumps({"ticket_id": urgent, "subject": "Account hacked - urgent",
+                      "customer_id": customer, "body": "Someone changed the password on our "
+                      "admin account and we are locked out. Please help immediately."}) + "\n"
     )  # fmt: skip
-    submitted = await stack.cli("batch", str(lines), "--wait", "--json")
+    # One at a time: the routine ticket completes while the batch runs (its result goes into
+    # the batch's history); the urgent one waits for a person, the batch ends, then it completes.
+    submitted = await stack.cli("batch", str(lines), "--window", "1", "--wait", "--json")
     assert submitted.code == 0, submitted.output
     batch_id = json.loads(submitted.stdout)["workflow_id"]
-    workflow_id = names.ticket_workflow_id(ticket_id)
-    runs = [r.run_id async for r in stack.client.list_workflows(f"WorkflowId = '{workflow_id}'")]
+    approved = await stack.cli("review", urgent, "--approve")
+    assert approved.code == 0, approved.output
+    await wait_until(lambda: completed(stack, urgent), timeout=60, what="the approved ticket")
     store = FilePayloadDriver(stack.data_dir / "payloads")
-    held = await referred_to(stack.client, workflow_id, runs) & await store.payloads_of(batch_id)
-    assert held  # its result, stored as the batch's
+    owned = await store.payloads_of(batch_id)
+    results = {t: await ticket_refs(stack, t) & owned for t in (routine, urgent)}
+    in_batch = await held_by_batch(stack.client, batch_id)
+    assert in_batch is not None
+    assert results[routine] and results[routine] <= in_batch
+    assert results[urgent] and not results[urgent] & in_batch
 
     erased = await stack.cli("erase", "--customer-id", customer, "--yes", "--json")
 
     assert erased.code == 0, erased.output
-    assert not held & await store.payloads_of(batch_id)
-    for key in held:
+    left = await store.payloads_of(batch_id)
+    assert not results[urgent] & left
+    for key in results[urgent]:
         with pytest.raises(PayloadMissing):
             await store.get_many([key])
+    assert results[routine] <= left
+    # The batch still replays (a running one would take its next workflow task).
+    history = await stack.client.get_workflow_handle(batch_id).fetch_history()
+    await new_replayer(stack.client, ALL_WORKFLOWS).replay_workflow(history)
+
+
+async def ticket_refs(stack: PrivateStack, ticket_id: str) -> set[str]:
+    workflow_id = names.ticket_workflow_id(ticket_id)
+    runs = [r.run_id async for r in stack.client.list_workflows(f"WorkflowId = '{workflow_id}'")]
+    return await referred_to(stack.client, workflow_id, runs)
+
+
+async def completed(stack: PrivateStack, ticket_id: str) -> bool:
+    handle = stack.client.get_workflow_handle(names.ticket_workflow_id(ticket_id))
+    return (await handle.describe()).status == WorkflowExecutionStatus.COMPLETED
 
 
 async def test_erasing_a_customer_removes_what_a_storing_replayer_copied_of_their_tickets(
