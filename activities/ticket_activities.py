@@ -73,8 +73,14 @@ async def check_tickets(check: TicketCheck) -> list[TicketSettled]:
         state = "CANCELLED" if status is WorkflowExecutionStatus.CANCELED else status.name
         return TicketSettled(ticket_id=ticket_id, state=state)
 
-    found = await asyncio.gather(*(closed_as(t) for t in check.ticket_ids))
-    return [settled for settled in found if settled is not None]
+    # A TaskGroup: a describe that fails cancels the others (the attempt is over; its retry
+    # describes them again), where gather left them running beside it.
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(closed_as(t)) for t in check.ticket_ids]
+    except BaseExceptionGroup as failed:  # the first describe's error, as it was raised
+        raise failed.exceptions[0] from None
+    return [settled for task in tasks if (settled := task.result()) is not None]
 
 
 def _started_by() -> str:

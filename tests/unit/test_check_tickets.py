@@ -4,8 +4,10 @@ A fake client stands in for the server (its describes wait until enough run at o
 
 import asyncio
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import ActivityEnvironment
@@ -64,3 +66,21 @@ async def test_quiet_tickets_are_described_several_at_a_time_and_the_closed_ones
     )
     assert client.most == CHECKS_AT_ONCE
     assert [(c.ticket_id, c.state) for c in closed] == [("T-3", "NOT_FOUND"), ("T-5", "TERMINATED")]
+
+
+async def test_a_describe_the_server_refuses_ends_the_attempt_with_its_error() -> None:
+    class Refusing(FakeClient):
+        def get_workflow_handle(self, workflow_id: str) -> Any:
+            if workflow_id == names.ticket_workflow_id("T-7"):
+                return SimpleNamespace(describe=self._refused)
+            return super().get_workflow_handle(workflow_id)
+
+        async def _refused(self) -> None:
+            raise RPCError("unavailable", RPCStatusCode.UNAVAILABLE, b"")
+
+    client = Refusing()
+    with pytest.raises(RPCError, match="unavailable"):
+        await ActivityEnvironment(client=client).run(  # type: ignore[arg-type]
+            check_tickets, TicketCheck(ticket_ids=TICKETS)
+        )
+    assert client.in_flight == 0  # the other describes were cancelled, not left running
