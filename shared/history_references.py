@@ -17,6 +17,8 @@ from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 from temporalio.api.common.v1 import Payload
 from temporalio.api.sdk.v1 import ExternalStorageReference
+from temporalio.client import Client, WorkflowHistoryEventFilterType
+from temporalio.service import RPCError, RPCStatusCode
 
 from shared.stores.payloads import HASH_KEY
 
@@ -87,3 +89,43 @@ async def referenced_hashes(events: Iterable[Message], decode: Decode) -> set[st
     if encoded:
         found |= {k for p in await decode(encoded) if (k := reference_hash(p)) is not None}
     return found
+
+
+# Characters a visibility query cannot quote safely: a workflow id holding one is not listed.
+UNQUOTABLE: Final = ("'", "\\", '"')
+
+
+def codec_of(client: Client) -> Decode:
+    """The client's payload codec as ``referenced_hashes`` wants it (no codec: as they are)."""
+
+    async def decode(payloads: Sequence[Payload]) -> list[Payload]:
+        codec = client.data_converter.payload_codec
+        return await codec.decode(payloads) if codec else list(payloads)
+
+    return decode
+
+
+async def listed_runs(client: Client, workflow_id: str) -> list[str] | None:
+    """The runs visibility lists for the id (None: an id a visibility query cannot quote)."""
+    if any(c in workflow_id for c in UNQUOTABLE):
+        return None
+    return [e.run_id async for e in client.list_workflows(f"WorkflowId = '{workflow_id}'")]
+
+
+async def run_events(
+    client: Client, workflow_id: str, run_id: str, *, close_only: bool = False
+) -> list[Message]:
+    """One run's history events (``close_only``: its close event, none while it runs); none
+    when the run is gone (past retention, deleted)."""
+    only = (
+        WorkflowHistoryEventFilterType.CLOSE_EVENT
+        if close_only
+        else WorkflowHistoryEventFilterType.ALL_EVENT
+    )
+    handle = client.get_workflow_handle(workflow_id, run_id=run_id)
+    try:
+        return [e async for e in handle.fetch_history_events(event_filter_type=only)]
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            return []
+        raise

@@ -12,34 +12,22 @@ still holds stays, as everywhere in the store).
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
-from shared.history_references import referenced_hashes
+from shared.history_references import codec_of, listed_runs, referenced_hashes, run_events
 from shared.stores.payloads import ContentAddressedDriver, Release
 
 # A release applies whenever the pair was last stored: any time before this one.
 _ANY_TIME = datetime(9999, 1, 1, tzinfo=UTC)
 
 
-async def _decode(client: Client, payloads: Sequence[Payload]) -> list[Payload]:
-    codec = client.data_converter.payload_codec
-    return await codec.decode(payloads) if codec else list(payloads)
-
-
 async def referred_to(client: Client, workflow_id: str, runs: Sequence[str]) -> set[str]:
     """The stored payloads these runs' histories refer to (a run gone already: none)."""
     found: set[str] = set()
     for run_id in runs:
-        handle = client.get_workflow_handle(workflow_id, run_id=run_id)
-        try:
-            events = [e async for e in handle.fetch_history_events()]
-        except RPCError as err:
-            if err.status == RPCStatusCode.NOT_FOUND:
-                continue
-            raise
-        found |= await referenced_hashes(events, lambda p: _decode(client, p))
+        events = await run_events(client, workflow_id, run_id)
+        found |= await referenced_hashes(events, codec_of(client))
     return found
 
 
@@ -48,13 +36,11 @@ async def held_by_batch(client: Client, batch_id: str) -> set[str] | None:
     completed while the batch run that started it was open is in that run's history (its result
     event), and a batch whose payload is gone can no longer be replayed (a running one is stuck
     on its next workflow task): those stay, with the batch's input, until the batch goes."""
-    if any(c in batch_id for c in ("'", "\\", '"')):
-        return None
     try:
-        runs = [e.run_id async for e in client.list_workflows(f"WorkflowId = '{batch_id}'")]
+        runs = await listed_runs(client, batch_id)
     except RPCError:
         return None
-    return await referred_to(client, batch_id, runs)
+    return None if runs is None else await referred_to(client, batch_id, runs)
 
 
 async def release_from_batch(store: ContentAddressedDriver, batch_id: str, hashes: set[str]) -> int:

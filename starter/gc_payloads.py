@@ -22,16 +22,19 @@ another namespace's workflows) are left alone. Dry run by default. docs/payloads
 import argparse
 import asyncio
 from collections import defaultdict
-from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any, Final
+from typing import Final
 
 from pydantic import BaseModel, Field
-from temporalio.api.common.v1 import Payload
-from temporalio.client import Client, WorkflowHistoryEventFilterType
+from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from shared.history_references import referenced_hashes
+from shared.history_references import (
+    codec_of,
+    listed_runs,
+    referenced_hashes,
+    run_events,
+)
 from shared.stores.config import StoreConfig
 from shared.stores.factory import build_stores
 from shared.stores.payloads import ContentAddressedDriver, Ownership, Release
@@ -48,11 +51,6 @@ CHECK_CONCURRENCY: Final = 16
 # The namespace a ``Replayer`` works in (the SDK's default). Payloads a replayer stored (one that
 # was not set up to read only) belong to no workflow anyone can reach: always collected.
 REPLAYER_NAMESPACE: Final = "ReplayNamespace"
-ALL_EVENTS: Final = WorkflowHistoryEventFilterType.ALL_EVENT
-CLOSE_EVENT: Final = WorkflowHistoryEventFilterType.CLOSE_EVENT
-# Characters a visibility query cannot quote safely; such an owner's payloads are only
-# collected once the workflow is gone.
-_UNQUOTABLE: Final = ("'", "\\", '"')
 
 
 class GcReport(BaseModel):
@@ -85,11 +83,6 @@ async def _exists(client: Client, workflow_id: str) -> bool:
     return True
 
 
-async def _decode(payloads: Sequence[Payload], client: Client) -> list[Payload]:
-    codec = client.data_converter.payload_codec
-    return await codec.decode(payloads) if codec else list(payloads)
-
-
 async def _referenced(
     client: Client, workflow_id: str, owned: set[str] | None = None
 ) -> set[str] | None:
@@ -101,15 +94,16 @@ async def _referenced(
     completed after its batch continued as new or ended is such a child, and its result, the
     ticket's view, was deleted while the ticket's own history still needed it. The children are
     read only while some of ``owned`` (all, when None) is not found yet, several at a time."""
-    if any(c in workflow_id for c in _UNQUOTABLE):
+    listed = await listed_runs(client, workflow_id)
+    if listed is None:
         return None
-    runs = {e.run_id async for e in client.list_workflows(f"WorkflowId = '{workflow_id}'")}
+    runs = set(listed)
     runs.add((await client.get_workflow_handle(workflow_id).describe()).run_id)
     found: set[str] = set()
     children: set[tuple[str, str]] = set()
     for run_id in runs:
-        events = await _events(client, workflow_id, run_id)
-        found |= await referenced_hashes(events, lambda p: _decode(p, client))
+        events = await run_events(client, workflow_id, run_id)
+        found |= await referenced_hashes(events, codec_of(client))
         children |= {
             (started.workflow_execution.workflow_id, started.workflow_execution.run_id)
             for e in events
@@ -123,29 +117,12 @@ async def _referenced(
     async def result_of(child_id: str, child_run: str) -> set[str]:
         async with gate:
             # Its close event only (a running child has stored no result yet).
-            events = await _events(client, child_id, child_run, CLOSE_EVENT)
-            return await referenced_hashes(events, lambda p: _decode(p, client))
+            events = await run_events(client, child_id, child_run, close_only=True)
+            return await referenced_hashes(events, codec_of(client))
 
     for hashes in await asyncio.gather(*(result_of(c, r) for c, r in sorted(children))):
         found |= hashes
     return found
-
-
-async def _events(
-    client: Client,
-    workflow_id: str,
-    run_id: str,
-    only: WorkflowHistoryEventFilterType = ALL_EVENTS,
-) -> list[Any]:
-    """The run's history events (``only``: or its close event); none when it is gone (past
-    retention, deleted)."""
-    handle = client.get_workflow_handle(workflow_id, run_id=run_id)
-    try:
-        return [e async for e in handle.fetch_history_events(event_filter_type=only)]
-    except RPCError as err:
-        if err.status == RPCStatusCode.NOT_FOUND:
-            return []
-        raise
 
 
 def _checkable(row: Ownership, namespace: str) -> bool:

@@ -102,8 +102,9 @@ class ItemWindow:
     async def _one(
         self, place: int, item: SwarmItem, routes: list[AgentRoute], timeouts: AgentTimeouts
     ) -> tuple[int, ItemResult]:
-        size = encoded_size(item.text)
-        return place, await _result(item, routes, timeouts, lambda: self._next_route(size))
+        # Sized only when a route fails: most items never fall back.
+        next_route = lambda: self._next_route(encoded_size(item.text))  # noqa: E731
+        return place, await _result(item, routes, timeouts, next_route)
 
     def _next_route(self, size: int) -> Awaitable[None] | None:
         """Before an item's next route: None when its call fits in what this workflow task's

@@ -173,13 +173,7 @@ async def test_an_orchestrated_draft_stops_at_the_tickets_budget_and_a_person_ta
         setup = llm_setup(fake, budget=budget)
         async with llm_pipeline(ts_env.client, task_queue, tmp_path, setup):
             handle = await start_ticket(ts_env.client, task_queue, make_ticket())
-            view = await wait_for_state(handle, TicketState.AWAITING_REVIEW)
-            # Leave nothing waiting on the shared test server (its clock would wait for it).
-            await handle.execute_update(
-                names.SUBMIT_REVIEW_UPDATE,
-                ReviewDecision(action=ReviewAction.REJECT, reason="test over"),
-            )
-            await handle.result()
+            view = await handed_to_a_person(handle)
 
     asked = [c.output_name for c in fake.calls()]
     assert asked[:3] == ["Classification", "TriageResult", "Plan"]
@@ -193,6 +187,17 @@ async def test_an_orchestrated_draft_stops_at_the_tickets_budget_and_a_person_ta
         f"workflow {handle.id}/resolution"
     )
     assert view.draft is None
+
+
+async def handed_to_a_person(handle: Any) -> TicketView:
+    """The ticket's view once it waits for a person; then rejected, so nothing is left waiting on
+    the shared test server (its clock would wait for it)."""
+    view: TicketView = await wait_for_state(handle, TicketState.AWAITING_REVIEW)
+    await handle.execute_update(
+        names.SUBMIT_REVIEW_UPDATE, ReviewDecision(action=ReviewAction.REJECT, reason="test over")
+    )
+    await handle.result()
+    return view
 
 
 def first_route_invalid(plan: dict[str, Any]) -> Callable[[Recorded], Reply]:
@@ -221,12 +226,7 @@ async def test_sub_tasks_make_no_fallback_call_past_the_share_of_the_budget_they
         setup = llm_setup(fake, ("openai", "anthropic"), budget=budget)
         async with llm_pipeline(ts_env.client, task_queue, tmp_path, setup):
             handle = await start_ticket(ts_env.client, task_queue, make_ticket())
-            view = await wait_for_state(handle, TicketState.AWAITING_REVIEW)
-            await handle.execute_update(
-                names.SUBMIT_REVIEW_UPDATE,
-                ReviewDecision(action=ReviewAction.REJECT, reason="test over"),
-            )
-            await handle.result()
+            view = await handed_to_a_person(handle)
 
     work = [c for c in fake.calls() if c.output_name == "WorkResult"]
     assert len(work) == 4 and {c.api for c in work} == {"openai"}  # a repair round each
