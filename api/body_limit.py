@@ -34,8 +34,9 @@ def too_large_message(max_bytes: int, path: str, declared: int | None = None) ->
     return f"the request body{size} is larger than this API accepts ({max_bytes:,} bytes){advice}"
 
 
-def _refusal_page(title: str, said: str) -> bytes:
-    """The console's refusal of a form: a page, not the API's JSON (which a browser shows raw)."""
+def console_page(title: str, said: str) -> bytes:
+    """A console's answer that no route rendered (a refused form, an unexpected error): a page,
+    not the API's JSON (which a browser shows raw)."""
     return (
         f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
         f"</head><body><h1>{title}</h1><p>{html.escape(said)}</p>"
@@ -47,7 +48,7 @@ def too_large_page(max_bytes: int, declared: int | None = None) -> bytes:
     """The console's 413: nothing was applied, and what to do (a review whose edited answer
     passed the limit showed the browser raw JSON)."""
     size = f" ({declared:,} bytes)" if declared is not None else ""
-    return _refusal_page(
+    return console_page(
         "Too long to send",
         f"What you sent{size} is larger than the console accepts ({max_bytes:,} bytes), so "
         "nothing was applied. Go back to the form, shorten the answer and send it again.",
@@ -63,7 +64,7 @@ HTML = b"text/html; charset=utf-8"
 # half a second. A console form has a few fields: many more is not one of ours.
 CONSOLE_MAX_BYTES = 192 * 1024
 CONSOLE_MAX_FIELDS = 32
-NOT_A_CONSOLE_FORM = _refusal_page(
+NOT_A_CONSOLE_FORM = console_page(
     "Not a console form", "What was sent is not a form of this console, so nothing was applied."
 )
 

@@ -20,8 +20,8 @@ from starlette.exceptions import HTTPException
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.accounts import Role
-from api.body_limit import too_large_message, too_large_page
-from api.security_headers import EVERY_ANSWER, is_console
+from api.body_limit import console_page, too_large_message, too_large_page
+from api.security_headers import CONSOLE_ANSWER, EVERY_ANSWER, is_console
 from api.server_logs import LOGGED_BY_API
 from shared.operation_errors import (
     NoWorker,
@@ -265,7 +265,7 @@ async def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
     return error_response(503, for_caller(request, said, plain))
 
 
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+async def _unexpected(request: Request, exc: Exception) -> Response:
     if unavailable := next((e for e in _chain(exc) if isinstance(e, StoreUnavailable)), None):
         return await _store_unavailable(request, unavailable)
     reference = uuid.uuid4().hex[:12]
@@ -280,12 +280,21 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     # here (api/server_logs.py). One _store_unavailable answered has no stack in the log.
     with contextlib.suppress(AttributeError):
         setattr(exc, LOGGED_BY_API, True)
-    # Starlette answers this one outside every middleware: the headers every answer carries.
-    return error_response(
-        500,
-        f"internal error (reference {reference}); the API's log has the details",
-        headers={k.decode(): v.decode() for k, v in EVERY_ANSWER.items()},
-    )
+    # Starlette answers this one outside every middleware: the headers every answer carries
+    # (and the console's policy on the console's pages) are added here.
+    said = f"internal error (reference {reference}); the API's log has the details"
+    if is_console(request.url.path):
+        page = console_page(
+            "Something went wrong",
+            f"The console could not answer: {said}. Open the ticket again to see what it "
+            "holds before you send anything again.",
+        )
+        return HTMLResponse(page, status_code=500, headers=_headers(EVERY_ANSWER | CONSOLE_ANSWER))
+    return error_response(500, said, headers=_headers(EVERY_ANSWER))
+
+
+def _headers(raw: dict[bytes, bytes]) -> dict[str, str]:
+    return {k.decode(): v.decode() for k, v in raw.items()}
 
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:

@@ -6,6 +6,7 @@ from typing import Any
 import httpx
 
 from api.app import create_app
+from api.security_headers import CONSOLE_POLICY
 from api.settings import ApiSettings
 from api.temporal import TemporalConnection
 from tests.api.helpers import page_csrf
@@ -89,6 +90,28 @@ async def test_an_unexpected_errors_answer_carries_the_headers_too(tokens: Token
     assert answer.status_code == 500 and "internal error (reference" in answer.json()["message"]
     assert answer.headers["cache-control"] == "no-store"
     assert answer.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_an_unexpected_error_on_the_console_is_a_page_under_the_consoles_policy(
+    tokens: Tokens,
+) -> None:
+    # The console's answers carry its script-free policy; its 500 was the API's JSON without it.
+    app = create_app(ApiSettings(), tokens.registry(), TemporalConnection())
+
+    @app.get("/console/broken")
+    async def broken() -> None:
+        raise RuntimeError("a bug")
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api") as local:
+        answer = await local.get("/console/broken")
+
+    assert answer.status_code == 500
+    assert answer.headers["content-type"].startswith("text/html")
+    assert "internal error (reference" in answer.text and "a bug" not in answer.text
+    assert answer.headers["content-security-policy"] == CONSOLE_POLICY
+    assert answer.headers["x-frame-options"] == "DENY"
+    assert answer.headers["cache-control"] == "no-store"
 
 
 async def test_a_body_is_not_read_for_a_caller_without_a_known_token(tokens: Tokens) -> None:
