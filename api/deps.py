@@ -84,14 +84,41 @@ async def intake_allowed(
     request: Request, account: Annotated[Account, Depends(require(Role.SUBMIT))]
 ) -> Account:
     """The submitting account, once its token bucket allows another intake request."""
-    limiter: RateLimiter = request.app.state.intake_limiter
+    limit = settings(request)
+    _within(
+        request.app.state.intake_limiter,
+        account,
+        "intake requests",
+        limit.intake_per_minute,
+        limit.intake_burst,
+    )
+    return account
+
+
+async def report_allowed(
+    request: Request, account: Annotated[Account, Depends(require(Role.READ))]
+) -> Account:
+    """The reading account, once its token bucket allows another report (each reads up to
+    20,000 tickets' records from Temporal's visibility store)."""
+    limit = settings(request)
+    _within(
+        request.app.state.report_limiter,
+        account,
+        "reports",
+        limit.report_per_minute,
+        limit.report_burst,
+    )
+    return account
+
+
+def _within(
+    limiter: RateLimiter, account: Account, what: str, per_minute: float, burst: int
+) -> None:
     wait = limiter.retry_after(account.name)
     if wait is not None:
-        limit = settings(request)
         raise HTTPException(
             429,
-            f"too many intake requests for {account.name}: {limit.intake_per_minute:g} a minute "
-            f"with bursts of {limit.intake_burst}; try again in {wait} s",
+            f"too many {what} for {account.name}: {per_minute:g} a minute with bursts of "
+            f"{burst}; try again in {wait} s",
             headers={"Retry-After": str(wait)},
         )
-    return account

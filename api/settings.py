@@ -13,6 +13,11 @@ DEFAULT_PORT = 8480
 # Intake per token: a helpdesk's burst of tickets passes, a runaway loop is stopped.
 DEFAULT_INTAKE_PER_MINUTE = 60.0
 DEFAULT_INTAKE_BURST = 20
+# GET /report per token: it reads up to 20,000 tickets' records from Temporal's visibility store
+# (docs/api.md). A dashboard refreshing every few seconds passes; a loop is stopped before it
+# loads the store the workers need.
+DEFAULT_REPORT_PER_MINUTE = 12.0
+DEFAULT_REPORT_BURST = 4
 # The largest request body read at all. Enough for 10 tickets at the 20,000-character body limit
 # with room for JSON escaping; a bigger batch is split by the sender (or uses `starter batch`).
 DEFAULT_MAX_BODY_BYTES = 1_048_576
@@ -31,6 +36,8 @@ class ApiSettings:
     tokens_file: Path | None = None
     intake_per_minute: float = DEFAULT_INTAKE_PER_MINUTE
     intake_burst: int = DEFAULT_INTAKE_BURST
+    report_per_minute: float = DEFAULT_REPORT_PER_MINUTE
+    report_burst: int = DEFAULT_REPORT_BURST
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     max_tickets_per_request: int = DEFAULT_MAX_TICKETS_PER_REQUEST
     # The console's cookies carry the Secure flag (browsers keep them on https and on localhost).
@@ -62,6 +69,17 @@ class ApiSettings:
             ),
             intake_burst=_number(
                 env, "TICKETS_API_INTAKE_BURST", DEFAULT_INTAKE_BURST, int, 1, 1_000_000
+            ),
+            report_per_minute=_number(
+                env,
+                "TICKETS_API_REPORT_PER_MINUTE",
+                DEFAULT_REPORT_PER_MINUTE,
+                float,
+                0.01,
+                1_000_000.0,
+            ),
+            report_burst=_number(
+                env, "TICKETS_API_REPORT_BURST", DEFAULT_REPORT_BURST, int, 1, 1_000_000
             ),
             max_body_bytes=_number(
                 env, "TICKETS_API_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, int, 1_024, 64 << 20

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 
 from api.accounts import Account, Role
 from api.customer_message import InputUnreadable, customer_ticket
-from api.deps import require, temporal
+from api.deps import report_allowed, require, temporal
 from api.errors import ApiError, responses
 from api.models import CustomerMessage, ReviewQueue, TicketDetail, TicketPage, TicketStatus
 from api.page_tokens import PageTokenError, PageTokens
@@ -121,12 +121,12 @@ async def review_queue(
 @router.get(
     "/report",
     response_model=reports.Report,
-    responses=responses(401, 403, 422, 503),
+    responses=responses(401, 403, 422, 429, 503),
     summary="counts by state, category and priority; the review queue; usage and cost (the "
     f"newest {listing.REPORT_LIMIT:,} tickets, since a time if given)",
 )
 async def report(
-    _: Reader,
+    _: Annotated[Account, Depends(report_allowed)],
     connection: Temporal,
     since: Annotated[
         str | None,

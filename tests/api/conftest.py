@@ -45,9 +45,14 @@ def tokens() -> Tokens:
 
 @pytest.fixture(scope="session")
 async def api_url(api_temporal: Client, api_worker: None, tokens: Tokens) -> AsyncIterator[str]:
-    # A generous intake limit here: the rate limit has its own server in its test.
+    # Generous limits here: the rate limits have their own server in their tests.
     async with serving(
-        api_temporal, tokens.registry(), intake_per_minute=6_000, intake_burst=1_000
+        api_temporal,
+        tokens.registry(),
+        intake_per_minute=6_000,
+        intake_burst=1_000,
+        report_per_minute=6_000,
+        report_burst=1_000,
     ) as url:
         yield url
 

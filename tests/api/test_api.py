@@ -233,12 +233,14 @@ async def test_roles_decide_who_may_submit_read_and_review(
 
 @pytest.fixture
 async def strict_api(api_temporal: Client, tokens: Tokens) -> AsyncIterator[str]:
-    """A server of its own with a tight intake limit and a small body limit."""
+    """A server of its own with tight intake and report limits and a small body limit."""
     async with serving(
         api_temporal,
         tokens.registry(),
         intake_per_minute=1,
         intake_burst=2,
+        report_per_minute=1,
+        report_burst=2,
         max_body_bytes=4_096,
     ) as url:
         yield url
@@ -261,6 +263,27 @@ async def test_intake_beyond_a_tokens_burst_gets_429_with_retry_after(
     assert "too many intake requests for helpdesk" in limited.json()["message"]
     # The bucket is per token.
     assert other_token.status_code == 422
+
+
+async def test_reports_beyond_a_tokens_burst_get_429_before_reading_temporal(
+    strict_api: str, tokens: Tokens
+) -> None:
+    # A report reads up to 20,000 tickets' records from the visibility store: a loop of them
+    # from one reader loads the store every worker needs.
+    async with httpx.AsyncClient(base_url=strict_api, timeout=30) as http:
+        answers = [
+            await http.get("/report", headers=bearer(tokens.read), params={"since": "1m"})
+            for _ in range(3)
+        ]
+        other_token = await http.get(
+            "/report", headers=bearer(tokens.admin), params={"since": "1m"}
+        )
+
+    assert [a.status_code for a in answers] == [200, 200, 429], answers[-1].text
+    limited = answers[2]
+    assert 1 <= int(limited.headers["Retry-After"]) <= 60
+    assert "too many reports for" in limited.json()["message"]
+    assert other_token.status_code == 200  # the bucket is per token
 
 
 async def test_a_body_over_the_limit_is_refused_with_413_declared_or_chunked(

@@ -60,7 +60,12 @@ class _FuzzTarget:
 # The client is made on first use, in the loop that serves the request (the ASGI test
 # transport's own), by the project's one client factory.
 _app = create_app(
-    ApiSettings(intake_per_minute=60_000, intake_burst=10_000),
+    ApiSettings(
+        intake_per_minute=60_000,
+        intake_burst=10_000,
+        report_per_minute=60_000,
+        report_burst=10_000,
+    ),
     _tokens.registry(),
     TemporalConnection(connection_settings({}), factory=_FuzzTarget.connect),
 )

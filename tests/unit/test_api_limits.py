@@ -67,6 +67,14 @@ def test_api_settings_come_from_the_environment_and_bad_values_name_the_variable
         ApiSettings.from_env({"TICKETS_API_MAX_BODY_BYTES": "1000000000000"})
     with pytest.raises(ApiSettingsError, match="TICKETS_API_INTAKE_BURST must be between 1 and"):
         ApiSettings.from_env({"TICKETS_API_INTAKE_BURST": "10000000"})
+    with pytest.raises(ApiSettingsError, match="TICKETS_API_REPORT_BURST must be between 1 and"):
+        ApiSettings.from_env({"TICKETS_API_REPORT_BURST": "0"})
+    with pytest.raises(ApiSettingsError, match="TICKETS_API_REPORT_PER_MINUTE must be a finite"):
+        ApiSettings.from_env({"TICKETS_API_REPORT_PER_MINUTE": "nan"})
+    reports = ApiSettings.from_env(
+        {"TICKETS_API_REPORT_PER_MINUTE": "30", "TICKETS_API_REPORT_BURST": "6"}
+    )
+    assert (reports.report_per_minute, reports.report_burst) == (30.0, 6)
 
 
 @pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
