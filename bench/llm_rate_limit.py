@@ -41,7 +41,7 @@ from temporalio.client import Client
 from bench.stack import embedded_server, openai_pipeline_file
 from shared import names
 from starter.embedded import SERVER_DEFAULT_PARTITIONS, TASK_QUEUE_PARTITIONS
-from starter.main_job import WorkerProcess
+from starter.worker_process import WorkerProcess
 from tests.support.fake_llm import GOOD_OUTPUTS, FakeLLMServer, Recorded, Reply
 from tests.support.llm_pipeline import OPENAI_KEY
 from tests.support.processes import environment

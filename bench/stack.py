@@ -15,7 +15,7 @@ from temporalio.client import Client
 from shared.agents import AgentRole
 from shared.temporal_client import connect, connection_settings
 from starter.embedded import EmbeddedServer
-from starter.main_job import WorkerProcess
+from starter.worker_process import WorkerProcess
 from tests.support.processes import free_port
 
 

@@ -66,7 +66,7 @@ from shared.data_converter import data_converter
 from shared.settings import workflow_sandbox
 from shared.swarm import SwarmItem, SwarmResult, SwarmSettings, SwarmState
 from starter.inputs import read_swarm_items
-from starter.main_job import WorkerProcess
+from starter.worker_process import WorkerProcess
 from tests.support.llm_pipeline import MODELS, OPENAI_KEY, LLMSetup, llm_pipeline, llm_setup
 from tests.support.processes import PROJECT_ROOT, environment
 from tests.support.temporal import DEV_SERVER_STARTUP, binary

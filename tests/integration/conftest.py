@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from starter.embedded import EmbeddedServer
-from starter.main_job import WorkerProcess
+from starter.worker_process import WorkerProcess
 from tests.support.cluster import REPORTS
 from tests.support.processes import environment, free_port
 

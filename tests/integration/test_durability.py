@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from starter.embedded import EmbeddedServer
-from starter.main_job import WorkerProcess
+from starter.worker_process import WorkerProcess
 from tests.support.processes import CliResult, environment, free_port, run_cli
 
 pytestmark = pytest.mark.integration

@@ -23,7 +23,7 @@ from shared import ticket_listing as listing
 from shared.data_converter import data_converter
 from shared.temporal_client import connect, connection_settings
 from starter.embedded import EmbeddedServer
-from starter.main_job import WorkerProcess
+from starter.worker_process import WorkerProcess
 from tests.support.fake_llm import GOOD_OUTPUTS, FakeLLMServer, Recorded, Reply
 from tests.support.llm_pipeline import OPENAI_KEY
 from tests.support.otlp_receiver import OtlpReceiver, ReceivedSpan

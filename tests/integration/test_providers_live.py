@@ -13,7 +13,7 @@ import pytest
 from shared.temporal_client import connect, connection_settings
 from shared.view import TicketView
 from starter.embedded import EmbeddedServer
-from starter.main_job import WorkerProcess
+from starter.worker_process import WorkerProcess
 from tests.integration.conftest import Stack
 from tests.support.fake_llm import FakeLLMServer, Reply, good_answers
 from tests.support.llm_pipeline import OPENAI_KEY, llm_pipeline, llm_setup

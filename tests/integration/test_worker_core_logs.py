@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from starter.embedded import EmbeddedServer
-from starter.main_job import WorkerProcess
+from starter.worker_process import WorkerProcess
 from tests.support.processes import free_port
 from tests.support.temporal import wait_until
 

@@ -6,7 +6,7 @@ import pytest
 
 from shared.metrics import METRICS_ADDRESS_ENV
 from starter.errors import CliError
-from starter.main_job import METRICS_PORT_TRIES, start_with_metrics
+from starter.worker_process import METRICS_PORT_TRIES, start_with_metrics
 
 TAKEN = (
     f"the worker exited with code 2:\nworker: configuration error: {METRICS_ADDRESS_ENV}="
