@@ -97,11 +97,11 @@ class BatchWorkflow:
     @workflow.run
     async def run(self, tickets: list[Any], state: BatchState) -> BatchProgress:
         settings = state.settings
-        unknown = self._read.first_with_unknown_fields(state.position)
-        # Asked only for an input with such fields: a history recorded by a version that
-        # refused them replays its refusals (counted INVALID). Each such ticket is named as it
-        # starts (_sent_whole).
-        if unknown is not None and workflow.patched(UNKNOWN_FIELDS_LEFT_OUT):
+        # Asked only for an input with keys that are not a ticket's: a history recorded by a
+        # version that refused them replays its refusals (counted INVALID; replayed, a patch
+        # its history lacks reads as not taken). Each ticket whose fields were left out is
+        # named as it starts (_sent_whole).
+        if self._read.any_other_keys(state.position) and workflow.patched(UNKNOWN_FIELDS_LEFT_OUT):
             self._lenient = True
         started_this_run = 0
         while state.position < len(tickets) or self._in_flight:
