@@ -4,7 +4,7 @@ batch's check on tickets that went quiet. Delivery is in ``activities.delivery``
 import asyncio
 
 from temporalio import activity
-from temporalio.client import WorkflowExecutionStatus
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.heartbeat import heartbeating
@@ -12,7 +12,7 @@ from activities.knowledge_base import KnowledgeBase
 from shared import names
 from shared.agents import KnowledgeArticle, KnowledgeQuery
 from shared.batch import RestartsDone, TicketCheck, TicketRestart, TicketRestarts, TicketSettled
-from shared.operations import start_ticket
+from shared.operations import start_ticket, started_by_this
 from shared.pipeline_config import PipelineConfig
 from shared.tickets import Ticket
 
@@ -127,6 +127,18 @@ def _error_kind(err: Exception) -> str:
     return type(err).__name__
 
 
+async def _took_effect(client: Client, ticket: Ticket, started_by: str) -> bool:
+    """After a ticket's last try failed: whether one of its starts took effect anyway (a try
+    that timed out after the server accepted it; the tries before the last find it when they
+    look the id up, the last had no one after it). It ran, counted as failed to restart, and
+    its window place was given up while it ran. False when that cannot be known either."""
+    try:
+        async with asyncio.timeout(RESTART_SECONDS):
+            return await started_by_this(client, ticket, started_by)
+    except Exception:
+        return False
+
+
 @activity.defn(name=names.RESTART_TICKETS)
 async def restart_tickets(restarts: TicketRestarts) -> RestartsDone:
     """``restart_ticket`` for the refused starts of one batch group at once (a batch
@@ -158,7 +170,10 @@ async def restart_tickets(restarts: TicketRestarts) -> RestartsDone:
                         )
                 except Exception as err:  # this ticket's failure, not the others'
                     if pause is None:
-                        failed[ticket.ticket_id] = _error_kind(err)
+                        if await _took_effect(client, ticket, started_by):
+                            started.add(ticket.ticket_id)
+                        else:
+                            failed[ticket.ticket_id] = _error_kind(err)
                         return
                     await asyncio.sleep(pause)
                 else:

@@ -182,6 +182,13 @@ async def start_ticket(
     return SubmitOutcome(ticket_id=ticket.ticket_id, workflow_id=workflow_id, started=True)
 
 
+async def started_by_this(client: Client, ticket: Ticket, started_by: str) -> bool:
+    """Whether the run holding the ticket's id is one ``started_by`` (a restarting activity)
+    started: a start whose call failed (a timeout) may have taken effect at the server."""
+    taken = await _taken_by(client, ticket)
+    return taken is not None and taken[2].get(sa.MEMO_STARTED_BY) == started_by
+
+
 # At most this many replaced runs are named (a ticket restarted over and over): the newest.
 MAX_REPLACED_CHAINS = 20
 

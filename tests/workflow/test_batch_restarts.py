@@ -304,6 +304,57 @@ async def test_a_ticket_failing_to_restart_is_tried_again_then_reported_and_the_
     assert len({c[2] for c in calls}) == 1
 
 
+@pytest.mark.parametrize("took_effect", [True, False], ids=["accepted", "never-started"])
+async def test_a_last_try_that_timed_out_after_the_server_took_it_counts_as_started(
+    dev_env: WorkflowEnvironment, monkeypatch: pytest.MonkeyPatch, took_effect: bool
+) -> None:
+    # The tries before the last find a start an earlier one made (they look the id up); the
+    # last had no try after it: the ticket ran, counted RESTART_FAILED, out of the window.
+    batch = tickets(2)
+    calls: list[tuple[str, str | None, str | None]] = []
+    monkeypatch.setattr(
+        ticket_activities, "start_ticket", fake_start_ticket({batch[1].ticket_id: -1}, calls)
+    )
+    looked_up: list[tuple[str, str]] = []
+
+    async def started_by_this(client: object, ticket: Ticket, started_by: str) -> bool:
+        looked_up.append((ticket.ticket_id, started_by))
+        return took_effect
+
+    monkeypatch.setattr(ticket_activities, "started_by_this", started_by_this)
+    monkeypatch.setattr(ticket_activities, "RESTART_PAUSES", (0.0, 0.0))
+    monkeypatch.setattr(ticket_activities, "RESTART_SECONDS", 0.3)
+    restarts = TicketRestarts(tickets=batch, batch_id="b-1", task_queue="q")
+
+    done = await ActivityEnvironment(client=dev_env.client).run(restart_tickets, restarts)
+
+    ids = [t.ticket_id for t in batch]
+    assert [i for i, _ in looked_up] == [ids[1]]  # only after the last try failed
+    assert looked_up[0][1] == {c[2] for c in calls}.pop()  # under the tries' own id
+    if took_effect:
+        assert (done.started, done.failed) == (ids, {})
+    else:
+        assert (done.started, done.failed) == ([ids[0]], {ids[1]: "TimeoutError"})
+
+
+async def test_whether_a_run_is_one_a_restart_started_is_read_from_its_memo(
+    dev_env: WorkflowEnvironment,
+) -> None:
+    (ticket,) = tickets(1)
+    queue = f"nobody-polls-{uuid.uuid4().hex[:6]}"  # the run only has to exist
+    outcome = await operations.start_ticket(
+        dev_env.client, ticket, task_queue=queue, started_by="run-1/7"
+    )
+    try:
+        assert outcome.started
+        assert await operations.started_by_this(dev_env.client, ticket, "run-1/7")
+        assert not await operations.started_by_this(dev_env.client, ticket, "run-1/8")
+        (other,) = tickets(1)
+        assert not await operations.started_by_this(dev_env.client, other, "run-1/7")
+    finally:
+        await dev_env.client.get_workflow_handle(outcome.workflow_id).terminate("test over")
+
+
 @pytest.mark.usefixtures("replay_check")
 async def test_a_ticket_whose_id_another_ticket_took_is_counted_a_conflict_and_named(
     dev_env: WorkflowEnvironment, task_queue: str
