@@ -1,5 +1,5 @@
 """What routes depend on: the settings, the Temporal client, the caller's account and its
-intake allowance."""
+allowances (intake, reports)."""
 
 from collections.abc import Awaitable, Callable
 from typing import Annotated

@@ -258,16 +258,22 @@ def store_trouble(exc: Exception) -> str:
 async def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
     """The shared database (TICKETS_DATABASE_URL: large payloads) cannot be used: for now, like
     Temporal being down. Its sentence names the host and database, never a password."""
+    return error_response(503, _store_message(request, exc))
+
+
+def _store_message(request: Request, exc: Exception) -> str:
     log.warning("%s %s: %s", request.method, request.url.path, exc)
     what = store_trouble(exc)
-    said = f"{what}: {exc}; try again shortly"
-    plain = f"{what}; try again shortly"
-    return error_response(503, for_caller(request, said, plain))
+    return for_caller(request, f"{what}: {exc}; try again shortly", f"{what}; try again shortly")
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
+    # Starlette answers this one outside every middleware: the headers every answer carries
+    # (and on the console's pages, its policy and a page) are added here.
     if unavailable := next((e for e in _chain(exc) if isinstance(e, StoreUnavailable)), None):
-        return await _store_unavailable(request, unavailable)
+        said = _store_message(request, unavailable)
+        on_console = f"The console could not answer: {said}."
+        return _outermost(request, 503, said, on_console, title="Try again shortly")
     reference = uuid.uuid4().hex[:12]
     where = f"unexpected error (reference {reference}) on {request.method} {request.url.path}"
     if _validation_errors(exc):
@@ -280,17 +286,26 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     # here (api/server_logs.py). One _store_unavailable answered has no stack in the log.
     with contextlib.suppress(AttributeError):
         setattr(exc, LOGGED_BY_API, True)
-    # Starlette answers this one outside every middleware: the headers every answer carries
-    # (and the console's policy on the console's pages) are added here.
     said = f"internal error (reference {reference}); the API's log has the details"
+    return _outermost(
+        request,
+        500,
+        said,
+        f"The console could not answer: {said}. Open the ticket again to see what it holds "
+        "before you send anything again.",
+        title="Something went wrong",
+    )
+
+
+def _outermost(
+    request: Request, status: int, said: str, on_console: str, *, title: str
+) -> Response:
+    """An answer made outside every middleware: the API's JSON with the headers every answer
+    carries, or on the console's paths a page under the console's policy."""
     if is_console(request.url.path):
-        page = console_page(
-            "Something went wrong",
-            f"The console could not answer: {said}. Open the ticket again to see what it "
-            "holds before you send anything again.",
-        )
-        return HTMLResponse(page, status_code=500, headers=_headers(EVERY_ANSWER | CONSOLE_ANSWER))
-    return error_response(500, said, headers=_headers(EVERY_ANSWER))
+        page = console_page(title, on_console)
+        return HTMLResponse(page, status, headers=_headers(EVERY_ANSWER | CONSOLE_ANSWER))
+    return error_response(status, said, headers=_headers(EVERY_ANSWER))
 
 
 def _headers(raw: dict[bytes, bytes]) -> dict[str, str]:

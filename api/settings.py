@@ -14,8 +14,8 @@ DEFAULT_PORT = 8480
 DEFAULT_INTAKE_PER_MINUTE = 60.0
 DEFAULT_INTAKE_BURST = 20
 # GET /report per token: it reads up to 20,000 tickets' records from Temporal's visibility store
-# (docs/api.md). A dashboard refreshing every few seconds passes; a loop is stopped before it
-# loads the store the workers need.
+# (docs/api.md). A dashboard refreshing every 5 s (or less often) passes; a loop is stopped
+# before it loads the store the workers need.
 DEFAULT_REPORT_PER_MINUTE = 12.0
 DEFAULT_REPORT_BURST = 4
 # The largest request body read at all. Enough for 10 tickets at the 20,000-character body limit

@@ -68,7 +68,7 @@ TICKET_FIELDS = frozenset(Ticket.model_fields)
 
 class BatchReads:
     """The batch's input, each ticket read (validated) when a run first needs it: its group's
-    start, or the question whether any ticket left holds an unknown field. Every ticket was
+    start (whether any ticket left has a key that is not a ticket's reads none). Every ticket was
     validated at each run's start, and each run of a batch of 100,000 tickets re-read them all:
     on two busy cores that passed the SDK's 2 s deadlock limit, and the batch never started.
     Reading is pure (the same input reads the same), so when it happens changes no command."""
@@ -92,7 +92,8 @@ class BatchReads:
         reading up to the first one that was otherwise valid read every ticket of an input of
         100,000 invalid ones with an extra key, 2.4 s at each run's start against the SDK's 2 s
         deadlock limit, and the batch never started. Asking for an input whose only such
-        tickets are invalid changes nothing but the wording of their reasons."""
+        tickets are invalid changes nothing but the marker in its history: an invalid ticket's
+        reason reads the same either way."""
         return any(_other_keys(raw) for raw in self._raws[start:])
 
     def ids_from(self, start: int) -> set[str]:

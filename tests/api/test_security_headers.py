@@ -4,11 +4,13 @@ another site (api/security_headers.py)."""
 from typing import Any
 
 import httpx
+import pytest
 
 from api.app import create_app
 from api.security_headers import CONSOLE_POLICY
 from api.settings import ApiSettings
 from api.temporal import TemporalConnection
+from shared.stores.errors import StoreUnavailable
 from tests.api.helpers import page_csrf
 from tests.support.api_server import Tokens, bearer
 
@@ -112,6 +114,36 @@ async def test_an_unexpected_error_on_the_console_is_a_page_under_the_consoles_p
     assert answer.headers["content-security-policy"] == CONSOLE_POLICY
     assert answer.headers["x-frame-options"] == "DENY"
     assert answer.headers["cache-control"] == "no-store"
+
+
+@pytest.mark.parametrize("path", ["/broken", "/console/broken"])
+async def test_a_bug_over_a_database_outage_answers_503_with_the_headers(
+    tokens: Tokens, path: str
+) -> None:
+    # A bug raised while handling the database's outage reaches the outermost handler, which
+    # answered the outage's 503 without the headers every answer carries (or the console's).
+    app = create_app(ApiSettings(), tokens.registry(), TemporalConnection())
+
+    @app.get(path)
+    async def broken() -> None:
+        try:
+            raise StoreUnavailable("database db1 at pg.internal is unreachable")
+        except StoreUnavailable as err:
+            raise RuntimeError("a bug in the handling") from err
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api") as local:
+        answer = await local.get(path)
+
+    assert answer.status_code == 503
+    assert "the shared database is unavailable" in answer.text
+    assert answer.headers["cache-control"] == "no-store"
+    if path.startswith("/console"):
+        assert answer.headers["content-type"].startswith("text/html")
+        assert answer.headers["content-security-policy"] == CONSOLE_POLICY
+    else:
+        assert "content-security-policy" not in answer.headers
+        assert "try again shortly" in answer.json()["message"]
 
 
 async def test_a_body_is_not_read_for_a_caller_without_a_known_token(tokens: Tokens) -> None:
