@@ -77,6 +77,9 @@ SUBMIT_REVIEW_UPDATE: Final = "submit_review"
 # Orchestrator, swarm and batch.
 PROGRESS_QUERY: Final = "progress"
 TICKET_SETTLED_SIGNAL: Final = "ticket_settled"
+# From an orchestrator run cancelled on its own to its ticket: what it spent (a cancellation
+# carries no details).
+ORCHESTRATION_SPENT_SIGNAL: Final = "orchestration_spent"
 
 TICKET_WORKFLOW_ID_PREFIX: Final = "ticket-"
 

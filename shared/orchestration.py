@@ -154,6 +154,18 @@ class OrchestratorFailure(BaseModel):
         return sum(u.input_tokens + u.output_tokens for calls in self.usage.values() for u in calls)
 
 
+class OrchestrationSpent(BaseModel):
+    """What an orchestrator run cancelled on its own had spent, sent to the ticket that started
+    it before the run ends cancelled: Temporal records no details with a cancellation, and the
+    ticket billed none of it. The calls running when it was cancelled are not in it (their
+    answers never came)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    run: str = Field(max_length=1_000)  # the run's workflow id
+    usage: dict[str, list[Usage]] = Field(default_factory=dict)
+
+
 class SubTaskShare(BaseModel):
     """What a sub-task may spend, held for it from its run's budget when it started: it makes a
     call after its first (a fallback route, the simpler attempt) only while the call, estimated

@@ -87,6 +87,11 @@ def findings_kept(cause: BaseException | None, run_id: str) -> str:
     )
 
 
+def orchestration_run_id(ticket_workflow_id: str) -> str:
+    """The workflow id of a ticket's orchestrator run."""
+    return f"{ticket_workflow_id}/resolution"
+
+
 async def orchestrated_draft(
     ticket: Ticket,
     record: TicketRecord,
@@ -96,7 +101,7 @@ async def orchestrated_draft(
 ) -> tuple[Draft, str] | None:
     """The draft and its author, or None when the single resolver must draft instead."""
     view = record.view
-    child_id = f"{workflow.info().workflow_id}/resolution"
+    child_id = orchestration_run_id(workflow.info().workflow_id)
     agents.check_budget()
     failure: str | None = None
     try:
@@ -118,6 +123,13 @@ async def orchestrated_draft(
             static_summary=f"resolution plan for ticket {ticket.ticket_id}",
         )
     except ChildWorkflowError as err:
+        if is_cancelled_exception(err) and record.orchestration_spent:
+            # What the run said it had spent as it was cancelled (its cancellation carries no
+            # details): a signal it sends since cancel-reports-spend, so no older history has it.
+            for role, calls in record.orchestration_spent.items():
+                for usage in calls:
+                    agents.count(AgentRole(role), usage)
+            record.orchestration_spent = None
         if is_cancelled_exception(err) and (
             workflow.cancellation_reason() is not None
             or not workflow.patched(PATCH_CHILD_CANCEL_FALLS_BACK)

@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
         ORCHESTRATOR_AGENT_FAILED,
         ORCHESTRATOR_BUDGET_SPENT,
         ContextItem,
+        OrchestrationSpent,
         OrchestratorFailure,
         OrchestratorInput,
         OrchestratorProgress,
@@ -75,6 +76,10 @@ POSITIONAL_SUBTASK_IDS = "positional-subtask-ids"
 # budget before, each started against one call. A sub-task starts while one call (the largest so
 # far) fits in what is free. Asked once per run with a budget, before its first sub-task starts.
 SUBTASK_SHARES = "subtask-shares"
+# A run cancelled on its own (an operator) tells its ticket what it spent before it ends
+# cancelled: a cancellation carries no details, and the ticket billed none of the run's calls.
+# Asked only on that path, by a run with a parent and something spent.
+CANCEL_REPORTS_SPEND = "cancel-reports-spend"
 
 
 @workflow.defn(name=names.ORCHESTRATOR_WORKFLOW)
@@ -100,6 +105,7 @@ class OrchestratorWorkflow:
             return await self._orchestrate(request, config)
         except ActivityError as err:
             if is_cancelled_exception(err):
+                await self._report_spend()
                 raise
             # A planner or synthesizer whose every route failed: the run fails, with what it
             # spent until then (the failed calls included) for its ticket to bill.
@@ -110,6 +116,27 @@ class OrchestratorWorkflow:
                 ORCHESTRATOR_AGENT_FAILED,
                 outcomes=list(self._outcomes.values()),
             ) from err
+        except BaseException as err:
+            # The run cancelled (at any await: a call, a sub-task's end, the wait for them).
+            if is_cancelled_exception(err):
+                await self._report_spend()
+            raise
+
+    async def _report_spend(self) -> None:
+        """Cancelled: tell the ticket that started this run what it spent (CANCEL_REPORTS_SPEND),
+        then end cancelled. A ticket already gone cannot be told; the cancellation stands."""
+        parent = workflow.info().parent
+        usage = self._spend.usage
+        if parent is None or not any(usage.values()):
+            return
+        if not workflow.patched(CANCEL_REPORTS_SPEND):
+            return
+        ticket = workflow.get_external_workflow_handle(parent.workflow_id, run_id=parent.run_id)
+        spent = OrchestrationSpent(run=workflow.info().workflow_id, usage=usage)
+        try:
+            await ticket.signal(names.ORCHESTRATION_SPENT_SIGNAL, spent)
+        except Exception as err:  # the run ends cancelled either way
+            workflow.logger.warning("the run's spend could not reach its ticket: %s", err)
 
     async def _orchestrate(
         self, request: OrchestratorInput, config: PipelineConfig

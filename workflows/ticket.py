@@ -30,10 +30,12 @@ with workflow.unsafe.imports_passed_through():
     from shared import search_attributes as sa
     from shared.agents import AgentRole, Draft
     from shared.batch import TicketSettled
+    from shared.orchestration import OrchestrationSpent
     from shared.review import ReviewAction, ReviewDecision, ReviewReceipt
     from shared.tickets import Ticket
     from shared.view import TicketRequest, TicketView
     from workflows.agent_calls import HandOff, config_snapshot, describe_failure
+    from workflows.orchestrated_draft import orchestration_run_id
     from workflows.review_gate import ReviewGate
     from workflows.ticket_delivery import deliver
     from workflows.ticket_patches import (
@@ -309,6 +311,20 @@ class TicketWorkflow:
         # Runs before the update is written to history: a refused review leaves no trace.
         if problem := self._reviews.admission_problem(decision):
             raise ValueError(problem)
+
+    @workflow.signal(name=names.ORCHESTRATION_SPENT_SIGNAL)
+    def orchestration_spent(self, payload: Any) -> None:
+        """From this ticket's orchestrator run, cancelled on its own: what it had spent, billed
+        when that run ends cancelled (workflows/orchestrated_draft.py). Another sender's, or one
+        that does not parse, is ignored."""
+        try:
+            spent = OrchestrationSpent.model_validate(payload)
+            usage = {AgentRole(role): calls for role, calls in spent.usage.items()}
+        except ValueError:
+            workflow.logger.warning("an orchestration_spent signal that does not parse: ignored")
+            return
+        if spent.run == orchestration_run_id(workflow.info().workflow_id):
+            self._record.orchestration_spent = {role.value: calls for role, calls in usage.items()}
 
     # ---- queries ---------------------------------------------------------------------------------
 

@@ -44,6 +44,9 @@ class TicketRecord:
         # Tickets since the stages-at-rest version (set by the workflow before start()) publish
         # no move from one agent state to another (see publish()).
         self.stages_at_rest = False
+        # What the ticket's orchestrator run said it had spent as it was cancelled on its own
+        # (the orchestration_spent signal), by role; billed once that run ends cancelled.
+        self.orchestration_spent: dict[str, list[Usage]] | None = None
 
     @property
     def state(self) -> TicketState:

@@ -1,0 +1,88 @@
+"""An orchestrator run cancelled on its own still bills its ticket for what it spent.
+
+Temporal records no details with a cancellation: the ticket's totals (and its budget) left out
+every call of a run an operator cancelled, the planner's and the finished sub-tasks' included.
+Since ``cancel-reports-spend`` the run signals its ticket what it spent before it ends cancelled.
+"""
+
+import asyncio
+
+import pytest
+from temporalio.client import WorkflowExecutionStatus
+from temporalio.service import RPCError
+from temporalio.testing import WorkflowEnvironment
+
+from policy.transitions import TicketState
+from shared import names
+from shared.orchestration import OrchestrationSpent, OrchestratorProgress
+from shared.view import TicketView
+from tests.support.fake_fanout import FakeOrchestrationAgents, plan, task
+from tests.support.fakes import FakeAgents, FakeTicketServices
+from tests.support.temporal import patch_ids, wait_until
+from tests.support.tickets import make_ticket, start_ticket
+from tests.support.workers import fake_pipeline
+from workflows.orchestrator import CANCEL_REPORTS_SPEND
+
+pytestmark = pytest.mark.usefixtures("replay_check")
+
+
+async def test_an_orchestrator_run_cancelled_on_its_own_bills_its_ticket_what_it_spent(
+    dev_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    # The planner (20 tokens) and one sub-task (20) answer; the other sub-task is still working
+    # when an operator cancels the run. The ticket drafts alone, and bills the 40.
+    agents, services = FakeAgents(complex=True), FakeTicketServices()
+    hold = asyncio.Event()
+    orchestration = FakeOrchestrationAgents(
+        plans=[plan(task("fast", "analyst"), task("slow", "researcher"))], gates={"slow": hold}
+    )
+    activities = agents.activities() + services.activities() + orchestration.agent_activities()
+    async with fake_pipeline(
+        dev_env.client, task_queue, activities, llm_queue=services.agent_queue
+    ):
+        handle = await start_ticket(dev_env.client, task_queue, make_ticket())
+        run = dev_env.client.get_workflow_handle(f"{handle.id}/resolution")
+
+        async def fast_counted_slow_running() -> bool | None:
+            try:
+                now = await run.query(names.PROGRESS_QUERY, result_type=OrchestratorProgress)
+            except RPCError:
+                return None
+            return ("fast" in {o.id for o in now.outcomes} and now.running == ["slow"]) or None
+
+        await wait_until(fast_counted_slow_running, what="the fast sub-task to be counted")
+        await run.cancel()
+        result: TicketView = await handle.result()
+        hold.set()
+        run_history = await run.fetch_history()
+        run_status = (await run.describe()).status
+
+    assert run_status is WorkflowExecutionStatus.CANCELED  # the operator's cancellation stands
+    assert CANCEL_REPORTS_SPEND in patch_ids(run_history.events)
+    assert result.state is TicketState.COMPLETED and result.draft is not None
+    assert result.draft.author != "orchestrator" and len(agents.calls["draft"]) == 1
+    assert (result.usage["planner"].requests, result.usage["planner"].input_tokens) == (1, 10)
+    assert (result.usage["worker"].requests, result.usage["worker"].output_tokens) == (1, 10)
+
+
+async def test_a_spend_signal_from_another_run_or_that_does_not_parse_is_ignored(
+    dev_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    # The signal adds to the ticket's bill: only its own run's, as its run ends cancelled.
+    agents, services = FakeAgents(), FakeTicketServices()
+    async with fake_pipeline(
+        dev_env.client,
+        task_queue,
+        agents.activities() + services.activities(),
+        llm_queue=services.agent_queue,
+    ):
+        handle = await start_ticket(dev_env.client, task_queue, make_ticket())
+        usage = {"planner": [{"provider": "x", "model": "m", "input_tokens": 10**6}]}
+        stranger = OrchestrationSpent.model_validate({"run": "someone-else", "usage": usage})
+        await handle.signal(names.ORCHESTRATION_SPENT_SIGNAL, stranger)
+        await handle.signal(names.ORCHESTRATION_SPENT_SIGNAL, {"run": f"{handle.id}/resolution"})
+        await handle.signal(names.ORCHESTRATION_SPENT_SIGNAL, {"usage": "lots"})
+        result: TicketView = await handle.result()
+
+    assert result.state is TicketState.COMPLETED
+    assert "planner" not in result.usage and result.total_tokens < 10**6
