@@ -160,10 +160,29 @@ class OrchestrationSpent(BaseModel):
     ticket billed none of it. The calls running when it was cancelled are not in it (their
     answers never came)."""
 
-    model_config = ConfigDict(extra="forbid")
+    # A newer version's field is left out, not a reason to drop what the run spent.
+    model_config = ConfigDict(extra="ignore")
 
     run: str = Field(max_length=1_000)  # the run's workflow id
     usage: dict[str, list[Usage]] = Field(default_factory=dict)
+
+    def problem(self) -> str | None:
+        """Why this is no run's spend (None: it may be): a signal can come from anyone who may
+        signal the ticket, and what it says is added to the ticket's bill and budget."""
+        calls = [u for usage in self.usage.values() for u in usage]
+        if len(calls) > MAX_REPORTED_CALLS:
+            return f"{len(calls)} calls, more than a run makes ({MAX_REPORTED_CALLS})"
+        for u in calls:
+            counts = (u.input_tokens, u.output_tokens, u.cached_tokens, u.cache_write_tokens)
+            if min(counts) < 0 or u.cost_usd < 0 or u.requests < 0:
+                return "a negative count"
+            if len(u.provider) > 200 or len(u.model) > 200:
+                return "a provider or model name past 200 characters"
+        return None
+
+
+# More calls than one orchestrator run makes (its plan's sub-tasks, each with a few attempts).
+MAX_REPORTED_CALLS = 2_000
 
 
 class SubTaskShare(BaseModel):

@@ -41,6 +41,10 @@ ORCHESTRATOR_AUTHOR = "orchestrator"
 # resolver like any other failure of it: it failed the whole ticket before, whose workflow ended
 # FAILED with its state CANCELLED. Asked only when the run was cancelled and the ticket was not.
 PATCH_CHILD_CANCEL_FALLS_BACK = "orchestrator-cancel-falls-back"
+# What the orchestrator run said it had spent as it was cancelled (its orchestration_spent
+# signal, sent since cancel-reports-spend) is billed to the ticket. Asked only when such a
+# signal came: a ticket worker without the handler left it unbilled, and its replay must too.
+PATCH_CANCELLED_RUN_BILLED = "cancelled-orchestration-billed"
 MAX_DRAFT_CHARS = 8_000  # the Draft model's limit
 # A synthesized answer longer than a draft may be falls back to the single resolver (whose
 # Draft is checked, with a repair round), with the reason: it was cut at MAX_DRAFT_CHARS, mid
@@ -104,6 +108,7 @@ async def orchestrated_draft(
     child_id = orchestration_run_id(workflow.info().workflow_id)
     agents.check_budget()
     failure: str | None = None
+    record.orchestration_pending = True
     try:
         result = await workflow.execute_child_workflow(
             names.ORCHESTRATOR_WORKFLOW,
@@ -123,13 +128,13 @@ async def orchestrated_draft(
             static_summary=f"resolution plan for ticket {ticket.ticket_id}",
         )
     except ChildWorkflowError as err:
-        if is_cancelled_exception(err) and record.orchestration_spent:
+        spent = record.orchestration_spent
+        if is_cancelled_exception(err) and spent and workflow.patched(PATCH_CANCELLED_RUN_BILLED):
             # What the run said it had spent as it was cancelled (its cancellation carries no
-            # details): a signal it sends since cancel-reports-spend, so no older history has it.
-            for role, calls in record.orchestration_spent.items():
+            # details): billed whether the run or the whole ticket was cancelled.
+            for role, calls in spent.items():
                 for usage in calls:
                     agents.count(AgentRole(role), usage)
-            record.orchestration_spent = None
         if is_cancelled_exception(err) and (
             workflow.cancellation_reason() is not None
             or not workflow.patched(PATCH_CHILD_CANCEL_FALLS_BACK)
@@ -156,6 +161,9 @@ async def orchestrated_draft(
     except WorkflowAlreadyStartedError:
         # A run from before a reset of this ticket is still there: do not wait on it.
         failure = f"{child_id} is already running (from an earlier run of this ticket)"
+    finally:
+        record.orchestration_pending = False
+        record.orchestration_spent = None
     if failure is None:
         for role, calls in result.usage.items():
             for usage in calls:

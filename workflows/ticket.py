@@ -314,17 +314,24 @@ class TicketWorkflow:
 
     @workflow.signal(name=names.ORCHESTRATION_SPENT_SIGNAL)
     def orchestration_spent(self, payload: Any) -> None:
-        """From this ticket's orchestrator run, cancelled on its own: what it had spent, billed
-        when that run ends cancelled (workflows/orchestrated_draft.py). Another sender's, or one
-        that does not parse, is ignored."""
+        """From this ticket's orchestrator run, cancelled: what it had spent, billed when that
+        run ends cancelled (workflows/orchestrated_draft.py). One that does not parse, names
+        another run, arrives while no run is waited on, or says what no run spends (negative
+        counts, thousands of calls) is ignored: anyone who may signal the ticket can send one."""
         try:
             spent = OrchestrationSpent.model_validate(payload)
             usage = {AgentRole(role): calls for role, calls in spent.usage.items()}
+            problem = spent.problem()
         except ValueError:
-            workflow.logger.warning("an orchestration_spent signal that does not parse: ignored")
+            problem = "it does not parse"
+        if problem is None and spent.run != orchestration_run_id(workflow.info().workflow_id):
+            problem = "it names another run"
+        if problem is None and not self._record.orchestration_pending:
+            problem = "no orchestrator run is waited on"
+        if problem is not None:
+            workflow.logger.warning("an orchestration_spent signal ignored: %s", problem)
             return
-        if spent.run == orchestration_run_id(workflow.info().workflow_id):
-            self._record.orchestration_spent = {role.value: calls for role, calls in usage.items()}
+        self._record.orchestration_spent = {role.value: calls for role, calls in usage.items()}
 
     # ---- queries ---------------------------------------------------------------------------------
 

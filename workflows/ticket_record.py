@@ -44,8 +44,10 @@ class TicketRecord:
         # Tickets since the stages-at-rest version (set by the workflow before start()) publish
         # no move from one agent state to another (see publish()).
         self.stages_at_rest = False
-        # What the ticket's orchestrator run said it had spent as it was cancelled on its own
-        # (the orchestration_spent signal), by role; billed once that run ends cancelled.
+        # Whether the ticket waits on its orchestrator run now; and what that run said it had
+        # spent as it was cancelled (the orchestration_spent signal, taken only while it is
+        # waited on), by role: billed once the run ends cancelled.
+        self.orchestration_pending = False
         self.orchestration_spent: dict[str, list[Usage]] | None = None
 
     @property

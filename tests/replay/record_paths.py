@@ -53,6 +53,8 @@ PATH_TESTS: dict[str, str] = {
     "test_sub_tasks_make_no_fallback_call_past_the_share_of_the_budget_they_hold",
     "cancel-reports-spend": "tests/workflow/test_orchestration_spend.py::"
     "test_an_orchestrator_run_cancelled_on_its_own_bills_its_ticket_what_it_spent",
+    "cancelled-orchestration-billed": "tests/workflow/test_orchestration_spend.py::"
+    "test_an_orchestrator_run_cancelled_on_its_own_bills_its_ticket_what_it_spent",
     "retry-unapplied-rate": "tests/integration/test_rate_controller_renewal.py::"
     "test_a_rate_the_controller_could_not_set_is_set_again_without_waiting_for_reports",
 }

@@ -14,13 +14,14 @@ from temporalio.testing import WorkflowEnvironment
 
 from policy.transitions import TicketState
 from shared import names
-from shared.orchestration import OrchestrationSpent, OrchestratorProgress
+from shared.orchestration import MAX_REPORTED_CALLS, OrchestratorProgress
 from shared.view import TicketView
 from tests.support.fake_fanout import FakeOrchestrationAgents, plan, task
 from tests.support.fakes import FakeAgents, FakeTicketServices
 from tests.support.temporal import patch_ids, wait_until
 from tests.support.tickets import make_ticket, start_ticket
-from tests.support.workers import fake_pipeline
+from tests.support.workers import fake_pipeline, ticket_on_fakes
+from workflows.orchestrated_draft import PATCH_CANCELLED_RUN_BILLED
 from workflows.orchestrator import CANCEL_REPORTS_SPEND
 
 pytestmark = pytest.mark.usefixtures("replay_check")
@@ -50,39 +51,56 @@ async def test_an_orchestrator_run_cancelled_on_its_own_bills_its_ticket_what_it
                 return None
             return ("fast" in {o.id for o in now.outcomes} and now.running == ["slow"]) or None
 
-        await wait_until(fast_counted_slow_running, what="the fast sub-task to be counted")
-        await run.cancel()
-        result: TicketView = await handle.result()
-        hold.set()
+        try:
+            await wait_until(fast_counted_slow_running, what="the fast sub-task to be counted")
+            await run.cancel()
+            result: TicketView = await handle.result()
+        finally:
+            hold.set()
         run_history = await run.fetch_history()
         run_status = (await run.describe()).status
+        ticket_history = await handle.fetch_history()
 
     assert run_status is WorkflowExecutionStatus.CANCELED  # the operator's cancellation stands
     assert CANCEL_REPORTS_SPEND in patch_ids(run_history.events)
+    assert PATCH_CANCELLED_RUN_BILLED in patch_ids(ticket_history.events)
     assert result.state is TicketState.COMPLETED and result.draft is not None
     assert result.draft.author != "orchestrator" and len(agents.calls["draft"]) == 1
     assert (result.usage["planner"].requests, result.usage["planner"].input_tokens) == (1, 10)
     assert (result.usage["worker"].requests, result.usage["worker"].output_tokens) == (1, 10)
 
 
-async def test_a_spend_signal_from_another_run_or_that_does_not_parse_is_ignored(
+async def test_a_spend_signal_that_names_another_run_or_says_what_no_run_spends_is_ignored(
     dev_env: WorkflowEnvironment, task_queue: str
 ) -> None:
-    # The signal adds to the ticket's bill: only its own run's, as its run ends cancelled.
-    agents, services = FakeAgents(), FakeTicketServices()
-    async with fake_pipeline(
-        dev_env.client,
-        task_queue,
-        agents.activities() + services.activities(),
-        llm_queue=services.agent_queue,
-    ):
-        handle = await start_ticket(dev_env.client, task_queue, make_ticket())
-        usage = {"planner": [{"provider": "x", "model": "m", "input_tokens": 10**6}]}
-        stranger = OrchestrationSpent.model_validate({"run": "someone-else", "usage": usage})
-        await handle.signal(names.ORCHESTRATION_SPENT_SIGNAL, stranger)
-        await handle.signal(names.ORCHESTRATION_SPENT_SIGNAL, {"run": f"{handle.id}/resolution"})
-        await handle.signal(names.ORCHESTRATION_SPENT_SIGNAL, {"usage": "lots"})
+    # Anyone who may signal the ticket can send one, and what it says is billed: while the
+    # ticket waits on its run (no worker takes the planner's call, so the run spends nothing
+    # and sends nothing itself), a stranger's, a negative one and one that does not parse come.
+    agents, services = FakeAgents(complex=True), FakeTicketServices()
+    async with ticket_on_fakes(dev_env.client, task_queue, agents, services) as handle:
+        run = dev_env.client.get_workflow_handle(f"{handle.id}/resolution")
+        await wait_until(lambda: _running(run), what="the orchestrator run")
+        big = [{"provider": "x", "model": "m", "input_tokens": 10**6}]
+        negative = [{"provider": "x", "model": "m", "input_tokens": -(10**6), "cost_usd": -5}]
+        for signalled in (
+            {"run": "someone-else", "usage": {"planner": big}},
+            {"run": run.id, "usage": {"planner": negative}},
+            {"run": run.id, "usage": {"planner": big * (MAX_REPORTED_CALLS + 1)}},
+            {"run": run.id, "usage": {"not-a-role": big}},
+            {"usage": "lots"},
+        ):
+            await handle.signal(names.ORCHESTRATION_SPENT_SIGNAL, signalled)
+        await run.cancel()
         result: TicketView = await handle.result()
 
     assert result.state is TicketState.COMPLETED
-    assert "planner" not in result.usage and result.total_tokens < 10**6
+    assert [f.failed for f in result.fallbacks] == [f"orchestrator:{run.id}"]
+    assert "planner" not in result.usage
+    assert 0 < result.total_tokens < 10**6 and result.total_cost_usd >= 0
+
+
+async def _running(handle):  # type: ignore[no-untyped-def]
+    try:
+        return (await handle.describe()).status == WorkflowExecutionStatus.RUNNING or None
+    except RPCError:
+        return None
