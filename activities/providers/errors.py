@@ -147,12 +147,30 @@ STREAM_ERROR_STATUS: Final = {
     "server_error": 500,
     "api_error": 500,
     "overloaded_error": 529,
+    # OpenAI-compatible servers name the exception class instead (vLLM, LiteLLM).
+    "BadRequestError": 400,
+    "AuthenticationError": 401,
+    "PermissionDeniedError": 403,
+    "NotFoundError": 404,
+    "UnprocessableEntityError": 422,
+    "RateLimitError": 429,
+    "InternalServerError": 500,
+    "ServiceUnavailableError": 503,
 }
 
 
-def stream_error_status(*kinds: str | None) -> int:
-    """The status of a stream's error event from its code and type, the first one known."""
-    return next((STREAM_ERROR_STATUS[k] for k in kinds if k in STREAM_ERROR_STATUS), 500)
+def stream_error_status(*kinds: object) -> int:
+    """The status of a stream's error event from its code and type, the first one known: a
+    documented type or code, or an HTTP status given as the code (vLLM sends ``"code": 400``,
+    LiteLLM ``"code": "429"``; both were taken as a server error, a bad request retried and
+    billed five times, a rate limit counted against the call's failures)."""
+    for kind in kinds:
+        if isinstance(kind, str) and kind in STREAM_ERROR_STATUS:
+            return STREAM_ERROR_STATUS[kind]
+        text = str(kind).strip() if isinstance(kind, (str, int)) else ""
+        if text.isdigit() and 400 <= int(text) <= 599:
+            return int(text)
+    return 500
 
 
 def should_retry_header(headers: Mapping[str, str] | None) -> bool | None:
@@ -164,6 +182,16 @@ def should_retry_header(headers: Mapping[str, str] | None) -> bool | None:
         return None
     value = value.strip().lower()
     return True if value == "true" else False if value == "false" else None
+
+
+def is_spend_limit(failure: ProviderFailure) -> bool:
+    """The account's quota or spend limit: by its code, or, behind a proxy that puts the HTTP
+    status in the code (LiteLLM: ``"code": "429"``), by the upstream code in its message. It
+    was a rate limit then, retried until the ticket's SLA ran out, its fallback never tried."""
+    if (failure.code or "").lower() in SPEND_LIMIT_CODES:
+        return True
+    text = failure.message.lower()
+    return failure.status in (429, 402, 403, None) and any(c in text for c in SPEND_LIMIT_CODES)
 
 
 def is_context_length(failure: ProviderFailure) -> bool:
@@ -238,7 +266,7 @@ def _classify(failure: ProviderFailure, secrets: Iterable[str]) -> ApplicationEr
         return permanent(
             "ContextLengthExceeded", f"{who} refused the prompt as too long{status}: {message}"
         )
-    if (failure.code or "").lower() in SPEND_LIMIT_CODES:
+    if is_spend_limit(failure):
         return permanent("ProviderQuotaExceeded", f"{who} spend limit reached{status}: {message}")
     code = failure.status or 0
     if code == 429 and is_request_too_large(failure):

@@ -34,6 +34,27 @@ MODEL = MODELS["openai"]
 # ---- failures ------------------------------------------------------------------------------------
 
 
+async def test_a_quota_error_a_proxy_wraps_as_a_rate_limit_is_a_spend_limit(
+    fake: FakeLLMServer, make_openai: MakeOpenAI
+) -> None:
+    # LiteLLM puts the HTTP status in the code and the upstream's code in its message: the
+    # account's spent quota was a rate limit, retried until the ticket's SLA ran out.
+    fake.push(
+        Reply(
+            status=429,
+            error_type="None",
+            error_code="429",
+            error_message="litellm.RateLimitError: RateLimitError: OpenAIException - You "
+            "exceeded your current quota, please check your plan and billing details. "
+            "{'code': 'insufficient_quota'}",
+        )
+    )
+
+    err = await raised(make_openai().run(CLASSIFIER, classify_request(), MODEL))
+
+    assert (err.type, err.non_retryable) == ("ProviderQuotaExceeded", True)
+
+
 @pytest.mark.parametrize(
     ("headers", "delay"),
     [
