@@ -66,6 +66,10 @@ from shared.stores.ledger import (
 from shared.view import DeliveryReceipt, DeliveryRequest
 from workflows.options import DELIVERY_START_TO_CLOSE
 
+# Giving a claim back after the channel's verdict stops this long before the attempt's limit:
+# the verdict (a doubt, a refusal) must reach the server before it times the attempt out.
+RELEASE_MARGIN_SECONDS = 0.5
+
 
 class DeliveryActivities:
     """Registered on the delivery queue (and on the tickets queue, for tickets started before
@@ -369,10 +373,16 @@ class DeliveryActivities:
             await send_noting(self.ledger, channel, entry, request, attempt_deadline)
         except Exception:
             # The channel said it failed: the next attempt need not wait the claim out.
+            # Bounded by what is left of the attempt (the claim runs out anyway): the channel's
+            # verdict must reach the server within the attempt's limit, a stalled database or
+            # not. A fixed try after the verdict's own note had used the attempt up to its
+            # margin took it past the limit: the server recorded a timeout instead of the doubt,
+            # and the next attempt, finding a plain unsent row, sent the answer again.
+            left = attempt_deadline - RELEASE_MARGIN_SECONDS - asyncio.get_running_loop().time()
             try:
-                # Bounded (the claim runs out anyway): the channel's verdict must reach the
-                # server within the attempt's limit, a stalled database or not.
-                await within(self.ledger.release(entry.ticket_id, holder), MARK_SENT_TRY_SECONDS)
+                if left > 0:
+                    release = self.ledger.release(entry.ticket_id, holder)
+                    await within(release, min(MARK_SENT_TRY_SECONDS, left))
             except Exception as err:
                 activity.logger.warning("could not release %s: %s", entry.ticket_id, err)
             raise

@@ -172,10 +172,14 @@ async def test_the_doubt_reaches_the_server_within_the_attempt_when_the_ledger_s
 ) -> None:
     """Each note and the release waited as long as the database did: the attempt ran past its
     limit, the server recorded a timeout instead of the doubt, and the retry (finding a plain
-    unsent row) sent the answer again. Timings scaled down: a try of 0.2 s, a 3 s attempt."""
-    monkeypatch.setattr(mark_sent, "MARK_SENT_TRY_SECONDS", 0.2)
-    monkeypatch.setattr(mark_sent, "MARK_SENT_MARGIN_SECONDS", 0.5)
-    monkeypatch.setattr(delivery_activity, "MARK_SENT_TRY_SECONDS", 0.2)
+    unsent row) sent the answer again. Then the release's own try (5 s) after a note that had
+    used the attempt up to its margin (3 s) still ended 2 s past the limit. Timings scaled
+    down, one try longer than the margin as in production: a try of 0.6 s, a margin of 0.4 s,
+    a 3 s attempt."""
+    monkeypatch.setattr(mark_sent, "MARK_SENT_TRY_SECONDS", 0.6)
+    monkeypatch.setattr(mark_sent, "MARK_SENT_MARGIN_SECONDS", 0.4)
+    monkeypatch.setattr(delivery_activity, "MARK_SENT_TRY_SECONDS", 0.6)
+    monkeypatch.setattr(delivery_activity, "RELEASE_MARGIN_SECONDS", 0.25)
     ledger = StalledLedgerFake(tmp_path / "outbox.sqlite3")
     delivery = DeliveryActivities(
         ledger, DeliveryConfig(default_method=WEBHOOK), channels={WEBHOOK: SilentRelayFake()}
