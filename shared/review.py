@@ -1,6 +1,6 @@
 """A person's decision on a ticket awaiting review, and what the workflow answers."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -76,6 +76,19 @@ class ReviewDecision(BaseModel):
     def _no_nul(cls, value: object) -> object:
         # The edited text becomes the answer stored in the delivery ledger (tickets.without_nul).
         return without_nul(value)
+
+    @field_validator("waiting_since")
+    @classmethod
+    def _a_moment_in_utc(cls, value: datetime | None) -> datetime | None:
+        # 0001-01-01 at +14:00 is no moment in UTC: comparing passed, saying it in UTC raised
+        # OverflowError in the review signal's handler, which failed every workflow task of the
+        # ticket from then on (a signal cannot be refused: it stays in the history).
+        if value is not None:
+            try:
+                value.astimezone(UTC)
+            except OverflowError:
+                raise ValueError("not a moment that can be said in UTC") from None
+        return value
 
     @model_validator(mode="after")
     def _fields_match_action(self) -> "ReviewDecision":

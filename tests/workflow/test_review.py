@@ -220,6 +220,29 @@ async def test_a_review_signal_made_for_another_wait_or_without_the_draft_is_ign
     assert services.deliveries[0].text == view.draft.text
 
 
+@pytest.mark.parametrize(
+    "waiting_since", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"]
+)
+async def test_a_review_signal_with_a_moment_utc_cannot_hold_is_ignored_not_fatal(
+    ts_env: WorkflowEnvironment, task_queue: str, waiting_since: str
+) -> None:
+    # Saying it in UTC raised OverflowError in the signal's handler: every workflow task of the
+    # ticket failed from then on (the signal stays in the history), and it waited for ever.
+    agents, services = FakeAgents(priority=Priority.URGENT), FakeTicketServices()
+    async with ticket_on_fakes(ts_env.client, task_queue, agents, services) as handle:
+        await wait_for_state(handle, TicketState.AWAITING_REVIEW)
+        raw = {"action": "reject", "reason": "x", "waiting_since": waiting_since}
+        await handle.signal(names.REVIEW_SIGNAL, raw)
+        (ignored,) = await wait_until(lambda: _ignored(handle, 1), what="the signal ignored")
+        await handle.execute_update(
+            names.SUBMIT_REVIEW_UPDATE, ReviewDecision(action=ReviewAction.APPROVE)
+        )
+        result = await handle.result()
+
+    assert "waiting_since" in ignored.note and "UTC" in ignored.note
+    assert result.state is TicketState.COMPLETED and len(services.deliveries) == 1
+
+
 async def _ignored(handle, count):  # type: ignore[no-untyped-def]
     reviews = [r for r in (await status(handle)).reviews if not r.applied]
     return reviews if len(reviews) >= count else None
