@@ -48,7 +48,7 @@ from shared.provider_config import ModelPrice, ProviderConfig
 
 CONNECT_TIMEOUT = 10.0
 MESSAGES = "/v1/messages"
-STREAM_CUT_SHORT = "the answer's stream ended before its message_stop event"
+STREAM_CUT_SHORT = "the answer's stream ended before its message_stop event (or a stop reason after its last block)"
 
 
 def failure_from(err: Exception, provider: str) -> ProviderFailure:
@@ -167,10 +167,13 @@ class AnthropicProvider(LLMProvider):
                 self._client.post, MESSAGES, body, _EveryEventBeats, message.add
             )
         except (anthropic.AnthropicError, *TRANSPORT_ERRORS) as err:
-            # Network errors while reading a stream reach us as httpx2 errors, unwrapped.
-            raise self._billed(self._error(err), message) from None
-        if not message.stopped:
-            # The body ended without message_stop (a proxy that closed the connection, an empty
+            # Network errors while reading a stream reach us as httpx2 errors, unwrapped. An
+            # answer already whole (its stop reason after its last block) is kept, as OpenAI's
+            # is once it has its finish reason and usage.
+            if not message.whole or isinstance(err, anthropic.APIStatusError):
+                raise self._billed(self._error(err), message) from None
+        if not message.whole:
+            # The body ended before the answer did (a proxy that closed the connection, an empty
             # 200): not the model's answer, so not a repair round: a failure to retry.
             cut = ProviderFailure(self.name, STREAM_CUT_SHORT, connection=True)
             raise self._billed(to_application_error(cut, self._secrets), message)

@@ -75,6 +75,14 @@ class StreamedMessage:
         elif kind == "message_stop":
             self.stopped = True
 
+    @property
+    def whole(self) -> bool:
+        """The answer is all here: message_stop arrived, or message_delta gave the stop reason
+        after every block that streamed had stopped. Some compatible gateways close the
+        connection after message_delta (and a connection may drop right there): the finished,
+        billed answer was thrown away and asked for again."""
+        return self.stopped or (self.stop_reason is not None and not self._pieces)
+
     def done(self) -> "StreamedMessage":
         """Join what a block still holds (a stream that ended without its block's stop)."""
         for index in list(self._pieces):
