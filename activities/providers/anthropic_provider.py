@@ -48,7 +48,10 @@ from shared.provider_config import ModelPrice, ProviderConfig
 
 CONNECT_TIMEOUT = 10.0
 MESSAGES = "/v1/messages"
-STREAM_CUT_SHORT = "the answer's stream ended before its message_stop event (or a stop reason after its last block)"
+STREAM_CUT_SHORT = (
+    "the answer's stream ended before its message_stop event "
+    "(or a stop reason after its last block)"
+)
 
 
 def failure_from(err: Exception, provider: str) -> ProviderFailure:
@@ -172,6 +175,10 @@ class AnthropicProvider(LLMProvider):
             # is once it has its finish reason and usage.
             if not message.whole or isinstance(err, anthropic.APIStatusError):
                 raise self._billed(self._error(err), message) from None
+        except ApplicationError as err:
+            # The stream's own verdicts (malformed, too long, not a stream), after message_start
+            # may have counted the prompt: each retry was billed it again, none of it counted.
+            raise self._billed(err, message) from None
         if not message.whole:
             # The body ended before the answer did (a proxy that closed the connection, an empty
             # 200): not the model's answer, so not a repair round: a failure to retry.

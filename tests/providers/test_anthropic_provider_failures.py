@@ -179,6 +179,30 @@ async def test_a_stream_cut_after_its_prompt_was_counted_reports_what_was_billed
         assert usage["cost_usd"] > 0 and usage["requests"] == 1
 
 
+@pytest.mark.parametrize("fault", ["malformed", "block-past-the-limit"])
+async def test_a_stream_found_malformed_after_its_prompt_was_counted_reports_what_was_billed(
+    fault: str,
+) -> None:
+    # The stream's own verdicts bypassed the billing of a cut stream: each retry was billed
+    # the prompt again and none of it was counted.
+    bad: Any = (
+        "{not json"
+        if fault == "malformed"
+        else {
+            "type": "content_block_start",
+            "index": 10_000,
+            "content_block": {"type": "text", "text": ""},
+        }
+    )
+    with FakeStreamServer() as fake_stream:
+        fake_stream.push([("message_start", MESSAGE_START), ("content_block_start", bad)])
+        async with stream_provider("anthropic", fake_stream) as provider:
+            err = await raised(provider.run(CLASSIFIER, classify_request(), MODEL))
+
+    (usage,) = err.details
+    assert (usage["input_tokens"], usage["output_tokens"], usage["requests"]) == (100, 1, 1)
+
+
 async def test_the_next_attempt_of_a_call_whose_stream_broke_counts_what_it_was_billed() -> None:
     # The usage rides on the attempt's heartbeat (the server hands it to the retry): the error's
     # details reach the workflow only from the call's last attempt.
