@@ -256,9 +256,14 @@ async def _deliver_locally(
         ):
             # Data of the queued activity's input, not a new command: no patch needed.
             return _Queued(request.model_copy(update={"sent_key": cause.details[0]}), why)
-        if isinstance(cause, ApplicationError) and cause.next_retry_delay:
+        if (
+            isinstance(cause, ApplicationError)
+            and cause.type == names.DELIVERY_UNAVAILABLE_ERROR
+            and cause.next_retry_delay
+        ):
             # The channel asked for time (Retry-After): the queued attempt, scheduled at once,
-            # waits for it rather than asking again now. Data too, no new command.
+            # waits for it rather than asking again now. Data too, no new command. (Another
+            # attempt's claim sets a retry delay too: that is no word from the destination.)
             until = workflow.now() + cause.next_retry_delay
             return _Queued(request.model_copy(update={"not_before": until}), why)
         return _Queued(request, why)

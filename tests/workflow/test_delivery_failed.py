@@ -1,6 +1,8 @@
 """A delivery that cannot go out ends the ticket in DELIVERY_FAILED, a named state with the
 reason, whether it was refused for good or kept failing until its retries ran out."""
 
+from datetime import timedelta
+
 import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
@@ -114,6 +116,32 @@ async def test_a_local_attempt_that_fails_for_now_goes_to_the_delivery_queue(
         "first attempt failed for now (deliver_response_now failed: DeliveryUnavailable: the "
         "webhook answered 503); queued for delivery with retries"
     )
+
+
+@pytest.mark.parametrize(
+    ("failure", "waits"),
+    [
+        pytest.param(names.DELIVERY_IN_PROGRESS_ERROR, False, id="another-attempt-holds-it"),
+        pytest.param(names.DELIVERY_UNAVAILABLE_ERROR, True, id="retry-after"),
+    ],
+)
+async def test_only_a_destination_that_asked_for_time_holds_the_queued_attempt_back(
+    ts_env: WorkflowEnvironment, task_queue: str, failure: str, waits: bool
+) -> None:
+    # Another attempt's claim (a replayed ticket's local attempt) set a retry delay too, and was
+    # taken for the destination's Retry-After: the queued attempt failed at once, its try spent
+    # and the ticket's reason pointing at a destination that had asked for nothing.
+    local = ApplicationError(
+        "the local attempt could not send now",
+        type=failure,
+        next_retry_delay=timedelta(seconds=5),
+    )
+    services = FakeTicketServices(deliver_now_failures=[local])
+    async with ticket_on_fakes(ts_env.client, task_queue, FakeAgents(), services) as handle:
+        result: TicketView = await handle.result()
+
+    assert result.state is TicketState.COMPLETED and len(services.deliveries) == 1
+    assert (services.deliveries[0].not_before is not None) is waits
 
 
 async def test_a_first_attempt_that_delivers_moves_straight_to_completed(
