@@ -18,12 +18,20 @@ MAX_COOL_DOWN_SECONDS = 3600.0
 RENEW_AFTER_SECONDS = 24 * 3600.0
 
 
+# More outcomes than one report (a worker's half second) or the reports waiting for one tick
+# can hold: a report past it is dropped (the SDK drops a signal that does not decode), and
+# merged reports stop counting there. An integer of 400 digits raised OverflowError in the
+# controller's rules at every workflow task; 10**17 answered calls kept the breaker closed
+# through minutes of failures.
+MAX_REPORTED_OUTCOMES = 1_000_000
+
+
 class OutcomeReport(BaseModel):
     """One worker's count of agent-call outcomes on a provider queue since its last report."""
 
-    answered: int = Field(default=0, ge=0)
-    rate_limited: int = Field(default=0, ge=0)
-    failed: int = Field(default=0, ge=0)
+    answered: int = Field(default=0, ge=0, le=MAX_REPORTED_OUTCOMES)
+    rate_limited: int = Field(default=0, ge=0, le=MAX_REPORTED_OUTCOMES)
+    failed: int = Field(default=0, ge=0, le=MAX_REPORTED_OUTCOMES)
     retry_after: float | None = Field(default=None, ge=0)  # longest Retry-After seen, seconds
     # The rate the provider's declared request limit allows the queue, requests per second: the
     # lowest of its models' limits times the provider's rate_limit_headroom (the lowest of the
@@ -48,9 +56,9 @@ class OutcomeReport(BaseModel):
         waits = [w for w in (self.retry_after, other.retry_after) if w is not None]
         limits = [r for r in (self.allowed_rate, other.allowed_rate) if r is not None]
         return OutcomeReport(
-            answered=self.answered + other.answered,
-            rate_limited=self.rate_limited + other.rate_limited,
-            failed=self.failed + other.failed,
+            answered=min(self.answered + other.answered, MAX_REPORTED_OUTCOMES),
+            rate_limited=min(self.rate_limited + other.rate_limited, MAX_REPORTED_OUTCOMES),
+            failed=min(self.failed + other.failed, MAX_REPORTED_OUTCOMES),
             retry_after=max(waits) if waits else None,
             allowed_rate=min(limits) if limits else None,
             mode=_mode(self.mode, other.mode),
@@ -84,6 +92,10 @@ class ControllerInput(BaseModel):
     pending: OutcomeReport = Field(default_factory=OutcomeReport)
     # Each run continues as new after this long at most (runs since patch "renewed-runs").
     renew_after_seconds: float = Field(default=RENEW_AFTER_SECONDS, gt=0)
+    # The previous run's last set of the queue's rate failed: the rate in force is not known,
+    # so this run sets its rate at its first tick without waiting for a report (the queue may
+    # be paused, and a paused queue sends none). A new run took the state's rate as applied.
+    unapplied: bool = False
 
 
 class QueueRateChange(BaseModel):

@@ -77,6 +77,14 @@ PATCH_RETRY_UNAPPLIED: Final = "retry-unapplied-rate"
 # running controller kept the value it was started with across all its runs, so a changed
 # setting never reached it. Asked only when a report says another than the one in force.
 PATCH_REPORTED_COOL_DOWN: Final = "reported-cool-down"
+# A tick without reports (the breaker's cool-down ending, a retry of a failed set) follows the
+# mode the workers last reported, not the one the controller was first started with: switched
+# to the adaptive limit, the end of a cool-down removed the queue's rate instead of probing,
+# and a failing provider's queue ran unlimited. Asked only when the two differ. The mode also
+# crosses continue-as-new now.
+PATCH_REPORTED_MODE_KEPT: Final = "reported-mode-kept"
+# A rate that could not be applied when it was wanted (a set failed, the frontend restarting).
+UNKNOWN_RATE: Final = -1.0
 
 
 def _seconds(moment: timedelta) -> float:
@@ -128,6 +136,15 @@ class ProviderRateController:
             applied = None if nothing_declared else round(applied, 3)
         last = workflow.now()
         retry_unapplied = False  # a set failed: tick again without waiting for a report
+        if start.unapplied:
+            # The last run's last set failed: whatever the queue has, set the rate now (a wait
+            # for a tick could meet this run's renewal first, and the next run the same).
+            wanted = self._wanted(learns)
+            if await self._apply(start.provider_queue, wanted, learns):
+                applied = wanted
+            else:
+                applied, retry_unapplied = UNKNOWN_RATE, True
+        mode = start.mode  # the mode the workers last reported
         for _ in range(TICKS_PER_RUN):
             if workflow.info().is_continue_as_new_suggested() or self._renew:
                 break
@@ -155,7 +172,11 @@ class ProviderRateController:
             report, self._pending = self._pending, OutcomeReport()
             # The workers' configuration wins over the one the controller started with (runs
             # from before the modes always learn).
-            learns = not declared_limits or (report.mode or start.mode) == "adaptive"
+            said = report.mode
+            if said is None and mode != start.mode and workflow.patched(PATCH_REPORTED_MODE_KEPT):
+                said = mode
+            learns = not declared_limits or (said or start.mode) == "adaptive"
+            mode = report.mode or mode
             # The workers' breaker_cool_down_seconds, once they say another (asked only then).
             reported = report.cool_down_seconds
             if (
@@ -186,11 +207,7 @@ class ProviderRateController:
                 gentle_probes=gentle_probes,
                 fast_first_climb=fast_first_climb,
             )
-            # Taking only declared limits, nothing declared (yet): the queue has no rate (one
-            # left by this controller in the adaptive mode is removed).
-            wanted: float | None = round(self._state.queue_rate(), 3)
-            if not learns and self._state.allowed is None:
-                wanted = None
+            wanted = self._wanted(learns)
             if wanted != applied:
                 if await self._apply(start.provider_queue, wanted, learns):
                     applied = wanted
@@ -204,9 +221,18 @@ class ProviderRateController:
                     "state": self._state,
                     "pending": self._pending,
                     "cool_down_seconds": cool_down,
+                    "mode": mode,
+                    "unapplied": retry_unapplied,
                 }
             )
         )
+
+    def _wanted(self, learns: bool) -> float | None:
+        """The queue's rate for the state, rounded as every applied rate is. Taking only declared
+        limits, nothing declared (yet): no rate (one left by the adaptive mode is removed)."""
+        if not learns and self._state.allowed is None:
+            return None
+        return round(self._state.queue_rate(), 3)
 
     def _renew_after(self, seconds: float) -> "asyncio.Task[None]":
         async def later() -> None:

@@ -17,7 +17,7 @@ from temporalio.worker import Worker
 from activities.queue_rate import set_queue_rate
 from policy.adaptive_rate import ControllerState
 from shared import names
-from shared.rate_control import ControllerInput, QueueRateChange
+from shared.rate_control import ControllerInput, OutcomeReport, QueueRateChange
 from tests.support.temporal import wait_until
 from workflows.rate_controller import PATCH_RENEWED_RUNS, ProviderRateController
 
@@ -110,3 +110,81 @@ async def test_a_rate_the_controller_could_not_set_is_set_again_without_waiting_
         await handle.terminate("test over")
 
     assert flaky.refusals == 0 and flaky.set and (flaky.set[0] or 0) > 0
+
+
+class SetRateRecordingFake(SetRateRefusingFirstFake):
+    def __init__(self) -> None:
+        super().__init__(refusals=0)
+
+
+@pytest.mark.usefixtures("replay_check")
+async def test_a_rate_the_last_run_could_not_set_is_set_by_the_next_run_at_once(
+    dev_env: WorkflowEnvironment,
+) -> None:
+    """The probe rate fails to reach the queue and the run then continues as new (its day is
+    up, or the server suggests it): the new run took the state's rate as applied and waited
+    for a report that a paused queue never sends. Its run now carries that the set failed."""
+    tag = uuid.uuid4().hex[:8]
+    queue, provider_queue = f"rate-control-{tag}", f"llm-carried-{tag}"
+    client = dev_env.client
+    opened = ControllerState(rate=4.0, phase="open", open_until=time.time() + 0.5, openings=1)
+    start = ControllerInput(
+        provider_queue=provider_queue, state=opened, mode="adaptive", renew_after_seconds=1.0
+    )
+    flaky = SetRateRefusingFirstFake(refusals=3)  # the probe's three attempts all refused
+    async with Worker(
+        client, task_queue=queue, workflows=[ProviderRateController], activities=[flaky.set_rate]
+    ):
+        handle = await client.start_workflow(
+            names.RATE_CONTROLLER_WORKFLOW,
+            start,
+            id=names.rate_controller_id(provider_queue),
+            task_queue=queue,
+        )
+        first = handle.result_run_id
+
+        async def probing_rate_set_by_a_later_run() -> bool:
+            return bool(flaky.set) and (await handle.describe()).run_id != first
+
+        await wait_until(probing_rate_set_by_a_later_run, timeout=30.0, what="the probe rate set")
+        await handle.terminate("test over")
+
+    assert flaky.refusals == 0 and flaky.set[0] == 1.0
+
+
+@pytest.mark.usefixtures("replay_check")
+async def test_the_end_of_a_cool_down_follows_the_mode_the_workers_reported(
+    dev_env: WorkflowEnvironment,
+) -> None:
+    """A controller started in the declared-only mode whose workers now run the adaptive limit:
+    their failures open its breaker; the tick that ends the cool-down has no report, and it
+    fell back to the mode the controller was started with: the queue's rate was removed, and a
+    failing provider's queue ran unlimited instead of being probed at 1 request a second."""
+    tag = uuid.uuid4().hex[:8]
+    queue, provider_queue = f"rate-control-{tag}", f"llm-mode-{tag}"
+    client = dev_env.client
+    start = ControllerInput(
+        provider_queue=provider_queue,
+        state=ControllerState(rate=5.0, phase="steady"),
+        mode="declared",
+        cool_down_seconds=1.0,
+    )
+    rates = SetRateRecordingFake()
+    async with Worker(
+        client, task_queue=queue, workflows=[ProviderRateController], activities=[rates.set_rate]
+    ):
+        handle = await client.start_workflow(
+            names.RATE_CONTROLLER_WORKFLOW,
+            start,
+            id=names.rate_controller_id(provider_queue),
+            task_queue=queue,
+        )
+        await handle.signal(names.RATE_REPORT_SIGNAL, OutcomeReport(failed=4, mode="adaptive"))
+
+        async def two_rates_set() -> bool:
+            return len(rates.set) >= 2
+
+        await wait_until(two_rates_set, timeout=30.0, what="the breaker to open and close")
+        await handle.terminate("test over")
+
+    assert rates.set[:2] == [0.0, 1.0]  # paused, then probed (not None: no rate at all)

@@ -55,6 +55,8 @@ PATH_TESTS: dict[str, str] = {
     "test_an_orchestrator_run_cancelled_on_its_own_bills_its_ticket_what_it_spent",
     "cancelled-orchestration-billed": "tests/workflow/test_orchestration_spend.py::"
     "test_an_orchestrator_run_cancelled_on_its_own_bills_its_ticket_what_it_spent",
+    "reported-mode-kept": "tests/integration/test_rate_controller_renewal.py::"
+    "test_the_end_of_a_cool_down_follows_the_mode_the_workers_reported",
     "retry-unapplied-rate": "tests/integration/test_rate_controller_renewal.py::"
     "test_a_rate_the_controller_could_not_set_is_set_again_without_waiting_for_reports",
 }
