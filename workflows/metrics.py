@@ -26,16 +26,23 @@ def record_usage(role: str, usage: Usage) -> None:
     meter = workflow.metric_meter()
     labels = {"agent": str(role), "provider": usage.provider, "model": usage.model}
     tokens = meter.create_counter(m.LLM_TOKENS, "Tokens billed by LLM providers, by type")
-    tokens.add(usage.input_tokens, {**labels, "type": "input"})
-    tokens.add(usage.output_tokens, {**labels, "type": "output"})
-    tokens.add(usage.cached_tokens, {**labels, "type": "cached"})
+    # Never below 0 nor past a 64-bit counter: a counter refuses either with an exception, in
+    # workflow code, which failed every workflow task of the ticket (the providers clamp what
+    # they read; usage recorded before they did replays through here too).
+    tokens.add(_count(usage.input_tokens), {**labels, "type": "input"})
+    tokens.add(_count(usage.output_tokens), {**labels, "type": "output"})
+    tokens.add(_count(usage.cached_tokens), {**labels, "type": "cached"})
     meter.create_histogram_float(m.LLM_COST, "Estimated cost of one agent call in USD").record(
-        usage.cost_usd, labels
+        max(usage.cost_usd, 0.0) if usage.cost_usd == usage.cost_usd else 0.0, labels
     )
-    if usage.trimmed_tokens:
+    if usage.trimmed_tokens > 0:
         meter.create_counter(
             m.TRIMMED_TOKENS, "Input tokens removed by trimming before any model read them"
-        ).add(usage.trimmed_tokens, {"agent": str(role)})
+        ).add(_count(usage.trimmed_tokens), {"agent": str(role)})
+
+
+def _count(value: int) -> int:
+    return min(max(value, 0), 2**63 - 1)
 
 
 def ticket_finished(view: TicketView) -> None:

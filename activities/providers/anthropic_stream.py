@@ -12,6 +12,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from activities.providers.completion import token_count
+
 # Which field of its block each delta type adds to.
 DELTA_FIELDS = {
     "text_delta": "text",
@@ -124,7 +126,7 @@ class StreamedMessage:
         if isinstance(usage, dict):
             for name in USAGE_FIELDS:
                 if isinstance(usage.get(name), int):
-                    self.usage[name] = usage[name]
+                    self.usage[name] = token_count(usage[name])
 
 
 def _index(event: dict[str, Any]) -> int:

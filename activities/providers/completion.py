@@ -102,6 +102,24 @@ class Completion:
     estimated: bool = False
 
 
+# More tokens than any one call is billed: a count past it is a server's garbage.
+MAX_TOKENS_PER_CALL: Final = 100_000_000
+
+
+def token_count(value: object) -> int:
+    """A usage count as a provider or a compatible server sent it, as a count: not a number, or
+    negative, is 0; past any call's size, that size. A gateway's ``"prompt_tokens": -1`` failed
+    every workflow task of its ticket where the worker exports metrics (a counter refuses a
+    negative value, in workflow code), and priced the call below nothing."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return 0
+    if value != value or value <= 0:  # NaN, negative, zero
+        return 0
+    return int(min(value, MAX_TOKENS_PER_CALL))
+
+
 def spending(err: E, completion: Completion) -> E:
     """``err`` marked with what its request was billed before it failed (a stream cut after the
     provider counted the prompt, a whole answer where a stream was asked for): the provider's

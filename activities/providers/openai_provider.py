@@ -22,7 +22,12 @@ from openai import AsyncOpenAI
 from temporalio.exceptions import ApplicationError
 
 from activities.providers.base import AgentSpec
-from activities.providers.completion import REPAIR_INSTRUCTION, Completion, strict_json_schema
+from activities.providers.completion import (
+    REPAIR_INSTRUCTION,
+    Completion,
+    strict_json_schema,
+    token_count,
+)
 from activities.providers.errors import (
     TRANSPORT_ERRORS,
     ProviderCheckError,
@@ -103,10 +108,13 @@ def read_chunk(
         if finish := choice.get("finish_reason"):
             completion.finish_reason = finish
     if usage := chunk.get("usage"):
-        completion.input_tokens = int(usage.get("prompt_tokens") or 0)
-        completion.output_tokens = int(usage.get("completion_tokens") or 0)
-        details = usage.get("prompt_tokens_details") or {}
-        completion.cached_tokens = int(details.get("cached_tokens") or 0)
+        if not isinstance(usage, dict):
+            raise TypeError("a chunk's usage is not an object")
+        completion.input_tokens = token_count(usage.get("prompt_tokens"))
+        completion.output_tokens = token_count(usage.get("completion_tokens"))
+        details = usage.get("prompt_tokens_details")
+        cached = details.get("cached_tokens") if isinstance(details, dict) else None
+        completion.cached_tokens = min(token_count(cached), completion.input_tokens)
 
 
 # The SDK's own endpoint, given explicitly. Given None, the SDK reads OPENAI_BASE_URL
