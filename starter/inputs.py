@@ -22,9 +22,11 @@ from shared.validation import NameGivenTwice, json_kind, once_each
 MAX_LINE_BYTES: Final = 256 * 1024
 # The largest file read (tens of thousands of tickets or items); split a larger one.
 MAX_FILE_BYTES: Final = 128 * 1024 * 1024
-# The most objects read from one file (935,000 small tickets took a gigabyte to parse), and the
-# most lines that are not one before the file is taken for the wrong file (two million errors
-# took 600 MB): reading stops there, saying from which line.
+# The most objects read from one file (935,000 small tickets took a gigabyte to parse); and the
+# most bad lines listed from one file (two million errors took 600 MB): past it they are counted,
+# and once they also outnumber the good ones the file is taken for the wrong file and reading
+# stops there, saying from which line. (Reading stopped at the 1,000th bad line however many
+# were good: a 60,000-line export with every 50th ticket wrong lost its last 10,000 tickets.)
 MAX_ITEMS_PER_FILE: Final = 100_000
 MAX_BAD_LINES: Final = 1_000
 
@@ -53,6 +55,25 @@ class BadLines:
     own (not a JSON object) and those its caller refused (an object that is not a ticket)."""
 
     count: int = 0
+    good: int = 0  # lines the caller took (a reader that counts none stops at MAX_BAD_LINES)
+    unlisted: int = 0  # bad lines past MAX_BAD_LINES, counted, not listed
+
+    def refuse(self, errors: list["InputError"], found: list["InputError"]) -> None:
+        """One more bad line, with its problems: listed while MAX_BAD_LINES are not."""
+        self.count += 1
+        if self.count <= MAX_BAD_LINES:
+            errors.extend(found)
+        else:
+            self.unlisted += 1
+
+    def summary(self, source: str) -> "InputError | None":
+        if not self.unlisted:
+            return None
+        return InputError(
+            source,
+            None,
+            f"{self.unlisted:,} more lines were refused besides the {MAX_BAD_LINES:,} listed",
+        )
 
 
 def json_objects(
@@ -74,19 +95,18 @@ def json_objects(
     found = 0
 
     def refused(number: int, message: str) -> None:
-        errors.append(InputError(source, number, message))
-        bad.count += 1
+        bad.refuse(errors, [InputError(source, number, message)])
 
     for number, raw_line in enumerate(_lines(data), start=1):
         if not raw_line.strip():
             continue
-        if bad.count >= MAX_BAD_LINES:
+        if bad.count >= MAX_BAD_LINES and bad.count > bad.good:
             errors.append(
                 InputError(
                     source,
                     number,
-                    f"{MAX_BAD_LINES:,} lines are not what this command reads: is this the right "
-                    "file? Reading stopped here; nothing from this line on was read",
+                    f"{bad.count:,} lines are not what this command reads, more than it took: is "
+                    "this the right file? Reading stopped here; nothing from this line on was read",
                 )
             )
             return
@@ -156,8 +176,8 @@ def parse_jsonl(data: bytes, source: str) -> tuple[list[ParsedTicket], list[Inpu
     for number, raw in json_objects(data, source, errors, bad):
         ticket, problems = ticket_from_mapping(raw)
         if ticket is None:
-            bad.count += 1  # one line, however many of its fields are wrong
-            errors.extend(InputError(source, number, p) for p in problems)
+            # One line, however many of its fields are wrong.
+            bad.refuse(errors, [InputError(source, number, p) for p in problems])
             continue
         if (first := seen.get(ticket.ticket_id)) is not None:
             errors.append(
@@ -168,6 +188,9 @@ def parse_jsonl(data: bytes, source: str) -> tuple[list[ParsedTicket], list[Inpu
             continue
         seen[ticket.ticket_id] = number
         tickets.append(ParsedTicket(ticket, source, number))
+        bad.good += 1
+    if (summary := bad.summary(source)) is not None:
+        errors.append(summary)
     return tickets, errors
 
 

@@ -132,7 +132,7 @@ def test_a_file_of_lines_that_are_not_tickets_stops_being_read_after_the_limit(
 
     assert [p.ticket.ticket_id for p in tickets] == ["T-1"]
     assert [e.line for e in errors] == [2, 3, 4, 5]
-    assert errors[-1].message.startswith("3 lines are not what this command reads: is this the")
+    assert errors[-1].message.startswith("3 lines are not what this command reads, more than")
 
 
 def test_the_limit_counts_lines_not_problems_nor_tickets_given_twice(
@@ -147,4 +147,22 @@ def test_the_limit_counts_lines_not_problems_nor_tickets_given_twice(
 
     assert [p.ticket.ticket_id for p in tickets] == ["T-1", "T-9"]
     assert {e.line for e in errors} == {1, 2, 4, 5, 6}  # no "reading stopped" line
+    assert not any("lines are not what this command reads" in e.message for e in errors)
+
+
+def test_a_mostly_good_file_is_read_to_its_end_past_the_limit_of_listed_bad_lines(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Reading stopped at the limit's bad line however many were good: a 60,000-line export with
+    # every 50th ticket wrong lost its last 10,000 tickets. Past the limit bad lines are counted.
+    monkeypatch.setattr(inputs, "MAX_BAD_LINES", 3)
+    lines = []
+    for n in range(1, 41):
+        lines.append(good(f"T-{n}") if n % 5 else b'{"subject": "no body"}')
+    tickets, errors = parse_jsonl(jsonl(*lines), SOURCE)
+
+    assert len(tickets) == 32  # every good one, the last included
+    assert tickets[-1].ticket.ticket_id == "T-39"
+    assert [e.line for e in errors[:-1]] == [5, 10, 15]
+    assert errors[-1].message == "5 more lines were refused besides the 3 listed"
     assert not any("lines are not what this command reads" in e.message for e in errors)
