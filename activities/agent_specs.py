@@ -264,7 +264,9 @@ INSIGHTS = AgentSpec(
         "phrase in your own words."
         f"\n{UNTRUSTED_RULE}"
     ),
-    render_input=lambda r: f"Review {r.item.item_id}:\n{untrusted(r.item.text)}",
+    # The review alone: its id (any text a swarm's file gave, up to 100 characters, newlines and
+    # tags included) stood before the untrusted block, where it could speak as the prompt.
+    render_input=lambda r: f"The review:\n{untrusted(r.item.text)}",
 )
 
 SPECS = {

@@ -242,6 +242,11 @@ def parse_swarm_items(data: bytes, source: str) -> tuple[list[SwarmItem], list[I
         if not isinstance(text, str) or not text.strip():
             errors.append(InputError(source, number, f"field '{text_field}' is missing or empty"))
             continue
+        if id_field and any(c < " " or c == "\x7f" for c in item_id):
+            errors.append(
+                InputError(source, number, f"field '{id_field}' holds a control character")
+            )
+            continue
         if item_id in seen:
             said = f"item id {item_id} is taken: line {seen[item_id]} has it"
             errors.append(InputError(source, number, said))
