@@ -45,6 +45,12 @@ def create_app(
         description=DESCRIPTION,
         docs_url="/docs" if settings.docs else None,
         redoc_url="/redoc" if settings.docs else None,
+        # FastAPI's own spans go through this process's exporters (shared/telemetry.py), which
+        # drop exception messages and query strings. Its auto-configuration
+        # (FASTAPI_OTEL_AUTO_CONFIGURE=true) would add exporters of its own beside them, and its
+        # logs record a validation failure's input values (customer text) and exceptions'
+        # messages: neither, whatever the environment says.
+        telemetry={"auto_configure": False, "logs": False},
     )
     # Bodies over the limit are refused with 413 before anything parses them.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

@@ -131,3 +131,22 @@ async def test_a_request_s_query_string_is_not_exported() -> None:
 
     assert "url.query" not in (sent.attributes or {})
     assert (sent.attributes or {}).get("url.path") == "/tickets"
+
+
+def test_fastapis_own_exporters_and_logs_stay_off_whatever_the_environment_says(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # FASTAPI_OTEL_AUTO_CONFIGURE=true added an OTLP span exporter beside this process's (which
+    # drops exception messages and query strings) and a log exporter recording validation
+    # failures with their input values: customer text, sent as it was.
+    from api.app import create_app
+    from api.settings import ApiSettings
+    from api.temporal import TemporalConnection
+    from tests.support.api_server import Tokens
+
+    monkeypatch.setenv("FASTAPI_OTEL_AUTO_CONFIGURE", "true")
+    app = create_app(ApiSettings(), Tokens.fresh().registry(), TemporalConnection())
+
+    config = app._telemetry
+    assert (config["auto_configure"], config["logs"]) == (False, False)
+    assert config["tracing"] is True  # its spans still go, through this process's exporters
