@@ -338,3 +338,31 @@ def test_one_submit_takes_at_most_one_file_s_worth_of_tickets_across_files(
     assert len(said) == 2
     assert said[0].startswith(f"{files[1]}:2: not submitted from here on: one command submits")
     assert said[1].startswith(f"{files[2]}: not read: the files before it hold 3 tickets")
+
+
+def test_a_file_given_twice_is_read_once_and_repeats_across_files_are_listed_up_to_the_limit(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # `submit a.jsonl a.jsonl ...` (a glob that takes in a day already given) listed each of its
+    # tickets again for every repeat: 950,000 errors and 416 MiB for a file named 20 times.
+    monkeypatch.setattr(inputs, "MAX_BAD_LINES", 2)
+    first, again = tmp_path / "day1.jsonl", tmp_path / "day1-copy.jsonl"
+    first.write_bytes(jsonl(*(good(f"T-{i}") for i in range(5))))
+    again.write_bytes(jsonl(*(good(f"T-{i}") for i in range(5))))
+    args = argparse.Namespace(files=[str(first)] * 20 + [str(again)])
+    for flag in ticket_commands.TICKET_FLAGS.values():
+        setattr(args, flag.removeprefix("--").replace("-", "_"), None)
+
+    tickets, errors = ticket_commands._tickets_from_args(args)
+
+    assert [t.ticket.ticket_id for t in tickets] == [f"T-{i}" for i in range(5)]
+    said = [str(e) for e in errors]
+    assert said.count(f"{first}: given twice: read once") == 19
+    assert [s for s in said if "already appears" in s] == [
+        f"{again}:1: ticket T-0 already appears on {first}:1",
+        f"{again}:2: ticket T-1 already appears on {first}:2",
+    ]
+    assert (
+        said[-1]
+        == f"{again}: 3 more tickets an earlier file gave were left out besides the 2 listed"
+    )
