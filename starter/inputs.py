@@ -121,7 +121,14 @@ def json_objects(
             )
             return
         if len(raw_line) > MAX_LINE_BYTES:
-            refused(number, f"the line is {len(raw_line):,} bytes; the limit is {MAX_LINE_BYTES:,}")
+            # A large file with bare-CR line endings is one line past the limit: say why.
+            hint = (
+                "; its lines end with a bare CR: save the file with LF or CRLF line endings"
+                if b"\r" in raw_line.rstrip(b"\r")
+                else ""
+            )
+            said = f"the line is {len(raw_line):,} bytes; the limit is {MAX_LINE_BYTES:,}{hint}"
+            refused(number, said)
             continue
         try:
             text = raw_line.decode("utf-8")

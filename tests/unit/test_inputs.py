@@ -66,6 +66,18 @@ def test_old_mac_line_endings_are_named_as_the_problem() -> None:
     )
 
 
+def test_a_large_file_with_old_mac_line_endings_is_named_as_such_too() -> None:
+    # Past the line limit it was refused as one long line, without a word about line endings.
+    data = jsonl(*(good(f"T-{n}") for n in range(5_000))).replace(b"\n", b"\r")
+    tickets, errors = parse_jsonl(data, SOURCE)
+    assert tickets == []
+    [error] = errors
+    assert error.line == 1 and error.message.startswith("the line is ")
+    assert error.message.endswith(
+        "its lines end with a bare CR: save the file with LF or CRLF line endings"
+    )
+
+
 def test_the_short_field_names_are_accepted() -> None:
     data = line(id="T-5", subject="Hi", body="Hello", customer="C-1", tier="premium")
     [parsed], errors = parse_jsonl(data, SOURCE)
