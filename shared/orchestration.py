@@ -174,15 +174,21 @@ class OrchestrationSpent(BaseModel):
             return f"{len(calls)} calls, more than a run makes ({MAX_REPORTED_CALLS})"
         for u in calls:
             counts = (u.input_tokens, u.output_tokens, u.cached_tokens, u.cache_write_tokens)
-            if min(counts) < 0 or u.cost_usd < 0 or u.requests < 0:
-                return "a negative count"
+            if min(counts) < 0 or u.requests < 0 or not 0 <= u.cost_usd <= MAX_REPORTED_CALL_USD:
+                return "a negative count, or a cost that is no call's (NaN, infinite, huge)"
+            if max(counts) > MAX_REPORTED_CALL_TOKENS:
+                return f"more tokens than a call is billed ({MAX_REPORTED_CALL_TOKENS:,})"
             if len(u.provider) > 200 or len(u.model) > 200:
                 return "a provider or model name past 200 characters"
         return None
 
 
-# More calls than one orchestrator run makes (its plan's sub-tasks, each with a few attempts).
+# More calls than one orchestrator run makes (its plan's sub-tasks, each with a few attempts);
+# more than one call is billed. A NaN cost passed a check for negative ones, and the ticket's
+# spent cost became NaN: every budget comparison false, its cost budget off for good.
 MAX_REPORTED_CALLS = 2_000
+MAX_REPORTED_CALL_TOKENS = 100_000_000
+MAX_REPORTED_CALL_USD = 10_000.0
 
 
 class SubTaskShare(BaseModel):

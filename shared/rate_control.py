@@ -93,8 +93,8 @@ class ControllerInput(BaseModel):
     # Each run continues as new after this long at most (runs since patch "renewed-runs").
     renew_after_seconds: float = Field(default=RENEW_AFTER_SECONDS, gt=0)
     # The previous run's last set of the queue's rate failed: the rate in force is not known,
-    # so this run sets its rate at its first tick without waiting for a report (the queue may
-    # be paused, and a paused queue sends none). A new run took the state's rate as applied.
+    # so this run sets its rate as it starts, without waiting for a report (the queue may be
+    # paused, and a paused queue sends none). A new run took the state's rate as applied.
     unapplied: bool = False
 
 

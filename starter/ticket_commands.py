@@ -69,7 +69,8 @@ def _tickets_from_args(args: argparse.Namespace) -> tuple[list[ParsedTicket], li
         # Across files as within one (parse_jsonl): the first place an id appears keeps it.
         first: dict[str, ParsedTicket] = {}
         read: set[Path] = set()
-        repeated = 0  # tickets an earlier file gave, past the ones listed
+        repeated = 0  # tickets an earlier file gave
+        repeated_in = ""  # the last file that gave one again
         for name in args.files:
             path = Path(name).resolve()
             if path in read:
@@ -93,7 +94,7 @@ def _tickets_from_args(args: argparse.Namespace) -> tuple[list[ParsedTicket], li
             errors += bad
             for parsed in found:
                 if (earlier := first.setdefault(parsed.ticket.ticket_id, parsed)) is not parsed:
-                    repeated += 1
+                    repeated, repeated_in = repeated + 1, parsed.source
                     if repeated <= inputs.MAX_BAD_LINES:
                         said = (
                             f"ticket {parsed.ticket.ticket_id} already appears on {earlier.source}"
@@ -106,7 +107,7 @@ def _tickets_from_args(args: argparse.Namespace) -> tuple[list[ParsedTicket], li
         if repeated > inputs.MAX_BAD_LINES:
             errors.append(
                 InputError(
-                    args.files[-1],
+                    repeated_in,
                     None,
                     f"{repeated - inputs.MAX_BAD_LINES:,} more tickets an earlier file gave were "
                     f"left out besides the {inputs.MAX_BAD_LINES:,} listed",
