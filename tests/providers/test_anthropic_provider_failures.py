@@ -2,7 +2,6 @@
 HTTP): which are retried and after how long, which stop, what the error says; and check()."""
 
 import dataclasses
-import json
 from datetime import timedelta
 from typing import Any
 
@@ -13,9 +12,8 @@ from temporalio.testing import ActivityEnvironment
 from activities.agent_specs import CLASSIFIER
 from activities.heartbeat import begin_attempt
 from activities.providers.errors import ProviderCheckError
-from shared.agents import Classification
 from tests.providers.conftest import MODELS, MakeAnthropic
-from tests.providers.fake_stream import PAUSE, RESET, FakeStreamServer, stream_provider
+from tests.providers.fake_stream import FakeStreamServer, stream_provider
 from tests.providers.helpers import (
     API_KEY,
     PLAIN_KEY,
@@ -26,7 +24,6 @@ from tests.providers.helpers import (
     free_port,
     raised,
 )
-from tests.providers.test_anthropic_provider import tool_stream
 from tests.support.fake_llm import FakeLLMServer, Reply
 
 
@@ -107,34 +104,6 @@ async def test_stream_that_ends_before_message_stop_is_a_retryable_failure_not_a
     assert len(fake_stream.requests) == 2  # no repair round
 
 
-@pytest.mark.parametrize("ending", ["closed", "reset"])
-async def test_a_whole_answer_whose_stream_ends_before_message_stop_is_used(ending: str) -> None:
-    # Some compatible gateways close the connection after message_delta (and a connection can
-    # drop right there): the finished, billed answer was thrown away and asked for again.
-    answer = tool_stream(json.dumps(VALID_CLASSIFICATION), stop_reason="tool_use")[:-1]
-    if ending == "reset":  # (after a pause: a reset discards what the client has not read)
-        answer += [(PAUSE, 0.3), (RESET, None)]
-    with FakeStreamServer() as fake_stream:
-        fake_stream.push(answer)
-        async with stream_provider("anthropic", fake_stream) as provider:
-            reply = await provider.run(CLASSIFIER, classify_request(), MODEL)
-
-    assert reply.output == Classification(**VALID_CLASSIFICATION)
-    assert (reply.usage.input_tokens, reply.usage.output_tokens) == (120, 40)
-    assert len(fake_stream.requests) == 1
-
-
-async def test_a_stop_reason_before_its_block_stopped_is_still_a_stream_cut_short() -> None:
-    answer = tool_stream(json.dumps(VALID_CLASSIFICATION), stop_reason="tool_use")
-    without_block_stop = [e for e in answer[:-1] if e[0] != "content_block_stop"]
-    with FakeStreamServer() as fake_stream:
-        fake_stream.push(without_block_stop)
-        async with stream_provider("anthropic", fake_stream) as provider:
-            err = await raised(provider.run(CLASSIFIER, classify_request(), MODEL))
-
-    assert (err.non_retryable, "message_stop" in err.message) == (False, True)
-
-
 MESSAGE_START = {
     "type": "message_start",
     "message": {
@@ -177,30 +146,6 @@ async def test_a_stream_cut_after_its_prompt_was_counted_reports_what_was_billed
             3,
         )
         assert usage["cost_usd"] > 0 and usage["requests"] == 1
-
-
-@pytest.mark.parametrize("fault", ["malformed", "block-past-the-limit"])
-async def test_a_stream_found_malformed_after_its_prompt_was_counted_reports_what_was_billed(
-    fault: str,
-) -> None:
-    # The stream's own verdicts bypassed the billing of a cut stream: each retry was billed
-    # the prompt again and none of it was counted.
-    bad: Any = (
-        "{not json"
-        if fault == "malformed"
-        else {
-            "type": "content_block_start",
-            "index": 10_000,
-            "content_block": {"type": "text", "text": ""},
-        }
-    )
-    with FakeStreamServer() as fake_stream:
-        fake_stream.push([("message_start", MESSAGE_START), ("content_block_start", bad)])
-        async with stream_provider("anthropic", fake_stream) as provider:
-            err = await raised(provider.run(CLASSIFIER, classify_request(), MODEL))
-
-    (usage,) = err.details
-    assert (usage["input_tokens"], usage["output_tokens"], usage["requests"]) == (100, 1, 1)
 
 
 async def test_the_next_attempt_of_a_call_whose_stream_broke_counts_what_it_was_billed() -> None:

@@ -265,38 +265,6 @@ async def test_server_error_event_inside_the_stream_is_retryable() -> None:
     assert err.type == "ProviderUnavailable"
 
 
-@pytest.mark.parametrize(
-    ("error", "kind", "non_retryable"),
-    [
-        pytest.param(
-            {"message": "max_tokens is too large", "type": "BadRequestError", "code": 400},
-            "ProviderBadRequest",
-            True,
-            id="vllm-400",
-        ),
-        pytest.param(
-            {"message": "litellm.RateLimitError: slow down", "type": None, "code": "429"},
-            "ProviderRateLimited",
-            False,
-            id="litellm-429",
-        ),
-    ],
-)
-async def test_an_error_event_that_gives_its_http_status_as_the_code_is_read_by_it(
-    error: dict[str, object], kind: str, non_retryable: bool
-) -> None:
-    # OpenAI-compatible servers put the HTTP status in the code: both were a server error, the
-    # bad request retried (and billed) five times, the rate limit counted as a failure.
-    with FakeStreamServer() as fake_stream:
-        fake_stream.push(
-            [chunk({"role": "assistant", "content": '{"cat'}), (None, {"error": error})]
-        )
-        async with stream_provider("openai", fake_stream) as provider:
-            err = await raised(provider.run(CLASSIFIER, classify_request(), MODEL))
-
-    assert (err.type, err.non_retryable) == (kind, non_retryable)
-
-
 async def test_an_error_event_given_as_a_string_keeps_its_words() -> None:
     # The SDK said "An error occurred during streaming", the proxy's text only in its body.
     with FakeStreamServer() as fake_stream:

@@ -1,10 +1,13 @@
-"""An OpenAI answer whose stream ends badly after it was whole: its finish reason and usage (the
-last chunk before [DONE]) had arrived, so the provider billed it; it is used, not asked again."""
+"""An OpenAI answer whose stream ends badly: after it was whole (its finish reason and usage, the
+last chunk before [DONE], had arrived, so the provider billed it) it is used, not asked again;
+with an error event, the event's status says what it is, however a compatible server gives it."""
+
+import pytest
 
 from activities.agent_specs import CLASSIFIER
 from tests.providers.conftest import MODELS
 from tests.providers.fake_stream import PAUSE, RESET, FakeStreamServer, stream_provider
-from tests.providers.helpers import classify_request
+from tests.providers.helpers import classify_request, raised
 from tests.providers.test_openai_provider import chunk
 
 MODEL = MODELS["openai"]
@@ -35,3 +38,35 @@ async def test_a_whole_answer_whose_connection_resets_before_done_is_used_not_as
     assert reply.output.category == "Account"
     assert (reply.usage.input_tokens, reply.usage.output_tokens) == (700, 20)
     assert len(fake_stream.requests) == 1
+
+
+@pytest.mark.parametrize(
+    ("error", "kind", "non_retryable"),
+    [
+        pytest.param(
+            {"message": "max_tokens is too large", "type": "BadRequestError", "code": 400},
+            "ProviderBadRequest",
+            True,
+            id="vllm-400",
+        ),
+        pytest.param(
+            {"message": "litellm.RateLimitError: slow down", "type": None, "code": "429"},
+            "ProviderRateLimited",
+            False,
+            id="litellm-429",
+        ),
+    ],
+)
+async def test_an_error_event_that_gives_its_http_status_as_the_code_is_read_by_it(
+    error: dict[str, object], kind: str, non_retryable: bool
+) -> None:
+    # OpenAI-compatible servers put the HTTP status in the code: both were a server error, the
+    # bad request retried (and billed) five times, the rate limit counted as a failure.
+    with FakeStreamServer() as fake_stream:
+        fake_stream.push(
+            [chunk({"role": "assistant", "content": '{"cat'}), (None, {"error": error})]
+        )
+        async with stream_provider("openai", fake_stream) as provider:
+            err = await raised(provider.run(CLASSIFIER, classify_request(), MODEL))
+
+    assert (err.type, err.non_retryable) == (kind, non_retryable)
