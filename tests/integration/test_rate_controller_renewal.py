@@ -3,13 +3,16 @@ its run (continues as new) once it is ``renew_after_seconds`` old (patch "renewe
 run's history outlives the key it was encrypted with, and what it learnt goes with it; a rate it
 could not set is set again without waiting for a report (patch "retry-unapplied-rate")."""
 
+import contextlib
 import json
 import time
 import uuid
+from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from temporalio import activity
-from temporalio.client import WorkflowExecutionStatus
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -22,6 +25,23 @@ from tests.support.temporal import wait_until
 from workflows.rate_controller import PATCH_RENEWED_RUNS, ProviderRateController
 
 
+@contextlib.asynccontextmanager
+async def controller_running(
+    client: Client, queue: str, start: ControllerInput, set_rate: Any
+) -> AsyncIterator[WorkflowHandle[Any, Any]]:
+    """The controller for ``start``'s queue, started on ``queue`` with a worker of its own whose
+    set-rate activity is ``set_rate``, until the block ends."""
+    async with Worker(
+        client, task_queue=queue, workflows=[ProviderRateController], activities=[set_rate]
+    ):
+        yield await client.start_workflow(
+            names.RATE_CONTROLLER_WORKFLOW,
+            start,
+            id=names.rate_controller_id(start.provider_queue),
+            task_queue=queue,
+        )
+
+
 async def test_an_idle_controller_continues_as_new_when_its_run_is_old_enough(
     dev_env: WorkflowEnvironment,
 ) -> None:
@@ -32,15 +52,7 @@ async def test_an_idle_controller_continues_as_new_when_its_run_is_old_enough(
     start = ControllerInput(
         provider_queue=provider_queue, state=learnt, mode="adaptive", renew_after_seconds=1.0
     )
-    async with Worker(
-        client, task_queue=queue, workflows=[ProviderRateController], activities=[set_queue_rate]
-    ):
-        handle = await client.start_workflow(
-            names.RATE_CONTROLLER_WORKFLOW,
-            start,
-            id=names.rate_controller_id(provider_queue),
-            task_queue=queue,
-        )
+    async with controller_running(client, queue, start, set_queue_rate) as handle:
         first = handle.result_run_id
 
         async def renewed() -> bool:
@@ -93,15 +105,7 @@ async def test_a_rate_the_controller_could_not_set_is_set_again_without_waiting_
     opened = ControllerState(rate=4.0, phase="open", open_until=time.time() + 1.0, openings=1)
     start = ControllerInput(provider_queue=provider_queue, state=opened, mode="adaptive")
     flaky = SetRateRefusingFirstFake(refusals=3)
-    async with Worker(
-        client, task_queue=queue, workflows=[ProviderRateController], activities=[flaky.set_rate]
-    ):
-        handle = await client.start_workflow(
-            names.RATE_CONTROLLER_WORKFLOW,
-            start,
-            id=names.rate_controller_id(provider_queue),
-            task_queue=queue,
-        )
+    async with controller_running(client, queue, start, flaky.set_rate) as handle:
 
         async def probing_rate_set() -> bool:
             return any(rate for rate in flaky.set)
@@ -132,15 +136,7 @@ async def test_a_rate_the_last_run_could_not_set_is_set_by_the_next_run_at_once(
         provider_queue=provider_queue, state=opened, mode="adaptive", renew_after_seconds=1.0
     )
     flaky = SetRateRefusingFirstFake(refusals=3)  # the probe's three attempts all refused
-    async with Worker(
-        client, task_queue=queue, workflows=[ProviderRateController], activities=[flaky.set_rate]
-    ):
-        handle = await client.start_workflow(
-            names.RATE_CONTROLLER_WORKFLOW,
-            start,
-            id=names.rate_controller_id(provider_queue),
-            task_queue=queue,
-        )
+    async with controller_running(client, queue, start, flaky.set_rate) as handle:
         first = handle.result_run_id
 
         async def probing_rate_set_by_a_later_run() -> bool:
@@ -170,15 +166,7 @@ async def test_the_end_of_a_cool_down_follows_the_mode_the_workers_reported(
         cool_down_seconds=1.0,
     )
     rates = SetRateRecordingFake()
-    async with Worker(
-        client, task_queue=queue, workflows=[ProviderRateController], activities=[rates.set_rate]
-    ):
-        handle = await client.start_workflow(
-            names.RATE_CONTROLLER_WORKFLOW,
-            start,
-            id=names.rate_controller_id(provider_queue),
-            task_queue=queue,
-        )
+    async with controller_running(client, queue, start, rates.set_rate) as handle:
         await handle.signal(names.RATE_REPORT_SIGNAL, OutcomeReport(failed=4, mode="adaptive"))
 
         async def two_rates_set() -> bool:

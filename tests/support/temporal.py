@@ -21,6 +21,7 @@ from temporalio.client import (
     Interceptor,
     OutboundInterceptor,
     StartWorkflowInput,
+    WorkflowExecutionStatus,
     WorkflowHandle,
     WorkflowHistory,
 )
@@ -155,6 +156,14 @@ async def replay_histories(
         # One replay worker for all of them (a replayer per history costs a worker start each).
         await new_replayer().replay_workflows(each())
     return len(every)
+
+
+async def running(handle: WorkflowHandle[Any, Any]) -> bool | None:
+    """For ``wait_until``: True once the workflow runs; None before it exists."""
+    try:
+        return (await handle.describe()).status == WorkflowExecutionStatus.RUNNING or None
+    except RPCError:
+        return None
 
 
 async def wait_until(

@@ -3,9 +3,8 @@
 from datetime import timedelta
 
 import pytest
-from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateFailedError
+from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner
 
@@ -24,7 +23,7 @@ from tests.support.fakes import (
     invalid_output,
     rejection,
 )
-from tests.support.temporal import patch_ids, status, wait_for_state, wait_until
+from tests.support.temporal import patch_ids, running, status, wait_for_state, wait_until
 from tests.support.tickets import make_ticket, start_ticket
 from tests.support.workers import fake_pipeline, ticket_on_fakes
 from workflows import ticket_stages
@@ -146,7 +145,7 @@ async def test_an_orchestrator_run_cancelled_on_its_own_falls_back_to_the_resolv
     agents, services = FakeAgents(complex=True), FakeTicketServices()
     async with ticket_on_fakes(dev_env.client, task_queue, agents, services) as handle:
         child = dev_env.client.get_workflow_handle(f"{handle.id}/resolution")
-        await wait_until(lambda: _running(child), what="the orchestrator run")
+        await wait_until(lambda: running(child), what="the orchestrator run")
         await child.cancel()
         result: TicketView = await handle.result()
 
@@ -180,13 +179,6 @@ async def test_a_synthesized_answer_longer_than_a_reply_falls_back_to_the_resolv
     assert [f.error for f in result.fallbacks] == [
         "the synthesizer's answer was 9,799 characters; a reply is at most 8,000"
     ]
-
-
-async def _running(handle):  # type: ignore[no-untyped-def]
-    try:
-        return (await handle.describe()).status == WorkflowExecutionStatus.RUNNING or None
-    except RPCError:
-        return None
 
 
 async def test_a_draft_the_budget_stopped_before_validation_shows_no_findings_of_the_one_before(

@@ -18,7 +18,7 @@ from shared.orchestration import MAX_REPORTED_CALLS, OrchestratorProgress
 from shared.view import TicketView
 from tests.support.fake_fanout import FakeOrchestrationAgents, plan, task
 from tests.support.fakes import FakeAgents, FakeTicketServices
-from tests.support.temporal import patch_ids, wait_until
+from tests.support.temporal import patch_ids, running, wait_until
 from tests.support.tickets import make_ticket, start_ticket
 from tests.support.workers import fake_pipeline, ticket_on_fakes
 from workflows.orchestrated_draft import PATCH_CANCELLED_RUN_BILLED
@@ -79,7 +79,7 @@ async def test_a_spend_signal_that_names_another_run_or_says_what_no_run_spends_
     agents, services = FakeAgents(complex=True), FakeTicketServices()
     async with ticket_on_fakes(dev_env.client, task_queue, agents, services) as handle:
         run = dev_env.client.get_workflow_handle(f"{handle.id}/resolution")
-        await wait_until(lambda: _running(run), what="the orchestrator run")
+        await wait_until(lambda: running(run), what="the orchestrator run")
         big = [{"provider": "x", "model": "m", "input_tokens": 10**6}]
         negative = [{"provider": "x", "model": "m", "input_tokens": -(10**6), "cost_usd": -5}]
         # A NaN cost made the ticket's spent cost NaN: every budget comparison false.
@@ -103,10 +103,3 @@ async def test_a_spend_signal_that_names_another_run_or_says_what_no_run_spends_
     assert "planner" not in result.usage
     assert 0 < result.total_tokens < 10**6
     assert 0 <= result.total_cost_usd < 1  # a number: NaN fails both
-
-
-async def _running(handle):  # type: ignore[no-untyped-def]
-    try:
-        return (await handle.describe()).status == WorkflowExecutionStatus.RUNNING or None
-    except RPCError:
-        return None
