@@ -129,3 +129,14 @@ async def run_events(
         if err.status == RPCStatusCode.NOT_FOUND:
             return []
         raise
+
+
+async def workflow_exists(client: Client, workflow_id: str) -> bool:
+    """Whether a run of ``workflow_id`` is retained (any status)."""
+    try:
+        await client.get_workflow_handle(workflow_id).describe()
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return True

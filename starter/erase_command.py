@@ -58,11 +58,8 @@ def customer_of(args: argparse.Namespace) -> Customer:
 async def run_erase(args: argparse.Namespace) -> int:
     customer = customer_of(args)
     client = await open_client()
-    stores = build_stores(StoreConfig.from_env())
-    try:
+    async with build_stores(StoreConfig.from_env()) as stores:
         report = await erase_customer(client, stores, customer, really=args.yes)
-    finally:
-        await stores.close()
     if args.json:
         render.print_json(report)
     else:

@@ -27,13 +27,14 @@ from typing import Final
 
 from pydantic import BaseModel, Field
 from temporalio.client import Client
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
 from shared.history_references import (
     codec_of,
     listed_runs,
     referenced_hashes,
     run_events,
+    workflow_exists,
 )
 from shared.stores.config import StoreConfig
 from shared.stores.factory import build_stores
@@ -71,16 +72,6 @@ class GcReport(BaseModel):
     payloads_deleted: int = 0
     bytes_freed: int = 0
     problems: list[str] = Field(default_factory=list)
-
-
-async def _exists(client: Client, workflow_id: str) -> bool:
-    try:
-        await client.get_workflow_handle(workflow_id).describe()
-    except RPCError as err:
-        if err.status == RPCStatusCode.NOT_FOUND:
-            return False
-        raise
-    return True
 
 
 async def _referenced(
@@ -156,9 +147,9 @@ async def plan_collection(
     async def judge(owner_id: str, owned: list[Ownership]) -> None:
         async with gate:
             try:
-                if not await _exists(client, owner_id):
+                if not await workflow_exists(client, owner_id):
                     parent = owner_id.rpartition("/")[0]
-                    if parent and await _exists(client, parent):
+                    if parent and await workflow_exists(client, parent):
                         report.children_of_retained_parents += 1
                         return
                     report.owners_gone += 1
@@ -262,11 +253,8 @@ async def run_gc(args: argparse.Namespace) -> int:
     if args.grace < MIN_GRACE:
         raise CliError(f"--grace must be at least {describe_duration(MIN_GRACE)}")
     client = await open_client()
-    stores = build_stores(StoreConfig.from_env())
-    try:
+    async with build_stores(StoreConfig.from_env()) as stores:
         report = await collect_payloads(client, stores.payloads, args.grace, really=args.yes)
-    finally:
-        await stores.close()
     if args.json:
         render.print_json(report)
     else:

@@ -226,8 +226,7 @@ async def run_redrive(args: argparse.Namespace) -> int:
     if checked and args.state is not TicketState.DELIVERY_FAILED:
         raise CliError("--arrived and --not-arrived are for --state DELIVERY_FAILED")
     client = await open_client()
-    stores = build_stores(StoreConfig.from_env())
-    try:
+    async with build_stores(StoreConfig.from_env()) as stores:
         report = await plan(client, stores.ledger, args.state, args.since, args.limit, checked)
         # Before anything is applied: an --arrived given for a ticket the plan sends again
         # (its row not in doubt) was refused only after the resend.
@@ -239,8 +238,6 @@ async def run_redrive(args: argparse.Namespace) -> int:
             )
         if args.yes:
             await apply(client, stores.ledger, report)
-    finally:
-        await stores.close()
     if args.json:
         render.print_json(report)
     else:

@@ -40,6 +40,12 @@ class Stores:
         if self.database is not None:
             await self.database.close()
 
+    async def __aenter__(self) -> "Stores":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
 
 def database(config: StoreConfig, *, migrates: bool = True) -> "PostgresDatabase | None":
     if config.database_url is None:

@@ -13,6 +13,7 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.worker import Replayer
 
 from shared import names
+from shared.history_references import workflow_exists
 from shared.stores.errors import PayloadMissing
 from shared.stores.ledger import NewDelivery
 from shared.stores.payloads_file import FilePayloadDriver
@@ -29,7 +30,6 @@ from tests.support.private_stack import (
     RUN,
     PrivateStack,
     rested_view,
-    workflow_exists,
 )
 from tests.support.temporal import wait_until
 from tests.support.tickets import make_ticket, start_ticket

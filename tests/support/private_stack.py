@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 from temporalio.client import Client
-from temporalio.service import RPCError, RPCStatusCode
 
 from policy.transitions import TicketState
 from shared import names
@@ -145,16 +144,6 @@ async def _settled(client: Client, workflow_id: str) -> TicketView | None:
         names.STATUS_QUERY, result_type=TicketView
     )
     return view if view.state in (TicketState.COMPLETED, TicketState.FAILED) else None
-
-
-async def workflow_exists(client: Client, workflow_id: str) -> bool:
-    try:
-        await client.get_workflow_handle(workflow_id).describe()
-    except RPCError as err:
-        if err.status == RPCStatusCode.NOT_FOUND:
-            return False
-        raise
-    return True
 
 
 async def rested_view(client: Client, workflow_id: str) -> TicketView | None:

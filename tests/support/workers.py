@@ -157,9 +157,17 @@ def _workflow_name(cls: object) -> str | None:
 
 @contextlib.asynccontextmanager
 async def ticket_on_fakes(
-    client: Client, task_queue: str, agents: Any, services: Any, ticket: Ticket | None = None
+    client: Client,
+    task_queue: str,
+    agents: Any,
+    services: Any,
+    ticket: Ticket | None = None,
+    orchestration: Any = None,
 ) -> AsyncIterator[WorkflowHandle[Any, Any]]:
-    """The workflow on fake agents and services, with one ticket started on it."""
+    """The workflow on fake agents and services (and a fake orchestrator's agents, when given),
+    with one ticket started on it."""
     activities = agents.activities() + services.activities()
+    if orchestration is not None:
+        activities += orchestration.agent_activities()
     async with fake_pipeline(client, task_queue, activities, llm_queue=services.agent_queue):
         yield await start_ticket(client, task_queue, ticket or make_ticket())

@@ -164,13 +164,9 @@ async def test_a_synthesized_answer_longer_than_a_reply_falls_back_to_the_resolv
     orchestration = FakeOrchestrationAgents(
         plans=[plan(task("write", "writer"))], synthesis_answer="A long reply. " * 700
     )
-    async with fake_pipeline(
-        ts_env.client,
-        task_queue,
-        agents.activities() + services.activities() + orchestration.agent_activities(),
-        llm_queue=services.agent_queue,
-    ):
-        handle = await start_ticket(ts_env.client, task_queue, make_ticket())
+    async with ticket_on_fakes(
+        ts_env.client, task_queue, agents, services, orchestration=orchestration
+    ) as handle:
         result: TicketView = await handle.result()
 
     assert len(orchestration.synthesis_requests) == 1

@@ -14,8 +14,7 @@ from shared.view import TicketView
 from tests.support.fake_fanout import FakeOrchestrationAgents, plan, task
 from tests.support.fakes import FakeAgents, FakeTicketServices
 from tests.support.temporal import histories
-from tests.support.tickets import make_ticket, start_ticket
-from tests.support.workers import fake_pipeline
+from tests.support.workers import ticket_on_fakes
 
 pytestmark = pytest.mark.usefixtures("replay_check")
 
@@ -28,13 +27,9 @@ async def test_an_orchestrated_drafts_calls_retry_until_the_tickets_sla_deadline
     # Low priority: a deadline days away, far from the default hour.
     agents, services = FakeAgents(complex=True, priority=Priority.LOW), FakeTicketServices()
     orchestration = FakeOrchestrationAgents(plans=[plan(task("look", "researcher"))])
-    async with fake_pipeline(
-        ts_env.client,
-        task_queue,
-        agents.activities() + services.activities() + orchestration.agent_activities(),
-        llm_queue=services.agent_queue,
-    ):
-        handle = await start_ticket(ts_env.client, task_queue, make_ticket())
+    async with ticket_on_fakes(
+        ts_env.client, task_queue, agents, services, orchestration=orchestration
+    ) as handle:
         result: TicketView = await handle.result()
         every = await histories(ts_env.client, handle.id)
 

@@ -19,8 +19,7 @@ from shared.view import TicketView
 from tests.support.fake_fanout import FakeOrchestrationAgents, plan, task
 from tests.support.fakes import FakeAgents, FakeTicketServices
 from tests.support.temporal import patch_ids, running, wait_until
-from tests.support.tickets import make_ticket, start_ticket
-from tests.support.workers import fake_pipeline, ticket_on_fakes
+from tests.support.workers import ticket_on_fakes
 from workflows.orchestrated_draft import PATCH_CANCELLED_RUN_BILLED
 from workflows.orchestrator import CANCEL_REPORTS_SPEND
 
@@ -37,11 +36,9 @@ async def test_an_orchestrator_run_cancelled_on_its_own_bills_its_ticket_what_it
     orchestration = FakeOrchestrationAgents(
         plans=[plan(task("fast", "analyst"), task("slow", "researcher"))], gates={"slow": hold}
     )
-    activities = agents.activities() + services.activities() + orchestration.agent_activities()
-    async with fake_pipeline(
-        dev_env.client, task_queue, activities, llm_queue=services.agent_queue
-    ):
-        handle = await start_ticket(dev_env.client, task_queue, make_ticket())
+    async with ticket_on_fakes(
+        dev_env.client, task_queue, agents, services, orchestration=orchestration
+    ) as handle:
         run = dev_env.client.get_workflow_handle(f"{handle.id}/resolution")
 
         async def fast_counted_slow_running() -> bool | None:
