@@ -13,6 +13,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from policy.transitions import TicketState
 from shared.encryption.codec import UnknownEncryptionKey
+from shared.stores.factory import Stores
 from starter import redrive
 from starter.errors import CliError
 
@@ -60,10 +61,12 @@ async def test_a_ticket_redrive_cannot_read_is_skipped_with_why_and_the_others_g
     assert planned["T-3"] == ("restart", "nothing was delivered")
 
 
-class StoresFake:
+class StoresFake(Stores):
     """Stands for the stores a redrive opens: only closed here."""
 
-    ledger = None
+    def __init__(self) -> None:
+        self.ledger = None  # type: ignore[assignment]
+        self.database = None
 
     async def close(self) -> None:
         pass
