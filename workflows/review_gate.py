@@ -21,12 +21,11 @@ with workflow.unsafe.imports_passed_through():
     from policy.sla import time_left
     from policy.transitions import TicketState
     from shared.review import (
-        OPERATOR_PREFIX,
-        REVIEWER_NAME_LIMIT,
         ReviewAction,
         ReviewDecision,
         ReviewReceipt,
         ReviewRecord,
+        as_operator,
     )
     from workflows import metrics
     from workflows.ticket_patches import PATCH_ABSORBED_CANCEL_STOPS
@@ -240,9 +239,9 @@ class ReviewGate:
             decision = ReviewDecision.model_validate(payload)
             # Whoever can signal has namespace access (the Web UI, tctl): an operator, not an
             # authenticated reviewer; the name given is recorded as such. Only data changes, not
-            # the workflow's commands, so histories replay as before.
-            operator = f"{OPERATOR_PREFIX}{decision.reviewer}"[:REVIEWER_NAME_LIMIT]
-            decision = decision.model_copy(update={"reviewer": operator})
+            # the workflow's commands, so histories replay as before. Once: a name given as
+            # "operator:ana" (the CLI's own form, copied) is not recorded "operator:operator:ana".
+            decision = decision.model_copy(update={"reviewer": as_operator(decision.reviewer)})
         except ValidationError as err:
             problem = "; ".join(
                 f"{'.'.join(str(p) for p in e['loc']) or 'review'}: {e['msg']}"

@@ -170,12 +170,16 @@ async def test_the_review_signal_applies_like_the_update_and_a_stale_one_is_igno
         )
         assert (await status(handle)).state is TicketState.AWAITING_REVIEW
 
+        # Named as the CLI records its reviewers (copied from a log): prefixed once.
         await handle.signal(
-            names.REVIEW_SIGNAL, ReviewDecision(action=ReviewAction.APPROVE, reviewer="ana")
+            names.REVIEW_SIGNAL,
+            ReviewDecision(action=ReviewAction.APPROVE, reviewer="operator:ana"),
         )
         result = await handle.result()
 
     assert ignored[0].applied is False and "revision 7" in ignored[0].note
+    assert ignored[0].decision is not None
+    assert ignored[0].decision.reviewer == "operator:reviewer"
     assert [r.applied for r in result.reviews] == [False, True]
     # Whoever signals has namespace access: recorded as an operator, not as a signed-in reviewer.
     assert result.transitions[-1].agent == "reviewer:operator:ana"
