@@ -18,6 +18,8 @@ from temporalio.client import (
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from policy.review_policy import ReasonCode
+from policy.transitions import TicketState
 from shared import names, telemetry
 from shared.data_converter import key_ring_of
 from shared.operation_errors import OperationError, ReviewRefused, ReviewTimeout
@@ -96,9 +98,40 @@ async def _review_linked(
         )
 
 
-async def submit_review(client: Client, ticket_id: str, decision: ReviewDecision) -> ReviewReceipt:
+def in_the_current_wait(
+    ticket_id: str, decision: ReviewDecision, view: TicketView
+) -> ReviewDecision:
+    """``decision`` made in the ticket's current wait for review (``view``'s), for a reviewer
+    who names no wait (the command line): the ticket then refuses it if a rework sends the
+    ticket back and it waits again before the decision arrives.
+
+    A draft revision named in a wait that a failed rework began (the same revision came back,
+    with the rework's notes and why it failed in the log) may have been seen in the wait
+    before, by a reviewer who never saw that another sent it back: refused, unless the
+    reviewer names the wait they decided in."""
+    began = view.review_wait_began()
+    if decision.waiting_since is not None or began is None:
+        return decision
+    if (
+        decision.revision is not None
+        and view.state is TicketState.AWAITING_REVIEW
+        and ReasonCode.REWORK_FAILED.value in view.review_reason_codes
+    ):
+        raise ReviewRefused(
+            f"review refused: ticket {ticket_id}'s draft revision {decision.revision} was sent "
+            f"back for rework, which failed; it waits again since {began.isoformat()} (`status "
+            f"{ticket_id}` says who sent it back and why). If you decided after looking at it "
+            f"since then, add --waiting-since {began.isoformat()}"
+        )
+    return decision.model_copy(update={"waiting_since": began})
+
+
+async def submit_review(
+    client: Client, ticket_id: str, decision: ReviewDecision, *, current_wait: bool = False
+) -> ReviewReceipt:
     """Send ``decision``; a retry of it (after a timeout) gets the first one's receipt, also
-    once the ticket has completed."""
+    once the ticket has completed. ``current_wait``: a decision that names no wait was made in
+    the one the ticket is in now (``in_the_current_wait``)."""
     handle = _handle(client, ticket_id)
     summary = await describe_ticket(client, ticket_id)
     running = summary.workflow_status == WorkflowExecutionStatus.RUNNING.name
@@ -119,6 +152,8 @@ async def submit_review(client: Client, ticket_id: str, decision: ReviewDecision
     )
     if completed and update_id is None:
         raise refused
+    if current_wait and view is not None and running:
+        decision = in_the_current_wait(ticket_id, decision, view)
     # On a completed ticket only a retry is answered (with the first one's receipt); the
     # server refuses any other update there as NOT_FOUND, refused below.
     try:

@@ -24,7 +24,8 @@ def print_status(
     timed out from outside, which could record none); ``earlier``: what the runs this one
     replaced spent; ``pending``: the calls its workflow waits on."""
     out = console()
-    state = f"{shown} (last recorded {view.state})" if shown and shown != view.state else view.state
+    shown_other = bool(shown and shown != view.state)
+    state = f"{shown} (last recorded {view.state})" if shown_other else view.state
     escalated: list[str | tuple[str, str]] = [" · ", ("ESCALATED", "red")] if view.escalated else []
     out.print(line((f"Ticket {view.ticket_id}", "bold"), f" · {state}", *escalated))
     out.print(f"Subject    {view.subject}")
@@ -54,6 +55,10 @@ def print_status(
         out.print("Findings   " + "; ".join(f"{f.code}: {f.message}" for f in view.findings))
     if view.review_reasons:
         out.print("Review     " + "; ".join(view.review_reasons))
+    began = view.review_wait_began()
+    if began is not None and view.state is TicketState.AWAITING_REVIEW and not shown_other:
+        # What `review --waiting-since` takes, exactly (the workflow compares the moment).
+        out.print(f"Waiting    for review since {began.isoformat()}")
     for r in view.reviews:
         status = "applied" if r.applied else f"ignored ({r.note})"
         who = f"{r.decision.reviewer}: {r.decision.action}" if r.decision else "unparseable signal"

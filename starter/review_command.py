@@ -38,7 +38,11 @@ def _decision(args: argparse.Namespace) -> ReviewDecision:
     if len(OPERATOR_PREFIX + args.reviewer.removeprefix(OPERATOR_PREFIX)) > REVIEWER_NAME_LIMIT:
         longest = REVIEWER_NAME_LIMIT - len(OPERATOR_PREFIX)
         raise CliError(f"--reviewer is at most {longest} characters")
-    fields: dict[str, object] = {"reviewer": reviewer, "revision": args.revision}
+    fields: dict[str, object] = {
+        "reviewer": reviewer,
+        "revision": args.revision,
+        "waiting_since": args.waiting_since,
+    }
     # "is not None": an empty --rework "" or --edit "" fell through to the rejection and was
     # refused as "a rejection needs a reason".
     if args.approve:
@@ -74,6 +78,7 @@ def _decision(args: argparse.Namespace) -> ReviewDecision:
         # have at most 4000 characters" for a --rework).
         flag = {
             "revision": "--revision",
+            "waiting_since": "--waiting-since",
             "reviewer": "--reviewer",
             "notes": "--rework",
             "reason": "--reject",
@@ -91,7 +96,11 @@ def _decision(args: argparse.Namespace) -> ReviewDecision:
 async def cmd_review(args: argparse.Namespace) -> int:
     decision = _decision(args)
     client = await open_client()
-    receipt = await review_operations.submit_review(client, args.ticket_id, decision)
+    # Without --waiting-since, made in the wait the ticket is in now (refused if it waits
+    # again before the decision arrives, and when a failed rework makes that ambiguous).
+    receipt = await review_operations.submit_review(
+        client, args.ticket_id, decision, current_wait=True
+    )
     # The review is accepted: whatever happens while we watch its effect, it stands.
     try:
         view: TicketView | None = await waiting.wait_review_applied(
@@ -132,6 +141,12 @@ def add_parser(
         "--revision",
         type=positive_int_up_to(MAX_REVISION),
         help="the draft revision you reviewed (refused if stale)",
+    )
+    p.add_argument(
+        "--waiting-since",
+        metavar="TIME",
+        help="when the wait for review you decided in began, as `status` shows it (needed for "
+        "a --revision that came back from a failed rework)",
     )
     p.add_argument("--reviewer", default="cli", help="your name, for the log")
     p.add_argument(
