@@ -107,6 +107,10 @@ DELIVERY_BUSY_ERROR: Final = "DeliveryBusy"
 # Error type of a delivery attempt that found another attempt sending the same answer right now
 # (its claim in the ledger still holds): retried, and the retry finds the answer sent.
 DELIVERY_IN_PROGRESS_ERROR: Final = "DeliveryInProgress"
+# Error type of a delivery attempt with too little of its time left to send and record the
+# answer (it sent nothing): retried. No word from the destination, so no Retry-After to honour
+# and no reason to pause the channel's local attempts (DeliveryUnavailable's effects).
+DELIVERY_OUT_OF_TIME_ERROR: Final = "DeliveryOutOfTime"
 # Error type of a local delivery attempt whose answer went out but whose ledger could not record
 # it (the database down for seconds): the workflow queues the delivery saying so (its details
 # carry the answer's idempotency key), and the queued attempt records it without sending again.

@@ -314,7 +314,7 @@ class DeliveryActivities:
             raise ApplicationError(
                 f"too little of this attempt is left to send the answer of ticket "
                 f"{entry.ticket_id} and record it; the next attempt sends it",
-                type=names.DELIVERY_UNAVAILABLE_ERROR,
+                type=names.DELIVERY_OUT_OF_TIME_ERROR,
                 next_retry_delay=IN_PROGRESS_RETRY,
             )
         while not await self.ledger.claim(

@@ -349,7 +349,9 @@ async def test_an_attempt_without_time_to_send_and_record_sends_nothing(
     quick.release.set()
     receipt: DeliveryReceipt = await env.run(worker(ledger, quick).deliver_response, REQUEST)
 
-    assert unavailable.value.type == names.DELIVERY_UNAVAILABLE_ERROR
+    # Not the destination's word: its retry delay is no Retry-After for the queued attempt to
+    # honour (ticket_delivery), nor a failed send that pauses the channel's local attempts.
+    assert unavailable.value.type == names.DELIVERY_OUT_OF_TIME_ERROR
     assert "too little of this attempt" in unavailable.value.message
     assert slow.sent == [] and quick.sent == ["Your answer."]  # no claim was left behind
     assert receipt.already_delivered is False
