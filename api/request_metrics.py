@@ -3,6 +3,7 @@ TICKETS_METRICS_ADDRESS (as the workers serve theirs): how many were answered, b
 route's template, never the path: a path names a ticket), method and status, and how long each
 took. Traces say what one request did; these say how the API is doing (an alert on its 5xx)."""
 
+import asyncio
 import time
 from collections.abc import Mapping
 from datetime import timedelta
@@ -19,6 +20,10 @@ UNMATCHED = "unmatched"
 # The methods counted by name; any other (a client may send any token) is "other": a label
 # value a client chooses would make a series per request.
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+# A request cancelled before its answer began (the server shutting down, the client gone): no
+# 500 (an alert on the API's 5xx must not fire on every rolling restart), and not left out
+# either. 499 is nginx's "client closed request", the status such requests usually carry.
+CANCELLED_STATUS = 499
 
 
 class RequestMetrics:
@@ -39,15 +44,20 @@ class RequestMetrics:
             return
         started = time.monotonic()
         status = 500  # what the server answers when the app raises before it starts a response
+        started_answer = False
 
         async def sending(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started_answer
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, started_answer = message["status"], True
             await send(message)
 
         try:
             await self.app(scope, receive, sending)
+        except asyncio.CancelledError:
+            if status == 500 and not started_answer:
+                status = CANCELLED_STATUS
+            raise
         finally:
             method = scope["method"] if scope["method"] in METHODS else "other"
             route = getattr(scope.get("route"), "path", None) or UNMATCHED

@@ -3,10 +3,15 @@ real /metrics endpoint: counted by route template (never the path, which names a
 (any the client makes up is "other") and status, timed per route; a request no route answered
 (an unknown path, a refusal before routing) is one label value."""
 
+import asyncio
+from collections.abc import Awaitable, Callable
+
 import httpx
+import pytest
 from temporalio.client import Client
 
 from api.app import create_app
+from api.request_metrics import RequestMetrics
 from api.settings import ApiSettings
 from api.temporal import TemporalConnection
 from shared.metrics import prometheus_runtime
@@ -63,3 +68,45 @@ async def test_each_request_is_counted_by_route_method_and_status(
     assert not [labels for labels in requests if "GARBAGE" in labels or "T-metrics" in labels]
     timed = samples(page, "tickets_api_request_duration_seconds_count")
     assert timed['{method="GET",route="/healthz"}'] == 2
+
+
+class FakeMeter:
+    """A fake of the Temporal runtime's meter: what was counted, by labels."""
+
+    def __init__(self) -> None:
+        self.counted: list[dict[str, str]] = []
+
+    def create_counter(self, *_: object) -> "FakeMeter":
+        return self
+
+    def create_histogram_timedelta(self, *_: object) -> "FakeMeter":
+        return self
+
+    def add(self, value: int, labels: dict[str, str]) -> None:
+        self.counted.append(labels)
+
+    def record(self, *_: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize("answered", [False, True])
+async def test_a_request_cancelled_before_its_answer_is_no_500(answered: bool) -> None:
+    """A rolling restart cancels the requests in flight: counted 500, each fired the API's 5xx
+    alert. One cancelled after its answer began keeps that answer's status."""
+
+    async def app(scope: object, receive: object, send: Callable[[dict], Awaitable[None]]) -> None:  # type: ignore[type-arg]
+        if answered:
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+        raise asyncio.CancelledError
+
+    async def send(message: object) -> None:
+        pass
+
+    meter = FakeMeter()
+    middleware = RequestMetrics(app, meter)  # type: ignore[arg-type]
+    scope = {"type": "http", "method": "GET", "path": "/tickets/T-1"}
+    with pytest.raises(asyncio.CancelledError):
+        await middleware(scope, None, send)  # type: ignore[arg-type]
+    assert meter.counted == [
+        {"route": "unmatched", "method": "GET", "status": "200" if answered else "499"}
+    ]
