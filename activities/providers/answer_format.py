@@ -14,8 +14,10 @@ said; a whole answer's usage is billed.
 """
 
 import json
+from collections.abc import AsyncIterator
 from typing import Any, Final
 
+import httpx2
 from temporalio.exceptions import ApplicationError
 
 from activities.providers.completion import Completion, spending
@@ -117,6 +119,55 @@ def chunk_limit(body: dict[str, Any], configured: int) -> int:
     asked = body.get("max_tokens") or body.get("max_completion_tokens") or configured
     tokens = asked if isinstance(asked, int) and asked > 0 else configured
     return tokens * CHUNKS_PER_TOKEN + SPARE_CHUNKS
+
+
+# The most bytes a streamed answer may take, per chunk it may have: a chunk is a few hundred
+# bytes, a whole value of a tool's input (Anthropic streams them so) a few kilobytes, once.
+# The chunk count alone left one event unbounded: the SDKs' SSE decoders gather the bytes of an
+# event until its blank line, so a server sending bytes without one filled the worker's memory
+# until the attempt's timeout.
+BYTES_PER_CHUNK: Final = 1024
+
+
+class StreamTooLarge(Exception):
+    """Raised from the response's byte stream when it passes its limit."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"more than {limit:,} bytes")
+        self.limit = limit
+
+
+class _AtMost(httpx2.AsyncByteStream):
+    def __init__(self, inner: httpx2.AsyncByteStream, limit: int) -> None:
+        self._inner, self._limit = inner, limit
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        seen = 0
+        async for part in self._inner:
+            seen += len(part)
+            if seen > self._limit:
+                raise StreamTooLarge(self._limit)
+            yield part
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+def read_at_most(response: httpx2.Response, limit: int) -> None:
+    """``response``'s body, read from here on, ends in ``StreamTooLarge`` past ``limit`` bytes
+    (before the SDK's decoder gathers them)."""
+    if isinstance(response.stream, httpx2.AsyncByteStream):
+        response.stream = _AtMost(response.stream, limit)
+
+
+def too_large_error(provider: str, limit: int) -> ApplicationError:
+    """Not retried: the same request gets the same endless answer."""
+    return ApplicationError(
+        f"{provider} streamed more than {limit:,} bytes for an answer, past what the tokens the "
+        "request allowed take: a server that does not keep to max_tokens or to its API's format",
+        type=MALFORMED_TYPE,
+        non_retryable=True,
+    )
 
 
 def too_long_error(provider: str, limit: int) -> ApplicationError:

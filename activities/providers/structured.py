@@ -20,12 +20,16 @@ from temporalio.exceptions import ApplicationError
 from activities.heartbeat import beat, carry, heartbeating
 from activities.heartbeat import earlier as carried_earlier
 from activities.providers.answer_format import (
+    BYTES_PER_CHUNK,
     SHAPE_ERRORS,
+    StreamTooLarge,
     chunk_limit,
     is_json,
     json_body,
     malformed_stream_error,
     not_streaming_error,
+    read_at_most,
+    too_large_error,
     too_long_error,
     unsendable_error,
 )
@@ -212,6 +216,7 @@ class LLMProvider(Provider):
                 body = await json_body(stream.response)
                 raise not_streaming_error(self.name, body, self._secrets)
             limit, chunks = chunk_limit(body, self.config.max_output_tokens), 0
+            read_at_most(stream.response, limit * BYTES_PER_CHUNK)
             try:
                 async for chunk in stream:
                     idle.seen()
@@ -223,6 +228,8 @@ class LLMProvider(Provider):
                         take(chunk)
             except SHAPE_ERRORS as err:
                 raise malformed_stream_error(self.name, err, self._secrets) from None
+            except StreamTooLarge as err:
+                raise too_large_error(self.name, err.limit) from None
 
     def _http_client(
         self,

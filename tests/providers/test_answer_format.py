@@ -10,7 +10,11 @@ from typing import Any
 import pytest
 from temporalio.exceptions import ApplicationError
 
-from activities.providers.answer_format import MALFORMED_TYPE, NOT_STREAMING_TYPE
+from activities.providers.answer_format import (
+    BYTES_PER_CHUNK,
+    MALFORMED_TYPE,
+    NOT_STREAMING_TYPE,
+)
 from tests.providers.conftest import MakeProvider
 from tests.providers.raw_http import STREAM_HEAD, chunk, raw_server
 from tests.providers.test_transport_failures import KINDS, build, call
@@ -200,6 +204,30 @@ async def test_an_answer_streamed_past_the_tokens_the_request_allowed_is_cut_and
     assert isinstance(err, ApplicationError), repr(err)
     assert (err.type, err.non_retryable) == (MALFORMED_TYPE, True)
     assert f"more than {limit:,} chunks" in err.message
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_one_event_that_never_ends_is_cut_at_the_bytes_the_request_allows(
+    make_llm_provider: MakeProvider, transport: str, kind: str
+) -> None:
+    # The SDKs' SSE decoders gather an event's bytes until its blank line: a server sending
+    # bytes without one was held in the worker's memory however many, until the attempt's
+    # timeout (the chunk count never grew: no event ended).
+    # A small max_tokens (a megabyte's limit): read well within the idle watch's seconds,
+    # which end a stream with no whole event (a ProviderTimeout) on a busy machine.
+    tokens = 16
+    limit = (tokens * 4 + 1_000) * BYTES_PER_CHUNK
+    piece = b"x" * (64 * 1024)
+    pieces = [chunk(b"data: ")] + [chunk(piece)] * (limit // len(piece) + 2)
+    async with raw_server(lambda path: [STREAM_HEAD, *pieces], then_wait=False) as url:
+        provider = build(make_llm_provider, kind, url, transport)
+        small = provider.config.model_copy(update={"max_output_tokens": tokens})
+        provider = type(provider)(kind, small, "sk-test-secret-123456", provider._prices)
+        err, _ = await call(provider, kind)
+
+    assert isinstance(err, ApplicationError), repr(err)
+    assert (err.type, err.non_retryable) == (MALFORMED_TYPE, True)
+    assert f"streamed more than {limit:,} bytes" in err.message
 
 
 @pytest.mark.parametrize("kind", KINDS)
