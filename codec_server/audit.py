@@ -19,11 +19,12 @@ NO_TOKEN_REQUIRED: Final = "anyone (no token required)"
 NOT_AUTHENTICATED: Final = "no accepted token"
 
 
-def shown(text: str) -> str:
+def shown(text: str, limit: int = MAX_SUBJECT_CHARS) -> str:
     """The caller's text as one printable line: cut, and every control or non-printable
     character (an escape sequence, a line break, U+0085) a `?`, so no request can forge or
-    erase audit lines."""
-    return "".join(c if c.isprintable() else "?" for c in text[:MAX_SUBJECT_CHARS])
+    erase audit lines (nor a line of the server's own log beside them: an error message can
+    quote what a request sent)."""
+    return "".join(c if c.isprintable() else "?" for c in text[:limit])
 
 
 def user(subject: str) -> str:

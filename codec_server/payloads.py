@@ -28,6 +28,7 @@ from temporalio.api.common.v1 import Payload
 from temporalio.converter import DataConverter
 from temporalio.converter._data_converter import _has_reference_marker, _is_reference_payload
 
+from codec_server.audit import shown
 from shared.data_converter import LEGACY_ENCODING
 from shared.stores.errors import PayloadIntegrityError, PayloadMissing
 
@@ -68,8 +69,10 @@ class ByteBudget:
 
 def _described(err: Exception) -> str:
     """The error's kind and message (the project's errors name keys, ids and stores, never
-    plaintext), cut short."""
-    return f"{type(err).__name__}: {str(err)[:300]}"
+    plaintext), cut short, as one printable line: the SDK's own errors quote what the request
+    sent (a reference's driver name), and a line break in it wrote a forged audit line into the
+    log the audit lines go to."""
+    return f"{type(err).__name__}: {shown(str(err), 300)}"
 
 
 class _Troubles:

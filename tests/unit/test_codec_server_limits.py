@@ -200,3 +200,27 @@ async def test_a_requests_unresolvable_references_and_unreadable_payloads_are_on
     assert "PayloadMissing" in lines[0]
     assert lines[1].startswith("300 of 600 payload(s) in a request were left encoded")
     assert "k9" in lines[1]
+
+
+async def test_a_reference_s_text_quoted_in_an_error_cannot_write_a_line_of_the_log(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The SDK's error for an unknown driver quotes the name the request sent: a line break in
+    it wrote a second line, shaped as an audit line, into the log the audit lines go to."""
+    converter = data_converter(env={"TICKETS_DATA_DIR": str(tmp_path)}, key_ring=RING)
+    [reference] = await converter.encode(["x" * 300_000])
+    forged = Payload()
+    forged.CopyFrom(reference)
+    fake_audit = "codec server: audit: decode of 1 payload(s) for namespace default by user admin"
+    forged.data = reference.data.replace(
+        b'"driverName":"files"', b'"driverName":"x\\n' + fake_audit.encode() + b'"'
+    )
+    app = build_app(converter, CodecServerSettings())
+    with caplog.at_level(logging.WARNING, logger="codec_server"):
+        async with serving(app) as url, httpx.AsyncClient(timeout=60) as http:
+            answer = await http.post(f"{url}/decode", json=body(forged))
+
+    assert answer.status_code == 200
+    lines = [r.getMessage() for r in caplog.records if r.name == "codec_server"]
+    assert len(lines) == 1 and "could not be resolved" in lines[0], lines
+    assert lines[0].isprintable(), lines[0]
