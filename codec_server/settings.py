@@ -75,12 +75,14 @@ DEFAULT_PORTS: Final = {"http": 80, "https": 443}
 def normal_origin(text: str) -> str | None:
     """An origin as browsers send it (lower-case scheme and host, no default port, no trailing
     slash), or None when ``text`` is not one."""
-    parts = urlsplit(text.strip().rstrip("/"))
-    scheme = parts.scheme.lower()
     try:
+        # urlsplit itself refuses a bracket that does not close (``http://[::1``): a request's
+        # Origin header like that was a 500 with no audit line, and the setting a traceback.
+        parts = urlsplit(text.strip().rstrip("/"))
         port = parts.port
     except ValueError:
         return None
+    scheme = parts.scheme.lower()
     if scheme not in DEFAULT_PORTS or not parts.hostname or parts.path or parts.query:
         return None
     host = parts.hostname.lower()
