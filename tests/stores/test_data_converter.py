@@ -116,6 +116,40 @@ async def test_a_reference_written_by_the_old_claim_check_codec_still_reads(tmp_
     assert await converter.decode([reference], [str]) == ["an old, long agent output"]
 
 
+@pytest.mark.parametrize(("size", "in_thread"), [(2 * 1024 * 1024, True), (1_000, False)])
+async def test_a_large_old_claim_check_is_hashed_and_parsed_off_the_event_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: int, in_thread: bool
+) -> None:
+    """As the drivers do theirs (shared/off_loop.py): a history from before the upgrade that holds
+    a multi-MiB claim check held a worker's loop while it was hashed and parsed."""
+    import threading
+
+    import shared.data_converter as converter_module
+
+    # Made by hand: the converter of today would store a value this large by reference.
+    original = Payload(metadata={"encoding": b"json/plain"}, data=b'"' + b"x" * size + b'"')
+    data = original.SerializeToString()
+    key = hashlib.sha256(data).hexdigest()
+    await FileStore(tmp_path / "payloads").put(key, data)
+    reference = Payload(
+        metadata={"encoding": LEGACY_ENCODING, "claim-check-key": key.encode()},
+        data=f"{len(data)} bytes in the payload store".encode(),
+    )
+    threads: list[int] = []
+    real = converter_module.verified
+
+    def watched(*args: Any) -> Payload:
+        threads.append(threading.get_ident())
+        return real(*args)
+
+    monkeypatch.setattr(converter_module, "verified", watched)
+    decoder = LegacyClaimCheckDecoder(FileStore(tmp_path / "payloads"))
+    [payload] = await decoder.decode([reference])
+
+    assert payload == original
+    assert (threads != [threading.get_ident()]) is in_thread and len(threads) == 1
+
+
 @pytest.mark.parametrize(
     ("stored", "key", "said"),
     [
