@@ -147,6 +147,7 @@ class DeliveryActivities:
                 sent_via=self.config.method_for(request.channel),
                 chain=request.chain,
                 replaces=tuple(request.replaces),
+                customer_email=request.customer_email,
             )
         )
         replaced_answer = answered_by_the_run_replaced(request.replaces, entry)

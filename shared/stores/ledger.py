@@ -25,6 +25,10 @@ class NewDelivery:
     chain: str | None = None  # the ticket workflow's first run id (DeliveryRequest.chain)
     # The chains of the runs this ticket's run was started to replace (DeliveryRequest.replaces).
     replaces: tuple[str, ...] = ()
+    # The address the answer is for (the ticket's customer_email): what `erase --email` finds
+    # the row by once the ticket's workflow is gone (retention), for a web form's ticket, which
+    # has no customer id. Not sent anywhere from here.
+    customer_email: str | None = None
 
     def decision(self) -> tuple[object, ...]:
         """The row's decision columns, in the order both ledgers write them: channel,

@@ -143,6 +143,16 @@ MIGRATIONS: Final = (
             AND starts_with(last_error, 'refused for good: ') AND sends = 0 AND refusals = 0;
         """,
     ),
+    Migration(
+        6,
+        "delivery rows keep the address the answer is for",
+        """
+        -- The ticket's customer_email: `erase --email` finds a web form's row (no customer id)
+        -- by it once the ticket's workflow is gone. NULL on rows recorded before, and on rows
+        -- workers of earlier versions record. Safe to apply again.
+        ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS customer_email text;
+        """,
+    ),
 )
 
 # Descriptions a version was released under before the one in MIGRATIONS: a database migrated

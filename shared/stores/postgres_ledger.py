@@ -62,10 +62,10 @@ class PostgresLedger(DeliveryLedger):
         decision = (*delivery.decision(), delivery.chain)
         inserted = await self._one(
             f"INSERT INTO deliveries (ticket_id, channel, customer_id, revision, body, "
-            "text_sha256, idempotency_key, sent_via, chain) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
+            "text_sha256, idempotency_key, sent_via, chain, customer_email) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
             f"ON CONFLICT (ticket_id) DO NOTHING RETURNING {_COLUMNS}",
-            (delivery.ticket_id, *decision),
+            (delivery.ticket_id, *decision, delivery.customer_email),
         )
         if inserted is not None:
             return _entry(inserted), True
@@ -84,7 +84,8 @@ class PostgresLedger(DeliveryLedger):
             "UPDATE deliveries SET channel = %s, customer_id = %s, revision = %s, body = %s, "
             "text_sha256 = %s, idempotency_key = %s, sent_via = %s, chain = %s, "
             "recorded_at = now(), sent_at = NULL, attempts = 0, last_error = NULL, "
-            "claimed_by = NULL, claimed_until = NULL, sends = 0, refusals = 0 "
+            "claimed_by = NULL, claimed_until = NULL, sends = 0, refusals = 0, "
+            "customer_email = %s "
             "WHERE ticket_id = %s AND chain = %s "
             "AND (sent_at IS NOT NULL OR claimed_until IS NULL OR claimed_until <= now()) "
             # answered_by_the_run_replaced: sent, uncertain, or a send begun (send_begun)
@@ -93,6 +94,7 @@ class PostgresLedger(DeliveryLedger):
             f"RETURNING {_COLUMNS}",
             (
                 *decision,
+                delivery.customer_email,
                 delivery.ticket_id,
                 existing.chain,
                 existing.chain in delivery.replaces,
@@ -230,6 +232,10 @@ class PostgresLedger(DeliveryLedger):
 
 def _customer_is(any_case: bool) -> str:
     """The condition on a row's customer id: trimmed as erase trims what it is given (spaces,
-    tabs, line breaks), and for an address in any case."""
+    tabs, line breaks), and for an address in any case, as the customer id or the address the
+    answer is for."""
     trimmed = "btrim(customer_id, E' \\t\\r\\n')"
-    return f"lower({trimmed}) = lower(%s)" if any_case else f"{trimmed} = %s"
+    if not any_case:
+        return f"{trimmed} = %s"
+    email = "btrim(customer_email, E' \\t\\r\\n')"
+    return f"lower(%s) IN (lower({trimmed}), lower({email}))"

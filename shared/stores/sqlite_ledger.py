@@ -194,9 +194,9 @@ class SqliteLedger(DeliveryLedger):
         def decide(conn: sqlite3.Connection) -> tuple[LedgerEntry, bool]:
             decision = delivery.decision()
             inserted = conn.execute(
-                f"INSERT OR IGNORE INTO deliveries ({_COLUMNS}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 0, NULL, ?, 0, 0)",
-                (delivery.ticket_id, *decision, _now(), delivery.chain),
+                f"INSERT OR IGNORE INTO deliveries ({_COLUMNS}, customer_email) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 0, NULL, ?, 0, 0, ?)",
+                (delivery.ticket_id, *decision, _now(), delivery.chain, delivery.customer_email),
             ).rowcount
             select = f"SELECT {_COLUMNS} FROM deliveries WHERE ticket_id = ?"
             row = conn.execute(select, (delivery.ticket_id,)).fetchone()
@@ -219,9 +219,15 @@ class SqliteLedger(DeliveryLedger):
                     "body = ?, text_sha256 = ?, idempotency_key = ?, sent_via = ?, "
                     "delivered_at = ?, chain = ?, sent_at = NULL, attempts = 0, "
                     "last_error = NULL, claimed_by = NULL, claimed_until = NULL, "
-                    "sends = 0, refusals = 0 "
+                    "sends = 0, refusals = 0, customer_email = ? "
                     "WHERE ticket_id = ?",
-                    (*decision, _now(), delivery.chain, delivery.ticket_id),
+                    (
+                        *decision,
+                        _now(),
+                        delivery.chain,
+                        delivery.customer_email,
+                        delivery.ticket_id,
+                    ),
                 )
                 row = conn.execute(select, (delivery.ticket_id,)).fetchone()
                 inserted = 1
@@ -380,7 +386,11 @@ class SqliteLedger(DeliveryLedger):
 
 def _customer_is(any_case: bool) -> str:
     """The condition on a row's customer id: trimmed as erase trims what it is given (spaces,
-    tabs, line breaks), and for an address in any case (SQLite's lower() folds ASCII only, as
-    an address's domain and, in practice, its local part are)."""
-    trimmed = "trim(customer_id, ' ' || char(9, 10, 13))"
-    return f"lower({trimmed}) = lower(?)" if any_case else f"{trimmed} = ?"
+    tabs, line breaks), and for an address in any case, as the customer id or the address the
+    answer is for (SQLite's lower() folds ASCII only, as an address's domain and, in practice,
+    its local part are)."""
+    spaces = "' ' || char(9, 10, 13)"
+    trimmed = f"trim(customer_id, {spaces})"
+    if not any_case:
+        return f"{trimmed} = ?"
+    return f"lower(?) IN (lower({trimmed}), lower(trim(customer_email, {spaces})))"

@@ -57,7 +57,10 @@ _V5_COUNTS = (
     "UPDATE deliveries SET sends = 1, refusals = 1 WHERE sent_at IS NULL AND attempts = 1 "
     "AND substr(last_error, 1, 18) = 'refused for good: ' AND sends = 0 AND refusals = 0"
 )
-SCHEMA_VERSION: Final = 5
+# Version 6: the address the answer is for (a web form's ticket has no customer id), so erasure
+# by address finds the row after the ticket's workflow is gone. NULL on older rows.
+_V6_EMAIL = "ALTER TABLE deliveries ADD COLUMN customer_email TEXT"
+SCHEMA_VERSION: Final = 6
 
 
 def migrate(conn: sqlite3.Connection) -> None:
@@ -89,6 +92,8 @@ def migrate(conn: sqlite3.Connection) -> None:
                 if column not in columns:
                     conn.execute(statement)
             conn.execute(_V5_COUNTS)
+        if version < 6 and "customer_email" not in columns:
+            conn.execute(_V6_EMAIL)
         if version < SCHEMA_VERSION:
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")

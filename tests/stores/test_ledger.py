@@ -160,6 +160,30 @@ async def test_an_address_s_rows_are_found_and_erased_in_any_case(ledger: Delive
     assert await ledger.get("T-1") is None and await ledger.get("T-2") is not None
 
 
+async def test_a_web_form_ticket_s_row_is_found_by_the_address_it_answers(
+    ledger: DeliveryLedger,
+) -> None:
+    # A web form's ticket has an address and no customer id (an e-mailed one from an address
+    # longer than an id, a digest of it): once retention removed its workflow, `erase --email`
+    # found nothing of it, and its answer stayed in the ledger for good.
+    def to(ticket_id: str, customer_id: str | None, email: str | None) -> NewDelivery:
+        made = delivery(ticket_id)
+        return NewDelivery(**{**made.__dict__, "customer_id": customer_id, "customer_email": email})
+
+    await ledger.record(to("T-1", None, "Ana.Lima@Example.com"))
+    await ledger.record(to("T-2", "email-" + "0" * 40, "ana.lima@example.com "))
+    await ledger.record(to("T-3", None, "ana@example.com"))
+    await ledger.record(to("T-4", "ana.lima@example.com", None))  # as before: by its id
+    assert await ledger.customer_rows("ana.lima@example.com") == ["T-4"]  # an id: exact, ids only
+    assert await ledger.customer_rows("ana.lima@example.com", any_case=True) == [
+        "T-1",
+        "T-2",
+        "T-4",
+    ]
+    assert await ledger.delete("ana.lima@example.com", any_case=True) == ["T-1", "T-2", "T-4"]
+    assert await ledger.get("T-3") is not None and await ledger.count() == 1
+
+
 async def test_a_sqlite_ledger_keeps_one_connection_and_replaces_a_broken_one(
     tmp_path: Path,
 ) -> None:
