@@ -30,7 +30,8 @@ from temporalio.converter._data_converter import _has_reference_marker, _is_refe
 
 from codec_server.audit import shown
 from shared.data_converter import LEGACY_ENCODING
-from shared.stores.errors import PayloadIntegrityError, PayloadMissing
+from shared.stores.errors import PayloadIntegrityError, PayloadMissing, PayloadTooLarge
+from shared.stores.payloads import read_at_most
 
 log = logging.getLogger("codec_server")
 
@@ -154,11 +155,17 @@ async def resolve_references(
             continue
         try:
             # The SDK's own retrieval step (the one DataConverter.decode runs before the codec),
-            # bounded by what is left of the request's time.
-            [payload] = await asyncio.wait_for(
-                converter._external_retrieve_payload_sequence([stored]),
-                max(deadline - time.monotonic(), 0.001),
-            )
+            # bounded by what is left of the request's time and budget: the size a reference
+            # declares is the caller's word, the store's is checked before reading (a reference
+            # to a 100 MiB payload declaring 1 byte was read whole, then dropped).
+            with read_at_most(budget.left):
+                [payload] = await asyncio.wait_for(
+                    converter._external_retrieve_payload_sequence([stored]),
+                    max(deadline - time.monotonic(), 0.001),
+                )
+        except PayloadTooLarge:
+            budget.over = True
+            payload = stored
         except Exception as err:  # one payload's trouble never fails the others
             unresolved.note(err)
             store_failed = store_failed or not _payloads_own_trouble(err)

@@ -16,3 +16,8 @@ class PayloadMissing(LookupError):
 
 class PayloadIntegrityError(ValueError):
     """A stored payload's bytes no longer match the content hash it was stored under."""
+
+
+class PayloadTooLarge(ValueError):
+    """A stored payload is larger than the reader allowed itself (``payloads.read_at_most``):
+    not read."""

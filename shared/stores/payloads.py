@@ -11,10 +11,12 @@ activity's input and result, and a child's result, belong to the workflow that c
 child's input to the child), which is what erasure on request and garbage collection look up.
 """
 
+import contextlib
+import contextvars
 import hashlib
 import re
 from abc import abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
@@ -30,7 +32,7 @@ from temporalio.converter import (
 )
 
 from shared.off_loop import LARGE_PAYLOAD_BYTES, in_thread_if
-from shared.stores.errors import PayloadIntegrityError, PayloadMissing
+from shared.stores.errors import PayloadIntegrityError, PayloadMissing, PayloadTooLarge
 
 HASH_KEY: Final = "sha256"
 SIZE_KEY: Final = "bytes"
@@ -38,6 +40,22 @@ SIZE_KEY: Final = "bytes"
 # so the data converter can name it without loading the database driver.
 POSTGRES_DRIVER_NAME: Final = "postgres"
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
+# The most bytes a retrieval in this context may read (None: no limit): the codec server's
+# budget per request. The sizes a reference declares are the caller's word; this is the store's.
+_READ_LIMIT: contextvars.ContextVar[int | None] = contextvars.ContextVar(
+    "payload_read_limit", default=None
+)
+
+
+@contextlib.contextmanager
+def read_at_most(limit: int) -> Iterator[None]:
+    """Within it, a driver's retrieval of payloads stored larger than ``limit`` bytes in all
+    raises ``PayloadTooLarge`` before reading them."""
+    token = _READ_LIMIT.set(limit)
+    try:
+        yield
+    finally:
+        _READ_LIMIT.reset(token)
 
 
 @dataclass(frozen=True)
@@ -128,6 +146,10 @@ class ContentAddressedDriver(StorageDriver):
         """The stored bytes for each key; PayloadMissing names the first one not there."""
 
     @abstractmethod
+    async def sizes(self, keys: Sequence[str]) -> dict[str, int]:
+        """The stored size in bytes of each key the store holds (the others left out)."""
+
+    @abstractmethod
     async def payloads_of(self, owner_id: str) -> set[str]:
         """The content hashes stored for a workflow id (for erasure and garbage collection)."""
 
@@ -176,6 +198,14 @@ class ContentAddressedDriver(StorageDriver):
         self, context: StorageDriverRetrieveContext, claims: Sequence[StorageDriverClaim]
     ) -> list[Payload]:
         keys = [checked_key(claim) for claim in claims]
+        limit = _READ_LIMIT.get()
+        if limit is not None:
+            stored = sum((await self.sizes(keys)).values())
+            if stored > limit:
+                raise PayloadTooLarge(
+                    f"{len(keys)} stored payload(s) of {stored:,} bytes, over the {limit:,} "
+                    "this read may take"
+                )
         found = await self.get_many(keys)
         where = self.describe()
         return [

@@ -264,6 +264,16 @@ class FilePayloadDriver(ContentAddressedDriver):
     async def get_many(self, keys: Sequence[str]) -> list[bytes]:
         return await asyncio.to_thread(self._get_many, keys)
 
+    async def sizes(self, keys: Sequence[str]) -> dict[str, int]:
+        return await asyncio.to_thread(self._sizes, keys)
+
+    def _sizes(self, keys: Sequence[str]) -> dict[str, int]:
+        found = {}
+        for key in set(keys):
+            with contextlib.suppress(FileNotFoundError):
+                found[key] = self._files._path(key).stat().st_size
+        return found
+
     async def payloads_of(self, owner_id: str) -> set[str]:
         return await asyncio.to_thread(self._payloads_of, owner_id)
 

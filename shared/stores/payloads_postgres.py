@@ -49,6 +49,14 @@ class PostgresPayloadDriver(ContentAddressedDriver):
                     (key, owner.id, owner.kind, owner.type, owner.run_id, owner.namespace),
                 )
 
+    async def sizes(self, keys: Sequence[str]) -> dict[str, int]:
+        async with self.database.connection() as conn:
+            cursor = await conn.execute(
+                "SELECT sha256, size_bytes FROM payloads WHERE sha256 = ANY(%s)",
+                (list(set(keys)),),
+            )
+            return {key: int(size) for key, size in await cursor.fetchall()}
+
     async def get_many(self, keys: Sequence[str]) -> list[bytes]:
         async with self.database.connection() as conn:
             cursor = await conn.execute(

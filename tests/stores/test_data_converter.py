@@ -253,6 +253,36 @@ async def test_the_codec_server_resolves_references_up_to_its_byte_budget_per_re
     assert fetched == [2]
 
 
+async def test_a_reference_declaring_a_false_size_is_not_read_past_the_budget(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The size a reference declares is the caller's: one declaring 1 byte for a payload over
+    the request's budget was read, hashed and parsed whole, then dropped (four requests at once
+    each pulled in the store's largest payload)."""
+    converter = data_converter(env=env(tmp_path, TICKETS_PAYLOAD_OFFLOAD_BYTES="1000"))
+    [reference] = await converter.encode([{"text": "x" * 50_000}])
+    liar = Payload()
+    liar.CopyFrom(reference)
+    for external in liar.external_payloads:
+        external.size_bytes = 1
+    monkeypatch.setattr(codec_payloads, "MAX_RESOLVED_BYTES", 10_000)
+    read: list[int] = []
+    real = FilePayloadDriver._get_many
+
+    def counted(self: FilePayloadDriver, keys: Any) -> list[bytes]:
+        read.append(len(keys))
+        return real(self, keys)
+
+    monkeypatch.setattr(FilePayloadDriver, "_get_many", counted)
+    budget = codec_payloads.ByteBudget()
+    assert await codec_payloads.resolve_references(converter, [liar], budget) == [liar]
+    assert read == [] and budget.over
+    # Within the budget it is read as before.
+    monkeypatch.setattr(codec_payloads, "MAX_RESOLVED_BYTES", 100_000)
+    [resolved] = await codec_payloads.resolve_references(converter, [liar])
+    assert resolved != liar and read == [1]
+
+
 async def test_a_reference_declaring_no_size_is_not_fetched(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

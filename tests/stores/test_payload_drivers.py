@@ -17,8 +17,13 @@ from temporalio.converter import (
     StorageDriverWorkflowInfo,
 )
 
-from shared.stores.errors import PayloadIntegrityError, PayloadMissing
-from shared.stores.payloads import IN_THREAD_BYTES, ContentAddressedDriver, Release
+from shared.stores.errors import PayloadIntegrityError, PayloadMissing, PayloadTooLarge
+from shared.stores.payloads import (
+    IN_THREAD_BYTES,
+    ContentAddressedDriver,
+    Release,
+    read_at_most,
+)
 from shared.stores.payloads_file import FilePayloadDriver
 from shared.stores.payloads_postgres import PostgresPayloadDriver
 from shared.stores.postgres import PostgresDatabase
@@ -66,6 +71,32 @@ async def test_payloads_round_trip_under_their_content_hash(driver: ContentAddre
     assert [len(c.claim_data["sha256"]) for c in claims] == [64, 64]
     assert claims[0].claim_data["bytes"] == str(len(big.SerializeToString()))
     assert await driver.retrieve(RETRIEVE, claims) == [big, other]
+
+
+async def test_a_read_with_a_limit_reads_nothing_stored_larger(
+    driver: ContentAddressedDriver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The codec server's budget per request: a reference's declared size is the caller's word
+    # (one declaring 1 byte for a 100 MiB payload was read whole), the store's is checked.
+    big, small = payload(300_000), payload(1_000, b"s")
+    claims = await driver.store(OWNER, [big, small])
+    read: list[int] = []
+    real = driver.get_many
+
+    async def counted(keys: Any) -> list[bytes]:
+        read.append(len(keys))
+        return await real(keys)
+
+    monkeypatch.setattr(driver, "get_many", counted)
+    with read_at_most(300_000), pytest.raises(PayloadTooLarge, match="over the 300,000"):
+        await driver.retrieve(RETRIEVE, claims)
+    with read_at_most(300_000), pytest.raises(PayloadTooLarge):
+        await driver.retrieve(RETRIEVE, claims[:1])
+    assert read == []
+    with read_at_most(300_000):
+        assert await driver.retrieve(RETRIEVE, claims[1:]) == [small]
+    assert await driver.retrieve(RETRIEVE, claims) == [big, small]  # no limit outside it
+    assert read == [1, 2]
 
 
 async def test_a_payload_of_megabytes_is_serialized_and_checked_off_the_event_loop(
