@@ -32,16 +32,18 @@ from activities.providers.errors import (
     TRANSPORT_ERRORS,
     ProviderCheckError,
     ProviderFailure,
-    check_failed,
     connection_failed_below,
-    key_rejected,
-    listed_ids,
     retry_after_seconds,
     scrub,
     should_retry_header,
     stream_error_status,
     to_application_error,
     transport_failure,
+)
+from activities.providers.startup_checks import (
+    check_failed,
+    key_rejected,
+    listed_ids,
     unlisted_models,
 )
 from activities.providers.structured import LLMProvider

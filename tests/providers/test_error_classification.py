@@ -309,7 +309,7 @@ def test_a_timeout_over_a_failed_connection_is_a_connection_failure(
 
 
 def test_a_refused_key_is_named_by_its_variable_or_the_missing_setting() -> None:
-    from activities.providers.errors import key_rejected
+    from activities.providers.startup_checks import key_rejected
 
     assert key_rejected("openai", "OPENAI_API_KEY", 401, "bad key") == (
         "openai: the API key in OPENAI_API_KEY was rejected (401): bad key"

@@ -11,7 +11,7 @@ import httpx2
 import openai
 import pytest
 
-from activities.providers.errors import listed_ids, unlisted_models
+from activities.providers.startup_checks import listed_ids, unlisted_models
 
 SHAPES: list[dict[str, Any]] = [
     {"object": "list"},
