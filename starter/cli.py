@@ -17,7 +17,7 @@ from codec_server import main as codec_server_main
 from starter import api_commands, fanout, ops_commands, render, ticket_commands
 from starter.arguments import port_number, wait_seconds
 from starter.errors import debugging, explain
-from starter.ticket_commands import DEFAULT_WAIT_SECONDS
+from starter.submit_command import DEFAULT_WAIT_SECONDS
 
 # Commands that run until stopped: their log keeps every tracing problem.
 SERVERS = ("serve", "codec-server")

@@ -14,7 +14,7 @@ from shared import names
 from shared.temporal_client import connect, connection_settings
 from shared.tickets import Ticket
 from shared.view import TicketRequest
-from starter.ticket_commands import _stopped
+from starter.submit_command import _stopped
 from tests.integration.conftest import Stack
 from tests.support.processes import run_cli
 from tests.support.temporal import wait_until

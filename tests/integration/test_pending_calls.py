@@ -13,7 +13,7 @@ from shared import names
 from shared.pending_calls import PendingCall, describe_call
 from shared.temporal_client import connect, connection_settings
 from shared.ticket_status import read_ticket
-from starter.ticket_commands import _unpolled_waits
+from starter.submit_command import _unpolled_waits
 from tests.integration.conftest import Stack
 from tests.support.fake_llm import FakeLLMServer, Reply, good_answers
 from tests.support.llm_pipeline import llm_pipeline, llm_setup

@@ -24,7 +24,7 @@ from shared.payload_store import PayloadStoreError
 from shared.search_attribute_setup import SearchAttributeSetupError
 from shared.settings import ConfigError
 from shared.temporal_client import ClientConfigError, connection_settings
-from starter import cli, inputs, ticket_commands
+from starter import cli, inputs, submit_command, ticket_commands
 from starter.errors import DEBUG_VARIABLE, CliError
 from tests.support.ticket_lines import good, jsonl
 
@@ -307,8 +307,8 @@ def test_submit_says_the_file_s_errors_when_the_server_refuses_after_connecting(
     async def refused(client: object) -> None:
         raise CliError("this server holds encrypted payloads and this client has no key ring")
 
-    monkeypatch.setattr(ticket_commands, "open_client", connected)
-    monkeypatch.setattr(ticket_commands, "warn_if_unencrypted", refused)
+    monkeypatch.setattr(submit_command, "open_client", connected)
+    monkeypatch.setattr(submit_command, "warn_if_unencrypted", refused)
 
     code = cli.main(["submit", str(tickets)])
 
@@ -328,10 +328,10 @@ def test_one_submit_takes_at_most_one_file_s_worth_of_tickets_across_files(
         path.write_bytes(jsonl(*(good(f"T-{n}-{i}") for i in range(2))))
         files.append(path)
     args = argparse.Namespace(files=[str(p) for p in files])
-    for flag in ticket_commands.TICKET_FLAGS.values():
+    for flag in submit_command.TICKET_FLAGS.values():
         setattr(args, flag.removeprefix("--").replace("-", "_"), None)
 
-    tickets, errors = ticket_commands._tickets_from_args(args)
+    tickets, errors = submit_command._tickets_from_args(args)
 
     assert [t.ticket.ticket_id for t in tickets] == ["T-0-0", "T-0-1", "T-1-0"]
     said = sorted(str(e) for e in errors)
@@ -350,10 +350,10 @@ def test_a_file_given_twice_is_read_once_and_repeats_across_files_are_listed_up_
     first.write_bytes(jsonl(*(good(f"T-{i}") for i in range(5))))
     again.write_bytes(jsonl(*(good(f"T-{i}") for i in range(5))))
     args = argparse.Namespace(files=[str(first)] * 20 + [str(again), str(first)])
-    for flag in ticket_commands.TICKET_FLAGS.values():
+    for flag in submit_command.TICKET_FLAGS.values():
         setattr(args, flag.removeprefix("--").replace("-", "_"), None)
 
-    tickets, errors = ticket_commands._tickets_from_args(args)
+    tickets, errors = submit_command._tickets_from_args(args)
 
     assert [t.ticket.ticket_id for t in tickets] == [f"T-{i}" for i in range(5)]
     said = [str(e) for e in errors]
