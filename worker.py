@@ -28,7 +28,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from temporalio.client import Client
@@ -66,7 +66,7 @@ from shared.metrics import (
 from shared.pipeline_config import PipelineConfig
 from shared.provider_config import WorkerSettings
 from shared.search_attribute_setup import SearchAttributeSetupError, ensure_search_attributes
-from shared.shutdown import shutdown_grace
+from shared.shutdown import run_until_stopped, shutdown_grace, stopping
 from shared.stores.errors import StoreUnavailable
 from shared.stores.factory import Stores, open_stores
 from shared.temporal_client import (
@@ -339,44 +339,6 @@ async def serve_health(
     if stores.database is not None:
         checks["database"] = database_check(stores.database)
     return await start_health_server(address, HealthState(workers, checks))
-
-
-async def run_until_stopped(
-    workers: Sequence[Worker],
-    stop: asyncio.Event,
-    on_stop: Callable[[], None] | None = None,
-) -> BaseException | None:
-    """Run every worker until ``stop`` is set or one of them fails; then shut all down together
-    (each gets the graceful-shutdown time for its in-flight activities). ``on_stop`` is called
-    first when the stop was asked (the health endpoint starts saying "draining"); not when a
-    worker failed, so /healthz says so (503) while the others drain, instead of 200 and
-    "draining" for up to the grace period."""
-    runs = [asyncio.create_task(w.run()) for w in workers]
-    stopped = asyncio.create_task(stop.wait())
-    await asyncio.wait([*runs, stopped], return_when=asyncio.FIRST_COMPLETED)
-    stopped.cancel()
-    if on_stop is not None and stop.is_set():
-        on_stop()
-    # Every worker, running or not yet: a stop that came while they were still validating
-    # (startup: a pod deleted during a rollout) asked none of them, they started polling, and
-    # the process ran until killed. The SDK allows shutdown before the start; it then ends it.
-    await asyncio.gather(*(w.shutdown() for w in workers), return_exceptions=True)
-    results = await asyncio.gather(*runs, return_exceptions=True)
-    return next((r for r in results if isinstance(r, BaseException)), None)
-
-
-def stopping(stop: asyncio.Event) -> None:
-    """The first SIGINT or SIGTERM stops the worker gracefully (calls in flight get the grace
-    period); a second one stops it at once: Ctrl-C again, with a model call in flight, waited
-    the whole grace (125 s) and only kill -9 from another shell ended it."""
-    if stop.is_set():
-        print("worker: stopping now; calls in flight are retried elsewhere", file=sys.stderr)
-        os._exit(EXIT_FORCED)
-    stop.set()
-
-
-# The shell's code for a process ended by SIGINT.
-EXIT_FORCED = 130
 
 
 def main(argv: Sequence[str] | None = None) -> int:

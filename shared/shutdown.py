@@ -11,12 +11,19 @@ report the result. The SDK returns as soon as nothing is in flight: an idle work
 TICKETS_SHUTDOWN_GRACE_SECONDS sets it explicitly (tests use a few seconds). Whatever supervises
 the worker must wait at least this long before it kills the process (docker compose:
 ``stop_grace_period``; Kubernetes: ``terminationGracePeriodSeconds``).
+
+``run_until_stopped`` runs a process's workers until the stop (or one's failure) and shuts
+them all down together; ``stopping`` is the signal handler (a second signal stops at once).
 """
 
+import asyncio
 import os
-from collections.abc import Mapping
+import sys
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import Final
+
+from temporalio.worker import Worker
 
 from shared.pipeline_config import PipelineConfig
 from shared.settings import ConfigError
@@ -27,6 +34,8 @@ SHUTDOWN_GRACE_ENV: Final = "TICKETS_SHUTDOWN_GRACE_SECONDS"
 SHUTDOWN_MARGIN: Final = timedelta(seconds=5)
 # An hour is longer than any attempt this product schedules; more is a typo.
 MAX_SHUTDOWN_GRACE: Final = timedelta(hours=1)
+# The shell's code for a process ended by SIGINT: a second signal's exit, without the grace.
+EXIT_FORCED: Final = 130
 
 
 def longest_attempt(config: PipelineConfig) -> timedelta:
@@ -53,3 +62,37 @@ def shutdown_grace(config: PipelineConfig, env: Mapping[str, str] | None = None)
     if not 0 <= seconds <= limit:
         raise ConfigError(f"{SHUTDOWN_GRACE_ENV} must be between 0 and {limit:g}, got {raw}")
     return timedelta(seconds=seconds)
+
+
+async def run_until_stopped(
+    workers: Sequence[Worker],
+    stop: asyncio.Event,
+    on_stop: Callable[[], None] | None = None,
+) -> BaseException | None:
+    """Run every worker until ``stop`` is set or one of them fails; then shut all down together
+    (each gets the graceful-shutdown time for its in-flight activities). ``on_stop`` is called
+    first when the stop was asked (the health endpoint starts saying "draining"); not when a
+    worker failed, so /healthz says so (503) while the others drain, instead of 200 and
+    "draining" for up to the grace period."""
+    runs = [asyncio.create_task(w.run()) for w in workers]
+    stopped = asyncio.create_task(stop.wait())
+    await asyncio.wait([*runs, stopped], return_when=asyncio.FIRST_COMPLETED)
+    stopped.cancel()
+    if on_stop is not None and stop.is_set():
+        on_stop()
+    # Every worker, running or not yet: a stop that came while they were still validating
+    # (startup: a pod deleted during a rollout) asked none of them, they started polling, and
+    # the process ran until killed. The SDK allows shutdown before the start; it then ends it.
+    await asyncio.gather(*(w.shutdown() for w in workers), return_exceptions=True)
+    results = await asyncio.gather(*runs, return_exceptions=True)
+    return next((r for r in results if isinstance(r, BaseException)), None)
+
+
+def stopping(stop: asyncio.Event) -> None:
+    """The first SIGINT or SIGTERM stops the worker gracefully (calls in flight get the grace
+    period); a second one stops it at once: Ctrl-C again, with a model call in flight, waited
+    the whole grace (125 s) and only kill -9 from another shell ended it."""
+    if stop.is_set():
+        print("worker: stopping now; calls in flight are retried elsewhere", file=sys.stderr)
+        os._exit(EXIT_FORCED)
+    stop.set()
