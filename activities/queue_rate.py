@@ -140,9 +140,14 @@ async def ensure_controller(
         current = start_rate  # declared-only: just the state's placeholder, nothing is set
         if mode == "adaptive":
             await set_api_rate(client, provider_queue, current, "adaptive limit: starting rate")
-    # Resuming from a learnt rate: no slow start (it would double past the limit at once).
+    # Resuming from a learnt rate: no slow start (it would double past the limit at once). One
+    # learnt below the starting rate is where slow start begins: the queue keeps it, and the
+    # controller took the starting rate for the rate in force (applied, so never set while its
+    # decisions stayed near it) while the server dispatched at the lower one.
+    below = 0 < current < start_rate
     state = ControllerState(
-        rate=max(current, start_rate), phase="slow_start" if current <= start_rate else "steady"
+        rate=current if below else max(current, start_rate),
+        phase="slow_start" if current <= start_rate else "steady",
     )
     start = ControllerInput(
         provider_queue=provider_queue,

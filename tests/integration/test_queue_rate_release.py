@@ -163,6 +163,41 @@ async def test_a_rate_a_gone_controller_learnt_is_removed_when_the_provider_turn
             await handle.terminate()
 
 
+async def test_a_new_controller_starts_from_a_learnt_rate_below_the_starting_one(
+    dev_env: WorkflowEnvironment,
+) -> None:
+    # A controller learnt 0.5/s (a slow provider) and was terminated. Its successor took the
+    # starting 2/s for the rate in force while the queue kept 0.5/s: its decisions were made
+    # for a rate the server did not dispatch at.
+    client = dev_env.client
+    tag = uuid.uuid4().hex[:6]
+    slow, fast = (names.llm_task_queue(f"{kind}{tag}") for kind in ("slow", "fast"))
+    await set_api_rate(client, slow, 0.5, "adaptive limit (AIMD on the provider's 429s)")
+    await set_api_rate(client, fast, 8.0, "adaptive limit (AIMD on the provider's 429s)")
+
+    try:
+        await ensure_controller(client, slow, CONTROLLER_QUEUE, 2.0, 5.0, mode="adaptive")
+        await ensure_controller(client, fast, CONTROLLER_QUEUE, 2.0, 5.0, mode="adaptive")
+        started = {q: await controller_input(client, q) for q in (slow, fast)}
+
+        assert await api_rate(client, slow) == 0.5
+        assert (started[slow].state.rate, started[slow].state.phase) == (0.5, "slow_start")
+        assert (started[fast].state.rate, started[fast].state.phase) == (8.0, "steady")
+    finally:
+        for queue in (slow, fast):
+            await client.get_workflow_handle(names.rate_controller_id(queue)).terminate()
+
+
+async def controller_input(client: Client, queue: str) -> ControllerInput:
+    """What the queue's controller was started with (its history's first event)."""
+    handle = client.get_workflow_handle(names.rate_controller_id(queue))
+    async for event in handle.fetch_history_events():
+        payloads = event.workflow_execution_started_event_attributes.input.payloads
+        [start] = await client.data_converter.decode(payloads, [ControllerInput])
+        return start  # type: ignore[no-any-return]
+    raise AssertionError(f"no history for {queue}'s controller")
+
+
 CONTROLLER_QUEUE = "rate-control-release-test"  # no worker: the controllers only need to exist
 
 
