@@ -45,7 +45,13 @@ def test_an_endless_key_file_is_refused() -> None:
 
 def test_an_endless_edited_reply_is_refused_naming_the_reply_s_limit(tmp_path: Path) -> None:
     args = argparse.Namespace(
-        reviewer="cli", revision=None, approve=False, edit=str(ENDLESS), rework=None, reject=None
+        reviewer="cli",
+        revision=None,
+        waiting_since=None,
+        approve=False,
+        edit=str(ENDLESS),
+        rework=None,
+        reject=None,
     )
     with pytest.raises(CliError, match=f"larger than {MAX_EDIT_FILE_BYTES:,} bytes"):
         _decision(args)
