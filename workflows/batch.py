@@ -21,7 +21,11 @@ from temporalio.common import (
     TypedSearchAttributes,
     WorkflowIDReusePolicy,
 )
-from temporalio.exceptions import ActivityError, WorkflowAlreadyStartedError
+from temporalio.exceptions import (
+    ActivityError,
+    WorkflowAlreadyStartedError,
+    is_cancelled_exception,
+)
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
@@ -42,6 +46,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.batch_input import BatchReads, start_bytes
     from workflows.batch_patches import (
         BYTE_BOUNDED_GROUPS,
+        CANCEL_DURING_CHECK,
         DUPLICATE_IN_FLIGHT,
         ENCODED_SIZE_GROUPS,
         GROUPED_RESTARTS,
@@ -186,6 +191,8 @@ class BatchWorkflow:
                 summary=f"check {len(self._in_flight)} ticket(s) in flight",
             )
         except ActivityError as err:
+            if is_cancelled_exception(err) and workflow.patched(CANCEL_DURING_CHECK):
+                raise  # the batch's own cancel: not a check that failed
             # The check is a safety net: if it cannot run now, the next one will.
             workflow.logger.warning("checking tickets in flight failed: %s", err)
             return condition()

@@ -27,3 +27,7 @@ GROUPED_RESTARTS = "grouped-restarts"
 # them out and name them (workflows/ticket_request.py); before, it was counted INVALID. Asked
 # only for an input with such a ticket.
 UNKNOWN_FIELDS_LEFT_OUT = "unknown-fields-left-out"
+# A cancel that reaches the batch while its check of the tickets in flight runs ends the batch
+# as cancelled; before, the check's cancellation was taken for a failed check, the cancel was
+# used up, and the batch went on starting (and paying for) every ticket left. Asked only then.
+CANCEL_DURING_CHECK = "cancel-during-check"
