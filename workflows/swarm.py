@@ -14,7 +14,12 @@ from typing import Any
 
 from pydantic import ValidationError
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError, ChildWorkflowError, is_cancelled_exception
+from temporalio.exceptions import (
+    ApplicationError,
+    ChildWorkflowError,
+    WorkflowAlreadyStartedError,
+    is_cancelled_exception,
+)
 
 with workflow.unsafe.imports_passed_through():
     from policy.stats import percentile
@@ -40,6 +45,10 @@ with workflow.unsafe.imports_passed_through():
 # A child cancelled on its own (an operator cancelling one chunk) fails its items instead of the
 # whole swarm.
 CHILD_CANCEL_FAILS_ITEMS = "child-cancel-fails-items"
+# A chunk whose id a workflow still running holds (an earlier run's, after a reset or a rerun
+# under the swarm's id: the parent-close policy terminates it a moment later) fails its items,
+# with the reason, instead of the whole swarm and every other chunk's results. Asked only then.
+CHUNK_ID_TAKEN_FAILS_ITEMS = "chunk-id-taken-fails-items"
 # Chunks sized for every route an item may be tried on (each route's call carries the item into
 # the chunk's history; the client sized them for one). Asked only when it cuts the chunks.
 ROUTE_BOUNDED_CHUNKS = "route-bounded-chunks"
@@ -258,6 +267,15 @@ class SwarmWorkflow:
             ):
                 raise  # the swarm itself is cancelled (or an older run's rule)
             reason = f"{self._running_chunk} failed: {err.cause or err}"
+            return [ItemResult(item_id=i.item_id, ok=False, error=reason) for i in chunk]
+        except WorkflowAlreadyStartedError:
+            if not workflow.patched(CHUNK_ID_TAKEN_FAILS_ITEMS):
+                raise
+            reason = (
+                f"{self._running_chunk} was not started: a workflow with its id is still running "
+                "(an earlier run's chunk, after a reset or a rerun); run the swarm again once it "
+                "has ended to analyse these items"
+            )
             return [ItemResult(item_id=i.item_id, ok=False, error=reason) for i in chunk]
 
     async def _chunk(

@@ -61,6 +61,8 @@ PATH_TESTS: dict[str, str] = {
     "test_a_rate_the_controller_could_not_set_is_set_again_without_waiting_for_reports",
     "cancel-during-check": "tests/workflow/test_batch_cancel.py::"
     "test_a_batch_cancelled_during_its_check_starts_no_more_tickets",
+    "chunk-id-taken-fails-items": "tests/workflow/test_swarm_chunk_id.py::"
+    "test_a_chunk_whose_id_is_taken_fails_its_items_and_the_rest_carry_on",
 }
 
 
