@@ -3,8 +3,9 @@
 #
 # Small on purpose: Python's slim image; the package with its runtime dependencies only (no dev
 # extras, no embedded Temporal server: the cluster has its own); every dependency ships a wheel,
-# so no compiler; no source tree left behind, only the configuration the worker reads; no pip
-# cache. It runs as an unprivileged user.
+# so no compiler; no source tree in the final filesystem, only the configuration the worker
+# reads (the COPY layer still holds the build context: .dockerignore keeps out everything git
+# ignores, secrets and local results included); no pip cache. It runs as an unprivileged user.
 FROM python:3.11.13-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

@@ -247,7 +247,10 @@ def test_an_empty_setting_means_what_an_unset_one_means(
 
 @pytest.mark.parametrize(
     ("service", "images_own"),
-    [("postgresql", ["docker-entrypoint.sh", "postgres"]), ("grafana", ["/run.sh"])],
+    [
+        ("postgresql", ["docker-entrypoint.sh", "postgres", "-c", "max_connections=300"]),
+        ("grafana", ["/run.sh"]),
+    ],
 )
 def test_a_service_with_a_password_refuses_placeholders_before_the_image_starts(
     services: dict[str, dict[str, Any]], service: str, images_own: list[str]
