@@ -1,7 +1,10 @@
 #!/bin/sh
 # Run once by the postgres image when it initialises an empty data volume
-# (/docker-entrypoint-initdb.d): the product's own database and role, apart from Temporal's. The
-# workers, the API and the codec server connect as this role (TICKETS_DATABASE_URL) and create
+# (/docker-entrypoint-initdb.d), as the superuser: Temporal's role, and the product's own database
+# and role, apart from Temporal's. Neither role is a superuser. Temporal's may create databases
+# (its schema job creates `temporal` and `temporal_visibility`, which it then owns) and reaches
+# no other: as the superuser it could read the product's delivery ledger, in plain text. The
+# workers, the API and the codec server connect as `tickets` (TICKETS_DATABASE_URL) and create
 # their tables themselves (shared/stores/migrations.py); they never see Temporal's databases.
 #
 # A password still holding .env.example's placeholder marker is refused: it would become the
@@ -9,10 +12,11 @@
 # (refuse-placeholder-passwords.sh) refuses it earlier, before the volume is initialised; this
 # check keeps the script safe where it runs without that entrypoint.
 set -eu
+: "${TEMPORAL_DB_PASSWORD:?set TEMPORAL_DB_PASSWORD}"
 : "${TICKETS_DB_PASSWORD:?set TICKETS_DB_PASSWORD}"
 
 MARKER=REPLACE
-for name in POSTGRES_PASSWORD TICKETS_DB_PASSWORD; do
+for name in POSTGRES_PASSWORD TEMPORAL_DB_PASSWORD TICKETS_DB_PASSWORD; do
     eval "value=\${$name:-}"
     case $value in
         *"$MARKER"*)
@@ -25,7 +29,9 @@ for name in POSTGRES_PASSWORD TICKETS_DB_PASSWORD; do
 done
 
 psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname postgres \
+    --set=temporal_password="$TEMPORAL_DB_PASSWORD" \
     --set=password="$TICKETS_DB_PASSWORD" <<'SQL'
+CREATE ROLE temporal LOGIN CREATEDB NOSUPERUSER PASSWORD :'temporal_password';
 CREATE ROLE tickets LOGIN PASSWORD :'password';
 CREATE DATABASE tickets OWNER tickets;
 REVOKE ALL ON DATABASE tickets FROM PUBLIC;

@@ -19,6 +19,7 @@ JOBS = {"temporal-schema", "temporal-namespace"}
 # The product's own processes, built from the Dockerfile here.
 OWN = {"worker", "api", "codec-server"}
 SECRETS = {
+    "POSTGRES_ADMIN_PASSWORD",
     "TEMPORAL_DB_PASSWORD",
     "TICKETS_DB_PASSWORD",
     "TICKETS_ENCRYPTION_KEYS",

@@ -71,3 +71,12 @@ def test_the_build_context_leaves_out_everything_git_ignores() -> None:
     }
     assert {"**/__pycache__", "*.egg-info"} <= left_out
     assert not uncovered, uncovered
+
+
+def test_temporal_does_not_connect_as_the_database_superuser(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    # As the superuser, Temporal's role could read the product's delivery ledger in plain text.
+    superuser = container_env(services["postgresql"])["POSTGRES_USER"]
+    assert container_env(services["temporal"])["POSTGRES_USER"] != superuser
+    assert container_env(services["temporal-schema"])["POSTGRES_USER"] != superuser

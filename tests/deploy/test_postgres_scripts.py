@@ -19,7 +19,11 @@ from tests.support.processes import PROJECT_ROOT
 POSTGRES = PROJECT_ROOT / "deploy" / "postgres"
 INIT_SCRIPT = POSTGRES / "create-tickets-database.sh"
 ENTRYPOINT = PROJECT_ROOT / "deploy" / "refuse-placeholder-passwords.sh"
-REAL = {"TEMPORAL_DB_PASSWORD": "3f9c0e2a7b", "TICKETS_DB_PASSWORD": "a81d44c9e0"}
+REAL = {
+    "POSTGRES_ADMIN_PASSWORD": "77be01d3c4",
+    "TEMPORAL_DB_PASSWORD": "3f9c0e2a7b",
+    "TICKETS_DB_PASSWORD": "a81d44c9e0",
+}
 
 
 def fake_command(bin_dir: Path, name: str) -> Path:
@@ -38,11 +42,13 @@ def fake_command(bin_dir: Path, name: str) -> Path:
 
 def run(script: Path, passwords: dict[str, str], bin_dir: Path) -> subprocess.CompletedProcess[str]:
     """The script as the postgres container runs it: POSTGRES_PASSWORD is .env's
-    TEMPORAL_DB_PASSWORD (docker-compose.yml), TICKETS_DB_PASSWORD is passed as it is."""
+    POSTGRES_ADMIN_PASSWORD, the superuser's (docker-compose.yml); the two roles' passwords are
+    passed as they are."""
     env = {
         "PATH": f"{bin_dir}{os.pathsep}/usr/bin:/bin",
-        "POSTGRES_USER": "temporal",
-        "POSTGRES_PASSWORD": passwords["TEMPORAL_DB_PASSWORD"],
+        "POSTGRES_USER": "postgres",
+        "POSTGRES_PASSWORD": passwords["POSTGRES_ADMIN_PASSWORD"],
+        "TEMPORAL_DB_PASSWORD": passwords["TEMPORAL_DB_PASSWORD"],
         "TICKETS_DB_PASSWORD": passwords["TICKETS_DB_PASSWORD"],
     }
     args = ["sh", str(script)]
@@ -54,12 +60,14 @@ def run(script: Path, passwords: dict[str, str], bin_dir: Path) -> subprocess.Co
 
 
 PLACEHOLDER_CASES = {
-    "both": ["TEMPORAL_DB_PASSWORD", "TICKETS_DB_PASSWORD"],
+    "all": ["POSTGRES_ADMIN_PASSWORD", "TEMPORAL_DB_PASSWORD", "TICKETS_DB_PASSWORD"],
+    "admin": ["POSTGRES_ADMIN_PASSWORD"],
     "temporal": ["TEMPORAL_DB_PASSWORD"],
     "tickets": ["TICKETS_DB_PASSWORD"],
 }
 REFUSED_NAMES = {
-    "TEMPORAL_DB_PASSWORD": "POSTGRES_PASSWORD",
+    "POSTGRES_ADMIN_PASSWORD": "POSTGRES_PASSWORD",
+    "TEMPORAL_DB_PASSWORD": "TEMPORAL_DB_PASSWORD",
     "TICKETS_DB_PASSWORD": "TICKETS_DB_PASSWORD",
 }
 
@@ -89,9 +97,14 @@ def test_the_init_script_creates_the_role_with_a_real_password(tmp_path: Path) -
     result = run(INIT_SCRIPT, REAL, tmp_path)
     assert result.returncode == 0, result.stderr
     called = psql.read_text()
-    assert "--username\ntemporal\n" in called
+    assert "--username\npostgres\n" in called
     assert f"--set=password={REAL['TICKETS_DB_PASSWORD']}\n" in called
+    assert f"--set=temporal_password={REAL['TEMPORAL_DB_PASSWORD']}\n" in called
     assert "CREATE ROLE tickets LOGIN PASSWORD :'password';" in called
+    # Temporal's role creates its databases and is no superuser: as one it could read the
+    # product's delivery ledger (the answers sent, in plain text).
+    temporal = next(line for line in called.splitlines() if "CREATE ROLE temporal" in line)
+    assert "NOSUPERUSER" in temporal and "CREATEDB" in temporal
 
 
 def test_the_entrypoint_runs_the_images_own_with_real_passwords(tmp_path: Path) -> None:
@@ -124,3 +137,46 @@ def test_the_entrypoint_refuses_grafanas_placeholder_and_runs_grafana_with_a_rea
     started = start("b7e1c93d04")
     assert started.returncode == 0, started.stderr
     assert grafana.exists()
+
+
+def test_the_init_script_s_roles_on_a_real_server_keep_temporal_out_of_the_ledger() -> None:
+    """The script run with the real psql against a new PostgreSQL: Temporal's role creates its
+    databases and the extension its visibility schema needs, and cannot connect to the product's
+    database (as the superuser it read the delivery ledger, answers in plain text)."""
+    import psycopg
+
+    from tests.support.postgres import SUPERUSER, PostgresServer
+
+    server = PostgresServer()
+    server.initdb()
+    server.start()
+    try:
+        env = {
+            "PATH": f"{server.bin}{os.pathsep}/usr/bin:/bin",
+            "PGHOST": "127.0.0.1",
+            "PGPORT": str(server.port),
+            "PGPASSWORD": server.password,
+            "POSTGRES_USER": SUPERUSER,
+            "POSTGRES_PASSWORD": server.password,
+            "TEMPORAL_DB_PASSWORD": REAL["TEMPORAL_DB_PASSWORD"],
+            "TICKETS_DB_PASSWORD": REAL["TICKETS_DB_PASSWORD"],
+        }
+        result = subprocess.run(
+            ["sh", str(INIT_SCRIPT)], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert result.returncode == 0, result.stderr
+        base = f"127.0.0.1:{server.port}"
+        temporal = f"postgresql://temporal:{REAL['TEMPORAL_DB_PASSWORD']}@{base}"
+        with psycopg.connect(f"{temporal}/postgres", autocommit=True) as conn:
+            conn.execute("CREATE DATABASE temporal_visibility")
+        with psycopg.connect(f"{temporal}/temporal_visibility", autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS btree_gin")
+            row = conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = 'temporal'")
+            assert row.fetchone() == (False,)
+        with pytest.raises(psycopg.OperationalError, match="permission denied for database"):
+            psycopg.connect(f"{temporal}/tickets").close()
+        tickets = f"postgresql://tickets:{REAL['TICKETS_DB_PASSWORD']}@{base}/tickets"
+        with psycopg.connect(tickets) as conn:
+            conn.execute("CREATE TABLE deliveries (ticket_id text)")
+    finally:
+        server.stop()
