@@ -1,5 +1,6 @@
 """A person's decision on a ticket awaiting review, and what the workflow answers."""
 
+import unicodedata
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -29,6 +30,13 @@ MAX_EDITED_CHARS = 8_000
 # The longest rework notes and reason to reject.
 MAX_NOTES_CHARS = 4_000
 MAX_REASON_CHARS = 1_000
+
+
+def visible(text: str | None) -> bool:
+    """Whether ``text`` has a character a reader sees: not only spaces, line breaks, zero-width
+    characters (U+200B, U+2060, U+FEFF) or other formatting and control characters, which
+    passed the "not empty" check and went to the customer as an empty answer."""
+    return any(unicodedata.category(c)[0] not in ("Z", "C") for c in text or "")
 
 
 def review_text_limits() -> dict[str, int]:

@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
         ReviewReceipt,
         ReviewRecord,
         as_operator,
+        visible,
     )
     from workflows import metrics
     from workflows.ticket_patches import PATCH_ABSORBED_CANCEL_STOPS
@@ -52,6 +53,11 @@ PATCH_REWORK_CAP = "rework-cap"
 # validator refuses it; before, a signal skipped those checks and was applied. Asked only when
 # one of them trips.
 PATCH_STALE_SIGNAL_IGNORED = "stale-review-signal-ignored"
+# An edit whose text a reader cannot see (only spaces, zero-width or other formatting
+# characters) is refused by the update's validator (no patch: validators do not run on replay)
+# and ignored as a signal, behind this patch, asked only then: it passed the model's "not empty"
+# check and went to the customer as an empty answer.
+PATCH_INVISIBLE_EDIT_IGNORED = "invisible-edit-ignored"
 
 MAX_RAW_EXCERPT_CHARS: Final = 500
 MAX_NOTE_CHARS: Final = 500
@@ -178,7 +184,11 @@ class ReviewGate:
         worker without it) replays as it was applied."""
         if problem := self.problem(decision):
             return problem
-        return self._stale_problem(decision) or self._rework_cap_problem(decision)
+        return (
+            self._stale_problem(decision)
+            or self._rework_cap_problem(decision)
+            or _invisible_edit_problem(decision)
+        )
 
     def _stale_problem(self, decision: ReviewDecision) -> str | None:
         """Why ``decision`` was made for something other than what waits now: another run of
@@ -260,6 +270,10 @@ class ReviewGate:
         if stale is not None and workflow.patched(PATCH_STALE_SIGNAL_IGNORED):
             self._ignore(decision, None, stale)
             return
+        unseen = _invisible_edit_problem(decision)
+        if unseen is not None and workflow.patched(PATCH_INVISIBLE_EDIT_IGNORED):
+            self._ignore(decision, None, unseen)
+            return
         self.accept(decision)
 
     def _ignore(self, decision: ReviewDecision | None, raw: Any, problem: str) -> None:
@@ -278,6 +292,15 @@ class ReviewGate:
                 note=problem,
             )
         )
+
+
+def _invisible_edit_problem(decision: ReviewDecision) -> str | None:
+    if decision.action is not ReviewAction.EDIT or visible(decision.edited_text):
+        return None
+    return (
+        "the edited reply has no character a reader sees (only spaces, line breaks or "
+        "zero-width characters): write the reply, or approve, rework or reject the ticket"
+    )
 
 
 def stop_if_cancelled() -> None:

@@ -63,6 +63,8 @@ PATH_TESTS: dict[str, str] = {
     "test_a_batch_cancelled_during_its_check_starts_no_more_tickets",
     "chunk-id-taken-fails-items": "tests/workflow/test_swarm_chunk_id.py::"
     "test_a_chunk_whose_id_is_taken_fails_its_items_and_the_rest_carry_on",
+    "invisible-edit-ignored": "tests/workflow/test_invisible_edit.py::"
+    "test_an_edit_nobody_can_see_is_refused_and_its_signal_ignored",
 }
 
 
