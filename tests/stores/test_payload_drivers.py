@@ -190,7 +190,7 @@ async def test_erasure_in_one_namespace_keeps_another_namespaces_workflow_of_the
 ) -> None:
     # prod and staging share the store; both have a ticket-T-1 (ids are derived from content).
     # (Their payloads differ: encrypted with a random nonce, the same text never is the same
-    # bytes. docs/stores.md says what the PostgreSQL store does with identical bytes.)
+    # bytes. docs/payloads.md says what the PostgreSQL store does with identical bytes.)
     prod = await driver.store(stored_by("ticket-T-1", "prod"), [payload(5_000, b"p")])
     staging = await driver.store(stored_by("ticket-T-1", "staging"), [payload(5_000, b"s")])
     child = await driver.store(stored_by("ticket-T-1/resolution", "staging"), [payload(5_000)])
