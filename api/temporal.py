@@ -25,6 +25,10 @@ from shared.temporal_client import (
 
 # A readiness probe must answer well within a compose healthcheck's timeout.
 READINESS_TIMEOUT = timedelta(seconds=3)
+# Probes arriving together share one check, and its outcome stands this long: /readyz needs no
+# token, and each check took one of the database pool's connections (or opened one more when
+# none was free), so a flood of probes held the pool and ran PostgreSQL out of connections.
+READINESS_CACHE_SECONDS = 1.0
 
 
 class TemporalConnection:
@@ -39,6 +43,10 @@ class TemporalConnection:
         # The first requests arrive together: they share one connection attempt (and its
         # failure: with Temporal down, each would otherwise wait for the ones before it).
         self._attempt: asyncio.Future[Client] | None = None
+        # The last readiness check: when it ended (the loop's clock) and its outcome (the
+        # server's version, or the error to raise again), and the lock probes share.
+        self._checked: tuple[float, str | ServerUnreachable | StoreUnavailable] | None = None
+        self._checking = asyncio.Lock()
 
     async def client(self) -> Client:
         if self._client is not None:
@@ -71,7 +79,23 @@ class TemporalConnection:
             ) from None
 
     async def ready(self) -> str:
-        """The server's version when it answers; raises ServerUnreachable otherwise."""
+        """The server's version when it answers; raises ServerUnreachable (or StoreUnavailable)
+        otherwise. One check at a time; its outcome answers every probe for
+        READINESS_CACHE_SECONDS."""
+        async with self._checking:
+            loop = asyncio.get_running_loop()
+            if self._checked is None or loop.time() - self._checked[0] >= READINESS_CACHE_SECONDS:
+                try:
+                    outcome: str | ServerUnreachable | StoreUnavailable = await self._check()
+                except (ServerUnreachable, StoreUnavailable) as err:
+                    outcome = err
+                self._checked = (loop.time(), outcome)
+            outcome = self._checked[1]
+        if isinstance(outcome, str):
+            return outcome
+        raise type(outcome)(*outcome.args)
+
+    async def _check(self) -> str:
         client = await self.client()
         try:
             info = await client.workflow_service.get_system_info(

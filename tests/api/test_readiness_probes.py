@@ -1,0 +1,77 @@
+"""/readyz needs no token: probes arriving together share one check, whose outcome answers them
+for a second (api/temporal.py). Each check took one of the payload database's pooled
+connections, or opened one more when none was free: a flood of probes held the pool and ran
+PostgreSQL out of connections for Temporal and the workers. Fakes of the client stand in for
+Temporal and the database (named as fakes)."""
+
+import asyncio
+from types import SimpleNamespace
+
+import httpx
+import pytest
+
+from api import temporal as api_temporal
+from api.app import create_app
+from api.settings import ApiSettings
+from api.temporal import TemporalConnection
+from shared.stores.errors import StoreUnavailable
+from tests.support.api_server import Tokens
+
+
+class FakeDatabase:
+    """Counts the pings in progress at once; fails while ``down``."""
+
+    def __init__(self) -> None:
+        self.now = self.most = self.calls = 0
+        self.down = False
+
+    async def ping(self) -> None:
+        self.calls += 1
+        self.now += 1
+        self.most = max(self.most, self.now)
+        try:
+            await asyncio.sleep(0.05)
+            if self.down:
+                raise StoreUnavailable("the fake database is down")
+        finally:
+            self.now -= 1
+
+    def describe(self) -> str:
+        return "a fake database"
+
+
+def fake_client(database: FakeDatabase) -> SimpleNamespace:
+    async def get_system_info(*args: object, **kwargs: object) -> SimpleNamespace:
+        return SimpleNamespace(server_version="fake")
+
+    storage = SimpleNamespace(drivers=[SimpleNamespace(database=database)])
+    return SimpleNamespace(
+        workflow_service=SimpleNamespace(get_system_info=get_system_info),
+        data_converter=SimpleNamespace(external_storage=storage),
+    )
+
+
+async def test_a_flood_of_probes_makes_one_check_at_a_time(
+    tokens: Tokens, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    database = FakeDatabase()
+    client = fake_client(database)
+
+    async def factory() -> SimpleNamespace:
+        return client
+
+    app = create_app(ApiSettings(), tokens.registry(), TemporalConnection(factory=factory))  # type: ignore[arg-type]
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api") as http:
+        answers = await asyncio.gather(*(http.get("/readyz") for _ in range(100)))
+        assert [a.status_code for a in answers] == [200] * 100
+        assert (database.most, database.calls) == (1, 1)
+
+        # With no time for an outcome to stand, every probe checks, one at a time still; a
+        # failure is said as it is.
+        monkeypatch.setattr(api_temporal, "READINESS_CACHE_SECONDS", 0.0)
+        database.down = True
+        failing = await asyncio.gather(*(http.get("/readyz") for _ in range(20)))
+    assert [a.status_code for a in failing] == [503] * 20
+    assert all("payload database does not answer" in a.json()["message"] for a in failing)
+    assert (database.most, database.calls) == (1, 21)
