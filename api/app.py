@@ -52,10 +52,12 @@ def create_app(
         # messages: neither, whatever the environment says.
         telemetry={"auto_configure": False, "logs": False},
     )
-    # Bodies over the limit are refused with 413 before anything parses them.
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    # A body is read only from a caller with a known token (the route checks its role).
+    # A body is read only from a caller with a known token and the role its route needs; intake
+    # takes its request from the token's allowance first. (Added first: inside the body limit.)
     app.add_middleware(TokenFirstMiddleware)
+    # Bodies over the limit are refused with 413 before anything parses them: a declared size at
+    # once, before any token is looked at or any allowance taken; a chunked one as it is read.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     # No caching, no sniffing; the console's content policy; forms from other sites refused.
     app.add_middleware(SecurityHeadersMiddleware)
     if meter is not None:

@@ -2,7 +2,7 @@
 allowances (intake, reports)."""
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -83,16 +83,27 @@ def require(role: Role | None) -> Callable[..., Awaitable[Account]]:
 async def intake_allowed(
     request: Request, account: Annotated[Account, Depends(require(Role.SUBMIT))]
 ) -> Account:
-    """The submitting account, once its token bucket allows another intake request."""
-    limit = settings(request)
+    """The submitting account, once its token bucket allows another intake request (counted
+    by the token-first middleware already, before the body was read: not twice)."""
+    if not getattr(request.state, INTAKE_COUNTED, False):
+        intake_within(request.app, account)
+    return account
+
+
+# Set on a request (its scope's state) whose intake request the token-first middleware counted.
+INTAKE_COUNTED = "intake_counted"
+
+
+def intake_within(app: Any, account: Account) -> None:
+    """Raises 429 when ``account``'s intake bucket has no request left; takes one otherwise."""
+    limit: ApiSettings = app.state.settings
     _within(
-        request.app.state.intake_limiter,
+        app.state.intake_limiter,
         account,
         "intake requests",
         limit.intake_per_minute,
         limit.intake_burst,
     )
-    return account
 
 
 async def report_allowed(
