@@ -9,6 +9,9 @@ from shared.agents import Category, Finding, Priority, Usage
 from shared.review import ReviewRecord
 from shared.tickets import Ticket, without_nul
 
+# A batch's workflow id is a workflow id: Temporal's limit on one, in UTF-8 bytes.
+MAX_BATCH_ID_BYTES = 1000
+
 
 class TicketRequest(BaseModel):
     """The workflow's input: a model, so fields can be added compatibly."""
@@ -16,6 +19,16 @@ class TicketRequest(BaseModel):
     ticket: Ticket
     # The batch workflow that started this ticket: told (by signal) when the ticket first rests.
     batch_id: str | None = None
+
+    @field_validator("batch_id")
+    @classmethod
+    def _a_workflow_id(cls, value: str | None) -> str | None:
+        # The signal to it is a command the server refuses for an empty or over-long id: the
+        # ticket failed that workflow task for good at its first rest (its answer already sent,
+        # or its review never listed), where a bad input fails the ticket once, saying why.
+        if value is not None and not 0 < len(value.encode(errors="replace")) <= MAX_BATCH_ID_BYTES:
+            raise ValueError(f"a batch's workflow id is 1 to {MAX_BATCH_ID_BYTES:,} bytes")
+        return value
 
 
 class Transition(BaseModel):

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from shared.validation import problems
-from shared.view import TicketRequest
+from shared.view import MAX_BATCH_ID_BYTES, TicketRequest
 
 
 class ParsedRequest:
@@ -54,10 +54,6 @@ def parse_lenient(model: type[BaseModel], raw: Any) -> ParsedRequest:
 def parse_request(raw: Any) -> ParsedRequest:
     """The ticket workflow's input (a TicketRequest)."""
     return parse_lenient(TicketRequest, raw)
-
-
-# A batch's workflow id is a workflow id: Temporal's limit on one, in UTF-8 bytes.
-MAX_BATCH_ID_BYTES = 1000
 
 
 def raw_batch_id(raw: Any) -> str | None:

@@ -125,3 +125,34 @@ async def test_an_invalid_input_that_names_its_batch_tells_the_batch_it_failed(
     # The batch frees the ticket's place now, not at its ten-minute check.
     assert told == [f"{ticket_id}:{TicketState.FAILED.value}"]
     assert PATCH_INVALID_INPUT_TELLS_BATCH in patch_ids(history.events)
+
+
+@pytest.mark.parametrize("batch_id", ["", "b" * 1001], ids=["empty", "too-long"])
+async def test_a_batch_id_no_workflow_can_have_fails_the_ticket_once_saying_so(
+    ts_env: WorkflowEnvironment, task_queue: str, batch_id: str
+) -> None:
+    # Accepted, the ticket ran, and at its first rest the signal to that id was a command the
+    # server refused: the workflow task failed for good (the answer already sent, or the review
+    # never listed). A bad input fails once, with the reason, instead.
+    ticket_id = f"T-batch-{uuid.uuid4().hex[:6]}"
+    agents, services = FakeAgents(), FakeTicketServices()
+    raw = {
+        "ticket": {"ticket_id": ticket_id, "subject": "Refund", "body": "Please refund it."},
+        "batch_id": batch_id,
+    }
+    async with fake_pipeline(
+        ts_env.client, task_queue, agents.activities() + services.activities(), services.agent_queue
+    ):
+        handle = await ts_env.client.start_workflow(
+            names.TICKET_WORKFLOW,
+            raw,
+            id=names.ticket_workflow_id(ticket_id),
+            task_queue=task_queue,
+        )
+        with pytest.raises(WorkflowFailureError) as failed:
+            await handle.result()
+
+    cause = failed.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == "InvalidTicket"
+    assert "batch_id" in cause.message and "1 to 1,000 bytes" in cause.message
+    assert services.deliveries == []
