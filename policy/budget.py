@@ -106,10 +106,17 @@ def earlier_spend(carried: object) -> EarlierSpend | None:
 
 
 def _count(value: object) -> float:
-    """A memo's number, or 0 for anything that is not a finite, non-negative number."""
+    """A memo's number, or 0 for anything that is not a finite, non-negative number (an
+    integer past a float's range too: a memo set outside the project can hold a 400-digit one,
+    and math.isfinite raised OverflowError on it in workflow code, failing every workflow task
+    of the ticket)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return 0
-    return float(value) if math.isfinite(value) and value > 0 else 0
+    try:
+        number = float(value)
+    except OverflowError:
+        return 0
+    return number if math.isfinite(number) and number > 0 else 0
 
 
 @dataclass(frozen=True)

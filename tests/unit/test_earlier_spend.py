@@ -23,7 +23,9 @@ def test_nothing_spent_or_nothing_readable_is_no_earlier_spend() -> None:
 def test_numbers_that_are_not_finite_or_are_negative_count_as_none() -> None:
     # A NaN cost would never trip the budget (every comparison with it is false), and hand the
     # orchestrator a NaN limit; an infinite one would hand every restart to a person at once.
-    for bad in (math.nan, math.inf, -math.inf, -5):
+    # A 400-digit integer (a memo set outside the project) raised OverflowError in workflow
+    # code: every workflow task of the ticket failed.
+    for bad in (math.nan, math.inf, -math.inf, -5, 10**400):
         spent = earlier_spend({"tokens": 30, "cost_usd": bad, "calls": 1})
         assert spent == EarlierSpend(tokens=30, cost_usd=0.0, calls=1), bad
     assert earlier_spend({"tokens": 30.0, "calls": 1.0}) == EarlierSpend(30, 0.0, 1)
