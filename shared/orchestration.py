@@ -173,9 +173,19 @@ class OrchestrationSpent(BaseModel):
         if len(calls) > MAX_REPORTED_CALLS:
             return f"{len(calls)} calls, more than a run makes ({MAX_REPORTED_CALLS})"
         for u in calls:
-            counts = (u.input_tokens, u.output_tokens, u.cached_tokens, u.cache_write_tokens)
+            counts = (
+                u.input_tokens,
+                u.output_tokens,
+                u.cached_tokens,
+                u.cache_write_tokens,
+                u.trimmed_tokens,
+            )
             if min(counts) < 0 or u.requests < 0 or not 0 <= u.cost_usd <= MAX_REPORTED_CALL_USD:
                 return "a negative count, or a cost that is no call's (NaN, infinite, huge)"
+            if not 0 <= u.latency_ms <= MAX_REPORTED_CALL_MS or u.requests > MAX_REPORTED_CALLS:
+                # A NaN or infinite latency summed into the ticket's view is written as null,
+                # and the view no longer read back: its status and its result failed to decode.
+                return "a time or a request count that is no call's (NaN, infinite, huge)"
             if max(counts) > MAX_REPORTED_CALL_TOKENS:
                 return f"more tokens than a call is billed ({MAX_REPORTED_CALL_TOKENS:,})"
             if len(u.provider) > 200 or len(u.model) > 200:
@@ -188,6 +198,8 @@ class OrchestrationSpent(BaseModel):
 # spent cost became NaN: every budget comparison false, its cost budget off for good.
 MAX_REPORTED_CALLS = 2_000
 MAX_REPORTED_CALL_TOKENS = 100_000_000
+# A day: no call's attempt runs longer (the agents' start-to-close is minutes).
+MAX_REPORTED_CALL_MS = 86_400_000.0
 MAX_REPORTED_CALL_USD = 10_000.0
 
 

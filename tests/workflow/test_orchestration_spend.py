@@ -82,10 +82,18 @@ async def test_a_spend_signal_that_names_another_run_or_says_what_no_run_spends_
         # A NaN cost made the ticket's spent cost NaN: every budget comparison false.
         not_a_cost = [{"provider": "x", "model": "m", "input_tokens": 1, "cost_usd": float("nan")}]
         too_many_tokens = [{"provider": "x", "model": "m", "input_tokens": 10**12}]
+        # A NaN (or summed infinite) latency was written as null in the ticket's view, which
+        # then failed to decode: its status and its result.
+        not_a_time = [
+            {"provider": "x", "model": "m", "input_tokens": 1, "latency_ms": float("nan")}
+        ]
+        too_long = [{"provider": "x", "model": "m", "input_tokens": 1, "latency_ms": 1e308}] * 2
         for signalled in (
             {"run": "someone-else", "usage": {"planner": big}},
             {"run": run.id, "usage": {"planner": negative}},
             {"run": run.id, "usage": {"planner": not_a_cost}},
+            {"run": run.id, "usage": {"planner": not_a_time}},
+            {"run": run.id, "usage": {"planner": too_long}},
             {"run": run.id, "usage": {"planner": too_many_tokens}},
             {"run": run.id, "usage": {"planner": big * (MAX_REPORTED_CALLS + 1)}},
             {"run": run.id, "usage": {"not-a-role": big}},
