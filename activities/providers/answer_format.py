@@ -13,6 +13,7 @@ the server's own words dropped. Neither can go better on a retry: the call fails
 said; a whole answer's usage is billed.
 """
 
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from typing import Any, Final
@@ -137,27 +138,23 @@ class StreamTooLarge(Exception):
         self.limit = limit
 
 
-class _AtMost(httpx2.AsyncByteStream):
-    def __init__(self, inner: httpx2.AsyncByteStream, limit: int) -> None:
-        self._inner, self._limit = inner, limit
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        seen = 0
-        async for part in self._inner:
-            seen += len(part)
-            if seen > self._limit:
-                raise StreamTooLarge(self._limit)
-            yield part
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-
 def read_at_most(response: httpx2.Response, limit: int) -> None:
-    """``response``'s body, read from here on, ends in ``StreamTooLarge`` past ``limit`` bytes
-    (before the SDK's decoder gathers them)."""
-    if isinstance(response.stream, httpx2.AsyncByteStream):
-        response.stream = _AtMost(response.stream, limit)
+    """``response``'s body, read from here on through ``aiter_bytes`` (as both SDKs' stream
+    decoders read it), ends in ``StreamTooLarge`` past ``limit`` bytes, counted as decoded: a
+    gzip stream of zeros is a thousand times its size once decompressed, and the raw bytes it
+    came in let 200 MB through a 1 MiB limit."""
+    decoded = response.aiter_bytes
+
+    async def at_most(*args: Any, **kwargs: Any) -> AsyncIterator[bytes]:
+        seen = 0
+        async with contextlib.aclosing(decoded(*args, **kwargs)) as parts:
+            async for part in parts:
+                seen += len(part)
+                if seen > limit:
+                    raise StreamTooLarge(limit)
+                yield part
+
+    response.aiter_bytes = at_most  # type: ignore[method-assign]
 
 
 def too_large_error(provider: str, limit: int) -> ApplicationError:

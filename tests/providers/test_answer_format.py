@@ -231,6 +231,31 @@ async def test_one_event_that_never_ends_is_cut_at_the_bytes_the_request_allows(
 
 
 @pytest.mark.parametrize("kind", KINDS)
+async def test_a_compressed_event_that_never_ends_is_cut_at_its_decoded_bytes(
+    make_llm_provider: MakeProvider, transport: str, kind: str
+) -> None:
+    # Counted as it came (compressed), a gzip stream of zeros passed a 1 MiB limit with 200 MB
+    # decoded into the SDK's event decoder.
+    import zlib
+
+    tokens = 16
+    limit = (tokens * 4 + 1_000) * BYTES_PER_CHUNK
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)  # gzip
+    body = packer.compress(b"data: " + b"0" * (limit * 4)) + packer.flush()
+    assert len(body) < limit // 100
+    head = STREAM_HEAD.replace(b"\r\n\r\n", b"\r\ncontent-encoding: gzip\r\n\r\n")
+    async with raw_server(lambda path: [head, chunk(body), chunk(b"")], then_wait=False) as url:
+        provider = build(make_llm_provider, kind, url, transport)
+        small = provider.config.model_copy(update={"max_output_tokens": tokens})
+        provider = type(provider)(kind, small, "sk-test-secret-123456", provider._prices)
+        err, _ = await call(provider, kind)
+
+    assert isinstance(err, ApplicationError), repr(err)
+    assert (err.type, err.non_retryable) == (MALFORMED_TYPE, True)
+    assert f"streamed more than {limit:,} bytes" in err.message
+
+
+@pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize(
     ("status", "content_type", "body"),
     [
