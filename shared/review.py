@@ -32,11 +32,27 @@ MAX_NOTES_CHARS = 4_000
 MAX_REASON_CHARS = 1_000
 
 
+# Characters that show nothing though their category says letter or mark: the Hangul and
+# halfwidth fillers, blank braille, the combining grapheme joiner, variation selectors.
+_BLANK_LOOKING = frozenset(
+    "\u115f\u1160\u3164\uffa0\u2800\u034f\u180b\u180c\u180d\u180e\u180f"
+    + "".join(chr(c) for c in range(0xFE00, 0xFE10))
+    + "".join(chr(c) for c in range(0xE0100, 0xE01F0))
+)
+# Spaces, line and paragraph separators, controls, formatting (zero-width) characters. A
+# character unassigned in this Python's tables (Cn: a newer emoji) counts as seen, so workers on
+# different Pythons agree on text that holds one.
+_BLANK_CATEGORIES = frozenset({"Zs", "Zl", "Zp", "Cc", "Cf", "Cs", "Co"})
+
+
 def visible(text: str | None) -> bool:
     """Whether ``text`` has a character a reader sees: not only spaces, line breaks, zero-width
-    characters (U+200B, U+2060, U+FEFF) or other formatting and control characters, which
-    passed the "not empty" check and went to the customer as an empty answer."""
-    return any(unicodedata.category(c)[0] not in ("Z", "C") for c in text or "")
+    characters (U+200B, U+2060, U+FEFF), fillers and other formatting and control characters,
+    which passed the "not empty" check and went to the customer as an empty answer."""
+    return any(
+        c not in _BLANK_LOOKING and unicodedata.category(c) not in _BLANK_CATEGORIES
+        for c in text or ""
+    )
 
 
 def review_text_limits() -> dict[str, int]:

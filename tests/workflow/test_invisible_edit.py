@@ -20,6 +20,10 @@ UNSEEN = "\u200b\u2060\ufeff \n\u200d"
 def test_visible_text_is_text_a_reader_sees() -> None:
     assert not visible(UNSEEN) and not visible("") and not visible(None)
     assert visible("\u200bOK") and visible("日本") and visible("…")
+    # Fillers and blank braille show nothing though their category says letter or symbol; an
+    # emoji newer than this Python's tables (unassigned here) is text.
+    assert not visible("\u3164\uffa0\u2800\u034f\ufe0f")
+    assert visible("\U0001fa77")
 
 
 @pytest.mark.usefixtures("replay_check")
