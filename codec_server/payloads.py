@@ -20,6 +20,7 @@ reference, one after another, and four such requests held every processing slot.
 """
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Sequence
@@ -199,7 +200,11 @@ async def _decode_each(
             continue
         payload = stored
         try:
-            [payload] = await codec.decode([stored])
+            # An old claim's file within what is left of the budget, by its size on disk.
+            with read_at_most(budget.left) if old_claim else contextlib.nullcontext():
+                [payload] = await codec.decode([stored])
+        except PayloadTooLarge:
+            budget.over = True
         except Exception as err:  # the UI shows this one as it is stored
             left_encoded.note(err)
         if old_claim and payload is not stored and not budget.spend(payload):

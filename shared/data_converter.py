@@ -43,10 +43,10 @@ from shared.off_loop import LARGE_PAYLOAD_BYTES, in_thread_if
 from shared.payload_converter import SharedPydanticPayloadConverter
 from shared.payload_store import FileStore, PayloadStore
 from shared.stores.config import StoreConfig
-from shared.stores.errors import PayloadIntegrityError, PayloadMissing
+from shared.stores.errors import PayloadIntegrityError, PayloadMissing, PayloadTooLarge
 from shared.stores.factory import payload_driver
 from shared.stores.payloads import POSTGRES_DRIVER_NAME as POSTGRES_DRIVER
-from shared.stores.payloads import is_content_key, verified
+from shared.stores.payloads import is_content_key, read_limit, verified
 from shared.stores.payloads_file import FilePayloadDriver
 
 LEGACY_ENCODING: Final = b"binary/claim-check"
@@ -75,6 +75,15 @@ class LegacyClaimCheckDecoder(PayloadCodec):
                 )
             # Checked as the storage driver checks its payloads: the bytes found must be the
             # ones the reference was made for (a damaged or changed file is said, not parsed).
+            # Within a reader's limit (the codec server's budget per request) by the stored
+            # size, before anything is read: a 127 MiB file was read whole, then dropped.
+            limit = read_limit()
+            if limit is not None and isinstance(self.store, FileStore):
+                size = await self.store.size(key)
+                if size is not None and size > limit:
+                    raise PayloadTooLarge(
+                        f"a stored payload of {size:,} bytes, over the {limit:,} this read may take"
+                    )
             # Hashed and parsed off the event loop when large, as the drivers do theirs
             # (off_loop.py: a 127 MiB one held a worker's loop for about 300 ms).
             data = await self.store.get(key)

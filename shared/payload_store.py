@@ -69,5 +69,16 @@ class FileStore(PayloadStore):
     async def get(self, key: str) -> bytes:
         return await asyncio.to_thread(self._get, key)
 
+    async def size(self, key: str) -> int | None:
+        """The stored payload's size in bytes, None when it is not here (nothing is read)."""
+
+        def stat() -> int | None:
+            try:
+                return self._path(key).stat().st_size
+            except FileNotFoundError:
+                return None
+
+        return await asyncio.to_thread(stat)
+
     def describe(self) -> str:
         return f"files under {self.root}"

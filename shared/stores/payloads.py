@@ -47,6 +47,11 @@ _READ_LIMIT: contextvars.ContextVar[int | None] = contextvars.ContextVar(
 )
 
 
+def read_limit() -> int | None:
+    """The most bytes a read in this context may take (``read_at_most``), None for no limit."""
+    return _READ_LIMIT.get()
+
+
 @contextlib.contextmanager
 def read_at_most(limit: int) -> Iterator[None]:
     """Within it, a driver's retrieval of payloads stored larger than ``limit`` bytes in all

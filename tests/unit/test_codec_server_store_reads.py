@@ -69,6 +69,33 @@ async def test_old_claim_checks_spend_the_requests_byte_budget_with_the_referenc
     assert payloads[3]["metadata"] == body(old)["payloads"][0]["metadata"]  # as stored
 
 
+async def test_an_old_claim_check_over_the_budget_left_is_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its file was read and hashed whole whenever any budget was left, then dropped: a request
+    with a byte of budget left and a 127 MiB old claim read all of it. Its size on disk is
+    checked first now, as the drivers' references are."""
+    converter = data_converter(env={"TICKETS_DATA_DIR": str(tmp_path)}, key_ring=RING)
+    # Under the offload threshold (128 KiB), so the old claim holds the value itself.
+    large = await old_claim_check(tmp_path, "o" * 120_000)
+    small = await old_claim_check(tmp_path, "s" * (BIG + 10))
+    monkeypatch.setattr(codec_payloads, "MAX_RESOLVED_BYTES", int(1.5 * BIG))
+    reads: list[str] = []
+    real = FileStore._get
+
+    def counted(self: FileStore, key: str) -> bytes:
+        reads.append(key)
+        return real(self, key)
+
+    monkeypatch.setattr(FileStore, "_get", counted)
+    app = build_app(converter, CodecServerSettings())
+    async with serving(app) as url, httpx.AsyncClient(timeout=60) as http:
+        payloads = answered(await http.post(f"{url}/decode", json=body(large, small)))
+
+    assert [resolved(p) for p in payloads] == [False, True]
+    assert reads == [small.metadata["claim-check-key"].decode()]
+
+
 class FakeFailingDriver(FilePayloadDriver):
     """A fake: the file store, whose reads fail as a database that stopped answering does once
     ``down`` (each read then cost a 5 s connection attempt); counts the reads asked of it."""
