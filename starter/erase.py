@@ -317,15 +317,25 @@ async def _delete_workflows(
     run. A cancelled wait raises ``_Interrupted`` with the tickets asked."""
     asked: list[ErasedTicket] = []
     for ticket in tickets:
-        runs = [(ticket.workflow_id, r) for r in ticket.runs] + ticket.child_runs
+        # Its children first: they are found through the ticket's own runs, so a ticket whose
+        # runs went before a child's deletion failed could no longer be found, and the child
+        # (the resolution's input holds the customer's text) stayed for good.
+        runs = [*ticket.child_runs, *((ticket.workflow_id, r) for r in ticket.runs)]
+        own_sent = False
         try:
             # Each run by its id: by the id alone the server deletes the latest run only, which
             # may be another ticket's, and an older one (with this ticket's text) survives.
             for workflow_id, run_id in runs:
                 report.workflow_executions += await _delete_execution(client, workflow_id, run_id)
+                own_sent = own_sent or workflow_id == ticket.workflow_id
         except RPCError as err:
             report.failed.append(f"{ticket.workflow_id}: not deleted: {err.message}")
             continue
+        except asyncio.CancelledError:
+            # Ctrl-C while the deletions went out: the tickets asked so far (and this one, once
+            # a run of its own went: it may no longer be found) lose their payloads and rows
+            # now, as after a cut wait; before, they kept them where no later run finds them.
+            raise _Interrupted([*asked, ticket] if own_sent else asked) from None
         asked.append(ticket)
     for ticket in asked:
         runs = [(ticket.workflow_id, r) for r in ticket.runs] + ticket.child_runs

@@ -169,3 +169,55 @@ async def test_a_ctrl_c_while_the_server_deletes_still_erases_what_was_asked(
 
     assert stores.payloads_erased == ["ticket-T-1", "ticket-T-2"]
     assert stores.answers == ["T-1", "T-2"]
+
+
+async def test_a_child_the_server_will_not_delete_keeps_its_ticket_findable() -> None:
+    # The ticket's own runs went first: a refused child then left a ticket no run could find,
+    # and the child (its input holds the customer's text) stayed for good.
+    server = FakeServer(refused="ticket-T-2/resolution")
+    report = ErasureReport(customer_id="C-1", erased=True, tickets_scanned=2)
+    second = ticket(2).model_copy(update={"child_runs": [("ticket-T-2/resolution", "c-2")]})
+
+    gone = await _delete_workflows(server, [ticket(1), second], report)  # type: ignore[arg-type]
+
+    assert [t.ticket_id for t in gone] == ["T-1"]
+    assert ("ticket-T-2", "run-2") not in server.deleted
+    assert report.failed == ["ticket-T-2: not deleted: the server is unavailable"]
+
+
+class InterruptedFake(FakeServer):
+    """A fake server where Ctrl-C comes while one run's deletion is sent."""
+
+    def __init__(self, interrupted_at: str) -> None:
+        super().__init__(refused="")
+        self.interrupted_at = interrupted_at
+
+    async def _delete(self, request: Any) -> None:
+        if request.workflow_execution.workflow_id == self.interrupted_at:
+            raise asyncio.CancelledError()
+        await super()._delete(request)
+
+
+async def test_a_ctrl_c_while_deletions_go_out_still_erases_what_was_deleted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Only a Ctrl-C during the wait was handled: one while the deletions went out ended the
+    # command, and the tickets already deleted kept their payloads and rows where no later run
+    # finds them.
+    tickets = [ticket(1), ticket(2)]
+
+    async def found(client: Any, customer: Customer) -> tuple[list[ErasedTicket], int, list[str]]:
+        return tickets, 2, []
+
+    monkeypatch.setattr("starter.erase.find_tickets", found)
+    stores = FakeStores()
+
+    with pytest.raises(asyncio.CancelledError):
+        await erase_customer(
+            InterruptedFake("ticket-T-2"),  # type: ignore[arg-type]
+            stores,  # type: ignore[arg-type]
+            Customer(customer_id="C-1"),
+            really=True,
+        )
+
+    assert stores.payloads_erased == ["ticket-T-1"] and stores.answers == ["T-1"]
