@@ -73,6 +73,12 @@ REFUSED_PREFIX = "refused for good: "
 UNCERTAIN_PREFIX = "may have been delivered: "
 
 
+def as_address(email: str) -> str:
+    """An e-mail address as the ledger keeps and compares it: trimmed and casefolded, so a
+    request naming it in any case (non-ASCII letters included) finds it."""
+    return email.strip().casefold()
+
+
 def noted_reason(error: str) -> str:
     """A failure's reason as a ledger keeps it: without NUL bytes, which PostgreSQL's text
     refuses (a receiver's UTF-16 refusal body failed every note, and the refusal never counted)

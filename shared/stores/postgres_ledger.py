@@ -18,6 +18,7 @@ from shared.stores.ledger import (
     NewDelivery,
     another_tickets,
     answered_by_the_run_replaced,
+    as_address,
     noted_reason,
 )
 from shared.stores.postgres import PostgresDatabase
@@ -65,7 +66,7 @@ class PostgresLedger(DeliveryLedger):
             "text_sha256, idempotency_key, sent_via, chain, customer_email) "
             "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
             f"ON CONFLICT (ticket_id) DO NOTHING RETURNING {_COLUMNS}",
-            (delivery.ticket_id, *decision, delivery.customer_email),
+            (delivery.ticket_id, *decision, _address_of(delivery)),
         )
         if inserted is not None:
             return _entry(inserted), True
@@ -94,7 +95,7 @@ class PostgresLedger(DeliveryLedger):
             f"RETURNING {_COLUMNS}",
             (
                 *decision,
-                delivery.customer_email,
+                _address_of(delivery),
                 delivery.ticket_id,
                 existing.chain,
                 existing.chain in delivery.replaces,
@@ -207,14 +208,15 @@ class PostgresLedger(DeliveryLedger):
         async with self.database.connection() as conn, conn.transaction():
             cursor = await conn.execute(
                 f"DELETE FROM deliveries WHERE {_customer_is(any_case)} RETURNING ticket_id",
-                (customer_id,),
+                _customer_params(customer_id, any_case),
             )
             return sorted({row[0] for row in await cursor.fetchall()})
 
     async def customer_rows(self, customer_id: str, *, any_case: bool = False) -> list[str]:
         async with self.database.connection() as conn:
             cursor = await conn.execute(
-                f"SELECT ticket_id FROM deliveries WHERE {_customer_is(any_case)}", (customer_id,)
+                f"SELECT ticket_id FROM deliveries WHERE {_customer_is(any_case)}",
+                _customer_params(customer_id, any_case),
             )
             return sorted({row[0] for row in await cursor.fetchall()})
 
@@ -232,10 +234,18 @@ class PostgresLedger(DeliveryLedger):
 
 def _customer_is(any_case: bool) -> str:
     """The condition on a row's customer id: trimmed as erase trims what it is given (spaces,
-    tabs, line breaks), and for an address in any case, as the customer id or the address the
-    answer is for."""
+    tabs, line breaks), and for an address in any case; or, for an address, on the address the
+    answer is for, kept and compared casefolded (``as_address``: "Straße" matches "STRASSE").
+    Its parameters: ``_customer_params``."""
     trimmed = "btrim(customer_id, E' \\t\\r\\n')"
     if not any_case:
         return f"{trimmed} = %s"
-    email = "btrim(customer_email, E' \\t\\r\\n')"
-    return f"lower(%s) IN (lower({trimmed}), lower({email}))"
+    return f"(lower({trimmed}) = lower(%s) OR customer_email = %s)"
+
+
+def _customer_params(customer_id: str, any_case: bool) -> tuple[str, ...]:
+    return (customer_id, as_address(customer_id)) if any_case else (customer_id,)
+
+
+def _address_of(delivery: NewDelivery) -> str | None:
+    return as_address(delivery.customer_email) if delivery.customer_email else None

@@ -33,6 +33,7 @@ from shared.stores.ledger import (
     NewDelivery,
     another_tickets,
     answered_by_the_run_replaced,
+    as_address,
     noted_reason,
 )
 from shared.stores.sqlite_schema import LOCK_WAIT_SECONDS, WAL_FILES, migrate, use_wal
@@ -196,7 +197,7 @@ class SqliteLedger(DeliveryLedger):
             inserted = conn.execute(
                 f"INSERT OR IGNORE INTO deliveries ({_COLUMNS}, customer_email) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 0, NULL, ?, 0, 0, ?)",
-                (delivery.ticket_id, *decision, _now(), delivery.chain, delivery.customer_email),
+                (delivery.ticket_id, *decision, _now(), delivery.chain, _address_of(delivery)),
             ).rowcount
             select = f"SELECT {_COLUMNS} FROM deliveries WHERE ticket_id = ?"
             row = conn.execute(select, (delivery.ticket_id,)).fetchone()
@@ -225,7 +226,7 @@ class SqliteLedger(DeliveryLedger):
                         *decision,
                         _now(),
                         delivery.chain,
-                        delivery.customer_email,
+                        _address_of(delivery),
                         delivery.ticket_id,
                     ),
                 )
@@ -355,7 +356,7 @@ class SqliteLedger(DeliveryLedger):
         def delete(conn: sqlite3.Connection) -> list[str]:
             rows = conn.execute(
                 f"DELETE FROM deliveries WHERE {_customer_is(any_case)} RETURNING ticket_id",
-                (customer_id,),
+                _customer_params(customer_id, any_case),
             ).fetchall()
             return sorted({r[0] for r in rows})
 
@@ -364,7 +365,8 @@ class SqliteLedger(DeliveryLedger):
     async def customer_rows(self, customer_id: str, *, any_case: bool = False) -> list[str]:
         def read(conn: sqlite3.Connection) -> list[str]:
             query = f"SELECT ticket_id FROM deliveries WHERE {_customer_is(any_case)}"
-            return sorted({r[0] for r in conn.execute(query, (customer_id,)).fetchall()})
+            found = conn.execute(query, _customer_params(customer_id, any_case)).fetchall()
+            return sorted({r[0] for r in found})
 
         return await self._run(read)
 
@@ -386,11 +388,19 @@ class SqliteLedger(DeliveryLedger):
 
 def _customer_is(any_case: bool) -> str:
     """The condition on a row's customer id: trimmed as erase trims what it is given (spaces,
-    tabs, line breaks), and for an address in any case, as the customer id or the address the
-    answer is for (SQLite's lower() folds ASCII only, as an address's domain and, in practice,
-    its local part are)."""
+    tabs, line breaks), and for an address in any case; or, for an address, on the address the
+    answer is for, kept and compared casefolded (``as_address``: "Straße" and a non-ASCII capital
+    match, where SQLite's lower() folds ASCII only). Its parameters: ``_customer_params``."""
     spaces = "' ' || char(9, 10, 13)"
     trimmed = f"trim(customer_id, {spaces})"
     if not any_case:
         return f"{trimmed} = ?"
-    return f"lower(?) IN (lower({trimmed}), lower(trim(customer_email, {spaces})))"
+    return f"(lower({trimmed}) = lower(?) OR customer_email = ?)"
+
+
+def _customer_params(customer_id: str, any_case: bool) -> tuple[str, ...]:
+    return (customer_id, as_address(customer_id)) if any_case else (customer_id,)
+
+
+def _address_of(delivery: NewDelivery) -> str | None:
+    return as_address(delivery.customer_email) if delivery.customer_email else None

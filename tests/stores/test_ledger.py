@@ -182,6 +182,11 @@ async def test_a_web_form_ticket_s_row_is_found_by_the_address_it_answers(
     ]
     assert await ledger.delete("ana.lima@example.com", any_case=True) == ["T-1", "T-2", "T-4"]
     assert await ledger.get("T-3") is not None and await ledger.count() == 1
+    # Beyond ASCII: "ß" casefolds to "ss", and SQLite's lower() leaves "É" as it is.
+    await ledger.record(to("T-5", None, "Straße@Example.de"))
+    await ledger.record(to("T-6", None, "ÉLODIE@example.fr"))
+    assert await ledger.delete("STRASSE@example.de", any_case=True) == ["T-5"]
+    assert await ledger.delete("élodie@EXAMPLE.fr", any_case=True) == ["T-6"]
 
 
 async def test_a_sqlite_ledger_keeps_one_connection_and_replaces_a_broken_one(
