@@ -206,6 +206,28 @@ async def test_an_answer_streamed_past_the_tokens_the_request_allowed_is_cut_and
     assert f"more than {limit:,} chunks" in err.message
 
 
+# A small max_tokens (a megabyte's byte limit): read well within the idle watch's seconds,
+# which end a stream with no whole event (a ProviderTimeout) on a busy machine.
+SMALL_MAX_TOKENS = 16
+SMALL_BYTE_LIMIT = (SMALL_MAX_TOKENS * 4 + 1_000) * BYTES_PER_CHUNK
+
+
+async def cut_at_the_byte_limit(
+    make_llm_provider: MakeProvider, kind: str, transport: str, writes: list[bytes | float]
+) -> None:
+    """A provider asking for SMALL_MAX_TOKENS against a server writing ``writes``: its call
+    fails for good, past SMALL_BYTE_LIMIT."""
+    async with raw_server(lambda path: writes, then_wait=False) as url:
+        provider = build(make_llm_provider, kind, url, transport)
+        small = provider.config.model_copy(update={"max_output_tokens": SMALL_MAX_TOKENS})
+        provider = type(provider)(kind, small, "sk-test-secret-123456", provider._prices)
+        err, _ = await call(provider, kind)
+
+    assert isinstance(err, ApplicationError), repr(err)
+    assert (err.type, err.non_retryable) == (MALFORMED_TYPE, True)
+    assert f"streamed more than {SMALL_BYTE_LIMIT:,} bytes" in err.message
+
+
 @pytest.mark.parametrize("kind", KINDS)
 async def test_one_event_that_never_ends_is_cut_at_the_bytes_the_request_allows(
     make_llm_provider: MakeProvider, transport: str, kind: str
@@ -213,21 +235,9 @@ async def test_one_event_that_never_ends_is_cut_at_the_bytes_the_request_allows(
     # The SDKs' SSE decoders gather an event's bytes until its blank line: a server sending
     # bytes without one was held in the worker's memory however many, until the attempt's
     # timeout (the chunk count never grew: no event ended).
-    # A small max_tokens (a megabyte's limit): read well within the idle watch's seconds,
-    # which end a stream with no whole event (a ProviderTimeout) on a busy machine.
-    tokens = 16
-    limit = (tokens * 4 + 1_000) * BYTES_PER_CHUNK
     piece = b"x" * (64 * 1024)
-    pieces = [chunk(b"data: ")] + [chunk(piece)] * (limit // len(piece) + 2)
-    async with raw_server(lambda path: [STREAM_HEAD, *pieces], then_wait=False) as url:
-        provider = build(make_llm_provider, kind, url, transport)
-        small = provider.config.model_copy(update={"max_output_tokens": tokens})
-        provider = type(provider)(kind, small, "sk-test-secret-123456", provider._prices)
-        err, _ = await call(provider, kind)
-
-    assert isinstance(err, ApplicationError), repr(err)
-    assert (err.type, err.non_retryable) == (MALFORMED_TYPE, True)
-    assert f"streamed more than {limit:,} bytes" in err.message
+    pieces = [chunk(b"data: ")] + [chunk(piece)] * (SMALL_BYTE_LIMIT // len(piece) + 2)
+    await cut_at_the_byte_limit(make_llm_provider, kind, transport, [STREAM_HEAD, *pieces])
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -238,21 +248,11 @@ async def test_a_compressed_event_that_never_ends_is_cut_at_its_decoded_bytes(
     # decoded into the SDK's event decoder.
     import zlib
 
-    tokens = 16
-    limit = (tokens * 4 + 1_000) * BYTES_PER_CHUNK
     packer = zlib.compressobj(9, zlib.DEFLATED, 31)  # gzip
-    body = packer.compress(b"data: " + b"0" * (limit * 4)) + packer.flush()
-    assert len(body) < limit // 100
+    body = packer.compress(b"data: " + b"0" * (SMALL_BYTE_LIMIT * 4)) + packer.flush()
+    assert len(body) < SMALL_BYTE_LIMIT // 100
     head = STREAM_HEAD.replace(b"\r\n\r\n", b"\r\ncontent-encoding: gzip\r\n\r\n")
-    async with raw_server(lambda path: [head, chunk(body), chunk(b"")], then_wait=False) as url:
-        provider = build(make_llm_provider, kind, url, transport)
-        small = provider.config.model_copy(update={"max_output_tokens": tokens})
-        provider = type(provider)(kind, small, "sk-test-secret-123456", provider._prices)
-        err, _ = await call(provider, kind)
-
-    assert isinstance(err, ApplicationError), repr(err)
-    assert (err.type, err.non_retryable) == (MALFORMED_TYPE, True)
-    assert f"streamed more than {limit:,} bytes" in err.message
+    await cut_at_the_byte_limit(make_llm_provider, kind, transport, [head, chunk(body), chunk(b"")])
 
 
 @pytest.mark.parametrize("kind", KINDS)
