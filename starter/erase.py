@@ -30,6 +30,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from shared import names
+from shared.stores.errors import StoreUnavailable
 from shared.stores.factory import Stores
 from starter.erase_batch_results import held_by_batch, referred_to, release_from_batch
 from starter.errors import CliError
@@ -271,25 +272,49 @@ async def erase_customer(
     # its row (the answer's text) and payloads stayed for good. A ticket whose deletion the
     # server refused keeps them: the next erase finds it whole.
     for ticket in asked:
-        for namespace in (client.namespace, REPLAYER_NAMESPACE):
-            # A replayer that stored payloads (one not set up to read only) left copies of the
-            # ticket's under its own namespace: never read, and the customer's text all the same.
-            report.stored_payloads += await stores.payloads.erase_owned_by(
-                ticket.workflow_id, namespace
-            )
-        holds = batch_holds.get(ticket.batch_id) if ticket.batch_id else None
-        if ticket.batch_id and holds is not None:
-            report.stored_payloads += await release_from_batch(
-                stores.payloads,
-                ticket.batch_id,
-                batch_results.get(ticket.workflow_id, set()) - holds,
+        try:
+            for namespace in (client.namespace, REPLAYER_NAMESPACE):
+                # A replayer that stored payloads (one not set up to read only) left copies of
+                # the ticket's under its own namespace: never read, the customer's text all the
+                # same.
+                report.stored_payloads += await stores.payloads.erase_owned_by(
+                    ticket.workflow_id, namespace
+                )
+            holds = batch_holds.get(ticket.batch_id) if ticket.batch_id else None
+            if ticket.batch_id and holds is None:
+                # The batch's runs could not be listed: what it holds of this ticket (its answer,
+                # as the batch's payload) is not known, so it is kept, and said.
+                report.failed.append(
+                    f"{ticket.workflow_id}: its batch {ticket.batch_id}'s runs could not be read: "
+                    "the ticket's result the batch holds is kept; run erase again"
+                )
+            elif ticket.batch_id and holds is not None:
+                report.stored_payloads += await release_from_batch(
+                    stores.payloads,
+                    ticket.batch_id,
+                    batch_results.get(ticket.workflow_id, set()) - holds,
+                )
+        except (StoreUnavailable, OSError) as err:
+            # Its workflow is gone, so a later run finds it only by customer: the rows go below,
+            # and its payloads wait for `gc-payloads` (their owner is gone). Said, not hidden.
+            report.failed.append(
+                f"{ticket.workflow_id}: deleted, but its stored payloads were not: {err}; "
+                "`gc-payloads --yes` removes them (their workflow is gone)"
             )
     # By customer only once every ticket found went: a row of one still there (it may be
     # delivering) waits for the run that deletes its workflow.
-    deleted = set() if report.failed else set(await stores.ledger.delete(key, any_case=any_case))
-    for ticket in asked:
-        if await stores.ledger.delete_answer(ticket.ticket_id, ticket.runs, ticket.customer_id):
-            deleted.add(ticket.ticket_id)
+    deleted: set[str] = set()
+    try:
+        if not report.failed:
+            deleted |= set(await stores.ledger.delete(key, any_case=any_case))
+        for ticket in asked:
+            if await stores.ledger.delete_answer(ticket.ticket_id, ticket.runs, ticket.customer_id):
+                deleted.add(ticket.ticket_id)
+    except (StoreUnavailable, OSError) as err:
+        report.failed.append(
+            f"the delivery ledger did not answer ({err}): the rows of the tickets erased are "
+            "kept; run erase again once it does (it finds them by customer)"
+        )
     if deleted:
         await stores.ledger.clear_erased()
     report.ledger_rows = sorted(deleted)

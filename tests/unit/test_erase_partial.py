@@ -221,3 +221,72 @@ async def test_a_ctrl_c_while_deletions_go_out_still_erases_what_was_deleted(
         )
 
     assert stores.payloads_erased == ["ticket-T-1"] and stores.answers == ["T-1"]
+
+
+class FailingStoresFake(FakeStores):
+    """Fakes of the stores whose payload store fails for one ticket (a database restarting)."""
+
+    def __init__(self, failing: str) -> None:
+        super().__init__()
+        self.failing = failing
+
+    async def _erase_payloads(self, workflow_id: str, namespace: str) -> int:
+        if workflow_id == self.failing:
+            raise OSError("the payload store's disk is read-only")
+        return await super()._erase_payloads(workflow_id, namespace)
+
+
+async def test_a_store_error_after_the_deletions_is_reported_and_the_rest_go_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # It ended the command with no report: the tickets after it kept their payloads and rows,
+    # and no later run could find them (their workflows were gone).
+    tickets = [ticket(1), ticket(2)]
+
+    async def found(client: Any, customer: Customer) -> tuple[list[ErasedTicket], int, list[str]]:
+        return tickets, 2, []
+
+    monkeypatch.setattr("starter.erase.find_tickets", found)
+    stores = FailingStoresFake("ticket-T-1")
+
+    report = await erase_customer(
+        FakeServer(refused=""),  # type: ignore[arg-type]
+        stores,  # type: ignore[arg-type]
+        Customer(customer_id="C-1"),
+        really=True,
+    )
+
+    assert stores.payloads_erased == ["ticket-T-2"] and stores.answers == ["T-1", "T-2"]
+    assert len(report.failed) == 1 and report.failed[0].startswith("ticket-T-1: deleted, but")
+    assert "gc-payloads" in report.failed[0]
+
+
+async def test_a_batch_whose_runs_cannot_be_read_is_named_not_passed_over(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The batch holds the ticket's answer as its payload: when its runs could not be listed,
+    # the answer stayed and the report said nothing (exit 0, "erased").
+    tickets = [ticket(1).model_copy(update={"batch_id": "batch-1"})]
+
+    async def found(client: Any, customer: Customer) -> tuple[list[ErasedTicket], int, list[str]]:
+        return tickets, 1, []
+
+    async def unreadable(client: Any, batch_id: str) -> None:
+        return None
+
+    async def refers(client: Any, workflow_id: str, runs: Any) -> set[str]:
+        return {"h"}
+
+    monkeypatch.setattr("starter.erase.find_tickets", found)
+    monkeypatch.setattr("starter.erase.held_by_batch", unreadable)
+    monkeypatch.setattr("starter.erase.referred_to", refers)
+
+    report = await erase_customer(
+        FakeServer(refused=""),  # type: ignore[arg-type]
+        FakeStores(),  # type: ignore[arg-type]
+        Customer(customer_id="C-1"),
+        really=True,
+    )
+
+    assert [f.split(":")[0] for f in report.failed] == ["ticket-T-1"]
+    assert "batch batch-1's runs could not be read" in report.failed[0]
