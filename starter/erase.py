@@ -175,6 +175,9 @@ async def find_tickets(
             ),
         )
         entry.runs.append(execution.run_id)
+        # Any run's batch: a FAILED batch ticket that `redrive` started again has none, and is
+        # listed first (newest first), so the batch holding the customer's ticket went unsaid.
+        entry.batch_id = entry.batch_id or (raw or {}).get("batch_id")
     for entry in tickets.values():
         entry.child_runs = await _child_runs(client, entry.workflow_id, entry.runs)
         entry.children = list(dict.fromkeys(child for child, _ in entry.child_runs))

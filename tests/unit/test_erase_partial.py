@@ -10,7 +10,14 @@ from typing import Any
 import pytest
 from temporalio.service import RPCError, RPCStatusCode
 
-from starter.erase import Customer, ErasedTicket, ErasureReport, _delete_workflows, erase_customer
+from starter.erase import (
+    Customer,
+    ErasedTicket,
+    ErasureReport,
+    _delete_workflows,
+    erase_customer,
+    find_tickets,
+)
 
 
 class FakeServer:
@@ -290,3 +297,33 @@ async def test_a_batch_whose_runs_cannot_be_read_is_named_not_passed_over(
 
     assert [f.split(":")[0] for f in report.failed] == ["ticket-T-1"]
     assert "batch batch-1's runs could not be read" in report.failed[0]
+
+
+async def test_a_ticket_s_batch_is_found_whichever_of_its_runs_is_listed_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # `redrive` starts a FAILED batch ticket again without its batch: that newer run is listed
+    # first, and the batch holding the customer's ticket went unreported.
+    runs = [SimpleNamespace(id="ticket-T-1", run_id=r) for r in ("r-new", "r-old")]
+    inputs = {
+        "r-new": {"ticket": {"ticket_id": "T-1", "customer_id": "C-1"}},
+        "r-old": {"ticket": {"ticket_id": "T-1", "customer_id": "C-1"}, "batch_id": "batch-1"},
+    }
+
+    async def listed(query: str) -> Any:
+        for run in runs:
+            yield run
+
+    async def ticket_input(client: Any, workflow_id: str, run_id: str) -> dict[str, Any]:
+        return inputs[run_id]
+
+    async def no_children(client: Any, workflow_id: str, run_ids: Any) -> list[Any]:
+        return []
+
+    monkeypatch.setattr("starter.erase._ticket_input", ticket_input)
+    monkeypatch.setattr("starter.erase._child_runs", no_children)
+    client = SimpleNamespace(list_workflows=listed)
+
+    [found], scanned, _ = await find_tickets(client, Customer(customer_id="C-1"))  # type: ignore[arg-type]
+
+    assert (found.batch_id, found.runs, scanned) == ("batch-1", ["r-new", "r-old"], 2)
