@@ -30,6 +30,10 @@ class NewDelivery:
     # has no customer id. Not sent anywhere from here.
     customer_email: str | None = None
 
+    def address(self) -> str | None:
+        """The address the answer is for, as the ledger keeps it (``as_address``)."""
+        return as_address(self.customer_email) if self.customer_email else None
+
     def decision(self) -> tuple[object, ...]:
         """The row's decision columns, in the order both ledgers write them: channel,
         customer_id, revision, body, text_sha256, idempotency_key, sent_via."""

@@ -66,7 +66,7 @@ class PostgresLedger(DeliveryLedger):
             "text_sha256, idempotency_key, sent_via, chain, customer_email) "
             "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
             f"ON CONFLICT (ticket_id) DO NOTHING RETURNING {_COLUMNS}",
-            (delivery.ticket_id, *decision, _address_of(delivery)),
+            (delivery.ticket_id, *decision, delivery.address()),
         )
         if inserted is not None:
             return _entry(inserted), True
@@ -95,7 +95,7 @@ class PostgresLedger(DeliveryLedger):
             f"RETURNING {_COLUMNS}",
             (
                 *decision,
-                _address_of(delivery),
+                delivery.address(),
                 delivery.ticket_id,
                 existing.chain,
                 existing.chain in delivery.replaces,
@@ -245,7 +245,3 @@ def _customer_is(any_case: bool) -> str:
 
 def _customer_params(customer_id: str, any_case: bool) -> tuple[str, ...]:
     return (customer_id, as_address(customer_id)) if any_case else (customer_id,)
-
-
-def _address_of(delivery: NewDelivery) -> str | None:
-    return as_address(delivery.customer_email) if delivery.customer_email else None

@@ -197,7 +197,7 @@ class SqliteLedger(DeliveryLedger):
             inserted = conn.execute(
                 f"INSERT OR IGNORE INTO deliveries ({_COLUMNS}, customer_email) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 0, NULL, ?, 0, 0, ?)",
-                (delivery.ticket_id, *decision, _now(), delivery.chain, _address_of(delivery)),
+                (delivery.ticket_id, *decision, _now(), delivery.chain, delivery.address()),
             ).rowcount
             select = f"SELECT {_COLUMNS} FROM deliveries WHERE ticket_id = ?"
             row = conn.execute(select, (delivery.ticket_id,)).fetchone()
@@ -226,7 +226,7 @@ class SqliteLedger(DeliveryLedger):
                         *decision,
                         _now(),
                         delivery.chain,
-                        _address_of(delivery),
+                        delivery.address(),
                         delivery.ticket_id,
                     ),
                 )
@@ -400,7 +400,3 @@ def _customer_is(any_case: bool) -> str:
 
 def _customer_params(customer_id: str, any_case: bool) -> tuple[str, ...]:
     return (customer_id, as_address(customer_id)) if any_case else (customer_id,)
-
-
-def _address_of(delivery: NewDelivery) -> str | None:
-    return as_address(delivery.customer_email) if delivery.customer_email else None

@@ -214,9 +214,9 @@ SMALL_BYTE_LIMIT = (SMALL_MAX_TOKENS * 4 + 1_000) * BYTES_PER_CHUNK
 
 async def cut_at_the_byte_limit(
     make_llm_provider: MakeProvider, kind: str, transport: str, writes: list[bytes | float]
-) -> None:
+) -> str:
     """A provider asking for SMALL_MAX_TOKENS against a server writing ``writes``: its call
-    fails for good, past SMALL_BYTE_LIMIT."""
+    fails for good, past SMALL_BYTE_LIMIT; the failure's message."""
     async with raw_server(lambda path: writes, then_wait=False) as url:
         provider = build(make_llm_provider, kind, url, transport)
         small = provider.config.model_copy(update={"max_output_tokens": SMALL_MAX_TOKENS})
@@ -225,7 +225,7 @@ async def cut_at_the_byte_limit(
 
     assert isinstance(err, ApplicationError), repr(err)
     assert (err.type, err.non_retryable) == (MALFORMED_TYPE, True)
-    assert f"streamed more than {SMALL_BYTE_LIMIT:,} bytes" in err.message
+    return err.message
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -237,7 +237,8 @@ async def test_one_event_that_never_ends_is_cut_at_the_bytes_the_request_allows(
     # timeout (the chunk count never grew: no event ended).
     piece = b"x" * (64 * 1024)
     pieces = [chunk(b"data: ")] + [chunk(piece)] * (SMALL_BYTE_LIMIT // len(piece) + 2)
-    await cut_at_the_byte_limit(make_llm_provider, kind, transport, [STREAM_HEAD, *pieces])
+    said = await cut_at_the_byte_limit(make_llm_provider, kind, transport, [STREAM_HEAD, *pieces])
+    assert f"streamed more than {SMALL_BYTE_LIMIT:,} bytes" in said
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -252,7 +253,9 @@ async def test_a_compressed_event_that_never_ends_is_cut_at_its_decoded_bytes(
     body = packer.compress(b"data: " + b"0" * (SMALL_BYTE_LIMIT * 4)) + packer.flush()
     assert len(body) < SMALL_BYTE_LIMIT // 100
     head = STREAM_HEAD.replace(b"\r\n\r\n", b"\r\ncontent-encoding: gzip\r\n\r\n")
-    await cut_at_the_byte_limit(make_llm_provider, kind, transport, [head, chunk(body), chunk(b"")])
+    writes: list[bytes | float] = [head, chunk(body), chunk(b"")]
+    said = await cut_at_the_byte_limit(make_llm_provider, kind, transport, writes)
+    assert f"streamed more than {SMALL_BYTE_LIMIT:,} bytes" in said
 
 
 @pytest.mark.parametrize("kind", KINDS)

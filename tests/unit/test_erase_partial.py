@@ -62,6 +62,15 @@ async def test_a_ticket_the_server_will_not_delete_is_named_and_the_others_go() 
     assert report.workflow_executions == 2
 
 
+def finds(monkeypatch: pytest.MonkeyPatch, tickets: list[ErasedTicket]) -> None:
+    """``find_tickets`` finds ``tickets`` (each scanned once, all readable)."""
+
+    async def found(client: Any, customer: Customer) -> tuple[list[ErasedTicket], int, list[str]]:
+        return tickets, len(tickets), []
+
+    monkeypatch.setattr("starter.erase.find_tickets", found)
+
+
 class FakeStores:
     """Fakes of the payload store and the ledger, recording what erase asked of them."""
 
@@ -96,10 +105,7 @@ async def test_the_refused_ticket_keeps_its_payloads_and_rows_for_the_next_run(
 ) -> None:
     tickets = [ticket(1), ticket(2)]
 
-    async def found(client: Any, customer: Customer) -> tuple[list[ErasedTicket], int, list[str]]:
-        return tickets, 2, []
-
-    monkeypatch.setattr("starter.erase.find_tickets", found)
+    finds(monkeypatch, tickets)
     stores = FakeStores()
 
     report = await erase_customer(
@@ -132,10 +138,7 @@ async def test_a_ticket_whose_deletion_was_asked_goes_whole_though_the_server_wa
     # (its workflow was being deleted): the answer's text stayed in the ledger for good.
     tickets = [ticket(1)]
 
-    async def found(client: Any, customer: Customer) -> tuple[list[ErasedTicket], int, list[str]]:
-        return tickets, 1, []
-
-    monkeypatch.setattr("starter.erase.find_tickets", found)
+    finds(monkeypatch, tickets)
     monkeypatch.setattr("starter.erase.DELETION_TIMEOUT_SECONDS", 0.0)
     stores = FakeStores()
 
@@ -156,13 +159,10 @@ async def test_a_ctrl_c_while_the_server_deletes_still_erases_what_was_asked(
 ) -> None:
     tickets = [ticket(1), ticket(2)]
 
-    async def found(client: Any, customer: Customer) -> tuple[list[ErasedTicket], int, list[str]]:
-        return tickets, 2, []
-
     async def interrupted(*args: Any) -> None:
         raise asyncio.CancelledError()
 
-    monkeypatch.setattr("starter.erase.find_tickets", found)
+    finds(monkeypatch, tickets)
     monkeypatch.setattr("starter.erase._wait_gone", interrupted)
     stores = FakeStores()
 
@@ -213,10 +213,7 @@ async def test_a_ctrl_c_while_deletions_go_out_still_erases_what_was_deleted(
     # finds them.
     tickets = [ticket(1), ticket(2)]
 
-    async def found(client: Any, customer: Customer) -> tuple[list[ErasedTicket], int, list[str]]:
-        return tickets, 2, []
-
-    monkeypatch.setattr("starter.erase.find_tickets", found)
+    finds(monkeypatch, tickets)
     stores = FakeStores()
 
     with pytest.raises(asyncio.CancelledError):
@@ -250,10 +247,7 @@ async def test_a_store_error_after_the_deletions_is_reported_and_the_rest_go_on(
     # and no later run could find them (their workflows were gone).
     tickets = [ticket(1), ticket(2)]
 
-    async def found(client: Any, customer: Customer) -> tuple[list[ErasedTicket], int, list[str]]:
-        return tickets, 2, []
-
-    monkeypatch.setattr("starter.erase.find_tickets", found)
+    finds(monkeypatch, tickets)
     stores = FailingStoresFake("ticket-T-1")
 
     report = await erase_customer(
@@ -275,16 +269,13 @@ async def test_a_batch_whose_runs_cannot_be_read_is_named_not_passed_over(
     # the answer stayed and the report said nothing (exit 0, "erased").
     tickets = [ticket(1).model_copy(update={"batch_id": "batch-1"})]
 
-    async def found(client: Any, customer: Customer) -> tuple[list[ErasedTicket], int, list[str]]:
-        return tickets, 1, []
-
     async def unreadable(client: Any, batch_id: str) -> None:
         return None
 
     async def refers(client: Any, workflow_id: str, runs: Any) -> set[str]:
         return {"h"}
 
-    monkeypatch.setattr("starter.erase.find_tickets", found)
+    finds(monkeypatch, tickets)
     monkeypatch.setattr("starter.erase.held_by_batch", unreadable)
     monkeypatch.setattr("starter.erase.referred_to", refers)
 
