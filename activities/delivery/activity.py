@@ -100,10 +100,17 @@ class DeliveryActivities:
             raise waiting
         begin_attempt()
         deadline = attempt_deadline()
+        receipt: DeliveryReceipt | None = None
         try:
             async with heartbeating():
-                return await self._deliver(request, deadline, claim_wait=self.claim_wait)
+                receipt = await self._deliver(request, deadline, claim_wait=self.claim_wait)
+            return receipt
         except asyncio.CancelledError as err:
+            if receipt is not None:
+                # Sent and recorded: a cancellation that lands after (as the heartbeats stop)
+                # changes nothing. Raised, it was said as "went out, not recorded" (the answer
+                # carried as sent), and the ticket ended DELIVERY_FAILED with its row sent.
+                return receipt
             # Cancelled (the ticket, or this worker shutting down) with the answer known to
             # have gone out unrecorded: said as that, not as a cancellation, so the ticket does
             # not end CANCELLED with its answer out (and another worker's retry records it).

@@ -383,3 +383,32 @@ async def test_a_row_taken_by_another_ticket_after_the_send_is_reported_sent_not
     assert unrecorded.value.type == names.DELIVERY_SENT_UNRECORDED_ERROR
     assert unrecorded.value.non_retryable and unrecorded.value.details
     assert marks == 1 and channel.sent == ["Your answer."]
+
+
+async def test_a_cancellation_after_the_answer_was_sent_and_recorded_changes_nothing(
+    ledger: DeliveryLedger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ticket cancelled just as a queued attempt ended: the cancellation landed while its
+    heartbeats stopped, after the send and its record. Raised, it was said as "went out, not
+    recorded" (the answer was carried as sent), and the ticket ended DELIVERY_FAILED with its
+    row sent (seen once in a full run: test_cancelled_while_sending.py)."""
+    import dataclasses
+    from datetime import timedelta
+
+    from activities import heartbeat
+
+    async def cancelled_as_beats_stop(task: asyncio.Task[None]) -> None:
+        task.cancel()
+        raise asyncio.CancelledError()
+
+    monkeypatch.setattr(heartbeat, "stop_background", cancelled_as_beats_stop)
+    channel = HeldChannelFake()
+    channel.release.set()
+    env = ActivityEnvironment()
+    env.info = dataclasses.replace(env.info, heartbeat_timeout=timedelta(seconds=30))
+
+    receipt: DeliveryReceipt = await env.run(worker(ledger, channel).deliver_response, REQUEST)
+
+    row = await ledger.get("T-1")
+    assert channel.sent == ["Your answer."] and receipt.already_delivered is False
+    assert row is not None and row.sent_at is not None
