@@ -84,7 +84,8 @@ async def _referenced(
     the run that started the child was still open when it completed: a batch's ticket that
     completed after its batch continued as new or ended is such a child, and its result, the
     ticket's view, was deleted while the ticket's own history still needed it. The children are
-    read only while some of ``owned`` (all, when None) is not found yet, several at a time."""
+    read only while some of ``owned`` (all, when None) is not found yet, several at a time: the
+    runs the parent started first, then every run of each child (a reset's new run too)."""
     listed = await listed_runs(client, workflow_id)
     if listed is None:
         return None
@@ -112,6 +113,26 @@ async def _referenced(
             return await referenced_hashes(events, codec_of(client))
 
     for hashes in await asyncio.gather(*(result_of(c, r) for c, r in sorted(children))):
+        found |= hashes
+    if owned is not None and owned <= found:
+        return found
+
+    # A child reset into a new run (``redrive`` does that to a batch's ticket) keeps its
+    # parent, so the new run's result is stored as the parent's too, and no started event
+    # names that run: every run of each child is read.
+    async def runs_of(child_id: str) -> list[str] | None:
+        async with gate:
+            return await listed_runs(client, child_id)
+
+    child_ids = sorted({c for c, _ in children})
+    later: set[tuple[str, str]] = set()
+    for child_id, child_runs in zip(
+        child_ids, await asyncio.gather(*(runs_of(c) for c in child_ids)), strict=True
+    ):
+        if child_runs is None:
+            return None  # a run of it could not be listed: nothing may be judged unreferenced
+        later |= {(child_id, run) for run in child_runs} - children
+    for hashes in await asyncio.gather(*(result_of(c, r) for c, r in sorted(later))):
         found |= hashes
     return found
 

@@ -9,7 +9,11 @@ from pathlib import Path
 
 import pytest
 from temporalio.api.common.v1 import WorkflowExecution
-from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.workflowservice.v1 import (
+    DeleteWorkflowExecutionRequest,
+    ResetWorkflowExecutionRequest,
+)
 from temporalio.client import Client
 from temporalio.converter import StorageDriverClaim, StorageDriverRetrieveContext
 from temporalio.service import RPCError, RPCStatusCode
@@ -206,6 +210,59 @@ async def test_gc_keeps_a_batch_tickets_result_that_only_the_ticket_refers_to(
 
     assert done.code == 0, done.output
     assert all([await readable(driver, key) for key in result_refs])
+    view = await client.get_workflow_handle(first.id, result_type=TicketView).result()
+    assert view.state == "COMPLETED"
+    for ticket in batch:
+        await delete_workflow(client, names.ticket_workflow_id(ticket.ticket_id))
+    await delete_workflow(client, handle.id)
+
+
+async def test_gc_keeps_the_result_of_a_batch_ticket_run_again_after_a_reset(
+    ops_server: OpsServer, tmp_path: Path
+) -> None:
+    # `redrive` resets a batch's ticket into a new run; that run keeps the batch as its parent,
+    # so its result is stored as the batch's too. gc read only the runs the batch started: the
+    # new run's result, which its retained history refers to, was deleted as unreferenced.
+    env = {
+        **ops_server.env,
+        "TICKETS_DATA_DIR": str(tmp_path),
+        "TICKETS_ENCRYPTION_KEY_FILE": str(ops_server.data_dir / "encryption-keys.json"),
+        "TICKETS_PAYLOAD_OFFLOAD_BYTES": OFFLOAD_BYTES,
+    }
+    driver = payload_driver(StoreConfig.from_env(env))
+    client = await connect(connection_settings(env), converter=data_converter(driver, env=env))
+    queue = f"gc-{uuid.uuid4().hex[:8]}"
+    batch = [make_ticket(), make_ticket()]
+    async with real_pipeline(client, queue, tmp_path):
+        handle = await start_batch(client, queue, batch, BatchSettings(tickets_per_run=1))
+        await handle.result()
+        await all_closed(client, batch)
+        first = client.get_workflow_handle(names.ticket_workflow_id(batch[0].ticket_id))
+        old_refs = await history_refers_to(client, first.id)
+        first_task = next(
+            e.event_id
+            for e in (await first.fetch_history()).events
+            if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
+        )
+        reset = await client.workflow_service.reset_workflow_execution(
+            ResetWorkflowExecutionRequest(
+                namespace=client.namespace,
+                workflow_execution=WorkflowExecution(workflow_id=first.id),
+                reason="test: run again, as a redrive does",
+                workflow_task_finish_event_id=first_task,
+                request_id=str(uuid.uuid4()),
+            )
+        )
+        again = client.get_workflow_handle(first.id, run_id=reset.run_id, result_type=TicketView)
+        assert (await again.result()).state == "COMPLETED"
+    new_refs = await history_refers_to(client, first.id) & await driver.payloads_of(handle.id)
+    assert new_refs - old_refs, "the new run's result went to the store as the batch's"
+
+    await backdate(driver, hours=2)
+    done = run_cli(env, "gc-payloads", "--yes", "--json")
+
+    assert done.code == 0, done.output
+    assert all([await readable(driver, key) for key in new_refs])
     view = await client.get_workflow_handle(first.id, result_type=TicketView).result()
     assert view.state == "COMPLETED"
     for ticket in batch:
