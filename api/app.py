@@ -68,6 +68,7 @@ def create_app(
     app.state.temporal = connection or TemporalConnection()
     app.state.intake_limiter = RateLimiter(settings.intake_per_minute, settings.intake_burst)
     app.state.report_limiter = RateLimiter(settings.report_per_minute, settings.report_burst)
+    app.state.read_limiter = RateLimiter(settings.read_per_minute, settings.read_burst)
     app.state.page_tokens = PageTokens()
     errors.install(app)
     quiet_server_logs()  # what uvicorn logs for the app: no traceback twice, no query strings

@@ -122,6 +122,22 @@ async def report_allowed(
     return account
 
 
+async def read_allowed(
+    request: Request, account: Annotated[Account, Depends(require(Role.READ))]
+) -> Account:
+    """The reading account, once its token bucket allows another read (a ticket, a page of
+    tickets, the review queue: each a query to a worker or a visibility read)."""
+    read_within(request.app, account)
+    return account
+
+
+def read_within(app: Any, account: Account) -> None:
+    """Raises 429 when ``account``'s read bucket has no request left; takes one otherwise
+    (the console's pages take theirs here too)."""
+    limit: ApiSettings = app.state.settings
+    _within(app.state.read_limiter, account, "reads", limit.read_per_minute, limit.read_burst)
+
+
 def _within(
     limiter: RateLimiter, account: Account, what: str, per_minute: float, burst: int
 ) -> None:

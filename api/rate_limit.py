@@ -1,4 +1,5 @@
-"""A token bucket per API token, for intake and for reports (one limiter each, api/app.py).
+"""A token bucket per API token, for intake, reports and other reads (one limiter each,
+api/app.py).
 
 Per process: each API process keeps its own buckets, so N processes behind a load balancer allow
 N times the rate. Run one API process (it only forwards to Temporal, which does the work), or

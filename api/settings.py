@@ -18,6 +18,12 @@ DEFAULT_INTAKE_BURST = 20
 # before it loads the store the workers need.
 DEFAULT_REPORT_PER_MINUTE = 12.0
 DEFAULT_REPORT_BURST = 4
+# The other reads per token (a ticket, a page of tickets, the review queue; the console's pages
+# too): each is a query to a worker or a visibility read of up to 1,000 records. A console, a
+# dashboard or a script walking pages passes; one token looping on them is stopped before it
+# loads Temporal and the workers.
+DEFAULT_READ_PER_MINUTE = 600.0
+DEFAULT_READ_BURST = 120
 # The largest request body read at all. Enough for 10 tickets at the 20,000-character body limit
 # with room for JSON escaping; a bigger batch is split by the sender (or uses `starter batch`).
 DEFAULT_MAX_BODY_BYTES = 1_048_576
@@ -38,6 +44,8 @@ class ApiSettings:
     intake_burst: int = DEFAULT_INTAKE_BURST
     report_per_minute: float = DEFAULT_REPORT_PER_MINUTE
     report_burst: int = DEFAULT_REPORT_BURST
+    read_per_minute: float = DEFAULT_READ_PER_MINUTE
+    read_burst: int = DEFAULT_READ_BURST
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     max_tickets_per_request: int = DEFAULT_MAX_TICKETS_PER_REQUEST
     # The console's cookies carry the Secure flag (browsers keep them on https and on localhost).
@@ -80,6 +88,17 @@ class ApiSettings:
             ),
             report_burst=_number(
                 env, "TICKETS_API_REPORT_BURST", DEFAULT_REPORT_BURST, int, 1, 1_000_000
+            ),
+            read_per_minute=_number(
+                env,
+                "TICKETS_API_READ_PER_MINUTE",
+                DEFAULT_READ_PER_MINUTE,
+                float,
+                0.01,
+                1_000_000.0,
+            ),
+            read_burst=_number(
+                env, "TICKETS_API_READ_BURST", DEFAULT_READ_BURST, int, 1, 1_000_000
             ),
             max_body_bytes=_number(
                 env, "TICKETS_API_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, int, 1_024, 64 << 20

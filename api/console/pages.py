@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from temporalio.service import RPCError, RPCStatusCode
@@ -15,7 +15,7 @@ from api.console import session
 from api.console.rendering import page, signed_in, to_sign_in, valid_id
 from api.console.sign_in import sign_in_page
 from api.customer_message import InputUnreadable, customer_ticket
-from api.deps import settings, temporal
+from api.deps import read_within, settings, temporal
 from api.errors import field_problem, store_trouble
 from api.models import CustomerMessage, TicketStatus
 from policy.review_policy import REASON_CODES, ReasonCode
@@ -68,6 +68,20 @@ def _trouble(
     return page(request, "trouble.html", context | {"maybe_applied": maybe_applied}, status)
 
 
+def _over_read_limit(request: Request, current: session.Session) -> HTMLResponse | None:
+    """The trouble page with 429 when the account's reads are used up (the API's read
+    allowance: a page left reloading in many tabs, or a script with a stolen cookie, reads the
+    queue's 1,000 records each time); None when the page may be read."""
+    try:
+        read_within(request.app, current.account)
+    except HTTPException as refused:
+        context = {"session": current, "message": str(refused.detail), "typed": {}}
+        response = page(request, "trouble.html", context | {"maybe_applied": False}, 429)
+        response.headers.update(refused.headers or {})
+        return response
+    return None
+
+
 def _said(err: Exception) -> str:
     if isinstance(err, OperationError):
         return str(err)
@@ -100,6 +114,8 @@ async def queue(
     current = signed_in(request)
     if current is None:
         return to_sign_in()
+    if (refused := _over_read_limit(request, current)) is not None:
+        return refused
     try:
         client = await temporal(request).client()
         # ?why=<code>: only the tickets waiting for that reason; an unknown code shows them all.
@@ -145,6 +161,8 @@ async def ticket_page(request: Request, ticket_id: str, why: str = "") -> Respon
     current = signed_in(request)
     if current is None:
         return to_sign_in()
+    if (refused := _over_read_limit(request, current)) is not None:
+        return refused
     return await _ticket(request, current, ticket_id, error=None, status=200, why=_reason(why))
 
 

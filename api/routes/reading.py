@@ -7,9 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
-from api.accounts import Account, Role
+from api.accounts import Account
 from api.customer_message import InputUnreadable, customer_ticket
-from api.deps import report_allowed, require, temporal
+from api.deps import read_allowed, report_allowed, temporal
 from api.errors import ApiError, responses
 from api.models import CustomerMessage, ReviewQueue, TicketDetail, TicketPage, TicketStatus
 from api.page_tokens import PageTokenError, PageTokens
@@ -24,7 +24,8 @@ from shared.time_window import since_moment
 
 router = APIRouter(tags=["tickets"])
 
-Reader = Annotated[Account, Depends(require(Role.READ))]
+# Each read takes one from the token's read allowance (api/settings.py); the report has its own.
+Reader = Annotated[Account, Depends(read_allowed)]
 # The connection, not a client: a route connects only once its input is valid, so a request with
 # a bad field gets its 422 while Temporal is down too (FastAPI resolves dependencies first).
 Temporal = Annotated[TemporalConnection, Depends(temporal)]

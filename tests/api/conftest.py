@@ -53,6 +53,8 @@ async def api_url(api_temporal: Client, api_worker: None, tokens: Tokens) -> Asy
         intake_burst=1_000,
         report_per_minute=6_000,
         report_burst=1_000,
+        read_per_minute=60_000,
+        read_burst=10_000,
     ) as url:
         yield url
 
@@ -67,7 +69,13 @@ async def http(api_url: str) -> AsyncIterator[httpx.AsyncClient]:
 async def console_url(api_temporal: Client, api_worker: None, tokens: Tokens) -> AsyncIterator[str]:
     """The API again, for console tests without a browser: its cookies are not Secure, which
     httpx (unlike a browser on localhost) would keep to itself over plain HTTP."""
-    async with serving(api_temporal, tokens.registry(), secure_cookies=False) as url:
+    async with serving(
+        api_temporal,
+        tokens.registry(),
+        secure_cookies=False,
+        read_per_minute=60_000,
+        read_burst=10_000,
+    ) as url:
         yield url
 
 

@@ -241,6 +241,8 @@ async def strict_api(api_temporal: Client, tokens: Tokens) -> AsyncIterator[str]
         intake_burst=2,
         report_per_minute=1,
         report_burst=2,
+        read_per_minute=1,
+        read_burst=2,
         max_body_bytes=4_096,
     ) as url:
         yield url
@@ -283,6 +285,27 @@ async def test_reports_beyond_a_tokens_burst_get_429_before_reading_temporal(
     limited = answers[2]
     assert 1 <= int(limited.headers["Retry-After"]) <= 60
     assert "too many reports for" in limited.json()["message"]
+    assert other_token.status_code == 200  # the bucket is per token
+
+
+async def test_reads_beyond_a_tokens_burst_get_429_before_reading_temporal(
+    strict_api: str, tokens: Tokens
+) -> None:
+    # A ticket is a query to a worker, the review queue up to 1,000 visibility records: one
+    # read token looping on them loaded the API, Temporal and the workers without a limit.
+    async with httpx.AsyncClient(base_url=strict_api, timeout=30) as http:
+        answers = [
+            await http.get("/tickets", headers=bearer(tokens.read)),
+            await http.get("/review-queue", headers=bearer(tokens.read)),
+            await http.get("/tickets/T-none-such", headers=bearer(tokens.read)),
+        ]
+        other_token = await http.get("/review-queue", headers=bearer(tokens.admin))
+
+    assert [a.status_code for a in answers[:2]] == [200, 200], answers[1].text
+    limited = answers[2]
+    assert limited.status_code == 429, limited.text
+    assert 1 <= int(limited.headers["Retry-After"]) <= 60
+    assert "too many reads for" in limited.json()["message"]
     assert other_token.status_code == 200  # the bucket is per token
 
 

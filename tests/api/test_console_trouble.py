@@ -365,3 +365,24 @@ async def test_the_ticket_page_names_its_wait_and_a_review_from_another_wait_is_
     assert answer.status_code == 409, answer.text
     assert "sent back for rework since and waits again" in answer.text
     assert TYPED in answer.text
+
+
+async def test_console_pages_beyond_the_accounts_read_allowance_get_429_with_retry_after(
+    api_temporal: Client, tokens: Tokens
+) -> None:
+    # The queue page reads up to 1,000 visibility records; a page reloading in many tabs (or a
+    # stolen cookie in a loop) read them without a limit.
+    async with (
+        serving(
+            api_temporal, tokens.registry(), secure_cookies=False, read_per_minute=1, read_burst=2
+        ) as url,
+        httpx.AsyncClient(base_url=url, timeout=30) as browser,
+    ):
+        await console_sign_in(browser, tokens.review)
+        pages = [await browser.get("/console/queue") for _ in range(2)]
+        limited = await browser.get("/console/tickets/T-none-such")
+
+    assert [p.status_code for p in pages] == [200, 200], pages[-1].text
+    assert limited.status_code == 429, limited.text
+    assert 1 <= int(limited.headers["Retry-After"]) <= 60
+    assert "too many reads for" in limited.text

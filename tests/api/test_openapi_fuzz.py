@@ -65,6 +65,8 @@ _app = create_app(
         intake_burst=10_000,
         report_per_minute=60_000,
         report_burst=10_000,
+        read_per_minute=600_000,
+        read_burst=100_000,
     ),
     _tokens.registry(),
     TemporalConnection(connection_settings({}), factory=_FuzzTarget.connect),

@@ -75,6 +75,12 @@ def test_api_settings_come_from_the_environment_and_bad_values_name_the_variable
         {"TICKETS_API_REPORT_PER_MINUTE": "30", "TICKETS_API_REPORT_BURST": "6"}
     )
     assert (reports.report_per_minute, reports.report_burst) == (30.0, 6)
+    with pytest.raises(ApiSettingsError, match="TICKETS_API_READ_BURST must be between 1 and"):
+        ApiSettings.from_env({"TICKETS_API_READ_BURST": "0"})
+    reads = ApiSettings.from_env(
+        {"TICKETS_API_READ_PER_MINUTE": "90", "TICKETS_API_READ_BURST": "15"}
+    )
+    assert (reads.read_per_minute, reads.read_burst) == (90.0, 15)
 
 
 @pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
