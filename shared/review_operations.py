@@ -98,12 +98,18 @@ async def _review_linked(
         )
 
 
+# How each caller names a wait for review (its option or field), for the refusal's advice.
+CLI_WAIT_OPTION = "--waiting-since"
+API_WAIT_FIELD = "waiting_since"
+
+
 def in_the_current_wait(
-    ticket_id: str, decision: ReviewDecision, view: TicketView
+    ticket_id: str, decision: ReviewDecision, view: TicketView, option: str = CLI_WAIT_OPTION
 ) -> ReviewDecision:
     """``decision`` made in the ticket's current wait for review (``view``'s), for a reviewer
-    who names no wait (the command line): the ticket then refuses it if a rework sends the
-    ticket back and it waits again before the decision arrives.
+    who names no wait (the command line; an API review without ``waiting_since``): the ticket
+    then refuses it if a rework sends the ticket back and it waits again before the decision
+    arrives. ``option``: how that reviewer names a wait.
 
     A draft revision named in a wait that a failed rework began (the same revision came back,
     with the rework's notes and why it failed in the log) may have been seen in the wait
@@ -121,17 +127,18 @@ def in_the_current_wait(
             f"review refused: ticket {ticket_id}'s draft revision {decision.revision} was sent "
             f"back for rework, which failed; it waits again since {began.isoformat()} (`status "
             f"{ticket_id}` says who sent it back and why). If you decided after looking at it "
-            f"since then, add --waiting-since {began.isoformat()}"
+            f"since then, add {option} {began.isoformat()}"
         )
     return decision.model_copy(update={"waiting_since": began})
 
 
 async def submit_review(
-    client: Client, ticket_id: str, decision: ReviewDecision, *, current_wait: bool = False
+    client: Client, ticket_id: str, decision: ReviewDecision, *, current_wait: str | None = None
 ) -> ReviewReceipt:
     """Send ``decision``; a retry of it (after a timeout) gets the first one's receipt, also
     once the ticket has completed. ``current_wait``: a decision that names no wait was made in
-    the one the ticket is in now (``in_the_current_wait``)."""
+    the one the ticket is in now (``in_the_current_wait``), the reviewer naming a wait with
+    that option or field; None for a caller that always names it (the console)."""
     handle = _handle(client, ticket_id)
     summary = await describe_ticket(client, ticket_id)
     running = summary.workflow_status == WorkflowExecutionStatus.RUNNING.name
@@ -153,7 +160,7 @@ async def submit_review(
     if completed and update_id is None:
         raise refused
     if current_wait and view is not None and running:
-        decision = in_the_current_wait(ticket_id, decision, view)
+        decision = in_the_current_wait(ticket_id, decision, view, current_wait)
     # On a completed ticket only a retry is answered (with the first one's receipt); the
     # server refuses any other update there as NOT_FOUND, refused below.
     try:

@@ -99,7 +99,7 @@ async def cmd_review(args: argparse.Namespace) -> int:
     # Without --waiting-since, made in the wait the ticket is in now (refused if it waits
     # again before the decision arrives, and when a failed rework makes that ambiguous).
     receipt = await review_operations.submit_review(
-        client, args.ticket_id, decision, current_wait=True
+        client, args.ticket_id, decision, current_wait=review_operations.CLI_WAIT_OPTION
     )
     # The review is accepted: whatever happens while we watch its effect, it stands.
     try:

@@ -48,4 +48,9 @@ async def review_ticket(
 ) -> ReviewReceipt:
     decision = decision_for(account, body)  # a bad review is a 422 whether Temporal answers or not
     client = await connection.client()
-    return await review_operations.submit_review(client, ticket_id, decision)
+    # A review without `waiting_since` is taken as made in the wait the ticket is in now, as the
+    # CLI's is: sent as it was, the ticket skipped the check, and an approval read before another
+    # reviewer's failed rework approved the draft that reviewer had sent back.
+    return await review_operations.submit_review(
+        client, ticket_id, decision, current_wait=review_operations.API_WAIT_FIELD
+    )
