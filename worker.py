@@ -22,6 +22,10 @@ from shared.project_python import require_project_python
 
 require_project_python("worker")
 
+from shared.otel_env import require_usable_otel_env
+
+require_usable_otel_env("worker")
+
 import argparse
 import asyncio
 import logging

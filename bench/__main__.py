@@ -4,6 +4,10 @@ from shared.project_python import require_project_python
 
 require_project_python("bench")
 
+from shared.otel_env import require_usable_otel_env
+
+require_usable_otel_env("bench")
+
 import importlib
 import sys
 

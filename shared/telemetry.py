@@ -20,6 +20,7 @@ but nothing leaves the process. ``OTEL_SDK_DISABLED=true`` turns tracing off ent
 
 import logging
 import os
+import re
 import sys
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -170,11 +171,41 @@ def _exporter(kind: str, env: Mapping[str, str]) -> SpanExporter | None:
         if (value := env.get(name)) and (problem := http_url_problem(value, credentials=True)):
             # The exporter would log a failed export every few seconds, the spans dropped.
             raise TelemetryConfigError(f"{name} {problem}")
+    if (problem := headers_problem(env)) is not None:
+        raise TelemetryConfigError(problem)
     # Imported here: the exporter pulls in requests and protobuf code only a process that
     # exports needs.
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
     return OTLPSpanExporter()  # reads the endpoint, headers, timeout, compression itself
+
+
+# One header of OTEL_EXPORTER_OTLP_*HEADERS as the OTLP exporter takes it (its liberal form:
+# name=value, the value URL-encoded or printable ASCII without quotes, commas, semicolons or
+# backslashes; the OTLP exporter specification's "Specifying headers via environment variables").
+_HEADER_NAME = r"[\x21\x23-\x27\x2a\x2b\x2d\x2e\x30-\x39\x41-\x5a\x5e-\x7a\x7c\x7e]+"
+_HEADER_ENTRY = re.compile(
+    rf"[ \t]*{_HEADER_NAME}[ \t]*=[ \t]*[\x20\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*[ \t]*"
+)
+_HEADER_DELIMITER = re.compile(r"[ \t]*,[ \t]*")
+
+
+def headers_problem(env: Mapping[str, str]) -> str | None:
+    """What is wrong with the headers variable the exporter reads, never quoting a value. The
+    exporter logs a header it cannot parse whole, and these carry the collector's API key
+    (``x-honeycomb-team="..."``, quoted as in a shell or a compose file, went to the log)."""
+    for name in ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS"):
+        text = env.get(name)
+        if not text:
+            continue
+        for place, entry in enumerate(_HEADER_DELIMITER.split(text), 1):
+            if entry.strip() and not _HEADER_ENTRY.fullmatch(entry.strip()):
+                return (
+                    f"{name}: header {place} is not name=value with a URL-encoded value (quotes, "
+                    "commas, semicolons and backslashes %-encoded); its value is not shown"
+                )
+        return None  # the exporter reads the first of the two that is set
+    return None
 
 
 class _EveryExporter(SpanExporter):

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from opentelemetry.sdk.trace import TracerProvider
 
+from shared.http_urls import http_url_problem
 from shared.telemetry import current_provider
 
 
@@ -105,7 +106,9 @@ def collector_refusing(env: Mapping[str, str]) -> str | None:
     path or credentials."""
     url = env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
     kinds = [k.strip().lower() for k in env.get("OTEL_TRACES_EXPORTER", "otlp").split(",")]
-    if not url or "otlp" not in kinds:
+    if not url or "otlp" not in kinds or http_url_problem(url, credentials=True):
+        # A refused endpoint has no exporter; and one with a password holding "/" reads as
+        # host "user", port "<the password's start>": named here, and looked up in DNS.
         return None
     try:
         parts = urlsplit(url)
@@ -114,15 +117,44 @@ def collector_refusing(env: Mapping[str, str]) -> str | None:
         return None
     if not host:
         return None
-    try:
-        with socket.create_connection((host, port), timeout=COLLECTOR_PROBE_SECONDS):
-            return None
-    except ConnectionRefusedError:
-        return f"{host}:{port} refuses connections"
-    except socket.gaierror:
+    addresses = _resolved_within(host, port, COLLECTOR_PROBE_SECONDS)
+    if isinstance(addresses, socket.gaierror):
         return f"{host}:{port} cannot be found (its name does not resolve)"
-    except OSError:
-        return None
+    if not addresses:
+        return None  # slow to resolve: the flush tries, within its own time
+    for address in addresses:  # as create_connection does: localhost may be ::1, then 127.0.0.1
+        try:
+            with socket.create_connection(address, timeout=COLLECTOR_PROBE_SECONDS):
+                return None
+        except ConnectionRefusedError:
+            continue
+        except OSError:
+            return None
+    return f"{host}:{port} refuses connections"
+
+
+def _resolved_within(
+    host: str, port: int, seconds: float
+) -> list[tuple[str, int]] | socket.gaierror | None:
+    """The addresses of ``host``, its lookup's error, or None when the lookup takes longer
+    than ``seconds`` (the connection's timeout does not cover it: a resolver that does not
+    answer held every command's exit for its own timeout). The lookup goes on in a daemon
+    thread that the process's exit ends."""
+    found: list[list[tuple[str, int]] | socket.gaierror] = []
+
+    def look_up() -> None:
+        try:
+            info = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            found.append([(str(i[4][0]), int(i[4][1])) for i in info])
+        except socket.gaierror as err:
+            found.append(err)
+        except (OSError, UnicodeError):
+            pass
+
+    lookup = threading.Thread(target=look_up, name="collector-lookup", daemon=True)
+    lookup.start()
+    lookup.join(seconds)
+    return found[0] if found else None
 
 
 def flush_timeout(timeout_millis: int) -> int:

@@ -5,6 +5,8 @@ waited 5 s at exit with the collector down. Real sockets on 127.0.0.1: one liste
 
 import logging
 import socket
+import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -70,3 +72,59 @@ def test_the_exit_flush_is_skipped_with_one_line_when_nothing_listens(
         f"the collector at 127.0.0.1:{closed} refuses connections: this command's spans were "
         "not sent"
     ]
+
+
+def test_an_endpoint_refused_for_its_form_is_not_probed_nor_named() -> None:
+    # A password holding "/" reads as host "otel", port "2024" (the password's start): the
+    # endpoint was refused (no exporter), yet the exit named "otel:2024" and looked it up.
+    looked_up: list[str] = []
+    refused = {"OTEL_EXPORTER_OTLP_ENDPOINT": "https://otel:2024/Spring!@collector/"}
+    real = socket.getaddrinfo
+
+    def recording(host: str, *args: object, **kwargs: object) -> object:
+        looked_up.append(host)
+        return real(host, *args, **kwargs)  # type: ignore[arg-type]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(socket, "getaddrinfo", recording)
+        assert telemetry.collector_refusing(refused) is None
+    assert looked_up == []
+
+
+def test_a_name_lookup_that_does_not_answer_holds_the_exit_no_longer_than_the_probe(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The connection's timeout does not cover the lookup: a resolver that did not answer held
+    # every command's exit for its own timeout (seconds) before the flush.
+    answer = threading.Event()
+
+    def silent(*args: object, **kwargs: object) -> object:
+        answer.wait(10)
+        raise socket.gaierror("no answer")
+
+    monkeypatch.setattr(socket, "getaddrinfo", silent)
+    began = time.monotonic()
+    try:
+        said = telemetry.collector_refusing(
+            {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c.example:4318"}
+        )
+        took = time.monotonic() - began
+    finally:
+        answer.set()
+    assert said is None  # slow, not refusing: the flush tries within its own time
+    assert took < 2, took
+
+
+def test_a_name_with_several_addresses_counts_as_refusing_only_when_every_one_refuses(
+    listening: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # localhost is often ::1 first; a collector on 127.0.0.1 alone was taken for down.
+    closed = free_port()
+    both = [
+        (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", closed)),
+        (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", listening)),
+    ]
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: both)
+    assert telemetry.collector_refusing(otlp(closed)) is None
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: both[:1])
+    assert telemetry.collector_refusing(otlp(closed)) == f"127.0.0.1:{closed} refuses connections"
