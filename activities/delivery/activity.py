@@ -36,6 +36,8 @@ from activities.delivery.attempt_time import (
     IN_PROGRESS_RETRY,
     attempt_deadline,
     claim_wait_within,
+    out_of_time,
+    too_little_left,
 )
 from activities.delivery.bounded import uncut, within
 from activities.delivery.channels import Channel, build_channels
@@ -45,7 +47,6 @@ from activities.delivery.errors import (
 )
 from activities.delivery.local_attempts import LocalAttempts
 from activities.delivery.mark_sent import (
-    MARK_SENT_RESERVE_SECONDS,
     MARK_SENT_TRY_SECONDS,
     mark_sent,
 )
@@ -311,20 +312,8 @@ class DeliveryActivities:
         holder = uuid.uuid4().hex
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait
-        # A send begun must leave time to mark it sent within the attempt: an attempt timed out
-        # after its send (the ledger slow) sends again once its claim runs out.
-        # (A channel that states no timeout, a test's fake, is not held to it.)
-        timeout = getattr(channel, "timeout_seconds", None)
-        if (
-            timeout is not None
-            and attempt_deadline - loop.time() < timeout + MARK_SENT_RESERVE_SECONDS
-        ):
-            raise ApplicationError(
-                f"too little of this attempt is left to send the answer of ticket "
-                f"{entry.ticket_id} and record it; the next attempt sends it",
-                type=names.DELIVERY_OUT_OF_TIME_ERROR,
-                next_retry_delay=IN_PROGRESS_RETRY,
-            )
+        if too_little_left(channel, attempt_deadline):
+            raise out_of_time(entry)
         while not await self.ledger.claim(
             entry.ticket_id, holder, CLAIM_SECONDS, entry.idempotency_key
         ):
@@ -364,6 +353,16 @@ class DeliveryActivities:
                 type=names.DELIVERY_IN_PROGRESS_ERROR,
                 next_retry_delay=IN_PROGRESS_RETRY,
             )
+        if too_little_left(channel, attempt_deadline):
+            # Checked again: the wait for another attempt's claim (up to IN_PROGRESS_WAIT) and
+            # the claim's own write came out of the time the send and its record need.
+            left = attempt_deadline - RELEASE_MARGIN_SECONDS - loop.time()
+            try:
+                release = self.ledger.release(entry.ticket_id, holder)
+                await within(release, min(MARK_SENT_TRY_SECONDS, max(left, 0.01)))
+            except Exception as err:
+                activity.logger.warning("could not release %s: %s", entry.ticket_id, err)
+            raise out_of_time(entry)
         # From here a cancellation (the ticket cancelled, the worker shutting down) waits for
         # the send and its record: cut midway, the answer could go out with the ledger saying
         # it did not (and a cancelled queued attempt's claim holding on for nothing).

@@ -1,4 +1,5 @@
-"""How long a delivery attempt has, how long it holds its claim on an answer, and how long it
+"""How long a delivery attempt has, whether enough of it is left to send and record, how long it
+holds its claim on an answer, and how long it
 waits for another attempt's claim (activity.py)."""
 
 import asyncio
@@ -6,9 +7,12 @@ from datetime import timedelta
 from typing import Final
 
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities.delivery.config import DeliveryConfig
 from activities.delivery.mark_sent import MARK_SENT_RESERVE_SECONDS
+from shared import names
+from shared.stores.ledger import LedgerEntry
 from workflows.options import DELIVERY_RETRY, DELIVERY_START_TO_CLOSE
 
 # How long one attempt's claim on an answer holds: longer than any attempt may run (the
@@ -61,4 +65,22 @@ def claim_wait_within(attempt_seconds: float, config: DeliveryConfig) -> float:
             IN_PROGRESS_WAIT,
             attempt_seconds - max(sends, default=0.0) - MARK_SENT_RESERVE_SECONDS,
         ),
+    )
+
+
+def too_little_left(channel: object, attempt_deadline: float) -> bool:
+    """Whether a send begun now could not be marked sent within the attempt: one timed out after
+    its send (the ledger slow) is sent again once its claim runs out. (A channel that states no
+    timeout, a test's fake, is not held to it.)"""
+    timeout = getattr(channel, "timeout_seconds", None)
+    left = attempt_deadline - asyncio.get_running_loop().time()
+    return timeout is not None and left < timeout + MARK_SENT_RESERVE_SECONDS
+
+
+def out_of_time(entry: LedgerEntry) -> ApplicationError:
+    return ApplicationError(
+        f"too little of this attempt is left to send the answer of ticket "
+        f"{entry.ticket_id} and record it; the next attempt sends it",
+        type=names.DELIVERY_OUT_OF_TIME_ERROR,
+        next_retry_delay=IN_PROGRESS_RETRY,
     )

@@ -412,3 +412,56 @@ async def test_a_cancellation_after_the_answer_was_sent_and_recorded_changes_not
     row = await ledger.get("T-1")
     assert channel.sent == ["Your answer."] and receipt.already_delivered is False
     assert row is not None and row.sent_at is not None
+
+
+async def test_an_attempt_that_waited_for_anothers_claim_checks_its_time_again_before_sending(
+    ledger: DeliveryLedger,
+) -> None:
+    """Its time was checked before the wait for the other attempt's claim, which may take up to
+    20 s of it: once the claim came, it sent with less than the send and its record need, and
+    could time out after sending (its retry sending again once the claim ran out)."""
+    import dataclasses
+    from datetime import timedelta
+
+    first = HeldChannelFake()
+    first.fail_next = True  # it fails for now and gives its claim back
+    second = HeldChannelFake()
+    second.release.set()
+    second.timeout_seconds = 10.0  # type: ignore[attr-defined]
+    refused: list[bool] = []
+    claim = ledger.claim
+
+    async def counted_claim(*args: object, **kwargs: object) -> bool:
+        got = await claim(*args, **kwargs)  # type: ignore[arg-type]
+        refused.append(not got)
+        return got
+
+    ledger.claim = counted_claim  # type: ignore[method-assign]
+    holding = asyncio.create_task(
+        ActivityEnvironment().run(worker(ledger, first).deliver_response_now, REQUEST)
+    )
+    await first.started.wait()
+    env = ActivityEnvironment()
+    # Just enough for a 10 s send and the 10 s kept to record it, at the attempt's start.
+    env.info = dataclasses.replace(env.info, start_to_close_timeout=timedelta(seconds=20.6))
+    queued = asyncio.create_task(env.run(worker(ledger, second).deliver_response, REQUEST))
+
+    async def refused_once() -> bool:
+        return any(refused)
+
+    await wait_until(refused_once, what="the queued attempt waiting for the claim")
+    first.release.set()  # the claim comes free about a second into the queued attempt
+    with pytest.raises(RuntimeError, match="the connection was reset"):
+        await holding
+    with pytest.raises(ApplicationError) as late:
+        await queued
+
+    assert late.value.type == names.DELIVERY_OUT_OF_TIME_ERROR
+    assert second.sent == []
+    quick = HeldChannelFake()
+    quick.release.set()
+    receipt: DeliveryReceipt = await ActivityEnvironment().run(
+        worker(ledger, quick).deliver_response, REQUEST
+    )
+    assert quick.sent == ["Your answer."]  # it gave the claim back
+    assert receipt.already_delivered is False
