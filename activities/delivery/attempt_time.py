@@ -1,6 +1,5 @@
 """How long a delivery attempt has, whether enough of it is left to send and record, how long it
-holds its claim on an answer, and how long it
-waits for another attempt's claim (activity.py)."""
+holds its claim on an answer, and how long it waits for another attempt's claim (activity.py)."""
 
 import asyncio
 from datetime import timedelta
