@@ -89,3 +89,40 @@ def test_a_body_that_is_only_a_greeting_is_never_trimmed_to_nothing() -> None:
 def test_a_short_plain_body_is_left_alone() -> None:
     trimmed = trim_body(CONTENT)
     assert (trimmed.text, trimmed.removed_tokens) == (CONTENT, 0)
+
+
+# A body at its limit (MAX_BODY_CHARS) built for the patterns' worst case: one long word under a
+# sign-off word, a greeting followed by a long run of spaces.
+ADVERSARIAL = {
+    "sign-off": "Order broken\nthanks " + "a" * 19_900 + "?",
+    "greeting": "Hi" + " " * 19_900 + "x\nOur export fails.",
+}
+
+
+@pytest.mark.parametrize("shape", sorted(ADVERSARIAL))
+def test_no_body_makes_the_trimming_backtrack_for_long(shape: str) -> None:
+    # Trimming runs in every agent activity and in workflow code, holding the interpreter: the
+    # sign-off pattern took time growing with the cube of such a line's length (7 s at 1,000
+    # characters, hours at 20,000), stopping the worker's event loop, heartbeats and workflow
+    # tasks. Run apart, so the old patterns fail the test instead of hanging the suite; the
+    # bound is a hang's, not a speed target (it takes milliseconds).
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; from policy.trimming import trim_body; "
+        "print(len(trim_body(sys.stdin.read()).text))"
+    )
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", script],
+            input=ADVERSARIAL[shape],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"trimming the {shape} body did not finish in 30 s")
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) > 0
