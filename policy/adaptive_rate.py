@@ -206,6 +206,8 @@ def step(
     demand_cuts: bool = True,
     gentle_probes: bool = True,
     fast_first_climb: bool = True,
+    probe_failure_share: bool = True,
+    raise_keeps_cuts: bool = True,
 ) -> ControllerState:
     """The state after one tick's window, at ``now`` (seconds on the workflow clock).
 
@@ -218,12 +220,23 @@ def step(
     cuts to the answered rate even when the queue was not using its rate (runs from before
     "demand-aware-cuts"). ``gentle_probes`` False probes at ``SLOW_STEP`` (runs from before
     "gentle-probes"). ``fast_first_climb`` False stops the climb after slow start's cut at the
-    measured limit, as every other climb (runs from before "fast-first-climb")."""
+    measured limit, as every other climb (runs from before "fast-first-climb").
+    ``probe_failure_share`` False reopens the breaker only on a probe window with no answer
+    (runs from before "probe-failure-share"); ``raise_keeps_cuts`` False lets an allowed rate
+    coming back up after a dip set the rate, a 429's cut lost (runs from before
+    "raise-keeps-cuts")."""
     state = remembered(_measured(state, window), window)
-    rules = _Rules(steady_probes, capped_probes, demand_cuts, gentle_probes, fast_first_climb)
+    rules = _Rules(
+        steady_probes,
+        capped_probes,
+        demand_cuts,
+        gentle_probes,
+        fast_first_climb,
+        probe_failure_share,
+    )
     if not declared_limits:
         return _step(state, window, now, cool_down, rules)
-    state = _allowed(state, window, now)
+    state = _allowed(state, window, now, raise_keeps_cuts)
     if not learns:
         # No breaker here (a paused queue resumes), and the rate is the allowed one, not what a
         # cut in the adaptive mode left.
@@ -243,12 +256,15 @@ class _Rules:
     demand_cuts: bool
     gentle_probes: bool
     fast_first_climb: bool
+    probe_failure_share: bool
 
 
 def _step(
     state: ControllerState, window: Window, now: float, cool_down: float, rules: _Rules
 ) -> ControllerState:
-    breaker = breaker_step(state, window, now, cool_down)
+    breaker = breaker_step(
+        state, window, now, cool_down, probe_failure_share=rules.probe_failure_share
+    )
     if breaker is not None:
         return breaker
     if window.rate_limited:
@@ -272,10 +288,18 @@ def _step(
     return state
 
 
-def _allowed(state: ControllerState, window: Window, now: float) -> ControllerState:
+def _allowed(
+    state: ControllerState, window: Window, now: float, raise_keeps_cuts: bool = True
+) -> ControllerState:
     """The rate the provider's declared limit allows: the first one, or a higher one that held
     for ``ALLOWED_RAISE_TICKS`` windows, becomes the rate (the breaker's rate to come back to,
-    while open or probing); a lower one caps it (``_capped``), a cut below it stays."""
+    while open or probing); a lower one caps it (``_capped``), a cut below it stays.
+
+    Since "raise-keeps-cuts" a higher one becomes the rate only where the old one held the rate
+    at its cap (a raised tier); a rate below it, which a 429 cut, keeps its cut and its ceiling
+    and climbs by the usual rules up to the new cap. The allowed rate moves whenever the limit is
+    in tokens (tokens a minute over a moving average of tokens a call): a dip and its return
+    set the rate back to the one that had drawn the 429s."""
     new = window.allowed_rate
     old = state.allowed
     if new is None:
@@ -291,6 +315,8 @@ def _allowed(state: ControllerState, window: Window, now: float) -> ControllerSt
         waited = state.raise_windows + 1
         if waited < ALLOWED_RAISE_TICKS or now < state.hold_until:
             return state.model_copy(update={"raise_windows": waited})
+        if raise_keeps_cuts and state.rate < (1 - ALLOWED_MOVED) * old:
+            return state.model_copy(update={"allowed": new, "raise_windows": 0})
     rate = max(new, MIN_ALLOWED_RATE)
     update: dict[str, object] = {
         "allowed": new,

@@ -5,7 +5,8 @@ When at least ``BREAKER_MIN_CALLS`` calls ended in the last few seconds (counts 
 every ``BREAKER_HALF_LIFE_SECONDS``) and ``BREAKER_FAILURE_SHARE`` of them failed (5xx, timeouts,
 connection errors), the queue gets rate 0 (no new calls) for ``cool_down`` seconds; then a probe
 rate; a probe window that succeeds closes the breaker at the rate from before, one that fails
-opens it again.
+opens it again (since "probe-failure-share": one where ``BREAKER_FAILURE_SHARE`` of the ended
+calls failed, as the breaker's own rule; before, only one with no answer at all).
 """
 
 from __future__ import annotations
@@ -60,8 +61,25 @@ def opened(state: ControllerState, now: float, cool_down: float) -> ControllerSt
     )
 
 
+def probe_failed(window: Window, failure_share: bool = True) -> bool:
+    """Whether a probe window says the provider still fails. ``failure_share`` False is the
+    first rule, no answer at all: calls begun before the breaker opened end during the probe
+    (a provider's timeout outlasts the cool-down), and one answer among nine failures closed
+    the breaker at the full rate from before it opened."""
+    if not window.failed:
+        return False
+    if not failure_share:
+        return not window.answered
+    return window.failed >= BREAKER_FAILURE_SHARE * (window.answered + window.failed)
+
+
 def breaker_step(
-    state: ControllerState, window: Window, now: float, cool_down: float
+    state: ControllerState,
+    window: Window,
+    now: float,
+    cool_down: float,
+    *,
+    probe_failure_share: bool = True,
 ) -> ControllerState | None:
     """The state after the window while the breaker is open or probing, or ``None`` when it is
     closed (the rate rules decide)."""
@@ -70,7 +88,7 @@ def breaker_step(
             return state
         return state.model_copy(update={"phase": "probing"})
     if state.phase == "probing":
-        if window.failed and not window.answered:
+        if probe_failed(window, probe_failure_share):
             return opened(state, now, cool_down)
         if window.answered:
             return forgotten(state.model_copy(update={"phase": "steady"}))

@@ -63,6 +63,13 @@ PATCH_GENTLE_PROBES: Final = "gentle-probes"
 # The climb after slow start's cut goes at the fast step back to slow start's last rate without
 # a 429 (policy/adaptive_rate.py).
 PATCH_FAST_FIRST_CLIMB: Final = "fast-first-climb"
+# A probe window where half the ended calls failed opens the breaker again, not only one with no
+# answer (policy/circuit_breaker.py probe_failed): different rates, so runs from before replay
+# without it.
+PATCH_PROBE_FAILURE_SHARE: Final = "probe-failure-share"
+# An allowed rate coming back up after a dip keeps a 429's cut below it (policy/adaptive_rate.py
+# _allowed): different rates, so runs from before replay without it.
+PATCH_RAISE_KEEPS_CUTS: Final = "raise-keeps-cuts"
 # A run continues as new once it is ``renew_after_seconds`` old (a day by default), idle or not:
 # an idle controller waited on a condition for as long as its provider stayed idle, months
 # perhaps, and its history (its start input, its reports) stayed encrypted with the key of its
@@ -119,6 +126,8 @@ class ProviderRateController:
         demand_cuts = workflow.patched(PATCH_DEMAND_CUTS)
         gentle_probes = workflow.patched(PATCH_GENTLE_PROBES)
         fast_first_climb = workflow.patched(PATCH_FAST_FIRST_CLIMB)
+        probe_failure_share = workflow.patched(PATCH_PROBE_FAILURE_SHARE)
+        raise_keeps_cuts = workflow.patched(PATCH_RAISE_KEEPS_CUTS)
         if workflow.patched(PATCH_RENEWED_RUNS):
             # Kept on the instance (a task nothing refers to may be collected); a timer still
             # pending when the run continues as new goes with it, no command to cancel it.
@@ -206,6 +215,8 @@ class ProviderRateController:
                 demand_cuts=demand_cuts,
                 gentle_probes=gentle_probes,
                 fast_first_climb=fast_first_climb,
+                probe_failure_share=probe_failure_share,
+                raise_keeps_cuts=raise_keeps_cuts,
             )
             wanted = self._wanted(learns)
             if wanted != applied:

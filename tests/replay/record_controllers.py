@@ -17,7 +17,10 @@ from tests.support.temporal import CONVERTER, binary
 
 # v1: before the "steady-probes" rules; v2: before "declared-limits"; v3: before
 # "capped-probe-steps"
-CONTROLLER_VERSION = "v8"
+CONTROLLER_VERSION = "v9"
+# v9: a probe window where half the ended calls failed opens the breaker again (patch
+# probe-failure-share), and an allowed rate back up after a dip keeps a 429's cut (patch
+# raise-keeps-cuts); the scenario's rates are v8's (it has neither case).
 # v8: the first climb after slow start's cut goes at the fast step to slow start's last rate
 # without a 429 (patch fast-first-climb; its scenario is "first-climb").
 # v7: probes above the ceiling climb at half the step (patch gentle-probes; v6 at 1% then 2% of

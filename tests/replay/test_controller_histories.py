@@ -29,6 +29,8 @@ from workflows.rate_controller import (
     PATCH_DEMAND_CUTS,
     PATCH_FAST_FIRST_CLIMB,
     PATCH_GENTLE_PROBES,
+    PATCH_PROBE_FAILURE_SHARE,
+    PATCH_RAISE_KEEPS_CUTS,
     PATCH_RENEWED_RUNS,
     PATCH_STEADY_PROBES,
     ProviderRateController,
@@ -195,3 +197,16 @@ async def test_a_controller_taking_only_declared_limits_set_them_and_nothing_els
     rates = await set_rates(FOLDER / "providerratecontroller-v3-declared-only.json")
     assert rates == [4.0, 3.0]
     assert PATCH_DECLARED_LIMITS in patches(FOLDER / "providerratecontroller-v3-declared-only.json")
+
+
+async def test_rate_controllers_from_before_and_after_the_probe_share_and_kept_cuts() -> None:
+    """Both sides of the ``probe-failure-share`` and ``raise-keeps-cuts`` patches (asked
+    together, once per run): v8's runs replay without them, v9's with them. The recorded
+    scenario has neither a mixed probe window nor a dip of the allowed rate (the unit tests of
+    policy/adaptive_rate.py hold those); that today's code asks for its very rates is checked
+    with every other history's."""
+    v8 = FOLDER / "providerratecontroller-v8-first-climb.json"
+    v9 = FOLDER / "providerratecontroller-v9-controller.json"
+    for patch in (PATCH_PROBE_FAILURE_SHARE, PATCH_RAISE_KEEPS_CUTS):
+        assert patch not in patches(v8)
+        assert patch in patches(v9)

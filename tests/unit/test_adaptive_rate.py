@@ -154,6 +154,22 @@ def test_a_probe_that_fails_opens_the_breaker_again() -> None:
     assert reopened.openings == 2
 
 
+def test_a_probe_window_where_most_calls_failed_opens_the_breaker_again() -> None:
+    # Calls begun before the breaker opened end during the probe (a provider's timeout outlasts
+    # the cool-down): one answer among nine failures closed the breaker at the full rate from
+    # before it opened, where the breaker's own rule (half of four or more) says failing.
+    probing = ControllerState(rate=50.0, phase="probing", openings=1)
+    mixed = Window(seconds=1.0, answered=1, failed=9)
+    reopened = step(probing, mixed, now=100.0, cool_down=COOL_DOWN)
+    assert reopened.phase == "open" and reopened.queue_rate() == 0.0
+    assert reopened.openings == 2
+    before = step(probing, mixed, now=100.0, cool_down=COOL_DOWN, probe_failure_share=False)
+    assert before.phase == "steady" and before.queue_rate() == 50.0  # the first rule
+    # A window mostly answered still closes it.
+    mostly = Window(seconds=1.0, answered=3, failed=1)
+    assert step(probing, mostly, now=100.0, cool_down=COOL_DOWN).phase == "steady"
+
+
 def test_a_few_failures_among_many_answers_keep_the_breaker_closed() -> None:
     state = ControllerState(rate=10.0, phase="steady")
     after = step(state, Window(seconds=1.0, answered=9, failed=2), now=0.0, cool_down=COOL_DOWN)

@@ -156,6 +156,27 @@ def test_a_raise_waits_while_a_cut_is_held() -> None:
     assert cut.allowed == 4.0 and cut.rate < 4.0  # still within the 30 s hold
 
 
+def test_an_allowed_rate_back_up_after_a_dip_keeps_the_cut_a_429_made() -> None:
+    # A limit in tokens moves the allowed rate all the time (tokens a minute over a moving
+    # average of tokens a call): a dip and its return counted as a raised tier after five
+    # windows and set the rate back to the one that had drawn the 429s.
+    state = step(ControllerState(rate=2.0), allowing(10.0), 0.0, COOL_DOWN)
+    assert state.rate == 10.0
+    cut = step(state, allowing(10.0, answered=4, rate_limited=6), 1.0, COOL_DOWN)
+    assert cut.rate < 7.0 and cut.ceiling is not None
+    for keeps, expected in ((True, cut.rate), (False, 10.0)):
+        after = step(cut, allowing(9.4, answered=6), 2.0, COOL_DOWN, raise_keeps_cuts=keeps)
+        for t in range(ALLOWED_RAISE_TICKS):
+            after = step(
+                after, allowing(10.0, answered=6), 3.0 + t, COOL_DOWN, raise_keeps_cuts=keeps
+            )
+        assert after.allowed == 10.0
+        # Since "raise-keeps-cuts" the cut holds (and may climb by the usual rules, up to the
+        # ceiling it learnt); before it, the rate went back to 10 and the ceiling above it.
+        assert after.rate == pytest.approx(expected, rel=0.02), keeps
+    assert after.ceiling is not None and after.ceiling > 10.0  # the old rules' ceiling
+
+
 def test_a_tiny_allowed_rate_never_pauses_the_queue() -> None:
     state = step(ControllerState(rate=2.0), allowing(0.0001), 0.0, COOL_DOWN)
     assert round(state.queue_rate(), 3) == MIN_ALLOWED_RATE
