@@ -63,6 +63,9 @@ async def test_a_delivered_answer_is_signed_and_verifies_with_the_documented_rec
     assert verify(SECRET, request.headers, request.body.replace(b"Hello", b"Hallo")) is False
     stale = time.time() + 3600
     assert verify(SECRET, request.headers, request.body, now=stale) is False
+    # A captured request sent again under another key: the receiver's dedup would miss it.
+    forged = {**request.headers, "Idempotency-Key": f"{ticket.ticket_id}.forged"}
+    assert verify(SECRET, forged, request.body) is False
     sent_to = view.delivery.sent_to
     assert view.delivery.sent_via == "webhook" and sent_to is not None
     assert sent_to == display_url(receiver.url) and "hooks" not in sent_to  # a path may be a key
