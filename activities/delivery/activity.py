@@ -222,7 +222,9 @@ class DeliveryActivities:
                     self._channel(entry), entry, request, claim_wait, deadline
                 )
         elif not already_sent:
-            entry = await self.ledger.mark_sent(entry.ticket_id, entry.idempotency_key)
+            # The row marked sent is the delivery: not cut by a cancellation either (the ticket
+            # ended CANCELLED with its answer delivered).
+            entry = await uncut(self.ledger.mark_sent(entry.ticket_id, entry.idempotency_key))
         if already_sent:
             activity.logger.info(
                 "ticket %s was already delivered; not sending again", entry.ticket_id

@@ -109,8 +109,10 @@ class SmtpChannel:
 
                 def writing(chunk: bytes) -> None:
                     nonlocal handed_over
-                    handed_over = handed_over or chunk != b"DATA\r\n"  # the message's text
+                    # Once written: a write refused (the relay gone after its 354) sent nothing,
+                    # and is tried again, not left to a person as maybe delivered.
                     write(chunk)
+                    handed_over = handed_over or chunk != b"DATA\r\n"  # the message's text
 
                 protocol.write = writing  # type: ignore[method-assign]
             return await data(*args, **kwargs)

@@ -141,6 +141,38 @@ async def test_a_relay_silent_after_it_was_handed_the_message_is_not_sent_to_aga
     assert "whether it took the message" in uncertain.value.reason
 
 
+async def test_a_connection_gone_before_the_message_was_written_is_tried_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The relay closed the connection after its 354: aiosmtplib refuses to write the message's
+    # text (nothing sent), but the text was counted as handed over before the write, so the
+    # ticket ended waiting for a person ("may have been delivered") instead of a retry.
+    from aiosmtplib.errors import SMTPServerDisconnected
+    from aiosmtplib.protocol import SMTPProtocol
+
+    from activities.delivery.errors import DeliveryUnavailable
+    from activities.delivery.smtp import SmtpChannel
+
+    write = SMTPProtocol.write
+
+    def gone_after_data(self: SMTPProtocol, data: bytes) -> None:
+        if getattr(self, "_said_data", False):
+            raise SMTPServerDisconnected("Connection lost")
+        if data == b"DATA\r\n":
+            self._said_data = True  # type: ignore[attr-defined]
+        write(self, data)
+
+    monkeypatch.setattr(SMTPProtocol, "write", gone_after_data)
+    entry, request = recorded("email", "email"), asked("email", "customer@example.com")
+    with smtp_server() as server:
+        config = SmtpConfig(
+            host=server.host, port=server.port, sender=SENDER, tls="none", timeout_seconds=5
+        )
+        with pytest.raises(DeliveryUnavailable):
+            await SmtpChannel(config).send(entry, request)
+        assert not server.mailbox.messages
+
+
 async def test_a_refused_message_stays_refused_when_the_relay_is_slow_to_reset() -> None:
     # After a refusal aiosmtplib sends RSET to reuse the connection, which the channel never
     # does. A relay slow to answer it ran out the attempt's time after the message was handed

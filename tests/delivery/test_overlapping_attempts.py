@@ -465,3 +465,33 @@ async def test_an_attempt_that_waited_for_anothers_claim_checks_its_time_again_b
     )
     assert quick.sent == ["Your answer."]  # it gave the claim back
     assert receipt.already_delivered is False
+
+
+async def test_a_ledger_only_delivery_cancelled_while_marking_its_row_sent_returns_its_receipt(
+    ledger: DeliveryLedger,
+) -> None:
+    """With no channel the row marked sent is the delivery. A cancellation (the ticket
+    cancelled) landing during that write raised while the write went on: the ticket ended
+    CANCELLED with its answer delivered, as the channels' record is not cut."""
+    from activities.delivery.config import LEDGER
+
+    marking = asyncio.Event()
+    real = ledger.mark_sent
+
+    async def slow_mark_sent(*args: object, **kwargs: object) -> LedgerEntry:
+        write = asyncio.ensure_future(real(*args, **kwargs))  # type: ignore[arg-type]
+        marking.set()
+        await asyncio.sleep(0.2)
+        return await write
+
+    ledger.mark_sent = slow_mark_sent  # type: ignore[method-assign]
+    acts = DeliveryActivities(ledger, DeliveryConfig(default_method=LEDGER))
+    env = ActivityEnvironment()
+    delivering = asyncio.create_task(env.run(acts.deliver_response_now, REQUEST))
+    await marking.wait()
+    env.cancel()
+    receipt: DeliveryReceipt = await delivering
+
+    row = await ledger.get("T-1")
+    assert row is not None and row.sent_at is not None
+    assert receipt.already_delivered is False and receipt.sent_at == row.sent_at
