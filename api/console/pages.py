@@ -300,7 +300,7 @@ async def review(
         )
         return sign_in_page(request, message, 401, kept, then=f"/console/tickets/{ticket_id}")
     # What the form was written for: a refusal below shows the page for the ticket as it is
-    # now, and says so when that is another draft (not for a 409: its refusal says why).
+    # now, and says so when that is another draft.
     posted = ReviewedAs(revision, chain, waiting_since)
     if not current.csrf_ok(csrf):
         expired = "the form expired; look again and resubmit"
@@ -339,10 +339,23 @@ async def review(
         client = await temporal(request).client()
         await review_operations.submit_review(client, ticket_id, decision)
     except ReviewRefused as err:
-        return await _ticket(request, current, ticket_id, str(err), 409, typed, why=kept)
-    except ReviewTimeout:
+        # "not awaiting review" may be read back as waiting again on a newer draft (another
+        # reviewer's rework came back): the note says so, or the old text went against it.
         return await _ticket(
-            request, current, ticket_id, TIMED_OUT, 504, typed, maybe_applied=True, why=kept
+            request, current, ticket_id, str(err), 409, typed, why=kept, posted=posted
+        )
+    except ReviewTimeout:
+        # The reviewer's own rework may come back before the page is read: a newer draft.
+        return await _ticket(
+            request,
+            current,
+            ticket_id,
+            TIMED_OUT,
+            504,
+            typed,
+            maybe_applied=True,
+            why=kept,
+            posted=posted,
         )
     except (OperationError, RPCError, StoreUnavailable) as err:
         # Temporal or the worker in trouble: the page again, with what the reviewer typed.
