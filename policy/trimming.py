@@ -52,6 +52,10 @@ SIGNATURE_MAX_LINES: Final = 10
 # After a sign-off only a name block may follow: a few short lines, no postscript, no question.
 NAME_BLOCK_MAX_LINES: Final = 4
 NAME_BLOCK_MAX_WORDS: Final = 8
+# ... nor a line longer than this: no name, title or phone number is. (REFERENCE searches from
+# every keyword to the end of its run of word characters: a line of "id-id-id-..." as one word
+# took time growing with the square of its length, 9 s at 20,000, holding the interpreter.)
+NAME_BLOCK_MAX_CHARS: Final = 200
 POSTSCRIPT = re.compile(r"^\s*p\.?\s?s\b", re.IGNORECASE)
 # A line under a sign-off that gives the support team something to look up (an order, an
 # account, an invoice number): the customer's words, not a signature ("Order ID: 98765").
@@ -93,7 +97,8 @@ def _is_name_block(lines: list[str]) -> bool:
     """What may follow a sign-off: a name, a title, a company, a phone number."""
     content = _content_lines(lines)
     return len(content) <= NAME_BLOCK_MAX_LINES and all(
-        len(line.split()) <= NAME_BLOCK_MAX_WORDS
+        len(line) <= NAME_BLOCK_MAX_CHARS
+        and len(line.split()) <= NAME_BLOCK_MAX_WORDS
         and not POSTSCRIPT.match(line)
         and not line.rstrip().endswith("?")
         and not REFERENCE.search(line)

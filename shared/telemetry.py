@@ -185,7 +185,7 @@ def _exporter(kind: str, env: Mapping[str, str]) -> SpanExporter | None:
 # backslashes; the OTLP exporter specification's "Specifying headers via environment variables").
 _HEADER_NAME = r"[\x21\x23-\x27\x2a\x2b\x2d\x2e\x30-\x39\x41-\x5a\x5e-\x7a\x7c\x7e]+"
 _HEADER_ENTRY = re.compile(
-    rf"[ \t]*{_HEADER_NAME}[ \t]*=[ \t]*[\x20\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*[ \t]*"
+    rf"[ \t]*+{_HEADER_NAME}[ \t]*+=[ \t]*+[\x20\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*+[ \t]*+"
 )
 _HEADER_DELIMITER = re.compile(r"[ \t]*,[ \t]*")
 

@@ -96,6 +96,12 @@ def test_a_short_plain_body_is_left_alone() -> None:
 ADVERSARIAL = {
     "sign-off": "Order broken\nthanks " + "a" * 19_900 + "?",
     "greeting": "Hi" + " " * 19_900 + "x\nOur export fails.",
+    # A forward marker and spaces above a header block (policy/quoted_thread.py): cubic.
+    "forward-marker": (
+        "Hi\nforwarded message" + " " * 19_800 + "x\nFrom: a@b.example\nSubject: s\nDate: d\nb"
+    ),
+    # One long "word" of keywords under a sign-off (REFERENCE, from every "id"): quadratic.
+    "reference": "Hi,\nMy export fails.\nThanks\n" + "id-" * 6_600,
 }
 
 

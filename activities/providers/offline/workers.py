@@ -17,7 +17,10 @@ from activities.text import sentences
 from shared.agents import Category, KnowledgeQuery
 from shared.orchestration import Synthesis, SynthesisRequest, WorkerType, WorkRequest, WorkResult
 
-REPLY_TASK = re.compile(r"\breply\b.*\bcustomer\b|\bcustomer\b.*\breply\b", re.I | re.S)
+# Both words anywhere, in either order (two searches: ``reply.*customer`` on "reply reply ..."
+# searched on from every "reply", quadratic).
+REPLY_WORD = re.compile(r"\breply\b", re.I)
+CUSTOMER_WORD = re.compile(r"\bcustomer\b", re.I)
 
 
 def _research(request: WorkRequest) -> WorkResult:
@@ -62,7 +65,7 @@ def _write(request: WorkRequest) -> WorkResult:
                 facts.append(line)
     sources = sorted({s for item in request.context for s in item.sources})
     body = "\n\n".join(facts) or "We could not find documented facts for this yet."
-    if REPLY_TASK.search(request.task):
+    if REPLY_WORD.search(request.task) and CUSTOMER_WORD.search(request.task):
         return WorkResult(output=f"{GREETING}\n\n{body}\n\n{SIGN_OFF}", sources=sources)
     return WorkResult(output=body, sources=sources)
 

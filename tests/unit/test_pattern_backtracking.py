@@ -1,0 +1,48 @@
+"""Patterns that read text a customer or an operator wrote (a ticket's body, an orchestrator
+task, a prompt's parts) never backtrack for long. Python's ``re`` holds the interpreter for the
+whole match, so a slow one stopped a worker's event loop, heartbeats and workflow tasks (the
+trimming's own cases are in test_trimming.py). Each runs apart, so a pattern gone bad fails
+the test instead of hanging the suite; the bound is a hang's, not a speed target."""
+
+import subprocess
+import sys
+
+import pytest
+
+# (what to run on the text read from stdin, the text): the worst input found for each.
+CASES = {
+    # The offline planner's "compare X and Y" on a task of 20,000 characters: 9 s at 2,000.
+    "planner-compare": (
+        "from activities.providers.offline.planner import COMPARE; COMPARE.search(text)",
+        "compare" + " " * 19_990 + "x",
+    ),
+    # The customer-text tag taken out of a prompt's parts: quadratic.
+    "prompt-tag": (
+        "from activities.agent_specs import untrusted; untrusted(text)",
+        "<" + " " * 19_990 + "x",
+    ),
+    # The offline workers' "reply ... customer": quadratic on repeated words.
+    "reply-task": (
+        "from activities.providers.offline.workers import REPLY_WORD, CUSTOMER_WORD; "
+        "REPLY_WORD.search(text) and CUSTOMER_WORD.search(text)",
+        "reply " * 3_300,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_no_text_makes_a_pattern_backtrack_for_long(case: str) -> None:
+    code, text = CASES[case]
+    script = f"import sys; text = sys.stdin.read(); {code}"
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", script],
+            input=text,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"the {case} pattern did not finish in 30 s")
+    assert done.returncode == 0, done.stderr
