@@ -189,8 +189,15 @@ class OutcomeReporter:
             self._bad_news.clear()
             try:
                 await self.flush()
-            except (RPCError, RuntimeError) as err:
-                log.warning("rate report for %s not sent: %s", self.provider_queue, err)
+            except Exception as err:  # any: the sender must outlive one bad send
+                # (It caught RPCError and RuntimeError only: a payload store busy or down ended
+                # the task, and the controller heard no more 429s from this worker, unsaid.)
+                log.warning(
+                    "rate report for %s not sent: %s: %s",
+                    self.provider_queue,
+                    type(err).__name__,
+                    err,
+                )
 
 
 class ReportingWorker(Worker):
@@ -213,8 +220,15 @@ class ReportingWorker(Worker):
         self._preparing = True
         try:
             await asyncio.wait_for(self._reporter.prepare(), PREPARE_TIMEOUT.total_seconds())
-        except (RPCError, RuntimeError, TimeoutError) as err:
-            log.warning("rate controller of %s not started: %s", self._reporter.provider_queue, err)
+        except Exception as err:  # any: the queue is polled all the same
+            # (Another error, the payload store's, left before the SDK's run: the worker never
+            # polled, and its shutdown waited for a run that never began, for ever.)
+            log.warning(
+                "rate controller of %s not started: %s: %s",
+                self._reporter.provider_queue,
+                type(err).__name__,
+                err,
+            )
         finally:
             self._preparing = False
         sender = asyncio.create_task(self._reporter.run())
@@ -222,5 +236,12 @@ class ReportingWorker(Worker):
             await super().run()
         finally:
             await stop_background(sender)
-            with contextlib.suppress(RPCError, RuntimeError):
+            try:
                 await self._reporter.flush()
+            except Exception as err:  # the last counts; the worker's own end goes on
+                log.warning(
+                    "last rate report for %s not sent: %s: %s",
+                    self._reporter.provider_queue,
+                    type(err).__name__,
+                    err,
+                )

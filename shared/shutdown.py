@@ -83,7 +83,12 @@ async def run_until_stopped(
     # Every worker, running or not yet: a stop that came while they were still validating
     # (startup: a pod deleted during a rollout) asked none of them, they started polling, and
     # the process ran until killed. The SDK allows shutdown before the start; it then ends it.
-    await asyncio.gather(*(w.shutdown() for w in workers), return_exceptions=True)
+    # Not one whose run has ended already: the SDK's shutdown waits for its run to finish, and
+    # one that failed before it began (in our own code before the SDK's) waited for ever.
+    await asyncio.gather(
+        *(w.shutdown() for w, run in zip(workers, runs, strict=True) if not run.done()),
+        return_exceptions=True,
+    )
     results = await asyncio.gather(*runs, return_exceptions=True)
     return next((r for r in results if isinstance(r, BaseException)), None)
 

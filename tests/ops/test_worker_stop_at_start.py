@@ -6,14 +6,21 @@ starts). Real SDK workers on the test server."""
 import asyncio
 import uuid
 
+from temporalio import activity
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from tests.support.temporal import wait_until
 from worker import run_until_stopped
 from workflows import ALL_WORKFLOWS
 
 # Bounds a hang, no more: the run ends within a second when it works.
 HANG_BOUND_SECONDS = 30
+
+
+@activity.defn(name="noop")
+async def noop_activity() -> None:
+    pass
 
 
 async def test_a_stop_before_the_workers_poll_stops_every_one(ts_env: WorkflowEnvironment) -> None:
@@ -82,3 +89,62 @@ async def test_a_worker_that_fails_is_not_taken_for_a_drain(ts_env: WorkflowEnvi
     assert isinstance(failure, RuntimeError) and str(failure) == "the worker failed"
     assert drained == []  # not "draining": the health state sees a stopped worker
     assert not healthy.is_running
+
+
+async def test_a_rate_controller_that_cannot_start_leaves_the_worker_polling_and_stoppable(
+    ts_env: WorkflowEnvironment,
+) -> None:
+    """prepare() raising anything but the few errors it expected (the payload store busy or down)
+    left the provider queue's worker before the SDK's run began: it never polled, and its
+    shutdown waited for a run that never started, so the process never ended."""
+    from activities.rate_reports import OutcomeReporter, ReportingWorker
+    from shared.stores.errors import StoreUnavailable
+
+    class StoreDownReporterFake(OutcomeReporter):
+        async def prepare(self) -> None:
+            raise StoreUnavailable("the payload store is down (fake)")
+
+    queue = f"llm-stop-{uuid.uuid4().hex[:8]}"
+    reporter = StoreDownReporterFake(ts_env.client, queue, "rate-control", 1.0, 30.0)
+    polling = ReportingWorker(
+        ts_env.client, task_queue=queue, activities=[noop_activity], reporter=reporter
+    )
+    stop = asyncio.Event()
+    running = asyncio.create_task(run_until_stopped([polling], stop))
+
+    async def polls() -> bool:
+        return polling.is_running and not running.done()
+
+    await wait_until(polls, timeout=HANG_BOUND_SECONDS, what="the worker polling")
+    stop.set()
+    failure = await asyncio.wait_for(running, HANG_BOUND_SECONDS)
+    assert failure is None
+
+
+async def test_the_rate_report_sender_outlives_a_send_that_fails_in_any_way() -> None:
+    """Only RPCError and RuntimeError were caught: a payload store busy or down ended the task,
+    and the controller heard no more 429s from this worker, with nothing said."""
+    from activities.rate_reports import OutcomeReporter
+    from shared.stores.errors import StoreBusy
+
+    class FlakyReporterFake(OutcomeReporter):
+        def __init__(self) -> None:
+            super().__init__(None, "llm-fake", "rate-control", 1.0, 30.0)  # type: ignore[arg-type]
+            self.sends = 0
+
+        async def flush(self) -> None:
+            self.sends += 1
+            if self.sends == 1:
+                raise StoreBusy("the payload store is busy (fake)")
+
+    reporter = FlakyReporterFake()
+    sender = asyncio.create_task(reporter.run(interval=0.01))
+
+    async def sent_again() -> bool:
+        assert not sender.done(), sender
+        return reporter.sends >= 3
+
+    try:
+        await wait_until(sent_again, timeout=HANG_BOUND_SECONDS, what="sends after the failure")
+    finally:
+        sender.cancel()
