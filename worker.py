@@ -371,7 +371,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stopping, stop)
+            loop.add_signal_handler(sig, stopping, stop, sig)
         return await run(queues, stop)
 
     return asyncio.run(_main())

@@ -19,7 +19,9 @@ them all down together; ``stopping`` is the signal handler (a second signal stop
 import asyncio
 import os
 import sys
+import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Final
 
@@ -93,11 +95,36 @@ async def run_until_stopped(
     return next((r for r in results if isinstance(r, BaseException)), None)
 
 
-def stopping(stop: asyncio.Event) -> None:
+# A signal of the other kind this soon after the first is the same request to stop: a terminal's
+# Ctrl-C reaches every process of its group, and `make run`'s starter, stopping its worker
+# right after, sent SIGTERM within milliseconds, which stopped the worker at once (no grace).
+SAME_REQUEST_SECONDS: Final = 2.0
+
+
+@dataclass
+class _FirstSignal:
+    signum: int | None = None
+    at: float = 0.0
+    echoed: bool = False  # the one signal of the other kind taken as the same request
+
+
+_first = _FirstSignal()
+
+
+def stopping(stop: asyncio.Event, signum: int | None = None) -> None:
     """The first SIGINT or SIGTERM stops the worker gracefully (calls in flight get the grace
     period); a second one stops it at once: Ctrl-C again, with a model call in flight, waited
-    the whole grace (125 s) and only kill -9 from another shell ended it."""
-    if stop.is_set():
-        print("worker: stopping now; calls in flight are retried elsewhere", file=sys.stderr)
-        os._exit(EXIT_FORCED)
-    stop.set()
+    the whole grace (125 s) and only kill -9 from another shell ended it. A signal of the other
+    kind within SAME_REQUEST_SECONDS of the first is the same request, not a second one (once).
+    """
+    now = time.monotonic()
+    if not stop.is_set():
+        _first.signum, _first.at, _first.echoed = signum, now, False
+        stop.set()
+        return
+    soon = now - _first.at < SAME_REQUEST_SECONDS
+    if signum is not None and signum != _first.signum and soon and not _first.echoed:
+        _first.echoed = True
+        return
+    print("worker: stopping now; calls in flight are retried elsewhere", file=sys.stderr)
+    os._exit(EXIT_FORCED)

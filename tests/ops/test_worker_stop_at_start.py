@@ -57,6 +57,35 @@ def test_a_second_signal_stops_at_once(monkeypatch, capsys) -> None:  # type: ig
     assert "stopping now" in capsys.readouterr().err
 
 
+def test_a_terminals_ctrl_c_and_its_parents_stop_right_after_are_one_request(
+    monkeypatch,
+    capsys,  # type: ignore[no-untyped-def]
+) -> None:
+    """`make run`'s Ctrl-C reaches the worker (the terminal's group) and the starter's SIGTERM
+    follows within milliseconds: taken for a second request, it stopped the worker at once,
+    with no grace, its stores unclosed and its spans unsent."""
+    import signal
+
+    import worker
+
+    exits: list[int] = []
+    monkeypatch.setattr(worker.os, "_exit", exits.append)
+    stop = asyncio.Event()
+
+    worker.stopping(stop, signal.SIGINT)
+    worker.stopping(stop, signal.SIGTERM)  # the parent's, right after: the same request
+    assert stop.is_set() and exits == []
+    worker.stopping(stop, signal.SIGTERM)  # asked again: now it is a second request
+    assert exits == [130]
+    assert "stopping now" in capsys.readouterr().err
+
+    exits.clear()
+    again = asyncio.Event()
+    worker.stopping(again, signal.SIGINT)
+    worker.stopping(again, signal.SIGINT)  # Ctrl-C twice: at once, however soon
+    assert exits == [130]
+
+
 class FailingWorker:
     """Fails as it starts (a fatal worker error), like the SDK's run() raising."""
 
