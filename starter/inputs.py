@@ -24,9 +24,10 @@ MAX_LINE_BYTES: Final = 256 * 1024
 MAX_FILE_BYTES: Final = 128 * 1024 * 1024
 # The most objects read from one file (935,000 small tickets took a gigabyte to parse); and the
 # most bad lines listed from one file (two million errors took 600 MB): past it they are counted,
-# and once they also outnumber the good ones the file is taken for the wrong file and reading
-# stops there, saying from which line. (Reading stopped at the 1,000th bad line however many
-# were good: a 60,000-line export with every 50th ticket wrong lost its last 10,000 tickets.)
+# and the count says when they outnumber the good ones (the wrong file?). Reading goes on to the
+# end (the file's size bounds it): it stopped once the bad lines outnumbered the good ones, and
+# an export whose first thousand tickets were wrong lost every good one after them; before that
+# it stopped at the 1,000th bad line however many were good.
 MAX_ITEMS_PER_FILE: Final = 100_000
 MAX_BAD_LINES: Final = 1_000
 
@@ -69,10 +70,16 @@ class BadLines:
     def summary(self, source: str) -> "InputError | None":
         if not self.unlisted:
             return None
+        wrong_file = (
+            f"; {self.count:,} refused against {self.good:,} taken: is this the right file?"
+            if self.count > self.good
+            else ""
+        )
         return InputError(
             source,
             None,
-            f"{self.unlisted:,} more lines were refused besides the {MAX_BAD_LINES:,} listed",
+            f"{self.unlisted:,} more lines were refused besides the {MAX_BAD_LINES:,} listed"
+            + wrong_file,
         )
 
 
@@ -80,10 +87,10 @@ def json_objects(
     data: bytes, source: str, errors: list[InputError], bad: BadLines | None = None
 ) -> Iterator[tuple[int, dict[str, Any]]]:
     """Each line's JSON object with its line number; a line that is not one (bad UTF-8, bad JSON,
-    another JSON value) goes to ``errors`` instead. Blank lines are skipped. Reading stops after
-    MAX_BAD_LINES bad lines: this reader's, plus those the caller counts in ``bad`` (lines, not
-    problems: a line with two bad fields, or a ticket given twice, stopped the reading early
-    and the valid tickets after it were lost)."""
+    another JSON value) goes to ``errors`` instead, listed while ``bad`` (this reader's bad lines
+    and those its caller counts there) has not reached MAX_BAD_LINES. Blank lines are skipped;
+    a byte-order mark opening a line is dropped (files joined with `cat`, each saved by an
+    editor that writes one)."""
     bad = bad if bad is not None else BadLines()
     data = data.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte-order mark some editors write
     if data[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in data[:2]:
@@ -98,18 +105,9 @@ def json_objects(
         bad.refuse(errors, [InputError(source, number, message)])
 
     for number, raw_line in enumerate(_lines(data), start=1):
+        raw_line = raw_line.removeprefix(b"\xef\xbb\xbf")
         if not raw_line.strip():
             continue
-        if bad.count >= MAX_BAD_LINES and bad.count > bad.good:
-            errors.append(
-                InputError(
-                    source,
-                    number,
-                    f"{bad.count:,} lines are not what this command reads, more than it took: is "
-                    "this the right file? Reading stopped here; nothing from this line on was read",
-                )
-            )
-            return
         if found == MAX_ITEMS_PER_FILE:
             errors.append(
                 InputError(
@@ -187,11 +185,8 @@ def parse_jsonl(data: bytes, source: str) -> tuple[list[ParsedTicket], list[Inpu
             bad.refuse(errors, [InputError(source, number, p) for p in problems])
             continue
         if (first := seen.get(ticket.ticket_id)) is not None:
-            errors.append(
-                InputError(
-                    source, number, f"ticket {ticket.ticket_id} already appears on line {first}"
-                )
-            )
+            said = f"ticket {ticket.ticket_id} already appears on line {first}"
+            bad.refuse(errors, [InputError(source, number, said)])  # listed up to the limit
             continue
         seen[ticket.ticket_id] = number
         tickets.append(ParsedTicket(ticket, source, number))
@@ -234,29 +229,31 @@ def parse_swarm_items(data: bytes, source: str) -> tuple[list[SwarmItem], list[I
     another line gives ``line-N`` as its own id: neither line is refused for it)."""
     items: list[SwarmItem] = []
     errors: list[InputError] = []
-    lines = list(json_objects(data, source, errors))
+    bad = BadLines()
+    lines = list(json_objects(data, source, errors, bad))
+
+    def refused(number: int, message: str) -> None:
+        bad.refuse(errors, [InputError(source, number, message)])
+
     given = {str(raw[k]) for _, raw in lines for k in ("id", "item_id") if _given_id(raw, k)}
     # Each id taken, and the line that took it.
     seen: dict[str, int] = {}
     for number, raw in lines:
         if problem := _swarm_fields_problem(raw):
-            errors.append(InputError(source, number, problem))
+            refused(number, problem)
             continue
         text_field = next((k for k in SWARM_TEXT_FIELDS if isinstance(raw.get(k), str)), "text")
         text = raw.get(text_field)
         id_field = next((k for k in ("id", "item_id") if raw.get(k) not in (None, "")), None)
         item_id = str(raw[id_field]) if id_field else _line_id(number, given)
         if not isinstance(text, str) or not text.strip():
-            errors.append(InputError(source, number, f"field '{text_field}' is missing or empty"))
+            refused(number, f"field '{text_field}' is missing or empty")
             continue
         if id_field and any(c < " " or c == "\x7f" for c in item_id):
-            errors.append(
-                InputError(source, number, f"field '{id_field}' holds a control character")
-            )
+            refused(number, f"field '{id_field}' holds a control character")
             continue
         if item_id in seen:
-            said = f"item id {item_id} is taken: line {seen[item_id]} has it"
-            errors.append(InputError(source, number, said))
+            refused(number, f"item id {item_id} is taken: line {seen[item_id]} has it")
             continue
         try:
             items.append(SwarmItem(item_id=item_id, text=text.strip()))
@@ -271,11 +268,14 @@ def parse_swarm_items(data: bytes, source: str) -> tuple[list[SwarmItem], list[I
                 if problem["type"] == "string_too_long"
                 else f"field '{where}': {problem['msg']}"
             )
-            errors.append(InputError(source, number, message))
+            refused(number, message)
             continue
         seen[item_id] = number
+        bad.good += 1
     # In the file's order: the lines that are no JSON object were found in a first pass.
     errors.sort(key=lambda e: e.line or 0)
+    if (summary := bad.summary(source)) is not None:
+        errors.append(summary)
     return items, errors
 
 
