@@ -117,11 +117,15 @@ def ticket_from_mapping(raw: dict[str, Any]) -> tuple[Ticket | None, list[str]]:
         canonical = _KNOWN.get(key)
         if canonical is None:
             unknown.append(key)
+        elif value is None:
+            # As if not given: an export's empty alias column ({"customer_id": "c1", "customer":
+            # null}) was "given twice", or not, depending on the keys' order.
+            continue
         elif canonical in fields:
             problems.append(
                 f"field '{canonical}' is given twice (as '{given_as[canonical]}' and '{key}')"
             )
-        elif value is not None:
+        else:
             # Helpdesk exports number their tickets and customers: 1001 is the id "1001".
             if canonical in NUMBERED and type(value) is int:
                 value = str(value)

@@ -196,7 +196,8 @@ def email_fields(email: InboundEmail) -> dict[str, Any]:
     """The ticket's fields from an inbound e-mail. The sender's address (out of a header such as
     ``Ana <ana@example.com>``) is the customer id and, when it is one address, where an answer
     by e-mail goes; a sender that is no address stays the customer id as sent."""
-    subject = " ".join(email.subject.split()) or "(no subject)"
+    # Without NULs first (the ticket drops them): a subject of NULs alone was refused as empty.
+    subject = " ".join(email.subject.replace("\x00", "").split()) or "(no subject)"
     if len(subject) > MAX_SUBJECT_CHARS:
         subject = subject[: MAX_SUBJECT_CHARS - 1] + "…"
     address = sender_address(email.sender)

@@ -44,3 +44,12 @@ def test_the_senders_address_is_the_customer_and_where_an_email_answer_goes(
     assert ticket is not None
     assert (ticket.customer_id, ticket.customer_email) == (customer_id, customer_email)
     assert ticket.channel.value == "email"
+
+
+def test_a_subject_of_nul_characters_alone_is_no_subject_not_a_refused_mail() -> None:
+    email = InboundEmail.model_validate(
+        {"from": "a@b.co", "subject": "\u0000\u0000", "text": "help"}
+    )
+    ticket, problems = ticket_from_mapping(email_fields(email))
+    assert problems == [] and ticket is not None
+    assert ticket.subject == "(no subject)"

@@ -92,6 +92,13 @@ def test_fields_are_named_as_the_line_spells_them_and_numbered_ids_are_read_as_t
         {"subject": "a", "body": "b", "tier": "free", "customer_tier": "free"}
     )
     assert problems == ["field 'customer_tier' is given twice (as 'tier' and 'customer_tier')"]
+    # A null alias is as if not given, in either order (an export's empty column).
+    for fields in (
+        {"customer_id": "c1", "customer": None},
+        {"customer": None, "customer_id": "c1"},
+    ):
+        ticket, problems = ticket_from_mapping({"subject": "a", "body": "b", **fields})
+        assert problems == [] and ticket is not None and ticket.customer_id == "c1"
 
 
 @pytest.mark.parametrize(
