@@ -69,7 +69,7 @@ class EncryptionCodec(PayloadCodec):
         )
 
     def decrypt(self, payload: Payload) -> Payload:
-        key_id = payload.metadata.get(KEY_ID_METADATA, b"").decode("ascii", errors="replace")
+        key_id = said_key_id(payload)
         cipher = self._ciphers.get(key_id)
         if cipher is None:
             raise UnknownEncryptionKey(
@@ -120,7 +120,7 @@ class NoKeyRing(PayloadCodec):
     async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
         for p in payloads:
             if p.metadata.get("encoding") == ENCODING:
-                key_id = p.metadata.get(KEY_ID_METADATA, b"").decode("ascii", errors="replace")
+                key_id = said_key_id(p)
                 raise UnknownEncryptionKey(
                     f"a payload is encrypted with key {key_id!r} and this process has no key "
                     "ring: give it the workers' ring (TICKETS_ENCRYPTION_KEYS or "
@@ -128,3 +128,17 @@ class NoKeyRing(PayloadCodec):
                     "encryption-keys.json is (./data, or TICKETS_DATA_DIR)"
                 )
         return list(payloads)
+
+
+# A key id as an error quotes it: the ring's ids are short; the payload's is anyone's to write
+# (a signal's sender), and a megabyte one was a megabyte log line at every retry.
+MAX_SAID_KEY_ID_CHARS: Final = 80
+
+
+def said_key_id(payload: Payload) -> str:
+    """The payload's key id for a message: as ASCII, cut to MAX_SAID_KEY_ID_CHARS."""
+    raw = payload.metadata.get(KEY_ID_METADATA, b"")
+    key_id = raw[: MAX_SAID_KEY_ID_CHARS + 1].decode("ascii", errors="replace")
+    if len(key_id) > MAX_SAID_KEY_ID_CHARS:
+        return key_id[:MAX_SAID_KEY_ID_CHARS] + f"... ({len(raw):,} bytes)"
+    return key_id

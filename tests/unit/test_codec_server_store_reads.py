@@ -182,3 +182,22 @@ async def test_a_reference_that_does_not_read_is_not_taken_for_a_failed_store(
     assert driver.reads == 2 and all(
         p is not s for p, s in zip(payloads[1:], stored[1:], strict=True)
     )
+
+
+async def test_an_old_claim_check_that_was_encrypted_is_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Old claim checks were never encrypted. One sent through /encode came back encrypted, and
+    decoding it read the file with no limit and no charge to the request's budget: thousands of
+    copies in one request read thousands of files into the answer."""
+    converter = data_converter(env={"TICKETS_DATA_DIR": str(tmp_path)}, key_ring=RING)
+    old = await old_claim_check(tmp_path, "o" * BIG)
+    codec = converter.payload_codec
+    assert codec is not None
+    [wrapped] = await codec.encode([old])  # what POST /encode answers
+    monkeypatch.setattr(codec_payloads, "MAX_RESOLVED_BYTES", int(2.5 * BIG))
+    app = build_app(converter, CodecServerSettings())
+    async with serving(app) as url, httpx.AsyncClient(timeout=60) as http:
+        payloads = answered(await http.post(f"{url}/decode", json=body(*[wrapped] * 5, old)))
+
+    assert [resolved(p) for p in payloads] == [False] * 5 + [True]
