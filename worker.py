@@ -354,10 +354,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="comma-separated task queues to poll (default: tickets, delivery and every provider "
         "queue the agent routes use)",
     )
-    parser.add_argument("--log-level", default="WARNING", help="Python log level (default WARNING)")
+    parser.add_argument(
+        "--log-level",
+        default="WARNING",
+        type=str.upper,
+        # A level logging does not know was a traceback at start (ValueError: Unknown level).
+        choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
+        help="Python log level (default WARNING)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     # The SDK logs a failed activity or workflow task with its message and traceback, which may
     # quote a ticket: those lines keep the ids and the exception's type only.

@@ -49,11 +49,13 @@ def longest_attempt(config: PipelineConfig) -> timedelta:
 
 
 def shutdown_grace(config: PipelineConfig, env: Mapping[str, str] | None = None) -> timedelta:
-    """TICKETS_SHUTDOWN_GRACE_SECONDS when set, else the longest attempt plus a margin."""
+    """TICKETS_SHUTDOWN_GRACE_SECONDS when set, else the longest attempt plus a margin, at most
+    MAX_SHUTDOWN_GRACE either way (an agent attempt may be given a day; a stop that waited a day
+    for it is no stop, and an explicit day was refused as a typo)."""
     env = os.environ if env is None else env
     raw = (env.get(SHUTDOWN_GRACE_ENV) or "").strip()
     if not raw:
-        return longest_attempt(config) + SHUTDOWN_MARGIN
+        return min(longest_attempt(config) + SHUTDOWN_MARGIN, MAX_SHUTDOWN_GRACE)
     try:
         seconds = float(raw)
     except ValueError:

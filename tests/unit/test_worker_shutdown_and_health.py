@@ -9,7 +9,7 @@ import pytest
 from shared.health import HealthState, parse_address, start_health_server
 from shared.pipeline_config import AgentTimeouts, PipelineConfig
 from shared.settings import ConfigError
-from shared.shutdown import SHUTDOWN_MARGIN, shutdown_grace
+from shared.shutdown import MAX_SHUTDOWN_GRACE, SHUTDOWN_MARGIN, shutdown_grace
 from workflows.options import DELIVERY_START_TO_CLOSE
 
 
@@ -17,6 +17,20 @@ def test_the_grace_covers_the_longest_agent_attempt_plus_a_margin() -> None:
     assert shutdown_grace(PipelineConfig(), {}) == timedelta(seconds=120) + SHUTDOWN_MARGIN
     slow = PipelineConfig(agent_timeouts=AgentTimeouts(start_to_close_seconds=300))
     assert shutdown_grace(slow, {}) == timedelta(seconds=305)
+    # At most the hour an explicit grace may be: an agent attempt given a day waited a day.
+    day = PipelineConfig(agent_timeouts=AgentTimeouts(start_to_close_seconds=86_400))
+    assert shutdown_grace(day, {}) == MAX_SHUTDOWN_GRACE
+
+
+def test_a_log_level_logging_does_not_know_is_a_usage_error_not_a_traceback(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import worker
+
+    with pytest.raises(SystemExit) as usage:
+        worker.main(["--log-level", "verbose"])
+    assert usage.value.code == 2
+    assert "invalid choice: 'VERBOSE'" in capsys.readouterr().err
 
 
 def test_short_agent_attempts_still_leave_a_delivery_time_to_finish() -> None:
