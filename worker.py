@@ -58,6 +58,7 @@ from shared.health import (
     HealthServer,
     HealthState,
     database_check,
+    parse_address,
     start_health_server,
     temporal_check,
 )
@@ -119,6 +120,11 @@ async def run(queues: Sequence[str] | None, stop: asyncio.Event) -> int:
         # Here, before the provider checks and the database: a bad address, a missing TLS file
         # or a malformed config file ended in a traceback and exit 1 after both.
         connection_settings()
+        # These two too: read after the stores, Temporal and the search attributes, a typo hid
+        # behind "cannot reach Temporal", or ended without "configuration error".
+        shutdown_grace(loaded.pipeline)
+        if address := os.environ.get(HEALTH_ADDRESS_ENV, "").strip():
+            parse_address(address)
     except (
         settings.ConfigError,
         ProviderCheckError,

@@ -20,6 +20,16 @@ pytestmark = pytest.mark.integration
             "the Temporal address '127.0.0.1:99999' names no port",
         ),
         ({"TEMPORAL_TLS_CLIENT_CERT_PATH": "/nonexistent/client.pem"}, "/nonexistent/client.pem"),
+        # Read after the stores and the connection, these two hid behind "cannot reach
+        # Temporal" (exit 1) when it was down, and came without "configuration error".
+        (
+            {"TICKETS_SHUTDOWN_GRACE_SECONDS": "-1", "TEMPORAL_ADDRESS": "127.0.0.1:1"},
+            "TICKETS_SHUTDOWN_GRACE_SECONDS must be between 0 and 3600, got -1",
+        ),
+        (
+            {"TICKETS_HEALTH_ADDRESS": "nope", "TEMPORAL_ADDRESS": "127.0.0.1:1"},
+            "TICKETS_HEALTH_ADDRESS must be host:port, got 'nope'",
+        ),
     ],
 )
 def test_a_bad_connection_setting_is_one_line_and_exit_2(
