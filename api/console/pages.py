@@ -68,14 +68,18 @@ def _trouble(
     return page(request, "trouble.html", context | {"maybe_applied": maybe_applied}, status)
 
 
-def _over_read_limit(request: Request, current: session.Session) -> HTMLResponse | None:
+def _over_read_limit(
+    request: Request, current: session.Session, typed: dict[str, str | None] | None = None
+) -> HTMLResponse | None:
     """The trouble page with 429 when the account's reads are used up (the API's read
     allowance: a page left reloading in many tabs, or a script with a stolen cookie, reads the
-    queue's 1,000 records each time); None when the page may be read."""
+    queue's 1,000 records each time); None when the page may be read. ``typed``: what a review
+    form held, shown to copy."""
     try:
         read_within(request.app, current.account)
     except HTTPException as refused:
-        context = {"session": current, "message": str(refused.detail), "typed": {}}
+        kept = {k: v for k, v in (typed or {}).items() if v}
+        context = {"session": current, "message": str(refused.detail), "typed": kept}
         response = page(request, "trouble.html", context | {"maybe_applied": False}, 429)
         response.headers.update(refused.headers or {})
         return response
@@ -299,6 +303,10 @@ async def review(
             "in and send it again (what you wrote is below)"
         )
         return sign_in_page(request, message, 401, kept, then=f"/console/tickets/{ticket_id}")
+    # A review reads the ticket (and a refused one shows its page again): from the same
+    # allowance as the pages, or a stolen cookie looped on refused reviews, uncounted.
+    if (refused := _over_read_limit(request, current, typed)) is not None:
+        return refused
     # What the form was written for: a refusal below shows the page for the ticket as it is
     # now, and says so when that is another draft.
     posted = ReviewedAs(revision, chain, waiting_since)

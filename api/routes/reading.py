@@ -39,7 +39,7 @@ MAX_PAGE_TOKEN_CHARS = 4_096
 @router.get(
     "/tickets/{ticket_id}",
     response_model=TicketDetail,
-    responses=responses(401, 403, 404, 422, 502, 503),
+    responses=responses(401, 403, 404, 422, 429, 502, 503),
     summary="one ticket: the customer's message and the workflow's view",
 )
 async def get_ticket(ticket_id: TicketIdPath, _: Reader, connection: Temporal) -> TicketDetail:
@@ -65,7 +65,7 @@ async def get_ticket(ticket_id: TicketIdPath, _: Reader, connection: Temporal) -
 @router.get(
     "/tickets",
     response_model=TicketPage,
-    responses=responses(400, 401, 403, 422, 503),
+    responses=responses(400, 401, 403, 422, 429, 503),
     summary="tickets, running ones first, filtered by state, category and priority",
     description=(
         "In the server's listing order: running tickets (the most recently started first), then "
@@ -103,7 +103,7 @@ async def list_tickets(
 @router.get(
     "/review-queue",
     response_model=ReviewQueue,
-    responses=responses(400, 401, 403, 422, 503),
+    responses=responses(400, 401, 403, 422, 429, 503),
     summary="tickets waiting for a person, oldest SLA deadline first",
 )
 async def review_queue(

@@ -4,11 +4,11 @@ changed since the reviewer looked) instead of recording it."""
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Request
 from pydantic import ValidationError
 
 from api.accounts import Account, Role
-from api.deps import require, temporal
+from api.deps import read_within, require, temporal
 from api.errors import ApiError, field_problem, responses
 from api.json_body import OnceEachJSONRoute
 from api.models import ReviewRequest
@@ -32,7 +32,7 @@ def decision_for(account: Account, request: ReviewRequest) -> ReviewDecision:
 @router.post(
     "/tickets/{ticket_id}/review",
     response_model=ReviewReceipt,
-    responses=responses(400, 401, 403, 404, 409, 415, 422, 502, 503, 504),
+    responses=responses(400, 401, 403, 404, 409, 415, 422, 429, 502, 503, 504),
     summary="approve, edit, rework or reject a ticket waiting for review",
     description=(
         "`revision` is the draft revision you looked at: if the draft changed since, the review "
@@ -41,12 +41,16 @@ def decision_for(account: Account, request: ReviewRequest) -> ReviewDecision:
     ),
 )
 async def review_ticket(
+    request: Request,
     ticket_id: Annotated[str, Path(pattern=TICKET_ID_PATTERN)],
     body: ReviewRequest,
     account: Annotated[Account, Depends(require(Role.REVIEW))],
     connection: Annotated[TemporalConnection, Depends(temporal)],
 ) -> ReviewReceipt:
     decision = decision_for(account, body)  # a bad review is a 422 whether Temporal answers or not
+    # Each review reads the ticket (a describe, its queue's pollers, a status query): from the
+    # token's read allowance, or stale reviews in a loop loaded Temporal and the workers.
+    read_within(request.app, account)
     client = await connection.client()
     # A review without `waiting_since` is taken as made in the wait the ticket is in now, as the
     # CLI's is: sent as it was, the ticket skipped the check, and an approval read before another

@@ -386,3 +386,35 @@ async def test_console_pages_beyond_the_accounts_read_allowance_get_429_with_ret
     assert limited.status_code == 429, limited.text
     assert 1 <= int(limited.headers["Retry-After"]) <= 60
     assert "too many reads for" in limited.text
+
+
+async def test_reviews_take_from_the_read_allowance_in_the_console_and_the_api(
+    api_temporal: Client, tokens: Tokens
+) -> None:
+    # A refused review shows the ticket again (a describe, a status query, a history read), and
+    # the API's reads the ticket before its update: a stolen cookie or token looping on stale
+    # reviews loaded Temporal and the workers, uncounted.
+    async with (
+        serving(
+            api_temporal, tokens.registry(), secure_cookies=False, read_per_minute=1, read_burst=1
+        ) as url,
+        httpx.AsyncClient(base_url=url, timeout=30) as browser,
+    ):
+        await console_sign_in(browser, tokens.review)
+        first = await browser.get("/console/tickets/T-none-such")
+        posted = await browser.post(
+            "/console/tickets/T-none-such/review",
+            headers=SAME_ORIGIN,
+            data={"action": "edit", "revision": "1", "csrf": "x", "edited_text": TYPED},
+        )
+        api = await browser.post(
+            "/tickets/T-none-such/review",
+            headers=bearer(tokens.review),
+            json={"action": "approve", "revision": 1_000_000},
+        )
+
+    assert first.status_code == 404, first.text
+    assert posted.status_code == 429, posted.text
+    assert TYPED in posted.text  # what was typed is there to copy
+    assert api.status_code == 429, api.text
+    assert "too many reads for" in api.json()["message"]
