@@ -71,7 +71,7 @@ from shared.metrics import (
 from shared.pipeline_config import PipelineConfig
 from shared.provider_config import WorkerSettings
 from shared.search_attribute_setup import SearchAttributeSetupError, ensure_search_attributes
-from shared.shutdown import run_until_stopped, shutdown_grace, stopping
+from shared.shutdown import run_until_stopped, shutdown_grace, stopping, until_stopped_or_done
 from shared.stores.errors import StoreUnavailable
 from shared.stores.factory import Stores, open_stores
 from shared.temporal_client import (
@@ -102,7 +102,10 @@ def unpriced_models(config: PipelineConfig, worker_settings: WorkerSettings) -> 
     return settings.unpriced_models(config, worker_settings)
 
 
-async def run(queues: Sequence[str] | None, stop: asyncio.Event) -> int:
+async def run(
+    queues: Sequence[str] | None, stop: asyncio.Event, polling: asyncio.Event | None = None
+) -> int:
+    """The worker's life; ``polling`` is set when its checks are done and it begins to poll."""
     try:
         loaded = settings.load_settings()
         delivery_config = DeliveryConfig.from_env()
@@ -137,7 +140,7 @@ async def run(queues: Sequence[str] | None, stop: asyncio.Event) -> int:
     observed = Observability(runtime, metrics_address, spend_limit)
     try:
         return await _check_and_serve(
-            loaded, providers, delivery_config, polled, stop, observed, sandboxed
+            loaded, providers, delivery_config, polled, stop, observed, sandboxed, polling
         )
     finally:
         # Also when the check or the stores stop it: an open aiohttp session says so at exit.
@@ -153,6 +156,7 @@ async def _check_and_serve(
     stop: asyncio.Event,
     observed: "Observability",
     sandboxed: bool,
+    polling: asyncio.Event | None = None,
 ) -> int:
     try:
         models = models_in_use(loaded.pipeline)
@@ -175,7 +179,15 @@ async def _check_and_serve(
     delivery = DeliveryActivities(stores.ledger, delivery_config)
     try:
         return await serve(
-            loaded, providers, stores, delivery, polled, stop, observed, sandboxed=sandboxed
+            loaded,
+            providers,
+            stores,
+            delivery,
+            polled,
+            stop,
+            observed,
+            sandboxed=sandboxed,
+            polling=polling,
         )
     finally:
         await delivery.aclose()
@@ -202,6 +214,7 @@ async def serve(
     observed: "Observability",
     *,
     sandboxed: bool = True,
+    polling: asyncio.Event | None = None,
 ) -> int:
     config = loaded.pipeline
     conn = connection_settings()
@@ -307,6 +320,8 @@ async def serve(
         f"{grace.total_seconds():g}s to finish)",
         flush=True,
     )
+    if polling is not None:
+        polling.set()  # from here a stop is run_until_stopped's: the grace for work in flight
     try:
         failure = await run_until_stopped(
             workers, stop, on_stop=health.state.start_draining if health else None
@@ -385,7 +400,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stopping, stop, sig)
-        return await run(queues, stop)
+        return await until_stopped_or_done(
+            run(queues, stop, polling := asyncio.Event()), stop, polling
+        )
 
     return asyncio.run(_main())
 

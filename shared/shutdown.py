@@ -13,17 +13,19 @@ the worker must wait at least this long before it kills the process (docker comp
 ``stop_grace_period``; Kubernetes: ``terminationGracePeriodSeconds``).
 
 ``run_until_stopped`` runs a process's workers until the stop (or one's failure) and shuts
-them all down together; ``stopping`` is the signal handler (a second signal stops at once).
+them all down together; ``stopping`` is the signal handler (a second signal stops at once);
+``until_stopped_or_done`` ends a worker still starting when the stop comes.
 """
 
 import asyncio
+import contextlib
 import os
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Final
+from typing import Any, Final
 
 from temporalio.worker import Worker
 
@@ -130,3 +132,23 @@ def stopping(stop: asyncio.Event, signum: int | None = None) -> None:
         return
     print("worker: stopping now; calls in flight are retried elsewhere", file=sys.stderr)
     os._exit(EXIT_FORCED)
+
+
+async def until_stopped_or_done(
+    life: Coroutine[Any, Any, int], stop: asyncio.Event, polling: asyncio.Event
+) -> int:
+    """``life``'s exit code; a stop asked before it polls ends it there. The checks, the stores,
+    Temporal's connection and the search attributes looked at no stop: a provider that accepted
+    connections and never answered held a SIGTERM for its whole timeout (90 s), after which the
+    worker began polling and starting rate controllers before it stopped."""
+    living = asyncio.ensure_future(life)
+    stopped = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({living, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    stopped.cancel()
+    if living.done() or polling.is_set():
+        return await living  # polling: its own stop gives work in flight the grace
+    living.cancel()  # the finally blocks close what it opened
+    with contextlib.suppress(asyncio.CancelledError):
+        await living
+    print("worker: stopped while starting; it had taken no task", flush=True)
+    return 0

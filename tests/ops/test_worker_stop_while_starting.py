@@ -1,0 +1,66 @@
+"""A stop asked while the worker is still starting ends it there: the provider check, the stores,
+Temporal's connection and the search attributes looked at no stop. A provider that accepts
+connections and never answers held a SIGTERM for its whole timeout (90 s), after which the
+worker began polling before it stopped. A real `python -m worker` process."""
+
+import contextlib
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from tests.support.processes import PROJECT_ROOT, environment, free_port
+
+# Bounds a hang, no more: the worker ends within a second of the signal when it works.
+HANG_BOUND_SECONDS = 30
+
+
+def test_a_sigterm_during_the_provider_check_ends_the_worker_there(tmp_path: Path) -> None:
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()
+    accepted = threading.Event()
+    held: list[socket.socket] = []
+
+    def accept() -> None:
+        with contextlib.suppress(OSError):  # the socket closed under it
+            conn, _ = silent.accept()
+            held.append(conn)  # never answered
+            accepted.set()
+
+    threading.Thread(target=accept, daemon=True).start()
+    env = environment(f"127.0.0.1:{free_port()}", tmp_path)
+    env |= {
+        "TICKETS_PROVIDER": "openai",
+        "OPENAI_API_KEY": "sk-test-silent-0123456789",
+        "OPENAI_BASE_URL": f"http://127.0.0.1:{silent.getsockname()[1]}/v1",
+    }
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "worker"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert accepted.wait(HANG_BOUND_SECONDS), "the worker never called the provider"
+        asked = time.monotonic()
+        worker.send_signal(signal.SIGTERM)
+        output, _ = worker.communicate(timeout=HANG_BOUND_SECONDS)
+        took = time.monotonic() - asked
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+        silent.close()
+        for conn in held:
+            conn.close()
+
+    assert worker.returncode == 0, output
+    assert "worker: stopped while starting; it had taken no task" in output
+    assert "worker: polling" not in output
+    assert took < HANG_BOUND_SECONDS / 2, took
