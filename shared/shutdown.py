@@ -131,7 +131,23 @@ def stopping(stop: asyncio.Event, signum: int | None = None) -> None:
         _first.echoed = True
         return
     print("worker: stopping now; calls in flight are retried elsewhere", file=sys.stderr)
+    _flush_spans_briefly()
     os._exit(EXIT_FORCED)
+
+
+# How long a forced stop gives the spans still buffered (those of the calls it abandons).
+FORCED_FLUSH_MILLIS: Final = 300
+
+
+def _flush_spans_briefly() -> None:
+    """The buffered spans, within FORCED_FLUSH_MILLIS: os._exit skips the exit's own flush, and
+    a forced stop lost every span not yet exported, the abandoned calls' among them."""
+    try:
+        from shared import telemetry_exit
+
+        telemetry_exit.flush(FORCED_FLUSH_MILLIS)
+    except Exception as err:  # stopping at once whatever the exporter does
+        print(f"worker: spans not flushed: {type(err).__name__}", file=sys.stderr)
 
 
 async def until_stopped_or_done(

@@ -10,6 +10,7 @@ from temporalio import activity
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from shared import telemetry_exit
 from tests.support.temporal import wait_until
 from worker import run_until_stopped
 from workflows import ALL_WORKFLOWS
@@ -50,11 +51,16 @@ def test_a_second_signal_stops_at_once(monkeypatch, capsys) -> None:  # type: ig
     monkeypatch.setattr(worker.os, "_exit", exits.append)
     stop = asyncio.Event()
 
+    flushed: list[tuple[int, int]] = []
+    monkeypatch.setattr(telemetry_exit, "flush", lambda ms: flushed.append((ms, len(exits))))
+
     worker.stopping(stop)
     assert stop.is_set() and exits == []  # the first drains
     worker.stopping(stop)
     assert exits == [130]
     assert "stopping now" in capsys.readouterr().err
+    # The buffered spans get a moment first (os._exit skips the exit's own flush).
+    assert flushed == [(300, 0)]
 
 
 def test_a_terminals_ctrl_c_and_its_parents_stop_right_after_are_one_request(
