@@ -325,3 +325,23 @@ def test_a_run_of_question_marks_is_one_question() -> None:
     )
     assert not one.complex
     assert three.complex
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Refund my invoice now or I will sue.",
+        "Refund my invoice or I am suing your company.",
+        "If you do not refund my invoice I will see you in court.",
+        "I will file a claim in small claims court.",
+        "I will dispute the charge with my bank.",
+        # The cue came after "not refunded", read as its negation: the threat went out unread.
+        "If this is not refunded my lawyer will contact you.",
+        "If this isn't refunded my attorney will be in touch.",
+        # Someone else in the account: "use Forgot password" goes to an address they may hold.
+        "Someone accessed my account and changed my password. I cannot log in anymore.",
+    ],
+)
+def test_a_legal_threat_or_an_account_taken_over_goes_to_a_person(body: str) -> None:
+    result = triage(ticket("Invoice", body), classified(Category.BILLING))
+    assert result.priority is Priority.URGENT, result

@@ -65,6 +65,11 @@ def test_a_draft_sharing_no_topic_with_the_ticket_is_flagged_off_topic() -> None
         pytest.param("This will not happen again, you have our word.", id="will-not-again"),
         pytest.param("You will have the refund by tomorrow.", id="by-tomorrow"),
         pytest.param("We are adding a free month to your plan.", id="free-month"),
+        # A day, a date or a span for the outcome, and free time, said other ways.
+        pytest.param("This will be fixed by Monday.", id="fixed-by-a-day"),
+        pytest.param("You will be refunded within 24 hours.", id="refunded-within-hours"),
+        pytest.param("You'll have your money back by Friday.", id="money-back-by-a-day"),
+        pytest.param("We will give you one month free.", id="one-month-free"),
     ],
 )
 def test_a_forbidden_promise_is_flagged(promise: str) -> None:
@@ -80,6 +85,16 @@ def test_a_forbidden_promise_is_flagged(promise: str) -> None:
         pytest.param("We cannot guarantee a date for this change yet.", id="cannot-guarantee"),
         pytest.param("Delivery times are not guaranteed by the carrier.", id="not-guaranteed"),
         pytest.param("The team will look at it tomorrow.", id="tomorrow-without-by"),
+        # What the knowledge base says of the bank's and the billing system's own times.
+        pytest.param(
+            "Once a refund is approved, your bank usually shows it within 5 to 10 business days.",
+            id="the-banks-time",
+        ),
+        pytest.param(
+            "If a payment failed, we retry the charge automatically within 24 hours.",
+            id="the-retry-time",
+        ),
+        pytest.param("We will refund the duplicate.", id="a-refund-with-no-date"),
     ],
 )
 def test_saying_what_cannot_be_promised_is_not_a_promise(honest: str) -> None:

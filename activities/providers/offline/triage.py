@@ -30,6 +30,10 @@ ESCALATION_CUES: Final = [
     # Account takeover.
     r"\bsomeone (else )?(has |had )?((logged|signed|broke|hacked) in(to)?|got into)\b"
     r"|\b(took|taken|taking) over (my|our) account\b(?! manage)"
+    # "Someone accessed my account and changed my password": the reply it got was "use Forgot
+    # password", whose link goes to an address the intruder may have changed.
+    r"|\bsomeone (else )?(has |had )?(accessed|used|entered|changed|reset)\b[^.?!\n]{0,30}"
+    r"\b(my|our) (account|password|e-?mail( address)?)\b"
     r"|\bchanged (my|our|the) (password|e-?mail( address)?|phone number) without "
     r"(my|our|asking|telling|permission|consent)\b",
     # Payments the customer did not make ("didn't make the payment" is a late one: not here).
@@ -45,7 +49,10 @@ ESCALATION_CUES: Final = [
     r"|\bidentity theft\b|\bchargebacks?\b",
     # Legal threats.
     r"\blegal (action|steps|proceedings)\b|\b(my|a|our) (lawyer|attorney|solicitor)s?\b"
-    r"|\blawsuit\b|\bsue (you|your company|them)\b|\btake (you|this|it) to court\b",
+    r"|\blawsuit\b|\bsue (you|your company|them)\b|\btake (you|this|it) to court\b"
+    # "... or I will sue", "I am suing", "see you in court", small claims, a disputed charge.
+    r"|\b(will|'ll|going to|gonna) sue\b|\bsuing\b|\b(see you|you) in court\b"
+    r"|\bsmall claims\b|\bdispute (the|this|a|my) (charge|payment|transaction)\b",
     # The same in the other languages the offline agents recognise (German, Spanish, French,
     # Portuguese, Italian, Dutch): lawyers, legal steps, fraud.
     # ("betrug" is also "amounted to": "die Rechnung betrug 49 Euro".)
@@ -74,11 +81,12 @@ LOW_CUES: Final = [
 NEGATION = re.compile(r"\b(not|no|isn'?t|aren'?t|never)\s+(\w+\s+)?$")
 
 
-def _matches(patterns: list[str], text: str) -> list[str]:
+def _matches(patterns: list[str], text: str, negatable: bool = True) -> list[str]:
     cues = []
     for pattern in patterns:
         for found in re.finditer(pattern, text):
-            if not NEGATION.search(text[max(0, found.start() - 24) : found.start()]):
+            before = text[max(0, found.start() - 24) : found.start()]
+            if not negatable or not NEGATION.search(before):
                 cues.append(found.group(0))
                 break
     return cues
@@ -100,9 +108,11 @@ def is_complex(ticket: Ticket) -> bool:
 def triage(ticket: Ticket, classification: Classification) -> TriageResult:
     # A typographic apostrophe (U+2019, as phones and word processors write "can't") reads as "'".
     text = f"{ticket.subject}\n{ticket.body}".lower().replace("\u2019", "'")
-    escalate, urgent, high, low = (
-        _matches(p, text) for p in (ESCALATION_CUES, URGENT_CUES, HIGH_CUES, LOW_CUES)
-    )
+    # A person's cues are not negated by what comes before them: "if this is not refunded my
+    # lawyer will ..." read "not refunded" as "not my lawyer", and the threat went out unread
+    # (a cue said in the negative costs a review, no more).
+    escalate = _matches(ESCALATION_CUES, text, negatable=False)
+    urgent, high, low = (_matches(p, text) for p in (URGENT_CUES, HIGH_CUES, LOW_CUES))
     if escalate:
         priority, cues, why = Priority.URGENT, escalate, "a person must answer"
     elif urgent:

@@ -24,6 +24,14 @@ FORBIDDEN_PROMISES: Final = [
         r"\b(will|to) be (released|shipped|available) (by|in|on|next)\b",
         # A deadline for the outcome: "you will have it by tomorrow".
         r"\b(will|'ll)\b[^.!?]*\bby (tomorrow|tonight|(the )?end of (the |this )?(day|week))\b",
+        # ... or a day, a date or a span for a fix, a refund or the money ("this will be fixed
+        # by Monday", "you will be refunded within 24 hours"; bounded gaps: a long sentence of
+        # "will" searched on from each one).
+        r"\b(will|'ll)\b[^.!?]{0,60}\b(fixed|resolved|refunded|credited|reimbursed|repaired|"
+        r"back)\b[^.!?]{0,40}\b(by|within|before) (monday|tuesday|wednesday|thursday|friday|"
+        r"saturday|sunday|next week|the weekend|\d+ ?(minutes?|hours?|days?|weeks?)\b)",
+        # Free time on the house: "we will give you one month free".
+        r"\b(one|a|an|two|three|\d+) (extra )?(months?|weeks?|years?) (for )?free\b",
         r"\bnever happen again\b|\b(won't|will not) happen again\b",
     )
 ]
