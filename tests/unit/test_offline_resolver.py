@@ -227,3 +227,30 @@ def test_a_reply_without_the_quoted_subject_names_the_topic_once(category: Categ
     opening = resolver.draft(request).text.split("\n\n")[1]
     assert opening.startswith("Thank you for contacting us about your ")
     assert "request request" not in opening and "report request" not in opening
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "Card 4111 1111 1111 1111 exp 09/27 CVV 123 charged twice",
+        "Charged twice on 5500-0000-0000-0004",
+        "Login fails, my password: Hunter2!2024",
+        "Declined although the CVV 123 is right",
+    ],
+)
+def test_a_subject_carrying_a_card_or_a_password_is_not_quoted_back(subject: str) -> None:
+    # Quoted, the reply carried the card number, its expiry and code verbatim, and went out.
+    ticket = Ticket(ticket_id="T-1", subject=subject, body="My card was charged twice.")
+    draft = resolver.draft(draft_request(ticket))
+    assert subject not in draft.text
+    assert not any(secret in draft.text for secret in ("4111", "0004", "Hunter2", "CVV 123"))
+
+
+@pytest.mark.parametrize(
+    "subject", ["Cancel purchase 113542617735902", "Reset password", "Order 732201349959"]
+)
+def test_a_subject_with_an_order_number_or_the_word_password_is_still_quoted(
+    subject: str,
+) -> None:
+    ticket = Ticket(ticket_id="T-1", subject=subject, body="Please help with this.")
+    assert f'"{subject}"' in resolver.draft(draft_request(ticket)).text

@@ -6,10 +6,44 @@ revision round a person takes over. A reviewer's notes choose which article lead
 (reviewer_notes.py); their words never go to the customer.
 """
 
+import re
+from typing import Final
+
 from activities.knowledge_base import KnowledgeBase
 from activities.providers.offline.reviewer_notes import articles_for_notes
 from activities.providers.offline.templates import GREETING, OPENING_PREFIX, SIGN_OFF, TOPIC
 from shared.agents import Draft, DraftRequest, FindingCode, Priority
+
+# A subject that carries a secret is not quoted back: a card number (13 to 19 digits, spaced or
+# not, starting as the card networks' numbers do and passing their check digit: order numbers
+# are as long), a card's code, or a password given after ":" or "=". Quoted, the reply carried
+# a card number, its expiry and CVV verbatim, and went out with no finding.
+DIGIT_RUN: Final = re.compile(r"\d(?:[ -]?\d){12,18}(?!\d)")
+# Visa, Mastercard, American Express, Discover and the like: 3, 4, 5 or 6 first.
+CARD_NETWORK_FIRST_DIGITS: Final = "3456"
+SECRET_WORDS: Final = re.compile(
+    r"\b(cvv|cvc|cvv2|security code)\b\W{0,3}\d{3,4}\b"
+    r"|\b(password|passwort|passcode|pin)\s*[:=]\s*\S",
+    re.IGNORECASE,
+)
+
+
+def _luhn(digits: str) -> bool:
+    total = 0
+    for place, digit in enumerate(reversed(digits)):
+        value = int(digit) * (2 if place % 2 else 1)
+        total += value - 9 if value > 9 else value
+    return total % 10 == 0
+
+
+def carries_a_secret(text: str) -> bool:
+    if SECRET_WORDS.search(text):
+        return True
+    for found in DIGIT_RUN.finditer(text):
+        digits = re.sub(r"[ -]", "", found.group(0))
+        if digits[0] in CARD_NETWORK_FIRST_DIGITS and _luhn(digits):
+            return True
+    return False
 
 
 def draft(request: DraftRequest) -> Draft:
@@ -21,7 +55,12 @@ def draft(request: DraftRequest) -> Draft:
     quote_dropped = (
         request.previous_draft is not None and quoted_subject not in request.previous_draft
     )
-    if quote_dropped or flagged & {FindingCode.FORBIDDEN_PROMISE, FindingCode.INTERNAL_LEAK}:
+    secret = carries_a_secret(ticket.subject)
+    if (
+        quote_dropped
+        or secret
+        or flagged & {FindingCode.FORBIDDEN_PROMISE, FindingCode.INTERNAL_LEAK}
+    ):
         opening = f"{OPENING_PREFIX} your {TOPIC[request.classification.category]}."
     else:
         opening = f"{OPENING_PREFIX} {quoted_subject}."
