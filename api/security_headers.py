@@ -10,9 +10,7 @@
   cross-site`` or ``same-site``) is refused with 403 before any route sees it. A cross-site
   request carries no session (the cookie is SameSite=Strict), so signing out, the one form that
   needs none, could otherwise be triggered by any page; a same-site one (a sibling subdomain)
-  does carry it, and the console's own forms are always same-origin. A browser that sends no
-  ``Sec-Fetch-Site`` (older ones) is judged by its ``Origin``, which every browser sends with a
-  POST: another host than the request's own (its ``Host``), or ``null``, is refused the same.
+  does carry it, and the console's own forms are always same-origin.
 
 The documentation pages FastAPI serves (/docs, /redoc) load their scripts from a CDN and get no
 policy; they are off unless ``TICKETS_API_DOCS=on`` (api/settings.py).
@@ -72,20 +70,10 @@ class SecurityHeadersMiddleware:
 
 
 def _from_another_site(scope: Scope) -> bool:
-    origin: bytes | None = None
-    host: bytes | None = None
     for name, value in scope.get("headers", []):
-        lowered = name.lower()
-        if lowered == b"sec-fetch-site":
+        if name.lower() == b"sec-fetch-site":
             return value.strip().lower() in FOREIGN_SITES
-        if lowered == b"origin":
-            origin = value.strip().lower()
-        elif lowered == b"host":
-            host = value.strip().lower()
-    if origin is None or host is None:
-        return False  # not a browser's form (a script, a probe): the routes' own checks apply
-    # Its host and port only: a proxy that ends TLS makes the scheme differ, not the host.
-    return origin == b"null" or origin.partition(b"://")[2].rstrip(b"/") != host
+    return False
 
 
 async def _refuse(send: Send, extra: dict[bytes, bytes]) -> None:

@@ -100,5 +100,10 @@ async def sign_out(request: Request, csrf: Annotated[str, Form()] = "") -> Respo
     if current is not None and not current.csrf_ok(csrf):
         return page(request, "trouble.html", {"session": current, "message": "form expired"}, 403)
     response = to_sign_in()
-    session.end(response)
+    # Only a session the request carries is ended (a valid one, or one whose token is gone): a
+    # cross-site POST carries none (SameSite=Strict) and passes no CSRF check, and its answer's
+    # deleting cookie signed the reviewer out from any page, in browsers that send no
+    # Sec-Fetch-Site (the middleware refuses those that do).
+    if session.SESSION_COOKIE in request.cookies:
+        session.end(response)
     return response
