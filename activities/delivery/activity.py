@@ -223,8 +223,11 @@ class DeliveryActivities:
                 )
         elif not already_sent:
             # The row marked sent is the delivery: not cut by a cancellation either (the ticket
-            # ended CANCELLED with its answer delivered).
-            entry = await uncut(self.ledger.mark_sent(entry.ticket_id, entry.idempotency_key))
+            # ended CANCELLED with its answer delivered), and waited for a try's time at most (a
+            # stalled database held the cancellation and the worker's stop; the write left
+            # running is found done by the next attempt).
+            marking = self.ledger.mark_sent(entry.ticket_id, entry.idempotency_key)
+            entry = await uncut(within(marking, MARK_SENT_TRY_SECONDS))
         if already_sent:
             activity.logger.info(
                 "ticket %s was already delivered; not sending again", entry.ticket_id
@@ -347,6 +350,12 @@ class DeliveryActivities:
             )
             if ours and loop.time() < deadline:
                 await asyncio.sleep(IN_PROGRESS_POLL)
+                if too_little_left(channel, attempt_deadline):
+                    # Checked again before claiming: the wait came out of the time the send and
+                    # its record need. (Not after the claim: a claim counts a send, and one given
+                    # back unsent left the row counted as sent once more than it was refused,
+                    # so it could no longer move to another channel.)
+                    raise out_of_time(entry)
                 continue
             raise ApplicationError(
                 f"another attempt holds the send of ticket {entry.ticket_id}'s answer: it is "
@@ -355,16 +364,6 @@ class DeliveryActivities:
                 type=names.DELIVERY_IN_PROGRESS_ERROR,
                 next_retry_delay=IN_PROGRESS_RETRY,
             )
-        if too_little_left(channel, attempt_deadline):
-            # Checked again: the wait for another attempt's claim (up to IN_PROGRESS_WAIT) and
-            # the claim's own write came out of the time the send and its record need.
-            left = attempt_deadline - RELEASE_MARGIN_SECONDS - loop.time()
-            try:
-                release = self.ledger.release(entry.ticket_id, holder)
-                await within(release, min(MARK_SENT_TRY_SECONDS, max(left, 0.01)))
-            except Exception as err:
-                activity.logger.warning("could not release %s: %s", entry.ticket_id, err)
-            raise out_of_time(entry)
         # From here a cancellation (the ticket cancelled, the worker shutting down) waits for
         # the send and its record: cut midway, the answer could go out with the ledger saying
         # it did not (and a cancelled queued attempt's claim holding on for nothing).

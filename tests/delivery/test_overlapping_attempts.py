@@ -458,6 +458,10 @@ async def test_an_attempt_that_waited_for_anothers_claim_checks_its_time_again_b
 
     assert late.value.type == names.DELIVERY_OUT_OF_TIME_ERROR
     assert second.sent == []
+    # It took no claim: a claim counts a send, and one given back unsent left the row counted
+    # as sent once more than refused (it could no longer move to another channel).
+    row = await ledger.get("T-1")
+    assert row is not None and row.sends == 1
     quick = HeldChannelFake()
     quick.release.set()
     receipt: DeliveryReceipt = await ActivityEnvironment().run(
@@ -495,3 +499,30 @@ async def test_a_ledger_only_delivery_cancelled_while_marking_its_row_sent_retur
     row = await ledger.get("T-1")
     assert row is not None and row.sent_at is not None
     assert receipt.already_delivered is False and receipt.sent_at == row.sent_at
+
+
+async def test_a_ledger_only_delivery_waits_for_a_stalled_database_a_try_s_time_at_most(
+    ledger: DeliveryLedger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not cut by a cancellation, the mark waited for a stalled database as long as its pool
+    or statement timeout allowed, holding the ticket's cancellation and the worker's stop."""
+    from activities.delivery import activity as delivery_activity
+    from activities.delivery.config import LEDGER
+
+    stalled = asyncio.Event()
+
+    async def stalled_mark_sent(*args: object, **kwargs: object) -> LedgerEntry:
+        await stalled.wait()  # set only at the test's end: the database does not answer
+        raise ConnectionError("the database never answered (fake)")
+
+    monkeypatch.setattr(delivery_activity, "MARK_SENT_TRY_SECONDS", 0.2)
+    ledger.mark_sent = stalled_mark_sent  # type: ignore[method-assign]
+    acts = DeliveryActivities(ledger, DeliveryConfig(default_method=LEDGER))
+    marking = asyncio.create_task(ActivityEnvironment().run(acts.deliver_response_now, REQUEST))
+    try:
+        await asyncio.wait({marking}, timeout=10)
+        assert marking.done(), "the mark waited for the stalled database beyond its try"
+        assert isinstance(marking.exception(), TimeoutError)
+    finally:
+        stalled.set()  # lets the stalled write end, whatever the code under test did
+        await asyncio.gather(marking, return_exceptions=True)
