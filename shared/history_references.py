@@ -112,6 +112,15 @@ async def listed_runs(client: Client, workflow_id: str) -> list[str] | None:
     return [e.run_id async for e in client.list_workflows(f"WorkflowId = '{workflow_id}'")]
 
 
+async def child_runs(client: Client, parent_id: str) -> list[tuple[str, str]] | None:
+    """Every (workflow id, run id) visibility lists with ``parent_id`` as its parent, the runs a
+    reset made included (None: an id a visibility query cannot quote)."""
+    if any(c in parent_id for c in UNQUOTABLE):
+        return None
+    query = f"ParentWorkflowId = '{parent_id}'"
+    return [(e.id, e.run_id) async for e in client.list_workflows(query)]
+
+
 async def run_events(
     client: Client, workflow_id: str, run_id: str, *, close_only: bool = False
 ) -> list[Message]:
