@@ -32,12 +32,13 @@ SPAN_LIMITS: Final = (
     "OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT",
     "OTEL_LINK_ATTRIBUTE_COUNT_LIMIT",
 )
-# The batch span processor's settings and its defaults (opentelemetry.sdk.trace.export).
+# The batch span processor's settings it checks, and their defaults (opentelemetry.sdk.trace.
+# export): a value that is no whole number it takes as the default, saying so; one of 0 or less,
+# or a batch larger than the queue, it refuses with a ValueError.
 BATCH_SETTINGS: Final = {
     "OTEL_BSP_SCHEDULE_DELAY": 5_000,
     "OTEL_BSP_MAX_QUEUE_SIZE": 2_048,
     "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": 512,
-    "OTEL_BSP_EXPORT_TIMEOUT": 30_000,
 }
 # Past these a value is a typo (and a queue that large holds the spans in memory).
 MAX_SETTING: Final = 10_000_000
@@ -61,22 +62,35 @@ def otel_setting_problem(env: Mapping[str, str]) -> str | None:
                 f"{name} must be a whole number from 0 to {MAX_SETTING:,}, or unset; "
                 f"got {text[:20]!r}"
             )
+    if not _exports(env):
+        return None  # no batch processor is made: the SDK reads none of its settings
     batch = {}
     for name, default in BATCH_SETTINGS.items():
-        text = env.get(name, "").strip()
-        if not text:
-            batch[name] = default
-            continue
-        low = 0 if name == "OTEL_BSP_EXPORT_TIMEOUT" else 1
-        if not _integer_within(text, low):
-            return f"{name} must be a whole number from {low} to {MAX_SETTING:,}; got {text[:20]!r}"
-        batch[name] = int(text)
+        try:
+            batch[name] = int(env.get(name, "").strip() or default)
+        except ValueError:
+            batch[name] = default  # what the SDK does: it says so and takes its default
+    for name, value in batch.items():
+        if value <= 0:  # the batch processor refuses these (ValueError)
+            return f"{name} must be above 0; got {value}"
     if batch["OTEL_BSP_MAX_EXPORT_BATCH_SIZE"] > batch["OTEL_BSP_MAX_QUEUE_SIZE"]:
         return (
             f"OTEL_BSP_MAX_EXPORT_BATCH_SIZE ({batch['OTEL_BSP_MAX_EXPORT_BATCH_SIZE']}) must not "
             f"be above OTEL_BSP_MAX_QUEUE_SIZE ({batch['OTEL_BSP_MAX_QUEUE_SIZE']}): set both"
         )
     return None
+
+
+def _exports(env: Mapping[str, str]) -> bool:
+    """Whether this process makes a batch span processor (shared/telemetry.py): tracing on, and
+    an OTLP endpoint or the console to export to."""
+    if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        return False
+    kinds = {k.strip().lower() for k in env.get("OTEL_TRACES_EXPORTER", "otlp").split(",")}
+    endpoint = env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or env.get(
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+    )
+    return "none" not in kinds and ("console" in kinds or (bool(endpoint) and "otlp" in kinds))
 
 
 def _integer_within(text: str, low: int) -> bool:
