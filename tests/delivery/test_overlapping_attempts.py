@@ -55,6 +55,20 @@ def worker(ledger: DeliveryLedger, channel: HeldChannelFake) -> DeliveryActiviti
     )
 
 
+def refusals_of(ledger: DeliveryLedger) -> list[bool]:
+    """Whether each claim the ledger is asked for from now on was refused, in order."""
+    refused: list[bool] = []
+    claim = ledger.claim
+
+    async def counted_claim(*args: object, **kwargs: object) -> bool:
+        got = await claim(*args, **kwargs)  # type: ignore[arg-type]
+        refused.append(not got)
+        return got
+
+    ledger.claim = counted_claim  # type: ignore[method-assign]
+    return refused
+
+
 async def test_the_second_of_two_overlapping_attempts_sends_nothing_and_its_retry_finds_it_sent(
     ledger: DeliveryLedger,
 ) -> None:
@@ -85,15 +99,7 @@ async def test_a_queued_attempt_waits_for_the_claim_instead_of_spending_its_retr
     a third of them while one claim held."""
     channel = HeldChannelFake()
     first, second = worker(ledger, channel), worker(ledger, channel)
-    refused: list[bool] = []
-    claim = ledger.claim
-
-    async def counted_claim(*args: object, **kwargs: object) -> bool:
-        got = await claim(*args, **kwargs)  # type: ignore[arg-type]
-        refused.append(not got)
-        return got
-
-    ledger.claim = counted_claim  # type: ignore[method-assign]
+    refused = refusals_of(ledger)
     sending = asyncio.create_task(ActivityEnvironment().run(first.deliver_response_now, REQUEST))
     await channel.started.wait()
 
@@ -428,15 +434,7 @@ async def test_an_attempt_that_waited_for_anothers_claim_checks_its_time_again_b
     second = HeldChannelFake()
     second.release.set()
     second.timeout_seconds = 10.0  # type: ignore[attr-defined]
-    refused: list[bool] = []
-    claim = ledger.claim
-
-    async def counted_claim(*args: object, **kwargs: object) -> bool:
-        got = await claim(*args, **kwargs)  # type: ignore[arg-type]
-        refused.append(not got)
-        return got
-
-    ledger.claim = counted_claim  # type: ignore[method-assign]
+    refused = refusals_of(ledger)
     holding = asyncio.create_task(
         ActivityEnvironment().run(worker(ledger, first).deliver_response_now, REQUEST)
     )

@@ -30,6 +30,7 @@ from shared.stores.payloads import ContentAddressedDriver
 from shared.stores.payloads_file import FilePayloadDriver
 from shared.stores.payloads_postgres import PostgresPayloadDriver
 from shared.temporal_client import connect, connection_settings
+from shared.tickets import Ticket
 from shared.view import TicketView
 from starter.gc_payloads import REPLAYER_NAMESPACE as REPLAYER
 from starter.replay import new_replayer
@@ -180,13 +181,10 @@ async def test_gc_deletes_what_only_gone_workflows_and_query_answers_held(
     await delete_workflow(client, kept.id)
 
 
-async def test_gc_keeps_a_batch_tickets_result_that_only_the_ticket_refers_to(
+async def batch_store(
     ops_server: OpsServer, tmp_path: Path
-) -> None:
-    # temporalio stores a child's result as its parent's. With one ticket a run, the batch
-    # continues as new right after starting each; the first ticket completes after the run that
-    # started it ended, so no batch history refers to its result, which gc deleted as the
-    # batch's unreferenced payload: the ticket's own history still needed it.
+) -> tuple[dict[str, str], ContentAddressedDriver, Client]:
+    """The environment, payload store and client of a batch whose results leave its history."""
     env = {
         **ops_server.env,
         "TICKETS_DATA_DIR": str(tmp_path),
@@ -195,6 +193,40 @@ async def test_gc_keeps_a_batch_tickets_result_that_only_the_ticket_refers_to(
     }
     driver = payload_driver(StoreConfig.from_env(env))
     client = await connect(connection_settings(env), converter=data_converter(driver, env=env))
+    return env, driver, client
+
+
+async def collected_keeping(
+    env: dict[str, str],
+    driver: ContentAddressedDriver,
+    client: Client,
+    kept: set[str],
+    ticket_workflow_id: str,
+) -> None:
+    """gc-payloads run past the grace keeps ``kept``, and the ticket's result reads back."""
+    await backdate(driver, hours=2)
+    done = run_cli(env, "gc-payloads", "--yes", "--json")
+
+    assert done.code == 0, done.output
+    assert all([await readable(driver, key) for key in kept])
+    view = await client.get_workflow_handle(ticket_workflow_id, result_type=TicketView).result()
+    assert view.state == "COMPLETED"
+
+
+async def delete_batch(client: Client, batch_id: str, tickets: list[Ticket]) -> None:
+    for ticket in tickets:
+        await delete_workflow(client, names.ticket_workflow_id(ticket.ticket_id))
+    await delete_workflow(client, batch_id)
+
+
+async def test_gc_keeps_a_batch_tickets_result_that_only_the_ticket_refers_to(
+    ops_server: OpsServer, tmp_path: Path
+) -> None:
+    # temporalio stores a child's result as its parent's. With one ticket a run, the batch
+    # continues as new right after starting each; the first ticket completes after the run that
+    # started it ended, so no batch history refers to its result, which gc deleted as the
+    # batch's unreferenced payload: the ticket's own history still needed it.
+    env, driver, client = await batch_store(ops_server, tmp_path)
     queue = f"gc-{uuid.uuid4().hex[:8]}"
     batch = [make_ticket(), make_ticket()]
     async with real_pipeline(client, queue, tmp_path):
@@ -205,16 +237,8 @@ async def test_gc_keeps_a_batch_tickets_result_that_only_the_ticket_refers_to(
     result_refs = await history_refers_to(client, first.id) & await driver.payloads_of(handle.id)
     assert result_refs, "the ticket's result went to the store as the batch's"
 
-    await backdate(driver, hours=2)
-    done = run_cli(env, "gc-payloads", "--yes", "--json")
-
-    assert done.code == 0, done.output
-    assert all([await readable(driver, key) for key in result_refs])
-    view = await client.get_workflow_handle(first.id, result_type=TicketView).result()
-    assert view.state == "COMPLETED"
-    for ticket in batch:
-        await delete_workflow(client, names.ticket_workflow_id(ticket.ticket_id))
-    await delete_workflow(client, handle.id)
+    await collected_keeping(env, driver, client, result_refs, first.id)
+    await delete_batch(client, handle.id, batch)
 
 
 async def test_gc_keeps_the_result_of_a_batch_ticket_run_again_after_a_reset(
@@ -223,14 +247,7 @@ async def test_gc_keeps_the_result_of_a_batch_ticket_run_again_after_a_reset(
     # `redrive` resets a batch's ticket into a new run; that run keeps the batch as its parent,
     # so its result is stored as the batch's too. gc read only the runs the batch started: the
     # new run's result, which its retained history refers to, was deleted as unreferenced.
-    env = {
-        **ops_server.env,
-        "TICKETS_DATA_DIR": str(tmp_path),
-        "TICKETS_ENCRYPTION_KEY_FILE": str(ops_server.data_dir / "encryption-keys.json"),
-        "TICKETS_PAYLOAD_OFFLOAD_BYTES": OFFLOAD_BYTES,
-    }
-    driver = payload_driver(StoreConfig.from_env(env))
-    client = await connect(connection_settings(env), converter=data_converter(driver, env=env))
+    env, driver, client = await batch_store(ops_server, tmp_path)
     queue = f"gc-{uuid.uuid4().hex[:8]}"
     batch = [make_ticket(), make_ticket()]
     async with real_pipeline(client, queue, tmp_path):
@@ -258,13 +275,5 @@ async def test_gc_keeps_the_result_of_a_batch_ticket_run_again_after_a_reset(
     new_refs = await history_refers_to(client, first.id) & await driver.payloads_of(handle.id)
     assert new_refs - old_refs, "the new run's result went to the store as the batch's"
 
-    await backdate(driver, hours=2)
-    done = run_cli(env, "gc-payloads", "--yes", "--json")
-
-    assert done.code == 0, done.output
-    assert all([await readable(driver, key) for key in new_refs])
-    view = await client.get_workflow_handle(first.id, result_type=TicketView).result()
-    assert view.state == "COMPLETED"
-    for ticket in batch:
-        await delete_workflow(client, names.ticket_workflow_id(ticket.ticket_id))
-    await delete_workflow(client, handle.id)
+    await collected_keeping(env, driver, client, new_refs, first.id)
+    await delete_batch(client, handle.id, batch)

@@ -4,10 +4,9 @@ whole match, so a slow one stopped a worker's event loop, heartbeats and workflo
 trimming's own cases are in test_trimming.py). Each runs apart, so a pattern gone bad fails
 the test instead of hanging the suite; the bound is a hang's, not a speed target."""
 
-import subprocess
-import sys
-
 import pytest
+
+from tests.support.hang_bound import finishes_apart
 
 # (what to run on the text read from stdin, the text): the worst input found for each.
 CASES = {
@@ -33,16 +32,4 @@ CASES = {
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_no_text_makes_a_pattern_backtrack_for_long(case: str) -> None:
     code, text = CASES[case]
-    script = f"import sys; text = sys.stdin.read(); {code}"
-    try:
-        done = subprocess.run(
-            [sys.executable, "-c", script],
-            input=text,
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        pytest.fail(f"the {case} pattern did not finish in 30 s")
-    assert done.returncode == 0, done.stderr
+    finishes_apart(code, text, f"the {case} pattern")

@@ -112,23 +112,7 @@ def test_no_body_makes_the_trimming_backtrack_for_long(shape: str) -> None:
     # characters, hours at 20,000), stopping the worker's event loop, heartbeats and workflow
     # tasks. Run apart, so the old patterns fail the test instead of hanging the suite; the
     # bound is a hang's, not a speed target (it takes milliseconds).
-    import subprocess
-    import sys
+    from tests.support.hang_bound import finishes_apart
 
-    script = (
-        "import sys; from policy.trimming import trim_body; "
-        "print(len(trim_body(sys.stdin.read()).text))"
-    )
-    try:
-        done = subprocess.run(
-            [sys.executable, "-c", script],
-            input=ADVERSARIAL[shape],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        pytest.fail(f"trimming the {shape} body did not finish in 30 s")
-    assert done.returncode == 0, done.stderr
-    assert int(done.stdout) > 0
+    code = "from policy.trimming import trim_body; print(len(trim_body(text).text))"
+    assert int(finishes_apart(code, ADVERSARIAL[shape], f"trimming the {shape} body")) > 0
