@@ -1,6 +1,7 @@
 """Fitting text to a token budget (about four characters a token): keep the head and the tail."""
 
 import math
+from collections.abc import Callable
 from typing import Final
 
 CHARS_PER_TOKEN: Final = 4
@@ -33,7 +34,11 @@ def estimate_tokens(text: str) -> int:
     return -(-len(text) // CHARS_PER_TOKEN) if text else 0
 
 
-def fit_to_tokens(text: str, budget_tokens: int) -> str:
+def fit_to_tokens(
+    text: str, budget_tokens: int, keep: Callable[[str], list[str]] | None = None
+) -> str:
+    """``text`` within ``budget_tokens``: its head and tail, the middle cut; ``keep``: the lines
+    of the cut middle to keep all the same (set after the cut's marker)."""
     if estimate_tokens(text) <= budget_tokens:
         return text
     if budget_tokens <= 0:
@@ -42,4 +47,9 @@ def fit_to_tokens(text: str, budget_tokens: int) -> str:
     head = text[: int(budget_chars * HEAD_SHARE)]
     tail = text[-int(budget_chars * (1 - HEAD_SHARE)) :]
     cut = len(text) - len(head) - len(tail)
-    return f"{head}\n[... {cut:,} characters trimmed ...]\n{tail}"
+    kept = keep(text[len(head) : len(text) - len(tail)]) if keep is not None else []
+    marker = f"[... {cut:,} characters trimmed ...]"
+    if kept:
+        lines = "\n".join(kept)
+        marker = f"[... {cut:,} characters trimmed; kept from them:]\n{lines}\n[...]"
+    return f"{head}\n{marker}\n{tail}"

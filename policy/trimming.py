@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
+from policy.escalation import escalation_lines
 from policy.quoted_thread import quoted_thread_start
 from policy.text_budget import estimate_tokens, fit_to_tokens
 
@@ -124,6 +125,15 @@ def _drop_greeting_and_signature(lines: list[str]) -> list[str]:
     return lines
 
 
+# The lines of a cut middle kept for their escalation cues, and how much of each.
+KEPT_ESCALATION_LINES: Final = 3
+KEPT_ESCALATION_CHARS: Final = 300
+
+
+def _escalations(middle: str) -> list[str]:
+    return escalation_lines(middle, KEPT_ESCALATION_LINES, KEPT_ESCALATION_CHARS)
+
+
 def search_text(subject: str, body: str) -> str:
     """What the knowledge base is searched with: the subject and the body as the agents read it
     (our own earlier reply quoted below the question once picked the article)."""
@@ -135,5 +145,7 @@ def trim_body(body: str, budget_tokens: int = DEFAULT_BODY_TOKEN_BUDGET) -> Trim
     lines = _drop_greeting_and_signature(_drop_quoted(lines))
     text = "\n".join(lines).strip() or body.strip()  # never trim a ticket to nothing
     text = re.sub(r"\n{3,}", "\n\n", text)
-    text = fit_to_tokens(text, budget_tokens)
+    # What a person must answer stays however long the ticket: a lawyer named in the middle of a
+    # long account was cut before any agent (the offline triage, a model) read it.
+    text = fit_to_tokens(text, budget_tokens, keep=_escalations)
     return Trimmed(text=text, removed_tokens=max(estimate_tokens(body) - estimate_tokens(text), 0))

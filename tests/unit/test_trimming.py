@@ -116,3 +116,25 @@ def test_no_body_makes_the_trimming_backtrack_for_long(shape: str) -> None:
 
     code = "from policy.trimming import trim_body; print(len(trim_body(text).text))"
     assert int(finishes_apart(code, ADVERSARIAL[shape], f"trimming the {shape} body")) > 0
+
+
+def test_what_a_person_must_answer_is_kept_from_the_middle_of_a_long_ticket() -> None:
+    # Trimming keeps a long body's head and tail: a lawyer named in the middle of a long
+    # account was cut before any agent read it, and the offline triage sent it out unreviewed.
+    from activities.providers.offline.triage import triage
+    from shared.agents import Category, Classification, Priority
+    from shared.tickets import Ticket
+
+    filler = "We were charged for the March invoice and the amounts do not match our records. " * 60
+    threat = "I have now instructed my lawyer to take legal action about this."
+    body = f"{filler}\n{threat}\n{filler}{filler[:1500]}"
+    trimmed = trim_body(body).text
+
+    assert len(trimmed) < len(body) / 1.5  # still trimmed
+    assert threat in trimmed and "kept from them" in trimmed
+    classified = Classification(category=Category.BILLING, confidence=0.99, rationale="x")
+    ticket = Ticket(ticket_id="T-1", subject="Invoice", body=trimmed)
+    assert triage(ticket, classified).priority is Priority.URGENT
+    # A long ticket with no such line is cut as before.
+    plain = trim_body(f"{filler}{filler}{filler}").text
+    assert "kept from them" not in plain and "characters trimmed ...]" in plain

@@ -1,0 +1,59 @@
+"""What a person must answer, whatever the ticket's category: the cues the offline triage
+escalates on, and that trimming keeps from the middle it cuts out of a long ticket (pure: the
+offline agents and workflow code use it). Matched against the text in lower case, with
+typographic apostrophes read as "'".
+"""
+
+import re
+from typing import Final
+
+# What a person must answer, whatever the ticket's category: a customer who says someone else
+# has their account or made a payment they did not, or who speaks of lawyers and courts. A
+# template's promise is the wrong answer to each, so they are Urgent (reviewed by default:
+# review_urgent) and the rationale says why. Written from the support domain, as the other cues.
+ESCALATION_CUES: Final = [
+    # Account takeover.
+    r"\bsomeone (else )?(has |had )?((logged|signed|broke|hacked) in(to)?|got into)\b"
+    r"|\b(took|taken|taking) over (my|our) account\b(?! manage)"
+    # "Someone accessed my account and changed my password": the reply it got was "use Forgot
+    # password", whose link goes to an address the intruder may have changed.
+    r"|\bsomeone (else )?(has |had )?(accessed|used|entered|changed|reset)\b[^.?!\n]{0,30}"
+    r"\b(my|our) (account|password|e-?mail( address)?)\b"
+    r"|\bchanged (my|our|the) (password|e-?mail( address)?|phone number) without "
+    r"(my|our|asking|telling|permission|consent)\b",
+    # Payments the customer did not make ("didn't make the payment" is a late one: not here).
+    r"\b(did ?n'?t|did not|never|don'?t|do not) (authori[sz]|approv|recogni[sz])(e|ed)\b"
+    r"[^.?!\n]{0,40}\b(charge|payment|purchase|order|transaction)s?\b"
+    r"|\b(charge|payment|purchase|transaction)s?\b[^.?!\n]{0,40}\b(i|we) (never|did ?n'?t"
+    r"|did not|don'?t|do not) (authori[sz]|approv|recogni[sz])(e|ed)\b"
+    r"|\b(did ?n'?t|did not|never) (make|place) (this|these|that|those|any) "
+    r"(charge|purchase|transaction|order)s?\b"
+    r"|\bunauthori[sz]ed (charge|payment|purchase|transaction)s?\b"
+    # Not a question about fraud checks ("how does your fraud detection work").
+    r"|\bfraud(ulent)?\b(?! (detection|prevention|protection|checks?)\b)"
+    r"|\bidentity theft\b|\bchargebacks?\b",
+    # Legal threats.
+    r"\blegal (action|steps|proceedings)\b|\b(my|a|our) (lawyer|attorney|solicitor)s?\b"
+    r"|\blawsuit\b|\bsue (you|your company|them)\b|\btake (you|this|it) to court\b"
+    # "... or I will sue", "I am suing", "see you in court", small claims, a disputed charge.
+    r"|\b(will|'ll|going to|gonna) sue\b|\bsuing\b|\b(see you|you) in court\b"
+    r"|\bsmall claims\b|\bdispute (the|this|a|my) (charge|payment|transaction)\b",
+    # The same in the other languages the offline agents recognise (German, Spanish, French,
+    # Portuguese, Italian, Dutch): lawyers, legal steps, fraud.
+    # ("betrug" is also "amounted to": "die Rechnung betrug 49 Euro".)
+    r"\b(rechts)?anwalt\b|\brechtliche schritte|\bbetr(ü|ue)ger|\bbetrugs|\babogad[oa]\b|\bavocat\b"
+    r"|\badvogad[oa]\b|\bacciones legales|\bpoursuites\b|\bfraude\b"
+    r"|\bavvocat[oa]\b|\bazioni legali|\btruffa\b|\bfrode\b|\badvocaat\b|\bjuridische stappen",
+]
+
+
+def escalation_lines(text: str, most: int, chars: int) -> list[str]:
+    """The first ``most`` lines of ``text`` holding an escalation cue, each cut to ``chars``."""
+    found: list[str] = []
+    for line in text.splitlines():
+        read = line.lower().replace("\u2019", "'")
+        if line.strip() and any(re.search(cue, read) for cue in ESCALATION_CUES):
+            found.append(line.strip()[:chars])
+            if len(found) == most:
+                break
+    return found
