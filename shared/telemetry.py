@@ -177,7 +177,15 @@ def _exporter(kind: str, env: Mapping[str, str]) -> SpanExporter | None:
     # exports needs.
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-    return OTLPSpanExporter()  # reads the endpoint, headers, timeout, compression itself
+    try:
+        return OTLPSpanExporter()  # reads the endpoint, headers, timeout, compression itself
+    except (RuntimeError, ValueError) as err:
+        # A setting it cannot use (a credential provider that is not installed, a bad
+        # timeout): one sentence, not the worker's traceback. Its own words, cut short.
+        said = " ".join(str(err).split())[:200]
+        raise TelemetryConfigError(
+            f"the OTLP exporter refuses its OTEL_* settings: {type(err).__name__}: {said}"
+        ) from None
 
 
 # One header of OTEL_EXPORTER_OTLP_*HEADERS as the OTLP exporter takes it (its liberal form:

@@ -111,3 +111,18 @@ def test_a_headers_value_the_exporter_cannot_parse_is_refused_without_quoting_it
     assert telemetry.span_exporter_from_env() is not None
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "authorization=Bearer abc")
     assert telemetry.headers_problem(os.environ) is None
+
+
+def test_an_exporter_setting_it_cannot_use_is_one_sentence_naming_it(tmp_path: Path) -> None:
+    # A credential provider that is not installed: the exporter raised RuntimeError from the
+    # worker's own check, which caught only the project's errors: a traceback and exit 1.
+    from tests.support.processes import worker_run_to_its_end
+
+    done = worker_run_to_its_end(
+        tmp_path,
+        OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:4318",
+        OTEL_PYTHON_EXPORTER_OTLP_HTTP_TRACES_CREDENTIAL_PROVIDER="not-installed",
+    )
+    assert done.returncode == 2, done.stderr
+    assert "the OTLP exporter refuses its OTEL_* settings: RuntimeError" in done.stderr
+    assert "Traceback" not in done.stderr
