@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx2
 
 from starter.errors import CliError
-from starter.spawn import spawn_logged, stop_process
+from starter.spawn import spawned, stop_process
 
 READY_TIMEOUT = 30.0  # seconds; importing the web stack and the SDK takes a second or two
 
@@ -51,9 +51,7 @@ class CodecServerProcess:
         return f"http://127.0.0.1:{self.port}"
 
     async def start(self) -> None:
-        self._process = await asyncio.to_thread(
-            spawn_logged, self._command, self.log_path, self._env
-        )
+        self._process = await spawned(self._command, self.log_path, self._env)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + READY_TIMEOUT
         async with httpx2.AsyncClient(timeout=1.0) as http:

@@ -32,7 +32,7 @@ from shared.temporal_client import NamespaceMissing, connect, connection_setting
 from shared.ticket_listing import first_undecryptable_ticket
 from starter.database_lock import DatabaseInUse, lock_database, name_holder
 from starter.errors import CliError
-from starter.spawn import log_since, log_size, spawn_logged, stop_process
+from starter.spawn import log_since, log_size, spawned, stop_process
 
 STARTUP_TIMEOUT = 60.0  # seconds; first start creates the SQLite schema and takes a few seconds
 # How many tickets a start reads to find encrypted ones when the key file is missing.
@@ -319,9 +319,7 @@ class EmbeddedServer:
             ) from None
         try:
             self._log_offset = await asyncio.to_thread(log_size, self.log_path)
-            self._process = await asyncio.to_thread(
-                spawn_logged, self.command(), self.log_path, None, (lock,)
-            )
+            self._process = await spawned(self.command(), self.log_path, None, (lock,))
             name_holder(lock, f"at {self.address}, pid {self._process.pid}")
         finally:
             os.close(lock)  # the server holds it now, for as long as it runs

@@ -27,6 +27,29 @@ def spawn_logged(
         )
 
 
+async def spawned(
+    command: Sequence[str],
+    log_path: Path,
+    env: Mapping[str, str] | None = None,
+    pass_fds: Sequence[int] = (),
+) -> "subprocess.Popen[bytes]":
+    """``spawn_logged`` off the event loop, owned even when the caller is cancelled meanwhile:
+    the thread goes on to start the process, and its handle was lost, so `make run` stopped by
+    SIGTERM in that instant left the server (its port and its database lock) or the worker
+    running, unowned. Then the process is killed before the cancellation goes on."""
+    spawning = asyncio.ensure_future(
+        asyncio.to_thread(spawn_logged, command, log_path, env, pass_fds)
+    )
+    try:
+        return await asyncio.shield(spawning)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            process = await spawning
+            process.kill()
+            await asyncio.to_thread(process.wait, 10)
+        raise
+
+
 def log_size(path: Path) -> int:
     """Where the next start's lines will begin in an appended log (0 when there is none yet)."""
     try:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from shared.metrics import METRICS_ADDRESS_ENV
 from starter.errors import CliError
-from starter.spawn import log_since, log_size, spawn_logged, stop_process
+from starter.spawn import log_since, log_size, spawned, stop_process
 
 WORKER_READY_TIMEOUT = 60.0
 
@@ -45,8 +45,7 @@ class WorkerProcess:
 
     async def start(self) -> None:
         self._log_start = log_size(self.log_path)
-        self._process = await asyncio.to_thread(
-            spawn_logged,
+        self._process = await spawned(
             [sys.executable, "-m", "worker", *self._args],
             self.log_path,
             {**self._env, "PYTHONUNBUFFERED": "1"},
