@@ -6,6 +6,7 @@ Providers implement two small methods (one model call; how to ask for a repair i
 format); ``LLMProvider.run`` does the rest the same way for every provider.
 """
 
+import contextlib
 import logging
 import time
 from abc import abstractmethod
@@ -204,14 +205,26 @@ class LLMProvider(Provider):
         starts, then every chunk is one; the response is closed however the loop ends. The SDK's
         exceptions pass through for the provider to classify; a stream that sends nothing for the
         provider's timeout ends with httpx2's ``ReadTimeout`` (``idle_watch.py``)."""
-        try:
-            async with heartbeating():  # until the response starts there is no progress
-                stream = await post(
-                    path, body=body, cast_to=object, stream=True, stream_cls=stream_cls
-                )
-        except UnicodeEncodeError:
-            raise unsendable_error(self.name) from None
-        async with stream, idle_limit(self.config.timeout_seconds, "the answer's stream") as idle:
+        async with contextlib.AsyncExitStack() as opened:
+            try:
+                async with heartbeating():  # until the response starts there is no progress
+                    stream = await post(
+                        path, body=body, cast_to=object, stream=True, stream_cls=stream_cls
+                    )
+                    # Closed from here whatever happens: a cancellation landing as the
+                    # heartbeats stop (before `async with stream`) left the response open, its
+                    # connection held until the server gave up on it.
+                    opened.push_async_callback(stream.close)
+            except UnicodeEncodeError:
+                raise unsendable_error(self.name) from None
+            await self._read_stream(stream, body, take)
+
+    async def _read_stream(
+        self, stream: Any, body: dict[str, Any], take: Callable[[dict[str, Any]], None]
+    ) -> None:
+        """Every chunk of an open ``stream`` to ``take``, within the idle, chunk and byte limits
+        (the caller closes it)."""
+        async with idle_limit(self.config.timeout_seconds, "the answer's stream") as idle:
             if is_json(stream.response.headers.get("content-type")):
                 body = await json_body(stream.response)
                 raise not_streaming_error(self.name, body, self._secrets)
