@@ -2,7 +2,7 @@
 shutting down) finishes the send and records it in the ledger: cut midway, the answer could
 reach the customer with the ledger saying it did not, and the attempt's claim held on for
 nothing. A cancellation before the send still stops the attempt, with nothing sent. On SQLite
-and on PostgreSQL (the fixtures of test_overlapping_attempts.py); the attempts run in the SDK's
+and on PostgreSQL (tests/delivery/attempt_fakes.py); the attempts run in the SDK's
 activity environment, the channel is a fake that holds its send until the test lets it go."""
 
 import asyncio
@@ -12,7 +12,7 @@ from temporalio.testing import ActivityEnvironment
 
 from shared.stores.ledger import DeliveryLedger
 from shared.view import DeliveryReceipt
-from tests.delivery.test_overlapping_attempts import (
+from tests.delivery.attempt_fakes import (
     REQUEST,
     HeldChannelFake,
     worker,

@@ -10,63 +10,14 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.delivery.activity import DeliveryActivities
-from activities.delivery.attempt_time import IN_PROGRESS_WAIT, claim_wait_within
-from activities.delivery.config import WEBHOOK, DeliveryConfig, WebhookConfig
+from activities.delivery.config import WEBHOOK, DeliveryConfig
 from activities.delivery.errors import DeliveryUnavailable
 from activities.delivery.local_attempts import LOCAL_SEND_SLOTS
 from shared import names
 from shared.stores.ledger import DeliveryLedger, LedgerEntry
 from shared.view import DeliveryReceipt, DeliveryRequest
+from tests.delivery.attempt_fakes import REQUEST, HeldChannelFake, refusals_of, worker
 from tests.support.temporal import wait_until
-
-REQUEST = DeliveryRequest(
-    ticket_id="T-1", channel="chat", customer_id="C-1", revision=1, text="Your answer."
-)
-
-
-class HeldChannelFake:
-    """A channel whose sends wait for ``release``; counts what it sent."""
-
-    def __init__(self) -> None:
-        self.started = asyncio.Event()
-        self.release = asyncio.Event()
-        self.sent: list[str] = []
-        self.fail_next = False
-
-    def destination(self, request: DeliveryRequest) -> str:
-        return "https://receiver.example/hook"
-
-    async def send(self, entry: LedgerEntry, request: DeliveryRequest) -> None:
-        self.started.set()
-        await self.release.wait()
-        if self.fail_next:
-            self.fail_next = False
-            raise RuntimeError("the connection was reset")
-        self.sent.append(entry.body)
-
-    async def aclose(self) -> None:
-        pass
-
-
-def worker(ledger: DeliveryLedger, channel: HeldChannelFake) -> DeliveryActivities:
-    """One worker machine's delivery activities (each its own, on the shared ledger)."""
-    return DeliveryActivities(
-        ledger, DeliveryConfig(default_method=WEBHOOK), channels={WEBHOOK: channel}
-    )
-
-
-def refusals_of(ledger: DeliveryLedger) -> list[bool]:
-    """Whether each claim the ledger is asked for from now on was refused, in order."""
-    refused: list[bool] = []
-    claim = ledger.claim
-
-    async def counted_claim(*args: object, **kwargs: object) -> bool:
-        got = await claim(*args, **kwargs)  # type: ignore[arg-type]
-        refused.append(not got)
-        return got
-
-    ledger.claim = counted_claim  # type: ignore[method-assign]
-    return refused
 
 
 async def test_the_second_of_two_overlapping_attempts_sends_nothing_and_its_retry_finds_it_sent(
@@ -171,17 +122,6 @@ async def test_a_ticket_whose_id_another_is_still_delivering_waits_its_turn(
     assert waiting.value.type == names.DELIVERY_IN_PROGRESS_ERROR
     assert "another ticket with the id T-1" in str(waiting.value)
     assert channel.sent == ["Your answer."]
-
-
-def test_the_wait_for_a_claim_leaves_the_slowest_channels_send_room_in_the_attempt() -> None:
-    def config(webhook_timeout: float) -> DeliveryConfig:
-        hook = WebhookConfig("https://h.example/x", "s" * 32, timeout_seconds=webhook_timeout)
-        return DeliveryConfig(default_method=WEBHOOK, webhook=hook)
-
-    assert claim_wait_within(45, config(10)) == IN_PROGRESS_WAIT
-    # 30 s of send and 10 s kept for marking the row sent (a database restarting) leave 5 s.
-    assert claim_wait_within(45, config(30)) == 5
-    assert claim_wait_within(45, config(44)) == 0  # no wait: fail for now at once
 
 
 def local_request(n: int) -> DeliveryRequest:
@@ -336,33 +276,6 @@ async def test_a_row_refused_after_an_earlier_failure_for_now_keeps_its_channel(
     assert entry is not None and entry.sent_via == EMAIL and entry.attempts == 2
 
 
-async def test_an_attempt_without_time_to_send_and_record_sends_nothing(
-    ledger: DeliveryLedger,
-) -> None:
-    """A send begun with too little of the attempt left to mark it sent could time out after
-    the send, and its retry would send again once the claim ran out."""
-    import dataclasses
-    from datetime import timedelta
-
-    slow = HeldChannelFake()
-    slow.release.set()
-    slow.timeout_seconds = 40.0  # type: ignore[attr-defined]
-    env = ActivityEnvironment()
-    env.info = dataclasses.replace(env.info, start_to_close_timeout=timedelta(seconds=45))
-    with pytest.raises(ApplicationError) as unavailable:
-        await env.run(worker(ledger, slow).deliver_response, REQUEST)
-    quick = HeldChannelFake()
-    quick.release.set()
-    receipt: DeliveryReceipt = await env.run(worker(ledger, quick).deliver_response, REQUEST)
-
-    # Not the destination's word: its retry delay is no Retry-After for the queued attempt to
-    # honour (ticket_delivery), nor a failed send that pauses the channel's local attempts.
-    assert unavailable.value.type == names.DELIVERY_OUT_OF_TIME_ERROR
-    assert "too little of this attempt" in unavailable.value.message
-    assert slow.sent == [] and quick.sent == ["Your answer."]  # no claim was left behind
-    assert receipt.already_delivered is False
-
-
 async def test_a_row_taken_by_another_ticket_after_the_send_is_reported_sent_not_retried(
     ledger: DeliveryLedger,
 ) -> None:
@@ -389,138 +302,3 @@ async def test_a_row_taken_by_another_ticket_after_the_send_is_reported_sent_not
     assert unrecorded.value.type == names.DELIVERY_SENT_UNRECORDED_ERROR
     assert unrecorded.value.non_retryable and unrecorded.value.details
     assert marks == 1 and channel.sent == ["Your answer."]
-
-
-async def test_a_cancellation_after_the_answer_was_sent_and_recorded_changes_nothing(
-    ledger: DeliveryLedger, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The ticket cancelled just as a queued attempt ended: the cancellation landed while its
-    heartbeats stopped, after the send and its record. Raised, it was said as "went out, not
-    recorded" (the answer was carried as sent), and the ticket ended DELIVERY_FAILED with its
-    row sent (seen once in a full run: test_cancelled_while_sending.py)."""
-    import dataclasses
-    from datetime import timedelta
-
-    from activities import heartbeat
-
-    async def cancelled_as_beats_stop(task: asyncio.Task[None]) -> None:
-        task.cancel()
-        raise asyncio.CancelledError()
-
-    monkeypatch.setattr(heartbeat, "stop_background", cancelled_as_beats_stop)
-    channel = HeldChannelFake()
-    channel.release.set()
-    env = ActivityEnvironment()
-    env.info = dataclasses.replace(env.info, heartbeat_timeout=timedelta(seconds=30))
-
-    receipt: DeliveryReceipt = await env.run(worker(ledger, channel).deliver_response, REQUEST)
-
-    row = await ledger.get("T-1")
-    assert channel.sent == ["Your answer."] and receipt.already_delivered is False
-    assert row is not None and row.sent_at is not None
-
-
-async def test_an_attempt_that_waited_for_anothers_claim_checks_its_time_again_before_sending(
-    ledger: DeliveryLedger,
-) -> None:
-    """Its time was checked before the wait for the other attempt's claim, which may take up to
-    20 s of it: once the claim came, it sent with less than the send and its record need, and
-    could time out after sending (its retry sending again once the claim ran out)."""
-    import dataclasses
-    from datetime import timedelta
-
-    first = HeldChannelFake()
-    first.fail_next = True  # it fails for now and gives its claim back
-    second = HeldChannelFake()
-    second.release.set()
-    second.timeout_seconds = 10.0  # type: ignore[attr-defined]
-    refused = refusals_of(ledger)
-    holding = asyncio.create_task(
-        ActivityEnvironment().run(worker(ledger, first).deliver_response_now, REQUEST)
-    )
-    await first.started.wait()
-    env = ActivityEnvironment()
-    # Just enough for a 10 s send and the 10 s kept to record it, at the attempt's start.
-    env.info = dataclasses.replace(env.info, start_to_close_timeout=timedelta(seconds=20.6))
-    queued = asyncio.create_task(env.run(worker(ledger, second).deliver_response, REQUEST))
-
-    async def refused_once() -> bool:
-        return any(refused)
-
-    await wait_until(refused_once, what="the queued attempt waiting for the claim")
-    first.release.set()  # the claim comes free about a second into the queued attempt
-    with pytest.raises(RuntimeError, match="the connection was reset"):
-        await holding
-    with pytest.raises(ApplicationError) as late:
-        await queued
-
-    assert late.value.type == names.DELIVERY_OUT_OF_TIME_ERROR
-    assert second.sent == []
-    # It took no claim: a claim counts a send, and one given back unsent left the row counted
-    # as sent once more than refused (it could no longer move to another channel).
-    row = await ledger.get("T-1")
-    assert row is not None and row.sends == 1
-    quick = HeldChannelFake()
-    quick.release.set()
-    receipt: DeliveryReceipt = await ActivityEnvironment().run(
-        worker(ledger, quick).deliver_response, REQUEST
-    )
-    assert quick.sent == ["Your answer."]  # it gave the claim back
-    assert receipt.already_delivered is False
-
-
-async def test_a_ledger_only_delivery_cancelled_while_marking_its_row_sent_returns_its_receipt(
-    ledger: DeliveryLedger,
-) -> None:
-    """With no channel the row marked sent is the delivery. A cancellation (the ticket
-    cancelled) landing during that write raised while the write went on: the ticket ended
-    CANCELLED with its answer delivered, as the channels' record is not cut."""
-    from activities.delivery.config import LEDGER
-
-    marking = asyncio.Event()
-    real = ledger.mark_sent
-
-    async def slow_mark_sent(*args: object, **kwargs: object) -> LedgerEntry:
-        write = asyncio.ensure_future(real(*args, **kwargs))  # type: ignore[arg-type]
-        marking.set()
-        await asyncio.sleep(0.2)
-        return await write
-
-    ledger.mark_sent = slow_mark_sent  # type: ignore[method-assign]
-    acts = DeliveryActivities(ledger, DeliveryConfig(default_method=LEDGER))
-    env = ActivityEnvironment()
-    delivering = asyncio.create_task(env.run(acts.deliver_response_now, REQUEST))
-    await marking.wait()
-    env.cancel()
-    receipt: DeliveryReceipt = await delivering
-
-    row = await ledger.get("T-1")
-    assert row is not None and row.sent_at is not None
-    assert receipt.already_delivered is False and receipt.sent_at == row.sent_at
-
-
-async def test_a_ledger_only_delivery_waits_for_a_stalled_database_a_try_s_time_at_most(
-    ledger: DeliveryLedger, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Not cut by a cancellation, the mark waited for a stalled database as long as its pool
-    or statement timeout allowed, holding the ticket's cancellation and the worker's stop."""
-    from activities.delivery import activity as delivery_activity
-    from activities.delivery.config import LEDGER
-
-    stalled = asyncio.Event()
-
-    async def stalled_mark_sent(*args: object, **kwargs: object) -> LedgerEntry:
-        await stalled.wait()  # set only at the test's end: the database does not answer
-        raise ConnectionError("the database never answered (fake)")
-
-    monkeypatch.setattr(delivery_activity, "MARK_SENT_TRY_SECONDS", 0.2)
-    ledger.mark_sent = stalled_mark_sent  # type: ignore[method-assign]
-    acts = DeliveryActivities(ledger, DeliveryConfig(default_method=LEDGER))
-    marking = asyncio.create_task(ActivityEnvironment().run(acts.deliver_response_now, REQUEST))
-    try:
-        await asyncio.wait({marking}, timeout=10)
-        assert marking.done(), "the mark waited for the stalled database beyond its try"
-        assert isinstance(marking.exception(), TimeoutError)
-    finally:
-        stalled.set()  # lets the stalled write end, whatever the code under test did
-        await asyncio.gather(marking, return_exceptions=True)

@@ -104,7 +104,7 @@ async def test_the_word_that_the_answer_went_out_survives_the_attempts_later_hea
     from activities.delivery.config import WEBHOOK
     from activities.delivery.sent_word import SENT
     from shared.view import DeliveryRequest
-    from tests.delivery.test_overlapping_attempts import HeldChannelFake
+    from tests.delivery.attempt_fakes import HeldChannelFake
 
     monkeypatch.setattr(mark_sent, "MARK_SENT_PAUSES", (0.3,) * len(mark_sent.MARK_SENT_PAUSES))
     ledger = LedgerDownForMarksFake(tmp_path / "outbox.sqlite3", failing=100)
@@ -156,7 +156,7 @@ async def test_an_attempt_that_finds_the_ledger_down_after_a_send_still_says_it_
     from activities.delivery.sent_word import SENT
     from shared import names
     from shared.view import DeliveryRequest
-    from tests.delivery.test_overlapping_attempts import HeldChannelFake
+    from tests.delivery.attempt_fakes import HeldChannelFake
 
     channel = HeldChannelFake()
     delivery = DeliveryActivities(
@@ -188,7 +188,7 @@ async def test_an_attempt_that_sent_nothing_fails_as_it_is(tmp_path: Path) -> No
     from activities.delivery.activity import DeliveryActivities
     from activities.delivery.config import WEBHOOK
     from shared.view import DeliveryRequest
-    from tests.delivery.test_overlapping_attempts import HeldChannelFake
+    from tests.delivery.attempt_fakes import HeldChannelFake
 
     delivery = DeliveryActivities(
         LedgerDownFake(tmp_path / "outbox.sqlite3"),
@@ -241,7 +241,7 @@ async def _local_send_with_a_hanging_ledger(
     from activities.delivery.activity import DeliveryActivities
     from activities.delivery.config import WEBHOOK
     from shared.view import DeliveryRequest
-    from tests.delivery.test_overlapping_attempts import HeldChannelFake
+    from tests.delivery.attempt_fakes import HeldChannelFake
 
     ledger = LedgerPartitionedFake(tmp_path / "outbox.sqlite3")
     channel = HeldChannelFake()
