@@ -8,28 +8,33 @@ import pytest
 
 from tests.support.hang_bound import finishes_apart
 
-# (what to run on the text read from stdin, the text): the worst input found for each.
+# (what to print of the text read from stdin, the text, what it prints): the worst input found
+# for each, and the answer the pattern gives it (none of them is a match).
 CASES = {
     # The offline planner's "compare X and Y" on a task of 20,000 characters: 9 s at 2,000.
     "planner-compare": (
-        "from activities.providers.offline.planner import COMPARE; COMPARE.search(text)",
+        "from activities.providers.offline.planner import COMPARE; "
+        "print(COMPARE.search(text) is not None)",
         "compare" + " " * 19_990 + "x",
+        "False",
     ),
     # The customer-text tag taken out of a prompt's parts: quadratic.
     "prompt-tag": (
-        "from activities.agent_specs import untrusted; untrusted(text)",
+        "from activities.agent_specs import untrusted; print('x' in untrusted(text))",
         "<" + " " * 19_990 + "x",
+        "True",  # the text kept, no tag found in it
     ),
     # The offline workers' "reply ... customer": quadratic on repeated words.
     "reply-task": (
         "from activities.providers.offline.workers import REPLY_WORD, CUSTOMER_WORD; "
-        "REPLY_WORD.search(text) and CUSTOMER_WORD.search(text)",
+        "print(bool(REPLY_WORD.search(text) and CUSTOMER_WORD.search(text)))",
         "reply " * 3_300,
+        "False",
     ),
 }
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_no_text_makes_a_pattern_backtrack_for_long(case: str) -> None:
-    code, text = CASES[case]
-    finishes_apart(code, text, f"the {case} pattern")
+    code, text, answer = CASES[case]
+    assert finishes_apart(code, text, f"the {case} pattern").strip() == answer
