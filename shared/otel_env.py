@@ -44,6 +44,17 @@ BATCH_SETTINGS: Final = {
 MAX_SETTING: Final = 10_000_000
 
 
+# Where traces go over OTLP: either names an endpoint (the traces' one is used as it is).
+OTLP_TRACE_ENDPOINTS: Final = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+
+
+def exporter_kinds(env: Mapping[str, str]) -> list[str]:
+    """OTEL_TRACES_EXPORTER's list (``otlp,console``), in order, once each; ``otlp`` when it
+    names none."""
+    kinds = [k.strip().lower() for k in env.get("OTEL_TRACES_EXPORTER", "otlp").split(",")]
+    return list(dict.fromkeys(k for k in kinds if k)) or ["otlp"]
+
+
 class OtelSettingError(Exception):
     """An OpenTelemetry variable the SDK would refuse; the message names it."""
 
@@ -86,11 +97,9 @@ def _exports(env: Mapping[str, str]) -> bool:
     an OTLP endpoint or the console to export to."""
     if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
         return False
-    kinds = {k.strip().lower() for k in env.get("OTEL_TRACES_EXPORTER", "otlp").split(",")}
-    endpoint = env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or env.get(
-        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
-    )
-    return "none" not in kinds and ("console" in kinds or (bool(endpoint) and "otlp" in kinds))
+    kinds = exporter_kinds(env)
+    endpoint = any(env.get(name) for name in OTLP_TRACE_ENDPOINTS)
+    return "none" not in kinds and ("console" in kinds or (endpoint and "otlp" in kinds))
 
 
 def _integer_within(text: str, low: int) -> bool:

@@ -48,6 +48,7 @@ from temporalio.contrib.opentelemetry import (
 )
 
 from shared.http_urls import http_url_problem
+from shared.otel_env import OTLP_TRACE_ENDPOINTS, exporter_kinds
 from shared.span_privacy import MessageFreeExporter
 
 # What a span reports as the service when OTEL_SERVICE_NAME is not set.
@@ -110,8 +111,7 @@ def span_exporter_from_env(env: Mapping[str, str] | None = None) -> SpanExporter
     Unlike the OpenTelemetry default, no endpoint means no export (not localhost:4318): a worker
     started without configuration must not try to reach a collector that is not there."""
     env = _env(env)
-    kinds = [k.strip().lower() for k in env.get("OTEL_TRACES_EXPORTER", "otlp").split(",")]
-    kinds = list(dict.fromkeys(k for k in kinds if k)) or ["otlp"]
+    kinds = exporter_kinds(env)
     unknown = [k for k in kinds if k not in ("otlp", "console", "none")]
     if unknown:
         raise TelemetryConfigError(
@@ -130,11 +130,9 @@ def describe_tracing(env: Mapping[str, str] | None = None) -> str:
     env = _env(env)
     if tracing_disabled(env):
         return "traces: off (OTEL_SDK_DISABLED=true)"
-    kinds = [k.strip().lower() for k in env.get("OTEL_TRACES_EXPORTER", "otlp").split(",")]
-    kinds = [k for k in kinds if k] or ["otlp"]
-    endpoints = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    kinds = exporter_kinds(env)
     to = []
-    if "otlp" in kinds and any(env.get(name) for name in endpoints):
+    if "otlp" in kinds and any(env.get(name) for name in OTLP_TRACE_ENDPOINTS):
         to.append("OTLP (the endpoint in OTEL_EXPORTER_OTLP_*)")
     if "console" in kinds:
         to.append("the console")
@@ -154,8 +152,7 @@ def _exporter(kind: str, env: Mapping[str, str]) -> SpanExporter | None:
         return None
     if kind == "console":
         return ConsoleSpanExporter()
-    endpoints = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-    if not any(env.get(name) for name in endpoints):
+    if not any(env.get(name) for name in OTLP_TRACE_ENDPOINTS):
         return None
     protocol = (
         env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
@@ -167,7 +164,7 @@ def _exporter(kind: str, env: Mapping[str, str]) -> SpanExporter | None:
             f"OTEL_EXPORTER_OTLP_PROTOCOL={protocol!r} is not supported: traces are sent as "
             "http/protobuf (a collector's port 4318)"
         )
-    for name in endpoints:
+    for name in OTLP_TRACE_ENDPOINTS:
         if (value := env.get(name)) and (problem := http_url_problem(value, credentials=True)):
             # The exporter would log a failed export every few seconds, the spans dropped.
             raise TelemetryConfigError(f"{name} {problem}")
