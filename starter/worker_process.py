@@ -5,6 +5,7 @@ stopped gracefully or killed as a crashed machine would be; its metrics endpoint
 
 import asyncio
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -16,6 +17,12 @@ from starter.errors import CliError
 from starter.spawn import log_since, log_size, spawned, stop_process
 
 WORKER_READY_TIMEOUT = 60.0
+# A worker that did not say its grace (it never started polling): how long a stop waits.
+UNSAID_GRACE_SECONDS = 20.0
+# Past the worker's grace: its last results sent, its spans flushed, its clients closed.
+STOP_MARGIN_SECONDS = 10.0
+# The worker's start-up line, "... Ctrl-C to stop (in-flight work gets 125s to finish)".
+_GRACE_SAID = re.compile(r"in-flight work gets ([0-9]+(?:\.[0-9]+)?)s to finish")
 
 
 class WorkerProcess:
@@ -87,9 +94,19 @@ class WorkerProcess:
             self._process.wait(10)
             self._process = None
 
+    def stop_wait(self) -> float:
+        """How long a stop waits before it kills the worker: the grace the worker said it gives
+        its in-flight work, and a margin. A fixed 20 s killed `make run`'s worker in the middle
+        of a model call its 125 s grace was letting finish (the call paid for, then made again)."""
+        said = _GRACE_SAID.search(self.output())
+        if said is None:
+            return UNSAID_GRACE_SECONDS
+        return float(said.group(1)) + STOP_MARGIN_SECONDS
+
     async def stop(self) -> None:
+        wait = self.stop_wait()
         process, self._process = self._process, None
-        await stop_process(process, 20)
+        await stop_process(process, wait)
 
 
 # How often a worker whose metrics port was taken meanwhile is started again on another.
