@@ -20,7 +20,8 @@ UNMATCHED = "unmatched"
 # The methods counted by name; any other (a client may send any token) is "other": a label
 # value a client chooses would make a series per request.
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-# A request cancelled before its answer began (the server shutting down, the client gone): no
+# A request cancelled before its answer began (the server shutting down, the client gone), or
+# left unanswered because the client went away while it was being read: no
 # 500 (an alert on the API's 5xx must not fire on every rolling restart), and not left out
 # either. 499 is nginx's "client closed request", the status such requests usually carry.
 CANCELLED_STATUS = 499
@@ -44,7 +45,13 @@ class RequestMetrics:
             return
         started = time.monotonic()
         status = 500  # what the server answers when the app raises before it starts a response
-        started_answer = False
+        started_answer = client_gone = False
+
+        async def receiving() -> Message:
+            nonlocal client_gone
+            message = await receive()
+            client_gone = client_gone or message["type"] == "http.disconnect"
+            return message
 
         async def sending(message: Message) -> None:
             nonlocal status, started_answer
@@ -53,7 +60,11 @@ class RequestMetrics:
             await send(message)
 
         try:
-            await self.app(scope, receive, sending)
+            await self.app(scope, receiving, sending)
+            # Returned with no answer because the client went away while sending its body (a
+            # console form's upload cut off): no one to answer, and no 500 for the API's alert.
+            if client_gone and not started_answer:
+                status = CANCELLED_STATUS
         except asyncio.CancelledError:
             if status == 500 and not started_answer:
                 status = CANCELLED_STATUS

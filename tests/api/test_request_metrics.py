@@ -110,3 +110,38 @@ async def test_a_request_cancelled_before_its_answer_is_no_500(answered: bool) -
     assert meter.counted == [
         {"route": "unmatched", "method": "GET", "status": "200" if answered else "499"}
     ]
+
+
+async def test_a_request_whose_client_went_away_mid_body_is_no_500() -> None:
+    """A console form's upload cut off (a reviewer closing the tab): the body limit's reader
+    returns with no answer, there being no one to answer; counted 500, it fed the API's 5xx
+    alert. A request answered after a disconnect keeps that answer's status."""
+    from api.body_limit import BodyLimitMiddleware
+
+    async def inner(scope: object, receive: object, send: object) -> None:
+        raise AssertionError("the form never arrived whole: nothing reaches the routes")
+
+    messages = [
+        {"type": "http.request", "body": b"decision=approve", "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+
+    async def receive() -> dict[str, object]:
+        return messages.pop(0)
+
+    sent: list[object] = []
+
+    async def send(message: object) -> None:
+        sent.append(message)
+
+    meter = FakeMeter()
+    middleware = RequestMetrics(BodyLimitMiddleware(inner, 1_000_000), meter)  # type: ignore[arg-type]
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/console/tickets/T-1/review",
+        "headers": [(b"content-type", b"application/x-www-form-urlencoded")],
+    }
+    await middleware(scope, receive, send)  # type: ignore[arg-type]
+    assert sent == []
+    assert meter.counted == [{"route": "unmatched", "method": "POST", "status": "499"}]
