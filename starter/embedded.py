@@ -14,10 +14,12 @@ import socket
 import subprocess
 import sys
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 
 from temporalio.client import Client
 from temporalio.converter import DataConverter
+from temporalio.service import RPCError
 
 from shared.encryption.codec import NoKeyRing
 from shared.encryption.keyring import (
@@ -31,6 +33,7 @@ from shared.search_attributes import ALL_KEYS, type_name
 from shared.temporal_client import NamespaceMissing, connect, connection_settings
 from shared.ticket_listing import first_undecryptable_ticket
 from starter.database_lock import DatabaseInUse, lock_database, name_holder
+from starter.embedded_retention import RETENTION_ENV, keep_closed_workflows, retention_from_env
 from starter.errors import CliError
 from starter.spawn import log_since, log_size, spawned, stop_process
 
@@ -262,7 +265,9 @@ class EmbeddedServer:
         return created
 
     async def start(self) -> None:
-        """Start the server (and make the data directory's key file, see ``ensure_key_file``)."""
+        """Start the server (and make the data directory's key file, see ``ensure_key_file``),
+        its namespace keeping closed tickets as long as a cluster's (starter/embedded_retention)."""
+        retention = retention_from_env()  # a typo stops here, before anything starts
         fresh = not self.db_path.exists()
         if fresh:
             self.ensure_key_file()
@@ -278,6 +283,17 @@ class EmbeddedServer:
             # caches refresh. Started again, they read it with the rest.
             await self.stop()
             await self._launch()
+        await self._keep_closed_tickets(retention)
+
+    async def _keep_closed_tickets(self, retention: timedelta) -> None:
+        settings = connection_settings({"TEMPORAL_ADDRESS": self.address})
+        try:
+            await keep_closed_workflows(await connect(settings), settings.namespace, retention)
+        except (RuntimeError, RPCError) as err:
+            await self.stop()
+            raise CliError(
+                f"the embedded Temporal server's retention ({RETENTION_ENV}): {err}"
+            ) from None
 
     async def _refuse_tickets_of_a_lost_key_file(self) -> None:
         """A database holding encrypted tickets with no key file beside it (moved, deleted) and

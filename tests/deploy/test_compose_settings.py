@@ -79,6 +79,8 @@ NOT_PASSED = {
     "OTEL_ATTRIBUTE_*": "the same",
     "OTEL_EVENT_*": "the same",
     "OTEL_LINK_*": "the same",
+    # The namespace job's (compose gives it there); the embedded server's otherwise.
+    "TEMPORAL_NAMESPACE_RETENTION": "the temporal-namespace job sets the retention",
 }
 
 
