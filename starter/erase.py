@@ -30,7 +30,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from shared import names
-from shared.stores.errors import StoreUnavailable
+from shared.stores.errors import store_failures
 from shared.stores.factory import Stores
 from starter.erase_batch_results import held_by_batch, referred_to, release_from_batch
 from starter.errors import CliError
@@ -297,7 +297,7 @@ async def erase_customer(
                     ticket.batch_id,
                     batch_results.get(ticket.workflow_id, set()) - holds,
                 )
-        except (StoreUnavailable, OSError) as err:
+        except store_failures() as err:
             # Its workflow is gone, so a later run finds it only by customer: the rows go below,
             # and its payloads wait for `gc-payloads` (their owner is gone). Said, not hidden.
             report.failed.append(
@@ -313,13 +313,20 @@ async def erase_customer(
         for ticket in asked:
             if await stores.ledger.delete_answer(ticket.ticket_id, ticket.runs, ticket.customer_id):
                 deleted.add(ticket.ticket_id)
-    except (StoreUnavailable, OSError) as err:
+    except store_failures() as err:
         report.failed.append(
             f"the delivery ledger did not answer ({err}): the rows of the tickets erased are "
             "kept; run erase again once it does (it finds them by customer)"
         )
     if deleted:
-        await stores.ledger.clear_erased()
+        try:
+            await stores.ledger.clear_erased()
+        except store_failures() as err:
+            # The rows are gone; SQLite's write-ahead log may still hold their text.
+            report.failed.append(
+                f"the delivery ledger's write-ahead log still holds the rows erased ({err}): "
+                "the next erase clears it, or the last worker to close the ledger"
+            )
     report.ledger_rows = sorted(deleted)
     if interrupted:
         raise asyncio.CancelledError()

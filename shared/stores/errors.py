@@ -1,5 +1,8 @@
 """Errors of the shared stores, each a sentence a person can act on (never with a password)."""
 
+import sqlite3
+import sys
+
 
 class StoreUnavailable(Exception):
     """The configured database cannot be used: unreachable, refused credentials, no database."""
@@ -21,3 +24,17 @@ class PayloadIntegrityError(ValueError):
 class PayloadTooLarge(ValueError):
     """A stored payload is larger than the reader allowed itself (``payloads.read_at_most``):
     not read."""
+
+
+def store_failures() -> tuple[type[BaseException], ...]:
+    """What a store may raise once it is open, beyond StoreUnavailable (raised when it is not):
+    the drivers' own errors (PostgreSQL restarted or failed over, a statement timed out, the
+    pool gave up waiting; SQLite's "database is locked"), the file system's, and a file store's
+    record it cannot read (a torn line is a ValueError). A command that must go on past one
+    ticket's store failure (erase, after the workflows are deleted) catches these and says
+    which. psycopg's only when it was imported (no PostgreSQL store, none of its errors): every
+    process imports this module, and psycopg takes 0.16 s to import."""
+    found: list[type[BaseException]] = [StoreUnavailable, OSError, sqlite3.Error, ValueError]
+    if (psycopg := sys.modules.get("psycopg")) is not None:
+        found.append(psycopg.Error)
+    return tuple(found)

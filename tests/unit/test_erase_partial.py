@@ -4,9 +4,12 @@ Before, the error ended the command with no report, the payload and ledger steps
 the tickets already deleted were no longer found by a second run."""
 
 import asyncio
+import json
+import sqlite3
 from types import SimpleNamespace
 from typing import Any
 
+import psycopg
 import pytest
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -318,3 +321,53 @@ async def test_a_ticket_s_batch_is_found_whichever_of_its_runs_is_listed_first(
     [found], scanned, _ = await find_tickets(client, Customer(customer_id="C-1"))  # type: ignore[arg-type]
 
     assert (found.batch_id, found.runs, scanned) == ("batch-1", ["r-new", "r-old"], 2)
+
+
+class FailingStores(FakeStores):
+    """The fake stores, the payload store failing for ``ticket-T-1`` with a driver's own error
+    (not StoreUnavailable: an open pool lets those through) and the ledger's clean-up too."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__()
+        self.error = error
+        self.ledger.clear_erased = self._clear_fails
+
+    async def _erase_payloads(self, workflow_id: str, namespace: str) -> int:
+        if workflow_id == "ticket-T-1":
+            raise self.error
+        return await super()._erase_payloads(workflow_id, namespace)
+
+    async def _clear_fails(self) -> None:
+        raise self.error
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        psycopg.OperationalError("server closed the connection unexpectedly"),
+        psycopg.errors.QueryCanceled("canceling statement due to statement timeout"),
+        sqlite3.OperationalError("database is locked"),
+        json.JSONDecodeError("Expecting value", '{"owner": ', 10),  # a torn owner-file line
+    ],
+    ids=["postgres-gone", "statement-timeout", "sqlite-locked", "torn-file-line"],
+)
+async def test_a_driver_error_after_the_deletions_is_reported_and_the_rest_go_on(
+    monkeypatch: pytest.MonkeyPatch, error: Exception
+) -> None:
+    # The workflows are deleted by then: an error that escaped ended erase with no report, the
+    # answers still in the ledger, and a second run could no longer find those tickets.
+    finds(monkeypatch, [ticket(1), ticket(2)])
+    stores = FailingStores(error)
+
+    report = await erase_customer(
+        FakeServer(refused="none"),  # type: ignore[arg-type]
+        stores,  # type: ignore[arg-type]
+        Customer(customer_id="C-1"),
+        really=True,
+    )
+
+    assert report.failed[0].startswith("ticket-T-1: deleted, but its stored payloads were not")
+    assert str(error) in report.failed[0]
+    assert stores.payloads_erased == ["ticket-T-2"]
+    assert stores.answers == ["T-1", "T-2"] and report.ledger_rows == ["T-1", "T-2"]
+    assert "write-ahead log" in report.failed[-1]
