@@ -16,8 +16,10 @@ person), blocking in the kernel, which wakes them the moment the last store lets
 
 import asyncio
 import contextlib
+import errno
 import fcntl
 import json
+import logging
 import os
 import time
 from collections.abc import Iterator, Sequence
@@ -44,6 +46,34 @@ DRIVER_NAME: Final = "files"
 STORE_LOCK_TIMEOUT: Final = 5.0
 # How often a waiting store tries the lock again, at most (from 5 ms, doubling).
 STORE_LOCK_RETRY_MAX: Final = 0.05
+
+
+log = logging.getLogger(__name__)
+
+
+def _read_records(path: Path) -> list[dict[str, Any]]:
+    """An owner file's records. A line that is not one (a write cut short by a full disk, its
+    store failed and retried) is skipped and said: one such line stopped every erasure and
+    every garbage collection, for every customer, until someone mended the file by hand."""
+    records = []
+    for number, line in enumerate(path.read_text("utf-8").splitlines(), start=1):
+        if not line:
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            record = None
+        if (
+            isinstance(record, dict)
+            and isinstance(record.get("owner_id"), str)
+            and isinstance(record.get("sha256"), str)
+        ):
+            records.append(record)
+        else:
+            log.warning(
+                "%s line %d is not an ownership record (a write cut short?): skipped", path, number
+            )
+    return records
 
 
 class FilePayloadDriver(ContentAddressedDriver):
@@ -114,10 +144,17 @@ class FilePayloadDriver(ContentAddressedDriver):
             for key, data in items:
                 self._files._put(key, data)
             private_dir(path.parent)
-            # One write with O_APPEND: concurrent writers never interleave a line.
+            # One write with O_APPEND: concurrent writers never interleave a line. It begins
+            # with a line break: a write the disk cut short (full) left a line without its end,
+            # and the next record appended was glued to it, unreadable, its payload then owned
+            # by nobody as far as garbage collection could tell. (Readers skip empty lines.)
+            data = ("\n" + "".join(lines)).encode("utf-8")
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
             try:
-                os.write(fd, "".join(lines).encode("utf-8"))
+                if os.write(fd, data) < len(data):
+                    # Short only when the disk filled mid-write: the rest would be a line of
+                    # its own, unreadable; the store fails instead, and its caller retries.
+                    raise OSError(errno.ENOSPC, "the disk took only part of an ownership record")
                 # On disk with the payloads: garbage collection deletes a payload no record
                 # owns, so a record lost to a power cut would cost a running ticket its input.
                 os.fsync(fd)
@@ -127,8 +164,7 @@ class FilePayloadDriver(ContentAddressedDriver):
 
     def _records(self) -> Iterator[tuple[Path, list[dict[str, Any]]]]:
         for path in sorted((self.root / "owners").rglob("*.jsonl")):
-            text = path.read_text("utf-8")
-            yield path, [json.loads(line) for line in text.splitlines() if line]
+            yield path, _read_records(path)
 
     def _ownership(self) -> list[Ownership]:
         pairs: dict[tuple[str, str], Ownership] = {}
@@ -215,8 +251,7 @@ class FilePayloadDriver(ContentAddressedDriver):
         if not path.exists():
             return set()
         keys = set()
-        for line in path.read_text(encoding="utf-8").splitlines():
-            record = json.loads(line)
+        for record in _read_records(path):
             if record["owner_id"] == owner_id:
                 keys.add(record["sha256"])
         return keys
@@ -237,7 +272,7 @@ class FilePayloadDriver(ContentAddressedDriver):
         mine: set[str] = set()
         others: set[str] = set()
         for path in (self.root / "owners").rglob("*.jsonl"):
-            records = [json.loads(line) for line in path.read_text("utf-8").splitlines() if line]
+            records = _read_records(path)
             kept = [r for r in records if not erased(r)]
             mine.update(r["sha256"] for r in records if erased(r))
             others.update(r["sha256"] for r in kept)
