@@ -74,9 +74,15 @@ def pool_settings(
     a keyword argument replaces the URL's parameter of the same name, so ``options`` must carry
     the URL's own (a ``search_path``, say) too, and a keepalive the URL sets is left as set. A
     timeout of 0 sends no options of ours (a pooler that refuses startup options)."""
+    env = os.environ if env is None else env
     given = conninfo_to_dict(url)
     settings: dict[str, object] = {k: v for k, v in KEEPALIVES.items() if k not in given}
-    theirs = given.get("options") or (os.environ if env is None else env).get("PGOPTIONS")
+    if not given.get("options") and _service(given, env):
+        # A service file's options (its search_path, say) apply only where the connection
+        # names none: an `options` of ours replaced them, and the tables were migrated into
+        # and read from `public`. The timeout is set on the connection instead (timeout_set).
+        return settings
+    theirs = given.get("options") or env.get("PGOPTIONS")
     if statement_timeout_ms > 0 and "statement_timeout" not in (theirs or ""):
         # Only where the URL or PGOPTIONS sets none of its own (theirs would be overridden).
         ours = f"-c statement_timeout={statement_timeout_ms}"
@@ -84,6 +90,28 @@ def pool_settings(
     elif theirs:
         settings["options"] = theirs
     return settings
+
+
+def _service(given: Mapping[str, object], env: Mapping[str, str]) -> bool:
+    """The URL, or PGSERVICE, names a libpq service (pg_service.conf)."""
+    return bool(given.get("service") or env.get("PGSERVICE", "").strip())
+
+
+def timeout_set_after_connect(
+    url: str, statement_timeout_ms: int, env: Mapping[str, str] | None = None
+) -> bool:
+    """The statement timeout is set on each new connection (``SET``), not sent as a startup
+    option: the URL names a libpq service and no options of its own (pool_settings)."""
+    given = conninfo_to_dict(url)
+    env = os.environ if env is None else env
+    return statement_timeout_ms > 0 and not given.get("options") and _service(given, env)
+
+
+# The timeout set on a connection unless its startup options (the service's) set one already.
+_SET_TIMEOUT = (
+    "SELECT set_config('statement_timeout', %s, false) FROM pg_settings "
+    "WHERE name = 'statement_timeout' AND source <> 'client'"
+)
 
 
 class PostgresDatabase:
@@ -127,6 +155,11 @@ class PostgresDatabase:
             **pool_settings(self._url, self._statement_timeout_ms),
         }
 
+    async def _configure(self, conn: AsyncConnection) -> None:
+        """A new connection's statement timeout, where a service names the options (above)."""
+        if timeout_set_after_connect(self._url, self._statement_timeout_ms):
+            await conn.execute(_SET_TIMEOUT, (f"{self._statement_timeout_ms}ms",))
+
     async def _connect_directly(self, connect_timeout: int | None = None) -> AsyncConnection:
         """A connection outside the pool, whose error says exactly what is wrong (the pool would
         only report a timeout): StoreUnavailable with that sentence."""
@@ -134,9 +167,18 @@ class PostgresDatabase:
         if connect_timeout is not None:
             settings["connect_timeout"] = connect_timeout
         try:
-            return await AsyncConnection.connect(self._url, **settings)
+            conn = await AsyncConnection.connect(self._url, **settings)
         except psycopg.Error as err:
             raise StoreUnavailable(explain_connection_error(err, self.target, self._url)) from None
+        try:
+            await self._configure(conn)
+        except psycopg.Error as err:
+            await conn.close()
+            raise StoreUnavailable(explain_connection_error(err, self.target, self._url)) from None
+        except BaseException:
+            await conn.close()
+            raise
+        return conn
 
     async def _check(self) -> None:
         """One direct connection first, so a failure is named; the schema is read on it, and
@@ -194,6 +236,7 @@ class PostgresDatabase:
             open=False,
             timeout=POOL_WAIT_SECONDS,
             kwargs=self._connect_settings(),
+            configure=self._configure,
             check=AsyncConnectionPool.check_connection,
             name="ticket-agents",
         )

@@ -48,6 +48,8 @@ class PostgresLedger(DeliveryLedger):
 
     def location(self, ticket_id: str) -> str:
         t = self.database.target
+        if t.service:
+            return f"ledger:postgresql:///?service={t.service}#{ticket_id}"
         return f"ledger:postgresql://{t.host}:{t.port}/{t.database}#{ticket_id}"
 
     def describe(self) -> str:

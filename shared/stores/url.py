@@ -4,6 +4,7 @@ Every message about the database names the host and the database, never the pass
 redacted before it reaches a log, an error or a receipt in a workflow history.
 """
 
+import os
 import re
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -23,8 +24,12 @@ class DatabaseTarget:
     port: str
     database: str
     user: str | None
+    service: str | None = None  # a libpq service (pg_service.conf) the URL or PGSERVICE names
 
     def describe(self) -> str:
+        if self.service:
+            # Its host and database are the service file's, which this process does not read.
+            return f"database of the service {self.service!r} (pg_service.conf)"
         return f"database {self.database!r} on {self.host}:{self.port}"
 
 
@@ -95,6 +100,9 @@ def parse_database_url(url: str, variable: str = "TICKETS_DATABASE_URL") -> Data
         raise ConfigError(
             f"{variable} is not a valid PostgreSQL URL: {redact(url)}{ENCODE_HINT}"
         ) from None
+    service = fields.get("service") or os.environ.get("PGSERVICE", "").strip() or None
+    if service and not fields.get("host"):
+        return DatabaseTarget("", "", str(fields.get("dbname") or ""), None, str(service))
     host = str(fields.get("host") or "localhost")
     user = fields.get("user")
     port = str(fields.get("port") or "5432")

@@ -3,6 +3,7 @@ start together, and a database that cannot be used is one sentence naming the ho
 database, never the password."""
 
 import asyncio
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -304,3 +305,40 @@ async def test_a_database_stopped_under_a_running_process_is_named_as_such_by_it
 
     assert "nothing answered there" in str(caught.value), caught.value
     assert server.password not in str(caught.value)
+
+
+async def test_a_service_files_options_are_kept(
+    postgres: PostgresServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The statement timeout went as a startup option, which libpq takes over the service's:
+    # its search_path was dropped, and the tables were migrated into and read from `public`.
+    import psycopg
+
+    base = postgres.create_database("service")
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute("CREATE SCHEMA ticketing")
+    target = parse_database_url(base)
+    services = tmp_path / "pg_service.conf"
+    services.write_text(
+        "[tickets]\n"
+        f"host=127.0.0.1\nport={postgres.port}\ndbname={target.database}\n"
+        f"user={target.user}\npassword={postgres.password}\n"
+        "options=-c search_path=ticketing\n"
+    )
+    monkeypatch.setenv("PGSERVICEFILE", str(services))
+    monkeypatch.delenv("PGOPTIONS", raising=False)
+    db = PostgresDatabase("postgresql:///?service=tickets", statement_timeout_seconds=7)
+    try:
+        async with db.connection() as conn:
+            path = await (await conn.execute("SHOW search_path")).fetchone()
+            timeout = await (await conn.execute("SHOW statement_timeout")).fetchone()
+        await db_ledger_roundtrip(db)
+    finally:
+        await db.close()
+    assert path == ("ticketing",) and timeout == ("7s",)
+    with psycopg.connect(base, autocommit=True) as conn:
+        where = conn.execute(
+            "SELECT schemaname FROM pg_tables WHERE tablename = 'deliveries'"
+        ).fetchall()
+    assert where == [("ticketing",)]
+    assert db.target.describe() == "database of the service 'tickets' (pg_service.conf)"
