@@ -168,7 +168,11 @@ async def cmd_submit(args: argparse.Namespace) -> int:
     unsettled = [t for t in unsettled if t not in stopped]
     # Waited for and ended without its answer sent, for the pipeline's reason (a script reading
     # only the exit code must not take them for answered).
-    failed = [i for i, view in views.items() if view.state in FAILED_STATES or i in stopped]
+    # A stopped ticket whose view could not be read (its query timing out) is failed all the
+    # same: it was left out of both lists, and the command exited 0.
+    failed = list(
+        dict.fromkeys([i for i, view in views.items() if view.state in FAILED_STATES] + [*stopped])
+    )
     if args.json:
         render.print_json(
             {
