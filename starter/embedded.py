@@ -35,7 +35,7 @@ from shared.ticket_listing import first_undecryptable_ticket
 from starter.database_lock import DatabaseInUse, lock_database, name_holder
 from starter.embedded_retention import RETENTION_ENV, keep_closed_workflows, retention_from_env
 from starter.errors import CliError
-from starter.spawn import log_since, log_size, spawned, stop_process
+from starter.spawn import forget, log_since, log_size, spawned, stop_process
 
 STARTUP_TIMEOUT = 60.0  # seconds; first start creates the SQLite schema and takes a few seconds
 # How many tickets a start reads to find encrypted ones when the key file is missing.
@@ -335,7 +335,10 @@ class EmbeddedServer:
             ) from None
         try:
             self._log_offset = await asyncio.to_thread(log_size, self.log_path)
-            self._process = await spawned(self.command(), self.log_path, None, (lock,))
+            # In a group of its own: stopped after the worker, not by the terminal's Ctrl-C.
+            self._process = await spawned(
+                self.command(), self.log_path, None, (lock,), own_group=True
+            )
             name_holder(lock, f"at {self.address}, pid {self._process.pid}")
         finally:
             os.close(lock)  # the server holds it now, for as long as it runs
@@ -364,6 +367,7 @@ class EmbeddedServer:
 
     def detach(self) -> None:
         """Leave the server running after this process exits (``--keep-running``)."""
+        forget(self._process)
         self._process = None
 
     def _log_since_start(self) -> str:

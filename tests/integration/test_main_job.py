@@ -17,6 +17,7 @@ from starter.errors import CliError
 from tests.integration.conftest import Stack
 from tests.support.processes import (
     PROJECT_ROOT,
+    descendants,
     environment,
     free_port,
     kill_group,
@@ -166,6 +167,13 @@ def test_ctrl_c_stops_a_kept_running_job_without_calling_the_worker_dead(tmp_pat
     the job notices its own signal; that is a stop asked for, not "the worker exited"."""
     job, port = _kept_running_job(tmp_path, "K-3")
     try:
+        # The server is out of the terminal's reach: the job stops it after its worker.
+        [server] = [
+            pid
+            for pid in descendants(job.pid)
+            if b"start-dev" in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        ]
+        assert os.getpgid(server) != os.getpgid(job.pid)
         os.killpg(job.pid, signal.SIGINT)  # the foreground group, as a terminal does
         code = job.wait(60)
         said = job.stderr.read() if job.stderr else ""

@@ -1,5 +1,6 @@
 """The real processes, for integration tests: the dev server, the worker, the CLI."""
 
+import contextlib
 import os
 import signal
 import socket
@@ -82,14 +83,45 @@ def start_cli(env: dict[str, str], *args: str) -> "subprocess.Popen[str]":
     )
 
 
+def descendants(pid: int) -> list[int]:
+    """Every process under ``pid`` (children, theirs, ...), read from /proc."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile
+    found, frontier = [], [pid]
+    while frontier:
+        children = [child for child, parent in parents.items() if parent in frontier]
+        found += children
+        frontier = children
+    return found
+
+
 def kill_group(process: "subprocess.Popen[str]") -> None:
+    """The process's group, and its descendants in groups of their own (the embedded server
+    `make run` starts outside the terminal's signals): none left running after a failed test."""
+    own_groups = [
+        pid for pid in descendants(process.pid) if _group_of(pid) not in (None, process.pid)
+    ]
     for sig in (signal.SIGTERM, signal.SIGKILL):
         try:
             os.killpg(process.pid, sig)
             process.wait(10)
-            return
+            break
         except (ProcessLookupError, subprocess.TimeoutExpired):
             continue
+    for pid in own_groups:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _group_of(pid: int) -> int | None:
+    try:
+        return os.getpgid(pid)
+    except ProcessLookupError:
+        return None
 
 
 def run_cli(env: dict[str, str], *args: str, timeout: float = 100) -> CliResult:

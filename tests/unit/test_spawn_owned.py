@@ -3,6 +3,7 @@ killed, not left running unowned: `make run` stopped in that instant left the se
 and its database lock) or the worker running, which the next `make run` quietly used."""
 
 import asyncio
+import os
 import subprocess
 import sys
 import threading
@@ -43,3 +44,67 @@ async def test_a_start_cancelled_while_spawning_kills_the_process(
         if process.poll() is None:
             process.kill()
             process.wait(10)
+
+
+def test_a_child_of_its_own_group_is_out_of_the_terminal_s_reach(tmp_path: Path) -> None:
+    # A terminal's Ctrl-C reaches its foreground group: the embedded server stopped at once,
+    # while the worker was still letting its in-flight calls finish and report.
+    sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
+    alone = spawn.spawn_logged(sleeper, tmp_path / "log", own_group=True)
+    shared = spawn.spawn_logged(sleeper, tmp_path / "log")
+    try:
+        assert os.getpgid(alone.pid) == alone.pid != os.getpgid(0)
+        assert os.getpgid(shared.pid) == os.getpgid(0)
+    finally:
+        for process in (alone, shared):
+            process.kill()
+            process.wait(10)
+        spawn.forget(alone)
+
+
+def test_one_left_running_on_the_way_out_is_stopped_unless_kept(tmp_path: Path) -> None:
+    # A second Ctrl-C while the job stopped its worker ended it before it stopped the server,
+    # which, out of the terminal's group, would have run on unowned.
+    sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
+    left = spawn.spawn_logged(sleeper, tmp_path / "log", own_group=True)
+    kept = spawn.spawn_logged(sleeper, tmp_path / "log", own_group=True)
+    spawn.forget(kept)  # make run --keep-running
+    try:
+        spawn.stop_left_behind()
+        assert left.poll() is not None
+        assert kept.poll() is None
+    finally:
+        for process in (left, kept):
+            if process.poll() is None:
+                process.kill()
+            process.wait(10)
+
+
+def test_the_cli_stops_what_it_left_running_whatever_ends_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from starter import cli
+
+    sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
+    left = spawn.spawn_logged(sleeper, tmp_path / "log", own_group=True)
+
+    async def interrupted(args: object) -> int:
+        raise KeyboardInterrupt
+
+    parser = cli.build_parser()
+    real_parse = parser.parse_args
+
+    def parse(argv: object = None) -> object:
+        args = real_parse(["status", "T-1"])
+        args.handler = interrupted
+        return args
+
+    monkeypatch.setattr(parser, "parse_args", parse)
+    monkeypatch.setattr(cli, "build_parser", lambda: parser)
+    try:
+        assert cli.main([]) == 130
+        assert left.poll() is not None
+    finally:
+        if left.poll() is None:
+            left.kill()
+        left.wait(10)
