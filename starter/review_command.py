@@ -23,7 +23,7 @@ from shared.view import TicketView
 from starter import render
 from starter.arguments import positive_int_up_to, ticket_id_argument, wait_seconds
 from starter.connection import open_client
-from starter.errors import EXIT_OK, EXIT_PARTIAL, CliError
+from starter.errors import EXIT_OK, EXIT_PARTIAL, CliError, explain
 
 # An edited reply's file: its characters' limit in UTF-8's widest bytes.
 MAX_EDIT_FILE_BYTES = MAX_EDITED_CHARS * 4
@@ -106,9 +106,15 @@ async def cmd_review(args: argparse.Namespace) -> int:
         view: TicketView | None = await waiting.wait_review_applied(
             client, args.ticket_id, receipt, timeout=args.timeout
         )
-    except CliError as err:
+    except Exception as err:
+        # The review stands whatever went wrong here: a server restarting answered the status
+        # read with an error, and the command said "error" and exited 1 for a review it had
+        # made (one re-run with another decision).
         view = None
-        render.console(stderr=True).print(f"warning: {err}")
+        message, _ = explain(err)
+        render.console(stderr=True).print(
+            f"warning: the review stands; its effect could not be read: {render.printable(message)}"
+        )
     # The review applied, and the answer could not go out (refused, or the pipeline failed):
     # exit 3, as `submit --wait` for such a ticket (it said exit 0 and no reason).
     failed = view is not None and view.state in FAILED_STATES
