@@ -29,21 +29,27 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
-from pydantic import BaseModel, Field
 from temporalio import workflow
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecution, WorkflowHistory
 from temporalio.common import SearchAttributeKey
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Replayer
 
 from shared import telemetry
 from shared.data_converter import reading_only
 from starter import render
 from starter.connection import open_client
-from starter.durations import describe_duration
 from starter.errors import EXIT_OK, CliError
 from starter.replay_payloads import one_line, unreadable_payload
+from starter.replay_report import (
+    UNREADABLE_PREFIX,
+    ReplayFailure,
+    ReplayReport,
+    gate_problems,
+    print_report,
+)
 from workflows import ALL_WORKFLOWS
 
 DEFAULT_SINCE: Final = timedelta(days=7)
@@ -56,8 +62,6 @@ FETCH_CONCURRENCY: Final = 8
 CHANGE_VERSION: Final = SearchAttributeKey.for_keyword_list("TemporalChangeVersion")
 
 
-# How a history whose payloads this process cannot read is reported.
-UNREADABLE_PREFIX: Final = "its payloads cannot be read here: "
 # The SDK's loggers that print a failed activation's traceback: the report says each failure.
 SDK_ACTIVATION_LOGGERS: Final = (
     "temporalio.worker._workflow",
@@ -65,26 +69,24 @@ SDK_ACTIVATION_LOGGERS: Final = (
 )
 
 
-class ReplayFailure(BaseModel):
-    workflow_type: str
-    workflow_id: str
-    run_id: str
-    error: str
-    # The history's payloads could not be read here (no database URL, a key missing): it was
-    # not replayed, and says nothing about this code's determinism.
-    unreadable: bool = False
-
-
-class ReplayReport(BaseModel):
-    since: datetime
-    limit_per_type: int
-    replayed: dict[str, int] = Field(default_factory=dict)  # by workflow type
-    running: dict[str, int] = Field(default_factory=dict)  # of those, still running
-    failures: list[ReplayFailure] = Field(default_factory=list)
-
-    @property
-    def total(self) -> int:
-        return sum(self.replayed.values())
+def note_fetch_failure(
+    report: ReplayReport, workflow_type: str, execution: WorkflowExecution, err: BaseException
+) -> None:
+    """A listed history that could not be fetched: gone meanwhile (deleted, past retention),
+    nothing a deploy could break; else not replayed, and said. It was taken for a
+    non-deterministic change "a deploy would break": a false block with the wrong advice."""
+    if isinstance(err, RPCError) and err.status == RPCStatusCode.NOT_FOUND:
+        report.gone += 1
+        return
+    report.failures.append(
+        ReplayFailure(
+            workflow_type=workflow_type,
+            workflow_id=execution.id,
+            run_id=execution.run_id,
+            error=f"could not fetch the history: {one_line(err)}",
+            not_fetched=True,
+        )
+    )
 
 
 def workflow_type_names(workflows: Sequence[type]) -> list[str]:
@@ -238,14 +240,7 @@ async def replay_recent(
         report.running[workflow_type] = 0
 
         def fetch_failed(execution: WorkflowExecution, err: BaseException, t: str = workflow_type):
-            report.failures.append(
-                ReplayFailure(
-                    workflow_type=t,
-                    workflow_id=execution.id,
-                    run_id=execution.run_id,
-                    error=f"could not fetch the history: {one_line(err)}",
-                )
-            )
+            note_fetch_failure(report, t, execution, err)
 
         running = await _running(client, workflow_type, limit_per_type)
         sources = [
@@ -296,38 +291,6 @@ _CLOSE_EVENTS: Final = frozenset(
 )
 
 
-def print_report(report: ReplayReport, since: timedelta) -> None:
-    out = render.console()
-    out.print(
-        f"Replayed {report.total} history(ies), running or started in the last "
-        f"{describe_duration(since)} (at most {report.limit_per_type} running and "
-        f"{report.limit_per_type} closed of each type) against this code:"
-    )
-    broken = [f for f in report.failures if not f.unreadable]
-    unread = [f for f in report.failures if f.unreadable]
-    for workflow_type, count in report.replayed.items():
-        note: list[str | tuple[str, str]] = []
-        if failed := sum(f.workflow_type == workflow_type for f in broken):
-            note += ["  ", (f"{failed} failed", "red")]
-        if not_read := sum(f.workflow_type == workflow_type for f in unread):
-            note += ["  ", (f"{not_read} not readable here", "yellow")]
-        running = report.running.get(workflow_type, 0)
-        out.print(render.line(f"  {workflow_type:<22} {count:>6} ({running} running)", *note))
-    if not report.total:
-        out.print("Nothing to replay: this proves nothing about this code.")
-    elif not report.failures:
-        out.print("Every history replays on this code: no non-deterministic change.")
-    if broken:
-        out.print(render.line(("NOT replayable on this code", "red"), f" ({len(broken)}):"))
-        for f in broken:
-            out.print(f"  {f.workflow_type} {f.workflow_id} (run {f.run_id}): {f.error}")
-    if unread:
-        # Nothing is known of these against this code: this process could not read them.
-        out.print(render.line(("Not replayed, unreadable here", "yellow"), f" ({len(unread)}):"))
-        for f in unread:
-            out.print(f"  {f.workflow_type} {f.workflow_id} (run {f.run_id}): {f.error}")
-
-
 async def run_replay(args: argparse.Namespace, workflows: Sequence[type] = ALL_WORKFLOWS) -> int:
     if not 1 <= args.limit_per_type <= MAX_LIMIT_PER_TYPE:
         raise CliError(f"--limit-per-type must be between 1 and {MAX_LIMIT_PER_TYPE:,}")
@@ -338,27 +301,8 @@ async def run_replay(args: argparse.Namespace, workflows: Sequence[type] = ALL_W
         render.print_json(report)
     else:
         print_report(report, args.since)
-    broken = [f for f in report.failures if not f.unreadable]
-    unread = [f for f in report.failures if f.unreadable]
-    said = []
-    if broken:
-        said.append(
-            f"{len(broken)} workflow history(ies) do not replay on this code: a deploy would "
-            "break them (add workflow.patched or use worker versioning: docs/deploy.md)"
-        )
-    if unread:
-        why = unread[0].error.removeprefix(UNREADABLE_PREFIX)
-        said.append(
-            f"{len(unread)} workflow history(ies) could not be replayed here, their payloads "
-            f"unreadable ({why}): give this process what the workers have "
-            "(TICKETS_DATABASE_URL, the key ring) and run it again"
-        )
-    if not report.total and not getattr(args, "allow_empty", False):
-        said.append(
-            f"no workflow ran or started in the last {describe_duration(args.since)} in namespace "
-            f"{client.namespace}, so nothing was replayed and the gate proved nothing: check "
-            "TEMPORAL_NAMESPACE and --since, or pass --allow-empty for a new deployment"
-        )
+    allow_empty = bool(getattr(args, "allow_empty", False))
+    said = gate_problems(report, args.since, client.namespace, allow_empty)
     if said:
         raise CliError("; ".join(said))
     return EXIT_OK

@@ -53,3 +53,43 @@ def test_allow_empty_lets_a_new_deployment_pass(
 def test_the_flag_is_parsed() -> None:
     args = cli.build_parser().parse_args(["replay", "--allow-empty"])
     assert isinstance(args, argparse.Namespace) and args.allow_empty is True
+
+
+def test_a_history_not_fetched_is_not_called_a_change_a_deploy_would_break(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A workflow deleted between the listing and the fetch, and a server's hiccup: both were
+    # "do not replay on this code: a deploy would break them (add workflow.patched ...)".
+    from types import SimpleNamespace
+
+    from temporalio.service import RPCError, RPCStatusCode
+
+    from starter.replay import note_fetch_failure
+
+    report = ReplayReport(since=datetime.now(UTC) - timedelta(days=7), limit_per_type=100)
+    report.replayed["TicketWorkflow"] = 3
+    deleted = SimpleNamespace(id="ticket-T-1", run_id="r1")
+    hiccup = SimpleNamespace(id="ticket-T-2", run_id="r2")
+    note_fetch_failure(
+        report, "TicketWorkflow", deleted, RPCError("gone", RPCStatusCode.NOT_FOUND, b"")
+    )
+    note_fetch_failure(
+        report, "TicketWorkflow", hiccup, RPCError("unavailable", RPCStatusCode.UNAVAILABLE, b"")
+    )
+
+    async def open_client() -> FakeClient:
+        return FakeClient()
+
+    async def replay_recent(*args: Any) -> ReplayReport:
+        return report
+
+    monkeypatch.setattr(replay, "open_client", open_client)
+    monkeypatch.setattr(replay, "replay_recent", replay_recent)
+    code = cli.main(["replay", "--since", "7d"])
+    out, err = capsys.readouterr()
+
+    assert code == 1  # nothing is known of the one not fetched: the gate does not pass
+    assert "a deploy would break" not in err and "NOT replayable" not in out
+    assert "1 workflow history(ies) could not be fetched" in err and "run the gate again" in err
+    assert "ticket-T-2" in out and "ticket-T-1" not in out
+    assert "1 listed workflow(s) were gone" in out
