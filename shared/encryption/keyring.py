@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Final
 
 from shared.bounded_read import TooLarge, read_text_at_most
-from shared.private_files import PRIVATE_FILE_MODE, private_dir
+from shared.private_files import PRIVATE_FILE_MODE, private_dir, sync_dir
 from shared.settings import ConfigError, data_dir
 from shared.validation import NameGivenTwice, once_each
 
@@ -212,6 +212,9 @@ def create_key_file(path: Path) -> KeyRing:
         os.link(temporary, path)  # fails, changing nothing, when the file exists
     finally:
         os.unlink(temporary)
+    # The new name on disk too: without it a power cut right after could leave no key file,
+    # and the server's database (synchronous=full) with tickets encrypted under its key.
+    sync_dir(path.parent)
     return ring
 
 

@@ -4,6 +4,8 @@ answer sent and its customer id in plain text (shared/private_files.py)."""
 import stat
 from pathlib import Path
 
+import pytest
+
 from shared.encryption.keyring import create_key_file
 from shared.payload_store import FileStore
 from shared.stores.sqlite_ledger import SqliteLedger
@@ -65,3 +67,19 @@ async def test_a_ledger_an_earlier_version_left_readable_by_all_is_owner_only_on
         assert mode(path) == 0o600 and mode(Path(f"{path}-wal")) == 0o600
     finally:
         await again.close()
+
+
+def test_a_new_key_file_is_named_on_disk_before_it_is_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Linked into place with its directory unsynced: a power cut right after the first
+    # `make run` could leave no key file beside a database of tickets encrypted under it.
+    import shared.encryption.keyring as keyring
+
+    synced: list[tuple[Path, bool]] = []
+    path = tmp_path / "keys" / "tickets.keys"
+    monkeypatch.setattr(keyring, "sync_dir", lambda d: synced.append((d, path.exists())))
+
+    create_key_file(path)
+
+    assert synced == [(path.parent, True)]  # after the name is there
