@@ -143,7 +143,10 @@ SUBTASK_BUDGET_SPENT = "SubTaskBudgetSpent"
 class OrchestratorFailure(BaseModel):
     """The details of a failed orchestrator run: every agent call's usage, and why it stopped."""
 
-    model_config = ConfigDict(extra="forbid")
+    # A newer version's field is left out (a rolling deploy: a newer orchestrator's failure read
+    # by an older ticket worker), not a reason to bill nothing of what the run spent. No
+    # version has sent one yet, so no history reads differently.
+    model_config = ConfigDict(extra="ignore")
 
     usage: dict[str, list[Usage]] = Field(default_factory=dict)
     errors: list[str] = Field(default_factory=list)  # an invalid plan's problems

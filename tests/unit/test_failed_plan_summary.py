@@ -66,3 +66,14 @@ def test_the_sub_tasks_and_the_spend_are_printed_on_stderr(
     assert out == ""
     assert "research" in err and "the model refused" in err and "skipped" in err
     assert "spent before it stopped: 2 agent call(s), 3,000 tokens, $0.014" in err
+
+
+def test_a_newer_runs_extra_field_keeps_what_it_spent() -> None:
+    # A rolling deploy: a newer orchestrator's failure, one field more, read by an older ticket
+    # worker; the ticket billed nothing of the run and left its calls out of its budget.
+    from workflows.orchestrated_draft import failed_run
+
+    details = {**FAILURE.model_dump(mode="json"), "retries": {"planner": 2}}
+    read = failed_run(ApplicationError("the plan failed", details))
+    assert read.tokens == FAILURE.tokens == 3000
+    assert [o.id for o in read.outcomes] == [o.id for o in FAILURE.outcomes]
