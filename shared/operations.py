@@ -29,6 +29,7 @@ from policy.transitions import TicketState
 from shared import names, run_spend
 from shared import search_attributes as sa
 from shared.data_converter import fairness_secret
+from shared.operation_errors import OperationError
 from shared.search_attribute_setup import ensure_search_attributes
 from shared.ticket_status import memo_if_readable
 from shared.ticket_status import not_found as _not_found
@@ -233,8 +234,22 @@ async def _taken_by(
 async def submit_tickets(
     client: Client, tickets: list[Ticket], keyed: bool = False
 ) -> list[SubmitOutcome]:
-    """Start every ticket. On a namespace no worker has run on yet (a bare `temporal server
-    start-dev`), the ticket search attributes are registered first, as the worker would."""
+    """Start every ticket (``submit_each``); the first ticket's error that the server or the
+    ticket's state gave is raised once all have been tried."""
+    outcomes = await submit_each(client, tickets, keyed)
+    if failed := next((o for o in outcomes if isinstance(o, Exception)), None):
+        raise failed
+    return [o for o in outcomes if isinstance(o, SubmitOutcome)]
+
+
+async def submit_each(
+    client: Client, tickets: list[Ticket], keyed: bool = False
+) -> list["SubmitOutcome | RPCError | OperationError"]:
+    """Start every ticket, each one's outcome or the error it alone met (the server refusing
+    or failing that one start), in order: one ticket's error does not hide the others' starts,
+    which went ahead. Any other error is raised once all have been tried. On a namespace no
+    worker has run on yet (a bare `temporal server start-dev`), the ticket search attributes
+    are registered first, as the worker would."""
     gate = asyncio.Semaphore(SUBMIT_CONCURRENCY)
     registering = asyncio.Lock()
     registered = False
@@ -251,7 +266,11 @@ async def submit_tickets(
                         registered = True
                 return await start_ticket(client, ticket, keyed=keyed)
 
-    return list(await asyncio.gather(*(one(t) for t in tickets)))
+    results = await asyncio.gather(*(one(t) for t in tickets), return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException) and not isinstance(result, (RPCError, OperationError)):
+            raise result
+    return [r for r in results if isinstance(r, (SubmitOutcome, RPCError, OperationError))]
 
 
 # ---- read ----------------------------------------------------------------------------------------

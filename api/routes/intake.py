@@ -12,11 +12,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, HTTPException, Request, Response
 from temporalio.client import Client
+from temporalio.service import RPCError
 
 from api.accounts import Account
 from api.deps import client as temporal_client
 from api.deps import intake_allowed, settings
-from api.errors import ApiError, responses
+from api.errors import ApiError, for_caller, responses
 from api.json_body import OnceEachJSONRoute
 from api.models import InboundEmail, IntakeAccepted, IntakeRefused, IntakeResponse
 from policy.quoted_thread import quoted_thread_start
@@ -298,20 +299,26 @@ async def _submit(
         )
         raise ApiError(422, "no ticket could be accepted: " + "; ".join(problems[:3]), problems)
     client: Client = await temporal_client(request)
-    outcomes = await ops.submit_tickets(client, [t for _, t in tickets], keyed=keyed)
-    accepted, collided = [], []
+    outcomes = await ops.submit_each(client, [t for _, t in tickets], keyed=keyed)
+    if all(isinstance(o, Exception) for o in outcomes):
+        raise next(o for o in outcomes if isinstance(o, Exception))  # its own status (503, ...)
+    accepted, not_taken = [], []
     for (index, _), outcome in zip(tickets, outcomes, strict=True):
-        if outcome.conflict and not keyed:
-            collided.append(IntakeRefused(index=index, problems=[collision(outcome.ticket_id)]))
+        if isinstance(outcome, Exception):
+            # The others went ahead: the whole request answered this one's error, and a client
+            # that took a 400 for final never learnt the ids it had submitted.
+            not_taken.append(IntakeRefused(index=index, problems=[_not_started(request, outcome)]))
+        elif outcome.conflict and not keyed:
+            not_taken.append(IntakeRefused(index=index, problems=[collision(outcome.ticket_id)]))
         else:
             accepted.append(IntakeAccepted.of(index, outcome))
     if not accepted:
         problems = capped(
-            [f"item {r.index}: {p}" for r in [*refused, *collided] for p in r.problems],
+            [f"item {r.index}: {p}" for r in [*refused, *not_taken] for p in r.problems],
             MAX_PROBLEMS_PER_RESPONSE,
         )
         raise ApiError(409, "no ticket could be accepted: " + "; ".join(problems[:3]), problems)
-    return IntakeResponse(accepted=accepted, refused=sorted([*refused, *collided], key=_index))
+    return IntakeResponse(accepted=accepted, refused=sorted([*refused, *not_taken], key=_index))
 
 
 def _bounded(refused: list[IntakeRefused]) -> list[IntakeRefused]:
@@ -326,6 +333,17 @@ def _bounded(refused: list[IntakeRefused]) -> list[IntakeRefused]:
         left = max(left - len(problems), 0)
         bounded.append(IntakeRefused(index=refusal.index, problems=problems))
     return bounded
+
+
+def _not_started(request: Request, err: Exception) -> str:
+    """An item whose start alone failed, in words for this caller (an intake-only token gets
+    no server's words: for_caller)."""
+    said = f"the Temporal server answered: {err.message}" if isinstance(err, RPCError) else err
+    return for_caller(
+        request,
+        f"not started: {said}; submit it again",
+        "not started: the ticket service could not take it now; submit it again",
+    )
 
 
 def collision(ticket_id: str) -> str:

@@ -5,10 +5,12 @@ only because of the thread it quotes taken without that thread."""
 import json
 
 import httpx
+import pytest
+from temporalio.service import RPCError, RPCStatusCode
 
 from api.routes.intake import MAX_PROBLEMS_PER_RESPONSE
 from shared.ticket_input import MAX_PROBLEMS_PER_ITEM, MAX_UNKNOWN_NAMED
-from shared.tickets import MAX_BODY_CHARS
+from shared.tickets import MAX_BODY_CHARS, Ticket
 from tests.api.helpers import unique_id, urgent_ticket
 from tests.support.api_server import Tokens, bearer
 
@@ -215,3 +217,40 @@ async def test_an_email_with_no_sender_is_refused(http: httpx.AsyncClient, token
         response = await http.post("/tickets/email", headers=bearer(tokens.submit), json=email)
         assert response.status_code == 422, response.text[:300]
         assert "field 'from': is empty: the sender is the ticket's customer" in response.text
+
+
+async def test_one_items_failed_start_refuses_that_item_and_keeps_the_others(
+    http: httpx.AsyncClient, tokens: Tokens, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The server failing one start (not retried by the SDK) answered the whole request with
+    # that error while the other tickets had started: a client taking a 400 for final never
+    # learnt the ids it had submitted.
+    from shared import operations
+
+    real = operations.start_ticket
+    failing = unique_id()
+
+    async def start(client: object, ticket: Ticket, **kwargs: object) -> object:
+        if ticket.ticket_id == failing:
+            raise RPCError("the server refused this start", RPCStatusCode.INVALID_ARGUMENT, b"")
+        return await real(client, ticket, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(operations, "start_ticket", start)
+    items = [
+        {"id": unique_id(), "subject": "Invoice", "body": "Where is my March invoice?"},
+        {"id": failing, "subject": "Password", "body": "The reset e-mail never arrives."},
+        {"id": unique_id(), "subject": "Refund", "body": "Please refund the duplicate charge."},
+    ]
+
+    answer = await http.post("/tickets", headers=bearer(tokens.submit), json=items)
+    alone = await http.post("/tickets", headers=bearer(tokens.submit), json=[items[1]])
+
+    assert answer.status_code == 202, answer.text
+    body = answer.json()
+    assert [a["index"] for a in body["accepted"]] == [0, 2]
+    [refused] = body["refused"]
+    assert refused["index"] == 1
+    # An intake-only token gets no server's words, and a reference to the API's log.
+    assert refused["problems"][0].startswith("not started: the ticket service could not take it")
+    assert "submit it again" in refused["problems"][0]
+    assert alone.status_code == 400  # one item alone still answers its own error
