@@ -52,6 +52,10 @@ REVIEW_OVERDUE: Final = "tickets_review_overdue"  # awaiting review past the SLA
 # return): a provider queue nobody polls, a provider failing or rate-limiting for long, a stuck
 # task.
 STALLED_WITH_AGENTS: Final = "tickets_with_agents_past_15m"
+# Running tickets in DELIVERING 30 minutes after they entered it: a channel down or refusing for
+# now, its answers' retries not getting through. (A count of DELIVERING alone is above zero for
+# good on a busy helpdesk whose channel fails a first attempt now and then.)
+QUEUED_PAST_30M: Final = "tickets_delivering_past_30m"
 SPEND_LIMIT: Final = "tickets_spend_limit_usd_per_hour"  # the configured limit; absent when unset
 # When the gauges above were last counted (Unix seconds): the alert on them is only as good as
 # the count, so a stale or absent one alerts of its own (TicketGaugesStale).

@@ -12,6 +12,10 @@ on the ticket search attributes) every ``interval`` and sets:
   per state says nothing of how long a ticket has been there; a ticket stuck before a provider
   that answers 503s, or on a queue no worker polls, shows here (visibility orders no list by
   age, so a count past a threshold, not the oldest);
+- ``tickets_delivering_past_30m``: running tickets in DELIVERING that entered it over 30
+  minutes ago (TicketStateSince): answers whose channel keeps refusing for now. A count per
+  state stays above zero on a busy helpdesk whose channel fails a first attempt now and then,
+  each answer out within minutes;
 - ``tickets_spend_limit_usd_per_hour``: the configured limit (TICKETS_SPEND_LIMIT_USD_PER_HOUR),
   so the spend alert compares with a number the operator set in one place;
 - ``tickets_gauges_updated_timestamp_seconds``: when the counts last succeeded. A count that
@@ -96,6 +100,20 @@ def stalled_query(now: datetime, after: timedelta = STALLED_AFTER) -> str:
     )
 
 
+QUEUED_AFTER: Final = timedelta(minutes=30)
+
+
+def queued_query(now: datetime, after: timedelta = QUEUED_AFTER) -> str:
+    """Running tickets in DELIVERING that entered it more than ``after`` before ``now`` (by
+    TicketStateSince; one published before that attribute existed, by its start)."""
+    since = (now - after).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    entered = sa.TICKET_STATE_SINCE.name
+    return _running(
+        f"{sa.TICKET_STATE.name} = '{TicketState.DELIVERING.value}' AND "
+        f"({entered} < '{since}' OR ({entered} IS NULL AND StartTime < '{since}'))"
+    )
+
+
 class VisibilityGauges:
     def __init__(
         self,
@@ -119,6 +137,10 @@ class VisibilityGauges:
             metrics.STALLED_WITH_AGENTS,
             "Running tickets with the agents 15 minutes after they entered their state",
         )
+        self._queued = meter.create_gauge(
+            metrics.QUEUED_PAST_30M,
+            "Running tickets whose answer has waited in the delivery queue over 30 minutes",
+        )
         if spend_limit_usd_per_hour is not None:
             meter.create_gauge_float(
                 metrics.SPEND_LIMIT, "Configured LLM spend limit in USD per hour"
@@ -137,6 +159,8 @@ class VisibilityGauges:
             stalled_query(datetime.fromtimestamp(now, UTC))
         )
         self._stalled.set(stalled.count)
+        queued = await self._client.count_workflows(queued_query(datetime.fromtimestamp(now, UTC)))
+        self._queued.set(queued.count)
         self._updated.set(now)
 
     async def run(self) -> None:

@@ -14,7 +14,7 @@ from policy.transitions import TicketState
 from shared import names
 from shared import search_attributes as sa
 from shared.view import TicketRequest
-from shared.worker_gauges import stalled_query
+from shared.worker_gauges import queued_query, stalled_query
 from tests.support.temporal import wait_until
 from tests.support.tickets import make_ticket
 
@@ -68,6 +68,41 @@ async def test_tickets_count_as_stalled_by_when_they_entered_their_state(
         # old, has been back with the agents for six minutes only.
         assert await counted(now + timedelta(minutes=16)) == {new.id, long_classified.id, older.id}
         assert await counted(now) == {long_classified.id}
+    finally:
+        for handle in handles:
+            await handle.terminate("test over")
+
+
+async def test_answers_count_as_queued_by_when_they_entered_delivering(
+    dev_env: WorkflowEnvironment,
+) -> None:
+    # The alert on queued answers read the state's head count: above zero for good on a busy
+    # helpdesk whose channel fails a first attempt now and then, every answer out in minutes.
+    client = dev_env.client
+    now = datetime.now(UTC)
+    long_queued = await parked(client, TicketState.DELIVERING, now - timedelta(minutes=40))
+    just_queued = await parked(client, TicketState.DELIVERING, now - timedelta(minutes=2))
+    # Published before TicketStateSince existed: by its start.
+    older = await parked(client, TicketState.DELIVERING)
+    long_resolving = await parked(client, TicketState.RESOLVING, now - timedelta(minutes=40))
+    handles = (long_queued, just_queued, older, long_resolving)
+    ids = " OR ".join(f"WorkflowId = '{h.id}'" for h in handles)
+
+    async def counted(at: datetime) -> set[str]:
+        found = client.list_workflows(f"{queued_query(at)} AND ({ids})")
+        return {w.id async for w in found}
+
+    async def all_indexed() -> bool:
+        return len([w async for w in client.list_workflows(ids)]) == len(handles)
+
+    try:
+        await wait_until(all_indexed, what="the four tickets in visibility")
+        assert await counted(now) == {long_queued.id}
+        assert await counted(now + timedelta(minutes=31)) == {
+            long_queued.id,
+            just_queued.id,
+            older.id,
+        }
     finally:
         for handle in handles:
             await handle.terminate("test over")

@@ -89,10 +89,24 @@ async def test_tickets_in_an_agent_state_past_15_minutes_are_counted_from_enteri
     await gauges.update()
 
     assert meter.gauges[metrics.STALLED_WITH_AGENTS].values == [(2, None)]
-    [stalled] = [q for q in client.queries if "StartTime" in q]
+    [stalled] = [q for q in client.queries if "StartTime" in q and "'NEW'" in q]
     assert "(TicketState = 'NEW' AND StartTime < '2023-11-14T21:58:20Z')" in stalled
     assert (
         "TicketState IN ('CLASSIFIED', 'TRIAGED', 'RESOLVING', 'RESOLVED', 'VALIDATED')" in stalled
     )
     assert "TicketStateSince < '2023-11-14T21:58:20Z'" in stalled
     assert "AWAITING_REVIEW" not in stalled and "DELIVERING" not in stalled
+
+
+async def test_answers_in_delivering_past_30_minutes_are_counted_from_entering_it() -> None:
+    meter, client = FakeMeter(), QueriesFake()
+    gauges = VisibilityGauges(
+        client,  # type: ignore[arg-type]
+        meter,  # type: ignore[arg-type]
+        clock=lambda: 1_700_000_000.0,  # 2023-11-14T22:13:20Z
+    )
+    await gauges.update()
+
+    assert meter.gauges[metrics.QUEUED_PAST_30M].values == [(2, None)]
+    [queued] = [q for q in client.queries if "DELIVERING" in q and "TicketStateSince" in q]
+    assert "TicketStateSince < '2023-11-14T21:43:20Z'" in queued
