@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
         as_operator,
         visible,
     )
+    from shared.view import TicketView
     from workflows import metrics
     from workflows.ticket_patches import PATCH_ABSORBED_CANCEL_STOPS
     from workflows.ticket_record import TicketRecord
@@ -199,18 +200,8 @@ class ReviewGate:
                 f"this review is for an earlier ticket under the id {view.ticket_id} (it was "
                 "submitted again since, and this draft is another one); look at it and review again"
             )
-        began = view.review_wait_began()
-        if (
-            decision.waiting_since is not None
-            and began is not None
-            and (decision.waiting_since != began)
-        ):
-            return (
-                f"this review was made while ticket {view.ticket_id} waited from "
-                f"{decision.waiting_since.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC; it has been "
-                "sent back for rework since and waits again from "
-                f"{began:%Y-%m-%d %H:%M:%S} UTC (the log says why); look at it and review again"
-            )
+        if (wait := wait_problem(view, decision)) is not None:
+            return wait
         if decision.saw_no_draft and view.draft is not None:
             return (
                 f"this review was made without a draft, but ticket {view.ticket_id} now has draft "
@@ -292,6 +283,38 @@ class ReviewGate:
                 note=problem,
             )
         )
+
+
+def wait_problem(view: TicketView, decision: ReviewDecision) -> str | None:
+    """A review made for another wait than the one the ticket is in (``waiting_since``), in
+    words: a rework came back since, or the time given is not the wait's own."""
+    began = view.review_wait_began()
+    if (
+        decision.waiting_since is not None
+        and began is not None
+        and (decision.waiting_since != began)
+    ):
+        given = decision.waiting_since.astimezone(UTC)
+        # To the microsecond when the seconds agree: "waited from 10:00:00 ... waits again
+        # from 10:00:00" for a time typed without its fraction.
+        shape = (
+            "%Y-%m-%d %H:%M:%S"
+            if int(given.timestamp()) != int(began.timestamp())
+            else ("%Y-%m-%d %H:%M:%S.%f")
+        )
+        waits = [t.at for t in view.transitions if t.to_state is TicketState.AWAITING_REVIEW]
+        if len(waits) > 1 and waits[-2] <= given < began:
+            return (
+                f"this review was made while ticket {view.ticket_id} waited from "
+                f"{given:{shape}} UTC; it has been sent back for rework since and waits "
+                f"again from {began:{shape}} UTC (the log says why); look at it and review "
+                "again"
+            )
+        return (
+            f"ticket {view.ticket_id}'s wait for this review began at {began:{shape}} UTC, "
+            f"not at {given:{shape}} UTC: give waiting_since exactly as its status shows it"
+        )
+    return None
 
 
 def _invisible_edit_problem(decision: ReviewDecision) -> str | None:

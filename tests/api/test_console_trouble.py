@@ -363,7 +363,7 @@ async def test_the_ticket_page_names_its_wait_and_a_review_from_another_wait_is_
     began = datetime.fromisoformat(waiting["status"]["waiting_since"])
     assert len(shown) == 4 and {datetime.fromisoformat(v) for v in shown} == {began}
     assert answer.status_code == 409, answer.text
-    assert "sent back for rework since and waits again" in answer.text
+    assert "wait for this review began at" in answer.text
     assert TYPED in answer.text
 
 

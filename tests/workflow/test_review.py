@@ -216,7 +216,7 @@ async def test_a_review_signal_made_for_another_wait_or_without_the_draft_is_ign
         )
         result = await handle.result()
 
-    assert "sent back for rework since" in ignored[0].note
+    assert "wait for this review began at" in ignored[0].note
     assert "made without a draft" in ignored[1].note
     assert "for an earlier ticket under the id" in ignored[2].note
     assert [r.applied for r in result.reviews] == [False, False, False, True]
