@@ -118,6 +118,9 @@ def test_workers_scale_and_get_at_least_their_shutdown_grace_to_stop(
     grace = shutdown_grace(loaded.pipeline, env)
     assert grace >= timedelta(seconds=120), "the default covers a whole agent attempt"
     assert seconds(worker["stop_grace_period"]) >= grace.total_seconds()
+    # The count is declared in the file: `up` without `--scale` sets a service back to it, and
+    # with it only on the command line, `docker compose up -d` after editing .env left one.
+    assert int(worker.get("scale") or 0) >= 2
 
 
 def test_published_ports_are_on_this_machine_only(services: dict[str, dict[str, Any]]) -> None:
