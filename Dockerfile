@@ -4,8 +4,9 @@
 # Small on purpose: Python's slim image; the package with its runtime dependencies only (no dev
 # extras, no embedded Temporal server: the cluster has its own); every dependency ships a wheel,
 # so no compiler; no source tree in the final filesystem, only the configuration the worker
-# reads (the COPY layer still holds the build context: .dockerignore keeps out everything git
-# ignores, secrets and local results included); no pip cache. It runs as an unprivileged user.
+# reads (the COPY layer still holds the build context: .dockerignore is an allowlist of what
+# the install needs, so nothing else left in the checkout ships); no pip cache. It runs as an
+# unprivileged user.
 FROM python:3.11.13-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

