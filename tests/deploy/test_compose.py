@@ -123,6 +123,14 @@ def test_workers_scale_and_get_at_least_their_shutdown_grace_to_stop(
     assert int(worker.get("scale") or 0) >= 2
 
 
+def test_every_container_log_is_capped(services: dict[str, dict[str, Any]]) -> None:
+    # Docker's json-file driver keeps a log without bound: the host's disk filled in time.
+    for name, service in services.items():
+        logging = service.get("logging") or {}
+        assert logging.get("driver") == "json-file", name
+        assert logging["options"]["max-size"] and int(logging["options"]["max-file"]) >= 1, name
+
+
 def test_published_ports_are_on_this_machine_only(services: dict[str, dict[str, Any]]) -> None:
     published = {
         name: service["ports"] for name, service in services.items() if service.get("ports")
