@@ -69,6 +69,10 @@ def test_every_image_is_pinned_and_the_product_image_carries_the_package_version
         assert re.search(r"\d", tag), f"{name}: {image} has no version in its tag"
         if name in OWN:
             assert "build" in service and tag == version.group(1), name
+    # Tagged per build (TICKETS_IMAGE_TAG, the package version in .env.example): with one fixed
+    # tag each build replaced the last, and a rollback had no image to go back to.
+    raw = (PROJECT_ROOT / "docker-compose.yml").read_text()
+    assert "image: ticket-agents:${TICKETS_IMAGE_TAG" in raw
 
 
 def test_every_long_running_service_has_a_healthcheck_and_jobs_are_retried_only_on_failure(
