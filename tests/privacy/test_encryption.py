@@ -239,7 +239,8 @@ def test_the_key_file_appears_only_once_written_whole(
     real_fsync = os.fsync
 
     def fsync(fd: int) -> None:
-        seen_while_writing.append(target.exists())
+        if stat.S_ISREG(os.fstat(fd).st_mode):  # the key's bytes (not the directory's entries)
+            seen_while_writing.append(target.exists())
         real_fsync(fd)
 
     monkeypatch.setattr(keyring.os, "fsync", fsync)
