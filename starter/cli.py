@@ -17,7 +17,7 @@ from codec_server import main as codec_server_main
 from starter import api_commands, fanout, ops_commands, render, ticket_commands
 from starter.arguments import port_number, wait_seconds
 from starter.errors import debugging, explain
-from starter.spawn import stop_left_behind
+from starter.spawn import left_behind_stopped
 from starter.submit_command import DEFAULT_WAIT_SECONDS
 
 # Commands that run until stopped: their log keeps every tracing problem.
@@ -129,7 +129,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.handler is None:
         return int(args.blocking(args))
     try:
-        return asyncio.run(args.handler(args))
+        # The embedded server a second Ctrl-C kept this command from stopping (spawn.py).
+        with left_behind_stopped():
+            return asyncio.run(args.handler(args))
     except (KeyboardInterrupt, asyncio.CancelledError):
         return 130
     except Exception as err:
@@ -140,6 +142,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         # It may quote a provider's or a model's words: shown, never obeyed by the terminal.
         print(f"error: {render.printable(message)}", file=sys.stderr)
         return code
-    finally:
-        # The embedded server a second Ctrl-C kept this process from stopping (spawn.py).
-        stop_left_behind()

@@ -3,7 +3,7 @@
 import asyncio
 import contextlib
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 # Children in a process group of their own (``own_group``: the embedded server). A terminal's
@@ -11,7 +11,7 @@ from pathlib import Path
 # still letting its in-flight calls finish (its grace), and their results, made and paid for,
 # could not be reported. The caller stops such a child itself, after the worker; one left
 # running when this process ends abruptly (a second Ctrl-C during the stop) is stopped on the
-# way out (``stop_left_behind``), as the terminal's signal would have.
+# way out (``left_behind_stopped``), as the terminal's signal would have.
 _OWN_GROUP: "set[subprocess.Popen[bytes]]" = set()
 # How long a child left behind gets to stop on the way out before it is killed.
 LEFT_BEHIND_GRACE_SECONDS = 10
@@ -48,9 +48,21 @@ def forget(process: "subprocess.Popen[bytes] | None") -> None:
     _OWN_GROUP.discard(process)  # type: ignore[arg-type]
 
 
-def stop_left_behind() -> None:
-    """Stop the children of a group of their own still running (SIGTERM, then SIGKILL)."""
-    for process in list(_OWN_GROUP):
+@contextlib.contextmanager
+def left_behind_stopped() -> Iterator[None]:
+    """Stops, on the way out of the block, the children of a group of their own it started and
+    left running; not those started before it (a test session's server, in this process)."""
+    before = set(_OWN_GROUP)
+    try:
+        yield
+    finally:
+        stop_left_behind(keep=before)
+
+
+def stop_left_behind(keep: "set[subprocess.Popen[bytes]] | None" = None) -> None:
+    """Stop the children of a group of their own still running (SIGTERM, then SIGKILL), but
+    those in ``keep``."""
+    for process in list(_OWN_GROUP - (keep or set())):
         _OWN_GROUP.discard(process)
         if process.poll() is not None:
             continue

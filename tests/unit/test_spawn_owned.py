@@ -66,11 +66,11 @@ def test_one_left_running_on_the_way_out_is_stopped_unless_kept(tmp_path: Path) 
     # A second Ctrl-C while the job stopped its worker ended it before it stopped the server,
     # which, out of the terminal's group, would have run on unowned.
     sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
-    left = spawn.spawn_logged(sleeper, tmp_path / "log", own_group=True)
-    kept = spawn.spawn_logged(sleeper, tmp_path / "log", own_group=True)
-    spawn.forget(kept)  # make run --keep-running
+    with spawn.left_behind_stopped():
+        left = spawn.spawn_logged(sleeper, tmp_path / "log", own_group=True)
+        kept = spawn.spawn_logged(sleeper, tmp_path / "log", own_group=True)
+        spawn.forget(kept)  # make run --keep-running
     try:
-        spawn.stop_left_behind()
         assert left.poll() is not None
         assert kept.poll() is None
     finally:
@@ -86,9 +86,12 @@ def test_the_cli_stops_what_it_left_running_whatever_ends_it(
     from starter import cli
 
     sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
-    left = spawn.spawn_logged(sleeper, tmp_path / "log", own_group=True)
+    # Started before the command (a test session's server in this process): not its to stop.
+    earlier = spawn.spawn_logged(sleeper, tmp_path / "log", own_group=True)
+    left: list[subprocess.Popen[bytes]] = []
 
     async def interrupted(args: object) -> int:
+        left.append(spawn.spawn_logged(sleeper, tmp_path / "log", own_group=True))
         raise KeyboardInterrupt
 
     parser = cli.build_parser()
@@ -103,8 +106,11 @@ def test_the_cli_stops_what_it_left_running_whatever_ends_it(
     monkeypatch.setattr(cli, "build_parser", lambda: parser)
     try:
         assert cli.main([]) == 130
-        assert left.poll() is not None
+        assert left and left[0].poll() is not None
+        assert earlier.poll() is None
     finally:
-        if left.poll() is None:
-            left.kill()
-        left.wait(10)
+        for process in (earlier, *left):
+            if process.poll() is None:
+                process.kill()
+            process.wait(10)
+        spawn.forget(earlier)
