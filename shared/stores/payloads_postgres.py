@@ -17,6 +17,8 @@ from shared.stores.payloads import (
 from shared.stores.postgres import PostgresDatabase
 
 DRIVER_NAME: Final = POSTGRES_DRIVER_NAME
+# Releases collected in one transaction (gc-payloads): a bounded batch of work per statement.
+COLLECT_BATCH: Final = 1_000
 
 
 class PostgresPayloadDriver(ContentAddressedDriver):
@@ -117,6 +119,21 @@ class PostgresPayloadDriver(ContentAddressedDriver):
         return row[0]  # type: ignore[no-any-return]
 
     async def collect(self, releases: Sequence[Release]) -> Collected:
+        """In transactions of COLLECT_BATCH releases each: all of a large backlog in one (the
+        first run after months, a replayer's copies) was three statements under the
+        per-statement timeout, the last deleting every payload's TOAST chunks, holding every
+        doomed row locked meanwhile; cancelled by the timeout, it deleted nothing, every run."""
+        total = Collected(0, 0, 0)
+        for start in range(0, len(releases), COLLECT_BATCH):
+            done = await self._collect(releases[start : start + COLLECT_BATCH])
+            total = Collected(
+                total.owner_rows + done.owner_rows,
+                total.payloads + done.payloads,
+                total.bytes + done.bytes,
+            )
+        return total
+
+    async def _collect(self, releases: Sequence[Release]) -> Collected:
         if not releases:
             return Collected(0, 0, 0)
         async with self.database.connection() as conn, conn.transaction():
