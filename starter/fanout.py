@@ -152,6 +152,13 @@ async def cmd_swarm(args: argparse.Namespace) -> int:
         chunk_size=chunk_size,
         max_failure_rate=args.max_failure_rate,
     )
+    if settings.concurrency > settings.chunk_size < len(items):
+        # Chunks run one after another: the window never holds more than one chunk's items, and
+        # a swarm asked for 200 at once ran 50 without a word.
+        render.console(stderr=True).print(
+            f"note: at most {settings.chunk_size} items at once, not {settings.concurrency}: "
+            f"a swarm's chunks ({settings.chunk_size} items each) run one after another"
+        )
     client = await open_client()
     await warn_if_unencrypted(client)
     await _require_worker(client, "the swarm")
