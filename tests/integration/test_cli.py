@@ -210,8 +210,13 @@ def settled_listing(stack: Stack, ids: set[str], timeout: float = 10.0) -> list[
     while True:
         listed = json.loads(run_cli(stack.env, "list", "--json", "--limit", "20000").stdout)
         completed = {t["ticket_id"] for t in listed if t["state"] == "COMPLETED"} & ids
-        if completed == set(outbox_rows(stack)) & ids or time.monotonic() > deadline:
+        if completed == set(outbox_rows(stack)) & ids:
             return listed
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"the listing did not agree with the outbox within {timeout:g}s: completed "
+                f"{sorted(completed)}, sent {sorted(set(outbox_rows(stack)) & ids)}"
+            )
         time.sleep(0.2)
 
 

@@ -187,14 +187,21 @@ def test_message_names_the_provider_status_and_provider_message() -> None:
     assert "model not found: claude-x" in err.message
 
 
-@pytest.mark.parametrize("header", ["1e15", "inf", "nan"])
-def test_absurd_retry_after_header_still_classifies_as_rate_limited(header: str) -> None:
+@pytest.mark.parametrize(
+    ("header", "delay"),
+    # A wait too long to honour is the longest one honoured (not none: the next attempt went
+    # straight back to a provider that asked for a long wait); no number at all, none.
+    [("1e15", MAX_RETRY_AFTER), ("inf", None), ("nan", None)],
+)
+def test_absurd_retry_after_header_still_classifies_as_rate_limited(
+    header: str, delay: timedelta | None
+) -> None:
     waited = retry_after_seconds({"retry-after": header})
 
     err = to_application_error(failure(status=429, retry_after=waited))
 
     assert err.type == "ProviderRateLimited"
-    assert err.next_retry_delay is None or err.next_retry_delay <= MAX_RETRY_AFTER
+    assert err.next_retry_delay == delay
 
 
 # ---- retry_after_seconds ----------------------------------------------------------------------

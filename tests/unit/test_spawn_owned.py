@@ -18,12 +18,12 @@ async def test_a_start_cancelled_while_spawning_kills_the_process(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     started: list[subprocess.Popen[bytes]] = []
-    spawning, spawned_one = threading.Event(), threading.Event()
+    spawning, proceed, spawned_one = threading.Event(), threading.Event(), threading.Event()
     real = spawn.spawn_logged
 
     def slow_spawn(*args: object, **kwargs: object) -> subprocess.Popen[bytes]:
         spawning.set()
-        threading.Event().wait(0.5)  # fork and exec taking their time
+        proceed.wait(10)  # fork and exec taking their time: until the start is cancelled
         process = real([sys.executable, "-c", "import time; time.sleep(60)"], tmp_path / "log")
         started.append(process)
         spawned_one.set()
@@ -33,6 +33,8 @@ async def test_a_start_cancelled_while_spawning_kills_the_process(
     starting = asyncio.create_task(spawn.spawned(["ignored"], tmp_path / "log"))
     await asyncio.to_thread(spawning.wait, 10)
     starting.cancel()
+    await asyncio.sleep(0)  # one turn: the start takes its cancellation
+    proceed.set()
     with pytest.raises(asyncio.CancelledError):
         await starting
     await asyncio.to_thread(spawned_one.wait, 10)  # the thread went on to start it
