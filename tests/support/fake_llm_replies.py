@@ -47,6 +47,7 @@ class Recorded:
     body: dict[str, Any]
     at: float
     reply: Reply | None = None  # what the server answered
+    answered_at: float | None = None  # when its answer was written (time.monotonic())
 
     @property
     def api(self) -> str:
