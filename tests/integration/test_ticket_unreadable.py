@@ -102,7 +102,7 @@ async def test_a_worker_lacking_the_tickets_key_is_named_by_status_and_review(
         id=names.ticket_workflow_id(ticket_id),
         task_queue=queue,
     )
-    monkeypatch.setattr(review_operations, "workers_polling", _polled)
+    monkeypatch.setattr(review_operations, "workers_polling", _polled_fake)
     try:
         async with Worker(after, task_queue=queue, workflows=[UnreadableTicketFake]):
             with pytest.raises(TicketUnreadable) as status:
@@ -118,7 +118,7 @@ async def test_a_worker_lacking_the_tickets_key_is_named_by_status_and_review(
     assert "k-1" in str(review.value)
 
 
-async def _polled(client: Client) -> bool:
+async def _polled_fake(client: Client) -> bool:
     return True
 
 

@@ -7,7 +7,7 @@ from api.rate_limit import RateLimiter
 from api.settings import ApiSettings, ApiSettingsError
 
 
-class Clock:
+class ClockFake:
     def __init__(self) -> None:
         self.now = 1_000.0
 
@@ -16,7 +16,7 @@ class Clock:
 
 
 def test_a_burst_passes_then_requests_wait_for_the_bucket_to_refill() -> None:
-    clock = Clock()
+    clock = ClockFake()
     limiter = RateLimiter(per_minute=60, burst=3, clock=clock)
 
     assert [limiter.retry_after("ana") for _ in range(3)] == [None, None, None]
@@ -27,7 +27,7 @@ def test_a_burst_passes_then_requests_wait_for_the_bucket_to_refill() -> None:
 
 
 def test_each_token_has_its_own_bucket_and_a_slow_rate_says_how_long() -> None:
-    clock = Clock()
+    clock = ClockFake()
     limiter = RateLimiter(per_minute=2, burst=1, clock=clock)
 
     assert limiter.retry_after("ana") is None

@@ -16,7 +16,7 @@ def no_rate() -> None:
     return None
 
 
-class Clock:
+class ClockFake:
     """A fake clock for the pacer: ``sleep`` records how long a call waited."""
 
     def __init__(self) -> None:
@@ -65,7 +65,7 @@ async def test_a_probe_that_got_no_answer_hands_the_probe_to_the_next_call() -> 
 
 
 async def test_the_calls_released_by_the_probe_are_paced_by_what_it_declared() -> None:
-    clock = Clock()
+    clock = ClockFake()
     pacer = CallPacer(clock.monotonic, clock.sleep)
     declared: list[float] = []  # nothing declared until the probe's answer
 
@@ -84,7 +84,7 @@ async def test_the_calls_released_by_the_probe_are_paced_by_what_it_declared() -
 
 
 async def test_after_the_answer_calls_go_at_the_declared_rate_after_a_short_burst() -> None:
-    clock = Clock()
+    clock = ClockFake()
     pacer = CallPacer(clock.monotonic, clock.sleep)
     assert await pacer.turn(lambda: 20.0) is True
     pacer.answer_seen()
@@ -103,7 +103,7 @@ async def test_after_the_answer_calls_go_at_the_declared_rate_after_a_short_burs
 
 
 async def test_a_configured_rate_has_no_probe_and_the_same_pacing() -> None:
-    clock = Clock()
+    clock = ClockFake()
     pacer = CallPacer(clock.monotonic, clock.sleep, answered=True)
     for _ in range(BURST + 2):
         assert await pacer.turn(lambda: 20.0) is False  # never a probe
@@ -111,7 +111,7 @@ async def test_a_configured_rate_has_no_probe_and_the_same_pacing() -> None:
 
 
 async def test_no_declared_rate_means_no_pacing() -> None:
-    clock = Clock()
+    clock = ClockFake()
     pacer = CallPacer(clock.monotonic, clock.sleep)
     assert await pacer.turn(no_rate) is True
     pacer.answer_seen()
@@ -148,7 +148,7 @@ async def test_a_call_waits_for_a_silent_probe_only_so_long_then_goes() -> None:
 
 
 async def test_the_pacer_tells_how_far_ahead_its_next_free_slot_is() -> None:
-    clock = Clock()
+    clock = ClockFake()
     pacer = CallPacer(clock.monotonic, clock.sleep, answered=True)
     assert pacer.queued_seconds() == 0.0
     for _ in range(BURST + 10):  # the burst goes at once; ten more are a half second's wait
@@ -158,7 +158,7 @@ async def test_the_pacer_tells_how_far_ahead_its_next_free_slot_is() -> None:
     assert pacer.queued_seconds() == 0.0
 
 
-class TickingClock(Clock):
+class TickingClockFake(ClockFake):
     """Sleeping moves the fake clock on, as time would; ``then`` runs after the first sleep."""
 
     def __init__(self, then: Callable[[], None]) -> None:
@@ -183,13 +183,13 @@ async def test_calls_already_waiting_go_at_the_rate_in_force_when_their_turn_com
     before: float, after: float, slept: list[float]
 ) -> None:
     rates = [before]
-    clock = TickingClock(lambda: rates.append(after))  # the share changes during the first wait
+    clock = TickingClockFake(lambda: rates.append(after))  # the share changes during the first wait
     pacer = CallPacer(clock.monotonic, clock.sleep, answered=True)
     await asyncio.gather(*(pacer.turn(lambda: rates[-1]) for _ in range(5)))
     assert clock.slept == slept
 
 
-class HeldClock(Clock):
+class HeldClockFake(ClockFake):
     """The first sleep lasts until it is cancelled."""
 
     async def sleep(self, seconds: float) -> None:
@@ -199,7 +199,7 @@ class HeldClock(Clock):
 
 
 async def test_a_call_cancelled_in_its_wait_leaves_its_slot_to_the_next() -> None:
-    clock = HeldClock()
+    clock = HeldClockFake()
     pacer = CallPacer(clock.monotonic, clock.sleep, answered=True)
     assert await pacer.turn(lambda: 4.0) is False  # went at once (4 a second: no burst)
     second = asyncio.create_task(pacer.turn(lambda: 4.0))  # its slot a quarter second on

@@ -42,7 +42,7 @@ async def serving(app: FastAPI) -> AsyncIterator[str]:
         yield url
 
 
-class HeldCodec(PayloadCodec):
+class HeldCodecFake(PayloadCodec):
     """The encryption codec, recording the threads it runs in; with ``hold`` set, each call
     waits until the test lets it go (``entered`` says one is waiting)."""
 
@@ -120,7 +120,7 @@ async def test_a_payload_with_a_crowd_of_metadata_or_references_is_refused_too()
 
 
 async def test_the_codecs_run_off_the_event_loop_which_answers_health_meanwhile() -> None:
-    codec = HeldCodec(hold=True)
+    codec = HeldCodecFake(hold=True)
     app = build_app(DataConverter(payload_codec=codec), CodecServerSettings())
     async with serving(app) as url, httpx.AsyncClient(timeout=30) as http:
         decoding = asyncio.create_task(http.post(f"{url}/decode", json=body(sealed("hi"))))
@@ -137,7 +137,7 @@ async def test_the_codecs_run_off_the_event_loop_which_answers_health_meanwhile(
 
 
 async def test_requests_past_the_ones_in_progress_wait_and_past_the_waiting_ones_get_503() -> None:
-    codec = HeldCodec(hold=True)
+    codec = HeldCodecFake(hold=True)
     app = build_app(DataConverter(payload_codec=codec), CodecServerSettings(), at_once=1, waiting=1)
     async with serving(app) as url, httpx.AsyncClient(timeout=30) as http:
         first = asyncio.create_task(http.post(f"{url}/decode", json=body(sealed("one"))))

@@ -144,7 +144,7 @@ def test_made_up_key_ids_ask_the_provider_at_most_once_a_minute(keys: KeySetServ
     assert keys.requests == 1
 
 
-class Clock:
+class ClockFake:
     def __init__(self) -> None:
         self.now = 1000.0
 
@@ -155,7 +155,7 @@ class Clock:
 def test_a_key_published_later_is_taken_once_the_minute_is_over(
     keys: KeySetServerFake, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    clock = Clock()
+    clock = ClockFake()
     monkeypatch.setattr(codec_server.tokens, "time", clock)
     client = codec_client(keys)
     assert decode_with(client, token()).status_code == 200

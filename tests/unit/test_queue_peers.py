@@ -63,7 +63,7 @@ def test_no_poller_listed_yet_is_this_worker_alone() -> None:
     assert live_workers([("gone@x", 600.0)], IDLE) == 1
 
 
-class Clock:
+class ClockFake:
     def __init__(self) -> None:
         self.now = 100.0
 
@@ -96,7 +96,7 @@ async def refreshed(peers: QueuePeers, backlog: bool = False) -> None:
 
 
 async def test_the_server_is_asked_at_most_once_per_refresh_interval() -> None:
-    clock, listing = Clock(), PollerListingFake([("1@a", 0.0), ("2@b", 0.0)])
+    clock, listing = ClockFake(), PollerListingFake([("1@a", 0.0), ("2@b", 0.0)])
     peers = QueuePeers(listing, clock)
     assert peers.count == 1  # not counted yet
     await refreshed(peers)
@@ -111,7 +111,7 @@ async def test_the_server_is_asked_at_most_once_per_refresh_interval() -> None:
 
 
 async def test_the_first_count_is_waited_for_by_every_call_and_made_once() -> None:
-    clock, listing = Clock(), PollerListingFake([("1@a", 0.0), ("2@b", 0.0)])
+    clock, listing = ClockFake(), PollerListingFake([("1@a", 0.0), ("2@b", 0.0)])
     listing.release.clear()
     peers = QueuePeers(listing, clock)
     calls = [asyncio.create_task(peers.refresh(False, 10.0)) for _ in range(5)]
@@ -124,7 +124,7 @@ async def test_the_first_count_is_waited_for_by_every_call_and_made_once() -> No
 
 
 async def test_later_counts_are_made_in_the_background_while_calls_go_on() -> None:
-    clock, listing = Clock(), PollerListingFake([("1@a", 0.0), ("2@b", 0.0)])
+    clock, listing = ClockFake(), PollerListingFake([("1@a", 0.0), ("2@b", 0.0)])
     peers = QueuePeers(listing, clock)
     await refreshed(peers)
     listing.release.clear()  # the server is slow to answer the next count
@@ -140,7 +140,7 @@ async def test_later_counts_are_made_in_the_background_while_calls_go_on() -> No
 
 
 async def test_after_a_quiet_spell_the_call_waits_for_a_fresh_count() -> None:
-    clock, listing = Clock(), PollerListingFake([("1@a", 0.0), ("2@b", 0.0)])
+    clock, listing = ClockFake(), PollerListingFake([("1@a", 0.0), ("2@b", 0.0)])
     peers = QueuePeers(listing, clock)
     await refreshed(peers)
     listing.pollers.append(("3@c", 0.0))
@@ -152,7 +152,7 @@ async def test_after_a_quiet_spell_the_call_waits_for_a_fresh_count() -> None:
 async def test_a_failed_count_keeps_the_last_one_and_warns_once_per_spell(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    clock, listing = Clock(), PollerListingFake([("1@a", 0.0), ("2@b", 0.0)])
+    clock, listing = ClockFake(), PollerListingFake([("1@a", 0.0), ("2@b", 0.0)])
     peers = QueuePeers(listing, clock)
     await refreshed(peers)
     listing.fail = RuntimeError("server gone")
@@ -172,7 +172,7 @@ async def test_a_failed_count_keeps_the_last_one_and_warns_once_per_spell(
 
 async def test_a_count_failing_for_longer_than_a_long_poll_falls_back_to_one_worker() -> None:
     # Counted 2 during a deploy, then the server stops answering: the peer may be long gone.
-    clock, listing = Clock(), PollerListingFake([("1@a", 0.0), ("2@b", 0.0)])
+    clock, listing = ClockFake(), PollerListingFake([("1@a", 0.0), ("2@b", 0.0)])
     peers = QueuePeers(listing, clock)
     await refreshed(peers)
     listing.fail = RuntimeError("server gone")
@@ -188,7 +188,7 @@ async def test_a_count_failing_for_longer_than_a_long_poll_falls_back_to_one_wor
 async def test_a_failing_server_does_not_hold_the_calls_for_its_timeout() -> None:
     listing = PollerListingFake([("1@a", 0.0)])
     listing.fail = RuntimeError("server gone")  # the first count fails (as a timeout does)
-    clock = Clock()
+    clock = ClockFake()
     peers = QueuePeers(listing, clock, timeout=60.0)
     await peers.refresh(False, 10.0)  # the first count is waited for
     assert (peers.count, listing.asked) == (1, 1)
@@ -206,7 +206,7 @@ async def test_a_failing_server_does_not_hold_the_calls_for_its_timeout() -> Non
 async def test_a_count_that_failed_before_a_quiet_spell_is_still_waited_for_after_it() -> None:
     # Counted 2, then one count failed, then nothing for an hour: the burst that comes next
     # must be paced by a fresh count, not by the two workers of an hour ago.
-    clock, listing = Clock(), PollerListingFake([("1@a", 0.0), ("2@b", 0.0)])
+    clock, listing = ClockFake(), PollerListingFake([("1@a", 0.0), ("2@b", 0.0)])
     peers = QueuePeers(listing, clock)
     await refreshed(peers)
     listing.fail = RuntimeError("server gone")
@@ -221,7 +221,7 @@ async def test_a_count_that_failed_before_a_quiet_spell_is_still_waited_for_afte
 
 
 async def test_a_cancelled_count_is_tried_again_by_the_next_call() -> None:
-    clock, listing = Clock(), PollerListingFake([("1@a", 0.0), ("2@b", 0.0)])
+    clock, listing = ClockFake(), PollerListingFake([("1@a", 0.0), ("2@b", 0.0)])
     listing.release.clear()
     peers = QueuePeers(listing, clock)
     first = asyncio.create_task(peers.refresh(False, 10.0))
@@ -253,7 +253,7 @@ def test_a_provider_paces_its_share_of_a_configured_rate() -> None:
 
 
 async def test_with_a_backlog_a_worker_gone_quiet_stops_counting_at_the_next_refresh() -> None:
-    clock, listing = Clock(), PollerListingFake([("1@a", 0.1), ("2@b", 5.0)])
+    clock, listing = ClockFake(), PollerListingFake([("1@a", 0.1), ("2@b", 5.0)])
     peers = QueuePeers(listing, clock)
     await refreshed(peers)
     assert peers.count == 2  # no backlog: b may be idle, renewing its long poll
@@ -262,9 +262,9 @@ async def test_with_a_backlog_a_worker_gone_quiet_stops_counting_at_the_next_ref
     assert peers.count == 1  # a backlog: a live b would have polled within 3 s
 
 
-class PacerClock(Clock):
-    """The clock of both the pacer and the count; ``sleep`` records a call's wait and lets the
-    time pass, as the pacer's real sleep would."""
+class PacerClockFake(ClockFake):
+    """The clock of both the pacer and the count; ``sleep`` records a call's wait and returns at
+    once, the time standing still (the test moves it)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -281,7 +281,7 @@ async def test_a_providers_calls_are_paced_by_the_count_and_report_their_backlog
         update={"requests_per_minute": 600, "rate_limit_headroom": 1.0}
     )
     provider = OpenAIProvider("openai", config, "sk-test", default_prices())
-    clock, listing = PacerClock(), PollerListingFake([("1@a", 0.0), ("2@b", 2.0)])
+    clock, listing = PacerClockFake(), PollerListingFake([("1@a", 0.0), ("2@b", 2.0)])
     provider._pacer = CallPacer(clock, clock.sleep, answered=True)
     provider._peers = QueuePeers(listing, clock)
     calls: list[float] = []
