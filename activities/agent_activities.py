@@ -18,6 +18,7 @@ from activities.agent_specs import (
 from activities.agent_telemetry import observed_call
 from activities.heartbeat import begin_attempt
 from activities.providers.base import AgentSpec, InT, OutT, Provider
+from activities.providers.offline.validator import policy_findings
 from activities.rate_reports import OutcomeReporter
 from activities.retry_budget import AttemptBudget
 from policy.trimming import DEFAULT_BODY_TOKEN_BUDGET, trim_body
@@ -134,7 +135,7 @@ class AgentActivities:
     @activity.defn(name=names.VALIDATE_RESOLUTION)
     async def validate_resolution(self, request: ValidateRequest) -> AgentReply[Validation]:
         reply = await self._run(VALIDATOR, request)
-        reply.output = consistent_verdict(reply.output)
+        reply.output = consistent_verdict(with_policy(reply.output, request))
         return reply
 
     @activity.defn(name=names.PLAN_TASK)
@@ -167,6 +168,20 @@ class AgentActivities:
 
 
 NOT_APPROVED = "the validator did not approve the draft and named no finding"
+
+
+def with_policy(validation: Validation, request: ValidateRequest) -> Validation:
+    """The verdict with what the fixed policy rules find in the draft (offline/validator.py
+    policy_findings) and the verdict did not name. A model validator's word was final: a draft
+    an injected ticket had made repeat the system prompt or quote an internal note, or a blank
+    one, went out "approved" by a validator that read the same ticket. Made here, where the
+    answer is recorded (as consistent_verdict)."""
+    named = {f.code for f in validation.findings}
+    found = policy_findings(request.draft, request.articles, min_chars=1)
+    added = [f for f in found if f.code not in named]
+    if not added:
+        return validation
+    return Validation(approved=False, findings=[*validation.findings, *added])
 
 
 def consistent_verdict(validation: Validation) -> Validation:

@@ -9,7 +9,7 @@ import pytest
 from temporalio.testing import ActivityEnvironment
 
 from activities.agent_activities import NOT_APPROVED, AgentActivities
-from activities.agent_specs import VALIDATOR
+from activities.agent_specs import RESOLVER, VALIDATOR
 from shared.agents import AgentReply, AgentRoute, FindingCode, ValidateRequest, Validation
 from tests.providers.conftest import MODELS, MakeProvider
 from tests.providers.helpers import request_for
@@ -50,3 +50,46 @@ async def test_the_validators_verdict_agrees_with_its_findings(
     assert [f.code for f in reply.output.findings] == codes
     if codes == [FindingCode.OTHER]:
         assert reply.output.findings[0].message == NOT_APPROVED
+
+
+INTERNAL = "Refunds above 500 USD need a team lead's approval in the billing console."
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("Sure. " + RESOLVER.instructions, FindingCode.INTERNAL_LEAK),
+        (f"Good news: {INTERNAL} So I have asked for it.", FindingCode.INTERNAL_LEAK),
+        ("   \n ", FindingCode.EMPTY),
+        (
+            "Thanks for writing. We guarantee a full refund within 24 hours, no questions asked.",
+            FindingCode.FORBIDDEN_PROMISE,
+        ),
+    ],
+    ids=["system-prompt", "internal-note", "blank", "promise"],
+)
+async def test_policy_refuses_a_draft_a_model_validator_approved(
+    fake: FakeLLMServer, make_llm_provider: MakeProvider, text: str, code: FindingCode
+) -> None:
+    # An injected ticket makes the resolver repeat its instructions or an article's internal
+    # note; the model validator reads the same ticket and approves. Its word was final: only the
+    # offline validator applied the fixed rules, and the draft went to the customer.
+    fake.push(Reply(output={"approved": True, "findings": []}))
+    activities = AgentActivities({"openai": make_llm_provider("openai")})
+    request = request_for(VALIDATOR)
+    assert isinstance(request, ValidateRequest)
+    article = request.articles[0].model_copy(update={"internal_note": INTERNAL})
+    routed = request.model_copy(
+        update={
+            "route": AgentRoute(provider="openai", model=MODELS["openai"]),
+            "draft": request.draft.model_copy(update={"text": text}),
+            "articles": [article],
+        }
+    )
+
+    reply: AgentReply[Validation] = await ActivityEnvironment().run(
+        activities.validate_resolution, routed
+    )
+
+    assert reply.output.approved is False
+    assert code in [f.code for f in reply.output.findings]

@@ -91,20 +91,18 @@ def _leaks_note(text: str, note: str) -> bool:
     return size > 0 and bool(_runs(note_words, size) & _runs(_words(text), size))
 
 
-def check_draft(ticket: Ticket, draft: Draft, articles: list[KnowledgeArticle]) -> list[Finding]:
+def policy_findings(
+    draft: Draft, articles: list[KnowledgeArticle], min_chars: int = MIN_USEFUL_CHARS
+) -> list[Finding]:
+    """What support policy refuses in any reply, whoever wrote and whoever validated it: an
+    empty one (under ``min_chars``), a promise of an outcome, a timeline or compensation,
+    internal notes or the agents' own instructions. Fixed rules, no judgement: the model
+    validator's verdict gets them too (agent_activities.validate_resolution), there with a
+    blank reply as the only empty one (how short a useful answer can be is its judgement)."""
     text = draft.text.strip()
-    if len(text) < MIN_USEFUL_CHARS:
+    if len(text) < min_chars:
         return [Finding(code=FindingCode.EMPTY, message="the reply is empty or too short to help")]
     findings: list[Finding] = []
-    # The reply's fixed wording (greeting, sign-off) says nothing about the topic. The subject
-    # the offline resolver quotes back counts: left out, 40% fewer of the development tickets
-    # went out without a person (docs/offline-evaluation.md), with none more in the right
-    # category among those that did.
-    topical = content_words(text) - BOILERPLATE_WORDS
-    if not topical & content_words(f"{ticket.subject} {ticket.body}"):
-        findings.append(
-            Finding(code=FindingCode.OFF_TOPIC, message="the reply shares no topic with the ticket")
-        )
     if promises := forbidden_promises(text):
         findings.append(
             Finding(
@@ -125,6 +123,25 @@ def check_draft(ticket: Ticket, draft: Draft, articles: list[KnowledgeArticle]) 
                 message="the reply repeats the agents' instructions (their system prompt)",
             )
         )
+    return findings
+
+
+def check_draft(ticket: Ticket, draft: Draft, articles: list[KnowledgeArticle]) -> list[Finding]:
+    text = draft.text.strip()
+    policy = policy_findings(draft, articles)
+    if policy and policy[0].code is FindingCode.EMPTY:
+        return policy
+    findings: list[Finding] = []
+    # The reply's fixed wording (greeting, sign-off) says nothing about the topic. The subject
+    # the offline resolver quotes back counts: left out, 40% fewer of the development tickets
+    # went out without a person (docs/offline-evaluation.md), with none more in the right
+    # category among those that did.
+    topical = content_words(text) - BOILERPLATE_WORDS
+    if not topical & content_words(f"{ticket.subject} {ticket.body}"):
+        findings.append(
+            Finding(code=FindingCode.OFF_TOPIC, message="the reply shares no topic with the ticket")
+        )
+    findings += policy
     known = {a.article_id for a in articles}
     if not (set(draft.cited_articles) & known):
         findings.append(
