@@ -3,6 +3,9 @@ tokens), read off the real openai and anthropic SDKs' HTTP responses (a streamed
 429 alike), and paces its calls by them until the queue's rate holds."""
 
 import asyncio
+import itertools
+import threading
+from collections.abc import Callable
 
 import pytest
 
@@ -150,6 +153,25 @@ async def test_a_token_limit_refuses_above_its_tokens_and_sets_the_rate_from_the
     assert provider.declared_rate == pytest.approx(2.0)
 
 
+def answered_together(after_first: bool, together: int) -> Callable[[Recorded], Reply]:
+    """A responder that answers the first request at once when ``after_first``, and holds each
+    of the others until ``together`` of them have arrived: a 200 then, a 400 (not retried:
+    the call fails) when they never did within 10 s, the calls having gone one by one."""
+    barrier = threading.Barrier(together, timeout=10)
+    seen = itertools.count()
+
+    def respond(request: Recorded) -> Reply:
+        if after_first and next(seen) == 0:
+            return Reply(output=VALID_CLASSIFICATION)
+        try:
+            barrier.wait()
+        except threading.BrokenBarrierError:
+            return Reply(status=400, error_type="invalid_request_error", error_message="alone")
+        return Reply(output=VALID_CLASSIFICATION)
+
+    return respond
+
+
 @pytest.mark.parametrize("kind", ["openai", "anthropic"])
 async def test_until_the_provider_has_answered_once_one_call_goes_out_at_a_time(
     fake: FakeLLMServer, make_llm_provider: MakeProvider, kind: str
@@ -157,20 +179,23 @@ async def test_until_the_provider_has_answered_once_one_call_goes_out_at_a_time(
     """Before a first answer the queue has no rate (none declared yet): the other calls wait
     for the probe's headers instead of all meeting the provider's limit at once."""
     provider = make_llm_provider(kind)
-    fake.responder = lambda request: Reply(output=VALID_CLASSIFICATION, delay=1.0)
+    fake.responder = answered_together(after_first=True, together=2)
     calls = [provider.run(CLASSIFIER, classify_request(), MODELS[kind]) for _ in range(3)]
     await asyncio.gather(*calls)
     first, *others = sorted(fake.calls(), key=lambda c: c.at)
     assert len(others) == 2 and first.answered_at is not None
     assert all(o.at >= first.answered_at for o in others)  # the probe alone, answered first
-    assert fake.most_in_flight == 2  # then together: the limit was not declared
+    # Then together (the limit was not declared): each of the two was answered only once the
+    # other had arrived, which a provider sending them one by one never lets happen.
+    assert [o.reply is not None and o.reply.status for o in others] == [200, 200]
 
 
 async def test_a_configured_rate_sends_the_first_calls_together(
     fake: FakeLLMServer, make_openai: MakeOpenAI
 ) -> None:
     provider = make_openai(requests_per_minute=600)  # the queue's rate holds from the start
-    fake.responder = lambda request: Reply(output=VALID_CLASSIFICATION, delay=1.0)
+    fake.responder = answered_together(after_first=False, together=3)
     calls = [provider.run(CLASSIFIER, classify_request(), MODELS["openai"]) for _ in range(3)]
     await asyncio.gather(*calls)
-    assert fake.most_in_flight == 3  # all three out before the first answer
+    # All three out before the first answer: each was answered only once all had arrived.
+    assert [c.reply is not None and c.reply.status for c in fake.calls()] == [200, 200, 200]

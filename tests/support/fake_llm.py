@@ -50,9 +50,6 @@ class FakeLLMServer:
         # (activities/providers/rate_headers.py). Off by default: a provider that says nothing.
         self.rate_limit_headers = False
         self.rate_limited = 0
-        # POST requests being answered at once, now and at most so far.
-        self.in_flight = 0
-        self.most_in_flight = 0
         # What GET /v1/models lists (real APIs list dated snapshots; the worker warns at start-up
         # about a route's model it does not find here).
         self.models = list(LISTED_MODELS)
@@ -272,15 +269,10 @@ class FakeLLMServer:
                 length = int(self.headers.get("content-length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")
                 request = self._record(body)
-                with server._lock:
-                    server.in_flight += 1
-                    server.most_in_flight = max(server.most_in_flight, server.in_flight)
                 try:
                     self._answer(request)
                 finally:
                     request.answered_at = time.monotonic()
-                    with server._lock:
-                        server.in_flight -= 1
 
             def _answer(self, request: Recorded) -> None:
                 reply = server._next_reply(request)
