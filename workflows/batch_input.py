@@ -7,6 +7,7 @@ from typing import Any
 
 from shared.command_budget import encoded_size, utf8_size
 from shared.tickets import TICKET_ID_PATTERN, Ticket
+from workflows.ticket_request import TICKET_FIELDS as FROZEN_TICKET_FIELDS
 from workflows.ticket_request import parse_lenient
 
 
@@ -61,9 +62,13 @@ def _reason(raw: Any, place: int, problem: str | None) -> str:
     return f"ticket {place + 1}{named}: {problem}"
 
 
-# A ticket's fields: an input whose keys are all among them has no field this version does not
-# know (the model has no aliases and nothing nested).
-TICKET_FIELDS = frozenset(Ticket.model_fields)
+# A ticket's fields when the rule that leaves unknown ones out (patch unknown-fields-left-out)
+# was decided, frozen (as workflows/ticket_request.py TICKET_FIELDS, the same set): whether a
+# run asks must not depend on the model of the worker that replays it. From the live model, an
+# older worker asked (and recorded the marker) for a newer starter's field that a newer worker,
+# knowing it, did not ask for on replay: non-determinism on the very deploy the patch is for.
+# The model has no aliases and nothing nested.
+ASKING_FIELDS = FROZEN_TICKET_FIELDS
 
 
 class BatchReads:
@@ -107,4 +112,4 @@ class BatchReads:
 
 
 def _other_keys(raw: Any) -> bool:
-    return isinstance(raw, dict) and not raw.keys() <= TICKET_FIELDS
+    return isinstance(raw, dict) and not raw.keys() <= ASKING_FIELDS

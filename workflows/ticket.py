@@ -66,6 +66,7 @@ class TicketWorkflow:
         parsed, self._invalid_input = read.request, read.problem
         # Fields of a newer version's input, left out (see run()).
         self._unknown_fields, self._strict_problem = read.unknown_fields, read.strict_problem
+        self._asks_to_leave_out = read.asks_to_leave_out
         if parsed is None:
             ticket_id = names.ticket_id_from_workflow_id(workflow.info().workflow_id)
             # Only the id and a placeholder subject: enough for the status query and the record.
@@ -117,16 +118,18 @@ class TicketWorkflow:
             self._budget_stop_classifies = workflow.patched(PATCH_BUDGET_STOP_CLASSIFIES)
         self._record.view.chain = workflow.info().first_execution_run_id
         self._record.start()
-        if self._unknown_fields:
-            # Asked only for an input with fields this version does not know: a history recorded
-            # by a version that refused them replays its refusal.
+        if self._asks_to_leave_out:
+            # Asked only for an input with fields beyond those the rule was decided for
+            # (ticket_request.REQUEST_FIELDS, frozen: every version asks alike): a history
+            # recorded by a version that refused them replays its refusal.
             if workflow.patched(PATCH_IGNORE_UNKNOWN_INPUT_FIELDS):
                 self._record.view.ignored_input_fields = self._unknown_fields
-                workflow.logger.warning(
-                    "ticket %s: input fields this worker does not know were left out: %s",
-                    self._ticket.ticket_id,
-                    ", ".join(self._unknown_fields),
-                )
+                if self._unknown_fields:
+                    workflow.logger.warning(
+                        "ticket %s: input fields this worker does not know were left out: %s",
+                        self._ticket.ticket_id,
+                        ", ".join(self._unknown_fields),
+                    )
             else:
                 self._invalid_input = self._strict_problem
         if self._invalid_input is not None:

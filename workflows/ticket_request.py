@@ -10,12 +10,34 @@ unknown fields from people, where they are typos."""
 
 import copy
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
 from pydantic import BaseModel, ValidationError
 
 from shared.validation import problems
 from shared.view import MAX_BATCH_ID_BYTES, TicketRequest
+
+# The input's fields when the rule that leaves unknown ones out (patch
+# ignore-unknown-input-fields) was last decided, frozen: whether a run asks that patch must not
+# depend on the model of the worker that replays it. Asked for fields the live model did not
+# know, an older worker recorded the marker for a newer starter's field, and a newer worker,
+# which knows the field, did not ask on replay: non-determinism on exactly the rolling deploy
+# the patch is for (and the other way round after a rollback). Never remove a name here; a new
+# field of the input is beyond these, and asks (answered the same by every version).
+REQUEST_FIELDS: Final = frozenset({"ticket", "batch_id"})
+TICKET_FIELDS: Final = frozenset(
+    {"ticket_id", "subject", "body", "customer_id", "customer_tier", "channel", "customer_email"}
+)
+
+
+def beyond_frozen_fields(raw: Any) -> bool:
+    """Whether the input has a field beyond REQUEST_FIELDS and TICKET_FIELDS."""
+    if not isinstance(raw, dict):
+        return False
+    ticket = raw.get("ticket")
+    return not raw.keys() <= REQUEST_FIELDS or (
+        isinstance(ticket, dict) and not ticket.keys() <= TICKET_FIELDS
+    )
 
 
 class ParsedRequest:
@@ -25,12 +47,15 @@ class ParsedRequest:
         problem: str | None = None,
         unknown_fields: Sequence[str] = (),
         strict_problem: str | None = None,
+        asks_to_leave_out: bool = False,
     ) -> None:
         self.request = request  # the model, or None when the input is not one
         self.problem = problem  # why the input is not one (None: it is)
         self.unknown_fields = list(unknown_fields)  # dotted paths left out
         # What a version that refused unknown fields said (for a history it recorded).
         self.strict_problem = strict_problem
+        # Whether the run asks the patch that leaves unknown fields out (REQUEST_FIELDS).
+        self.asks_to_leave_out = asks_to_leave_out
 
 
 def parse_lenient(model: type[BaseModel], raw: Any) -> ParsedRequest:
@@ -53,7 +78,11 @@ def parse_lenient(model: type[BaseModel], raw: Any) -> ParsedRequest:
 
 def parse_request(raw: Any) -> ParsedRequest:
     """The ticket workflow's input (a TicketRequest)."""
-    return parse_lenient(TicketRequest, raw)
+    parsed = parse_lenient(TicketRequest, raw)
+    # Every field the live model does not know is beyond the frozen ones (they were the model's
+    # when frozen, and a field is never removed), so whatever it leaves out was asked for.
+    parsed.asks_to_leave_out = parsed.request is not None and beyond_frozen_fields(raw)
+    return parsed
 
 
 def raw_batch_id(raw: Any) -> str | None:
