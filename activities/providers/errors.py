@@ -192,6 +192,24 @@ def is_spend_limit(failure: ProviderFailure) -> bool:
     return failure.status in (429, 402, 403, None) and any(c in text for c in SPEND_LIMIT_CODES)
 
 
+# A provider refusing the prompt under its content policy (OpenAI's "invalid_prompt ... flagged as
+# potentially violating our usage policy", Azure OpenAI's "content_filter"): this ticket's text,
+# not the request's shape, is what it refuses. Abusive or threatening tickets, which most need
+# a person, ended FAILED as a permanent "bad request", with no review and no reply.
+CONTENT_POLICY_CODES: Final = frozenset(
+    {"content_filter", "content_policy_violation", "invalid_prompt"}
+)
+CONTENT_POLICY_HINTS: Final = ("usage policy", "content policy", "content management policy")
+
+
+def is_content_refusal(failure: ProviderFailure) -> bool:
+    text = failure.message.lower()
+    return failure.status == 400 and (
+        (failure.code or "").lower() in CONTENT_POLICY_CODES
+        or any(hint in text for hint in CONTENT_POLICY_HINTS)
+    )
+
+
 def is_context_length(failure: ProviderFailure) -> bool:
     text = f"{failure.code or ''} {failure.message}".lower()
     return failure.status in (400, 413, None) and any(h in text for h in CONTEXT_LENGTH_HINTS)
@@ -266,6 +284,13 @@ def _classify(failure: ProviderFailure, secrets: Iterable[str]) -> ApplicationEr
         )
     if is_spend_limit(failure):
         return permanent("ProviderQuotaExceeded", f"{who} spend limit reached{status}: {message}")
+    if is_content_refusal(failure):
+        # As an answer no repair can fix: the next route is tried, and if every one refuses, a
+        # person answers the ticket (the workflow hands invalid output to a review).
+        return permanent(
+            INVALID_OUTPUT_TYPE,
+            f"{who} refused this ticket's text under its content policy{status}: {message}",
+        )
     code = failure.status or 0
     if code == 429 and is_request_too_large(failure):
         return permanent(

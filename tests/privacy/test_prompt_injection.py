@@ -119,3 +119,33 @@ def test_the_validator_reads_the_draft_as_data_it_cannot_close() -> None:
     assert opened < rendered.index(speech) < closed
     assert rendered.count(f"</{DRAFT_TAG}>") == 1
     assert DRAFT_TAG in VALIDATOR.instructions
+
+
+def refuses_the_ticket(request: Recorded) -> Reply:
+    """A provider whose content policy refuses this ticket's text (OpenAI's answer to it)."""
+    if request.output_name == "Classification":
+        return Reply(
+            status=400,
+            error_type="invalid_request_error",
+            error_code="invalid_prompt",
+            error_message="Invalid prompt: your prompt was flagged as potentially violating our "
+            "usage policy.",
+        )
+    return good_answers(request)
+
+
+async def test_a_ticket_the_providers_content_policy_refuses_goes_to_a_person(
+    ts_env: WorkflowEnvironment, task_queue: str, tmp_path: Path
+) -> None:
+    # A permanent "bad request" before: the abusive or threatening ticket that most needs a
+    # person ended FAILED, with no review and no reply.
+    with FakeLLMServer() as fake:
+        fake.responder = refuses_the_ticket
+        async with llm_pipeline(ts_env.client, task_queue, tmp_path, llm_setup(fake)):
+            handle = await start_ticket(
+                ts_env.client, task_queue, make_ticket(subject="Last warning", body=INJECTION)
+            )
+            view = await wait_for_state(handle, TicketState.AWAITING_REVIEW, timeout=30)
+
+    assert "invalid-output" in view.review_reason_codes
+    assert view.delivery is None
