@@ -25,6 +25,7 @@ from activities.providers.base import AgentSpec
 from activities.providers.completion import (
     REPAIR_INSTRUCTION,
     Completion,
+    spending,
     strict_json_schema,
     token_count,
 )
@@ -47,6 +48,7 @@ from activities.providers.startup_checks import (
     unlisted_models,
 )
 from activities.providers.structured import LLMProvider
+from policy.text_budget import estimate_tokens
 from shared.provider_config import ModelPrice, ProviderConfig
 
 log = logging.getLogger(__name__)
@@ -144,6 +146,24 @@ class OpenAIProvider(LLMProvider):
     def _error(self, err: Exception) -> ApplicationError:
         return to_application_error(failure_from(err, self.name), self._secrets)
 
+    def _cut(
+        self, err: Exception, conversation: list[dict[str, Any]], answered: list[str]
+    ) -> ApplicationError:
+        """The error of a call that broke; marked with what it was billed when the stream had
+        begun its answer: the prompt and the text so far, estimated (OpenAI counts a stream's
+        tokens only in its last chunk, which never came). Each retry of a cut stream was billed
+        and counted as nothing, so the ticket's budget never saw it (Anthropic's counts from
+        its first event: anthropic_provider._billed)."""
+        error = self._error(err)
+        if not answered:
+            return error  # nothing answered: the request may never have reached the model
+        prompt = "".join(str(m.get("content") or "") for m in conversation)
+        spent = Completion()
+        spent.input_tokens = estimate_tokens(prompt)
+        spent.output_tokens = estimate_tokens("".join(answered))
+        spent.estimated = True
+        return spending(error, spent)
+
     def _counted_tokens(self, completion: Completion) -> tuple[int, int]:
         # OpenAI counts a request's prompt plus the answer it may write (max_completion_tokens)
         # against the token limit when the request arrives: its rate-limit guide's advice is to
@@ -196,7 +216,7 @@ class OpenAIProvider(LLMProvider):
             )
         except (openai.OpenAIError, *TRANSPORT_ERRORS) as err:
             if completion.finish_reason is None or not completion.input_tokens:
-                raise self._error(err) from None
+                raise self._cut(err, conversation, parts + refusal) from None
             # The answer was whole (its finish reason, then the usage chunk, the last before
             # [DONE]) when the connection broke: it was billed, so it is used, not asked again.
         if completion.finish_reason is None and not completion.input_tokens:

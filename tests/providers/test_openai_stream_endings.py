@@ -70,3 +70,22 @@ async def test_an_error_event_that_gives_its_http_status_as_the_code_is_read_by_
             err = await raised(provider.run(CLASSIFIER, classify_request(), MODEL))
 
     assert (err.type, err.non_retryable) == (kind, non_retryable)
+
+
+async def test_a_stream_cut_after_its_answer_began_reports_what_was_billed() -> None:
+    # OpenAI counts a stream's tokens only in its last chunk: a connection broken mid-answer
+    # carried no usage, and each retry's prompt and partial answer were billed and counted as
+    # nothing (up to ten attempts on a chain's last route). Estimated from the text now.
+    partial = '{"category": "Account", "confidence": 0.9, "rationale": "the customer cannot '
+    with FakeStreamServer() as fake_stream:
+        fake_stream.push([chunk({"role": "assistant", "content": partial}), (RESET, None)])
+        fake_stream.push([(RESET, None)])  # broken before any answer: nothing billed
+        async with stream_provider("openai", fake_stream) as provider:
+            cut = await raised(provider.run(CLASSIFIER, classify_request(), MODEL))
+            unanswered = await raised(provider.run(CLASSIFIER, classify_request(), MODEL))
+
+    assert cut.non_retryable is False
+    (usage,) = cut.details
+    assert usage["input_tokens"] > 0 and usage["output_tokens"] > 0 and usage["requests"] == 1
+    assert usage["estimated"] is True
+    assert unanswered.non_retryable is False and not unanswered.details
