@@ -138,13 +138,25 @@ class Classification(BaseModel):
     rationale: str = Field(max_length=500)
 
 
+MAX_CUES = 20
+
+
 class TriageResult(BaseModel):
     priority: Priority
     rationale: str = Field(max_length=500)
-    cues: list[str] = Field(default_factory=list, max_length=20)
+    cues: list[str] = Field(default_factory=list, max_length=MAX_CUES)
     # Several questions or an investigation across areas: resolved by an orchestrator run
     # (planner and specialist workers) instead of a single draft, when configured.
     complex: bool = False
+
+    @field_validator("cues", mode="before")
+    @classmethod
+    def _first_cues(cls, value: object) -> object:
+        # The words that drove the decision, shown, read by nothing that decides: a model that
+        # listed a 21st cost the call a repair round, and a second miss dropped the whole
+        # triage (an Urgent outage taken as Medium). The first ones are kept; a recorded answer
+        # (at most 20, validated when it was made) reads the same.
+        return value[:MAX_CUES] if isinstance(value, list) else value
 
 
 class KnowledgeArticle(BaseModel):
