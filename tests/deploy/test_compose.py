@@ -183,6 +183,16 @@ def valueless_settings() -> set[str]:
     return set(re.findall(r"^\s+([A-Z][A-Z0-9_]*):\s*(?:#.*)?$", COMPOSE.read_text(), re.M))
 
 
+def test_env_example_sets_each_variable_once() -> None:
+    # Compose keeps a variable's last line: a tag set on the first of two was silently ignored.
+    names = [
+        line.split("=", 1)[0].strip()
+        for line in ENV_EXAMPLE.read_text().splitlines()
+        if "=" in line and not line.lstrip().startswith("#")
+    ]
+    assert len(names) == len(set(names)), sorted({n for n in names if names.count(n) > 1})
+
+
 def test_env_example_lists_every_variable_the_compose_file_uses_and_no_real_secret() -> None:
     used = set(re.findall(r"\$\{([A-Z0-9_]+)", COMPOSE.read_text()))
     example = example_env()
