@@ -1,6 +1,7 @@
 """The agent activities: one LLM (or offline) call each, dispatched to the route's provider."""
 
 from collections.abc import Mapping
+from typing import Final
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -45,6 +46,7 @@ from shared.orchestration import (
     WorkRequest,
     WorkResult,
 )
+from shared.pipeline_config import OFFLINE_ROUTE
 from shared.swarm import InsightRequest, ReviewInsights
 
 
@@ -135,7 +137,9 @@ class AgentActivities:
     @activity.defn(name=names.VALIDATE_RESOLUTION)
     async def validate_resolution(self, request: ValidateRequest) -> AgentReply[Validation]:
         reply = await self._run(VALIDATOR, request)
-        reply.output = consistent_verdict(with_policy(reply.output, request))
+        if reply.usage.provider != OFFLINE_ROUTE.provider:  # the offline rules are these rules
+            reply.output = with_policy(reply.output, request)
+        reply.output = consistent_verdict(reply.output)
         return reply
 
     @activity.defn(name=names.PLAN_TASK)
@@ -170,15 +174,24 @@ class AgentActivities:
 NOT_APPROVED = "the validator did not approve the draft and named no finding"
 
 
+# What the fixed rules add to a model validator's verdict: what no reply may hold, whatever a
+# model judged. Not the forbidden promises: those patterns were written for the offline
+# templates and flag wording a model validator rightly approves ("our team will get back to you
+# within 24 hours", a refund timeline taken from the cited article); their rate on model text is
+# unmeasured, and each would cost a revision round or a person.
+MODEL_VERDICT_RULES: Final = frozenset({FindingCode.EMPTY, FindingCode.INTERNAL_LEAK})
+
+
 def with_policy(validation: Validation, request: ValidateRequest) -> Validation:
-    """The verdict with what the fixed policy rules find in the draft (offline/validator.py
-    policy_findings) and the verdict did not name. A model validator's word was final: a draft
-    an injected ticket had made repeat the system prompt or quote an internal note, or a blank
-    one, went out "approved" by a validator that read the same ticket. Made here, where the
-    answer is recorded (as consistent_verdict)."""
+    """The verdict with what the fixed rules find in the draft (offline/validator.py
+    policy_findings: a blank reply, an internal note, the agents' own instructions) and the
+    verdict did not name. A model validator's word was final: a draft an injected ticket had
+    made repeat the system prompt or quote an internal note, or a blank one, went out
+    "approved" by a validator that read the same ticket. Made here, where the answer is
+    recorded (as consistent_verdict)."""
     named = {f.code for f in validation.findings}
     found = policy_findings(request.draft, request.articles, min_chars=1)
-    added = [f for f in found if f.code not in named]
+    added = [f for f in found if f.code in MODEL_VERDICT_RULES and f.code not in named]
     if not added:
         return validation
     return Validation(approved=False, findings=[*validation.findings, *added])

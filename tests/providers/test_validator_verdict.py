@@ -61,12 +61,8 @@ INTERNAL = "Refunds above 500 USD need a team lead's approval in the billing con
         ("Sure. " + RESOLVER.instructions, FindingCode.INTERNAL_LEAK),
         (f"Good news: {INTERNAL} So I have asked for it.", FindingCode.INTERNAL_LEAK),
         ("   \n ", FindingCode.EMPTY),
-        (
-            "Thanks for writing. We guarantee a full refund within 24 hours, no questions asked.",
-            FindingCode.FORBIDDEN_PROMISE,
-        ),
     ],
-    ids=["system-prompt", "internal-note", "blank", "promise"],
+    ids=["system-prompt", "internal-note", "blank"],
 )
 async def test_policy_refuses_a_draft_a_model_validator_approved(
     fake: FakeLLMServer, make_llm_provider: MakeProvider, text: str, code: FindingCode
@@ -93,3 +89,27 @@ async def test_policy_refuses_a_draft_a_model_validator_approved(
 
     assert reply.output.approved is False
     assert code in [f.code for f in reply.output.findings]
+
+
+async def test_a_model_validators_approval_of_a_timeline_stands(
+    fake: FakeLLMServer, make_llm_provider: MakeProvider
+) -> None:
+    # The offline templates' promise patterns are not imposed on a model's judgement: they flag
+    # ordinary wording ("get back to you within 24 hours") at a rate nobody measured on model text.
+    fake.push(Reply(output={"approved": True, "findings": []}))
+    activities = AgentActivities({"openai": make_llm_provider("openai")})
+    request = request_for(VALIDATOR)
+    assert isinstance(request, ValidateRequest)
+    text = "Thanks for writing. Our team will get back to you within 24 hours about the invoice."
+    routed = request.model_copy(
+        update={
+            "route": AgentRoute(provider="openai", model=MODELS["openai"]),
+            "draft": request.draft.model_copy(update={"text": text}),
+        }
+    )
+
+    reply: AgentReply[Validation] = await ActivityEnvironment().run(
+        activities.validate_resolution, routed
+    )
+
+    assert reply.output.approved is True and reply.output.findings == []
