@@ -109,10 +109,14 @@ async def _stop_everything(
 
 def _cancel_on_sigterm() -> None:
     # Ctrl-C already cancels the main task (asyncio.run); make SIGTERM (a supervisor, CI's
-    # timeout, `kill`) do the same, so the `finally` below stops what this job started.
+    # timeout, `kill`) and SIGHUP (the terminal closed) do the same, so the `finally` below
+    # stops what this job started. A closed terminal ended the job at once, and the server,
+    # in a process group of its own, ran on unowned with its port and database lock.
     task = asyncio.current_task()
     if task is not None:
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+        loop = asyncio.get_running_loop()
+        for stop in (signal.SIGTERM, signal.SIGHUP):
+            loop.add_signal_handler(stop, task.cancel)
 
 
 async def _ensure_server(

@@ -150,11 +150,20 @@ def _kept_running_job(tmp_path: Path, ticket_id: str) -> tuple[subprocess.Popen[
     )
 
 
-def test_sigterm_stops_a_kept_running_job_and_everything_it_started(tmp_path: Path) -> None:
-    job, port = _kept_running_job(tmp_path, "K-1")
+@pytest.mark.parametrize(
+    ("stop", "ticket"),
+    [(signal.SIGTERM, "K-1"), (signal.SIGHUP, "K-5")],
+    ids=["sigterm", "terminal-closed"],
+)
+def test_a_signal_stops_a_kept_running_job_and_everything_it_started(
+    tmp_path: Path, stop: signal.Signals, ticket: str
+) -> None:
+    # SIGHUP (the terminal closed) ended the job at once, and its embedded server, in a process
+    # group of its own, ran on unowned with its port and database lock.
+    job, port = _kept_running_job(tmp_path, ticket)
     try:
         assert port_is_open(port)
-        job.send_signal(signal.SIGTERM)  # to the job only, as a supervisor would
+        job.send_signal(stop)  # to the job only, as a supervisor (or a closed terminal) would
         assert job.wait(60) == 0
     finally:
         kill_group(job)
