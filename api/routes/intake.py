@@ -300,8 +300,12 @@ async def _submit(
         raise ApiError(422, "no ticket could be accepted: " + "; ".join(problems[:3]), problems)
     client: Client = await temporal_client(request)
     outcomes = await ops.submit_each(client, [t for _, t in tickets], keyed=keyed)
-    if all(isinstance(o, Exception) for o in outcomes):
-        raise next(o for o in outcomes if isinstance(o, Exception))  # its own status (503, ...)
+    failed = [o for o in outcomes if isinstance(o, Exception)]
+    taken = [o for o in outcomes if isinstance(o, ops.SubmitOutcome) and (keyed or not o.conflict)]
+    if failed and not taken:
+        # Nothing taken, and a start failed: its own status (503, ...), which a client retries;
+        # a 409 for the ids that collide beside it was taken as final.
+        raise failed[0]
     accepted, not_taken = [], []
     for (index, _), outcome in zip(tickets, outcomes, strict=True):
         if isinstance(outcome, Exception):

@@ -254,3 +254,33 @@ async def test_one_items_failed_start_refuses_that_item_and_keeps_the_others(
     assert refused["problems"][0].startswith("not started: the ticket service could not take it")
     assert "submit it again" in refused["problems"][0]
     assert alone.status_code == 400  # one item alone still answers its own error
+
+
+async def test_a_failed_start_beside_only_collisions_answers_its_own_status(
+    http: httpx.AsyncClient, tokens: Tokens, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Nothing taken: a 409 for the collision beside it was read as final, though the failed
+    # start's own answer (503) says to try again.
+    from shared import operations
+
+    real = operations.start_ticket
+    taken_id, failing = unique_id(), unique_id()
+    first = {"id": taken_id, "subject": "Invoice", "body": "Where is my March invoice?"}
+    assert (
+        await http.post("/tickets", headers=bearer(tokens.submit), json=first)
+    ).status_code == 202
+
+    async def start(client: object, ticket: Ticket, **kwargs: object) -> object:
+        if ticket.ticket_id == failing:
+            raise RPCError("the server is unavailable", RPCStatusCode.UNAVAILABLE, b"")
+        return await real(client, ticket, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(operations, "start_ticket", start)
+    items = [
+        {"id": taken_id, "subject": "Other", "body": "Another ticket under the same id."},
+        {"id": failing, "subject": "Password", "body": "The reset e-mail never arrives."},
+    ]
+
+    answer = await http.post("/tickets", headers=bearer(tokens.submit), json=items)
+
+    assert answer.status_code == 503, answer.text
