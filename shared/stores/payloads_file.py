@@ -52,28 +52,52 @@ log = logging.getLogger(__name__)
 
 
 def _read_records(path: Path) -> list[dict[str, Any]]:
-    """An owner file's records. A line that is not one (a write cut short by a full disk, its
-    store failed and retried) is skipped and said: one such line stopped every erasure and
-    every garbage collection, for every customer, until someone mended the file by hand."""
+    """An owner file's records. A line that is not one record is read for the records in it: a
+    write cut short by a full disk (its store failed and was retried) left part of a record,
+    and the next one stored before this version began each write on a line of its own was
+    glued to it; the whole records in such a line are kept, the part skipped and said. One
+    such line stopped every erasure and every garbage collection, for every customer, until
+    someone mended the file by hand; skipped whole, it lost the glued record's ownership."""
     records = []
     for number, line in enumerate(path.read_text("utf-8").splitlines(), start=1):
         if not line:
             continue
         try:
-            record = json.loads(line)
+            found = [json.loads(line)]
         except ValueError:
-            record = None
-        if (
-            isinstance(record, dict)
-            and isinstance(record.get("owner_id"), str)
-            and isinstance(record.get("sha256"), str)
-        ):
-            records.append(record)
-        else:
+            found = _records_in(line)
             log.warning(
-                "%s line %d is not an ownership record (a write cut short?): skipped", path, number
+                "%s line %d is not one ownership record (a write cut short?): %d record(s) "
+                "read from it, the rest skipped",
+                path,
+                number,
+                sum(_is_record(r) for r in found),
             )
+        records.extend(r for r in found if _is_record(r))
     return records
+
+
+def _is_record(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and isinstance(value.get("owner_id"), str)
+        and isinstance(value.get("sha256"), str)
+    )
+
+
+def _records_in(line: str) -> list[Any]:
+    """The whole JSON objects in ``line``, each read from a "{" no earlier object covers."""
+    decoder = json.JSONDecoder()
+    found, at = [], line.find("{")
+    while at != -1:
+        try:
+            value, end = decoder.raw_decode(line, at)
+        except (ValueError, RecursionError):
+            at = line.find("{", at + 1)
+            continue
+        found.append(value)
+        at = line.find("{", end)
+    return found
 
 
 class FilePayloadDriver(ContentAddressedDriver):

@@ -4,6 +4,7 @@ and skipped the write whenever a file of the same size was there, so a file chan
 torn line (a write a full disk cut short) stops nothing: the line is skipped, and the next
 record stored is a line of its own."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -71,5 +72,28 @@ async def test_a_record_stored_after_a_torn_line_is_read(tmp_path: Path) -> None
         file.write('{"sha256":"cccc","owner_id":"tick')
 
     await driver.put_many([("d" * 64, b"two")], owner("ticket-T-1"))
+
+    assert await driver.payloads_of("ticket-T-1") == {"a" * 64, "d" * 64}
+
+
+async def test_a_record_glued_to_a_torn_line_keeps_its_ownership(tmp_path: Path) -> None:
+    # Before each append began a line of its own, the next record was glued to a torn one:
+    # skipped whole, the glued record's payload was owned by nobody as far as garbage
+    # collection could tell, and a file a running ticket needed could be deleted.
+    driver = FilePayloadDriver(tmp_path)
+    await driver.put_many([("a" * 64, b"one")], owner("ticket-T-1"))
+    glued = '{"sha256":"cccc","owner_id":"tick' + json.dumps(
+        {
+            "sha256": "d" * 64,
+            "owner_id": "ticket-T-1",
+            "owner_kind": "workflow",
+            "owner_type": "TicketWorkflow",
+            "run_id": "run-1",
+            "namespace": "default",
+            "stored_at": "2026-12-05T00:00:00+00:00",
+        }
+    )
+    with driver._owner_file("ticket-T-1").open("a") as file:
+        file.write("\n" + glued + "\n")
 
     assert await driver.payloads_of("ticket-T-1") == {"a" * 64, "d" * 64}
