@@ -210,7 +210,14 @@ async def test_two_redrives_planned_at_once_reset_a_ticket_once(
     [first], [second] = one.tickets, other.tickets
     assert first.error is None and first.new_run_id not in (None, first_run)
     assert second.new_run_id is None and (second.error or "").startswith("redriven meanwhile")
-    runs = [e.run_id async for e in client.list_workflows(f"WorkflowId = '{handle.id}'")]
+
+    async def listed() -> list[str] | None:
+        # Visibility is written after the reset: the new run may not be listed at once (a
+        # fresh clone's suite listed only the first).
+        runs = [e.run_id async for e in client.list_workflows(f"WorkflowId = '{handle.id}'")]
+        return runs if len(runs) >= 2 else None
+
+    runs = await wait_until(listed, what="the reset run in visibility")
     assert len(runs) == 2  # the failed run and one reset of it, none terminated by another
 
 
