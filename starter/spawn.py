@@ -63,16 +63,7 @@ def stop_left_behind(keep: "set[subprocess.Popen[bytes]] | None" = None) -> None
     """Stop the children of a group of their own still running (SIGTERM, then SIGKILL), but
     those in ``keep``."""
     for process in list(_OWN_GROUP - (keep or set())):
-        _OWN_GROUP.discard(process)
-        if process.poll() is not None:
-            continue
-        process.terminate()
-        try:
-            process.wait(LEFT_BEHIND_GRACE_SECONDS)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(KILL_WAIT_SECONDS)
+        _stop_now(process, LEFT_BEHIND_GRACE_SECONDS)
 
 
 async def spawned(
@@ -126,13 +117,19 @@ KILL_WAIT_SECONDS = 5
 async def stop_process(process: "subprocess.Popen[bytes] | None", grace: float) -> None:
     """SIGTERM, ``grace`` seconds to exit, then SIGKILL: how every child this client started
     is stopped (the server, the worker, the codec server)."""
+    await asyncio.to_thread(_stop_now, process, grace)
+
+
+def _stop_now(process: "subprocess.Popen[bytes] | None", grace: float) -> None:
+    """Blocking: SIGTERM, ``grace`` seconds to exit, then SIGKILL; no longer this process's to
+    stop on the way out either way."""
     forget(process)
     if process is None or process.poll() is not None:
         return
     process.terminate()
     try:
-        await asyncio.to_thread(process.wait, grace)
+        process.wait(grace)
     except subprocess.TimeoutExpired:
         process.kill()
         with contextlib.suppress(subprocess.TimeoutExpired):
-            await asyncio.to_thread(process.wait, KILL_WAIT_SECONDS)
+            process.wait(KILL_WAIT_SECONDS)
