@@ -1,6 +1,5 @@
 """What the API's routes take and return, beyond the models shared with the workflows."""
 
-import uuid
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +22,7 @@ from shared.review import (
     MAX_REVISION,
     ReviewAction,
     one_break,
+    run_id_chain,
 )
 from shared.run_spend import EarlierRuns
 from shared.ticket_status import TicketReading
@@ -197,11 +197,8 @@ class ReviewRequest(BaseModel):
     def _chain_is_a_run_id(cls, value: str | None) -> str | None:
         # A chain is a run id (a UUID): anything else was refused as "a review for an earlier
         # ticket under this id", which sent the caller looking for a resubmission.
-        if value is None or not value.strip():
-            return None  # "" is no chain, as the workflow reads it
         try:
-            # As the server writes run ids: an uppercase or braced spelling compared unequal.
-            return str(uuid.UUID(value))
+            return run_id_chain(value)
         except ValueError:
             raise ValueError(
                 f"{value[:64]!r} is not a ticket's chain: give the `chain` GET /tickets/{{id}} "

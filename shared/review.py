@@ -1,6 +1,7 @@
 """A person's decision on a ticket awaiting review, and what the workflow answers."""
 
 import unicodedata
+import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -72,6 +73,16 @@ def one_break(text: str | None) -> str | None:
     written on Windows has it; the answer sent and the length counted are the same whichever
     way the text came (the API, the console, the CLI's --edit)."""
     return None if text is None else text.replace("\r\n", "\n")
+
+
+def run_id_chain(value: str | None) -> str | None:
+    """A ticket's chain (its first run id) as the server writes run ids, or None for none given
+    ("" included, as the workflow reads it). The workflow compares strings: an uppercase or
+    braced spelling was refused as another ticket's review. Raises ValueError for a value that
+    is no run id (the caller names where it came from)."""
+    if value is None or not value.strip():
+        return None
+    return str(uuid.UUID(value))
 
 
 class ReviewDecision(BaseModel):

@@ -14,6 +14,7 @@ from api.accounts import Role
 from policy.transitions import TicketState
 from shared import names
 from shared.orchestration import MAX_TASK_CHARS
+from shared.review import run_id_chain
 from shared.swarm import MAX_CHUNK_SIZE
 from shared.temporal_client import MAX_PORT
 from shared.ticket_status import StoppedState, listed_state
@@ -137,6 +138,16 @@ def _matching(text: str, pattern: str, what: str, rule: str) -> str:
 def ticket_id_argument(text: str) -> str:
     """A ticket id as tickets have them: 1-64 letters, digits, '.', '_' or '-'."""
     return _matching(text, TICKET_ID_PATTERN, "ticket id", "1-64 letters, digits, '.', '_' or '-'")
+
+
+def chain_argument(text: str) -> str | None:
+    """A ticket's chain as `status` prints it (its first run id; "" for none)."""
+    try:
+        return run_id_chain(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text[:64]!r} is not a ticket's chain: give the chain `status` prints (a run id)"
+        ) from None
 
 
 # A workflow id given by hand (--id of plan, swarm, batch): what the Web UI and the CLI can show

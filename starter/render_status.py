@@ -3,6 +3,7 @@ failure, the calls a running one waits on, its transitions and its usage."""
 
 import textwrap
 from collections.abc import Sequence
+from datetime import datetime
 
 from rich.table import Table
 
@@ -12,6 +13,20 @@ from shared.run_spend import EarlierRuns
 from shared.view import TicketView
 from starter.plain_text import console, line
 from starter.render import ESTIMATE_NOTE, deadline_text, tokens_text, usd_text
+
+
+def review_command_line(view: TicketView, began: datetime) -> str:
+    """The `review` that decides on what this status shows, and only on it: the draft's
+    revision, the ticket's chain (another ticket submitted under its id since starts its
+    revisions at 1 again) and the wait for review it is in."""
+    shown = [f"review {view.ticket_id}"]
+    if view.draft:
+        shown.append(f"--revision {view.draft.revision}")
+    if view.chain:
+        shown.append(f"--chain {view.chain}")
+    shown.append(f"--waiting-since {began.isoformat()}")
+    actions = "--approve, --edit FILE, --rework NOTE or --reject REASON"
+    return " ".join(shown) + f" with {actions}"
 
 
 def print_status(
@@ -59,6 +74,7 @@ def print_status(
     if began is not None and view.state is TicketState.AWAITING_REVIEW and not shown_other:
         # What `review --waiting-since` takes, exactly (the workflow compares the moment).
         out.print(f"Waiting    for review since {began.isoformat()}")
+        out.print(f"Decide     {review_command_line(view, began)}")
     for r in view.reviews:
         status = "applied" if r.applied else f"ignored ({r.note})"
         who = f"{r.decision.reviewer}: {r.decision.action}" if r.decision else "unparseable signal"

@@ -21,7 +21,7 @@ from shared.review import (
 )
 from shared.view import TicketView
 from starter import render
-from starter.arguments import positive_int_up_to, ticket_id_argument, wait_seconds
+from starter.arguments import chain_argument, positive_int_up_to, ticket_id_argument, wait_seconds
 from starter.connection import open_client
 from starter.errors import EXIT_OK, EXIT_PARTIAL, CliError, explain
 
@@ -41,6 +41,7 @@ def _decision(args: argparse.Namespace) -> ReviewDecision:
     fields: dict[str, object] = {
         "reviewer": reviewer,
         "revision": args.revision,
+        "chain": args.chain,
         "waiting_since": args.waiting_since,
     }
     # "is not None": an empty --rework "" or --edit "" fell through to the rejection and was
@@ -78,6 +79,7 @@ def _decision(args: argparse.Namespace) -> ReviewDecision:
         # have at most 4000 characters" for a --rework).
         flag = {
             "revision": "--revision",
+            "chain": "--chain",
             "waiting_since": "--waiting-since",
             "reviewer": "--reviewer",
             "notes": "--rework",
@@ -147,6 +149,12 @@ def add_parser(
         "--revision",
         type=positive_int_up_to(MAX_REVISION),
         help="the draft revision you reviewed (refused if stale)",
+    )
+    p.add_argument(
+        "--chain",
+        type=chain_argument,
+        help="the ticket's chain as `status` prints it: refused if the ticket was stopped and "
+        "submitted again under its id since (its revisions count from 1 again)",
     )
     p.add_argument(
         "--waiting-since",

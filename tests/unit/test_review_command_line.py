@@ -1,0 +1,68 @@
+"""The `review` that `status` prints for a ticket waiting for review names what the reviewer saw:
+the draft's revision, the ticket's chain and the wait, so pasting it never decides on another
+ticket submitted under the same id since."""
+
+import shlex
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+
+from policy.transitions import TicketState
+from shared.view import DraftRecord, TicketView, Transition
+from starter import cli, render_status
+from starter.review_command import _decision
+
+BEGAN = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
+CHAIN = str(uuid.uuid4())
+
+
+def waiting() -> TicketView:
+    moved = Transition(
+        from_state=TicketState.VALIDATED,
+        to_state=TicketState.AWAITING_REVIEW,
+        at=BEGAN,
+        agent="a",
+        reason="r",
+    )
+    return TicketView(
+        ticket_id="T-1",
+        subject="s",
+        state=TicketState.AWAITING_REVIEW,
+        chain=CHAIN,
+        draft=DraftRecord(revision=2, text="Hello", author="m"),
+        transitions=[moved],
+        review_reasons=["urgent"],
+        review_reason_codes=["urgent"],
+    )
+
+
+def test_the_printed_review_command_decides_on_exactly_what_status_showed(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    render_status.print_status(waiting())
+    out = capsys.readouterr().out
+    printed = next(line for line in out.splitlines() if line.startswith("Decide"))
+    command = printed.removeprefix("Decide").split(" with ")[0]
+    args = cli.build_parser().parse_args([*shlex.split(command), "--approve"])
+
+    decision = _decision(args)
+    assert (decision.revision, decision.chain, decision.waiting_since) == (2, CHAIN, BEGAN)
+    # Stopped from outside: nothing to decide on.
+    render_status.print_status(waiting(), "TERMINATED")
+    assert "Decide" not in capsys.readouterr().out
+
+
+def test_a_chain_is_read_as_the_server_writes_it_and_anything_else_is_named(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    braced = "{" + CHAIN.upper() + "}"
+    args = cli.build_parser().parse_args(["review", "T-1", "--approve", "--chain", braced])
+    assert _decision(args).chain == CHAIN  # compared as a string by the workflow
+    blank = cli.build_parser().parse_args(["review", "T-1", "--approve", "--chain", ""])
+    assert blank.chain is None
+
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["review", "T-1", "--approve", "--chain", "nope"])
+    said = capsys.readouterr().err
+    assert "argument --chain: 'nope' is not a ticket's chain: give the chain `status`" in said
