@@ -10,6 +10,9 @@ from typing import Any, Final, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from activities.providers.base import OutT
+from shared.agents import Draft
+from shared.orchestration import Synthesis, WorkResult
+from shared.review import visible
 
 E = TypeVar("E", bound=Exception)
 
@@ -133,14 +136,30 @@ def spent_before_failing(err: Exception) -> Completion | None:
     return spent if isinstance(spent, Completion) else None
 
 
+# The field of an answer that is the text a customer (or the next agent) reads. Blank there
+# (spaces, line breaks, zero-width characters: shared/review.visible) meets the schema's
+# min_length: the draft went on to the validator, which found it empty and cost a whole
+# revision round (two more calls) where a repair round asks once.
+ANSWER_TEXT_FIELDS: Final[dict[type[BaseModel], str]] = {
+    Draft: "text",
+    WorkResult: "output",
+    Synthesis: "answer",
+}
+
+
 def parse(output_model: type[OutT], completion: Completion) -> OutT:
     if completion.refusal:
         raise ValueError(completion.refusal[:300])
     if completion.data is not None:
-        return output_model.model_validate(completion.data)
-    if not completion.text:
+        output = output_model.model_validate(completion.data)
+    elif not completion.text:
         raise ValueError("the model returned no answer")
-    return output_model.model_validate_json(completion.text)
+    else:
+        output = output_model.model_validate_json(completion.text)
+    field_name = ANSWER_TEXT_FIELDS.get(output_model)
+    if field_name is not None and not visible(getattr(output, field_name)):
+        raise ValueError(f"'{field_name}' is blank: write the answer itself in it")
+    return output
 
 
 def problem(err: Exception) -> str:
