@@ -24,6 +24,11 @@ ID_CONFLICT: Final = "ID_CONFLICT"
 MAX_CONFLICT_IDS: Final = 20
 
 
+# The longest check interval: a hundred years. The workflow adds it to the last check's time,
+# and 1e12 seconds (31,700 years) is past what a date holds (the server takes such a timer).
+MAX_CHECK_SECONDS: Final = 100 * 365 * 86_400.0
+
+
 class BatchSettings(BaseModel):
     # Tickets in flight at once: started and not yet at rest (completed, failed, rejected or
     # waiting for a person).
@@ -33,9 +38,13 @@ class BatchSettings(BaseModel):
     tickets_per_run: int = Field(default=500, ge=1, le=1_000)
     # This often, ask the server about the tickets in flight: one terminated by an operator (or
     # timed out) never reports in, and must not hold its place in the window for ever.
-    # At most a day: a value past what a timer can hold (1e12 from a program) failed the batch's
-    # first workflow task on every attempt, before any ticket started.
-    check_after_seconds: float = Field(default=600.0, ge=1.0, le=86_400.0, allow_inf_nan=False)
+    # Bounded: 1e12 from a program failed the batch's first workflow task on every attempt,
+    # before any ticket started. Not by a day, as it was from 2026-12-05 (c07641f): a batch's
+    # input is read again on every replay, and one started with two days before then failed
+    # every workflow task on a worker with the day's bound.
+    check_after_seconds: float = Field(
+        default=600.0, ge=1.0, le=MAX_CHECK_SECONDS, allow_inf_nan=False
+    )
 
 
 class BatchTotals(BaseModel):
