@@ -1,14 +1,16 @@
 """The HTTP side of the codec server: Temporal's remote codec protocol with an origin allow-list
 and optional bearer tokens.
 
-Protocol: ``POST .../encode`` and ``POST .../decode`` (only the last path segment matters, so a
-proxy may put the server under a prefix; the namespace comes from the ``X-Namespace`` header, or
-else from a one-segment prefix, ``/{namespace}/decode``), body and
-answer ``{"payloads": [...]}`` in protobuf JSON. Browsers (the Web UI) send a CORS preflight
-first; a request from an origin that is not allowed is refused outright (403), not just left
-without CORS headers, so no page elsewhere can use a user's network position to decrypt. That
-is all the allow-list does: a caller that is not a browser sends any Origin it likes, or none,
-so without a token whatever reaches the port gets plaintext (docs/privacy.md).
+Protocol: ``POST .../encode``, ``POST .../decode`` and ``POST .../download`` (only the last path
+segment matters, so a proxy may put the server under a prefix; the namespace comes from the
+``X-Namespace`` header, or else from a one-segment prefix, ``/{namespace}/decode``), body and
+answer ``{"payloads": [...]}`` in protobuf JSON. Decode fetches external-storage references from
+the payload store, unless asked ``?preserveStorageRefs=true``; download fetches references only.
+Browsers (the Web UI) send a CORS preflight first; a request from an origin that is not allowed
+is refused outright (403), not just left without CORS headers, so no page elsewhere can use a
+user's network position to decrypt. That is all the allow-list does: a caller that is not a
+browser sends any Origin it likes, or none, so without a token whatever reaches the port gets
+plaintext (docs/privacy.md).
 
 Limits: a body of at most 16 MiB holding at most 2,000 payloads, each with at most 64 metadata
 entries and 16 external references (413 beyond any), read only once the request's turn came
@@ -35,6 +37,7 @@ from codec_server.payloads import (
     ByteBudget,
     decode_in_thread,
     encode_in_thread,
+    is_reference,
     resolve_references,
 )
 from codec_server.settings import (
@@ -50,7 +53,10 @@ from codec_server.settings import (
 )
 from codec_server.tokens import KeysUnavailable, TokenVerifier
 
-ALLOWED_HEADERS = ["content-type", "x-namespace", "authorization"]
+# The Web UI sends its user's id token as Authorization-Extras beside the access token (its
+# "pass access token" setting with an identity provider): a preflight naming a header not listed
+# is refused, and the UI showed every payload encrypted.
+ALLOWED_HEADERS = ["content-type", "x-namespace", "authorization", "authorization-extras"]
 NOT_PAYLOADS = 'the body must be {"payloads": [...]} in protobuf JSON'
 # A payload's fields in protobuf JSON (json_format also reads the proto names).
 PAYLOAD_FIELDS = frozenset({"metadata", "data", "externalPayloads", "external_payloads"})
@@ -243,8 +249,7 @@ def build_app(
     def decoded(payloads: list[Payload], budget: ByteBudget) -> bytes:
         return answer_of(decode_in_thread(converter, payloads, budget))
 
-    async def handle(request: Request, decode: bool) -> Response:
-        action = "decode" if decode else "encode"
+    async def handle(request: Request, action: str) -> Response:
         namespace = named_namespace(request) or "-"
         refused, who = await refusal(request)
         if refused is not None:
@@ -253,13 +258,13 @@ def build_app(
         counted: list[int] = []  # the request's payloads, once parsed
         status = 500  # until answered: an error or a cancellation is audited as one
         try:
-            response = await answer(request, decode, counted)
+            response = await answer(request, action, counted)
             status = response.status_code
             return response
         finally:
             audit.record(request, action, who, status, counted[0] if counted else None, namespace)
 
-    async def answer(request: Request, decode: bool, counted: list[int]) -> Response:
+    async def answer(request: Request, action: str, counted: list[int]) -> Response:
         try:
             async with turns.turn():
                 # Read in its turn: a request waiting for one holds no body in memory.
@@ -268,13 +273,10 @@ def build_app(
                 # Stored payloads are fetched on this loop (the store's connections are its).
                 payloads = await asyncio.to_thread(parse_payloads, body)
                 counted.append(len(payloads))
-                if decode:
-                    # One budget for the references and the old claim checks alike.
-                    budget = ByteBudget()
-                    payloads = await resolve_references(converter, payloads, budget)
-                    answer = await asyncio.to_thread(decoded, payloads, budget)
-                else:
+                if action == "encode":
                     answer = await asyncio.to_thread(encoded, payloads)
+                else:
+                    answer = await fetched_and_decoded(request, action, payloads)
         except Refused as err:
             headers = {"Retry-After": "1"} if err.status == 503 else None
             return _error(err.status, err.message, headers)
@@ -282,15 +284,39 @@ def build_app(
             return Response(status_code=400)
         return Response(answer, media_type="application/json")
 
+    async def fetched_and_decoded(request: Request, action: str, payloads: list[Payload]) -> bytes:
+        """Temporal's codec protocol with external storage: ``/decode`` fetches the references
+        from the payload store unless asked ``?preserveStorageRefs=true`` (the Web UI's history
+        page, which shows a reference and fetches it with ``/download`` when it is clicked);
+        ``/download`` takes references only, and answers each fetched or not at all."""
+        if action == "download" and not all(is_reference(p) for p in payloads):
+            raise Refused(400, "all payloads must be storage references")
+        # One budget for the references and the old claim checks alike.
+        budget = ByteBudget()
+        if request.query_params.get("preserveStorageRefs", "").lower() != "true":
+            payloads = await resolve_references(converter, payloads, budget)
+        if action == "download" and (left := sum(is_reference(p) for p in payloads)):
+            raise Refused(
+                502,
+                f"{left} of {len(payloads)} references could not be fetched from the payload "
+                "store (this server's log says why)",
+            )
+        return await asyncio.to_thread(decoded, payloads, budget)
+
     @app.post("/decode")
     @app.post("/{prefix:path}/decode")
     async def decode(request: Request) -> Response:
-        return await handle(request, decode=True)
+        return await handle(request, "decode")
+
+    @app.post("/download")
+    @app.post("/{prefix:path}/download")
+    async def download(request: Request) -> Response:
+        return await handle(request, "download")
 
     @app.post("/encode")
     @app.post("/{prefix:path}/encode")
     async def encode(request: Request) -> Response:
-        return await handle(request, decode=False)
+        return await handle(request, "encode")
 
     @app.get("/health")
     async def health() -> dict[str, str]:

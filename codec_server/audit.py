@@ -1,8 +1,8 @@
-"""One line per decode or encode request the codec server answers or refuses: who asked (the
-shared token, a user's access token by its subject, or no one in particular where no token is
-required), from where, for which namespace, how many payloads, and the answer's status. Never a
-payload, a token or a key. A security reviewer asked "who decrypted what": without these
-lines the server kept no trace of it (uvicorn's access log is off: paths only)."""
+"""One line per decode, download or encode request the codec server answers or refuses: who asked
+(the shared token, a user's access token by its subject, or no one in particular where no token
+is required), from where, for which namespace, how many payloads, and the answer's status. Never
+a payload, a token or a key. A security reviewer asked "who decrypted what": without these lines
+the server kept no trace of it (uvicorn's access log is off: paths only)."""
 
 import logging
 import sys

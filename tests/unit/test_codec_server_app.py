@@ -141,3 +141,23 @@ def test_a_shared_token_too_short_to_resist_guessing_is_refused_at_start() -> No
         CodecServerSettings.from_env({"TICKETS_CODEC_AUTH_TOKEN": "abc"})
     token = "t" * MIN_AUTH_TOKEN_CHARS
     assert CodecServerSettings.from_env({"TICKETS_CODEC_AUTH_TOKEN": token}).auth_token == token
+
+
+def test_a_preflight_for_the_headers_the_web_ui_sends_with_an_identity_provider_is_allowed() -> (
+    None
+):
+    # With "pass access token" and OIDC the UI adds the user's id token as Authorization-Extras:
+    # the preflight was refused (400) and every payload stayed encrypted on the page.
+    asked = "authorization,authorization-extras,content-type,x-namespace"
+    answer = client().options(
+        "/decode",
+        headers={
+            "Origin": UI,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": asked,
+        },
+    )
+
+    assert answer.status_code == 200, answer.text
+    allowed = answer.headers["access-control-allow-headers"].lower()
+    assert set(asked.split(",")) <= {h.strip() for h in allowed.split(",")}

@@ -2,6 +2,7 @@
 budget for external-storage references and the old claim-check codec's references alike, and no
 more fetching once the store has failed or the request's time is up."""
 
+import base64
 import hashlib
 import logging
 from collections.abc import Sequence
@@ -201,3 +202,48 @@ async def test_an_old_claim_check_that_was_encrypted_is_not_read(
         payloads = answered(await http.post(f"{url}/decode", json=body(*[wrapped] * 5, old)))
 
     assert [resolved(p) for p in payloads] == [False] * 5 + [True]
+
+
+async def test_the_web_ui_keeps_references_on_its_history_page_and_downloads_the_one_opened(
+    tmp_path: Path,
+) -> None:
+    """Temporal's codec protocol with external storage: the history page decodes with
+    ?preserveStorageRefs=true (every stored value fetched for it was wasted) and fetches the one
+    a user opens from /download, which answered 404."""
+    converter = data_converter(
+        env={"TICKETS_DATA_DIR": str(tmp_path), "TICKETS_PAYLOAD_OFFLOAD_BYTES": "1000"},
+        key_ring=RING,
+    )
+    [reference, inline] = await converter.encode(["r" * BIG, "small"])
+    app = build_app(converter, CodecServerSettings())
+    async with serving(app) as url, httpx.AsyncClient(timeout=60) as http:
+        kept = answered(
+            await http.post(f"{url}/decode?preserveStorageRefs=true", json=body(reference, inline))
+        )
+        opened = answered(await http.post(f"{url}/default/download", json=body(reference)))
+        not_a_reference = await http.post(f"{url}/download", json=body(inline))
+
+    assert not resolved(kept[0]) and kept[0].get("externalPayloads")
+    assert base64.b64decode(str(kept[1]["data"])) == b'"small"'  # decoded all the same
+    assert resolved(opened[0])
+    assert not_a_reference.status_code == 400
+    assert "all payloads must be storage references" in not_a_reference.json()["error"]
+
+
+async def test_a_download_the_store_cannot_answer_is_an_error_not_the_reference_again(
+    tmp_path: Path,
+) -> None:
+    converter = data_converter(
+        env={"TICKETS_DATA_DIR": str(tmp_path), "TICKETS_PAYLOAD_OFFLOAD_BYTES": "1000"},
+        key_ring=RING,
+    )
+    [reference] = await converter.encode(["r" * BIG])
+    for stored in (tmp_path / "payloads").rglob("*"):
+        if stored.is_file():
+            stored.unlink()
+    app = build_app(converter, CodecServerSettings())
+    async with serving(app) as url, httpx.AsyncClient(timeout=60) as http:
+        answer = await http.post(f"{url}/download", json=body(reference))
+
+    assert answer.status_code == 502, answer.text
+    assert "1 of 1 references could not be fetched" in answer.json()["error"]
