@@ -74,6 +74,13 @@ class InboundEmail(BaseModel):
         description="the e-mail's Message-ID: the same message delivered twice is one ticket",
     )
 
+    @field_validator("subject", mode="before")
+    @classmethod
+    def _no_subject(cls, value: object) -> object:
+        # A mail gateway sends null for an e-mail without a Subject: the e-mail was refused (422)
+        # where an empty subject is read as "(no subject)".
+        return "" if value is None else value
+
     @field_validator("sender")
     @classmethod
     def _someone(cls, value: str) -> str:

@@ -53,3 +53,10 @@ def test_a_subject_of_nul_characters_alone_is_no_subject_not_a_refused_mail() ->
     ticket, problems = ticket_from_mapping(email_fields(email))
     assert problems == [] and ticket is not None
     assert ticket.subject == "(no subject)"
+
+
+def test_a_null_subject_from_a_mail_gateway_is_no_subject_not_a_refused_mail() -> None:
+    email = InboundEmail.model_validate({"from": "a@b.co", "subject": None, "text": "help"})
+    ticket, problems = ticket_from_mapping(email_fields(email))
+    assert problems == [] and ticket is not None
+    assert ticket.subject == "(no subject)"
