@@ -140,6 +140,14 @@ class CodecServerSettings:
                 f"{MIN_AUTH_TOKEN_CHARS} (make one with: python3 -c 'import secrets; "
                 "print(secrets.token_urlsafe(32))')"
             )
+        if auth_token is not None and not auth_token.isascii():
+            # An HTTP header carries it as bytes the server reads as Latin-1: a token with "é"
+            # never matched, and every request was refused with 401 and no reason.
+            raise ConfigError(
+                "TICKETS_CODEC_AUTH_TOKEN has a character outside ASCII, which an HTTP header "
+                "cannot carry as typed (make one with: python3 -c 'import secrets; "
+                "print(secrets.token_urlsafe(32))')"
+            )
         return cls(
             host=(env.get("TICKETS_CODEC_HOST") or "").strip() or DEFAULT_HOST,
             port=port,

@@ -178,9 +178,12 @@ def load_key_ring(env: Mapping[str, str] | None = None) -> KeyRing | None:
     if path := (env.get(KEY_FILE_VARIABLE) or "").strip():
         return read_key_file(Path(path), f"{KEY_FILE_VARIABLE} ({path})")
     local = local_key_file(env)
-    if local.is_file():
-        return read_key_file(local)
-    return None
+    try:
+        found = local.is_file()
+    except OSError as err:  # a data directory this process may not search (EACCES)
+        said = err.strerror or str(err)
+        raise ConfigError(f"cannot look for the key file {local}: {said}") from None
+    return read_key_file(local) if found else None
 
 
 def keys_configured_elsewhere(env: Mapping[str, str] | None = None) -> bool:

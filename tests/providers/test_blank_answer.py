@@ -33,7 +33,9 @@ async def test_a_synthesis_blank_twice_fails_as_invalid_output(
     fake: FakeLLMServer, make_llm_provider: MakeProvider
 ) -> None:
     fake.push(Reply(output={"answer": BLANK}), Reply(output={"answer": "\n\n"}))
-    request = SynthesisRequest(task="t", results=[ContextItem(subtask_id="a", worker="w", output="c")])
+    request = SynthesisRequest(
+        task="t", results=[ContextItem(subtask_id="a", worker="w", output="c")]
+    )
 
     with pytest.raises(ApplicationError) as raised:
         await make_llm_provider("openai").run(SYNTHESIZER, request, MODELS["openai"])

@@ -141,6 +141,9 @@ def test_a_shared_token_too_short_to_resist_guessing_is_refused_at_start() -> No
         CodecServerSettings.from_env({"TICKETS_CODEC_AUTH_TOKEN": "abc"})
     token = "t" * MIN_AUTH_TOKEN_CHARS
     assert CodecServerSettings.from_env({"TICKETS_CODEC_AUTH_TOKEN": token}).auth_token == token
+    # Carried as Latin-1 bytes in a header: a token with "é" never matched, 401 for every call.
+    with pytest.raises(ConfigError, match="TICKETS_CODEC_AUTH_TOKEN has a character outside"):
+        CodecServerSettings.from_env({"TICKETS_CODEC_AUTH_TOKEN": token + "é"})
 
 
 def test_a_preflight_for_the_headers_the_web_ui_sends_with_an_identity_provider_is_allowed() -> (
