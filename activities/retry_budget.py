@@ -21,6 +21,7 @@ until the SLA bound. A call that first waited out several 429s keeps its five ot
 """
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Final
 
 from temporalio import activity
@@ -28,6 +29,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.heartbeat import carry, earlier
 from activities.providers.errors import OVERLOADED_TYPE, RATE_LIMITED_TYPE
+from workflows.options import AGENT_RETRY
 
 OTHER_FAILURE_ATTEMPTS: Final = 5
 # The same for a call whose route is the last of its chain (``hands_on`` false: the default
@@ -99,13 +101,38 @@ class AttemptBudget:
 
     def spend(self, err: Exception) -> Exception:
         """What the activity raises for ``err``: a rate limit stays retryable (and is counted
-        as one, for the next attempt); another failure is given up once it is the fifth."""
+        as one, for the next attempt); another failure is given up once it is the fifth. A
+        provider's Retry-After never brings the next attempt sooner than the policy would
+        (``paced``)."""
+        err = self.paced(err)
         if is_rate_limit(err):
             carry("rate_limited", self.rate_limited + 1)
             if isinstance(err, ApplicationError) and err.type == OVERLOADED_TYPE:
                 return self._overloaded(err)
             return err
         return spend_attempt(err, self.failed_before + 1, self.failure_attempts)
+
+    def paced(self, err: Exception) -> Exception:
+        """``err`` with its Retry-After delay raised to what the retry policy would wait: the
+        policy's own backoff for a failure that counts against the attempts (a 502 with
+        "Retry-After: 1" spent the last route's ten attempts in ten seconds, where they are
+        meant to ride out about four minutes), and its initial interval for a busy answer
+        (bounded by time, not attempts: "retry-after-ms: 6" sent a request every 6 ms until the
+        ticket's SLA ran out). A longer Retry-After stands."""
+        delay = err.next_retry_delay if isinstance(err, ApplicationError) else None
+        if delay is None or not isinstance(err, ApplicationError) or err.non_retryable:
+            return err
+        floor = AGENT_RETRY.initial_interval if is_rate_limit(err) else policy_backoff(self.attempt)
+        if delay >= floor:
+            return err
+        return ApplicationError(
+            err.message,
+            *err.details,
+            type=err.type,
+            non_retryable=False,
+            next_retry_delay=floor,
+            category=err.category,
+        )
 
     def _overloaded(self, err: ApplicationError) -> ApplicationError:
         overloaded = self.overloaded + 1
@@ -119,6 +146,16 @@ class AttemptBudget:
             type=err.type,
             non_retryable=True,
         )
+
+
+def policy_backoff(attempt: int) -> timedelta:
+    """How long the agent calls' retry policy waits after attempt number ``attempt``."""
+    policy = AGENT_RETRY
+    assert policy.initial_interval is not None and policy.maximum_interval is not None
+    seconds = policy.initial_interval.total_seconds() * policy.backoff_coefficient ** min(
+        max(attempt - 1, 0), 32
+    )
+    return min(timedelta(seconds=seconds), policy.maximum_interval)
 
 
 def spend_attempt(err: Exception, failures: int, limit: int = OTHER_FAILURE_ATTEMPTS) -> Exception:

@@ -105,8 +105,9 @@ def retry_after_seconds(
     lowered = {k.lower(): v for k, v in headers.items()}
     if (ms := lowered.get("retry-after-ms")) is not None:
         try:
-            if math.isfinite(seconds := float(ms) / 1000):
-                return max(seconds, 0.0)
+            # A negative one says nothing: it hid a valid retry-after beside it.
+            if math.isfinite(seconds := float(ms) / 1000) and seconds >= 0:
+                return seconds
         except ValueError:
             pass
     value = lowered.get("retry-after")

@@ -228,7 +228,9 @@ def http_date(moment: datetime) -> str:
             {"retry-after": http_date(NOW - timedelta(seconds=30))}, 0.0, id="http-date-in-past"
         ),
         pytest.param({"retry-after": "-3"}, 0.0, id="negative-seconds"),
-        pytest.param({"retry-after-ms": "-100"}, 0.0, id="negative-ms"),
+        # A negative one says nothing; it hid a valid retry-after beside it.
+        pytest.param({"retry-after-ms": "-100"}, None, id="negative-ms"),
+        pytest.param({"retry-after-ms": "-100", "retry-after": "30"}, 30.0, id="negative-ms-hid"),
         pytest.param({"retry-after": "soon"}, None, id="garbage"),
         pytest.param(
             {"retry-after": "Tue, 14 Nov 99999 08:00:00 GMT"}, None, id="http-date-out-of-range"

@@ -176,3 +176,32 @@ async def test_an_overloaded_provider_is_waited_out_by_a_call_with_nowhere_else_
     env, _ = attempt_env(50, [{"rate_limited": 49, "overloaded": 49}])
     err = overloaded()
     assert await spend_in(env, err, hands_on=False) is err and not err.non_retryable
+
+
+def delayed(kind: str, seconds: float) -> ApplicationError:
+    return ApplicationError("x", type=kind, next_retry_delay=timedelta(seconds=seconds))
+
+
+def test_a_short_retry_after_on_a_server_error_never_waits_less_than_the_policy() -> None:
+    # "Retry-After: 1" on every 502: the last route's ten attempts were spent in ten seconds, and
+    # every ticket in flight failed an outage the attempts are meant to ride out (~4 minutes).
+    waits = []
+    for attempt in range(1, LAST_ROUTE_FAILURE_ATTEMPTS):
+        raised = AttemptBudget(attempt=attempt).spend(delayed("ProviderUnavailable", 1.0))
+        assert isinstance(raised, ApplicationError) and not raised.non_retryable
+        assert raised.next_retry_delay is not None
+        waits.append(raised.next_retry_delay.total_seconds())
+    assert waits == [1, 2, 4, 8, 16, 32, 60, 60, 60]
+    # A longer one stands.
+    long = AttemptBudget(attempt=2).spend(delayed("ProviderUnavailable", 120.0))
+    assert isinstance(long, ApplicationError)
+    assert long.next_retry_delay == timedelta(seconds=120)
+
+
+def test_a_tiny_retry_after_on_a_rate_limit_waits_at_least_the_policys_first_interval() -> None:
+    # "retry-after-ms: 6" sent a request every 6 ms until the SLA ran out.
+    quick = AttemptBudget(attempt=40, rate_limited=39).paced(delayed("ProviderRateLimited", 0.006))
+    assert isinstance(quick, ApplicationError) and quick.type == "ProviderRateLimited"
+    assert quick.next_retry_delay == timedelta(seconds=1)
+    given = delayed("ProviderRateLimited", 5.0)
+    assert AttemptBudget(attempt=3).paced(given) is given
