@@ -40,6 +40,7 @@ class _Carried:
         # When this attempt last heartbeated, or began (``_clock``); when neither is known, the
         # first progress beat goes at once.
         self.last_beat = began
+        self.began = began  # when this attempt began on this worker (``_clock``)
 
 
 # One holder per activity attempt (each runs in its own task and context). The activity creates
@@ -65,6 +66,21 @@ def begin_attempt() -> None:
     """Start this attempt's carried details from what the earlier attempts carried, and its
     progress beats from now."""
     _carried.set(_Carried(_from_server(), began=_clock(), attempt=_this_attempt()))
+
+
+def attempt_time_left(margin: float) -> tuple[float, float] | None:
+    """Seconds left of this attempt's start-to-close timeout, counted from when it began on
+    this worker (``begin_attempt``), less ``margin`` (at most a tenth of the timeout): for a
+    failure raised in time to be reported as the attempt's own; and the timeout. None outside
+    an agent activity's attempt, or without the timeout."""
+    holder = _current()
+    if holder is None or not math.isfinite(holder.began):
+        return None
+    timeout = activity.info().start_to_close_timeout
+    if not timeout:
+        return None
+    total = timeout.total_seconds()
+    return holder.began + total - min(margin, total / 10) - _clock(), total
 
 
 def _this_attempt() -> object:

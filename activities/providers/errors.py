@@ -37,6 +37,7 @@ import aiohttp
 import httpx2
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
+from activities.providers.idle_watch import AnswerOutOfTime
 from shared import names
 
 # Longest wait taken from a Retry-After header: a longer (or absurd) value is cut to this.
@@ -81,6 +82,8 @@ class ProviderFailure:
     code: str | None = None  # provider's error code or type, e.g. context_length_exceeded
     retry_after: float | None = None  # seconds, from Retry-After / retry-after-ms
     timeout: bool = False
+    # The timeout was the attempt's (its start-to-close), not the provider's timeout_seconds.
+    attempt_timeout: bool = False
     connection: bool = False
     should_retry: bool | None = None  # the provider's x-should-retry header, when it sent one
 
@@ -272,6 +275,8 @@ def _classify(failure: ProviderFailure, secrets: Iterable[str]) -> ApplicationEr
     def permanent(kind: str, text: str) -> ApplicationError:
         return ApplicationError(text, type=kind, non_retryable=True)
 
+    if failure.attempt_timeout:
+        return retryable("ProviderTimeout", f"{who}: {message}")
     if failure.timeout:
         return retryable(
             "ProviderTimeout",
@@ -352,6 +357,8 @@ TRANSPORT_ERRORS: Final = (httpx2.HTTPError, aiohttp.ClientError)
 
 def transport_failure(err: Exception, provider: str) -> ProviderFailure:
     """A failure below either SDK's API errors: the HTTP transport, or anything unexpected."""
+    if isinstance(err, AnswerOutOfTime):
+        return ProviderFailure(provider, str(err), timeout=True, attempt_timeout=True)
     if isinstance(err, httpx2.TimeoutException) and not connection_failed_below(err):
         # Raised while reading the stream.
         return ProviderFailure(provider, "the response stopped arriving", timeout=True)

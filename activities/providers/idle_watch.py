@@ -19,23 +19,42 @@ from contextlib import asynccontextmanager
 import httpx2
 
 
-class IdleWatch:
-    """Expires ``deadline`` (an ``asyncio.timeout``) once ``seconds`` pass without ``seen()``."""
+class AnswerOutOfTime(httpx2.ReadTimeout):
+    """The answer was still arriving when its attempt's time was nearly spent: a steady stream
+    longer than the activity's start-to-close timeout (a slow local model's long draft) was
+    cancelled by Temporal, which reports no provider error, so the tokens it was billed were
+    counted nowhere and each retry was cut the same way. Raised before that, the provider
+    classifies it as its timeout and the partial answer is billed (openai_provider._cut)."""
 
-    def __init__(self, deadline: asyncio.Timeout, seconds: float) -> None:
+
+class IdleWatch:
+    """Expires ``deadline`` (an ``asyncio.timeout``) once ``seconds`` pass without ``seen()``,
+    or at ``ends_at`` (the loop's clock), whichever comes first."""
+
+    def __init__(
+        self, deadline: asyncio.Timeout, seconds: float, ends_at: float | None = None
+    ) -> None:
         self._loop = asyncio.get_running_loop()
         self._deadline = deadline
         self._seconds = seconds
+        self._ends_at = ends_at
+        self.out_of_time = False
         self.last = self._loop.time()
-        self._handle = self._loop.call_at(self.last + seconds, self._check)
+        self._handle = self._loop.call_at(self._due(), self._check)
 
     def seen(self) -> None:
         self.last = self._loop.time()
 
+    def _due(self) -> float:
+        idle = self.last + self._seconds
+        return idle if self._ends_at is None else min(idle, self._ends_at)
+
     def _check(self) -> None:
-        due = self.last + self._seconds
-        if self._loop.time() >= due:
-            self._deadline.reschedule(self._loop.time())  # expires it: the read is cancelled
+        due = self._due()
+        now = self._loop.time()
+        if now >= due:
+            self.out_of_time = self._ends_at is not None and now >= self._ends_at
+            self._deadline.reschedule(now)  # expires it: the read is cancelled
         else:
             self._handle = self._loop.call_at(due, self._check)
 
@@ -44,19 +63,27 @@ class IdleWatch:
 
 
 @asynccontextmanager
-async def idle_limit(seconds: float, what: str) -> AsyncIterator[IdleWatch]:
+async def idle_limit(
+    seconds: float, what: str, ends_in: float | None = None, why_then: str = ""
+) -> AsyncIterator[IdleWatch]:
     """Inside it, ``seen()`` at every chunk; ``seconds`` without one raise httpx2's
-    ``ReadTimeout`` (the providers classify it as the provider's timeout). Any other
+    ``ReadTimeout`` (the providers classify it as the provider's timeout), and so does
+    ``ends_in`` seconds from now, as ``AnswerOutOfTime`` saying ``why_then``. Any other
     ``TimeoutError``, and a cancellation from outside, pass through unchanged."""
     deadline = asyncio.timeout(None)
+    loop = asyncio.get_running_loop()
+    ends_at = None if ends_in is None else loop.time() + max(ends_in, 0.0)
+    watch: IdleWatch | None = None
     try:
         async with deadline:
-            watch = IdleWatch(deadline, seconds)
+            watch = IdleWatch(deadline, seconds, ends_at)
             try:
                 yield watch
             finally:
                 watch.close()
     except TimeoutError:
+        if deadline.expired() and watch is not None and watch.out_of_time:
+            raise AnswerOutOfTime(f"{what}: {why_then}") from None
         if deadline.expired():
             raise httpx2.ReadTimeout(f"{what}: nothing arrived for {seconds:g} s") from None
         raise

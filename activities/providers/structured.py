@@ -18,7 +18,7 @@ import httpx2
 from pydantic import ValidationError
 from temporalio.exceptions import ApplicationError
 
-from activities.heartbeat import beat, carry, heartbeating
+from activities.heartbeat import attempt_time_left, beat, carry, heartbeating
 from activities.heartbeat import earlier as carried_earlier
 from activities.providers.answer_format import (
     BYTES_PER_CHUNK,
@@ -54,6 +54,10 @@ from shared.provider_config import ModelPrice, ProviderConfig, cost_usd, price_o
 
 log = logging.getLogger(__name__)
 
+# An answer still streaming this long before its attempt's start-to-close timeout ends as the
+# provider's timeout (idle_watch.AnswerOutOfTime), with what it was billed, while the worker can
+# still report it: Temporal's own timeout cancels the call and reports no usage.
+ATTEMPT_REPORT_MARGIN: Final = 2.0
 # Calls waiting this long for their turn are a backlog (peers.py counts workers differently).
 BACKLOG_SECONDS: Final = 1.0
 # The model of the call the current task is making: read by the response hook, which the SDK's
@@ -224,7 +228,19 @@ class LLMProvider(Provider):
     ) -> None:
         """Every chunk of an open ``stream`` to ``take``, within the idle, chunk and byte limits
         (the caller closes it)."""
-        async with idle_limit(self.config.timeout_seconds, "the answer's stream") as idle:
+        left = attempt_time_left(ATTEMPT_REPORT_MARGIN)
+        ends_in, why_then = None, ""
+        # As configured, the attempt is longer than the provider's timeout (settings.py checks
+        # it): a shorter one is a test's or a hand-made call's, bounded by its own caller.
+        if left is not None and left[1] > self.config.timeout_seconds:
+            ends_in, total = left
+            why_then = (
+                f"still arriving as the attempt's {total:g} s (agent_timeouts."
+                "start_to_close_seconds) ran out: a model this slow needs it raised"
+            )
+        async with idle_limit(
+            self.config.timeout_seconds, "the answer's stream", ends_in, why_then
+        ) as idle:
             if is_json(stream.response.headers.get("content-type")):
                 body = await json_body(stream.response)
                 raise not_streaming_error(self.name, body, self._secrets)

@@ -97,11 +97,13 @@ class FakeStreamServer:
 
 
 @contextlib.asynccontextmanager
-async def stream_provider(kind: str, fake: FakeStreamServer) -> AsyncIterator[LLMProvider]:
-    """The ``kind`` provider (openai or anthropic), with its default settings, pointed at
-    ``fake``; closed afterwards."""
+async def stream_provider(
+    kind: str, fake: FakeStreamServer, **settings_: Any
+) -> AsyncIterator[LLMProvider]:
+    """The ``kind`` provider (openai or anthropic), with its default settings but
+    ``settings_``, pointed at ``fake``; closed afterwards."""
     base_url = f"{fake.base_url}/v1" if kind == "openai" else fake.base_url
-    settings = default_providers()[kind].model_copy(update={"base_url": base_url})
+    settings = default_providers()[kind].model_copy(update={"base_url": base_url, **settings_})
     cls = OpenAIProvider if kind == "openai" else AnthropicProvider
     provider = cls(kind, settings, STREAM_KEY, default_prices())
     try:

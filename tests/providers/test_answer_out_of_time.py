@@ -1,0 +1,52 @@
+"""An answer still streaming as its attempt's start-to-close timeout nears ends as the provider's
+timeout, with the tokens it was billed, while the worker can still report it: Temporal's own
+timeout cancels the call and reports nothing, so a slow model's long answer (a local model at a
+few tokens a second) was billed on every attempt and counted on none."""
+
+import dataclasses
+import time
+from datetime import timedelta
+
+import pytest
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+
+from activities.agent_activities import AgentActivities
+from shared.agents import AgentRoute, Usage
+from tests.providers.conftest import MODELS
+from tests.providers.fake_stream import PAUSE, FakeStreamServer, stream_provider
+from tests.providers.helpers import classify_request
+from tests.providers.test_openai_provider import chunk
+
+ROUTE = AgentRoute(provider="openai", model=MODELS["openai"])
+
+
+async def test_a_steady_answer_longer_than_the_attempt_is_cut_in_time_and_billed() -> None:
+    # A chunk every 0.2 s for 6 s: never idle for the provider's timeout, longer than the
+    # attempt's 3 s (whose last 0.3 s are kept for the report).
+    steady = [chunk({"role": "assistant", "content": '{"category": "Acc'})]
+    for _ in range(30):
+        steady += [(PAUSE, 0.2), chunk({"content": "ount "})]
+    env = ActivityEnvironment()
+    env.info = dataclasses.replace(
+        env.info,
+        start_to_close_timeout=timedelta(seconds=3),
+        heartbeat_timeout=timedelta(seconds=20),
+    )
+    with FakeStreamServer() as fake_stream:
+        fake_stream.push(steady)
+        # The provider's timeout below the attempt's, as the settings require.
+        async with stream_provider("openai", fake_stream, timeout_seconds=2.0) as provider:
+            activities = AgentActivities({"openai": provider})
+            request = classify_request().model_copy(update={"route": ROUTE})
+            began = time.monotonic()
+            with pytest.raises(ApplicationError) as raised:
+                await env.run(activities.classify_ticket, request)
+            took = time.monotonic() - began
+
+    err = raised.value
+    assert err.type == "ProviderTimeout" and not err.non_retryable
+    assert "agent_timeouts.start_to_close_seconds" in err.message
+    assert took < 3.0  # before Temporal's own timeout would have cancelled it
+    usage = Usage.model_validate(err.details[0])
+    assert usage.estimated and usage.input_tokens > 0 and usage.output_tokens > 0
