@@ -145,6 +145,7 @@ async def _plan_one(
     elif state is TicketState.FAILED:
         memo = await readable_memo(latest)
         item.earlier_usage = run_spend.carried_forward(memo)
+        item.replaces = ops.replaced_chains(memo, None)
         item = await plan_failed(client, ledger, item)
         if (
             item.action == "restart"

@@ -104,7 +104,8 @@ def delivered_for(
 
 
 async def plan_failed(client: Client, ledger: DeliveryLedger, item: RedriveItem) -> RedriveItem:
-    entry = this_tickets(await ledger.get(item.ticket_id), item)
+    # Its own answer, or one a run it replaced sent (or may have): the ticket was answered.
+    entry = delivered_for(await ledger.get(item.ticket_id), item, None)
     if entry is not None:
         item.action, item.why = (
             "skip",
