@@ -193,7 +193,9 @@ def build_app(
     allowed = set(settings.allowed_origins)
     turns = Turns(at_once, waiting)
 
-    verifier = TokenVerifier(settings.tokens) if settings.tokens is not None else None
+    verifier = (
+        TokenVerifier(settings.tokens, settings.namespace) if settings.tokens is not None else None
+    )
 
     async def refusal(request: Request) -> tuple[JSONResponse | None, str]:
         """The answer refusing the request, or None; and who the caller is (audit.py)."""
@@ -233,15 +235,17 @@ def build_app(
         if verifier is None:
             return _error(401, "the bearer token is not one this codec server accepts"), nobody
         try:
-            problem, subject = await verifier.check(token)
+            verdict = await verifier.check(token)
         except KeysUnavailable as err:
             unavailable = _error(
                 503, f"access tokens cannot be checked now: {err}", {"Retry-After": "5"}
             )
             return unavailable, nobody
-        if problem is not None:
-            return _error(401, problem), nobody
-        return None, audit.user(subject)
+        if verdict.problem is not None:
+            return _error(401, verdict.problem), nobody
+        if verdict.forbidden is not None:
+            return _error(403, verdict.forbidden), audit.user(verdict.subject)
+        return None, audit.user(verdict.subject)
 
     def encoded(payloads: list[Payload]) -> bytes:
         return answer_of(encode_in_thread(converter, payloads))

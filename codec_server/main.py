@@ -46,11 +46,27 @@ def who_may_call(settings: CodecServerSettings) -> str:
     if settings.auth_token is not None:
         needs.append("the shared bearer token")
     if settings.tokens is not None:
+        claim = settings.tokens.permissions_claim
+        role = f" granting a role on {settings.namespace} in its {claim} claim" if claim else ""
         needs.append(
             f"a user's access token from {settings.tokens.issuer} for "
-            f"{settings.tokens.audience} (keys: {safe_url(settings.tokens.jwks_url)})"
+            f"{settings.tokens.audience}{role} (keys: {safe_url(settings.tokens.jwks_url)})"
         )
     return "requests need " + " or ".join(needs) if needs else "bearer token not required"
+
+
+def namespace_warning(settings: CodecServerSettings) -> str | None:
+    """The warning for users' tokens accepted without a permission on the namespace: whoever
+    the identity provider signs in for the audience decrypts it, whichever namespaces Temporal
+    lets them see."""
+    if settings.tokens is None or settings.tokens.permissions_claim:
+        return None
+    return (
+        f"codec server: warning: any access token {settings.tokens.issuer} issues for "
+        f"{settings.tokens.audience} decrypts namespace {settings.namespace}; set "
+        "TICKETS_CODEC_JWT_PERMISSIONS_CLAIM (e.g. permissions) to require a role on it "
+        "(docs/privacy.md)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -85,6 +101,8 @@ def run(args: argparse.Namespace) -> int:
         return 1
     authenticated = settings.auth_token is not None or settings.tokens is not None
     if warning := exposure_warning(host, authenticated):
+        print(warning, file=sys.stderr, flush=True)
+    if warning := namespace_warning(settings):
         print(warning, file=sys.stderr, flush=True)
     print(
         f"codec server: http://{host}:{port} for namespace {settings.namespace}; "

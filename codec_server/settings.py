@@ -15,6 +15,10 @@ TICKETS_CODEC_JWT_ISSUER       with it: the issuer (``iss``) those tokens must n
 TICKETS_CODEC_JWT_AUDIENCE     with it: the audience (``aud``) they must be for
 TICKETS_CODEC_JWT_ALGORITHMS   with it: the signing algorithms accepted (default RS256,ES256;
                                asymmetric ones only)
+TICKETS_CODEC_JWT_PERMISSIONS_CLAIM  with it: the claim listing the user's Temporal permissions
+                               ("<namespace>:<role>", as Temporal's JWT claim mapper reads them,
+                               e.g. ``permissions``): a token must grant a role on the namespace
+                               served (else 403). Unset, any valid token decrypts.
 TEMPORAL_NAMESPACE             the one namespace it serves, resolved as every client does (or the
                                TEMPORAL_PROFILE's in TEMPORAL_CONFIG_FILE; default ``default``)
 """
@@ -67,6 +71,8 @@ class TokenSettings:
     issuer: str
     audience: str
     algorithms: Sequence[str] = DEFAULT_ALGORITHMS
+    # The claim listing the user's Temporal permissions ("<namespace>:<role>"), when required.
+    permissions_claim: str | None = None
 
 
 DEFAULT_PORTS: Final = {"http": 80, "https": 443}
@@ -167,7 +173,11 @@ def token_settings(env: Mapping[str, str]) -> TokenSettings | None:
     counts: copy the issuer from the provider's discovery document)."""
     url = (env.get("TICKETS_CODEC_JWKS_URL") or "").strip()
     if not url:
-        for name in ("TICKETS_CODEC_JWT_ISSUER", "TICKETS_CODEC_JWT_AUDIENCE"):
+        for name in (
+            "TICKETS_CODEC_JWT_ISSUER",
+            "TICKETS_CODEC_JWT_AUDIENCE",
+            "TICKETS_CODEC_JWT_PERMISSIONS_CLAIM",
+        ):
             if (env.get(name) or "").strip():
                 raise ConfigError(f"{name} is set but TICKETS_CODEC_JWKS_URL is not")
         return None
@@ -199,11 +209,13 @@ def token_settings(env: Mapping[str, str]) -> TokenSettings | None:
             f"TICKETS_CODEC_JWT_ALGORITHMS: {', '.join(refused)[:100]} not accepted (asymmetric "
             f"algorithms only: {', '.join(sorted(ALLOWED_ALGORITHMS))})"
         )
+    claim = (env.get("TICKETS_CODEC_JWT_PERMISSIONS_CLAIM") or "").strip() or None
     return TokenSettings(
         jwks_url=url,
         issuer=values["TICKETS_CODEC_JWT_ISSUER"],
         audience=values["TICKETS_CODEC_JWT_AUDIENCE"],
         algorithms=algorithms,
+        permissions_claim=claim,
     )
 
 

@@ -77,9 +77,39 @@ class KeysUnavailable(Exception):
     """The identity provider's key set could not be fetched or read (the message says why)."""
 
 
+# The roles of Temporal's permission entries ("<namespace>:<role>", its default JWT claim
+# mapper's form): any of them may read the namespace's payloads; and the system admin's entry.
+NAMESPACE_ROLES: Final = frozenset({"read", "write", "worker", "admin"})
+SYSTEM_ADMIN: Final = "temporal-system:admin"
+
+
+def grants(permissions: object, namespace: str) -> bool:
+    """Whether ``permissions`` (a token's permissions claim) hold a role on ``namespace``, as
+    Temporal's default claim mapper reads them (the role's case ignored), or the system admin's."""
+    if not isinstance(permissions, list):
+        return False
+    for entry in permissions:
+        if not isinstance(entry, str):
+            continue
+        if entry.lower() == SYSTEM_ADMIN:
+            return True
+        named, _, role = entry.rpartition(":")
+        if named == namespace and role.lower() in NAMESPACE_ROLES:
+            return True
+    return False
+
+
+@dataclass(frozen=True)
+class Verdict:
+    problem: str | None  # why the token is refused (401), never its contents
+    subject: str  # who it names (its ``sub``; "?" when refused or unnamed), for the audit log
+    forbidden: str | None = None  # a valid token without a role on the namespace (403)
+
+
 class TokenVerifier:
-    def __init__(self, settings: TokenSettings) -> None:
+    def __init__(self, settings: TokenSettings, namespace: str = "default") -> None:
         self.settings = settings
+        self.namespace = namespace
         self._keys: dict[str | None, SigningKey] = {}
         self._fetched_at: float | None = None
         self._fetch_failed: str | None = None  # why the last fetch failed, until one succeeds
@@ -89,15 +119,24 @@ class TokenVerifier:
         # loading the CA bundle on the event loop (34-64 ms) at every fetch.
         self._tls = httpx2.create_ssl_context()
 
-    async def check(self, token: str) -> tuple[str | None, str]:
-        """None when ``token`` is valid, else what is wrong with it, for the 401 answer (never
-        the token's contents); and who the token names (its ``sub``, for the audit log; "?"
-        when it names none or is refused). Raises KeysUnavailable when the key set cannot be
-        had."""
+    async def check(self, token: str) -> Verdict:
+        """What is wrong with ``token``, if anything, and who it names. With a permissions
+        claim configured, a valid token must also grant a role on the namespace this server
+        serves: any user the identity provider signs in for the audience decrypted every
+        payload otherwise, though Temporal let them see only other namespaces. Raises
+        KeysUnavailable when the key set cannot be had."""
         claims: dict[str, Any] = {}
         problem = await self._problem(token, claims)
-        subject = claims.get("sub")
-        return problem, subject if problem is None and isinstance(subject, str) else "?"
+        named = claims.get("sub")
+        subject = named if problem is None and isinstance(named, str) else "?"
+        claim = self.settings.permissions_claim
+        if problem is None and claim and not grants(claims.get(claim), self.namespace):
+            return Verdict(
+                None,
+                subject,
+                f"the token's {claim} claim grants no role on namespace {self.namespace}",
+            )
+        return Verdict(problem, subject)
 
     async def _problem(self, token: str, claims: dict[str, Any]) -> str | None:
         if len(token) > MAX_TOKEN_CHARS:

@@ -4,6 +4,7 @@ audience, from this issuer, not expired, with an asymmetric algorithm; anything 
 a key set that cannot be had is 503, and made-up key ids do not make it ask the provider again
 and again."""
 
+import dataclasses
 import json
 import threading
 import time
@@ -19,6 +20,7 @@ from temporalio.converter import DataConverter
 
 import codec_server.tokens
 from codec_server.app import build_app
+from codec_server.main import namespace_warning, who_may_call
 from codec_server.settings import CodecServerSettings, TokenSettings, token_settings
 from shared.settings import ConfigError
 from tests.unit.test_codec_server_app import CODEC, UI, body, sealed, texts
@@ -70,8 +72,12 @@ def keys() -> Iterator[KeySetServerFake]:
     served.server.server_close()
 
 
-def codec_client(keys: KeySetServerFake, **settings: object) -> TestClient:
-    tokens = TokenSettings(jwks_url=keys.url, issuer=ISSUER, audience=AUDIENCE)
+def codec_client(
+    keys: KeySetServerFake, permissions_claim: str | None = None, **settings: object
+) -> TestClient:
+    tokens = TokenSettings(
+        jwks_url=keys.url, issuer=ISSUER, audience=AUDIENCE, permissions_claim=permissions_claim
+    )
     config = CodecServerSettings(allowed_origins=(UI,), tokens=tokens, **settings)  # type: ignore[arg-type]
     return TestClient(build_app(DataConverter(payload_codec=CODEC), config))
 
@@ -241,3 +247,61 @@ def test_the_settings_name_what_is_missing_or_unsafe() -> None:
     for message, env in problems.items():
         with pytest.raises(ConfigError, match=message):
             token_settings(env)
+
+
+@pytest.mark.parametrize(
+    ("permissions", "status"),
+    [
+        (["default:read"], 200),
+        (["other:admin", "default:Worker"], 200),
+        (["temporal-system:admin"], 200),
+        (["other:admin"], 403),  # a user of another namespace only
+        (["default:owner"], 403),  # no role Temporal knows
+        ("default:read", 403),  # not a list
+        (None, 403),  # no claim at all
+    ],
+)
+def test_with_a_permissions_claim_a_token_must_grant_a_role_on_the_namespace(
+    keys: KeySetServerFake, permissions: object, status: int
+) -> None:
+    # Any user the identity provider signed in for the audience decrypted every payload, though
+    # Temporal showed them only other namespaces: Temporal's docs ask a codec server to check.
+    client = codec_client(keys, permissions_claim="permissions", namespace="default")
+
+    answer = decode_with(client, token(permissions=permissions))
+
+    assert answer.status_code == status, answer.text
+    if status == 403:
+        assert "grants no role on namespace default" in answer.json()["error"]
+
+
+def test_without_a_permissions_claim_configured_a_valid_token_decrypts_as_before(
+    keys: KeySetServerFake,
+) -> None:
+    answer = decode_with(codec_client(keys), token(permissions=["other:admin"]))
+    assert answer.status_code == 200, answer.text
+
+
+def test_the_permissions_claim_is_read_from_the_environment_only_with_a_key_set() -> None:
+    env = {
+        "TICKETS_CODEC_JWKS_URL": "https://idp.example.com/jwks",
+        "TICKETS_CODEC_JWT_ISSUER": ISSUER,
+        "TICKETS_CODEC_JWT_AUDIENCE": AUDIENCE,
+        "TICKETS_CODEC_JWT_PERMISSIONS_CLAIM": "permissions",
+    }
+    tokens = CodecServerSettings.from_env(env).tokens
+    assert tokens is not None and tokens.permissions_claim == "permissions"
+    with pytest.raises(ConfigError, match="PERMISSIONS_CLAIM is set but TICKETS_CODEC_JWKS_URL"):
+        CodecServerSettings.from_env({"TICKETS_CODEC_JWT_PERMISSIONS_CLAIM": "permissions"})
+
+
+def test_the_start_up_says_what_a_token_needs_and_warns_without_a_permissions_claim() -> None:
+    url = "https://idp.example.com/jwks"
+    tokens = TokenSettings(jwks_url=url, issuer=ISSUER, audience=AUDIENCE)
+    open_to_all = CodecServerSettings(tokens=tokens, namespace="support")
+    assert "decrypts namespace support" in (namespace_warning(open_to_all) or "")
+    checked = CodecServerSettings(
+        tokens=dataclasses.replace(tokens, permissions_claim="permissions"), namespace="support"
+    )
+    assert namespace_warning(checked) is None
+    assert "granting a role on support in its permissions claim" in who_may_call(checked)
