@@ -8,6 +8,8 @@ directions (DescribeTaskQueue reports RATE_LIMIT_SOURCE_API); rate 0 pauses the 
 is dispatched); an update without a rate removes it and the workers' rate applies again.
 """
 
+from typing import Final
+
 from temporalio import activity
 from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import RateLimit, RateLimitConfig, TaskQueue
@@ -17,6 +19,7 @@ from temporalio.api.workflowservice.v1 import (
 )
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from policy.adaptive_rate import ControllerState
@@ -94,13 +97,32 @@ async def set_api_rate(client: Client, queue: str, rate: float | None, reason: s
     )
 
 
+# What the server answers when it will not set task-queue rates as configured (a server before
+# the task-queue configuration API; a worker identity without the permission): retrying the
+# same request gets the same answer.
+REFUSED_FOR_GOOD: Final = {
+    RPCStatusCode.UNIMPLEMENTED: "this Temporal server has no task-queue configuration API",
+    RPCStatusCode.PERMISSION_DENIED: "the worker may not change task-queue configuration",
+}
+
+
 @activity.defn(name=names.SET_QUEUE_RATE)
 async def set_queue_rate(change: QueueRateChange) -> None:
     """The rate controller's decision, applied (idempotent: setting the same rate twice is
     harmless, so retries are safe)."""
-    await set_api_rate(
-        activity.client(), change.provider_queue, change.requests_per_second, change.reason
-    )
+    try:
+        await set_api_rate(
+            activity.client(), change.provider_queue, change.requests_per_second, change.reason
+        )
+    except RPCError as err:
+        if (why := REFUSED_FOR_GOOD.get(err.status)) is None:
+            raise
+        raise ApplicationError(
+            f"cannot set the rate of {change.provider_queue}: {why} ({err.status.name}); the "
+            "controller tries again less and less often",
+            type="QueueRateRefused",
+            non_retryable=True,
+        ) from None
 
 
 async def ensure_controller(

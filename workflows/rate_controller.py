@@ -90,6 +90,12 @@ PATCH_REPORTED_COOL_DOWN: Final = "reported-cool-down"
 # and a failing provider's queue ran unlimited. Asked only when the two differ. The mode also
 # crosses continue-as-new now.
 PATCH_REPORTED_MODE_KEPT: Final = "reported-mode-kept"
+# A set that failed again is tried after a wait that doubles (2 s, 4 s, ... 5 min), not at every
+# tick and report: a server that refuses to set task-queue rates (an older one, or a worker
+# identity without the permission) had a failed set activity every second, for good. Asked
+# only from the second failure in a row, so a set that fails once is tried again as before.
+PATCH_UNAPPLIED_BACKOFF: Final = "unapplied-backoff"
+UNAPPLIED_MAX_WAIT: Final = timedelta(minutes=5)
 # A rate that could not be applied when it was wanted (a set failed, the frontend restarting).
 UNKNOWN_RATE: Final = -1.0
 
@@ -145,6 +151,8 @@ class ProviderRateController:
             applied = None if nothing_declared else round(applied, 3)
         last = workflow.now()
         retry_unapplied = False  # a set failed: tick again without waiting for a report
+        failed_sets = 0  # sets in a row that failed (unapplied-backoff)
+        retry_at = last  # no set before this once two in a row failed
         if start.unapplied:
             # The last run's last set failed: whatever the queue has, set the rate now (a wait
             # for a tick could meet this run's renewal first, and the next run the same).
@@ -153,6 +161,7 @@ class ProviderRateController:
                 applied = wanted
             else:
                 applied, retry_unapplied = UNKNOWN_RATE, True
+                failed_sets = 1
         mode = start.mode  # the mode the workers last reported
         for _ in range(TICKS_PER_RUN):
             if workflow.info().is_continue_as_new_suggested() or self._renew:
@@ -163,10 +172,13 @@ class ProviderRateController:
                 await workflow.sleep(max(left, 0.0))
             else:
                 if self._pending.empty():
+                    wait: timedelta | None = None
+                    if retry_unapplied:
+                        backing_off = failed_sets > 1 and workflow.patched(PATCH_UNAPPLIED_BACKOFF)
+                        wait = max(retry_at - workflow.now(), TICK) if backing_off else TICK
                     with contextlib.suppress(asyncio.TimeoutError):
                         await workflow.wait_condition(
-                            lambda: not self._pending.empty() or self._renew,
-                            timeout=TICK if retry_unapplied else None,
+                            lambda: not self._pending.empty() or self._renew, timeout=wait
                         )
                     if self._renew:
                         break  # the reports that woke it, if any, go to the next run
@@ -219,12 +231,17 @@ class ProviderRateController:
                 raise_keeps_cuts=raise_keeps_cuts,
             )
             wanted = self._wanted(learns)
-            if wanted != applied:
+            held = failed_sets > 1 and now < retry_at and workflow.patched(PATCH_UNAPPLIED_BACKOFF)
+            if wanted != applied and not held:
                 if await self._apply(start.provider_queue, wanted, learns):
                     applied = wanted
                     retry_unapplied = False
+                    failed_sets = 0
                 else:
                     retry_unapplied = workflow.patched(PATCH_RETRY_UNAPPLIED)
+                    failed_sets += 1
+                    doubled = TICK * 2 ** min(failed_sets - 1, 16)
+                    retry_at = workflow.now() + min(doubled, UNAPPLIED_MAX_WAIT)
         await workflow.wait_condition(workflow.all_handlers_finished)
         workflow.continue_as_new(
             start.model_copy(

@@ -1,9 +1,11 @@
 """A rate controller's runs on the dev server (workflows/rate_controller.py): an idle one renews
 its run (continues as new) once it is ``renew_after_seconds`` old (patch "renewed-runs"), so no
 run's history outlives the key it was encrypted with, and what it learnt goes with it; a rate it
-could not set is set again without waiting for a report (patch "retry-unapplied-rate")."""
+could not set is set again without waiting for a report (patch "retry-unapplied-rate"), and one
+refused again and again is tried less and less often (patch "unapplied-backoff")."""
 
 import contextlib
+import itertools
 import json
 import time
 import uuid
@@ -22,7 +24,11 @@ from policy.adaptive_rate import ControllerState
 from shared import names
 from shared.rate_control import ControllerInput, OutcomeReport, QueueRateChange
 from tests.support.temporal import wait_until
-from workflows.rate_controller import PATCH_RENEWED_RUNS, ProviderRateController
+from workflows.rate_controller import (
+    PATCH_RENEWED_RUNS,
+    PATCH_UNAPPLIED_BACKOFF,
+    ProviderRateController,
+)
 
 
 @contextlib.asynccontextmanager
@@ -176,3 +182,49 @@ async def test_the_end_of_a_cool_down_follows_the_mode_the_workers_reported(
         await handle.terminate("test over")
 
     assert rates.set[:2] == [0.0, 1.0]  # paused, then probed (not None: no rate at all)
+
+
+class SetRateRefusedFake:
+    """A fake of the set-rate activity on a server that will never set a queue's rate (no
+    task-queue configuration API, or no permission): every call refused for good; when each came."""
+
+    def __init__(self) -> None:
+        self.calls: list[float] = []
+
+    @activity.defn(name=names.SET_QUEUE_RATE)
+    async def set_rate(self, change: QueueRateChange) -> None:
+        self.calls.append(time.monotonic())
+        raise ApplicationError("UNIMPLEMENTED", type="QueueRateRefused", non_retryable=True)
+
+
+@pytest.mark.usefixtures("replay_check")
+async def test_a_rate_the_server_keeps_refusing_is_tried_less_and_less_often(
+    dev_env: WorkflowEnvironment,
+) -> None:
+    """Refused at every try, the set was tried again at every tick (each second) for good: an
+    activity failure a second in the controller's history and the worker's log."""
+    tag = uuid.uuid4().hex[:8]
+    queue, provider_queue = f"rate-control-{tag}", f"llm-refused-{tag}"
+    client = dev_env.client
+    opened = ControllerState(rate=4.0, phase="open", open_until=time.time() + 0.5, openings=1)
+    start = ControllerInput(provider_queue=provider_queue, state=opened, mode="adaptive")
+    refused = SetRateRefusedFake()
+    async with controller_running(client, queue, start, refused.set_rate) as handle:
+
+        async def four_tries() -> bool:
+            return len(refused.calls) >= 4
+
+        await wait_until(four_tries, timeout=60.0, what="four tries to set the probe rate")
+        history = await handle.fetch_history()
+        await handle.terminate("test over")
+
+    gaps = [later - earlier for earlier, later in itertools.pairwise(refused.calls[:4])]
+    # Tried again after a tick, then after 2 s, then 4 s (each at least that, the machine's
+    # scheduling on top).
+    assert gaps[1] >= 1.9 and gaps[2] >= 3.9, gaps
+    patches = {
+        json.loads(e.marker_recorded_event_attributes.details["patch-data"].payloads[0].data)["id"]
+        for e in history.events
+        if e.marker_recorded_event_attributes.marker_name == "core_patch"
+    }
+    assert PATCH_UNAPPLIED_BACKOFF in patches

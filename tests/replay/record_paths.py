@@ -59,6 +59,8 @@ PATH_TESTS: dict[str, str] = {
     "test_the_end_of_a_cool_down_follows_the_mode_the_workers_reported",
     "retry-unapplied-rate": "tests/integration/test_rate_controller_renewal.py::"
     "test_a_rate_the_controller_could_not_set_is_set_again_without_waiting_for_reports",
+    "unapplied-backoff": "tests/integration/test_rate_controller_renewal.py::"
+    "test_a_rate_the_server_keeps_refusing_is_tried_less_and_less_often",
     "cancel-during-check": "tests/workflow/test_batch_cancel.py::"
     "test_a_batch_cancelled_during_its_check_starts_no_more_tickets",
     "chunk-id-taken-fails-items": "tests/workflow/test_swarm_chunk_id.py::"
