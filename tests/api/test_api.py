@@ -9,6 +9,7 @@ from temporalio.client import Client
 
 from tests.api.helpers import routine_ticket, unique_id, urgent_ticket, wait_for_state
 from tests.support.api_server import Tokens, bearer, serving
+from tests.support.temporal import wait_until
 
 pytestmark = pytest.mark.api
 
@@ -148,24 +149,31 @@ async def test_tickets_are_listed_by_state_and_priority_a_page_at_a_time(
     for ticket_id in ids:
         await wait_for_state(http, tokens.review, ticket_id, "AWAITING_REVIEW")
 
-    seen: list[str] = []
-    token = None
-    for _ in range(20):
-        params = {"state": "AWAITING_REVIEW", "priority": "Urgent", "page_size": "2"}
-        if token:
-            params["page_token"] = token
-        page = await http.get("/tickets", headers=bearer(tokens.review), params=params)
-        assert page.status_code == 200, page.text
-        body = page.json()
-        assert len(body["tickets"]) <= 2
-        assert all(
-            t["state"] == "AWAITING_REVIEW" and t["priority"] == "Urgent" for t in body["tickets"]
-        )
-        seen += [t["ticket_id"] for t in body["tickets"]]
-        token = body["next_page_token"]
-        if not token:
-            break
-    assert set(ids) <= set(seen) and len(seen) == len(set(seen))
+    async def every_page() -> list[str] | None:
+        """The listing's ids, a page at a time, once it holds the three (the listing is a
+        moment behind the tickets' own states)."""
+        seen: list[str] = []
+        token = None
+        for _ in range(20):
+            params = {"state": "AWAITING_REVIEW", "priority": "Urgent", "page_size": "2"}
+            if token:
+                params["page_token"] = token
+            page = await http.get("/tickets", headers=bearer(tokens.review), params=params)
+            assert page.status_code == 200, page.text
+            body = page.json()
+            assert len(body["tickets"]) <= 2
+            assert all(
+                t["state"] == "AWAITING_REVIEW" and t["priority"] == "Urgent"
+                for t in body["tickets"]
+            )
+            seen += [t["ticket_id"] for t in body["tickets"]]
+            token = body["next_page_token"]
+            if not token:
+                break
+        return seen if set(ids) <= set(seen) else None
+
+    seen = await wait_until(every_page, what="the three tickets in the listing")
+    assert len(seen) == len(set(seen))
 
     bad_state = await http.get("/tickets", headers=bearer(tokens.review), params={"state": "x'"})
     bad_token = await http.get(

@@ -9,6 +9,7 @@ import pytest
 
 from tests.api.helpers import page_csrf, unique_id, urgent_ticket, wait_for_state
 from tests.support.api_server import Tokens, bearer
+from tests.support.temporal import wait_until
 
 pytestmark = pytest.mark.api
 
@@ -20,7 +21,14 @@ async def test_the_queues_reason_filter_is_kept_through_a_ticket_and_its_decisio
     await http.post("/tickets", headers=bearer(tokens.submit), json=urgent_ticket(ticket_id))
     await wait_for_state(http, tokens.review, ticket_id, "AWAITING_REVIEW")
 
-    queue = (await console.get("/console/queue?why=urgent")).text
+    link = f'href="/console/tickets/{ticket_id}?why=urgent"'
+
+    async def listed() -> str | None:
+        # The queue reads the visibility listing, a moment behind the ticket's own state.
+        text = (await console.get("/console/queue?why=urgent")).text
+        return text if link in text else None
+
+    queue = await wait_until(listed, what="the ticket in the filtered queue")
     page = (await console.get(f"/console/tickets/{ticket_id}?why=urgent")).text
     unfiltered = (await console.get(f"/console/tickets/{ticket_id}?why=no-such-code")).text
     form = page[page.index('id="reject-form"') :]
@@ -31,7 +39,7 @@ async def test_the_queues_reason_filter_is_kept_through_a_ticket_and_its_decisio
         | fields,
     )
 
-    assert f'href="/console/tickets/{ticket_id}?why=urgent"' in queue
+    assert link in queue
     assert 'href="/console/queue?why=urgent"' in page
     assert page.count('<input type="hidden" name="why" value="urgent">') == 4  # every form
     assert 'href="/console/queue"' in unfiltered and 'name="why"' not in unfiltered

@@ -5,6 +5,7 @@ server (pollers and visibility as a real server keeps them)."""
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import pytest
 from temporalio.client import Client
@@ -108,6 +109,12 @@ async def test_a_call_that_will_hand_on_to_its_fallback_does_not_end_the_wait(
     # and goes to the fallback: the wait cannot say nothing will take it.
     services = FakeTicketServices(config=routes(2))
     async with one_ticket_without_agents(dev_env.client, workflows_queue, services) as ticket_id:
+
+        async def pending() -> list[Any]:
+            return await waiting.waiting_on(dev_env.client, ticket_id)
+
+        # The call scheduled first (on a loaded machine it may take a moment), then the wait.
+        await wait_until(pending, what="the classifier call pending")
         views = await waiting.wait_settled(
             dev_env.client, [ticket_id], timeout=2, interval=0.1, require_worker=True
         )
