@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from activities.knowledge_base import KnowledgeBase
 from activities.providers.offline import classifier, resolver, triage, validator
 from policy.review_policy import review_needs
-from policy.trimming import search_text
+from policy.trimming import DEFAULT_BODY_TOKEN_BUDGET, search_text, trim_body
 from shared.agents import AgentRoute, Category, DraftRequest, Finding, KnowledgeQuery
 from shared.pipeline_config import PipelineConfig
 from shared.tickets import Ticket
@@ -29,13 +29,20 @@ class Outcome:
         return not self.review_reasons
 
 
-def run_offline(ticket: Ticket, kb: KnowledgeBase, config: PipelineConfig) -> Outcome:
+def run_offline(
+    ticket: Ticket,
+    kb: KnowledgeBase,
+    config: PipelineConfig,
+    body_tokens: int = DEFAULT_BODY_TOKEN_BUDGET,
+) -> Outcome:
+    # As the ticket workflow searches: the whole ticket's text.
+    searched = search_text(ticket.subject, ticket.body)
+    # And as the agent activities read it: every agent gets the body trimmed to the worker's
+    # budget (agent_activities.AgentActivities._run; [trimming] body_tokens).
+    ticket = ticket.model_copy(update={"body": trim_body(ticket.body, body_tokens).text})
     c = classifier.classify(ticket)
     priority = triage.triage(ticket, c).priority
-    # As the ticket workflow searches.
-    articles = kb.search(
-        KnowledgeQuery(category=c.category, text=search_text(ticket.subject, ticket.body))
-    )
+    articles = kb.search(KnowledgeQuery(category=c.category, text=searched))
     findings: list[Finding] = []
     previous: str | None = None
     rounds = 0
