@@ -26,6 +26,7 @@ from starter.embedded import EmbeddedServer
 from tests.support.fake_llm import FakeLLMServer, Recorded, Reply, good_answers
 from tests.support.llm_pipeline import llm_setup
 from tests.support.processes import environment, free_port
+from tests.support.temporal import wait_until
 from tests.support.webhook_receiver import Received, WebhookReceiver, webhook_receiver
 from tests.support.webhook_receiver import Reply as HookReply
 from tests.support.workers import real_pipeline
@@ -107,10 +108,22 @@ async def outages(ops_server: OpsServer) -> AsyncIterator[Outages]:
         await delivery.aclose()
 
 
+async def listed_as_failed(client: Client, workflow_id: str) -> None:
+    """Until the visibility listing, which `redrive` and `list` read, shows the run FAILED: it
+    follows the workflow's own state a moment later."""
+
+    async def listed() -> bool:
+        query = f"WorkflowId = '{workflow_id}' AND ExecutionStatus = 'Failed'"
+        return [e async for e in client.list_workflows(query)] != []
+
+    await wait_until(listed, what=f"{workflow_id} listed as failed")
+
+
 async def failed_while_down(
     client: Client, outages: Outages, ticket: Any, keyed: bool = False
 ) -> WorkflowHandle[Any, Any]:
-    """Start the ticket while the provider refuses every call; once it has FAILED, mend it."""
+    """Start the ticket while the provider refuses every call; once it has FAILED (and is
+    listed so), mend it."""
     outages.provider_down.set()
     try:
         await ops.start_ticket(client, ticket, keyed=keyed)
@@ -119,6 +132,7 @@ async def failed_while_down(
             await handle.result()
     finally:
         outages.provider_down.clear()
+    await listed_as_failed(client, handle.id)
     return handle
 
 
@@ -163,4 +177,5 @@ async def failed_after_classifying(client: Client, outages: Outages, ticket: Any
             await handle.result()
     finally:
         outages.down_for.clear()
+    await listed_as_failed(client, handle.id)
     return await ops.describe_ticket(client, ticket.ticket_id)

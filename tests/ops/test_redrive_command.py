@@ -105,11 +105,17 @@ async def test_what_a_failed_run_spent_stays_in_the_tickets_totals_after_its_res
     assert total.cost_usd == pytest.approx(failed.cost_usd + view.total_cost_usd, abs=1e-6)
     assert total.tokens == failed.tokens + view.total_tokens
     assert total.agents["classifier"].calls == 2  # once in each run
-    # `list` shows it once (its newest run), with both runs' spend.
-    result = await asyncio.to_thread(run_cli, ops_server.env, "list", "--json")
-    assert result.code == 0, result.output
-    listed = [t for t in json.loads(result.stdout) if t["ticket_id"] == ticket.ticket_id]
-    assert [(t["calls"], t["cost_usd"]) for t in listed] == [(total.calls, total.cost_usd)]
+
+    # `list` shows it once (its newest run), with both runs' spend: once the listing has the
+    # new run at rest (it follows the run's own state a moment later).
+    async def listed() -> list[dict[str, Any]] | None:
+        result = await asyncio.to_thread(run_cli, ops_server.env, "list", "--json")
+        assert result.code == 0, result.output
+        found = [t for t in json.loads(result.stdout) if t["ticket_id"] == ticket.ticket_id]
+        return found if [t["state"] for t in found] == ["COMPLETED"] else None
+
+    listed_once = await wait_until(listed, what="the restarted ticket listed at rest")
+    assert [(t["calls"], t["cost_usd"]) for t in listed_once] == [(total.calls, total.cost_usd)]
 
 
 async def refused_until_delivery_failed(client: Client, outages: Outages, ticket: Any) -> None:
