@@ -82,13 +82,22 @@ async def readable(driver: ContentAddressedDriver, key: str) -> bool:
 
 
 async def delete_workflow(client: Client, workflow_id: str) -> None:
-    """Deletes the workflow and waits until the server no longer knows it."""
-    await client.workflow_service.delete_workflow_execution(
-        DeleteWorkflowExecutionRequest(
-            namespace=client.namespace,
-            workflow_execution=WorkflowExecution(workflow_id=workflow_id),
-        )
-    )
+    """Deletes the workflow, every run of it, and waits until the server no longer knows it.
+    (Deleting by id takes its latest run only: a ticket reset into a new run left its first,
+    whose payloads were in this test's store, and the replay gate's tests on the same server
+    could not read them.)"""
+    runs = [e.run_id async for e in client.list_workflows(f"WorkflowId = '{workflow_id}'")]
+    for run_id in [*runs, ""]:  # "" the latest run, which the listing may not show yet
+        try:
+            await client.workflow_service.delete_workflow_execution(
+                DeleteWorkflowExecutionRequest(
+                    namespace=client.namespace,
+                    workflow_execution=WorkflowExecution(workflow_id=workflow_id, run_id=run_id),
+                )
+            )
+        except RPCError as err:
+            if err.status != RPCStatusCode.NOT_FOUND:
+                raise
 
     async def deleted() -> bool:
         try:

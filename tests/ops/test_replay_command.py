@@ -101,7 +101,10 @@ async def test_a_changed_workflow_class_fails_the_replay_of_every_ticket_it_woul
     failed = {f.workflow_id for f in report.failures}
     assert {f"ticket-RP-{RUN}-complex", f"ticket-RP-{RUN}-simple"} <= failed
     assert {f.workflow_type for f in report.failures} == {"TicketWorkflow"}
-    assert all(f.error.startswith("NondeterminismError") for f in report.failures)
+    # This file's tickets: the server is shared with other files' (one of them stores payloads
+    # in a data directory of its own, which the gate cannot read here).
+    mine = [f for f in report.failures if f.workflow_id.startswith(f"ticket-RP-{RUN}")]
+    assert all(f.error.startswith("NondeterminismError") for f in mine)
     assert report.replayed["OrchestratorWorkflow"] >= 1
 
 
