@@ -96,6 +96,10 @@ class ControllerInput(BaseModel):
     # so this run sets its rate as it starts, without waiting for a report (the queue may be
     # paused, and a paused queue sends none). A new run took the state's rate as applied.
     unapplied: bool = False
+    # Sets in a row that failed, and when the next may be tried (epoch seconds), once two have
+    # (patch unapplied-backoff): the wait kept doubling across runs, not from 1 s in each.
+    failed_sets: int = Field(default=0, ge=0)
+    retry_at: float | None = None
 
 
 class QueueRateChange(BaseModel):

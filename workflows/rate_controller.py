@@ -15,7 +15,7 @@ The rules (AIMD, breaker) are policy/adaptive_rate.py; the rate is applied by an
 
 import asyncio
 import contextlib
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from temporalio import workflow
@@ -104,6 +104,12 @@ def _seconds(moment: timedelta) -> float:
     return moment.total_seconds()
 
 
+def _next_try(failed_sets: int) -> datetime:
+    """When a set that failed ``failed_sets`` times in a row may be tried again: a tick after
+    the first failure, then a wait that doubles up to UNAPPLIED_MAX_WAIT."""
+    return workflow.now() + min(TICK * 2 ** min(failed_sets - 1, 16), UNAPPLIED_MAX_WAIT)
+
+
 @workflow.defn(name=names.RATE_CONTROLLER_WORKFLOW)
 class ProviderRateController:
     @workflow.init
@@ -151,17 +157,26 @@ class ProviderRateController:
             applied = None if nothing_declared else round(applied, 3)
         last = workflow.now()
         retry_unapplied = False  # a set failed: tick again without waiting for a report
-        failed_sets = 0  # sets in a row that failed (unapplied-backoff)
-        retry_at = last  # no set before this once two in a row failed
+        # Sets in a row that failed, and no set before ``retry_at`` once two have
+        # (unapplied-backoff); carried across continue-as-new.
+        failed_sets = start.failed_sets
+        retry_at = last
+        if start.retry_at is not None:
+            retry_at = datetime.fromtimestamp(start.retry_at, UTC)
         if start.unapplied:
             # The last run's last set failed: whatever the queue has, set the rate now (a wait
-            # for a tick could meet this run's renewal first, and the next run the same).
-            wanted = self._wanted(learns)
-            if await self._apply(start.provider_queue, wanted, learns):
-                applied = wanted
-            else:
+            # for a tick could meet this run's renewal first, and the next run the same),
+            # unless the sets are backing off.
+            if failed_sets > 1 and last < retry_at and workflow.patched(PATCH_UNAPPLIED_BACKOFF):
                 applied, retry_unapplied = UNKNOWN_RATE, True
-                failed_sets = 1
+            else:
+                wanted = self._wanted(learns)
+                if await self._apply(start.provider_queue, wanted, learns):
+                    applied, failed_sets = wanted, 0
+                else:
+                    applied, retry_unapplied = UNKNOWN_RATE, True
+                    failed_sets += 1
+                    retry_at = _next_try(failed_sets)
         mode = start.mode  # the mode the workers last reported
         for _ in range(TICKS_PER_RUN):
             if workflow.info().is_continue_as_new_suggested() or self._renew:
@@ -240,8 +255,7 @@ class ProviderRateController:
                 else:
                     retry_unapplied = workflow.patched(PATCH_RETRY_UNAPPLIED)
                     failed_sets += 1
-                    doubled = TICK * 2 ** min(failed_sets - 1, 16)
-                    retry_at = workflow.now() + min(doubled, UNAPPLIED_MAX_WAIT)
+                    retry_at = _next_try(failed_sets)
         await workflow.wait_condition(workflow.all_handlers_finished)
         workflow.continue_as_new(
             start.model_copy(
@@ -251,6 +265,8 @@ class ProviderRateController:
                     "cool_down_seconds": cool_down,
                     "mode": mode,
                     "unapplied": retry_unapplied,
+                    "failed_sets": failed_sets,
+                    "retry_at": retry_at.timestamp() if failed_sets > 1 else None,
                 }
             )
         )

@@ -207,7 +207,11 @@ async def test_a_rate_the_server_keeps_refusing_is_tried_less_and_less_often(
     queue, provider_queue = f"rate-control-{tag}", f"llm-refused-{tag}"
     client = dev_env.client
     opened = ControllerState(rate=4.0, phase="open", open_until=time.time() + 0.5, openings=1)
-    start = ControllerInput(provider_queue=provider_queue, state=opened, mode="adaptive")
+    # Renewed (continued as new) a few seconds in: the wait kept doubling across the runs, not
+    # from a tick again in each.
+    start = ControllerInput(
+        provider_queue=provider_queue, state=opened, mode="adaptive", renew_after_seconds=2.5
+    )
     refused = SetRateRefusedFake()
     async with controller_running(client, queue, start, refused.set_rate) as handle:
 
@@ -215,15 +219,22 @@ async def test_a_rate_the_server_keeps_refusing_is_tried_less_and_less_often(
             return len(refused.calls) >= 4
 
         await wait_until(four_tries, timeout=60.0, what="four tries to set the probe rate")
-        history = await handle.fetch_history()
+        renewed = (await handle.describe()).run_id != handle.result_run_id
         await handle.terminate("test over")
+        runs = [e async for e in client.list_workflows(f"WorkflowId = '{handle.id}'")]
+        histories = [
+            await client.get_workflow_handle(handle.id, run_id=run.run_id).fetch_history()
+            for run in runs
+        ]
 
     gaps = [later - earlier for earlier, later in itertools.pairwise(refused.calls[:4])]
     # Tried again after a tick, then after 2 s, then 4 s (each at least that, the machine's
     # scheduling on top).
     assert gaps[1] >= 1.9 and gaps[2] >= 3.9, gaps
+    assert renewed  # the tries went on in a later run
     patches = {
         json.loads(e.marker_recorded_event_attributes.details["patch-data"].payloads[0].data)["id"]
+        for history in histories
         for e in history.events
         if e.marker_recorded_event_attributes.marker_name == "core_patch"
     }
