@@ -35,7 +35,7 @@ def run_offline(
     config: PipelineConfig,
     body_tokens: int = DEFAULT_BODY_TOKEN_BUDGET,
 ) -> Outcome:
-    # As the ticket workflow searches: the whole ticket's text.
+    # As the ticket workflow searches (search_text trims the body to the default budget).
     searched = search_text(ticket.subject, ticket.body)
     # And as the agent activities read it: every agent gets the body trimmed to the worker's
     # budget (agent_activities.AgentActivities._run; [trimming] body_tokens).

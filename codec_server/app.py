@@ -297,13 +297,15 @@ def build_app(
             raise Refused(400, "all payloads must be storage references")
         # One budget for the references and the old claim checks alike.
         budget = ByteBudget()
-        if request.query_params.get("preserveStorageRefs", "").lower() != "true":
+        preserved = request.query_params.get("preserveStorageRefs", "").lower() == "true"
+        if action == "download" or not preserved:  # a download is a fetch, whatever it asks
             payloads = await resolve_references(converter, payloads, budget)
         if action == "download" and (left := sum(is_reference(p) for p in payloads)):
             raise Refused(
                 502,
-                f"{left} of {len(payloads)} references could not be fetched from the payload "
-                "store (this server's log says why)",
+                f"{left} of {len(payloads)} references could not be fetched: the payload store "
+                "is not reachable from this server, no longer holds them, or they are past one "
+                "request's limits (the server's log says which, when it tried)",
             )
         return await asyncio.to_thread(decoded, payloads, budget)
 

@@ -80,21 +80,20 @@ class KeysUnavailable(Exception):
 # The roles of Temporal's permission entries ("<namespace>:<role>", its default JWT claim
 # mapper's form): any of them may read the namespace's payloads; and the system admin's entry.
 NAMESPACE_ROLES: Final = frozenset({"read", "write", "worker", "admin"})
-SYSTEM_ADMIN: Final = "temporal-system:admin"
+# A role on this "namespace" is a role on every namespace (Temporal's default authorizer).
+SYSTEM: Final = "temporal-system"
 
 
 def grants(permissions: object, namespace: str) -> bool:
-    """Whether ``permissions`` (a token's permissions claim) hold a role on ``namespace``, as
-    Temporal's default claim mapper reads them (the role's case ignored), or the system admin's."""
+    """Whether ``permissions`` (a token's permissions claim) hold a role on ``namespace``, or a
+    system role, as Temporal's default claim mapper reads them (the role's case ignored)."""
     if not isinstance(permissions, list):
         return False
     for entry in permissions:
         if not isinstance(entry, str):
             continue
-        if entry.lower() == SYSTEM_ADMIN:
-            return True
-        named, _, role = entry.rpartition(":")
-        if named == namespace and role.lower() in NAMESPACE_ROLES:
+        named, _, role = entry.partition(":")
+        if named in (namespace, SYSTEM) and role.lower() in NAMESPACE_ROLES:
             return True
     return False
 

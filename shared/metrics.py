@@ -65,6 +65,7 @@ GAUGES_UPDATED: Final = "tickets_gauges_updated_timestamp_seconds"
 FAILURE_CLASSES: Final[Mapping[str, str]] = {
     "ProviderRateLimited": "rate_limited",
     "ProviderTimeout": "timeout",
+    "ProviderAnswerOutOfTime": "timeout",
     "ProviderUnavailable": "server_error",
     "ProviderOverloaded": "overloaded",
     "ProviderConnectionError": "connection",

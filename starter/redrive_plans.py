@@ -104,8 +104,13 @@ def delivered_for(
 
 
 async def plan_failed(client: Client, ledger: DeliveryLedger, item: RedriveItem) -> RedriveItem:
-    # Its own answer, or one a run it replaced sent (or may have): the ticket was answered.
-    entry = delivered_for(await ledger.get(item.ticket_id), item, None)
+    # Its own answer, or one a run it replaced sent: the ticket was answered. (One that run
+    # only began to send, or may have sent, is its restart's delivery to settle: resent under
+    # its key, or stopped for a person, as answered_by_the_run_replaced rules.)
+    found = await ledger.get(item.ticket_id)
+    entry = this_tickets(found, item)
+    if entry is None and found is not None and found.sent_at is not None:
+        entry = found if answered_by_the_run_replaced(item.replaces, found) else None
     if entry is not None:
         item.action, item.why = (
             "skip",

@@ -16,9 +16,10 @@ from starter.render import ESTIMATE_NOTE, deadline_text, tokens_text, usd_text
 
 
 def review_command_line(view: TicketView, began: datetime) -> str:
-    """The `review` that decides on what this status shows, and only on it: the draft's
-    revision, the ticket's chain (another ticket submitted under its id since starts its
-    revisions at 1 again) and the wait for review it is in."""
+    """The `review` that decides on what this status shows: the draft's revision, the
+    ticket's chain (another ticket submitted under its id since starts its revisions at 1
+    again) and the wait for review it is in. (Without a draft it names no revision, and a
+    draft written before the decision arrives gets it: the API's null revision refuses that.)"""
     shown = [f"review {view.ticket_id}"]
     if view.draft:
         shown.append(f"--revision {view.draft.revision}")
@@ -74,7 +75,8 @@ def print_status(
     if began is not None and view.state is TicketState.AWAITING_REVIEW and not shown_other:
         # What `review --waiting-since` takes, exactly (the workflow compares the moment).
         out.print(f"Waiting    for review since {began.isoformat()}")
-        out.print(f"Decide     {review_command_line(view, began)}")
+        # One line however wide the terminal: pasted, a wrapped command is several.
+        out.print(f"Decide     {review_command_line(view, began)}", soft_wrap=True)
     for r in view.reviews:
         status = "applied" if r.applied else f"ignored ({r.note})"
         who = f"{r.decision.reviewer}: {r.decision.action}" if r.decision else "unparseable signal"

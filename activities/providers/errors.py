@@ -40,6 +40,10 @@ from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 from activities.providers.idle_watch import AnswerOutOfTime
 from shared import names
 
+# An answer still streaming as its attempt's time ran out (idle_watch.AnswerOutOfTime): the
+# provider answered, slowly; the setting is too short for it. Retried like a timeout, but not a
+# failure for the circuit breaker (a slow, healthy model would pause its whole queue).
+ANSWER_OUT_OF_TIME_TYPE: Final = "ProviderAnswerOutOfTime"
 # Longest wait taken from a Retry-After header: a longer (or absurd) value is cut to this.
 MAX_RETRY_AFTER: Final = timedelta(minutes=10)
 RETRYABLE_STATUS: Final = frozenset({408, 409, 429})
@@ -276,7 +280,7 @@ def _classify(failure: ProviderFailure, secrets: Iterable[str]) -> ApplicationEr
         return ApplicationError(text, type=kind, non_retryable=True)
 
     if failure.attempt_timeout:
-        return retryable("ProviderTimeout", f"{who}: {message}")
+        return retryable(ANSWER_OUT_OF_TIME_TYPE, f"{who}: {message}")
     if failure.timeout:
         return retryable(
             "ProviderTimeout",

@@ -255,6 +255,7 @@ def test_the_settings_name_what_is_missing_or_unsafe() -> None:
         (["default:read"], 200),
         (["other:admin", "default:Worker"], 200),
         (["temporal-system:admin"], 200),
+        (["temporal-system:read"], 200),  # a system role holds on every namespace
         (["other:admin"], 403),  # a user of another namespace only
         (["default:owner"], 403),  # no role Temporal knows
         ("default:read", 403),  # not a list
