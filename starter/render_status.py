@@ -18,11 +18,10 @@ from starter.render import ESTIMATE_NOTE, deadline_text, tokens_text, usd_text
 def review_command_line(view: TicketView, began: datetime) -> str:
     """The `review` that decides on what this status shows: the draft's revision, the
     ticket's chain (another ticket submitted under its id since starts its revisions at 1
-    again) and the wait for review it is in. (Without a draft it names no revision, and a
-    draft written before the decision arrives gets it: the API's null revision refuses that.)"""
+    again) and the wait for review it is in; without a draft, that there was none (refused
+    if one is written before the decision arrives, as the API's null revision is)."""
     shown = [f"review {view.ticket_id}"]
-    if view.draft:
-        shown.append(f"--revision {view.draft.revision}")
+    shown.append(f"--revision {view.draft.revision}" if view.draft else "--no-draft")
     if view.chain:
         shown.append(f"--chain {view.chain}")
     shown.append(f"--waiting-since {began.isoformat()}")

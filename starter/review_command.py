@@ -43,7 +43,10 @@ def _decision(args: argparse.Namespace) -> ReviewDecision:
         "revision": args.revision,
         "chain": args.chain,
         "waiting_since": args.waiting_since,
+        "saw_no_draft": args.no_draft,
     }
+    if args.no_draft and args.revision is not None:
+        raise CliError("--no-draft and --revision name different things you saw: give one")
     # "is not None": an empty --rework "" or --edit "" fell through to the rejection and was
     # refused as "a rejection needs a reason".
     if args.approve:
@@ -149,6 +152,11 @@ def add_parser(
         "--revision",
         type=positive_int_up_to(MAX_REVISION),
         help="the draft revision you reviewed (refused if stale)",
+    )
+    p.add_argument(
+        "--no-draft",
+        action="store_true",
+        help="you decided seeing no draft (status showed none): refused if one is written since",
     )
     p.add_argument(
         "--chain",

@@ -48,6 +48,7 @@ def test_an_endless_edited_reply_is_refused_naming_the_reply_s_limit(tmp_path: P
         reviewer="cli",
         revision=None,
         chain=None,
+        no_draft=False,
         waiting_since=None,
         approve=False,
         edit=str(ENDLESS),

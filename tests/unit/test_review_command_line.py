@@ -11,6 +11,7 @@ import pytest
 from policy.transitions import TicketState
 from shared.view import DraftRecord, TicketView, Transition
 from starter import cli, render_status
+from starter.errors import CliError
 from starter.review_command import _decision
 
 BEGAN = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
@@ -66,3 +67,20 @@ def test_a_chain_is_read_as_the_server_writes_it_and_anything_else_is_named(
         cli.build_parser().parse_args(["review", "T-1", "--approve", "--chain", "nope"])
     said = capsys.readouterr().err
     assert "argument --chain: 'nope' is not a ticket's chain: give the chain `status`" in said
+
+
+def test_without_a_draft_the_printed_command_says_so_and_refuses_a_draft_written_since(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    render_status.print_status(waiting().model_copy(update={"draft": None}))
+    printed = next(line for line in capsys.readouterr().out.splitlines() if "Decide" in line)
+    command = printed.removeprefix("Decide").split(" with ")[0]
+    args = cli.build_parser().parse_args([*shlex.split(command), "--reject", "spam"])
+
+    decision = _decision(args)
+    assert (decision.saw_no_draft, decision.revision) == (True, None)
+    both = cli.build_parser().parse_args(
+        ["review", "T-1", "--approve", "--no-draft", "--revision", "1"]
+    )
+    with pytest.raises(CliError, match="--no-draft and --revision"):
+        _decision(both)
