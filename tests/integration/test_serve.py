@@ -128,8 +128,12 @@ def test_the_first_request_to_serve_is_traced_from_the_callers_trace_context(
             submitted = httpx.post(f"{base}/tickets", headers=headers, json=ticket)
 
             def in_trace() -> list[ReceivedSpan]:
+                # The request's own span ends after the response, and its batch can come after
+                # StartWorkflow's (the test failed once with StartWorkflow's batch alone).
                 found = [s for s in receiver.received() if s.trace_id == trace_id]
-                return found if any(s.name.startswith("StartWorkflow") for s in found) else []
+                started = any(s.name.startswith("StartWorkflow") for s in found)
+                served = any(s.attributes.get("http.request.method") == "POST" for s in found)
+                return found if started and served else []
 
             spans = poll(in_trace, 30, "the ticket's spans")
         finally:
