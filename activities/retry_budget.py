@@ -119,8 +119,10 @@ class AttemptBudget:
         meant to ride out about four minutes), and its initial interval for a busy answer
         (bounded by time, not attempts: "retry-after-ms: 6" sent a request every 6 ms until the
         ticket's SLA ran out). A longer Retry-After stands."""
-        delay = err.next_retry_delay if isinstance(err, ApplicationError) else None
-        if delay is None or not isinstance(err, ApplicationError) or err.non_retryable:
+        if not isinstance(err, ApplicationError) or err.non_retryable:
+            return err
+        delay = err.next_retry_delay
+        if delay is None:
             return err
         floor = AGENT_RETRY.initial_interval if is_rate_limit(err) else policy_backoff(self.attempt)
         if delay >= floor:

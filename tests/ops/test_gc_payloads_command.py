@@ -11,7 +11,6 @@ import pytest
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.workflowservice.v1 import (
-    DeleteWorkflowExecutionRequest,
     ResetWorkflowExecutionRequest,
 )
 from temporalio.client import Client
@@ -32,6 +31,7 @@ from shared.stores.payloads_postgres import PostgresPayloadDriver
 from shared.temporal_client import connect, connection_settings
 from shared.tickets import Ticket
 from shared.view import TicketView
+from starter import erase
 from starter.gc_payloads import REPLAYER_NAMESPACE as REPLAYER
 from starter.replay import new_replayer
 from tests.ops.conftest import OpsServer
@@ -88,16 +88,7 @@ async def delete_workflow(client: Client, workflow_id: str) -> None:
     could not read them.)"""
     runs = [e.run_id async for e in client.list_workflows(f"WorkflowId = '{workflow_id}'")]
     for run_id in [*runs, ""]:  # "" the latest run, which the listing may not show yet
-        try:
-            await client.workflow_service.delete_workflow_execution(
-                DeleteWorkflowExecutionRequest(
-                    namespace=client.namespace,
-                    workflow_execution=WorkflowExecution(workflow_id=workflow_id, run_id=run_id),
-                )
-            )
-        except RPCError as err:
-            if err.status != RPCStatusCode.NOT_FOUND:
-                raise
+        await erase._delete_execution(client, workflow_id, run_id)
 
     async def deleted() -> bool:
         try:

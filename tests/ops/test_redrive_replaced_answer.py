@@ -14,13 +14,9 @@ from starter.redrive_plans import RedriveItem, plan_failed
 from tests.stores.conftest import delivery
 
 
-async def test_a_failed_run_whose_replaced_run_sent_the_answer_is_not_restarted(
-    tmp_path: Path,
-) -> None:
-    ledger = SqliteLedger(tmp_path / "outbox.sqlite3")
-    entry, _ = await ledger.record(delivery(ticket_id="T-1", chain="run-1"))
-    await ledger.mark_sent("T-1", entry.idempotency_key)
-    item = RedriveItem(
+def replacing_run() -> RedriveItem:
+    """The FAILED run-2 of ticket T-1, started to replace run-1."""
+    return RedriveItem(
         ticket_id="T-1",
         workflow_id="ticket-T-1",
         run_id="run-2",
@@ -29,6 +25,15 @@ async def test_a_failed_run_whose_replaced_run_sent_the_answer_is_not_restarted(
         chain="run-2",
         replaces=["run-1"],
     )
+
+
+async def test_a_failed_run_whose_replaced_run_sent_the_answer_is_not_restarted(
+    tmp_path: Path,
+) -> None:
+    ledger = SqliteLedger(tmp_path / "outbox.sqlite3")
+    entry, _ = await ledger.record(delivery(ticket_id="T-1", chain="run-1"))
+    await ledger.mark_sent("T-1", entry.idempotency_key)
+    item = replacing_run()
 
     planned = await plan_failed(None, ledger, item)  # type: ignore[arg-type]  # nothing to read
 
@@ -51,15 +56,7 @@ async def test_a_failed_run_whose_replaced_run_only_began_a_send_is_restarted(
         return {"ticket": {"ticket_id": "T-1", "subject": "Help", "body": "Locked out."}}
 
     monkeypatch.setattr(redrive_plans, "first_input", its_input)
-    item = RedriveItem(
-        ticket_id="T-1",
-        workflow_id="ticket-T-1",
-        run_id="run-2",
-        action="skip",
-        why="",
-        chain="run-2",
-        replaces=["run-1"],
-    )
+    item = replacing_run()
 
     planned = await plan_failed(None, ledger, item)  # type: ignore[arg-type]
 
