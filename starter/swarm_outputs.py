@@ -2,6 +2,7 @@
 history when the swarm failed over its threshold (its error carries the summary only)."""
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 from temporalio.api.failure.v1 import Failure
@@ -37,7 +38,8 @@ async def with_chunk_outputs(
     results a rerun kept were in none of its chunks and went missing from the file, and a higher
     chunk left by a run of other items under the same id could be read as this one's.)"""
     described = await client.get_workflow_handle(workflow_id).describe()
-    found = {r.item_id: r for r in await run_results(client, workflow_id, described.run_id)}
+    read = await run_results(client, workflow_id, described.run_id, unfinished_chunks=False)
+    found = {r.item_id: r for r in read}
     for failure in summary.failures:
         found.setdefault(
             failure.item_id, ItemResult(item_id=failure.item_id, ok=False, error=failure.reason)
@@ -47,25 +49,79 @@ async def with_chunk_outputs(
     return summary.model_copy(update={"outputs": outputs})
 
 
-async def run_results(client: Client, workflow_id: str, run_id: str) -> list[ItemResult]:
+async def run_results(
+    client: Client, workflow_id: str, run_id: str, *, unfinished_chunks: bool = True
+) -> list[ItemResult]:
     """The successful item results one swarm run holds: those it started with (its chain's
     earlier runs', and what it kept from an earlier chain), those of the chunks it completed,
     and the calls it completed itself (a swarm of one chunk runs its items without a child since
     single-chunk-inline; such a result is billed, as the workflow bills it, with what the
-    routes that failed before its answer spent), from its own history."""
+    routes that failed before its answer spent), from its own history.
+
+    With ``unfinished_chunks``, also the calls answered in the chunks that did not complete (one
+    terminated or timed out, or cancelled with the swarm), read from each chunk's own history:
+    paid for, and in no result the swarm holds. A rerun keeps them; without them it analysed,
+    and paid for, up to a whole chunk's items again (500 by default)."""
     history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
     started = history.events[0].workflow_execution_started_event_attributes.input.payloads
     convert = client.data_converter
     [state] = await convert.decode(started[1:2], [SwarmState])
     found = [*state.carried.values(), *state.totals.results]
-    calls: dict[int, str] = {}  # an item call's scheduled event -> the item's id
-    spent: dict[str, list[Usage]] = {}  # an item's failed calls' usage, until its answer
     for event in history.events:
         if event.HasField("child_workflow_execution_completed_event_attributes"):
             done = event.child_workflow_execution_completed_event_attributes.result.payloads
             [chunk] = await convert.decode(done, [SwarmChunkResult])
             found += chunk.results
-        elif event.HasField("activity_task_scheduled_event_attributes"):
+    found += await _answered_calls(client, history.events)
+    if unfinished_chunks:
+        for chunk_id, chunk_run in await _unfinished_chunks(client, workflow_id, history.events):
+            found += await _answered_calls(client, await _events(client, chunk_id, chunk_run))
+    return [r for r in found if r.ok]
+
+
+async def _unfinished_chunks(
+    client: Client, workflow_id: str, events: Sequence[HistoryEvent]
+) -> list[tuple[str, str]]:
+    """The chunks (id, run id) started and not completed by this run and by the runs of its
+    chain before it (what a completed chunk found is carried; an unfinished one's is not)."""
+    unfinished: list[tuple[str, str]] = []
+    while events:
+        chunks: dict[int, tuple[str, str]] = {}  # a chunk's initiated event -> its id and run
+        for event in events:
+            if event.HasField("child_workflow_execution_started_event_attributes"):
+                child = event.child_workflow_execution_started_event_attributes
+                execution = child.workflow_execution
+                chunks[child.initiated_event_id] = (execution.workflow_id, execution.run_id)
+            elif event.HasField("child_workflow_execution_completed_event_attributes"):
+                completed = event.child_workflow_execution_completed_event_attributes
+                chunks.pop(completed.initiated_event_id, None)
+        unfinished += chunks.values()
+        start = events[0].workflow_execution_started_event_attributes
+        earlier = start.continued_execution_run_id
+        events = await _events(client, workflow_id, earlier) if earlier else []
+    return unfinished
+
+
+async def _events(client: Client, workflow_id: str, run_id: str) -> list[HistoryEvent]:
+    """A run's history; none once the namespace's retention removed it."""
+    try:
+        history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            return []
+        raise
+    return list(history.events)
+
+
+async def _answered_calls(client: Client, events: Sequence[HistoryEvent]) -> list[ItemResult]:
+    """The item calls a history's workflow completed itself (a swarm of one chunk's, a chunk's),
+    each billed with what the routes that failed before its answer spent."""
+    convert = client.data_converter
+    found: list[ItemResult] = []
+    calls: dict[int, str] = {}  # an item call's scheduled event -> the item's id
+    spent: dict[str, list[Usage]] = {}  # an item's failed calls' usage, until its answer
+    for event in events:
+        if event.HasField("activity_task_scheduled_event_attributes"):
             scheduled = event.activity_task_scheduled_event_attributes
             if scheduled.activity_type.name == names.ANALYZE_ITEM:
                 [request] = await convert.decode(scheduled.input.payloads, [InsightRequest])
@@ -83,7 +139,7 @@ async def run_results(client: Client, workflow_id: str, run_id: str) -> list[Ite
                 item_id, failure = ended
                 if (usage := _usage_of(await convert.decode_failure(failure))) is not None:
                     spent.setdefault(item_id, []).append(usage)
-    return [r for r in found if r.ok]
+    return found
 
 
 def _failed_call(event: HistoryEvent, calls: dict[int, str]) -> tuple[str, Failure] | None:

@@ -1,0 +1,120 @@
+"""A rerun keeps what a chunk that did not complete had paid for.
+
+A chunk terminated (or timed out) fails its items in the swarm's result, and a swarm cancelled
+while a chunk runs ends with that chunk cancelled: in neither case does the swarm hold the
+answers the chunk's calls had already bought. A rerun of the same items reads them from the
+chunk's own history; before, it analysed (and paid for) the whole chunk again.
+"""
+
+import argparse
+import asyncio
+import json
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from temporalio import activity
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+from temporalio.testing import WorkflowEnvironment
+
+from shared import names
+from shared.agents import AgentReply
+from shared.queue_pollers import workers_polling
+from shared.swarm import InsightRequest, ReviewInsights
+from starter import fanout, swarm_outputs
+from tests.support.fake_fanout import FakeInsights
+from tests.support.swarm_run import items, returning, workers
+from tests.support.temporal import wait_until
+from tests.support.workers import running
+
+
+@dataclass
+class OneHeld(FakeInsights):
+    """Answers every item at once but ``held``, which waits for ``release``."""
+
+    held: str = "r00002"
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @activity.defn(name=names.ANALYZE_ITEM)
+    async def analyze(self, request: InsightRequest) -> AgentReply[ReviewInsights]:
+        if request.item.item_id == self.held:
+            await self.release.wait()
+        return await FakeInsights.analyze(self, request)
+
+
+async def _two_answered(client: Client, chunk_id: str) -> bool:
+    try:
+        history = await client.get_workflow_handle(chunk_id).fetch_history()
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:  # not started yet
+            return False
+        raise
+    completed = EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED
+    return sum(e.event_type == completed for e in history.events) == 2
+
+
+def _args(tmp_path: Path, swarm_id: str) -> argparse.Namespace:
+    source = tmp_path / "reviews.jsonl"
+    source.write_text(
+        "".join(json.dumps({"id": i.item_id, "text": i.text}) + "\n" for i in items(6))
+    )
+    return argparse.Namespace(
+        file=str(source), output=None, json=True, id=swarm_id,
+        concurrency=3, chunk_size=3, max_failure_rate=0.2,
+    )  # fmt: skip
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.usefixtures("replay_check")
+@pytest.mark.parametrize("ended", ["chunk terminated", "swarm cancelled"])
+async def test_a_rerun_keeps_the_answers_a_chunk_that_did_not_complete_had_bought(
+    dev_env: WorkflowEnvironment,
+    task_queue: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    ended: str,
+) -> None:
+    # On the dev server: the time-skipping server never tells a parent its child was terminated.
+    client = dev_env.client
+    monkeypatch.setattr(names, "TICKETS_TASK_QUEUE", task_queue)
+    monkeypatch.setattr(fanout, "open_client", lambda: returning(client))
+    args = _args(tmp_path, f"swarm-{uuid.uuid4().hex[:8]}")
+    chunk_id = f"{args.id}/chunk-0"
+    first = OneHeld()
+    async with running(workers(client, task_queue, first)):
+        await wait_until(lambda: workers_polling(client, task_queue), what="the worker's polls")
+        run = asyncio.create_task(fanout.cmd_swarm(args))
+        # Two of the first chunk's three items answered and recorded, the third in flight.
+        await wait_until(
+            lambda: _two_answered(client, chunk_id), what="chunk-0's answers", timeout=60
+        )
+        if ended == "chunk terminated":
+            await client.get_workflow_handle(chunk_id).terminate("stuck")
+            first.release.set()
+            with pytest.raises(fanout.SwarmFailed, match="3 of 6 items failed"):
+                await run
+        else:
+            await client.get_workflow_handle(args.id).cancel()
+            with pytest.raises(fanout.SwarmFailed, match="was cancelled"):
+                await run
+            first.release.set()  # after the chunk ended: the held call's answer never recorded
+
+    described = await client.get_workflow_handle(args.id).describe()
+    read = await swarm_outputs.run_results(client, args.id, described.run_id)
+    assert sorted(r.item_id for r in read) == (
+        ["r00000", "r00001"]
+        if ended == "swarm cancelled"
+        else ["r00000", "r00001", "r00003", "r00004", "r00005"]
+    )
+    assert all(r.usage is not None and r.usage.input_tokens > 0 for r in read)
+
+    # The rerun analyses what was not answered: the held item (and, after a cancel, the
+    # second chunk the swarm never started), not the two answers it bought.
+    again = FakeInsights()
+    async with running(workers(client, task_queue, again)):
+        await wait_until(lambda: workers_polling(client, task_queue), what="the worker's polls")
+        await fanout.cmd_swarm(args)
+    assert again.calls == (1 if ended == "chunk terminated" else 4)
