@@ -19,12 +19,15 @@ from activities.agent_specs import (
 from activities.agent_telemetry import observed_call
 from activities.heartbeat import begin_attempt
 from activities.providers.base import AgentSpec, InT, OutT, Provider
-from activities.providers.offline.validator import policy_findings
+from activities.providers.offline.validator import money_promises, policy_findings
 from activities.rate_reports import OutcomeReporter
 from activities.retry_budget import AttemptBudget
+from policy.escalation import escalation_cues
 from policy.trimming import DEFAULT_BODY_TOKEN_BUDGET, trim_body
 from shared import names
 from shared.agents import (
+    MAX_CUES,
+    RATIONALE_CHARS,
     AgentReply,
     AgentRoute,
     Classification,
@@ -33,6 +36,7 @@ from shared.agents import (
     DraftRequest,
     Finding,
     FindingCode,
+    Priority,
     TriageRequest,
     TriageResult,
     ValidateRequest,
@@ -48,6 +52,7 @@ from shared.orchestration import (
 )
 from shared.pipeline_config import OFFLINE_ROUTE
 from shared.swarm import InsightRequest, ReviewInsights
+from shared.tickets import Ticket
 
 
 class AgentActivities:
@@ -128,7 +133,10 @@ class AgentActivities:
 
     @activity.defn(name=names.TRIAGE_TICKET)
     async def triage_ticket(self, request: TriageRequest) -> AgentReply[TriageResult]:
-        return await self._run(TRIAGE, request)
+        reply = await self._run(TRIAGE, request)
+        if reply.usage.provider != OFFLINE_ROUTE.provider:  # the offline triage applies them
+            reply.output = with_escalation(reply.output, request.ticket)
+        return reply
 
     @activity.defn(name=names.DRAFT_RESOLUTION)
     async def draft_resolution(self, request: DraftRequest) -> AgentReply[Draft]:
@@ -172,26 +180,60 @@ class AgentActivities:
 
 
 NOT_APPROVED = "the validator did not approve the draft and named no finding"
+RAISED_TO_URGENT = "; raised to Urgent by the escalation rules: a person must answer"
+
+
+def with_escalation(triage: TriageResult, ticket: Ticket) -> TriageResult:
+    """A model's triage with the escalation rules' floor (policy/escalation.py: an account
+    taken over, a payment the customer did not make, a lawyer or a court): Urgent, so a person
+    answers (review_urgent). A model's word was final: one that read "I did not authorise these
+    charges, my lawyer will be in touch" as High sent the answer with no person looking. The
+    cues go with the others (the rationale says why, in no customer words). Made here, where the
+    answer is recorded: a rule in the workflow would change recorded answers on replay."""
+    if triage.priority is Priority.URGENT:
+        return triage
+    cues = escalation_cues(f"{ticket.subject}\n{ticket.body}")
+    if not cues:
+        return triage
+    rationale = triage.rationale[: RATIONALE_CHARS - len(RAISED_TO_URGENT)] + RAISED_TO_URGENT
+    return triage.model_copy(
+        update={
+            "priority": Priority.URGENT,
+            "rationale": rationale,
+            "cues": [*cues, *triage.cues][:MAX_CUES],
+        }
+    )
 
 
 # What the fixed rules add to a model validator's verdict: what no reply may hold, whatever a
-# model judged. Not the forbidden promises: those patterns were written for the offline
-# templates and flag wording a model validator rightly approves ("our team will get back to you
-# within 24 hours", a refund timeline taken from the cited article); their rate on model text is
-# unmeasured, and each would cost a revision round or a person.
+# model judged. Not the forbidden promises as a whole: those patterns were written for the
+# offline templates and flag wording a model validator rightly approves ("our team will get back
+# to you within 24 hours", a refund timeline taken from the cited article); their rate on model
+# text is unmeasured, and each would cost a revision round or a person. Only the part that gives
+# money away (offline/validator.py MONEY_PROMISES: compensation, free time or credit, an amount
+# back, a refund said to be made), which no agent may grant: a model validator approved "I have
+# issued a full refund of $480 and added 3 free months as compensation", and it went out.
 MODEL_VERDICT_RULES: Final = frozenset({FindingCode.EMPTY, FindingCode.INTERNAL_LEAK})
 
 
 def with_policy(validation: Validation, request: ValidateRequest) -> Validation:
     """The verdict with what the fixed rules find in the draft (offline/validator.py
-    policy_findings: a blank reply, an internal note, the agents' own instructions) and the
-    verdict did not name. A model validator's word was final: a draft an injected ticket had
-    made repeat the system prompt or quote an internal note, or a blank one, went out
-    "approved" by a validator that read the same ticket. Made here, where the answer is
-    recorded (as consistent_verdict)."""
+    policy_findings: a blank reply, an internal note, the agents' own instructions; and
+    money_promises) and the verdict did not name. A model validator's word was final: a draft
+    an injected ticket had made repeat the system prompt or quote an internal note, or a blank
+    one, went out "approved" by a validator that read the same ticket. Made here, where the
+    answer is recorded (as consistent_verdict)."""
     named = {f.code for f in validation.findings}
     found = policy_findings(request.draft, request.articles, min_chars=1)
     added = [f for f in found if f.code in MODEL_VERDICT_RULES and f.code not in named]
+    money = money_promises(request.draft.text)
+    if money and FindingCode.FORBIDDEN_PROMISE not in named:
+        added.append(
+            Finding(
+                code=FindingCode.FORBIDDEN_PROMISE,
+                message=f"the reply gives money away, which only a person may: {money[0][:160]!r}",
+            )
+        )
     if not added:
         return validation
     return Validation(approved=False, findings=[*validation.findings, *added])

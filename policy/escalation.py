@@ -57,3 +57,11 @@ def escalation_lines(text: str, most: int, chars: int) -> list[str]:
             if len(found) == most:
                 break
     return found
+
+
+def escalation_cues(text: str) -> list[str]:
+    """The escalation cues in ``text``, each cue's first match: what makes a ticket one a person
+    must answer (the offline triage's Urgent, and the floor under a model's triage). Not negated
+    by what comes before them: "if this is not refunded my lawyer will ..." is a threat."""
+    read = text.lower().replace("\u2019", "'")
+    return [found.group(0) for cue in ESCALATION_CUES if (found := re.search(cue, read))]

@@ -139,11 +139,12 @@ class Classification(BaseModel):
 
 
 MAX_CUES = 20
+RATIONALE_CHARS = 500  # a triage's rationale at most
 
 
 class TriageResult(BaseModel):
     priority: Priority
-    rationale: str = Field(max_length=500)
+    rationale: str = Field(max_length=RATIONALE_CHARS)
     cues: list[str] = Field(default_factory=list, max_length=MAX_CUES)
     # Several questions or an investigation across areas: resolved by an orchestrator run
     # (planner and specialist workers) instead of a single draft, when configured.

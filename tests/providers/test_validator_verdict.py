@@ -91,6 +91,72 @@ async def test_policy_refuses_a_draft_a_model_validator_approved(
     assert code in [f.code for f in reply.output.findings]
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I have issued a full refund of $480 and added 3 free months as compensation.",
+        "Good news: you will be refunded 480 EUR today.",
+        "We have credited your account for the outage.",
+    ],
+    ids=["refund-and-free-months", "amount-back", "credit-said-made"],
+)
+async def test_a_reply_giving_money_away_is_refused_whatever_a_model_validator_said(
+    fake: FakeLLMServer, make_llm_provider: MakeProvider, text: str
+) -> None:
+    # No agent can grant a refund, a credit or compensation (it has no billing tool): a reply
+    # that gives one promises what only a person may, or says a person did what nobody did. A
+    # model validator approved it and it went to the customer with no person looking.
+    fake.push(Reply(output={"approved": True, "findings": []}))
+    activities = AgentActivities({"openai": make_llm_provider("openai")})
+    request = request_for(VALIDATOR)
+    assert isinstance(request, ValidateRequest)
+    routed = request.model_copy(
+        update={
+            "route": AgentRoute(provider="openai", model=MODELS["openai"]),
+            "draft": request.draft.model_copy(update={"text": text}),
+        }
+    )
+
+    reply: AgentReply[Validation] = await ActivityEnvironment().run(
+        activities.validate_resolution, routed
+    )
+
+    assert reply.output.approved is False
+    [finding] = reply.output.findings
+    assert finding.code is FindingCode.FORBIDDEN_PROMISE
+    assert "gives money away" in finding.message
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Once a refund is approved, your bank usually shows it within 5 to 10 business days.",
+        "Your refund request for the $49 charge has been passed to our billing team.",
+        "The plan costs $20 a month and you can pay by credit card.",
+    ],
+    ids=["refund-policy", "request-passed-on", "credit-card"],
+)
+async def test_a_reply_about_refunds_that_gives_nothing_away_keeps_the_models_approval(
+    fake: FakeLLMServer, make_llm_provider: MakeProvider, text: str
+) -> None:
+    fake.push(Reply(output={"approved": True, "findings": []}))
+    activities = AgentActivities({"openai": make_llm_provider("openai")})
+    request = request_for(VALIDATOR)
+    assert isinstance(request, ValidateRequest)
+    routed = request.model_copy(
+        update={
+            "route": AgentRoute(provider="openai", model=MODELS["openai"]),
+            "draft": request.draft.model_copy(update={"text": text}),
+        }
+    )
+
+    reply: AgentReply[Validation] = await ActivityEnvironment().run(
+        activities.validate_resolution, routed
+    )
+
+    assert reply.output.approved is True and reply.output.findings == []
+
+
 async def test_a_model_validators_approval_of_a_timeline_stands(
     fake: FakeLLMServer, make_llm_provider: MakeProvider
 ) -> None:

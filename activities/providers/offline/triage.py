@@ -3,7 +3,7 @@
 import re
 from typing import Final
 
-from policy.escalation import ESCALATION_CUES
+from policy.escalation import escalation_cues
 from shared.agents import Category, Classification, Priority, TriageResult
 from shared.tickets import CustomerTier, Ticket
 
@@ -44,12 +44,12 @@ LOW_CUES: Final = [
 NEGATION = re.compile(r"\b(not|no|isn'?t|aren'?t|never)\s+(\w+\s+)?$")
 
 
-def _matches(patterns: list[str], text: str, negatable: bool = True) -> list[str]:
+def _matches(patterns: list[str], text: str) -> list[str]:
     cues = []
     for pattern in patterns:
         for found in re.finditer(pattern, text):
             before = text[max(0, found.start() - 24) : found.start()]
-            if not negatable or not NEGATION.search(before):
+            if not NEGATION.search(before):
                 cues.append(found.group(0))
                 break
     return cues
@@ -74,7 +74,7 @@ def triage(ticket: Ticket, classification: Classification) -> TriageResult:
     # A person's cues are not negated by what comes before them: "if this is not refunded my
     # lawyer will ..." read "not refunded" as "not my lawyer", and the threat went out unread
     # (a cue said in the negative costs a review, no more).
-    escalate = _matches(ESCALATION_CUES, text, negatable=False)
+    escalate = escalation_cues(text)
     urgent, high, low = (_matches(p, text) for p in (URGENT_CUES, HIGH_CUES, LOW_CUES))
     if escalate:
         priority, cues, why = Priority.URGENT, escalate, "a person must answer"

@@ -11,29 +11,60 @@ from shared.tickets import Ticket
 
 MIN_USEFUL_CHARS: Final = 40
 
-# What support policy forbids promising: outcomes, timelines, compensation, release dates.
-FORBIDDEN_PROMISES: Final = [
+# An amount of money: "$480", "€ 25", "480 USD", "1,200 euros".
+_AMOUNT: Final = r"([$€£]\s?\d|\b\d[\d,.]*\s?(usd|eur|gbp|chf|dollars?|euros?|pounds?|francs?)\b)"
+# What gives the company's money away, in a reply of any author: compensation, free time or
+# credit, an amount of money back, and a refund or credit said to be made. An agent can do none
+# of these (it has no billing tool), so such a reply promises what only a person may grant, or
+# says a person did what nobody did. The one part of the forbidden promises a model validator's
+# approval does not override (agent_activities.with_policy): written from the support domain,
+# narrow on purpose, so a refund policy quoted from an article ("once a refund is approved,
+# your bank shows it within 5 to 10 business days") stays the model's judgement.
+MONEY_PROMISES: Final = [
     re.compile(p, re.IGNORECASE)
     for p in (
-        # "We cannot guarantee ..." promises nothing.
-        r"(?<!not )(?<!cannot )(?<!can't )(?<!never )\bguarantee(d|s)?\b",
-        r"\b(we|i) promise\b|\bpromise (you|that)\b",
-        r"\bcompensat(e|ion)\b",
+        r"\bcompensat(e|ed|es|ing|ion)\b",
         r"\b(free|complimentary) (months?|weeks?|years?|upgrades?|credits?|subscriptions?)\b",
-        r"\bwill (definitely|certainly) be (fixed|resolved|refunded)\b",
-        r"\b(will|to) be (released|shipped|available) (by|in|on|next)\b",
-        # A deadline for the outcome: "you will have it by tomorrow".
-        r"\b(will|'ll)\b[^.!?]*\bby (tomorrow|tonight|(the )?end of (the |this )?(day|week))\b",
-        # ... or a day, a date or a span for a fix, a refund or the money ("this will be fixed
-        # by Monday", "you will be refunded within 24 hours"; bounded gaps: a long sentence of
-        # "will" searched on from each one).
-        r"\b(will|'ll)\b[^.!?]{0,60}\b(fixed|resolved|refunded|credited|reimbursed|repaired|"
-        r"back)\b[^.!?]{0,40}\b(by|within|before) (monday|tuesday|wednesday|thursday|friday|"
-        r"saturday|sunday|next week|the weekend|\d+ ?(minutes?|hours?|days?|weeks?)\b)",
         # Free time on the house: "we will give you one month free".
         r"\b(one|a|an|two|three|\d+) (extra )?(months?|weeks?|years?) (for )?free\b",
-        r"\bnever happen again\b|\b(won't|will not) happen again\b",
+        # An amount of money back: "a refund of $480", "refunded you 20 EUR", "credited your
+        # account with €25", "a $480 refund" (not "your refund request for the $49 charge", not
+        # "$20 a month by credit card").
+        rf"\b(refunds?|credits?|reimbursements?|compensation) of (up to |about |around )?{_AMOUNT}",
+        r"\b(refund|refunded|refunding|credit|credited|crediting|reimburse|reimbursed|"
+        rf"reimbursing)( you| your (account|card))?( with| for| back)? {_AMOUNT}",
+        rf"{_AMOUNT}[\d,.]*( \w+)? (refund|credit|reimbursement)\b(?! card)",
+        # A refund or credit said as made: "I have issued a full refund", "we've credited your
+        # account", "your card has been refunded".
+        r"\b(i|we)('ve| have)?( already| just| now)? (issued|processed|approved|initiated|"
+        r"applied|sent|made|granted) (a |an |the |your )?(full |partial )?"
+        r"(refund|credit|reimbursement)s?\b",
+        r"\b(i|we)('ve| have)?( already| just| now)? (refunded|credited|reimbursed)\b",
+        r"\b(has|have) (already |now |just )?been (refunded|credited|reimbursed)\b",
     )
+]
+# What support policy forbids promising: outcomes, timelines, compensation, release dates.
+FORBIDDEN_PROMISES: Final = [
+    *MONEY_PROMISES,
+    *(
+        re.compile(p, re.IGNORECASE)
+        for p in (
+            # "We cannot guarantee ..." promises nothing.
+            r"(?<!not )(?<!cannot )(?<!can't )(?<!never )\bguarantee(d|s)?\b",
+            r"\b(we|i) promise\b|\bpromise (you|that)\b",
+            r"\bwill (definitely|certainly) be (fixed|resolved|refunded)\b",
+            r"\b(will|to) be (released|shipped|available) (by|in|on|next)\b",
+            # A deadline for the outcome: "you will have it by tomorrow".
+            r"\b(will|'ll)\b[^.!?]*\bby (tomorrow|tonight|(the )?end of (the |this )?(day|week))\b",
+            # ... or a day, a date or a span for a fix, a refund or the money ("this will be fixed
+            # by Monday", "you will be refunded within 24 hours"; bounded gaps: a long sentence of
+            # "will" searched on from each one).
+            r"\b(will|'ll)\b[^.!?]{0,60}\b(fixed|resolved|refunded|credited|reimbursed|repaired|"
+            r"back)\b[^.!?]{0,40}\b(by|within|before) (monday|tuesday|wednesday|thursday|friday|"
+            r"saturday|sunday|next week|the weekend|\d+ ?(minutes?|hours?|days?|weeks?)\b)",
+            r"\bnever happen again\b|\b(won't|will not) happen again\b",
+        )
+    ),
 ]
 INTERNAL_MARKERS: Final = re.compile(
     r"(?i:\binternal note\b|\binternal:|\[internal\]|\bdo not share\b|\bnot for customers?\b)"
@@ -74,8 +105,15 @@ def repeats_instructions(text: str) -> bool:
     )
 
 
-def forbidden_promises(text: str) -> list[str]:
-    return [s for s in sentences(text) if any(p.search(s) for p in FORBIDDEN_PROMISES)]
+def forbidden_promises(
+    text: str, patterns: list[re.Pattern[str]] = FORBIDDEN_PROMISES
+) -> list[str]:
+    return [s for s in sentences(text) if any(p.search(s) for p in patterns)]
+
+
+def money_promises(text: str) -> list[str]:
+    """The sentences that give money away (MONEY_PROMISES)."""
+    return forbidden_promises(text, MONEY_PROMISES)
 
 
 def _runs(words: list[str], size: int) -> set[tuple[str, ...]]:
