@@ -14,3 +14,16 @@ def sla_deadline(priority: Priority, start: datetime, hours: Mapping[Priority, f
 def time_left(deadline: datetime, now: datetime) -> timedelta:
     """Never negative: a deadline in the past leaves zero time."""
     return max(deadline - now, timedelta(0))
+
+
+def earlier_intake(value: object) -> datetime | None:
+    """When the customer first wrote, as a starter put it in a restarted ticket's memo (an ISO
+    8601 time with its zone); None for anything else (a memo value set outside the project must
+    not fail the ticket)."""
+    if not isinstance(value, str) or len(value) > 64:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None

@@ -5,6 +5,7 @@ scripts can call them directly. A review's submission is in shared/review_operat
 """
 
 import asyncio
+from datetime import datetime
 from types import EllipsisType
 from typing import Any
 
@@ -146,7 +147,7 @@ async def start_ticket(
                 taken = await _taken_by(client, ticket)
         # None: the run that held the id is gone (retention, a deletion) since it was looked up.
         if taken is not None:
-            outcome, status, held_memo, chain = taken
+            outcome, status, held_memo, chain, came_in = taken
             if started_by is not None and held_memo.get(sa.MEMO_STARTED_BY) == started_by:
                 return SubmitOutcome(
                     ticket_id=ticket.ticket_id, workflow_id=workflow_id, started=True
@@ -161,6 +162,13 @@ async def start_ticket(
             replaced = replaced_chains(held_memo, chain)
             if replaced:
                 memo[sa.MEMO_REPLACES_CHAINS] = replaced
+            # Its SLA runs from when the customer first wrote, not from this start: a ticket
+            # that failed in a ten-hour outage and was started again had an hour more.
+            first_intake = held_memo.get(sa.MEMO_FIRST_INTAKE) or (
+                came_in.isoformat() if came_in is not None else None
+            )
+            if first_intake:
+                memo[sa.MEMO_FIRST_INTAKE] = first_intake
         try:
             # The same ticket, ended without an answer: it may start again (and only then: a
             # run that started meanwhile is running now, and the server refuses).
@@ -203,12 +211,13 @@ def replaced_chains(held_memo: dict[str, Any], chain: str | None) -> list[str]:
 
 async def _taken_by(
     client: Client, ticket: Ticket
-) -> tuple[SubmitOutcome, str, dict[str, Any], str | None] | None:
+) -> tuple[SubmitOutcome, str, dict[str, Any], str | None, datetime | None] | None:
     """What holds the ticket's id: the outcome (not started; a conflict when it is another
     ticket, its content digest differing: tickets started before the digest was kept, or whose
     memo this key ring cannot read, have none and are taken as the same), the holding run's
     status (RUNNING, COMPLETED, FAILED, ...), its memo (empty when this key ring cannot read
-    it) and its chain (its first run id). None when nothing holds it any more."""
+    it), its chain (its first run id) and when it started. None when nothing holds it any
+    more."""
     try:
         description = await _handle(client, ticket.ticket_id).describe()
     except RPCError as err:
@@ -228,7 +237,7 @@ async def _taken_by(
     status = description.status.name if description.status else "UNKNOWN"
     chain = description.raw_description.workflow_execution_info.first_run_id or None
     # Empty when this key ring cannot read it (a retired key): callers read it with .get.
-    return outcome, status, memo or {}, chain
+    return outcome, status, memo or {}, chain, description.start_time
 
 
 async def submit_tickets(

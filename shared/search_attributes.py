@@ -50,6 +50,9 @@ MEMO_REPLACES_CHAINS: Final = "replaces_chains"
 # A digest of the ticket's subject, body and customer (no text): a later submission with the
 # same id and different content is another ticket whose id collides, not a duplicate.
 MEMO_CONTENT: Final = "content"
+# When the customer first wrote (ISO 8601), set on a ticket started again after runs that ended
+# without an answer: the first run's start, carried along; its SLA runs from it.
+MEMO_FIRST_INTAKE: Final = "first_intake"
 # Which start made this run, when a retried activity started it (a batch's restart of a ticket):
 # the retry finds its own run by it instead of starting another (shared/operations.py).
 MEMO_STARTED_BY: Final = "started_by"

@@ -12,6 +12,7 @@ budget) live in ``policy`` and are only called from here.
 """
 
 import asyncio
+from datetime import datetime
 from typing import Any
 
 from temporalio import workflow
@@ -25,6 +26,7 @@ from temporalio.exceptions import (
 with workflow.unsafe.imports_passed_through():
     from policy.budget import EarlierSpend, earlier_spend
     from policy.review_policy import ReasonCode, ReviewReason
+    from policy.sla import earlier_intake
     from policy.transitions import TicketState, is_terminal
     from shared import names
     from shared import search_attributes as sa
@@ -48,6 +50,7 @@ with workflow.unsafe.imports_passed_through():
         PATCH_INVALID_INPUT_TELLS_BATCH,
         PATCH_LEAN_HISTORY,
         PATCH_REWORK_FAILURE,
+        PATCH_SLA_FROM_FIRST_INTAKE,
         PATCH_STAGES_AT_REST,
         REWORK_AGENT_ACTIVITIES,
     )
@@ -92,6 +95,9 @@ class TicketWorkflow:
         # Whether a budget stop before the classifier's answer goes to a person (set by run()
         # for a ticket with earlier spend; asked on that path for the others).
         self._budget_stop_classifies = False
+        # When the customer first wrote, for a ticket started again after runs that ended
+        # without an answer (the memo's; set by run() once the version is asked).
+        self._first_intake: datetime | None = None
         # The chains of the runs this one was started to replace (the memo's; data for the
         # delivery only, no command).
         self._replaces: list[str] = []
@@ -116,6 +122,9 @@ class TicketWorkflow:
         if earlier is not None and workflow.patched(PATCH_BUDGET_COUNTS_EARLIER_RUNS):
             self._earlier = earlier
             self._budget_stop_classifies = workflow.patched(PATCH_BUDGET_STOP_CLASSIFIES)
+        first_intake = earlier_intake(self._memo_value(sa.MEMO_FIRST_INTAKE))
+        if first_intake is not None and workflow.patched(PATCH_SLA_FROM_FIRST_INTAKE):
+            self._first_intake = first_intake
         self._record.view.chain = workflow.info().first_execution_run_id
         self._record.start()
         if self._asks_to_leave_out:
@@ -213,6 +222,7 @@ class TicketWorkflow:
             self._record,
             config,
             self._earlier,
+            first_intake=self._first_intake,
             lean=self._lean,
             delivering=self._delivering,
             budget_stop_classifies=self._budget_stop_classifies,

@@ -98,6 +98,14 @@ PATCH_ABSORBED_CANCEL_STOPS = "absorbed-cancel-stops"
 # and only when the memo carries earlier spend: every other ticket's history is unchanged.
 PATCH_BUDGET_COUNTS_EARLIER_RUNS = "budget-counts-earlier-runs"
 
+# A ticket started again after runs that ended without an answer (redrive, a resubmission, the
+# API) runs its SLA from when the customer first wrote (the memo's first_intake, set by the
+# starter: shared/operations.py start_ticket), not from its own start: an Urgent ticket that
+# failed in a ten-hour outage and was started again got another hour, was not escalated and
+# sorted behind newer tickets in the review queue. Asked at the start (before any command, as
+# budget-counts-earlier-runs), and only when the memo carries an earlier intake.
+PATCH_SLA_FROM_FIRST_INTAKE = "sla-from-first-intake"
+
 # A ticket whose cancel request reached it in the workflow task that also held its queued
 # delivery's end (temporalio then raises CancelledError, not the activity's result) reads the
 # delivery ledger's row in a local activity (find_sent_delivery): an answer that went out ends

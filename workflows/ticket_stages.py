@@ -6,6 +6,8 @@ Workflow code, called from TicketWorkflow's run in the same order as before it m
 commands and their order are the ticket's (its committed histories replay, tests/replay).
 """
 
+from datetime import datetime
+
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
@@ -65,6 +67,7 @@ class TicketStages:
         config: PipelineConfig,
         earlier: EarlierSpend | None,
         *,
+        first_intake: datetime | None = None,
         lean: bool,
         delivering: bool,
         budget_stop_classifies: bool = False,
@@ -75,6 +78,9 @@ class TicketStages:
         self._agents = AgentCaller(record, config, earlier)
         self._lean = lean
         self._delivering = delivering
+        # When the customer first wrote, if an earlier run of the ticket began before this one
+        # (the sla-from-first-intake version): the SLA runs from it.
+        self._first_intake = first_intake
         # PATCH_BUDGET_STOP_CLASSIFIES already answered yes (asked at the start).
         self._budget_stop_classifies = budget_stop_classifies
         self._classification: Classification | None = None
@@ -160,6 +166,8 @@ class TicketStages:
         self._agents.retry_until = sla_deadline(priority, now, self._config.sla_hours)
         start = now
         came_in = workflow.info().workflow_start_time  # the start event's time
+        if self._first_intake is not None and self._first_intake < came_in:
+            came_in = self._first_intake
         if now - came_in > SLA_FROM_INTAKE_AFTER and (
             not ask or workflow.patched(PATCH_SLA_FROM_INTAKE)
         ):
