@@ -167,28 +167,43 @@ class StalledLedgerFake(SqliteLedger):
         await self.stalled.wait()
 
 
+# The stalled test's timings, scaled down from production's (a try of 5 s, a margin of 3 s, a
+# release margin of 0.5 s) with one try longer than the margin as there. What the activity keeps
+# before its limit (the release's margin) is the slack between its answer and that limit: 1.5 s,
+# which no loaded machine's late timer or slow raise eats (0.25 s was the slack before).
+STALL_TRY = 2.0
+STALL_MARGIN = 1.75
+STALL_RELEASE_MARGIN = 1.5
+# Two tries of the note fit before its margin: the stalled write is waited for again.
+STALL_ATTEMPT = STALL_MARGIN + 2 * STALL_TRY - 0.25
+
+
 async def test_the_doubt_reaches_the_server_within_the_attempt_when_the_ledger_stalls(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Each note and the release waited as long as the database did: the attempt ran past its
     limit, the server recorded a timeout instead of the doubt, and the retry (finding a plain
     unsent row) sent the answer again. Then the release's own try (5 s) after a note that had
-    used the attempt up to its margin (3 s) still ended 2 s past the limit. Timings scaled
-    down, one try longer than the margin as in production: a try of 0.6 s, a margin of 0.4 s,
-    a 3 s attempt."""
-    monkeypatch.setattr(mark_sent, "MARK_SENT_TRY_SECONDS", 0.6)
-    monkeypatch.setattr(mark_sent, "MARK_SENT_MARGIN_SECONDS", 0.4)
-    monkeypatch.setattr(delivery_activity, "MARK_SENT_TRY_SECONDS", 0.6)
-    monkeypatch.setattr(delivery_activity, "RELEASE_MARGIN_SECONDS", 0.25)
+    used the attempt up to its margin (3 s) still ended 2 s past the limit (here: a 2 s try after
+    notes that end 1.75 s before a 5.5 s limit ends 0.25 s past it; a slower machine only makes
+    that later). The activity now answers 1.5 s before its limit."""
+    monkeypatch.setattr(mark_sent, "MARK_SENT_TRY_SECONDS", STALL_TRY)
+    monkeypatch.setattr(mark_sent, "MARK_SENT_MARGIN_SECONDS", STALL_MARGIN)
+    monkeypatch.setattr(delivery_activity, "MARK_SENT_TRY_SECONDS", STALL_TRY)
+    monkeypatch.setattr(delivery_activity, "RELEASE_MARGIN_SECONDS", STALL_RELEASE_MARGIN)
     ledger = StalledLedgerFake(tmp_path / "outbox.sqlite3")
     delivery = DeliveryActivities(
         ledger, DeliveryConfig(default_method=WEBHOOK), channels={WEBHOOK: SilentRelayFake()}
     )
     env = ActivityEnvironment()
-    env.info = dataclasses.replace(env.info, start_to_close_timeout=timedelta(seconds=3))
+    env.info = dataclasses.replace(
+        env.info, start_to_close_timeout=timedelta(seconds=STALL_ATTEMPT)
+    )
+    # The limit counts from before the attempt starts (as the server's does): never later than
+    # the activity's own.
     attempt = asyncio.ensure_future(env.run(delivery.deliver_response, REQUEST))
-    # Past the attempt's 3 s the server would have timed it out: its verdict lost.
-    answered, _ = await asyncio.wait({attempt}, timeout=3.0)
+    # Past the attempt's limit the server would have timed it out: its verdict lost.
+    answered, _ = await asyncio.wait({attempt}, timeout=STALL_ATTEMPT)
     ledger.stalled.set()
     with pytest.raises(ApplicationError) as refused:
         await attempt

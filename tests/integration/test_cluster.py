@@ -10,13 +10,16 @@ ticket the other started by reading what the other stored.
 
 import asyncio
 import contextlib
+import json
+import threading
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
 import psycopg
 import pytest
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHistory
 
 from policy.transitions import TicketState
 from shared import names
@@ -37,7 +40,13 @@ from tests.support.keys import key_ring_json
 from tests.support.postgres import PostgresServer
 from tests.support.processes import PROJECT_ROOT, environment, free_port
 from tests.support.temporal import wait_until
-from tests.support.webhook_receiver import WebhookReceiver, webhook_receiver
+from tests.support.webhook_receiver import (
+    Received,
+    Reply,
+    WebhookReceiver,
+    always_ok,
+    webhook_receiver,
+)
 
 # Two worker processes and 160 tickets: minutes on a busy two-core machine.
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(480)]
@@ -298,6 +307,21 @@ async def payload_counts(database_url: str) -> tuple[int, int]:
     return int(payloads[0]), int(owners[0])
 
 
+def rested_at(history: WorkflowHistory) -> float | None:
+    """When (the server's clock, seconds since the epoch) a ticket first came to rest: the
+    upsert that set an at-rest state, or its workflow's completion; None if it never did."""
+    for event in history.events:
+        rested = event.HasField("workflow_execution_completed_event_attributes")
+        if event.HasField("upsert_workflow_search_attributes_event_attributes"):
+            fields = event.upsert_workflow_search_attributes_event_attributes.search_attributes
+            if sa.TICKET_STATE.name in fields.indexed_fields:
+                state = json.loads(fields.indexed_fields[sa.TICKET_STATE.name].data)
+                rested = state in {s.value for s in AT_REST}
+        if rested:
+            return event.event_time.ToMicroseconds() / 1e6
+    return None
+
+
 async def test_killing_a_worker_with_100_tickets_in_flight_loses_nothing_and_answers_once(
     server: EmbeddedServer,
     postgres: PostgresServer,
@@ -307,24 +331,44 @@ async def test_killing_a_worker_with_100_tickets_in_flight_loses_nothing_and_ans
     async with cluster(server, postgres, receiver, machines) as found:
         batch = tickets("kill", 120)
         ids = [t.ticket_id for t in batch]
-        outcomes = await ops.submit_tickets(found.client, batch)
-        assert all(o.started for o in outcomes)
+        wanted = set(ids)
+        # The kill lands mid-work by construction, not by how fast the test notices the first
+        # delivery: until the kill, the receiver answers this batch's deliveries "503, not
+        # now" (each attempt ends, its claim given back, and tries again after its backoff), so
+        # no ticket can complete before the kill. (Before, the kill followed a visibility
+        # listing of the batch taken after the first delivery: on a busy machine more tickets
+        # finished meanwhile, and how many were in flight at the kill was a race.)
+        arrived, killed = threading.Event(), threading.Event()
 
-        def delivered() -> int:
-            return len({r.ticket_id for r in receiver.snapshot() if r.ticket_id in set(ids)})
+        def not_before_the_kill(request: Received, earlier: int) -> Reply:
+            if request.ticket_id in wanted and not killed.is_set():
+                arrived.set()
+                return Reply(status=503, body="not yet")
+            return Reply()
 
-        await wait_until(delivered, timeout=SETTLE_TIMEOUT, interval=0.05, what="a first delivery")
-        machine_a = found.machines["a"]
-        first_pids = set(machine_a.pids)
-        seen = await states(found.client, set(ids))
-        resting = {i for i, state in seen.items() if state in AT_REST}
-        in_flight = len(set(ids) - resting - {r.ticket_id for r in receiver.snapshot()})
-        machine_a.kill()  # SIGKILL: the machine is gone mid-work
-        assert in_flight >= 100, f"only {in_flight} tickets were in flight at the kill"
+        receiver.script = not_before_the_kill
+        try:
+            outcomes = await ops.submit_tickets(found.client, batch)
+            assert all(o.started for o in outcomes)
+            await wait_until(arrived.is_set, timeout=SETTLE_TIMEOUT, what="a first delivery")
+            machine_a = found.machines["a"]
+            first_pids = set(machine_a.pids)
+            machine_a.kill()  # SIGKILL: the machine is gone mid-work
+            killed_at = time.time()  # taken after it: a rest about then counts as before it
+        finally:
+            killed.set()
+            receiver.script = always_ok
 
         views = await settle(found.client, ids)
         counts = await check_exactly_one_answer(found, ids, views, "kill -9")
         histories = await ticket_histories(found.client, ids)
+        # In flight at the kill: not yet at rest then, by the server's own record (only tickets
+        # waiting for a person can rest without an answer, so nearly all of them).
+        rests = {ticket_id: rested_at(history) for ticket_id, history in histories.items()}
+        assert None not in rests.values(), "a ticket at rest whose history shows no rest"
+        rested_before = {t for t, at in rests.items() if at is not None and at < killed_at}
+        in_flight = len(wanted - rested_before)
+        assert in_flight >= 100, f"only {in_flight} tickets were in flight at the kill"
         handovers = sum(handed_over(h, first_pids) for h in histories.values())
         payloads, owners = await payload_counts(found.database_url)
         REPORTS.append(
