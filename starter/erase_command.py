@@ -27,6 +27,17 @@ def print_report(report: ErasureReport) -> None:
     out.print(f"  {len(report.ledger_rows)} delivery ledger row(s)")
     out.print(f"  {report.stored_payloads} stored payload(s)")
     for batch in report.batches_kept:
+        if batch in report.batches_pending:
+            waiting = len(report.batches_pending[batch])
+            out.print(
+                render.line(
+                    "  ",
+                    ("still running", "red"),
+                    f" batch {batch}: it has yet to start {waiting} of this customer's "
+                    "ticket(s), and would run them after an erasure; cancel it first",
+                )
+            )
+            continue
         out.print(
             render.line(
                 "  ",

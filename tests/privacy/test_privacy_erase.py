@@ -13,6 +13,7 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.worker import Replayer
 
 from shared import names
+from shared.batch import BatchState
 from shared.history_references import workflow_exists
 from shared.stores.errors import PayloadMissing
 from shared.stores.ledger import NewDelivery
@@ -252,3 +253,38 @@ async def _record_row(stack: PrivateStack, entry: NewDelivery) -> None:
         await ledger.record(entry)
     finally:
         await ledger.close()
+
+
+async def test_erasing_a_customer_a_running_batch_has_yet_to_start_says_so_and_fails(
+    stack: PrivateStack,
+) -> None:
+    # A batch starts its tickets a window at a time: one of the customer's not started yet has
+    # no ticket workflow to find. Erasure said "Erased", named no batch and exited 0; the batch
+    # then started the ticket, the agents ran again and the answer went to the customer who
+    # asked to be erased. The batch here runs on a queue no worker polls: it starts nothing.
+    customer = f"P-{RUN}"
+    mine = [make_ticket(customer_id=customer, subject="Invoice copy") for _ in range(2)]
+    theirs = make_ticket(customer_id=OTHER_CUSTOMER, subject="Invoice copy")
+    batch = await stack.client.start_workflow(
+        names.BATCH_WORKFLOW,
+        args=[[t.model_dump(mode="json") for t in (theirs, *mine)], BatchState()],
+        id=f"batch-pending-{RUN}",
+        task_queue=f"nobody-polls-{RUN}",
+    )
+    try:
+        dry = await stack.cli("erase", "--customer-id", customer, "--json")
+        erased = await stack.cli("erase", "--customer-id", customer, "--yes", "--json")
+        shown = await stack.cli("erase", "--customer-id", customer)
+    finally:
+        await batch.terminate("test over")
+
+    assert dry.code == 0, dry.output
+    pending = {batch.id: [t.ticket_id for t in mine]}
+    assert json.loads(dry.stdout)["batches_pending"] == pending
+    assert erased.code != 0
+    report = json.loads(erased.stdout)
+    assert report["batches_pending"] == pending and batch.id in report["batches_kept"]
+    [problem] = report["failed"]
+    assert f"batch {batch.id} has yet to start 2 of this customer's ticket(s)" in problem
+    assert theirs.ticket_id not in problem
+    assert "still running" in shown.stdout and batch.id in shown.stdout

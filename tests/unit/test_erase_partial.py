@@ -66,12 +66,17 @@ async def test_a_ticket_the_server_will_not_delete_is_named_and_the_others_go() 
 
 
 def finds(monkeypatch: pytest.MonkeyPatch, tickets: list[ErasedTicket]) -> None:
-    """``find_tickets`` finds ``tickets`` (each scanned once, all readable)."""
+    """``find_tickets`` finds ``tickets`` (each scanned once, all readable), and no running
+    batch has one of the customer's still to start."""
 
     async def found(client: Any, customer: Customer) -> tuple[list[ErasedTicket], int, list[str]]:
         return tickets, len(tickets), []
 
+    async def none_pending(client: Any, customer: Customer, unreadable: list[str]) -> dict:
+        return {}
+
     monkeypatch.setattr("starter.erase.find_tickets", found)
+    monkeypatch.setattr("starter.erase.pending_in_batches", none_pending)
 
 
 class FakeStores:
