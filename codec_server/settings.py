@@ -126,12 +126,13 @@ class CodecServerSettings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> "CodecServerSettings":
         env = os.environ if env is None else env
         raw_port = (env.get("TICKETS_CODEC_PORT") or "").strip()
-        try:
-            port = int(raw_port) if raw_port else DEFAULT_PORT
-        except ValueError:
-            raise ConfigError(
-                f"TICKETS_CODEC_PORT must be a port number, got {raw_port!r}"
-            ) from None
+        if raw_port and not (raw_port.isascii() and raw_port.isdigit()):
+            raise ConfigError(f"TICKETS_CODEC_PORT must be a port number, got {raw_port!r}")
+        port = int(raw_port) if raw_port else DEFAULT_PORT
+        if not 1 <= port <= 65535:
+            # 70000 crashed binding it (OverflowError, a traceback); 0 took a random port and
+            # printed ":0" for the Web UI's codec endpoint.
+            raise ConfigError(f"TICKETS_CODEC_PORT must be from 1 to 65535, got {raw_port}")
         origins = [
             parse_origin(o)
             for o in (env.get("TICKETS_CODEC_ALLOWED_ORIGINS") or "").split(",")

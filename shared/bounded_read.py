@@ -19,4 +19,6 @@ def read_text_at_most(path: Path, limit: int) -> str:
         data = f.read(limit + 1)
     if len(data) > limit:
         raise TooLarge(path, limit)
-    return data.decode("utf-8")
+    # A byte-order mark (Windows editors write one) is no text: it failed a TOML file at line 1,
+    # column 1, and went to the customer at the head of an edited reply.
+    return data.decode("utf-8").removeprefix("\ufeff")

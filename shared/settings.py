@@ -80,7 +80,9 @@ class Settings:
 
 def data_dir(env: Mapping[str, str] | None = None) -> Path:
     env = os.environ if env is None else env
-    return Path(env.get("TICKETS_DATA_DIR") or "data").resolve()
+    # Stripped, as every TICKETS_* value: "data " was another folder, an empty server and a new
+    # key file, with no word.
+    return Path((env.get("TICKETS_DATA_DIR") or "").strip() or "data").resolve()
 
 
 def config_path(env: Mapping[str, str] | None = None) -> Path | None:

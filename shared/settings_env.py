@@ -89,7 +89,7 @@ def env_overrides(
             put(table_at(raw, ("agents",), at), ("agents", role.value), name, value)
     providers = table_at(raw, ("providers",), at)
     for provider, variable in (("openai", "OPENAI_BASE_URL"), ("anthropic", "ANTHROPIC_BASE_URL")):
-        if value := env.get(variable):
+        if value := (env.get(variable) or "").strip():
             put(
                 table_at(providers, ("providers", provider), at),
                 ("providers", provider, "base_url"),

@@ -109,6 +109,8 @@ def listen_problem(host: str, port: int) -> str | None:
             return None
     except OSError as err:
         return f"cannot listen on {host}:{port}: {err.strerror or err}"
+    except OverflowError:
+        return f"cannot listen on {host}:{port}: a port is from 1 to 65535"
 
 
 def utf8_text(text: str) -> str:

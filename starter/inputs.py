@@ -123,6 +123,8 @@ def json_objects(
             hint = (
                 "; its lines end with a bare CR: save the file with LF or CRLF line endings"
                 if b"\r" in raw_line.rstrip(b"\r")
+                else "; it looks like one JSON array: give JSON Lines, one item per line"
+                if number == 1 and raw_line.lstrip().startswith(b"[")
                 else ""
             )
             said = f"the line is {len(raw_line):,} bytes; the limit is {MAX_LINE_BYTES:,}{hint}"

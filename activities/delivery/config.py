@@ -170,13 +170,20 @@ def _timeout(env: Mapping[str, str], name: str, default: float) -> float:
 
 def _webhook(env: Mapping[str, str], *, required: bool) -> WebhookConfig | None:
     url = (env.get("TICKETS_WEBHOOK_URL") or "").strip()
-    secret = env.get("TICKETS_WEBHOOK_SECRET") or ""
+    # Stripped: a secret read from a file (kubectl's --from-file, `echo`) ends in a newline, which
+    # became part of the HMAC key and every receiver refused every signature.
+    secret = (env.get("TICKETS_WEBHOOK_SECRET") or "").strip()
     if not url and not required:
         return None
     if not url:
         raise ConfigError("the webhook channel is configured but TICKETS_WEBHOOK_URL is not set")
     if problem := http_url_problem(url, credentials=True):
         raise ConfigError(f"TICKETS_WEBHOOK_URL {problem}")
+    if any(c.isspace() or not c.isprintable() for c in secret):
+        raise ConfigError(
+            "TICKETS_WEBHOOK_SECRET holds a space, a line break or a control character: "
+            "receivers compute the signature with the secret as they were given it, without them"
+        )
     if len(secret) < MIN_SECRET_CHARS:
         raise ConfigError(
             f"TICKETS_WEBHOOK_SECRET must be set to at least {MIN_SECRET_CHARS} characters "
