@@ -67,6 +67,10 @@ FAILURE_CLASSES: Final[Mapping[str, str]] = {
     "ProviderTimeout": "timeout",
     "ProviderAnswerOutOfTime": "timeout",
     "ProviderUnavailable": "server_error",
+    # An answer that was not the format asked for (retried like a 5xx), and a base URL that
+    # answers without streaming (a proxy, a wrong path): were "other", which no runbook covers.
+    "ProviderMalformedAnswer": "server_error",
+    "ProviderNotStreaming": "bad_request",
     "ProviderOverloaded": "overloaded",
     "ProviderConnectionError": "connection",
     names.INVALID_OUTPUT_ERROR: "invalid_output",
@@ -84,9 +88,10 @@ FAILURE_CLASSES: Final[Mapping[str, str]] = {
 }
 
 # Buckets, in the units above. The SDK's default (0.05 s to 10 s) fits neither a model call
-# (up to the 120 s attempt timeout) nor a person's review (hours to days).
+# (up to the attempt timeout: 120 s by default, raised for slow local models, so up to 10
+# minutes) nor a person's review (hours to days).
 BUCKETS: Final[Mapping[str, Sequence[float]]] = {
-    AGENT_CALL_DURATION: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120],
+    AGENT_CALL_DURATION: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600],
     REVIEW_WAIT: [60, 300, 900, 1800, 3600, 4 * 3600, 8 * 3600, 24 * 3600, 72 * 3600, 168 * 3600],
     LLM_COST: [0.0001, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1],
     API_REQUEST_DURATION: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
