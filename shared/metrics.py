@@ -37,7 +37,11 @@ PROVIDER_FAILURES: Final = "tickets_provider_failures"  # _total; agent provider
 LLM_TOKENS: Final = "tickets_llm_tokens"  # _total; agent provider model type=input|output|cached
 LLM_COST: Final = "tickets_llm_cost_usd"  # histogram of calls, _sum in USD; agent provider model
 TRIMMED_TOKENS: Final = "tickets_trimmed_input_tokens"  # _total; agent
-TICKETS_FINISHED: Final = "tickets_finished"  # _total; state category
+TICKETS_FINISHED: Final = "tickets_finished"  # _total; state category sla=met|missed|none
+# From a ticket's start to its final state (_seconds; state priority), and what its agents cost
+# (USD, a histogram of tickets; category): the numbers a support team reads first.
+TICKET_RESOLUTION: Final = "tickets_resolution"
+TICKET_COST: Final = "tickets_cost_per_ticket_usd"
 REVIEW_WAIT: Final = "tickets_review_wait"  # _seconds; action
 SLA_ESCALATIONS: Final = "tickets_sla_escalations"  # _total; priority
 BUDGET_HANDOFFS: Final = "tickets_budget_handoffs"  # _total
@@ -94,6 +98,20 @@ BUCKETS: Final[Mapping[str, Sequence[float]]] = {
     AGENT_CALL_DURATION: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600],
     REVIEW_WAIT: [60, 300, 900, 1800, 3600, 4 * 3600, 8 * 3600, 24 * 3600, 72 * 3600, 168 * 3600],
     LLM_COST: [0.0001, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1],
+    TICKET_RESOLUTION: [
+        10,
+        60,
+        300,
+        900,
+        1800,
+        3600,
+        4 * 3600,
+        8 * 3600,
+        24 * 3600,
+        72 * 3600,
+        168 * 3600,
+    ],
+    TICKET_COST: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 5],
     API_REQUEST_DURATION: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     # The SDK core's own histogram, by the name core gives it (served as temporal_…_seconds;
     # core applies an override to every metric whose name contains the key). Its default

@@ -46,9 +46,27 @@ def _count(value: int) -> int:
 
 
 def ticket_finished(view: TicketView) -> None:
-    workflow.metric_meter().create_counter(
-        m.TICKETS_FINISHED, "Tickets that reached a final state"
-    ).add(1, {"state": view.state.value, "category": str(view.category or "none")})
+    """A ticket at its final state: counted (with whether it met its SLA deadline), how long
+    it took from its run's start, and what its agents cost."""
+    meter = workflow.metric_meter()
+    now = workflow.now()
+    deadline = view.sla_deadline
+    sla = "none" if deadline is None else "met" if now <= deadline else "missed"
+    category = str(view.category or "none")
+    meter.create_counter(m.TICKETS_FINISHED, "Tickets that reached a final state").add(
+        1, {"state": view.state.value, "category": category, "sla": sla}
+    )
+    took = now - workflow.info().workflow_start_time
+    meter.create_histogram_timedelta(
+        m.TICKET_RESOLUTION, "Time from a ticket's start to its final state"
+    ).record(
+        max(took, timedelta(0)),
+        {"state": view.state.value, "priority": str(view.priority or "none")},
+    )
+    cost = view.total_cost_usd
+    meter.create_histogram_float(
+        m.TICKET_COST, "Estimated cost of one ticket's agents in USD"
+    ).record(max(cost, 0.0) if cost == cost else 0.0, {"category": category})
 
 
 def escalated(view: TicketView) -> None:

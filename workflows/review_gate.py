@@ -126,6 +126,8 @@ class ReviewGate:
             # time is shown while the ticket waits only (data, no command).
             self._accepting = False
             view.review_closes_at = None
+            # The longest waits count too: a queue nobody staffs read best without them.
+            metrics.review_decided(view, "expired")
             return None
         view.review_closes_at = None
         decision, self._pending = self._pending, None

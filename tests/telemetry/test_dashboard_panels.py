@@ -15,10 +15,10 @@ UP = 'up{job="ticket-workers", instance="w1:9464"}'
 WORKER = 'instance="w1:9464", job="ticket-workers"'
 
 
-def panel_query(title: str) -> str:
+def panel_query(title: str, target: int = 0) -> str:
     dashboard = json.loads(DASHBOARD.read_text())
     [panel] = [p for p in dashboard["panels"] if p.get("title") == title]
-    return str(panel["targets"][0]["expr"])
+    return str(panel["targets"][target]["expr"])
 
 
 def test_the_hourly_panels_count_a_series_born_within_the_hour(tmp_path: Path) -> None:
@@ -36,6 +36,7 @@ def test_the_hourly_panels_count_a_series_born_within_the_hour(tmp_path: Path) -
             f'tickets_llm_cost_usd_sum{{{WORKER}, model="gpt-4o"}}',
             new_at_100m.format(value=0.25),
         ),
+        (f'tickets_llm_cost_usd_sum{{{WORKER}, model="claude"}}', "0+0.25x150"),
         *(
             (
                 f'tickets_review_wait_seconds_bucket{{{WORKER}, action="approve", le="{le}"}}',
@@ -49,7 +50,13 @@ def test_the_hourly_panels_count_a_series_born_within_the_hour(tmp_path: Path) -
             panel_query("Tickets finished per hour, by final state"),
             [('{state="COMPLETED"}', 0), ('{state="REJECTED"}', 1)],
         ),
-        (panel_query("Cost per hour (USD), by model, and the limit"), [('{model="gpt-4o"}', 0.25)]),
+        (
+            panel_query("Cost per hour (USD), by model, and the limit"),
+            [('{model="claude"}', 15), ('{model="gpt-4o"}', 0.25)],
+        ),
+        # The limit is on all models together (SpendAboveLimit): a line per model stayed below
+        # it while their sum paged. The second model's cost is as old as the scrape.
+        (panel_query("Cost per hour (USD), by model, and the limit", 1), [("{}", 15.25)]),
         # One wait within the 60 s - 1 h bucket: its 0.9 quantile, where rate() gave no data.
         (panel_query("Review wait p90 (request to decision)"), [("{}", 60 + (3600 - 60) * 0.9)]),
     ]

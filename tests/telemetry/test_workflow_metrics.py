@@ -47,6 +47,14 @@ async def test_every_task_replaying_still_counts_each_ticket_and_token_once(
     text = await asyncio.to_thread(scrape, f"http://{address}/metrics")
     mine = {"task_queue": task_queue}
     assert sum(samples(text, "tickets_finished_total", state="COMPLETED", **mine)) == 2
+    # Straight through, well within the SLA: each timed and costed once.
+    assert samples(text, "tickets_finished_total", state="COMPLETED", sla="met", **mine) == [2.0]
+    done = {"state": "COMPLETED", **mine}
+    assert sum(samples(text, "tickets_resolution_seconds_count", **done)) == 2
+    assert 0 < sum(samples(text, "tickets_resolution_seconds_sum", **done)) < 600
+    assert sum(samples(text, "tickets_cost_per_ticket_usd_count", **mine)) == 2
+    cost = sum(v.total_cost_usd for v in views)
+    assert sum(samples(text, "tickets_cost_per_ticket_usd_sum", **mine)) == pytest.approx(cost)
     input_tokens = sum(u.input_tokens for v in views for u in v.usage.values())
     output_tokens = sum(u.output_tokens for v in views for u in v.usage.values())
     assert sum(samples(text, "tickets_llm_tokens_total", type="input", **mine)) == input_tokens
@@ -98,7 +106,42 @@ async def test_escalations_review_waits_budget_hand_offs_and_trimming_are_counte
     assert 30 * 3600 <= waited < 31 * 3600
     trimmed = sum(samples(text, "tickets_trimmed_input_tokens_total", **mine))
     assert trimmed == view.trimmed_tokens > 0
-    assert samples(text, "tickets_finished_total", state="COMPLETED", **mine) == [1.0]
+    # Answered 30 hours in, past its 24-hour SLA.
+    assert samples(text, "tickets_finished_total", state="COMPLETED", sla="missed", **mine) == [1.0]
+    (took,) = samples(text, "tickets_resolution_seconds_sum", state="COMPLETED", **mine)
+    assert 30 * 3600 <= took < 31 * 3600
+
+
+async def test_a_review_nobody_gives_counts_its_wait_when_the_ticket_closes_unanswered(
+    ts_env: WorkflowEnvironment, task_queue: str, tmp_path: Path
+) -> None:
+    # Counted only when a reviewer decided: the longest waits, those that close the ticket
+    # unanswered, were missing, and the review-wait panel read best when nobody staffed it.
+    address = f"127.0.0.1:{free_port()}"
+    client = await Client.connect(
+        ts_env.client.service_client.config.target_host,
+        namespace=ts_env.client.namespace,
+        data_converter=CONVERTER,
+        plugins=telemetry.client_plugins(),
+        runtime=prometheus_runtime(address),
+    )
+    config = PipelineConfig(
+        review=ReviewPolicyConfig(sensitive_categories=list(Category), final_deadline_hours=80)
+    )
+    async with real_pipeline(client, task_queue, tmp_path, config=config):
+        handle = await start_ticket(client, task_queue, make_ticket())
+        await wait_for_state(handle, TicketState.AWAITING_REVIEW)
+        await ts_env.sleep(timedelta(hours=81))
+        view: TicketView = await handle.result()
+
+    assert view.state is TicketState.UNANSWERED
+    text = await asyncio.to_thread(scrape, f"http://{address}/metrics")
+    mine = {"task_queue": task_queue}
+    (waited,) = samples(text, "tickets_review_wait_seconds_sum", action="expired", **mine)
+    assert 80 * 3600 <= waited < 81 * 3600
+    assert samples(text, "tickets_finished_total", state="UNANSWERED", sla="missed", **mine) == [
+        1.0
+    ]
 
 
 async def status_if(handle: Any, check: Any) -> TicketView | None:
