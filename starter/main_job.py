@@ -15,6 +15,7 @@ from pathlib import Path
 
 from rich.console import Console
 from temporalio.client import Client
+from temporalio.service import RPCError
 
 from activities.delivery.bounded import uncut
 from policy.transitions import FAILED_STATES, SETTLED_STATES
@@ -32,7 +33,7 @@ from starter.codec_process import CodecServerProcess
 from starter.connection import open_client
 from starter.embedded import EmbeddedServer, port_in_use, server_answers
 from starter.errors import EXIT_OK, EXIT_PARTIAL, CliError, ServerUnreachable
-from starter.inputs import read_jsonl
+from starter.inputs import InputError, read_jsonl
 from starter.worker_process import WorkerProcess, start_with_metrics, worker_warnings
 
 VISIBILITY_CATCH_UP = 10.0
@@ -227,7 +228,25 @@ async def run_main_job(args: argparse.Namespace) -> int:
         out.print(f"Worker metrics (Prometheus): http://{metrics_address}/metrics")
         os.environ["TEMPORAL_ADDRESS"] = address
         client = await open_client()
-        submitted = await ops.submit_tickets(client, [p.ticket for p in tickets])
+        results = await ops.submit_each(client, [p.ticket for p in tickets])
+        refused = next((r for r in results if isinstance(r, Exception)), None)
+        if refused is not None and not any(isinstance(r, ops.SubmitOutcome) for r in results):
+            raise refused  # nothing went: the server's answer
+        submitted = [r for r in results if isinstance(r, ops.SubmitOutcome)]
+        # A start the server refused is that ticket's error, by its line; the others went.
+        errors = [
+            *errors,
+            *(
+                InputError(
+                    p.source,
+                    p.line,
+                    f"{p.ticket.ticket_id} was not started: "
+                    f"{r.message if isinstance(r, RPCError) else r}; run again to submit it",
+                )
+                for r, p in zip(results, tickets, strict=True)
+                if isinstance(r, Exception)
+            ),
+        ]
         # An id an earlier ticket holds with other content: this file's ticket was not started,
         # and the one on the server is not this run's to show.
         conflicts = [o for o in submitted if o.conflict]

@@ -132,14 +132,32 @@ async def cmd_submit(args: argparse.Namespace) -> int:
         try:
             client = await open_client()
             await warn_if_unencrypted(client)
-            outcomes = await ops.submit_tickets(client, [p.ticket for p in parsed])
+            results = await ops.submit_each(client, [p.ticket for p in parsed])
+            started = [r for r in results if isinstance(r, ops.SubmitOutcome)]
+            if not started and (
+                refused := next((r for r in results if isinstance(r, Exception)), None)
+            ):
+                raise refused  # nothing went: the server's answer, as before
         except BaseException:
             # The file's own errors first: a server that cannot be reached, one that refused an
             # unencrypted client, or a start that failed hid them.
             render.print_input_errors(errors)
             raise
-        for outcome, p in zip(outcomes, parsed, strict=True):
-            outcome.source, outcome.line = p.source, p.line
+        # One start the server refused (a rate limit, a timeout) is that ticket's error, named
+        # by its line: the whole command once ended on it, the other tickets (started) unlisted.
+        for result, p in zip(results, parsed, strict=True):
+            if isinstance(result, ops.SubmitOutcome):
+                result.source, result.line = p.source, p.line
+                outcomes.append(result)
+            else:
+                said = result.message if isinstance(result, RPCError) else str(result)
+                errors.append(
+                    InputError(
+                        p.source,
+                        p.line,
+                        f"{p.ticket.ticket_id} was not started: {said}; submit it again",
+                    )
+                )
     views = {}
     unsettled: list[str] = []
     no_worker: NoWorker | None = None

@@ -6,6 +6,7 @@ import argparse
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio.client import (
@@ -19,13 +20,14 @@ from temporalio.client import (
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from shared import operations as ops
 from shared.encryption.codec import PayloadDecryptionError, UnknownEncryptionKey
 from shared.payload_store import PayloadStoreError
 from shared.search_attribute_setup import SearchAttributeSetupError
 from shared.settings import ConfigError
 from shared.temporal_client import ClientConfigError, connection_settings
 from starter import cli, inputs, submit_command, ticket_commands
-from starter.errors import DEBUG_VARIABLE, CliError
+from starter.errors import DEBUG_VARIABLE, EXIT_PARTIAL, CliError
 from tests.support.ticket_lines import good, jsonl
 
 CASES: list[tuple[BaseException, str]] = [
@@ -366,3 +368,45 @@ def test_a_file_given_twice_is_read_once_and_repeats_across_files_are_listed_up_
         said[-1]
         == f"{again}: 3 more tickets an earlier file gave were left out besides the 2 listed"
     )
+
+
+def test_a_start_the_server_refuses_is_that_tickets_error_and_the_others_are_listed(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # The whole command once ended on the first refused start ("the Temporal server answered:
+    # namespace rate limit exceeded", exit 1): the four tickets it had started went unlisted
+    # (their derived ids never shown) and the refused one was named by neither file nor line.
+    tickets = tmp_path / "t.jsonl"
+    tickets.write_text(
+        "".join(
+            json.dumps({"ticket_id": f"T-{i}", "subject": "s", "body": "b"}) + "\n"
+            for i in range(1, 6)
+        )
+    )
+    monkeypatch.delenv(DEBUG_VARIABLE, raising=False)
+
+    async def connected() -> object:
+        return object()
+
+    async def nothing(client: object) -> None:
+        return None
+
+    async def start(client: object, ticket: Any, **_: Any) -> ops.SubmitOutcome:
+        if ticket.ticket_id == "T-3":
+            raise RPCError("namespace rate limit exceeded", RPCStatusCode.RESOURCE_EXHAUSTED, b"")
+        return ops.SubmitOutcome(
+            ticket_id=ticket.ticket_id, workflow_id=f"ticket-{ticket.ticket_id}", started=True
+        )
+
+    monkeypatch.setattr(submit_command, "open_client", connected)
+    monkeypatch.setattr(submit_command, "warn_if_unencrypted", nothing)
+    monkeypatch.setattr(ops, "start_ticket", start)
+
+    code = cli.main(["submit", str(tickets), "--json"])
+
+    out = json.loads(capsys.readouterr().out)
+    assert code == EXIT_PARTIAL
+    assert [o["ticket_id"] for o in out["submitted"]] == ["T-1", "T-2", "T-4", "T-5"]
+    [error] = out["errors"]
+    assert (error["source"], error["line"]) == (str(tickets), 3)
+    assert "T-3 was not started: namespace rate limit exceeded" in error["message"]

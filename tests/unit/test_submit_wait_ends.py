@@ -27,7 +27,7 @@ async def test_a_ticket_stopped_whose_view_was_not_read_fails_the_wait(
     async def nothing(*_: Any, **__: Any) -> None:
         return None
 
-    async def submitted(_: object, tickets: list[Any]) -> list[SubmitOutcome]:
+    async def submitted(_: object, tickets: list[Any], keyed: bool = False) -> list[SubmitOutcome]:
         return [
             SubmitOutcome(
                 ticket_id=t.ticket_id,
@@ -45,7 +45,7 @@ async def test_a_ticket_stopped_whose_view_was_not_read_fails_the_wait(
 
     monkeypatch.setattr(submit_command, "open_client", client)
     monkeypatch.setattr(submit_command, "warn_if_unencrypted", nothing)
-    monkeypatch.setattr(submit_command.ops, "submit_tickets", submitted)
+    monkeypatch.setattr(submit_command.ops, "submit_each", submitted)
     monkeypatch.setattr(submit_command.waiting, "wait_settled", no_views)
     monkeypatch.setattr(submit_command, "_stopped", stopped)
     args = build_parser().parse_args(
