@@ -21,20 +21,35 @@ from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
 from shared.off_loop import in_thread_if
-from shared.validation import once_each
+from shared.validation import NameGivenTwice, RepeatedNames, first_repeated, marking_repeats
 
 IN_THREAD_BYTES = 64 * 1024
+# Routes that take a list of items and refuse each bad one alone: an item naming a member twice
+# is left marked (shared.validation.RepeatedNames) for the route to refuse by its index, and the
+# valid items go through (the whole request was refused, 400, naming no item).
+PER_ITEM_PATHS = frozenset({"/tickets"})
 
 
-def _parse(body: bytes) -> Any:
-    return json.loads(body, object_pairs_hook=once_each)
+def _parse(body: bytes, per_item: bool = False) -> Any:
+    value = json.loads(body, object_pairs_hook=marking_repeats)
+    # A list's items themselves may be marked, on a per-item route; anything else is refused.
+    listed = per_item and isinstance(value, list)
+    for item in value if listed else [value]:
+        nested = [*item.values()] if listed and isinstance(item, RepeatedNames) else [item]
+        if (name := first_repeated(nested)) is not None:
+            raise NameGivenTwice(name)
+    return value
 
 
 class OnceEachRequest(Request):
+    per_item = False
+
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
             body = await self.body()
-            self._json = await in_thread_if(len(body) > IN_THREAD_BYTES, _parse, body)
+            self._json = await in_thread_if(
+                len(body) > IN_THREAD_BYTES, _parse, body, self.per_item
+            )
         return self._json
 
 
@@ -43,8 +58,11 @@ class OnceEachJSONRoute(APIRoute):
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        per_item = self.path in PER_ITEM_PATHS
 
         async def once_each_handler(request: Request) -> Response:
-            return await handler(OnceEachRequest(request.scope, request.receive))
+            wrapped = OnceEachRequest(request.scope, request.receive)
+            wrapped.per_item = per_item
+            return await handler(wrapped)
 
         return once_each_handler

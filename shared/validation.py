@@ -57,6 +57,40 @@ class NameGivenTwice(ValueError):
         self.name = name
 
 
+class RepeatedNames(dict[str, Any]):
+    """An object that named a member twice (``repeated``: the first such name), kept so that
+    one item of a list can be refused alone (``marking_repeats``)."""
+
+    repeated: str = ""
+
+
+def marking_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``json.loads``' object hook that marks an object naming a member twice (a
+    ``RepeatedNames`` holding the first one) instead of refusing the whole document."""
+    members: dict[str, Any] = {}
+    for name, value in pairs:
+        if name in members:
+            marked = RepeatedNames(pairs)
+            marked.repeated = name
+            return marked
+        members[name] = value
+    return members
+
+
+def first_repeated(value: Any) -> str | None:
+    """The first member name given twice anywhere in a document ``marking_repeats`` read."""
+    todo = [value]
+    while todo:
+        current = todo.pop()
+        if isinstance(current, RepeatedNames):
+            return current.repeated
+        if isinstance(current, dict):
+            todo.extend(current.values())
+        elif isinstance(current, list):
+            todo.extend(current)
+    return None
+
+
 def once_each(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     """``json.loads``' object hook that refuses a name given twice (``NameGivenTwice``): json
     keeps the last silently, so {"id": "A", ..., "id": "B"} would be B without a word."""

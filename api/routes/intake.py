@@ -31,6 +31,7 @@ from shared.tickets import (
     MAX_SUBJECT_CHARS,
     Ticket,
 )
+from shared.validation import RepeatedNames
 
 router = APIRouter(tags=["intake"], route_class=OnceEachJSONRoute)
 
@@ -90,7 +91,10 @@ def idempotent_ticket_id(account: Account, key: str, sender: str | None = None) 
 
 
 def reserved_id_problem(item: object) -> str | None:
-    """Why an item's own id cannot be taken: it looks like an id made from an idempotency key."""
+    """Why an item's own id cannot be taken: it looks like an id made from an idempotency key;
+    or why the item cannot be read at all: it names a field twice (api/json_body.py marks it)."""
+    if isinstance(item, RepeatedNames):
+        return f"'{item.repeated[:40]}' is given twice in this item; give each field once"
     if not isinstance(item, dict):
         return None
     for field in ("id", "ticket_id"):

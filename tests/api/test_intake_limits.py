@@ -124,7 +124,6 @@ async def test_a_body_that_names_a_field_twice_is_refused_and_nothing_is_started
 ) -> None:
     first, second = unique_id(), unique_id()
     ticket = json.dumps(urgent_ticket(first))[:-1] + f', "id": "{second}"}}'
-    in_a_list = "[" + json.dumps(urgent_ticket(unique_id())) + ", " + ticket + "]"
     nested = json.dumps(urgent_ticket(unique_id()) | {"metadata": {"a": 1}}).replace(
         '"a": 1', '"a": 1, "a": 2'
     )
@@ -134,7 +133,7 @@ async def test_a_body_that_names_a_field_twice_is_refused_and_nothing_is_started
     headers = bearer(tokens.submit) | JSON
     answers = [
         await http.post("/tickets", headers=headers, content=body)
-        for body in (ticket, in_a_list, nested, long_name)
+        for body in (ticket, nested, long_name)
     ]
     reviewed = await http.post(
         f"/tickets/{first}/review", headers=bearer(tokens.review) | JSON, content=review
@@ -147,16 +146,45 @@ async def test_a_body_that_names_a_field_twice_is_refused_and_nothing_is_started
     # json would keep the last: the ticket would have been started as `second`, unannounced.
     for answer in [*answers, reviewed]:
         assert answer.status_code == 400, answer.text
-    assert [a.json()["message"] for a in answers[:3]] == [
-        "the request body names 'id' twice in one object; give each field once",
+    assert [a.json()["message"] for a in answers[:2]] == [
         "the request body names 'id' twice in one object; give each field once",
         "the request body names 'a' twice in one object; give each field once",
     ]
-    assert answers[3].json()["message"] == (
+    assert answers[2].json()["message"] == (
         f"the request body names {'n' * 40!r} twice in one object; give each field once"
     )
     assert "'action' twice" in reviewed.json()["message"]
     assert [r.status_code for r in looked_up] == [404, 404]
+
+
+async def test_a_list_item_that_names_a_field_twice_is_refused_alone(
+    http: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    # The whole list was refused (400, naming no item): the valid tickets beside it waited for
+    # a client to find which of its items was the one. Now that item alone, by its index.
+    good, first, second = unique_id(), unique_id(), unique_id()
+    twice = json.dumps(urgent_ticket(first))[:-1] + f', "id": "{second}"}}'
+    nested = json.dumps(urgent_ticket(unique_id()) | {"metadata": {"a": 1}}).replace(
+        '"a": 1', '"a": 1, "a": 2'
+    )
+    in_a_list = "[" + json.dumps(urgent_ticket(good)) + ", " + twice + "]"
+
+    answer = await http.post("/tickets", headers=bearer(tokens.submit) | JSON, content=in_a_list)
+    deeper = await http.post(
+        "/tickets", headers=bearer(tokens.submit) | JSON, content=f"[{nested}]"
+    )
+
+    assert answer.status_code == 202, answer.text
+    assert [a["ticket_id"] for a in answer.json()["accepted"]] == [good]
+    assert answer.json()["refused"] == [
+        {"index": 1, "problems": ["'id' is given twice in this item; give each field once"]}
+    ]
+    for ticket_id in (first, second):
+        looked_up = await http.get(f"/tickets/{ticket_id}", headers=bearer(tokens.read))
+        assert looked_up.status_code == 404
+    # Inside an item's own fields, the request is refused as before.
+    assert deeper.status_code == 400
+    assert "'a' twice" in deeper.json()["message"]
 
 
 async def test_an_email_too_long_only_for_the_thread_it_quotes_becomes_a_ticket_without_it(
