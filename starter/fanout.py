@@ -34,7 +34,12 @@ from starter.fanout_runs import (
     swarm_input,
 )
 from starter.inputs import InputError, read_jsonl, read_swarm_items
-from starter.swarm_outputs import earlier_successes, with_chunk_outputs, write_outputs
+from starter.swarm_outputs import (
+    earlier_successes,
+    run_results,
+    with_chunk_outputs,
+    write_outputs,
+)
 
 SettingsT = TypeVar("SettingsT", bound=BaseModel)
 
@@ -175,6 +180,8 @@ async def cmd_swarm(args: argparse.Namespace) -> int:
         workflow_id, result = await run_swarm(client, items, settings, args.id, carried)
     except SwarmFailed as failed:
         if failed.summary is None:
+            # Cancelled or terminated: what it had bought is not lost, and was not said.
+            await _say_what_was_answered(client, failed.workflow_id, len(items))
             raise
         order = [i.item_id for i in items]
         result = await with_chunk_outputs(client, failed.workflow_id, failed.summary, order)
@@ -182,6 +189,28 @@ async def cmd_swarm(args: argparse.Namespace) -> int:
         raise
     _show_swarm(args, workflow_id, result, errors)
     return EXIT_PARTIAL if errors else EXIT_OK
+
+
+async def _say_what_was_answered(client: Client, workflow_id: str, total: int) -> None:
+    """After a swarm was cancelled or terminated: how many items had their answers (paid for,
+    read from its history and its unfinished chunks'), and that a rerun keeps them."""
+    try:
+        described = await client.get_workflow_handle(workflow_id).describe()
+        answered = await run_results(client, workflow_id, described.run_id)
+    except RPCError as err:
+        render.console(stderr=True).print(
+            f"what it had answered could not be read ({err.message}); the same command again "
+            "keeps those answers all the same"
+        )
+        return
+    usages = [r.usage for r in answered if r.usage is not None]
+    tokens = sum(u.input_tokens + u.output_tokens for u in usages)
+    cost = sum(u.cost_usd for u in usages)
+    render.console(stderr=True).print(
+        f"{len(answered):,} of {total:,} item(s) were answered before it ended "
+        f"({tokens:,} tokens, ${cost:.4f}); the same command again keeps those answers and "
+        "analyses the rest"
+    )
 
 
 def _output_problem(path: str) -> str | None:

@@ -75,6 +75,7 @@ async def test_a_rerun_keeps_the_answers_a_chunk_that_did_not_complete_had_bough
     task_queue: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
     ended: str,
 ) -> None:
     # On the dev server: the time-skipping server never tells a parent its child was terminated.
@@ -100,6 +101,9 @@ async def test_a_rerun_keeps_the_answers_a_chunk_that_did_not_complete_had_bough
             await client.get_workflow_handle(args.id).cancel()
             with pytest.raises(fanout.SwarmFailed, match="was cancelled"):
                 await run
+            # What it had bought is said (it said only "was cancelled").
+            said = " ".join(capsys.readouterr().err.split())
+            assert "2 of 6 item(s) were answered before it ended (40 tokens, $0.0020)" in said
             first.release.set()  # after the chunk ended: the held call's answer never recorded
 
     described = await client.get_workflow_handle(args.id).describe()
