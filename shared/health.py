@@ -119,7 +119,7 @@ async def _run(check: Check) -> tuple[str, str]:
 
 def parse_address(text: str) -> tuple[str, int]:
     host, sep, port = text.strip().rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
+    if not sep or not host or not (port.isascii() and port.isdigit()) or not 0 <= int(port) < 65536:
         raise ConfigError(f"{HEALTH_ADDRESS_ENV} must be host:port, got {text!r}")
     return host.strip("[]"), int(port)
 

@@ -45,6 +45,8 @@ class ModelPrice(BaseModel):
 
 # What an environment variable's name may be (POSIX: letters, digits, underscores).
 _ENV_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,255}")
+# What a provider's name may be: it becomes its task queue's (llm-<name>).
+PROVIDER_NAME: Final = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
 
 
 class ProviderConfig(BaseModel):
@@ -192,6 +194,19 @@ class WorkerSettings(BaseModel):
         if "offline" in self.providers:
             raise ValueError("providers.offline: the offline provider takes no settings")
         return self
+
+    @field_validator("providers", mode="before")
+    @classmethod
+    def _named_as_a_queue_can_be(cls, value: object) -> object:
+        # Before the tables are read: a provider's name becomes its task queue's (llm-<name>),
+        # and a 5,000-character one was taken (and quoted whole in each field's error).
+        for name in value if isinstance(value, dict) else ():
+            if not isinstance(name, str) or not PROVIDER_NAME.fullmatch(name):
+                raise ValueError(
+                    f"the provider name {str(name)[:60]!r} must be 1 to 40 lower-case letters, "
+                    "digits, '-' or '_' (it names the provider's task queue)"
+                )
+        return value
 
     def price(self, model: str) -> ModelPrice | None:
         return price_of(self.prices, model)

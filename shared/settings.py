@@ -55,7 +55,7 @@ from shared.agents import AgentRole, AgentRoute
 from shared.bounded_read import TooLarge, read_text_at_most
 from shared.config_errors import ConfigError
 from shared.pipeline_config import MAX_ROUTES, OFFLINE_ROUTE, PipelineConfig
-from shared.provider_config import WorkerSettings, default_providers
+from shared.provider_config import PROVIDER_NAME, WorkerSettings, default_providers
 from shared.settings_env import env_overrides, table_at
 from shared.toml_lines import key_lines, line_of
 
@@ -95,11 +95,27 @@ def config_path(env: Mapping[str, str] | None = None) -> Path | None:
     return DEFAULT_CONFIG_PATH if DEFAULT_CONFIG_PATH.is_file() else None
 
 
+# A provider's name becomes its task queue's (llm-<name>); a model's name goes into every
+# ticket's configuration snapshot. Checked here, where a route is read from the configuration,
+# not in AgentRoute, which the histories of running tickets are read through.
+MAX_MODEL_CHARS = 200
+
+
 def parse_route(text: str, where: str) -> AgentRoute:
     provider, sep, model = text.strip().partition(":")
     if not sep or not provider or not model:
-        raise ConfigError(f"{where}: expected 'provider:model', got {text!r}")
-    return AgentRoute(provider=provider.strip(), model=model.strip())
+        raise ConfigError(f"{where}: expected 'provider:model', got {text[:200]!r}")
+    provider, model = provider.strip(), model.strip()
+    if not PROVIDER_NAME.fullmatch(provider):
+        raise ConfigError(
+            f"{where}: the provider {provider[:60]!r} must be 1 to 40 lower-case letters, digits, "
+            "'-' or '_' (it names the provider's task queue)"
+        )
+    if len(model) > MAX_MODEL_CHARS or not model.isprintable():
+        raise ConfigError(
+            f"{where}: the model name must be at most {MAX_MODEL_CHARS} printable characters"
+        )
+    return AgentRoute(provider=provider, model=model)
 
 
 def parse_route_chain(value: Any, where: str) -> list[AgentRoute]:

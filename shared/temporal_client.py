@@ -77,7 +77,7 @@ def address_problem(address: str) -> str | None:
     if address.endswith("]") or ":" not in address:
         return None
     port = address.rpartition(":")[2]
-    if not port.isdigit() or not 1 <= int(port) <= MAX_PORT:
+    if not (port.isascii() and port.isdigit()) or not 1 <= int(port) <= MAX_PORT:
         return f"names no port: {port!r} is not from 1 to {MAX_PORT}"
     return None
 

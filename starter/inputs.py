@@ -11,6 +11,7 @@ from typing import Any, Final
 
 from pydantic import ValidationError
 
+from shared.bounded_read import open_to_read
 from shared.swarm import SwarmItem
 from shared.ticket_input import FIELD_ALIASES, ticket_from_mapping
 from shared.tickets import Ticket
@@ -201,7 +202,7 @@ def parse_jsonl(data: bytes, source: str) -> tuple[list[ParsedTicket], list[Inpu
 def read_input(path: Path) -> bytes | InputError:
     """A whole input file, or why it cannot be read (unreadable, or over MAX_FILE_BYTES)."""
     try:
-        with path.open("rb") as file:
+        with open_to_read(path) as file:
             data = file.read(MAX_FILE_BYTES + 1)
     except OSError as err:
         return InputError(str(path), None, f"cannot read the file: {err.strerror}")
