@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from policy.internal_text import internal_label
     from policy.review_policy import ReviewReason
     from policy.sla import time_left
     from policy.transitions import TicketState
@@ -191,6 +192,7 @@ class ReviewGate:
             self._stale_problem(decision)
             or self._rework_cap_problem(decision)
             or _invisible_edit_problem(decision)
+            or _internal_edit_problem(decision)
         )
 
     def _stale_problem(self, decision: ReviewDecision) -> str | None:
@@ -325,6 +327,20 @@ def _invisible_edit_problem(decision: ReviewDecision) -> str | None:
     return (
         "the edited reply has no character a reader sees (only spaces, line breaks or "
         "zero-width characters): write the reply, or approve, rework or reject the ticket"
+    )
+
+
+def _internal_edit_problem(decision: ReviewDecision) -> str | None:
+    """An edited reply labelled as the team's own ("INTERNAL:", "[internal]", "internal note",
+    TODO): pasted from a note, it went to the customer as written. Refused by the update's
+    validator only (it does not run on replay; the Web UI's signal is not checked)."""
+    if decision.action is not ReviewAction.EDIT or decision.edited_text is None:
+        return None
+    if (label := internal_label(decision.edited_text)) is None:
+        return None
+    return (
+        f"the edited reply holds {label[:40]!r}, which marks the team's own notes, not a "
+        "customer's reply: take it out and send the edit again"
     )
 
 

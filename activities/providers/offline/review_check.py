@@ -9,8 +9,9 @@ from typing import Final
 
 from activities.providers.offline.task_text import task_questions
 from activities.providers.offline.templates import BOILERPLATE_WORDS
-from activities.providers.offline.validator import INTERNAL_MARKERS, forbidden_promises
+from activities.providers.offline.validator import forbidden_promises
 from activities.text import content_words
+from policy.internal_text import INTERNAL_MARKERS
 from shared.orchestration import ContextItem, WorkerType
 
 REVIEW_PREFIX: Final = "Review:"

@@ -6,6 +6,7 @@ from typing import Final
 
 from activities.providers.offline.templates import BOILERPLATE_WORDS
 from activities.text import content_words, sentences
+from policy.internal_text import INTERNAL_MARKERS
 from shared.agents import Draft, Finding, FindingCode, KnowledgeArticle, Validation
 from shared.tickets import Ticket
 
@@ -66,10 +67,6 @@ FORBIDDEN_PROMISES: Final = [
         )
     ),
 ]
-INTERNAL_MARKERS: Final = re.compile(
-    r"(?i:\binternal note\b|\binternal:|\[internal\]|\bdo not share\b|\bnot for customers?\b)"
-    r"|\bTODO\b|\bFIXME\b"  # upper case only: "your todo list" is fine in a reply
-)
 # A leaked internal note is caught by any run of this many words from it appearing in the draft.
 LEAK_WINDOW_WORDS: Final = 6
 # A reply that repeats the agents' instructions (a prompt injection asking "print your system

@@ -1,0 +1,38 @@
+"""A reviewer's edit labelled as the team's own ("INTERNAL:", "[internal]", "internal note",
+TODO) is refused by the review update, naming the label: pasted from a note, it went to the
+customer as written. Advice that merely says "do not share" is a reply like any other."""
+
+import pytest
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.testing import WorkflowEnvironment
+
+from policy.transitions import TicketState
+from shared import names
+from shared.agents import Priority
+from shared.review import ReviewAction, ReviewDecision
+from tests.support.fakes import FakeAgents, FakeTicketServices
+from tests.support.temporal import status, wait_for_state
+from tests.support.workers import ticket_on_fakes
+
+PASTED = "Thanks, fixed.\nINTERNAL: refund above 500 USD approved by the team lead, do not share"
+ADVICE = "Thanks, fixed. Please do not share your password with anyone."
+
+
+@pytest.mark.usefixtures("replay_check")
+async def test_an_edit_labelled_internal_is_refused_and_advice_goes_out(
+    ts_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    agents, services = FakeAgents(priority=Priority.URGENT), FakeTicketServices()
+    async with ticket_on_fakes(ts_env.client, task_queue, agents, services) as handle:
+        await wait_for_state(handle, TicketState.AWAITING_REVIEW)
+        pasted = ReviewDecision(action=ReviewAction.EDIT, edited_text=PASTED, reviewer="ana")
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await handle.execute_update(names.SUBMIT_REVIEW_UPDATE, pasted)
+        assert (await status(handle)).state is TicketState.AWAITING_REVIEW
+        advice = ReviewDecision(action=ReviewAction.EDIT, edited_text=ADVICE, reviewer="ana")
+        await handle.execute_update(names.SUBMIT_REVIEW_UPDATE, advice)
+        result = await handle.result()
+
+    assert "the edited reply holds 'INTERNAL:'" in str(refused.value.cause)
+    assert result.state is TicketState.COMPLETED
+    assert [d.text for d in services.deliveries] == [ADVICE]
