@@ -180,8 +180,10 @@ async def cmd_swarm(args: argparse.Namespace) -> int:
         workflow_id, result = await run_swarm(client, items, settings, args.id, carried)
     except SwarmFailed as failed:
         if failed.summary is None:
-            # Cancelled or terminated: what it had bought is not lost, and was not said.
-            await _say_what_was_answered(client, failed.workflow_id, len(items))
+            if failed.stopped:
+                # Cancelled, terminated or timed out: what it had bought is kept, and was not
+                # said.
+                await _say_what_was_answered(client, failed.workflow_id, len(items))
             raise
         order = [i.item_id for i in items]
         result = await with_chunk_outputs(client, failed.workflow_id, failed.summary, order)
@@ -197,17 +199,18 @@ async def _say_what_was_answered(client: Client, workflow_id: str, total: int) -
     try:
         described = await client.get_workflow_handle(workflow_id).describe()
         answered = await run_results(client, workflow_id, described.run_id)
-    except RPCError as err:
+    except Exception as err:  # said, and the run's own error follows
+        said = err.message if isinstance(err, RPCError) else " ".join(str(err).split())[:200]
         render.console(stderr=True).print(
-            f"what it had answered could not be read ({err.message}); the same command again "
-            "keeps those answers all the same"
+            f"what it had answered could not be read ({said}); the same command again keeps "
+            "those answers all the same if it can read them"
         )
         return
     usages = [r.usage for r in answered if r.usage is not None]
     tokens = sum(u.input_tokens + u.output_tokens for u in usages)
     cost = sum(u.cost_usd for u in usages)
     render.console(stderr=True).print(
-        f"{len(answered):,} of {total:,} item(s) were answered before it ended "
+        f"{len(answered):,} of {total:,} item(s) have their answers "
         f"({tokens:,} tokens, ${cost:.4f}); the same command again keeps those answers and "
         "analyses the rest"
     )

@@ -22,6 +22,7 @@ from temporalio.exceptions import (
     ApplicationError,
     CancelledError,
     TerminatedError,
+    TimeoutError,
     WorkflowAlreadyStartedError,
 )
 from temporalio.service import RPCError
@@ -329,16 +330,20 @@ async def run_swarm(
         cause = err.cause
         details = cause.details if isinstance(cause, ApplicationError) else ()
         summary = SwarmResult.model_validate({**details[0], "outputs": []}) if details else None
-        raise SwarmFailed(_ended(f"the swarm {workflow_id}", err), workflow_id, summary) from None
+        failed = SwarmFailed(_ended(f"the swarm {workflow_id}", err), workflow_id, summary)
+        failed.stopped = isinstance(err.cause, CancelledError | TerminatedError | TimeoutError)
+        raise failed from None
 
 
 class SwarmFailed(CliError):
-    """A swarm over its failure threshold: its error carries the summary (not the outputs)."""
+    """A swarm over its failure threshold: its error carries the summary (not the outputs).
+    ``stopped``: cancelled, terminated or timed out (no summary; what it answered is kept)."""
 
     def __init__(self, message: str, workflow_id: str, summary: SwarmResult | None) -> None:
         super().__init__(message)
         self.workflow_id = workflow_id
         self.summary = summary
+        self.stopped = False
 
 
 # ---- batch ---------------------------------------------------------------------------------------
