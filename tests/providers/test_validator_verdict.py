@@ -97,8 +97,20 @@ async def test_policy_refuses_a_draft_a_model_validator_approved(
         "I have issued a full refund of $480 and added 3 free months as compensation.",
         "Good news: you will be refunded 480 EUR today.",
         "We have credited your account for the outage.",
+        "I'll issue a full refund right away.",
+        "Your refund has been processed.",
+        "We'll waive the late fee.",
+        "As a goodwill gesture, I've extended your subscription by one month at no charge.",
     ],
-    ids=["refund-and-free-months", "amount-back", "credit-said-made"],
+    ids=[
+        "refund-and-free-months",
+        "amount-back",
+        "credit-said-made",
+        "refund-to-be-issued",
+        "refund-said-processed",
+        "fee-waived",
+        "time-at-no-charge",
+    ],
 )
 async def test_a_reply_giving_money_away_is_refused_whatever_a_model_validator_said(
     fake: FakeLLMServer, make_llm_provider: MakeProvider, text: str
@@ -133,8 +145,20 @@ async def test_a_reply_giving_money_away_is_refused_whatever_a_model_validator_s
         "Once a refund is approved, your bank usually shows it within 5 to 10 business days.",
         "Your refund request for the $49 charge has been passed to our billing team.",
         "The plan costs $20 a month and you can pay by credit card.",
+        "I have sent a refund request to our billing team.",
+        "We do not offer compensation for downtime.",
+        "Once your payment has been refunded, the money appears within 5 to 10 business days.",
+        "Reply with the dates and we will refund one of the two charges.",
     ],
-    ids=["refund-policy", "request-passed-on", "credit-card"],
+    ids=[
+        "refund-policy",
+        "request-passed-on",
+        "credit-card",
+        "request-sent",
+        "no-compensation",
+        "once-refunded",
+        "an-articles-rule",
+    ],
 )
 async def test_a_reply_about_refunds_that_gives_nothing_away_keeps_the_models_approval(
     fake: FakeLLMServer, make_llm_provider: MakeProvider, text: str

@@ -34,19 +34,46 @@ MONEY_PROMISES: Final = [
         rf"\b(refunds?|credits?|reimbursements?|compensation) of (up to |about |around )?{_AMOUNT}",
         r"\b(refund|refunded|refunding|credit|credited|crediting|reimburse|reimbursed|"
         rf"reimbursing)( you| your (account|card))?( with| for| back)? {_AMOUNT}",
-        rf"{_AMOUNT}[\d,.]*( \w+)? (refund|credit|reimbursement)\b(?! card)",
+        rf"{_AMOUNT}[\d,.]*( \w+)? (refund|credit|reimbursement)\b(?! card| request)",
         # A refund or credit said as made: "I have issued a full refund", "we've credited your
-        # account", "your card has been refunded".
+        # account", "your card has been refunded", "your refund has been processed".
         r"\b(i|we)('ve| have)?( already| just| now)? (issued|processed|approved|initiated|"
         r"applied|sent|made|granted) (a |an |the |your )?(full |partial )?"
-        r"(refund|credit|reimbursement)s?\b",
+        r"(refund|credit|reimbursement)s?\b(?! request)",
         r"\b(i|we)('ve| have)?( already| just| now)? (refunded|credited|reimbursed)\b",
         r"\b(has|have) (already |now |just )?been (refunded|credited|reimbursed)\b",
+        r"\b(refund|credit|reimbursement)s? (has|have) (already |now |just )?been (issued|"
+        r"processed|approved|applied|sent|made|granted)\b",
+        # ... or as about to be: "I'll issue a full refund", "we will refund your $480 payment",
+        # "we'll waive the late fee", "we will reimburse you for the shipping costs", "you will
+        # receive a full refund" (not "we will refund the duplicate" or "... one of the two
+        # charges": an article's own rule, with its condition).
+        r"\b(i|we)('ll| will| are going to| can| shall)( now| also| gladly| happily)? (issue|"
+        r"process|give you|send you|pay you|grant you)\b[^.!?]{0,30}\b(refunds?|credits?|"
+        r"reimbursements?|money)\b",
+        r"\b(i|we)('ll| will| are going to| can| shall)( now| also| gladly| happily)? (waive|"
+        r"cancel) (the |your |this |that |any )?[^.!?]{0,20}\b(fees?|charges?|penalt(y|ies))\b",
+        r"\b(i|we)('ll| will| are going to| can| shall)( now| also| gladly| happily)? reimburse "
+        r"you\b",
+        rf"\b(i|we)('ll| will)[^.!?]{{0,30}}\b(refund|credit|waive)[^.!?]{{0,30}}{_AMOUNT}",
+        r"\byou('ll| will)( now| also)? (receive|get|be given|see) (a |an |the |your )?(full |"
+        r"partial )?(refund|credit|reimbursement|compensation)\b",
+        # Time on the house: "I've extended your subscription by one month at no charge".
+        r"\b(extend|extended|extending|add|added|adding|upgrade|upgraded)\b[^.!?]{0,60}\b(at "
+        r"no (extra |additional )?(charge|cost)|free of charge|for free)\b",
     )
 ]
+# A match with one of these just before it is said of no money given: "we do not offer
+# compensation", "once your payment has been refunded, ...", "your request for a refund of $49
+# has been passed on" (the words before a match, up to this many characters).
+_NOT_GIVEN: Final = re.compile(
+    r"\b(not|no|unable|cannot|can't|won't|don't|doesn't|never|once|if|when|after|until|"
+    r"whether|request for|requests for|asked for|ask for|apply for|applied for)\b[^.!?]*$",
+    re.IGNORECASE,
+)
+NOT_GIVEN_WINDOW: Final = 40
 # What support policy forbids promising: outcomes, timelines, compensation, release dates.
-FORBIDDEN_PROMISES: Final = [
-    *MONEY_PROMISES,
+OTHER_PROMISES: Final = [
     *(
         re.compile(p, re.IGNORECASE)
         for p in (
@@ -102,15 +129,28 @@ def repeats_instructions(text: str) -> bool:
     )
 
 
-def forbidden_promises(
-    text: str, patterns: list[re.Pattern[str]] = FORBIDDEN_PROMISES
-) -> list[str]:
-    return [s for s in sentences(text) if any(p.search(s) for p in patterns)]
+def forbidden_promises(text: str) -> list[str]:
+    """The sentences that promise what support policy forbids: money given away (as
+    money_promises reads it), an outcome, a timeline, a release date."""
+    return [
+        s
+        for s in sentences(text)
+        if any(p.search(s) for p in OTHER_PROMISES) or any(_given(p, s) for p in MONEY_PROMISES)
+    ]
 
 
 def money_promises(text: str) -> list[str]:
-    """The sentences that give money away (MONEY_PROMISES)."""
-    return forbidden_promises(text, MONEY_PROMISES)
+    """The sentences that give money away (MONEY_PROMISES), but where the words just before
+    say none is (a negation, a condition, a request for it)."""
+    return [s for s in sentences(text) if any(_given(p, s) for p in MONEY_PROMISES)]
+
+
+def _given(pattern: re.Pattern[str], sentence: str) -> bool:
+    for found in pattern.finditer(sentence):
+        before = sentence[max(0, found.start() - NOT_GIVEN_WINDOW) : found.start()]
+        if not _NOT_GIVEN.search(before):
+            return True
+    return False
 
 
 def _runs(words: list[str], size: int) -> set[tuple[str, ...]]:
