@@ -105,16 +105,7 @@ async def _referenced(
         }
     if owned is not None and owned <= found:
         return found  # nothing left to look for: a batch of 10,000 tickets reads no child
-    gate = asyncio.Semaphore(CHECK_CONCURRENCY)
-
-    async def result_of(child_id: str, child_run: str) -> set[str]:
-        async with gate:
-            # Its close event only (a running child has stored no result yet).
-            events = await run_events(client, child_id, child_run, close_only=True)
-            return await referenced_hashes(events, codec_of(client))
-
-    for hashes in await asyncio.gather(*(result_of(c, r) for c, r in sorted(children))):
-        found |= hashes
+    found |= await _results_of(client, children)
     if owned is not None and owned <= found:
         return found
 
@@ -125,10 +116,35 @@ async def _referenced(
     listed = await child_runs(client, workflow_id)
     if listed is None:
         return None  # its children's runs could not be listed: nothing may be judged unreferenced
-    later = set(listed) - children
-    for hashes in await asyncio.gather(*(result_of(c, r) for c, r in sorted(later))):
+    return found | await _results_of(client, set(listed) - children)
+
+
+async def _results_of(client: Client, runs: set[tuple[str, str]]) -> set[str]:
+    """The stored payloads the close events of these (workflow id, run id) runs refer to (a
+    running one's: none yet; a gone one's: none), several at a time."""
+    gate = asyncio.Semaphore(CHECK_CONCURRENCY)
+
+    async def result_of(child_id: str, child_run: str) -> set[str]:
+        async with gate:
+            events = await run_events(client, child_id, child_run, close_only=True)
+            return await referenced_hashes(events, codec_of(client))
+
+    found: set[str] = set()
+    for hashes in await asyncio.gather(*(result_of(c, r) for c, r in sorted(runs))):
         found |= hashes
     return found
+
+
+async def _still_read_by_children(client: Client, owner_id: str) -> set[str] | None:
+    """What a gone workflow's children still retained refer to of what it stored (None: they
+    could not be listed). A child's result is stored as its parent's: a batch's ticket that
+    completed after its batch ended is read through its own history long after the batch is
+    past retention, and its view was deleted with the batch's payloads (`status` and the API
+    then failed on it with PayloadMissing)."""
+    listed = await child_runs(client, owner_id)
+    if listed is None:
+        return None
+    return await _results_of(client, set(listed))
 
 
 def _checkable(row: Ownership, namespace: str) -> bool:
@@ -168,7 +184,14 @@ async def plan_collection(
                         report.children_of_retained_parents += 1
                         return
                     report.owners_gone += 1
-                    gone = [r for r in owned if r.last_stored_at < cutoff]
+                    kept = await _still_read_by_children(client, owner_id)
+                    if kept is None:
+                        report.problems.append(
+                            f"{owner_id}: gone, but its children could not be listed (an id a "
+                            "visibility query cannot quote); its payloads were kept"
+                        )
+                        return
+                    gone = [r for r in owned if r.last_stored_at < cutoff and r.sha256 not in kept]
                     report.released_from_gone_owners += len(gone)
                     releases.extend(Release(r.sha256, owner_id, cutoff) for r in gone)
                     return

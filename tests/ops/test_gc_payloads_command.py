@@ -241,6 +241,28 @@ async def test_gc_keeps_a_batch_tickets_result_that_only_the_ticket_refers_to(
     await delete_batch(client, handle.id, batch)
 
 
+async def test_gc_keeps_a_batch_tickets_result_once_the_batch_is_gone(
+    ops_server: OpsServer, tmp_path: Path
+) -> None:
+    # The batch past retention (deleted here): gc took its owner for gone and released all it
+    # had stored, the ticket's result too, which the ticket's own retained history still
+    # refers to; `status` and the API then failed on that ticket with PayloadMissing.
+    env, driver, client = await batch_store(ops_server, tmp_path)
+    queue = f"gc-{uuid.uuid4().hex[:8]}"
+    batch = [make_ticket(), make_ticket()]
+    async with real_pipeline(client, queue, tmp_path):
+        handle = await start_batch(client, queue, batch, BatchSettings(tickets_per_run=1))
+        await handle.result()
+        await all_closed(client, batch)
+    first = client.get_workflow_handle(names.ticket_workflow_id(batch[0].ticket_id))
+    result_refs = await history_refers_to(client, first.id) & await driver.payloads_of(handle.id)
+    assert result_refs, "the ticket's result went to the store as the batch's"
+    await delete_workflow(client, handle.id)
+
+    await collected_keeping(env, driver, client, result_refs, first.id)
+    await delete_batch(client, handle.id, batch)
+
+
 async def test_gc_keeps_the_result_of_a_batch_ticket_run_again_after_a_reset(
     ops_server: OpsServer, tmp_path: Path
 ) -> None:
