@@ -5,8 +5,11 @@ the variable that set it, so a bad value is reported against the variable, not t
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from shared.agents import AgentRole, Priority
+from shared.agents import AgentRole, Category, Priority
 from shared.config_errors import ConfigError
+
+# More entries than this in TICKETS_SENSITIVE_CATEGORIES are refused before they are read.
+MAX_SENSITIVE_CATEGORIES = 2 * len(Category)
 
 # Where a field is set, for a message: "path:line" when the file sets it (or a key that holds
 # it), else the file's or the configuration's name.
@@ -70,8 +73,15 @@ def env_overrides(
         name = "TICKETS_REVIEW_FINAL_DEADLINE_HOURS"
         put(table_at(raw, ("review",), at), ("review", "final_deadline_hours"), name, value)
     if (value := env.get("TICKETS_SENSITIVE_CATEGORIES")) is not None:
-        categories = [c.strip() for c in value.split(",") if c.strip()]
         name = "TICKETS_SENSITIVE_CATEGORIES"
+        # Each once; a list longer than the categories are many is no list of categories (each
+        # wrong entry was named in one error, 100,000 of them in one message).
+        categories = list(dict.fromkeys(c.strip() for c in value.split(",") if c.strip()))
+        if len(categories) > MAX_SENSITIVE_CATEGORIES:
+            raise ConfigError(
+                f"{name}: {len(categories):,} different entries; there are {len(Category)} "
+                f"categories ({', '.join(c.value for c in Category)})"
+            )
         put(table_at(raw, ("review",), at), ("review", "sensitive_categories"), name, categories)
     if value := env.get("TICKETS_BUDGET_MAX_TOKENS"):
         put(

@@ -118,20 +118,7 @@ async def test_a_reply_giving_money_away_is_refused_whatever_a_model_validator_s
     # No agent can grant a refund, a credit or compensation (it has no billing tool): a reply
     # that gives one promises what only a person may, or says a person did what nobody did. A
     # model validator approved it and it went to the customer with no person looking.
-    fake.push(Reply(output={"approved": True, "findings": []}))
-    activities = AgentActivities({"openai": make_llm_provider("openai")})
-    request = request_for(VALIDATOR)
-    assert isinstance(request, ValidateRequest)
-    routed = request.model_copy(
-        update={
-            "route": AgentRoute(provider="openai", model=MODELS["openai"]),
-            "draft": request.draft.model_copy(update={"text": text}),
-        }
-    )
-
-    reply: AgentReply[Validation] = await ActivityEnvironment().run(
-        activities.validate_resolution, routed
-    )
+    reply = await approved_by_a_model(fake, make_llm_provider, text)
 
     assert reply.output.approved is False
     [finding] = reply.output.findings
@@ -163,20 +150,7 @@ async def test_a_reply_giving_money_away_is_refused_whatever_a_model_validator_s
 async def test_a_reply_about_refunds_that_gives_nothing_away_keeps_the_models_approval(
     fake: FakeLLMServer, make_llm_provider: MakeProvider, text: str
 ) -> None:
-    fake.push(Reply(output={"approved": True, "findings": []}))
-    activities = AgentActivities({"openai": make_llm_provider("openai")})
-    request = request_for(VALIDATOR)
-    assert isinstance(request, ValidateRequest)
-    routed = request.model_copy(
-        update={
-            "route": AgentRoute(provider="openai", model=MODELS["openai"]),
-            "draft": request.draft.model_copy(update={"text": text}),
-        }
-    )
-
-    reply: AgentReply[Validation] = await ActivityEnvironment().run(
-        activities.validate_resolution, routed
-    )
+    reply = await approved_by_a_model(fake, make_llm_provider, text)
 
     assert reply.output.approved is True and reply.output.findings == []
 
@@ -186,20 +160,27 @@ async def test_a_model_validators_approval_of_a_timeline_stands(
 ) -> None:
     # The offline templates' promise patterns are not imposed on a model's judgement: they flag
     # ordinary wording ("get back to you within 24 hours") at a rate nobody measured on model text.
+    text = "Thanks for writing. Our team will get back to you within 24 hours about the invoice."
+    reply = await approved_by_a_model(fake, make_llm_provider, text)
+
+    assert reply.output.approved is True and reply.output.findings == []
+
+
+async def approved_by_a_model(
+    fake: FakeLLMServer, make_llm_provider: MakeProvider, text: str
+) -> AgentReply[Validation]:
+    """The verdict on a draft of ``text`` that a model validator approved, naming nothing."""
     fake.push(Reply(output={"approved": True, "findings": []}))
     activities = AgentActivities({"openai": make_llm_provider("openai")})
     request = request_for(VALIDATOR)
     assert isinstance(request, ValidateRequest)
-    text = "Thanks for writing. Our team will get back to you within 24 hours about the invoice."
     routed = request.model_copy(
         update={
             "route": AgentRoute(provider="openai", model=MODELS["openai"]),
             "draft": request.draft.model_copy(update={"text": text}),
         }
     )
-
     reply: AgentReply[Validation] = await ActivityEnvironment().run(
         activities.validate_resolution, routed
     )
-
-    assert reply.output.approved is True and reply.output.findings == []
+    return reply

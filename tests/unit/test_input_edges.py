@@ -66,3 +66,14 @@ def test_a_provider_table_with_a_name_no_queue_can_take_is_refused(tmp_path: Pat
     with pytest.raises(ConfigError, match="must be 1 to 40 lower-case letters") as refused:
         load_settings(config, env={})
     assert len(str(refused.value)) < 600
+
+
+def test_sensitive_categories_from_the_environment_are_each_taken_once_and_bounded() -> None:
+    settings = load_settings(env={"TICKETS_SENSITIVE_CATEGORIES": "Billing, Billing,Account"})
+    assert [str(c) for c in settings.pipeline.review.sensitive_categories] == ["Billing", "Account"]
+    many = ",".join(f"x{i}" for i in range(100_000))
+    with pytest.raises(
+        ConfigError, match="TICKETS_SENSITIVE_CATEGORIES: 100,000 different"
+    ) as refused:
+        load_settings(env={"TICKETS_SENSITIVE_CATEGORIES": many})
+    assert len(str(refused.value)) < 600
