@@ -34,8 +34,8 @@ from temporalio.service import RPCError, RPCStatusCode
 from shared import names
 from shared.stores.errors import store_failures
 from shared.stores.factory import Stores
-from shared.ticket_input import ticket_from_mapping
 from starter.erase_batch_results import held_by_batch, referred_to, release_from_batch
+from starter.erase_pending import pending_in_batches
 from starter.errors import CliError
 from starter.gc_payloads import REPLAYER_NAMESPACE
 
@@ -188,60 +188,6 @@ async def find_tickets(
         entry.child_runs = await _child_runs(client, entry.workflow_id, entry.runs)
         entry.children = list(dict.fromkeys(child for child, _ in entry.child_runs))
     return list(tickets.values()), len(executions), sorted(unreadable)
-
-
-async def pending_in_batches(
-    client: Client, customer: Customer, unreadable: list[str]
-) -> dict[str, list[str]]:
-    """The running batches whose input holds tickets of the customer they have not started yet
-    (batch id -> those ticket ids): no ticket workflow of theirs exists to erase, and the batch
-    starts them later. Read from each running batch's latest run: its input carries the whole
-    list and the position its run began at (shared/batch.py BatchState), its history the
-    tickets that run has started since (one it started, and this erasure deleted, is not
-    pending). A batch whose input cannot be read goes to ``unreadable``."""
-    query = f"WorkflowType = '{names.BATCH_WORKFLOW}' AND ExecutionStatus = 'Running'"
-    pending: dict[str, list[str]] = {}
-    for execution in [e async for e in client.list_workflows(query)]:
-        try:
-            history = await client.workflow_service.get_workflow_execution_history(
-                GetWorkflowExecutionHistoryRequest(
-                    namespace=client.namespace,
-                    execution=WorkflowExecution(workflow_id=execution.id, run_id=execution.run_id),
-                    maximum_page_size=1,
-                )
-            )
-            started = history.history.events[0].workflow_execution_started_event_attributes
-            tickets, state = await client.data_converter.decode(
-                started.input.payloads[:2], [list[Any], dict[str, Any]]
-            )
-            handle = client.get_workflow_handle(execution.id, run_id=execution.run_id)
-            begun = {
-                e.start_child_workflow_execution_initiated_event_attributes.workflow_id
-                async for e in handle.fetch_history_events()
-                if e.HasField("start_child_workflow_execution_initiated_event_attributes")
-            }
-        except RPCError as err:
-            if err.status != RPCStatusCode.NOT_FOUND:  # ended and gone meanwhile
-                unreadable.append(f"{execution.id}: {err.message}")
-            continue
-        except Exception as err:  # an unknown key, a payload the store lost
-            unreadable.append(f"{execution.id}: {err}")
-            continue
-        position = state.get("position") if isinstance(state, dict) else None
-        position = position if isinstance(position, int) and position >= 0 else 0
-        # Each read as the batch reads it (an "id" alias, an id derived from the content); an
-        # item that is no ticket is never started.
-        read = (ticket_from_mapping(t)[0] for t in tickets[position:] if isinstance(t, dict))
-        owned = [
-            ticket.ticket_id
-            for ticket in read
-            if ticket is not None
-            and customer.owns(ticket.model_dump(mode="json"))
-            and names.ticket_workflow_id(ticket.ticket_id) not in begun
-        ]
-        if owned:
-            pending[execution.id] = owned
-    return pending
 
 
 async def _delete_execution(client: Client, workflow_id: str, run_id: str) -> int:

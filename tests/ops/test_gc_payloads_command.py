@@ -6,6 +6,7 @@ import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio.api.common.v1 import WorkflowExecution
@@ -13,7 +14,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.api.workflowservice.v1 import (
     ResetWorkflowExecutionRequest,
 )
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 from temporalio.converter import StorageDriverClaim, StorageDriverRetrieveContext
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Replayer
@@ -219,14 +220,13 @@ async def delete_batch(client: Client, batch_id: str, tickets: list[Ticket]) -> 
     await delete_workflow(client, batch_id)
 
 
-async def test_gc_keeps_a_batch_tickets_result_that_only_the_ticket_refers_to(
-    ops_server: OpsServer, tmp_path: Path
-) -> None:
-    # temporalio stores a child's result as its parent's. With one ticket a run, the batch
-    # continues as new right after starting each; the first ticket completes after the run that
-    # started it ended, so no batch history refers to its result, which gc deleted as the
-    # batch's unreferenced payload: the ticket's own history still needed it.
-    env, driver, client = await batch_store(ops_server, tmp_path)
+async def batch_outlived_by_its_ticket(
+    client: Client, driver: ContentAddressedDriver, tmp_path: Path
+) -> tuple[WorkflowHandle[Any, Any], list[Ticket], WorkflowHandle[Any, Any], set[str]]:
+    """A batch of two that continues as new after each start, run to its end: the batch, its
+    tickets, the first one's handle, and the stored payloads of that ticket's result, which
+    the batch owns and no batch history refers to (the ticket completed after the run that
+    started it ended)."""
     queue = f"gc-{uuid.uuid4().hex[:8]}"
     batch = [make_ticket(), make_ticket()]
     async with real_pipeline(client, queue, tmp_path):
@@ -236,6 +236,18 @@ async def test_gc_keeps_a_batch_tickets_result_that_only_the_ticket_refers_to(
     first = client.get_workflow_handle(names.ticket_workflow_id(batch[0].ticket_id))
     result_refs = await history_refers_to(client, first.id) & await driver.payloads_of(handle.id)
     assert result_refs, "the ticket's result went to the store as the batch's"
+    return handle, batch, first, result_refs
+
+
+async def test_gc_keeps_a_batch_tickets_result_that_only_the_ticket_refers_to(
+    ops_server: OpsServer, tmp_path: Path
+) -> None:
+    # temporalio stores a child's result as its parent's. With one ticket a run, the batch
+    # continues as new right after starting each; the first ticket completes after the run that
+    # started it ended, so no batch history refers to its result, which gc deleted as the
+    # batch's unreferenced payload: the ticket's own history still needed it.
+    env, driver, client = await batch_store(ops_server, tmp_path)
+    handle, batch, first, result_refs = await batch_outlived_by_its_ticket(client, driver, tmp_path)
 
     await collected_keeping(env, driver, client, result_refs, first.id)
     await delete_batch(client, handle.id, batch)
@@ -248,15 +260,7 @@ async def test_gc_keeps_a_batch_tickets_result_once_the_batch_is_gone(
     # had stored, the ticket's result too, which the ticket's own retained history still
     # refers to; `status` and the API then failed on that ticket with PayloadMissing.
     env, driver, client = await batch_store(ops_server, tmp_path)
-    queue = f"gc-{uuid.uuid4().hex[:8]}"
-    batch = [make_ticket(), make_ticket()]
-    async with real_pipeline(client, queue, tmp_path):
-        handle = await start_batch(client, queue, batch, BatchSettings(tickets_per_run=1))
-        await handle.result()
-        await all_closed(client, batch)
-    first = client.get_workflow_handle(names.ticket_workflow_id(batch[0].ticket_id))
-    result_refs = await history_refers_to(client, first.id) & await driver.payloads_of(handle.id)
-    assert result_refs, "the ticket's result went to the store as the batch's"
+    handle, batch, first, result_refs = await batch_outlived_by_its_ticket(client, driver, tmp_path)
     await delete_workflow(client, handle.id)
 
     await collected_keeping(env, driver, client, result_refs, first.id)

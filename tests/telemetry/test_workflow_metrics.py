@@ -30,15 +30,7 @@ pytestmark = pytest.mark.usefixtures("replay_check")
 async def test_every_task_replaying_still_counts_each_ticket_and_token_once(
     ts_env: WorkflowEnvironment, task_queue: str, tmp_path: Path
 ) -> None:
-    address = f"127.0.0.1:{free_port()}"
-    runtime = prometheus_runtime(address)
-    client = await Client.connect(
-        ts_env.client.service_client.config.target_host,
-        namespace=ts_env.client.namespace,
-        data_converter=CONVERTER,
-        plugins=telemetry.client_plugins(),
-        runtime=runtime,
-    )
+    client, address = await metered_client(ts_env)
     async with real_pipeline(client, task_queue, tmp_path, max_cached_workflows=0):
         views: list[TicketView] = [
             await (await start_ticket(client, task_queue, make_ticket())).result() for _ in range(2)
@@ -68,14 +60,7 @@ async def test_every_task_replaying_still_counts_each_ticket_and_token_once(
 async def test_escalations_review_waits_budget_hand_offs_and_trimming_are_counted(
     ts_env: WorkflowEnvironment, task_queue: str, tmp_path: Path
 ) -> None:
-    address = f"127.0.0.1:{free_port()}"
-    client = await Client.connect(
-        ts_env.client.service_client.config.target_host,
-        namespace=ts_env.client.namespace,
-        data_converter=CONVERTER,
-        plugins=telemetry.client_plugins(),
-        runtime=prometheus_runtime(address),
-    )
+    client, address = await metered_client(ts_env)
     # Everything is reviewed; a ticket may spend 500 tokens (the first call spends about 300).
     config = PipelineConfig(
         review=ReviewPolicyConfig(sensitive_categories=list(Category)),
@@ -117,14 +102,7 @@ async def test_a_review_nobody_gives_counts_its_wait_when_the_ticket_closes_unan
 ) -> None:
     # Counted only when a reviewer decided: the longest waits, those that close the ticket
     # unanswered, were missing, and the review-wait panel read best when nobody staffed it.
-    address = f"127.0.0.1:{free_port()}"
-    client = await Client.connect(
-        ts_env.client.service_client.config.target_host,
-        namespace=ts_env.client.namespace,
-        data_converter=CONVERTER,
-        plugins=telemetry.client_plugins(),
-        runtime=prometheus_runtime(address),
-    )
+    client, address = await metered_client(ts_env)
     config = PipelineConfig(
         review=ReviewPolicyConfig(sensitive_categories=list(Category), final_deadline_hours=80)
     )
@@ -142,6 +120,20 @@ async def test_a_review_nobody_gives_counts_its_wait_when_the_ticket_closes_unan
     assert samples(text, "tickets_finished_total", state="UNANSWERED", sla="missed", **mine) == [
         1.0
     ]
+
+
+async def metered_client(env: WorkflowEnvironment) -> tuple[Client, str]:
+    """A client of ``env``'s server on a runtime of its own that serves Prometheus metrics (a
+    worker made with it records there), and the address it serves them on."""
+    address = f"127.0.0.1:{free_port()}"
+    client = await Client.connect(
+        env.client.service_client.config.target_host,
+        namespace=env.client.namespace,
+        data_converter=CONVERTER,
+        plugins=telemetry.client_plugins(),
+        runtime=prometheus_runtime(address),
+    )
+    return client, address
 
 
 async def status_if(handle: Any, check: Any) -> TicketView | None:

@@ -1,0 +1,73 @@
+"""Running batches that have yet to start a customer's tickets, for ``erase``.
+
+A batch starts its tickets a window at a time: one of the customer's not started yet has no
+ticket workflow to erase, and the batch would run it (and send its answer) after the erasure.
+``erase`` names such a batch and fails until it is cancelled or has ended.
+"""
+
+from typing import TYPE_CHECKING, Any
+
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflowservice.v1 import GetWorkflowExecutionHistoryRequest
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from shared import names
+from shared.ticket_input import ticket_from_mapping
+
+if TYPE_CHECKING:
+    from starter.erase import Customer
+
+
+async def pending_in_batches(
+    client: Client, customer: "Customer", unreadable: list[str]
+) -> dict[str, list[str]]:
+    """The running batches whose input holds tickets of the customer they have not started yet
+    (batch id -> those ticket ids): no ticket workflow of theirs exists to erase, and the batch
+    starts them later. Read from each running batch's latest run: its input carries the whole
+    list and the position its run began at (shared/batch.py BatchState), its history the
+    tickets that run has started since (one it started, and this erasure deleted, is not
+    pending). A batch whose input cannot be read goes to ``unreadable``."""
+    query = f"WorkflowType = '{names.BATCH_WORKFLOW}' AND ExecutionStatus = 'Running'"
+    pending: dict[str, list[str]] = {}
+    for execution in [e async for e in client.list_workflows(query)]:
+        try:
+            history = await client.workflow_service.get_workflow_execution_history(
+                GetWorkflowExecutionHistoryRequest(
+                    namespace=client.namespace,
+                    execution=WorkflowExecution(workflow_id=execution.id, run_id=execution.run_id),
+                    maximum_page_size=1,
+                )
+            )
+            started = history.history.events[0].workflow_execution_started_event_attributes
+            tickets, state = await client.data_converter.decode(
+                started.input.payloads[:2], [list[Any], dict[str, Any]]
+            )
+            handle = client.get_workflow_handle(execution.id, run_id=execution.run_id)
+            begun = {
+                e.start_child_workflow_execution_initiated_event_attributes.workflow_id
+                async for e in handle.fetch_history_events()
+                if e.HasField("start_child_workflow_execution_initiated_event_attributes")
+            }
+        except RPCError as err:
+            if err.status != RPCStatusCode.NOT_FOUND:  # ended and gone meanwhile
+                unreadable.append(f"{execution.id}: {err.message}")
+            continue
+        except Exception as err:  # an unknown key, a payload the store lost
+            unreadable.append(f"{execution.id}: {err}")
+            continue
+        position = state.get("position") if isinstance(state, dict) else None
+        position = position if isinstance(position, int) and position >= 0 else 0
+        # Each read as the batch reads it (an "id" alias, an id derived from the content); an
+        # item that is no ticket is never started.
+        read = (ticket_from_mapping(t)[0] for t in tickets[position:] if isinstance(t, dict))
+        owned = [
+            ticket.ticket_id
+            for ticket in read
+            if ticket is not None
+            and customer.owns(ticket.model_dump(mode="json"))
+            and names.ticket_workflow_id(ticket.ticket_id) not in begun
+        ]
+        if owned:
+            pending[execution.id] = owned
+    return pending
