@@ -60,6 +60,10 @@ PATCH_STALE_SIGNAL_IGNORED = "stale-review-signal-ignored"
 # and ignored as a signal, behind this patch, asked only then: it passed the model's "not empty"
 # check and went to the customer as an empty answer.
 PATCH_INVISIBLE_EDIT_IGNORED = "invisible-edit-ignored"
+# An edit labelled as the team's own ("INTERNAL:", "[internal]", "internal note", TODO) is
+# refused by the update's validator and, behind this patch (asked only then), ignored as a
+# signal: the Web UI's signal dialog sent a pasted note to the customer as written.
+PATCH_INTERNAL_EDIT_IGNORED = "internal-edit-ignored"
 
 MAX_RAW_EXCERPT_CHARS: Final = 500
 MAX_NOTE_CHARS: Final = 500
@@ -269,6 +273,10 @@ class ReviewGate:
         if unseen is not None and workflow.patched(PATCH_INVISIBLE_EDIT_IGNORED):
             self._ignore(decision, None, unseen)
             return
+        internal = _internal_edit_problem(decision)
+        if internal is not None and workflow.patched(PATCH_INTERNAL_EDIT_IGNORED):
+            self._ignore(decision, None, internal)
+            return
         self.accept(decision)
 
     def _ignore(self, decision: ReviewDecision | None, raw: Any, problem: str) -> None:
@@ -333,7 +341,8 @@ def _invisible_edit_problem(decision: ReviewDecision) -> str | None:
 def _internal_edit_problem(decision: ReviewDecision) -> str | None:
     """An edited reply labelled as the team's own ("INTERNAL:", "[internal]", "internal note",
     TODO): pasted from a note, it went to the customer as written. Refused by the update's
-    validator only (it does not run on replay; the Web UI's signal is not checked)."""
+    validator (no patch: validators do not run on replay) and ignored as a signal (patch
+    internal-edit-ignored)."""
     if decision.action is not ReviewAction.EDIT or decision.edited_text is None:
         return None
     if (label := internal_label(decision.edited_text)) is None:

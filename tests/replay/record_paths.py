@@ -67,6 +67,8 @@ PATH_TESTS: dict[str, str] = {
     "test_a_chunk_whose_id_is_taken_fails_its_items_and_the_rest_carry_on",
     "invisible-edit-ignored": "tests/workflow/test_invisible_edit.py::"
     "test_an_edit_nobody_can_see_is_refused_and_its_signal_ignored",
+    "internal-edit-ignored": "tests/workflow/test_internal_edit.py::"
+    "test_an_edit_labelled_internal_is_refused_and_its_signal_ignored",
     "sla-from-first-intake": "tests/workflow/test_restarted_sla.py::"
     "test_a_ticket_started_again_keeps_the_sla_from_when_the_customer_first_wrote",
 }
