@@ -2,6 +2,7 @@
 each naming the field. The command-line client (JSON Lines files, flags) and the HTTP API use it,
 so a ticket is accepted or refused the same way whichever door it comes through."""
 
+import unicodedata
 from typing import Any
 
 from pydantic import ValidationError
@@ -106,6 +107,16 @@ def _field_message(
     return f"field '{field}': {error['msg']}"[:200]
 
 
+def _control_character_problem(text: str) -> str | None:
+    """A control character (a line break, a tab, an escape) in an identifier, named with its
+    place: in a customer id it split the CLI's tables and log lines, and ``erase --customer``
+    could not be given it."""
+    for place, char in enumerate(text, start=1):
+        if unicodedata.category(char) == "Cc":
+            return f"holds a control character ({char!r} at character {place:,}); give the id alone"
+    return None
+
+
 def ticket_from_mapping(raw: dict[str, Any]) -> tuple[Ticket | None, list[str]]:
     """A ticket from user-supplied fields, or the list of what is wrong with them (at most
     MAX_PROBLEMS_PER_ITEM, whatever the input's size)."""
@@ -133,6 +144,16 @@ def ticket_from_mapping(raw: dict[str, Any]) -> tuple[Ticket | None, list[str]]:
             given_as[canonical] = key
     if unknown:
         problems.insert(0, unknown_fields_problem(unknown))
+    # The id is derived from the customer as given (as always); kept without its surrounding
+    # spaces, and only-spaces is no customer at all.
+    customer_as_given = fields.get("customer_id")
+    if isinstance(customer_as_given, str):
+        if (problem := _control_character_problem(customer_as_given)) is not None:
+            problems.append(f"field '{given_as['customer_id']}' {problem}")
+        elif customer_as_given.strip():
+            fields["customer_id"] = customer_as_given.strip()
+        else:
+            del fields["customer_id"]
     if problems:
         return None, capped(problems, MAX_PROBLEMS_PER_ITEM)
     derived = "ticket_id" not in fields
@@ -150,7 +171,7 @@ def ticket_from_mapping(raw: dict[str, Any]) -> tuple[Ticket | None, list[str]]:
         # text: a number as the customer id, or text that is not Unicode, is refused above by
         # name instead of ending the whole file or request.
         ticket_id = derive_ticket_id(
-            fields["subject"], fields["body"], fields.get("customer_id"), ticket.customer_email
+            fields["subject"], fields["body"], customer_as_given, ticket.customer_email
         )
         ticket = ticket.model_copy(update={"ticket_id": ticket_id})
     return ticket, []

@@ -305,6 +305,30 @@ def test_an_overlong_customer_id_states_its_limit() -> None:
     assert problems == ["field 'customer_id' is 129 characters; the limit is 128"]
 
 
+@pytest.mark.parametrize("given", ["c1\nc2", "c1\t", "\x1b[31mc1", "c\x851"])
+def test_a_customer_id_with_a_control_character_is_refused_by_name(given: str) -> None:
+    """A line break or an escape in a customer id split the CLI's tables and log lines, and
+    `erase --customer` could not be given it."""
+    ticket, problems = ticket_from_mapping({"ticket_id": "T-1", "subject": "Hi", "body": "Help",
+                                            "customer": given})  # fmt: skip
+    assert ticket is None
+    [problem] = problems
+    assert problem.startswith("field 'customer' holds a control character (")
+    assert "give the id alone" in problem
+
+
+def test_a_customer_id_is_kept_without_its_spaces_and_only_spaces_is_no_customer() -> None:
+    spaced, problems = ticket_from_mapping({"subject": "Hi", "body": "Help", "customer": " C-1 "})
+    assert problems == [] and spaced is not None and spaced.customer_id == "C-1"
+    # The id derived as before, from the customer as given: a line submitted again after this
+    # change finds the ticket it started before.
+    assert spaced.ticket_id == derive_ticket_id("Hi", "Help", " C-1 ")
+    blank, problems = ticket_from_mapping(
+        {"ticket_id": "T-2", "subject": "Hi", "body": "Help", "customer_id": "   "}
+    )
+    assert problems == [] and blank is not None and blank.customer_id is None
+
+
 def test_a_byte_order_mark_at_the_start_of_a_file_is_accepted() -> None:
     tickets, errors = parse_jsonl(b"\xef\xbb\xbf" + jsonl(good("T-bom")), SOURCE)
     assert errors == [] and [p.ticket.ticket_id for p in tickets] == ["T-bom"]
