@@ -3,6 +3,7 @@ agent, many items) and a batch (many tickets as one workflow), each under an id 
 input so that running a command again attaches to the run already going."""
 
 import asyncio
+import builtins  # TimeoutError: the name is temporalio's workflow timeout here
 import contextlib
 import hashlib
 import uuid
@@ -161,9 +162,11 @@ async def _watched(
     label: str,
     what: str,
     failed: Callable[[WorkflowFailureError], None] | None = None,
+    cancelled: Callable[[], Awaitable[str]] | None = None,
 ) -> ResultT:
     """The run's result, with a progress bar meanwhile; a run that failed is a CliError naming
-    ``what`` and the cause, after ``failed`` has shown what the failure carries."""
+    ``what`` and the cause, after ``failed`` has shown what the failure carries; one that was
+    cancelled says what ``cancelled`` adds (what the run left running)."""
     result = asyncio.ensure_future(handle.result())
     await _watch(describe, result, label)
     try:
@@ -171,7 +174,10 @@ async def _watched(
     except WorkflowFailureError as err:
         if failed is not None:
             failed(err)
-        raise CliError(_ended(what, err)) from None
+        said = _ended(what, err)
+        if cancelled is not None and isinstance(err.cause, CancelledError):
+            said += await cancelled()
+        raise CliError(said) from None
 
 
 # ---- plan ----------------------------------------------------------------------------------------
@@ -383,7 +389,42 @@ async def run_batch(
         p = await handle.query(names.PROGRESS_QUERY, result_type=BatchProgress)
         return p.done, p.total, f"{p.in_flight} in flight, {p.already_known} already known"
 
+    async def left_running() -> str:
+        try:
+            p = await asyncio.wait_for(
+                handle.query(names.PROGRESS_QUERY, result_type=BatchProgress), LEFT_RUNNING_SECONDS
+            )
+        except (RPCError, WorkflowQueryFailedError, builtins.TimeoutError):
+            return " (what it had started is not known: no worker answered its progress)"
+        return batch_left_running(p)
+
     if attached:
         say_attached(workflow_id, f"these {len(tickets)} ticket(s)", following=True)
-    progress = await _watched(handle, describe, "tickets", f"the batch {workflow_id}")
+    progress = await _watched(
+        handle, describe, "tickets", f"the batch {workflow_id}", cancelled=left_running
+    )
     return BatchRun(workflow_id, progress, attached)
+
+
+# How long a cancelled batch's progress is asked for (a query on a closed run: a worker replays
+# its history).
+LEFT_RUNNING_SECONDS = 10.0
+
+
+def batch_left_running(progress: BatchProgress) -> str:
+    """What a cancelled batch leaves behind, in words: its tickets are workflows of their own
+    (the batch abandons them as it closes), so those it started go on to their answers; those
+    it had not started never start."""
+    unstarted = max(progress.total - progress.done - progress.in_flight, 0)
+    were = "was" if progress.done == 1 else "were"
+    said = f": of its {progress.total:,} ticket(s), {progress.done:,} {were} at rest"
+    if progress.in_flight:
+        said += (
+            f", {progress.in_flight:,} still running: they go on to their answers (each "
+            "ticket is its own workflow: `list` shows them, `status ID` each one)"
+        )
+    if unstarted:
+        said += (
+            f", {unstarted:,} never started (the same `batch` command starts them, and no other)"
+        )
+    return said
