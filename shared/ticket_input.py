@@ -154,6 +154,12 @@ def ticket_from_mapping(raw: dict[str, Any]) -> tuple[Ticket | None, list[str]]:
             fields["customer_id"] = customer_as_given.strip()
         else:
             del fields["customer_id"]
+    # Helpdesk exports write "Premium" and "Email": the names are read in any case (a refusal
+    # quotes the value as given).
+    as_given = dict(fields)
+    for named in ("customer_tier", "channel"):
+        if isinstance(fields.get(named), str):
+            fields[named] = fields[named].strip().lower()
     if problems:
         return None, capped(problems, MAX_PROBLEMS_PER_ITEM)
     derived = "ticket_id" not in fields
@@ -163,7 +169,7 @@ def ticket_from_mapping(raw: dict[str, Any]) -> tuple[Ticket | None, list[str]]:
         ticket = Ticket.model_validate(fields)
     except ValidationError as err:
         errors = [e for e in err.errors() if not (derived and e["loc"][:1] == ("ticket_id",))]
-        problems = [_field_message(e, fields, given_as) for e in errors]
+        problems = [_field_message(e, as_given, given_as) for e in errors]
         return None, capped(problems, MAX_PROBLEMS_PER_ITEM)
     if derived:
         # The id is optional: derive it from the content, so the same ticket submitted twice

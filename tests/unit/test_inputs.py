@@ -329,6 +329,17 @@ def test_a_customer_id_is_kept_without_its_spaces_and_only_spaces_is_no_customer
     assert problems == [] and blank is not None and blank.customer_id is None
 
 
+def test_tier_and_channel_are_read_in_any_case() -> None:
+    ticket, problems = ticket_from_mapping(
+        {"ticket_id": "T-1", "subject": "Hi", "body": "Help", "tier": " Premium", "channel": "CHAT"}
+    )
+    assert problems == [] and ticket is not None
+    assert (ticket.customer_tier, ticket.channel) == (CustomerTier.PREMIUM, Channel.CHAT)
+    _, [problem] = ticket_from_mapping({"ticket_id": "T-2", "subject": "Hi", "body": "Help",
+                                        "tier": "Gold"})  # fmt: skip
+    assert problem.endswith("(got 'Gold')")
+
+
 def test_a_byte_order_mark_at_the_start_of_a_file_is_accepted() -> None:
     tickets, errors = parse_jsonl(b"\xef\xbb\xbf" + jsonl(good("T-bom")), SOURCE)
     assert errors == [] and [p.ticket.ticket_id for p in tickets] == ["T-bom"]
