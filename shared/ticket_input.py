@@ -107,13 +107,16 @@ def _field_message(
     return f"field '{field}': {error['msg']}"[:200]
 
 
-def _control_character_problem(text: str) -> str | None:
-    """A control character (a line break, a tab, an escape) in an identifier, named with its
-    place: in a customer id it split the CLI's tables and log lines, and ``erase --customer``
-    could not be given it."""
+def _line_breaking_problem(text: str) -> str | None:
+    """A control character (a line break, a tab, an escape; NUL aside, which the model drops)
+    or a line or paragraph separator in an identifier, named with its place: in a customer id
+    it split the CLI's tables and log lines, and ``erase --customer`` could not be given it."""
     for place, char in enumerate(text, start=1):
-        if unicodedata.category(char) == "Cc":
-            return f"holds a control character ({char!r} at character {place:,}); give the id alone"
+        if char != "\x00" and unicodedata.category(char) in ("Cc", "Zl", "Zp"):
+            return (
+                f"holds a control character ({char!r} at character {place:,}): an id is one "
+                "line without tabs or escapes"
+            )
     return None
 
 
@@ -144,16 +147,6 @@ def ticket_from_mapping(raw: dict[str, Any]) -> tuple[Ticket | None, list[str]]:
             given_as[canonical] = key
     if unknown:
         problems.insert(0, unknown_fields_problem(unknown))
-    # The id is derived from the customer as given (as always); kept without its surrounding
-    # spaces, and only-spaces is no customer at all.
-    customer_as_given = fields.get("customer_id")
-    if isinstance(customer_as_given, str):
-        if (problem := _control_character_problem(customer_as_given)) is not None:
-            problems.append(f"field '{given_as['customer_id']}' {problem}")
-        elif customer_as_given.strip():
-            fields["customer_id"] = customer_as_given.strip()
-        else:
-            del fields["customer_id"]
     # Helpdesk exports write "Premium" and "Email": the names are read in any case (a refusal
     # quotes the value as given).
     as_given = dict(fields)
@@ -162,6 +155,11 @@ def ticket_from_mapping(raw: dict[str, Any]) -> tuple[Ticket | None, list[str]]:
             fields[named] = fields[named].strip().lower()
     if problems:
         return None, capped(problems, MAX_PROBLEMS_PER_ITEM)
+    # Kept as given otherwise: its spaces are part of the ticket's identity (its derived id,
+    # its content digest), and a ticket sent again must find the one it started.
+    customer = fields.get("customer_id")
+    if isinstance(customer, str) and (problem := _line_breaking_problem(customer)) is not None:
+        problems.append(f"field '{given_as['customer_id']}' {problem}")
     derived = "ticket_id" not in fields
     if derived:
         fields["ticket_id"] = PLACEHOLDER_ID
@@ -169,15 +167,17 @@ def ticket_from_mapping(raw: dict[str, Any]) -> tuple[Ticket | None, list[str]]:
         ticket = Ticket.model_validate(fields)
     except ValidationError as err:
         errors = [e for e in err.errors() if not (derived and e["loc"][:1] == ("ticket_id",))]
-        problems = [_field_message(e, as_given, given_as) for e in errors]
+        problems += [_field_message(e, as_given, given_as) for e in errors]
         return None, capped(problems, MAX_PROBLEMS_PER_ITEM)
+    if problems:
+        return None, problems
     if derived:
         # The id is optional: derive it from the content, so the same ticket submitted twice
         # gets the same id. From the fields as given (as always), once they are known to be
         # text: a number as the customer id, or text that is not Unicode, is refused above by
         # name instead of ending the whole file or request.
         ticket_id = derive_ticket_id(
-            fields["subject"], fields["body"], customer_as_given, ticket.customer_email
+            fields["subject"], fields["body"], fields.get("customer_id"), ticket.customer_email
         )
         ticket = ticket.model_copy(update={"ticket_id": ticket_id})
     return ticket, []

@@ -414,17 +414,19 @@ LEFT_RUNNING_SECONDS = 10.0
 def batch_left_running(progress: BatchProgress) -> str:
     """What a cancelled batch leaves behind, in words: its tickets are workflows of their own
     (the batch abandons them as it closes), so those it started go on to their answers; those
-    it had not started never start."""
+    it had not started never start. Every ticket is in one of the counts: reported back (ended,
+    waiting for a person, or refused), already known (a ticket of this id existed), in flight
+    (started, or being started, and not reported back), never started."""
+    reported = sum(progress.settled.values())
     unstarted = max(progress.total - progress.done - progress.in_flight, 0)
-    were = "was" if progress.done == 1 else "were"
-    said = f": of its {progress.total:,} ticket(s), {progress.done:,} {were} at rest"
+    said = f": of its {progress.total:,} ticket(s), {reported:,} had reported back"
+    if progress.already_known:
+        said += f", {progress.already_known:,} were already known"
     if progress.in_flight:
         said += (
-            f", {progress.in_flight:,} still running: they go on to their answers (each "
-            "ticket is its own workflow: `list` shows them, `status ID` each one)"
+            f", {progress.in_flight:,} were in flight: a ticket started is a workflow of its "
+            "own and goes on to its answer (`list` shows them, `status ID` each one)"
         )
     if unstarted:
-        said += (
-            f", {unstarted:,} never started (the same `batch` command starts them, and no other)"
-        )
+        said += f", {unstarted:,} never started (the same `batch` command starts them)"
     return said

@@ -4,6 +4,7 @@ cancelled", as if the whole batch had stopped."""
 
 import asyncio
 import json
+import re
 import uuid
 from pathlib import Path
 
@@ -11,9 +12,7 @@ import pytest
 from temporalio.client import WorkflowExecutionStatus
 
 from shared import names
-from shared.batch import BatchProgress
 from shared.temporal_client import connect, connection_settings
-from starter.fanout_runs import batch_left_running
 from tests.integration.conftest import Stack
 from tests.support.processes import kill_group, start_cli
 from tests.support.temporal import wait_until
@@ -57,19 +56,14 @@ async def test_a_cancelled_batch_says_what_it_left_running_and_what_it_never_sta
 
     said = " ".join(stderr.split())
     assert job.returncode != 0, said
-    assert f"the batch {batch_id} was cancelled: of its {TICKETS} ticket(s), " in said, said
-    assert " never started (the same `batch` command starts them, and no other)" in said, said
+    counted = re.search(
+        rf"the batch {batch_id} was cancelled: of its {TICKETS} ticket\(s\), (\d+) had reported "
+        r"back(?:, (\d+) were in flight: .*?)?, (\d+) never started \(the same `batch` command "
+        r"starts them\)",
+        said,
+    )
+    assert counted is not None, said
+    reported, in_flight, unstarted = (int(n or 0) for n in counted.groups())
+    # Window 1, cancelled once the first ticket completed: every ticket in one count.
+    assert reported >= 1 and in_flight <= 1 and reported + in_flight + unstarted == TICKETS
     assert "Traceback" not in stderr
-
-
-def test_the_words_name_the_tickets_left_running_and_those_never_started() -> None:
-    progress = BatchProgress(
-        total=10, started=6, already_known=1, in_flight=2, settled={"COMPLETED": 4}
-    )
-    assert batch_left_running(progress) == (
-        ": of its 10 ticket(s), 5 were at rest, 2 still running: they go on to their answers "
-        "(each ticket is its own workflow: `list` shows them, `status ID` each one), 3 never "
-        "started (the same `batch` command starts them, and no other)"
-    )
-    finished = BatchProgress(total=3, started=3, already_known=0, in_flight=0, settled={"X": 3})
-    assert batch_left_running(finished) == ": of its 3 ticket(s), 3 were at rest"

@@ -1,0 +1,21 @@
+"""What `batch --wait` says of a cancelled batch (starter/fanout_runs.py batch_left_running):
+every ticket in one count, and the ones started going on to their answers."""
+
+from shared.batch import BatchProgress
+from starter.fanout_runs import batch_left_running
+
+
+def test_every_ticket_is_in_one_count_and_those_in_flight_go_on() -> None:
+    progress = BatchProgress(
+        total=10, started=6, already_known=1, in_flight=2, settled={"COMPLETED": 3, "INVALID": 1}
+    )
+    assert batch_left_running(progress) == (
+        ": of its 10 ticket(s), 4 had reported back, 1 were already known, 2 were in flight: a "
+        "ticket started is a workflow of its own and goes on to its answer (`list` shows them, "
+        "`status ID` each one), 3 never started (the same `batch` command starts them)"
+    )
+
+
+def test_a_batch_cancelled_as_it_ended_names_only_what_it_did() -> None:
+    finished = BatchProgress(total=3, started=3, already_known=0, in_flight=0, settled={"X": 3})
+    assert batch_left_running(finished) == ": of its 3 ticket(s), 3 had reported back"
