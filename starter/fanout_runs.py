@@ -48,6 +48,7 @@ from shared.swarm import (
 from shared.tickets import Ticket, content_digest
 from starter import render, render_fanout
 from starter.errors import CliError
+from starter.plan_spend import spent_by_run, spent_words
 
 POLL_SECONDS = 0.5
 ResultT = TypeVar("ResultT")
@@ -162,11 +163,11 @@ async def _watched(
     label: str,
     what: str,
     failed: Callable[[WorkflowFailureError], None] | None = None,
-    cancelled: Callable[[], Awaitable[str]] | None = None,
+    stopped: Callable[[], Awaitable[str]] | None = None,
 ) -> ResultT:
     """The run's result, with a progress bar meanwhile; a run that failed is a CliError naming
     ``what`` and the cause, after ``failed`` has shown what the failure carries; one that was
-    cancelled says what ``cancelled`` adds (what the run left running)."""
+    cancelled or terminated says what ``stopped`` adds (what it left running, what it spent)."""
     result = asyncio.ensure_future(handle.result())
     await _watch(describe, result, label)
     try:
@@ -175,8 +176,8 @@ async def _watched(
         if failed is not None:
             failed(err)
         said = _ended(what, err)
-        if cancelled is not None and isinstance(err.cause, CancelledError):
-            said += await cancelled()
+        if stopped is not None and isinstance(err.cause, CancelledError | TerminatedError):
+            said += await stopped()
         raise CliError(said) from None
 
 
@@ -230,8 +231,19 @@ async def run_plan(client: Client, task: str, run_id: str | None, wait: bool) ->
             f"planning as {workflow_id}; Ctrl-C stops the waiting, not the run: the same "
             f"command with --id {workflow_id} --wait waits for it again"
         )
+
+    async def spent() -> str:
+        try:
+            described = await handle.describe()
+            return spent_words(await spent_by_run(client, workflow_id, described.run_id))
+        except Exception as err:  # said, and the run's own ending first
+            cause = err.message if isinstance(err, RPCError) else " ".join(str(err).split())
+            return f" (what its calls had spent could not be read: {cause[:200]})"
+
     what = f"the plan run {workflow_id}"
-    result = await _watched(handle, describe, "sub-tasks", what, failed=_show_plan_failure)
+    result = await _watched(
+        handle, describe, "sub-tasks", what, failed=_show_plan_failure, stopped=spent
+    )
     return PlanRun(workflow_id, result, earlier, attached)
 
 
@@ -401,7 +413,7 @@ async def run_batch(
     if attached:
         say_attached(workflow_id, f"these {len(tickets)} ticket(s)", following=True)
     progress = await _watched(
-        handle, describe, "tickets", f"the batch {workflow_id}", cancelled=left_running
+        handle, describe, "tickets", f"the batch {workflow_id}", stopped=left_running
     )
     return BatchRun(workflow_id, progress, attached)
 

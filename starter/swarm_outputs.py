@@ -8,7 +8,6 @@ from pathlib import Path
 from temporalio.api.failure.v1 import Failure
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowExecutionStatus
-from temporalio.exceptions import ApplicationError, TimeoutError
 from temporalio.service import RPCError, RPCStatusCode
 
 from shared import names
@@ -23,7 +22,7 @@ from shared.swarm import (
 )
 from shared.ticket_status import memo_if_readable
 from starter.fanout_runs import INPUT_DIGEST
-from workflows.agent_failures import carried_usage, failure_usage
+from workflows.agent_failures import spent_in
 
 
 async def with_chunk_outputs(
@@ -137,7 +136,7 @@ async def _answered_calls(client: Client, events: Sequence[HistoryEvent]) -> lis
             ended = _failed_call(event, calls)
             if ended is not None:
                 item_id, failure = ended
-                if (usage := _usage_of(await convert.decode_failure(failure))) is not None:
+                if (usage := spent_in(await convert.decode_failure(failure))) is not None:
                     spent.setdefault(item_id, []).append(usage)
     return found
 
@@ -154,16 +153,6 @@ def _failed_call(event: HistoryEvent, calls: dict[int, str]) -> tuple[str, Failu
         return None
     item_id = calls.get(scheduled)
     return (item_id, failure) if item_id is not None else None
-
-
-def _usage_of(error: BaseException) -> Usage | None:
-    """What a failed call spent, as the workflow reads it (workflows/agent_calls.py
-    usage_of_failed_call): a provider failure's details, a timeout's last heartbeat."""
-    if isinstance(error, ApplicationError):
-        return failure_usage(error)
-    if isinstance(error, TimeoutError):
-        return carried_usage(error.last_heartbeat_details)
-    return None
 
 
 async def earlier_successes(

@@ -88,6 +88,16 @@ def usage_of_failed_call(err: ActivityError) -> Usage | None:
     return None
 
 
+def spent_in(error: BaseException) -> Usage | None:
+    """What a failed call's own failure (read back from a history, outside any workflow) says it
+    spent: a provider failure's details, a timeout's last heartbeat."""
+    if isinstance(error, ApplicationError):
+        return failure_usage(error)
+    if isinstance(error, TemporalTimeoutError):
+        return carried_usage(error.last_heartbeat_details)
+    return None
+
+
 def failure_usage(error: ApplicationError) -> Usage | None:
     """The usage a provider failure carries in its details (None when it carries none)."""
     if not error.details:
