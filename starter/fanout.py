@@ -211,7 +211,8 @@ async def _say_what_was_answered(client: Client, workflow_id: str, total: int) -
     cost = sum(u.cost_usd for u in usages)
     render.console(stderr=True).print(
         f"{len(answered):,} of {total:,} item(s) have their answers "
-        f"({tokens:,} tokens, ${cost:.4f}); the same command again keeps those answers and "
+        f"({tokens:,} tokens, ${cost:.4f} to make them, over every run under this id); the same "
+        "command again keeps those answers and "
         "analyses the rest"
     )
 

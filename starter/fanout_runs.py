@@ -433,12 +433,17 @@ def batch_left_running(progress: BatchProgress) -> str:
     unstarted = max(progress.total - progress.done - progress.in_flight, 0)
     said = f": of its {progress.total:,} ticket(s), {reported:,} had reported back"
     if progress.already_known:
-        said += f", {progress.already_known:,} were already known"
+        said += f", {progress.already_known:,} {_were(progress.already_known)} already known"
     if progress.in_flight:
         said += (
-            f", {progress.in_flight:,} were in flight: a ticket started is a workflow of its "
+            f", {progress.in_flight:,} {_were(progress.in_flight)} in flight: a ticket started "
+            "is a workflow of its "
             "own and goes on to its answer (`list` shows them, `status ID` each one)"
         )
     if unstarted:
         said += f", {unstarted:,} never started (the same `batch` command starts them)"
     return said
+
+
+def _were(count: int) -> str:
+    return "was" if count == 1 else "were"

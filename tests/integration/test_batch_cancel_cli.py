@@ -58,8 +58,8 @@ async def test_a_cancelled_batch_says_what_it_left_running_and_what_it_never_sta
     assert job.returncode != 0, said
     counted = re.search(
         rf"the batch {batch_id} was cancelled: of its {TICKETS} ticket\(s\), (\d+) had reported "
-        r"back(?:, (\d+) were in flight: .*?)?, (\d+) never started \(the same `batch` command "
-        r"starts them\)",
+        r"back(?:, (\d+) (?:was|were) in flight: .*?)?, (\d+) never started \(the same `batch` "
+        r"command starts them\)",
         said,
     )
     assert counted is not None, said

@@ -10,7 +10,7 @@ def test_every_ticket_is_in_one_count_and_those_in_flight_go_on() -> None:
         total=10, started=6, already_known=1, in_flight=2, settled={"COMPLETED": 3, "INVALID": 1}
     )
     assert batch_left_running(progress) == (
-        ": of its 10 ticket(s), 4 had reported back, 1 were already known, 2 were in flight: a "
+        ": of its 10 ticket(s), 4 had reported back, 1 was already known, 2 were in flight: a "
         "ticket started is a workflow of its own and goes on to its answer (`list` shows them, "
         "`status ID` each one), 3 never started (the same `batch` command starts them)"
     )
