@@ -34,9 +34,11 @@ async def test_a_cancelled_plan_run_s_spend_is_its_own_calls_and_its_sub_tasks(
         await handle.cancel()
         with pytest.raises(WorkflowFailureError) as ended:
             await handle.result()
-        hold.set()
         run_id = (await handle.describe()).run_id
         spent = await spent_by_run(dev_env.client, handle.id, run_id)
+        # Let go only now: answered after the run ended (its sub-task not yet stopped by the
+        # server), the slow call would be in the histories too, as paid for.
+        hold.set()
 
     assert isinstance(ended.value.cause, CancelledError)
     # The planner's call and the fast sub-task's; the slow one never answered.
