@@ -158,7 +158,18 @@ def ticket_from_mapping(raw: dict[str, Any]) -> tuple[Ticket | None, list[str]]:
     # Kept as given otherwise: its spaces are part of the ticket's identity (its derived id,
     # its content digest), and a ticket sent again must find the one it started.
     customer = fields.get("customer_id")
-    if isinstance(customer, str) and (problem := _line_breaking_problem(customer)) is not None:
+    if customer == "":
+        # An export's empty column: no customer, as the field left out (the same derived id
+        # and content digest: both read an empty customer as none).
+        del fields["customer_id"]
+    elif isinstance(customer, str) and not customer.strip():
+        # Every such ticket was one customer (one fairness key), that `erase --customer`
+        # could not name.
+        problems.append(
+            f"field '{given_as['customer_id']}' is only spaces: give the customer's id, or "
+            "leave the field out"
+        )
+    elif isinstance(customer, str) and (problem := _line_breaking_problem(customer)) is not None:
         problems.append(f"field '{given_as['customer_id']}' {problem}")
     derived = "ticket_id" not in fields
     if derived:

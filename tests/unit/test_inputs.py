@@ -332,6 +332,20 @@ def test_a_customer_id_is_kept_as_given_so_a_ticket_sent_again_finds_its_first()
     assert problems == [] and nul is not None and nul.customer_id == "C-1"
 
 
+def test_an_empty_customer_id_is_none_and_only_spaces_is_refused() -> None:
+    line = {"subject": "Hi", "body": "Help", "customer": ""}
+    empty, problems = ticket_from_mapping(line)
+    assert problems == [] and empty is not None and empty.customer_id is None
+    # As before, so a line sent again finds its ticket: the same derived id and digest.
+    assert empty.ticket_id == derive_ticket_id("Hi", "Help", "")
+    assert content_digest(empty) == content_digest(empty.model_copy(update={"customer_id": ""}))
+    spaces, problems = ticket_from_mapping({**line, "customer": "   "})
+    assert spaces is None
+    assert problems == [
+        "field 'customer' is only spaces: give the customer's id, or leave the field out"
+    ]
+
+
 def test_tier_and_channel_are_read_in_any_case() -> None:
     ticket, problems = ticket_from_mapping(
         {"ticket_id": "T-1", "subject": "Hi", "body": "Help", "tier": " Premium", "channel": "CHAT"}
