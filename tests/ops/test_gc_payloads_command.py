@@ -197,7 +197,7 @@ async def batch_store(
     return env, driver, client
 
 
-async def collected_keeping(
+async def assert_gc_keeps(
     env: dict[str, str],
     driver: ContentAddressedDriver,
     client: Client,
@@ -249,7 +249,7 @@ async def test_gc_keeps_a_batch_tickets_result_that_only_the_ticket_refers_to(
     env, driver, client = await batch_store(ops_server, tmp_path)
     handle, batch, first, result_refs = await batch_outlived_by_its_ticket(client, driver, tmp_path)
 
-    await collected_keeping(env, driver, client, result_refs, first.id)
+    await assert_gc_keeps(env, driver, client, result_refs, first.id)
     await delete_batch(client, handle.id, batch)
 
 
@@ -263,7 +263,7 @@ async def test_gc_keeps_a_batch_tickets_result_once_the_batch_is_gone(
     handle, batch, first, result_refs = await batch_outlived_by_its_ticket(client, driver, tmp_path)
     await delete_workflow(client, handle.id)
 
-    await collected_keeping(env, driver, client, result_refs, first.id)
+    await assert_gc_keeps(env, driver, client, result_refs, first.id)
     await delete_batch(client, handle.id, batch)
 
 
@@ -301,5 +301,5 @@ async def test_gc_keeps_the_result_of_a_batch_ticket_run_again_after_a_reset(
     new_refs = await history_refers_to(client, first.id) & await driver.payloads_of(handle.id)
     assert new_refs - old_refs, "the new run's result went to the store as the batch's"
 
-    await collected_keeping(env, driver, client, new_refs, first.id)
+    await assert_gc_keeps(env, driver, client, new_refs, first.id)
     await delete_batch(client, handle.id, batch)
