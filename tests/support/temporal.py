@@ -206,6 +206,33 @@ async def is_running(handle: WorkflowHandle[Any, Any]) -> bool:
     return status is not None and status.name == "RUNNING"
 
 
+async def has_event(handle: WorkflowHandle[Any, Any], kind: str) -> bool:
+    """Whether the workflow's history has an event of ``kind`` (the stem of its attributes'
+    field: ``"workflow_task_completed"``); False while it does not exist yet."""
+    try:
+        async for event in handle.fetch_history_events():
+            if event.HasField(f"{kind}_event_attributes"):
+                return True
+    except RPCError:
+        return False
+    return False
+
+
+async def absorbing_child_waits(
+    parent: WorkflowHandle[Any, Any], child: WorkflowHandle[Any, Any]
+) -> None:
+    """Until ``parent`` has seen ``child`` start and the child has run its first workflow task:
+    then a cancel of the parent reaches a child that waits. Running is not enough: a cancel the
+    parent takes before it has seen the child start drops the start (the server terminates the
+    child as the parent closes), and one the child takes before its first task cancels it
+    before it waits (under load, 2 runs of 13 of the swarm's test failed so)."""
+    await wait_until(lambda: has_event(child, "workflow_task_completed"), what="the child waiting")
+    await wait_until(
+        lambda: has_event(parent, "child_workflow_execution_started"),
+        what=f"{parent.id} seeing its child start",
+    )
+
+
 async def cancel_seen(handle: WorkflowHandle[Any, Any]) -> bool:
     """The workflow ran a workflow task after its cancel request: its code saw the cancellation
     (a local attempt's workflow task reports in after about eight seconds while it runs)."""

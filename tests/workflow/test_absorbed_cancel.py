@@ -33,7 +33,7 @@ from shared.tickets import Ticket
 from tests.support.fake_fanout import plan, task
 from tests.support.fakes import FakeAgents, FakeTicketServices
 from tests.support.temporal import (
-    is_running,
+    absorbing_child_waits,
     patch_ids,
     replay_histories,
     wait_for_state,
@@ -185,7 +185,7 @@ async def test_the_review_gate_does_not_wait_for_a_person_after_an_absorbed_canc
             task_queue=task_queue,
         )
         child = client.get_workflow_handle(f"{handle.id}/absorbs")
-        await wait_until(lambda: is_running(child), what="the absorbing child")
+        await absorbing_child_waits(handle, child)
         await handle.cancel()
         # Before the checks the gate went on to wait for a person, for ever (no deadline here).
         closed = await wait_until(lambda: _closed(handle), what=f"{handle.id} closing")

@@ -12,11 +12,10 @@ one. The swarm's history is replayed here, without its children's.
 import asyncio
 import contextlib
 import uuid
-from typing import Any
 
 import pytest
 from temporalio import workflow
-from temporalio.client import WorkflowFailureError, WorkflowHandle
+from temporalio.client import WorkflowFailureError
 from temporalio.exceptions import CancelledError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -24,7 +23,12 @@ from temporalio.worker import Worker
 from shared import names
 from shared.swarm import ItemResult, SwarmChunkInput, SwarmChunkResult, SwarmItem, SwarmSettings
 from tests.support.fake_fanout import FakeInsights
-from tests.support.temporal import is_running, patch_ids, replay_histories, wait_until
+from tests.support.temporal import (
+    absorbing_child_waits,
+    is_running,
+    patch_ids,
+    replay_histories,
+)
 from workflows import ALL_WORKFLOWS
 from workflows.swarm import ABSORBED_CANCEL_ENDS_SWARM, SwarmChunkWorkflow
 
@@ -63,15 +67,7 @@ async def test_a_cancel_a_chunk_absorbed_ends_the_swarm_before_its_next_chunk(
             task_queue=task_queue,
         )
         first = client.get_workflow_handle(f"{handle.id}/chunk-0")
-        # Running is not enough: a cancel that reaches the swarm before it has seen the chunk
-        # start drops the start (the server then terminates the chunk as the swarm closes), and
-        # one that reaches the chunk before its first task cancels it before it waits.
-        await wait_until(lambda: is_running(first), what="the first chunk")
-        await wait_until(lambda: has_event(first, "workflow_task_completed"), what="chunk waits")
-        await wait_until(
-            lambda: has_event(handle, "child_workflow_execution_started"),
-            what="the swarm seeing its chunk start",
-        )
+        await absorbing_child_waits(handle, first)
         await handle.cancel()
         with pytest.raises(WorkflowFailureError) as ended:
             # Before the patch it went on to the next chunk and waited there for good.
@@ -90,11 +86,3 @@ async def test_a_cancel_a_chunk_absorbed_ends_the_swarm_before_its_next_chunk(
     ]
     assert len(started) == 1
     assert ABSORBED_CANCEL_ENDS_SWARM in patch_ids(history.events)
-
-
-async def has_event(handle: WorkflowHandle[Any, Any], kind: str) -> bool:
-    """Whether the workflow's history has an event of ``kind`` (its attributes' field stem)."""
-    async for event in handle.fetch_history_events():
-        if event.HasField(f"{kind}_event_attributes"):
-            return True
-    return False
