@@ -141,6 +141,9 @@ class ReviewReceipt(BaseModel):
     action: ReviewAction
     revision: int
     accepted_at: datetime
+    # Set by the client, never by the workflow: this decision had been applied before (a retry
+    # answered with the first one's receipt), so nothing new happened now.
+    repeated: bool = False
 
 
 class ReviewRecord(BaseModel):

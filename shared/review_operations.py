@@ -164,7 +164,7 @@ async def submit_review(
     # On a completed ticket only a retry is answered (with the first one's receipt); the
     # server refuses any other update there as NOT_FOUND, refused below.
     try:
-        return await asyncio.wait_for(
+        receipt = await asyncio.wait_for(
             _review_linked(handle, ticket_id, decision, view, update_id), REVIEW_TIMEOUT
         )
     except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
@@ -196,3 +196,15 @@ async def submit_review(
             f"review refused: ticket {ticket_id} is {summary.state or summary.workflow_status}, "
             "not awaiting review"
         ) from None
+    return _marked_repeated(receipt, view)
+
+
+def _marked_repeated(receipt: ReviewReceipt, before: TicketView | None) -> ReviewReceipt:
+    """``receipt`` with ``repeated`` set when the ticket, read before the review was sent, had
+    already applied it: a retry is answered with the first one's receipt, whose moment is that
+    review's record's. The CLI said "approve accepted" again for a ticket completed an hour ago."""
+    if before is not None and any(
+        r.applied and r.at == receipt.accepted_at for r in before.reviews
+    ):
+        return receipt.model_copy(update={"repeated": True})
+    return receipt

@@ -2,6 +2,7 @@
 ``operator:NAME``), then watching the ticket act on it."""
 
 import argparse
+from datetime import UTC
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -16,6 +17,7 @@ from shared.review import (
     REVIEWER_NAME_LIMIT,
     ReviewAction,
     ReviewDecision,
+    ReviewReceipt,
     as_operator,
     one_break,
 )
@@ -126,16 +128,32 @@ async def cmd_review(args: argparse.Namespace) -> int:
     if args.json:
         render.print_json({"receipt": receipt, "ticket": view})
         return EXIT_PARTIAL if failed else EXIT_OK
-    state = f"; ticket is now {view.state}" if view else ""
-    render.console().print(
-        f"{receipt.action} accepted for ticket {receipt.ticket_id} "
-        f"(draft revision {receipt.revision}){state}"
-    )
+    render.console().print(receipt_line(receipt, view))
     if view and view.state in ("COMPLETED", "DELIVERING", *FAILED_STATES):
         # How it went out (via the webhook, by e-mail): it said "delivered to ledger:..."
         # whatever the channel; or why it did not, or is still trying.
         render.console().print(render.outcome_text(view))
     return EXIT_PARTIAL if failed else EXIT_OK
+
+
+def receipt_line(receipt: ReviewReceipt, view: TicketView | None) -> str:
+    """What the review did, in one line: a retry of one applied before says so (it read as a
+    new acceptance), and a ticket on another draft since (a rework's new drafts) names it."""
+    state = ""
+    if view is not None:
+        state = f"; ticket is now {view.state}"
+        if view.draft is not None and view.draft.revision != receipt.revision:
+            state += f" with draft revision {view.draft.revision}"
+    when = receipt.accepted_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    if receipt.repeated:
+        return (
+            f"{receipt.action} of ticket {receipt.ticket_id} (draft revision {receipt.revision}) "
+            f"had already been accepted at {when}: nothing new was done{state}"
+        )
+    return (
+        f"{receipt.action} accepted for ticket {receipt.ticket_id} "
+        f"(draft revision {receipt.revision}){state}"
+    )
 
 
 def add_parser(

@@ -41,7 +41,9 @@ async def test_an_approval_sent_again_after_it_applied_gets_the_first_receipt(
 
     assert first.status_code == 200, first.text
     assert again.status_code == 200, again.text
-    assert again.json() == first.json()  # the same accepted_at: the first one's receipt
+    assert first.json()["repeated"] is False
+    # The first one's receipt (the same accepted_at), marked as one applied before.
+    assert again.json() == {**first.json(), "repeated": True}
     assert len(done["status"]["reviews"]) == 1
     for refused in (other_decision, other_reviewer):
         assert refused.status_code == 409, refused.text

@@ -61,3 +61,11 @@ async def test_a_review_printed_for_a_stopped_ticket_never_approves_the_next_und
     approved = run_cli(stack.env, *current, "--approve", "--reviewer", "ana")
     assert approved.code == 0, approved.output
     assert "ticket is now COMPLETED" in approved.stdout
+    assert "approve accepted for ticket" in approved.stdout
+
+    # The same command again: the first one's receipt, said to be one (it read as a new
+    # acceptance of a ticket completed before).
+    again = run_cli(stack.env, *current, "--approve", "--reviewer", "ana")
+    assert again.code == 0, again.output
+    assert "had already been accepted at" in again.stdout, again.stdout
+    assert "nothing new was done; ticket is now COMPLETED" in again.stdout

@@ -40,3 +40,28 @@ async def test_an_error_while_watching_an_accepted_review_is_a_warning(
     assert code == EXIT_OK
     assert "approve accepted for ticket T-1" in said.out
     assert "warning: the review stands" in said.err
+
+
+def _receipt(**fields: Any) -> ReviewReceipt:
+    at = datetime(2026, 12, 6, 9, 30, 5, tzinfo=UTC)
+    return ReviewReceipt(
+        ticket_id="T-9", action=ReviewAction.REWORK, revision=3, accepted_at=at, **fields
+    )
+
+
+def test_the_line_names_the_draft_the_ticket_has_now_when_it_moved_on() -> None:
+    view = SimpleNamespace(state="AWAITING_REVIEW", draft=SimpleNamespace(revision=6))
+    line = review_command.receipt_line(_receipt(), view)  # type: ignore[arg-type]
+    assert line == (
+        "rework accepted for ticket T-9 (draft revision 3); ticket is now AWAITING_REVIEW "
+        "with draft revision 6"
+    )
+
+
+def test_a_repeated_review_is_said_to_be_one() -> None:
+    view = SimpleNamespace(state="COMPLETED", draft=SimpleNamespace(revision=3))
+    line = review_command.receipt_line(_receipt(repeated=True), view)  # type: ignore[arg-type]
+    assert line == (
+        "rework of ticket T-9 (draft revision 3) had already been accepted at "
+        "2026-12-06 09:30:05 UTC: nothing new was done; ticket is now COMPLETED"
+    )
