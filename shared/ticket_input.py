@@ -69,14 +69,19 @@ def unknown_fields_problem(keys: list[str]) -> str:
 
 
 def _field_message(
-    error: dict[str, Any], raw: dict[str, Any], given_as: dict[str, str] | None = None
+    error: dict[str, Any],
+    raw: dict[str, Any],
+    given_as: dict[str, str] | None = None,
+    nulls: dict[str, str] | None = None,
 ) -> str:
     """What is wrong with one field, named as the input spelled it (``tier``, not the model's
-    ``customer_tier``)."""
+    ``customer_tier``); ``nulls``: fields given as null, by the name they were given under."""
     canonical = str(error["loc"][0]) if error["loc"] else "ticket"
     value = raw.get(canonical)
     kind = error["type"]
     field = (given_as or {}).get(canonical, canonical)
+    if kind == "missing" and canonical in (nulls or {}):
+        return f"field '{(nulls or {})[canonical]}' is null: it needs text"
     if kind == "missing":
         return f"field '{field}' is missing"
     if kind == "string_too_short":
@@ -102,6 +107,9 @@ def _field_message(
         return f"field '{field}' must be one of {allowed} (got {quoted(value)})"
     if kind == "string_unicode":
         return f"field '{field}' holds text that is not Unicode (a lone surrogate like \\ud800)"
+    if kind == "string_type" and canonical in NUMBERED and type(value) in (int, float):
+        # A whole number is read as its digits (above); 4.5 or 1e3 is neither.
+        return f"field '{field}' must be text or a whole number, not {quoted(str(value))}"
     if kind == "string_type":
         return f"field '{field}' must be text, not {json_kind(value)}"
     return f"field '{field}': {error['msg']}"[:200]
@@ -127,13 +135,16 @@ def ticket_from_mapping(raw: dict[str, Any]) -> tuple[Ticket | None, list[str]]:
     given_as: dict[str, str] = {}
     unknown: list[str] = []
     problems: list[str] = []
+    nulls: dict[str, str] = {}
     for key, value in raw.items():
         canonical = _KNOWN.get(key)
         if canonical is None:
             unknown.append(key)
         elif value is None:
             # As if not given: an export's empty alias column ({"customer_id": "c1", "customer":
-            # null}) was "given twice", or not, depending on the keys' order.
+            # null}) was "given twice", or not, depending on the keys' order. Remembered for a
+            # required field's message: "is missing" for one given as null misled.
+            nulls.setdefault(canonical, key)
             continue
         elif canonical in fields:
             problems.append(
@@ -178,7 +189,7 @@ def ticket_from_mapping(raw: dict[str, Any]) -> tuple[Ticket | None, list[str]]:
         ticket = Ticket.model_validate(fields)
     except ValidationError as err:
         errors = [e for e in err.errors() if not (derived and e["loc"][:1] == ("ticket_id",))]
-        problems += [_field_message(e, as_given, given_as) for e in errors]
+        problems += [_field_message(e, as_given, given_as, nulls) for e in errors]
         return None, capped(problems, MAX_PROBLEMS_PER_ITEM)
     if problems:
         return None, problems

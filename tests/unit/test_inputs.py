@@ -151,6 +151,18 @@ BAD_LINES = [
         ["field 'ticket_id' is given twice"],
         id="id-given-twice",
     ),
+    # A whole number is an id's digits; a fraction is neither (it said "must be text").
+    pytest.param(
+        line(id=4.5, subject="Hi", body="Help"),
+        ["field 'id' must be text or a whole number, not '4.5'"],
+        id="fractional-id",
+    ),
+    # Given, as null: it said "is missing".
+    pytest.param(
+        line(ticket_id="T-2", subject=None, body="Help"),
+        ["field 'subject' is null: it needs text"],
+        id="null-subject",
+    ),
 ]
 
 
