@@ -5,7 +5,7 @@ import argparse
 import re
 import socket
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -150,6 +150,24 @@ def chain_argument(text: str) -> str | None:
         raise argparse.ArgumentTypeError(
             f"{text[:64]!r} is not a ticket's chain: give the chain `status` prints (a run id)"
         ) from None
+
+
+def moment_argument(text: str) -> datetime:
+    """A moment as `status` prints it (ISO 8601 with its UTC offset: the workflow compares the
+    moment). Refused by argparse (exit 2) with the form it takes: a bad --waiting-since was
+    an exit 1 with pydantic's "input is too short"."""
+    form = "a moment as `status` prints it, like 2026-12-06T09:00:00+00:00"
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text[:64]!r} is not {form}") from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text[:64]!r} has no UTC offset: give {form}")
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:
+        raise argparse.ArgumentTypeError(f"{text[:64]!r} cannot be said in UTC") from None
+    return moment
 
 
 # A workflow id given by hand (--id of plan, swarm, batch): what the Web UI and the CLI can show

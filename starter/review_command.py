@@ -23,7 +23,13 @@ from shared.review import (
 )
 from shared.view import TicketView
 from starter import render
-from starter.arguments import chain_argument, positive_int_up_to, ticket_id_argument, wait_seconds
+from starter.arguments import (
+    chain_argument,
+    moment_argument,
+    positive_int_up_to,
+    ticket_id_argument,
+    wait_seconds,
+)
 from starter.connection import open_client
 from starter.errors import EXIT_OK, EXIT_PARTIAL, CliError, explain
 
@@ -66,10 +72,12 @@ def _decision(args: argparse.Namespace) -> ReviewDecision:
                 f"most {MAX_EDITED_CHARS:,} characters"
             ) from None
         except UnicodeDecodeError as err:
-            raise CliError(f"{args.edit} is not UTF-8 text (byte {err.start})") from None
+            raise CliError(not_utf8(args.edit, err)) from None
         except OSError as err:
             said = err.strerror or str(err)
             raise CliError(f"cannot read the edited reply from {args.edit}: {said}") from None
+        if not str(fields["edited_text"]).strip():
+            raise CliError(f"{args.edit} holds no text: --edit sends the file's text as the reply")
         fields["action"] = ReviewAction.EDIT
     elif args.rework is not None:
         fields["action"], fields["notes"] = ReviewAction.REWORK, args.rework
@@ -98,6 +106,16 @@ def _decision(args: argparse.Namespace) -> ReviewDecision:
         else:
             message = str(first["msg"]).removeprefix("Value error, ")
         raise CliError(f"invalid review: {flag + ': ' if flag else ''}{message}") from None
+
+
+def not_utf8(path: str, err: UnicodeDecodeError) -> str:
+    """Which byte of the edit file is not UTF-8, as a ticket file's bad byte is named; a file
+    saved as UTF-16 (Windows editors' "Unicode") says so."""
+    byte = err.object[err.start : err.start + 1].hex()
+    said = f"{path} is not UTF-8 text (byte 0x{byte} at offset {err.start:,})"
+    if err.object[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        said += ": it is saved as UTF-16; save it as UTF-8"
+    return said
 
 
 async def cmd_review(args: argparse.Namespace) -> int:
@@ -185,6 +203,7 @@ def add_parser(
     p.add_argument(
         "--waiting-since",
         metavar="TIME",
+        type=moment_argument,
         help="when the wait for review you decided in began, as `status` shows it (needed for "
         "a --revision that came back from a failed rework)",
     )

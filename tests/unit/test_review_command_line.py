@@ -5,6 +5,7 @@ ticket submitted under the same id since."""
 import shlex
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -84,3 +85,37 @@ def test_without_a_draft_the_printed_command_says_so_and_refuses_a_draft_written
     )
     with pytest.raises(CliError, match="--no-draft and --revision"):
         _decision(both)
+
+
+@pytest.mark.parametrize(
+    ("given", "said"),
+    [
+        ("yesterday", "'yesterday' is not a moment as `status` prints it, like 2026-12-06T09"),
+        ("2026-12-06T09:00:00", "'2026-12-06T09:00:00' has no UTC offset: give a moment as"),
+        ("0001-01-01T00:00:00+14:00", "'0001-01-01T00:00:00+14:00' cannot be said in UTC"),
+    ],
+)
+def test_a_waiting_since_that_is_no_moment_is_a_usage_error_showing_the_form(
+    capsys: pytest.CaptureFixture[str], given: str, said: str
+) -> None:
+    # It was exit 1 with pydantic's words ("Input should be a valid datetime or date, input is
+    # too short"), and no form to follow.
+    with pytest.raises(SystemExit) as stopped:
+        cli.build_parser().parse_args(["review", "T-1", "--approve", "--waiting-since", given])
+    assert stopped.value.code == 2
+    assert f"argument --waiting-since: {said}" in capsys.readouterr().err
+
+
+def test_an_edit_file_with_no_text_or_saved_as_utf16_is_named_as_such(tmp_path: Path) -> None:
+    empty, utf16 = tmp_path / "empty.txt", tmp_path / "utf16.txt"
+    empty.write_text(" \n")
+    utf16.write_bytes("Hello".encode("utf-16"))
+    for path, said in (
+        # It said "an edit needs the new text (edited_text)": the API's field.
+        (empty, f"{empty} holds no text: --edit sends the file's text as the reply"),
+        (utf16, f"{utf16} is not UTF-8 text (byte 0xff at offset 0): it is saved as UTF-16"),
+    ):
+        args = cli.build_parser().parse_args(["review", "T-1", "--edit", str(path)])
+        with pytest.raises(CliError) as refused:
+            _decision(args)
+        assert str(refused.value).startswith(said), str(refused.value)
