@@ -90,7 +90,11 @@ async def _wait_for_stop(out: Console, worker: "WorkerProcess") -> None:
     until the worker stops on its own (it said "keep running" over a worker that was gone)."""
     try:
         while not worker.stopped_as_asked():
-            worker.check_alive()
+            try:
+                worker.check_alive()
+            except CliError:
+                out.print("The worker is gone; stopping the server ...")
+                raise
             await asyncio.sleep(1.0)
         # The same Ctrl-C reached the worker first (a loaded machine): a stop, not a death.
         out.print("The worker stopped; stopping the server ...")

@@ -6,6 +6,7 @@ stopped gracefully or killed as a crashed machine would be; its metrics endpoint
 import asyncio
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -85,7 +86,7 @@ class WorkerProcess:
     def check_alive(self) -> None:
         if self._process is not None and self._process.poll() is not None:
             tail = "\n".join(self.output().splitlines()[-10:])
-            raise CliError(f"the worker exited with code {self._process.returncode}:\n{tail}")
+            raise CliError(f"the worker {how_it_ended(self._process.returncode)}:\n{tail}")
 
     def kill(self) -> None:
         """SIGKILL, no graceful shutdown: what a crashed machine looks like to Temporal."""
@@ -107,6 +108,17 @@ class WorkerProcess:
         wait = self.stop_wait()
         process, self._process = self._process, None
         await stop_process(process, wait)
+
+
+def how_it_ended(returncode: int) -> str:
+    """A process's end as a person reads it: "exited with code -9" did not say it was killed."""
+    if returncode < 0:
+        try:
+            name = f" ({signal.Signals(-returncode).name})"
+        except ValueError:
+            name = ""
+        return f"was killed by signal {-returncode}{name}"
+    return f"exited with code {returncode}"
 
 
 # How often a worker whose metrics port was taken meanwhile is started again on another.

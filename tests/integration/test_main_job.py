@@ -229,9 +229,11 @@ def test_a_kept_running_job_stops_when_its_worker_dies_and_says_so(tmp_path: Pat
         os.kill(_child_worker(job.pid), signal.SIGKILL)
         assert job.wait(60) == 1
         said = job.stderr.read() if job.stderr else ""
+        out = job.stdout.read() if job.stdout else ""
     finally:
         kill_group(job)
-    assert "the worker exited with code -9" in said, said
+    assert "the worker was killed by signal 9 (SIGKILL)" in said, said
+    assert "The worker is gone; stopping the server" in out, out
     assert not port_is_open(port), "the embedded server outlived the job"
 
 
