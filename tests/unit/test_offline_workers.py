@@ -78,7 +78,7 @@ def test_the_researcher_falls_back_to_the_whole_task() -> None:
 def test_the_researcher_says_so_when_nothing_is_documented() -> None:
     result = run(WorkerType.RESEARCHER, "Find the documented facts for: zzqx", task="qqzx")
     assert result.sources == []
-    assert result.output == "No documented facts found for: Find the documented facts for: zzqx"
+    assert result.output == "No documented facts found for: zzqx"  # the prefix said once
 
 
 # ---- analyst, coder, reviewer --------------------------------------------------------------------

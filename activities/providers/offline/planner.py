@@ -7,6 +7,9 @@ import re
 from activities.providers.offline.task_text import task_questions
 from shared.orchestration import Plan, PlanRequest, SubTask, WorkerType
 
+# How a researcher's instruction begins (the researcher's "nothing found" says it once).
+FACTS_PREFIX = "Find the documented facts for: "
+
 # Asks for code to be written, not merely mentions an API or a code the customer was sent.
 CODE = re.compile(
     r"\b(write|implement|generate|give me|need)\b[^.?!]{0,40}\b(code|script|function|sql|query|"
@@ -50,7 +53,7 @@ def plan(request: PlanRequest) -> Plan:
         SubTask(
             id=f"research-{i}" if len(subjects) > 1 else "research",
             worker=WorkerType.RESEARCHER,
-            instruction=f"Find the documented facts for: {subject}",
+            instruction=f"{FACTS_PREFIX}{subject}",
         )
         for i, subject in enumerate(subjects, start=1)
     ]

@@ -11,6 +11,7 @@ from typing import Final
 from temporalio.exceptions import ApplicationError
 
 from activities.knowledge_base import KnowledgeBase
+from activities.providers.offline.planner import FACTS_PREFIX
 from activities.providers.offline.review_check import REVIEW_PREFIX, problems_in_review, review
 from activities.providers.offline.templates import GREETING, SIGN_OFF
 from activities.text import sentences
@@ -35,7 +36,9 @@ def _research(request: WorkRequest) -> WorkResult:
         if found:
             break
     if not found:
-        return WorkResult(output=f"No documented facts found for: {request.subtask.instruction}")
+        # The planner's instructions begin "Find the documented facts for: ": said once.
+        subject = request.subtask.instruction.removeprefix(FACTS_PREFIX)
+        return WorkResult(output=f"No documented facts found for: {subject}")
     best = list(found.items())[:3]
     lines = [f"- {fact}" for _, fact in best]
     return WorkResult(output="Findings:\n" + "\n".join(lines), sources=[k for k, _ in best])
