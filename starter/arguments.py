@@ -18,7 +18,7 @@ from shared.review import run_id_chain
 from shared.swarm import MAX_CHUNK_SIZE
 from shared.temporal_client import MAX_PORT
 from shared.ticket_status import StoppedState, listed_state
-from shared.tickets import TICKET_ID_PATTERN
+from shared.tickets import MAX_CUSTOMER_ID_CHARS, MAX_EMAIL_CHARS, TICKET_ID_PATTERN
 from shared.time_window import since_moment
 
 
@@ -168,6 +168,24 @@ def moment_argument(text: str) -> datetime:
     except OverflowError:
         raise argparse.ArgumentTypeError(f"{text[:64]!r} cannot be said in UTC") from None
     return moment
+
+
+def customer_id_argument(text: str) -> str:
+    """--customer-id, checked by argparse (exit 2, as every other bad flag value)."""
+    customer_id = text.strip()
+    if not customer_id or len(customer_id) > MAX_CUSTOMER_ID_CHARS:
+        raise argparse.ArgumentTypeError(f"must be 1 to {MAX_CUSTOMER_ID_CHARS} characters")
+    return customer_id
+
+
+def email_argument(text: str) -> str:
+    """--email, checked by argparse (exit 2), in the case every comparison uses."""
+    email = text.strip().casefold()
+    if "@" not in email or len(email) > MAX_EMAIL_CHARS:
+        raise argparse.ArgumentTypeError(
+            f"{text[:64]!r} is not one address of at most {MAX_EMAIL_CHARS} characters"
+        )
+    return email
 
 
 # A workflow id given by hand (--id of plan, swarm, batch): what the Web UI and the CLI can show

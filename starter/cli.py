@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from codec_server import main as codec_server_main
 from starter import api_commands, fanout, ops_commands, render, ticket_commands
-from starter.arguments import port_number, wait_seconds
+from starter.arguments import customer_id_argument, email_argument, port_number, wait_seconds
 from starter.errors import debugging, explain
 from starter.spawn import left_behind_stopped
 from starter.submit_command import DEFAULT_WAIT_SECONDS
@@ -107,9 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="erase one customer's tickets, deliveries and stored payloads (dry run by default)",
     )
     whose = p.add_mutually_exclusive_group(required=True)
-    whose.add_argument("--customer-id", help="the customer whose data goes")
+    whose.add_argument(
+        "--customer-id", type=customer_id_argument, help="the customer whose data goes"
+    )
     whose.add_argument(
         "--email",
+        type=email_argument,
         help="or the customer's e-mail address: tickets with that customer e-mail or customer id "
         "(in any case)",
     )

@@ -42,7 +42,6 @@ from starter.gc_payloads import REPLAYER_NAMESPACE
 READ_CONCURRENCY: Final = 16
 # Deletion is asynchronous on the server; this long for every execution to be gone.
 DELETION_TIMEOUT_SECONDS: Final = 60.0
-MAX_CUSTOMER_ID_CHARS: Final = 128  # as the ticket model allows
 
 
 class Customer(BaseModel):

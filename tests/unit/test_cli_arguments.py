@@ -48,6 +48,9 @@ NOT_UTF8 = os.fsdecode(b"BI-\xff")
         # Both were "unexpected OverflowError: connect_ex(): port must be 0-65535".
         (["run", "--ui-port", "70000"], "argument --ui-port: 70000 is not a port number"),
         (["run", "--codec-port", "0"], "argument --codec-port: 0 is not a port number"),
+        # Both were exit 1, after the parse.
+        (["erase", "--email", "notanemail"], "argument --email: 'notanemail' is not one address"),
+        (["erase", "--customer-id", " "], "argument --customer-id: must be 1 to 128 characters"),
     ],
 )
 def test_a_bad_argument_is_a_usage_error_naming_it(
