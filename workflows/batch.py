@@ -23,6 +23,7 @@ from temporalio.common import (
 )
 from temporalio.exceptions import (
     ActivityError,
+    ApplicationError,
     WorkflowAlreadyStartedError,
     is_cancelled_exception,
 )
@@ -34,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
     from shared import search_attributes as sa
     from shared.batch import (
         INVALID,
+        MAX_BATCH_TICKETS,
         BatchProgress,
         BatchState,
         TicketCheck,
@@ -45,6 +47,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import options
     from workflows.batch_input import BatchReads, start_bytes
     from workflows.batch_patches import (
+        BATCH_REFUSES_TOO_MANY,
         BYTE_BOUNDED_GROUPS,
         CANCEL_DURING_CHECK,
         DUPLICATE_IN_FLIGHT,
@@ -102,6 +105,18 @@ class BatchWorkflow:
     @workflow.run
     async def run(self, tickets: list[Any], state: BatchState) -> BatchProgress:
         settings = state.settings
+        first_run = state.totals.runs == 1 and state.position == 0 and not state.in_flight
+        if (
+            first_run
+            and len(tickets) > MAX_BATCH_TICKETS
+            and workflow.patched(BATCH_REFUSES_TOO_MANY)
+        ):
+            raise ApplicationError(
+                f"the batch has {len(tickets):,} tickets; a batch takes at most "
+                f"{MAX_BATCH_TICKETS:,}: split the input and run each part as a batch of its own",
+                type="BatchTooLarge",
+                non_retryable=True,
+            )
         # Asked only for an input with keys that are not a ticket's: a history recorded by a
         # version that refused them replays its refusals (counted INVALID; replayed, a patch
         # its history lacks reads as not taken). Each ticket whose fields were left out is

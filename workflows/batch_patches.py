@@ -31,3 +31,8 @@ UNKNOWN_FIELDS_LEFT_OUT = "unknown-fields-left-out"
 # as cancelled; before, the check's cancellation was taken for a failed check, the cancel was
 # used up, and the batch went on starting (and paying for) every ticket left. Asked only then.
 CANCEL_DURING_CHECK = "cancel-during-check"
+# A batch started with more than MAX_BATCH_TICKETS tickets (by a client other than the CLI, whose
+# file holds at most as many) fails at once, saying why, as a swarm does; it took any number.
+# Asked only then, in a batch's first run: every other run records no marker, and a batch
+# started before keeps going through its later runs.
+BATCH_REFUSES_TOO_MANY = "batch-refuses-too-many"

@@ -29,6 +29,8 @@ WITHOUT_A_COMMITTED_HISTORY = {
     "illegal-transition-tells-batch": "a bug's path; never asked since lean-history implies it",
     "refuses-too-many-items": "its path needs an input of 20,001 items: a history of megabytes "
     "(test_swarm_large.py replays it)",
+    "batch-refuses-too-many": "its path needs an input of 100,001 tickets: megabytes in the "
+    "payload store the history refers to (test_batch_too_large.py replays it)",
     "local-failure-fails-ticket": "never asked since delivering-state implies it; "
     "ticket-v6/v7-delivery-refused-locally take its path",
     "route-bounded-chunks": "never asked since sizes-decided-first implies it",
