@@ -87,6 +87,7 @@ async def start_ticket(
     batch_id: str | None = None,
     fairness: str | EllipsisType | None = ...,
     started_by: str | None = None,
+    reopen_unanswered: bool = False,
 ) -> SubmitOutcome:
     """Start the ticket's workflow. For a batch's ticket: ``batch_id``, the batch it reports to;
     ``fairness``, the fairness key the batch's client made (None for none; by default one is
@@ -105,7 +106,9 @@ async def start_ticket(
     one under it starts again whatever the content. A ticket started again carries in its memo
     what its ended runs recorded they spent (a run records its usage when it settles: one
     terminated from outside records none), whoever starts it (``redrive``, ``submit``, the API),
-    so the ticket's totals and budget still count it (shared/run_spend.py)."""
+    so the ticket's totals and budget still count it (shared/run_spend.py).
+    ``reopen_unanswered``: a ticket whose run completed UNANSWERED (nobody reviewed it by its
+    final deadline; nothing was sent) starts again too (``redrive --state UNANSWERED``)."""
     workflow_id = names.ticket_workflow_id(ticket.ticket_id)
     memo: dict[str, Any] = {
         sa.MEMO_SUBJECT: ticket.subject,
@@ -152,7 +155,14 @@ async def start_ticket(
                 return SubmitOutcome(
                     ticket_id=ticket.ticket_id, workflow_id=workflow_id, started=True
                 )
-            if (outcome.conflict and not keyed) or status in ("RUNNING", "COMPLETED"):
+            reopened = (
+                reopen_unanswered
+                and status == "COMPLETED"
+                and outcome.state == TicketState.UNANSWERED.value
+            )
+            if (outcome.conflict and not keyed) or (
+                status in ("RUNNING", "COMPLETED") and not reopened
+            ):
                 return outcome
             earlier = run_spend.carried_forward(held_memo)
             if earlier:
@@ -172,7 +182,13 @@ async def start_ticket(
         try:
             # The same ticket, ended without an answer: it may start again (and only then: a
             # run that started meanwhile is running now, and the server refuses).
-            await start(WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY)
+            # Completed UNANSWERED and asked to reopen: any closed run may be followed (the
+            # server still refuses while a run that started meanwhile is running).
+            await start(
+                WorkflowIDReusePolicy.ALLOW_DUPLICATE
+                if reopen_unanswered
+                else WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY
+            )
         except WorkflowAlreadyStartedError:
             taken = await _taken_by(client, ticket)
             if taken is None:

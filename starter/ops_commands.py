@@ -46,14 +46,15 @@ def add_parsers(
         "redrive",
         parents=[common],
         help="after an outage: restart FAILED tickets, redeliver DELIVERY_FAILED ones from the "
-        "ledger (dry run by default)",
+        "ledger; restart UNANSWERED ones for review again (dry run by default)",
     )
     p.add_argument(
         "--state",
         required=True,
         type=redrive.redrivable_state,
         metavar="STATE",
-        help="FAILED (start again from the input) or DELIVERY_FAILED (send the recorded answer)",
+        help="FAILED (start again from the input), UNANSWERED (the same, to be reviewed again) "
+        "or DELIVERY_FAILED (send the recorded answer)",
     )
     p.add_argument(
         "--since",

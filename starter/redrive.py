@@ -1,11 +1,16 @@
-"""``python -m starter redrive --state FAILED|DELIVERY_FAILED --since 24h [--yes]``: after an
-outage, start again the tickets it broke, without any ticket getting a second, different answer.
+"""``python -m starter redrive --state FAILED|UNANSWERED|DELIVERY_FAILED --since 24h [--yes]``:
+after an outage, start again the tickets it broke, without any ticket getting a second, different
+answer.
 
 - ``FAILED``: retries and fallbacks ran out before an answer was decided (a provider down for
   hours, a key revoked). Nothing was delivered, so the ticket starts again from its original
   input, read from the first event of its history, under the same workflow id (the id reuse
   policy allows it for failed runs only), on the task queue it ran on. A ticket whose id the
   delivery ledger knows is not restarted: an answer was decided for it.
+- ``UNANSWERED``: nobody reviewed it by its final review deadline, and nothing was sent. It
+  starts again from its original input as a FAILED ticket does (a new draft, the agents paid
+  again, what its run spent kept in its totals), and waits for review again with a new final
+  deadline. A ticket whose id the ledger knows is not restarted.
 - ``DELIVERY_FAILED``: the answer was decided and recorded in the ledger, but the channel refused
   it or stayed down (a receiver's outage, a wrong address since fixed). The ticket's workflow is
   reset to the workflow task that scheduled its delivery: everything before (the draft, the
@@ -57,7 +62,7 @@ from starter.redrive_plans import (
 )
 from starter.redrive_report import print_report
 
-REDRIVABLE: Final = (TicketState.FAILED, TicketState.DELIVERY_FAILED)
+REDRIVABLE: Final = (TicketState.FAILED, TicketState.DELIVERY_FAILED, TicketState.UNANSWERED)
 DEFAULT_SINCE: Final = timedelta(hours=24)
 DEFAULT_LIMIT: Final = 1_000
 MAX_LIMIT: Final = 10_000
@@ -72,7 +77,7 @@ def redrivable_state(text: str) -> TicketState:
     value = text.strip().upper()
     if value not in {s.value for s in REDRIVABLE}:
         raise argparse.ArgumentTypeError(
-            f"{text!r}: only {' and '.join(s.value for s in REDRIVABLE)} tickets are redriven"
+            f"{text!r}: only {', '.join(s.value for s in REDRIVABLE)} tickets are redriven"
         )
     return TicketState(value)
 
@@ -142,10 +147,11 @@ async def _plan_one(
     if latest.run_id != execution_run:
         status = latest.status.name if latest.status else "UNKNOWN"
         item.why = f"redriven before: a newer run {latest.run_id} is {status}"
-    elif state is TicketState.FAILED:
+    elif state in (TicketState.FAILED, TicketState.UNANSWERED):
         memo = await readable_memo(latest)
         item.earlier_usage = run_spend.carried_forward(memo)
         item.replaces = ops.replaced_chains(memo, None)
+        item.unanswered = state is TicketState.UNANSWERED
         item = await plan_failed(client, ledger, item)
         if (
             item.action == "restart"
@@ -193,7 +199,12 @@ async def apply(client: Client, ledger: DeliveryLedger, report: RedriveReport) -
             if item.action == "restart":
                 assert item.request is not None and item.task_queue is not None
                 # start_ticket carries what the failed run spent into the new run's memo.
-                outcome = await ops.start_ticket(client, item.request.ticket, item.task_queue)
+                outcome = await ops.start_ticket(
+                    client,
+                    item.request.ticket,
+                    item.task_queue,
+                    reopen_unanswered=report.state == TicketState.UNANSWERED.value,
+                )
                 if not outcome.started:
                     item.error = f"not restarted: the ticket is {outcome.state} now"
                     continue

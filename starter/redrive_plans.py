@@ -54,6 +54,8 @@ class RedriveItem(BaseModel):
     # restart: what the failed run (and the runs before it) spent, for the plan to say; the
     # restart's start carries it into the new run's memo (shared/operations.py start_ticket).
     earlier_usage: dict[str, Any] | None = Field(default=None, exclude=True)
+    # restart: the ticket closed UNANSWERED (nobody reviewed it), not FAILED.
+    unanswered: bool = Field(default=False, exclude=True)
 
 
 class RedriveReport(BaseModel):
@@ -129,6 +131,8 @@ async def plan_failed(client: Client, ledger: DeliveryLedger, item: RedriveItem)
     # Without the batch: the batch that started it has counted it as settled already.
     item.request = TicketRequest(ticket=original.ticket)
     item.action, item.why = "restart", "nothing was delivered; starts again from its input"
+    if item.unanswered:
+        item.why += " (a new draft, to be reviewed again)"
     if item.earlier_usage:
         item.why += (
             f" (the {item.earlier_usage['calls']} agent call(s), "
