@@ -10,7 +10,7 @@ from shared.tickets import Ticket
 # The state under which a batch counts the items of its input that are not tickets.
 INVALID: Final = "INVALID"
 # Tickets one batch takes (the CLI's one file holds at most as many): a batch started by another
-# client with more fails at once, saying so (workflows/batch_patches.py REFUSES_TOO_MANY).
+# client with more fails at once, saying so (workflows/batch_patches.py BATCH_REFUSES_TOO_MANY).
 MAX_BATCH_TICKETS: Final = 100_000
 # A ticket whose id an ended run held and whose start again failed for good (the ended run stays
 # as it is, for a person): counted apart from the tickets that were already known.

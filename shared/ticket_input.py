@@ -107,8 +107,14 @@ def _field_message(
         return f"field '{field}' must be one of {allowed} (got {quoted(value)})"
     if kind == "string_unicode":
         return f"field '{field}' holds text that is not Unicode (a lone surrogate like \\ud800)"
-    if kind == "string_type" and canonical in NUMBERED and type(value) in (int, float):
-        # A whole number is read as its digits (above); 4.5 or 1e3 is neither.
+    if kind == "string_type" and canonical in NUMBERED and type(value) is float:
+        # A whole number is read as its digits (above); 4.5 is neither, and 1001.0 (an
+        # export's float column) is not read as 1001: its id would change with its writing.
+        if value.is_integer():
+            return (
+                f"field '{field}' must be text or a whole number written without a decimal "
+                f"point or exponent, not {quoted(str(value))}"
+            )
         return f"field '{field}' must be text or a whole number, not {quoted(str(value))}"
     if kind == "string_type":
         return f"field '{field}' must be text, not {json_kind(value)}"

@@ -34,5 +34,6 @@ CANCEL_DURING_CHECK = "cancel-during-check"
 # A batch started with more than MAX_BATCH_TICKETS tickets (by a client other than the CLI, whose
 # file holds at most as many) fails at once, saying why, as a swarm does; it took any number.
 # Asked only then, in a batch's first run: every other run records no marker, and a batch
-# started before keeps going through its later runs.
+# started before that is past its first run keeps going through its later runs (one reset to
+# its first workflow task is a new first run, and fails as a new batch would).
 BATCH_REFUSES_TOO_MANY = "batch-refuses-too-many"

@@ -157,6 +157,11 @@ BAD_LINES = [
         ["field 'id' must be text or a whole number, not '4.5'"],
         id="fractional-id",
     ),
+    pytest.param(
+        line(id=1001.0, subject="Hi", body="Help"),
+        ["field 'id' must be text or a whole number written without a decimal point"],
+        id="float-id",
+    ),
     # Given, as null: it said "is missing".
     pytest.param(
         line(ticket_id="T-2", subject=None, body="Help"),
