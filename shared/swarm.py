@@ -61,6 +61,9 @@ class SwarmTotals(BaseModel):
 
     results: list[ItemResult] = Field(default_factory=list)
     runs: int = 1
+    # Results kept from an earlier run (SwarmState.carried) whose entries were dropped from
+    # ``carried`` once no item left needed them; those still there are counted from it.
+    reused: int = Field(default=0, ge=0)
 
 
 class SwarmState(BaseModel):
