@@ -28,7 +28,7 @@ from temporalio.api.workflowservice.v1 import (
     DeleteWorkflowExecutionRequest,
     GetWorkflowExecutionHistoryRequest,
 )
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
 from shared import names
@@ -74,6 +74,10 @@ class ErasedTicket(BaseModel):
     # The ticket's customer id as its input holds it (None for none): a ledger row from before
     # chains were kept is this ticket's only when it holds the same.
     customer_id: str | None = Field(default=None, exclude=True)
+    # A run of it was running when found: the server terminates it as it deletes it, but an
+    # agent call or a delivery already running goes on until its heartbeat or timeout finds the
+    # run gone, and what it then writes (a stored payload, a ledger row) outlives the erasure.
+    running: bool = False
 
 
 class ErasureReport(BaseModel):
@@ -180,6 +184,7 @@ async def find_tickets(
             ),
         )
         entry.runs.append(execution.run_id)
+        entry.running = entry.running or execution.status == WorkflowExecutionStatus.RUNNING
         # Any run's batch: a FAILED batch ticket that `redrive` started again has none, and is
         # listed first (newest first), so the batch holding the customer's ticket went unsaid.
         entry.batch_id = entry.batch_id or (raw or {}).get("batch_id")

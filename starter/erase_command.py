@@ -22,6 +22,19 @@ def print_report(report: ErasureReport) -> None:
     for t in report.tickets:
         extra = f" and {len(t.children)} child workflow(s)" if t.children else ""
         out.print(f"  ticket {t.ticket_id}: {len(t.runs)} run(s){extra}")
+    if running := [t.ticket_id for t in report.tickets if t.running]:
+        # An agent call or a delivery already running is not stopped by the deletion: it goes
+        # on until its heartbeat or its timeout (2 minutes for an agent call by default, 45 s
+        # for a delivery attempt) and what it then writes outlives the erasure.
+        said = (
+            "was running: an agent call or a delivery already under way goes on until it "
+            "finds the ticket gone, and what it writes then (a stored payload, a ledger row) "
+            "stays: run this erase again in 3 minutes"
+            if report.erased
+            else "is running: erasing it terminates it"
+        )
+        for ticket_id in running:
+            out.print(render.line("  ", ("running", "yellow"), f" ticket {ticket_id} {said}"))
     out.print(f"  {report.workflow_executions} workflow execution(s) in Temporal")
     out.print(f"  {len(report.ledger_rows)} delivery ledger row(s)")
     out.print(f"  {report.stored_payloads} stored payload(s)")

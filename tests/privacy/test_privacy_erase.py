@@ -48,9 +48,13 @@ async def test_erasing_a_customer_removes_their_tickets_children_rows_and_payloa
         subject=sample["subject"], body=sample["body"], customer_id=CUSTOMER
     )
     kept_ticket = make_ticket(subject="Invoice copy", customer_id=OTHER_CUSTOMER)
+    # Urgent: it waits for a person, running, as it is erased.
+    waiting_ticket = make_ticket(
+        subject="Production is down", body="Outage for all users, urgent!", customer_id=CUSTOMER
+    )
     handles = [
         await start_ticket(stack.client, names.TICKETS_TASK_QUEUE, ticket)
-        for ticket in (complex_ticket, kept_ticket)
+        for ticket in (complex_ticket, kept_ticket, waiting_ticket)
     ]
     for handle in handles:  # both run side by side
         await wait_until(
@@ -77,7 +81,17 @@ async def test_erasing_a_customer_removes_their_tickets_children_rows_and_payloa
         tickets["completed"],
         tickets["failed"],
         complex_ticket.ticket_id,
+        waiting_ticket.ticket_id,
     }
+    # Which were running (a ticket waiting for a person): erasing terminates them, and what an
+    # activity already under way writes after is for a second erase (it was not said).
+    running = {
+        t["ticket_id"]: (await stack.client.get_workflow_handle(t["workflow_id"]).describe()).status
+        is WorkflowExecutionStatus.RUNNING
+        for t in plan["tickets"]
+    }
+    assert {t["ticket_id"]: t["running"] for t in plan["tickets"]} == running
+    assert running[waiting_ticket.ticket_id], running
     children = next(t for t in plan["tickets"] if t["ticket_id"] == complex_ticket.ticket_id)
     assert (
         f"{names.ticket_workflow_id(complex_ticket.ticket_id)}/resolution" in children["children"]
