@@ -107,6 +107,8 @@ DELIVERY_BUSY_ERROR: Final = "DeliveryBusy"
 # Error type of a delivery attempt that found another attempt sending the same answer right now
 # (its claim in the ledger still holds): retried, and the retry finds the answer sent.
 DELIVERY_IN_PROGRESS_ERROR: Final = "DeliveryInProgress"
+# A delivery whose ticket was erased while it ran (DeliveryLedger.fence): never retried.
+TICKET_ERASED_ERROR: Final = "TicketErased"
 # Error type of a delivery attempt with too little of its time left to send and record the
 # answer (it sent nothing): retried. No word from the destination, so no Retry-After to honour
 # and no reason to pause the channel's local attempts (DeliveryUnavailable's effects).

@@ -78,6 +78,9 @@ class ErasedTicket(BaseModel):
     # agent call or a delivery already running goes on until its heartbeat or timeout finds the
     # run gone, and what it then writes (a stored payload, a ledger row) outlives the erasure.
     running: bool = False
+    # Its runs' chains (their first run ids, as a delivery names its ticket's): fenced in the
+    # ledger before the deletion, so a delivery under way records no row after it.
+    chains: list[str] = Field(default_factory=list, exclude=True)
 
 
 class ErasureReport(BaseModel):
@@ -185,6 +188,9 @@ async def find_tickets(
         )
         entry.runs.append(execution.run_id)
         entry.running = entry.running or execution.status == WorkflowExecutionStatus.RUNNING
+        for chain in (execution.run_id, execution.raw_info.first_run_id):
+            if chain and chain not in entry.chains:
+                entry.chains.append(chain)
         # Any run's batch: a FAILED batch ticket that `redrive` started again has none, and is
         # listed first (newest first), so the batch holding the customer's ticket went unsaid.
         entry.batch_id = entry.batch_id or (raw or {}).get("batch_id")
@@ -285,12 +291,25 @@ async def erase_customer(
         for t in tickets
         if t.batch_id
     }
+    # Before the workflows go: a delivery already under way as its workflow is deleted goes on,
+    # and wrote its row (the answer, in plain text) after the rows below were deleted. Fenced,
+    # the ledger records none for these tickets any more. Without the fence nothing is deleted.
+    try:
+        await stores.ledger.fence([chain for t in tickets for chain in t.chains])
+    except store_failures() as err:
+        report.failed.append(
+            f"the delivery ledger did not answer ({err}): nothing was erased; run erase again "
+            "once it does"
+        )
+        return report
     interrupted = False
     try:
         asked = await _delete_workflows(client, tickets, report)
     except _Interrupted as stop:  # Ctrl-C while the server deleted them
         asked, interrupted = stop.asked, True
-    # After the workflows: no worker can write a payload or a delivery for them any more. Every
+    # After the workflows: no worker writes a delivery for them any more (fenced above; a
+    # payload an activity under way stores as it ends is gc-payloads' once its workflow is
+    # gone). Every
     # ticket whose deletion was asked goes now, also one the server had not finished deleting
     # or a Ctrl-C left waiting: the next run can no longer find it (its workflow is going), and
     # its row (the answer's text) and payloads stayed for good. A ticket whose deletion the

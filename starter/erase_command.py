@@ -23,13 +23,13 @@ def print_report(report: ErasureReport) -> None:
         extra = f" and {len(t.children)} child workflow(s)" if t.children else ""
         out.print(f"  ticket {t.ticket_id}: {len(t.runs)} run(s){extra}")
     if running := [t.ticket_id for t in report.tickets if t.running]:
-        # An agent call or a delivery already running is not stopped by the deletion: it goes
-        # on until its heartbeat or its timeout (2 minutes for an agent call by default, 45 s
-        # for a delivery attempt) and what it then writes outlives the erasure.
+        # Terminated as it was deleted; an activity already under way goes on until it finds
+        # the ticket gone. The ledger was fenced first (no answer recorded or sent); a result
+        # an agent call stores as it ends is gc-payloads' (its workflow is gone).
         said = (
-            "was running: an agent call or a delivery already under way goes on until it "
-            "finds the ticket gone, and what it writes then (a stored payload, a ledger row) "
-            "stays: run this erase again in 3 minutes"
+            "was running: its answer can no longer be recorded or sent, but an agent call "
+            "under way as it went may still store its result: `gc-payloads --yes` deletes it "
+            "(its workflow is gone)"
             if report.erased
             else "is running: erasing it terminates it"
         )

@@ -56,6 +56,7 @@ from activities.heartbeat import begin_attempt, heartbeating
 from shared import names
 from shared.delivery import idempotency_key, text_sha256
 from shared.stores.ledger import (
+    ChainErased,
     DeliveryLedger,
     LedgerEntry,
     NewDelivery,
@@ -136,14 +137,8 @@ class DeliveryActivities:
         async with self.local.admitted(self.config.method_for(request.channel)):
             return await self._deliver(request, deadline)
 
-    async def _deliver(
-        self, request: DeliveryRequest, deadline: float, claim_wait: float = 0
-    ) -> DeliveryReceipt:
-        """``deadline``: when the attempt's time is up (the event loop's clock); ``claim_wait``:
-        how long to wait for another attempt's claim (0 for the local first attempt, which
-        holds a workflow task slot while it runs)."""
-        digest = text_sha256(request.text)
-        entry, _ = await self.ledger.record(
+    async def _record(self, request: DeliveryRequest, digest: str) -> tuple[LedgerEntry, bool]:
+        return await self.ledger.record(
             NewDelivery(
                 ticket_id=request.ticket_id,
                 channel=request.channel,
@@ -158,6 +153,21 @@ class DeliveryActivities:
                 customer_email=request.customer_email,
             )
         )
+
+    async def _deliver(
+        self, request: DeliveryRequest, deadline: float, claim_wait: float = 0
+    ) -> DeliveryReceipt:
+        """``deadline``: when the attempt's time is up (the event loop's clock); ``claim_wait``:
+        how long to wait for another attempt's claim (0 for the local first attempt, which
+        holds a workflow task slot while it runs)."""
+        digest = text_sha256(request.text)
+        try:
+            entry, _ = await self._record(request, digest)
+        except ChainErased as err:
+            # Erased while this attempt ran (its workflow is gone): nothing to record or send.
+            raise ApplicationError(
+                str(err), type=names.TICKET_ERASED_ERROR, non_retryable=True
+            ) from None
         replaced_answer = answered_by_the_run_replaced(request.replaces, entry)
         if replaced_answer and uncertain(entry):
             # That run handed its answer over and could not tell whether it arrived.

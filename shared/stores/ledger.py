@@ -149,7 +149,27 @@ def answered_by_the_run_replaced(replaces: Collection[str], existing: LedgerEntr
     )
 
 
+class ChainErased(LookupError):
+    """The ticket this delivery is for was erased (``erase``): its answer is neither recorded
+    nor sent. An attempt already under way as the erasure ran ends here."""
+
+    def __init__(self, ticket_id: str) -> None:
+        super().__init__(
+            f"ticket {ticket_id} was erased (erase on request): its answer is neither recorded "
+            "nor sent"
+        )
+        self.ticket_id = ticket_id
+
+
 class DeliveryLedger(ABC):
+    @abstractmethod
+    async def fence(self, chains: Collection[str]) -> None:
+        """Before an erasure deletes tickets: no row is recorded from now on for these chains
+        (the erased tickets' runs' chains, their first run ids), ``record`` raises ChainErased.
+        A delivery already under way as its workflow was deleted went on and wrote its row (the
+        answer, in plain text) after the erasure had deleted the rows. The chains are random
+        ids, nothing of the customer's; kept for good (one row per erased chain)."""
+
     @abstractmethod
     async def record(self, delivery: NewDelivery) -> tuple[LedgerEntry, bool]:
         """The ticket's row: written now if there was none (True), else the one already there
@@ -158,7 +178,7 @@ class DeliveryLedger(ABC):
         in another namespace on the same database) is replaced by this decision (True) unless an
         attempt of that ticket is sending it right now (its claim holds): then it is returned as
         it is, for the caller to wait that send out. A row without a chain (recorded before
-        chains were) belongs to every chain."""
+        chains were) belongs to every chain. ChainErased for a chain ``fence`` was given."""
 
     @abstractmethod
     async def mark_sent(self, ticket_id: str, key: str | None = None) -> LedgerEntry:

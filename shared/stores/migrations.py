@@ -153,6 +153,19 @@ MIGRATIONS: Final = (
         ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS customer_email text;
         """,
     ),
+    Migration(
+        7,
+        "the chains of tickets erased on request",
+        """
+        -- DeliveryLedger.fence: a delivery already under way as its ticket was erased records
+        -- no row after (it wrote the answer, in plain text, once the erasure had deleted the
+        -- rows). Random ids only. Workers of earlier versions do not look. Safe to apply again.
+        CREATE TABLE IF NOT EXISTS erased_chains (
+            chain      text PRIMARY KEY,
+            erased_at  timestamptz NOT NULL DEFAULT now()
+        );
+        """,
+    ),
 )
 
 # Descriptions a version was released under before the one in MIGRATIONS: a database migrated

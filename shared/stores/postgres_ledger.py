@@ -13,6 +13,7 @@ from psycopg.rows import dict_row
 from shared.stores.ledger import (
     REFUSED_PREFIX,
     UNCERTAIN_PREFIX,
+    ChainErased,
     DeliveryLedger,
     LedgerEntry,
     NewDelivery,
@@ -61,17 +62,39 @@ class PostgresLedger(DeliveryLedger):
             await cursor.execute(sql.encode(), params)
             return await cursor.fetchone()
 
+    async def fence(self, chains: Collection[str]) -> None:
+        if not chains:
+            return
+        async with self.database.connection() as conn:
+            await conn.execute(
+                "INSERT INTO erased_chains (chain) SELECT unnest(%s::text[]) "
+                "ON CONFLICT (chain) DO NOTHING",
+                (sorted(set(chains)),),
+            )
+
+    async def _erased(self, chain: str | None) -> bool:
+        if chain is None:
+            return False
+        found = await self._one("SELECT 1 AS erased FROM erased_chains WHERE chain = %s", (chain,))
+        return found is not None
+
     async def record(self, delivery: NewDelivery) -> tuple[LedgerEntry, bool]:
         decision = (*delivery.decision(), delivery.chain)
+        # Inserted only while the chain is not fenced, in the same statement: an erasure's
+        # fence is either before it (refused) or after (the row is there for it to delete).
         inserted = await self._one(
             f"INSERT INTO deliveries (ticket_id, channel, customer_id, revision, body, "
             "text_sha256, idempotency_key, sent_via, chain, customer_email) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+            "SELECT %s::text, %s::text, %s::text, %s::integer, %s::text, %s::text, %s::text, "
+            "%s::text, %s::text, %s::text "
+            "WHERE NOT EXISTS (SELECT 1 FROM erased_chains WHERE chain = %s::text) "
             f"ON CONFLICT (ticket_id) DO NOTHING RETURNING {_COLUMNS}",
-            (delivery.ticket_id, *decision, delivery.address()),
+            (delivery.ticket_id, *decision, delivery.address(), delivery.chain),
         )
         if inserted is not None:
             return _entry(inserted), True
+        if await self._erased(delivery.chain):
+            raise ChainErased(delivery.ticket_id)
         existing = await self.get(delivery.ticket_id)
         if existing is None:  # only if someone deleted the row in between
             raise LookupError(f"the ledger lost the delivery of ticket {delivery.ticket_id}")
@@ -90,6 +113,7 @@ class PostgresLedger(DeliveryLedger):
             "claimed_by = NULL, claimed_until = NULL, sends = 0, refusals = 0, "
             "customer_email = %s "
             "WHERE ticket_id = %s AND chain = %s "
+            "AND NOT EXISTS (SELECT 1 FROM erased_chains WHERE chain = %s::text) "
             "AND (sent_at IS NOT NULL OR claimed_until IS NULL OR claimed_until <= now()) "
             # answered_by_the_run_replaced: sent, uncertain, or a send begun (send_begun)
             "AND NOT (%s AND (sent_at IS NOT NULL OR sends > refusals OR attempts > refusals "
@@ -100,6 +124,7 @@ class PostgresLedger(DeliveryLedger):
                 delivery.address(),
                 delivery.ticket_id,
                 existing.chain,
+                delivery.chain,
                 existing.chain in delivery.replaces,
                 len(UNCERTAIN_PREFIX),
                 UNCERTAIN_PREFIX,

@@ -28,6 +28,7 @@ from shared.private_files import PRIVATE_FILE_MODE, owner_only, private_dir
 from shared.stores.ledger import (
     REFUSED_PREFIX,
     UNCERTAIN_PREFIX,
+    ChainErased,
     DeliveryLedger,
     LedgerEntry,
     NewDelivery,
@@ -191,8 +192,26 @@ class SqliteLedger(DeliveryLedger):
     def describe(self) -> str:
         return f"SQLite file {self.path}"
 
+    async def fence(self, chains: Collection[str]) -> None:
+        def put(conn: sqlite3.Connection) -> None:
+            conn.executemany(
+                "INSERT OR IGNORE INTO erased_chains (chain, erased_at) VALUES (?, ?)",
+                [(chain, _now()) for chain in sorted(set(chains))],
+            )
+
+        await self._atomically(put)
+
     async def record(self, delivery: NewDelivery) -> tuple[LedgerEntry, bool]:
         def decide(conn: sqlite3.Connection) -> tuple[LedgerEntry, bool]:
+            # In the write transaction: an erasure's fence is either before (refused) or after
+            # (the row is there for the erasure to delete).
+            if (
+                delivery.chain is not None
+                and conn.execute(
+                    "SELECT 1 FROM erased_chains WHERE chain = ?", (delivery.chain,)
+                ).fetchone()
+            ):
+                raise ChainErased(delivery.ticket_id)
             decision = delivery.decision()
             inserted = conn.execute(
                 f"INSERT OR IGNORE INTO deliveries ({_COLUMNS}, customer_email) "

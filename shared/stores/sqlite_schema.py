@@ -60,7 +60,13 @@ _V5_COUNTS = (
 # Version 6: the address the answer is for (a web form's ticket has no customer id), so erasure
 # by address finds the row after the ticket's workflow is gone. NULL on older rows.
 _V6_EMAIL = "ALTER TABLE deliveries ADD COLUMN customer_email TEXT"
-SCHEMA_VERSION: Final = 6
+# Version 7: the chains of tickets erased on request (DeliveryLedger.fence): a delivery already
+# under way as its ticket was erased records no row after (it wrote the answer, in plain text,
+# once the erasure had deleted the rows). Random ids only. Safe to apply again.
+_V7_ERASED = (
+    "CREATE TABLE IF NOT EXISTS erased_chains (chain TEXT PRIMARY KEY, erased_at TEXT NOT NULL)"
+)
+SCHEMA_VERSION: Final = 7
 
 
 def migrate(conn: sqlite3.Connection) -> None:
@@ -94,6 +100,8 @@ def migrate(conn: sqlite3.Connection) -> None:
             conn.execute(_V5_COUNTS)
         if version < 6 and "customer_email" not in columns:
             conn.execute(_V6_EMAIL)
+        if version < 7:
+            conn.execute(_V7_ERASED)
         if version < SCHEMA_VERSION:
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")

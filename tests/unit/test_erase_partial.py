@@ -11,8 +11,10 @@ from typing import Any
 
 import psycopg
 import pytest
+from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
+from shared.stores.errors import StoreUnavailable
 from starter.erase import (
     Customer,
     ErasedTicket,
@@ -87,9 +89,16 @@ class FakeStores:
         self.by_customer: list[str] = []
         self.answers: list[str] = []
         self.payloads = SimpleNamespace(erase_owned_by=self._erase_payloads)
+        self.fenced: list[str] = []
         self.ledger = SimpleNamespace(
-            delete=self._delete, delete_answer=self._delete_answer, clear_erased=self._clear
+            delete=self._delete,
+            delete_answer=self._delete_answer,
+            clear_erased=self._clear,
+            fence=self._fence,
         )
+
+    async def _fence(self, chains: list[str]) -> None:
+        self.fenced += chains
 
     async def _erase_payloads(self, workflow_id: str, namespace: str) -> int:
         if namespace == "default":  # (its replayers' copies are asked for too: same ticket)
@@ -303,7 +312,15 @@ async def test_a_ticket_s_batch_is_found_whichever_of_its_runs_is_listed_first(
 ) -> None:
     # `redrive` starts a FAILED batch ticket again without its batch: that newer run is listed
     # first, and the batch holding the customer's ticket went unreported.
-    runs = [SimpleNamespace(id="ticket-T-1", run_id=r) for r in ("r-new", "r-old")]
+    runs = [
+        SimpleNamespace(
+            id="ticket-T-1",
+            run_id=r,
+            status=WorkflowExecutionStatus.COMPLETED,
+            raw_info=SimpleNamespace(first_run_id=r),
+        )
+        for r in ("r-new", "r-old")
+    ]
     inputs = {
         "r-new": {"ticket": {"ticket_id": "T-1", "customer_id": "C-1"}},
         "r-old": {"ticket": {"ticket_id": "T-1", "customer_id": "C-1"}, "batch_id": "batch-1"},
@@ -326,6 +343,7 @@ async def test_a_ticket_s_batch_is_found_whichever_of_its_runs_is_listed_first(
     [found], scanned, _ = await find_tickets(client, Customer(customer_id="C-1"))  # type: ignore[arg-type]
 
     assert (found.batch_id, found.runs, scanned) == ("batch-1", ["r-new", "r-old"], 2)
+    assert (found.chains, found.running) == (["r-new", "r-old"], False)
 
 
 class FailingStores(FakeStores):
@@ -376,3 +394,42 @@ async def test_a_driver_error_after_the_deletions_is_reported_and_the_rest_go_on
     assert stores.payloads_erased == ["ticket-T-2"]
     assert stores.answers == ["T-1", "T-2"] and report.ledger_rows == ["T-1", "T-2"]
     assert "write-ahead log" in report.failed[-1]
+
+
+async def test_the_ledger_is_fenced_before_any_deletion_and_a_fence_refused_stops_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A delivery under way as its ticket was deleted wrote its row after the rows were deleted.
+    tickets = [ticket(1)]
+    tickets[0].chains = ["run-1", "first-run-1"]
+    finds(monkeypatch, tickets)
+    server, stores = FakeServer(refused="none"), FakeStores()
+    deleting = server._delete
+
+    async def delete_after_the_fence(request: Any) -> None:
+        assert stores.fenced == ["run-1", "first-run-1"], "deleted before the fence"
+        await deleting(request)
+
+    server.workflow_service = SimpleNamespace(delete_workflow_execution=delete_after_the_fence)
+    report = await erase_customer(
+        server,  # type: ignore[arg-type]
+        stores,  # type: ignore[arg-type]
+        Customer(customer_id="C-1"),
+        really=True,
+    )
+    assert server.deleted == {("ticket-T-1", "run-1")} and not report.failed
+
+    # The ledger down: nothing is deleted, and the command says so.
+    async def refusing(chains: list[str]) -> None:
+        raise StoreUnavailable("the delivery ledger is unavailable")
+
+    server, stores = FakeServer(refused="none"), FakeStores()
+    stores.ledger.fence = refusing
+    report = await erase_customer(
+        server,  # type: ignore[arg-type]
+        stores,  # type: ignore[arg-type]
+        Customer(customer_id="C-1"),
+        really=True,
+    )
+    assert server.deleted == set() and stores.payloads_erased == [] and stores.answers == []
+    assert report.failed and "nothing was erased" in report.failed[0]

@@ -1,6 +1,7 @@
 """`erase` says which of the customer's tickets were running: the deletion terminates them, but an
-agent call or a delivery already under way goes on until it finds the ticket gone, and what it
-writes then outlives the erasure (it said nothing, and such a ledger row stayed)."""
+agent call already under way goes on until it finds the ticket gone, and a result it stores then
+outlives the erasure until `gc-payloads` (the ledger is fenced:
+tests/stores/test_ledger_fence.py)."""
 
 import pytest
 
@@ -24,7 +25,7 @@ def report(*, erased: bool) -> ErasureReport:
     ("erased", "said"),
     [
         (False, "running ticket T-2 is running: erasing it terminates it"),
-        (True, "running ticket T-2 was running: an agent call or a delivery already under way"),
+        (True, "running ticket T-2 was running: its answer can no longer be recorded or sent"),
     ],
 )
 def test_a_running_ticket_is_named_and_the_second_erase_asked_for(
@@ -34,4 +35,4 @@ def test_a_running_ticket_is_named_and_the_second_erase_asked_for(
     out = " ".join(capsys.readouterr().out.split())
     assert said in out
     assert "ticket T-1 is running" not in out and "ticket T-1 was running" not in out
-    assert ("run this erase again in 3 minutes" in out) is erased
+    assert ("`gc-payloads --yes` deletes it" in out) is erased
