@@ -102,7 +102,11 @@ class ErasureReport(BaseModel):
     failed: list[str] = Field(default_factory=list)
 
 
-async def _ticket_input(client: Client, workflow_id: str, run_id: str) -> dict[str, Any]:
+async def _ticket_input(
+    client: Client, workflow_id: str, run_id: str
+) -> tuple[dict[str, Any], str]:
+    """The run's input, and its chain: the first run id its start event names, which is what
+    its deliveries name (a reset run's is the original run's; a listing leaves it empty)."""
     response = await client.workflow_service.get_workflow_execution_history(
         GetWorkflowExecutionHistoryRequest(
             namespace=client.namespace,
@@ -111,10 +115,11 @@ async def _ticket_input(client: Client, workflow_id: str, run_id: str) -> dict[s
         )
     )
     started = response.history.events[0].workflow_execution_started_event_attributes
+    chain = started.first_execution_run_id or run_id
     if not started.input.payloads:
-        return {}
+        return {}, chain
     [raw] = await client.data_converter.decode(started.input.payloads, [dict[str, Any]])
-    return raw if isinstance(raw, dict) else {}
+    return (raw if isinstance(raw, dict) else {}), chain
 
 
 async def _child_runs(
@@ -157,7 +162,7 @@ async def find_tickets(
     gate = asyncio.Semaphore(READ_CONCURRENCY)
     unreadable: list[str] = []
 
-    async def read(workflow_id: str, run_id: str) -> dict[str, Any] | None:
+    async def read(workflow_id: str, run_id: str) -> tuple[dict[str, Any], str] | None:
         async with gate:
             try:
                 return await _ticket_input(client, workflow_id, run_id)
@@ -171,7 +176,8 @@ async def find_tickets(
 
     inputs = await asyncio.gather(*(read(e.id, e.run_id) for e in executions))
     tickets: dict[str, ErasedTicket] = {}
-    for execution, raw in zip(executions, inputs, strict=True):
+    for execution, read_in in zip(executions, inputs, strict=True):
+        raw, chain = read_in if read_in is not None else (None, execution.run_id)
         ticket = (raw or {}).get("ticket") or {}
         # Compared stripped: `erase` strips what it is given, a ticket keeps its id as sent.
         if not isinstance(ticket, dict) or not customer.owns(ticket):
@@ -188,9 +194,9 @@ async def find_tickets(
         )
         entry.runs.append(execution.run_id)
         entry.running = entry.running or execution.status == WorkflowExecutionStatus.RUNNING
-        for chain in (execution.run_id, execution.raw_info.first_run_id):
-            if chain and chain not in entry.chains:
-                entry.chains.append(chain)
+        for fenced in (execution.run_id, chain):
+            if fenced not in entry.chains:
+                entry.chains.append(fenced)
         # Any run's batch: a FAILED batch ticket that `redrive` started again has none, and is
         # listed first (newest first), so the batch holding the customer's ticket went unsaid.
         entry.batch_id = entry.batch_id or (raw or {}).get("batch_id")
@@ -404,7 +410,10 @@ async def _delete_workflows(
                 report.workflow_executions += await _delete_execution(client, workflow_id, run_id)
                 own_sent = own_sent or workflow_id == ticket.workflow_id
         except RPCError as err:
-            report.failed.append(f"{ticket.workflow_id}: not deleted: {err.message}")
+            report.failed.append(
+                f"{ticket.workflow_id}: not deleted: {err.message} (fenced already: it records "
+                "no answer any more)"
+            )
             continue
         except asyncio.CancelledError:
             # Ctrl-C while the deletions went out: the tickets asked so far (and this one, once

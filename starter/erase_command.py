@@ -27,9 +27,9 @@ def print_report(report: ErasureReport) -> None:
         # the ticket gone. The ledger was fenced first (no answer recorded or sent); a result
         # an agent call stores as it ends is gc-payloads' (its workflow is gone).
         said = (
-            "was running: its answer can no longer be recorded or sent, but an agent call "
-            "under way as it went may still store its result: `gc-payloads --yes` deletes it "
-            "(its workflow is gone)"
+            "was running: it records no answer any more (a send already begun may still go "
+            "out), but an agent call under way as it went may still store its result: "
+            "`gc-payloads --yes` deletes it (its workflow is gone)"
             if report.erased
             else "is running: erasing it terminates it"
         )

@@ -309,9 +309,14 @@ class SwarmWorkflow:
         Data of the next run's input only, no command: a run replayed continues as new as it
         did, whichever state it carries."""
         first_left = state.next_chunk * state.settings.chunk_size
-        # An item's id as its model reads it (a string, as given): a key that may match an
+        # An item's id as its model reads it (a string, as given; an invalid item's id may be
+        # anything, a list too, and is never looked up in ``kept``): a key that may match an
         # item left stays.
-        ids_left = {raw.get("item_id") for raw in self._raw[first_left:] if isinstance(raw, dict)}
+        ids_left = {
+            item_id
+            for raw in self._raw[first_left:]
+            if isinstance(raw, dict) and isinstance(item_id := raw.get("item_id"), str)
+        }
         done = {item_id for item_id in kept if item_id not in ids_left}
         if not done:
             return

@@ -164,6 +164,28 @@ MIGRATIONS: Final = (
             chain      text PRIMARY KEY,
             erased_at  timestamptz NOT NULL DEFAULT now()
         );
+        -- Every record reads it: a role granted on `deliveries` (a least-privilege worker's,
+        -- granted ON ALL TABLES before this table existed) gets the same on it, or every
+        -- delivery of such a worker failed "permission denied" from this version on.
+        DO $grants$
+        DECLARE
+            g record;
+        BEGIN
+            FOR g IN
+                SELECT DISTINCT grantee, privilege_type
+                FROM information_schema.role_table_grants
+                WHERE table_schema = current_schema() AND table_name = 'deliveries'
+                    AND privilege_type IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE')
+                    AND grantee <> current_user
+            LOOP
+                IF g.grantee = 'PUBLIC' THEN
+                    EXECUTE format('GRANT %s ON erased_chains TO PUBLIC', g.privilege_type);
+                ELSE
+                    EXECUTE format('GRANT %s ON erased_chains TO %I', g.privilege_type, g.grantee);
+                END IF;
+            END LOOP;
+        END
+        $grants$;
         """,
     ),
 )

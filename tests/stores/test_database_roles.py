@@ -53,6 +53,40 @@ async def test_a_role_that_may_only_use_the_tables_works_once_they_are_current(
         await limited.close()
 
 
+async def test_a_role_granted_the_tables_before_the_fence_table_gets_it_with_the_migration(
+    postgres: PostgresServer,
+) -> None:
+    # Every record reads erased_chains (migration 7): a worker role granted ON ALL TABLES before
+    # it existed failed every delivery with "permission denied" once a privileged worker had
+    # migrated. Set back to version 6 here (the table and its version row dropped), granted,
+    # then migrated to 7 by the owner.
+    url = postgres.create_database("fenced")
+    owner = PostgresDatabase(url)
+    await owner.ready()
+    await owner.close()
+    name = url.rsplit("/", 1)[1]
+    role = f"user_{name[-10:]}"
+    with psycopg.connect(postgres.url(name), autocommit=True) as conn:
+        conn.execute("DROP TABLE erased_chains")
+        conn.execute(f"DELETE FROM {VERSION_TABLE} WHERE version = 7".encode())
+        conn.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'a-user-password'".encode())
+        grant = f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}"
+        conn.execute(grant.encode())
+    owner = PostgresDatabase(url)
+    await owner.ready()  # migrates to 7
+    await owner.close()
+    limited = PostgresDatabase(
+        f"postgresql://{role}:a-user-password@127.0.0.1:{postgres.port}/{name}"
+    )
+    try:
+        ledger = PostgresLedger(limited)
+        await ledger.record(delivery("T-ROLE", chain="run-1"))
+        await ledger.fence(["run-2"])  # erase under the same role
+        assert await ledger.get("T-ROLE") is not None
+    finally:
+        await limited.close()
+
+
 async def test_a_converters_own_store_runs_no_ddl_and_says_the_schema_is_behind(
     postgres: PostgresServer, tmp_path: Path
 ) -> None:

@@ -24,6 +24,12 @@ from starter.erase import (
     find_tickets,
 )
 
+# What a deletion the server refused says (the ledger is fenced before: docs/privacy.md).
+REFUSED = (
+    "ticket-T-2: not deleted: the server is unavailable (fenced already: it records no answer "
+    "any more)"
+)
+
 
 class FakeServer:
     """A fake of the two calls erase makes per run: delete (refused for ``refused``) and
@@ -63,7 +69,7 @@ async def test_a_ticket_the_server_will_not_delete_is_named_and_the_others_go() 
     gone = await _delete_workflows(server, tickets, report)  # type: ignore[arg-type]
 
     assert [t.ticket_id for t in gone] == ["T-1", "T-3"]
-    assert report.failed == ["ticket-T-2: not deleted: the server is unavailable"]
+    assert report.failed == [REFUSED]
     assert report.workflow_executions == 2
 
 
@@ -132,7 +138,7 @@ async def test_the_refused_ticket_keeps_its_payloads_and_rows_for_the_next_run(
         really=True,
     )
 
-    assert report.failed == ["ticket-T-2: not deleted: the server is unavailable"]
+    assert report.failed == [REFUSED]
     assert stores.payloads_erased == ["ticket-T-1"] and stores.answers == ["T-1"]
     assert stores.by_customer == []  # rows by customer wait for the run that erases them all
     assert report.ledger_rows == ["T-1"]
@@ -206,7 +212,7 @@ async def test_a_child_the_server_will_not_delete_keeps_its_ticket_findable() ->
 
     assert [t.ticket_id for t in gone] == ["T-1"]
     assert ("ticket-T-2", "run-2") not in server.deleted
-    assert report.failed == ["ticket-T-2: not deleted: the server is unavailable"]
+    assert report.failed == [REFUSED]
 
 
 class InterruptedFake(FakeServer):
@@ -317,7 +323,6 @@ async def test_a_ticket_s_batch_is_found_whichever_of_its_runs_is_listed_first(
             id="ticket-T-1",
             run_id=r,
             status=WorkflowExecutionStatus.COMPLETED,
-            raw_info=SimpleNamespace(first_run_id=r),
         )
         for r in ("r-new", "r-old")
     ]
@@ -330,8 +335,9 @@ async def test_a_ticket_s_batch_is_found_whichever_of_its_runs_is_listed_first(
         for run in runs:
             yield run
 
-    async def ticket_input(client: Any, workflow_id: str, run_id: str) -> dict[str, Any]:
-        return inputs[run_id]
+    async def ticket_input(client: Any, workflow_id: str, run_id: str) -> tuple[dict, str]:
+        # r-new was reset from r-old: its deliveries name r-old's chain.
+        return inputs[run_id], "r-old"
 
     async def no_children(client: Any, workflow_id: str, run_ids: Any) -> list[Any]:
         return []

@@ -25,7 +25,7 @@ def report(*, erased: bool) -> ErasureReport:
     ("erased", "said"),
     [
         (False, "running ticket T-2 is running: erasing it terminates it"),
-        (True, "running ticket T-2 was running: its answer can no longer be recorded or sent"),
+        (True, "running ticket T-2 was running: it records no answer any more"),
     ],
 )
 def test_a_running_ticket_is_named_and_the_second_erase_asked_for(
