@@ -3,9 +3,11 @@ A token with the read role may (review and admin include it; an intake token doe
 helpdesk token must not expose every customer's text)."""
 
 import asyncio
+from enum import StrEnum
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
+from pydantic import BeforeValidator
 
 from api.accounts import Account
 from api.customer_message import InputUnreadable, customer_ticket
@@ -62,6 +64,20 @@ async def get_ticket(ticket_id: TicketIdPath, _: Reader, connection: Temporal) -
     )
 
 
+def any_case(enum: type[StrEnum]) -> BeforeValidator:
+    """A filter's value in any case and with spaces around it (`state=awaiting_review`,
+    `category=billing`), as the CLI reads them; the schema still lists the values as written,
+    and anything else is a 422 naming them."""
+    by_fold = {member.value.casefold(): member.value for member in enum}
+
+    def read(value: object) -> object:
+        if isinstance(value, str):
+            return by_fold.get(value.strip().casefold(), value)
+        return value
+
+    return BeforeValidator(read)
+
+
 @router.get(
     "/tickets",
     response_model=TicketPage,
@@ -83,9 +99,9 @@ async def list_tickets(
     request: Request,
     _: Reader,
     connection: Temporal,
-    state: ListedState | None = None,
-    category: Category | None = None,
-    priority: Priority | None = None,
+    state: Annotated[ListedState | None, any_case(ListedState)] = None,
+    category: Annotated[Category | None, any_case(Category)] = None,
+    priority: Annotated[Priority | None, any_case(Priority)] = None,
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
     page_token: Annotated[str | None, Query(max_length=MAX_PAGE_TOKEN_CHARS)] = None,
 ) -> TicketPage:
