@@ -27,24 +27,34 @@ def _version_table(url: str) -> object:
     return row[0] if row else None
 
 
+async def migrated(url: str) -> None:
+    owner = PostgresDatabase(url)
+    await owner.ready()
+    await owner.close()
+
+
+def granted_role(postgres: PostgresServer, url: str, *before: str) -> PostgresDatabase:
+    """A role that may use every table there now (``before``: statements run as the owner
+    first), and a connection as it."""
+    name = url.rsplit("/", 1)[1]
+    role = f"user_{name[-10:]}"
+    with psycopg.connect(postgres.url(name), autocommit=True) as conn:
+        for statement in before:
+            conn.execute(statement.encode())
+        conn.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'a-user-password'".encode())
+        grant = f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}"
+        conn.execute(grant.encode())
+    return PostgresDatabase(f"postgresql://{role}:a-user-password@127.0.0.1:{postgres.port}/{name}")
+
+
 async def test_a_role_that_may_only_use_the_tables_works_once_they_are_current(
     postgres: PostgresServer,
 ) -> None:
     # Every process ran CREATE TABLE IF NOT EXISTS on its first use, which needs CREATE on the
     # schema: a role granted the tables alone could not even read a payload.
     url = postgres.create_database("granted")
-    owner = PostgresDatabase(url)
-    await owner.ready()
-    await owner.close()
-    name = url.rsplit("/", 1)[1]
-    role = f"user_{name[-10:]}"
-    with psycopg.connect(postgres.url(name), autocommit=True) as conn:
-        conn.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'a-user-password'".encode())
-        grant = f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}"
-        conn.execute(grant.encode())
-    limited = PostgresDatabase(
-        f"postgresql://{role}:a-user-password@127.0.0.1:{postgres.port}/{name}"
-    )
+    await migrated(url)
+    limited = granted_role(postgres, url)
     try:
         ledger = PostgresLedger(limited)
         await ledger.record(delivery("T-ROLE"))
@@ -61,23 +71,14 @@ async def test_a_role_granted_the_tables_before_the_fence_table_gets_it_with_the
     # migrated. Set back to version 6 here (the table and its version row dropped), granted,
     # then migrated to 7 by the owner.
     url = postgres.create_database("fenced")
-    owner = PostgresDatabase(url)
-    await owner.ready()
-    await owner.close()
-    name = url.rsplit("/", 1)[1]
-    role = f"user_{name[-10:]}"
-    with psycopg.connect(postgres.url(name), autocommit=True) as conn:
-        conn.execute("DROP TABLE erased_chains")
-        conn.execute(f"DELETE FROM {VERSION_TABLE} WHERE version = 7".encode())
-        conn.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'a-user-password'".encode())
-        grant = f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}"
-        conn.execute(grant.encode())
-    owner = PostgresDatabase(url)
-    await owner.ready()  # migrates to 7
-    await owner.close()
-    limited = PostgresDatabase(
-        f"postgresql://{role}:a-user-password@127.0.0.1:{postgres.port}/{name}"
+    await migrated(url)
+    limited = granted_role(
+        postgres,
+        url,
+        "DROP TABLE erased_chains",
+        f"DELETE FROM {VERSION_TABLE} WHERE version = 7",
     )
+    await migrated(url)  # to 7, by the owner
     try:
         ledger = PostgresLedger(limited)
         await ledger.record(delivery("T-ROLE", chain="run-1"))
