@@ -1,9 +1,10 @@
 """How `status` prints one ticket: its state, SLA deadline, draft, findings, reviews, delivery,
 failure, the calls a running one waits on, its transitions and its usage."""
 
+import math
 import textwrap
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 from rich.table import Table
 
@@ -27,6 +28,29 @@ def review_command_line(view: TicketView, began: datetime) -> str:
     shown.append(f"--waiting-since {began.isoformat()}")
     actions = "--approve, --edit FILE, --rework NOTE or --reject REASON"
     return " ".join(shown) + f" with {actions}"
+
+
+# What `redrive` does for a ticket at rest in each state it takes, as `status` suggests it.
+REDRIVE_WHAT = {
+    TicketState.FAILED: "once the cause is fixed, starts it again from its input",
+    TicketState.DELIVERY_FAILED: "once the channel is fixed, sends its recorded answer again",
+    TicketState.UNANSWERED: "starts it again from its input, to wait for review with a new draft",
+}
+
+
+def redrive_line(view: TicketView, now: datetime) -> str | None:
+    """The `redrive` that takes this ticket, for a state it redrives: its window reaches back to
+    when the ticket closed (the default 24 h missed older ones). It acts on every ticket of that
+    state in the window, and only says what it would do without --yes."""
+    what = REDRIVE_WHAT.get(view.state)
+    if what is None or not view.transitions:
+        return None
+    hours = max(1, math.ceil((now - view.transitions[-1].at).total_seconds() / 3600) + 1)
+    since = f"{hours}h" if hours <= 48 else f"{math.ceil(hours / 24)}d"
+    return (
+        f"python -m starter redrive --state {view.state} --since {since} ({what}; it takes "
+        "every such ticket closed since then, and without --yes only says what it would do)"
+    )
 
 
 def print_status(
@@ -92,6 +116,8 @@ def print_status(
         )
     if view.failure:
         out.print(line(("Failure", "red"), f"    {view.failure}"))
+    if not shown_other and (next_step := redrive_line(view, datetime.now(UTC))) is not None:
+        out.print(f"Next       {next_step}", soft_wrap=True)
     for call in pending:
         waiting, trouble = describe_call(call)
         out.print(line(("Waiting", "yellow") if trouble else "Waiting", f"    {waiting}"))
