@@ -45,11 +45,14 @@ TEST_WORKERS ?= 2
 # The Debian packages the tests use (PostgreSQL, Prometheus, Chromium, docker-compose): installed
 # when missing and root, otherwise named at once (.ci/system-packages).
 # Then the tests marked `solo` (a wall-clock limit that the other processes' load would break),
-# alone; exit code 5 is "none of them selected" (TEST_ARGS naming other tests).
+# alone, from the files that hold them (collecting the whole suite again took 14 of its 16 s;
+# tests/unit/test_solo_files.py keeps SOLO_FILES whole); exit code 5 is "none of them
+# selected" (TEST_ARGS naming other tests).
+SOLO_FILES := tests/workflow/test_swarm_large.py
 test: $(STAMP)
 	@bash .ci/system-packages
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not solo" $(TEST_ARGS)
-	$(BIN)/python -m pytest -m solo $(TEST_ARGS) || [ $$? -eq 5 ]
+	$(BIN)/python -m pytest -m solo $(or $(TEST_ARGS),$(SOLO_FILES)) || [ $$? -eq 5 ]
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
