@@ -50,6 +50,16 @@ async def progress(handle: WorkflowHandle[Any, Any]) -> OrchestratorProgress:
     return await handle.query(names.PROGRESS_QUERY, result_type=OrchestratorProgress)
 
 
+async def fast_done_slow_running(handle: WorkflowHandle[Any, Any]) -> None:
+    """Until the sub-task "fast" has its outcome while "slow" alone still runs."""
+
+    async def check() -> bool:
+        now = await progress(handle)
+        return "fast" in {o.id for o in now.outcomes} and now.running == ["slow"]
+
+    await wait_until(check, what="the fast sub-task to finish while the slow one runs")
+
+
 @pytest.mark.usefixtures("replay_check")
 async def test_a_diamond_runs_both_middle_branches_at_once_and_joins_their_outputs(
     ts_env: WorkflowEnvironment, task_queue: str
@@ -330,11 +340,7 @@ async def test_a_sub_task_cancelled_on_its_own_fails_it_and_the_run_completes(
     async with running(workers(dev_env.client, task_queue, agents)):
         handle = await start(dev_env.client, task_queue)
 
-        async def fast_done_slow_running() -> bool:
-            now = await progress(handle)
-            return "fast" in {o.id for o in now.outcomes} and now.running == ["slow"]
-
-        await wait_until(fast_done_slow_running, what="the fast branch to finish")
+        await fast_done_slow_running(handle)
         await dev_env.client.get_workflow_handle(f"{handle.id}/1-researcher").cancel()
         hold.set()
         result = await handle.result()

@@ -11,9 +11,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from starter.plan_spend import spent_by_run, spent_words
 from tests.support.fake_fanout import FakeOrchestrationAgents, plan, task
-from tests.support.temporal import wait_until
 from tests.support.workers import running
-from tests.workflow.test_orchestrator import progress, start, workers
+from tests.workflow.test_orchestrator import fast_done_slow_running, start, workers
 
 
 @pytest.mark.usefixtures("replay_check")
@@ -26,11 +25,7 @@ async def test_a_cancelled_plan_run_s_spend_is_its_own_calls_and_its_sub_tasks(
     async with running(workers(dev_env.client, task_queue, agents)):
         handle = await start(dev_env.client, task_queue)
 
-        async def fast_done_slow_running() -> bool:
-            now = await progress(handle)
-            return "fast" in {o.id for o in now.outcomes} and now.running == ["slow"]
-
-        await wait_until(fast_done_slow_running, what="the fast sub-task to finish")
+        await fast_done_slow_running(handle)
         await handle.cancel()
         with pytest.raises(WorkflowFailureError) as ended:
             await handle.result()
