@@ -7,12 +7,8 @@ What goes: every ticket workflow whose input names the customer (all its runs), 
 (``<ticket workflow id>/resolution`` and that plan's sub-tasks), their stored payloads, and the
 customer's rows in the delivery ledger. Without ``--yes`` it only reports what would go.
 
-Finding the tickets: the customer id is customer data, so it is not a search attribute (search
-attributes are stored and indexed in plain text). The command reads the input of every ticket
-workflow visibility lists, decrypting it with the key ring, and compares. That is one small
-history read per ticket (16 at a time); docs/privacy.md says why this beat a keyed-hash search
-attribute. A ticket whose input cannot be read (a key missing from the ring) is reported, so a
-search that could not be complete never looks complete.
+Finding the tickets (reading each ticket workflow's input: the customer id is no search
+attribute) is starter/erase_find.py's.
 
 A batch workflow's input holds the tickets of many customers: it is reported, not deleted. A
 running batch that has yet to start a ticket of the customer would start it after the erasure:
@@ -20,67 +16,28 @@ it is reported too, and the erasure fails until the batch is cancelled or has en
 """
 
 import asyncio
-from typing import Any, Final
+from typing import Final
 
 from pydantic import BaseModel, Field
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import (
     DeleteWorkflowExecutionRequest,
-    GetWorkflowExecutionHistoryRequest,
 )
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from shared import names
 from shared.stores.errors import store_failures
 from shared.stores.factory import Stores
 from starter.erase_batch_results import held_by_batch, referred_to, release_from_batch
+from starter.erase_find import Customer, ErasedTicket, find_tickets
 from starter.erase_pending import pending_in_batches
 from starter.errors import CliError
 from starter.gc_payloads import REPLAYER_NAMESPACE
 
-READ_CONCURRENCY: Final = 16
+__all__ = ["Customer", "ErasedTicket", "ErasureReport", "erase_customer", "find_tickets"]
+
 # Deletion is asynchronous on the server; this long for every execution to be gone.
 DELETION_TIMEOUT_SECONDS: Final = 60.0
-
-
-class Customer(BaseModel):
-    """Whose data goes: a customer id (compared stripped, as given) or an e-mail address
-    (compared without regard to case, against the ticket's e-mail and its customer id)."""
-
-    customer_id: str | None = None
-    email: str | None = None
-
-    def named(self) -> str:
-        return f"customer {self.customer_id}" if self.customer_id else f"address {self.email}"
-
-    def owns(self, ticket: dict[str, Any]) -> bool:
-        customer_id = str(ticket.get("customer_id") or "").strip()
-        if self.customer_id is not None:
-            return customer_id == self.customer_id
-        address = str(ticket.get("customer_email") or "").strip().casefold()
-        return self.email is not None and self.email in (address, customer_id.casefold())
-
-
-class ErasedTicket(BaseModel):
-    ticket_id: str
-    workflow_id: str
-    runs: list[str]
-    children: list[str] = Field(default_factory=list)
-    batch_id: str | None = None
-    # (workflow id, run id) of every child run this customer's ticket runs started: only those
-    # are deleted (another ticket may have taken the id since and started its own).
-    child_runs: list[tuple[str, str]] = Field(default_factory=list, exclude=True)
-    # The ticket's customer id as its input holds it (None for none): a ledger row from before
-    # chains were kept is this ticket's only when it holds the same.
-    customer_id: str | None = Field(default=None, exclude=True)
-    # A run of it was running when found: the server terminates it as it deletes it, but an
-    # agent call or a delivery already running goes on until its heartbeat or timeout finds the
-    # run gone, and what it then writes (a stored payload, a ledger row) outlives the erasure.
-    running: bool = False
-    # Its runs' chains (their first run ids, as a delivery names its ticket's): fenced in the
-    # ledger before the deletion, so a delivery under way records no row after it.
-    chains: list[str] = Field(default_factory=list, exclude=True)
 
 
 class ErasureReport(BaseModel):
@@ -100,110 +57,6 @@ class ErasureReport(BaseModel):
     # Tickets whose workflows could not all be deleted (workflow id: why): kept whole (their
     # payloads and ledger row too), for the next run to find.
     failed: list[str] = Field(default_factory=list)
-
-
-async def _ticket_input(
-    client: Client, workflow_id: str, run_id: str
-) -> tuple[dict[str, Any], str]:
-    """The run's input, and its chain: the first run id its start event names, which is what
-    its deliveries name (a reset run's is the original run's; a listing leaves it empty)."""
-    response = await client.workflow_service.get_workflow_execution_history(
-        GetWorkflowExecutionHistoryRequest(
-            namespace=client.namespace,
-            execution=WorkflowExecution(workflow_id=workflow_id, run_id=run_id),
-            maximum_page_size=1,
-        )
-    )
-    started = response.history.events[0].workflow_execution_started_event_attributes
-    chain = started.first_execution_run_id or run_id
-    if not started.input.payloads:
-        return {}, chain
-    [raw] = await client.data_converter.decode(started.input.payloads, [dict[str, Any]])
-    return (raw if isinstance(raw, dict) else {}), chain
-
-
-async def _child_runs(
-    client: Client, workflow_id: str, run_ids: list[str]
-) -> list[tuple[str, str]]:
-    """Every child (and grandchild) run these runs of a ticket started, as (workflow id, run
-    id), from their histories: exactly this ticket's, not the runs another ticket started under
-    the same ids after this one failed. A child the namespace's retention already removed (its
-    ticket waited longer for review than retention keeps a closed child) has nothing left."""
-    found: list[tuple[str, str]] = []
-    todo = [(workflow_id, run_id) for run_id in run_ids]
-    while todo:
-        current, run_id = todo.pop()
-        handle = client.get_workflow_handle(current, run_id=run_id)
-        try:
-            async for event in handle.fetch_history_events():
-                if event.HasField("child_workflow_execution_started_event_attributes"):
-                    started = event.child_workflow_execution_started_event_attributes
-                    child = (
-                        started.workflow_execution.workflow_id,
-                        started.workflow_execution.run_id,
-                    )
-                    if child not in found:
-                        found.append(child)
-                        todo.append(child)
-        except RPCError as err:
-            if err.status != RPCStatusCode.NOT_FOUND:
-                raise
-    return found
-
-
-async def find_tickets(
-    client: Client, customer: Customer
-) -> tuple[list[ErasedTicket], int, list[str]]:
-    """The customer's tickets (each with all its runs), how many were scanned, and the ones
-    that could not be read."""
-    executions = [
-        e async for e in client.list_workflows(f"WorkflowType = '{names.TICKET_WORKFLOW}'")
-    ]
-    gate = asyncio.Semaphore(READ_CONCURRENCY)
-    unreadable: list[str] = []
-
-    async def read(workflow_id: str, run_id: str) -> tuple[dict[str, Any], str] | None:
-        async with gate:
-            try:
-                return await _ticket_input(client, workflow_id, run_id)
-            except RPCError as err:
-                if err.status == RPCStatusCode.NOT_FOUND:  # deleted meanwhile
-                    return None
-                unreadable.append(f"{workflow_id}: {err.message}")
-            except Exception as err:  # an unknown key, a payload the store lost
-                unreadable.append(f"{workflow_id}: {err}")
-            return None
-
-    inputs = await asyncio.gather(*(read(e.id, e.run_id) for e in executions))
-    tickets: dict[str, ErasedTicket] = {}
-    for execution, read_in in zip(executions, inputs, strict=True):
-        raw, chain = read_in if read_in is not None else (None, execution.run_id)
-        ticket = (raw or {}).get("ticket") or {}
-        # Compared stripped: `erase` strips what it is given, a ticket keeps its id as sent.
-        if not isinstance(ticket, dict) or not customer.owns(ticket):
-            continue
-        entry = tickets.setdefault(
-            execution.id,
-            ErasedTicket(
-                ticket_id=names.ticket_id_from_workflow_id(execution.id),
-                workflow_id=execution.id,
-                runs=[],
-                batch_id=(raw or {}).get("batch_id"),
-                customer_id=ticket.get("customer_id") or None,
-            ),
-        )
-        entry.runs.append(execution.run_id)
-        entry.running = entry.running or execution.status == WorkflowExecutionStatus.RUNNING
-        for fenced in (execution.run_id, chain):
-            if fenced not in entry.chains:
-                entry.chains.append(fenced)
-        # Any run's batch: a FAILED batch ticket that `redrive` started again has none, and is
-        # listed first (newest first), so the batch holding the customer's ticket went unsaid.
-        entry.batch_id = entry.batch_id or (raw or {}).get("batch_id")
-    for entry in tickets.values():
-        entry.child_runs = await _child_runs(client, entry.workflow_id, entry.runs)
-        entry.children = list(dict.fromkeys(child for child, _ in entry.child_runs))
-    return list(tickets.values()), len(executions), sorted(unreadable)
 
 
 async def _delete_execution(client: Client, workflow_id: str, run_id: str) -> int:

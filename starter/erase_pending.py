@@ -16,7 +16,7 @@ from shared import names
 from shared.ticket_input import ticket_from_mapping
 
 if TYPE_CHECKING:
-    from starter.erase import Customer
+    from starter.erase_find import Customer
 
 
 async def pending_in_batches(

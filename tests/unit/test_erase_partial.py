@@ -342,8 +342,8 @@ async def test_a_ticket_s_batch_is_found_whichever_of_its_runs_is_listed_first(
     async def no_children(client: Any, workflow_id: str, run_ids: Any) -> list[Any]:
         return []
 
-    monkeypatch.setattr("starter.erase._ticket_input", ticket_input)
-    monkeypatch.setattr("starter.erase._child_runs", no_children)
+    monkeypatch.setattr("starter.erase_find._ticket_input", ticket_input)
+    monkeypatch.setattr("starter.erase_find._child_runs", no_children)
     client = SimpleNamespace(list_workflows=listed)
 
     [found], scanned, _ = await find_tickets(client, Customer(customer_id="C-1"))  # type: ignore[arg-type]
