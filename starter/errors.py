@@ -38,6 +38,8 @@ from shared.temporal_client import ClientConfigError
 # success; an error; some input lines were invalid, tickets were still unsettled after --wait,
 # or some tickets could not be decrypted (a listing or report without them)
 EXIT_OK, EXIT_ERROR, EXIT_PARTIAL = 0, 1, 3
+# A command line that does not parse, as argparse's own errors (README's exit codes).
+EXIT_USAGE = 2
 # Set to see the stack trace of an unexpected error (for a bug report).
 DEBUG_VARIABLE = "TICKETS_DEBUG"
 
@@ -48,6 +50,7 @@ __all__ = [
     "EXIT_ERROR",
     "EXIT_OK",
     "EXIT_PARTIAL",
+    "EXIT_USAGE",
     "CliError",
     "NoWorker",
     "ReviewRefused",

@@ -16,10 +16,12 @@ from shared.ticket_status import waiting_on
 from starter import inputs, render
 from starter.arguments import utf8_text, wait_seconds
 from starter.connection import open_client, warn_if_unencrypted
-from starter.errors import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, CliError, NoWorker
+from starter.errors import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, CliError, NoWorker
 from starter.inputs import InputError, ParsedTicket, read_jsonl, ticket_from_mapping
 
 DEFAULT_WAIT_SECONDS = 300.0
+# Where a ticket given by --subject, --body and the other flags comes from, in its errors.
+FLAGS_SOURCE = "flags"
 
 # The flags that describe one ticket, by the field each sets (named by flag in its errors).
 TICKET_FLAGS = {
@@ -114,8 +116,8 @@ def _tickets_from_args(args: argparse.Namespace) -> tuple[list[ParsedTicket], li
         raise CliError("give a JSON Lines file, or both --subject and --body")
     ticket, problems = ticket_from_mapping(given)
     if ticket is None:
-        return [], [InputError("flags", None, _by_flag(p)) for p in problems]
-    return [ParsedTicket(ticket, "flags", None)], []
+        return [], [InputError(FLAGS_SOURCE, None, _by_flag(p)) for p in problems]
+    return [ParsedTicket(ticket, FLAGS_SOURCE, None)], []
 
 
 def _by_flag(problem: str) -> str:
@@ -226,6 +228,10 @@ async def cmd_submit(args: argparse.Namespace) -> int:
             )
     if no_worker is not None:
         raise no_worker
+    if not parsed and any(e.source == FLAGS_SOURCE for e in errors):
+        # The ticket given by flags was refused for a flag's value (an empty --body, a --tier
+        # that is no tier): a command line that does not parse, every flag's problem named.
+        return EXIT_USAGE
     if (errors or outcomes) and not own:
         return EXIT_ERROR
     conflicts = len(outcomes) - len(own)

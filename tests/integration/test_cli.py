@@ -237,7 +237,7 @@ def test_mistakes_get_one_clear_sentence_and_no_stack_trace(stack: Stack, tmp_pa
     assert "connection refused" in down.stderr
 
     bad_flags = run_cli(stack.env, "submit", "--subject", "Hi", "--body", "   ")
-    assert bad_flags.code == 1 and "error flags: --body is empty" in bad_flags.stderr
+    assert bad_flags.code == 2 and "error flags: --body is empty" in bad_flags.stderr
 
     bad_state = run_cli(stack.env, "list", "--state", "X' OR TicketState != 'X")
     assert bad_state.code == 2 and "unknown state" in bad_state.stderr

@@ -2,9 +2,15 @@
 under way as its ticket was erased records no row after (it wrote the answer, in plain text,
 once the erasure had deleted the rows, and the row stayed). Both ledgers."""
 
+import asyncio
+import sqlite3
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
-from shared.stores.ledger import ChainErased, DeliveryLedger
+from shared.stores.ledger import FENCE_KEPT, ChainErased, DeliveryLedger
+from shared.stores.postgres_ledger import PostgresLedger
+from shared.stores.sqlite_ledger import SqliteLedger
 from tests.stores.conftest import delivery
 
 
@@ -40,3 +46,43 @@ async def test_fencing_nothing_or_the_same_chain_again_changes_nothing(
     # A delivery naming no chain (recorded by a run from before chains) is not fenced.
     _, written = await ledger.record(delivery("T-3"))
     assert written
+
+
+async def test_a_fence_older_than_it_is_kept_goes_at_the_next_erasure_and_a_recent_one_stays(
+    ledger: DeliveryLedger,
+) -> None:
+    """The table took a row per erased chain for good; a late writer lives seconds (an
+    attempt's start-to-close), so a month-old fence protects nothing."""
+    await ledger.fence(["old-chain", "recent-chain"])
+    await _erased_at(ledger, "old-chain", datetime.now(UTC) - FENCE_KEPT - timedelta(minutes=1))
+    await _erased_at(ledger, "recent-chain", datetime.now(UTC) - FENCE_KEPT + timedelta(hours=1))
+    with pytest.raises(ChainErased):  # still fenced until an erasure prunes it
+        await ledger.record(delivery("T-4", chain="old-chain"))
+
+    await ledger.fence(["new-chain"])
+
+    _, written = await ledger.record(delivery("T-4", chain="old-chain"))
+    assert written
+    for kept in ("recent-chain", "new-chain"):
+        with pytest.raises(ChainErased):
+            await ledger.record(delivery("T-5", chain=kept))
+
+
+async def _erased_at(ledger: DeliveryLedger, chain: str, moment: datetime) -> None:
+    """Backdate one fence, in the form each ledger writes."""
+    if isinstance(ledger, SqliteLedger):
+
+        def backdate() -> None:
+            with sqlite3.connect(ledger.path) as conn:
+                conn.execute(
+                    "UPDATE erased_chains SET erased_at = ? WHERE chain = ?",
+                    (moment.isoformat(), chain),
+                )
+
+        await asyncio.to_thread(backdate)
+        return
+    assert isinstance(ledger, PostgresLedger)
+    async with ledger.database.connection() as conn:
+        await conn.execute(
+            "UPDATE erased_chains SET erased_at = %s WHERE chain = %s", (moment, chain)
+        )
