@@ -2,6 +2,7 @@
 batch's check on tickets that went quiet. Delivery is in ``activities.delivery``."""
 
 import asyncio
+from datetime import UTC, datetime
 
 from temporalio import activity
 from temporalio.client import Client, WorkflowExecutionStatus
@@ -12,6 +13,7 @@ from activities.knowledge_base import KnowledgeBase
 from shared import names
 from shared.agents import KnowledgeArticle, KnowledgeQuery
 from shared.batch import RestartsDone, TicketCheck, TicketRestart, TicketRestarts, TicketSettled
+from shared.business_hours_zone import snapshot
 from shared.operations import start_ticket, started_by_this
 from shared.pipeline_config import PipelineConfig
 from shared.tickets import Ticket
@@ -26,7 +28,11 @@ class TicketActivities:
 
     @activity.defn(name=names.LOAD_PIPELINE_CONFIG)
     async def load_pipeline_config(self) -> PipelineConfig:
-        return self._config
+        if self._config.business_hours is None:
+            return self._config
+        # The zone's offsets around now, for the ticket's SLA in business hours: read from the
+        # time-zone database (a file; computed once a day per zone), off the event loop.
+        return await asyncio.to_thread(snapshot, self._config, datetime.now(UTC))
 
     @activity.defn(name=names.SEARCH_KNOWLEDGE_BASE)
     async def search_knowledge_base(self, query: KnowledgeQuery) -> list[KnowledgeArticle]:

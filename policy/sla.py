@@ -4,10 +4,19 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from shared.agents import Priority
+from shared.business_hours import BusinessHours, business_deadline
 
 
-def sla_deadline(priority: Priority, start: datetime, hours: Mapping[Priority, float]) -> datetime:
-    """The moment by which a ticket of this priority must have a human answer if it needs one."""
+def sla_deadline(
+    priority: Priority,
+    start: datetime,
+    hours: Mapping[Priority, float],
+    calendar: BusinessHours | None = None,
+) -> datetime:
+    """The moment by which a ticket of this priority must have a human answer if it needs one:
+    its SLA's hours after ``start``, counted in ``calendar``'s business hours when one is set."""
+    if calendar is not None:
+        return business_deadline(start, hours[priority], calendar)
     return start + timedelta(hours=hours[priority])
 
 

@@ -12,6 +12,7 @@ from typing import Annotated, Final
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.agents import AgentRole, AgentRoute, Category, Priority
+from shared.business_hours import BusinessHours
 
 OFFLINE_ROUTE = AgentRoute(provider="offline", model="offline-rules-v1")
 # Upper bounds for durations: ten years of hours, a day of seconds. A deadline past the
@@ -110,6 +111,9 @@ class PipelineConfig(BaseModel):
     sla_hours: dict[Priority, Annotated[float, Field(gt=0, le=MAX_HOURS)]] = Field(
         default_factory=_default_sla_hours
     )
+    # When set, SLA hours pass only in business hours (shared/business_hours.py); None: around
+    # the clock.
+    business_hours: BusinessHours | None = None
     # How many times the validator may send a draft back before a person takes over.
     max_revision_rounds: int = Field(default=2, ge=0, le=10)
     review: ReviewPolicyConfig = Field(default_factory=ReviewPolicyConfig)

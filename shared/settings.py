@@ -53,6 +53,7 @@ from pydantic import ValidationError
 
 from shared.agents import AgentRole, AgentRoute
 from shared.bounded_read import TooLarge, read_text_at_most
+from shared.business_hours_zone import config_problem as business_hours_problem
 from shared.config_errors import ConfigError
 from shared.pipeline_config import MAX_ROUTES, OFFLINE_ROUTE, PipelineConfig
 from shared.provider_config import PROVIDER_NAME, WorkerSettings, default_providers
@@ -287,6 +288,9 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
             f"start_to_close_seconds ({timeouts.start_to_close_seconds:g}): a stalled call is "
             "noticed by its heartbeat only within the attempt's time"
         )
+    if (calendar_problem := business_hours_problem(pipeline)) is not None:
+        loc, message = calendar_problem
+        raise ConfigError(f"{origin(loc)}: {message}")
     fallback = pipeline.orchestration.fallback_route
     if fallback is not None and fallback.provider not in {OFFLINE, *worker.providers}:
         known = ", ".join([OFFLINE, *worker.providers])

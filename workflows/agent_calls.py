@@ -136,7 +136,12 @@ class AgentCaller:
         return (
             self.retry_until
             or self._record.view.sla_deadline
-            or sla_deadline(UNTRIAGED_PRIORITY, workflow.info().start_time, self._config.sla_hours)
+            or sla_deadline(
+                UNTRIAGED_PRIORITY,
+                workflow.info().start_time,
+                self._config.sla_hours,
+                self._config.business_hours,
+            )
         )
 
     def retry_window(self) -> timedelta:

@@ -163,7 +163,9 @@ class TicketStages:
         # The agents' calls may still retry for the SLA's length from now (what they had
         # before the deadline moved to intake: a deadline already past would leave them the
         # least window, and a short rate-limit spell would fail the ticket).
-        self._agents.retry_until = sla_deadline(priority, now, self._config.sla_hours)
+        self._agents.retry_until = sla_deadline(
+            priority, now, self._config.sla_hours, self._config.business_hours
+        )
         start = now
         came_in = workflow.info().workflow_start_time  # the start event's time
         if self._first_intake is not None and self._first_intake < came_in:
@@ -172,7 +174,9 @@ class TicketStages:
             not ask or workflow.patched(PATCH_SLA_FROM_INTAKE)
         ):
             start = came_in
-        view.sla_deadline = sla_deadline(priority, start, self._config.sla_hours)
+        view.sla_deadline = sla_deadline(
+            priority, start, self._config.sla_hours, self._config.business_hours
+        )
 
     async def knowledge(self) -> list[KnowledgeArticle]:
         if self._articles is None:

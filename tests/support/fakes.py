@@ -33,6 +33,7 @@ from shared.agents import (
     ValidateRequest,
     Validation,
 )
+from shared.business_hours_zone import snapshot
 from shared.delivery import text_sha256
 from shared.pipeline_config import PipelineConfig
 from shared.view import DeliveryReceipt, DeliveryRequest
@@ -174,7 +175,8 @@ class FakeTicketServices:
 
     @activity.defn(name=names.LOAD_PIPELINE_CONFIG)
     async def load_config(self) -> PipelineConfig:
-        return self.config
+        # As the real snapshot: business hours with the zone's offsets written in.
+        return snapshot(self.config, datetime.now(UTC))
 
     @activity.defn(name=names.SEARCH_KNOWLEDGE_BASE)
     async def search(self, query: KnowledgeQuery) -> list[KnowledgeArticle]:

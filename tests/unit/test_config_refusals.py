@@ -69,6 +69,33 @@ def _isolated_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
             id="output-tokens-past-any-model",
         ),
         pytest.param("colour = 'blue'\n", ["colour"], id="unknown-setting"),
+        pytest.param(
+            '[business_hours]\ntimezone = "Europe/Berlni"\n',
+            [":2: business_hours.timezone: unknown time zone 'Europe/Berlni': give an IANA name"],
+            id="unknown-time-zone",
+        ),
+        # Escalated at 312 hours, closed unanswered at 168: the same moment, nobody warned.
+        pytest.param(
+            "[business_hours]\n",
+            ["review.final_deadline_hours: 168 hours is not longer than", "312 hours from"],
+            id="final-deadline-inside-a-business-sla",
+        ),
+        pytest.param(
+            "[business_hours]\noffsets = []\n",
+            ["business_hours.offsets: is recorded by the worker"],
+            id="offsets-by-hand",
+        ),
+        pytest.param(
+            "[business_hours]\nopen = 17:00:00\nclose = 09:00:00\n",
+            ["business_hours.close (09:00) must be after business_hours.open (17:00)"],
+            id="closes-before-it-opens",
+        ),
+        pytest.param(
+            "[review]\nfinal_deadline_hours = 0\n[sla_hours]\nLow = 80000\n"
+            '[business_hours]\ndays = ["wed"]\nopen = 10:00:00\nclose = 10:30:00\n',
+            [":4: sla_hours.Low: 80000 business hours", "can take more than 10 years"],
+            id="business-sla-past-ten-years",
+        ),
     ],
 )
 def test_a_bad_file_is_refused_naming_the_file_and_the_field(

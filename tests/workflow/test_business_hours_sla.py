@@ -1,0 +1,57 @@
+"""A ticket's SLA counted in business hours: an Urgent ticket (1 hour) that comes in while the
+team is off is escalated an hour after the team's next opening, not an hour after it came in
+(the timer, the view and the search attribute all follow the calendar)."""
+
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from policy.transitions import TicketState
+from shared import names
+from shared.agents import Priority
+from shared.business_hours import WEEKDAYS, BusinessHours
+from shared.review import ReviewAction, ReviewDecision
+from shared.view import TicketView
+from tests.support.fakes import FakeAgents, FakeTicketServices, fake_routes_config
+from tests.support.temporal import status, wait_for_state
+from tests.support.workers import ticket_on_fakes
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+@pytest.mark.usefixtures("replay_check")
+async def test_an_urgent_ticket_in_the_team_s_time_off_is_escalated_an_hour_after_it_opens(
+    ts_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    now = await ts_env.get_current_time()
+    # The team works one day a week, three days from now in Berlin: the ticket comes in (and
+    # is triaged) on a day it is off.
+    open_day: date = now.astimezone(BERLIN).date() + timedelta(days=3)
+    calendar = BusinessHours(
+        timezone="Europe/Berlin", days=[WEEKDAYS[open_day.weekday()]], open=time(9), close=time(17)
+    )
+    services = FakeTicketServices(config=fake_routes_config(business_hours=calendar))
+    assert services.config.sla_hours[Priority.URGENT] == 1
+    agents = FakeAgents(priority=Priority.URGENT)  # urgent tickets are reviewed
+    expected = datetime.combine(open_day, time(10), BERLIN)
+
+    async with ticket_on_fakes(ts_env.client, task_queue, agents, services) as handle:
+        waiting = await wait_for_state(handle, TicketState.AWAITING_REVIEW)
+        assert waiting.priority is Priority.URGENT
+        assert waiting.sla_deadline == expected
+        # Past the hour the clock would have given it, and to a minute before the deadline.
+        await ts_env.sleep(expected - await ts_env.get_current_time() - timedelta(minutes=1))
+        before = await status(handle)
+        await ts_env.sleep(timedelta(minutes=2))
+        after = await status(handle)
+        await handle.execute_update(
+            names.SUBMIT_REVIEW_UPDATE, ReviewDecision(action=ReviewAction.APPROVE)
+        )
+        result: TicketView = await handle.result()
+
+    assert not before.escalated
+    assert after.escalated and after.escalated_at is not None
+    assert expected <= after.escalated_at < expected + timedelta(minutes=1)  # the timer's firing
+    assert result.state is TicketState.COMPLETED and result.sla_deadline == expected
