@@ -8,6 +8,7 @@ activity, records the zone's UTC offsets around the ticket's start (``with_offse
 ``business_deadline`` walks the calendar in UTC with them. Pure: no clock, no I/O.
 """
 
+import math
 from bisect import bisect_right
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Final, Literal
@@ -16,13 +17,20 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: Final[tuple[Weekday, ...]] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-# A deadline is at most this many weeks of calendar away (checked when the worker loads the
-# configuration: shared/settings.py), so the walk below ends within a bounded number of days.
+# An SLA takes at most this many weeks of open days (checked when the worker loads the
+# configuration: shared/settings.py).
 MAX_SPAN_WEEKS: Final = 520
-MAX_DAYS_WALKED: Final = 7 * (MAX_SPAN_WEEKS + 1)
 MAX_HOLIDAYS: Final = 1_000
 # The zone's offsets recorded per snapshot: a year before the start to the longest span after.
-MAX_OFFSET_CHANGES: Final = 64
+MAX_OFFSET_CHANGES: Final = 128
+# So the walk below ends within a bounded number of days: the weeks above, and a week more for
+# each holiday and each clock change (either can take one open day's hours away).
+MAX_DAYS_WALKED: Final = 7 * (MAX_SPAN_WEEKS + 1 + MAX_HOLIDAYS + MAX_OFFSET_CHANGES)
+# A start before this is taken as this: a memo's first intake set outside the project may say
+# the year 1, and the walk must not leave the calendar (the deadline is long past either way).
+EARLIEST_START: Final = datetime(1970, 1, 1, tzinfo=UTC)
+# Any week, for the spans of a week without holidays (a configuration's are decades later).
+REFERENCE_MONDAY: Final = date(1973, 1, 1)
 
 
 class OffsetChange(BaseModel):
@@ -53,15 +61,15 @@ class BusinessHours(BaseModel):
 
     @model_validator(mode="after")
     def _a_working_day_has_hours(self) -> "BusinessHours":
+        # Said of [business_hours] by the loader, so named without the table.
         if self.open.tzinfo is not None or self.close.tzinfo is not None:
-            raise ValueError("business_hours.open and close are wall-clock times, without a zone")
+            raise ValueError("open and close are wall-clock times, without a zone")
         if self.close <= self.open:
             raise ValueError(
-                f"business_hours.close ({self.close:%H:%M}) must be after business_hours.open "
-                f"({self.open:%H:%M})"
+                f"close ({self.close.isoformat()}) must be after open ({self.open.isoformat()})"
             )
         if len(set(self.days)) != len(self.days):
-            raise ValueError("business_hours.days names a day twice")
+            raise ValueError("days names a day twice")
         return self
 
     def hours_a_day(self) -> float:
@@ -69,30 +77,58 @@ class BusinessHours(BaseModel):
         return (datetime.combine(date.min, self.close) - opened) / timedelta(hours=1)
 
     def span_weeks(self, hours: float) -> int:
-        """The most weeks of calendar ``hours`` of business time can take from any start:
-        whole weeks of open days, one more for a start just after a week's last close, and
-        one per holiday (each may close a day the count needed)."""
+        """The most weeks of open days ``hours`` of business time take from any start: whole
+        weeks, and one more for a start just after a week's last close (holidays and clock
+        changes come on top: MAX_DAYS_WALKED)."""
         weekly = self.hours_a_day() * len(self.days)
-        return int(-(-hours // weekly)) + 1 + len(self.holidays)
+        return int(-(-hours // weekly)) + 1
+
+    def closed_holidays(self) -> list[date]:
+        """The holidays that close an open day, each once, in order."""
+        open_days = {WEEKDAYS.index(day) for day in self.days}
+        return sorted({day for day in self.holidays if day.weekday() in open_days})
 
 
-def longest_span(calendar: BusinessHours, hours: float) -> tuple[timedelta, Weekday]:
-    """The most calendar time ``hours`` of business time take, holidays and clock changes left
-    out, and the day whose close starts it (the worst starts are at a close)."""
-    plain = calendar.model_copy(update={"holidays": [], "offsets": None})
-    monday = date(2024, 1, 1)  # any week
+def longest_span(calendar: BusinessHours, hours: float) -> tuple[timedelta, date]:
+    """The most calendar time ``hours`` of business time take, in the zone's standard time,
+    and the working day whose close starts it (a start in closed time waits for an opening as
+    a start at the close before it does, so the worst starts are at a close). ``hours`` end on
+    the k-th working day after the start's, k their whole days rounded up: the longest span is
+    that of the working days furthest apart, in a week without holidays or around the holidays.
+    For the worker's start-up, not for workflow code (a list of every day of the holidays'
+    years)."""
+    daily = timedelta(hours=calendar.hours_a_day())
+    k = max(1, math.ceil(timedelta(hours=hours) / daily - 1e-9))
+    remainder = timedelta(hours=hours) - daily * (k - 1)
+    weeks = timedelta(weeks=calendar.span_weeks(hours) + 1)
+    holidays = calendar.closed_holidays()
+    stretches = [(REFERENCE_MONDAY, REFERENCE_MONDAY + 2 * weeks)]
+    if holidays:
+        # A start whose span reaches a holiday is at most the span without holidays and a week
+        # per holiday before it.
+        reach = weeks + timedelta(weeks=len(holidays))
+        stretches.append((holidays[0] - reach, holidays[-1] + reach))
+    open_days = {WEEKDAYS.index(day) for day in calendar.days}
+    closed = set(holidays)
     spans = []
-    for day in calendar.days:
-        start = datetime.combine(monday + timedelta(days=WEEKDAYS.index(day)), calendar.close, UTC)
-        spans.append((business_deadline(start, hours, plain) - start, day))
-    return max(spans, key=lambda span: span[0])
+    for first, last in stretches:
+        working = [
+            day
+            for day in (first + timedelta(days=n) for n in range((last - first).days + 1))
+            if day.weekday() in open_days and day not in closed
+        ]
+        for start, end in zip(working, working[k:], strict=False):
+            span = datetime.combine(end, calendar.open) + remainder
+            spans.append((span - datetime.combine(start, calendar.close), start))
+    # Among equal spans the latest weekday (Friday's close, not Tuesday's: the same 312 hours).
+    return max(spans, key=lambda span: (span[0], span[1].weekday()))
 
 
 def business_deadline(start: datetime, hours: float, calendar: BusinessHours) -> datetime:
     """The moment ``hours`` of business time after ``start`` (an aware datetime): time passes
     only on the calendar's days, between its open and close, not on its holidays."""
     left = timedelta(hours=hours)
-    start = start.astimezone(UTC)
+    start = max(start.astimezone(UTC), EARLIEST_START)
     open_days = {WEEKDAYS.index(day) for day in calendar.days}
     holidays = set(calendar.holidays)
     zone = _Offsets(calendar.offsets or [])
@@ -127,7 +163,12 @@ class _Offsets:
         return timedelta(seconds=self._seconds[max(i - 1, 0)])
 
     def utc(self, wall: datetime) -> datetime:
-        """A local wall-clock time as UTC: the offset in effect then (in a gap or an overlap
-        at a change, the offset before it)."""
+        """A local wall-clock time as UTC, as zoneinfo reads it (fold 0): in an overlap at a
+        change the first of the two moments, in a gap the offset from before it."""
         as_if_utc = wall.replace(tzinfo=UTC)
-        return as_if_utc - self.at(as_if_utc - self.at(as_if_utc))
+        before = self.at(as_if_utc - timedelta(days=1))
+        after = self.at(as_if_utc + timedelta(days=1))
+        for offset in (before, after):
+            if self.at(as_if_utc - offset) == offset:
+                return as_if_utc - offset
+        return as_if_utc - before

@@ -5,12 +5,12 @@ configuration snapshot (a local activity). Reads files: never imported by workfl
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Final
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, available_timezones
 
 from shared.business_hours import (
     MAX_OFFSET_CHANGES,
     MAX_SPAN_WEEKS,
-    WEEKDAYS,
+    REFERENCE_MONDAY,
     OffsetChange,
     longest_span,
 )
@@ -20,26 +20,28 @@ from shared.pipeline_config import PipelineConfig
 # the customer first wrote) to the longest SLA's span after it, and this much more (a triage
 # held up by a long rate-limit spell).
 BEFORE: Final = timedelta(days=366)
-DAY_NAMES: Final = dict(
-    zip(
-        WEEKDAYS,
-        ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"],
-        strict=True,
-    )
-)
+DAY_NAMES: Final = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+# File names of the time-zone database that are not zones of their own.
+NOT_ZONES: Final = frozenset({"localtime", "Factory", "posixrules", "posix", "right"})
+# A worst start after the reference week is one just before the configured holidays.
+FAR_FROM_HOLIDAYS: Final = REFERENCE_MONDAY + timedelta(weeks=1)
 AFTER_THE_SPAN: Final = timedelta(days=366)
 
 
 def zone_problem(name: str) -> str | None:
-    """Why the worker cannot use this zone (None: it can)."""
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return (
-            f"unknown time zone {name[:64]!r}: give an IANA name such as Europe/Berlin, "
-            "America/New_York or UTC"
-        )
-    return None
+    """Why the worker cannot use this zone (None: it can). The database's own file names that
+    are not zones (``localtime``: whatever the host is set to) are refused too."""
+    if name not in NOT_ZONES and name in _zones():
+        return None
+    return (
+        f"unknown time zone {name[:64]!r}: give an IANA name such as Europe/Berlin, "
+        "America/New_York or UTC"
+    )
+
+
+@lru_cache(maxsize=1)
+def _zones() -> frozenset[str]:
+    return frozenset(available_timezones())
 
 
 def config_problem(config: PipelineConfig) -> tuple[tuple[str, ...], str] | None:
@@ -56,19 +58,22 @@ def config_problem(config: PipelineConfig) -> tuple[tuple[str, ...], str] | None
     if calendar.span_weeks(longest) > MAX_SPAN_WEEKS:
         return (
             ("sla_hours", str(slowest)),
-            f"{longest:g} business hours ({calendar.hours_a_day():g} a day on "
-            f"{len(calendar.days)} day(s) a week, {len(calendar.holidays)} holiday(s)) can take "
-            f"more than {MAX_SPAN_WEEKS // 52} years",
+            f"{longest:g} business hours ({calendar.hours_a_day():.4g} a day on "
+            f"{len(calendar.days)} day(s) a week) take more than {MAX_SPAN_WEEKS // 52} years",
         )
     final = config.review.final_deadline_hours
     span, worst = longest_span(calendar, longest)
-    if final and timedelta(hours=final) <= span:
+    # An hour more for a change of summer time inside the span.
+    if final and timedelta(hours=final) <= span + timedelta(hours=1):
+        day = DAY_NAMES[worst.weekday()]
+        at = f"a {day}'s close" if worst < FAR_FROM_HOLIDAYS else f"{day} {worst}'s close"
         return (
             ("review", "final_deadline_hours"),
             f"{final:g} hours is not longer than the longest SLA can take in business hours "
             f"(sla_hours.{slowest}, {longest:g} business hours: {span / timedelta(hours=1):g} "
-            f"hours from {DAY_NAMES[worst]}'s close), so a ticket would close unanswered as it "
-            "is escalated; make it longer, or 0 to turn the final deadline off",
+            f"hours from {at}, and an hour for a change of summer time), so a ticket would "
+            "close unanswered as it is escalated; make it longer, or 0 to turn the final "
+            "deadline off",
         )
     return None
 
@@ -80,9 +85,8 @@ def snapshot(config: PipelineConfig, moment: datetime) -> PipelineConfig:
     if calendar is None:
         return config
     longest = max(config.sla_hours.values())
-    offsets = _offsets(
-        calendar.timezone, moment.astimezone(UTC).date(), calendar.span_weeks(longest)
-    )
+    weeks = calendar.span_weeks(longest) + len(calendar.closed_holidays())
+    offsets = _offsets(calendar.timezone, moment.astimezone(UTC).date(), weeks)
     return config.model_copy(
         update={"business_hours": calendar.model_copy(update={"offsets": list(offsets)})}
     )

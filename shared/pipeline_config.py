@@ -9,7 +9,15 @@ restart pick up a changed configuration, with no change to workflow code.
 
 from typing import Annotated, Final
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from shared.agents import AgentRole, AgentRoute, Category, Priority
 from shared.business_hours import BusinessHours
@@ -125,6 +133,16 @@ class PipelineConfig(BaseModel):
     agent_timeouts: AgentTimeouts = Field(default_factory=AgentTimeouts)
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
     orchestration: OrchestrationConfig = Field(default_factory=OrchestrationConfig)
+
+    @model_serializer(mode="wrap")
+    def _no_calendar_left_out(self, handler: SerializerFunctionWrapHandler) -> object:
+        """Without business hours the snapshot a ticket records is what it was before the
+        field existed: a worker of an earlier version (a rolling deploy, a rollback) reads it
+        (its model refuses a key it does not know, docs/deploy.md)."""
+        data = handler(self)
+        if isinstance(data, dict) and data.get("business_hours", ...) is None:
+            del data["business_hours"]
+        return data
 
     @field_validator("sla_hours")
     @classmethod
