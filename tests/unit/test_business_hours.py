@@ -10,7 +10,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from pydantic import ValidationError
+from temporalio.testing import ActivityEnvironment
 
+from activities.knowledge_base import KnowledgeBase
+from activities.ticket_activities import TicketActivities
 from policy.sla import sla_deadline
 from shared.agents import Priority
 from shared.business_hours import BusinessHours, business_deadline, longest_span
@@ -308,3 +311,20 @@ def test_a_snapshot_without_a_calendar_is_what_an_earlier_worker_reads() -> None
     payload = converter.to_payloads([with_calendar])[0]
     assert json.loads(payload.data)["business_hours"]["timezone"] == "Europe/Berlin"
     assert converter.from_payloads([payload], [PipelineConfig]) == [with_calendar]
+
+
+async def test_the_worker_s_snapshot_activity_records_the_offsets_off_the_event_loop() -> None:
+    """The real local activity (not the tests' fake): a calendar comes back with the zone's
+    offsets around now; a configuration without one comes back as it is."""
+    calendar = BusinessHours(timezone="America/New_York")
+    with_calendar = TicketActivities(PipelineConfig(business_hours=calendar), KnowledgeBase([], {}))
+    taken = await ActivityEnvironment().run(with_calendar.load_pipeline_config)
+    assert taken.business_hours is not None and taken.business_hours.offsets
+    now = datetime.now(UTC)
+    assert taken.business_hours.offsets[0].at < now - timedelta(days=360)
+    assert taken.business_hours.offsets[-1].at > now  # the next change of summer time
+    assert {change.seconds for change in taken.business_hours.offsets} == {-5 * 3600, -4 * 3600}
+
+    plain = PipelineConfig()
+    without = TicketActivities(plain, KnowledgeBase([], {}))
+    assert await ActivityEnvironment().run(without.load_pipeline_config) is plain
