@@ -31,12 +31,11 @@ WITHOUT_AN_OLD_PATH = {
     "invisible-edit-ignored": "not recorded: its test imports review.visible, added with it",
     "rework-cap": "not recorded: its test imports review_gate.MAX_REWORKS, added with it",
     "reported-cool-down": "its test, run against the code before it, did not reach the path",
-    "cancelled-orchestration-billed": "not tried yet",
-    "rework-drafts-with-notes": "not tried yet",
-    "long-synthesis-falls-back": "not tried yet",
-    "orchestrated-resolution": "not tried yet",
-    "keeps-carried-results": "not tried yet",
-    "subtask-shares": "not tried yet",
+    "orchestrated-resolution": "not recorded: no ticket was complex (triage's verdict) before it",
+    # Asked only when a rerun is given kept results; code before 9744207 never was, and the
+    # code that was without the patch (9744207-273d105, committed 12 minutes before it) sent a
+    # chunk only the items it had not kept: its history (recorded) does not replay.
+    "keeps-carried-results": "not recorded: only 9744207-273d105 took it, not replayable",
 }
 
 
