@@ -44,13 +44,7 @@ from activities.delivery.activity import DeliveryActivities
 from activities.delivery.config import DeliveryConfig
 from activities.providers.base import Provider
 from activities.providers.errors import ProviderCheckError
-from activities.providers.registry import build_providers, models_in_use
-from activities.providers.startup_lines import (
-    describe_providers,
-    describe_routes,
-    key_routes_warning,
-    unused_endpoint_warnings,
-)
+from activities.providers.registry import models_in_use
 from shared import log_privacy, names, settings, telemetry
 from shared.data_converter import data_converter, describe_encryption, key_ring_of
 from shared.health import (
@@ -58,7 +52,6 @@ from shared.health import (
     HealthServer,
     HealthState,
     database_check,
-    parse_address,
     start_health_server,
     temporal_check,
 )
@@ -68,8 +61,6 @@ from shared.metrics import (
 from shared.metrics import (
     metrics_runtime_from_env as metrics_runtime,
 )
-from shared.pipeline_config import PipelineConfig
-from shared.provider_config import WorkerSettings
 from shared.search_attribute_setup import SearchAttributeSetupError, ensure_search_attributes
 from shared.shutdown import run_until_stopped, shutdown_grace, stopping, until_stopped_or_done
 from shared.stores.errors import StoreUnavailable
@@ -82,24 +73,20 @@ from shared.temporal_client import (
     unreachable_cause,
 )
 from shared.ticket_listing import first_undecryptable_ticket
-from shared.worker_gauges import SpendLimitError, VisibilityGauges, spend_limit_from_env
+from shared.worker_gauges import VisibilityGauges
 from task_queue_workers import (
     build_workers,
-    check_queues,
-    needed_queues,
-    polled_providers,
     release_controller_rates,
 )
-
-# Where the worker serves Prometheus metrics (host:port). Unset by default, so several workers on
-# one machine never fight over a port.
+from worker_config import (
+    CONFIG_ERRORS,
+    check_config,
+    configured,
+    describe_configuration,
+    more_settings,
+)
 
 log = logging.getLogger("worker")
-
-
-def unpriced_models(config: PipelineConfig, worker_settings: WorkerSettings) -> list[str]:
-    # With a cost budget, load_settings already refused these (exit 2); without, a warning.
-    return settings.unpriced_models(config, worker_settings)
 
 
 async def run(
@@ -107,34 +94,16 @@ async def run(
 ) -> int:
     """The worker's life; ``polling`` is set when its checks are done and it begins to poll."""
     try:
-        loaded = settings.load_settings()
-        delivery_config = DeliveryConfig.from_env()
-        if queues:
-            check_queues(queues, loaded)
-        polled = list(queues) if queues else needed_queues(loaded.pipeline)
-        # Only the providers whose queues it polls: a worker for the workflows alone
-        # (--queues tickets,delivery) holds no provider key.
-        providers = build_providers(loaded.pipeline, loaded.worker, polled=polled_providers(polled))
-        spend_limit = spend_limit_from_env()
-        sandboxed = settings.workflow_sandbox()
-        telemetry.span_exporter_from_env()  # a tracing variable it cannot honour stops it here
-        telemetry.check_trace_content()
+        checked = configured(queues)
+        loaded, delivery_config, polled = checked.loaded, checked.delivery_config, checked.polled
+        providers, spend_limit, sandboxed = (
+            checked.providers,
+            checked.spend_limit,
+            checked.sandboxed,
+        )
         runtime, metrics_address = metrics_runtime()
-        # Here, before the provider checks and the database: a bad address, a missing TLS file
-        # or a malformed config file ended in a traceback and exit 1 after both.
-        connection_settings()
-        # These two too: read after the stores, Temporal and the search attributes, a typo hid
-        # behind "cannot reach Temporal", or ended without "configuration error".
-        shutdown_grace(loaded.pipeline)
-        if address := os.environ.get(HEALTH_ADDRESS_ENV, "").strip():
-            parse_address(address)
-    except (
-        settings.ConfigError,
-        ProviderCheckError,
-        SpendLimitError,
-        telemetry.TelemetryConfigError,
-        ClientConfigError,
-    ) as err:
+        more_settings(loaded)
+    except CONFIG_ERRORS as err:
         print(f"worker: configuration error: {err}", file=sys.stderr)
         return 2
     observed = Observability(runtime, metrics_address, spend_limit)
@@ -282,25 +251,7 @@ async def serve(
     print(f"worker: {describe_encryption(client.data_converter)}")
     if registered:
         print(f"worker: registered search attributes {', '.join(registered)}")
-    for warning in unused_endpoint_warnings(config, loaded.worker, os.environ):
-        print(f"worker: warning: {warning}", file=sys.stderr)
-    if note := key_routes_warning(loaded.routes_from_keys, config, os.environ):
-        print(f"worker: warning: {note}", file=sys.stderr)
-    print("worker: agents (provider:model, fallbacks after ->):")
-    print("\n".join(describe_routes(config)))
-    print("worker: providers:")
-    print("\n".join(describe_providers(config, loaded.worker, polled_providers(queues))))
-    for model in unpriced_models(config, loaded.worker):
-        print(
-            f"worker: warning: no price for model {model}; its cost is reported as 0",
-            file=sys.stderr,
-        )
-    for model in settings.alias_priced_models(config, loaded.worker):
-        print(
-            f"worker: warning: model {model} has no price of its own and is priced as its "
-            f'alias; add [prices."{model}"] if this snapshot costs another amount',
-            file=sys.stderr,
-        )
+    describe_configuration(loaded, queues)
     # Delivery runs on the delivery queue, and its first attempt on the tickets queue.
     delivers = bool({names.TICKETS_TASK_QUEUE, names.DELIVERY_TASK_QUEUE} & set(queues))
     lines = [*stores.describe(), *(delivery.config.describe() if delivers else []), *released]
@@ -383,7 +334,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
         help="Python log level (default WARNING)",
     )
+    parser.add_argument(
+        "--check-config",
+        action="store_true",
+        help="check the configuration (file, environment, provider settings) as at start-up, "
+        "print what a worker would run with (agents, providers, the SLA with each priority's "
+        "deadline for a ticket triaged now) and exit: 0 usable, 2 not; connects to nothing",
+    )
     args = parser.parse_args(argv)
+    if args.check_config:
+        queues = [q.strip() for q in args.queues.split(",") if q.strip()] if args.queues else None
+        return asyncio.run(check_config(queues))
     logging.basicConfig(
         level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
