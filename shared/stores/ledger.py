@@ -9,8 +9,7 @@ the same recorded text again, never another.
 from abc import ABC, abstractmethod
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Final
+from datetime import datetime
 
 
 @dataclass(frozen=True)
@@ -150,14 +149,6 @@ def answered_by_the_run_replaced(replaces: Collection[str], existing: LedgerEntr
     )
 
 
-# How long an erased chain stays fenced. The late writer the fence stops is a delivery attempt
-# that was under way as its ticket was erased (terminated): an attempt lives at most its
-# start-to-close timeout (45 s, workflows/options.py), and the server starts no attempt of a
-# closed workflow. A month covers a worker paused for weeks; each fence drops the older rows,
-# so the table holds a month of erasures, not every one for good.
-FENCE_KEPT: Final = timedelta(days=30)
-
-
 class ChainErased(LookupError):
     """The ticket this delivery is for was erased (``erase``): its answer is neither recorded
     nor sent. An attempt already under way as the erasure ran ends here."""
@@ -177,7 +168,9 @@ class DeliveryLedger(ABC):
         (the erased tickets' runs' chains, their first run ids), ``record`` raises ChainErased.
         A delivery already under way as its workflow was deleted went on and wrote its row (the
         answer, in plain text) after the erasure had deleted the rows. The chains are random
-        ids, nothing of the customer's; each kept FENCE_KEPT, the older ones dropped here."""
+        ids, nothing of the customer's; kept for good (one row per erased chain): a ticket whose
+        deletion the server refused keeps running fenced, for as long as it waits, and no age
+        of a fence tells that it is gone."""
 
     @abstractmethod
     async def record(self, delivery: NewDelivery) -> tuple[LedgerEntry, bool]:

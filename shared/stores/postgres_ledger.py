@@ -11,7 +11,6 @@ from typing import Any
 from psycopg.rows import dict_row
 
 from shared.stores.ledger import (
-    FENCE_KEPT,
     REFUSED_PREFIX,
     UNCERTAIN_PREFIX,
     ChainErased,
@@ -66,11 +65,7 @@ class PostgresLedger(DeliveryLedger):
     async def fence(self, chains: Collection[str]) -> None:
         if not chains:
             return
-        async with self.database.connection() as conn, conn.transaction():
-            await conn.execute(
-                "DELETE FROM erased_chains WHERE erased_at < now() - %s::interval",
-                (FENCE_KEPT,),
-            )
+        async with self.database.connection() as conn:
             await conn.execute(
                 "INSERT INTO erased_chains (chain) SELECT unnest(%s::text[]) "
                 "ON CONFLICT (chain) DO NOTHING",

@@ -26,7 +26,6 @@ from typing import Any, TypeVar
 
 from shared.private_files import PRIVATE_FILE_MODE, owner_only, private_dir
 from shared.stores.ledger import (
-    FENCE_KEPT,
     REFUSED_PREFIX,
     UNCERTAIN_PREFIX,
     ChainErased,
@@ -195,9 +194,6 @@ class SqliteLedger(DeliveryLedger):
 
     async def fence(self, chains: Collection[str]) -> None:
         def put(conn: sqlite3.Connection) -> None:
-            # The same ISO 8601 form (UTC, microseconds) as every erased_at: compared as text.
-            expired = (datetime.now(UTC) - FENCE_KEPT).isoformat()
-            conn.execute("DELETE FROM erased_chains WHERE erased_at < ?", (expired,))
             conn.executemany(
                 "INSERT OR IGNORE INTO erased_chains (chain, erased_at) VALUES (?, ?)",
                 [(chain, _now()) for chain in sorted(set(chains))],

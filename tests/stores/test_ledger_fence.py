@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.stores.ledger import FENCE_KEPT, ChainErased, DeliveryLedger
+from shared.stores.ledger import ChainErased, DeliveryLedger
 from shared.stores.postgres_ledger import PostgresLedger
 from shared.stores.sqlite_ledger import SqliteLedger
 from tests.stores.conftest import delivery
@@ -48,28 +48,19 @@ async def test_fencing_nothing_or_the_same_chain_again_changes_nothing(
     assert written
 
 
-async def test_a_fence_older_than_it_is_kept_goes_at_the_next_erasure_and_a_recent_one_stays(
+async def test_a_fence_however_old_still_refuses_after_later_erasures(
     ledger: DeliveryLedger,
 ) -> None:
-    """The table took a row per erased chain for good; a late writer lives seconds (an
-    attempt's start-to-close), so a month-old fence protects nothing."""
-    await ledger.fence(["old-chain", "recent-chain"])
-    await _erased_at(ledger, "old-chain", datetime.now(UTC) - FENCE_KEPT - timedelta(minutes=1))
-    await _erased_at(ledger, "recent-chain", datetime.now(UTC) - FENCE_KEPT + timedelta(hours=1))
-    with pytest.raises(ChainErased):  # still fenced until an erasure prunes it
-        await ledger.record(delivery("T-4", chain="old-chain"))
-
-    await ledger.fence(["new-chain"])
-
-    _, written = await ledger.record(delivery("T-4", chain="old-chain"))
-    assert written
-    for kept in ("recent-chain", "new-chain"):
-        with pytest.raises(ChainErased):
-            await ledger.record(delivery("T-5", chain=kept))
+    """A ticket whose deletion the server refused keeps running fenced: pruning fences by age
+    (tried: 30 days) let it record, and send, the erased customer's answer."""
+    await ledger.fence(["refused-deletion"])
+    await _backdate(ledger, "refused-deletion", datetime.now(UTC) - timedelta(days=400))
+    await ledger.fence(["another-erasure"])
+    with pytest.raises(ChainErased):
+        await ledger.record(delivery("T-6", chain="refused-deletion"))
 
 
-async def _erased_at(ledger: DeliveryLedger, chain: str, moment: datetime) -> None:
-    """Backdate one fence, in the form each ledger writes."""
+async def _backdate(ledger: DeliveryLedger, chain: str, moment: datetime) -> None:
     if isinstance(ledger, SqliteLedger):
 
         def backdate() -> None:
