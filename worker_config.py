@@ -2,6 +2,7 @@
 ``python -m worker`` reads at start-up and ``python -m worker --check-config`` checks alone
 (docs/deploy.md)."""
 
+import ipaddress
 import os
 import sys
 from collections.abc import Sequence
@@ -20,11 +21,13 @@ from activities.providers.startup_lines import (
 )
 from shared import settings, telemetry
 from shared.config_summary import policy_lines
+from shared.encryption.keyring import load_key_ring
 from shared.health import HEALTH_ADDRESS_ENV, parse_address
 from shared.metrics import METRICS_ADDRESS_ENV
 from shared.pipeline_config import PipelineConfig
 from shared.provider_config import WorkerSettings
 from shared.shutdown import shutdown_grace
+from shared.stores.config import StoreConfig
 from shared.temporal_client import ClientConfigError, connection_settings
 from shared.worker_gauges import SpendLimitError, spend_limit_from_env
 from task_queue_workers import check_queues, needed_queues, polled_providers
@@ -82,6 +85,26 @@ def more_settings(loaded: settings.Settings) -> None:
     shutdown_grace(loaded.pipeline)
     if address := os.environ.get(HEALTH_ADDRESS_ENV, "").strip():
         parse_address(address)
+    # Read again where they are used (the stores, the data converter): here, a bad URL or key
+    # ring is said before the provider checks, and by --check-config, which opens neither.
+    StoreConfig.from_env()
+    load_key_ring()
+
+
+def check_metrics_address(address: str) -> None:
+    """What the runtime serving /metrics binds: an IP address and a port (a host name is
+    refused there, as "invalid socket address syntax")."""
+    host, sep, port = address.rpartition(":")
+    try:
+        ipaddress.ip_address(host.removeprefix("[").removesuffix("]"))
+        usable = bool(sep) and port.isdigit() and 0 < int(port) < 65_536
+    except ValueError:
+        usable = False
+    if not usable:
+        raise settings.ConfigError(
+            f"{METRICS_ADDRESS_ENV}={address[:100]!r}: give an IP address and a port, such as "
+            "127.0.0.1:9464"
+        )
 
 
 async def check_config(queues: Sequence[str] | None) -> int:
@@ -94,9 +117,9 @@ async def check_config(queues: Sequence[str] | None) -> int:
         return 2
     try:
         try:
-            more_settings(checked.loaded)
             if address := os.environ.get(METRICS_ADDRESS_ENV, "").strip():
-                parse_address(address)  # bound by the worker when it starts, not here
+                check_metrics_address(address)  # bound by the worker as it starts, not here
+            more_settings(checked.loaded)
         except CONFIG_ERRORS as err:
             print(f"worker: configuration error: {err}", file=sys.stderr)
             return 2

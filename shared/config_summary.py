@@ -38,7 +38,7 @@ def policy_lines(config: PipelineConfig, now: datetime) -> list[str]:
     final = (
         f"closes unanswered after {review.final_deadline_hours:g} h"
         if review.final_deadline_hours
-        else "waits for ever"
+        else "has no final deadline"
     )
     lines.append(
         f"  review     below confidence {review.min_confidence:g}"

@@ -228,7 +228,7 @@ async def cmd_submit(args: argparse.Namespace) -> int:
             )
     if no_worker is not None:
         raise no_worker
-    if not parsed and any(e.source == FLAGS_SOURCE for e in errors):
+    if not args.files and not parsed and errors:
         # The ticket given by flags was refused for a flag's value (an empty --body, a --tier
         # that is no tier): a command line that does not parse, every flag's problem named.
         return EXIT_USAGE

@@ -233,3 +233,14 @@ def test_a_submit_with_no_valid_ticket_says_why_and_fails_without_a_server(
         assert json.loads(out)["errors"]
     else:
         assert f"{file}:1" in err
+
+
+def test_a_file_named_flags_is_a_file_not_the_flags(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Exit 2 is for a ticket given by flags; a file whose tickets are all invalid is exit 1,
+    whatever its name."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "flags").write_text('{"subject": ""}\n')
+    assert cli.main(["submit", "flags"]) == 1
+    assert "flags:1:" in capsys.readouterr().err

@@ -17,7 +17,7 @@ from shared.pipeline_config import PipelineConfig
 from tests.support.config_files import write_config
 
 
-def check(tmp_path: Path, text: str) -> subprocess.CompletedProcess[str]:
+def check(tmp_path: Path, text: str, **variables: str) -> subprocess.CompletedProcess[str]:
     env = {
         k: v
         for k, v in os.environ.items()
@@ -25,6 +25,7 @@ def check(tmp_path: Path, text: str) -> subprocess.CompletedProcess[str]:
     }
     # An address nothing listens on: the check must not try it.
     env |= {"TICKETS_CONFIG": str(write_config(tmp_path, text)), "TEMPORAL_ADDRESS": "127.0.0.1:1"}
+    env |= variables
     return subprocess.run(
         [sys.executable, "-m", "worker", "--check-config"],
         cwd=tmp_path,
@@ -80,3 +81,18 @@ def test_without_a_calendar_the_sla_runs_around_the_clock(tmp_path: Path) -> Non
     assert done.returncode == 0, done.stderr
     assert "SLA hours  Low 72, Medium 24, High 4, Urgent 2 (around the clock)" in done.stdout
     assert "budget     none" in done.stdout
+
+
+def test_settings_the_worker_reads_before_it_connects_are_checked_too(tmp_path: Path) -> None:
+    """A store URL, a key ring and the metrics address a worker refuses (exit 2) passed the
+    check: it read the configuration file and the providers only."""
+    refused = {
+        "TICKETS_DATABASE_URL": "mysql://x@db.invalid/tickets",
+        "TICKETS_ENCRYPTION_KEYS": "not a ring",
+        "TICKETS_METRICS_ADDRESS": "localhost:9464",  # the runtime binds IP addresses only
+    }
+    for name, value in refused.items():
+        done = check(tmp_path, "", **{name: value})
+        assert done.returncode == 2, (name, done.stdout)
+        assert done.stderr.startswith("worker: configuration error: "), done.stderr
+        assert name in done.stderr and done.stdout == ""
