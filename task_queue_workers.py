@@ -17,6 +17,7 @@ from temporalio.worker import (
     PollerBehaviorSimpleMaximum,
     UnsandboxedWorkflowRunner,
     Worker,
+    WorkerDeploymentConfig,
 )
 
 from activities.agent_activities import AgentActivities
@@ -142,6 +143,7 @@ def build_workers(
     max_cached_workflows: int = 1000,
     graceful_shutdown: timedelta = DEFAULT_GRACEFUL_SHUTDOWN,
     sandboxed: bool = True,
+    deployment: WorkerDeploymentConfig | None = None,
 ) -> list[Worker]:
     """One Worker per task queue: the tickets queue carries workflows and non-LLM activities; the
     delivery queue carries delivery, at most ``delivery.config.concurrency`` at once, so a
@@ -151,7 +153,9 @@ def build_workers(
     follows) to keep tests apart on one server, and ``max_cached_workflows=0`` to make every
     workflow task replay the history so far. ``graceful_shutdown``: how long in-flight
     activities may run on once the workers are asked to stop. ``sandboxed=False`` runs the
-    workflows without the SDK's sandbox (TICKETS_WORKFLOW_SANDBOX=off; docs/performance.md)."""
+    workflows without the SDK's sandbox (TICKETS_WORKFLOW_SANDBOX=off; docs/performance.md).
+    ``deployment``: every worker is that version of a Worker Deployment
+    (shared/worker_versioning.py); None: unversioned."""
     worker_settings = worker_settings or WorkerSettings()
     # The sandbox imports each workflow's module again per workflow: from bytecode, not source.
     compile_workflow_modules()
@@ -166,6 +170,10 @@ def build_workers(
     runner: dict[str, Any] = {
         "workflow_runner": DirectContextRunner() if sandboxed else UnsandboxedWorkflowRunner()
     }
+    # The same version on every queue: a versioned workflow's activities then run on its own
+    # build's workers, so a change to an activity's input or result rolls out with the workflow
+    # code that sends or reads it.
+    versioned: dict[str, Any] = {"deployment_config": deployment} if deployment else {}
     workers = []
     for queue in queues:
         if queue == tickets_queue:
@@ -196,6 +204,7 @@ def build_workers(
                     activity_task_poller_behavior=PollerBehaviorAutoscaling(),
                     sticky_queue_schedule_to_start_timeout=STICKY_QUEUE_TIMEOUT,
                     graceful_shutdown_timeout=graceful_shutdown,
+                    **versioned,
                     **runner,
                 )
             )
@@ -208,6 +217,7 @@ def build_workers(
                     max_concurrent_activities=delivery.config.concurrency,
                     activity_task_poller_behavior=PollerBehaviorAutoscaling(),
                     graceful_shutdown_timeout=graceful_shutdown,
+                    **versioned,
                 )
             )
         elif queue.startswith("llm-"):
@@ -233,6 +243,7 @@ def build_workers(
                     ),
                     activity_task_poller_behavior=PollerBehaviorAutoscaling(),
                     graceful_shutdown_timeout=graceful_shutdown,
+                    **versioned,
                 )
             )
         else:
@@ -248,6 +259,7 @@ def build_workers(
                 max_cached_workflows=max_cached_workflows,
                 sticky_queue_schedule_to_start_timeout=STICKY_QUEUE_TIMEOUT,
                 graceful_shutdown_timeout=graceful_shutdown,
+                **versioned,
                 **runner,
             )
         )

@@ -41,8 +41,6 @@ from temporalio.service import RPCError
 from temporalio.worker import Worker
 
 from activities.delivery.activity import DeliveryActivities
-from activities.delivery.config import DeliveryConfig
-from activities.providers.base import Provider
 from activities.providers.errors import ProviderCheckError
 from activities.providers.registry import models_in_use
 from shared import log_privacy, names, settings, telemetry
@@ -74,12 +72,14 @@ from shared.temporal_client import (
 )
 from shared.ticket_listing import first_undecryptable_ticket
 from shared.worker_gauges import VisibilityGauges
+from shared.worker_versioning import routing_line
 from task_queue_workers import (
     build_workers,
     release_controller_rates,
 )
 from worker_config import (
     CONFIG_ERRORS,
+    Configured,
     check_config,
     configured,
     describe_configuration,
@@ -95,41 +95,34 @@ async def run(
     """The worker's life; ``polling`` is set when its checks are done and it begins to poll."""
     try:
         checked = configured(queues)
-        loaded, delivery_config, polled = checked.loaded, checked.delivery_config, checked.polled
-        providers, spend_limit, sandboxed = (
-            checked.providers,
-            checked.spend_limit,
-            checked.sandboxed,
-        )
-        runtime, metrics_address = metrics_runtime()
-        more_settings(loaded)
     except CONFIG_ERRORS as err:
         print(f"worker: configuration error: {err}", file=sys.stderr)
         return 2
-    observed = Observability(runtime, metrics_address, spend_limit)
     try:
-        return await _check_and_serve(
-            loaded, providers, delivery_config, polled, stop, observed, sandboxed, polling
-        )
+        try:
+            runtime, metrics_address = metrics_runtime()
+            more_settings(checked.loaded)
+        except CONFIG_ERRORS as err:
+            print(f"worker: configuration error: {err}", file=sys.stderr)
+            return 2
+        observed = Observability(runtime, metrics_address, checked.spend_limit)
+        return await _check_and_serve(checked, stop, observed, polling)
     finally:
-        # Also when the check or the stores stop it: an open aiohttp session says so at exit.
-        for provider in providers.values():
+        # Also when a setting, the check or the stores stop it: an open aiohttp session says so
+        # at exit.
+        for provider in checked.providers.values():
             await provider.aclose()
 
 
 async def _check_and_serve(
-    loaded: settings.Settings,
-    providers: dict[str, Provider],
-    delivery_config: DeliveryConfig,
-    polled: list[str],
+    checked: Configured,
     stop: asyncio.Event,
     observed: "Observability",
-    sandboxed: bool,
     polling: asyncio.Event | None = None,
 ) -> int:
     try:
-        models = models_in_use(loaded.pipeline)
-        for name, provider in providers.items():
+        models = models_in_use(checked.loaded.pipeline)
+        for name, provider in checked.providers.items():
             if warning := await provider.check(models.get(name, ())):
                 print(f"worker: warning: {warning}", file=sys.stderr)
     except ProviderCheckError as err:
@@ -145,19 +138,9 @@ async def _check_and_serve(
     except StoreUnavailable as err:
         print(f"worker: {err}", file=sys.stderr)
         return 1
-    delivery = DeliveryActivities(stores.ledger, delivery_config)
+    delivery = DeliveryActivities(stores.ledger, checked.delivery_config)
     try:
-        return await serve(
-            loaded,
-            providers,
-            stores,
-            delivery,
-            polled,
-            stop,
-            observed,
-            sandboxed=sandboxed,
-            polling=polling,
-        )
+        return await serve(checked, stores, delivery, stop, observed, polling=polling)
     finally:
         await delivery.aclose()
         await stores.close()
@@ -174,17 +157,15 @@ class Observability:
 
 
 async def serve(
-    loaded: settings.Settings,
-    providers: dict[str, Provider],
+    checked: Configured,
     stores: Stores,
     delivery: DeliveryActivities,
-    queues: Sequence[str],
     stop: asyncio.Event,
     observed: "Observability",
     *,
-    sandboxed: bool = True,
     polling: asyncio.Event | None = None,
 ) -> int:
+    loaded, queues = checked.loaded, checked.polled
     config = loaded.pipeline
     conn = connection_settings()
     runtime = observed.runtime
@@ -232,12 +213,13 @@ async def serve(
         workers = build_workers(
             client,
             config,
-            providers,
+            checked.providers,
             queues,
             delivery=delivery,
             worker_settings=loaded.worker,
             graceful_shutdown=grace,
-            sandboxed=sandboxed,
+            sandboxed=checked.sandboxed,
+            deployment=checked.versioning.worker_config() if checked.versioning else None,
         )
         health = await serve_health(workers, client, stores)
     except settings.ConfigError as err:
@@ -257,7 +239,14 @@ async def serve(
     lines = [*stores.describe(), *(delivery.config.describe() if delivers else []), *released]
     for line in [*lines, telemetry.describe_tracing()]:
         print(f"worker: {line}")
-    if not sandboxed:
+    if checked.versioning is not None:
+        print(f"worker: {checked.versioning.describe()}")
+        routed, takes_tasks = await routing_line(client, checked.versioning)
+        if takes_tasks:
+            print(f"worker: {routed}")
+        else:
+            print(f"worker: warning: {routed}", file=sys.stderr)
+    if not checked.sandboxed:
         print("worker: workflows run without the SDK's sandbox (TICKETS_WORKFLOW_SANDBOX=off)")
     gauges: asyncio.Task[None] | None = None
     if runtime is not None:

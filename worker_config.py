@@ -30,6 +30,7 @@ from shared.shutdown import shutdown_grace
 from shared.stores.config import StoreConfig
 from shared.temporal_client import ClientConfigError, connection_settings
 from shared.worker_gauges import SpendLimitError, spend_limit_from_env
+from shared.worker_versioning import Versioning, versioning_from_env
 from task_queue_workers import check_queues, needed_queues, polled_providers
 
 
@@ -58,6 +59,7 @@ class Configured:
     providers: dict[str, Provider]
     spend_limit: float | None
     sandboxed: bool
+    versioning: Versioning | None
 
 
 def configured(queues: Sequence[str] | None) -> Configured:
@@ -67,6 +69,7 @@ def configured(queues: Sequence[str] | None) -> Configured:
     if queues:
         check_queues(queues, loaded)
     polled = list(queues) if queues else needed_queues(loaded.pipeline)
+    versioning = versioning_from_env()
     # Only the providers whose queues it polls: a worker for the workflows alone
     # (--queues tickets,delivery) holds no provider key.
     providers = build_providers(loaded.pipeline, loaded.worker, polled=polled_providers(polled))
@@ -74,7 +77,9 @@ def configured(queues: Sequence[str] | None) -> Configured:
     sandboxed = settings.workflow_sandbox()
     telemetry.span_exporter_from_env()  # a tracing variable it cannot honour stops it here
     telemetry.check_trace_content()
-    return Configured(loaded, delivery_config, polled, providers, spend_limit, sandboxed)
+    return Configured(
+        loaded, delivery_config, polled, providers, spend_limit, sandboxed, versioning
+    )
 
 
 def more_settings(loaded: settings.Settings) -> None:
@@ -125,6 +130,8 @@ async def check_config(queues: Sequence[str] | None) -> int:
             return 2
         print(f"worker: configuration from {checked.loaded.source}: a worker can start with it")
         print(f"worker: polling {', '.join(checked.polled)}")
+        if checked.versioning is not None:
+            print(f"worker: {checked.versioning.describe()}")
         describe_configuration(checked.loaded, checked.polled)
         return 0
     finally:

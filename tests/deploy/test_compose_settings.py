@@ -24,6 +24,7 @@ from shared.telemetry import span_exporter_from_env, trace_content, tracing_disa
 from shared.temporal_client import connection_settings
 from shared.tickets import Channel
 from shared.worker_gauges import spend_limit_from_env
+from shared.worker_versioning import versioning_from_env
 from tests.deploy.compose_file import (
     OWN,
     container_env,
@@ -207,6 +208,7 @@ def what_it_reads(env: dict[str, str], config: Path) -> list[Any]:
         StoreConfig.from_env(env),
         workflow_sandbox(env),
         spend_limit_from_env(env),
+        versioning_from_env(env),
         trace_content(env),
         tracing_disabled(env),
         type(span_exporter_from_env(env)),

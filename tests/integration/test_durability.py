@@ -11,7 +11,7 @@ import pytest
 
 from starter.embedded import EmbeddedServer
 from starter.worker_process import WorkerProcess
-from tests.support.processes import CliResult, environment, free_port, run_cli
+from tests.support.processes import environment, free_port, run_cli, submit_breach
 
 pytestmark = pytest.mark.integration
 
@@ -33,23 +33,6 @@ def state_of(env: dict[str, str], ticket_id: str, timeout: float = 10.0) -> str:
             return found[0]
         time.sleep(0.2)
     raise AssertionError(f"{ticket_id} never appeared in the visibility store")
-
-
-def submit_breach(env: dict[str, str], ticket_id: str, *options: str) -> CliResult:
-    """`submit` of an enterprise customer's urgent security ticket: one that waits for review."""
-    return run_cli(
-        env,
-        "submit",
-        "--id",
-        ticket_id,
-        "--subject",
-        "Security breach",
-        "--body",
-        "Our admin account was hacked, urgent.",
-        "--tier",
-        "enterprise",
-        *options,
-    )
 
 
 def test_tickets_wait_for_a_worker_and_survive_one_crashing_while_they_await_review(

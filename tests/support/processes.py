@@ -136,6 +136,23 @@ def run_cli(env: dict[str, str], *args: str, timeout: float = 100) -> CliResult:
     return CliResult(process.returncode, stdout, stderr)
 
 
+def submit_breach(env: dict[str, str], ticket_id: str, *options: str) -> CliResult:
+    """`submit` of an enterprise customer's urgent security ticket: one that waits for review."""
+    return run_cli(
+        env,
+        "submit",
+        "--id",
+        ticket_id,
+        "--subject",
+        "Security breach",
+        "--body",
+        "Our admin account was hacked, urgent.",
+        "--tier",
+        "enterprise",
+        *options,
+    )
+
+
 def worker_run_to_its_end(data_dir: Path, **extra: str) -> "subprocess.CompletedProcess[str]":
     """`python -m worker` on the offline provider with ``extra`` in its environment, for a
     setting that stops it before it takes any task (no Temporal server answers at its address):

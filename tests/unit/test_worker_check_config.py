@@ -96,3 +96,23 @@ def test_settings_the_worker_reads_before_it_connects_are_checked_too(tmp_path: 
         assert done.returncode == 2, (name, done.stdout)
         assert done.stderr.startswith("worker: configuration error: "), done.stderr
         assert name in done.stderr and done.stdout == ""
+
+
+def test_a_versioned_worker_is_described_and_half_a_version_refused(tmp_path: Path) -> None:
+    done = check(
+        tmp_path,
+        "",
+        TICKETS_WORKER_DEPLOYMENT="ticket-agents",
+        TICKETS_WORKER_BUILD_ID="3f9c2e1",
+    )
+    assert done.returncode == 0, done.stderr
+    assert (
+        "worker: versioned: deployment ticket-agents, build 3f9c2e1 (every workflow "
+        "auto-upgrades to the current version)"
+    ) in done.stdout
+    half = check(tmp_path, "", TICKETS_WORKER_BUILD_ID="3f9c2e1")
+    assert half.returncode == 2 and half.stdout == ""
+    assert half.stderr.startswith(
+        "worker: configuration error: TICKETS_WORKER_BUILD_ID is set but "
+        "TICKETS_WORKER_DEPLOYMENT is not"
+    )
