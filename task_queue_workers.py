@@ -170,9 +170,8 @@ def build_workers(
     runner: dict[str, Any] = {
         "workflow_runner": DirectContextRunner() if sandboxed else UnsandboxedWorkflowRunner()
     }
-    # The same version on every queue: a versioned workflow's activities then run on its own
-    # build's workers, so a change to an activity's input or result rolls out with the workflow
-    # code that sends or reads it.
+    # The same build on every queue: the server sends a versioned workflow's tasks, and its
+    # activities, to the build it is on (docs/deploy.md, "Worker versioning").
     versioned: dict[str, Any] = {"deployment_config": deployment} if deployment else {}
     workers = []
     for queue in queues:

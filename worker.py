@@ -72,7 +72,7 @@ from shared.temporal_client import (
 )
 from shared.ticket_listing import first_undecryptable_ticket
 from shared.worker_gauges import VisibilityGauges
-from shared.worker_versioning import routing_line
+from shared.worker_versioning import Routed, routing_line
 from task_queue_workers import (
     build_workers,
     release_controller_rates,
@@ -241,11 +241,14 @@ async def serve(
         print(f"worker: {line}")
     if checked.versioning is not None:
         print(f"worker: {checked.versioning.describe()}")
-        routed, takes_tasks = await routing_line(client, checked.versioning)
-        if takes_tasks:
-            print(f"worker: {routed}")
-        else:
-            print(f"worker: warning: {routed}", file=sys.stderr)
+    first = queues[0]
+    routed, said = await routing_line(
+        client, first, first != names.TICKETS_TASK_QUEUE, checked.versioning
+    )
+    if said and routed is Routed.TAKES:
+        print(f"worker: {said}")
+    elif said:
+        print(f"worker: warning: {said}", file=sys.stderr)
     if not checked.sandboxed:
         print("worker: workflows run without the SDK's sandbox (TICKETS_WORKFLOW_SANDBOX=off)")
     gauges: asyncio.Task[None] | None = None

@@ -17,21 +17,29 @@ import os
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
+from enum import Enum
 from typing import Final
 
-from temporalio.api.workflowservice.v1 import DescribeWorkerDeploymentRequest
+from temporalio.api.deployment.v1 import WorkerDeploymentVersion as DeploymentVersion
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 from temporalio.worker import WorkerDeploymentConfig
 
 from shared.config_errors import ConfigError
 
 DEPLOYMENT_ENV: Final = "TICKETS_WORKER_DEPLOYMENT"
 BUILD_ID_ENV: Final = "TICKETS_WORKER_BUILD_ID"
-# The server's default limit on a build id (limit.workerBuildIdSize); the name is held to the
-# same. A longer one is not refused when the worker starts: its polls fail, and nothing says so.
-MAX_CHARS: Final = 255
+# The server's default limit on a build id (limit.workerBuildIdSize), in bytes; the name is held
+# to the same. A longer one is not refused when the worker starts: its polls fail, and nothing
+# says so.
+MAX_BYTES: Final = 255
+# How long start-up waits for the server to say where it routes tasks.
+ROUTING_TIMEOUT: Final = timedelta(seconds=5)
 # The server's own: a build id of its unversioned workers.
 RESERVED_PREFIX: Final = "__"
 
@@ -56,6 +64,9 @@ class Versioning:
             "auto-upgrades to the current version)"
         )
 
+    def same_as(self, version: DeploymentVersion) -> bool:
+        return (version.deployment_name, version.build_id) == (self.deployment, self.build_id)
+
     def make_current(self) -> str:
         return (
             f"`temporal worker deployment set-current-version --deployment-name "
@@ -63,13 +74,14 @@ class Versioning:
         )
 
 
-def _problem(value: str, *, dots: bool) -> str | None:
-    if len(value) > MAX_CHARS:
-        return f"is {len(value)} characters long; the server takes at most {MAX_CHARS}"
+def _problem(value: str, *, deployment_name: bool) -> str | None:
+    if (size := len(value.encode())) > MAX_BYTES:
+        return f"is {size} bytes long; the server takes at most {MAX_BYTES}"
     if any(c.isspace() or unicodedata.category(c).startswith("C") for c in value):
+        # The server would take it; the commands that make a build current would need it quoted.
         return "holds a space or a control character"
-    if not dots and "." in value:
-        return "holds a '.', which the server refuses in a deployment's name"
+    if deployment_name and (found := [c for c in ".:" if c in value]):
+        return f"holds {found[0]!r}, which the server refuses in a deployment's name"
     if value.startswith(RESERVED_PREFIX):
         return f"starts with {RESERVED_PREFIX!r}, which the server keeps for its own versions"
     return None
@@ -92,49 +104,84 @@ def versioning_from_env(env: Mapping[str, str] | None = None) -> Versioning | No
             f"{given} is set but {missing} is not: Worker Versioning needs both (the "
             "deployment's name and this build's id), or neither for unversioned workers"
         )
-    for name, value, dots in ((DEPLOYMENT_ENV, deployment, False), (BUILD_ID_ENV, build_id, True)):
-        if problem := _problem(value, dots=dots):
+    for name, value, is_name in (
+        (DEPLOYMENT_ENV, deployment, True),
+        (BUILD_ID_ENV, build_id, False),
+    ):
+        if problem := _problem(value, deployment_name=is_name):
             raise ConfigError(f"{name}={value[:60]!r} {problem}")
     return Versioning(deployment, build_id)
 
 
-async def routing_line(client: Client, versioning: Versioning) -> tuple[str, bool]:
-    """Whether the server sends this version tasks: (the line to print, True when it does). A
-    version that is neither current nor ramping polls and gets no task: said at start-up, with
-    the command that makes it current."""
+def without_versioning(env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` for a worker on a server of its own (`make run`, the benchmarks, the tests), where
+    nobody makes a build current: a version there would take no task."""
+    return {k: v for k, v in env.items() if k not in (DEPLOYMENT_ENV, BUILD_ID_ENV)}
+
+
+class Routed(Enum):
+    """What the server does with this worker's polls."""
+
+    TAKES = "takes"
+    IDLE = "idle"
+    UNKNOWN = "unknown"
+
+
+async def routing_line(
+    client: Client, queue: str, activities: bool, versioning: Versioning | None
+) -> tuple[Routed, str | None]:
+    """Whether the server sends this worker tasks on ``queue`` (its first): a build that is
+    neither current nor ramping, or an unversioned worker while a build is current, polls and
+    gets nothing, and tickets wait. Said at start-up with the command that changes it; None for
+    an unversioned worker where no build is current (the usual case)."""
+    kind = (
+        TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY
+        if activities
+        else TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW
+    )
     try:
-        described = await client.workflow_service.describe_worker_deployment(
-            DescribeWorkerDeploymentRequest(
-                namespace=client.namespace, deployment_name=versioning.deployment
-            )
+        described = await client.workflow_service.describe_task_queue(
+            DescribeTaskQueueRequest(
+                namespace=client.namespace, task_queue=TaskQueue(name=queue), task_queue_type=kind
+            ),
+            timeout=ROUTING_TIMEOUT,
         )
     except RPCError as err:
-        if err.status != RPCStatusCode.NOT_FOUND:
-            return f"could not read deployment {versioning.deployment}'s versions: {err}", True
-        current, ramping, percentage = None, None, 0.0
-    else:
-        routing = described.worker_deployment_info.routing_config
-        current = _build_of(routing.current_deployment_version)
-        ramping = _build_of(routing.ramping_deployment_version)
-        percentage = routing.ramping_version_percentage
-    if versioning.build_id == current:
-        return "this build is the deployment's current version: it takes new tasks", True
-    if versioning.build_id == ramping:
+        what = f"{versioning.deployment} build {versioning.build_id}" if versioning else "it"
         return (
-            f"this build is ramping: it takes {percentage:g}% of the workflows (chosen by id), "
-            f"the current version ({current or 'the unversioned workers'}) the rest",
-            True,
+            Routed.UNKNOWN,
+            f"could not tell whether the server sends {what} tasks: {err.message}",
+        )
+    routing = described.versioning_info
+    current = routing.current_deployment_version
+    ramping = routing.ramping_deployment_version
+    if versioning is None:
+        if not current.build_id:
+            return Routed.TAKES, None
+        return Routed.IDLE, (
+            f"this worker is unversioned, but build {current.build_id} of deployment "
+            f"{current.deployment_name} is current on {queue}, so it takes no task: give it "
+            f"{DEPLOYMENT_ENV} and {BUILD_ID_ENV}, or send tasks to unversioned workers again: "
+            f"`temporal worker deployment set-current-version --deployment-name "
+            f"{current.deployment_name} --unversioned`"
+        )
+    if versioning.same_as(current):
+        return Routed.TAKES, "this build is current: it takes new tasks"
+    if versioning.same_as(ramping):
+        return Routed.TAKES, (
+            f"this build is ramping: it takes {routing.ramping_version_percentage:g}% of the "
+            f"workflows (chosen by id), {_build(current.build_id)} the rest"
         )
     now = (
-        f"the current version is {current}" if current else "the deployment has no current version"
+        f"build {current.build_id} is current"
+        if current.build_id
+        else "no build is current: the unversioned workers take the tasks"
     )
-    return (
+    return Routed.IDLE, (
         f"this build is not current or ramping ({now}), so it takes no task until it is: "
-        f"{versioning.make_current()}",
-        False,
+        f"{versioning.make_current()}"
     )
 
 
-def _build_of(version: object) -> str | None:
-    build_id = getattr(version, "build_id", "")
-    return build_id or None
+def _build(build_id: str) -> str:
+    return f"build {build_id}" if build_id else "the unversioned workers"

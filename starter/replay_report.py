@@ -97,7 +97,7 @@ def gate_problems(
     if broken:
         said.append(
             f"{len(broken)} workflow history(ies) do not replay on this code: a deploy would "
-            "break them (add workflow.patched or use worker versioning: docs/deploy.md)"
+            "break them (add workflow.patched: docs/versioning.md)"
         )
     if unread:
         why = unread[0].error.removeprefix(UNREADABLE_PREFIX)

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from shared.metrics import METRICS_ADDRESS_ENV
+from shared.worker_versioning import without_versioning
 from starter.errors import CliError
 from starter.spawn import log_since, log_size, spawned, stop_process
 
@@ -28,7 +29,9 @@ _GRACE_SAID = re.compile(r"in-flight work gets ([0-9]+(?:\.[0-9]+)?)s to finish"
 
 class WorkerProcess:
     """``python -m worker`` as a child process, its output in the data directory; ``queues``:
-    the task queues it polls (``--queues``), all it needs when empty."""
+    the task queues it polls (``--queues``), all it needs when empty. Unversioned, whatever
+    ``env`` says, unless ``set_env`` gives it a version: `make run`, the benchmarks and the tests
+    run it on servers where nobody makes a build current, so a version would take no task."""
 
     def __init__(
         self,
@@ -40,7 +43,7 @@ class WorkerProcess:
         self.log_path = data_dir / "worker.log"
         self._args = ["--queues", ",".join(queues)] if queues else []
         self._env = {
-            **(os.environ if env is None else env),
+            **without_versioning(os.environ if env is None else env),
             "TICKETS_DATA_DIR": str(data_dir),
             "TEMPORAL_ADDRESS": address,
         }

@@ -40,6 +40,8 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.service import RPCError
 
+from shared.queue_pollers import routed_to
+
 log = logging.getLogger(__name__)
 
 REFRESH_SECONDS: Final = 2.0
@@ -95,6 +97,9 @@ async def queue_pollers() -> list[Poller]:
             p.last_access_time.ToDatetime(tzinfo=UTC) if p.HasField("last_access_time") else None,
         )
         for p in response.pollers
+        # Not another build's idle workers (a new one not yet current, an old one kept for a
+        # rollback): they take none of the queue's rate (shared/queue_pollers.py).
+        if routed_to(p, response.versioning_info)
     ]
     return poll_ages(stamps, datetime.now(UTC))
 

@@ -3,16 +3,30 @@ build, moves the tickets waiting for a person to the build an operator made curr
 ticket is answered once (shared/worker_versioning.py, docs/deploy.md)."""
 
 import asyncio
+import contextlib
 import sqlite3
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
 
 import pytest
+from temporalio import activity, workflow
 from temporalio.client import Client
+from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
+from temporalio.worker import Worker, WorkerDeploymentConfig
 
+from activities.delivery.activity import DeliveryActivities
+from activities.providers.registry import build_providers
+from shared.pipeline_config import PipelineConfig
+from shared.provider_config import WorkerSettings
+from shared.stores.sqlite_ledger import SqliteLedger
+from shared.worker_versioning import versioning_from_env
 from starter.embedded import EmbeddedServer, temporal_cli
 from starter.worker_process import WorkerProcess
+from task_queue_workers import build_workers
 from tests.support.processes import environment, free_port, run_cli, submit_breach
 
 pytestmark = pytest.mark.integration
@@ -39,29 +53,37 @@ def build(server: EmbeddedServer, build_id: str | None) -> WorkerProcess:
     return worker
 
 
-def make_current(server: EmbeddedServer, build_id: str, timeout: float = 30.0) -> None:
-    """What the operator runs (docs/deploy.md). The server takes it once the build's workers
-    have polled, which they begin to just after they say so: asked again until it does."""
-    command = [
+def make_current(server: EmbeddedServer, build_id: str) -> None:
+    """What the operator runs (docs/deploy.md)."""
+    set_version(server, DEPLOYMENT, "set-current-version", build_id)
+
+
+def set_version(
+    server: EmbeddedServer, deployment: str, command: str, build_id: str, *more: str
+) -> None:
+    """`temporal worker deployment <command>`. The server takes it once the build's workers have
+    polled, which they begin to just after they say so: asked again until it does."""
+    args = [
         temporal_cli(),
         "worker",
         "deployment",
-        "set-current-version",
+        command,
         "--address",
         server.address,
         "--deployment-name",
-        DEPLOYMENT,
+        deployment,
         "--build-id",
         build_id,
+        *more,
         "--yes",
     ]
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + 30
     while True:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=30)
+        done = subprocess.run(args, capture_output=True, text=True, timeout=30)
         if done.returncode == 0:
             return
         if time.monotonic() > deadline:
-            raise AssertionError(f"set-current-version {build_id} failed: {done.stderr}")
+            raise AssertionError(f"{command} {build_id} failed: {done.stderr}")
         time.sleep(0.5)
 
 
@@ -115,9 +137,12 @@ def test_a_deployment_turns_versioning_on_then_rolls_out_a_build_and_waiting_tic
     finally:
         asyncio.run(first.stop())
     try:
+        assert "warning: this build is not current or ramping (build build-a is current)" in (
+            second.output()
+        )
         make_current(server, "build-b")
         approve(env, "VER-2")
-        assert "this build is the deployment's current version" in build_output(server)
+        assert "worker: this build is current: it takes new tasks" in build_output(server)
     finally:
         asyncio.run(second.stop())
 
@@ -138,3 +163,117 @@ def build_output(server: EmbeddedServer) -> str:
         return third.output()
     finally:
         asyncio.run(third.stop())
+
+
+class Stamp:
+    """An activity that says when it started and which build ran it."""
+
+    def __init__(self, build_id: str) -> None:
+        self.build_id = build_id
+
+    @activity.defn(name="stamp")
+    async def stamp(self) -> tuple[float, str]:
+        return time.time(), self.build_id
+
+
+@workflow.defn(sandboxed=False)
+class OneCall:
+    @workflow.run
+    async def run(self, queue: str) -> tuple[float, str]:
+        return await workflow.execute_activity(
+            "stamp",
+            task_queue=queue,
+            start_to_close_timeout=timedelta(seconds=60),
+            result_type=tuple[float, str],
+        )
+
+
+def test_a_provider_queue_s_rate_limit_holds_while_two_builds_poll_it_during_a_ramp(
+    server: EmbeddedServer,
+) -> None:
+    """Each provider queue's limit (the workers' max_task_queue_activities_per_second, or its
+    controller's rate) is the provider's: a ramp must not give each build a limit of its own."""
+    limit, calls = 5.0, 40
+
+    async def ramped() -> list[tuple[float, str]]:
+        client = await Client.connect(server.address)
+        name = f"ramp-{uuid.uuid4().hex[:8]}"
+        workers = []
+        for build_id in ("b1", "b2"):
+            version = WorkerDeploymentConfig(
+                version=WorkerDeploymentVersion(name, build_id),
+                use_worker_versioning=True,
+                default_versioning_behavior=VersioningBehavior.AUTO_UPGRADE,
+            )
+            workers += [
+                Worker(client, task_queue=name, workflows=[OneCall], deployment_config=version),
+                Worker(
+                    client,
+                    task_queue=f"{name}-llm",
+                    activities=[Stamp(build_id).stamp],
+                    max_task_queue_activities_per_second=limit,
+                    deployment_config=version,
+                ),
+            ]
+        async with contextlib.AsyncExitStack() as running:
+            for worker in workers:
+                await running.enter_async_context(worker)
+            # In a thread: the workers poll on this loop.
+            await asyncio.to_thread(set_version, server, name, "set-current-version", "b1")
+            await asyncio.to_thread(
+                set_version, server, name, "set-ramping-version", "b2", "--percentage", "50"
+            )
+            handles = [
+                await client.start_workflow(
+                    OneCall.run, f"{name}-llm", id=f"{name}-{i}", task_queue=name
+                )
+                for i in range(calls)
+            ]
+            return [await h.result() for h in handles]
+
+    started = asyncio.run(ramped())
+    assert {build for _, build in started} == {"b1", "b2"}, "the ramp sent no call to one build"
+    times = sorted(t for t, _ in started)
+    rate = (calls - 1) / (times[-1] - times[0])
+    # The server's bucket lets a first second's worth through at once; a limit per build would
+    # come out near twice the limit.
+    assert rate < 1.5 * limit, f"{rate:.1f} calls/s against a limit of {limit:g}/s"
+
+
+def test_every_worker_the_process_builds_is_the_build(
+    server: EmbeddedServer, tmp_path: Path
+) -> None:
+    """The tickets, delivery, provider and rate-control queues' workers: an unversioned one among
+    them would take its queue's tasks from every build's workflows."""
+    versioning = versioning_from_env(
+        {"TICKETS_WORKER_DEPLOYMENT": DEPLOYMENT, "TICKETS_WORKER_BUILD_ID": "build-c"}
+    )
+    assert versioning is not None
+    openai = WorkerSettings().providers["openai"].model_copy(update={"adaptive_limit": True})
+    adaptive = WorkerSettings(providers={"openai": openai})
+
+    async def built() -> list[Worker]:
+        client = await Client.connect(server.address)
+        config = PipelineConfig()
+        return build_workers(
+            client,
+            config,
+            build_providers(config, WorkerSettings(), {}),
+            ["tickets", "delivery", "llm-offline", "llm-openai"],
+            delivery=DeliveryActivities(SqliteLedger(tmp_path / "outbox.sqlite3")),
+            worker_settings=adaptive,
+            deployment=versioning.worker_config(),
+        )
+
+    workers = asyncio.run(built())
+    assert [w.task_queue for w in workers] == [
+        "tickets",
+        "delivery",
+        "llm-offline",
+        "llm-openai",
+        "rate-control",
+    ]
+    for worker in workers:
+        assert worker.config().get("deployment_config") == versioning.worker_config(), (
+            worker.task_queue
+        )

@@ -33,10 +33,13 @@ def test_both_make_every_workflow_auto_upgrade_on_this_build() -> None:
     [
         ({BUILD_ID_ENV: "3f9c2e1"}, BUILD_ID_ENV, f"but {DEPLOYMENT_ENV} is not"),
         ({DEPLOYMENT_ENV: "ticket-agents"}, DEPLOYMENT_ENV, f"but {BUILD_ID_ENV} is not"),
-        ({DEPLOYMENT_ENV: "ticket.agents", BUILD_ID_ENV: "1"}, DEPLOYMENT_ENV, "holds a '.'"),
+        ({DEPLOYMENT_ENV: "ticket.agents", BUILD_ID_ENV: "1"}, DEPLOYMENT_ENV, "holds '.'"),
+        ({DEPLOYMENT_ENV: "tickets:prod", BUILD_ID_ENV: "1"}, DEPLOYMENT_ENV, "holds ':'"),
         ({DEPLOYMENT_ENV: "ticket agents", BUILD_ID_ENV: "1"}, DEPLOYMENT_ENV, "a space"),
         ({DEPLOYMENT_ENV: "t", BUILD_ID_ENV: "v1\x00"}, BUILD_ID_ENV, "a control character"),
-        ({DEPLOYMENT_ENV: "t", BUILD_ID_ENV: "x" * 256}, BUILD_ID_ENV, "256 characters long"),
+        ({DEPLOYMENT_ENV: "t", BUILD_ID_ENV: "x" * 256}, BUILD_ID_ENV, "256 bytes long"),
+        # The server counts bytes: 128 characters of two bytes each are too many.
+        ({DEPLOYMENT_ENV: "é" * 128, BUILD_ID_ENV: "1"}, DEPLOYMENT_ENV, "256 bytes long"),
         ({DEPLOYMENT_ENV: "t", BUILD_ID_ENV: "__unversioned__"}, BUILD_ID_ENV, "starts with '__'"),
     ],
 )
