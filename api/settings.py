@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from shared.business_hours_zone import zone_problem
+
+CONSOLE_TIMEZONE_ENV = "TICKETS_API_CONSOLE_TIMEZONE"
 DEFAULT_HOST = "127.0.0.1"
 # Not 8000/8080 (taken by many development servers) nor Temporal's 7233/8233.
 DEFAULT_PORT = 8480
@@ -56,6 +59,9 @@ class ApiSettings:
     # console's pages (customer text) and post reviews: off unless TICKETS_API_DOCS=on. The
     # OpenAPI document at /openapi.json is always served.
     docs: bool = False
+    # The zone the console shows times in (an IANA name: the team's, say the business hours'
+    # zone); the JSON API answers in UTC whatever this says.
+    console_timezone: str = "UTC"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "ApiSettings":
@@ -109,7 +115,17 @@ class ApiSettings:
             secure_cookies=env.get("TICKETS_API_INSECURE_COOKIES", "").lower()
             not in {"1", "true", "yes", "on"},
             docs=env.get("TICKETS_API_DOCS", "").strip().lower() in {"1", "true", "yes", "on"},
+            console_timezone=_zone(env, CONSOLE_TIMEZONE_ENV),
         )
+
+
+def _zone(env: Mapping[str, str], name: str) -> str:
+    text = (env.get(name) or "").strip()
+    if not text:
+        return "UTC"
+    if problem := zone_problem(text[:100]):
+        raise ApiSettingsError(f"{name}: {problem}")
+    return text
 
 
 N = TypeVar("N", int, float)

@@ -1,6 +1,8 @@
 """How the console words times and money."""
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 from policy.text_budget import usd_text
 
@@ -24,8 +26,21 @@ def countdown(deadline: datetime | None, now: datetime) -> str:
     return f"in {span(left)}" if left >= timedelta(0) else f"overdue by {span(left)}"
 
 
-def moment(value: datetime | None) -> str:
-    return f"{value:%Y-%m-%d %H:%M} UTC" if value else "-"
+def moment(value: datetime | None, zone: str = "UTC") -> str:
+    """A time as the team reads it: in the console's zone (TICKETS_API_CONSOLE_TIMEZONE) with
+    its abbreviation, and in UTC beside it, which the API, the CLI and the logs use."""
+    if value is None:
+        return "-"
+    at = value.astimezone(UTC)
+    if zone == "UTC":
+        return f"{at:%Y-%m-%d %H:%M} UTC"
+    local = at.astimezone(_zone(zone))
+    return f"{local:%Y-%m-%d %H:%M} {local:%Z} ({at:%H:%M} UTC)"
+
+
+@lru_cache(maxsize=8)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
 
 
 def usd(value: float) -> str:

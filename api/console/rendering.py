@@ -3,6 +3,7 @@ and the console's own addresses (a sign-in goes on only to one of them)."""
 
 import re
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -42,8 +43,13 @@ templates = Jinja2Templates(env=_env)
 
 
 def page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
+    zone = request.app.state.settings.console_timezone
     return templates.TemplateResponse(
-        request, name, {"now": datetime.now(UTC), **context}, status_code=status
+        request,
+        name,
+        # `moment` in the console's zone: a page's variable over the global of that name.
+        {"now": datetime.now(UTC), "moment": partial(display.moment, zone=zone), **context},
+        status_code=status,
     )
 
 
