@@ -72,7 +72,7 @@ from shared.temporal_client import (
 )
 from shared.ticket_listing import first_undecryptable_ticket
 from shared.worker_gauges import VisibilityGauges
-from shared.worker_versioning import Routed, routing_line
+from shared.worker_versioning import Routed, RoutingProbe
 from task_queue_workers import (
     build_workers,
     release_controller_rates,
@@ -241,10 +241,8 @@ async def serve(
         print(f"worker: {line}")
     if checked.versioning is not None:
         print(f"worker: {checked.versioning.describe()}")
-    first = queues[0]
-    routed, said = await routing_line(
-        client, first, first != names.TICKETS_TASK_QUEUE, checked.versioning
-    )
+    probe = RoutingProbe(queues[0], queues[0] != names.TICKETS_TASK_QUEUE, checked.versioning)
+    routed, said = await probe.ask(client)
     if said and routed is Routed.TAKES:
         print(f"worker: {said}")
     elif said:
@@ -255,7 +253,9 @@ async def serve(
     if runtime is not None:
         print(f"worker: metrics on http://{observed.metrics_address}/metrics")
         meter = runtime.metric_meter
-        gauges = asyncio.create_task(VisibilityGauges(client, meter, observed.spend_limit).run())
+        gauges = asyncio.create_task(
+            VisibilityGauges(client, meter, observed.spend_limit, routing=probe).run()
+        )
     if health is not None:
         print(f"worker: health on http://{health.address}/healthz and /readyz")
     print(

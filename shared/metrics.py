@@ -64,6 +64,10 @@ SPEND_LIMIT: Final = "tickets_spend_limit_usd_per_hour"  # the configured limit;
 # When the gauges above were last counted (Unix seconds): the alert on them is only as good as
 # the count, so a stale or absent one alerts of its own (TicketGaugesStale).
 GAUGES_UPDATED: Final = "tickets_gauges_updated_timestamp_seconds"
+# 1 while the server sends this worker tasks on its first queue (`queue`), 0 while it does not: a
+# build of a Worker Deployment that is not current or ramping, an unversioned worker while a
+# build is current (shared/worker_versioning.py). Left as it was when the server cannot say.
+WORKER_TAKES_TASKS: Final = "tickets_worker_takes_tasks"
 
 # Failure classes of a provider call (the `class` label), from the activity's error type.
 FAILURE_CLASSES: Final[Mapping[str, str]] = {

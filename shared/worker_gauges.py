@@ -18,6 +18,10 @@ on the ticket search attributes) every ``interval`` and sets:
   each answer out within minutes;
 - ``tickets_spend_limit_usd_per_hour``: the configured limit (TICKETS_SPEND_LIMIT_USD_PER_HOUR),
   so the spend alert compares with a number the operator set in one place;
+- ``tickets_worker_takes_tasks{queue}``: 1 while the server sends this worker tasks on its
+  first queue, 0 while it polls and gets none (Worker Versioning: a build nobody made current,
+  or an unversioned worker while a build is current). Every worker idle on a queue is an
+  outage that no other alert names (NoWorkerTakesTasks);
 - ``tickets_gauges_updated_timestamp_seconds``: when the counts last succeeded. A count that
   keeps failing would otherwise leave the gauges at their last value (or absent), and the alert
   on overdue reviews silent: TicketGaugesStale fires instead.
@@ -41,6 +45,7 @@ from policy import transitions
 from policy.transitions import TERMINAL_STATES, TicketState
 from shared import metrics, names
 from shared import search_attributes as sa
+from shared.worker_versioning import Routed, RoutingProbe
 
 SPEND_LIMIT_ENV: Final = "TICKETS_SPEND_LIMIT_USD_PER_HOUR"
 # Visibility is eventually consistent and a count is a cheap query: every 15 s keeps the gauge
@@ -122,8 +127,14 @@ class VisibilityGauges:
         spend_limit_usd_per_hour: float | None = None,
         interval: timedelta = DEFAULT_INTERVAL,
         clock: Callable[[], float] = time.time,
+        routing: RoutingProbe | None = None,
     ) -> None:
         self._client = client
+        self._routing = routing
+        self._takes_tasks = meter.create_gauge(
+            metrics.WORKER_TAKES_TASKS,
+            "1 while the server sends this worker tasks on its first queue, 0 while it does not",
+        )
         self._interval = interval.total_seconds()
         self._clock = clock
         self._updated = meter.create_gauge_float(
@@ -147,6 +158,11 @@ class VisibilityGauges:
             ).set(spend_limit_usd_per_hour)
 
     async def update(self) -> None:
+        if self._routing is not None:
+            # First: a failing count below must not leave it unread.
+            routed, _ = await self._routing.ask(self._client)
+            if routed is not Routed.UNKNOWN:
+                self._takes_tasks.set(int(routed is Routed.TAKES), {"queue": self._routing.queue})
         overdue = await self._client.count_workflows(OVERDUE_QUERY)
         self._overdue.set(overdue.count)
         for state in OPEN_STATES:

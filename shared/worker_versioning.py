@@ -119,6 +119,19 @@ def without_versioning(env: Mapping[str, str]) -> dict[str, str]:
     return {k: v for k, v in env.items() if k not in (DEPLOYMENT_ENV, BUILD_ID_ENV)}
 
 
+@dataclass(frozen=True)
+class RoutingProbe:
+    """What to ask the server about one worker process: its first queue, of which task kind,
+    and its version (None: unversioned)."""
+
+    queue: str
+    activities: bool
+    versioning: "Versioning | None"
+
+    async def ask(self, client: Client) -> tuple["Routed", str | None]:
+        return await routing_line(client, self.queue, self.activities, self.versioning)
+
+
 class Routed(Enum):
     """What the server does with this worker's polls."""
 

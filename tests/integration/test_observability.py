@@ -217,6 +217,8 @@ async def test_the_worker_serves_temporal_and_product_metrics_that_match_the_rep
     assert samples(text, "tickets_review_wait_seconds_count", action="approve") == [1.0]
     assert samples(text, "tickets_spend_limit_usd_per_hour") == [SPEND_LIMIT]
     assert samples(text, "tickets_review_overdue") == [0.0]
+    # An unversioned worker on a server where no build is current: sent tasks.
+    assert samples(text, "tickets_worker_takes_tasks", queue="tickets") == [1.0]
     assert samples(text, "tickets_open", state="AWAITING_REVIEW")
     # Tokens and dollars are what `report` adds up from the tickets themselves.
     tokens = sum(samples(text, "tickets_llm_tokens_total", type="input")) + sum(

@@ -8,6 +8,7 @@ from typing import Any
 
 from shared import metrics
 from shared.worker_gauges import VisibilityGauges
+from shared.worker_versioning import Routed
 
 
 class FakeGauge:
@@ -110,3 +111,35 @@ async def test_answers_in_delivering_past_30_minutes_are_counted_from_entering_i
     assert meter.gauges[metrics.QUEUED_PAST_30M].values == [(2, None)]
     [queued] = [q for q in client.queries if "DELIVERING" in q and "TicketStateSince" in q]
     assert "TicketStateSince < '2023-11-14T21:43:20Z'" in queued
+
+
+class FakeRoutingProbe:
+    """Answers, in turn, what the server would say of the worker's routing."""
+
+    queue = "tickets"
+
+    def __init__(self, *answers: Routed) -> None:
+        self.answers = list(answers)
+
+    async def ask(self, client: Any) -> tuple[Routed, str | None]:
+        return self.answers.pop(0), None
+
+
+async def test_whether_the_worker_takes_tasks_is_a_gauge_left_as_it_was_when_unknown() -> None:
+    meter = FakeMeter()
+    probe = FakeRoutingProbe(Routed.TAKES, Routed.IDLE, Routed.UNKNOWN, Routed.TAKES)
+    gauges = VisibilityGauges(
+        QueriesFake(),  # type: ignore[arg-type]
+        meter,  # type: ignore[arg-type]
+        routing=probe,  # type: ignore[arg-type]
+    )
+    for _ in range(4):
+        await gauges.update()
+    queue = {"queue": "tickets"}
+    assert meter.gauges[metrics.WORKER_TAKES_TASKS].values == [(1, queue), (0, queue), (1, queue)]
+
+
+async def test_without_a_probe_the_gauge_is_not_set() -> None:
+    meter = FakeMeter()
+    await VisibilityGauges(QueriesFake(), meter).update()  # type: ignore[arg-type]
+    assert meter.gauges[metrics.WORKER_TAKES_TASKS].values == []
