@@ -13,7 +13,16 @@ from bisect import bisect_right
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
+
+from shared.tickets import CustomerTier
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: Final[tuple[Weekday, ...]] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -55,6 +64,11 @@ class BusinessHours(BaseModel):
     close: time = time(17)
     # Days the team is off (local dates): no SLA hour passes on them.
     holidays: list[date] = Field(default_factory=list, max_length=MAX_HOLIDAYS)
+    # The customer tiers whose SLA counts in these hours; the others' runs around the clock
+    # (an enterprise contract with 24/7 support). None: every tier.
+    tiers: list[CustomerTier] | None = Field(
+        default=None, min_length=1, max_length=len(CustomerTier)
+    )
     # Written by the configuration snapshot, never by hand: the zone's offsets around the
     # ticket's start, oldest first. None: not recorded (UTC is assumed).
     offsets: list[OffsetChange] | None = Field(default=None, max_length=MAX_OFFSET_CHANGES)
@@ -70,7 +84,22 @@ class BusinessHours(BaseModel):
             )
         if len(set(self.days)) != len(self.days):
             raise ValueError("days names a day twice")
+        if self.tiers is not None and len(set(self.tiers)) != len(self.tiers):
+            raise ValueError("tiers names a tier twice")
         return self
+
+    @model_serializer(mode="wrap")
+    def _every_tier_left_out(self, handler: SerializerFunctionWrapHandler) -> object:
+        """A calendar for every tier is serialized as before ``tiers`` existed: a worker of the
+        version before reads the snapshot a new ticket records (its model refuses a key it does
+        not know)."""
+        data = handler(self)
+        if isinstance(data, dict) and data.get("tiers", ...) is None:
+            del data["tiers"]
+        return data
+
+    def applies_to(self, tier: CustomerTier) -> bool:
+        return self.tiers is None or tier in self.tiers
 
     def hours_a_day(self) -> float:
         opened = datetime.combine(date.min, self.open)

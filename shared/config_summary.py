@@ -10,6 +10,7 @@ from shared.agents import Priority
 from shared.business_hours import WEEKDAYS, BusinessHours
 from shared.business_hours_zone import snapshot
 from shared.pipeline_config import PipelineConfig
+from shared.tickets import CustomerTier
 
 
 def policy_lines(config: PipelineConfig, now: datetime) -> list[str]:
@@ -23,16 +24,27 @@ def policy_lines(config: PipelineConfig, now: datetime) -> list[str]:
         holidays = f", {len(calendar.holidays)} holiday(s)" if calendar.holidays else ""
         lines = [
             f"  SLA hours  {hours} (business hours: {_days(calendar)} "
-            f"{calendar.open:%H:%M}-{calendar.close:%H:%M} {calendar.timezone}{holidays})"
+            f"{calendar.open:%H:%M}-{calendar.close:%H:%M} {calendar.timezone}{holidays}"
+            f"{_tiers(calendar)})"
         ]
     taken = snapshot(config, now)  # the offsets a ticket started now records
     zone = ZoneInfo(calendar.timezone) if calendar is not None else None
-    due = []
-    for priority in Priority:
-        deadline = sla_deadline(priority, now, taken.sla_hours, taken.business_hours)
-        local = deadline.astimezone(zone) if zone is not None else deadline
-        due.append(f"{priority} {local:%a %Y-%m-%d %H:%M %Z}")
-    lines.append(f"  triaged now, due: {'; '.join(due)}")
+    # One line per calendar a tier's SLA counts in: the business hours', and around the clock
+    # for the tiers left out of them.
+    kinds = {taken.calendar_for(tier) is not None for tier in CustomerTier}
+    for in_hours in sorted(kinds, reverse=True):
+        due = []
+        for priority in Priority:
+            deadline = sla_deadline(
+                priority, now, taken.sla_hours, taken.business_hours if in_hours else None
+            )
+            local = deadline.astimezone(zone) if zone is not None else deadline
+            due.append(f"{priority} {local:%a %Y-%m-%d %H:%M %Z}")
+        which = ""
+        if len(kinds) > 1:
+            tiers = [t for t in CustomerTier if (taken.calendar_for(t) is not None) == in_hours]
+            which = f" ({', '.join(tiers)})"
+        lines.append(f"  triaged now, due{which}: {'; '.join(due)}")
     review = config.review
     sensitive = ", ".join(review.sensitive_categories) or "none"
     final = (
@@ -52,6 +64,16 @@ def policy_lines(config: PipelineConfig, now: datetime) -> list[str]:
     ]
     lines.append(f"  budget     {' and '.join(limits) + ' a ticket' if limits else 'none'}")
     return lines
+
+
+def _tiers(calendar: BusinessHours) -> str:
+    """For which tiers, when not every one."""
+    if calendar.tiers is None:
+        return ""
+    others = [t for t in CustomerTier if t not in calendar.tiers]
+    return f"; for {', '.join(t for t in CustomerTier if t in calendar.tiers)}" + (
+        f", around the clock for {', '.join(others)}" if others else ""
+    )
 
 
 def _days(calendar: BusinessHours) -> str:

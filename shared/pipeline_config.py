@@ -21,6 +21,7 @@ from pydantic import (
 
 from shared.agents import AgentRole, AgentRoute, Category, Priority
 from shared.business_hours import BusinessHours
+from shared.tickets import CustomerTier
 
 OFFLINE_ROUTE = AgentRoute(provider="offline", model="offline-rules-v1")
 # Upper bounds for durations: ten years of hours, a day of seconds. A deadline past the
@@ -143,6 +144,11 @@ class PipelineConfig(BaseModel):
         if isinstance(data, dict) and data.get("business_hours", ...) is None:
             del data["business_hours"]
         return data
+
+    def calendar_for(self, tier: CustomerTier) -> BusinessHours | None:
+        """The calendar a ticket of this tier's SLA counts in; None: around the clock."""
+        calendar = self.business_hours
+        return calendar if calendar is not None and calendar.applies_to(tier) else None
 
     @field_validator("sla_hours")
     @classmethod

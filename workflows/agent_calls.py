@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
     from policy.text_budget import usd_text
     from shared import names
     from shared.agents import AgentReply, AgentRole, AgentRoute, Priority, Usage
+    from shared.business_hours import BusinessHours
     from shared.pipeline_config import AgentTimeouts, PipelineConfig
     from shared.view import Fallback
     from workflows import metrics, options
@@ -75,10 +76,17 @@ def temporal_priority(record: TicketRecord) -> TemporalPriority:
 
 class AgentCaller:
     def __init__(
-        self, record: TicketRecord, config: PipelineConfig, earlier: EarlierSpend | None = None
+        self,
+        record: TicketRecord,
+        config: PipelineConfig,
+        earlier: EarlierSpend | None = None,
+        *,
+        calendar: BusinessHours | None,
     ) -> None:
         self._record = record
         self._config = config
+        # The calendar the ticket's SLA counts in (its tier's: PipelineConfig.calendar_for).
+        self._calendar = calendar
         # What the ticket's earlier runs spent (a failed ticket started again): the budget
         # counts it with this run's calls.
         self._earlier = earlier
@@ -140,7 +148,7 @@ class AgentCaller:
                 UNTRIAGED_PRIORITY,
                 workflow.info().start_time,
                 self._config.sla_hours,
-                self._config.business_hours,
+                self._calendar,
             )
         )
 

@@ -75,7 +75,10 @@ class TicketStages:
         self._ticket = ticket
         self._record = record
         self._config = config
-        self._agents = AgentCaller(record, config, earlier)
+        # Its tier's calendar: the SLA of a tier left out of [business_hours] runs around the
+        # clock (every snapshot recorded before `tiers` has none: every tier, as before).
+        self._calendar = config.calendar_for(ticket.customer_tier)
+        self._agents = AgentCaller(record, config, earlier, calendar=self._calendar)
         self._lean = lean
         self._delivering = delivering
         # When the customer first wrote, if an earlier run of the ticket began before this one
@@ -164,7 +167,7 @@ class TicketStages:
         # before the deadline moved to intake: a deadline already past would leave them the
         # least window, and a short rate-limit spell would fail the ticket).
         self._agents.retry_until = sla_deadline(
-            priority, now, self._config.sla_hours, self._config.business_hours
+            priority, now, self._config.sla_hours, self._calendar
         )
         start = now
         came_in = workflow.info().workflow_start_time  # the start event's time
@@ -174,9 +177,7 @@ class TicketStages:
             not ask or workflow.patched(PATCH_SLA_FROM_INTAKE)
         ):
             start = came_in
-        view.sla_deadline = sla_deadline(
-            priority, start, self._config.sla_hours, self._config.business_hours
-        )
+        view.sla_deadline = sla_deadline(priority, start, self._config.sla_hours, self._calendar)
 
     async def knowledge(self) -> list[KnowledgeArticle]:
         if self._articles is None:

@@ -21,6 +21,7 @@ from shared.business_hours_zone import snapshot, zone_problem
 from shared.payload_converter import SharedPydanticPayloadConverter
 from shared.pipeline_config import PipelineConfig
 from shared.settings import load_pipeline_config
+from shared.tickets import CustomerTier
 from tests.support.config_files import write_config
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -180,6 +181,7 @@ def test_the_bundled_file_s_example_loads_once_the_final_deadline_is_raised(
     calendar = load_pipeline_config(path, env={}).business_hours
     assert calendar is not None and calendar.timezone == "Europe/Berlin"
     assert calendar.days == ["mon", "tue", "wed", "thu", "fri"] and len(calendar.holidays) == 3
+    assert calendar.tiers == ["free", "standard", "premium"]
 
 
 ZONES = [
@@ -328,3 +330,35 @@ async def test_the_worker_s_snapshot_activity_records_the_offsets_off_the_event_
     plain = PipelineConfig()
     without = TicketActivities(plain, KnowledgeBase([], {}))
     assert await ActivityEnvironment().run(without.load_pipeline_config) is plain
+
+
+def test_a_calendar_for_some_tiers_leaves_the_others_around_the_clock() -> None:
+    calendar = BusinessHours(timezone="Europe/Berlin", tiers=[CustomerTier.FREE])
+    config = PipelineConfig(business_hours=calendar)
+    assert config.calendar_for(CustomerTier.FREE) == calendar
+    assert config.calendar_for(CustomerTier.ENTERPRISE) is None
+    every = PipelineConfig(business_hours=BusinessHours(timezone="Europe/Berlin"))
+    assert all(every.calendar_for(tier) is not None for tier in CustomerTier)
+    assert all(PipelineConfig().calendar_for(tier) is None for tier in CustomerTier)
+    # The snapshot keeps the tiers with the offsets it records.
+    taken = snapshot(config, berlin(2026, 12, 23, 12))
+    assert taken.business_hours is not None and taken.business_hours.tiers == [CustomerTier.FREE]
+    assert taken.calendar_for(CustomerTier.PREMIUM) is None
+
+
+def test_a_calendar_for_every_tier_is_serialized_as_before_tiers_existed() -> None:
+    """A worker of the version before refuses a key it does not know: a snapshot of a calendar
+    for every tier carries no `tiers`, so it reads the tickets a new worker started."""
+    converter = SharedPydanticPayloadConverter()
+    every = PipelineConfig(business_hours=BusinessHours(timezone="Europe/Berlin"))
+    payload = converter.to_payloads([every])[0]
+    assert set(json.loads(payload.data)["business_hours"]) == set(BusinessHours.model_fields) - {
+        "tiers"
+    }
+    assert converter.from_payloads([payload], [PipelineConfig]) == [every]
+    some = PipelineConfig(
+        business_hours=BusinessHours(timezone="Europe/Berlin", tiers=[CustomerTier.PREMIUM])
+    )
+    payload = converter.to_payloads([some])[0]
+    assert json.loads(payload.data)["business_hours"]["tiers"] == ["premium"]
+    assert converter.from_payloads([payload], [PipelineConfig]) == [some]

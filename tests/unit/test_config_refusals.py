@@ -86,6 +86,17 @@ def _isolated_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
             id="offsets-by-hand",
         ),
         pytest.param(
+            "[review]\nfinal_deadline_hours = 600\n"
+            '[business_hours]\ntiers = ["standard", "gold"]\n',
+            [":4: business_hours.tiers.1: Input should be 'free', 'standard', 'premium' or"],
+            id="unknown-tier",
+        ),
+        pytest.param(
+            '[review]\nfinal_deadline_hours = 600\n[business_hours]\ntiers = ["free", "free"]\n',
+            [":3: business_hours: tiers names a tier twice"],
+            id="a-tier-twice",
+        ),
+        pytest.param(
             "[business_hours]\nopen = 17:00:00\nclose = 09:00:00\n",
             [":1: business_hours: close (09:00:00) must be after open (17:00:00)"],
             id="closes-before-it-opens",

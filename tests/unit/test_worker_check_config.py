@@ -116,3 +116,18 @@ def test_a_versioned_worker_is_described_and_half_a_version_refused(tmp_path: Pa
         "worker: configuration error: TICKETS_WORKER_BUILD_ID is set but "
         "TICKETS_WORKER_DEPLOYMENT is not"
     )
+
+
+def test_a_calendar_for_some_tiers_shows_both_clocks(tmp_path: Path) -> None:
+    done = check(
+        tmp_path,
+        '[review]\nfinal_deadline_hours = 600\n\n[business_hours]\ntimezone = "Europe/Berlin"\n'
+        'tiers = ["free", "standard"]\n',
+    )
+    assert done.returncode == 0, done.stderr
+    assert (
+        "(business hours: mon-fri 09:00-17:00 Europe/Berlin; for free, standard, around the "
+        "clock for premium, enterprise)"
+    ) in done.stdout
+    assert "  triaged now, due (free, standard): Low " in done.stdout
+    assert "  triaged now, due (premium, enterprise): Low " in done.stdout

@@ -13,9 +13,11 @@ from shared import names
 from shared.agents import Priority
 from shared.business_hours import WEEKDAYS, BusinessHours
 from shared.review import ReviewAction, ReviewDecision
+from shared.tickets import CustomerTier
 from shared.view import TicketView
 from tests.support.fakes import FakeAgents, FakeTicketServices, fake_routes_config
 from tests.support.temporal import status, wait_for_state
+from tests.support.tickets import make_ticket
 from tests.support.workers import ticket_on_fakes
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -55,3 +57,38 @@ async def test_an_urgent_ticket_in_the_team_s_time_off_is_escalated_an_hour_afte
     assert after.escalated and after.escalated_at is not None
     assert expected <= after.escalated_at < expected + timedelta(minutes=1)  # the timer's firing
     assert result.state is TicketState.COMPLETED and result.sla_deadline == expected
+
+
+@pytest.mark.usefixtures("replay_check")
+async def test_a_tier_left_out_of_the_business_hours_is_escalated_around_the_clock(
+    ts_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    """`tiers` names the tiers whose SLA counts in business hours: an enterprise customer with
+    24/7 support is escalated an hour after the ticket came in, on the team's day off too."""
+    now = await ts_env.get_current_time()
+    open_day: date = now.astimezone(BERLIN).date() + timedelta(days=3)
+    calendar = BusinessHours(
+        timezone="Europe/Berlin",
+        days=[WEEKDAYS[open_day.weekday()]],
+        tiers=[CustomerTier.FREE, CustomerTier.STANDARD],
+    )
+    services = FakeTicketServices(config=fake_routes_config(business_hours=calendar))
+    agents = FakeAgents(priority=Priority.URGENT)
+    ticket = make_ticket(customer_tier=CustomerTier.ENTERPRISE)
+
+    async with ticket_on_fakes(ts_env.client, task_queue, agents, services, ticket) as handle:
+        waiting = await wait_for_state(handle, TicketState.AWAITING_REVIEW)
+        assert waiting.sla_deadline is not None
+        # An hour after triage, whatever the calendar says (the team is off for days).
+        assert waiting.sla_deadline - now < timedelta(hours=1, minutes=1)
+        await ts_env.sleep(waiting.sla_deadline - await ts_env.get_current_time())
+        await ts_env.sleep(timedelta(minutes=1))
+        after = await status(handle)
+        await handle.execute_update(
+            names.SUBMIT_REVIEW_UPDATE, ReviewDecision(action=ReviewAction.APPROVE)
+        )
+        result: TicketView = await handle.result()
+
+    assert after.escalated
+    assert result.state is TicketState.COMPLETED
+    assert result.sla_deadline == waiting.sla_deadline
