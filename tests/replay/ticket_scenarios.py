@@ -4,7 +4,7 @@ what the test does to the ticket, and which fake agents and services it runs wit
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import time, timedelta
 from typing import Any
 
 from temporalio.client import WorkflowFailureError, WorkflowHandle
@@ -15,9 +15,10 @@ from policy.transitions import TicketState
 from shared import names
 from shared import search_attributes as sa
 from shared.agents import AgentRole, AgentRoute, Priority
+from shared.business_hours import WEEKDAYS, BusinessHours
 from shared.pipeline_config import BudgetConfig
 from shared.review import ReviewAction, ReviewDecision
-from shared.tickets import Ticket
+from shared.tickets import CustomerTier, Ticket
 from tests.support.fakes import (
     FakeAgents,
     FakeTicketServices,
@@ -293,6 +294,17 @@ SCENARIOS: dict[str, tuple[Callable[[], FakeAgents], Scenario]] = {
         rework_failed_back_to_review,
     ),
     "input-from-a-newer-version": (FakeAgents, completed_without_its_unknown_fields),
+    # Recorded with v12's code after business hours (no patch: the snapshot's calendar and
+    # its recorded offsets decide the deadline) and their `tiers`: an Urgent ticket escalated
+    # in the team's hours, and an enterprise one whose tier the calendar leaves out.
+    "escalated-in-business-hours": (
+        lambda: FakeAgents(priority=Priority.URGENT),
+        approved_after_escalation,
+    ),
+    "around-the-clock-for-its-tier": (
+        lambda: FakeAgents(priority=Priority.URGENT),
+        approved_after_escalation,
+    ),
 }
 
 # Each fake agent call costs $0.001, as did the earlier runs' ten: with their $0.010 spent, the
@@ -313,9 +325,14 @@ def _with_a_newer_field(ticket: Ticket) -> dict[str, Any]:
     return {"ticket": {**ticket.model_dump(mode="json"), "order_id": "ORD-1"}}
 
 
+def _enterprise(ticket: Ticket) -> dict[str, Any]:
+    return {"ticket": {**ticket.model_dump(mode="json"), "customer_tier": "enterprise"}}
+
+
 # A scenario's start input where it is not ``TicketRequest(ticket=...)``.
 START_INPUTS: dict[str, Callable[[Ticket], dict[str, Any]]] = {
     "input-from-a-newer-version": _with_a_newer_field,
+    "around-the-clock-for-its-tier": _enterprise,
 }
 
 
@@ -341,6 +358,22 @@ def over_budget() -> FakeTicketServices:
     return FakeTicketServices(config=fake_routes_config(budget=OVER_BUDGET))
 
 
+# Open every day but a minute at midnight, in Berlin: the escalation comes within the scenario's
+# two hours, and the snapshot records the zone's offsets.
+WEEK_IN_BERLIN = BusinessHours(
+    timezone="Europe/Berlin", days=list(WEEKDAYS), open=time(0), close=time(23, 59)
+)
+
+
+def in_business_hours() -> FakeTicketServices:
+    return FakeTicketServices(config=fake_routes_config(business_hours=WEEK_IN_BERLIN))
+
+
+def in_business_hours_but_enterprise() -> FakeTicketServices:
+    calendar = WEEK_IN_BERLIN.model_copy(update={"tiers": [CustomerTier.FREE]})
+    return FakeTicketServices(config=fake_routes_config(business_hours=calendar))
+
+
 # Scenarios whose services are not the default ones.
 def classifier_with_a_backup_over_budget() -> FakeTicketServices:
     config = fake_routes_config(budget=BudgetConfig(max_tokens=400))
@@ -358,4 +391,6 @@ SERVICES: dict[str, Callable[[], FakeTicketServices]] = {
     "delivery-refused-locally": delivery_refused_locally,
     "delivery-queued": delivery_queued,
     "cancelled-while-sending": held_delivery,
+    "escalated-in-business-hours": in_business_hours,
+    "around-the-clock-for-its-tier": in_business_hours_but_enterprise,
 }
