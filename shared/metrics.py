@@ -68,6 +68,9 @@ GAUGES_UPDATED: Final = "tickets_gauges_updated_timestamp_seconds"
 # build of a Worker Deployment that is not current or ramping, an unversioned worker while a
 # build is current (shared/worker_versioning.py). Left as it was when the server cannot say.
 WORKER_TAKES_TASKS: Final = "tickets_worker_takes_tasks"
+# When the server last answered that question (Unix seconds): a value the server has stopped
+# confirming (a probe refused or timing out) is left out of NoWorkerTakesTasks.
+ROUTING_CHECKED: Final = "tickets_worker_routing_checked_timestamp_seconds"
 
 # Failure classes of a provider call (the `class` label), from the activity's error type.
 FAILURE_CLASSES: Final[Mapping[str, str]] = {

@@ -135,6 +135,10 @@ class VisibilityGauges:
             metrics.WORKER_TAKES_TASKS,
             "1 while the server sends this worker tasks on its first queue, 0 while it does not",
         )
+        self._routing_checked = meter.create_gauge_float(
+            metrics.ROUTING_CHECKED,
+            "When the server last said whether it sends this worker tasks (Unix seconds)",
+        )
         self._interval = interval.total_seconds()
         self._clock = clock
         self._updated = meter.create_gauge_float(
@@ -159,10 +163,12 @@ class VisibilityGauges:
 
     async def update(self) -> None:
         if self._routing is not None:
-            # First: a failing count below must not leave it unread.
-            routed, _ = await self._routing.ask(self._client)
-            if routed is not Routed.UNKNOWN:
-                self._takes_tasks.set(int(routed is Routed.TAKES), {"queue": self._routing.queue})
+            # First, and on its own: a failing count below must not leave it unread, nor it
+            # the counts.
+            try:
+                await self._check_routing(self._routing)
+            except Exception as err:
+                log.warning("could not ask where tasks go: %s: %s", type(err).__name__, err)
         overdue = await self._client.count_workflows(OVERDUE_QUERY)
         self._overdue.set(overdue.count)
         for state in OPEN_STATES:
@@ -178,6 +184,16 @@ class VisibilityGauges:
         queued = await self._client.count_workflows(queued_query(datetime.fromtimestamp(now, UTC)))
         self._queued.set(queued.count)
         self._updated.set(now)
+
+    async def _check_routing(self, probe: RoutingProbe) -> None:
+        routed, said = await probe.ask(self._client)
+        if routed is Routed.UNKNOWN:
+            # The gauge keeps its value; its timestamp does not move, so the alert leaves it
+            # out once it is old.
+            log.warning("%s", said)
+            return
+        self._takes_tasks.set(int(routed is Routed.TAKES), {"queue": probe.queue})
+        self._routing_checked.set(self._clock())
 
     async def run(self) -> None:
         """Until cancelled; a failed count is logged and tried again: the server briefly away,

@@ -168,8 +168,11 @@ async def routing_line(
     routing = described.versioning_info
     current = routing.current_deployment_version
     ramping = routing.ramping_deployment_version
+    ramps = routing.ramping_version_percentage > 0
     if versioning is None:
-        if not current.build_id:
+        # Unversioned workers take the tasks while no build is current, and a ramp's share
+        # while the ramp is back to them (a ramping version with no build id).
+        if not current.build_id or (ramps and not ramping.build_id):
             return Routed.TAKES, None
         return Routed.IDLE, (
             f"this worker is unversioned, but build {current.build_id} of deployment "
@@ -180,7 +183,7 @@ async def routing_line(
         )
     if versioning.same_as(current):
         return Routed.TAKES, "this build is current: it takes new tasks"
-    if versioning.same_as(ramping):
+    if versioning.same_as(ramping) and ramps:
         return Routed.TAKES, (
             f"this build is ramping: it takes {routing.ramping_version_percentage:g}% of the "
             f"workflows (chosen by id), {_build(current.build_id)} the rest"

@@ -31,11 +31,13 @@ def moment(value: datetime | None, zone: str = "UTC") -> str:
     its abbreviation, and in UTC beside it, which the API, the CLI and the logs use."""
     if value is None:
         return "-"
-    at = value.astimezone(UTC)
-    if zone == "UTC":
-        return f"{at:%Y-%m-%d %H:%M} UTC"
+    # A time without a zone is UTC here, as everywhere in the product (not the host's zone).
+    at = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     local = at.astimezone(_zone(zone))
-    return f"{local:%Y-%m-%d %H:%M} {local:%Z} ({at:%H:%M} UTC)"
+    if local.utcoffset() == timedelta(0) and local.tzname() in ("UTC", "GMT"):
+        return f"{at:%Y-%m-%d %H:%M} UTC"  # Etc/UTC, GMT: no second clock to add
+    utc = f"{at:%H:%M}" if local.date() == at.date() else f"{at:%Y-%m-%d %H:%M}"
+    return f"{local:%Y-%m-%d %H:%M} {local:%Z} ({utc} UTC)"
 
 
 @lru_cache(maxsize=8)

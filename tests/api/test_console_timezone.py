@@ -28,8 +28,18 @@ def test_a_moment_is_said_in_the_zone_with_utc_beside_it() -> None:
     assert display.moment(SUMMER, "Europe/Berlin") == "2026-07-15 17:00 CEST (15:00 UTC)"
     # West of UTC the day can be the one before.
     late = datetime(2026, 1, 16, 2, 30, tzinfo=UTC)
-    assert display.moment(late, "America/New_York") == "2026-01-15 21:30 EST (02:30 UTC)"
+    assert display.moment(late, "America/New_York") == (
+        "2026-01-15 21:30 EST (2026-01-16 02:30 UTC)"
+    )
     assert display.moment(None, "Europe/Berlin") == "-"
+    # The UTC side says its own date when it is another day.
+    assert (
+        display.moment(WINTER, "Pacific/Auckland") == "2026-01-16 04:00 NZDT (2026-01-15 15:00 UTC)"
+    )
+    # A zone that is UTC under another name adds no second clock; a time without a zone is UTC.
+    assert display.moment(WINTER, "Etc/UTC") == "2026-01-15 15:00 UTC"
+    naive = datetime(2026, 1, 15, 15, 0)
+    assert display.moment(naive, "Europe/Berlin") == "2026-01-15 16:00 CET (15:00 UTC)"
 
 
 def test_the_setting_takes_an_iana_zone_and_names_itself_when_it_is_not_one() -> None:

@@ -219,6 +219,7 @@ async def test_the_worker_serves_temporal_and_product_metrics_that_match_the_rep
     assert samples(text, "tickets_review_overdue") == [0.0]
     # An unversioned worker on a server where no build is current: sent tasks.
     assert samples(text, "tickets_worker_takes_tasks", queue="tickets") == [1.0]
+    assert samples(text, "tickets_worker_routing_checked_timestamp_seconds")
     assert samples(text, "tickets_open", state="AWAITING_REVIEW")
     # Tokens and dollars are what `report` adds up from the tickets themselves.
     tokens = sum(samples(text, "tickets_llm_tokens_total", type="input")) + sum(

@@ -3,6 +3,7 @@ succeeded (shared/worker_gauges.py). The client and the meter are fakes standing
 visibility count and the SDK's meter; the real ones: tests/integration/test_observability.py."""
 
 import asyncio
+import itertools
 from datetime import timedelta
 from typing import Any
 
@@ -118,25 +119,46 @@ class FakeRoutingProbe:
 
     queue = "tickets"
 
-    def __init__(self, *answers: Routed) -> None:
+    def __init__(self, *answers: Routed | Exception) -> None:
         self.answers = list(answers)
 
     async def ask(self, client: Any) -> tuple[Routed, str | None]:
-        return self.answers.pop(0), None
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer, "could not tell" if answer is Routed.UNKNOWN else None
 
 
 async def test_whether_the_worker_takes_tasks_is_a_gauge_left_as_it_was_when_unknown() -> None:
     meter = FakeMeter()
     probe = FakeRoutingProbe(Routed.TAKES, Routed.IDLE, Routed.UNKNOWN, Routed.TAKES)
+    ticks = itertools.count(100.0, 100.0)  # the routing stamp, then the counts', each update
     gauges = VisibilityGauges(
         QueriesFake(),  # type: ignore[arg-type]
         meter,  # type: ignore[arg-type]
+        clock=lambda: next(ticks),
         routing=probe,  # type: ignore[arg-type]
     )
     for _ in range(4):
         await gauges.update()
     queue = {"queue": "tickets"}
     assert meter.gauges[metrics.WORKER_TAKES_TASKS].values == [(1, queue), (0, queue), (1, queue)]
+    # Stamped only when the server answered: the alert leaves out an answer it stopped giving.
+    checked = [value for value, _ in meter.gauges[metrics.ROUTING_CHECKED].values]
+    assert checked == [100.0, 300.0, 600.0]
+
+
+async def test_a_probe_that_raises_leaves_the_counts_to_go_on() -> None:
+    meter = FakeMeter()
+    gauges = VisibilityGauges(
+        QueriesFake(),  # type: ignore[arg-type]
+        meter,  # type: ignore[arg-type]
+        clock=lambda: 1_700_000_000.0,
+        routing=FakeRoutingProbe(RuntimeError("bridge gone")),  # type: ignore[arg-type]
+    )
+    await gauges.update()
+    assert meter.gauges[metrics.WORKER_TAKES_TASKS].values == []
+    assert meter.gauges[metrics.GAUGES_UPDATED].values == [(1_700_000_000.0, None)]
 
 
 async def test_without_a_probe_the_gauge_is_not_set() -> None:

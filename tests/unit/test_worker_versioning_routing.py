@@ -83,6 +83,12 @@ def test_a_ramping_build_says_its_share_and_who_takes_the_rest() -> None:
     )
     from_unversioned = said(routing(ramping="b2", percentage=25))[1]
     assert from_unversioned is not None and "the unversioned workers the rest" in from_unversioned
+    # A ramp set to 0% sends it nothing.
+    assert said(routing(current="b1", ramping="b2", percentage=0))[0] is Routed.IDLE
+
+
+def test_unversioned_workers_take_a_ramp_back_to_them() -> None:
+    assert said(routing(current="b1", percentage=20), versioning=None) == (Routed.TAKES, None)
 
 
 @pytest.mark.parametrize(
