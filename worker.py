@@ -14,7 +14,9 @@ With TICKETS_METRICS_ADDRESS=host:port it serves Prometheus metrics on http://ho
 (Temporal's SDK metrics and the product's; docs/observability.md). Traces are exported when the
 standard OTEL_EXPORTER_OTLP_* variables are set. With TICKETS_HEALTH_ADDRESS=host:port it serves
 /healthz and /readyz (shared/health.py). Asked to stop, it gives in-flight activities up to the
-longest agent attempt to finish (TICKETS_SHUTDOWN_GRACE_SECONDS; shared/shutdown.py).
+longest agent attempt to finish (TICKETS_SHUTDOWN_GRACE_SECONDS; shared/shutdown.py). With
+TICKETS_WORKER_DEPLOYMENT and TICKETS_WORKER_BUILD_ID its workers are that build of a Worker
+Deployment (shared/worker_versioning.py; docs/deploy.md, "Worker versioning").
 """
 
 from shared.background import stop_background

@@ -70,13 +70,14 @@ def configured(queues: Sequence[str] | None) -> Configured:
         check_queues(queues, loaded)
     polled = list(queues) if queues else needed_queues(loaded.pipeline)
     versioning = versioning_from_env()
-    # Only the providers whose queues it polls: a worker for the workflows alone
-    # (--queues tickets,delivery) holds no provider key.
-    providers = build_providers(loaded.pipeline, loaded.worker, polled=polled_providers(polled))
     spend_limit = spend_limit_from_env()
     sandboxed = settings.workflow_sandbox()
     telemetry.span_exporter_from_env()  # a tracing variable it cannot honour stops it here
     telemetry.check_trace_content()
+    # Last, once nothing else can refuse: the caller closes them (worker.run). Only the
+    # providers whose queues it polls: a worker for the workflows alone (--queues
+    # tickets,delivery) holds no provider key.
+    providers = build_providers(loaded.pipeline, loaded.worker, polled=polled_providers(polled))
     return Configured(
         loaded, delivery_config, polled, providers, spend_limit, sandboxed, versioning
     )

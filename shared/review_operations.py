@@ -24,7 +24,7 @@ from shared import names, telemetry
 from shared.data_converter import key_ring_of
 from shared.operation_errors import OperationError, ReviewRefused, ReviewTimeout
 from shared.operations import describe_ticket
-from shared.queue_pollers import workers_polling
+from shared.queue_pollers import unrouted_hint, workers_polling
 from shared.review import ReviewDecision, ReviewReceipt
 from shared.ticket_status import key_problem, ticket_status
 from shared.ticket_status import no_worker as _no_worker
@@ -149,7 +149,10 @@ async def submit_review(
     if not (running or completed):
         raise refused
     if running and not await workers_polling(client):
-        raise _no_worker(f"on the {names.TICKETS_TASK_QUEUE} task queue; the review was not sent")
+        raise _no_worker(
+            f"on the {names.TICKETS_TASK_QUEUE} task queue; the review was not sent"
+            + await unrouted_hint(client)
+        )
     # A completed ticket's view is read from its history (no worker needed).
     view = await _view_of(client, ticket_id)
     update_id = (

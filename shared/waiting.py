@@ -16,7 +16,7 @@ from shared import search_attributes as sa
 from shared.operation_errors import NoWorker, OperationError, TicketNotFound, TicketUnreadable
 from shared.operations import ticket_status
 from shared.pending_calls import PendingCall
-from shared.queue_pollers import workers_polling
+from shared.queue_pollers import unrouted_hint, workers_polling
 from shared.review import ReviewReceipt
 from shared.ticket_status import TicketReading, read_ticket, waiting_on
 from shared.view import TicketView
@@ -210,6 +210,7 @@ async def _require_workers(client: Client, pending: list[str]) -> None:
             f"no worker is polling the {names.TICKETS_TASK_QUEUE} task queue, so "
             f"{len(pending)} ticket(s) wait on the server until one starts: run "
             "`python -m worker` against this server and namespace"
+            + await unrouted_hint(client, names.TICKETS_TASK_QUEUE)
         )
     if stranded := await _stranded_call(client, pending[0]):
         raise NoWorker(

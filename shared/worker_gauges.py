@@ -20,13 +20,16 @@ on the ticket search attributes) every ``interval`` and sets:
   so the spend alert compares with a number the operator set in one place;
 - ``tickets_worker_takes_tasks{queue}``: 1 while the server sends this worker tasks on its
   first queue, 0 while it polls and gets none (Worker Versioning: a build nobody made current,
-  or an unversioned worker while a build is current). Every worker idle on a queue is an
-  outage that no other alert names (NoWorkerTakesTasks);
+  or an unversioned worker while a build is current), left as it was when the server cannot
+  say; ``tickets_worker_routing_checked_timestamp_seconds``: when the server last answered.
+  Every worker idle on a queue is an outage that no other alert names (NoWorkerTakesTasks,
+  which counts only answers under 2 minutes old);
 - ``tickets_gauges_updated_timestamp_seconds``: when the counts last succeeded. A count that
   keeps failing would otherwise leave the gauges at their last value (or absent), and the alert
   on overdue reviews silent: TicketGaugesStale fires instead.
 
 Every worker reports the same visibility counts: rules and dashboards take ``max`` over workers.
+The routing gauges are each worker's own (by ``instance`` and ``queue``).
 """
 
 import asyncio

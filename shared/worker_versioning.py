@@ -31,6 +31,7 @@ from temporalio.service import RPCError
 from temporalio.worker import WorkerDeploymentConfig
 
 from shared.config_errors import ConfigError
+from shared.queue_pollers import routes_to
 
 DEPLOYMENT_ENV: Final = "TICKETS_WORKER_DEPLOYMENT"
 BUILD_ID_ENV: Final = "TICKETS_WORKER_BUILD_ID"
@@ -38,7 +39,8 @@ BUILD_ID_ENV: Final = "TICKETS_WORKER_BUILD_ID"
 # to the same. A longer one is not refused when the worker starts: its polls fail, and nothing
 # says so.
 MAX_BYTES: Final = 255
-# How long start-up waits for the server to say where it routes tasks.
+# How long the worker waits for the server to say where it routes tasks (at start-up, and in
+# the gauges' loop).
 ROUTING_TIMEOUT: Final = timedelta(seconds=5)
 # The server's own: a build id of its unversioned workers.
 RESERVED_PREFIX: Final = "__"
@@ -67,10 +69,10 @@ class Versioning:
     def same_as(self, version: DeploymentVersion) -> bool:
         return (version.deployment_name, version.build_id) == (self.deployment, self.build_id)
 
-    def make_current(self) -> str:
+    def make_current(self, namespace: str = "default") -> str:
         return (
-            f"`temporal worker deployment set-current-version --deployment-name "
-            f"{self.deployment} --build-id {self.build_id}`"
+            f"`temporal worker deployment set-current-version --namespace {namespace} "
+            f"--deployment-name {self.deployment} --build-id {self.build_id}`"
         )
 
 
@@ -143,10 +145,12 @@ class Routed(Enum):
 async def routing_line(
     client: Client, queue: str, activities: bool, versioning: Versioning | None
 ) -> tuple[Routed, str | None]:
-    """Whether the server sends this worker tasks on ``queue`` (its first): a build that is
-    neither current nor ramping, or an unversioned worker while a build is current, polls and
-    gets nothing, and tickets wait. Said at start-up with the command that changes it; None for
-    an unversioned worker where no build is current (the usual case)."""
+    """Whether the server sends this worker tasks on ``queue`` (its first), and what to say of
+    it: asked at start-up and by the gauges every 15 s. TAKES with None for an unversioned
+    worker the server sends tasks (the usual case); IDLE, with the command that changes it, for
+    a build that is neither current nor ramping at more than 0% or an unversioned worker while a
+    build is current (it polls and gets nothing, and tickets wait); UNKNOWN, with why, when the
+    server did not answer."""
     kind = (
         TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY
         if activities
@@ -167,35 +171,32 @@ async def routing_line(
         )
     routing = described.versioning_info
     current = routing.current_deployment_version
-    ramping = routing.ramping_deployment_version
-    ramps = routing.ramping_version_percentage > 0
+    namespace = client.namespace
     if versioning is None:
-        # Unversioned workers take the tasks while no build is current, and a ramp's share
-        # while the ramp is back to them (a ramping version with no build id).
-        if not current.build_id or (ramps and not ramping.build_id):
+        if routes_to("", "", routing):
             return Routed.TAKES, None
         return Routed.IDLE, (
             f"this worker is unversioned, but build {current.build_id} of deployment "
             f"{current.deployment_name} is current on {queue}, so it takes no task: give it "
             f"{DEPLOYMENT_ENV} and {BUILD_ID_ENV}, or send tasks to unversioned workers again: "
-            f"`temporal worker deployment set-current-version --deployment-name "
-            f"{current.deployment_name} --unversioned`"
+            f"`temporal worker deployment set-current-version --namespace {namespace} "
+            f"--deployment-name {current.deployment_name} --unversioned`"
+        )
+    if not routes_to(versioning.deployment, versioning.build_id, routing):
+        now = (
+            f"build {current.build_id} is current"
+            if current.build_id
+            else "no build is current: the unversioned workers take the tasks"
+        )
+        return Routed.IDLE, (
+            f"this build is not current or ramping ({now}), so it takes no task until it is: "
+            f"{versioning.make_current(namespace)}"
         )
     if versioning.same_as(current):
         return Routed.TAKES, "this build is current: it takes new tasks"
-    if versioning.same_as(ramping) and ramps:
-        return Routed.TAKES, (
-            f"this build is ramping: it takes {routing.ramping_version_percentage:g}% of the "
-            f"workflows (chosen by id), {_build(current.build_id)} the rest"
-        )
-    now = (
-        f"build {current.build_id} is current"
-        if current.build_id
-        else "no build is current: the unversioned workers take the tasks"
-    )
-    return Routed.IDLE, (
-        f"this build is not current or ramping ({now}), so it takes no task until it is: "
-        f"{versioning.make_current()}"
+    return Routed.TAKES, (
+        f"this build is ramping: it takes {routing.ramping_version_percentage:g}% of the "
+        f"workflows (chosen by id), {_build(current.build_id)} the rest"
     )
 
 

@@ -14,7 +14,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from shared import names
 from shared.batch import INVALID, BatchSettings
 from shared.command_budget import chunk_size_fitting, encoded_size
-from shared.queue_pollers import workers_polling
+from shared.queue_pollers import unrouted_hint, workers_polling
 from shared.swarm import (
     MAX_CHUNK_SIZE,
     MAX_SWARM_ITEMS,
@@ -68,7 +68,7 @@ async def _require_worker(client: Client, what: str) -> None:
         raise NoWorker(
             f"no worker is polling the {names.TICKETS_TASK_QUEUE} task queue, so {what} would "
             "wait on the server until one starts: run `python -m worker` against this server "
-            "and namespace"
+            "and namespace" + await unrouted_hint(client, names.TICKETS_TASK_QUEUE)
         )
 
 

@@ -29,6 +29,7 @@ _env = jinja2.Environment(
 )
 _env.globals.update(
     countdown=display.countdown,
+    # UTC; page() passes the console's zone's in its place (every console page goes through it).
     moment=display.moment,
     usd=display.usd,
     span=display.span,

@@ -15,7 +15,7 @@ from temporalio.api.taskqueue.v1 import PollerInfo, TaskQueueVersioningInfo
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest, DescribeTaskQueueResponse
 from temporalio.service import RPCError, RPCStatusCode
 
-from shared.queue_pollers import routed_to
+from shared.queue_pollers import routed_to, unrouted_hint, workers_polling
 from shared.worker_versioning import ROUTING_TIMEOUT, Routed, Versioning, routing_line
 
 DEPLOYMENT = "ticket-agents"
@@ -106,7 +106,8 @@ def test_a_build_neither_current_nor_ramping_is_told_how_to_make_it_current(
     assert routed is Routed.IDLE
     assert line == (
         f"this build is not current or ramping ({now}), so it takes no task until it is: "
-        "`temporal worker deployment set-current-version --deployment-name ticket-agents "
+        "`temporal worker deployment set-current-version --namespace default --deployment-name "
+        "ticket-agents "
         "--build-id b2`"
     )
 
@@ -126,7 +127,8 @@ def test_an_unversioned_worker_is_quiet_unless_a_build_is_current_on_its_queue()
         "llm-openai, so it takes no task"
     )
     assert line.endswith(
-        "`temporal worker deployment set-current-version --deployment-name ticket-agents "
+        "`temporal worker deployment set-current-version --namespace default --deployment-name "
+        "ticket-agents "
         "--unversioned`"
     )
 
@@ -171,3 +173,31 @@ def test_only_the_pollers_the_server_sends_tasks_to_count_as_workers() -> None:
     assert not routed_to(poller("b3"), routing(current="b1", ramping="b2", percentage=10))
     assert not routed_to(poller("b1"), routing())
     assert not routed_to(poller("b1", "other-agents"), routing(current="b1"))
+    # The same rule as the workers' own line: a ramp at 0% sends nothing, a ramp back to the
+    # unversioned workers sends them their share.
+    assert not routed_to(poller("b2"), routing(current="b1", ramping="b2", percentage=0))
+    assert routed_to(poller(), routing(current="b1", percentage=20))
+
+
+class FakePollersService:
+    """Answers DescribeTaskQueue with ``pollers`` under ``routing``."""
+
+    def __init__(self, pollers: list[PollerInfo], answer: TaskQueueVersioningInfo) -> None:
+        self.pollers = pollers
+        self.answer = answer
+
+    async def describe_task_queue(self, request: Any, **_: Any) -> DescribeTaskQueueResponse:
+        return DescribeTaskQueueResponse(pollers=self.pollers, versioning_info=self.answer)
+
+
+def test_no_worker_names_the_builds_that_poll_but_are_sent_nothing() -> None:
+    client = FakeClient(routing())
+    client.workflow_service = FakePollersService(  # type: ignore[assignment]
+        [poller("b2"), poller("b3")], routing(current="b1")
+    )
+    assert not asyncio.run(workers_polling(client))  # type: ignore[arg-type]
+    hint = asyncio.run(unrouted_hint(client))  # type: ignore[arg-type]
+    assert hint.startswith(" (workers of build b2, b3 poll it, but the server sends them nothing")
+    # Nobody polling at all: the message stays as it was.
+    client.workflow_service = FakePollersService([], routing(current="b1"))  # type: ignore[assignment]
+    assert asyncio.run(unrouted_hint(client)) == ""  # type: ignore[arg-type]

@@ -22,9 +22,9 @@ def test_both_make_every_workflow_auto_upgrade_on_this_build() -> None:
     assert config.version.deployment_name == "ticket-agents"
     assert config.version.build_id == "3f9c2e1"
     assert config.default_versioning_behavior is VersioningBehavior.AUTO_UPGRADE
-    assert versioning.make_current() == (
-        "`temporal worker deployment set-current-version --deployment-name ticket-agents "
-        "--build-id 3f9c2e1`"
+    assert versioning.make_current("support") == (
+        "`temporal worker deployment set-current-version --namespace support --deployment-name "
+        "ticket-agents --build-id 3f9c2e1`"
     )
 
 
