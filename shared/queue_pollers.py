@@ -10,11 +10,10 @@ and tickets would wait while "a worker polls".
 
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from temporalio.api.enums.v1 import TaskQueueType, WorkerVersioningMode
 from temporalio.api.taskqueue.v1 import PollerInfo, TaskQueue, TaskQueueVersioningInfo
-from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest, DescribeTaskQueueResponse
 from temporalio.client import Client
 
 from shared import names
@@ -30,7 +29,7 @@ async def workers_polling(
     """Whether a worker is polling the queue for workflow tasks (for activity tasks with
     ``activities``): one the server saw within POLLER_FRESHNESS (it keeps listing pollers for
     minutes after they stop)."""
-    response = await _described(client, task_queue, activities)
+    response = await describe_queue(client, task_queue, activities)
     return any(routed_to(p, response.versioning_info) for p in _fresh(response.pollers))
 
 
@@ -41,7 +40,7 @@ async def unrouted_hint(
     sends none of them tasks (Worker Versioning: no build of theirs is current): "" otherwise,
     or when the server cannot say. Asked only once no worker was found."""
     try:
-        response = await _described(client, task_queue, activities)
+        response = await describe_queue(client, task_queue, activities)
     except Exception:  # a courtesy on an error path: the error it adds to stands without it
         return ""
     builds = sorted(
@@ -56,14 +55,19 @@ async def unrouted_hint(
     )
 
 
-async def _described(client: Client, task_queue: str, activities: bool) -> Any:
+async def describe_queue(
+    client: Client, task_queue: str, activities: bool, timeout: timedelta | None = None
+) -> DescribeTaskQueueResponse:
+    """The server's DescribeTaskQueue of the queue's workflow (or, with ``activities``, activity)
+    side: its pollers and where it routes tasks."""
     kind = TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW
     if activities:
         kind = TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY
     return await client.workflow_service.describe_task_queue(
         DescribeTaskQueueRequest(
             namespace=client.namespace, task_queue=TaskQueue(name=task_queue), task_queue_type=kind
-        )
+        ),
+        timeout=timeout,
     )
 
 

@@ -22,16 +22,13 @@ from enum import Enum
 from typing import Final
 
 from temporalio.api.deployment.v1 import WorkerDeploymentVersion as DeploymentVersion
-from temporalio.api.enums.v1 import TaskQueueType
-from temporalio.api.taskqueue.v1 import TaskQueue
-from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
 from temporalio.service import RPCError
 from temporalio.worker import WorkerDeploymentConfig
 
 from shared.config_errors import ConfigError
-from shared.queue_pollers import routes_to
+from shared.queue_pollers import describe_queue, routes_to
 
 DEPLOYMENT_ENV: Final = "TICKETS_WORKER_DEPLOYMENT"
 BUILD_ID_ENV: Final = "TICKETS_WORKER_BUILD_ID"
@@ -151,18 +148,8 @@ async def routing_line(
     a build that is neither current nor ramping at more than 0% or an unversioned worker while a
     build is current (it polls and gets nothing, and tickets wait); UNKNOWN, with why, when the
     server did not answer."""
-    kind = (
-        TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY
-        if activities
-        else TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW
-    )
     try:
-        described = await client.workflow_service.describe_task_queue(
-            DescribeTaskQueueRequest(
-                namespace=client.namespace, task_queue=TaskQueue(name=queue), task_queue_type=kind
-            ),
-            timeout=ROUTING_TIMEOUT,
-        )
+        described = await describe_queue(client, queue, activities, ROUTING_TIMEOUT)
     except RPCError as err:
         what = f"{versioning.deployment} build {versioning.build_id}" if versioning else "it"
         return (

@@ -35,12 +35,9 @@ from datetime import UTC, datetime
 from typing import Final
 
 from temporalio import activity
-from temporalio.api.enums.v1 import TaskQueueType
-from temporalio.api.taskqueue.v1 import TaskQueue
-from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.service import RPCError
 
-from shared.queue_pollers import routed_to
+from shared.queue_pollers import describe_queue, routed_to
 
 log = logging.getLogger(__name__)
 
@@ -83,14 +80,7 @@ async def queue_pollers() -> list[Poller]:
     otherwise misjudge a 3 s window."""
     if not activity.in_activity() or activity.info().is_local:
         return []
-    client = activity.client()
-    response = await client.workflow_service.describe_task_queue(
-        DescribeTaskQueueRequest(
-            namespace=client.namespace,
-            task_queue=TaskQueue(name=activity.info().task_queue),
-            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
-        )
-    )
+    response = await describe_queue(activity.client(), activity.info().task_queue, True)
     stamps = [
         (
             p.identity,
