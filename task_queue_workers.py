@@ -23,6 +23,7 @@ from temporalio.worker import (
 from activities.agent_activities import AgentActivities
 from activities.delivery.activity import DeliveryActivities
 from activities.knowledge_base import KnowledgeBase
+from activities.payload_gc import collect_payloads_activity
 from activities.providers.base import Provider
 from activities.providers.registry import providers_in_use
 from activities.queue_rate import release_controller_rate, set_queue_rate
@@ -190,6 +191,9 @@ def build_workers(
                         delivery.deliver_response,
                         delivery.deliver_response_now,
                         delivery.find_sent_delivery,
+                        # The scheduled payload collection (workflows/payload_gc.py), with the
+                        # client's own payload store.
+                        collect_payloads_activity,
                     ],
                     max_cached_workflows=max_cached_workflows,
                     # A worker that caches nothing takes one workflow task at a time: with

@@ -61,6 +61,7 @@ from shared.metrics import (
 from shared.metrics import (
     metrics_runtime_from_env as metrics_runtime,
 )
+from shared.payload_gc_watch import watch_collection
 from shared.search_attribute_setup import SearchAttributeSetupError, ensure_search_attributes
 from shared.shutdown import run_until_stopped, shutdown_grace, stopping, until_stopped_or_done
 from shared.stores.errors import StoreUnavailable
@@ -256,7 +257,13 @@ async def serve(
         print(f"worker: metrics on http://{observed.metrics_address}/metrics")
         meter = runtime.metric_meter
         gauges = asyncio.create_task(
-            VisibilityGauges(client, meter, observed.spend_limit, routing=probe).run()
+            VisibilityGauges(
+                client,
+                meter,
+                observed.spend_limit,
+                routing=probe,
+                collection=watch_collection,
+            ).run()
         )
     if health is not None:
         print(f"worker: health on http://{health.address}/healthz and /readyz")

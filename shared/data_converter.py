@@ -46,7 +46,7 @@ from shared.stores.config import StoreConfig
 from shared.stores.errors import PayloadIntegrityError, PayloadMissing, PayloadTooLarge
 from shared.stores.factory import payload_driver
 from shared.stores.payloads import POSTGRES_DRIVER_NAME as POSTGRES_DRIVER
-from shared.stores.payloads import is_content_key, read_limit, verified
+from shared.stores.payloads import ContentAddressedDriver, is_content_key, read_limit, verified
 from shared.stores.payloads_file import FilePayloadDriver
 
 LEGACY_ENCODING: Final = b"binary/claim-check"
@@ -220,6 +220,16 @@ def reading_only(converter: DataConverter) -> DataConverter:
     return dataclasses.replace(
         converter, external_storage=dataclasses.replace(storage, driver_selector=never)
     )
+
+
+def payload_driver_of(converter: DataConverter) -> ContentAddressedDriver | None:
+    """The payload store a converter built here stores large payloads in (None: none), as the
+    scheduled payload collection finds its worker's (activities/payload_gc.py)."""
+    storage = converter.external_storage
+    if storage is None or not storage.drivers:
+        return None
+    primary = storage.drivers[0]  # external_storage() puts the storing driver first
+    return primary if isinstance(primary, ContentAddressedDriver) else None
 
 
 def key_ring_of(converter: DataConverter) -> KeyRing | None:

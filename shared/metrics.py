@@ -71,6 +71,10 @@ WORKER_TAKES_TASKS: Final = "tickets_worker_takes_tasks"
 # When the server last answered that question (Unix seconds): a value the server has stopped
 # confirming (a probe refused or timing out) is left out of NoWorkerTakesTasks.
 ROUTING_CHECKED: Final = "tickets_worker_routing_checked_timestamp_seconds"
+# The scheduled payload collection (shared/payload_gc_watch.py): its interval (0: none, or
+# paused), and since when it is known to be current (PayloadCollectionOverdue).
+PAYLOAD_GC_EVERY: Final = "tickets_payload_gc_every_seconds"
+PAYLOAD_GC_CURRENT_SINCE: Final = "tickets_payload_gc_current_since_timestamp_seconds"
 
 # Failure classes of a provider call (the `class` label), from the activity's error type.
 FAILURE_CLASSES: Final[Mapping[str, str]] = {

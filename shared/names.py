@@ -135,9 +135,22 @@ SET_QUEUE_RATE: Final = "set_queue_rate"
 
 
 RATE_CONTROLLER_ID_PREFIX: Final = "rate-controller-"
+
+# Payload garbage collection on a schedule (starter/gc_schedule.py): the schedule starts the
+# workflow on the tickets queue, whose workers hold the payload store; each run's id is the
+# schedule's id and the time it was due.
+PAYLOAD_GC_WORKFLOW: Final = "PayloadGc"
+COLLECT_PAYLOADS: Final = "collect_payloads"
+PAYLOAD_GC_SCHEDULE_ID: Final = "payload-gc"
+
 # Workflow ids the project gives its own workflows: an id given for a run (`plan`, `swarm`,
-# `batch --id`) may not start with one, or it would take a ticket's or a controller's place.
-RESERVED_ID_PREFIXES: Final = (TICKET_WORKFLOW_ID_PREFIX, RATE_CONTROLLER_ID_PREFIX)
+# `batch --id`) may not start with one, or it would take a ticket's, a controller's or a
+# scheduled collection's place.
+RESERVED_ID_PREFIXES: Final = (
+    TICKET_WORKFLOW_ID_PREFIX,
+    RATE_CONTROLLER_ID_PREFIX,
+    f"{PAYLOAD_GC_SCHEDULE_ID}-",
+)
 
 
 def rate_controller_id(provider_queue: str) -> str:

@@ -24,6 +24,9 @@ on the ticket search attributes) every ``interval`` and sets:
   say; ``tickets_worker_routing_checked_timestamp_seconds``: when the server last answered.
   Every worker idle on a queue is an outage that no other alert names (NoWorkerTakesTasks,
   which counts only answers under 2 minutes old);
+- ``tickets_payload_gc_every_seconds`` and ``tickets_payload_gc_current_since_timestamp_seconds``:
+  whether the scheduled payload collection keeps up (shared/payload_gc_watch.py), asked once a
+  minute, on its own like the routing question;
 - ``tickets_gauges_updated_timestamp_seconds``: when the counts last succeeded. A count that
   keeps failing would otherwise leave the gauges at their last value (or absent), and the alert
   on overdue reviews silent: TicketGaugesStale fires instead.
@@ -37,7 +40,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
@@ -48,12 +51,15 @@ from policy import transitions
 from policy.transitions import TERMINAL_STATES, TicketState
 from shared import metrics, names
 from shared import search_attributes as sa
+from shared.payload_gc_watch import CollectionWatch
 from shared.worker_versioning import Routed, RoutingProbe
 
 SPEND_LIMIT_ENV: Final = "TICKETS_SPEND_LIMIT_USD_PER_HOUR"
 # Visibility is eventually consistent and a count is a cheap query: every 15 s keeps the gauge
 # well inside an alert's `for:` window without loading the server.
 DEFAULT_INTERVAL: Final = timedelta(seconds=15)
+# The payload collection runs daily or hourly: once a minute is plenty.
+COLLECTION_INTERVAL: Final = timedelta(minutes=1)
 
 log = logging.getLogger("worker.gauges")
 
@@ -131,9 +137,20 @@ class VisibilityGauges:
         interval: timedelta = DEFAULT_INTERVAL,
         clock: Callable[[], float] = time.time,
         routing: RoutingProbe | None = None,
+        collection: Callable[[Client], Awaitable[CollectionWatch]] | None = None,
     ) -> None:
         self._client = client
         self._routing = routing
+        self._collection = collection
+        self._collection_asked = -math.inf
+        self._gc_every = meter.create_gauge_float(
+            metrics.PAYLOAD_GC_EVERY,
+            "The scheduled payload collection's interval in seconds (0: none, or paused)",
+        )
+        self._gc_current_since = meter.create_gauge_float(
+            metrics.PAYLOAD_GC_CURRENT_SINCE,
+            "Since when the scheduled payload collection is current (Unix seconds)",
+        )
         self._takes_tasks = meter.create_gauge(
             metrics.WORKER_TAKES_TASKS,
             "1 while the server sends this worker tasks on its first queue, 0 while it does not",
@@ -172,6 +189,18 @@ class VisibilityGauges:
                 await self._check_routing(self._routing)
             except Exception as err:
                 log.warning("could not ask where tasks go: %s: %s", type(err).__name__, err)
+        if self._collection is not None and self._clock() - self._collection_asked >= (
+            COLLECTION_INTERVAL.total_seconds()
+        ):
+            try:
+                watched = await self._collection(self._client)
+                self._gc_every.set(watched.every_seconds)
+                self._gc_current_since.set(watched.current_since)
+                self._collection_asked = self._clock()
+            except Exception as err:  # left as it was; asked again on the next round
+                log.warning(
+                    "could not ask about the payload collection: %s: %s", type(err).__name__, err
+                )
         overdue = await self._client.count_workflows(OVERDUE_QUERY)
         self._overdue.set(overdue.count)
         for state in OPEN_STATES:

@@ -26,13 +26,13 @@ from temporalio.api.workflowservice.v1 import (
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from shared.payload_gc import REPLAYER_NAMESPACE
 from shared.stores.errors import store_failures
 from shared.stores.factory import Stores
 from starter.erase_batch_results import held_by_batch, referred_to, release_from_batch
 from starter.erase_find import Customer, ErasedTicket, find_tickets
 from starter.erase_pending import pending_in_batches
 from starter.errors import CliError
-from starter.gc_payloads import REPLAYER_NAMESPACE
 
 __all__ = ["Customer", "ErasedTicket", "ErasureReport", "erase_customer", "find_tickets"]
 

@@ -1,240 +1,27 @@
-"""``python -m starter gc-payloads [--grace 1h] [--yes]``: delete stored payloads that no open or
-retained workflow refers to any more.
-
-The payload store records, for every payload, which workflow stored it (its owner; one payload
-may have several). For each owner of this namespace:
-
-- **gone**: Temporal no longer knows the workflow (describe answers NOT_FOUND: closed and past
-  the namespace's retention, or deleted). Its ownership goes. A child workflow (``parent/child``
-  ids, as our orchestrator and swarm children have) stays while its parent is retained.
-- **still known**: its histories (every run visibility lists) are read, and a payload it owns
-  that none of them refers to goes: large status-query answers (a query's answer never enters a
-  history, and is read once), update inputs a validator refused, the input of a start that was
-  refused as a duplicate.
-
-Either way only what was last stored longer ago than ``--grace`` (1 hour) goes: a payload stored
-for a workflow task still in progress, or a start request on its way to the server, is not yet in
-any history. Then each payload with no owner left is deleted; one still owned by any other
-workflow stays. Owners the store cannot check (an activity's heartbeat, a store with no target,
-another namespace's workflows) are left alone. Dry run by default. docs/payloads.md.
-"""
+"""``python -m starter gc-payloads [--grace 1h] [--yes] [--schedule 1d | --unschedule]``: delete
+stored payloads that no open or retained workflow refers to any more (shared/payload_gc.py says
+which), now or on a Temporal schedule (starter/gc_schedule.py). docs/payloads.md."""
 
 import argparse
-import asyncio
-from collections import defaultdict
 from datetime import timedelta
-from typing import Final
 
-from pydantic import BaseModel, Field
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from shared.history_references import (
-    child_runs,
-    codec_of,
-    listed_runs,
-    referenced_hashes,
-    run_events,
-    workflow_exists,
+from shared import names
+from shared.payload_gc import (
+    MIN_GRACE,
+    REPLAYER_NAMESPACE,
+    GcReport,
+    collect_payloads,
 )
+from shared.queue_pollers import workers_polling
 from shared.stores.config import StoreConfig
 from shared.stores.factory import build_stores
-from shared.stores.payloads import ContentAddressedDriver, Ownership, Release
-from starter import render
+from starter import gc_schedule, render
 from starter.connection import open_client
 from starter.durations import describe_duration
 from starter.errors import EXIT_OK, CliError
-
-DEFAULT_GRACE: Final = timedelta(hours=1)
-# A workflow task takes seconds and a start request less: a minute is the least that is safe.
-MIN_GRACE: Final = timedelta(minutes=1)
-# Owners checked at once (a describe, then a few history reads each).
-CHECK_CONCURRENCY: Final = 16
-# The namespace a ``Replayer`` works in (the SDK's default). Payloads a replayer stored (one that
-# was not set up to read only) belong to no workflow anyone can reach: always collected.
-REPLAYER_NAMESPACE: Final = "ReplayNamespace"
-
-
-class GcReport(BaseModel):
-    store: str
-    namespace: str
-    grace_seconds: float
-    applied: bool = False
-    owners_checked: int = 0
-    owners_gone: int = 0
-    children_of_retained_parents: int = 0
-    released_from_gone_owners: int = 0  # ownership pairs
-    released_unreferenced: int = 0  # ownership pairs: query answers and the like
-    released_replay_copies: int = 0  # pairs a Replayer stored: nothing ever reads them
-    left_alone: int = 0  # pairs of owners this command cannot check
-    payloads_to_delete: int = 0
-    bytes_to_delete: int = 0
-    owner_rows_removed: int = 0  # after --yes
-    payloads_deleted: int = 0
-    bytes_freed: int = 0
-    problems: list[str] = Field(default_factory=list)
-
-
-async def _referenced(
-    client: Client, workflow_id: str, owned: set[str] | None = None
-) -> set[str] | None:
-    """The stored payloads any retained run of this workflow refers to, or its children's
-    histories do (None: its runs could not be listed, so nothing of it may be judged
-    unreferenced). A child's result is stored as its parent's (temporalio stores a child's
-    completion for the parent that reads it), and the parent's history refers to it only when
-    the run that started the child was still open when it completed: a batch's ticket that
-    completed after its batch continued as new or ended is such a child, and its result, the
-    ticket's view, was deleted while the ticket's own history still needed it. The children are
-    read only while some of ``owned`` (all, when None) is not found yet, several at a time: the
-    runs the parent started first, then every run of each child (a reset's new run too)."""
-    listed = await listed_runs(client, workflow_id)
-    if listed is None:
-        return None
-    runs = set(listed)
-    runs.add((await client.get_workflow_handle(workflow_id).describe()).run_id)
-    found: set[str] = set()
-    children: set[tuple[str, str]] = set()
-    for run_id in runs:
-        events = await run_events(client, workflow_id, run_id)
-        found |= await referenced_hashes(events, codec_of(client))
-        children |= {
-            (started.workflow_execution.workflow_id, started.workflow_execution.run_id)
-            for e in events
-            if e.HasField("child_workflow_execution_started_event_attributes")
-            for started in (e.child_workflow_execution_started_event_attributes,)
-        }
-    if owned is not None and owned <= found:
-        return found  # nothing left to look for: a batch of 10,000 tickets reads no child
-    found |= await _results_of(client, children)
-    if owned is not None and owned <= found:
-        return found
-
-    # A child reset into a new run (``redrive`` does that to a batch's ticket) keeps its
-    # parent, so the new run's result is stored as the parent's too, and no started event
-    # names that run: every run visibility lists under this parent is read too (one query for
-    # them all; one per child was 100,000 queries for a batch of 100,000 tickets).
-    listed = await child_runs(client, workflow_id)
-    if listed is None:
-        return None  # its children's runs could not be listed: nothing may be judged unreferenced
-    return found | await _results_of(client, set(listed) - children)
-
-
-async def _results_of(client: Client, runs: set[tuple[str, str]]) -> set[str]:
-    """The stored payloads the close events of these (workflow id, run id) runs refer to (a
-    running one's: none yet; a gone one's: none), several at a time."""
-    gate = asyncio.Semaphore(CHECK_CONCURRENCY)
-
-    async def result_of(child_id: str, child_run: str) -> set[str]:
-        async with gate:
-            events = await run_events(client, child_id, child_run, close_only=True)
-            return await referenced_hashes(events, codec_of(client))
-
-    found: set[str] = set()
-    for hashes in await asyncio.gather(*(result_of(c, r) for c, r in sorted(runs))):
-        found |= hashes
-    return found
-
-
-async def _still_read_by_children(client: Client, owner_id: str) -> set[str] | None:
-    """What a gone workflow's children still retained refer to of what it stored (None: they
-    could not be listed). A child's result is stored as its parent's: a batch's ticket that
-    completed after its batch ended is read through its own history long after the batch is
-    past retention, and its view was deleted with the batch's payloads (`status` and the API
-    then failed on it with PayloadMissing)."""
-    listed = await child_runs(client, owner_id)
-    if listed is None:
-        return None
-    return await _results_of(client, set(listed))
-
-
-def _checkable(row: Ownership, namespace: str) -> bool:
-    return (
-        row.owner_kind == "workflow" and bool(row.owner_id) and row.namespace in (None, namespace)
-    )
-
-
-async def plan_collection(
-    client: Client, driver: ContentAddressedDriver, grace: timedelta
-) -> tuple[GcReport, list[Release]]:
-    cutoff = await driver.clock() - grace  # the clock that wrote last_stored_at
-    report = GcReport(
-        store=driver.describe(), namespace=client.namespace, grace_seconds=grace.total_seconds()
-    )
-    rows = await driver.ownership()
-    by_owner: dict[str, list[Ownership]] = defaultdict(list)
-    releases: list[Release] = []
-    for row in rows:
-        if row.namespace == REPLAYER_NAMESPACE:
-            if row.last_stored_at < cutoff:
-                report.released_replay_copies += 1
-                releases.append(Release(row.sha256, row.owner_id, cutoff))
-        elif _checkable(row, client.namespace):
-            by_owner[row.owner_id].append(row)
-        else:
-            report.left_alone += 1
-    report.owners_checked = len(by_owner)
-    gate = asyncio.Semaphore(CHECK_CONCURRENCY)
-
-    async def judge(owner_id: str, owned: list[Ownership]) -> None:
-        async with gate:
-            try:
-                if not await workflow_exists(client, owner_id):
-                    parent = owner_id.rpartition("/")[0]
-                    if parent and await workflow_exists(client, parent):
-                        report.children_of_retained_parents += 1
-                        return
-                    report.owners_gone += 1
-                    kept = await _still_read_by_children(client, owner_id)
-                    if kept is None:
-                        report.problems.append(
-                            f"{owner_id}: gone, but its children could not be listed (an id a "
-                            "visibility query cannot quote); its payloads were kept"
-                        )
-                        return
-                    gone = [r for r in owned if r.last_stored_at < cutoff and r.sha256 not in kept]
-                    report.released_from_gone_owners += len(gone)
-                    releases.extend(Release(r.sha256, owner_id, cutoff) for r in gone)
-                    return
-                referenced = await _referenced(client, owner_id, {r.sha256 for r in owned})
-            except RPCError as err:
-                report.problems.append(f"{owner_id}: the server answered: {err.message}")
-                return
-            except Exception as err:  # a history that cannot be decoded (a key missing, ...)
-                report.problems.append(f"{owner_id}: {' '.join(str(err).split())[:200]}")
-                return
-            if referenced is None:
-                return
-            unreferenced = [
-                r for r in owned if r.sha256 not in referenced and r.last_stored_at < cutoff
-            ]
-            report.released_unreferenced += len(unreferenced)
-            releases.extend(Release(r.sha256, owner_id, cutoff) for r in unreferenced)
-
-    await asyncio.gather(*(judge(owner, owned) for owner, owned in by_owner.items()))
-    released = {(r.sha256, r.owner_id) for r in releases}
-    owners_left: dict[str, int] = defaultdict(int)
-    sizes: dict[str, int] = {}
-    for row in rows:
-        sizes[row.sha256] = row.size_bytes
-        if (row.sha256, row.owner_id) not in released:
-            owners_left[row.sha256] += 1
-    doomed = {sha for sha, _ in released if owners_left[sha] == 0}
-    report.payloads_to_delete = len(doomed)
-    report.bytes_to_delete = sum(sizes[sha] for sha in doomed)
-    return report, releases
-
-
-async def collect_payloads(
-    client: Client, driver: ContentAddressedDriver, grace: timedelta, *, really: bool
-) -> GcReport:
-    report, releases = await plan_collection(client, driver, grace)
-    if really:
-        collected = await driver.collect(releases)
-        report.applied = True
-        report.owner_rows_removed = collected.owner_rows
-        report.payloads_deleted = collected.payloads
-        report.bytes_freed = collected.bytes
-    return report
 
 
 def _size(count: int) -> str:
@@ -274,6 +61,8 @@ def print_report(report: GcReport) -> None:
         )
     for problem in report.problems:
         out.print(render.line("  ", ("could not check", "red"), f" {problem}"))
+    if (unlisted := report.owners_not_checked - len(report.problems)) > 0:
+        out.print(render.line("  ", ("could not check", "red"), f" {unlisted} more owner(s)"))
     if report.applied:
         out.print(
             f"Deleted {report.payloads_deleted} payload(s), {_size(report.bytes_freed)} "
@@ -290,6 +79,8 @@ def print_report(report: GcReport) -> None:
 async def run_gc(args: argparse.Namespace) -> int:
     if args.grace < MIN_GRACE:
         raise CliError(f"--grace must be at least {describe_duration(MIN_GRACE)}")
+    if args.schedule is not None or args.unschedule:
+        return await _run_schedule(args)
     client = await open_client()
     async with build_stores(StoreConfig.from_env()) as stores:
         report = await collect_payloads(client, stores.payloads, args.grace, really=args.yes)
@@ -297,8 +88,81 @@ async def run_gc(args: argparse.Namespace) -> int:
         render.print_json(report)
     else:
         print_report(report)
-    if report.problems:
+    if report.owners_not_checked:
         raise CliError(
-            f"{len(report.problems)} owner(s) could not be checked; their payloads were kept"
+            f"{report.owners_not_checked} owner(s) could not be checked; their payloads were kept"
         )
     return EXIT_OK
+
+
+async def _run_schedule(args: argparse.Namespace) -> int:
+    if args.schedule is not None and args.unschedule:
+        raise CliError("--schedule and --unschedule: give one")
+    if args.schedule is not None and not args.yes:
+        raise CliError(
+            "every scheduled run deletes what `gc-payloads --yes` would: add --yes to schedule it"
+        )
+    if args.schedule is not None and args.schedule < gc_schedule.MIN_EVERY:
+        raise CliError(
+            f"--schedule must be at least {describe_duration(gc_schedule.MIN_EVERY)}: each run "
+            "reads the history of every workflow that stored a payload"
+        )
+    client = await open_client()
+    schedule_id = names.PAYLOAD_GC_SCHEDULE_ID
+    out = render.console()
+    if args.unschedule:
+        removed = await gc_schedule.unschedule_gc(client)
+        if args.json:
+            render.print_json({"schedule_id": schedule_id, "removed": removed})
+        elif removed:
+            out.print(f"Removed the schedule {schedule_id} (a run under way finishes).")
+        else:
+            out.print(f"No schedule {schedule_id} on this namespace: nothing to remove.")
+        return EXIT_OK
+    scheduled = await gc_schedule.schedule_gc(client, args.schedule, args.grace)
+    polled = await _tickets_queue_polled(client)
+    if args.json:
+        render.print_json(
+            {
+                "schedule_id": schedule_id,
+                "created": scheduled.created,
+                "every_seconds": args.schedule.total_seconds(),
+                "grace_seconds": args.grace.total_seconds(),
+                "task_queue": names.TICKETS_TASK_QUEUE,
+                "next_runs": [t.isoformat() for t in scheduled.next_runs],
+                "worker_polling": polled,
+            }
+        )
+        return EXIT_OK
+    out.print(
+        f"{'Scheduled' if scheduled.created else 'Rescheduled'} the payload collection every "
+        f"{describe_duration(args.schedule)}, leaving alone what was stored in the last "
+        f"{describe_duration(args.grace)}: the Temporal schedule {schedule_id} starts "
+        f"{names.PAYLOAD_GC_WORKFLOW} on the {names.TICKETS_TASK_QUEUE} queue, whose workers "
+        "delete what `gc-payloads --yes` would."
+    )
+    if scheduled.next_runs:
+        out.print(f"Next run: {render.when(scheduled.next_runs[0])}.")
+    out.print(
+        f"Each run is a workflow {schedule_id}-<time>, its result the counts of `gc-payloads "
+        f"--json`: `temporal workflow list --query \"TemporalScheduledById='{schedule_id}'\"`, or "
+        "the Web UI; `gc-payloads --unschedule` removes the schedule."
+    )
+    if polled is False:
+        out.print(
+            render.line(
+                "",
+                ("warning", "yellow"),
+                f": no worker is polling the {names.TICKETS_TASK_QUEUE} queue now; the runs wait "
+                "for one (`python -m worker`)",
+            )
+        )
+    return EXIT_OK
+
+
+async def _tickets_queue_polled(client: Client) -> bool | None:
+    """Whether a worker takes the runs now (None: the server cannot say)."""
+    try:
+        return await workers_polling(client, names.TICKETS_TASK_QUEUE)
+    except RPCError:
+        return None

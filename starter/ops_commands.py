@@ -93,6 +93,7 @@ def add_parsers(
     )
     p.set_defaults(handler=redrive.run_redrive)
 
+    from shared.payload_gc import DEFAULT_GRACE
     from starter import gc_payloads
 
     p = sub.add_parser(
@@ -103,11 +104,22 @@ def add_parsers(
     p.add_argument(
         "--grace",
         type=parse_duration,
-        default=gc_payloads.DEFAULT_GRACE,
+        default=DEFAULT_GRACE,
         metavar="DURATION",
         help="leave alone what was stored this recently (default 1h, at least 1m)",
     )
     p.add_argument(
         "--yes", action="store_true", help="delete for real (without it: only say what would go)"
+    )
+    p.add_argument(
+        "--schedule",
+        type=parse_duration,
+        metavar="EVERY",
+        help="instead of collecting now, run the collection every EVERY (e.g. 1d, at least 1h) "
+        "on a Temporal schedule, on the tickets queue's workers, with this --grace (needs --yes; "
+        "run again to change it)",
+    )
+    p.add_argument(
+        "--unschedule", action="store_true", help="remove the schedule --schedule created"
     )
     p.set_defaults(handler=gc_payloads.run_gc)

@@ -13,6 +13,7 @@ _LAZY = {
     "ALL_WORKFLOWS": "workflows.registry",
     "BatchWorkflow": "workflows.batch",
     "OrchestratorWorkflow": "workflows.orchestrator",
+    "PayloadGcWorkflow": "workflows.payload_gc",
     "ProviderRateController": "workflows.rate_controller",
     "SubTaskWorkflow": "workflows.subtask",
     "SwarmWorkflow": "workflows.swarm",

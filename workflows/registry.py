@@ -2,6 +2,7 @@
 
 from workflows.batch import BatchWorkflow
 from workflows.orchestrator import OrchestratorWorkflow
+from workflows.payload_gc import PayloadGcWorkflow
 from workflows.rate_controller import ProviderRateController
 from workflows.subtask import SubTaskWorkflow
 from workflows.swarm import SwarmChunkWorkflow, SwarmWorkflow
@@ -15,4 +16,5 @@ ALL_WORKFLOWS = [
     SwarmChunkWorkflow,
     BatchWorkflow,
     ProviderRateController,
+    PayloadGcWorkflow,
 ]

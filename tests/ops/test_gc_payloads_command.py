@@ -4,7 +4,6 @@ Both payload stores: files (the embedded default) and PostgreSQL (a cluster)."""
 
 import json
 import uuid
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,109 +14,44 @@ from temporalio.api.workflowservice.v1 import (
     ResetWorkflowExecutionRequest,
 )
 from temporalio.client import Client, WorkflowHandle
-from temporalio.converter import StorageDriverClaim, StorageDriverRetrieveContext
-from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Replayer
 
 from shared import names
 from shared.batch import BatchSettings
-from shared.data_converter import data_converter
-from shared.history_references import referenced_hashes
-from shared.stores.config import StoreConfig
-from shared.stores.errors import PayloadMissing
-from shared.stores.factory import payload_driver
+from shared.payload_gc import REPLAYER_NAMESPACE as REPLAYER
 from shared.stores.payloads import ContentAddressedDriver
-from shared.stores.payloads_file import FilePayloadDriver
-from shared.stores.payloads_postgres import PostgresPayloadDriver
-from shared.temporal_client import connect, connection_settings
 from shared.tickets import Ticket
 from shared.view import TicketView
-from starter import erase
-from starter.gc_payloads import REPLAYER_NAMESPACE as REPLAYER
 from starter.replay import new_replayer
 from tests.ops.conftest import OpsServer
 from tests.support.batches import all_closed, start_batch
+from tests.support.payload_gc import (
+    backdate,
+    delete_workflow,
+    history_refers_to,
+    offloading_store,
+    readable,
+)
 from tests.support.postgres import PostgresServer
 from tests.support.processes import run_cli
-from tests.support.temporal import status, wait_until
+from tests.support.temporal import status
 from tests.support.tickets import make_ticket, start_ticket
 from tests.support.workers import real_pipeline
 from workflows import ALL_WORKFLOWS
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
-# Low enough that a ticket's status answer and its larger results leave the history.
-OFFLOAD_BYTES = "1024"
-
-
-async def backdate(driver: ContentAddressedDriver, hours: float) -> None:
-    """Every ownership as if stored ``hours`` ago (the grace period has passed)."""
-    if isinstance(driver, PostgresPayloadDriver):
-        async with driver.database.connection() as conn:
-            await conn.execute(
-                "UPDATE payload_owners SET last_stored_at = now() - make_interval(hours => %s)",
-                (hours,),
-            )
-        return
-    assert isinstance(driver, FilePayloadDriver)
-    then = (datetime.now(UTC) - timedelta(hours=hours)).isoformat()
-    for path in (driver.root / "owners").rglob("*.jsonl"):
-        records = [json.loads(line) for line in path.read_text().splitlines() if line]
-        path.write_text("".join(json.dumps({**r, "stored_at": then}) + "\n" for r in records))
-
-
-async def history_refers_to(client: Client, workflow_id: str) -> set[str]:
-    events = [e async for e in client.get_workflow_handle(workflow_id).fetch_history_events()]
-    codec = client.data_converter.payload_codec
-    assert codec is not None
-    return await referenced_hashes(events, codec.decode)
-
-
-async def readable(driver: ContentAddressedDriver, key: str) -> bool:
-    claim = StorageDriverClaim(claim_data={"sha256": key, "bytes": "0"})
-    try:
-        await driver.retrieve(StorageDriverRetrieveContext(), [claim])
-    except PayloadMissing:
-        return False
-    return True
-
-
-async def delete_workflow(client: Client, workflow_id: str) -> None:
-    """Deletes the workflow, every run of it, and waits until the server no longer knows it.
-    (Deleting by id takes its latest run only: a ticket reset into a new run left its first,
-    whose payloads were in this test's store, and the replay gate's tests on the same server
-    could not read them.)"""
-    runs = [e.run_id async for e in client.list_workflows(f"WorkflowId = '{workflow_id}'")]
-    for run_id in [*runs, ""]:  # "" the latest run, which the listing may not show yet
-        await erase._delete_execution(client, workflow_id, run_id)
-
-    async def deleted() -> bool:
-        try:
-            await client.get_workflow_handle(workflow_id).describe()
-        except RPCError as err:
-            if err.status == RPCStatusCode.NOT_FOUND:
-                return True
-            raise
-        return False
-
-    await wait_until(deleted, timeout=30, what=f"the deleted workflow {workflow_id} to be gone")
-
 
 @pytest.mark.parametrize("backend", ["files", "postgres"])
 async def test_gc_deletes_what_only_gone_workflows_and_query_answers_held(
     ops_server: OpsServer, tmp_path: Path, request: pytest.FixtureRequest, backend: str
 ) -> None:
-    env = {
-        **ops_server.env,
-        "TICKETS_DATA_DIR": str(tmp_path),
-        "TICKETS_ENCRYPTION_KEY_FILE": str(ops_server.data_dir / "encryption-keys.json"),
-        "TICKETS_PAYLOAD_OFFLOAD_BYTES": OFFLOAD_BYTES,
-    }
+    url = None
     if backend == "postgres":
         postgres: PostgresServer = request.getfixturevalue("postgres")
-        env["TICKETS_DATABASE_URL"] = postgres.create_database("gc")
-    driver = payload_driver(StoreConfig.from_env(env))
-    client = await connect(connection_settings(env), converter=data_converter(driver, env=env))
+        url = postgres.create_database("gc")
+    key_file = ops_server.data_dir / "encryption-keys.json"
+    env, driver, client = await offloading_store(ops_server.env, key_file, tmp_path, url)
     queue = f"gc-{uuid.uuid4().hex[:8]}"
 
     async with real_pipeline(client, queue, tmp_path):
@@ -186,15 +120,8 @@ async def batch_store(
     ops_server: OpsServer, tmp_path: Path
 ) -> tuple[dict[str, str], ContentAddressedDriver, Client]:
     """The environment, payload store and client of a batch whose results leave its history."""
-    env = {
-        **ops_server.env,
-        "TICKETS_DATA_DIR": str(tmp_path),
-        "TICKETS_ENCRYPTION_KEY_FILE": str(ops_server.data_dir / "encryption-keys.json"),
-        "TICKETS_PAYLOAD_OFFLOAD_BYTES": OFFLOAD_BYTES,
-    }
-    driver = payload_driver(StoreConfig.from_env(env))
-    client = await connect(connection_settings(env), converter=data_converter(driver, env=env))
-    return env, driver, client
+    key_file = ops_server.data_dir / "encryption-keys.json"
+    return await offloading_store(ops_server.env, key_file, tmp_path)
 
 
 async def assert_gc_keeps(

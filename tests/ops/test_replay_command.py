@@ -36,8 +36,10 @@ EVERY_TYPE = [
     "SwarmChunkWorkflow",
     "BatchWorkflow",
 ]
-# Registered too, replayed when running (a provider with adaptive_limit); none is started here.
+# Registered too, replayed when running (a provider with adaptive_limit; the payload collection's
+# schedule); none is started here.
 RATE_CONTROLLER = "ProviderRateController"
+PAYLOAD_GC = "PayloadGc"
 RUN = uuid.uuid4().hex[:6]
 
 
@@ -85,7 +87,7 @@ def test_histories_of_every_workflow_type_made_by_this_code_replay(
 
     assert result.code == 0, result.output
     report = json.loads(result.stdout)
-    assert list(report["replayed"]) == [*EVERY_TYPE, RATE_CONTROLLER]
+    assert list(report["replayed"]) == [*EVERY_TYPE, RATE_CONTROLLER, PAYLOAD_GC]
     assert all(report["replayed"][t] >= 1 for t in EVERY_TYPE), report["replayed"]
     assert report["replayed"]["SwarmChunkWorkflow"] >= 2
     assert report["failures"] == []

@@ -15,12 +15,12 @@ from temporalio.worker import Replayer
 from shared import names
 from shared.batch import BatchState
 from shared.history_references import workflow_exists
+from shared.payload_gc import REPLAYER_NAMESPACE
 from shared.stores.errors import PayloadMissing
 from shared.stores.ledger import NewDelivery
 from shared.stores.payloads_file import FilePayloadDriver
 from shared.stores.sqlite_ledger import SqliteLedger
 from starter.erase_batch_results import held_by_batch, referred_to
-from starter.gc_payloads import REPLAYER_NAMESPACE
 from starter.replay import new_replayer
 from tests.stores.conftest import delivery
 from tests.support.browser import Screenshots, browser, browser_context, screenshots  # noqa: F401

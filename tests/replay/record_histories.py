@@ -2,7 +2,7 @@
 
     python -m tests.replay.record_histories
         [tickets|fanout|batch-restart|controller|declared-controller|cancel-meets-send|
-         swarm-kept|swarm-one-chunk|paths]
+         swarm-kept|swarm-one-chunk|paths|payload-gc]
         [--version V]
         [--scenario NAME ...]
 
@@ -39,6 +39,7 @@ from tests.replay.record_controllers import (
     record_first_climb_controller,
 )
 from tests.replay.record_paths import record_paths
+from tests.replay.record_payload_gc import record_payload_gc
 from tests.replay.ticket_scenarios import SCENARIOS, SERVICES, START_INPUTS, START_MEMOS
 from tests.support.fakes import FakeTicketServices
 from tests.support.temporal import (
@@ -265,6 +266,7 @@ async def main(argv: list[str]) -> int:
             "swarm-kept",
             "swarm-one-chunk",
             "paths",
+            "payload-gc",
             "all",
         ],
         default="all",
@@ -300,6 +302,9 @@ async def main(argv: list[str]) -> int:
         await record_swarm(scenarios.swarm_one_chunk, "swarm-one-chunk", SWARM_ONE_CHUNK_VERSION)
     if args.what in ("paths", "all"):
         record_paths()
+    if args.what in ("payload-gc", "all"):
+        async with dev_recording() as (client, data_dir, ids):
+            await record_payload_gc(client, data_dir, ids)
     return 0
 
 

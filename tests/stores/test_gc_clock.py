@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
+from shared import payload_gc
+from shared.payload_gc import REPLAYER_NAMESPACE, plan_collection
 from shared.stores.payloads import PayloadOwner, content_key
 from shared.stores.payloads_postgres import PostgresPayloadDriver
 from shared.stores.postgres import PostgresDatabase
-from starter import gc_payloads
-from starter.gc_payloads import REPLAYER_NAMESPACE, plan_collection
 from tests.support.postgres import PostgresServer
 
 
@@ -30,7 +30,7 @@ async def test_a_copy_stored_just_now_is_kept_whatever_this_hosts_clock_says(
     postgres: PostgresServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # raising=False: the code that counts on the store's clock no longer reads this one.
-    monkeypatch.setattr(gc_payloads, "datetime", HostClockAheadFake, raising=False)
+    monkeypatch.setattr(payload_gc, "datetime", HostClockAheadFake, raising=False)
     db = PostgresDatabase(postgres.create_database("gcclock"))
     driver = PostgresPayloadDriver(db)
     data = b"a status answer a replay stored"

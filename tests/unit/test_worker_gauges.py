@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from shared import metrics
+from shared.payload_gc_watch import CollectionWatch
 from shared.worker_gauges import VisibilityGauges
 from shared.worker_versioning import Routed
 
@@ -165,3 +166,42 @@ async def test_without_a_probe_the_gauge_is_not_set() -> None:
     meter = FakeMeter()
     await VisibilityGauges(QueriesFake(), meter).update()  # type: ignore[arg-type]
     assert meter.gauges[metrics.WORKER_TAKES_TASKS].values == []
+
+
+class CollectionWatchFake:
+    """Stands for watch_collection: answers in turn, an exception raised."""
+
+    def __init__(self, *answers: CollectionWatch | Exception) -> None:
+        self.answers = list(answers)
+        self.asked = 0
+
+    async def __call__(self, client: object) -> CollectionWatch:
+        self.asked += 1
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+async def test_the_payload_collection_is_watched_once_a_minute_and_kept_when_unknown() -> None:
+    meter, now = FakeMeter(), [1_000.0]
+    watch = CollectionWatchFake(
+        CollectionWatch(86_400.0, 900.0), RuntimeError("server away"), CollectionWatch(0.0, 0.0)
+    )
+    gauges = VisibilityGauges(
+        QueriesFake(),  # type: ignore[arg-type]
+        meter,  # type: ignore[arg-type]
+        clock=lambda: now[0],
+        collection=watch,
+    )
+    for at in (1_000.0, 1_015.0, 1_060.0, 1_075.0, 1_120.0):  # the loop's rounds, 15 s apart
+        now[0] = at
+        await gauges.update()
+
+    # Asked at 1,000 s, then not before a minute had passed; the failed answer at 1,060 s left
+    # the gauges as they were and was asked again at the next round.
+    assert watch.asked == 3
+    assert meter.gauges[metrics.PAYLOAD_GC_EVERY].values == [(86_400.0, None), (0.0, None)]
+    assert meter.gauges[metrics.PAYLOAD_GC_CURRENT_SINCE].values == [(900.0, None), (0.0, None)]
+    # The counts went on every round.
+    assert len(meter.gauges[metrics.GAUGES_UPDATED].values) == 5
