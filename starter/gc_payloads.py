@@ -4,6 +4,7 @@ which), now or on a Temporal schedule (starter/gc_schedule.py). docs/payloads.md
 
 import argparse
 from datetime import timedelta
+from typing import Final
 
 from temporalio.client import Client
 from temporalio.service import RPCError
@@ -20,7 +21,7 @@ from shared.stores.config import StoreConfig
 from shared.stores.factory import build_stores
 from starter import gc_schedule, render
 from starter.connection import open_client
-from starter.durations import describe_duration
+from starter.durations import describe_duration, parse_duration
 from starter.errors import EXIT_OK, CliError
 
 
@@ -95,9 +96,20 @@ async def run_gc(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+SCHEDULE_OFF: Final = "off"
+
+
+def schedule_argument(text: str) -> timedelta | str:
+    """``--schedule``: a duration, or ``off`` (the schedule removed, as ``--unschedule``: what
+    the compose file's job is given to stop collecting)."""
+    return SCHEDULE_OFF if text.strip().lower() == SCHEDULE_OFF else parse_duration(text)
+
+
 async def _run_schedule(args: argparse.Namespace) -> int:
     if args.schedule is not None and args.unschedule:
         raise CliError("--schedule and --unschedule: give one")
+    if args.schedule == SCHEDULE_OFF:
+        args.schedule, args.unschedule = None, True
     if args.schedule is not None and not args.yes:
         raise CliError(
             "every scheduled run deletes what `gc-payloads --yes` would: add --yes to schedule it"

@@ -113,11 +113,11 @@ def add_parsers(
     )
     p.add_argument(
         "--schedule",
-        type=parse_duration,
+        type=gc_payloads.schedule_argument,
         metavar="EVERY",
         help="instead of collecting now, run the collection every EVERY (e.g. 1d, at least 1h) "
         "on a Temporal schedule, on the tickets queue's workers, with this --grace (needs --yes; "
-        "run again to change it)",
+        "run again to change it; off: remove it)",
     )
     p.add_argument(
         "--unschedule", action="store_true", help="remove the schedule --schedule created"

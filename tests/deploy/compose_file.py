@@ -14,9 +14,12 @@ from tests.support.processes import PROJECT_ROOT
 COMPOSE = PROJECT_ROOT / "docker-compose.yml"
 ENV_EXAMPLE = PROJECT_ROOT / ".env.example"
 DOCKERFILE = PROJECT_ROOT / "Dockerfile"
-# The one-shot jobs: they exit 0 when done, and what needs them waits for that.
-JOBS = {"temporal-schema", "temporal-namespace"}
-# The product's own processes, built from the Dockerfile here.
+# The one-shot jobs: they exit 0 when done, and what needs them waits for that (nothing waits
+# for the payload collection's schedule: the workers take its runs whenever they come).
+JOBS = {"temporal-schema", "temporal-namespace", "payload-gc-schedule"}
+WAITED_FOR_JOBS = JOBS - {"payload-gc-schedule"}
+# The product's own long-running processes, built from the Dockerfile here (the payload
+# collection's job runs the same image, with Temporal's address only).
 OWN = {"worker", "api", "codec-server"}
 SECRETS = {
     "POSTGRES_ADMIN_PASSWORD",

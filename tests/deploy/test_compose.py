@@ -28,6 +28,7 @@ from tests.deploy.compose_file import (
     JOBS,
     OWN,
     SECRETS,
+    WAITED_FOR_JOBS,
     container_env,
     example_env,
     interpolated,
@@ -105,7 +106,7 @@ def test_services_start_on_what_they_need_being_healthy_or_done(
             assert how == {"condition": expected}, f"{name} -> {dependency}: {how}"
             if dependency in JOBS:
                 needed_jobs.add(dependency)
-    assert needed_jobs == JOBS
+    assert needed_jobs == WAITED_FOR_JOBS
     assert "temporal-schema" in services["temporal"]["depends_on"]
     assert "temporal-namespace" in services["worker"]["depends_on"]
     assert "postgresql" in services["worker"]["depends_on"]
