@@ -4,9 +4,9 @@ queue, which holds the payload store).
 
 Why a workflow: a Temporal schedule starts workflows; each run's history and result (the
 report of ``gc-payloads --json``) stay readable like any workflow's, and the schedule never
-starts one while the last is still running. A run that could not check some owners (their payloads were kept) fails
-with the count and the first problem, so it shows as failed, as the command exits non-zero;
-what it could collect is collected either way.
+starts one while the last is still running. A run that could not check some owners (their
+payloads were kept) fails with the count and the first problem, so it shows as failed, as the
+command exits non-zero; what it could collect is collected either way.
 """
 
 from datetime import timedelta

@@ -307,3 +307,26 @@ def test_the_image_installs_the_versions_the_lock_file_pins() -> None:
     }
     assert runtime - pinned == set()
     assert all(re.fullmatch(r"[A-Za-z0-9._-]+==[^\s\\]+", p) for p in pins), pins[:5]
+
+
+def test_the_next_build_s_workers_are_the_workers_but_for_their_image_and_build_id(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    """worker-next (a rollout with Worker Versioning, docs/deploy.md) runs beside `worker` only
+    with its profile; it is the same service (command, settings, health, grace, what it waits
+    for) with the next image and build id, and answers to the `worker` name on the network, so
+    Prometheus scrapes both builds in one job through the rollout."""
+    worker, following = services["worker"], services["worker-next"]
+    assert following["profiles"] == ["rollout"] and "profiles" not in worker
+    same = ("command", "depends_on", "healthcheck", "stop_grace_period", "build", "logging")
+    assert {key: following.get(key) for key in same} == {key: worker.get(key) for key in same}
+    env, next_env = container_env(worker), container_env(following)
+    assert set(next_env) == set(env) | {"TICKETS_WORKER_BUILD_ID"}
+    assert {k: v for k, v in next_env.items() if k != "TICKETS_WORKER_BUILD_ID"} == {
+        k: v for k, v in env.items() if k != "TICKETS_WORKER_BUILD_ID"
+    }
+    raw = (PROJECT_ROOT / "docker-compose.yml").read_text()
+    assert "TICKETS_WORKER_BUILD_ID: ${WORKER_NEXT_BUILD_ID:-}" in raw
+    assert following["image"] != worker["image"]
+    assert "worker" in following["networks"]["default"]["aliases"]
+    assert "ports" not in following and int(following["scale"]) >= 1
