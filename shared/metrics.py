@@ -75,6 +75,9 @@ ROUTING_CHECKED: Final = "tickets_worker_routing_checked_timestamp_seconds"
 # paused), and since when it is known to be current (PayloadCollectionOverdue).
 PAYLOAD_GC_EVERY: Final = "tickets_payload_gc_every_seconds"
 PAYLOAD_GC_CURRENT_SINCE: Final = "tickets_payload_gc_current_since_timestamp_seconds"
+# When the server last answered those (Unix seconds; 0 until it has): a watch that keeps failing
+# (a permission the credentials lack) would otherwise leave the alert silent for good.
+PAYLOAD_GC_CHECKED: Final = "tickets_payload_gc_checked_timestamp_seconds"
 
 # Failure classes of a provider call (the `class` label), from the activity's error type.
 FAILURE_CLASSES: Final[Mapping[str, str]] = {

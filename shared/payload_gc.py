@@ -211,44 +211,50 @@ async def plan_collection(
         large, _sort_rows, rows, client.namespace, cutoff, report
     )
     report.owners_checked = len(by_owner)
-    gate = asyncio.Semaphore(CHECK_CONCURRENCY)
 
     async def judge(owner_id: str, owned: list[Ownership]) -> None:
-        async with gate:
-            try:
-                if not await workflow_exists(client, owner_id):
-                    parent = owner_id.rpartition("/")[0]
-                    if parent and await workflow_exists(client, parent):
-                        report.children_of_retained_parents += 1
-                        return
-                    report.owners_gone += 1
-                    kept = await _still_read_by_children(client, owner_id)
-                    if kept is None:
-                        report.not_checked(
-                            f"{owner_id}: gone, but its children could not be listed (an id a "
-                            "visibility query cannot quote); its payloads were kept"
-                        )
-                        return
-                    gone = [r for r in owned if r.last_stored_at < cutoff and r.sha256 not in kept]
-                    report.released_from_gone_owners += len(gone)
-                    releases.extend(Release(r.sha256, owner_id, cutoff) for r in gone)
+        try:
+            if not await workflow_exists(client, owner_id):
+                parent = owner_id.rpartition("/")[0]
+                if parent and await workflow_exists(client, parent):
+                    report.children_of_retained_parents += 1
                     return
-                referenced = await _referenced(client, owner_id, {r.sha256 for r in owned})
-            except RPCError as err:
-                report.not_checked(f"{owner_id}: the server answered: {err.message}")
+                report.owners_gone += 1
+                kept = await _still_read_by_children(client, owner_id)
+                if kept is None:
+                    report.not_checked(
+                        f"{owner_id}: gone, but its children could not be listed (an id a "
+                        "visibility query cannot quote); its payloads were kept"
+                    )
+                    return
+                gone = [r for r in owned if r.last_stored_at < cutoff and r.sha256 not in kept]
+                report.released_from_gone_owners += len(gone)
+                releases.extend(Release(r.sha256, owner_id, cutoff) for r in gone)
                 return
-            except Exception as err:  # a history that cannot be decoded (a key missing, ...)
-                report.not_checked(f"{owner_id}: {' '.join(str(err).split())[:200]}")
-                return
-            if referenced is None:
-                return
-            unreferenced = [
-                r for r in owned if r.sha256 not in referenced and r.last_stored_at < cutoff
-            ]
-            report.released_unreferenced += len(unreferenced)
-            releases.extend(Release(r.sha256, owner_id, cutoff) for r in unreferenced)
+            referenced = await _referenced(client, owner_id, {r.sha256 for r in owned})
+        except RPCError as err:
+            report.not_checked(f"{owner_id}: the server answered: {err.message}")
+            return
+        except Exception as err:  # a history that cannot be decoded (a key missing, ...)
+            report.not_checked(f"{owner_id}: {' '.join(str(err).split())[:200]}")
+            return
+        if referenced is None:
+            return
+        unreferenced = [
+            r for r in owned if r.sha256 not in referenced and r.last_stored_at < cutoff
+        ]
+        report.released_unreferenced += len(unreferenced)
+        releases.extend(Release(r.sha256, owner_id, cutoff) for r in unreferenced)
 
-    await asyncio.gather(*(judge(owner, owned) for owner, owned in by_owner.items()))
+    # CHECK_CONCURRENCY checkers taking owners from one iterator: a task per owner at once was
+    # a million tasks for a million owners, on the worker that runs the scheduled collection.
+    owners = iter(by_owner.items())
+
+    async def checker() -> None:
+        for owner_id, owned in owners:
+            await judge(owner_id, owned)
+
+    await asyncio.gather(*(checker() for _ in range(CHECK_CONCURRENCY)))
     await in_thread_if(large, _count_doomed, rows, releases, report)
     return report, releases
 

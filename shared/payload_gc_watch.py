@@ -12,7 +12,9 @@ worker of a build that does not know ``PayloadGc``. So each worker's gauge loop 
   close and the schedule's last change (a new schedule has had no chance to run yet).
 
 PayloadCollectionOverdue (deploy/prometheus/rules.yml) fires when that is older than the
-interval plus two hours. Every worker reports the same values: rules take ``max``.
+interval plus two hours; PayloadCollectionUnwatched when no worker has had an answer for 15
+minutes (``tickets_payload_gc_checked_timestamp_seconds``). Every worker reports the same values:
+rules take ``max``.
 """
 
 from dataclasses import dataclass

@@ -26,7 +26,8 @@ on the ticket search attributes) every ``interval`` and sets:
   which counts only answers under 2 minutes old);
 - ``tickets_payload_gc_every_seconds`` and ``tickets_payload_gc_current_since_timestamp_seconds``:
   whether the scheduled payload collection keeps up (shared/payload_gc_watch.py), asked once a
-  minute, on its own like the routing question;
+  minute, on its own like the routing question, with
+  ``tickets_payload_gc_checked_timestamp_seconds`` (0 until the server has answered);
 - ``tickets_gauges_updated_timestamp_seconds``: when the counts last succeeded. A count that
   keeps failing would otherwise leave the gauges at their last value (or absent), and the alert
   on overdue reviews silent: TicketGaugesStale fires instead.
@@ -151,6 +152,12 @@ class VisibilityGauges:
             metrics.PAYLOAD_GC_CURRENT_SINCE,
             "Since when the scheduled payload collection is current (Unix seconds)",
         )
+        self._gc_checked = meter.create_gauge_float(
+            metrics.PAYLOAD_GC_CHECKED,
+            "When the server last said how the payload collection does (Unix seconds; 0: never)",
+        )
+        if collection is not None:
+            self._gc_checked.set(0.0)  # never, until the first answer
         self._takes_tasks = meter.create_gauge(
             metrics.WORKER_TAKES_TASKS,
             "1 while the server sends this worker tasks on its first queue, 0 while it does not",
@@ -197,6 +204,7 @@ class VisibilityGauges:
                 self._gc_every.set(watched.every_seconds)
                 self._gc_current_since.set(watched.current_since)
                 self._collection_asked = self._clock()
+                self._gc_checked.set(self._collection_asked)
             except Exception as err:  # left as it was; asked again on the next round
                 log.warning(
                     "could not ask about the payload collection: %s: %s", type(err).__name__, err

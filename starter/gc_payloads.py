@@ -138,6 +138,8 @@ async def _run_schedule(args: argparse.Namespace) -> int:
             {
                 "schedule_id": schedule_id,
                 "created": scheduled.created,
+                "changed": scheduled.changed,
+                "paused": scheduled.paused,
                 "every_seconds": args.schedule.total_seconds(),
                 "grace_seconds": args.grace.total_seconds(),
                 "task_queue": names.TICKETS_TASK_QUEUE,
@@ -146,10 +148,16 @@ async def _run_schedule(args: argparse.Namespace) -> int:
             }
         )
         return EXIT_OK
+    said = (
+        "Scheduled the payload collection"
+        if scheduled.created
+        else "Rescheduled the payload collection"
+        if scheduled.changed
+        else "Nothing to change: the payload collection was already scheduled"
+    )
     out.print(
-        f"{'Scheduled' if scheduled.created else 'Rescheduled'} the payload collection every "
-        f"{describe_duration(args.schedule)}, leaving alone what was stored in the last "
-        f"{describe_duration(args.grace)}: the Temporal schedule {schedule_id} starts "
+        f"{said} every {describe_duration(args.schedule)}, leaving alone what was stored in the "
+        f"last {describe_duration(args.grace)}: the Temporal schedule {schedule_id} starts "
         f"{names.PAYLOAD_GC_WORKFLOW} on the {names.TICKETS_TASK_QUEUE} queue, whose workers "
         "delete what `gc-payloads --yes` would."
     )
@@ -160,6 +168,17 @@ async def _run_schedule(args: argparse.Namespace) -> int:
         f"--json`: `temporal workflow list --query \"TemporalScheduledById='{schedule_id}'\"`, or "
         "the Web UI; `gc-payloads --unschedule` removes the schedule."
     )
+    if scheduled.paused:
+        out.print(
+            render.line(
+                "",
+                ("warning", "yellow"),
+                f": the schedule is paused ({scheduled.note or 'no note'}), so no run starts "
+                f"and PayloadCollectionOverdue stays silent: `temporal schedule toggle "
+                f"--schedule-id {schedule_id} --unpause`, then `temporal schedule trigger "
+                f"--schedule-id {schedule_id}` runs one at once",
+            )
+        )
     if polled is False:
         out.print(
             render.line(

@@ -8,8 +8,8 @@ command again replaces the interval and the grace. Each run is a workflow ``payl
 was due>`` whose result is the report of ``gc-payloads --json`` (a run that could not check some
 owners fails, naming them); ``shared/payload_gc_watch.py`` tells the workers' gauges when one
 last succeeded (alert PayloadCollectionOverdue). A run never starts while the previous one still
-runs, none outlasts its interval, and after an outage the server starts one missed run, not
-every one. docs/payloads.md.
+runs, each ends before the next is due, and after an outage the server starts one missed run,
+not every one. docs/payloads.md.
 """
 
 from dataclasses import dataclass
@@ -49,8 +49,18 @@ NOTE: Final = (
 @dataclass(frozen=True)
 class Scheduled:
     schedule_id: str
-    created: bool  # False: an existing schedule was updated
+    created: bool  # False: there was one already
+    changed: bool  # the schedule was made or given another interval, grace or queue
+    paused: bool
+    note: str  # the schedule's note: an operator's, when they paused it
     next_runs: list[datetime]
+
+
+def run_timeout(every: timedelta) -> timedelta:
+    """A run's execution timeout: it ends before the next is due, so a stuck run (a history read
+    that hangs) never makes the schedule skip the next (its clock starts a little after the due
+    time)."""
+    return every - max(timedelta(minutes=5), every / 20)
 
 
 def gc_schedule(
@@ -71,9 +81,7 @@ def gc_schedule(
             request,
             id=schedule_id,
             task_queue=task_queue,
-            # A run never outlasts its interval: one stuck (a history read that hangs) ends,
-            # and the next is not skipped for it.
-            execution_timeout=every,
+            execution_timeout=run_timeout(every),
         ),
         spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)]),
         policy=SchedulePolicy(
@@ -91,7 +99,10 @@ async def schedule_gc(
     task_queue: str = names.TICKETS_TASK_QUEUE,
     schedule_id: str = names.PAYLOAD_GC_SCHEDULE_ID,
 ) -> Scheduled:
-    """Create the schedule, or replace an existing one's interval, grace and queue."""
+    """Create the schedule, or give an existing one this interval, grace and queue. The same
+    ones again change nothing: the server stamps every update as the schedule's last change,
+    which the workers' watch counts from (shared/payload_gc_watch.py), and the compose file's job
+    runs this at every `up`."""
     converter = client.data_converter.payload_converter
     schedule = gc_schedule(converter, every, grace, task_queue, schedule_id)
     try:
@@ -100,9 +111,15 @@ async def schedule_gc(
     except ScheduleAlreadyRunningError:
         handle = client.get_schedule_handle(schedule_id)
 
+        changed = False
+
         # Two operators rescheduling at once: the last one's schedule stands (the SDK sends no
         # conflict token), and either is a whole schedule.
-        def replace(current: ScheduleUpdateInput) -> ScheduleUpdate:
+        def replace(current: ScheduleUpdateInput) -> ScheduleUpdate | None:
+            nonlocal changed
+            if _same(current.description.schedule, schedule):
+                return None
+            changed = True
             # Paused by an operator stays paused (with the operator's note).
             schedule.state = current.description.schedule.state
             return ScheduleUpdate(schedule=schedule)
@@ -110,7 +127,34 @@ async def schedule_gc(
         await handle.update(replace)
         created = False
     described = await handle.describe()
-    return Scheduled(schedule_id, created, list(described.info.next_action_times))
+    state = described.schedule.state
+    return Scheduled(
+        schedule_id,
+        created,
+        created or changed,
+        state.paused,
+        state.note or "",
+        list(described.info.next_action_times),
+    )
+
+
+def _same(current: Schedule, wanted: Schedule) -> bool:
+    """Whether the schedule already runs what ``wanted`` would: the action (input, queue, id,
+    timeout), the interval and the policy."""
+    now, then = current.action, wanted.action
+    if not isinstance(now, ScheduleActionStartWorkflow):
+        return False
+    assert isinstance(then, ScheduleActionStartWorkflow)
+    return (
+        (now.workflow, now.task_queue, now.id, now.execution_timeout)
+        == (then.workflow, then.task_queue, then.id, then.execution_timeout)
+        and [(dict(a.metadata), a.data) for a in now.args]
+        == [(dict(a.metadata), a.data) for a in then.args]
+        and [i.every for i in current.spec.intervals] == [i.every for i in wanted.spec.intervals]
+        and not (current.spec.calendars or current.spec.cron_expressions)
+        and (current.policy.overlap, current.policy.catchup_window)
+        == (wanted.policy.overlap, wanted.policy.catchup_window)
+    )
 
 
 async def unschedule_gc(client: Client, schedule_id: str = names.PAYLOAD_GC_SCHEDULE_ID) -> bool:

@@ -1,6 +1,7 @@
 """Payloads in PostgreSQL, shared by every worker machine (tables ``payloads`` and
 ``payload_owners``, see ``migrations``)."""
 
+import asyncio
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Final
@@ -17,6 +18,8 @@ from shared.stores.payloads import (
 from shared.stores.postgres import PostgresDatabase
 
 DRIVER_NAME: Final = POSTGRES_DRIVER_NAME
+# Ownership rows turned into Python objects between two turns of the event loop (gc-payloads).
+OWNERSHIP_BATCH: Final = 10_000
 # Releases collected in one transaction (gc-payloads): a bounded batch of work per statement.
 COLLECT_BATCH: Final = 1_000
 
@@ -104,12 +107,18 @@ class PostgresPayloadDriver(ContentAddressedDriver):
             return {row[0] for row in await cursor.fetchall()}
 
     async def ownership(self) -> list[Ownership]:
+        """Built OWNERSHIP_BATCH rows at a time, the event loop free between batches: the
+        scheduled collection runs this on a worker, among its workflows and agent calls."""
+        rows: list[Ownership] = []
         async with self.database.connection() as conn:
             cursor = await conn.execute(
                 "SELECT o.sha256, o.owner_id, o.owner_kind, o.namespace, o.last_stored_at, "
                 "p.size_bytes FROM payload_owners o JOIN payloads p ON p.sha256 = o.sha256"
             )
-            return [Ownership(*row) for row in await cursor.fetchall()]
+            while batch := await cursor.fetchmany(OWNERSHIP_BATCH):
+                rows.extend(Ownership(*row) for row in batch)
+                await asyncio.sleep(0)
+        return rows
 
     async def clock(self) -> datetime:
         """The database's: it writes ``last_stored_at`` (``now()``)."""

@@ -105,24 +105,59 @@ async def test_a_scheduled_run_deletes_what_gc_payloads_would_and_keeps_what_is_
 
         await wait_until(watched_the_run, timeout=30, what="the gauges to see the run succeed")
 
+        # The same interval and grace again change nothing: the server stamps any update as the
+        # schedule's last change, which the watch counts from, and the compose file's job runs
+        # this at every `up` (it kept PayloadCollectionOverdue quiet for ever).
+        before = (await handle.describe()).info.last_updated_at
+        same = await gc_schedule.schedule_gc(
+            client, timedelta(days=1), timedelta(hours=1), task_queue=queue, schedule_id=schedule_id
+        )
+        assert (same.created, same.changed, same.paused) == (False, False, False)
+        assert (await handle.describe()).info.last_updated_at == before
+
         # Scheduling again replaces the interval and the grace: one schedule, not two; one an
         # operator paused stays paused, with their note, and is not watched meanwhile.
         await handle.pause(note="paused for the migration")
         again = await gc_schedule.schedule_gc(
             client, timedelta(days=2), timedelta(hours=3), task_queue=queue, schedule_id=schedule_id
         )
-        assert not again.created
+        assert (again.created, again.changed, again.paused) == (False, True, True)
+        assert again.note == "paused for the migration"
         described = await handle.describe()
+        assert described.info.last_updated_at not in (None, before)
         assert described.schedule.spec.intervals[0].every == timedelta(days=2)
         (request,) = await client.data_converter.decode(the_action(described).args, [GcRequest])
         assert request == GcRequest(grace_seconds=3 * 3600)
-        assert the_action(described).execution_timeout == timedelta(days=2)
+        # A run ends before the next is due (its clock starts after the due time).
+        assert the_action(described).execution_timeout == timedelta(days=2) - timedelta(days=2) / 20
         assert described.schedule.state.paused
         assert described.schedule.state.note == "paused for the migration"
         assert await watch_collection(client, schedule_id) == NOT_SCHEDULED
 
+    # A run that does not succeed (no worker now; terminated) is not a collection.
+    await handle.unpause()
+    current = await watch_collection(client, schedule_id)
+    await handle.trigger()
+
+    async def second_run() -> str | None:
+        actions = (await handle.describe()).info.recent_actions
+        return actions[-1].action.workflow_id if len(actions) == 2 else None
+
+    await wait_until(second_run, timeout=30, what="the schedule to start a second run")
+    unfinished = client.get_workflow_handle(str(await second_run()))
+    await unfinished.terminate("no worker: a run that did not succeed")
+
+    async def listed_terminated() -> bool:
+        query = f"WorkflowId = '{unfinished.id}' AND ExecutionStatus = 'Terminated'"
+        return (await client.count_workflows(query)).count == 1
+
+    await wait_until(listed_terminated, timeout=30, what="visibility to list the terminated run")
+    assert await watch_collection(client, schedule_id) == current
+    assert current.every_seconds == 2 * 86400
+
     assert await gc_schedule.unschedule_gc(client, schedule_id)
     assert not await gc_schedule.unschedule_gc(client, schedule_id)
+    await delete_workflow(client, unfinished.id)
     await delete_workflow(client, run.id)
     await delete_workflow(client, kept.id)
 
@@ -169,7 +204,7 @@ async def schedules_replaces_and_removes(ops_server: OpsServer) -> None:
     assert described.schedule.policy.overlap == ScheduleOverlapPolicy.SKIP
     assert described.schedule.policy.catchup_window == timedelta(days=1)
     assert described.schedule.spec.intervals[0].every == timedelta(days=1)
-    assert action.execution_timeout == timedelta(days=1)
+    assert action.execution_timeout == timedelta(days=1) - timedelta(days=1) / 20
     # Intervals count from the epoch: every day at midnight UTC, as the docs say.
     first_run = datetime.fromisoformat(first["next_runs"][0])
     assert (first_run.hour, first_run.minute, first_run.second) == (0, 0, 0)
@@ -181,6 +216,9 @@ async def schedules_replaces_and_removes(ops_server: OpsServer) -> None:
     replaced = run_cli(env, "gc-payloads", "--yes", "--schedule", "12h", "--grace", "2h")
     assert replaced.code == 0, replaced.output
     assert "Rescheduled the payload collection every 12h" in replaced.stdout
+    unchanged = run_cli(env, "gc-payloads", "--yes", "--schedule", "12h", "--grace", "2h")
+    assert unchanged.code == 0, unchanged.output
+    assert "Nothing to change: the payload collection was already scheduled" in unchanged.stdout
     assert "Next run: " in replaced.stdout
     assert "gc-payloads --unschedule" in replaced.stdout
     described = await client.get_schedule_handle(names.PAYLOAD_GC_SCHEDULE_ID).describe()

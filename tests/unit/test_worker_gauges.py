@@ -203,5 +203,11 @@ async def test_the_payload_collection_is_watched_once_a_minute_and_kept_when_unk
     assert watch.asked == 3
     assert meter.gauges[metrics.PAYLOAD_GC_EVERY].values == [(86_400.0, None), (0.0, None)]
     assert meter.gauges[metrics.PAYLOAD_GC_CURRENT_SINCE].values == [(900.0, None), (0.0, None)]
+    # When the server last answered: 0 from the start (never), then each answer's time.
+    assert meter.gauges[metrics.PAYLOAD_GC_CHECKED].values == [
+        (0.0, None),
+        (1_000.0, None),
+        (1_075.0, None),
+    ]
     # The counts went on every round.
     assert len(meter.gauges[metrics.GAUGES_UPDATED].values) == 5
