@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from shared.business_hours_zone import zone_problem
+from shared.config_errors import ConfigError
+from shared.time_display import TEAM_TIMEZONE_ENV, zone_from_env
 
 CONSOLE_TIMEZONE_ENV = "TICKETS_API_CONSOLE_TIMEZONE"
 DEFAULT_HOST = "127.0.0.1"
@@ -115,17 +116,21 @@ class ApiSettings:
             secure_cookies=env.get("TICKETS_API_INSECURE_COOKIES", "").lower()
             not in {"1", "true", "yes", "on"},
             docs=env.get("TICKETS_API_DOCS", "").strip().lower() in {"1", "true", "yes", "on"},
-            console_timezone=_zone(env, CONSOLE_TIMEZONE_ENV),
+            # The console's own zone, else the team's (the CLI's too), else UTC.
+            console_timezone=_zone(
+                env,
+                CONSOLE_TIMEZONE_ENV
+                if (env.get(CONSOLE_TIMEZONE_ENV) or "").strip()
+                else TEAM_TIMEZONE_ENV,
+            ),
         )
 
 
 def _zone(env: Mapping[str, str], name: str) -> str:
-    text = (env.get(name) or "").strip()
-    if not text:
-        return "UTC"
-    if problem := zone_problem(text[:100]):
-        raise ApiSettingsError(f"{name}: {problem}")
-    return text
+    try:
+        return zone_from_env(env, name)
+    except ConfigError as err:
+        raise ApiSettingsError(str(err)) from None
 
 
 N = TypeVar("N", int, float)

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from codec_server import main as codec_server_main
-from starter import api_commands, fanout, ops_commands, render, ticket_commands
+from starter import api_commands, fanout, ops_commands, render, team_time, ticket_commands
 from starter.arguments import customer_id_argument, email_argument, port_number, wait_seconds
 from starter.errors import debugging, explain
 from starter.spawn import left_behind_stopped
@@ -132,6 +132,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.handler is None:
         return int(args.blocking(args))
     try:
+        # A zone this machine does not know is said before the command does anything.
+        team_time.team_zone()
         # The embedded server a second Ctrl-C kept this command from stopping (spawn.py).
         with left_behind_stopped():
             return asyncio.run(args.handler(args))

@@ -46,7 +46,7 @@ from shared.swarm import (
     SwarmState,
 )
 from shared.tickets import Ticket, content_digest
-from starter import render, render_fanout
+from starter import render, render_fanout, team_time
 from starter.errors import CliError
 from starter.plan_spend import spent_by_run, spent_words
 
@@ -101,9 +101,7 @@ async def _same_input(
         )
         return
     if found != digest:
-        since = (
-            f" (started {described.start_time:%Y-%m-%d %H:%M} UTC)" if described.start_time else ""
-        )
+        since = f" (started {team_time.at(described.start_time)})" if described.start_time else ""
         status = described.status.name.lower() if described.status else "there"
         running = described.status == WorkflowExecutionStatus.RUNNING
         raise CliError(

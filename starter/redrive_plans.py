@@ -23,6 +23,7 @@ from shared.stores.ledger import (
     uncertain,
 )
 from shared.view import TicketRequest
+from starter import team_time
 from starter.delivery_history import read_delivery
 
 Action = Literal["restart", "redeliver", "record-sent", "resend", "skip"]
@@ -118,7 +119,7 @@ async def plan_failed(client: Client, ledger: DeliveryLedger, item: RedriveItem)
             "skip",
             (
                 f"the ledger holds an answer for it (revision {entry.revision}, recorded "
-                f"{entry.recorded_at:%Y-%m-%d %H:%M} UTC): not restarting"
+                f"{team_time.at(entry.recorded_at)}): not restarting"
             ),
         )
         return item
@@ -216,7 +217,7 @@ async def plan_delivery_failed(
         item.action, item.why = (
             "redeliver",
             (
-                f"the ledger marks its answer sent at {entry.sent_at:%Y-%m-%d %H:%M} UTC: the "
+                f"the ledger marks its answer sent at {team_time.at(entry.sent_at)}: the "
                 "delivery, run again, finds it sent and completes the ticket (nothing is sent)"
             ),
         )
@@ -228,7 +229,7 @@ async def plan_delivery_failed(
         item.action, item.why = (
             "record-sent",
             (
-                f"revision {entry.revision} recorded {entry.recorded_at:%Y-%m-%d %H:%M} UTC went "
+                f"revision {entry.revision} recorded {team_time.at(entry.recorded_at)} went "
                 "out (its delivery said so) but the ledger never recorded it: recording it "
                 "sent, not sending it again"
             ),
@@ -243,7 +244,7 @@ async def plan_delivery_failed(
     item.action, item.why = (
         "redeliver",
         (
-            f"revision {entry.revision} recorded {entry.recorded_at:%Y-%m-%d %H:%M} UTC goes out "
+            f"revision {entry.revision} recorded {team_time.at(entry.recorded_at)} goes out "
             f"again {via} (idempotency key {entry.idempotency_key}){last}"
         ),
     )

@@ -16,6 +16,7 @@ from shared.operations import SubmitOutcome
 from shared.report import Report
 from shared.ticket_summary import TicketSummary
 from shared.view import TicketView
+from starter import team_time
 from starter.inputs import InputError
 from starter.plain_text import console, line, printable
 
@@ -45,7 +46,7 @@ def when(moment: datetime | None, now: datetime | None = None) -> str:
         return "-"
     delta = (moment - (now or datetime.now(UTC))).total_seconds()
     rel = f"in {_span(delta)}" if delta >= 0 else f"{_span(delta)} ago"
-    return f"{moment:%Y-%m-%d %H:%M} UTC ({rel})"
+    return f"{team_time.at(moment)} ({rel})"
 
 
 def is_terminal_name(state: str | None) -> bool:
@@ -69,12 +70,12 @@ def deadline_text(
     if deadline is None or not closed:
         return when(deadline)
     if not answered:
-        return f"{deadline:%Y-%m-%d %H:%M} UTC (closed without an answer)"
+        return f"{team_time.at(deadline)} (closed without an answer)"
     if closed_at is None:
-        return f"{deadline:%Y-%m-%d %H:%M} UTC"
+        return team_time.at(deadline)
     late = (closed_at - deadline).total_seconds()
     kept = "met" if late <= 0 else f"missed by {_span(late) if late >= 60 else '<1m'}"
-    return f"{deadline:%Y-%m-%d %H:%M} UTC ({kept})"
+    return f"{team_time.at(deadline)} ({kept})"
 
 
 def some_ids(ids: list[str], shown: int = 10) -> str:
@@ -239,7 +240,7 @@ def print_report(report: Report) -> None:
     out = console()
     earlier = f" ({report.earlier} from earlier runs)" if report.earlier else ""
     since = report.since.astimezone(UTC) if report.since else None
-    window = f" started since {since:%Y-%m-%d %H:%M} UTC" if since else ""
+    window = f" started since {team_time.at(since)}" if since else ""
     out.print(
         line(("Report", "bold"), f": {report.total} ticket(s){window} on this server{earlier}")
     )

@@ -12,6 +12,7 @@ from policy.transitions import TicketState, is_terminal
 from shared.pending_calls import PendingCall, describe_call
 from shared.run_spend import EarlierRuns
 from shared.view import TicketView
+from starter import team_time
 from starter.plain_text import console, line
 from starter.render import ESTIMATE_NOTE, deadline_text, tokens_text, usd_text
 
@@ -103,7 +104,7 @@ def print_status(
     for r in view.reviews:
         status = "applied" if r.applied else f"ignored ({r.note})"
         who = f"{r.decision.reviewer}: {r.decision.action}" if r.decision else "unparseable signal"
-        out.print(f"  {r.at:%Y-%m-%d %H:%M:%S} {who} {status}")
+        out.print(f"  {team_time.at(r.at, seconds=True)} {who} {status}")
     if view.ignored_reviews_dropped:
         out.print(f"  … and {view.ignored_reviews_dropped} more ignored review signal(s), not kept")
     if view.delivery:
@@ -111,7 +112,7 @@ def print_status(
         via = f" via {d.sent_via}" + (f" to {d.sent_to}" if d.sent_to else "") if d.sent_via else ""
         out.print(
             f"Delivered  revision {d.revision}{via}, recorded in {d.location} "
-            f"at {d.delivered_at:%Y-%m-%d %H:%M:%S} UTC"
+            f"at {team_time.at(d.delivered_at, seconds=True)}"
             + (f" (key {d.idempotency_key})" if d.idempotency_key else "")
         )
     if view.failure:
@@ -122,11 +123,11 @@ def print_status(
         waiting, trouble = describe_call(call)
         out.print(line(("Waiting", "yellow") if trouble else "Waiting", f"    {waiting}"))
     log = Table(title="Transitions", title_justify="left")
-    for column in ("At (UTC)", "From", "To", "By", "Model", "Why"):
+    for column in (f"At ({team_time.clock_label()})", "From", "To", "By", "Model", "Why"):
         log.add_column(column, overflow="fold")
     for t in view.transitions:
         log.add_row(
-            f"{t.at:%H:%M:%S}", t.from_state or "", t.to_state, t.agent, t.model or "", t.reason
+            team_time.clock(t.at), t.from_state or "", t.to_state, t.agent, t.model or "", t.reason
         )
     out.print(log)
     for f in view.fallbacks:

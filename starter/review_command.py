@@ -2,7 +2,6 @@
 ``operator:NAME``), then watching the ticket act on it."""
 
 import argparse
-from datetime import UTC
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -22,7 +21,7 @@ from shared.review import (
     one_break,
 )
 from shared.view import TicketView
-from starter import render
+from starter import render, team_time
 from starter.arguments import (
     chain_argument,
     moment_argument,
@@ -162,7 +161,7 @@ def receipt_line(receipt: ReviewReceipt, view: TicketView | None) -> str:
         state = f"; ticket is now {view.state}"
         if view.draft is not None and view.draft.revision != receipt.revision:
             state += f" with draft revision {view.draft.revision}"
-    when = receipt.accepted_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    when = team_time.at(receipt.accepted_at, seconds=True)
     if receipt.repeated:
         return (
             f"{receipt.action} of ticket {receipt.ticket_id} (draft revision {receipt.revision}) "

@@ -54,6 +54,16 @@ def test_the_setting_takes_an_iana_zone_and_names_itself_when_it_is_not_one() ->
     )
 
 
+def test_the_console_takes_the_team_s_zone_unless_it_has_its_own() -> None:
+    team = {"TICKETS_TIMEZONE": "Europe/Lisbon"}
+    assert ApiSettings.from_env(team).console_timezone == "Europe/Lisbon"
+    own = {**team, "TICKETS_API_CONSOLE_TIMEZONE": "Asia/Tokyo"}
+    assert ApiSettings.from_env(own).console_timezone == "Asia/Tokyo"
+    with pytest.raises(ApiSettingsError) as refused:
+        ApiSettings.from_env({"TICKETS_TIMEZONE": "Europe/Lisbn"})
+    assert str(refused.value).startswith("TICKETS_TIMEZONE: unknown time zone 'Europe/Lisbn'")
+
+
 async def test_the_ticket_page_shows_its_deadline_in_the_team_s_zone(
     tokens: Tokens, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -102,6 +102,8 @@ def readers(name: str) -> set[str]:
         return {"codec-server"}
     if name == "TICKETS_DEBUG":  # the error handling of `python -m starter serve`'s start
         return {"api"}
+    if name == "TICKETS_TIMEZONE":  # the console's zone, and the CLI's run in the API's container
+        return {"api"}
     if name.startswith("TEMPORAL_CODEC_"):
         return {"temporal-ui"}
     return {"worker"}

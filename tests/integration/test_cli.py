@@ -1,6 +1,7 @@
 """The command-line client against the real dev server and worker, driven as a user would."""
 
 import json
+import re
 import sqlite3
 import time
 from pathlib import Path
@@ -261,3 +262,32 @@ def test_state_filters_are_case_insensitive(stack: Stack, submitted: tuple[Path,
     upper = json.loads(run_cli(stack.env, "list", "--state", "COMPLETED", "--json").stdout)
     lower = json.loads(run_cli(stack.env, "list", "--state", "completed", "--json").stdout)
     assert upper and {t["ticket_id"] for t in upper} == {t["ticket_id"] for t in lower}
+
+
+def test_times_are_in_the_team_s_zone_with_utc_beside_them_and_json_stays_in_utc(
+    stack: Stack,
+    submitted: tuple[Path, dict],  # type: ignore[type-arg]
+) -> None:
+    zoned = {**stack.env, "TICKETS_TIMEZONE": "America/New_York"}
+    answered = [
+        status
+        for ticket_id in ("IT-1", "IT-3")
+        if (status := json.loads(run_cli(zoned, "status", ticket_id, "--json").stdout))["delivery"]
+    ]
+    assert answered, "a ticket of this file went straight through"
+    ticket_id = answered[0]["ticket_id"]
+    # --json stays in UTC whatever the zone (as the HTTP API).
+    assert answered[0]["delivery"]["delivered_at"].endswith(("Z", "+00:00"))
+
+    shown = run_cli(zoned, "status", ticket_id)
+    assert shown.code == 0, shown.output
+    assert "At (America/New_York)" in shown.stdout
+    delivered = next(x for x in shown.stdout.splitlines() if x.startswith("Delivered"))
+    assert re.search(
+        r"at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d E[SD]T \(.*\d\d:\d\d:\d\d UTC\)", delivered
+    )
+    assert "At (UTC)" in run_cli(stack.env, "status", ticket_id).stdout
+
+    unknown = run_cli({**stack.env, "TICKETS_TIMEZONE": "America/New_Yrok"}, "status", ticket_id)
+    assert unknown.code == 1 and not unknown.stdout
+    assert "TICKETS_TIMEZONE: unknown time zone 'America/New_Yrok'" in unknown.stderr
