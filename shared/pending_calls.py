@@ -2,7 +2,7 @@
 call retrying after 429s, a delivery retrying, a call queued where no worker polls), read from
 the server's description of the workflow, so `status` says why a ticket has not moved."""
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -109,13 +109,17 @@ async def _failure_text(client: Client, failure: Failure) -> str:
     return f"{kind}: {message}"
 
 
-def describe_call(call: PendingCall) -> tuple[str, bool]:
-    """What a pending call is doing, and whether that is trouble (retrying, or nothing polls)."""
+def describe_call(
+    call: PendingCall, said_at: Callable[[datetime], str] | None = None
+) -> tuple[str, bool]:
+    """What a pending call is doing, and whether that is trouble (retrying, or nothing polls).
+    ``said_at``: how a time reads (the team's zone; UTC by default)."""
     where = f"{call.activity} on {call.task_queue}"
     if call.running:
         said = f"{where}: running (attempt {call.attempt})"
     elif call.next_attempt is not None:
-        said = f"{where}: next attempt ({call.attempt}) at {call.next_attempt:%H:%M:%S} UTC"
+        at = said_at(call.next_attempt) if said_at else f"{call.next_attempt:%H:%M:%S} UTC"
+        said = f"{where}: next attempt ({call.attempt}) at {at}"
     else:
         said = f"{where}: queued (attempt {call.attempt})"
     if call.last_failure:

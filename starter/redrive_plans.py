@@ -23,7 +23,6 @@ from shared.stores.ledger import (
     uncertain,
 )
 from shared.view import TicketRequest
-from starter import team_time
 from starter.delivery_history import read_delivery
 
 Action = Literal["restart", "redeliver", "record-sent", "resend", "skip"]
@@ -119,7 +118,7 @@ async def plan_failed(client: Client, ledger: DeliveryLedger, item: RedriveItem)
             "skip",
             (
                 f"the ledger holds an answer for it (revision {entry.revision}, recorded "
-                f"{team_time.at(entry.recorded_at)}): not restarting"
+                f"{entry.recorded_at:%Y-%m-%d %H:%M} UTC): not restarting"
             ),
         )
         return item
@@ -217,7 +216,7 @@ async def plan_delivery_failed(
         item.action, item.why = (
             "redeliver",
             (
-                f"the ledger marks its answer sent at {team_time.at(entry.sent_at)}: the "
+                f"the ledger marks its answer sent at {entry.sent_at:%Y-%m-%d %H:%M} UTC: the "
                 "delivery, run again, finds it sent and completes the ticket (nothing is sent)"
             ),
         )
@@ -229,7 +228,7 @@ async def plan_delivery_failed(
         item.action, item.why = (
             "record-sent",
             (
-                f"revision {entry.revision} recorded {team_time.at(entry.recorded_at)} went "
+                f"revision {entry.revision} recorded {entry.recorded_at:%Y-%m-%d %H:%M} UTC went "
                 "out (its delivery said so) but the ledger never recorded it: recording it "
                 "sent, not sending it again"
             ),
@@ -244,7 +243,7 @@ async def plan_delivery_failed(
     item.action, item.why = (
         "redeliver",
         (
-            f"revision {entry.revision} recorded {team_time.at(entry.recorded_at)} goes out "
+            f"revision {entry.revision} recorded {entry.recorded_at:%Y-%m-%d %H:%M} UTC goes out "
             f"again {via} (idempotency key {entry.idempotency_key}){last}"
         ),
     )

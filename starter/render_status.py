@@ -98,7 +98,9 @@ def print_status(
     began = view.review_wait_began()
     if began is not None and view.state is TicketState.AWAITING_REVIEW and not shown_other:
         # What `review --waiting-since` takes, exactly (the workflow compares the moment).
-        out.print(f"Waiting    for review since {began.isoformat()}")
+        # The ISO time is what --waiting-since takes: kept, with the team's reading beside it.
+        reading = f" ({team_time.at(began, seconds=True)})" if team_time.zoned() else ""
+        out.print(f"Waiting    for review since {began.isoformat()}{reading}")
         # One line however wide the terminal: pasted, a wrapped command is several.
         out.print(f"Decide     {review_command_line(view, began)}", soft_wrap=True)
     for r in view.reviews:
@@ -120,10 +122,10 @@ def print_status(
     if not shown_other and (next_step := redrive_line(view, datetime.now(UTC))) is not None:
         out.print(f"Next       {next_step}", soft_wrap=True)
     for call in pending:
-        waiting, trouble = describe_call(call)
+        waiting, trouble = describe_call(call, lambda t: team_time.at(t, seconds=True))
         out.print(line(("Waiting", "yellow") if trouble else "Waiting", f"    {waiting}"))
     log = Table(title="Transitions", title_justify="left")
-    for column in (f"At ({team_time.clock_label()})", "From", "To", "By", "Model", "Why"):
+    for column in (team_time.clock_label(), "From", "To", "By", "Model", "Why"):
         log.add_column(column, overflow="fold")
     for t in view.transitions:
         log.add_row(

@@ -45,6 +45,10 @@ os.environ["COLUMNS"] = "200"
 # the environment would encrypt with them, and the workers a test starts could not decrypt.
 for _variable in ("TICKETS_ENCRYPTION_KEYS", "TICKETS_ENCRYPTION_KEY_FILE"):
     os.environ.pop(_variable, None)
+# Nor the team's zone a developer exports: tests that render in this process expect UTC's text
+# unless they set a zone themselves.
+for _variable in ("TICKETS_TIMEZONE", "TICKETS_API_CONSOLE_TIMEZONE"):
+    os.environ.pop(_variable, None)
 os.environ["TICKETS_DATA_DIR"] = tempfile.mkdtemp(prefix="tickets-test-process-")
 # Removed when this process exits (each pytest-xdist worker has its own): every run left one.
 atexit.register(shutil.rmtree, os.environ["TICKETS_DATA_DIR"], ignore_errors=True)

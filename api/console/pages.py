@@ -1,8 +1,10 @@
 """The console's pages and the review form (server-rendered, autoescaped; no build step). Signing
 in and out: sign_in.py; the templates and the helpers every page uses: rendering.py."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Annotated
 from urllib.parse import quote
 
@@ -27,6 +29,7 @@ from shared.pending_calls import describe_call
 from shared.review import ReviewAction, ReviewDecision, one_break
 from shared.stores.errors import StoreUnavailable
 from shared.ticket_status import TicketReading, read_ticket
+from shared.time_display import moment
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
@@ -200,6 +203,11 @@ class ReviewedAs:
         )
 
 
+def _said_at(request: Request) -> Callable[[datetime], str]:
+    """A time as the console says it: in its zone, to the second."""
+    return partial(moment, zone=settings(request).console_timezone, seconds=True)
+
+
 async def _ticket(
     request: Request,
     current: session.Session,
@@ -258,7 +266,7 @@ async def _ticket(
             "typed": {k: v for k, v in (typed or {}).items() if v},
             "maybe_applied": maybe_applied,
             # What a running ticket waits on: (text, trouble) per call, as `status` prints it.
-            "calls": [describe_call(c) for c in reading.pending],
+            "calls": [describe_call(c, _said_at(request)) for c in reading.pending],
             "why": why,
         },
         status,
