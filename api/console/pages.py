@@ -1,10 +1,8 @@
 """The console's pages and the review form (server-rendered, autoescaped; no build step). Signing
 in and out: sign_in.py; the templates and the helpers every page uses: rendering.py."""
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
 from typing import Annotated
 from urllib.parse import quote
 
@@ -13,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.console import session
+from api.console import display, session
 from api.console.rendering import page, signed_in, to_sign_in, valid_id
 from api.console.sign_in import sign_in_page
 from api.customer_message import InputUnreadable, customer_ticket
@@ -29,7 +27,6 @@ from shared.pending_calls import describe_call
 from shared.review import ReviewAction, ReviewDecision, one_break
 from shared.stores.errors import StoreUnavailable
 from shared.ticket_status import TicketReading, read_ticket
-from shared.time_display import moment
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
@@ -203,11 +200,6 @@ class ReviewedAs:
         )
 
 
-def _said_at(request: Request) -> Callable[[datetime], str]:
-    """A time as the console says it: in its zone, to the second."""
-    return partial(moment, zone=settings(request).console_timezone, seconds=True)
-
-
 async def _ticket(
     request: Request,
     current: session.Session,
@@ -266,7 +258,10 @@ async def _ticket(
             "typed": {k: v for k, v in (typed or {}).items() if v},
             "maybe_applied": maybe_applied,
             # What a running ticket waits on: (text, trouble) per call, as `status` prints it.
-            "calls": [describe_call(c, _said_at(request)) for c in reading.pending],
+            "calls": [
+                describe_call(c, display.said_at(settings(request).console_timezone))
+                for c in reading.pending
+            ],
             "why": why,
         },
         status,

@@ -4,6 +4,7 @@ what `gc-payloads --yes` would and keeps what a retained history needs."""
 
 import json
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -174,16 +175,17 @@ def test_the_command_refuses_a_schedule_it_should_not_make(ops_server: OpsServer
         assert said in refused.stderr, (args, refused.output)
 
 
+@pytest.fixture
+async def schedule_removed_after(ops_server: OpsServer) -> AsyncIterator[None]:
+    """The project's own schedule id on the shared ops server, removed whatever the test did:
+    the server's tickets queue is other files' too (no run at midnight)."""
+    yield
+    await gc_schedule.unschedule_gc(ops_server.client)
+
+
 async def test_the_command_schedules_replaces_and_removes_the_collection(
-    ops_server: OpsServer,
+    ops_server: OpsServer, schedule_removed_after: None
 ) -> None:
-    try:
-        await schedules_replaces_and_removes(ops_server)
-    finally:  # the ops server's tickets queue is other files' too: no run at midnight
-        await gc_schedule.unschedule_gc(ops_server.client)
-
-
-async def schedules_replaces_and_removes(ops_server: OpsServer) -> None:
     env, client = ops_server.env, ops_server.client
     made = run_cli(env, "gc-payloads", "--yes", "--schedule", "1d", "--json")
     assert made.code == 0, made.output
