@@ -12,6 +12,7 @@ from psycopg.rows import dict_row
 
 from shared.stores.ledger import (
     REFUSED_PREFIX,
+    STRIPPED,
     UNCERTAIN_PREFIX,
     ChainErased,
     DeliveryLedger,
@@ -259,12 +260,16 @@ class PostgresLedger(DeliveryLedger):
             return int(row[0]) if row else 0
 
 
+# ``STRIPPED`` as a PostgreSQL string: a Unicode-escape literal of its code points.
+_STRIPPED_SQL = "U&'" + "".join(f"\\{ord(c):04X}" for c in STRIPPED) + "'"
+
+
 def _customer_is(any_case: bool) -> str:
-    """The condition on a row's customer id: trimmed as erase trims what it is given (spaces,
-    tabs, line breaks), and for an address in any case; or, for an address, on the address the
-    answer is for, kept and compared casefolded (``as_address``: "Straße" matches "STRASSE").
-    Its parameters: ``_customer_params``."""
-    trimmed = "btrim(customer_id, E' \\t\\r\\n')"
+    """The condition on a row's customer id: trimmed as erase trims what it is given (Python's
+    whitespace: ``STRIPPED``), and for an address in any case; or, for an address, on the
+    address the answer is for, kept and compared casefolded (``as_address``: "Straße" matches
+    "STRASSE"). Its parameters: ``_customer_params``."""
+    trimmed = f"btrim(customer_id, {_STRIPPED_SQL})"
     if not any_case:
         return f"{trimmed} = %s"
     return f"(lower({trimmed}) = lower(%s) OR customer_email = %s)"

@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 from shared.private_files import PRIVATE_FILE_MODE, owner_only, private_dir
 from shared.stores.ledger import (
     REFUSED_PREFIX,
+    STRIPPED,
     UNCERTAIN_PREFIX,
     ChainErased,
     DeliveryLedger,
@@ -405,13 +406,17 @@ class SqliteLedger(DeliveryLedger):
         return await self._run(read)
 
 
+# ``STRIPPED`` as an SQLite expression: char() of its code points.
+_STRIPPED_SQL = f"char({', '.join(str(ord(c)) for c in STRIPPED)})"
+
+
 def _customer_is(any_case: bool) -> str:
-    """The condition on a row's customer id: trimmed as erase trims what it is given (spaces,
-    tabs, line breaks), and for an address in any case; or, for an address, on the address the
-    answer is for, kept and compared casefolded (``as_address``: "Straße" and a non-ASCII capital
-    match, where SQLite's lower() folds ASCII only). Its parameters: ``_customer_params``."""
-    spaces = "' ' || char(9, 10, 13)"
-    trimmed = f"trim(customer_id, {spaces})"
+    """The condition on a row's customer id: trimmed as erase trims what it is given (Python's
+    whitespace: ``STRIPPED``), and for an address in any case; or, for an address, on the
+    address the answer is for, kept and compared casefolded (``as_address``: "Straße" and a
+    non-ASCII capital match, where SQLite's lower() folds ASCII only). Its parameters:
+    ``_customer_params``."""
+    trimmed = f"trim(customer_id, {_STRIPPED_SQL})"
     if not any_case:
         return f"{trimmed} = ?"
     return f"(lower({trimmed}) = lower(?) OR customer_email = ?)"
