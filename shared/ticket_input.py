@@ -30,6 +30,15 @@ FIELD_ALIASES = {
 }
 # Stands in for an id to be derived while the other fields are checked.
 PLACEHOLDER_ID = "T-unidentified"
+# Optional fields an empty string leaves out, as null does: spaces too, but for the customer
+# id, whose spaces-only value is refused by name (one customer for every such ticket).
+BLANK_IS_NOT_GIVEN = frozenset({"customer_id", "customer_tier", "channel", "customer_email"})
+
+
+def _blank(canonical: str, value: str) -> bool:
+    return value == "" if canonical == "customer_id" else not value.strip()
+
+
 # Fields a whole number may be given for, read as its digits.
 NUMBERED = frozenset({"ticket_id", "customer_id"})
 # Every accepted spelling, for the message naming an unknown field.
@@ -121,7 +130,7 @@ def _field_message(
     return f"field '{field}': {error['msg']}"[:200]
 
 
-def _line_breaking_problem(text: str) -> str | None:
+def line_breaking_problem(text: str) -> str | None:
     """A control character (a line break, a tab, an escape; NUL aside, which the model drops)
     or a line or paragraph separator in an identifier, named with its place: in a customer id
     it split the CLI's tables and log lines, and ``erase --customer`` could not be given it."""
@@ -151,6 +160,12 @@ def ticket_from_mapping(raw: dict[str, Any]) -> tuple[Ticket | None, list[str]]:
             # null}) was "given twice", or not, depending on the keys' order. Remembered for a
             # required field's message: "is missing" for one given as null misled.
             nulls.setdefault(canonical, key)
+            continue
+        elif (
+            canonical in BLANK_IS_NOT_GIVEN and isinstance(value, str) and _blank(canonical, value)
+        ):
+            # A CSV export's empty column, as null: "" was refused as an address, a tier or a
+            # channel, and an empty "customer" beside "customer_id" was "given twice".
             continue
         elif canonical in fields:
             problems.append(
@@ -186,7 +201,7 @@ def ticket_from_mapping(raw: dict[str, Any]) -> tuple[Ticket | None, list[str]]:
             f"field '{given_as['customer_id']}' is only spaces: give the customer's id, or "
             "leave the field out"
         )
-    elif isinstance(customer, str) and (problem := _line_breaking_problem(customer)) is not None:
+    elif isinstance(customer, str) and (problem := line_breaking_problem(customer)) is not None:
         problems.append(f"field '{given_as['customer_id']}' {problem}")
     derived = "ticket_id" not in fields
     if derived:

@@ -33,7 +33,7 @@ from starter.fanout_runs import (
     say_attached,
     swarm_input,
 )
-from starter.inputs import InputError, read_jsonl, read_swarm_items
+from starter.inputs import InputError, read_jsonl, read_swarm_items, resolved
 from starter.swarm_outputs import (
     earlier_successes,
     run_results,
@@ -134,7 +134,7 @@ async def cmd_plan(args: argparse.Namespace) -> int:
 
 
 async def cmd_swarm(args: argparse.Namespace) -> int:
-    if args.output and (problem := _output_problem(args.output)):
+    if args.output is not None and (problem := _output_problem(args.output, args.file)):
         raise CliError(f"--output {args.output}: {problem}")
     items, errors = read_swarm_items(Path(args.file))
     render.print_input_errors(errors)
@@ -217,13 +217,19 @@ async def _say_what_was_answered(client: Client, workflow_id: str, total: int) -
     )
 
 
-def _output_problem(path: str) -> str | None:
+def _output_problem(path: str, items_file: str) -> str | None:
     """Why ``--output`` could not be written, found before the run rather than after it: the
-    results would have nowhere to go."""
+    results would have nowhere to go, or would replace the items they answer."""
+    if not path.strip():
+        # `--output "$OUT"` with OUT unset: a paid run whose results went nowhere.
+        return "is empty; give a file's name"
     target = Path(path)
     if target.is_dir():
         return "is a folder; give a file's name"
-    if not target.resolve().parent.is_dir():
+    where = resolved(path)
+    if where == resolved(items_file):
+        return "is the items' own file; write the results to another"
+    if not where.parent.is_dir():
         return "its folder does not exist"
     if target.exists() and not os.access(target, os.W_OK):
         return "cannot be written by this user"

@@ -3,6 +3,7 @@ and every good line still goes through. One ticket's fields are checked by
 ``shared.ticket_input.ticket_from_mapping``, which the HTTP API uses too."""
 
 import json
+import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -197,6 +198,16 @@ def parse_jsonl(data: bytes, source: str) -> tuple[list[ParsedTicket], list[Inpu
     if (summary := bad.summary(source)) is not None:
         errors.append(summary)
     return tickets, errors
+
+
+def resolved(name: str) -> Path:
+    """``name`` as an absolute path with its links followed, where they can be: a loop of
+    links (``ln -s loop loop``) raised and stopped the whole command, valid files too; such a
+    file is taken as named, and reading it says what is wrong."""
+    try:
+        return Path(name).resolve()
+    except (OSError, RuntimeError):
+        return Path(os.path.abspath(name))
 
 
 def read_input(path: Path) -> bytes | InputError:

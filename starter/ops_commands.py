@@ -3,7 +3,7 @@
 
 import argparse
 
-from starter.arguments import ticket_id_argument
+from starter.arguments import positive_int_up_to, ticket_id_argument
 from starter.durations import parse_duration
 
 
@@ -26,7 +26,7 @@ def add_parsers(
     )
     p.add_argument(
         "--limit-per-type",
-        type=int,
+        type=positive_int_up_to(replay.MAX_LIMIT_PER_TYPE),
         default=replay.DEFAULT_LIMIT_PER_TYPE,
         metavar="N",
         help=f"at most this many of each workflow type, newest first (default "
@@ -65,7 +65,7 @@ def add_parsers(
     )
     p.add_argument(
         "--limit",
-        type=int,
+        type=positive_int_up_to(redrive.MAX_LIMIT),
         default=redrive.DEFAULT_LIMIT,
         metavar="N",
         help=f"at most this many tickets (default {redrive.DEFAULT_LIMIT:,})",

@@ -59,7 +59,7 @@ def _tickets_from_args(args: argparse.Namespace) -> tuple[list[ParsedTicket], li
         repeated = 0  # tickets an earlier file gave
         repeated_in = ""  # the last file that gave one again
         for name in args.files:
-            path = Path(name).resolve()
+            path = inputs.resolved(name)
             if path in read:
                 # (`exports/*.jsonl day1.jsonl`: each of its tickets listed again, 950,000
                 # errors and 416 MiB for a file named 20 times.)

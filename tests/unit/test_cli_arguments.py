@@ -51,6 +51,14 @@ NOT_UTF8 = os.fsdecode(b"BI-\xff")
         # Both were exit 1, after the parse.
         (["erase", "--email", "notanemail"], "argument --email: 'notanemail' is not one address"),
         (["erase", "--customer-id", " "], "argument --customer-id: must be 1 to 128 characters"),
+        # Bytes that are not UTF-8 were "unexpected UnicodeEncodeError", after every ticket
+        # had been read; a control character is in no ticket's id.
+        (["erase", "--customer-id", "\udcff"], "argument --customer-id: the customer id is not"),
+        (["erase", "--customer-id", "a\x1bb"], "holds a control character ('\\x1b' at character"),
+        (["erase", "--email", "\udcff@example.com"], "argument --email: the address is not UTF-8"),
+        # Exit 1 after the parse, where every other bad number is exit 2.
+        (["redrive", "--state", "FAILED", "--limit", "0"], "argument --limit: must be 1 or more"),
+        (["replay", "--limit-per-type", "20000"], "--limit-per-type: must be at most 10,000"),
     ],
 )
 def test_a_bad_argument_is_a_usage_error_naming_it(
@@ -111,6 +119,19 @@ def test_a_swarm_s_output_folder_is_checked_before_the_run(
     assert cli.main(["swarm", str(items), "--output", str(tmp_path)]) == 1
     said = capsys.readouterr().err
     assert said == f"error: --output {tmp_path}: is a folder; give a file's name\n"
+    # `--output "$OUT"` with OUT unset ran and paid, and wrote the results nowhere.
+    assert cli.main(["swarm", str(items), "--output", ""]) == 1
+    assert capsys.readouterr().err == "error: --output : is empty; give a file's name\n"
+    # The items' own file (by another name too) was replaced by the results, and a rerun then
+    # refused every line.
+    linked = tmp_path / "linked.jsonl"
+    linked.symlink_to(items)
+    assert cli.main(["swarm", str(items), "--output", str(linked)]) == 1
+    said = capsys.readouterr().err
+    assert (
+        said == f"error: --output {linked}: is the items' own file; write the results to another\n"
+    )
+    assert items.read_text() == '{"text": "Great kettle."}\n'
 
 
 def test_a_swarm_of_more_items_than_it_takes_is_refused_before_it_starts(

@@ -342,6 +342,25 @@ def test_one_submit_takes_at_most_one_file_s_worth_of_tickets_across_files(
     assert said[1].startswith(f"{files[2]}: not read: the files before it hold 3 tickets")
 
 
+def test_a_loop_of_links_among_the_files_is_named_and_the_other_files_still_go(
+    tmp_path: Path,
+) -> None:
+    """Resolving `loop` raised, and the whole command stopped with "unexpected RuntimeError"."""
+    good_file, loop = tmp_path / "good.jsonl", tmp_path / "loop"
+    good_file.write_bytes(jsonl(good("T-1")))
+    loop.symlink_to(loop)
+    args = argparse.Namespace(files=[str(good_file), str(loop)])
+    for flag in submit_command.TICKET_FLAGS.values():
+        setattr(args, flag.removeprefix("--").replace("-", "_"), None)
+
+    tickets, errors = submit_command._tickets_from_args(args)
+
+    assert [t.ticket.ticket_id for t in tickets] == ["T-1"]
+    assert [str(e) for e in errors] == [
+        f"{loop}: cannot read the file: Too many levels of symbolic links"
+    ]
+
+
 def test_a_file_given_twice_is_read_once_and_repeats_across_files_are_listed_up_to_the_limit(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

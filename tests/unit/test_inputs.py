@@ -297,6 +297,31 @@ def test_a_null_field_counts_as_absent() -> None:
     assert ticket.customer_id is None
 
 
+def test_an_empty_optional_column_counts_as_absent_as_null_does() -> None:
+    """A CSV export's empty columns: "" was refused as an address, a tier and a channel, and an
+    empty alias beside the customer id was "given twice"."""
+    plain, problems = ticket_from_mapping({"subject": "Hi", "body": "Help", "customer_id": "C-1"})
+    assert problems == [] and plain is not None
+    exported, problems = ticket_from_mapping(
+        {
+            "subject": "Hi",
+            "body": "Help",
+            "customer_id": "C-1",
+            "customer": "",
+            "customer_email": "",
+            "tier": " ",
+            "channel": "",
+        }
+    )
+    assert problems == []
+    assert exported == plain  # the same ticket: its derived id and every field
+    # Spaces alone are still no customer's id, and a required field is still required.
+    assert ticket_from_mapping({"subject": "Hi", "body": "Help", "customer_id": " "})[1] == [
+        "field 'customer_id' is only spaces: give the customer's id, or leave the field out"
+    ]
+    assert ticket_from_mapping({"subject": "", "body": "Help"})[1] == ["field 'subject' is empty"]
+
+
 def test_a_mapping_without_an_id_gets_the_derived_id() -> None:
     ticket, problems = ticket_from_mapping({"subject": "Hi", "body": "Help", "customer": "C-1"})
     assert problems == []
