@@ -15,6 +15,8 @@ from shared.tickets import (
     CustomerTier,
     Ticket,
     derive_ticket_id,
+    normalize_subject,
+    without_nul,
 )
 from shared.validation import json_kind, too_long
 
@@ -77,6 +79,18 @@ def unknown_fields_problem(keys: list[str]) -> str:
     return f"unknown {noun} {named}{more} (known: {KNOWN_SPELLINGS})"
 
 
+def _as_measured(canonical: str, value: object) -> object:
+    """A text as the model measures it against its limit (NULs dropped; the subject's spaces
+    collapsed, the body's and address's ends stripped): a body of 20,001 characters and 500
+    trailing spaces was said to be 20,501, 501 over where 1 was."""
+    if not isinstance(value, str):
+        return value
+    text = str(without_nul(value))
+    if canonical == "subject":
+        return normalize_subject(text)
+    return text.strip() if canonical in ("body", "customer_email") else text
+
+
 def _field_message(
     error: dict[str, Any],
     raw: dict[str, Any],
@@ -101,7 +115,11 @@ def _field_message(
             "body": MAX_BODY_CHARS,
             "customer_email": MAX_EMAIL_CHARS,
         }.get(canonical)
-        return too_long(field, value, limit or error.get("ctx", {}).get("max_length", "?"))
+        return too_long(
+            field,
+            _as_measured(canonical, value),
+            limit or error.get("ctx", {}).get("max_length", "?"),
+        )
     if kind == "string_pattern_mismatch" and canonical == "customer_email":
         return f"field '{field}' must be one address like name@example.com (got {quoted(value)})"
     if kind == "string_pattern_mismatch":

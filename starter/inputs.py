@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from shared.bounded_read import open_to_read
 from shared.swarm import SwarmItem
-from shared.ticket_input import FIELD_ALIASES, ticket_from_mapping
+from shared.ticket_input import FIELD_ALIASES, line_breaking_problem, quoted, ticket_from_mapping
 from shared.tickets import Ticket
 from shared.validation import NameGivenTwice, json_kind, once_each
 
@@ -263,8 +263,8 @@ def parse_swarm_items(data: bytes, source: str) -> tuple[list[SwarmItem], list[I
         if not isinstance(text, str) or not text.strip():
             refused(number, f"field '{text_field}' is missing or empty")
             continue
-        if id_field and any(c < " " or c == "\x7f" for c in item_id):
-            refused(number, f"field '{id_field}' holds a control character")
+        if id_field and (problem := _swarm_id_problem(raw, id_field, item_id)):
+            refused(number, problem)
             continue
         if item_id in seen:
             refused(number, f"item id {item_id} is taken: line {seen[item_id]} has it")
@@ -322,6 +322,21 @@ def _swarm_fields_problem(raw: dict[str, object]) -> str | None:
         value = raw.get(field)
         if value is not None and (isinstance(value, bool) or not isinstance(value, str | int)):
             return f"field '{field}' must be text or a whole number, not {json_kind(value)}"
+    return None
+
+
+def _swarm_id_problem(raw: dict[str, object], id_field: str, item_id: str) -> str | None:
+    """What is wrong with the id a line gives, or None: two ids that differ (the second was
+    dropped without a word), spaces alone, or a control character or line separator (U+0085
+    and U+2028 went through where a line break did not)."""
+    other = "item_id" if id_field == "id" else "id"
+    if _given_id(raw, other) and str(raw[other]) != item_id:
+        ids = f"{quoted(str(raw['id']))}, {quoted(str(raw['item_id']))}"
+        return f"fields 'id' and 'item_id' give two ids ({ids}): give one"
+    if not item_id.strip():
+        return f"field '{id_field}' is only spaces: give the item an id, or leave the field out"
+    if (problem := line_breaking_problem(item_id)) is not None:
+        return f"field '{id_field}' {problem}"
     return None
 
 

@@ -347,6 +347,15 @@ def test_an_overlong_customer_id_states_its_limit() -> None:
     assert problems == ["field 'customer_id' is 129 characters; the limit is 128"]
 
 
+def test_an_overlong_text_is_measured_as_the_limit_measures_it() -> None:
+    """The limit is on the text as kept (the body's ends stripped, the subject's spaces
+    collapsed): 500 trailing spaces were counted, and the body said 501 over where 1 was."""
+    body = ticket_from_mapping({"subject": "Hi", "body": "a" * 20_001 + " " * 500})[1]
+    assert body == ["field 'body' is 20,001 characters; the limit is 20,000"]
+    subject = ticket_from_mapping({"subject": "s " * 150, "body": "Help"})[1]
+    assert subject == ["field 'subject' is 299 characters; the limit is 200"]
+
+
 @pytest.mark.parametrize("given", ["c1\nc2", "c1\t", "\x1b[31mc1", "c\x851", "c1\u2028"])
 def test_a_customer_id_with_a_control_character_is_refused_by_name(given: str) -> None:
     """A line break or an escape in a customer id split the CLI's tables and log lines, and

@@ -237,7 +237,33 @@ def test_an_id_with_a_line_break_is_refused_naming_the_field_and_never_reaches_a
     items, errors = parse_swarm_items(data, SOURCE)
 
     assert pairs(items) == [("r2", "Fine kettle.")]
-    assert messages(errors) == [f"{SOURCE}:1: field 'id' holds a control character"]
+    assert messages(errors) == [
+        f"{SOURCE}:1: field 'id' holds a control character ('\\n' at character 3): an id is one "
+        "line without tabs or escapes"
+    ]
+
+
+def test_ids_that_are_blank_break_lines_or_disagree_are_refused_by_name() -> None:
+    """U+0085 and U+2028 went through where a line break did not, spaces alone made an id,
+    and an item_id beside a different id was dropped without a word."""
+    data = jsonl(
+        line(id="r\u2028x", text="a"),
+        line(id="r\x85x", text="b"),
+        line(id=" ", text="c"),
+        line(id="A", item_id="B", text="d"),
+        line(id="C", item_id="C", text="e"),  # the same id twice is one id
+        line(id=7, item_id="7", text="f"),
+    )
+    items, errors = parse_swarm_items(data, SOURCE)
+    assert pairs(items) == [("C", "e"), ("7", "f")]
+    assert messages(errors) == [
+        f"{SOURCE}:1: field 'id' holds a control character ('\\u2028' at character 2): an id is "
+        "one line without tabs or escapes",
+        f"{SOURCE}:2: field 'id' holds a control character ('\\x85' at character 2): an id is "
+        "one line without tabs or escapes",
+        f"{SOURCE}:3: field 'id' is only spaces: give the item an id, or leave the field out",
+        f"{SOURCE}:4: fields 'id' and 'item_id' give two ids ('A', 'B'): give one",
+    ]
 
 
 def test_the_review_alone_is_rendered_for_the_model_between_the_untrusted_tags() -> None:
