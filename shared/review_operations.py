@@ -22,7 +22,12 @@ from policy.review_policy import ReasonCode
 from policy.transitions import TicketState
 from shared import names, telemetry
 from shared.data_converter import key_ring_of
-from shared.operation_errors import OperationError, ReviewRefused, ReviewTimeout
+from shared.operation_errors import (
+    OperationError,
+    ReviewRefused,
+    ReviewTimeout,
+    TicketUnreadable,
+)
 from shared.operations import describe_ticket
 from shared.queue_pollers import unrouted_hint, workers_polling
 from shared.review import ReviewDecision, ReviewReceipt
@@ -35,11 +40,21 @@ from shared.view import TicketView
 REVIEW_TIMEOUT = 30.0
 
 
-async def _view_of(client: Client, ticket_id: str) -> TicketView | None:
-    """The ticket's view, for the review's trace link and update id; best effort."""
+async def _view_of(client: Client, ticket_id: str, *, running: bool) -> TicketView | None:
+    """The ticket's view: what binds the review to the wait it was made in, and its update id
+    (a retry gets the first one's receipt). A running ticket's must be read: sent without it,
+    a review was applied unbound (an approval of a draft a colleague had sent back) and its
+    retry after a timeout was refused as late; so its error stops the review, which was not
+    sent. A completed ticket's (read from its history) is best effort."""
     try:
         return await ticket_status(client, ticket_id)
-    except (OperationError, RPCError):
+    except OperationError as err:
+        if running:
+            raise type(err)(f"{err}; the review was not sent") from None
+        return None
+    except RPCError:
+        if running:
+            raise
         return None
 
 
@@ -154,7 +169,7 @@ async def submit_review(
             + await unrouted_hint(client)
         )
     # A completed ticket's view is read from its history (no worker needed).
-    view = await _view_of(client, ticket_id)
+    view = await _view_of(client, ticket_id, running=running)
     update_id = (
         None
         if view is None
@@ -187,7 +202,9 @@ async def submit_review(
             # Its worker fails every task of this ticket (the update never reached the code):
             # say why when this process can tell (a key its ring lacks), as `status` does.
             why = await key_problem(client, ticket_id)
-            raise ReviewRefused(
+            # Unreadable, not refused: nothing about the review is wrong, and a 409 reads as
+            # final to an integration (GET /tickets/{id} answers the same cause with a 502).
+            raise TicketUnreadable(
                 f"review not sent: ticket {ticket_id}'s worker fails its every workflow task, so "
                 "it takes no decision now: " + (why or "the worker's log says why")
             ) from None

@@ -176,6 +176,15 @@ async def _queried_view(client: Client, ticket_id: str, run_id: str | None) -> T
             if (missing := await _input_undecryptable(client, handle)) is not None:
                 raise _undecryptable(ticket_id, missing) from None
             raise no_worker(f"the status query for {ticket_id}") from None
+        if "workflow task in failed state" in err.message.lower():
+            # Its worker fails every task of this ticket (a key its ring lacks, code that no
+            # longer replays): the server answers no query until that is mended.
+            if (missing := await _input_undecryptable(client, handle)) is not None:
+                raise _undecryptable(ticket_id, missing) from None
+            raise TicketUnreadable(
+                f"ticket {ticket_id}'s worker fails its every workflow task, so it answers no "
+                "status query now (the worker's log says why)"
+            ) from None
         raise
     except (WorkflowQueryFailedError, WorkflowQueryRejectedError) as err:
         # The likeliest cause: the ticket's history is under a key the worker's ring lacks (a

@@ -54,7 +54,7 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> list[ReviewDecision]:
 async def review(
     tokens: Tokens, view: TicketView, monkeypatch: pytest.MonkeyPatch, **body: Any
 ) -> httpx.Response:
-    async def fake_view(client: Any, ticket_id: str) -> TicketView:
+    async def fake_view(client: Any, ticket_id: str, *, running: bool) -> TicketView:
         return view
 
     monkeypatch.setattr(review_operations, "_view_of", fake_view)
