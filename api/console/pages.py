@@ -182,9 +182,13 @@ class ReviewedAs:
         """Said after a refusal when the ticket no longer shows what the form was written for
         (another reviewer's rework came back meanwhile): the forms are bound to the ticket as it
         is now, so the reviewer reads the new draft before sending the same text again."""
+        if not reading.awaiting_review:
+            # Closed or moved on by a colleague's decision: the page shows no forms, and the
+            # refusal says why; "the draft changed" to the same revision contradicted itself.
+            return ""
         view = reading.view
         now = str(view.draft.revision) if view.draft else ""
-        began = view.review_wait_began() if reading.awaiting_review else None
+        began = view.review_wait_began()
         same = (
             self.revision.strip() == now
             and self.chain.strip() == (view.chain or "")

@@ -16,6 +16,7 @@ from api.app import create_app
 from api.console import pages, session
 from api.settings import ApiSettings
 from api.temporal import TemporalConnection
+from policy.transitions import TicketState
 from shared import review_operations
 from shared.operation_errors import ReviewRefused, ReviewTimeout
 from shared.review import ReviewDecision
@@ -36,6 +37,12 @@ def revision_three() -> TicketReading:
     return TicketReading(view=view, workflow_status="RUNNING", run_id="run-1")
 
 
+def completed_at_revision_one() -> TicketReading:
+    """A colleague approved revision 1 while this reviewer wrote an edit of it."""
+    view = waiting(failed_rework=False).model_copy(update={"state": TicketState.COMPLETED})
+    return TicketReading(view=view, workflow_status="COMPLETED", run_id="run-1")
+
+
 @pytest.mark.parametrize(
     ("refusal", "status"),
     [
@@ -46,11 +53,42 @@ def revision_three() -> TicketReading:
 async def test_a_refused_reviews_page_says_the_draft_changed_since_the_form(
     tokens: Tokens, monkeypatch: pytest.MonkeyPatch, refusal: Exception, status: int
 ) -> None:
+    answer = await _refused_page(tokens, monkeypatch, refusal, revision_three())
+    assert answer.status_code == status, answer.text
+    assert "UNIQUE-OLD-EDIT" in answer.text  # what was typed is kept
+    assert "The draft changed while you wrote" in answer.text
+    assert "your review was of revision 1, the ticket now shows revision 3" in answer.text
+
+
+async def test_a_review_refused_as_a_colleague_closed_the_ticket_is_not_said_to_face_a_new_draft(
+    tokens: Tokens, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It said "the draft changed: your review was of revision 1, the ticket now shows
+    revision 1", and invited a resend to a ticket that takes none."""
+    refusal = ReviewRefused("review refused: ticket T-1 is COMPLETED, not awaiting review")
+    # The form as the page wrote it while the ticket waited: its chain and wait.
+    shown = waiting(failed_rework=False)
+    began = shown.review_wait_began()
+    assert began is not None
+    form = {"chain": shown.chain or "", "waiting_since": began.isoformat()}
+    answer = await _refused_page(tokens, monkeypatch, refusal, completed_at_revision_one(), form)
+    assert answer.status_code == 409, answer.text
+    assert "is COMPLETED, not awaiting review" in answer.text
+    assert "The draft changed while you wrote" not in answer.text
+
+
+async def _refused_page(
+    tokens: Tokens,
+    monkeypatch: pytest.MonkeyPatch,
+    refusal: Exception,
+    reading: TicketReading,
+    form: dict[str, str] | None = None,
+) -> httpx.Response:
     async def fake_submit(client: Any, ticket_id: str, decision: ReviewDecision) -> None:
         raise refusal
 
     async def fake_read(client: Any, ticket_id: str) -> TicketReading:
-        return revision_three()
+        return reading
 
     async def fake_message(client: Any, ticket_id: str, run_id: str | None) -> Ticket:
         return Ticket(ticket_id="T-1", subject="Refund", body="Where is my refund?")
@@ -79,10 +117,7 @@ async def test_a_refused_reviews_page_says_the_draft_changed_since_the_form(
                 "revision": "1",
                 "csrf": session.csrf_token(tokens.review, NONCE),
                 "edited_text": OLD_EDIT,
+                **(form or {}),
             },
         )
-
-    assert answer.status_code == status, answer.text
-    assert "UNIQUE-OLD-EDIT" in answer.text  # what was typed is kept
-    assert "The draft changed while you wrote" in answer.text
-    assert "your review was of revision 1, the ticket now shows revision 3" in answer.text
+    return answer
