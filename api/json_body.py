@@ -32,11 +32,20 @@ PER_ITEM_PATHS = frozenset({"/tickets"})
 
 def _parse(body: bytes, per_item: bool = False) -> Any:
     value = json.loads(body, object_pairs_hook=marking_repeats)
-    # A list's items themselves may be marked, on a per-item route; anything else is refused.
+    # On a per-item route, an item of a list that names a member twice, at any depth, is marked
+    # for the route to refuse alone (a repeat inside one item's own object refused the whole
+    # request, its valid neighbours too); anything else is refused.
     listed = per_item and isinstance(value, list)
-    for item in value if listed else [value]:
-        nested = [*item.values()] if listed and isinstance(item, RepeatedNames) else [item]
-        if (name := first_repeated(nested)) is not None:
+    for index, item in enumerate(value if listed else [value]):
+        if listed and isinstance(item, RepeatedNames):
+            continue
+        if listed and isinstance(item, dict):
+            if (name := first_repeated([*item.values()])) is not None:
+                marked = RepeatedNames(item)
+                marked.repeated = name
+                value[index] = marked
+            continue
+        if (name := first_repeated([item])) is not None:
             raise NameGivenTwice(name)
     return value
 

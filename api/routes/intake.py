@@ -232,8 +232,15 @@ def email_body(text: str) -> str:
     agents would not read anyway; nothing else is cut, so a reply that is still too long is
     refused, never truncated."""
     if len(text.strip()) <= MAX_BODY_CHARS:
+        # As sent (CRLF too): a message sent again must match the ticket it started (the
+        # content digest reads the body).
         return text
-    lines = text.replace("\r\n", "\n").split("\n")
+    plain = text.replace("\r\n", "\n")
+    if len(plain.strip()) <= MAX_BODY_CHARS:
+        # Mail's CRLF counted two characters a line break: a reply that fits was refused when
+        # sent alone and accepted with a quoted thread below it (cut at the quote, with LF).
+        return plain
+    lines = plain.split("\n")
     start = quoted_thread_start(lines, reply_limit=MAX_BODY_CHARS)
     reply = "\n".join(lines[:start]) if start is not None else ""
     return reply if reply.strip() else text

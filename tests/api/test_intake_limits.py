@@ -170,8 +170,11 @@ async def test_a_list_item_that_names_a_field_twice_is_refused_alone(
     in_a_list = "[" + json.dumps(urgent_ticket(good)) + ", " + twice + "]"
 
     answer = await http.post("/tickets", headers=bearer(tokens.submit) | JSON, content=in_a_list)
+    beside = unique_id()
     deeper = await http.post(
-        "/tickets", headers=bearer(tokens.submit) | JSON, content=f"[{nested}]"
+        "/tickets",
+        headers=bearer(tokens.submit) | JSON,
+        content=f"[{json.dumps(urgent_ticket(beside))}, {nested}]",
     )
 
     assert answer.status_code == 202, answer.text
@@ -182,9 +185,12 @@ async def test_a_list_item_that_names_a_field_twice_is_refused_alone(
     for ticket_id in (first, second):
         looked_up = await http.get(f"/tickets/{ticket_id}", headers=bearer(tokens.read))
         assert looked_up.status_code == 404
-    # Inside an item's own fields, the request is refused as before.
-    assert deeper.status_code == 400
-    assert "'a' twice" in deeper.json()["message"]
+    # Inside an item's own fields, that item alone too (the whole request was refused, 400).
+    assert deeper.status_code == 202, deeper.text
+    assert [a["ticket_id"] for a in deeper.json()["accepted"]] == [beside]
+    assert deeper.json()["refused"] == [
+        {"index": 1, "problems": ["'a' is given twice in this item; give each field once"]}
+    ]
 
 
 async def test_an_email_too_long_only_for_the_thread_it_quotes_becomes_a_ticket_without_it(
@@ -215,6 +221,24 @@ async def test_an_email_too_long_only_for_the_thread_it_quotes_becomes_a_ticket_
     # A reply still too long without its quote is refused, never cut.
     assert too_long.status_code == 422
     assert "field 'text' is 20,001 characters; the limit is 20,000" in too_long.json()["message"]
+
+
+async def test_an_email_reply_is_measured_with_one_character_a_line_break(
+    http: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    """Mail's CRLF counted two: a reply of 19,866 characters was refused as 20,124 when sent
+    alone, and accepted when a quoted thread below it made the cut to LF line breaks."""
+    reply = "\r\n".join(["y" * 76] * 258)
+    assert len(reply) > MAX_BODY_CHARS >= len(reply.replace("\r\n", "\n"))
+    sent = await http.post(
+        "/tickets/email",
+        headers=bearer(tokens.submit),
+        json={"from": "ana@example.com", "subject": "Long", "text": reply},
+    )
+    assert sent.status_code == 202, sent.text[:300]
+    ticket_id = sent.json()["accepted"][0]["ticket_id"]
+    read = await http.get(f"/tickets/{ticket_id}", headers=bearer(tokens.review))
+    assert read.json()["message"]["body"] == reply.replace("\r\n", "\n")
 
 
 async def test_a_body_of_the_wrong_shape_is_told_what_to_send(
