@@ -10,14 +10,17 @@ restart pick up a changed configuration, with no change to workflow code.
 from typing import Annotated, Final
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
     SerializerFunctionWrapHandler,
+    ValidationInfo,
     field_validator,
     model_serializer,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from shared.agents import AgentRole, AgentRoute, Category, Priority
 from shared.business_hours import BusinessHours
@@ -29,6 +32,50 @@ OFFLINE_ROUTE = AgentRoute(provider="offline", model="offline-rules-v1")
 # workflow task in a loop (OverflowError: date value out of range); 0 is the "never" there.
 MAX_HOURS: Final = 87_600.0
 MAX_SECONDS: Final = 86_400.0
+
+# The validation context under which the worker loads its configuration (shared/settings.py).
+# Every ticket records a snapshot of this model and reads it back on each replay, so a check
+# added after a field was released applies only when loading: a snapshot recorded before it
+# (final_deadline_hours = 100000, meant as "never"; eleven routes; an SLA longer than the final
+# deadline's default, recorded before that field existed) failed every workflow task of its
+# ticket, for good. A new bound on a recorded field goes here, not in the field.
+LOADING: Final = "loading"
+
+
+def _loading(info: ValidationInfo) -> bool:
+    return bool(info.context and info.context.get(LOADING))
+
+
+def loaded_at_most(limit: float) -> AfterValidator:
+    """``le=limit``, checked only when the worker loads the configuration (``LOADING``), in the
+    words pydantic's own bound uses."""
+
+    def check(value: float, info: ValidationInfo) -> float:
+        if _loading(info) and value > limit:
+            raise PydanticCustomError(
+                "less_than_equal", "Input should be less than or equal to {le}", {"le": limit}
+            )
+        return value
+
+    return AfterValidator(check)
+
+
+def _loaded_routes_at_most(limit: int) -> AfterValidator:
+    def check(value: list[AgentRoute], info: ValidationInfo) -> list[AgentRoute]:
+        if _loading(info) and len(value) > limit:
+            raise PydanticCustomError(
+                "too_long",
+                "List should have at most {max_length} items after validation, not {actual_length}",
+                {"max_length": limit, "actual_length": len(value)},
+            )
+        return value
+
+    return AfterValidator(check)
+
+
+Hours = Annotated[float, loaded_at_most(MAX_HOURS)]
+Seconds = Annotated[float, loaded_at_most(MAX_SECONDS)]
+Tokens = Annotated[int, loaded_at_most(1_000_000)]
 
 
 def _default_sla_hours() -> dict[Priority, float]:
@@ -50,22 +97,22 @@ class ReviewPolicyConfig(BaseModel):
     # A ticket still waiting for review this many hours after the wait began closes as
     # UNANSWERED (nothing is sent): a review nobody answers must not hold a ticket open for ever.
     # Well past every SLA deadline, so a ticket is always escalated first. 0: wait for ever.
-    final_deadline_hours: float = Field(default=168.0, ge=0, le=MAX_HOURS)
+    final_deadline_hours: Hours = Field(default=168.0, ge=0)
 
 
 class AgentTimeouts(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     # One attempt of one agent call. A provider's client timeout must stay below this.
-    start_to_close_seconds: float = Field(default=120.0, gt=0, le=MAX_SECONDS)
+    start_to_close_seconds: Seconds = Field(default=120.0, gt=0)
     # Agent activities heartbeat on progress (streamed chunks): a worker that died, or a
     # response that stalled, is noticed within this many seconds and the call is retried.
-    heartbeat_seconds: float = Field(default=20.0, gt=0, le=MAX_SECONDS)
+    heartbeat_seconds: Seconds = Field(default=20.0, gt=0)
     # How long a call may wait on its provider's queue when a fallback route follows: a provider
     # whose circuit breaker paused its queue (or one far behind) hands the call to the next
     # route after this (a schedule-to-start timeout, which Temporal does not retry). The last
     # route of a chain waits as long as it takes.
-    queue_wait_seconds: float = Field(default=120.0, gt=0, le=MAX_SECONDS)
+    queue_wait_seconds: Seconds = Field(default=120.0, gt=0)
 
 
 class BudgetConfig(BaseModel):
@@ -101,11 +148,11 @@ class OrchestrationConfig(BaseModel):
     # A plan with more sub-tasks than this is refused (and sent back to the planner once).
     max_nodes: int = Field(default=8, ge=1, le=50)
     # Each dependency's output is trimmed to about this many tokens before a worker reads it.
-    context_tokens: int = Field(default=800, ge=50, le=1_000_000)
+    context_tokens: Tokens = Field(default=800, ge=50)
     # The synthesizer reads every completed sub-task's output, together at most about this many
     # tokens (an equal share each, never less than context_tokens): trimmed to context_tokens
     # alone, a writer's answer of 600 words lost its middle in the final answer.
-    synthesis_tokens: int = Field(default=16_000, ge=50, le=1_000_000)
+    synthesis_tokens: Tokens = Field(default=16_000, ge=50)
     # Tickets triage marks complex are resolved by an orchestrator run instead of one draft.
     orchestrate_complex_tickets: bool = True
     # The cheaper model for a sub-task's last attempt (simplified instruction). None: the last
@@ -117,7 +164,7 @@ class PipelineConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     # Each priority's hours checked on its own key, so an error names TICKETS_SLA_HOURS_<P>.
-    sla_hours: dict[Priority, Annotated[float, Field(gt=0, le=MAX_HOURS)]] = Field(
+    sla_hours: dict[Priority, Annotated[Hours, Field(gt=0)]] = Field(
         default_factory=_default_sla_hours
     )
     # When set, SLA hours pass only in business hours (shared/business_hours.py); None: around
@@ -128,8 +175,8 @@ class PipelineConfig(BaseModel):
     review: ReviewPolicyConfig = Field(default_factory=ReviewPolicyConfig)
     # Per agent, the fallback chain: the first route is tried first (at most MAX_ROUTES: a chain
     # of 80,000 was taken as given).
-    routes: dict[AgentRole, Annotated[list[AgentRoute], Field(max_length=MAX_ROUTES)]] = Field(
-        default_factory=_default_routes
+    routes: dict[AgentRole, Annotated[list[AgentRoute], _loaded_routes_at_most(MAX_ROUTES)]] = (
+        Field(default_factory=_default_routes)
     )
     agent_timeouts: AgentTimeouts = Field(default_factory=AgentTimeouts)
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
@@ -156,7 +203,9 @@ class PipelineConfig(BaseModel):
         return _default_sla_hours() | value
 
     @model_validator(mode="after")
-    def _final_deadline_after_every_sla(self) -> "PipelineConfig":
+    def _final_deadline_after_every_sla(self, info: ValidationInfo) -> "PipelineConfig":
+        if not _loading(info):
+            return self
         final = self.review.final_deadline_hours
         slowest, longest = max(self.sla_hours.items(), key=lambda item: item[1])
         if final and final <= longest:

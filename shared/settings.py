@@ -55,7 +55,7 @@ from shared.agents import AgentRole, AgentRoute
 from shared.bounded_read import TooLarge, read_text_at_most
 from shared.business_hours_zone import config_problem as business_hours_problem
 from shared.config_errors import ConfigError
-from shared.pipeline_config import MAX_ROUTES, OFFLINE_ROUTE, PipelineConfig
+from shared.pipeline_config import LOADING, MAX_ROUTES, OFFLINE_ROUTE, PipelineConfig
 from shared.provider_config import PROVIDER_NAME, WorkerSettings, default_providers
 from shared.settings_env import env_overrides, table_at
 from shared.toml_lines import key_lines, line_of
@@ -269,7 +269,7 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
                 )
     raw["routes"] = routes
     try:
-        pipeline = PipelineConfig.model_validate(raw)
+        pipeline = PipelineConfig.model_validate(raw, context={LOADING: True})
     except ValidationError as err:
         raise ConfigError(problems(err)) from None
     for settings_part in (pipeline.model_dump(), {"providers": worker.model_dump()["providers"]}):
