@@ -60,7 +60,9 @@ SIZES_DECIDED_FIRST = "sizes-decided-first"
 # first of all: a run an older worker began without it goes on analysing every item.
 KEEPS_CARRIED = "keeps-carried-results"
 # A swarm started with more than MAX_SWARM_ITEMS items (by a client other than the CLI, which
-# refuses them) fails at once, saying why. Asked only then: every other run records no marker.
+# refuses them) fails at once, saying why. Asked only then, in its first run: every other run
+# records no marker, and a swarm an older worker began with more goes on to its end (asked at
+# each run, it failed at its next continue-as-new under a new worker, its chunks paid for).
 REFUSES_TOO_MANY = "refuses-too-many-items"
 # A cancel request that a chunk absorbed (it completed as the request came, and the SDK handed
 # the swarm its results instead of the cancellation) ends the swarm before its next chunk; it
@@ -157,14 +159,15 @@ class SwarmWorkflow:
     @workflow.run
     async def run(self, items: list[Any], state: SwarmState) -> SwarmResult:
         kept = state.carried if state.carried and workflow.patched(KEEPS_CARRIED) else {}
-        if len(items) > MAX_SWARM_ITEMS and workflow.patched(REFUSES_TOO_MANY):
+        first_run = state.routes is None or state.timeouts is None
+        if first_run and len(items) > MAX_SWARM_ITEMS and workflow.patched(REFUSES_TOO_MANY):
             raise ApplicationError(
                 f"the swarm has {len(items):,} items; a swarm takes at most "
                 f"{MAX_SWARM_ITEMS:,}: split the input and run each part as a swarm of its own",
                 type="SwarmTooLarge",
                 non_retryable=True,
             )
-        if state.routes is None or state.timeouts is None:
+        if first_run:
             # Asked before the snapshot (a local activity), not after it: a patch marker right
             # after a local activity's marker in one workflow task does not replay reliably
             # (workflows/ticket_patches.py PATCH_DELIVERING_STATE). A run started under it takes

@@ -152,3 +152,30 @@ async def test_a_swarm_of_more_items_than_it_takes_fails_at_once_saying_why(
         "part as a swarm of its own"
     )
     assert agent.calls == 0
+
+
+@pytest.mark.usefixtures("replay_check")
+async def test_a_later_run_of_a_swarm_an_older_worker_began_with_more_goes_on_to_its_end(
+    ts_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    """Asked at each run, the refusal failed such a swarm at its next continue-as-new under a
+    new worker, its chunks already paid for. A later run (routes and timeouts carried) with
+    only its last chunk left: the one item is analysed."""
+    agent = FakeInsights()
+    items = raw_items(MAX_SWARM_ITEMS + 1)
+    chunk_size = SwarmSettings().chunk_size
+    state = SwarmState(
+        next_chunk=MAX_SWARM_ITEMS // chunk_size,
+        routes=agent.config.routes[AgentRole.INSIGHTS],
+        timeouts=agent.config.agent_timeouts,
+    )
+    async with running(workers(ts_env.client, task_queue, agent)):
+        result = await ts_env.client.execute_workflow(
+            names.SWARM_WORKFLOW,
+            args=[items, state],
+            id=f"swarm-{uuid.uuid4().hex[:8]}",
+            task_queue=task_queue,
+            result_type=SwarmResult,
+        )
+    assert agent.calls == 1
+    assert result.succeeded == 1 and result.failed == 0
