@@ -80,6 +80,11 @@ SUBTASK_SHARES = "subtask-shares"
 # cancelled: a cancellation carries no details, and the ticket billed none of the run's calls.
 # Asked only on that path, by a run with a parent and something spent.
 CANCEL_REPORTS_SPEND = "cancel-reports-spend"
+# The planner's and the synthesizer's next route is not called once the run's budget is spent
+# (what the failed route spent counted first), as a ticket's and a sub-task's are not: a
+# synthesizer's first model answering invalid twice, its backup was called unchecked and the run
+# passed its budget. Asked only when the check trips (the call a new history no longer makes).
+FALLBACK_WITHIN_BUDGET = "orchestrator-fallback-within-budget"
 
 
 @workflow.defn(name=names.ORCHESTRATOR_WORKFLOW)
@@ -184,6 +189,7 @@ class OrchestratorWorkflow:
             ),
             Synthesis,
             config,
+            outcomes=done,
         )
         self._phase = "done"
         return OrchestratorResult(
@@ -221,10 +227,14 @@ class OrchestratorWorkflow:
 
     # ---- the agents ------------------------------------------------------------------------------
 
-    async def _agent(self, role, activity, request, output_type, config):  # type: ignore[no-untyped-def]
+    async def _agent(self, role, activity, request, output_type, config, outcomes=None):  # type: ignore[no-untyped-def]
         def failed(route: AgentRoute, err: ActivityError, following: AgentRoute | None) -> None:
             if (spent := usage_of_failed_call(err)) is not None:
                 self._spend.count(role, spent)
+
+        def within_budget() -> None:
+            if self._spend.problem() and workflow.patched(FALLBACK_WITHIN_BUDGET):
+                self._stop_if_over_budget(outcomes=outcomes)
 
         reply: AgentReply = await call_agent(
             role,
@@ -235,6 +245,7 @@ class OrchestratorWorkflow:
             timeouts=config.agent_timeouts,
             on_failure=failed,
             retry_window=retry_window_until(self._retry_until),
+            before_fallback=within_budget,
         )
         self._spend.count(role, reply.usage)
         return reply

@@ -71,6 +71,8 @@ PATH_TESTS: dict[str, str] = {
     "test_an_edit_labelled_internal_is_refused_and_its_signal_ignored",
     "sla-from-first-intake": "tests/workflow/test_restarted_sla.py::"
     "test_a_ticket_started_again_keeps_the_sla_from_when_the_customer_first_wrote",
+    "orchestrator-fallback-within-budget": "tests/workflow/test_orchestrator.py::"
+    "test_the_synthesizer_s_backup_is_not_called_once_the_first_spent_the_budget",
 }
 
 

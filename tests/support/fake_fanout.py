@@ -70,6 +70,9 @@ class FakeOrchestrationAgents:
     finished: list[str] = field(default_factory=list)
     output_size: int = 0  # characters of filler in each output (0: a short output)
     synthesis_fails: bool = False  # the synthesizer refuses for good
+    # Tokens the synthesizer's first route spends on an answer that fails for good (its failure
+    # carries that usage, as a provider's invalid answer does); 0: it answers.
+    first_synthesis_spends: int = 0
     synthesis_answer: str | None = None  # the synthesizer's answer (default: the results' ids)
 
     @property
@@ -108,6 +111,24 @@ class FakeOrchestrationAgents:
         self.synthesis_requests.append(request)
         if self.synthesis_fails:
             raise permanent("the model refused to write the answer")
+        first = self.config.routes[AgentRole.SYNTHESIZER][0]
+        route = request.route
+        if (
+            self.first_synthesis_spends
+            and route
+            and (route.provider, route.model)
+            == (
+                first.provider,
+                first.model,
+            )
+        ):
+            spent = _usage(request.route, self.first_synthesis_spends // 2)
+            raise ApplicationError(
+                "the answer was invalid twice",
+                spent.model_dump(mode="json"),
+                type="InvalidAgentOutput",
+                non_retryable=True,
+            )
         answer = self.synthesis_answer or " + ".join(r.subtask_id for r in request.results)
         return AgentReply(
             output=Synthesis(answer=answer or "nothing", gaps=list(request.missing)),

@@ -13,16 +13,20 @@ from temporalio.worker import Worker
 from shared import names
 from shared.agents import AgentRole
 from shared.orchestration import (
+    ORCHESTRATOR_BUDGET_SPENT,
     OrchestratorFailure,
     OrchestratorInput,
     OrchestratorProgress,
     OrchestratorResult,
     SubTaskStatus,
 )
+from shared.pipeline_config import SpendingLimit
 from tests.support.fake_fanout import FakeOrchestrationAgents, plan, task, with_fallback
-from tests.support.temporal import PAYLOAD_DRIVER, histories, wait_until
+from tests.support.fakes import fake_routes_config
+from tests.support.temporal import PAYLOAD_DRIVER, histories, patch_ids, wait_until
 from tests.support.workers import running
 from workflows import ALL_WORKFLOWS
+from workflows.orchestrator import FALLBACK_WITHIN_BUDGET
 
 
 def workers(client: Client, task_queue: str, agents: FakeOrchestrationAgents) -> list[Worker]:
@@ -378,3 +382,40 @@ async def test_a_synthesizer_that_fails_leaves_the_sub_tasks_outcomes_and_the_pl
     ]
     assert details.errors and "wizard" in " ".join(details.errors)
     assert len(details.usage["planner"]) == 2
+
+
+@pytest.mark.usefixtures("replay_check")
+async def test_the_synthesizer_s_backup_is_not_called_once_the_first_spent_the_budget(
+    ts_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    """The first model's invalid answers (1,000 tokens) spend the run's budget of 100: its
+    backup was called unchecked and the run passed its budget. The run stops before it."""
+    config = fake_routes_config()
+    first = config.routes[AgentRole.SYNTHESIZER][0]
+    backup = first.model_copy(update={"model": "backup-model"})
+    config = config.model_copy(
+        update={"routes": {**config.routes, AgentRole.SYNTHESIZER: [first, backup]}}
+    )
+    agents = FakeOrchestrationAgents(
+        plans=[plan(task("a", "researcher"))], config=config, first_synthesis_spends=1_000
+    )
+    async with running(workers(ts_env.client, task_queue, agents)):
+        handle = await ts_env.client.start_workflow(
+            names.ORCHESTRATOR_WORKFLOW,
+            OrchestratorInput(task="a complex task", budget=SpendingLimit(max_tokens=100)),
+            id=f"plan-{uuid.uuid4().hex[:8]}",
+            task_queue=task_queue,
+            result_type=OrchestratorResult,
+        )
+        with pytest.raises(WorkflowFailureError) as failed:
+            await handle.result()
+        history = await handle.fetch_history()
+
+    cause = failed.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == ORCHESTRATOR_BUDGET_SPENT
+    # The backup never called.
+    assert [r.route and r.route.model for r in agents.synthesis_requests] == [first.model]
+    assert FALLBACK_WITHIN_BUDGET in patch_ids(history.events)
+    details = OrchestratorFailure.model_validate(cause.details[0])
+    assert details.usage["synthesizer"][0].input_tokens == 500  # the spend is billed
+    assert [o.status for o in details.outcomes] == [SubTaskStatus.COMPLETED]
