@@ -135,7 +135,8 @@ async def erase_customer(
                 for ticket_id, (row, t) in rows.items()
                 if row is not None
                 and (
-                    row.chain in t.runs or (row.chain is None and row.customer_id == t.customer_id)
+                    row.chain in t.chains
+                    or (row.chain is None and row.customer_id == t.customer_id)
                 )
             }
             | set(await stores.ledger.customer_rows(key, any_case=any_case))
@@ -210,7 +211,9 @@ async def erase_customer(
         if not report.failed:
             deleted |= set(await stores.ledger.delete(key, any_case=any_case))
         for ticket in asked:
-            if await stores.ledger.delete_answer(ticket.ticket_id, ticket.runs, ticket.customer_id):
+            if await stores.ledger.delete_answer(
+                ticket.ticket_id, ticket.chains, ticket.customer_id
+            ):
                 deleted.add(ticket.ticket_id)
     except store_failures() as err:
         report.failed.append(
@@ -254,9 +257,14 @@ async def _delete_workflows(
         # Its children first: they are found through the ticket's own runs, so a ticket whose
         # runs went before a child's deletion failed could no longer be found, and the child
         # (the resolution's input holds the customer's text) stayed for good.
-        runs = [*ticket.child_runs, *((ticket.workflow_id, r) for r in ticket.runs)]
         own_sent = False
         try:
+            if ticket.running:
+                # Started since the listing, while they still run: deleted with the rest (a
+                # run deleted while it runs goes at once; one its parent's deletion closed, in
+                # tens of seconds, after its close is recorded).
+                _take(ticket, await _descendants(client, ticket))
+            runs = [*ticket.child_runs, *((ticket.workflow_id, r) for r in ticket.runs)]
             # Each run by its id: by the id alone the server deletes the latest run only, which
             # may be another ticket's, and an older one (with this ticket's text) survives.
             for workflow_id, run_id in runs:
@@ -287,4 +295,76 @@ async def _delete_workflows(
             )
         except asyncio.CancelledError:
             raise _Interrupted(asked) from None
+        try:
+            if ticket.running:  # an ended ticket started nothing since it was listed
+                report.workflow_executions += await _late_descendants_deleted(client, ticket)
+        except (RPCError, CliError) as err:
+            said = err.message if isinstance(err, RPCError) else str(err)
+            report.failed.append(
+                f"{ticket.workflow_id}: a run it started during the erasure was not deleted "
+                f"({said}); run erase again"
+            )
+        except asyncio.CancelledError:
+            raise _Interrupted(asked) from None
+        if (newer := await _runs_left(client, ticket)) is not None:
+            report.failed.append(newer)
     return asked
+
+
+# How many times a ticket's descendants are listed again once its runs are deleted.
+DESCENDANT_ROUNDS: Final = 3
+
+
+async def _late_descendants_deleted(client: Client, ticket: ErasedTicket) -> int:
+    """Delete what the ticket's runs started after they were listed (its orchestrator run, a
+    sub-task), found by their root run; how many deletions that asked. Listed from the
+    histories while the ticket ran, a child started between the listing and the deletion was
+    terminated by its parent's deletion instead of deleted, its input holding the customer's
+    text, and no later erase found it (its parent gone). Once the ticket's runs are deleted
+    they start nothing more; a child's record reaches visibility a moment after its start, so
+    the listing is read again until it holds nothing new."""
+    asked = 0
+    for _ in range(DESCENDANT_ROUNDS):
+        found = await _descendants(client, ticket)
+        if not found:
+            break
+        _take(ticket, found)
+        for workflow_id, run_id in found:
+            asked += await _delete_execution(client, workflow_id, run_id)
+        for workflow_id, run_id in found:
+            await _wait_gone(client, workflow_id, run_id, DELETION_TIMEOUT_SECONDS)
+    return asked
+
+
+async def _descendants(client: Client, ticket: ErasedTicket) -> list[tuple[str, str]]:
+    """The runs visibility lists under the ticket's runs as their root that it has not listed:
+    exactly this ticket's (by run id, not another ticket's under the same id)."""
+    runs = ", ".join(f"'{run_id}'" for run_id in ticket.runs)
+    known = set(ticket.child_runs)
+    return [
+        (e.id, e.run_id)
+        async for e in client.list_workflows(f"RootRunId IN ({runs})")
+        if e.id != ticket.workflow_id and (e.id, e.run_id) not in known
+    ]
+
+
+def _take(ticket: ErasedTicket, runs: list[tuple[str, str]]) -> None:
+    ticket.child_runs += runs
+    ticket.children = list(dict.fromkeys([*ticket.children, *(wid for wid, _ in runs)]))
+
+
+async def _runs_left(client: Client, ticket: ErasedTicket) -> str | None:
+    """Why the ticket is not all gone when a run of its id that this erasure did not find is
+    listed (started meanwhile: a redrive, a resubmission through the API): it has the
+    customer's text and no fence, and the next erase finds it."""
+    query = f"WorkflowId = '{ticket.workflow_id}'"
+    try:
+        left = [e.run_id async for e in client.list_workflows(query) if e.run_id not in ticket.runs]
+    except RPCError as err:
+        return f"{ticket.workflow_id}: could not check for runs started meanwhile ({err.message})"
+    if not left:
+        return None
+    return (
+        f"{ticket.workflow_id}: {len(left)} run(s) of it started during the erasure (a redrive, "
+        "a resubmission); run erase again to erase them"
+    )

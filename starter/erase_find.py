@@ -80,7 +80,7 @@ async def _ticket_input(
     return (raw if isinstance(raw, dict) else {}), chain
 
 
-async def _child_runs(
+async def child_runs_of(
     client: Client, workflow_id: str, run_ids: list[str]
 ) -> list[tuple[str, str]]:
     """Every child (and grandchild) run these runs of a ticket started, as (workflow id, run
@@ -159,6 +159,6 @@ async def find_tickets(
         # listed first (newest first), so the batch holding the customer's ticket went unsaid.
         entry.batch_id = entry.batch_id or (raw or {}).get("batch_id")
     for entry in tickets.values():
-        entry.child_runs = await _child_runs(client, entry.workflow_id, entry.runs)
+        entry.child_runs = await child_runs_of(client, entry.workflow_id, entry.runs)
         entry.children = list(dict.fromkeys(child for child, _ in entry.child_runs))
     return list(tickets.values()), len(executions), sorted(unreadable)

@@ -35,9 +35,11 @@ class FakeServer:
     """A fake of the two calls erase makes per run: delete (refused for ``refused``) and
     describe (not found once deleted)."""
 
-    def __init__(self, refused: str) -> None:
+    def __init__(self, refused: str, started_meanwhile: dict[str, str] | None = None) -> None:
         self.refused = refused
         self.deleted: set[tuple[str, str]] = set()
+        # Workflow id -> the run of it started after the erasure listed the tickets.
+        self.started_meanwhile = started_meanwhile or {}
         self.workflow_service = SimpleNamespace(delete_workflow_execution=self._delete)
         self.namespace = "default"
 
@@ -46,6 +48,20 @@ class FakeServer:
         if execution.workflow_id == self.refused:
             raise RPCError("the server is unavailable", RPCStatusCode.UNAVAILABLE, b"")
         self.deleted.add((execution.workflow_id, execution.run_id))
+
+    def list_workflows(self, query: str) -> Any:
+        """The runs left under the ticket's id once it is deleted: those started meanwhile."""
+        left = [
+            SimpleNamespace(id=wid, run_id=run)
+            for wid, run in self.started_meanwhile.items()
+            if query == f"WorkflowId = '{wid}'"
+        ]
+
+        async def listed() -> Any:
+            for run in left:
+                yield run
+
+        return listed()
 
     def get_workflow_handle(self, workflow_id: str, run_id: str) -> Any:
         async def describe() -> None:
@@ -73,6 +89,21 @@ async def test_a_ticket_the_server_will_not_delete_is_named_and_the_others_go() 
     assert report.workflow_executions == 2
 
 
+async def test_a_run_of_a_ticket_started_while_it_was_erased_is_named() -> None:
+    """A redrive, a resubmission: the run has the customer's text and no fence; it went unsaid
+    and the command said all was erased."""
+    server = FakeServer(refused="", started_meanwhile={"ticket-T-2": "run-new"})
+    report = ErasureReport(customer_id="C-1", erased=True, tickets_scanned=2)
+
+    gone = await _delete_workflows(server, [ticket(1), ticket(2)], report)  # type: ignore[arg-type]
+
+    assert [t.ticket_id for t in gone] == ["T-1", "T-2"]
+    assert report.failed == [
+        "ticket-T-2: 1 run(s) of it started during the erasure (a redrive, a resubmission); "
+        "run erase again to erase them"
+    ]
+
+
 def finds(monkeypatch: pytest.MonkeyPatch, tickets: list[ErasedTicket]) -> None:
     """``find_tickets`` finds ``tickets`` (each scanned once, all readable), and no running
     batch has one of the customer's still to start."""
@@ -94,6 +125,7 @@ class FakeStores:
         self.payloads_erased: list[str] = []
         self.by_customer: list[str] = []
         self.answers: list[str] = []
+        self.answer_chains: list[list[str]] = []
         self.payloads = SimpleNamespace(erase_owned_by=self._erase_payloads)
         self.fenced: list[str] = []
         self.ledger = SimpleNamespace(
@@ -115,8 +147,9 @@ class FakeStores:
         self.by_customer.append(customer)
         return []
 
-    async def _delete_answer(self, ticket_id: str, runs: list[str], customer: Any) -> bool:
+    async def _delete_answer(self, ticket_id: str, chains: list[str], customer: Any) -> bool:
         self.answers.append(ticket_id)
+        self.answer_chains.append(list(chains))
         return True
 
     async def _clear(self) -> None:
@@ -142,6 +175,30 @@ async def test_the_refused_ticket_keeps_its_payloads_and_rows_for_the_next_run(
     assert stores.payloads_erased == ["ticket-T-1"] and stores.answers == ["T-1"]
     assert stores.by_customer == []  # rows by customer wait for the run that erases them all
     assert report.ledger_rows == ["T-1"]
+
+
+async def test_a_reset_ticket_s_answer_is_found_by_its_chain_not_only_by_its_runs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A delivery names its ticket's chain (the first run's id): a reset run whose base run
+    passed retention has another run id, and its row (the answer's text) stayed."""
+    reset = ErasedTicket(
+        ticket_id="T-1",
+        workflow_id="ticket-T-1",
+        runs=["run-reset"],
+        chains=["run-reset", "run-base"],
+    )
+    finds(monkeypatch, [reset])
+    stores = FakeStores()
+
+    await erase_customer(
+        FakeServer(refused=""),  # type: ignore[arg-type]
+        stores,  # type: ignore[arg-type]
+        Customer(customer_id="C-1"),
+        really=True,
+    )
+
+    assert stores.answer_chains == [["run-reset", "run-base"]]
 
 
 class SlowToDeleteFake(FakeServer):
@@ -343,7 +400,7 @@ async def test_a_ticket_s_batch_is_found_whichever_of_its_runs_is_listed_first(
         return []
 
     monkeypatch.setattr("starter.erase_find._ticket_input", ticket_input)
-    monkeypatch.setattr("starter.erase_find._child_runs", no_children)
+    monkeypatch.setattr("starter.erase_find.child_runs_of", no_children)
     client = SimpleNamespace(list_workflows=listed)
 
     [found], scanned, _ = await find_tickets(client, Customer(customer_id="C-1"))  # type: ignore[arg-type]
