@@ -16,28 +16,23 @@ it is reported too, and the erasure fails until the batch is cancelled or has en
 """
 
 import asyncio
-from typing import Final
 
 from pydantic import BaseModel, Field
-from temporalio.api.common.v1 import WorkflowExecution
-from temporalio.api.workflowservice.v1 import (
-    DeleteWorkflowExecutionRequest,
-)
 from temporalio.client import Client
-from temporalio.service import RPCError, RPCStatusCode
 
 from shared.payload_gc import REPLAYER_NAMESPACE
+from shared.stores.config import StoreConfig
 from shared.stores.errors import store_failures
 from shared.stores.factory import Stores
+from shared.stores.payloads import ContentAddressedDriver
+from shared.stores.payloads_file import FilePayloadDriver
+from shared.stores.sqlite_ledger import SqliteLedger
 from starter.erase_batch_results import held_by_batch, referred_to, release_from_batch
 from starter.erase_find import Customer, ErasedTicket, find_tickets
 from starter.erase_pending import pending_in_batches
-from starter.errors import CliError
+from starter.erase_workflows import DeletionInterrupted, delete_workflows
 
 __all__ = ["Customer", "ErasedTicket", "ErasureReport", "erase_customer", "find_tickets"]
-
-# Deletion is asynchronous on the server; this long for every execution to be gone.
-DELETION_TIMEOUT_SECONDS: Final = 60.0
 
 
 class ErasureReport(BaseModel):
@@ -57,39 +52,6 @@ class ErasureReport(BaseModel):
     # Tickets whose workflows could not all be deleted (workflow id: why): kept whole (their
     # payloads and ledger row too), for the next run to find.
     failed: list[str] = Field(default_factory=list)
-
-
-async def _delete_execution(client: Client, workflow_id: str, run_id: str) -> int:
-    """Delete one run from Temporal (a running one is terminated first by the server). Returns
-    how many deletions were asked for (0: it was gone already)."""
-    try:
-        await client.workflow_service.delete_workflow_execution(
-            DeleteWorkflowExecutionRequest(
-                namespace=client.namespace,
-                workflow_execution=WorkflowExecution(workflow_id=workflow_id, run_id=run_id),
-            )
-        )
-    except RPCError as err:
-        if err.status != RPCStatusCode.NOT_FOUND:
-            raise
-        return 0
-    return 1
-
-
-async def _wait_gone(client: Client, workflow_id: str, run_id: str, timeout: float) -> None:
-    """Until that run is gone (by its run id: another ticket may hold the id by now)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        try:
-            await client.get_workflow_handle(workflow_id, run_id=run_id).describe()
-        except RPCError as err:
-            if err.status == RPCStatusCode.NOT_FOUND:
-                return
-            raise
-        if loop.time() >= deadline:
-            raise CliError(f"{workflow_id} was asked to be deleted but is still there")
-        await asyncio.sleep(0.2)
 
 
 async def erase_customer(
@@ -124,8 +86,9 @@ async def erase_customer(
     if not really:
         owners = [wid for t in tickets for wid in (t.workflow_id, *t.children)]
         stored: set[str] = set()
-        for wid in owners:
-            stored |= await stores.payloads.payloads_of(wid)
+        for driver in _payload_drivers(stores):
+            for wid in owners:
+                stored |= await driver.payloads_of(wid)
         report.stored_payloads = len(stored)
         report.workflow_executions = sum(len(t.runs) + len(t.child_runs) for t in tickets)
         rows = {t.ticket_id: (await stores.ledger.get(t.ticket_id), t) for t in tickets}
@@ -140,6 +103,7 @@ async def erase_customer(
                 )
             }
             | set(await stores.ledger.customer_rows(key, any_case=any_case))
+            | set(await _earlier_ledger_rows(stores, key, any_case, really=False))
         )
         return report
     # What a batch's tickets refer to, read before they go: their results are the batch's. Not
@@ -164,8 +128,8 @@ async def erase_customer(
         return report
     interrupted = False
     try:
-        asked = await _delete_workflows(client, tickets, report)
-    except _Interrupted as stop:  # Ctrl-C while the server deleted them
+        asked = await delete_workflows(client, tickets, report)
+    except DeletionInterrupted as stop:  # Ctrl-C while the server deleted them
         asked, interrupted = stop.asked, True
     # After the workflows: no worker writes a delivery for them any more (fenced above; a
     # payload an activity under way stores as it ends is gc-payloads' once its workflow is
@@ -176,13 +140,14 @@ async def erase_customer(
     # server refused keeps them: the next erase finds it whole.
     for ticket in asked:
         try:
-            for namespace in (client.namespace, REPLAYER_NAMESPACE):
-                # A replayer that stored payloads (one not set up to read only) left copies of
-                # the ticket's under its own namespace: never read, the customer's text all the
-                # same.
-                report.stored_payloads += await stores.payloads.erase_owned_by(
-                    ticket.workflow_id, namespace
-                )
+            for driver in _payload_drivers(stores):
+                for namespace in (client.namespace, REPLAYER_NAMESPACE):
+                    # A replayer that stored payloads (one not set up to read only) left copies
+                    # of the ticket's under its own namespace: never read, the customer's text
+                    # all the same.
+                    report.stored_payloads += await driver.erase_owned_by(
+                        ticket.workflow_id, namespace
+                    )
             holds = batch_holds.get(ticket.batch_id) if ticket.batch_id else None
             if ticket.batch_id and holds is None:
                 # The batch's runs could not be listed: what it holds of this ticket (its answer,
@@ -210,6 +175,7 @@ async def erase_customer(
     try:
         if not report.failed:
             deleted |= set(await stores.ledger.delete(key, any_case=any_case))
+            deleted |= set(await _earlier_ledger_rows(stores, key, any_case, really=True))
         for ticket in asked:
             if await stores.ledger.delete_answer(
                 ticket.ticket_id, ticket.chains, ticket.customer_id
@@ -235,136 +201,37 @@ async def erase_customer(
     return report
 
 
-class _Interrupted(Exception):
-    """The wait for the server's deletions was cancelled (Ctrl-C); ``asked``: the tickets whose
-    deletion had been asked."""
-
-    def __init__(self, asked: list["ErasedTicket"]) -> None:
-        super().__init__("interrupted")
-        self.asked = asked
-
-
-async def _delete_workflows(
-    client: Client, tickets: list[ErasedTicket], report: ErasureReport
-) -> list[ErasedTicket]:
-    """Delete every run of each ticket and wait until the server has; the tickets whose deletion
-    was asked. One the server refused, or did not finish deleting, is in ``report.failed`` with
-    why, and the others go on: an error used to end the command there, with no report, its
-    payloads and rows left behind and the tickets already deleted no longer found by a second
-    run. A cancelled wait raises ``_Interrupted`` with the tickets asked."""
-    asked: list[ErasedTicket] = []
-    for ticket in tickets:
-        # Its children first: they are found through the ticket's own runs, so a ticket whose
-        # runs went before a child's deletion failed could no longer be found, and the child
-        # (the resolution's input holds the customer's text) stayed for good.
-        own_sent = False
-        try:
-            if ticket.running:
-                # Started since the listing, while they still run: deleted with the rest (a
-                # run deleted while it runs goes at once; one its parent's deletion closed, in
-                # tens of seconds, after its close is recorded).
-                _take(ticket, await _descendants(client, ticket))
-            runs = [*ticket.child_runs, *((ticket.workflow_id, r) for r in ticket.runs)]
-            # Each run by its id: by the id alone the server deletes the latest run only, which
-            # may be another ticket's, and an older one (with this ticket's text) survives.
-            for workflow_id, run_id in runs:
-                report.workflow_executions += await _delete_execution(client, workflow_id, run_id)
-                own_sent = own_sent or workflow_id == ticket.workflow_id
-        except RPCError as err:
-            report.failed.append(
-                f"{ticket.workflow_id}: not deleted: {err.message} (fenced already: it records "
-                "no answer any more)"
-            )
-            continue
-        except asyncio.CancelledError:
-            # Ctrl-C while the deletions went out: the tickets asked so far (and this one, once
-            # a run of its own went: it may no longer be found) lose their payloads and rows
-            # now, as after a cut wait; before, they kept them where no later run finds them.
-            raise _Interrupted([*asked, ticket] if own_sent else asked) from None
-        asked.append(ticket)
-    for ticket in asked:
-        runs = [(ticket.workflow_id, r) for r in ticket.runs] + ticket.child_runs
-        try:
-            for workflow_id, run_id in runs:
-                await _wait_gone(client, workflow_id, run_id, DELETION_TIMEOUT_SECONDS)
-        except (RPCError, CliError) as err:
-            said = err.message if isinstance(err, RPCError) else str(err)
-            report.failed.append(
-                f"{ticket.workflow_id}: deletion asked, not finished ({said}); its payloads and "
-                "row are erased now"
-            )
-        except asyncio.CancelledError:
-            raise _Interrupted(asked) from None
-        try:
-            if ticket.running:  # an ended ticket started nothing since it was listed
-                report.workflow_executions += await _late_descendants_deleted(client, ticket)
-        except (RPCError, CliError) as err:
-            said = err.message if isinstance(err, RPCError) else str(err)
-            report.failed.append(
-                f"{ticket.workflow_id}: a run it started during the erasure was not deleted "
-                f"({said}); run erase again"
-            )
-        except asyncio.CancelledError:
-            raise _Interrupted(asked) from None
-        if (newer := await _runs_left(client, ticket)) is not None:
-            report.failed.append(newer)
-    return asked
+def _payload_drivers(stores: Stores) -> list[ContentAddressedDriver]:
+    """The payload store the stack writes and, on a database, the data directory's files too:
+    every converter still reads them (what a machine stored before it joined a cluster), so
+    they may hold the customer's text; erase searched the database's store alone."""
+    drivers = [stores.payloads]
+    config: StoreConfig | None = getattr(stores, "config", None)
+    if (
+        config is not None
+        and not isinstance(stores.payloads, FilePayloadDriver)
+        and config.payload_dir.is_dir()
+    ):
+        drivers.append(FilePayloadDriver(config.payload_dir))
+    return drivers
 
 
-# How many times a ticket's descendants are listed again once its runs are deleted.
-DESCENDANT_ROUNDS: Final = 3
-
-
-async def _late_descendants_deleted(client: Client, ticket: ErasedTicket) -> int:
-    """Delete what the ticket's runs started after they were listed (its orchestrator run, a
-    sub-task), found by their root run; how many deletions that asked. Listed from the
-    histories while the ticket ran, a child started between the listing and the deletion was
-    terminated by its parent's deletion instead of deleted, its input holding the customer's
-    text, and no later erase found it (its parent gone). Once the ticket's runs are deleted
-    they start nothing more; a child's record reaches visibility a moment after its start, so
-    the listing is read again until it holds nothing new."""
-    asked = 0
-    for _ in range(DESCENDANT_ROUNDS):
-        found = await _descendants(client, ticket)
-        if not found:
-            break
-        _take(ticket, found)
-        for workflow_id, run_id in found:
-            asked += await _delete_execution(client, workflow_id, run_id)
-        for workflow_id, run_id in found:
-            await _wait_gone(client, workflow_id, run_id, DELETION_TIMEOUT_SECONDS)
-    return asked
-
-
-async def _descendants(client: Client, ticket: ErasedTicket) -> list[tuple[str, str]]:
-    """The runs visibility lists under the ticket's runs as their root that it has not listed:
-    exactly this ticket's (by run id, not another ticket's under the same id)."""
-    runs = ", ".join(f"'{run_id}'" for run_id in ticket.runs)
-    known = set(ticket.child_runs)
-    return [
-        (e.id, e.run_id)
-        async for e in client.list_workflows(f"RootRunId IN ({runs})")
-        if e.id != ticket.workflow_id and (e.id, e.run_id) not in known
-    ]
-
-
-def _take(ticket: ErasedTicket, runs: list[tuple[str, str]]) -> None:
-    ticket.child_runs += runs
-    ticket.children = list(dict.fromkeys([*ticket.children, *(wid for wid, _ in runs)]))
-
-
-async def _runs_left(client: Client, ticket: ErasedTicket) -> str | None:
-    """Why the ticket is not all gone when a run of its id that this erasure did not find is
-    listed (started meanwhile: a redrive, a resubmission through the API): it has the
-    customer's text and no fence, and the next erase finds it."""
-    query = f"WorkflowId = '{ticket.workflow_id}'"
+async def _earlier_ledger_rows(
+    stores: Stores, key: str, any_case: bool, *, really: bool
+) -> list[str]:
+    """The customer's rows in the data directory's SQLite ledger when the stack now keeps its
+    ledger in a database: the answers (in plain text) of the tickets answered before the move
+    stayed there. No worker writes it any more, so nothing needs fencing."""
+    config: StoreConfig | None = getattr(stores, "config", None)
+    if config is None or config.database_url is None or not config.ledger_path.is_file():
+        return []
+    earlier = SqliteLedger(config.ledger_path)
     try:
-        left = [e.run_id async for e in client.list_workflows(query) if e.run_id not in ticket.runs]
-    except RPCError as err:
-        return f"{ticket.workflow_id}: could not check for runs started meanwhile ({err.message})"
-    if not left:
-        return None
-    return (
-        f"{ticket.workflow_id}: {len(left)} run(s) of it started during the erasure (a redrive, "
-        "a resubmission); run erase again to erase them"
-    )
+        if not really:
+            return await earlier.customer_rows(key, any_case=any_case)
+        gone = await earlier.delete(key, any_case=any_case)
+        if gone:
+            await earlier.clear_erased()
+        return gone
+    finally:
+        await earlier.close()

@@ -6,6 +6,7 @@ the tickets already deleted were no longer found by a second run."""
 import asyncio
 import json
 import sqlite3
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -14,15 +15,21 @@ import pytest
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
+from shared.stores.config import StoreConfig
 from shared.stores.errors import StoreUnavailable
+from shared.stores.ledger import NewDelivery
+from shared.stores.payloads import PayloadOwner
+from shared.stores.payloads_file import FilePayloadDriver
+from shared.stores.sqlite_ledger import SqliteLedger
 from starter.erase import (
     Customer,
     ErasedTicket,
     ErasureReport,
-    _delete_workflows,
     erase_customer,
     find_tickets,
 )
+from starter.erase_workflows import delete_workflows
+from tests.stores.conftest import delivery
 
 # What a deletion the server refused says (the ledger is fenced before: docs/privacy.md).
 REFUSED = (
@@ -82,7 +89,7 @@ async def test_a_ticket_the_server_will_not_delete_is_named_and_the_others_go() 
     report = ErasureReport(customer_id="C-1", erased=True, tickets_scanned=3)
     tickets = [ticket(1), ticket(2), ticket(3)]
 
-    gone = await _delete_workflows(server, tickets, report)  # type: ignore[arg-type]
+    gone = await delete_workflows(server, tickets, report)  # type: ignore[arg-type]
 
     assert [t.ticket_id for t in gone] == ["T-1", "T-3"]
     assert report.failed == [REFUSED]
@@ -95,7 +102,7 @@ async def test_a_run_of_a_ticket_started_while_it_was_erased_is_named() -> None:
     server = FakeServer(refused="", started_meanwhile={"ticket-T-2": "run-new"})
     report = ErasureReport(customer_id="C-1", erased=True, tickets_scanned=2)
 
-    gone = await _delete_workflows(server, [ticket(1), ticket(2)], report)  # type: ignore[arg-type]
+    gone = await delete_workflows(server, [ticket(1), ticket(2)], report)  # type: ignore[arg-type]
 
     assert [t.ticket_id for t in gone] == ["T-1", "T-2"]
     assert report.failed == [
@@ -201,6 +208,39 @@ async def test_a_reset_ticket_s_answer_is_found_by_its_chain_not_only_by_its_run
     assert stores.answer_chains == [["run-reset", "run-base"]]
 
 
+async def test_on_a_database_the_data_directory_s_payloads_and_ledger_are_erased_too(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A stack moved from files to PostgreSQL still reads the files (what a machine stored
+    before it joined the cluster): erase searched the database's store and ledger alone, and the
+    customer's payloads and answers stayed in data/."""
+    config = StoreConfig(data_dir=tmp_path, database_url="postgresql://db.example/tickets")
+    files = FilePayloadDriver(config.payload_dir)
+    owner = PayloadOwner(kind="workflow", id="ticket-T-1", namespace="default")
+    await files.put_many([("a" * 64, b"the customer's text")], owner)
+    earlier = SqliteLedger(config.ledger_path)
+    await earlier.record(delivery("T-1"))  # customer C-1
+    await earlier.record(NewDelivery(**{**delivery("T-9").__dict__, "customer_id": "C-9"}))
+    await earlier.close()
+    finds(monkeypatch, [ticket(1)])
+    fakes = FakeStores()
+    stores = SimpleNamespace(config=config, payloads=fakes.payloads, ledger=fakes.ledger)
+
+    report = await erase_customer(
+        FakeServer(refused=""),  # type: ignore[arg-type]
+        stores,  # type: ignore[arg-type]
+        Customer(customer_id="C-1"),
+        really=True,
+    )
+
+    assert report.failed == []
+    assert await files.payloads_of("ticket-T-1") == set()
+    assert report.ledger_rows == ["T-1"]
+    kept = SqliteLedger(config.ledger_path)
+    assert await kept.get("T-1") is None and await kept.get("T-9") is not None
+    await kept.close()
+
+
 class SlowToDeleteFake(FakeServer):
     """A fake server that takes each deletion and never finishes it while erase waits."""
 
@@ -219,7 +259,7 @@ async def test_a_ticket_whose_deletion_was_asked_goes_whole_though_the_server_wa
     tickets = [ticket(1)]
 
     finds(monkeypatch, tickets)
-    monkeypatch.setattr("starter.erase.DELETION_TIMEOUT_SECONDS", 0.0)
+    monkeypatch.setattr("starter.erase_workflows.DELETION_TIMEOUT_SECONDS", 0.0)
     stores = FakeStores()
 
     report = await erase_customer(
@@ -243,7 +283,7 @@ async def test_a_ctrl_c_while_the_server_deletes_still_erases_what_was_asked(
         raise asyncio.CancelledError()
 
     finds(monkeypatch, tickets)
-    monkeypatch.setattr("starter.erase._wait_gone", interrupted)
+    monkeypatch.setattr("starter.erase_workflows._wait_gone", interrupted)
     stores = FakeStores()
 
     with pytest.raises(asyncio.CancelledError):
@@ -265,7 +305,7 @@ async def test_a_child_the_server_will_not_delete_keeps_its_ticket_findable() ->
     report = ErasureReport(customer_id="C-1", erased=True, tickets_scanned=2)
     second = ticket(2).model_copy(update={"child_runs": [("ticket-T-2/resolution", "c-2")]})
 
-    gone = await _delete_workflows(server, [ticket(1), second], report)  # type: ignore[arg-type]
+    gone = await delete_workflows(server, [ticket(1), second], report)  # type: ignore[arg-type]
 
     assert [t.ticket_id for t in gone] == ["T-1"]
     assert ("ticket-T-2", "run-2") not in server.deleted
