@@ -5,9 +5,11 @@ ticket workflow to erase, and the batch would run it (and send its answer) after
 ``erase`` names such a batch and fails until it is cancelled or has ended.
 """
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.common.v1 import Payload, WorkflowExecution
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.api.workflowservice.v1 import GetWorkflowExecutionHistoryRequest
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
@@ -44,11 +46,7 @@ async def pending_in_batches(
                 started.input.payloads[:2], [list[Any], dict[str, Any]]
             )
             handle = client.get_workflow_handle(execution.id, run_id=execution.run_id)
-            begun = {
-                e.start_child_workflow_execution_initiated_event_attributes.workflow_id
-                async for e in handle.fetch_history_events()
-                if e.HasField("start_child_workflow_execution_initiated_event_attributes")
-            }
+            begun = await _begun(client, [e async for e in handle.fetch_history_events()])
         except RPCError as err:
             if err.status != RPCStatusCode.NOT_FOUND:  # ended and gone meanwhile
                 unreadable.append(f"{execution.id}: {err.message}")
@@ -71,3 +69,42 @@ async def pending_in_batches(
         if owned:
             pending[execution.id] = owned
     return pending
+
+
+async def _begun(client: Client, events: list[HistoryEvent]) -> set[str]:
+    """The ticket workflow ids a batch run has started: each child start it made, but for one
+    the server refused (an ended run held the id) whose restart has not completed: the batch
+    starts that ticket again, as ``submit`` would, with its restart activity (workflows/batch.py
+    RESTARTS_AS_SUBMITTED), and taken as begun, it was started after the erasure had deleted
+    the ended run, the agents ran and the answer went out."""
+    begun: set[str] = set()
+    refused: set[str] = set()
+    restarting: dict[int, list[str]] = {}
+    restarted: set[str] = set()
+    for event in events:
+        if event.HasField("start_child_workflow_execution_initiated_event_attributes"):
+            begun.add(event.start_child_workflow_execution_initiated_event_attributes.workflow_id)
+        elif event.HasField("start_child_workflow_execution_failed_event_attributes"):
+            refused.add(event.start_child_workflow_execution_failed_event_attributes.workflow_id)
+        elif event.HasField("activity_task_scheduled_event_attributes"):
+            scheduled = event.activity_task_scheduled_event_attributes
+            if scheduled.activity_type.name in (names.RESTART_TICKET, names.RESTART_TICKETS):
+                restarting[event.event_id] = await _restarted_ids(client, scheduled.input.payloads)
+        elif event.HasField("activity_task_completed_event_attributes"):
+            completed = event.activity_task_completed_event_attributes
+            restarted.update(restarting.get(completed.scheduled_event_id, []))
+    return begun - (refused - restarted)
+
+
+async def _restarted_ids(client: Client, payloads: Sequence[Payload]) -> list[str]:
+    """The ticket workflow ids a restart activity's input names (TicketRestart: one ticket;
+    TicketRestarts: a group)."""
+    if not payloads:
+        return []
+    [raw] = await client.data_converter.decode(payloads[:1], [dict[str, Any]])
+    tickets = [raw.get("ticket")] if "ticket" in raw else raw.get("tickets") or []
+    return [
+        names.ticket_workflow_id(str(t["ticket_id"]))
+        for t in tickets
+        if isinstance(t, dict) and t.get("ticket_id")
+    ]
