@@ -43,6 +43,7 @@ from temporalio.service import RPCError
 from temporalio.worker import Worker
 
 from activities.delivery.activity import DeliveryActivities
+from activities.delivery.config import DeliveryConfig
 from activities.providers.errors import ProviderCheckError
 from activities.providers.registry import models_in_use
 from shared import log_privacy, names, settings, telemetry
@@ -141,12 +142,24 @@ async def _check_and_serve(
     except StoreUnavailable as err:
         print(f"worker: {err}", file=sys.stderr)
         return 1
-    delivery = DeliveryActivities(stores.ledger, checked.delivery_config)
+    delivery = DeliveryActivities(
+        stores.ledger,
+        checked.delivery_config,
+        local_first=local_first(checked.delivery_config, checked.polled),
+    )
     try:
         return await serve(checked, stores, delivery, stop, observed, polling=polling)
     finally:
         await delivery.aclose()
         await stores.close()
+
+
+def local_first(config: DeliveryConfig, polled: list[str]) -> bool:
+    """Whether this worker makes a ticket's first delivery attempt itself: when it polls the
+    delivery queue too, or its environment chose a channel. A worker for the workflows alone
+    (``--queues tickets``) with the channel's settings kept for the delivery workers queues
+    every delivery for them instead of guessing the ledger."""
+    return config.chosen or names.DELIVERY_TASK_QUEUE in polled
 
 
 @dataclass(frozen=True)
@@ -240,6 +253,11 @@ async def serve(
     # Delivery runs on the delivery queue, and its first attempt on the tickets queue.
     delivers = bool({names.TICKETS_TASK_QUEUE, names.DELIVERY_TASK_QUEUE} & set(queues))
     lines = [*stores.describe(), *(delivery.config.describe() if delivers else []), *released]
+    if delivers and not delivery.local_first:
+        lines.append(
+            "delivery: no channel chosen here (TICKETS_DELIVERY_CHANNEL unset): first attempts "
+            "go to the delivery workers"
+        )
     for line in [*lines, telemetry.describe_tracing()]:
         print(f"worker: {line}")
     if checked.versioning is not None:

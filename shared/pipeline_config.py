@@ -52,8 +52,10 @@ def loaded_at_most(limit: float) -> AfterValidator:
 
     def check(value: float, info: ValidationInfo) -> float:
         if _loading(info) and value > limit:
+            # As pydantic's own bound says it: 87600, not 87600.0.
+            said = int(limit) if float(limit).is_integer() else limit
             raise PydanticCustomError(
-                "less_than_equal", "Input should be less than or equal to {le}", {"le": limit}
+                "less_than_equal", "Input should be less than or equal to {le}", {"le": said}
             )
         return value
 

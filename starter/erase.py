@@ -16,6 +16,8 @@ it is reported too, and the erasure fails until the batch is cancelled or has en
 """
 
 import asyncio
+import sqlite3
+from typing import Final
 
 from pydantic import BaseModel, Field
 from temporalio.client import Client
@@ -26,7 +28,7 @@ from shared.stores.errors import store_failures
 from shared.stores.factory import Stores
 from shared.stores.payloads import ContentAddressedDriver
 from shared.stores.payloads_file import FilePayloadDriver
-from shared.stores.sqlite_ledger import SqliteLedger
+from shared.stores.sqlite_ledger import SqliteLedger, customer_rows_read_only
 from starter.erase_batch_results import held_by_batch, referred_to, release_from_batch
 from starter.erase_find import Customer, ErasedTicket, find_tickets
 from starter.erase_pending import pending_in_batches
@@ -103,8 +105,13 @@ async def erase_customer(
                 )
             }
             | set(await stores.ledger.customer_rows(key, any_case=any_case))
-            | set(await _earlier_ledger_rows(stores, key, any_case, really=False))
         )
+        try:
+            earlier = await _earlier_ledger_rows(stores, key, any_case, really=False)
+        except (*store_failures(), sqlite3.Error) as err:
+            report.unreadable.append(f"{EARLIER_LEDGER}: {err}")
+        else:
+            report.ledger_rows = sorted({*report.ledger_rows, *earlier})
         return report
     # What a batch's tickets refer to, read before they go: their results are the batch's. Not
     # those the batch's own histories refer to: they go with the batch (it would fail to replay).
@@ -175,7 +182,6 @@ async def erase_customer(
     try:
         if not report.failed:
             deleted |= set(await stores.ledger.delete(key, any_case=any_case))
-            deleted |= set(await _earlier_ledger_rows(stores, key, any_case, really=True))
         for ticket in asked:
             if await stores.ledger.delete_answer(
                 ticket.ticket_id, ticket.chains, ticket.customer_id
@@ -186,6 +192,14 @@ async def erase_customer(
             f"the delivery ledger did not answer ({err}): the rows of the tickets erased are "
             "kept; run erase again once it does (it finds them by customer)"
         )
+    if not report.failed:
+        try:
+            deleted |= set(await _earlier_ledger_rows(stores, key, any_case, really=True))
+        except (*store_failures(), sqlite3.Error) as err:
+            report.failed.append(
+                f"{EARLIER_LEDGER} did not answer ({err}): the customer's rows in it are kept; "
+                "run erase again once it does"
+            )
     if deleted:
         try:
             await stores.ledger.clear_erased()
@@ -199,6 +213,10 @@ async def erase_customer(
     if interrupted:
         raise asyncio.CancelledError()
     return report
+
+
+# How the report names the SQLite ledger a stack kept before its database.
+EARLIER_LEDGER: Final = "the data directory's ledger from before the database (outbox.sqlite3)"
 
 
 def _payload_drivers(stores: Stores) -> list[ContentAddressedDriver]:
@@ -225,10 +243,10 @@ async def _earlier_ledger_rows(
     config: StoreConfig | None = getattr(stores, "config", None)
     if config is None or config.database_url is None or not config.ledger_path.is_file():
         return []
+    if not really:
+        return await customer_rows_read_only(config.ledger_path, key, any_case=any_case)
     earlier = SqliteLedger(config.ledger_path)
     try:
-        if not really:
-            return await earlier.customer_rows(key, any_case=any_case)
         gone = await earlier.delete(key, any_case=any_case)
         if gone:
             await earlier.clear_erased()

@@ -58,6 +58,9 @@ class ErasedTicket(BaseModel):
     # Its runs' chains (their first run ids, as a delivery names its ticket's): fenced in the
     # ledger before the deletion, so a delivery under way records no row after it.
     chains: list[str] = Field(default_factory=list, exclude=True)
+    # Every run of its id the listing saw, another customer's too (a keyed id reused, an input
+    # that could not be read): a run of it not among them started during the erasure.
+    listed_runs: list[str] = Field(default_factory=list, exclude=True)
 
 
 async def _ticket_input(
@@ -158,6 +161,9 @@ async def find_tickets(
         # Any run's batch: a FAILED batch ticket that `redrive` started again has none, and is
         # listed first (newest first), so the batch holding the customer's ticket went unsaid.
         entry.batch_id = entry.batch_id or (raw or {}).get("batch_id")
+    for execution in executions:
+        if (listed := tickets.get(execution.id)) is not None:
+            listed.listed_runs.append(execution.run_id)
     for entry in tickets.values():
         entry.child_runs = await child_runs_of(client, entry.workflow_id, entry.runs)
         entry.children = list(dict.fromkeys(child for child, _ in entry.child_runs))

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 DELETION_TIMEOUT_SECONDS: Final = 60.0
 
 
-async def _delete_execution(client: Client, workflow_id: str, run_id: str) -> int:
+async def delete_execution(client: Client, workflow_id: str, run_id: str) -> int:
     """Delete one run from Temporal (a running one is terminated first by the server). Returns
     how many deletions were asked for (0: it was gone already)."""
     try:
@@ -86,7 +86,7 @@ async def delete_workflows(
             # Each run by its id: by the id alone the server deletes the latest run only, which
             # may be another ticket's, and an older one (with this ticket's text) survives.
             for workflow_id, run_id in runs:
-                report.workflow_executions += await _delete_execution(client, workflow_id, run_id)
+                report.workflow_executions += await delete_execution(client, workflow_id, run_id)
                 own_sent = own_sent or workflow_id == ticket.workflow_id
         except RPCError as err:
             report.failed.append(
@@ -124,7 +124,11 @@ async def delete_workflows(
             )
         except asyncio.CancelledError:
             raise DeletionInterrupted(asked) from None
-        if (newer := await _runs_left(client, ticket)) is not None:
+        try:
+            newer = await _runs_left(client, ticket)
+        except asyncio.CancelledError:
+            raise DeletionInterrupted(asked) from None
+        if newer is not None:
             report.failed.append(newer)
     return asked
 
@@ -135,7 +139,7 @@ DESCENDANT_ROUNDS: Final = 3
 
 async def _late_descendants_deleted(client: Client, ticket: ErasedTicket) -> int:
     """Delete what the ticket's runs started after they were listed (its orchestrator run, a
-    sub-task), found by their root run; how many deletions that asked. Listed from the
+    sub-task), found by their parent runs; how many deletions that asked. Listed from the
     histories while the ticket ran, a child started between the listing and the deletion was
     terminated by its parent's deletion instead of deleted, its input holding the customer's
     text, and no later erase found it (its parent gone). Once the ticket's runs are deleted
@@ -148,22 +152,33 @@ async def _late_descendants_deleted(client: Client, ticket: ErasedTicket) -> int
             break
         _take(ticket, found)
         for workflow_id, run_id in found:
-            asked += await _delete_execution(client, workflow_id, run_id)
+            asked += await delete_execution(client, workflow_id, run_id)
         for workflow_id, run_id in found:
             await _wait_gone(client, workflow_id, run_id, DELETION_TIMEOUT_SECONDS)
     return asked
 
 
+# How deep a ticket's descendants go: its orchestrator run, that run's sub-tasks, and one more.
+MAX_DEPTH: Final = 4
+
+
 async def _descendants(client: Client, ticket: ErasedTicket) -> list[tuple[str, str]]:
-    """The runs visibility lists under the ticket's runs as their root that it has not listed:
-    exactly this ticket's (by run id, not another ticket's under the same id)."""
-    runs = ", ".join(f"'{run_id}'" for run_id in ticket.runs)
+    """The runs visibility lists under the ticket's runs, parent by parent, that it has not
+    listed: exactly this ticket's (by run id, not another ticket's under the same id). Not by
+    their root: a batch's ticket's children have the batch's run as theirs."""
     known = set(ticket.child_runs)
-    return [
-        (e.id, e.run_id)
-        async for e in client.list_workflows(f"RootRunId IN ({runs})")
-        if e.id != ticket.workflow_id and (e.id, e.run_id) not in known
-    ]
+    found: list[tuple[str, str]] = []
+    parents = list(ticket.runs)
+    for _ in range(MAX_DEPTH):
+        if not parents:
+            break
+        runs = ", ".join(f"'{run_id}'" for run_id in parents)
+        children = [
+            (e.id, e.run_id) async for e in client.list_workflows(f"ParentRunId IN ({runs})")
+        ]
+        found += [child for child in children if child not in known and child not in found]
+        parents = [run_id for _, run_id in children]
+    return found
 
 
 def _take(ticket: ErasedTicket, runs: list[tuple[str, str]]) -> None:
@@ -176,8 +191,9 @@ async def _runs_left(client: Client, ticket: ErasedTicket) -> str | None:
     listed (started meanwhile: a redrive, a resubmission through the API): it has the
     customer's text and no fence, and the next erase finds it."""
     query = f"WorkflowId = '{ticket.workflow_id}'"
+    listed = {*ticket.runs, *ticket.listed_runs}
     try:
-        left = [e.run_id async for e in client.list_workflows(query) if e.run_id not in ticket.runs]
+        left = [e.run_id async for e in client.list_workflows(query) if e.run_id not in listed]
     except RPCError as err:
         return f"{ticket.workflow_id}: could not check for runs started meanwhile ({err.message})"
     if not left:

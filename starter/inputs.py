@@ -335,6 +335,9 @@ def _swarm_id_problem(raw: dict[str, object], id_field: str, item_id: str) -> st
         return f"fields 'id' and 'item_id' give two ids ({ids}): give one"
     if not item_id.strip():
         return f"field '{id_field}' is only spaces: give the item an id, or leave the field out"
+    if "\x00" in item_id:
+        # A ticket's text drops NUL (shared/tickets.py); an item's id is kept as given.
+        return f"field '{id_field}' holds a NUL character"
     if (problem := line_breaking_problem(item_id)) is not None:
         return f"field '{id_field}' {problem}"
     return None

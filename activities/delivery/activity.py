@@ -45,7 +45,7 @@ from activities.delivery.config import LEDGER, DeliveryConfig
 from activities.delivery.errors import (
     not_sent_again,
 )
-from activities.delivery.local_attempts import LocalAttempts
+from activities.delivery.local_attempts import LocalAttempts, busy
 from activities.delivery.mark_sent import (
     MARK_SENT_TRY_SECONDS,
     mark_sent,
@@ -82,9 +82,14 @@ class DeliveryActivities:
         ledger: DeliveryLedger,
         config: DeliveryConfig | None = None,
         channels: Mapping[str, Channel] | None = None,
+        *,
+        local_first: bool = True,
     ) -> None:
         self.ledger = ledger
         self.config = config or DeliveryConfig()
+        # Whether this worker makes first attempts itself (worker.py): not one that polls no
+        # delivery queue and whose environment chose no channel.
+        self.local_first = local_first
         self.channels = dict(channels) if channels is not None else build_channels(self.config)
         # A wait for another's claim must leave the send that may follow its whole timeout
         # within the attempt's limit: an attempt timed out mid-send keeps its claim, and the
@@ -133,6 +138,14 @@ class DeliveryActivities:
         delivery. Which ones a worker makes, and which it queues at once: local_attempts.py.
         Any failure that is not a refusal for good also sends the delivery to the queue, with
         its long retry policy."""
+        if not self.local_first:
+            # Its ledger default is a guess: with the channel's settings (an SMTP password, a
+            # webhook's secret) kept for the delivery workers, it recorded the answer as sent
+            # through the ledger, and the customer got nothing.
+            raise busy(
+                "this worker polls no delivery queue and its environment chose no channel "
+                "(TICKETS_DELIVERY_CHANNEL): the delivery goes to the workers that poll it"
+            )
         deadline = attempt_deadline()
         async with self.local.admitted(self.config.method_for(request.channel)):
             return await self._deliver(request, deadline)

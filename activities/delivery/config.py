@@ -88,6 +88,10 @@ class DeliveryConfig:
     webhook: WebhookConfig | None = None
     smtp: SmtpConfig | None = None
     concurrency: int = DEFAULT_CONCURRENCY
+    # Whether the environment chose a channel (TICKETS_DELIVERY_CHANNEL or a per-channel one):
+    # the ledger by default is this worker's guess, which a worker that polls no delivery
+    # queue must not act on (activity.py deliver_response_now).
+    chosen: bool = False
 
     def method_for(self, channel: str) -> str:
         return self.per_channel.get(channel, self.default_method)
@@ -128,6 +132,7 @@ class DeliveryConfig:
         return cls(
             default_method=default,
             per_channel=per_channel,
+            chosen=bool(_method(env, "TICKETS_DELIVERY_CHANNEL") or per_channel),
             webhook=_webhook(env, required=WEBHOOK in used),
             smtp=_smtp(env, required=EMAIL in used),
             concurrency=int(
@@ -212,7 +217,12 @@ def _smtp(env: Mapping[str, str], *, required: bool) -> SmtpConfig | None:
     if tls not in TLS_MODES:
         raise ConfigError(f"TICKETS_SMTP_TLS must be one of {', '.join(TLS_MODES)}, got {tls!r}")
     username = (env.get("TICKETS_SMTP_USERNAME") or "").strip() or None
-    password = env.get("TICKETS_SMTP_PASSWORD") or None
+    # Line breaks off its end, as the webhook secret's: a password read from a file (kubectl's
+    # --from-file, `echo`) ends in one, and every login was refused (535) for 3.6 hours of
+    # retries per e-mail. Spaces stay: they may be the password's own.
+    password = (env.get("TICKETS_SMTP_PASSWORD") or "").rstrip("\r\n") or None
+    if password and ("\r" in password or "\n" in password):
+        raise ConfigError("TICKETS_SMTP_PASSWORD holds a line break: give the password alone")
     if password and not username:
         raise ConfigError("TICKETS_SMTP_PASSWORD is set but TICKETS_SMTP_USERNAME is not")
     return SmtpConfig(

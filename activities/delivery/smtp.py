@@ -64,7 +64,10 @@ def build_message(entry: LedgerEntry, request: DeliveryRequest, config: SmtpConf
     if any(c in str(message["Subject"]) for c in "\r\n"):  # whatever the package decoded
         raise ValueError("the ticket's subject makes a header with a line break in it")
     message["Message-ID"] = message_id(entry.idempotency_key, config.sender)
-    message["Date"] = formatdate(entry.recorded_at.timestamp(), usegmt=True)
+    # When it is sent, not when the answer was decided: one that went out after hours of
+    # retries (or a redrive the next day) arrived dated among older mail. The Message-ID, the
+    # same for every attempt, is what tells a resend apart.
+    message["Date"] = formatdate(usegmt=True)
     message["X-Ticket-Id"] = entry.ticket_id
     message["X-Ticket-Revision"] = str(entry.revision)
     message.set_content(entry.body)

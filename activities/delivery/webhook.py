@@ -89,11 +89,15 @@ class WebhookChannel:
             TIMESTAMP_HEADER: timestamp,
             SIGNATURE_HEADER: signature(self.config.secret, timestamp, body),
         }
+        # The whole exchange within the timeout: the client's own applies to each read, so a
+        # receiver trickling a byte a second held the attempt for as long as it liked.
+        deadline = asyncio.get_running_loop().time() + self.config.timeout_seconds
         try:
-            # The whole exchange within the timeout: the client's own applies to each read, so
-            # a receiver trickling a byte a second held the attempt for as long as it liked.
-            async with asyncio.timeout(self.config.timeout_seconds):
-                response, answer = await self._post(body, headers)
+            async with asyncio.timeout_at(deadline):
+                request = self._client.build_request(
+                    "POST", self.config.url, content=body, headers=headers
+                )
+                response = await self._client.send(request, stream=True)
         except (TimeoutError, httpx2.TimeoutException):
             raise DeliveryUnavailable(
                 f"the webhook at {self.where} did not answer within "
@@ -107,10 +111,9 @@ class WebhookChannel:
         if 200 <= status < 300:
             # Accepted: the unread rest is closed in the background, so neither a slow close
             # nor a cancellation now can turn the accepted answer into a failure.
-            task = asyncio.get_running_loop().create_task(_close(response))
-            self._closing.add(task)
-            task.add_done_callback(self._closing.discard)
+            self._close_later(response)
             return
+        answer = await self._head(response, deadline)
         said = " ".join(answer.split())[:REASON_SNIPPET_CHARS]
         phrase = " ".join(response.reason_phrase.split())[:REASON_SNIPPET_CHARS]
         what = f"the webhook at {self.where} answered {status} {phrase}".rstrip()
@@ -125,23 +128,27 @@ class WebhookChannel:
             raise DeliveryUnavailable(what, retry_after=delay)
         raise DeliveryRejected(what)
 
-    async def _post(self, body: bytes, headers: dict[str, str]) -> tuple[httpx2.Response, str]:
-        """The response and the start of its body (ANSWER_READ_BYTES at most). A 2xx is
-        taken at its status line: the answer was accepted, and a receiver slow to send the rest
-        must not turn that into a failure (the next attempt would send it again)."""
-        request = self._client.build_request("POST", self.config.url, content=body, headers=headers)
-        response = await self._client.send(request, stream=True)
-        if 200 <= response.status_code < 300:
-            return response, ""  # closed unread by the caller, outside the timeout
+    async def _head(self, response: httpx2.Response, deadline: float) -> str:
+        """The start of a refusal's body (ANSWER_READ_BYTES at most), for its reason, read by
+        the attempt's deadline; what came by then if the rest is slow or cut off. The status
+        line decides: a 400 whose body stalled was taken for a receiver that did not answer,
+        and retried for hours before it ended DELIVERY_FAILED saying so."""
+        head = b""
         try:
-            head = b""
-            async for chunk in response.aiter_bytes():
-                head += chunk
-                if len(head) >= ANSWER_READ_BYTES:
-                    break
-        finally:
-            await response.aclose()
-        return response, head[:ANSWER_READ_BYTES].decode("utf-8", errors="replace")
+            async with asyncio.timeout_at(deadline):
+                async for chunk in response.aiter_bytes():
+                    head += chunk
+                    if len(head) >= ANSWER_READ_BYTES:
+                        break
+                await response.aclose()
+        except (TimeoutError, httpx2.HTTPError):
+            self._close_later(response)
+        return head[:ANSWER_READ_BYTES].decode("utf-8", errors="replace")
+
+    def _close_later(self, response: httpx2.Response) -> None:
+        task = asyncio.get_running_loop().create_task(_close(response))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
 
     @property
     def timeout_seconds(self) -> float:

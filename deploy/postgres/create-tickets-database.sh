@@ -33,6 +33,6 @@ psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname postgres \
     --set=password="$TICKETS_DB_PASSWORD" <<'SQL'
 CREATE ROLE temporal LOGIN CREATEDB NOSUPERUSER PASSWORD :'temporal_password';
 CREATE ROLE tickets LOGIN PASSWORD :'password';
-CREATE DATABASE tickets OWNER tickets;
+CREATE DATABASE tickets OWNER tickets ENCODING 'UTF8' TEMPLATE template0;
 REVOKE ALL ON DATABASE tickets FROM PUBLIC;
 SQL

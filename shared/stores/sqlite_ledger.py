@@ -422,5 +422,22 @@ def _customer_is(any_case: bool) -> str:
     return f"(lower({trimmed}) = lower(?) OR customer_email = ?)"
 
 
+async def customer_rows_read_only(path: Path, customer_id: str, *, any_case: bool) -> list[str]:
+    """``SqliteLedger.customer_rows`` of the file at ``path``, opened read-only: a dry run's
+    look at a ledger no worker uses any more (a stack's from before its database), which
+    opening it as a ledger would migrate and switch to WAL."""
+
+    def read() -> list[str]:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            query = f"SELECT ticket_id FROM deliveries WHERE {_customer_is(any_case)}"
+            found = conn.execute(query, _customer_params(customer_id, any_case)).fetchall()
+        finally:
+            conn.close()
+        return sorted({r[0] for r in found})
+
+    return await asyncio.to_thread(read)
+
+
 def _customer_params(customer_id: str, any_case: bool) -> tuple[str, ...]:
     return (customer_id, as_address(customer_id)) if any_case else (customer_id,)

@@ -119,3 +119,13 @@ def test_an_unusable_setting_is_one_sentence_naming_the_variable(
         DeliveryConfig.from_env(env)
     for secret in ("a-long-enough-webhook-secret", "smtp-password-456"):
         assert secret not in str(caught.value)
+
+
+def test_an_smtp_password_read_from_a_file_loses_its_line_break_and_keeps_its_spaces() -> None:
+    """A password from a file ends in a newline: every login was refused for hours of retries
+    per e-mail. A line break inside one is refused at start, naming the variable."""
+    env = {"TICKETS_DELIVERY_CHANNEL": "email", **SMTP}
+    read = DeliveryConfig.from_env(env | {"TICKETS_SMTP_PASSWORD": " s3cret \r\n"})
+    assert read.smtp is not None and read.smtp.password == " s3cret "
+    with pytest.raises(ConfigError, match="TICKETS_SMTP_PASSWORD holds a line break"):
+        DeliveryConfig.from_env(env | {"TICKETS_SMTP_PASSWORD": "s3\ncret"})

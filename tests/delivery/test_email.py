@@ -284,3 +284,24 @@ async def test_a_subject_holding_an_encoded_word_adds_no_header_recipient_or_bod
     assert message["Subject"].replace("\u200b", "") == f"Re: {injected} [{ticket.ticket_id}]"
     body = message.get_payload(decode=True).decode().replace("\r\n", "\n")
     assert body.strip() == view.draft.text.strip()
+
+
+def test_a_message_is_dated_when_it_is_sent_not_when_its_answer_was_decided() -> None:
+    """An answer sent after hours of retries (or a redrive the next day) arrived dated among
+    older mail; the Message-ID, the same for every attempt, is what marks a resend."""
+    import dataclasses
+    from datetime import UTC, datetime, timedelta
+    from email.utils import parsedate_to_datetime
+
+    from activities.delivery.config import SmtpConfig
+    from activities.delivery.smtp import build_message
+    from tests.delivery.conftest import asked, recorded
+
+    entry = recorded("email", "email")
+    entry = dataclasses.replace(entry, recorded_at=entry.recorded_at - timedelta(days=1))
+    config = SmtpConfig(host="smtp.example.com", port=587, sender=SENDER)
+    message = build_message(entry, asked("email", "c@example.com"), config)
+    sent = parsedate_to_datetime(message["Date"])
+    assert abs(sent - datetime.now(UTC)) < timedelta(minutes=5)
+    again = build_message(entry, asked("email", "c@example.com"), config)
+    assert again["Message-ID"] == message["Message-ID"]

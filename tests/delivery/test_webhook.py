@@ -220,24 +220,36 @@ async def test_a_receiver_that_trickles_its_answer_is_given_up_on_at_the_timeout
 
     entry, request = recorded("chat", "webhook"), asked("chat")
 
+    from activities.delivery.errors import DeliveryRejected
+
     def trickle(request: Received, earlier: int) -> Reply:
-        # A refusal trickled (its words are read), then an acceptance trickled (it is not);
-        # then a 409: a receiver still working on this key, which may well have the answer,
-        # is asked again (as a refusal for good, a redrive could reroute the answer).
+        # A busy receiver's 503 trickled (what came of its words by the timeout is read), then
+        # an acceptance trickled (it is not); then a 409: a receiver still working on this key,
+        # which may well have the answer, is asked again (as a refusal for good, a redrive could
+        # reroute the answer); then a refusal trickled.
         if earlier == 2:
             return Reply(409, body="key in use")
-        return Reply(503 if earlier == 0 else 200, body="x" * 100, trickle=0.3)
+        status = {0: 503, 1: 200, 3: 400}[earlier]
+        return Reply(status, body="x" * 100, trickle=0.3)
 
     with webhook_receiver(trickle) as receiver:
         channel = WebhookChannel(WebhookConfig(url=receiver.url, secret=SECRET, timeout_seconds=1))
         try:
+            started = time.monotonic()
             with pytest.raises(DeliveryUnavailable) as unavailable:
                 await channel.send(entry, request)
+            waited = time.monotonic() - started
             # Accepted at its status line: a slow rest must not make the answer go out twice.
             await channel.send(entry, request)
             with pytest.raises(DeliveryUnavailable, match="answered 409"):
                 await channel.send(entry, request)
+            # Its status line decides: a 400 whose body stalled was taken for a receiver that
+            # did not answer, and retried for hours before DELIVERY_FAILED said so.
+            with pytest.raises(DeliveryRejected) as rejected:
+                await channel.send(entry, request)
         finally:
             await channel.aclose()
-    assert "did not answer within 1s" in unavailable.value.reason
-    assert len(receiver.snapshot()) == 3
+    assert waited < 10  # given up on at the timeout (1 s), not at the body's end (30 s)
+    assert unavailable.value.reason.startswith(f"the webhook at {channel.where} answered 503")
+    assert rejected.value.reason.startswith(f"the webhook at {channel.where} answered 400")
+    assert len(receiver.snapshot()) == 4

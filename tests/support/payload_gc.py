@@ -20,7 +20,7 @@ from shared.stores.payloads import ContentAddressedDriver
 from shared.stores.payloads_file import FilePayloadDriver
 from shared.stores.payloads_postgres import PostgresPayloadDriver
 from shared.temporal_client import connect, connection_settings
-from starter import erase
+from starter import erase_workflows
 from tests.support.temporal import wait_until
 
 # Low enough that a ticket's status answer and its larger results leave the history.
@@ -85,7 +85,7 @@ async def delete_workflow(client: Client, workflow_id: str) -> None:
     could not read them.)"""
     runs = [e.run_id async for e in client.list_workflows(f"WorkflowId = '{workflow_id}'")]
     for run_id in [*runs, ""]:  # "" the latest run, which the listing may not show yet
-        await erase._delete_execution(client, workflow_id, run_id)
+        await erase_workflows.delete_execution(client, workflow_id, run_id)
 
     async def deleted() -> bool:
         return not await workflow_exists(client, workflow_id)

@@ -22,6 +22,7 @@ from shared.stores.payloads import PayloadOwner
 from shared.stores.payloads_file import FilePayloadDriver
 from shared.stores.sqlite_ledger import SqliteLedger
 from starter.erase import (
+    EARLIER_LEDGER,
     Customer,
     ErasedTicket,
     ErasureReport,
@@ -162,6 +163,15 @@ class FakeStores:
     async def _clear(self) -> None:
         return None
 
+    async def _get(self, ticket_id: str) -> None:
+        return None
+
+    async def _customer_rows(self, customer: str, *, any_case: bool = False) -> list[str]:
+        return []
+
+    async def _payloads_of(self, workflow_id: str) -> set[str]:
+        return set()
+
 
 async def test_the_refused_ticket_keeps_its_payloads_and_rows_for_the_next_run(
     monkeypatch: pytest.MonkeyPatch,
@@ -241,6 +251,37 @@ async def test_on_a_database_the_data_directory_s_payloads_and_ledger_are_erased
     await kept.close()
 
 
+@pytest.mark.parametrize("really", [True, False])
+async def test_an_earlier_ledger_that_cannot_be_read_holds_up_nothing_else(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, really: bool
+) -> None:
+    """Read in the same step as the database's ledger, a broken outbox.sqlite3 kept the rows of
+    the tickets just deleted there too (found by chain only, lost once the workflows went), and
+    failed the dry run with an unexpected error."""
+    config = StoreConfig(data_dir=tmp_path, database_url="postgresql://db.example/tickets")
+    config.ledger_path.parent.mkdir(parents=True, exist_ok=True)
+    config.ledger_path.write_bytes(b"not a database" * 100)
+    finds(monkeypatch, [ticket(1)])
+    fakes = FakeStores()
+    fakes.ledger.get = fakes._get  # type: ignore[attr-defined]
+    fakes.ledger.customer_rows = fakes._customer_rows  # type: ignore[attr-defined]
+    fakes.payloads.payloads_of = fakes._payloads_of  # type: ignore[attr-defined]
+    stores = SimpleNamespace(config=config, payloads=fakes.payloads, ledger=fakes.ledger)
+
+    report = await erase_customer(
+        FakeServer(refused=""),  # type: ignore[arg-type]
+        stores,  # type: ignore[arg-type]
+        Customer(customer_id="C-1"),
+        really=really,
+    )
+
+    if really:
+        assert fakes.answers == ["T-1"]  # the database's ledger row went
+        assert [f.split(" did not answer")[0] for f in report.failed] == [EARLIER_LEDGER]
+    else:
+        assert [u.split(": ")[0] for u in report.unreadable] == [EARLIER_LEDGER]
+
+
 class SlowToDeleteFake(FakeServer):
     """A fake server that takes each deletion and never finishes it while erase waits."""
 
@@ -274,16 +315,19 @@ async def test_a_ticket_whose_deletion_was_asked_goes_whole_though_the_server_wa
     assert report.failed and "deletion asked, not finished" in report.failed[0]
 
 
-async def test_a_ctrl_c_while_the_server_deletes_still_erases_what_was_asked(
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize("step", ["_wait_gone", "_runs_left"])
+async def test_a_ctrl_c_after_the_deletions_still_erases_what_was_asked(
+    monkeypatch: pytest.MonkeyPatch, step: str
 ) -> None:
+    """The check for runs started meanwhile let a raw cancellation through: the workflows were
+    gone, their payloads and rows kept where no later run finds them."""
     tickets = [ticket(1), ticket(2)]
 
     async def interrupted(*args: Any) -> None:
         raise asyncio.CancelledError()
 
     finds(monkeypatch, tickets)
-    monkeypatch.setattr("starter.erase_workflows._wait_gone", interrupted)
+    monkeypatch.setattr(f"starter.erase_workflows.{step}", interrupted)
     stores = FakeStores()
 
     with pytest.raises(asyncio.CancelledError):
@@ -296,6 +340,18 @@ async def test_a_ctrl_c_while_the_server_deletes_still_erases_what_was_asked(
 
     assert stores.payloads_erased == ["ticket-T-1", "ticket-T-2"]
     assert stores.answers == ["T-1", "T-2"]
+
+
+async def test_another_customer_s_run_under_the_ticket_s_id_is_not_taken_for_a_new_one() -> None:
+    """A keyed id reused by another customer, a run whose input could not be read: the listing
+    saw them; only a run it did not see started during the erasure."""
+    server = FakeServer(refused="", started_meanwhile={"ticket-T-1": "run-other"})
+    report = ErasureReport(customer_id="C-1", erased=True, tickets_scanned=2)
+    seen = ticket(1).model_copy(update={"listed_runs": ["run-1", "run-other"]})
+
+    await delete_workflows(server, [seen], report)  # type: ignore[arg-type]
+
+    assert report.failed == []
 
 
 async def test_a_child_the_server_will_not_delete_keeps_its_ticket_findable() -> None:

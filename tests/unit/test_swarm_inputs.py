@@ -253,6 +253,7 @@ def test_ids_that_are_blank_break_lines_or_disagree_are_refused_by_name() -> Non
         line(id="A", item_id="B", text="d"),
         line(id="C", item_id="C", text="e"),  # the same id twice is one id
         line(id=7, item_id="7", text="f"),
+        line(id="a\x00b", text="g"),  # the old check refused it: kept refused
     )
     items, errors = parse_swarm_items(data, SOURCE)
     assert pairs(items) == [("C", "e"), ("7", "f")]
@@ -263,6 +264,7 @@ def test_ids_that_are_blank_break_lines_or_disagree_are_refused_by_name() -> Non
         "one line without tabs or escapes",
         f"{SOURCE}:3: field 'id' is only spaces: give the item an id, or leave the field out",
         f"{SOURCE}:4: fields 'id' and 'item_id' give two ids ('A', 'B'): give one",
+        f"{SOURCE}:7: field 'id' holds a NUL character",
     ]
 
 
