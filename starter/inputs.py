@@ -2,11 +2,13 @@
 and every good line still goes through. One ticket's fields are checked by
 ``shared.ticket_input.ticket_from_mapping``, which the HTTP API uses too."""
 
+import heapq
 import json
 import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from pathlib import Path
 from typing import Any, Final
 
@@ -83,6 +85,28 @@ class BadLines:
             f"{self.unlisted:,} more lines were refused besides the {MAX_BAD_LINES:,} listed"
             + wrong_file,
         )
+
+
+@dataclass
+class FirstBadLines(BadLines):
+    """BadLines for a reader that finds a file's problems out of line order (the swarm's: its
+    lines that are no JSON object in a first pass, its field problems in a second): the
+    MAX_BAD_LINES first lines are listed, whichever pass found them. With the first pass's
+    listed first, a file of 1,001 lines of garbage after a line with an empty text left that
+    first bad line counted, not listed. ``refuse`` keeps them here; ``listed`` gives them."""
+
+    _kept: list[tuple[int, int, list["InputError"]]] = dataclass_field(default_factory=list)
+
+    def refuse(self, errors: list["InputError"], found: list["InputError"]) -> None:
+        self.count += 1
+        # The highest line kept is popped first: (-line, order) in a heap.
+        heapq.heappush(self._kept, (-(found[0].line or 0), -self.count, found))
+        if len(self._kept) > MAX_BAD_LINES:
+            heapq.heappop(self._kept)
+            self.unlisted += 1
+
+    def listed(self) -> list["InputError"]:
+        return [e for _, _, found in sorted(self._kept, reverse=True) for e in found]
 
 
 def json_objects(
@@ -243,7 +267,7 @@ def parse_swarm_items(data: bytes, source: str) -> tuple[list[SwarmItem], list[I
     another line gives ``line-N`` as its own id: neither line is refused for it)."""
     items: list[SwarmItem] = []
     errors: list[InputError] = []
-    bad = BadLines()
+    bad = FirstBadLines()
     lines = list(json_objects(data, source, errors, bad))
 
     def refused(number: int, message: str) -> None:
@@ -287,6 +311,7 @@ def parse_swarm_items(data: bytes, source: str) -> tuple[list[SwarmItem], list[I
         seen[item_id] = number
         bad.good += 1
     # In the file's order: the lines that are no JSON object were found in a first pass.
+    errors += bad.listed()
     errors.sort(key=lambda e: e.line or 0)
     if (summary := bad.summary(source)) is not None:
         errors.append(summary)

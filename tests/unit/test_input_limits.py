@@ -176,6 +176,21 @@ def test_swarm_items_past_the_limit_of_listed_bad_lines_are_all_read(
     assert errors[-1].message == "10 more lines were refused besides the 3 listed"
 
 
+def test_a_swarm_file_lists_its_first_bad_lines_whichever_pass_found_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Lines that are no JSON object are found before the field problems: with more of them than
+    # are listed, the first bad line (an empty text) was only counted.
+    monkeypatch.setattr(inputs, "MAX_BAD_LINES", 3)
+    data = jsonl(b'{"text": ""}', *([b"garbage"] * 5), b'{"text": "fine"}', b'{"text": " "}')
+    items, errors = parse_swarm_items(data, SOURCE)
+
+    assert [i.text for i in items] == ["fine"]
+    assert [e.line for e in errors] == [1, 2, 3, None]
+    assert errors[0].message == "field 'text' is missing or empty"
+    assert errors[-1].message.startswith("4 more lines were refused besides the 3 listed")
+
+
 def test_a_byte_order_mark_opening_a_line_is_dropped() -> None:
     # Two files saved by Notepad and joined with cat: the second's first line was refused with
     # Python's "Unexpected UTF-8 BOM".
