@@ -43,7 +43,6 @@ from temporalio.service import RPCError
 from temporalio.worker import Worker
 
 from activities.delivery.activity import DeliveryActivities
-from activities.delivery.config import DeliveryConfig
 from activities.providers.errors import ProviderCheckError
 from activities.providers.registry import models_in_use
 from shared import log_privacy, names, settings, telemetry
@@ -145,21 +144,13 @@ async def _check_and_serve(
     delivery = DeliveryActivities(
         stores.ledger,
         checked.delivery_config,
-        local_first=local_first(checked.delivery_config, checked.polled),
+        polls_delivery=names.DELIVERY_TASK_QUEUE in checked.polled,
     )
     try:
         return await serve(checked, stores, delivery, stop, observed, polling=polling)
     finally:
         await delivery.aclose()
         await stores.close()
-
-
-def local_first(config: DeliveryConfig, polled: list[str]) -> bool:
-    """Whether this worker makes a ticket's first delivery attempt itself: when it polls the
-    delivery queue too, or its environment chose a channel. A worker for the workflows alone
-    (``--queues tickets``) with the channel's settings kept for the delivery workers queues
-    every delivery for them instead of guessing the ledger."""
-    return config.chosen or names.DELIVERY_TASK_QUEUE in polled
 
 
 @dataclass(frozen=True)
@@ -253,10 +244,10 @@ async def serve(
     # Delivery runs on the delivery queue, and its first attempt on the tickets queue.
     delivers = bool({names.TICKETS_TASK_QUEUE, names.DELIVERY_TASK_QUEUE} & set(queues))
     lines = [*stores.describe(), *(delivery.config.describe() if delivers else []), *released]
-    if delivers and not delivery.local_first:
+    if delivers and not delivery.polls_delivery and not delivery.config.default_chosen:
         lines.append(
-            "delivery: no channel chosen here (TICKETS_DELIVERY_CHANNEL unset): first attempts "
-            "go to the delivery workers"
+            "delivery: no default chosen here (TICKETS_DELIVERY_CHANNEL unset): first attempts "
+            "of the ticket channels without their own go to the delivery workers"
         )
     for line in [*lines, telemetry.describe_tracing()]:
         print(f"worker: {line}")

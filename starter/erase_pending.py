@@ -5,6 +5,7 @@ ticket workflow to erase, and the batch would run it (and send its answer) after
 ``erase`` names such a batch and fails until it is cancelled or has ended.
 """
 
+import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +17,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from shared import names
 from shared.ticket_input import ticket_from_mapping
+from workflows.batch_patches import RESTARTS_AS_SUBMITTED
 
 if TYPE_CHECKING:
     from starter.erase_find import Customer
@@ -90,10 +92,41 @@ async def _begun(client: Client, events: list[HistoryEvent]) -> set[str]:
             scheduled = event.activity_task_scheduled_event_attributes
             if scheduled.activity_type.name in (names.RESTART_TICKET, names.RESTART_TICKETS):
                 restarting[event.event_id] = await _restarted_ids(client, scheduled.input.payloads)
-        elif event.HasField("activity_task_completed_event_attributes"):
-            completed = event.activity_task_completed_event_attributes
-            restarted.update(restarting.get(completed.scheduled_event_id, []))
+        else:
+            # A restart that ended any way (completed, failed, timed out, cancelled) will not
+            # start the ticket later.
+            for closed in CLOSED_ACTIVITY:
+                if event.HasField(closed):
+                    ended = getattr(event, closed).scheduled_event_id
+                    restarted.update(restarting.get(ended, []))
+                    break
+    if not any(_patch_id(event) == RESTARTS_AS_SUBMITTED for event in events):
+        # A batch run without that patch starts no refused ticket again (it counts it known).
+        return begun
     return begun - (refused - restarted)
+
+
+CLOSED_ACTIVITY = (
+    "activity_task_completed_event_attributes",
+    "activity_task_failed_event_attributes",
+    "activity_task_timed_out_event_attributes",
+    "activity_task_canceled_event_attributes",
+)
+
+
+def _patch_id(event: HistoryEvent) -> str | None:
+    """The patch a marker event records (sdk-core's "core_patch", its "patch-data"), or None."""
+    if not event.HasField("marker_recorded_event_attributes"):
+        return None
+    marker = event.marker_recorded_event_attributes
+    data = marker.details.get("patch-data")
+    if marker.marker_name != "core_patch" or data is None or not data.payloads:
+        return None
+    try:
+        found = json.loads(data.payloads[0].data)
+    except ValueError:
+        return None
+    return found.get("id") if isinstance(found, dict) else None
 
 
 async def _restarted_ids(client: Client, payloads: Sequence[Payload]) -> list[str]:

@@ -168,16 +168,22 @@ async def _descendants(client: Client, ticket: ErasedTicket) -> list[tuple[str, 
     their root: a batch's ticket's children have the batch's run as theirs."""
     known = set(ticket.child_runs)
     found: list[tuple[str, str]] = []
-    parents = list(ticket.runs)
+    # From every run known, the ticket's and its children's (deleted already, perhaps: their
+    # own children are still listed under them), then from each one found, until none is new.
+    parents = [*ticket.runs, *(run_id for _, run_id in ticket.child_runs)]
+    asked: set[str] = set()
     for _ in range(MAX_DEPTH):
+        parents = [run_id for run_id in dict.fromkeys(parents) if run_id not in asked]
         if not parents:
             break
+        asked.update(parents)
         runs = ", ".join(f"'{run_id}'" for run_id in parents)
         children = [
             (e.id, e.run_id) async for e in client.list_workflows(f"ParentRunId IN ({runs})")
         ]
-        found += [child for child in children if child not in known and child not in found]
-        parents = [run_id for _, run_id in children]
+        new = [child for child in children if child not in known and child not in found]
+        found += new
+        parents = [run_id for _, run_id in new]
     return found
 
 

@@ -83,13 +83,13 @@ class DeliveryActivities:
         config: DeliveryConfig | None = None,
         channels: Mapping[str, Channel] | None = None,
         *,
-        local_first: bool = True,
+        polls_delivery: bool = True,
     ) -> None:
         self.ledger = ledger
         self.config = config or DeliveryConfig()
-        # Whether this worker makes first attempts itself (worker.py): not one that polls no
-        # delivery queue and whose environment chose no channel.
-        self.local_first = local_first
+        # Whether this worker polls the delivery queue (worker.py): one that does not makes a
+        # first attempt only for a ticket channel its environment chose a way for.
+        self.polls_delivery = polls_delivery
         self.channels = dict(channels) if channels is not None else build_channels(self.config)
         # A wait for another's claim must leave the send that may follow its whole timeout
         # within the attempt's limit: an attempt timed out mid-send keeps its claim, and the
@@ -138,17 +138,23 @@ class DeliveryActivities:
         delivery. Which ones a worker makes, and which it queues at once: local_attempts.py.
         Any failure that is not a refusal for good also sends the delivery to the queue, with
         its long retry policy."""
-        if not self.local_first:
+        if not self.local_first(request.channel):
             # Its ledger default is a guess: with the channel's settings (an SMTP password, a
             # webhook's secret) kept for the delivery workers, it recorded the answer as sent
             # through the ledger, and the customer got nothing.
             raise busy(
-                "this worker polls no delivery queue and its environment chose no channel "
-                "(TICKETS_DELIVERY_CHANNEL): the delivery goes to the workers that poll it"
+                "this worker polls no delivery queue and its environment chose no way for "
+                f"{request.channel} answers (TICKETS_DELIVERY_CHANNEL): the delivery goes to "
+                "the workers that poll it"
             )
         deadline = attempt_deadline()
         async with self.local.admitted(self.config.method_for(request.channel)):
             return await self._deliver(request, deadline)
+
+    def local_first(self, channel: str) -> bool:
+        """Whether this worker makes a first attempt for a ticket of ``channel`` itself: when it
+        polls the delivery queue too, or its environment chose how that channel's answers go."""
+        return self.polls_delivery or self.config.chose(channel)
 
     async def _record(self, request: DeliveryRequest, digest: str) -> tuple[LedgerEntry, bool]:
         return await self.ledger.record(

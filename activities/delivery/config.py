@@ -88,13 +88,17 @@ class DeliveryConfig:
     webhook: WebhookConfig | None = None
     smtp: SmtpConfig | None = None
     concurrency: int = DEFAULT_CONCURRENCY
-    # Whether the environment chose a channel (TICKETS_DELIVERY_CHANNEL or a per-channel one):
-    # the ledger by default is this worker's guess, which a worker that polls no delivery
-    # queue must not act on (activity.py deliver_response_now).
-    chosen: bool = False
+    # Whether the environment chose the default (TICKETS_DELIVERY_CHANNEL): unset, the ledger is
+    # this worker's guess, which a worker that polls no delivery queue must not act on for a
+    # ticket channel without a per-channel choice (activity.py deliver_response_now).
+    default_chosen: bool = False
 
     def method_for(self, channel: str) -> str:
         return self.per_channel.get(channel, self.default_method)
+
+    def chose(self, channel: str) -> bool:
+        """Whether the environment chose how this ticket channel's answers go."""
+        return self.default_chosen or channel in self.per_channel
 
     def methods(self) -> set[str]:
         return {self.default_method, *self.per_channel.values()}
@@ -132,7 +136,7 @@ class DeliveryConfig:
         return cls(
             default_method=default,
             per_channel=per_channel,
-            chosen=bool(_method(env, "TICKETS_DELIVERY_CHANNEL") or per_channel),
+            default_chosen=_method(env, "TICKETS_DELIVERY_CHANNEL") is not None,
             webhook=_webhook(env, required=WEBHOOK in used),
             smtp=_smtp(env, required=EMAIL in used),
             concurrency=int(

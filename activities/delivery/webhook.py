@@ -143,6 +143,10 @@ class WebhookChannel:
                 await response.aclose()
         except (TimeoutError, httpx2.HTTPError):
             self._close_later(response)
+        except BaseException:
+            # Cancelled (the ticket, the worker stopping) mid-read: its connection goes back.
+            self._close_later(response)
+            raise
         return head[:ANSWER_READ_BYTES].decode("utf-8", errors="replace")
 
     def _close_later(self, response: httpx2.Response) -> None:

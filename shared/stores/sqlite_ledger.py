@@ -428,10 +428,20 @@ async def customer_rows_read_only(path: Path, customer_id: str, *, any_case: boo
     opening it as a ledger would migrate and switch to WAL."""
 
     def read() -> list[str]:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        # As a URI, quoted: a "#" or "?" in the path cut the read-only mode off, and SQLite
+        # created an empty file where the path ended.
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
         try:
-            query = f"SELECT ticket_id FROM deliveries WHERE {_customer_is(any_case)}"
-            found = conn.execute(query, _customer_params(customer_id, any_case)).fetchall()
+            columns = {r[1] for r in conn.execute("PRAGMA table_info(deliveries)")}
+            if any_case and "customer_email" not in columns:
+                # A ledger from before version 6 keeps no address: its customer ids only.
+                condition = f"lower(trim(customer_id, {_STRIPPED_SQL})) = lower(?)"
+                found = conn.execute(
+                    f"SELECT ticket_id FROM deliveries WHERE {condition}", (customer_id,)
+                ).fetchall()
+            else:
+                query = f"SELECT ticket_id FROM deliveries WHERE {_customer_is(any_case)}"
+                found = conn.execute(query, _customer_params(customer_id, any_case)).fetchall()
         finally:
             conn.close()
         return sorted({r[0] for r in found})

@@ -14,14 +14,15 @@ from activities.delivery.config import DeliveryConfig
 from shared import names
 from shared.stores.sqlite_ledger import SqliteLedger
 from tests.delivery.attempt_fakes import REQUEST
-from worker import local_first
 
 
 async def test_a_worker_that_chose_no_channel_and_polls_no_delivery_queue_hands_it_on(
     tmp_path: Path,
 ) -> None:
     ledger = SqliteLedger(tmp_path / "outbox.sqlite3")
-    activities = DeliveryActivities(ledger, DeliveryConfig.from_env({}), local_first=False)
+    # A choice for another ticket channel (phone) is no choice for this one (chat).
+    config = DeliveryConfig.from_env({"TICKETS_DELIVERY_CHANNEL_PHONE": "ledger"})
+    activities = DeliveryActivities(ledger, config, polls_delivery=False)
     with pytest.raises(ApplicationError) as handed_on:
         await ActivityEnvironment().run(activities.deliver_response_now, REQUEST)
     assert handed_on.value.type == names.DELIVERY_BUSY_ERROR  # the workflow queues it
@@ -29,13 +30,17 @@ async def test_a_worker_that_chose_no_channel_and_polls_no_delivery_queue_hands_
     await ledger.close()
 
 
-def test_which_workers_make_first_attempts() -> None:
-    unset, chosen = (
-        DeliveryConfig.from_env({}),
-        DeliveryConfig.from_env({"TICKETS_DELIVERY_CHANNEL": "ledger"}),
-    )
-    per_channel = DeliveryConfig.from_env({"TICKETS_DELIVERY_CHANNEL_CHAT": "ledger"})
-    assert not local_first(unset, [names.TICKETS_TASK_QUEUE])
-    assert local_first(unset, [names.TICKETS_TASK_QUEUE, names.DELIVERY_TASK_QUEUE])
-    assert local_first(chosen, [names.TICKETS_TASK_QUEUE])
-    assert local_first(per_channel, [names.TICKETS_TASK_QUEUE])
+def test_which_workers_make_first_attempts(tmp_path: Path) -> None:
+    ledger = SqliteLedger(tmp_path / "outbox.sqlite3")  # never opened here
+
+    def local(env: dict[str, str], polls_delivery: bool, channel: str) -> bool:
+        config = DeliveryConfig.from_env(env)
+        return DeliveryActivities(ledger, config, polls_delivery=polls_delivery).local_first(
+            channel
+        )
+
+    assert not local({}, False, "email")
+    assert local({}, True, "email")
+    assert local({"TICKETS_DELIVERY_CHANNEL": "ledger"}, False, "email")
+    assert local({"TICKETS_DELIVERY_CHANNEL_CHAT": "ledger"}, False, "chat")
+    assert not local({"TICKETS_DELIVERY_CHANNEL_CHAT": "ledger"}, False, "email")

@@ -592,3 +592,51 @@ async def test_the_ledger_is_fenced_before_any_deletion_and_a_fence_refused_stop
     )
     assert server.deleted == set() and stores.payloads_erased == [] and stores.answers == []
     assert report.failed and "nothing was erased" in report.failed[0]
+
+
+async def test_late_runs_are_found_under_every_run_known_not_only_the_ticket_s() -> None:
+    """A sub-task its orchestrator run started just before that run's deletion: walked from
+    the ticket's runs alone, level by level through what visibility still lists, it was out of
+    reach once the orchestrator was deleted, and stayed terminated with the customer's text."""
+    from starter.erase_workflows import _descendants
+
+    tree = {  # parent run -> its children (workflow id, run id), as visibility lists them
+        "run-1": [],  # the orchestrator run, deleted already: no longer listed under the ticket
+        "run-orch": [("ticket-T-1/resolution/1-writer", "run-sub")],
+    }
+
+    def list_workflows(query: str) -> Any:
+        parents = [p.strip(" '") for p in query.split("IN (")[1].rstrip(")").split(",")]
+        listed = [SimpleNamespace(id=w, run_id=r) for p in parents for w, r in tree.get(p, [])]
+
+        async def each() -> Any:
+            for run in listed:
+                yield run
+
+        return each()
+
+    listed = ticket(1).model_copy(update={"child_runs": [("ticket-T-1/resolution", "run-orch")]})
+    found = await _descendants(SimpleNamespace(list_workflows=list_workflows), listed)  # type: ignore[arg-type]
+
+    assert found == [("ticket-T-1/resolution/1-writer", "run-sub")]
+
+
+async def test_a_dry_run_reads_an_earlier_ledger_of_any_version_at_any_path(tmp_path: Path) -> None:
+    """A "#" in the path cut the read-only mode off (SQLite created an empty file where the path
+    ended), and a ledger from before version 6 has no address column to compare."""
+    from shared.stores.sqlite_ledger import customer_rows_read_only
+
+    folder = tmp_path / "data#1"
+    folder.mkdir()
+    path = folder / "outbox.sqlite3"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE deliveries (ticket_id TEXT PRIMARY KEY, customer_id TEXT)")
+    conn.execute("INSERT INTO deliveries VALUES ('T-1', ' Ana@Example.com')")
+    conn.commit()
+    conn.close()
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+
+    found = await customer_rows_read_only(path, "ana@example.com", any_case=True)
+
+    assert found == ["T-1"]
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before  # nothing written
