@@ -16,6 +16,7 @@ from google.protobuf import json_format
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 from temporalio.api.common.v1 import Payload
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.api.sdk.v1 import ExternalStorageReference
 from temporalio.client import Client, WorkflowHistoryEventFilterType
 from temporalio.service import RPCError, RPCStatusCode
@@ -149,3 +150,18 @@ async def workflow_exists(client: Client, workflow_id: str) -> bool:
             return False
         raise
     return True
+
+
+def patch_id(event: HistoryEvent) -> str | None:
+    """The patch a marker event records (sdk-core's "core_patch", its "patch-data"), or None."""
+    if not event.HasField("marker_recorded_event_attributes"):
+        return None
+    marker = event.marker_recorded_event_attributes
+    data = marker.details.get("patch-data")
+    if marker.marker_name != "core_patch" or data is None or not data.payloads:
+        return None
+    try:
+        found = json.loads(data.payloads[0].data)
+    except ValueError:
+        return None
+    return found.get("id") if isinstance(found, dict) else None

@@ -61,6 +61,7 @@ async def erase_customer(
 ) -> ErasureReport:
     tickets, scanned, unreadable = await find_tickets(client, customer)
     pending = await pending_in_batches(client, customer, unreadable)
+    drivers = _payload_drivers(stores)
     customer_id = customer.customer_id
     report = ErasureReport(
         customer_id=customer_id,
@@ -88,7 +89,7 @@ async def erase_customer(
     if not really:
         owners = [wid for t in tickets for wid in (t.workflow_id, *t.children)]
         stored: set[str] = set()
-        for driver in _payload_drivers(stores):
+        for driver in drivers:
             for wid in owners:
                 stored |= await driver.payloads_of(wid)
         report.stored_payloads = len(stored)
@@ -147,7 +148,7 @@ async def erase_customer(
     # server refused keeps them: the next erase finds it whole.
     for ticket in asked:
         try:
-            for driver in _payload_drivers(stores):
+            for driver in drivers:
                 for namespace in (client.namespace, REPLAYER_NAMESPACE):
                     # A replayer that stored payloads (one not set up to read only) left copies
                     # of the ticket's under its own namespace: never read, the customer's text

@@ -5,7 +5,6 @@ ticket workflow to erase, and the batch would run it (and send its answer) after
 ``erase`` names such a batch and fails until it is cancelled or has ended.
 """
 
-import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +15,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from shared import names
+from shared.history_references import patch_id
 from shared.ticket_input import ticket_from_mapping
 from workflows.batch_patches import RESTARTS_AS_SUBMITTED
 
@@ -100,7 +100,7 @@ async def _begun(client: Client, events: list[HistoryEvent]) -> set[str]:
                     ended = getattr(event, closed).scheduled_event_id
                     restarted.update(restarting.get(ended, []))
                     break
-    if not any(_patch_id(event) == RESTARTS_AS_SUBMITTED for event in events):
+    if not any(patch_id(event) == RESTARTS_AS_SUBMITTED for event in events):
         # A batch run without that patch starts no refused ticket again (it counts it known).
         return begun
     return begun - (refused - restarted)
@@ -112,21 +112,6 @@ CLOSED_ACTIVITY = (
     "activity_task_timed_out_event_attributes",
     "activity_task_canceled_event_attributes",
 )
-
-
-def _patch_id(event: HistoryEvent) -> str | None:
-    """The patch a marker event records (sdk-core's "core_patch", its "patch-data"), or None."""
-    if not event.HasField("marker_recorded_event_attributes"):
-        return None
-    marker = event.marker_recorded_event_attributes
-    data = marker.details.get("patch-data")
-    if marker.marker_name != "core_patch" or data is None or not data.payloads:
-        return None
-    try:
-        found = json.loads(data.payloads[0].data)
-    except ValueError:
-        return None
-    return found.get("id") if isinstance(found, dict) else None
 
 
 async def _restarted_ids(client: Client, payloads: Sequence[Payload]) -> list[str]:

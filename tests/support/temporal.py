@@ -30,6 +30,7 @@ from temporalio.worker import Replayer
 
 from shared import names, telemetry
 from shared.data_converter import data_converter, reading_only
+from shared.history_references import patch_id
 from shared.stores.payloads_file import FilePayloadDriver
 from shared.view import TicketView
 from tests.support.keys import make_key_ring
@@ -247,13 +248,7 @@ async def cancel_seen(handle: WorkflowHandle[Any, Any]) -> bool:
 
 def patch_ids(events: Iterable[HistoryEvent]) -> list[str]:
     """The patch ids a history's markers record, in order."""
-    found = []
-    for event in events:
-        if event.HasField("marker_recorded_event_attributes"):
-            marker = event.marker_recorded_event_attributes
-            if marker.marker_name == "core_patch":
-                found.append(json.loads(marker.details["patch-data"].payloads[0].data)["id"])
-    return found
+    return [found for event in events if (found := patch_id(event)) is not None]
 
 
 def states_upserted(events: Iterable[HistoryEvent]) -> list[str]:

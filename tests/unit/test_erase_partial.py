@@ -126,6 +126,16 @@ def finds(monkeypatch: pytest.MonkeyPatch, tickets: list[ErasedTicket]) -> None:
     monkeypatch.setattr("starter.erase.pending_in_batches", none_pending)
 
 
+async def erased_c1(stores: Any, *, really: bool = True) -> ErasureReport:
+    """erase_customer for customer C-1 on a fake server that deletes every run asked."""
+    return await erase_customer(
+        FakeServer(refused=""),  # type: ignore[arg-type]
+        stores,
+        Customer(customer_id="C-1"),
+        really=really,
+    )
+
+
 class FakeStores:
     """Fakes of the payload store and the ledger, recording what erase asked of them."""
 
@@ -134,13 +144,17 @@ class FakeStores:
         self.by_customer: list[str] = []
         self.answers: list[str] = []
         self.answer_chains: list[list[str]] = []
-        self.payloads = SimpleNamespace(erase_owned_by=self._erase_payloads)
+        self.payloads = SimpleNamespace(
+            erase_owned_by=self._erase_payloads, payloads_of=self._payloads_of
+        )
         self.fenced: list[str] = []
         self.ledger = SimpleNamespace(
             delete=self._delete,
             delete_answer=self._delete_answer,
             clear_erased=self._clear,
             fence=self._fence,
+            get=self._get,
+            customer_rows=self._customer_rows,
         )
 
     async def _fence(self, chains: list[str]) -> None:
@@ -208,12 +222,7 @@ async def test_a_reset_ticket_s_answer_is_found_by_its_chain_not_only_by_its_run
     finds(monkeypatch, [reset])
     stores = FakeStores()
 
-    await erase_customer(
-        FakeServer(refused=""),  # type: ignore[arg-type]
-        stores,  # type: ignore[arg-type]
-        Customer(customer_id="C-1"),
-        really=True,
-    )
+    await erased_c1(stores)
 
     assert stores.answer_chains == [["run-reset", "run-base"]]
 
@@ -236,12 +245,7 @@ async def test_on_a_database_the_data_directory_s_payloads_and_ledger_are_erased
     fakes = FakeStores()
     stores = SimpleNamespace(config=config, payloads=fakes.payloads, ledger=fakes.ledger)
 
-    report = await erase_customer(
-        FakeServer(refused=""),  # type: ignore[arg-type]
-        stores,  # type: ignore[arg-type]
-        Customer(customer_id="C-1"),
-        really=True,
-    )
+    report = await erased_c1(stores)
 
     assert report.failed == []
     assert await files.payloads_of("ticket-T-1") == set()
@@ -263,17 +267,9 @@ async def test_an_earlier_ledger_that_cannot_be_read_holds_up_nothing_else(
     config.ledger_path.write_bytes(b"not a database" * 100)
     finds(monkeypatch, [ticket(1)])
     fakes = FakeStores()
-    fakes.ledger.get = fakes._get  # type: ignore[attr-defined]
-    fakes.ledger.customer_rows = fakes._customer_rows  # type: ignore[attr-defined]
-    fakes.payloads.payloads_of = fakes._payloads_of  # type: ignore[attr-defined]
     stores = SimpleNamespace(config=config, payloads=fakes.payloads, ledger=fakes.ledger)
 
-    report = await erase_customer(
-        FakeServer(refused=""),  # type: ignore[arg-type]
-        stores,  # type: ignore[arg-type]
-        Customer(customer_id="C-1"),
-        really=really,
-    )
+    report = await erased_c1(stores, really=really)
 
     if really:
         assert fakes.answers == ["T-1"]  # the database's ledger row went
@@ -426,12 +422,7 @@ async def test_a_store_error_after_the_deletions_is_reported_and_the_rest_go_on(
     finds(monkeypatch, tickets)
     stores = FailingStoresFake("ticket-T-1")
 
-    report = await erase_customer(
-        FakeServer(refused=""),  # type: ignore[arg-type]
-        stores,  # type: ignore[arg-type]
-        Customer(customer_id="C-1"),
-        really=True,
-    )
+    report = await erased_c1(stores)
 
     assert stores.payloads_erased == ["ticket-T-2"] and stores.answers == ["T-1", "T-2"]
     assert len(report.failed) == 1 and report.failed[0].startswith("ticket-T-1: deleted, but")
