@@ -80,6 +80,8 @@ TICKET_SETTLED_SIGNAL: Final = "ticket_settled"
 # From an orchestrator run cancelled on its own to its ticket: what it spent (a cancellation
 # carries no details).
 ORCHESTRATION_SPENT_SIGNAL: Final = "orchestration_spent"
+# From a sub-task cancelled on its own to its orchestrator run: the same, for the run to count.
+SUBTASK_SPENT_SIGNAL: Final = "subtask_spent"
 
 TICKET_WORKFLOW_ID_PREFIX: Final = "ticket-"
 

@@ -161,7 +161,8 @@ class OrchestrationSpent(BaseModel):
     """What an orchestrator run cancelled on its own had spent, sent to the ticket that started
     it before the run ends cancelled: Temporal records no details with a cancellation, and the
     ticket billed none of it. The calls running when it was cancelled are not in it (their
-    answers never came)."""
+    answers never came). A sub-task cancelled on its own sends its run the same (``run``: the
+    sub-task's workflow id; its calls under ``worker``), for the run to count and bill."""
 
     # A newer version's field is left out, not a reason to drop what the run spent.
     model_config = ConfigDict(extra="ignore")

@@ -13,6 +13,7 @@ sub-task starts, the running ones finish (their spending counts), and the run fa
 """
 
 import asyncio
+from typing import Any
 
 from temporalio import workflow
 from temporalio.exceptions import (
@@ -22,6 +23,7 @@ from temporalio.exceptions import (
     WorkflowAlreadyStartedError,
     is_cancelled_exception,
 )
+from temporalio.workflow import ChildWorkflowHandle
 
 with workflow.unsafe.imports_passed_through():
     from policy.plan import dependents, plan_errors, ready
@@ -85,6 +87,10 @@ CANCEL_REPORTS_SPEND = "cancel-reports-spend"
 # synthesizer's first model answering invalid twice, its backup was called unchecked and the run
 # passed its budget. Asked only when the check trips (the call a new history no longer makes).
 FALLBACK_WITHIN_BUDGET = "orchestrator-fallback-within-budget"
+# A sub-task cancelled on its own is billed what it told the run it spent (its signal, sent since
+# subtask-cancel-reports-spend) before it ended: its failed calls were lost with the
+# cancellation. Asked only when such a sub-task ends having reported something.
+CANCELLED_SUBTASK_BILLED = "cancelled-subtask-billed"
 
 
 @workflow.defn(name=names.ORCHESTRATOR_WORKFLOW)
@@ -96,12 +102,14 @@ class OrchestratorWorkflow:
         self._outcomes: dict[str, SubTaskOutcome] = {}
         # What was wrong with a plan the run refused: every failure after it says so.
         self._plan_errors: list[str] = []
-        self._running: dict[str, asyncio.Task[SubTaskOutcome]] = {}
+        self._running: dict[str, ChildWorkflowHandle[Any, SubTaskOutcome]] = {}
         self._spend = RunBudget(request.budget)
         # Until when the run's calls retry: its ticket's SLA deadline (None: the default window).
         self._retry_until = request.retry_until
         # Why the run stopped starting agent calls (its budget), once it has.
         self._budget_spent: str | None = None
+        # What a running sub-task cancelled on its own reported spending, by its workflow id.
+        self._reported: dict[str, list[Usage]] = {}
 
     @workflow.run
     async def run(self, request: OrchestratorInput) -> OrchestratorResult:
@@ -142,6 +150,24 @@ class OrchestratorWorkflow:
             await ticket.signal(names.ORCHESTRATION_SPENT_SIGNAL, spent)
         except Exception as err:  # the run ends cancelled either way
             workflow.logger.warning("the run's spend could not reach its ticket: %s", err)
+
+    @workflow.signal(name=names.SUBTASK_SPENT_SIGNAL)
+    def subtask_spent(self, payload: Any) -> None:
+        """From a sub-task of this run cancelled on its own: what its failed calls spent, counted
+        when it ends (``_finish``). One that does not parse, names no running sub-task, or says
+        what no sub-task spends is ignored: anyone who may signal the run can send one."""
+        try:
+            spent = OrchestrationSpent.model_validate(payload)
+            problem = spent.problem()
+        except ValueError:
+            problem = "it does not parse"
+        if problem is None and spent.run not in {c.id for c in self._running.values()}:
+            problem = "it names no running sub-task"
+        if problem is not None:
+            workflow.logger.warning("a subtask_spent signal ignored: %s", problem)
+            return
+        # A sub-task's calls are a worker's: any other role's are no sub-task's.
+        self._reported[spent.run] = spent.usage.get(AgentRole.WORKER.value, [])
 
     async def _orchestrate(
         self, request: OrchestratorInput, config: PipelineConfig
@@ -348,7 +374,11 @@ class OrchestratorWorkflow:
                     self._finish(plan, plan_task(plan, sub_id), child, started)
 
     def _finish(
-        self, plan: Plan, sub: SubTask, child: asyncio.Task[SubTaskOutcome], started: set[str]
+        self,
+        plan: Plan,
+        sub: SubTask,
+        child: ChildWorkflowHandle[Any, SubTaskOutcome],
+        started: set[str],
     ) -> None:
         try:
             outcome = child.result()
@@ -364,6 +394,13 @@ class OrchestratorWorkflow:
             message = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
             details = cause.details if isinstance(cause, ApplicationError) else ()
             spent = [Usage.model_validate(u) for u in details or ()]
+            reported = self._reported.pop(child.id, None)
+            if (
+                is_cancelled_exception(err)
+                and reported
+                and workflow.patched(CANCELLED_SUBTASK_BILLED)
+            ):
+                spent = reported
             self._fail(plan, sub, message, spent, started)
             return
         self._outcomes[sub.id] = outcome

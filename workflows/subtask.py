@@ -14,6 +14,7 @@ with workflow.unsafe.imports_passed_through():
     from shared.agents import AgentRole, AgentRoute, Usage
     from shared.orchestration import (
         SUBTASK_BUDGET_SPENT,
+        OrchestrationSpent,
         SubTaskInput,
         SubTaskOutcome,
         SubTaskStatus,
@@ -29,12 +30,44 @@ with workflow.unsafe.imports_passed_through():
     )
 
 
+# A sub-task cancelled on its own (an operator) tells its run what its failed calls spent before
+# it ends cancelled: a cancellation carries no details, and the run (so its ticket) billed none
+# of them. Asked only on that path, with something spent.
+SUBTASK_CANCEL_REPORTS_SPEND = "subtask-cancel-reports-spend"
+
+
 @workflow.defn(name=names.SUBTASK_WORKFLOW)
 class SubTaskWorkflow:
+    def __init__(self) -> None:
+        # What this sub-task's calls spent so far: the failed ones (their errors carried it).
+        self._spent: list[Usage] = []
+
     @workflow.run
     async def run(self, request: SubTaskInput) -> SubTaskOutcome:
+        try:
+            return await self._work(request)
+        except BaseException as err:
+            # Cancelled at any await (a call, a retry's wait): the run is told what was spent.
+            if is_cancelled_exception(err):
+                await self._report_spend()
+            raise
+
+    async def _report_spend(self) -> None:
+        parent = workflow.info().parent
+        if parent is None or not self._spent or not workflow.patched(SUBTASK_CANCEL_REPORTS_SPEND):
+            return
+        run = workflow.get_external_workflow_handle(parent.workflow_id, run_id=parent.run_id)
+        spent = OrchestrationSpent(
+            run=workflow.info().workflow_id, usage={AgentRole.WORKER.value: self._spent}
+        )
+        try:
+            await run.signal(names.SUBTASK_SPENT_SIGNAL, spent)
+        except Exception as err:  # the sub-task ends cancelled either way
+            workflow.logger.warning("the sub-task's spend could not reach its run: %s", err)
+
+    async def _work(self, request: SubTaskInput) -> SubTaskOutcome:
         started = workflow.now()
-        spent: list[Usage] = []
+        spent = self._spent
         failures: list[str] = []
 
         def failed(route: AgentRoute, err: ActivityError, following: AgentRoute | None) -> None:

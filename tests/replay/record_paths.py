@@ -73,6 +73,10 @@ PATH_TESTS: dict[str, str] = {
     "test_a_ticket_started_again_keeps_the_sla_from_when_the_customer_first_wrote",
     "orchestrator-fallback-within-budget": "tests/workflow/test_orchestrator.py::"
     "test_the_synthesizer_s_backup_is_not_called_once_the_first_spent_the_budget",
+    "subtask-cancel-reports-spend": "tests/workflow/test_orchestrator.py::"
+    "test_a_sub_task_cancelled_on_its_own_after_a_failed_call_bills_its_run_for_it",
+    "cancelled-subtask-billed": "tests/workflow/test_orchestrator.py::"
+    "test_a_sub_task_cancelled_on_its_own_after_a_failed_call_bills_its_run_for_it",
 }
 
 

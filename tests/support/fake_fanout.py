@@ -60,6 +60,9 @@ class FakeOrchestrationAgents:
     # Sub-tasks whose normal attempts fail for good; and those whose simpler attempt fails too.
     failing: set[str] = field(default_factory=set)
     failing_simplified: set[str] = field(default_factory=set)
+    # Tokens a failing sub-task's normal attempt spends on an answer that fails for good (its
+    # failure carries that usage, as a provider's invalid answer does); 0: it spends nothing.
+    failing_spends: int = 0
     # A sub-task with a gate finishes only once the gate is set (the test holds it "slow").
     gates: dict[str, asyncio.Event] = field(default_factory=dict)
     config: PipelineConfig = field(default_factory=fake_routes_config)
@@ -95,6 +98,13 @@ class FakeOrchestrationAgents:
         self.work_requests.append(request)
         self.started[sub].set()
         if sub in (self.failing_simplified if request.simplified else self.failing):
+            if self.failing_spends and not request.simplified:
+                raise ApplicationError(
+                    f"the answer to sub-task {sub} was invalid twice",
+                    _usage(request.route, self.failing_spends // 2).model_dump(mode="json"),
+                    type="InvalidAgentOutput",
+                    non_retryable=True,
+                )
             raise permanent(f"the model refused sub-task {sub}")
         if (gate := self.gates.get(sub)) is not None:
             await gate.wait()

@@ -26,7 +26,8 @@ from tests.support.fakes import fake_routes_config
 from tests.support.temporal import PAYLOAD_DRIVER, histories, patch_ids, wait_until
 from tests.support.workers import running
 from workflows import ALL_WORKFLOWS
-from workflows.orchestrator import FALLBACK_WITHIN_BUDGET
+from workflows.orchestrator import CANCELLED_SUBTASK_BILLED, FALLBACK_WITHIN_BUDGET
+from workflows.subtask import SUBTASK_CANCEL_REPORTS_SPEND
 
 
 def workers(client: Client, task_queue: str, agents: FakeOrchestrationAgents) -> list[Worker]:
@@ -356,6 +357,82 @@ async def test_a_sub_task_cancelled_on_its_own_fails_it_and_the_run_completes(
         "fast": SubTaskStatus.COMPLETED,
     }
     assert len(result.usage["planner"]) == 1  # the run's usage is kept
+
+
+@pytest.mark.usefixtures("replay_check")
+async def test_a_sub_task_cancelled_on_its_own_after_a_failed_call_bills_its_run_for_it(
+    dev_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    # The slow sub-task's first answer fails for good having spent 40 tokens; its simpler
+    # attempt is running when an operator cancels it. A cancellation carries no details: the
+    # run (and its ticket) billed nothing of those 40 before subtask-cancel-reports-spend.
+    hold = asyncio.Event()
+    agents = FakeOrchestrationAgents(
+        plans=[plan(task("slow", "researcher"), task("fast", "analyst"))],
+        failing={"slow"},
+        failing_spends=40,
+        gates={"slow": hold},
+    )
+    async with running(workers(dev_env.client, task_queue, agents)):
+        handle = await start(dev_env.client, task_queue)
+
+        async def simpler_attempt_running() -> bool:
+            now = await progress(handle)
+            simpler = any(r.simplified and r.subtask.id == "slow" for r in agents.work_requests)
+            return simpler and "fast" in {o.id for o in now.outcomes}
+
+        await wait_until(simpler_attempt_running, what="the slow sub-task's simpler attempt")
+        sub = dev_env.client.get_workflow_handle(f"{handle.id}/1-researcher")
+        await sub.cancel()
+        try:
+            result = await handle.result()
+        finally:
+            hold.set()
+        sub_history, run_history = await sub.fetch_history(), await handle.fetch_history()
+
+    slow = next(o for o in result.outcomes if o.id == "slow")
+    assert slow.status is SubTaskStatus.FAILED
+    assert [(u.input_tokens, u.output_tokens) for u in slow.usage] == [(20, 20)]
+    # The fast sub-task's call and the slow one's failed call, both billed by the run.
+    assert sorted(u.input_tokens for u in result.usage["worker"]) == [10, 20]
+    assert SUBTASK_CANCEL_REPORTS_SPEND in patch_ids(sub_history.events)
+    assert CANCELLED_SUBTASK_BILLED in patch_ids(run_history.events)
+
+
+@pytest.mark.usefixtures("replay_check")
+async def test_a_spend_signal_that_names_no_running_sub_task_or_another_role_is_ignored(
+    dev_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    # Anyone who may signal the run can send one, and what it says is billed. The slow
+    # sub-task, cancelled having spent nothing, sends none itself.
+    hold = asyncio.Event()
+    agents = FakeOrchestrationAgents(
+        plans=[plan(task("slow", "researcher"), task("fast", "analyst"))], gates={"slow": hold}
+    )
+    async with running(workers(dev_env.client, task_queue, agents)):
+        handle = await start(dev_env.client, task_queue)
+        await fast_done_slow_running(handle)
+        sub_id = f"{handle.id}/1-researcher"
+        big = [{"provider": "x", "model": "m", "input_tokens": 10**6}]
+        for signalled in (
+            {"run": f"{handle.id}/2-analyst", "usage": {"worker": big}},  # ended already
+            {"run": "someone-else", "usage": {"worker": big}},
+            {"run": sub_id, "usage": {"planner": big}},
+            {"run": sub_id, "usage": {"worker": [{**big[0], "input_tokens": -(10**6)}]}},
+            {"usage": "lots"},
+        ):
+            await handle.signal(names.SUBTASK_SPENT_SIGNAL, signalled)
+        await dev_env.client.get_workflow_handle(sub_id).cancel()
+        try:
+            result = await handle.result()
+        finally:
+            hold.set()
+        run_history = await handle.fetch_history()
+
+    slow = next(o for o in result.outcomes if o.id == "slow")
+    assert slow.status is SubTaskStatus.FAILED and slow.usage == []
+    assert [u.input_tokens for u in result.usage["worker"]] == [10]  # the fast one's alone
+    assert CANCELLED_SUBTASK_BILLED not in patch_ids(run_history.events)
 
 
 @pytest.mark.usefixtures("replay_check")
