@@ -91,6 +91,8 @@ FALLBACK_WITHIN_BUDGET = "orchestrator-fallback-within-budget"
 # subtask-cancel-reports-spend) before it ended: its failed calls were lost with the
 # cancellation. Asked only when such a sub-task ends having reported something.
 CANCELLED_SUBTASK_BILLED = "cancelled-subtask-billed"
+# A sub-task's failed calls: one per route of its chain (ten at most) and its simpler attempt.
+MAX_SUBTASK_REPORTED_CALLS = 20
 
 
 @workflow.defn(name=names.ORCHESTRATOR_WORKFLOW)
@@ -110,6 +112,8 @@ class OrchestratorWorkflow:
         self._budget_spent: str | None = None
         # What a running sub-task cancelled on its own reported spending, by its workflow id.
         self._reported: dict[str, list[Usage]] = {}
+        # The workflow ids of the sub-tasks this run is starting or running: a report names one.
+        self._live_ids: set[str] = set()
 
     @workflow.run
     async def run(self, request: OrchestratorInput) -> OrchestratorResult:
@@ -144,6 +148,11 @@ class OrchestratorWorkflow:
             return
         if not workflow.patched(CANCEL_REPORTS_SPEND):
             return
+        # What sub-tasks cancelled with the run reported and no end of theirs has counted yet.
+        unbilled = [u for calls in self._reported.values() for u in calls]
+        if unbilled and workflow.patched(CANCELLED_SUBTASK_BILLED):
+            worker = AgentRole.WORKER.value
+            usage = {**usage, worker: [*usage.get(worker, []), *unbilled]}
         ticket = workflow.get_external_workflow_handle(parent.workflow_id, run_id=parent.run_id)
         spent = OrchestrationSpent(run=workflow.info().workflow_id, usage=usage)
         try:
@@ -154,15 +163,21 @@ class OrchestratorWorkflow:
     @workflow.signal(name=names.SUBTASK_SPENT_SIGNAL)
     def subtask_spent(self, payload: Any) -> None:
         """From a sub-task of this run cancelled on its own: what its failed calls spent, counted
-        when it ends (``_finish``). One that does not parse, names no running sub-task, or says
-        what no sub-task spends is ignored: anyone who may signal the run can send one."""
+        when it ends (``_finish``), or sent on to the ticket if the run is cancelled first. One
+        that does not parse, names no running sub-task of this run (which also keeps what strangers
+        send from piling up), or says what no sub-task spends is ignored: anyone who may signal
+        the run can send one, and a valid one naming a sub-task is billed if that sub-task ends
+        cancelled (the ticket's ``orchestration_spent`` trusts its signal the same way)."""
         try:
             spent = OrchestrationSpent.model_validate(payload)
             problem = spent.problem()
         except ValueError:
             problem = "it does not parse"
-        if problem is None and spent.run not in {c.id for c in self._running.values()}:
-            problem = "it names no running sub-task"
+        if problem is None and spent.run not in self._live_ids:
+            problem = "it names no running sub-task of this run"
+        calls = sum(len(c) for c in spent.usage.values()) if problem is None else 0
+        if calls > MAX_SUBTASK_REPORTED_CALLS:
+            problem = f"{calls} calls, more than a sub-task makes ({MAX_SUBTASK_REPORTED_CALLS})"
         if problem is not None:
             workflow.logger.warning("a subtask_spent signal ignored: %s", problem)
             return
@@ -333,6 +348,14 @@ class OrchestratorWorkflow:
                 if self._budget_spent is not None:
                     break  # start nothing more; the running ones finish and are counted
                 started.add(sub.id)
+                child_id = (
+                    f"{info.workflow_id}/{place[sub.id]}-{sub.worker}"
+                    if positional
+                    else f"{info.workflow_id}/{sub.id}"
+                )
+                # Before the start: its report may reach the run in the task that tells it the
+                # child started.
+                self._live_ids.add(child_id)
                 try:
                     child = await workflow.start_child_workflow(
                         names.SUBTASK_WORKFLOW,
@@ -351,13 +374,12 @@ class OrchestratorWorkflow:
                             share=share,
                             retry_until=self._retry_until,
                         ),
-                        id=f"{info.workflow_id}/{place[sub.id]}-{sub.worker}"
-                        if positional
-                        else f"{info.workflow_id}/{sub.id}",
+                        id=child_id,
                         result_type=SubTaskOutcome,
                         static_summary=f"{sub.worker}: {sub.instruction}"[:200],
                     )
                 except WorkflowAlreadyStartedError:
+                    self._live_ids.discard(child_id)
                     # Left over from before a reset of this run: its result is not ours to use.
                     self._fail(plan, sub, "a sub-task with this id is already running", [], started)
                     continue
@@ -380,6 +402,8 @@ class OrchestratorWorkflow:
         child: ChildWorkflowHandle[Any, SubTaskOutcome],
         started: set[str],
     ) -> None:
+        self._live_ids.discard(child.id)
+        reported = self._reported.pop(child.id, None)
         try:
             outcome = child.result()
         except ChildWorkflowError as err:
@@ -394,7 +418,6 @@ class OrchestratorWorkflow:
             message = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
             details = cause.details if isinstance(cause, ApplicationError) else ()
             spent = [Usage.model_validate(u) for u in details or ()]
-            reported = self._reported.pop(child.id, None)
             if (
                 is_cancelled_exception(err)
                 and reported

@@ -28,9 +28,6 @@ from tests.support.temporal import ALL_WORKFLOWS, CONVERTER, reading_only
 WITHOUT_AN_OLD_PATH = {
     "cancel-during-check": "not recorded: its test imports names added with the patch",
     "cancel-reports-spend": "not recorded: its test imports OrchestrationSpent, added with it",
-    # Old code never gets the signal: its path is a run of the old code under which a sub-task
-    # of the new one was cancelled (during a rollout), which no test runs.
-    "cancelled-subtask-billed": "not recorded: needs a sub-task of the new code under an old run",
     "invisible-edit-ignored": "not recorded: its test imports review.visible, added with it",
     "rework-cap": "not recorded: its test imports review_gate.MAX_REWORKS, added with it",
     "reported-cool-down": "its test, run against the code before it, did not reach the path",

@@ -21,7 +21,7 @@ from tests.support.fakes import FakeAgents, FakeTicketServices
 from tests.support.temporal import patch_ids, running, wait_until
 from tests.support.workers import ticket_on_fakes
 from workflows.orchestrated_draft import PATCH_CANCELLED_RUN_BILLED
-from workflows.orchestrator import CANCEL_REPORTS_SPEND
+from workflows.orchestrator import CANCEL_REPORTS_SPEND, CANCELLED_SUBTASK_BILLED
 
 pytestmark = pytest.mark.usefixtures("replay_check")
 
@@ -65,6 +65,48 @@ async def test_an_orchestrator_run_cancelled_on_its_own_bills_its_ticket_what_it
     assert result.draft.author != "orchestrator" and len(agents.calls["draft"]) == 1
     assert (result.usage["planner"].requests, result.usage["planner"].input_tokens) == (1, 10)
     assert (result.usage["worker"].requests, result.usage["worker"].output_tokens) == (1, 10)
+
+
+async def test_a_run_cancelled_with_a_sub_task_s_report_unbilled_sends_it_on_to_its_ticket(
+    dev_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    # A sub-task cancelled with its run reports its failed calls to the run, which has not
+    # counted them when its own cancellation comes (the sub-task's end never reaches it): the
+    # run sends them on with its own. The report is the one the sub-task would send, sent here
+    # so that the run is cancelled with it unbilled, whatever the order of the two cancels.
+    agents, services = FakeAgents(complex=True), FakeTicketServices()
+    hold = asyncio.Event()
+    orchestration = FakeOrchestrationAgents(
+        plans=[plan(task("fast", "analyst"), task("slow", "researcher"))], gates={"slow": hold}
+    )
+    async with ticket_on_fakes(
+        dev_env.client, task_queue, agents, services, orchestration=orchestration
+    ) as handle:
+        run = dev_env.client.get_workflow_handle(f"{handle.id}/resolution")
+
+        async def fast_counted_slow_running() -> bool | None:
+            try:
+                now = await run.query(names.PROGRESS_QUERY, result_type=OrchestratorProgress)
+            except RPCError:
+                return None
+            return ("fast" in {o.id for o in now.outcomes} and now.running == ["slow"]) or None
+
+        failed_call = {"provider": "fake", "model": "m", "input_tokens": 30, "output_tokens": 5}
+        try:
+            await wait_until(fast_counted_slow_running, what="the fast sub-task to be counted")
+            await run.signal(
+                names.SUBTASK_SPENT_SIGNAL,
+                {"run": f"{run.id}/2-researcher", "usage": {"worker": [failed_call]}},
+            )
+            await run.cancel()
+            result: TicketView = await handle.result()
+        finally:
+            hold.set()
+        run_history = await run.fetch_history()
+
+    assert result.state is TicketState.COMPLETED
+    assert (result.usage["worker"].requests, result.usage["worker"].input_tokens) == (2, 40)
+    assert CANCELLED_SUBTASK_BILLED in patch_ids(run_history.events)
 
 
 async def test_a_spend_signal_that_names_another_run_or_says_what_no_run_spends_is_ignored(

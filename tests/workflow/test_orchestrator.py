@@ -404,7 +404,9 @@ async def test_a_spend_signal_that_names_no_running_sub_task_or_another_role_is_
     dev_env: WorkflowEnvironment, task_queue: str
 ) -> None:
     # Anyone who may signal the run can send one, and what it says is billed. The slow
-    # sub-task, cancelled having spent nothing, sends none itself.
+    # sub-task, cancelled having spent nothing, sends none itself. (A report naming a sub-task
+    # that has ended, or another workflow, is refused so that strangers' reports do not pile up
+    # in the run; none of them would be billed here either.)
     hold = asyncio.Event()
     agents = FakeOrchestrationAgents(
         plans=[plan(task("slow", "researcher"), task("fast", "analyst"))], gates={"slow": hold}
@@ -419,6 +421,7 @@ async def test_a_spend_signal_that_names_no_running_sub_task_or_another_role_is_
             {"run": "someone-else", "usage": {"worker": big}},
             {"run": sub_id, "usage": {"planner": big}},
             {"run": sub_id, "usage": {"worker": [{**big[0], "input_tokens": -(10**6)}]}},
+            {"run": sub_id, "usage": {"worker": [{**big[0], "input_tokens": 1}] * 21}},
             {"usage": "lots"},
         ):
             await handle.signal(names.SUBTASK_SPENT_SIGNAL, signalled)
