@@ -91,9 +91,11 @@ async def test_a_provider_answering_429_above_its_limit_gets_its_queue_rate_lowe
 async def test_a_provider_declaring_its_limit_gets_its_share_on_the_queue_without_a_429(
     dev_env: WorkflowEnvironment, task_queue: str, tmp_path: Path
 ) -> None:
-    declared = 4.0  # 240 a minute in every answer's headers
-    headroom = 0.8  # the provider's rate_limit_headroom: the queue is allowed 3.2/s
-    tickets = 10  # 40 calls answered at once: demand far above 4/s
+    # 480 a minute in every answer's headers: high enough that 40 calls take seconds, not
+    # tens of them, at the share (4/s took twice as long and proved the same).
+    declared = 8.0
+    headroom = 0.8  # the provider's rate_limit_headroom: the queue is allowed 6.4/s
+    tickets = 10  # 40 calls answered at once: demand far above 8/s
     with FakeLLMServer() as fake:
         fake.responder = good_answers
         fake.limit(declared, headers=True)
@@ -195,8 +197,10 @@ async def test_a_provider_failing_most_calls_opens_the_breaker_and_tickets_take_
                 "adaptive_start_rate": 20.0,
                 "breaker_cool_down_seconds": 300.0,  # stays open for the whole test
             },
-            # Calls waiting on the paused queue go to the fallback after 2 s.
-            agent_timeouts=AgentTimeouts(queue_wait_seconds=2.0),
+            # Calls waiting on the paused queue go to the fallback after 1 s (each of a ticket's
+            # four agents waits it out; only the calls on openai's queue, which starts them at
+            # once until the breaker pauses it, have a fallback and so this timeout).
+            agent_timeouts=AgentTimeouts(queue_wait_seconds=1.0),
         )
         openai_queue = names.llm_task_queue(setup.names["openai"])
         async with llm_pipeline(dev_env.client, task_queue, tmp_path, setup):

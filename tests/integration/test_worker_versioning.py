@@ -193,7 +193,8 @@ def test_a_provider_queue_s_rate_limit_holds_while_two_builds_poll_it_during_a_r
 ) -> None:
     """Each provider queue's limit (the workers' max_task_queue_activities_per_second, or its
     controller's rate) is the provider's: a ramp must not give each build a limit of its own."""
-    limit, calls = 5.0, 40
+    # 30 calls: a first second's burst (5) and 25 more at the limit, about 5 s.
+    limit, calls = 5.0, 30
 
     async def ramped() -> list[tuple[float, str]]:
         client = await Client.connect(server.address)
