@@ -39,7 +39,10 @@ run: $(STAMP)
 # Two pytest processes, each a whole test file at a time (module fixtures start once): most
 # tests wait on servers and subprocesses, so one process leaves two cores half idle. Three were
 # faster but broke timing-sensitive tests in five fresh clones' runs of eight (docs/testing.md).
-# TEST_WORKERS=0 runs everything in this one process.
+# TEST_WORKERS=0 runs everything in this one process. A process that dies (a test past its
+# time limit ends its process, pytest-timeout's "thread" method) is not replaced: with
+# `--dist loadfile`, pytest-xdist 3.8 then waited for ever for the replacement to finish, and
+# the run hung to CI's limit; now it ends, the dead process's test failed.
 TEST_WORKERS ?= 2
 
 # The Debian packages the tests use (PostgreSQL, Prometheus, Chromium, docker-compose): installed
@@ -51,7 +54,7 @@ TEST_WORKERS ?= 2
 SOLO_FILES := tests/workflow/test_swarm_large.py
 test: $(STAMP)
 	@bash .ci/system-packages
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not solo" $(TEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --max-worker-restart 0 -m "not solo" $(TEST_ARGS)
 	$(BIN)/python -m pytest -m solo $(or $(TEST_ARGS),$(SOLO_FILES)) || [ $$? -eq 5 ]
 
 lint: $(STAMP)

@@ -30,8 +30,9 @@ from tests.support.temporal import (
     replay_histories,
 )
 
-# The one browser (and a context per test) for every browser test.
-pytest_plugins = ["tests.support.browser"]
+# The one browser (and a context per test) for every browser test; the stacks of a test about
+# to be ended by its time limit, shown by a parallel run.
+pytest_plugins = ["tests.support.browser", "tests.support.hang_report"]
 
 # Worker processes the tests start (``make run`` in a test, WorkerProcess) stop within seconds
 # even when a test leaves work in flight; the tests of the grace itself set their own value.
