@@ -30,15 +30,25 @@ def _write(fd: int, text: str) -> None:
 def _report(nodeid: str, limit: float, fd: int) -> None:
     _write(fd, f"\n+++ {nodeid} is near its {limit:g} s limit: threads, then asyncio tasks +++\n")
     faulthandler.dump_traceback(file=fd, all_threads=True)
-    for _attempt in range(3):  # the loop's thread may change the set while it is read
-        try:
-            tasks = [t for t in list(asyncio.tasks._all_tasks) if not t.done()]
-            break
-        except RuntimeError:
-            tasks = []
-    for task in tasks:
+    for task in _unfinished_tasks():
         _write(fd, f"task {task.get_name()}: {' -> '.join(_awaits(task.get_coro()))}\n")
     _write(fd, f"+++ end of the report for {nodeid} +++\n")
+
+
+def _unfinished_tasks() -> list["asyncio.Task[Any]"]:
+    """Every unfinished task of every loop, read from another thread (``asyncio.all_tasks``
+    needs the loop's own): asyncio's registry of them, ``_all_tasks`` in Python 3.11,
+    ``_scheduled_tasks`` and ``_eager_tasks`` since 3.12. Best effort: a report, not a test."""
+    found: list[asyncio.Task[Any]] = []
+    for name in ("_all_tasks", "_scheduled_tasks", "_eager_tasks"):
+        registry = getattr(asyncio.tasks, name, None)
+        for _attempt in range(3):  # the loop's thread may change the set while it is read
+            try:
+                found += [t for t in list(registry or ()) if not t.done()]
+                break
+            except RuntimeError:
+                continue
+    return found
 
 
 def _awaits(awaitable: Any) -> list[str]:
