@@ -42,7 +42,8 @@ run: $(STAMP)
 # TEST_WORKERS=0 runs everything in this one process. A process that dies (a test past its
 # time limit ends its process, pytest-timeout's "thread" method) is not replaced: with
 # `--dist loadfile`, pytest-xdist 3.8 then waited for ever for the replacement to finish, and
-# the run hung to CI's limit; now it ends, the dead process's test failed.
+# the run hung to CI's limit; now it ends, the dead process's test failed (the tests not yet
+# run are not run: mend the hung one first).
 TEST_WORKERS ?= 2
 
 # The Debian packages the tests use (PostgreSQL, Prometheus, Chromium, docker-compose): installed

@@ -2,7 +2,7 @@
 threads' stacks alone do not show (tests/support/hang_report.py)."""
 
 import asyncio
-import os
+import tempfile
 
 from tests.support.hang_report import _report
 
@@ -17,16 +17,15 @@ async def test_the_report_names_every_await_down_to_the_one_that_hangs() -> None
     never = asyncio.Event()
     task = asyncio.create_task(handles_a_ticket(never), name="the-stuck-one")
     await asyncio.sleep(0)  # the task runs until its first await
-    read, write = os.pipe()
-    try:
-        await asyncio.to_thread(
-            _report, "tests/x.py::test_y", 30.0, write
-        )  # from a thread, as the timer
-        os.close(write)
-        with os.fdopen(read) as pipe:
-            said = pipe.read()
-    finally:
-        task.cancel()
+    # A file, not a pipe: a report past a pipe's 64 KiB buffer (many threads or tasks in this
+    # process) would block its writer with nobody reading yet.
+    with tempfile.TemporaryFile() as report:
+        try:  # from a thread, as the timer writes it
+            await asyncio.to_thread(_report, "tests/x.py::test_y", 30.0, report.fileno())
+        finally:
+            task.cancel()
+        report.seek(0)
+        said = report.read().decode()
 
     assert "tests/x.py::test_y is near its 30 s limit" in said
     stuck = next(line for line in said.splitlines() if line.startswith("task the-stuck-one:"))
