@@ -6,9 +6,10 @@ Since ``cancel-reports-spend`` the run signals its ticket what it spent before i
 """
 
 import asyncio
+from typing import Any
 
 import pytest
-from temporalio.client import WorkflowExecutionStatus
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
@@ -26,6 +27,22 @@ from workflows.orchestrator import CANCEL_REPORTS_SPEND, CANCELLED_SUBTASK_BILLE
 pytestmark = pytest.mark.usefixtures("replay_check")
 
 
+def fast_and_slow(hold: asyncio.Event) -> FakeOrchestrationAgents:
+    """A plan of two sub-tasks: "fast" answers at once, "slow" only once ``hold`` is set."""
+    return FakeOrchestrationAgents(
+        plans=[plan(task("fast", "analyst"), task("slow", "researcher"))], gates={"slow": hold}
+    )
+
+
+async def fast_counted_slow_running(run: WorkflowHandle[Any, Any]) -> bool | None:
+    """Whether the run has counted "fast" while "slow" alone still runs (None: not yet)."""
+    try:
+        now = await run.query(names.PROGRESS_QUERY, result_type=OrchestratorProgress)
+    except RPCError:
+        return None
+    return ("fast" in {o.id for o in now.outcomes} and now.running == ["slow"]) or None
+
+
 async def test_an_orchestrator_run_cancelled_on_its_own_bills_its_ticket_what_it_spent(
     dev_env: WorkflowEnvironment, task_queue: str
 ) -> None:
@@ -33,23 +50,13 @@ async def test_an_orchestrator_run_cancelled_on_its_own_bills_its_ticket_what_it
     # when an operator cancels the run. The ticket drafts alone, and bills the 40.
     agents, services = FakeAgents(complex=True), FakeTicketServices()
     hold = asyncio.Event()
-    orchestration = FakeOrchestrationAgents(
-        plans=[plan(task("fast", "analyst"), task("slow", "researcher"))], gates={"slow": hold}
-    )
+    orchestration = fast_and_slow(hold)
     async with ticket_on_fakes(
         dev_env.client, task_queue, agents, services, orchestration=orchestration
     ) as handle:
         run = dev_env.client.get_workflow_handle(f"{handle.id}/resolution")
-
-        async def fast_counted_slow_running() -> bool | None:
-            try:
-                now = await run.query(names.PROGRESS_QUERY, result_type=OrchestratorProgress)
-            except RPCError:
-                return None
-            return ("fast" in {o.id for o in now.outcomes} and now.running == ["slow"]) or None
-
         try:
-            await wait_until(fast_counted_slow_running, what="the fast sub-task to be counted")
+            await wait_until(lambda: fast_counted_slow_running(run), what="fast counted")
             await run.cancel()
             result: TicketView = await handle.result()
         finally:
@@ -76,24 +83,14 @@ async def test_a_run_cancelled_with_a_sub_task_s_report_unbilled_sends_it_on_to_
     # so that the run is cancelled with it unbilled, whatever the order of the two cancels.
     agents, services = FakeAgents(complex=True), FakeTicketServices()
     hold = asyncio.Event()
-    orchestration = FakeOrchestrationAgents(
-        plans=[plan(task("fast", "analyst"), task("slow", "researcher"))], gates={"slow": hold}
-    )
+    orchestration = fast_and_slow(hold)
     async with ticket_on_fakes(
         dev_env.client, task_queue, agents, services, orchestration=orchestration
     ) as handle:
         run = dev_env.client.get_workflow_handle(f"{handle.id}/resolution")
-
-        async def fast_counted_slow_running() -> bool | None:
-            try:
-                now = await run.query(names.PROGRESS_QUERY, result_type=OrchestratorProgress)
-            except RPCError:
-                return None
-            return ("fast" in {o.id for o in now.outcomes} and now.running == ["slow"]) or None
-
         failed_call = {"provider": "fake", "model": "m", "input_tokens": 30, "output_tokens": 5}
         try:
-            await wait_until(fast_counted_slow_running, what="the fast sub-task to be counted")
+            await wait_until(lambda: fast_counted_slow_running(run), what="fast counted")
             await run.signal(
                 names.SUBTASK_SPENT_SIGNAL,
                 {"run": f"{run.id}/2-researcher", "usage": {"worker": [failed_call]}},
