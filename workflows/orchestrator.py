@@ -13,6 +13,7 @@ sub-task starts, the running ones finish (their spending counts), and the run fa
 """
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -93,6 +94,15 @@ FALLBACK_WITHIN_BUDGET = "orchestrator-fallback-within-budget"
 CANCELLED_SUBTASK_BILLED = "cancelled-subtask-billed"
 # A sub-task's failed calls: one per route of its chain (ten at most) and its simpler attempt.
 MAX_SUBTASK_REPORTED_CALLS = 20
+# A run cancelled while sub-tasks run cancels them and waits for them to end (at most
+# SUBTASK_CANCEL_WAIT): each tells the run what its failed calls spent (its signal) and the run
+# sends that on to its ticket with its own spend. They were terminated with the run (the
+# parent-close policy): their spend went unbilled and their calls in flight were never told to
+# stop. Asked only when a sub-task runs at the cancel.
+CANCEL_ENDS_SUBTASKS = "cancel-ends-subtasks"
+# Long enough for a sub-task on a live worker (its cancel ends it in one workflow task); a
+# sub-task that takes longer is terminated with the run, as before the patch.
+SUBTASK_CANCEL_WAIT = timedelta(seconds=30)
 
 
 @workflow.defn(name=names.ORCHESTRATOR_WORKFLOW)
@@ -136,8 +146,39 @@ class OrchestratorWorkflow:
         except BaseException as err:
             # The run cancelled (at any await: a call, a sub-task's end, the wait for them).
             if is_cancelled_exception(err):
+                await self._end_subtasks()
                 await self._report_spend()
             raise
+
+    async def _end_subtasks(self) -> None:
+        """Cancelled with sub-tasks running: cancel them and count how each ended, its spend
+        reported by its signal (a cancelled one) or carried by its result or failure."""
+        running = list(self._running.items())
+        if not running or not workflow.patched(CANCEL_ENDS_SUBTASKS):
+            return
+        for _, child in running:
+            child.cancel()
+        await workflow.wait(
+            [child for _, child in running], timeout=SUBTASK_CANCEL_WAIT.total_seconds()
+        )
+        for sub_id, child in running:
+            if not child.done():
+                continue  # terminated with the run; what it reported by now is still sent on
+            del self._running[sub_id]
+            self._spend.give_back(sub_id)
+            self._live_ids.discard(child.id)
+            try:
+                outcome = child.result()
+            except ChildWorkflowError as err:
+                if is_cancelled_exception(err):
+                    continue  # its report, if it sent one, is in self._reported
+                self._reported.pop(child.id, None)
+                for usage in _failure_spend(err):
+                    self._spend.count(AgentRole.WORKER, usage)
+                continue
+            self._reported.pop(child.id, None)
+            for usage in outcome.usage:
+                self._spend.count(AgentRole.WORKER, usage)
 
     async def _report_spend(self) -> None:
         """Cancelled: tell the ticket that started this run what it spent (CANCEL_REPORTS_SPEND),
@@ -416,8 +457,7 @@ class OrchestratorWorkflow:
                 raise
             cause = err.cause
             message = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
-            details = cause.details if isinstance(cause, ApplicationError) else ()
-            spent = [Usage.model_validate(u) for u in details or ()]
+            spent = _failure_spend(err)
             if (
                 is_cancelled_exception(err)
                 and reported
@@ -469,6 +509,13 @@ class OrchestratorWorkflow:
             ],
             running=sorted(self._running),
         )
+
+
+def _failure_spend(err: ChildWorkflowError) -> list[Usage]:
+    """What a failed sub-task spent: its failure's details (a cancellation carries none)."""
+    cause = err.cause
+    details = cause.details if isinstance(cause, ApplicationError) else ()
+    return [Usage.model_validate(u) for u in details or ()]
 
 
 def synthesis_share(config: OrchestrationConfig, results: int) -> int:

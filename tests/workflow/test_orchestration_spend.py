@@ -22,7 +22,11 @@ from tests.support.fakes import FakeAgents, FakeTicketServices
 from tests.support.temporal import patch_ids, running, wait_until
 from tests.support.workers import ticket_on_fakes
 from workflows.orchestrated_draft import PATCH_CANCELLED_RUN_BILLED
-from workflows.orchestrator import CANCEL_REPORTS_SPEND, CANCELLED_SUBTASK_BILLED
+from workflows.orchestrator import (
+    CANCEL_ENDS_SUBTASKS,
+    CANCEL_REPORTS_SPEND,
+    CANCELLED_SUBTASK_BILLED,
+)
 
 pytestmark = pytest.mark.usefixtures("replay_check")
 
@@ -104,6 +108,48 @@ async def test_a_run_cancelled_with_a_sub_task_s_report_unbilled_sends_it_on_to_
     assert result.state is TicketState.COMPLETED
     assert (result.usage["worker"].requests, result.usage["worker"].input_tokens) == (2, 40)
     assert CANCELLED_SUBTASK_BILLED in patch_ids(run_history.events)
+
+
+async def test_a_run_cancelled_while_a_sub_task_runs_ends_it_and_bills_its_failed_call(
+    dev_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    # "slow"'s first answer fails for good having spent 40 tokens; its simpler attempt is running
+    # when an operator cancels the whole run. The run cancels the sub-task, which reports the
+    # failed call, and waits for its end: the ticket bills it with the planner's and "fast"'s.
+    # Before cancel-ends-subtasks the sub-task was terminated with the run and the 40 were lost.
+    agents, services = FakeAgents(complex=True), FakeTicketServices()
+    hold = asyncio.Event()
+    orchestration = FakeOrchestrationAgents(
+        plans=[plan(task("fast", "analyst"), task("slow", "researcher"))],
+        failing={"slow"},
+        failing_spends=40,
+        gates={"slow": hold},
+    )
+    async with ticket_on_fakes(
+        dev_env.client, task_queue, agents, services, orchestration=orchestration
+    ) as handle:
+        run = dev_env.client.get_workflow_handle(f"{handle.id}/resolution")
+        sub = dev_env.client.get_workflow_handle(f"{run.id}/2-researcher")
+
+        async def simpler_attempt_running() -> bool | None:
+            simpler = any(r.simplified for r in orchestration.work_requests)
+            return simpler and await fast_counted_slow_running(run)
+
+        try:
+            await wait_until(simpler_attempt_running, what="slow's simpler attempt")
+            await run.cancel()
+            result: TicketView = await handle.result()
+        finally:
+            hold.set()
+        run_history = await run.fetch_history()
+        sub_status = (await sub.describe()).status
+
+    assert sub_status is WorkflowExecutionStatus.CANCELED  # not TERMINATED with its run
+    assert CANCEL_ENDS_SUBTASKS in patch_ids(run_history.events)
+    assert result.state is TicketState.COMPLETED
+    # "fast"'s call (10 tokens in) and "slow"'s failed one (20 in).
+    assert (result.usage["worker"].requests, result.usage["worker"].input_tokens) == (2, 30)
+    assert (result.usage["planner"].requests, result.usage["planner"].input_tokens) == (1, 10)
 
 
 async def test_a_spend_signal_that_names_another_run_or_says_what_no_run_spends_is_ignored(
