@@ -146,18 +146,22 @@ class OrchestratorWorkflow:
         except BaseException as err:
             # The run cancelled (at any await: a call, a sub-task's end, the wait for them).
             if is_cancelled_exception(err):
-                await self._end_subtasks()
-                await self._report_spend()
+                try:
+                    await self._end_subtasks()
+                finally:  # whatever the wait met, the ticket is told what was counted
+                    await self._report_spend()
             raise
 
     async def _end_subtasks(self) -> None:
         """Cancelled with sub-tasks running: cancel them and count how each ended, its spend
-        reported by its signal (a cancelled one) or carried by its result or failure."""
+        reported by its signal (a cancelled one) or carried by its result or failure. A sub-task
+        whose start the cancel interrupted is not here: the SDK cancelled it, before any call."""
         running = list(self._running.items())
         if not running or not workflow.patched(CANCEL_ENDS_SUBTASKS):
             return
         for _, child in running:
-            child.cancel()
+            if not child.done():
+                child.cancel()
         await workflow.wait(
             [child for _, child in running], timeout=SUBTASK_CANCEL_WAIT.total_seconds()
         )
@@ -169,6 +173,10 @@ class OrchestratorWorkflow:
             self._live_ids.discard(child.id)
             try:
                 outcome = child.result()
+            except asyncio.CancelledError:
+                # Its result came in the task of the cancel, which the SDK's handle may answer
+                # so when it processes an activation's jobs as one batch: counted as cancelled.
+                continue
             except ChildWorkflowError as err:
                 if is_cancelled_exception(err):
                     continue  # its report, if it sent one, is in self._reported
