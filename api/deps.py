@@ -92,6 +92,8 @@ async def intake_allowed(
 
 # Set on a request (its scope's state) whose intake request the token-first middleware counted.
 INTAKE_COUNTED = "intake_counted"
+# Set on a review request whose read the token-first middleware took from the token's allowance.
+READ_COUNTED = "read_counted"
 
 
 def intake_within(app: Any, account: Account) -> None:

@@ -4,17 +4,18 @@ caller, so anyone could make the API parse up to the body limit per request (the
 limit is per token, after the check). The routes still check the role; this only checks that
 the token is one of the API's. The console's forms authenticate by cookie and pass through.
 
-The routes that read a body check their role here too, and intake takes its request from the
-token's allowance here: a submit token (the one most likely to leak) made the API parse a
-megabyte for the review route before its 403, and an intake body that did not parse was a 400
-that never counted against the token's allowance.
+The routes that read a body check their role here too, and take their request from the token's
+allowance here (intake its intake allowance, a review its read allowance): a submit token (the
+one most likely to leak) made the API parse a megabyte for the review route before its 403, and
+an intake or review body that did not parse was a 400 or 422 that never counted against the
+token's allowance, so bad bodies could be sent without limit.
 """
 
 from fastapi import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.accounts import Role
-from api.deps import INTAKE_COUNTED, account_for, intake_within
+from api.deps import INTAKE_COUNTED, READ_COUNTED, account_for, intake_within, read_within
 from api.errors import error_response
 from api.security_headers import CONSOLE_PREFIX
 
@@ -41,6 +42,9 @@ class TokenFirstMiddleware:
             if role is Role.SUBMIT:
                 intake_within(scope["app"], account)
                 scope.setdefault("state", {})[INTAKE_COUNTED] = True
+            elif role is Role.REVIEW:
+                read_within(scope["app"], account)
+                scope.setdefault("state", {})[READ_COUNTED] = True
         except HTTPException as refused:
             status, detail = refused.status_code, str(refused.detail)
             await error_response(status, detail, headers=refused.headers)(scope, receive, send)

@@ -314,6 +314,10 @@ async def review(
     # allowance as the pages, or a stolen cookie looped on refused reviews, uncounted.
     if (refused := _over_read_limit(request, current, typed)) is not None:
         return refused
+    if not valid_id(ticket_id):
+        # The page that says so, with what was typed; nothing is sent to Temporal (the API's
+        # route refuses such an id by its path pattern).
+        return await _ticket(request, current, ticket_id, None, 404, typed, why=kept)
     # What the form was written for: a refusal below shows the page for the ticket as it is
     # now, and says so when that is another draft.
     posted = ReviewedAs(revision, chain, waiting_since)

@@ -212,3 +212,26 @@ async def test_a_body_is_checked_against_its_route_s_role_and_intake_allowance_f
     assert review.status_code == 403 and "needs the review" in review.json()["message"]
     assert [b.status_code for b in bad] == [400, 400, 429]
     assert bad[2].headers["retry-after"]
+
+
+async def test_a_review_body_takes_a_read_from_the_token_s_allowance_before_it_is_parsed(
+    tokens: Tokens,
+) -> None:
+    # A review that failed validation (a 422) never took a read: a review token could make the
+    # API parse a megabyte per request without limit. Now the read is taken before the body.
+    settings = ApiSettings(read_per_minute=1, read_burst=2)
+    app = create_app(settings, tokens.registry(), TemporalConnection())
+    transport = httpx.ASGITransport(app=app)
+    json_type = {"Content-Type": "application/json"}
+    unknown_fields = b'{"action": "approve", "revision": 1, "x": [' + b"{}," * 1000 + b"{}]}"
+    async with httpx.AsyncClient(transport=transport, base_url="http://api") as local:
+        bad = [
+            await local.post(
+                "/tickets/T-1/review", content=body, headers=bearer(tokens.review) | json_type
+            )
+            for body in (b"{", unknown_fields, b"{")
+        ]
+
+    assert [b.status_code for b in bad[:2]] == [400, 422], [b.text for b in bad]
+    assert bad[2].status_code == 429 and "too many reads for" in bad[2].json()["message"]
+    assert bad[2].headers["retry-after"]
