@@ -381,9 +381,7 @@ class DeliveryActivities:
                 await asyncio.sleep(IN_PROGRESS_POLL)
                 if too_little_left(channel, attempt_deadline):
                     # Checked again before claiming: the wait came out of the time the send and
-                    # its record need. (Not after the claim: a claim counts a send, and one given
-                    # back unsent left the row counted as sent once more than it was refused,
-                    # so it could no longer move to another channel.)
+                    # its record need.
                     raise out_of_time(entry)
                 continue
             raise ApplicationError(
@@ -393,6 +391,14 @@ class DeliveryActivities:
                 type=names.DELIVERY_IN_PROGRESS_ERROR,
                 next_retry_delay=IN_PROGRESS_RETRY,
             )
+        if too_little_left(channel, attempt_deadline):
+            # The claim itself took the time (a slow database: a pool waiting for a connection,
+            # a lock held elsewhere): sent now, the answer could go out past the attempt's limit
+            # unrecorded, and again once the claim ran out. Given back with the send it counted
+            # (else the row counts one more send than refusals, and can no longer move to
+            # another channel); if that write does not finish in time, the claim runs out.
+            await self._give_back(entry, holder, attempt_deadline, unsent=True)
+            raise out_of_time(entry)
         # From here a cancellation (the ticket cancelled, the worker shutting down) waits for
         # the send and its record: cut midway, the answer could go out with the ledger saying
         # it did not (and a cancelled queued attempt's claim holding on for nothing).
@@ -415,16 +421,23 @@ class DeliveryActivities:
             # not. A fixed try after the verdict's own note had used the attempt up to its
             # margin took it past the limit: the server recorded a timeout instead of the doubt,
             # and the next attempt, finding a plain unsent row, sent the answer again.
-            left = attempt_deadline - RELEASE_MARGIN_SECONDS - asyncio.get_running_loop().time()
-            try:
-                # With no time left it still goes, unwaited (``within`` leaves it to finish):
-                # else the next attempt waits out the whole claim.
-                release = self.ledger.release(entry.ticket_id, holder)
-                await within(release, min(MARK_SENT_TRY_SECONDS, max(left, 0.01)))
-            except Exception as err:
-                activity.logger.warning("could not release %s: %s", entry.ticket_id, err)
+            await self._give_back(entry, holder, attempt_deadline)
             raise
         return await mark_sent(self.ledger, entry, attempt_deadline), False
+
+    async def _give_back(
+        self, entry: LedgerEntry, holder: str, attempt_deadline: float, *, unsent: bool = False
+    ) -> None:
+        """Release this attempt's claim, within what is left of the attempt; a failure is
+        logged (the claim runs out anyway)."""
+        left = attempt_deadline - RELEASE_MARGIN_SECONDS - asyncio.get_running_loop().time()
+        try:
+            # With no time left it still goes, unwaited (``within`` leaves it to finish):
+            # else the next attempt waits out the whole claim.
+            release = self.ledger.release(entry.ticket_id, holder, unsent=unsent)
+            await within(release, min(MARK_SENT_TRY_SECONDS, max(left, 0.01)))
+        except Exception as err:
+            activity.logger.warning("could not release %s: %s", entry.ticket_id, err)
 
     async def aclose(self) -> None:
         for channel in self.channels.values():

@@ -209,8 +209,10 @@ class DeliveryLedger(ABC):
         taken counts a send begun (``sends``); the same holder's again does not."""
 
     @abstractmethod
-    async def release(self, ticket_id: str, holder: str) -> None:
-        """Give a claim back early (its send failed): the next attempt need not wait it out."""
+    async def release(self, ticket_id: str, holder: str, *, unsent: bool = False) -> None:
+        """Give a claim back early (its send failed): the next attempt need not wait it out.
+        ``unsent``: the holder sent nothing under it (the claim came too late in its attempt to
+        send), so the send it counted is taken back too."""
 
     @abstractmethod
     async def note_failure(self, ticket_id: str, error: str, key: str | None = None) -> None:

@@ -172,12 +172,12 @@ class PostgresLedger(DeliveryLedger):
         )
         return row is not None
 
-    async def release(self, ticket_id: str, holder: str) -> None:
+    async def release(self, ticket_id: str, holder: str, *, unsent: bool = False) -> None:
         async with self.database.connection() as conn:
             await conn.execute(
-                "UPDATE deliveries SET claimed_by = NULL, claimed_until = NULL "
-                "WHERE ticket_id = %s AND claimed_by = %s",
-                (ticket_id, holder),
+                "UPDATE deliveries SET claimed_by = NULL, claimed_until = NULL, "
+                "sends = GREATEST(sends - %s, 0) WHERE ticket_id = %s AND claimed_by = %s",
+                (int(unsent), ticket_id, holder),
             )
 
     async def note_failure(self, ticket_id: str, error: str, key: str | None = None) -> None:

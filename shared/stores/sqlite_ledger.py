@@ -291,12 +291,12 @@ class SqliteLedger(DeliveryLedger):
 
         return await self._run(write)
 
-    async def release(self, ticket_id: str, holder: str) -> None:
+    async def release(self, ticket_id: str, holder: str, *, unsent: bool = False) -> None:
         def write(conn: sqlite3.Connection) -> None:
             conn.execute(
-                "UPDATE deliveries SET claimed_by = NULL, claimed_until = NULL "
-                "WHERE ticket_id = ? AND claimed_by = ?",
-                (ticket_id, holder),
+                "UPDATE deliveries SET claimed_by = NULL, claimed_until = NULL, "
+                "sends = max(sends - ?, 0) WHERE ticket_id = ? AND claimed_by = ?",
+                (int(unsent), ticket_id, holder),
             )
 
         await self._run(write)

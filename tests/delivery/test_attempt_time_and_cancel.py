@@ -135,6 +135,41 @@ async def test_an_attempt_that_waited_for_anothers_claim_checks_its_time_again_b
     assert receipt.already_delivered is False
 
 
+async def test_an_attempt_whose_claim_came_late_gives_it_back_uncounted_and_sends_nothing(
+    ledger: DeliveryLedger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The time was checked before the claim, whose write may wait on a slow database (a pool
+    waiting for a connection, another process's lock): the answer went out past the attempt's
+    limit, unrecorded, and again once the claim ran out."""
+    import dataclasses
+    from datetime import timedelta
+
+    real_claim = ledger.claim
+
+    async def answered_late(*args: object, **kwargs: object) -> bool:
+        taken = await real_claim(*args, **kwargs)  # type: ignore[arg-type]
+        await asyncio.sleep(1.0)  # the database's answer, a second late (a stand-in's delay)
+        return taken
+
+    monkeypatch.setattr(ledger, "claim", answered_late)
+    channel = HeldChannelFake()
+    channel.release.set()
+    channel.timeout_seconds = 10.0  # type: ignore[attr-defined]
+    env = ActivityEnvironment()
+    # Just enough for a 10 s send and the 10 s kept to record it, at the attempt's start.
+    env.info = dataclasses.replace(env.info, start_to_close_timeout=timedelta(seconds=20.6))
+    with pytest.raises(ApplicationError) as late:
+        await env.run(worker(ledger, channel).deliver_response, REQUEST)
+    row = await ledger.get("T-1")
+
+    assert late.value.type == names.DELIVERY_OUT_OF_TIME_ERROR
+    assert channel.sent == []
+    # The claim given back with its count: the row counts no send begun, and the next attempt
+    # need not wait the claim out.
+    assert row is not None and row.sends == 0
+    assert await real_claim("T-1", "the-next-attempt", 60) is True
+
+
 async def test_a_ledger_only_delivery_cancelled_while_marking_its_row_sent_returns_its_receipt(
     ledger: DeliveryLedger,
 ) -> None:

@@ -163,7 +163,7 @@ class StalledLedgerFake(SqliteLedger):
     async def note_failure(self, ticket_id: str, reason: str, key: str | None = None) -> Any:
         await self.stalled.wait()
 
-    async def release(self, ticket_id: str, holder: str) -> None:
+    async def release(self, ticket_id: str, holder: str, *, unsent: bool = False) -> None:
         await self.stalled.wait()
 
 

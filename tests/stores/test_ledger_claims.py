@@ -38,6 +38,25 @@ async def test_one_attempt_at_a_time_holds_the_claim_until_it_releases_or_it_run
     assert await ledger.claim("T-1", "attempt-c", 60) is True  # b's claim ran out
 
 
+async def test_a_claim_given_back_unsent_takes_back_the_send_it_counted(
+    ledger: DeliveryLedger,
+) -> None:
+    await ledger.record(delivery())
+    assert await ledger.claim("T-1", "attempt-a", 60) is True
+    await ledger.release("T-1", "attempt-b", unsent=True)  # not b's to give back
+    counted = await ledger.get("T-1")
+    assert await ledger.claim("T-1", "attempt-b", 60) is False  # a still holds it
+    await ledger.release("T-1", "attempt-a", unsent=True)
+    given_back = await ledger.get("T-1")
+    assert await ledger.claim("T-1", "attempt-c", 60) is True  # given back
+    await ledger.release("T-1", "attempt-c")  # its send failed: it stays counted
+    failed = await ledger.get("T-1")
+
+    assert counted is not None and counted.sends == 1
+    assert given_back is not None and given_back.sends == 0
+    assert failed is not None and failed.sends == 1
+
+
 async def test_a_sent_answer_cannot_be_claimed_and_marking_it_sent_ends_the_claim(
     ledger: DeliveryLedger,
 ) -> None:
