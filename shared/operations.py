@@ -214,15 +214,21 @@ async def started_by_this(client: Client, ticket: Ticket, started_by: str) -> bo
     return taken is not None and taken[2].get(sa.MEMO_STARTED_BY) == started_by
 
 
-# At most this many replaced runs are named (a ticket restarted over and over): the newest.
-MAX_REPLACED_CHAINS = 20
+# At most this many replaced runs are named (a ticket restarted over and over: each restart's
+# workflow input and every delivery attempt's carry them, ~40 bytes each): the first run and the
+# newest. Twenty newest alone forgot, after 21 restarts that failed before delivering, the run
+# that had sent the answer (often the first), and the next run sent another under a new key.
+MAX_REPLACED_CHAINS = 100
 
 
 def replaced_chains(held_memo: dict[str, Any], chain: str | None) -> list[str]:
     """The chains a restart replaces: the ended run's own and those it had replaced."""
     earlier = held_memo.get(sa.MEMO_REPLACES_CHAINS)
     named = [c for c in earlier if isinstance(c, str) and c] if isinstance(earlier, list) else []
-    return list(dict.fromkeys([*named, *([chain] if chain else [])]))[-MAX_REPLACED_CHAINS:]
+    every = list(dict.fromkeys([*named, *([chain] if chain else [])]))
+    if len(every) <= MAX_REPLACED_CHAINS:
+        return every
+    return [every[0], *every[-(MAX_REPLACED_CHAINS - 1) :]]
 
 
 async def _taken_by(
