@@ -10,19 +10,27 @@ import asyncio
 from dataclasses import dataclass
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    TimeoutError,
+    is_cancelled_exception,
+)
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     from policy.transitions import TicketState
     from shared import names
-    from shared.delivery import text_sha256
+    from shared.delivery import SENT_DETAIL, text_sha256
     from shared.tickets import Ticket
     from shared.view import DeliveryReceipt, DeliveryRequest
     from workflows import options
     from workflows.agent_calls import describe_failure, failure_kind, temporal_priority
     from workflows.local_activities import run_local
-    from workflows.ticket_patches import PATCH_CANCEL_READS_LEDGER
+    from workflows.ticket_patches import (
+        PATCH_CANCEL_HEEDS_SENT_HEARTBEAT,
+        PATCH_CANCEL_READS_LEDGER,
+    )
     from workflows.ticket_record import TicketRecord
 
 S = TicketState
@@ -122,6 +130,15 @@ async def deliver(
             request.sent_key is not None or _error_type(err) == names.DELIVERY_SENT_UNRECORDED_ERROR
         )
         cancelled = _cancelled_meanwhile(cancel_waits)
+        if (
+            cancelled
+            and not went_out
+            and _heartbeat_said_sent(err)
+            and workflow.patched(PATCH_CANCEL_HEEDS_SENT_HEARTBEAT)
+        ):
+            # Cancelled, then the attempt that said it sent went silent (its worker died before
+            # the ledger's record): no retry follows a requested cancel, and the answer is out.
+            went_out = True
         if not own_queue or (is_cancelled_exception(err) and not (cancelled and went_out)):
             raise
         if cancelled and not went_out:
@@ -198,6 +215,15 @@ async def _sent_all_the_same(request: DeliveryRequest, cancel_waits: bool) -> De
         raise asyncio.CancelledError()  # nothing known to have gone out: the cancellation stands
     workflow.logger.info("cancelled after its answer went out: the ticket completes")
     return found
+
+
+def _heartbeat_said_sent(err: ActivityError | ApplicationError) -> bool:
+    """Whether a queued attempt timed out after its heartbeat said the answer went out."""
+    cause = err.cause if isinstance(err, ActivityError) else None
+    if not isinstance(cause, TimeoutError) or not cause.last_heartbeat_details:
+        return False
+    carried = cause.last_heartbeat_details[0]
+    return isinstance(carried, dict) and isinstance(carried.get(SENT_DETAIL), str)
 
 
 def _error_type(err: ActivityError | ApplicationError) -> str | None:

@@ -114,6 +114,14 @@ PATCH_SLA_FROM_FIRST_INTAKE = "sla-from-first-intake"
 # (workflows/ticket_delivery.py _sent_all_the_same), so no other history changes.
 PATCH_CANCEL_READS_LEDGER = "cancel-reads-ledger"
 
+# A ticket cancelled while a queued delivery attempt whose worker then died had said, in its
+# heartbeat, that the answer went out (the ledger's record not yet written): the server does not
+# retry an activity whose cancel was requested, and the wait ends in its heartbeat timeout. That
+# answer went out: the ticket ends DELIVERY_FAILED for a redrive to record, as when the local
+# attempt said so; before, it ended CANCELLED with the customer holding the answer. Asked only
+# on that path (workflows/ticket_delivery.py), so no other history changes.
+PATCH_CANCEL_HEEDS_SENT_HEARTBEAT = "cancel-heeds-sent-heartbeat"
+
 # A ticket input with fields this version does not know (sent by a newer starter or API during a
 # rolling deploy, or after a rollback) is read without them, which the view names
 # (ignored_input_fields); before, the ticket FAILED as invalid input. Asked only for such an

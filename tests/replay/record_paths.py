@@ -79,6 +79,8 @@ PATH_TESTS: dict[str, str] = {
     "test_a_sub_task_cancelled_on_its_own_after_a_failed_call_bills_its_run_for_it",
     "cancel-ends-subtasks": "tests/workflow/test_orchestration_spend.py::"
     "test_a_run_cancelled_while_a_sub_task_runs_ends_it_and_bills_its_failed_call",
+    "cancel-heeds-sent-heartbeat": "tests/delivery/test_cancel_after_sent_heartbeat.py::"
+    "test_a_ticket_cancelled_after_a_silent_attempt_said_it_sent_ends_delivery_failed",
 }
 
 
