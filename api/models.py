@@ -35,12 +35,19 @@ class IntakeAccepted(BaseModel):
     index: int = Field(description="position of the ticket in the request (0 for a single one)")
     ticket_id: str
     status: str = Field(description="'submitted', or 'duplicate' when it was submitted before")
-    state: str | None = Field(default=None, description="for a duplicate: where it is now")
+    state: str | None = Field(
+        default=None,
+        description="for a duplicate: where it is now (to a token that may read tickets only)",
+    )
 
     @classmethod
-    def of(cls, index: int, outcome: SubmitOutcome) -> "IntakeAccepted":
+    def of(cls, index: int, outcome: SubmitOutcome, *, may_read: bool) -> "IntakeAccepted":
+        """``may_read``: the caller's token may read tickets. An intake-only token (the one
+        most likely to leak, from a web form or a mail gateway) "does not read": a duplicate's
+        state told it where someone else's ticket of that content or id stood."""
         status = "submitted" if outcome.started else "duplicate"
-        return cls(index=index, ticket_id=outcome.ticket_id, status=status, state=outcome.state)
+        state = outcome.state if may_read else None
+        return cls(index=index, ticket_id=outcome.ticket_id, status=status, state=state)
 
 
 class IntakeRefused(BaseModel):

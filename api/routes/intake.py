@@ -14,7 +14,7 @@ from fastapi import APIRouter, Body, Depends, Header, HTTPException, Request, Re
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from api.accounts import Account
+from api.accounts import Account, Role
 from api.deps import client as temporal_client
 from api.deps import intake_allowed, settings
 from api.errors import ApiError, for_caller, responses
@@ -318,6 +318,8 @@ async def _submit(
         # a 409 for the ids that collide beside it was taken as final.
         raise failed[0]
     accepted, not_taken = [], []
+    account = getattr(request.state, "account", None)
+    may_read = account is not None and account.may(Role.READ)
     for (index, _), outcome in zip(tickets, outcomes, strict=True):
         if isinstance(outcome, Exception):
             # The others went ahead: the whole request answered this one's error, and a client
@@ -326,7 +328,7 @@ async def _submit(
         elif outcome.conflict and not keyed:
             not_taken.append(IntakeRefused(index=index, problems=[collision(outcome.ticket_id)]))
         else:
-            accepted.append(IntakeAccepted.of(index, outcome))
+            accepted.append(IntakeAccepted.of(index, outcome, may_read=may_read))
     if not accepted:
         problems = capped(
             [f"item {r.index}: {p}" for r in [*refused, *not_taken] for p in r.problems],
