@@ -173,6 +173,17 @@ async def plan_delivery_failed(
         item.action, item.why = "skip", "its history schedules no delivery to go back to"
         return item
     item.reset_event_id = delivery.reset_event_id
+    if entry is None and delivery.sent_key is not None:
+        # Its answer went out unrecorded, and another ticket with this id took the row over
+        # since: run again, delivery would record this ticket's decision anew and send the
+        # customer a second copy.
+        item.action, item.why = (
+            "skip",
+            "its answer went out (its delivery said so) but was never recorded, and the "
+            "ledger's row for this id is another ticket's now: sending it again would give the "
+            "customer a second copy; nothing to redrive",
+        )
+        return item
     if entry is None:
         # Another ticket with this id took the row over since: delivery, run again, records
         # this ticket's decision anew (the ledger's takeover rule) and sends it.
