@@ -46,6 +46,7 @@ from activities.providers.startup_checks import (
     unlisted_models,
 )
 from activities.providers.structured import LLMProvider
+from policy.text_budget import estimate_tokens
 from shared.provider_config import ModelPrice, ProviderConfig
 
 CONNECT_TIMEOUT = 10.0
@@ -212,8 +213,15 @@ class AnthropicProvider(LLMProvider):
 
     def _billed(self, err: ApplicationError, message: StreamedMessage) -> ApplicationError:
         """``err``, marked with what the stream had been billed when it broke (message_start
-        counts the prompt): each retry of a cut stream was billed its prompt again, uncounted."""
+        counts the prompt): each retry of a cut stream was billed its prompt again, uncounted.
+        Cut before message_delta, the answer so far is estimated from what streamed, as
+        OpenAI's is (message_start counts about one output token): a long draft cut near its
+        end was billed in full and counted as one token."""
         spent = _counted(message)
+        if not message.answer_counted and message.streamed:
+            so_far = estimate_tokens("".join(message.streamed))
+            if so_far > spent.output_tokens:
+                spent.output_tokens, spent.estimated = so_far, True
         return spending(err, spent) if spent.input_tokens or spent.output_tokens else err
 
     def _repair(

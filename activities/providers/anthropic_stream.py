@@ -42,6 +42,10 @@ class StreamedMessage:
     blocks: list[dict[str, Any]] = field(default_factory=list)
     # message_stop arrived: the answer is whole (a stream cut short is a transport failure).
     stopped: bool = False
+    # message_delta arrived: its usage counts the whole answer (message_start's counts ~1
+    # output token); and the text and tool input streamed so far, for a stream cut before it.
+    answer_counted: bool = False
+    streamed: list[str] = field(default_factory=list)
     # Each block's streamed pieces, by field, joined when the block stops.
     _pieces: dict[int, dict[str, list[str]]] = field(default_factory=dict)
 
@@ -69,11 +73,13 @@ class StreamedMessage:
             if name is not None and isinstance(delta.get(name), str):
                 pieces = self._pieces.setdefault(_index(event), {})
                 pieces.setdefault(name, []).append(delta[name])
+                self.streamed.append(delta[name])
         elif kind == "content_block_stop":
             self._finish(_index(event))
         elif kind == "message_delta":
             self.stop_reason = (event.get("delta") or {}).get("stop_reason") or self.stop_reason
             self._usage(event.get("usage"))
+            self.answer_counted = True
         elif kind == "message_stop":
             self.stopped = True
 

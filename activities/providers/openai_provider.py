@@ -153,8 +153,9 @@ class OpenAIProvider(LLMProvider):
         begun its answer: the prompt and the text so far, estimated (OpenAI counts a stream's
         tokens only in its last chunk, which never came). Each retry of a cut stream was billed
         and counted as nothing, so the ticket's budget never saw it (Anthropic's counts from
-        its first event: anthropic_provider._billed)."""
-        error = self._error(err)
+        its first event: anthropic_provider._billed). ``err`` may be the stream's own verdict
+        (malformed, too long), an ApplicationError already."""
+        error = err if isinstance(err, ApplicationError) else self._error(err)
         if not answered:
             return error  # nothing answered: the request may never have reached the model
         prompt = "".join(str(m.get("content") or "") for m in conversation)
@@ -219,6 +220,10 @@ class OpenAIProvider(LLMProvider):
                 raise self._cut(err, conversation, parts + refusal) from None
             # The answer was whole (its finish reason, then the usage chunk, the last before
             # [DONE]) when the connection broke: it was billed, so it is used, not asked again.
+        except ApplicationError as err:
+            # The stream's own verdicts (a chunk that does not parse, too many chunks or bytes)
+            # after the answer had begun: billed, and counted as nothing before (as Anthropic's).
+            raise self._cut(err, conversation, parts + refusal) from None
         if completion.finish_reason is None and not completion.input_tokens:
             # The body ended with neither a finish reason nor the usage chunk (a proxy that
             # closed the connection cleanly, an empty 200): not the model's answer, so not a

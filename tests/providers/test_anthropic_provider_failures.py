@@ -12,6 +12,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.agent_specs import CLASSIFIER
 from activities.heartbeat import begin_attempt
 from activities.providers.errors import ProviderCheckError
+from policy.text_budget import estimate_tokens
 from tests.providers.conftest import MODELS, MakeAnthropic
 from tests.providers.fake_stream import FakeStreamServer, stream_provider
 from tests.providers.helpers import (
@@ -146,6 +147,30 @@ async def test_a_stream_cut_after_its_prompt_was_counted_reports_what_was_billed
             3,
         )
         assert usage["cost_usd"] > 0 and usage["requests"] == 1
+
+
+async def test_a_stream_cut_mid_answer_counts_the_answer_so_far_estimated() -> None:
+    # message_start counts about one output token; the whole answer's count comes in
+    # message_delta, which a stream cut mid-answer never sends: an 800-character tool input was
+    # billed and counted as 1 token (each retry of a long draft cut near its end likewise).
+    block = {"type": "tool_use", "id": "toolu_1", "name": "classify", "input": {}}
+    so_far = '{"category": "billing", "reason": "' + "x" * 760
+    delta = {"type": "input_json_delta", "partial_json": so_far}
+    start = {"type": "content_block_start", "index": 0, "content_block": block}
+    events = [
+        ("message_start", MESSAGE_START),
+        ("content_block_start", start),
+        ("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta}),
+    ]
+    with FakeStreamServer() as fake_stream:
+        fake_stream.push(events)
+        async with stream_provider("anthropic", fake_stream) as provider:
+            cut = await raised(provider.run(CLASSIFIER, classify_request(), MODEL))
+
+    (usage,) = cut.details
+    assert usage["input_tokens"] == 100
+    assert usage["output_tokens"] == estimate_tokens(so_far) > 100
+    assert usage["estimated"] is True
 
 
 async def test_the_next_attempt_of_a_call_whose_stream_broke_counts_what_it_was_billed() -> None:

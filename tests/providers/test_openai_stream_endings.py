@@ -89,3 +89,18 @@ async def test_a_stream_cut_after_its_answer_began_reports_what_was_billed() -> 
     assert usage["input_tokens"] > 0 and usage["output_tokens"] > 0 and usage["requests"] == 1
     assert usage["estimated"] is True
     assert unanswered.non_retryable is False and not unanswered.details
+
+
+async def test_a_stream_refused_as_malformed_mid_answer_reports_what_was_billed() -> None:
+    # The stream's own verdict (a chunk that is not JSON) after the answer had begun: the
+    # prompt and the partial answer were billed, and the failure carried no usage.
+    partial = '{"category": "Account", "confidence": 0.9, "rationale": "the customer cannot '
+    with FakeStreamServer() as fake_stream:
+        fake_stream.push([chunk({"role": "assistant", "content": partial}), (None, "{not json")])
+        async with stream_provider("openai", fake_stream) as provider:
+            malformed = await raised(provider.run(CLASSIFIER, classify_request(), MODEL))
+
+    assert malformed.type == "ProviderMalformedAnswer", malformed
+    (usage,) = malformed.details
+    assert usage["input_tokens"] > 0 and usage["output_tokens"] > 0 and usage["requests"] == 1
+    assert usage["estimated"] is True
