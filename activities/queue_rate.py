@@ -22,7 +22,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from policy.adaptive_rate import ControllerState
+from policy.adaptive_rate import CEILING_SHARE, ControllerState
 from shared import names
 from shared.provider_config import RateControl
 from shared.rate_control import ControllerInput, OutcomeReport, QueueRateChange
@@ -167,9 +167,13 @@ async def ensure_controller(
     # controller took the starting rate for the rate in force (applied, so never set while its
     # decisions stayed near it) while the server dispatched at the lower one.
     below = 0 < current < start_rate
+    resumed = current > start_rate
     state = ControllerState(
         rate=current if below else max(current, start_rate),
-        phase="slow_start" if current <= start_rate else "steady",
+        phase="steady" if resumed else "slow_start",
+        # The learnt rate is the top of its climb: probed gently above, not grown by half a
+        # tick as a state with no ceiling is (10/s, 15, 22.5, 33 over the learnt limit).
+        ceiling=current / CEILING_SHARE if resumed else None,
     )
     start = ControllerInput(
         provider_queue=provider_queue,

@@ -4,13 +4,14 @@ limit would otherwise never apply), and leaves alone a rate an operator set. On 
 
 import uuid
 
+import pytest
 from temporalio.api.taskqueue.v1 import RateLimit
 from temporalio.api.workflowservice.v1 import UpdateTaskQueueConfigRequest
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
 from activities.queue_rate import ACTIVITY_QUEUE, api_rate, ensure_controller, set_api_rate
-from policy.adaptive_rate import ControllerState
+from policy.adaptive_rate import CEILING_SHARE, ControllerState, Window, step
 from shared import names
 from shared.provider_config import WorkerSettings, default_providers
 from shared.rate_control import ControllerInput
@@ -183,6 +184,12 @@ async def test_a_new_controller_starts_from_a_learnt_rate_below_the_starting_one
         assert await api_rate(client, slow) == 0.5
         assert (started[slow].state.rate, started[slow].state.phase) == (0.5, "slow_start")
         assert (started[fast].state.rate, started[fast].state.phase) == (8.0, "steady")
+        # The learnt rate is the top of a climb: held, then probed gently, not grown by half
+        # each tick as a state without a ceiling is (8, 12, 18/s past the limit it learnt).
+        resumed = started[fast].state
+        assert resumed.ceiling == pytest.approx(8.0 / CEILING_SHARE)
+        answered = Window(seconds=2.0, answered=16)
+        assert step(resumed, answered, now=0.0, cool_down=5.0).rate <= 8.0 * 1.05
     finally:
         for queue in (slow, fast):
             await client.get_workflow_handle(names.rate_controller_id(queue)).terminate()
