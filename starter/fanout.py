@@ -37,6 +37,7 @@ from starter.inputs import InputError, read_jsonl, read_swarm_items, resolved
 from starter.swarm_outputs import (
     earlier_successes,
     run_results,
+    with_answers_of_failed_chunks,
     with_chunk_outputs,
     write_outputs,
 )
@@ -189,6 +190,12 @@ async def cmd_swarm(args: argparse.Namespace) -> int:
         result = await with_chunk_outputs(client, failed.workflow_id, failed.summary, order)
         _show_swarm(args, failed.workflow_id, result, errors)
         raise
+    result, recovered = await with_answers_of_failed_chunks(client, workflow_id, result)
+    if recovered:
+        render.console(stderr=True).print(
+            f"{recovered:,} item(s) listed as failed with their chunk had been answered before it "
+            "ended: their answers, read from that chunk's history, are in the results below"
+        )
     _show_swarm(args, workflow_id, result, errors)
     return EXIT_PARTIAL if errors else EXIT_OK
 

@@ -48,6 +48,46 @@ async def with_chunk_outputs(
     return summary.model_copy(update={"outputs": outputs})
 
 
+async def with_answers_of_failed_chunks(
+    client: Client, workflow_id: str, result: SwarmResult
+) -> tuple[SwarmResult, int]:
+    """A completed swarm's result with the answers its chunks that failed as a whole
+    (terminated, timed out, cancelled on their own) had bought, and how many: the swarm lists
+    their items failed (the chunk's end carries no results), though the calls answered in the
+    chunk were paid for, and running the same swarm again shows this completed run rather than
+    analysing them. Read from each such chunk's own history (as a failed run's are:
+    ``with_chunk_outputs``, ``earlier_successes``), put in place of their failures, with what
+    they cost. The result in Temporal stays as the workflow ended it."""
+    if not result.failed:
+        return result, 0
+    described = await client.get_workflow_handle(workflow_id).describe()
+    events = await _events(client, workflow_id, described.run_id)
+    failed = {f.item_id for f in result.failures}
+    recovered: dict[str, ItemResult] = {}
+    for chunk_id, chunk_run in await _unfinished_chunks(client, workflow_id, events):
+        for answer in await _answered_calls(client, await _events(client, chunk_id, chunk_run)):
+            if answer.item_id in failed:
+                recovered[answer.item_id] = answer
+    if not recovered:
+        return result, 0
+    usages = [r.usage for r in recovered.values() if r.usage is not None]
+    succeeded = result.succeeded + len(recovered)
+    return (
+        result.model_copy(
+            update={
+                "succeeded": succeeded,
+                "failed": result.failed - len(recovered),
+                "success_rate": succeeded / result.total if result.total else 1.0,
+                "failures": [f for f in result.failures if f.item_id not in recovered],
+                "tokens": result.tokens + sum(u.input_tokens + u.output_tokens for u in usages),
+                "cost_usd": round(result.cost_usd + sum(u.cost_usd for u in usages), 8),
+                "outputs": [r if r.ok else recovered.get(r.item_id, r) for r in result.outputs],
+            }
+        ),
+        len(recovered),
+    )
+
+
 async def run_results(
     client: Client, workflow_id: str, run_id: str, *, unfinished_chunks: bool = True
 ) -> list[ItemResult]:

@@ -278,8 +278,8 @@ class SwarmWorkflow:
                 raise
             reason = (
                 f"{self._running_chunk} was not started: a workflow with its id is still running "
-                "(an earlier run's chunk, after a reset or a rerun); run the swarm again once it "
-                "has ended to analyse these items"
+                "(an earlier run's chunk, after a reset or a rerun); once it has ended, run "
+                "these items as a swarm of their own (`swarm FILE --id` a new id) to analyse them"
             )
             return [ItemResult(item_id=i.item_id, ok=False, error=reason) for i in chunk]
 

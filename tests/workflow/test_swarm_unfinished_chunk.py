@@ -56,14 +56,14 @@ async def _two_answered(client: Client, chunk_id: str) -> bool:
     return sum(e.event_type == completed for e in history.events) == 2
 
 
-def _args(tmp_path: Path, swarm_id: str) -> argparse.Namespace:
+def _args(tmp_path: Path, swarm_id: str, max_failure_rate: float = 0.2) -> argparse.Namespace:
     source = tmp_path / "reviews.jsonl"
     source.write_text(
         "".join(json.dumps({"id": i.item_id, "text": i.text}) + "\n" for i in items(6))
     )
     return argparse.Namespace(
         file=str(source), output=None, json=True, id=swarm_id,
-        concurrency=3, chunk_size=3, max_failure_rate=0.2,
+        concurrency=3, chunk_size=3, max_failure_rate=max_failure_rate,
     )  # fmt: skip
 
 
@@ -123,3 +123,45 @@ async def test_a_rerun_keeps_the_answers_a_chunk_that_did_not_complete_had_bough
         await wait_until(lambda: workers_polling(client, task_queue), what="the worker's polls")
         await fanout.cmd_swarm(args)
     assert again.calls == (1 if ended == "chunk terminated" else 4)
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.usefixtures("replay_check")
+async def test_a_swarm_that_completes_past_a_terminated_chunk_gives_the_answers_it_had_bought(
+    dev_env: WorkflowEnvironment,
+    task_queue: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Half the items may fail: the swarm completes with chunk-0's three items failed, and a
+    # rerun shows that completed run. Two of them had been answered (and paid for) in the
+    # chunk before it was terminated: they were listed failed, in the file and the summary.
+    client = dev_env.client
+    monkeypatch.setattr(names, "TICKETS_TASK_QUEUE", task_queue)
+    monkeypatch.setattr(fanout, "open_client", lambda: returning(client))
+    args = _args(tmp_path, f"swarm-{uuid.uuid4().hex[:8]}", max_failure_rate=0.6)
+    args.output = str(tmp_path / "insights.jsonl")
+    chunk_id = f"{args.id}/chunk-0"
+    first = OneHeld()
+    async with running(workers(client, task_queue, first)):
+        await wait_until(lambda: workers_polling(client, task_queue), what="the worker's polls")
+        run = asyncio.create_task(fanout.cmd_swarm(args))
+        await wait_until(
+            lambda: _two_answered(client, chunk_id), what="chunk-0's answers", timeout=60
+        )
+        await client.get_workflow_handle(chunk_id).terminate("stuck")
+        first.release.set()
+        assert await run == 0
+
+    printed = capsys.readouterr()
+    summary = json.loads(printed.out)["result"]
+    written = [json.loads(line) for line in Path(args.output).read_text().splitlines()]
+    assert (summary["succeeded"], summary["failed"]) == (5, 1)
+    assert [f["item_id"] for f in summary["failures"]] == ["r00002"]
+    assert [(r["item_id"], r["ok"]) for r in written] == [
+        ("r00000", True), ("r00001", True), ("r00002", False),
+        ("r00003", True), ("r00004", True), ("r00005", True),
+    ]  # fmt: skip
+    assert written[0]["output"] is not None
+    assert "2 item(s) listed as failed with their chunk had been answered" in printed.err
