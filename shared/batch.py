@@ -4,7 +4,7 @@ from typing import Final
 
 from pydantic import BaseModel, Field
 
-from policy.transitions import FAILED_STATES
+from policy.transitions import FAILED_STATES, TicketState
 from shared.tickets import Ticket
 
 # The state under which a batch counts the items of its input that are not tickets.
@@ -25,6 +25,17 @@ NOT_ANSWERED_CLOSED: Final = (RESTART_FAILED, "TIMED_OUT", "NOT_FOUND")
 ID_CONFLICT: Final = "ID_CONFLICT"
 # How many such tickets' ids the batch keeps (all are counted).
 MAX_CONFLICT_IDS: Final = 20
+# Every state a ticket_settled signal may report: a ticket's own (its state at rest), or how the
+# batch's check found it closed (activities/ticket_activities.py check_tickets: the workflow's
+# status, CANCELLED as the ticket says it), or gone.
+SETTLED_STATES: Final = frozenset(
+    {
+        *(s.value for s in TicketState),
+        *("COMPLETED", "FAILED", "TERMINATED", "TIMED_OUT", "CONTINUED_AS_NEW", "CANCELLED"),
+        *NOT_ANSWERED_CLOSED,
+        ID_CONFLICT,
+    }
+)
 
 
 # The longest check interval: 7,000 years. The workflow adds it to the last check's time, and

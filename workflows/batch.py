@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
     from shared.batch import (
         INVALID,
         MAX_BATCH_TICKETS,
+        SETTLED_STATES,
         BatchProgress,
         BatchState,
         TicketCheck,
@@ -54,6 +55,7 @@ with workflow.unsafe.imports_passed_through():
         ENCODED_SIZE_GROUPS,
         GROUPED_RESTARTS,
         RESTARTS_AS_SUBMITTED,
+        SETTLED_STATE_CHECKED,
         UNKNOWN_FIELDS_LEFT_OUT,
     )
     from workflows.batch_restarts import KNOWN, BatchRestarts
@@ -97,6 +99,9 @@ class BatchWorkflow:
         # to before its first), or one from a ticket of an earlier batch with the same id, is not
         # counted again.
         if event.ticket_id not in self._in_flight:
+            return
+        if event.state not in SETTLED_STATES and workflow.patched(SETTLED_STATE_CHECKED):
+            workflow.logger.warning("a ticket_settled signal with no ticket's state ignored")
             return
         self._in_flight.discard(event.ticket_id)
         counts = self._state.totals.settled

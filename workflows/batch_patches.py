@@ -37,3 +37,8 @@ CANCEL_DURING_CHECK = "cancel-during-check"
 # started before that is past its first run keeps going through its later runs (one reset to
 # its first workflow task is a new first run, and fails as a new batch would).
 BATCH_REFUSES_TOO_MANY = "batch-refuses-too-many"
+# A ticket_settled signal whose state is none a ticket or the batch's check reports (anyone who
+# may signal the batch can send one) is ignored: its state, of any size, became a key of the
+# settled counts, crossed every continue-as-new, showed in progress and the result, and could
+# hide a failure from the count the exit code reads. Asked only for such a signal.
+SETTLED_STATE_CHECKED = "settled-state-checked"

@@ -81,6 +81,8 @@ PATH_TESTS: dict[str, str] = {
     "test_a_run_cancelled_while_a_sub_task_runs_ends_it_and_bills_its_failed_call",
     "cancel-heeds-sent-heartbeat": "tests/delivery/test_cancel_after_sent_heartbeat.py::"
     "test_a_ticket_cancelled_after_a_silent_attempt_said_it_sent_ends_delivery_failed",
+    "settled-state-checked": "tests/workflow/test_batch_settled_signal.py::"
+    "test_a_settled_signal_with_no_ticket_s_state_is_ignored",
 }
 
 
