@@ -18,7 +18,13 @@ import httpx2
 from pydantic import ValidationError
 from temporalio.exceptions import ApplicationError
 
-from activities.heartbeat import attempt_time_left, beat, carry, heartbeating
+from activities.heartbeat import (
+    attempt_time_left,
+    beat,
+    carry,
+    heartbeating,
+    trailing_beats,
+)
 from activities.heartbeat import earlier as carried_earlier
 from activities.providers.answer_format import (
     BYTES_PER_CHUNK,
@@ -247,14 +253,15 @@ class LLMProvider(Provider):
             limit, chunks = chunk_limit(body, self.config.max_output_tokens), 0
             read_at_most(stream.response, limit * BYTES_PER_CHUNK)
             try:
-                async for chunk in stream:
-                    idle.seen()
-                    beat()
-                    chunks += 1
-                    if chunks > limit:
-                        raise too_long_error(self.name, limit)
-                    if isinstance(chunk, dict):
-                        take(chunk)
+                async with trailing_beats():
+                    async for chunk in stream:
+                        idle.seen()
+                        beat()
+                        chunks += 1
+                        if chunks > limit:
+                            raise too_long_error(self.name, limit)
+                        if isinstance(chunk, dict):
+                            take(chunk)
             except SHAPE_ERRORS as err:
                 raise malformed_stream_error(self.name, err, self._secrets) from None
             except StreamTooLarge as err:

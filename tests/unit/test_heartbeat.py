@@ -10,6 +10,7 @@ from temporalio.testing import ActivityEnvironment
 
 from activities import heartbeat
 from activities.heartbeat import heartbeating
+from tests.support.temporal import wait_until
 
 # Generous bound on waits that should end in well under a second.
 WAIT_BOUND_SECONDS = 5.0
@@ -233,3 +234,22 @@ async def test_a_call_outside_an_activity_leaves_nothing_for_the_next_attempt() 
         return heartbeat.earlier("usage")
 
     assert await with_earlier({"input_tokens": 700}).run(retried) == {"input_tokens": 700}
+
+
+async def test_progress_too_soon_to_send_is_sent_at_the_end_of_its_period() -> None:
+    # The last chunks before a silence went unreported: the server, silent since the heartbeat
+    # before them, ended the attempt up to a period (a third of the timeout) early.
+    env, heartbeats = environment(heartbeat_timeout=timedelta(seconds=0.3))
+
+    async def stream() -> list[int]:
+        async with heartbeat.trailing_beats():
+            heartbeat.beat()  # the attempt's first progress: sent at once
+            first = len(heartbeats)
+            heartbeat.beat()  # within the period (0.1 s): held
+            held = len(heartbeats)
+            await wait_until(
+                lambda: len(heartbeats) == 2, timeout=5, interval=0.01, what="the held beat"
+            )
+        return [first, held, len(heartbeats)]
+
+    assert await env.run(stream) == [1, 1, 2]
