@@ -94,6 +94,10 @@ SLOW_START_HEADROOM: Final = 2.0
 # A window shorter than this (a decision taken at once on a 429) is too short to measure the
 # provider's answered rate from.
 MIN_MEASURED_SECONDS: Final = 1.0
+# ... nor to raise the rate on: a window cut short by failures (decided at once, as a 429 is, for
+# the breaker) raised it every half second while a provider failed calls below the breaker's
+# share, and probed past its ceiling fastest exactly then (short-windows-hold).
+MIN_INCREASE_SECONDS: Final = 0.75
 # 429s are stray (a burst, another client of the key) when at most one, or this share of the
 # window's answers.
 STRAY_SHARE: Final = 0.1
@@ -208,6 +212,7 @@ def step(
     fast_first_climb: bool = True,
     probe_failure_share: bool = True,
     raise_keeps_cuts: bool = True,
+    short_windows_hold: bool = True,
 ) -> ControllerState:
     """The state after one tick's window, at ``now`` (seconds on the workflow clock).
 
@@ -224,7 +229,8 @@ def step(
     ``probe_failure_share`` False reopens the breaker only on a probe window with no answer
     (runs from before "probe-failure-share"); ``raise_keeps_cuts`` False lets an allowed rate
     coming back up after a dip set the rate, a 429's cut lost (runs from before
-    "raise-keeps-cuts")."""
+    "raise-keeps-cuts"); ``short_windows_hold`` False raises the rate on a window of any length
+    (runs from before "short-windows-hold")."""
     state = remembered(_measured(state, window), window)
     rules = _Rules(
         steady_probes,
@@ -233,6 +239,7 @@ def step(
         gentle_probes,
         fast_first_climb,
         probe_failure_share,
+        short_windows_hold,
     )
     if not declared_limits:
         return _step(state, window, now, cool_down, rules)
@@ -257,6 +264,7 @@ class _Rules:
     gentle_probes: bool
     fast_first_climb: bool
     probe_failure_share: bool
+    short_windows_hold: bool = False
 
 
 def _step(
@@ -269,6 +277,8 @@ def _step(
         return breaker
     if window.rate_limited:
         return _decrease(state, window, now, rules)
+    if rules.short_windows_hold and window.seconds < MIN_INCREASE_SECONDS:
+        return state  # no 429 in a window too short to judge the rate by: it holds
     if window.answered and _uses_its_rate(state, window):
         used = window.answered / window.seconds
         headroom = SLOW_START_HEADROOM if state.phase == "slow_start" else USE_HEADROOM

@@ -70,6 +70,10 @@ PATCH_PROBE_FAILURE_SHARE: Final = "probe-failure-share"
 # An allowed rate coming back up after a dip keeps a 429's cut below it (policy/adaptive_rate.py
 # _allowed): different rates, so runs from before replay without it.
 PATCH_RAISE_KEEPS_CUTS: Final = "raise-keeps-cuts"
+# A window without a 429 shorter than most of a tick (decided at once on failures, for the
+# breaker) holds the rate instead of raising it (policy/adaptive_rate.py MIN_INCREASE_SECONDS):
+# different rates, so runs from before replay without it.
+PATCH_SHORT_WINDOWS_HOLD: Final = "short-windows-hold"
 # A run continues as new once it is ``renew_after_seconds`` old (a day by default), idle or not:
 # an idle controller waited on a condition for as long as its provider stayed idle, months
 # perhaps, and its history (its start input, its reports) stayed encrypted with the key of its
@@ -140,6 +144,7 @@ class ProviderRateController:
         fast_first_climb = workflow.patched(PATCH_FAST_FIRST_CLIMB)
         probe_failure_share = workflow.patched(PATCH_PROBE_FAILURE_SHARE)
         raise_keeps_cuts = workflow.patched(PATCH_RAISE_KEEPS_CUTS)
+        short_windows_hold = workflow.patched(PATCH_SHORT_WINDOWS_HOLD)
         if workflow.patched(PATCH_RENEWED_RUNS):
             # Kept on the instance (a task nothing refers to may be collected); a timer still
             # pending when the run continues as new goes with it, no command to cancel it.
@@ -244,6 +249,7 @@ class ProviderRateController:
                 fast_first_climb=fast_first_climb,
                 probe_failure_share=probe_failure_share,
                 raise_keeps_cuts=raise_keeps_cuts,
+                short_windows_hold=short_windows_hold,
             )
             wanted = self._wanted(learns)
             held = failed_sets > 1 and now < retry_at and workflow.patched(PATCH_UNAPPLIED_BACKOFF)

@@ -32,6 +32,7 @@ from workflows.rate_controller import (
     PATCH_PROBE_FAILURE_SHARE,
     PATCH_RAISE_KEEPS_CUTS,
     PATCH_RENEWED_RUNS,
+    PATCH_SHORT_WINDOWS_HOLD,
     PATCH_STEADY_PROBES,
     ProviderRateController,
 )
@@ -143,6 +144,16 @@ async def test_rate_controllers_from_before_and_after_fast_first_climb_are_commi
     assert len(climb) == 3 and climb[0] < climb[1] < climb[2], rates
     # The step is FAST_STEP of the ceiling (about the cut rate): 5%, not a probe's 0.5%.
     assert climb[1] - climb[0] >= 0.03 * climb[0], rates
+
+
+def test_rate_controllers_from_before_and_after_short_windows_hold_are_committed() -> None:
+    """Both sides of the ``short-windows-hold`` patch: v9's runs replay without it (a window cut
+    short by failures raised the rate), v10's with it; the scenario's rates are the same (the
+    replay test below checks each history's)."""
+    v9 = FOLDER / "providerratecontroller-v9-controller.json"
+    v10 = FOLDER / "providerratecontroller-v10-controller.json"
+    assert PATCH_SHORT_WINDOWS_HOLD not in patches(v9)
+    assert PATCH_SHORT_WINDOWS_HOLD in patches(v10)
 
 
 class _SetRates(Interceptor):

@@ -176,6 +176,24 @@ def test_a_few_failures_among_many_answers_keep_the_breaker_closed() -> None:
     assert after.phase == "steady"
 
 
+def test_windows_cut_short_by_failures_hold_the_rate_instead_of_raising_it() -> None:
+    # A provider failing a tenth of its calls (under the breaker's share): each worker's
+    # report with a failure is decided at once, every half second. Each such window raised the
+    # rate (slow start: by half), so the queue climbed fastest while the provider struggled.
+    def half_second_windows(**old_rules: bool) -> float:
+        state = ControllerState(rate=4.0)
+        for t in range(8):
+            window = Window(seconds=0.5, answered=2, failed=1)
+            state = step(state, window, now=t * 0.5, cool_down=COOL_DOWN, **old_rules)
+        return state.rate
+
+    assert half_second_windows() == 4.0
+    assert half_second_windows(short_windows_hold=False) >= 6.0  # the old rule raised it
+    # A whole tick with failures among its answers still raises it.
+    whole = step(ControllerState(rate=4.0), Window(1.0, answered=4, failed=1), 0.0, COOL_DOWN)
+    assert whole.rate == 6.0
+
+
 def rules(steady_probes: bool) -> dict[str, bool]:
     """The rules a controller ran with: today's, or (``steady_probes`` False) the first ones,
     from before every later patch too."""
