@@ -56,6 +56,18 @@ async def _two_answered(client: Client, chunk_id: str) -> bool:
     return sum(e.event_type == completed for e in history.events) == 2
 
 
+async def _swarm_with_two_answered(
+    client: Client, task_queue: str, args: argparse.Namespace
+) -> "asyncio.Task[int]":
+    """``swarm`` started (the CLI's command, running) once two of its first chunk's three items
+    are answered and recorded, the third in flight."""
+    await wait_until(lambda: workers_polling(client, task_queue), what="the worker's polls")
+    run = asyncio.create_task(fanout.cmd_swarm(args))
+    chunk_id = f"{args.id}/chunk-0"
+    await wait_until(lambda: _two_answered(client, chunk_id), what="chunk-0's answers", timeout=60)
+    return run
+
+
 def _args(tmp_path: Path, swarm_id: str, max_failure_rate: float = 0.2) -> argparse.Namespace:
     source = tmp_path / "reviews.jsonl"
     source.write_text(
@@ -86,12 +98,7 @@ async def test_a_rerun_keeps_the_answers_a_chunk_that_did_not_complete_had_bough
     chunk_id = f"{args.id}/chunk-0"
     first = OneHeld()
     async with running(workers(client, task_queue, first)):
-        await wait_until(lambda: workers_polling(client, task_queue), what="the worker's polls")
-        run = asyncio.create_task(fanout.cmd_swarm(args))
-        # Two of the first chunk's three items answered and recorded, the third in flight.
-        await wait_until(
-            lambda: _two_answered(client, chunk_id), what="chunk-0's answers", timeout=60
-        )
+        run = await _swarm_with_two_answered(client, task_queue, args)
         if ended == "chunk terminated":
             await client.get_workflow_handle(chunk_id).terminate("stuck")
             first.release.set()
@@ -145,11 +152,7 @@ async def test_a_swarm_that_completes_past_a_terminated_chunk_gives_the_answers_
     chunk_id = f"{args.id}/chunk-0"
     first = OneHeld()
     async with running(workers(client, task_queue, first)):
-        await wait_until(lambda: workers_polling(client, task_queue), what="the worker's polls")
-        run = asyncio.create_task(fanout.cmd_swarm(args))
-        await wait_until(
-            lambda: _two_answered(client, chunk_id), what="chunk-0's answers", timeout=60
-        )
+        run = await _swarm_with_two_answered(client, task_queue, args)
         await client.get_workflow_handle(chunk_id).terminate("stuck")
         first.release.set()
         assert await run == 0
