@@ -111,6 +111,7 @@ async def restart_ticket(restart: TicketRestart) -> bool:
         batch_id=restart.batch_id,
         fairness=restart.fairness_key,
         started_by=_started_by(),
+        raw=restart.raw,
     )
     return outcome.started
 
@@ -173,6 +174,7 @@ async def restart_tickets(restarts: TicketRestarts) -> RestartsDone:
                             batch_id=restarts.batch_id,
                             fairness=restarts.fairness_keys.get(ticket.ticket_id),
                             started_by=started_by,
+                            raw=restarts.raw_inputs.get(ticket.ticket_id),
                         )
                 except Exception as err:  # this ticket's failure, not the others'
                     if pause is None:

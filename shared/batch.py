@@ -1,6 +1,6 @@
 """Bulk tickets: one batch workflow starts ticket workflows as children in a sliding window."""
 
-from typing import Final
+from typing import Any, Final
 
 from pydantic import BaseModel, Field
 
@@ -129,6 +129,10 @@ class TicketRestart(BaseModel):
     task_queue: str
     # The key the batch's client made for it (None: it sent none), as its child start carries.
     fairness_key: str | None = None
+    # Its input as listed, fields this version does not know included, when its child start
+    # sent it whole (unknown-fields-left-out): started again the same way, so its workflow names
+    # them (and a newer worker reads them). An older worker ignores this field.
+    raw: dict[str, Any] | None = None
 
 
 class TicketRestarts(BaseModel):
@@ -141,6 +145,8 @@ class TicketRestarts(BaseModel):
     task_queue: str
     # The keys the batch's client made for them (a ticket absent: it sent none).
     fairness_keys: dict[str, str] = Field(default_factory=dict)
+    # The inputs sent whole, by ticket id (TicketRestart.raw).
+    raw_inputs: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
 
 class RestartsDone(BaseModel):

@@ -88,6 +88,7 @@ async def start_ticket(
     fairness: str | EllipsisType | None = ...,
     started_by: str | None = None,
     reopen_unanswered: bool = False,
+    raw: dict[str, Any] | None = None,
 ) -> SubmitOutcome:
     """Start the ticket's workflow. For a batch's ticket: ``batch_id``, the batch it reports to;
     ``fairness``, the fairness key the batch's client made (None for none; by default one is
@@ -108,7 +109,10 @@ async def start_ticket(
     terminated from outside records none), whoever starts it (``redrive``, ``submit``, the API),
     so the ticket's totals and budget still count it (shared/run_spend.py).
     ``reopen_unanswered``: a ticket whose run completed UNANSWERED (nobody reviewed it by its
-    final deadline; nothing was sent) starts again too (``redrive --state UNANSWERED``)."""
+    final deadline; nothing was sent) starts again too (``redrive --state UNANSWERED``).
+    ``raw``: the ticket's input as a batch listed it, fields this version does not know
+    included, sent whole in place of ``ticket`` (which it reads as) for its workflow to name
+    them."""
     workflow_id = names.ticket_workflow_id(ticket.ticket_id)
     memo: dict[str, Any] = {
         sa.MEMO_SUBJECT: ticket.subject,
@@ -124,7 +128,11 @@ async def start_ticket(
     async def start(reuse: WorkflowIDReusePolicy) -> None:
         await client.start_workflow(
             names.TICKET_WORKFLOW,
-            TicketRequest(ticket=ticket, batch_id=batch_id),
+            (
+                TicketRequest(ticket=ticket, batch_id=batch_id)
+                if raw is None
+                else {"ticket": raw, "batch_id": batch_id}
+            ),
             id=workflow_id,
             task_queue=task_queue,
             id_reuse_policy=reuse,

@@ -55,6 +55,7 @@ with workflow.unsafe.imports_passed_through():
         ENCODED_SIZE_GROUPS,
         GROUPED_RESTARTS,
         RESTARTS_AS_SUBMITTED,
+        RESTARTS_SEND_WHOLE,
         SETTLED_STATE_CHECKED,
         UNKNOWN_FIELDS_LEFT_OUT,
     )
@@ -92,6 +93,8 @@ class BatchWorkflow:
         self._restarts: bool | None = None
         # The current group's refused starts, to start again together (GROUPED_RESTARTS).
         self._refused: list[Ticket] = []
+        # Their inputs sent whole (unknown-fields-left-out), by ticket id: started again so.
+        self._refused_raw: dict[str, Any] = {}
 
     @workflow.signal(name=names.TICKET_SETTLED_SIGNAL)
     def ticket_settled(self, event: TicketSettled) -> None:
@@ -307,10 +310,12 @@ class BatchWorkflow:
             self._restarts = workflow.patched(RESTARTS_AS_SUBMITTED)
             if self._restarts and workflow.patched(GROUPED_RESTARTS):
                 self._refused.append(ticket)  # with the group's other refusals (run)
+                if raw is not None:
+                    self._refused_raw[ticket.ticket_id] = raw
                 return
             self._restarter.counted(
                 ticket.ticket_id,
-                await self._restarter.restart_one(ticket) if self._restarts else KNOWN,
+                await self._restarter.restart_one(ticket, raw) if self._restarts else KNOWN,
             )
             return
         totals.started += 1
@@ -319,8 +324,10 @@ class BatchWorkflow:
         """Start the group's refused tickets again as ``submit`` would (GROUPED_RESTARTS)."""
         # One that reported in meanwhile (its id held by a run of this batch) is counted.
         refused = [t for t in self._refused if t.ticket_id in self._in_flight]
-        self._refused = []
-        await self._restarter.restart_group(refused)
+        raws, self._refused, self._refused_raw = self._refused_raw, [], {}
+        if raws and not workflow.patched(RESTARTS_SEND_WHOLE):
+            raws = {}
+        await self._restarter.restart_group(refused, raws)
 
     @workflow.query(name=names.PROGRESS_QUERY)
     def progress(self) -> BatchProgress:

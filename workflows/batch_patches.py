@@ -42,3 +42,9 @@ BATCH_REFUSES_TOO_MANY = "batch-refuses-too-many"
 # settled counts, crossed every continue-as-new, showed in progress and the result, and could
 # hide a failure from the count the exit code reads. Asked only for such a signal.
 SETTLED_STATE_CHECKED = "settled-state-checked"
+# A refused ticket whose child start sent its input whole (unknown-fields-left-out) is started
+# again whole, for its workflow to name those fields (and a newer worker to read them); its input
+# counts in the restart activity's size, which may cut a group into more activities. Before, the
+# restart sent the ticket as this version reads it, and the fields went unnamed. Asked only for a
+# group with such a ticket.
+RESTARTS_SEND_WHOLE = "restarts-send-whole"

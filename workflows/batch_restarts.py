@@ -3,6 +3,7 @@
 the batch's state. Workflow code."""
 
 import asyncio
+from typing import Any
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
@@ -21,7 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from shared.command_budget import fitting
     from shared.tickets import Ticket
     from workflows import options
-    from workflows.batch_input import ticket_bytes
+    from workflows.batch_input import start_bytes, ticket_bytes
 
 # One restart activity's tickets, at most (its input is one payload: the server refuses one over
 # 2 MB). A group's refused starts past it go to a second activity, scheduled in the same task.
@@ -54,17 +55,27 @@ class BatchRestarts:
             else:
                 totals.already_known += 1
 
-    async def restart_group(self, refused: list[Ticket]) -> None:
+    async def restart_group(
+        self, refused: list[Ticket], raws: dict[str, Any] | None = None
+    ) -> None:
         """Start a group's refused tickets again as ``submit`` would (GROUPED_RESTARTS): one
-        activity for them all, or one per RESTART_BYTES of them, in parallel."""
+        activity for them all, or one per RESTART_BYTES of them, in parallel. ``raws``: the
+        inputs their child starts sent whole, by ticket id, started again whole (and counted
+        twice in the size: the ticket and its input both travel)."""
+        raws = raws or {}
         parts = []
         while refused:
-            fits = fitting([ticket_bytes(t, encoded=True) for t in refused], RESTART_BYTES)
+            sizes = [
+                ticket_bytes(t, encoded=True)
+                + (start_bytes(t, raws[t.ticket_id], encoded=True) if t.ticket_id in raws else 0)
+                for t in refused
+            ]
+            fits = fitting(sizes, RESTART_BYTES)
             parts.append(refused[:fits])
             refused = refused[fits:]
-        await asyncio.gather(*(self._restart_part(part) for part in parts))
+        await asyncio.gather(*(self._restart_part(part, raws) for part in parts))
 
-    async def _restart_part(self, tickets: list[Ticket]) -> None:
+    async def _restart_part(self, tickets: list[Ticket], raws: dict[str, Any]) -> None:
         info = workflow.info()
         keys = self._state.fairness_keys
         restarts = TicketRestarts(
@@ -74,6 +85,7 @@ class BatchRestarts:
             fairness_keys={
                 t.ticket_id: keys[t.ticket_id] for t in tickets if keys.get(t.ticket_id)
             },
+            raw_inputs={t.ticket_id: raws[t.ticket_id] for t in tickets if t.ticket_id in raws},
         )
         try:
             done = await workflow.execute_activity(
@@ -111,7 +123,7 @@ class BatchRestarts:
             )
             self.counted(ticket_id, outcome)
 
-    async def restart_one(self, ticket: Ticket) -> str:
+    async def restart_one(self, ticket: Ticket, raw: Any = None) -> str:
         """Start ``ticket`` again if an ended run without an answer holds its id (see
         RESTARTS_AS_SUBMITTED): STARTED; KNOWN when its holder runs or completed or is another
         ticket; FAILED when the start failed for good (the ended run stays as it is)."""
@@ -121,6 +133,7 @@ class BatchRestarts:
             batch_id=info.workflow_id,
             task_queue=info.task_queue,
             fairness_key=self._state.fairness_keys.get(ticket.ticket_id),
+            raw=raw,
         )
         try:
             started = await workflow.execute_activity(

@@ -83,6 +83,8 @@ PATH_TESTS: dict[str, str] = {
     "test_a_ticket_cancelled_after_a_silent_attempt_said_it_sent_ends_delivery_failed",
     "settled-state-checked": "tests/workflow/test_batch_settled_signal.py::"
     "test_a_settled_signal_with_no_ticket_s_state_is_ignored",
+    "restarts-send-whole": "tests/workflow/test_batch_restart_whole.py::"
+    "test_a_restarted_ticket_with_a_newer_field_is_started_whole_and_names_it",
 }
 
 
