@@ -104,6 +104,9 @@ class BatchProgress(BaseModel):
     settled: dict[str, int]
     invalid: list[str] = Field(default_factory=list)  # the first few invalid tickets' reasons
     conflicts: list[str] = Field(default_factory=list)  # the first few ID_CONFLICT tickets' ids
+    # Of ``in_flight``, tickets whose start was refused (an ended run held their id) and which
+    # are being started again (restart_tickets): not started yet, or not known to be.
+    restarting: int = 0
 
     @property
     def done(self) -> int:

@@ -432,11 +432,18 @@ def batch_left_running(progress: BatchProgress) -> str:
     said = f": of its {progress.total:,} ticket(s), {reported:,} had reported back"
     if progress.already_known:
         said += f", {progress.already_known:,} {_were(progress.already_known)} already known"
-    if progress.in_flight:
+    started = progress.in_flight - progress.restarting
+    if started > 0:
         said += (
-            f", {progress.in_flight:,} {_were(progress.in_flight)} in flight: a ticket started "
+            f", {started:,} {_were(started)} in flight: a ticket started "
             "is a workflow of its "
             "own and goes on to its answer (`list` shows them, `status ID` each one)"
+        )
+    if progress.restarting:
+        said += (
+            f", {progress.restarting:,} {_were(progress.restarting)} being started again (an "
+            "ended run held the id) and may not have started: `status ID` says; the same "
+            "`batch` command starts those that did not"
         )
     if unstarted:
         said += f", {unstarted:,} never started (the same `batch` command starts them)"

@@ -95,6 +95,8 @@ class BatchWorkflow:
         self._refused: list[Ticket] = []
         # Their inputs sent whole (unknown-fields-left-out), by ticket id: started again so.
         self._refused_raw: dict[str, Any] = {}
+        # The refused tickets being started again now (progress: not known to be started).
+        self._restarting: set[str] = set()
 
     @workflow.signal(name=names.TICKET_SETTLED_SIGNAL)
     def ticket_settled(self, event: TicketSettled) -> None:
@@ -327,7 +329,10 @@ class BatchWorkflow:
         raws, self._refused, self._refused_raw = self._refused_raw, [], {}
         if raws and not workflow.patched(RESTARTS_SEND_WHOLE):
             raws = {}
+        self._restarting = {t.ticket_id for t in refused}
         await self._restarter.restart_group(refused, raws)
+        # Not on a cancellation: a cancelled batch's progress says they may not have started.
+        self._restarting = set()
 
     @workflow.query(name=names.PROGRESS_QUERY)
     def progress(self) -> BatchProgress:
@@ -340,4 +345,6 @@ class BatchWorkflow:
             settled=dict(totals.settled),
             invalid=list(totals.invalid),
             conflicts=list(totals.conflicts),
+            restarting=len(self._restarting & self._in_flight)
+            + sum(t.ticket_id in self._in_flight for t in self._refused),
         )

@@ -2,6 +2,7 @@
 tickets (workflows/batch.py, patch cancel-during-check). On the dev server."""
 
 import asyncio
+import uuid
 
 import pytest
 from temporalio import activity
@@ -11,10 +12,12 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from shared import names
-from shared.batch import BatchSettings, TicketCheck, TicketSettled
-from tests.support.batches import all_closed, start_batch, tickets
+from shared.batch import BatchSettings, RestartsDone, TicketCheck, TicketRestarts, TicketSettled
+from starter.fanout_runs import batch_left_running
+from tests.support.batches import all_closed, progress, start_batch, tickets
 from tests.support.fakes import FakeAgents, FakeTicketServices
 from tests.support.temporal import patch_ids
+from tests.support.tickets import start_ticket
 from tests.support.workers import fake_pipeline
 from workflows.batch_patches import CANCEL_DURING_CHECK
 
@@ -62,3 +65,45 @@ async def test_a_batch_cancelled_during_its_check_starts_no_more_tickets(
         assert missing.value.status is RPCStatusCode.NOT_FOUND
     events = [e async for e in handle.fetch_history_events()]
     assert CANCEL_DURING_CHECK in patch_ids(events)
+
+
+class SlowRestartFake:
+    """A fake of the restart of refused tickets: says it began, then runs until cancelled."""
+
+    def __init__(self) -> None:
+        self.began = asyncio.Event()
+
+    @activity.defn(name=names.RESTART_TICKETS)
+    async def restart(self, restarts: TicketRestarts) -> RestartsDone:
+        self.began.set()
+        while True:
+            activity.heartbeat()
+            await asyncio.sleep(0.1)
+
+
+@pytest.mark.usefixtures("replay_check")
+async def test_a_batch_cancelled_while_restarting_tickets_says_they_may_not_have_started(
+    dev_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    # The refused tickets were counted in flight, and `batch --wait` said they went on to
+    # their answers: they were never started (or not known to be).
+    client = dev_env.client
+    agents, services = FakeAgents(), FakeTicketServices()
+    restarter = SlowRestartFake()
+    batch = tickets(3)
+    for ticket in batch[:2]:  # their ids held by runs that ended without an answer
+        ended = await start_ticket(client, f"nobody-{uuid.uuid4().hex[:6]}", ticket)
+        await ended.terminate("ended before the batch")
+    activities = [*agents.activities(), *services.activities(), restarter.restart]
+    async with fake_pipeline(client, task_queue, activities, services.agent_queue):
+        handle = await start_batch(client, task_queue, batch, BatchSettings(window=3))
+        await asyncio.wait_for(restarter.began.wait(), 30)
+        await handle.cancel()
+        with pytest.raises(WorkflowFailureError):
+            await handle.result()
+        left = await progress(handle)
+        await all_closed(client, batch[2:])
+
+    assert (left.in_flight, left.restarting) == (3, 2)
+    said = batch_left_running(left)
+    assert "1 was in flight" in said and "2 were being started again" in said
