@@ -2,6 +2,7 @@
 
 import atexit
 import contextlib
+import inspect
 import os
 import shutil
 import tempfile
@@ -143,7 +144,13 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
 @pytest.fixture
 async def replay_check(request: pytest.FixtureRequest) -> AsyncIterator[None]:
     """Every workflow a test starts (with its runs and children) is replayed against the current
-    code when the test ends, on whichever server the test used."""
+    code when the test ends, on whichever server the test used. A plain (not async) test starts
+    none: for it nothing is asked, as getting a server not yet started in this process from here
+    fails ("Runner.run() cannot be called from a running event loop": a module's pytestmark on
+    its one plain test, in a process where no earlier test had started that server)."""
+    if not inspect.iscoroutinefunction(request.function):
+        yield
+        return
     env_name = next(
         (name for name in ("private_ts_env", "dev_env") if name in request.fixturenames), "ts_env"
     )
