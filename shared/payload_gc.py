@@ -176,7 +176,7 @@ def _sort_rows(
         if row.namespace == REPLAYER_NAMESPACE:
             if row.last_stored_at < cutoff:
                 report.released_replay_copies += 1
-                releases.append(Release(row.sha256, row.owner_id, cutoff))
+                releases.append(Release(row.sha256, row.owner_id, cutoff, row.namespace))
         elif _checkable(row, namespace):
             by_owner[row.owner_id].append(row)
         else:
@@ -229,7 +229,7 @@ async def plan_collection(
                     return
                 gone = [r for r in owned if r.last_stored_at < cutoff and r.sha256 not in kept]
                 report.released_from_gone_owners += len(gone)
-                releases.extend(Release(r.sha256, owner_id, cutoff) for r in gone)
+                releases.extend(Release(r.sha256, owner_id, cutoff, r.namespace) for r in gone)
                 return
             referenced = await _referenced(client, owner_id, {r.sha256 for r in owned})
         except RPCError as err:
@@ -239,12 +239,18 @@ async def plan_collection(
             report.not_checked(f"{owner_id}: {' '.join(str(err).split())[:200]}")
             return
         if referenced is None:
+            # Said, as a gone owner whose children cannot be listed is: kept silently, its
+            # payloads were never collected and the command exited 0.
+            report.not_checked(
+                f"{owner_id}: its runs could not be listed (an id a visibility query cannot "
+                "quote); its payloads were kept"
+            )
             return
         unreferenced = [
             r for r in owned if r.sha256 not in referenced and r.last_stored_at < cutoff
         ]
         report.released_unreferenced += len(unreferenced)
-        releases.extend(Release(r.sha256, owner_id, cutoff) for r in unreferenced)
+        releases.extend(Release(r.sha256, owner_id, cutoff, r.namespace) for r in unreferenced)
 
     # CHECK_CONCURRENCY checkers taking owners from one iterator: a task per owner at once was
     # a million tasks for a million owners, on the worker that runs the scheduled collection.

@@ -169,6 +169,7 @@ async def erase_customer(
                     stores.payloads,
                     ticket.batch_id,
                     batch_results.get(ticket.workflow_id, set()) - holds,
+                    client.namespace,
                 )
         except store_failures() as err:
             # Its workflow is gone, so a later run finds it only by customer: the rows go below,

@@ -16,6 +16,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from shared.history_references import codec_of, listed_runs, referenced_hashes, run_events
+from shared.payload_gc import REPLAYER_NAMESPACE
 from shared.stores.payloads import ContentAddressedDriver, Release
 
 # A release applies whenever the pair was last stored: any time before this one.
@@ -43,9 +44,17 @@ async def held_by_batch(client: Client, batch_id: str) -> set[str] | None:
     return None if runs is None else await referred_to(client, batch_id, runs)
 
 
-async def release_from_batch(store: ContentAddressedDriver, batch_id: str, hashes: set[str]) -> int:
-    """Take the batch's ownership of ``hashes`` away; the payloads deleted (no owner left)."""
+async def release_from_batch(
+    store: ContentAddressedDriver, batch_id: str, hashes: set[str], namespace: str
+) -> int:
+    """Take the batch's ownership of ``hashes`` away in ``namespace`` (and its replayer copies');
+    the payloads deleted (no owner left). Another namespace's batch of the same id sharing the
+    store keeps its own."""
     if not hashes:
         return 0
-    releases = [Release(h, batch_id, _ANY_TIME) for h in sorted(hashes)]
+    releases = [
+        Release(h, batch_id, _ANY_TIME, ns)
+        for h in sorted(hashes)
+        for ns in (namespace, REPLAYER_NAMESPACE)
+    ]
     return (await store.collect(releases)).payloads

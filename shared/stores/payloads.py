@@ -105,6 +105,15 @@ class Release:
     sha256: str
     owner_id: str
     stored_before: datetime
+    # The namespace whose ownership goes: records of the pair in another namespace stay (a
+    # replayer's copy, labelled REPLAYER_NAMESPACE, released at once, took the live record of
+    # the same bytes with it). None: any; a record without one (from before namespaces were
+    # kept) matches any release.
+    namespace: str | None = None
+
+    def covers(self, namespace: str | None) -> bool:
+        """Whether this release takes a record stored under ``namespace``."""
+        return self.namespace is None or namespace is None or namespace == self.namespace
 
 
 @dataclass(frozen=True)

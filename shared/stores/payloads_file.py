@@ -191,10 +191,12 @@ class FilePayloadDriver(ContentAddressedDriver):
             yield path, _read_records(path)
 
     def _ownership(self) -> list[Ownership]:
-        pairs: dict[tuple[str, str], Ownership] = {}
+        """A row per payload, owner and namespace: merged over namespaces, a replayer's newer
+        copy of the same bytes labelled the live record REPLAYER_NAMESPACE, released unchecked."""
+        pairs: dict[tuple[str, str, str | None], Ownership] = {}
         for _, records in self._records():
             for r in records:
-                key = (r["sha256"], r["owner_id"])
+                key = (r["sha256"], r["owner_id"], r.get("namespace"))
                 stored = datetime.fromisoformat(r["stored_at"])
                 known = pairs.get(key)
                 if known is not None and known.last_stored_at >= stored:
@@ -209,31 +211,38 @@ class FilePayloadDriver(ContentAddressedDriver):
         return list(pairs.values())
 
     def _collect(self, releases: Sequence[Release]) -> Collected:
-        by_pair = {(r.sha256, r.owner_id): r.stored_before for r in releases}
+        by_pair: dict[tuple[str, str], list[Release]] = {}
+        for release in releases:
+            by_pair.setdefault((release.sha256, release.owner_id), []).append(release)
+
+        def release_of(r: dict[str, Any]) -> Release | None:
+            found = by_pair.get((r["sha256"], r["owner_id"]), [])
+            return next((x for x in found if x.covers(r.get("namespace"))), None)
+
         removed = 0
         released: set[str] = set()
         remaining: set[str] = set()
         with self._locked(exclusive=True):
             for path, records in self._records():
-                # A pair goes only if every store of it is older than its cutoff.
+                # A pair goes (in the release's namespace) only if every store of it there is
+                # older than its cutoff.
                 fresh = {
-                    (r["sha256"], r["owner_id"])
+                    (r["sha256"], r["owner_id"], id(release))
                     for r in records
-                    if (r["sha256"], r["owner_id"]) in by_pair
-                    and datetime.fromisoformat(r["stored_at"])
-                    >= by_pair[(r["sha256"], r["owner_id"])]
+                    if (release := release_of(r)) is not None
+                    and datetime.fromisoformat(r["stored_at"]) >= release.stored_before
                 }
                 keep = [
                     r
                     for r in records
-                    if (r["sha256"], r["owner_id"]) not in by_pair
-                    or (r["sha256"], r["owner_id"]) in fresh
+                    if (release := release_of(r)) is None
+                    or (r["sha256"], r["owner_id"], id(release)) in fresh
                 ]
-                gone = {(r["sha256"], r["owner_id"]) for r in records} - {
-                    (r["sha256"], r["owner_id"]) for r in keep
+                gone = {(r["sha256"], r["owner_id"], r.get("namespace")) for r in records} - {
+                    (r["sha256"], r["owner_id"], r.get("namespace")) for r in keep
                 }
                 removed += len(gone)
-                released |= {sha for sha, _ in gone}
+                released |= {sha for sha, _, _ in gone}
                 remaining |= {r["sha256"] for r in keep}
                 if len(keep) != len(records):
                     self._rewrite(path, keep)

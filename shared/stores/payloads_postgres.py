@@ -148,13 +148,17 @@ class PostgresPayloadDriver(ContentAddressedDriver):
         async with self.database.connection() as conn, conn.transaction():
             cursor = await conn.execute(
                 "DELETE FROM payload_owners o USING unnest(%s::text[], %s::text[], "
-                "%s::timestamptz[]) AS r(sha256, owner_id, stored_before) "
+                "%s::timestamptz[], %s::text[]) AS r(sha256, owner_id, stored_before, namespace) "
                 "WHERE o.sha256 = r.sha256 AND o.owner_id = r.owner_id "
-                "AND o.last_stored_at < r.stored_before RETURNING o.sha256",
+                "AND o.last_stored_at < r.stored_before "
+                # The release's namespace only (Release.covers).
+                "AND (r.namespace IS NULL OR o.namespace IS NULL OR o.namespace = r.namespace) "
+                "RETURNING o.sha256",
                 (
                     [r.sha256 for r in releases],
                     [r.owner_id for r in releases],
                     [r.stored_before for r in releases],
+                    [r.namespace for r in releases],
                 ),
             )
             released = await cursor.fetchall()

@@ -7,6 +7,9 @@ import pytest
 
 from shared.delivery import idempotency_key, text_sha256
 from shared.stores.ledger import DeliveryLedger, NewDelivery
+from shared.stores.payloads import ContentAddressedDriver
+from shared.stores.payloads_file import FilePayloadDriver
+from shared.stores.payloads_postgres import PostgresPayloadDriver
 from shared.stores.postgres import PostgresDatabase
 from shared.stores.postgres_ledger import PostgresLedger
 from shared.stores.sqlite_ledger import SqliteLedger
@@ -54,3 +57,16 @@ def delivery(
         sent_via="webhook",
         chain=chain,
     )
+
+
+@pytest.fixture
+async def driver(
+    backend: str, tmp_path: Path, postgres: PostgresServer
+) -> AsyncIterator[ContentAddressedDriver]:
+    """A payload store on either backend."""
+    if backend == "sqlite":  # the embedded default keeps payloads as files
+        yield FilePayloadDriver(tmp_path / "payloads")
+        return
+    database = PostgresDatabase(postgres.create_database("payloads"), pool_size=4)
+    yield PostgresPayloadDriver(database)
+    await database.close()

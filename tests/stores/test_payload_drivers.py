@@ -3,7 +3,6 @@ longer match their hash: files and PostgreSQL alike."""
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,18 +35,6 @@ OWNER = StorageDriverStoreContext(
     )
 )
 RETRIEVE = StorageDriverRetrieveContext()
-
-
-@pytest.fixture
-async def driver(
-    backend: str, tmp_path: Path, postgres: PostgresServer
-) -> AsyncIterator[ContentAddressedDriver]:
-    if backend == "sqlite":  # the embedded default keeps payloads as files
-        yield FilePayloadDriver(tmp_path / "payloads")
-        return
-    database = PostgresDatabase(postgres.create_database("payloads"), pool_size=4)
-    yield PostgresPayloadDriver(database)
-    await database.close()
 
 
 def payload(size: int, fill: bytes = b"x") -> Payload:
