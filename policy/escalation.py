@@ -2,6 +2,10 @@
 escalates on, and that trimming keeps from the middle it cuts out of a long ticket (pure: the
 offline agents and workflow code use it). Matched against the text in lower case, with
 typographic apostrophes read as "'".
+
+The ticket workflow reads ``escalation_cues`` where no triage ranked a ticket
+(workflows/ticket_stages.py, patch fallback-heeds-escalation): a change of the cues changes
+that decision on replay, so it goes behind a patch of its own (docs/versioning.md).
 """
 
 import re

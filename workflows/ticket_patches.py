@@ -122,6 +122,14 @@ PATCH_CANCEL_READS_LEDGER = "cancel-reads-ledger"
 # on that path (workflows/ticket_delivery.py), so no other history changes.
 PATCH_CANCEL_HEEDS_SENT_HEARTBEAT = "cancel-heeds-sent-heartbeat"
 
+# A ticket whose triage gave no valid answer, or that the budget stopped before triage (after its
+# first call), takes Urgent rather than Medium when its text holds the escalation rules' cues (an
+# account taken over, a payment the customer did not make, a lawyer: policy/escalation.py),
+# as a model's triage is floored (activities: with_escalation): it waited on a 24-hour SLA where
+# the rules give one hour. Asked only when the cues are found on those paths; the cue rules now
+# feed this workflow decision, so a change of them needs a patch of its own.
+PATCH_FALLBACK_HEEDS_ESCALATION = "fallback-heeds-escalation"
+
 # A ticket input with fields this version does not know (sent by a newer starter or API during a
 # rolling deploy, or after a rollback) is read without them, which the view names
 # (ignored_input_fields); before, the ticket FAILED as invalid input. Asked only for such an

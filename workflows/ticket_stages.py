@@ -12,6 +12,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from policy.budget import EarlierSpend
+    from policy.escalation import escalation_cues
     from policy.review_policy import ReviewReason, review_needs
     from policy.sla import sla_deadline
     from policy.transitions import TicketState
@@ -43,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.review_gate import stop_if_cancelled
     from workflows.ticket_patches import (
         PATCH_BUDGET_STOP_CLASSIFIES,
+        PATCH_FALLBACK_HEEDS_ESCALATION,
         PATCH_ORCHESTRATED_RESOLUTION,
         PATCH_REWORK_DRAFTS_WITH_NOTES,
         PATCH_SLA_FROM_INTAKE,
@@ -87,6 +89,7 @@ class TicketStages:
         # PATCH_BUDGET_STOP_CLASSIFIES already answered yes (asked at the start).
         self._budget_stop_classifies = budget_stop_classifies
         self._classification: Classification | None = None
+        self._placeholder_class = False  # set by classify
         self._articles: list[KnowledgeArticle] | None = None
         # Problems the agents could not solve (invalid output): each is a reason for review.
         self.degraded: list[ReviewReason] = []
@@ -122,6 +125,9 @@ class TicketStages:
             )
             model = None
         self._classification = classification
+        # The budget stopped it before any classification: its "general, 0" is a placeholder,
+        # whose "low confidence" a hand-off would add beside the budget's reason.
+        self._placeholder_class = stopped is not None
         view.category, view.confidence = classification.category, classification.confidence
         self._record.move(
             S.CLASSIFIED,
@@ -152,8 +158,8 @@ class TicketStages:
             if not handoff.invalid_output:
                 raise
             self.degraded.append(handoff.review_reason)
-            priority, model = FALLBACK_PRIORITY, None
-            rationale = f"triage gave no valid answer; treated as {FALLBACK_PRIORITY}"
+            priority, model = self._fallback_priority(), None
+            rationale = f"triage gave no valid answer; treated as {priority}"
         self._set_priority(priority)
         # Lean: the knowledge-base lookup (local) and the move to RESOLVING follow in the same
         # workflow task, which publishes the priority, the SLA deadline and the state at once.
@@ -337,8 +343,39 @@ class TicketStages:
             # budget-stop-classifies version were started by code that knows sla-from-intake:
             # taken without asking.
             at_start = self._budget_stop_classifies and self._agents.calls_begun == 0
-            self._set_priority(FALLBACK_PRIORITY, ask=not at_start)
-        return [*self.degraded, handoff.review_reason]
+            priority = FALLBACK_PRIORITY if at_start else self._fallback_priority()
+            self._set_priority(priority, ask=not at_start)
+        reasons = [*self.degraded, handoff.review_reason]
+        view = self._record.view
+        if (
+            self._classification is not None
+            and not self._placeholder_class
+            and view.priority is not None
+        ):
+            # The policy's own reasons too (an Urgent ticket, a sensitive category, findings
+            # still open): a team's view of TicketReviewReasons = 'urgent' missed a hand-off's.
+            # Data of the upsert the wait makes anyway, not a command.
+            reasons += review_needs(
+                self._config.review,
+                category=self._classification.category,
+                confidence=self._classification.confidence,
+                priority=view.priority,
+                validator_findings=view.findings,
+                revision_rounds=view.revision_rounds,
+                rework_requested=False,
+            )
+        return reasons
+
+    def _fallback_priority(self) -> Priority:
+        """The priority of a ticket no triage ranked: Medium, or Urgent where the escalation
+        rules' cues are in its text (PATCH_FALLBACK_HEEDS_ESCALATION), as a model's triage is
+        floored. Not in the workflow task of a local activity's marker (the caller's rule)."""
+        ticket = self._ticket
+        if escalation_cues(f"{ticket.subject}\n{ticket.body}") and workflow.patched(
+            PATCH_FALLBACK_HEEDS_ESCALATION
+        ):
+            return Priority.URGENT
+        return FALLBACK_PRIORITY
 
     def set_draft(self, draft: Draft, author: str) -> None:
         view = self._record.view

@@ -85,6 +85,8 @@ PATH_TESTS: dict[str, str] = {
     "test_a_settled_signal_with_no_ticket_s_state_is_ignored",
     "restarts-send-whole": "tests/workflow/test_batch_restart_whole.py::"
     "test_a_restarted_ticket_with_a_newer_field_is_started_whole_and_names_it",
+    "fallback-heeds-escalation": "tests/workflow/test_fallback_escalation.py::"
+    "test_a_ticket_whose_triage_answer_is_invalid_takes_the_escalation_floor",
 }
 
 

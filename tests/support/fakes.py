@@ -79,6 +79,7 @@ class FakeAgents:
     complex: bool = False  # triage's verdict: True sends the first draft to an orchestrator run
     validations: list[Validation] = field(default_factory=list)
     classify_failures: list[BaseException] = field(default_factory=list)
+    triage_failures: list[BaseException] = field(default_factory=list)
     draft_failures: list[BaseException] = field(default_factory=list)
     # When set, the resolver waits for it: lets a test act while the ticket is RESOLVING.
     resolver_gate: asyncio.Event | None = None
@@ -103,6 +104,8 @@ class FakeAgents:
     @activity.defn(name=names.TRIAGE_TICKET)
     async def triage(self, request: TriageRequest) -> AgentReply[TriageResult]:
         self._record("triage", request)
+        if self.triage_failures:
+            raise self.triage_failures.pop(0)
         output = TriageResult(
             priority=self.priority, rationale=f"fake {self.priority}", complex=self.complex
         )

@@ -1,0 +1,63 @@
+"""A ticket no triage ranked (its triage's answer invalid) gets the escalation rules' floor, as a
+model's triage does: Urgent, on the one-hour SLA, when its text says an account was taken over,
+a payment was not the customer's or a lawyer is involved (``fallback-heeds-escalation``); it was
+Medium, on a 24-hour one. And a hand-off's review reasons carry the policy's own (an Urgent
+ticket's ``urgent``), not only why the agents stopped."""
+
+from datetime import timedelta
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from policy.transitions import TicketState
+from shared.agents import Priority
+from tests.support.fakes import FakeAgents, FakeTicketServices, invalid_output
+from tests.support.temporal import patch_ids, status, wait_for_state
+from tests.support.tickets import make_ticket
+from tests.support.workers import ticket_on_fakes
+from workflows.ticket_patches import PATCH_FALLBACK_HEEDS_ESCALATION
+
+pytestmark = pytest.mark.usefixtures("replay_check")
+
+TAKEN_OVER = "Someone hacked into my account last night and I will sue you if it happens again."
+
+
+@pytest.mark.parametrize(
+    ("body", "priority", "hours"),
+    [(TAKEN_OVER, Priority.URGENT, 1), ("Where can I find my March invoice?", Priority.MEDIUM, 24)],
+    ids=["escalation-cues", "plain"],
+)
+async def test_a_ticket_whose_triage_answer_is_invalid_takes_the_escalation_floor(
+    dev_env: WorkflowEnvironment, task_queue: str, body: str, priority: Priority, hours: int
+) -> None:
+    agents = FakeAgents(triage_failures=[invalid_output("triage")])
+    services = FakeTicketServices()
+    ticket = make_ticket(subject="My account", body=body)
+    async with ticket_on_fakes(dev_env.client, task_queue, agents, services, ticket) as handle:
+        view = await wait_for_state(handle, TicketState.AWAITING_REVIEW.value)
+        started = (await handle.describe()).start_time
+        history = await handle.fetch_history()
+        await handle.terminate("the test is over")
+
+    assert view.priority is priority
+    assert view.sla_deadline is not None
+    assert timedelta(hours=hours) - timedelta(minutes=2) <= view.sla_deadline - started
+    assert view.sla_deadline - started <= timedelta(hours=hours, minutes=2)
+    assert "invalid-output" in view.review_reason_codes
+    assert ("urgent" in view.review_reason_codes) is (priority is Priority.URGENT)
+    asked = PATCH_FALLBACK_HEEDS_ESCALATION in patch_ids(history.events)
+    assert asked is (priority is Priority.URGENT)
+
+
+async def test_a_hand_off_of_an_urgent_ticket_keeps_its_urgent_review_reason(
+    dev_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    agents = FakeAgents(priority=Priority.URGENT, draft_failures=[invalid_output("resolver")])
+    services = FakeTicketServices()
+    async with ticket_on_fakes(dev_env.client, task_queue, agents, services) as handle:
+        await wait_for_state(handle, TicketState.AWAITING_REVIEW.value)
+        view = await status(handle)
+        await handle.terminate("the test is over")
+
+    assert view.review_reason_codes[:1] == ["invalid-output"]
+    assert "urgent" in view.review_reason_codes
