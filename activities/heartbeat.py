@@ -222,6 +222,10 @@ async def trailing_beats() -> AsyncIterator[None]:
             wait = holder.last_beat + _beat_period() - _clock()
             if wait > 0:
                 await asyncio.sleep(wait)
+                # Looked at again: a chunk's own beat may have sent one while this slept (sent
+                # at once here, it was a second one within milliseconds).
+                progress.set()
+                continue
             if holder.unsent_progress:
                 _send()
 

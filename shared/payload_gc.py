@@ -38,16 +38,17 @@ from shared.history_references import (
     workflow_exists,
 )
 from shared.off_loop import in_thread_if
-from shared.stores.payloads import ContentAddressedDriver, Ownership, Release
+from shared.stores.payloads import REPLAYER_NAMESPACE, ContentAddressedDriver, Ownership, Release
 
 DEFAULT_GRACE: Final = timedelta(hours=1)
 # A workflow task takes seconds and a start request less: a minute is the least that is safe.
 MIN_GRACE: Final = timedelta(minutes=1)
 # Owners checked at once (a describe, then a few history reads each).
 CHECK_CONCURRENCY: Final = 16
-# The namespace a ``Replayer`` works in (the SDK's default). Payloads a replayer stored (one that
-# was not set up to read only) belong to no workflow anyone can reach: always collected.
-REPLAYER_NAMESPACE: Final = "ReplayNamespace"
+# REPLAYER_NAMESPACE (shared/stores/payloads.py, re-exported here): payloads a replayer stored
+# (one that was not set up to read only) belong to no workflow anyone can reach: always
+# collected.
+__all__ = ["REPLAYER_NAMESPACE"]
 # The owners a report names that it could not check: the rest are counted. A visibility outage
 # fails every owner, and the report is a scheduled run's result (a payload in its history).
 MAX_PROBLEMS_LISTED: Final = 50
@@ -186,12 +187,16 @@ def _sort_rows(
 
 def _count_doomed(rows: list[Ownership], releases: list[Release], report: GcReport) -> None:
     """How many payloads, and bytes, lose their last owner with ``releases``."""
-    released = {(r.sha256, r.owner_id) for r in releases}
+    released: dict[tuple[str, str], list[Release]] = defaultdict(list)
+    for release in releases:
+        released[(release.sha256, release.owner_id)].append(release)
     owners_left: dict[str, int] = defaultdict(int)
     sizes: dict[str, int] = {}
     for row in rows:
         sizes[row.sha256] = row.size_bytes
-        if (row.sha256, row.owner_id) not in released:
+        # As the drivers match them (Release.covers): a live row beside a released replay copy
+        # of the same pair stays, and its payload with it.
+        if not any(r.covers(row.namespace) for r in released[(row.sha256, row.owner_id)]):
             owners_left[row.sha256] += 1
     doomed = {sha for sha, _ in released if owners_left[sha] == 0}
     report.payloads_to_delete = len(doomed)

@@ -82,9 +82,12 @@ class BatchWorkflow:
         # Whether this run reads the tickets leniently (UNKNOWN_FIELDS_LEFT_OUT answered yes).
         self._lenient = False
         self._in_flight = set(state.in_flight)
+        # The refused tickets being started again, until what each came to is known (progress:
+        # not known to be started; kept for one whose restart activity failed).
+        self._restarting: set[str] = set()
         # Refused starts started again, and what they came to (counted in state, the window
-        # freed): the same state and in-flight set as this workflow's.
-        self._restarter = BatchRestarts(state, self._in_flight)
+        # freed): the same state, in-flight and restarting sets as this workflow's.
+        self._restarter = BatchRestarts(state, self._in_flight, self._restarting)
         self._last_check = workflow.now()
         # RESTARTS_AS_SUBMITTED's answer in this run, once asked. The SDK keeps a patch's first
         # answer for the whole run: a run whose history (from before the change) answered no
@@ -95,8 +98,6 @@ class BatchWorkflow:
         self._refused: list[Ticket] = []
         # Their inputs sent whole (unknown-fields-left-out), by ticket id: started again so.
         self._refused_raw: dict[str, Any] = {}
-        # The refused tickets being started again now (progress: not known to be started).
-        self._restarting: set[str] = set()
 
     @workflow.signal(name=names.TICKET_SETTLED_SIGNAL)
     def ticket_settled(self, event: TicketSettled) -> None:
@@ -329,10 +330,10 @@ class BatchWorkflow:
         raws, self._refused, self._refused_raw = self._refused_raw, [], {}
         if raws and not workflow.patched(RESTARTS_SEND_WHOLE):
             raws = {}
-        self._restarting = {t.ticket_id for t in refused}
+        self._restarting.update(t.ticket_id for t in refused)
+        # Each leaves the set as what it came to is counted; on a cancellation, or when the
+        # activity failed, they stay: not known to have started.
         await self._restarter.restart_group(refused, raws)
-        # Not on a cancellation: a cancelled batch's progress says they may not have started.
-        self._restarting = set()
 
     @workflow.query(name=names.PROGRESS_QUERY)
     def progress(self) -> BatchProgress:

@@ -32,14 +32,19 @@ STARTED, KNOWN, FAILED, CONFLICT = "started", "known", "failed", "conflict"
 
 
 class BatchRestarts:
-    def __init__(self, state: BatchState, in_flight: set[str]) -> None:
+    def __init__(
+        self, state: BatchState, in_flight: set[str], restarting: set[str] | None = None
+    ) -> None:
         self._state = state
         self._in_flight = in_flight  # the batch's own set: a ticket counted leaves its window
+        # The batch's own set of tickets being started again: a ticket counted leaves it.
+        self._restarting = restarting if restarting is not None else set()
 
     def counted(self, ticket_id: str, outcome: str) -> None:
         """Count what a refused start came to: a ticket not started again leaves the window
         (unless it reported in meanwhile: counted then)."""
         totals = self._state.totals
+        self._restarting.discard(ticket_id)
         if outcome == STARTED:
             totals.started += 1
         elif ticket_id in self._in_flight:

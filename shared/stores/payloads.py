@@ -97,6 +97,11 @@ class Ownership:
     size_bytes: int
 
 
+# The namespace a ``Replayer`` works in (the SDK's default): what a replayer stored (one not set
+# up to read only) is its own copy, released by garbage collection without a history to check.
+REPLAYER_NAMESPACE: Final = "ReplayNamespace"
+
+
 @dataclass(frozen=True)
 class Release:
     """Garbage collection's decision: this owner no longer needs this payload, unless it stored
@@ -112,7 +117,11 @@ class Release:
     namespace: str | None = None
 
     def covers(self, namespace: str | None) -> bool:
-        """Whether this release takes a record stored under ``namespace``."""
+        """Whether this release takes a record stored under ``namespace``. A replayer's copy
+        takes only records labelled as one: a live record from before namespaces were kept
+        (None) beside it went with it, and its payload."""
+        if self.namespace == REPLAYER_NAMESPACE:
+            return namespace == REPLAYER_NAMESPACE
         return self.namespace is None or namespace is None or namespace == self.namespace
 
 

@@ -8,6 +8,7 @@ from typing import Final
 
 from shared.stores.payloads import (
     POSTGRES_DRIVER_NAME,
+    REPLAYER_NAMESPACE,
     Collected,
     ContentAddressedDriver,
     Ownership,
@@ -151,14 +152,16 @@ class PostgresPayloadDriver(ContentAddressedDriver):
                 "%s::timestamptz[], %s::text[]) AS r(sha256, owner_id, stored_before, namespace) "
                 "WHERE o.sha256 = r.sha256 AND o.owner_id = r.owner_id "
                 "AND o.last_stored_at < r.stored_before "
-                # The release's namespace only (Release.covers).
-                "AND (r.namespace IS NULL OR o.namespace IS NULL OR o.namespace = r.namespace) "
+                # The release's namespace only (Release.covers): a replayer's only its own.
+                "AND (CASE WHEN r.namespace = %s THEN o.namespace IS NOT DISTINCT FROM r.namespace "
+                "ELSE r.namespace IS NULL OR o.namespace IS NULL OR o.namespace = r.namespace END) "
                 "RETURNING o.sha256",
                 (
                     [r.sha256 for r in releases],
                     [r.owner_id for r in releases],
                     [r.stored_before for r in releases],
                     [r.namespace for r in releases],
+                    REPLAYER_NAMESPACE,
                 ),
             )
             released = await cursor.fetchall()
