@@ -45,10 +45,9 @@ DEFAULT_GRACE: Final = timedelta(hours=1)
 MIN_GRACE: Final = timedelta(minutes=1)
 # Owners checked at once (a describe, then a few history reads each).
 CHECK_CONCURRENCY: Final = 16
-# REPLAYER_NAMESPACE (shared/stores/payloads.py, re-exported here): payloads a replayer stored
-# (one that was not set up to read only) belong to no workflow anyone can reach: always
-# collected.
-__all__ = ["REPLAYER_NAMESPACE"]
+# REPLAYER_NAMESPACE (defined with the drivers' Release, shared/stores/payloads.py, and imported
+# from here too): payloads a replayer stored (one that was not set up to read only) belong to no
+# workflow anyone can reach: always collected.
 # The owners a report names that it could not check: the rest are counted. A visibility outage
 # fails every owner, and the report is a scheduled run's result (a payload in its history).
 MAX_PROBLEMS_LISTED: Final = 50
