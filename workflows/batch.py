@@ -49,6 +49,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.batch_input import BatchReads, start_bytes
     from workflows.batch_patches import (
         BATCH_REFUSES_TOO_MANY,
+        BATCH_STARTED_RUN_IS_FIRST,
         BYTE_BOUNDED_GROUPS,
         CANCEL_DURING_CHECK,
         DUPLICATE_IN_FLIGHT,
@@ -117,6 +118,13 @@ class BatchWorkflow:
     async def run(self, tickets: list[Any], state: BatchState) -> BatchProgress:
         settings = state.settings
         first_run = state.totals.runs == 1 and state.position == 0 and not state.in_flight
+        if (
+            not first_run
+            and len(tickets) > MAX_BATCH_TICKETS
+            and workflow.info().continued_run_id is None
+            and workflow.patched(BATCH_STARTED_RUN_IS_FIRST)
+        ):
+            first_run = True  # started with a later run's position: refused all the same
         if (
             first_run
             and len(tickets) > MAX_BATCH_TICKETS

@@ -48,3 +48,7 @@ SETTLED_STATE_CHECKED = "settled-state-checked"
 # restart sent the ticket as this version reads it, and the fields went unnamed. Asked only for a
 # group with such a ticket.
 RESTARTS_SEND_WHOLE = "restarts-send-whole"
+# A batch started (not continued as new) with more tickets than a batch takes and a later run's
+# position, runs or tickets in flight in its state (by a client other than the CLI) is refused as
+# a first run is: that state skipped the refusal. Asked only for such a start.
+BATCH_STARTED_RUN_IS_FIRST = "batch-started-run-is-first"

@@ -74,6 +74,11 @@ ABSORBED_CANCEL_ENDS_SWARM = "absorbed-cancel-ends-swarm"
 # (as sizes-decided-first), by a swarm whose items fit one chunk of its settings; the sizing
 # after the snapshot may still cut it into several, which run as children as before.
 SINGLE_CHUNK_INLINE = "single-chunk-inline"
+# A swarm started (not continued as new) with a later run's routes and timeouts already in its
+# state, by a client other than the CLI, is a first run all the same: it took the routes it was
+# given (any provider and model, on the deployment's keys) and skipped the size refusal, the
+# configuration snapshot and the chunk sizing. Asked only by such a run.
+STARTED_RUN_IS_FIRST = "started-run-is-first"
 # How long an item id may be to be named in an invalid item's result.
 MAX_NAMED_ID = 100
 
@@ -160,6 +165,12 @@ class SwarmWorkflow:
     async def run(self, items: list[Any], state: SwarmState) -> SwarmResult:
         kept = state.carried if state.carried and workflow.patched(KEEPS_CARRIED) else {}
         first_run = state.routes is None or state.timeouts is None
+        if (
+            not first_run
+            and workflow.info().continued_run_id is None
+            and workflow.patched(STARTED_RUN_IS_FIRST)
+        ):
+            first_run = True  # the routes and timeouts given are replaced by the snapshot's
         if first_run and len(items) > MAX_SWARM_ITEMS and workflow.patched(REFUSES_TOO_MANY):
             raise ApplicationError(
                 f"the swarm has {len(items):,} items; a swarm takes at most "

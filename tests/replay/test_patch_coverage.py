@@ -31,6 +31,8 @@ WITHOUT_A_COMMITTED_HISTORY = {
     "(test_swarm_large.py replays it)",
     "batch-refuses-too-many": "its path needs an input of 100,001 tickets: megabytes in the "
     "payload store the history refers to (test_batch_too_large.py replays it)",
+    "batch-started-run-is-first": "its path needs an input of 100,001 tickets, as "
+    "batch-refuses-too-many's (test_batch_too_large.py replays it)",
     "local-failure-fails-ticket": "never asked since delivering-state implies it; "
     "ticket-v6/v7-delivery-refused-locally take its path",
     "route-bounded-chunks": "never asked since sizes-decided-first implies it",

@@ -13,6 +13,7 @@ from shared.swarm import (
     SwarmSettings,
     SwarmState,
 )
+from tests.support.continued_start import ContinuedStart
 from tests.support.fake_fanout import FakeInsights
 from workflows import ALL_WORKFLOWS
 
@@ -35,7 +36,10 @@ async def returning(client: Client) -> Client:
 def workers(client: Client, task_queue: str, agent: FakeInsights) -> list[Worker]:
     return [
         Worker(
-            client, task_queue=task_queue, workflows=ALL_WORKFLOWS, activities=[agent.load_config]
+            client,
+            task_queue=task_queue,
+            workflows=[*ALL_WORKFLOWS, ContinuedStart],
+            activities=[agent.load_config],
         ),
         # Room for more than the window, so the window (not the worker) is what limits.
         Worker(
@@ -53,6 +57,20 @@ async def start(
     return await client.start_workflow(
         names.SWARM_WORKFLOW,
         args=[swarm, SwarmState(settings=settings)],
+        id=f"swarm-{uuid.uuid4().hex[:8]}",
+        task_queue=task_queue,
+        result_type=SwarmResult,
+    )
+
+
+async def start_later_run(
+    client: Client, task_queue: str, items: list[Any], state: SwarmState
+) -> WorkflowHandle[Any, SwarmResult]:
+    """A swarm's later run with ``state`` (routes, timeouts, chunks done): begun by a stand-in
+    first run that continues as new into the swarm at once, as a swarm's own runs continue."""
+    return await client.start_workflow(
+        "ContinuedStart",
+        args=[names.SWARM_WORKFLOW, [items, state]],
         id=f"swarm-{uuid.uuid4().hex[:8]}",
         task_queue=task_queue,
         result_type=SwarmResult,

@@ -33,6 +33,7 @@ from shared.data_converter import data_converter, reading_only
 from shared.history_references import patch_id
 from shared.stores.payloads_file import FilePayloadDriver
 from shared.view import TicketView
+from tests.support.continued_start import ContinuedStart
 from tests.support.keys import make_key_ring
 from workflows import ALL_WORKFLOWS
 
@@ -120,7 +121,8 @@ def new_replayer() -> Replayer:
     storing none) and the tracing plugin (so replay also proves that tracing adds no command and
     emits no span)."""
     return Replayer(
-        workflows=ALL_WORKFLOWS,
+        # ContinuedStart: a test's stand-in for a fan-out workflow's earlier run.
+        workflows=[*ALL_WORKFLOWS, ContinuedStart],
         data_converter=reading_only(CONVERTER),
         plugins=telemetry.client_plugins(),
     )

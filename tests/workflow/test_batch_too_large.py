@@ -1,6 +1,7 @@
 """A batch started with more tickets than a batch takes (by a client other than the CLI, whose
 one file holds at most as many) fails at once, saying why, and starts no ticket: it took any
-number before (patch batch-refuses-too-many)."""
+number before (patch batch-refuses-too-many), and one started with a later run's position in its
+state took any number until patch batch-started-run-is-first."""
 
 import uuid
 
@@ -18,8 +19,18 @@ from workflows.batch_patches import BATCH_REFUSES_TOO_MANY
 
 
 @pytest.mark.usefixtures("replay_check")
+@pytest.mark.parametrize(
+    "state",
+    [
+        BatchState(settings=BatchSettings()),
+        # A later run's position, as a client other than the CLI may send it: that skipped the
+        # refusal (patch batch-started-run-is-first).
+        BatchState(settings=BatchSettings(), position=1),
+    ],
+    ids=["new", "later-run-s-position"],
+)
 async def test_a_batch_of_more_tickets_than_it_takes_fails_at_once_saying_why(
-    ts_env: WorkflowEnvironment, task_queue: str
+    ts_env: WorkflowEnvironment, task_queue: str, state: BatchState
 ) -> None:
     agents, services = FakeAgents(), FakeTicketServices()
     # As raw input, the shortest a ticket can be: the history holds it in the payload store.
@@ -28,7 +39,7 @@ async def test_a_batch_of_more_tickets_than_it_takes_fails_at_once_saying_why(
     async with fake_pipeline(ts_env.client, task_queue, activities, services.agent_queue):
         handle = await ts_env.client.start_workflow(
             names.BATCH_WORKFLOW,
-            args=[tickets, BatchState(settings=BatchSettings())],
+            args=[tickets, state],
             id=f"batch-{uuid.uuid4().hex[:8]}",
             task_queue=task_queue,
             result_type=BatchProgress,

@@ -28,6 +28,7 @@ from shared.swarm import (
     SwarmTotals,
 )
 from tests.support.fake_fanout import FakeInsights
+from tests.support.swarm_run import start_later_run
 from tests.support.workers import running
 from tests.workflow.test_swarm import workers
 
@@ -111,13 +112,7 @@ async def _run_the_last_run(
     """The swarm's result and the failure types of its failed workflow tasks (their messages
     are encoded)."""
     async with running(workers(ts_env.client, task_queue, agent)):
-        handle = await ts_env.client.start_workflow(
-            names.SWARM_WORKFLOW,
-            args=[raw_items(MAX_SWARM_ITEMS), state],
-            id=f"swarm-{uuid.uuid4().hex[:8]}",
-            task_queue=task_queue,
-            result_type=SwarmResult,
-        )
+        handle = await start_later_run(ts_env.client, task_queue, raw_items(MAX_SWARM_ITEMS), state)
         result = await handle.result()
         failed = [
             e.workflow_task_failed_event_attributes.failure.application_failure_info.type
@@ -129,15 +124,25 @@ async def _run_the_last_run(
 
 
 @pytest.mark.usefixtures("replay_check")
+@pytest.mark.parametrize("later_runs_state", [False, True], ids=["new", "later-run-s-state"])
 async def test_a_swarm_of_more_items_than_it_takes_fails_at_once_saying_why(
-    ts_env: WorkflowEnvironment, task_queue: str
+    ts_env: WorkflowEnvironment, task_queue: str, later_runs_state: bool
 ) -> None:
-    """Started by a client other than the CLI (which refuses it before starting)."""
+    """Started by a client other than the CLI (which refuses it before starting); also with
+    the routes and timeouts a later run carries in its state, which skipped the refusal (patch
+    started-run-is-first)."""
     agent = FakeInsights()
+    state = (
+        SwarmState(
+            routes=agent.config.routes[AgentRole.INSIGHTS], timeouts=agent.config.agent_timeouts
+        )
+        if later_runs_state
+        else SwarmState()
+    )
     async with running(workers(ts_env.client, task_queue, agent)):
         handle = await ts_env.client.start_workflow(
             names.SWARM_WORKFLOW,
-            args=[raw_items(MAX_SWARM_ITEMS + 1), SwarmState()],
+            args=[raw_items(MAX_SWARM_ITEMS + 1), state],
             id=f"swarm-{uuid.uuid4().hex[:8]}",
             task_queue=task_queue,
             result_type=SwarmResult,
@@ -170,12 +175,6 @@ async def test_a_later_run_of_a_swarm_an_older_worker_began_with_more_goes_on_to
         timeouts=agent.config.agent_timeouts,
     )
     async with running(workers(ts_env.client, task_queue, agent)):
-        result = await ts_env.client.execute_workflow(
-            names.SWARM_WORKFLOW,
-            args=[items, state],
-            id=f"swarm-{uuid.uuid4().hex[:8]}",
-            task_queue=task_queue,
-            result_type=SwarmResult,
-        )
+        result = await (await start_later_run(ts_env.client, task_queue, items, state)).result()
     assert agent.calls == 1
     assert result.succeeded == 1 and result.failed == 0
