@@ -52,11 +52,12 @@ with workflow.unsafe.imports_passed_through():
         PATCH_REWORK_FAILURE,
         PATCH_SLA_FROM_FIRST_INTAKE,
         PATCH_STAGES_AT_REST,
+        PATCH_START_STOP_HEEDS_ESCALATION,
         REWORK_AGENT_ACTIVITIES,
     )
     from workflows.ticket_record import ILLEGAL_TRANSITION, TicketRecord
     from workflows.ticket_request import parse_request, raw_batch_id
-    from workflows.ticket_stages import TicketStages
+    from workflows.ticket_stages import TicketStages, has_escalation_cues
 
 S = TicketState
 
@@ -95,6 +96,7 @@ class TicketWorkflow:
         # Whether a budget stop before the classifier's answer goes to a person (set by run()
         # for a ticket with earlier spend; asked on that path for the others).
         self._budget_stop_classifies = False
+        self._start_stop_urgent = False  # PATCH_START_STOP_HEEDS_ESCALATION answered yes
         # When the customer first wrote, for a ticket started again after runs that ended
         # without an answer (the memo's; set by run() once the version is asked).
         self._first_intake: datetime | None = None
@@ -122,6 +124,13 @@ class TicketWorkflow:
         if earlier is not None and workflow.patched(PATCH_BUDGET_COUNTS_EARLIER_RUNS):
             self._earlier = earlier
             self._budget_stop_classifies = workflow.patched(PATCH_BUDGET_STOP_CLASSIFIES)
+            # The priority a budget stop before this run's first call gives: the hand-off is
+            # in the snapshot's workflow task, where this patch could not be asked.
+            self._start_stop_urgent = (
+                self._budget_stop_classifies
+                and has_escalation_cues(self._ticket)
+                and workflow.patched(PATCH_START_STOP_HEEDS_ESCALATION)
+            )
         first_intake = earlier_intake(self._memo_value(sa.MEMO_FIRST_INTAKE))
         if first_intake is not None and workflow.patched(PATCH_SLA_FROM_FIRST_INTAKE):
             self._first_intake = first_intake
@@ -226,6 +235,7 @@ class TicketWorkflow:
             lean=self._lean,
             delivering=self._delivering,
             budget_stop_classifies=self._budget_stop_classifies,
+            start_stop_urgent=self._start_stop_urgent,
         )
         reviewer_notes: str | None = None
         try:

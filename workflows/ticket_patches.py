@@ -130,6 +130,13 @@ PATCH_CANCEL_HEEDS_SENT_HEARTBEAT = "cancel-heeds-sent-heartbeat"
 # feed this workflow decision, so a change of them needs a patch of its own.
 PATCH_FALLBACK_HEEDS_ESCALATION = "fallback-heeds-escalation"
 
+# The same floor for a ticket the budget stops before its run's first call (a ticket started again
+# whose earlier runs spent its budget): Urgent, not Medium, when its text holds the escalation
+# rules' cues. Asked at the run's start, before the configuration snapshot (a patch marker right
+# after a local activity's marker in one workflow task does not replay reliably, so it cannot be
+# asked at the hand-off), and only for a ticket with earlier runs' spend and those cues.
+PATCH_START_STOP_HEEDS_ESCALATION = "start-stop-heeds-escalation"
+
 # A ticket input with fields this version does not know (sent by a newer starter or API during a
 # rolling deploy, or after a rollback) is read without them, which the view names
 # (ignored_input_fields); before, the ticket FAILED as invalid input. Asked only for such an

@@ -57,6 +57,12 @@ S = TicketState
 FALLBACK_PRIORITY = Priority.MEDIUM
 
 
+def has_escalation_cues(ticket: Ticket) -> bool:
+    """Whether the escalation rules (policy/escalation.py) find their cues in the ticket's text:
+    the floor a model's triage gets, and a ticket no triage ranked takes."""
+    return bool(escalation_cues(f"{ticket.subject}\n{ticket.body}"))
+
+
 class TicketStages:
     """One run's agent stages over its ticket and record, with the run's configuration snapshot
     and versions (``lean``: the lean-history paths; ``delivering``: the delivering-state
@@ -73,6 +79,7 @@ class TicketStages:
         lean: bool,
         delivering: bool,
         budget_stop_classifies: bool = False,
+        start_stop_urgent: bool = False,
     ) -> None:
         self._ticket = ticket
         self._record = record
@@ -88,6 +95,9 @@ class TicketStages:
         self._first_intake = first_intake
         # PATCH_BUDGET_STOP_CLASSIFIES already answered yes (asked at the start).
         self._budget_stop_classifies = budget_stop_classifies
+        # PATCH_START_STOP_HEEDS_ESCALATION answered yes (asked at the start, for a ticket with
+        # earlier runs' spend and the escalation rules' cues).
+        self._start_stop_urgent = start_stop_urgent
         self._classification: Classification | None = None
         self._placeholder_class = False  # set by classify
         self._articles: list[KnowledgeArticle] | None = None
@@ -341,9 +351,12 @@ class TicketStages:
             # (a first task that started late was completed at the local activity's marker, the
             # patch's went in the next task: TMPRL1100 on every replay). Tickets of the
             # budget-stop-classifies version were started by code that knows sla-from-intake:
-            # taken without asking.
+            # taken without asking. Its escalation floor's patch was asked at the run's start.
             at_start = self._budget_stop_classifies and self._agents.calls_begun == 0
-            priority = FALLBACK_PRIORITY if at_start else self._fallback_priority()
+            if at_start:
+                priority = Priority.URGENT if self._start_stop_urgent else FALLBACK_PRIORITY
+            else:
+                priority = self._fallback_priority()
             self._set_priority(priority, ask=not at_start)
         reasons = [*self.degraded, handoff.review_reason]
         view = self._record.view
@@ -370,10 +383,7 @@ class TicketStages:
         """The priority of a ticket no triage ranked: Medium, or Urgent where the escalation
         rules' cues are in its text (PATCH_FALLBACK_HEEDS_ESCALATION), as a model's triage is
         floored. Not in the workflow task of a local activity's marker (the caller's rule)."""
-        ticket = self._ticket
-        if escalation_cues(f"{ticket.subject}\n{ticket.body}") and workflow.patched(
-            PATCH_FALLBACK_HEEDS_ESCALATION
-        ):
+        if has_escalation_cues(self._ticket) and workflow.patched(PATCH_FALLBACK_HEEDS_ESCALATION):
             return Priority.URGENT
         return FALLBACK_PRIORITY
 

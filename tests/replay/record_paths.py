@@ -87,6 +87,9 @@ PATH_TESTS: dict[str, str] = {
     "test_a_restarted_ticket_with_a_newer_field_is_started_whole_and_names_it",
     "fallback-heeds-escalation": "tests/workflow/test_fallback_escalation.py::"
     "test_a_ticket_whose_triage_answer_is_invalid_takes_the_escalation_floor",
+    "start-stop-heeds-escalation": "tests/workflow/test_fallback_escalation.py::"
+    "test_a_ticket_the_budget_stops_before_its_first_call_takes_the_escalation_floor"
+    "[escalation-cues]",
     "started-run-is-first": "tests/workflow/test_swarm_started_state.py::"
     "test_a_swarm_started_with_routes_given_calls_the_configured_ones",
 }

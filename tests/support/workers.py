@@ -163,11 +163,12 @@ async def ticket_on_fakes(
     services: Any,
     ticket: Ticket | None = None,
     orchestration: Any = None,
+    memo: dict[str, Any] | None = None,
 ) -> AsyncIterator[WorkflowHandle[Any, Any]]:
     """The workflow on fake agents and services (and a fake orchestrator's agents, when given),
-    with one ticket started on it."""
+    with one ticket started on it (with ``memo``, as a starter's restart sets it)."""
     activities = agents.activities() + services.activities()
     if orchestration is not None:
         activities += orchestration.agent_activities()
     async with fake_pipeline(client, task_queue, activities, llm_queue=services.agent_queue):
-        yield await start_ticket(client, task_queue, ticket or make_ticket())
+        yield await start_ticket(client, task_queue, ticket or make_ticket(), memo=memo)

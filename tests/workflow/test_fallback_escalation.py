@@ -2,7 +2,8 @@
 model's triage does: Urgent, on the one-hour SLA, when its text says an account was taken over,
 a payment was not the customer's or a lawyer is involved (``fallback-heeds-escalation``); it was
 Medium, on a 24-hour one. And a hand-off's review reasons carry the policy's own (an Urgent
-ticket's ``urgent``), not only why the agents stopped."""
+ticket's ``urgent``), not only why the agents stopped. The same floor for a ticket the budget
+stops before its run's first call (``start-stop-heeds-escalation``)."""
 
 from datetime import timedelta
 
@@ -10,14 +11,23 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from policy.transitions import TicketState
+from shared import search_attributes as sa
 from shared.agents import Priority
-from tests.support.fakes import FakeAgents, FakeTicketServices, invalid_output
+from shared.pipeline_config import BudgetConfig
+from tests.support.fakes import FakeAgents, FakeTicketServices, fake_routes_config, invalid_output
 from tests.support.temporal import patch_ids, status, wait_for_state
 from tests.support.tickets import make_ticket
 from tests.support.workers import ticket_on_fakes
-from workflows.ticket_patches import PATCH_FALLBACK_HEEDS_ESCALATION
+from workflows.ticket_patches import (
+    PATCH_FALLBACK_HEEDS_ESCALATION,
+    PATCH_START_STOP_HEEDS_ESCALATION,
+)
 
 pytestmark = pytest.mark.usefixtures("replay_check")
+
+# What a restart's memo says its earlier runs spent, and a budget that leaves no room for a call.
+EARLIER_RUNS_USAGE = {"tokens": 150, "cost_usd": 0.010, "calls": 10, "runs": 1}
+OVER_BUDGET = BudgetConfig(max_cost_usd=0.0105)
 
 TAKEN_OVER = "Someone hacked into my account last night and I will sue you if it happens again."
 
@@ -61,3 +71,34 @@ async def test_a_hand_off_of_an_urgent_ticket_keeps_its_urgent_review_reason(
 
     assert view.review_reason_codes[:1] == ["invalid-output"]
     assert "urgent" in view.review_reason_codes
+
+
+@pytest.mark.parametrize(
+    ("body", "priority", "hours"),
+    [(TAKEN_OVER, Priority.URGENT, 1), ("Where can I find my March invoice?", Priority.MEDIUM, 24)],
+    ids=["escalation-cues", "plain"],
+)
+async def test_a_ticket_the_budget_stops_before_its_first_call_takes_the_escalation_floor(
+    dev_env: WorkflowEnvironment, task_queue: str, body: str, priority: Priority, hours: int
+) -> None:
+    # Started again after its earlier runs spent its budget: a person takes it before any agent
+    # call, at the floor the escalation rules give (start-stop-heeds-escalation); it was Medium.
+    agents = FakeAgents()
+    services = FakeTicketServices(config=fake_routes_config(budget=OVER_BUDGET))
+    ticket = make_ticket(subject="My account", body=body)
+    memo = {sa.MEMO_EARLIER_USAGE: EARLIER_RUNS_USAGE}
+    async with ticket_on_fakes(
+        dev_env.client, task_queue, agents, services, ticket, memo=memo
+    ) as handle:
+        view = await wait_for_state(handle, TicketState.AWAITING_REVIEW.value)
+        started = (await handle.describe()).start_time
+        history = await handle.fetch_history()
+        await handle.terminate("the test is over")
+
+    assert agents.calls == {}
+    assert view.priority is priority
+    assert view.sla_deadline is not None
+    assert timedelta(hours=hours) - timedelta(minutes=2) <= view.sla_deadline - started
+    assert view.sla_deadline - started <= timedelta(hours=hours, minutes=2)
+    asked = PATCH_START_STOP_HEEDS_ESCALATION in patch_ids(history.events)
+    assert asked is (priority is Priority.URGENT)
