@@ -23,11 +23,11 @@ from shared.swarm import (
 )
 from shared.ticket_listing import ids_held_by_other_tickets
 from starter import render, render_fanout
+from starter.batch_run import run_batch
 from starter.connection import open_client, warn_if_unencrypted
 from starter.errors import EXIT_OK, EXIT_PARTIAL, CliError, NoWorker
 from starter.fanout_runs import (
     SwarmFailed,
-    run_batch,
     run_plan,
     run_swarm,
     say_attached,

@@ -1,9 +1,9 @@
-"""Starting the fan-out workflows and watching them: a plan (orchestrator-workers), a swarm (one
-agent, many items) and a batch (many tickets as one workflow), each under an id derived from its
-input so that running a command again attaches to the run already going."""
+"""Starting the fan-out workflows and watching them: a plan (orchestrator-workers) and a swarm (one
+agent, many items) here, a batch (many tickets as one workflow) in starter/batch_run.py, each
+under an id derived from its input so that running a command again attaches to the run already
+going; the ids, the attaching and the watching are here for all three."""
 
 import asyncio
-import builtins  # TimeoutError: the name is temporalio's workflow timeout here
 import contextlib
 import hashlib
 import uuid
@@ -29,8 +29,6 @@ from temporalio.exceptions import (
 from temporalio.service import RPCError
 
 from shared import names
-from shared.batch import BatchProgress, BatchSettings, BatchState
-from shared.operations import fairness_keys
 from shared.orchestration import (
     OrchestratorFailure,
     OrchestratorInput,
@@ -45,7 +43,6 @@ from shared.swarm import (
     SwarmSettings,
     SwarmState,
 )
-from shared.tickets import Ticket, content_digest
 from starter import render, render_fanout, team_time
 from starter.errors import CliError
 from starter.plan_spend import spent_by_run, spent_words
@@ -77,7 +74,7 @@ RUN_KINDS = {
 }
 
 
-async def _same_input(
+async def same_input(
     client: Client, workflow_id: str, digest: str, what: str, kind: str = ""
 ) -> None:
     """Refuse to follow the run under ``workflow_id`` when it is not this input's: the start
@@ -155,7 +152,7 @@ async def _watch(
                 bar.update(task, completed=completed, total=total or None, note=note)
 
 
-async def _watched(
+async def watched(
     handle: WorkflowHandle[Any, ResultT],
     describe: Callable[[], Awaitable[tuple[int, int, str]]],
     label: str,
@@ -211,7 +208,7 @@ async def run_plan(client: Client, task: str, run_id: str | None, wait: bool) ->
     except WorkflowAlreadyStartedError:
         handle = client.get_workflow_handle(workflow_id, result_type=OrchestratorResult)
         earlier, attached = True, False
-    await _same_input(client, workflow_id, digest, "task", names.ORCHESTRATOR_WORKFLOW)
+    await same_input(client, workflow_id, digest, "task", names.ORCHESTRATOR_WORKFLOW)
     if not wait:
         return PlanRun(workflow_id, None, earlier, attached)
 
@@ -239,7 +236,7 @@ async def run_plan(client: Client, task: str, run_id: str | None, wait: bool) ->
             return f" (what its calls had spent could not be read: {cause[:200]})"
 
     what = f"the plan run {workflow_id}"
-    result = await _watched(
+    result = await watched(
         handle, describe, "sub-tasks", what, failed=_show_plan_failure, stopped=spent
     )
     return PlanRun(workflow_id, result, earlier, attached)
@@ -314,14 +311,14 @@ async def run_swarm(
     except WorkflowAlreadyStartedError:
         # The same items ran before: show that run's result rather than analysing them again
         # (other items under that id: refused).
-        await _same_input(client, workflow_id, digest, "set of items", names.SWARM_WORKFLOW)
+        await same_input(client, workflow_id, digest, "set of items", names.SWARM_WORKFLOW)
         render.console(stderr=True).print(
             f"these items were analysed before ({workflow_id}); showing that run "
             "(use --id NEW to analyse them again)"
         )
         handle = client.get_workflow_handle(workflow_id, result_type=SwarmResult)
     else:
-        await _same_input(client, workflow_id, digest, "set of items", names.SWARM_WORKFLOW)
+        await same_input(client, workflow_id, digest, "set of items", names.SWARM_WORKFLOW)
     result = asyncio.ensure_future(handle.result())
 
     async def describe() -> tuple[int, int, str]:
@@ -360,95 +357,3 @@ class SwarmFailed(CliError):
         self.workflow_id = workflow_id
         self.summary = summary
         self.stopped = False
-
-
-# ---- batch ---------------------------------------------------------------------------------------
-
-
-class BatchRun(NamedTuple):
-    workflow_id: str
-    progress: BatchProgress | None  # None: not waited for
-    attached: bool  # the same batch was running under this id: followed, not started again
-
-
-async def run_batch(
-    client: Client, tickets: list[Ticket], settings: BatchSettings, run_id: str | None, wait: bool
-) -> BatchRun:
-    # Ids and content: a file corrected under the same ids is another batch.
-    parts = [f"{t.ticket_id}\x1e{content_digest(t)}" for t in tickets]
-    digest = input_digest(parts)
-    workflow_id = run_id or content_id("batch", parts)
-    handle: WorkflowHandle[Any, BatchProgress] = await client.start_workflow(
-        names.BATCH_WORKFLOW,
-        args=[tickets, BatchState(settings=settings, fairness_keys=fairness_keys(client, tickets))],
-        id=workflow_id,
-        task_queue=names.TICKETS_TASK_QUEUE,
-        result_type=BatchProgress,
-        static_summary=f"{len(tickets)} tickets, {settings.window} in flight",
-        memo={INPUT_DIGEST: digest},
-        # A batch that ran before may run again: its tickets exist, so it starts none of them.
-        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-    )
-    attached = not newly_started(handle)
-    await _same_input(client, workflow_id, digest, "batch", names.BATCH_WORKFLOW)
-    if not wait:
-        return BatchRun(workflow_id, None, attached)
-
-    async def describe() -> tuple[int, int, str]:
-        p = await handle.query(names.PROGRESS_QUERY, result_type=BatchProgress)
-        return p.done, p.total, f"{p.in_flight} in flight, {p.already_known} already known"
-
-    async def left_running() -> str:
-        try:
-            p = await asyncio.wait_for(
-                handle.query(names.PROGRESS_QUERY, result_type=BatchProgress), LEFT_RUNNING_SECONDS
-            )
-        except (RPCError, WorkflowQueryFailedError, builtins.TimeoutError):
-            return " (what it had started is not known: no worker answered its progress)"
-        return batch_left_running(p)
-
-    if attached:
-        say_attached(workflow_id, f"these {len(tickets)} ticket(s)", following=True)
-    progress = await _watched(
-        handle, describe, "tickets", f"the batch {workflow_id}", stopped=left_running
-    )
-    return BatchRun(workflow_id, progress, attached)
-
-
-# How long a cancelled batch's progress is asked for (a query on a closed run: a worker replays
-# its history).
-LEFT_RUNNING_SECONDS = 10.0
-
-
-def batch_left_running(progress: BatchProgress) -> str:
-    """What a cancelled batch leaves behind, in words: its tickets are workflows of their own
-    (the batch abandons them as it closes), so those it started go on to their answers; those
-    it had not started never start. Every ticket is in one of the counts: reported back (ended,
-    waiting for a person, or refused), already known (a ticket of this id existed), in flight
-    (started, or being started, and not reported back), never started."""
-    reported = sum(progress.settled.values())
-    unstarted = max(progress.total - progress.done - progress.in_flight, 0)
-    said = f": of its {progress.total:,} ticket(s), {reported:,} had reported back"
-    if progress.already_known:
-        said += f", {progress.already_known:,} {_were(progress.already_known)} already known"
-    started = progress.in_flight - progress.restarting
-    if started > 0:
-        said += (
-            f", {started:,} {_were(started)} in flight: a ticket started "
-            "is a workflow of its "
-            "own and goes on to its answer (`list` shows them, `status ID` each one)"
-        )
-    if progress.restarting:
-        said += (
-            f", {progress.restarting:,} {_were(progress.restarting)} being started again (an "
-            "ended run held the id) and may not have started: `status ID` says; the same "
-            "`batch` command starts those that did not"
-        )
-    if unstarted:
-        said += f", {unstarted:,} never started (the same `batch` command starts them)"
-    return said
-
-
-def _were(count: int) -> str:
-    return "was" if count == 1 else "were"

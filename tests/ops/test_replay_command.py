@@ -16,7 +16,8 @@ from shared.batch import BatchSettings
 from shared.swarm import SwarmItem, SwarmSettings
 from shared.tickets import Ticket
 from shared.view import TicketRequest
-from starter.fanout_runs import run_batch, run_swarm
+from starter.batch_run import run_batch
+from starter.fanout_runs import run_swarm
 from starter.replay import replay_recent
 from tests.ops.conftest import OpsServer
 from tests.support.changed_workflow import TicketWorkflowWithATimerFirst

@@ -1,8 +1,8 @@
-"""What `batch --wait` says of a cancelled batch (starter/fanout_runs.py batch_left_running):
+"""What `batch --wait` says of a cancelled batch (starter/batch_run.py batch_left_running):
 every ticket in one count, and the ones started going on to their answers."""
 
 from shared.batch import BatchProgress
-from starter.fanout_runs import batch_left_running
+from starter.batch_run import batch_left_running
 
 
 def test_every_ticket_is_in_one_count_and_those_in_flight_go_on() -> None:

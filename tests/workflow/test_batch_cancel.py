@@ -13,7 +13,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from shared import names
 from shared.batch import BatchSettings, RestartsDone, TicketCheck, TicketRestarts, TicketSettled
-from starter.fanout_runs import batch_left_running
+from starter.batch_run import batch_left_running
 from tests.support.batches import all_closed, progress, start_batch, tickets
 from tests.support.fakes import FakeAgents, FakeTicketServices
 from tests.support.temporal import patch_ids

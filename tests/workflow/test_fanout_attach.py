@@ -11,7 +11,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from shared import names
 from shared.batch import BatchSettings
-from starter import fanout_runs
+from starter import batch_run, fanout_runs
 from starter.errors import CliError
 from tests.support.tickets import make_ticket
 
@@ -30,14 +30,14 @@ async def test_a_batch_under_a_running_batchs_id_with_other_tickets_is_refused(
     client, batch_id = dev_env.client, f"nightly-{uuid.uuid4().hex[:8]}"
     first = [make_ticket() for _ in range(3)]
     other = [make_ticket() for _ in range(5)]
-    started = await fanout_runs.run_batch(client, first, BatchSettings(), batch_id, wait=False)
+    started = await batch_run.run_batch(client, first, BatchSettings(), batch_id, wait=False)
     try:
         # The same file again follows the running batch, and says it started nothing (it said
         # "started", as if a second batch were under way).
-        again = await fanout_runs.run_batch(client, first, BatchSettings(), batch_id, wait=False)
+        again = await batch_run.run_batch(client, first, BatchSettings(), batch_id, wait=False)
         assert started == (batch_id, None, False) and again == (batch_id, None, True)
         with pytest.raises(CliError, match=r"running with other input.*NOT submitted"):
-            await fanout_runs.run_batch(client, other, BatchSettings(), batch_id, wait=False)
+            await batch_run.run_batch(client, other, BatchSettings(), batch_id, wait=False)
     finally:
         await client.get_workflow_handle(batch_id).terminate("test over")
 
@@ -49,9 +49,9 @@ async def test_a_corrected_file_under_the_same_ids_is_another_batch(
     client = dev_env.client
     ticket = make_ticket(body="Invoice 1 is missing.")
     corrected = ticket.model_copy(update={"body": "Invoice 1 is missing (March)."})
-    first, _, _ = await fanout_runs.run_batch(client, [ticket], BatchSettings(), None, wait=False)
+    first, _, _ = await batch_run.run_batch(client, [ticket], BatchSettings(), None, wait=False)
     try:
-        second, _, _ = await fanout_runs.run_batch(
+        second, _, _ = await batch_run.run_batch(
             client, [corrected], BatchSettings(), None, wait=False
         )
         await client.get_workflow_handle(second).terminate("test over")
