@@ -87,6 +87,9 @@ class BatchState(BaseModel):
     # workflow code holds no key. Tickets not in it get the plain digest. Trimmed to the tickets
     # not yet started at each continue-as-new.
     fairness_keys: dict[str, str] = Field(default_factory=dict)
+    # The run this one was continued as new from, written by that run as it continued (a run
+    # started with this state is a first run: workflows/run_chain.py).
+    continued_from: str | None = None
 
 
 class TicketSettled(BaseModel):

@@ -78,6 +78,9 @@ class SwarmState(BaseModel):
     # Items an earlier run under this id (same items; it failed, or was cancelled or terminated)
     # analysed successfully, by item id: kept as they are, not analysed and paid for again.
     carried: dict[str, ItemResult] = Field(default_factory=dict)
+    # The run this one was continued as new from, written by that run as it continued (a run
+    # started with this state is a first run: workflows/run_chain.py).
+    continued_from: str | None = None
 
 
 class SwarmChunkInput(BaseModel):

@@ -61,6 +61,7 @@ with workflow.unsafe.imports_passed_through():
         UNKNOWN_FIELDS_LEFT_OUT,
     )
     from workflows.batch_restarts import KNOWN, BatchRestarts
+    from workflows.run_chain import this_run_is_later
 
 
 # Child starts per workflow task, at most: one task's commands must stay well under the server's
@@ -121,7 +122,7 @@ class BatchWorkflow:
         if (
             not first_run
             and len(tickets) > MAX_BATCH_TICKETS
-            and workflow.info().continued_run_id is None
+            and not this_run_is_later(state.continued_from)
             and workflow.patched(BATCH_STARTED_RUN_IS_FIRST)
         ):
             first_run = True  # started with a later run's position: refused all the same
@@ -158,6 +159,7 @@ class BatchWorkflow:
                         k: v for k, v in state.fairness_keys.items() if k in waiting
                     }
                 state.totals.runs += 1
+                state.continued_from = workflow.info().run_id
                 workflow.continue_as_new(args=[tickets, state])
             if state.position >= len(tickets):
                 await self._wait_or_check(lambda: not self._in_flight)

@@ -39,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from shared.validation import problems
     from workflows.agent_calls import config_snapshot
+    from workflows.run_chain import this_run_is_later
     from workflows.swarm_window import ENCODED_SIZE_GROUPS, ItemWindow
 
 
@@ -74,8 +75,9 @@ ABSORBED_CANCEL_ENDS_SWARM = "absorbed-cancel-ends-swarm"
 # (as sizes-decided-first), by a swarm whose items fit one chunk of its settings; the sizing
 # after the snapshot may still cut it into several, which run as children as before.
 SINGLE_CHUNK_INLINE = "single-chunk-inline"
-# A swarm started (not continued as new) with a later run's routes and timeouts already in its
-# state, by a client other than the CLI, is a first run all the same: it took the routes it was
+# A swarm started (not continued as new by itself: workflows/run_chain.py) with a later run's
+# routes and timeouts already in its state, by a client other than the CLI, is a first run all
+# the same: it took the routes it was
 # given (any provider and model, on the deployment's keys) and skipped the size refusal, the
 # configuration snapshot and the chunk sizing. Asked only by such a run.
 STARTED_RUN_IS_FIRST = "started-run-is-first"
@@ -167,7 +169,7 @@ class SwarmWorkflow:
         first_run = state.routes is None or state.timeouts is None
         if (
             not first_run
-            and workflow.info().continued_run_id is None
+            and not this_run_is_later(state.continued_from)
             and workflow.patched(STARTED_RUN_IS_FIRST)
         ):
             first_run = True  # the routes and timeouts given are replaced by the snapshot's
@@ -223,6 +225,7 @@ class SwarmWorkflow:
                 state.totals.runs += 1
                 if kept:
                     self._drop_carried_done(state, kept)
+                state.continued_from = workflow.info().run_id
                 workflow.continue_as_new(args=[items, state])
             n = state.next_chunk
             first = n * settings.chunk_size

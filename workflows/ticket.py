@@ -124,13 +124,6 @@ class TicketWorkflow:
         if earlier is not None and workflow.patched(PATCH_BUDGET_COUNTS_EARLIER_RUNS):
             self._earlier = earlier
             self._budget_stop_classifies = workflow.patched(PATCH_BUDGET_STOP_CLASSIFIES)
-            # The priority a budget stop before this run's first call gives: the hand-off is
-            # in the snapshot's workflow task, where this patch could not be asked.
-            self._start_stop_urgent = (
-                self._budget_stop_classifies
-                and has_escalation_cues(self._ticket)
-                and workflow.patched(PATCH_START_STOP_HEEDS_ESCALATION)
-            )
         first_intake = earlier_intake(self._memo_value(sa.MEMO_FIRST_INTAKE))
         if first_intake is not None and workflow.patched(PATCH_SLA_FROM_FIRST_INTAKE):
             self._first_intake = first_intake
@@ -161,6 +154,14 @@ class TicketWorkflow:
                 type="InvalidTicket",
                 non_retryable=True,
             )
+        # The priority a budget stop before this run's first call gives, asked here, for a valid
+        # input, before the configuration snapshot: the hand-off is in the snapshot's workflow
+        # task, where this patch could not be asked.
+        self._start_stop_urgent = (
+            self._budget_stop_classifies
+            and has_escalation_cues(self._ticket)
+            and workflow.patched(PATCH_START_STOP_HEEDS_ESCALATION)
+        )
         try:
             await self._process()
         except (ActivityError, ChildWorkflowError, asyncio.CancelledError) as err:

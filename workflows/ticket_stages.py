@@ -13,7 +13,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from policy.budget import EarlierSpend
     from policy.escalation import escalation_cues
-    from policy.review_policy import ReviewReason, review_needs
+    from policy.review_policy import ReasonCode, ReviewReason, review_needs
     from policy.sla import sla_deadline
     from policy.transitions import TicketState
     from policy.trimming import search_text
@@ -360,6 +360,14 @@ class TicketStages:
             self._set_priority(priority, ask=not at_start)
         reasons = [*self.degraded, handoff.review_reason]
         view = self._record.view
+        if (
+            self._start_stop_urgent
+            and view.priority is Priority.URGENT
+            and self._config.review.review_urgent
+        ):
+            # Its classification is a placeholder, so the policy is not asked below: Urgent
+            # from the escalation rules is said as a model's triage's would be.
+            reasons.append(ReviewReason(ReasonCode.URGENT, "priority is Urgent"))
         if (
             self._classification is not None
             and not self._placeholder_class

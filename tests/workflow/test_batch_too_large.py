@@ -15,7 +15,7 @@ from shared.batch import MAX_BATCH_TICKETS, BatchProgress, BatchSettings, BatchS
 from tests.support.fakes import FakeAgents, FakeTicketServices
 from tests.support.temporal import patch_ids
 from tests.support.workers import fake_pipeline
-from workflows.batch_patches import BATCH_REFUSES_TOO_MANY
+from workflows.batch_patches import BATCH_REFUSES_TOO_MANY, BATCH_STARTED_RUN_IS_FIRST
 
 
 @pytest.mark.usefixtures("replay_check")
@@ -56,6 +56,8 @@ async def test_a_batch_of_more_tickets_than_it_takes_fails_at_once_saying_why(
     )
     assert agents.calls == {}
     assert BATCH_REFUSES_TOO_MANY in patch_ids(history.events)
+    later = state.position > 0
+    assert (BATCH_STARTED_RUN_IS_FIRST in patch_ids(history.events)) is later
     assert not any(
         e.HasField("start_child_workflow_execution_initiated_event_attributes")
         for e in history.events

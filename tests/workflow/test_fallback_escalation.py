@@ -5,19 +5,23 @@ Medium, on a 24-hour one. And a hand-off's review reasons carry the policy's own
 ticket's ``urgent``), not only why the agents stopped. The same floor for a ticket the budget
 stops before its run's first call (``start-stop-heeds-escalation``)."""
 
+import uuid
 from datetime import timedelta
 
 import pytest
+from temporalio.client import WorkflowFailureError
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from policy.transitions import TicketState
+from shared import names
 from shared import search_attributes as sa
 from shared.agents import Priority
 from shared.pipeline_config import BudgetConfig
 from tests.support.fakes import FakeAgents, FakeTicketServices, fake_routes_config, invalid_output
 from tests.support.temporal import patch_ids, status, wait_for_state
 from tests.support.tickets import make_ticket
-from tests.support.workers import ticket_on_fakes
+from tests.support.workers import fake_pipeline, ticket_on_fakes
 from workflows.ticket_patches import (
     PATCH_FALLBACK_HEEDS_ESCALATION,
     PATCH_START_STOP_HEEDS_ESCALATION,
@@ -100,5 +104,28 @@ async def test_a_ticket_the_budget_stops_before_its_first_call_takes_the_escalat
     assert view.sla_deadline is not None
     assert timedelta(hours=hours) - timedelta(minutes=2) <= view.sla_deadline - started
     assert view.sla_deadline - started <= timedelta(hours=hours, minutes=2)
+    assert ("urgent" in view.review_reason_codes) is (priority is Priority.URGENT)
     asked = PATCH_START_STOP_HEEDS_ESCALATION in patch_ids(history.events)
     assert asked is (priority is Priority.URGENT)
+
+
+async def test_an_invalid_input_of_a_restarted_ticket_fails_it_with_the_reason(
+    dev_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    # The escalation floor's patch is asked of a valid input only: asked of an input that did
+    # not parse (no body to read), it failed every workflow task, and the ticket never ended.
+    services = FakeTicketServices(config=fake_routes_config(budget=OVER_BUDGET))
+    activities = FakeAgents().activities() + services.activities()
+    async with fake_pipeline(dev_env.client, task_queue, activities, services.agent_queue):
+        handle = await dev_env.client.start_workflow(
+            names.TICKET_WORKFLOW,
+            {"ticket": {"ticket_id": "T-invalid-restart", "subject": "My account"}},
+            id=names.ticket_workflow_id(f"T-invalid-{uuid.uuid4().hex[:8]}"),
+            task_queue=task_queue,
+            memo={sa.MEMO_EARLIER_USAGE: EARLIER_RUNS_USAGE},
+        )
+        with pytest.raises(WorkflowFailureError) as failed:
+            await handle.result()
+
+    cause = failed.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == "InvalidTicket", cause

@@ -13,10 +13,10 @@ from temporalio.testing import WorkflowEnvironment
 from shared import names
 from shared.agents import AgentReply, AgentRole, AgentRoute
 from shared.pipeline_config import AgentTimeouts
-from shared.swarm import InsightRequest, ReviewInsights, SwarmResult, SwarmState
+from shared.swarm import InsightRequest, ReviewInsights, SwarmResult, SwarmSettings, SwarmState
 from tests.support.fake_fanout import FakeInsights
-from tests.support.swarm_run import items, start_later_run, workers
-from tests.support.temporal import patch_ids
+from tests.support.swarm_run import items, start, start_later_run, workers
+from tests.support.temporal import histories, patch_ids
 from tests.support.workers import running
 from workflows.swarm import STARTED_RUN_IS_FIRST
 
@@ -78,3 +78,21 @@ async def test_a_later_run_keeps_the_routes_its_first_run_chose(
     assert result.succeeded == 3
     assert agent.seen == list(state.routes or []) * 3
     assert STARTED_RUN_IS_FIRST not in patch_ids(history.events)
+
+
+@pytest.mark.usefixtures("replay_check")
+async def test_a_swarm_of_several_runs_treats_only_its_first_as_a_first_run(
+    ts_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    # Each run it continues as new names the run it came from (SwarmState.continued_from): no
+    # later run asks the patch (and loads the configuration again).
+    agent = RoutesSeen()
+    settings = SwarmSettings(concurrency=2, chunk_size=2, chunks_per_run=1)
+    async with running(workers(ts_env.client, task_queue, agent)):
+        handle = await start(ts_env.client, task_queue, items(6), settings)
+        result = await handle.result()
+        runs = await histories(ts_env.client, handle.id, handle.first_execution_run_id, False)
+
+    assert result.succeeded == 6 and len(runs) == 3
+    # A run id written wrong (not the run continued from) would make runs 2 and 3 first runs.
+    assert [STARTED_RUN_IS_FIRST in patch_ids(run.events) for run in runs] == [False] * 3
