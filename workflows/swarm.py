@@ -167,12 +167,16 @@ class SwarmWorkflow:
     async def run(self, items: list[Any], state: SwarmState) -> SwarmResult:
         kept = state.carried if state.carried and workflow.patched(KEEPS_CARRIED) else {}
         first_run = state.routes is None or state.timeouts is None
+        # A run made a first run below with chunks already done (a workflow retry of a later
+        # run, which gets that run's input): their cut stays, so no item is skipped or repeated.
+        resumes = False
         if (
             not first_run
             and not this_run_is_later(state.continued_from)
             and workflow.patched(STARTED_RUN_IS_FIRST)
         ):
             first_run = True  # the routes and timeouts given are replaced by the snapshot's
+            resumes = state.next_chunk > 0
         if first_run and len(items) > MAX_SWARM_ITEMS and workflow.patched(REFUSES_TOO_MANY):
             raise ApplicationError(
                 f"the swarm has {len(items):,} items; a swarm takes at most "
@@ -186,28 +190,16 @@ class SwarmWorkflow:
             # (workflows/ticket_patches.py PATCH_DELIVERING_STATE). A run started under it takes
             # the two sizing patches' paths below without asking them.
             sized_first = workflow.patched(SIZES_DECIDED_FIRST)
-            inline = len(items) <= state.settings.chunk_size and workflow.patched(
-                SINGLE_CHUNK_INLINE
+            inline = (
+                not resumes
+                and len(items) <= state.settings.chunk_size
+                and workflow.patched(SINGLE_CHUNK_INLINE)
             )
             config = await config_snapshot()
             state.routes = config.routes[AgentRole.INSIGHTS]
             state.timeouts = config.agent_timeouts
-            texts = [t for raw in items if (t := item_text(raw)) is not None]
-            routes = len(state.routes)
-            fitted = chunk_size_fitting(
-                [utf8_size(t) for t in texts], state.settings.chunk_size, routes
-            )
-            if fitted < state.settings.chunk_size and (
-                sized_first or workflow.patched(ROUTE_BOUNDED_CHUNKS)
-            ):
-                state.settings.chunk_size = fitted  # carried on: every run cuts alike
-            encoded = chunk_size_fitting(
-                [encoded_size(t) for t in texts], state.settings.chunk_size, routes
-            )
-            if encoded < state.settings.chunk_size and (
-                sized_first or workflow.patched(ENCODED_SIZE_GROUPS)
-            ):
-                state.settings.chunk_size = encoded
+            if not resumes:
+                self._size_chunks(items, state, sized_first)
         else:
             inline = False  # a later run: never a swarm of one chunk
         settings = state.settings
@@ -359,6 +351,28 @@ class SwarmWorkflow:
                 non_retryable=True,
             )
         return summary
+
+    @staticmethod
+    def _size_chunks(items: list[Any], state: SwarmState, sized_first: bool) -> None:
+        """The first run's chunk size: cut so that a chunk's calls on every route fit its history
+        and messages (carried on: every run cuts alike)."""
+        assert state.routes is not None
+        texts = [t for raw in items if (t := item_text(raw)) is not None]
+        routes = len(state.routes)
+        fitted = chunk_size_fitting(
+            [utf8_size(t) for t in texts], state.settings.chunk_size, routes
+        )
+        if fitted < state.settings.chunk_size and (
+            sized_first or workflow.patched(ROUTE_BOUNDED_CHUNKS)
+        ):
+            state.settings.chunk_size = fitted
+        encoded = chunk_size_fitting(
+            [encoded_size(t) for t in texts], state.settings.chunk_size, routes
+        )
+        if encoded < state.settings.chunk_size and (
+            sized_first or workflow.patched(ENCODED_SIZE_GROUPS)
+        ):
+            state.settings.chunk_size = encoded
 
     @workflow.query(name=names.PROGRESS_QUERY)
     def progress(self) -> SwarmProgress:

@@ -362,11 +362,12 @@ class TicketStages:
         view = self._record.view
         if (
             self._start_stop_urgent
+            and (self._classification is None or self._placeholder_class)
             and view.priority is Priority.URGENT
             and self._config.review.review_urgent
         ):
-            # Its classification is a placeholder, so the policy is not asked below: Urgent
-            # from the escalation rules is said as a model's triage's would be.
+            # Stopped before its first call: its classification is a placeholder, so the policy
+            # is not asked below; Urgent from the escalation rules is said as a triage's is.
             reasons.append(ReviewReason(ReasonCode.URGENT, "priority is Urgent"))
         if (
             self._classification is not None

@@ -263,3 +263,14 @@ def states_upserted(events: Iterable[HistoryEvent]) -> list[str]:
             if "TicketState" in fields.indexed_fields:
                 found.append(json.loads(fields.indexed_fields["TicketState"].data))
     return found
+
+
+async def continued_from_in_runs(client: Client, runs: list[WorkflowHistory]) -> list[str | None]:
+    """The ``continued_from`` of the state each run of a swarm or batch started with (its input's
+    second argument), in order: each later run's should be the run before's id."""
+    found: list[str | None] = []
+    for run in runs:
+        started = run.events[0].workflow_execution_started_event_attributes
+        _, state = await client.data_converter.decode(started.input.payloads, [list, dict])
+        found.append(state.get("continued_from"))
+    return found

@@ -15,7 +15,8 @@ from workflows.run_chain import later_run
         ("run-1", None, 1, None, False),  # started with a state naming some run
         ("run-1", "run-1", 1, None, True),  # continued as new by the workflow itself
         ("run-1", "run-1", 1, "0 * * * *", True),  # the same, in a cron schedule's execution
-        ("run-1", "run-2", 1, None, False),  # a retry's or cron's run: another run's state
+        ("run-1", "run-2", 2, None, False),  # a retry of run-2, a later run begun by run-1
+        ("run-1", "run-2", 1, "0 * * * *", False),  # a cron schedule's next run after run-2
         (None, "run-1", 1, None, True),  # continued by a version before continued_from
         (None, "run-1", 2, None, False),  # a workflow retry of a started run
         (None, "run-1", 1, "0 * * * *", False),  # a cron schedule's next run

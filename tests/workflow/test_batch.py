@@ -21,6 +21,7 @@ from shared.review import ReviewAction, ReviewDecision
 from tests.support.batches import all_closed, fairness_keys, progress, start_batch, tickets
 from tests.support.fakes import FakeAgents, FakeTicketServices
 from tests.support.temporal import (
+    continued_from_in_runs,
     histories,
     new_replayer,
     patch_ids,
@@ -75,6 +76,9 @@ async def test_a_batch_keeps_its_window_continues_as_new_and_a_resubmission_star
         if h.workflow_id == handle.id
     ]
     assert len(runs) == 3
+    # Each later run names the run it was continued from (workflows/run_chain.py).
+    continued = await continued_from_in_runs(dev_env.client, runs)
+    assert continued == [None, runs[0].run_id, runs[1].run_id]
     # The same batch again: every ticket is known, none is processed twice.
     assert (second.started, second.already_known, second.settled) == (0, 12, {})
     assert len(agents.calls["classify"]) == 12 and len(services.deliveries) == 12

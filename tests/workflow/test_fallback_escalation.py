@@ -5,6 +5,7 @@ Medium, on a 24-hour one. And a hand-off's review reasons carry the policy's own
 ticket's ``urgent``), not only why the agents stopped. The same floor for a ticket the budget
 stops before its run's first call (``start-stop-heeds-escalation``)."""
 
+import asyncio
 import uuid
 from datetime import timedelta
 
@@ -125,7 +126,8 @@ async def test_an_invalid_input_of_a_restarted_ticket_fails_it_with_the_reason(
             memo={sa.MEMO_EARLIER_USAGE: EARLIER_RUNS_USAGE},
         )
         with pytest.raises(WorkflowFailureError) as failed:
-            await handle.result()
+            # Bounded: before, every workflow task failed and the result never came.
+            await asyncio.wait_for(handle.result(), timeout=30)
 
     cause = failed.value.cause
     assert isinstance(cause, ApplicationError) and cause.type == "InvalidTicket", cause

@@ -16,7 +16,7 @@ from shared.pipeline_config import AgentTimeouts
 from shared.swarm import InsightRequest, ReviewInsights, SwarmResult, SwarmSettings, SwarmState
 from tests.support.fake_fanout import FakeInsights
 from tests.support.swarm_run import items, start, start_later_run, workers
-from tests.support.temporal import histories, patch_ids
+from tests.support.temporal import continued_from_in_runs, histories, patch_ids
 from tests.support.workers import running
 from workflows.swarm import STARTED_RUN_IS_FIRST
 
@@ -96,3 +96,10 @@ async def test_a_swarm_of_several_runs_treats_only_its_first_as_a_first_run(
     assert result.succeeded == 6 and len(runs) == 3
     # A run id written wrong (not the run continued from) would make runs 2 and 3 first runs.
     assert [STARTED_RUN_IS_FIRST in patch_ids(run.events) for run in runs] == [False] * 3
+    # Written by each run as it continued: the check does not rest on the rule for states from
+    # before the field (a first attempt without a cron schedule).
+    assert await continued_from_in_runs(ts_env.client, runs) == [
+        None,
+        runs[0].run_id,
+        runs[1].run_id,
+    ]
