@@ -77,9 +77,9 @@ ABSORBED_CANCEL_ENDS_SWARM = "absorbed-cancel-ends-swarm"
 SINGLE_CHUNK_INLINE = "single-chunk-inline"
 # A swarm started (not continued as new by itself: workflows/run_chain.py) with a later run's
 # routes and timeouts already in its state, by a client other than the CLI, is a first run all
-# the same: it took the routes it was
-# given (any provider and model, on the deployment's keys) and skipped the size refusal, the
-# configuration snapshot and the chunk sizing. Asked only by such a run.
+# the same: it took the routes it was given (any provider and model, on the deployment's keys)
+# and skipped the size refusal, the configuration snapshot and the chunk sizing. Asked only by
+# such a run.
 STARTED_RUN_IS_FIRST = "started-run-is-first"
 # How long an item id may be to be named in an invalid item's result.
 MAX_NAMED_ID = 100
