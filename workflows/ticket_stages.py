@@ -360,24 +360,11 @@ class TicketStages:
             self._set_priority(priority, ask=not at_start)
         reasons = [*self.degraded, handoff.review_reason]
         view = self._record.view
-        if (
-            self._start_stop_urgent
-            and (self._classification is None or self._placeholder_class)
-            and view.priority is Priority.URGENT
-            and self._config.review.review_urgent
-        ):
-            # Stopped before its first call: its classification is a placeholder, so the policy
-            # is not asked below; Urgent from the escalation rules is said as a triage's is.
-            reasons.append(ReviewReason(ReasonCode.URGENT, "priority is Urgent"))
-        if (
-            self._classification is not None
-            and not self._placeholder_class
-            and view.priority is not None
-        ):
+        if self._classification is not None and view.priority is not None:
             # The policy's own reasons too (an Urgent ticket, a sensitive category, findings
             # still open): a team's view of TicketReviewReasons = 'urgent' missed a hand-off's.
             # Data of the upsert the wait makes anyway, not a command.
-            reasons += review_needs(
+            needs = review_needs(
                 self._config.review,
                 category=self._classification.category,
                 confidence=self._classification.confidence,
@@ -386,6 +373,12 @@ class TicketStages:
                 revision_rounds=view.revision_rounds,
                 rework_requested=False,
             )
+            if self._placeholder_class:
+                # Stopped before any classification: its "general, 0" would say low confidence.
+                # Only an Urgent the escalation rules gave at a start stop is said.
+                keep = {ReasonCode.URGENT} if self._start_stop_urgent else set()
+                needs = [r for r in needs if r.code in keep]
+            reasons += needs
         return reasons
 
     def _fallback_priority(self) -> Priority:

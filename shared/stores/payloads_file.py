@@ -226,17 +226,17 @@ class FilePayloadDriver(ContentAddressedDriver):
             for path, records in self._records():
                 # A pair goes (in the release's namespace) only if every store of it there is
                 # older than its cutoff.
+                matched = [(r, release_of(r)) for r in records]  # each record's release, once
                 fresh = {
                     (r["sha256"], r["owner_id"], id(release))
-                    for r in records
-                    if (release := release_of(r)) is not None
+                    for r, release in matched
+                    if release is not None
                     and datetime.fromisoformat(r["stored_at"]) >= release.stored_before
                 }
                 keep = [
                     r
-                    for r in records
-                    if (release := release_of(r)) is None
-                    or (r["sha256"], r["owner_id"], id(release)) in fresh
+                    for r, release in matched
+                    if release is None or (r["sha256"], r["owner_id"], id(release)) in fresh
                 ]
                 gone = {(r["sha256"], r["owner_id"], r.get("namespace")) for r in records} - {
                     (r["sha256"], r["owner_id"], r.get("namespace")) for r in keep
