@@ -13,7 +13,8 @@ browser sends any Origin it likes, or none, so without a token whatever reaches 
 plaintext (docs/privacy.md).
 
 Limits: a body of at most 16 MiB holding at most 2,000 payloads, each with at most 64 metadata
-entries and 16 external references (413 beyond any), read only once the request's turn came
+entries and 16 external references (413 beyond any; the body's brackets, braces and commas are
+counted against what those allow before it is parsed), read only once the request's turn came
 and within 30 s; at most 4 requests worked on at a time with 32 more waiting (503 beyond those:
 ``Turns``), and 44 connections in all (uvicorn's ``limit_concurrency``).
 """
@@ -45,6 +46,8 @@ from codec_server.settings import (
     MAX_BODY_BYTES,
     MAX_CONCURRENT_REQUESTS,
     MAX_EXTERNAL_REFERENCES,
+    MAX_JSON_CONTAINERS,
+    MAX_JSON_SEPARATORS,
     MAX_METADATA_ENTRIES,
     MAX_PAYLOADS,
     MAX_WAITING_REQUESTS,
@@ -126,7 +129,18 @@ def _checked(listed: list[object]) -> None:
 
 def parse_payloads(body: bytes) -> list[Payload]:
     """The request's payloads (blocking: protobuf JSON is parsed in Python, about a second for
-    16 MiB). Refused (413) when it holds more than MAX_PAYLOADS, before any becomes a message."""
+    16 MiB). Refused (413) when it holds more than MAX_PAYLOADS, before any becomes a message,
+    and when its bytes hold more objects, arrays or separators than that many payloads can,
+    before any becomes a Python object."""
+    containers = body.count(b"{") + body.count(b"[")
+    separators = body.count(b",")
+    if containers > MAX_JSON_CONTAINERS or separators > MAX_JSON_SEPARATORS:
+        raise Refused(
+            413,
+            f"the request holds {containers:,} JSON objects and arrays and {separators:,} "
+            f"commas; {MAX_PAYLOADS:,} payloads within their limits hold at most "
+            f"{MAX_JSON_CONTAINERS:,} and {MAX_JSON_SEPARATORS:,}",
+        )
     try:
         raw = json.loads(body)
     except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors

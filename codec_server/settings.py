@@ -51,6 +51,14 @@ MAX_WAITING_REQUESTS: Final = 32
 # million payloads.
 MAX_METADATA_ENTRIES: Final = 64
 MAX_EXTERNAL_REFERENCES: Final = 16
+# What those limits allow a body to hold, counted in its bytes before it is parsed (json.loads
+# makes every value a Python object before any limit can be checked: 16 MiB of empty objects
+# took 400 MiB). Base64, which carries every payload's data and metadata value, has neither
+# brackets, braces nor commas, so these count containers and values from above: per payload its
+# object, metadata, both spellings of its reference list and each reference; and per payload a
+# separator for each metadata entry, reference field and field of its own, with room to spare.
+MAX_JSON_CONTAINERS: Final = 2 + MAX_PAYLOADS * (4 + MAX_EXTERNAL_REFERENCES)
+MAX_JSON_SEPARATORS: Final = MAX_PAYLOADS * (MAX_METADATA_ENTRIES + 4 * MAX_EXTERNAL_REFERENCES + 8)
 # A request's body must arrive within this long once its turn came (a caller that sends it a
 # byte at a time would hold a turn for ever).
 BODY_READ_SECONDS: Final = 30.0

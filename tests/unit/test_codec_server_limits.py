@@ -5,10 +5,12 @@ requests worked on at once, a compact answer, and one log line per request for i
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import threading
-from collections.abc import AsyncIterator, Sequence
+import tracemalloc
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 
 import httpx
@@ -18,8 +20,9 @@ from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload, Payloads
 from temporalio.converter import DataConverter, PayloadCodec
 
-from codec_server.app import build_app
+from codec_server.app import Refused, build_app, parse_payloads
 from codec_server.settings import (
+    MAX_BODY_BYTES,
     MAX_EXTERNAL_REFERENCES,
     MAX_METADATA_ENTRIES,
     MAX_PAYLOADS,
@@ -224,3 +227,55 @@ async def test_a_reference_s_text_quoted_in_an_error_cannot_write_a_line_of_the_
     lines = [r.getMessage() for r in caplog.records if r.name == "codec_server"]
     assert len(lines) == 1 and "could not be resolved" in lines[0], lines
     assert lines[0].isprintable(), lines[0]
+
+
+def _peak_bytes_parsing(body: bytes) -> tuple[BaseException | None, int]:
+    tracemalloc.start()
+    try:
+        parse_payloads(body)
+    except Refused as refused:
+        return refused, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return None, 0
+
+
+def _empty_objects() -> bytes:
+    # 5.6 million empty objects: parsed whole before the count of payloads was checked, a peak
+    # of 404 MiB for a 16 MiB body (four requests at once: 1.7 GB).
+    return b'{"payloads":[' + b",".join([b"{}"] * (MAX_BODY_BYTES // 3 - 8)) + b"]}"
+
+
+def _short_strings() -> bytes:
+    # Or millions of short strings beside the payloads, refused only after parsing.
+    return b'{"x":[' + b",".join([b'"ab"'] * (MAX_BODY_BYTES // 5 - 8)) + b'],"payloads":[]}'
+
+
+@pytest.mark.parametrize("crowded", [_empty_objects, _short_strings])
+def test_a_body_of_a_crowd_of_small_values_is_refused_before_it_becomes_python_objects(
+    crowded: Callable[[], bytes],
+) -> None:
+    crowd = crowded()
+    assert len(crowd) <= MAX_BODY_BYTES
+    refused, peak = _peak_bytes_parsing(crowd)
+
+    assert isinstance(refused, Refused) and refused.status == 413
+    assert "JSON objects and arrays" in refused.message
+    assert peak < len(crowd) // 4  # nothing parsed: a few counts, no copy of the body
+
+
+def test_the_largest_request_within_every_limit_is_still_parsed() -> None:
+    # Each payload at its limits: 64 metadata entries and 16 references.
+    full = {
+        "metadata": {f"k{n}": "eA==" for n in range(MAX_METADATA_ENTRIES)},
+        "data": "eA==",
+        "externalPayloads": [{"sizeBytes": "1"}] * MAX_EXTERNAL_REFERENCES,
+    }
+    document = json.dumps({"payloads": [full] * MAX_PAYLOADS}).encode()
+    assert len(document) <= MAX_BODY_BYTES
+
+    payloads = parse_payloads(document)
+
+    assert len(payloads) == MAX_PAYLOADS
+    assert len(payloads[-1].metadata) == MAX_METADATA_ENTRIES
+    assert len(payloads[-1].external_payloads) == MAX_EXTERNAL_REFERENCES
