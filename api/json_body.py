@@ -31,10 +31,17 @@ PER_ITEM_PATHS = frozenset({"/tickets"})
 
 
 def _parse(body: bytes, per_item: bool = False) -> Any:
-    value = json.loads(body, object_pairs_hook=marking_repeats)
+    # UTF-8 only (RFC 8259 8.1; a byte order mark is passed over): json.loads reads bytes in
+    # UTF-16 and UTF-32 too, and such a body was taken. Their ASCII characters hold NUL bytes,
+    # which JSON text in UTF-8 never does (not even inside a string).
+    text = body.decode("utf-8-sig")
+    if (nul := body.find(b"\0")) >= 0:
+        raise UnicodeDecodeError("utf-8", body, nul, nul + 1, "a NUL byte: UTF-16 or UTF-32?")
+    value = json.loads(text, object_pairs_hook=marking_repeats)
     # On a per-item route, an item of a list that names a member twice, at any depth, is marked
     # for the route to refuse alone (a repeat inside one item's own object refused the whole
-    # request, its valid neighbours too); anything else is refused.
+    # request, its valid neighbours too); an item that is no object is refused alone anyway
+    # (a list holding such an object refused them all); anything else is refused.
     listed = per_item and isinstance(value, list)
     for index, item in enumerate(value if listed else [value]):
         if listed and isinstance(item, RepeatedNames):
@@ -44,6 +51,8 @@ def _parse(body: bytes, per_item: bool = False) -> Any:
                 marked = RepeatedNames(item)
                 marked.repeated = name
                 value[index] = marked
+            continue
+        if listed:
             continue
         if (name := first_repeated([item])) is not None:
             raise NameGivenTwice(name)

@@ -105,9 +105,18 @@ async def test_json_that_cannot_be_parsed_is_named_for_what_is_wrong_with_it(
         "/tickets", headers=headers, content=b'{"id": ' + b"7" * 5_000 + b"}"
     )
     not_utf8 = await http.post("/tickets", headers=headers, content=b'{"subject": "Caf\xe9"}')
+    # json.loads reads these too, and the API took them.
+    wide = [
+        await http.post("/tickets", headers=headers, content=json.dumps(ticket).encode(codec))
+        for ticket in [urgent_ticket(unique_id())]
+        for codec in ("utf-16", "utf-16-le", "utf-32", "utf-32-be")
+    ]
     cut_short = await http.post("/tickets", headers=headers, content=b'{"subject": ')
 
     assert deep.status_code == long_number.status_code == not_utf8.status_code == 400
+    assert [(w.status_code, w.json()["message"][:32]) for w in wide] == [
+        (400, "the request body is not UTF-8 (b")
+    ] * 4
     assert "nests arrays or objects too deeply" in deep.json()["message"]
     assert "a number in it has more digits than the API reads" in long_number.json()["message"]
     assert (
@@ -185,6 +194,17 @@ async def test_a_list_item_that_names_a_field_twice_is_refused_alone(
     for ticket_id in (first, second):
         looked_up = await http.get(f"/tickets/{ticket_id}", headers=bearer(tokens.read))
         assert looked_up.status_code == 404
+    # An item that is no object is refused alone, a repeat inside it or not (one inside a list
+    # refused the whole request, 400).
+    listed = unique_id()
+    in_an_array = await http.post(
+        "/tickets",
+        headers=bearer(tokens.submit) | JSON,
+        content=f'[{json.dumps(urgent_ticket(listed))}, [{{"a": 1, "a": 2}}]]',
+    )
+    assert in_an_array.status_code == 202, in_an_array.text
+    assert [a["ticket_id"] for a in in_an_array.json()["accepted"]] == [listed]
+    assert [r["index"] for r in in_an_array.json()["refused"]] == [1]
     # Inside an item's own fields, that item alone too (the whole request was refused, 400).
     assert deeper.status_code == 202, deeper.text
     assert [a["ticket_id"] for a in deeper.json()["accepted"]] == [beside]
