@@ -7,7 +7,8 @@ may have several). For each owner of this namespace:
 
 - **gone**: Temporal no longer knows the workflow (describe answers NOT_FOUND: closed and past
   the namespace's retention, or deleted). Its ownership goes. A child workflow (``parent/child``
-  ids, as our orchestrator and swarm children have) stays while its parent is retained.
+  ids, as our orchestrator and swarm children have) stays while its parent is retained, and so
+  does any payload of it that a retained owner's history refers to (a batch's ticket's input).
 - **still known**: its histories (every run visibility lists) are read, and a payload it owns
   that none of them refers to goes: large status-query answers (a query's answer never enters a
   history, and is read once), update inputs a validator refused, the input of a start that was
@@ -71,6 +72,9 @@ class GcReport(BaseModel):
     owners_gone: int = 0
     children_of_retained_parents: int = 0
     released_from_gone_owners: int = 0  # ownership pairs
+    # Pairs of gone owners kept: a retained workflow's history refers to the payload (a child's
+    # input, stored as the child's, is in its parent's start-child event).
+    kept_for_retained_histories: int = 0
     released_unreferenced: int = 0  # ownership pairs: query answers and the like
     released_replay_copies: int = 0  # pairs a Replayer stored: nothing ever reads them
     left_alone: int = 0  # pairs of owners this command cannot check
@@ -215,6 +219,10 @@ async def plan_collection(
         large, _sort_rows, rows, client.namespace, cutoff, report
     )
     report.owners_checked = len(by_owner)
+    # What the retained owners' histories refer to, and what gone owners would release: a
+    # gone owner's payload that some retained history refers to stays (below).
+    seen: set[str] = set()
+    from_gone: list[Release] = []
 
     async def judge(owner_id: str, owned: list[Ownership]) -> None:
         try:
@@ -232,8 +240,7 @@ async def plan_collection(
                     )
                     return
                 gone = [r for r in owned if r.last_stored_at < cutoff and r.sha256 not in kept]
-                report.released_from_gone_owners += len(gone)
-                releases.extend(Release(r.sha256, owner_id, cutoff, r.namespace) for r in gone)
+                from_gone.extend(Release(r.sha256, owner_id, cutoff, r.namespace) for r in gone)
                 return
             referenced = await _referenced(client, owner_id, {r.sha256 for r in owned})
         except RPCError as err:
@@ -250,6 +257,7 @@ async def plan_collection(
                 "quote); its payloads were kept"
             )
             return
+        seen.update(referenced)
         unreferenced = [
             r for r in owned if r.sha256 not in referenced and r.last_stored_at < cutoff
         ]
@@ -265,6 +273,18 @@ async def plan_collection(
             await judge(owner_id, owned)
 
     await asyncio.gather(*(checker() for _ in range(CHECK_CONCURRENCY)))
+    # A child's input is stored as the child's (StorageDriverStoreContext's target), and its
+    # parent's start-child event refers to it for as long as the parent's run is retained: a
+    # batch's ticket (``ticket-<id>``: no parent in its id) past retention while its batch's
+    # run was not lost its input from under the batch's history (the Web UI and the codec
+    # server then failed on that event). Only a parent that owns a payload itself is read, as a
+    # batch whose tickets are this large does (its own input holds them).
+    for release in from_gone:
+        if release.sha256 in seen:
+            report.kept_for_retained_histories += 1
+        else:
+            report.released_from_gone_owners += 1
+            releases.append(release)
     await in_thread_if(large, _count_doomed, rows, releases, report)
     return report, releases
 

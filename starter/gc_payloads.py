@@ -55,6 +55,11 @@ def print_report(report: GcReport) -> None:
             f"  {report.children_of_retained_parents} gone child workflow(s) kept: "
             "their parent is retained"
         )
+    if report.kept_for_retained_histories:
+        out.print(
+            f"  {report.kept_for_retained_histories} payload ownership(s) of gone workflows "
+            "kept: a retained workflow's history refers to them (a child's input)"
+        )
     if report.left_alone:
         out.print(
             f"  {report.left_alone} ownership(s) left alone: activities, no target, "

@@ -18,6 +18,7 @@ from temporalio.worker import Replayer
 
 from shared import names
 from shared.batch import BatchSettings
+from shared.history_references import codec_of, listed_runs, referenced_hashes, run_events
 from shared.payload_gc import REPLAYER_NAMESPACE as REPLAYER
 from shared.stores.payloads import ContentAddressedDriver
 from shared.tickets import Ticket
@@ -148,14 +149,14 @@ async def delete_batch(client: Client, batch_id: str, tickets: list[Ticket]) -> 
 
 
 async def batch_outlived_by_its_ticket(
-    client: Client, driver: ContentAddressedDriver, tmp_path: Path
+    client: Client, driver: ContentAddressedDriver, tmp_path: Path, body: str | None = None
 ) -> tuple[WorkflowHandle[Any, Any], list[Ticket], WorkflowHandle[Any, Any], set[str]]:
     """A batch of two that continues as new after each start, run to its end: the batch, its
     tickets, the first one's handle, and the stored payloads of that ticket's result, which
     the batch owns and no batch history refers to (the ticket completed after the run that
     started it ended)."""
     queue = f"gc-{uuid.uuid4().hex[:8]}"
-    batch = [make_ticket(), make_ticket()]
+    batch = [make_ticket(**({"body": body} if body else {})), make_ticket()]
     async with real_pipeline(client, queue, tmp_path):
         handle = await start_batch(client, queue, batch, BatchSettings(tickets_per_run=1))
         await handle.result()
@@ -229,4 +230,37 @@ async def test_gc_keeps_the_result_of_a_batch_ticket_run_again_after_a_reset(
     assert new_refs - old_refs, "the new run's result went to the store as the batch's"
 
     await assert_gc_keeps(env, driver, client, new_refs, first.id)
+    await delete_batch(client, handle.id, batch)
+
+
+async def test_gc_keeps_a_gone_batch_tickets_input_that_the_retained_batch_refers_to(
+    ops_server: OpsServer, tmp_path: Path
+) -> None:
+    # temporalio stores a child's input as the child's, and its parent's start-child event
+    # refers to it. A batch's ticket (`ticket-<id>`: no parent in its id) past retention while
+    # the batch's run was not had its input deleted from under the batch's history: the Web UI
+    # and the codec server failed on that event.
+    env, driver, client = await batch_store(ops_server, tmp_path)
+    # A ticket over the store's threshold (tests: 1 KiB) has its input stored.
+    body = "The reset e-mail never arrives, whatever address I give it. " * 40
+    handle, batch, first, _ = await batch_outlived_by_its_ticket(client, driver, tmp_path, body)
+    runs = await listed_runs(client, handle.id)
+    assert runs is not None and len(runs) > 1  # one ticket a run
+    in_batch: set[str] = set()
+    for run_id in runs:
+        in_batch |= await referenced_hashes(
+            await run_events(client, handle.id, run_id), codec_of(client)
+        )
+    inputs = await driver.payloads_of(first.id) & in_batch
+    assert inputs, "the ticket's input was stored as the ticket's and a batch run refers to it"
+    await delete_workflow(client, first.id)
+
+    await backdate(driver, hours=2)
+    done = run_cli(env, "gc-payloads", "--yes", "--json")
+
+    assert done.code == 0, done.output
+    assert all([await readable(driver, key) for key in inputs])
+    report = json.loads(done.stdout)
+    assert report["owners_gone"] == 1
+    assert report["kept_for_retained_histories"] >= len(inputs)
     await delete_batch(client, handle.id, batch)
