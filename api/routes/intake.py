@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, HTTPException, Request, Response
 from temporalio.client import Client
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from api.accounts import Account, Role
 from api.deps import client as temporal_client
@@ -315,8 +315,9 @@ async def _submit(
     taken = [o for o in outcomes if isinstance(o, ops.SubmitOutcome) and (keyed or not o.conflict)]
     if failed and not taken:
         # Nothing taken, and a start failed: its own status (503, ...), which a client retries;
-        # a 409 for the ids that collide beside it was taken as final.
-        raise failed[0]
+        # a 409 for the ids that collide beside it was taken as final. Of several, one a client
+        # retries (a first item's 400 hid a second's 503, and the client gave up on both).
+        raise next((f for f in failed if not _final(f)), failed[0])
     accepted, not_taken = [], []
     account = getattr(request.state, "account", None)
     may_read = account is not None and account.may(Role.READ)
@@ -350,6 +351,15 @@ def _bounded(refused: list[IntakeRefused]) -> list[IntakeRefused]:
         left = max(left - len(problems), 0)
         bounded.append(IntakeRefused(index=refusal.index, problems=problems))
     return bounded
+
+
+def _final(err: Exception) -> bool:
+    """Whether the API answers this start's failure with a status a client does not retry
+    (api/errors.py: 400 and 404; every other is a 503)."""
+    return isinstance(err, RPCError) and err.status in (
+        RPCStatusCode.INVALID_ARGUMENT,
+        RPCStatusCode.NOT_FOUND,
+    )
 
 
 def _not_started(request: Request, err: Exception) -> str:

@@ -356,3 +356,30 @@ async def test_a_failed_start_beside_only_collisions_answers_its_own_status(
     answer = await http.post("/tickets", headers=bearer(tokens.submit), json=items)
 
     assert answer.status_code == 503, answer.text
+
+
+async def test_when_every_start_fails_the_answer_is_one_a_client_retries_if_any_is(
+    http: httpx.AsyncClient, tokens: Tokens, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The first item's 400 answered for the whole request, and a client that took it as final
+    # dropped the second item too, whose start failed only for the server being away.
+    from shared import operations
+
+    refused_id, away_id = unique_id(), unique_id()
+
+    async def start(client: object, ticket: Ticket, **kwargs: object) -> object:
+        if ticket.ticket_id == refused_id:
+            raise RPCError("the server refused this start", RPCStatusCode.INVALID_ARGUMENT, b"")
+        raise RPCError("the server is unavailable", RPCStatusCode.UNAVAILABLE, b"")
+
+    monkeypatch.setattr(operations, "start_ticket", start)
+    items = [
+        {"id": refused_id, "subject": "Password", "body": "The reset e-mail never arrives."},
+        {"id": away_id, "subject": "Invoice", "body": "Where is my March invoice?"},
+    ]
+
+    answer = await http.post("/tickets", headers=bearer(tokens.submit), json=items)
+    refused_alone = await http.post("/tickets", headers=bearer(tokens.submit), json=items[:1])
+
+    assert answer.status_code == 503, answer.text
+    assert refused_alone.status_code == 400, refused_alone.text
