@@ -7,6 +7,9 @@ from fastapi import HTTPException, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
+from api.deps import account_for, registry
+from api.token_first import bearer_token
+
 
 def _query_names(dependant: Dependant) -> set[str]:
     """The query parameters a route reads, its dependencies' included."""
@@ -23,6 +26,10 @@ async def known_query_parameters(request: Request) -> None:
     known = _query_names(route.dependant)
     given = request.query_params
     unknown = sorted(set(given) - known)
+    if unknown or any(len(given.getlist(name)) > 1 for name in known):
+        # The caller first (this runs before the route's own checks): a request without a
+        # token the API knows got this 400 instead of its 401.
+        account_for(registry(request), bearer_token(request.scope), None)
     if unknown:
         takes = ", ".join(sorted(known)) if known else "none"
         raise HTTPException(

@@ -38,7 +38,7 @@ class TokenFirstMiddleware:
             return
         role = _role_for(scope.get("method", ""), path)
         try:
-            account = account_for(scope["app"].state.registry, _bearer_token(scope), role)
+            account = account_for(scope["app"].state.registry, bearer_token(scope), role)
             if role is Role.SUBMIT:
                 intake_within(scope["app"], account)
                 scope.setdefault("state", {})[INTAKE_COUNTED] = True
@@ -69,7 +69,7 @@ def _role_for(method: str, path: str) -> Role | None:
     return None
 
 
-def _bearer_token(scope: Scope) -> str | None:
+def bearer_token(scope: Scope) -> str | None:
     """The token of an ``Authorization: Bearer <token>`` header, as FastAPI's HTTPBearer reads
     it (the scheme in any case); None without one."""
     for name, value in scope.get("headers", []):

@@ -206,6 +206,12 @@ async def test_tickets_are_listed_by_state_and_priority_a_page_at_a_time(
     )
     assert twice.status_code == 400
     assert twice.json()["message"] == "query parameter 'state' given 2 times; give it once"
+    # Who asks comes first: without a token the API knows, a 401 whatever the query (it was
+    # this 400, the caller never looked at).
+    for headers in ({}, bearer("tka_not-a-token")):
+        for query in ("?stat=x", "?state=COMPLETED&state=AWAITING_REVIEW"):
+            nobody = await http.get(f"/tickets{query}", headers=headers)
+            assert nobody.status_code == 401, (headers, query, nobody.text)
     # In any case, as the CLI reads them (it was a 422 listing the values as written).
     any_case = await http.get(
         "/tickets",
