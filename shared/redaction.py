@@ -40,6 +40,14 @@ def _hide_secret_values(url: str) -> str:
     return _PARAMETER.sub(hidden, url)
 
 
+def secret_parameters(url: str) -> list[str]:
+    """The names of ``url``'s query (or path) parameters that look like credentials
+    (``SECRET_PARAMETER``), as written."""
+    return [
+        name for _, name, _ in _PARAMETER.findall(url) if SECRET_PARAMETER.search(unquote(name))
+    ]
+
+
 def safe_url(url: str) -> str:
     """``url`` with any user information replaced by ``***``, the values of secret-looking
     query parameters hidden and the fragment dropped; text that does not parse as a URL is not

@@ -49,6 +49,7 @@ from temporalio.contrib.opentelemetry import (
 
 from shared.http_urls import http_url_problem
 from shared.otel_env import OTLP_TRACE_ENDPOINTS, exporter_kinds
+from shared.redaction import secret_parameters
 from shared.span_privacy import MessageFreeExporter
 
 # What a span reports as the service when OTEL_SERVICE_NAME is not set.
@@ -109,8 +110,12 @@ def span_exporter_from_env(env: Mapping[str, str] | None = None) -> SpanExporter
     ``OTEL_TRACES_EXPORTER`` may list several (``otlp,console``), as the specification allows.
 
     Unlike the OpenTelemetry default, no endpoint means no export (not localhost:4318): a worker
-    started without configuration must not try to reach a collector that is not there."""
+    started without configuration must not try to reach a collector that is not there. None with
+    ``OTEL_SDK_DISABLED=true``, whatever the others say: a setting of tracing switched off
+    stopped the worker (exit 2), and made the API build an exporter and its thread."""
     env = _env(env)
+    if tracing_disabled(env):
+        return None
     kinds = exporter_kinds(env)
     unknown = [k for k in kinds if k not in ("otlp", "console", "none")]
     if unknown:
@@ -168,6 +173,14 @@ def _exporter(kind: str, env: Mapping[str, str]) -> SpanExporter | None:
         if (value := env.get(name)) and (problem := http_url_problem(value, credentials=True)):
             # The exporter would log a failed export every few seconds, the spans dropped.
             raise TelemetryConfigError(f"{name} {problem}")
+        if value and (secret := secret_parameters(value)):
+            # The exporter logs the request's path and query with every failed export (a
+            # collector down: every few seconds, in the worker's log and a command's stderr).
+            raise TelemetryConfigError(
+                f"{name} carries a credential in its query ({secret[0][:40]!r}), which the "
+                "OTLP exporter writes to the log with every failed export: send it as a "
+                "header instead (OTEL_EXPORTER_OTLP_HEADERS, for example 'api-key=...')"
+            )
     if (problem := headers_problem(env)) is not None:
         raise TelemetryConfigError(problem)
     # Imported here: the exporter pulls in requests and protobuf code only a process that

@@ -7,6 +7,7 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 
 import worker
 from shared import metrics, names, settings, telemetry
+from shared.otel_env import OTLP_TRACE_ENDPOINTS
 from shared.worker_gauges import SpendLimitError, spend_limit_from_env
 
 
@@ -53,6 +54,25 @@ def test_an_endpoint_exports_over_otlp_http_to_its_traces_path() -> None:
 def test_what_cannot_be_honoured_is_refused_by_name(env: dict[str, str], named: str) -> None:
     with pytest.raises(telemetry.TelemetryConfigError, match=named):
         telemetry.span_exporter_from_env(env)
+
+
+@pytest.mark.parametrize("name", OTLP_TRACE_ENDPOINTS)
+@pytest.mark.parametrize("query", ["?api_key=SECRET123", "?tenant=a&Access-Token=SECRET123"])
+def test_an_endpoint_with_a_credential_in_its_query_is_refused_without_echoing_it(
+    name: str, query: str
+) -> None:
+    # The exporter logs the path and query of every failed export ("Max retries exceeded with
+    # url: /v1/traces?api_key=..."): the key reached the worker's log and a command's stderr.
+    with pytest.raises(telemetry.TelemetryConfigError) as refused:
+        telemetry.span_exporter_from_env({name: f"http://collector:4318/v1/traces{query}"})
+
+    said = str(refused.value)
+    assert said.startswith(f"{name} carries a credential in its query")
+    assert "OTEL_EXPORTER_OTLP_HEADERS" in said
+    assert "SECRET123" not in said
+    # A query without one is the collector's business.
+    plain = telemetry.span_exporter_from_env({name: "http://collector:4318/v1/traces?tenant=a"})
+    assert plain is not None
 
 
 def test_prompt_content_stays_out_of_spans_unless_asked() -> None:
@@ -147,3 +167,16 @@ def test_a_service_named_in_the_resource_attributes_keeps_its_name(
     assert named.attributes["service.name"] == "helpdesk-eu"
     assert unnamed.attributes["service.name"] == telemetry.DEFAULT_SERVICE_NAME
     assert unnamed.attributes["team"] == "support"
+
+
+def test_tracing_switched_off_ignores_the_other_tracing_settings() -> None:
+    # The worker refused to start over a protocol it would never use, and the API built an
+    # exporter (and failed on its queue size) for tracing switched off.
+    off = {
+        "OTEL_SDK_DISABLED": "TRUE",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318",
+        "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+        "OTEL_TRACES_EXPORTER": "zipkin",
+    }
+    assert telemetry.span_exporter_from_env(off) is None
+    assert telemetry.describe_tracing(off) == "traces: off (OTEL_SDK_DISABLED=true)"
