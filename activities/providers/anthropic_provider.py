@@ -28,6 +28,7 @@ from activities.providers.completion import (
     strict_json_schema,
 )
 from activities.providers.errors import (
+    FAILURE_TEXT_READ,
     TRANSPORT_ERRORS,
     ProviderCheckError,
     ProviderFailure,
@@ -39,6 +40,7 @@ from activities.providers.errors import (
     to_application_error,
     transport_failure,
 )
+from activities.providers.idle_watch import progress
 from activities.providers.startup_checks import (
     check_failed,
     key_rejected,
@@ -89,7 +91,8 @@ def status_error_message(err: anthropic.APIStatusError) -> str:
     body = err.body
     error = body.get("error", body) if isinstance(body, dict) else None
     if isinstance(error, str) and error.strip():
-        return error[:300]  # {"error": "upstream overloaded"}: its words, not the status alone
+        # {"error": "upstream overloaded"}: its words, not the status alone.
+        return error[:FAILURE_TEXT_READ]
     message = error.get("message") if isinstance(error, dict) else None
     suffix = f" - {message}" if isinstance(message, str) and message else ""
     return f"Error code: {err.status_code}{suffix}"
@@ -99,10 +102,14 @@ class _EveryEventBeats(anthropic.AsyncStream[object]):
     """The SDK's stream, with a heartbeat on every server-sent event, ``ping`` included (the SDK
     drops pings before they reach the caller). Anthropic streams a tool's input one whole key
     and value at a time: a long draft's text arrives after seconds of pings only, and without
-    them as progress the heartbeat timeout ended the attempt (its tokens billed, its usage lost)."""
+    them as progress the heartbeat timeout ended the attempt (its tokens billed, its usage lost).
+    Each is progress for the provider's idle timeout too (``idle_watch``): that timeout ended
+    such an attempt as "the response stopped arriving" while pings kept coming, and every retry
+    the same way."""
 
     async def _iter_events(self) -> AsyncIterator[Any]:
         async for event in super()._iter_events():
+            progress()
             beat()
             yield event
 

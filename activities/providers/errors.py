@@ -96,6 +96,14 @@ class ProviderCheckError(Exception):
     """A provider cannot be used at all (missing or rejected key): stop the worker, say why."""
 
 
+# A failure's text is kept to FAILURE_TEXT_KEPT characters once scrubbed (``_classify``). Read
+# from a provider's error at most FAILURE_TEXT_READ, far more: a cut made before the scrub that
+# lands inside a key leaves a piece the scrub no longer matches (a gateway token without a
+# key-like prefix kept 13 of its 21 characters), and one made this far out is cut off again.
+FAILURE_TEXT_KEPT = 500
+FAILURE_TEXT_READ = 4_000
+
+
 def scrub(text: str, secrets: Iterable[str] = ()) -> str:
     for secret in secrets:
         if secret and len(secret) >= 6:
@@ -265,7 +273,7 @@ def retry_after_delay(failure: ProviderFailure) -> timedelta | None:
 
 def _classify(failure: ProviderFailure, secrets: Iterable[str]) -> ApplicationError:
     who = failure.provider
-    message = scrub(failure.message, secrets)[:500]
+    message = scrub(failure.message, secrets)[:FAILURE_TEXT_KEPT]
     status = f" ({failure.status})" if failure.status else ""
 
     def retryable(

@@ -15,6 +15,7 @@ chunk (re-arming ``asyncio.timeout`` per chunk costs ~2.4 us, 0.7 ms for a 300-t
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 
 import httpx2
 
@@ -62,6 +63,17 @@ class IdleWatch:
         self._handle.cancel()
 
 
+# The watch of the stream being read in this task (``idle_limit``), for ``progress``.
+_watching: ContextVar["IdleWatch | None"] = ContextVar("idle_watch", default=None)
+
+
+def progress() -> None:
+    """An event arrived that the stream's reader never sees (Anthropic's ``ping``, which the
+    SDK drops): the stream is alive all the same. Outside ``idle_limit`` it does nothing."""
+    if (watch := _watching.get()) is not None:
+        watch.seen()
+
+
 @asynccontextmanager
 async def idle_limit(
     seconds: float, what: str, ends_in: float | None = None, why_then: str = ""
@@ -77,9 +89,11 @@ async def idle_limit(
     try:
         async with deadline:
             watch = IdleWatch(deadline, seconds, ends_at)
+            watching = _watching.set(watch)
             try:
                 yield watch
             finally:
+                _watching.reset(watching)
                 watch.close()
     except TimeoutError:
         if deadline.expired() and watch is not None and watch.out_of_time:

@@ -30,6 +30,7 @@ from activities.providers.completion import (
     token_count,
 )
 from activities.providers.errors import (
+    FAILURE_TEXT_READ,
     TRANSPORT_ERRORS,
     ProviderCheckError,
     ProviderFailure,
@@ -80,7 +81,7 @@ def failure_from(err: Exception, provider: str) -> ProviderFailure:
         said = err.body if isinstance(err.body, str) and err.body.strip() else err.message
         return ProviderFailure(
             provider,
-            said[:300],
+            said[:FAILURE_TEXT_READ],
             status=stream_error_status(err.code, err.type),
             code=err.code or err.type or None,
         )
@@ -224,10 +225,12 @@ class OpenAIProvider(LLMProvider):
             # The stream's own verdicts (a chunk that does not parse, too many chunks or bytes)
             # after the answer had begun: billed, and counted as nothing before (as Anthropic's).
             raise self._cut(err, conversation, parts + refusal) from None
-        if completion.finish_reason is None and not completion.input_tokens:
-            # The body ended with neither a finish reason nor the usage chunk (a proxy that
-            # closed the connection cleanly, an empty 200): not the model's answer, so not a
-            # repair round: a failure to retry.
+        if completion.finish_reason is None:
+            # The body ended without a finish reason (a proxy that closed the connection
+            # cleanly, an empty 200): not the model's answer, so not a repair round: a failure
+            # to retry. Usage alone does not make it whole: servers that send it on every chunk
+            # (Gemini's compatible endpoint) had a cut answer sent back for repair, billed twice
+            # and, cut again, failed as invalid output.
             raise to_application_error(
                 ProviderFailure(self.name, STREAM_CUT_SHORT, connection=True), self._secrets
             )

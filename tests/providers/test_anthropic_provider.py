@@ -308,6 +308,22 @@ async def test_pings_while_a_tool_input_is_buffered_keep_the_attempt_alive() -> 
     assert max(b - a for a, b in itertools.pairwise(marks)) < timeout
 
 
+async def test_pings_while_a_tool_input_is_buffered_are_progress_for_the_provider_timeout() -> None:
+    # The SDK drops pings before the stream's reader sees them: the provider's idle timeout
+    # (timeout_seconds) ended the attempt as "the response stopped arriving" while they kept
+    # coming, and every retry the same way (billed each time).
+    events = tool_stream(json.dumps(VALID_CLASSIFICATION), stop_reason="tool_use")
+    events[2:2] = [(PAUSE, 0.4), ("ping", {"type": "ping"})] * 8  # 3.2 s of pings only
+
+    with FakeStreamServer() as fake_stream:
+        fake_stream.push(events)
+        async with stream_provider("anthropic", fake_stream, timeout_seconds=2.0) as provider:
+            reply = await provider.run(CLASSIFIER, classify_request(), MODEL)
+
+    assert reply.output == Classification(**VALID_CLASSIFICATION)
+    assert len(fake_stream.requests) == 1
+
+
 async def test_a_tool_input_with_a_lone_surrogate_fails_as_invalid_output_with_its_usage() -> None:
     # JSON's \ud83d alone parses; the repair turn that carries it back could not be encoded, and
     # the SDK's UnicodeEncodeError escaped unclassified, the first answer's tokens with it.

@@ -1,9 +1,14 @@
 """No key survives into a provider failure's message: the literal key, anything shaped like one,
 and a cut message (split from test_error_classification.py)."""
 
+import anthropic
+import httpx2
+import openai
 import pytest
 
+from activities.providers.anthropic_provider import failure_from as anthropic_failure
 from activities.providers.errors import ProviderFailure, scrub, to_application_error
+from activities.providers.openai_provider import failure_from as openai_failure
 
 SECRET = "sk-test-secret-123456"
 
@@ -76,3 +81,25 @@ def test_truncation_happens_after_scrubbing_so_no_partial_key_survives() -> None
     err = to_application_error(failure(status=400, message=message), [SECRET])
 
     assert "sk-t" not in err.message
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+@pytest.mark.parametrize("at", [280, 295, 490])
+def test_an_error_s_text_is_not_cut_inside_a_key_before_the_scrub(provider: str, at: int) -> None:
+    # Both providers cut a stream's error text (or a body's bare string) at 300 characters
+    # before the scrub: a cut inside a key that looks like no key left a piece of it in the
+    # message (13 of this one's 21 characters), the history and the ticket's fallback record.
+    key = "local-token-abcdef-42"
+    said = "upstream rejected the request: ".ljust(at, "x") + f" token={key} is not allowed"
+    request = httpx2.Request("POST", "http://gateway.example/v1")
+    if provider == "openai":
+        failure = openai_failure(openai.APIError(said, request, body={"message": said}), provider)
+    else:
+        response = httpx2.Response(502, request=request)
+        failure = anthropic_failure(
+            anthropic.APIStatusError(said, response=response, body={"error": said}), provider
+        )
+
+    message = to_application_error(failure, [key]).message
+
+    assert not any(key[i : i + 6] in message for i in range(len(key) - 5)), message

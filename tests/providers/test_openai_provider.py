@@ -211,13 +211,15 @@ def chunk(delta: dict[str, Any] | None = None, usage: dict[str, Any] | None = No
 
 
 USAGE_CHUNK = chunk(usage={"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110})
+STOP: Event = (None, {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+DONE: Event = (None, "[DONE]")
 
 
 async def test_refusal_is_treated_as_invalid_output_and_gets_a_repair_round() -> None:
     with FakeStreamServer() as fake_stream:
         fake_stream.push(
-            [chunk({"role": "assistant", "refusal": "I can't help with that."}), USAGE_CHUNK],
-            [chunk({"content": json.dumps(VALID_CLASSIFICATION)}), USAGE_CHUNK, (None, "[DONE]")],
+            [chunk({"role": "assistant", "refusal": "I can't help with that."}), STOP, USAGE_CHUNK],
+            [chunk({"content": json.dumps(VALID_CLASSIFICATION)}), STOP, USAGE_CHUNK, DONE],
         )
         async with stream_provider("openai", fake_stream) as provider:
             reply = await provider.run(CLASSIFIER, classify_request(), MODEL)
@@ -227,6 +229,25 @@ async def test_refusal_is_treated_as_invalid_output_and_gets_a_repair_round() ->
     repair = fake_stream.requests[1]["messages"][-1]
     assert repair["role"] == "user"
     assert "I can't help with that." in repair["content"]
+
+
+async def test_a_stream_cut_short_is_retried_even_when_every_chunk_carried_usage() -> None:
+    # Gemini's compatible endpoint sends usage on every chunk: a stream closed cleanly mid-answer
+    # (no finish reason, no [DONE]) passed for the model's whole answer, went back for repair
+    # (billed twice) and, cut again, failed the call as invalid output for good.
+    usage = {"prompt_tokens": 100, "completion_tokens": 3, "total_tokens": 103}
+    with FakeStreamServer() as fake_stream:
+        fake_stream.push(
+            [
+                chunk({"role": "assistant", "content": '{"category": "Acc'}, usage=usage),
+                chunk({"content": 'ount", "confid'}, usage=usage),
+            ]
+        )
+        async with stream_provider("openai", fake_stream) as provider:
+            err = await raised(provider.run(CLASSIFIER, classify_request(), MODEL))
+
+    assert (err.type, err.non_retryable) == ("ProviderConnectionError", False)
+    assert len(fake_stream.requests) == 1  # no repair round
 
 
 async def test_an_answer_cut_off_at_the_output_limit_gets_no_repair_round() -> None:
