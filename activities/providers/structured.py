@@ -6,11 +6,12 @@ Providers implement two small methods (one model call; how to ask for a repair i
 format); ``LLMProvider.run`` does the rest the same way for every provider.
 """
 
+import asyncio
 import contextlib
 import logging
 import time
 from abc import abstractmethod
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextvars import ContextVar
 from typing import Any, Final
 
@@ -51,7 +52,7 @@ from activities.providers.completion import (
 from activities.providers.declared_limits import DeclaredLimits
 from activities.providers.errors import INVALID_OUTPUT_TYPE
 from activities.providers.http_client import sdk_http_client
-from activities.providers.idle_watch import idle_limit
+from activities.providers.idle_watch import AnswerOutOfTime, idle_limit
 from activities.providers.pacing import CallPacer
 from activities.providers.peers import QueuePeers
 from policy.text_budget import estimate_tokens
@@ -215,9 +216,14 @@ class LLMProvider(Provider):
         starts, then every chunk is one; the response is closed however the loop ends. The SDK's
         exceptions pass through for the provider to classify; a stream that sends nothing for the
         provider's timeout ends with httpx2's ``ReadTimeout`` (``idle_watch.py``)."""
+        ends_in, _ = self._attempt_end()
         async with contextlib.AsyncExitStack() as opened:
             try:
-                async with heartbeating():  # until the response starts there is no progress
+                # Until the response starts there is no progress; nor past the attempt's end (a
+                # repair request sent late in an attempt waited on its headers for the whole
+                # read timeout, past start-to-close, and Temporal's timeout ended the attempt
+                # with its calls' tokens counted nowhere).
+                async with heartbeating(), _no_later_than(ends_in) as bound:
                     stream = await post(
                         path, body=body, cast_to=object, stream=True, stream_cls=stream_cls
                     )
@@ -227,23 +233,34 @@ class LLMProvider(Provider):
                     opened.push_async_callback(stream.close)
             except UnicodeEncodeError:
                 raise unsendable_error(self.name) from None
+            except TimeoutError:
+                if bound is None or not bound.expired():
+                    raise
+                raise AnswerOutOfTime(
+                    "the answer had not begun as the attempt's time ran out "
+                    "(agent_timeouts.start_to_close_seconds)"
+                ) from None
             await self._read_stream(stream, body, take)
+
+    def _attempt_end(self) -> tuple[float | None, str]:
+        """Seconds until this attempt must report (None: no bound of its own), and why then."""
+        left = attempt_time_left(ATTEMPT_REPORT_MARGIN)
+        # As configured, the attempt is longer than the provider's timeout (settings.py checks
+        # it): a shorter one is a test's or a hand-made call's, bounded by its own caller.
+        if left is None or left[1] <= self.config.timeout_seconds:
+            return None, ""
+        ends_in, total = left
+        return ends_in, (
+            f"still arriving as the attempt's {total:g} s (agent_timeouts."
+            "start_to_close_seconds) ran out: a model this slow needs it raised"
+        )
 
     async def _read_stream(
         self, stream: Any, body: dict[str, Any], take: Callable[[dict[str, Any]], None]
     ) -> None:
         """Every chunk of an open ``stream`` to ``take``, within the idle, chunk and byte limits
         (the caller closes it)."""
-        left = attempt_time_left(ATTEMPT_REPORT_MARGIN)
-        ends_in, why_then = None, ""
-        # As configured, the attempt is longer than the provider's timeout (settings.py checks
-        # it): a shorter one is a test's or a hand-made call's, bounded by its own caller.
-        if left is not None and left[1] > self.config.timeout_seconds:
-            ends_in, total = left
-            why_then = (
-                f"still arriving as the attempt's {total:g} s (agent_timeouts."
-                "start_to_close_seconds) ran out: a model this slow needs it raised"
-            )
+        ends_in, why_then = self._attempt_end()
         async with idle_limit(
             self.config.timeout_seconds, "the answer's stream", ends_in, why_then
         ) as idle:
@@ -398,3 +415,13 @@ class LLMProvider(Provider):
         return AgentReply[spec.output_model](  # type: ignore[name-defined]
             output=output, usage=self._usage(model, completions, started, earlier)
         )
+
+
+@contextlib.asynccontextmanager
+async def _no_later_than(seconds: float | None) -> AsyncIterator[asyncio.Timeout | None]:
+    """``asyncio.timeout(seconds)`` (given; none when None), yielded to tell its expiry apart."""
+    if seconds is None:
+        yield None
+        return
+    async with asyncio.timeout(max(seconds, 0.0)) as bound:
+        yield bound

@@ -26,6 +26,8 @@ Event = tuple[str | None, Any]  # (SSE event name, data: a JSON value or a raw s
 PAUSE = "(pause)"
 # An event named so ends the connection with a reset (RST), as a proxy or a network fault does.
 RESET = "(reset)"
+# An event named so, first in a stream, holds the response's headers back for its data's seconds.
+HOLD_HEADERS = "(hold headers)"
 # Any key: the fake checks none (the providers' tests with keys use FakeLLMServer).
 STREAM_KEY = "sk-test-stream"
 
@@ -68,6 +70,9 @@ class FakeStreamServer:
                 length = int(self.headers.get("content-length") or 0)
                 server.requests.append(json.loads(self.rfile.read(length) or b"{}"))
                 events = server.streams.popleft()
+                if events and events[0][0] == HOLD_HEADERS:
+                    time.sleep(events[0][1])
+                    events = events[1:]
                 self.send_response(200)
                 self.send_header("content-type", "text/event-stream")
                 self.send_header("connection", "close")

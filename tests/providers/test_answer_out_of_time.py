@@ -16,7 +16,7 @@ from activities.providers.errors import ANSWER_OUT_OF_TIME_TYPE
 from activities.rate_reports import FAILED_TYPES
 from shared.agents import AgentRoute, Usage
 from tests.providers.conftest import MODELS
-from tests.providers.fake_stream import PAUSE, FakeStreamServer, stream_provider
+from tests.providers.fake_stream import HOLD_HEADERS, PAUSE, FakeStreamServer, stream_provider
 from tests.providers.helpers import classify_request
 from tests.providers.test_openai_provider import chunk
 
@@ -54,3 +54,36 @@ async def test_a_steady_answer_longer_than_the_attempt_is_cut_in_time_and_billed
     assert err.type not in FAILED_TYPES
     usage = Usage.model_validate(err.details[0])
     assert usage.estimated and usage.input_tokens > 0 and usage.output_tokens > 0
+
+
+async def test_a_repair_whose_answer_has_not_begun_by_the_attempt_s_end_is_cut_too() -> None:
+    # The first answer does not validate and streams for 1.5 s; the repair request's headers
+    # are held for 2.9 s: the wait for them ran past the attempt's 4 s (bounded only by the
+    # 3 s read timeout), and Temporal's timeout would have ended it with the calls uncounted.
+    stop = (None, {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+    usage = chunk(usage={"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110})
+    invalid = chunk({"role": "assistant", "content": '{"category": "Nope"}'})
+    env = ActivityEnvironment()
+    env.info = dataclasses.replace(
+        env.info, start_to_close_timeout=timedelta(seconds=4), heartbeat_timeout=None
+    )
+    with FakeStreamServer() as fake_stream:
+        fake_stream.push(
+            [invalid, (PAUSE, 1.5), stop, usage],
+            [(HOLD_HEADERS, 2.9), chunk({"content": "{}"}), stop, usage],
+        )
+        async with stream_provider("openai", fake_stream, timeout_seconds=3.0) as provider:
+            activities = AgentActivities({"openai": provider})
+            request = classify_request().model_copy(update={"route": ROUTE})
+            began = time.monotonic()
+            with pytest.raises(ApplicationError) as raised:
+                await env.run(activities.classify_ticket, request)
+            took = time.monotonic() - began
+
+    err = raised.value
+    assert err.type == ANSWER_OUT_OF_TIME_TYPE and not err.non_retryable, err.message
+    assert len(fake_stream.requests) == 2
+    assert took < 4.0  # by the attempt's end less its margin for the report
+    # The first answer's tokens, reported (the repair's had not begun).
+    usage_reported = Usage.model_validate(err.details[0])
+    assert (usage_reported.input_tokens, usage_reported.output_tokens) == (100, 10)
