@@ -19,6 +19,10 @@ RESTART_FAILED: Final = "RESTART_FAILED"
 # a ticket whose workflow timed out, or that is gone; with RESTART_FAILED, ends with no answer
 # sent that are nobody's decision.
 NOT_ANSWERED_CLOSED: Final = (RESTART_FAILED, "TIMED_OUT", "NOT_FOUND")
+# How the check names a ticket an operator ended (terminated, cancelled): their decision, not
+# counted as failed; but for a ticket whose start again failed for good, the ended run that held
+# its id (workflows/batch.py counts it RESTART_FAILED).
+OPERATOR_ENDED: Final = ("TERMINATED", "CANCELLED")
 # A ticket whose id another ticket took while the batch ran (other subject, body or customer;
 # the CLI refuses one held before it starts the batch): NOT processed, named in ``conflicts``.
 # It was counted as already known, and nothing said it had never been worked on.
@@ -83,6 +87,9 @@ class BatchState(BaseModel):
     position: int = Field(default=0, ge=0)  # the next ticket of the input to start
     totals: BatchTotals = Field(default_factory=BatchTotals)
     in_flight: list[str] = Field(default_factory=list)  # ticket ids started, not yet at rest
+    # Of those, the ones whose start again (restart_tickets) failed for good: not known to have
+    # started (a later run's progress says so, and its check counts them as not started again).
+    restarting: list[str] = Field(default_factory=list)
     # Ticket id -> its fairness key, made by the client with the key ring (policy/priority.py):
     # workflow code holds no key. Tickets not in it get the plain digest. Trimmed to the tickets
     # not yet started at each continue-as-new.

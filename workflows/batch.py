@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
     from shared.batch import (
         INVALID,
         MAX_BATCH_TICKETS,
+        OPERATOR_ENDED,
         SETTLED_STATES,
         BatchProgress,
         BatchState,
@@ -60,7 +61,7 @@ with workflow.unsafe.imports_passed_through():
         SETTLED_STATE_CHECKED,
         UNKNOWN_FIELDS_LEFT_OUT,
     )
-    from workflows.batch_restarts import KNOWN, BatchRestarts
+    from workflows.batch_restarts import FAILED, KNOWN, BatchRestarts
     from workflows.run_chain import this_run_is_later
 
 
@@ -86,7 +87,7 @@ class BatchWorkflow:
         self._in_flight = set(state.in_flight)
         # The refused tickets being started again, until what each came to is known (progress:
         # not known to be started; kept for one whose restart activity failed).
-        self._restarting: set[str] = set()
+        self._restarting: set[str] = set(state.restarting) & self._in_flight
         # Refused starts started again, and what they came to (counted in state, the window
         # freed): the same state, in-flight and restarting sets as this workflow's.
         self._restarter = BatchRestarts(state, self._in_flight, self._restarting)
@@ -151,6 +152,7 @@ class BatchWorkflow:
             ):
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 state.in_flight = sorted(self._in_flight)
+                state.restarting = sorted(self._restarting & self._in_flight)
                 if state.fairness_keys:
                     # By the ids as given, without reading each ticket left (the keys are the
                     # client's, made for tickets it read as valid).
@@ -233,6 +235,18 @@ class BatchWorkflow:
             workflow.logger.warning("checking tickets in flight failed: %s", err)
             return condition()
         for event in closed:
+            if event.ticket_id in self._restarting and event.state in OPERATOR_ENDED:
+                # Its start again failed for good (restart_tickets): the run found is the ended
+                # one that held its id, most likely, which was counted as an operator's decision
+                # (and `batch --wait` exited 0) for a ticket this batch never worked on.
+                workflow.logger.warning(
+                    "ticket %s was not started again: its id is still held by a run that "
+                    "ended (%s)",
+                    event.ticket_id,
+                    event.state,
+                )
+                self._restarter.counted(event.ticket_id, FAILED)
+                continue
             workflow.logger.warning(
                 "ticket %s closed (%s) without reporting in", event.ticket_id, event.state
             )

@@ -1,5 +1,6 @@
 """A batch cancelled while it checks its tickets in flight ends cancelled and starts no more
-tickets (workflows/batch.py, patch cancel-during-check). On the dev server."""
+tickets (workflows/batch.py, patch cancel-during-check); one cancelled with tickets it could not
+start again says so. On the dev server."""
 
 import asyncio
 import uuid
@@ -7,7 +8,7 @@ import uuid
 import pytest
 from temporalio import activity
 from temporalio.client import WorkflowFailureError
-from temporalio.exceptions import CancelledError
+from temporalio.exceptions import ApplicationError, CancelledError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
@@ -16,7 +17,7 @@ from shared.batch import BatchSettings, RestartsDone, TicketCheck, TicketRestart
 from starter.batch_run import batch_left_running
 from tests.support.batches import all_closed, progress, start_batch, tickets
 from tests.support.fakes import FakeAgents, FakeTicketServices
-from tests.support.temporal import patch_ids
+from tests.support.temporal import patch_ids, wait_until
 from tests.support.tickets import start_ticket
 from tests.support.workers import fake_pipeline
 from workflows.batch_patches import CANCEL_DURING_CHECK
@@ -107,3 +108,43 @@ async def test_a_batch_cancelled_while_restarting_tickets_says_they_may_not_have
     assert (left.in_flight, left.restarting) == (3, 2)
     said = batch_left_running(left)
     assert "1 was in flight" in said and "2 were being started again" in said
+
+
+@activity.defn(name=names.RESTART_TICKETS)
+async def fake_restart_tickets_failing(restarts: TicketRestarts) -> RestartsDone:
+    raise ApplicationError("fake: the activity fails for good", non_retryable=True)
+
+
+@pytest.mark.usefixtures("replay_check")
+async def test_tickets_whose_restart_failed_are_still_said_not_started_after_continue_as_new(
+    dev_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    # The set of them was the run's own: after a continue-as-new a cancelled batch said they
+    # went on to their answers, though they were never started.
+    client = dev_env.client
+    gate = asyncio.Event()
+    agents, services = FakeAgents(resolver_gate=gate), FakeTicketServices()
+    batch = tickets(3)
+    for ticket in batch[:2]:  # their ids held by runs that ended without an answer
+        ended = await start_ticket(client, f"nobody-{uuid.uuid4().hex[:6]}", ticket)
+        await ended.terminate("ended before the batch")
+    activities = [*agents.activities(), *services.activities(), fake_restart_tickets_failing]
+    async with fake_pipeline(client, task_queue, activities, services.agent_queue):
+        # Two tickets a run: the two refused ones, then the third in a run of its own.
+        settings = BatchSettings(window=3, tickets_per_run=2)
+        handle = await start_batch(client, task_queue, batch, settings)
+
+        async def third_in_flight() -> bool:
+            return (await progress(handle)).in_flight == 3
+
+        await wait_until(third_in_flight, timeout=30, what="the third ticket in flight")
+        assert (await handle.describe()).run_id != handle.result_run_id  # continued as new
+        await handle.cancel()
+        with pytest.raises(WorkflowFailureError):
+            await handle.result()
+        left = await progress(handle)
+        gate.set()
+        await all_closed(client, batch[2:])
+
+    assert (left.in_flight, left.restarting) == (3, 2)
+    assert "2 were being started again" in batch_left_running(left)

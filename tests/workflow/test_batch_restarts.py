@@ -190,8 +190,10 @@ async def fake_restart_tickets_first_failed(restarts: TicketRestarts) -> Restart
 @pytest.mark.parametrize(
     ("fake", "settled", "known"),
     [
-        # Not known which it started: left to the check, which counts each as its run closed.
-        (fake_restart_tickets_refused, {"TERMINATED": 2}, 0),
+        # Not known which it started: left to the check, which found the ended runs that held
+        # their ids. Counted as TERMINATED (an operator's decision: `batch --wait` exited 0),
+        # though the batch never worked on them: not started again.
+        (fake_restart_tickets_refused, {RESTART_FAILED: 2}, 0),
         (fake_restart_tickets_first_failed, {RESTART_FAILED: 1}, 1),
     ],
     ids=["activity-failed", "one-ticket-failed"],
