@@ -176,15 +176,14 @@ async def test_a_list_item_that_names_a_field_twice_is_refused_alone(
     nested = json.dumps(urgent_ticket(unique_id()) | {"metadata": {"a": 1}}).replace(
         '"a": 1', '"a": 1, "a": 2'
     )
-    in_a_list = "[" + json.dumps(urgent_ticket(good)) + ", " + twice + "]"
 
-    answer = await http.post("/tickets", headers=bearer(tokens.submit) | JSON, content=in_a_list)
+    async def post_items(*items: str) -> httpx.Response:
+        body = "[" + ", ".join(items) + "]"
+        return await http.post("/tickets", headers=bearer(tokens.submit) | JSON, content=body)
+
+    answer = await post_items(json.dumps(urgent_ticket(good)), twice)
     beside = unique_id()
-    deeper = await http.post(
-        "/tickets",
-        headers=bearer(tokens.submit) | JSON,
-        content=f"[{json.dumps(urgent_ticket(beside))}, {nested}]",
-    )
+    deeper = await post_items(json.dumps(urgent_ticket(beside)), nested)
 
     assert answer.status_code == 202, answer.text
     assert [a["ticket_id"] for a in answer.json()["accepted"]] == [good]
@@ -197,11 +196,7 @@ async def test_a_list_item_that_names_a_field_twice_is_refused_alone(
     # An item that is no object is refused alone, a repeat inside it or not (one inside a list
     # refused the whole request, 400).
     listed = unique_id()
-    in_an_array = await http.post(
-        "/tickets",
-        headers=bearer(tokens.submit) | JSON,
-        content=f'[{json.dumps(urgent_ticket(listed))}, [{{"a": 1, "a": 2}}]]',
-    )
+    in_an_array = await post_items(json.dumps(urgent_ticket(listed)), '[{"a": 1, "a": 2}]')
     assert in_an_array.status_code == 202, in_an_array.text
     assert [a["ticket_id"] for a in in_an_array.json()["accepted"]] == [listed]
     assert [r["index"] for r in in_an_array.json()["refused"]] == [1]

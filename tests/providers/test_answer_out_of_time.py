@@ -16,11 +16,45 @@ from activities.providers.errors import ANSWER_OUT_OF_TIME_TYPE
 from activities.rate_reports import FAILED_TYPES
 from shared.agents import AgentRoute, Usage
 from tests.providers.conftest import MODELS
-from tests.providers.fake_stream import HOLD_HEADERS, PAUSE, FakeStreamServer, stream_provider
+from tests.providers.fake_stream import (
+    HOLD_HEADERS,
+    PAUSE,
+    Event,
+    FakeStreamServer,
+    stream_provider,
+)
 from tests.providers.helpers import classify_request
 from tests.providers.test_openai_provider import chunk
 
 ROUTE = AgentRoute(provider="openai", model=MODELS["openai"])
+
+
+async def classify_failing(
+    streams: list[list[Event]],
+    *,
+    attempt_seconds: float,
+    provider_timeout: float,
+    heartbeat: timedelta | None,
+) -> tuple[ApplicationError, float, int]:
+    """The classifier's activity, in an attempt of ``attempt_seconds``, against a fake answering
+    ``streams``: its error, the seconds it took, and the requests the fake was sent."""
+    env = ActivityEnvironment()
+    env.info = dataclasses.replace(
+        env.info,
+        start_to_close_timeout=timedelta(seconds=attempt_seconds),
+        heartbeat_timeout=heartbeat,
+    )
+    with FakeStreamServer() as fake_stream:
+        fake_stream.push(*streams)
+        async with stream_provider(
+            "openai", fake_stream, timeout_seconds=provider_timeout
+        ) as provider:
+            activities = AgentActivities({"openai": provider})
+            request = classify_request().model_copy(update={"route": ROUTE})
+            began = time.monotonic()
+            with pytest.raises(ApplicationError) as raised:
+                await env.run(activities.classify_ticket, request)
+            return raised.value, time.monotonic() - began, len(fake_stream.requests)
 
 
 async def test_a_steady_answer_longer_than_the_attempt_is_cut_in_time_and_billed() -> None:
@@ -29,24 +63,10 @@ async def test_a_steady_answer_longer_than_the_attempt_is_cut_in_time_and_billed
     steady = [chunk({"role": "assistant", "content": '{"category": "Acc'})]
     for _ in range(60):
         steady += [(PAUSE, 0.2), chunk({"content": "ount "})]
-    env = ActivityEnvironment()
-    env.info = dataclasses.replace(
-        env.info,
-        start_to_close_timeout=timedelta(seconds=3),
-        heartbeat_timeout=timedelta(seconds=20),
+    # The provider's timeout below the attempt's, as the settings require.
+    err, took, _ = await classify_failing(
+        [steady], attempt_seconds=3, provider_timeout=2.0, heartbeat=timedelta(seconds=20)
     )
-    with FakeStreamServer() as fake_stream:
-        fake_stream.push(steady)
-        # The provider's timeout below the attempt's, as the settings require.
-        async with stream_provider("openai", fake_stream, timeout_seconds=2.0) as provider:
-            activities = AgentActivities({"openai": provider})
-            request = classify_request().model_copy(update={"route": ROUTE})
-            began = time.monotonic()
-            with pytest.raises(ApplicationError) as raised:
-                await env.run(activities.classify_ticket, request)
-            took = time.monotonic() - began
-
-    err = raised.value
     assert err.type == ANSWER_OUT_OF_TIME_TYPE and not err.non_retryable
     assert "agent_timeouts.start_to_close_seconds" in err.message
     assert took < 8.0  # cut, not read to its end (12 s); the message says by the attempt's end
@@ -63,26 +83,16 @@ async def test_a_repair_whose_answer_has_not_begun_by_the_attempt_s_end_is_cut_t
     stop = (None, {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
     usage = chunk(usage={"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110})
     invalid = chunk({"role": "assistant", "content": '{"category": "Nope"}'})
-    env = ActivityEnvironment()
-    env.info = dataclasses.replace(
-        env.info, start_to_close_timeout=timedelta(seconds=4), heartbeat_timeout=None
+    streams = [
+        [invalid, (PAUSE, 1.5), stop, usage],
+        [(HOLD_HEADERS, 2.9), chunk({"content": "{}"}), stop, usage],
+    ]
+    err, took, requests = await classify_failing(
+        streams, attempt_seconds=4, provider_timeout=3.0, heartbeat=None
     )
-    with FakeStreamServer() as fake_stream:
-        fake_stream.push(
-            [invalid, (PAUSE, 1.5), stop, usage],
-            [(HOLD_HEADERS, 2.9), chunk({"content": "{}"}), stop, usage],
-        )
-        async with stream_provider("openai", fake_stream, timeout_seconds=3.0) as provider:
-            activities = AgentActivities({"openai": provider})
-            request = classify_request().model_copy(update={"route": ROUTE})
-            began = time.monotonic()
-            with pytest.raises(ApplicationError) as raised:
-                await env.run(activities.classify_ticket, request)
-            took = time.monotonic() - began
 
-    err = raised.value
     assert err.type == ANSWER_OUT_OF_TIME_TYPE and not err.non_retryable, err.message
-    assert len(fake_stream.requests) == 2
+    assert requests == 2
     assert took < 4.0  # by the attempt's end less its margin for the report
     # The first answer's tokens, reported (the repair's had not begun).
     usage_reported = Usage.model_validate(err.details[0])
