@@ -76,6 +76,19 @@ _OPERATION_STATUS: list[tuple[type[OperationError], int]] = [
 ]
 
 
+def operation_status(exc: OperationError) -> int:
+    """The status the API answers an operation's error with."""
+    return next((code for kind, code in _OPERATION_STATUS if isinstance(exc, kind)), 503)
+
+
+def answers_final(exc: Exception) -> bool:
+    """Whether the API answers ``exc`` with a status a client does not retry (an RPC error
+    Temporal refused or did not find; an operation's 4xx): every other is a 5xx."""
+    if isinstance(exc, RPCError):
+        return exc.status in (RPCStatusCode.INVALID_ARGUMENT, RPCStatusCode.NOT_FOUND)
+    return isinstance(exc, OperationError) and operation_status(exc) < 500
+
+
 class ApiError(Exception):
     """A refusal the route words itself, with the problems item by item."""
 
@@ -120,7 +133,7 @@ def for_caller(request: Request, detailed: str, plain: str) -> str:
 
 
 async def _operation_error(request: Request, exc: Exception) -> JSONResponse:
-    status = next((code for kind, code in _OPERATION_STATUS if isinstance(exc, kind)), 503)
+    status = operation_status(exc)
     message = str(exc)
     if isinstance(exc, ServerUnreachable):
         plain = "the ticket service cannot be reached now; try again shortly"

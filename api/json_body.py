@@ -35,8 +35,8 @@ def _parse(body: bytes, per_item: bool = False) -> Any:
     # UTF-16 and UTF-32 too, and such a body was taken. Their ASCII characters hold NUL bytes,
     # which JSON text in UTF-8 never does (not even inside a string).
     text = body.decode("utf-8-sig")
-    if (nul := body.find(b"\0")) >= 0:
-        raise UnicodeDecodeError("utf-8", body, nul, nul + 1, "a NUL byte: UTF-16 or UTF-32?")
+    if (nul := text.find("\0")) >= 0:
+        raise json.JSONDecodeError("a NUL character (text in UTF-16 or UTF-32?)", text, nul)
     value = json.loads(text, object_pairs_hook=marking_repeats)
     # On a per-item route, an item of a list that names a member twice, at any depth, is marked
     # for the route to refuse alone (a repeat inside one item's own object refused the whole

@@ -75,6 +75,9 @@ class GcReport(BaseModel):
     # Pairs of gone owners kept: a retained workflow's history refers to the payload (a child's
     # input, stored as the child's, is in its parent's start-child event).
     kept_for_retained_histories: int = 0
+    # Pairs of gone owners kept because some owner could not be checked (its histories may
+    # refer to them): collected by a run that checks them all.
+    kept_for_unchecked_owners: int = 0
     released_unreferenced: int = 0  # ownership pairs: query answers and the like
     released_replay_copies: int = 0  # pairs a Replayer stored: nothing ever reads them
     left_alone: int = 0  # pairs of owners this command cannot check
@@ -278,9 +281,13 @@ async def plan_collection(
     # batch's ticket (``ticket-<id>``: no parent in its id) past retention while its batch's
     # run was not lost its input from under the batch's history (the Web UI and the codec
     # server then failed on that event). Only a parent that owns a payload itself is read, as a
-    # batch whose tickets are this large does (its own input holds them).
+    # batch whose tickets are this large does (its own input holds them); and while any owner
+    # could not be checked, what its histories refer to is not known: gone owners keep theirs.
+    unknown = report.owners_not_checked > 0
     for release in from_gone:
-        if release.sha256 in seen:
+        if unknown:
+            report.kept_for_unchecked_owners += 1
+        elif release.sha256 in seen:
             report.kept_for_retained_histories += 1
         else:
             report.released_from_gone_owners += 1

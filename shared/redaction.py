@@ -40,11 +40,22 @@ def _hide_secret_values(url: str) -> str:
     return _PARAMETER.sub(hidden, url)
 
 
-def secret_parameters(url: str) -> list[str]:
-    """The names of ``url``'s query (or path) parameters that look like credentials
-    (``SECRET_PARAMETER``), as written."""
+# The names of query parameters that are credentials beyond doubt, whole (any case): refused
+# where a URL would be logged (an OTLP endpoint), where SECRET_PARAMETER's wider net would
+# refuse harmless names too (``signal``, ``routing_key``).
+CREDENTIAL_PARAMETER: Final = re.compile(
+    r"(?i)(api[-_]?key|key|(access|auth|id|refresh)?[-_]?token|auth(orization)?|"
+    r"(client[-_]?)?secret|pass(word|wd)?|pwd|sig(nature)?|x-amz-signature|jwt|bearer)"
+)
+
+
+def credential_parameters(url: str) -> list[str]:
+    """The names of ``url``'s query (or path) parameters that are credentials
+    (``CREDENTIAL_PARAMETER``, the whole name), as written."""
     return [
-        name for _, name, _ in _PARAMETER.findall(url) if SECRET_PARAMETER.search(unquote(name))
+        name
+        for _, name, _ in _PARAMETER.findall(url)
+        if CREDENTIAL_PARAMETER.fullmatch(unquote(name).strip())
     ]
 
 

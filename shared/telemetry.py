@@ -49,7 +49,7 @@ from temporalio.contrib.opentelemetry import (
 
 from shared.http_urls import http_url_problem
 from shared.otel_env import OTLP_TRACE_ENDPOINTS, exporter_kinds
-from shared.redaction import secret_parameters
+from shared.redaction import credential_parameters
 from shared.span_privacy import MessageFreeExporter
 
 # What a span reports as the service when OTEL_SERVICE_NAME is not set.
@@ -173,7 +173,7 @@ def _exporter(kind: str, env: Mapping[str, str]) -> SpanExporter | None:
         if (value := env.get(name)) and (problem := http_url_problem(value, credentials=True)):
             # The exporter would log a failed export every few seconds, the spans dropped.
             raise TelemetryConfigError(f"{name} {problem}")
-        if value and (secret := secret_parameters(value)):
+        if value and (secret := credential_parameters(value)):
             # The exporter logs the request's path and query with every failed export (a
             # collector down: every few seconds, in the worker's log and a command's stderr).
             raise TelemetryConfigError(

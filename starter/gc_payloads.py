@@ -60,6 +60,11 @@ def print_report(report: GcReport) -> None:
             f"  {report.kept_for_retained_histories} payload ownership(s) of gone workflows "
             "kept: a retained workflow's history refers to them (a child's input)"
         )
+    if report.kept_for_unchecked_owners:
+        out.print(
+            f"  {report.kept_for_unchecked_owners} payload ownership(s) of gone workflows "
+            "kept: an owner that could not be checked may refer to them"
+        )
     if report.left_alone:
         out.print(
             f"  {report.left_alone} ownership(s) left alone: activities, no target, "

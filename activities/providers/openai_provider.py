@@ -13,7 +13,7 @@ docs/performance.md and ``python -m bench provider_cpu``.
 
 import json
 import logging
-from collections.abc import Collection
+from collections.abc import AsyncIterator, Collection
 from typing import Any
 
 import httpx2
@@ -122,6 +122,19 @@ def read_chunk(
         completion.cached_tokens = min(token_count(cached), completion.input_tokens)
 
 
+class _DoneSeen(openai.AsyncStream[object]):
+    """The SDK's stream, noting whether the server ended it with ``[DONE]`` (the SDK stops
+    there without a word): an answer whose server sends no finish reason is whole only so."""
+
+    done = False
+
+    async def _iter_events(self) -> AsyncIterator[Any]:
+        async for event in super()._iter_events():
+            if event.data.startswith("[DONE]"):
+                self.done = True
+            yield event
+
+
 # The SDK's own endpoint, given explicitly. Given None, the SDK reads OPENAI_BASE_URL
 # itself and takes an empty value (the compose file passes every optional setting,
 # an unset one empty) as the URL: every call failed to connect. The configuration
@@ -208,12 +221,13 @@ class OpenAIProvider(LLMProvider):
             "stream": True,
             "stream_options": {"include_usage": True},
         }
+        stream: _DoneSeen | None = None
         try:
-            await self._stream_json(
+            stream = await self._stream_json(
                 self._client.post,
                 CHAT_COMPLETIONS,
                 body,
-                openai.AsyncStream[object],
+                _DoneSeen,
                 lambda chunk: read_chunk(chunk, completion, parts, refusal),
             )
         except (openai.OpenAIError, *TRANSPORT_ERRORS) as err:
@@ -225,15 +239,18 @@ class OpenAIProvider(LLMProvider):
             # The stream's own verdicts (a chunk that does not parse, too many chunks or bytes)
             # after the answer had begun: billed, and counted as nothing before (as Anthropic's).
             raise self._cut(err, conversation, parts + refusal) from None
-        if completion.finish_reason is None:
-            # The body ended without a finish reason (a proxy that closed the connection
-            # cleanly, an empty 200): not the model's answer, so not a repair round: a failure
-            # to retry. Usage alone does not make it whole: servers that send it on every chunk
-            # (Gemini's compatible endpoint) had a cut answer sent back for repair, billed twice
-            # and, cut again, failed as invalid output.
-            raise to_application_error(
+        if completion.finish_reason is None and not (stream is not None and stream.done):
+            # The body ended with neither a finish reason nor [DONE] (a proxy that closed the
+            # connection cleanly, an empty 200): not the model's answer, so not a repair round:
+            # a failure to retry, with what it was billed. Usage alone does not make it whole:
+            # servers that send it on every chunk (Gemini's compatible endpoint) had a cut answer
+            # sent back for repair, billed twice and, cut again, failed as invalid output.
+            error = to_application_error(
                 ProviderFailure(self.name, STREAM_CUT_SHORT, connection=True), self._secrets
             )
+            if completion.input_tokens:  # the server's own count came with its chunks
+                raise spending(error, completion)
+            raise self._cut(error, conversation, parts + refusal)
         completion.text = "".join(parts)
         if refusal:
             completion.refusal = "the model refused: " + "".join(refusal)

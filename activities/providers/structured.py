@@ -209,13 +209,14 @@ class LLMProvider(Provider):
         body: dict[str, Any],
         stream_cls: type[Any],
         take: Callable[[dict[str, Any]], None],
-    ) -> None:
+    ) -> Any:
         """POST a streamed request through the SDK's own client (``post``: its authentication,
         timeouts, error classes, SSE parsing) and hand every chunk, a JSON object, to ``take``:
         no typed model per chunk (docs/performance.md). A heartbeat runs until the response
         starts, then every chunk is one; the response is closed however the loop ends. The SDK's
         exceptions pass through for the provider to classify; a stream that sends nothing for the
-        provider's timeout ends with httpx2's ``ReadTimeout`` (``idle_watch.py``)."""
+        provider's timeout ends with httpx2's ``ReadTimeout`` (``idle_watch.py``). Returns the
+        stream (a ``stream_cls``), read to its end and closed."""
         ends_in, _ = self._attempt_end()
         async with contextlib.AsyncExitStack() as opened:
             try:
@@ -241,6 +242,7 @@ class LLMProvider(Provider):
                     "(agent_timeouts.start_to_close_seconds)"
                 ) from None
             await self._read_stream(stream, body, take)
+        return stream
 
     def _attempt_end(self) -> tuple[float | None, str]:
         """Seconds until this attempt must report (None: no bound of its own), and why then."""

@@ -12,12 +12,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, HTTPException, Request, Response
 from temporalio.client import Client
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
 from api.accounts import Account, Role
 from api.deps import client as temporal_client
 from api.deps import intake_allowed, settings
-from api.errors import ApiError, for_caller, responses
+from api.errors import ApiError, answers_final, for_caller, responses
 from api.json_body import OnceEachJSONRoute
 from api.models import InboundEmail, IntakeAccepted, IntakeRefused, IntakeResponse
 from policy.quoted_thread import quoted_thread_start
@@ -317,7 +317,7 @@ async def _submit(
         # Nothing taken, and a start failed: its own status (503, ...), which a client retries;
         # a 409 for the ids that collide beside it was taken as final. Of several, one a client
         # retries (a first item's 400 hid a second's 503, and the client gave up on both).
-        raise next((f for f in failed if not _final(f)), failed[0])
+        raise next((f for f in failed if not answers_final(f)), failed[0])
     accepted, not_taken = [], []
     account = getattr(request.state, "account", None)
     may_read = account is not None and account.may(Role.READ)
@@ -351,15 +351,6 @@ def _bounded(refused: list[IntakeRefused]) -> list[IntakeRefused]:
         left = max(left - len(problems), 0)
         bounded.append(IntakeRefused(index=refusal.index, problems=problems))
     return bounded
-
-
-def _final(err: Exception) -> bool:
-    """Whether the API answers this start's failure with a status a client does not retry
-    (api/errors.py: 400 and 404; every other is a 503)."""
-    return isinstance(err, RPCError) and err.status in (
-        RPCStatusCode.INVALID_ARGUMENT,
-        RPCStatusCode.NOT_FOUND,
-    )
 
 
 def _not_started(request: Request, err: Exception) -> str:

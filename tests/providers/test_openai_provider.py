@@ -248,6 +248,21 @@ async def test_a_stream_cut_short_is_retried_even_when_every_chunk_carried_usage
 
     assert (err.type, err.non_retryable) == ("ProviderConnectionError", False)
     assert len(fake_stream.requests) == 1  # no repair round
+    # What it was billed, as the server counted it, goes with the failure.
+    spent = Usage.model_validate(err.details[0])
+    assert (spent.input_tokens, spent.output_tokens, spent.estimated) == (100, 3, False)
+
+
+async def test_a_server_that_sends_no_finish_reason_is_whole_when_it_ends_with_done() -> None:
+    # A compatible server may leave finish_reason out; [DONE] still says the answer is whole.
+    answer = json.dumps(VALID_CLASSIFICATION)
+    with FakeStreamServer() as fake_stream:
+        fake_stream.push([chunk({"role": "assistant", "content": answer}), USAGE_CHUNK, DONE])
+        async with stream_provider("openai", fake_stream) as provider:
+            reply = await provider.run(CLASSIFIER, classify_request(), MODEL)
+
+    assert reply.output == Classification(**VALID_CLASSIFICATION)
+    assert (reply.usage.requests, reply.usage.input_tokens) == (1, 100)
 
 
 async def test_an_answer_cut_off_at_the_output_limit_gets_no_repair_round() -> None:
