@@ -272,11 +272,17 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
         pipeline = PipelineConfig.model_validate(raw, context={LOADING: True})
     except ValidationError as err:
         raise ConfigError(problems(err)) from None
-    for settings_part in (pipeline.model_dump(), {"providers": worker.model_dump()["providers"]}):
+    dumped = worker.model_dump()
+    for settings_part in (
+        pipeline.model_dump(),
+        {"providers": dumped["providers"]},
+        {"prices": dumped["prices"]},
+    ):
         if (loc := non_finite(settings_part)) is not None:
             # inf passes every bound and is written null into the configuration snapshot
             # every ticket records, which then does not read back: each new ticket's workflow
-            # task would fail over and over.
+            # task would fail over and over. A price of inf made each call's cost nan, written
+            # null into its usage, which the workflow could not read: the same.
             raise ConfigError(f"{origin(loc)}: must be a finite number")
     timeouts = pipeline.agent_timeouts
     if timeouts.heartbeat_seconds >= timeouts.start_to_close_seconds:

@@ -22,7 +22,7 @@ from temporalio.contrib.opentelemetry import OpenTelemetryPlugin
 from temporalio.converter import DataConverter
 from temporalio.envconfig import ClientConfig
 from temporalio.runtime import Runtime
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
 from shared import telemetry, telemetry_exit
 from shared.data_converter import data_converter
@@ -82,20 +82,48 @@ def address_problem(address: str) -> str | None:
     return None
 
 
+def client_certificate_problem(tls: object) -> str | None:
+    """What is wrong with mTLS settings the SDK would refuse only as the client connects (a
+    worker that passed --check-config then died with a traceback), or None: a certificate
+    without its key or a key without its certificate, or the two swapped (reported as the
+    server not reachable). Names the settings, never their contents."""
+    if not isinstance(tls, TLSConfig):
+        return None
+    cert, key = tls.client_cert, tls.client_private_key
+    names = "TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH (or a profile's)"
+    if bool(cert) != bool(key):
+        given = (
+            "a client certificate without its key"
+            if cert
+            else "a client key without its certificate"
+        )
+        return f"{given}: mTLS needs both, {names}"
+    if cert and key and b"PRIVATE KEY" in cert and b"PRIVATE KEY" not in key:
+        return f"the client certificate and key are swapped: {names}"
+    return None
+
+
 def connection_settings(env: Mapping[str, str] | None = None) -> ConnectionSettings:
+    source = os.environ if env is None else env
+    # Empty is unset, as for every setting of the project (docs/deploy.md: a compose file
+    # passes an optional setting it was not given as empty): the SDK read an empty TEMPORAL_TLS
+    # or TEMPORAL_API_KEY as TLS on, and an empty certificate path as the current directory.
+    given = {k: v for k, v in source.items() if v.strip() or not k.startswith("TEMPORAL_")}
     try:
-        loaded = ClientConfig.load_client_connect_config(override_env_vars=env)  # type: ignore[arg-type]
+        loaded = ClientConfig.load_client_connect_config(override_env_vars=given)
     except (RuntimeError, OSError, ValueError) as err:
         # The SDK reads the profile file and TLS files here: every failure is configuration.
         if isinstance(err, OSError):
             what = f"{err.filename}: {err.strerror}"
         else:
-            source = (os.environ if env is None else env).get("TEMPORAL_CONFIG_FILE")
-            what = f"{source + ': ' if source else ''}{without_quoted_lines(str(err))}"
+            named = given.get("TEMPORAL_CONFIG_FILE")
+            what = f"{named + ': ' if named else ''}{without_quoted_lines(str(err))}"
         raise ClientConfigError(
             f"the Temporal connection configuration cannot be used: {' '.join(what.split())}"
         ) from None
     kwargs: dict[str, Any] = dict(loaded)
+    if problem := client_certificate_problem(kwargs.get("tls")):
+        raise ClientConfigError(f"the Temporal connection configuration cannot be used: {problem}")
     address = kwargs.pop("target_host", None) or DEFAULT_ADDRESS
     if problem := address_problem(address):
         raise ClientConfigError(f"the Temporal address {address!r} {problem}")

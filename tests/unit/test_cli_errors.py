@@ -170,6 +170,25 @@ def test_with_the_debug_variable_set_an_unexpected_error_shows_its_stack_trace(
             "{tmp}/missing.pem: No such file or directory",
             id="certificate-file-missing",
         ),
+        # Both passed --check-config: the SDK refused them only as the worker connected (a
+        # traceback, exit 1), or took the swapped pair for a server it could not reach.
+        pytest.param(
+            {"TEMPORAL_TLS_CLIENT_CERT_PATH": "{tmp}/cert.pem"},
+            "error: configuration error: the Temporal connection configuration cannot be used: "
+            "a client certificate without its key: mTLS needs both, "
+            "TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH (or a profile's)",
+            id="certificate-without-key",
+        ),
+        pytest.param(
+            {
+                "TEMPORAL_TLS_CLIENT_CERT_PATH": "{tmp}/key.pem",
+                "TEMPORAL_TLS_CLIENT_KEY_PATH": "{tmp}/cert.pem",
+            },
+            "error: configuration error: the Temporal connection configuration cannot be used: "
+            "the client certificate and key are swapped: "
+            "TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH (or a profile's)",
+            id="certificate-and-key-swapped",
+        ),
         pytest.param(
             {"TICKETS_PAYLOAD_OFFLOAD_BYTES": "lots"},
             "error: TICKETS_PAYLOAD_OFFLOAD_BYTES must be a whole number, got 'lots'",
@@ -186,6 +205,13 @@ def test_client_configuration_that_cannot_be_used_is_one_sentence(
 ) -> None:
     # The real client factory reads the real environment; nothing is contacted.
     (tmp_path / "good.toml").write_text('[profile.default]\naddress = "127.0.0.1:1"\n')
+    # Their markers only: the check reads no further.
+    (tmp_path / "cert.pem").write_text(
+        "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+    )
+    (tmp_path / "key.pem").write_text(
+        "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n"
+    )
     monkeypatch.delenv(DEBUG_VARIABLE, raising=False)
     for name, value in variables.items():
         monkeypatch.setenv(name, value.format(tmp=tmp_path))
@@ -429,3 +455,25 @@ def test_a_start_the_server_refuses_is_that_tickets_error_and_the_others_are_lis
     [error] = out["errors"]
     assert (error["source"], error["line"]) == (str(tickets), 3)
     assert "T-3 was not started: namespace rate limit exceeded" in error["message"]
+
+
+def test_empty_temporal_connection_variables_are_unset() -> None:
+    # A compose file passes an optional setting it was not given as empty: the SDK took an empty
+    # TEMPORAL_TLS or TEMPORAL_API_KEY for TLS on (the worker then could not reach the server),
+    # and an empty certificate path for the current directory.
+    empty = {
+        name: ""
+        for name in (
+            "TEMPORAL_ADDRESS",
+            "TEMPORAL_TLS",
+            "TEMPORAL_API_KEY",
+            "TEMPORAL_TLS_SERVER_NAME",
+            "TEMPORAL_TLS_CLIENT_CERT_PATH",
+            "TEMPORAL_TLS_CLIENT_KEY_PATH",
+        )
+    }
+
+    settings = connection_settings(empty)
+
+    assert (settings.tls, settings.has_api_key) == (False, False)
+    assert settings.describe() == "127.0.0.1:7233, namespace default"

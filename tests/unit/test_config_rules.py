@@ -189,3 +189,17 @@ def test_a_price_keyed_like_a_route_is_refused_naming_the_model_s_key(tmp_path: 
         "tagged.toml",
     )
     assert load_pipeline_config(tagged, env={})
+
+
+@pytest.mark.parametrize("field", ["input", "output", "cached_input", "cache_write"])
+@pytest.mark.parametrize("value", ["inf", "1e400", "nan"])
+def test_a_price_that_is_not_a_finite_number_is_refused_naming_its_line(
+    tmp_path: Path, field: str, value: str
+) -> None:
+    # It loaded: each call's cost came out nan, written null into its usage, which the workflow
+    # could not read: every ticket on that model failed its workflow task over and over.
+    others = "".join(f"{f} = 1.0\n" for f in ("input", "output") if f != field)
+    path = write_config(tmp_path, f'[prices."gpt-4.1-mini"]\n{field} = {value}\n{others}')
+    with pytest.raises(ConfigError) as refused:
+        load_pipeline_config(path, env={})
+    assert str(refused.value) == f"{path}:2: prices.gpt-4.1-mini.{field}: must be a finite number"
