@@ -157,7 +157,17 @@ async def wait_settled(
         rested = {t for t, ids in runs.items() if ids - older.get(t, set())}
         due = [t for t in watched if t in rested and retry_at.get(t, (0.0, 0.0))[0] <= now]
         if due:
-            fetched, working = await ticket_statuses(client, due, unreadable)
+            # Within the time left (at least an interval): each query may wait out its 10 s
+            # timeout, 16 at a time (a worker just gone, still listed as polling), and 150
+            # tickets at rest held `--timeout 5` for 102 s. Those not read are asked again, or
+            # in the last look.
+            try:
+                fetched, working = await asyncio.wait_for(
+                    ticket_statuses(client, due, unreadable),
+                    max(deadline - loop.time(), interval),
+                )
+            except TimeoutError:
+                fetched, working = {}, {}
             views.update(fetched)
             for ticket_id, (_, newest) in working.items():
                 # The listing's runs but the newest are older ones; the newest itself listed

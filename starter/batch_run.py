@@ -19,6 +19,7 @@ from starter.fanout_runs import (
     content_id,
     input_digest,
     newly_started,
+    require_worker,
     same_input,
     say_attached,
     watched,
@@ -71,7 +72,12 @@ async def run_batch(
     if attached:
         say_attached(workflow_id, f"these {len(tickets)} ticket(s)", following=True)
     progress = await watched(
-        handle, describe, "tickets", f"the batch {workflow_id}", stopped=left_running
+        handle,
+        describe,
+        "tickets",
+        f"the batch {workflow_id}",
+        stopped=left_running,
+        check_worker=lambda: require_worker(client, "the batch"),
     )
     return BatchRun(workflow_id, progress, attached)
 

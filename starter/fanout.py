@@ -9,12 +9,10 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from temporalio.client import Client
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
-from shared import names
 from shared.batch import INVALID, BatchSettings
 from shared.command_budget import chunk_size_fitting, encoded_size
-from shared.queue_pollers import unrouted_hint, workers_polling
 from shared.swarm import (
     MAX_CHUNK_SIZE,
     MAX_SWARM_ITEMS,
@@ -25,9 +23,10 @@ from shared.ticket_listing import ids_held_by_other_tickets
 from starter import render, render_fanout
 from starter.batch_run import run_batch
 from starter.connection import open_client, warn_if_unencrypted
-from starter.errors import EXIT_OK, EXIT_PARTIAL, CliError, NoWorker
+from starter.errors import EXIT_OK, EXIT_PARTIAL, CliError
 from starter.fanout_runs import (
     SwarmFailed,
+    require_worker,
     run_plan,
     run_swarm,
     say_attached,
@@ -54,23 +53,6 @@ def _settings(model: type[SettingsT], **values: object) -> SettingsT:
             f"--{str(e['loc'][0]).replace('_', '-')}: {e['msg'].lower()}" for e in err.errors()
         ]
         raise CliError("; ".join(problems)) from None
-
-
-async def _require_worker(client: Client, what: str) -> None:
-    """Before waiting for a run: with no worker on the tickets queue it would sit at 0/? until
-    its timeout, saying nothing (as `submit --wait` checks)."""
-    try:
-        polled = await workers_polling(client, names.TICKETS_TASK_QUEUE)
-    except RPCError as err:
-        if err.status != RPCStatusCode.UNIMPLEMENTED:
-            raise
-        return  # a server that cannot say (the SDK's time-skipping test server): not refused
-    if not polled:
-        raise NoWorker(
-            f"no worker is polling the {names.TICKETS_TASK_QUEUE} task queue, so {what} would "
-            "wait on the server until one starts: run `python -m worker` against this server "
-            "and namespace" + await unrouted_hint(client, names.TICKETS_TASK_QUEUE)
-        )
 
 
 def _started(
@@ -105,7 +87,7 @@ async def cmd_plan(args: argparse.Namespace) -> int:
     client = await open_client()
     await warn_if_unencrypted(client)
     if args.wait:
-        await _require_worker(client, "the plan")
+        await require_worker(client, "the plan")
     workflow_id, result, earlier, attached = await run_plan(client, args.task, args.id, args.wait)
     if attached and result is None:
         say_attached(workflow_id, "this task", following=False)
@@ -167,7 +149,7 @@ async def cmd_swarm(args: argparse.Namespace) -> int:
         )
     client = await open_client()
     await warn_if_unencrypted(client)
-    await _require_worker(client, "the swarm")
+    await require_worker(client, "the swarm")
     # A run of these items that failed (or was stopped) under this id: what it analysed is kept
     # (it analysed, and paid for, every item again).
     workflow_id, digest = swarm_input(items, args.id)
@@ -285,7 +267,7 @@ async def cmd_batch(args: argparse.Namespace) -> int:
     if not tickets:
         raise CliError(f"no tickets to submit in {args.file}: every id is held by another ticket")
     if args.wait:
-        await _require_worker(client, "the batch")
+        await require_worker(client, "the batch")
     workflow_id, progress, attached = await run_batch(client, tickets, settings, args.id, args.wait)
     if attached and progress is None:
         say_attached(workflow_id, f"these {len(tickets)} ticket(s)", following=False)

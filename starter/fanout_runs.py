@@ -26,7 +26,7 @@ from temporalio.exceptions import (
     TimeoutError,
     WorkflowAlreadyStartedError,
 )
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from shared import names
 from shared.orchestration import (
@@ -35,6 +35,7 @@ from shared.orchestration import (
     OrchestratorProgress,
     OrchestratorResult,
 )
+from shared.queue_pollers import unrouted_hint, workers_polling
 from shared.swarm import (
     ItemResult,
     SwarmItem,
@@ -43,8 +44,9 @@ from shared.swarm import (
     SwarmSettings,
     SwarmState,
 )
+from shared.waiting import TRANSIENT_STATUSES, WORKER_CHECK_SECONDS
 from starter import render, render_fanout, team_time
-from starter.errors import CliError
+from starter.errors import CliError, NoWorker
 from starter.plan_spend import spent_by_run, spent_words
 
 POLL_SECONDS = 0.5
@@ -126,10 +128,46 @@ def say_attached(workflow_id: str, what: str, *, following: bool) -> None:
     render.console(stderr=True).print(f"{workflow_id} was already running {what}; {then}")
 
 
+async def require_worker(client: Client, what: str) -> None:
+    """NoWorker when no worker polls the tickets queue: before waiting for a run (it would sit
+    at 0/? until its timeout, saying nothing), and while waiting (``_watch``), as `submit
+    --wait` checks."""
+    try:
+        polled = await workers_polling(client, names.TICKETS_TASK_QUEUE)
+    except RPCError as err:
+        if err.status != RPCStatusCode.UNIMPLEMENTED:
+            raise
+        return  # a server that cannot say (the SDK's time-skipping test server): not refused
+    if not polled:
+        raise NoWorker(
+            f"no worker is polling the {names.TICKETS_TASK_QUEUE} task queue, so {what} would "
+            "wait on the server until one starts: run `python -m worker` against this server "
+            "and namespace" + await unrouted_hint(client, names.TICKETS_TASK_QUEUE)
+        )
+
+
 async def _watch(
-    describe: Callable[[], Awaitable[tuple[int, int, str]]], done: asyncio.Future[Any], label: str
+    describe: Callable[[], Awaitable[tuple[int, int, str]]],
+    done: asyncio.Future[Any],
+    label: str,
+    check_worker: Callable[[], Awaitable[None]] | None = None,
 ) -> None:
-    """A progress bar fed by ``describe`` (completed, total, note) until ``done`` resolves."""
+    """A progress bar fed by ``describe`` (completed, total, note) until ``done`` resolves; and
+    every WORKER_CHECK_SECONDS ``check_worker``, whose NoWorker ends the wait (``done`` is then
+    cancelled): with the worker gone after the start, `batch --wait` waited for ever, silent."""
+    try:
+        await _progress_bar(describe, done, label, check_worker)
+    except BaseException:
+        done.cancel()
+        raise
+
+
+async def _progress_bar(
+    describe: Callable[[], Awaitable[tuple[int, int, str]]],
+    done: asyncio.Future[Any],
+    label: str,
+    check_worker: Callable[[], Awaitable[None]] | None,
+) -> None:
     columns = (
         TextColumn("{task.description}", markup=False),
         BarColumn(),
@@ -137,6 +175,8 @@ async def _watch(
         TextColumn("{task.fields[note]}", markup=False),
         TimeElapsedColumn(),
     )
+    loop = asyncio.get_running_loop()
+    next_check = loop.time() + WORKER_CHECK_SECONDS
     with Progress(*columns, console=render.console(stderr=True), transient=False) as bar:
         task = bar.add_task(label, total=None, note="")
         while not done.done():
@@ -145,6 +185,15 @@ async def _watch(
                 bar.update(task, completed=completed, total=total or None, note=note)
             except (RPCError, WorkflowQueryFailedError):
                 pass  # a progress query can miss while a run continues as new; try again
+            if check_worker is not None and loop.time() >= next_check and not done.done():
+                try:
+                    await check_worker()
+                except RPCError as err:
+                    # Advice, as `submit --wait`'s: a server that cannot answer it now is asked
+                    # again at the next check.
+                    if err.status not in TRANSIENT_STATUSES:
+                        raise
+                next_check = loop.time() + WORKER_CHECK_SECONDS
             await asyncio.wait({done}, timeout=POLL_SECONDS)
         if done.exception() is None:
             with contextlib.suppress(RPCError, WorkflowQueryFailedError):
@@ -159,12 +208,14 @@ async def watched(
     what: str,
     failed: Callable[[WorkflowFailureError], None] | None = None,
     stopped: Callable[[], Awaitable[str]] | None = None,
+    check_worker: Callable[[], Awaitable[None]] | None = None,
 ) -> ResultT:
     """The run's result, with a progress bar meanwhile; a run that failed is a CliError naming
     ``what`` and the cause, after ``failed`` has shown what the failure carries; one that was
-    cancelled or terminated says what ``stopped`` adds (what it left running, what it spent)."""
+    cancelled or terminated says what ``stopped`` adds (what it left running, what it spent).
+    NoWorker once ``check_worker`` says so (``_watch``)."""
     result = asyncio.ensure_future(handle.result())
-    await _watch(describe, result, label)
+    await _watch(describe, result, label, check_worker)
     try:
         return await result
     except WorkflowFailureError as err:
@@ -237,7 +288,13 @@ async def run_plan(client: Client, task: str, run_id: str | None, wait: bool) ->
 
     what = f"the plan run {workflow_id}"
     result = await watched(
-        handle, describe, "sub-tasks", what, failed=_show_plan_failure, stopped=spent
+        handle,
+        describe,
+        "sub-tasks",
+        what,
+        failed=_show_plan_failure,
+        stopped=spent,
+        check_worker=lambda: require_worker(client, "the plan"),
     )
     return PlanRun(workflow_id, result, earlier, attached)
 
@@ -336,7 +393,7 @@ async def run_swarm(
                 pass
         return done, p.total, f"{failed} failed"
 
-    await _watch(describe, result, "items")
+    await _watch(describe, result, "items", lambda: require_worker(client, "the swarm"))
     try:
         return workflow_id, await result
     except WorkflowFailureError as err:

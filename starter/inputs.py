@@ -119,10 +119,13 @@ def json_objects(
     editor that writes one)."""
     bad = bad if bad is not None else BadLines()
     data = data.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte-order mark some editors write
-    if data[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in data[:2]:
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff") or (
+        len(data) > 1 and (data[0] == 0) != (data[1] == 0)
+    ):
         # What Windows PowerShell's > writes: one error for the file, not one per line. Without
-        # its byte-order mark too: JSON written as UTF-8 never holds a NUL byte ("{" in UTF-16
-        # is "{\x00" or "\x00{"), and each line read as a bad one.
+        # its byte-order mark too: "{" in UTF-16 is "{\x00" or "\x00{", one NUL byte beside a
+        # character (a run of NUL bytes opening a file, as a log truncated under its writer
+        # leaves, is that line's error: the whole file was refused, every valid line with it).
         errors.append(InputError(source, None, "the file is UTF-16: save it as UTF-8"))
         return
     found = 0

@@ -3,14 +3,15 @@ and a ticket whose workflow the batch's check found timed out or gone. Those two
 only among the states at rest, and the exit code said every ticket was answered."""
 
 import argparse
+import asyncio
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from shared.batch import ID_CONFLICT, INVALID, RESTART_FAILED, BatchProgress
-from starter import fanout
-from starter.errors import EXIT_PARTIAL
+from starter import fanout, fanout_runs
+from starter.errors import EXIT_PARTIAL, NoWorker
 from starter.render_fanout import print_batch
 from tests.support.ticket_lines import good, jsonl
 
@@ -56,7 +57,7 @@ async def test_tickets_the_batch_refused_as_invalid_exit_3_and_are_named(
     for name, fake in {
         "open_client": nothing,
         "warn_if_unencrypted": nothing,
-        "_require_worker": nothing,
+        "require_worker": nothing,
         "ids_held_by_other_tickets": no_ids_held,
         "run_batch": ran,
     }.items():
@@ -80,3 +81,44 @@ def test_a_ticket_another_took_the_id_of_counts_as_failed_and_is_named(
     said = " ".join(capsys.readouterr().out.split())
     assert "conflict T-9: another ticket took this id while the batch ran" in said
     assert "NOT processed" in said
+
+
+async def test_waiting_for_a_run_ends_naming_the_missing_worker_once_it_is_gone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The worker was checked only before the start: killed after it, `batch --wait` (and
+    # `plan --wait`, `swarm`) waited for ever, printing nothing more.
+    monkeypatch.setattr(fanout_runs, "WORKER_CHECK_SECONDS", 0.05)
+    monkeypatch.setattr(fanout_runs, "POLL_SECONDS", 0.01)
+    result_cancelled = asyncio.Event()
+    checks: list[int] = []
+
+    class RunThatNeverEnds:
+        async def result(self) -> BatchProgress:
+            try:
+                await asyncio.Event().wait()
+            finally:
+                result_cancelled.set()
+            raise AssertionError("unreachable")
+
+    async def describe() -> tuple[int, int, str]:
+        return 0, 10, "10 in flight"
+
+    async def worker_gone() -> None:
+        checks.append(1)
+        if len(checks) > 1:  # there at the first check, gone at the second
+            raise NoWorker("no worker is polling the tickets task queue")
+
+    with pytest.raises(NoWorker, match="no worker is polling"):
+        await asyncio.wait_for(
+            fanout_runs.watched(
+                RunThatNeverEnds(),  # type: ignore[arg-type]
+                describe,
+                "tickets",
+                "the batch batch-1",
+                check_worker=worker_gone,
+            ),
+            timeout=10,
+        )
+    await asyncio.wait_for(result_cancelled.wait(), timeout=5)
+    assert len(checks) == 2

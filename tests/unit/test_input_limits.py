@@ -113,6 +113,15 @@ def test_a_utf16_file_is_one_error_naming_the_encoding(mark: str, encoding: str)
     assert [str(e) for e in errors] == [f"{SOURCE}: the file is UTF-16: save it as UTF-8"]
 
 
+def test_a_run_of_nul_bytes_opening_a_file_is_that_line_s_error_and_the_rest_go_through() -> None:
+    # A log truncated under a writer that kept its offset opens with NUL bytes: the whole file
+    # was refused as UTF-16, every valid line with it, and no line named.
+    data = b"\x00" * 4096 + b"\n" + jsonl(good("T-1"), good("T-2"))
+    tickets, errors = parse_jsonl(data, SOURCE)
+    assert [p.ticket.ticket_id for p in tickets] == ["T-1", "T-2"]
+    assert [(e.line, "not valid JSON" in str(e)) for e in errors] == [(1, True)]
+
+
 # ---- how much one file may hold ------------------------------------------------------------------
 
 

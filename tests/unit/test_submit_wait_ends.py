@@ -5,6 +5,7 @@ whose worker was gone)."""
 
 import asyncio
 import json
+import time
 from types import SimpleNamespace
 from typing import Any
 
@@ -92,3 +93,29 @@ async def test_the_last_look_when_time_is_up_reads_a_bounded_number(
     assert views == {}
     # 0.2 s of 16 at a time, 0.05 s each: a chunk or two of 64, not all 2,000.
     assert 0 < len(reads) <= 128
+
+
+async def test_tickets_at_rest_whose_reads_hang_end_the_wait_about_its_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A worker just gone is still listed as polling for a while: each status query waits out
+    # its timeout, 16 at a time, and all of those at rest were read before the deadline was
+    # looked at (150 tickets held `submit --wait --timeout 5` for 102 s).
+    async def all_rest(_: object, ticket_ids: list[str]) -> dict[str, set[str]]:
+        return {t: {"run"} for t in ticket_ids}
+
+    async def worker_gone(_: object, ticket_id: str, calls: bool) -> None:
+        await asyncio.sleep(0.5)  # its 10 s timeout, scaled down
+        raise NoWorker("no worker answered")
+
+    monkeypatch.setattr(waiting, "settled_among", all_rest)
+    monkeypatch.setattr(waiting, "read_ticket", worker_gone)
+    monkeypatch.setattr(waiting, "LAST_LOOK_SECONDS", 0.2, raising=False)
+    ids = [f"T-{n}" for n in range(160)]  # ten rounds of 16: 5 s
+
+    began = time.monotonic()
+    views = await waiting.wait_settled(SimpleNamespace(), ids, timeout=0.5, interval=0.1)  # type: ignore[arg-type]
+    took = time.monotonic() - began
+
+    assert views == {}
+    assert took < 2.0  # the timeout, a last look and a read's slack; not 5 s
