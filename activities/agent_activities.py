@@ -134,8 +134,10 @@ class AgentActivities:
     @activity.defn(name=names.TRIAGE_TICKET)
     async def triage_ticket(self, request: TriageRequest) -> AgentReply[TriageResult]:
         reply = await self._run(TRIAGE, request)
-        if reply.usage.provider != OFFLINE_ROUTE.provider:  # the offline triage applies them
-            reply.output = with_escalation(reply.output, request.ticket)
+        # The offline triage applies the rules too, but to the body trimmed for the agents:
+        # a cue in what trimming cut (a line after a sign-off, after "--", below a quote
+        # marker) reached no person. The floor reads the ticket as it came.
+        reply.output = with_escalation(reply.output, request.ticket)
         return reply
 
     @activity.defn(name=names.DRAFT_RESOLUTION)

@@ -8,7 +8,9 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.agent_activities import RAISED_TO_URGENT, AgentActivities
 from activities.agent_specs import TRIAGE
+from activities.providers.offline import OfflineProvider
 from shared.agents import AgentReply, AgentRoute, Priority, TriageRequest, TriageResult
+from shared.pipeline_config import OFFLINE_ROUTE
 from tests.providers.conftest import MODELS, MakeProvider
 from tests.providers.helpers import request_for
 from tests.support.fake_llm import FakeLLMServer, Reply
@@ -63,3 +65,34 @@ async def test_a_ticket_without_such_a_cue_keeps_the_models_priority(
     triage = await _triage(fake, make_llm_provider, "I was charged twice for March, please help.")
 
     assert triage.model_dump(mode="json") == ANSWER
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # A short line after a sign-off reads as part of the name block.
+        "I need to reset my password.\n\nBest,\nAnna\nSomeone else has logged into my account",
+        # Everything after a signature marker.
+        "The invoice shows the wrong VAT rate.\n--\nI will take you to court over this",
+    ],
+    ids=["after-a-sign-off", "after-a-signature-marker"],
+)
+async def test_the_offline_triage_heeds_a_cue_in_what_trimming_cut_for_the_agents(
+    body: str,
+) -> None:
+    # The offline triage read the body trimmed for the agents, and the floor was a model's
+    # only: a threat or a takeover in what trimming cut reached no person.
+    activities = AgentActivities({OFFLINE_ROUTE.provider: OfflineProvider()})
+    request = request_for(TRIAGE)
+    assert isinstance(request, TriageRequest)
+    routed = request.model_copy(
+        update={
+            "route": OFFLINE_ROUTE,
+            "ticket": request.ticket.model_copy(update={"subject": "Question", "body": body}),
+        }
+    )
+    reply: AgentReply[TriageResult] = await ActivityEnvironment().run(
+        activities.triage_ticket, routed
+    )
+
+    assert reply.output.priority is Priority.URGENT, reply.output

@@ -101,6 +101,12 @@ async def test_policy_refuses_a_draft_a_model_validator_approved(
         "Your refund has been processed.",
         "We'll waive the late fee.",
         "As a goodwill gesture, I've extended your subscription by one month at no charge.",
+        # A reviewer's wordings that passed (2026-12-07).
+        "I've gone ahead and refunded your $480 payment.",
+        "Your $480 has been returned to your card.",
+        "We'll send you $480 back.",
+        "A refund of 480 € is on its way.",
+        "Wir haben Ihnen 480 € erstattet.",
     ],
     ids=[
         "refund-and-free-months",
@@ -110,6 +116,11 @@ async def test_policy_refuses_a_draft_a_model_validator_approved(
         "refund-said-processed",
         "fee-waived",
         "time-at-no-charge",
+        "gone-ahead-and-refunded",
+        "amount-returned",
+        "amount-sent-back",
+        "symbol-after-the-amount",
+        "german-refunded",
     ],
 )
 async def test_a_reply_giving_money_away_is_refused_whatever_a_model_validator_said(
@@ -136,6 +147,8 @@ async def test_a_reply_giving_money_away_is_refused_whatever_a_model_validator_s
         "We do not offer compensation for downtime.",
         "Once your payment has been refunded, the money appears within 5 to 10 business days.",
         "Reply with the dates and we will refund one of the two charges.",
+        "We will look into the charge of 480 € and get back to you.",
+        "Wenn die Zahlung erstattet wurde, sehen Sie das Geld in 5 bis 10 Tagen.",
     ],
     ids=[
         "refund-policy",
@@ -145,6 +158,8 @@ async def test_a_reply_giving_money_away_is_refused_whatever_a_model_validator_s
         "no-compensation",
         "once-refunded",
         "an-articles-rule",
+        "amount-looked-into",
+        "german-once-refunded",
     ],
 )
 async def test_a_reply_about_refunds_that_gives_nothing_away_keeps_the_models_approval(

@@ -300,6 +300,8 @@ def test_what_a_person_must_answer_is_urgent_and_says_why(
         "How does your fraud detection work for card payments?",
         "A new admin has taken over our account management, please update the contact.",
         "I changed my password without any problem, but the app still asks for the old one.",
+        "There is an issue with my invoice, could you take a look?",
+        "Somebody from your team promised a call back.",
     ],
 )
 def test_ordinary_payment_and_login_questions_are_not_escalated(body: str) -> None:
@@ -340,6 +342,27 @@ def test_a_run_of_question_marks_is_one_question() -> None:
         "If this isn't refunded my attorney will be in touch.",
         # Someone else in the account: "use Forgot password" goes to an address they may hold.
         "Someone accessed my account and changed my password. I cannot log in anymore.",
+        # A reviewer's wordings that went to no person (2026-12-07): each a common way to say it.
+        "I want a refund for my last invoice. I have already contacted an attorney about it.",
+        "I will take your company to court over this invoice.",
+        "Refund the duplicate charge or I intend to sue.",
+        "Somebody logged into my account last night.",
+        "Someone hacked my account and placed orders.",
+        "My account has been taken over by someone.",
+        "A stranger changed my password yesterday.",
+        "These payments were fraudulently made on my card.",
+        # Wrapped as plain-text mail is, at 72 columns: the line break read as no space.
+        "I have kept every e-mail and I will hand it all over to my\nlawyer.",
+        "Since Monday someone else has logged\ninto my account.",
+        "There is a payment on my card I never authorized this\ncharge is not mine.",
+        # Plurals, feminine forms, German threats and takeovers.
+        "Ich werde Sie verklagen. Meine Anwältin ist informiert.",
+        "Unsere Anwälte prüfen die Rechnung.",
+        "Wir sehen uns vor Gericht.",
+        "Mein Konto wurde gehackt.",
+        "Nos avocats vous contacteront.",
+        "Mis abogados se pondrán en contacto.",
+        "I miei avvocati vi contatteranno.",
     ],
 )
 def test_a_legal_threat_or_an_account_taken_over_goes_to_a_person(body: str) -> None:

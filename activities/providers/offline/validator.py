@@ -12,8 +12,12 @@ from shared.tickets import Ticket
 
 MIN_USEFUL_CHARS: Final = 40
 
-# An amount of money: "$480", "€ 25", "480 USD", "1,200 euros".
-_AMOUNT: Final = r"([$€£]\s?\d|\b\d[\d,.]*\s?(usd|eur|gbp|chf|dollars?|euros?|pounds?|francs?)\b)"
+# An amount of money: "$480", "€ 25", "480 USD", "1,200 euros", "480 €" (the symbol after the
+# number, as German and French write it).
+_AMOUNT: Final = (
+    r"([$€£]\s?\d|\b\d[\d,.]*\s?(usd|eur|gbp|chf|dollars?|euros?|pounds?|francs?)\b"
+    r"|\b\d[\d,.]*\s?[$€£])"
+)
 # What gives the company's money away, in a reply of any author: compensation, free time or
 # credit, an amount of money back, and a refund or credit said to be made. An agent can do none
 # of these (it has no billing tool), so such a reply promises what only a person may grant, or
@@ -40,7 +44,17 @@ MONEY_PROMISES: Final = [
         r"\b(i|we)('ve| have)?( already| just| now)? (issued|processed|approved|initiated|"
         r"applied|sent|made|granted) (a |an |the |your )?(full |partial )?"
         r"(refund|credit|reimbursement)s?\b(?! request)",
-        r"\b(i|we)('ve| have)?( already| just| now)? (refunded|credited|reimbursed)\b",
+        r"\b(i|we)('ve| have)?( already| just| now)?( gone ahead and)? (refunded|credited|"
+        r"reimbursed)\b",
+        # An amount said to be on its way back: "your $480 has been returned to your card",
+        # "we'll send you $480 back".
+        rf"{_AMOUNT}[\d,.]*[^.!?]{{0,20}}\b(has|have) (already |now |just )?been (returned|"
+        r"refunded|credited|paid back|sent back)\b",
+        rf"\b(i|we)('ll| will)( now| also)? (send|give|pay|transfer) (you )?{_AMOUNT}[\d,.]*"
+        r"[^.!?]{0,20}\bback\b",
+        # German: "Wir haben Ihnen 480 € erstattet", "... wurde Ihrem Konto gutgeschrieben".
+        r"\b(haben|habe|wurde|wurden|ist|sind)\b[^.!?]{0,40}\b(zur(ü|ue)ck)?(erstattet|"
+        r"gutgeschrieben|zur(ü|ue)ckgezahlt|zur(ü|ue)ck(ü|ue)berwiesen)\b",
         r"\b(has|have) (already |now |just )?been (refunded|credited|reimbursed)\b",
         r"\b(refund|credit|reimbursement)s? (has|have) (already |now |just )?been (issued|"
         r"processed|approved|applied|sent|made|granted)\b",
