@@ -47,7 +47,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from pydantic import ValidationError
 
@@ -284,6 +284,15 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
             # task would fail over and over. A price of inf made each call's cost nan, written
             # null into its usage, which the workflow could not read: the same.
             raise ConfigError(f"{origin(loc)}: must be a finite number")
+    for model, price in dumped["prices"].items():
+        for field, value in price.items():
+            if isinstance(value, float) and value > MAX_PRICE_PER_MILLION:
+                # 1.7e308 is finite, but a call's cost overflowed to inf, then nan: the same
+                # workflow task failing for ever as a price of inf.
+                raise ConfigError(
+                    f"{origin(('prices', model, field))}: {value:g} USD per million tokens is "
+                    f"more than any model costs; at most {MAX_PRICE_PER_MILLION:,.0f}"
+                )
     timeouts = pipeline.agent_timeouts
     if timeouts.heartbeat_seconds >= timeouts.start_to_close_seconds:
         # Checked here, not in the model: a ticket's configuration snapshot is read back with
@@ -355,6 +364,10 @@ def _not_finite(value: Any) -> bool:
         except ValueError:
             return False
     return isinstance(value, float) and not math.isfinite(value)
+
+
+# A price above this (USD per million tokens) is a typo: the dearest models cost hundreds.
+MAX_PRICE_PER_MILLION: Final = 100_000.0
 
 
 def non_finite(value: Any, loc: tuple[str, ...] = ()) -> tuple[str, ...] | None:

@@ -90,7 +90,10 @@ def client_certificate_problem(tls: object) -> str | None:
     if not isinstance(tls, TLSConfig):
         return None
     cert, key = tls.client_cert, tls.client_private_key
-    names = "TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH (or a profile's)"
+    names = (
+        "TEMPORAL_TLS_CLIENT_CERT_PATH (or _DATA) and TEMPORAL_TLS_CLIENT_KEY_PATH (or _DATA), "
+        "or a profile's"
+    )
     if bool(cert) != bool(key):
         given = (
             "a client certificate without its key"
@@ -108,7 +111,12 @@ def connection_settings(env: Mapping[str, str] | None = None) -> ConnectionSetti
     # Empty is unset, as for every setting of the project (docs/deploy.md: a compose file
     # passes an optional setting it was not given as empty): the SDK read an empty TEMPORAL_TLS
     # or TEMPORAL_API_KEY as TLS on, and an empty certificate path as the current directory.
-    given = {k: v for k, v in source.items() if v.strip() or not k.startswith("TEMPORAL_")}
+    # (Not a gRPC header's: an empty one removes the header a profile sets.)
+    given = {
+        k: v
+        for k, v in source.items()
+        if v.strip() or not k.startswith("TEMPORAL_") or k.startswith("TEMPORAL_GRPC_META_")
+    }
     try:
         loaded = ClientConfig.load_client_connect_config(override_env_vars=given)
     except (RuntimeError, OSError, ValueError) as err:

@@ -80,22 +80,34 @@ class Readings(NamedTuple):
 
 
 async def ticket_statuses(
-    client: Client, ticket_ids: list[str], unreadable: dict[str, str] | None = None
+    client: Client,
+    ticket_ids: list[str],
+    unreadable: dict[str, str] | None = None,
+    within: float | None = None,
 ) -> Readings:
     """The full view of each ticket, a bounded number of queries at a time. A ticket whose
     query failed (no worker answered in time, a passing error) is left out, to be asked again;
     an unknown ticket raises TicketNotFound, one whose worker fails the query or whose answer
     cannot be decrypted here TicketUnreadable (or, given ``unreadable``, is put there with the
-    reason, and the others are returned)."""
+    reason, and the others are returned). Given ``within`` seconds, the reads not done by then
+    are left out too, and those done are kept."""
     gate = asyncio.Semaphore(STATUS_FETCH_CONCURRENCY)
 
     async def one(ticket_id: str) -> TicketReading:
         async with gate:
             return await read_ticket(client, ticket_id, calls=False)
 
-    results = await asyncio.gather(*(one(t) for t in ticket_ids), return_exceptions=True)
+    tasks = [asyncio.ensure_future(one(t)) for t in ticket_ids]
+    if tasks:
+        _, late = await asyncio.wait(tasks, timeout=None if within is None else max(within, 0))
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
+    results = [None if t.cancelled() else (t.exception() or t.result()) for t in tasks]
     read = Readings({}, {})
     for ticket_id, result in zip(ticket_ids, results, strict=True):
+        if result is None:
+            continue  # not read in time: asked again
         if isinstance(result, TicketUnreadable) and unreadable is not None:
             unreadable[ticket_id] = str(result)
         elif isinstance(result, (TicketNotFound, TicketUnreadable)):
@@ -159,15 +171,11 @@ async def wait_settled(
         if due:
             # Within the time left (at least an interval): each query may wait out its 10 s
             # timeout, 16 at a time (a worker just gone, still listed as polling), and 150
-            # tickets at rest held `--timeout 5` for 102 s. Those not read are asked again, or
-            # in the last look.
-            try:
-                fetched, working = await asyncio.wait_for(
-                    ticket_statuses(client, due, unreadable),
-                    max(deadline - loop.time(), interval),
-                )
-            except TimeoutError:
-                fetched, working = {}, {}
+            # tickets at rest held `--timeout 5` for 102 s. Those read in time are kept; the
+            # others are asked again, or in the last look.
+            fetched, working = await ticket_statuses(
+                client, due, unreadable, within=max(deadline - loop.time(), interval)
+            )
             views.update(fetched)
             for ticket_id, (_, newest) in working.items():
                 # The listing's runs but the newest are older ones; the newest itself listed

@@ -188,6 +188,10 @@ async def _progress_bar(
             if check_worker is not None and loop.time() >= next_check and not done.done():
                 try:
                     await check_worker()
+                except NoWorker:
+                    if done.done():
+                        break  # the run ended meanwhile (terminated, say): its own outcome
+                    raise
                 except RPCError as err:
                     # Advice, as `submit --wait`'s: a server that cannot answer it now is asked
                     # again at the next check.

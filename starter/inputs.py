@@ -109,6 +109,28 @@ class FirstBadLines(BadLines):
         return [e for _, _, found in sorted(self._kept, reverse=True) for e in found]
 
 
+def _wide_encoding(data: bytes) -> str | None:
+    """ "UTF-16" or "UTF-32" when ``data`` opens as text in one (by its byte-order mark, or
+    without one by where its NUL bytes are: "{" is "{" and a NUL byte, or the reverse, in
+    UTF-16, "{" and three NUL bytes in UTF-32), else None: a run of NUL bytes opening a file,
+    as a log truncated under its writer leaves, is that line's error (the whole file was
+    refused as UTF-16, every valid line with it)."""
+    if data[:4] in (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff"):
+        return "UTF-32"
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return "UTF-16"
+    head = data[: len(data[:8]) // 4 * 4]
+    quads = [head[i : i + 4] for i in range(0, len(head), 4)]
+    if quads and all(q.count(0) == 3 for q in quads):
+        return "UTF-32"
+    head = data[: len(data[:8]) // 2 * 2]
+    pairs = [head[i : i + 2] for i in range(0, len(head), 2)]
+    for nul_at in (0, 1):  # big-endian: the NUL first; little-endian: second
+        if pairs and all(p[nul_at] == 0 and p[1 - nul_at] != 0 for p in pairs):
+            return "UTF-16"
+    return None
+
+
 def json_objects(
     data: bytes, source: str, errors: list[InputError], bad: BadLines | None = None
 ) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -119,14 +141,9 @@ def json_objects(
     editor that writes one)."""
     bad = bad if bad is not None else BadLines()
     data = data.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte-order mark some editors write
-    if data[:2] in (b"\xff\xfe", b"\xfe\xff") or (
-        len(data) > 1 and (data[0] == 0) != (data[1] == 0)
-    ):
-        # What Windows PowerShell's > writes: one error for the file, not one per line. Without
-        # its byte-order mark too: "{" in UTF-16 is "{\x00" or "\x00{", one NUL byte beside a
-        # character (a run of NUL bytes opening a file, as a log truncated under its writer
-        # leaves, is that line's error: the whole file was refused, every valid line with it).
-        errors.append(InputError(source, None, "the file is UTF-16: save it as UTF-8"))
+    if (wide := _wide_encoding(data)) is not None:
+        # What Windows PowerShell's > writes: one error for the file, not one per line.
+        errors.append(InputError(source, None, f"the file is {wide}: save it as UTF-8"))
         return
     found = 0
 

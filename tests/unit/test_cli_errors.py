@@ -176,7 +176,8 @@ def test_with_the_debug_variable_set_an_unexpected_error_shows_its_stack_trace(
             {"TEMPORAL_TLS_CLIENT_CERT_PATH": "{tmp}/cert.pem"},
             "error: configuration error: the Temporal connection configuration cannot be used: "
             "a client certificate without its key: mTLS needs both, "
-            "TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH (or a profile's)",
+            "TEMPORAL_TLS_CLIENT_CERT_PATH (or _DATA) and TEMPORAL_TLS_CLIENT_KEY_PATH (or _DATA), "
+            "or a profile's",
             id="certificate-without-key",
         ),
         pytest.param(
@@ -186,7 +187,8 @@ def test_with_the_debug_variable_set_an_unexpected_error_shows_its_stack_trace(
             },
             "error: configuration error: the Temporal connection configuration cannot be used: "
             "the client certificate and key are swapped: "
-            "TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH (or a profile's)",
+            "TEMPORAL_TLS_CLIENT_CERT_PATH (or _DATA) and TEMPORAL_TLS_CLIENT_KEY_PATH (or _DATA), "
+            "or a profile's",
             id="certificate-and-key-swapped",
         ),
         pytest.param(
@@ -477,3 +479,19 @@ def test_empty_temporal_connection_variables_are_unset() -> None:
 
     assert (settings.tls, settings.has_api_key) == (False, False)
     assert settings.describe() == "127.0.0.1:7233, namespace default"
+
+
+def test_an_empty_grpc_header_variable_still_removes_a_profile_s_header(tmp_path: Path) -> None:
+    # Empty as unset is for the connection's settings; for a gRPC header the SDK reads an
+    # empty value as "remove the profile's", which the filter above had undone.
+    profile = tmp_path / "temporal.toml"
+    profile.write_text(
+        '[profile.default]\naddress = "127.0.0.1:1"\n[profile.default.grpc_meta]\nx-foo = "bar"\n'
+    )
+    kept = connection_settings({"TEMPORAL_CONFIG_FILE": str(profile)})
+    removed = connection_settings(
+        {"TEMPORAL_CONFIG_FILE": str(profile), "TEMPORAL_GRPC_META_X_FOO": ""}
+    )
+
+    assert dict(kept.connect_kwargs.get("rpc_metadata") or {}) == {"x-foo": "bar"}
+    assert "x-foo" not in dict(removed.connect_kwargs.get("rpc_metadata") or {})

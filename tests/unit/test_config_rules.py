@@ -203,3 +203,12 @@ def test_a_price_that_is_not_a_finite_number_is_refused_naming_its_line(
     with pytest.raises(ConfigError) as refused:
         load_pipeline_config(path, env={})
     assert str(refused.value) == f"{path}:2: prices.gpt-4.1-mini.{field}: must be a finite number"
+
+
+def test_a_price_beyond_any_model_s_is_refused_naming_its_line(tmp_path: Path) -> None:
+    # Finite, but a call's cost overflowed to inf and then nan, as a price of inf did.
+    path = write_config(tmp_path, '[prices."gpt-4.1-mini"]\ninput = 1.0\noutput = 1.7e308\n')
+    with pytest.raises(ConfigError) as refused:
+        load_pipeline_config(path, env={})
+    assert str(refused.value).startswith(f"{path}:3: prices.gpt-4.1-mini.output: 1.7e+308 USD")
+    assert "at most 100,000" in str(refused.value)

@@ -113,12 +113,29 @@ def test_a_utf16_file_is_one_error_naming_the_encoding(mark: str, encoding: str)
     assert [str(e) for e in errors] == [f"{SOURCE}: the file is UTF-16: save it as UTF-8"]
 
 
-def test_a_run_of_nul_bytes_opening_a_file_is_that_line_s_error_and_the_rest_go_through() -> None:
+@pytest.mark.parametrize(
+    "mark", [pytest.param("\ufeff", id="with-its-mark"), pytest.param("", id="without-a-mark")]
+)
+@pytest.mark.parametrize("encoding", ["utf-32-le", "utf-32-be"])
+def test_a_utf32_file_is_one_error_naming_the_encoding(mark: str, encoding: str) -> None:
+    # Each line was its own "not valid JSON" (big-endian) or the file was called UTF-16.
+    data = (mark + jsonl(good("T-1"), good("T-2")).decode()).encode(encoding)
+    tickets, errors = parse_jsonl(data, SOURCE)
+    assert tickets == []
+    assert [str(e) for e in errors] == [f"{SOURCE}: the file is UTF-32: save it as UTF-8"]
+
+
+@pytest.mark.parametrize("opening", [b"\x00" * 4096 + b"\n", b"\x00"], ids=["a-run", "one"])
+def test_nul_bytes_opening_a_file_are_that_line_s_error_and_the_rest_go_through(
+    opening: bytes,
+) -> None:
     # A log truncated under a writer that kept its offset opens with NUL bytes: the whole file
     # was refused as UTF-16, every valid line with it, and no line named.
-    data = b"\x00" * 4096 + b"\n" + jsonl(good("T-1"), good("T-2"))
+    data = opening + jsonl(good("T-1"), good("T-2"), good("T-3"))
     tickets, errors = parse_jsonl(data, SOURCE)
-    assert [p.ticket.ticket_id for p in tickets] == ["T-1", "T-2"]
+    # A single NUL byte joins the first line: that line is the error, the others go through.
+    expected = ["T-1", "T-2", "T-3"] if opening.endswith(b"\n") else ["T-2", "T-3"]
+    assert [p.ticket.ticket_id for p in tickets] == expected
     assert [(e.line, "not valid JSON" in str(e)) for e in errors] == [(1, True)]
 
 

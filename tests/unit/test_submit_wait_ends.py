@@ -13,9 +13,12 @@ import pytest
 
 import shared.waiting as waiting
 import starter.submit_command as submit_command
+from policy.transitions import TicketState
 from shared import names
 from shared.operation_errors import NoWorker
 from shared.operations import SubmitOutcome
+from shared.ticket_status import TicketReading
+from shared.view import TicketView
 from starter.cli import build_parser
 
 
@@ -119,3 +122,29 @@ async def test_tickets_at_rest_whose_reads_hang_end_the_wait_about_its_timeout(
 
     assert views == {}
     assert took < 2.0  # the timeout, a last look and a read's slack; not 5 s
+
+
+async def test_reads_done_by_the_deadline_are_kept_when_others_are_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The reads of tickets at rest stop at the wait's deadline: those already done were thrown
+    # away with the rest (a loaded worker answering in 2 s, `--timeout 5`: tickets at rest,
+    # a failed one among them, reported "still in progress").
+    async def all_rest(_: object, ticket_ids: list[str]) -> dict[str, set[str]]:
+        return {t: {"run"} for t in ticket_ids}
+
+    async def slow_worker(_: object, ticket_id: str, calls: bool) -> TicketReading:
+        await asyncio.sleep(0.2)
+        view = TicketView(ticket_id=ticket_id, subject="s", state=TicketState.AWAITING_REVIEW)
+        return TicketReading(view=view, workflow_status="RUNNING", run_id="run")
+
+    monkeypatch.setattr(waiting, "settled_among", all_rest)
+    monkeypatch.setattr(waiting, "read_ticket", slow_worker)
+    monkeypatch.setattr(waiting, "LAST_LOOK_SECONDS", 0.0, raising=False)
+    ids = [f"T-{n}" for n in range(150)]
+
+    views = await waiting.wait_settled(SimpleNamespace(), ids, timeout=0.5, interval=0.1)  # type: ignore[arg-type]
+
+    # 16 at a time, 0.2 s each: two or three rounds done by the deadline, all of them kept.
+    assert 32 <= len(views) < 150
+    assert all(v.state is TicketState.AWAITING_REVIEW for v in views.values())
