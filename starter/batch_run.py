@@ -19,7 +19,7 @@ from starter.fanout_runs import (
     content_id,
     input_digest,
     newly_started,
-    require_worker,
+    require_workers,
     same_input,
     say_attached,
     watched,
@@ -77,7 +77,7 @@ async def run_batch(
         "tickets",
         f"the batch {workflow_id}",
         stopped=left_running,
-        check_worker=lambda: require_worker(client, "the batch"),
+        check_worker=lambda: require_workers(client, workflow_id, "the batch"),
     )
     return BatchRun(workflow_id, progress, attached)
 

@@ -29,12 +29,14 @@ from temporalio.exceptions import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from shared import names
+from shared.history_references import UNQUOTABLE
 from shared.orchestration import (
     OrchestratorFailure,
     OrchestratorInput,
     OrchestratorProgress,
     OrchestratorResult,
 )
+from shared.pending_calls import PendingCall, pending_calls
 from shared.queue_pollers import unrouted_hint, workers_polling
 from shared.swarm import (
     ItemResult,
@@ -143,6 +145,41 @@ async def require_worker(client: Client, what: str) -> None:
             f"no worker is polling the {names.TICKETS_TASK_QUEUE} task queue, so {what} would "
             "wait on the server until one starts: run `python -m worker` against this server "
             "and namespace" + await unrouted_hint(client, names.TICKETS_TASK_QUEUE)
+        )
+
+
+async def stranded_call_under(client: Client, workflow_id: str) -> PendingCall | None:
+    """An agent call of this run, or of one of its running children (a batch's ticket, a
+    swarm's chunk, a plan's sub-task), that waits on a queue no worker polls and will not leave
+    it (no fallback route to hand it to), or None. One child is looked at per check."""
+    ids = [workflow_id]
+    if not any(c in workflow_id for c in UNQUOTABLE):
+        query = f"ParentWorkflowId = '{workflow_id}' AND ExecutionStatus = 'Running'"
+        async for child in client.list_workflows(query, limit=1, page_size=1):
+            ids.append(child.id)
+    for described_id in ids:
+        try:
+            described = await client.get_workflow_handle(described_id).describe()
+        except RPCError:
+            continue  # closed meanwhile, or a passing error: the next check asks again
+        pending = described.raw_description.pending_activities
+        calls = await pending_calls(client, pending)
+        if stranded := next((c for c in calls if c.polled is False and not c.hands_on), None):
+            return stranded
+    return None
+
+
+async def require_workers(client: Client, workflow_id: str, what: str) -> None:
+    """NoWorker when no worker polls the tickets queue, or the queue where one of the run's
+    agent calls waits (workers split by queue, the agents' down): `batch --wait` and the others
+    waited on such a call in silence, where `submit --wait` names it."""
+    await require_worker(client, what)
+    if stranded := await stranded_call_under(client, workflow_id):
+        raise NoWorker(
+            f"no worker is polling the {stranded.task_queue} task queue, where a "
+            f"{stranded.activity} call of {what} waits, so {what} waits until one starts: run "
+            f"a worker that polls it (`python -m worker --queues {stranded.task_queue}`, or "
+            "one without --queues)"
         )
 
 
@@ -298,7 +335,7 @@ async def run_plan(client: Client, task: str, run_id: str | None, wait: bool) ->
         what,
         failed=_show_plan_failure,
         stopped=spent,
-        check_worker=lambda: require_worker(client, "the plan"),
+        check_worker=lambda: require_workers(client, workflow_id, "the plan"),
     )
     return PlanRun(workflow_id, result, earlier, attached)
 
@@ -397,7 +434,9 @@ async def run_swarm(
                 pass
         return done, p.total, f"{failed} failed"
 
-    await _watch(describe, result, "items", lambda: require_worker(client, "the swarm"))
+    await _watch(
+        describe, result, "items", lambda: require_workers(client, workflow_id, "the swarm")
+    )
     try:
         return workflow_id, await result
     except WorkflowFailureError as err:

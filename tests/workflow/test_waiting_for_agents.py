@@ -15,9 +15,12 @@ from temporalio.worker import Worker
 
 from shared import agents, names, waiting
 from shared.agents import AgentRole
+from shared.batch import BatchSettings
 from shared.operation_errors import NoWorker
 from shared.pipeline_config import PipelineConfig
 from shared.queue_pollers import workers_polling
+from starter.fanout_runs import require_workers, stranded_call_under
+from tests.support.batches import start_batch
 from tests.support.fakes import FakeTicketServices
 from tests.support.temporal import wait_until
 from tests.support.tickets import make_ticket, start_ticket
@@ -122,3 +125,43 @@ async def test_a_call_that_will_hand_on_to_its_fallback_does_not_end_the_wait(
 
     assert views[ticket_id].state == "NEW"  # still waiting for its classifier
     assert [(c.activity, c.hands_on, c.polled) for c in calls] == [("classify_ticket", True, False)]
+
+
+async def test_waiting_for_a_batch_names_the_queue_its_tickets_agent_calls_wait_on(
+    dev_env: WorkflowEnvironment, workflows_queue: str
+) -> None:
+    # `batch --wait` (and `plan --wait`, `swarm`) checked the tickets queue only: with the
+    # agents' worker down it waited on its tickets' calls in silence, where `submit --wait`
+    # names the queue.
+    client = dev_env.client
+    services = FakeTicketServices(config=routes(1))
+    worker = Worker(
+        client,
+        task_queue=workflows_queue,
+        workflows=ALL_WORKFLOWS,
+        activities=services.activities(),
+    )
+    async with running([worker]):
+        await wait_until(
+            lambda: workers_polling(client, workflows_queue), what="the worker's first poll"
+        )
+        ticket = make_ticket()
+        batch = await start_batch(client, workflows_queue, [ticket], BatchSettings(window=1))
+        try:
+            stranded = await wait_until(
+                lambda: stranded_call_under(client, batch.id),
+                what="the batch's ticket's call pending on its queue",
+            )
+            with pytest.raises(NoWorker) as stopped:
+                await require_workers(client, batch.id, "the batch")
+        finally:
+            await batch.terminate("test over")
+            await client.get_workflow_handle(names.ticket_workflow_id(ticket.ticket_id)).terminate(
+                "test over"
+            )
+
+    assert stranded.task_queue == services.agent_queue
+    assert str(stopped.value).startswith(
+        f"no worker is polling the {services.agent_queue} task queue, where a classify_ticket "
+        "call of the batch waits"
+    )
