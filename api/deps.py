@@ -77,6 +77,7 @@ def require(role: Role | None) -> Callable[..., Awaitable[Account]]:
         request.state.account = account
         return account
 
+    dependency.required_role = role  # type: ignore[attr-defined]  # for the query check
     return dependency
 
 

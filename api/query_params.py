@@ -7,6 +7,7 @@ from fastapi import HTTPException, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
+from api.accounts import Role
 from api.deps import account_for, registry
 from api.token_first import bearer_token
 
@@ -19,6 +20,16 @@ def _query_names(dependant: Dependant) -> set[str]:
     return names
 
 
+def _required_role(dependant: Dependant) -> Role | None:
+    """The role the route's own ``require`` dependency asks for (None: any token)."""
+    for sub in dependant.dependencies:
+        if (role := getattr(sub.call, "required_role", None)) is not None:
+            return role
+        if (role := _required_role(sub)) is not None:
+            return role
+    return None
+
+
 async def known_query_parameters(request: Request) -> None:
     route = request.scope.get("route")
     if not isinstance(route, APIRoute):
@@ -28,8 +39,9 @@ async def known_query_parameters(request: Request) -> None:
     unknown = sorted(set(given) - known)
     if unknown or any(len(given.getlist(name)) > 1 for name in known):
         # The caller first (this runs before the route's own checks): a request without a
-        # token the API knows got this 400 instead of its 401.
-        account_for(registry(request), bearer_token(request.scope), None)
+        # token the API knows got this 400 instead of its 401, one whose token lacks the
+        # route's role instead of its 403.
+        account_for(registry(request), bearer_token(request.scope), _required_role(route.dependant))
     if unknown:
         takes = ", ".join(sorted(known)) if known else "none"
         raise HTTPException(

@@ -212,6 +212,9 @@ async def test_tickets_are_listed_by_state_and_priority_a_page_at_a_time(
         for query in ("?stat=x", "?state=COMPLETED&state=AWAITING_REVIEW"):
             nobody = await http.get(f"/tickets{query}", headers=headers)
             assert nobody.status_code == 401, (headers, query, nobody.text)
+    # And a token without the route's role its 403 (an intake token reads no list).
+    submitter = await http.get("/tickets?stat=x", headers=bearer(tokens.submit))
+    assert submitter.status_code == 403, submitter.text
     # In any case, as the CLI reads them (it was a 422 listing the values as written).
     any_case = await http.get(
         "/tickets",
