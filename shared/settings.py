@@ -209,14 +209,23 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
             return named[0] if named else where
         return f"{at(loc)}: {'.'.join(loc)}"
 
-    def problems(err: ValidationError, prefix: tuple[str, ...] = ()) -> str:
+    def problems(
+        err: ValidationError,
+        prefix: tuple[str, ...] = (),
+        written: Mapping[str, tuple[str, ...]] | None = None,
+    ) -> str:
+        """Each error at its file line or variable; ``written``: a model field's place in the
+        file where the two differ (the model's trim_body_tokens is [trimming] body_tokens)."""
         said = []
         for e in err.errors():
             message = str(e["msg"]).removeprefix("Value error, ")
             if _not_finite(e.get("input")):
                 # nan fails every bound: "less than or equal to 87600" would send them looking.
                 message = "must be a finite number"
-            said.append(f"{origin(prefix + tuple(str(p) for p in e['loc']), message)}: {message}")
+            loc = prefix + tuple(str(p) for p in e["loc"])
+            if written and loc and loc[0] in written:
+                loc = written[loc[0]] + loc[1:]
+            said.append(f"{origin(loc, message)}: {message}")
         return "; ".join(said)
 
     trimming = table_at({"trimming": raw.pop("trimming", {})}, ("trimming",), at)
@@ -240,8 +249,9 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
         )
         worker.prices.update(WorkerSettings.model_validate({"prices": prices_raw}).prices)
     except ValidationError as err:
-        # The file's [trimming] body_tokens is the model's trim_body_tokens: named as written.
-        said = problems(err).replace("trim_body_tokens", "trimming.body_tokens")
+        # The file's [trimming] body_tokens is the model's trim_body_tokens: named as written,
+        # at its line (it was named without one).
+        said = problems(err, written={"trim_body_tokens": ("trimming", "body_tokens")})
         raise ConfigError(said) from None
 
     agents = raw.pop("agents", {}) or {}
@@ -334,12 +344,18 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
     for name in sorted(used):
         provider = worker.providers[name]
         if provider.timeout_seconds >= pipeline.agent_timeouts.start_to_close_seconds:
-            raise ConfigError(
-                f"{at(('providers', name, 'timeout_seconds'))}: providers.{name}.timeout_seconds "
-                f"({provider.timeout_seconds:g}) must be "
+            said = (
+                f"providers.{name}.timeout_seconds ({provider.timeout_seconds:g}) must be "
                 "below agent_timeouts.start_to_close_seconds "
                 f"({pipeline.agent_timeouts.start_to_close_seconds:g})"
             )
+            place = at(("providers", name, "timeout_seconds"))
+            if place == where:
+                # The provider's is its default: the line that set the attempt's is the one to
+                # change (or the variable), not a key the file never wrote.
+                attempt = ("agent_timeouts", "start_to_close_seconds")
+                place = next((v for f, v in sources.items() if f == attempt), at(attempt))
+            raise ConfigError(f"{place}: {said}")
     from_keys = (
         ()
         if (env.get("TICKETS_PROVIDER") or "").strip()

@@ -48,9 +48,10 @@ def test_a_bad_file_names_the_line_that_sets_the_field(
     assert problem in str(caught.value)
 
 
-def test_a_field_the_file_does_not_set_is_named_without_a_line(tmp_path: Path) -> None:
+def test_a_rule_against_a_default_names_the_line_the_file_did_set(tmp_path: Path) -> None:
     # The agent timeout is the file's; the provider's timeout, which must stay under it, is the
-    # default: the message names both, and the file, but no line of it sets the second.
+    # default: the message names both, at the line that set the first (it named the file only,
+    # as if the provider's were a key in it).
     text = (
         "[agents]\nresolver = ['openai:m']\n"
         "[agent_timeouts]\nstart_to_close_seconds = 30\nheartbeat_seconds = 10\n"
@@ -60,7 +61,7 @@ def test_a_field_the_file_does_not_set_is_named_without_a_line(tmp_path: Path) -
     with pytest.raises(ConfigError) as caught:
         load_settings(path, env={})
 
-    assert str(caught.value).startswith(f"{path}: providers.openai.timeout_seconds ("), str(
+    assert str(caught.value).startswith(f"{path}:4: providers.openai.timeout_seconds ("), str(
         caught.value
     )
     assert "must be below agent_timeouts.start_to_close_seconds (30)" in str(caught.value)

@@ -212,3 +212,11 @@ def test_a_price_beyond_any_model_s_is_refused_naming_its_line(tmp_path: Path) -
         load_pipeline_config(path, env={})
     assert str(refused.value).startswith(f"{path}:3: prices.gpt-4.1-mini.output: 1.7e+308 USD")
     assert "at most 100,000" in str(refused.value)
+
+
+def test_a_trimming_value_out_of_bounds_is_named_at_its_line(tmp_path: Path) -> None:
+    # Named as written ([trimming] body_tokens, the model's trim_body_tokens), but with no line.
+    path = write_config(tmp_path, "[trimming]\nbody_tokens = 5\n")
+    with pytest.raises(ConfigError) as refused:
+        load_pipeline_config(path, env={})
+    assert str(refused.value).startswith(f"{path}:2: trimming.body_tokens: "), str(refused.value)
