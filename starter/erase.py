@@ -54,6 +54,10 @@ class ErasureReport(BaseModel):
     # Tickets whose workflows could not all be deleted (workflow id: why): kept whole (their
     # payloads and ledger row too), for the next run to find.
     failed: list[str] = Field(default_factory=list)
+    # Workflow ids another run shares (another customer's ticket under a reused id, or a run
+    # whose input could not be read): their stored payloads are owned by the id, not the run,
+    # so they are left to `gc-payloads`, which deletes what no retained history refers to.
+    payloads_shared: list[str] = Field(default_factory=list)
 
 
 async def erase_customer(
@@ -87,7 +91,9 @@ async def erase_customer(
     key, any_case = (customer_id, False) if customer_id is not None else (customer.email, True)
     assert key is not None
     if not really:
-        owners = [wid for t in tickets for wid in (t.workflow_id, *t.children)]
+        shared = [t for t in tickets if set(t.listed_runs) - set(t.runs)]
+        report.payloads_shared = [t.workflow_id for t in shared]
+        owners = [wid for t in tickets if t not in shared for wid in (t.workflow_id, *t.children)]
         stored: set[str] = set()
         for driver in drivers:
             for wid in owners:
@@ -147,8 +153,15 @@ async def erase_customer(
     # its row (the answer's text) and payloads stayed for good. A ticket whose deletion the
     # server refused keeps them: the next erase finds it whole.
     for ticket in asked:
+        # Another run under this id that is not this customer's: the store owns payloads by
+        # workflow id, so erasing the id's erased theirs too (their ticket then failed on
+        # PayloadMissing). This customer's go with `gc-payloads` once no retained history
+        # refers to them (the runs that did are deleted now).
+        shared = bool(set(ticket.listed_runs) - set(ticket.runs))
+        if shared:
+            report.payloads_shared.append(ticket.workflow_id)
         try:
-            for driver in drivers:
+            for driver in drivers if not shared else ():
                 for namespace in (client.namespace, REPLAYER_NAMESPACE):
                     # A replayer that stored payloads (one not set up to read only) left copies
                     # of the ticket's under its own namespace: never read, the customer's text

@@ -58,6 +58,16 @@ def print_report(report: ErasureReport) -> None:
                 "the namespace's retention (or delete it when all may go)",
             )
         )
+    for workflow_id in report.payloads_shared:
+        out.print(
+            render.line(
+                "  ",
+                ("kept", "yellow"),
+                f" {workflow_id}'s stored payloads: another run under the id is not this "
+                "customer's and shares them; `gc-payloads --yes` deletes this customer's once "
+                "its runs are gone (no retained history refers to them)",
+            )
+        )
     for problem in report.unreadable:
         out.print(render.line("  ", ("could not read", "red"), f" {problem}"))
     for problem in report.failed:

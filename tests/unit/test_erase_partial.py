@@ -631,3 +631,27 @@ async def test_a_dry_run_reads_an_earlier_ledger_of_any_version_at_any_path(tmp_
 
     assert found == ["T-1"]
     assert sorted(p.name for p in tmp_path.rglob("*")) == before  # nothing written
+
+
+async def test_a_ticket_id_another_customer_s_run_shares_keeps_its_stored_payloads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The store owns payloads by workflow id: erasing C-1's ticket under an id another
+    customer's run took since (a keyed id reused, a batch's restart) deleted that customer's
+    payloads too, and their ticket failed on PayloadMissing."""
+    shared = ErasedTicket(
+        ticket_id="T-1",
+        workflow_id="ticket-T-1",
+        runs=["run-c1"],
+        listed_runs=["run-c1", "run-other-customer"],
+    )
+    finds(monkeypatch, [shared, ticket(2)])
+    stores = FakeStores()
+
+    report = await erased_c1(stores)
+
+    assert stores.payloads_erased == ["ticket-T-2"]
+    assert report.payloads_shared == ["ticket-T-1"]
+    assert report.failed == []
+    dry = await erased_c1(FakeStores(), really=False)
+    assert dry.payloads_shared == ["ticket-T-1"]
