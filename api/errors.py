@@ -81,11 +81,18 @@ def operation_status(exc: OperationError) -> int:
     return next((code for kind, code in _OPERATION_STATUS if isinstance(exc, kind)), 503)
 
 
+# The RPC errors the API answers with a status a client does not retry; every other is a 503.
+_RPC_STATUS: dict[RPCStatusCode, int] = {
+    RPCStatusCode.INVALID_ARGUMENT: 400,
+    RPCStatusCode.NOT_FOUND: 404,
+}
+
+
 def answers_final(exc: Exception) -> bool:
     """Whether the API answers ``exc`` with a status a client does not retry (an RPC error
     Temporal refused or did not find; an operation's 4xx): every other is a 5xx."""
     if isinstance(exc, RPCError):
-        return exc.status in (RPCStatusCode.INVALID_ARGUMENT, RPCStatusCode.NOT_FOUND)
+        return exc.status in _RPC_STATUS
     return isinstance(exc, OperationError) and operation_status(exc) < 500
 
 
@@ -243,10 +250,12 @@ async def _rpc_error(request: Request, exc: Exception) -> JSONResponse:
     # reference to the log instead (for_caller), whatever the status.
     if exc.status == RPCStatusCode.INVALID_ARGUMENT:
         said = f"the Temporal server refused the request: {exc.message}"
-        return error_response(400, for_caller(request, said, "the ticket service refused it"))
+        return error_response(
+            _RPC_STATUS[exc.status], for_caller(request, said, "the ticket service refused it")
+        )
     if exc.status == RPCStatusCode.NOT_FOUND:
         said = f"not found on the Temporal server: {exc.message}"
-        return error_response(404, for_caller(request, said, "not found"))
+        return error_response(_RPC_STATUS[exc.status], for_caller(request, said, "not found"))
     if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
         said = f"the Temporal server is unavailable: {exc.message}"
         plain = "the ticket service is unavailable now; try again shortly"

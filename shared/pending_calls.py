@@ -131,3 +131,9 @@ def describe_call(
             f"{call.task_queue}`)"
         )
     return said, bool(call.last_failure) or call.polled is False
+
+
+def stranded(calls: Iterable[PendingCall]) -> PendingCall | None:
+    """The first call waiting on a queue no worker polls that will not leave it (no fallback
+    route to hand it to): what a wait names instead of waiting in silence."""
+    return next((c for c in calls if c.polled is False and not c.hands_on), None)

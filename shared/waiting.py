@@ -15,7 +15,7 @@ from shared import names
 from shared import search_attributes as sa
 from shared.operation_errors import NoWorker, OperationError, TicketNotFound, TicketUnreadable
 from shared.operations import ticket_status
-from shared.pending_calls import PendingCall
+from shared.pending_calls import PendingCall, stranded
 from shared.queue_pollers import unrouted_hint, workers_polling
 from shared.review import ReviewReceipt
 from shared.ticket_status import TicketReading, read_ticket, waiting_on
@@ -249,7 +249,7 @@ async def _stranded_call(client: Client, ticket_id: str) -> PendingCall | None:
         calls = await waiting_on(client, ticket_id)
     except (OperationError, RPCError):
         return None  # not started yet, or a passing error: the next check asks again
-    return next((c for c in calls if c.polled is False and not c.hands_on), None)
+    return stranded(calls)
 
 
 async def wait_review_applied(

@@ -36,7 +36,7 @@ from shared.orchestration import (
     OrchestratorProgress,
     OrchestratorResult,
 )
-from shared.pending_calls import PendingCall, pending_calls
+from shared.pending_calls import PendingCall, pending_calls, stranded
 from shared.queue_pollers import unrouted_hint, workers_polling
 from shared.swarm import (
     ItemResult,
@@ -164,8 +164,8 @@ async def stranded_call_under(client: Client, workflow_id: str) -> PendingCall |
             continue  # closed meanwhile, or a passing error: the next check asks again
         pending = described.raw_description.pending_activities
         calls = await pending_calls(client, pending)
-        if stranded := next((c for c in calls if c.polled is False and not c.hands_on), None):
-            return stranded
+        if waiting := stranded(calls):
+            return waiting
     return None
 
 
@@ -174,11 +174,11 @@ async def require_workers(client: Client, workflow_id: str, what: str) -> None:
     agent calls waits (workers split by queue, the agents' down): `batch --wait` and the others
     waited on such a call in silence, where `submit --wait` names it."""
     await require_worker(client, what)
-    if stranded := await stranded_call_under(client, workflow_id):
+    if call := await stranded_call_under(client, workflow_id):
         raise NoWorker(
-            f"no worker is polling the {stranded.task_queue} task queue, where a "
-            f"{stranded.activity} call of {what} waits, so {what} waits until one starts: run "
-            f"a worker that polls it (`python -m worker --queues {stranded.task_queue}`, or "
+            f"no worker is polling the {call.task_queue} task queue, where a "
+            f"{call.activity} call of {what} waits, so {what} waits until one starts: run "
+            f"a worker that polls it (`python -m worker --queues {call.task_queue}`, or "
             "one without --queues)"
         )
 

@@ -101,3 +101,14 @@ async def idle_limit(
         if deadline.expired():
             raise httpx2.ReadTimeout(f"{what}: nothing arrived for {seconds:g} s") from None
         raise
+
+
+@asynccontextmanager
+async def no_later_than(seconds: float | None) -> AsyncIterator[asyncio.Timeout | None]:
+    """``asyncio.timeout(seconds)`` (given; none when None), yielded so that the caller can tell
+    its expiry from another timeout (the wait for an answer's headers: structured.py)."""
+    if seconds is None:
+        yield None
+        return
+    async with asyncio.timeout(max(seconds, 0.0)) as bound:
+        yield bound

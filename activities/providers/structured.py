@@ -6,12 +6,11 @@ Providers implement two small methods (one model call; how to ask for a repair i
 format); ``LLMProvider.run`` does the rest the same way for every provider.
 """
 
-import asyncio
 import contextlib
 import logging
 import time
 from abc import abstractmethod
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextvars import ContextVar
 from typing import Any, Final
 
@@ -52,7 +51,7 @@ from activities.providers.completion import (
 from activities.providers.declared_limits import DeclaredLimits
 from activities.providers.errors import INVALID_OUTPUT_TYPE
 from activities.providers.http_client import sdk_http_client
-from activities.providers.idle_watch import AnswerOutOfTime, idle_limit
+from activities.providers.idle_watch import AnswerOutOfTime, idle_limit, no_later_than
 from activities.providers.pacing import CallPacer
 from activities.providers.peers import QueuePeers
 from policy.text_budget import estimate_tokens
@@ -224,7 +223,7 @@ class LLMProvider(Provider):
                 # repair request sent late in an attempt waited on its headers for the whole
                 # read timeout, past start-to-close, and Temporal's timeout ended the attempt
                 # with its calls' tokens counted nowhere).
-                async with heartbeating(), _no_later_than(ends_in) as bound:
+                async with heartbeating(), no_later_than(ends_in) as bound:
                     stream = await post(
                         path, body=body, cast_to=object, stream=True, stream_cls=stream_cls
                     )
@@ -417,13 +416,3 @@ class LLMProvider(Provider):
         return AgentReply[spec.output_model](  # type: ignore[name-defined]
             output=output, usage=self._usage(model, completions, started, earlier)
         )
-
-
-@contextlib.asynccontextmanager
-async def _no_later_than(seconds: float | None) -> AsyncIterator[asyncio.Timeout | None]:
-    """``asyncio.timeout(seconds)`` (given; none when None), yielded to tell its expiry apart."""
-    if seconds is None:
-        yield None
-        return
-    async with asyncio.timeout(max(seconds, 0.0)) as bound:
-        yield bound
