@@ -50,7 +50,11 @@ Temporal or reads a clock: ``now`` is seconds on the workflow's clock, passed in
 - A stray 429 (at most one, or ``STRAY_SHARE`` of the window's answers) while the queue was
   not using its rate (it sent under ``DEMAND_SHARE`` of it, on average and in the window) says
   nothing about the limit: the rate is cut by ``DECREASE`` only, not to the demand (since patch
-  "demand-aware-cuts").
+  "demand-aware-cuts"). Since "stray-cuts-bounded" such cuts do not compound: the ceiling stays
+  (a stray says nothing about the limit either) and the rate never goes below ``DECREASE`` of
+  the top of the fast climb (``CEILING_SHARE`` of the ceiling) for them; before, an idle queue
+  could not climb back between strays (a raise needs ``DEMAND_SHARE`` use of the rate), and
+  twenty strays a minute apart took a rate from 50/s to 1.0/s and its ceiling with it.
 """
 
 from dataclasses import dataclass
@@ -213,6 +217,7 @@ def step(
     probe_failure_share: bool = True,
     raise_keeps_cuts: bool = True,
     short_windows_hold: bool = True,
+    stray_cuts_bounded: bool = True,
 ) -> ControllerState:
     """The state after one tick's window, at ``now`` (seconds on the workflow clock).
 
@@ -230,7 +235,9 @@ def step(
     (runs from before "probe-failure-share"); ``raise_keeps_cuts`` False lets an allowed rate
     coming back up after a dip set the rate, a 429's cut lost (runs from before
     "raise-keeps-cuts"); ``short_windows_hold`` False raises the rate on a window of any length
-    (runs from before "short-windows-hold")."""
+    (runs from before "short-windows-hold"); ``stray_cuts_bounded`` False lets stray 429s on an
+    idle queue cut the rate and its ceiling again and again (runs from before
+    "stray-cuts-bounded")."""
     state = remembered(_measured(state, window), window)
     rules = _Rules(
         steady_probes,
@@ -240,6 +247,7 @@ def step(
         fast_first_climb,
         probe_failure_share,
         short_windows_hold,
+        stray_cuts_bounded,
     )
     if not declared_limits:
         return _step(state, window, now, cool_down, rules)
@@ -265,6 +273,7 @@ class _Rules:
     fast_first_climb: bool
     probe_failure_share: bool
     short_windows_hold: bool = False
+    stray_cuts_bounded: bool = False
 
 
 def _step(
@@ -370,11 +379,18 @@ def _decrease(state: ControllerState, window: Window, now: float, rules: _Rules)
         # limit. A stray 429 (a burst, another client of the key) at night cut the rate to the
         # night's demand, and the probes above that ceiling took half an hour to climb back.
         rate = max(MIN_RATE, cut)
+        ceiling = max(rate, min(state.rate, state.ceiling or state.rate))
+        if rules.stray_cuts_bounded:
+            # Nor about the limit: the ceiling stays, and strays no busy spell separates do not
+            # compound below the floor (the rate already under it stays where it is).
+            ceiling = state.ceiling or state.rate
+            floor = DECREASE * CEILING_SHARE * ceiling
+            rate = max(MIN_RATE, min(state.rate, max(cut, floor)))
         return state.model_copy(
             update={
                 "rate": rate,
                 "phase": "steady",
-                "ceiling": max(rate, min(state.rate, state.ceiling or state.rate)),
+                "ceiling": max(rate, ceiling),
                 "confirmations": 0,
                 "probe_ticks": 0,
                 "hold_until": now + hold,

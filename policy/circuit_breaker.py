@@ -33,6 +33,18 @@ def provider_failing(state: ControllerState) -> bool:
     return ended >= BREAKER_MIN_CALLS and state.recent_failed >= BREAKER_FAILURE_SHARE * ended
 
 
+def could_open(state: ControllerState, answered: int, failed: int) -> bool:
+    """Whether the failures reported since the last decision could open the breaker now: the
+    last few seconds' calls (not yet faded by the time since: a borderline share is judged at
+    the tick, at most a second later) with the reported ones. The rate controller acts on
+    failures at once only then (since "failures-wait-for-the-tick"): a trickle below the
+    breaker's share cut every window short, too short to raise the rate or to measure what the
+    provider answers."""
+    ended = state.recent_answered + state.recent_failed + answered + failed
+    failing = state.recent_failed + failed
+    return ended >= BREAKER_MIN_CALLS and failing >= BREAKER_FAILURE_SHARE * ended
+
+
 def remembered(state: ControllerState, window: Window) -> ControllerState:
     """The window's ended calls added to the breaker's fading memory."""
     fade = 0.5 ** (window.seconds / BREAKER_HALF_LIFE_SECONDS)

@@ -24,6 +24,7 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from policy.adaptive_rate import ControllerState, Window, step
+    from policy.circuit_breaker import could_open
     from shared import names
     from shared.rate_control import ControllerInput, OutcomeReport, QueueRateChange
 
@@ -100,6 +101,22 @@ PATCH_REPORTED_MODE_KEPT: Final = "reported-mode-kept"
 # only from the second failure in a row, so a set that fails once is tried again as before.
 PATCH_UNAPPLIED_BACKOFF: Final = "unapplied-backoff"
 UNAPPLIED_MAX_WAIT: Final = timedelta(minutes=5)
+# Stray 429s on a nearly idle queue no longer compound: the ceiling stays and the rate stops at
+# a floor near it (policy/adaptive_rate.py stray_cuts_bounded): different rates, so runs from
+# before replay without it. Asked once per run.
+PATCH_STRAY_CUTS_BOUNDED: Final = "stray-cuts-bounded"
+# Failures end the tick's window at once only when they could open the breaker
+# (policy/circuit_breaker.py could_open); fewer wait for the tick as answers do: a trickle of
+# failures below the breaker's share kept every window too short to raise the rate or measure
+# the provider, so a raised limit was never found. Different decisions, so runs from before
+# replay without it. Asked once per run.
+PATCH_FAILURES_WAIT: Final = "failures-wait-for-the-tick"
+# A failed set leaves the queue's rate unknown, so the next wanted rate is set whatever it is:
+# a pause (rate 0) that reached the server but whose answer was lost was not undone when the
+# controller wanted the old rate back (it believed it in force), until the run continued as new
+# (~200 ticks); and a failed set is retried while the breaker is open (it waited for the end of
+# the cool-down, the queue still dispatching to the failing provider). Asked once per run.
+PATCH_FAILED_SETS_RETRIED: Final = "failed-sets-retried"
 # A rate that could not be applied when it was wanted (a set failed, the frontend restarting).
 UNKNOWN_RATE: Final = -1.0
 
@@ -114,6 +131,13 @@ def _next_try(failed_sets: int) -> datetime:
     return workflow.now() + min(TICK * 2 ** min(failed_sets - 1, 16), UNAPPLIED_MAX_WAIT)
 
 
+def _retry_wait(failed_sets: int, retry_at: datetime) -> timedelta:
+    """How long before a failed set is tried again: a tick, or until ``retry_at`` once sets
+    back off (unapplied-backoff, asked only from the second failure in a row)."""
+    backing_off = failed_sets > 1 and workflow.patched(PATCH_UNAPPLIED_BACKOFF)
+    return max(retry_at - workflow.now(), TICK) if backing_off else TICK
+
+
 @workflow.defn(name=names.RATE_CONTROLLER_WORKFLOW)
 class ProviderRateController:
     @workflow.init
@@ -122,13 +146,23 @@ class ProviderRateController:
         self._pending = start.pending
         self._renew = False  # this run is old enough to continue as new (renewed-runs)
         self._renewal: asyncio.Task[None] | None = None
+        self._failures_wait = False  # failures-wait-for-the-tick, asked at the run's start
 
     @workflow.signal(name=names.RATE_REPORT_SIGNAL)
     def outcomes(self, report: OutcomeReport) -> None:
         self._pending = self._pending.merged(report)
 
     def _bad_news(self) -> bool:
-        return bool(self._pending.rate_limited or self._pending.failed)
+        """Reports to act on at once: 429s, and failures that could open the breaker (any while
+        probing; runs from before failures-wait-for-the-tick: any)."""
+        pending = self._pending
+        if pending.rate_limited:
+            return True
+        if not pending.failed:
+            return False
+        if not self._failures_wait or self._state.phase == "probing":
+            return True
+        return could_open(self._state, pending.answered, pending.failed)
 
     @workflow.query(name=names.RATE_STATE_QUERY)
     def rate_state(self) -> ControllerState:
@@ -145,6 +179,9 @@ class ProviderRateController:
         probe_failure_share = workflow.patched(PATCH_PROBE_FAILURE_SHARE)
         raise_keeps_cuts = workflow.patched(PATCH_RAISE_KEEPS_CUTS)
         short_windows_hold = workflow.patched(PATCH_SHORT_WINDOWS_HOLD)
+        stray_cuts_bounded = workflow.patched(PATCH_STRAY_CUTS_BOUNDED)
+        self._failures_wait = workflow.patched(PATCH_FAILURES_WAIT)
+        sets_retried = workflow.patched(PATCH_FAILED_SETS_RETRIED)
         if workflow.patched(PATCH_RENEWED_RUNS):
             # Kept on the instance (a task nothing refers to may be collected); a timer still
             # pending when the run continues as new goes with it, no command to cancel it.
@@ -187,15 +224,17 @@ class ProviderRateController:
             if workflow.info().is_continue_as_new_suggested() or self._renew:
                 break
             if self._state.phase == "open":
-                # Paused: no calls, no reports; wake when the cool-down ends.
+                # Paused: no calls, no reports; wake when the cool-down ends, or to set the
+                # pause again when it failed (failed-sets-retried).
                 left = self._state.open_until - workflow.now().timestamp()
+                if retry_unapplied and sets_retried:
+                    left = min(left, _seconds(_retry_wait(failed_sets, retry_at)))
                 await workflow.sleep(max(left, 0.0))
             else:
                 if self._pending.empty():
                     wait: timedelta | None = None
                     if retry_unapplied:
-                        backing_off = failed_sets > 1 and workflow.patched(PATCH_UNAPPLIED_BACKOFF)
-                        wait = max(retry_at - workflow.now(), TICK) if backing_off else TICK
+                        wait = _retry_wait(failed_sets, retry_at)
                     with contextlib.suppress(asyncio.TimeoutError):
                         await workflow.wait_condition(
                             lambda: not self._pending.empty() or self._renew, timeout=wait
@@ -250,6 +289,7 @@ class ProviderRateController:
                 probe_failure_share=probe_failure_share,
                 raise_keeps_cuts=raise_keeps_cuts,
                 short_windows_hold=short_windows_hold,
+                stray_cuts_bounded=stray_cuts_bounded,
             )
             wanted = self._wanted(learns)
             held = failed_sets > 1 and now < retry_at and workflow.patched(PATCH_UNAPPLIED_BACKOFF)
@@ -262,6 +302,10 @@ class ProviderRateController:
                     retry_unapplied = workflow.patched(PATCH_RETRY_UNAPPLIED)
                     failed_sets += 1
                     retry_at = _next_try(failed_sets)
+                    if sets_retried:
+                        # It may have reached the server all the same (its answer lost): the
+                        # rate in force is unknown, and the next one wanted is set whatever it is.
+                        applied = UNKNOWN_RATE
         await workflow.wait_condition(workflow.all_handlers_finished)
         workflow.continue_as_new(
             start.model_copy(

@@ -17,7 +17,11 @@ from tests.support.temporal import CONVERTER, binary
 
 # v1: before the "steady-probes" rules; v2: before "declared-limits"; v3: before
 # "capped-probe-steps"
-CONTROLLER_VERSION = "v10"
+CONTROLLER_VERSION = "v11"
+# v11: stray 429s on an idle queue no longer compound (patch stray-cuts-bounded), failures end
+# a tick's window at once only when they could open the breaker (failures-wait-for-the-tick),
+# and a failed set leaves the rate unknown and is retried while the breaker is open
+# (failed-sets-retried); all three asked once per run.
 # v10: a window without a 429 shorter than most of a tick (decided at once on failures) holds
 # the rate (patch short-windows-hold); the scenario's rates are v9's (its failures come with
 # 429s or in whole ticks).

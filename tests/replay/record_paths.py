@@ -61,6 +61,8 @@ PATH_TESTS: dict[str, str] = {
     "test_a_rate_the_controller_could_not_set_is_set_again_without_waiting_for_reports",
     "unapplied-backoff": "tests/integration/test_rate_controller_renewal.py::"
     "test_a_rate_the_server_keeps_refusing_is_tried_less_and_less_often",
+    "failed-sets-retried": "tests/integration/test_controller_failed_sets.py::"
+    "test_a_pause_whose_answer_was_lost_is_undone_when_the_probe_wants_the_old_rate",
     "cancel-during-check": "tests/workflow/test_batch_cancel.py::"
     "test_a_batch_cancelled_during_its_check_starts_no_more_tickets",
     "chunk-id-taken-fails-items": "tests/workflow/test_swarm_chunk_id.py::"

@@ -27,6 +27,8 @@ from workflows.rate_controller import (
     PATCH_CAPPED_PROBES,
     PATCH_DECLARED_LIMITS,
     PATCH_DEMAND_CUTS,
+    PATCH_FAILED_SETS_RETRIED,
+    PATCH_FAILURES_WAIT,
     PATCH_FAST_FIRST_CLIMB,
     PATCH_GENTLE_PROBES,
     PATCH_PROBE_FAILURE_SHARE,
@@ -34,6 +36,7 @@ from workflows.rate_controller import (
     PATCH_RENEWED_RUNS,
     PATCH_SHORT_WINDOWS_HOLD,
     PATCH_STEADY_PROBES,
+    PATCH_STRAY_CUTS_BOUNDED,
     ProviderRateController,
 )
 
@@ -154,6 +157,21 @@ def test_rate_controllers_from_before_and_after_short_windows_hold_are_committed
     v10 = FOLDER / "providerratecontroller-v10-controller.json"
     assert PATCH_SHORT_WINDOWS_HOLD not in patches(v9)
     assert PATCH_SHORT_WINDOWS_HOLD in patches(v10)
+
+
+async def test_rate_controllers_from_before_and_after_the_three_mends_are_committed() -> None:
+    """Both sides of ``stray-cuts-bounded``, ``failures-wait-for-the-tick`` and
+    ``failed-sets-retried`` (asked together, once per run): v10's runs replay without them, v11's
+    with them (its scenario sets the same rates). The paths history took the last one's path: a
+    pause whose three attempts reached the server with their answers lost, then the probe at the
+    rate from before (1/s), which the code before it never set."""
+    v10 = FOLDER / "providerratecontroller-v10-controller.json"
+    v11 = FOLDER / "providerratecontroller-v11-controller.json"
+    lost = FOLDER / "providerratecontroller-paths-failed-sets-retried.json"
+    for patch in (PATCH_STRAY_CUTS_BOUNDED, PATCH_FAILURES_WAIT, PATCH_FAILED_SETS_RETRIED):
+        assert patch not in patches(v10)
+        assert patch in patches(v11) and patch in patches(lost)
+    assert await set_rates(lost) == [0.0, 1.0]
 
 
 class _SetRates(Interceptor):

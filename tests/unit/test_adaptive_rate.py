@@ -15,6 +15,7 @@ from policy.adaptive_rate import (
     plateau_ticks,
     step,
 )
+from policy.circuit_breaker import could_open
 
 COOL_DOWN = 30.0
 
@@ -194,6 +195,20 @@ def test_windows_cut_short_by_failures_hold_the_rate_instead_of_raising_it() -> 
     assert whole.rate == 6.0
 
 
+def test_only_failures_that_could_open_the_breaker_are_acted_on_before_the_tick() -> None:
+    # The controller decides at once on them (workflows/rate_controller.py _bad_news); fewer
+    # wait for the tick, so a trickle of failures leaves its windows whole.
+    quiet = ControllerState(rate=10.0, phase="steady", recent_answered=20.0, recent_failed=2.0)
+    assert not could_open(quiet, answered=3, failed=1)
+    assert could_open(quiet, answered=0, failed=22)
+    assert not could_open(ControllerState(rate=1.0), answered=0, failed=3)  # too few to judge
+    assert could_open(ControllerState(rate=1.0), answered=0, failed=4)
+    # The breaker's own rule at the next decision agrees on a whole window of them.
+    failing = ControllerState(rate=1.0, phase="steady")
+    after = step(failing, Window(seconds=1.0, failed=4), now=0.0, cool_down=COOL_DOWN)
+    assert after.phase == "open"
+
+
 def rules(steady_probes: bool) -> dict[str, bool]:
     """The rules a controller ran with: today's, or (``steady_probes`` False) the first ones,
     from before every later patch too."""
@@ -312,8 +327,45 @@ def test_a_stray_429_while_the_queue_is_nearly_idle_does_not_cut_the_rate_to_its
     before_the_patch = step(state, stray, 60.0, COOL_DOWN, demand_cuts=False)
 
     assert after.rate == pytest.approx(50.0 * DECREASE)
-    assert after.ceiling == pytest.approx(50.0)
+    assert after.ceiling == pytest.approx(52.6)  # a stray says nothing about the limit
     assert before_the_patch.rate == pytest.approx(1.0, abs=0.01)
+
+
+def nights_of_strays(**rules: bool) -> tuple[ControllerState, int]:
+    """Twenty stray 429s a minute apart on a queue answering 1 call/s of its 50/s, then the
+    morning's demand (40/s, the provider answering all of it): the state after the night, and
+    the ticks the morning took to reach 40/s (3600: not within the hour)."""
+    state = ControllerState(rate=50.0, phase="steady", ceiling=52.6, answered_rate=48.0)
+    t = 0.0
+    for _ in range(20):
+        for _ in range(59):
+            state = step(state, Window(seconds=1.0, answered=1), t, COOL_DOWN, **rules)
+            t += 1.0
+        stray = Window(seconds=1.0, answered=1, rate_limited=1)
+        state = step(state, stray, t, COOL_DOWN, **rules)
+        t += 1.0
+    night = state
+    for tick in range(3600):
+        if state.queue_rate() >= 40.0:
+            return night, tick
+        answered = round(min(40.0, state.queue_rate()))
+        state = step(state, Window(seconds=1.0, answered=answered), t, COOL_DOWN, **rules)
+        t += 1.0
+    return night, 3600
+
+
+def test_stray_429s_on_an_idle_queue_do_not_compound() -> None:
+    # A review (2026-12-07) found the demand-aware cut still compounding: each stray cut by 0.85
+    # and took the ceiling down with it, the idle queue could not climb back between them, and
+    # twenty took the rate to 1/s, and the morning's 40/s was not reached within an hour.
+    night, morning_ticks = nights_of_strays()
+    assert night.ceiling == pytest.approx(52.6)
+    assert night.rate == pytest.approx(DECREASE * CEILING_SHARE * 52.6)
+    assert morning_ticks == 0  # 42.5/s: the morning's 40/s runs at once
+
+    before_night, before_morning = nights_of_strays(stray_cuts_bounded=False)
+    assert before_night.rate < 2.5 and (before_night.ceiling or 0) < 2.5
+    assert before_morning > 600
 
 
 def test_a_busy_queue_whose_provider_limit_fell_is_still_cut_to_what_it_answers() -> None:
