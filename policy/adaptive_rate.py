@@ -50,9 +50,10 @@ Temporal or reads a clock: ``now`` is seconds on the workflow's clock, passed in
 - A stray 429 (at most one, or ``STRAY_SHARE`` of the window's answers) while the queue was
   not using its rate (it sent under ``DEMAND_SHARE`` of it, on average and in the window) says
   nothing about the limit: the rate is cut by ``DECREASE`` only, not to the demand (since patch
-  "demand-aware-cuts"). Since "stray-cuts-bounded" such cuts do not compound: the ceiling stays
-  (a stray says nothing about the limit either) and the rate never goes below ``DECREASE`` of
-  the top of the fast climb (``CEILING_SHARE`` of the ceiling) for them; before, an idle queue
+  "demand-aware-cuts"). Since "stray-cuts-bounded" such cuts far apart (``STRAY_APART_SECONDS``
+  after the last cut's hold) do not compound: the ceiling stays (a stray says nothing about the
+  limit either) and the rate never goes below ``DECREASE`` of the top of the fast climb
+  (``CEILING_SHARE`` of the ceiling) for them; before, an idle queue
   could not climb back between strays (a raise needs ``DEMAND_SHARE`` use of the rate), and
   twenty strays a minute apart took a rate from 50/s to 1.0/s and its ceiling with it.
 """
@@ -105,6 +106,11 @@ MIN_INCREASE_SECONDS: Final = 0.75
 # 429s are stray (a burst, another client of the key) when at most one, or this share of the
 # window's answers.
 STRAY_SHARE: Final = 0.1
+# Since "stray-cuts-bounded", strays this long after the last cut's hold are floored (their cut
+# stops near the ceiling, which stays); closer ones cut as before: a limit that fell below a
+# quiet queue's demand draws a 429 in window after window, each alone (a 429 ends its window at
+# once), and the rate must still come down to it.
+STRAY_APART_SECONDS: Final = 10.0
 # ... and the rate a window's calls were sent at is measured over at least this long (a report
 # covers half a second: workflows/rate_controller.py REPORT_COVERS).
 MIN_SENT_SECONDS: Final = 0.5
@@ -380,9 +386,9 @@ def _decrease(state: ControllerState, window: Window, now: float, rules: _Rules)
         # night's demand, and the probes above that ceiling took half an hour to climb back.
         rate = max(MIN_RATE, cut)
         ceiling = max(rate, min(state.rate, state.ceiling or state.rate))
-        if rules.stray_cuts_bounded:
-            # Nor about the limit: the ceiling stays, and strays no busy spell separates do not
-            # compound below the floor (the rate already under it stays where it is).
+        if rules.stray_cuts_bounded and now >= state.hold_until + STRAY_APART_SECONDS:
+            # Nor about the limit: the ceiling stays, and strays far apart do not compound
+            # below the floor (the rate already under it stays where it is).
             ceiling = state.ceiling or state.rate
             floor = DECREASE * CEILING_SHARE * ceiling
             rate = max(MIN_RATE, min(state.rate, max(cut, floor)))

@@ -227,8 +227,19 @@ class ProviderRateController:
                 # Paused: no calls, no reports; wake when the cool-down ends, or to set the
                 # pause again when it failed (failed-sets-retried).
                 left = self._state.open_until - workflow.now().timestamp()
-                if retry_unapplied and sets_retried:
-                    left = min(left, _seconds(_retry_wait(failed_sets, retry_at)))
+                retrying = retry_unapplied and sets_retried
+                retry = _seconds(_retry_wait(failed_sets, retry_at)) if retrying else left
+                if retry < left:
+                    await workflow.sleep(retry)
+                    # Only the pause set again, no decision: the cool-down's window (and any
+                    # report of calls ending in it) goes to the one at its end, as before.
+                    wanted = self._wanted(learns)
+                    if await self._apply(start.provider_queue, wanted, learns):
+                        applied, retry_unapplied, failed_sets = wanted, False, 0
+                    else:
+                        failed_sets += 1
+                        retry_at = _next_try(failed_sets)
+                    continue
                 await workflow.sleep(max(left, 0.0))
             else:
                 if self._pending.empty():

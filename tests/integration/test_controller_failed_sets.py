@@ -97,7 +97,7 @@ async def test_a_failed_pause_is_set_again_while_the_breaker_is_open(
     queue, provider_queue = f"rate-control-{tag}", f"llm-pause-{tag}"
     start = ControllerInput(
         provider_queue=provider_queue,
-        state=ControllerState(rate=4.0, phase="steady", ceiling=4.2),
+        state=ControllerState(rate=4.0, phase="steady", ceiling=4.2, answered_rate=4.0),
         mode="adaptive",
         cool_down_seconds=120.0,  # longer than the test waits
     )
@@ -113,4 +113,7 @@ async def test_a_failed_pause_is_set_again_while_the_breaker_is_open(
         await handle.terminate("test over")
 
     assert state.phase == "open" and state.open_until - time.time() > 60
+    # Setting the pause again decided nothing: an empty window of the cool-down halved the
+    # measured rate each time, and the first cut after the breaker closed went that much deeper.
+    assert state.answered_rate == 4.0
     assert [rate for rate, _ in fake.calls] == [0.0] * 4

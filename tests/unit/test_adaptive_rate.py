@@ -368,6 +368,18 @@ def test_stray_429s_on_an_idle_queue_do_not_compound() -> None:
     assert before_morning > 600
 
 
+def test_a_limit_fallen_below_a_quiet_queue_s_demand_is_still_cut_down_to() -> None:
+    # A queue sending 2 calls/s of its 50/s to a provider now allowing 0.5/s: each 429 ends its
+    # window at once, so every window holds one and looks stray. Strays this close together
+    # (a second after the last cut's hold) are cut as before, down to the demand and under.
+    state = ControllerState(rate=50.0, phase="steady", ceiling=52.6, answered_rate=2.0)
+    t = 0.0
+    for _ in range(120):
+        state = step(state, Window(seconds=1.0, answered=1, rate_limited=1), t, COOL_DOWN)
+        t += 1.0
+    assert state.rate < 2.0
+
+
 def test_a_busy_queue_whose_provider_limit_fell_is_still_cut_to_what_it_answers() -> None:
     # Its answered rate alone looks like low demand; what it sent (most of it drew 429s, in a
     # window of half a second) says it was busy.
