@@ -51,7 +51,12 @@ def plan_errors(plan: Plan, known_workers: Collection[str], max_nodes: int) -> l
             if dep == task.id:
                 errors.append(f"sub-task {task.id!r} depends on itself")
             elif dep not in seen:
-                errors.append(f"sub-task {task.id!r} depends on {dep!r}, which is not in the plan")
+                # An id is bounded, a dependency's text is not: the error goes back to the
+                # planner and into the run's failure, so a long one is shown cut.
+                shown = repr(dep[:MAX_SUBTASK_ID_CHARS]) + (
+                    "..." if len(dep) > MAX_SUBTASK_ID_CHARS else ""
+                )
+                errors.append(f"sub-task {task.id!r} depends on {shown}, which is not in the plan")
     if cycle := find_cycle(tasks):
         errors.append(f"the plan has a cycle: {' -> '.join(cycle)}")
     return errors

@@ -415,7 +415,9 @@ class OrchestratorWorkflow:
                                 self._context(
                                     self._outcomes[d], config.orchestration.context_tokens
                                 )
-                                for d in sub.depends_on
+                                # Once each: a plan may name a dependency twice (its
+                                # output, paid for again in every attempt's prompt).
+                                for d in dict.fromkeys(sub.depends_on)
                             ],
                             routes=routes,
                             fallback_route=fallback,

@@ -4,7 +4,7 @@ sub-tasks may run (or are blocked) at any moment."""
 import pytest
 
 from policy.plan import dependents, find_cycle, plan_errors, ready
-from shared.orchestration import Plan, SubTask, WorkerType
+from shared.orchestration import MAX_SUBTASK_ID_CHARS, Plan, SubTask, WorkerType
 
 WORKERS = [w.value for w in WorkerType]
 
@@ -71,6 +71,16 @@ def test_a_missing_dependency_is_named() -> None:
     assert plan_errors(plan, WORKERS, max_nodes=8) == [
         "sub-task 'b' depends on 'ghost', which is not in the plan"
     ]
+
+
+def test_a_long_missing_dependency_is_named_cut_to_an_id_s_length() -> None:
+    # Its whole text (100,000 characters here) went back to the planner and into the run's
+    # failure message (a review, 2026-12-07).
+    plan = plan_of(task("a"), task("b", "a", "x" * 100_000))
+    (error,) = plan_errors(plan, WORKERS, max_nodes=8)
+    assert error == (
+        f"sub-task 'b' depends on {'x' * MAX_SUBTASK_ID_CHARS!r}..., which is not in the plan"
+    )
 
 
 def test_a_dependency_declared_later_in_the_plan_is_not_missing() -> None:

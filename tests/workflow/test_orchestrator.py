@@ -101,6 +101,23 @@ async def test_a_diamond_runs_both_middle_branches_at_once_and_joins_their_outpu
 
 
 @pytest.mark.usefixtures("replay_check")
+async def test_a_dependency_named_twice_reaches_the_worker_once(
+    ts_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    # A review (2026-12-07): depends_on ["a"] * 20 passed the plan check, and the worker's
+    # prompt carried "a"'s output twenty times (16,000 tokens where 800 would do, every attempt).
+    agents = FakeOrchestrationAgents(
+        plans=[plan(task("a", "researcher"), task("b", "writer", *["a"] * 20))]
+    )
+    async with running(workers(ts_env.client, task_queue, agents)):
+        result = await (await start(ts_env.client, task_queue)).result()
+
+    assert [o.status for o in result.outcomes] == [SubTaskStatus.COMPLETED] * 2
+    by_id = {r.subtask.id: r for r in agents.work_requests}
+    assert [c.subtask_id for c in by_id["b"].context] == ["a"]
+
+
+@pytest.mark.usefixtures("replay_check")
 async def test_sub_task_workflow_ids_hold_their_place_and_worker_never_the_models_words(
     ts_env: WorkflowEnvironment, task_queue: str
 ) -> None:
