@@ -162,7 +162,9 @@ class BatchWorkflow:
                     }
                 state.totals.runs += 1
                 state.continued_from = workflow.info().run_id
-                workflow.continue_as_new(args=[tickets, state])
+                # The memo given again: the server would copy its bytes, encrypted with the key
+                # of the first run's day, needed by every later run (docs/privacy.md rotation).
+                workflow.continue_as_new(args=[tickets, state], memo=dict(workflow.memo()) or None)
             if state.position >= len(tickets):
                 await self._wait_or_check(lambda: not self._in_flight)
                 continue

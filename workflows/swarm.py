@@ -218,7 +218,9 @@ class SwarmWorkflow:
                 if kept:
                     self._drop_carried_done(state, kept)
                 state.continued_from = workflow.info().run_id
-                workflow.continue_as_new(args=[items, state])
+                # The memo given again: the server would copy its bytes, encrypted with the key
+                # of the first run's day, needed by every later run (docs/privacy.md rotation).
+                workflow.continue_as_new(args=[items, state], memo=dict(workflow.memo()) or None)
             n = state.next_chunk
             first = n * settings.chunk_size
             chunk = [

@@ -23,6 +23,7 @@ from policy.transitions import TicketState
 from shared import names
 from shared import operations as ops
 from shared.agents import Priority
+from shared.batch import BatchProgress, BatchSettings, BatchState
 from shared.data_converter import data_converter
 from shared.encryption.codec import KEY_ID_METADATA
 from shared.operation_errors import TicketUnreadable
@@ -31,6 +32,7 @@ from shared.review import ReviewAction, ReviewDecision
 from shared.ticket_listing import list_tickets
 from shared.ticket_summary import TicketSummary
 from shared.view import TicketView
+from tests.support.batches import all_closed, tickets
 from tests.support.fakes import FakeAgents, FakeTicketServices
 from tests.support.keys import make_key_ring
 from tests.support.temporal import PAYLOAD_DIR, PAYLOAD_DRIVER, status, wait_for_state, wait_until
@@ -133,3 +135,36 @@ async def test_a_ticket_this_process_cannot_decrypt_is_named_and_never_hides_the
     assert build_report(list(mine.values())).unreadable == 1
     for ticket in (hidden, readable):
         await dev_env.client.get_workflow_handle(f"ticket-{ticket.ticket_id}").terminate()
+
+
+async def test_a_batch_continued_as_new_after_rotation_holds_its_memo_under_the_new_key(
+    dev_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    """A batch started before the rotation continues as new after it: the server copied the
+    first run's memo bytes into every later run, still under the old key, so retiring that key
+    (once each later run was younger than the retention) stopped the batch at its next run,
+    whose memo the worker could not decrypt (a review, 2026-12-07). Swarms likewise."""
+    before = client_with(dev_env.client, OLD)
+    after = client_with(dev_env.client, NEW, OLD)
+    agents, services = FakeAgents(), FakeTicketServices()
+    activities = agents.activities() + services.activities()
+    batch = tickets(4)
+    state = BatchState(settings=BatchSettings(window=2, tickets_per_run=2))
+    handle = await before.start_workflow(
+        names.BATCH_WORKFLOW,
+        args=[batch, state],
+        id=f"batch-{uuid.uuid4().hex[:8]}",
+        task_queue=task_queue,
+        result_type=BatchProgress,
+        memo={"input_digest": "digest-of-the-input"},
+    )
+    async with fake_pipeline(after, task_queue, activities, llm_queue=services.agent_queue):
+        result = await after.get_workflow_handle(handle.id, result_type=BatchProgress).result()
+        await all_closed(after, batch)
+
+    assert result.settled == {"COMPLETED": 4}
+    latest = await client_with(dev_env.client, NEW).get_workflow_handle(handle.id).describe()
+    assert latest.run_id != handle.result_run_id
+    fields = latest.raw_description.workflow_execution_info.memo.fields
+    assert fields["input_digest"].metadata[KEY_ID_METADATA].decode() == NEW
+    assert await latest.memo() == {"input_digest": "digest-of-the-input"}  # the new key alone
