@@ -22,8 +22,10 @@ import binascii
 import hashlib
 import hmac
 import json
+import logging
 import os
 import secrets
+import stat
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -151,8 +153,28 @@ def parse_key_ring(text: str, source: str) -> KeyRing:
     return KeyRing(current=current, keys=keys, source=source)
 
 
+log = logging.getLogger(__name__)
+
+
+def warn_if_shared(path: Path) -> None:
+    """A key file its group or others can read holds every ticket's key for them: warned (as
+    ssh warns), not refused, since a secret mounted by an orchestrator may be so by design."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return  # reading it says why
+    if mode & 0o077:
+        log.warning(
+            "the key file %s can be read by its group or others (mode %04o): anyone who can "
+            "read it can decrypt every ticket; make it owner-only (chmod 600)",
+            path,
+            mode,
+        )
+
+
 def read_key_file(path: Path, source: str | None = None) -> KeyRing:
     source = source or str(path)
+    warn_if_shared(path)
     try:
         text = read_text_at_most(path, MAX_KEY_FILE_BYTES)
     except TooLarge:

@@ -174,6 +174,26 @@ def test_the_key_ring_comes_from_the_variable_then_the_key_file_then_the_data_di
     assert load_key_ring(with_both).current == "from-env"  # type: ignore[union-attr]
 
 
+def test_a_key_file_others_can_read_is_loaded_with_a_warning_naming_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A ring made by hand ("python -c ... > keys.json") gets the umask's 0644, and was loaded
+    # silently (a review, 2026-12-07); the file make run creates is 0600.
+    shared, private = tmp_path / "shared.json", tmp_path / "private.json"
+    for path, mode in ((shared, 0o644), (private, 0o600)):
+        path.write_text(key_ring_json("k1"))
+        path.chmod(mode)
+
+    with caplog.at_level("WARNING", logger="shared.encryption.keyring"):
+        assert load_key_ring(env(tmp_path, TICKETS_ENCRYPTION_KEY_FILE=str(private))) is not None
+    assert not caplog.records
+    with caplog.at_level("WARNING", logger="shared.encryption.keyring"):
+        assert load_key_ring(env(tmp_path, TICKETS_ENCRYPTION_KEY_FILE=str(shared))) is not None
+    (record,) = caplog.records
+    assert str(shared) in record.getMessage() and "0644" in record.getMessage()
+    assert "chmod 600" in record.getMessage()
+
+
 @pytest.mark.parametrize(
     ("ring", "problem"),
     [
