@@ -92,6 +92,13 @@ FALLBACK_WITHIN_BUDGET = "orchestrator-fallback-within-budget"
 # subtask-cancel-reports-spend) before it ended: its failed calls were lost with the
 # cancellation. Asked only when such a sub-task ends having reported something.
 CANCELLED_SUBTASK_BILLED = "cancelled-subtask-billed"
+# A run with a budget starts no second sub-task before a worker call has been counted: the
+# shares were sized by the largest call so far, the planner's, and a worker's (the task, its
+# instruction, earlier results, a longer answer) is often larger, while each sub-task's first
+# call is not checked against its share: a wave of them passed the run's budget (10,000 tokens
+# left after a 1,500-token plan, five sub-tasks of 3,000: 16,500 spent). The first sub-task's
+# calls size the rest. Asked only when a second sub-task could start before any worker call.
+WORKER_CALL_MEASURED_FIRST = "worker-call-measured-first"
 # A sub-task's failed calls: one per route of its chain (ten at most) and its simpler attempt.
 MAX_SUBTASK_REPORTED_CALLS = 20
 # A run cancelled while sub-tasks run cancels them and waits for them to end (at most
@@ -386,6 +393,12 @@ class OrchestratorWorkflow:
             for place_in_line, sub in enumerate(startable):
                 share: SubTaskShare | None = None
                 if self._budget_spent is None and shares:
+                    if (
+                        self._spend.holding
+                        and not self._spend.counted(AgentRole.WORKER)
+                        and workflow.patched(WORKER_CALL_MEASURED_FIRST)
+                    ):
+                        break  # the running sub-task's calls size the next one's share
                     share, problem = self._spend.share(ready=len(startable) - place_in_line)
                     if share is None and self._spend.holding:
                         break  # it may fit once a running sub-task has ended and given back

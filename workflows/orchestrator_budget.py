@@ -20,6 +20,10 @@ class RunBudget:
     def count(self, role: str, usage: Usage) -> None:
         self.usage.setdefault(role, []).append(usage)
 
+    def counted(self, role: str) -> bool:
+        """Whether a call of ``role`` has been counted."""
+        return bool(self.usage.get(role))
+
     def _spent(self) -> list[Usage]:
         return [u for calls in self.usage.values() for u in calls]
 

@@ -77,6 +77,7 @@ class FakeOrchestrationAgents:
     # carries that usage, as a provider's invalid answer does); 0: it answers.
     first_synthesis_spends: int = 0
     synthesis_answer: str | None = None  # the synthesizer's answer (default: the results' ids)
+    worker_tokens: int = 10  # input and output tokens of each worker call (the planner's: 10)
 
     @property
     def queue(self) -> str:
@@ -113,7 +114,7 @@ class FakeOrchestrationAgents:
         filler = "x" * self.output_size
         return AgentReply(
             output=WorkResult(output=f"{sub} done [{context}]{filler}", sources=[f"KB-{sub}"]),
-            usage=_usage(request.route),
+            usage=_usage(request.route, self.worker_tokens),
         )
 
     @activity.defn(name=names.SYNTHESIZE_RESULTS)

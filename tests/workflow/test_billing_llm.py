@@ -2,6 +2,7 @@
 fake server was asked and answered, whatever failed along the way. The real openai and anthropic
 SDKs against the fake server, the real workers and the time-skipping server."""
 
+import json
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -200,12 +201,18 @@ async def handed_to_a_person(handle: Any) -> TicketView:
     return view
 
 
-def first_route_invalid(plan: dict[str, Any]) -> Callable[[Recorded], Reply]:
+def first_route_invalid(
+    plan: dict[str, Any], answering: str | None = None
+) -> Callable[[Recorded], Reply]:
     """A complex ticket's answers (``plan``), but a worker's call on the first route (OpenAI)
-    answers invalid output (400 + 7 tokens, billed), and so does its repair round."""
+    answers invalid output (400 + 7 tokens, billed), and so does its repair round; but for
+    sub-task ``answering``'s."""
     plain = complex_ticket_answers(plan)
+    spared = f"Your sub-task ({answering})" if answering else None
 
     def answers(request: Recorded) -> Reply:
+        if spared and spared in json.dumps(request.body):
+            return plain(request)
         if request.output_name == "WorkResult" and request.api == "openai":
             return Reply(text="not json", input_tokens=400, output_tokens=7)
         return plain(request)
@@ -216,23 +223,31 @@ def first_route_invalid(plan: dict[str, Any]) -> Callable[[Recorded], Reply]:
 async def test_sub_tasks_make_no_fallback_call_past_the_share_of_the_budget_they_hold(
     ts_env: WorkflowEnvironment, task_queue: str, tmp_path: Path
 ) -> None:
-    # Every good call is 120 tokens. The run gets 840: the planner (120), then sub-tasks a and b
-    # start together, each holding half of what is free (360). Each one's first route answers
-    # invalid output twice (814 tokens, billed): a fallback would pass its share, so neither
-    # makes one. Before, both fell back and the ticket spent past its budget.
-    budget = BudgetConfig(max_tokens=240 + 840)
+    # Every good call is 120 tokens. The run gets 960: the planner (120) and sub-task w (120,
+    # which answers: no second sub-task starts before a worker call sized the shares), then a
+    # and b (both needing w) start together, each holding half of what is free (360). Each
+    # one's first route answers invalid output twice (814 tokens, billed): a fallback would
+    # pass its share, so neither makes one. Before, both fell back and the ticket spent past
+    # its budget.
+    budget = BudgetConfig(max_tokens=240 + 960)
+    first = subtasks("w", "a", "b")
+    for needs_w in first["subtasks"][1:]:
+        needs_w["depends_on"] = ["w"]
     with FakeLLMServer() as fake:
-        fake.responder = first_route_invalid(subtasks("a", "b"))
+        fake.responder = first_route_invalid(first, answering="w")
         setup = llm_setup(fake, ("openai", "anthropic"), budget=budget)
         async with llm_pipeline(ts_env.client, task_queue, tmp_path, setup):
             handle = await start_ticket(ts_env.client, task_queue, make_ticket())
             view = await handed_to_a_person(handle)
 
     work = [c for c in fake.calls() if c.output_name == "WorkResult"]
-    assert len(work) == 4 and {c.api for c in work} == {"openai"}  # a repair round each
-    assert view.usage["worker"].input_tokens == 4 * 400
+    invalid = [c for c in work if c.reply is not None and c.reply.text == "not json"]
+    assert len(work) == 5 and {c.api for c in work} == {"openai"}  # w, a repair round each
+    assert len(invalid) == 4
     assert view.total_tokens == fake.billed_tokens()
-    assert view.fallbacks and view.fallbacks[0].error.count("share of the run's budget") == 2
+    # No synthesis fits after them: a person takes the ticket, told where w's findings are.
+    assert view.review_reasons[-1].startswith("the ticket's token budget")
+    assert "1 sub-task(s) completed before it stopped" in view.review_reasons[-1]
 
 
 async def test_a_sub_task_alone_may_spend_what_is_free_on_its_fallback(

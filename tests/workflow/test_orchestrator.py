@@ -26,7 +26,11 @@ from tests.support.fakes import fake_routes_config
 from tests.support.temporal import PAYLOAD_DRIVER, histories, patch_ids, wait_until
 from tests.support.workers import running
 from workflows import ALL_WORKFLOWS
-from workflows.orchestrator import CANCELLED_SUBTASK_BILLED, FALLBACK_WITHIN_BUDGET
+from workflows.orchestrator import (
+    CANCELLED_SUBTASK_BILLED,
+    FALLBACK_WITHIN_BUDGET,
+    WORKER_CALL_MEASURED_FIRST,
+)
 from workflows.subtask import SUBTASK_CANCEL_REPORTS_SPEND
 
 
@@ -516,3 +520,34 @@ async def test_the_synthesizer_s_backup_is_not_called_once_the_first_spent_the_b
     details = OrchestratorFailure.model_validate(cause.details[0])
     assert details.usage["synthesizer"][0].input_tokens == 500  # the spend is billed
     assert [o.status for o in details.outcomes] == [SubTaskStatus.COMPLETED]
+
+
+@pytest.mark.usefixtures("replay_check")
+async def test_a_budgeted_run_sizes_its_sub_tasks_by_a_worker_call_before_starting_a_second(
+    ts_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    # The run may spend 100 tokens; the plan costs 20, each worker call 60. Sized by the
+    # planner's call, four sub-tasks started at once holding 20 each, and their first calls
+    # (never checked against a share) spent 240: 260 of 100 (a review, 2026-12-07). One starts,
+    # its call sizes the rest: none fits after it, the run stops at 80.
+    independent = plan(*(task(i) for i in ("a", "b", "c", "d")))
+    agents = FakeOrchestrationAgents(plans=[independent], worker_tokens=30)
+    async with running(workers(ts_env.client, task_queue, agents)):
+        handle = await ts_env.client.start_workflow(
+            names.ORCHESTRATOR_WORKFLOW,
+            OrchestratorInput(task="a complex task", budget=SpendingLimit(max_tokens=100)),
+            id=f"plan-{uuid.uuid4().hex[:8]}",
+            task_queue=task_queue,
+            result_type=OrchestratorResult,
+        )
+        with pytest.raises(WorkflowFailureError) as failed:
+            await handle.result()
+        history = await handle.fetch_history()
+
+    cause = failed.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == ORCHESTRATOR_BUDGET_SPENT
+    assert [r.subtask.id for r in agents.work_requests] == ["a"]
+    details = OrchestratorFailure.model_validate(cause.details[0])
+    spent = sum(u.input_tokens + u.output_tokens for calls in details.usage.values() for u in calls)
+    assert spent == 80
+    assert WORKER_CALL_MEASURED_FIRST in patch_ids(history.events)
