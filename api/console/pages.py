@@ -215,10 +215,12 @@ async def _ticket(
     maybe_applied: bool = False,
     why: ReasonCode | None = None,
     posted: ReviewedAs | None = None,
+    typed_in_forms: bool = True,
 ) -> Response:
     """The ticket's page; ``typed``: what the reviewer wrote in a form that was refused, shown
     again in its boxes rather than lost (``maybe_applied``: or not answered in time); ``why``:
     the queue's filter the reviewer came from, which the page's links and forms keep;
+    ``typed_in_forms`` False: ``typed`` is shown apart, not in the forms;
     ``posted``: the draft and wait the refused form was written for (the forms shown again are
     for the ticket as it is now, so the page says so when the draft changed meanwhile)."""
     if not valid_id(ticket_id):
@@ -260,6 +262,7 @@ async def _ticket(
             # stopped keeps AWAITING_REVIEW as its last recorded state.
             "waiting": reading.awaiting_review,
             "typed": {k: v for k, v in (typed or {}).items() if v},
+            "typed_in_forms": typed_in_forms,
             "maybe_applied": maybe_applied,
             # What a running ticket waits on: (text, trouble) per call, as `status` prints it.
             "calls": [
@@ -323,8 +326,19 @@ async def review(
     posted = ReviewedAs(revision, chain, waiting_since)
     if not current.csrf_ok(csrf):
         expired = "the form expired; look again and resubmit"
+        # Its text goes back into the forms (with a fresh token) only when this console's page
+        # posted it: a page elsewhere, in a browser that does not say where a post comes from,
+        # could otherwise plant a reply one click from being sent.
         return await _ticket(
-            request, current, ticket_id, expired, 403, typed, why=kept, posted=posted
+            request,
+            current,
+            ticket_id,
+            expired,
+            403,
+            typed,
+            why=kept,
+            posted=posted,
+            typed_in_forms=_from_this_console(request),
         )
     try:
         seen = _wait_seen(waiting_since)
