@@ -62,7 +62,7 @@ with workflow.unsafe.imports_passed_through():
         UNKNOWN_FIELDS_LEFT_OUT,
     )
     from workflows.batch_restarts import FAILED, KNOWN, BatchRestarts
-    from workflows.run_chain import this_run_is_later
+    from workflows.run_chain import memo_again, this_run_is_later
 
 
 # Child starts per workflow task, at most: one task's commands must stay well under the server's
@@ -162,9 +162,7 @@ class BatchWorkflow:
                     }
                 state.totals.runs += 1
                 state.continued_from = workflow.info().run_id
-                # The memo given again: the server would copy its bytes, encrypted with the key
-                # of the first run's day, needed by every later run (docs/privacy.md rotation).
-                workflow.continue_as_new(args=[tickets, state], memo=dict(workflow.memo()) or None)
+                workflow.continue_as_new(args=[tickets, state], memo=memo_again())
             if state.position >= len(tickets):
                 await self._wait_or_check(lambda: not self._in_flight)
                 continue

@@ -12,6 +12,7 @@ run only when continued, on a first attempt, without a cron schedule (patches
 started-run-is-first, batch-started-run-is-first)."""
 
 from temporalio import workflow
+from temporalio.common import RawValue
 
 
 def later_run(
@@ -32,3 +33,12 @@ def this_run_is_later(continued_from: str | None) -> bool:
     """``later_run`` for the current run."""
     info = workflow.info()
     return later_run(continued_from, info.continued_run_id, info.attempt, info.cron_schedule)
+
+
+def memo_again() -> dict[str, RawValue] | None:
+    """This run's memo, to give ``continue_as_new`` again: the server would copy its bytes,
+    encrypted with the key of the first run's day, into every later run, and a batch running
+    since before a key rotation stopped at its next run once that key was retired
+    (docs/privacy.md). Passed as the payloads it decoded to, never converted: a value set
+    outside the project (another SDK's encoding) must not fail the workflow task."""
+    return {key: RawValue(payload) for key, payload in workflow.info().raw_memo.items()} or None

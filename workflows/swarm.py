@@ -39,7 +39,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from shared.validation import problems
     from workflows.agent_calls import config_snapshot
-    from workflows.run_chain import this_run_is_later
+    from workflows.run_chain import memo_again, this_run_is_later
     from workflows.swarm_window import ENCODED_SIZE_GROUPS, ItemWindow
 
 
@@ -218,9 +218,7 @@ class SwarmWorkflow:
                 if kept:
                     self._drop_carried_done(state, kept)
                 state.continued_from = workflow.info().run_id
-                # The memo given again: the server would copy its bytes, encrypted with the key
-                # of the first run's day, needed by every later run (docs/privacy.md rotation).
-                workflow.continue_as_new(args=[items, state], memo=dict(workflow.memo()) or None)
+                workflow.continue_as_new(args=[items, state], memo=memo_again())
             n = state.next_chunk
             first = n * settings.chunk_size
             chunk = [

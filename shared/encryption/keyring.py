@@ -156,14 +156,19 @@ def parse_key_ring(text: str, source: str) -> KeyRing:
 log = logging.getLogger(__name__)
 
 
+_warned: set[Path] = set()
+
+
 def warn_if_shared(path: Path) -> None:
     """A key file its group or others can read holds every ticket's key for them: warned (as
-    ssh warns), not refused, since a secret mounted by an orchestrator may be so by design."""
+    ssh warns), not refused, since a secret mounted by an orchestrator may be so by design
+    (docs/privacy.md says how to mount one owner-only); once per file and process."""
     try:
         mode = stat.S_IMODE(path.stat().st_mode)
     except OSError:
         return  # reading it says why
-    if mode & 0o077:
+    if mode & 0o044 and path not in _warned:
+        _warned.add(path)
         log.warning(
             "the key file %s can be read by its group or others (mode %04o): anyone who can "
             "read it can decrypt every ticket; make it owner-only (chmod 600)",

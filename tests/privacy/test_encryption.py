@@ -192,6 +192,10 @@ def test_a_key_file_others_can_read_is_loaded_with_a_warning_naming_it(
     (record,) = caplog.records
     assert str(shared) in record.getMessage() and "0644" in record.getMessage()
     assert "chmod 600" in record.getMessage()
+    # Once per file and process (a worker reads its ring more than once as it starts).
+    with caplog.at_level("WARNING", logger="shared.encryption.keyring"):
+        load_key_ring(env(tmp_path, TICKETS_ENCRYPTION_KEY_FILE=str(shared)))
+    assert len(caplog.records) == 1
 
 
 @pytest.mark.parametrize(
