@@ -34,16 +34,25 @@ GREETING = re.compile(
 # ("thanks aaaa...?") took time growing with the cube of its length (7 s at 1,000 characters,
 # hours at the body's 20,000) while holding the interpreter: the worker's event loop, its
 # heartbeats and its workflows' tasks stopped with it. The matches are the same.
+# After the sign-off word, up to five words that are a courtesy ("a lot", "for your help") or a
+# name (capitalized): "Thanks, please refund me" is the customer's request, not a sign-off, and
+# went with the line (a review, 2026-12-07).
+COURTESY_WORDS: Final = (
+    "a|lot|lots|so|much|very|again|in|advance|for|your|you|all|the|help|support|time|everyone|"
+    "kindly|mate|guys|team|wishes|and|regards"
+)
 SIGN_OFF = re.compile(
-    r"^\s*(thanks|thank you|many thanks|thanks in advance|regards|best|best regards|kind regards|"
-    r"cheers|sincerely|warm regards|br)\b[\s,.!]*+(\w++[\s,.!]*+){0,3}$",
-    re.IGNORECASE,
+    r"^\s*(?i:thanks|thank you|many thanks|thanks in advance|regards|best|best regards|"
+    r"kind regards|cheers|sincerely|warm regards|br)\b[\s,.!]*+"
+    rf"((?:(?i:{COURTESY_WORDS})\b|[A-Z][\w'.-]*+)[\s,.!]*+){{0,5}}$",
 )
 SIGNATURE_DELIMITER = re.compile(r"^--\s*$")
 # "Sent from my iPhone" and its translations, as the message's last line.
+# A device or an app's name after it, four words at most ("Sent from Yahoo Mail for iPhone"): a
+# clause after it ("... my iPad because the iPhone app crashes") is the customer's.
 MOBILE_SIGNATURE = re.compile(
     r"^\s*(sent from my|sent from|von meinem|envoyé de mon|enviado desde mi|enviado do meu|"
-    r"inviato da)\s[\w .-]{1,40}$",
+    r"inviato da)(\s++[\w.-]++){1,4}\s*+$",
     re.IGNORECASE,
 )
 # A sign-off only counts near the end; "Thanks for the quick fix" in the middle is content.
@@ -94,6 +103,13 @@ def _content_lines(lines: list[str]) -> list[str]:
     return [line for line in lines if line.strip()]
 
 
+def _prose(line: str) -> bool:
+    """A sentence, not a name, title or company: three words or more, most of them lowercase
+    ("It still does not work.", "I want a full refund."; not "Head of Finance, ACME Ltd.")."""
+    words = line.split()
+    return len(words) >= 3 and 2 * sum(w[0].islower() for w in words) > len(words)
+
+
 def _is_name_block(lines: list[str]) -> bool:
     """What may follow a sign-off: a name, a title, a company, a phone number."""
     content = _content_lines(lines)
@@ -103,6 +119,7 @@ def _is_name_block(lines: list[str]) -> bool:
         and not POSTSCRIPT.match(line)
         and not line.rstrip().endswith("?")
         and not REFERENCE.search(line)
+        and not _prose(line)
         for line in content
     )
 

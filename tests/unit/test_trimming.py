@@ -138,3 +138,44 @@ def test_what_a_person_must_answer_is_kept_from_the_middle_of_a_long_ticket() ->
     # A long ticket with no such line is cut as before.
     plain = trim_body(f"{filler}{filler}{filler}").text
     assert "kept from them" not in plain and "characters trimmed ...]" in plain
+
+
+@pytest.mark.parametrize(
+    ("body", "kept"),
+    [
+        # A review (2026-12-07): each line below went with a "signature", and the resolver
+        # answered another question than the customer's.
+        ("I was charged twice this month.\nThanks, please refund me", "please refund me"),
+        (
+            "Order 5512 arrived broken.\nThanks in advance.\nI want a full refund.\n"
+            "Not a replacement.\nTom",
+            "I want a full refund.",
+        ),
+        (
+            "Got your answer yesterday.\nThanks for the reply.\nIt still does not work.\n"
+            "The app crashes at login.\nAna",
+            "The app crashes at login.",
+        ),
+        (
+            "The export fails.\nSent from my iPad because the iPhone app crashes",
+            "because the iPhone app crashes",
+        ),
+    ],
+)
+def test_what_the_customer_asks_after_a_sign_off_word_is_never_cut(body: str, kept: str) -> None:
+    assert kept in trim_body(body).text
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [
+        "Thanks a lot,\nTom",
+        "Thank you so much for your help!\nAna Lima",
+        "Kind regards,\nAna Lima\nHead of Finance, ACME Ltd.\n+49 30 1234567",
+        "Cheers, Tom",
+        "Best,\nAna\n\nSent from my iPhone",
+        "Regards\nSent from Yahoo Mail for iPhone",
+    ],
+)
+def test_sign_offs_and_name_blocks_are_still_cut(tail: str) -> None:
+    assert trim_body(f"{CONTENT}\n\n{tail}").text == CONTENT
