@@ -277,11 +277,24 @@ class TicketWorkflow:
                 return
             reviewer_notes = decision.notes
             self._record.move(S.RESOLVING, reviewer, f"rework requested: {decision.notes}")
+            sent_back = self._draft_revision()
             try:
                 findings = await stages.draft_and_validate(reviewer_notes)
                 reasons = stages.reasons(findings, rework=True)
             except HandOff as handoff:
                 reasons = stages.hand_off(handoff)
+                if self._draft_revision() == sent_back:
+                    # No new draft (the resolver's answers invalid on every route, say): the
+                    # draft shown is the one a reviewer sent back, and says so, as when the
+                    # rework's call failed: an approval of it from the wait before is refused
+                    # (shared/review_operations.py). Data of the wait's upsert, not a command.
+                    reasons.append(
+                        ReviewReason(
+                            ReasonCode.REWORK_FAILED,
+                            f"the rework made no new draft: {handoff.review_reason.text}; the "
+                            "draft shown is the one sent back",
+                        )
+                    )
             except ActivityError as err:
                 # Every route of the rework's agent call failed (after the SLA only the least
                 # retry window is left: a short rate-limit spell is enough). The ticket goes back
@@ -301,7 +314,13 @@ class TicketWorkflow:
                         ReasonCode.REWORK_FAILED,
                         f"the rework could not be finished: {describe_failure(err)}; {shown}",
                     ),
+                    # The policy's own too, as a hand-off's (data of the wait's upsert).
+                    *stages.policy_reasons(),
                 ]
+
+    def _draft_revision(self) -> int:
+        draft = self._record.view.draft
+        return draft.revision if draft is not None else 0
 
     async def _deliver(self, agent: str, reason: str) -> None:
         await deliver(

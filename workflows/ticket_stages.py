@@ -358,12 +358,15 @@ class TicketStages:
             else:
                 priority = self._fallback_priority()
             self._set_priority(priority, ask=not at_start)
-        reasons = [*self.degraded, handoff.review_reason]
+        return [*self.degraded, handoff.review_reason, *self.policy_reasons()]
+
+    def policy_reasons(self) -> list[ReviewReason]:
+        """The policy's own reasons beside a hand-off's (an Urgent ticket, a sensitive category,
+        findings still open): a team's view of TicketReviewReasons = 'urgent' missed a
+        hand-off's. Data of the upsert the wait makes anyway, not a command."""
         view = self._record.view
+        reasons: list[ReviewReason] = []
         if self._classification is not None and view.priority is not None:
-            # The policy's own reasons too (an Urgent ticket, a sensitive category, findings
-            # still open): a team's view of TicketReviewReasons = 'urgent' missed a hand-off's.
-            # Data of the upsert the wait makes anyway, not a command.
             needs = review_needs(
                 self._config.review,
                 category=self._classification.category,

@@ -14,6 +14,7 @@ from shared import search_attributes as sa
 from shared.agents import AgentRole, AgentRoute, Priority
 from shared.pipeline_config import BudgetConfig
 from shared.review import ReviewAction, ReviewDecision
+from shared.review_operations import ReviewRefused, in_the_current_wait
 from shared.view import TicketView
 from tests.support.fake_fanout import FakeOrchestrationAgents, plan, task
 from tests.support.fakes import (
@@ -233,7 +234,9 @@ async def test_a_rework_whose_call_fails_on_every_route_goes_back_to_the_reviewe
         result: TicketView = await handle.result()
 
     assert back.review_reasons[0].startswith("the rework could not be finished: draft_resolution")
-    assert back.review_reason_codes == ["rework-failed"]
+    # The policy's own reasons too (an Urgent ticket), as a hand-off's: a queue filtered on
+    # 'urgent' missed it.
+    assert back.review_reason_codes == ["rework-failed", "urgent"]
     assert back.draft is not None and back.draft.revision == 1
     assert result.state is TicketState.COMPLETED
     assert [d.revision for d in services.deliveries] == [1]
@@ -267,6 +270,31 @@ async def test_a_review_made_before_a_failed_rework_came_back_is_refused(
     assert seen is not None and back.review_wait_began() != seen
     assert "sent back for rework since and waits again" in str(stale.value.cause)
     assert result.state is TicketState.REJECTED
+    assert services.deliveries == []
+
+
+async def test_a_rework_whose_answers_stay_invalid_says_the_draft_shown_was_sent_back(
+    ts_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    # The rework's resolver answers invalid output on every route: the ticket waited again
+    # with revision 1, coded only as an invalid output, so an approval of revision 1 made on
+    # the page before (the command line names no wait) was taken as made in this one, and the
+    # draft a reviewer had sent back went to the customer (a review, 2026-12-07).
+    agents = FakeAgents(priority=Priority.URGENT)
+    services = FakeTicketServices()
+    async with ticket_on_fakes(ts_env.client, task_queue, agents, services) as handle:
+        await wait_for_state(handle, TicketState.AWAITING_REVIEW)
+        agents.draft_failures.append(invalid_output("resolver"))
+        await _review(handle, action=ReviewAction.REWORK, notes="mention the refund", revision=1)
+        back = await wait_until(lambda: _reviewed_again(handle), what="the ticket back in review")
+        stale = ReviewDecision(action=ReviewAction.APPROVE, revision=1, reviewer="b")
+        with pytest.raises(ReviewRefused, match="was sent back for rework, which failed"):
+            in_the_current_wait(back.ticket_id, stale, back)
+        await _review(handle, action=ReviewAction.REJECT, reason="test over", revision=1)
+        await handle.result()
+
+    assert back.draft is not None and back.draft.revision == 1
+    assert {"invalid-output", "rework-failed", "urgent"} <= set(back.review_reason_codes)
     assert services.deliveries == []
 
 
