@@ -5,7 +5,7 @@ import uuid
 from typing import Any
 
 import pytest
-from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle, WorkflowHistory
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -57,6 +57,26 @@ async def start(
 
 async def progress(handle: WorkflowHandle[Any, Any]) -> OrchestratorProgress:
     return await handle.query(names.PROGRESS_QUERY, result_type=OrchestratorProgress)
+
+
+async def stopped_by_a_budget_of_100(
+    env: WorkflowEnvironment, task_queue: str, agents: FakeOrchestrationAgents
+) -> tuple[ApplicationError, WorkflowHistory]:
+    """A run whose budget is 100 tokens, failed as its budget stops it: why, and its history."""
+    async with running(workers(env.client, task_queue, agents)):
+        handle = await env.client.start_workflow(
+            names.ORCHESTRATOR_WORKFLOW,
+            OrchestratorInput(task="a complex task", budget=SpendingLimit(max_tokens=100)),
+            id=f"plan-{uuid.uuid4().hex[:8]}",
+            task_queue=task_queue,
+            result_type=OrchestratorResult,
+        )
+        with pytest.raises(WorkflowFailureError) as failed:
+            await handle.result()
+        history = await handle.fetch_history()
+    cause = failed.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == ORCHESTRATOR_BUDGET_SPENT
+    return cause, history
 
 
 async def fast_done_slow_running(handle: WorkflowHandle[Any, Any]) -> None:
@@ -500,20 +520,7 @@ async def test_the_synthesizer_s_backup_is_not_called_once_the_first_spent_the_b
     agents = FakeOrchestrationAgents(
         plans=[plan(task("a", "researcher"))], config=config, first_synthesis_spends=1_000
     )
-    async with running(workers(ts_env.client, task_queue, agents)):
-        handle = await ts_env.client.start_workflow(
-            names.ORCHESTRATOR_WORKFLOW,
-            OrchestratorInput(task="a complex task", budget=SpendingLimit(max_tokens=100)),
-            id=f"plan-{uuid.uuid4().hex[:8]}",
-            task_queue=task_queue,
-            result_type=OrchestratorResult,
-        )
-        with pytest.raises(WorkflowFailureError) as failed:
-            await handle.result()
-        history = await handle.fetch_history()
-
-    cause = failed.value.cause
-    assert isinstance(cause, ApplicationError) and cause.type == ORCHESTRATOR_BUDGET_SPENT
+    cause, history = await stopped_by_a_budget_of_100(ts_env, task_queue, agents)
     # The backup never called.
     assert [r.route and r.route.model for r in agents.synthesis_requests] == [first.model]
     assert FALLBACK_WITHIN_BUDGET in patch_ids(history.events)
@@ -532,20 +539,7 @@ async def test_a_budgeted_run_sizes_its_sub_tasks_by_a_worker_call_before_starti
     # its call sizes the rest: none fits after it, the run stops at 80.
     independent = plan(*(task(i) for i in ("a", "b", "c", "d")))
     agents = FakeOrchestrationAgents(plans=[independent], worker_tokens=30)
-    async with running(workers(ts_env.client, task_queue, agents)):
-        handle = await ts_env.client.start_workflow(
-            names.ORCHESTRATOR_WORKFLOW,
-            OrchestratorInput(task="a complex task", budget=SpendingLimit(max_tokens=100)),
-            id=f"plan-{uuid.uuid4().hex[:8]}",
-            task_queue=task_queue,
-            result_type=OrchestratorResult,
-        )
-        with pytest.raises(WorkflowFailureError) as failed:
-            await handle.result()
-        history = await handle.fetch_history()
-
-    cause = failed.value.cause
-    assert isinstance(cause, ApplicationError) and cause.type == ORCHESTRATOR_BUDGET_SPENT
+    cause, history = await stopped_by_a_budget_of_100(ts_env, task_queue, agents)
     assert [r.subtask.id for r in agents.work_requests] == ["a"]
     details = OrchestratorFailure.model_validate(cause.details[0])
     spent = sum(u.input_tokens + u.output_tokens for calls in details.usage.values() for u in calls)
