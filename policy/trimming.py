@@ -29,23 +29,56 @@ GREETING = re.compile(
     r"(\s++((?i:team|support|there|all|everyone|folks|sir|or|madam|and|the|customer|service|"
     r"care|desk)\b|[A-Z][\w'.-]*+)){0,4}\s*+[,!.:]?\s*+$",
 )
-# Possessive quantifiers (``*+``, ``++``) in both: a word or a run of spaces is taken whole,
-# never split to try again. With plain ones a line of one long word under a sign-off word
-# ("thanks aaaa...?") took time growing with the cube of its length (7 s at 1,000 characters,
-# hours at the body's 20,000) while holding the interpreter: the worker's event loop, its
-# heartbeats and its workflows' tasks stopped with it. The matches are the same.
-# After the sign-off word, up to five words that are a courtesy ("a lot", "for your help") or a
-# name (capitalized): "Thanks, please refund me" is the customer's request, not a sign-off, and
-# went with the line (a review, 2026-12-07).
-COURTESY_WORDS: Final = (
-    "a|lot|lots|so|much|very|again|in|advance|for|your|you|all|the|help|support|time|everyone|"
-    "kindly|mate|guys|team|wishes|and|regards"
+# Possessive quantifiers (``*+``, ``++``): a word or a run of spaces is taken whole, never split
+# to try again. With plain ones a line of one long word under a sign-off word ("thanks
+# aaaa...?") took time growing with the cube of its length (7 s at 1,000 characters, hours at the
+# body's 20,000) while holding the interpreter: the worker's event loop, its heartbeats and its
+# workflows' tasks stopped with it. The sign-off's words are now read in Python (``_sign_off``).
+SIGN_OFF_WORD = re.compile(
+    r"^\s*+(thanks|thank you|many thanks|thanks in advance|regards|best|best regards|"
+    r"kind regards|cheers|sincerely|warm regards|br|"
+    # German, French, Spanish, Portuguese, Italian: the common closings.
+    r"viele grüße|viele grüsse|mit freundlichen grüßen|mit freundlichen grüssen|"
+    r"freundliche grüße|beste grüße|liebe grüße|lg|vg|mfg|danke|vielen dank|"
+    r"cordialement|bien cordialement|merci|saludos|un saludo|atentamente|atenciosamente|"
+    r"obrigado|obrigada|cumprimentos|grazie|cordiali saluti|distinti saluti)\b(.*+)$",
+    re.IGNORECASE,
 )
-SIGN_OFF = re.compile(
-    r"^\s*(?i:thanks|thank you|many thanks|thanks in advance|regards|best|best regards|"
-    r"kind regards|cheers|sincerely|warm regards|br)\b[\s,.!]*+"
-    rf"((?:(?i:{COURTESY_WORDS})\b|[A-Z][\w'.-]*+)[\s,.!]*+){{0,5}}$",
-)
+# After the sign-off word, at most this many words, each a courtesy ("a lot", "for your
+# patience") or part of a name (Title-case, or a particle: "Ana de Souza"): "Thanks, please
+# refund me" and "Thanks, URGENT PLEASE CALL ME" are the customer's (a review, 2026-12-07).
+SIGN_OFF_MAX_WORDS: Final = 5
+# fmt: off
+COURTESY_WORDS: Final = frozenset({
+    "a", "lot", "lots", "so", "much", "very", "again", "in", "advance", "for", "your", "you",
+    "all", "the", "help", "support", "time", "everyone", "kindly", "mate", "guys", "team",
+    "wishes", "and", "regards", "best", "kind", "patience", "understanding",
+})
+NAME_PARTICLES: Final = frozenset({
+    "de", "da", "das", "do", "dos", "du", "des", "del", "della", "la", "le", "van", "von", "der",
+    "den", "ten", "ter", "y", "e", "of", "and", "&",
+})
+# fmt: on
+WORD_EDGES: Final = ",.!;:()\"'"
+
+
+def _title(word: str) -> bool:
+    """A name's word: a capital then lowercase ("Tom", "Élodie", "McKay"), or an initial ("T.");
+    not a shouted word ("URGENT")."""
+    return word[:1].isupper() and (len(word) == 1 or any(c.islower() for c in word[1:]))
+
+
+def _sign_off(line: str) -> bool:
+    found = SIGN_OFF_WORD.match(line)
+    if found is None:
+        return False
+    words = [w.strip(WORD_EDGES) for w in found.group(2).split()]
+    words = [w for w in words if w]
+    return len(words) <= SIGN_OFF_MAX_WORDS and all(
+        w.lower() in COURTESY_WORDS or w.lower() in NAME_PARTICLES or _title(w) for w in words
+    )
+
+
 SIGNATURE_DELIMITER = re.compile(r"^--\s*$")
 # "Sent from my iPhone" and its translations, as the message's last line.
 # A device or an app's name after it, four words at most ("Sent from Yahoo Mail for iPhone"): a
@@ -103,11 +136,24 @@ def _content_lines(lines: list[str]) -> list[str]:
     return [line for line in lines if line.strip()]
 
 
-def _prose(line: str) -> bool:
-    """A sentence, not a name, title or company: three words or more, most of them lowercase
-    ("It still does not work.", "I want a full refund."; not "Head of Finance, ACME Ltd.")."""
-    words = line.split()
-    return len(words) >= 3 and 2 * sum(w[0].islower() for w in words) > len(words)
+def _name_like(line: str) -> bool:
+    """A name, title, company, phone number or address: every word capitalized ("Head of
+    Finance, ACME Ltd."), a particle, or holding a digit or an "@" ("+49 30 1234567",
+    "ana@example.com"). "Still broken.", "It still does not work." and "Please refund €49.99 by
+    Friday" are the customer's (a review, 2026-12-07); a lowercase title ("head of customer
+    success") is kept with them, a few tokens for nothing lost."""
+    for raw in line.split():
+        word = raw.strip(WORD_EDGES)
+        if not word or not any(c.isalnum() for c in word):
+            continue  # "|", "-", a dash
+        if not (
+            word[:1].isupper()
+            or word.lower() in NAME_PARTICLES
+            or any(c.isdigit() for c in word)
+            or "@" in word
+        ):
+            return False
+    return True
 
 
 def _is_name_block(lines: list[str]) -> bool:
@@ -119,7 +165,7 @@ def _is_name_block(lines: list[str]) -> bool:
         and not POSTSCRIPT.match(line)
         and not line.rstrip().endswith("?")
         and not REFERENCE.search(line)
-        and not _prose(line)
+        and _name_like(line)
         for line in content
     )
 
@@ -136,7 +182,7 @@ def _drop_greeting_and_signature(lines: list[str]) -> list[str]:
             break
     start = max(len(lines) - SIGN_OFF_WINDOW_LINES, 1)
     for index in range(start, len(lines)):
-        if SIGN_OFF.match(lines[index]) and _is_name_block(lines[index + 1 :]):
+        if _sign_off(lines[index]) and _is_name_block(lines[index + 1 :]):
             lines = lines[:index]
             break
     return lines

@@ -160,6 +160,14 @@ def test_what_a_person_must_answer_is_kept_from_the_middle_of_a_long_ticket() ->
             "The export fails.\nSent from my iPad because the iPhone app crashes",
             "because the iPhone app crashes",
         ),
+        # Shouted words are no name (the second review of the same day): the first rule took
+        # any capitalized word for one, and "URGENT" left the text the triage reads.
+        ("Site down.\n\nThanks, URGENT PLEASE CALL ME\nTom", "URGENT PLEASE CALL ME"),
+        ("Site down.\n\nRegards, SEE YOU IN COURT\nTom", "SEE YOU IN COURT"),
+        # Short lines under a sign-off that are no name, title or number.
+        ("The invoice is wrong.\nThanks\nStill broken.\nTom", "Still broken."),
+        ("Order late.\nRegards,\nPlease refund €49.99 by Friday\nAna", "Please refund €49.99"),
+        ("Kaputt.\nDanke\nBitte Vertrag sofort kündigen!\nMax", "Bitte Vertrag sofort kündigen!"),
     ],
 )
 def test_what_the_customer_asks_after_a_sign_off_word_is_never_cut(body: str, kept: str) -> None:
@@ -175,6 +183,12 @@ def test_what_the_customer_asks_after_a_sign_off_word_is_never_cut(body: str, ke
         "Cheers, Tom",
         "Best,\nAna\n\nSent from my iPhone",
         "Regards\nSent from Yahoo Mail for iPhone",
+        "Thanks and best regards,\nÉlodie Dubois",
+        "Thank you for your patience,\nAna de Souza",
+        "Mit freundlichen Grüßen\nMax Mustermann\nEinkauf, Muster GmbH",
+        "Viele Grüße\nJan van der Berg",
+        "Cordialement,\nÉlodie",
+        "Saludos,\nMaría de la Cruz",
     ],
 )
 def test_sign_offs_and_name_blocks_are_still_cut(tail: str) -> None:
