@@ -288,11 +288,10 @@ class TicketWorkflow:
                     # draft shown is the one a reviewer sent back, and says so, as when the
                     # rework's call failed: an approval of it from the wait before is refused
                     # (shared/review_operations.py). Data of the wait's upsert, not a command.
+                    shown = "the draft shown is the one sent back" if sent_back else "no draft yet"
                     reasons.append(
                         ReviewReason(
-                            ReasonCode.REWORK_FAILED,
-                            f"the rework made no new draft: {handoff.review_reason.text}; the "
-                            "draft shown is the one sent back",
+                            ReasonCode.REWORK_FAILED, f"the rework made no new draft; {shown}"
                         )
                     )
             except ActivityError as err:

@@ -65,7 +65,9 @@ def _trouble(
     )
     kept = {k: v for k, v in (typed or {}).items() if v}
     context = {"session": current, "message": message, "typed": kept}
-    return page(request, "trouble.html", context | {"maybe_applied": maybe_applied}, status)
+    unconfirmed = not _from_this_console(request)
+    context |= {"maybe_applied": maybe_applied, "typed_unconfirmed": unconfirmed}
+    return page(request, "trouble.html", context, status)
 
 
 def _over_read_limit(
@@ -80,7 +82,8 @@ def _over_read_limit(
     except HTTPException as refused:
         kept = {k: v for k, v in (typed or {}).items() if v}
         context = {"session": current, "message": str(refused.detail), "typed": kept}
-        response = page(request, "trouble.html", context | {"maybe_applied": False}, 429)
+        context |= {"maybe_applied": False, "typed_unconfirmed": not _from_this_console(request)}
+        response = page(request, "trouble.html", context, 429)
         response.headers.update(refused.headers or {})
         return response
     return None
@@ -263,6 +266,7 @@ async def _ticket(
             "waiting": reading.awaiting_review,
             "typed": {k: v for k, v in (typed or {}).items() if v},
             "typed_in_forms": typed_in_forms,
+            "typed_unconfirmed": not _from_this_console(request),
             "maybe_applied": maybe_applied,
             # What a running ticket waits on: (text, trouble) per call, as `status` prints it.
             "calls": [

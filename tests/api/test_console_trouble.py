@@ -75,6 +75,8 @@ async def test_a_form_token_beyond_ascii_is_refused_with_403_never_a_500(
     assert edit_box(review.text) == TYPED
     assert planted.status_code == 403 and "the form expired" in planted.text
     assert TYPED in planted.text and edit_box(planted.text) != TYPED
+    assert "the browser did not say it came from this console" in planted.text
+    assert "the browser did not say it came from this console" not in review.text
     assert sign_out.status_code == 403, sign_out.text
 
 
