@@ -17,7 +17,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from temporalio import activity, workflow
-from temporalio.worker import PollerBehaviorAutoscaling, Worker
+from temporalio.worker import PollerBehaviorAutoscaling, UnsandboxedWorkflowRunner, Worker
 
 with workflow.unsafe.imports_passed_through():
     from shared import search_attributes as sa
@@ -74,6 +74,8 @@ def activity_queue_of(queue: str) -> str:
 
 async def serve(queue: str) -> None:
     from shared.bytecode import compile_modules
+    from shared.sandbox_contexts import DirectContextRunner
+    from shared.settings import workflow_sandbox
     from shared.temporal_client import connect  # the process's one client, as every process
     from task_queue_workers import (
         SHARED_QUEUE_POLL_SHARE,
@@ -83,6 +85,11 @@ async def serve(queue: str) -> None:
 
     # As the ticket worker does for its workflow modules: the sandbox imports this one per run.
     compile_modules([Path(__file__)])
+    # The ticket worker's runner (TICKETS_WORKFLOW_SANDBOX, task_queue_workers.build_workers):
+    # the SDK's stock sandbox here made each bare workflow pay the per-payload re-entries the
+    # ticket worker does not (a review, 2026-12-07).
+    sandboxed = workflow_sandbox()
+    runner = DirectContextRunner() if sandboxed else UnsandboxedWorkflowRunner()
     client = await connect()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -96,6 +103,7 @@ async def serve(queue: str) -> None:
             task_queue=queue,
             workflows=[BareWorkflow],
             activities=[noop],
+            workflow_runner=runner,
             max_concurrent_workflow_tasks=WORKFLOW_TASK_SLOTS,
             workflow_task_poller_behavior=WORKFLOW_TASK_POLLERS,
             nonsticky_to_sticky_poll_ratio=SHARED_QUEUE_POLL_SHARE,
@@ -108,7 +116,7 @@ async def serve(queue: str) -> None:
             activity_task_poller_behavior=PollerBehaviorAutoscaling(),
         ),
     ):
-        print("bare worker: polling", flush=True)
+        print(f"bare worker: polling (workflow sandbox {'on' if sandboxed else 'off'})", flush=True)
         await stop.wait()
 
 
