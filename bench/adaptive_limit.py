@@ -128,7 +128,8 @@ async def scenario(
             queue_rate = await api_rate(client, provider_queue) if controlled else rps
         wall = time.monotonic() - started
         calls = fake.calls()
-    answered = len(calls) - fake.rate_limited
+    # Answered as llm_rate_limit counts them: a 200 (not every call that was no 429).
+    answered = sum(c.reply is not None and c.reply.status == 200 for c in calls)
     if mode == "adaptive" and calls:
         print_timeline(calls, changes, started, wall_started, rps)
     window = (calls[-1].at - calls[0].at) if len(calls) > 1 else wall

@@ -19,7 +19,8 @@ def commit() -> str:
             check=True,
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            # Untracked files too: a run importing a module not yet committed is no commit's.
+            ["git", "status", "--porcelain"],
             cwd=PROJECT_ROOT,
             capture_output=True,
             text=True,
