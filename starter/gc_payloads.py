@@ -174,8 +174,9 @@ async def _run_schedule(args: argparse.Namespace) -> int:
     if scheduled.next_runs:
         out.print(f"Next run: {render.when(scheduled.next_runs[0])}.")
     out.print(
-        f"Each run is a workflow {schedule_id}-<time>, its result the counts of `gc-payloads "
-        f"--json`: `temporal workflow list --query \"TemporalScheduledById='{schedule_id}'\"`, or "
+        f"Each run is a workflow {schedule_id}-<time>, its collect_payloads activity's result the "
+        "counts of `gc-payloads --json`: `temporal workflow list --query "
+        f"\"TemporalScheduledById='{schedule_id}'\"`, or "
         "the Web UI; `gc-payloads --unschedule` removes the schedule."
     )
     if scheduled.paused:

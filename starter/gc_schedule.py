@@ -5,7 +5,8 @@ The schedule (id ``payload-gc``) starts the ``PayloadGc`` workflow (workflows/pa
 the tickets queue every interval; a worker of that queue runs the collection with its own
 client and payload store, as ``gc-payloads --yes`` with the same ``--grace`` would. Running the
 command again replaces the interval and the grace. Each run is a workflow ``payload-gc-<time it
-was due>`` whose result is the report of ``gc-payloads --json`` (a run that could not check some
+was due>`` whose collect activity's result is the report of ``gc-payloads --json`` (the run's
+own is None: the next run is handed it, docs/privacy.md; a run that could not check some
 owners fails, naming them); ``shared/payload_gc_watch.py`` tells the workers' gauges when one
 last succeeded (alert PayloadCollectionOverdue). A run never starts while the previous one still
 runs, each ends before the next is due, and after an outage the server starts one missed run,

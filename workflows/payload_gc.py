@@ -2,9 +2,12 @@
 schedule; shared/payload_gc.py is what it does, in one activity on a worker of the tickets
 queue, which holds the payload store).
 
-Why a workflow: a Temporal schedule starts workflows; each run's history and result (the
-report of ``gc-payloads --json``) stay readable like any workflow's, and the schedule never
-starts one while the last is still running. A run that could not check some owners (their
+Why a workflow: a Temporal schedule starts workflows; each run's history (its activity's result
+is the report of ``gc-payloads --json``) stays readable like any workflow's, and the schedule
+never starts one while the last is still running. The run's own result is None: the schedule
+hands each run the last one's result, and a report (encrypted, as every payload but None) needed
+the key of its day, so a run after that key was retired failed its first workflow task, and
+every run after it (docs/privacy.md, rotation). A run that could not check some owners (their
 payloads were kept) fails with the count and the first problem, so it shows as failed, as the
 command exits non-zero; what it could collect is collected either way.
 """
@@ -37,7 +40,7 @@ RETRY: Final = RetryPolicy(
 @workflow.defn(name=names.PAYLOAD_GC_WORKFLOW)
 class PayloadGcWorkflow:
     @workflow.run
-    async def run(self, request: GcRequest) -> GcReport:
+    async def run(self, request: GcRequest) -> None:
         report = await workflow.execute_activity(
             names.COLLECT_PAYLOADS,
             request,
@@ -54,4 +57,3 @@ class PayloadGcWorkflow:
                 type="OwnersNotChecked",
                 non_retryable=True,
             )
-        return report

@@ -6,7 +6,8 @@ activity arguments, signals, updates, queries, memos, user metadata (summaries) 
 the Temporal server and the payload store encrypted. Search attributes are never encoded by a
 codec: only ticket metadata goes there (``shared.search_attributes``).
 
-Payloads without this codec's encoding pass through decode unchanged, so histories written
+None is not encrypted (``NULL_ENCODING``). Payloads without this codec's encoding pass through
+decode unchanged, so histories written
 before encryption was turned on (and the committed replay histories) still read.
 """
 
@@ -27,6 +28,10 @@ ENCODING: Final = b"binary/encrypted"
 KEY_ID_METADATA: Final = "encryption-key-id"
 NONCE_BYTES: Final = 12  # GCM's standard nonce; random per payload
 TAG_BYTES: Final = 16  # what AES-GCM appends to the ciphertext
+# None (the SDK's "binary/null", no data) is left as it is: it says nothing, and a schedule hands
+# each run the last run's result, so a null encrypted under a retired key stopped every later run
+# of the payload collection (docs/privacy.md, rotation).
+NULL_ENCODING: Final = b"binary/null"
 # Payloads larger than this are encrypted and decrypted in a thread (AES-GCM releases the GIL).
 IN_THREAD_BYTES: Final = LARGE_PAYLOAD_BYTES
 
@@ -96,7 +101,10 @@ class EncryptionCodec(PayloadCodec):
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
         # On the worker's event loop: megabytes (a swarm's or a batch's items) in a thread.
         return [
-            await in_thread_if(len(p.data) > IN_THREAD_BYTES, self.encrypt, p) for p in payloads
+            p
+            if p.metadata.get("encoding") == NULL_ENCODING and not p.data
+            else await in_thread_if(len(p.data) > IN_THREAD_BYTES, self.encrypt, p)
+            for p in payloads
         ]
 
     async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:

@@ -1,0 +1,76 @@
+"""The payload collection's schedule across a key rotation, on the dev server: a run after the old
+key is retired completes. The server hands each scheduled run the last successful run's result,
+and the worker decodes it as the run starts: a report encrypted under the retired key failed
+that run's first workflow task, and every later run's (a review, 2026-12-07). The run's result
+is now None, which the codec leaves unencrypted. With a fake of the collect activity: what it
+collects is not the point here (tests/ops/test_gc_schedule.py runs the real one)."""
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from temporalio import activity
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from shared import names
+from shared.payload_gc import GcReport, GcRequest
+from starter import gc_schedule
+from tests.privacy.test_key_rotation import NEW, OLD, client_with
+from tests.support.temporal import wait_until
+from workflows.payload_gc import PayloadGcWorkflow
+
+
+@activity.defn(name=names.COLLECT_PAYLOADS)
+async def collect_nothing_fake(request: GcRequest) -> GcReport:
+    """A fake of the collection: nothing owned, nothing deleted."""
+    return GcReport(store="fake", namespace="default", grace_seconds=request.grace_seconds)
+
+
+async def a_run_completes(client: Client, schedule_id: str, runs_before: int) -> Any:
+    """Trigger the schedule and wait for its next run to close; that run's description."""
+    handle = client.get_schedule_handle(schedule_id)
+    await handle.trigger()
+
+    async def next_run_closed() -> Any:
+        actions = (await handle.describe()).info.recent_actions
+        if len(actions) <= runs_before:
+            return None
+        run = client.get_workflow_handle(actions[runs_before].action.workflow_id)
+        described = await run.describe()
+        return described if described.status != WorkflowExecutionStatus.RUNNING else None
+
+    return await wait_until(next_run_closed, timeout=30, what="the scheduled run to close")
+
+
+async def test_a_scheduled_collection_after_the_old_key_is_retired_completes(
+    dev_env: WorkflowEnvironment,
+) -> None:
+    queue = f"gc-rotation-{uuid.uuid4().hex[:8]}"
+    schedule_id = f"{names.PAYLOAD_GC_SCHEDULE_ID}-{uuid.uuid4().hex[:8]}"
+    before = client_with(dev_env.client, OLD)
+    retired = client_with(dev_env.client, NEW)  # the old key gone from every process
+    await gc_schedule.schedule_gc(
+        before, timedelta(days=1), timedelta(hours=1), task_queue=queue, schedule_id=schedule_id
+    )
+    try:
+        async with Worker(
+            before,
+            task_queue=queue,
+            workflows=[PayloadGcWorkflow],
+            activities=[collect_nothing_fake],
+        ):
+            first = await a_run_completes(before, schedule_id, 0)
+        async with Worker(
+            retired,
+            task_queue=queue,
+            workflows=[PayloadGcWorkflow],
+            activities=[collect_nothing_fake],
+        ):
+            second = await a_run_completes(retired, schedule_id, 1)
+    finally:
+        await gc_schedule.unschedule_gc(before, schedule_id)
+
+    assert first.status == WorkflowExecutionStatus.COMPLETED
+    assert second.status == WorkflowExecutionStatus.COMPLETED
