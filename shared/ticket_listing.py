@@ -14,6 +14,7 @@ from policy.transitions import TERMINAL_STATES, TicketState
 from shared import names
 from shared import search_attributes as sa
 from shared.agents import Category, Priority
+from shared.history_references import UNQUOTABLE
 from shared.ticket_status import StoppedState, memo_if_readable, readable_memo
 from shared.ticket_summary import TicketSummary, summary_from_execution
 from shared.tickets import Ticket, content_digest
@@ -176,8 +177,11 @@ def _recency(execution: WorkflowExecution) -> tuple[bool, datetime, datetime]:
 
 async def newest_run_ids(client: Client, workflow_ids: Sequence[str]) -> dict[str, str]:
     """The run id of each ticket workflow's newest run, from every run the server keeps of it.
-    Ticket workflow ids match TICKET_ID_PATTERN: no quote reaches the query."""
-    ids = sorted(set(workflow_ids))
+    Ids the product makes match TICKET_ID_PATTERN, but anyone may start a TicketWorkflow under
+    any id (the Web UI, another program): one a visibility query cannot quote is left out, its
+    run taken as its own newest; once, one closed run named "ticket-it's-1" made every listing
+    (list, report, the API's pages) a malformed query until retention removed it."""
+    ids = sorted({i for i in workflow_ids if not any(c in i for c in UNQUOTABLE)})
     newest: dict[str, WorkflowExecution] = {}
     for start in range(0, len(ids), IDS_PER_QUERY):
         group = ", ".join(f"'{i}'" for i in ids[start : start + IDS_PER_QUERY])
