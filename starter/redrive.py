@@ -237,8 +237,17 @@ async def run_redrive(args: argparse.Namespace) -> int:
         raise CliError(f"{', '.join(both)}: given both --arrived and --not-arrived")
     if checked and args.state is not TicketState.DELIVERY_FAILED:
         raise CliError("--arrived and --not-arrived are for --state DELIVERY_FAILED")
+    stores_config = StoreConfig.from_env()
+    if stores_config.database_url is None and not stores_config.ledger_path.exists():
+        # A host without the workers' ledger: an empty one made here planned every FAILED ticket
+        # whose answer did go out for a restart (its agents paid again), silently.
+        raise CliError(
+            f"no delivery ledger at {stores_config.ledger_path} and no TICKETS_DATABASE_URL: run "
+            "where the workers' ledger is (their data directory or database); nothing was done"
+        )
     client = await open_client()
-    async with build_stores(StoreConfig.from_env()) as stores:
+    # A dry run reads: a newer checkout's must not migrate the workers' database.
+    async with build_stores(stores_config, migrates=args.yes) as stores:
         report = await plan(client, stores.ledger, args.state, args.since, args.limit, checked)
         # Before anything is applied: an --arrived given for a ticket the plan sends again
         # (its row not in doubt) was refused only after the resend.

@@ -73,9 +73,10 @@ def payload_driver(
     return PostgresPayloadDriver(db)
 
 
-def build_stores(config: StoreConfig) -> Stores:
-    """Stores that connect on first use (the command-line client, tests)."""
-    db = database(config)
+def build_stores(config: StoreConfig, *, migrates: bool = True) -> Stores:
+    """Stores that connect on first use (the command-line client, tests); ``migrates`` False:
+    a PostgreSQL schema behind this code is an error, not upgraded (a dry run)."""
+    db = database(config, migrates=migrates)
     ledger: DeliveryLedger
     if db is None:
         ledger = SqliteLedger(config.ledger_path)

@@ -6,6 +6,7 @@ import copy
 import json
 import threading
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -377,3 +378,19 @@ async def test_an_answer_that_may_have_been_delivered_is_resent_or_recorded_once
     assert "NO-SUCH-1: not a DELIVERY_FAILED ticket of the window whose answer may" in (
         mistaken.stderr
     )
+
+
+def test_a_redrive_where_the_workers_ledger_is_not_refuses_and_makes_none(
+    ops_server: OpsServer, tmp_path: Path
+) -> None:
+    # A review (2026-12-07): run from a host without the workers' ledger (no database URL, a
+    # data directory without outbox.sqlite3), the command made an empty ledger and planned
+    # every FAILED ticket whose answer did go out for a restart, its agents paid again.
+    elsewhere = ops_server.env | {"TICKETS_DATA_DIR": str(tmp_path)}
+    elsewhere.pop("TICKETS_DATABASE_URL", None)
+
+    result = run_cli(elsewhere, "redrive", "--state", "FAILED", "--since", "1h")
+
+    assert result.code != 0
+    assert f"no delivery ledger at {tmp_path}" in result.stderr
+    assert not list(tmp_path.glob("outbox*"))
