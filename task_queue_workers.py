@@ -7,7 +7,7 @@ the rate-control queue is too (docs/rate-control.md).
 """
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -145,6 +145,7 @@ def build_workers(
     graceful_shutdown: timedelta = DEFAULT_GRACEFUL_SHUTDOWN,
     sandboxed: bool = True,
     deployment: WorkerDeploymentConfig | None = None,
+    on_fatal_error: Callable[[BaseException], Awaitable[None]] | None = None,
 ) -> list[Worker]:
     """One Worker per task queue: the tickets queue carries workflows and non-LLM activities; the
     delivery queue carries delivery, at most ``delivery.config.concurrency`` at once, so a
@@ -156,7 +157,8 @@ def build_workers(
     activities may run on once the workers are asked to stop. ``sandboxed=False`` runs the
     workflows without the SDK's sandbox (TICKETS_WORKFLOW_SANDBOX=off; docs/performance.md).
     ``deployment``: every worker is that version of a Worker Deployment
-    (shared/worker_versioning.py); None: unversioned."""
+    (shared/worker_versioning.py); None: unversioned. ``on_fatal_error``: called by the SDK when
+    a worker fails for good, before it drains (shared/shutdown.py run_until_stopped)."""
     worker_settings = worker_settings or WorkerSettings()
     # The sandbox imports each workflow's module again per workflow: from bytecode, not source.
     compile_workflow_modules()
@@ -174,6 +176,8 @@ def build_workers(
     # The same build on every queue: the server sends a versioned workflow's tasks, and its
     # activities, to the build it is on (docs/deploy.md, "Worker versioning").
     versioned: dict[str, Any] = {"deployment_config": deployment} if deployment else {}
+    if on_fatal_error is not None:
+        versioned["on_fatal_error"] = on_fatal_error
     workers = []
     for queue in queues:
         if queue == tickets_queue:

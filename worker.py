@@ -215,6 +215,15 @@ async def serve(
     except SearchAttributeSetupError as err:
         print(f"worker: {err}", file=sys.stderr)
         return 1
+    # Set by a worker that failed for good (its polling): all stop together, at once.
+    failed = asyncio.Event()
+    health: HealthServer | None = None
+
+    async def fatal_error(err: BaseException) -> None:
+        failed.set()
+        if health is not None:
+            health.state.fail()
+
     try:
         grace = shutdown_grace(config)
         workers = build_workers(
@@ -227,6 +236,7 @@ async def serve(
             graceful_shutdown=grace,
             sandboxed=checked.sandboxed,
             deployment=checked.versioning.worker_config() if checked.versioning else None,
+            on_fatal_error=fatal_error,
         )
         health = await serve_health(workers, client, stores)
     except settings.ConfigError as err:
@@ -285,7 +295,7 @@ async def serve(
         polling.set()  # from here a stop is run_until_stopped's: the grace for work in flight
     try:
         failure = await run_until_stopped(
-            workers, stop, on_stop=health.state.start_draining if health else None
+            workers, stop, on_stop=health.state.start_draining if health else None, failed=failed
         )
     finally:
         if health is not None:

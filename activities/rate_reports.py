@@ -38,6 +38,8 @@ REPORT_INTERVAL: Final = timedelta(seconds=0.5)
 # costs one extra signal per worker, not one per call. Simulated (tests/support/rate_simulation.py,
 # 20 seeds, median 429 share): 5/s 2.91% -> 2.28%, 10/s 2.12% -> 1.64%, 30/s 1.72% -> 1.07%.
 BAD_NEWS_QUIET: Final = timedelta(seconds=2)
+# The last report, sent as the worker stops (after its drain), waits at most this long.
+LAST_REPORT_SECONDS: Final = 2.0
 # In the declared-only mode, an unchanged allowed rate is sent again this often (the controller
 # takes a raise after ALLOWED_RAISE_TICKS windows that said so: about half a minute).
 DECLARED_REFRESH: Final = timedelta(seconds=5)
@@ -237,7 +239,9 @@ class ReportingWorker(Worker):
         finally:
             await stop_background(sender)
             try:
-                await self._reporter.flush()
+                # Bounded: this comes after the drain, and a slow server took the rest of the
+                # container's stop_grace_period with it (the client's own retries: ~40 s).
+                await asyncio.wait_for(self._reporter.flush(), LAST_REPORT_SECONDS)
             except Exception as err:  # the last counts; the worker's own end goes on
                 log.warning(
                     "last rate report for %s not sent: %s: %s",

@@ -60,6 +60,9 @@ class HealthState:
     workers: Sequence[Polling]
     checks: Mapping[str, Check] = field(default_factory=dict)
     draining: bool = False
+    # A worker failed for good (its polling): the SDK keeps it "running" while its activities
+    # drain, and /healthz said 200 meanwhile (shared/shutdown.py run_until_stopped).
+    failed: bool = False
     # Each check's last outcome with its reason, so the log gets a line when it changes, not
     # one per probe.
     _logged: dict[str, str] = field(default_factory=dict, repr=False)
@@ -68,13 +71,19 @@ class HealthState:
         """The worker was asked to stop: /readyz says so while in-flight work finishes."""
         self.draining = True
 
+    def fail(self) -> None:
+        """A worker failed for good: /healthz fails now, not once its activities drained."""
+        self.failed = True
+
     def alive(self) -> tuple[bool, dict[str, object]]:
         stopped = sum(not w.is_running for w in self.workers)
         body: dict[str, object] = {"workers": len(self.workers), "stopped": stopped}
         if self.draining:
             body["draining"] = True
+        if self.failed:
+            body["failed"] = True
         # While draining, workers stop one after another: that is the shutdown, not a failure.
-        ok = bool(self.workers) and (stopped == 0 or self.draining)
+        ok = bool(self.workers) and not self.failed and (stopped == 0 or self.draining)
         return ok, {"status": "ok" if ok else "failing", **body}
 
     async def ready(self) -> tuple[bool, dict[str, object]]:

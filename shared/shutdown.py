@@ -74,16 +74,21 @@ async def run_until_stopped(
     workers: Sequence[Worker],
     stop: asyncio.Event,
     on_stop: Callable[[], None] | None = None,
+    failed: asyncio.Event | None = None,
 ) -> BaseException | None:
     """Run every worker until ``stop`` is set or one of them fails; then shut all down together
     (each gets the graceful-shutdown time for its in-flight activities). ``on_stop`` is called
     first when the stop was asked (the health endpoint starts saying "draining"); not when a
     worker failed, so /healthz says so (503) while the others drain, instead of 200 and
-    "draining" for up to the grace period."""
+    "draining" for up to the grace period. ``failed``: set by the workers' ``on_fatal_error``
+    (build_workers), which the SDK calls before its failed worker drains its activities and its
+    run returns: the others were left taking new work for that grace, then given another."""
     runs = [asyncio.create_task(w.run()) for w in workers]
     stopped = asyncio.create_task(stop.wait())
-    await asyncio.wait([*runs, stopped], return_when=asyncio.FIRST_COMPLETED)
-    stopped.cancel()
+    waits = [stopped] + ([asyncio.create_task(failed.wait())] if failed is not None else [])
+    await asyncio.wait([*runs, *waits], return_when=asyncio.FIRST_COMPLETED)
+    for wait in waits:
+        wait.cancel()
     if on_stop is not None and stop.is_set():
         on_stop()
     # Every worker, running or not yet: a stop that came while they were still validating

@@ -100,3 +100,62 @@ async def test_a_request_with_oversized_headers_is_refused_and_the_server_carrie
             assert (await http.get(f"http://{server.address}/healthz")).status_code == 200
     finally:
         await server.close()
+
+
+class FailingThenDrainingFake:
+    """Stands in for a temporalio Worker whose polling fails for good: as the SDK does, it calls
+    its ``on_fatal_error`` at once, then drains its activities (``drain`` seconds) before its run
+    raises, staying "running" meanwhile. ``fail_after`` None: a healthy worker, polling until
+    asked to shut down (it then drains too)."""
+
+    def __init__(self, failed: asyncio.Event | None, fail_after: float | None, drain: float):
+        self.failed, self.fail_after, self.drain = failed, fail_after, drain
+        self.is_running = True
+        self._shutdown = asyncio.Event()
+        self.shutdown_asked_at: float | None = None
+
+    async def run(self) -> None:
+        if self.fail_after is None:
+            await self._shutdown.wait()
+            await asyncio.sleep(self.drain)
+            self.is_running = False
+            return
+        await asyncio.sleep(self.fail_after)
+        if self.failed is not None:
+            self.failed.set()  # the on_fatal_error the worker process gives every worker
+        await asyncio.sleep(self.drain)
+        self.is_running = False
+        raise RuntimeError("polling failed for good")
+
+    async def shutdown(self) -> None:
+        self.shutdown_asked_at = asyncio.get_running_loop().time()
+        self._shutdown.set()
+
+
+async def test_a_worker_failing_for_good_stops_the_others_at_once_not_after_its_drain() -> None:
+    # A review (2026-12-07): the process noticed a failed worker only when its run returned,
+    # after it had drained its activities (the grace), while the others kept taking new work and
+    # /healthz said 200; then gave the others a whole grace again: twice the grace in all.
+    from shared.shutdown import run_until_stopped
+
+    failed = asyncio.Event()
+    broken = FailingThenDrainingFake(failed, fail_after=0.05, drain=1.0)
+    healthy = FailingThenDrainingFake(None, fail_after=None, drain=0.2)
+    started = asyncio.get_running_loop().time()
+
+    failure = await run_until_stopped([broken, healthy], asyncio.Event(), failed=failed)  # type: ignore[list-item]
+
+    assert isinstance(failure, RuntimeError)
+    assert healthy.shutdown_asked_at is not None
+    assert healthy.shutdown_asked_at - started < 0.5  # not after the broken one's 1 s drain
+
+
+def test_a_worker_failing_for_good_fails_liveness_while_it_drains() -> None:
+    workers = [FakeWorker(), FakeWorker()]  # both still "running": the SDK says so meanwhile
+    state = HealthState(workers)
+    assert state.alive()[0]
+    state.fail()
+    ok, body = state.alive()
+    assert not ok and body["failed"] is True and body["stopped"] == 0
+    state.start_draining()  # the process stops the rest: still a failure, not a shutdown
+    assert not state.alive()[0]
