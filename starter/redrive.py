@@ -47,7 +47,9 @@ from shared import names, run_spend
 from shared import operations as ops
 from shared import search_attributes as sa
 from shared.encryption.codec import PayloadDecryptionError, UnknownEncryptionKey
+from shared.operation_errors import OperationError
 from shared.stores.config import StoreConfig
+from shared.stores.errors import StoreUnavailable
 from shared.stores.factory import build_stores
 from shared.stores.ledger import DeliveryLedger
 from shared.ticket_status import readable_memo
@@ -208,8 +210,12 @@ async def apply(client: Client, ledger: DeliveryLedger, report: RedriveReport) -
                 if not outcome.started:
                     item.error = f"not restarted: the ticket is {outcome.state} now"
                     continue
-                latest = await client.get_workflow_handle(item.workflow_id).describe()
-                item.new_run_id = latest.run_id
+                try:
+                    latest = await client.get_workflow_handle(item.workflow_id).describe()
+                    item.new_run_id = latest.run_id
+                except RPCError:
+                    # Started: not an error (its run id unread; `status` shows it).
+                    item.new_run_id = "(started; run id not read)"
             if item.action in ("redeliver", "record-sent", "resend"):
                 assert item.reset_event_id is not None
                 response = await client.workflow_service.reset_workflow_execution(
@@ -226,6 +232,10 @@ async def apply(client: Client, ledger: DeliveryLedger, report: RedriveReport) -
                 item.new_run_id = response.run_id
         except RPCError as err:
             item.error = f"the server answered: {err.message}"
+        except (OperationError, StoreUnavailable, ops.SearchAttributesMissing) as err:
+            # The one ticket's (its search attributes missing, the payload store down): the
+            # others go on and the report names each, the ones already redriven too.
+            item.error = f"{type(err).__name__}: {err}"
     report.applied = True
 
 

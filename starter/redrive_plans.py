@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 from temporalio.client import Client
 
 from policy.text_budget import usd_text
@@ -24,6 +24,7 @@ from shared.stores.ledger import (
 )
 from shared.view import TicketRequest
 from starter.delivery_history import read_delivery
+from workflows.ticket_request import parse_lenient
 
 Action = Literal["restart", "redeliver", "record-sent", "resend", "skip"]
 
@@ -123,14 +124,21 @@ async def plan_failed(client: Client, ledger: DeliveryLedger, item: RedriveItem)
         )
         return item
     raw = await first_input(client, item.workflow_id, item.run_id)
-    try:
-        original = TicketRequest.model_validate(raw)
-    except ValidationError:
+    # Read as the worker reads it (patch ignore-unknown-input-fields): a field of a newer
+    # version (after a rollback) is left out and named, not a reason to skip the ticket.
+    parsed = parse_lenient(TicketRequest, raw)
+    if parsed.request is None:
         item.action, item.why = "skip", "its input is not a valid ticket: it would fail again"
         return item
+    original = parsed.request
+    assert isinstance(original, TicketRequest)
     # Without the batch: the batch that started it has counted it as settled already.
     item.request = TicketRequest(ticket=original.ticket)
     item.action, item.why = "restart", "nothing was delivered; starts again from its input"
+    if parsed.unknown_fields:
+        item.why += (
+            f" (fields this version does not know left out: {', '.join(parsed.unknown_fields)})"
+        )
     if item.unanswered:
         item.why += " (a new draft, to be reviewed again)"
     if item.earlier_usage:
