@@ -142,6 +142,9 @@ def _name_like(line: str) -> bool:
     "ana@example.com"). "Still broken.", "It still does not work." and "Please refund €49.99 by
     Friday" are the customer's (a review, 2026-12-07); a lowercase title ("head of customer
     success") is kept with them, a few tokens for nothing lost."""
+    shouted = sum(len(w) > 3 and w.isupper() for w in (r.strip(WORD_EDGES) for r in line.split()))
+    if shouted >= 2:
+        return False  # "URGENT PLEASE CALL ME" under "Thanks,": the customer's, not a company
     for raw in line.split():
         word = raw.strip(WORD_EDGES)
         if not word or not any(c.isalnum() for c in word):

@@ -232,7 +232,7 @@ async def apply(client: Client, ledger: DeliveryLedger, report: RedriveReport) -
                 item.new_run_id = response.run_id
         except RPCError as err:
             item.error = f"the server answered: {err.message}"
-        except (OperationError, StoreUnavailable, ops.SearchAttributesMissing) as err:
+        except (OperationError, StoreUnavailable, ops.SearchAttributesMissing, OSError) as err:
             # The one ticket's (its search attributes missing, the payload store down): the
             # others go on and the report names each, the ones already redriven too.
             item.error = f"{type(err).__name__}: {err}"

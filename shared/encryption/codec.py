@@ -102,7 +102,7 @@ class EncryptionCodec(PayloadCodec):
         # On the worker's event loop: megabytes (a swarm's or a batch's items) in a thread.
         return [
             p
-            if p.metadata.get("encoding") == NULL_ENCODING and not p.data
+            if p.metadata.get("encoding") == NULL_ENCODING and not p.data and len(p.metadata) == 1
             else await in_thread_if(len(p.data) > IN_THREAD_BYTES, self.encrypt, p)
             for p in payloads
         ]

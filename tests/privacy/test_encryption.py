@@ -274,3 +274,22 @@ def test_the_key_file_appears_only_once_written_whole(
     assert created == target and load_key_ring(env(tmp_path)) is not None
     assert [p.name for p in tmp_path.iterdir()] == [KEY_FILE_NAME]  # no temporary file left
     assert stat.S_IMODE(os.stat(target).st_mode) == 0o600
+
+
+async def test_only_a_bare_none_passes_the_codec_in_plain_text() -> None:
+    # The payload collection's scheduled runs return None: the server hands each run the last
+    # one's result, and an encrypted one needed a key retired since (shared/encryption/codec.py).
+    from temporalio.api.common.v1 import Payload
+
+    from shared.encryption.codec import NULL_ENCODING, EncryptionCodec
+
+    codec = EncryptionCodec(make_key_ring("k1"))
+    bare = Payload(metadata={"encoding": NULL_ENCODING})
+    with_data = Payload(metadata={"encoding": NULL_ENCODING}, data=b"not null")
+    with_more = Payload(metadata={"encoding": NULL_ENCODING, "note": b"plain text"})
+
+    encoded = await codec.encode([bare, with_data, with_more])
+
+    assert encoded[0] == bare
+    assert [p.metadata["encoding"] for p in encoded[1:]] == [ENCODING, ENCODING]
+    assert await codec.decode(encoded) == [bare, with_data, with_more]

@@ -193,3 +193,11 @@ def test_what_the_customer_asks_after_a_sign_off_word_is_never_cut(body: str, ke
 )
 def test_sign_offs_and_name_blocks_are_still_cut(tail: str) -> None:
     assert trim_body(f"{CONTENT}\n\n{tail}").text == CONTENT
+
+
+def test_a_shouted_line_under_a_sign_off_is_no_name_block() -> None:
+    # The same request on its own line under "Thanks," (a review of 0f8de73): the name block
+    # took every capitalized word for a name's.
+    body = "My account is locked.\nThanks,\nURGENT PLEASE CALL ME"
+    assert "URGENT PLEASE CALL ME" in trim_body(body).text
+    assert trim_body(f"{CONTENT}\n\nRegards,\nAna Lima\nACME GmbH").text == CONTENT
