@@ -45,6 +45,9 @@ class OpsServer:
 @pytest.fixture(scope="package")
 async def ops_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[OpsServer]:
     data_dir = tmp_path_factory.mktemp("ops")
+    # The delivery ledger a worker of this data directory would have made at its start (its
+    # stores open when it does): `redrive` refuses to plan without one.
+    (data_dir / "outbox.sqlite3").touch()
     # A just-closed workflow deleted goes in seconds: the embedded server's own setting
     # (starter/embedded.py TRANSFER_ACK_INTERVAL).
     server = EmbeddedServer(data_dir, "127.0.0.1", free_port(), ui=False)

@@ -5,6 +5,7 @@ ended the whole command with exit 1 and nothing redriven."""
 import argparse
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -73,7 +74,7 @@ class StoresFake(Stores):
 
 
 async def test_a_redrive_that_left_tickets_unread_does_not_exit_with_success(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     # Exit 0 with FAILED tickets left as they were: a script read success.
     async def plan_one(client: Any, ledger: Any, state: Any, item: Any, checked: Any) -> Any:
@@ -87,7 +88,11 @@ async def test_a_redrive_that_left_tickets_unread_does_not_exit_with_success(
 
     monkeypatch.setattr(redrive, "_plan_one", plan_one)
     monkeypatch.setattr(redrive, "open_client", client)
-    monkeypatch.setattr(redrive, "build_stores", lambda config: StoresFake())
+    monkeypatch.setattr(redrive, "build_stores", lambda config, **_: StoresFake())
+    # Where the workers' ledger is (redrive refuses to plan without one).
+    monkeypatch.setenv("TICKETS_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("TICKETS_DATABASE_URL", raising=False)
+    (tmp_path / "outbox.sqlite3").touch()
     args = argparse.Namespace(
         limit=2,
         arrived=[],
