@@ -332,7 +332,7 @@ class TicketStages:
 
     def reasons(self, findings: list[Finding], *, rework: bool) -> list[ReviewReason]:
         assert self._classification is not None and self._record.view.priority is not None
-        return self.degraded + review_needs(
+        needs = review_needs(
             self._config.review,
             category=self._classification.category,
             confidence=self._classification.confidence,
@@ -341,6 +341,12 @@ class TicketStages:
             revision_rounds=self._record.view.revision_rounds,
             rework_requested=rework,
         )
+        if self._placeholder_class:
+            # Never classified (the budget stopped it first; only a reviewer's rework drafts it,
+            # so the list is never empty here): its "general, 0" is no classifier's confidence.
+            # Data of the wait's upsert, not a command.
+            needs = [r for r in needs if r.code is not ReasonCode.LOW_CONFIDENCE]
+        return self.degraded + needs
 
     def hand_off(self, handoff: HandOff) -> list[ReviewReason]:
         """The agents stopped; make sure the ticket has what a review needs (a priority, an SLA

@@ -345,6 +345,9 @@ async def test_a_restart_whose_earlier_runs_spent_the_budget_goes_to_a_person_un
         await _review(handle, action=ReviewAction.APPROVE, revision=reworked.draft.revision)
         result: TicketView = await handle.result()
 
+    # Never classified: no "classifier confidence 0.00 is below the threshold" after the rework.
+    assert "low-confidence" not in reworked.review_reason_codes
+    assert "reworked" in reworked.review_reason_codes
     assert [t.to_state for t in waiting.transitions] == [
         TicketState.NEW,
         TicketState.CLASSIFIED,
