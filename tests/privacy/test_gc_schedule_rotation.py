@@ -54,23 +54,18 @@ async def test_a_scheduled_collection_after_the_old_key_is_retired_completes(
     await gc_schedule.schedule_gc(
         before, timedelta(days=1), timedelta(hours=1), task_queue=queue, schedule_id=schedule_id
     )
+    closed = []
     try:
-        async with Worker(
-            before,
-            task_queue=queue,
-            workflows=[PayloadGcWorkflow],
-            activities=[collect_nothing_fake],
-        ):
-            first = await a_run_completes(before, schedule_id, 0)
-        async with Worker(
-            retired,
-            task_queue=queue,
-            workflows=[PayloadGcWorkflow],
-            activities=[collect_nothing_fake],
-        ):
-            second = await a_run_completes(retired, schedule_id, 1)
+        # A worker with the old key runs one; then workers with the new key alone run the next.
+        for client in (before, retired):
+            async with Worker(
+                client,
+                task_queue=queue,
+                workflows=[PayloadGcWorkflow],
+                activities=[collect_nothing_fake],
+            ):
+                closed.append(await a_run_completes(client, schedule_id, len(closed)))
     finally:
         await gc_schedule.unschedule_gc(before, schedule_id)
 
-    assert first.status == WorkflowExecutionStatus.COMPLETED
-    assert second.status == WorkflowExecutionStatus.COMPLETED
+    assert [run.status for run in closed] == [WorkflowExecutionStatus.COMPLETED] * 2
