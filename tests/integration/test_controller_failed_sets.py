@@ -9,7 +9,6 @@ no call and no report came until the run continued as new, ~200 ticks later; and
 waited for the end of the cool-down, the queue still dispatching to a failing provider."""
 
 import time
-import uuid
 
 import pytest
 from temporalio import activity
@@ -18,8 +17,12 @@ from temporalio.testing import WorkflowEnvironment
 
 from policy.adaptive_rate import ControllerState
 from shared import names
-from shared.rate_control import ControllerInput, OutcomeReport, QueueRateChange
-from tests.integration.test_rate_controller_renewal import controller_running
+from shared.rate_control import OutcomeReport, QueueRateChange
+from tests.integration.test_rate_controller_renewal import (
+    SetRateRefusingFirstFake,
+    controller_running,
+    new_controller,
+)
 from tests.support.temporal import wait_until
 
 pytestmark = pytest.mark.usefixtures("replay_check")
@@ -50,14 +53,9 @@ class SetRateAnswerLostFake:
 async def test_a_pause_whose_answer_was_lost_is_undone_when_the_probe_wants_the_old_rate(
     dev_env: WorkflowEnvironment,
 ) -> None:
-    tag = uuid.uuid4().hex[:8]
-    queue, provider_queue = f"rate-control-{tag}", f"llm-lost-{tag}"
     # A provider limited to 1 request a second: the probe rate (1/s) is the rate from before.
-    start = ControllerInput(
-        provider_queue=provider_queue,
-        state=ControllerState(rate=1.0, phase="steady", ceiling=1.05),
-        mode="adaptive",
-        cool_down_seconds=1.0,
+    queue, start = new_controller(
+        "lost", ControllerState(rate=1.0, phase="steady", ceiling=1.05), cool_down_seconds=1.0
     )
     fake = SetRateAnswerLostFake(lost=3)  # the pause's three attempts: set, answers lost
     async with controller_running(dev_env.client, queue, start, fake.set_rate) as handle:
@@ -72,33 +70,12 @@ async def test_a_pause_whose_answer_was_lost_is_undone_when_the_probe_wants_the_
     assert fake.calls[:3] == [0.0, 0.0, 0.0] and fake.calls[3:] == [1.0]
 
 
-class SetRateRefusingFirstFake:
-    """A fake of the set-rate activity: refuses the first ``refusals`` calls (a frontend that is
-    restarting, the rate not set), then sets each; every call's rate and time recorded."""
-
-    def __init__(self, refusals: int) -> None:
-        self.refusals = refusals
-        self.calls: list[tuple[float | None, float]] = []
-        self.set: list[float | None] = []
-
-    @activity.defn(name=names.SET_QUEUE_RATE)
-    async def set_rate(self, change: QueueRateChange) -> None:
-        self.calls.append((change.requests_per_second, time.monotonic()))
-        if self.refusals > 0:
-            self.refusals -= 1
-            raise ApplicationError("the frontend is restarting")
-        self.set.append(change.requests_per_second)
-
-
 async def test_a_failed_pause_is_set_again_while_the_breaker_is_open(
     dev_env: WorkflowEnvironment,
 ) -> None:
-    tag = uuid.uuid4().hex[:8]
-    queue, provider_queue = f"rate-control-{tag}", f"llm-pause-{tag}"
-    start = ControllerInput(
-        provider_queue=provider_queue,
-        state=ControllerState(rate=4.0, phase="steady", ceiling=4.2, answered_rate=4.0),
-        mode="adaptive",
+    queue, start = new_controller(
+        "pause",
+        ControllerState(rate=4.0, phase="steady", ceiling=4.2, answered_rate=4.0),
         cool_down_seconds=120.0,  # longer than the test waits
     )
     fake = SetRateRefusingFirstFake(refusals=3)  # the pause's three attempts refused
@@ -116,4 +93,4 @@ async def test_a_failed_pause_is_set_again_while_the_breaker_is_open(
     # Setting the pause again decided nothing: an empty window of the cool-down halved the
     # measured rate each time, and the first cut after the breaker closed went that much deeper.
     assert state.answered_rate == 4.0
-    assert [rate for rate, _ in fake.calls] == [0.0] * 4
+    assert fake.calls == [0.0] * 4

@@ -7,15 +7,18 @@ worker's half-second report no window reached the length a raise (or the measure
 the provider answers) needs, so a raised limit was never found."""
 
 import asyncio
-import uuid
 
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from policy.adaptive_rate import ControllerState
 from shared import names
-from shared.rate_control import ControllerInput, OutcomeReport
-from tests.integration.test_rate_controller_renewal import SetRateRecordingFake, controller_running
+from shared.rate_control import OutcomeReport
+from tests.integration.test_rate_controller_renewal import (
+    SetRateRecordingFake,
+    controller_running,
+    new_controller,
+)
 
 pytestmark = pytest.mark.usefixtures("replay_check")
 
@@ -23,12 +26,8 @@ pytestmark = pytest.mark.usefixtures("replay_check")
 async def test_a_trickle_of_failures_below_the_breaker_s_share_lets_the_rate_rise(
     dev_env: WorkflowEnvironment,
 ) -> None:
-    tag = uuid.uuid4().hex[:8]
-    queue, provider_queue = f"rate-control-{tag}", f"llm-trickle-{tag}"
-    start = ControllerInput(
-        provider_queue=provider_queue,
-        state=ControllerState(rate=4.0, phase="steady", ceiling=10.0, answered_rate=4.0),
-        mode="adaptive",
+    queue, start = new_controller(
+        "trickle", ControllerState(rate=4.0, phase="steady", ceiling=10.0, answered_rate=4.0)
     )
     # A worker's report every 0.3 s: three answers (10/s, more than the queue's 4/s is used
     # for) and one failure (a 5xx: a quarter of the calls, under the breaker's half).

@@ -31,6 +31,16 @@ from workflows.rate_controller import (
 )
 
 
+def new_controller(kind: str, state: ControllerState, **fields: Any) -> tuple[str, ControllerInput]:
+    """A queue of its own for a test's controller, and its start for a provider queue named
+    after ``kind`` (the adaptive mode unless ``fields`` say otherwise)."""
+    tag = uuid.uuid4().hex[:8]
+    start = ControllerInput(
+        provider_queue=f"llm-{kind}-{tag}", state=state, **({"mode": "adaptive"} | fields)
+    )
+    return f"rate-control-{tag}", start
+
+
 @contextlib.asynccontextmanager
 async def controller_running(
     client: Client, queue: str, start: ControllerInput, set_rate: Any
@@ -83,14 +93,16 @@ async def test_an_idle_controller_continues_as_new_when_its_run_is_old_enough(
 
 class SetRateRefusingFirstFake:
     """A fake of the set-rate activity: refuses the first ``refusals`` calls (a frontend that is
-    restarting), then records every rate it sets."""
+    restarting), then records every rate it sets; ``calls``: every attempt's rate, refused too."""
 
     def __init__(self, refusals: int) -> None:
         self.refusals = refusals
         self.set: list[float | None] = []
+        self.calls: list[float | None] = []
 
     @activity.defn(name=names.SET_QUEUE_RATE)
     async def set_rate(self, change: QueueRateChange) -> None:
+        self.calls.append(change.requests_per_second)
         if self.refusals > 0:
             self.refusals -= 1
             raise ApplicationError("the frontend is restarting")
