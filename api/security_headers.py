@@ -3,9 +3,10 @@
 - Every answer: ``Cache-Control: no-store`` (tickets, reviews and the console's pages hold
   customer text a shared or browser cache must not keep), ``X-Content-Type-Options: nosniff``
   and ``Referrer-Policy: no-referrer`` (a ticket's URL names its id).
-- The console's pages: a Content-Security-Policy that allows no script at all, styles only
-  inline (the one ``<style>`` in base.html), forms posted to this origin only and no framing,
-  so text a customer wrote cannot run or be dressed up as the console.
+- The console's pages: a Content-Security-Policy that allows no script at all, no style but
+  the one ``<style>`` element in base.html (by its hash: no other element, no ``style``
+  attribute, no stylesheet from anywhere), forms posted to this origin only and no framing, so
+  text a customer wrote cannot run or be dressed up as the console.
 - A POST to the console that the browser marks as sent from another site (``Sec-Fetch-Site:
   cross-site`` or ``same-site``) is refused with 403 before any route sees it. A cross-site
   request carries no session (the cookie is SameSite=Strict), so signing out, the one form that
@@ -16,11 +17,30 @@ The documentation pages FastAPI serves (/docs, /redoc) load their scripts from a
 policy; they are off unless ``TICKETS_API_DOCS=on`` (api/settings.py).
 """
 
+import base64
+import hashlib
+from pathlib import Path
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CONSOLE_PREFIX = "/console"
+BASE_TEMPLATE = Path(__file__).resolve().parent / "templates" / "base.html"
+
+
+def style_source(template: Path = BASE_TEMPLATE) -> str:
+    """The CSP source allowing the console's one ``<style>`` element: the SHA-256 of its text,
+    as the template holds it (no template syntax inside, so every page serves the same text)."""
+    text = template.read_text(encoding="utf-8")
+    start, end = text.index("<style>") + len("<style>"), text.index("</style>")
+    style = text[start:end]
+    if "{{" in style or "{%" in style:
+        raise ValueError(f"{template}: the <style> element must hold no template syntax")
+    digest = hashlib.sha256(style.encode("utf-8")).digest()
+    return f"'sha256-{base64.b64encode(digest).decode()}'"
+
+
 CONSOLE_POLICY = (
-    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; "
+    f"default-src 'none'; style-src {style_source()}; img-src 'self'; form-action 'self'; "
     "frame-ancestors 'none'; base-uri 'none'"
 )
 EVERY_ANSWER = {

@@ -139,7 +139,8 @@ async def queue(
         notice = f"Ticket {ticket} {DONE_MESSAGES[ReviewAction(done)]}."
     # ?refresh=off stops the reloads and ?refresh=on starts them again, both remembered in a
     # cookie for later visits (a decision's redirect back to the queue, the next morning).
-    still = refresh == "off" or (refresh != "on" and session.queue_kept_still(request))
+    secure = settings(request).secure_cookies
+    still = refresh == "off" or (refresh != "on" and session.queue_kept_still(request, secure))
     response = page(
         request,
         "queue.html",
@@ -154,7 +155,7 @@ async def queue(
         },
     )
     if refresh in ("off", "on"):
-        session.keep_queue_still(response, still, settings(request).secure_cookies)
+        session.keep_queue_still(response, still, secure)
     return response
 
 

@@ -16,7 +16,7 @@ from fastapi.templating import Jinja2Templates
 
 from api.accounts import Role
 from api.console import display, session
-from api.deps import registry
+from api.deps import registry, settings
 from policy.review_policy import REASON_LABELS
 from policy.text_budget import ESTIMATE_NOTE, tokens_text
 from shared.review import review_text_limits
@@ -55,7 +55,7 @@ def page(request: Request, name: str, context: dict[str, Any], status: int = 200
 
 
 def signed_in(request: Request) -> session.Session | None:
-    current = session.current(request, registry(request))
+    current = session.current(request, registry(request), settings(request).secure_cookies)
     if current is None or not current.account.may(Role.REVIEW):
         return None
     return current

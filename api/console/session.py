@@ -1,7 +1,11 @@
 """Console sessions: the API token in a cookie, and a CSRF token for every form.
 
 The cookie holds ``<nonce>.<token>`` (HttpOnly, so page scripts cannot read it; Secure; SameSite
-Strict, so another site's page cannot make the browser send it). Each form carries
+Strict, so another site's page cannot make the browser send it). Secure cookies are named with
+the ``__Host-`` prefix, which browsers keep only when set by this host itself, Secure, for path
+``/`` and with no Domain: a page on a sibling subdomain cannot plant its own session or sign-in
+token here (SameSite does not stop that; a planted session would file the reviewer's decisions
+under the planter's account). Only the prefixed names are read then. Each form carries
 HMAC-SHA256(token, nonce) as its CSRF token: unique to the sign-in, checkable by any API process
 without shared state, and worthless without the token itself. The sign-in form has its own
 double-submit token against login CSRF (a page signing you in as someone else).
@@ -22,7 +26,11 @@ SIGN_IN_COOKIE = "tickets_console_sign_in"
 # A reviewer who stopped the queue's reloads keeps them stopped on later visits (WCAG 2.2.1).
 STILL_QUEUE_COOKIE = "tickets_console_still_queue"
 STILL_QUEUE_SECONDS = 365 * 24 * 3600
-COOKIE_PATH = "/console"
+# Secure cookies: the prefix browsers enforce (path / only); insecure ones (plain HTTP on a
+# network the operator trusts, TICKETS_API_INSECURE_COOKIES) cannot carry it.
+HOST_PREFIX = "__Host-"
+HOST_PATH = "/"
+CONSOLE_PATH = "/console"
 # A working day; after that the agent signs in again.
 SESSION_SECONDS = 12 * 3600
 SIGN_IN_SECONDS = 3600
@@ -51,8 +59,38 @@ def csrf_token(token: str, nonce: str) -> str:
     return hmac.new(token.encode(), nonce.encode(), hashlib.sha256).hexdigest()
 
 
-def current(request: Request, tokens: TokenRegistry) -> Session | None:
-    value = request.cookies.get(SESSION_COOKIE, "")
+def cookie_name(name: str, secure: bool) -> str:
+    return HOST_PREFIX + name if secure else name
+
+
+def cookie_path(secure: bool) -> str:
+    return HOST_PATH if secure else CONSOLE_PATH
+
+
+def _get(request: Request, name: str, secure: bool) -> str | None:
+    return request.cookies.get(cookie_name(name, secure))
+
+
+def _delete(response: Response, name: str, secure: bool) -> None:
+    response.delete_cookie(
+        cookie_name(name, secure),
+        path=cookie_path(secure),
+        secure=secure,
+        httponly=True,
+        samesite="strict",
+    )
+
+
+def has_session(request: Request, secure: bool) -> bool:
+    return cookie_name(SESSION_COOKIE, secure) in request.cookies
+
+
+def has_sign_in_token(request: Request, secure: bool) -> bool:
+    return cookie_name(SIGN_IN_COOKIE, secure) in request.cookies
+
+
+def current(request: Request, tokens: TokenRegistry, secure: bool) -> Session | None:
+    value = _get(request, SESSION_COOKIE, secure) or ""
     nonce, _, token = value.partition(".")
     if not nonce or not token:
         return None
@@ -65,44 +103,44 @@ def current(request: Request, tokens: TokenRegistry) -> Session | None:
 def start(response: Response, token: str, secure: bool) -> None:
     nonce = secrets.token_urlsafe(16)
     _set(response, SESSION_COOKIE, f"{nonce}.{token}", SESSION_SECONDS, secure)
-    response.delete_cookie(SIGN_IN_COOKIE, path=COOKIE_PATH)
+    _delete(response, SIGN_IN_COOKIE, secure)
 
 
-def end(response: Response) -> None:
-    response.delete_cookie(SESSION_COOKIE, path=COOKIE_PATH)
+def end(response: Response, secure: bool) -> None:
+    _delete(response, SESSION_COOKIE, secure)
 
 
-def sign_in_token(request: Request) -> str:
+def sign_in_token(request: Request, secure: bool) -> str:
     """The sign-in form's token: the one in the browser's cookie, or a new one."""
-    return request.cookies.get(SIGN_IN_COOKIE) or secrets.token_urlsafe(16)
+    return _get(request, SIGN_IN_COOKIE, secure) or secrets.token_urlsafe(16)
 
 
 def remember_sign_in_token(response: Response, value: str, secure: bool) -> None:
     _set(response, SIGN_IN_COOKIE, value, SIGN_IN_SECONDS, secure)
 
 
-def sign_in_token_ok(request: Request, presented: str | None) -> bool:
-    expected = request.cookies.get(SIGN_IN_COOKIE)
+def sign_in_token_ok(request: Request, presented: str | None, secure: bool) -> bool:
+    expected = _get(request, SIGN_IN_COOKIE, secure)
     return bool(expected and presented) and same_secret(expected or "", presented or "")
 
 
-def queue_kept_still(request: Request) -> bool:
-    return request.cookies.get(STILL_QUEUE_COOKIE) == "1"
+def queue_kept_still(request: Request, secure: bool) -> bool:
+    return _get(request, STILL_QUEUE_COOKIE, secure) == "1"
 
 
 def keep_queue_still(response: Response, still: bool, secure: bool) -> None:
     if still:
         _set(response, STILL_QUEUE_COOKIE, "1", STILL_QUEUE_SECONDS, secure)
     else:
-        response.delete_cookie(STILL_QUEUE_COOKIE, path=COOKIE_PATH)
+        _delete(response, STILL_QUEUE_COOKIE, secure)
 
 
 def _set(response: Response, name: str, value: str, max_age: int, secure: bool) -> None:
     response.set_cookie(
-        name,
+        cookie_name(name, secure),
         value,
         max_age=max_age,
-        path=COOKIE_PATH,
+        path=cookie_path(secure),
         secure=secure,
         httponly=True,
         samesite="strict",

@@ -28,7 +28,7 @@ def sign_in_page(
 ) -> Response:
     """``typed``: what a signed-out reviewer wrote in a review form, shown to copy, not lost;
     ``then``: the console page to go to once signed in (the ticket they were reviewing)."""
-    value = session.sign_in_token(request)
+    value = session.sign_in_token(request, settings(request).secure_cookies)
     context = {
         "session": None,
         "error": error,
@@ -58,7 +58,7 @@ async def sign_in(
     # was the API's JSON 422, shown raw by the browser (the body limit bounds them all).
     then = then if len(then) <= MAX_THEN_CHARS else ""
     csrf_ok = len(sign_in_csrf) <= MAX_CSRF_CHARS and session.sign_in_token_ok(
-        request, sign_in_csrf
+        request, sign_in_csrf, settings(request).secure_cookies
     )
     if not csrf_ok:
         return sign_in_page(request, _no_sign_in_cookie(request), 403, then=then)
@@ -80,11 +80,8 @@ def _no_sign_in_cookie(request: Request) -> str:
     HTTPS or on localhost, so over plain HTTP elsewhere every attempt would say "expired"."""
     host = (request.url.hostname or "").lower()
     plain_http = request.url.scheme == "http" and host not in ("localhost", "127.0.0.1", "::1")
-    if (
-        settings(request).secure_cookies
-        and plain_http
-        and session.SIGN_IN_COOKIE not in (request.cookies)
-    ):
+    secure = settings(request).secure_cookies
+    if secure and plain_http and not session.has_sign_in_token(request, secure):
         return (
             "the sign-in form expired, or your browser did not keep its cookie: the console's "
             "cookies are Secure, which browsers keep only over HTTPS (or on localhost); if you "
@@ -104,6 +101,7 @@ async def sign_out(request: Request, csrf: Annotated[str, Form()] = "") -> Respo
     # cross-site POST carries none (SameSite=Strict) and passes no CSRF check, and its answer's
     # deleting cookie signed the reviewer out from any page, in browsers that send no
     # Sec-Fetch-Site (the middleware refuses those that do).
-    if session.SESSION_COOKIE in request.cookies:
-        session.end(response)
+    secure = settings(request).secure_cookies
+    if session.has_session(request, secure):
+        session.end(response, secure)
     return response

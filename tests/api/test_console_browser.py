@@ -49,6 +49,15 @@ async def test_a_reviewer_signs_in_approves_one_ticket_and_sends_another_back_fo
     rework_id = await submit_for_review(http, tokens)
     page = await browser_context.new_page()
 
+    # A session cookie without the __Host- prefix, as a sibling subdomain could plant one, even
+    # holding a reviewer's token, is not a session: the console asks to sign in.
+    await browser_context.add_cookies(
+        [{"name": "tickets_console", "value": f"n0nce.{tokens.review}", "url": api_url}]
+    )
+    await page.goto(f"{api_url}/console/queue")
+    await expect(page).to_have_url(f"{api_url}/console/sign-in")
+    await browser_context.clear_cookies()
+
     # A token without the review role, and an unknown one, do not get in.
     await page.goto(f"{api_url}/console/sign-in")
     await page.fill("#token", tokens.submit)
@@ -60,8 +69,13 @@ async def test_a_reviewer_signs_in_approves_one_ticket_and_sends_another_back_fo
     await screenshots.take(page, "01-sign-in-refused")
 
     await sign_in(page, api_url, tokens.review)
-    cookie = next(c for c in await browser_context.cookies() if c["name"] == "tickets_console")
+    cookie = next(
+        c for c in await browser_context.cookies() if c["name"] == "__Host-tickets_console"
+    )
     assert cookie["httpOnly"] and cookie["secure"] and cookie["sameSite"] == "Strict"
+    assert cookie["path"] == "/"
+    # The page's style applies: the browser accepts the <style> element's hash in the policy.
+    await expect(page.locator("header")).to_have_css("background-color", "rgb(31, 58, 95)")
     queue = page.locator("#queue")
     await expect(queue.locator(f"tr[data-ticket='{approve_id}']")).to_contain_text("Urgent")
     # Why it waits, read from visibility (the TicketReviewReasons search attribute).

@@ -1,13 +1,17 @@
 """What every answer tells a browser and a cache, and the console's refusal of forms posted from
 another site (api/security_headers.py)."""
 
+import base64
+import hashlib
+import re
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from api.app import create_app
-from api.security_headers import CONSOLE_POLICY
+from api.security_headers import CONSOLE_POLICY, style_source
 from api.settings import ApiSettings
 from api.temporal import TemporalConnection
 from shared.stores.errors import StoreUnavailable
@@ -27,6 +31,12 @@ async def test_the_console_allows_no_script_no_framing_and_no_caching(
     assert page.headers["x-frame-options"] == "DENY"
     assert page.headers["cache-control"] == "no-store"
     assert "<script" not in page.text  # the policy would block one: the console needs none
+    # Styles: only the page's own <style> element, by the hash of the text served, nothing
+    # inline besides it (no 'unsafe-inline': an injected element or attribute is not applied).
+    [style] = re.findall(r"<style>(.*?)</style>", page.text, re.DOTALL)
+    digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
+    assert f"style-src 'sha256-{digest}';" in policy
+    assert "unsafe-inline" not in policy and " style=" not in page.text
 
 
 async def test_api_answers_with_customer_text_are_not_cached(
@@ -235,3 +245,12 @@ async def test_a_review_body_takes_a_read_from_the_token_s_allowance_before_it_i
     assert [b.status_code for b in bad[:2]] == [400, 422], [b.text for b in bad]
     assert bad[2].status_code == 429 and "too many reads for" in bad[2].json()["message"]
     assert bad[2].headers["retry-after"]
+
+
+def test_a_style_element_holding_template_syntax_is_refused(tmp_path: Path) -> None:
+    # Its text would differ from page to page, and no hash taken from the template would match.
+    template = tmp_path / "base.html"
+    template.write_text("<style>\n  body { color: {{ colour }}; }\n</style>", encoding="utf-8")
+
+    with pytest.raises(ValueError, match=re.escape("the <style> element must hold no template")):
+        style_source(template)

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 import pytest
 from starlette.requests import Request
 
-from api.console.session import SIGN_IN_COOKIE
+from api.console.session import SIGN_IN_COOKIE, cookie_name
 from api.console.sign_in import _no_sign_in_cookie
 from api.settings import ApiSettings
 
@@ -15,7 +15,7 @@ def request(url_host: str, scheme: str, secure: bool, cookie: bool) -> Request:
     app = SimpleNamespace(state=SimpleNamespace(settings=ApiSettings(secure_cookies=secure)))
     headers = [(b"host", url_host.encode())]
     if cookie:
-        headers.append((b"cookie", f"{SIGN_IN_COOKIE}=abc".encode()))
+        headers.append((b"cookie", f"{cookie_name(SIGN_IN_COOKIE, secure)}=abc".encode()))
     return Request(
         {
             "type": "http",
