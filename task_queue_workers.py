@@ -65,6 +65,16 @@ WORKFLOW_TASK_SLOTS = 10
 # 4.1-5.6 s with the autoscaler, the tickets' rate the same (`bench ticket_cost`: 9.65 against
 # 9.68/s).
 WORKFLOW_TASK_POLLERS = PollerBehaviorSimpleMaximum(5)
+# A provider queue's activity pollers: a fixed number, the same on every worker. The autoscaler
+# adds pollers on a worker whose polls bring tasks, so the server's matching, handing each task
+# to a waiting poll, gave that worker ever more of the queue's rate; each worker sends only its
+# share of the rate (activities/providers/peers.py), so what one took beyond it waited while the
+# other had nothing to send. `python -m bench llm_rate_limit --tickets 150 --limited-only
+# --workers 2`, with a line per call of which worker got it when: autoscaled, 14, 8, 6 and 10
+# tasks in the first four seconds to one worker and 7, 2, 4 and 0 to the other, 0.938-0.970 of
+# the provider's limit over the run; fixed at five, 5 a second to each, 0.985-0.986 (one worker
+# 0.988 either way). Five polls at a time take tasks far faster than a provider's rate allows.
+PROVIDER_QUEUE_POLLERS = PollerBehaviorSimpleMaximum(5)
 SHARED_QUEUE_POLL_SHARE = 0.2
 # How long a workflow task (or a query) waits on this worker's sticky queue before the server
 # gives it to any worker polling the shared queue. The server tries a query on the sticky queue
@@ -248,7 +258,7 @@ def build_workers(
                     max_task_queue_activities_per_second=(
                         provider_config.activities_per_second() if provider_config else None
                     ),
-                    activity_task_poller_behavior=PollerBehaviorAutoscaling(),
+                    activity_task_poller_behavior=PROVIDER_QUEUE_POLLERS,
                     graceful_shutdown_timeout=graceful_shutdown,
                     **versioned,
                 )

@@ -1,13 +1,17 @@
-"""How the tickets worker splits its workflow-task polls between the shared queue and its sticky
-queue (task_queue_workers.WORKFLOW_TASK_POLLERS; docs/performance.md, "Fairness between
-customers"). The effect, another customer's ticket behind a burst, is `python -m bench
-fairness`'s to measure; this pins the setting the measurement chose."""
+"""How the worker polls: the tickets worker splits its workflow-task polls between the shared
+queue and its sticky queue (task_queue_workers.WORKFLOW_TASK_POLLERS; docs/performance.md,
+"Fairness between customers"), and a provider queue's worker keeps a fixed number of activity
+polls (PROVIDER_QUEUE_POLLERS; docs/rate-control.md, "Several workers"). The effects, another
+customer's ticket behind a burst and two workers' use of a provider's limit, are `python -m bench
+fairness`'s and `llm_rate_limit --workers 2`'s to measure; this pins the settings they chose."""
 
 from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import PollerBehaviorSimpleMaximum
 
+import task_queue_workers
+from shared import names
 from tests.support.workers import built_workers, running
 
 
@@ -35,3 +39,19 @@ async def test_the_tickets_worker_polls_its_sticky_queue_more_than_the_shared_on
     assert (shared, sticky) == (1, 4)
     # Every poll can be answered with a slot to run its task.
     assert shared + sticky <= tickets["max_concurrent_workflow_tasks"]
+
+
+async def test_a_provider_queue_worker_polls_a_fixed_number_of_activity_tasks(
+    ts_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    # Autoscaled polls grow on the worker whose polls bring tasks, and the server's matching then
+    # hands it more of the queue's rate than the share it sends (peers.py): the other waits idle.
+    provider_queue = names.llm_task_queue("offline")
+    _, workers = built_workers(ts_env.client, tmp_path, "polls", provider_queue)
+    [provider] = [w.config(active_config=True) for w in workers if w.task_queue == provider_queue]
+
+    behavior = provider["activity_task_poller_behavior"]
+    assert isinstance(behavior, PollerBehaviorSimpleMaximum), behavior
+    assert behavior.maximum == task_queue_workers.PROVIDER_QUEUE_POLLERS.maximum
+    # Every poll can be answered with a slot to run its task.
+    assert behavior.maximum <= provider["max_concurrent_activities"]
