@@ -85,7 +85,8 @@ def customer_of(args: argparse.Namespace) -> Customer:
 async def run_erase(args: argparse.Namespace) -> int:
     customer = customer_of(args)
     client = await open_client()
-    async with build_stores(StoreConfig.from_env()) as stores:
+    # A dry run reads: it must not migrate the workers' database or ledger.
+    async with build_stores(StoreConfig.from_env(), migrates=args.yes) as stores:
         report = await erase_customer(client, stores, customer, really=args.yes)
     if args.json:
         render.print_json(report)

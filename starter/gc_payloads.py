@@ -93,7 +93,8 @@ async def run_gc(args: argparse.Namespace) -> int:
     if args.schedule is not None or args.unschedule:
         return await _run_schedule(args)
     client = await open_client()
-    async with build_stores(StoreConfig.from_env()) as stores:
+    # A dry run reads: it must not migrate the workers' database.
+    async with build_stores(StoreConfig.from_env(), migrates=args.yes) as stores:
         report = await collect_payloads(client, stores.payloads, args.grace, really=args.yes)
     if args.json:
         render.print_json(report)

@@ -75,11 +75,12 @@ def payload_driver(
 
 def build_stores(config: StoreConfig, *, migrates: bool = True) -> Stores:
     """Stores that connect on first use (the command-line client, tests); ``migrates`` False:
-    a PostgreSQL schema behind this code is an error, not upgraded (a dry run)."""
+    a schema behind this code (PostgreSQL's or the SQLite ledger's) is an error, not upgraded
+    (a dry run)."""
     db = database(config, migrates=migrates)
     ledger: DeliveryLedger
     if db is None:
-        ledger = SqliteLedger(config.ledger_path)
+        ledger = SqliteLedger(config.ledger_path, migrates=migrates)
     else:
         from shared.stores.postgres_ledger import PostgresLedger
 

@@ -10,7 +10,8 @@ connection that breaks is closed and opened again on the next call; one that onl
 for another process's lock is kept. The cost: this process's reads queue behind its own writes
 (SQLite serialises the writes anyway), so a write waiting for another process's lock delays them.
 ``close`` closes the connection and stops the thread (``Stores.close`` calls it). The schema
-and its migrations: ``sqlite_schema.py``.
+and its migrations: ``sqlite_schema.py``; a ledger opened with ``migrates=False`` (a dry run
+reading the workers' file) changes no schema: one behind this code is an error.
 """
 
 import asyncio
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from shared.private_files import PRIVATE_FILE_MODE, owner_only, private_dir
+from shared.stores.errors import StoreUnavailable
 from shared.stores.ledger import (
     REFUSED_PREFIX,
     STRIPPED,
@@ -38,7 +40,13 @@ from shared.stores.ledger import (
     as_address,
     noted_reason,
 )
-from shared.stores.sqlite_schema import LOCK_WAIT_SECONDS, WAL_FILES, migrate, use_wal
+from shared.stores.sqlite_schema import (
+    LOCK_WAIT_SECONDS,
+    SCHEMA_VERSION,
+    WAL_FILES,
+    migrate,
+    use_wal,
+)
 
 T = TypeVar("T")
 # What a claim adds to ``sends``: nothing for the holder's own claim again, one for a send
@@ -116,14 +124,21 @@ def _waited_for_lock(err: sqlite3.OperationalError) -> bool:
 
 
 class SqliteLedger(DeliveryLedger):
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, migrates: bool = True) -> None:
         self.path = path
+        self._migrates = migrates
         self._migrated = False
         self._conn: sqlite3.Connection | None = None  # used on the ledger thread only
         self._thread: ThreadPoolExecutor | None = None  # started by the first call
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
+            if not self._migrates and not self.path.exists():
+                # A dry run reads the workers' ledger; an empty one made here answers nothing.
+                raise StoreUnavailable(
+                    f"no delivery ledger at {self.path}: run where the workers' data directory "
+                    "is (TICKETS_DATA_DIR), or give their TICKETS_DATABASE_URL"
+                )
             private_dir(self.path.parent)
             # Owner-only: the ledger holds every answer sent and its customer id in plain text
             # (SQLite gives its -wal and -shm files the database file's mode).
@@ -141,13 +156,25 @@ class SqliteLedger(DeliveryLedger):
                 # left in the file's free space (this connection's writes; see clear_erased).
                 conn.execute("PRAGMA secure_delete = ON")
                 if not self._migrated:
-                    migrate(conn)
+                    if self._migrates:
+                        migrate(conn)
+                    else:
+                        self._check_version(conn)
                     self._migrated = True
             except BaseException:
                 conn.close()
                 raise
             self._conn = conn
         return self._conn
+
+    def _check_version(self, conn: sqlite3.Connection) -> None:
+        (version,) = conn.execute("PRAGMA user_version").fetchone()
+        if version < SCHEMA_VERSION:
+            raise StoreUnavailable(
+                f"the delivery ledger {self.path} is at version {version} and this code needs "
+                f"{SCHEMA_VERSION}: a worker of this version brings it up to date when it starts "
+                "(docs/stores.md)"
+            )
 
     def _drop(self) -> None:
         conn, self._conn = self._conn, None

@@ -46,8 +46,11 @@ class OpsServer:
 async def ops_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[OpsServer]:
     data_dir = tmp_path_factory.mktemp("ops")
     # The delivery ledger a worker of this data directory would have made at its start (its
-    # stores open when it does): `redrive` refuses to plan without one.
-    (data_dir / "outbox.sqlite3").touch()
+    # stores open when it does, its schema current): `redrive` refuses to plan without one, and
+    # its dry run migrates none.
+    made = SqliteLedger(data_dir / "outbox.sqlite3")
+    await made.count()
+    await made.close()
     # A just-closed workflow deleted goes in seconds: the embedded server's own setting
     # (starter/embedded.py TRANSFER_ACK_INTERVAL).
     server = EmbeddedServer(data_dir, "127.0.0.1", free_port(), ui=False)

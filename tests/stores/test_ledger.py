@@ -10,6 +10,9 @@ from pathlib import Path
 import pytest
 
 from shared.delivery import text_sha256
+from shared.stores.config import StoreConfig
+from shared.stores.errors import StoreUnavailable
+from shared.stores.factory import build_stores
 from shared.stores.ledger import (
     REFUSED_PREFIX,
     DeliveryLedger,
@@ -109,6 +112,50 @@ async def test_an_outbox_from_before_the_ledger_is_upgraded_in_place(tmp_path: P
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
     conn.close()
+
+
+async def test_a_dry_run_reading_an_old_sqlite_ledger_changes_nothing_and_says_why(
+    tmp_path: Path,
+) -> None:
+    # starter redrive's dry run (build_stores(migrates=False)) applied the ledger's migrations
+    # to the workers' file: a newer checkout's dry run upgraded what older workers still write.
+    data = tmp_path / "data"
+    path = StoreConfig.from_env({"TICKETS_DATA_DIR": str(data)}).ledger_path
+    path.parent.mkdir(parents=True)
+    with sqlite3.connect(path) as conn:  # the original outbox, user_version 0
+        conn.execute(
+            "CREATE TABLE deliveries (ticket_id TEXT PRIMARY KEY, channel TEXT NOT NULL, "
+            "customer_id TEXT, revision INTEGER NOT NULL, body TEXT NOT NULL, "
+            "delivered_at TEXT NOT NULL)"
+        )
+    conn.close()
+
+    async with build_stores(
+        StoreConfig.from_env({"TICKETS_DATA_DIR": str(data)}), migrates=False
+    ) as stores:
+        with pytest.raises(StoreUnavailable) as raised:
+            await stores.ledger.get("OLD-1")
+    assert str(raised.value) == (
+        f"the delivery ledger {path} is at version 0 and this code needs {SCHEMA_VERSION}: a "
+        "worker of this version brings it up to date when it starts (docs/stores.md)"
+    )
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone() == (0,)
+        columns = [row[1] for row in conn.execute("PRAGMA table_info(deliveries)")]
+    conn.close()
+    assert "text_sha256" not in columns
+    # No ledger at all: none is made. A current one is read.
+    missing = SqliteLedger(tmp_path / "none" / "outbox.sqlite3", migrates=False)
+    with pytest.raises(StoreUnavailable, match="no delivery ledger at"):
+        await missing.count()
+    await missing.close()
+    assert not (tmp_path / "none").exists()
+    current = SqliteLedger(tmp_path / "current.sqlite3")
+    await current.record(delivery(ticket_id="NEW-1"))
+    await current.close()
+    reading = SqliteLedger(tmp_path / "current.sqlite3", migrates=False)
+    assert await reading.count() == 1
+    await reading.close()
 
 
 async def test_a_sqlite_ledger_in_a_folder_not_yet_there_creates_it(tmp_path: Path) -> None:
