@@ -33,7 +33,7 @@ def style_source(template: Path = BASE_TEMPLATE) -> str:
     text = template.read_text(encoding="utf-8")
     start, end = text.index("<style>") + len("<style>"), text.index("</style>")
     style = text[start:end]
-    if "{{" in style or "{%" in style:
+    if any(mark in style for mark in ("{{", "{%", "{#")):
         raise ValueError(f"{template}: the <style> element must hold no template syntax")
     digest = hashlib.sha256(style.encode("utf-8")).digest()
     return f"'sha256-{base64.b64encode(digest).decode()}'"

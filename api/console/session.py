@@ -100,14 +100,27 @@ def current(request: Request, tokens: TokenRegistry, secure: bool) -> Session | 
     return Session(account, csrf_token(token, nonce))
 
 
+def _delete_unprefixed(response: Response, *names: str) -> None:
+    """The cookies a version before the prefix set (path /console), unread since: deleted at
+    sign-in and sign-out, so a copy of the token does not outlive them in the browser."""
+    for name in names:
+        response.delete_cookie(
+            name, path=CONSOLE_PATH, secure=True, httponly=True, samesite="strict"
+        )
+
+
 def start(response: Response, token: str, secure: bool) -> None:
     nonce = secrets.token_urlsafe(16)
     _set(response, SESSION_COOKIE, f"{nonce}.{token}", SESSION_SECONDS, secure)
     _delete(response, SIGN_IN_COOKIE, secure)
+    if secure:
+        _delete_unprefixed(response, SESSION_COOKIE, SIGN_IN_COOKIE, STILL_QUEUE_COOKIE)
 
 
 def end(response: Response, secure: bool) -> None:
     _delete(response, SESSION_COOKIE, secure)
+    if secure:
+        _delete_unprefixed(response, SESSION_COOKIE)
 
 
 def sign_in_token(request: Request, secure: bool) -> str:

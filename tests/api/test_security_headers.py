@@ -247,10 +247,14 @@ async def test_a_review_body_takes_a_read_from_the_token_s_allowance_before_it_i
     assert bad[2].headers["retry-after"]
 
 
-def test_a_style_element_holding_template_syntax_is_refused(tmp_path: Path) -> None:
-    # Its text would differ from page to page, and no hash taken from the template would match.
+@pytest.mark.parametrize(
+    "syntax", ["{{ colour }}", "{% if dark %}black{% endif %}", "{# a comment #}black"]
+)
+def test_a_style_element_holding_template_syntax_is_refused(tmp_path: Path, syntax: str) -> None:
+    # The served text would differ from the template's (a comment is dropped), and no hash taken
+    # from the template would match it.
     template = tmp_path / "base.html"
-    template.write_text("<style>\n  body { color: {{ colour }}; }\n</style>", encoding="utf-8")
+    template.write_text(f"<style>\n  body {{ color: {syntax}; }}\n</style>", encoding="utf-8")
 
     with pytest.raises(ValueError, match=re.escape("the <style> element must hold no template")):
         style_source(template)

@@ -34,7 +34,15 @@ def test_a_secure_session_cookie_is_host_prefixed_for_the_whole_host_without_a_d
     session.start(response, TOKEN, secure=True)
 
     named = dict(attributes(h) for h in set_cookies(response))
-    assert set(named) == {"__Host-tickets_console", "__Host-tickets_console_sign_in"}
+    assert set(named) == {
+        "__Host-tickets_console",
+        "__Host-tickets_console_sign_in",
+        # The unprefixed ones an earlier version set (path /console) go: one held the token.
+        "tickets_console",
+        "tickets_console_sign_in",
+        "tickets_console_still_queue",
+    }
+    assert {"path=/console", "max-age=0", "secure"} <= named["tickets_console"]
     kept = named["__Host-tickets_console"]
     # What browsers demand of a __Host- cookie, or they drop it: Secure, Path=/, no Domain.
     assert {"secure", "path=/", "httponly", "samesite=strict"} <= kept
@@ -80,6 +88,7 @@ def test_a_prefixed_session_is_read_and_deleted_with_the_attributes_it_was_set_w
 
     response = Response()
     session.end(response, secure=True)
-    [(name, deleted)] = [attributes(h) for h in set_cookies(response)]
-    assert name == "__Host-tickets_console"
-    assert {"secure", "path=/", "max-age=0"} <= deleted
+    deleted = dict(attributes(h) for h in set_cookies(response))
+    assert {"secure", "path=/", "max-age=0"} <= deleted["__Host-tickets_console"]
+    assert {"path=/console", "max-age=0"} <= deleted["tickets_console"]
+    assert set(deleted) == {"__Host-tickets_console", "tickets_console"}
