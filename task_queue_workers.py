@@ -13,6 +13,7 @@ from typing import Any
 
 from temporalio.client import Client
 from temporalio.worker import (
+    PollerBehavior,
     PollerBehaviorAutoscaling,
     PollerBehaviorSimpleMaximum,
     UnsandboxedWorkflowRunner,
@@ -32,7 +33,7 @@ from activities.ticket_activities import TicketActivities
 from shared import names, settings
 from shared.bytecode import compile_workflow_modules
 from shared.pipeline_config import PipelineConfig
-from shared.provider_config import WorkerSettings
+from shared.provider_config import ProviderConfig, WorkerSettings
 from shared.sandbox_contexts import DirectContextRunner
 from shared.temporal_client import untraced
 from workflows import ALL_WORKFLOWS
@@ -65,16 +66,29 @@ WORKFLOW_TASK_SLOTS = 10
 # 4.1-5.6 s with the autoscaler, the tickets' rate the same (`bench ticket_cost`: 9.65 against
 # 9.68/s).
 WORKFLOW_TASK_POLLERS = PollerBehaviorSimpleMaximum(5)
-# A provider queue's activity pollers: a fixed number, the same on every worker. The autoscaler
-# adds pollers on a worker whose polls bring tasks, so the server's matching, handing each task
-# to a waiting poll, gave that worker ever more of the queue's rate; each worker sends only its
-# share of the rate (activities/providers/peers.py), so what one took beyond it waited while the
-# other had nothing to send. `python -m bench llm_rate_limit --tickets 150 --limited-only
-# --workers 2`, with a line per call of which worker got it when: autoscaled, 14, 8, 6 and 10
-# tasks in the first four seconds to one worker and 7, 2, 4 and 0 to the other, 0.938-0.970 of
-# the provider's limit over the run; fixed at five, 5 a second to each, 0.985-0.986 (one worker
-# 0.988 either way). Five polls at a time take tasks far faster than a provider's rate allows.
-PROVIDER_QUEUE_POLLERS = PollerBehaviorSimpleMaximum(5)
+# A paced provider's queue (a rate configured, declared or learnt, shared out among the workers:
+# activities/providers/peers.py) keeps a fixed number of activity polls on every worker. The
+# autoscaler adds polls on a worker whose polls bring tasks, so the server's matching, handing
+# each task to a waiting poll, gave that worker ever more of the queue's rate; each worker sends
+# only its share, so what one took beyond it waited while the other had nothing to send.
+# `python -m bench llm_rate_limit --tickets 150 --limited-only --workers 2`, with a line per call
+# of which worker got it when: autoscaled, 14, 8, 6 and 10 tasks in the first four seconds to
+# one worker and 7, 2, 4 and 0 to the other, 0.938-0.970 of the provider's limit over the run;
+# fixed at five, 5 a second to each, 0.985-0.986 (one worker 0.988 either way). Five polls take
+# tasks far faster than a paced rate; a queue with no rate (offline agents, a provider with
+# neither a configured nor a learnt limit) stays autoscaled, which picks a burst's tasks up
+# sooner (b20e7a9: the swarm's).
+PACED_QUEUE_POLLS = 5
+
+
+def provider_queue_pollers(config: ProviderConfig | None) -> PollerBehavior:
+    """The activity pollers of a provider's queue: fixed where its calls are paced (never more
+    than the worker's slots for them, or the SDK keeps that many), autoscaled otherwise."""
+    if config is None or (config.activities_per_second() is None and config.rate_control() is None):
+        return PollerBehaviorAutoscaling()
+    return PollerBehaviorSimpleMaximum(min(PACED_QUEUE_POLLS, config.max_concurrent))
+
+
 SHARED_QUEUE_POLL_SHARE = 0.2
 # How long a workflow task (or a query) waits on this worker's sticky queue before the server
 # gives it to any worker polling the shared queue. The server tries a query on the sticky queue
@@ -258,7 +272,7 @@ def build_workers(
                     max_task_queue_activities_per_second=(
                         provider_config.activities_per_second() if provider_config else None
                     ),
-                    activity_task_poller_behavior=PROVIDER_QUEUE_POLLERS,
+                    activity_task_poller_behavior=provider_queue_pollers(provider_config),
                     graceful_shutdown_timeout=graceful_shutdown,
                     **versioned,
                 )

@@ -31,18 +31,18 @@ async def running(workers: Sequence[Worker]) -> AsyncIterator[None]:
 
 
 def built_workers(
-    client: Client, data_dir: Path, prefix: str, *provider_queues: str, **options: Any
+    client: Client, data_dir: Path, prefix: str, **options: Any
 ) -> tuple[str, list[Worker]]:
     """The worker process's workers, built and not started, with the offline agents on a tickets
-    queue of their own (one worker per queue and client), and ``provider_queues``' too, for
-    tests that read their configuration. ``options`` go to task_queue_workers.build_workers."""
+    queue of their own (one worker per queue and client), for tests that read their
+    configuration. ``options`` go to task_queue_workers.build_workers."""
     config = PipelineConfig()
     queue = f"{prefix}-{uuid.uuid4().hex[:6]}"
     workers = task_queue_workers.build_workers(
         client,
         config,
         build_providers(config, WorkerSettings(), {}),
-        [queue, names.delivery_task_queue(queue), *provider_queues],
+        [queue, names.delivery_task_queue(queue)],
         delivery=DeliveryActivities(SqliteLedger(data_dir / "outbox.sqlite3")),
         tickets_queue=queue,
         **options,

@@ -1,17 +1,26 @@
 """How the worker polls: the tickets worker splits its workflow-task polls between the shared
 queue and its sticky queue (task_queue_workers.WORKFLOW_TASK_POLLERS; docs/performance.md,
 "Fairness between customers"), and a provider queue's worker keeps a fixed number of activity
-polls (PROVIDER_QUEUE_POLLERS; docs/rate-control.md, "Several workers"). The effects, another
-customer's ticket behind a burst and two workers' use of a provider's limit, are `python -m bench
-fairness`'s and `llm_rate_limit --workers 2`'s to measure; this pins the settings they chose."""
+polls where its calls are paced (provider_queue_pollers; docs/rate-control.md, "Several
+workers"). The effects, another customer's ticket behind a burst and two workers' use of a
+provider's limit, are `python -m bench fairness`'s and `llm_rate_limit --workers 2`'s to
+measure; this pins the settings they chose."""
 
+import uuid
 from pathlib import Path
 
+import pytest
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import PollerBehaviorSimpleMaximum
+from temporalio.worker import PollerBehaviorAutoscaling, PollerBehaviorSimpleMaximum
 
 import task_queue_workers
+from activities.delivery.activity import DeliveryActivities
+from activities.providers.registry import build_providers
 from shared import names
+from shared.pipeline_config import PipelineConfig
+from shared.provider_config import ProviderConfig, WorkerSettings
+from shared.stores.sqlite_ledger import SqliteLedger
+from task_queue_workers import PACED_QUEUE_POLLS, provider_queue_pollers
 from tests.support.workers import built_workers, running
 
 
@@ -41,17 +50,55 @@ async def test_the_tickets_worker_polls_its_sticky_queue_more_than_the_shared_on
     assert shared + sticky <= tickets["max_concurrent_workflow_tasks"]
 
 
-async def test_a_provider_queue_worker_polls_a_fixed_number_of_activity_tasks(
+def provider(**settings: object) -> ProviderConfig:
+    return ProviderConfig(
+        kind="openai", api_key_env=None, small_model="m", large_model="m", **settings
+    )
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        (None, None),  # offline agents: no rate, autoscaled
+        (provider(declared_limit=False), None),  # no rate from anywhere
+        (provider(), PACED_QUEUE_POLLS),  # the declared limit (the default)
+        (provider(adaptive_limit=True), PACED_QUEUE_POLLS),
+        (provider(requests_per_minute=600), PACED_QUEUE_POLLS),
+        (provider(requests_per_minute=600, max_concurrent=2), 2),  # never more than its slots
+    ],
+)
+def test_a_paced_provider_queue_polls_a_fixed_number_of_activity_tasks(
+    config: ProviderConfig | None, expected: int | None
+) -> None:
+    behavior = provider_queue_pollers(config)
+    if expected is None:
+        assert isinstance(behavior, PollerBehaviorAutoscaling), behavior
+    else:
+        assert isinstance(behavior, PollerBehaviorSimpleMaximum), behavior
+        assert behavior.maximum == expected
+
+
+async def test_the_worker_of_a_paced_provider_queue_takes_its_fixed_pollers(
     ts_env: WorkflowEnvironment, tmp_path: Path
 ) -> None:
     # Autoscaled polls grow on the worker whose polls bring tasks, and the server's matching then
     # hands it more of the queue's rate than the share it sends (peers.py): the other waits idle.
-    provider_queue = names.llm_task_queue("offline")
-    _, workers = built_workers(ts_env.client, tmp_path, "polls", provider_queue)
-    [provider] = [w.config(active_config=True) for w in workers if w.task_queue == provider_queue]
+    settings = WorkerSettings(providers={"paced": provider(requests_per_minute=600)})
+    config = PipelineConfig()
+    queue = f"polls-{uuid.uuid4().hex[:6]}"
+    paced, offline = names.llm_task_queue("paced"), names.llm_task_queue("offline")
+    workers = task_queue_workers.build_workers(
+        ts_env.client,
+        config,
+        build_providers(config, settings, {}, polled={"paced", "offline"}),
+        [queue, paced, offline],
+        worker_settings=settings,
+        delivery=DeliveryActivities(SqliteLedger(tmp_path / "outbox.sqlite3")),
+        tickets_queue=queue,
+    )
+    polls = {
+        w.task_queue: w.config(active_config=True)["activity_task_poller_behavior"] for w in workers
+    }
 
-    behavior = provider["activity_task_poller_behavior"]
-    assert isinstance(behavior, PollerBehaviorSimpleMaximum), behavior
-    assert behavior.maximum == task_queue_workers.PROVIDER_QUEUE_POLLERS.maximum
-    # Every poll can be answered with a slot to run its task.
-    assert behavior.maximum <= provider["max_concurrent_activities"]
+    assert polls[paced] == PollerBehaviorSimpleMaximum(PACED_QUEUE_POLLS)
+    assert isinstance(polls[offline], PollerBehaviorAutoscaling)
