@@ -84,9 +84,14 @@ def customer_of(args: argparse.Namespace) -> Customer:
 
 async def run_erase(args: argparse.Namespace) -> int:
     customer = customer_of(args)
+    stores_config = StoreConfig.from_env()
+    # A host without the workers' ledger: an erasure made an empty one here and reported the
+    # customer's answers gone while the workers' ledger kept them.
+    if problem := stores_config.no_workers_ledger():
+        raise CliError(problem)
     client = await open_client()
     # A dry run reads: it must not migrate the workers' database or ledger.
-    async with build_stores(StoreConfig.from_env(), migrates=args.yes) as stores:
+    async with build_stores(stores_config, migrates=args.yes) as stores:
         report = await erase_customer(client, stores, customer, really=args.yes)
     if args.json:
         render.print_json(report)

@@ -248,13 +248,10 @@ async def run_redrive(args: argparse.Namespace) -> int:
     if checked and args.state is not TicketState.DELIVERY_FAILED:
         raise CliError("--arrived and --not-arrived are for --state DELIVERY_FAILED")
     stores_config = StoreConfig.from_env()
-    if stores_config.database_url is None and not stores_config.ledger_path.exists():
-        # A host without the workers' ledger: an empty one made here planned every FAILED ticket
-        # whose answer did go out for a restart (its agents paid again), silently.
-        raise CliError(
-            f"no delivery ledger at {stores_config.ledger_path} and no TICKETS_DATABASE_URL: run "
-            "where the workers' ledger is (their data directory or database); nothing was done"
-        )
+    # A host without the workers' ledger: an empty one made here planned every FAILED ticket
+    # whose answer did go out for a restart (its agents paid again), silently.
+    if problem := stores_config.no_workers_ledger():
+        raise CliError(problem)
     client = await open_client()
     # A dry run reads: a newer checkout's must not migrate the workers' database.
     async with build_stores(stores_config, migrates=args.yes) as stores:

@@ -91,5 +91,16 @@ class StoreConfig:
         # The name of the original outbox file: an existing one is migrated in place.
         return self.data_dir / "outbox.sqlite3"
 
+    def no_workers_ledger(self) -> str | None:
+        """Why a command that reads or writes the workers' delivery ledger must not run here
+        (none: it may): without a database, a data directory holding no ledger is not theirs,
+        and an empty ledger made here would answer that no ticket was ever answered."""
+        if self.database_url is not None or self.ledger_path.exists():
+            return None
+        return (
+            f"no delivery ledger at {self.ledger_path} and no TICKETS_DATABASE_URL: run where "
+            "the workers' ledger is (their data directory or database); nothing was done"
+        )
+
     def describe_database(self) -> str:
         return redact(self.database_url) if self.database_url else "none (embedded default)"

@@ -133,39 +133,52 @@ class SqliteLedger(DeliveryLedger):
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
-            if not self._migrates and not self.path.exists():
-                # A dry run reads the workers' ledger; an empty one made here answers nothing.
-                raise StoreUnavailable(
-                    f"no delivery ledger at {self.path}: run where the workers' data directory "
-                    "is (TICKETS_DATA_DIR), or give their TICKETS_DATABASE_URL"
-                )
-            private_dir(self.path.parent)
-            # Owner-only: the ledger holds every answer sent and its customer id in plain text
-            # (SQLite gives its -wal and -shm files the database file's mode).
-            try:
-                flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
-                os.close(os.open(self.path, flags, PRIVATE_FILE_MODE))
-            except FileExistsError:
-                # One an earlier version created readable by all: owner-only from now on.
-                for file in (self.path, *(Path(f"{self.path}{end}") for end in WAL_FILES)):
-                    owner_only(file)
-            conn = sqlite3.connect(self.path, timeout=LOCK_WAIT_SECONDS, isolation_level=None)
-            try:
-                use_wal(conn)
-                # What is deleted (an erased customer's answers) is overwritten with zeros, not
-                # left in the file's free space (this connection's writes; see clear_erased).
-                conn.execute("PRAGMA secure_delete = ON")
-                if not self._migrated:
-                    if self._migrates:
-                        migrate(conn)
-                    else:
-                        self._check_version(conn)
-                    self._migrated = True
-            except BaseException:
-                conn.close()
-                raise
-            self._conn = conn
+            self._conn = self._open() if self._migrates else self._open_read_only()
         return self._conn
+
+    def _open(self) -> sqlite3.Connection:
+        private_dir(self.path.parent)
+        # Owner-only: the ledger holds every answer sent and its customer id in plain text
+        # (SQLite gives its -wal and -shm files the database file's mode).
+        try:
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+            os.close(os.open(self.path, flags, PRIVATE_FILE_MODE))
+        except FileExistsError:
+            # One an earlier version created readable by all: owner-only from now on.
+            for file in (self.path, *(Path(f"{self.path}{end}") for end in WAL_FILES)):
+                owner_only(file)
+        conn = sqlite3.connect(self.path, timeout=LOCK_WAIT_SECONDS, isolation_level=None)
+        try:
+            use_wal(conn)
+            # What is deleted (an erased customer's answers) is overwritten with zeros, not
+            # left in the file's free space (this connection's writes; see clear_erased).
+            conn.execute("PRAGMA secure_delete = ON")
+            if not self._migrated:
+                migrate(conn)
+                self._migrated = True
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _open_read_only(self) -> sqlite3.Connection:
+        """A dry run's connection to the workers' ledger: read-only (no migration, no switch to
+        WAL, no change of the files' modes), and none is made where there is no ledger."""
+        if not self.path.is_file():
+            raise StoreUnavailable(
+                f"no delivery ledger at {self.path}: run where the workers' data directory "
+                "is (TICKETS_DATA_DIR), or give their TICKETS_DATABASE_URL"
+            )
+        # As a URI, quoted (customer_rows_read_only): a "#" or "?" in the path would cut the
+        # read-only mode off.
+        uri = f"{self.path.resolve().as_uri()}?mode=ro"
+        conn = sqlite3.connect(uri, uri=True, timeout=LOCK_WAIT_SECONDS, isolation_level=None)
+        try:
+            self._check_version(conn)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
 
     def _check_version(self, conn: sqlite3.Connection) -> None:
         (version,) = conn.execute("PRAGMA user_version").fetchone()

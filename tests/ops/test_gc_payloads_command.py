@@ -143,9 +143,11 @@ async def assert_gc_keeps(
 
 
 async def delete_batch(client: Client, batch_id: str, tickets: list[Ticket]) -> None:
+    """The batch and its tickets, with their own children (an orchestrated ticket's
+    resolution): their payloads are in this test's store, which the replay tests cannot read."""
     for ticket in tickets:
-        await delete_workflow(client, names.ticket_workflow_id(ticket.ticket_id))
-    await delete_workflow(client, batch_id)
+        await delete_workflow(client, names.ticket_workflow_id(ticket.ticket_id), children=True)
+    await delete_workflow(client, batch_id, children=True)
 
 
 async def batch_outlived_by_its_ticket(

@@ -4,6 +4,7 @@ a later run's answer taking a row over: test_ledger_claims.py.)"""
 
 import asyncio
 import sqlite3
+import stat
 import threading
 from pathlib import Path
 
@@ -129,6 +130,7 @@ async def test_a_dry_run_reading_an_old_sqlite_ledger_changes_nothing_and_says_w
             "delivered_at TEXT NOT NULL)"
         )
     conn.close()
+    path.chmod(0o644)  # as a version before owner-only ledgers made it
 
     async with build_stores(
         StoreConfig.from_env({"TICKETS_DATA_DIR": str(data)}), migrates=False
@@ -142,8 +144,11 @@ async def test_a_dry_run_reading_an_old_sqlite_ledger_changes_nothing_and_says_w
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA user_version").fetchone() == (0,)
         columns = [row[1] for row in conn.execute("PRAGMA table_info(deliveries)")]
+        # Nor switched to WAL, nor its mode changed: a dry run only reads.
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("delete",)
     conn.close()
     assert "text_sha256" not in columns
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
     # No ledger at all: none is made. A current one is read.
     missing = SqliteLedger(tmp_path / "none" / "outbox.sqlite3", migrates=False)
     with pytest.raises(StoreUnavailable, match="no delivery ledger at"):
