@@ -78,11 +78,16 @@ async def readable(driver: ContentAddressedDriver, key: str) -> bool:
     return True
 
 
-async def delete_workflow(client: Client, workflow_id: str) -> None:
-    """Deletes the workflow, every run of it, and waits until the server no longer knows it.
-    (Deleting by id takes its latest run only: a ticket reset into a new run left its first,
-    whose payloads were in this test's store, and the replay gate's tests on the same server
-    could not read them.)"""
+async def delete_workflow(client: Client, workflow_id: str, *, children: bool = False) -> None:
+    """Deletes the workflow, every run of it, and waits until the server no longer knows it;
+    ``children``: its child workflows too, theirs first. (Deleting by id takes its latest run
+    only: a ticket reset into a new run left its first, whose payloads were in this test's
+    store, and the replay gate's tests on the same server could not read them; an orchestrated
+    ticket deleted alone left its resolution's OrchestratorWorkflow and sub-tasks the same way.)"""
+    if children:
+        query = f"ParentWorkflowId = '{workflow_id}'"
+        for child in sorted({e.id async for e in client.list_workflows(query)}):
+            await delete_workflow(client, child, children=True)
     runs = [e.run_id async for e in client.list_workflows(f"WorkflowId = '{workflow_id}'")]
     for run_id in [*runs, ""]:  # "" the latest run, which the listing may not show yet
         await erase_workflows.delete_execution(client, workflow_id, run_id)
