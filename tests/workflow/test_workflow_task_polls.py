@@ -83,22 +83,33 @@ async def test_the_worker_of_a_paced_provider_queue_takes_its_fixed_pollers(
 ) -> None:
     # Autoscaled polls grow on the worker whose polls bring tasks, and the server's matching then
     # hands it more of the queue's rate than the share it sends (peers.py): the other waits idle.
-    settings = WorkerSettings(providers={"paced": provider(requests_per_minute=600)})
+    # Queues of this test's own: the SDK refuses a second worker on a queue (llm-offline, say)
+    # while a first, even built and never run, is registered with the client.
+    run = uuid.uuid4().hex[:6]
+    paced, unpaced = f"paced-{run}", f"unpaced-{run}"
+    settings = WorkerSettings(
+        providers={
+            paced: provider(requests_per_minute=600),
+            unpaced: provider(declared_limit=False),
+        }
+    )
     config = PipelineConfig()
-    queue = f"polls-{uuid.uuid4().hex[:6]}"
-    paced, offline = names.llm_task_queue("paced"), names.llm_task_queue("offline")
+    queue = f"polls-{run}"
     workers = task_queue_workers.build_workers(
         ts_env.client,
         config,
-        build_providers(config, settings, {}, polled={"paced", "offline"}),
-        [queue, paced, offline],
+        build_providers(config, settings, {}, polled={paced, unpaced}),
+        [queue, names.llm_task_queue(paced), names.llm_task_queue(unpaced)],
         worker_settings=settings,
         delivery=DeliveryActivities(SqliteLedger(tmp_path / "outbox.sqlite3")),
         tickets_queue=queue,
     )
+    # Started and stopped: the SDK's core accepts the settings, and lets the queues go.
+    async with running(workers):
+        pass
     polls = {
         w.task_queue: w.config(active_config=True)["activity_task_poller_behavior"] for w in workers
     }
 
-    assert polls[paced] == PollerBehaviorSimpleMaximum(PACED_QUEUE_POLLS)
-    assert isinstance(polls[offline], PollerBehaviorAutoscaling)
+    assert polls[names.llm_task_queue(paced)] == PollerBehaviorSimpleMaximum(PACED_QUEUE_POLLS)
+    assert isinstance(polls[names.llm_task_queue(unpaced)], PollerBehaviorAutoscaling)
