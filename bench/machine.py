@@ -1,5 +1,6 @@
 """What every benchmark prints first: the commit it ran on, the machine's cores and its load, so
-a figure is never read without the conditions it was measured in."""
+a figure is never read without the conditions it was measured in; and the load again at its
+end."""
 
 import os
 import subprocess
@@ -42,6 +43,13 @@ def header() -> str:
 
 def print_header() -> None:
     print(header(), flush=True)
+
+
+def print_footer() -> None:
+    """The load when the benchmark ended: its own processes are in it (a benchmark that keeps
+    both cores busy ends near 2), so read it for what the start's did not show, another job
+    that began meanwhile (a load well above what the benchmark alone makes)."""
+    print(f"load average at the end (1/5/15 min) {load()}", flush=True)
 
 
 def cpu_seconds(pid: int | None) -> float:

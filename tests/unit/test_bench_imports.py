@@ -5,6 +5,7 @@ import importlib
 import pkgutil
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import pytest
 
@@ -51,3 +52,26 @@ def test_options_without_a_name_are_refused_not_dropped() -> None:
     assert refused.returncode == 2
     assert "error: --rounds needs a benchmark name before it" in refused.stderr
     assert refused.stdout == ""
+
+
+def test_a_benchmark_prints_its_conditions_before_and_the_load_after(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    runner = importlib.import_module("bench.runner")
+
+    class FakeBenchmark:  # a benchmark that prints one figure
+        @staticmethod
+        def main(argv: list[str]) -> int:
+            print("the figure")
+            return 0
+
+    # Only the name bench/runner.py imports by: the real importlib stays as it is.
+    fake_importlib = SimpleNamespace(import_module=lambda name: FakeBenchmark)
+    monkeypatch.setattr(runner, "importlib", fake_importlib)
+
+    assert runner.main(["ticket_cost"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "== ticket_cost"
+    assert " cores, load average (1/5/15 min) " in lines[1]
+    assert lines[2] == "the figure"
+    assert lines[3].startswith("load average at the end (1/5/15 min) ")
