@@ -28,7 +28,7 @@ from temporalio.workflow import ChildWorkflowHandle
 
 with workflow.unsafe.imports_passed_through():
     from policy.plan import dependents, plan_errors, ready
-    from policy.text_budget import fit_to_tokens
+    from policy.text_budget import estimate_tokens, fit_to_tokens
     from shared import names
     from shared.agents import AgentReply, AgentRole, AgentRoute, Usage
     from shared.orchestration import (
@@ -99,6 +99,12 @@ CANCELLED_SUBTASK_BILLED = "cancelled-subtask-billed"
 # left after a 1,500-token plan, five sub-tasks of 3,000: 16,500 spent). The first sub-task's
 # calls size the rest. Asked only when a second sub-task could start before any worker call.
 WORKER_CALL_MEASURED_FIRST = "worker-call-measured-first"
+# A budgeted run sizes a dependent sub-task's share by its own first call: the largest call so
+# far without its context, plus the results it is handed. Sized by the largest call so far, a
+# dependent's first call (its dependencies' results, up to context_tokens each, in its prompt)
+# could pass the whole share, and the run's budget with it. Asked only when a sub-task handed
+# earlier results would start under a budget.
+DEPENDENT_CALL_SIZED = "dependent-call-sized"
 # A sub-task's failed calls: one per route of its chain (ten at most) and its simpler attempt.
 MAX_SUBTASK_REPORTED_CALLS = 20
 # A run cancelled while sub-tasks run cancels them and waits for them to end (at most
@@ -131,6 +137,8 @@ class OrchestratorWorkflow:
         self._reported: dict[str, list[Usage]] = {}
         # The workflow ids of the sub-tasks this run is starting or running: a report names one.
         self._live_ids: set[str] = set()
+        # The estimated tokens of the earlier results each started sub-task was handed.
+        self._context_tokens: dict[str, int] = {}
 
     @workflow.run
     async def run(self, request: OrchestratorInput) -> OrchestratorResult:
@@ -392,6 +400,13 @@ class OrchestratorWorkflow:
             startable = ready(plan, completed, started)
             for place_in_line, sub in enumerate(startable):
                 share: SubTaskShare | None = None
+                context = [
+                    self._context(self._outcomes[d], config.orchestration.context_tokens)
+                    # Once each: a plan may name a dependency twice (its output, paid for
+                    # again in every attempt's prompt).
+                    for d in dict.fromkeys(sub.depends_on)
+                ]
+                context_tokens = sum(estimate_tokens(c.output) for c in context)
                 if self._budget_spent is None and shares:
                     if (
                         self._spend.holding
@@ -399,7 +414,14 @@ class OrchestratorWorkflow:
                         and workflow.patched(WORKER_CALL_MEASURED_FIRST)
                     ):
                         break  # the running sub-task's calls size the next one's share
-                    share, problem = self._spend.share(ready=len(startable) - place_in_line)
+                    call = (
+                        self._spend.first_call(context_tokens)
+                        if context_tokens and workflow.patched(DEPENDENT_CALL_SIZED)
+                        else None
+                    )
+                    share, problem = self._spend.share(
+                        ready=len(startable) - place_in_line, call=call
+                    )
                     if share is None and self._spend.holding:
                         break  # it may fit once a running sub-task has ended and given back
                     self._budget_spent = problem
@@ -424,14 +446,7 @@ class OrchestratorWorkflow:
                         SubTaskInput(
                             task=task,
                             subtask=sub,
-                            context=[
-                                self._context(
-                                    self._outcomes[d], config.orchestration.context_tokens
-                                )
-                                # Once each: a plan may name a dependency twice (its
-                                # output, paid for again in every attempt's prompt).
-                                for d in dict.fromkeys(sub.depends_on)
-                            ],
+                            context=context,
                             routes=routes,
                             fallback_route=fallback,
                             timeouts=config.agent_timeouts,
@@ -448,6 +463,7 @@ class OrchestratorWorkflow:
                     self._fail(plan, sub, "a sub-task with this id is already running", [], started)
                     continue
                 self._running[sub.id] = child
+                self._context_tokens[sub.id] = context_tokens
                 if share is not None:
                     self._spend.hold(sub.id, share)
             if not self._running:
@@ -491,7 +507,7 @@ class OrchestratorWorkflow:
             return
         self._outcomes[sub.id] = outcome
         for usage in outcome.usage:
-            self._spend.count(AgentRole.WORKER, usage)
+            self._spend.count(AgentRole.WORKER, usage, self._context_tokens.get(sub.id, 0))
 
     def _fail(
         self, plan: Plan, sub: SubTask, message: str, spent: list[Usage], started: set[str]
@@ -506,7 +522,7 @@ class OrchestratorWorkflow:
             finished_at=workflow.now(),
         )
         for usage in spent:
-            self._spend.count(AgentRole.WORKER, usage)
+            self._spend.count(AgentRole.WORKER, usage, self._context_tokens.get(sub.id, 0))
         for blocked in dependents(plan, sub.id):
             started.add(blocked)
             self._outcomes[blocked] = SubTaskOutcome(

@@ -16,9 +16,16 @@ class RunBudget:
         self.limit = limit  # None: no budget (the checks never stop anything)
         self.usage: dict[str, list[Usage]] = {}
         self._held: dict[str, Spend] = {}  # by sub-task id
+        # The largest call so far without the earlier results it was handed (its context, as
+        # estimated from their text): what a sub-task's own prompt and answer come to.
+        self._largest_bare = 0
 
-    def count(self, role: str, usage: Usage) -> None:
+    def count(self, role: str, usage: Usage, context_tokens: int = 0) -> None:
+        """``context_tokens``: the estimated tokens of the earlier results the call was handed
+        (a sub-task's dependencies'), part of its input."""
         self.usage.setdefault(role, []).append(usage)
+        tokens = usage.input_tokens + usage.output_tokens
+        self._largest_bare = max(self._largest_bare, tokens - min(context_tokens, tokens))
 
     def counted(self, role: str) -> bool:
         """Whether a call of ``role`` has been counted."""
@@ -49,11 +56,26 @@ class RunBudget:
             calls=calls,
         )
 
-    def share(self, ready: int) -> tuple[SubTaskShare | None, str | None]:
+    def first_call(self, context_tokens: int) -> Spend:
+        """A sub-task's first call, estimated: the largest so far, or, handed ``context_tokens``
+        of earlier results, the largest call so far without its own context plus this one's
+        when that is more (a dependent's prompt carries its dependencies' results, which the
+        calls so far may not have), its cost at the largest call's cost per token."""
+        largest = self._largest()
+        tokens = max(largest.tokens, self._largest_bare + context_tokens)
+        if tokens == largest.tokens or largest.tokens == 0:
+            return largest
+        return Spend(tokens, largest.cost_usd * tokens / largest.tokens)
+
+    def share(
+        self, ready: int, call: Spend | None = None
+    ) -> tuple[SubTaskShare | None, str | None]:
         """The share of the run's budget a sub-task starting now holds (of ``ready`` sub-tasks
-        ready to start, itself included), or why it may not start."""
+        ready to start, itself included), or why it may not start; ``call``: its first call's
+        estimate (the largest call so far unless given)."""
         assert self.limit is not None
-        spent, largest = self._spent(), self._largest()
+        spent = self._spent()
+        largest = call if call is not None else self._largest()
         limit, problem = subtask_share(
             self.limit,
             spent=Spend(

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from policy.text_budget import estimate_tokens
 from shared import names
 from shared.agents import AgentReply, AgentRole, AgentRoute, Usage
 from shared.orchestration import (
@@ -78,6 +79,9 @@ class FakeOrchestrationAgents:
     first_synthesis_spends: int = 0
     synthesis_answer: str | None = None  # the synthesizer's answer (default: the results' ids)
     worker_tokens: int = 10  # input and output tokens of each worker call (the planner's: 10)
+    # True: a worker call's input tokens also count the earlier results it is handed (their
+    # text's estimate), as a provider counts a prompt that carries them.
+    context_in_input: bool = False
 
     @property
     def queue(self) -> str:
@@ -112,9 +116,13 @@ class FakeOrchestrationAgents:
         self.finished.append(sub)
         context = ",".join(c.subtask_id for c in request.context)
         filler = "x" * self.output_size
+        usage = _usage(request.route, self.worker_tokens)
+        if self.context_in_input:
+            handed = sum(estimate_tokens(c.output) for c in request.context)
+            usage = usage.model_copy(update={"input_tokens": usage.input_tokens + handed})
         return AgentReply(
             output=WorkResult(output=f"{sub} done [{context}]{filler}", sources=[f"KB-{sub}"]),
-            usage=_usage(request.route, self.worker_tokens),
+            usage=usage,
         )
 
     @activity.defn(name=names.SYNTHESIZE_RESULTS)

@@ -28,6 +28,7 @@ from tests.support.workers import running
 from workflows import ALL_WORKFLOWS
 from workflows.orchestrator import (
     CANCELLED_SUBTASK_BILLED,
+    DEPENDENT_CALL_SIZED,
     FALLBACK_WITHIN_BUDGET,
     WORKER_CALL_MEASURED_FIRST,
 )
@@ -545,3 +546,22 @@ async def test_a_budgeted_run_sizes_its_sub_tasks_by_a_worker_call_before_starti
     spent = sum(u.input_tokens + u.output_tokens for calls in details.usage.values() for u in calls)
     assert spent == 80
     assert WORKER_CALL_MEASURED_FIRST in patch_ids(history.events)
+
+
+@pytest.mark.usefixtures("replay_check")
+async def test_a_budgeted_run_sizes_a_dependent_sub_task_by_the_results_it_is_handed(
+    ts_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    # The run may spend 100 tokens; the plan costs 20, "a" 20 and answers about 53 tokens of
+    # text, which "b" (depending on it) is handed in its prompt. Sized by the largest call so
+    # far (20), b started with 60 free and its first call spent 73: 113 of 100 (a review,
+    # 2026-12-07). Its own call is estimated at 20 + 53 now: it does not fit, the run stops at 40.
+    dependent = plan(task("a", "researcher"), task("b", "writer", "a"))
+    agents = FakeOrchestrationAgents(plans=[dependent], output_size=200, context_in_input=True)
+    cause, history = await stopped_by_a_budget_of_100(ts_env, task_queue, agents)
+    assert [r.subtask.id for r in agents.work_requests] == ["a"]
+    details = OrchestratorFailure.model_validate(cause.details[0])
+    spent = sum(u.input_tokens + u.output_tokens for calls in details.usage.values() for u in calls)
+    assert spent == 40
+    assert "a sub-task's first call needs about 73" in cause.message
+    assert DEPENDENT_CALL_SIZED in patch_ids(history.events)
