@@ -6,7 +6,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from policy.budget import Spend, limit_problem, subtask_share
-    from shared.agents import Usage
+    from shared.agents import AgentRole, Usage
     from shared.orchestration import SubTaskShare
     from shared.pipeline_config import SpendingLimit
 
@@ -16,16 +16,22 @@ class RunBudget:
         self.limit = limit  # None: no budget (the checks never stop anything)
         self.usage: dict[str, list[Usage]] = {}
         self._held: dict[str, Spend] = {}  # by sub-task id
-        # The largest call so far without the earlier results it was handed (its context, as
-        # estimated from their text): what a sub-task's own prompt and answer come to.
+        # The largest worker call so far without the earlier results it was handed (its
+        # context, as estimated from their text): what a sub-task's own prompt and answer come
+        # to; and the most a worker call has cost per token.
         self._largest_bare = 0
+        self._worker_cost_per_token = 0.0
 
     def count(self, role: str, usage: Usage, context_tokens: int = 0) -> None:
         """``context_tokens``: the estimated tokens of the earlier results the call was handed
         (a sub-task's dependencies'), part of its input."""
         self.usage.setdefault(role, []).append(usage)
+        if role != AgentRole.WORKER:
+            return  # a planner's or synthesizer's prompt is no sub-task's
         tokens = usage.input_tokens + usage.output_tokens
         self._largest_bare = max(self._largest_bare, tokens - min(context_tokens, tokens))
+        if tokens:
+            self._worker_cost_per_token = max(self._worker_cost_per_token, usage.cost_usd / tokens)
 
     def counted(self, role: str) -> bool:
         """Whether a call of ``role`` has been counted."""
@@ -58,14 +64,15 @@ class RunBudget:
 
     def first_call(self, context_tokens: int) -> Spend:
         """A sub-task's first call, estimated: the largest so far, or, handed ``context_tokens``
-        of earlier results, the largest call so far without its own context plus this one's
-        when that is more (a dependent's prompt carries its dependencies' results, which the
-        calls so far may not have), its cost at the largest call's cost per token."""
+        of earlier results, the largest worker call so far without its own context plus this
+        one's when that is more (a dependent's prompt carries its dependencies' results, which
+        the calls so far may not have), its cost at the most a worker call has cost per token
+        (never less than the largest call's)."""
         largest = self._largest()
         tokens = max(largest.tokens, self._largest_bare + context_tokens)
-        if tokens == largest.tokens or largest.tokens == 0:
+        if tokens == largest.tokens:
             return largest
-        return Spend(tokens, largest.cost_usd * tokens / largest.tokens)
+        return Spend(tokens, max(largest.cost_usd, self._worker_cost_per_token * tokens))
 
     def share(
         self, ready: int, call: Spend | None = None

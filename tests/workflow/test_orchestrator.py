@@ -61,13 +61,14 @@ async def progress(handle: WorkflowHandle[Any, Any]) -> OrchestratorProgress:
 
 
 async def stopped_by_a_budget_of_100(
-    env: WorkflowEnvironment, task_queue: str, agents: FakeOrchestrationAgents
+    env: WorkflowEnvironment, task_queue: str, agents: FakeOrchestrationAgents, tokens: int = 100
 ) -> tuple[ApplicationError, WorkflowHistory]:
-    """A run whose budget is 100 tokens, failed as its budget stops it: why, and its history."""
+    """A run whose budget is 100 tokens (or ``tokens``), failed as its budget stops it: why, and
+    its history."""
     async with running(workers(env.client, task_queue, agents)):
         handle = await env.client.start_workflow(
             names.ORCHESTRATOR_WORKFLOW,
-            OrchestratorInput(task="a complex task", budget=SpendingLimit(max_tokens=100)),
+            OrchestratorInput(task="a complex task", budget=SpendingLimit(max_tokens=tokens)),
             id=f"plan-{uuid.uuid4().hex[:8]}",
             task_queue=task_queue,
             result_type=OrchestratorResult,
@@ -565,3 +566,18 @@ async def test_a_budgeted_run_sizes_a_dependent_sub_task_by_the_results_it_is_ha
     assert spent == 40
     assert "a sub-task's first call needs about 73" in cause.message
     assert DEPENDENT_CALL_SIZED in patch_ids(history.events)
+
+
+@pytest.mark.usefixtures("replay_check")
+async def test_a_dependent_of_a_dependent_is_sized_by_its_own_call_not_its_dependencys_whole(
+    ts_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    # a (20) -> b (20 of its own + a's 53 tokens handed: 73) -> c (20 + b's 53: 73). With 200 to
+    # spend, 113 are spent when c could start: its call of 73 fits the 87 free. Counted whole,
+    # b's 73 plus c's 53 (126) would not, and c never ran; the synthesis after it does not fit.
+    chain = plan(task("a", "researcher"), task("b", "analyst", "a"), task("c", "writer", "b"))
+    agents = FakeOrchestrationAgents(plans=[chain], output_size=200, context_in_input=True)
+    cause, _ = await stopped_by_a_budget_of_100(ts_env, task_queue, agents, tokens=200)
+    assert [r.subtask.id for r in agents.work_requests] == ["a", "b", "c"]
+    details = OrchestratorFailure.model_validate(cause.details[0])
+    assert [u.input_tokens + u.output_tokens for u in details.usage["worker"]] == [20, 73, 73]
