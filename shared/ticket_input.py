@@ -33,8 +33,11 @@ FIELD_ALIASES = {
 # Stands in for an id to be derived while the other fields are checked.
 PLACEHOLDER_ID = "T-unidentified"
 # Optional fields an empty string leaves out, as null does: spaces too, but for the customer
-# id, whose spaces-only value is refused by name (one customer for every such ticket).
-BLANK_IS_NOT_GIVEN = frozenset({"customer_id", "customer_tier", "channel", "customer_email"})
+# id, whose spaces-only value is refused by name (one customer for every such ticket). An empty
+# ticket id is derived, as a left-out one (a spreadsheet's empty id column refused every row).
+BLANK_IS_NOT_GIVEN = frozenset(
+    {"ticket_id", "customer_id", "customer_tier", "channel", "customer_email"}
+)
 
 
 def _blank(canonical: str, value: str) -> bool:

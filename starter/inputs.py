@@ -300,7 +300,12 @@ def parse_swarm_items(data: bytes, source: str) -> tuple[list[SwarmItem], list[I
         if problem := _swarm_fields_problem(raw):
             refused(number, problem)
             continue
-        text_field = next((k for k in SWARM_TEXT_FIELDS if isinstance(raw.get(k), str)), "text")
+        # The first field holding text; an export's empty column ("text": "" beside a filled
+        # "review") was read as the item's text and the item refused as empty.
+        text_field = next(
+            (k for k in SWARM_TEXT_FIELDS if isinstance(raw.get(k), str) and raw[k].strip()),
+            next((k for k in SWARM_TEXT_FIELDS if isinstance(raw.get(k), str)), "text"),
+        )
         text = raw.get(text_field)
         id_field = next((k for k in ("id", "item_id") if raw.get(k) not in (None, "")), None)
         item_id = str(raw[id_field]) if id_field else _line_id(number, given)

@@ -5,7 +5,13 @@ from pathlib import Path
 import pytest
 
 from shared.tickets import MAX_BODY_CHARS, Channel, CustomerTier, content_digest, derive_ticket_id
-from starter.inputs import InputError, parse_jsonl, read_jsonl, ticket_from_mapping
+from starter.inputs import (
+    InputError,
+    parse_jsonl,
+    parse_swarm_items,
+    read_jsonl,
+    ticket_from_mapping,
+)
 from tests.support.ticket_lines import good, jsonl, line
 
 SOURCE = "tickets.jsonl"
@@ -320,6 +326,37 @@ def test_an_empty_optional_column_counts_as_absent_as_null_does() -> None:
         "field 'customer_id' is only spaces: give the customer's id, or leave the field out"
     ]
     assert ticket_from_mapping({"subject": "", "body": "Help"})[1] == ["field 'subject' is empty"]
+
+
+def test_an_empty_id_column_is_derived_as_a_left_out_one() -> None:
+    # A spreadsheet's empty id column refused every such row, from the file and the API alike.
+    derived, problems = ticket_from_mapping({"subject": "Hi", "body": "Help", "customer": "C-1"})
+    assert problems == [] and derived is not None
+    for blank in ("", "   "):
+        for field in ("id", "ticket_id"):
+            ticket, problems = ticket_from_mapping(
+                {field: blank, "subject": "Hi", "body": "Help", "customer": "C-1"}
+            )
+            assert problems == [] and ticket == derived, (field, blank)
+    # Beside the other spelling with an id, the empty one is no second id.
+    given, problems = ticket_from_mapping(
+        {"id": "", "ticket_id": "X1", "subject": "Hi", "body": "Help"}
+    )
+    assert problems == [] and given is not None and given.ticket_id == "X1"
+
+
+def test_a_swarm_items_empty_text_column_leaves_its_other_text_field_read() -> None:
+    items, errors = parse_swarm_items(
+        jsonl(
+            b'{"text": "", "review": "Great product"}',
+            b'{"text": "   ", "body": "It broke"}',
+            b'{"text": "", "review": " "}',
+        ),
+        "reviews.jsonl",
+    )
+    assert [i.text for i in items] == ["Great product", "It broke"]
+    # With every text field blank it is still refused, naming the first.
+    assert [(e.line, e.message) for e in errors] == [(3, "field 'text' is missing or empty")]
 
 
 def test_a_mapping_without_an_id_gets_the_derived_id() -> None:
