@@ -16,7 +16,8 @@ Limits: a body of at most 16 MiB holding at most 2,000 payloads, each with at mo
 entries and 16 external references (413 beyond any; the body's brackets, braces and commas are
 counted against what those allow before it is parsed), read only once the request's turn came
 and within 30 s; at most 4 requests worked on at a time with 32 more waiting (503 beyond those:
-``Turns``), and 44 connections in all (uvicorn's ``limit_concurrency``).
+``Turns``), and 44 connections in all (uvicorn's ``limit_concurrency``), each closed when no
+request head arrived within 10 s (http_protocol.py: silent sockets held every slot).
 """
 
 import asyncio

@@ -4,6 +4,7 @@ import argparse
 import dataclasses
 import sys
 
+from codec_server.http_protocol import RequestHeadDeadline
 from codec_server.settings import MAX_CONNECTIONS, CodecServerSettings, is_loopback, parse_origin
 from shared.data_converter import data_converter, key_ring_of
 from shared.redaction import safe_url
@@ -118,5 +119,8 @@ def run(args: argparse.Namespace) -> int:
         log_level="warning",
         access_log=False,  # paths only, but nothing here needs a line per payload request
         limit_concurrency=MAX_CONNECTIONS,
+        # A connection that sends no request head within 10 s is closed: idle sockets held
+        # every one of those slots for as long as they stayed open (http_protocol.py).
+        http=RequestHeadDeadline,
     )
     return 0

@@ -15,10 +15,13 @@ from typing import Any
 import httpx
 import pytest
 
+from codec_server.http_protocol import HEAD_SECONDS
+from codec_server.settings import MAX_CONNECTIONS
 from starter.spawn import spawn_logged, stop_process
 from tests.deploy.compose_file import interpolated
 from tests.support.keys import key_ring_json
 from tests.support.processes import free_port
+from tests.support.temporal import wait_until
 
 READY_TIMEOUT = 30.0  # seconds: importing the web stack and the SDK
 
@@ -123,3 +126,52 @@ def test_in_compose_only_postgresql_shares_the_codec_servers_network() -> None:
         "http://localhost:"
     )
     assert "codec-server" not in services["temporal-ui"].get("depends_on", {})
+
+
+async def test_silent_connections_are_closed_and_no_longer_lock_callers_out(
+    tmp_path: Path,
+) -> None:
+    # A review (2026-12-07): uvicorn counts a connection that never sends a byte against the
+    # server's 44 (limit_concurrency), with no timer until its first answer, so 44 idle sockets
+    # answered every caller 503, the Web UI's included, for as long as they stayed open.
+    port, log = free_port(), tmp_path / "codec-server.log"
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "TICKETS_DATA_DIR": str(tmp_path / "data"),
+        "TICKETS_ENCRYPTION_KEYS": key_ring_json("k1"),
+        "PYTHONUNBUFFERED": "1",
+    }
+    command = [sys.executable, "-m", "starter", "codec-server", "--port", str(port)]
+    process = await asyncio.to_thread(spawn_logged, command, log, env)
+    silent: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+    try:
+        async with httpx.AsyncClient(timeout=2.0) as http:
+            health = f"http://127.0.0.1:{port}/health"
+
+            async def answers(status: int) -> bool:
+                assert process.poll() is None, log.read_text()
+                try:
+                    return (await http.get(health)).status_code == status
+                except httpx.TransportError:
+                    return False
+
+            await wait_until(lambda: answers(200), timeout=READY_TIMEOUT, what="the server")
+            for _ in range(MAX_CONNECTIONS):
+                silent.append(await asyncio.open_connection("127.0.0.1", port))
+            # One sends a request head and never ends it (a header line now and then would
+            # stop uvicorn's own keep-alive timer each time).
+            silent[0][1].write(b"GET /health HTTP/1.1\r\nHost: codec\r\n")
+            await silent[0][1].drain()
+            # The slots are taken (the server counts them as they arrive): 503 meanwhile ...
+            await wait_until(lambda: answers(503), timeout=5, what="the slots to be taken")
+            # ... until the silent ones are closed by the server, with no byte sent.
+            await wait_until(
+                lambda: answers(200), timeout=HEAD_SECONDS + 10, what="the silent ones to go"
+            )
+            # The server closed them: each reads its end, with nothing answered.
+            ends = [await asyncio.wait_for(reader.read(), 5) for reader, _ in silent]
+            assert ends == [b""] * MAX_CONNECTIONS
+    finally:
+        for _, writer in silent:
+            writer.close()
+        await stop_process(process, 10)
