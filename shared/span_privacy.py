@@ -8,7 +8,10 @@ reply is quoted. The history keeps those messages encrypted (the failure convert
 them); a trace backend would get them in plain text. So every exporter the process uses is
 wrapped: the status keeps the error's type, the ``exception`` event its type only. The API's
 server spans (FastAPI's own telemetry) go out without ``url.query``: a query names a ticket, a
-filter or whatever a client sends (``?customer=ana@example.com``). With
+filter or whatever a client sends (``?customer=ana@example.com``); and a request that failed
+(status 400 or more) goes out with its route's template for ``url.path`` (its first segment
+when no route matched): a path that did not pass its route's checks, or matched none, is
+whatever the client typed (``/tickets/ana@example.com`` was exported, refused 422). With
 TICKETS_TRACE_CONTENT=true (prompts and answers in spans already) spans go out as recorded.
 """
 
@@ -22,6 +25,25 @@ from opentelemetry.trace import Status
 EXCEPTION_KEPT = frozenset({"exception.type", "exception.escaped"})
 # Span attributes that never leave the process: a request's query string.
 DROPPED_ATTRIBUTES = frozenset({"url.query"})
+PATH, ROUTE, STATUS = "url.path", "http.route", "http.response.status_code"
+
+
+def shown_path(path: str, route: str | None) -> str:
+    """What a failed request's path is shown as: its route's template, or, with none matched,
+    its first segment (``/customers/…``)."""
+    if route:
+        return route
+    first, _, rest = path.lstrip("/").partition("/")
+    return f"/{first}/…" if rest else f"/{first}"
+
+
+def _failed_path(attributes: dict[str, object]) -> str | None:
+    """The path a failed request's span shows instead of its own (None: it keeps its own)."""
+    path, status = attributes.get(PATH), attributes.get(STATUS)
+    if not isinstance(path, str) or not isinstance(status, int) or status < 400:
+        return None
+    route = attributes.get(ROUTE)
+    return shown_path(path, route if isinstance(route, str) else None)
 
 
 def _kind_only(description: str | None) -> str | None:
@@ -39,16 +61,20 @@ def without_messages(span: ReadableSpan) -> ReadableSpan:
     """The span with error messages taken out of its status and exception events, and without
     DROPPED_ATTRIBUTES (the same object when it has none of them)."""
     has_exception = any(e.name == "exception" for e in span.events)
-    attributes = span.attributes or {}
+    attributes = dict(span.attributes or {})
     dropped = DROPPED_ATTRIBUTES.intersection(attributes)
-    if not span.status.description and not has_exception and not dropped:
+    failed_path = _failed_path(attributes)
+    if not span.status.description and not has_exception and not dropped and failed_path is None:
         return span
+    kept = {k: v for k, v in attributes.items() if k not in dropped}
+    if failed_path is not None:
+        kept[PATH] = failed_path
     return ReadableSpan(
         name=span.name,
         context=span.context,
         parent=span.parent,
         resource=span.resource,
-        attributes={k: v for k, v in attributes.items() if k not in dropped},
+        attributes=kept,
         events=[_event_without_message(e) for e in span.events],
         links=span.links,
         kind=span.kind,

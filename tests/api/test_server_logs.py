@@ -1,5 +1,6 @@
 """What uvicorn writes to the API's log for it: an unexpected error once (the API's own line,
-redacted), not again with its whole traceback; each request's path without its query string."""
+redacted), not again with its whole traceback; each request's path without its query string,
+and a failed request's with its first segment only."""
 
 import contextlib
 import io
@@ -75,6 +76,29 @@ async def test_uvicorn_logs_no_traceback_of_an_error_the_api_redacted_nor_query_
     assert "Exception in ASGI application: logged above by the API" in logged
     assert '"GET /fine?... HTTP/1.1" 200' in logged  # the access line, its path only
     assert SECRET not in logged and "input_value" not in logged
+
+
+async def test_a_failed_requests_access_line_shows_only_its_paths_first_segment() -> None:
+    # A review (2026-12-07): a path a client typed went to the log whole whatever became of it,
+    # /tickets/<an address> refused 422 and /customers/<an address> matching no route alike.
+    app = app_raising()
+
+    @app.get("/tickets/{ticket_id}")
+    async def ticket(ticket_id: int) -> dict[str, int]:
+        return {"id": ticket_id}
+
+    async with served(app) as url, httpx.AsyncClient(base_url=url) as http:
+        with uvicorn_lines() as lines:
+            refused = await http.get(f"/tickets/{SECRET}")
+            unknown = await http.get(f"/customers/{SECRET}/tickets")
+            found = await http.get("/tickets/42")
+
+    logged = lines.getvalue()
+    assert (refused.status_code, unknown.status_code, found.status_code) == (422, 404, 200)
+    assert '"GET /tickets/… HTTP/1.1" 422' in logged
+    assert '"GET /customers/… HTTP/1.1" 404' in logged
+    assert '"GET /tickets/42 HTTP/1.1" 200' in logged  # a request that passed keeps its path
+    assert SECRET not in logged and "example.com" not in logged
 
 
 async def test_an_error_the_api_logged_without_its_stack_keeps_uvicorns_traceback() -> None:

@@ -133,6 +133,41 @@ async def test_a_request_s_query_string_is_not_exported() -> None:
     assert (sent.attributes or {}).get("url.path") == "/tickets"
 
 
+async def test_a_failed_requests_path_is_exported_as_its_route_or_first_segment() -> None:
+    # A review (2026-12-07): url.path is whatever the client typed: /tickets/ana@example.com
+    # (refused 422 by the id's check) and /customers/ana@example.com (no route, 404) went to the
+    # trace backend whole.
+    import httpx
+    from fastapi import FastAPI
+
+    from tests.support.spans import collector
+
+    app = FastAPI()
+
+    @app.get("/tickets/{ticket_id}")
+    async def ticket(ticket_id: int) -> dict[str, int]:
+        return {"id": ticket_id}
+
+    with collector().collecting() as recorded:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://api.test"
+        ) as http:
+            await http.get("/tickets/ana@example.com")
+            await http.get("/customers/ana@example.com")
+            await http.get("/tickets/42")
+    servers = [s for s in recorded if (s.attributes or {}).get("url.path")]
+    assert {(s.attributes or {}).get("url.path") for s in servers} >= {
+        "/tickets/ana@example.com",
+        "/customers/ana@example.com",
+    }, "the source records them whole"
+
+    sent = exported(servers, {})
+
+    paths = sorted(str((s.attributes or {}).get("url.path")) for s in sent)
+    assert paths == ["/customers/…", "/tickets/42", "/tickets/{ticket_id}"]
+    assert "example.com" not in str([dict(s.attributes or {}) for s in sent])
+
+
 def test_fastapis_own_exporters_and_logs_stay_off_whatever_the_environment_says(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
