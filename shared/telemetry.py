@@ -29,7 +29,13 @@ from typing import Final
 
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
-from opentelemetry.propagators.textmap import CarrierT, Getter, default_getter
+from opentelemetry.propagators.textmap import (
+    CarrierT,
+    Getter,
+    Setter,
+    default_getter,
+    default_setter,
+)
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from opentelemetry.sdk.trace.export import (
@@ -375,7 +381,17 @@ class TraceParentOnly(TraceContextTextMapPropagator):
     """W3C trace context with its ids and flags only: a caller's ``tracestate`` (vendors' free
     text: ``customer=ana@example.com`` is a valid entry) is dropped when read, so no span of
     this process carries it into a workflow's unencrypted ``_tracer-data`` header or on to a
-    model provider."""
+    model provider; and none is written, so a ``tracestate`` a span inherited another way (a
+    workflow started by another service's client, whose header the Temporal plugin reads with
+    its own propagator) does not reach a provider either."""
+
+    def inject(
+        self,
+        carrier: CarrierT,
+        context: Context | None = None,
+        setter: Setter[CarrierT] = default_setter,
+    ) -> None:
+        super().inject(carrier, _without_trace_state(context), setter)
 
     def extract(
         self,
@@ -384,14 +400,20 @@ class TraceParentOnly(TraceContextTextMapPropagator):
         getter: Getter[CarrierT] = default_getter,
     ) -> Context:
         extracted = super().extract(carrier, context, getter)
-        found = trace.get_current_span(extracted).get_span_context()
-        if not found.is_valid or not found.trace_state:
-            return extracted
-        bare = SpanContext(
-            found.trace_id,
-            found.span_id,
-            is_remote=True,
-            trace_flags=found.trace_flags,
-            trace_state=TraceState(),
-        )
-        return trace.set_span_in_context(NonRecordingSpan(bare), extracted)
+        return _without_trace_state(extracted) or extracted
+
+
+def _without_trace_state(context: Context | None) -> Context | None:
+    """``context`` with its current span's ``tracestate`` emptied (the same context when it has
+    none)."""
+    found = trace.get_current_span(context).get_span_context()
+    if not found.is_valid or not found.trace_state:
+        return context
+    bare = SpanContext(
+        found.trace_id,
+        found.span_id,
+        is_remote=found.is_remote,
+        trace_flags=found.trace_flags,
+        trace_state=TraceState(),
+    )
+    return trace.set_span_in_context(NonRecordingSpan(bare), context)

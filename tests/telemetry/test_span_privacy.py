@@ -185,3 +185,27 @@ def test_fastapis_own_exporters_and_logs_stay_off_whatever_the_environment_says(
     config = app._telemetry
     assert (config["auto_configure"], config["logs"]) == (False, False)
     assert config["tracing"] is True  # its spans still go, through this process's exporters
+
+
+def test_a_span_s_inherited_tracestate_is_not_written_out() -> None:
+    # A review (2026-12-07): the Temporal plugin reads a workflow's _tracer-data header with its
+    # own propagator, so a ticket started by another service's client kept that client's
+    # tracestate, and the global propagator wrote it on to the model provider with traceparent.
+    from opentelemetry import trace
+    from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+    from opentelemetry.trace.span import TraceState
+
+    inherited = SpanContext(
+        0x0AF7651916CD43DD8448EB211C80319C,
+        0xB7AD6B7169203331,
+        is_remote=False,
+        trace_flags=TraceFlags(TraceFlags.SAMPLED),
+        trace_state=TraceState([("vendor", "customer:ana")]),
+    )
+    assert inherited.trace_state.to_header() == "vendor=customer:ana"  # a valid entry
+    context = trace.set_span_in_context(NonRecordingSpan(inherited))
+    headers: dict[str, str] = {}
+
+    telemetry.TraceParentOnly().inject(headers, context)
+
+    assert headers == {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}
