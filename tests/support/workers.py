@@ -88,6 +88,10 @@ async def real_pipeline(
         sandboxed=sandboxed,
     )
     try:
+        # Opened (made, migrated) before the workers poll, as the worker process's stores are
+        # (shared/stores/factory.py open_stores): `erase` and `redrive` refuse a data directory
+        # without one, and a test that ran before any delivery found none.
+        await delivery.ledger.count()
         async with running(workers):
             yield
     finally:
