@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from shared.tickets import (
+    ENCODED_WORD_START,
     MAX_BODY_CHARS,
     MAX_EMAIL_CHARS,
     MAX_SUBJECT_CHARS,
@@ -16,6 +17,7 @@ from shared.tickets import (
     Ticket,
     derive_ticket_id,
     normalize_subject,
+    usable_email,
     without_nul,
 )
 from shared.validation import json_kind, too_long
@@ -233,6 +235,12 @@ def ticket_from_mapping(raw: dict[str, Any]) -> tuple[Ticket | None, list[str]]:
         errors = [e for e in err.errors() if not (derived and e["loc"][:1] == ("ticket_id",))]
         problems += [_field_message(e, as_given, given_as, nulls) for e in errors]
         return None, capped(problems, MAX_PROBLEMS_PER_ITEM)
+    if ticket.customer_email is not None and not usable_email(ticket.customer_email):
+        field = given_as.get("customer_email", "customer_email")
+        problems.append(
+            f"field '{field}' holds \"{ENCODED_WORD_START}\", which e-mail reads as the start of "
+            f"an encoded word, not part of an address (got {quoted(ticket.customer_email)})"
+        )
     if problems:
         return None, problems
     if derived:

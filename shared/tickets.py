@@ -18,6 +18,17 @@ MAX_CUSTOMER_ID_CHARS: Final = 128
 # One address, local@domain.tld, with nothing that could start another header or address (no
 # spaces, line breaks, commas, angle brackets): it goes into an e-mail's To header as it is.
 EMAIL_PATTERN: Final = r"^[^@\s<>()\[\],;:\"]+@[^@\s<>()\[\],;:\"]+\.[^@\s<>()\[\],;:\"]+$"
+# What starts an RFC 2047 encoded word, which the e-mail package decodes in an address header
+# too: "=?utf-8?q?ceo=40company.com=2C_press=40news.example?=@attacker.example" passes the
+# pattern and was written out as "To: ceo@company.com, press@news.example@attacker.example".
+# Refused wherever an address comes in (usable_email), and checked again at delivery; not in
+# the pattern, which workflows validate tickets with (a ticket already running keeps its input).
+ENCODED_WORD_START: Final = "=?"
+
+
+def usable_email(address: str) -> bool:
+    """Whether ``address`` (one EMAIL_PATTERN takes) can go into a To header as it is."""
+    return ENCODED_WORD_START not in address
 
 
 class CustomerTier(StrEnum):

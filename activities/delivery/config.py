@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 from shared.http_urls import http_url_problem
 from shared.settings import ConfigError
-from shared.tickets import EMAIL_PATTERN, Channel
+from shared.tickets import EMAIL_PATTERN, Channel, usable_email
 from workflows.options import DELIVERY_START_TO_CLOSE
 
 LEDGER, WEBHOOK, EMAIL = "ledger", "webhook", "email"
@@ -212,7 +212,7 @@ def _smtp(env: Mapping[str, str], *, required: bool) -> SmtpConfig | None:
     if not host:
         raise ConfigError("the email channel is configured but TICKETS_SMTP_HOST is not set")
     sender = (env.get("TICKETS_SMTP_FROM") or "").strip()
-    if not re.match(EMAIL_PATTERN, sender):
+    if not re.match(EMAIL_PATTERN, sender) or not usable_email(sender):
         raise ConfigError(
             "TICKETS_SMTP_FROM must be the sender's address, like support@example.com"
             + (f" (got {sender!r})" if sender else "")

@@ -59,6 +59,11 @@ def build_message(entry: LedgerEntry, request: DeliveryRequest, config: SmtpConf
     message = EmailMessage()
     message["From"] = config.sender
     message["To"] = request.customer_email
+    # One recipient, the address as given: the e-mail package decodes an encoded word ("=?")
+    # in an address header too, and one the intake let through before it refused them made
+    # the To header name addresses the customer chose (shared/tickets.py ENCODED_WORD_START).
+    if [a.addr_spec for a in message["To"].addresses] != [request.customer_email]:
+        raise ValueError("the customer's address makes a To header with other recipients")
     subject = literal_subject(request.subject or SUBJECT_FALLBACK)
     message["Subject"] = f"Re: {subject} [{entry.ticket_id}]"
     if any(c in str(message["Subject"]) for c in "\r\n"):  # whatever the package decoded
@@ -152,7 +157,12 @@ class SmtpChannel:
                 async with asyncio.timeout(config.timeout_seconds):
                     await client.connect()  # greeting, EHLO, STARTTLS, login
                     connected = True
-                    await client.send_message(build_message(entry, request, config))
+                    # The envelope's recipient is the address itself, never one read back
+                    # from the To header the e-mail package parsed.
+                    await client.send_message(
+                        build_message(entry, request, config),
+                        recipients=[request.customer_email],
+                    )
             except BaseException:
                 client.close()  # not sent: without waiting on the server
                 raise

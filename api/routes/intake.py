@@ -30,6 +30,7 @@ from shared.tickets import (
     MAX_EMAIL_CHARS,
     MAX_SUBJECT_CHARS,
     Ticket,
+    usable_email,
 )
 from shared.validation import RepeatedNames
 
@@ -256,7 +257,8 @@ def sender_address(sender: str) -> str | None:
     addresses = [named.group(1).strip()] if named else [a for _, a in getaddresses([sender]) if a]
     if len(addresses) != 1 or len(addresses[0]) > MAX_EMAIL_CHARS:
         return None
-    return addresses[0] if re.fullmatch(EMAIL_PATTERN, addresses[0]) else None
+    address = addresses[0]
+    return address if re.fullmatch(EMAIL_PATTERN, address) and usable_email(address) else None
 
 
 def _check(

@@ -286,6 +286,51 @@ async def test_a_subject_holding_an_encoded_word_adds_no_header_recipient_or_bod
     assert body.strip() == view.draft.text.strip()
 
 
+# An address the pattern takes whose encoded word the e-mail package decodes into two others.
+ENCODED_ADDRESS = "=?utf-8?q?ceo=40company.com=2C_press=40news.example?=@attacker.example"
+
+
+async def test_an_address_holding_an_encoded_word_is_not_sent_to_whoever_it_names(
+    dev_env: WorkflowEnvironment, task_queue: str, tmp_path: Path
+) -> None:
+    # A review (2026-12-07): such an address passed every check and the relay's message said
+    # "To: ceo@company.com, press@news.example@attacker.example", the envelope re-derived from
+    # it. Intake refuses it now; a ticket that got in before (the model still takes it, so a
+    # running one replays) is refused for good at delivery, with nothing sent.
+    ticket = make_ticket(customer_email=ENCODED_ADDRESS)
+    with smtp_server() as server:
+        async with delivering(dev_env.client, task_queue, tmp_path, email(server)):
+            [view] = await run_tickets(dev_env.client, task_queue, [ticket], S.DELIVERY_FAILED)
+
+    assert server.mailbox.messages == [] and server.mailbox.recipients == []
+    assert view.failure is not None and "cannot be sent as an e-mail" in view.failure
+
+
+def test_intake_and_the_sender_setting_refuse_an_address_with_an_encoded_word() -> None:
+    from activities.delivery.config import DeliveryConfig
+    from api.routes.intake import sender_address
+    from shared.settings import ConfigError
+    from shared.ticket_input import ticket_from_mapping
+
+    ticket, problems = ticket_from_mapping(
+        {"subject": "Hi", "body": "Help", "email": ENCODED_ADDRESS}
+    )
+    assert ticket is None and len(problems) == 1
+    assert problems[0].startswith(
+        "field 'email' holds \"=?\", which e-mail reads as the start of an encoded word"
+    )
+    assert sender_address(f"Ana <{ENCODED_ADDRESS}>") is None
+    assert sender_address("Ana <ana@example.com>") == "ana@example.com"
+    with pytest.raises(ConfigError, match="TICKETS_SMTP_FROM must be the sender's address"):
+        DeliveryConfig.from_env(
+            {
+                "TICKETS_DELIVERY_CHANNEL": "email",
+                "TICKETS_SMTP_HOST": "smtp.example.com",
+                "TICKETS_SMTP_FROM": "=?utf-8?q?x?=@example.com",
+            }
+        )
+
+
 def test_a_message_is_dated_when_it_is_sent_not_when_its_answer_was_decided() -> None:
     """An answer sent after hours of retries (or a redrive the next day) arrived dated among
     older mail; the Message-ID, the same for every attempt, is what marks a resend."""
