@@ -14,6 +14,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
+# A checkout made under a strict umask (027, 077) holds files only its owner reads: the copy keeps
+# their modes, so the configuration copied below is made readable to the image's user.
 COPY . /src
 # The versions CI tested: requirements.lock's pins (without its hashes, which would make pip
 # want a hash for the project's own directory too) constrain the runtime dependencies, so an
@@ -23,6 +25,7 @@ RUN sed -n 's/^\([A-Za-z0-9._-]*==[^ ]*\).*/\1/p' /src/requirements.lock > /tmp/
     && rm /tmp/constraints.txt \
     && mkdir -p /app \
     && cp -r /src/config /app/config \
+    && chmod -R a+rX /app/config \
     && rm -rf /src \
     && useradd --system --uid 10001 --user-group --create-home --home-dir /home/tickets tickets
 
