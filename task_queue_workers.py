@@ -84,7 +84,7 @@ PACED_QUEUE_POLLS = 5
 def provider_queue_pollers(config: ProviderConfig | None) -> PollerBehavior:
     """The activity pollers of a provider's queue: fixed where its calls are paced (never more
     than the worker's slots for them, or the SDK keeps that many), autoscaled otherwise."""
-    if config is None or (config.activities_per_second() is None and config.rate_control() is None):
+    if config is None or not config.paced():
         return PollerBehaviorAutoscaling()
     return PollerBehaviorSimpleMaximum(min(PACED_QUEUE_POLLS, config.max_concurrent))
 

@@ -134,6 +134,11 @@ class ProviderConfig(BaseModel):
             return "adaptive"
         return "declared" if self.declared_limit else None
 
+    def paced(self) -> bool:
+        """Whether the provider's queue has a rate (configured, declared or learnt) that its
+        workers share out and pace their calls by."""
+        return self.activities_per_second() is not None or self.rate_control() is not None
+
     def activities_per_second(self) -> float | None:
         if self.requests_per_minute is None:
             return None

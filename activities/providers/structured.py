@@ -114,11 +114,7 @@ class LLMProvider(Provider):
         # Where the queue's rate comes from what the provider declares (or learns), and where
         # it is configured (no probe then: the rate is known before the first call).
         configured = config.activities_per_second()
-        self._pacer = (
-            CallPacer(answered=configured is not None)
-            if configured is not None or config.rate_control() is not None
-            else None
-        )
+        self._pacer = CallPacer(answered=configured is not None) if config.paced() else None
         # The workers taking this provider's calls: each paces its share of the rate.
         self._peers = QueuePeers()
 

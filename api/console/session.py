@@ -81,12 +81,10 @@ def _delete(response: Response, name: str, secure: bool) -> None:
     )
 
 
-def has_session(request: Request, secure: bool) -> bool:
-    return cookie_name(SESSION_COOKIE, secure) in request.cookies
-
-
-def has_sign_in_token(request: Request, secure: bool) -> bool:
-    return cookie_name(SIGN_IN_COOKIE, secure) in request.cookies
+def has_cookie(request: Request, name: str, secure: bool) -> bool:
+    """Whether the request carries the cookie ``name`` (SESSION_COOKIE, SIGN_IN_COOKIE) under
+    the name it has with these settings."""
+    return cookie_name(name, secure) in request.cookies
 
 
 def current(request: Request, tokens: TokenRegistry, secure: bool) -> Session | None:

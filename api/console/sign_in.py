@@ -81,7 +81,7 @@ def _no_sign_in_cookie(request: Request) -> str:
     host = (request.url.hostname or "").lower()
     plain_http = request.url.scheme == "http" and host not in ("localhost", "127.0.0.1", "::1")
     secure = settings(request).secure_cookies
-    if secure and plain_http and not session.has_sign_in_token(request, secure):
+    if secure and plain_http and not session.has_cookie(request, session.SIGN_IN_COOKIE, secure):
         return (
             "the sign-in form expired, or your browser did not keep its cookie: the console's "
             "cookies are Secure, which browsers keep only over HTTPS (or on localhost); if you "
@@ -102,6 +102,6 @@ async def sign_out(request: Request, csrf: Annotated[str, Form()] = "") -> Respo
     # deleting cookie signed the reviewer out from any page, in browsers that send no
     # Sec-Fetch-Site (the middleware refuses those that do).
     secure = settings(request).secure_cookies
-    if session.has_session(request, secure):
+    if session.has_cookie(request, session.SESSION_COOKIE, secure):
         session.end(response, secure)
     return response

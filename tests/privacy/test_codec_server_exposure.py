@@ -7,8 +7,12 @@ allow-list only stops web pages of other sites (a program sends any Origin, or n
 """
 
 import asyncio
+import contextlib
 import re
+import subprocess
 import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +30,19 @@ from tests.support.temporal import wait_until
 READY_TIMEOUT = 30.0  # seconds: importing the web stack and the SDK
 
 
-async def start_output(
-    tmp_path: Path, host: str, token: str, more: dict[str, str] | None = None
-) -> str:
-    """What ``python -m starter codec-server --host HOST`` prints up to answering /health."""
+@dataclass
+class CodecServer:
+    port: int
+    process: "subprocess.Popen[bytes]"
+    log: Path
+
+
+@contextlib.asynccontextmanager
+async def codec_server(
+    tmp_path: Path, host: str = "127.0.0.1", token: str = "", more: dict[str, str] | None = None
+) -> AsyncIterator[CodecServer]:
+    """``python -m starter codec-server --host HOST`` (a key ring, the token if given), once it
+    answers /health; stopped at the end."""
     port, log = free_port(), tmp_path / "codec-server.log"
     env = {
         "PATH": "/usr/bin:/bin",
@@ -54,9 +67,18 @@ async def start_output(
                 except httpx.TransportError:
                     pass
                 await asyncio.sleep(0.1)
+        yield CodecServer(port, process, log)
     finally:
         await stop_process(process, 10)
-    return log.read_text()
+
+
+async def start_output(
+    tmp_path: Path, host: str, token: str, more: dict[str, str] | None = None
+) -> str:
+    """What ``python -m starter codec-server --host HOST`` prints up to answering /health."""
+    async with codec_server(tmp_path, host, token, more) as server:
+        pass
+    return server.log.read_text()
 
 
 @pytest.mark.parametrize(
@@ -134,28 +156,18 @@ async def test_silent_connections_are_closed_and_no_longer_lock_callers_out(
     # A review (2026-12-07): uvicorn counts a connection that never sends a byte against the
     # server's 44 (limit_concurrency), with no timer until its first answer, so 44 idle sockets
     # answered every caller 503, the Web UI's included, for as long as they stayed open.
-    port, log = free_port(), tmp_path / "codec-server.log"
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "TICKETS_DATA_DIR": str(tmp_path / "data"),
-        "TICKETS_ENCRYPTION_KEYS": key_ring_json("k1"),
-        "PYTHONUNBUFFERED": "1",
-    }
-    command = [sys.executable, "-m", "starter", "codec-server", "--port", str(port)]
-    process = await asyncio.to_thread(spawn_logged, command, log, env)
     silent: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
-    try:
-        async with httpx.AsyncClient(timeout=2.0) as http:
-            health = f"http://127.0.0.1:{port}/health"
+    async with codec_server(tmp_path) as server, httpx.AsyncClient(timeout=2.0) as http:
+        port, health = server.port, f"http://127.0.0.1:{server.port}/health"
 
-            async def answers(status: int) -> bool:
-                assert process.poll() is None, log.read_text()
-                try:
-                    return (await http.get(health)).status_code == status
-                except httpx.TransportError:
-                    return False
+        async def answers(status: int) -> bool:
+            assert server.process.poll() is None, server.log.read_text()
+            try:
+                return (await http.get(health)).status_code == status
+            except httpx.TransportError:
+                return False
 
-            await wait_until(lambda: answers(200), timeout=READY_TIMEOUT, what="the server")
+        try:
             for _ in range(MAX_CONNECTIONS):
                 silent.append(await asyncio.open_connection("127.0.0.1", port))
             # One sends a request head and never ends it (a header line now and then would
@@ -171,7 +183,6 @@ async def test_silent_connections_are_closed_and_no_longer_lock_callers_out(
             # The server closed them: each reads its end, with nothing answered.
             ends = [await asyncio.wait_for(reader.read(), 5) for reader, _ in silent]
             assert ends == [b""] * MAX_CONNECTIONS
-    finally:
-        for _, writer in silent:
-            writer.close()
-        await stop_process(process, 10)
+        finally:
+            for _, writer in silent:
+                writer.close()

@@ -73,7 +73,7 @@ def test_with_secure_cookies_a_planted_unprefixed_cookie_is_not_read() -> None:
     assert session.current(planted, TOKENS, secure=True) is None
     assert not session.sign_in_token_ok(planted, "abc", secure=True)
     assert not session.queue_kept_still(planted, secure=True)
-    assert not session.has_session(planted, secure=True)
+    assert not session.has_cookie(planted, session.SESSION_COOKIE, secure=True)
     # The same cookies are the console's own when it runs with insecure cookies.
     found = session.current(planted, TOKENS, secure=False)
     assert found is not None and found.account == REVIEWER
