@@ -276,7 +276,7 @@ async def test_a_sqlite_ledger_keeps_one_connection_and_replaces_a_broken_one(
 async def test_a_sqlite_ledger_keeps_its_connection_when_another_process_held_the_lock(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("shared.stores.sqlite_ledger.LOCK_WAIT_SECONDS", 0.2)
+    monkeypatch.setattr("shared.stores.sqlite_connection.LOCK_WAIT_SECONDS", 0.2)
     path = tmp_path / "outbox.sqlite3"
     ledger = SqliteLedger(path)
     assert await ledger.count() == 0
