@@ -27,13 +27,16 @@ with workflow.unsafe.imports_passed_through():
 # millions: the attempt may take hours, and a worker that dies is noticed by its heartbeat.
 ATTEMPT_TIMEOUT: Final = timedelta(hours=6)
 HEARTBEAT_TIMEOUT: Final = timedelta(minutes=2)
-# A server or database unavailable for a while: tried again for about an hour, then the next
-# scheduled run tries.
+# A server or database unavailable for a while: tried again for about half an hour (six attempts
+# that failed on their own: activities/payload_gc.py counts them, leaving out the attempts a
+# rolling restart cut), then the next scheduled run tries. Any number of attempts here, so a
+# rollout never uses them up; the run's execution timeout (starter/gc_schedule.py) bounds them.
+# Not a change of the command sequence: histories recorded with the old policy replay unchanged.
 RETRY: Final = RetryPolicy(
     initial_interval=timedelta(minutes=1),
     backoff_coefficient=2.0,
     maximum_interval=timedelta(minutes=15),
-    maximum_attempts=6,
+    maximum_attempts=0,
 )
 
 
