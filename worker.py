@@ -61,6 +61,7 @@ from shared.metrics import (
 from shared.metrics import (
     metrics_runtime_from_env as metrics_runtime,
 )
+from shared.payload_gc_renewal import renew_before_retirement
 from shared.payload_gc_watch import watch_collection
 from shared.search_attribute_setup import SearchAttributeSetupError, ensure_search_attributes
 from shared.shutdown import run_until_stopped, shutdown_grace, stopping, until_stopped_or_done
@@ -246,6 +247,14 @@ async def serve(
         released = await release_controller_rates(client, queues, loaded.worker)
     except RPCError as err:  # the worker still runs; the old rate stays until the next start
         released = [f"warning: could not check the provider queues' rates: {err.message}"]
+    if names.TICKETS_TASK_QUEUE in queues:  # the queue the collection's runs are on
+        try:
+            if renewed := await renew_before_retirement(client):
+                released.append(renewed)
+        except RPCError as err:
+            released.append(
+                f"warning: could not check the payload collection's schedule: {err.message}"
+            )
     print(f"worker: connected to {conn.describe()}; configuration from {loaded.source}")
     print(f"worker: {describe_encryption(client.data_converter)}")
     if registered:

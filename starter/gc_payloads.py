@@ -16,6 +16,7 @@ from shared.payload_gc import (
     GcReport,
     collect_payloads,
 )
+from shared.payload_gc_renewal import renew_before_retirement
 from shared.queue_pollers import workers_polling
 from shared.stores.config import StoreConfig
 from shared.stores.factory import build_stores
@@ -143,6 +144,8 @@ async def _run_schedule(args: argparse.Namespace) -> int:
             out.print(f"No schedule {schedule_id} on this namespace: nothing to remove.")
         return EXIT_OK
     scheduled = await gc_schedule.schedule_gc(client, args.schedule, args.grace)
+    # A failed run under a key no longer current would be handed on (shared/payload_gc_renewal).
+    renewed = await renew_before_retirement(client)
     polled = await _tickets_queue_polled(client)
     if args.json:
         render.print_json(
@@ -156,6 +159,7 @@ async def _run_schedule(args: argparse.Namespace) -> int:
                 "task_queue": names.TICKETS_TASK_QUEUE,
                 "next_runs": [t.isoformat() for t in scheduled.next_runs],
                 "worker_polling": polled,
+                "remade_for_key_rotation": renewed is not None,
             }
         )
         return EXIT_OK
@@ -172,6 +176,8 @@ async def _run_schedule(args: argparse.Namespace) -> int:
         f"{names.PAYLOAD_GC_WORKFLOW} on the {names.TICKETS_TASK_QUEUE} queue, whose workers "
         "delete what `gc-payloads --yes` would."
     )
+    if renewed:
+        out.print(f"{renewed[0].upper()}{renewed[1:]}.")
     if scheduled.next_runs:
         out.print(f"Next run: {render.when(scheduled.next_runs[0])}.")
     out.print(

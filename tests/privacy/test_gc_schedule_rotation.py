@@ -10,14 +10,16 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import activity
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import Client, ScheduleActionStartWorkflow, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from shared import names
 from shared.payload_gc import GcReport, GcRequest
+from shared.payload_gc_renewal import handed_on_failure_keys, renew_before_retirement
 from starter import gc_schedule
 from tests.privacy.test_key_rotation import NEW, OLD, client_with
+from tests.support.payload_gc import collect_payloads_not_all_checked_fake
 from tests.support.temporal import wait_until
 from workflows.payload_gc import PayloadGcWorkflow
 
@@ -69,3 +71,50 @@ async def test_a_scheduled_collection_after_the_old_key_is_retired_completes(
         await gc_schedule.unschedule_gc(before, schedule_id)
 
     assert [run.status for run in closed] == [WorkflowExecutionStatus.COMPLETED] * 2
+
+
+async def test_a_failed_run_under_the_retired_key_does_not_wedge_the_schedule(
+    dev_env: WorkflowEnvironment,
+) -> None:
+    # The server hands each run the last failure since the last success, encrypted: with its
+    # key retired every later run failed its first workflow task until it timed out, and a
+    # timed-out run changes nothing handed on, so none ever collected again (a review,
+    # 2026-12-07). A worker starting with a ring makes the schedule again first.
+    queue = f"gc-rotation-{uuid.uuid4().hex[:8]}"
+    schedule_id = f"{names.PAYLOAD_GC_SCHEDULE_ID}-{uuid.uuid4().hex[:8]}"
+    before, retired = client_with(dev_env.client, OLD), client_with(dev_env.client, NEW)
+    await gc_schedule.schedule_gc(
+        before, timedelta(days=1), timedelta(hours=1), task_queue=queue, schedule_id=schedule_id
+    )
+    try:
+        async with Worker(
+            before,
+            task_queue=queue,
+            workflows=[PayloadGcWorkflow],
+            activities=[collect_payloads_not_all_checked_fake],
+        ):
+            failed = await a_run_completes(before, schedule_id, 0)
+        # Under the key that is current, nothing is done; once another is, the schedule is new.
+        assert await renew_before_retirement(before, schedule_id) is None
+        assert await handed_on_failure_keys(retired, schedule_id) == {OLD}
+        said = await renew_before_retirement(retired, schedule_id)
+        assert await renew_before_retirement(retired, schedule_id) is None  # nothing handed on
+        async with Worker(
+            retired,
+            task_queue=queue,
+            workflows=[PayloadGcWorkflow],
+            activities=[collect_nothing_fake],
+        ):
+            after = await a_run_completes(retired, schedule_id, 0)
+        schedule = (await retired.get_schedule_handle(schedule_id).describe()).schedule
+    finally:
+        await gc_schedule.unschedule_gc(before, schedule_id)
+
+    assert failed.status == WorkflowExecutionStatus.FAILED
+    assert said is not None and f"encrypted under key {OLD}, not the current {NEW}" in said
+    assert after.status == WorkflowExecutionStatus.COMPLETED
+    assert isinstance(schedule.action, ScheduleActionStartWorkflow)
+    assert (schedule.action.task_queue, schedule.spec.intervals[0].every) == (
+        queue,
+        timedelta(days=1),
+    )
