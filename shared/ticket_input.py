@@ -2,7 +2,7 @@
 each naming the field. The command-line client (JSON Lines files, flags) and the HTTP API use it,
 so a ticket is accepted or refused the same way whichever door it comes through."""
 
-import unicodedata
+import re
 from typing import Any
 
 from pydantic import ValidationError
@@ -153,17 +153,23 @@ def _field_message(
     return f"field '{field}': {error['msg']}"[:200]
 
 
+# Unicode's control characters (category Cc) but NUL, and its line and paragraph separators (Zl,
+# Zp), as one compiled class: a loop asking unicodedata of each character held the API's event
+# loop 80 ms for a 1,000,000-character customer id, scanned before the length limit applied.
+_LINE_BREAKING = re.compile("[\x01-\x1f\x7f-\x9f\u2028\u2029]")
+
+
 def line_breaking_problem(text: str) -> str | None:
     """A control character (a line break, a tab, an escape; NUL aside, which the model drops)
     or a line or paragraph separator in an identifier, named with its place: in a customer id
     it split the CLI's tables and log lines, and ``erase --customer`` could not be given it."""
-    for place, char in enumerate(text, start=1):
-        if char != "\x00" and unicodedata.category(char) in ("Cc", "Zl", "Zp"):
-            return (
-                f"holds a control character ({char!r} at character {place:,}): an id is one "
-                "line without tabs or escapes"
-            )
-    return None
+    found = _LINE_BREAKING.search(text)
+    if found is None:
+        return None
+    return (
+        f"holds a control character ({found.group()!r} at character {found.start() + 1:,}): an "
+        "id is one line without tabs or escapes"
+    )
 
 
 def ticket_from_mapping(raw: dict[str, Any]) -> tuple[Ticket | None, list[str]]:

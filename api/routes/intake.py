@@ -91,11 +91,17 @@ def idempotent_ticket_id(account: Account, key: str, sender: str | None = None) 
     return f"{KEYED_ID_PREFIX}{digest[:20]}"
 
 
+def _given(value: object) -> bool:
+    return value is not None and not (isinstance(value, str) and not value.strip())
+
+
 def reserved_id_problem(item: object) -> str | None:
     """Why an item's own id cannot be taken: it looks like an id made from an idempotency key;
     or why the item cannot be read at all: it names a field twice (api/json_body.py marks it)."""
     if isinstance(item, RepeatedNames):
-        return f"'{item.repeated[:40]}' is given twice in this item; give each field once"
+        # As repr, as every quoted name: a lone surrogate ("\\ud800" in the JSON) cannot be
+        # encoded, and the answer failed (500) after the item's valid neighbours had started.
+        return f"{item.repeated[:40]!r} is given twice in this item; give each field once"
     if not isinstance(item, dict):
         return None
     for field in ("id", "ticket_id"):
@@ -149,7 +155,8 @@ async def submit_tickets(
             raise HTTPException(
                 422, "Idempotency-Key applies to a single ticket; give each ticket of a list an id"
             )
-        if payload.get("id") is not None or payload.get("ticket_id") is not None:
+        # A blank id is no id (ticket_input.BLANK_IS_NOT_GIVEN): a form's empty id column.
+        if any(_given(payload.get(field)) for field in ("id", "ticket_id")):
             raise HTTPException(422, "give either an id or an Idempotency-Key, not both")
         items = [{**payload, "id": idempotent_ticket_id(account, idempotency_key)}]
     tickets, refused = _check(items, reserved)

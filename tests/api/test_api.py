@@ -7,6 +7,7 @@ import httpx
 import pytest
 from temporalio.client import Client
 
+from api.routes.intake import KEYED_ID_PREFIX
 from policy.transitions import TicketState
 from tests.api.helpers import routine_ticket, unique_id, urgent_ticket, wait_for_state
 from tests.support.api_server import Tokens, bearer, serving
@@ -101,9 +102,18 @@ async def test_an_idempotency_key_on_a_list_or_beside_an_id_is_refused(
     on_list = await http.post("/tickets", headers=headers, json=[routine_ticket(unique_id())])
     with_id = await http.post("/tickets", headers=headers, json=routine_ticket(unique_id()))
 
+    # A blank id is no id, as everywhere else (a form's empty id column, 2026-12-07).
+    blank = await http.post(
+        "/tickets",
+        headers=bearer(tokens.submit) | {"Idempotency-Key": unique_id()},
+        json=routine_ticket(unique_id()) | {"id": " "},
+    )
+
     assert on_list.status_code == with_id.status_code == 422
     assert "applies to a single ticket" in on_list.json()["message"]
     assert "either an id or an Idempotency-Key" in with_id.json()["message"]
+    assert blank.status_code == 202, blank.text
+    assert blank.json()["accepted"][0]["ticket_id"].startswith(KEYED_ID_PREFIX)
 
 
 async def test_an_email_gateway_posts_a_message_and_a_redelivery_is_the_same_ticket(

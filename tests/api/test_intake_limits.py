@@ -392,3 +392,21 @@ async def test_when_every_start_fails_the_answer_is_one_a_client_retries_if_any_
 
     assert answer.status_code == 503, answer.text
     assert refused_alone.status_code == status, refused_alone.text
+
+
+async def test_a_repeated_name_no_utf_8_can_hold_is_refused_alone(
+    http: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    # "\ud800" twice in an item: its message quoted the lone surrogate, the answer could not
+    # be encoded, and the client got a 500 after the valid ticket beside it had started (a
+    # review, 2026-12-07); every retry did the same.
+    good = unique_id()
+    body = "[" + json.dumps(urgent_ticket(good)) + ', {"\\ud800": 1, "\\ud800": 2}]'
+
+    answer = await http.post("/tickets", headers=bearer(tokens.submit) | JSON, content=body)
+
+    assert answer.status_code == 202, answer.text
+    assert [a["ticket_id"] for a in answer.json()["accepted"]] == [good]
+    assert answer.json()["refused"] == [
+        {"index": 1, "problems": ["'\\ud800' is given twice in this item; give each field once"]}
+    ]
