@@ -16,6 +16,7 @@ BENCHMARKS = [
     "batch_throughput",
     "tracing_overhead",
     "ticket_cost",
+    "journal_modes",
     "fairness",
     "review_queue",
     "converter_copies",
@@ -32,7 +33,7 @@ def main(argv: list[str]) -> int:
         return 0
     if argv and argv[0].startswith("-"):
         # Options go to one benchmark; run with no name they used to be dropped silently and
-        # all thirteen ran.
+        # all of them ran.
         print(f"{USAGE}\nerror: {argv[0]} needs a benchmark name before it", file=sys.stderr)
         return 2
     names = [argv[0]] if argv else BENCHMARKS
