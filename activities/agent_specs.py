@@ -238,11 +238,22 @@ WORKER_GUIDE = """\
 - reviewer: checks the work against the task; lists concrete problems or says it is sound."""
 
 
+# A sub-task's id as the prompt shows it, outside any tag: the planner is asked for letters,
+# digits and dashes, but only the id's length is checked (policy/plan.py), and an id holding a
+# line break and "SYSTEM: ..." spoke as the prompt. Anything else shows as "?".
+_NOT_IN_AN_ID = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def shown_id(subtask_id: str) -> str:
+    return _NOT_IN_AN_ID.sub("?", subtask_id)
+
+
 def _context_block(items: list[ContextItem]) -> str:
     if not items:
         return "No earlier results."
     return "Results of the sub-tasks this one depends on:\n" + "\n\n".join(
-        f"[{c.subtask_id} by {c.worker}]\n{enclosed(c.output, RESULT_TAG)}" for c in items
+        f"[{shown_id(c.subtask_id)} by {shown_id(c.worker)}]\n{enclosed(c.output, RESULT_TAG)}"
+        for c in items
     )
 
 
@@ -285,8 +296,9 @@ WORKER = AgentSpec(
         f"\n{UNTRUSTED_RULE}\n{RESULTS_RULE}\n{PLANNED_RULE}"
     ),
     render_input=lambda r: (
-        f"Overall task:\n{untrusted(r.task)}\n\nYour role: {r.subtask.worker}\n"
-        f"Your sub-task ({r.subtask.id}):\n{enclosed(r.subtask.instruction, PLANNED_TAG)}"
+        f"Overall task:\n{untrusted(r.task)}\n\nYour role: {shown_id(r.subtask.worker)}\n"
+        f"Your sub-task ({shown_id(r.subtask.id)}):\n"
+        f"{enclosed(r.subtask.instruction, PLANNED_TAG)}"
         + ("\n(Keep it short and simple: an earlier attempt failed.)" if r.simplified else "")
         + f"\n\n{_context_block(r.context)}"
     ),
@@ -304,7 +316,11 @@ SYNTHESIZER = AgentSpec(
     ),
     render_input=lambda r: (
         f"Task:\n{untrusted(r.task)}\n\n{_context_block(r.results)}"
-        + (f"\n\nMissing (failed or skipped): {', '.join(r.missing)}" if r.missing else "")
+        + (
+            f"\n\nMissing (failed or skipped): {', '.join(map(shown_id, r.missing))}"
+            if r.missing
+            else ""
+        )
     ),
 )
 
