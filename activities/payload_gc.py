@@ -58,6 +58,17 @@ async def collect_payloads_activity(request: GcRequest) -> GcReport:
     grace = timedelta(seconds=request.grace_seconds)
     begin_attempt()
     failed_before = _failed_before()
+    if failed_before >= FAILED_ATTEMPTS:
+        # Attempts that ended without raising (their worker died, or they timed out) count too,
+        # but only the next attempt can see them: without this a collection that brings its
+        # worker down was tried every 15 minutes until its run's time ran out.
+        raise ApplicationError(
+            f"the payload collection failed {failed_before} times (worker shutdowns not "
+            "counted; an attempt whose worker died or that timed out is): the next scheduled "
+            "run tries again",
+            type=FAILED_TYPE,
+            non_retryable=True,
+        )
     carry(FAILURES, failed_before + 1)
     shutdown = asyncio.create_task(_uncounted_on_shutdown(failed_before))
     try:

@@ -12,19 +12,24 @@ So a worker with a key ring, as it starts (every process restarts at each step o
 looks at the failure the schedule would hand on; when it is under any key but the ring's
 current one, it makes the schedule again from its own description (spec, action, policies,
 paused or not and the operator's note kept). It reads only the key ids in the payloads'
-metadata, so it also mends a schedule already wedged. ``gc-payloads --schedule`` does the same.
+metadata, so it also mends a schedule already wedged (while the failed run is in visibility:
+the namespace's retention). ``gc-payloads --schedule`` does the same.
 The cost: the new schedule's creation time restarts the ``PayloadCollectionOverdue`` clock, once
 per rotation (shared/payload_gc_watch.py).
 """
 
+import asyncio
 import contextlib
+import time
 from collections.abc import Iterator
+from typing import Final
 
 from temporalio.api.common.v1 import Payload
 from temporalio.api.enums.v1 import HistoryEventFilterType
 from temporalio.api.failure.v1 import Failure
 from temporalio.client import (
     Client,
+    Schedule,
     ScheduleAlreadyRunningError,
     WorkflowExecution,
     WorkflowExecutionStatus,
@@ -38,6 +43,8 @@ from shared.encryption.codec import KEY_ID_METADATA
 # Runs are listed newest first; the last closed one that completed or failed is among the first.
 _RUNS_LOOKED_AT = 10
 _CLOSE_EVENT = HistoryEventFilterType.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT
+# How long a deleted schedule's creation is tried again (a server restarting, a lost connection).
+CREATE_SECONDS: Final = 30.0
 
 
 def _payloads(failure: Failure) -> Iterator[Payload]:
@@ -113,17 +120,58 @@ async def renew_before_retirement(
     if not keys - {ring.current}:
         return None
     handle = client.get_schedule_handle(schedule_id)
-    described = await handle.describe()
     try:
-        await handle.delete()
+        described = await handle.describe()
     except RPCError as err:
-        if err.status != RPCStatusCode.NOT_FOUND:  # another worker starting is making it again
-            raise
-    # Made again by that other worker already, from the same description:
-    with contextlib.suppress(ScheduleAlreadyRunningError):
-        await client.create_schedule(schedule_id, described.schedule)
+        if err.status == RPCStatusCode.NOT_FOUND:
+            return None  # removed meanwhile (an operator, or another worker remaking it)
+        raise
+    # Once deleted, it is made again even if this process is told to stop meanwhile: a schedule
+    # deleted and never made again collects nothing, and no alert would say so (a removed
+    # schedule is an operator's choice to the watch).
+    remade = asyncio.ensure_future(_remake(client, schedule_id, described.schedule))
+    try:
+        made = await asyncio.shield(remade)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(asyncio.shield(remade), CREATE_SECONDS)
+        raise
+    if not made:
+        return None
     return (
         f"made the payload collection's schedule {schedule_id} again: the failed run it would "
         f"hand on is encrypted under key {', '.join(sorted(keys))}, not the current "
         f"{ring.current}, and no run could read it once that key is retired (docs/privacy.md)"
     )
+
+
+async def _remake(client: Client, schedule_id: str, schedule: Schedule) -> bool:
+    """Delete the schedule and create it again from ``schedule``; False when another process
+    deleted it first (another worker remaking it, or an operator's ``--unschedule``: neither is
+    undone here)."""
+    try:
+        await client.get_schedule_handle(schedule_id).delete()
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    deadline = time.monotonic() + CREATE_SECONDS
+    delay = 0.5
+    while True:
+        try:
+            await client.create_schedule(schedule_id, schedule)
+            return True
+        except ScheduleAlreadyRunningError:
+            return True  # made already (an operator's --schedule right after the delete)
+        except RPCError as err:
+            if time.monotonic() + delay > deadline:
+                every = ", ".join(f"{i.every.total_seconds():g}s" for i in schedule.spec.intervals)
+                raise RPCError(
+                    f"the payload collection's schedule {schedule_id} was deleted to be made "
+                    f"again and could not be created ({err.message}): make it with `python -m "
+                    f"starter gc-payloads --yes --schedule {every or '1d'}`",
+                    err.status,
+                    err.raw_grpc_status,
+                ) from err
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)

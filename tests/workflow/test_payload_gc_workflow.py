@@ -154,3 +154,33 @@ async def test_the_collection_gives_up_after_six_attempts_that_failed_on_their_o
         assert "RuntimeError: the history service is unavailable" in failed.value.message
     else:
         assert type(failed.value) is RuntimeError
+
+
+async def test_an_attempt_after_six_that_failed_gives_up_before_collecting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Attempts that end without raising (their worker died, a timeout) are counted by the next
+    # attempt only: with any number of attempts allowed, a collection that brought its worker
+    # down was tried every 15 minutes until its run's time ran out (a review, 2026-12-07).
+    calls: list[object] = []
+
+    async def collect_fake(*args: object, **_: object) -> GcReport:
+        calls.append(args)
+        raise AssertionError("not to be called")
+
+    monkeypatch.setattr(gc_activity, "collect_payloads", collect_fake)
+    monkeypatch.setattr(gc_activity, "payload_driver_of", lambda _: object())
+    env = ActivityEnvironment(client=cast(Client, SimpleNamespace(data_converter=None)))
+    env.info = dataclasses.replace(
+        env.info,
+        attempt=9,
+        heartbeat_timeout=None,
+        heartbeat_details=[{gc_activity.FAILURES: gc_activity.FAILED_ATTEMPTS}],
+    )
+
+    with pytest.raises(ApplicationError) as failed:
+        await env.run(gc_activity.collect_payloads_activity, GcRequest(grace_seconds=3600))
+
+    assert failed.value.non_retryable and failed.value.type == gc_activity.FAILED_TYPE
+    assert "failed 6 times" in failed.value.message
+    assert calls == []
