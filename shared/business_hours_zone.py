@@ -62,7 +62,10 @@ def config_problem(config: PipelineConfig) -> tuple[tuple[str, ...], str] | None
             f"{len(calendar.days)} day(s) a week) take more than {MAX_SPAN_WEEKS // 52} years",
         )
     final = config.review.final_deadline_hours
-    span, worst = longest_span(calendar, longest)
+    # The slowest SLA and a working day more: a deadline just past the SLA's alone (accepted
+    # until 2026-12-07) closed a ticket escalated at a Thursday's close two hours later, at
+    # night, with no working time for anyone to answer it.
+    span, worst = longest_span(calendar, longest + calendar.hours_a_day())
     # An hour more for a change of summer time inside the span.
     if final and timedelta(hours=final) <= span + timedelta(hours=1):
         day = DAY_NAMES[worst.weekday()]
@@ -70,10 +73,11 @@ def config_problem(config: PipelineConfig) -> tuple[tuple[str, ...], str] | None
         return (
             ("review", "final_deadline_hours"),
             f"{final:g} hours is not longer than the longest SLA can take in business hours "
-            f"(sla_hours.{slowest}, {longest:g} business hours: {span / timedelta(hours=1):g} "
-            f"hours from {at}, and an hour for a change of summer time), so a ticket would "
-            "close unanswered as it is escalated; make it longer, or 0 to turn the final "
-            "deadline off",
+            f"and one working day more (sla_hours.{slowest}, {longest:g} business hours, and "
+            f"{calendar.hours_a_day():g}: {span / timedelta(hours=1):g} hours from {at}, and "
+            "an hour for a change of summer time), so a ticket escalated then would close "
+            "unanswered before anyone had a working day to answer it; make it longer, or 0 to "
+            "turn the final deadline off",
         )
     return None
 

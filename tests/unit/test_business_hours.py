@@ -149,7 +149,7 @@ def test_a_file_sets_the_calendar_and_a_ticket_s_snapshot_carries_its_offsets(
 ) -> None:
     path = write_config(
         tmp_path,
-        "[review]\nfinal_deadline_hours = 500\n\n[business_hours]\n"
+        "[review]\nfinal_deadline_hours = 520\n\n[business_hours]\n"
         'timezone = "Europe/Berlin"\ndays = ["mon", "tue", "wed", "thu"]\n'
         "open = 08:30:00\nclose = 16:00:00\nholidays = [2026-12-24]\n",
     )
@@ -171,12 +171,12 @@ def test_the_bundled_file_s_example_loads_once_the_final_deadline_is_raised(
     tmp_path: Path,
 ) -> None:
     """config/pipeline.toml shows [business_hours] commented out: uncommented as it says (the
-    final review deadline raised past the 432 hours 72 business hours take from Friday
-    2026-12-18's close over its holidays), the worker takes it."""
+    final review deadline raised past the 456 hours 72 business hours and a working day more
+    take from Friday 2026-12-18's close over its holidays), the worker takes it."""
     bundled = (Path(__file__).parents[2] / "config" / "pipeline.toml").read_text()
     example = bundled.split("# [business_hours]\n", 1)[1].split("\n\n", 1)[0]
     lines = [line.removeprefix("# ") for line in example.splitlines()]
-    text = bundled.replace("final_deadline_hours = 168", "final_deadline_hours = 440")
+    text = bundled.replace("final_deadline_hours = 168", "final_deadline_hours = 460")
     path = write_config(tmp_path, text + "\n[business_hours]\n" + "\n".join(lines) + "\n")
     calendar = load_pipeline_config(path, env={}).business_hours
     assert calendar is not None and calendar.timezone == "Europe/Berlin"

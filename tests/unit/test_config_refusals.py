@@ -77,8 +77,15 @@ def _isolated_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         # Escalated at 312 hours, closed unanswered at 168: the same moment, nobody warned.
         pytest.param(
             "[business_hours]\n",
-            ["review.final_deadline_hours: 168 hours is not longer than", "312 hours from a Fri"],
+            ["review.final_deadline_hours: 168 hours is not longer than", "336 hours from a Fri"],
             id="final-deadline-inside-a-business-sla",
+        ),
+        # Escalated at a Thursday's close (312 hours from a Friday's), closed unanswered two hours
+        # later, at night: no working time to answer it (accepted until 2026-12-07).
+        pytest.param(
+            "[review]\nfinal_deadline_hours = 314\n[business_hours]\n",
+            ["review.final_deadline_hours: 314 hours is not longer than", "and one working day"],
+            id="final-deadline-leaves-no-working-day-after-escalation",
         ),
         pytest.param(
             "[business_hours]\noffsets = []\n",

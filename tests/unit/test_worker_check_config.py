@@ -43,7 +43,7 @@ def test_a_usable_file_is_described_with_each_priority_s_deadline_in_the_team_s_
     before = datetime.now(UTC)
     done = check(
         tmp_path,
-        '[review]\nfinal_deadline_hours = 600\n\n[business_hours]\ntimezone = "Asia/Tokyo"\n'
+        '[review]\nfinal_deadline_hours = 700\n\n[business_hours]\ntimezone = "Asia/Tokyo"\n'
         'days = ["mon", "tue", "wed"]\n',
     )
     assert done.returncode == 0, done.stderr
