@@ -2,6 +2,7 @@
 worker removes that rate when it starts (an API rate overrides every worker's, so the configured
 limit would otherwise never apply), and leaves alone a rate an operator set. On the dev server."""
 
+import asyncio
 import uuid
 
 import pytest
@@ -13,9 +14,10 @@ from temporalio.testing import WorkflowEnvironment
 from activities.queue_rate import ACTIVITY_QUEUE, api_rate, ensure_controller, set_api_rate
 from policy.adaptive_rate import CEILING_SHARE, ControllerState, Window, step
 from shared import names
+from shared.background import stop_background
 from shared.provider_config import WorkerSettings, default_providers
 from shared.rate_control import ControllerInput
-from task_queue_workers import release_controller_rates
+from task_queue_workers import keep_controller_rates_released, release_controller_rates
 from tests.support.temporal import wait_until
 
 
@@ -219,3 +221,31 @@ async def start_controller(client: Client, queue: str) -> None:
         id=names.rate_controller_id(queue),
         task_queue=CONTROLLER_QUEUE,
     )
+
+
+async def test_a_controller_rate_set_again_after_the_start_is_removed_again(
+    dev_env: WorkflowEnvironment, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A rolling deploy off the adaptive limit: a worker of the old configuration, still
+    # reporting, found the controller the new workers stopped at their start gone, started it
+    # again and set its starting rate, which overrode the configured rate until a new worker
+    # restarted (a review, 2026-12-07). Workers now release their queues every minute.
+    client = dev_env.client
+    provider = f"conf{uuid.uuid4().hex[:6]}"
+    queue = names.llm_task_queue(provider)
+    settings = WorkerSettings(
+        providers={
+            provider: default_providers()["openai"].model_copy(update={"requests_per_minute": 60})
+        }
+    )
+    keeping = asyncio.create_task(keep_controller_rates_released(client, [queue], settings, 0.2))
+    try:
+        await set_api_rate(client, queue, 2.0, "adaptive limit (AIMD on the provider's 429s)")
+        await start_controller(client, queue)  # as the old worker's report did
+        await rate_becomes(client, queue, None)
+        described = await client.get_workflow_handle(names.rate_controller_id(queue)).describe()
+    finally:
+        await stop_background(keeping)
+
+    assert described.status is WorkflowExecutionStatus.TERMINATED
+    assert f"removed the rate controller's 2/s from {queue}" in caplog.text
