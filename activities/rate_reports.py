@@ -43,6 +43,9 @@ LAST_REPORT_SECONDS: Final = 2.0
 # In the declared-only mode, an unchanged allowed rate is sent again this often (the controller
 # takes a raise after ALLOWED_RAISE_TICKS windows that said so: about half a minute).
 DECLARED_REFRESH: Final = timedelta(seconds=5)
+# The same for a provider that declares no limit: its mode alone, a signal a minute per worker
+# while calls go out (the controller has nothing else to learn from them).
+MODE_REFRESH: Final = timedelta(minutes=1)
 # Starting the controller (and the queue's starting rate) must not hold a worker's start for
 # long when the server is slow: the reports start it later if this fails.
 PREPARE_TIMEOUT: Final = timedelta(seconds=10)
@@ -79,7 +82,8 @@ class OutcomeReporter:
         # The allowed rate last sent in the declared-only mode, and when (monotonic seconds).
         self._sent_allowed: float | None = None
         self._sent_at = 0.0
-        self._mode_told = False  # the declared mode's one report without a limit went out
+        # When the declared mode's last report without a limit went out (monotonic seconds).
+        self._mode_sent_at = -math.inf
         self._counts = OutcomeReport()
         self._clock = clock
         # When this worker last saw a 429 or a failure, and whether one is waiting to go at once.
@@ -136,18 +140,19 @@ class OutcomeReporter:
         """In the declared-only mode the controller needs the allowed rate, not the counts: a
         report goes out when it changed, and again every ``DECLARED_REFRESH`` (so a raise can
         hold for the windows the controller waits for); for a provider that declares nothing,
-        one report per worker on its first calls (the mode), then nothing. A busy queue then
+        the mode alone, every ``MODE_REFRESH``. A busy queue then
         costs its controller a signal every few seconds, not two per worker per second.
         ``now``: seconds on a monotonic clock."""
         allowed = report.allowed_rate
         if allowed is None:
-            # Once per worker, on its first calls: the mode alone, so a controller the adaptive
-            # mode left (its rate still on the queue) learns of the switch and removes the rate.
-            if self._mode_told or report.empty():
+            # The mode alone, so a controller the adaptive mode left (its rate still on the
+            # queue) learns of the switch and removes the rate; again every MODE_REFRESH while
+            # calls go out: in a rolling deploy the old workers' adaptive reports, merged with
+            # or sent after a single one, kept the controller adaptive for good.
+            if report.empty() or now - self._mode_sent_at < MODE_REFRESH.total_seconds():
                 return None
-            self._mode_told = True
+            self._mode_sent_at = now
             return report
-        self._mode_told = True
         last = self._sent_allowed
         changed = last is None or abs(allowed - last) > ALLOWED_MOVED * last
         due = now - self._sent_at >= DECLARED_REFRESH.total_seconds()

@@ -243,11 +243,14 @@ def test_reports_from_differently_configured_workers_merge_to_the_adaptive_limit
 def test_taking_only_declared_limits_the_workers_send_the_allowed_rate_not_every_count() -> None:
     declaring = reporter(mode="declared")
     counts = OutcomeReport(answered=7, mode="declared")
-    # Nothing declared: the mode once (a controller the adaptive mode left removes its rate),
-    # then silence.
-    assert declaring.declared_report(counts, now=99.0) == counts
-    assert declaring.declared_report(counts, now=99.5) is None
-    assert declaring.declared_report(OutcomeReport(mode="declared"), now=99.6) is None
+    # Nothing declared: the mode (a controller the adaptive mode left removes its rate), again
+    # every minute while calls go out (a rolling deploy's old adaptive reports kept the
+    # controller adaptive after a single one, 2026-12-07), nothing without calls.
+    assert declaring.declared_report(counts, now=30.0) == counts
+    assert declaring.declared_report(counts, now=89.5) is None
+    assert declaring.declared_report(OutcomeReport(mode="declared"), now=90.0) is None
+    assert declaring.declared_report(counts, now=90.0) == counts
+    assert declaring.declared_report(counts, now=99.0) is None
     first = counts.model_copy(update={"allowed_rate": 9.0})
     assert declaring.declared_report(first, now=100.0) == first  # the first one: at once
     assert declaring.declared_report(first, now=101.0) is None  # unchanged: not yet
