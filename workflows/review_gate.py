@@ -157,9 +157,22 @@ class ReviewGate:
 
     def close(self) -> None:
         """The ticket is ending (cancelled): no review can apply any more, and no close time is
-        shown."""
+        shown. A decision accepted but not yet taken by the main loop (the cancellation came in
+        the same activation) is recorded as not applied: its receipt said accepted, and the view
+        said applied, of a ticket that ended CANCELLED without it (a review, 2026-12-07)."""
         self._accepting = False
-        self._record.view.review_closes_at = None
+        view = self._record.view
+        view.review_closes_at = None
+        pending, self._pending = self._pending, None
+        if pending is None:
+            return
+        for i in range(len(view.reviews) - 1, -1, -1):
+            record = view.reviews[i]
+            if record.applied and record.decision is pending:
+                view.reviews[i] = record.model_copy(
+                    update={"applied": False, "note": "the ticket was cancelled before it applied"}
+                )
+                break
 
     def problem(self, decision: ReviewDecision) -> str | None:
         """Why ``decision`` cannot be applied now, or None."""

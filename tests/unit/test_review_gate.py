@@ -2,8 +2,10 @@
 on a page that showed no draft is refused by the update's validator once a draft exists, and
 never by the handler, which replays without the validator."""
 
+from datetime import UTC, datetime
+
 from policy.transitions import TicketState
-from shared.review import ReviewAction, ReviewDecision
+from shared.review import ReviewAction, ReviewDecision, ReviewRecord
 from shared.tickets import Ticket
 from shared.view import DraftRecord
 from workflows.review_gate import ReviewGate
@@ -60,3 +62,21 @@ def test_a_review_for_an_earlier_ticket_under_the_same_id_is_refused() -> None:
     assert gate.admission_problem(reject(revision=1, chain="run-of-the-second")) is None
     assert gate.admission_problem(reject(revision=1)) is None  # the CLI names no chain
     assert gate.problem(reject(revision=1, chain="run-of-the-first")) is None  # replays as applied
+
+
+def test_a_decision_the_cancellation_overtook_is_recorded_as_not_applied() -> None:
+    # Accepted (its receipt said so) in the activation that also cancelled the ticket: the
+    # main loop never took it, yet the view said applied of a ticket that ended CANCELLED.
+    gate = waiting_gate(1)
+    decision = reject()
+    gate._pending = decision  # what accept() leaves, with its record:
+    gate._record.view.reviews.append(
+        ReviewRecord(decision=decision, at=datetime.now(UTC), applied=True)
+    )
+
+    gate.close()
+
+    [record] = gate._record.view.reviews
+    assert record.decision == decision and not record.applied
+    assert record.note == "the ticket was cancelled before it applied"
+    assert gate.admission_problem(reject()) is not None  # nothing is taken any more
