@@ -67,7 +67,10 @@ ESCALATION_CUES: Final = [
     r"|\bverklagen\b|\bvor gericht\b|\bgehackt\b|\bnicht autorisiert",
 ]
 # A cue may be wrapped across lines (plain-text mail at 72 columns): "... my\nlawyer" was no
-# cue. Every run of whitespace reads as one space.
+# cue. So the text is also read with every run of whitespace as one space, but only after the
+# text as written: read that way alone, "fraud\ndetection" and "account\nmanagement" fell into
+# the negative lookaheads below and were no cue any more, which a history recorded with them
+# (a patch asked because they were) could not replay (a review, 2026-12-07).
 _SPACES: Final = re.compile(r"\s+")
 
 
@@ -87,5 +90,10 @@ def escalation_cues(text: str) -> list[str]:
     """The escalation cues in ``text``, each cue's first match: what makes a ticket one a person
     must answer (the offline triage's Urgent, and the floor under a model's triage). Not negated
     by what comes before them: "if this is not refunded my lawyer will ..." is a threat."""
-    read = _SPACES.sub(" ", text.lower().replace("\u2019", "'"))
-    return [found.group(0) for cue in ESCALATION_CUES if (found := re.search(cue, read))]
+    read = text.lower().replace("\u2019", "'")
+    spaced = _SPACES.sub(" ", read)
+    return [
+        found.group(0)
+        for cue in ESCALATION_CUES
+        if (found := re.search(cue, read) or (re.search(cue, spaced) if spaced != read else None))
+    ]

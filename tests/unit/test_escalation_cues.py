@@ -1,0 +1,30 @@
+"""The escalation cues (policy/escalation.py) only grow: a text that had a cue keeps one, so a
+history that asked its patch because of it asks it again on replay (docs/versioning.md). Reading
+the text with its whitespace collapsed, alone, narrowed two negative lookaheads: "fraud\\n
+detection" and "account\\nmanagement" were cues as released and were no cue after (a review,
+2026-12-07). The replay of such a ticket: tests/replay/test_escalation_cue_readings.py."""
+
+import pytest
+
+from policy.escalation import escalation_cues
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Your fraud\ndetection flagged my card",  # cues as released before the spaces' reading
+        "the fraud  prevention team",
+        "someone has taken over my account\nmanagement page",
+        "I will talk to my\nlawyer about this",  # a cue wrapped across lines
+        "Someone hacked into my account last night",
+    ],
+)
+def test_a_text_that_had_a_cue_keeps_one(text: str) -> None:
+    assert escalation_cues(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["How does your fraud detection work?", "Who handles account management?"]
+)
+def test_a_question_about_fraud_checks_or_account_management_is_no_cue(text: str) -> None:
+    assert escalation_cues(text) == []
