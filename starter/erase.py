@@ -17,11 +17,14 @@ it is reported too, and the erasure fails until the batch is cancelled or has en
 
 import asyncio
 import sqlite3
+from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from pydantic import BaseModel, Field
 from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 
+from shared import names
 from shared.payload_gc import REPLAYER_NAMESPACE
 from shared.stores.config import StoreConfig
 from shared.stores.errors import store_failures
@@ -31,7 +34,7 @@ from shared.stores.payloads_file import FilePayloadDriver
 from shared.stores.sqlite_ledger import SqliteLedger, customer_rows_read_only
 from starter.erase_batch_results import held_by_batch, referred_to, release_from_batch
 from starter.erase_find import Customer, ErasedTicket, find_tickets
-from starter.erase_pending import pending_in_batches
+from starter.erase_pending import batches_holding, pending_in_batches
 from starter.erase_workflows import DeletionInterrupted, delete_workflows
 
 __all__ = ["Customer", "ErasedTicket", "ErasureReport", "erase_customer", "find_tickets"]
@@ -63,8 +66,11 @@ class ErasureReport(BaseModel):
 async def erase_customer(
     client: Client, stores: Stores, customer: Customer, *, really: bool
 ) -> ErasureReport:
+    listed_at = datetime.now(UTC)
     tickets, scanned, unreadable = await find_tickets(client, customer)
-    pending = await pending_in_batches(client, customer, unreadable)
+    started: dict[str, list[str]] = {}
+    pending = await pending_in_batches(client, customer, unreadable, started)
+    holding = await batches_holding(client, customer, unreadable)
     drivers = _payload_drivers(stores)
     customer_id = customer.customer_id
     report = ErasureReport(
@@ -74,7 +80,7 @@ async def erase_customer(
         tickets_scanned=scanned,
         unreadable=sorted(unreadable),
         tickets=tickets,
-        batches_kept=sorted({t.batch_id for t in tickets if t.batch_id} | set(pending)),
+        batches_kept=sorted({t.batch_id for t in tickets if t.batch_id} | set(pending) | holding),
         batches_pending=pending,
     )
     if really:
@@ -86,6 +92,7 @@ async def erase_customer(
             "this erasure; cancel the batch (or wait for it to end) and run erase again"
             for batch, ids in sorted(pending.items())
         ]
+        report.failed += await _started_meanwhile(client, tickets, started, listed_at)
     # Rows by customer as well as by the tickets found: a row outlives its ticket's workflow
     # (retention), and an e-mailed ticket's customer id is its sender's address.
     key, any_case = (customer_id, False) if customer_id is not None else (customer.email, True)
@@ -228,6 +235,46 @@ async def erase_customer(
     if interrupted:
         raise asyncio.CancelledError()
     return report
+
+
+async def _started_meanwhile(
+    client: Client,
+    tickets: list[ErasedTicket],
+    started: dict[str, list[str]],
+    listed_at: datetime,
+) -> list[str]:
+    """Tickets of the customer a running batch has started that the listing did not find and
+    that started as it listed them or later: between the listing and the batches' read (a
+    review reproduced one going on to send its answer). Not erased by this run: said, so the
+    command fails and the next run finds them. (A run under the id that started before is not
+    this customer's: the batch found its id held.)"""
+    found = {t.workflow_id for t in tickets}
+    said = []
+    for batch, ids in sorted(started.items()):
+        meanwhile = []
+        for ticket_id in ids:
+            workflow_id = names.ticket_workflow_id(ticket_id)
+            if workflow_id in found:
+                continue
+            try:
+                described = await client.get_workflow_handle(workflow_id).describe()
+            except RPCError as err:
+                if err.status == RPCStatusCode.NOT_FOUND:
+                    continue  # erased before, or gone with its retention
+                raise
+            if described.start_time >= listed_at - CLOCKS_APART:
+                meanwhile.append(ticket_id)
+        if meanwhile:
+            said.append(
+                f"batch {batch} started {len(meanwhile)} of this customer's ticket(s) "
+                f"({', '.join(meanwhile[:5])}{', ...' if len(meanwhile) > 5 else ''}) as they "
+                "were listed: not erased by this run; run erase again"
+            )
+    return said
+
+
+# How far the server's clock (a run's start) and this process's (the listing's) may be apart.
+CLOCKS_APART: Final = timedelta(minutes=1)
 
 
 # How the report names the SQLite ledger a stack kept before its database.

@@ -24,29 +24,25 @@ if TYPE_CHECKING:
 
 
 async def pending_in_batches(
-    client: Client, customer: "Customer", unreadable: list[str]
+    client: Client,
+    customer: "Customer",
+    unreadable: list[str],
+    taken: dict[str, list[str]] | None = None,
 ) -> dict[str, list[str]]:
     """The running batches whose input holds tickets of the customer they have not started yet
     (batch id -> those ticket ids): no ticket workflow of theirs exists to erase, and the batch
     starts them later. Read from each running batch's latest run: its input carries the whole
     list and the position its run began at (shared/batch.py BatchState), its history the
     tickets that run has started since (one it started, and this erasure deleted, is not
-    pending). A batch whose input cannot be read goes to ``unreadable``."""
+    pending). A batch whose input cannot be read goes to ``unreadable``. ``taken``, when
+    given, gets the customer's tickets each batch has started (before its run's position, or
+    by its run): ``erase`` checks that it found each one still there (a batch may start one
+    between the erasure's listing and this read)."""
     query = f"WorkflowType = '{names.BATCH_WORKFLOW}' AND ExecutionStatus = 'Running'"
     pending: dict[str, list[str]] = {}
     for execution in [e async for e in client.list_workflows(query)]:
         try:
-            history = await client.workflow_service.get_workflow_execution_history(
-                GetWorkflowExecutionHistoryRequest(
-                    namespace=client.namespace,
-                    execution=WorkflowExecution(workflow_id=execution.id, run_id=execution.run_id),
-                    maximum_page_size=1,
-                )
-            )
-            started = history.history.events[0].workflow_execution_started_event_attributes
-            tickets, state = await client.data_converter.decode(
-                started.input.payloads[:2], [list[Any], dict[str, Any]]
-            )
+            tickets, state = await _batch_input(client, execution.id, execution.run_id)
             handle = client.get_workflow_handle(execution.id, run_id=execution.run_id)
             begun = await _begun(client, [e async for e in handle.fetch_history_events()])
         except RPCError as err:
@@ -60,17 +56,77 @@ async def pending_in_batches(
         position = position if isinstance(position, int) and position >= 0 else 0
         # Each read as the batch reads it (an "id" alias, an id derived from the content); an
         # item that is no ticket is never started.
-        read = (ticket_from_mapping(t)[0] for t in tickets[position:] if isinstance(t, dict))
         owned = [
-            ticket.ticket_id
-            for ticket in read
-            if ticket is not None
-            and customer.owns(ticket.model_dump(mode="json"))
-            and names.ticket_workflow_id(ticket.ticket_id) not in begun
+            (place, ticket.ticket_id)
+            for place, ticket in (
+                (place, ticket_from_mapping(t)[0] if isinstance(t, dict) else None)
+                for place, t in enumerate(tickets)
+                if taken is not None or place >= position
+            )
+            if ticket is not None and customer.owns(ticket.model_dump(mode="json"))
         ]
-        if owned:
-            pending[execution.id] = owned
+        waiting = [
+            ticket_id
+            for place, ticket_id in owned
+            if place >= position and names.ticket_workflow_id(ticket_id) not in begun
+        ]
+        if waiting:
+            pending[execution.id] = waiting
+        if taken is not None and (begun_here := [i for _, i in owned if i not in waiting]):
+            taken[execution.id] = begun_here
     return pending
+
+
+async def _batch_input(client: Client, workflow_id: str, run_id: str) -> tuple[list[Any], Any]:
+    """A batch run's input: its list of tickets (as given) and its state."""
+    history = await client.workflow_service.get_workflow_execution_history(
+        GetWorkflowExecutionHistoryRequest(
+            namespace=client.namespace,
+            execution=WorkflowExecution(workflow_id=workflow_id, run_id=run_id),
+            maximum_page_size=1,
+        )
+    )
+    started = history.history.events[0].workflow_execution_started_event_attributes
+    tickets, state = await client.data_converter.decode(
+        started.input.payloads[:2], [list[Any], dict[str, Any]]
+    )
+    return tickets, state
+
+
+async def batches_holding(client: Client, customer: "Customer", unreadable: list[str]) -> set[str]:
+    """Every batch, running or closed, whose input holds an item of the customer's, valid or
+    not: its history keeps the item's text until its retention ends. ``erase`` reports them as
+    kept; it named only the batches of the tickets it found, so one closed before it started
+    the customer's ticket, or holding an item that was no ticket, went unsaid (a review,
+    2026-12-07). The latest run of each (every run's input carries the whole list)."""
+    latest: dict[str, Any] = {}
+    async for execution in client.list_workflows(f"WorkflowType = '{names.BATCH_WORKFLOW}'"):
+        known = latest.get(execution.id)
+        if known is None or execution.start_time > known.start_time:
+            latest[execution.id] = execution
+    holding = set()
+    for workflow_id, execution in sorted(latest.items()):
+        try:
+            tickets, _ = await _batch_input(client, workflow_id, execution.run_id)
+        except RPCError as err:
+            if err.status != RPCStatusCode.NOT_FOUND:  # gone meanwhile
+                unreadable.append(f"{workflow_id}: {err.message}")
+            continue
+        except Exception as err:  # an unknown key, a payload the store lost
+            unreadable.append(f"{workflow_id}: {err}")
+            continue
+        if any(_owned(customer, item) for item in tickets):
+            holding.add(workflow_id)
+    return holding
+
+
+def _owned(customer: "Customer", item: Any) -> bool:
+    """Whether a batch's item is the customer's: read as the batch reads it, or, for one that
+    is no ticket, by its own fields."""
+    if not isinstance(item, dict):
+        return False
+    ticket = ticket_from_mapping(item)[0]
+    return customer.owns(ticket.model_dump(mode="json") if ticket is not None else item)
 
 
 async def _begun(client: Client, events: list[HistoryEvent]) -> set[str]:

@@ -4,7 +4,6 @@ read-only opening: ``sqlite_connection.py``; its schema and migrations: ``sqlite
 """
 
 import asyncio
-import logging
 import sqlite3
 import time
 from collections.abc import Collection
@@ -12,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from shared.stores.errors import StoreUnavailable
 from shared.stores.ledger import (
     REFUSED_PREFIX,
     STRIPPED,
@@ -32,7 +32,6 @@ from shared.stores.sqlite_connection import LedgerFile
 # failure, cleared when marked sent): that send never reported, and may have gone out (a worker
 # of schema 4 counted nothing for it). The claiming holder is the one parameter.
 _SENDS_BEGUN_SQLITE = "(CASE WHEN claimed_by IS ? THEN 0 WHEN claimed_by IS NULL THEN 1 ELSE 2 END)"
-log = logging.getLogger(__name__)
 # The mark of an answer handed over without learning whether it was taken, as SQL compares it.
 _UNCERTAIN = (len(UNCERTAIN_PREFIX), UNCERTAIN_PREFIX)
 _COLUMNS = (
@@ -70,13 +69,14 @@ def _erased(conn: sqlite3.Connection) -> None:
     left them (the answers, the customer id) until the last process closed the file. Copy it
     into the database (whose pages secure_delete zeroed) and truncate it, waiting up to the
     busy timeout for the other processes' reads. Should they outlast it, the log is truncated
-    by the next erasure or when the last connection closes."""
+    by the next erasure or when the last connection closes: raised, so ``erase`` says so and
+    fails (it logged a warning and reported the erasure done, a review found)."""
     busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
     if busy:
-        log.warning(
-            "the delivery ledger's write-ahead log could not be cleared now (another process "
-            "kept reading it); erased rows stay in it until the next erasure or until every "
-            "worker has closed the ledger"
+        raise StoreUnavailable(
+            "its write-ahead log could not be cleared now (another process kept reading it); "
+            "the erased rows stay in it until the next erasure or until every worker has "
+            "closed the ledger"
         )
 
 

@@ -2,8 +2,12 @@
 its write-ahead log) while the workers still have the file open: before, the deleted rows
 stayed readable there until the last process closed it."""
 
+import sqlite3
 from pathlib import Path
 
+import pytest
+
+from shared.stores.errors import StoreUnavailable
 from shared.stores.ledger import NewDelivery
 from shared.stores.sqlite_ledger import SqliteLedger
 from tests.stores.conftest import delivery
@@ -44,3 +48,31 @@ async def test_an_erased_customers_answers_leave_no_bytes_while_a_worker_holds_t
     finally:
         await eraser.close()
         await worker.close()
+
+
+async def test_a_log_another_process_keeps_reading_is_said_not_passed_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The log could not be cleared (a reader outlasted the wait): a warning in the log, and
+    # erase reported the erasure done while the answers stayed in the -wal file (a review,
+    # 2026-12-07). Now an error, which erase reports as failed.
+    monkeypatch.setattr("shared.stores.sqlite_connection.LOCK_WAIT_SECONDS", 0.2)
+    path = tmp_path / "outbox.sqlite3"
+    ledger = SqliteLedger(path)
+    try:
+        mine = delivery("T-0", text=ANSWER)
+        await ledger.record(NewDelivery(**{**mine.__dict__, "customer_id": CUSTOMER}))
+        assert await ledger.delete(CUSTOMER) == ["T-0"]
+        reader = sqlite3.connect(path, isolation_level=None)
+        try:
+            reader.execute("BEGIN")
+            reader.execute("SELECT COUNT(*) FROM deliveries").fetchone()  # a read under way
+            with pytest.raises(StoreUnavailable, match="write-ahead log could not be cleared"):
+                await ledger.clear_erased()
+            assert on_disk(path, "7Q-UNIQUE-4471") == ["outbox.sqlite3-wal"]
+        finally:
+            reader.close()
+        await ledger.clear_erased()  # the reader gone, the log goes
+        assert on_disk(path, "7Q-UNIQUE-4471") == []
+    finally:
+        await ledger.close()

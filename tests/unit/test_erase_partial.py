@@ -119,7 +119,9 @@ def finds(monkeypatch: pytest.MonkeyPatch, tickets: list[ErasedTicket]) -> None:
     async def found(client: Any, customer: Customer) -> tuple[list[ErasedTicket], int, list[str]]:
         return tickets, len(tickets), []
 
-    async def none_pending(client: Any, customer: Customer, unreadable: list[str]) -> dict:
+    async def none_pending(
+        client: Any, customer: Customer, unreadable: list[str], started: Any = None
+    ) -> dict:
         return {}
 
     monkeypatch.setattr("starter.erase.find_tickets", found)
@@ -655,3 +657,24 @@ async def test_a_ticket_id_another_customer_s_run_shares_keeps_its_stored_payloa
     assert report.failed == []
     dry = await erased_c1(FakeStores(), really=False)
     assert dry.payloads_shared == ["ticket-T-1"]
+
+
+async def test_a_run_started_during_the_erasure_keeps_its_stored_payloads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Whether an id was shared was read from the listing alone: a run of it started during the
+    erasure (a redrive) lost its payloads, which the store keeps by workflow id, and failed on
+    PayloadMissing (a review, 2026-12-07)."""
+    finds(monkeypatch, [ticket(1), ticket(2)])
+    stores = FakeStores()
+
+    report = await erase_customer(
+        FakeServer(refused="", started_meanwhile={"ticket-T-2": "run-new"}),  # type: ignore[arg-type]
+        stores,  # type: ignore[arg-type]
+        Customer(customer_id="C-1"),
+        really=True,
+    )
+
+    assert stores.payloads_erased == ["ticket-T-1"]
+    assert report.payloads_shared == ["ticket-T-2"]
+    assert any("started during the erasure" in f for f in report.failed)
