@@ -207,8 +207,8 @@ class LLMProvider(Provider):
     ) -> Any:
         """POST a streamed request through the SDK's own client (``post``: its authentication,
         timeouts, error classes, SSE parsing) and hand every chunk, a JSON object, to ``take``:
-        no typed model per chunk (docs/performance.md). A heartbeat runs until the response
-        starts, then every chunk is one; the response is closed however the loop ends. The SDK's
+        no typed model per chunk (docs/performance.md). A heartbeat runs until the first chunk
+        arrives, then every chunk is one; the response is closed however the loop ends. The SDK's
         exceptions pass through for the provider to classify; a stream that sends nothing for the
         provider's timeout ends with httpx2's ``ReadTimeout`` (``idle_watch.py``). Returns the
         stream (a ``stream_cls``), read to its end and closed."""
@@ -267,8 +267,16 @@ class LLMProvider(Provider):
             limit, chunks = chunk_limit(body, self.config.max_output_tokens), 0
             read_at_most(stream.response, limit * BYTES_PER_CHUNK)
             try:
-                async with trailing_beats():
+                async with trailing_beats(), contextlib.AsyncExitStack() as first_chunk:
+                    # Until the first chunk, still no progress to beat on: a server that sends
+                    # its headers at once and its first token later (vLLM or SGLang with
+                    # requests queued, a reasoning model thinking) had every attempt ended by
+                    # the heartbeat timeout as a stall (a review, 2026-12-07). The idle limit
+                    # still ends one that never sends it.
+                    await first_chunk.enter_async_context(heartbeating())
                     async for chunk in stream:
+                        if not chunks:
+                            await first_chunk.aclose()
                         idle.seen()
                         beat()
                         chunks += 1

@@ -110,3 +110,17 @@ async def test_a_call_that_runs_out_of_time_mid_attempt_still_bills_the_answer_i
         if e.HasField("marker_recorded_event_attributes")
     ]
     assert len(markers) == 1  # asked only because the timeout carried usage
+
+
+async def test_a_first_token_slower_than_the_heartbeat_timeout_is_waited_for(
+    dev_env: WorkflowEnvironment, fake: FakeLLMServer, make_llm_provider: MakeProvider
+) -> None:
+    # Headers at once, the first chunk 3 s later (a vLLM server queueing the request, a model
+    # thinking), with a heartbeat timeout of 1 s: the heartbeats stopped at the headers, every
+    # attempt was ended as a stall, and the call gave up after five (a review, 2026-12-07).
+    fake.responder = lambda _request: Reply(output=VALID_CLASSIFICATION, first_chunk_delay=3.0)
+
+    category = await call_once(dev_env, make_llm_provider)
+
+    assert category == VALID_CLASSIFICATION["category"]
+    assert len(fake.requests) == 1

@@ -24,6 +24,9 @@ class Reply:
     cache_write_tokens: int = 0  # of the input, written to the prompt cache (Anthropic only)
     stall: bool = False  # send the start of the stream, then hang
     delay: float = 0.0  # seconds before answering
+    # Seconds between the stream's headers and its first chunk (OpenAI's API): a server that
+    # answers at once and queues the request (vLLM, SGLang), a reasoning model thinking.
+    first_chunk_delay: float = 0.0
     disconnect: bool = False  # close the connection without answering (a transport error)
     # How many chunks the answer streams in: a real model sends about one per token.
     pieces: int = 2

@@ -4,6 +4,7 @@ chat-completion chunks and Anthropic's message events, with usage as each API re
 from __future__ import annotations
 
 import json
+import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -69,6 +70,8 @@ class WireFormats:
             )
             return
         self._stream_headers(reply.headers)
+        if reply.first_chunk_delay:
+            time.sleep(reply.first_chunk_delay)
         for n, piece in enumerate(split(content, reply.pieces)):
             delta = {"role": "assistant", "content": piece} if n == 0 else {"content": piece}
             self._send(
