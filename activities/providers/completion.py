@@ -84,6 +84,10 @@ def brief(err: ValidationError, limit: int = 5) -> str:
 # finish_reason, Anthropic's stop_reason).
 # model_context_window_exceeded: Anthropic's answer ran into the model's context window.
 CUT_OFF_AT_LIMIT: Final = frozenset({"length", "max_tokens", "model_context_window_exceeded"})
+# The finish reasons of an answer the provider's safety layer stopped (OpenAI's and Azure's
+# content_filter, Anthropic's refusal): a repair round re-sent the whole conversation (billed)
+# to be refused again.
+REFUSED_BY_PROVIDER: Final = frozenset({"content_filter", "refusal"})
 
 
 @dataclass

@@ -43,6 +43,7 @@ from activities.providers.answer_format import (
 from activities.providers.base import AgentSpec, InT, OutT, Provider
 from activities.providers.completion import (
     CUT_OFF_AT_LIMIT,
+    REFUSED_BY_PROVIDER,
     Completion,
     parse,
     problem,
@@ -390,6 +391,15 @@ class LLMProvider(Provider):
                     f"{self.name}:{model} stopped the {spec.role} agent's answer at the output "
                     f"limit ({self.config.max_output_tokens} tokens) before it was complete; "
                     f"raise max_output_tokens for provider {self.name}",
+                    self._usage(model, completions, started, earlier).model_dump(mode="json"),
+                    type=INVALID_OUTPUT_TYPE,
+                    non_retryable=True,
+                ) from None
+            if first.finish_reason in REFUSED_BY_PROVIDER:
+                raise ApplicationError(
+                    f"{self.name}:{model} refused the {spec.role} agent's answer "
+                    f"(finish reason {first.finish_reason}): the fallback route or a person "
+                    "takes the ticket",
                     self._usage(model, completions, started, earlier).model_dump(mode="json"),
                     type=INVALID_OUTPUT_TYPE,
                     non_retryable=True,

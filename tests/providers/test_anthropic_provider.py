@@ -88,6 +88,20 @@ async def test_tool_input_cut_off_at_max_tokens_is_invalid_output_without_a_repa
     assert len(fake_stream.requests) == 1
 
 
+async def test_an_answer_the_provider_refused_gets_no_repair_round() -> None:
+    # A refusal (Anthropic's stop_reason, OpenAI's content_filter) was sent a repair round that
+    # re-sent the whole conversation, billed, to be refused again (a review, 2026-12-07).
+    with FakeStreamServer() as fake_stream:
+        fake_stream.push(tool_stream("{", stop_reason="refusal"))
+        async with stream_provider("anthropic", fake_stream) as provider:
+            err = await raised(provider.run(CLASSIFIER, classify_request(), MODEL))
+
+    assert (err.type, err.non_retryable) == ("InvalidModelOutput", True)
+    assert "refused the classifier agent's answer (finish reason refusal)" in err.message
+    assert Usage.model_validate(err.details[0]).requests == 1
+    assert len(fake_stream.requests) == 1
+
+
 async def test_a_tool_input_that_does_not_match_gets_a_repair_round_with_the_tool_error() -> None:
     wrong = json.dumps({**VALID_CLASSIFICATION, "category": "Weather"})
     answer = json.dumps(VALID_CLASSIFICATION)
