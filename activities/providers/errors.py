@@ -37,7 +37,7 @@ import aiohttp
 import httpx2
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
-from activities.providers.idle_watch import AnswerOutOfTime
+from activities.providers.idle_watch import AnswerOutOfTime, AnswerStalled
 from shared import names
 
 # An answer still streaming as its attempt's time ran out (idle_watch.AnswerOutOfTime): the
@@ -88,6 +88,8 @@ class ProviderFailure:
     timeout: bool = False
     # The timeout was the attempt's (its start-to-close), not the provider's timeout_seconds.
     attempt_timeout: bool = False
+    # The answer under way stopped for its stall limit, not the provider's timeout_seconds.
+    stalled: bool = False
     connection: bool = False
     should_retry: bool | None = None  # the provider's x-should-retry header, when it sent one
 
@@ -289,6 +291,8 @@ def _classify(failure: ProviderFailure, secrets: Iterable[str]) -> ApplicationEr
 
     if failure.attempt_timeout:
         return retryable(ANSWER_OUT_OF_TIME_TYPE, f"{who}: {message}")
+    if failure.stalled:
+        return retryable("ProviderTimeout", f"{who}: {message}")
     if failure.timeout:
         return retryable(
             "ProviderTimeout",
@@ -371,6 +375,8 @@ def transport_failure(err: Exception, provider: str) -> ProviderFailure:
     """A failure below either SDK's API errors: the HTTP transport, or anything unexpected."""
     if isinstance(err, AnswerOutOfTime):
         return ProviderFailure(provider, str(err), timeout=True, attempt_timeout=True)
+    if isinstance(err, AnswerStalled):
+        return ProviderFailure(provider, str(err), timeout=True, stalled=True)
     if isinstance(err, httpx2.TimeoutException) and not connection_failed_below(err):
         # Raised while reading the stream.
         return ProviderFailure(provider, "the response stopped arriving", timeout=True)

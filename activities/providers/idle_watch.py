@@ -28,6 +28,11 @@ class AnswerOutOfTime(httpx2.ReadTimeout):
     classifies it as its timeout and the partial answer is billed (openai_provider._cut)."""
 
 
+class AnswerStalled(httpx2.ReadTimeout):
+    """An answer under way sent nothing for its stall limit (``IdleWatch.tighten``, within the
+    attempt's heartbeat timeout): the provider's timeout, said as such, with what it billed."""
+
+
 class IdleWatch:
     """Expires ``deadline`` (an ``asyncio.timeout``) once ``seconds`` pass without ``seen()``,
     or at ``ends_at`` (the loop's clock), whichever comes first."""
@@ -45,6 +50,18 @@ class IdleWatch:
 
     def seen(self) -> None:
         self.last = self._loop.time()
+
+    @property
+    def seconds(self) -> float:
+        return self._seconds
+
+    def tighten(self, seconds: float) -> None:
+        """From now on ``seconds`` without a chunk (when shorter than the limit so far)."""
+        if seconds >= self._seconds:
+            return
+        self._seconds = seconds
+        self._handle.cancel()
+        self._handle = self._loop.call_at(self._due(), self._check)
 
     def _due(self) -> float:
         idle = self.last + self._seconds
@@ -99,6 +116,11 @@ async def idle_limit(
         if deadline.expired() and watch is not None and watch.out_of_time:
             raise AnswerOutOfTime(f"{what}: {why_then}") from None
         if deadline.expired():
+            if watch is not None and watch.seconds < seconds:
+                raise AnswerStalled(
+                    f"{what} stopped for {watch.seconds:g} s after it began (three quarters of "
+                    "agent_timeouts.heartbeat_seconds)"
+                ) from None
             raise httpx2.ReadTimeout(f"{what}: nothing arrived for {seconds:g} s") from None
         raise
 

@@ -16,6 +16,7 @@ from typing import Any, Final
 
 import httpx2
 from pydantic import ValidationError
+from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.heartbeat import (
@@ -70,6 +71,22 @@ BACKLOG_SECONDS: Final = 1.0
 # The model of the call the current task is making: read by the response hook, which the SDK's
 # HTTP client runs in the calling task.
 _CALLING_MODEL: ContextVar[str] = ContextVar("calling_model", default="")
+
+
+# A stream that stopped mid-answer ends by the provider's own read timeout this share of the
+# heartbeat timeout after its last chunk: by Temporal's heartbeat timeout (20 s against the
+# provider's 90), the attempt was cancelled with no provider error to carry what it was billed,
+# and the ticket's budget and cost missed every stalled attempt (a review, 2026-12-07).
+STALL_SHARE_OF_HEARTBEAT: Final = 0.75
+
+
+def _stalled_after() -> float | None:
+    """Seconds without a chunk after which an answer under way has stalled: within this
+    attempt's heartbeat timeout. None outside an activity or without one."""
+    if not activity.in_activity():
+        return None
+    timeout = activity.info().heartbeat_timeout
+    return STALL_SHARE_OF_HEARTBEAT * timeout.total_seconds() if timeout else None
 
 
 def earlier_usage() -> list[Usage]:
@@ -278,6 +295,8 @@ class LLMProvider(Provider):
                     async for chunk in stream:
                         if not chunks:
                             await first_chunk.aclose()
+                            if (stalled := _stalled_after()) is not None:
+                                idle.tighten(stalled)
                         idle.seen()
                         beat()
                         chunks += 1

@@ -97,3 +97,18 @@ async def test_a_repair_whose_answer_has_not_begun_by_the_attempt_s_end_is_cut_t
     # The first answer's tokens, reported (the repair's had not begun).
     usage_reported = Usage.model_validate(err.details[0])
     assert (usage_reported.input_tokens, usage_reported.output_tokens) == (100, 10)
+
+
+async def test_an_answer_that_stalls_mid_stream_ends_in_time_with_what_it_was_billed() -> None:
+    # One chunk, then nothing: the provider's idle limit (here 20 s) outlasted the heartbeat
+    # timeout (1 s), so Temporal ended the attempt with no provider error to carry what it was
+    # billed, and the ticket's budget missed every stalled attempt (a review, 2026-12-07).
+    stalled = [chunk({"role": "assistant", "content": '{"category": "Acc'}), (PAUSE, 15.0)]
+    err, took, requests = await classify_failing(
+        [stalled], attempt_seconds=30, provider_timeout=20.0, heartbeat=timedelta(seconds=1)
+    )
+    assert err.type == "ProviderTimeout" and not err.non_retryable
+    assert "stream stopped for 0.75 s after it began" in err.message
+    assert took < 5.0 and requests == 1
+    usage = Usage.model_validate(err.details[0])
+    assert usage.estimated and usage.input_tokens > 0 and usage.output_tokens > 0

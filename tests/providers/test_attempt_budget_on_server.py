@@ -56,12 +56,17 @@ async def call_once(env: WorkflowEnvironment, make: MakeProvider) -> str:
 
 
 async def test_a_provider_that_stalls_every_time_is_given_up_after_five_attempts(
-    dev_env: WorkflowEnvironment, fake: FakeLLMServer, make_llm_provider: MakeProvider
+    dev_env: WorkflowEnvironment,
+    fake: FakeLLMServer,
+    make_llm_provider: MakeProvider,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Two 429s first, counted by the attempts that got them in their last heartbeat (were the
     # count lost, or every attempt counted, the call would end after five requests, not seven);
     # then a stream that starts and hangs on every request: each attempt ends by the heartbeat
-    # timeout, raising nothing.
+    # timeout, raising nothing, as one whose worker died does (the provider's stall limit, which
+    # would end it first with an error, is put out of reach).
+    monkeypatch.setattr("activities.providers.structured.STALL_SHARE_OF_HEARTBEAT", 1000.0)
     fake.push(rate_limited(), rate_limited())
     fake.responder = lambda _request: Reply(output=VALID_CLASSIFICATION, stall=True)
 
@@ -80,10 +85,11 @@ async def test_a_call_that_runs_out_of_time_mid_attempt_still_bills_the_answer_i
     dev_env: WorkflowEnvironment, fake: FakeLLMServer, make_llm_provider: MakeProvider
 ) -> None:
     # The answer is invalid, so its usage rides on the attempt's heartbeat before the repair
-    # call; that call hangs until the call's time bound ends it. The failure is a timeout with
-    # no provider error to carry the usage: it was lost before (patch timeout-usage-billed).
+    # call; that call's first chunk does not come before the call's time bound ends it. The
+    # failure is a timeout with no provider error to carry the usage: it was lost before (patch
+    # timeout-usage-billed).
     fake.push(Reply(output={**VALID_CLASSIFICATION, "category": "Weather"}, input_tokens=700))
-    fake.responder = lambda _request: Reply(output=VALID_CLASSIFICATION, stall=True)
+    fake.responder = lambda _request: Reply(output=VALID_CLASSIFICATION, first_chunk_delay=60)
     activities = AgentActivities({"openai": make_llm_provider("openai")})
     queue = f"timed-out-{uuid.uuid4().hex[:8]}"
     async with Worker(

@@ -332,4 +332,7 @@ class FakeLLMServer:
                 server._stall.wait(STALL_SECONDS)
                 self.close_connection = True  # the stream never ends: drop it
 
+            def _pause(self, seconds: float) -> None:
+                server._stall.wait(seconds)
+
         return Handler

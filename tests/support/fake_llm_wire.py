@@ -4,7 +4,6 @@ chat-completion chunks and Anthropic's message events, with usage as each API re
 from __future__ import annotations
 
 import json
-import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -25,8 +24,8 @@ def split(text: str, pieces: int) -> list[str]:
 
 class WireFormats:
     """Mixed into the fake server's request handler, which provides ``_json``, ``_stream_headers``,
-    ``_send``, ``_end_stream`` and ``_hold_stalled`` (a stalled reply hangs mid-stream until
-    released)."""
+    ``_send``, ``_end_stream``, ``_hold_stalled`` (a stalled reply hangs mid-stream until
+    released) and ``_pause`` (a wait the test's end cuts short)."""
 
     def _stream_headers(self, headers: dict[str, str]) -> None:
         raise NotImplementedError
@@ -35,6 +34,9 @@ class WireFormats:
         raise NotImplementedError
 
     def _hold_stalled(self) -> None:
+        raise NotImplementedError
+
+    def _pause(self, seconds: float) -> None:
         raise NotImplementedError
 
     def _send(self, chunk: bytes) -> None:
@@ -71,7 +73,7 @@ class WireFormats:
             return
         self._stream_headers(reply.headers)
         if reply.first_chunk_delay:
-            time.sleep(reply.first_chunk_delay)
+            self._pause(reply.first_chunk_delay)
         for n, piece in enumerate(split(content, reply.pieces)):
             delta = {"role": "assistant", "content": piece} if n == 0 else {"content": piece}
             self._send(
