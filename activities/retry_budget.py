@@ -28,7 +28,11 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.heartbeat import carry, earlier
-from activities.providers.errors import OVERLOADED_TYPE, RATE_LIMITED_TYPE
+from activities.providers.errors import (
+    ANSWER_OUT_OF_TIME_TYPE,
+    OVERLOADED_TYPE,
+    RATE_LIMITED_TYPE,
+)
 from workflows.options import AGENT_RETRY
 
 OTHER_FAILURE_ATTEMPTS: Final = 5
@@ -42,6 +46,11 @@ LAST_ROUTE_FAILURE_ATTEMPTS: Final = 10
 # 8, 16 s between them: about a minute with the calls, or what the provider's Retry-After says).
 OVERLOADED_BEFORE_HANDING_ON: Final = 6
 EXHAUSTED_TYPE: Final = "ProviderAttemptsExhausted"
+# Answers still arriving as their attempt's time ran out (ProviderAnswerOutOfTime) after which a
+# call gives up on its route: each such attempt takes the whole start-to-close (about two
+# minutes), billed, and the next is as slow; ten of them on a chain's last route were over 20
+# minutes before anything else happened (a review, 2026-12-07). The error says what to raise.
+OUT_OF_TIME_ATTEMPTS: Final = 3
 
 
 # A provider that is busy rather than unwell: a rate limit, or an "overloaded" answer.
@@ -63,6 +72,8 @@ class AttemptBudget:
     # Of the rate-limited ones, overloaded answers (529); and whether another route follows.
     overloaded: int = 0
     hands_on: bool = False
+    # Earlier attempts whose answer ran out of the attempt's time.
+    out_of_time: int = 0
 
     @classmethod
     def of_this_attempt(cls, hands_on: bool = False) -> "AttemptBudget":
@@ -70,9 +81,11 @@ class AttemptBudget:
         attempt of a call outside an activity, as in a unit test of one provider)."""
         if not activity.in_activity():
             return cls(hands_on=hands_on)
-        counts = [earlier(name) for name in ("rate_limited", "overloaded")]
-        rate_limited, overloaded = (c if isinstance(c, int) and c >= 0 else 0 for c in counts)
-        return cls(activity.info().attempt, rate_limited, overloaded, hands_on)
+        counts = [earlier(name) for name in ("rate_limited", "overloaded", "out_of_time")]
+        rate_limited, overloaded, out_of_time = (
+            c if isinstance(c, int) and c >= 0 else 0 for c in counts
+        )
+        return cls(activity.info().attempt, rate_limited, overloaded, hands_on, out_of_time)
 
     @property
     def failure_attempts(self) -> int:
@@ -110,6 +123,17 @@ class AttemptBudget:
             if isinstance(err, ApplicationError) and err.type == OVERLOADED_TYPE:
                 return self._overloaded(err)
             return err
+        if isinstance(err, ApplicationError) and err.type == ANSWER_OUT_OF_TIME_TYPE:
+            out_of_time = self.out_of_time + 1
+            carry("out_of_time", out_of_time)
+            if out_of_time >= OUT_OF_TIME_ATTEMPTS and not err.non_retryable:
+                return ApplicationError(
+                    f"{err.message} (the answer ran out of its attempt's time {out_of_time} "
+                    "times: giving up on this route)",
+                    *err.details,
+                    type=err.type,
+                    non_retryable=True,
+                )
         return spend_attempt(err, self.failed_before + 1, self.failure_attempts)
 
     def paced(self, err: Exception) -> Exception:

@@ -14,6 +14,7 @@ from activities.retry_budget import (
     EXHAUSTED_TYPE,
     LAST_ROUTE_FAILURE_ATTEMPTS,
     OTHER_FAILURE_ATTEMPTS,
+    OUT_OF_TIME_ATTEMPTS,
     OVERLOADED_BEFORE_HANDING_ON,
     AttemptBudget,
     spend_attempt,
@@ -205,3 +206,22 @@ def test_a_tiny_retry_after_on_a_rate_limit_waits_at_least_the_policys_first_int
     assert quick.next_retry_delay == timedelta(seconds=1)
     given = delayed("ProviderRateLimited", 5.0)
     assert AttemptBudget(attempt=3).paced(given) is given
+
+
+async def test_an_answer_out_of_its_attempt_s_time_is_given_up_on_the_third() -> None:
+    # Each such attempt takes the whole start-to-close, billed, and the next is as slow: a
+    # chain's last route ran ten of them, over 20 minutes (a review, 2026-12-07).
+    def out_of_time() -> ApplicationError:
+        return ApplicationError(
+            "openai: still arriving as the attempt's 120 s ran out", type="ProviderAnswerOutOfTime"
+        )
+
+    env, beats = attempt_env(2, [{"out_of_time": 1}])
+    kept = await spend_in(env, out_of_time())
+    assert isinstance(kept, ApplicationError) and not kept.non_retryable
+    assert beats[-1] == ({"out_of_time": 2},)
+    env, _ = attempt_env(3, [{"out_of_time": OUT_OF_TIME_ATTEMPTS - 1}])
+    given_up = await spend_in(env, out_of_time())
+    assert isinstance(given_up, ApplicationError) and given_up.non_retryable
+    assert given_up.type == "ProviderAnswerOutOfTime"
+    assert f"ran out of its attempt's time {OUT_OF_TIME_ATTEMPTS} times" in given_up.message
