@@ -59,6 +59,8 @@ CONTEXT_LENGTH_HINTS: Final = (
     "maximum context",
     "prompt is too long",
     "too many tokens",
+    # Anthropic: "input length and `max_tokens` exceed context limit: 198000 + 8192 > 200000".
+    "context limit",
 )
 SPEND_LIMIT_CODES: Final = frozenset(
     {

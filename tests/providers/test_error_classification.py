@@ -102,6 +102,17 @@ CLASSIFICATION_TABLE = [
         id="context-length-anthropic-message",
     ),
     pytest.param(
+        failure(
+            status=400,
+            code="invalid_request_error",
+            message="input length and `max_tokens` exceed context limit: 198000 + 8192 > 200000",
+        ),
+        "ContextLengthExceeded",
+        PERMANENT,
+        None,
+        id="context-limit-anthropic-message",
+    ),
+    pytest.param(
         failure(status=429, message="Request too large: too many tokens in this prompt"),
         "ProviderRateLimited",
         RETRYABLE,
