@@ -44,11 +44,36 @@ def test_the_hourly_panels_count_a_series_born_within_the_hour(tmp_path: Path) -
             )
             for le, count in (("60", 0), ("3600", 1), ("+Inf", 1))
         ),
+        # A first FAILED ticket's time to its final state, and a first ticket's cost.
+        *(
+            (
+                f'tickets_resolution_seconds_bucket{{{WORKER}, state="FAILED", le="{le}"}}',
+                new_at_100m.format(value=count),
+            )
+            for le, count in (("60", 0), ("3600", 1), ("+Inf", 1))
+        ),
+        *(
+            (
+                f'tickets_cost_per_ticket_usd_bucket{{{WORKER}, category="Billing", le="{le}"}}',
+                new_at_100m.format(value=count),
+            )
+            for le, count in (("0.01", 0), ("0.1", 1), ("+Inf", 1))
+        ),
+        # Completed tickets: 30 in the hour with their SLA met; the first one missed at 100m.
+        (
+            f'tickets_finished_total{{{WORKER}, state="COMPLETED", sla="met", category="A"}}',
+            "0+1x150",
+        ),
+        (
+            f'tickets_finished_total{{{WORKER}, state="COMPLETED", sla="missed", category="A"}}',
+            new_at_100m.format(value=1),
+        ),
     ]
     checks = [
         (
             panel_query("Tickets finished per hour, by final state"),
-            [('{state="COMPLETED"}', 0), ('{state="REJECTED"}', 1)],
+            # COMPLETED: the 60 with their SLA met in the hour and the first one missed.
+            [('{state="COMPLETED"}', 61), ('{state="REJECTED"}', 1)],
         ),
         (
             panel_query("Cost per hour (USD), by model, and the limit"),
@@ -59,6 +84,25 @@ def test_the_hourly_panels_count_a_series_born_within_the_hour(tmp_path: Path) -
         (panel_query("Cost per hour (USD), by model, and the limit", 1), [("{}", 15.25)]),
         # One wait within the 60 s - 1 h bucket: its 0.9 quantile, where rate() gave no data.
         (panel_query("Review wait p90 (request to decision)"), [("{}", 60 + (3600 - 60) * 0.9)]),
+        # The same for the first FAILED ticket and the first ticket's cost (rate() gave none).
+        (
+            panel_query("Time from a ticket's start to its final state p90, by state"),
+            [('{state="FAILED"}', 60 + (3600 - 60) * 0.9)],
+        ),
+        (
+            panel_query(
+                "Cost per ticket p90 (USD), by category; share of answers sent past their SLA"
+            ),
+            [('{category="Billing"}', 0.01 + (0.1 - 0.01) * 0.9)],
+        ),
+        # 1 missed of 61 with a known SLA (60 met in the hour, and the first missed): rate()
+        # read 0.
+        (
+            panel_query(
+                "Cost per ticket p90 (USD), by category; share of answers sent past their SLA", 1
+            ),
+            [("{}", 1 / 61)],
+        ),
     ]
     case = {
         "evaluation_interval": "1m",
