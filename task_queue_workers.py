@@ -6,15 +6,12 @@ provider, with its rate limit set on the queue; where an adaptive provider's que
 the rate-control queue is too (docs/rate-control.md).
 """
 
-import asyncio
 import functools
-import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
-from typing import Any, Final
+from typing import Any
 
 from temporalio.client import Client
-from temporalio.service import RPCError
 from temporalio.worker import (
     PollerBehavior,
     PollerBehaviorAutoscaling,
@@ -41,8 +38,6 @@ from shared.sandbox_contexts import DirectContextRunner
 from shared.temporal_client import untraced
 from workflows import ALL_WORKFLOWS
 from workflows.rate_controller import ProviderRateController
-
-log = logging.getLogger(__name__)
 
 # Time for in-flight activities to finish when workers built in-process (tests, benchmarks) stop.
 # The worker process passes the grace derived from its configuration (shared/shutdown.py).
@@ -302,18 +297,6 @@ def build_workers(
     return workers
 
 
-def _released_queues(queues: Sequence[str], worker_settings: WorkerSettings) -> list[str]:
-    """The polled provider queues whose rate no controller sets (requests_per_minute
-    configured, or neither the adaptive nor the declared limit on)."""
-    return [
-        queue
-        for queue in queues
-        if queue.startswith("llm-")
-        and (config := worker_settings.providers.get(provider_of(queue))) is not None
-        and config.rate_control() is None
-    ]
-
-
 async def release_controller_rates(
     client: Client, queues: Sequence[str], worker_settings: WorkerSettings
 ) -> list[str]:
@@ -322,8 +305,12 @@ async def release_controller_rates(
     controller left (an API rate overrides the workers' for good). One line per queue released,
     for the worker's start-up output."""
     released = []
-    for queue in _released_queues(queues, worker_settings):
-        config = worker_settings.providers[provider_of(queue)]
+    for queue in queues:
+        config = worker_settings.providers.get(provider_of(queue))
+        if not queue.startswith("llm-") or config is None:
+            continue
+        if config.rate_control() is not None:
+            continue  # its controller sets the rate
         why = (
             "requests_per_minute is configured, so the workers' rate applies"
             if config.requests_per_minute is not None
@@ -333,39 +320,6 @@ async def release_controller_rates(
         if rate is not None:
             released.append(f"removed the rate controller's {rate:g}/s from {queue}: {why}")
     return released
-
-
-# How often a worker releases its controller-free queues again after its start. In a rolling
-# deploy off the adaptive limit, a worker of the old configuration still reporting finds the
-# controller the new workers stopped gone and starts it again, with its starting rate, which
-# then overrode the configured rate until a new worker restarted (a review reproduced it).
-RELEASE_AGAIN_SECONDS: Final = 60.0
-
-
-async def keep_controller_rates_released(
-    client: Client,
-    queues: Sequence[str],
-    worker_settings: WorkerSettings,
-    every: float = RELEASE_AGAIN_SECONDS,
-) -> None:
-    """``release_controller_rates`` every ``every`` seconds while the worker runs (two requests
-    per released queue each time; nothing for a worker with no such queue)."""
-    queues = _released_queues(queues, worker_settings)
-    if not queues:
-        return
-    failing = False
-    while True:
-        await asyncio.sleep(every)
-        try:
-            released = await release_controller_rates(client, queues, worker_settings)
-        except RPCError as err:
-            if not failing:
-                log.warning("could not check the provider queues' rates: %s", err.message)
-            failing = True
-            continue
-        failing = False
-        for line in released:
-            log.warning("%s (set again by a worker of another configuration)", line)
 
 
 def rate_reporters(

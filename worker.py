@@ -79,7 +79,6 @@ from shared.worker_gauges import VisibilityGauges
 from shared.worker_versioning import Routed, RoutingProbe
 from task_queue_workers import (
     build_workers,
-    keep_controller_rates_released,
     release_controller_rates,
 )
 from worker_config import (
@@ -282,9 +281,6 @@ async def serve(
     if not checked.sandboxed:
         print("worker: workflows run without the SDK's sandbox (TICKETS_WORKFLOW_SANDBOX=off)")
     gauges: asyncio.Task[None] | None = None
-    rates_released = asyncio.create_task(
-        keep_controller_rates_released(client, queues, loaded.worker)
-    )
     if runtime is not None:
         print(f"worker: metrics on http://{observed.metrics_address}/metrics")
         meter = runtime.metric_meter
@@ -315,7 +311,6 @@ async def serve(
             await health.close()
         if gauges is not None:
             await stop_background(gauges)
-        await stop_background(rates_released)
     if failure is not None:
         print(f"worker: stopped after an error: {failure}", file=sys.stderr)
         return 1

@@ -8,10 +8,11 @@ directions (DescribeTaskQueue reports RATE_LIMIT_SOURCE_API); rate 0 pauses the 
 is dispatched); an update without a rate removes it and the workers' rate applies again.
 """
 
+from datetime import datetime
 from typing import Final
 
 from temporalio import activity
-from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.enums.v1 import HistoryEventFilterType, TaskQueueType
 from temporalio.api.taskqueue.v1 import RateLimit, RateLimitConfig, TaskQueue
 from temporalio.api.workflowservice.v1 import (
     DescribeTaskQueueRequest,
@@ -60,7 +61,7 @@ async def release_controller_rate(client: Client, queue: str, reason: str) -> fl
     removed, if any."""
     handle = client.get_workflow_handle(names.rate_controller_id(queue))
     try:
-        await handle.terminate(reason=reason[:200])
+        await handle.terminate(reason=(RELEASED + reason)[:200])
     except RPCError as err:
         if err.status is not RPCStatusCode.NOT_FOUND:  # not running: nothing to stop
             raise
@@ -69,6 +70,40 @@ async def release_controller_rate(client: Client, queue: str, reason: str) -> fl
         return None
     await set_api_rate(client, queue, None, reason)
     return float(limit.rate_limit.requests_per_second)
+
+
+# How a release's termination of a controller starts its reason: a worker that started before
+# it (of the configuration the release replaces, in a rolling deploy) does not start that
+# controller again (``released_since``).
+RELEASED: Final = "released by a worker configured without it: "
+
+
+async def released_since(client: Client, queue: str, since: datetime) -> bool:
+    """Whether ``queue``'s controller was last stopped by a release (``release_controller_rate``)
+    at ``since`` or later, by the server's clock. A worker started before that release is of the
+    configuration it replaced: in a rolling deploy off the adaptive limit, its next report found
+    the controller gone and started it again, with its starting rate, which then overrode the
+    configured rate until a new worker restarted (a review, 2026-12-07)."""
+    handle = client.get_workflow_handle(names.rate_controller_id(queue))
+    try:
+        described = await handle.describe()
+    except RPCError as err:
+        if err.status is RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    closed = described.close_time
+    if described.status is not WorkflowExecutionStatus.TERMINATED or closed is None:
+        return False
+    if closed < since:
+        return False
+    async for event in handle.fetch_history_events(event_filter_type=_CLOSE_EVENT):
+        if event.HasField("workflow_execution_terminated_event_attributes"):
+            reason = event.workflow_execution_terminated_event_attributes.reason
+            return reason.startswith(RELEASED)
+    return False
+
+
+_CLOSE_EVENT = HistoryEventFilterType.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT
 
 
 async def _controller_running(client: Client, queue: str) -> bool:

@@ -14,7 +14,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from temporalio.client import Client
@@ -22,7 +22,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 
-from activities.queue_rate import ensure_controller
+from activities.queue_rate import ensure_controller, released_since
 from policy.adaptive_rate import ALLOWED_MOVED
 from shared import names
 from shared.background import stop_background
@@ -89,6 +89,10 @@ class OutcomeReporter:
         # When this worker last saw a 429 or a failure, and whether one is waiting to go at once.
         self._last_bad_news = -math.inf
         self._bad_news = asyncio.Event()
+        # When this reporter (its worker) began, and whether a release since then stopped its
+        # controller: a worker of a newer configuration wants none (``flush``).
+        self._began = datetime.now(UTC)
+        self._stood_down = False
 
     def record(self, error: BaseException | None, declared_rate: float | None = None) -> None:
         """One agent call ended: ``error`` is what it raised, None when it returned;
@@ -175,7 +179,20 @@ class OutcomeReporter:
         except RPCError as err:
             if err.status is not RPCStatusCode.NOT_FOUND:
                 raise
-            # The controller is gone (terminated by an operator): start it with this report.
+            # The controller is gone. Stopped by a worker started since, configured without it
+            # (a rolling deploy off the adaptive limit): left stopped, this report dropped.
+            # Otherwise (terminated by an operator, never started): started with this report.
+            if self._stood_down or await released_since(
+                self._client, self.provider_queue, self._began
+            ):
+                if not self._stood_down:
+                    log.warning(
+                        "%s: its rate controller was stopped by a worker that started after this "
+                        "one, configured without it; this worker no longer starts it",
+                        self.provider_queue,
+                    )
+                self._stood_down = True
+                return
             await ensure_controller(
                 self._client,
                 self.provider_queue,

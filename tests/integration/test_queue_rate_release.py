@@ -2,7 +2,6 @@
 worker removes that rate when it starts (an API rate overrides every worker's, so the configured
 limit would otherwise never apply), and leaves alone a rate an operator set. On the dev server."""
 
-import asyncio
 import uuid
 
 import pytest
@@ -11,13 +10,19 @@ from temporalio.api.workflowservice.v1 import UpdateTaskQueueConfigRequest
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
-from activities.queue_rate import ACTIVITY_QUEUE, api_rate, ensure_controller, set_api_rate
+from activities.queue_rate import (
+    ACTIVITY_QUEUE,
+    api_rate,
+    ensure_controller,
+    release_controller_rate,
+    set_api_rate,
+)
+from activities.rate_reports import OutcomeReporter
 from policy.adaptive_rate import CEILING_SHARE, ControllerState, Window, step
 from shared import names
-from shared.background import stop_background
 from shared.provider_config import WorkerSettings, default_providers
 from shared.rate_control import ControllerInput
-from task_queue_workers import keep_controller_rates_released, release_controller_rates
+from task_queue_workers import release_controller_rates
 from tests.support.temporal import wait_until
 
 
@@ -223,29 +228,31 @@ async def start_controller(client: Client, queue: str) -> None:
     )
 
 
-async def test_a_controller_rate_set_again_after_the_start_is_removed_again(
-    dev_env: WorkflowEnvironment, caplog: pytest.LogCaptureFixture
+async def test_a_worker_older_than_the_release_does_not_start_the_controller_again(
+    dev_env: WorkflowEnvironment,
 ) -> None:
-    # A rolling deploy off the adaptive limit: a worker of the old configuration, still
-    # reporting, found the controller the new workers stopped at their start gone, started it
-    # again and set its starting rate, which overrode the configured rate until a new worker
-    # restarted (a review, 2026-12-07). Workers now release their queues every minute.
+    # A rolling deploy off the adaptive limit: a new worker released the queue at its start; an
+    # old worker, still reporting, found the controller gone and started it again with its
+    # starting rate, which then overrode the configured rate until a new worker restarted (a
+    # review reproduced it, 2026-12-07). A worker started after the release still starts it.
     client = dev_env.client
-    provider = f"conf{uuid.uuid4().hex[:6]}"
-    queue = names.llm_task_queue(provider)
-    settings = WorkerSettings(
-        providers={
-            provider: default_providers()["openai"].model_copy(update={"requests_per_minute": 60})
-        }
-    )
-    keeping = asyncio.create_task(keep_controller_rates_released(client, [queue], settings, 0.2))
-    try:
-        await set_api_rate(client, queue, 2.0, "adaptive limit (AIMD on the provider's 429s)")
-        await start_controller(client, queue)  # as the old worker's report did
-        await rate_becomes(client, queue, None)
-        described = await client.get_workflow_handle(names.rate_controller_id(queue)).describe()
-    finally:
-        await stop_background(keeping)
+    queue = names.llm_task_queue(f"roll{uuid.uuid4().hex[:6]}")
 
-    assert described.status is WorkflowExecutionStatus.TERMINATED
-    assert f"removed the rate controller's 2/s from {queue}" in caplog.text
+    def reporter() -> OutcomeReporter:
+        made = OutcomeReporter(client, queue, CONTROLLER_QUEUE, 2.0, 30.0)
+        made.record(None)  # a call answered: there is a report to send
+        return made
+
+    older = reporter()
+    await start_controller(client, queue)
+    await release_controller_rate(client, queue, "requests_per_minute is configured")
+    await older.flush()
+    stopped = await client.get_workflow_handle(names.rate_controller_id(queue)).describe()
+    rate_after_older = await api_rate(client, queue)
+    await reporter().flush()  # a worker started after the release (the deploy rolled back)
+    restarted = await client.get_workflow_handle(names.rate_controller_id(queue)).describe()
+    await client.get_workflow_handle(names.rate_controller_id(queue)).terminate("test over")
+
+    assert stopped.status is WorkflowExecutionStatus.TERMINATED
+    assert rate_after_older is None
+    assert restarted.status is WorkflowExecutionStatus.RUNNING
