@@ -121,7 +121,7 @@ async def erase_customer(
             | set(await stores.ledger.customer_rows(key, any_case=any_case))
         )
         try:
-            earlier = await _earlier_ledger_rows(stores, key, any_case, really=False)
+            earlier, _ = await _earlier_ledger_rows(stores, key, any_case, really=False)
         except (*store_failures(), sqlite3.Error) as err:
             report.unreadable.append(f"{EARLIER_LEDGER}: {err}")
         else:
@@ -216,21 +216,24 @@ async def erase_customer(
         )
     if not report.failed:
         try:
-            deleted |= set(await _earlier_ledger_rows(stores, key, any_case, really=True))
+            gone, uncleared = await _earlier_ledger_rows(stores, key, any_case, really=True)
         except (*store_failures(), sqlite3.Error) as err:
             report.failed.append(
                 f"{EARLIER_LEDGER} did not answer ({err}): the customer's rows in it are kept; "
                 "run erase again once it does"
             )
-    if deleted:
-        try:
-            await stores.ledger.clear_erased()
-        except store_failures() as err:
-            # The rows are gone; SQLite's write-ahead log may still hold their text.
-            report.failed.append(
-                f"the delivery ledger's write-ahead log still holds the rows erased ({err}): "
-                "the next erase clears it, or the last worker to close the ledger"
-            )
+        else:
+            deleted |= set(gone)
+            if uncleared:
+                report.failed.append(f"{EARLIER_LEDGER}: {uncleared}")
+    # Whether or not this run deleted a row: an earlier run's may still be in the log, which
+    # that run could not clear (it said so and told you to run erase again; the rerun, with
+    # nothing left to delete, cleared nothing and said all was done: a review, 2026-12-07).
+    try:
+        await stores.ledger.clear_erased()
+    except store_failures() as err:
+        # The rows are gone; SQLite's write-ahead log may still hold their text.
+        report.failed.append(f"the delivery ledger's write-ahead log: {_uncleared(err)}")
     report.ledger_rows = sorted(deleted)
     if interrupted:
         raise asyncio.CancelledError()
@@ -298,20 +301,29 @@ def _payload_drivers(stores: Stores) -> list[ContentAddressedDriver]:
 
 async def _earlier_ledger_rows(
     stores: Stores, key: str, any_case: bool, *, really: bool
-) -> list[str]:
+) -> tuple[list[str], str | None]:
     """The customer's rows in the data directory's SQLite ledger when the stack now keeps its
     ledger in a database: the answers (in plain text) of the tickets answered before the move
     stayed there. No worker writes it any more, so nothing needs fencing."""
     config: StoreConfig | None = getattr(stores, "config", None)
     if config is None or config.database_url is None or not config.ledger_path.is_file():
-        return []
+        return [], None
     if not really:
-        return await customer_rows_read_only(config.ledger_path, key, any_case=any_case)
+        return await customer_rows_read_only(config.ledger_path, key, any_case=any_case), None
     earlier = SqliteLedger(config.ledger_path)
     try:
         gone = await earlier.delete(key, any_case=any_case)
-        if gone:
+        try:
             await earlier.clear_erased()
-        return gone
+        except store_failures() as err:
+            return gone, _uncleared(err)
+        return gone, None
     finally:
         await earlier.close()
+
+
+def _uncleared(err: BaseException) -> str:
+    return (
+        f"the rows erased may still be in it ({err}): run erase again once no other process "
+        "keeps reading the file (or stop the workers: the last to close it clears it)"
+    )
