@@ -5,6 +5,7 @@ ticket workflow to erase, and the batch would run it (and send its answer) after
 ``erase`` names such a batch and fails until it is cancelled or has ended.
 """
 
+import asyncio
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -15,9 +16,13 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from shared import names
+from shared.encryption.codec import UnknownEncryptionKey
 from shared.history_references import patch_id
 from shared.ticket_input import ticket_from_mapping
 from workflows.batch_patches import RESTARTS_AS_SUBMITTED
+
+# Batch inputs read at once (as erase_find reads tickets').
+READ_CONCURRENCY = 16
 
 if TYPE_CHECKING:
     from starter.erase_find import Customer
@@ -104,20 +109,27 @@ async def batches_holding(client: Client, customer: "Customer", unreadable: list
         known = latest.get(execution.id)
         if known is None or execution.start_time > known.start_time:
             latest[execution.id] = execution
-    holding = set()
-    for workflow_id, execution in sorted(latest.items()):
-        try:
-            tickets, _ = await _batch_input(client, workflow_id, execution.run_id)
-        except RPCError as err:
-            if err.status != RPCStatusCode.NOT_FOUND:  # gone meanwhile
-                unreadable.append(f"{workflow_id}: {err.message}")
-            continue
-        except Exception as err:  # an unknown key, a payload the store lost
-            unreadable.append(f"{workflow_id}: {err}")
-            continue
-        if any(_owned(customer, item) for item in tickets):
-            holding.add(workflow_id)
-    return holding
+    gate = asyncio.Semaphore(READ_CONCURRENCY)
+
+    async def holds(workflow_id: str, run_id: str) -> bool:
+        async with gate:
+            try:
+                tickets, _ = await _batch_input(client, workflow_id, run_id)
+            except RPCError as err:
+                if err.status != RPCStatusCode.NOT_FOUND:  # gone meanwhile
+                    unreadable.append(f"{workflow_id}: {err.message}")
+                return False
+            except UnknownEncryptionKey:
+                # Under a key no process holds any more: unreadable to anyone, as erased.
+                return False
+            except Exception as err:  # a payload the store lost, one that does not decode
+                unreadable.append(f"{workflow_id}: {err}")
+                return False
+        return any(_owned(customer, item) for item in tickets)
+
+    ordered = sorted(latest.items())
+    found = await asyncio.gather(*(holds(wid, e.run_id) for wid, e in ordered))
+    return {wid for (wid, _), held in zip(ordered, found, strict=True) if held}
 
 
 def _owned(customer: "Customer", item: Any) -> bool:
