@@ -8,6 +8,14 @@ class OperationError(Exception):
     exit_code = 1
 
 
+class UsageError(OperationError):
+    """A command line that does not make sense (options that do not go together, a value out of
+    range), found after parsing: exit 2, as argparse's own refusals, so a script can tell "fix
+    the command" from a failure worth trying again."""
+
+    exit_code = 2
+
+
 class ServerUnreachable(OperationError):
     """The Temporal server did not answer."""
 

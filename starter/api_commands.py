@@ -26,7 +26,7 @@ from shared.settings import ConfigError
 from starter import render
 from starter.arguments import port_number, role_argument
 from starter.connection import open_client, refuse_plaintext_beside_encrypted
-from starter.errors import EXIT_OK, CliError, ServerUnreachable
+from starter.errors import EXIT_OK, CliError, ServerUnreachable, UsageError
 
 
 async def cmd_serve(args: argparse.Namespace) -> int:
@@ -92,7 +92,7 @@ def cmd_token_create(args: argparse.Namespace) -> int:
         # The name as given, cut short: a 100,000-character one was echoed whole.
         extra = f" ({len(args.name):,} characters)" if len(args.name) > 80 else ""
         shown = repr(args.name[:80]) + extra
-        raise CliError(
+        raise UsageError(
             f"invalid name {shown}: 1-64 letters, digits, '.', '_', '@' or '-', "
             "starting with a letter or digit"
         )

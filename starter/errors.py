@@ -28,6 +28,7 @@ from shared.operation_errors import (
     ReviewTimeout,
     ServerUnreachable,
     TicketNotFound,
+    UsageError,
 )
 from shared.payload_store import PayloadStoreError
 from shared.search_attribute_setup import SearchAttributeSetupError
@@ -57,6 +58,7 @@ __all__ = [
     "ReviewTimeout",
     "ServerUnreachable",
     "TicketNotFound",
+    "UsageError",
     "explain",
 ]
 

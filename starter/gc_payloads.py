@@ -24,7 +24,7 @@ from shared.stores.factory import build_stores
 from starter import gc_schedule, render
 from starter.connection import open_client
 from starter.durations import describe_duration, parse_duration
-from starter.errors import EXIT_OK, CliError
+from starter.errors import EXIT_OK, CliError, UsageError
 
 
 def _size(count: int) -> str:
@@ -91,7 +91,7 @@ def print_report(report: GcReport) -> None:
 
 async def run_gc(args: argparse.Namespace) -> int:
     if args.grace < MIN_GRACE:
-        raise CliError(f"--grace must be at least {describe_duration(MIN_GRACE)}")
+        raise UsageError(f"--grace must be at least {describe_duration(MIN_GRACE)}")
     if args.schedule is not None or args.unschedule:
         return await _run_schedule(args)
     client = await open_client()
@@ -120,15 +120,15 @@ def schedule_argument(text: str) -> timedelta | str:
 
 async def _run_schedule(args: argparse.Namespace) -> int:
     if args.schedule is not None and args.unschedule:
-        raise CliError("--schedule and --unschedule: give one")
+        raise UsageError("--schedule and --unschedule: give one")
     if args.schedule == SCHEDULE_OFF:
         args.schedule, args.unschedule = None, True
     if args.schedule is not None and not args.yes:
-        raise CliError(
+        raise UsageError(
             "every scheduled run deletes what `gc-payloads --yes` would: add --yes to schedule it"
         )
     if args.schedule is not None and args.schedule < gc_schedule.MIN_EVERY:
-        raise CliError(
+        raise UsageError(
             f"--schedule must be at least {describe_duration(gc_schedule.MIN_EVERY)}: each run "
             "reads the history of every workflow that stored a payload"
         )

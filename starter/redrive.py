@@ -55,7 +55,7 @@ from shared.stores.ledger import DeliveryLedger
 from shared.ticket_status import readable_memo
 from starter import render
 from starter.connection import open_client
-from starter.errors import EXIT_OK, CliError
+from starter.errors import EXIT_OK, CliError, UsageError
 from starter.redrive_plans import (
     RedriveItem,
     RedriveReport,
@@ -241,12 +241,12 @@ async def apply(client: Client, ledger: DeliveryLedger, report: RedriveReport) -
 
 async def run_redrive(args: argparse.Namespace) -> int:
     if not 1 <= args.limit <= MAX_LIMIT:
-        raise CliError(f"--limit must be between 1 and {MAX_LIMIT:,}")
+        raise UsageError(f"--limit must be between 1 and {MAX_LIMIT:,}")
     checked = {**dict.fromkeys(args.not_arrived, False), **dict.fromkeys(args.arrived, True)}
     if both := sorted(set(args.arrived) & set(args.not_arrived)):
-        raise CliError(f"{', '.join(both)}: given both --arrived and --not-arrived")
+        raise UsageError(f"{', '.join(both)}: given both --arrived and --not-arrived")
     if checked and args.state is not TicketState.DELIVERY_FAILED:
-        raise CliError("--arrived and --not-arrived are for --state DELIVERY_FAILED")
+        raise UsageError("--arrived and --not-arrived are for --state DELIVERY_FAILED")
     stores_config = StoreConfig.from_env()
     # A host without the workers' ledger: an empty one made here planned every FAILED ticket
     # whose answer did go out for a restart (its agents paid again), silently.

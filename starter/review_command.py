@@ -30,7 +30,7 @@ from starter.arguments import (
     wait_seconds,
 )
 from starter.connection import open_client
-from starter.errors import EXIT_OK, EXIT_PARTIAL, CliError, explain
+from starter.errors import EXIT_OK, EXIT_PARTIAL, CliError, UsageError, explain
 
 # An edited reply's file: its characters' limit in UTF-8's widest bytes.
 MAX_EDIT_FILE_BYTES = MAX_EDITED_CHARS * 4
@@ -40,11 +40,11 @@ def _decision(args: argparse.Namespace) -> ReviewDecision:
     # The CLI talks to Temporal with namespace access and a self-declared name: recorded as an
     # operator's, as the Web UI's signal is, never like a signed-in reviewer's (docs/api.md).
     if not args.reviewer.strip():
-        raise CliError("--reviewer needs a name (who decides, recorded as operator:NAME)")
+        raise UsageError("--reviewer needs a name (who decides, recorded as operator:NAME)")
     reviewer = as_operator(args.reviewer)
     if len(OPERATOR_PREFIX + args.reviewer.removeprefix(OPERATOR_PREFIX)) > REVIEWER_NAME_LIMIT:
         longest = REVIEWER_NAME_LIMIT - len(OPERATOR_PREFIX)
-        raise CliError(f"--reviewer is at most {longest} characters")
+        raise UsageError(f"--reviewer is at most {longest} characters")
     fields: dict[str, object] = {
         "reviewer": reviewer,
         "revision": args.revision,
@@ -53,14 +53,14 @@ def _decision(args: argparse.Namespace) -> ReviewDecision:
         "saw_no_draft": args.no_draft,
     }
     if args.no_draft and args.revision is not None:
-        raise CliError("--no-draft and --revision name different things you saw: give one")
+        raise UsageError("--no-draft and --revision name different things you saw: give one")
     # "is not None": an empty --rework "" or --edit "" fell through to the rejection and was
     # refused as "a rejection needs a reason".
     if args.approve:
         fields["action"] = ReviewAction.APPROVE
     elif args.edit is not None:
         if not args.edit.strip():
-            raise CliError("--edit needs the name of the file that holds your reply")
+            raise UsageError("--edit needs the name of the file that holds your reply")
         try:
             fields["edited_text"] = one_break(
                 read_text_at_most(Path(args.edit), MAX_EDIT_FILE_BYTES)
@@ -104,7 +104,7 @@ def _decision(args: argparse.Namespace) -> ReviewDecision:
             message = f"{size} is {len(given):,} characters; the limit is {limit:,}"
         else:
             message = str(first["msg"]).removeprefix("Value error, ")
-        raise CliError(f"invalid review: {flag + ': ' if flag else ''}{message}") from None
+        raise UsageError(f"invalid review: {flag + ': ' if flag else ''}{message}") from None
 
 
 def not_utf8(path: str, err: UnicodeDecodeError) -> str:

@@ -16,7 +16,14 @@ from shared.ticket_status import waiting_on
 from starter import inputs, render
 from starter.arguments import utf8_text, wait_seconds
 from starter.connection import open_client, warn_if_unencrypted
-from starter.errors import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, CliError, NoWorker
+from starter.errors import (
+    EXIT_ERROR,
+    EXIT_OK,
+    EXIT_PARTIAL,
+    EXIT_USAGE,
+    NoWorker,
+    UsageError,
+)
 from starter.inputs import InputError, ParsedTicket, read_jsonl, ticket_from_mapping
 
 DEFAULT_WAIT_SECONDS = 300.0
@@ -47,7 +54,7 @@ def _tickets_from_args(args: argparse.Namespace) -> tuple[list[ParsedTicket], li
     given = _flag_values(args)
     if args.files and given:
         flags = ", ".join(TICKET_FLAGS[f] for f in given)
-        raise CliError(
+        raise UsageError(
             f"{flags} describe one ticket and are not read with files; give files or the flags"
         )
     if args.files:
@@ -113,7 +120,7 @@ def _tickets_from_args(args: argparse.Namespace) -> tuple[list[ParsedTicket], li
             del tickets[inputs.MAX_ITEMS_PER_FILE :]
         return tickets, errors
     if args.subject is None or args.body is None:
-        raise CliError("give a JSON Lines file, or both --subject and --body")
+        raise UsageError("give a JSON Lines file, or both --subject and --body")
     ticket, problems = ticket_from_mapping(given)
     if ticket is None:
         return [], [InputError(FLAGS_SOURCE, None, _by_flag(p)) for p in problems]

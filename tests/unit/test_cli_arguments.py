@@ -92,10 +92,12 @@ def test_good_arguments_pass_as_they_are() -> None:
 def test_ticket_flags_given_with_files_are_refused_not_ignored(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The file's tickets were submitted and the flags' ticket vanished without a word."""
+    """The file's tickets were submitted and the flags' ticket vanished without a word. Exit 2:
+    a command line that does not make sense (1 until 2026-12-07: a script read it as a failure
+    worth trying again)."""
     file = tmp_path / "one.jsonl"
     file.write_text('{"subject": "a", "body": "b"}\n')
-    assert cli.main(["submit", str(file), "--subject", "x", "--tier", "gold"]) == 1
+    assert cli.main(["submit", str(file), "--subject", "x", "--tier", "gold"]) == 2
     assert capsys.readouterr().err == (
         "error: --subject, --tier describe one ticket and are not read with files; give files "
         "or the flags\n"

@@ -26,7 +26,7 @@ def test_token_create_prints_the_token_once_and_the_entry_for_the_tokens_file(
 
     assert main(["token", "create", "gw", "--append", str(file)]) == 1
     assert "already has a token named gw" in capsys.readouterr().err
-    assert main(["token", "create", "a b"]) == 1
+    assert main(["token", "create", "a b"]) == 2  # a command line that does not make sense
     assert capsys.readouterr().err.startswith("error: invalid name 'a b'")
 
 
@@ -116,7 +116,7 @@ def test_a_tokens_file_nested_too_deeply_and_a_long_name_are_one_short_sentence(
     assert capsys.readouterr().err.strip() == (
         f"error: {deep}: its JSON nests too deeply for a tokens file"
     )
-    assert main(["token", "create", "x y" * 50_000]) == 1
+    assert main(["token", "create", "x y" * 50_000]) == 2
     said = capsys.readouterr().err
     assert len(said) < 400 and "(150,000 characters)" in said
 
@@ -127,7 +127,7 @@ def test_a_name_ending_in_a_line_break_is_refused_and_the_file_stays_readable(
     # "$" matched before the final newline: the entry was written across two lines, and the
     # next append (and `serve`, which loads every token in the file) refused the file.
     file = tmp_path / "tokens.toml"
-    assert main(["token", "create", "alice\n", "--append", str(file)]) == 1
+    assert main(["token", "create", "alice\n", "--append", str(file)]) == 2
     assert "invalid name 'alice\\n'" in capsys.readouterr().err
     assert main(["token", "create", "carol", "--append", str(file)]) == 0
     TokenRegistry.load(file)  # still TOML
