@@ -2,9 +2,10 @@
 
 Every command but the servers, serve and codec-server (each with its own log), takes --json for
 scripts. Exit codes: 0 success, 1 error (one sentence on stderr), 2 a command line that does not
-parse or does not make sense (options that do not go together: UsageError), 3 some input lines were invalid (the valid ones were still submitted), tickets were still
-in progress when --wait gave up or ended FAILED or DELIVERY_FAILED, or tickets could not be read
-here (a key missing), 130 interrupted (Ctrl-C: a run started goes on on the server).
+parse or does not make sense (options that do not go together: UsageError), 3 some input lines
+were invalid (the valid ones were still submitted), tickets were still in progress when --wait
+gave up or ended FAILED or DELIVERY_FAILED, or tickets could not be read here (a key missing),
+130 interrupted (Ctrl-C: a run started goes on on the server).
 """
 
 import argparse
