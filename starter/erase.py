@@ -236,8 +236,17 @@ async def erase_customer(
         report.failed.append(f"the delivery ledger's write-ahead log: {_uncleared(err)}")
     report.ledger_rows = sorted(deleted)
     if interrupted:
-        raise asyncio.CancelledError()
+        raise ErasureInterrupted(report)
     return report
+
+
+class ErasureInterrupted(asyncio.CancelledError):
+    """Ctrl-C while the server deleted the tickets: what was asked was still erased, and the
+    report says so (the command printed nothing and exited 130, a review found)."""
+
+    def __init__(self, report: ErasureReport) -> None:
+        super().__init__()
+        self.report = report
 
 
 async def _started_meanwhile(

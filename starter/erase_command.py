@@ -7,7 +7,7 @@ from shared.stores.config import StoreConfig
 from shared.stores.factory import build_stores
 from starter import render
 from starter.connection import open_client
-from starter.erase import Customer, ErasureReport, erase_customer
+from starter.erase import Customer, ErasureInterrupted, ErasureReport, erase_customer
 from starter.errors import EXIT_OK, CliError
 
 
@@ -76,6 +76,13 @@ def print_report(report: ErasureReport) -> None:
         out.print("Nothing was erased: run again with --yes to erase.")
 
 
+def _show(report: ErasureReport, as_json: bool) -> None:
+    if as_json:
+        render.print_json(report)
+    else:
+        print_report(report)
+
+
 def customer_of(args: argparse.Namespace) -> Customer:
     if args.customer_id is not None:
         return Customer(customer_id=args.customer_id)
@@ -92,11 +99,12 @@ async def run_erase(args: argparse.Namespace) -> int:
     client = await open_client()
     # A dry run reads: it must not migrate the workers' database or ledger.
     async with build_stores(stores_config, migrates=args.yes) as stores:
-        report = await erase_customer(client, stores, customer, really=args.yes)
-    if args.json:
-        render.print_json(report)
-    else:
-        print_report(report)
+        try:
+            report = await erase_customer(client, stores, customer, really=args.yes)
+        except ErasureInterrupted as stop:
+            _show(stop.report, args.json)
+            raise
+    _show(report, args.json)
     if report.failed:
         raise CliError(
             f"{len(report.failed)} ticket(s) could not be erased (listed above); the rest were: "

@@ -25,6 +25,7 @@ from starter.erase import (
     EARLIER_LEDGER,
     Customer,
     ErasedTicket,
+    ErasureInterrupted,
     ErasureReport,
     erase_customer,
     find_tickets,
@@ -328,7 +329,7 @@ async def test_a_ctrl_c_after_the_deletions_still_erases_what_was_asked(
     monkeypatch.setattr(f"starter.erase_workflows.{step}", interrupted)
     stores = FakeStores()
 
-    with pytest.raises(asyncio.CancelledError):
+    with pytest.raises(ErasureInterrupted) as stopped:
         await erase_customer(
             FakeServer(refused="none"),  # type: ignore[arg-type]
             stores,  # type: ignore[arg-type]
@@ -338,6 +339,11 @@ async def test_a_ctrl_c_after_the_deletions_still_erases_what_was_asked(
 
     assert stores.payloads_erased == ["ticket-T-1", "ticket-T-2"]
     assert stores.answers == ["T-1", "T-2"]
+    # Still a cancellation (exit 130), carrying the report the command prints: it printed
+    # nothing before (a review, 2026-12-07).
+    assert isinstance(stopped.value, asyncio.CancelledError)
+    assert [t.ticket_id for t in stopped.value.report.tickets] == ["T-1", "T-2"]
+    assert stopped.value.report.ledger_rows == ["T-1", "T-2"]
 
 
 async def test_another_customer_s_run_under_the_ticket_s_id_is_not_taken_for_a_new_one() -> None:
