@@ -139,6 +139,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         with left_behind_stopped():
             return asyncio.run(args.handler(args))
     except (KeyboardInterrupt, asyncio.CancelledError):
+        # Said, not only exited (a review: 130 with no word after minutes of starting tickets).
+        print(
+            "interrupted: what was already sent to the server goes on there; `status` or `list` "
+            "shows where it got to, and the same command run again skips what was done",
+            file=sys.stderr,
+        )
         return 130
     except Exception as err:
         # Every command's errors end here: one sentence, never a stack trace (unless asked).

@@ -83,7 +83,7 @@ def test_one_left_running_on_the_way_out_is_stopped_unless_kept(tmp_path: Path) 
 
 
 def test_the_cli_stops_what_it_left_running_whatever_ends_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from starter import cli
 
@@ -108,6 +108,7 @@ def test_the_cli_stops_what_it_left_running_whatever_ends_it(
     monkeypatch.setattr(cli, "build_parser", lambda: parser)
     try:
         assert cli.main([]) == 130
+        assert capsys.readouterr().err.startswith("interrupted: what was already sent")
         assert left and left[0].poll() is not None
         assert earlier.poll() is None
     finally:
