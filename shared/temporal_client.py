@@ -14,7 +14,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, NoReturn
+from typing import Any, Final, NoReturn
 
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
@@ -230,8 +230,23 @@ def exit_process(code: int) -> NoReturn:
     os._exit(code)
 
 
+# What the SDK's transport says, in its nested Rust error types, and the few words for it.
+_CAUSES: Final = (
+    ("refused", "connection refused"),
+    ("dns error", "its host name could not be resolved (DNS): check the address"),
+    ("invalid uri", "not an address: give host:port"),
+    ("certificate", "its TLS certificate was not accepted (TEMPORAL_TLS_*)"),
+    ("timed out", "the connection timed out"),
+)
+
+
 def unreachable_cause(err: BaseException) -> str:
-    """Why a connection failed, in a few words: "connection refused", or the SDK's message on
-    one line and cut short (it quotes the Rust transport's nested error types)."""
+    """Why a connection failed, in a few words: "connection refused", a host name that does not
+    resolve, ...; otherwise the SDK's message on one line and cut short (it quotes the Rust
+    transport's nested error types: a DNS failure's cut left only 'error: "', a review found)."""
     text = str(err)
-    return "connection refused" if "refused" in text.lower() else re.sub(r"\s+", " ", text)[:160]
+    lowered = text.lower()
+    for found, said in _CAUSES:
+        if found in lowered:
+            return said
+    return re.sub(r"\s+", " ", text)[:160]
