@@ -5,6 +5,7 @@ and every good line still goes through. One ticket's fields are checked by
 import heapq
 import json
 import os
+import stat
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -195,6 +196,9 @@ def json_objects(
             elif "\r" in text.rstrip("\r"):
                 # Classic Mac OS ends lines with a bare CR: the whole file read as one line.
                 hint = "; its lines end with a bare CR: save the file with LF or CRLF line endings"
+            elif number == 1 and source.lower().endswith((".csv", ".tsv")):
+                # Every line of a spreadsheet's export was "not valid JSON", with no word why.
+                hint = "; the file looks like CSV: give JSON Lines, one JSON object a line"
             refused(number, f"not valid JSON: {err.msg} (column {err.colno}){hint}")
             continue
         except RecursionError:
@@ -256,18 +260,24 @@ def resolved(name: str) -> Path:
 
 def read_input(path: Path) -> bytes | InputError:
     """A whole input file, or why it cannot be read (unreadable, or over MAX_FILE_BYTES)."""
+    too_large = InputError(
+        str(path),
+        None,
+        f"the file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB; split it into smaller "
+        "files",
+    )
     try:
         with open_to_read(path) as file:
+            # A regular file's size is known before it is read: 128 MiB (200 MB of memory, half
+            # a second) were read only to be refused (a review, 2026-12-07). A pipe is read.
+            info = os.fstat(file.fileno())
+            if stat.S_ISREG(info.st_mode) and info.st_size > MAX_FILE_BYTES:
+                return too_large
             data = file.read(MAX_FILE_BYTES + 1)
     except OSError as err:
         return InputError(str(path), None, f"cannot read the file: {err.strerror}")
     if len(data) > MAX_FILE_BYTES:
-        return InputError(
-            str(path),
-            None,
-            f"the file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB; split it into "
-            "smaller files",
-        )
+        return too_large
     return data
 
 

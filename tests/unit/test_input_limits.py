@@ -2,6 +2,7 @@
 as the line spells it, and the other lines still come through; derived ids that never move."""
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -257,3 +258,37 @@ def test_a_mostly_good_file_is_read_to_its_end_past_the_limit_of_listed_bad_line
     assert tickets[-1].ticket.ticket_id == "T-39"
     assert [e.line for e in errors[:-1]] == [5, 10, 15]
     assert errors[-1].message == "5 more lines were refused besides the 3 listed"
+
+
+def test_a_regular_file_over_the_limit_is_refused_before_it_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 128 MiB (200 MB of memory) were read only to be refused (a review, 2026-12-07).
+    from starter import inputs
+
+    path = tmp_path / "big.jsonl"
+    with path.open("wb") as sparse:
+        sparse.truncate(2 * 1024**3)  # 2 GiB of nothing: reading it would take seconds
+    reads: list[int] = []
+    real_open = inputs.open_to_read
+
+    def counted(p: Path) -> Any:
+        file = real_open(p)
+        real_read = file.read
+        file.read = lambda n=-1: reads.append(n) or real_read(n)  # type: ignore[method-assign]
+        return file
+
+    monkeypatch.setattr(inputs, "open_to_read", counted)
+
+    [error] = read_jsonl(path)[1]
+
+    assert error.message.startswith("the file is larger than 128 MiB")
+    assert reads == []
+
+
+def test_a_csv_file_is_named_as_such() -> None:
+    # Every line was "not valid JSON", with no word that the file was a spreadsheet's export.
+    _, errors = parse_jsonl(b"id,subject,body\n1,Hi,Help\n", "tickets.csv")
+    assert errors[0].message.endswith(
+        "the file looks like CSV: give JSON Lines, one JSON object a line"
+    )
