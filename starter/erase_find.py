@@ -12,6 +12,7 @@ from typing import Any, Final
 
 from pydantic import BaseModel, Field
 from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.history.v1 import WorkflowExecutionStartedEventAttributes
 from temporalio.api.workflowservice.v1 import GetWorkflowExecutionHistoryRequest
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
@@ -63,11 +64,10 @@ class ErasedTicket(BaseModel):
     listed_runs: list[str] = Field(default_factory=list, exclude=True)
 
 
-async def _ticket_input(
+async def started_event(
     client: Client, workflow_id: str, run_id: str
-) -> tuple[dict[str, Any], str]:
-    """The run's input, and its chain: the first run id its start event names, which is what
-    its deliveries name (a reset run's is the original run's; a listing leaves it empty)."""
+) -> WorkflowExecutionStartedEventAttributes:
+    """A run's start event (its input): the first page of one event of its history."""
     response = await client.workflow_service.get_workflow_execution_history(
         GetWorkflowExecutionHistoryRequest(
             namespace=client.namespace,
@@ -75,7 +75,15 @@ async def _ticket_input(
             maximum_page_size=1,
         )
     )
-    started = response.history.events[0].workflow_execution_started_event_attributes
+    return response.history.events[0].workflow_execution_started_event_attributes
+
+
+async def _ticket_input(
+    client: Client, workflow_id: str, run_id: str
+) -> tuple[dict[str, Any], str]:
+    """The run's input, and its chain: the first run id its start event names, which is what
+    its deliveries name (a reset run's is the original run's; a listing leaves it empty)."""
+    started = await started_event(client, workflow_id, run_id)
     chain = started.first_execution_run_id or run_id
     if not started.input.payloads:
         return {}, chain

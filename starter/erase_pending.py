@@ -9,9 +9,8 @@ import asyncio
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from temporalio.api.common.v1 import Payload, WorkflowExecution
+from temporalio.api.common.v1 import Payload
 from temporalio.api.history.v1 import HistoryEvent
-from temporalio.api.workflowservice.v1 import GetWorkflowExecutionHistoryRequest
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -19,6 +18,7 @@ from shared import names
 from shared.encryption.codec import UnknownEncryptionKey
 from shared.history_references import patch_id
 from shared.ticket_input import ticket_from_mapping
+from starter.erase_find import started_event
 from workflows.batch_patches import RESTARTS_AS_SUBMITTED
 
 # Batch inputs read at once (as erase_find reads tickets').
@@ -84,14 +84,7 @@ async def pending_in_batches(
 
 async def _batch_input(client: Client, workflow_id: str, run_id: str) -> tuple[list[Any], Any]:
     """A batch run's input: its list of tickets (as given) and its state."""
-    history = await client.workflow_service.get_workflow_execution_history(
-        GetWorkflowExecutionHistoryRequest(
-            namespace=client.namespace,
-            execution=WorkflowExecution(workflow_id=workflow_id, run_id=run_id),
-            maximum_page_size=1,
-        )
-    )
-    started = history.history.events[0].workflow_execution_started_event_attributes
+    started = await started_event(client, workflow_id, run_id)
     tickets, state = await client.data_converter.decode(
         started.input.payloads[:2], [list[Any], dict[str, Any]]
     )
