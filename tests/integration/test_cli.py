@@ -247,10 +247,10 @@ def test_mistakes_get_one_clear_sentence_and_no_stack_trace(stack: Stack, tmp_pa
     assert bad_revision.code == 2 and "must be 1 or more" in bad_revision.stderr
 
     long_reviewer = run_cli(stack.env, "review", "IT-2", "--approve", "--reviewer", "r" * 92)
-    assert long_reviewer.code == 1  # recorded as operator:<name>, 100 characters at most
+    assert long_reviewer.code == 2  # recorded as operator:<name>, 100 characters at most
     assert long_reviewer.stderr.startswith("error: --reviewer is at most 91 characters")
     empty_reviewer = run_cli(stack.env, "review", "IT-2", "--approve", "--reviewer=")
-    assert empty_reviewer.code == 1
+    assert empty_reviewer.code == 2
     assert empty_reviewer.stderr.startswith("error: --reviewer needs a name")
     assert "pydantic" not in empty_reviewer.stderr
 

@@ -4,7 +4,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from temporalio.api.enums.v1 import EventType, TimeoutType
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowFailureError
 from temporalio.testing import WorkflowEnvironment
 
@@ -282,7 +282,7 @@ async def test_output_that_stays_invalid_hands_the_ticket_to_a_person_with_the_c
     assert view.draft is None
 
 
-async def test_a_stalled_response_is_caught_by_the_heartbeat_timeout_and_retried(
+async def test_a_stalled_response_is_caught_within_the_heartbeat_timeout_and_retried(
     dev_env: WorkflowEnvironment, task_queue: str, tmp_path: Path, fake: FakeLLMServer
 ) -> None:
     # On the dev server: the time-skipping one records no attempt's last failure.
@@ -300,8 +300,10 @@ async def test_a_stalled_response_is_caught_by_the_heartbeat_timeout_and_retried
 
     assert len(fake.calls("Classification")) == 2
     assert result.state is TicketState.COMPLETED
-    # Caught by the heartbeat timeout, not by the 25 s client or the 30 s attempt limit: the
-    # second attempt's start records why the first ended.
+    # Caught within the heartbeat timeout, not by the 25 s client or the 30 s attempt limit:
+    # the second attempt's start records why the first ended. Since 2026-12-07 by the
+    # provider's own stall limit (three quarters of the heartbeat timeout), as its timeout with
+    # what the attempt was billed; before, by Temporal's heartbeat timeout, which carried none.
     retried = [
         e.activity_task_started_event_attributes
         async for e in handle.fetch_history_events()
@@ -309,8 +311,8 @@ async def test_a_stalled_response_is_caught_by_the_heartbeat_timeout_and_retried
         and e.activity_task_started_event_attributes.attempt == 2
     ]
     assert len(retried) == 1, retried
-    why = retried[0].last_failure.timeout_failure_info.timeout_type
-    assert why == TimeoutType.TIMEOUT_TYPE_HEARTBEAT, retried[0].last_failure
+    why = retried[0].last_failure.application_failure_info.type
+    assert why == "ProviderTimeout", retried[0].last_failure
 
 
 async def test_a_ticket_that_would_pass_its_cost_budget_goes_to_a_person(
