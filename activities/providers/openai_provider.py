@@ -229,6 +229,8 @@ class OpenAIProvider(LLMProvider):
                 body,
                 _DoneSeen,
                 lambda chunk: read_chunk(chunk, completion, parts, refusal),
+                # A role-only first chunk is not the answer: a reasoning model sends it at once.
+                lambda: bool(parts or refusal or completion.finish_reason),
             )
         except (openai.OpenAIError, *TRANSPORT_ERRORS) as err:
             if completion.finish_reason is None or not completion.input_tokens:

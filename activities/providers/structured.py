@@ -222,6 +222,7 @@ class LLMProvider(Provider):
         body: dict[str, Any],
         stream_cls: type[Any],
         take: Callable[[dict[str, Any]], None],
+        begun: Callable[[], bool] | None = None,
     ) -> Any:
         """POST a streamed request through the SDK's own client (``post``: its authentication,
         timeouts, error classes, SSE parsing) and hand every chunk, a JSON object, to ``take``:
@@ -254,7 +255,7 @@ class LLMProvider(Provider):
                     "the answer had not begun as the attempt's time ran out "
                     "(agent_timeouts.start_to_close_seconds)"
                 ) from None
-            await self._read_stream(stream, body, take)
+            await self._read_stream(stream, body, take, begun)
         return stream
 
     def _attempt_end(self) -> tuple[float | None, str]:
@@ -271,10 +272,15 @@ class LLMProvider(Provider):
         )
 
     async def _read_stream(
-        self, stream: Any, body: dict[str, Any], take: Callable[[dict[str, Any]], None]
+        self,
+        stream: Any,
+        body: dict[str, Any],
+        take: Callable[[dict[str, Any]], None],
+        begun: Callable[[], bool] | None = None,
     ) -> None:
         """Every chunk of an open ``stream`` to ``take``, within the idle, chunk and byte limits
-        (the caller closes it)."""
+        (the caller closes it). ``begun``: whether the answer itself has begun, after the chunks
+        taken so far (None: with the first chunk)."""
         ends_in, why_then = self._attempt_end()
         async with idle_limit(
             self.config.timeout_seconds, "the answer's stream", ends_in, why_then
@@ -291,12 +297,11 @@ class LLMProvider(Provider):
                     # requests queued, a reasoning model thinking) had every attempt ended by
                     # the heartbeat timeout as a stall (a review, 2026-12-07). The idle limit
                     # still ends one that never sends it.
+                    # An OpenAI-compatible server's first chunk may carry the role alone, its
+                    # text coming after the model thought: the answer begins with its text.
                     await first_chunk.enter_async_context(heartbeating())
+                    waiting = True
                     async for chunk in stream:
-                        if not chunks:
-                            await first_chunk.aclose()
-                            if (stalled := _stalled_after()) is not None:
-                                idle.tighten(stalled)
                         idle.seen()
                         beat()
                         chunks += 1
@@ -304,6 +309,11 @@ class LLMProvider(Provider):
                             raise too_long_error(self.name, limit)
                         if isinstance(chunk, dict):
                             take(chunk)
+                        if waiting and (begun is None or begun()):
+                            waiting = False
+                            await first_chunk.aclose()
+                            if (stalled := _stalled_after()) is not None:
+                                idle.tighten(stalled)
             except SHAPE_ERRORS as err:
                 raise malformed_stream_error(self.name, err, self._secrets) from None
             except StreamTooLarge as err:

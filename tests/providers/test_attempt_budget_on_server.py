@@ -130,3 +130,19 @@ async def test_a_first_token_slower_than_the_heartbeat_timeout_is_waited_for(
 
     assert category == VALID_CLASSIFICATION["category"]
     assert len(fake.requests) == 1
+
+
+async def test_a_reasoning_model_s_role_chunk_does_not_start_the_stall_clock(
+    dev_env: WorkflowEnvironment, fake: FakeLLMServer, make_llm_provider: MakeProvider
+) -> None:
+    # The role alone at once, the text 3 s later (a reasoning model thinking), with a heartbeat
+    # timeout of 1 s: the role chunk ended the background heartbeat and started the stall limit
+    # (0.75 s), and every attempt was ended as a stall.
+    fake.responder = lambda _request: Reply(
+        output=VALID_CLASSIFICATION, role_chunk_first=True, first_chunk_delay=3.0
+    )
+
+    category = await call_once(dev_env, make_llm_provider)
+
+    assert category == VALID_CLASSIFICATION["category"]
+    assert len(fake.requests) == 1

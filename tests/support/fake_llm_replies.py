@@ -27,6 +27,9 @@ class Reply:
     # Seconds between the stream's headers and its first chunk (OpenAI's API): a server that
     # answers at once and queues the request (vLLM, SGLang), a reasoning model thinking.
     first_chunk_delay: float = 0.0
+    # A chunk with the role alone first, at once, then the delay above (OpenAI's API: a reasoning
+    # model's stream begins so, and its text comes once it has thought).
+    role_chunk_first: bool = False
     disconnect: bool = False  # close the connection without answering (a transport error)
     # How many chunks the answer streams in: a real model sends about one per token.
     pieces: int = 2

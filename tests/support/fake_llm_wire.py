@@ -72,6 +72,11 @@ class WireFormats:
             )
             return
         self._stream_headers(reply.headers)
+        if reply.role_chunk_first:
+            role = {"role": "assistant", "content": ""}
+            self._send(
+                _sse({**base, "choices": [{"index": 0, "delta": role, "finish_reason": None}]})
+            )
         if reply.first_chunk_delay:
             self._pause(reply.first_chunk_delay)
         for n, piece in enumerate(split(content, reply.pieces)):
