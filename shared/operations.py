@@ -5,6 +5,7 @@ scripts can call them directly. A review's submission is in shared/review_operat
 """
 
 import asyncio
+from collections.abc import Callable
 from datetime import datetime
 from types import EllipsisType
 from typing import Any
@@ -282,13 +283,17 @@ async def submit_tickets(
 
 
 async def submit_each(
-    client: Client, tickets: list[Ticket], keyed: bool = False
+    client: Client,
+    tickets: list[Ticket],
+    keyed: bool = False,
+    on_done: Callable[[], None] | None = None,
 ) -> list["SubmitOutcome | RPCError | OperationError"]:
     """Start every ticket, each one's outcome or the error it alone met (the server refusing
     or failing that one start), in order: one ticket's error does not hide the others' starts,
     which went ahead. Any other error is raised once all have been tried. On a namespace no
     worker has run on yet (a bare `temporal server start-dev`), the ticket search attributes
-    are registered first, as the worker would."""
+    are registered first, as the worker would. ``on_done`` is told of each start tried (for a
+    caller's progress line)."""
     gate = asyncio.Semaphore(SUBMIT_CONCURRENCY)
     registering = asyncio.Lock()
     registered = False
@@ -297,13 +302,17 @@ async def submit_each(
         nonlocal registered
         async with gate:
             try:
-                return await start_ticket(client, ticket, keyed=keyed)
-            except SearchAttributesMissing:
-                async with registering:
-                    if not registered:
-                        await ensure_search_attributes(client)
-                        registered = True
-                return await start_ticket(client, ticket, keyed=keyed)
+                try:
+                    return await start_ticket(client, ticket, keyed=keyed)
+                except SearchAttributesMissing:
+                    async with registering:
+                        if not registered:
+                            await ensure_search_attributes(client)
+                            registered = True
+                    return await start_ticket(client, ticket, keyed=keyed)
+            finally:
+                if on_done is not None:
+                    on_done()
 
     results = await asyncio.gather(*(one(t) for t in tickets), return_exceptions=True)
     for result in results:

@@ -31,7 +31,9 @@ async def test_a_ticket_stopped_whose_view_was_not_read_fails_the_wait(
     async def nothing(*_: Any, **__: Any) -> None:
         return None
 
-    async def submitted(_: object, tickets: list[Any], keyed: bool = False) -> list[SubmitOutcome]:
+    async def submitted(
+        _: object, tickets: list[Any], keyed: bool = False, on_done: Any = None
+    ) -> list[SubmitOutcome]:
         return [
             SubmitOutcome(
                 ticket_id=t.ticket_id,
