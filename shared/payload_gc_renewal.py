@@ -145,16 +145,23 @@ async def renew_before_retirement(
     )
 
 
-async def _remake(client: Client, schedule_id: str, schedule: Schedule) -> bool:
-    """Delete the schedule and create it again from ``schedule``; False when another process
-    deleted it first (another worker remaking it, or an operator's ``--unschedule``: neither is
-    undone here)."""
+async def delete_schedule(client: Client, schedule_id: str) -> bool:
+    """Delete the schedule (a run under way finishes); False when there was none."""
     try:
         await client.get_schedule_handle(schedule_id).delete()
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:
             return False
         raise
+    return True
+
+
+async def _remake(client: Client, schedule_id: str, schedule: Schedule) -> bool:
+    """Delete the schedule and create it again from ``schedule``; False when another process
+    deleted it first (another worker remaking it, or an operator's ``--unschedule``: neither is
+    undone here)."""
+    if not await delete_schedule(client, schedule_id):
+        return False
     deadline = time.monotonic() + CREATE_SECONDS
     delay = 0.5
     while True:

@@ -46,6 +46,16 @@ def _blank(canonical: str, value: str) -> bool:
     return value == "" if canonical == "customer_id" else not value.strip()
 
 
+def given(canonical: str, value: object) -> bool:
+    """Whether a field's value counts as given: not null, and not blank where blank is not given
+    (BLANK_IS_NOT_GIVEN), as intake reads it."""
+    if value is None:
+        return False
+    return not (
+        canonical in BLANK_IS_NOT_GIVEN and isinstance(value, str) and _blank(canonical, value)
+    )
+
+
 # Fields a whole number may be given for, read as its digits.
 NUMBERED = frozenset({"ticket_id", "customer_id"})
 # Every accepted spelling, for the message naming an unknown field.

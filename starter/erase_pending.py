@@ -7,7 +7,7 @@ ticket workflow to erase, and the batch would run it (and send its answer) after
 
 import asyncio
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from temporalio.api.common.v1 import Payload
 from temporalio.api.history.v1 import HistoryEvent
@@ -18,19 +18,16 @@ from shared import names
 from shared.encryption.codec import UnknownEncryptionKey
 from shared.history_references import patch_id
 from shared.ticket_input import ticket_from_mapping
-from starter.erase_find import started_event
+from starter.erase_find import Customer, started_event
 from workflows.batch_patches import RESTARTS_AS_SUBMITTED
 
 # Batch inputs read at once (as erase_find reads tickets').
 READ_CONCURRENCY = 16
 
-if TYPE_CHECKING:
-    from starter.erase_find import Customer
-
 
 async def pending_in_batches(
     client: Client,
-    customer: "Customer",
+    customer: Customer,
     unreadable: list[str],
     taken: dict[str, list[str]] | None = None,
 ) -> dict[str, list[str]]:
@@ -91,7 +88,7 @@ async def _batch_input(client: Client, workflow_id: str, run_id: str) -> tuple[l
     return tickets, state
 
 
-async def batches_holding(client: Client, customer: "Customer", unreadable: list[str]) -> set[str]:
+async def batches_holding(client: Client, customer: Customer, unreadable: list[str]) -> set[str]:
     """Every batch, running or closed, whose input holds an item of the customer's, valid or
     not: its history keeps the item's text until its retention ends. ``erase`` reports them as
     kept; it named only the batches of the tickets it found, so one closed before it started
@@ -125,7 +122,7 @@ async def batches_holding(client: Client, customer: "Customer", unreadable: list
     return {wid for (wid, _), held in zip(ordered, found, strict=True) if held}
 
 
-def _owned(customer: "Customer", item: Any) -> bool:
+def _owned(customer: Customer, item: Any) -> bool:
     """Whether a batch's item is the customer's: read as the batch reads it, or, for one that
     is no ticket, by its own fields."""
     if not isinstance(item, dict):

@@ -31,10 +31,10 @@ from temporalio.client import (
     ScheduleUpdateInput,
 )
 from temporalio.converter import PayloadConverter
-from temporalio.service import RPCError, RPCStatusCode
 
 from shared import names
 from shared.payload_gc import GcRequest
+from shared.payload_gc_renewal import delete_schedule
 
 # Each run reads the history of every workflow that stored a payload: more often than hourly
 # is load on the server for little gain (nothing younger than the grace goes anyway).
@@ -160,10 +160,4 @@ def _same(current: Schedule, wanted: Schedule) -> bool:
 
 async def unschedule_gc(client: Client, schedule_id: str = names.PAYLOAD_GC_SCHEDULE_ID) -> bool:
     """Delete the schedule (a run under way finishes); False when there was none."""
-    try:
-        await client.get_schedule_handle(schedule_id).delete()
-    except RPCError as err:
-        if err.status == RPCStatusCode.NOT_FOUND:
-            return False
-        raise
-    return True
+    return await delete_schedule(client, schedule_id)

@@ -22,7 +22,7 @@ from api.json_body import OnceEachJSONRoute
 from api.models import InboundEmail, IntakeAccepted, IntakeRefused, IntakeResponse
 from policy.quoted_thread import quoted_thread_start
 from shared import operations as ops
-from shared.ticket_input import capped, ticket_from_mapping
+from shared.ticket_input import capped, given, ticket_from_mapping
 from shared.tickets import (
     EMAIL_PATTERN,
     MAX_BODY_CHARS,
@@ -91,10 +91,6 @@ def idempotent_ticket_id(account: Account, key: str, sender: str | None = None) 
     return f"{KEYED_ID_PREFIX}{digest[:20]}"
 
 
-def _given(value: object) -> bool:
-    return value is not None and not (isinstance(value, str) and not value.strip())
-
-
 def reserved_id_problem(item: object) -> str | None:
     """Why an item's own id cannot be taken: it looks like an id made from an idempotency key;
     or why the item cannot be read at all: it names a field twice (api/json_body.py marks it)."""
@@ -156,7 +152,7 @@ async def submit_tickets(
                 422, "Idempotency-Key applies to a single ticket; give each ticket of a list an id"
             )
         # A blank id is no id (ticket_input.BLANK_IS_NOT_GIVEN): a form's empty id column.
-        if any(_given(payload.get(field)) for field in ("id", "ticket_id")):
+        if any(given("ticket_id", payload.get(field)) for field in ("id", "ticket_id")):
             raise HTTPException(422, "give either an id or an Idempotency-Key, not both")
         items = [{**payload, "id": idempotent_ticket_id(account, idempotency_key)}]
     tickets, refused = _check(items, reserved)
