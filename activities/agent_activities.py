@@ -117,7 +117,7 @@ class AgentActivities:
             reply = await observed_call(spec, route, kind, request, call)
         except Exception as err:
             if reporter is not None:
-                reporter.record(err, provider.declared_rate)
+                reporter.record(err, provider.declared_rate, activity.info().started_time)
             # Rate limits retry until the call's time bound; other failures only a few times.
             replaced = budget.spend(err)
             if replaced is err:

@@ -94,10 +94,16 @@ class OutcomeReporter:
         self._began = datetime.now(UTC)
         self._stood_down = False
 
-    def record(self, error: BaseException | None, declared_rate: float | None = None) -> None:
+    def record(
+        self,
+        error: BaseException | None,
+        declared_rate: float | None = None,
+        started: datetime | None = None,
+    ) -> None:
         """One agent call ended: ``error`` is what it raised, None when it returned;
         ``declared_rate`` the limit the provider declares (requests/s), of which the queue is
-        allowed the headroom's share."""
+        allowed the headroom's share; ``started`` when the call's attempt began (the server's
+        clock), which the breaker's probe needs of a failure."""
         allowed = None
         if declared_rate is not None and 0 < declared_rate <= MAX_DECLARED_PER_SECOND:
             allowed = declared_rate * self._headroom
@@ -109,7 +115,8 @@ class OutcomeReporter:
             wait = error.next_retry_delay.total_seconds() if error.next_retry_delay else None
             self._add(OutcomeReport(rate_limited=1, retry_after=wait), allowed)
         elif error.type in FAILED_TYPES:
-            self._add(OutcomeReport(failed=1), allowed)
+            starts = [started.timestamp()] if started is not None else []
+            self._add(OutcomeReport(failed=1, failed_started=starts), allowed)
         else:
             self._add(OutcomeReport(answered=1), allowed)  # refused or invalid: it answered
 

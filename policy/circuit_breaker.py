@@ -11,6 +11,7 @@ calls failed, as the breaker's own rule; before, only one with no answer at all)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
@@ -83,6 +84,30 @@ def probe_failed(window: Window, failure_share: bool = True) -> bool:
     if not failure_share:
         return not window.answered
     return window.failed >= BREAKER_FAILURE_SHARE * (window.answered + window.failed)
+
+
+def probe_began_by(open_until: float, cool_down: float) -> float:
+    """From when (epoch seconds) a call's start makes it the probe's: the probe's calls begin
+    after the cool-down ends at ``open_until``, the calls from before the breaker opened a
+    cool-down earlier. Halfway between, so clocks a few seconds apart tell them apart."""
+    return open_until - cool_down / 2
+
+
+def new_failures(
+    failed: int, failed_started: Sequence[float], since: float, kept_at_most: int
+) -> int:
+    """How many of a window's ``failed`` calls began at ``since`` or later (patch
+    probe-fresh-failures): a call begun before the breaker opened that fails while it probes
+    (a provider's timeout outlasts the cool-down) reopened it on its own, one leftover at a time.
+
+    ``failed_started``: the latest starts, at most ``kept_at_most`` of them. A failure
+    without one (a worker from before the starts were reported, or one past the list) counts as
+    new unless the list is full and begins before ``since``: then it began earlier still."""
+    new = sum(1 for started in failed_started if started >= since)
+    unknown = max(failed - len(failed_started), 0)
+    if len(failed_started) >= kept_at_most and min(failed_started) < since:
+        unknown = 0
+    return min(new + unknown, failed)
 
 
 def breaker_step(

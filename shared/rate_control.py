@@ -1,6 +1,8 @@
 """What crosses the boundary of the rate controller workflow: outcome reports from the workers,
 its input (carried across continue-as-new) and the rate change it asks an activity to apply."""
 
+from typing import Annotated
+
 from pydantic import BaseModel, Field
 
 from policy.adaptive_rate import ControllerState
@@ -24,6 +26,10 @@ RENEW_AFTER_SECONDS = 24 * 3600.0
 # controller's rules at every workflow task; 10**17 answered calls kept the breaker closed
 # through minutes of failures.
 MAX_REPORTED_OUTCOMES = 1_000_000
+# A report carries the start times of this many of its failed calls at most (the latest): enough
+# for a probe at one call a second to tell its own failures from older calls' (below).
+MAX_FAILED_STARTS = 32
+StartTime = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 
 class OutcomeReport(BaseModel):
@@ -45,6 +51,11 @@ class OutcomeReport(BaseModel):
     # reported). A running controller takes it (patch reported-cool-down): it kept the value it
     # was started with across its runs, and a changed setting never reached it.
     cool_down_seconds: float | None = Field(default=None, gt=0, le=MAX_COOL_DOWN_SECONDS)
+    # When the failed calls' attempts began (epoch seconds, the server's clock), the latest
+    # MAX_FAILED_STARTS of them, in order: a failure of a call begun before the breaker opened,
+    # ending while it probes, says nothing of the provider now (patch probe-fresh-failures).
+    # Failures without a start (a worker from before it, more than the list holds) count as new.
+    failed_started: list[StartTime] = Field(default_factory=list, max_length=MAX_FAILED_STARTS)
 
     def empty(self) -> bool:
         # A report with only an allowed rate is news (the declared-only mode sends those).
@@ -63,6 +74,7 @@ class OutcomeReport(BaseModel):
             allowed_rate=min(limits) if limits else None,
             mode=_mode(self.mode, other.mode),
             cool_down_seconds=_cool_down(self.cool_down_seconds, other.cool_down_seconds),
+            failed_started=sorted(self.failed_started + other.failed_started)[-MAX_FAILED_STARTS:],
         )
 
 

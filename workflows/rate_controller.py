@@ -24,9 +24,14 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from policy.adaptive_rate import ControllerState, Window, step
-    from policy.circuit_breaker import could_open
+    from policy.circuit_breaker import could_open, new_failures, probe_began_by
     from shared import names
-    from shared.rate_control import ControllerInput, OutcomeReport, QueueRateChange
+    from shared.rate_control import (
+        MAX_FAILED_STARTS,
+        ControllerInput,
+        OutcomeReport,
+        QueueRateChange,
+    )
 
 # One decision per tick while reports arrive: long enough to count a few calls, short enough to
 # react to a 429 before many more are sent.
@@ -117,6 +122,10 @@ PATCH_FAILURES_WAIT: Final = "failures-wait-for-the-tick"
 # (~200 ticks); and a failed set is retried while the breaker is open (it waited for the end of
 # the cool-down, the queue still dispatching to the failing provider). Asked once per run.
 PATCH_FAILED_SETS_RETRIED: Final = "failed-sets-retried"
+# A probe is judged on the calls it sent: a failure of a call begun before the breaker opened,
+# ending during the probe, no longer opens it again (policy/circuit_breaker.py new_failures).
+# Different rates, so asked only for a probe window holding such a failure.
+PATCH_PROBE_FRESH_FAILURES: Final = "probe-fresh-failures"
 # A rate that could not be applied when it was wanted (a set failed, the frontend restarting).
 UNKNOWN_RATE: Final = -1.0
 
@@ -280,7 +289,7 @@ class ProviderRateController:
                 seconds=_seconds(now - last),
                 answered=report.answered,
                 rate_limited=report.rate_limited,
-                failed=report.failed,
+                failed=self._failed(report, cool_down),
                 retry_after=report.retry_after,
                 allowed_rate=report.allowed_rate,
             )
@@ -331,6 +340,17 @@ class ProviderRateController:
                 }
             )
         )
+
+    def _failed(self, report: OutcomeReport, cool_down: float) -> int:
+        """The failures the window counts: while the breaker probes, those of calls the probe
+        sent (probe-fresh-failures); before, and otherwise, all."""
+        if self._state.phase != "probing" or not report.failed:
+            return report.failed
+        since = probe_began_by(self._state.open_until, cool_down)
+        new = new_failures(report.failed, report.failed_started, since, MAX_FAILED_STARTS)
+        if new < report.failed and workflow.patched(PATCH_PROBE_FRESH_FAILURES):
+            return new
+        return report.failed
 
     def _wanted(self, learns: bool) -> float | None:
         """The queue's rate for the state, rounded as every applied rate is. Taking only declared

@@ -98,6 +98,8 @@ PATH_TESTS: dict[str, str] = {
     "[escalation-cues]",
     "started-run-is-first": "tests/workflow/test_swarm_started_state.py::"
     "test_a_swarm_started_with_routes_given_calls_the_configured_ones",
+    "probe-fresh-failures": "tests/integration/test_controller_probe_leftovers.py::"
+    "test_a_call_from_before_the_breaker_opened_failing_during_the_probe_leaves_it_closing",
 }
 
 

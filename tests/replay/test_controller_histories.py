@@ -32,6 +32,7 @@ from workflows.rate_controller import (
     PATCH_FAST_FIRST_CLIMB,
     PATCH_GENTLE_PROBES,
     PATCH_PROBE_FAILURE_SHARE,
+    PATCH_PROBE_FRESH_FAILURES,
     PATCH_RAISE_KEEPS_CUTS,
     PATCH_RENEWED_RUNS,
     PATCH_SHORT_WINDOWS_HOLD,
@@ -239,3 +240,15 @@ async def test_rate_controllers_from_before_and_after_the_probe_share_and_kept_c
     for patch in (PATCH_PROBE_FAILURE_SHARE, PATCH_RAISE_KEEPS_CUTS):
         assert patch not in patches(v8)
         assert patch in patches(v9)
+
+
+async def test_a_controller_whose_probe_saw_a_leftover_failure_is_committed() -> None:
+    """Both sides of ``probe-fresh-failures`` (asked only for a probe window holding a failure of
+    a call begun before the breaker opened): v11's runs replay without it; the paths history took
+    its path, a leftover's failure and the probe's answer closing the breaker at the rate from
+    before, where the code before it paused the queue again."""
+    v11 = FOLDER / "providerratecontroller-v11-controller.json"
+    leftover = FOLDER / "providerratecontroller-paths-probe-fresh-failures.json"
+    assert PATCH_PROBE_FRESH_FAILURES not in patches(v11)
+    assert PATCH_PROBE_FRESH_FAILURES in patches(leftover)
+    assert await set_rates(leftover) == [4.0]

@@ -15,7 +15,7 @@ from policy.adaptive_rate import (
     plateau_ticks,
     step,
 )
-from policy.circuit_breaker import could_open
+from policy.circuit_breaker import could_open, new_failures, probe_began_by
 
 COOL_DOWN = 30.0
 
@@ -394,3 +394,20 @@ def test_a_queue_below_its_rate_whose_provider_limit_fell_is_cut_to_what_it_answ
     state = ControllerState(rate=43.0, phase="steady", ceiling=45.0, answered_rate=17.0)
     after = step(state, Window(seconds=1.0, answered=10, rate_limited=8), 10.0, COOL_DOWN)
     assert after.rate == pytest.approx(17.0 * 0.5 + 10.0 * 0.5)
+
+
+def test_a_probe_counts_the_failures_of_calls_begun_after_the_breaker_opened() -> None:
+    # Opened at 100 with a 30 s cool-down: the probe began at 130; a call counts as the probe's
+    # from halfway (115), so clocks a few seconds apart still tell the two kinds apart.
+    since = probe_began_by(open_until=130.0, cool_down=30.0)
+    assert since == 115.0
+    assert new_failures(3, [90.0, 99.0, 131.0], since, kept_at_most=32) == 1
+    assert new_failures(2, [90.0, 99.0], since, kept_at_most=32) == 0
+    # Failures without a start (a worker from before the starts were reported) count as new.
+    assert new_failures(3, [90.0], since, kept_at_most=32) == 2
+    # Past a full list, the rest began before its first start: old when that one is old...
+    assert new_failures(5, [90.0, 131.0, 132.0], since, kept_at_most=3) == 2
+    # ... and unknown, so new, when it is new.
+    assert new_failures(5, [120.0, 131.0, 132.0], since, kept_at_most=3) == 5
+    # A report claiming more starts than failures counts no more than its failures.
+    assert new_failures(1, [131.0, 132.0], since, kept_at_most=32) == 1

@@ -3,9 +3,11 @@
 import asyncio
 import contextlib
 import statistics
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+from pydantic import ValidationError
 from temporalio.exceptions import ApplicationError
 
 from activities.rate_reports import BAD_NEWS_QUIET, OutcomeReporter
@@ -125,3 +127,27 @@ def test_reporting_bad_news_at_once_draws_fewer_429s_from_a_bursty_provider() ->
         return statistics.median(r.rate_limited_share for r in runs)
 
     assert median_429s(True) < 0.9 * median_429s(False)
+
+
+def test_a_failure_carries_when_its_attempt_began_and_other_outcomes_do_not() -> None:
+    counts = reporter()
+    began = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+    counts.record(ApplicationError("503", type="ProviderUnavailable"), started=began)
+    counts.record(None, started=began + timedelta(seconds=1))
+    counts.record(RATE_LIMITED, started=began + timedelta(seconds=2))
+    counts.record(ApplicationError("slow", type="ProviderTimeout"))  # no start known
+    pending = counts.pending()
+    assert pending.failed == 2 and pending.failed_started == [began.timestamp()]
+
+
+def test_merged_reports_keep_the_latest_failure_starts_in_order() -> None:
+    many = [OutcomeReport(failed=1, failed_started=[float(t)]) for t in range(40, 0, -1)]
+    merged = OutcomeReport()
+    for report in many:
+        merged = merged.merged(report)
+    assert merged.failed == 40
+    assert merged.failed_started == [float(t) for t in range(9, 41)]  # the latest 32
+    with pytest.raises(ValidationError):
+        OutcomeReport(failed=1, failed_started=[float("nan")])
+    with pytest.raises(ValidationError):
+        OutcomeReport(failed=33, failed_started=[1.0] * 33)
