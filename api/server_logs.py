@@ -16,7 +16,7 @@ uvicorn's logging configuration keeps them.
 import logging
 from typing import Final
 
-from shared.span_privacy import shown_path
+from shared.span_privacy import not_succeeded, shown_path
 
 UVICORN_ERRORS: Final = "uvicorn.error"
 UVICORN_ACCESS: Final = "uvicorn.access"
@@ -40,17 +40,18 @@ class ReraisedWithoutTraceback(logging.Filter):
 
 
 class PathWithoutQuery(logging.Filter):
-    """uvicorn's access line with the path only, and a failed request's (status 400 or more) with
-    its first segment only: a path that failed its route's checks, or matched none, is whatever
-    the client typed (``/tickets/ana@example.com``). Its arguments are (client, method, path
-    with query, HTTP version, status)."""
+    """uvicorn's access line with the path only, and an unsuccessful request's (status 300 or
+    more: refused, or redirected before any check) with its first segment only, when that reads
+    as a path's word: a path that failed its route's checks, or matched none, is whatever the
+    client typed (``/tickets/ana@example.com``). Its arguments are (client, method, path with
+    query, HTTP version, status)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         args = record.args
         if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
             path, _, query = args[2].partition("?")
             status = args[4] if len(args) >= 5 else None
-            if isinstance(status, int) and status >= 400:
+            if not_succeeded(status):
                 path = shown_path(path, None)
             record.args = (*args[:2], f"{path}?..." if query else path, *args[3:])
         return True

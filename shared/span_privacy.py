@@ -8,13 +8,16 @@ reply is quoted. The history keeps those messages encrypted (the failure convert
 them); a trace backend would get them in plain text. So every exporter the process uses is
 wrapped: the status keeps the error's type, the ``exception`` event its type only. The API's
 server spans (FastAPI's own telemetry) go out without ``url.query``: a query names a ticket, a
-filter or whatever a client sends (``?customer=ana@example.com``); and a request that failed
-(status 400 or more) goes out with its route's template for ``url.path`` (its first segment
-when no route matched): a path that did not pass its route's checks, or matched none, is
-whatever the client typed (``/tickets/ana@example.com`` was exported, refused 422). With
+filter or whatever a client sends (``?customer=ana@example.com``); and a request that did not
+succeed (status 300 or more: refused, or redirected before any check, as the console's sign-in
+and a trailing slash are) goes out with its route's template for ``url.path`` (its first
+segment when no route matched, and only if it reads as a path's word): a path that did not pass
+its route's checks, or matched none, is whatever the client typed (``/tickets/ana@example.com``
+was exported, refused 422, and through a 307 or 303 after that was mended). With
 TICKETS_TRACE_CONTENT=true (prompts and answers in spans already) spans go out as recorded.
 """
 
+import re
 from collections.abc import Sequence
 
 from opentelemetry.sdk.trace import Event, ReadableSpan
@@ -26,21 +29,37 @@ EXCEPTION_KEPT = frozenset({"exception.type", "exception.escaped"})
 # Span attributes that never leave the process: a request's query string.
 DROPPED_ATTRIBUTES = frozenset({"url.query"})
 PATH, ROUTE, STATUS = "url.path", "http.route", "http.response.status_code"
+# Redirects count: FastAPI's trailing-slash redirect (307) comes before any route's checks, and
+# the console's sign-in redirect (303) before its token's.
+FIRST_UNSUCCESSFUL = 300
+# A first segment shown for a path that matched no route: a lower-case word as the API's own
+# paths have, not an address, a name or a number someone typed.
+PATH_WORD = re.compile(r"[a-z][a-z0-9._-]{0,31}")
 
 
 def shown_path(path: str, route: str | None) -> str:
-    """What a failed request's path is shown as: its route's template, or, with none matched,
-    its first segment (``/customers/…``)."""
+    """What the path of a request that did not succeed is shown as: its route's template, or,
+    with none matched, its first segment when that reads as a word of a path (``/customers/…``,
+    ``/favicon.ico``), else nothing of it (``/…``: ``/ana@example.com``)."""
     if route:
         return route
     first, _, rest = path.lstrip("/").partition("/")
+    if not PATH_WORD.fullmatch(first):
+        return "/…"
     return f"/{first}/…" if rest else f"/{first}"
 
 
+def not_succeeded(status: object) -> bool:
+    """Whether a response status says the request was refused or sent elsewhere (3xx, 4xx,
+    5xx): its path is then whatever the client typed, checked or not."""
+    return isinstance(status, int) and status >= FIRST_UNSUCCESSFUL
+
+
 def _failed_path(attributes: dict[str, object]) -> str | None:
-    """The path a failed request's span shows instead of its own (None: it keeps its own)."""
+    """The path an unsuccessful request's span shows instead of its own (None: it keeps its
+    own)."""
     path, status = attributes.get(PATH), attributes.get(STATUS)
-    if not isinstance(path, str) or not isinstance(status, int) or status < 400:
+    if not isinstance(path, str) or not not_succeeded(status):
         return None
     route = attributes.get(ROUTE)
     return shown_path(path, route if isinstance(route, str) else None)

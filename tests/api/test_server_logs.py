@@ -78,7 +78,7 @@ async def test_uvicorn_logs_no_traceback_of_an_error_the_api_redacted_nor_query_
     assert SECRET not in logged and "input_value" not in logged
 
 
-async def test_a_failed_requests_access_line_shows_only_its_paths_first_segment() -> None:
+async def test_an_unsuccessful_requests_access_line_shows_only_its_paths_first_word() -> None:
     # A review (2026-12-07): a path a client typed went to the log whole whatever became of it,
     # /tickets/<an address> refused 422 and /customers/<an address> matching no route alike.
     app = app_raising()
@@ -92,11 +92,18 @@ async def test_a_failed_requests_access_line_shows_only_its_paths_first_segment(
             refused = await http.get(f"/tickets/{SECRET}")
             unknown = await http.get(f"/customers/{SECRET}/tickets")
             found = await http.get("/tickets/42")
+            # Redirected before any check (a trailing slash), and a single segment matching
+            # nothing (a second review, 2026-12-07: both still went to the log whole).
+            redirected = await http.get(f"/tickets/{SECRET}/")
+            alone = await http.get(f"/{SECRET}")
 
     logged = lines.getvalue()
     assert (refused.status_code, unknown.status_code, found.status_code) == (422, 404, 200)
+    assert (redirected.status_code, alone.status_code) == (307, 404)
     assert '"GET /tickets/… HTTP/1.1" 422' in logged
     assert '"GET /customers/… HTTP/1.1" 404' in logged
+    assert '"GET /tickets/… HTTP/1.1" 307' in logged
+    assert '"GET /… HTTP/1.1" 404' in logged
     assert '"GET /tickets/42 HTTP/1.1" 200' in logged  # a request that passed keeps its path
     assert SECRET not in logged and "example.com" not in logged
 

@@ -133,7 +133,7 @@ async def test_a_request_s_query_string_is_not_exported() -> None:
     assert (sent.attributes or {}).get("url.path") == "/tickets"
 
 
-async def test_a_failed_requests_path_is_exported_as_its_route_or_first_segment() -> None:
+async def test_an_unsuccessful_requests_path_is_exported_as_its_route_or_first_word() -> None:
     # A review (2026-12-07): url.path is whatever the client typed: /tickets/ana@example.com
     # (refused 422 by the id's check) and /customers/ana@example.com (no route, 404) went to the
     # trace backend whole.
@@ -155,16 +155,29 @@ async def test_a_failed_requests_path_is_exported_as_its_route_or_first_segment(
             await http.get("/tickets/ana@example.com")
             await http.get("/customers/ana@example.com")
             await http.get("/tickets/42")
+            # Redirected before any check (a trailing slash), and a single segment matching
+            # nothing (a second review, 2026-12-07: both still went out whole).
+            redirected = await http.get("/tickets/bo@example.com/")
+            await http.get("/cy@example.com")
+    assert redirected.status_code == 307
     servers = [s for s in recorded if (s.attributes or {}).get("url.path")]
     assert {(s.attributes or {}).get("url.path") for s in servers} >= {
         "/tickets/ana@example.com",
         "/customers/ana@example.com",
+        "/tickets/bo@example.com/",
+        "/cy@example.com",
     }, "the source records them whole"
 
     sent = exported(servers, {})
 
     paths = sorted(str((s.attributes or {}).get("url.path")) for s in sent)
-    assert paths == ["/customers/…", "/tickets/42", "/tickets/{ticket_id}"]
+    assert paths == [
+        "/customers/…",
+        "/tickets/42",
+        "/tickets/{ticket_id}",
+        "/tickets/{ticket_id}",
+        "/…",
+    ]
     assert "example.com" not in str([dict(s.attributes or {}) for s in sent])
 
 
