@@ -43,9 +43,13 @@ def _hide_secret_values(url: str) -> str:
 # The names of query parameters that are credentials beyond doubt, whole (any case): refused
 # where a URL would be logged (an OTLP endpoint), where SECRET_PARAMETER's wider net would
 # refuse harmless names too (``signal``, ``routing_key``).
+# With the prefixes vendors put before them (``x-api-key``, ``dd-api-key``, ``private_token``,
+# ``access_key``, ``license_key``), but not any word before ``key`` (``routing_key``).
 CREDENTIAL_PARAMETER: Final = re.compile(
-    r"(?i)(api[-_]?key|key|(access|auth|id|refresh)?[-_]?token|auth(orization)?|"
-    r"(client[-_]?)?secret|pass(word|wd)?|pwd|sig(nature)?|x-amz-signature|jwt|bearer)"
+    r"(?i)(x[-_])?((api|access|auth|id|refresh|client|private|personal|secret|service|app|"
+    r"dd|license|ingest|write|bearer)[-_]?)*"
+    r"(key|token|auth(orization)?|secret|pass(word|wd)?|pwd|sig(nature)?|amz-signature|jwt|"
+    r"bearer)"
 )
 
 

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from opentelemetry.sdk.trace import TracerProvider
 
 from shared.http_urls import http_url_problem
+from shared.otel_env import exporter_kinds
 from shared.telemetry import current_provider
 
 
@@ -86,11 +87,16 @@ def flush(timeout_millis: int = 5_000, env: Mapping[str, str] | None = None) -> 
     provider = current_provider()
     if provider is None:
         return
-    if (refusing := collector_refusing(os.environ if env is None else env)) is not None:
+    env = os.environ if env is None else env
+    if (refusing := collector_refusing(env)) is not None:
         logging.getLogger("opentelemetry.exporter").warning(
             "the collector at %s: this command's spans were not sent", refusing
         )
-        return
+        if exporter_kinds(env) == ["otlp"]:
+            return
+        # Another exporter (``otlp,console``) still has its spans to write: a try, as after a
+        # failure, not the whole wait for the collector's.
+        timeout_millis = FLUSH_AFTER_A_FAILURE_MILLIS
     flush_within(provider, flush_timeout(timeout_millis))
 
 
@@ -105,8 +111,9 @@ def collector_refusing(env: Mapping[str, str]) -> str | None:
     also when it answers or is slow (the flush then tries, as before). Never the endpoint's
     path or credentials."""
     url = env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
-    kinds = [k.strip().lower() for k in env.get("OTEL_TRACES_EXPORTER", "otlp").split(",")]
-    if not url or "otlp" not in kinds or http_url_problem(url, credentials=True):
+    # As the exporters are made: an empty OTEL_TRACES_EXPORTER (the compose file's default) is
+    # otlp; it read as none here, and each command in a container waited 5 s for a jaeger down.
+    if not url or "otlp" not in exporter_kinds(env) or http_url_problem(url, credentials=True):
         # A refused endpoint has no exporter; and one with a password holding "/" reads as
         # host "user", port "<the password's start>": named here, and looked up in DNS.
         return None
@@ -174,5 +181,3 @@ def flush_within(provider: TracerProvider, timeout_millis: int) -> bool:
     flushing.join(timeout_millis / 1000)
     return not flushing.is_alive()
 
-
-# ---- linking a later action to a ticket's trace --------------------------------------------------

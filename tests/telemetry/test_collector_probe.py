@@ -132,3 +132,22 @@ def test_a_name_with_several_addresses_counts_as_refusing_only_when_every_one_re
     assert telemetry.collector_refusing(otlp(closed)) is None
     monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: both[:1])
     assert telemetry.collector_refusing(otlp(closed)) == f"127.0.0.1:{closed} refuses connections"
+
+
+def test_an_empty_exporter_list_is_otlp_and_another_exporter_still_gets_a_short_flush(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A review (2026-12-07): the compose file sets OTEL_TRACES_EXPORTER to "" (the SDK's otlp),
+    # which this check read as no OTLP export, so every command in a container waited the whole
+    # flush for a jaeger that was down; and with otlp,console the flush was skipped, the console
+    # spans lost with the collector's.
+    flushed: list[int] = []
+    monkeypatch.setattr(telemetry, "current_provider", lambda: object())
+    monkeypatch.setattr(telemetry, "flush_within", lambda _p, ms: flushed.append(ms) or True)
+    closed = free_port()
+
+    assert telemetry.collector_refusing(otlp(closed, "")) is not None
+    telemetry.flush(5_000, env=otlp(closed, ""))
+    assert flushed == []
+    telemetry.flush(5_000, env=otlp(closed, "otlp,console"))
+    assert flushed == [telemetry.FLUSH_AFTER_A_FAILURE_MILLIS]
