@@ -64,6 +64,8 @@ ALLOWED_HEADERS = ["content-type", "x-namespace", "authorization", "authorizatio
 NOT_PAYLOADS = 'the body must be {"payloads": [...]} in protobuf JSON'
 # A payload's fields in protobuf JSON (json_format also reads the proto names).
 PAYLOAD_FIELDS = frozenset({"metadata", "data", "externalPayloads", "external_payloads"})
+# How much of the parser's reason a refused payload's answer quotes.
+MAX_REASON_CHARS = 200
 
 
 class Refused(Exception):
@@ -149,18 +151,27 @@ def parse_payloads(body: bytes) -> list[Payload]:
     if not isinstance(raw, dict):
         raise Refused(400, NOT_PAYLOADS)
     listed = raw.get("payloads")
-    if isinstance(listed, list) and len(listed) > MAX_PAYLOADS:
+    if not isinstance(listed, list) or not set(raw) <= {"payloads"}:
+        # ``{}`` and ``{"payloads": null}`` were answered 200 ``{}``: no caller meant that.
+        raise Refused(400, NOT_PAYLOADS)
+    if len(listed) > MAX_PAYLOADS:
         raise Refused(
             413,
             f"the request holds {len(listed):,} payloads; at most {MAX_PAYLOADS:,} are decoded "
             "or encoded per request (send them a page at a time, as the Web UI does)",
         )
-    if isinstance(listed, list):
-        _checked(listed)
+    _checked(listed)
+    return [_payload(place, item) for place, item in enumerate(listed)]
+
+
+def _payload(place: int, item: dict[str, object]) -> Payload:
+    """One listed payload, or Refused naming it and what the parser found wrong (a bad one
+    was answered with the body's form only, whichever of a page's payloads it was)."""
     try:
-        return list(json_format.ParseDict(raw, Payloads()).payloads)
-    except (json_format.ParseError, ValueError, TypeError, AttributeError, RecursionError):
-        raise Refused(400, NOT_PAYLOADS) from None
+        return json_format.ParseDict(item, Payload())
+    except (json_format.ParseError, ValueError, TypeError, AttributeError, RecursionError) as err:
+        reason = audit.shown(str(err), MAX_REASON_CHARS)
+        raise Refused(400, f"{NOT_PAYLOADS} (payload {place}: {reason})") from None
 
 
 def answer_of(payloads: list[Payload]) -> bytes:

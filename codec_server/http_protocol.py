@@ -7,10 +7,11 @@ sockets opened and left silent (or sending a header line now and then) held ever
 as long as they stayed open, and every real request, the Web UI's included, was answered 503,
 before any token was checked (a review, 2026-12-07: /health 503 from +8 s to +38 s with 44
 idle sockets, 200 once they closed). Here a connection whose request head has not arrived
-within HEAD_SECONDS of its opening, or of the answer before, is closed. That bounds the
-lockout, it does not end it: a caller may open the sockets again every few seconds. A proxy
-in front (which a deployment beyond one machine has anyway: docs/deploy.md) holds slow clients
-itself.
+within HEAD_SECONDS of its opening, or of the answer before, is closed, and so is one answered
+before its body was read (a refusal: the rest of the body would keep it open, a byte at a
+time, as long as the client liked). That bounds the lockout, it does not end it: a caller may
+open the sockets again every few seconds. A proxy in front (which a deployment beyond one
+machine has anyway: docs/deploy.md) holds slow clients itself.
 """
 
 import asyncio
@@ -33,6 +34,13 @@ class RequestHeadDeadline(H11Protocol):
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
+        if self.conn.their_state is h11.SEND_BODY and not self.transport.is_closing():
+            # Answered before the body was read (a refused token, a 413, a 408): each byte the
+            # client trickles after it stops uvicorn's keep-alive timer, and h11 waits for the
+            # rest of a body nobody reads, so the slot was held for as long as the client
+            # liked. The answer is written out first (close() flushes what is buffered).
+            self.transport.close()
+            return
         self._arm()  # the next request on this connection has its own deadline
 
     def connection_lost(self, exc: Exception | None) -> None:

@@ -186,3 +186,41 @@ async def test_silent_connections_are_closed_and_no_longer_lock_callers_out(
         finally:
             for _, writer in silent:
                 writer.close()
+
+
+async def test_a_connection_refused_before_its_body_was_read_is_closed(tmp_path: Path) -> None:
+    # A review (2026-12-07): a request refused before its body was read (no token: 401) left
+    # the client in the middle of its body; each byte it then sent now and then stopped
+    # uvicorn's keep-alive timer, so 43 such sockets held the server's slots for good.
+    token = "s3cret-codec-token-" + "x" * 20
+    async with codec_server(tmp_path, token=token) as server:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        try:
+            writer.write(
+                b"POST /decode HTTP/1.1\r\nHost: codec\r\nContent-Type: application/json\r\n"
+                b"Content-Length: 99999999\r\n\r\n{"
+            )
+            await writer.drain()
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+            assert head.startswith(b"HTTP/1.1 401"), head
+            # Trickling on, the client finds its connection closed: read() ends (b"" once the
+            # answer's body is read) rather than waiting for as long as it keeps sending.
+            rest = b""
+            for _ in range(50):  # a bound on a hang, each read at most 0.5 s
+                writer.write(b" ")
+                with contextlib.suppress(ConnectionError):
+                    await writer.drain()
+                try:
+                    chunk = await asyncio.wait_for(reader.read(65536), 0.5)
+                except TimeoutError:
+                    continue
+                except ConnectionError:
+                    break
+                if not chunk:
+                    break
+                rest += chunk
+            else:
+                raise AssertionError("the refused connection stayed open")
+            assert b"bearer token is required" in rest
+        finally:
+            writer.close()

@@ -20,7 +20,7 @@ from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload, Payloads
 from temporalio.converter import DataConverter, PayloadCodec
 
-from codec_server.app import Refused, build_app, parse_payloads
+from codec_server.app import NOT_PAYLOADS, Refused, build_app, parse_payloads
 from codec_server.settings import (
     MAX_BODY_BYTES,
     MAX_EXTERNAL_REFERENCES,
@@ -279,3 +279,29 @@ def test_the_largest_request_within_every_limit_is_still_parsed() -> None:
     assert len(payloads) == MAX_PAYLOADS
     assert len(payloads[-1].metadata) == MAX_METADATA_ENTRIES
     assert len(payloads[-1].external_payloads) == MAX_EXTERNAL_REFERENCES
+
+
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        # A review (2026-12-07): one bad payload among good ones was refused with the body's
+        # form only, whichever it was; and bodies that are not the protocol were answered 200.
+        (
+            {"payloads": [{"data": "eA=="}, {"metadata": {"encoding": "!!notbase64"}}]},
+            "(payload 1: Failed to parse metadata field: Invalid base64",
+        ),
+        ({"payloads": [{"metadata": {"encoding": 5}}]}, "(payload 0: Failed to parse metadata"),
+        ({}, NOT_PAYLOADS),
+        ({"payloads": None}, NOT_PAYLOADS),
+        ({"payloads": [], "more": 1}, NOT_PAYLOADS),
+    ],
+    ids=["bad-base64", "number-in-metadata", "empty", "null", "another-field"],
+)
+def test_a_body_that_is_not_a_list_of_payloads_is_refused_naming_the_bad_one(
+    body: dict[str, object], said: str
+) -> None:
+    with pytest.raises(Refused) as refused:
+        parse_payloads(json.dumps(body).encode())
+    assert refused.value.status == 400
+    assert said in refused.value.message
+    assert refused.value.message.isprintable()
