@@ -18,7 +18,9 @@ from shared import names
 from shared.encryption.codec import UnknownEncryptionKey
 from shared.history_references import patch_id
 from shared.ticket_input import ticket_from_mapping
+from shared.tickets import Ticket
 from starter.erase_find import Customer, started_event
+from workflows.batch_input import BatchTicket
 from workflows.batch_patches import RESTARTS_AS_SUBMITTED
 
 # Batch inputs read at once (as erase_find reads tickets').
@@ -56,12 +58,12 @@ async def pending_in_batches(
             continue
         position = state.get("position") if isinstance(state, dict) else None
         position = position if isinstance(position, int) and position >= 0 else 0
-        # Each read as the batch reads it (an "id" alias, an id derived from the content); an
-        # item that is no ticket is never started.
+        # Each read as the batch reads it (as_batch_reads); an item that is no ticket is never
+        # started.
         owned = [
             (place, ticket.ticket_id)
             for place, ticket in (
-                (place, ticket_from_mapping(t)[0] if isinstance(t, dict) else None)
+                (place, as_batch_reads(t, place))
                 for place, t in enumerate(tickets)
                 if taken is not None or place >= position
             )
@@ -115,19 +117,33 @@ async def batches_holding(client: Client, customer: Customer, unreadable: list[s
             except Exception as err:  # a payload the store lost, one that does not decode
                 unreadable.append(f"{workflow_id}: {err}")
                 return False
-        return any(_owned(customer, item) for item in tickets)
+        return any(_owned(customer, item, place) for place, item in enumerate(tickets))
 
     ordered = sorted(latest.items())
     found = await asyncio.gather(*(holds(wid, e.run_id) for wid, e in ordered))
     return {wid for (wid, _), held in zip(ordered, found, strict=True) if held}
 
 
-def _owned(customer: Customer, item: Any) -> bool:
+def as_batch_reads(item: Any, place: int) -> Ticket | None:
+    """A batch's item as the batch reads it when its turn comes (workflows/batch_input.py
+    BatchTicket, the rule that leaves a newer version's unknown fields out), or None for one it
+    never starts. It was read by the intake's rules, which refuse what the batch takes (an
+    unknown field, a customer id with a tab) and take what it refuses (an ``id`` alias): the
+    customer's ticket a running batch would start after the erasure was not named pending, and
+    erase finished while the batch went on to run it and send its answer (a review,
+    2026-12-07)."""
+    if not isinstance(item, dict):
+        return None
+    read = BatchTicket(item, place).lenient
+    return read if isinstance(read, Ticket) else None
+
+
+def _owned(customer: Customer, item: Any, place: int) -> bool:
     """Whether a batch's item is the customer's: read as the batch reads it, or, for one that
-    is no ticket, by its own fields."""
+    is no ticket, as the intake reads it (its aliases), or by its own fields."""
     if not isinstance(item, dict):
         return False
-    ticket = ticket_from_mapping(item)[0]
+    ticket = as_batch_reads(item, place) or ticket_from_mapping(item)[0]
     return customer.owns(ticket.model_dump(mode="json") if ticket is not None else item)
 
 

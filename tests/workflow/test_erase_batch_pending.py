@@ -51,6 +51,41 @@ async def test_a_ticket_the_batch_started_is_not_pending_the_next_is(
 
 
 @pytest.mark.usefixtures("replay_check")
+async def test_a_ticket_the_batch_takes_but_the_intake_refuses_is_pending(
+    dev_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    # Read by the intake's rules, an item with a newer version's field (which the batch leaves
+    # out and starts) was no ticket: not pending, and erase finished while the batch went on to
+    # start it and send its answer (a review, 2026-12-07).
+    client = dev_env.client
+    gate = asyncio.Event()  # drafting is held: the first ticket stays in flight
+    agents, services = FakeAgents(resolver_gate=gate), FakeTicketServices()
+    customer = f"C-{task_queue}"
+    started, later = (make_ticket(customer_id=customer) for _ in range(2))
+    newer = later.model_dump(mode="json") | {"language": "de"}
+    activities = agents.activities() + services.activities()
+    async with fake_pipeline(client, task_queue, activities, services.agent_queue):
+        handle = await start_batch(
+            client,
+            task_queue,
+            [started, newer],  # type: ignore[list-item]
+            BatchSettings(window=1),
+        )
+
+        async def one_started() -> BatchProgress | None:
+            p = await progress(handle)
+            return p if p.started == 1 else None
+
+        await wait_until(one_started, what="the batch's first start")
+        pending = await pending_in_batches(client, Customer(customer_id=customer), [])
+        gate.set()
+        done = await handle.result()
+
+    assert pending == {handle.id: [later.ticket_id]}
+    assert done.started == 2  # the batch did start it
+
+
+@pytest.mark.usefixtures("replay_check")
 async def test_a_ticket_a_batch_starts_as_the_erasure_lists_is_named_not_passed_over(
     dev_env: WorkflowEnvironment, task_queue: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
