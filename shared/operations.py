@@ -40,7 +40,7 @@ from shared.ticket_status import ticket_handle as _handle
 # A ticket's view is one of the operations too (status, the API's ticket page).
 from shared.ticket_status import ticket_status as ticket_status
 from shared.ticket_summary import TicketSummary, summary_from_execution
-from shared.tickets import Ticket, content_digest
+from shared.tickets import Ticket, content_digest, same_content
 from shared.view import TicketRequest
 
 SUBMIT_CONCURRENCY = 16
@@ -263,7 +263,7 @@ async def _taken_by(
         workflow_id=names.ticket_workflow_id(ticket.ticket_id),
         started=False,
         state=summary.state,
-        conflict=earlier is not None and earlier != content_digest(ticket),
+        conflict=earlier is not None and not same_content(earlier, ticket),
     )
     status = description.status.name if description.status else "UNKNOWN"
     chain = description.raw_description.workflow_execution_info.first_run_id or None

@@ -17,7 +17,7 @@ from shared.agents import Category, Priority
 from shared.history_references import UNQUOTABLE
 from shared.ticket_status import StoppedState, memo_if_readable, readable_memo
 from shared.ticket_summary import TicketSummary, summary_from_execution
-from shared.tickets import Ticket, content_digest
+from shared.tickets import Ticket, same_content
 
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(9000, 1, 1, tzinfo=UTC)
@@ -345,7 +345,7 @@ async def ids_held_by_other_tickets(client: Client, tickets: list[Ticket]) -> se
         for execution in newest.values():
             ticket = wanted[execution.id]
             earlier = (await readable_memo(execution)).get(sa.MEMO_CONTENT)
-            if earlier is not None and earlier != content_digest(ticket):
+            if earlier is not None and not same_content(earlier, ticket):
                 held.add(ticket.ticket_id)
     return held
 

@@ -94,10 +94,30 @@ def normalize_subject(subject: str) -> str:
 
 def content_digest(ticket: "Ticket") -> str:
     """What identifies a ticket's content (subject, body, customer), as a digest: two tickets
-    with one id and different digests are two tickets whose ids collide."""
-    return hashlib.sha256(
-        "\x1f".join([ticket.customer_id or "", ticket.subject, ticket.body]).encode("utf-8")
-    ).hexdigest()[:32]
+    with one id and different digests are two tickets whose ids collide. The customer is its id,
+    or its e-mail address when it has none, as ``derive_ticket_id`` takes it: two helpdesks'
+    ticket 1001 with the same words from two addresses had one digest, and the second was
+    reported a duplicate and never answered (a review, 2026-12-07)."""
+    customer = _customer(ticket.customer_id, ticket.customer_email)
+    return _digest([customer, ticket.subject, ticket.body])
+
+
+def same_content(earlier: str, ticket: "Ticket") -> bool:
+    """Whether a digest recorded for a ticket's id (its memo) is this ticket's content: its
+    digest, or the one from before the e-mail address counted (a ticket started before then)."""
+    return earlier in (
+        content_digest(ticket),
+        _digest([ticket.customer_id or "", ticket.subject, ticket.body]),
+    )
+
+
+def _digest(parts: list[str]) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:32]
+
+
+def _customer(customer_id: str | None, customer_email: str | None) -> str:
+    """Who a ticket is from, for its identity: its customer id, else its e-mail address."""
+    return customer_id or (f"email:{customer_email.strip().lower()}" if customer_email else "")
 
 
 def derive_ticket_id(
@@ -107,7 +127,7 @@ def derive_ticket_id(
     id, so the second submission finds the first workflow instead of processing it again. The
     customer is its id, or its e-mail address when it has no id: two web-form tickets with the
     same words from two addresses are two tickets, not one answered to the first address."""
-    customer = customer_id or (f"email:{customer_email.strip().lower()}" if customer_email else "")
+    customer = _customer(customer_id, customer_email)
     digest = hashlib.sha256(
         "\x1f".join([customer, normalize_subject(subject), body.strip()]).encode("utf-8")
     ).hexdigest()

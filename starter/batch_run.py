@@ -32,11 +32,23 @@ class BatchRun(NamedTuple):
     attached: bool  # the same batch was running under this id: followed, not started again
 
 
+def batch_parts(tickets: list[Ticket]) -> list[str]:
+    """What a batch's id and input digest are made of: ids and content, so a file corrected
+    under the same ids is another batch, one with only an address, a tier or a channel
+    corrected too (it attached to the batch running the old file, whose tickets not started
+    yet went out as the old file said: a review, 2026-12-07)."""
+    return [
+        "\x1e".join(
+            [t.ticket_id, content_digest(t), t.customer_email or "", t.customer_tier, t.channel]
+        )
+        for t in tickets
+    ]
+
+
 async def run_batch(
     client: Client, tickets: list[Ticket], settings: BatchSettings, run_id: str | None, wait: bool
 ) -> BatchRun:
-    # Ids and content: a file corrected under the same ids is another batch.
-    parts = [f"{t.ticket_id}\x1e{content_digest(t)}" for t in tickets]
+    parts = batch_parts(tickets)
     digest = input_digest(parts)
     workflow_id = run_id or content_id("batch", parts)
     handle: WorkflowHandle[Any, BatchProgress] = await client.start_workflow(

@@ -66,6 +66,28 @@ async def test_a_failed_tickets_id_is_refused_to_another_tickets_content_and_reo
     assert view.state is TicketState.COMPLETED and view.subject == ticket.subject
 
 
+async def test_the_same_words_from_another_address_under_a_taken_id_are_another_ticket(
+    ops_server: OpsServer, outages: Outages
+) -> None:
+    # Two helpdesks' ticket 1001, the same words, no customer id, two addresses: the digest left
+    # the address out, so the second was the first ticket again, reported a duplicate (running
+    # or answered: never answered itself) or started over the failed first (a review,
+    # 2026-12-07).
+    client = ops_server.client
+    alice = make_ticket(customer_email="alice@a.example")
+    handle = await failed_while_down(client, outages, alice)
+    failed_run = (await handle.describe()).run_id
+    bob = alice.model_copy(update={"customer_email": "bob@b.example"})
+
+    refused = await ops.start_ticket(client, bob)
+
+    assert (refused.started, refused.conflict, refused.state) == (False, True, "FAILED")
+    assert (await handle.describe()).run_id == failed_run
+    # Alice's own ticket, her address written otherwise, is hers.
+    same = alice.model_copy(update={"customer_email": " Alice@A.example"})
+    assert not (await ops.start_ticket(client, same)).conflict
+
+
 async def test_under_an_idempotency_key_a_failed_ticket_starts_again_whatever_its_words(
     ops_server: OpsServer, outages: Outages
 ) -> None:

@@ -4,7 +4,15 @@ from pathlib import Path
 
 import pytest
 
-from shared.tickets import MAX_BODY_CHARS, Channel, CustomerTier, content_digest, derive_ticket_id
+from shared.tickets import (
+    MAX_BODY_CHARS,
+    Channel,
+    CustomerTier,
+    Ticket,
+    content_digest,
+    derive_ticket_id,
+    same_content,
+)
 from starter.inputs import (
     InputError,
     parse_jsonl,
@@ -501,3 +509,23 @@ def test_a_pretty_printed_json_list_is_told_that_json_lines_are_expected() -> No
     assert str(errors[0]).endswith(
         "; expected JSON Lines: one ticket object a line, not a JSON list"
     )
+
+
+def test_a_tickets_content_names_its_address_when_it_has_no_customer_id() -> None:
+    # As the derived id does: the same words from two addresses are two tickets.
+    alice = Ticket(ticket_id="1001", subject="Reset", body="I cannot log in",
+                   customer_email="alice@a.example")  # fmt: skip
+    bob = alice.model_copy(update={"customer_email": "bob@b.example"})
+    assert content_digest(alice) != content_digest(bob)
+    assert content_digest(alice) == content_digest(
+        alice.model_copy(update={"customer_email": "ALICE@a.example "})
+    )
+    # A customer id decides alone, as before (its digest unchanged).
+    known = alice.model_copy(update={"customer_id": "C-1"})
+    assert content_digest(known) == content_digest(
+        known.model_copy(update={"customer_email": None})
+    )
+    # A memo written before the address counted still reads as the same ticket.
+    before = content_digest(alice.model_copy(update={"customer_email": None}))
+    assert same_content(before, alice) and same_content(content_digest(alice), alice)
+    assert not same_content(content_digest(bob), alice)
