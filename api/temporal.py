@@ -25,6 +25,9 @@ from shared.temporal_client import (
 
 # A readiness probe must answer well within a compose healthcheck's timeout.
 READINESS_TIMEOUT = timedelta(seconds=3)
+# A request waits this long for the connection to Temporal (then 503, the attempt going on):
+# within a helpdesk webhook's own timeout, so it sees a 503 it retries rather than a timeout.
+CONNECT_TIMEOUT = timedelta(seconds=5)
 # Probes arriving together share one check, and its outcome stands this long: /readyz needs no
 # token, and each check took one of the database pool's connections (or opened one more when
 # none was free), so a flood of probes held the pool and ran PostgreSQL out of connections.
@@ -48,19 +51,39 @@ class TemporalConnection:
         self._checked: tuple[float, str | ServerUnreachable | StoreUnavailable] | None = None
         self._checking = asyncio.Lock()
 
-    async def client(self) -> Client:
+    async def client(self, timeout: timedelta = CONNECT_TIMEOUT) -> Client:
+        """The client, connecting first when there is none; ServerUnreachable when the attempt
+        fails or has not succeeded within ``timeout`` (it goes on for the next request)."""
         if self._client is not None:
             return self._client
         if self._attempt is None:
             self._attempt = asyncio.ensure_future(self._connect())
+            self._attempt.add_done_callback(self._attempt_ended)
         attempt = self._attempt
         try:
-            # Shielded: a request that goes away does not cancel the others' attempt.
-            self._client = await asyncio.shield(attempt)
+            # Shielded: a request that goes away, or stops waiting, does not cancel the
+            # others' attempt. Bounded: a server that accepts the connection and never answers
+            # held every request (and /readyz, behind its lock) for the SDK's 30 s.
+            self._client = await asyncio.wait_for(asyncio.shield(attempt), timeout.total_seconds())
+        except TimeoutError:
+            raise ServerUnreachable(
+                f"cannot reach the Temporal server at {self.settings.describe()}: it did not "
+                f"answer within {timeout.total_seconds():g} s"
+            ) from None
         finally:
             if attempt.done() and self._attempt is attempt:
                 self._attempt = None  # the next request tries again after a failure
         return self._client
+
+    def _attempt_ended(self, attempt: "asyncio.Future[Client]") -> None:
+        """An attempt that ended after every request stopped waiting for it: its client kept,
+        or its failure taken (asyncio logged it as an error nobody retrieved) and the next
+        request tries again."""
+        if attempt.cancelled() or attempt.exception() is not None:
+            if self._attempt is attempt:
+                self._attempt = None
+        elif self._client is None:
+            self._client = attempt.result()
 
     async def _connect(self) -> Client:
         try:
@@ -96,7 +119,7 @@ class TemporalConnection:
         raise type(outcome)(*outcome.args)
 
     async def _check(self) -> str:
-        client = await self.client()
+        client = await self.client(READINESS_TIMEOUT)
         try:
             info = await client.workflow_service.get_system_info(
                 GetSystemInfoRequest(), timeout=READINESS_TIMEOUT

@@ -39,3 +39,7 @@ class NoWorker(OperationError):
 
 class ReviewTimeout(OperationError):
     """No worker accepted or refused a review in time; it may still be applied later."""
+
+
+class ReviewMaybeSent(ReviewTimeout):
+    """The connection failed while a review was sent: it may have been applied."""

@@ -8,7 +8,7 @@ import asyncio
 from collections.abc import Callable
 from datetime import datetime
 from types import EllipsisType
-from typing import Any
+from typing import Any, Final
 
 from pydantic import BaseModel
 from temporalio.client import (
@@ -33,6 +33,7 @@ from shared import search_attributes as sa
 from shared.data_converter import fairness_secret
 from shared.operation_errors import OperationError
 from shared.search_attribute_setup import ensure_search_attributes
+from shared.stores.errors import StoreUnavailable
 from shared.ticket_status import memo_if_readable
 from shared.ticket_status import not_found as _not_found
 from shared.ticket_status import ticket_handle as _handle
@@ -282,18 +283,24 @@ async def submit_tickets(
     return [o for o in outcomes if isinstance(o, SubmitOutcome)]
 
 
+# What one ticket's start alone can meet, reported as that ticket's outcome (the others went
+# ahead): the payload database down for one large input was raised for the whole list, and a
+# client told 503 never learnt which tickets it had submitted (a review, 2026-12-07).
+ITEM_ERRORS: Final = (RPCError, OperationError, StoreUnavailable, SearchAttributesMissing)
+
+
 async def submit_each(
     client: Client,
     tickets: list[Ticket],
     keyed: bool = False,
     on_done: Callable[[], None] | None = None,
-) -> list["SubmitOutcome | RPCError | OperationError"]:
+) -> list[SubmitOutcome | Exception]:
     """Start every ticket, each one's outcome or the error it alone met (the server refusing
-    or failing that one start), in order: one ticket's error does not hide the others' starts,
-    which went ahead. Any other error is raised once all have been tried. On a namespace no
-    worker has run on yet (a bare `temporal server start-dev`), the ticket search attributes
-    are registered first, as the worker would. ``on_done`` is told of each start tried (for a
-    caller's progress line)."""
+    or failing that one start, the payload database down for its large input), in order: one
+    ticket's error does not hide the others' starts, which went ahead. Any other error is
+    raised once all have been tried. On a namespace no worker has run on yet (a bare
+    `temporal server start-dev`), the ticket search attributes are registered first, as the
+    worker would. ``on_done`` is told of each start tried (for a caller's progress line)."""
     gate = asyncio.Semaphore(SUBMIT_CONCURRENCY)
     registering = asyncio.Lock()
     registered = False
@@ -316,9 +323,9 @@ async def submit_each(
 
     results = await asyncio.gather(*(one(t) for t in tickets), return_exceptions=True)
     for result in results:
-        if isinstance(result, BaseException) and not isinstance(result, (RPCError, OperationError)):
+        if isinstance(result, BaseException) and not isinstance(result, ITEM_ERRORS):
             raise result
-    return [r for r in results if isinstance(r, (SubmitOutcome, RPCError, OperationError))]
+    return [r for r in results if isinstance(r, (SubmitOutcome, *ITEM_ERRORS))]
 
 
 # ---- read ----------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ API's review route and the console all send it through ``submit_review``.
 import asyncio
 import hashlib
 import hmac
-from typing import Any
+from typing import Any, Final
 
 from temporalio.client import (
     Client,
@@ -24,6 +24,7 @@ from shared import names, telemetry
 from shared.data_converter import key_ring_of
 from shared.operation_errors import (
     OperationError,
+    ReviewMaybeSent,
     ReviewRefused,
     ReviewTimeout,
     TicketUnreadable,
@@ -112,6 +113,17 @@ async def _review_linked(
             names.SUBMIT_REVIEW_UPDATE, decision, id=update_id, result_type=ReviewReceipt
         )
 
+
+# An update's RPC failing with one of these may have been admitted before it failed.
+MAYBE_SENT: Final = frozenset(
+    {
+        RPCStatusCode.UNAVAILABLE,
+        RPCStatusCode.DEADLINE_EXCEEDED,
+        RPCStatusCode.UNKNOWN,
+        RPCStatusCode.INTERNAL,
+        RPCStatusCode.CANCELLED,
+    }
+)
 
 # How each caller names a wait for review (its option or field), for the refusal's advice.
 CLI_WAIT_OPTION = "--waiting-since"
@@ -207,6 +219,15 @@ async def submit_review(
             raise TicketUnreadable(
                 f"review not sent: ticket {ticket_id}'s worker fails its every workflow task, so "
                 "it takes no decision now: " + (why or "the worker's log says why")
+            ) from None
+        if err.status in MAYBE_SENT:
+            # The request may have reached the server before the connection failed: told "not
+            # sent", a reviewer sent another decision over the applied one (a review, 2026-12-07).
+            raise ReviewMaybeSent(
+                f"the connection to the Temporal server failed while the review was being sent "
+                f"({err.status.name if err.status else 'no status'}), so it may have been "
+                f"applied: look at ticket {ticket_id} again (`status {ticket_id}`, or "
+                f"GET /tickets/{ticket_id} in the API) before sending it again"
             ) from None
         if err.status != RPCStatusCode.NOT_FOUND:
             raise

@@ -22,7 +22,13 @@ from policy.review_policy import REASON_CODES, ReasonCode
 from policy.transitions import TicketState
 from shared import review_operations
 from shared import ticket_listing as listing
-from shared.operation_errors import OperationError, ReviewRefused, ReviewTimeout, TicketNotFound
+from shared.operation_errors import (
+    OperationError,
+    ReviewMaybeSent,
+    ReviewRefused,
+    ReviewTimeout,
+    TicketNotFound,
+)
 from shared.pending_calls import describe_call
 from shared.review import ReviewAction, ReviewDecision, one_break
 from shared.stores.errors import StoreUnavailable
@@ -382,13 +388,14 @@ async def review(
         return await _ticket(
             request, current, ticket_id, str(err), 409, typed, why=kept, posted=posted
         )
-    except ReviewTimeout:
-        # The reviewer's own rework may come back before the page is read: a newer draft.
+    except ReviewTimeout as err:
+        # The reviewer's own rework may come back before the page is read: a newer draft. (No
+        # worker's answer in time, or the connection failed while sending: its own words.)
         return await _ticket(
             request,
             current,
             ticket_id,
-            TIMED_OUT,
+            str(err) if isinstance(err, ReviewMaybeSent) else TIMED_OUT,
             504,
             typed,
             maybe_applied=True,

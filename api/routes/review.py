@@ -32,7 +32,7 @@ def decision_for(account: Account, request: ReviewRequest) -> ReviewDecision:
 @router.post(
     "/tickets/{ticket_id}/review",
     response_model=ReviewReceipt,
-    responses=responses(400, 401, 403, 404, 409, 415, 422, 429, 502, 503, 504),
+    responses=responses(400, 401, 403, 404, 409, 413, 415, 422, 429, 502, 503, 504),
     summary="approve, edit, rework or reject a ticket waiting for review",
     description=(
         "`revision` is the draft revision you looked at: if the draft changed since, the review "

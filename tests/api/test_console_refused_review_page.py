@@ -18,7 +18,7 @@ from api.settings import ApiSettings
 from api.temporal import TemporalConnection
 from policy.transitions import TicketState
 from shared import review_operations
-from shared.operation_errors import ReviewRefused, ReviewTimeout
+from shared.operation_errors import ReviewMaybeSent, ReviewRefused, ReviewTimeout
 from shared.review import ReviewDecision
 from shared.ticket_status import TicketReading
 from shared.tickets import Ticket
@@ -58,6 +58,18 @@ async def test_a_refused_reviews_page_says_the_draft_changed_since_the_form(
     assert "UNIQUE-OLD-EDIT" in answer.text  # what was typed is kept
     assert "The draft changed while you wrote" in answer.text
     assert "your review was of revision 1, the ticket now shows revision 3" in answer.text
+
+
+async def test_a_review_whose_connection_failed_is_said_to_maybe_be_applied_not_unsent(
+    tokens: Tokens, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # It said "not sent" (503) where the update may have been admitted before the connection
+    # failed (a review, 2026-12-07).
+    said = "the connection failed while the review was being sent, so it may have been applied"
+    answer = await _refused_page(tokens, monkeypatch, ReviewMaybeSent(said), revision_three())
+    assert answer.status_code == 504, answer.text
+    assert said in answer.text
+    assert "not sent" not in answer.text
 
 
 async def test_a_review_refused_as_a_colleague_closed_the_ticket_is_not_said_to_face_a_new_draft(

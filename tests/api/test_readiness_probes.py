@@ -78,3 +78,34 @@ async def test_a_flood_of_probes_makes_one_check_at_a_time(
     assert [a.status_code for a in failing] == [503] * 20
     assert all("payload database does not answer" in a.json()["message"] for a in failing)
     assert (database.most, database.calls) == (1, 21)
+
+
+async def test_a_temporal_that_accepts_and_never_answers_is_not_ready_within_the_probe_s_time(
+    tokens: Tokens, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A review (2026-12-07): the connection attempt had no bound of its own, so with a frontend
+    # that took the connection and said nothing, every probe (and every request) waited for
+    # the SDK's 30 s before its 503.
+    import socket
+
+    from shared.temporal_client import connection_settings
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()
+    try:
+        port = silent.getsockname()[1]
+        connection = TemporalConnection(
+            connection_settings({"TEMPORAL_ADDRESS": f"127.0.0.1:{port}"})
+        )
+        app = create_app(ApiSettings(), tokens.registry(), connection)
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://api"
+        ) as http:
+            with caplog.at_level("WARNING", logger="api"):
+                answer = await asyncio.wait_for(http.get("/readyz"), 60)  # a bound on a hang
+    finally:
+        silent.close()
+    assert answer.status_code == 503
+    said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("not ready")]
+    assert said and said[0].endswith("did not answer within 3 s"), said
