@@ -4,10 +4,10 @@ specialist workers; each runs as a child workflow; a synthesizer combines the re
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from shared.agents import AgentRoute, Usage
-from shared.pipeline_config import AgentTimeouts, SpendingLimit
+from shared.pipeline_config import MAX_PLAN_NODES, AgentTimeouts, SpendingLimit
 
 
 class WorkerType(StrEnum):
@@ -24,11 +24,15 @@ MAX_SUBTASK_ID_CHARS = 40
 MAX_INSTRUCTION_CHARS = 2_000
 MAX_DEPENDENCIES = 20
 # What a model's answer may hold at all (past it, the answer is not a plan): five times the
-# above, 200 sub-tasks (a plan of a few MB at most). The validator's limits were these once: a
-# plan of 60 sub-tasks or one id of 47 characters failed to parse on every route, after a repair
-# round each, and the run failed as an agent failure instead of going back to the planner with
-# "at most 8 sub-tasks".
-MAX_PLAN_SUBTASKS = 200
+# above, and five times the most sub-tasks a configuration allows, 250 (a plan of a few MB at
+# most; it was 200, under five times a max_nodes of 50). The validator's limits were these once:
+# a plan of 60 sub-tasks or one id of 47 characters failed to parse on every route, after a
+# repair round each, and the run failed as an agent failure instead of going back to the
+# planner with "at most 8 sub-tasks".
+MAX_PLAN_SUBTASKS = 5 * MAX_PLAN_NODES
+# A plan's rationale is kept to this many characters (cut, not refused: no code reads it, and the
+# model is not shown the limit; a longer one failed the plan to parse on every route).
+MAX_RATIONALE_CHARS = 1_000
 
 
 class SubTask(BaseModel):
@@ -42,7 +46,12 @@ class SubTask(BaseModel):
 
 class Plan(BaseModel):
     subtasks: list[SubTask] = Field(max_length=MAX_PLAN_SUBTASKS)
-    rationale: str = Field(default="", max_length=1_000)
+    rationale: str = Field(default="", max_length=MAX_RATIONALE_CHARS)
+
+    @field_validator("rationale", mode="before")
+    @classmethod
+    def _cut_rationale(cls, value: object) -> object:
+        return value[:MAX_RATIONALE_CHARS] if isinstance(value, str) else value
 
 
 class PlanRequest(BaseModel):

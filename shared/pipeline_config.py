@@ -144,11 +144,15 @@ class SpendingLimit(BaseModel):
 MAX_ROUTES = 10
 
 
+# The most sub-tasks a configuration may allow a plan.
+MAX_PLAN_NODES = 50
+
+
 class OrchestrationConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     # A plan with more sub-tasks than this is refused (and sent back to the planner once).
-    max_nodes: int = Field(default=8, ge=1, le=50)
+    max_nodes: int = Field(default=8, ge=1, le=MAX_PLAN_NODES)
     # Each dependency's output is trimmed to about this many tokens before a worker reads it.
     context_tokens: Tokens = Field(default=800, ge=50)
     # The synthesizer reads every completed sub-task's output, together at most about this many

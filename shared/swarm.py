@@ -2,7 +2,7 @@
 
 from enum import StrEnum
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from shared.agents import AgentRoute, Usage
 from shared.pipeline_config import AgentTimeouts
@@ -10,9 +10,12 @@ from shared.pipeline_config import AgentTimeouts
 MAX_CHUNK_SIZE = 1_000  # items per child workflow: keeps each history well under 10,000 events
 # The most items one swarm takes. Every result crosses each continue-as-new in the parent's
 # state, and a run's first workflow task reads them all back: with 50,000 items the last run's
-# took 1.3 s on two cores, and 75,000 passed the SDK's 2 s deadlock limit, failing that task
-# for good (the swarm stalled). At this limit, 0.5 s (docs/fanout.md). Split a larger input.
+# took 2.1 s on two cores before items were read a chunk at a time, past the SDK's 2 s deadlock
+# limit, failing that task for good (the swarm stalled), and 1.4 s since. At this limit, 0.46 s
+# (docs/fanout.md). Split a larger input.
 MAX_SWARM_ITEMS = 20_000
+# A key point is cut to this many characters (each result crosses every continue-as-new).
+MAX_KEY_POINT_CHARS = 300
 
 
 class SwarmItem(BaseModel):
@@ -32,6 +35,16 @@ class ReviewInsights(BaseModel):
 
     sentiment: Sentiment
     key_points: list[str] = Field(min_length=1, max_length=5)
+
+    @field_validator("key_points", mode="before")
+    @classmethod
+    def _cut_points(cls, value: object) -> object:
+        # Each cut to MAX_KEY_POINT_CHARS: a review is untrusted text and may ask for long ones
+        # (an answer each of the model's whole output), and a swarm's results cross every
+        # continue-as-new: 20,000 results grew from 4.6 MB to 163 MB (a review, 2026-12-07).
+        if isinstance(value, list):
+            return [p[:MAX_KEY_POINT_CHARS] if isinstance(p, str) else p for p in value]
+        return value
 
 
 class InsightRequest(BaseModel):

@@ -180,4 +180,3 @@ def flush_within(provider: TracerProvider, timeout_millis: int) -> bool:
     flushing.start()
     flushing.join(timeout_millis / 1000)
     return not flushing.is_alive()
-

@@ -208,3 +208,22 @@ def test_a_plan_past_the_limits_a_model_is_told_goes_back_to_the_planner_naming_
     assert f"sub-task id {long_id[:40]!r}... is 47 characters; at most 40" in errors
     assert f"sub-task {long_id!r}'s instruction is 2,001 characters; at most 2,000" in errors
     assert "sub-task 'b' depends on 21 others; at most 20" in errors
+
+
+def test_a_plan_of_the_most_nodes_a_configuration_allows_and_more_goes_back_to_the_planner() -> (
+    None
+):
+    # A review (2026-12-07): max_nodes may be 50, and the answer's own cap was 200 sub-tasks,
+    # so a plan of 201-250 failed to parse instead of going back with "at most 50"; and a long
+    # rationale (which nothing reads, and the model is not told a limit of) failed it too.
+    many = Plan.model_validate(
+        {
+            "subtasks": [
+                {"id": f"t{i}", "worker": "writer", "instruction": "w"} for i in range(5 * 50)
+            ],
+            "rationale": "because " * 500,
+        }
+    )
+    assert len(many.rationale) == 1_000
+    errors = plan_errors(many, {"writer"}, max_nodes=50)
+    assert "the plan has 250 sub-tasks; at most 50 are allowed" in errors
