@@ -28,9 +28,11 @@ for name in POSTGRES_PASSWORD TEMPORAL_DB_PASSWORD TICKETS_DB_PASSWORD; do
     esac
 done
 
-psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname postgres \
-    --set=temporal_password="$TEMPORAL_DB_PASSWORD" \
-    --set=password="$TICKETS_DB_PASSWORD" <<'SQL'
+# The passwords are read from the environment by psql itself (\getenv, psql 15 and later), not
+# passed as arguments: a process's arguments are readable by every user of the host (ps).
+psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname postgres <<'SQL'
+\getenv temporal_password TEMPORAL_DB_PASSWORD
+\getenv password TICKETS_DB_PASSWORD
 CREATE ROLE temporal LOGIN CREATEDB NOSUPERUSER PASSWORD :'temporal_password';
 CREATE ROLE tickets LOGIN PASSWORD :'password';
 CREATE DATABASE tickets OWNER tickets ENCODING 'UTF8' TEMPLATE template0;

@@ -16,7 +16,7 @@ from shared.stores.payloads import (
     Release,
     missing,
 )
-from shared.stores.postgres import PostgresDatabase
+from shared.stores.postgres import PAYLOAD_POOL_WAIT_SECONDS, PostgresDatabase
 
 DRIVER_NAME: Final = POSTGRES_DRIVER_NAME
 # Ownership rows turned into Python objects between two turns of the event loop (gc-payloads).
@@ -36,7 +36,7 @@ class PostgresPayloadDriver(ContentAddressedDriver):
         return f"table payloads in {self.database.describe()}"
 
     async def put_many(self, items: Sequence[tuple[str, bytes]], owner: PayloadOwner) -> None:
-        async with self.database.connection() as conn, conn.transaction():
+        async with self.database.connection(PAYLOAD_POOL_WAIT_SECONDS) as conn, conn.transaction():
             # In one order, whatever the caller's: two stores of the same payloads in opposite
             # orders each locked a row the other wanted next, and PostgreSQL failed one of them
             # as a deadlock (a workflow task failed, and was retried a second later).
@@ -56,7 +56,7 @@ class PostgresPayloadDriver(ContentAddressedDriver):
                 )
 
     async def sizes(self, keys: Sequence[str]) -> dict[str, int]:
-        async with self.database.connection() as conn:
+        async with self.database.connection(PAYLOAD_POOL_WAIT_SECONDS) as conn:
             cursor = await conn.execute(
                 "SELECT sha256, size_bytes FROM payloads WHERE sha256 = ANY(%s)",
                 (list(set(keys)),),
@@ -64,7 +64,7 @@ class PostgresPayloadDriver(ContentAddressedDriver):
             return {key: int(size) for key, size in await cursor.fetchall()}
 
     async def get_many(self, keys: Sequence[str]) -> list[bytes]:
-        async with self.database.connection() as conn:
+        async with self.database.connection(PAYLOAD_POOL_WAIT_SECONDS) as conn:
             cursor = await conn.execute(
                 "SELECT sha256, data FROM payloads WHERE sha256 = ANY(%s)", (list(set(keys)),)
             )
@@ -80,7 +80,7 @@ class PostgresPayloadDriver(ContentAddressedDriver):
         return [found[key] for key in keys]
 
     async def erase_owned_by(self, workflow_id: str, namespace: str | None = None) -> int:
-        async with self.database.connection() as conn, conn.transaction():
+        async with self.database.connection(PAYLOAD_POOL_WAIT_SECONDS) as conn, conn.transaction():
             cursor = await conn.execute(
                 "DELETE FROM payload_owners WHERE (owner_id = %s OR starts_with(owner_id, %s)) "
                 "AND (%s::text IS NULL OR namespace IS NULL OR namespace = %s) RETURNING sha256",
@@ -101,7 +101,7 @@ class PostgresPayloadDriver(ContentAddressedDriver):
             return cursor.rowcount
 
     async def payloads_of(self, owner_id: str) -> set[str]:
-        async with self.database.connection() as conn:
+        async with self.database.connection(PAYLOAD_POOL_WAIT_SECONDS) as conn:
             cursor = await conn.execute(
                 "SELECT sha256 FROM payload_owners WHERE owner_id = %s", (owner_id,)
             )
@@ -111,7 +111,7 @@ class PostgresPayloadDriver(ContentAddressedDriver):
         """Built OWNERSHIP_BATCH rows at a time, the event loop free between batches: the
         scheduled collection runs this on a worker, among its workflows and agent calls."""
         rows: list[Ownership] = []
-        async with self.database.connection() as conn:
+        async with self.database.connection(PAYLOAD_POOL_WAIT_SECONDS) as conn:
             cursor = await conn.execute(
                 "SELECT o.sha256, o.owner_id, o.owner_kind, o.namespace, o.last_stored_at, "
                 "p.size_bytes FROM payload_owners o JOIN payloads p ON p.sha256 = o.sha256"
@@ -123,7 +123,7 @@ class PostgresPayloadDriver(ContentAddressedDriver):
 
     async def clock(self) -> datetime:
         """The database's: it writes ``last_stored_at`` (``now()``)."""
-        async with self.database.connection() as conn:
+        async with self.database.connection(PAYLOAD_POOL_WAIT_SECONDS) as conn:
             row = await (await conn.execute("SELECT now()")).fetchone()
         assert row is not None
         return row[0]  # type: ignore[no-any-return]
@@ -146,7 +146,7 @@ class PostgresPayloadDriver(ContentAddressedDriver):
     async def _collect(self, releases: Sequence[Release]) -> Collected:
         if not releases:
             return Collected(0, 0, 0)
-        async with self.database.connection() as conn, conn.transaction():
+        async with self.database.connection(PAYLOAD_POOL_WAIT_SECONDS) as conn, conn.transaction():
             cursor = await conn.execute(
                 "DELETE FROM payload_owners o USING unnest(%s::text[], %s::text[], "
                 "%s::timestamptz[], %s::text[]) AS r(sha256, owner_id, stored_before, namespace) "

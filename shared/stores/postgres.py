@@ -29,6 +29,10 @@ CONNECT_TIMEOUT_SECONDS: Final = 5
 # restarts). Below every store-using activity's start-to-close timeout (delivery: 45 s), so a
 # stalled database fails the attempt cleanly and Temporal retries it.
 POOL_WAIT_SECONDS: Final = 15.0
+# The same for the payload store, which a workflow task uses (its payloads stored and read):
+# under the task's 10 s timeout, so a busy pool fails the task with this reason in its history,
+# not a timeout that says nothing.
+PAYLOAD_POOL_WAIT_SECONDS: Final = 5.0
 # A readiness probe's wait for a pooled connection before it asks the database directly why
 # there is none (the probe itself gives up after 3 s: shared/health.py).
 PING_POOL_WAIT_SECONDS: Final = 0.5
@@ -204,12 +208,21 @@ class PostgresDatabase:
             ) from None
         except psycopg.Error as err:
             # A managed database that refuses CREATE or ALTER to this user, a table of another
-            # tool's in the way: one sentence naming the database, not a traceback.
+            # tool's in the way: one sentence naming the database, not a traceback. The hint
+            # only where it is the cause: a connection dropped mid-start, or the statement
+            # timeout, blamed permissions the user had.
             what = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
+            permissions = isinstance(
+                err, psycopg.errors.InsufficientPrivilege | psycopg.errors.DuplicateTable
+            )
+            hint = (
+                "the user needs to create and alter tables in it; docs/stores.md"
+                if permissions
+                else "it may be passing: if so, starting again is enough"
+            )
             raise StoreUnavailable(
                 f"cannot prepare the tables in the PostgreSQL {self.target.describe()} "
-                f"(TICKETS_DATABASE_URL): {what} (the user needs to create and alter tables in "
-                "it; docs/stores.md)"
+                f"(TICKETS_DATABASE_URL): {what} ({hint})"
             ) from None
         finally:
             await conn.close()
@@ -219,13 +232,19 @@ class PostgresDatabase:
             return
         if self._opening is None:
             self._opening = asyncio.ensure_future(self._open())
+            # Forgotten once it ends, whoever waits: a caller that went away while it opened
+            # left it behind, and after close() the next ready() took its old success and
+            # returned with no pool (a review, 2026-12-07).
+            self._opening.add_done_callback(self._opening_ended)
         opening = self._opening
-        try:
-            # Shielded: a caller that goes away does not cancel the others' opening.
-            await asyncio.shield(opening)
-        finally:
-            if opening.done() and self._opening is opening:
-                self._opening = None  # the next caller tries again after a failure
+        # Shielded: a caller that goes away does not cancel the others' opening.
+        await asyncio.shield(opening)
+
+    def _opening_ended(self, opening: "asyncio.Future[None]") -> None:
+        if self._opening is opening:
+            self._opening = None  # the next caller tries again after a failure
+        if not opening.cancelled():
+            opening.exception()  # taken: a failure nobody awaited is not logged as lost
 
     async def _open(self) -> None:
         await self._check()
@@ -251,11 +270,25 @@ class PostgresDatabase:
         self._pool = pool
 
     @asynccontextmanager
-    async def connection(self) -> AsyncIterator[AsyncConnection]:
+    async def connection(self, wait: float = POOL_WAIT_SECONDS) -> AsyncIterator[AsyncConnection]:
+        """A pooled connection, waiting at most ``wait`` seconds for one (StoreUnavailable)."""
         await self.ready()
         assert self._pool is not None
-        async with self._pool.connection() as conn:
+        try:
+            pooled = self._pool.connection(timeout=wait)
+            conn = await pooled.__aenter__()
+        except PoolTimeout:
+            raise StoreUnavailable(
+                f"the PostgreSQL {self.target.describe()} (TICKETS_DATABASE_URL): none of this "
+                f"process's {self._pool_size} pooled connections was free within {wait:g}s"
+            ) from None
+        try:
             yield conn
+        except BaseException as err:
+            if not await pooled.__aexit__(type(err), err, err.__traceback__):
+                raise
+        else:
+            await pooled.__aexit__(None, None, None)
 
     async def ping(self) -> None:
         """One round trip on a pooled connection (the worker's and the API's /readyz). When the

@@ -16,6 +16,7 @@ from shared.stores.postgres import PostgresDatabase
 from shared.stores.url import parse_database_url, redact
 from tests.support.postgres import PostgresServer, running_postgres
 from tests.support.processes import free_port
+from tests.support.temporal import wait_until
 
 
 async def test_migrating_twice_applies_each_version_once(postgres: PostgresServer) -> None:
@@ -145,6 +146,67 @@ async def test_a_user_who_may_not_create_tables_is_told_so_in_one_sentence(
 
     assert message.startswith(f"cannot prepare the tables in the PostgreSQL database '{name}'")
     assert "permission denied" in message and "a-reader-password" not in message
+    assert "the user needs to create and alter tables in it" in message
+
+
+async def test_a_migration_cut_short_is_not_blamed_on_the_users_permissions(
+    postgres: PostgresServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A review (2026-12-07): any driver error while migrating (the statement timeout, a
+    # connection dropped mid-start) was reported as permissions the user lacked.
+    from shared.stores import postgres as stores_postgres
+
+    async def migrate_cut_short(conn: object) -> None:
+        raise psycopg.errors.QueryCanceled("canceling statement due to statement timeout")
+
+    monkeypatch.setattr(stores_postgres, "migrate", migrate_cut_short)
+    message = await _failure(postgres.create_database("cut"))
+
+    assert "canceling statement due to statement timeout" in message
+    assert "permission" not in message and "create and alter" not in message
+    assert "starting again is enough" in message
+
+
+async def test_a_busy_pool_is_one_sentence_naming_the_wait_and_the_payload_store_waits_less(
+    postgres: PostgresServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A review (2026-12-07): the payload store, which workflow tasks use, waited 15 s for a
+    # pooled connection, past the task's 10 s timeout: the task timed out with no reason in its
+    # history. It waits PAYLOAD_POOL_WAIT_SECONDS (5), said as StoreUnavailable.
+    from shared.stores import payloads_postgres
+    from shared.stores.payloads_postgres import PostgresPayloadDriver
+
+    monkeypatch.setattr(payloads_postgres, "PAYLOAD_POOL_WAIT_SECONDS", 0.2)
+    db = PostgresDatabase(postgres.create_database("busy"), pool_size=1)
+    try:
+        await db.ready()
+        async with db.connection():  # the pool's one connection, held
+            with pytest.raises(StoreUnavailable) as waited:
+                async with db.connection(0.1):
+                    pass
+            with pytest.raises(StoreUnavailable) as payloads:
+                await PostgresPayloadDriver(db).sizes(["a" * 64])
+    finally:
+        await db.close()
+    assert "pooled connections was free within 0.1s" in str(waited.value)
+    assert "pooled connections was free within 0.2s" in str(payloads.value)
+
+
+async def test_a_database_closed_after_an_abandoned_opening_opens_again(
+    postgres: PostgresServer,
+) -> None:
+    # A review (2026-12-07): a caller that went away while the pool opened left the opening
+    # behind; after close(), the next ready() took its old success and returned with no pool.
+    db = PostgresDatabase(postgres.create_database("reopen"), pool_size=1)
+    try:
+        first = asyncio.create_task(db.ready())
+        await asyncio.sleep(0)  # the opening has begun
+        first.cancel()
+        await wait_until(lambda: db._pool is not None, timeout=30, what="the opening to end")
+        await db.close()
+        await db.ping()  # its first use after close(): it opened nothing, and found no pool
+    finally:
+        await db.close()
 
 
 async def test_a_database_that_does_not_exist_is_named(postgres: PostgresServer) -> None:

@@ -34,9 +34,9 @@ async def test_a_backlog_is_collected_in_bounded_transactions(
     real = database.connection
 
     @asynccontextmanager
-    async def counted() -> AsyncIterator[Any]:
+    async def counted(*args: Any) -> AsyncIterator[Any]:
         opened.append(1)
-        async with real() as conn:
+        async with real(*args) as conn:
             yield conn
 
     try:
