@@ -246,9 +246,14 @@ async def test_a_controller_whose_probe_saw_a_leftover_failure_is_committed() ->
     """Both sides of ``probe-fresh-failures`` (asked only for a probe window holding a failure of
     a call begun before the breaker opened): v11's runs replay without it; the paths history took
     its path, a leftover's failure and the probe's answer closing the breaker at the rate from
-    before, where the code before it paused the queue again."""
+    before, where the code before it paused the queue again (its old path, recorded by running
+    the same test on that code)."""
     v11 = FOLDER / "providerratecontroller-v11-controller.json"
     leftover = FOLDER / "providerratecontroller-paths-probe-fresh-failures.json"
+    # The same test run on the code before it: the leftover opened the breaker again.
+    before = FOLDER / "providerratecontroller-before-probe-fresh-failures.json"
     assert PATCH_PROBE_FRESH_FAILURES not in patches(v11)
+    assert PATCH_PROBE_FRESH_FAILURES not in patches(before)
     assert PATCH_PROBE_FRESH_FAILURES in patches(leftover)
     assert await set_rates(leftover) == [4.0]
+    assert await set_rates(before) == [0.0]
