@@ -7,11 +7,17 @@ from pydantic import ValidationError
 
 # How many of an input's problems a message names; the rest are counted.
 MAX_PROBLEMS: Final = 5
+# How much of a field's name (each part of its path) a message quotes.
+MAX_NAME_CHARS: Final = 40
 
 
 def problems(err: ValidationError, limit: int = MAX_PROBLEMS) -> str:
+    """The first ``limit`` problems, each its field (each part of its path cut to
+    MAX_NAME_CHARS: an unknown field's name is the sender's, and two of 100,000 characters made
+    a batch's reason for one item 200,000 characters long) and pydantic's message."""
     named = [
-        f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg']}" for e in err.errors()[:limit]
+        f"{'.'.join(str(p)[:MAX_NAME_CHARS] for p in e['loc']) or 'input'}: {e['msg']}"
+        for e in err.errors()[:limit]
     ]
     more = err.error_count() - len(named)
     return "; ".join(named) + (f"; and {more} more" if more > 0 else "")
@@ -20,7 +26,9 @@ def problems(err: ValidationError, limit: int = MAX_PROBLEMS) -> str:
 def fields(err: ValidationError, limit: int = 10) -> str:
     """The fields a validation error names (dotted paths, each part cut short), never its
     values nor its messages: for a log or an answer about input that may be customer text."""
-    paths = sorted({".".join(str(p)[:40] for p in e["loc"]) or "(root)" for e in err.errors()})
+    paths = sorted(
+        {".".join(str(p)[:MAX_NAME_CHARS] for p in e["loc"]) or "(root)" for e in err.errors()}
+    )
     more = f" and {len(paths) - limit} more" if len(paths) > limit else ""
     return ", ".join(paths[:limit]) + more
 

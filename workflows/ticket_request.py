@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from pydantic import BaseModel, ValidationError
 
-from shared.validation import problems
+from shared.validation import MAX_NAME_CHARS, problems
 from shared.view import MAX_BATCH_ID_BYTES, TicketRequest
 
 # The input's fields when the rule that leaves unknown ones out (patch
@@ -72,7 +72,8 @@ def parse_lenient(model: type[BaseModel], raw: Any) -> ParsedRequest:
             request = model.model_validate(_without(raw, unknown))
         except ValidationError as again:
             return ParsedRequest(None, problems(again))
-        paths = [".".join(str(part) for part in loc) for loc in unknown]
+        # Each name cut as problems() cuts it: the sender's text, carried and shown.
+        paths = [".".join(str(part)[:MAX_NAME_CHARS] for part in loc) for loc in unknown]
         return ParsedRequest(request, unknown_fields=paths, strict_problem=strict)
 
 

@@ -57,3 +57,18 @@ def test_whether_any_ticket_left_has_an_unknown_field_reads_no_ticket(
     assert BatchReads(invalid).any_other_keys(0)
     assert CountingBatchTicketFake.made == 0
     assert not BatchReads([raw(1), raw(2), "not a ticket", 7]).any_other_keys(0)
+
+
+def test_an_item_s_reason_quotes_each_unknown_name_cut_short() -> None:
+    # A review (2026-12-07): the reason named unknown fields whole: two keys of 100,000
+    # characters made one item's reason 200,128 characters, kept (20 of them) across every
+    # continue-as-new, returned by the progress query and printed by the CLI.
+
+    item = {"ticket_id": "T-1", "subject": "s", "body": "", "k" * 100_000: 1, "j" * 100_000: 2}
+    reason = BatchTicket(item, 0).lenient
+    assert isinstance(reason, str)
+    assert len(reason) < 500, len(reason)
+    assert "k" * 40 + ": Extra inputs are not permitted" in reason
+    # An item whose only problem is such a field: started, the field named cut short.
+    newer = BatchTicket({"ticket_id": "T-2", "subject": "s", "body": "b", "n" * 1_000: 1}, 1)
+    assert newer.unknown_fields == ["n" * 40]
