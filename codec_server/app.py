@@ -150,9 +150,10 @@ def parse_payloads(body: bytes) -> list[Payload]:
         raise Refused(400, NOT_PAYLOADS) from None
     if not isinstance(raw, dict):
         raise Refused(400, NOT_PAYLOADS)
+    # Protocol-buffer JSON writes an empty list as nothing: ``{}`` (or a null) is no payloads.
     listed = raw.get("payloads")
+    listed = [] if listed is None else listed
     if not isinstance(listed, list) or not set(raw) <= {"payloads"}:
-        # ``{}`` and ``{"payloads": null}`` were answered 200 ``{}``: no caller meant that.
         raise Refused(400, NOT_PAYLOADS)
     if len(listed) > MAX_PAYLOADS:
         raise Refused(

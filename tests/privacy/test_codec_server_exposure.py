@@ -224,3 +224,19 @@ async def test_a_connection_refused_before_its_body_was_read_is_closed(tmp_path:
             assert b"bearer token is required" in rest
         finally:
             writer.close()
+
+
+async def test_a_body_past_the_limit_still_gets_its_413_not_a_reset(tmp_path: Path) -> None:
+    # Closing at once a connection answered before its body was read reset it (the kernel's
+    # answer to unread bytes), and a 20 MB upload got a reset instead of its 413 (a review of
+    # the change, 2026-12-07).
+    from codec_server.settings import MAX_BODY_BYTES
+
+    async with codec_server(tmp_path) as server, httpx.AsyncClient(timeout=30.0) as http:
+        answer = await http.post(
+            f"http://127.0.0.1:{server.port}/decode",
+            content=b" " * (MAX_BODY_BYTES + 4 * 1024 * 1024),
+            headers={"Content-Type": "application/json"},
+        )
+    assert answer.status_code == 413, answer.text
+    assert "larger than" in answer.json()["error"]
