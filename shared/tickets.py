@@ -92,23 +92,30 @@ def normalize_subject(subject: str) -> str:
     return " ".join(subject.split())
 
 
+# The mark of a content digest that counts the e-mail address (same_content).
+DIGEST_VERSION = "v2:"
+
+
 def content_digest(ticket: "Ticket") -> str:
     """What identifies a ticket's content (subject, body, customer), as a digest: two tickets
     with one id and different digests are two tickets whose ids collide. The customer is its id,
     or its e-mail address when it has none, as ``derive_ticket_id`` takes it: two helpdesks'
     ticket 1001 with the same words from two addresses had one digest, and the second was
-    reported a duplicate and never answered (a review, 2026-12-07)."""
+    reported a duplicate and never answered (a review, 2026-12-07). Marked ``v2:``, so a memo
+    from before can be told from it (``same_content``)."""
     customer = _customer(ticket.customer_id, ticket.customer_email)
-    return _digest([customer, ticket.subject, ticket.body])
+    return DIGEST_VERSION + _digest([customer, ticket.subject, ticket.body])
 
 
 def same_content(earlier: str, ticket: "Ticket") -> bool:
-    """Whether a digest recorded for a ticket's id (its memo) is this ticket's content: its
-    digest, or the one from before the e-mail address counted (a ticket started before then)."""
-    return earlier in (
-        content_digest(ticket),
-        _digest([ticket.customer_id or "", ticket.subject, ticket.body]),
-    )
+    """Whether a digest recorded for a ticket's id (its memo) is this ticket's content. A digest
+    from before the address counted (no ``v2:``) is compared in its own form: the ticket's
+    words and customer id. Comparing both forms with any memo matched a new ticket without an
+    address to a later one with the same words from an address (both forms of the first are
+    the digest of no customer)."""
+    if earlier.startswith(DIGEST_VERSION):
+        return earlier == content_digest(ticket)
+    return earlier == _digest([ticket.customer_id or "", ticket.subject, ticket.body])
 
 
 def _digest(parts: list[str]) -> str:
