@@ -278,9 +278,12 @@ class PostgresDatabase:
             pooled = self._pool.connection(timeout=wait)
             conn = await pooled.__aenter__()
         except PoolTimeout:
+            # The pool says the same whether its connections are all busy or the database does
+            # not answer new ones (stopped): the sentence names both.
             raise StoreUnavailable(
-                f"the PostgreSQL {self.target.describe()} (TICKETS_DATABASE_URL): none of this "
-                f"process's {self._pool_size} pooled connections was free within {wait:g}s"
+                f"the PostgreSQL {self.target.describe()} (TICKETS_DATABASE_URL): no connection "
+                f"within {wait:g}s (the database does not answer, or all {self._pool_size} of "
+                "this process's pooled connections are busy)"
             ) from None
         try:
             yield conn
