@@ -188,6 +188,9 @@ class ControllerState(BaseModel):
     recent_failed: float = 0.0
     hold_until: float = 0.0  # no decrease before this (workflow clock, seconds)
     open_until: float = 0.0  # the breaker's cool-down ends (workflow clock, seconds)
+    # When the breaker last opened (workflow clock, seconds; 0: before it was kept): the probe
+    # counts failures of calls begun after it (probe-fresh-failures).
+    opened_at: float = 0.0
     decreases: int = 0
     openings: int = 0
     # The rate the provider's declared limit allows the queue, requests/s (declared-limits), and

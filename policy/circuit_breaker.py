@@ -68,6 +68,7 @@ def opened(state: ControllerState, now: float, cool_down: float) -> ControllerSt
             update={
                 "phase": "open",
                 "open_until": now + cool_down,
+                "opened_at": now,
                 "openings": state.openings + 1,
             }
         )
@@ -86,11 +87,14 @@ def probe_failed(window: Window, failure_share: bool = True) -> bool:
     return window.failed >= BREAKER_FAILURE_SHARE * (window.answered + window.failed)
 
 
-def probe_began_by(open_until: float, cool_down: float) -> float:
+def probe_began_by(state: ControllerState, cool_down: float) -> float:
     """From when (epoch seconds) a call's start makes it the probe's: the probe's calls begin
-    after the cool-down ends at ``open_until``, the calls from before the breaker opened a
-    cool-down earlier. Halfway between, so clocks a few seconds apart tell them apart."""
-    return open_until - cool_down / 2
+    after the cool-down ends (``open_until``), the calls from before the breaker opened before
+    ``opened_at``. Halfway between, so clocks a few seconds apart tell them apart. A state from
+    before ``opened_at`` was kept takes the opening a ``cool_down`` before the end (a cool-down
+    the workers changed meanwhile moves it)."""
+    opened_at = state.opened_at or state.open_until - cool_down
+    return (opened_at + state.open_until) / 2
 
 
 def new_failures(

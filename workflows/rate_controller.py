@@ -346,7 +346,7 @@ class ProviderRateController:
         sent (probe-fresh-failures); before, and otherwise, all."""
         if self._state.phase != "probing" or not report.failed:
             return report.failed
-        since = probe_began_by(self._state.open_until, cool_down)
+        since = probe_began_by(self._state, cool_down)
         new = new_failures(report.failed, report.failed_started, since, MAX_FAILED_STARTS)
         if new < report.failed and workflow.patched(PATCH_PROBE_FRESH_FAILURES):
             return new

@@ -399,8 +399,20 @@ def test_a_queue_below_its_rate_whose_provider_limit_fell_is_cut_to_what_it_answ
 def test_a_probe_counts_the_failures_of_calls_begun_after_the_breaker_opened() -> None:
     # Opened at 100 with a 30 s cool-down: the probe began at 130; a call counts as the probe's
     # from halfway (115), so clocks a few seconds apart still tell the two kinds apart.
-    since = probe_began_by(open_until=130.0, cool_down=30.0)
+    opened = step(
+        ControllerState(rate=10.0, phase="steady"),
+        Window(seconds=1.0, failed=5),
+        now=100.0,
+        cool_down=30.0,
+    )
+    assert (opened.phase, opened.opened_at, opened.open_until) == ("open", 100.0, 130.0)
+    since = probe_began_by(opened, cool_down=30.0)
     assert since == 115.0
+    # The workers' cool-down raised to 600 s meanwhile: still from the opening it had (before
+    # opened_at was kept, the new cool-down put the cut 270 s before the opening).
+    assert probe_began_by(opened, cool_down=600.0) == 115.0
+    # A state from before opened_at was kept: the opening a cool-down before the end.
+    assert probe_began_by(opened.model_copy(update={"opened_at": 0.0}), cool_down=30.0) == 115.0
     assert new_failures(3, [90.0, 99.0, 131.0], since, kept_at_most=32) == 1
     assert new_failures(2, [90.0, 99.0], since, kept_at_most=32) == 0
     # Failures without a start (a worker from before the starts were reported) count as new.
