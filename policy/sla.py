@@ -1,10 +1,10 @@
 """SLA arithmetic: deadlines from priorities, time left until them."""
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from shared.agents import Priority
-from shared.business_hours import BusinessHours, business_deadline
+from shared.business_hours import EARLIEST_START, BusinessHours, business_deadline
 
 
 def sla_deadline(
@@ -33,6 +33,11 @@ def earlier_intake(value: object) -> datetime | None:
         return None
     try:
         parsed = datetime.fromisoformat(value)
-    except ValueError:
+        # Before 1970 is no intake this project made, and the first days of year 1 in a zone
+        # east of UTC do not convert to UTC at all: OverflowError in the business-hours
+        # arithmetic failed every workflow task, the ticket stuck (a review, 2026-12-07).
+        if parsed.tzinfo is None or parsed.astimezone(UTC) < EARLIEST_START:
+            return None
+    except (ValueError, OverflowError):
         return None
-    return parsed if parsed.tzinfo is not None else None
+    return parsed

@@ -384,8 +384,11 @@ class TicketStages:
             )
             if self._placeholder_class:
                 # Stopped before any classification: its "general, 0" would say low confidence.
-                # Only an Urgent the escalation rules gave at a start stop is said.
-                keep = {ReasonCode.URGENT} if self._start_stop_urgent else set()
+                # Only an Urgent is said, which only the escalation rules gave it (at a start
+                # stop, or as the fallback priority of a stop after a failed first route: that
+                # one was left out, and TicketReviewReasons = 'urgent' missed the ticket).
+                urgent = self._start_stop_urgent or view.priority is Priority.URGENT
+                keep = {ReasonCode.URGENT} if urgent else set()
                 needs = [r for r in needs if r.code in keep]
             reasons += needs
         return reasons

@@ -17,7 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 from policy.transitions import TicketState
 from shared import names
 from shared import search_attributes as sa
-from shared.agents import Priority
+from shared.agents import AgentRole, AgentRoute, Priority
 from shared.pipeline_config import BudgetConfig
 from shared.view import TicketView
 from tests.support.fakes import FakeAgents, FakeTicketServices, fake_routes_config, invalid_output
@@ -104,6 +104,30 @@ async def test_a_ticket_the_budget_stops_before_its_first_call_takes_the_escalat
     assert ("urgent" in view.review_reason_codes) is (priority is Priority.URGENT)
     asked = PATCH_START_STOP_HEEDS_ESCALATION in patch_ids(history.events)
     assert asked is (priority is Priority.URGENT)
+
+
+async def test_a_ticket_the_budget_stops_after_a_failed_first_classifier_route_says_urgent(
+    dev_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    # The classifier's first route spends past the budget on an invalid answer, its backup is
+    # not called: never classified, the ticket takes the escalation rules' Urgent, and its
+    # reasons said only "budget" (a review, 2026-12-07): a team's view of 'urgent' missed it.
+    agents = FakeAgents(classify_failures=[invalid_output("classifier", tokens=500)])
+    config = fake_routes_config(budget=BudgetConfig(max_tokens=400))
+    first = config.routes[AgentRole.CLASSIFIER][0]
+    backup = AgentRoute(provider=first.provider, model="backup")
+    routes = config.routes | {AgentRole.CLASSIFIER: [first, backup]}
+    services = FakeTicketServices(config=config.model_copy(update={"routes": routes}))
+    ticket = make_ticket(subject="My account", body=TAKEN_OVER)
+    async with ticket_on_fakes(dev_env.client, task_queue, agents, services, ticket) as handle:
+        view = await wait_for_state(handle, TicketState.AWAITING_REVIEW.value)
+        described = await handle.describe()
+        await handle.terminate("the test is over")
+
+    assert view.priority is Priority.URGENT
+    assert "budget" in view.review_reason_codes and "urgent" in view.review_reason_codes
+    listed = described.typed_search_attributes.get(sa.TICKET_REVIEW_REASONS)
+    assert listed is not None and "urgent" in listed
 
 
 async def test_an_invalid_input_of_a_restarted_ticket_fails_it_with_the_reason(

@@ -72,3 +72,25 @@ async def test_a_ticket_started_again_keeps_the_sla_from_when_the_customer_first
 async def _escalated(handle: WorkflowHandle[Any, Any]) -> TicketView | None:
     view = await status(handle)
     return view if view.escalated else None
+
+
+@pytest.mark.usefixtures("replay_check")
+@pytest.mark.parametrize("first_intake", ["0001-01-01T00:00:00+14:00", "1900-01-01T00:00:00+00:00"])
+async def test_a_first_intake_no_starter_wrote_is_ignored_not_a_stuck_ticket(
+    dev_env: WorkflowEnvironment, task_queue: str, first_intake: str
+) -> None:
+    # A review (2026-12-07): a memo's first intake in year 1 east of UTC does not convert to
+    # UTC, and the business hours' arithmetic raised OverflowError in every workflow task: the
+    # ticket stayed CLASSIFIED with no timer and no reason.
+    from tests.replay.ticket_scenarios import WEEK_IN_BERLIN
+    from tests.support.fakes import fake_routes_config
+    from tests.support.workers import ticket_on_fakes
+
+    services = FakeTicketServices(config=fake_routes_config(business_hours=WEEK_IN_BERLIN))
+    memo = {sa.MEMO_FIRST_INTAKE: first_intake}
+    async with ticket_on_fakes(
+        dev_env.client, task_queue, FakeAgents(), services, make_ticket(), memo=memo
+    ) as handle:
+        view = await wait_for_state(handle, TicketState.COMPLETED.value)
+
+    assert view.sla_deadline is not None and view.sla_deadline.year >= 2026
