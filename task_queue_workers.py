@@ -136,6 +136,10 @@ def check_queues(queues: Sequence[str], loaded: settings.Settings) -> None:
             f"--queues: unknown task queue {', '.join(map(repr, unknown))} "
             f"(known: {', '.join(known)})"
         )
+    if twice := sorted({q for q in queues if queues.count(q) > 1}):
+        # Two workers of one process on one queue: the SDK refuses the second as the worker
+        # starts, after connecting (a traceback where --check-config had said it could start).
+        raise settings.ConfigError(f"--queues: {', '.join(map(repr, twice))} given twice")
     if names.TICKETS_TASK_QUEUE not in queues or not loaded.routes_from_keys:
         return
     polled = polled_providers(queues)

@@ -18,6 +18,7 @@ import math
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextvars import ContextVar
+from datetime import UTC, datetime
 from typing import Any
 
 from temporalio import activity
@@ -85,6 +86,21 @@ def attempt_time_left(margin: float) -> tuple[float, float] | None:
         return None
     total = timeout.total_seconds()
     return holder.began + total - min(margin, total / 10) - _clock(), total
+
+
+def retries_time_left(margin: float) -> float | None:
+    """Seconds left of the call's whole retry window, its schedule-to-close timeout counted from
+    its first scheduling (the server's clocks), less ``margin``; None without one, or outside
+    an activity. A late attempt's own start-to-close can outlast it: Temporal then ends the
+    attempt with a schedule-to-close timeout, which is not retried, and what the attempt's calls
+    were billed was counted nowhere (a review, 2026-12-07)."""
+    if not activity.in_activity():
+        return None
+    info = activity.info()
+    if not info.schedule_to_close_timeout or info.scheduled_time is None:
+        return None
+    ends = info.scheduled_time + info.schedule_to_close_timeout
+    return (ends - datetime.now(UTC)).total_seconds() - margin
 
 
 def _this_attempt() -> object:

@@ -59,6 +59,7 @@ from shared.pipeline_config import LOADING, MAX_ROUTES, OFFLINE_ROUTE, PipelineC
 from shared.provider_config import PROVIDER_NAME, WorkerSettings, default_providers
 from shared.settings_env import env_overrides, table_at
 from shared.toml_lines import key_lines, line_of
+from workflows.options import AGENT_MIN_RETRY_WINDOW
 
 DEFAULT_CONFIG_PATH = Path("config/pipeline.toml")
 OFFLINE = "offline"
@@ -313,6 +314,19 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
             f"start_to_close_seconds ({timeouts.start_to_close_seconds:g}): a stalled call is "
             "noticed by its heartbeat only within the attempt's time"
         )
+    window = AGENT_MIN_RETRY_WINDOW.total_seconds()
+    for field in ("start_to_close_seconds", "queue_wait_seconds"):
+        value = getattr(timeouts, field)
+        if value > window:
+            # An agent call's retries have its ticket's time to its SLA deadline, never less
+            # than this: past the deadline, Temporal cut a longer attempt to the window (one
+            # attempt, no retry) and a longer queue wait never fired (a review, 2026-12-07).
+            raise ConfigError(
+                f"{at(('agent_timeouts', field))}: agent_timeouts.{field} ({value:g}) must be at "
+                f"most {window:g}: an agent call's retries may have only {window / 60:g} "
+                "minutes (a ticket past its SLA deadline), and one attempt or wait longer than "
+                "that would leave it no retry"
+            )
     if (calendar_problem := business_hours_problem(pipeline)) is not None:
         loc, message = calendar_problem
         raise ConfigError(f"{origin(loc)}: {message}")

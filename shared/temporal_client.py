@@ -8,6 +8,7 @@ OpenTelemetry plugin, exported when the standard OTEL_ variables are set) is ins
 client here; a process that serves metrics passes its ``Runtime`` (``shared.metrics``).
 """
 
+import ipaddress
 import os
 import re
 import sys
@@ -82,6 +83,18 @@ def address_problem(address: str) -> str | None:
     return None
 
 
+def _loopback(address: str) -> bool:
+    """Whether ``host:port`` names this machine (where plaintext crosses no network)."""
+    host = address.rpartition(":")[0] if ":" in address else address
+    host = host.strip("[]").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def client_certificate_problem(tls: object) -> str | None:
     """What is wrong with mTLS settings the SDK would refuse only as the client connects (a
     worker that passed --check-config then died with a traceback), or None: a certificate
@@ -136,6 +149,13 @@ def connection_settings(env: Mapping[str, str] | None = None) -> ConnectionSetti
     if problem := address_problem(address):
         raise ClientConfigError(f"the Temporal address {address!r} {problem}")
     namespace = kwargs.pop("namespace", None) or DEFAULT_NAMESPACE
+    if kwargs.get("api_key") and not kwargs.get("tls") and not _loopback(address):
+        # The SDK sends the key as a bearer token on every call: over plaintext, to anyone on
+        # the path (a review, 2026-12-07: nothing was said).
+        raise ClientConfigError(
+            f"TEMPORAL_API_KEY is set with TLS off for {address}: the key would cross the "
+            "network in clear text; turn TLS on (TEMPORAL_TLS=true, the default with an API key)"
+        )
     return ConnectionSettings(
         address=address,
         namespace=namespace,

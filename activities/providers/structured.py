@@ -24,6 +24,7 @@ from activities.heartbeat import (
     beat,
     carry,
     heartbeating,
+    retries_time_left,
     trailing_beats,
 )
 from activities.heartbeat import earlier as carried_earlier
@@ -266,6 +267,14 @@ class LLMProvider(Provider):
         if left is None or left[1] <= self.config.timeout_seconds:
             return None, ""
         ends_in, total = left
+        retries_end = retries_time_left(ATTEMPT_REPORT_MARGIN)
+        if retries_end is not None and retries_end < ends_in:
+            # A late retry: the call's retry window ends before this attempt's own time.
+            return retries_end, (
+                "still arriving as the call's retry window ran out (its ticket's SLA deadline, "
+                "at least 15 minutes from the first attempt): the provider failed or limited "
+                "the attempts before it for most of that time"
+            )
         return ends_in, (
             f"still arriving as the attempt's {total:g} s (agent_timeouts."
             "start_to_close_seconds) ran out: a model this slow needs it raised"

@@ -5,7 +5,7 @@ few tokens a second) was billed on every attempt and counted on none."""
 
 import dataclasses
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from temporalio.exceptions import ApplicationError
@@ -35,14 +35,26 @@ async def classify_failing(
     attempt_seconds: float,
     provider_timeout: float,
     heartbeat: timedelta | None,
+    retries_left: float | None = None,
 ) -> tuple[ApplicationError, float, int]:
     """The classifier's activity, in an attempt of ``attempt_seconds``, against a fake answering
-    ``streams``: its error, the seconds it took, and the requests the fake was sent."""
+    ``streams``: its error, the seconds it took, and the requests the fake was sent.
+    ``retries_left``: seconds left of the call's schedule-to-close (None: none set)."""
     env = ActivityEnvironment()
+    # The test environment's own (1 s from 1970) is no call's: none unless asked.
+    window: dict[str, object] = {"schedule_to_close_timeout": None}
+    if retries_left is not None:
+        # Scheduled 15 minutes ago, with that window less what is left.
+        scheduled = datetime.now(UTC) - timedelta(minutes=15)
+        window = {
+            "scheduled_time": scheduled,
+            "schedule_to_close_timeout": timedelta(minutes=15, seconds=retries_left),
+        }
     env.info = dataclasses.replace(
         env.info,
         start_to_close_timeout=timedelta(seconds=attempt_seconds),
         heartbeat_timeout=heartbeat,
+        **window,
     )
     with FakeStreamServer() as fake_stream:
         fake_stream.push(*streams)
@@ -74,6 +86,27 @@ async def test_a_steady_answer_longer_than_the_attempt_is_cut_in_time_and_billed
     assert err.type not in FAILED_TYPES
     usage = Usage.model_validate(err.details[0])
     assert usage.estimated and usage.input_tokens > 0 and usage.output_tokens > 0
+
+
+async def test_a_late_retry_is_cut_by_its_call_s_retry_window_not_only_its_own_time() -> None:
+    # A review (2026-12-07): a retry begun with a minute of the call's schedule-to-close left
+    # counted on its whole start-to-close; Temporal's schedule-to-close ended it first (not
+    # retried) and its calls' tokens were counted nowhere.
+    steady = [chunk({"role": "assistant", "content": '{"category": "Acc'})]
+    for _ in range(100):
+        steady += [(PAUSE, 0.2), chunk({"content": "ount "})]
+    err, took, _ = await classify_failing(
+        [steady],
+        attempt_seconds=30,
+        provider_timeout=5.0,
+        heartbeat=timedelta(seconds=20),
+        retries_left=3.0,
+    )
+    assert err.type == ANSWER_OUT_OF_TIME_TYPE
+    assert "retry window" in err.message
+    assert took < 10.0  # cut at the window (3 s), not at the attempt's 30 s
+    usage = Usage.model_validate(err.details[0])
+    assert usage.input_tokens > 0 and usage.output_tokens > 0
 
 
 async def test_a_repair_whose_answer_has_not_begun_by_the_attempt_s_end_is_cut_too() -> None:

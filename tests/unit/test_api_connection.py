@@ -60,3 +60,21 @@ def test_the_connection_settings_repr_leaves_out_the_api_key() -> None:
     settings = connection_settings({"TEMPORAL_ADDRESS": "x:7233", "TEMPORAL_API_KEY": "tka_s3cret"})
     assert settings.has_api_key and settings.connect_kwargs.get("api_key") == "tka_s3cret"
     assert "tka_s3cret" not in repr(settings) and "tka_s3cret" not in settings.describe()
+
+
+def test_an_api_key_without_tls_is_refused_beyond_this_machine() -> None:
+    # A review (2026-12-07): TEMPORAL_TLS=false beside an API key sent the key in clear text to
+    # a remote server, with nothing said.
+    from shared.temporal_client import ClientConfigError
+
+    remote = {"TEMPORAL_ADDRESS": "temporal.example.com:7233", "TEMPORAL_API_KEY": "sekrit-key"}
+    with pytest.raises(ClientConfigError) as refused:
+        connection_settings(remote | {"TEMPORAL_TLS": "false"})
+    assert "TLS off for temporal.example.com:7233" in str(refused.value)
+    assert "sekrit-key" not in str(refused.value)
+    assert connection_settings(remote).tls  # on by default with a key
+    # This machine's server: nothing crosses a network.
+    local = connection_settings(
+        remote | {"TEMPORAL_TLS": "false", "TEMPORAL_ADDRESS": "[::1]:7233"}
+    )
+    assert not local.tls and local.has_api_key

@@ -28,6 +28,16 @@ def _isolated_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
             "agent_timeouts.heartbeat_seconds (200) must be below agent_timeouts."
             "start_to_close_seconds (120)",
         ),
+        # Longer than an agent call's least retry window (15 minutes): past the SLA deadline,
+        # one attempt and no retry (a review, 2026-12-07).
+        (
+            "[agent_timeouts]\nstart_to_close_seconds = 1200",
+            "agent_timeouts.start_to_close_seconds (1200) must be at most 900",
+        ),
+        (
+            "[agent_timeouts]\nqueue_wait_seconds = 80000",
+            "agent_timeouts.queue_wait_seconds (80000) must be at most 900",
+        ),
         ("[providers.openai]\nbase_url = 'ftp://x'", "providers.openai.base_url"),
         ("[budget]\nmax_tokens = 'many'", "budget.max_tokens: Input should be a valid integer"),
     ],

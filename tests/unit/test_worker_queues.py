@@ -78,3 +78,12 @@ def test_an_agents_worker_needs_the_key_of_the_queue_it_polls_whatever_its_route
         polled=polled_providers(["llm-openai"]),
     )
     assert sorted(built) == ["offline", "openai"]
+
+
+def test_a_queue_given_twice_is_refused_before_the_worker_starts() -> None:
+    # A review (2026-12-07): --check-config said it could start; the SDK then refused the
+    # second worker on the same queue after connecting, with a traceback.
+    with pytest.raises(ConfigError, match=r"--queues: 'llm-offline', 'tickets' given twice"):
+        check_queues(
+            ["tickets", "tickets", "llm-offline", "llm-offline"], load_settings(None, env={})
+        )
