@@ -58,7 +58,9 @@ def plan_errors(plan: Plan, known_workers: Collection[str], max_nodes: int) -> l
                 )
                 errors.append(f"sub-task {task.id!r} depends on {shown}, which is not in the plan")
     if cycle := find_cycle(tasks):
-        errors.append(f"the plan has a cycle: {' -> '.join(cycle)}")
+        # Each id as the other messages quote it (repr): an id is the model's text, and one
+        # with a line break spoke as the planner's prompt on its retry (a review, 2026-12-07).
+        errors.append(f"the plan has a cycle: {' -> '.join(map(repr, cycle))}")
     return errors
 
 

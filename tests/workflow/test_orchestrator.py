@@ -211,7 +211,7 @@ async def test_an_invalid_plan_goes_back_to_the_planner_once_with_its_errors(
     assert result.plan == good
     retry = agents.plan_requests[1]
     assert retry.previous_plan == cyclic
-    assert retry.errors == ["the plan has a cycle: a -> b -> a"]
+    assert retry.errors == ["the plan has a cycle: 'a' -> 'b' -> 'a'"]
     assert result.synthesis.answer == "a + b"
 
 
