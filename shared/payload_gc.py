@@ -72,11 +72,12 @@ class GcReport(BaseModel):
     owners_gone: int = 0
     children_of_retained_parents: int = 0
     released_from_gone_owners: int = 0  # ownership pairs
-    # Pairs of gone owners kept: a retained workflow's history refers to the payload (a child's
-    # input, stored as the child's, is in its parent's start-child event).
+    # Pairs that their own owner's histories no longer need (gone, or not referring to them)
+    # kept: another retained workflow's history refers to the payload (a child's input, stored
+    # as the child's, is in its parent's start-child event).
     kept_for_retained_histories: int = 0
-    # Pairs of gone owners kept because some owner could not be checked (its histories may
-    # refer to them): collected by a run that checks them all.
+    # The same pairs kept because some owner could not be checked (its histories may refer to
+    # them): collected by a run that checks them all.
     kept_for_unchecked_owners: int = 0
     released_unreferenced: int = 0  # ownership pairs: query answers and the like
     released_replay_copies: int = 0  # pairs a Replayer stored: nothing ever reads them
@@ -226,6 +227,7 @@ async def plan_collection(
     # gone owner's payload that some retained history refers to stays (below).
     seen: set[str] = set()
     from_gone: list[Release] = []
+    from_retained: list[Release] = []
 
     async def judge(owner_id: str, owned: list[Ownership]) -> None:
         try:
@@ -264,8 +266,12 @@ async def plan_collection(
         unreferenced = [
             r for r in owned if r.sha256 not in referenced and r.last_stored_at < cutoff
         ]
-        report.released_unreferenced += len(unreferenced)
-        releases.extend(Release(r.sha256, owner_id, cutoff, r.namespace) for r in unreferenced)
+        # Judged with every owner's history read, as a gone owner's are: a retained owner's
+        # payload its own histories do not mention may be another's event's (a batch run again
+        # under its id: the refused start of a ticket that exists stores the child's input as
+        # the ticket's, and only the batch's start-child event refers to it; it was released,
+        # and the Web UI and the codec server failed on that event: a review, 2026-12-07).
+        from_retained.extend(Release(r.sha256, owner_id, cutoff, r.namespace) for r in unreferenced)
 
     # CHECK_CONCURRENCY checkers taking owners from one iterator: a task per owner at once was
     # a million tasks for a million owners, on the worker that runs the scheduled collection.
@@ -291,6 +297,14 @@ async def plan_collection(
             report.kept_for_retained_histories += 1
         else:
             report.released_from_gone_owners += 1
+            releases.append(release)
+    for release in from_retained:
+        if unknown:
+            report.kept_for_unchecked_owners += 1
+        elif release.sha256 in seen:
+            report.kept_for_retained_histories += 1
+        else:
+            report.released_unreferenced += 1
             releases.append(release)
     await in_thread_if(large, _count_doomed, rows, releases, report)
     return report, releases

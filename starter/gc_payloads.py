@@ -59,13 +59,13 @@ def print_report(report: GcReport) -> None:
         )
     if report.kept_for_retained_histories:
         out.print(
-            f"  {report.kept_for_retained_histories} payload ownership(s) of gone workflows "
-            "kept: a retained workflow's history refers to them (a child's input)"
+            f"  {report.kept_for_retained_histories} payload ownership(s) their owners no longer "
+            "need kept: another retained workflow's history refers to them (a child's input)"
         )
     if report.kept_for_unchecked_owners:
         out.print(
-            f"  {report.kept_for_unchecked_owners} payload ownership(s) of gone workflows "
-            "kept: an owner that could not be checked may refer to them"
+            f"  {report.kept_for_unchecked_owners} payload ownership(s) their owners no longer "
+            "need kept: an owner that could not be checked may refer to them"
         )
     if report.left_alone:
         out.print(

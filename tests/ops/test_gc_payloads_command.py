@@ -266,3 +266,35 @@ async def test_gc_keeps_a_gone_batch_tickets_input_that_the_retained_batch_refer
     assert report["owners_gone"] == 1
     assert report["kept_for_retained_histories"] >= len(inputs)
     await delete_batch(client, handle.id, batch)
+
+
+async def test_gc_keeps_a_refused_child_input_that_only_the_batch_refers_to(
+    ops_server: OpsServer, tmp_path: Path
+) -> None:
+    # A batch run over a ticket that already exists (a file run again): its start of the
+    # ticket is refused, but temporalio stored the child's input first, as the ticket's, and
+    # only the batch's start-child event refers to it; the ticket exists, its own history does
+    # not mention it, and gc released it (a review, 2026-12-07): the Web UI and the codec
+    # server then failed on that event.
+    env, driver, client = await batch_store(ops_server, tmp_path)
+    queue = f"gc-{uuid.uuid4().hex[:8]}"
+    body = "The reset e-mail never arrives, whatever address I give it. " * 40
+    ticket = make_ticket(body=body)
+    async with real_pipeline(client, queue, tmp_path):
+        first = await start_ticket(client, queue, ticket)
+        await first.result()
+        own = await history_refers_to(client, first.id)
+        handle = await start_batch(client, queue, [ticket], BatchSettings())
+        done_batch = await handle.result()
+    assert done_batch.started == 0  # the ticket was there: not started again
+    in_batch = await history_refers_to(client, handle.id)
+    refused = (await driver.payloads_of(first.id) & in_batch) - own
+    assert refused, "the refused start's input was stored as the ticket's, referred to by the batch"
+
+    await backdate(driver, hours=2)
+    done = run_cli(env, "gc-payloads", "--yes", "--json")
+
+    assert done.code == 0, done.output
+    assert all([await readable(driver, key) for key in refused])
+    assert json.loads(done.stdout)["kept_for_retained_histories"] >= len(refused)
+    await delete_batch(client, handle.id, [ticket])
