@@ -33,7 +33,7 @@ run of the same workflow exists) are skipped, so running it twice does no harm.
 
 import argparse
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
@@ -56,6 +56,7 @@ from shared.ticket_status import readable_memo
 from starter import render
 from starter.connection import open_client
 from starter.errors import EXIT_OK, CliError, UsageError
+from starter.progress import Progress
 from starter.redrive_plans import (
     RedriveItem,
     RedriveReport,
@@ -170,72 +171,85 @@ async def _plan_one(
     return item
 
 
-async def apply(client: Client, ledger: DeliveryLedger, report: RedriveReport) -> None:
-    for item in report.tickets:
-        try:
-            if item.action in ("redeliver", "record-sent", "resend"):
-                # Another redrive (run at the same time, from a plan of the same moment) may
-                # have reset it since: a second reset ended the first one's run, whose delivery
-                # could be mid-send.
+async def _apply_one(
+    client: Client, ledger: DeliveryLedger, report: RedriveReport, item: RedriveItem
+) -> None:
+    """One planned ticket redriven; what went wrong is noted on it (the others go on)."""
+    try:
+        if item.action in ("redeliver", "record-sent", "resend"):
+            # Another redrive (run at the same time, from a plan of the same moment) may
+            # have reset it since: a second reset ended the first one's run, whose delivery
+            # could be mid-send.
+            latest = await client.get_workflow_handle(item.workflow_id).describe()
+            if latest.run_id != item.run_id:
+                item.error = f"redriven meanwhile: a newer run {latest.run_id}; not reset"
+                return
+        if item.action == "record-sent":
+            assert item.idempotency_key is not None
+            try:
+                await ledger.mark_sent(item.ticket_id, item.idempotency_key)
+            except Exception as err:  # the database, or the row taken over meanwhile
+                item.error = f"could not record it sent ({type(err).__name__}): not reset"
+                return
+        if item.action == "resend":
+            try:
+                # Only the answer planned: a row another ticket of the same id took over
+                # meanwhile keeps its own mark.
+                await ledger.note_failure(item.ticket_id, CHECKED_NOT_ARRIVED, item.idempotency_key)
+            except Exception as err:  # the database
+                item.error = f"could not clear its mark ({type(err).__name__}): not reset"
+                return
+        if item.action == "restart":
+            assert item.request is not None and item.task_queue is not None
+            # start_ticket carries what the failed run spent into the new run's memo.
+            outcome = await ops.start_ticket(
+                client,
+                item.request.ticket,
+                item.task_queue,
+                reopen_unanswered=report.state == TicketState.UNANSWERED.value,
+            )
+            if not outcome.started:
+                item.error = f"not restarted: the ticket is {outcome.state} now"
+                return
+            try:
                 latest = await client.get_workflow_handle(item.workflow_id).describe()
-                if latest.run_id != item.run_id:
-                    item.error = f"redriven meanwhile: a newer run {latest.run_id}; not reset"
-                    continue
-            if item.action == "record-sent":
-                assert item.idempotency_key is not None
-                try:
-                    await ledger.mark_sent(item.ticket_id, item.idempotency_key)
-                except Exception as err:  # the database, or the row taken over meanwhile
-                    item.error = f"could not record it sent ({type(err).__name__}): not reset"
-                    continue
-            if item.action == "resend":
-                try:
-                    # Only the answer planned: a row another ticket of the same id took over
-                    # meanwhile keeps its own mark.
-                    await ledger.note_failure(
-                        item.ticket_id, CHECKED_NOT_ARRIVED, item.idempotency_key
-                    )
-                except Exception as err:  # the database
-                    item.error = f"could not clear its mark ({type(err).__name__}): not reset"
-                    continue
-            if item.action == "restart":
-                assert item.request is not None and item.task_queue is not None
-                # start_ticket carries what the failed run spent into the new run's memo.
-                outcome = await ops.start_ticket(
-                    client,
-                    item.request.ticket,
-                    item.task_queue,
-                    reopen_unanswered=report.state == TicketState.UNANSWERED.value,
+                item.new_run_id = latest.run_id
+            except RPCError:
+                # Started: not an error (its run id unread; `status` shows it).
+                item.new_run_id = "(started; run id not read)"
+        if item.action in ("redeliver", "record-sent", "resend"):
+            assert item.reset_event_id is not None
+            response = await client.workflow_service.reset_workflow_execution(
+                ResetWorkflowExecutionRequest(
+                    namespace=client.namespace,
+                    workflow_execution=WorkflowExecution(
+                        workflow_id=item.workflow_id, run_id=item.run_id
+                    ),
+                    reason=RESET_REASON,
+                    workflow_task_finish_event_id=item.reset_event_id,
+                    request_id=str(uuid.uuid4()),
                 )
-                if not outcome.started:
-                    item.error = f"not restarted: the ticket is {outcome.state} now"
-                    continue
-                try:
-                    latest = await client.get_workflow_handle(item.workflow_id).describe()
-                    item.new_run_id = latest.run_id
-                except RPCError:
-                    # Started: not an error (its run id unread; `status` shows it).
-                    item.new_run_id = "(started; run id not read)"
-            if item.action in ("redeliver", "record-sent", "resend"):
-                assert item.reset_event_id is not None
-                response = await client.workflow_service.reset_workflow_execution(
-                    ResetWorkflowExecutionRequest(
-                        namespace=client.namespace,
-                        workflow_execution=WorkflowExecution(
-                            workflow_id=item.workflow_id, run_id=item.run_id
-                        ),
-                        reason=RESET_REASON,
-                        workflow_task_finish_event_id=item.reset_event_id,
-                        request_id=str(uuid.uuid4()),
-                    )
-                )
-                item.new_run_id = response.run_id
-        except RPCError as err:
-            item.error = f"the server answered: {err.message}"
-        except (OperationError, StoreUnavailable, ops.SearchAttributesMissing, OSError) as err:
-            # The one ticket's (its search attributes missing, the payload store down): the
-            # others go on and the report names each, the ones already redriven too.
-            item.error = f"{type(err).__name__}: {err}"
+            )
+            item.new_run_id = response.run_id
+    except RPCError as err:
+        item.error = f"the server answered: {err.message}"
+    except (OperationError, StoreUnavailable, ops.SearchAttributesMissing, OSError) as err:
+        # The one ticket's (its search attributes missing, the payload store down): the
+        # others go on and the report names each, the ones already redriven too.
+        item.error = f"{type(err).__name__}: {err}"
+
+
+async def apply(
+    client: Client,
+    ledger: DeliveryLedger,
+    report: RedriveReport,
+    on_done: Callable[[], None] | None = None,
+) -> None:
+    """Each planned ticket redriven in turn; ``on_done`` is told of each (a progress line)."""
+    for item in report.tickets:
+        await _apply_one(client, ledger, report, item)
+        if on_done is not None:
+            on_done()
     report.applied = True
 
 
@@ -265,7 +279,8 @@ async def run_redrive(args: argparse.Namespace) -> int:
                 "may have been delivered (nothing was done)"
             )
         if args.yes:
-            await apply(client, stores.ledger, report)
+            async with Progress(len(report.tickets), "redriven") as progress:
+                await apply(client, stores.ledger, report, on_done=progress.one_done)
     if args.json:
         render.print_json(report)
     else:

@@ -3,9 +3,7 @@ waited for (then what became of each, and why one that did not settle did not)."
 
 import argparse
 import asyncio
-import sys
 from pathlib import Path
-from typing import Final, TextIO
 
 from temporalio.client import Client
 from temporalio.service import RPCError
@@ -13,7 +11,6 @@ from temporalio.service import RPCError
 from policy.transitions import FAILED_STATES, SETTLED_STATES
 from shared import names, waiting
 from shared import operations as ops
-from shared.background import stop_background
 from shared.operation_errors import OperationError
 from shared.ticket_status import waiting_on
 from starter import inputs, render
@@ -28,6 +25,7 @@ from starter.errors import (
     UsageError,
 )
 from starter.inputs import InputError, ParsedTicket, read_jsonl, ticket_from_mapping
+from starter.progress import Progress
 
 DEFAULT_WAIT_SECONDS = 300.0
 # Where a ticket given by --subject, --body and the other flags comes from, in its errors.
@@ -137,42 +135,6 @@ def _by_flag(problem: str) -> str:
     return problem
 
 
-# A submission this large says how far it has got while it starts its tickets (16 at a time: a
-# file of 100,000 against a remote server was minutes of silence, a review found), on a terminal.
-PROGRESS_FROM: Final = 200
-PROGRESS_EVERY_SECONDS: Final = 2.0
-
-
-class StartProgress:
-    """``started N of M`` on stderr every few seconds while a large submission starts, when
-    stderr is a terminal (a script's output stays as it was)."""
-
-    def __init__(self, total: int, stream: TextIO | None = None) -> None:
-        self.total, self.done = total, 0
-        self._stream = stream if stream is not None else sys.stderr
-        self._task: asyncio.Task[None] | None = None
-
-    def one_done(self) -> None:
-        self.done += 1
-
-    def line(self) -> str:
-        return f"started {self.done:,} of {self.total:,} ticket(s) ..."
-
-    async def _report(self) -> None:
-        while True:
-            await asyncio.sleep(PROGRESS_EVERY_SECONDS)
-            print(self.line(), file=self._stream, flush=True)
-
-    async def __aenter__(self) -> "StartProgress":
-        if self.total >= PROGRESS_FROM and self._stream.isatty():
-            self._task = asyncio.create_task(self._report())
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        if self._task is not None:
-            await stop_background(self._task)
-
-
 async def cmd_submit(args: argparse.Namespace) -> int:
     parsed, errors = _tickets_from_args(args)
     outcomes: list[ops.SubmitOutcome] = []
@@ -180,7 +142,7 @@ async def cmd_submit(args: argparse.Namespace) -> int:
         try:
             client = await open_client()
             await warn_if_unencrypted(client)
-            async with StartProgress(len(parsed)) as progress:
+            async with Progress(len(parsed), "started") as progress:
                 results = await ops.submit_each(
                     client, [p.ticket for p in parsed], on_done=progress.one_done
                 )
