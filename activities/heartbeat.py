@@ -18,7 +18,6 @@ import math
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextvars import ContextVar
-from datetime import UTC, datetime
 from typing import Any
 
 from temporalio import activity
@@ -94,13 +93,16 @@ def retries_time_left(margin: float) -> float | None:
     an activity. A late attempt's own start-to-close can outlast it: Temporal then ends the
     attempt with a schedule-to-close timeout, which is not retried, and what the attempt's calls
     were billed was counted nowhere (a review, 2026-12-07)."""
-    if not activity.in_activity():
+    holder = _current()
+    if holder is None or not math.isfinite(holder.began):
         return None
     info = activity.info()
     if not info.schedule_to_close_timeout or info.scheduled_time is None:
         return None
-    ends = info.scheduled_time + info.schedule_to_close_timeout
-    return (ends - datetime.now(UTC)).total_seconds() - margin
+    # Counted on the server's clock up to this attempt's start, then on this worker's: a worker
+    # whose clock is minutes off would cut every late attempt at once (or never).
+    at_start = info.scheduled_time + info.schedule_to_close_timeout - info.started_time
+    return at_start.total_seconds() - (_clock() - holder.began) - margin
 
 
 def _this_attempt() -> object:

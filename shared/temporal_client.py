@@ -153,8 +153,9 @@ def connection_settings(env: Mapping[str, str] | None = None) -> ConnectionSetti
         # The SDK sends the key as a bearer token on every call: over plaintext, to anyone on
         # the path (a review, 2026-12-07: nothing was said).
         raise ClientConfigError(
-            f"TEMPORAL_API_KEY is set with TLS off for {address}: the key would cross the "
-            "network in clear text; turn TLS on (TEMPORAL_TLS=true, the default with an API key)"
+            f"an API key (TEMPORAL_API_KEY, or the profile's) is set with TLS off for {address}: "
+            "the key would cross the network in clear text; turn TLS on (TEMPORAL_TLS=true, "
+            "the default with an API key)"
         )
     return ConnectionSettings(
         address=address,

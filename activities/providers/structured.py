@@ -232,7 +232,7 @@ class LLMProvider(Provider):
         exceptions pass through for the provider to classify; a stream that sends nothing for the
         provider's timeout ends with httpx2's ``ReadTimeout`` (``idle_watch.py``). Returns the
         stream (a ``stream_cls``), read to its end and closed."""
-        ends_in, _ = self._attempt_end()
+        ends_in, limit, _ = self._attempt_end()
         async with contextlib.AsyncExitStack() as opened:
             try:
                 # Until the response starts there is no progress; nor past the attempt's end (a
@@ -252,32 +252,32 @@ class LLMProvider(Provider):
             except TimeoutError:
                 if bound is None or not bound.expired():
                     raise
-                raise AnswerOutOfTime(
-                    "the answer had not begun as the attempt's time ran out "
-                    "(agent_timeouts.start_to_close_seconds)"
-                ) from None
+                raise AnswerOutOfTime(f"the answer had not begun as {limit} ran out") from None
             await self._read_stream(stream, body, take, begun)
         return stream
 
-    def _attempt_end(self) -> tuple[float | None, str]:
-        """Seconds until this attempt must report (None: no bound of its own), and why then."""
+    def _attempt_end(self) -> tuple[float | None, str, str]:
+        """Seconds until this attempt must report (None: no bound of its own), the limit that
+        ends it then ("the attempt's 120 s (...)"), and what to do about it."""
         left = attempt_time_left(ATTEMPT_REPORT_MARGIN)
         # As configured, the attempt is longer than the provider's timeout (settings.py checks
         # it): a shorter one is a test's or a hand-made call's, bounded by its own caller.
         if left is None or left[1] <= self.config.timeout_seconds:
-            return None, ""
+            return None, "", ""
         ends_in, total = left
         retries_end = retries_time_left(ATTEMPT_REPORT_MARGIN)
         if retries_end is not None and retries_end < ends_in:
             # A late retry: the call's retry window ends before this attempt's own time.
-            return retries_end, (
-                "still arriving as the call's retry window ran out (its ticket's SLA deadline, "
-                "at least 15 minutes from the first attempt): the provider failed or limited "
-                "the attempts before it for most of that time"
+            return (
+                retries_end,
+                "the call's retry window (its schedule-to-close: for a ticket, the time to its "
+                "SLA deadline, at least 15 minutes)",
+                "the provider failed or limited the attempts before it for most of that time",
             )
-        return ends_in, (
-            f"still arriving as the attempt's {total:g} s (agent_timeouts."
-            "start_to_close_seconds) ran out: a model this slow needs it raised"
+        return (
+            ends_in,
+            f"the attempt's {total:g} s (agent_timeouts.start_to_close_seconds)",
+            "a model this slow needs it raised",
         )
 
     async def _read_stream(
@@ -290,7 +290,8 @@ class LLMProvider(Provider):
         """Every chunk of an open ``stream`` to ``take``, within the idle, chunk and byte limits
         (the caller closes it). ``begun``: whether the answer itself has begun, after the chunks
         taken so far (None: with the first chunk)."""
-        ends_in, why_then = self._attempt_end()
+        ends_in, limit, advice = self._attempt_end()
+        why_then = f"still arriving as {limit} ran out: {advice}"
         async with idle_limit(
             self.config.timeout_seconds, "the answer's stream", ends_in, why_then
         ) as idle:

@@ -49,6 +49,7 @@ async def classify_failing(
         window = {
             "scheduled_time": scheduled,
             "schedule_to_close_timeout": timedelta(minutes=15, seconds=retries_left),
+            "started_time": datetime.now(UTC),  # this attempt, by the server's clock
         }
     env.info = dataclasses.replace(
         env.info,
@@ -145,3 +146,28 @@ async def test_an_answer_that_stalls_mid_stream_ends_in_time_with_what_it_was_bi
     assert took < 5.0 and requests == 1
     usage = Usage.model_validate(err.details[0])
     assert usage.estimated and usage.input_tokens > 0 and usage.output_tokens > 0
+
+
+async def test_the_retry_window_is_counted_on_the_server_s_clock_whatever_the_worker_s_says() -> (
+    None
+):
+    # A review of the change (2026-12-07): compared with the worker's own wall clock, a worker
+    # ten minutes fast cut every late attempt at once. The window left at the attempt's start
+    # is the server's (scheduled + schedule-to-close - started), then the worker's own clock.
+    from activities.heartbeat import begin_attempt, retries_time_left
+
+    env = ActivityEnvironment()
+    long_ago = datetime(2001, 1, 1, tzinfo=UTC)  # the server's clock decades off the worker's
+    env.info = dataclasses.replace(
+        env.info,
+        scheduled_time=long_ago,
+        schedule_to_close_timeout=timedelta(minutes=15),
+        started_time=long_ago + timedelta(minutes=14),
+    )
+
+    async def left() -> float | None:
+        begin_attempt()
+        return retries_time_left(0.0)
+
+    seconds = await env.run(left)
+    assert seconds is not None and 59.0 < seconds <= 60.0, seconds
