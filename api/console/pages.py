@@ -319,9 +319,12 @@ async def review(
             # Shown back only to the console's own form: a page elsewhere could post text of
             # its choosing ("paste your token at ...") to show beside the token field.
             return to_sign_in()
+        # Said to copy first: signing in opens the ticket's page with its draft, not with
+        # this text (a review, 2026-12-07: it said only that the text was below).
         message = (
-            f"you are signed out, so your review of ticket {ticket_id[:80]} was not sent: sign "
-            "in and send it again (what you wrote is below)"
+            f"you are signed out, so your review of ticket {ticket_id[:80]} was not sent: copy "
+            "what you wrote (below) before you sign in, then send it again from the ticket's "
+            "page, which opens with the draft, not with your text"
         )
         return sign_in_page(request, message, 401, kept, then=f"/console/tickets/{ticket_id}")
     # A review reads the ticket (and a refused one shows its page again): from the same

@@ -333,3 +333,26 @@ async def test_a_long_subject_in_the_queue_leaves_the_short_columns_words_whole(
         "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
     )
     assert scroll <= client, f"the page is {scroll}px wide in a {client}px window"
+
+
+async def test_the_skip_link_shows_when_the_keyboard_reaches_it_and_the_draft_says_what_it_cites(
+    browser_context: BrowserContext, api_url: str, http: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    # A review (2026-12-07): the skip link stayed one clipped pixel with keyboard focus (WCAG
+    # 2.4.7), and the ticket page did not say which articles the draft cites (the reviewer of
+    # an "ungrounded" finding could not check them; `status` shows them).
+    ticket_id = await submit_for_review(http, tokens)
+    page = await browser_context.new_page()
+    await sign_in(page, api_url, tokens.review)
+    await page.goto(f"{api_url}/console/tickets/{ticket_id}")
+
+    await page.keyboard.press("Tab")
+    skip = page.locator("a[href='#main']")
+    await expect(skip).to_be_focused()
+    box = await skip.bounding_box()
+    assert box is not None and box["width"] > 20 and box["height"] > 5, box
+    shown = await http.get(f"/tickets/{ticket_id}", headers=bearer(tokens.review))
+    cited = shown.json()["status"]["draft"]["cited_articles"]
+    assert cited, "the offline resolver cites the articles it used"
+    for article in cited:
+        await expect(page.locator("#draft-cites")).to_contain_text(article)

@@ -180,6 +180,9 @@ async def test_a_review_sent_after_signing_out_shows_what_was_typed_on_the_sign_
     assert "evil.test" not in planted.text
     assert sent.status_code == 401
     assert "your review of ticket T-1 was not sent" in sent.text
+    # Said to copy it first: signing in opens the ticket's page with the draft, not this text
+    # (a review, 2026-12-07: it said only that the text was below).
+    assert "copy what you wrote (below) before you sign in" in sent.text
     assert 'id="typed-edited_text"' in sent.text and TYPED in sent.text
     assert 'name="sign_in_csrf"' in sent.text  # the sign-in form, to sign in again
     assert empty.status_code == 303  # nothing typed: to the sign-in page, as before
