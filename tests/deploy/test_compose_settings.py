@@ -62,6 +62,7 @@ NOT_PASSED = {
     "TICKETS_CODEC_HOST": "the codec server's command line (--host)",
     "TICKETS_CODEC_PORT": "the codec server's command line (--port)",
     "TEMPORAL_API_KEY": "the file's own Temporal, plain inside the network",
+    "TEMPORAL_TLS": "the same",
     "TEMPORAL_TLS_CLIENT_CERT_PATH": "the same",
     "TEMPORAL_TLS_CLIENT_KEY_PATH": "the same",
     "TEMPORAL_TLS_SERVER_CA_CERT_PATH": "the same",
