@@ -141,8 +141,12 @@ async def measure(
         for way in ways:  # warm every path: imports, connections, schema caches
             await way()
         ms: list[list[float]] = [[] for _ in ways]
-        for _ in range(rounds):
-            for taken, way in zip(ms, ways, strict=True):
+        arms = list(zip(ms, ways, strict=True))
+        for round_no in range(rounds):
+            # Each first in turn, the order rotating (a review, 2026-12-07: typed, httpx,
+            # aiohttp in every round).
+            turn = round_no % len(arms)
+            for taken, way in arms[turn:] + arms[:turn]:
                 taken.append(await cpu_per_call(way, calls))
     finally:
         await over_httpx.aclose()

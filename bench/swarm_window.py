@@ -301,6 +301,7 @@ async def run(
     )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     ratios = {}
+    failures: dict[str, int] = {}
     where: dict[str, list[Parts]] = {}
     with remote_llm(latency) as fake:
         rows = dict([*ROWS.items(), *([more_reads(transfer_reads)] if transfer_reads else [])])
@@ -316,6 +317,7 @@ async def run(
             ]
             succeeded = sum(r.succeeded for r in results)
             failed = sum(r.failed for r in results)
+            failures[label] = failed
             print(
                 f"| dev server, {label} | {succeeded} | {failed} | {wall:.2f} s | "
                 f"{ideal:.2f} s | {wall / ideal:.3f} | {warm_up / ideal:.3f} | "
@@ -351,13 +353,20 @@ async def run(
     for label, runs in where.items():
         print(f"| {label} | {' | '.join(cpu_per_item(runs, name, n) for name in processes)} |")
     print()
+
+    def met(label: str) -> bool:
+        # A run whose items failed ended sooner than one doing all the work: not met (a review,
+        # 2026-12-07: the verdict read the wall time alone).
+        return ratios[label] <= TARGET and not failures[label]
+
     for label in (ONE_PROCESS, AGENTS_APART):
-        verdict = "met" if ratios[label] <= TARGET else "MISSED"
+        verdict = "met" if met(label) else "MISSED"
+        failed = f", {failures[label]} item(s) failed" if failures[label] else ""
         # The value beside the verdict, to as many places as tell it from the target: 1.204
         # printed as 1.20 beside MISSED.
-        print(f"target ({label}: wall / ideal <= {TARGET}): {ratios[label]:.3f}, {verdict}")
+        print(f"target ({label}: wall / ideal <= {TARGET}): {ratios[label]:.3f}{failed}, {verdict}")
     # The exit status follows the one-process worker: what `make run` and the compose file run.
-    return 0 if ratios[ONE_PROCESS] <= TARGET else 1
+    return 0 if met(ONE_PROCESS) else 1
 
 
 def main(argv: list[str]) -> int:

@@ -17,8 +17,8 @@ project's client (encryption codec, tracing plugin):
    number of activities, then N more with those activities on a task queue of their own (as the
    ticket's agent calls are: no eager dispatch), then N shaped as the ticket (in each workflow
    task the ticket's patch markers, local activities, upserts and activities, all no-ops: the
-   ticket's Temporal work without its code), R rounds alternating, each timed from the first
-   start until the last one rests, as seen by one visibility count per interval.
+   ticket's Temporal work without its code), R rounds alternating, each timed on the server's
+   clock from the first start to the last one's rest (``rest_span``).
 Tickets go straight through when the offline agents answer them without a person: the bundled
 samples that do so in a probe run are repeated under new ids.
 """
@@ -201,7 +201,9 @@ async def bare_worker(stack: Stack, queue: str) -> "asyncio.subprocess.Process":
 TICKETS, BARE, BARE_SEPARATE = "tickets", "bare", "bare, activities on their own queue"
 # The bare workflow doing, in each workflow task, what the ticket asks of Temporal there (its
 # patch markers, local activities, upserts and activities, on their own queue): tickets ÷ this
-# is what the ticket's code costs, this ÷ bare what its use of Temporal costs.
+# is what the ticket's code costs, this ÷ bare what its use of Temporal costs. "Code" here also
+# holds how a ticket is started (``ops.submit_tickets``: a describe when the id is taken, a
+# fairness key, a memo and a summary), where the bare kinds make a plain start.
 SHAPED = "bare, shaped as the ticket"
 
 
