@@ -42,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
         BatchState,
         TicketCheck,
         TicketSettled,
+        usable_fairness_key,
     )
     from shared.command_budget import fitting
     from shared.tickets import Ticket, content_digest
@@ -325,7 +326,9 @@ class BatchWorkflow:
                 # digest of the customer id would sit unencrypted in histories and task-queue
                 # statistics). An attribute of the command, not a command: no patch.
                 priority=TemporalPriority(
-                    fairness_key=self._state.fairness_keys.get(ticket.ticket_id)
+                    fairness_key=usable_fairness_key(
+                        self._state.fairness_keys.get(ticket.ticket_id)
+                    )
                 ),
             )
         except WorkflowAlreadyStartedError:

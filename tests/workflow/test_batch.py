@@ -107,6 +107,29 @@ async def test_a_batch_started_without_fairness_keys_gives_its_tickets_none_not_
 
 
 @pytest.mark.usefixtures("replay_check")
+async def test_a_fairness_key_temporal_would_refuse_is_left_off_not_a_stalled_batch(
+    dev_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    # A review (2026-12-07): Temporal refuses a fairness key over 64 bytes, and with it the
+    # whole workflow task holding the child start; a client's one over-long key stalled its
+    # batch for good, no ticket of that group or after it started.
+    agents, services = FakeAgents(), FakeTicketServices()
+    batch = tickets(2)
+    keys = {batch[0].ticket_id: "k" * 100, batch[1].ticket_id: "c-short"}
+    activities = agents.activities() + services.activities()
+    async with fake_pipeline(dev_env.client, task_queue, activities, services.agent_queue):
+        handle = await start_batch(
+            dev_env.client, task_queue, batch, BatchSettings(window=2), fairness_keys=keys
+        )
+        result = await asyncio.wait_for(handle.result(), 60)  # a bound on a hang
+        await all_closed(dev_env.client, batch)
+        given = await fairness_keys(dev_env.client, batch)
+
+    assert result.started == 2
+    assert given == {batch[0].ticket_id: "", batch[1].ticket_id: "c-short"}
+
+
+@pytest.mark.usefixtures("replay_check")
 async def test_a_ticket_waiting_for_a_person_frees_its_place_in_the_window(
     dev_env: WorkflowEnvironment, task_queue: str
 ) -> None:
