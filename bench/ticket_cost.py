@@ -202,7 +202,7 @@ TICKETS, BARE, BARE_SEPARATE = "tickets", "bare", "bare, activities on their own
 # The bare workflow doing, in each workflow task, what the ticket asks of Temporal there (its
 # patch markers, local activities, upserts and activities, on their own queue): tickets ÷ this
 # is what the ticket's code costs, this ÷ bare what its use of Temporal costs. "Code" here also
-# holds how a ticket is started (``ops.submit_tickets``: a describe when the id is taken, a
+# holds how a ticket is started (``ops.submit_tickets``: a describe before each start, a
 # fairness key, a memo and a summary), where the bare kinds make a plain start.
 SHAPED = "bare, shaped as the ticket"
 

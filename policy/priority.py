@@ -30,3 +30,18 @@ def fairness_key(customer_id: str | None, secret: bytes | None = None) -> str | 
     if secret is None:
         return "c-" + hashlib.sha256(customer_id.encode()).hexdigest()[:16]
     return "k-" + hmac.new(secret, customer_id.encode(), hashlib.sha256).hexdigest()[:16]
+
+
+# Temporal refuses a fairness key longer than this (its priority validation counts bytes), and
+# with it the whole workflow task that carried a child start: one over-long key a client sent
+# stalled its batch for good, no ticket of that group or after it started, and a restart with
+# it failed (a review, 2026-12-07).
+MAX_FAIRNESS_KEY_BYTES: Final = 64
+
+
+def usable_fairness_key(key: str | None) -> str | None:
+    """A client's fairness key for a start, or None (the ticket then has none) when Temporal
+    would refuse it."""
+    if key is None or len(key.encode("utf-8", errors="replace")) > MAX_FAIRNESS_KEY_BYTES:
+        return None
+    return key

@@ -80,20 +80,6 @@ class BatchTotals(BaseModel):
     conflicts: list[str] = Field(default_factory=list)
 
 
-# Temporal refuses a fairness key longer than this (its priority validation), and with it the
-# whole workflow task that carried the child start: one over-long key a client sent stalled its
-# batch for good, no ticket of that group or after it started (a review, 2026-12-07).
-MAX_FAIRNESS_KEY_BYTES = 64
-
-
-def usable_fairness_key(key: str | None) -> str | None:
-    """A client's fairness key for a child start, or None (the ticket then has none) when
-    Temporal would refuse it."""
-    if key is None or len(key.encode("utf-8", errors="replace")) > MAX_FAIRNESS_KEY_BYTES:
-        return None
-    return key
-
-
 class BatchState(BaseModel):
     """Carried across continue-as-new (the tickets travel as their own argument)."""
 

@@ -26,7 +26,7 @@ from temporalio.common import (
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from policy.priority import fairness_key
+from policy.priority import fairness_key, usable_fairness_key
 from policy.transitions import TicketState
 from shared import names, run_spend
 from shared import search_attributes as sa
@@ -125,7 +125,8 @@ async def start_ticket(
     # Fairness between customers in a backlogged queue (docs/performance.md).
     if fairness is ...:
         fairness = fairness_keys(client, [ticket]).get(ticket.ticket_id)
-    priority = TemporalPriority(fairness_key=fairness)
+    # A client's key Temporal would refuse is left off (a batch's restart of its ticket failed).
+    priority = TemporalPriority(fairness_key=usable_fairness_key(fairness))
 
     async def start(reuse: WorkflowIDReusePolicy) -> None:
         await client.start_workflow(

@@ -30,6 +30,7 @@ from temporalio.exceptions import (
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
+    from policy.priority import usable_fairness_key
     from policy.transitions import TicketState
     from shared import names
     from shared import search_attributes as sa
@@ -42,7 +43,6 @@ with workflow.unsafe.imports_passed_through():
         BatchState,
         TicketCheck,
         TicketSettled,
-        usable_fairness_key,
     )
     from shared.command_budget import fitting
     from shared.tickets import Ticket, content_digest

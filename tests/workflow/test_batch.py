@@ -129,6 +129,24 @@ async def test_a_fairness_key_temporal_would_refuse_is_left_off_not_a_stalled_ba
     assert given == {batch[0].ticket_id: "", batch[1].ticket_id: "c-short"}
 
 
+async def test_a_restart_given_an_over_long_fairness_key_starts_without_it(
+    dev_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    # The batch's restart of a ticket (start_ticket, as submit starts one) carried the key to
+    # Temporal, which refused the start: the ticket counted as not started again (a review of
+    # the change, 2026-12-07).
+    from shared import operations as ops
+
+    ticket = make_ticket()
+    outcome = await ops.start_ticket(dev_env.client, ticket, task_queue, fairness="k" * 100)
+    given = await fairness_keys(dev_env.client, [ticket])
+    handle = dev_env.client.get_workflow_handle(names.ticket_workflow_id(ticket.ticket_id))
+    await handle.terminate("the test is over")
+
+    assert outcome.started
+    assert given == {ticket.ticket_id: ""}
+
+
 @pytest.mark.usefixtures("replay_check")
 async def test_a_ticket_waiting_for_a_person_frees_its_place_in_the_window(
     dev_env: WorkflowEnvironment, task_queue: str
