@@ -290,20 +290,23 @@ async def plan_collection(
     # batch whose tickets are this large does (its own input holds them); and while any owner
     # could not be checked, what its histories refer to is not known: gone owners keep theirs.
     unknown = report.owners_not_checked > 0
-    for release in from_gone:
+
+    def kept(release: Release) -> bool:
+        """Whether another history may still need it (counted as such)."""
         if unknown:
             report.kept_for_unchecked_owners += 1
         elif release.sha256 in seen:
             report.kept_for_retained_histories += 1
         else:
+            return False
+        return True
+
+    for release in from_gone:
+        if not kept(release):
             report.released_from_gone_owners += 1
             releases.append(release)
     for release in from_retained:
-        if unknown:
-            report.kept_for_unchecked_owners += 1
-        elif release.sha256 in seen:
-            report.kept_for_retained_histories += 1
-        else:
+        if not kept(release):
             report.released_unreferenced += 1
             releases.append(release)
     await in_thread_if(large, _count_doomed, rows, releases, report)
