@@ -15,6 +15,8 @@ tests/unit/test_escalation_cues.py keeps the released cues' examples matching).
 import re
 from typing import Final
 
+from policy.internal_text import as_read
+
 # Who gets into an account that is not theirs.
 _INTRUDER: Final = r"(someone|somebody|a stranger|an unknown person|a hacker|hackers)"
 # What a person must answer, whatever the ticket's category: a customer who says someone else
@@ -92,8 +94,18 @@ def escalation_cues(text: str) -> list[str]:
     by what comes before them: "if this is not refunded my lawyer will ..." is a threat."""
     read = text.lower().replace("\u2019", "'")
     spaced = _SPACES.sub(" ", read)
+    # Then as a reader sees it (policy/internal_text.py as_read: a soft hyphen or a zero-width
+    # space inside "law\u00adyer", a no-break space, U+02BC for an apostrophe), after the
+    # readings before it, so a cue found in one of those is still found (readings only ever
+    # widen: docs/versioning.md). Found in none of them, "my law\u00adyer" was no cue (a
+    # review, 2026-12-07).
+    seen = _SPACES.sub(" ", as_read(text).lower())
     return [
         found.group(0)
         for cue in ESCALATION_CUES
-        if (found := re.search(cue, read) or (re.search(cue, spaced) if spaced != read else None))
+        if (
+            found := re.search(cue, read)
+            or (re.search(cue, spaced) if spaced != read else None)
+            or (re.search(cue, seen) if seen not in (read, spaced) else None)
+        )
     ]

@@ -3,6 +3,7 @@
 the offline validator and the review's update validator use it)."""
 
 import re
+import unicodedata
 from typing import Final
 
 # Unambiguous labels only, for any reply (a person's edit too).
@@ -18,7 +19,22 @@ INTERNAL_MARKERS: Final = re.compile(
 )
 
 
+# Apostrophes as typed on phones and by word processors, read as the plain one.
+_APOSTROPHES: Final = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'"})
+
+
+def as_read(text: str) -> str:
+    """``text`` as a reader sees it: compatibility forms folded (NFKC: a no-break space is a
+    space, a fullwidth letter a letter), invisible format characters dropped (a zero-width
+    space, a soft hyphen), curly apostrophes plain. "Internal\u00a0note:", "TO\u200bDO" and
+    "I\u2019ve refunded" got past rules written for what they read as (a review, 2026-12-07)."""
+    folded = unicodedata.normalize("NFKC", text)
+    shown = "".join(c for c in folded if unicodedata.category(c) != "Cf")
+    return shown.translate(_APOSTROPHES)
+
+
 def internal_label(text: str) -> str | None:
-    """The first unambiguous internal label in ``text``, as written, or None."""
-    found = INTERNAL_LABELS.search(text)
+    """The first unambiguous internal label in ``text`` as a reader sees it (``as_read``), or
+    None."""
+    found = INTERNAL_LABELS.search(as_read(text))
     return found.group(0) if found else None

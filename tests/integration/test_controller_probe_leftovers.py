@@ -57,6 +57,8 @@ async def test_a_call_from_before_the_breaker_opened_failing_during_the_probe_le
         # ... and the probe's own call is answered.
         await handle.signal(names.RATE_REPORT_SIGNAL, OutcomeReport(answered=1))
         state = await left_probing(handle)
+        # The phase moves as the set-rate activity is scheduled: wait for it to run.
+        await wait_until(lambda: rates.set, timeout=30.0, what="the closing rate set")
         await handle.terminate("test over")
 
     assert state.phase == "steady" and state.openings == 1, state
@@ -72,6 +74,7 @@ async def test_a_call_the_probe_sent_failing_opens_the_breaker_again(
         fresh = OutcomeReport(failed=1, failed_started=[time.time()])
         await handle.signal(names.RATE_REPORT_SIGNAL, fresh)
         state = await left_probing(handle)
+        await wait_until(lambda: rates.set, timeout=30.0, what="the pause set")
         await handle.terminate("test over")
 
     assert state.phase == "open" and state.openings == 2, state

@@ -190,6 +190,10 @@ async def test_a_busy_pool_is_one_sentence_naming_the_wait_and_the_payload_store
         await db.close()
     assert "no connection within 0.1s (the database does not answer, or all 1" in str(waited.value)
     assert "no connection within 0.2s" in str(payloads.value)
+    # ... and what it waits for real stays under a workflow task's 10 s.
+    from shared.stores.postgres import PAYLOAD_POOL_WAIT_SECONDS
+
+    assert PAYLOAD_POOL_WAIT_SECONDS < 10
 
 
 async def test_a_database_closed_after_an_abandoned_opening_opens_again(

@@ -28,3 +28,18 @@ def test_a_text_that_had_a_cue_keeps_one(text: str) -> None:
 )
 def test_a_question_about_fraud_checks_or_account_management_is_no_cue(text: str) -> None:
     assert escalation_cues(text) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my law\u00adyer will hear of this",
+        "my\u200b lawyer will hear of this",
+        "I didn\u02bct authorize this charge",
+    ],
+    ids=["soft-hyphen", "zero-width-space", "modifier-apostrophe"],
+)
+def test_a_cue_with_invisible_or_look_alike_characters_is_a_cue(text: str) -> None:
+    # A review (2026-12-07): a soft hyphen or a zero-width space inside a cue, or U+02BC for
+    # the apostrophe, was no cue (read after the readings before it: they only widen).
+    assert escalation_cues(text)

@@ -254,3 +254,19 @@ def test_a_subject_with_an_order_number_or_the_word_password_is_still_quoted(
 ) -> None:
     ticket = Ticket(ticket_id="T-1", subject=subject, body="Please help with this.")
     assert f'"{subject}"' in resolver.draft(draft_request(ticket)).text
+
+
+@pytest.mark.parametrize(
+    ("subject", "secret"),
+    [
+        ("Cannot log in - my password is Hunter2!", True),
+        ("mein Passwort ist sommer2024", True),
+        ("pw = hunter2", True),
+        ("Password reset does not work", False),
+        ("I forgot my password", False),
+    ],
+)
+def test_a_password_said_in_words_in_the_subject_is_a_secret(subject: str, secret: bool) -> None:
+    # A review (2026-12-07): only a password after ":" or "=" counted; "my password is
+    # Hunter2!" was quoted back in the reply, sent with no review.
+    assert resolver.carries_a_secret(subject) is secret

@@ -207,3 +207,37 @@ def test_a_note_copied_with_other_punctuation_is_still_a_leak() -> None:
         REFUND_TICKET, Draft(text=text, cited_articles=["KB-201"]), [article]
     )
     assert FindingCode.INTERNAL_LEAK in codes(findings)
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        (
+            "I\u2019ve gone ahead and refunded your order, sorry for the trouble.",
+            "forbidden_promise",
+        ),
+        (
+            "We\u2019ll waive the cancellation fee for you this time, as a gesture.",
+            "forbidden_promise",
+        ),
+        (
+            "You\u2019ll receive a full refund for the order you placed last week.",
+            "forbidden_promise",
+        ),
+        ("Internal\u00a0note: check the ledger before replying to this customer.", "internal_leak"),
+        (
+            "TO\u200bDO: write the real answer to this ticket before sending it out.",
+            "internal_leak",
+        ),
+    ],
+    ids=["curly-ive", "curly-well", "curly-youll", "no-break-space", "zero-width-space"],
+)
+def test_a_promise_or_a_label_typed_with_look_alike_characters_is_found(
+    text: str, code: str
+) -> None:
+    # A review (2026-12-07): the rules were written for the plain apostrophe and space, and a
+    # curly one (phones and word processors type it), a no-break space or a zero-width space
+    # let a refund promise or an internal note through, the rule that overrides a model's
+    # verdict included.
+    found = validator.policy_findings(Draft(text=text, cited_articles=[]), [])
+    assert [f.code.value for f in found] == [code]

@@ -138,10 +138,12 @@ async def test_a_restart_given_an_over_long_fairness_key_starts_without_it(
     from shared import operations as ops
 
     ticket = make_ticket()
-    outcome = await ops.start_ticket(dev_env.client, ticket, task_queue, fairness="k" * 100)
-    given = await fairness_keys(dev_env.client, [ticket])
     handle = dev_env.client.get_workflow_handle(names.ticket_workflow_id(ticket.ticket_id))
-    await handle.terminate("the test is over")
+    try:
+        outcome = await ops.start_ticket(dev_env.client, ticket, task_queue, fairness="k" * 100)
+        given = await fairness_keys(dev_env.client, [ticket])
+    finally:
+        await handle.terminate("the test is over")
 
     assert outcome.started
     assert given == {ticket.ticket_id: ""}

@@ -16,14 +16,18 @@ from shared.agents import Draft, DraftRequest, FindingCode, Priority
 
 # A subject that carries a secret is not quoted back: a card number (13 to 19 digits, spaced or
 # not, starting as the card networks' numbers do and passing their check digit: order numbers
-# are as long), a card's code, or a password given after ":" or "=". Quoted, the reply carried
-# a card number, its expiry and CVV verbatim, and went out with no finding.
+# are as long), a card's code, or a password given after ":" or "=" or said ("is ...").
+# Quoted, the reply carried a card number, its expiry and CVV verbatim, and went out with no
+# finding.
 DIGIT_RUN: Final = re.compile(r"\d(?:[ -]?\d){12,18}(?!\d)")
 # Visa, Mastercard, American Express, Discover and the like: 3, 4, 5 or 6 first.
 CARD_NETWORK_FIRST_DIGITS: Final = "3456"
 SECRET_WORDS: Final = re.compile(
     r"\b(cvv|cvc|cvv2|security code)\b\W{0,3}\d{3,4}\b"
-    r"|\b(password|passwort|passcode|pin)\s*[:=]\s*\S",
+    r"|\b(password|passwort|passcode|pin|pw|pwd)\s*[:=]\s*\S"
+    # ... or said in words: "my password is Hunter2!", "mein Passwort ist ...", "the pin was
+    # 1234" (quoted back and sent with no review: a review, 2026-12-07).
+    r"|\b(password|passwort|passcode|pin|pw|pwd)\s+(is|was|ist|war|lautet)\s+\S",
     re.IGNORECASE,
 )
 

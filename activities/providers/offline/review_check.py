@@ -11,7 +11,7 @@ from activities.providers.offline.task_text import task_questions
 from activities.providers.offline.templates import BOILERPLATE_WORDS
 from activities.providers.offline.validator import forbidden_promises
 from activities.text import content_words
-from policy.internal_text import INTERNAL_MARKERS
+from policy.internal_text import INTERNAL_MARKERS, as_read
 from shared.orchestration import ContextItem, WorkerType
 
 REVIEW_PREFIX: Final = "Review:"
@@ -37,9 +37,9 @@ def review_problems(task: str, context: list[ContextItem]) -> list[str]:
     for question in task_questions(task):
         if not content_words(question) & said:
             problems.append(f"the answer does not address: {question[:160]}")
-    for promise in forbidden_promises(answer)[:2]:
+    for promise in forbidden_promises(as_read(answer))[:2]:
         problems.append(f"the answer promises what policy forbids: {promise[:160]}")
-    if INTERNAL_MARKERS.search(answer):
+    if INTERNAL_MARKERS.search(as_read(answer)):
         problems.append("the answer contains internal text")
     return problems
 

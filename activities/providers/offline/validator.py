@@ -6,7 +6,7 @@ from typing import Final
 
 from activities.providers.offline.templates import BOILERPLATE_WORDS
 from activities.text import content_words, sentences
-from policy.internal_text import INTERNAL_MARKERS
+from policy.internal_text import INTERNAL_MARKERS, as_read
 from shared.agents import Draft, Finding, FindingCode, KnowledgeArticle, Validation
 from shared.tickets import Ticket
 
@@ -188,7 +188,9 @@ def policy_findings(
     internal notes or the agents' own instructions. Fixed rules, no judgement: the model
     validator's verdict gets them too (agent_activities.validate_resolution), there with a
     blank reply as the only empty one (how short a useful answer can be is its judgement)."""
-    text = draft.text.strip()
+    # Read as a reader sees it: a curly apostrophe ("I\u2019ve refunded"), a no-break space or
+    # a zero-width one got past rules written for the plain forms.
+    text = as_read(draft.text).strip()
     if len(text) < min_chars:
         return [Finding(code=FindingCode.EMPTY, message="the reply is empty or too short to help")]
     findings: list[Finding] = []
@@ -200,7 +202,7 @@ def policy_findings(
             )
         )
     if INTERNAL_MARKERS.search(text) or any(
-        a.internal_note and _leaks_note(text, a.internal_note) for a in articles
+        a.internal_note and _leaks_note(text, as_read(a.internal_note)) for a in articles
     ):
         findings.append(
             Finding(code=FindingCode.INTERNAL_LEAK, message="the reply contains internal notes")
