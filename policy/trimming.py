@@ -116,12 +116,26 @@ class Trimmed:
     removed_tokens: int
 
 
+def _inline_replies(after: list[str]) -> list[str]:
+    """The customer's own lines among a ``>``-quoted thread below its marker (answers written
+    between the quoted lines, "see my answers below"), when the thread is quoted that way; none
+    for a thread quoted whole (an Outlook header block's earlier message is not ``>``-quoted,
+    and every line of it is the earlier thread)."""
+    first = next((line for line in after if line.strip()), None)
+    if first is None or not first.lstrip().startswith(">"):
+        return []
+    return [line for line in after if not line.lstrip().startswith(">")]
+
+
 def _drop_quoted(lines: list[str]) -> list[str]:
-    """Cut the earlier thread at its quote marker, then the ``>`` lines trailing the message
-    (a quote in the middle is what the customer chose to answer, and stays)."""
+    """Cut the earlier thread at its quote marker, keeping the customer's replies written
+    between its ``>`` lines (cut with it, "The March one. But the app crashes and we lost our
+    data" below a quoted question never reached an agent: a review, 2026-12-07), then the
+    ``>`` lines trailing the message (a quote in the middle is what the customer chose to
+    answer, and stays)."""
     start = quoted_thread_start(lines)
     if start is not None:
-        lines = lines[:start]
+        lines = lines[:start] + _inline_replies(lines[start + 1 :])
     end = len(lines)
     while end > 0 and (
         not lines[end - 1].strip()

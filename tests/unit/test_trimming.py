@@ -201,3 +201,28 @@ def test_a_shouted_line_under_a_sign_off_is_no_name_block() -> None:
     body = "My account is locked.\nThanks,\nURGENT PLEASE CALL ME"
     assert "URGENT PLEASE CALL ME" in trim_body(body).text
     assert trim_body(f"{CONTENT}\n\nRegards,\nAna Lima\nACME GmbH").text == CONTENT
+
+
+def test_answers_written_between_quoted_lines_are_kept_and_the_quotes_cut() -> None:
+    # A review (2026-12-07): everything from the attribution line on was cut, the customer's
+    # answers between the quoted lines too: a crash and a data loss never reached an agent.
+    body = (
+        "Hi, see my answers below.\n\n"
+        "On Mon, 3 Mar 2025 at 10:15, Support <support@example.com> wrote:\n"
+        "> Which invoice do you need?\n\n"
+        "The March one. But the app crashes when I open it and we lost our data.\n"
+        "> Anything else?\n"
+        "Yes, I need this fixed today."
+    )
+    text = trim_body(body).text
+    assert "we lost our data" in text and "fixed today" in text
+    assert "Which invoice" not in text and "wrote:" not in text
+    # A reply above a quoted thread, and a thread quoted whole (Outlook), keep only the reply.
+    above = (
+        "Thanks, that worked.\n\nOn Mon, 3 Mar 2025 at 10:15, Support <s@x.com> wrote:\n> Try it."
+    )
+    assert trim_body(above).text == "Thanks, that worked."
+    whole = (
+        "Still broken.\n\nFrom: Support <s@x.com>\nSent: Monday\nTo: me\nSubject: Re: x\n\nTry it."
+    )
+    assert trim_body(whole).text == "Still broken."
