@@ -187,9 +187,11 @@ class SmtpChannel:
             # The address or the message cannot be written as an e-mail (aiosmtplib and the
             # email package refuse control characters, an address a relay without SMTPUTF8
             # cannot take): trying again writes the same.
+            # Its reason said (the address, the subject or the body: the project's own refusals
+            # name which); the class alone left an operator guessing (a review, 2026-12-07).
             raise DeliveryRejected(
                 f"the answer to {request.customer_email!r} cannot be sent as an e-mail: "
-                f"{type(err).__name__}"
+                f"{_said(err)}"
             ) from None
         except aiosmtplib.SMTPNotSupported as err:
             if not connected:  # STARTTLS or a login the server does not offer: the set-up's
@@ -224,6 +226,14 @@ class SmtpChannel:
             ) from None
         except aiosmtplib.SMTPResponseException as err:
             text = f"{where} answered {err.code} {' '.join(err.message.split())[:200]}"
+            if handed_over and err.code < 400:
+                # Handed the message, the relay's answer is no reply code (aiosmtplib's -1 for a
+                # malformed or overlong line) or none it may give: it may have taken the message.
+                # Retried as unavailable, the customer got it twice (a review, 2026-12-07).
+                raise DeliveryUncertain(
+                    f"{where} was handed the message and answered what is no SMTP reply "
+                    f"({err.code}): whether it took it is not known"
+                ) from None
             # Before the message (greeting, STARTTLS, login) a refusal is about the worker's
             # set-up, never this answer: retried.
             if connected and err.code >= 500 and err.code not in LOGIN_REPLIES:

@@ -141,6 +141,22 @@ async def test_a_relay_silent_after_it_was_handed_the_message_is_not_sent_to_aga
     assert "whether it took the message" in uncertain.value.reason
 
 
+async def test_a_garbled_answer_after_the_message_was_handed_over_is_not_sent_to_again() -> None:
+    # A review (2026-12-07): aiosmtplib reads a reply line with no code as -1, which was taken
+    # for a failure for now and retried: the relay that had taken the message got it again.
+    from activities.delivery.errors import DeliveryUncertain
+    from activities.delivery.smtp import SmtpChannel
+
+    entry, request = recorded("email", "email"), asked("email", "customer@example.com")
+    with smtp_server() as server:
+        server.mailbox.data_garbled = "OK queued as 123"
+        config = SmtpConfig(host=server.host, port=server.port, sender=SENDER, tls="none")
+        with pytest.raises(DeliveryUncertain) as uncertain:
+            await SmtpChannel(config).send(entry, request)
+        assert len(server.mailbox.messages) == 1  # it did have it
+    assert "whether it took it is not known" in uncertain.value.reason
+
+
 async def test_a_connection_gone_before_the_message_was_written_is_tried_again(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -205,6 +221,8 @@ async def test_an_address_no_e_mail_can_carry_is_refused_for_good_not_retried_fo
             await SmtpChannel(config).send(entry, request)
         assert server.mailbox.messages == []
     assert "cannot be sent as an e-mail" in refused.value.reason
+    # With its reason, not only the error's class (a review, 2026-12-07).
+    assert "ValueError:" in refused.value.reason and len(refused.value.reason) > 80
 
 
 async def test_a_tls_setting_the_relay_does_not_offer_is_said_in_the_librarys_words() -> None:

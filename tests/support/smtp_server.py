@@ -30,6 +30,8 @@ class MailBox:
     data_delay: float = 0.0
     # What the message's final "." is answered when not 250 (a content filter's refusal, say).
     data_reply: str | None = None
+    # Said after taking the message instead of a reply code (a relay's garbled answer).
+    data_garbled: str | None = None
     # Seconds the server takes to answer RSET (a client sends one after a refusal).
     rset_delay: float = 0.0
     rsets: int = 0  # how many RSET commands came
@@ -74,6 +76,8 @@ class MailBox:
             self.messages.pop()  # refused: not kept
             self.recipients.pop()
             return self.data_reply
+        if self.data_garbled is not None:
+            return self.data_garbled  # kept: the relay has it
         return "250 Message accepted for delivery"
 
 
