@@ -1,7 +1,8 @@
 """Input trimming: what the model never needs to read (pure: activities and workflows use it).
 
-Greetings, sign-offs and signatures, quoted earlier messages and the middle of over-long bodies
-are cut before any provider sees a ticket. Every agent reads the ticket, so a saving here is
+Greetings, sign-offs and signatures, mail disclaimers at the end, quoted earlier messages and the
+middle of over-long bodies are cut before any provider sees a ticket. Every agent reads the
+ticket, so a saving here is
 multiplied by the number of agent calls. The cut is reported as ``trimmed_tokens`` in each call's
 usage and summed per ticket (an estimate: characters / 4, see ``policy.text_budget``).
 
@@ -146,6 +147,53 @@ def _drop_quoted(lines: list[str]) -> list[str]:
     return lines[:end]
 
 
+# A mail disclaimer: a trailing paragraph (never the message's first) holding one of its
+# telling phrases, two or more of its phrases in all, and no word of the writer's own ("I",
+# "my": the customer's "I received this e-mail in error, please delete my account" stays).
+# Found as written, lower case, no pattern to backtrack. Left in, its English made a German
+# ticket read as English (answered with no person), and its "inform us immediately" and
+# "unauthorized access" made an invoice question Urgent (a review, 2026-12-07).
+DISCLAIMER_TELLING: Final = (
+    "intended recipient", "intended only for", "intended solely for", "intended exclusively for",
+    "received this e-mail in error", "received this email in error",
+    "received this message in error", "received this communication in error",
+    "only for the use of", "confidential and privileged", "privileged and confidential",
+    "confidential and intended", "irrtümlich erhalten", "nicht der richtige adressat",
+)  # fmt: skip
+DISCLAIMER_PHRASES: Final = (
+    *DISCLAIMER_TELLING, "confidential", "privileged", "in error", "notify the sender",
+    "notify us immediately", "inform us immediately", "inform the sender", "delete it",
+    "delete this", "destroy", "unauthorized", "unauthorised", "prohibited", "strictly forbidden",
+    "vertraulich", "irrtümlich", "unbefugte", "den absender", "löschen sie",
+)  # fmt: skip
+DISCLAIMER_MIN_PHRASES: Final = 2
+WRITERS_OWN: Final = re.compile(r"\b(i|i'm|i've|my|me|ich|mein|meine|mir|mich)\b")
+
+
+def _drop_disclaimers(lines: list[str]) -> list[str]:
+    """Cut the trailing paragraphs that are a mail disclaimer, never the message's first
+    paragraph: what the customer wrote goes first."""
+    while True:
+        end = len(lines)
+        while end > 0 and not lines[end - 1].strip():
+            end -= 1
+        start = end
+        while start > 0 and lines[start - 1].strip():
+            start -= 1
+        if start == 0 or not _is_disclaimer(" ".join(lines[start:end])):
+            return lines[:end]
+        lines = lines[:start]
+
+
+def _is_disclaimer(paragraph: str) -> bool:
+    text = " ".join(paragraph.lower().replace("\u2019", "'").split())
+    return (
+        any(phrase in text for phrase in DISCLAIMER_TELLING)
+        and sum(phrase in text for phrase in DISCLAIMER_PHRASES) >= DISCLAIMER_MIN_PHRASES
+        and not WRITERS_OWN.search(text)
+    )
+
+
 def _content_lines(lines: list[str]) -> list[str]:
     return [line for line in lines if line.strip()]
 
@@ -222,7 +270,7 @@ def search_text(subject: str, body: str) -> str:
 
 def trim_body(body: str, budget_tokens: int = DEFAULT_BODY_TOKEN_BUDGET) -> Trimmed:
     lines = body.replace("\r\n", "\n").split("\n")
-    lines = _drop_greeting_and_signature(_drop_quoted(lines))
+    lines = _drop_greeting_and_signature(_drop_disclaimers(_drop_quoted(lines)))
     text = "\n".join(lines).strip() or body.strip()  # never trim a ticket to nothing
     text = re.sub(r"\n{3,}", "\n\n", text)
     # What a person must answer stays however long the ticket: a lawyer named in the middle of a

@@ -226,3 +226,30 @@ def test_answers_written_between_quoted_lines_are_kept_and_the_quotes_cut() -> N
         "Still broken.\n\nFrom: Support <s@x.com>\nSent: Monday\nTo: me\nSubject: Re: x\n\nTry it."
     )
     assert trim_body(whole).text == "Still broken."
+
+
+DISCLAIMER = (
+    "This e-mail and any attachments are confidential and intended solely for the addressee. "
+    "If you have received this e-mail in error, please inform us immediately and delete it. "
+    "Unauthorized access, use or disclosure is prohibited."
+)
+
+
+def test_a_mail_disclaimer_at_the_end_is_cut_and_the_customer_s_own_words_are_not() -> None:
+    # A review (2026-12-07): a trailing disclaimer's English made a German ticket read as
+    # English (answered with no person), and its "inform us immediately" and "unauthorized
+    # access" made an invoice question Urgent.
+    german = (
+        "Hallo,\nich finde meine Rechnung für März nicht. Bitte senden Sie sie erneut.\n\n"
+        f"Viele Grüße\nAnna Schmidt\n\n{DISCLAIMER}"
+    )
+    assert trim_body(german).text == (
+        "Hallo,\nich finde meine Rechnung für März nicht. Bitte senden Sie sie erneut."
+    )
+    # Words of the customer's own that sound like one stay: no telling phrase, or "I"/"my".
+    mine = "Where is my invoice?\n\nPlease delete this account: opened in error, unauthorized."
+    assert trim_body(mine).text == mine
+    told = "Where is my invoice?\n\nI received this e-mail in error, please delete my address."
+    assert trim_body(told).text == told
+    # Never the message's first paragraph.
+    assert trim_body(DISCLAIMER).text == DISCLAIMER
