@@ -29,8 +29,12 @@ def words(text: str) -> list[str]:
 
 
 def content_words(text: str) -> set[str]:
-    """Lower-cased words that carry meaning (no stopwords, at least three letters)."""
-    return {w for w in words(text) if len(w) >= 3 and w not in STOPWORDS}
+    """Lower-cased words that carry meaning (no stopwords, at least three letters), a
+    hyphenated word's parts too: "double-charged" shared nothing with an article on charges,
+    nor "locked-out" with one on being locked out (a review, 2026-12-07)."""
+    found = set(words(text))
+    found |= {part for w in found if "-" in w for part in w.split("-")}
+    return {w for w in found if len(w) >= 3 and w not in STOPWORDS}
 
 
 def sentences(text: str) -> list[str]:

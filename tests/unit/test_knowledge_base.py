@@ -175,3 +175,18 @@ def test_from_file_loads_articles_and_their_keywords(tmp_path: Path) -> None:
     assert found.internal_note == "Exports over 1 GB time out."
     (hours,) = kb.search(KnowledgeQuery(category=Category.GENERAL, text="your opening hours"))
     assert hours.internal_note == ""
+
+
+def test_a_hyphenated_word_finds_the_articles_its_parts_name() -> None:
+    # A review (2026-12-07): "double-charged" and "locked-out" were one token each, sharing
+    # nothing with the articles on charges and on getting back into an account.
+
+    kb = KnowledgeBase.bundled()
+    charged = kb.search(
+        KnowledgeQuery(category=Category.BILLING, text="I was double-charged for my order", limit=3)
+    )
+    assert "KB-203" in [a.article_id for a in charged]  # unexpected or duplicate charges
+    locked = kb.search(
+        KnowledgeQuery(category=Category.ACCOUNT, text="I am locked-out of my account", limit=3)
+    )
+    assert locked[0].article_id in {"KB-101", "KB-102"}  # password, two-factor
