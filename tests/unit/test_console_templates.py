@@ -81,6 +81,7 @@ def test_the_queue_flags_escalations_counts_down_and_lists_tickets_closed_unansw
         tickets=[overdue, soon],
         waiting=2,
         unanswered=[gone],
+        unanswered_count=35,
         notice=None,
         refresh=20,
     )
@@ -97,6 +98,8 @@ def test_the_queue_flags_escalations_counts_down_and_lists_tickets_closed_unansw
     assert "overdue by 20m" in html and "in 3h 05m" in html
     assert html.count("badge escalated") == 1
     assert 'id="unanswered"' in html and "/console/tickets/T-3" in html
+    # How many closed unanswered in all, not only the ten shown (a review, 2026-12-07).
+    assert "The 1 most recent of 35 closed unanswered" in " ".join(html.split())
 
 
 def test_what_a_reviewer_typed_in_a_refused_form_is_shown_again() -> None:
