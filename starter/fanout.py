@@ -3,6 +3,7 @@
 
 import argparse
 import os
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -222,20 +223,29 @@ def _output_problem(path: str, items_file: str) -> str | None:
         return "its folder does not exist"
     if target.exists() and not os.access(target, os.W_OK):
         return "cannot be written by this user"
+    # Tried, not asked: a read-only mount or /proc passed the questions above (as root, every
+    # access check does) and failed only after the paid run (a review, 2026-12-07).
+    try:
+        with tempfile.TemporaryFile(dir=where.parent):
+            pass
+    except OSError as err:
+        return f"its folder cannot be written to ({err.strerror or type(err).__name__})"
     return None
 
 
 def _show_swarm(
     args: argparse.Namespace, workflow_id: str, result: SwarmResult, errors: Sequence[InputError]
 ) -> None:
-    if args.output:
-        write_outputs(Path(args.output), result)
+    # The summary first: a results file that cannot be written then fails the command after
+    # it, instead of losing it too.
     if args.json:
         summary = result.model_dump(mode="json", exclude={"outputs"})
         render.print_json({"workflow_id": workflow_id, "result": summary, **_errors_json(errors)})
     else:
         render_fanout.print_swarm(result, workflow_id)
-        if args.output:
+    if args.output:
+        write_outputs(Path(args.output), result)
+        if not args.json:
             render.console().print(f"per-item results written to {args.output}")
 
 

@@ -2,6 +2,8 @@
 history when the swarm failed over its threshold (its error carries the summary only)."""
 
 import json
+import os
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -228,6 +230,19 @@ async def earlier_successes(
 
 
 def write_outputs(path: Path, result: SwarmResult) -> None:
-    with path.open("w", encoding="utf-8") as out:
-        for r in result.outputs:
-            out.write(json.dumps(r.model_dump(mode="json", exclude={"usage"})) + "\n")
+    """The per-item results, one JSON line each, written whole or not at all: to a file beside
+    ``path``, then renamed over it (opened in place, a full disk emptied an earlier results file
+    and left the new one cut short; a review, 2026-12-07)."""
+    with tempfile.NamedTemporaryFile(
+        "w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", delete=False
+    ) as out:
+        try:
+            for r in result.outputs:
+                out.write(json.dumps(r.model_dump(mode="json", exclude={"usage"})) + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+        except BaseException:
+            out.close()
+            Path(out.name).unlink(missing_ok=True)
+            raise
+    os.replace(out.name, path)

@@ -140,6 +140,38 @@ def test_a_swarm_s_output_folder_is_checked_before_the_run(
         said == f"error: --output {linked}: is the items' own file; write the results to another\n"
     )
     assert items.read_text() == '{"text": "Great kettle."}\n'
+    # A folder that cannot be written to (as root every access question says yes: /proc)
+    # failed only after the paid run (a review, 2026-12-07).
+    proc = "/proc/results.jsonl"
+    assert cli.main(["swarm", str(items), "--output", proc]) == 1
+    assert capsys.readouterr().err.startswith(
+        f"error: --output {proc}: its folder cannot be written"
+    )
+
+
+def test_swarm_results_replace_an_earlier_file_whole_or_not_at_all(tmp_path: Path) -> None:
+    # Opened in place, a write that failed part-way emptied the earlier results and left the new
+    # ones cut short (a review, 2026-12-07).
+    from shared.swarm import ItemResult, SwarmResult
+    from starter.swarm_outputs import write_outputs
+
+    out = tmp_path / "insights.jsonl"
+    out.write_text("earlier\n")
+    result = SwarmResult.model_construct(
+        outputs=[ItemResult(item_id="a", ok=False, error="x")], succeeded=0, failed=1
+    )
+
+    class Unwritable(ItemResult):
+        def model_dump(self, *args: object, **kwargs: object) -> dict[str, object]:
+            raise OSError("No space left on device")
+
+    broken = SwarmResult.model_construct(outputs=[Unwritable(item_id="b", ok=False, error="y")])
+    with pytest.raises(OSError):
+        write_outputs(out, broken)
+    assert out.read_text() == "earlier\n"  # untouched
+    assert [p.name for p in tmp_path.iterdir()] == ["insights.jsonl"]  # no temporary left
+    write_outputs(out, result)
+    assert out.read_text().startswith('{"item_id": "a"')
 
 
 def test_a_swarm_of_more_items_than_it_takes_is_refused_before_it_starts(
