@@ -208,7 +208,11 @@ async def test_a_database_closed_after_an_abandoned_opening_opens_again(
         first.cancel()
         await wait_until(lambda: db._pool is not None, timeout=30, what="the opening to end")
         await db.close()
-        await db.ping()  # its first use after close(): it opened nothing, and found no pool
+        # Its first use after close(): it opened nothing, and found no pool (an
+        # AssertionError in connection() before the fix).
+        async with db.connection() as conn:
+            answered = await (await conn.execute("SELECT 1")).fetchone()
+        assert answered == (1,)
     finally:
         await db.close()
 
