@@ -70,15 +70,12 @@ class TemporalConnection:
                 f"cannot reach the Temporal server at {self.settings.describe()}: it did not "
                 f"answer within {timeout.total_seconds():g} s"
             ) from None
-        finally:
-            if attempt.done() and self._attempt is attempt:
-                self._attempt = None  # the next request tries again after a failure
         return self._client
 
     def _attempt_ended(self, attempt: "asyncio.Future[Client]") -> None:
-        """An attempt that ended after every request stopped waiting for it: its client kept,
-        or its failure taken (asyncio logged it as an error nobody retrieved) and the next
-        request tries again."""
+        """An attempt ended (run before any request waiting on it resumes: registered first):
+        its client kept, or its failure taken (asyncio logged one nobody retrieved as lost) and
+        forgotten, so the next request tries again."""
         if attempt.cancelled() or attempt.exception() is not None:
             if self._attempt is attempt:
                 self._attempt = None

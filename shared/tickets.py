@@ -135,7 +135,4 @@ def derive_ticket_id(
     customer is its id, or its e-mail address when it has no id: two web-form tickets with the
     same words from two addresses are two tickets, not one answered to the first address."""
     customer = _customer(customer_id, customer_email)
-    digest = hashlib.sha256(
-        "\x1f".join([customer, normalize_subject(subject), body.strip()]).encode("utf-8")
-    ).hexdigest()
-    return f"T-{digest[:12]}"
+    return f"T-{_digest([customer, normalize_subject(subject), body.strip()])[:12]}"
