@@ -64,6 +64,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.batch_restarts import FAILED, KNOWN, BatchRestarts
     from workflows.run_chain import memo_again, this_run_is_later
+    from workflows.started_input import read_list, read_model, refusal
 
 
 # Child starts per workflow task, at most: one task's commands must stay well under the server's
@@ -76,7 +77,15 @@ MAX_INVALID_REASONS = 20
 @workflow.defn(name=names.BATCH_WORKFLOW)
 class BatchWorkflow:
     @workflow.init
-    def __init__(self, tickets: list[Any], state: BatchState) -> None:
+    def __init__(self, tickets: Any, state: Any) -> None:
+        # Read here, not by the data converter: an input it refused (from a program other than
+        # the CLI) failed the batch's first workflow task on every attempt; now the run fails,
+        # naming the fields (workflows/started_input.py).
+        tickets, tickets_problem = read_list(tickets, "tickets")
+        read_state, state_problem = read_model(BatchState, state, "state")
+        self._refused_input = refusal("batch", [tickets_problem, state_problem])
+        state = read_state or BatchState()
+        self._tickets = tickets
         self._state = state
         self._state.totals.total = len(tickets)
         # Each ticket validated by the workflow rather than by the data converter, whose refusal
@@ -118,7 +127,10 @@ class BatchWorkflow:
         counts[event.state] = counts.get(event.state, 0) + 1
 
     @workflow.run
-    async def run(self, tickets: list[Any], state: BatchState) -> BatchProgress:
+    async def run(self, tickets: Any, state: Any) -> BatchProgress:
+        if self._refused_input is not None:
+            raise self._refused_input
+        tickets, state = self._tickets, self._state
         settings = state.settings
         first_run = state.totals.runs == 1 and state.position == 0 and not state.in_flight
         if (

@@ -62,6 +62,7 @@ with workflow.unsafe.imports_passed_through():
         usage_of_failed_call,
     )
     from workflows.orchestrator_budget import RunBudget
+    from workflows.started_input import read_model, refusal
 
 WORKER_TYPES = [w.value for w in WorkerType]
 # Patch: a sub-task cancelled on its own fails that sub-task (its dependents are skipped), where
@@ -121,7 +122,13 @@ SUBTASK_CANCEL_WAIT = timedelta(seconds=30)
 @workflow.defn(name=names.ORCHESTRATOR_WORKFLOW)
 class OrchestratorWorkflow:
     @workflow.init
-    def __init__(self, request: OrchestratorInput) -> None:
+    def __init__(self, request: Any) -> None:
+        # Read here, not by the data converter: an input it refused (from a program other than
+        # the CLI and the ticket) failed the run's first workflow task on every attempt; now the
+        # run fails, naming the fields (workflows/started_input.py).
+        read, problem = read_model(OrchestratorInput, request, "request")
+        self._refused_input = refusal("orchestrator", [problem])
+        self._request = request = read or OrchestratorInput(task="(not valid)")
         self._phase = "planning"
         self._plan: Plan | None = None
         self._outcomes: dict[str, SubTaskOutcome] = {}
@@ -141,7 +148,10 @@ class OrchestratorWorkflow:
         self._context_tokens: dict[str, int] = {}
 
     @workflow.run
-    async def run(self, request: OrchestratorInput) -> OrchestratorResult:
+    async def run(self, request: Any) -> OrchestratorResult:
+        if self._refused_input is not None:
+            raise self._refused_input
+        request = self._request
         config = await config_snapshot()
         try:
             return await self._orchestrate(request, config)

@@ -40,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
     from shared.validation import problems
     from workflows.agent_calls import config_snapshot
     from workflows.run_chain import memo_again, this_run_is_later
+    from workflows.started_input import read_list, read_model, refusal
     from workflows.swarm_window import ENCODED_SIZE_GROUPS, ItemWindow
 
 
@@ -153,7 +154,14 @@ class SwarmChunkWorkflow:
 @workflow.defn(name=names.SWARM_WORKFLOW)
 class SwarmWorkflow:
     @workflow.init
-    def __init__(self, items: list[Any], state: SwarmState) -> None:
+    def __init__(self, items: Any, state: Any) -> None:
+        # Read here, not by the data converter: an input it refused (from a program other than
+        # the CLI) failed the swarm's first workflow task on every attempt; now the run fails,
+        # naming the fields (workflows/started_input.py).
+        items, items_problem = read_list(items, "items")
+        read_state, state_problem = read_model(SwarmState, state, "state")
+        self._refused_input = refusal("swarm", [items_problem, state_problem])
+        state = read_state or SwarmState()
         self._total = len(items)
         # Each chunk's items are read (validated) when the chunk starts: at each run's start,
         # all of a swarm of 100,000 took 1.8 s, against the SDK's 2 s deadlock limit. Reading
@@ -164,7 +172,10 @@ class SwarmWorkflow:
         self._inline: ItemWindow | None = None  # the window a swarm of one chunk runs itself
 
     @workflow.run
-    async def run(self, items: list[Any], state: SwarmState) -> SwarmResult:
+    async def run(self, items: Any, state: Any) -> SwarmResult:
+        if self._refused_input is not None:
+            raise self._refused_input
+        items, state = self._raw, self._state
         kept = state.carried if state.carried and workflow.patched(KEEPS_CARRIED) else {}
         first_run = state.routes is None or state.timeouts is None
         # A run made a first run below with chunks already done (a workflow retry of a later

@@ -1,0 +1,88 @@
+"""A batch, swarm or orchestrator run started by a program other than the CLI with an input its
+model refuses fails at once, non-retryable, naming each field and its problem and never the
+value. The data converter refused such an input before the workflow's code ran, which failed the
+first workflow task on every attempt: the run stayed open for ever with nothing done."""
+
+import uuid
+from typing import Any
+
+import pytest
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowFailureError
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from shared import names
+from shared.orchestration import MAX_TASK_CHARS
+from tests.support.workers import running
+from workflows import ALL_WORKFLOWS
+from workflows.started_input import INVALID_INPUT
+
+# Customer text in a field that is refused: the failure must not quote it.
+PRIVATE = "Ana Lima, card 4111 1111 1111 1111 "
+TICKET = {"subject": "refund", "body": "I was charged twice"}
+
+CASES: list[tuple[str, list[Any], str]] = [
+    (
+        names.BATCH_WORKFLOW,
+        [[TICKET], {"settings": {"window": 0}}],
+        "the batch input is not valid: state: settings.window: Input should be greater than or "
+        "equal to 1",
+    ),
+    (
+        names.BATCH_WORKFLOW,
+        [{"subject": PRIVATE}, {"fairness_keys": {"t1": 5}, "position": -1}],
+        "the batch input is not valid: tickets: should be a list, not an object; state: "
+        "position: Input should be greater than or equal to 0; fairness_keys.t1: Input should "
+        "be a valid string",
+    ),
+    (
+        names.SWARM_WORKFLOW,
+        [[{"item_id": "r1", "text": "works well"}], {"settings": {"concurrency": 501}}],
+        "the swarm input is not valid: state: settings.concurrency: Input should be less than "
+        "or equal to 500",
+    ),
+    (
+        names.SWARM_WORKFLOW,
+        [PRIVATE, {}],
+        "the swarm input is not valid: items: should be a list, not a string",
+    ),
+    (
+        names.ORCHESTRATOR_WORKFLOW,
+        [{"task": PRIVATE * (MAX_TASK_CHARS // len(PRIVATE) + 1)}],
+        f"the orchestrator input is not valid: request: task: String should have at most "
+        f"{MAX_TASK_CHARS} characters",
+    ),
+]
+
+
+@pytest.mark.usefixtures("replay_check")
+@pytest.mark.parametrize(
+    ("workflow", "args", "reason"),
+    CASES,
+    ids=["batch-settings", "batch-tickets-and-state", "swarm-settings", "swarm-items", "plan"],
+)
+async def test_an_input_the_model_refuses_fails_the_run_at_once_naming_the_fields(
+    ts_env: WorkflowEnvironment, task_queue: str, workflow: str, args: list[Any], reason: str
+) -> None:
+    worker = Worker(ts_env.client, task_queue=task_queue, workflows=ALL_WORKFLOWS)
+    async with running([worker]):
+        handle = await ts_env.client.start_workflow(
+            workflow, args=args, id=f"refused-{uuid.uuid4().hex[:8]}", task_queue=task_queue
+        )
+        with pytest.raises(WorkflowFailureError) as failed:
+            await handle.result()
+        history = await handle.fetch_history()
+
+    cause = failed.value.cause
+    assert isinstance(cause, ApplicationError)
+    assert (cause.type, cause.non_retryable, cause.message) == (INVALID_INPUT, True, reason)
+    assert cause.cause is None  # pydantic's own error, which quotes the input, is not attached
+    assert "Ana" not in str(failed.value) and "4111" not in str(failed.value)
+    kinds = [event.event_type for event in history.events]
+    assert EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED not in kinds
+    assert kinds[-1] == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED
+    # Nothing was started or called before the refusal.
+    assert kinds.count(EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED) == 1
+    assert len(kinds) == 5  # started, task scheduled, started, completed, failed

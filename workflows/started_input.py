@@ -1,0 +1,59 @@
+"""A fan-out workflow's input read by the workflow, not by the data converter.
+
+The SDK decodes a workflow's arguments before its code runs, and an argument its type hint
+refuses (a batch's ``window`` of 0, a swarm's items as an object, an orchestrator task of no
+characters: what a program other than the CLI can send) fails the workflow *task*, which the
+server retries for ever: the run stays open with nothing done and no reason a person is shown.
+Taken as ``Any`` and read here, such an input fails the *run* at once, non-retryable, naming
+each field and its problem (never its value: shared/validation.py). A valid input reads as the
+converter read it, so no recorded history replays differently.
+"""
+
+from typing import Any, Final, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from temporalio.exceptions import ApplicationError
+
+from shared.validation import problems
+
+# The failure's type (docs/fanout.md).
+INVALID_INPUT: Final = "InvalidWorkflowInput"
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def read_model(model: type[M], raw: Any, name: str) -> tuple[M | None, str | None]:
+    """``raw`` as ``model``, or None and what is wrong with it (each field named under
+    ``name``)."""
+    try:
+        return model.model_validate(raw), None
+    except ValidationError as err:
+        return None, f"{name}: {problems(err)}"
+
+
+def read_list(raw: Any, name: str) -> tuple[list[Any], str | None]:
+    """``raw`` when it is a list (its elements are each read later, one by one), else an empty
+    list and what is wrong."""
+    if isinstance(raw, list):
+        return raw, None
+    return [], f"{name}: should be a list, not {_kind(raw)}"
+
+
+def refusal(what: str, found: list[str | None]) -> ApplicationError | None:
+    """The run's failure for the problems ``found`` (None when there are none)."""
+    named = [problem for problem in found if problem is not None]
+    if not named:
+        return None
+    return ApplicationError(
+        f"the {what} input is not valid: {'; '.join(named)}",
+        type=INVALID_INPUT,
+        non_retryable=True,
+    )
+
+
+def _kind(value: Any) -> str:
+    """A JSON value's kind, never the value."""
+    kinds = {dict: "an object", str: "a string", bool: "a boolean", int: "a number"}
+    if value is None:
+        return "null"
+    return kinds.get(type(value), "a number" if isinstance(value, float) else "another value")
