@@ -6,6 +6,7 @@ going; the ids, the attaching and the watching are here for all three."""
 import asyncio
 import contextlib
 import hashlib
+import json
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple, TypeVar
@@ -379,8 +380,29 @@ def _cause(err: WorkflowFailureError) -> str:
 
 def swarm_input(items: list[SwarmItem], run_id: str | None) -> tuple[str, str]:
     """A swarm's workflow id (derived from its items unless given) and its input's digest."""
-    parts = [f"{i.item_id}\x1e{i.text}" for i in items]
+    parts = swarm_parts(items)
     return run_id or content_id("swarm", parts), input_digest(parts)
+
+
+# Marks the digest's second form (below): no part of the first is without a "\x1e".
+SWARM_PARTS_V2 = "swarm-parts-v2"
+
+
+def swarm_parts(items: list[SwarmItem]) -> list[str]:
+    """What a swarm's id and input digest are made of. Each item's id and text joined by "\x1e",
+    the items by "\x1f": unambiguous only while no id or text holds either character, and a
+    text may (JSON's "\u001f"). One item ``a`` of text "x\x1fb\x1ey" read as the two items
+    ``a`` "x" and ``b`` "y", the same id and digest, so running either file after the other
+    showed the first one's result and never analysed the second (a review, 2026-12-07). Such
+    an input now takes a second form, each item JSON-encoded (which escapes both characters);
+    every other input keeps the first, so a file run before keeps its id and its result."""
+    if not any(_separated(item.item_id) or _separated(item.text) for item in items):
+        return [f"{i.item_id}\x1e{i.text}" for i in items]
+    return [SWARM_PARTS_V2] + [json.dumps([i.item_id, i.text]) for i in items]
+
+
+def _separated(text: str) -> bool:
+    return "\x1e" in text or "\x1f" in text
 
 
 async def run_swarm(
