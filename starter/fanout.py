@@ -27,6 +27,7 @@ from starter.connection import open_client, warn_if_unencrypted
 from starter.errors import EXIT_OK, EXIT_PARTIAL, CliError
 from starter.fanout_runs import (
     SwarmFailed,
+    completed_before,
     require_worker,
     run_plan,
     run_swarm,
@@ -87,7 +88,8 @@ def _errors_json(errors: Sequence[InputError] | None) -> dict[str, Any]:
 async def cmd_plan(args: argparse.Namespace) -> int:
     client = await open_client()
     await warn_if_unencrypted(client)
-    if args.wait:
+    # A run under the id that completed is shown from its history: no worker needed.
+    if args.wait and not (args.id and await completed_before(client, args.id)):
         await require_worker(client, "the plan")
     workflow_id, result, earlier, attached = await run_plan(client, args.task, args.id, args.wait)
     if attached and result is None:
@@ -150,10 +152,12 @@ async def cmd_swarm(args: argparse.Namespace) -> int:
         )
     client = await open_client()
     await warn_if_unencrypted(client)
-    await require_worker(client, "the swarm")
+    workflow_id, digest = swarm_input(items, args.id)
+    # A run under the id that completed is shown from its history: no worker needed.
+    if not await completed_before(client, workflow_id):
+        await require_worker(client, "the swarm")
     # A run of these items that failed (or was stopped) under this id: what it analysed is kept
     # (it analysed, and paid for, every item again).
-    workflow_id, digest = swarm_input(items, args.id)
     carried = await earlier_successes(client, workflow_id, digest, {i.item_id for i in items})
     if carried:
         render.console(stderr=True).print(

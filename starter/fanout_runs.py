@@ -149,6 +149,18 @@ async def require_worker(client: Client, what: str) -> None:
         )
 
 
+async def completed_before(client: Client, workflow_id: str) -> bool:
+    """Whether the latest run under ``workflow_id`` completed: its result is in its history, so
+    showing it needs no worker (a plan or swarm run again shows it, not a new run)."""
+    try:
+        described = await client.get_workflow_handle(workflow_id).describe()
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return described.status == WorkflowExecutionStatus.COMPLETED
+
+
 async def stranded_call_under(client: Client, workflow_id: str) -> PendingCall | None:
     """An agent call of this run, or of one of its running children (a batch's ticket, a
     swarm's chunk, a plan's sub-task), that waits on a queue no worker polls and will not leave
@@ -304,6 +316,10 @@ async def run_plan(client: Client, task: str, run_id: str | None, wait: bool) ->
     await same_input(client, workflow_id, digest, "task", names.ORCHESTRATOR_WORKFLOW)
     if not wait:
         return PlanRun(workflow_id, None, earlier, attached)
+    if earlier:
+        # Completed: its result from its history, with no progress query (a closed run's query
+        # needs a worker to replay it, and the result needs none).
+        return PlanRun(workflow_id, await handle.result(), earlier, attached)
 
     async def describe() -> tuple[int, int, str]:
         p = await handle.query(names.PROGRESS_QUERY, result_type=OrchestratorProgress)
@@ -437,8 +453,10 @@ async def run_swarm(
             "(use --id NEW to analyse them again)"
         )
         handle = client.get_workflow_handle(workflow_id, result_type=SwarmResult)
-    else:
-        await same_input(client, workflow_id, digest, "set of items", names.SWARM_WORKFLOW)
+        # Completed (a failed run may run again): its result from its history, with no progress
+        # query (a closed run's query needs a worker to replay it, and the result needs none).
+        return workflow_id, await handle.result()
+    await same_input(client, workflow_id, digest, "set of items", names.SWARM_WORKFLOW)
     result = asyncio.ensure_future(handle.result())
 
     async def describe() -> tuple[int, int, str]:

@@ -4,13 +4,28 @@ wait that cannot end. (More configuration mistakes, in-process: tests/unit/test_
 
 import asyncio
 import json
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from temporalio.client import Client
+from temporalio.worker import Worker
 
+from shared import names
+from shared.data_converter import data_converter
+from shared.orchestration import OrchestratorInput
+from shared.swarm import SwarmSettings, SwarmState
 from starter.embedded import EmbeddedServer
+from starter.fanout_runs import INPUT_DIGEST, input_digest, swarm_input
+from starter.inputs import read_swarm_items
+from tests.support.fake_fanout import FakeInsights, FakeOrchestrationAgents
+from tests.support.fake_fanout import plan as fake_plan
+from tests.support.fake_fanout import task as fake_task
 from tests.support.processes import PROJECT_ROOT, environment, free_port, run_cli
+from tests.support.workers import running
+from workflows import ALL_WORKFLOWS
 
 pytestmark = pytest.mark.integration
 
@@ -77,6 +92,66 @@ def test_a_fan_out_run_that_would_wait_says_at_once_that_no_worker_runs(
         f"error: no worker is polling the tickets task queue, so {what} would wait on the "
         "server until one starts: run `python -m worker` against this server and namespace"
     ), waited.output
+
+
+async def _completed_on_another_queue(
+    address: str, env: dict[str, str], workflow: str, args: list[Any], workflow_id: str, digest: str
+) -> None:
+    """The run the CLI would start under ``workflow_id``, completed by fake agents on a queue of
+    its own: no worker ever polls the tickets queue of this server."""
+    client = await Client.connect(address, data_converter=data_converter(env=env, key_ring=None))
+    queue = f"elsewhere-{uuid.uuid4().hex[:8]}"
+    insights = FakeInsights()
+    orchestration = FakeOrchestrationAgents([fake_plan(fake_task("research-1"))])
+    swarm = workflow == names.SWARM_WORKFLOW
+    agents: Any = insights if swarm else orchestration
+    calls = [insights.analyze] if swarm else orchestration.agent_activities()
+    workers = [
+        Worker(client, task_queue=queue, workflows=ALL_WORKFLOWS, activities=[agents.load_config]),
+        Worker(client, task_queue=agents.queue, activities=calls),
+    ]
+    async with running(workers):
+        handle = await client.start_workflow(
+            workflow, args=args, id=workflow_id, task_queue=queue, memo={INPUT_DIGEST: digest}
+        )
+        await handle.result()
+
+
+def test_a_completed_swarm_or_plan_is_shown_again_with_no_worker_running(
+    bare_server: EmbeddedServer, tmp_path: Path
+) -> None:
+    # Both refused ("no worker is polling the tickets task queue") though the result was in the
+    # run's history, and README says the same command shows it.
+    env = environment(bare_server.address, tmp_path)
+    source = tmp_path / "reviews.jsonl"
+    source.write_text('{"id": "r1", "text": "Works well."}\n{"id": "r2", "text": "Broke."}\n')
+    items, _ = read_swarm_items(source)
+    swarm_id, swarm_digest = swarm_input(items, None)
+    swarm_args = [items, SwarmState(settings=SwarmSettings())]
+    task = "Summarise the refund policy."
+    plan_id = f"plan-{uuid.uuid4().hex[:8]}"
+    plan_args = [OrchestratorInput(task=task)]
+    for workflow, args, workflow_id, digest in [
+        (names.SWARM_WORKFLOW, swarm_args, swarm_id, swarm_digest),
+        (names.ORCHESTRATOR_WORKFLOW, plan_args, plan_id, input_digest([task])),
+    ]:
+        asyncio.run(
+            _completed_on_another_queue(
+                bare_server.address, env, workflow, args, workflow_id, digest
+            )
+        )
+
+    swarm = run_cli(env, "swarm", str(source), "--json")
+    plan = run_cli(env, "plan", task, "--id", plan_id, "--wait", "--json")
+
+    assert swarm.code == 0, swarm.output
+    assert f"these items were analysed before ({swarm_id}); showing that run" in swarm.stderr
+    shown = json.loads(swarm.stdout)
+    assert shown["workflow_id"] == swarm_id and shown["result"]["succeeded"] == 2, shown
+    assert plan.code == 0, plan.output
+    assert f"{plan_id} planned this task before and completed; showing that run" in plan.stderr
+    [outcome] = json.loads(plan.stdout)["result"]["outcomes"]
+    assert outcome["status"] == "completed"
 
 
 def test_a_batch_submitted_again_while_it_runs_says_it_started_nothing(
