@@ -94,6 +94,20 @@ def test_the_analyst_takes_the_first_finding_of_each_branch_and_merges_sources()
     assert result.sources == ["A", "B"]
 
 
+def test_the_analyst_reads_a_one_line_result_that_ends_in_a_line_break() -> None:
+    # Nothing after the first line: the analyst failed with an IndexError on every attempt.
+    context = [
+        item("research-1", WorkerType.RESEARCHER, "No documented facts found for: zzqx\n"),
+        item("research-2", WorkerType.RESEARCHER, "The refund window is 30 days.\n\n"),
+        item("research-3", WorkerType.RESEARCHER, "\n"),
+    ]
+    result = run(WorkerType.ANALYST, context=context)
+    assert result.output == (
+        "Analysis of 3 result(s):\n- No documented facts found for: zzqx\n"
+        "- The refund window is 30 days."
+    )
+
+
 def test_the_analyst_with_nothing_to_analyse_says_so() -> None:
     result = run(WorkerType.ANALYST)
     assert result.output == "Analysis of 0 result(s):\n- nothing to analyse"

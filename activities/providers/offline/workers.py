@@ -44,11 +44,18 @@ def _research(request: WorkRequest) -> WorkResult:
     return WorkResult(output="Findings:\n" + "\n".join(lines), sources=[k for k, _ in best])
 
 
+def _first_point(output: str) -> str:
+    """The first sentence after an output's heading line ("Findings:"), or of the line itself
+    when nothing follows it: a one-line answer ending in a line break ("No documented facts
+    found for: ...\n", a model's "The window is 30 days.\n") had no sentence after it, and the
+    analyst failed with an IndexError on every attempt."""
+    heading, _, rest = output.partition("\n")
+    found = sentences(rest) or sentences(heading)
+    return found[0] if found else ""
+
+
 def _analyze(request: WorkRequest) -> WorkResult:
-    points = [
-        sentences(item.output.split("\n", 1)[-1])[0] if item.output.strip() else ""
-        for item in request.context
-    ]
+    points = [_first_point(item.output) for item in request.context]
     points = [p.lstrip("- ") for p in points if p]
     body = "\n".join(f"- {p}" for p in points) or "- nothing to analyse"
     sources = sorted({s for item in request.context for s in item.sources})
