@@ -27,6 +27,7 @@ from temporalio.exceptions import (
 from temporalio.workflow import ChildWorkflowHandle
 
 with workflow.unsafe.imports_passed_through():
+    from policy.budget import Spend
     from policy.plan import dependents, plan_errors, ready
     from policy.text_budget import estimate_tokens, fit_to_tokens
     from shared import names
@@ -106,6 +107,13 @@ WORKER_CALL_MEASURED_FIRST = "worker-call-measured-first"
 # could pass the whole share, and the run's budget with it. Asked only when a sub-task handed
 # earlier results would start under a budget.
 DEPENDENT_CALL_SIZED = "dependent-call-sized"
+# A budgeted run sizes the call before the synthesis and the planner's second try by what they
+# are handed: the sub-tasks' results (trimmed as the synthesizer gets them), or the previous
+# plan and what is wrong with it. Sized by the largest call so far, a synthesis handed four
+# results of 750 tokens passed the run's budget by a third (10,000 tokens, 13,100 spent: a
+# review, 2026-12-07). Asked only when that estimate would stop the run and the largest call
+# so far would not.
+HANDED_TEXT_SIZED = "handed-text-sized"
 # A sub-task's failed calls: one per route of its chain (ten at most) and its simpler attempt.
 MAX_SUBTASK_REPORTED_CALLS = 20
 # A run cancelled while sub-tasks run cancels them and waits for them to end (at most
@@ -290,16 +298,18 @@ class OrchestratorWorkflow:
             raise self._failure(
                 "no sub-task completed: " + "; ".join(reasons), NO_SUBTASK_COMPLETED, outcomes=done
             )
-        self._stop_if_over_budget(outcomes=done)
+        results = [
+            self._context(o, synthesis_share(config.orchestration, len(completed)))
+            for o in completed
+        ]
+        handed = sum(estimate_tokens(r.output) for r in results)
+        self._stop_if_over_budget(outcomes=done, handed=self._spend.first_call(handed))
         synthesis = await self._agent(
             AgentRole.SYNTHESIZER,
             names.SYNTHESIZE_RESULTS,
             SynthesisRequest(
                 task=request.task,
-                results=[
-                    self._context(o, synthesis_share(config.orchestration, len(completed)))
-                    for o in completed
-                ],
+                results=results,
                 missing=[o.id for o in done if o.status is not SubTaskStatus.COMPLETED],
             ),
             Synthesis,
@@ -318,8 +328,18 @@ class OrchestratorWorkflow:
 
     # ---- what the run spends ---------------------------------------------------------------------
 
-    def _stop_if_over_budget(self, outcomes: list[SubTaskOutcome] | None = None) -> None:
-        if problem := self._spend.problem():
+    def _stop_if_over_budget(
+        self, outcomes: list[SubTaskOutcome] | None = None, handed: Spend | None = None
+    ) -> None:
+        """Fail the run when the next call would pass its budget: estimated as the largest call
+        so far, and (HANDED_TEXT_SIZED) as ``handed``, the next call sized by the text it is
+        handed, when that is larger."""
+        problem = self._spend.problem()
+        if problem is None and handed is not None:
+            sized = self._spend.problem(call=handed)
+            if sized is not None and workflow.patched(HANDED_TEXT_SIZED):
+                problem = sized
+        if problem:
             self._budget_spent = problem
             raise self._failure(
                 f"the run's {problem}", ORCHESTRATOR_BUDGET_SPENT, outcomes=outcomes or []
@@ -375,7 +395,8 @@ class OrchestratorWorkflow:
         # How many problems, not what they say: they quote the ids and words the model wrote.
         workflow.logger.warning("plan refused (%d problem(s)), asking again", len(errors))
         self._plan_errors = errors
-        self._stop_if_over_budget()
+        handed = estimate_tokens(plan.model_dump_json()) + sum(estimate_tokens(e) for e in errors)
+        self._stop_if_over_budget(handed=self._spend.larger_by(handed))
         retry = request.model_copy(update={"errors": errors, "previous_plan": plan})
         reply = await self._agent(AgentRole.PLANNER, names.PLAN_TASK, retry, Plan, config)
         plan = reply.output

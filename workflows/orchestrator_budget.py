@@ -47,12 +47,13 @@ class RunBudget:
             max((u.cost_usd for u in spent), default=0.0),
         )
 
-    def problem(self, calls: int = 1) -> str | None:
-        """Why ``calls`` more agent calls (each estimated as the largest so far) would pass the
-        run's budget, or None. No budget: never a problem (and no history changes)."""
+    def problem(self, calls: int = 1, call: Spend | None = None) -> str | None:
+        """Why ``calls`` more agent calls (each estimated as ``call``, or as the largest so far)
+        would pass the run's budget, or None. No budget: never a problem (and no history
+        changes)."""
         if self.limit is None:
             return None
-        spent, largest = self._spent(), self._largest()
+        spent, largest = self._spent(), call if call is not None else self._largest()
         return limit_problem(
             self.limit,
             spent_tokens=sum(u.input_tokens + u.output_tokens for u in spent),
@@ -73,6 +74,15 @@ class RunBudget:
         if tokens == largest.tokens:
             return largest
         return Spend(tokens, max(largest.cost_usd, self._worker_cost_per_token * tokens))
+
+    def larger_by(self, tokens: int) -> Spend:
+        """The largest call so far with ``tokens`` more in its prompt (a planner asked again is
+        handed its previous plan and what is wrong with it), at that call's cost per token."""
+        largest = self._largest()
+        if not tokens:
+            return largest
+        per_token = largest.cost_usd / largest.tokens if largest.tokens else 0.0
+        return Spend(largest.tokens + tokens, largest.cost_usd + per_token * tokens)
 
     def share(
         self, ready: int, call: Spend | None = None

@@ -79,8 +79,8 @@ class FakeOrchestrationAgents:
     first_synthesis_spends: int = 0
     synthesis_answer: str | None = None  # the synthesizer's answer (default: the results' ids)
     worker_tokens: int = 10  # input and output tokens of each worker call (the planner's: 10)
-    # True: a worker call's input tokens also count the earlier results it is handed (their
-    # text's estimate), as a provider counts a prompt that carries them.
+    # True: a worker's or the synthesizer's input tokens also count the earlier results it is
+    # handed (their text's estimate), as a provider counts a prompt that carries them.
     context_in_input: bool = False
 
     @property
@@ -149,9 +149,13 @@ class FakeOrchestrationAgents:
                 non_retryable=True,
             )
         answer = self.synthesis_answer or " + ".join(r.subtask_id for r in request.results)
+        usage = _usage(request.route)
+        if self.context_in_input:
+            handed = sum(estimate_tokens(r.output) for r in request.results)
+            usage = usage.model_copy(update={"input_tokens": usage.input_tokens + handed})
         return AgentReply(
             output=Synthesis(answer=answer or "nothing", gaps=list(request.missing)),
-            usage=_usage(request.route),
+            usage=usage,
         )
 
     def agent_activities(self) -> list[object]:

@@ -30,6 +30,7 @@ from workflows.orchestrator import (
     CANCELLED_SUBTASK_BILLED,
     DEPENDENT_CALL_SIZED,
     FALLBACK_WITHIN_BUDGET,
+    HANDED_TEXT_SIZED,
     WORKER_CALL_MEASURED_FIRST,
 )
 from workflows.subtask import SUBTASK_CANCEL_REPORTS_SPEND
@@ -566,6 +567,44 @@ async def test_a_budgeted_run_sizes_a_dependent_sub_task_by_the_results_it_is_ha
     assert spent == 40
     assert "a sub-task's first call needs about 73" in cause.message
     assert DEPENDENT_CALL_SIZED in patch_ids(history.events)
+
+
+@pytest.mark.usefixtures("replay_check")
+async def test_a_budgeted_run_sizes_the_synthesis_by_the_results_it_is_handed(
+    ts_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    # 200 to spend: the plan, a and b cost 20 each, and a and b answer 103 tokens of text each,
+    # which the synthesizer is handed. Sized by the largest call so far (20), the synthesis ran
+    # with 140 free and spent 226: 286 of 200 (a review, 2026-12-07). Sized by what it is handed
+    # (20 of its own and 206), it does not fit: the run stops at 60.
+    branches = plan(task("a", "researcher"), task("b", "researcher"))
+    agents = FakeOrchestrationAgents(plans=[branches], output_size=400, context_in_input=True)
+    cause, history = await stopped_by_a_budget_of_100(ts_env, task_queue, agents, tokens=200)
+    assert sorted(r.subtask.id for r in agents.work_requests) == ["a", "b"]
+    assert agents.synthesis_requests == []
+    assert cause.message == (
+        "the run's token budget: 60 spent, the next call needs about 226, the limit is 200"
+    )
+    details = OrchestratorFailure.model_validate(cause.details[0])
+    assert [o.status for o in details.outcomes] == [SubTaskStatus.COMPLETED] * 2
+    assert HANDED_TEXT_SIZED in patch_ids(history.events)
+
+
+@pytest.mark.usefixtures("replay_check")
+async def test_a_budgeted_run_sizes_the_planner_s_second_try_by_the_plan_it_is_handed(
+    ts_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    # The first plan (20 tokens) names a worker type that does not exist; the second try is
+    # handed that plan and the problem. Sized by the first call alone, it fitted the 50 and
+    # spent past them; sized with what it is handed, the run stops at 20.
+    wrong = plan(task("a", "astrologer"))
+    agents = FakeOrchestrationAgents(plans=[wrong, plan(task("a"))])
+    cause, history = await stopped_by_a_budget_of_100(ts_env, task_queue, agents, tokens=50)
+    assert len(agents.plan_requests) == 1
+    assert cause.message.startswith("the run's token budget: 20 spent, the next call needs about")
+    details = OrchestratorFailure.model_validate(cause.details[0])
+    assert details.errors and "astrologer" in details.errors[0]
+    assert HANDED_TEXT_SIZED in patch_ids(history.events)
 
 
 @pytest.mark.usefixtures("replay_check")
