@@ -221,6 +221,15 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         message = unparsable_body_message(exc.__cause__)
     elif exc.status_code == 405:
         message = f"{request.method} is not allowed on {request.url.path}"
+    if exc.status_code in (404, 405) and is_console(request.url.path):
+        # A page, as the console's other answers are: a browser showed the API's JSON raw (a
+        # mistyped address, a sign-out link followed with GET).
+        title = "Not found" if exc.status_code == 404 else "Not allowed"
+        said = (
+            "The console has no such page." if exc.status_code == 404 else f"{message}."
+        ) + " Open the review queue to go on."
+        headers = getattr(exc, "headers", None)
+        return HTMLResponse(console_page(title, said), exc.status_code, headers=headers)
     return error_response(exc.status_code, message, headers=getattr(exc, "headers", None))
 
 

@@ -28,8 +28,10 @@ from shared.encryption.codec import (
     why_undecryptable,
 )
 from shared.operation_errors import NoWorker, TicketNotFound, TicketUnreadable
+from shared.payload_store import PayloadStoreError
 from shared.pending_calls import PendingCall, pending_calls
 from shared.run_spend import EarlierRuns
+from shared.stores.errors import PayloadIntegrityError, PayloadMissing
 from shared.view import TicketView
 
 # How long one status query may take before we fall back to what visibility knows.
@@ -138,8 +140,16 @@ async def read_ticket(client: Client, ticket_id: str, *, calls: bool = True) -> 
     """The view (as ``ticket_status``) and the status of its workflow; with ``calls``, what a
     running one waits on (``pending``: a question to the server per queue nobody has taken a
     call from)."""
-    run = await _described(client, ticket_id)
-    view = run.final or await _queried_view(client, ticket_id, run.run_id)
+    try:
+        run = await _described(client, ticket_id)
+        view = run.final or await _queried_view(client, ticket_id, run.run_id)
+    except (PayloadMissing, PayloadIntegrityError, PayloadStoreError) as err:
+        # Said as a ticket that cannot be read here (a process without the workers' database,
+        # another machine's data directory), not an error of the caller's: the API answered 500.
+        raise TicketUnreadable(
+            f"ticket {ticket_id} refers to a payload kept outside its history that cannot be "
+            f"read here: {_cut(str(err))}"
+        ) from None
     pending: list[PendingCall] = []
     if calls and run.status == WorkflowExecutionStatus.RUNNING.name:
         pending = await pending_calls(client, run.pending)
@@ -291,6 +301,8 @@ async def _described(client: Client, ticket_id: str) -> _Run:
         [view] = await client.data_converter.decode(result, [TicketView])
     except (UnknownEncryptionKey, PayloadDecryptionError) as err:
         raise _undecryptable(ticket_id, err) from None
+    except PayloadIntegrityError:
+        raise  # a stored payload that does not read, not a view of another version (read_ticket)
     except ValueError:
         # A result today's view does not read: the query builds today's.
         return _Run(status, run_id, None, earlier)

@@ -28,6 +28,7 @@ from shared.operation_errors import (
     ReviewRefused,
     ReviewTimeout,
     TicketNotFound,
+    TicketUnreadable,
 )
 from shared.pending_calls import describe_call
 from shared.review import ReviewAction, ReviewDecision, one_break
@@ -65,7 +66,16 @@ def _trouble(
     """The trouble page; ``typed``: what the reviewer wrote in a form that was not applied,
     shown for them to copy rather than lost; ``refused``: why it was not; ``maybe_applied``: no
     worker answered the review in time, so it may still be applied (a 504, not "not applied")."""
-    status = 404 if isinstance(err, TicketNotFound) else 504 if maybe_applied else 503
+    # As the API answers the same errors (a ticket that cannot be read here is 502 there).
+    status = (
+        404
+        if isinstance(err, TicketNotFound)
+        else 504
+        if maybe_applied
+        else 502
+        if isinstance(err, TicketUnreadable)
+        else 503
+    )
     message = (
         _said(err) if refused is None else f"{refused}; the ticket cannot be shown: {_said(err)}"
     )
@@ -209,11 +219,24 @@ class ReviewedAs:
         )
         if same:
             return ""
-        was = f"revision {self.revision.strip()[:20]}" if self.revision.strip() else "no draft"
-        shown = f"revision {now}" if now else "no draft"
+        again = ". Read it before you send your review again (what you wrote is below)"
+        if self.revision.strip() != now:
+            was = f"revision {self.revision.strip()[:20]}" if self.revision.strip() else "no draft"
+            shown = f"revision {now}" if now else "no draft"
+            return (
+                f". The draft changed while you wrote: your review was of {was}, the ticket now "
+                f"shows {shown}" + again
+            )
+        # The same revision number, but not the same wait: said as what happened, since "the
+        # draft changed" from revision 1 to revision 1 contradicted itself (a review, 2026-12-07).
+        if self.chain.strip() != (view.chain or ""):
+            return (
+                ". The ticket was submitted again under its id while you wrote: the review waits "
+                "for a new run of it, whose draft may not be the one you read" + again
+            )
         return (
-            f". The draft changed while you wrote: your review was of {was}, the ticket now "
-            f"shows {shown}. Read it before you send your review again (what you wrote is below)"
+            ". The ticket went back for rework and waits for review again since you opened the "
+            "page (its log says why): the draft has the same revision number" + again
         )
 
 

@@ -51,3 +51,18 @@ async def test_a_refused_review_says_when_the_ticket_now_shows_another_draft(
     assert f"your review was of revision 99, the ticket now shows revision {form['revision']}" in (
         other.text
     )
+
+    # The same revision, another wait (a rework that failed and came back, the ticket submitted
+    # again): said as what happened. Both read "the draft changed ... was of revision 1, the
+    # ticket now shows revision 1".
+    rewaited = await console.post(
+        address, data=form | {"waiting_since": "2020-01-01T00:00:00+00:00"}
+    )
+    rerun = await console.post(address, data=form | {"chain": "another-chain"})
+    assert rewaited.status_code == rerun.status_code == 422
+    for answer in (rewaited, rerun):
+        assert CHANGED not in answer.text and "Read it before you send your review again" in (
+            answer.text
+        )
+    assert "went back for rework and waits for review again" in html.unescape(rewaited.text)
+    assert "submitted again under its id while you wrote" in html.unescape(rerun.text)

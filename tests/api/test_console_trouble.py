@@ -12,7 +12,9 @@ import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from api.console import pages
 from shared import review_operations, ticket_status
+from shared.operation_errors import TicketUnreadable
 from shared.review import MAX_EDITED_CHARS
 from shared.temporal_client import connect, connection_settings
 from tests.api.helpers import (
@@ -441,3 +443,35 @@ async def test_reviews_take_from_the_read_allowance_in_the_console_and_the_api(
     assert TYPED in posted.text  # what was typed is there to copy
     assert api.status_code == 429, api.text
     assert "too many reads for" in api.json()["message"]
+
+
+async def test_a_ticket_that_cannot_be_read_here_is_a_502_page_as_in_the_api(
+    console: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The API answers 502 for it (the ticket exists; this process cannot read it); the console
+    # answered 503, which reads as "try again later" when the fix is a key or a store.
+    async def unreadable(client: Client, ticket_id: str, **_: object) -> None:
+        raise TicketUnreadable(f"ticket {ticket_id} refers to a payload that cannot be read here")
+
+    monkeypatch.setattr(pages, "read_ticket", unreadable)
+    answer = await console.get("/console/tickets/T-UNREADABLE")
+
+    assert answer.status_code == 502, answer.text
+    assert "ticket T-UNREADABLE refers to a payload that cannot be read here" in answer.text
+
+
+async def test_a_console_address_that_does_not_exist_or_take_the_method_answers_a_page(
+    console: httpx.AsyncClient,
+) -> None:
+    # The API's JSON, which a browser shows raw, answered both.
+    missing = await console.get("/console/no-such-page")
+    wrong_method = await console.get("/console/sign-out")
+
+    assert missing.status_code == 404, missing.text
+    assert wrong_method.status_code == 405, wrong_method.text
+    for answer in (missing, wrong_method):
+        assert answer.headers["content-type"].startswith("text/html"), answer.headers
+        assert '<a href="/console/queue">The review queue</a>' in answer.text
+    assert "The console has no such page." in missing.text
+    assert "GET is not allowed on /console/sign-out." in wrong_method.text
+    assert "allow" in {k.lower() for k in wrong_method.headers}
