@@ -160,8 +160,8 @@ def json_objects(
                 InputError(
                     source,
                     number,
-                    f"more than {MAX_ITEMS_PER_FILE:,} items in one file: nothing from this line "
-                    "on was read; split the file",
+                    f"a file takes at most {MAX_ITEMS_PER_FILE:,} items, and the lines before "
+                    "this one held them: nothing from this line on was read; split the file",
                 )
             )
             return

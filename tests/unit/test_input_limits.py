@@ -152,7 +152,11 @@ def test_a_file_of_more_items_than_the_limit_is_read_up_to_it_and_says_where_it_
 
     assert [p.ticket.ticket_id for p in tickets] == ["T-1", "T-2", "T-3"]
     assert [(e.line, e.message) for e in errors] == [
-        (4, "more than 3 items in one file: nothing from this line on was read; split the file")
+        (
+            4,
+            "a file takes at most 3 items, and the lines before this one held them: nothing from "
+            "this line on was read; split the file",
+        )
     ]
 
 
