@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import hmac
 import json
+import re
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI, Request, Response
@@ -165,9 +166,39 @@ def parse_payloads(body: bytes) -> list[Payload]:
     return [_payload(place, item) for place, item in enumerate(listed)]
 
 
+# Base64 as protocol-buffer JSON writes bytes (the standard or the URL-safe alphabet, padded or
+# not), and nothing else: the parser itself skips every other character.
+BASE64 = re.compile(r"[A-Za-z0-9+/_-]*={0,2}")
+
+
+def not_base64(value: object) -> bool:
+    """Whether a bytes field's text is not base64. protobuf's parser refused only a length
+    that could not work out: "hello-world" (plain text where base64 belongs) was read as other
+    bytes, encrypted and answered 200, and failed where the payload was used."""
+    if not isinstance(value, str):
+        return False  # the parser names a value of the wrong type
+    if not BASE64.fullmatch(value):
+        return True
+    bare = value.rstrip("=")
+    return len(bare) % 4 == 1 or (bare != value and len(value) % 4 != 0)
+
+
+def _base64_problem(item: dict[str, object]) -> str | None:
+    """The first of a payload's bytes fields whose text is not base64, named, or None."""
+    if not_base64(item.get("data")):
+        return "its data is not base64"
+    metadata = item.get("metadata")
+    for name, value in metadata.items() if isinstance(metadata, dict) else ():
+        if not_base64(value):
+            return f"its metadata {audit.shown(str(name), 40)!r} is not base64"
+    return None
+
+
 def _payload(place: int, item: dict[str, object]) -> Payload:
     """One listed payload, or Refused naming it and what the parser found wrong (a bad one
     was answered with the body's form only, whichever of a page's payloads it was)."""
+    if (problem := _base64_problem(item)) is not None:
+        raise Refused(400, f"{NOT_PAYLOADS} (payload {place}: {problem})")
     try:
         return json_format.ParseDict(item, Payload())
     except (json_format.ParseError, ValueError, TypeError, AttributeError, RecursionError) as err:

@@ -288,13 +288,28 @@ def test_the_largest_request_within_every_limit_is_still_parsed() -> None:
         # form only, whichever it was.
         (
             {"payloads": [{"data": "eA=="}, {"metadata": {"encoding": "!!notbase64"}}]},
-            "(payload 1: Failed to parse metadata field: Invalid base64",
+            "(payload 1: its metadata 'encoding' is not base64)",
         ),
+        # Text the parser read as other bytes, skipping what is not base64: "hello world!" was
+        # encrypted as 7 bytes of garbage and answered 200; "!!!" decoded as nothing.
+        ({"payloads": [{"data": "hello world!"}]}, "(payload 0: its data is not base64)"),
+        ({"payloads": [{"data": "!!!"}]}, "(payload 0: its data is not base64)"),
+        ({"payloads": [{"data": "eA=\n="}]}, "(payload 0: its data is not base64)"),
+        ({"payloads": [{"data": "eA="}]}, "(payload 0: its data is not base64)"),
         ({"payloads": [{"metadata": {"encoding": 5}}]}, "(payload 0: Failed to parse metadata"),
         ({"payloads": {"data": "eA=="}}, NOT_PAYLOADS),
         ({"payloads": [], "more": 1}, NOT_PAYLOADS),
     ],
-    ids=["bad-base64", "number-in-metadata", "not-a-list", "another-field"],
+    ids=[
+        "bad-base64",
+        "plain-text-data",
+        "no-base64-at-all",
+        "a-line-break",
+        "bad-padding",
+        "number-in-metadata",
+        "not-a-list",
+        "another-field",
+    ],
 )
 def test_a_body_that_is_not_a_list_of_payloads_is_refused_naming_the_bad_one(
     body: dict[str, object], said: str
@@ -304,6 +319,14 @@ def test_a_body_that_is_not_a_list_of_payloads_is_refused_naming_the_bad_one(
     assert refused.value.status == 400
     assert said in refused.value.message
     assert refused.value.message.isprintable()
+
+
+def test_base64_in_either_alphabet_padded_or_not_is_read() -> None:
+    # What protocol-buffer JSON writers send: standard (the Web UI, Go) or URL-safe, with or
+    # without padding.
+    for data in ("aGk+Pz8=", "aGk-Pz8", "aGk-Pz8=", "aGk+Pz8", ""):
+        [payload] = parse_payloads(json.dumps({"payloads": [{"data": data}]}).encode())
+        assert payload.data == (b"hi>??" if data else b""), data
 
 
 def test_an_empty_list_as_protocol_buffer_json_writes_it_is_no_payloads() -> None:
