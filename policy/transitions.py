@@ -36,8 +36,9 @@ S = TicketState
 
 TRANSITIONS: Final[dict[TicketState, frozenset[TicketState]]] = {
     S.NEW: frozenset({S.CLASSIFIED, S.FAILED, S.CANCELLED}),
-    # -> AWAITING_REVIEW before VALIDATED: a person takes over where the agents had to stop (an
-    # agent's output stayed invalid, or the ticket's budget is spent).
+    # -> AWAITING_REVIEW before VALIDATED: a person takes over where the agents had to stop (the
+    # resolver's or validator's output stayed invalid, or the ticket's budget is spent). No path
+    # of today's code leaves TRIAGED so (docs/lifecycle.md); kept, as a recorded history may.
     S.CLASSIFIED: frozenset({S.TRIAGED, S.AWAITING_REVIEW, S.FAILED, S.CANCELLED}),
     S.TRIAGED: frozenset({S.RESOLVING, S.AWAITING_REVIEW, S.FAILED, S.CANCELLED}),
     S.RESOLVING: frozenset({S.RESOLVED, S.AWAITING_REVIEW, S.FAILED, S.CANCELLED}),
