@@ -289,6 +289,7 @@ async def serve(
                 client,
                 meter,
                 observed.spend_limit,
+                replicas=checked.replicas,
                 routing=probe,
                 collection=watch_collection,
             ).run()

@@ -29,7 +29,7 @@ from shared.provider_config import WorkerSettings
 from shared.shutdown import shutdown_grace
 from shared.stores.config import StoreConfig
 from shared.temporal_client import ClientConfigError, connection_settings
-from shared.worker_gauges import SpendLimitError, spend_limit_from_env
+from shared.worker_gauges import GaugeSettingError, replicas_from_env, spend_limit_from_env
 from shared.worker_versioning import Versioning, versioning_from_env
 from task_queue_workers import check_queues, needed_queues, polled_providers
 
@@ -43,7 +43,7 @@ def unpriced_models(config: PipelineConfig, worker_settings: WorkerSettings) -> 
 CONFIG_ERRORS = (
     settings.ConfigError,
     ProviderCheckError,
-    SpendLimitError,
+    GaugeSettingError,
     telemetry.TelemetryConfigError,
     ClientConfigError,
 )
@@ -60,6 +60,7 @@ class Configured:
     spend_limit: float | None
     sandboxed: bool
     versioning: Versioning | None
+    replicas: int | None = None  # TICKETS_WORKER_REPLICAS, for the worker alerts
 
 
 def configured(queues: Sequence[str] | None) -> Configured:
@@ -71,6 +72,7 @@ def configured(queues: Sequence[str] | None) -> Configured:
     polled = list(queues) if queues else needed_queues(loaded.pipeline)
     versioning = versioning_from_env()
     spend_limit = spend_limit_from_env()
+    replicas = replicas_from_env()
     sandboxed = settings.workflow_sandbox()
     telemetry.span_exporter_from_env()  # a tracing variable it cannot honour stops it here
     telemetry.check_trace_content()
@@ -79,7 +81,7 @@ def configured(queues: Sequence[str] | None) -> Configured:
     # tickets,delivery) holds no provider key.
     providers = build_providers(loaded.pipeline, loaded.worker, polled=polled_providers(polled))
     return Configured(
-        loaded, delivery_config, polled, providers, spend_limit, sandboxed, versioning
+        loaded, delivery_config, polled, providers, spend_limit, sandboxed, versioning, replicas
     )
 
 

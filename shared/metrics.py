@@ -61,6 +61,8 @@ STALLED_WITH_AGENTS: Final = "tickets_with_agents_past_15m"
 # good on a busy helpdesk whose channel fails a first attempt now and then.)
 QUEUED_PAST_30M: Final = "tickets_delivering_past_30m"
 SPEND_LIMIT: Final = "tickets_spend_limit_usd_per_hour"  # the configured limit; absent when unset
+# The workers the deployment declares (TICKETS_WORKER_REPLICAS); absent when unset.
+WORKER_REPLICAS_EXPECTED: Final = "tickets_worker_replicas_expected"
 # When the gauges above were last counted (Unix seconds): the alert on them is only as good as
 # the count, so a stale or absent one alerts of its own (TicketGaugesStale).
 GAUGES_UPDATED: Final = "tickets_gauges_updated_timestamp_seconds"

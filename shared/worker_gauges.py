@@ -18,6 +18,10 @@ on the ticket search attributes) every ``interval`` and sets:
   each answer out within minutes;
 - ``tickets_spend_limit_usd_per_hour``: the configured limit (TICKETS_SPEND_LIMIT_USD_PER_HOUR),
   so the spend alert compares with a number the operator set in one place;
+- ``tickets_worker_replicas_expected``: how many workers the deployment runs
+  (TICKETS_WORKER_REPLICAS; the compose file passes its WORKER_REPLICAS), so TicketWorkersFewer
+  compares with the number declared, not with how many were up lately: guessed from the last
+  hour, a worker dead for an hour lowered the guess and the alert cleared with it still gone;
 - ``tickets_worker_takes_tasks{queue}``: 1 while the server sends this worker tasks on its
   first queue, 0 while it polls and gets none (Worker Versioning: a build nobody made current,
   or an unversioned worker while a build is current), left as it was when the server cannot
@@ -56,6 +60,9 @@ from shared.payload_gc_watch import CollectionWatch
 from shared.worker_versioning import Routed, RoutingProbe
 
 SPEND_LIMIT_ENV: Final = "TICKETS_SPEND_LIMIT_USD_PER_HOUR"
+REPLICAS_ENV: Final = "TICKETS_WORKER_REPLICAS"
+# More than any deployment of this product runs; a larger number is a typo.
+MAX_REPLICAS: Final = 1_000
 # Visibility is eventually consistent and a count is a cheap query: every 15 s keeps the gauge
 # well inside an alert's `for:` window without loading the server.
 DEFAULT_INTERVAL: Final = timedelta(seconds=15)
@@ -65,7 +72,15 @@ COLLECTION_INTERVAL: Final = timedelta(minutes=1)
 log = logging.getLogger("worker.gauges")
 
 
-class SpendLimitError(ValueError):
+class GaugeSettingError(ValueError):
+    """A setting a gauge reports that cannot be used, naming the variable."""
+
+
+class SpendLimitError(GaugeSettingError):
+    pass
+
+
+class ReplicasError(GaugeSettingError):
     pass
 
 
@@ -81,6 +96,20 @@ def spend_limit_from_env(env: Mapping[str, str] | None = None) -> float | None:
     if not math.isfinite(value) or value <= 0:
         raise SpendLimitError(f"{SPEND_LIMIT_ENV}={raw!r} must be a positive number of dollars")
     return value
+
+
+def replicas_from_env(env: Mapping[str, str] | None = None) -> int | None:
+    """How many workers the deployment declares it runs, or None; a bad value names the
+    variable."""
+    raw = (os.environ if env is None else env).get(REPLICAS_ENV, "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_REPLICAS:
+        raise ReplicasError(
+            f"{REPLICAS_ENV}={raw[:40]!r} must be a whole number of workers from 1 to "
+            f"{MAX_REPLICAS:,}"
+        )
+    return int(raw)
 
 
 def _running(where: str) -> str:
@@ -136,6 +165,7 @@ class VisibilityGauges:
         meter: MetricMeter,
         spend_limit_usd_per_hour: float | None = None,
         interval: timedelta = DEFAULT_INTERVAL,
+        replicas: int | None = None,
         clock: Callable[[], float] = time.time,
         routing: RoutingProbe | None = None,
         collection: Callable[[Client], Awaitable[CollectionWatch]] | None = None,
@@ -187,6 +217,10 @@ class VisibilityGauges:
             meter.create_gauge_float(
                 metrics.SPEND_LIMIT, "Configured LLM spend limit in USD per hour"
             ).set(spend_limit_usd_per_hour)
+        if replicas is not None:
+            meter.create_gauge(
+                metrics.WORKER_REPLICAS_EXPECTED, "Workers the deployment runs, as declared"
+            ).set(replicas)
 
     async def update(self) -> None:
         if self._routing is not None:

@@ -23,7 +23,7 @@ from shared.stores.config import StoreConfig
 from shared.telemetry import span_exporter_from_env, trace_content, tracing_disabled
 from shared.temporal_client import connection_settings
 from shared.tickets import Channel
-from shared.worker_gauges import spend_limit_from_env
+from shared.worker_gauges import replicas_from_env, spend_limit_from_env
 from shared.worker_versioning import versioning_from_env
 from tests.deploy.compose_file import (
     OWN,
@@ -211,6 +211,7 @@ def what_it_reads(env: dict[str, str], config: Path) -> list[Any]:
         StoreConfig.from_env(env),
         workflow_sandbox(env),
         spend_limit_from_env(env),
+        replicas_from_env(env),
         versioning_from_env(env),
         trace_content(env),
         tracing_disabled(env),

@@ -118,6 +118,7 @@ def observed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Observed]:
                 "OPENAI_BASE_URL": fake.openai_base_url,
                 "TICKETS_METRICS_ADDRESS": metrics_address,
                 "TICKETS_SPEND_LIMIT_USD_PER_HOUR": str(SPEND_LIMIT),
+                "TICKETS_WORKER_REPLICAS": "1",
                 "TICKETS_SENSITIVE_CATEGORIES": "Billing",
             }
             worker = WorkerProcess(folder, server.address, worker_env)
@@ -216,6 +217,7 @@ async def test_the_worker_serves_temporal_and_product_metrics_that_match_the_rep
     assert ok_calls == report.calls == 4 * len(TICKETS)
     assert samples(text, "tickets_review_wait_seconds_count", action="approve") == [1.0]
     assert samples(text, "tickets_spend_limit_usd_per_hour") == [SPEND_LIMIT]
+    assert samples(text, "tickets_worker_replicas_expected") == [1.0]
     assert samples(text, "tickets_review_overdue") == [0.0]
     # An unversioned worker on a server where no build is current: sent tasks.
     assert samples(text, "tickets_worker_takes_tasks", queue="tickets") == [1.0]

@@ -8,7 +8,12 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 import worker
 from shared import metrics, names, settings, telemetry
 from shared.otel_env import OTLP_TRACE_ENDPOINTS
-from shared.worker_gauges import SpendLimitError, spend_limit_from_env
+from shared.worker_gauges import (
+    ReplicasError,
+    SpendLimitError,
+    replicas_from_env,
+    spend_limit_from_env,
+)
 
 
 def test_no_endpoint_means_no_export_not_localhost() -> None:
@@ -194,3 +199,17 @@ def test_tracing_switched_off_ignores_the_other_tracing_settings() -> None:
     }
     assert telemetry.span_exporter_from_env(off) is None
     assert telemetry.describe_tracing(off) == "traces: off (OTEL_SDK_DISABLED=true)"
+
+
+@pytest.mark.parametrize("raw", ["three", "0", "-2", "2.5", "1001"])
+def test_a_bad_worker_count_names_the_variable(raw: str) -> None:
+    with pytest.raises(ReplicasError, match=r"TICKETS_WORKER_REPLICAS=.* from 1 to 1,000"):
+        replicas_from_env({"TICKETS_WORKER_REPLICAS": raw})
+
+
+def test_the_worker_count_is_optional() -> None:
+    assert (
+        replicas_from_env({}) is None
+        and replicas_from_env({"TICKETS_WORKER_REPLICAS": " "}) is None
+    )
+    assert replicas_from_env({"TICKETS_WORKER_REPLICAS": " 3 "}) == 3
