@@ -77,10 +77,11 @@ MAX_INVALID_REASONS = 20
 @workflow.defn(name=names.BATCH_WORKFLOW)
 class BatchWorkflow:
     @workflow.init
-    def __init__(self, tickets: Any, state: Any) -> None:
+    def __init__(self, tickets: Any = None, state: Any = None) -> None:
         # Read here, not by the data converter: an input it refused (from a program other than
         # the CLI) failed the batch's first workflow task on every attempt; now the run fails,
-        # naming the fields (workflows/started_input.py).
+        # naming the fields (workflows/started_input.py). Each argument has a default: one left
+        # out was a TypeError in the SDK, the same first task failing for ever.
         tickets, tickets_problem = read_list(tickets, "tickets")
         read_state, state_problem = read_model(BatchState, state, "state")
         self._refused_input = refusal("batch", [tickets_problem, state_problem])
@@ -127,7 +128,7 @@ class BatchWorkflow:
         counts[event.state] = counts.get(event.state, 0) + 1
 
     @workflow.run
-    async def run(self, tickets: Any, state: Any) -> BatchProgress:
+    async def run(self, tickets: Any = None, state: Any = None) -> BatchProgress:
         if self._refused_input is not None:
             raise self._refused_input
         tickets, state = self._tickets, self._state

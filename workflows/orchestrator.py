@@ -130,7 +130,7 @@ SUBTASK_CANCEL_WAIT = timedelta(seconds=30)
 @workflow.defn(name=names.ORCHESTRATOR_WORKFLOW)
 class OrchestratorWorkflow:
     @workflow.init
-    def __init__(self, request: Any) -> None:
+    def __init__(self, request: Any = None) -> None:
         # Read here, not by the data converter: an input it refused (from a program other than
         # the CLI and the ticket) failed the run's first workflow task on every attempt; now the
         # run fails, naming the fields (workflows/started_input.py).
@@ -156,7 +156,7 @@ class OrchestratorWorkflow:
         self._context_tokens: dict[str, int] = {}
 
     @workflow.run
-    async def run(self, request: Any) -> OrchestratorResult:
+    async def run(self, request: Any = None) -> OrchestratorResult:
         if self._refused_input is not None:
             raise self._refused_input
         request = self._request

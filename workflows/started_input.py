@@ -28,7 +28,11 @@ def read_model(model: type[M], raw: Any, name: str) -> tuple[M | None, str | Non
     try:
         return model.model_validate(raw), None
     except ValidationError as err:
-        return None, f"{name}: {problems(err)}"
+        said = problems(err)
+        # Not an object at all (one problem, at the root): named as the argument, not "input".
+        if err.error_count() == 1 and not err.errors()[0]["loc"]:
+            said = said.removeprefix("input: ")
+        return None, f"{name}: {said}"
 
 
 def read_list(raw: Any, name: str) -> tuple[list[Any], str | None]:

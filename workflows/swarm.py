@@ -154,7 +154,7 @@ class SwarmChunkWorkflow:
 @workflow.defn(name=names.SWARM_WORKFLOW)
 class SwarmWorkflow:
     @workflow.init
-    def __init__(self, items: Any, state: Any) -> None:
+    def __init__(self, items: Any = None, state: Any = None) -> None:
         # Read here, not by the data converter: an input it refused (from a program other than
         # the CLI) failed the swarm's first workflow task on every attempt; now the run fails,
         # naming the fields (workflows/started_input.py).
@@ -172,7 +172,7 @@ class SwarmWorkflow:
         self._inline: ItemWindow | None = None  # the window a swarm of one chunk runs itself
 
     @workflow.run
-    async def run(self, items: Any, state: Any) -> SwarmResult:
+    async def run(self, items: Any = None, state: Any = None) -> SwarmResult:
         if self._refused_input is not None:
             raise self._refused_input
         items, state = self._raw, self._state

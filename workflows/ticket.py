@@ -65,7 +65,9 @@ S = TicketState
 @workflow.defn(name=names.TICKET_WORKFLOW)
 class TicketWorkflow:
     @workflow.init
-    def __init__(self, request: Any) -> None:
+    def __init__(self, request: Any = None) -> None:
+        # A default: a start with no argument was a TypeError in the SDK, its first workflow
+        # task failing for ever; now an invalid input like any other.
         read = parse_request(request)
         parsed, self._invalid_input = read.request, read.problem
         # Fields of a newer version's input, left out (see run()).
@@ -107,7 +109,7 @@ class TicketWorkflow:
     # ---- the lifecycle ---------------------------------------------------------------------------
 
     @workflow.run
-    async def run(self, request: Any) -> TicketView:
+    async def run(self, request: Any = None) -> TicketView:
         # Asked first, before the first command that differs between the versions. A new ticket
         # records one marker, the newest version's, which implies the earlier ones.
         self._record.stages_at_rest = workflow.patched(PATCH_STAGES_AT_REST)

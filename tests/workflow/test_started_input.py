@@ -48,6 +48,25 @@ CASES: list[tuple[str, list[Any], str]] = [
         [PRIVATE, {}],
         "the swarm input is not valid: items: should be a list, not a string",
     ),
+    # An argument left out was a TypeError in the SDK: the same first task failing for ever.
+    (
+        names.BATCH_WORKFLOW,
+        [[TICKET]],
+        "the batch input is not valid: state: Input should be a valid dictionary or instance of "
+        "BatchState",
+    ),
+    (
+        names.SWARM_WORKFLOW,
+        [],
+        "the swarm input is not valid: items: should be a list, not null; state: Input should be "
+        "a valid dictionary or instance of SwarmState",
+    ),
+    (
+        names.ORCHESTRATOR_WORKFLOW,
+        [],
+        "the orchestrator input is not valid: request: Input should be a valid dictionary or "
+        "instance of OrchestratorInput",
+    ),
     (
         names.ORCHESTRATOR_WORKFLOW,
         [{"task": PRIVATE * (MAX_TASK_CHARS // len(PRIVATE) + 1)}],
@@ -61,7 +80,16 @@ CASES: list[tuple[str, list[Any], str]] = [
 @pytest.mark.parametrize(
     ("workflow", "args", "reason"),
     CASES,
-    ids=["batch-settings", "batch-tickets-and-state", "swarm-settings", "swarm-items", "plan"],
+    ids=[
+        "batch-settings",
+        "batch-tickets-and-state",
+        "swarm-settings",
+        "swarm-items",
+        "batch-no-state",
+        "swarm-no-arguments",
+        "plan-no-argument",
+        "plan",
+    ],
 )
 async def test_an_input_the_model_refuses_fails_the_run_at_once_naming_the_fields(
     ts_env: WorkflowEnvironment, task_queue: str, workflow: str, args: list[Any], reason: str
@@ -86,3 +114,27 @@ async def test_an_input_the_model_refuses_fails_the_run_at_once_naming_the_field
     # Nothing was started or called before the refusal.
     assert kinds.count(EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED) == 1
     assert len(kinds) == 5  # started, task scheduled, started, completed, failed
+
+
+@pytest.mark.usefixtures("replay_check")
+async def test_a_ticket_started_with_no_argument_fails_as_an_invalid_ticket(
+    ts_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    # A TypeError in the SDK before: its first workflow task failed for ever.
+    worker = Worker(ts_env.client, task_queue=task_queue, workflows=ALL_WORKFLOWS)
+    async with running([worker]):
+        handle = await ts_env.client.start_workflow(
+            names.TICKET_WORKFLOW,
+            args=[],
+            id=names.ticket_workflow_id(f"T-NOARG-{uuid.uuid4().hex[:6]}"),
+            task_queue=task_queue,
+        )
+        with pytest.raises(WorkflowFailureError) as failed:
+            await handle.result()
+        history = await handle.fetch_history()
+
+    cause = failed.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == "InvalidTicket", cause
+    assert "invalid ticket input" in cause.message
+    kinds = [event.event_type for event in history.events]
+    assert EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED not in kinds
