@@ -18,10 +18,11 @@ on the ticket search attributes) every ``interval`` and sets:
   each answer out within minutes;
 - ``tickets_spend_limit_usd_per_hour``: the configured limit (TICKETS_SPEND_LIMIT_USD_PER_HOUR),
   so the spend alert compares with a number the operator set in one place;
-- ``tickets_worker_replicas_expected``: how many workers the deployment runs
-  (TICKETS_WORKER_REPLICAS; the compose file passes its WORKER_REPLICAS), so TicketWorkersFewer
-  compares with the number declared, not with how many were up lately: guessed from the last
-  hour, a worker dead for an hour lowered the guess and the alert cleared with it still gone;
+- ``tickets_worker_replicas_expected``: how many workers serve metrics, as the deployment
+  declares it (TICKETS_WORKER_REPLICAS; compose passes its WORKER_REPLICAS), so
+  TicketWorkersFewer compares with the number declared, not with how many were up lately:
+  guessed from the last hour, a worker dead for an hour lowered the guess and the alert cleared
+  with it still gone;
 - ``tickets_worker_takes_tasks{queue}``: 1 while the server sends this worker tasks on its
   first queue, 0 while it polls and gets none (Worker Versioning: a build nobody made current,
   or an unversioned worker while a build is current), left as it was when the server cannot
@@ -104,7 +105,7 @@ def replicas_from_env(env: Mapping[str, str] | None = None) -> int | None:
     raw = (os.environ if env is None else env).get(REPLICAS_ENV, "").strip()
     if not raw:
         return None
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_REPLICAS:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_REPLICAS:
         raise ReplicasError(
             f"{REPLICAS_ENV}={raw[:40]!r} must be a whole number of workers from 1 to "
             f"{MAX_REPLICAS:,}"
@@ -219,7 +220,8 @@ class VisibilityGauges:
             ).set(spend_limit_usd_per_hour)
         if replicas is not None:
             meter.create_gauge(
-                metrics.WORKER_REPLICAS_EXPECTED, "Workers the deployment runs, as declared"
+                metrics.WORKER_REPLICAS_EXPECTED,
+                "Workers serving metrics, as the deployment declares",
             ).set(replicas)
 
     async def update(self) -> None:

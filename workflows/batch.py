@@ -17,6 +17,7 @@ from temporalio.common import (
     Priority as TemporalPriority,
 )
 from temporalio.common import (
+    RawValue,
     SearchAttributePair,
     TypedSearchAttributes,
     WorkflowIDReusePolicy,
@@ -64,7 +65,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.batch_restarts import FAILED, KNOWN, BatchRestarts
     from workflows.run_chain import memo_again, this_run_is_later
-    from workflows.started_input import read_list, read_model, refusal
+    from workflows.started_input import MISSING, read_list, read_payload, refusal
 
 
 # Child starts per workflow task, at most: one task's commands must stay well under the server's
@@ -77,13 +78,13 @@ MAX_INVALID_REASONS = 20
 @workflow.defn(name=names.BATCH_WORKFLOW)
 class BatchWorkflow:
     @workflow.init
-    def __init__(self, tickets: Any = None, state: Any = None) -> None:
+    def __init__(self, tickets: Any = None, state: RawValue = MISSING) -> None:
         # Read here, not by the data converter: an input it refused (from a program other than
         # the CLI) failed the batch's first workflow task on every attempt; now the run fails,
         # naming the fields (workflows/started_input.py). Each argument has a default: one left
         # out was a TypeError in the SDK, the same first task failing for ever.
         tickets, tickets_problem = read_list(tickets, "tickets")
-        read_state, state_problem = read_model(BatchState, state, "state")
+        read_state, state_problem = read_payload(BatchState, state, "state")
         self._refused_input = refusal("batch", [tickets_problem, state_problem])
         state = read_state or BatchState()
         self._tickets = tickets
@@ -128,7 +129,7 @@ class BatchWorkflow:
         counts[event.state] = counts.get(event.state, 0) + 1
 
     @workflow.run
-    async def run(self, tickets: Any = None, state: Any = None) -> BatchProgress:
+    async def run(self, tickets: Any = None, state: RawValue = MISSING) -> BatchProgress:
         if self._refused_input is not None:
             raise self._refused_input
         tickets, state = self._tickets, self._state

@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 from temporalio import workflow
+from temporalio.common import RawValue
 from temporalio.exceptions import (
     ApplicationError,
     ChildWorkflowError,
@@ -40,7 +41,7 @@ with workflow.unsafe.imports_passed_through():
     from shared.validation import problems
     from workflows.agent_calls import config_snapshot
     from workflows.run_chain import memo_again, this_run_is_later
-    from workflows.started_input import read_list, read_model, refusal
+    from workflows.started_input import MISSING, read_list, read_payload, refusal
     from workflows.swarm_window import ENCODED_SIZE_GROUPS, ItemWindow
 
 
@@ -154,12 +155,12 @@ class SwarmChunkWorkflow:
 @workflow.defn(name=names.SWARM_WORKFLOW)
 class SwarmWorkflow:
     @workflow.init
-    def __init__(self, items: Any = None, state: Any = None) -> None:
+    def __init__(self, items: Any = None, state: RawValue = MISSING) -> None:
         # Read here, not by the data converter: an input it refused (from a program other than
         # the CLI) failed the swarm's first workflow task on every attempt; now the run fails,
         # naming the fields (workflows/started_input.py).
         items, items_problem = read_list(items, "items")
-        read_state, state_problem = read_model(SwarmState, state, "state")
+        read_state, state_problem = read_payload(SwarmState, state, "state")
         self._refused_input = refusal("swarm", [items_problem, state_problem])
         state = read_state or SwarmState()
         self._total = len(items)
@@ -172,7 +173,7 @@ class SwarmWorkflow:
         self._inline: ItemWindow | None = None  # the window a swarm of one chunk runs itself
 
     @workflow.run
-    async def run(self, items: Any = None, state: Any = None) -> SwarmResult:
+    async def run(self, items: Any = None, state: RawValue = MISSING) -> SwarmResult:
         if self._refused_input is not None:
             raise self._refused_input
         items, state = self._raw, self._state

@@ -201,7 +201,7 @@ def test_tracing_switched_off_ignores_the_other_tracing_settings() -> None:
     assert telemetry.describe_tracing(off) == "traces: off (OTEL_SDK_DISABLED=true)"
 
 
-@pytest.mark.parametrize("raw", ["three", "0", "-2", "2.5", "1001"])
+@pytest.mark.parametrize("raw", ["three", "0", "-2", "2.5", "1001", "²"])
 def test_a_bad_worker_count_names_the_variable(raw: str) -> None:
     with pytest.raises(ReplicasError, match=r"TICKETS_WORKER_REPLICAS=.* from 1 to 1,000"):
         replicas_from_env({"TICKETS_WORKER_REPLICAS": raw})

@@ -52,14 +52,17 @@ CASES: list[tuple[str, list[Any], str]] = [
     (
         names.BATCH_WORKFLOW,
         [[TICKET]],
-        "the batch input is not valid: state: Input should be a valid dictionary or instance of "
-        "BatchState",
+        "the batch input is not valid: state: missing",
+    ),
+    (
+        names.BATCH_WORKFLOW,
+        [[TICKET], None],
+        "the batch input is not valid: state: should be an object, not null",
     ),
     (
         names.SWARM_WORKFLOW,
         [],
-        "the swarm input is not valid: items: should be a list, not null; state: Input should be "
-        "a valid dictionary or instance of SwarmState",
+        "the swarm input is not valid: items: should be a list, not null; state: missing",
     ),
     (
         names.ORCHESTRATOR_WORKFLOW,
@@ -86,6 +89,7 @@ CASES: list[tuple[str, list[Any], str]] = [
         "swarm-settings",
         "swarm-items",
         "batch-no-state",
+        "batch-null-state",
         "swarm-no-arguments",
         "plan-no-argument",
         "plan",
