@@ -5,17 +5,26 @@ import asyncio
 from datetime import UTC, datetime
 
 from temporalio import activity
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import Client, WorkflowExecutionDescription, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.heartbeat import heartbeating
 from activities.knowledge_base import KnowledgeBase
 from shared import names
+from shared import search_attributes as sa
 from shared.agents import KnowledgeArticle, KnowledgeQuery
-from shared.batch import RestartsDone, TicketCheck, TicketRestart, TicketRestarts, TicketSettled
+from shared.batch import (
+    REPLACED,
+    RestartsDone,
+    TicketCheck,
+    TicketRestart,
+    TicketRestarts,
+    TicketSettled,
+)
 from shared.business_hours_zone import snapshot
 from shared.operations import start_ticket, started_by_this
 from shared.pipeline_config import PipelineConfig
+from shared.ticket_status import memo_if_readable
 from shared.tickets import Ticket
 
 
@@ -60,6 +69,7 @@ async def check_tickets(check: TicketCheck) -> list[TicketSettled]:
     took longer than the activity's two minutes on every attempt, and the check never ended."""
     client = activity.client()
     limit = asyncio.Semaphore(CHECKS_AT_ONCE)
+    batch_id = activity.info().workflow_id
 
     async def closed_as(ticket_id: str) -> TicketSettled | None:
         handle = client.get_workflow_handle(names.ticket_workflow_id(ticket_id))
@@ -73,6 +83,12 @@ async def check_tickets(check: TicketCheck) -> list[TicketSettled]:
             finally:
                 activity.heartbeat()
         status = described.status
+        if status is WorkflowExecutionStatus.RUNNING and await _started_elsewhere(
+            client, described, batch_id
+        ):
+            # Not the run this batch started: it does not report here, and it held the place
+            # until it closed (a run waiting for a person, until its review).
+            return TicketSettled(ticket_id=ticket_id, state=REPLACED)
         if status is None or status is WorkflowExecutionStatus.RUNNING:
             return None
         # The ticket's own word for a cancellation, so the batch counts both the same.
@@ -87,6 +103,29 @@ async def check_tickets(check: TicketCheck) -> list[TicketSettled]:
     except BaseExceptionGroup as failed:  # the first describe's error, as it was raised
         raise failed.exceptions[0] from None
     return [settled for task in tasks if (settled := task.result()) is not None]
+
+
+async def _started_elsewhere(
+    client: Client, described: WorkflowExecutionDescription, batch_id: str
+) -> bool:
+    """Whether a ticket's running workflow was started outside the batch ``batch_id``: neither
+    as its child nor by one of its runs' restart activities (whose memo names that run). A memo
+    this process cannot read, or a run it cannot look up now, counts as the batch's: the place
+    is then held as before, never freed for a run that may still report."""
+    if described.parent_id is not None:
+        return described.parent_id != batch_id
+    memo = await memo_if_readable(described)
+    if memo is None:
+        return False
+    started_by = memo.get(sa.MEMO_STARTED_BY)
+    if not isinstance(started_by, str):
+        return True  # `submit`, the API, `redrive`: no parent, no restarting activity
+    run_id = started_by.split("/", 1)[0]
+    try:
+        await client.get_workflow_handle(batch_id, run_id=run_id).describe()
+    except RPCError as err:
+        return err.status is RPCStatusCode.NOT_FOUND  # another batch's restart
+    return False
 
 
 def _started_by() -> str:

@@ -23,6 +23,11 @@ NOT_ANSWERED_CLOSED: Final = (RESTART_FAILED, "TIMED_OUT", "NOT_FOUND")
 # counted as failed; but for a ticket whose start again failed for good, the ended run that held
 # its id (workflows/batch.py counts it RESTART_FAILED).
 OPERATOR_ENDED: Final = ("TERMINATED", "CANCELLED")
+# A ticket in flight whose run the batch's check found replaced by a run started outside the
+# batch (an operator ended it and started it again with `submit`, the API or `redrive`): that
+# run does not report to this batch, which held its place until it closed. Counted as the
+# operator's decision, like TERMINATED: the ticket goes on outside.
+REPLACED: Final = "REPLACED"
 # A ticket whose id another ticket took while the batch ran (other subject, body or customer;
 # the CLI refuses one held before it starts the batch): NOT processed, named in ``conflicts``.
 # It was counted as already known, and nothing said it had never been worked on.
@@ -38,6 +43,7 @@ SETTLED_STATES: Final = frozenset(
         *("COMPLETED", "FAILED", "TERMINATED", "TIMED_OUT", "CONTINUED_AS_NEW", "CANCELLED"),
         *NOT_ANSWERED_CLOSED,
         ID_CONFLICT,
+        REPLACED,
     }
 )
 

@@ -19,9 +19,14 @@ from shared.batch import TicketCheck
 TICKETS = [f"T-{i}" for i in range(CHECKS_AT_ONCE + 4)]
 
 
+# The batch the check runs for: the activity environment's workflow.
+BATCH_ID = ActivityEnvironment().info.workflow_id
+
+
 @dataclass
 class FakeDescribed:
     status: WorkflowExecutionStatus
+    parent_id: str | None = BATCH_ID  # the batch's own children
 
 
 @dataclass
