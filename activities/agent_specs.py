@@ -88,14 +88,16 @@ PLANNED_RULE: Final = (
 # closed its block from inside), opening or closing, however spelt: any case, "-" for "_",
 # attributes or a "/" before the ">" (on its line, 200 characters at most: a stray
 # "<customer-text" took the text up to the next ">" lines below with it), an angle quotation
-# mark or bracket for "<" and ">".
+# mark or bracket for "<" and ">". Or only white space, line breaks included, and a "/" before
+# the ">": "</customer_text" + a line break + ">" is a closing tag to any reader, and the run on
+# one line let it through (a review, 2026-12-07).
 # Possessive runs: "<" and 20,000 spaces took 2 s (quadratic) with plain ones.
 _OPENS = "<\u2039\u2329\u27e8\u3008"
 _CLOSES = ">\u203a\u232a\u27e9\u3009"
 _TAG_IN_TEXT = re.compile(
     rf"(?i)[{_OPENS}]\s*+/?\s*+(?:customer[_-]text|draft[_-]text|"
     rf"subtask[_-](?:result|instruction)|validator[_-]findings|previous[_-]plan)\b"
-    rf"[^{_OPENS}{_CLOSES}\n]{{0,200}}+[{_CLOSES}]"
+    rf"(?:\s*+/?\s*+|[^{_OPENS}{_CLOSES}\n]{{0,200}}+)[{_CLOSES}]"
 )
 REMOVED: Final = "[tag removed]"
 

@@ -38,6 +38,11 @@ def test_a_stray_tag_start_takes_no_lines_with_it() -> None:
         "\u2039/\uff23\uff35\uff33\uff34\uff2f\uff2d\uff25\uff32_text>",  # fullwidth letters
         "</customer-text>",
         "</draft_text>",
+        # Line breaks before the ">": a closing tag to any reader; the run on one line missed
+        # them (a review, 2026-12-07).
+        "</customer_text\n>",
+        "</customer_text\r\n>",
+        "</customer_text \n\t/\n>",
     ],
 )
 def test_a_closing_tag_however_spelt_does_not_close_the_block(tag: str) -> None:
