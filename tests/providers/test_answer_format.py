@@ -15,6 +15,7 @@ from activities.providers.answer_format import (
     MALFORMED_TYPE,
     NOT_STREAMING_TYPE,
 )
+from activities.providers.errors import RATE_LIMITED_TYPE
 from tests.providers.conftest import MakeProvider
 from tests.providers.raw_http import STREAM_HEAD, chunk, raw_server
 from tests.providers.test_transport_failures import KINDS, build, call
@@ -49,17 +50,47 @@ def json_200(body: Any) -> list[bytes | float]:
 
 
 @pytest.mark.parametrize("kind", KINDS)
-async def test_a_gateway_s_error_sent_with_200_fails_for_good_with_its_words(
-    make_llm_provider: MakeProvider, kind: str, transport: str
+@pytest.mark.parametrize(
+    ("error", "said", "expected"),
+    [
+        # Named by the API: classified as its status is.
+        (
+            {"code": "model_not_found", "message": "The model gpt-x does not exist"},
+            "The model gpt-x does not exist (model_not_found)",
+            ("ProviderNotFound", True),
+        ),
+        # A rate limit waits and is tried again, as a 429 is: it failed the route for good.
+        (
+            {"code": "rate_limit_exceeded", "message": "Slow down"},
+            "Slow down (rate_limit_exceeded)",
+            (RATE_LIMITED_TYPE, False),
+        ),
+        ({"code": "503", "message": "Busy"}, "Busy (503)", ("ProviderUnavailable", False)),
+        # Named by nothing the API documents: for good, with its words.
+        (
+            {"code": "gateway_said_no", "message": "No"},
+            "No (gateway_said_no)",
+            (NOT_STREAMING_TYPE, True),
+        ),
+    ],
+    ids=["not-found", "rate-limited", "unavailable", "unknown"],
+)
+async def test_a_gateway_s_error_sent_with_200_is_classified_as_its_code_says_with_its_words(
+    make_llm_provider: MakeProvider,
+    kind: str,
+    transport: str,
+    error: dict[str, str],
+    said: str,
+    expected: tuple[str, bool],
 ) -> None:
-    body = {"error": {"code": "model_not_found", "message": "The model gpt-x does not exist"}}
+    body = {"error": error}
     async with raw_server(lambda path: json_200(body), then_wait=False) as url:
         err, _ = await call(build(make_llm_provider, kind, url, transport), kind)
 
     assert isinstance(err, ApplicationError), repr(err)
-    assert (err.type, err.non_retryable) == (NOT_STREAMING_TYPE, True)
+    assert (err.type, err.non_retryable) == expected
     assert "answered 200 with an error instead of the stream it was asked for" in err.message
-    assert "The model gpt-x does not exist (model_not_found)" in err.message
+    assert said in err.message
 
 
 @pytest.mark.parametrize("kind", KINDS)
