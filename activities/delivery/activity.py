@@ -5,7 +5,8 @@
    delivery never records or sends a different answer.
 2. If the row is not marked sent, claim it (CLAIM_SECONDS, on the ledger's clock) and send the
    RECORDED text through the recorded channel. An attempt that finds another's claim holding
-   does not send: it fails for now (DeliveryInProgress) and its retry finds the answer sent.
+   does not send: a queued attempt waits for it a while (``claim_wait``, up to 20 s), then
+   fails for now (DeliveryInProgress) and its retry finds the answer sent.
    Without the claim two overlapping attempts both sent: a local first attempt whose workflow
    task timed out (its worker cut off from Temporal) while another worker replayed the ticket
    and tried again, or a queued attempt whose heartbeat lapsed mid-send.

@@ -22,6 +22,8 @@ from datetime import timedelta
 from typing import Final
 from urllib.parse import urlsplit
 
+import httpx2
+
 from shared.http_urls import http_url_problem
 from shared.settings import ConfigError
 from shared.tickets import EMAIL_PATTERN, Channel, usable_email
@@ -188,6 +190,16 @@ def _webhook(env: Mapping[str, str], *, required: bool) -> WebhookConfig | None:
         raise ConfigError("the webhook channel is configured but TICKETS_WEBHOOK_URL is not set")
     if problem := http_url_problem(url, credentials=True):
         raise ConfigError(f"TICKETS_WEBHOOK_URL {problem}")
+    try:
+        httpx2.URL(url)
+    except httpx2.InvalidURL:
+        # A zero-width space in the host, a control character in the path: read as a URL above,
+        # refused by the client at every send (30 attempts over hours, then DELIVERY_FAILED,
+        # the row left "send begun"; a review, 2026-12-07). The URL is not repeated.
+        raise ConfigError(
+            "TICKETS_WEBHOOK_URL holds a character the HTTP client refuses in a URL (an invisible "
+            "or control character?)"
+        ) from None
     if any(c.isspace() or not c.isprintable() for c in secret):
         raise ConfigError(
             "TICKETS_WEBHOOK_SECRET holds a space, a line break or a control character: "

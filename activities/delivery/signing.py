@@ -1,6 +1,6 @@
 """The webhook signature: HMAC-SHA256 over ``<timestamp>.<body>`` with the shared secret.
 
-docs/delivery.md gives receivers the verification recipe; tests/integration/test_webhook.py runs
+docs/delivery.md gives receivers the verification recipe; tests/delivery/test_webhook.py runs
 that recipe as the documentation prints it against requests this module signed.
 """
 

@@ -5,8 +5,8 @@ signature are fresh each time (receivers reject stale timestamps, docs/delivery.
 destination answers decides what Temporal does:
 
 - 2xx: sent;
-- 408, 425, 429, 5xx, a timeout or a connection error: retried with backoff (429's Retry-After
-  sets the next attempt's delay);
+- 408, 409, 421, 425, 429, 5xx, a timeout or a connection error: retried with backoff (the
+  destination's Retry-After sets the next attempt's delay, on any of those statuses);
 - any other status (400, 401, 403, 404, 410, 422, a redirect...): refused for good, the ticket
   ends in DELIVERY_FAILED with the status and the start of the answer.
 """
@@ -33,8 +33,9 @@ from shared.stores.ledger import LedgerEntry
 from shared.view import DeliveryRequest
 
 # 409: a receiver still working on this idempotency key (an earlier attempt's request): not a
-# refusal of the answer, which may well have arrived.
-RETRYABLE_STATUS: Final = frozenset({408, 409, 425, 429})
+# refusal of the answer, which may well have arrived. 421 (misdirected request): the connection
+# reached the wrong server; a new one may not.
+RETRYABLE_STATUS: Final = frozenset({408, 409, 421, 425, 429})
 EVENT: Final = "ticket.answer"
 # How much of a refusing destination's answer goes into the ticket's failure reason, and how
 # much of any answer is read at all (the rest is never downloaded).

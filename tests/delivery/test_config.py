@@ -86,6 +86,20 @@ def test_a_webhook_whose_secret_is_its_path_is_shown_by_its_host() -> None:
             | {"TICKETS_WEBHOOK_URL": "https://[::1/x"},
             r"TICKETS_WEBHOOK_URL is not a URL \(its host part cannot be read\)",
         ),
+        # Read as a URL, refused by the HTTP client at every send: 30 attempts, then
+        # DELIVERY_FAILED, the ledger row left "send begun".
+        (
+            {"TICKETS_DELIVERY_CHANNEL": "webhook"}
+            | WEBHOOK
+            | {"TICKETS_WEBHOOK_URL": "https://hooks\u200b.example/x"},
+            r"TICKETS_WEBHOOK_URL holds a character the HTTP client refuses in a URL",
+        ),
+        (
+            {"TICKETS_DELIVERY_CHANNEL": "webhook"}
+            | WEBHOOK
+            | {"TICKETS_WEBHOOK_URL": "https://hooks.example/x\x7f"},
+            r"TICKETS_WEBHOOK_URL holds a character the HTTP client refuses in a URL",
+        ),
         (
             {"TICKETS_DELIVERY_CHANNEL": "webhook", "TICKETS_WEBHOOK_URL": "https://x/y"},
             "TICKETS_WEBHOOK_SECRET must be set to at least 16 characters",

@@ -66,6 +66,11 @@ async def test_a_delivered_answer_is_signed_and_verifies_with_the_documented_rec
     # A captured request sent again under another key: the receiver's dedup would miss it.
     forged = {**request.headers, "Idempotency-Key": f"{ticket.ticket_id}.forged"}
     assert verify(SECRET, forged, request.body) is False
+    # Timestamps no signer writes are refused, not a receiver's 500: a superscript digit
+    # (isdigit, not int), more digits than int() reads, an Arabic-Indic one (int, not ASCII).
+    for timestamp in ("\u00b2", "9" * 5_000, "\u0661\u0667\u0660\u0660\u0660"):
+        odd = {**request.headers, "X-Ticket-Timestamp": timestamp}
+        assert verify(SECRET, odd, request.body) is False
     sent_to = view.delivery.sent_to
     assert view.delivery.sent_via == "webhook" and sent_to is not None
     assert sent_to == display_url(receiver.url) and "hooks" not in sent_to  # a path may be a key
@@ -229,7 +234,9 @@ async def test_a_receiver_that_trickles_its_answer_is_given_up_on_at_the_timeout
         # reroute the answer); then a refusal trickled.
         if earlier == 2:
             return Reply(409, body="key in use")
-        status = {0: 503, 1: 200, 3: 400}[earlier]
+        if earlier == 3:
+            return Reply(421, body="misdirected")  # another connection may reach the right one
+        status = {0: 503, 1: 200, 4: 400}[earlier]
         return Reply(status, body="x" * 100, trickle=0.3)
 
     with webhook_receiver(trickle) as receiver:
@@ -243,6 +250,8 @@ async def test_a_receiver_that_trickles_its_answer_is_given_up_on_at_the_timeout
             await channel.send(entry, request)
             with pytest.raises(DeliveryUnavailable, match="answered 409"):
                 await channel.send(entry, request)
+            with pytest.raises(DeliveryUnavailable, match="answered 421"):
+                await channel.send(entry, request)
             # Its status line decides: a 400 whose body stalled was taken for a receiver that
             # did not answer, and retried for hours before DELIVERY_FAILED said so.
             with pytest.raises(DeliveryRejected) as rejected:
@@ -252,4 +261,4 @@ async def test_a_receiver_that_trickles_its_answer_is_given_up_on_at_the_timeout
     assert waited < 10  # given up on at the timeout (1 s), not at the body's end (30 s)
     assert unavailable.value.reason.startswith(f"the webhook at {channel.where} answered 503")
     assert rejected.value.reason.startswith(f"the webhook at {channel.where} answered 400")
-    assert len(receiver.snapshot()) == 4
+    assert len(receiver.snapshot()) == 5
