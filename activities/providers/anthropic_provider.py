@@ -67,14 +67,21 @@ def failure_from(err: Exception, provider: str) -> ProviderFailure:
         return ProviderFailure(provider, "connection failed", connection=True)
     if isinstance(err, anthropic.APIStatusError):
         kind = getattr(err, "type", None)
+        error_code = getattr(err, "error_code", None)
+        body = err.body if isinstance(err.body, dict) else {}
+        inner = body.get("error") if isinstance(body.get("error"), dict) else body
         status = err.status_code
         if status == 200:
-            status = stream_error_status(kind)
+            # An error event in the stream: its code too (LiteLLM's "429"), not its type alone,
+            # which read a rate limit as a 500 (a review, 2026-12-07).
+            status = stream_error_status(error_code, inner.get("code"), kind)
+        named = (error_code, kind, inner.get("code"))
         return ProviderFailure(
             provider,
             status_error_message(err),
             status=status,
-            code=getattr(err, "error_code", None) or kind,
+            # Text only: a number there (529) failed every later look at it with .lower().
+            code=next((c for c in named if isinstance(c, str) and c), None),
             retry_after=retry_after_seconds(dict(err.response.headers)),
             should_retry=should_retry_header(dict(err.response.headers)),
         )

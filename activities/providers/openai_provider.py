@@ -111,7 +111,9 @@ def read_chunk(
         if said := delta.get("refusal"):
             refusal.append(text_of(said, "refusal"))
         if finish := choice.get("finish_reason"):
-            completion.finish_reason = finish
+            # Checked here, where a chunk of another shape is classified as malformed: a number
+            # failed later, building the usage, unclassified and with the usage lost.
+            completion.finish_reason = text_of(finish, "finish_reason")
     if usage := chunk.get("usage"):
         if not isinstance(usage, dict):
             raise TypeError("a chunk's usage is not an object")
@@ -233,7 +235,12 @@ class OpenAIProvider(LLMProvider):
                 lambda: bool(parts or refusal or completion.finish_reason),
             )
         except (openai.OpenAIError, *TRANSPORT_ERRORS) as err:
-            if completion.finish_reason is None or not completion.input_tokens:
+            # An error event (not a broken connection) is the error wherever it comes: it was
+            # dropped after the usage chunk, and the answer used (docs/providers.md says not).
+            stream_error = isinstance(err, openai.APIError) and not isinstance(
+                err, openai.APIConnectionError
+            )
+            if stream_error or completion.finish_reason is None or not completion.input_tokens:
                 raise self._cut(err, conversation, parts + refusal) from None
             # The answer was whole (its finish reason, then the usage chunk, the last before
             # [DONE]) when the connection broke: it was billed, so it is used, not asked again.

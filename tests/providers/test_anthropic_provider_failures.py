@@ -239,6 +239,43 @@ async def test_a_client_error_event_inside_the_stream_is_not_retried(
     assert (err.type, err.non_retryable) == (expected, True)
 
 
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        # A gateway's code (LiteLLM's "429") read: a rate limit counted as a server failure.
+        (
+            {"type": "api_error", "code": "429", "message": "slow down"},
+            ("ProviderRateLimited", False),
+        ),
+        # A number as the type: an AttributeError escaped, unclassified.
+        ({"type": 529, "message": "busy"}, ("ProviderOverloaded", False)),
+    ],
+    ids=["code-429", "type-a-number"],
+)
+async def test_an_error_event_is_read_by_its_code_too_and_a_type_that_is_no_text(
+    error: dict[str, object], expected: tuple[str, bool]
+) -> None:
+    with FakeStreamServer() as fake_stream:
+        fake_stream.push(
+            [("message_start", MESSAGE_START), ("error", {"type": "error", "error": error})]
+        )
+        async with stream_provider("anthropic", fake_stream) as provider:
+            err = await raised(provider.run(CLASSIFIER, classify_request(), MODEL))
+
+    assert (err.type, err.non_retryable) == expected, err.message
+
+
+async def test_a_stop_reason_that_is_not_text_is_a_malformed_answer() -> None:
+    # A number there failed later, building the usage: unclassified, the usage lost.
+    delta = {"type": "message_delta", "delta": {"stop_reason": 3}, "usage": {"output_tokens": 5}}
+    with FakeStreamServer() as fake_stream:
+        fake_stream.push([("message_start", MESSAGE_START), ("message_delta", delta)])
+        async with stream_provider("anthropic", fake_stream) as provider:
+            err = await raised(provider.run(CLASSIFIER, classify_request(), MODEL))
+
+    assert err.type == "ProviderMalformedAnswer", (err.type, err.message)
+
+
 @pytest.mark.parametrize("key", [API_KEY, PLAIN_KEY], ids=["sk-key", "plain-key"])
 async def test_rejected_key_is_non_retryable_and_the_error_never_shows_the_key(
     fake: FakeLLMServer, make_anthropic: MakeAnthropic, key: str

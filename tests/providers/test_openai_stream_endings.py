@@ -104,3 +104,42 @@ async def test_a_stream_refused_as_malformed_mid_answer_reports_what_was_billed(
     (usage,) = malformed.details
     assert usage["input_tokens"] > 0 and usage["output_tokens"] > 0 and usage["requests"] == 1
     assert usage["estimated"] is True
+
+
+async def test_an_error_event_after_the_usage_chunk_is_the_error_not_dropped() -> None:
+    # docs/providers.md: "An error event there is still the error". After the finish reason and
+    # the usage it was swallowed and the answer used.
+    answer = '{"category": "Account", "confidence": 0.9, "rationale": "login"}'
+    usage = {"prompt_tokens": 700, "completion_tokens": 20, "total_tokens": 720}
+    finished = (
+        None,
+        {**chunk()[1], "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
+    )
+    error = {"message": "upstream failed the request", "type": "server_error", "code": None}
+    with FakeStreamServer() as fake_stream:
+        fake_stream.push(
+            [
+                chunk({"role": "assistant", "content": answer}),
+                finished,
+                chunk(usage=usage),
+                (None, {"error": error}),
+            ]
+        )
+        async with stream_provider("openai", fake_stream) as provider:
+            err = await raised(provider.run(CLASSIFIER, classify_request(), MODEL))
+
+    assert err.type == "ProviderUnavailable" and "upstream failed the request" in err.message
+
+
+async def test_a_finish_reason_that_is_not_text_is_a_malformed_answer() -> None:
+    # A number there escaped unclassified (a pydantic error building the usage), the usage lost.
+    usage = {"prompt_tokens": 700, "completion_tokens": 20, "total_tokens": 720}
+    odd = (None, {**chunk()[1], "choices": [{"index": 0, "delta": {}, "finish_reason": 7}]})
+    with FakeStreamServer() as fake_stream:
+        fake_stream.push(
+            [chunk({"role": "assistant", "content": '{"cat'}), odd, chunk(usage=usage)]
+        )
+        async with stream_provider("openai", fake_stream) as provider:
+            err = await raised(provider.run(CLASSIFIER, classify_request(), MODEL))
+
+    assert err.type == "ProviderMalformedAnswer", (err.type, err.message)
