@@ -11,6 +11,7 @@ from typing import Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from shared.answer_bounds import cut_list
 from shared.tickets import Ticket, without_nul
 
 
@@ -175,6 +176,9 @@ class Draft(BaseModel):
     text: str = Field(min_length=1, max_length=8_000)
     cited_articles: list[str] = Field(default_factory=list)
 
+    # Cut as read (shared/answer_bounds.py): a compatible server is not held to the output limit.
+    _cut_cited = field_validator("cited_articles", mode="before")(cut_list)
+
     @field_validator("text", mode="before")
     @classmethod
     def _no_nul(cls, value: object) -> object:
@@ -199,6 +203,10 @@ class Finding(BaseModel):
 class Validation(BaseModel):
     approved: bool
     findings: list[Finding] = Field(default_factory=list)
+
+    _cut_findings = field_validator("findings", mode="before")(
+        lambda value: cut_list(value, item_chars=None)
+    )
 
 
 # ---- inputs --------------------------------------------------------------------------------------

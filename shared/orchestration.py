@@ -7,6 +7,7 @@ from enum import StrEnum
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from shared.agents import AgentRoute, Usage
+from shared.answer_bounds import cut_list, cut_text
 from shared.pipeline_config import MAX_PLAN_NODES, AgentTimeouts, SpendingLimit
 
 
@@ -87,6 +88,10 @@ class WorkResult(BaseModel):
     # Where the facts came from (knowledge-base article ids, documents): carried to the answer.
     sources: list[str] = Field(default_factory=list)
 
+    # Cut as read (shared/answer_bounds.py): a compatible server is not held to the output limit.
+    _cut_output = field_validator("output", mode="before")(cut_text)
+    _cut_sources = field_validator("sources", mode="before")(cut_list)
+
 
 class SubTaskStatus(StrEnum):
     COMPLETED = "completed"
@@ -121,6 +126,10 @@ class Synthesis(BaseModel):
     answer: str = Field(min_length=1)
     gaps: list[str] = Field(default_factory=list)
     sources: list[str] = Field(default_factory=list)
+
+    # Cut as read (shared/answer_bounds.py): a compatible server is not held to the output limit.
+    _cut_answer = field_validator("answer", mode="before")(cut_text)
+    _cut_lists = field_validator("gaps", "sources", mode="before")(cut_list)
 
 
 MAX_TASK_CHARS = 20_000
