@@ -24,7 +24,6 @@ from shared.batch import (
 from shared.business_hours_zone import snapshot
 from shared.operations import start_ticket, started_by_this
 from shared.pipeline_config import PipelineConfig
-from shared.ticket_status import memo_if_readable
 from shared.tickets import Ticket
 
 
@@ -70,6 +69,8 @@ async def check_tickets(check: TicketCheck) -> list[TicketSettled]:
     client = activity.client()
     limit = asyncio.Semaphore(CHECKS_AT_ONCE)
     batch_id = activity.info().workflow_id
+    # Whether each batch run a restart's memo names is another batch's, asked once per run.
+    runs = _RunsSeen()
 
     async def closed_as(ticket_id: str) -> TicketSettled | None:
         handle = client.get_workflow_handle(names.ticket_workflow_id(ticket_id))
@@ -82,10 +83,11 @@ async def check_tickets(check: TicketCheck) -> list[TicketSettled]:
                 raise
             finally:
                 activity.heartbeat()
-        status = described.status
-        if status is WorkflowExecutionStatus.RUNNING and await _started_elsewhere(
-            client, described, batch_id
-        ):
+            status = described.status
+            elsewhere = status is WorkflowExecutionStatus.RUNNING and await _started_elsewhere(
+                client, described, batch_id, runs
+            )
+        if elsewhere:
             # Not the run this batch started: it does not report here, and it held the place
             # until it closed (a run waiting for a person, until its review).
             return TicketSettled(ticket_id=ticket_id, state=REPLACED)
@@ -106,25 +108,48 @@ async def check_tickets(check: TicketCheck) -> list[TicketSettled]:
 
 
 async def _started_elsewhere(
-    client: Client, described: WorkflowExecutionDescription, batch_id: str
+    client: Client,
+    described: WorkflowExecutionDescription,
+    batch_id: str,
+    runs: "_RunsSeen",
 ) -> bool:
     """Whether a ticket's running workflow was started outside the batch ``batch_id``: neither
-    as its child nor by one of its runs' restart activities (whose memo names that run). A memo
-    this process cannot read, or a run it cannot look up now, counts as the batch's: the place
-    is then held as before, never freed for a run that may still report."""
+    as its child nor by one of its runs' restart activities (whose memo names that run; each
+    run looked up once, in ``runs``). A memo this process cannot read, or a run it cannot look
+    up now, counts as the batch's: the place is then held as before, never freed for a run
+    that may still report."""
     if described.parent_id is not None:
         return described.parent_id != batch_id
-    memo = await memo_if_readable(described)
-    if memo is None:
+    try:
+        memo = await described.memo()
+    except Exception:  # a key this process lacks, a payload it cannot reach: the batch's
         return False
     started_by = memo.get(sa.MEMO_STARTED_BY)
     if not isinstance(started_by, str):
         return True  # `submit`, the API, `redrive`: no parent, no restarting activity
     run_id = started_by.split("/", 1)[0]
+    async with runs.lock:
+        if run_id not in runs.answers:
+            runs.answers[run_id] = await _another_batch_s(client, batch_id, run_id)
+        return runs.answers[run_id]
+
+
+class _RunsSeen:
+    """What the check learnt of the batch runs restarts' memos name, one lookup per run."""
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.answers: dict[str, bool] = {}
+
+
+async def _another_batch_s(client: Client, batch_id: str, run_id: str) -> bool:
+    """Whether ``run_id`` is no run of the batch ``batch_id`` (another batch's restart)."""
     try:
         await client.get_workflow_handle(batch_id, run_id=run_id).describe()
     except RPCError as err:
-        return err.status is RPCStatusCode.NOT_FOUND  # another batch's restart
+        return err.status is RPCStatusCode.NOT_FOUND
+    except Exception:
+        return False
     return False
 
 

@@ -39,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
         INVALID,
         MAX_BATCH_TICKETS,
         OPERATOR_ENDED,
+        REPLACED,
         SETTLED_STATES,
         BatchProgress,
         BatchState,
@@ -58,6 +59,7 @@ with workflow.unsafe.imports_passed_through():
         DUPLICATE_IN_FLIGHT,
         ENCODED_SIZE_GROUPS,
         GROUPED_RESTARTS,
+        REPLACED_COUNTED,
         RESTARTS_AS_SUBMITTED,
         RESTARTS_SEND_WHOLE,
         SETTLED_STATE_CHECKED,
@@ -121,7 +123,10 @@ class BatchWorkflow:
         # counted again.
         if event.ticket_id not in self._in_flight:
             return
-        if event.state not in SETTLED_STATES and workflow.patched(SETTLED_STATE_CHECKED):
+        known = event.state in SETTLED_STATES and (
+            event.state != REPLACED or workflow.patched(REPLACED_COUNTED)
+        )
+        if not known and workflow.patched(SETTLED_STATE_CHECKED):
             workflow.logger.warning("a ticket_settled signal with no ticket's state ignored")
             return
         self._in_flight.discard(event.ticket_id)

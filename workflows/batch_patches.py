@@ -52,3 +52,8 @@ RESTARTS_SEND_WHOLE = "restarts-send-whole"
 # position, runs or tickets in flight in its state (by a client other than the CLI) is refused as
 # a first run is: that state skipped the refusal. Asked only for such a start.
 BATCH_STARTED_RUN_IS_FIRST = "batch-started-run-is-first"
+# The check's REPLACED (a ticket an operator ended and started again outside the batch) is
+# counted, freeing its place. A batch run by a worker from before it ignored the state as no
+# ticket's (settled-state-checked) and kept the place: a new activity worker's REPLACED reaching
+# an old batch worker in a rolling deploy is replayed so. Asked only for a REPLACED report.
+REPLACED_COUNTED = "replaced-counted"

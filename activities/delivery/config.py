@@ -192,13 +192,14 @@ def _webhook(env: Mapping[str, str], *, required: bool) -> WebhookConfig | None:
         raise ConfigError(f"TICKETS_WEBHOOK_URL {problem}")
     try:
         httpx2.URL(url)
-    except httpx2.InvalidURL:
-        # A zero-width space in the host, a control character in the path: read as a URL above,
-        # refused by the client at every send (30 attempts over hours, then DELIVERY_FAILED,
-        # the row left "send begun"; a review, 2026-12-07). The URL is not repeated.
+    except (httpx2.InvalidURL, UnicodeError):
+        # A zero-width space in the host, a control character in the path, bytes that are not
+        # UTF-8: read as a URL above, refused by the client at every send (30 attempts over
+        # hours, then DELIVERY_FAILED, the row left "send begun"; a review, 2026-12-07). The URL
+        # is not repeated.
         raise ConfigError(
             "TICKETS_WEBHOOK_URL holds a character the HTTP client refuses in a URL (an invisible "
-            "or control character?)"
+            "or control character, or a host name to write in its xn-- form?)"
         ) from None
     if any(c.isspace() or not c.isprintable() for c in secret):
         raise ConfigError(

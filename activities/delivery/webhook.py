@@ -34,7 +34,8 @@ from shared.view import DeliveryRequest
 
 # 409: a receiver still working on this idempotency key (an earlier attempt's request): not a
 # refusal of the answer, which may well have arrived. 421 (misdirected request): the connection
-# reached the wrong server; a new one may not.
+# reached the wrong server; a later attempt, once the client's idle connections closed (5 s),
+# opens a new one.
 RETRYABLE_STATUS: Final = frozenset({408, 409, 421, 425, 429})
 EVENT: Final = "ticket.answer"
 # How much of a refusing destination's answer goes into the ticket's failure reason, and how

@@ -77,13 +77,13 @@ class StreamedMessage:
         elif kind == "content_block_stop":
             self._finish(_index(event))
         elif kind == "message_delta":
+            self._usage(event.get("usage"))  # first: a malformed reason keeps the usage read
             reason = (event.get("delta") or {}).get("stop_reason")
             if reason is not None and not isinstance(reason, str):
                 # Classified here as a malformed event: a number failed later, building the
                 # usage, unclassified and with the usage lost.
                 raise TypeError("a message_delta's stop_reason is not text")
             self.stop_reason = reason or self.stop_reason
-            self._usage(event.get("usage"))
             self.answer_counted = True
         elif kind == "message_stop":
             self.stopped = True

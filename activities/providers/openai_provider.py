@@ -240,6 +240,9 @@ class OpenAIProvider(LLMProvider):
             stream_error = isinstance(err, openai.APIError) and not isinstance(
                 err, openai.APIConnectionError
             )
+            if stream_error and completion.input_tokens:
+                # The usage chunk had come: what the provider counted, not an estimate.
+                raise spending(self._error(err), completion) from None
             if stream_error or completion.finish_reason is None or not completion.input_tokens:
                 raise self._cut(err, conversation, parts + refusal) from None
             # The answer was whole (its finish reason, then the usage chunk, the last before

@@ -274,6 +274,9 @@ async def test_a_stop_reason_that_is_not_text_is_a_malformed_answer() -> None:
             err = await raised(provider.run(CLASSIFIER, classify_request(), MODEL))
 
     assert err.type == "ProviderMalformedAnswer", (err.type, err.message)
+    # The event's usage read before its reason: what the provider counted is billed.
+    [spent] = err.details
+    assert spent["output_tokens"] == 5, spent
 
 
 @pytest.mark.parametrize("key", [API_KEY, PLAIN_KEY], ids=["sk-key", "plain-key"])

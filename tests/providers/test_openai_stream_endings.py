@@ -129,6 +129,9 @@ async def test_an_error_event_after_the_usage_chunk_is_the_error_not_dropped() -
             err = await raised(provider.run(CLASSIFIER, classify_request(), MODEL))
 
     assert err.type == "ProviderUnavailable" and "upstream failed the request" in err.message
+    # Billed as the usage chunk said, not estimated.
+    [spent] = err.details
+    assert (spent["input_tokens"], spent["output_tokens"]) == (700, 20), spent
 
 
 async def test_a_finish_reason_that_is_not_text_is_a_malformed_answer() -> None:

@@ -67,6 +67,8 @@ PATH_TESTS: dict[str, str] = {
     "test_a_budgeted_run_sizes_a_dependent_sub_task_by_the_results_it_is_handed",
     "handed-text-sized": "tests/workflow/test_orchestrator.py::"
     "test_a_budgeted_run_sizes_the_synthesis_by_the_results_it_is_handed",
+    "replaced-counted": "tests/workflow/test_batch_replaced.py::"
+    "test_a_ticket_started_again_outside_its_batch_does_not_hold_the_batch",
     "failed-sets-retried": "tests/integration/test_controller_failed_sets.py::"
     "test_a_pause_whose_answer_was_lost_is_undone_when_the_probe_wants_the_old_rate",
     "cancel-during-check": "tests/workflow/test_batch_cancel.py::"

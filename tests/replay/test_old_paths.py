@@ -36,6 +36,9 @@ WITHOUT_AN_OLD_PATH = {
     # code that was without the patch (9744207-273d105, committed 12 minutes before it) sent a
     # chunk only the items it had not kept: its history (recorded) does not replay.
     "keeps-carried-results": "not recorded: only 9744207-273d105 took it, not replayable",
+    # Its old path is a REPLACED report reaching a batch worker from before the check made one
+    # (the state ignored as no ticket's, settled-state-checked): no code before it sent one.
+    "replaced-counted": "not recorded: the check made no REPLACED before the patch",
 }
 
 

@@ -14,12 +14,13 @@ from temporalio.testing import WorkflowEnvironment
 from activities.ticket_activities import check_tickets
 from shared import names
 from shared.agents import AgentReply, Draft, DraftRequest
-from shared.batch import REPLACED, BatchSettings
+from shared.batch import REPLACED, BatchSettings, TicketCheck, TicketSettled
 from tests.support.batches import all_closed, start_batch, tickets
 from tests.support.fakes import FakeAgents, FakeTicketServices
-from tests.support.temporal import wait_until
+from tests.support.temporal import patch_ids, wait_until
 from tests.support.tickets import start_ticket
 from tests.support.workers import fake_pipeline
+from workflows.batch_patches import REPLACED_COUNTED
 
 
 @dataclass
@@ -44,7 +45,16 @@ async def test_a_ticket_started_again_outside_its_batch_does_not_hold_the_batch(
     agents, services = HeldAgents(resolver_gate=gate), FakeTicketServices()
     batch = tickets(3)
     settings = BatchSettings(window=3, check_after_seconds=1)
-    activities = [*agents.activities(), *services.activities(), check_tickets]
+    # The checks wait until the replacement runs: one between the terminate and the new start
+    # would count the ended run TERMINATED, as it should, and leave nothing to test.
+    replaced = asyncio.Event()
+
+    @activity.defn(name=names.CHECK_TICKETS)
+    async def check_once_replaced(check: TicketCheck) -> list[TicketSettled]:
+        await replaced.wait()
+        return await check_tickets(check)
+
+    activities = [*agents.activities(), *services.activities(), check_once_replaced]
     async with fake_pipeline(dev_env.client, task_queue, activities, services.agent_queue):
         handle = await start_batch(dev_env.client, task_queue, batch, settings)
         await wait_until(
@@ -56,6 +66,7 @@ async def test_a_ticket_started_again_outside_its_batch_does_not_hold_the_batch(
         )
         agents.held.add(first)  # the new run stays with the resolver: it does not close
         again = await start_ticket(dev_env.client, task_queue, batch[0])
+        replaced.set()
         gate.set()
         result = await handle.result()
         await all_closed(dev_env.client, batch[1:])
@@ -64,6 +75,7 @@ async def test_a_ticket_started_again_outside_its_batch_does_not_hold_the_batch(
 
     assert result.settled == {REPLACED: 1, "COMPLETED": 2}
     assert result.in_flight == 0 and result.failed == 0
+    assert REPLACED_COUNTED in patch_ids((await handle.fetch_history()).events)
 
 
 @pytest.mark.usefixtures("replay_check")
