@@ -24,9 +24,9 @@ from temporalio.exceptions import ApplicationError
 from activities.providers.completion import Completion, spending
 from activities.providers.errors import (
     INVALID_OUTPUT_TYPE,
-    STREAM_ERROR_STATUS,
     ProviderFailure,
     scrub,
+    status_named,
     stream_error_status,
     to_application_error,
 )
@@ -78,7 +78,7 @@ def not_streaming_error(provider: str, body: Any, secrets: list[str]) -> Excepti
         code = error.get("code") or error.get("type") if isinstance(error, dict) else None
         what = f"{said}" + (f" ({code})" if code and str(code) not in str(said) else "")
         kinds = [error.get("code"), error.get("type")] if isinstance(error, dict) else []
-        if any(_known_kind(kind) for kind in kinds):
+        if any(status_named(kind) is not None for kind in kinds):
             # An error the API names (a gateway answering 200 with it): classified as its
             # status is, so a rate limit waits and retries as a 429 does. It failed the route
             # for good, whatever it said (a review, 2026-12-07).
@@ -104,14 +104,6 @@ def not_streaming_error(provider: str, body: Any, secrets: list[str]) -> Excepti
     err = ApplicationError(message, type=NOT_STREAMING_TYPE, non_retryable=True)
     billed = tokens_of(body) if error is None else None
     return spending(err, billed) if billed is not None else err
-
-
-def _known_kind(kind: object) -> bool:
-    """Whether an error's code or type says its status (a documented name, or an HTTP status)."""
-    if isinstance(kind, str) and kind in STREAM_ERROR_STATUS:
-        return True
-    text = str(kind).strip() if isinstance(kind, (str, int)) and not isinstance(kind, bool) else ""
-    return text.isdigit() and 400 <= int(text) <= 599
 
 
 # A stream whose events are not the API's: data that is not JSON, or chunks of another shape.

@@ -182,13 +182,16 @@ def stream_error_status(*kinds: object) -> int:
     documented type or code, or an HTTP status given as the code (vLLM sends ``"code": 400``,
     LiteLLM ``"code": "429"``; both were taken as a server error, a bad request retried and
     billed five times, a rate limit counted against the call's failures)."""
-    for kind in kinds:
-        if isinstance(kind, str) and kind in STREAM_ERROR_STATUS:
-            return STREAM_ERROR_STATUS[kind]
-        text = str(kind).strip() if isinstance(kind, (str, int)) else ""
-        if text.isdigit() and 400 <= int(text) <= 599:
-            return int(text)
-    return 500
+    return next((s for s in map(status_named, kinds) if s is not None), 500)
+
+
+def status_named(kind: object) -> int | None:
+    """The status an error's code or type names (a documented name, or an HTTP status given as
+    the code), or None when it names none."""
+    if isinstance(kind, str) and kind in STREAM_ERROR_STATUS:
+        return STREAM_ERROR_STATUS[kind]
+    text = str(kind).strip() if isinstance(kind, (str, int)) else ""
+    return int(text) if text.isdigit() and 400 <= int(text) <= 599 else None
 
 
 def should_retry_header(headers: Mapping[str, str] | None) -> bool | None:
