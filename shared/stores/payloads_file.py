@@ -30,6 +30,7 @@ from typing import Any, Final
 from shared.payload_store import FileStore, PayloadStoreError
 from shared.private_files import durable_write, private_dir, sync_dir
 from shared.stores.errors import StoreBusy
+from shared.stores.legacy_files import legacy_keys
 from shared.stores.payloads import (
     Collected,
     ContentAddressedDriver,
@@ -223,6 +224,7 @@ class FilePayloadDriver(ContentAddressedDriver):
         released: set[str] = set()
         remaining: set[str] = set()
         with self._locked(exclusive=True):
+            kept_for_old_histories = self._legacy_keys()
             for path, records in self._records():
                 # A pair goes (in the release's namespace) only if every store of it there is
                 # older than its cutoff.
@@ -247,7 +249,7 @@ class FilePayloadDriver(ContentAddressedDriver):
                 if len(keep) != len(records):
                     self._rewrite(path, keep)
             deleted, freed = 0, 0
-            for key in released - remaining:
+            for key in released - remaining - kept_for_old_histories:
                 file = self.root / key[:2] / key
                 try:
                     size = file.stat().st_size
@@ -256,6 +258,11 @@ class FilePayloadDriver(ContentAddressedDriver):
                     continue
                 deleted, freed = deleted + 1, freed + size
         return Collected(removed, deleted, freed)
+
+    def _legacy_keys(self) -> frozenset[str]:
+        """The earlier claim-check codec's files, never deleted (legacy_files.py says why);
+        called with the exclusive lock held."""
+        return legacy_keys(self.root, (r for _, records in self._records() for r in records))
 
     @staticmethod
     def _rewrite(path: Path, records: list[dict[str, Any]]) -> None:
@@ -302,6 +309,7 @@ class FilePayloadDriver(ContentAddressedDriver):
                 namespace is None or record.get("namespace") in (None, namespace)
             )
 
+        kept_for_old_histories = self._legacy_keys()
         mine: set[str] = set()
         others: set[str] = set()
         for path in (self.root / "owners").rglob("*.jsonl"):
@@ -315,7 +323,7 @@ class FilePayloadDriver(ContentAddressedDriver):
             # (a crash mid-write lost them, and a reader could meet half a line).
             self._rewrite(path, kept)
         deleted = 0
-        for key in mine - others:
+        for key in mine - others - kept_for_old_histories:
             try:
                 (self.root / key[:2] / key).unlink()
                 deleted += 1
