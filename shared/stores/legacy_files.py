@@ -8,16 +8,18 @@ equal bytes) a new ticket with an old one's content stores "its" payload by reco
 for the old file, and erasing or collecting that ticket deleted the file an old history needs.
 
 So before the driver first deletes anything (the first erasure or collection, under the
-exclusive lock, with no store running), it takes an inventory: every payload file no owner
-record accounts for is the old codec's, and so is one that is older than the first record of
-its hash by more than ``CLOCK_SLACK`` (the driver writes a file after stamping its record, and
-the file system's clock may run a tick behind; a store of bytes already on disk leaves the file
-as it was). Those names are kept in ``owners/legacy-files.txt`` and the driver
-never deletes them; an empty file says the inventory found none. The inventory reads each
-payload file's name and time, not its contents, once per data directory.
+exclusive lock, with no store running), it takes an inventory: every payload file older than
+the driver's first use is the old codec's. The driver writes a file only after it made its lock
+file (``owners/.lock``, never written to, so its time is its creation's) and after stamping the
+file's owner record; the first use is the earlier of the two, less ``CLOCK_SLACK``. A store of
+bytes already on disk leaves the file as it was, so an old file a new ticket stored again is
+still older than that. Those names are kept in ``owners/legacy-files.txt`` and the driver never
+deletes them; an empty file says the inventory found none. The inventory reads each payload
+file's name and time, not its contents, once per data directory.
 
-Files left without a record by a crash (a store that failed after writing its file) count as
-the old codec's too: nothing could have told their owner from the records anyway.
+Not "no owner record, or older than its first record": a file a new ticket stored, whose record
+an earlier version's collection removed while another ticket's record of the same bytes stayed,
+is older than every record left, and would have been kept from its last owner's erasure.
 """
 
 import os
@@ -32,8 +34,8 @@ from shared.stores.payloads import is_content_key
 INVENTORY_NAME: Final = "legacy-files.txt"
 # A file's time may lag the clock that stamped its record by a tick of the kernel's coarse
 # clock (milliseconds); a second covers it many times over. An old codec's file written within
-# a second of the driver's first record of the same bytes (old and new workers side by side)
-# would be missed: an upgrade rarely runs both, and never for long.
+# a second of the driver's first use, or after it (old and new workers side by side), is not
+# counted: an upgrade rarely runs both, and never for long.
 CLOCK_SLACK: Final = 1.0
 
 
@@ -57,15 +59,12 @@ def legacy_keys(root: Path, records: Iterable[dict[str, Any]]) -> frozenset[str]
 
 
 def _take_inventory(root: Path, records: Iterable[dict[str, Any]]) -> frozenset[str]:
-    first_stored: dict[str, float] = {}
+    first_use = (root / "owners" / ".lock").stat().st_mtime
     for record in records:
         stamp = datetime.fromisoformat(record["stored_at"])
         if stamp.tzinfo is None:
             stamp = stamp.replace(tzinfo=UTC)
-        at = stamp.timestamp()
-        key = record["sha256"]
-        if key not in first_stored or at < first_stored[key]:
-            first_stored[key] = at
+        first_use = min(first_use, stamp.timestamp())
     found = set()
     for folder in root.iterdir():
         if len(folder.name) != 2 or not folder.is_dir():
@@ -75,7 +74,6 @@ def _take_inventory(root: Path, records: Iterable[dict[str, Any]]) -> frozenset[
                 key = entry.name
                 if not (is_content_key(key) and key.startswith(folder.name)):
                     continue  # a temporary file of a write in progress, or not ours
-                first = first_stored.get(key)
-                if first is None or entry.stat().st_mtime < first - CLOCK_SLACK:
+                if entry.stat().st_mtime < first_use - CLOCK_SLACK:
                     found.add(key)
     return frozenset(found)

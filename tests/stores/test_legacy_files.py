@@ -84,3 +84,26 @@ async def test_files_the_driver_wrote_are_still_deleted_before_and_after_the_inv
 
     assert not (root / first_key[:2] / first_key).exists()
     assert not (root / second_key[:2] / second_key).exists()
+
+
+async def test_a_file_whose_first_owner_an_earlier_collection_released_is_not_counted_old(
+    tmp_path: Path,
+) -> None:
+    """A wrote P, an earlier version's collection removed A's record (no inventory then), B
+    stored P again: P is older than every record left, and B's erasure must still delete it."""
+    root = tmp_path / "payloads"
+    driver = FilePayloadDriver(root)
+    data = b"the same text, sent by two tickets"
+    key = hashlib.sha256(data).hexdigest()
+    first = PayloadOwner("workflow", "ticket-a", "TicketWorkflow", "run-a", "default")
+    await driver.put_many([(key, data)], first)
+    earlier = time.time() - 600  # A's store, ten minutes ago (and the lock with it)
+    for path in (root / key[:2] / key, root / "owners" / ".lock"):
+        os.utime(path, (earlier, earlier))
+    for owner_file in (root / "owners").rglob("*.jsonl"):
+        owner_file.unlink()  # as a collection from before the inventory left it
+    await driver.put_many([(key, data)], NEW_TICKET)
+
+    assert await driver.erase_owned_by("ticket-new") == 1
+    assert not (root / key[:2] / key).exists()
+    assert inventory_path(root).read_text() == ""
