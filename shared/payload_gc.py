@@ -89,6 +89,9 @@ class GcReport(BaseModel):
     bytes_freed: int = 0
     owners_not_checked: int = 0  # their payloads were kept
     problems: list[str] = Field(default_factory=list)  # the first MAX_PROBLEMS_LISTED of them
+    # `gc-payloads` on a database: the data directory's files from before it, collected too
+    # (shared.stores.factory.payload_drivers; the schedule's activity collects its store only).
+    data_directory: "GcReport | None" = None
 
     def not_checked(self, problem: str) -> None:
         self.owners_not_checked += 1

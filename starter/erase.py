@@ -28,9 +28,7 @@ from shared import names
 from shared.payload_gc import REPLAYER_NAMESPACE
 from shared.stores.config import StoreConfig
 from shared.stores.errors import store_failures
-from shared.stores.factory import Stores
-from shared.stores.payloads import ContentAddressedDriver
-from shared.stores.payloads_file import FilePayloadDriver
+from shared.stores.factory import Stores, payload_drivers
 from shared.stores.sqlite_ledger import SqliteLedger, customer_rows_read_only
 from starter.erase_batch_results import held_by_batch, referred_to, release_from_batch
 from starter.erase_find import Customer, ErasedTicket, find_tickets
@@ -71,7 +69,7 @@ async def erase_customer(
     started: dict[str, list[str]] = {}
     pending = await pending_in_batches(client, customer, unreadable, started)
     holding = await batches_holding(client, customer, unreadable)
-    drivers = _payload_drivers(stores)
+    drivers = payload_drivers(stores)
     customer_id = customer.customer_id
     report = ErasureReport(
         customer_id=customer_id,
@@ -291,21 +289,6 @@ CLOCKS_APART: Final = timedelta(minutes=1)
 
 # How the report names the SQLite ledger a stack kept before its database.
 EARLIER_LEDGER: Final = "the data directory's ledger from before the database (outbox.sqlite3)"
-
-
-def _payload_drivers(stores: Stores) -> list[ContentAddressedDriver]:
-    """The payload store the stack writes and, on a database, the data directory's files too:
-    every converter still reads them (what a machine stored before it joined a cluster), so
-    they may hold the customer's text; erase searched the database's store alone."""
-    drivers = [stores.payloads]
-    config: StoreConfig | None = getattr(stores, "config", None)
-    if (
-        config is not None
-        and not isinstance(stores.payloads, FilePayloadDriver)
-        and config.payload_dir.is_dir()
-    ):
-        drivers.append(FilePayloadDriver(config.payload_dir))
-    return drivers
 
 
 async def _earlier_ledger_rows(

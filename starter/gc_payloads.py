@@ -20,7 +20,7 @@ from shared.payload_gc import (
 from shared.payload_gc_renewal import renew_before_retirement
 from shared.queue_pollers import workers_polling
 from shared.stores.config import StoreConfig
-from shared.stores.factory import build_stores
+from shared.stores.factory import build_stores, payload_drivers
 from starter import gc_schedule, render
 from starter.connection import open_client
 from starter.durations import describe_duration, parse_duration
@@ -97,15 +97,20 @@ async def run_gc(args: argparse.Namespace) -> int:
     client = await open_client()
     # A dry run reads: it must not migrate the workers' database.
     async with build_stores(StoreConfig.from_env(), migrates=args.yes) as stores:
-        report = await collect_payloads(client, stores.payloads, args.grace, really=args.yes)
+        report, *earlier = [
+            await collect_payloads(client, driver, args.grace, really=args.yes)
+            for driver in payload_drivers(stores)
+        ]
+    report.data_directory = earlier[0] if earlier else None
     if args.json:
         render.print_json(report)
     else:
         print_report(report)
-    if report.owners_not_checked:
-        raise CliError(
-            f"{report.owners_not_checked} owner(s) could not be checked; their payloads were kept"
-        )
+        if report.data_directory is not None:
+            print_report(report.data_directory)
+    unchecked = sum(r.owners_not_checked for r in (report, *earlier))
+    if unchecked:
+        raise CliError(f"{unchecked} owner(s) could not be checked; their payloads were kept")
     return EXIT_OK
 
 

@@ -47,6 +47,22 @@ class Stores:
         await self.close()
 
 
+def payload_drivers(stores: Stores) -> list[ContentAddressedDriver]:
+    """The payload store the stack writes and, on a database, the data directory's files too:
+    every converter still reads them (what a machine stored before it joined a cluster), so
+    they may hold a customer's text. `erase` searched the database's store alone, and
+    `gc-payloads` collected it alone (erase's report sent what it kept there to it)."""
+    drivers = [stores.payloads]
+    config: StoreConfig | None = getattr(stores, "config", None)
+    if (
+        config is not None
+        and not isinstance(stores.payloads, FilePayloadDriver)
+        and config.payload_dir.is_dir()
+    ):
+        drivers.append(FilePayloadDriver(config.payload_dir))
+    return drivers
+
+
 def database(config: StoreConfig, *, migrates: bool = True) -> "PostgresDatabase | None":
     if config.database_url is None:
         return None
