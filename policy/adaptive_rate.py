@@ -200,6 +200,10 @@ class ControllerState(BaseModel):
     # The last rate slow start reached without a 429, while the first climb after its cut is
     # under way (fast-first-climb); None once any later cut came.
     first_climb_to: float | None = Field(default=None, gt=0)
+    # When ``step`` last decided (workflow clock, seconds; None before "quiet-spells"): the
+    # breaker's memory fades by the time since, not by the window's length, which after a quiet
+    # spell (no reports) or a continue-as-new starts half a second before its first report.
+    decided_at: float | None = None
 
     def queue_rate(self) -> float:
         """What the task queue should be set to: 0 while open, the probe rate while probing."""
@@ -227,6 +231,7 @@ def step(
     raise_keeps_cuts: bool = True,
     short_windows_hold: bool = True,
     stray_cuts_bounded: bool = True,
+    quiet_spells: bool = True,
 ) -> ControllerState:
     """The state after one tick's window, at ``now`` (seconds on the workflow clock).
 
@@ -246,8 +251,11 @@ def step(
     "raise-keeps-cuts"); ``short_windows_hold`` False raises the rate on a window of any length
     (runs from before "short-windows-hold"); ``stray_cuts_bounded`` False lets stray 429s on an
     idle queue cut the rate and its ceiling again and again (runs from before
-    "stray-cuts-bounded")."""
-    state = remembered(_measured(state, window), window)
+    "stray-cuts-bounded"). ``quiet_spells`` False fades the breaker's memory by the window's
+    length, however long nothing was reported before it, and cuts on a 429 to the answered
+    rate measured before even when the window itself answered far more (runs from before
+    "quiet-spells")."""
+    state = remembered(_measured(state, window), window, now if quiet_spells else None)
     rules = _Rules(
         steady_probes,
         capped_probes,
@@ -257,6 +265,7 @@ def step(
         probe_failure_share,
         short_windows_hold,
         stray_cuts_bounded,
+        quiet_spells,
     )
     if not declared_limits:
         return _step(state, window, now, cool_down, rules)
@@ -283,6 +292,7 @@ class _Rules:
     probe_failure_share: bool
     short_windows_hold: bool = False
     stray_cuts_bounded: bool = False
+    quiet_spells: bool = False
 
 
 def _step(
@@ -407,6 +417,13 @@ def _decrease(state: ControllerState, window: Window, now: float, rules: _Rules)
                 "first_climb_to": None,
             }
         )
+    if rules.quiet_spells and state.phase != "slow_start":
+        # The measure is stale when the window itself answered far more (quiet-spells): a
+        # queue that answered 1 call/s all night and draws a 429 in the morning's first
+        # burst at 40/s was cut to 1/s, its ceiling with it, and climbed back for an hour.
+        answered_now = window.answered / max(window.seconds, MIN_SENT_SECONDS)
+        if measured < DEMAND_SHARE * answered_now:
+            measured = answered_now
     rate = max(MIN_RATE, min(cut, measured))
     if steady_probes:
         # The measured limit is the best estimate of the provider's: the climb goes back to it

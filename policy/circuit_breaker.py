@@ -46,15 +46,21 @@ def could_open(state: ControllerState, answered: int, failed: int) -> bool:
     return ended >= BREAKER_MIN_CALLS and failing >= BREAKER_FAILURE_SHARE * ended
 
 
-def remembered(state: ControllerState, window: Window) -> ControllerState:
-    """The window's ended calls added to the breaker's fading memory."""
-    fade = 0.5 ** (window.seconds / BREAKER_HALF_LIFE_SECONDS)
-    return state.model_copy(
-        update={
-            "recent_answered": state.recent_answered * fade + window.answered,
-            "recent_failed": state.recent_failed * fade + window.failed,
-        }
-    )
+def remembered(state: ControllerState, window: Window, now: float | None = None) -> ControllerState:
+    """The window's ended calls added to the breaker's fading memory. Given ``now`` (since
+    "quiet-spells"), the memory fades by the time since the last decision: a window after a
+    quiet spell or a continue-as-new is about a second long, and a quiet queue's last calls (3
+    answered, 2 failed) were remembered whole eight hours later, so one failure opened it."""
+    seconds = window.seconds
+    update: dict[str, float] = {}
+    if now is not None:
+        if state.decided_at is not None:
+            seconds = max(seconds, now - state.decided_at)
+        update["decided_at"] = now
+    fade = 0.5 ** (seconds / BREAKER_HALF_LIFE_SECONDS)
+    update["recent_answered"] = state.recent_answered * fade + window.answered
+    update["recent_failed"] = state.recent_failed * fade + window.failed
+    return state.model_copy(update=update)
 
 
 def forgotten(state: ControllerState) -> ControllerState:

@@ -126,6 +126,10 @@ PATCH_FAILED_SETS_RETRIED: Final = "failed-sets-retried"
 # ending during the probe, no longer opens it again (policy/circuit_breaker.py new_failures).
 # Different rates, so asked only for a probe window holding such a failure.
 PATCH_PROBE_FRESH_FAILURES: Final = "probe-fresh-failures"
+# After a quiet spell: the breaker's memory fades by the time since the last decision, and a
+# 429's cut goes to what the window itself answered when that is far above the measure
+# (policy/adaptive_rate.py). Asked once per run, as stray-cuts-bounded.
+PATCH_QUIET_SPELLS: Final = "quiet-spells"
 # A rate that could not be applied when it was wanted (a set failed, the frontend restarting).
 UNKNOWN_RATE: Final = -1.0
 
@@ -189,6 +193,7 @@ class ProviderRateController:
         raise_keeps_cuts = workflow.patched(PATCH_RAISE_KEEPS_CUTS)
         short_windows_hold = workflow.patched(PATCH_SHORT_WINDOWS_HOLD)
         stray_cuts_bounded = workflow.patched(PATCH_STRAY_CUTS_BOUNDED)
+        quiet_spells = workflow.patched(PATCH_QUIET_SPELLS)
         self._failures_wait = workflow.patched(PATCH_FAILURES_WAIT)
         sets_retried = workflow.patched(PATCH_FAILED_SETS_RETRIED)
         if workflow.patched(PATCH_RENEWED_RUNS):
@@ -310,6 +315,7 @@ class ProviderRateController:
                 raise_keeps_cuts=raise_keeps_cuts,
                 short_windows_hold=short_windows_hold,
                 stray_cuts_bounded=stray_cuts_bounded,
+                quiet_spells=quiet_spells,
             )
             wanted = self._wanted(learns)
             held = failed_sets > 1 and now < retry_at and workflow.patched(PATCH_UNAPPLIED_BACKOFF)

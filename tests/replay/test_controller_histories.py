@@ -33,6 +33,7 @@ from workflows.rate_controller import (
     PATCH_GENTLE_PROBES,
     PATCH_PROBE_FAILURE_SHARE,
     PATCH_PROBE_FRESH_FAILURES,
+    PATCH_QUIET_SPELLS,
     PATCH_RAISE_KEEPS_CUTS,
     PATCH_RENEWED_RUNS,
     PATCH_SHORT_WINDOWS_HOLD,
@@ -173,6 +174,16 @@ async def test_rate_controllers_from_before_and_after_the_three_mends_are_commit
         assert patch not in patches(v10)
         assert patch in patches(v11) and patch in patches(lost)
     assert await set_rates(lost) == [0.0, 1.0]
+
+
+def test_rate_controllers_from_before_and_after_quiet_spells_are_committed() -> None:
+    """Both sides of ``quiet-spells`` (asked once per run): v11's runs replay without it, v12's
+    with it; its scenario has no quiet spell, so it sets v11's rates (the test below checks
+    each history's rates against today's code)."""
+    v11 = FOLDER / "providerratecontroller-v11-controller.json"
+    v12 = FOLDER / "providerratecontroller-v12-controller.json"
+    assert PATCH_QUIET_SPELLS not in patches(v11)
+    assert PATCH_QUIET_SPELLS in patches(v12)
 
 
 class _SetRates(Interceptor):

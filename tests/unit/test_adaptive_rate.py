@@ -423,3 +423,48 @@ def test_a_probe_counts_the_failures_of_calls_begun_after_the_breaker_opened() -
     assert new_failures(5, [120.0, 131.0, 132.0], since, kept_at_most=3) == 5
     # A report claiming more starts than failures counts no more than its failures.
     assert new_failures(1, [131.0, 132.0], since, kept_at_most=32) == 1
+
+
+@pytest.mark.parametrize("quiet_spells", [True, False])
+def test_a_429_in_the_morning_s_first_burst_is_not_cut_to_the_night_s_demand(
+    quiet_spells: bool,
+) -> None:
+    """A queue learnt at 50/s answered one call a second all night (its measure followed), then
+    the morning's first burst drew two 429s within 0.4 s while answering at 40/s: the cut went
+    to the night's 1/s, its ceiling to 1.05/s, and the climb back took an hour (a review,
+    2026-12-07). Since "quiet-spells" it goes to what the window answered."""
+    state = ControllerState(rate=50.0, phase="steady", ceiling=52.0)
+    for t in range(60):  # a quiet minute: one call a second
+        state = step(
+            state, Window(seconds=1.0, answered=1), float(t), COOL_DOWN, quiet_spells=quiet_spells
+        )
+    assert state.rate == 50.0 and state.answered_rate < 1.1
+    burst = Window(seconds=0.4, answered=20, rate_limited=2)
+
+    state = step(state, burst, 60.4, COOL_DOWN, quiet_spells=quiet_spells)
+
+    if quiet_spells:
+        assert state.rate == pytest.approx(40.0)  # 20 in the half second the window counts for
+        assert state.ceiling is not None and state.ceiling > 40.0
+    else:
+        assert state.rate < 1.1 and state.ceiling is not None and state.ceiling < 1.2
+
+
+@pytest.mark.parametrize("quiet_spells", [True, False])
+def test_a_quiet_queue_s_last_failures_are_forgotten_by_the_morning(quiet_spells: bool) -> None:
+    """Its last calls of the evening, 3 answered and 2 failed, were remembered whole eight hours
+    later (the window after a quiet spell starts half a second before its first report), so
+    one failure opened the breaker and paused the queue. Since "quiet-spells" the memory fades
+    by the time since the last decision."""
+    state = ControllerState(rate=10.0, phase="steady")
+    state = step(
+        state, Window(seconds=1.0, answered=3, failed=2), 0.0, COOL_DOWN, quiet_spells=quiet_spells
+    )
+    assert state.phase == "steady"
+    morning = 8 * 3600.0
+
+    state = step(
+        state, Window(seconds=1.0, failed=1), morning, COOL_DOWN, quiet_spells=quiet_spells
+    )
+
+    assert state.phase == ("steady" if quiet_spells else "open")
