@@ -186,6 +186,8 @@ async def _queried_view(client: Client, ticket_id: str, run_id: str | None) -> T
             if (missing := await _input_undecryptable(client, handle)) is not None:
                 raise _undecryptable(ticket_id, missing) from None
             raise no_worker(f"the status query for {ticket_id}") from None
+        if NEVER_STARTED in err.message.lower():
+            return await _never_started(client, handle, ticket_id)
         if "workflow task in failed state" in err.message.lower():
             # Its worker fails every task of this ticket (a key its ring lacks, code that no
             # longer replays): the server answers no query until that is mended.
@@ -211,6 +213,36 @@ async def _queried_view(client: Client, ticket_id: str, run_id: str | None) -> T
         ) from None
     except (UnknownEncryptionKey, PayloadDecryptionError) as err:
         raise _undecryptable(ticket_id, err) from None
+
+
+# The server's refusal of a query to a run that closed before any worker took its first task
+# (terminated or timed out while no worker ran): nothing can answer for it.
+NEVER_STARTED = "closed before workflowtaskstarted"
+
+
+async def _never_started(
+    client: Client, handle: WorkflowHandle[Any, Any], ticket_id: str
+) -> TicketView:
+    """The view of a ticket whose workflow closed before any worker took its first task: NEW
+    (it recorded nothing else) with the subject it was sent with. The server's refusal reached
+    the caller as an error, and the API answered it 503, as if the server were down."""
+    subject = ""
+    try:
+        async for event in handle.fetch_history_events():
+            payloads = list(event.workflow_execution_started_event_attributes.input.payloads)
+            if payloads:
+                [sent] = await client.data_converter.decode(payloads[:1], [dict])
+                ticket = sent.get("ticket", sent) if isinstance(sent, dict) else None
+                if isinstance(ticket, dict) and isinstance(ticket.get("subject"), str):
+                    subject = _cut(ticket["subject"])
+            break
+    except (UnknownEncryptionKey, PayloadDecryptionError) as err:
+        raise _undecryptable(ticket_id, err) from None
+    except (PayloadMissing, PayloadIntegrityError, PayloadStoreError):
+        raise  # said by read_ticket
+    except Exception:  # an input no ticket reads: the view says only what is known
+        subject = ""
+    return TicketView(ticket_id=ticket_id, subject=subject, state=TicketState.NEW)
 
 
 async def key_problem(client: Client, ticket_id: str) -> str | None:

@@ -307,7 +307,8 @@ def add_parser(
     p.add_argument(
         "--wait",
         action="store_true",
-        help="wait until each ticket completes, fails or awaits review",
+        help="wait until each ticket rests: completed, rejected, closed unanswered, failed, "
+        "delivery failed, cancelled, or awaiting a person",
     )
     p.add_argument(
         "--timeout",
