@@ -7,7 +7,11 @@ from pydantic import BaseModel, Field, field_validator
 from shared.agents import AgentRoute, Usage
 from shared.pipeline_config import AgentTimeouts
 
-MAX_CHUNK_SIZE = 1_000  # items per child workflow: keeps each history well under 10,000 events
+# Items per child workflow: with one route, a chunk's history stays well under 10,000 events (a
+# call is about 3 activity events and up to 3 of workflow tasks). Fallback routes add a call
+# each for an item whose route failed, and chunks are cut by bytes (items x routes), so a chunk
+# of short items falling through ten routes could near Temporal's 51,200 (docs/fanout.md).
+MAX_CHUNK_SIZE = 1_000
 # The most items one swarm takes. Every result crosses each continue-as-new in the parent's
 # state, and a run's first workflow task reads them all back: with 50,000 items the last run's
 # took 2.1 s on two cores before items were read a chunk at a time, past the SDK's 2 s deadlock
