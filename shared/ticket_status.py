@@ -226,16 +226,22 @@ async def _never_started(
     """The view of a ticket whose workflow closed before any worker took its first task: NEW
     (it recorded nothing else) with the subject it was sent with. The server's refusal reached
     the caller as an error, and the API answered it 503, as if the server were down."""
-    subject = ""
+    payloads: list[Any] = []
     try:
         async for event in handle.fetch_history_events():
             payloads = list(event.workflow_execution_started_event_attributes.input.payloads)
-            if payloads:
-                [sent] = await client.data_converter.decode(payloads[:1], [dict])
-                ticket = sent.get("ticket", sent) if isinstance(sent, dict) else None
-                if isinstance(ticket, dict) and isinstance(ticket.get("subject"), str):
-                    subject = _cut(ticket["subject"])
             break
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:  # erased or past retention since the query
+            raise not_found(ticket_id, client) from None
+        raise  # the server's own error, as any other read's
+    subject = ""
+    try:
+        if payloads:
+            [sent] = await client.data_converter.decode(payloads[:1], [dict])
+            ticket = sent.get("ticket", sent) if isinstance(sent, dict) else None
+            if isinstance(ticket, dict) and isinstance(ticket.get("subject"), str):
+                subject = _cut(ticket["subject"])
     except (UnknownEncryptionKey, PayloadDecryptionError) as err:
         raise _undecryptable(ticket_id, err) from None
     except (PayloadMissing, PayloadIntegrityError, PayloadStoreError):

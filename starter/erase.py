@@ -194,7 +194,8 @@ async def erase_customer(
             # and its payloads wait for `gc-payloads` (their owner is gone). Said, not hidden.
             report.failed.append(
                 f"{ticket.workflow_id}: deleted, but its stored payloads were not: {err}; "
-                "`gc-payloads --yes` removes them (their workflow is gone)"
+                "`gc-payloads --yes` removes them (their workflow is gone; on a database, add "
+                "--data-directory for the data directory's files)"
             )
     # By customer only once every ticket found went: a row of one still there (it may be
     # delivering) waits for the run that deletes its workflow.

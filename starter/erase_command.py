@@ -65,7 +65,8 @@ def print_report(report: ErasureReport) -> None:
                 ("kept", "yellow"),
                 f" {workflow_id}'s stored payloads: another run under the id is not this "
                 "customer's and shares them; `gc-payloads --yes` deletes this customer's once "
-                "its runs are gone (no retained history refers to them)",
+                "its runs are gone (no retained history refers to them; on a database, add "
+                "--data-directory for the data directory's files)",
             )
         )
     for problem in report.unreadable:

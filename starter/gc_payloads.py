@@ -18,6 +18,7 @@ from shared.payload_gc import (
     collect_payloads,
 )
 from shared.payload_gc_renewal import renew_before_retirement
+from shared.payload_store import PayloadStoreError
 from shared.queue_pollers import workers_polling
 from shared.stores.config import StoreConfig
 from shared.stores.factory import build_stores, payload_drivers
@@ -96,19 +97,31 @@ async def run_gc(args: argparse.Namespace) -> int:
         return await _run_schedule(args)
     client = await open_client()
     # A dry run reads: it must not migrate the workers' database.
+    failed: str | None = None
     async with build_stores(StoreConfig.from_env(), migrates=args.yes) as stores:
-        report, *earlier = [
-            await collect_payloads(client, driver, args.grace, really=args.yes)
-            for driver in payload_drivers(stores)
-        ]
-    report.data_directory = earlier[0] if earlier else None
+        primary, *files = payload_drivers(stores) if args.data_directory else [stores.payloads]
+        report = await collect_payloads(client, primary, args.grace, really=args.yes)
+        for driver in files:
+            try:
+                report.data_directory = await collect_payloads(
+                    client, driver, args.grace, really=args.yes
+                )
+            except (OSError, ValueError, PayloadStoreError) as err:
+                # The database's report is printed all the same: it may have deleted already.
+                failed = (
+                    f"the data directory's files ({driver.describe()}) were not collected: {err}"
+                )
     if args.json:
         render.print_json(report)
     else:
         print_report(report)
         if report.data_directory is not None:
             print_report(report.data_directory)
-    unchecked = sum(r.owners_not_checked for r in (report, *earlier))
+    if failed is not None:
+        raise CliError(failed)
+    unchecked = report.owners_not_checked + (
+        report.data_directory.owners_not_checked if report.data_directory else 0
+    )
     if unchecked:
         raise CliError(f"{unchecked} owner(s) could not be checked; their payloads were kept")
     return EXIT_OK

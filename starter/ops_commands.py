@@ -122,4 +122,11 @@ def add_parsers(
     p.add_argument(
         "--unschedule", action="store_true", help="remove the schedule --schedule created"
     )
+    p.add_argument(
+        "--data-directory",
+        action="store_true",
+        help="on a database (TICKETS_DATABASE_URL), also collect the files this machine's data "
+        "directory kept from before it (run it on the machine whose stack moved: another "
+        "stack's files there would be judged against this server's workflows)",
+    )
     p.set_defaults(handler=gc_payloads.run_gc)

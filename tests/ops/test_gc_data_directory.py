@@ -33,7 +33,12 @@ async def test_gc_on_a_database_collects_the_data_directorys_files_of_gone_workf
     await files.put_many([(key, data)], gone)
     await backdate(files, hours=2)
 
-    dry = run_cli(env, "gc-payloads", "--json")
+    alone = run_cli(env, "gc-payloads", "--yes", "--json")  # the database's store only
+    assert alone.code == 0, alone.output
+    assert json.loads(alone.stdout)["data_directory"] is None
+    assert (tmp_path / "payloads" / key[:2] / key).exists()
+
+    dry = run_cli(env, "gc-payloads", "--data-directory", "--json")
     assert dry.code == 0, dry.output
     plan = json.loads(dry.stdout)
     assert plan["store"].startswith("table payloads")  # the database's store, first
@@ -41,7 +46,7 @@ async def test_gc_on_a_database_collects_the_data_directorys_files_of_gone_workf
     assert (earlier["owners_gone"], earlier["payloads_to_delete"]) == (1, 1)
     assert (tmp_path / "payloads" / key[:2] / key).exists()  # a dry run deletes nothing
 
-    done = run_cli(env, "gc-payloads", "--yes")
+    done = run_cli(env, "gc-payloads", "--yes", "--data-directory")
     assert done.code == 0, done.output
     assert f"files under {tmp_path / 'payloads'}" in done.stdout
     assert "Deleted 1 payload(s)" in done.stdout
