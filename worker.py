@@ -19,6 +19,12 @@ TICKETS_WORKER_DEPLOYMENT and TICKETS_WORKER_BUILD_ID its workers are that build
 Deployment (shared/worker_versioning.py; docs/deploy.md, "Worker versioning").
 """
 
+from shared.early_signals import catch_early_stops, early_stop
+
+# First, before the imports of a second or more: a SIGTERM to a PID 1 without a handler is
+# dropped (shared/early_signals.py).
+catch_early_stops()
+
 from shared.background import stop_background
 from shared.project_python import require_project_python
 
@@ -391,6 +397,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stopping, stop, sig)
+        if (early := early_stop()) is not None:
+            stopping(stop, early)  # asked while the imports ran
         return await until_stopped_or_done(
             run(queues, stop, polling := asyncio.Event()), stop, polling
         )

@@ -34,15 +34,22 @@ def provider_failing(state: ControllerState) -> bool:
     return ended >= BREAKER_MIN_CALLS and state.recent_failed >= BREAKER_FAILURE_SHARE * ended
 
 
-def could_open(state: ControllerState, answered: int, failed: int) -> bool:
+def could_open(
+    state: ControllerState, answered: int, failed: int, now: float | None = None
+) -> bool:
     """Whether the failures reported since the last decision could open the breaker now: the
-    last few seconds' calls (not yet faded by the time since: a borderline share is judged at
-    the tick, at most a second later) with the reported ones. The rate controller acts on
-    failures at once only then (since "failures-wait-for-the-tick"): a trickle below the
-    breaker's share cut every window short, too short to raise the rate or to measure what the
-    provider answers."""
-    ended = state.recent_answered + state.recent_failed + answered + failed
-    failing = state.recent_failed + failed
+    last few seconds' calls with the reported ones. The rate controller acts on failures at
+    once only then (since "failures-wait-for-the-tick"): a trickle below the breaker's share
+    cut every window short, too short to raise the rate or to measure what the provider
+    answers. Given ``now`` (since "quiet-spells") the calls remembered fade by the time since
+    the last decision, as the decision fades them: a quiet night's last failures no longer cut
+    the morning's first window short; without it they are taken whole (a borderline share is
+    judged at the tick, at most a second later)."""
+    fade = 1.0
+    if now is not None and state.decided_at is not None:
+        fade = 0.5 ** (max(now - state.decided_at, 0.0) / BREAKER_HALF_LIFE_SECONDS)
+    ended = (state.recent_answered + state.recent_failed) * fade + answered + failed
+    failing = state.recent_failed * fade + failed
     return ended >= BREAKER_MIN_CALLS and failing >= BREAKER_FAILURE_SHARE * ended
 
 

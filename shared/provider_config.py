@@ -80,8 +80,9 @@ class ProviderConfig(BaseModel):
     declared_limit: bool = True
     # The controller's first rate (requests/s), grown by half each second while calls succeed
     # until the first 429: low (below any paid tier's limit: OpenAI's lowest is 500/min), so the
-    # first burst does not meet the provider unthrottled.
-    adaptive_start_rate: float = Field(default=2.0, gt=0, le=10_000)
+    # first burst does not meet the provider unthrottled. At least 0.001: the queue's rate is
+    # set to 3 decimals, and a smaller one rounded to 0, which pauses the queue for good.
+    adaptive_start_rate: float = Field(default=2.0, ge=0.001, le=10_000)
     # How long the circuit breaker keeps a provider that fails most calls paused (its queue at
     # rate 0; calls waiting there go to the fallback route) before probing it again.
     breaker_cool_down_seconds: float = Field(default=30.0, gt=0, le=3600)

@@ -270,14 +270,9 @@ async def run_redrive(args: argparse.Namespace) -> int:
     # A dry run reads: a newer checkout's must not migrate the workers' database.
     async with build_stores(stores_config, migrates=args.yes) as stores:
         report = await plan(client, stores.ledger, args.state, args.since, args.limit, checked)
-        # Before anything is applied: an --arrived given for a ticket the plan sends again
-        # (its row not in doubt) was refused only after the resend.
-        acted = {t.ticket_id for t in report.tickets if t.action in ("record-sent", "resend")}
-        if unused := sorted(set(checked) - acted):
-            raise CliError(
-                f"{', '.join(unused)}: not a DELIVERY_FAILED ticket of the window whose answer "
-                "may have been delivered (nothing was done)"
-            )
+        # Before anything is applied.
+        if problem := flags_against_plan(report.tickets, checked):
+            raise CliError(problem)
         if args.yes:
             async with Progress(len(report.tickets), "redriven") as progress:
                 await apply(client, stores.ledger, report, on_done=progress.one_done)
@@ -294,3 +289,32 @@ async def run_redrive(args: argparse.Namespace) -> int:
             f"{len(unread)} ticket(s) could not be read, so were left as they are (see above)"
         )
     return EXIT_OK
+
+
+def flags_against_plan(tickets: list[RedriveItem], checked: dict[str, bool]) -> str | None:
+    """What is wrong with the --arrived / --not-arrived flags given, against the plan (None:
+    nothing). An --arrived given for a ticket the plan sends again (its row not in doubt) was
+    refused only after the resend; a --not-arrived for an answer its delivery said went out
+    (planned "record-sent") was applied as recorded sent, the customer never answered."""
+    acted = {t.ticket_id for t in tickets if t.action in ("record-sent", "resend")}
+    settled = {t.ticket_id for t in tickets if t.settled_by_check}
+    if unused := sorted(set(checked) - acted - settled):
+        return (
+            f"{', '.join(unused)}: not a DELIVERY_FAILED ticket of the window whose answer "
+            "may have been delivered (nothing was done)"
+        )
+    contrary = sorted(
+        t.ticket_id
+        for t in tickets
+        if t.ticket_id in checked
+        and t.action in ("record-sent", "resend")
+        and (t.action == "record-sent") != checked[t.ticket_id]
+    )
+    if contrary:
+        return (
+            f"{', '.join(contrary)}: the plan goes against --arrived/--not-arrived (its "
+            "delivery said the answer went out, or the ledger says so: the dry run says why; "
+            "nothing was done)"
+        )
+    return None
+

@@ -49,6 +49,9 @@ class RedriveItem(BaseModel):
     # this ticket's too (the ledger keeps it when it went out or may have: docs/delivery.md).
     replaces: list[str] = Field(default_factory=list, exclude=True)
     reset_event_id: int | None = Field(default=None, exclude=True)
+    # A skip the --arrived given for it decided (its answer found at the destination, with
+    # nothing left to record): the flag was used.
+    settled_by_check: bool = Field(default=False, exclude=True)
     # record-sent: the ledger row's key, marked sent before the reset.
     idempotency_key: str | None = Field(default=None, exclude=True)
     request: TicketRequest | None = Field(default=None, exclude=True)
@@ -168,7 +171,18 @@ async def plan_delivery_failed(
     delivery = await read_delivery(client, item.workflow_id, item.run_id)
     entry = delivered_for(found, item, delivery.doubted_key)
     arrived = (checked or {}).get(item.ticket_id)
-    if uncertain(found) and (entry is None or arrived is None):
+    if uncertain(found) and entry is None:
+        # The doubt is another run's under this id (the row was taken over): --arrived and
+        # --not-arrived settle that run's answer, in its own plan; this one waits for it (its
+        # advice to pass them for this ticket could never be followed: the flag was refused).
+        item.action, item.why = (
+            "skip",
+            "the ledger's row for this id is another run's, whose answer may have been "
+            "delivered: that run is redriven first (check the destination and pass "
+            f"--arrived {item.ticket_id} or --not-arrived {item.ticket_id} for it), then this one",
+        )
+        return item
+    if uncertain(found) and arrived is None:
         # Sending it again could answer the customer twice: a person checks the destination.
         item.action, item.why = (
             "skip",
@@ -191,6 +205,24 @@ async def plan_delivery_failed(
             "ledger's row for this id is another ticket's now: sending it again would give the "
             "customer a second copy; nothing to redrive",
         )
+        return item
+    if entry is None and delivery.doubted_key is not None and arrived is not False:
+        # Its delivery could not tell whether the answer arrived, and another ticket with this
+        # id took the row over since: run again, delivery would record this ticket's decision
+        # anew and send it, a second copy if the first had arrived.
+        if arrived:
+            why = (
+                "you found its answer at its destination; the ledger's row for this id is "
+                "another ticket's now, so there is nothing to record and nothing to redrive"
+            )
+        else:
+            why = (
+                "its answer may have been delivered (its delivery said so) and the ledger's row "
+                "for this id is another ticket's now: check the destination; if it did not "
+                f"arrive, run again with --not-arrived {item.ticket_id} (delivery runs again "
+                "and records this ticket's answer)"
+            )
+        item.action, item.why, item.settled_by_check = "skip", why, bool(arrived)
         return item
     if entry is None:
         # Another ticket with this id took the row over since: delivery, run again, records

@@ -160,6 +160,7 @@ class ProviderRateController:
         self._renew = False  # this run is old enough to continue as new (renewed-runs)
         self._renewal: asyncio.Task[None] | None = None
         self._failures_wait = False  # failures-wait-for-the-tick, asked at the run's start
+        self._quiet_spells = False  # quiet-spells, asked at the run's start
 
     @workflow.signal(name=names.RATE_REPORT_SIGNAL)
     def outcomes(self, report: OutcomeReport) -> None:
@@ -175,7 +176,8 @@ class ProviderRateController:
             return False
         if not self._failures_wait or self._state.phase == "probing":
             return True
-        return could_open(self._state, pending.answered, pending.failed)
+        now = workflow.now().timestamp() if self._quiet_spells else None
+        return could_open(self._state, pending.answered, pending.failed, now)
 
     @workflow.query(name=names.RATE_STATE_QUERY)
     def rate_state(self) -> ControllerState:
@@ -193,7 +195,7 @@ class ProviderRateController:
         raise_keeps_cuts = workflow.patched(PATCH_RAISE_KEEPS_CUTS)
         short_windows_hold = workflow.patched(PATCH_SHORT_WINDOWS_HOLD)
         stray_cuts_bounded = workflow.patched(PATCH_STRAY_CUTS_BOUNDED)
-        quiet_spells = workflow.patched(PATCH_QUIET_SPELLS)
+        quiet_spells = self._quiet_spells = workflow.patched(PATCH_QUIET_SPELLS)
         self._failures_wait = workflow.patched(PATCH_FAILURES_WAIT)
         sets_retried = workflow.patched(PATCH_FAILED_SETS_RETRIED)
         if workflow.patched(PATCH_RENEWED_RUNS):

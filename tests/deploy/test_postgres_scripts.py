@@ -117,6 +117,21 @@ def test_the_entrypoint_runs_the_images_own_with_real_passwords(tmp_path: Path) 
     assert entrypoint.read_text() == "postgres\n"
 
 
+@pytest.mark.parametrize("password", ["a/b+c==", "p@ss", "100%", "x#y", "two words"])
+def test_the_entrypoint_refuses_a_ledger_password_a_database_url_cannot_carry(
+    tmp_path: Path, password: str
+) -> None:
+    """TICKETS_DB_PASSWORD goes into the workers' database URL as it is: one from `openssl
+    rand -base64` (a '/' half the time) started PostgreSQL with the role made, and every worker
+    then failed with a wrong host or port (a review, 2026-12-07)."""
+    entrypoint = fake_command(tmp_path, "docker-entrypoint.sh")
+    result = run(ENTRYPOINT, REAL | {"TICKETS_DB_PASSWORD": password}, tmp_path)
+    assert result.returncode != 0
+    assert "TICKETS_DB_PASSWORD holds a character a database URL cannot carry" in result.stderr
+    assert password not in result.stderr  # the message never quotes it
+    assert not entrypoint.exists()
+
+
 def test_the_entrypoint_refuses_grafanas_placeholder_and_runs_grafana_with_a_real_one(
     tmp_path: Path,
 ) -> None:

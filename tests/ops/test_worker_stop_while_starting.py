@@ -64,3 +64,48 @@ def test_a_sigterm_during_the_provider_check_ends_the_worker_there(tmp_path: Pat
     assert "worker: stopped while starting; it had taken no task" in output
     assert "worker: polling" not in output
     assert took < HANG_BOUND_SECONDS / 2, took
+
+
+def _catches_sigterm(pid: int) -> bool:
+    """Whether the process has a handler for SIGTERM (its SigCgt mask, /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigCgt:"):
+            return bool(int(line.split()[1], 16) & (1 << (signal.SIGTERM - 1)))
+    return False
+
+
+def _sdk_loaded(pid: int) -> bool:
+    return "temporal_sdk_bridge" in Path(f"/proc/{pid}/maps").read_text()
+
+
+def test_a_sigterm_while_the_worker_imports_stops_it_once_it_can(tmp_path: Path) -> None:
+    """Caught from the first line of worker.py, before the imports of a second or more, and
+    acted on when the event loop takes the signals over: as PID 1 in a container with no init,
+    a SIGTERM with no handler was dropped, and the worker went on to poll (shared/
+    early_signals.py). Here (not PID 1) it ended the process at once, without a word."""
+    env = environment(f"127.0.0.1:{free_port()}", tmp_path)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "worker"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + HANG_BOUND_SECONDS
+        while not _catches_sigterm(worker.pid):
+            assert time.monotonic() < deadline, "the worker never took SIGTERM"
+            time.sleep(0.002)
+        # Taken before the SDK was loaded (read after the mask: loaded later, if at all).
+        assert not _sdk_loaded(worker.pid), "SIGTERM was taken only after the imports"
+        worker.send_signal(signal.SIGTERM)
+        output, _ = worker.communicate(timeout=HANG_BOUND_SECONDS)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+
+    assert worker.returncode == 0, output
+    assert "worker: stopped while starting; it had taken no task" in output
+    assert "worker: polling" not in output

@@ -468,3 +468,21 @@ def test_a_quiet_queue_s_last_failures_are_forgotten_by_the_morning(quiet_spells
     )
 
     assert state.phase == ("steady" if quiet_spells else "open")
+
+
+def test_a_quiet_night_s_last_failures_do_not_cut_the_morning_s_first_window_short() -> None:
+    """Whether to decide before the tick (could_open) fades the calls remembered as the decision
+    does, given the time (quiet-spells): 3 answers and 2 failures of the evening, then one
+    failure eight hours later, no longer end the window at once."""
+    evening = step(
+        ControllerState(rate=10.0, phase="steady"),
+        Window(seconds=1.0, answered=3, failed=2),
+        now=0.0,
+        cool_down=COOL_DOWN,
+    )
+    assert evening.decided_at == 0.0
+    morning = 8 * 3600.0
+
+    assert not could_open(evening, answered=0, failed=1, now=morning)
+    assert could_open(evening, answered=0, failed=1)  # the rule before: taken whole
+    assert could_open(evening, answered=0, failed=1, now=0.5)  # half a second later: still there

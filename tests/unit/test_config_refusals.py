@@ -68,6 +68,12 @@ def _isolated_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
             ["providers.openai.max_output_tokens", "less than or equal to 1000000"],
             id="output-tokens-past-any-model",
         ),
+        # Rounded to 3 decimals as every queue rate is, it was 0: the queue paused for good.
+        pytest.param(
+            "[providers.openai]\nadaptive_start_rate = 0.0004\n",
+            ["providers.openai.adaptive_start_rate", "greater than or equal to 0.001"],
+            id="start-rate-rounding-to-a-pause",
+        ),
         pytest.param("colour = 'blue'\n", ["colour"], id="unknown-setting"),
         pytest.param(
             '[business_hours]\ntimezone = "Europe/Berlni"\n',

@@ -1,0 +1,80 @@
+"""Redrive's plan for a DELIVERY_FAILED ticket whose answer may have arrived when the ledger's
+row for its id is another ticket's now (a review, 2026-12-07): it was redelivered (a second copy
+to the customer if the first had arrived); the advice for a doubt that is the other ticket's
+could never be followed; and a --not-arrived given for an answer whose delivery said it went
+out was applied as "recorded sent". Fakes: the ledger (a dict) and the history read."""
+
+from typing import Any
+
+import pytest
+
+from shared.stores.ledger import UNCERTAIN_PREFIX
+from starter import redrive_plans
+from starter.delivery_history import DeliveryHistory
+from starter.redrive import flags_against_plan
+from tests.unit.test_redrive_replaced_row import item, row
+
+
+class FakeLedger:
+    def __init__(self, entry: Any) -> None:
+        self.entry = entry
+
+    async def get(self, ticket_id: str) -> Any:
+        return self.entry
+
+
+def history(monkeypatch: pytest.MonkeyPatch, **fields: Any) -> None:
+    async def read(*_: Any) -> DeliveryHistory:
+        return DeliveryHistory(reset_event_id=7, **fields)
+
+    monkeypatch.setattr(redrive_plans, "read_delivery", read)
+
+
+async def plan(entry: Any, checked: dict[str, bool] | None = None) -> redrive_plans.RedriveItem:
+    return await redrive_plans.plan_delivery_failed(
+        None,  # type: ignore[arg-type]  # the history read is faked
+        FakeLedger(entry),  # type: ignore[arg-type]
+        item([]),
+        checked,
+    )
+
+
+OWN_KEY = row("run-2").idempotency_key  # this ticket's (chain run-2) answer's key
+
+
+async def test_a_doubted_answer_whose_row_another_ticket_took_is_not_sent_again_unasked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    history(monkeypatch, doubted_key=OWN_KEY)
+    other_tickets = row("run-9", last_error=None)  # certain, another chain's
+
+    unasked = await plan(other_tickets)
+    assert unasked.action == "skip" and f"--not-arrived {unasked.ticket_id}" in unasked.why
+
+    not_arrived = await plan(other_tickets, {"T-1": False})
+    assert not_arrived.action == "redeliver"
+
+    arrived = await plan(other_tickets, {"T-1": True})
+    assert arrived.action == "skip" and arrived.settled_by_check
+    assert flags_against_plan([arrived], {"T-1": True}) is None
+
+
+async def test_a_doubt_that_is_another_tickets_row_says_that_run_goes_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    history(monkeypatch)
+    theirs = row("run-9", last_error=UNCERTAIN_PREFIX + "the relay went quiet")
+
+    planned = await plan(theirs, {"T-1": True})
+
+    assert planned.action == "skip" and "that run is redriven first" in planned.why
+
+
+def test_a_flag_the_plan_goes_against_is_refused_before_anything_is_done() -> None:
+    recorded = item([])
+    recorded.action = "record-sent"  # its delivery said the answer went out
+    assert flags_against_plan([recorded], {"T-1": True}) is None
+    problem = flags_against_plan([recorded], {"T-1": False})
+    assert problem is not None and "goes against" in problem
+    skipped = item([])
+    assert "not a DELIVERY_FAILED ticket" in (flags_against_plan([skipped], {"T-1": True}) or "")
