@@ -78,6 +78,18 @@ def append_token(path: Path, name: str, roles: list[Role], token: str) -> None:
         size = path.stat().st_size if path.exists() else 0
         added = ("\n" if size else "") + token_entry(name, roles, token)
         _fits(path, size + len(added.encode()))
+        current = read_text_at_most(path, MAX_TOKENS_FILE_BYTES) if size else ""
+        try:
+            tomllib.loads(current + added)
+        except tomllib.TOMLDecodeError:
+            # A file that writes its tokens as an inline array (token = [{...}]) takes no
+            # [[token]] table after it: appended, the next `serve` refused every token.
+            raise TokensFileError(
+                f"{path}: a [[token]] table cannot follow how this file lists its tokens (an "
+                "inline array, token = [...]?); nothing was added: add the entry to the list "
+                "by hand (`token create NAME` without --append prints it), or write the "
+                "file's tokens as [[token]] tables"
+            ) from None
         with path.open("a", encoding="utf-8") as out:
             out.write(added)
         return

@@ -142,3 +142,21 @@ def test_json_before_the_subcommand_is_refused_not_ignored(
         main(["token", "--json", "create", "ana"])
     assert usage.value.code == 2
     assert "--json" in capsys.readouterr().err
+
+
+def test_a_token_is_not_appended_to_a_file_listing_its_tokens_as_an_inline_array(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A [[token]] table after `token = [{...}]` is not TOML: appended, the next `serve`
+    refused every token of the file (a review, 2026-12-07)."""
+    file = tmp_path / "tokens.toml"
+    file.write_text(f'token = [{{name = "ana", roles = ["review"], sha256 = "{"0" * 64}"}}]\n')
+    before = file.read_text()
+    assert [a.name for a in TokenRegistry.load(file).accounts] == ["ana"]
+
+    assert main(["token", "create", "bob", "--append", str(file)]) == 1
+
+    err = capsys.readouterr().err
+    assert "a [[token]] table cannot follow how this file lists its tokens" in err
+    assert file.read_text() == before
+    assert [a.name for a in TokenRegistry.load(file).accounts] == ["ana"]
