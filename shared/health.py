@@ -63,6 +63,12 @@ class HealthState:
     # A worker failed for good (its polling): the SDK keeps it "running" while its activities
     # drain, and /healthz said 200 meanwhile (shared/shutdown.py run_until_stopped).
     failed: bool = False
+    # No worker has run yet: the process is still starting (the server's rates and schedule
+    # checked, the routing asked, the SDK validating), which took seconds against a slow
+    # server, and /healthz answered 503 "failing" meanwhile: a liveness probe without a
+    # startup probe restarted the pod in a loop. Until one runs, /healthz says "starting"
+    # (200) and /readyz is not ready. Cleared the first time one is seen running.
+    starting: bool = True
     # Each check's last outcome with its reason, so the log gets a line when it changes, not
     # one per probe.
     _logged: dict[str, str] = field(default_factory=dict, repr=False)
@@ -77,14 +83,18 @@ class HealthState:
 
     def alive(self) -> tuple[bool, dict[str, object]]:
         stopped = sum(not w.is_running for w in self.workers)
+        if stopped < len(self.workers):
+            self.starting = False
         body: dict[str, object] = {"workers": len(self.workers), "stopped": stopped}
         if self.draining:
             body["draining"] = True
         if self.failed:
             body["failed"] = True
+        starting = self.starting and not self.failed and not self.draining
         # While draining, workers stop one after another: that is the shutdown, not a failure.
-        ok = bool(self.workers) and not self.failed and (stopped == 0 or self.draining)
-        return ok, {"status": "ok" if ok else "failing", **body}
+        ok = bool(self.workers) and not self.failed and (stopped == 0 or self.draining or starting)
+        status = ("starting" if starting else "ok") if ok else "failing"
+        return ok, {"status": status, **body}
 
     async def ready(self) -> tuple[bool, dict[str, object]]:
         outcomes = await asyncio.gather(*(_run(check) for check in self.checks.values()))
@@ -93,9 +103,12 @@ class HealthState:
             checks[name] = result
             self._log_change(name, result, why)
         results = list(checks.values())
-        alive, _ = self.alive()
-        ok = alive and not self.draining and all(r == "ok" for r in results)
+        alive, said = self.alive()
+        starting = said["status"] == "starting"
+        ok = alive and not starting and not self.draining and all(r == "ok" for r in results)
         status = "draining" if self.draining else ("ok" if ok else "not ready")
+        if starting:
+            status = "starting"
         return ok, {"status": status, "checks": checks}
 
     def _log_change(self, name: str, result: str, why: str) -> None:

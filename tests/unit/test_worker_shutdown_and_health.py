@@ -159,3 +159,22 @@ def test_a_worker_failing_for_good_fails_liveness_while_it_drains() -> None:
     assert not ok and body["failed"] is True and body["stopped"] == 0
     state.start_draining()  # the process stops the rest: still a failure, not a shutdown
     assert not state.alive()[0]
+
+
+def test_a_worker_still_starting_is_alive_and_not_ready() -> None:
+    """Before any worker runs (the start's checks, the SDK's validation: seconds against a slow
+    server) /healthz said 503 "failing", so a liveness probe restarted the pod in a loop."""
+    workers = [FakeWorker(), FakeWorker()]
+    for worker in workers:
+        worker.is_running = False
+    state = HealthState(workers)
+
+    ok, body = state.alive()
+    assert ok and body["status"] == "starting"
+    ready, said = asyncio.run(state.ready())
+    assert not ready and said["status"] == "starting"
+
+    workers[0].is_running = workers[1].is_running = True  # polling
+    assert state.alive() == (True, {"status": "ok", "workers": 2, "stopped": 0})
+    workers[1].is_running = False  # then one stops: a failure, not a start
+    assert state.alive()[1]["status"] == "failing"
