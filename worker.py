@@ -22,8 +22,10 @@ Deployment (shared/worker_versioning.py; docs/deploy.md, "Worker versioning").
 from shared.early_signals import catch_early_stops, early_stop
 
 # First, before the imports of a second or more: a SIGTERM to a PID 1 without a handler is
-# dropped (shared/early_signals.py).
-catch_early_stops()
+# dropped (shared/early_signals.py). Only as the program: a test importing this module keeps
+# its own handlers (pytest's Ctrl-C).
+if __name__ == "__main__":
+    catch_early_stops()
 
 from shared.background import stop_background
 from shared.project_python import require_project_python

@@ -178,3 +178,20 @@ def test_a_worker_still_starting_is_alive_and_not_ready() -> None:
     assert state.alive() == (True, {"status": "ok", "workers": 2, "stopped": 0})
     workers[1].is_running = False  # then one stops: a failure, not a start
     assert state.alive()[1]["status"] == "failing"
+
+
+def test_importing_the_worker_module_leaves_the_signal_handlers_alone() -> None:
+    """The early handlers are the program's (python -m worker): installed on import, they took
+    pytest's Ctrl-C (and any importer's) and only recorded it."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import signal, worker; "
+        "print(signal.getsignal(signal.SIGINT) is signal.default_int_handler, "
+        "signal.getsignal(signal.SIGTERM) == signal.SIG_DFL)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert out.stdout.split() == ["True", "True"]
