@@ -2,6 +2,7 @@
 
 import asyncio
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -192,6 +193,11 @@ def test_importing_the_worker_module_leaves_the_signal_handlers_alone() -> None:
         "signal.getsignal(signal.SIGTERM) == signal.SIG_DFL)"
     )
     out = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        cwd=Path(__file__).resolve().parents[2],
     )
     assert out.stdout.split() == ["True", "True"]
