@@ -224,7 +224,11 @@ def test_prometheus_scrapes_the_worker_and_api_services_on_their_metrics_ports(
 ) -> None:
     config = yaml.safe_load((PROJECT_ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text())
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
-    assert set(jobs) == {"ticket-workers", "ticket-api"}
+    assert set(jobs) == {"ticket-workers", "ticket-api", "temporal-server"}
+    # The server's own metrics, where its image serves them (PROMETHEUS_ENDPOINT).
+    [server] = jobs["temporal-server"]["static_configs"]
+    endpoint = services["temporal"]["environment"]["PROMETHEUS_ENDPOINT"]
+    assert server["targets"] == [f"temporal:{endpoint.rsplit(':', 1)[1]}"]
     for job, service in (("ticket-workers", "worker"), ("ticket-api", "api")):
         [sd] = jobs[job]["dns_sd_configs"]
         metrics = services[service]["environment"]["TICKETS_METRICS_ADDRESS"]
