@@ -19,7 +19,7 @@ TICKETS_WORKER_DEPLOYMENT and TICKETS_WORKER_BUILD_ID its workers are that build
 Deployment (shared/worker_versioning.py; docs/deploy.md, "Worker versioning").
 """
 
-from shared.early_signals import catch_early_stops, early_stop
+from shared.early_signals import catch_early_stops, early_stop, release_early_stops
 
 # First, before the imports of a second or more: a SIGTERM to a PID 1 without a handler is
 # dropped (shared/early_signals.py). Only as the program: a test importing this module keeps
@@ -381,6 +381,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.check_config:
+        # No loop takes the signals over here: Ctrl-C recorded by the early handlers was ignored.
+        if (early := release_early_stops()) is not None:
+            return 128 + early
         queues = [q.strip() for q in args.queues.split(",") if q.strip()] if args.queues else None
         return asyncio.run(check_config(queues))
     logging.basicConfig(

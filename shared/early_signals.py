@@ -28,3 +28,12 @@ def _record(signum: int, _frame: FrameType | None) -> None:
 def early_stop() -> int | None:
     """The first signal received before the loop took them over, or None."""
     return _received[0] if _received else None
+
+
+def release_early_stops() -> int | None:
+    """Give SIGINT and SIGTERM back their default handling (for a run with no event loop to take
+    them, such as ``--check-config``: recorded, they were ignored), and the first one received
+    meanwhile, or None."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    return early_stop()

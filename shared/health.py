@@ -46,10 +46,17 @@ Check = Callable[[], Awaitable[None]]
 
 
 class Polling(Protocol):
-    """What /healthz asks of each Temporal worker (``temporalio.worker.Worker`` has it)."""
+    """What /healthz asks of each Temporal worker (``temporalio.worker.Worker`` has it; and
+    ``is_shutdown``, read when there: without it a worker not running is a stopped one)."""
 
     @property
     def is_running(self) -> bool: ...
+
+
+def _shut_down(worker: Polling) -> bool:
+    """Whether a worker not running has shut down (run and stopped, or failed to start) rather
+    than not started yet."""
+    return bool(getattr(worker, "is_shutdown", True))
 
 
 @dataclass
@@ -63,12 +70,6 @@ class HealthState:
     # A worker failed for good (its polling): the SDK keeps it "running" while its activities
     # drain, and /healthz said 200 meanwhile (shared/shutdown.py run_until_stopped).
     failed: bool = False
-    # No worker has run yet: the process is still starting (the server's rates and schedule
-    # checked, the routing asked, the SDK validating), which took seconds against a slow
-    # server, and /healthz answered 503 "failing" meanwhile: a liveness probe without a
-    # startup probe restarted the pod in a loop. Until one runs, /healthz says "starting"
-    # (200) and /readyz is not ready. Cleared the first time one is seen running.
-    starting: bool = True
     # Each check's last outcome with its reason, so the log gets a line when it changes, not
     # one per probe.
     _logged: dict[str, str] = field(default_factory=dict, repr=False)
@@ -82,18 +83,23 @@ class HealthState:
         self.failed = True
 
     def alive(self) -> tuple[bool, dict[str, object]]:
-        stopped = sum(not w.is_running for w in self.workers)
-        if stopped < len(self.workers):
-            self.starting = False
+        # A worker neither running nor shut down has not started yet: the process is still
+        # starting (the server's rates and schedule checked, the routing asked, the SDK
+        # validating, one worker after another), which took seconds against a slow server, and
+        # /healthz said 503 "failing" meanwhile: a liveness probe without a startup probe
+        # restarted the pod in a loop. One that failed its validation is shut down: stopped.
+        starting = sum(not w.is_running and not _shut_down(w) for w in self.workers)
+        stopped = sum(not w.is_running for w in self.workers) - starting
         body: dict[str, object] = {"workers": len(self.workers), "stopped": stopped}
+        if starting:
+            body["starting"] = starting
         if self.draining:
             body["draining"] = True
         if self.failed:
             body["failed"] = True
-        starting = self.starting and not self.failed and not self.draining
         # While draining, workers stop one after another: that is the shutdown, not a failure.
-        ok = bool(self.workers) and not self.failed and (stopped == 0 or self.draining or starting)
-        status = ("starting" if starting else "ok") if ok else "failing"
+        ok = bool(self.workers) and not self.failed and (stopped == 0 or self.draining)
+        status = ("starting" if starting and not self.draining else "ok") if ok else "failing"
         return ok, {"status": status, **body}
 
     async def ready(self) -> tuple[bool, dict[str, object]]:
@@ -104,7 +110,7 @@ class HealthState:
             self._log_change(name, result, why)
         results = list(checks.values())
         alive, said = self.alive()
-        starting = said["status"] == "starting"
+        starting = said["status"] == "starting"  # not polling yet
         ok = alive and not starting and not self.draining and all(r == "ok" for r in results)
         status = "draining" if self.draining else ("ok" if ok else "not ready")
         if starting:

@@ -297,7 +297,7 @@ def flags_against_plan(tickets: list[RedriveItem], checked: dict[str, bool]) -> 
     refused only after the resend; a --not-arrived for an answer its delivery said went out
     (planned "record-sent") was applied as recorded sent, the customer never answered."""
     acted = {t.ticket_id for t in tickets if t.action in ("record-sent", "resend")}
-    settled = {t.ticket_id for t in tickets if t.settled_by_check}
+    settled = {t.ticket_id for t in tickets if t.flag_used}
     if unused := sorted(set(checked) - acted - settled):
         return (
             f"{', '.join(unused)}: not a DELIVERY_FAILED ticket of the window whose answer "
@@ -317,4 +317,3 @@ def flags_against_plan(tickets: list[RedriveItem], checked: dict[str, bool]) -> 
             "nothing was done)"
         )
     return None
-

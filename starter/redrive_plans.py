@@ -49,9 +49,9 @@ class RedriveItem(BaseModel):
     # this ticket's too (the ledger keeps it when it went out or may have: docs/delivery.md).
     replaces: list[str] = Field(default_factory=list, exclude=True)
     reset_event_id: int | None = Field(default=None, exclude=True)
-    # A skip the --arrived given for it decided (its answer found at the destination, with
-    # nothing left to record): the flag was used.
-    settled_by_check: bool = Field(default=False, exclude=True)
+    # A plan the --arrived or --not-arrived given for it decided, though not a record-sent or
+    # resend (a row another ticket of the id took over): the flag was used.
+    flag_used: bool = Field(default=False, exclude=True)
     # record-sent: the ledger row's key, marked sent before the reset.
     idempotency_key: str | None = Field(default=None, exclude=True)
     request: TicketRequest | None = Field(default=None, exclude=True)
@@ -171,15 +171,23 @@ async def plan_delivery_failed(
     delivery = await read_delivery(client, item.workflow_id, item.run_id)
     entry = delivered_for(found, item, delivery.doubted_key)
     arrived = (checked or {}).get(item.ticket_id)
-    if uncertain(found) and entry is None:
-        # The doubt is another run's under this id (the row was taken over): --arrived and
-        # --not-arrived settle that run's answer, in its own plan; this one waits for it (its
-        # advice to pass them for this ticket could never be followed: the flag was refused).
+    if uncertain(found) and entry is None and arrived is None:
+        # The row in doubt is another run's under this id (an earlier ticket, or a run of this
+        # one its memo does not name, which redrive never plans: not the newest): a person
+        # checks its answer. Its advice named flags that were then refused, the ticket stuck.
         item.action, item.why = (
             "skip",
             "the ledger's row for this id is another run's, whose answer may have been "
-            "delivered: that run is redriven first (check the destination and pass "
-            f"--arrived {item.ticket_id} or --not-arrived {item.ticket_id} for it), then this one",
+            "delivered: check the destination; then run again with --not-arrived "
+            f"{item.ticket_id} (this ticket's answer goes out, its delivery taking the row "
+            f"over) or --arrived {item.ticket_id} (that answer stands; nothing is sent)",
+        )
+        return item
+    if uncertain(found) and entry is None and arrived:
+        item.action, item.why, item.flag_used = (
+            "skip",
+            "you found the answer of the run whose row this is at its destination: nothing is sent",
+            True,
         )
         return item
     if uncertain(found) and arrived is None:
@@ -222,16 +230,18 @@ async def plan_delivery_failed(
                 f"arrive, run again with --not-arrived {item.ticket_id} (delivery runs again "
                 "and records this ticket's answer)"
             )
-        item.action, item.why, item.settled_by_check = "skip", why, bool(arrived)
+        item.action, item.why, item.flag_used = "skip", why, bool(arrived)
         return item
     if entry is None:
         # Another ticket with this id took the row over since: delivery, run again, records
-        # this ticket's decision anew (the ledger's takeover rule) and sends it.
+        # this ticket's decision anew (the ledger's takeover rule) and sends it. A
+        # --not-arrived (a doubt checked, above) is what this plan follows from.
         item.action, item.why = (
             "redeliver",
             "the ledger's row for this id is another ticket's now: delivery runs again and "
             "records this ticket's answer",
         )
+        item.flag_used = arrived is False
         return item
     if not uncertain(found) and delivery.doubted_key == entry.idempotency_key and arrived is None:
         # The delivery could not tell whether it arrived, and the ledger could not record

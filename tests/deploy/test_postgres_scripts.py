@@ -117,7 +117,7 @@ def test_the_entrypoint_runs_the_images_own_with_real_passwords(tmp_path: Path) 
     assert entrypoint.read_text() == "postgres\n"
 
 
-@pytest.mark.parametrize("password", ["a/b+c==", "p@ss", "100%", "x#y", "two words"])
+@pytest.mark.parametrize("password", ["a/b+c==", "p@ss", "100%", "two words", "tab\tbed"])
 def test_the_entrypoint_refuses_a_ledger_password_a_database_url_cannot_carry(
     tmp_path: Path, password: str
 ) -> None:
@@ -130,6 +130,17 @@ def test_the_entrypoint_refuses_a_ledger_password_a_database_url_cannot_carry(
     assert "TICKETS_DB_PASSWORD holds a character a database URL cannot carry" in result.stderr
     assert password not in result.stderr  # the message never quotes it
     assert not entrypoint.exists()
+
+
+def test_the_entrypoint_takes_a_ledger_password_with_punctuation_a_url_reads_whole(
+    tmp_path: Path,
+) -> None:
+    """libpq reads '+', '=', '!', '*', ':', '?', '$', ',', ';' and '#' back from the URL as
+    they are: a volume made with such a password keeps starting."""
+    entrypoint = fake_command(tmp_path, "docker-entrypoint.sh")
+    result = run(ENTRYPOINT, REAL | {"TICKETS_DB_PASSWORD": "a+b=c!d*e:f?g$h,i;j#k"}, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert entrypoint.exists()
 
 
 def test_the_entrypoint_refuses_grafanas_placeholder_and_runs_grafana_with_a_real_one(

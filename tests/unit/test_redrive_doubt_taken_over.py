@@ -53,21 +53,29 @@ async def test_a_doubted_answer_whose_row_another_ticket_took_is_not_sent_again_
 
     not_arrived = await plan(other_tickets, {"T-1": False})
     assert not_arrived.action == "redeliver"
+    assert flags_against_plan([not_arrived], {"T-1": False}) is None  # the advice is followable
 
     arrived = await plan(other_tickets, {"T-1": True})
-    assert arrived.action == "skip" and arrived.settled_by_check
+    assert arrived.action == "skip" and arrived.flag_used
     assert flags_against_plan([arrived], {"T-1": True}) is None
 
 
-async def test_a_doubt_that_is_another_tickets_row_says_that_run_goes_first(
+async def test_a_doubt_that_is_another_runs_row_is_settled_by_the_flags_it_names(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """Its advice named --arrived and --not-arrived, which were then refused (that other run is
+    never planned: not the newest), and the ticket stayed DELIVERY_FAILED for good."""
     history(monkeypatch)
     theirs = row("run-9", last_error=UNCERTAIN_PREFIX + "the relay went quiet")
 
-    planned = await plan(theirs, {"T-1": True})
+    unasked = await plan(theirs)
+    assert unasked.action == "skip" and "--not-arrived T-1" in unasked.why
 
-    assert planned.action == "skip" and "that run is redriven first" in planned.why
+    sent_again = await plan(theirs, {"T-1": False})
+    assert sent_again.action == "redeliver"
+    assert flags_against_plan([sent_again], {"T-1": False}) is None
+    stands = await plan(theirs, {"T-1": True})
+    assert stands.action == "skip" and flags_against_plan([stands], {"T-1": True}) is None
 
 
 def test_a_flag_the_plan_goes_against_is_refused_before_anything_is_done() -> None:

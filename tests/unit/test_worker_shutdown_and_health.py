@@ -162,23 +162,36 @@ def test_a_worker_failing_for_good_fails_liveness_while_it_drains() -> None:
     assert not state.alive()[0]
 
 
-def test_a_worker_still_starting_is_alive_and_not_ready() -> None:
-    """Before any worker runs (the start's checks, the SDK's validation: seconds against a slow
-    server) /healthz said 503 "failing", so a liveness probe restarted the pod in a loop."""
-    workers = [FakeWorker(), FakeWorker()]
-    for worker in workers:
-        worker.is_running = False
+class StartingWorker:
+    """A temporalio Worker's two flags: not started, running, then shut down."""
+
+    def __init__(self) -> None:
+        self.is_running, self.is_shutdown = False, False
+
+
+def test_workers_still_starting_are_alive_and_not_ready() -> None:
+    """Before every worker runs (the start's checks, the SDK's validation one worker after
+    another: seconds against a slow server) /healthz said 503 "failing", so a liveness probe
+    restarted the pod in a loop; one worker running beside two still validating did too."""
+    workers = [StartingWorker(), StartingWorker(), StartingWorker()]
     state = HealthState(workers)
 
     ok, body = state.alive()
-    assert ok and body["status"] == "starting"
+    assert ok and body["status"] == "starting" and body["starting"] == 3
     ready, said = asyncio.run(state.ready())
     assert not ready and said["status"] == "starting"
 
-    workers[0].is_running = workers[1].is_running = True  # polling
-    assert state.alive() == (True, {"status": "ok", "workers": 2, "stopped": 0})
-    workers[1].is_running = False  # then one stops: a failure, not a start
+    workers[0].is_running = True  # one polls, two still validate
+    assert state.alive() == (
+        True,
+        {"status": "starting", "workers": 3, "stopped": 0, "starting": 2},
+    )
+    workers[1].is_shutdown = True  # failed its validation: stopped, not starting
     assert state.alive()[1]["status"] == "failing"
+    workers[1].is_running, workers[1].is_shutdown = True, False
+    workers[2].is_running = True
+    assert state.alive() == (True, {"status": "ok", "workers": 3, "stopped": 0})
+    assert asyncio.run(state.ready())[0]
 
 
 def test_importing_the_worker_module_leaves_the_signal_handlers_alone() -> None:
@@ -191,6 +204,29 @@ def test_importing_the_worker_module_leaves_the_signal_handlers_alone() -> None:
         "import signal, worker; "
         "print(signal.getsignal(signal.SIGINT) is signal.default_int_handler, "
         "signal.getsignal(signal.SIGTERM) == signal.SIG_DFL)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert out.stdout.split() == ["True", "True"]
+
+
+def test_a_signal_recorded_early_is_given_back_where_no_loop_takes_over() -> None:
+    """`--check-config` runs no event loop that takes the signals: a Ctrl-C the early handlers
+    recorded was ignored and the check ran on. Released, the run ends with the signal's code
+    and the default handlers are back."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import os, signal; from shared import early_signals as e; e.catch_early_stops(); "
+        "os.kill(os.getpid(), signal.SIGTERM); got = e.release_early_stops(); "
+        "print(got == signal.SIGTERM, signal.getsignal(signal.SIGTERM) == signal.SIG_DFL)"
     )
     out = subprocess.run(
         [sys.executable, "-c", probe],
