@@ -30,12 +30,14 @@ ESCALATION_CUES: Final = [
     + r" (else )?(has |had |have )?((logged|signed|broke|hacked) in(to)?|got into)\b"
     r"|\b(took|taken|taking) over (my|our) account\b(?! manage)"
     r"|\bhacked (into )?(my|our) account\b"
-    r"|\b(my|our) account (has been|had been|was|got|is) (taken over|hacked|compromised)\b"
+    r"|\b(my|our) account (has been|had been|was|got|is) (taken over|hacked|compromised"
+    r"|hijacked)\b"
+    r"|\bhijack(ed|ing)? (my|our) account\b"
     # "Someone accessed my account and changed my password": the reply it got was "use Forgot
     # password", whose link goes to an address the intruder may have changed.
     r"|\b" + _INTRUDER + r" (else )?(has |had |have )?(accessed|used|entered|changed|reset)\b"
     r"[^.?!\n]{0,30}"
-    r"\b(my|our) (account|password|e-?mail( address)?)\b"
+    r"\b(my|our) (account|password|e-?mail( address)?|(credit |debit )?card)\b"
     r"|\bchanged (my|our|the) (password|e-?mail( address)?|phone number) without "
     r"(my|our|asking|telling|permission|consent)\b",
     # Payments the customer did not make ("didn't make the payment" is a late one: not here).
@@ -46,6 +48,11 @@ ESCALATION_CUES: Final = [
     r"|\b(did ?n'?t|did not|never) (make|place) (this|these|that|those|any) "
     r"(charge|purchase|transaction|order)s?\b"
     r"|\bunauthori[sz]ed (charge|payment|purchase|transaction)s?\b"
+    # "charges on my card that I did not make", "these charges are not mine" (a review,
+    # 2026-12-07: both were answered with the duplicate-charge template).
+    r"|\b(charge|payment|purchase|transaction)s?\b[^.?!\n]{0,40}\b(i|we) (never|did ?n'?t"
+    r"|did not) (make|made|place|placed)\b"
+    r"|\b(charge|payment|purchase|transaction)s? (is|are|was|were) not (mine|ours)\b"
     # Not a question about fraud checks ("how does your fraud detection work").
     r"|\bfraud(ulent(ly)?)?\b(?! (detection|prevention|protection|checks?)\b)"
     r"|\bidentity theft\b|\bchargebacks?\b",

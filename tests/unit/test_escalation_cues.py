@@ -43,3 +43,29 @@ def test_a_cue_with_invisible_or_look_alike_characters_is_a_cue(text: str) -> No
     # A review (2026-12-07): a soft hyphen or a zero-width space inside a cue, or U+02BC for
     # the apostrophe, was no cue (read after the readings before it: they only widen).
     assert escalation_cues(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "There are three charges on my card that I did not make. Please refund them.",
+        "These charges are not mine, someone used my credit card. I want a refund.",
+        "My account was hijacked yesterday and the email address was changed.",
+    ],
+)
+def test_common_ways_to_report_fraud_or_a_takeover_are_cues(text: str) -> None:
+    """Each was answered by a template (the duplicate-charge one, the password reset) with no
+    person involved (a review, 2026-12-07)."""
+    assert escalation_cues(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I made a payment yesterday but it is not showing on my account.",
+        "The charge is mine, I only need an invoice for it.",
+        "Can I use my credit card for the annual plan?",
+    ],
+)
+def test_payments_the_customer_made_are_no_cue(text: str) -> None:
+    assert escalation_cues(text) == []
