@@ -101,6 +101,8 @@ NAME_BLOCK_MAX_WORDS: Final = 8
 # took time growing with the square of its length, 9 s at 20,000, holding the interpreter.)
 NAME_BLOCK_MAX_CHARS: Final = 200
 POSTSCRIPT = re.compile(r"^\s*p\.?\s?s\b", re.IGNORECASE)
+# A signature's contact line: an address, a web site, a phone number (five digits or more).
+CONTACT = re.compile(r"@|\bhttps?://|\bwww\.|(\d[\s()./-]*){5}")
 # A line under a sign-off that gives the support team something to look up (an order, an
 # account, an invoice number): the customer's words, not a signature ("Order ID: 98765").
 REFERENCE = re.compile(
@@ -235,6 +237,22 @@ def _is_name_block(lines: list[str]) -> bool:
     )
 
 
+def _is_signature(lines: list[str]) -> bool:
+    """What may follow a "--" line: a few lines, each a name, title or company, or a contact
+    (an address, a web site, a phone number). A customer's "--" between two parts of the
+    message was cut with everything after it: "This is an outage for all our users, it's
+    urgent, please call me." never reached an agent (a review, 2026-12-07)."""
+    content = _content_lines(lines)
+    return len(content) <= SIGNATURE_MAX_LINES and all(
+        len(line) <= NAME_BLOCK_MAX_CHARS
+        and not POSTSCRIPT.match(line)
+        and not line.rstrip().endswith("?")
+        and not REFERENCE.search(line)
+        and (_name_like(line) or CONTACT.search(line) is not None)
+        for line in content
+    )
+
+
 def _drop_greeting_and_signature(lines: list[str]) -> list[str]:
     while lines and not lines[0].strip():
         lines = lines[1:]
@@ -242,7 +260,7 @@ def _drop_greeting_and_signature(lines: list[str]) -> list[str]:
         lines = lines[1:]
     for index, line in enumerate(lines):
         if SIGNATURE_DELIMITER.match(line):
-            if len(_content_lines(lines[index + 1 :])) <= SIGNATURE_MAX_LINES:
+            if _is_signature(lines[index + 1 :]):
                 lines = lines[:index]
             break
     start = max(len(lines) - SIGN_OFF_WINDOW_LINES, 1)

@@ -253,3 +253,23 @@ def test_a_mail_disclaimer_at_the_end_is_cut_and_the_customer_s_own_words_are_no
     assert trim_body(told).text == told
     # Never the message's first paragraph.
     assert trim_body(DISCLAIMER).text == DISCLAIMER
+
+
+def test_a_customers_dash_line_between_two_parts_of_the_message_cuts_nothing() -> None:
+    """A "--" line is a signature's delimiter only when a signature follows: the outage and
+    its urgency below it never reached an agent, and the ticket was answered by a template
+    (a review, 2026-12-07)."""
+    body = (
+        "My dashboard shows wrong totals on the monthly report.\n--\n"
+        "This is an outage for all our users, it's urgent, please call me."
+    )
+    assert "outage for all our users" in trim_body(body).text
+
+
+def test_a_signature_with_its_contact_lines_after_a_dash_line_is_still_cut() -> None:
+    body = (
+        f"{CONTENT}\n--\nMaria Lopez\nHead of Ops, ACME Ltd.\n+1 555 0100\n"
+        "maria@acme.example\nwww.acme.example"
+    )
+    trimmed = trim_body(body).text
+    assert CONTENT.strip() in trimmed and "Maria Lopez" not in trimmed
