@@ -18,6 +18,17 @@ from tests.support.processes import PROJECT_ROOT, environment, free_port
 HANG_BOUND_SECONDS = 30
 
 
+def start_worker(env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "worker"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
 def test_a_sigterm_during_the_provider_check_ends_the_worker_there(tmp_path: Path) -> None:
     silent = socket.socket()
     silent.bind(("127.0.0.1", 0))
@@ -38,14 +49,7 @@ def test_a_sigterm_during_the_provider_check_ends_the_worker_there(tmp_path: Pat
         "OPENAI_API_KEY": "sk-test-silent-0123456789",
         "OPENAI_BASE_URL": f"http://127.0.0.1:{silent.getsockname()[1]}/v1",
     }
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "worker"],
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    worker = start_worker(env)
     try:
         assert accepted.wait(HANG_BOUND_SECONDS), "the worker never called the provider"
         asked = time.monotonic()
@@ -84,14 +88,7 @@ def test_a_sigterm_while_the_worker_imports_stops_it_once_it_can(tmp_path: Path)
     a SIGTERM with no handler was dropped, and the worker went on to poll (shared/
     early_signals.py). Here (not PID 1) it ended the process at once, without a word."""
     env = environment(f"127.0.0.1:{free_port()}", tmp_path)
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "worker"],
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    worker = start_worker(env)
     try:
         deadline = time.monotonic() + HANG_BOUND_SECONDS
         while not _catches_sigterm(worker.pid):

@@ -1,6 +1,8 @@
 """How long a stopping worker waits for in-flight work, and what its health server answers."""
 
 import asyncio
+import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -194,12 +196,23 @@ def test_workers_still_starting_are_alive_and_not_ready() -> None:
     assert asyncio.run(state.ready())[0]
 
 
+def probed(code: str) -> list[str]:
+    """What ``code`` prints, run in a fresh interpreter from the project's root (signal handlers
+    are the process's: a test of them here would change pytest's own)."""
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    return out.stdout.split()
+
+
 def test_importing_the_worker_module_leaves_the_signal_handlers_alone() -> None:
     """The early handlers are the program's (python -m worker): installed on import, they took
     pytest's Ctrl-C (and any importer's) and only recorded it."""
-    import subprocess
-    import sys
-
     # Compared with what the process had before the import: a process started in the
     # background by a shell ignores SIGINT from the start (make test under `&` did).
     probe = (
@@ -208,35 +221,16 @@ def test_importing_the_worker_module_leaves_the_signal_handlers_alone() -> None:
         "after = [signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)]; "
         "print(*(a is b for a, b in zip(before, after)))"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", probe],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-        cwd=Path(__file__).resolve().parents[2],
-    )
-    assert out.stdout.split() == ["True", "True"]
+    assert probed(probe) == ["True", "True"]
 
 
 def test_a_signal_recorded_early_is_given_back_where_no_loop_takes_over() -> None:
     """`--check-config` runs no event loop that takes the signals: a Ctrl-C the early handlers
     recorded was ignored and the check ran on. Released, the run ends with the signal's code
     and the default handlers are back."""
-    import subprocess
-    import sys
-
     probe = (
         "import os, signal; from shared import early_signals as e; e.catch_early_stops(); "
         "os.kill(os.getpid(), signal.SIGTERM); got = e.release_early_stops(); "
         "print(got == signal.SIGTERM, signal.getsignal(signal.SIGTERM) == signal.SIG_DFL)"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", probe],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-        cwd=Path(__file__).resolve().parents[2],
-    )
-    assert out.stdout.split() == ["True", "True"]
+    assert probed(probe) == ["True", "True"]
