@@ -37,7 +37,9 @@ ESCALATION_CUES: Final = [
     # password", whose link goes to an address the intruder may have changed.
     r"|\b" + _INTRUDER + r" (else )?(has |had |have )?(accessed|used|entered|changed|reset)\b"
     r"[^.?!\n]{0,30}"
-    r"\b(my|our) (account|password|e-?mail( address)?|(credit |debit )?card)\b"
+    r"\b(my|our) (account|password|e-?mail( address)?)\b"
+    # "someone used my credit card" (not "can someone reset my card PIN").
+    r"|\b" + _INTRUDER + r" (else )?(has |had |have )?used (my|our) (credit |debit )?card\b"
     r"|\bchanged (my|our|the) (password|e-?mail( address)?|phone number) without "
     r"(my|our|asking|telling|permission|consent)\b",
     # Payments the customer did not make ("didn't make the payment" is a late one: not here).
@@ -50,9 +52,11 @@ ESCALATION_CUES: Final = [
     r"|\bunauthori[sz]ed (charge|payment|purchase|transaction)s?\b"
     # "charges on my card that I did not make", "these charges are not mine" (a review,
     # 2026-12-07: both were answered with the duplicate-charge template).
-    r"|\b(charge|payment|purchase|transaction)s?\b[^.?!\n]{0,40}\b(i|we) (never|did ?n'?t"
-    r"|did not) (make|made|place|placed)\b"
-    r"|\b(charge|payment|purchase|transaction)s? (is|are|was|were) not (mine|ours)\b"
+    # As a relative clause only: "the payment is late because I didn't make it in time" and
+    # "we never made it to the hotel" are no cue.
+    r"|\b(charge|payment|purchase|transaction)s?\b[^.?!\n]{0,40}\b(that|which) (i|we) "
+    r"(never|did ?n'?t|did not) (make|made)\b(?! it\b)"
+    r"|\b(charge|payment|purchase|transaction)s? (is|are|was|were) not (mine|ours)\b(?! to\b)"
     # Not a question about fraud checks ("how does your fraud detection work").
     r"|\bfraud(ulent(ly)?)?\b(?! (detection|prevention|protection|checks?)\b)"
     r"|\bidentity theft\b|\bchargebacks?\b",

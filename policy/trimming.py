@@ -101,8 +101,14 @@ NAME_BLOCK_MAX_WORDS: Final = 8
 # took time growing with the square of its length, 9 s at 20,000, holding the interpreter.)
 NAME_BLOCK_MAX_CHARS: Final = 200
 POSTSCRIPT = re.compile(r"^\s*p\.?\s?s\b", re.IGNORECASE)
-# A signature's contact line: an address, a web site, a phone number (five digits or more).
-CONTACT = re.compile(r"@|\bhttps?://|\bwww\.|(\d[\s()./-]*){5}")
+# A signature's contact line, the whole line: an address, a web site or a phone number, after
+# an optional label ("Tel:", "E-mail:"). Anywhere in a line it took the customer's "Please
+# refund €149.99 by Friday" and "It breaks on https://app.example.com/reports" for one.
+CONTACT = re.compile(
+    r"\s*+((tel|phone|mobile|mob|cell|fax|e-?mail|mail|web|site|www)\.?\s*+:?\s*+)?"
+    r"(\+?[\d\s()./-]{5,}|[^\s@]++@[^\s@]++|(https?://|www\.)\S++)\s*+",
+    re.IGNORECASE,
+)
 # A line under a sign-off that gives the support team something to look up (an order, an
 # account, an invoice number): the customer's words, not a signature ("Order ID: 98765").
 REFERENCE = re.compile(
@@ -248,7 +254,7 @@ def _is_signature(lines: list[str]) -> bool:
         and not POSTSCRIPT.match(line)
         and not line.rstrip().endswith("?")
         and not REFERENCE.search(line)
-        and (_name_like(line) or CONTACT.search(line) is not None)
+        and (_name_like(line) or CONTACT.fullmatch(line) is not None)
         for line in content
     )
 

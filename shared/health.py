@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -41,6 +42,11 @@ CHECK_TIMEOUT_SECONDS: Final = 3.0
 REQUEST_TIMEOUT_SECONDS: Final = 5.0
 # The request line and headers together; a probe sends a few hundred bytes.
 MAX_REQUEST_BYTES: Final = 8192
+# A worker may be starting this long (the server's rates and schedule checked, the routing
+# asked, the SDK's validation; seconds, a minute against a slow server) before /healthz calls
+# it failing: a start that hangs (a server that takes connections and never answers) was 200
+# for good, nothing polling, and no liveness probe restarted it.
+MAX_STARTING_SECONDS: Final = 180.0
 
 Check = Callable[[], Awaitable[None]]
 
@@ -70,6 +76,8 @@ class HealthState:
     # A worker failed for good (its polling): the SDK keeps it "running" while its activities
     # drain, and /healthz said 200 meanwhile (shared/shutdown.py run_until_stopped).
     failed: bool = False
+    # When the health server began to answer (monotonic clock): the start's deadline counts from it.
+    began: float = field(default_factory=time.monotonic)
     # Each check's last outcome with its reason, so the log gets a line when it changes, not
     # one per probe.
     _logged: dict[str, str] = field(default_factory=dict, repr=False)
@@ -98,7 +106,15 @@ class HealthState:
         if self.failed:
             body["failed"] = True
         # While draining, workers stop one after another: that is the shutdown, not a failure.
-        ok = bool(self.workers) and not self.failed and (stopped == 0 or self.draining)
+        too_long = starting and time.monotonic() - self.began > MAX_STARTING_SECONDS
+        if too_long:
+            body["starting_for_seconds"] = round(time.monotonic() - self.began)
+        ok = (
+            bool(self.workers)
+            and not self.failed
+            and not too_long
+            and (stopped == 0 or self.draining)
+        )
         status = ("starting" if starting and not self.draining else "ok") if ok else "failing"
         return ok, {"status": status, **body}
 

@@ -171,26 +171,7 @@ async def plan_delivery_failed(
     delivery = await read_delivery(client, item.workflow_id, item.run_id)
     entry = delivered_for(found, item, delivery.doubted_key)
     arrived = (checked or {}).get(item.ticket_id)
-    if uncertain(found) and entry is None and arrived is None:
-        # The row in doubt is another run's under this id (an earlier ticket, or a run of this
-        # one its memo does not name, which redrive never plans: not the newest): a person
-        # checks its answer. Its advice named flags that were then refused, the ticket stuck.
-        item.action, item.why = (
-            "skip",
-            "the ledger's row for this id is another run's, whose answer may have been "
-            "delivered: check the destination; then run again with --not-arrived "
-            f"{item.ticket_id} (this ticket's answer goes out, its delivery taking the row "
-            f"over) or --arrived {item.ticket_id} (that answer stands; nothing is sent)",
-        )
-        return item
-    if uncertain(found) and entry is None and arrived:
-        item.action, item.why, item.flag_used = (
-            "skip",
-            "you found the answer of the run whose row this is at its destination: nothing is sent",
-            True,
-        )
-        return item
-    if uncertain(found) and arrived is None:
+    if uncertain(found) and entry is not None and arrived is None:
         # Sending it again could answer the customer twice: a person checks the destination.
         item.action, item.why = (
             "skip",
@@ -214,34 +195,45 @@ async def plan_delivery_failed(
             "customer a second copy; nothing to redrive",
         )
         return item
-    if entry is None and delivery.doubted_key is not None and arrived is not False:
-        # Its delivery could not tell whether the answer arrived, and another ticket with this
-        # id took the row over since: run again, delivery would record this ticket's decision
-        # anew and send it, a second copy if the first had arrived.
-        if arrived:
+    if entry is None and (uncertain(found) or delivery.doubted_key is not None):
+        # An answer for this id may have been delivered: the one in the ledger's row (another
+        # run's under this id: an earlier ticket, or a run of this one its memo does not name,
+        # which redrive never plans, not being the newest) or this ticket's own (its delivery
+        # said so). One question for both: did an answer for this id reach the customer? Run
+        # again unasked, delivery would record this ticket's decision anew and send it, a
+        # second copy if one had arrived; the advice before named flags that were refused.
+        if arrived is None:
             why = (
-                "you found its answer at its destination; the ledger's row for this id is "
-                "another ticket's now, so there is nothing to record and nothing to redrive"
+                "an answer for this id may have been delivered (the ledger's row is another "
+                "run's now, and it, or this ticket's own last delivery, could not tell): check "
+                f"the destination; then run again with --not-arrived {item.ticket_id} (this "
+                f"ticket's answer goes out, its delivery taking the row over) or --arrived "
+                f"{item.ticket_id} (nothing is sent; the ticket stays DELIVERY_FAILED, as the "
+                "ledger's row is not its own)"
+            )
+            item.action, item.why = "skip", why
+        elif arrived:
+            item.action, item.why = (
+                "skip",
+                "you found an answer for this id at its destination: nothing is sent (the "
+                "ticket stays DELIVERY_FAILED: the ledger's row is another run's)",
             )
         else:
-            why = (
-                "its answer may have been delivered (its delivery said so) and the ledger's row "
-                "for this id is another ticket's now: check the destination; if it did not "
-                f"arrive, run again with --not-arrived {item.ticket_id} (delivery runs again "
-                "and records this ticket's answer)"
+            item.action, item.why = (
+                "redeliver",
+                "you found no answer for this id at its destination: delivery runs again and "
+                "records this ticket's answer",
             )
-        item.action, item.why, item.flag_used = "skip", why, bool(arrived)
+        item.flag_used = arrived is not None
         return item
     if entry is None:
         # Another ticket with this id took the row over since: delivery, run again, records
-        # this ticket's decision anew (the ledger's takeover rule) and sends it. A
-        # --not-arrived (a doubt checked, above) is what this plan follows from.
+        # this ticket's decision anew (the ledger's takeover rule) and sends it.
         item.action, item.why = (
             "redeliver",
             "the ledger's row for this id is another ticket's now: delivery runs again and "
             "records this ticket's answer",
         )
-        item.flag_used = arrived is False
         return item
     if not uncertain(found) and delivery.doubted_key == entry.idempotency_key and arrived is None:
         # The delivery could not tell whether it arrived, and the ledger could not record

@@ -65,6 +65,13 @@ def test_common_ways_to_report_fraud_or_a_takeover_are_cues(text: str) -> None:
         "I made a payment yesterday but it is not showing on my account.",
         "The charge is mine, I only need an invoice for it.",
         "Can I use my credit card for the annual plan?",
+        # A review of the first patterns found these read as fraud (2026-12-07):
+        "The payment is overdue because I didn't make it in time.",
+        "We booked the purchase but we never made it to the hotel.",
+        "The payment failed so I did not place the order again.",
+        "The payment went through, but I never placed a second order.",
+        "The charge is not mine to approve, my manager does that.",
+        "Can someone reset my card PIN?",
     ],
 )
 def test_payments_the_customer_made_are_no_cue(text: str) -> None:

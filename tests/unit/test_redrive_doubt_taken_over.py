@@ -86,3 +86,17 @@ def test_a_flag_the_plan_goes_against_is_refused_before_anything_is_done() -> No
     assert problem is not None and "goes against" in problem
     skipped = item([])
     assert "not a DELIVERY_FAILED ticket" in (flags_against_plan([skipped], {"T-1": True}) or "")
+
+
+async def test_an_answer_that_went_out_unrecorded_is_never_sent_again_whatever_the_flag(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Its own answer went out (its delivery said so) and the row in doubt is another run's:
+    the advice to pass --not-arrived promised a send that would be a second copy."""
+    history(monkeypatch, sent_key=OWN_KEY)
+    theirs = row("run-9", last_error=UNCERTAIN_PREFIX + "the relay went quiet")
+
+    for checked in (None, {"T-1": False}, {"T-1": True}):
+        planned = await plan(theirs, checked)
+        assert planned.action == "skip" and "second copy" in planned.why
+        assert "--not-arrived" not in planned.why

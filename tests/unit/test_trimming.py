@@ -273,3 +273,19 @@ def test_a_signature_with_its_contact_lines_after_a_dash_line_is_still_cut() -> 
     )
     trimmed = trim_body(body).text
     assert CONTENT.strip() in trimmed and "Maria Lopez" not in trimmed
+
+
+@pytest.mark.parametrize(
+    "after",
+    [
+        "Please refund €149.99 by Friday.",
+        "Down since 2026-12-07 09:30, the whole team is blocked, call me.",
+        "It breaks on https://app.example.com/reports when I export.",
+        "my login is ana@corp.example if you need it",
+    ],
+)
+def test_a_customers_line_with_an_amount_a_date_a_link_or_an_address_is_no_signature(
+    after: str,
+) -> None:
+    """Read anywhere in a line, a signature's contact rule took these for one (a review)."""
+    assert after in trim_body(f"{CONTENT}\n--\n{after}").text

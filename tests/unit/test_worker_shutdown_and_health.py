@@ -234,3 +234,17 @@ def test_a_signal_recorded_early_is_given_back_where_no_loop_takes_over() -> Non
         "print(got == signal.SIGTERM, signal.getsignal(signal.SIGTERM) == signal.SIG_DFL)"
     )
     assert probed(probe) == ["True", "True"]
+
+
+def test_a_start_that_hangs_fails_liveness_after_its_deadline() -> None:
+    """A server that takes connections and never answers held the start before any worker ran:
+    "starting" (200) for good, nothing polling, and no liveness probe restarted it."""
+    from shared.health import MAX_STARTING_SECONDS
+
+    workers = [StartingWorker()]
+    state = HealthState(workers)
+    assert state.alive()[0]
+    state.began -= MAX_STARTING_SECONDS + 1  # as if the start began that long ago
+
+    ok, body = state.alive()
+    assert not ok and body["status"] == "failing" and body["starting"] == 1
