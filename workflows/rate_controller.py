@@ -130,6 +130,13 @@ PATCH_PROBE_FRESH_FAILURES: Final = "probe-fresh-failures"
 # 429's cut goes to what the window itself answered when that is far above the measure
 # (policy/adaptive_rate.py). Asked once per run, as stray-cuts-bounded.
 PATCH_QUIET_SPELLS: Final = "quiet-spells"
+# Workers of one queue in both modes (a rolling deploy between declared_limit and
+# adaptive_limit): the adaptive mode wins for ADAPTIVE_KEPT after its last report, as it wins
+# within one window's reports. Decided window by window, a window of declared-only reports took
+# the queue's rate away (none declared yet: unlimited dispatch to the provider) until the next
+# adaptive one set it back. Asked once per run.
+PATCH_MIXED_MODES: Final = "mixed-modes-learn"
+ADAPTIVE_KEPT: Final = timedelta(seconds=60)
 # A rate that could not be applied when it was wanted (a set failed, the frontend restarting).
 UNKNOWN_RATE: Final = -1.0
 
@@ -196,6 +203,7 @@ class ProviderRateController:
         short_windows_hold = workflow.patched(PATCH_SHORT_WINDOWS_HOLD)
         stray_cuts_bounded = workflow.patched(PATCH_STRAY_CUTS_BOUNDED)
         quiet_spells = self._quiet_spells = workflow.patched(PATCH_QUIET_SPELLS)
+        mixed_modes = workflow.patched(PATCH_MIXED_MODES)
         self._failures_wait = workflow.patched(PATCH_FAILURES_WAIT)
         sets_retried = workflow.patched(PATCH_FAILED_SETS_RETRIED)
         if workflow.patched(PATCH_RENEWED_RUNS):
@@ -236,6 +244,8 @@ class ProviderRateController:
                     failed_sets += 1
                     retry_at = _next_try(failed_sets)
         mode = start.mode  # the mode the workers last reported
+        # When a report (or the start) last said the adaptive mode (mixed-modes-learn).
+        adaptive_at = workflow.now() if start.mode == "adaptive" else None
         for _ in range(TICKS_PER_RUN):
             if workflow.info().is_continue_as_new_suggested() or self._renew:
                 break
@@ -283,6 +293,15 @@ class ProviderRateController:
             if said is None and mode != start.mode and workflow.patched(PATCH_REPORTED_MODE_KEPT):
                 said = mode
             learns = not declared_limits or (said or start.mode) == "adaptive"
+            if report.mode == "adaptive":
+                adaptive_at = now
+            if (
+                mixed_modes
+                and not learns
+                and adaptive_at is not None
+                and now - adaptive_at < ADAPTIVE_KEPT
+            ):
+                learns = True  # adaptive workers still report: they win, as within a window
             mode = report.mode or mode
             # The workers' breaker_cool_down_seconds, once they say another (asked only then).
             reported = report.cool_down_seconds

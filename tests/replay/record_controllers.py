@@ -19,8 +19,9 @@ from tests.support.temporal import CONVERTER, binary
 # "capped-probe-steps"
 CONTROLLER_VERSION = "v12"
 # v12: the breaker's memory fades by the time since the last decision, and a 429's cut goes to
-# what its window answered when the measure is far below it (patch quiet-spells, asked once per
-# run); the scenario's rates are v11's (it has no quiet spell).
+# what its window answered when the measure is far below it (patch quiet-spells); the adaptive
+# mode wins for a minute after its last report (patch mixed-modes-learn); both asked once per
+# run; the scenario's rates are v11's (it has no quiet spell and one mode).
 # v11: stray 429s on an idle queue no longer compound (patch stray-cuts-bounded), failures end
 # a tick's window at once only when they could open the breaker (failures-wait-for-the-tick),
 # and a failed set leaves the rate unknown and is retried while the breaker is open

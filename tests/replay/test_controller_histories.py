@@ -31,6 +31,7 @@ from workflows.rate_controller import (
     PATCH_FAILURES_WAIT,
     PATCH_FAST_FIRST_CLIMB,
     PATCH_GENTLE_PROBES,
+    PATCH_MIXED_MODES,
     PATCH_PROBE_FAILURE_SHARE,
     PATCH_PROBE_FRESH_FAILURES,
     PATCH_QUIET_SPELLS,
@@ -177,13 +178,14 @@ async def test_rate_controllers_from_before_and_after_the_three_mends_are_commit
 
 
 def test_rate_controllers_from_before_and_after_quiet_spells_are_committed() -> None:
-    """Both sides of ``quiet-spells`` (asked once per run): v11's runs replay without it, v12's
-    with it; its scenario has no quiet spell, so it sets v11's rates (the test below checks
-    each history's rates against today's code)."""
+    """Both sides of ``quiet-spells`` and ``mixed-modes-learn`` (asked once per run): v11's runs
+    replay without them, v12's with them; its scenario has no quiet spell and one mode, so it
+    sets v11's rates (the test below checks each history's rates against today's code)."""
     v11 = FOLDER / "providerratecontroller-v11-controller.json"
     v12 = FOLDER / "providerratecontroller-v12-controller.json"
-    assert PATCH_QUIET_SPELLS not in patches(v11)
-    assert PATCH_QUIET_SPELLS in patches(v12)
+    for patch in (PATCH_QUIET_SPELLS, PATCH_MIXED_MODES):
+        assert patch not in patches(v11)
+        assert patch in patches(v12)
 
 
 class _SetRates(Interceptor):
