@@ -45,9 +45,7 @@ def could_open(
     the last decision, as the decision fades them: a quiet night's last failures no longer cut
     the morning's first window short; without it they are taken whole (a borderline share is
     judged at the tick, at most a second later)."""
-    fade = 1.0
-    if now is not None and state.decided_at is not None:
-        fade = 0.5 ** (max(now - state.decided_at, 0.0) / BREAKER_HALF_LIFE_SECONDS)
+    fade = _fade(_since_decided(state, now) or 0.0)
     ended = (state.recent_answered + state.recent_failed) * fade + answered + failed
     failing = state.recent_failed * fade + failed
     return ended >= BREAKER_MIN_CALLS and failing >= BREAKER_FAILURE_SHARE * ended
@@ -58,16 +56,23 @@ def remembered(state: ControllerState, window: Window, now: float | None = None)
     "quiet-spells"), the memory fades by the time since the last decision: a window after a
     quiet spell or a continue-as-new is about a second long, and a quiet queue's last calls (3
     answered, 2 failed) were remembered whole eight hours later, so one failure opened it."""
-    seconds = window.seconds
-    update: dict[str, float] = {}
-    if now is not None:
-        if state.decided_at is not None:
-            seconds = max(seconds, now - state.decided_at)
-        update["decided_at"] = now
-    fade = 0.5 ** (seconds / BREAKER_HALF_LIFE_SECONDS)
+    update: dict[str, float] = {} if now is None else {"decided_at": now}
+    fade = _fade(max(window.seconds, _since_decided(state, now) or 0.0))
     update["recent_answered"] = state.recent_answered * fade + window.answered
     update["recent_failed"] = state.recent_failed * fade + window.failed
     return state.model_copy(update=update)
+
+
+def _since_decided(state: ControllerState, now: float | None) -> float | None:
+    """Seconds since ``step`` last decided (quiet-spells), when both are known."""
+    if now is None or state.decided_at is None:
+        return None
+    return max(now - state.decided_at, 0.0)
+
+
+def _fade(seconds: float) -> float:
+    """What is left of the breaker's memory after ``seconds``."""
+    return 0.5 ** (seconds / BREAKER_HALF_LIFE_SECONDS)
 
 
 def forgotten(state: ControllerState) -> ControllerState:

@@ -106,9 +106,10 @@ class HealthState:
         if self.failed:
             body["failed"] = True
         # While draining, workers stop one after another: that is the shutdown, not a failure.
-        too_long = starting and time.monotonic() - self.began > MAX_STARTING_SECONDS
+        starting_for = time.monotonic() - self.began
+        too_long = starting and starting_for > MAX_STARTING_SECONDS
         if too_long:
-            body["starting_for_seconds"] = round(time.monotonic() - self.began)
+            body["starting_for_seconds"] = round(starting_for)
         ok = (
             bool(self.workers)
             and not self.failed
