@@ -67,7 +67,14 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.batch_restarts import FAILED, KNOWN, BatchRestarts
     from workflows.run_chain import memo_again, this_run_is_later
-    from workflows.started_input import MISSING, read_list, read_payload, refusal
+    from workflows.started_input import (
+        MISSING,
+        extra_arguments,
+        extra_problem,
+        read_list,
+        read_payload,
+        refusal,
+    )
 
 
 # Child starts per workflow task, at most: one task's commands must stay well under the server's
@@ -80,14 +87,19 @@ MAX_INVALID_REASONS = 20
 @workflow.defn(name=names.BATCH_WORKFLOW)
 class BatchWorkflow:
     @workflow.init
-    def __init__(self, tickets: Any = None, state: RawValue = MISSING) -> None:
+    @extra_arguments
+    def __init__(self, tickets: Any = None, state: RawValue = MISSING, *extra: Any) -> None:
         # Read here, not by the data converter: an input it refused (from a program other than
         # the CLI) failed the batch's first workflow task on every attempt; now the run fails,
         # naming the fields (workflows/started_input.py). Each argument has a default: one left
         # out was a TypeError in the SDK, the same first task failing for ever.
         tickets, tickets_problem = read_list(tickets, "tickets")
-        read_state, state_problem = read_payload(BatchState, state, "state")
-        self._refused_input = refusal("batch", [tickets_problem, state_problem])
+        more = extra_problem(extra, "two: the tickets and the batch's state")
+        # With more arguments than it takes, none was decoded as its type (extra_arguments).
+        read_state, state_problem = None, None
+        if more is None:
+            read_state, state_problem = read_payload(BatchState, state, "state")
+        self._refused_input = refusal("batch", [tickets_problem, state_problem, more])
         state = read_state or BatchState()
         self._tickets = tickets
         self._state = state
@@ -134,7 +146,10 @@ class BatchWorkflow:
         counts[event.state] = counts.get(event.state, 0) + 1
 
     @workflow.run
-    async def run(self, tickets: Any = None, state: RawValue = MISSING) -> BatchProgress:
+    @extra_arguments
+    async def run(
+        self, tickets: Any = None, state: RawValue = MISSING, *extra: Any
+    ) -> BatchProgress:
         if self._refused_input is not None:
             raise self._refused_input
         tickets, state = self._tickets, self._state

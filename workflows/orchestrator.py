@@ -63,7 +63,7 @@ with workflow.unsafe.imports_passed_through():
         usage_of_failed_call,
     )
     from workflows.orchestrator_budget import RunBudget
-    from workflows.started_input import read_model, refusal
+    from workflows.started_input import extra_arguments, extra_problem, read_model, refusal
 
 WORKER_TYPES = [w.value for w in WorkerType]
 # Patch: a sub-task cancelled on its own fails that sub-task (its dependents are skipped), where
@@ -130,12 +130,14 @@ SUBTASK_CANCEL_WAIT = timedelta(seconds=30)
 @workflow.defn(name=names.ORCHESTRATOR_WORKFLOW)
 class OrchestratorWorkflow:
     @workflow.init
-    def __init__(self, request: Any = None) -> None:
+    @extra_arguments
+    def __init__(self, request: Any = None, *extra: Any) -> None:
         # Read here, not by the data converter: an input it refused (from a program other than
         # the CLI and the ticket) failed the run's first workflow task on every attempt; now the
         # run fails, naming the fields (workflows/started_input.py).
         read, problem = read_model(OrchestratorInput, request, "request")
-        self._refused_input = refusal("orchestrator", [problem])
+        more = extra_problem(extra, "one: the request")
+        self._refused_input = refusal("orchestrator", [problem, more])
         self._request = request = read or OrchestratorInput(task="(not valid)")
         self._phase = "planning"
         self._plan: Plan | None = None
@@ -156,7 +158,8 @@ class OrchestratorWorkflow:
         self._context_tokens: dict[str, int] = {}
 
     @workflow.run
-    async def run(self, request: Any = None) -> OrchestratorResult:
+    @extra_arguments
+    async def run(self, request: Any = None, *extra: Any) -> OrchestratorResult:
         if self._refused_input is not None:
             raise self._refused_input
         request = self._request

@@ -9,6 +9,8 @@ each field and its problem (never its value: shared/validation.py). A valid inpu
 converter read it, so no recorded history replays differently.
 """
 
+import inspect
+from collections.abc import Callable
 from typing import Any, Final, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -23,6 +25,7 @@ from shared.validation import problems
 INVALID_INPUT: Final = "InvalidWorkflowInput"
 
 M = TypeVar("M", bound=BaseModel)
+F = TypeVar("F", bound=Callable[..., Any])
 
 # The default of an argument taken as a RawValue: one left out is said, not a TypeError in the
 # SDK (the same first task failing for ever).
@@ -71,6 +74,35 @@ def read_list(raw: Any, name: str) -> tuple[list[Any], str | None]:
     if isinstance(raw, list):
         return raw, None
     return [], f"{name}: should be a list, not {_kind(raw)}"
+
+
+def extra_arguments(fn: F) -> F:
+    """``fn`` (a workflow's ``@workflow.init`` or ``@workflow.run``, ending in ``*extra``) as the
+    SDK should see it: without ``*extra``.
+
+    The SDK calls ``__init__`` with every argument a start sent, before any code of ours runs;
+    one more than it takes was a TypeError there, the run's first workflow task failing for ever
+    (nothing done, no reason shown). Taking ``*extra`` lets the workflow refuse the run instead
+    (``extra_problem``). But a signature with ``*extra`` has the SDK decode every argument with
+    no type hint, and a ``RawValue`` argument (a batch's or a swarm's state, read in one pass:
+    ``read_payload``) must keep its hint; so the SDK is shown the signature without it
+    (``inspect.signature`` reads ``__signature__``), and the arguments of a valid start decode
+    exactly as before. A start with more arguments than that signature has is decoded with no
+    hints at all (the SDK's rule when the counts differ): the workflow then refuses it before
+    reading any argument as a RawValue."""
+    signature = inspect.signature(fn)
+    kept = [p for p in signature.parameters.values() if p.kind is not p.VAR_POSITIONAL]
+    fn.__signature__ = signature.replace(parameters=kept)  # type: ignore[attr-defined]
+    return fn
+
+
+def extra_problem(extra: tuple[Any, ...], takes: str) -> str | None:
+    """What is wrong with arguments beyond the ones a workflow takes (``takes``: what they are,
+    said to the sender), never their values."""
+    if not extra:
+        return None
+    more = "1 more was" if len(extra) == 1 else f"{len(extra)} more were"
+    return f"arguments: the workflow takes {takes}; {more} given"
 
 
 def refusal(what: str, found: list[str | None]) -> ApplicationError | None:

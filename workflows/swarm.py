@@ -41,7 +41,14 @@ with workflow.unsafe.imports_passed_through():
     from shared.validation import problems
     from workflows.agent_calls import config_snapshot
     from workflows.run_chain import memo_again, this_run_is_later
-    from workflows.started_input import MISSING, read_list, read_payload, refusal
+    from workflows.started_input import (
+        MISSING,
+        extra_arguments,
+        extra_problem,
+        read_list,
+        read_payload,
+        refusal,
+    )
     from workflows.swarm_window import ENCODED_SIZE_GROUPS, ItemWindow
 
 
@@ -155,13 +162,18 @@ class SwarmChunkWorkflow:
 @workflow.defn(name=names.SWARM_WORKFLOW)
 class SwarmWorkflow:
     @workflow.init
-    def __init__(self, items: Any = None, state: RawValue = MISSING) -> None:
+    @extra_arguments
+    def __init__(self, items: Any = None, state: RawValue = MISSING, *extra: Any) -> None:
         # Read here, not by the data converter: an input it refused (from a program other than
         # the CLI) failed the swarm's first workflow task on every attempt; now the run fails,
         # naming the fields (workflows/started_input.py).
         items, items_problem = read_list(items, "items")
-        read_state, state_problem = read_payload(SwarmState, state, "state")
-        self._refused_input = refusal("swarm", [items_problem, state_problem])
+        more = extra_problem(extra, "two: the items and the swarm's state")
+        # With more arguments than it takes, none was decoded as its type (extra_arguments).
+        read_state, state_problem = None, None
+        if more is None:
+            read_state, state_problem = read_payload(SwarmState, state, "state")
+        self._refused_input = refusal("swarm", [items_problem, state_problem, more])
         state = read_state or SwarmState()
         self._total = len(items)
         # Each chunk's items are read (validated) when the chunk starts: at each run's start,
@@ -173,7 +185,8 @@ class SwarmWorkflow:
         self._inline: ItemWindow | None = None  # the window a swarm of one chunk runs itself
 
     @workflow.run
-    async def run(self, items: Any = None, state: RawValue = MISSING) -> SwarmResult:
+    @extra_arguments
+    async def run(self, items: Any = None, state: RawValue = MISSING, *extra: Any) -> SwarmResult:
         if self._refused_input is not None:
             raise self._refused_input
         items, state = self._raw, self._state

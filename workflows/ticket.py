@@ -39,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.agent_calls import HandOff, config_snapshot, describe_failure
     from workflows.orchestrated_draft import orchestration_run_id
     from workflows.review_gate import ReviewGate
+    from workflows.started_input import extra_arguments, extra_problem
     from workflows.ticket_delivery import deliver
     from workflows.ticket_patches import (
         PATCH_BUDGET_COUNTS_EARLIER_RUNS,
@@ -65,14 +66,20 @@ S = TicketState
 @workflow.defn(name=names.TICKET_WORKFLOW)
 class TicketWorkflow:
     @workflow.init
-    def __init__(self, request: Any = None) -> None:
+    @extra_arguments
+    def __init__(self, request: Any = None, *extra: Any) -> None:
         # A default: a start with no argument was a TypeError in the SDK, its first workflow
-        # task failing for ever; now an invalid input like any other.
+        # task failing for ever; now an invalid input like any other. So is a start with more
+        # than one (workflows/started_input.py extra_arguments).
         read = parse_request(request)
         parsed, self._invalid_input = read.request, read.problem
         # Fields of a newer version's input, left out (see run()).
         self._unknown_fields, self._strict_problem = read.unknown_fields, read.strict_problem
         self._asks_to_leave_out = read.asks_to_leave_out
+        more = extra_problem(extra, "one: the ticket request")
+        if more is not None:
+            self._invalid_input = more if read.problem is None else f"{read.problem}; {more}"
+            self._asks_to_leave_out = False
         if parsed is None:
             ticket_id = names.ticket_id_from_workflow_id(workflow.info().workflow_id)
             # Only the id and a placeholder subject: enough for the status query and the record.
@@ -109,7 +116,8 @@ class TicketWorkflow:
     # ---- the lifecycle ---------------------------------------------------------------------------
 
     @workflow.run
-    async def run(self, request: Any = None) -> TicketView:
+    @extra_arguments
+    async def run(self, request: Any = None, *extra: Any) -> TicketView:
         # Asked first, before the first command that differs between the versions. A new ticket
         # records one marker, the newest version's, which implies the earlier ones.
         self._record.stages_at_rest = workflow.patched(PATCH_STAGES_AT_REST)

@@ -7,17 +7,25 @@ import uuid
 from typing import Any
 
 import pytest
+from temporalio import workflow
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowFailureError
+from temporalio.common import RawValue
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from shared import names
 from shared.orchestration import MAX_TASK_CHARS
+from shared.tickets import Ticket
+from shared.view import TicketRequest
 from tests.support.workers import running
 from workflows import ALL_WORKFLOWS
+from workflows.batch import BatchWorkflow
+from workflows.orchestrator import OrchestratorWorkflow
 from workflows.started_input import INVALID_INPUT
+from workflows.swarm import SwarmWorkflow
+from workflows.ticket import TicketWorkflow
 
 # Customer text in a field that is refused: the failure must not quote it.
 PRIVATE = "Ana Lima, card 4111 1111 1111 1111 "
@@ -76,6 +84,26 @@ CASES: list[tuple[str, list[Any], str]] = [
         f"the orchestrator input is not valid: request: task: String should have at most "
         f"{MAX_TASK_CHARS} characters",
     ),
+    # An argument more than the workflow takes was a TypeError in the SDK too (it calls
+    # __init__ with every argument sent), the first task failing for ever. Valid otherwise.
+    (
+        names.BATCH_WORKFLOW,
+        [[TICKET], {}, {"window": 5}],
+        "the batch input is not valid: arguments: the workflow takes two: the tickets and the "
+        "batch's state; 1 more was given",
+    ),
+    (
+        names.SWARM_WORKFLOW,
+        [[{"item_id": "r1", "text": "works well"}], {}, PRIVATE, 3],
+        "the swarm input is not valid: arguments: the workflow takes two: the items and the "
+        "swarm's state; 2 more were given",
+    ),
+    (
+        names.ORCHESTRATOR_WORKFLOW,
+        [{"task": "summarise the refund policy"}, PRIVATE],
+        "the orchestrator input is not valid: arguments: the workflow takes one: the request; "
+        "1 more was given",
+    ),
 ]
 
 
@@ -93,6 +121,9 @@ CASES: list[tuple[str, list[Any], str]] = [
         "swarm-no-arguments",
         "plan-no-argument",
         "plan",
+        "batch-extra-argument",
+        "swarm-extra-arguments",
+        "plan-extra-argument",
     ],
 )
 async def test_an_input_the_model_refuses_fails_the_run_at_once_naming_the_fields(
@@ -142,3 +173,53 @@ async def test_a_ticket_started_with_no_argument_fails_as_an_invalid_ticket(
     assert "invalid ticket input" in cause.message
     kinds = [event.event_type for event in history.events]
     assert EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED not in kinds
+
+
+@pytest.mark.usefixtures("replay_check")
+async def test_a_ticket_started_with_an_extra_argument_fails_as_an_invalid_ticket(
+    ts_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    # A TypeError in the SDK before (it calls __init__ with every argument): its first workflow
+    # task failed for ever. The request itself is valid: the ticket fails under its own id.
+    ticket_id = f"T-EXTRA-{uuid.uuid4().hex[:6]}"
+    request = TicketRequest(ticket=Ticket(ticket_id=ticket_id, **TICKET)).model_dump(mode="json")
+    worker = Worker(ts_env.client, task_queue=task_queue, workflows=ALL_WORKFLOWS)
+    async with running([worker]):
+        handle = await ts_env.client.start_workflow(
+            names.TICKET_WORKFLOW,
+            args=[request, PRIVATE],
+            id=names.ticket_workflow_id(ticket_id),
+            task_queue=task_queue,
+        )
+        with pytest.raises(WorkflowFailureError) as failed:
+            await handle.result()
+        history = await handle.fetch_history()
+
+    cause = failed.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == "InvalidTicket", cause
+    assert cause.message == (
+        f"ticket {ticket_id}: invalid ticket input: arguments: the workflow takes one: the "
+        "ticket request; 1 more was given"
+    )
+    assert "Ana" not in str(failed.value)
+    kinds = [event.event_type for event in history.events]
+    assert EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED not in kinds
+
+
+@pytest.mark.parametrize(
+    ("cls", "hints"),
+    [
+        (BatchWorkflow, [Any, RawValue]),
+        (SwarmWorkflow, [Any, RawValue]),
+        (OrchestratorWorkflow, [Any]),
+        (TicketWorkflow, [Any]),
+    ],
+)
+def test_the_sdk_decodes_a_valid_start_with_the_same_type_hints_as_before(
+    cls: type, hints: list[Any]
+) -> None:
+    # The workflows take *extra, which alone would have the SDK decode every argument untyped
+    # (a batch's or swarm's state then a dict, not the RawValue read_payload reads in one pass).
+    # The SDK's definition of the class (no public name for it; @workflow.defn stores it there).
+    definition = workflow._Definition.must_from_class(cls)
+    assert definition.arg_types == hints
