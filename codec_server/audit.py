@@ -35,7 +35,7 @@ def record(
     request: Request, action: str, who: str, status: int, payloads: int | None, namespace: str
 ) -> None:
     """``namespace``: as the request named it (header or path), "-" when it named none."""
-    origin = request.client.host if request.client else "?"
+    origin = where_from(request)
     count = "?" if payloads is None else str(payloads)
     log.info(
         "%s of %s payload(s) for namespace %s by %s from %s: %d",
@@ -46,6 +46,18 @@ def record(
         origin,
         status,
     )
+
+
+def where_from(request: Request) -> str:
+    """The connection's address, and an X-Forwarded-For as what the request says, not as its
+    address: the server takes no proxy's word for the caller (codec_server/main.py), since
+    uvicorn's default believed the header on any connection from this machine, and every caller
+    of a server bound to 127.0.0.1 is one, so any local program could name any address."""
+    origin = shown(request.client.host) if request.client else "?"
+    forwarded = request.headers.get("x-forwarded-for")
+    if forwarded is not None:
+        origin += f" (forwarded for {shown(forwarded)}, as the request says)"
+    return origin
 
 
 def to_stdout() -> None:

@@ -118,6 +118,9 @@ def run(args: argparse.Namespace) -> int:
         port=port,
         log_level="warning",
         access_log=False,  # paths only, but nothing here needs a line per payload request
+        # The audit line's address is the connection's: a proxy's X-Forwarded-For is logged as
+        # what the request says (codec_server/audit.py where_from), never believed.
+        proxy_headers=False,
         limit_concurrency=MAX_CONNECTIONS,
         # A connection that sends no request head within 10 s is closed: idle sockets held
         # every one of those slots for as long as they stayed open (http_protocol.py).

@@ -56,6 +56,28 @@ def _valid_key_id(key_id: object) -> bool:
     )
 
 
+# A key id longer than this is not printed in an error: a 32-byte key written as hex (64
+# characters) or as base64 without its padding (43, letters and digits only about one time in
+# four) passes as a key id, and a key pasted where its id belongs would be printed whole.
+MAX_SHOWN_KEY_ID_CHARS: Final = 32
+
+
+def _named(name: object, what: str = "a key id", quoted: bool = False) -> str:
+    """``name`` (a key id or a field's name from the file) quoted in an error when it cannot be
+    a key; otherwise only its length."""
+    if _valid_key_id(name) and len(str(name)) <= MAX_SHOWN_KEY_ID_CHARS:
+        return f'"{name}"' if quoted else str(name)
+    return f"{what} of {len(str(name))} characters"
+
+
+def _key(key_id: str) -> str:
+    """A key as an error names it: by its id, or by its id's length when the id could be a key
+    (the two swapped)."""
+    if len(key_id) <= MAX_SHOWN_KEY_ID_CHARS:
+        return f"key {key_id}"
+    return f"the key whose id has {len(key_id)} characters (is a key written where its id goes?)"
+
+
 @dataclass(frozen=True)
 class KeyRing:
     current: str
@@ -98,7 +120,7 @@ def parse_key_ring(text: str, source: str) -> KeyRing:
         raw = json.loads(text, object_pairs_hook=once_each)
     except NameGivenTwice as err:
         # A name is a key id or a field; anything else is not printed (it could be anything).
-        named = f'"{err.name}"' if _valid_key_id(err.name) else f"a name of {len(err.name)} chars"
+        named = _named(err.name, "a name", quoted=True)
         raise ConfigError(
             f"{source}: {named} is listed twice in one object; each key needs an id of its own "
             "(read as it is, the last one would silently replace the first)"
@@ -123,7 +145,7 @@ def parse_key_ring(text: str, source: str) -> KeyRing:
     if unknown:
         # Named only when it could be a field's name: a key pasted one level too high is not
         # printed (it could be anything).
-        said = [f'"{u}"' if _valid_key_id(u) else f"one of {len(u)} chars" for u in unknown]
+        said = [_named(u, "one", quoted=True) for u in unknown]
         raise ConfigError(
             f'{source} has unknown field(s): {", ".join(said)}; only "current" and "keys"'
         )
@@ -135,20 +157,21 @@ def parse_key_ring(text: str, source: str) -> KeyRing:
                 f"'_' or '.' (got one of {len(str(key_id))} characters)"
             )
         if not isinstance(encoded, str):
-            raise ConfigError(f"{source}: key {key_id} must be a base64 string")
+            raise ConfigError(f"{source}: {_key(key_id)} must be a base64 string")
         try:
             material = base64.b64decode(encoded, validate=True)
         except (binascii.Error, ValueError):
-            raise ConfigError(f"{source}: key {key_id} is not valid base64") from None
+            raise ConfigError(f"{source}: {_key(key_id)} is not valid base64") from None
         if len(material) != KEY_BYTES:
             raise ConfigError(
-                f"{source}: key {key_id} is {len(material)} bytes; AES-256 needs {KEY_BYTES}"
+                f"{source}: {_key(key_id)} is {len(material)} bytes; AES-256 needs {KEY_BYTES}"
             )
         keys[key_id] = material
     current = raw.get("current")
     if not isinstance(current, str) or current not in keys:
         raise ConfigError(
-            f'{source}: "current" must name one of the keys ({", ".join(sorted(keys))})'
+            f'{source}: "current" must name one of the keys '
+            f"({', '.join(_named(k) for k in sorted(keys))})"
         )
     return KeyRing(current=current, keys=keys, source=source)
 

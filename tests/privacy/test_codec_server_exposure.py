@@ -240,3 +240,32 @@ async def test_a_body_past_the_limit_still_gets_its_413_not_a_reset(tmp_path: Pa
         )
     assert answer.status_code == 413, answer.text
     assert "larger than" in answer.json()["error"]
+
+
+async def test_an_audit_line_names_the_connections_address_not_what_a_header_claims(
+    tmp_path: Path,
+) -> None:
+    # A review (2026-12-07): uvicorn believed X-Forwarded-For on any connection from this
+    # machine, every caller of a server bound to 127.0.0.1, so a local program could name any
+    # address in the record of who read plaintext, and (U+0085 in the header) write a line more.
+    async with codec_server(tmp_path) as server, httpx.AsyncClient(timeout=5.0) as http:
+        answer = await http.post(
+            f"http://127.0.0.1:{server.port}/decode",
+            json={"payloads": []},
+            headers={
+                "X-Namespace": "default",
+                "X-Forwarded-For": b"10.0.4.7\x85codec server: audit: forged",
+            },
+        )
+        assert answer.status_code == 200, answer.text
+        await wait_until(
+            lambda: "audit: " in server.log.read_text(errors="replace"),
+            timeout=5,
+            what="the audit line",
+        )
+    audit = [line for line in server.log.read_text().splitlines() if " audit: " in line]
+    assert len(audit) == 1, audit
+    assert audit[0].endswith(
+        "from 127.0.0.1 (forwarded for 10.0.4.7?codec server: audit: forged, as the request "
+        "says): 200"
+    ), audit[0]

@@ -206,7 +206,7 @@ def test_a_key_file_others_can_read_is_loaded_with_a_warning_naming_it(
         ('{"current": "k9", "keys": {"k1": "%s"}}', '"current" must name one of the keys (k1)'),
         ('{"current": "k1", "keys": {"k1": "%s"}, "extra": 1}', 'unknown field(s): "extra"'),
         # A key pasted one level too high is not repeated.
-        ('{"current": "k1", "keys": {"k1": "%s"}, "%s": 1}', "unknown field(s): one of 44 chars"),
+        ('{"current": "k1", "keys": {"k1": "%s"}, "%s": 1}', "unknown field(s): one of 44 char"),
         ("[" * 50_000, "nests too deeply to be a key ring"),
         ('{"current": "k1", "keys": {"k1": "c2hvcnQ="}}', "key k1 is 5 bytes; AES-256 needs 32"),
         ('{"current": "k1", "keys": {"k1": "not base64!"}}', "key k1 is not valid base64"),
@@ -223,6 +223,38 @@ def test_a_bad_key_ring_is_one_sentence_naming_the_source_and_never_the_key(
     assert problem in str(caught.value)
     assert str(caught.value).startswith("TICKETS_ENCRYPTION_KEYS")
     assert material not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("ring", "problem"),
+    [
+        # A key written as hex (openssl rand -hex 32) or as base64 without its padding is a
+        # valid key id too: pasted where the id belongs (the two swapped), or a level too high,
+        # or twice, it was printed whole.
+        ('{"current": "k1", "keys": {"%h": "k1"}}', "the key whose id has 64 characters (is a key"),
+        ('{"current": "k1", "keys": {"%u": "k1"}}', "the key whose id has 43 characters (is a key"),
+        ('{"current": "k1", "keys": {"k1": "%s"}, "%h": 1}', "unknown field(s): one of 64"),
+        ('{"current": "k1", "keys": {"%h": "%s", "%h": "%s"}}', "a name of 64 characters is"),
+        ('{"current": "k1", "keys": {"%h": "%s"}}', "one of the keys (a key id of 64 characters)"),
+    ],
+)
+def test_a_key_where_an_id_belongs_is_never_printed(ring: str, problem: str) -> None:
+    key = derived_key("k1")
+    # Base64 without its padding, letters and digits only, as about one key in four is.
+    unpadded = next(
+        encoded
+        for n in range(1000)
+        if (encoded := base64.b64encode(derived_key(f"k{n}")).decode().rstrip("=")).isalnum()
+    )
+    text = (
+        ring.replace("%s", base64.b64encode(key).decode())
+        .replace("%h", key.hex())
+        .replace("%u", unpadded)
+    )
+    with pytest.raises(ConfigError) as caught:
+        parse_key_ring(text, "TICKETS_ENCRYPTION_KEYS")
+    assert problem in str(caught.value)
+    assert key.hex() not in str(caught.value) and unpadded not in str(caught.value)
 
 
 def test_make_run_creates_one_owner_only_key_file_and_keeps_it(tmp_path: Path) -> None:
