@@ -33,7 +33,7 @@ from shared.operation_errors import (
     TicketUnreadable,
 )
 from shared.stores.errors import StoreBusy, StoreUnavailable
-from shared.validation import NameGivenTwice, fields, json_kind, too_long
+from shared.validation import MAX_NAME_CHARS, NameGivenTwice, fields, json_kind, too_long
 
 log = logging.getLogger("api")
 
@@ -117,8 +117,14 @@ def error_response(
 
 
 def field_problem(error: dict[str, Any]) -> str:
-    """One validation error as "field 'x.y': what is wrong"."""
-    loc = [str(p) for p in error.get("loc", ()) if p not in ("body", "query", "path", "header")]
+    """One validation error as "field 'x.y': what is wrong" (each part of the path cut to
+    MAX_NAME_CHARS: an unknown field's name is the sender's, and forty of 20,000 characters made
+    a review's 422 as long as its body)."""
+    loc = [
+        str(p)[:MAX_NAME_CHARS]
+        for p in error.get("loc", ())
+        if p not in ("body", "query", "path", "header")
+    ]
     message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
     given, limit = error.get("input"), (error.get("ctx") or {}).get("max_length")
     if loc and error.get("type") == "string_too_long" and isinstance(given, str) and limit:
@@ -178,8 +184,25 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         wanted = BODY_SHAPES.get(getattr(route, "path", ""), "a JSON object (see /openapi.json)")
         sent = "empty (or null)" if exc.body is None else json_kind(exc.body)
         return error_response(422, f"the request body is {sent}; send {wanted}")
-    problems = [field_problem(e) for e in exc.errors()]
+    errors = exc.errors()
+    if is_console(request.url.path):
+        # The console's forms are its own: a post they do not read (a file where a text field
+        # goes) was not sent by its pages. A page, not the API's JSON.
+        said = (
+            "The form was not one the console sends: "
+            + "; ".join(field_problem(e) for e in errors[:3])
+            + ". Open the review queue to go on."
+        )
+        return HTMLResponse(console_page("Not understood", said), 422)
+    problems = [field_problem(e) for e in errors[:MAX_FIELD_PROBLEMS]]
+    if len(errors) > MAX_FIELD_PROBLEMS:
+        problems.append(f"and {len(errors) - MAX_FIELD_PROBLEMS:,} more")
     return error_response(422, "the request is not valid: " + "; ".join(problems[:3]), problems)
+
+
+# How many of a body's field problems an answer names (the rest are counted), as intake's
+# answers name at most 100 (api/routes/intake.py MAX_PROBLEMS_PER_RESPONSE).
+MAX_FIELD_PROBLEMS = 100
 
 
 # What each route's body is, said when a body of another shape comes.
@@ -221,13 +244,15 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         message = unparsable_body_message(exc.__cause__)
     elif exc.status_code == 405:
         message = f"{request.method} is not allowed on {request.url.path}"
-    if exc.status_code in (404, 405) and is_console(request.url.path):
+    if is_console(request.url.path):
         # A page, as the console's other answers are: a browser showed the API's JSON raw (a
-        # mistyped address, a sign-out link followed with GET).
-        title = "Not found" if exc.status_code == 404 else "Not allowed"
+        # mistyped address, a sign-out link followed with GET; a form post no browser sends,
+        # multipart with no boundary, was a JSON 400).
+        titles = {404: "Not found", 405: "Not allowed"}
         said = (
             "The console has no such page." if exc.status_code == 404 else f"{message}."
         ) + " Open the review queue to go on."
+        title = titles.get(exc.status_code, "Not understood")
         headers = getattr(exc, "headers", None)
         return HTMLResponse(console_page(title, said), exc.status_code, headers=headers)
     return error_response(exc.status_code, message, headers=getattr(exc, "headers", None))

@@ -475,3 +475,26 @@ async def test_a_console_address_that_does_not_exist_or_take_the_method_answers_
     assert "The console has no such page." in missing.text
     assert "GET is not allowed on /console/sign-out." in wrong_method.text
     assert "allow" in {k.lower() for k in wrong_method.headers}
+
+
+async def test_a_form_post_no_browser_sends_is_answered_with_a_page_not_the_apis_json(
+    console_url: str,
+) -> None:
+    # A review (2026-12-07): a multipart post with no boundary was a JSON 400, and a file where
+    # a text field goes a JSON 422; every console answer is a page (docs/api.md).
+    async with httpx.AsyncClient(base_url=console_url, timeout=30) as anyone:
+        no_boundary = await anyone.post(
+            "/console/sign-in", headers={"Content-Type": "multipart/form-data"}, content=b"x"
+        )
+        a_file = await anyone.post(
+            "/console/sign-in",
+            files={"token": ("token.txt", b"tka_x"), "sign_in_csrf": ("csrf.txt", b"x")},
+        )
+
+    assert no_boundary.status_code == 400, no_boundary.text
+    assert a_file.status_code == 422, a_file.text
+    for answer in (no_boundary, a_file):
+        assert answer.headers["content-type"].startswith("text/html"), answer.text[:300]
+        assert '<a href="/console/queue">The review queue</a>' in answer.text
+    assert "Missing boundary in multipart." in no_boundary.text
+    assert "The form was not one the console sends" in a_file.text
