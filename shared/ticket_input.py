@@ -8,7 +8,6 @@ from typing import Any
 from pydantic import ValidationError
 
 from shared.tickets import (
-    ENCODED_WORD_START,
     MAX_BODY_CHARS,
     MAX_EMAIL_CHARS,
     MAX_SUBJECT_CHARS,
@@ -16,8 +15,8 @@ from shared.tickets import (
     CustomerTier,
     Ticket,
     derive_ticket_id,
+    email_problem,
     normalize_subject,
-    usable_email,
     without_nul,
 )
 from shared.validation import json_kind, too_long
@@ -251,12 +250,10 @@ def ticket_from_mapping(raw: dict[str, Any]) -> tuple[Ticket | None, list[str]]:
         errors = [e for e in err.errors() if not (derived and e["loc"][:1] == ("ticket_id",))]
         problems += [_field_message(e, as_given, given_as, nulls) for e in errors]
         return None, capped(problems, MAX_PROBLEMS_PER_ITEM)
-    if ticket.customer_email is not None and not usable_email(ticket.customer_email):
+    address = ticket.customer_email
+    if address is not None and (problem := email_problem(address)) is not None:
         field = given_as.get("customer_email", "customer_email")
-        problems.append(
-            f"field '{field}' holds \"{ENCODED_WORD_START}\", which e-mail reads as the start of "
-            f"an encoded word, not part of an address (got {quoted(ticket.customer_email)})"
-        )
+        problems.append(f"field '{field}' {problem} (got {quoted(address)})")
     if problems:
         return None, problems
     if derived:

@@ -1,6 +1,8 @@
 """The ticket as it enters the system, with the limits that guard the pipeline."""
 
 import hashlib
+from email.errors import HeaderParseError
+from email.message import EmailMessage
 from enum import StrEnum
 from typing import Annotated, Final
 
@@ -26,9 +28,37 @@ EMAIL_PATTERN: Final = r"^[^@\s<>()\[\],;:\"]+@[^@\s<>()\[\],;:\"]+\.[^@\s<>()\[
 ENCODED_WORD_START: Final = "=?"
 
 
+def email_problem(address: str) -> str | None:
+    """Why ``address`` (one EMAIL_PATTERN takes) cannot go into a To header as it is, or None.
+
+    Delivery writes the address into a To header and refuses, for good, one the e-mail package
+    reads back as anything else (activities/delivery/smtp.py build_message); EMAIL_PATTERN lets
+    through some it reads back changed: a trailing dot ("jane@example.com.", copied from the
+    end of a sentence), an empty part of the domain ("a@b..com"), a backslash in the local part.
+    Such a ticket went through its four agents and then ended DELIVERY_FAILED, its address in
+    its input where no redrive could mend it; it is refused at intake instead."""
+    if ENCODED_WORD_START in address:
+        return (
+            f'holds "{ENCODED_WORD_START}", which e-mail reads as the start of an encoded word, '
+            "not part of an address"
+        )
+    header = EmailMessage()
+    try:
+        header["To"] = address
+        read_back = [a.addr_spec for a in header["To"].addresses]
+    except (ValueError, IndexError, HeaderParseError):
+        read_back = []
+    if read_back != [address]:
+        return (
+            "is not an address an e-mail can be sent to as written (a stray dot, at its end or "
+            "beside another dot or the @? a backslash?)"
+        )
+    return None
+
+
 def usable_email(address: str) -> bool:
     """Whether ``address`` (one EMAIL_PATTERN takes) can go into a To header as it is."""
-    return ENCODED_WORD_START not in address
+    return email_problem(address) is None
 
 
 class CustomerTier(StrEnum):

@@ -38,6 +38,7 @@ from activities.delivery.attempt_time import (
     attempt_deadline,
     claim_wait_within,
     out_of_time,
+    retry_delay,
     too_little_left,
 )
 from activities.delivery.bounded import uncut, within
@@ -219,7 +220,7 @@ class DeliveryActivities:
                 f"another ticket with the id {request.ticket_id} is sending its own answer now; "
                 "this one is recorded once that send is over",
                 type=names.DELIVERY_IN_PROGRESS_ERROR,
-                next_retry_delay=IN_PROGRESS_RETRY,
+                next_retry_delay=retry_delay(IN_PROGRESS_RETRY),
             )
         if entry.text_sha256 != digest:
             activity.logger.warning(
@@ -390,7 +391,7 @@ class DeliveryActivities:
                 f"sending now, or its worker stopped and its claim runs out within "
                 f"{CLAIM_SECONDS:.0f} s of that attempt's start; this one tries again after it",
                 type=names.DELIVERY_IN_PROGRESS_ERROR,
-                next_retry_delay=IN_PROGRESS_RETRY,
+                next_retry_delay=retry_delay(IN_PROGRESS_RETRY),
             )
         if too_little_left(channel, attempt_deadline):
             # The claim itself took the time (a slow database: a pool waiting for a connection,

@@ -17,7 +17,8 @@ from workflows.options import DELIVERY_RETRY, DELIVERY_START_TO_CLOSE
 # How long one attempt's claim on an answer holds: longer than any attempt may run (the
 # channels' client timeouts stay below the start-to-close), with room for a slow ledger write.
 CLAIM_SECONDS: Final = DELIVERY_START_TO_CLOSE.total_seconds() + 30
-# When a refused attempt tries again: the claim's holder has usually sent by then.
+# When a refused attempt tries again: the claim's holder has usually sent by then (or the
+# policy's backoff after that attempt, when longer: retry_delay).
 IN_PROGRESS_RETRY: Final = timedelta(seconds=5)
 # A queued attempt that finds another's claim holding waits this long for it (reading the row
 # every IN_PROGRESS_POLL seconds, heartbeating) before it fails for now: each retry is one of
@@ -81,5 +82,7 @@ def out_of_time(entry: LedgerEntry) -> ApplicationError:
         f"too little of this attempt is left to send the answer of ticket "
         f"{entry.ticket_id} and record it; the next attempt sends it",
         type=names.DELIVERY_OUT_OF_TIME_ERROR,
-        next_retry_delay=IN_PROGRESS_RETRY,
+        # Never under the policy's backoff (retry_delay): a ledger slow for ten minutes made
+        # every attempt out of time, each 5 s after the last, and the 30 were spent.
+        next_retry_delay=retry_delay(IN_PROGRESS_RETRY),
     )

@@ -63,7 +63,10 @@ def build_message(entry: LedgerEntry, request: DeliveryRequest, config: SmtpConf
     # in an address header too, and one the intake let through before it refused them made
     # the To header name addresses the customer chose (shared/tickets.py ENCODED_WORD_START).
     if [a.addr_spec for a in message["To"].addresses] != [request.customer_email]:
-        raise ValueError("the customer's address makes a To header with other recipients")
+        raise ValueError(
+            "the customer's address does not read back as itself in a To header (other "
+            "recipients, or not an address as written: intake refuses those since 2026-12-07)"
+        )
     subject = literal_subject(request.subject or SUBJECT_FALLBACK)
     message["Subject"] = f"Re: {subject} [{entry.ticket_id}]"
     if any(c in str(message["Subject"]) for c in "\r\n"):  # whatever the package decoded

@@ -57,6 +57,32 @@ async def test_an_attempt_without_time_to_send_and_record_sends_nothing(
     assert receipt.already_delivered is False
 
 
+@pytest.mark.parametrize(("attempt", "wait"), [(1, 5), (3, 8), (12, 600)])
+async def test_an_attempt_out_of_time_late_in_its_policy_waits_the_policys_backoff(
+    ledger: DeliveryLedger, attempt: int, wait: int
+) -> None:
+    """A review (2026-12-07): an attempt out of time asked for its next one 5 s on, whatever
+    its number, so a ledger slow for ten minutes (every attempt out of time) spent the policy's
+    30 attempts and a ready answer ended DELIVERY_FAILED; a ledger down altogether got the
+    policy's growing backoff and lasted hours."""
+    import dataclasses
+    from datetime import timedelta
+
+    slow = HeldChannelFake()
+    slow.release.set()
+    slow.timeout_seconds = 40.0  # type: ignore[attr-defined]
+    env = ActivityEnvironment()
+    env.info = dataclasses.replace(
+        env.info, attempt=attempt, start_to_close_timeout=timedelta(seconds=45)
+    )
+    with pytest.raises(ApplicationError) as unavailable:
+        await env.run(worker(ledger, slow).deliver_response, REQUEST)
+
+    assert unavailable.value.type == names.DELIVERY_OUT_OF_TIME_ERROR
+    assert unavailable.value.next_retry_delay == timedelta(seconds=wait)
+    assert slow.sent == []
+
+
 async def test_a_cancellation_after_the_answer_was_sent_and_recorded_changes_nothing(
     ledger: DeliveryLedger, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -349,6 +349,44 @@ def test_intake_and_the_sender_setting_refuse_an_address_with_an_encoded_word() 
         )
 
 
+@pytest.mark.parametrize(
+    "address",
+    ["jane.doe@example.com.", "ana@example..com", "ana@.example.com", "ana\\lima@example.com"],
+)
+def test_an_address_e_mail_reads_back_changed_is_refused_at_intake_not_after_the_agents(
+    address: str,
+) -> None:
+    # A review (2026-12-07): the pattern takes these, the e-mail package reads them back as
+    # something else ("<>" for the trailing dot), and delivery refuses that for good: the ticket
+    # went through its four agents and ended DELIVERY_FAILED with its address in its input.
+    from activities.delivery.config import DeliveryConfig
+    from activities.delivery.smtp import build_message
+    from api.routes.intake import sender_address
+    from shared.settings import ConfigError
+    from shared.ticket_input import ticket_from_mapping
+
+    config = SmtpConfig(host="smtp.example.com", port=587, sender="support@example.com")
+    with pytest.raises(ValueError, match="does not read back as itself"):
+        build_message(recorded("email", "email"), asked("email", address), config)
+    ticket, problems = ticket_from_mapping({"subject": "Hi", "body": "Help", "email": address})
+    assert ticket is None and problems == [
+        "field 'email' is not an address an e-mail can be sent to as written (a stray dot, at "
+        f"its end or beside another dot or the @? a backslash?) (got {address!r})"
+    ]
+    assert sender_address(f"Ana <{address}>") is None
+    with pytest.raises(ConfigError, match="TICKETS_SMTP_FROM must be the sender's address"):
+        DeliveryConfig.from_env(
+            {
+                "TICKETS_DELIVERY_CHANNEL": "email",
+                "TICKETS_SMTP_HOST": "smtp.example.com",
+                "TICKETS_SMTP_FROM": address,
+            }
+        )
+    # What it is kept apart from: addresses the pattern takes that read back as themselves.
+    for fine in ("o'brien@example.co.uk", "x+tag@sub.example.org", "ana@exämple.de"):
+        assert ticket_from_mapping({"subject": "Hi", "body": "Help", "email": fine})[1] == []
+
+
 def test_a_message_is_dated_when_it_is_sent_not_when_its_answer_was_decided() -> None:
     """An answer sent after hours of retries (or a redrive the next day) arrived dated among
     older mail; the Message-ID, the same for every attempt, is what marks a resend."""

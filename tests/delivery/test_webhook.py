@@ -71,6 +71,11 @@ async def test_a_delivered_answer_is_signed_and_verifies_with_the_documented_rec
     for timestamp in ("\u00b2", "9" * 5_000, "\u0661\u0667\u0660\u0660\u0660"):
         odd = {**request.headers, "X-Ticket-Timestamp": timestamp}
         assert verify(SECRET, odd, request.body) is False
+    # A signature beyond ASCII (a header read as Latin-1) is refused: compare_digest raised on
+    # it, and a receiver that copied the recipe answered anyone's request with a 500.
+    for signature in ("v1=\u00e9", "v1=\udcff"):
+        odd = {**request.headers, "X-Ticket-Signature": signature}
+        assert verify(SECRET, odd, request.body) is False
     sent_to = view.delivery.sent_to
     assert view.delivery.sent_via == "webhook" and sent_to is not None
     assert sent_to == display_url(receiver.url) and "hooks" not in sent_to  # a path may be a key

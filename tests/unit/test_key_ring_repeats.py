@@ -37,7 +37,7 @@ def test_a_repeated_field_is_refused_too_and_a_name_that_is_no_id_is_not_printed
     key = encoded_key()
     with pytest.raises(ConfigError, match='"current" is listed twice'):
         parse_key_ring(f'{{"current": "k1", "current": "k2", "keys": {{"k1": "{key}"}}}}', "r")
-    with pytest.raises(ConfigError, match="a name of 44 chars is listed twice") as caught:
+    with pytest.raises(ConfigError, match="a name of 44 characters is listed twice") as caught:
         parse_key_ring(f'{{"current": "k1", "keys": {{"{key}": 1, "{key}": 2}}}}', "r")
     assert key not in str(caught.value)
 
