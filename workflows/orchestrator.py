@@ -114,6 +114,16 @@ DEPENDENT_CALL_SIZED = "dependent-call-sized"
 # review, 2026-12-07). Asked only when that estimate would stop the run and the largest call
 # so far would not.
 HANDED_TEXT_SIZED = "handed-text-sized"
+# A budgeted run runs its sub-tasks one at a time until one has completed, and the one that
+# runs alone holds what is left of the budget. Under worker-call-measured-first a sub-task that
+# failed after a short call (an invalid answer, one cut off by its time) counted as the worker
+# call that sizes the rest: the wave started at once, sized by that call, and passed the budget
+# (100 tokens, a plan of 20, a failed call of 10, three workers of 60: 210 spent); and the first
+# sub-task, alone by that rule, held a share as if the others ran beside it, so its fallback
+# or simpler attempt was refused with most of the budget unused (a review, 2026-12-07). Asked
+# only when a sub-task would start alone with others ready, or a second could start while one
+# runs after a worker call was counted and none has completed.
+LONE_SUBTASK_UNTIL_COMPLETED = "lone-subtask-until-completed"
 # A sub-task's failed calls: one per route of its chain (ten at most) and its simpler attempt.
 MAX_SUBTASK_REPORTED_CALLS = 20
 # A run cancelled while sub-tasks run cancels them and waits for them to end (at most
@@ -448,14 +458,26 @@ class OrchestratorWorkflow:
                         and workflow.patched(WORKER_CALL_MEASURED_FIRST)
                     ):
                         break  # the running sub-task's calls size the next one's share
+                    if (
+                        self._spend.holding
+                        and not completed
+                        and workflow.patched(LONE_SUBTASK_UNTIL_COMPLETED)
+                    ):
+                        break  # a failed one's calls (cut short, refused) size no wave
+                    ready_now = len(startable) - place_in_line
+                    if (
+                        ready_now > 1
+                        and not self._spend.holding
+                        and not completed
+                        and workflow.patched(LONE_SUBTASK_UNTIL_COMPLETED)
+                    ):
+                        ready_now = 1  # it runs alone: what is left of the budget is its
                     call = (
                         self._spend.first_call(context_tokens)
                         if context_tokens and workflow.patched(DEPENDENT_CALL_SIZED)
                         else None
                     )
-                    share, problem = self._spend.share(
-                        ready=len(startable) - place_in_line, call=call
-                    )
+                    share, problem = self._spend.share(ready=ready_now, call=call)
                     if share is None and self._spend.holding:
                         break  # it may fit once a running sub-task has ended and given back
                     self._budget_spent = problem

@@ -31,6 +31,7 @@ from workflows.orchestrator import (
     DEPENDENT_CALL_SIZED,
     FALLBACK_WITHIN_BUDGET,
     HANDED_TEXT_SIZED,
+    LONE_SUBTASK_UNTIL_COMPLETED,
     WORKER_CALL_MEASURED_FIRST,
 )
 from workflows.subtask import SUBTASK_CANCEL_REPORTS_SPEND
@@ -548,6 +549,68 @@ async def test_a_budgeted_run_sizes_its_sub_tasks_by_a_worker_call_before_starti
     spent = sum(u.input_tokens + u.output_tokens for calls in details.usage.values() for u in calls)
     assert spent == 80
     assert WORKER_CALL_MEASURED_FIRST in patch_ids(history.events)
+
+
+@pytest.mark.usefixtures("replay_check")
+async def test_a_budgeted_run_whose_first_sub_task_fails_cheaply_still_runs_the_rest_one_by_one(
+    ts_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    # The run may spend 100 tokens; the plan costs 20, each worker call 60, and "a" fails after
+    # an answer of 10. Its failure counted as the worker call that sizes the rest: b, c and d
+    # started at once sized by 20 and spent 180, 210 of 100 (a review, 2026-12-07). Until one
+    # sub-task completes they run one at a time: b spends 60, and c does not fit after it.
+    independent = plan(*(task(i) for i in ("a", "b", "c", "d")))
+    agents = FakeOrchestrationAgents(
+        plans=[independent],
+        worker_tokens=30,
+        failing={"a"},
+        failing_simplified={"a"},  # its simpler attempt is refused too, spending nothing
+        failing_spends=10,
+    )
+    cause, history = await stopped_by_a_budget_of_100(ts_env, task_queue, agents)
+    calls = [(r.subtask.id, r.simplified) for r in agents.work_requests]
+    assert calls == [("a", False), ("a", True), ("b", False)]
+    details = OrchestratorFailure.model_validate(cause.details[0])
+    spent = sum(u.input_tokens + u.output_tokens for calls in details.usage.values() for u in calls)
+    assert spent == 20 + 10 + 60  # the plan, a's failed answer, b
+    assert LONE_SUBTASK_UNTIL_COMPLETED in patch_ids(history.events)
+
+
+@pytest.mark.usefixtures("replay_check")
+async def test_a_budgeted_run_s_lone_first_sub_task_holds_the_whole_budget_for_its_retries(
+    ts_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    # The run may spend 250; a's first route fails after 50 and its simpler attempt is
+    # estimated at 50 more. a runs alone (the others wait for a completed one to size them) but
+    # held a third of what was free (76), as if c and d ran beside it: its simpler attempt was
+    # refused, a failed and b (which needs it) was skipped, with most of the budget unused (a
+    # review, 2026-12-07, with 200: 130 spent). Alone, it holds what is left: it completes, and
+    # every sub-task after it, within the budget.
+    graph = plan(task("a"), task("b", "writer", "a"), task("c"), task("d"))
+    agents = FakeOrchestrationAgents(
+        plans=[graph], worker_tokens=10, failing={"a"}, failing_spends=50
+    )
+    async with running(workers(ts_env.client, task_queue, agents)):
+        handle = await ts_env.client.start_workflow(
+            names.ORCHESTRATOR_WORKFLOW,
+            OrchestratorInput(task="a complex task", budget=SpendingLimit(max_tokens=250)),
+            id=f"plan-{uuid.uuid4().hex[:8]}",
+            task_queue=task_queue,
+            result_type=OrchestratorResult,
+        )
+        result = await handle.result()
+        history = await handle.fetch_history()
+
+    statuses = {o.id: o.status for o in result.outcomes}
+    assert statuses == {
+        "a": SubTaskStatus.COMPLETED,
+        "b": SubTaskStatus.COMPLETED,
+        "c": SubTaskStatus.COMPLETED,
+        "d": SubTaskStatus.COMPLETED,
+    }
+    assert ("a", True) in [(r.subtask.id, r.simplified) for r in agents.work_requests]
+    assert result.tokens <= 250
+    assert LONE_SUBTASK_UNTIL_COMPLETED in patch_ids(history.events)
 
 
 @pytest.mark.usefixtures("replay_check")
