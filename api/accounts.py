@@ -25,6 +25,8 @@ TOKEN_PREFIX = "tka_"
 # \Z, not $: "$" also matches before a final newline, and "alice\n" broke the tokens file.
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}\Z")
 HASH_PATTERN = re.compile(r"^[0-9a-f]{64}\Z")  # \Z as above: a hash then "\n" never matches
+# A token's id prefix: the start of a ticket id (shared/tickets.py TICKET_ID_PATTERN), shorter.
+ID_PREFIX_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}\Z")
 # A tokens file is a short list of people and systems; anything bigger is a mistake.
 MAX_TOKENS_FILE_BYTES = 1_048_576
 
@@ -47,6 +49,10 @@ IMPLIED: dict[Role, frozenset[Role]] = {
 class Account:
     name: str
     roles: frozenset[Role]
+    # The ids this token may give tickets start with this (None: any). Ids are the namespace's:
+    # a leaked web-form token could otherwise take the ids a helpdesk sends next ("HD-1002"),
+    # whose tickets would then be refused as collisions (docs/api.md, "Ids").
+    id_prefix: str | None = None
 
     def may(self, role: Role) -> bool:
         return role in self.roles or any(role in IMPLIED.get(held, ()) for held in self.roles)
@@ -64,19 +70,26 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def token_entry(name: str, roles: list[Role], token: str) -> str:
-    """The tokens file entry (TOML) for a token: its name, roles and hash, never the token."""
+def token_entry(name: str, roles: list[Role], token: str, id_prefix: str | None = None) -> str:
+    """The tokens file entry (TOML) for a token: its name, roles, id prefix and hash, never the
+    token."""
     role_list = ", ".join(f'"{r}"' for r in roles)
-    return f'[[token]]\nname = "{name}"\nroles = [{role_list}]\nsha256 = "{token_hash(token)}"\n'
+    prefix = f'id_prefix = "{id_prefix}"\n' if id_prefix is not None else ""
+    return (
+        f'[[token]]\nname = "{name}"\nroles = [{role_list}]\n{prefix}'
+        f'sha256 = "{token_hash(token)}"\n'
+    )
 
 
-def append_token(path: Path, name: str, roles: list[Role], token: str) -> None:
+def append_token(
+    path: Path, name: str, roles: list[Role], token: str, id_prefix: str | None = None
+) -> None:
     """Add a token's entry to the tokens file in its own format: a TOML ``[[token]]`` table, or,
     for a ``.json`` file, one more object in its list (rewritten whole, through a new file put
     in its place, keeping its mode). The caller has checked the file loads and lacks ``name``."""
     if path.suffix != ".json":
         size = path.stat().st_size if path.exists() else 0
-        added = ("\n" if size else "") + token_entry(name, roles, token)
+        added = ("\n" if size else "") + token_entry(name, roles, token, id_prefix)
         _fits(path, size + len(added.encode()))
         current = read_text_at_most(path, MAX_TOKENS_FILE_BYTES) if size else ""
         try:
@@ -93,7 +106,10 @@ def append_token(path: Path, name: str, roles: list[Role], token: str) -> None:
         with path.open("a", encoding="utf-8") as out:
             out.write(added)
         return
-    entry = {"name": name, "roles": [str(r) for r in roles], "sha256": token_hash(token)}
+    entry: dict[str, Any] = {"name": name, "roles": [str(r) for r in roles]}
+    if id_prefix is not None:
+        entry["id_prefix"] = id_prefix
+    entry["sha256"] = token_hash(token)
     raw: Any = json.loads(read_text_at_most(path, MAX_TOKENS_FILE_BYTES)) if path.exists() else []
     (raw.setdefault("token", []) if isinstance(raw, dict) else raw).append(entry)
     text = json.dumps(raw, indent=2) + "\n"
@@ -177,7 +193,7 @@ def _entries(items: list[Any], where: str) -> list[tuple[Account, str]]:
         at = f"{where}: token {number}"
         if not isinstance(item, dict):
             raise TokensFileError(f"{at}: expected a table with name, roles and sha256")
-        unknown = set(item) - {"name", "roles", "role", "sha256"}
+        unknown = set(item) - {"name", "roles", "role", "sha256", "id_prefix"}
         if unknown:
             raise TokensFileError(f"{at}: unknown field(s) {', '.join(sorted(unknown))}")
         name = item.get("name")
@@ -204,11 +220,19 @@ def _entries(items: list[Any], where: str) -> list[tuple[Account, str]]:
                 "(make one with `python -m starter token create`)"
             )
         digest = digest.lower()
+        id_prefix = item.get("id_prefix")
+        if id_prefix is not None and not (
+            isinstance(id_prefix, str) and ID_PREFIX_PATTERN.match(id_prefix)
+        ):
+            raise TokensFileError(
+                f"{at} ({name}): field 'id_prefix' must be the start of a ticket id: 1-32 "
+                "letters, digits, '.', '_' or '-', starting with a letter or digit"
+            )
         if name in names:
             raise TokensFileError(f"{at}: the name {name!r} is given twice")
         if digest in hashes:
             raise TokensFileError(f"{at} ({name}): the same token is listed twice")
         names.add(name)
         hashes.add(digest)
-        entries.append((Account(name, roles), digest))
+        entries.append((Account(name, roles, id_prefix), digest))
     return entries

@@ -8,6 +8,7 @@ from pathlib import Path
 from temporalio.runtime import Runtime
 
 from api.accounts import (
+    ID_PREFIX_PATTERN,
     NAME_PATTERN,
     Role,
     TokenRegistry,
@@ -97,8 +98,14 @@ def cmd_token_create(args: argparse.Namespace) -> int:
             "starting with a letter or digit"
         )
     roles = sorted(set(args.role or [Role.REVIEW]))
+    prefix = args.id_prefix
+    if prefix is not None and not ID_PREFIX_PATTERN.match(prefix):
+        raise UsageError(
+            f"invalid --id-prefix {prefix[:40]!r}: the start of a ticket id, 1-32 letters, "
+            "digits, '.', '_' or '-', starting with a letter or digit"
+        )
     token = new_token()
-    entry = token_entry(args.name, roles, token)
+    entry = token_entry(args.name, roles, token, prefix)
     if args.append:
         path = Path(args.append)
         if path.exists():
@@ -109,15 +116,15 @@ def cmd_token_create(args: argparse.Namespace) -> int:
             if args.name in taken:
                 raise CliError(f"{path}: already has a token named {args.name}")
         try:
-            append_token(path, args.name, roles, token)
+            append_token(path, args.name, roles, token, prefix)
         except TokensFileError as err:
             raise CliError(str(err)) from None
     if args.json:
-        render.print_json(
-            {"name": args.name, "roles": roles, "token": token, "sha256": token_hash(token)}
-        )
+        made = {"name": args.name, "roles": roles, "token": token, "sha256": token_hash(token)}
+        render.print_json(made | ({"id_prefix": prefix} if prefix is not None else {}))
         return EXIT_OK
-    print(f"token for {args.name} (roles: {', '.join(roles)}); shown only this once:\n")
+    ids = f"; ids of its own starting with {prefix}" if prefix is not None else ""
+    print(f"token for {args.name} (roles: {', '.join(roles)}{ids}); shown only this once:\n")
     print(f"  {token}\n")
     if args.append:
         print(f"added to {args.append}; the API reads it when it starts.")
@@ -154,6 +161,12 @@ def add_parsers(
         action="append",
         type=role_argument,
         help="submit, read, review or admin (repeatable; default review)",
+    )
+    create.add_argument(
+        "--id-prefix",
+        metavar="PREFIX",
+        help="tickets this token submits with an id of their own must start with PREFIX "
+        "(e.g. HD-): a leaked token cannot take another source's ids",
     )
     create.add_argument("--append", metavar="FILE", help="append the entry to this tokens file")
     create.set_defaults(handler=cmd_token)

@@ -91,9 +91,11 @@ def idempotent_ticket_id(account: Account, key: str, sender: str | None = None) 
     return f"{KEYED_ID_PREFIX}{digest[:20]}"
 
 
-def reserved_id_problem(item: object) -> str | None:
-    """Why an item's own id cannot be taken: it looks like an id made from an idempotency key;
-    or why the item cannot be read at all: it names a field twice (api/json_body.py marks it)."""
+def reserved_id_problem(item: object, id_prefix: str | None = None) -> str | None:
+    """Why an item's own id cannot be taken: it looks like an id made from an idempotency key,
+    or the token may only give ids starting with ``id_prefix`` (its tokens file entry) and this
+    one does not; or why the item cannot be read at all: it names a field twice
+    (api/json_body.py marks it)."""
     if isinstance(item, RepeatedNames):
         # As repr, as every quoted name: a lone surrogate ("\\ud800" in the JSON) cannot be
         # encoded, and the answer failed (500) after the item's valid neighbours had started.
@@ -106,6 +108,22 @@ def reserved_id_problem(item: object) -> str | None:
             return (
                 f"'{field}': ids starting with {KEYED_ID_PREFIX} are made from idempotency keys; "
                 "send the key in the Idempotency-Key header instead, or give another id"
+            )
+        # An id of digits may come as a number (ticket_input.NUMBERED); other kinds are refused
+        # by the ticket's own checks, which name them.
+        as_text = value.strip() if isinstance(value, str) else value
+        if isinstance(value, int) and not isinstance(value, bool):
+            as_text = str(value)
+        if (
+            id_prefix is not None
+            and isinstance(as_text, str)
+            and given("ticket_id", value)
+            and not as_text.startswith(id_prefix)
+        ):
+            return (
+                f"'{field}': this token gives tickets ids starting with {id_prefix} only (its "
+                "id_prefix in the tokens file); give one that does, or none (an id is then "
+                "made from the content)"
             )
     return None
 
@@ -144,7 +162,7 @@ async def submit_tickets(
             422, f"{len(items)} tickets in one request; the limit is {limit} (split the list)"
         )
     # Before the key's id is put in: a client's own K- id is refused, the server's is not.
-    found = ((i, reserved_id_problem(item)) for i, item in enumerate(items))
+    found = ((i, reserved_id_problem(item, account.id_prefix)) for i, item in enumerate(items))
     reserved = {i: problem for i, problem in found if problem}
     if idempotency_key is not None:
         if not isinstance(payload, dict):

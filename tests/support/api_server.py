@@ -22,21 +22,25 @@ from tests.support.processes import free_port
 API_TEST_NAMESPACE = "api-tests"
 # The fuzzer's tickets go here, where no worker runs: they only need to be accepted.
 API_FUZZ_NAMESPACE = "api-fuzz"
+# The ids the web form's token may give its tickets start with this (Tokens.web_form).
+WEB_FORM_ID_PREFIX = "WEB-"
 
 
 @dataclass(frozen=True)
 class Tokens:
-    """One token per role, plus a second reviewer (for two people reviewing one ticket)."""
+    """One token per role, plus a second reviewer (for two people reviewing one ticket) and a
+    web form's submit token whose tickets' own ids must start with WEB_FORM_ID_PREFIX."""
 
     submit: str
     review: str
     second_reviewer: str
     admin: str
     read: str
+    web_form: str
 
     @classmethod
     def fresh(cls) -> "Tokens":
-        return cls(new_token(), new_token(), new_token(), new_token(), new_token())
+        return cls(*(new_token() for _ in range(6)))
 
     def registry(self) -> TokenRegistry:
         entries = [
@@ -45,6 +49,7 @@ class Tokens:
             (Account("ana", frozenset({Role.REVIEW})), self.review),
             (Account("bob", frozenset({Role.REVIEW})), self.second_reviewer),
             (Account("lead", frozenset({Role.ADMIN})), self.admin),
+            (Account("web-form", frozenset({Role.SUBMIT}), WEB_FORM_ID_PREFIX), self.web_form),
         ]
         return TokenRegistry([(account, token_hash(token)) for account, token in entries])
 

@@ -76,6 +76,10 @@ def test_a_json_tokens_file_naming_a_field_twice_is_refused(tmp_path: Path) -> N
         ('name = "ana"\nroles = ["boss"]\nsha256 = "' + "0" * 64 + '"', "field 'roles' must hold"),
         ('name = "ana"\nroles = []\nsha256 = "' + "0" * 64 + '"', "at least one role"),
         ('name = "ana"\nroles = ["review"]\ntoken = "tka_x"', "unknown field(s) token"),
+        (
+            'name = "web"\nroles = ["submit"]\nid_prefix = "WEB 1"\nsha256 = "' + "0" * 64 + '"',
+            "field 'id_prefix' must be the start of a ticket id",
+        ),
     ],
 )
 def test_a_bad_entry_is_refused_naming_the_file_the_entry_and_the_field(
@@ -109,3 +113,20 @@ def test_a_missing_or_malformed_file_is_refused_with_its_path(tmp_path: Path) ->
     broken.write_text("[[token]\n")
     with pytest.raises(TokensFileError, match=r"broken\.toml: not valid TOML"):
         TokenRegistry.load(broken)
+
+
+@pytest.mark.parametrize("suffix", [".toml", ".json"])
+def test_a_token_may_be_held_to_ids_starting_with_its_prefix(tmp_path: Path, suffix: str) -> None:
+    # `token create --id-prefix` writes it; the intake refuses other ids of its own
+    # (tests/api/test_intake_id_prefix.py).
+    from api.accounts import append_token
+
+    web, desk = new_token(), new_token()
+    path = tmp_path / f"tokens{suffix}"
+    append_token(path, "web-form", [Role.SUBMIT], web, "WEB-")
+    append_token(path, "helpdesk", [Role.SUBMIT], desk)
+
+    registry = TokenRegistry.load(path)
+
+    assert registry.find(web) == Account("web-form", frozenset({Role.SUBMIT}), "WEB-")
+    assert registry.find(desk) == Account("helpdesk", frozenset({Role.SUBMIT}))
