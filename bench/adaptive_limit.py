@@ -383,7 +383,7 @@ def simulated(
         answered = sorted(r.answered_share for r in runs)
         over = sum(s > TARGET_429_SHARE for s in shares)
         median = statistics.median(shares)
-        ok = ok and median <= TARGET_429_SHARE
+        ok = ok and median <= TARGET_429_SHARE and statistics.median(answered) >= TARGET_SHARE
         print(
             f"| {limit:g}/s | {median:.2%} | "
             f"{shares[min(len(shares) - 1, int(0.9 * len(shares)))]:.2%} | {shares[-1]:.2%} | "

@@ -104,7 +104,9 @@ async def one_run(n: int, **server_options: object) -> tuple[float, float, float
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench fairness")
-    parser.add_argument("--tickets", type=int, default=200, help="customer A's burst")
+    parser.add_argument(
+        "--tickets", type=int, default=500, help="customer A's burst (the issue's 500)"
+    )
     parser.add_argument(
         "--compare",
         action="store_true",

@@ -37,8 +37,17 @@ def load() -> str:
     return f"{one:.2f} / {five:.2f} / {fifteen:.2f}"
 
 
+def cores() -> int:
+    """The cores this process may run on (its affinity, which a container's cpuset sets), not
+    the machine's count."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
 def header() -> str:
-    return f"commit {commit()}, {os.cpu_count()} cores, load average (1/5/15 min) {load()}"
+    return f"commit {commit()}, {cores()} cores, load average (1/5/15 min) {load()}"
 
 
 def print_header() -> None:

@@ -297,9 +297,10 @@ async def run(
     )
     print(
         f"| server | succeeded ({repeats} runs) | failed | wall (median) | ideal | wall / ideal | "
-        "warm-up / ideal | item p50 | p95 | p99 (all runs) |"
+        f"warm-up / ideal | the first {repeats} runs, warm-up counted: median / ideal | "
+        "item p50 | p95 | p99 (all runs) |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     ratios = {}
     failures: dict[str, int] = {}
     where: dict[str, list[Parts]] = {}
@@ -311,6 +312,9 @@ async def run(
             )
             wall = statistics.median(walls)
             ratios[label] = wall / ideal
+            # The median as a fresh start would see it, the cold run among the five (the
+            # issue's "median of 5 runs" does not say which): printed beside, not the verdict's.
+            with_cold = statistics.median([warm_up, *walls][:repeats])
             # Item latencies of every run the median is over, not only the last run's.
             latencies = [
                 r.usage.latency_ms for result in results for r in result.outputs if r.ok and r.usage
@@ -321,7 +325,7 @@ async def run(
             print(
                 f"| dev server, {label} | {succeeded} | {failed} | {wall:.2f} s | "
                 f"{ideal:.2f} s | {wall / ideal:.3f} | {warm_up / ideal:.3f} | "
-                f"{percentile(latencies, 50):.0f} ms | "
+                f"{with_cold / ideal:.3f} | {percentile(latencies, 50):.0f} ms | "
                 f"{percentile(latencies, 95):.0f} ms | {percentile(latencies, 99):.0f} ms |"
             )
     print(
