@@ -1,6 +1,6 @@
 """The adaptive limit against a provider whose limit nobody declared.
 
-    python -m bench adaptive_limit [--tickets N] [--rps R] [--latency S]
+    python -m bench adaptive_limit [--tickets N] [--rps R] [--latency S] [--undeclared-runs N]
     python -m bench adaptive_limit --simulate [--seeds N] [--limits 5,10,30] [--start-rate R]
                                               [--minutes M]
 
@@ -57,6 +57,7 @@ from tests.support.tickets import make_ticket, start_ticket
 CONCURRENCY = 32  # per worker, on the provider queue: demand far above the limit
 TARGET_SHARE = 0.9
 TARGET_429_SHARE = 0.02
+MAX_UNDECLARED_RUNS = 20
 MAX_SEEDS = 1000  # --simulate: about a second per 15 seeds at each of three limits
 SIMULATED_LIMITS = (5.0, 10.0, 30.0)  # requests/s, --simulate's default
 MAX_SIMULATED_LIMITS = 10
@@ -202,10 +203,13 @@ def print_timeline(
     print()
 
 
-async def run(tickets: int, rps: float, latency: float) -> int:
+UNDECLARED = "adaptive, the provider declares nothing"
+
+
+async def run(tickets: int, rps: float, latency: float, undeclared_runs: int = 1) -> int:
     async with embedded_server() as server:
         rows = {
-            "adaptive, the provider declares nothing": await scenario(
+            UNDECLARED: await scenario(
                 server.client, server.data, tickets, rps, latency, "adaptive"
             ),
             "adaptive, the limit in the provider's headers": await scenario(
@@ -221,6 +225,13 @@ async def run(tickets: int, rps: float, latency: float) -> int:
                 server.client, server.data, tickets, rps, latency, "configured"
             ),
         }
+        # The undeclared row again (--undeclared-runs): its 429 share sits near its line and
+        # moves from run to run (0.8% to 2.4% over a day's fresh clones), so one run's verdict
+        # says little; these runs come after the others, each a fresh controller and queue.
+        again = [
+            await scenario(server.client, server.data, tickets, rps, latency, "adaptive")
+            for _ in range(undeclared_runs - 1)
+        ]
     print(
         f"{tickets} tickets x 4 LLM calls; provider limit {rps:g} requests/s (in its headers only "
         "in rows 2-4; in row 4 as tokens a minute: R x 60 x the tokens a request counts), "
@@ -257,13 +268,28 @@ async def run(tickets: int, rps: float, latency: float) -> int:
         """The figures beside the verdict, to as many places as tell them from the target."""
         return f"{row['ratio']:.3f}, {row['429_share'] * 100:.2f}% 429s"
 
-    undeclared = rows["adaptive, the provider declares nothing"]
+    undeclared = rows[UNDECLARED]
     ok = met(undeclared)
     print(
         f"\ntarget (>= {TARGET_SHARE:g} of the limit over the whole run, <= "
         f"{TARGET_429_SHARE * 100:g}% 429s, no ticket lost): "
         f"{'met' if ok else 'MISSED'} for the provider that declares nothing ({said(undeclared)})"
     )
+    if again:
+        runs = [undeclared, *again]
+        for number, row in enumerate(again, start=2):
+            print(f"  run {number} of the provider that declares nothing: {said(row)}")
+        medians = {
+            key: statistics.median(r[key] for r in runs)
+            for key in ("ratio", "429_share", "not_completed")
+        }
+        ok = met(medians)
+        print(
+            f"  over {len(runs)} runs: met in {sum(met(r) for r in runs)}; medians "
+            f"{said(medians)}, 429 shares {min(r['429_share'] for r in runs) * 100:.2f}% to "
+            f"{max(r['429_share'] for r in runs) * 100:.2f}%: {'met' if ok else 'MISSED'} "
+            "on the medians"
+        )
     for name in list(rows)[1:-1]:
         print(f"  {'met' if met(rows[name]) else 'MISSED'} for {name} ({said(rows[name])})")
     return 0 if ok else 1
@@ -280,6 +306,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--latency", type=float, default=0.3, help="seconds per call")
     parser.add_argument(
         "--simulate", action="store_true", help="the rules against the simulated provider only"
+    )
+    parser.add_argument(
+        "--undeclared-runs",
+        type=int,
+        default=1,
+        help="run the provider that declares nothing this many times (its median decides)",
     )
     parser.add_argument("--seeds", type=int, help="with --simulate (default 40)")
     parser.add_argument(
@@ -304,7 +336,11 @@ def main(argv: list[str]) -> int:
     if not args.simulate:
         if given := [name for name, value in simulate_only.items() if value is not None]:
             parser.error(f"{given[0]} goes with --simulate (without it the benchmark runs)")
-        return asyncio.run(run(args.tickets, args.rps, args.latency))
+        if not 1 <= args.undeclared_runs <= MAX_UNDECLARED_RUNS:
+            parser.error(f"--undeclared-runs must be 1 to {MAX_UNDECLARED_RUNS}")
+        return asyncio.run(run(args.tickets, args.rps, args.latency, args.undeclared_runs))
+    if args.undeclared_runs != 1:
+        parser.error("--undeclared-runs goes without --simulate (it repeats a real run)")
     seeds = 40 if args.seeds is None else args.seeds
     start_rate = START_RATE if args.start_rate is None else args.start_rate
     minutes = 1.0 if args.minutes is None else args.minutes
