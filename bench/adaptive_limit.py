@@ -1,6 +1,7 @@
 """The adaptive limit against a provider whose limit nobody declared.
 
     python -m bench adaptive_limit [--tickets N] [--rps R] [--latency S] [--undeclared-runs N]
+                                   [--refusals-count]
     python -m bench adaptive_limit --simulate [--seeds N] [--limits 5,10,30] [--start-rate R]
                                               [--minutes M]
 
@@ -77,7 +78,13 @@ MAX_OUTPUT_TOKENS = 2048
 
 
 async def scenario(
-    client: Client, data: Path, tickets: int, rps: float, latency: float, mode: Mode
+    client: Client,
+    data: Path,
+    tickets: int,
+    rps: float,
+    latency: float,
+    mode: Mode,
+    refusals_count: bool = False,
 ) -> dict[str, float]:
     adaptive = mode in ("adaptive", "headers")
     controlled = mode != "configured"
@@ -85,7 +92,7 @@ async def scenario(
         if mode == "tokens":
             fake.limit_tokens(rps * 60 * (fake.prompt_tokens_counted + MAX_OUTPUT_TOKENS))
         else:
-            fake.limit(rps, headers=mode in ("headers", "declared"))
+            fake.limit(rps, headers=mode in ("headers", "declared"), refusals_count=refusals_count)
 
         def answer(request: Recorded) -> Reply:
             return Reply(output=GOOD_OUTPUTS[request.output_name or ""], delay=latency)
@@ -206,11 +213,17 @@ def print_timeline(
 UNDECLARED = "adaptive, the provider declares nothing"
 
 
-async def run(tickets: int, rps: float, latency: float, undeclared_runs: int = 1) -> int:
+async def run(
+    tickets: int,
+    rps: float,
+    latency: float,
+    undeclared_runs: int = 1,
+    refusals_count: bool = False,
+) -> int:
     async with embedded_server() as server:
         rows = {
             UNDECLARED: await scenario(
-                server.client, server.data, tickets, rps, latency, "adaptive"
+                server.client, server.data, tickets, rps, latency, "adaptive", refusals_count
             ),
             "adaptive, the limit in the provider's headers": await scenario(
                 server.client, server.data, tickets, rps, latency, "headers"
@@ -229,14 +242,24 @@ async def run(tickets: int, rps: float, latency: float, undeclared_runs: int = 1
         # moves from run to run (0.8% to 2.4% over a day's fresh clones), so one run's verdict
         # says little; these runs come after the others, each a fresh controller and queue.
         again = [
-            await scenario(server.client, server.data, tickets, rps, latency, "adaptive")
+            await scenario(
+                server.client, server.data, tickets, rps, latency, "adaptive", refusals_count
+            )
             for _ in range(undeclared_runs - 1)
         ]
     print(
         f"{tickets} tickets x 4 LLM calls; provider limit {rps:g} requests/s (in its headers only "
         "in rows 2-4; in row 4 as tokens a minute: R x 60 x the tokens a request counts), "
         f"{latency * 1000:.0f} ms per call, {CONCURRENCY} concurrent calls per worker; the "
-        "controller starts the queue at 2 requests/s\n"
+        "controller starts the queue at 2 requests/s"
+        + (
+            "; a refused request counts against the limit in the undeclared runs (OpenAI's "
+            "do: --refusals-count)"
+            if refusals_count
+            else "; a refused request costs the provider nothing (OpenAI counts it: "
+            "--refusals-count)"
+        )
+        + "\n"
     )
     print(
         "| run | answered calls/s (whole run) | / limit | requests | 429s | 429 share | "
@@ -313,6 +336,11 @@ def main(argv: list[str]) -> int:
         default=1,
         help="run the provider that declares nothing this many times (its median decides)",
     )
+    parser.add_argument(
+        "--refusals-count",
+        action="store_true",
+        help="the undeclared provider counts a refused request against its limit, as OpenAI's",
+    )
     parser.add_argument("--seeds", type=int, help="with --simulate (default 40)")
     parser.add_argument(
         "--limits",
@@ -338,9 +366,11 @@ def main(argv: list[str]) -> int:
             parser.error(f"{given[0]} goes with --simulate (without it the benchmark runs)")
         if not 1 <= args.undeclared_runs <= MAX_UNDECLARED_RUNS:
             parser.error(f"--undeclared-runs must be 1 to {MAX_UNDECLARED_RUNS}")
-        return asyncio.run(run(args.tickets, args.rps, args.latency, args.undeclared_runs))
-    if args.undeclared_runs != 1:
-        parser.error("--undeclared-runs goes without --simulate (it repeats a real run)")
+        return asyncio.run(
+            run(args.tickets, args.rps, args.latency, args.undeclared_runs, args.refusals_count)
+        )
+    if args.undeclared_runs != 1 or args.refusals_count:
+        parser.error("--undeclared-runs and --refusals-count go without --simulate")
     seeds = 40 if args.seeds is None else args.seeds
     start_rate = START_RATE if args.start_rate is None else args.start_rate
     minutes = 1.0 if args.minutes is None else args.minutes

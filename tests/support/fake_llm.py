@@ -94,13 +94,19 @@ class FakeLLMServer:
     def anthropic_base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def limit(self, requests_per_second: float | None, headers: bool = False) -> None:
+    def limit(
+        self,
+        requests_per_second: float | None,
+        headers: bool = False,
+        refusals_count: bool = False,
+    ) -> None:
         """Answer 429 above ``requests_per_second`` (None: never), starting from a full bucket;
-        ``headers``: declare the limit in every answer, as OpenAI and Anthropic do."""
+        ``headers``: declare the limit in every answer, as OpenAI and Anthropic do;
+        ``refusals_count``: a refused request counts against the limit too, as OpenAI's do."""
         with self._lock:
             self.rate_limit_headers = headers
             self._requests = (
-                SecondBucket(requests_per_second, least=1.0)
+                SecondBucket(requests_per_second, least=1.0, refusals_count=refusals_count)
                 if requests_per_second is not None
                 else None
             )
