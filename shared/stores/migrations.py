@@ -50,6 +50,12 @@ class Migration:
     sql: str
 
 
+# The applied versions. Named for this product: `schema_migrations` (its name before
+# 2026-12-02) is also golang-migrate's and Rails's, and in a database shared with either their
+# version numbers would have been read as ours.
+VERSION_TABLE: Final = "ticket_agents_schema_migrations"
+EARLIER_VERSION_TABLE: Final = "schema_migrations"
+
 MIGRATIONS: Final = (
     Migration(
         1,
@@ -188,6 +194,36 @@ MIGRATIONS: Final = (
         $grants$;
         """,
     ),
+    Migration(
+        8,
+        "the version table readable by the roles that use the tables",
+        f"""
+        -- Every process reads the schema's version at start. The version table got its own
+        -- name on 2026-12-02 (it was `schema_migrations`) and was created then with no grants:
+        -- a role granted ON ALL TABLES before that (a least-privilege worker's, the codec
+        -- server's, the API's) could not start once a privileged worker had moved the versions
+        -- over: "permission denied for table {VERSION_TABLE}". It gets SELECT on it as any
+        -- role that may read the deliveries. Safe to apply again.
+        DO $grants$
+        DECLARE
+            g record;
+        BEGIN
+            FOR g IN
+                SELECT DISTINCT grantee
+                FROM information_schema.role_table_grants
+                WHERE table_schema = current_schema() AND table_name = 'deliveries'
+                    AND privilege_type = 'SELECT' AND grantee <> current_user
+            LOOP
+                IF g.grantee = 'PUBLIC' THEN
+                    EXECUTE 'GRANT SELECT ON {VERSION_TABLE} TO PUBLIC';
+                ELSE
+                    EXECUTE format('GRANT SELECT ON {VERSION_TABLE} TO %I', g.grantee);
+                END IF;
+            END LOOP;
+        END
+        $grants$;
+        """,
+    ),
 )
 
 # Descriptions a version was released under before the one in MIGRATIONS: a database migrated
@@ -198,11 +234,6 @@ EARLIER_DESCRIPTIONS: Final = {3: ("delivery claims: one attempt sends at a time
 # The version this code's tables are at once migrated.
 LATEST: Final = max(m.version for m in MIGRATIONS)
 
-# The applied versions. Named for this product: `schema_migrations` (its name before
-# 2026-12-02) is also golang-migrate's and Rails's, and in a database shared with either their
-# version numbers would have been read as ours.
-VERSION_TABLE: Final = "ticket_agents_schema_migrations"
-EARLIER_VERSION_TABLE: Final = "schema_migrations"
 
 _CREATE_VERSION_TABLE = f"""
 CREATE TABLE IF NOT EXISTS {VERSION_TABLE} (

@@ -20,7 +20,13 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from shared.stores.config import DEFAULT_POOL_SIZE, STATEMENT_TIMEOUT_SECONDS
 from shared.stores.errors import StoreUnavailable
-from shared.stores.migrations import LATEST, MigrationBlocked, applied_version, migrate
+from shared.stores.migrations import (
+    LATEST,
+    VERSION_TABLE,
+    MigrationBlocked,
+    applied_version,
+    migrate,
+)
 from shared.stores.url import DatabaseTarget, parse_database_url, password_of
 
 # A database that does not answer a new connection within this is reported, not waited for.
@@ -142,6 +148,9 @@ class PostgresDatabase:
         # The first callers arrive together: they share one opening (and its failure: with the
         # database hung, each waited for the connect timeouts of the ones before it).
         self._opening: asyncio.Future[None] | None = None
+        # A check of every idle connection, begun when one failed its check at lending
+        # (_check_lent); at most one at a time.
+        self._checking_all: asyncio.Task[None] | None = None
 
     def describe(self) -> str:
         return f"PostgreSQL {self.target.describe()}"
@@ -190,7 +199,18 @@ class PostgresDatabase:
         role that may only read and write the tables works)."""
         conn = await self._connect_directly()
         try:
-            version = await applied_version(conn)
+            try:
+                version = await applied_version(conn)
+            except psycopg.errors.InsufficientPrivilege:
+                # A read refused: no DDL was asked, and "create and alter tables" sent the
+                # operator to grant what the role did not need.
+                raise StoreUnavailable(
+                    f"cannot read the schema's version in the PostgreSQL "
+                    f"{self.target.describe()} (TICKETS_DATABASE_URL): this user may not read "
+                    f"{VERSION_TABLE} (grant it SELECT on that table; a worker of this version "
+                    "grants it, when it migrates, to every role that may read the deliveries: "
+                    "docs/stores.md)"
+                ) from None
             if version >= LATEST:
                 return
             if not self._migrates:
@@ -256,7 +276,13 @@ class PostgresDatabase:
             timeout=POOL_WAIT_SECONDS,
             kwargs=self._connect_settings(),
             configure=self._configure,
-            check=AsyncConnectionPool.check_connection,
+            check=self._check_lent,
+            # A reconnection that fails gives up after this long, and the next caller starts a
+            # new one: with the default (300 s) one task retried alone, waiting 1, 2, 4 ... 128 s
+            # between tries, so after an outage of a few minutes the pool came back up to two
+            # minutes after the database did, every call failing meanwhile (a review,
+            # 2026-12-07: 61 s after a 70 s outage; 1 s with this).
+            reconnect_timeout=POOL_WAIT_SECONDS,
             name="ticket-agents",
         )
         try:
@@ -268,6 +294,21 @@ class PostgresDatabase:
                 f"(TICKETS_DATABASE_URL): no connection within {POOL_WAIT_SECONDS:g}s"
             ) from None
         self._pool = pool
+
+    async def _check_lent(self, conn: AsyncConnection) -> None:
+        """The pool's check of a connection it lends; one that fails has every idle connection
+        checked at once (``pool.check()``, in the background). After a database restart a quiet
+        process's idle connections are all dead, and the pool tried them one by one, waiting
+        1, 2, 4 s between them, its replacements queued behind them: its next callers spent
+        their 5 or 15 s on dead connections and failed (a review, 2026-12-07)."""
+        try:
+            await AsyncConnectionPool.check_connection(conn)
+        except Exception:
+            pool = self._pool
+            if pool is not None and (self._checking_all is None or self._checking_all.done()):
+                self._checking_all = asyncio.create_task(pool.check())
+                self._checking_all.add_done_callback(_taken)
+            raise
 
     @asynccontextmanager
     async def connection(self, wait: float = POOL_WAIT_SECONDS) -> AsyncIterator[AsyncConnection]:
@@ -314,5 +355,15 @@ class PostgresDatabase:
 
     async def close(self) -> None:
         pool, self._pool = self._pool, None
+        checking, self._checking_all = self._checking_all, None
+        if checking is not None and not checking.done():
+            checking.cancel()
         if pool is not None:
             await pool.close()
+
+
+def _taken(task: "asyncio.Task[None]") -> None:
+    """A background check's end: its failure (the database still down) is the callers' to
+    meet, not an "exception never retrieved" in the log."""
+    if not task.cancelled():
+        task.exception()

@@ -13,7 +13,7 @@ import pytest
 from shared.data_converter import external_storage
 from shared.stores.config import StoreConfig
 from shared.stores.errors import StoreUnavailable
-from shared.stores.migrations import LATEST, VERSION_TABLE
+from shared.stores.migrations import LATEST, MIGRATIONS, VERSION_TABLE
 from shared.stores.payloads_postgres import PostgresPayloadDriver
 from shared.stores.postgres import PostgresDatabase
 from shared.stores.postgres_ledger import PostgresLedger
@@ -76,9 +76,9 @@ async def test_a_role_granted_the_tables_before_the_fence_table_gets_it_with_the
         postgres,
         url,
         "DROP TABLE erased_chains",
-        f"DELETE FROM {VERSION_TABLE} WHERE version = 7",
+        f"DELETE FROM {VERSION_TABLE} WHERE version >= 7",
     )
-    await migrated(url)  # to 7, by the owner
+    await migrated(url)  # to 7 and on, by the owner
     try:
         ledger = PostgresLedger(limited)
         await ledger.record(delivery("T-ROLE", chain="run-1"))
@@ -86,6 +86,56 @@ async def test_a_role_granted_the_tables_before_the_fence_table_gets_it_with_the
         assert await ledger.get("T-ROLE") is not None
     finally:
         await limited.close()
+
+
+async def test_a_role_granted_the_tables_under_the_earlier_version_table_still_starts(
+    postgres: PostgresServer,
+) -> None:
+    # A database migrated when the version table was `schema_migrations`, a role granted ON
+    # ALL TABLES then: once a privileged worker of a later version had moved the versions to
+    # their own table (created with no grants), every process of that role failed at start,
+    # "permission denied for table ticket_agents_schema_migrations" (a review, 2026-12-07).
+    url = postgres.create_database("renamed")
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(postgres.url(name), autocommit=True) as conn:
+        conn.execute(
+            b"CREATE TABLE schema_migrations (version integer PRIMARY KEY, description text "
+            b"NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        for migration in MIGRATIONS[:6]:
+            conn.execute(migration.sql.encode())
+            conn.execute(
+                b"INSERT INTO schema_migrations (version, description) VALUES (%s, %s)",
+                (migration.version, migration.description),
+            )
+    limited = granted_role(postgres, url)
+    await migrated(url)  # by a privileged worker of this version
+    try:
+        ledger = PostgresLedger(limited)
+        await ledger.record(delivery("T-ROLE", chain="run-1"))
+        assert await ledger.get("T-ROLE") is not None
+    finally:
+        await limited.close()
+
+
+async def test_a_role_that_may_not_read_the_version_table_is_told_so_not_to_alter_tables(
+    postgres: PostgresServer,
+) -> None:
+    url = postgres.create_database("unread")
+    await migrated(url)
+    limited = granted_role(postgres, url)
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(postgres.url(name), autocommit=True) as conn:
+        conn.execute(f"REVOKE ALL ON {VERSION_TABLE} FROM user_{name[-10:]}".encode())
+    try:
+        with pytest.raises(StoreUnavailable) as refused:
+            await limited.ready()
+    finally:
+        await limited.close()
+
+    said = str(refused.value)
+    assert f"this user may not read {VERSION_TABLE} (grant it SELECT" in said
+    assert "create and alter tables" not in said
 
 
 async def test_a_converters_own_store_runs_no_ddl_and_says_the_schema_is_behind(
