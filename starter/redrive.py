@@ -55,7 +55,7 @@ from shared.stores.ledger import DeliveryLedger
 from shared.ticket_status import readable_memo
 from starter import render
 from starter.connection import open_client
-from starter.errors import EXIT_OK, CliError, UsageError
+from starter.errors import EXIT_OK, EXIT_PARTIAL, CliError, UsageError
 from starter.progress import Progress
 from starter.redrive_plans import (
     RedriveItem,
@@ -69,6 +69,9 @@ REDRIVABLE: Final = (TicketState.FAILED, TicketState.DELIVERY_FAILED, TicketStat
 DEFAULT_SINCE: Final = timedelta(hours=24)
 DEFAULT_LIMIT: Final = 1_000
 MAX_LIMIT: Final = 10_000
+# Runs listed at most per ticket --limit counts, the runs of tickets redriven before included.
+SCANNED_PER_LIMIT: Final = 10
+REDRIVEN_BEFORE: Final = "redriven before"
 RESET_REASON: Final = "redrive: deliver the answer recorded in the ledger again (starter redrive)"
 
 # What an operator wrote on a row that may have been delivered, after finding it did not arrive
@@ -104,11 +107,16 @@ async def plan(
     start = datetime.now(UTC) - since
     report = RedriveReport(state=state.value, since=start, applied=False)
     seen: set[str] = set()
-    listed = 0
-    # One more than the limit: whether the window holds runs past it (exactly --limit do not).
-    async for execution in client.list_workflows(candidates_query(state, start), limit=limit + 1):
+    counted = listed = 0
+    # The listing is newest first, and a ticket redriven before keeps its old closed run in
+    # it: those are skipped without counting against --limit (they did, and a second redrive
+    # with the same --limit looked at the same newest runs, skipped them all and stopped,
+    # every older ticket out of its reach), up to SCANNED_PER_LIMIT times the limit in all.
+    async for execution in client.list_workflows(
+        candidates_query(state, start), limit=limit * SCANNED_PER_LIMIT + 1
+    ):
         listed += 1
-        if listed > limit:
+        if counted >= limit or listed > limit * SCANNED_PER_LIMIT:
             report.more_past_limit = True
             break
         if execution.id in seen:
@@ -132,6 +140,8 @@ async def plan(
             item.why = f"could not be read here ({type(err).__name__}): not redriven"
             item.unreadable = True
         report.tickets.append(item)
+        if not item.why.startswith(REDRIVEN_BEFORE):
+            counted += 1
     return report
 
 
@@ -149,7 +159,7 @@ async def _plan_one(
     item.chain = latest.raw_description.workflow_execution_info.first_run_id or None
     if latest.run_id != execution_run:
         status = latest.status.name if latest.status else "UNKNOWN"
-        item.why = f"redriven before: a newer run {latest.run_id} is {status}"
+        item.why = f"{REDRIVEN_BEFORE}: a newer run {latest.run_id} is {status}"
     elif state in (TicketState.FAILED, TicketState.UNANSWERED):
         memo = await readable_memo(latest)
         item.earlier_usage = run_spend.carried_forward(memo)
@@ -288,7 +298,8 @@ async def run_redrive(args: argparse.Namespace) -> int:
         raise CliError(
             f"{len(unread)} ticket(s) could not be read, so were left as they are (see above)"
         )
-    return EXIT_OK
+    # Tickets in the window were not looked at: not done (a script read 0 with some left).
+    return EXIT_PARTIAL if report.more_past_limit else EXIT_OK
 
 
 def flags_against_plan(tickets: list[RedriveItem], checked: dict[str, bool]) -> str | None:

@@ -36,7 +36,8 @@ def print_report(report: "RedriveReport", since: timedelta) -> None:
         out.print("Nothing was changed: run again with --yes to redrive.")
     if report.more_past_limit:
         out.print(
-            "The listing stopped at --limit runs (closed runs of tickets redriven before count "
-            "too): older ones in the window were not looked at. Run again with a larger --limit "
-            "or a shorter --since."
+            "The listing stopped at --limit tickets (or at ten times as many runs, those of "
+            "tickets redriven before included): older ones in the window were not looked at. "
+            "Run the command again (with --yes, the ones redriven now are skipped and the next "
+            "ones reached), or with a larger --limit."
         )

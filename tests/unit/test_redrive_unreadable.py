@@ -110,7 +110,7 @@ async def test_a_redrive_that_left_tickets_unread_does_not_exit_with_success(
         str(failed.value) == "1 ticket(s) could not be read, so were left as they are (see above)"
     )
     # Three runs in the window, the limit two: the third waits, and the report says so.
-    assert "The listing stopped at --limit runs" in capsys.readouterr().out
+    assert "The listing stopped at --limit tickets" in capsys.readouterr().out
 
 
 async def test_a_listing_under_the_limit_says_nothing_of_more(
@@ -123,3 +123,55 @@ async def test_a_listing_under_the_limit_says_nothing_of_more(
     report = await plan_listed(limit=3)  # exactly as many runs as the limit
     assert not report.more_past_limit
     assert not any(t.unreadable for t in report.tickets)
+
+
+class LongListingFake:
+    """A fake client listing, newest first, three runs of tickets redriven before and then
+    three failed tickets never redriven."""
+
+    def list_workflows(self, query: str, limit: int) -> AsyncIterator[Any]:
+        async def listed() -> AsyncIterator[Any]:
+            for n in range(1, 7)[:limit]:
+                yield SimpleNamespace(id=f"ticket-T-{n}", run_id=f"run-{n}", task_queue="tickets")
+
+        return listed()
+
+
+async def test_runs_of_tickets_redriven_before_do_not_use_up_the_limit(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # A review (2026-12-07): they counted against --limit, so a second redrive with the same
+    # --limit looked at the same newest runs, skipped them all as redriven before, redrove
+    # nothing and exited 0, every older ticket out of its reach.
+    async def plan_one(client: Any, ledger: Any, state: Any, item: Any, checked: Any) -> Any:
+        if item.ticket_id in ("T-1", "T-2", "T-3"):
+            item.why = "redriven before: a newer run run-9 is RUNNING"
+        else:
+            item.action, item.why = "restart", "nothing was delivered"
+        return item
+
+    async def client() -> LongListingFake:
+        return LongListingFake()
+
+    monkeypatch.setattr(redrive, "_plan_one", plan_one)
+    monkeypatch.setattr(redrive, "open_client", client)
+    monkeypatch.setattr(redrive, "build_stores", lambda config, **_: StoresFake())
+    monkeypatch.setenv("TICKETS_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("TICKETS_DATABASE_URL", raising=False)
+    (tmp_path / "outbox.sqlite3").touch()
+    args = argparse.Namespace(
+        limit=2,
+        arrived=[],
+        not_arrived=[],
+        state=TicketState.FAILED,
+        since=timedelta(hours=1),
+        yes=False,
+        json=False,
+    )
+
+    code = await redrive.run_redrive(args)
+
+    out = capsys.readouterr().out
+    assert "T-4  restart" in out and "T-5  restart" in out and "T-6" not in out
+    assert "The listing stopped at --limit tickets" in out
+    assert code == 3  # tickets of the window not looked at: not done
