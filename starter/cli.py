@@ -124,6 +124,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# What an interrupted command says on stderr. `run` stops the worker it started (and the
+# embedded server, if it started one) on its way out: "goes on there" was untrue of it.
+INTERRUPTED: dict[str | None, str] = {
+    None: "interrupted: what was already sent to the server goes on there; `status` or `list` "
+    "shows where it got to, and the same command run again skips what was done",
+    "run": "interrupted: the worker this command started is stopped, and the embedded server "
+    "if it started one; what was sent is kept and goes on once a worker runs again (the same "
+    "command run again skips what was done and waits for the rest)",
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command not in SERVERS:
@@ -140,11 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(args.handler(args))
     except (KeyboardInterrupt, asyncio.CancelledError):
         # Said, not only exited (a review: 130 with no word after minutes of starting tickets).
-        print(
-            "interrupted: what was already sent to the server goes on there; `status` or `list` "
-            "shows where it got to, and the same command run again skips what was done",
-            file=sys.stderr,
-        )
+        print(INTERRUPTED.get(args.command, INTERRUPTED[None]), file=sys.stderr)
         return 130
     except Exception as err:
         # Every command's errors end here: one sentence, never a stack trace (unless asked).

@@ -82,7 +82,9 @@ def _rpc(err: RPCError) -> str:
             f"the Temporal server refused the request ({err.status.name.lower()}): {message}; "
             "check TEMPORAL_API_KEY or the TLS settings"
         )
-    if err.status == RPCStatusCode.DEADLINE_EXCEEDED:
+    if err.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
+        # A server that stopped answering ends the call as CANCELLED ("Timeout expired"): it
+        # read "the Temporal server answered: Timeout expired".
         return f"the Temporal server did not answer in time: {message}"
     return f"the Temporal server answered: {message}"
 

@@ -194,9 +194,11 @@ def print_input_errors(
     for e in errors[:INPUT_ERRORS_SHOWN]:
         out.print(line(indent, ("error", "red"), f" {e}"))
     if len(errors) > INPUT_ERRORS_SHOWN:
+        # Where the rest are (the hint about the file only fitted a file that is mostly errors,
+        # which the reader judges from the count; it was said of 21 bad lines in 100,000 too).
         out.print(
             f"{indent}... and {len(errors) - INPUT_ERRORS_SHOWN:,} more input error(s), "
-            f"{len(errors):,} in all (is it the right file?)"
+            f"{len(errors):,} in all: --json lists each (the first 1,000 bad lines)"
         )
 
 

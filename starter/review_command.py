@@ -41,6 +41,13 @@ def _decision(args: argparse.Namespace) -> ReviewDecision:
     # operator's, as the Web UI's signal is, never like a signed-in reviewer's (docs/api.md).
     if not args.reviewer.strip():
         raise UsageError("--reviewer needs a name (who decides, recorded as operator:NAME)")
+    if not args.reviewer.isprintable():
+        # A line break in it wrote a line of its own under the review's in `status` (a review,
+        # 2026-12-07: "operator:ana" then "EVIL: approve applied").
+        raise UsageError(
+            "--reviewer must be one line of printable characters (no line breaks or control "
+            "characters)"
+        )
     reviewer = as_operator(args.reviewer)
     if len(OPERATOR_PREFIX + args.reviewer.removeprefix(OPERATOR_PREFIX)) > REVIEWER_NAME_LIMIT:
         longest = REVIEWER_NAME_LIMIT - len(OPERATOR_PREFIX)

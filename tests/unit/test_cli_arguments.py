@@ -209,6 +209,9 @@ def test_a_run_s_id_may_not_take_a_ticket_s_or_a_controller_s(
         (["--edit", ""], "--edit needs the name of the file that holds your reply"),
         # "String should have at least 1 character".
         (["--approve", "--reviewer", " "], "--reviewer needs a name (who decides, recorded as"),
+        # A line break wrote a line of its own under the review's in `status`.
+        (["--approve", "--reviewer", "ana\nEVIL"], "--reviewer must be one line of printable"),
+        (["--approve", "--reviewer", "ana\u2028EVIL"], "--reviewer must be one line of printable"),
     ],
 )
 def test_an_empty_review_text_is_refused_for_its_own_action(argv: list[str], said: str) -> None:

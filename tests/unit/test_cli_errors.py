@@ -94,6 +94,11 @@ CASES: list[tuple[BaseException, str]] = [
         RPCTimeoutOrCancelledError(),
         "error: the Temporal server did not answer in time; try again",
     ),
+    # A server that stopped answering (SIGSTOP) mid-wait: "answered: Timeout expired" before.
+    (
+        RPCError("Timeout expired", RPCStatusCode.CANCELLED, b""),
+        "error: the Temporal server did not answer in time: Timeout expired",
+    ),
     (
         WorkflowFailureError(cause=ApplicationError("the planner's plan was invalid twice")),
         "error: the workflow failed: the planner's plan was invalid twice",
@@ -495,3 +500,30 @@ def test_an_empty_grpc_header_variable_still_removes_a_profile_s_header(tmp_path
 
     assert dict(kept.connect_kwargs.get("rpc_metadata") or {}) == {"x-foo": "bar"}
     assert "x-foo" not in dict(removed.connect_kwargs.get("rpc_metadata") or {})
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        # `run` stops the worker (and the embedded server) it started on its way out: "goes on
+        # there" was untrue of it, and `status` then found no server (a review, 2026-12-07).
+        (["run"], "interrupted: the worker this command started is stopped, and the embedded"),
+        (["list"], "interrupted: what was already sent to the server goes on there"),
+    ],
+)
+def test_an_interrupted_command_says_what_goes_on_and_what_stopped(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    said: str,
+) -> None:
+    from starter import cli, main_job, ticket_commands
+
+    async def interrupted(args: object) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(main_job, "run_main_job", interrupted)
+    monkeypatch.setattr(ticket_commands, "cmd_list", interrupted)
+    monkeypatch.setattr(cli.team_time, "team_zone", lambda: None)
+    assert cli.main(argv) == 130
+    assert capsys.readouterr().err.startswith(said)
