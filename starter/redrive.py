@@ -58,6 +58,8 @@ from starter.connection import open_client
 from starter.errors import EXIT_OK, EXIT_PARTIAL, CliError, UsageError
 from starter.progress import Progress
 from starter.redrive_plans import (
+    MAX_SCANNED_RUNS,
+    REDRIVEN_BEFORE,
     RedriveItem,
     RedriveReport,
     plan_delivery_failed,
@@ -69,9 +71,7 @@ REDRIVABLE: Final = (TicketState.FAILED, TicketState.DELIVERY_FAILED, TicketStat
 DEFAULT_SINCE: Final = timedelta(hours=24)
 DEFAULT_LIMIT: Final = 1_000
 MAX_LIMIT: Final = 10_000
-# Runs listed at most per ticket --limit counts, the runs of tickets redriven before included.
-SCANNED_PER_LIMIT: Final = 10
-REDRIVEN_BEFORE: Final = "redriven before"
+
 RESET_REASON: Final = "redrive: deliver the answer recorded in the ledger again (starter redrive)"
 
 # What an operator wrote on a row that may have been delivered, after finding it did not arrive
@@ -111,13 +111,15 @@ async def plan(
     # The listing is newest first, and a ticket redriven before keeps its old closed run in
     # it: those are skipped without counting against --limit (they did, and a second redrive
     # with the same --limit looked at the same newest runs, skipped them all and stopped,
-    # every older ticket out of its reach), up to SCANNED_PER_LIMIT times the limit in all.
+    # every older ticket out of its reach), up to MAX_SCANNED_RUNS runs in all. So the same
+    # command run again reaches further each time, until the window is done.
     async for execution in client.list_workflows(
-        candidates_query(state, start), limit=limit * SCANNED_PER_LIMIT + 1
+        candidates_query(state, start), limit=MAX_SCANNED_RUNS + 1
     ):
         listed += 1
-        if counted >= limit or listed > limit * SCANNED_PER_LIMIT:
+        if counted >= limit or listed > MAX_SCANNED_RUNS:
             report.more_past_limit = True
+            report.past_scan_ceiling = listed > MAX_SCANNED_RUNS
             break
         if execution.id in seen:
             continue

@@ -8,7 +8,7 @@ it (docs/delivery.md)."""
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, Field
 from temporalio.client import Client
@@ -62,6 +62,13 @@ class RedriveItem(BaseModel):
     unanswered: bool = Field(default=False, exclude=True)
 
 
+# Runs listed at most by one redrive, the runs of tickets redriven before included (each costs
+# a describe): past it, a window is too full of them for one command to reach what is older.
+MAX_SCANNED_RUNS: Final = 100_000
+# How a skip of a ticket redriven before starts its reason (a newer run of it exists).
+REDRIVEN_BEFORE: Final = "redriven before"
+
+
 class RedriveReport(BaseModel):
     state: str
     since: datetime
@@ -70,6 +77,8 @@ class RedriveReport(BaseModel):
     # The listing stopped at --limit runs: older runs of the window were not looked at (the
     # closed runs of tickets redriven before count too).
     more_past_limit: bool = False
+    # ... and it stopped at redrive.MAX_SCANNED_RUNS runs listed, not at --limit tickets.
+    past_scan_ceiling: bool = False
 
     def of(self, action: Action) -> list[RedriveItem]:
         return [t for t in self.tickets if t.action == action]

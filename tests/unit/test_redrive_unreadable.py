@@ -175,3 +175,45 @@ async def test_runs_of_tickets_redriven_before_do_not_use_up_the_limit(
     assert "T-4  restart" in out and "T-5  restart" in out and "T-6" not in out
     assert "The listing stopped at --limit tickets" in out
     assert code == 3  # tickets of the window not looked at: not done
+
+
+async def test_the_same_redrive_run_again_reaches_every_ticket_of_the_window(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A review of the fix above (2026-12-07): with the listing capped at ten times --limit
+    # runs, the runs of tickets redriven before filled it after ten repeats, and the command
+    # redrove nothing more, exiting 3 each time. 30 tickets, --limit 2: every one is reached.
+    redriven: set[str] = set()
+
+    class WindowFake:
+        def list_workflows(self, query: str, limit: int) -> AsyncIterator[Any]:
+            async def listed() -> AsyncIterator[Any]:
+                for n in range(1, 31)[:limit]:  # newest first: the old runs stay listed
+                    yield SimpleNamespace(id=f"ticket-T-{n}", run_id=f"run-{n}", task_queue="q")
+
+            return listed()
+
+    async def plan_one(client: Any, ledger: Any, state: Any, item: Any, checked: Any) -> Any:
+        if item.ticket_id in redriven:
+            item.why = "redriven before: a newer run run-9 is RUNNING"
+        else:
+            item.action, item.why = "restart", "nothing was delivered"
+        return item
+
+    monkeypatch.setattr(redrive, "_plan_one", plan_one)
+    runs = 0
+    while True:
+        runs += 1
+        report = await redrive.plan(
+            WindowFake(),  # type: ignore[arg-type]
+            None,  # type: ignore[arg-type]
+            TicketState.FAILED,
+            timedelta(hours=1),
+            2,
+        )
+        redriven |= {t.ticket_id for t in report.of("restart")}
+        if not report.more_past_limit or runs > 20:
+            break
+
+    assert redriven == {f"T-{n}" for n in range(1, 31)}
+    assert runs == 15  # two a run; the fifteenth lists nothing after its two
