@@ -30,6 +30,7 @@ from shared.tickets import (
     MAX_EMAIL_CHARS,
     MAX_SUBJECT_CHARS,
     Ticket,
+    email_problem,
     usable_email,
 )
 from shared.validation import RepeatedNames
@@ -202,6 +203,9 @@ async def submit_email(
 ) -> IntakeResponse:
     # Stripped: a gateway that redelivers " <a@x>" means "<a@x>", and one sending " " has none
     # (as a blank key it would merge every such e-mail into one ticket).
+    if (problem := sender_problem(email.sender)) is not None:
+        said = f"field 'from' {problem}"
+        raise ApiError(422, f"the e-mail cannot become a ticket: {said}", [said])
     key = (idempotency_key or "").strip() or (email.message_id or "").strip() or None
     # In a thread: a long text's quoted thread is looked for line by line (tenths of a
     # second for a megabyte), which would hold every other request on the event loop.
@@ -268,9 +272,8 @@ def email_body(text: str) -> str:
     return reply if reply.strip() else text
 
 
-def sender_address(sender: str) -> str | None:
-    """The one address in a From value, or None: a value that holds no address ("Ana Lima",
-    which the parser would cut to "Ana") or several stays the customer id as sent."""
+def _sender_candidate(sender: str) -> str | None:
+    """The one address-like value in a From value, or None for none or several."""
     # A display name then one <address> at the end: the name may hold an unquoted comma
     # ("Lima, Ana <ana@example.com>"), which the parser reads as two addresses, "Lima" and
     # Ana's, and the answer by e-mail was lost.
@@ -278,8 +281,27 @@ def sender_address(sender: str) -> str | None:
     addresses = [named.group(1).strip()] if named else [a for _, a in getaddresses([sender]) if a]
     if len(addresses) != 1 or len(addresses[0]) > MAX_EMAIL_CHARS:
         return None
-    address = addresses[0]
-    return address if re.fullmatch(EMAIL_PATTERN, address) and usable_email(address) else None
+    return addresses[0]
+
+
+def sender_address(sender: str) -> str | None:
+    """The one address in a From value, or None: a value that holds no address ("Ana Lima",
+    which the parser would cut to "Ana") or several stays the customer id as sent."""
+    address = _sender_candidate(sender)
+    if address is None or not re.fullmatch(EMAIL_PATTERN, address):
+        return None
+    return address if usable_email(address) else None
+
+
+def sender_problem(sender: str) -> str | None:
+    """Why a From value's one address cannot be answered by e-mail though it looks like one (a
+    trailing dot, an encoded word: shared/tickets.py email_problem), or None. Such an e-mail
+    became a ticket with no address to answer: its agents ran, then delivery by e-mail failed
+    for good (a review, 2026-12-07). A value with no address stays accepted, as before."""
+    address = _sender_candidate(sender)
+    if address is None or not re.fullmatch(EMAIL_PATTERN, address):
+        return None
+    return email_problem(address)
 
 
 def _check(

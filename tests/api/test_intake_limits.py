@@ -287,6 +287,24 @@ async def test_an_email_with_no_sender_is_refused(http: httpx.AsyncClient, token
         assert "field 'from': is empty: the sender is the ticket's customer" in response.text
 
 
+@pytest.mark.parametrize(
+    "sender", ["Ana <jane.doe@example.com.>", "ana@example..com", "Ana <=?utf-8?q?a=40b.c?=@x.io>"]
+)
+async def test_an_email_from_an_address_no_answer_can_go_to_is_refused_naming_from(
+    http: httpx.AsyncClient, tokens: Tokens, sender: str
+) -> None:
+    # A review (2026-12-07): intake took it with no address to answer (its agents ran, then
+    # the answer by e-mail failed for good); files and the ticket route refused it already.
+    email = {"from": sender, "subject": "Invoice", "text": "Where is it?"}
+    response = await http.post("/tickets/email", headers=bearer(tokens.submit), json=email)
+    assert response.status_code == 422, response.text[:300]
+    assert response.json()["problems"][0].startswith("field 'from' ")
+    # A sender with no address at all is still the customer, as before.
+    plain = {"from": "Ana Lima", "subject": "Invoice", "text": f"Where is it? {sender}"}
+    kept = await http.post("/tickets/email", headers=bearer(tokens.submit), json=plain)
+    assert kept.status_code == 202, kept.text[:300]
+
+
 async def test_one_items_failed_start_refuses_that_item_and_keeps_the_others(
     http: httpx.AsyncClient, tokens: Tokens, monkeypatch: pytest.MonkeyPatch
 ) -> None:
