@@ -20,6 +20,7 @@ from shared.review import (
     as_operator,
     one_break,
 )
+from shared.ticket_input import line_breaking_problem
 from shared.view import TicketView
 from starter import render, team_time
 from starter.arguments import (
@@ -41,9 +42,10 @@ def _decision(args: argparse.Namespace) -> ReviewDecision:
     # operator's, as the Web UI's signal is, never like a signed-in reviewer's (docs/api.md).
     if not args.reviewer.strip():
         raise UsageError("--reviewer needs a name (who decides, recorded as operator:NAME)")
-    if not args.reviewer.isprintable():
+    if line_breaking_problem(args.reviewer.replace("\x00", "\x01")) is not None:
         # A line break in it wrote a line of its own under the review's in `status` (a review,
-        # 2026-12-07: "operator:ana" then "EVIL: approve applied").
+        # 2026-12-07: "operator:ana" then "EVIL: approve applied"). Control characters and
+        # line separators only: a no-break space or a zero-width non-joiner is a name's.
         raise UsageError(
             "--reviewer must be one line of printable characters (no line breaks or control "
             "characters)"

@@ -121,8 +121,10 @@ HANDED_TEXT_SIZED = "handed-text-sized"
 # (100 tokens, a plan of 20, a failed call of 10, three workers of 60: 210 spent); and the first
 # sub-task, alone by that rule, held a share as if the others ran beside it, so its fallback
 # or simpler attempt was refused with most of the budget unused (a review, 2026-12-07). Asked
-# only when a sub-task would start alone with others ready, or a second could start while one
-# runs after a worker call was counted and none has completed.
+# when a budgeted run's sub-task would start with nothing running, none completed and others
+# ready (so every budgeted plan of several records it, even where the share then comes to
+# nothing either way), or a second could start while one runs after a worker call was counted
+# and none has completed; never in a run without a budget.
 LONE_SUBTASK_UNTIL_COMPLETED = "lone-subtask-until-completed"
 # A sub-task's failed calls: one per route of its chain (ten at most) and its simpler attempt.
 MAX_SUBTASK_REPORTED_CALLS = 20

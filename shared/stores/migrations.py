@@ -233,6 +233,10 @@ EARLIER_DESCRIPTIONS: Final = {3: ("delivery claims: one attempt sends at a time
 
 # The version this code's tables are at once migrated.
 LATEST: Final = max(m.version for m in MIGRATIONS)
+# The oldest version this code's statements work on: the migrations after it only grant. A
+# process that does not migrate (the API, the codec server, a dry run) runs on it, so rolling
+# them out before the workers does not stop them ("at version 7 and this code needs 8").
+USABLE_FROM: Final = 7
 
 
 _CREATE_VERSION_TABLE = f"""

@@ -7,6 +7,7 @@ is retried by Temporal.
 """
 
 import asyncio
+import contextlib
 import os
 import re
 from collections.abc import AsyncIterator, Mapping
@@ -22,6 +23,7 @@ from shared.stores.config import DEFAULT_POOL_SIZE, STATEMENT_TIMEOUT_SECONDS
 from shared.stores.errors import StoreUnavailable
 from shared.stores.migrations import (
     LATEST,
+    USABLE_FROM,
     VERSION_TABLE,
     MigrationBlocked,
     applied_version,
@@ -35,6 +37,13 @@ CONNECT_TIMEOUT_SECONDS: Final = 5
 # restarts). Below every store-using activity's start-to-close timeout (delivery: 45 s), so a
 # stalled database fails the attempt cleanly and Temporal retries it.
 POOL_WAIT_SECONDS: Final = 15.0
+# How long the pool's one reconnection retries before it gives up and the next caller begins
+# another (psycopg_pool's reconnect_timeout).
+RECONNECT_SECONDS: Final = 3.0
+# Left of a wait too little to ask the pool again in.
+MIN_RETRY_SLICE_SECONDS: Final = 0.05
+# How long close() waits for a background check of the idle connections to end.
+CLOSE_CHECK_SECONDS: Final = 5.0
 # The same for the payload store, which a workflow task uses (its payloads stored and read):
 # under the task's 10 s timeout, so a busy pool fails the task with this reason in its history,
 # not a timeout that says nothing.
@@ -211,7 +220,7 @@ class PostgresDatabase:
                     "grants it, when it migrates, to every role that may read the deliveries: "
                     "docs/stores.md)"
                 ) from None
-            if version >= LATEST:
+            if version >= LATEST or (not self._migrates and version >= USABLE_FROM):
                 return
             if not self._migrates:
                 raise StoreUnavailable(
@@ -281,8 +290,9 @@ class PostgresDatabase:
             # new one: with the default (300 s) one task retried alone, waiting 1, 2, 4 ... 128 s
             # between tries, so after an outage of a few minutes the pool came back up to two
             # minutes after the database did, every call failing meanwhile (a review,
-            # 2026-12-07: 61 s after a 70 s outage; 1 s with this).
-            reconnect_timeout=POOL_WAIT_SECONDS,
+            # 2026-12-07: 61 s after a 70 s outage). Short, as within one reconnection the
+            # tries still wait 1, 2 s between them (with 15 s: 7.8 s after an 8 s outage).
+            reconnect_timeout=RECONNECT_SECONDS,
             name="ticket-agents",
         )
         try:
@@ -314,18 +324,33 @@ class PostgresDatabase:
     async def connection(self, wait: float = POOL_WAIT_SECONDS) -> AsyncIterator[AsyncConnection]:
         """A pooled connection, waiting at most ``wait`` seconds for one (StoreUnavailable)."""
         await self.ready()
-        assert self._pool is not None
-        try:
-            pooled = self._pool.connection(timeout=wait)
-            conn = await pooled.__aenter__()
-        except PoolTimeout:
-            # The pool says the same whether its connections are all busy or the database does
-            # not answer new ones (stopped): the sentence names both.
-            raise StoreUnavailable(
-                f"the PostgreSQL {self.target.describe()} (TICKETS_DATABASE_URL): no connection "
-                f"within {wait:g}s (the database does not answer, or all {self._pool_size} of "
-                "this process's pooled connections are busy)"
-            ) from None
+        pool = self._pool
+        assert pool is not None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        while True:
+            left = deadline - loop.time()
+            # While the pool is below its size (it waits for a connection it is opening: the
+            # database away, a reconnection under way or given up after RECONNECT_SECONDS), ask
+            # again every few seconds: a request already waiting starts no new reconnection,
+            # only a new one does, so a quiet process's one caller waited out its whole wait
+            # after the database was back (7.7 s late after an 8 s outage). A full pool whose
+            # connections are all busy is waited for in one wait, keeping the caller's place.
+            opening = pool.get_stats().get("pool_size", 0) < self._pool_size
+            try:
+                pooled = pool.connection(timeout=min(left, RECONNECT_SECONDS) if opening else left)
+                conn = await pooled.__aenter__()
+                break
+            except PoolTimeout:
+                if deadline - loop.time() > MIN_RETRY_SLICE_SECONDS:
+                    continue
+                # The pool says the same whether its connections are all busy or the database
+                # does not answer new ones (stopped): the sentence names both.
+                raise StoreUnavailable(
+                    f"the PostgreSQL {self.target.describe()} (TICKETS_DATABASE_URL): no "
+                    f"connection within {wait:g}s (the database does not answer, or all "
+                    f"{self._pool_size} of this process's pooled connections are busy)"
+                ) from None
         try:
             yield conn
         except BaseException as err:
@@ -356,10 +381,14 @@ class PostgresDatabase:
     async def close(self) -> None:
         pool, self._pool = self._pool, None
         checking, self._checking_all = self._checking_all, None
-        if checking is not None and not checking.done():
-            checking.cancel()
         if pool is not None:
             await pool.close()
+        if checking is not None and not checking.done():
+            # Not cancelled: it holds the idle connections out of the pool while it checks
+            # them, and one cancelled mid-check was never closed (a server session left
+            # open). Against a closed pool it closes each one it hands back.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(checking), CLOSE_CHECK_SECONDS)
 
 
 def _taken(task: "asyncio.Task[None]") -> None:

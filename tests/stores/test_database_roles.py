@@ -13,7 +13,7 @@ import pytest
 from shared.data_converter import external_storage
 from shared.stores.config import StoreConfig
 from shared.stores.errors import StoreUnavailable
-from shared.stores.migrations import LATEST, MIGRATIONS, VERSION_TABLE
+from shared.stores.migrations import LATEST, MIGRATIONS, USABLE_FROM, VERSION_TABLE
 from shared.stores.payloads_postgres import PostgresPayloadDriver
 from shared.stores.postgres import PostgresDatabase
 from shared.stores.postgres_ledger import PostgresLedger
@@ -155,6 +155,31 @@ async def test_a_converters_own_store_runs_no_ddl_and_says_the_schema_is_behind(
     assert f"are at version 0 and this code needs {LATEST}" in str(behind.value)
     assert "a worker of this version brings them up to date" in str(behind.value)
     assert _version_table(url) is None  # nothing was created
+
+
+async def test_a_process_that_does_not_migrate_runs_on_a_schema_behind_only_by_grants(
+    postgres: PostgresServer,
+) -> None:
+    # Migration 8 only grants: the API or the codec server of this version, rolled out before
+    # the workers, refused a version-7 database ("at version 7 and this code needs 8") though
+    # nothing they run needs 8 (a review, 2026-12-07). A migrating process still brings it up.
+    url = postgres.create_database("grants")
+    await migrated(url)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"DELETE FROM {VERSION_TABLE} WHERE version > {USABLE_FROM}".encode())
+    reader = PostgresDatabase(url, migrates=False)
+    try:
+        await reader.ready()
+        await reader.ping()
+    finally:
+        await reader.close()
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute(f"SELECT max(version) FROM {VERSION_TABLE}".encode()).fetchone()
+    assert row is not None and row[0] == USABLE_FROM  # it read, and changed nothing
+    await migrated(url)
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute(f"SELECT max(version) FROM {VERSION_TABLE}".encode()).fetchone()
+    assert row is not None and row[0] == LATEST
 
 
 async def test_no_statement_is_prepared_on_the_server_and_a_send_is_bounded(

@@ -212,6 +212,7 @@ def test_a_run_s_id_may_not_take_a_ticket_s_or_a_controller_s(
         # A line break wrote a line of its own under the review's in `status`.
         (["--approve", "--reviewer", "ana\nEVIL"], "--reviewer must be one line of printable"),
         (["--approve", "--reviewer", "ana\u2028EVIL"], "--reviewer must be one line of printable"),
+        (["--approve", "--reviewer", "ana\x00EVIL"], "--reviewer must be one line of printable"),
     ],
 )
 def test_an_empty_review_text_is_refused_for_its_own_action(argv: list[str], said: str) -> None:
@@ -308,3 +309,14 @@ def test_a_file_named_flags_is_a_file_not_the_flags(
     (tmp_path / "flags").write_text('{"subject": ""}\n')
     assert cli.main(["submit", "flags"]) == 1
     assert "flags:1:" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["Ana\u00a0Lima", "\u0645\u0647\u200c\u0633\u0627"])
+def test_a_reviewer_name_with_a_no_break_space_or_a_zero_width_non_joiner_is_taken(
+    name: str,
+) -> None:
+    # A Persian name holds a zero-width non-joiner; a no-break space is a name's too.
+    decision = _decision(
+        cli.build_parser().parse_args(["review", "T-1", "--approve", "--reviewer", name])
+    )
+    assert decision.reviewer.endswith(name)

@@ -142,8 +142,7 @@ def test_a_file_of_input_errors_prints_the_first_twenty_and_how_many_more(
     assert lines[0] == "error README.md:1: not valid JSON"
     assert len(lines) == 21
     assert lines[-1] == (
-        "... and 907 more input error(s), 927 in all: --json lists each (the first 1,000 bad "
-        "lines)"
+        "... and 907 more input error(s), 927 in all: --json lists each (the first 1,000 bad lines)"
     )
     assert render.first_errors(errors[:2]) == (
         "README.md:1: not valid JSON; README.md:2: not valid JSON"
