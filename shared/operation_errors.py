@@ -33,6 +33,13 @@ class TicketUnreadable(OperationError):
     that no longer replays, a key the worker lacks) or this process cannot decode the answer."""
 
 
+class WaitGaveUp(OperationError):
+    """A command's wait for a run (a batch, a plan, a swarm) reached its --timeout: the run goes
+    on on the server. Exit 3, as `submit --wait`'s tickets still in progress."""
+
+    exit_code = 3
+
+
 class NoWorker(OperationError):
     """The server is there, but no worker processes tickets."""
 

@@ -46,7 +46,12 @@ def batch_parts(tickets: list[Ticket]) -> list[str]:
 
 
 async def run_batch(
-    client: Client, tickets: list[Ticket], settings: BatchSettings, run_id: str | None, wait: bool
+    client: Client,
+    tickets: list[Ticket],
+    settings: BatchSettings,
+    run_id: str | None,
+    wait: bool,
+    timeout: float | None = None,
 ) -> BatchRun:
     parts = batch_parts(tickets)
     digest = input_digest(parts)
@@ -90,6 +95,7 @@ async def run_batch(
         f"the batch {workflow_id}",
         stopped=left_running,
         check_worker=lambda: require_workers(client, workflow_id, "the batch"),
+        timeout=timeout,
     )
     return BatchRun(workflow_id, progress, attached)
 

@@ -29,6 +29,7 @@ from shared.operation_errors import (
     ServerUnreachable,
     TicketNotFound,
     UsageError,
+    WaitGaveUp,
 )
 from shared.payload_store import PayloadStoreError
 from shared.search_attribute_setup import SearchAttributeSetupError
@@ -59,6 +60,7 @@ __all__ = [
     "ServerUnreachable",
     "TicketNotFound",
     "UsageError",
+    "WaitGaveUp",
     "explain",
 ]
 

@@ -24,7 +24,7 @@ from shared.ticket_listing import ids_held_by_other_tickets
 from starter import render, render_fanout
 from starter.batch_run import run_batch
 from starter.connection import open_client, warn_if_unencrypted
-from starter.errors import EXIT_OK, EXIT_PARTIAL, CliError
+from starter.errors import EXIT_OK, EXIT_PARTIAL, CliError, UsageError
 from starter.fanout_runs import (
     SwarmFailed,
     completed_before,
@@ -86,12 +86,15 @@ def _errors_json(errors: Sequence[InputError] | None) -> dict[str, Any]:
 
 
 async def cmd_plan(args: argparse.Namespace) -> int:
+    _timeout_needs_wait(args)
     client = await open_client()
     await warn_if_unencrypted(client)
     # A run under the id that completed is shown from its history: no worker needed.
     if args.wait and not (args.id and await completed_before(client, args.id)):
         await require_worker(client, "the plan")
-    workflow_id, result, earlier, attached = await run_plan(client, args.task, args.id, args.wait)
+    workflow_id, result, earlier, attached = await run_plan(
+        client, args.task, args.id, args.wait, getattr(args, "timeout", None)
+    )
     if attached and result is None:
         say_attached(workflow_id, "this task", following=False)
     elif earlier:
@@ -165,7 +168,9 @@ async def cmd_swarm(args: argparse.Namespace) -> int:
             f"produced; analysing the other {len(items) - len(carried):,}"
         )
     try:
-        workflow_id, result = await run_swarm(client, items, settings, args.id, carried)
+        workflow_id, result = await run_swarm(
+            client, items, settings, args.id, carried, getattr(args, "timeout", None)
+        )
     except SwarmFailed as failed:
         if failed.summary is None:
             if failed.stopped:
@@ -254,6 +259,7 @@ def _show_swarm(
 
 
 async def cmd_batch(args: argparse.Namespace) -> int:
+    _timeout_needs_wait(args)
     parsed, errors = read_jsonl(Path(args.file))
     render.print_input_errors(errors)
     if not parsed:
@@ -282,7 +288,9 @@ async def cmd_batch(args: argparse.Namespace) -> int:
         raise CliError(f"no tickets to submit in {args.file}: every id is held by another ticket")
     if args.wait:
         await require_worker(client, "the batch")
-    workflow_id, progress, attached = await run_batch(client, tickets, settings, args.id, args.wait)
+    workflow_id, progress, attached = await run_batch(
+        client, tickets, settings, args.id, args.wait, getattr(args, "timeout", None)
+    )
     if attached and progress is None:
         say_attached(workflow_id, f"these {len(tickets)} ticket(s)", following=False)
     if progress is None:
@@ -319,6 +327,11 @@ async def cmd_batch(args: argparse.Namespace) -> int:
     return EXIT_PARTIAL if errors or held or failed or refused else EXIT_OK
 
 
+def _timeout_needs_wait(args: argparse.Namespace) -> None:
+    if getattr(args, "timeout", None) is not None and not args.wait:
+        raise UsageError("--timeout bounds --wait: give both, or neither")
+
+
 def add_parsers(
     sub: "argparse._SubParsersAction[argparse.ArgumentParser]", common: argparse.ArgumentParser
 ) -> None:
@@ -326,13 +339,25 @@ def add_parsers(
         add_setting,
         chunk_size_argument,
         task_argument,
+        wait_seconds,
         workflow_id_argument,
     )
+
+    def add_timeout(p: argparse.ArgumentParser, waits: str) -> None:
+        # A batch whose ticket sits in DELIVERING (retrying for hours) held `batch --wait` for
+        # as long, with no way to bound it (a review, 2026-12-07).
+        p.add_argument(
+            "--timeout",
+            type=wait_seconds,
+            help=f"give up {waits} after this many seconds (exit 3; the run goes on on the "
+            "server, and the same command with --id follows it again)",
+        )
 
     p = sub.add_parser("plan", parents=[common], help="orchestrator-workers: plan a task, run it")
     p.add_argument("task", type=task_argument, help="the task, in words")
     p.add_argument("--wait", action="store_true", help="wait and print the plan and the answer")
     p.add_argument("--id", type=workflow_id_argument, help="workflow id (default: plan-<random>)")
+    add_timeout(p, "--wait")
     p.set_defaults(handler=cmd_plan)
 
     p = sub.add_parser("swarm", parents=[common], help="one agent over many items (JSON Lines)")
@@ -351,6 +376,7 @@ def add_parsers(
     p.add_argument(
         "--id", type=workflow_id_argument, help="workflow id (default: derived from the items)"
     )
+    add_timeout(p, "waiting")
     p.set_defaults(handler=cmd_swarm)
 
     p = sub.add_parser("batch", parents=[common], help="many tickets as one batch workflow")
@@ -361,4 +387,5 @@ def add_parsers(
     p.add_argument(
         "--id", type=workflow_id_argument, help="workflow id (default: derived from the ticket ids)"
     )
+    add_timeout(p, "--wait")
     p.set_defaults(handler=cmd_batch)

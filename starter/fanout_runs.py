@@ -4,6 +4,7 @@ under an id derived from its input so that running a command again attaches to t
 going; the ids, the attaching and the watching are here for all three."""
 
 import asyncio
+import builtins
 import contextlib
 import hashlib
 import json
@@ -49,7 +50,7 @@ from shared.swarm import (
 )
 from shared.waiting import TRANSIENT_STATUSES, WORKER_CHECK_SECONDS
 from starter import render, render_fanout, team_time
-from starter.errors import CliError, NoWorker
+from starter.errors import CliError, NoWorker, WaitGaveUp
 from starter.plan_spend import spent_by_run, spent_words
 
 POLL_SECONDS = 0.5
@@ -201,12 +202,16 @@ async def _watch(
     done: asyncio.Future[Any],
     label: str,
     check_worker: Callable[[], Awaitable[None]] | None = None,
+    timeout: float | None = None,
 ) -> None:
     """A progress bar fed by ``describe`` (completed, total, note) until ``done`` resolves; and
     every WORKER_CHECK_SECONDS ``check_worker``, whose NoWorker ends the wait (``done`` is then
-    cancelled): with the worker gone after the start, `batch --wait` waited for ever, silent."""
+    cancelled): with the worker gone after the start, `batch --wait` waited for ever, silent.
+    ``timeout``: seconds after which the wait gives up (builtins.TimeoutError; ``done``
+    cancelled, the run itself untouched)."""
     try:
-        await _progress_bar(describe, done, label, check_worker)
+        async with asyncio.timeout(timeout):
+            await _progress_bar(describe, done, label, check_worker)
     except BaseException:
         done.cancel()
         raise
@@ -255,6 +260,13 @@ async def _progress_bar(
                 bar.update(task, completed=completed, total=total or None, note=note)
 
 
+def gave_up(what: str, workflow_id: str, timeout: float | None) -> WaitGaveUp:
+    return WaitGaveUp(
+        f"{what} is still running after {timeout or 0:g}s (--timeout): it goes on on the "
+        f"server; the same command with --id {workflow_id} follows it again"
+    )
+
+
 async def watched(
     handle: WorkflowHandle[Any, ResultT],
     describe: Callable[[], Awaitable[tuple[int, int, str]]],
@@ -263,13 +275,19 @@ async def watched(
     failed: Callable[[WorkflowFailureError], None] | None = None,
     stopped: Callable[[], Awaitable[str]] | None = None,
     check_worker: Callable[[], Awaitable[None]] | None = None,
+    timeout: float | None = None,
 ) -> ResultT:
     """The run's result, with a progress bar meanwhile; a run that failed is a CliError naming
     ``what`` and the cause, after ``failed`` has shown what the failure carries; one that was
     cancelled or terminated says what ``stopped`` adds (what it left running, what it spent).
     NoWorker once ``check_worker`` says so (``_watch``)."""
     result = asyncio.ensure_future(handle.result())
-    await _watch(describe, result, label, check_worker)
+    try:
+        await _watch(describe, result, label, check_worker, timeout)
+    except builtins.TimeoutError:  # asyncio.timeout's, not the workflow's (temporalio's)
+        if timeout is None:
+            raise
+        raise gave_up(what, handle.id, timeout) from None
     try:
         return await result
     except WorkflowFailureError as err:
@@ -291,7 +309,9 @@ class PlanRun(NamedTuple):
     attached: bool = False  # a run under this id was running: followed, not started
 
 
-async def run_plan(client: Client, task: str, run_id: str | None, wait: bool) -> PlanRun:
+async def run_plan(
+    client: Client, task: str, run_id: str | None, wait: bool, timeout: float | None = None
+) -> PlanRun:
     workflow_id = run_id or f"plan-{uuid.uuid4().hex[:10]}"
     digest = input_digest([task])
     try:
@@ -353,6 +373,7 @@ async def run_plan(client: Client, task: str, run_id: str | None, wait: bool) ->
         failed=_show_plan_failure,
         stopped=spent,
         check_worker=lambda: require_workers(client, workflow_id, "the plan"),
+        timeout=timeout,
     )
     return PlanRun(workflow_id, result, earlier, attached)
 
@@ -427,6 +448,7 @@ async def run_swarm(
     settings: SwarmSettings,
     run_id: str | None,
     carried: dict[str, ItemResult] | None = None,
+    timeout: float | None = None,
 ) -> tuple[str, SwarmResult]:
     """``carried``: what an earlier run of these items under this id analysed (it failed):
     kept, not analysed again."""
@@ -474,9 +496,18 @@ async def run_swarm(
                 pass
         return done, p.total, f"{failed} failed"
 
-    await _watch(
-        describe, result, "items", lambda: require_workers(client, workflow_id, "the swarm")
-    )
+    try:
+        await _watch(
+            describe,
+            result,
+            "items",
+            lambda: require_workers(client, workflow_id, "the swarm"),
+            timeout,
+        )
+    except builtins.TimeoutError:  # asyncio.timeout's, not the workflow's (temporalio's)
+        if timeout is None:
+            raise
+        raise gave_up(f"the swarm {workflow_id}", workflow_id, timeout) from None
     try:
         return workflow_id, await result
     except WorkflowFailureError as err:
