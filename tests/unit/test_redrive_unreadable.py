@@ -73,6 +73,33 @@ class StoresFake(Stores):
         pass
 
 
+def redrive_command(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, listing: Any, plan_one: Any
+) -> argparse.Namespace:
+    """`redrive --state FAILED --since 1h --limit 2` (a dry run) on ``listing``'s runs, each
+    planned by ``plan_one``, with a ledger where the workers' would be."""
+
+    async def client() -> Any:
+        return listing
+
+    monkeypatch.setattr(redrive, "_plan_one", plan_one)
+    monkeypatch.setattr(redrive, "open_client", client)
+    monkeypatch.setattr(redrive, "build_stores", lambda config, **_: StoresFake())
+    # Where the workers' ledger is (redrive refuses to plan without one).
+    monkeypatch.setenv("TICKETS_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("TICKETS_DATABASE_URL", raising=False)
+    (tmp_path / "outbox.sqlite3").touch()
+    return argparse.Namespace(
+        limit=2,
+        arrived=[],
+        not_arrived=[],
+        state=TicketState.FAILED,
+        since=timedelta(hours=1),
+        yes=False,
+        json=False,
+    )
+
+
 async def test_a_redrive_that_left_tickets_unread_does_not_exit_with_success(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
@@ -83,25 +110,7 @@ async def test_a_redrive_that_left_tickets_unread_does_not_exit_with_success(
         item.action, item.why = "restart", "nothing was delivered"
         return item
 
-    async def client() -> ListingFake:
-        return ListingFake()
-
-    monkeypatch.setattr(redrive, "_plan_one", plan_one)
-    monkeypatch.setattr(redrive, "open_client", client)
-    monkeypatch.setattr(redrive, "build_stores", lambda config, **_: StoresFake())
-    # Where the workers' ledger is (redrive refuses to plan without one).
-    monkeypatch.setenv("TICKETS_DATA_DIR", str(tmp_path))
-    monkeypatch.delenv("TICKETS_DATABASE_URL", raising=False)
-    (tmp_path / "outbox.sqlite3").touch()
-    args = argparse.Namespace(
-        limit=2,
-        arrived=[],
-        not_arrived=[],
-        state=TicketState.FAILED,
-        since=timedelta(hours=1),
-        yes=False,
-        json=False,
-    )
+    args = redrive_command(monkeypatch, tmp_path, ListingFake(), plan_one)
 
     with pytest.raises(CliError) as failed:
         await redrive.run_redrive(args)
@@ -150,24 +159,7 @@ async def test_runs_of_tickets_redriven_before_do_not_use_up_the_limit(
             item.action, item.why = "restart", "nothing was delivered"
         return item
 
-    async def client() -> LongListingFake:
-        return LongListingFake()
-
-    monkeypatch.setattr(redrive, "_plan_one", plan_one)
-    monkeypatch.setattr(redrive, "open_client", client)
-    monkeypatch.setattr(redrive, "build_stores", lambda config, **_: StoresFake())
-    monkeypatch.setenv("TICKETS_DATA_DIR", str(tmp_path))
-    monkeypatch.delenv("TICKETS_DATABASE_URL", raising=False)
-    (tmp_path / "outbox.sqlite3").touch()
-    args = argparse.Namespace(
-        limit=2,
-        arrived=[],
-        not_arrived=[],
-        state=TicketState.FAILED,
-        since=timedelta(hours=1),
-        yes=False,
-        json=False,
-    )
+    args = redrive_command(monkeypatch, tmp_path, LongListingFake(), plan_one)
 
     code = await redrive.run_redrive(args)
 
