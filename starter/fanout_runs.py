@@ -260,6 +260,11 @@ async def _progress_bar(
                 bar.update(task, completed=completed, total=total or None, note=note)
 
 
+def _ended_with_result(result: "asyncio.Future[Any]") -> bool:
+    """Whether the wait for a run's result had its answer (a result or the run's failure)."""
+    return result.done() and not result.cancelled()
+
+
 def gave_up(what: str, workflow_id: str, timeout: float | None) -> WaitGaveUp:
     return WaitGaveUp(
         f"{what} is still running after {timeout or 0:g}s (--timeout): it goes on on the "
@@ -285,9 +290,13 @@ async def watched(
     try:
         await _watch(describe, result, label, check_worker, timeout)
     except builtins.TimeoutError:  # asyncio.timeout's, not the workflow's (temporalio's)
+        # Not when the run had ended: the timeout can fire in the last progress query after it
+        # (a closed run's query waits for a worker to replay it), and a finished run read as
+        # "still running", exit 3.
         if timeout is None:
             raise
-        raise gave_up(what, handle.id, timeout) from None
+        if not _ended_with_result(result):
+            raise gave_up(what, handle.id, timeout) from None
     try:
         return await result
     except WorkflowFailureError as err:
@@ -507,7 +516,8 @@ async def run_swarm(
     except builtins.TimeoutError:  # asyncio.timeout's, not the workflow's (temporalio's)
         if timeout is None:
             raise
-        raise gave_up(f"the swarm {workflow_id}", workflow_id, timeout) from None
+        if not _ended_with_result(result):  # as in watched()
+            raise gave_up(f"the swarm {workflow_id}", workflow_id, timeout) from None
     try:
         return workflow_id, await result
     except WorkflowFailureError as err:

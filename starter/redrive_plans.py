@@ -74,8 +74,8 @@ class RedriveReport(BaseModel):
     since: datetime
     applied: bool  # False: a dry run, nothing was changed
     tickets: list[RedriveItem] = Field(default_factory=list)
-    # The listing stopped at --limit runs: older runs of the window were not looked at (the
-    # closed runs of tickets redriven before count too).
+    # The listing stopped at --limit tickets (the closed runs of tickets redriven before not
+    # counted) or at MAX_SCANNED_RUNS runs: older runs of the window were not looked at.
     more_past_limit: bool = False
     # ... and it stopped at redrive.MAX_SCANNED_RUNS runs listed, not at --limit tickets.
     past_scan_ceiling: bool = False

@@ -19,6 +19,7 @@ from shared.review import (
     ReviewReceipt,
     as_operator,
     one_break,
+    visible,
 )
 from shared.ticket_input import line_breaking_problem
 from shared.view import TicketView
@@ -40,7 +41,8 @@ MAX_EDIT_FILE_BYTES = MAX_EDITED_CHARS * 4
 def _decision(args: argparse.Namespace) -> ReviewDecision:
     # The CLI talks to Temporal with namespace access and a self-declared name: recorded as an
     # operator's, as the Web UI's signal is, never like a signed-in reviewer's (docs/api.md).
-    if not args.reviewer.strip():
+    if not visible(args.reviewer):
+        # Blank, or only zero-width and formatting characters (a name nobody could read).
         raise UsageError("--reviewer needs a name (who decides, recorded as operator:NAME)")
     if line_breaking_problem(args.reviewer.replace("\x00", "\x01")) is not None:
         # A line break in it wrote a line of its own under the review's in `status` (a review,

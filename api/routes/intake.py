@@ -201,11 +201,11 @@ async def submit_email(
     email: InboundEmail,
     idempotency_key: IdempotencyKey = None,
 ) -> IntakeResponse:
-    # Stripped: a gateway that redelivers " <a@x>" means "<a@x>", and one sending " " has none
-    # (as a blank key it would merge every such e-mail into one ticket).
     if (problem := sender_problem(email.sender)) is not None:
         said = f"field 'from' {problem}"
         raise ApiError(422, f"the e-mail cannot become a ticket: {said}", [said])
+    # Stripped: a gateway that redelivers " <a@x>" means "<a@x>", and one sending " " has none
+    # (as a blank key it would merge every such e-mail into one ticket).
     key = (idempotency_key or "").strip() or (email.message_id or "").strip() or None
     # In a thread: a long text's quoted thread is looked for line by line (tenths of a
     # second for a megabyte), which would hold every other request on the event loop.

@@ -330,15 +330,14 @@ class PostgresDatabase:
         deadline = loop.time() + wait
         while True:
             left = deadline - loop.time()
-            # While the pool is below its size (it waits for a connection it is opening: the
-            # database away, a reconnection under way or given up after RECONNECT_SECONDS), ask
-            # again every few seconds: a request already waiting starts no new reconnection,
-            # only a new one does, so a quiet process's one caller waited out its whole wait
-            # after the database was back (7.7 s late after an 8 s outage). A full pool whose
-            # connections are all busy is waited for in one wait, keeping the caller's place.
-            opening = pool.get_stats().get("pool_size", 0) < self._pool_size
+            # In slices of RECONNECT_SECONDS: a request already waiting starts no new
+            # reconnection, only a new one does, so after an outage a quiet process's one
+            # caller waited out its whole wait after the database was back (7.7 s late after an
+            # 8 s outage), a full-sized pool's as well (it replaces dead connections without
+            # counting them out). The cost: while every connection is busy a caller goes to
+            # the back of the queue every few seconds; it never waits past its own wait.
             try:
-                pooled = pool.connection(timeout=min(left, RECONNECT_SECONDS) if opening else left)
+                pooled = pool.connection(timeout=min(left, RECONNECT_SECONDS))
                 conn = await pooled.__aenter__()
                 break
             except PoolTimeout:

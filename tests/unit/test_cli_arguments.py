@@ -213,6 +213,7 @@ def test_a_run_s_id_may_not_take_a_ticket_s_or_a_controller_s(
         (["--approve", "--reviewer", "ana\nEVIL"], "--reviewer must be one line of printable"),
         (["--approve", "--reviewer", "ana\u2028EVIL"], "--reviewer must be one line of printable"),
         (["--approve", "--reviewer", "ana\x00EVIL"], "--reviewer must be one line of printable"),
+        (["--approve", "--reviewer", "\u200b"], "--reviewer needs a name (who decides"),
     ],
 )
 def test_an_empty_review_text_is_refused_for_its_own_action(argv: list[str], said: str) -> None:

@@ -53,3 +53,21 @@ def test_a_timeout_without_wait_is_refused(
 ) -> None:
     assert cli.main([*command, "--timeout", "60"]) == 2
     assert "--timeout bounds --wait: give both, or neither" in capsys.readouterr().err
+
+
+async def test_a_run_that_ended_before_the_timeout_is_its_result_not_still_running() -> None:
+    # A review (2026-12-07): the timeout could fire in the last progress query after the run
+    # had ended (a closed run's query waits for a worker), and a finished batch read as
+    # "still running", exit 3.
+    class EndedHandleFake:
+        id = "batch-done"
+
+        async def result(self) -> str:
+            return "the batch's progress"
+
+    async def slow_describe() -> tuple[int, int, str]:
+        await asyncio.sleep(5)  # the query a closed run answers slowly
+        return 10, 10, ""
+
+    got = await watched(EndedHandleFake(), slow_describe, "tickets", "the batch", timeout=0.3)  # type: ignore[arg-type]
+    assert got == "the batch's progress"
