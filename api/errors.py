@@ -7,20 +7,19 @@
 
 import contextlib
 import logging
-import traceback
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.accounts import Role
 from api.body_limit import console_page, too_large_message, too_large_page
+from api.redacted_traceback import chain, redacted_traceback, validation_errors
 from api.security_headers import CONSOLE_ANSWER, EVERY_ANSWER, is_console
 from api.server_logs import LOGGED_BY_API
 from shared.operation_errors import (
@@ -33,7 +32,7 @@ from shared.operation_errors import (
     TicketUnreadable,
 )
 from shared.stores.errors import StoreBusy, StoreUnavailable
-from shared.validation import MAX_NAME_CHARS, NameGivenTwice, fields, json_kind, too_long
+from shared.validation import MAX_NAME_CHARS, NameGivenTwice, json_kind, too_long
 
 log = logging.getLogger("api")
 
@@ -326,13 +325,13 @@ def _store_message(request: Request, exc: Exception) -> str:
 async def _unexpected(request: Request, exc: Exception) -> Response:
     # Starlette answers this one outside every middleware: the headers every answer carries
     # (and on the console's pages, its policy and a page) are added here.
-    if unavailable := next((e for e in _chain(exc) if isinstance(e, StoreUnavailable)), None):
+    if unavailable := next((e for e in chain(exc) if isinstance(e, StoreUnavailable)), None):
         said = _store_message(request, unavailable)
         on_console = f"The console could not answer: {said}."
         return _outermost(request, 503, said, on_console, title="Try again shortly")
     reference = uuid.uuid4().hex[:12]
     where = f"unexpected error (reference {reference}) on {request.method} {request.url.path}"
-    if _validation_errors(exc):
+    if validation_errors(exc):
         # Pydantic's text quotes the values it refused (input_value=...): customer text, which
         # has no place in a log. The stack and the fields it names only.
         log.error("%s\n%s", where, redacted_traceback(exc))
@@ -366,37 +365,6 @@ def _outermost(
 
 def _headers(raw: dict[bytes, bytes]) -> dict[str, str]:
     return {k.decode(): v.decode() for k, v in raw.items()}
-
-
-def _chain(exc: BaseException) -> Iterator[BaseException]:
-    """``exc`` and the exceptions behind it (causes and contexts), each once."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield current
-        current = current.__cause__ or current.__context__
-
-
-def _validation_errors(exc: BaseException) -> list[ValidationError]:
-    """The pydantic validation errors in ``exc``'s chain."""
-    return [e for e in _chain(exc) if isinstance(e, ValidationError)]
-
-
-def redacted_traceback(exc: BaseException) -> str:
-    """``exc``'s traceback (its causes first, as Python prints them) with no exception's
-    message: a pydantic error's is replaced by the fields it names. Where it happened, never
-    what the input held."""
-    parts: list[str] = []
-    for current in _chain(exc):
-        if isinstance(current, ValidationError):
-            said = f"{current.title}: {len(current.errors())} error(s) in {fields(current)}"
-        else:
-            said = "(message not logged)"
-        name = f"{type(current).__module__}.{type(current).__qualname__}"
-        trace = "".join(traceback.format_tb(current.__traceback__))
-        parts.append(f"Traceback (most recent call last):\n{trace}{name}: {said}")
-    return "\n\nwhich caused:\n".join(reversed(parts))
 
 
 def install(app: FastAPI) -> None:

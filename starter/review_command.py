@@ -44,7 +44,7 @@ def _decision(args: argparse.Namespace) -> ReviewDecision:
     if not visible(args.reviewer):
         # Blank, or only zero-width and formatting characters (a name nobody could read).
         raise UsageError("--reviewer needs a name (who decides, recorded as operator:NAME)")
-    if line_breaking_problem(args.reviewer.replace("\x00", "\x01")) is not None:
+    if "\x00" in args.reviewer or line_breaking_problem(args.reviewer) is not None:
         # A line break in it wrote a line of its own under the review's in `status` (a review,
         # 2026-12-07: "operator:ana" then "EVIL: approve applied"). Control characters and
         # line separators only: a no-break space or a zero-width non-joiner is a name's.

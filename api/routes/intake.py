@@ -6,8 +6,6 @@ refused with what is wrong, field by field, and the valid ones go through in the
 
 import asyncio
 import hashlib
-import re
-from email.utils import getaddresses
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, HTTPException, Request, Response
@@ -18,20 +16,13 @@ from api.accounts import Account, Role
 from api.deps import client as temporal_client
 from api.deps import intake_allowed, settings
 from api.errors import ApiError, answers_final, for_caller, responses
+from api.inbound_email import email_fields, sender_problem
 from api.json_body import OnceEachJSONRoute
 from api.models import InboundEmail, IntakeAccepted, IntakeRefused, IntakeResponse
-from policy.quoted_thread import quoted_thread_start
 from shared import operations as ops
 from shared.ticket_input import capped, given, ticket_from_mapping
 from shared.tickets import (
-    EMAIL_PATTERN,
-    MAX_BODY_CHARS,
-    MAX_CUSTOMER_ID_CHARS,
-    MAX_EMAIL_CHARS,
-    MAX_SUBJECT_CHARS,
     Ticket,
-    email_problem,
-    usable_email,
 )
 from shared.validation import RepeatedNames
 
@@ -221,87 +212,6 @@ async def submit_email(
         ]
         raise ApiError(422, "the e-mail cannot become a ticket: " + "; ".join(renamed), renamed)
     return await _submit(request, [(0, ticket)], [], keyed=keyed)
-
-
-def email_fields(email: InboundEmail) -> dict[str, Any]:
-    """The ticket's fields from an inbound e-mail. The sender's address (out of a header such as
-    ``Ana <ana@example.com>``) is the customer id and, when it is one address, where an answer
-    by e-mail goes; a sender that is no address stays the customer id as sent."""
-    # Without NULs first (the ticket drops them): a subject of NULs alone was refused as empty.
-    subject = " ".join(email.subject.replace("\x00", "").split()) or "(no subject)"
-    if len(subject) > MAX_SUBJECT_CHARS:
-        subject = subject[: MAX_SUBJECT_CHARS - 1] + "…"
-    address = sender_address(email.sender)
-    fields: dict[str, Any] = {
-        "subject": subject,
-        "body": email_body(email.text),
-        "customer_id": _customer_of(address) if address else email.sender.strip(),
-        "channel": "email",
-    }
-    if address:
-        fields["customer_email"] = address
-    return fields
-
-
-def _customer_of(address: str) -> str:
-    """The address as the customer id, or a digest of it when it is longer than an id may be
-    (a forwarding service's rewritten sender): it was refused at 128 characters. The answer
-    still goes to the whole address (``customer_email``)."""
-    if len(address) <= MAX_CUSTOMER_ID_CHARS:
-        return address
-    return "email-" + hashlib.sha256(address.lower().encode()).hexdigest()[:40]
-
-
-def email_body(text: str) -> str:
-    """The ticket's body from an e-mail's text. A text too long for a ticket loses the earlier
-    thread quoted below the reply (at a genuine quote marker: policy.quoted_thread), which the
-    agents would not read anyway; nothing else is cut, so a reply that is still too long is
-    refused, never truncated."""
-    if len(text.strip()) <= MAX_BODY_CHARS:
-        # As sent (CRLF too): a message sent again must match the ticket it started (the
-        # content digest reads the body).
-        return text
-    plain = text.replace("\r\n", "\n")
-    if len(plain.strip()) <= MAX_BODY_CHARS:
-        # Mail's CRLF counted two characters a line break: a reply that fits was refused when
-        # sent alone and accepted with a quoted thread below it (cut at the quote, with LF).
-        return plain
-    lines = plain.split("\n")
-    start = quoted_thread_start(lines, reply_limit=MAX_BODY_CHARS)
-    reply = "\n".join(lines[:start]) if start is not None else ""
-    return reply if reply.strip() else text
-
-
-def _sender_candidate(sender: str) -> str | None:
-    """The one address-like value in a From value, or None for none or several."""
-    # A display name then one <address> at the end: the name may hold an unquoted comma
-    # ("Lima, Ana <ana@example.com>"), which the parser reads as two addresses, "Lima" and
-    # Ana's, and the answer by e-mail was lost.
-    named = re.fullmatch(r"[^<>]*<([^<>]+)>\s*", sender)
-    addresses = [named.group(1).strip()] if named else [a for _, a in getaddresses([sender]) if a]
-    if len(addresses) != 1 or len(addresses[0]) > MAX_EMAIL_CHARS:
-        return None
-    return addresses[0]
-
-
-def sender_address(sender: str) -> str | None:
-    """The one address in a From value, or None: a value that holds no address ("Ana Lima",
-    which the parser would cut to "Ana") or several stays the customer id as sent."""
-    address = _sender_candidate(sender)
-    if address is None or not re.fullmatch(EMAIL_PATTERN, address):
-        return None
-    return address if usable_email(address) else None
-
-
-def sender_problem(sender: str) -> str | None:
-    """Why a From value's one address cannot be answered by e-mail though it looks like one (a
-    trailing dot, an encoded word: shared/tickets.py email_problem), or None. Such an e-mail
-    became a ticket with no address to answer: its agents ran, then delivery by e-mail failed
-    for good (a review, 2026-12-07). A value with no address stays accepted, as before."""
-    address = _sender_candidate(sender)
-    if address is None or not re.fullmatch(EMAIL_PATTERN, address):
-        return None
-    return email_problem(address)
 
 
 def _check(

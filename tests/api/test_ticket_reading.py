@@ -11,7 +11,7 @@ from pydantic import BaseModel, ValidationError, field_validator
 from temporalio.client import Client
 
 from api.customer_message import customer_ticket
-from api.errors import redacted_traceback
+from api.redacted_traceback import redacted_traceback
 from shared import names
 from tests.api.helpers import unique_id, urgent_ticket, wait_for_state
 from tests.support.api_server import Tokens, bearer

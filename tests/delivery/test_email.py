@@ -326,7 +326,7 @@ async def test_an_address_holding_an_encoded_word_is_not_sent_to_whoever_it_name
 
 def test_intake_and_the_sender_setting_refuse_an_address_with_an_encoded_word() -> None:
     from activities.delivery.config import DeliveryConfig
-    from api.routes.intake import sender_address
+    from api.inbound_email import sender_address
     from shared.settings import ConfigError
     from shared.ticket_input import ticket_from_mapping
 
@@ -361,7 +361,7 @@ def test_an_address_e_mail_reads_back_changed_is_refused_at_intake_not_after_the
     # went through its four agents and ended DELIVERY_FAILED with its address in its input.
     from activities.delivery.config import DeliveryConfig
     from activities.delivery.smtp import build_message
-    from api.routes.intake import sender_address
+    from api.inbound_email import sender_address
     from shared.settings import ConfigError
     from shared.ticket_input import ticket_from_mapping
 

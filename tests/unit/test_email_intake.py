@@ -5,8 +5,8 @@ import hashlib
 
 import pytest
 
+from api.inbound_email import email_fields
 from api.models import InboundEmail
-from api.routes.intake import email_fields
 from shared.ticket_input import ticket_from_mapping
 
 LONG = "srs0=" + "x" * 120 + "@forwarder.example"
