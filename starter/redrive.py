@@ -308,9 +308,12 @@ def flags_against_plan(tickets: list[RedriveItem], checked: dict[str, bool]) -> 
     """What is wrong with the --arrived / --not-arrived flags given, against the plan (None:
     nothing). An --arrived given for a ticket the plan sends again (its row not in doubt) was
     refused only after the resend; a --not-arrived for an answer its delivery said went out
-    (planned "record-sent") was applied as recorded sent, the customer never answered."""
+    (planned "record-sent") was applied as recorded sent, the customer never answered. A flag
+    for a ticket redriven before (its old run still listed) is settled: the same command run
+    again, after an interruption or an exit 3 that said to, refused every ticket it had not
+    reached yet (a review, 2026-12-08)."""
     acted = {t.ticket_id for t in tickets if t.action in ("record-sent", "resend")}
-    settled = {t.ticket_id for t in tickets if t.flag_used}
+    settled = {t.ticket_id for t in tickets if t.flag_used or t.why.startswith(REDRIVEN_BEFORE)}
     if unused := sorted(set(checked) - acted - settled):
         return (
             f"{', '.join(unused)}: not a DELIVERY_FAILED ticket of the window whose answer "

@@ -370,6 +370,20 @@ async def test_an_answer_that_may_have_been_delivered_is_resent_or_recorded_once
     assert sent[lost.ticket_id][-1].headers["Idempotency-Key"] == recorded.idempotency_key
     assert len(sent[found.ticket_id]) == before[found.ticket_id]
 
+    # The same command again (after Ctrl-C, or the exit 3 that says to run it again): both
+    # redriven before, nothing sent again, not refused for its flags.
+    _, again = await redrive(
+        ops_server,
+        *("--state", "DELIVERY_FAILED", "--yes"),
+        *("--not-arrived", lost.ticket_id, "--arrived", found.ticket_id),
+    )
+    for ticket in (lost, found):
+        assert entry(again, ticket.ticket_id)["why"].startswith("redriven before")
+    resent = outages.receiver.by_ticket()
+    assert [len(resent[t.ticket_id]) for t in (lost, found)] == [
+        len(sent[t.ticket_id]) for t in (lost, found)
+    ]
+
     mistaken = await asyncio.to_thread(
         run_cli, ops_server.env, "redrive", "--state", "DELIVERY_FAILED", "--since", "1h",
         "--arrived", "NO-SUCH-1",

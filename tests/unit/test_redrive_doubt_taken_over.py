@@ -100,3 +100,18 @@ async def test_an_answer_that_went_out_unrecorded_is_never_sent_again_whatever_t
         planned = await plan(theirs, checked)
         assert planned.action == "skip" and "second copy" in planned.why
         assert "--not-arrived" not in planned.why
+
+
+def test_a_flag_for_a_ticket_redriven_before_is_settled_not_refused() -> None:
+    """The same `--yes --not-arrived` command run again (after Ctrl-C, or the exit 3 that says
+    to run it again) found the ticket it had reset skipped as redriven before and refused the
+    whole command, the tickets it had not reached yet left DELIVERY_FAILED."""
+    done = item([])
+    done.why = "redriven before: a newer run run-9 is COMPLETED"
+    left = item([])
+    left.ticket_id, left.action, left.flag_used = "T-2", "resend", True
+    assert flags_against_plan([done, left], {"T-1": False, "T-2": False}) is None
+    assert flags_against_plan([done, left], {"T-1": True, "T-2": False}) is None
+    # A ticket the window does not hold at all is still refused by name.
+    problem = flags_against_plan([done, left], {"T-1": False, "T-3": False}) or ""
+    assert "T-3: not a DELIVERY_FAILED ticket" in problem
