@@ -52,6 +52,10 @@ from activities.delivery.mark_sent import (
     MARK_SENT_TRY_SECONDS,
     mark_sent,
 )
+from activities.delivery.replaced_answer import (
+    as_the_replaced_run_sent_it,
+    log_the_replaced_answer,
+)
 from activities.delivery.sent_word import still_unrecorded, went_out_before
 from activities.delivery.verdicts import send_noting
 from activities.heartbeat import begin_attempt, heartbeating
@@ -193,25 +197,10 @@ class DeliveryActivities:
         if replaced_answer and uncertain(entry):
             # That run handed its answer over and could not tell whether it arrived.
             raise not_sent_again(entry, "the run this one replaced")
-        if replaced_answer and entry.sent_at is None:
-            # That run began sending its answer and never learnt its fate (a timeout, a 5xx,
-            # its worker died): it goes again under its own key, as that run's next attempt
-            # would have sent it (a receiver keyed on it takes it once), never this run's
-            # answer under a new key beside it.
-            activity.logger.warning(
-                "ticket %s: the run this one replaced began sending its answer; sending that "
-                "answer again under its key, not this run's",
-                request.ticket_id,
-            )
-        elif replaced_answer:
-            # This ticket was started again (submitted again, the API, a redrive) after a run
-            # that sent its answer ended without completing: cancelled just after the send,
-            # terminated while delivering. A second answer must not go out: the receipt is
-            # that run's (the ticket completes saying which answer the customer has).
-            activity.logger.warning(
-                "ticket %s: the run this one replaced sent its answer; not sending another",
-                request.ticket_id,
-            )
+        if replaced_answer:
+            log_the_replaced_answer(request, entry)
+            # Sent again (or named in the receipt) at the address it was for.
+            request = as_the_replaced_run_sent_it(request, entry)
         elif another_tickets(request.chain, entry):
             # Another ticket of this id (one submitted before this one, or in another namespace
             # on the same database) is sending its own answer right now (its claim holds): this
@@ -278,6 +267,8 @@ class DeliveryActivities:
         replaced = answered_by_the_run_replaced(request.replaces, entry)
         if another_tickets(request.chain, entry) and not replaced:
             return None
+        if replaced:
+            request = as_the_replaced_run_sent_it(request, entry)
         channel = self.channels.get(entry.sent_via)  # none for the ledger itself
         return self._receipt(entry, replaced, channel.destination(request) if channel else None)
 

@@ -75,6 +75,10 @@ class LedgerEntry:
     # of ledgers before these were counted hold 0 (or 1 and 1: see sqlite_schema.py).
     sends: int = 0
     refusals: int = 0
+    # The address the answer is for, as recorded with it (``as_address``; None on rows from
+    # before schema 6 and for tickets without one): a run started to replace this row's run
+    # sends (or names) this row's answer to this address, not to its own request's.
+    customer_email: str | None = None
 
 
 # How the reason of a refusal for good starts on the row (``note_failure``): the destination

@@ -27,7 +27,7 @@ from shared.stores.postgres import PostgresDatabase
 
 _COLUMNS = (
     "ticket_id, channel, customer_id, revision, body, text_sha256, idempotency_key, sent_via, "
-    "recorded_at, sent_at, attempts, last_error, chain, sends, refusals"
+    "recorded_at, sent_at, attempts, last_error, chain, sends, refusals, customer_email"
 )
 
 

@@ -36,7 +36,7 @@ _SENDS_BEGUN_SQLITE = "(CASE WHEN claimed_by IS ? THEN 0 WHEN claimed_by IS NULL
 _UNCERTAIN = (len(UNCERTAIN_PREFIX), UNCERTAIN_PREFIX)
 _COLUMNS = (
     "ticket_id, channel, customer_id, revision, body, text_sha256, idempotency_key, sent_via, "
-    "delivered_at, sent_at, attempts, last_error, chain, sends, refusals"
+    "delivered_at, sent_at, attempts, last_error, chain, sends, refusals, customer_email"
 )
 
 
@@ -61,6 +61,7 @@ def _entry(row: tuple[Any, ...]) -> LedgerEntry:
         chain=row[12],
         sends=int(row[13]),
         refusals=int(row[14]),
+        customer_email=row[15],
     )
 
 
@@ -109,7 +110,7 @@ class SqliteLedger(LedgerFile, DeliveryLedger):
                 raise ChainErased(delivery.ticket_id)
             decision = delivery.decision()
             inserted = conn.execute(
-                f"INSERT OR IGNORE INTO deliveries ({_COLUMNS}, customer_email) "
+                f"INSERT OR IGNORE INTO deliveries ({_COLUMNS}) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 0, NULL, ?, 0, 0, ?)",
                 (delivery.ticket_id, *decision, _now(), delivery.chain, delivery.address()),
             ).rowcount
