@@ -6,17 +6,23 @@ from datetime import datetime
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Form, HTTPException, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
 from api.console import display, session
 from api.console.rendering import page, signed_in, to_sign_in, valid_id
 from api.console.sign_in import sign_in_page
+from api.console.trouble import (
+    from_this_console,
+    over_read_limit,
+    trouble_page,
+    what_went_wrong,
+)
 from api.customer_message import InputUnreadable, customer_ticket
-from api.deps import read_within, settings, temporal
-from api.errors import field_problem, store_trouble
+from api.deps import settings, temporal
+from api.errors import field_problem
 from api.models import CustomerMessage, TicketStatus
 from policy.review_policy import REASON_CODES, ReasonCode
 from policy.transitions import TicketState
@@ -28,7 +34,6 @@ from shared.operation_errors import (
     ReviewRefused,
     ReviewTimeout,
     TicketNotFound,
-    TicketUnreadable,
 )
 from shared.pending_calls import describe_call
 from shared.review import ReviewAction, ReviewDecision, one_break
@@ -54,73 +59,6 @@ DONE_MESSAGES = {
 }
 
 
-def _trouble(
-    request: Request,
-    current: session.Session,
-    err: Exception,
-    typed: dict[str, str | None] | None = None,
-    refused: str | None = None,
-    *,
-    maybe_applied: bool = False,
-) -> HTMLResponse:
-    """The trouble page; ``typed``: what the reviewer wrote in a form that was not applied,
-    shown for them to copy rather than lost; ``refused``: why it was not; ``maybe_applied``: no
-    worker answered the review in time, so it may still be applied (a 504, not "not applied")."""
-    # As the API answers the same errors (a ticket that cannot be read here is 502 there).
-    status = (
-        404
-        if isinstance(err, TicketNotFound)
-        else 504
-        if maybe_applied
-        else 502
-        if isinstance(err, TicketUnreadable)
-        else 503
-    )
-    message = (
-        _said(err) if refused is None else f"{refused}; the ticket cannot be shown: {_said(err)}"
-    )
-    kept = {k: v for k, v in (typed or {}).items() if v}
-    context = {"session": current, "message": message, "typed": kept}
-    unconfirmed = not _from_this_console(request)
-    context |= {"maybe_applied": maybe_applied, "typed_unconfirmed": unconfirmed}
-    return page(request, "trouble.html", context, status)
-
-
-def _over_read_limit(
-    request: Request, current: session.Session, typed: dict[str, str | None] | None = None
-) -> HTMLResponse | None:
-    """The trouble page with 429 when the account's reads are used up (the API's read
-    allowance: a page left reloading in many tabs, or a script with a stolen cookie, reads the
-    queue's 1,000 records each time); None when the page may be read. ``typed``: what a review
-    form held, shown to copy."""
-    try:
-        read_within(request.app, current.account)
-    except HTTPException as refused:
-        kept = {k: v for k, v in (typed or {}).items() if v}
-        context = {"session": current, "message": str(refused.detail), "typed": kept}
-        context |= {"maybe_applied": False, "typed_unconfirmed": not _from_this_console(request)}
-        response = page(request, "trouble.html", context, 429)
-        response.headers.update(refused.headers or {})
-        return response
-    return None
-
-
-def _said(err: Exception) -> str:
-    if isinstance(err, OperationError):
-        return str(err)
-    if isinstance(err, StoreUnavailable):  # its host, never a password; or the file store busy
-        return f"{store_trouble(err)} ({err}); try again shortly"
-    status = err.status if isinstance(err, RPCError) else None
-    if status == RPCStatusCode.UNAVAILABLE:
-        # "Temporal answered: tcp connect error" read as if it had answered.
-        return f"the Temporal server cannot be reached now ({err}); try again once it is back"
-    if status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
-        return f"the Temporal server did not answer in time ({err}); try again"
-    if status == RPCStatusCode.RESOURCE_EXHAUSTED:
-        return f"the Temporal server is busy ({err}); try again in a moment"
-    return f"the Temporal server refused the request: {err}"
-
-
 @router.get("")
 async def console_home() -> RedirectResponse:
     return RedirectResponse("/console/queue", status_code=303)
@@ -137,7 +75,7 @@ async def queue(
     current = signed_in(request)
     if current is None:
         return to_sign_in()
-    if (refused := _over_read_limit(request, current)) is not None:
+    if (refused := over_read_limit(request, current)) is not None:
         return refused
     try:
         client = await temporal(request).client()
@@ -151,7 +89,7 @@ async def queue(
         # 2026-12-07: 35 closed unanswered read as the 10 shown).
         unanswered_count = (await client.count_workflows(unanswered_query)).count
     except (OperationError, RPCError, StoreUnavailable) as err:
-        return _trouble(request, current, err)
+        return trouble_page(request, current, err)
     notice = None
     if done in set(ReviewAction) and ticket and valid_id(ticket):
         notice = f"Ticket {ticket} {DONE_MESSAGES[ReviewAction(done)]}."
@@ -188,7 +126,7 @@ async def ticket_page(request: Request, ticket_id: str, why: str = "") -> Respon
     current = signed_in(request)
     if current is None:
         return to_sign_in()
-    if (refused := _over_read_limit(request, current)) is not None:
+    if (refused := over_read_limit(request, current)) is not None:
         return refused
     return await _ticket(request, current, ticket_id, error=None, status=200, why=_reason(why))
 
@@ -263,7 +201,7 @@ async def _ticket(
         shown = repr(ticket_id[:80]) + (
             f" ({len(ticket_id):,} characters)" if len(ticket_id) > 80 else ""
         )
-        return _trouble(
+        return trouble_page(
             request,
             current,
             TicketNotFound(f"{shown} is not a ticket id"),
@@ -281,7 +219,9 @@ async def _ticket(
         except InputUnreadable as err:
             message_problem = str(err)
     except (OperationError, RPCError, StoreUnavailable) as err:
-        return _trouble(request, current, err, typed, refused=error, maybe_applied=maybe_applied)
+        return trouble_page(
+            request, current, err, typed, refused=error, maybe_applied=maybe_applied
+        )
     if posted is not None and error is not None and any((typed or {}).values()):
         error += posted.changed_note(reading)
     return page(
@@ -299,7 +239,7 @@ async def _ticket(
             "waiting": reading.awaiting_review,
             "typed": {k: v for k, v in (typed or {}).items() if v},
             "typed_in_forms": typed_in_forms,
-            "typed_unconfirmed": not _from_this_console(request),
+            "typed_unconfirmed": not from_this_console(request),
             "maybe_applied": maybe_applied,
             # What a running ticket waits on: (text, trouble) per call, as `status` prints it.
             "calls": [
@@ -341,7 +281,7 @@ async def review(
         # Signed out meanwhile (the session ended, or the reviewer signed out in another tab):
         # nothing was applied, and what they wrote is on the sign-in page to copy.
         kept = {k: v for k, v in typed.items() if v}
-        if not kept or not _from_this_console(request):
+        if not kept or not from_this_console(request):
             # Shown back only to the console's own form: a page elsewhere could post text of
             # its choosing ("paste your token at ...") to show beside the token field.
             return to_sign_in()
@@ -355,7 +295,7 @@ async def review(
         return sign_in_page(request, message, 401, kept, then=f"/console/tickets/{ticket_id}")
     # A review reads the ticket (and a refused one shows its page again): from the same
     # allowance as the pages, or a stolen cookie looped on refused reviews, uncounted.
-    if (refused := _over_read_limit(request, current, typed)) is not None:
+    if (refused := over_read_limit(request, current, typed)) is not None:
         return refused
     if not valid_id(ticket_id):
         # The page that says so, with what was typed; nothing is sent to Temporal (the API's
@@ -378,7 +318,7 @@ async def review(
             typed,
             why=kept,
             posted=posted,
-            typed_in_forms=_from_this_console(request),
+            typed_in_forms=from_this_console(request),
         )
     try:
         seen = _wait_seen(waiting_since)
@@ -433,7 +373,7 @@ async def review(
         )
     except (OperationError, RPCError, StoreUnavailable) as err:
         # Temporal or the worker in trouble: the page again, with what the reviewer typed.
-        said = f"not sent: {_said(err)}"
+        said = f"not sent: {what_went_wrong(err)}"
         return await _ticket(request, current, ticket_id, said, 503, typed, why=kept, posted=posted)
     back = f"/console/queue?done={decision.action.value}&ticket={quote(ticket_id)}"
     return RedirectResponse(back + (f"&why={kept.value}" if kept else ""), status_code=303)
@@ -451,9 +391,3 @@ def _wait_seen(value: str) -> datetime | None:
     if seen is None or seen.tzinfo is None:
         raise ValueError("the form's wait for review is not a time with its zone")
     return seen
-
-
-def _from_this_console(request: Request) -> bool:
-    """The browser says the form was posted from this origin (Sec-Fetch-Site, which browsers
-    set and pages cannot); other sites' posts are refused before any route sees them."""
-    return request.headers.get("sec-fetch-site", "").strip().lower() == "same-origin"
