@@ -68,12 +68,14 @@ with workflow.unsafe.imports_passed_through():
     from workflows.batch_restarts import FAILED, KNOWN, BatchRestarts
     from workflows.run_chain import memo_again, this_run_is_later
     from workflows.started_input import (
+        ABSENT,
         MISSING,
         extra_arguments,
         extra_problem,
         read_list,
         read_payload,
         refusal,
+        signal_problem,
     )
 
 
@@ -129,7 +131,11 @@ class BatchWorkflow:
         self._refused_raw: dict[str, Any] = {}
 
     @workflow.signal(name=names.TICKET_SETTLED_SIGNAL)
-    def ticket_settled(self, event: TicketSettled) -> None:
+    @extra_arguments
+    def ticket_settled(self, event: TicketSettled = ABSENT, *extra: Any) -> None:  # type: ignore[assignment]
+        if (problem := signal_problem(event, extra)) is not None:
+            workflow.logger.warning("a ticket_settled signal ignored: %s", problem)
+            return
         # Only a ticket this batch has in flight frees a place: a second report (a ticket reset
         # to before its first), or one from a ticket of an earlier batch with the same id, is not
         # counted again.

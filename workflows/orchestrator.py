@@ -63,7 +63,14 @@ with workflow.unsafe.imports_passed_through():
         usage_of_failed_call,
     )
     from workflows.orchestrator_budget import RunBudget
-    from workflows.started_input import extra_arguments, extra_problem, read_model, refusal
+    from workflows.started_input import (
+        ABSENT,
+        extra_arguments,
+        extra_problem,
+        read_model,
+        refusal,
+        signal_problem,
+    )
 
 WORKER_TYPES = [w.value for w in WorkerType]
 # Patch: a sub-task cancelled on its own fails that sub-task (its dependents are skipped), where
@@ -258,13 +265,17 @@ class OrchestratorWorkflow:
             workflow.logger.warning("the run's spend could not reach its ticket: %s", err)
 
     @workflow.signal(name=names.SUBTASK_SPENT_SIGNAL)
-    def subtask_spent(self, payload: Any) -> None:
+    @extra_arguments
+    def subtask_spent(self, payload: Any = ABSENT, *extra: Any) -> None:
         """From a sub-task of this run cancelled on its own: what its failed calls spent, counted
         when it ends (``_finish``), or sent on to the ticket if the run is cancelled first. One
         that does not parse, names no running sub-task of this run (which also keeps what strangers
         send from piling up), or says what no sub-task spends is ignored: anyone who may signal
         the run can send one, and a valid one naming a sub-task is billed if that sub-task ends
         cancelled (the ticket's ``orchestration_spent`` trusts its signal the same way)."""
+        if (problem := signal_problem(payload, extra)) is not None:
+            workflow.logger.warning("a subtask_spent signal ignored: %s", problem)
+            return
         try:
             spent = OrchestrationSpent.model_validate(payload)
             problem = spent.problem()

@@ -16,7 +16,7 @@ The rules (AIMD, breaker) are policy/adaptive_rate.py; the rate is applied by an
 import asyncio
 import contextlib
 from datetime import UTC, datetime, timedelta
-from typing import Final
+from typing import Any, Final
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
         OutcomeReport,
         QueueRateChange,
     )
+    from workflows.started_input import ABSENT, extra_arguments, signal_problem
 
 # One decision per tick while reports arrive: long enough to count a few calls, short enough to
 # react to a 429 before many more are sent.
@@ -170,7 +171,11 @@ class ProviderRateController:
         self._quiet_spells = False  # quiet-spells, asked at the run's start
 
     @workflow.signal(name=names.RATE_REPORT_SIGNAL)
-    def outcomes(self, report: OutcomeReport) -> None:
+    @extra_arguments
+    def outcomes(self, report: OutcomeReport = ABSENT, *extra: Any) -> None:  # type: ignore[assignment]
+        if (problem := signal_problem(report, extra)) is not None:
+            workflow.logger.warning("a rate report signal ignored: %s", problem)
+            return
         self._pending = self._pending.merged(report)
 
     def _bad_news(self) -> bool:

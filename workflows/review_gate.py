@@ -292,6 +292,11 @@ class ReviewGate:
             return
         self.accept(decision)
 
+    def ignore_unread(self, problem: str) -> None:
+        """A review signal whose arguments could not be read at all (none, or more than one),
+        recorded as ignored with why."""
+        self._ignore(None, None, problem)
+
     def _ignore(self, decision: ReviewDecision | None, raw: Any, problem: str) -> None:
         view = self._record.view
         problem = _cut(problem, MAX_NOTE_CHARS)

@@ -39,7 +39,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.agent_calls import HandOff, config_snapshot, describe_failure
     from workflows.orchestrated_draft import orchestration_run_id
     from workflows.review_gate import ReviewGate
-    from workflows.started_input import extra_arguments, extra_problem
+    from workflows.started_input import ABSENT, extra_arguments, extra_problem, signal_problem
     from workflows.ticket_delivery import deliver
     from workflows.ticket_patches import (
         PATCH_BUDGET_COUNTS_EARLIER_RUNS,
@@ -346,9 +346,14 @@ class TicketWorkflow:
     # ---- human review: thin handlers over the gate -------------------------------------------
 
     @workflow.signal(name=names.REVIEW_SIGNAL)
-    def review(self, payload: Any) -> None:
+    @extra_arguments
+    def review(self, payload: Any = ABSENT, *extra: Any) -> None:
         """For reviewers in the Web UI's signal dialog. A signal cannot be refused, so a review
-        that does not apply (or does not parse) is recorded as ignored, with why."""
+        that does not apply (or does not parse, or is not one argument) is recorded as ignored,
+        with why."""
+        if (problem := signal_problem(payload, extra)) is not None:
+            self._reviews.ignore_unread(f"not a valid review: {problem}")
+            return
         self._reviews.offer(payload)
 
     @workflow.update(name=names.SUBMIT_REVIEW_UPDATE)
@@ -365,11 +370,15 @@ class TicketWorkflow:
             raise ValueError(problem)
 
     @workflow.signal(name=names.ORCHESTRATION_SPENT_SIGNAL)
-    def orchestration_spent(self, payload: Any) -> None:
+    @extra_arguments
+    def orchestration_spent(self, payload: Any = ABSENT, *extra: Any) -> None:
         """From this ticket's orchestrator run, cancelled: what it had spent, billed when that
         run ends cancelled (workflows/orchestrated_draft.py). One that does not parse, names
         another run, arrives while no run is waited on, or says what no run spends (negative
         counts, thousands of calls) is ignored: anyone who may signal the ticket can send one."""
+        if (problem := signal_problem(payload, extra)) is not None:
+            workflow.logger.warning("an orchestration_spent signal ignored: %s", problem)
+            return
         try:
             spent = OrchestrationSpent.model_validate(payload)
             usage = {AgentRole(role): calls for role, calls in spent.usage.items()}
