@@ -21,7 +21,7 @@ from typing import Any, Final
 import httpx2
 from temporalio.exceptions import ApplicationError
 
-from activities.providers.completion import Completion, spending
+from activities.providers.completion import Completion, spending, token_count
 from activities.providers.errors import (
     INVALID_OUTPUT_TYPE,
     ProviderFailure,
@@ -66,7 +66,9 @@ def tokens_of(body: Any) -> Completion | None:
     spent_out = usage.get("completion_tokens", usage.get("output_tokens"))
     if not isinstance(spent_in, int) or not isinstance(spent_out, int):
         return None
-    return Completion(input_tokens=max(spent_in, 0), output_tokens=max(spent_out, 0))
+    # Checked as a stream's counts are: a boolean, or a count past any call's size (a
+    # server's 1e20 billed the ticket ~$8e14 and tripped its budget; a review, 2026-12-08).
+    return Completion(input_tokens=token_count(spent_in), output_tokens=token_count(spent_out))
 
 
 def not_streaming_error(provider: str, body: Any, secrets: list[str]) -> Exception:

@@ -178,7 +178,9 @@ class AnthropicProvider(LLMProvider):
             "system": spec.instructions,
             "messages": conversation,
             "tools": [tool],
-            "tool_choice": {"type": "tool", "name": name},
+            # One call of it: a forced tool may otherwise be called more than once in an answer
+            # (Anthropic's documentation), and only the first is read.
+            "tool_choice": {"type": "tool", "name": name, "disable_parallel_tool_use": True},
             "stream": True,
         }
         message = StreamedMessage()
@@ -242,17 +244,21 @@ class AnthropicProvider(LLMProvider):
         self, conversation: list[dict[str, Any]], completion: Completion, problem: str
     ) -> list[dict[str, Any]]:
         instruction = REPAIR_INSTRUCTION.format(errors=problem)
-        if tool_use_id := completion.extra.get("tool_use_id"):
-            reply: list[dict[str, Any]] = [
-                {
-                    "type": "tool_result",
-                    "tool_use_id": tool_use_id,
-                    "is_error": True,
-                    "content": instruction,
-                }
-            ]
-        else:
-            reply = [{"type": "text", "text": instruction}]
+        content = completion.extra.get("content") or []
+        # A result for every tool call the answer made: the API refuses (400, for good) a turn
+        # that leaves one unanswered, and a server that called the tool twice despite
+        # disable_parallel_tool_use would have had its repair round refused so.
+        called = [
+            block["id"]
+            for block in content
+            if isinstance(block, dict) and block.get("type") == "tool_use" and block.get("id")
+        ]
+        if not called and (tool_use_id := completion.extra.get("tool_use_id")):
+            called = [tool_use_id]
+        reply: list[dict[str, Any]] = [
+            {"type": "tool_result", "tool_use_id": i, "is_error": True, "content": instruction}
+            for i in called
+        ] or [{"type": "text", "text": instruction}]
         return [
             *conversation,
             {"role": "assistant", "content": completion.extra.get("content") or "(no answer)"},

@@ -122,16 +122,20 @@ def retry_after_seconds(
     if not headers:
         return None
     lowered = {k.lower(): v for k, v in headers.items()}
+    zero = None
     if (ms := lowered.get("retry-after-ms")) is not None:
         try:
-            # A negative one says nothing: it hid a valid retry-after beside it.
-            if math.isfinite(seconds := float(ms) / 1000) and seconds >= 0:
+            # A negative one says nothing: it hid a valid retry-after beside it. Nor does a
+            # zero, which the next attempt's delay drops: "retry-after-ms: 0" beside
+            # "retry-after: 30" had the 429 retried after the policy's second.
+            if math.isfinite(seconds := float(ms) / 1000) and seconds > 0:
                 return seconds
+            zero = 0.0 if seconds == 0 else None
         except ValueError:
             pass
     value = lowered.get("retry-after")
     if value is None:
-        return None
+        return zero
     try:
         seconds = float(value)
         return max(seconds, 0.0) if math.isfinite(seconds) else None

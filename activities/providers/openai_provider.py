@@ -83,7 +83,9 @@ def failure_from(err: Exception, provider: str) -> ProviderFailure:
             provider,
             said[:FAILURE_TEXT_READ],
             status=stream_error_status(err.code, err.type),
-            code=err.code or err.type or None,
+            # Text only, as Anthropic's: a compatible server's "type": 529 (a number) failed
+            # every later look at the code with .lower(), an AttributeError no rule classified.
+            code=next((c for c in (err.code, err.type) if isinstance(c, str) and c), None),
         )
     return transport_failure(err, provider)
 

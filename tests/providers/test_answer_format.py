@@ -14,7 +14,9 @@ from activities.providers.answer_format import (
     BYTES_PER_CHUNK,
     MALFORMED_TYPE,
     NOT_STREAMING_TYPE,
+    tokens_of,
 )
+from activities.providers.completion import MAX_TOKENS_PER_CALL
 from activities.providers.errors import RATE_LIMITED_TYPE
 from tests.providers.conftest import MakeProvider
 from tests.providers.raw_http import STREAM_HEAD, chunk, raw_server
@@ -317,3 +319,22 @@ async def test_an_error_body_not_in_the_api_s_shape_is_not_the_reason(
     assert isinstance(err, ApplicationError), repr(err)
     assert f"Error code: {status}" in err.message
     assert "CUSTOMER-TEXT-42" not in err.message and "<html>" not in err.message
+
+
+@pytest.mark.parametrize(
+    ("usage", "counted"),
+    [
+        ({"prompt_tokens": 120, "completion_tokens": 30}, (120, 30)),
+        ({"input_tokens": 120, "output_tokens": 30}, (120, 30)),
+        # As a stream's counts are read: a boolean is no count, one past any call's size is
+        # that size (a server's 10**20 billed the ticket about $8e14), a negative one is 0.
+        ({"prompt_tokens": True, "completion_tokens": 10**20}, (0, MAX_TOKENS_PER_CALL)),
+        ({"prompt_tokens": -5, "completion_tokens": 30}, (0, 30)),
+    ],
+)
+def test_a_whole_answers_usage_is_counted_as_a_streams_is(
+    usage: dict[str, Any], counted: tuple[int, int]
+) -> None:
+    completion = tokens_of({"usage": usage})
+    assert completion is not None
+    assert (completion.input_tokens, completion.output_tokens) == counted

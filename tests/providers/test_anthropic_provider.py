@@ -123,6 +123,32 @@ async def test_a_tool_input_that_does_not_match_gets_a_repair_round_with_the_too
     assert "category" in result["content"]
 
 
+async def test_an_answer_calling_the_tool_twice_gets_a_result_for_each_call_in_the_repair() -> None:
+    """A server that called the forced tool twice (the first call invalid): the repair round
+    answered the first call only, which the API refuses for good (400), and the ticket failed."""
+    wrong = json.dumps({**VALID_CLASSIFICATION, "category": "Weather"})
+    answer = json.dumps(VALID_CLASSIFICATION)
+    first = tool_stream(wrong, stop_reason="tool_use")
+    ends = [e for e in first if e[0] in ("message_delta", "message_stop")]
+    second = [
+        (kind, {**event, "index": 1} if "index" in event else event)
+        for kind, event in tool_stream(answer, stop_reason="tool_use")
+        if kind.startswith("content_block")
+    ]
+    second[0][1]["content_block"] = {**second[0][1]["content_block"], "id": "toolu_2"}
+    twice = [e for e in first if e not in ends] + second + ends
+    with FakeStreamServer() as fake_stream:
+        fake_stream.push(twice, tool_stream(answer, stop_reason="tool_use"))
+        async with stream_provider("anthropic", fake_stream) as provider:
+            reply = await provider.run(CLASSIFIER, classify_request(), MODEL)
+
+    assert reply.output == Classification(**VALID_CLASSIFICATION)
+    assistant, repair = fake_stream.requests[1]["messages"][1:]
+    calls = [b["id"] for b in assistant["content"] if b["type"] == "tool_use"]
+    assert calls == ["toolu_1", "toolu_2"]
+    assert [r["tool_use_id"] for r in repair["content"]] == calls
+
+
 def tool_stream(partial_json: str, stop_reason: str) -> list[Event]:
     """An answer's events as the Messages API streams them, the tool input in 3-byte pieces;
     the final usage arrives in message_delta, with the input counted again."""
@@ -185,7 +211,7 @@ async def test_request_is_a_streamed_message_forcing_the_single_submit_tool(
     assert TICKET.body in user["content"]
     [tool] = body["tools"]
     assert tool["name"] == TOOL
-    assert body["tool_choice"] == {"type": "tool", "name": TOOL}
+    assert body["tool_choice"] == {"type": "tool", "name": TOOL, "disable_parallel_tool_use": True}
 
 
 @pytest.mark.parametrize("spec", ALL_SPECS)

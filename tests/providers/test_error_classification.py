@@ -242,6 +242,9 @@ def http_date(moment: datetime) -> str:
         # A negative one says nothing; it hid a valid retry-after beside it.
         pytest.param({"retry-after-ms": "-100"}, None, id="negative-ms"),
         pytest.param({"retry-after-ms": "-100", "retry-after": "30"}, 30.0, id="negative-ms-hid"),
+        # Nor does a zero (the next attempt's delay drops it): it hid the 30 s asked for.
+        pytest.param({"retry-after-ms": "0", "retry-after": "30"}, 30.0, id="zero-ms-hid"),
+        pytest.param({"retry-after-ms": "0"}, 0.0, id="zero-ms-only"),
         pytest.param({"retry-after": "soon"}, None, id="garbage"),
         pytest.param(
             {"retry-after": "Tue, 14 Nov 99999 08:00:00 GMT"}, None, id="http-date-out-of-range"

@@ -55,6 +55,14 @@ async def test_a_whole_answer_whose_connection_resets_before_done_is_used_not_as
             False,
             id="litellm-429",
         ),
+        # A number as the type (the code is text only): an AttributeError no rule classified,
+        # counted against the call's other failures, never seen by the breaker.
+        pytest.param(
+            {"message": "upstream overloaded", "type": 529},
+            "ProviderOverloaded",
+            False,
+            id="type-529-as-a-number",
+        ),
     ],
 )
 async def test_an_error_event_that_gives_its_http_status_as_the_code_is_read_by_it(
