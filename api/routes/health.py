@@ -9,7 +9,7 @@ from api.errors import ApiError, log, responses
 from api.models import Health
 from api.temporal import TemporalConnection
 from shared.operation_errors import ServerUnreachable
-from shared.stores.errors import StoreUnavailable
+from shared.stores.errors import SchemaBehind, StoreUnavailable
 
 router = APIRouter(tags=["health"])
 
@@ -34,6 +34,15 @@ async def readyz(connection: Annotated[TemporalConnection, Depends(temporal)]) -
     except ServerUnreachable as err:
         log.warning("not ready: %s", err)
         message = "not ready: the Temporal server does not answer (the log says why)"
+        raise ApiError(503, message) from None
+    except SchemaBehind as err:
+        # It answers: the tables are a worker's to create or bring up to date (a first `up`
+        # whose workers have not started yet, or cannot), not the database's fault.
+        log.warning("not ready: %s", err)
+        message = (
+            "not ready: the payload database's tables are not created or not up to date yet; "
+            "a worker of this version does that when it starts (the log says more)"
+        )
         raise ApiError(503, message) from None
     except StoreUnavailable as err:
         log.warning("not ready: %s", err)

@@ -4,8 +4,9 @@
 # and role, apart from Temporal's. Neither role is a superuser. Temporal's may create databases
 # (its schema job creates `temporal` and `temporal_visibility`, which it then owns) and reaches
 # no other: as the superuser it could read the product's delivery ledger, in plain text. The
-# workers, the API and the codec server connect as `tickets` (TICKETS_DATABASE_URL) and create
-# their tables themselves (shared/stores/migrations.py); they never see Temporal's databases.
+# workers, the API and the codec server connect as `tickets` (TICKETS_DATABASE_URL); the workers
+# create and migrate the tables (shared/stores/migrations.py), the API and the codec server wait
+# for them (their /readyz says so); none of them sees Temporal's databases.
 #
 # A password still holding .env.example's placeholder marker is refused: it would become the
 # role's password for good (this script never runs again on that volume). The service's entrypoint

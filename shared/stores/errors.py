@@ -8,6 +8,12 @@ class StoreUnavailable(Exception):
     """The configured database cannot be used: unreachable, refused credentials, no database."""
 
 
+class SchemaBehind(StoreUnavailable):
+    """The database answers, but its tables are older than this code reads, and this process
+    does not migrate (the API, the codec server, a dry run): a worker of this version brings
+    them up to date when it starts."""
+
+
 class StoreBusy(StoreUnavailable):
     """The file payload store's lock stayed held by an erasure or a garbage collection past the
     time a store may wait (under a workflow task's timeout, so the reason reaches the history)."""

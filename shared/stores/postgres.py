@@ -20,7 +20,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from shared.stores.config import DEFAULT_POOL_SIZE, STATEMENT_TIMEOUT_SECONDS
-from shared.stores.errors import StoreUnavailable
+from shared.stores.errors import SchemaBehind, StoreUnavailable
 from shared.stores.migrations import (
     LATEST,
     USABLE_FROM,
@@ -223,7 +223,7 @@ class PostgresDatabase:
             if version >= LATEST or (not self._migrates and version >= USABLE_FROM):
                 return
             if not self._migrates:
-                raise StoreUnavailable(
+                raise SchemaBehind(
                     f"the tables in the PostgreSQL {self.target.describe()} "
                     f"(TICKETS_DATABASE_URL) are at version {version} and this code needs "
                     f"{LATEST}: a worker of this version brings them up to date when it starts "

@@ -14,7 +14,7 @@ from api import temporal as api_temporal
 from api.app import create_app
 from api.settings import ApiSettings
 from api.temporal import TemporalConnection
-from shared.stores.errors import StoreUnavailable
+from shared.stores.errors import SchemaBehind, StoreUnavailable
 from tests.support.api_server import Tokens
 
 
@@ -78,6 +78,31 @@ async def test_a_flood_of_probes_makes_one_check_at_a_time(
     assert [a.status_code for a in failing] == [503] * 20
     assert all("payload database does not answer" in a.json()["message"] for a in failing)
     assert (database.most, database.calls) == (1, 21)
+
+
+async def test_tables_a_worker_has_not_created_yet_are_said_as_such_not_as_a_database_down(
+    tokens: Tokens,
+) -> None:
+    """A first `up`: the API starts beside the workers, which create the tables; its 503 said
+    the database did not answer, and an operator whose workers could not start (a bad key)
+    looked at a healthy PostgreSQL (a review, 2026-12-08)."""
+    database = FakeDatabase()
+
+    async def behind() -> None:
+        raise SchemaBehind("the tables are at version 0 and this code needs 8")
+
+    database.ping = behind  # type: ignore[method-assign]
+    client = fake_client(database)
+
+    async def factory() -> SimpleNamespace:
+        return client
+
+    app = create_app(ApiSettings(), tokens.registry(), TemporalConnection(factory=factory))  # type: ignore[arg-type]
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://a") as h:
+        answer = await h.get("/readyz")
+    assert answer.status_code == 503
+    assert "tables are not created or not up to date yet" in answer.json()["message"]
+    assert "does not answer" not in answer.json()["message"]
 
 
 async def test_a_temporal_that_accepts_and_never_answers_is_not_ready_within_the_probe_s_time(

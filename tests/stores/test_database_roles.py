@@ -12,7 +12,7 @@ import pytest
 
 from shared.data_converter import external_storage
 from shared.stores.config import StoreConfig
-from shared.stores.errors import StoreUnavailable
+from shared.stores.errors import SchemaBehind, StoreUnavailable
 from shared.stores.migrations import LATEST, MIGRATIONS, USABLE_FROM, VERSION_TABLE
 from shared.stores.payloads_postgres import PostgresPayloadDriver
 from shared.stores.postgres import PostgresDatabase
@@ -148,7 +148,7 @@ async def test_a_converters_own_store_runs_no_ddl_and_says_the_schema_is_behind(
     driver = storage.drivers[0]
     assert isinstance(driver, PostgresPayloadDriver)
 
-    with pytest.raises(StoreUnavailable) as behind:
+    with pytest.raises(SchemaBehind) as behind:  # a StoreUnavailable the API's /readyz names
         await driver.get_many(["0" * 64])
     await driver.database.close()
 
