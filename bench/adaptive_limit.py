@@ -368,8 +368,8 @@ def main(argv: list[str]) -> int:
         return asyncio.run(
             run(args.tickets, args.rps, args.latency, args.undeclared_runs, args.refusals_count)
         )
-    if args.undeclared_runs != 1 or args.refusals_count:
-        parser.error("--undeclared-runs and --refusals-count go without --simulate")
+    if args.undeclared_runs != 1:
+        parser.error("--undeclared-runs goes without --simulate")
     seeds = 40 if args.seeds is None else args.seeds
     start_rate = START_RATE if args.start_rate is None else args.start_rate
     minutes = 1.0 if args.minutes is None else args.minutes
@@ -388,4 +388,4 @@ def main(argv: list[str]) -> int:
             f"{too_few[0]:g}/s for {minutes:g} minute(s) is under {MIN_SIMULATED_CALLS} calls, "
             "too few to say anything: give more --minutes"
         )
-    return simulated(seeds, args.latency, limits, start_rate, minutes)
+    return simulated(seeds, args.latency, limits, start_rate, minutes, args.refusals_count)

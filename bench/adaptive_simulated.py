@@ -46,15 +46,19 @@ def simulated(
     limits: tuple[float, ...] = SIMULATED_LIMITS,
     start_rate: float = START_RATE,
     minutes: float = 1.0,
+    refusals_count: bool = False,
 ) -> int:
     """The controller's rules (as a controller started now runs them) against the simulated
     provider with a one-second burst allowance (at least one call), ``minutes`` worth of calls at
-    each limit (at 10/s and a minute, the benchmark's 600)."""
+    each limit (at 10/s and a minute, the benchmark's 600); ``refusals_count``: a refused call
+    takes from the allowance too, down to a burst's debt (as OpenAI documents for its limits)."""
     print(
         f"the rules against the simulated provider (tests/support/rate_simulation.py), {seeds} "
         f"seeds per limit, {minutes:g} minute(s)' worth of calls at the limit, starting at "
         f"{start_rate:g}/s, {latency * 1000:.0f} ms per call, a one-second burst allowance (at "
-        "least one call), Retry-After 1 s\n"
+        "least one call), Retry-After 1 s"
+        + ("; refused calls count against the limit" if refusals_count else "")
+        + "\n"
     )
     print(
         "| limit | 429s: median | 90th percentile | worst | runs over 2% | "
@@ -71,6 +75,7 @@ def simulated(
                 calls=max(1, round(limit * 60 * minutes)),
                 start_rate=start_rate,
                 burst_seconds=max(1.0, 1.0 / limit),
+                refusals_count=refusals_count,
             )
             for s in range(seeds)
         ]

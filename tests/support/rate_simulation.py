@@ -52,10 +52,13 @@ def simulate(
     retry_after: float = 1.0,
     apply_lag: float = 0.3,
     report_at_once: bool = True,
+    refusals_count: bool = False,
     **rules: Any,
 ) -> Outcome:
-    """``calls`` answered in all (default: a minute's worth at the limit); ``rules``: step()'s
-    keyword arguments (which patched rules apply)."""
+    """``calls`` answered in all (default: a minute's worth at the limit); ``refusals_count``: a
+    refused call takes its unit from the bucket too, down to ``burst_seconds`` of debt (as
+    OpenAI documents for its limits; ``bench adaptive_limit --refusals-count`` is the real
+    thing); ``rules``: step()'s keyword arguments (which patched rules apply)."""
     jitter = random.Random(seed)
     wanted = calls if calls is not None else round(limit * 60)
     state = ControllerState(rate=start_rate)
@@ -92,6 +95,8 @@ def simulate(
                 bucket -= 1.0
                 in_flight.append(now + latency * (0.9 + 0.2 * jitter.random()))
             else:
+                if refusals_count:  # the refusal takes its unit too, down to a burst's debt
+                    bucket = max(bucket - 1.0, -limit * burst_seconds)
                 rate_limited += 1
                 window_limited += 1
                 bisect.insort(retries, now + retry_after)

@@ -140,3 +140,23 @@ def test_the_limit_used_is_read_against_what_the_provider_allowed_in_the_window(
             left, answered = left - 1.0, answered + 1
     assert answered / (rate * 5.0) > 1.0  # the old reading
     assert 0.98 <= answered / allowed(rate, 5.0) <= 1.0
+
+
+def test_simulate_with_refusals_counting_runs_the_provider_that_counts_them(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """--simulate --refusals-count: the simulated provider takes a refused call from its
+    allowance too (as OpenAI documents), and the spread printed is that provider's."""
+    status = adaptive_limit.main(
+        ["--simulate", "--refusals-count", "--seeds", "3", "--limits", "10"]
+    )
+    out = capsys.readouterr().out
+    runs = [simulate(10.0, seed=s, latency=0.3, refusals_count=True) for s in range(3)]
+    plain = [simulate(10.0, seed=s, latency=0.3) for s in range(3)]
+
+    assert "refused calls count against the limit" in out
+    median = statistics.median(r.rate_limited_share for r in runs)
+    assert _rows(out)["10/s"][0] == f"{median:.2%}"
+    # The debt a refusal leaves makes each overshoot cost more: the rules miss the target here.
+    assert median > statistics.median(r.rate_limited_share for r in plain)
+    assert status == 1
