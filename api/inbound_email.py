@@ -2,15 +2,20 @@
 customer and where an answer by e-mail goes, its subject on one line, its text without the
 earlier thread quoted below the reply when only that makes it too long."""
 
+import binascii
 import hashlib
 import re
+from email.errors import HeaderParseError
+from email.header import decode_header, make_header
 from email.utils import getaddresses
 from typing import Any
 
+from api.html_text import html_text
 from api.models import InboundEmail
 from policy.quoted_thread import quoted_thread_start
 from shared.tickets import (
     EMAIL_PATTERN,
+    ENCODED_WORD_START,
     MAX_BODY_CHARS,
     MAX_CUSTOMER_ID_CHARS,
     MAX_EMAIL_CHARS,
@@ -24,19 +29,50 @@ def email_fields(email: InboundEmail) -> dict[str, Any]:
     ``Ana <ana@example.com>``) is the customer id and, when it is one address, where an answer
     by e-mail goes; a sender that is no address stays the customer id as sent."""
     # Without NULs first (the ticket drops them): a subject of NULs alone was refused as empty.
-    subject = " ".join(email.subject.replace("\x00", "").split()) or "(no subject)"
+    subject = " ".join(decoded_words(email.subject).replace("\x00", "").split()) or "(no subject)"
     if len(subject) > MAX_SUBJECT_CHARS:
         subject = subject[: MAX_SUBJECT_CHARS - 1] + "…"
     address = sender_address(email.sender)
     fields: dict[str, Any] = {
         "subject": subject,
-        "body": email_body(email.text),
+        "body": email_body(message_text(email)),
         "customer_id": _customer_of(address) if address else email.sender.strip(),
         "channel": "email",
     }
     if address:
         fields["customer_email"] = address
     return fields
+
+
+def message_text(email: InboundEmail) -> str:
+    """The message's text: its plain text, or, when that is blank and an HTML part came, the
+    words of the HTML (an e-mail sent as HTML only was refused for good, and lost)."""
+    if email.text.strip() or not email.html:
+        return email.text
+    return html_text(email.html)
+
+
+def decoded_words(subject: str) -> str:
+    """A subject as a reader sees it: RFC 2047 encoded words (``=?UTF-8?B?...?=``, which a
+    gateway passing the raw header on leaves in) decoded; one that does not decode (an unknown
+    charset, bad base64) stays as sent."""
+    if ENCODED_WORD_START not in subject:
+        return subject
+    try:
+        return str(make_header(decode_header(subject)))
+    except (LookupError, ValueError, binascii.Error, HeaderParseError):
+        return subject
+
+
+def key_of_message(message_id: str | None) -> str | None:
+    """A Message-ID as the key of its ticket: stripped, and in angle brackets (RFC 5322's form,
+    which most gateways send): one gateway's "abc@mail.example" and another's
+    "<abc@mail.example>" were two tickets. None for none (a blank one is none: as a key it
+    would merge every such e-mail into one ticket)."""
+    value = (message_id or "").strip()
+    if not value:
+        return None
+    return value if value.startswith("<") and value.endswith(">") else f"<{value}>"
 
 
 def _customer_of(address: str) -> str:

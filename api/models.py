@@ -65,7 +65,9 @@ class IntakeResponse(BaseModel):
 class InboundEmail(BaseModel):
     """The minimal JSON an e-mail gateway or a helpdesk webhook sends."""
 
-    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+    # No populate_by_name: a gateway's own "sender" member (the envelope sender, a bounce
+    # address) stood in for a missing "from", and the answer went to the bounce address.
+    model_config = ConfigDict(extra="ignore")
 
     sender: str = Field(
         alias="from",
@@ -74,7 +76,16 @@ class InboundEmail(BaseModel):
         "customer_id and customer_email",
     )
     subject: str = Field(default="", description="cut to 200 characters; '(no subject)' if empty")
-    text: str = Field(description="the message's plain text; becomes the ticket's body")
+    text: str = Field(
+        default="",
+        description="the message's plain text; becomes the ticket's body (required unless `html` "
+        "is given)",
+    )
+    html: str | None = Field(
+        default=None,
+        description="the message's HTML part: its words become the body when `text` is empty "
+        "or missing (an e-mail sent as HTML only)",
+    )
     message_id: str | None = Field(
         default=None,
         max_length=998,

@@ -16,7 +16,7 @@ from api.accounts import Account, Role
 from api.deps import client as temporal_client
 from api.deps import intake_allowed, settings
 from api.errors import ApiError, answers_final, for_caller, responses
-from api.inbound_email import email_fields, sender_problem
+from api.inbound_email import email_fields, key_of_message, sender_problem
 from api.json_body import OnceEachJSONRoute
 from api.models import InboundEmail, IntakeAccepted, IntakeRefused, IntakeResponse
 from shared import operations as ops
@@ -67,6 +67,13 @@ IdempotencyKey = Annotated[
         "same ticket, so a retried request returns the ticket the first one created",
     ),
 ]
+
+
+def one_key_header(request: Request) -> None:
+    """Refuses a request with more than one Idempotency-Key header (400): the first was taken
+    without a word, where a query parameter given twice is refused."""
+    if len(request.headers.getlist("idempotency-key")) > 1:
+        raise HTTPException(400, "Idempotency-Key is given more than once; give it once")
 
 
 # Ids the API makes from idempotency keys start with this; a client may not send one as its own
@@ -145,6 +152,7 @@ async def submit_tickets(
     ],
     idempotency_key: IdempotencyKey = None,
 ) -> IntakeResponse:
+    one_key_header(request)
     items = [payload] if isinstance(payload, dict) else payload
     limit = settings(request).max_tickets_per_request
     if not items:
@@ -195,9 +203,12 @@ async def submit_email(
     if (problem := sender_problem(email.sender)) is not None:
         said = f"field 'from' {problem}"
         raise ApiError(422, f"the e-mail cannot become a ticket: {said}", [said])
-    # Stripped: a gateway that redelivers " <a@x>" means "<a@x>", and one sending " " has none
-    # (as a blank key it would merge every such e-mail into one ticket).
-    key = (idempotency_key or "").strip() or (email.message_id or "").strip() or None
+    one_key_header(request)
+    # The message's own Message-ID first: a gateway or retry layer that puts a new
+    # Idempotency-Key on each delivery made one message two tickets. Stripped: a gateway that
+    # redelivers " <a@x>" means "<a@x>", and one sending " " has none (as a blank key it would
+    # merge every such e-mail into one ticket).
+    key = key_of_message(email.message_id) or (idempotency_key or "").strip() or None
     # In a thread: a long text's quoted thread is looked for line by line (tenths of a
     # second for a megabyte), which would hold every other request on the event loop.
     fields = await asyncio.to_thread(email_fields, email)

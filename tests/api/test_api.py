@@ -129,7 +129,7 @@ async def test_an_email_gateway_posts_a_message_and_a_redelivery_is_the_same_tic
     first = await http.post("/tickets/email", headers=bearer(tokens.submit), json=email)
     again = await http.post("/tickets/email", headers=bearer(tokens.submit), json=email)
     no_text = await http.post(
-        "/tickets/email", headers=bearer(tokens.submit), json=email | {"text": " "}
+        "/tickets/email", headers=bearer(tokens.submit), json=email | {"text": " ", "html": None}
     )
 
     assert first.status_code == 202 and again.status_code == 202

@@ -1,0 +1,67 @@
+"""The text of an e-mail's HTML part, for a message that has no plain text (many mail clients and
+helpdesk widgets send HTML only): a gateway posting such a message with an empty ``text`` was
+refused for good (422), and a gateway treats a 4xx as final, so the customer's message was lost
+(a review, 2026-12-08).
+
+What a reader sees, roughly: block elements and ``<br>`` break lines, list items start with
+"- ", ``<script>``, ``<style>``, ``<head>`` and ``<template>`` say nothing, character references
+are read (the standard library's parser does that), and runs of spaces are one. Links keep their
+words only. No layout beyond that: the agents read words, not tables. Pure and bounded: the input
+is the request's, whose size the API's body limit bounds, and the parser is linear in it.
+"""
+
+import re
+from html.parser import HTMLParser
+from typing import Final
+
+# Elements that end a line of text where they start or end.
+_BLOCKS: Final = frozenset(
+    {
+        "address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt", "fieldset",
+        "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header",
+        "hr", "li", "main", "nav", "ol", "p", "pre", "section", "table", "td", "th", "tr", "ul",
+    }
+)  # fmt: skip
+# Elements whose content is never shown as text.
+_SILENT: Final = frozenset({"head", "script", "style", "template", "title", "noscript"})
+_SPACES: Final = re.compile(r"[ \t\r\f\v\u00a0]+")
+_BLANK_LINES: Final = re.compile(r"\n{3,}")
+
+
+class _Reader(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.silent = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _SILENT:
+            self.silent += 1
+        elif tag in _BLOCKS:
+            self.parts.append("\n")
+            if tag == "li":
+                self.parts.append("- ")
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _BLOCKS:  # <br/>, <hr/>
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _SILENT:
+            self.silent = max(0, self.silent - 1)
+        elif tag in _BLOCKS and tag != "li":  # the next item's start breaks the line
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self.silent:
+            self.parts.append(data)
+
+
+def html_text(html: str) -> str:
+    """The words of ``html`` as lines of text (empty when it shows none)."""
+    reader = _Reader()
+    reader.feed(html)
+    reader.close()
+    text = "".join(reader.parts).replace("\r\n", "\n")
+    lines = (_SPACES.sub(" ", line).strip() for line in text.split("\n"))
+    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
