@@ -380,6 +380,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "deadline for a ticket triaged now) and exit: 0 usable, 2 not; connects to nothing",
     )
     args = parser.parse_args(argv)
+    if args.queues is not None and not [q for q in args.queues.split(",") if q.strip()]:
+        # An unset template variable (--queues "$QUEUES"): it polled every queue, an agent-only
+        # deployment running workflows without a word.
+        parser.error("--queues names no queue; leave it out to poll every queue")
     if args.check_config:
         # No loop takes the signals over here: Ctrl-C recorded by the early handlers was ignored.
         if (early := release_early_stops()) is not None:

@@ -91,7 +91,16 @@ def config_path(env: Mapping[str, str] | None = None) -> Path | None:
     env = os.environ if env is None else env
     if configured := env.get("TICKETS_CONFIG"):
         path = Path(configured)
-        if not path.is_file():
+        try:
+            found = path.is_file()
+        except OSError as err:
+            # Path.is_file() swallows only a missing file: a directory the worker may not enter
+            # (a root-only mount, the container running as uid 10001) or a name too long was a
+            # traceback.
+            raise ConfigError(
+                f"TICKETS_CONFIG points to {path}, which cannot be read ({err.strerror})"
+            ) from None
+        if not found:
             raise ConfigError(f"TICKETS_CONFIG points to {path}, which is not a file")
         return path
     return DEFAULT_CONFIG_PATH if DEFAULT_CONFIG_PATH.is_file() else None
@@ -255,11 +264,19 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
         said = problems(err, written={"trim_body_tokens": ("trimming", "body_tokens")})
         raise ConfigError(said) from None
 
-    agents = raw.pop("agents", {}) or {}
-    if not isinstance(agents, dict):
+    if "routes" in raw:
+        # The snapshot's own field: a [routes] table was thrown away without a word (a review,
+        # 2026-12-08), every agent left on its default.
+        raise ConfigError(
+            f"{at(('routes',))}: [routes] is not a setting; agents' routes go in [agents] "
+            "(role = ['provider:model', ...])"
+        )
+    if "agents" in raw and not isinstance(raw["agents"], dict):
+        # Also "agents = false" or "[]", which were read as no table, without a word.
         raise ConfigError(
             f"{at(('agents',))}: [agents] must be a table of role = ['provider:model', ...]"
         )
+    agents = raw.pop("agents", {})
     routes: dict[str, list[AgentRoute]] = {
         role.value: chain for role, chain in default_routes(worker, env).items()
     }

@@ -11,6 +11,7 @@ client here; a process that serves metrics passes its ``Runtime`` (``shared.metr
 import ipaddress
 import os
 import re
+import stat
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -72,9 +73,16 @@ def without_quoted_lines(message: str) -> str:
 
 
 def address_problem(address: str) -> str | None:
-    """What is wrong with a ``host:port`` address's port, or None (also for an address with no
-    port, which the SDK reports itself): the SDK's own refusal of port 70000 read "invalid
-    target URL"."""
+    """What is wrong with a ``host:port`` address, or None (also for an address with no port,
+    which the SDK reports itself): a URL (the SDK connects to ``http://host:port`` as given, in
+    clear text whatever TEMPORAL_TLS says, an API key with it, while the worker said "TLS"; a
+    review, 2026-12-08); a port out of range (the SDK's own refusal of port 70000 read
+    "invalid target URL")."""
+    if "://" in address:
+        return (
+            "is a URL: give host:port (no scheme); TLS is TEMPORAL_TLS's to say, and with "
+            "http:// the connection went in clear text whatever it said"
+        )
     if address.endswith("]") or ":" not in address:
         return None
     port = address.rpartition(":")[2]
@@ -119,6 +127,41 @@ def client_certificate_problem(tls: object) -> str | None:
     return None
 
 
+# The files the connection settings name, read by the SDK whole and on the caller's thread: a
+# profile file or a PEM chain is kilobytes. /dev/zero ran the worker out of memory and a FIFO
+# held --check-config (and the worker's event loop) for ever.
+CONNECTION_FILES: Final = (
+    "TEMPORAL_CONFIG_FILE",
+    "TEMPORAL_TLS_SERVER_CA_CERT_PATH",
+    "TEMPORAL_TLS_CLIENT_CERT_PATH",
+    "TEMPORAL_TLS_CLIENT_KEY_PATH",
+)
+MAX_CONNECTION_FILE_BYTES: Final = 1 << 20
+# TEMPORAL_TLS as people write it; the SDK took "off", "no" and "disabled" for TLS on, and the
+# worker then failed against a plaintext server with an error that did not name the setting.
+_TLS_WORDS: Final = {
+    **dict.fromkeys(("1", "true", "yes", "on", "enabled"), "true"),
+    **dict.fromkeys(("0", "false", "no", "off", "disabled"), "false"),
+}
+
+
+def _connection_file_problem(name: str, value: str) -> str | None:
+    """Why the file a connection setting names cannot be read as one, or None (a missing or
+    unreadable one the SDK names itself)."""
+    try:
+        found = os.stat(value)
+    except OSError:
+        return None
+    if not stat.S_ISREG(found.st_mode):
+        return f"{name} names {value}, which is not a regular file (a FIFO, a device?)"
+    if found.st_size > MAX_CONNECTION_FILE_BYTES:
+        return (
+            f"{name} names {value}, of {found.st_size:,} bytes; a certificate or profile file "
+            f"is kilobytes (at most {MAX_CONNECTION_FILE_BYTES:,} bytes)"
+        )
+    return None
+
+
 def connection_settings(env: Mapping[str, str] | None = None) -> ConnectionSettings:
     source = os.environ if env is None else env
     # Empty is unset, as for every setting of the project (docs/deploy.md: a compose file
@@ -130,6 +173,19 @@ def connection_settings(env: Mapping[str, str] | None = None) -> ConnectionSetti
         for k, v in source.items()
         if v.strip() or not k.startswith("TEMPORAL_") or k.startswith("TEMPORAL_GRPC_META_")
     }
+    if "TEMPORAL_TLS" in given:
+        word = _TLS_WORDS.get(given["TEMPORAL_TLS"].strip().lower())
+        if word is None:
+            raise ClientConfigError(
+                f"TEMPORAL_TLS is {given['TEMPORAL_TLS'][:40]!r}: give true or false (also "
+                "1/0, yes/no, on/off)"
+            )
+        given["TEMPORAL_TLS"] = word
+    for name in CONNECTION_FILES:
+        if (named := given.get(name)) and (problem := _connection_file_problem(name, named)):
+            raise ClientConfigError(
+                f"the Temporal connection configuration cannot be used: {problem}"
+            )
     try:
         loaded = ClientConfig.load_client_connect_config(override_env_vars=given)
     except (RuntimeError, OSError, ValueError) as err:
@@ -149,6 +205,15 @@ def connection_settings(env: Mapping[str, str] | None = None) -> ConnectionSetti
     if problem := address_problem(address):
         raise ClientConfigError(f"the Temporal address {address!r} {problem}")
     namespace = kwargs.pop("namespace", None) or DEFAULT_NAMESPACE
+    metadata = kwargs.get("rpc_metadata") or {}
+    bearer = any(k.lower() == "authorization" for k in metadata)
+    if bearer and not kwargs.get("tls") and not _loopback(address):
+        # The same key given as a gRPC header (TEMPORAL_GRPC_META_AUTHORIZATION, a profile's).
+        raise ClientConfigError(
+            f"an authorization header (TEMPORAL_GRPC_META_AUTHORIZATION, or the profile's) is "
+            f"set with TLS off for {address}: it would cross the network in clear text; turn "
+            "TLS on (TEMPORAL_TLS=true)"
+        )
     if kwargs.get("api_key") and not kwargs.get("tls") and not _loopback(address):
         # The SDK sends the key as a bearer token on every call: over plaintext, to anyone on
         # the path (a review, 2026-12-07: nothing was said).

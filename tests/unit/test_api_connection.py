@@ -2,6 +2,8 @@
 first connection share one client."""
 
 import asyncio
+import os
+from pathlib import Path
 from typing import cast
 
 import pytest
@@ -78,3 +80,71 @@ def test_an_api_key_without_tls_is_refused_beyond_this_machine() -> None:
         remote | {"TEMPORAL_TLS": "false", "TEMPORAL_ADDRESS": "[::1]:7233"}
     )
     assert not local.tls and local.has_api_key
+
+
+@pytest.mark.parametrize("scheme", ["http://", "https://", "grpc://"])
+def test_an_address_given_as_a_url_is_refused_by_name(scheme: str) -> None:
+    # A review (2026-12-08): the SDK connected to http://host:port as given, in clear text,
+    # with the API key as a bearer token, while the worker said "TLS, API key".
+    from shared.temporal_client import ClientConfigError
+
+    settings = {"TEMPORAL_ADDRESS": f"{scheme}temporal.example.com:7233"}
+    for extra in ({}, {"TEMPORAL_API_KEY": "sekrit-key", "TEMPORAL_TLS": "true"}):
+        with pytest.raises(ClientConfigError) as refused:
+            connection_settings(settings | extra)
+        assert "is a URL: give host:port" in str(refused.value)
+        assert "sekrit-key" not in str(refused.value)
+
+
+def test_an_authorization_header_without_tls_is_refused_beyond_this_machine() -> None:
+    from shared.temporal_client import ClientConfigError
+
+    remote = {
+        "TEMPORAL_ADDRESS": "temporal.example.com:7233",
+        "TEMPORAL_GRPC_META_AUTHORIZATION": "Bearer sekrit-key",
+    }
+    with pytest.raises(ClientConfigError) as refused:
+        connection_settings(remote)
+    assert "authorization header" in str(refused.value)
+    assert "sekrit-key" not in str(refused.value)
+    assert connection_settings(remote | {"TEMPORAL_TLS": "true"}).tls
+    assert not connection_settings(remote | {"TEMPORAL_ADDRESS": "127.0.0.1:7233"}).tls
+
+
+@pytest.mark.parametrize(
+    ("said", "tls"),
+    [("off", False), ("No", False), (" false ", False), ("0", False), ("disabled", False),
+     ("on", True), ("yes", True), ("1", True)],
+)  # fmt: skip
+def test_tls_is_read_as_people_write_it(said: str, tls: bool) -> None:
+    settings = connection_settings({"TEMPORAL_ADDRESS": "127.0.0.1:7233", "TEMPORAL_TLS": said})
+    assert settings.tls is tls
+
+
+def test_a_tls_word_that_says_neither_is_refused_by_name() -> None:
+    from shared.temporal_client import ClientConfigError
+
+    with pytest.raises(ClientConfigError) as refused:
+        connection_settings({"TEMPORAL_ADDRESS": "127.0.0.1:7233", "TEMPORAL_TLS": "maybe"})
+    assert "TEMPORAL_TLS is 'maybe': give true or false" in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["TEMPORAL_CONFIG_FILE", "TEMPORAL_TLS_SERVER_CA_CERT_PATH", "TEMPORAL_TLS_CLIENT_CERT_PATH"],
+)
+def test_a_connection_file_that_is_no_file_or_too_large_is_refused_before_it_is_read(
+    name: str, tmp_path: Path
+) -> None:
+    # /dev/zero ran the worker out of memory; a FIFO held --check-config for ever.
+    from shared.temporal_client import MAX_CONNECTION_FILE_BYTES, ClientConfigError
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    large = tmp_path / "large.pem"
+    large.write_bytes(b"x" * (MAX_CONNECTION_FILE_BYTES + 1))
+    for named, said in ((fifo, "not a regular file"), ("/dev/zero", "not a regular file"),
+                        (large, "a certificate or profile file is kilobytes")):  # fmt: skip
+        with pytest.raises(ClientConfigError) as refused:
+            connection_settings({"TEMPORAL_ADDRESS": "127.0.0.1:7233", name: str(named)})
+        assert name in str(refused.value) and said in str(refused.value)

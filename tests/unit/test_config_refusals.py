@@ -46,6 +46,14 @@ def _isolated_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         pytest.param(
             "[agents]\nresolver = []\n", ["agents.resolver", "provider:model"], id="empty-chain"
         ),
+        # Thrown away without a word (a review, 2026-12-08): every agent stayed on its default.
+        pytest.param(
+            '[routes]\nresolver = ["openai:gpt-4o"]\n',
+            ["[routes] is not a setting", "[agents]"],
+            id="routes-table",
+        ),
+        pytest.param("agents = false\n", ["[agents] must be a table"], id="agents-false"),
+        pytest.param("agents = []\n", ["[agents] must be a table"], id="agents-list"),
         pytest.param(
             "[sla_hours]\nUrgent = -1\n",
             ["sla_hours.Urgent: Input should be greater than 0"],
@@ -227,3 +235,17 @@ def test_a_review_setting_that_is_not_a_table_is_refused_even_with_overrides(
     path = write_config(tmp_path, "review = 3\n")
     with pytest.raises(ConfigError, match="review"):
         load_pipeline_config(path, env={"TICKETS_REVIEW_URGENT": "true"})
+
+
+def test_tickets_config_in_a_folder_the_worker_may_not_enter_is_one_sentence(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Path.is_file() swallows a missing file only: a root-only mount was a traceback.
+    def refused(self: Path) -> bool:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "is_file", refused)
+    with pytest.raises(ConfigError) as caught:
+        load_pipeline_config(env={"TICKETS_CONFIG": str(tmp_path / "pipeline.toml")})
+    assert "TICKETS_CONFIG points to" in str(caught.value)
+    assert "cannot be read (Permission denied)" in str(caught.value)

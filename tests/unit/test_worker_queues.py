@@ -87,3 +87,17 @@ def test_a_queue_given_twice_is_refused_before_the_worker_starts() -> None:
         check_queues(
             ["tickets", "tickets", "llm-offline", "llm-offline"], load_settings(None, env={})
         )
+
+
+@pytest.mark.parametrize("given", ["", ",", " ", " , "])
+def test_a_queues_option_naming_no_queue_is_refused(
+    given: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An unset template variable (--queues "$QUEUES") polled every queue: an agent-only
+    deployment ran workflows without a word."""
+    import worker
+
+    with pytest.raises(SystemExit) as exited:
+        worker.main(["--queues", given, "--check-config"])
+    assert exited.value.code == 2
+    assert "--queues names no queue" in capsys.readouterr().err
