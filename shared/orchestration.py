@@ -8,7 +8,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 
 from shared.agents import AgentRoute, Usage
 from shared.answer_bounds import cut_list, cut_text
-from shared.pipeline_config import MAX_PLAN_NODES, AgentTimeouts, SpendingLimit
+from shared.pipeline_config import MAX_PLAN_NODES, AgentTimeouts, PipelineConfig, SpendingLimit
 
 
 class WorkerType(StrEnum):
@@ -145,6 +145,11 @@ class OrchestratorInput(BaseModel):
     # Until when its agent calls may keep retrying (rate limits above all): its ticket's SLA
     # deadline. None: the default window (a run for no ticket, or started before this field).
     retry_until: AwareDatetime | None = None
+    # Its ticket's configuration snapshot, when a ticket's resolution is orchestrated: the run
+    # works by it, as the ticket does (since patch "ticket-config-kept"). None: the run takes a
+    # snapshot of its own (a run for no ticket, or started before this field): a ticket whose
+    # run started on a worker restarted with other settings ran its plan on those.
+    config: PipelineConfig | None = None
 
 
 # Why an orchestrator run failed (the ApplicationError's type); its details carry an

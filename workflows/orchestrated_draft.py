@@ -121,6 +121,8 @@ async def orchestrated_draft(
                     spent_cost_usd=agents.spent_cost_usd,
                 ),
                 retry_until=agents.retry_deadline(),
+                # The ticket's snapshot: its plan runs on the ticket's routes and timeouts.
+                config=config,
             ),
             id=child_id,
             result_type=OrchestratorResult,

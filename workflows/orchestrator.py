@@ -141,6 +141,12 @@ MAX_SUBTASK_REPORTED_CALLS = 20
 # parent-close policy): their spend went unbilled and their calls in flight were never told to
 # stop. Asked only when a sub-task runs at the cancel.
 CANCEL_ENDS_SUBTASKS = "cancel-ends-subtasks"
+# A ticket's run works by the ticket's configuration snapshot, carried in its input
+# (OrchestratorInput.config), instead of a snapshot of its own (one local activity fewer): a run
+# that started on a worker restarted with other settings ran the ticket's plan by those (a
+# review, 2026-12-08). Asked only when the input carries one, so a run replayed from a worker
+# that ignored the field (an earlier version, during a rolling deploy) takes its own again.
+TICKET_CONFIG_KEPT = "ticket-config-kept"
 # Long enough for a sub-task on a live worker (its cancel ends it in one workflow task); a
 # sub-task that takes longer is terminated with the run, as before the patch.
 SUBTASK_CANCEL_WAIT = timedelta(seconds=30)
@@ -182,7 +188,10 @@ class OrchestratorWorkflow:
         if self._refused_input is not None:
             raise self._refused_input
         request = self._request
-        config = await config_snapshot()
+        if request.config is not None and workflow.patched(TICKET_CONFIG_KEPT):
+            config = request.config
+        else:
+            config = await config_snapshot()
         try:
             return await self._orchestrate(request, config)
         except ActivityError as err:

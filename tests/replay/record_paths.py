@@ -106,6 +106,8 @@ PATH_TESTS: dict[str, str] = {
     "test_a_call_from_before_the_breaker_opened_failing_during_the_probe_leaves_it_closing",
     "lone-subtask-until-completed": "tests/workflow/test_orchestrator.py::"
     "test_a_budgeted_run_whose_first_sub_task_fails_cheaply_still_runs_the_rest_one_by_one",
+    "ticket-config-kept": "tests/workflow/test_orchestrated_config.py::"
+    "test_a_complex_tickets_plan_runs_by_the_tickets_snapshot",
 }
 
 

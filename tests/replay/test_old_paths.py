@@ -39,6 +39,11 @@ WITHOUT_AN_OLD_PATH = {
     # Its old path is a REPLACED report reaching a batch worker from before the check made one
     # (the state ignored as no ticket's, settled-state-checked): no code before it sent one.
     "replaced-counted": "not recorded: the check made no REPLACED before the patch",
+    # Asked only when the input carries the ticket's snapshot, which only code with the patch
+    # sends; its False answer is a run whose first task an earlier worker took (a rolling
+    # deploy). That branch is the same config_snapshot() call every earlier orchestrator
+    # history replays without asking.
+    "ticket-config-kept": "not recorded: only a rolling deploy between versions takes it",
 }
 
 
