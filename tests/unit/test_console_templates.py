@@ -241,10 +241,10 @@ def test_the_reviews_show_rework_notes_and_reasons_and_estimated_tokens_are_mark
 def test_trouble_with_temporal_is_worded_for_a_reviewer() -> None:
     from temporalio.service import RPCError, RPCStatusCode
 
-    from api.console.pages import _said
+    from api.console.trouble import what_went_wrong
 
-    down = _said(RPCError("tcp connect error", RPCStatusCode.UNAVAILABLE, b""))
-    refused = _said(RPCError("namespace not found", RPCStatusCode.NOT_FOUND, b""))
+    down = what_went_wrong(RPCError("tcp connect error", RPCStatusCode.UNAVAILABLE, b""))
+    refused = what_went_wrong(RPCError("namespace not found", RPCStatusCode.NOT_FOUND, b""))
 
     # It read "Temporal answered: tcp connect error", as if it had answered.
     assert down.startswith("the Temporal server cannot be reached now (tcp connect error)")
