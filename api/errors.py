@@ -207,7 +207,7 @@ MAX_FIELD_PROBLEMS = 100
 # What each route's body is, said when a body of another shape comes.
 BODY_SHAPES = {
     "/tickets": "one ticket object, or a list of them",
-    "/tickets/email": 'one e-mail object: {"from": ..., "subject": ..., "text": ...}',
+    "/tickets/email": 'one e-mail object: {"from": ..., "subject": ..., "text" (or "html"): ...}',
     "/tickets/{ticket_id}/review": 'one review object: {"action": ..., "revision": ...}',
 }
 

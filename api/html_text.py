@@ -4,10 +4,14 @@ refused for good (422), and a gateway treats a 4xx as final, so the customer's m
 (a review, 2026-12-08).
 
 What a reader sees, roughly: block elements and ``<br>`` break lines, list items start with
-"- ", ``<script>``, ``<style>``, ``<head>`` and ``<template>`` say nothing, character references
+"- ", ``<script>``, ``<style>``, ``<title>`` and ``<template>`` say nothing, character references
 are read (the standard library's parser does that), and runs of spaces are one. Links keep their
-words only. No layout beyond that: the agents read words, not tables. Pure and bounded: the input
-is the request's, whose size the API's body limit bounds, and the parser is linear in it.
+words only. No layout beyond that: the agents read words, not tables.
+
+Bounded: the input is the request's (``InboundEmail.html``'s limit). The standard library's
+parser (CPython 3.11) takes quadratic time on a ``<`` that starts no complete tag, repeated
+("<a<a<a...": 19 s for 200 KB, minutes for a megabyte; a review, 2026-12-08), so every such
+``<`` is made ``&lt;`` first (it is text to a browser too): linear, about 0.05 s for 200 KB.
 """
 
 import re
@@ -22,8 +26,12 @@ _BLOCKS: Final = frozenset(
         "hr", "li", "main", "nav", "ol", "p", "pre", "section", "table", "td", "th", "tr", "ul",
     }
 )  # fmt: skip
-# Elements whose content is never shown as text.
-_SILENT: Final = frozenset({"head", "script", "style", "template", "title", "noscript"})
+# Elements whose content is never shown as text. Not <head>: HTML lets its end tag out, and a
+# message whose </head> was left out read as empty (its text the head's); what a head holds
+# that is text (<title>, <style>, <script>) is silent on its own.
+_SILENT: Final = frozenset({"script", "style", "template", "title", "noscript"})
+# A "<" that starts no complete tag (another "<" or the end comes before a ">").
+_NOT_A_TAG: Final = re.compile(r"<(?=[^<>]*(?:<|$))")
 _SPACES: Final = re.compile(r"[ \t\r\f\v\u00a0]+")
 _BLANK_LINES: Final = re.compile(r"\n{3,}")
 
@@ -60,7 +68,7 @@ class _Reader(HTMLParser):
 def html_text(html: str) -> str:
     """The words of ``html`` as lines of text (empty when it shows none)."""
     reader = _Reader()
-    reader.feed(html)
+    reader.feed(_NOT_A_TAG.sub("&lt;", html))
     reader.close()
     text = "".join(reader.parts).replace("\r\n", "\n")
     lines = (_SPACES.sub(" ", line).strip() for line in text.split("\n"))

@@ -1,7 +1,7 @@
 """What the API's routes take and return, beyond the models shared with the workflows."""
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from pydantic import (
     AwareDatetime,
@@ -62,6 +62,11 @@ class IntakeResponse(BaseModel):
     )
 
 
+# An e-mail's HTML part, read only when it has no plain text: a reply's markup is a few times
+# its words (a 20,000-character body in a styled template ~200 KB); the body limit bounds all.
+MAX_HTML_CHARS: Final = 500_000
+
+
 class InboundEmail(BaseModel):
     """The minimal JSON an e-mail gateway or a helpdesk webhook sends."""
 
@@ -83,14 +88,22 @@ class InboundEmail(BaseModel):
     )
     html: str | None = Field(
         default=None,
-        description="the message's HTML part: its words become the body when `text` is empty "
-        "or missing (an e-mail sent as HTML only)",
+        max_length=MAX_HTML_CHARS,
+        description="the message's HTML part: its words become the body when `text` is empty, "
+        "null or missing (an e-mail sent as HTML only)",
     )
     message_id: str | None = Field(
         default=None,
         max_length=998,
         description="the e-mail's Message-ID: the same message delivered twice is one ticket",
     )
+
+    @field_validator("text", mode="before")
+    @classmethod
+    def _no_text(cls, value: object) -> object:
+        # A gateway sends null for a message with no plain part: an HTML-only e-mail was still
+        # refused (422) where an empty text takes the HTML's words.
+        return "" if value is None else value
 
     @field_validator("subject", mode="before")
     @classmethod

@@ -80,8 +80,9 @@ def address_problem(address: str) -> str | None:
     "invalid target URL")."""
     if "://" in address:
         return (
-            "is a URL: give host:port (no scheme); TLS is TEMPORAL_TLS's to say, and with "
-            "http:// the connection went in clear text whatever it said"
+            "is a URL: give host:port (no scheme; https:// is taken with TLS on); TLS is "
+            "TEMPORAL_TLS's to say, and with http:// the connection went in clear text whatever "
+            "it said"
         )
     if address.endswith("]") or ":" not in address:
         return None
@@ -202,6 +203,9 @@ def connection_settings(env: Mapping[str, str] | None = None) -> ConnectionSetti
     if problem := client_certificate_problem(kwargs.get("tls")):
         raise ClientConfigError(f"the Temporal connection configuration cannot be used: {problem}")
     address = kwargs.pop("target_host", None) or DEFAULT_ADDRESS
+    if address.lower().startswith("https://") and kwargs.get("tls"):
+        # What the SDK took over TLS (with a deprecation warning): host:port, as it connects.
+        address = address[len("https://") :].rstrip("/")
     if problem := address_problem(address):
         raise ClientConfigError(f"the Temporal address {address!r} {problem}")
     namespace = kwargs.pop("namespace", None) or DEFAULT_NAMESPACE

@@ -188,10 +188,11 @@ async def submit_tickets(
     summary="one ticket from an e-mail gateway or helpdesk webhook",
     description=(
         'Minimal JSON: `{"from": "ana@example.com", "subject": "...", "text": "...", '
-        '"message_id": "<...>"}`; other fields are ignored. The sender\'s address (`from` '
+        '"message_id": "<...>"}` (`html` too: its words are the body of a message with no '
+        "text); other fields are ignored. The sender's address (`from` "
         "may be `Ana <ana@example.com>`) becomes the customer id and the address an answer by "
         "e-mail goes to; the channel is "
-        "email; the same message_id (or Idempotency-Key) is the same ticket."
+        "email; the same message_id (or, without one, Idempotency-Key) is the same ticket."
     ),
 )
 async def submit_email(

@@ -82,7 +82,7 @@ def test_an_api_key_without_tls_is_refused_beyond_this_machine() -> None:
     assert not local.tls and local.has_api_key
 
 
-@pytest.mark.parametrize("scheme", ["http://", "https://", "grpc://"])
+@pytest.mark.parametrize("scheme", ["http://", "grpc://"])
 def test_an_address_given_as_a_url_is_refused_by_name(scheme: str) -> None:
     # A review (2026-12-08): the SDK connected to http://host:port as given, in clear text,
     # with the API key as a bearer token, while the worker said "TLS, API key".
@@ -94,6 +94,18 @@ def test_an_address_given_as_a_url_is_refused_by_name(scheme: str) -> None:
             connection_settings(settings | extra)
         assert "is a URL: give host:port" in str(refused.value)
         assert "sekrit-key" not in str(refused.value)
+
+
+def test_an_https_address_is_host_and_port_with_tls_and_refused_without() -> None:
+    # The SDK took https:// over TLS (with a deprecation warning): a deployment that gave it
+    # must not stop at the upgrade; without TLS it failed to connect, now it is said.
+    from shared.temporal_client import ClientConfigError
+
+    given = {"TEMPORAL_ADDRESS": "https://ns.acct.tmprl.cloud:7233/", "TEMPORAL_API_KEY": "k"}
+    settings = connection_settings(given)
+    assert (settings.address, settings.tls) == ("ns.acct.tmprl.cloud:7233", True)
+    with pytest.raises(ClientConfigError, match="is a URL"):
+        connection_settings(given | {"TEMPORAL_TLS": "false", "TEMPORAL_ADDRESS": "https://h:7233"})
 
 
 def test_an_authorization_header_without_tls_is_refused_beyond_this_machine() -> None:

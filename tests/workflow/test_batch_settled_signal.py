@@ -31,6 +31,9 @@ async def test_a_settled_signal_with_no_ticket_s_state_is_ignored(
             await wait_until(lambda: agents.calls.get("draft"), what="the draft in progress")
             bogus = {"ticket_id": batch[0].ticket_id, "state": "FINE" * 250}
             await handle.signal(names.TICKET_SETTLED_SIGNAL, bogus)
+            # None, or two (a review, 2026-12-08): a TypeError that failed every workflow task.
+            await handle.signal(names.TICKET_SETTLED_SIGNAL)
+            await handle.signal(names.TICKET_SETTLED_SIGNAL, args=[bogus, bogus])
             meanwhile = await progress(handle)
         finally:
             gate.set()
@@ -41,3 +44,4 @@ async def test_a_settled_signal_with_no_ticket_s_state_is_ignored(
     assert (meanwhile.in_flight, meanwhile.settled) == (1, {})  # its place still held
     assert result.settled == {"COMPLETED": 1}
     assert SETTLED_STATE_CHECKED in patch_ids(history.events)
+    assert not [e for e in history.events if e.HasField("workflow_task_failed_event_attributes")]

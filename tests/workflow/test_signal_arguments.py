@@ -44,6 +44,9 @@ async def test_a_review_signal_with_no_argument_or_two_is_ignored_and_the_ticket
         await wait_for_state(handle, TicketState.AWAITING_REVIEW)
         await handle.signal(names.REVIEW_SIGNAL)
         await handle.signal(names.REVIEW_SIGNAL, args=[{"action": "approve"}, {"x": 1}])
+        # The ticket's other one-argument signal, the same way.
+        await handle.signal(names.ORCHESTRATION_SPENT_SIGNAL)
+        await handle.signal(names.ORCHESTRATION_SPENT_SIGNAL, args=[{}, {}])
 
         async def both_recorded() -> TicketView | None:
             view = await status(handle)
