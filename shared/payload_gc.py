@@ -232,13 +232,30 @@ async def plan_collection(
     from_gone: list[Release] = []
     from_retained: list[Release] = []
 
+    # What each retained parent of a gone child refers to, read once per collection.
+    parents_read: dict[str, asyncio.Task[set[str] | None]] = {}
+
     async def judge(owner_id: str, owned: list[Ownership]) -> None:
         try:
             if not await workflow_exists(client, owner_id):
                 parent = owner_id.rpartition("/")[0]
+                read_by_parent: set[str] = set()
                 if parent and await workflow_exists(client, parent):
+                    # Only what the parent's retained runs (and their children) refer to stays:
+                    # the rest was a run's that is gone (an erased customer's ticket whose id a
+                    # later ticket took, which started no such child), and was kept whole for
+                    # as long as that later ticket was retained (a review, 2026-12-08).
                     report.children_of_retained_parents += 1
-                    return
+                    if parent not in parents_read:
+                        parents_read[parent] = asyncio.create_task(_referenced(client, parent))
+                    by_parent = await parents_read[parent]
+                    if by_parent is None:
+                        report.not_checked(
+                            f"{owner_id}: gone, and the runs of its parent could not be listed "
+                            "(an id a visibility query cannot quote); its payloads were kept"
+                        )
+                        return
+                    read_by_parent = by_parent
                 report.owners_gone += 1
                 kept = await _still_read_by_children(client, owner_id)
                 if kept is None:
@@ -247,7 +264,13 @@ async def plan_collection(
                         "visibility query cannot quote); its payloads were kept"
                     )
                     return
-                gone = [r for r in owned if r.last_stored_at < cutoff and r.sha256 not in kept]
+                gone = [
+                    r
+                    for r in owned
+                    if r.last_stored_at < cutoff
+                    and r.sha256 not in kept
+                    and r.sha256 not in read_by_parent
+                ]
                 from_gone.extend(Release(r.sha256, owner_id, cutoff, r.namespace) for r in gone)
                 return
             referenced = await _referenced(client, owner_id, {r.sha256 for r in owned})

@@ -55,8 +55,8 @@ def print_report(report: GcReport) -> None:
         )
     if report.children_of_retained_parents:
         out.print(
-            f"  {report.children_of_retained_parents} gone child workflow(s) kept: "
-            "their parent is retained"
+            f"  {report.children_of_retained_parents} gone child workflow(s) of retained "
+            "parents: what those parents' histories refer to kept"
         )
     if report.kept_for_retained_histories:
         out.print(
