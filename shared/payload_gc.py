@@ -159,6 +159,22 @@ async def _results_of(client: Client, runs: set[tuple[str, str]]) -> set[str]:
     return found
 
 
+async def _runs_refer_to(client: Client, workflow_id: str) -> set[str] | None:
+    """The stored payloads the retained runs of an existing workflow refer to in their own
+    histories (None: its runs could not be listed). Not its children's: a child's result is
+    stored as its parent's, so it is never a gone child's payload."""
+    listed = await listed_runs(client, workflow_id)
+    if listed is None:
+        return None
+    runs = set(listed)
+    runs.add((await client.get_workflow_handle(workflow_id).describe()).run_id)
+    found: set[str] = set()
+    for run_id in runs:
+        events = await run_events(client, workflow_id, run_id)
+        found |= await referenced_hashes(events, codec_of(client))
+    return found
+
+
 async def _still_read_by_children(client: Client, owner_id: str) -> set[str] | None:
     """What a gone workflow's children still retained refer to of what it stored (None: they
     could not be listed). A child's result is stored as its parent's: a batch's ticket that
@@ -241,13 +257,20 @@ async def plan_collection(
                 parent = owner_id.rpartition("/")[0]
                 read_by_parent: set[str] = set()
                 if parent and await workflow_exists(client, parent):
-                    # Only what the parent's retained runs (and their children) refer to stays:
-                    # the rest was a run's that is gone (an erased customer's ticket whose id a
-                    # later ticket took, which started no such child), and was kept whole for
-                    # as long as that later ticket was retained (a review, 2026-12-08).
                     report.children_of_retained_parents += 1
+                    # Its newest run is gone, but an older one may be retained (deleting the
+                    # current run does not make an earlier one current, so describe says
+                    # gone): then everything stays, as before, its activities' results too.
+                    still = await listed_runs(client, owner_id)
+                    if still is None or still:
+                        return
+                    # No run of it is left: only what the parent's retained runs refer to
+                    # stays (its input in their start-child events). The rest was a gone run's
+                    # (an erased customer's ticket whose id a later ticket took, which started
+                    # no such child), kept whole for as long as that later ticket was retained
+                    # (a review, 2026-12-08).
                     if parent not in parents_read:
-                        parents_read[parent] = asyncio.create_task(_referenced(client, parent))
+                        parents_read[parent] = asyncio.create_task(_runs_refer_to(client, parent))
                     by_parent = await parents_read[parent]
                     if by_parent is None:
                         report.not_checked(
@@ -256,7 +279,8 @@ async def plan_collection(
                         )
                         return
                     read_by_parent = by_parent
-                report.owners_gone += 1
+                else:
+                    report.owners_gone += 1
                 kept = await _still_read_by_children(client, owner_id)
                 if kept is None:
                     report.not_checked(

@@ -26,9 +26,22 @@ class TwoHoursLaterFake(FilePayloadDriver):
         return datetime.now(UTC) + timedelta(hours=2)
 
 
-@pytest.mark.parametrize("parent_refers_to_it", [False, True])
-async def test_a_gone_childs_payload_goes_unless_its_retained_parent_refers_to_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, parent_refers_to_it: bool
+@pytest.mark.parametrize(
+    ("parent_refers_to_it", "older_child_run_retained", "kept"),
+    [
+        (False, False, False),
+        (True, False, True),
+        # Its newest run deleted, an older one retained (deleting the current run does not
+        # make an earlier one current): that run's history needs what its id stored.
+        (False, True, True),
+    ],
+)
+async def test_a_gone_childs_payload_goes_unless_a_retained_history_may_need_it(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    parent_refers_to_it: bool,
+    older_child_run_retained: bool,
+    kept: bool,
 ) -> None:
     driver = TwoHoursLaterFake(tmp_path / "payloads")
     orchestrated = b"the erased customer's orchestrator input, with their ticket's text " * 10
@@ -43,16 +56,20 @@ async def test_a_gone_childs_payload_goes_unless_its_retained_parent_refers_to_i
     async def exists_fake(client: Any, workflow_id: str) -> bool:
         return workflow_id in retained
 
-    async def referenced_fake(client: Any, workflow_id: str, owned: Any = None) -> set[str]:
+    async def parent_runs_fake(client: Any, workflow_id: str) -> set[str]:
         reads.append(workflow_id)
         # The parent's runs: the one that started this child refers to its input.
         return {key} if parent_refers_to_it else set()
+
+    async def listed_runs_fake(client: Any, workflow_id: str) -> list[str]:
+        return ["c0"] if older_child_run_retained and workflow_id == child.owner_id else []
 
     async def children_fake(client: Any, workflow_id: str) -> set[str]:
         return set()
 
     monkeypatch.setattr(payload_gc, "workflow_exists", exists_fake)
-    monkeypatch.setattr(payload_gc, "_referenced", referenced_fake)
+    monkeypatch.setattr(payload_gc, "_runs_refer_to", parent_runs_fake)
+    monkeypatch.setattr(payload_gc, "listed_runs", listed_runs_fake)
     monkeypatch.setattr(payload_gc, "_still_read_by_children", children_fake)
     report = await payload_gc.collect_payloads(
         SimpleNamespace(namespace="default"),
@@ -62,6 +79,6 @@ async def test_a_gone_childs_payload_goes_unless_its_retained_parent_refers_to_i
     )
 
     left = await driver.payloads_of("ticket-T-1/resolution")
-    assert left == ({key} if parent_refers_to_it else set())
-    assert report.children_of_retained_parents == 1
-    assert reads == ["ticket-T-1"]
+    assert left == ({key} if kept else set())
+    assert (report.children_of_retained_parents, report.owners_gone) == (1, 0)
+    assert reads == ([] if older_child_run_retained else ["ticket-T-1"])
