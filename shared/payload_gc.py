@@ -111,22 +111,10 @@ async def _referenced(
     ticket's view, was deleted while the ticket's own history still needed it. The children are
     read only while some of ``owned`` (all, when None) is not found yet, several at a time: the
     runs the parent started first, then every run of each child (a reset's new run too)."""
-    listed = await listed_runs(client, workflow_id)
-    if listed is None:
+    read = await _runs_read(client, workflow_id)
+    if read is None:
         return None
-    runs = set(listed)
-    runs.add((await client.get_workflow_handle(workflow_id).describe()).run_id)
-    found: set[str] = set()
-    children: set[tuple[str, str]] = set()
-    for run_id in runs:
-        events = await run_events(client, workflow_id, run_id)
-        found |= await referenced_hashes(events, codec_of(client))
-        children |= {
-            (started.workflow_execution.workflow_id, started.workflow_execution.run_id)
-            for e in events
-            if e.HasField("child_workflow_execution_started_event_attributes")
-            for started in (e.child_workflow_execution_started_event_attributes,)
-        }
+    found, children = read
     if owned is not None and owned <= found:
         return found  # nothing left to look for: a batch of 10,000 tickets reads no child
     found |= await _results_of(client, children)
@@ -159,20 +147,36 @@ async def _results_of(client: Client, runs: set[tuple[str, str]]) -> set[str]:
     return found
 
 
-async def _runs_refer_to(client: Client, workflow_id: str) -> set[str] | None:
-    """The stored payloads the retained runs of an existing workflow refer to in their own
-    histories (None: its runs could not be listed). Not its children's: a child's result is
-    stored as its parent's, so it is never a gone child's payload."""
+async def _runs_read(
+    client: Client, workflow_id: str
+) -> tuple[set[str], set[tuple[str, str]]] | None:
+    """What the retained runs of an existing workflow refer to in their own histories, and the
+    children (id, run) they started (None: its runs could not be listed)."""
     listed = await listed_runs(client, workflow_id)
     if listed is None:
         return None
     runs = set(listed)
     runs.add((await client.get_workflow_handle(workflow_id).describe()).run_id)
     found: set[str] = set()
+    children: set[tuple[str, str]] = set()
     for run_id in runs:
         events = await run_events(client, workflow_id, run_id)
         found |= await referenced_hashes(events, codec_of(client))
-    return found
+        children |= {
+            (started.workflow_execution.workflow_id, started.workflow_execution.run_id)
+            for e in events
+            if e.HasField("child_workflow_execution_started_event_attributes")
+            for started in (e.child_workflow_execution_started_event_attributes,)
+        }
+    return found, children
+
+
+async def _runs_refer_to(client: Client, workflow_id: str) -> set[str] | None:
+    """The stored payloads the retained runs of an existing workflow refer to in their own
+    histories (None: its runs could not be listed). Not its children's: a child's result is
+    stored as its parent's, so it is never a gone child's payload."""
+    read = await _runs_read(client, workflow_id)
+    return None if read is None else read[0]
 
 
 async def _still_read_by_children(client: Client, owner_id: str) -> set[str] | None:
