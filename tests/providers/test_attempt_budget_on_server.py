@@ -66,7 +66,7 @@ async def test_a_provider_that_stalls_every_time_is_given_up_after_five_attempts
     # then a stream that starts and hangs on every request: each attempt ends by the heartbeat
     # timeout, raising nothing, as one whose worker died does (the provider's stall limit, which
     # would end it first with an error, is put out of reach).
-    monkeypatch.setattr("activities.providers.structured.STALL_SHARE_OF_HEARTBEAT", 1000.0)
+    monkeypatch.setattr("activities.providers.streamed_calls.STALL_SHARE_OF_HEARTBEAT", 1000.0)
     fake.push(rate_limited(), rate_limited())
     fake.responder = lambda _request: Reply(output=VALID_CLASSIFICATION, stall=True)
 

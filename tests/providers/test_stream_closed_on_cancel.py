@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from activities.providers import structured
+from activities.providers import streamed_calls
 from tests.providers.fake_stream import FakeStreamServer, stream_provider
 
 
@@ -44,7 +44,7 @@ async def test_a_cancellation_as_the_heartbeats_stop_closes_the_response(
     async def post(*args: Any, **kwargs: Any) -> StreamFake:
         return stream
 
-    monkeypatch.setattr(structured, "heartbeating", cancelled_as_beats_stop)
+    monkeypatch.setattr(streamed_calls, "heartbeating", cancelled_as_beats_stop)
     with FakeStreamServer() as fake:
         async with stream_provider(provider_name, fake) as provider:
             with pytest.raises(asyncio.CancelledError):
