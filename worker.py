@@ -380,7 +380,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "deadline for a ticket triaged now) and exit: 0 usable, 2 not; connects to nothing",
     )
     args = parser.parse_args(argv)
-    if args.queues is not None and not [q for q in args.queues.split(",") if q.strip()]:
+    # Read once; None: every queue.
+    queues = [q.strip() for q in args.queues.split(",") if q.strip()] if args.queues else None
+    if args.queues is not None and not queues:
         # An unset template variable (--queues "$QUEUES"): it polled every queue, an agent-only
         # deployment running workflows without a word.
         parser.error("--queues names no queue; leave it out to poll every queue")
@@ -388,7 +390,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         # No loop takes the signals over here: Ctrl-C recorded by the early handlers was ignored.
         if (early := release_early_stops()) is not None:
             return 128 + early
-        queues = [q.strip() for q in args.queues.split(",") if q.strip()] if args.queues else None
         return asyncio.run(check_config(queues))
     logging.basicConfig(
         level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -399,7 +400,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The core's warnings as Python log lines, without terminal colour codes (the runtime made
     # for metrics forwards them the same way).
     forward_core_logs()
-    queues = [q.strip() for q in args.queues.split(",") if q.strip()] if args.queues else None
 
     async def _main() -> int:
         stop = asyncio.Event()
