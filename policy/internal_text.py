@@ -6,7 +6,8 @@ import re
 import unicodedata
 from typing import Final
 
-# Unambiguous labels only, for any reply (a person's edit too).
+# The labels a person's edit was refused for before patch internal-edit-narrowed: the phrases
+# wherever they stand, so "I have added an internal note to your account" was refused too.
 INTERNAL_LABELS: Final = re.compile(
     r"(?i:\binternal note\b|\binternal:|\[internal\]|\bnot for customers?\b)"
     r"|\bTODO\b|\bFIXME\b"  # upper case only: "your todo list" is fine in a reply
@@ -33,8 +34,29 @@ def as_read(text: str) -> str:
     return shown.translate(_APOSTROPHES)
 
 
+# What marks a person's edit as pasted from the team's notes: the phrases used as labels, not
+# in a sentence. "Internal note:", "INTERNAL -", a line that is only "Not for customers", the
+# phrase in brackets ("[internal]", "(internal note)"), the phrase in capitals, TODO, FIXME.
+# "I have added an internal note to your account" and "this plan is not for customers in the
+# EU" are replies a person may write.
+_PHRASE = r"(?:internal(?:[ \t]+(?:note|only))?|not[ \t]+for[ \t]+customers?)"
+LABELS_IN_AN_EDIT: Final = re.compile(
+    rf"(?im:^[ \t>*#-]*[\[(]?[ \t]*{_PHRASE}[ \t]*[\])]?[ \t]*(?:[:\-\u2013\u2014]|$))"
+    rf"|(?i:\binternal(?:[ \t]+note)?[ \t]*:)"
+    rf"|(?i:[\[(][ \t]*{_PHRASE}[ \t]*[\])])"
+    r"|\bINTERNAL NOTE\b|\bNOT FOR CUSTOMERS?\b|\bTODO\b|\bFIXME\b"
+)
+
+
 def internal_label(text: str) -> str | None:
-    """The first unambiguous internal label in ``text`` as a reader sees it (``as_read``), or
-    None."""
+    """The first phrase of ``INTERNAL_LABELS`` in ``text`` as a reader sees it (``as_read``),
+    or None: the rule a person's edit was held to before patch internal-edit-narrowed."""
     found = INTERNAL_LABELS.search(as_read(text))
     return found.group(0) if found else None
+
+
+def label_in_an_edit(text: str) -> str | None:
+    """The first label of the team's own notes in a person's edited reply, as a reader sees it
+    (``as_read``; ``LABELS_IN_AN_EDIT``), stripped, or None."""
+    found = LABELS_IN_AN_EDIT.search(as_read(text))
+    return found.group(0).strip() if found else None

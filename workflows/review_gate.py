@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from policy.internal_text import internal_label
+    from policy.internal_text import internal_label, label_in_an_edit
     from policy.review_policy import ReviewReason
     from policy.sla import time_left
     from policy.transitions import TicketState
@@ -64,6 +64,11 @@ PATCH_INVISIBLE_EDIT_IGNORED = "invisible-edit-ignored"
 # refused by the update's validator and, behind this patch (asked only then), ignored as a
 # signal: the Web UI's signal dialog sent a pasted note to the customer as written.
 PATCH_INTERNAL_EDIT_IGNORED = "internal-edit-ignored"
+# The rule above narrowed to the phrases used as labels ("Internal note:", "[internal]", a line
+# of its own): "I have added an internal note to your account" was refused, and a reviewer could
+# not send it. The update's validator takes the narrow rule (no patch); a signal whose edit only
+# the broad rule catches asks this patch, so one ignored before replays as ignored.
+PATCH_INTERNAL_EDIT_NARROWED = "internal-edit-narrowed"
 
 MAX_RAW_EXCERPT_CHARS: Final = 500
 MAX_NOTE_CHARS: Final = 500
@@ -287,6 +292,8 @@ class ReviewGate:
             self._ignore(decision, None, unseen)
             return
         internal = _internal_edit_problem(decision)
+        if internal is None and not _held_to_narrow_rule(decision):
+            internal = _internal_edit_problem(decision, label=internal_label)
         if internal is not None and workflow.patched(PATCH_INTERNAL_EDIT_IGNORED):
             self._ignore(decision, None, internal)
             return
@@ -356,17 +363,29 @@ def _invisible_edit_problem(decision: ReviewDecision) -> str | None:
     )
 
 
-def _internal_edit_problem(decision: ReviewDecision) -> str | None:
-    """An edited reply labelled as the team's own ("INTERNAL:", "[internal]", "internal note",
-    TODO): pasted from a note, it went to the customer as written. Refused by the update's
-    validator (no patch: validators do not run on replay) and ignored as a signal (patch
-    internal-edit-ignored)."""
+def _held_to_narrow_rule(decision: ReviewDecision) -> bool:
+    """Whether a signal's edit is held to the narrow rule: asks PATCH_INTERNAL_EDIT_NARROWED
+    only when the broad rule would have refused it."""
+    if decision.action is not ReviewAction.EDIT or decision.edited_text is None:
+        return True
+    if internal_label(decision.edited_text) is None:
+        return True
+    return workflow.patched(PATCH_INTERNAL_EDIT_NARROWED)
+
+
+def _internal_edit_problem(
+    decision: ReviewDecision, label: Callable[[str], str | None] = label_in_an_edit
+) -> str | None:
+    """An edited reply labelled as the team's own ("Internal note:", "INTERNAL:", "[internal]",
+    TODO; ``label_in_an_edit``): pasted from a note, it went to the customer as written. Refused
+    by the update's validator (no patch: validators do not run on replay) and ignored as a signal
+    (patch internal-edit-ignored)."""
     if decision.action is not ReviewAction.EDIT or decision.edited_text is None:
         return None
-    if (label := internal_label(decision.edited_text)) is None:
+    if (found := label(decision.edited_text)) is None:
         return None
     return (
-        f"the edited reply holds {label[:40]!r}, which marks the team's own notes, not a "
+        f"the edited reply holds {found[:40]!r}, which marks the team's own notes, not a "
         "customer's reply: take it out and send the edit again"
     )
 

@@ -68,3 +68,43 @@ async def test_an_edit_labelled_internal_is_refused_and_its_signal_ignored(
     assert signal.decision is not None and signal.decision.reviewer == "operator:ana"
     assert result.state is TicketState.COMPLETED
     assert [d.text for d in services.deliveries] == ["Thanks, refunded."]
+
+
+# A sentence that names an internal note, and a plan not for customers somewhere: replies a
+# person may write (patch internal-edit-narrowed; the broad rule refused both).
+IN_A_SENTENCE = (
+    "I have added an internal note to your account so billing sees the refund. "
+    "The old plan is not for customers in the EU any more."
+)
+
+
+@pytest.mark.usefixtures("replay_check")
+async def test_an_edit_that_mentions_an_internal_note_in_a_sentence_goes_out(
+    ts_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    agents, services = FakeAgents(priority=Priority.URGENT), FakeTicketServices()
+    edit = ReviewDecision(action=ReviewAction.EDIT, edited_text=IN_A_SENTENCE, reviewer="ana")
+    async with ticket_on_fakes(ts_env.client, task_queue, agents, services) as handle:
+        await wait_for_state(handle, TicketState.AWAITING_REVIEW)
+        await handle.execute_update(names.SUBMIT_REVIEW_UPDATE, edit)
+        result = await handle.result()
+
+    assert result.state is TicketState.COMPLETED
+    assert [d.text for d in services.deliveries] == [IN_A_SENTENCE]
+
+
+@pytest.mark.usefixtures("replay_check")
+async def test_a_signal_whose_edit_mentions_an_internal_note_in_a_sentence_is_applied(
+    ts_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    agents, services = FakeAgents(priority=Priority.URGENT), FakeTicketServices()
+    edit = ReviewDecision(action=ReviewAction.EDIT, edited_text=IN_A_SENTENCE, reviewer="ana")
+    async with ticket_on_fakes(ts_env.client, task_queue, agents, services) as handle:
+        await wait_for_state(handle, TicketState.AWAITING_REVIEW)
+        # What the Web UI's signal dialog sends.
+        await handle.signal(names.REVIEW_SIGNAL, edit.model_dump(mode="json"))
+        result = await handle.result()
+
+    assert result.state is TicketState.COMPLETED
+    assert [d.text for d in services.deliveries] == [IN_A_SENTENCE]
+    assert [r.applied for r in result.reviews] == [True]
