@@ -38,6 +38,12 @@ with workflow.unsafe.imports_passed_through():
 # before this change replays without it (its history has no marker) and waits as it always did;
 # every wait that begins after the change has the deadline. See docs/versioning.md.
 PATCH_REVIEW_FINAL_DEADLINE = "review-final-deadline"
+# A ticket whose SLA deadline falls at or after its final review deadline closes at the final
+# deadline. It waited out the SLA first, then closed at once, escalated: days late. The worker
+# refuses such a configuration when it loads one (shared/pipeline_config.py, shared/settings.py:
+# business hours stretch an SLA), but a snapshot recorded before those checks (2026-12-07) is
+# read without them. Asked only then.
+PATCH_CLOSES_BEFORE_SLA = "closes-before-sla"
 
 # A signal cannot be refused, so what it adds to the ticket (its status answer and its result)
 # must be bounded here: an unparseable review keeps only an excerpt of its JSON, a reason is cut
@@ -124,6 +130,7 @@ class ReviewGate:
         if (
             not view.escalated
             and view.sla_deadline is not None
+            and not _closes_first(closes_at, view.sla_deadline)
             and not await self._decided_before(view.sla_deadline, "review SLA deadline")
         ):
             self._record.escalate()
@@ -352,6 +359,14 @@ def wait_problem(view: TicketView, decision: ReviewDecision) -> str | None:
             f"not at {given:{shape}} UTC: give waiting_since exactly as its status shows it"
         )
     return None
+
+
+def _closes_first(closes_at: datetime | None, sla_deadline: datetime) -> bool:
+    """Whether the wait closes before its SLA deadline passes (PATCH_CLOSES_BEFORE_SLA, asked
+    only then): no SLA timer, the final deadline's is the one."""
+    if closes_at is None or sla_deadline < closes_at:
+        return False
+    return workflow.patched(PATCH_CLOSES_BEFORE_SLA)
 
 
 def _invisible_edit_problem(decision: ReviewDecision) -> str | None:

@@ -12,6 +12,7 @@ from policy.transitions import TicketState
 from shared import names
 from shared.agents import Priority
 from shared.business_hours import WEEKDAYS, BusinessHours
+from shared.pipeline_config import ReviewPolicyConfig
 from shared.review import ReviewAction, ReviewDecision
 from shared.tickets import CustomerTier
 from shared.view import TicketView
@@ -105,3 +106,36 @@ async def test_a_tier_left_out_of_the_business_hours_is_escalated_around_the_clo
     assert after.escalated
     assert result.state is TicketState.COMPLETED
     assert result.sla_deadline == waiting.sla_deadline
+
+
+@pytest.mark.usefixtures("replay_check")
+@pytest.mark.usefixtures("private_ts_env")  # set up before replay_check, which replays on it
+async def test_a_ticket_whose_sla_ends_after_its_final_deadline_closes_at_the_final_deadline(
+    private_ts_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    """Counted in business hours, an SLA can end after the final review deadline. A worker
+    refuses such a configuration when it loads one since 2026-12-07; a ticket's snapshot from
+    before is read as it was recorded, as this one (built without the loading checks). The
+    ticket closes unanswered at its final deadline, not after waiting the SLA out (patch
+    closes-before-sla)."""
+    now = await private_ts_env.get_current_time()
+    open_day: date = now.astimezone(BERLIN).date() + timedelta(days=3)
+    calendar = BusinessHours(
+        timezone="Europe/Berlin", days=[WEEKDAYS[open_day.weekday()]], open=time(9), close=time(17)
+    )
+    config = fake_routes_config(
+        business_hours=calendar, review=ReviewPolicyConfig(final_deadline_hours=24)
+    )
+    services = FakeTicketServices(config=config)
+    agents = FakeAgents(priority=Priority.URGENT)
+
+    async with ticket_on_fakes(private_ts_env.client, task_queue, agents, services) as handle:
+        waiting = await wait_for_state(handle, TicketState.AWAITING_REVIEW)
+        result: TicketView = await handle.result()  # the server skips to the first timer
+
+    began = waiting.transitions[-1].at
+    assert waiting.sla_deadline == datetime.combine(open_day, time(10), BERLIN)
+    assert waiting.review_closes_at == began + timedelta(hours=24) < waiting.sla_deadline
+    closed = result.transitions[-1]
+    assert result.state is TicketState.UNANSWERED and not result.escalated
+    assert timedelta(0) <= closed.at - waiting.review_closes_at < timedelta(minutes=1)
