@@ -19,11 +19,10 @@ from starter.fanout_runs import (
     content_id,
     input_digest,
     newly_started,
-    require_workers,
     same_input,
     say_attached,
-    watched,
 )
+from starter.fanout_watch import require_workers, watched
 
 
 class BatchRun(NamedTuple):

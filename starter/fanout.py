@@ -25,15 +25,8 @@ from starter import render, render_fanout
 from starter.batch_run import run_batch
 from starter.connection import open_client, warn_if_unencrypted
 from starter.errors import EXIT_OK, EXIT_PARTIAL, CliError, UsageError
-from starter.fanout_runs import (
-    SwarmFailed,
-    completed_before,
-    require_worker,
-    run_plan,
-    run_swarm,
-    say_attached,
-    swarm_input,
-)
+from starter.fanout_runs import SwarmFailed, run_plan, run_swarm, say_attached, swarm_input
+from starter.fanout_watch import completed_before, require_worker
 from starter.inputs import InputError, read_jsonl, read_swarm_items, resolved
 from starter.swarm_outputs import (
     earlier_successes,

@@ -1,7 +1,7 @@
-"""Starting the fan-out workflows and watching them: a plan (orchestrator-workers) and a swarm (one
-agent, many items) here, a batch (many tickets as one workflow) in starter/batch_run.py, each
-under an id derived from its input so that running a command again attaches to the run already
-going; the ids, the attaching and the watching are here for all three."""
+"""Starting the fan-out workflows: a plan (orchestrator-workers) and a swarm (one agent, many
+items) here, a batch (many tickets as one workflow) in starter/batch_run.py, each under an id
+derived from its input so that running a command again attaches to the run already going; the
+ids and the attaching are here for all three, the watching in starter/fanout_watch.py."""
 
 import asyncio
 import builtins
@@ -9,16 +9,13 @@ import contextlib
 import hashlib
 import json
 import uuid
-from collections.abc import Awaitable, Callable
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
     WorkflowFailureError,
     WorkflowHandle,
-    WorkflowQueryFailedError,
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import (
@@ -28,18 +25,15 @@ from temporalio.exceptions import (
     TimeoutError,
     WorkflowAlreadyStartedError,
 )
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
 from shared import names
-from shared.history_references import UNQUOTABLE
 from shared.orchestration import (
     OrchestratorFailure,
     OrchestratorInput,
     OrchestratorProgress,
     OrchestratorResult,
 )
-from shared.pending_calls import PendingCall, pending_calls, stranded
-from shared.queue_pollers import unrouted_hint, workers_polling
 from shared.swarm import (
     ItemResult,
     SwarmItem,
@@ -48,13 +42,17 @@ from shared.swarm import (
     SwarmSettings,
     SwarmState,
 )
-from shared.waiting import TRANSIENT_STATUSES, WORKER_CHECK_SECONDS
 from starter import render, render_fanout, team_time
-from starter.errors import CliError, NoWorker, WaitGaveUp
+from starter.errors import CliError
+from starter.fanout_watch import (
+    ended,
+    ended_with_result,
+    gave_up,
+    require_workers,
+    watch,
+    watched,
+)
 from starter.plan_spend import spent_by_run, spent_words
-
-POLL_SECONDS = 0.5
-ResultT = TypeVar("ResultT")
 
 
 def content_id(prefix: str, parts: list[str]) -> str:
@@ -130,182 +128,6 @@ def say_attached(workflow_id: str, what: str, *, following: bool) -> None:
         else "nothing new was started: the same command with --wait waits for it"
     )
     render.console(stderr=True).print(f"{workflow_id} was already running {what}; {then}")
-
-
-async def require_worker(client: Client, what: str) -> None:
-    """NoWorker when no worker polls the tickets queue: before waiting for a run (it would sit
-    at 0/? until its timeout, saying nothing), and while waiting (``_watch``), as `submit
-    --wait` checks."""
-    try:
-        polled = await workers_polling(client, names.TICKETS_TASK_QUEUE)
-    except RPCError as err:
-        if err.status != RPCStatusCode.UNIMPLEMENTED:
-            raise
-        return  # a server that cannot say (the SDK's time-skipping test server): not refused
-    if not polled:
-        raise NoWorker(
-            f"no worker is polling the {names.TICKETS_TASK_QUEUE} task queue, so {what} would "
-            "wait on the server until one starts: run `python -m worker` against this server "
-            "and namespace" + await unrouted_hint(client, names.TICKETS_TASK_QUEUE)
-        )
-
-
-async def completed_before(client: Client, workflow_id: str) -> bool:
-    """Whether the latest run under ``workflow_id`` completed: its result is in its history, so
-    showing it needs no worker (a plan or swarm run again shows it, not a new run)."""
-    try:
-        described = await client.get_workflow_handle(workflow_id).describe()
-    except RPCError as err:
-        if err.status == RPCStatusCode.NOT_FOUND:
-            return False
-        raise
-    return described.status == WorkflowExecutionStatus.COMPLETED
-
-
-async def stranded_call_under(client: Client, workflow_id: str) -> PendingCall | None:
-    """An agent call of this run, or of one of its running children (a batch's ticket, a
-    swarm's chunk, a plan's sub-task), that waits on a queue no worker polls and will not leave
-    it (no fallback route to hand it to), or None. One child is looked at per check."""
-    ids = [workflow_id]
-    if not any(c in workflow_id for c in UNQUOTABLE):
-        query = f"ParentWorkflowId = '{workflow_id}' AND ExecutionStatus = 'Running'"
-        async for child in client.list_workflows(query, limit=1, page_size=1):
-            ids.append(child.id)
-    for described_id in ids:
-        try:
-            described = await client.get_workflow_handle(described_id).describe()
-        except RPCError:
-            continue  # closed meanwhile, or a passing error: the next check asks again
-        pending = described.raw_description.pending_activities
-        calls = await pending_calls(client, pending)
-        if waiting := stranded(calls):
-            return waiting
-    return None
-
-
-async def require_workers(client: Client, workflow_id: str, what: str) -> None:
-    """NoWorker when no worker polls the tickets queue, or the queue where one of the run's
-    agent calls waits (workers split by queue, the agents' down): `batch --wait` and the others
-    waited on such a call in silence, where `submit --wait` names it."""
-    await require_worker(client, what)
-    if call := await stranded_call_under(client, workflow_id):
-        raise NoWorker(
-            f"no worker is polling the {call.task_queue} task queue, where a "
-            f"{call.activity} call of {what} waits, so {what} waits until one starts: run "
-            f"a worker that polls it (`python -m worker --queues {call.task_queue}`, or "
-            "one without --queues)"
-        )
-
-
-async def _watch(
-    describe: Callable[[], Awaitable[tuple[int, int, str]]],
-    done: asyncio.Future[Any],
-    label: str,
-    check_worker: Callable[[], Awaitable[None]] | None = None,
-    timeout: float | None = None,
-) -> None:
-    """A progress bar fed by ``describe`` (completed, total, note) until ``done`` resolves; and
-    every WORKER_CHECK_SECONDS ``check_worker``, whose NoWorker ends the wait (``done`` is then
-    cancelled): with the worker gone after the start, `batch --wait` waited for ever, silent.
-    ``timeout``: seconds after which the wait gives up (builtins.TimeoutError; ``done``
-    cancelled, the run itself untouched)."""
-    try:
-        async with asyncio.timeout(timeout):
-            await _progress_bar(describe, done, label, check_worker)
-    except BaseException:
-        done.cancel()
-        raise
-
-
-async def _progress_bar(
-    describe: Callable[[], Awaitable[tuple[int, int, str]]],
-    done: asyncio.Future[Any],
-    label: str,
-    check_worker: Callable[[], Awaitable[None]] | None,
-) -> None:
-    columns = (
-        TextColumn("{task.description}", markup=False),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[note]}", markup=False),
-        TimeElapsedColumn(),
-    )
-    loop = asyncio.get_running_loop()
-    next_check = loop.time() + WORKER_CHECK_SECONDS
-    with Progress(*columns, console=render.console(stderr=True), transient=False) as bar:
-        task = bar.add_task(label, total=None, note="")
-        while not done.done():
-            try:
-                completed, total, note = await describe()
-                bar.update(task, completed=completed, total=total or None, note=note)
-            except (RPCError, WorkflowQueryFailedError):
-                pass  # a progress query can miss while a run continues as new; try again
-            if check_worker is not None and loop.time() >= next_check and not done.done():
-                try:
-                    await check_worker()
-                except NoWorker:
-                    if done.done():
-                        break  # the run ended meanwhile (terminated, say): its own outcome
-                    raise
-                except RPCError as err:
-                    # Advice, as `submit --wait`'s: a server that cannot answer it now is asked
-                    # again at the next check.
-                    if err.status not in TRANSIENT_STATUSES:
-                        raise
-                next_check = loop.time() + WORKER_CHECK_SECONDS
-            await asyncio.wait({done}, timeout=POLL_SECONDS)
-        if done.exception() is None:
-            with contextlib.suppress(RPCError, WorkflowQueryFailedError):
-                completed, total, note = await describe()
-                bar.update(task, completed=completed, total=total or None, note=note)
-
-
-def _ended_with_result(result: "asyncio.Future[Any]") -> bool:
-    """Whether the wait for a run's result had its answer (a result or the run's failure)."""
-    return result.done() and not result.cancelled()
-
-
-def gave_up(what: str, workflow_id: str, timeout: float | None) -> WaitGaveUp:
-    return WaitGaveUp(
-        f"{what} is still running after {timeout or 0:g}s (--timeout): it goes on on the "
-        f"server; the same command with --id {workflow_id} follows it again"
-    )
-
-
-async def watched(
-    handle: WorkflowHandle[Any, ResultT],
-    describe: Callable[[], Awaitable[tuple[int, int, str]]],
-    label: str,
-    what: str,
-    failed: Callable[[WorkflowFailureError], None] | None = None,
-    stopped: Callable[[], Awaitable[str]] | None = None,
-    check_worker: Callable[[], Awaitable[None]] | None = None,
-    timeout: float | None = None,
-) -> ResultT:
-    """The run's result, with a progress bar meanwhile; a run that failed is a CliError naming
-    ``what`` and the cause, after ``failed`` has shown what the failure carries; one that was
-    cancelled or terminated says what ``stopped`` adds (what it left running, what it spent).
-    NoWorker once ``check_worker`` says so (``_watch``)."""
-    result = asyncio.ensure_future(handle.result())
-    try:
-        await _watch(describe, result, label, check_worker, timeout)
-    except builtins.TimeoutError:  # asyncio.timeout's, not the workflow's (temporalio's)
-        # Not when the run had ended: the timeout can fire in the last progress query after it
-        # (a closed run's query waits for a worker to replay it), and a finished run read as
-        # "still running", exit 3.
-        if timeout is None:
-            raise
-        if not _ended_with_result(result):
-            raise gave_up(what, handle.id, timeout) from None
-    try:
-        return await result
-    except WorkflowFailureError as err:
-        if failed is not None:
-            failed(err)
-        said = _ended(what, err)
-        if stopped is not None and isinstance(err.cause, CancelledError | TerminatedError):
-            said += await stopped()
-        raise CliError(said) from None
 
 
 # ---- plan ----------------------------------------------------------------------------------------
@@ -402,25 +224,6 @@ def plan_failure(err: WorkflowFailureError) -> OrchestratorFailure | None:
     return None
 
 
-def _ended(what: str, err: WorkflowFailureError) -> str:
-    """How a run ended other than completed: cancelled or terminated by someone (it said
-    "failed: Workflow cancelled"), or failed with the reason its workflow gave."""
-    if isinstance(err.cause, TerminatedError):
-        return f"{what} was terminated: {err.cause.message}"
-    if isinstance(err.cause, CancelledError):
-        return f"{what} was cancelled"
-    return f"{what} failed: {_cause(err)}"
-
-
-def _cause(err: WorkflowFailureError) -> str:
-    cause = err.cause
-    while isinstance(getattr(cause, "cause", None), Exception) and not isinstance(
-        cause, ApplicationError
-    ):
-        cause = cause.cause  # type: ignore[union-attr]
-    return cause.message if isinstance(cause, ApplicationError) else str(cause or err)
-
-
 # ---- swarm ---------------------------------------------------------------------------------------
 
 
@@ -506,7 +309,7 @@ async def run_swarm(
         return done, p.total, f"{failed} failed"
 
     try:
-        await _watch(
+        await watch(
             describe,
             result,
             "items",
@@ -516,7 +319,7 @@ async def run_swarm(
     except builtins.TimeoutError:  # asyncio.timeout's, not the workflow's (temporalio's)
         if timeout is None:
             raise
-        if not _ended_with_result(result):  # as in watched()
+        if not ended_with_result(result):  # as in watched()
             raise gave_up(f"the swarm {workflow_id}", workflow_id, timeout) from None
     try:
         return workflow_id, await result
@@ -524,7 +327,7 @@ async def run_swarm(
         cause = err.cause
         details = cause.details if isinstance(cause, ApplicationError) else ()
         summary = SwarmResult.model_validate({**details[0], "outputs": []}) if details else None
-        failed = SwarmFailed(_ended(f"the swarm {workflow_id}", err), workflow_id, summary)
+        failed = SwarmFailed(ended(f"the swarm {workflow_id}", err), workflow_id, summary)
         failed.stopped = isinstance(err.cause, CancelledError | TerminatedError | TimeoutError)
         raise failed from None
 

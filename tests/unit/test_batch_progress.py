@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from shared.batch import ID_CONFLICT, INVALID, RESTART_FAILED, BatchProgress
-from starter import fanout, fanout_runs
+from starter import fanout, fanout_watch
 from starter.errors import EXIT_PARTIAL, NoWorker
 from starter.render_fanout import print_batch
 from tests.support.ticket_lines import good, jsonl
@@ -88,8 +88,8 @@ async def test_waiting_for_a_run_ends_naming_the_missing_worker_once_it_is_gone(
 ) -> None:
     # The worker was checked only before the start: killed after it, `batch --wait` (and
     # `plan --wait`, `swarm`) waited for ever, printing nothing more.
-    monkeypatch.setattr(fanout_runs, "WORKER_CHECK_SECONDS", 0.05)
-    monkeypatch.setattr(fanout_runs, "POLL_SECONDS", 0.01)
+    monkeypatch.setattr(fanout_watch, "WORKER_CHECK_SECONDS", 0.05)
+    monkeypatch.setattr(fanout_watch, "POLL_SECONDS", 0.01)
     result_cancelled = asyncio.Event()
     checks: list[int] = []
 
@@ -111,7 +111,7 @@ async def test_waiting_for_a_run_ends_naming_the_missing_worker_once_it_is_gone(
 
     with pytest.raises(NoWorker, match="no worker is polling"):
         await asyncio.wait_for(
-            fanout_runs.watched(
+            fanout_watch.watched(
                 RunThatNeverEnds(),  # type: ignore[arg-type]
                 describe,
                 "tickets",

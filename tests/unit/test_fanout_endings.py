@@ -5,7 +5,7 @@ word terminated."""
 from temporalio.client import WorkflowFailureError
 from temporalio.exceptions import ApplicationError, CancelledError, TerminatedError
 
-from starter.fanout_runs import _ended
+from starter.fanout_watch import ended
 
 
 def test_a_run_says_whether_it_was_cancelled_terminated_or_failed() -> None:
@@ -13,6 +13,6 @@ def test_a_run_says_whether_it_was_cancelled_terminated_or_failed() -> None:
     cancelled = WorkflowFailureError(cause=CancelledError("Workflow cancelled"))
     failed = WorkflowFailureError(cause=ApplicationError("3 of 20 items failed"))
 
-    assert _ended("the batch bt", terminated) == "the batch bt was terminated: operator test"
-    assert _ended("the swarm sw-cancel", cancelled) == "the swarm sw-cancel was cancelled"
-    assert _ended("the swarm sw", failed) == "the swarm sw failed: 3 of 20 items failed"
+    assert ended("the batch bt", terminated) == "the batch bt was terminated: operator test"
+    assert ended("the swarm sw-cancel", cancelled) == "the swarm sw-cancel was cancelled"
+    assert ended("the swarm sw", failed) == "the swarm sw failed: 3 of 20 items failed"

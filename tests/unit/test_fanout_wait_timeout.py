@@ -9,7 +9,7 @@ import pytest
 
 from starter import cli
 from starter.errors import WaitGaveUp, explain
-from starter.fanout_runs import watched
+from starter.fanout_watch import watched
 
 
 class RunningHandleFake:

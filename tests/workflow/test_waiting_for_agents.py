@@ -19,7 +19,7 @@ from shared.batch import BatchSettings
 from shared.operation_errors import NoWorker
 from shared.pipeline_config import PipelineConfig
 from shared.queue_pollers import workers_polling
-from starter.fanout_runs import require_workers, stranded_call_under
+from starter.fanout_watch import require_workers, stranded_call_under
 from tests.support.batches import start_batch
 from tests.support.fakes import FakeTicketServices
 from tests.support.temporal import wait_until
