@@ -278,6 +278,8 @@ async def serve(
         )
     for line in [*lines, telemetry.describe_tracing()]:
         print(f"worker: {line}")
+    if delivers and (private := stores.private_ledger_warning(conn.address)):
+        print(f"worker: {private}", file=sys.stderr)
     if checked.versioning is not None:
         print(f"worker: {checked.versioning.describe()}")
     probe = RoutingProbe(queues[0], queues[0] != names.TICKETS_TASK_QUEUE, checked.versioning)

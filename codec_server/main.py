@@ -5,8 +5,9 @@ import dataclasses
 import sys
 
 from codec_server.http_protocol import RequestHeadDeadline
-from codec_server.settings import MAX_CONNECTIONS, CodecServerSettings, is_loopback, parse_origin
+from codec_server.settings import MAX_CONNECTIONS, CodecServerSettings, parse_origin
 from shared.data_converter import data_converter, key_ring_of
+from shared.loopback import loopback_host
 from shared.redaction import safe_url
 from shared.settings import ConfigError
 from starter.arguments import listen_problem, port_number
@@ -30,7 +31,7 @@ def exposure_warning(host: str, authenticated: bool) -> str | None:
     beyond this machine with no token required (neither the shared one nor users' access
     tokens). The origin allow-list stops other sites' pages in a browser, not a program, which
     sends any Origin it likes or none."""
-    if authenticated or is_loopback(host):
+    if authenticated or loopback_host(host):
         return None
     return (
         f"codec server: WARNING: listening on {host} with no TICKETS_CODEC_AUTH_TOKEN: any "

@@ -23,13 +23,13 @@ TEMPORAL_NAMESPACE             the one namespace it serves, resolved as every cl
                                TEMPORAL_PROFILE's in TEMPORAL_CONFIG_FILE; default ``default``)
 """
 
-import ipaddress
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 from urllib.parse import urlsplit
 
+from shared.loopback import loopback_host
 from shared.settings import ConfigError
 from shared.temporal_client import DEFAULT_NAMESPACE, ClientConfigError, connection_settings
 
@@ -197,7 +197,7 @@ def token_settings(env: Mapping[str, str]) -> TokenSettings | None:
         parts = None
     if parts is None or parts.scheme not in ("https", "http") or not parts.hostname:
         raise ConfigError("TICKETS_CODEC_JWKS_URL must be an https:// URL of a key set (JWKS)")
-    if parts.scheme == "http" and not is_loopback(parts.hostname):
+    if parts.scheme == "http" and not loopback_host(parts.hostname):
         raise ConfigError(
             "TICKETS_CODEC_JWKS_URL must use https:// (plain http only to this machine): keys "
             "fetched over plain http could be anyone's"
@@ -226,17 +226,6 @@ def token_settings(env: Mapping[str, str]) -> TokenSettings | None:
         algorithms=algorithms,
         permissions_claim=claim,
     )
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` is reachable from this machine only (a name other than localhost may
-    resolve to anything, so it is not)."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def _namespace(env: Mapping[str, str]) -> str:

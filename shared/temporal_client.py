@@ -8,7 +8,6 @@ OpenTelemetry plugin, exported when the standard OTEL_ variables are set) is ins
 client here; a process that serves metrics passes its ``Runtime`` (``shared.metrics``).
 """
 
-import ipaddress
 import os
 import re
 import stat
@@ -28,6 +27,7 @@ from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
 from shared import telemetry, telemetry_exit
 from shared.data_converter import data_converter
+from shared.loopback import loopback
 
 DEFAULT_ADDRESS = "127.0.0.1:7233"
 DEFAULT_NAMESPACE = "default"
@@ -90,18 +90,6 @@ def address_problem(address: str) -> str | None:
     if not (port.isascii() and port.isdigit()) or not 1 <= int(port) <= MAX_PORT:
         return f"names no port: {port!r} is not from 1 to {MAX_PORT}"
     return None
-
-
-def _loopback(address: str) -> bool:
-    """Whether ``host:port`` names this machine (where plaintext crosses no network)."""
-    host = address.rpartition(":")[0] if ":" in address else address
-    host = host.strip("[]").lower()
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def client_certificate_problem(tls: object) -> str | None:
@@ -211,14 +199,14 @@ def connection_settings(env: Mapping[str, str] | None = None) -> ConnectionSetti
     namespace = kwargs.pop("namespace", None) or DEFAULT_NAMESPACE
     metadata = kwargs.get("rpc_metadata") or {}
     bearer = any(k.lower() == "authorization" for k in metadata)
-    if bearer and not kwargs.get("tls") and not _loopback(address):
+    if bearer and not kwargs.get("tls") and not loopback(address):
         # The same key given as a gRPC header (TEMPORAL_GRPC_META_AUTHORIZATION, a profile's).
         raise ClientConfigError(
             f"an authorization header (TEMPORAL_GRPC_META_AUTHORIZATION, or the profile's) is "
             f"set with TLS off for {address}: it would cross the network in clear text; turn "
             "TLS on (TEMPORAL_TLS=true)"
         )
-    if kwargs.get("api_key") and not kwargs.get("tls") and not _loopback(address):
+    if kwargs.get("api_key") and not kwargs.get("tls") and not loopback(address):
         # The SDK sends the key as a bearer token on every call: over plaintext, to anyone on
         # the path (a review, 2026-12-07: nothing was said).
         raise ClientConfigError(

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from shared.loopback import loopback
 from shared.private_files import private_dir
 from shared.stores.config import StoreConfig
 from shared.stores.errors import StoreUnavailable
@@ -34,6 +35,19 @@ class Stores:
             f"delivery ledger: {self.ledger.describe()}",
             f"payloads: {self.payloads.describe()}",
         ]
+
+    def private_ledger_warning(self, temporal_address: str) -> str | None:
+        """A delivery ledger in a file of this machine while Temporal is on another one: a
+        worker of a cluster started without TICKETS_DATABASE_URL keeps claims no other worker
+        sees, and the two can send one answer twice (a review, 2026-12-08: it said nothing)."""
+        if self.config.database_url is not None or loopback(temporal_address):
+            return None
+        return (
+            f"warning: the delivery ledger is a file on this machine (TICKETS_DATABASE_URL is "
+            f"not set) while Temporal is at {temporal_address}: a worker on another machine "
+            "keeps a ledger of its own, and the two can send the same answer twice. Give every "
+            "worker of a cluster the same TICKETS_DATABASE_URL (docs/deploy.md)"
+        )
 
     async def close(self) -> None:
         await self.ledger.close()

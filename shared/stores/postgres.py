@@ -31,7 +31,9 @@ from shared.stores.migrations import (
 )
 from shared.stores.url import DatabaseTarget, parse_database_url, password_of
 
-# A database that does not answer a new connection within this is reported, not waited for.
+# A database that does not answer a new connection within this is reported, not waited for,
+# unless the URL (connect_timeout) or PGCONNECT_TIMEOUT says otherwise: a managed database that
+# wakes slowly is given what its operator set (a review, 2026-12-08: 5 s replaced it).
 CONNECT_TIMEOUT_SECONDS: Final = 5
 # How long a caller waits for a free pooled connection (or for a new one while the database
 # restarts). Below every store-using activity's start-to-close timeout (delivery: 45 s), so a
@@ -166,9 +168,9 @@ class PostgresDatabase:
 
     def _connect_settings(self) -> dict[str, object]:
         """What every connection is opened with, the first one's and the pool's alike: its
-        timeout, autocommit, keepalives and statement timeout."""
-        return {
-            "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+        timeout (the URL's or PGCONNECT_TIMEOUT's, else ours), autocommit, keepalives and
+        statement timeout."""
+        settings: dict[str, object] = {
             "autocommit": True,
             # No server-side prepared statements (psycopg prepares a query on its fifth run): a
             # pooler in transaction mode (PgBouncer) hands the next transaction another server
@@ -176,6 +178,12 @@ class PostgresDatabase:
             "prepare_threshold": None,
             **pool_settings(self._url, self._statement_timeout_ms),
         }
+        if (
+            not conninfo_to_dict(self._url).get("connect_timeout")
+            and not os.environ.get("PGCONNECT_TIMEOUT", "").strip()
+        ):
+            settings["connect_timeout"] = CONNECT_TIMEOUT_SECONDS
+        return settings
 
     async def _configure(self, conn: AsyncConnection) -> None:
         """A new connection's statement timeout, where a service names the options (above)."""

@@ -106,7 +106,8 @@ def parse_database_url(url: str, variable: str = "TICKETS_DATABASE_URL") -> Data
     host = str(fields.get("host") or "localhost")
     user = fields.get("user")
     port = str(fields.get("port") or "5432")
-    if not all(part.isdigit() for part in port.split(",")):
+    # A host list's port list may leave one out (h1:5432,h2: "5432,"): libpq's default port.
+    if not all(part.isdigit() or not part for part in port.split(",")):
         raise ConfigError(f"{variable} has a port that is not a number: {redact(url)}{ENCODE_HINT}")
     return DatabaseTarget(
         host=host,

@@ -240,6 +240,10 @@ def test_a_url_that_is_not_postgresql_is_a_configuration_error_without_the_passw
     with pytest.raises(ConfigError, match="port that is not a number") as caught:
         parse_database_url("postgresql://app:hunter22@db:notaport/tickets")
     assert "hunter22" not in str(caught.value)
+    # A host list may leave a port out, as libpq reads it (the default port): it was refused
+    # as "not a number", pointing at the password.
+    for listed in ("postgresql://app:pw@h1:5432,h2/tickets", "postgresql://app:pw@h1,h2:5433/t"):
+        assert parse_database_url(listed).host == "h1,h2"
 
 
 def test_redaction_drops_passwords_from_the_user_part_and_the_query() -> None:

@@ -183,6 +183,17 @@ async def test_the_first_connection_has_the_pools_keepalives_and_statement_timeo
     assert seen["keepalives_count"] == "3" and seen["connect_timeout"] == "5"
     assert seen["shown statement_timeout"] == "7s"
 
+    # The URL's own connect_timeout is kept (a managed database that wakes slowly): 5 s
+    # replaced it, and such a worker gave up as if nothing answered.
+    seen.clear()
+    url = postgres.create_database("own_timeout")
+    db = PostgresDatabase(f"{url}{'&' if '?' in url else '?'}connect_timeout=20")
+    try:
+        await db.ready()
+    finally:
+        await db.close()
+    assert seen["connect_timeout"] == "20"
+
 
 def test_the_statement_timeout_setting_is_read_and_checked() -> None:
     assert StoreConfig.from_env({}).statement_timeout_seconds == 120

@@ -29,3 +29,20 @@ async def test_a_usable_data_directory_holds_the_ledger_and_payloads_once_opened
         assert (tmp_path / "data" / "payloads").is_dir()
     finally:
         await stores.close()
+
+
+async def test_a_file_ledger_with_temporal_on_another_machine_is_warned_about(
+    tmp_path: Path,
+) -> None:
+    """A worker of a cluster started without TICKETS_DATABASE_URL keeps claims no other worker
+    sees, and two workers can send one answer twice: the worker says so at start (it said
+    nothing). With Temporal on this machine a file ledger is the embedded default."""
+    stores = await open_stores({"TICKETS_DATA_DIR": str(tmp_path / "data")})
+    try:
+        remote = stores.private_ledger_warning("temporal.internal:7233")
+        assert remote is not None and "TICKETS_DATABASE_URL is not set" in remote
+        assert "temporal.internal:7233" in remote and "twice" in remote
+        for local in ("127.0.0.1:7233", "localhost:7233", "[::1]:7233"):
+            assert stores.private_ledger_warning(local) is None
+    finally:
+        await stores.close()
