@@ -112,8 +112,14 @@ def _checked(listed: list[object]) -> None:
     """Each payload is an object of a payload's fields with a bounded number of metadata entries
     and external references: the count of payloads bounds the work only then."""
     for place, item in enumerate(listed):
-        if not isinstance(item, dict) or not set(item) <= PAYLOAD_FIELDS:
+        if not isinstance(item, dict):
             raise Refused(400, f"{NOT_PAYLOADS} (payload {place} is not one)")
+        if unknown := set(item) - PAYLOAD_FIELDS:
+            raise Refused(
+                400,
+                f"{NOT_PAYLOADS} (payload {place} has {_fields(unknown)}, which a payload has "
+                "not: metadata, data and externalPayloads are read)",
+            )
         # Both spellings json_format reads, each counted (the proto name went uncounted: 17
         # references spelled external_payloads passed where 17 spelled externalPayloads were
         # refused, and a 12 MB body of them took 14 s to parse).
@@ -129,6 +135,14 @@ def _checked(listed: list[object]) -> None:
                 f"external references; at most {MAX_METADATA_ENTRIES} and "
                 f"{MAX_EXTERNAL_REFERENCES} are read",
             )
+
+
+def _fields(names: set[str]) -> str:
+    """Unexpected member names, as the answer quotes them: a few, each cut and printable (the
+    caller's text; audit.shown)."""
+    quoted = [repr(audit.shown(name, 40)) for name in sorted(names)[:3]]
+    more = f" and {len(names) - 3:,} more" if len(names) > 3 else ""
+    return f"the member{'s' if len(names) > 1 else ''} {', '.join(quoted)}{more}"
 
 
 def parse_payloads(body: bytes) -> list[Payload]:
@@ -154,7 +168,9 @@ def parse_payloads(body: bytes) -> list[Payload]:
     # Protocol-buffer JSON writes an empty list as nothing: ``{}`` (or a null) is no payloads.
     listed = raw.get("payloads")
     listed = [] if listed is None else listed
-    if not isinstance(listed, list) or not set(raw) <= {"payloads"}:
+    if unknown := set(raw) - {"payloads"}:
+        raise Refused(400, f"{NOT_PAYLOADS} (the body has {_fields(unknown)} beside payloads)")
+    if not isinstance(listed, list):
         raise Refused(400, NOT_PAYLOADS)
     if len(listed) > MAX_PAYLOADS:
         raise Refused(

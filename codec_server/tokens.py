@@ -78,8 +78,10 @@ class KeysUnavailable(Exception):
 
 
 # The roles of Temporal's permission entries ("<namespace>:<role>", its default JWT claim
-# mapper's form): any of them may read the namespace's payloads; and the system admin's entry.
-NAMESPACE_ROLES: Final = frozenset({"read", "write", "worker", "admin"})
+# mapper's form) that may read the namespace's histories in its default authorizer, and so its
+# payloads here: reader and above. "worker" (1, below reader's 2) polls tasks and reads no
+# history there; it was taken here (a review, 2026-12-08).
+NAMESPACE_ROLES: Final = frozenset({"read", "write", "admin"})
 # A role on this "namespace" is a role on every namespace (Temporal's default authorizer).
 SYSTEM: Final = "temporal-system"
 

@@ -1,9 +1,10 @@
-"""Where payloads too large for a workflow history are kept (the claim-check pattern).
+"""The claim-check files of the project's first payload store, read only: histories recorded
+before the SDK's external storage still refer to them (docs/payloads.md).
 
-``PayloadStore`` is the interface: put bytes under a key, get them back. ``FileStore`` keeps them
-as files under the data directory, which every process on one machine shares; for workers on
-several machines, implement the two methods over shared storage (an object store bucket, say)
-and pass it to ``shared.data_converter.data_converter``.
+``PayloadStore`` is that store's interface (put bytes under a key, get them back), ``FileStore``
+its files under the data directory. New payloads go through the SDK's external storage instead:
+a ``StorageDriver`` (``shared.stores.payloads.ContentAddressedDriver``: files on one machine,
+a PostgreSQL table for a cluster), handed to ``shared.data_converter.data_converter(driver=...)``.
 """
 
 import asyncio

@@ -23,7 +23,9 @@ from temporalio.converter import PayloadCodec
 from shared.encryption.keyring import KeyRing
 from shared.off_loop import LARGE_PAYLOAD_BYTES, in_thread_if
 
-# The encoding and metadata key of Temporal's encryption samples, so their tooling recognises it.
+# The encoding and metadata key of Temporal's encryption samples, so their tooling recognises an
+# encrypted payload. The ciphertext is not theirs to decrypt: it is bound to its key id
+# (``_associated_data``), which the samples' codec does not pass.
 ENCODING: Final = b"binary/encrypted"
 KEY_ID_METADATA: Final = "encryption-key-id"
 NONCE_BYTES: Final = 12  # GCM's standard nonce; random per payload

@@ -119,7 +119,7 @@ async def test_a_payload_with_a_crowd_of_metadata_or_references_is_refused_too()
     assert [a.status_code for a in answers] == [413, 413, 400, 400, 413, 413]
     assert f"payload 1 has {MAX_METADATA_ENTRIES + 1} metadata entries" in answers[0].text
     assert f"{MAX_EXTERNAL_REFERENCES + 1} external references" in answers[1].text
-    assert "payload 1 is not one" in answers[2].text
+    assert "payload 1 has the member 'extra', which a payload has not" in answers[2].text
 
 
 async def test_the_codecs_run_off_the_event_loop_which_answers_health_meanwhile() -> None:
@@ -298,7 +298,9 @@ def test_the_largest_request_within_every_limit_is_still_parsed() -> None:
         ({"payloads": [{"data": "eA="}]}, "(payload 0: its data is not base64)"),
         ({"payloads": [{"metadata": {"encoding": 5}}]}, "(payload 0: Failed to parse metadata"),
         ({"payloads": {"data": "eA=="}}, NOT_PAYLOADS),
-        ({"payloads": [], "more": 1}, NOT_PAYLOADS),
+        ({"payloads": [], "more": 1}, "(the body has the member 'more' beside payloads)"),
+        # A member a payload has not is named (a newer client's field was "is not one").
+        ({"payloads": [{"data": "eA==", "sizeBytes": 1}]}, "payload 0 has the member 'sizeBytes'"),
     ],
     ids=[
         "bad-base64",
@@ -309,6 +311,7 @@ def test_the_largest_request_within_every_limit_is_still_parsed() -> None:
         "number-in-metadata",
         "not-a-list",
         "another-field",
+        "a-member-of-a-newer-payload",
     ],
 )
 def test_a_body_that_is_not_a_list_of_payloads_is_refused_naming_the_bad_one(

@@ -253,7 +253,12 @@ def test_the_settings_name_what_is_missing_or_unsafe() -> None:
     ("permissions", "status"),
     [
         (["default:read"], 200),
-        (["other:admin", "default:Worker"], 200),
+        (["other:admin", "default:Writer"], 403),  # a role Temporal's mapper does not know
+        (["other:admin", "default:Write"], 200),
+        # A worker role alone reads no history in Temporal's default authorizer (worker 1 is
+        # below reader 2): it decrypted this namespace's payloads here.
+        (["default:worker"], 403),
+        (["temporal-system:worker"], 403),
         (["temporal-system:admin"], 200),
         (["temporal-system:read"], 200),  # a system role holds on every namespace
         (["other:admin"], 403),  # a user of another namespace only
