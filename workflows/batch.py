@@ -28,7 +28,7 @@ from temporalio.exceptions import (
     WorkflowAlreadyStartedError,
     is_cancelled_exception,
 )
-from temporalio.workflow import ParentClosePolicy
+from temporalio.workflow import ChildWorkflowCancellationType, ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from policy.priority import usable_fairness_key
@@ -63,6 +63,7 @@ with workflow.unsafe.imports_passed_through():
         RESTARTS_AS_SUBMITTED,
         RESTARTS_SEND_WHOLE,
         SETTLED_STATE_CHECKED,
+        TICKETS_OUTLIVE_CANCEL,
         UNKNOWN_FIELDS_LEFT_OUT,
     )
     from workflows.batch_restarts import FAILED, KNOWN, BatchRestarts
@@ -347,6 +348,13 @@ class BatchWorkflow:
                 id=names.ticket_workflow_id(ticket.ticket_id),
                 # The ticket lives on when this batch run continues as new or ends.
                 parent_close_policy=ParentClosePolicy.ABANDON,
+                # Nor is it asked to cancel when this batch is cancelled while the start is in
+                # flight (a docs/fanout.md promise: a ticket started goes on to its answer).
+                cancellation_type=(
+                    ChildWorkflowCancellationType.ABANDON
+                    if workflow.patched(TICKETS_OUTLIVE_CANCEL)
+                    else ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED
+                ),
                 # An ended run's id is not taken over here (RESTARTS_AS_SUBMITTED); the policy is
                 # an attribute of the command, which replay does not compare.
                 id_reuse_policy=(

@@ -57,3 +57,11 @@ BATCH_STARTED_RUN_IS_FIRST = "batch-started-run-is-first"
 # ticket's (settled-state-checked) and kept the place: a new activity worker's REPLACED reaching
 # an old batch worker in a rolling deploy is replayed so. Asked only for a REPLACED report.
 REPLACED_COUNTED = "replaced-counted"
+# A batch's child starts leave the ticket alone when the batch is cancelled (the SDK's
+# ChildWorkflowCancellationType.ABANDON): the default, WAIT_CANCELLATION_COMPLETED, made a cancel
+# that reached the batch while a group's starts were in flight (or resolved in the same task)
+# send each of those tickets a RequestCancelExternalWorkflowExecution, which the server dropped
+# only because the batch closed in that same task. Asked at each run's first child start (the
+# type is an attribute of the start that core reads only when the start's await is cancelled):
+# a run whose history has no marker keeps the default, and its cancel requests, on replay.
+TICKETS_OUTLIVE_CANCEL = "tickets-outlive-cancel"

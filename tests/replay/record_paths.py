@@ -81,6 +81,8 @@ PATH_TESTS: dict[str, str] = {
     "test_an_edit_labelled_internal_is_refused_and_its_signal_ignored",
     "internal-edit-narrowed": "tests/workflow/test_internal_edit.py::"
     "test_a_signal_whose_edit_mentions_an_internal_note_in_a_sentence_is_applied",
+    "tickets-outlive-cancel": "tests/workflow/test_batch_cancel_pending_starts.py::"
+    "test_a_batch_cancelled_with_its_starts_in_flight_asks_no_ticket_to_cancel",
     "closes-before-sla": "tests/workflow/test_business_hours_sla.py::"
     "test_a_ticket_whose_sla_ends_after_its_final_deadline_closes_at_the_final_deadline",
     "sla-from-first-intake": "tests/workflow/test_restarted_sla.py::"
