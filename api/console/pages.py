@@ -125,7 +125,7 @@ def _reason(why: str) -> ReasonCode | None:
 async def ticket_page(request: Request, ticket_id: str, why: str = "") -> Response:
     current = signed_in(request)
     if current is None:
-        return to_sign_in()
+        return to_sign_in(f"/console/tickets/{ticket_id}")
     if (refused := over_read_limit(request, current)) is not None:
         return refused
     return await _ticket(request, current, ticket_id, error=None, status=200, why=_reason(why))

@@ -61,8 +61,13 @@ def signed_in(request: Request) -> session.Session | None:
     return current
 
 
-def to_sign_in() -> RedirectResponse:
-    return RedirectResponse("/console/sign-in", status_code=303)
+def to_sign_in(then: str | None = None) -> RedirectResponse:
+    """To the sign-in form; ``then``: the ticket's page to open once signed in (a link from a
+    helpdesk or a bookmark arrives without the SameSite=Strict cookie, and signing in led to the
+    queue, the ticket lost)."""
+    back = console_page(then)
+    where = f"/console/sign-in?then={quote(back, safe='')}" if back else "/console/sign-in"
+    return RedirectResponse(where, status_code=303)
 
 
 def console_page(path: str | None) -> str | None:

@@ -15,8 +15,10 @@ router = APIRouter(prefix="/console", include_in_schema=False)
 
 
 @router.get("/sign-in")
-async def sign_in_form(request: Request) -> Response:
-    return sign_in_page(request, None, 200)
+async def sign_in_form(request: Request, then: str = "") -> Response:
+    """``then``: the ticket's page to open once signed in (``console_page`` keeps it to one of
+    ours); the ticket page of a signed-out visit sends it."""
+    return sign_in_page(request, None, 200, then=then[:MAX_THEN_CHARS])
 
 
 def sign_in_page(

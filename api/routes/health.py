@@ -14,13 +14,17 @@ from shared.stores.errors import SchemaBehind, StoreUnavailable
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", response_model=Health, summary="the process is alive")
+# GET and HEAD: a load balancer that probes with HEAD got 405 and took the API for down.
+@router.api_route(
+    "/healthz", methods=["GET", "HEAD"], response_model=Health, summary="the process is alive"
+)
 async def healthz() -> Health:
     return Health(status="alive")
 
 
-@router.get(
+@router.api_route(
     "/readyz",
+    methods=["GET", "HEAD"],
     response_model=Health,
     responses=responses(503),
     summary="Temporal (and the payload database, when one is configured) answers: the API can "

@@ -235,6 +235,10 @@ async def test_tickets_are_listed_by_state_and_priority_a_page_at_a_time(
     # A monitor's cache-busting parameter on a health probe is not the API being down.
     probed = await http.get("/healthz", params={"ts": "1733234400"})
     assert probed.status_code == 200, probed.text
+    # Nor is a load balancer's HEAD probe (it was a 405).
+    for path in ("/healthz", "/readyz"):
+        headed = await http.head(path)
+        assert headed.status_code == 200 and headed.content == b"", (path, headed.status_code)
 
 
 async def test_roles_decide_who_may_submit_read_and_review(

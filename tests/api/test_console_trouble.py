@@ -225,6 +225,32 @@ async def test_signing_in_again_after_a_review_sent_signed_out_goes_back_to_that
     assert back.status_code == 303 and back.headers["location"] == "/console/tickets/T-1"
 
 
+async def test_a_ticket_link_opened_signed_out_opens_that_ticket_once_signed_in(
+    console_url: str, tokens: Tokens
+) -> None:
+    # A link from a helpdesk or a bookmark arrives without the SameSite=Strict cookie: signing
+    # in went to the queue, the ticket lost.
+    async with httpx.AsyncClient(base_url=console_url, timeout=30) as browser:
+        link = await browser.get("/console/tickets/T-42")
+        form = await browser.get(link.headers["location"])
+        found = re.search(r'name="sign_in_csrf" value="([^"]+)"', form.text)
+        assert found, form.text
+        then = re.search(r'name="then" value="([^"]+)"', form.text)
+        back = await browser.post(
+            "/console/sign-in",
+            data={"token": tokens.review, "sign_in_csrf": found.group(1), "then": then[1]}
+            if then
+            else {},
+        )
+        elsewhere = await browser.get("/console/sign-in?then=//evil.test/")
+
+    assert link.status_code == 303
+    assert link.headers["location"] == "/console/sign-in?then=%2Fconsole%2Ftickets%2FT-42"
+    assert then is not None and then[1] == "/console/tickets/T-42"
+    assert back.status_code == 303 and back.headers["location"] == "/console/tickets/T-42"
+    assert 'name="then"' not in elsewhere.text  # only a ticket's page of this console
+
+
 async def test_sign_in_fields_too_long_to_be_right_answer_with_the_page_not_json(
     console_url: str, tokens: Tokens
 ) -> None:
