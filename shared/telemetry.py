@@ -19,6 +19,7 @@ but nothing leaves the process. ``OTEL_SDK_DISABLED=true`` turns tracing off ent
 """
 
 import logging
+import math
 import os
 import re
 import sys
@@ -158,6 +159,33 @@ def describe_tracing(env: Mapping[str, str] | None = None) -> str:
     return f"traces: exported to {' and '.join(to)}, {content}"
 
 
+OTLP_TIMEOUTS: Final = ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT")
+# What an export may take where neither variable says (the spec's default, 10 s).
+DEFAULT_EXPORT_TIMEOUT_SECONDS: Final = 10.0
+
+
+def _export_timeout(env: Mapping[str, str]) -> float:
+    """The export's timeout in seconds, from the first of OTLP_TIMEOUTS that is set, read in
+    milliseconds as the OpenTelemetry spec says. The exporter read it as seconds: 10000, meant
+    as 10 s, let an export to a collector that accepted and hung block the export thread for
+    hours, the queue full and every later span dropped (a review, 2026-12-08)."""
+    for name in OTLP_TIMEOUTS:
+        text = (env.get(name) or "").strip()
+        if not text:
+            continue
+        try:
+            millis = float(text)
+        except ValueError:
+            millis = math.nan
+        if not math.isfinite(millis) or millis <= 0:
+            raise TelemetryConfigError(
+                f"{name}={text[:40]!r} is not a timeout: give milliseconds, more than 0 (the "
+                "OpenTelemetry spec's unit; 10000 is 10 s)"
+            )
+        return millis / 1000
+    return DEFAULT_EXPORT_TIMEOUT_SECONDS
+
+
 def _exporter(kind: str, env: Mapping[str, str]) -> SpanExporter | None:
     if kind == "none":
         return None
@@ -193,8 +221,11 @@ def _exporter(kind: str, env: Mapping[str, str]) -> SpanExporter | None:
     # exports needs.
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
+    timeout = _export_timeout(env)
     try:
-        return OTLPSpanExporter()  # reads the endpoint, headers, timeout, compression itself
+        # It reads the endpoint, headers and compression itself; the timeout it would read as
+        # seconds (opentelemetry-python #4044), so it is given here, read as the spec says.
+        return OTLPSpanExporter(timeout=timeout)
     except (RuntimeError, ValueError) as err:
         # A setting it cannot use (a credential provider that is not installed, a bad
         # timeout): one sentence, not the worker's traceback. Its own words, cut short.

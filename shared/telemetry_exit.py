@@ -8,6 +8,7 @@ import os
 import socket
 import sys
 import threading
+import urllib.request
 from collections.abc import Mapping
 from typing import Any, Final
 from urllib.parse import urlsplit
@@ -122,7 +123,10 @@ def collector_refusing(env: Mapping[str, str]) -> str | None:
         host, port = parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
         return None
-    if not host:
+    if not host or _proxied(parts.scheme, host, env):
+        # Through a proxy (HTTPS_PROXY, as the exporter's requests reads it) the collector may
+        # be reachable where a direct connection is refused or its name does not resolve: the
+        # check skipped every command's flush behind a corporate proxy (a review, 2026-12-08).
         return None
     addresses = _resolved_within(host, port, COLLECTOR_PROBE_SECONDS)
     if isinstance(addresses, socket.gaierror):
@@ -138,6 +142,20 @@ def collector_refusing(env: Mapping[str, str]) -> str | None:
         except OSError:
             return None
     return f"{host}:{port} refuses connections"
+
+
+def _proxied(scheme: str, host: str, env: Mapping[str, str]) -> bool:
+    """Whether a request to ``host`` goes through a proxy the environment names, as
+    ``requests`` (the OTLP exporter's client) decides it: ``<scheme>_proxy`` or ``all_proxy``,
+    lower case first, and ``no_proxy`` excepting hosts."""
+    proxies: dict[str, str] = {}
+    for name, value in env.items():
+        lower = name.lower()
+        if value and lower.endswith("_proxy") and (name == lower or lower not in env):
+            proxies[lower.removesuffix("_proxy")] = value
+    if not (proxies.get(scheme) or proxies.get("all")):
+        return False
+    return not urllib.request.proxy_bypass_environment(host, proxies)
 
 
 def _resolved_within(

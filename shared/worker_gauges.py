@@ -241,7 +241,10 @@ class VisibilityGauges:
                 self._gc_current_since.set(watched.current_since)
                 self._collection_asked = self._clock()
                 self._gc_checked.set(self._collection_asked)
-            except Exception as err:  # left as it was; asked again on the next round
+            except Exception as err:  # left as it was; asked again a minute later
+                # Not at the next round: a check that keeps failing (a missing permission) asked
+                # the server four times a minute per worker, and logged as often.
+                self._collection_asked = self._clock()
                 log.warning(
                     "could not ask about the payload collection: %s: %s", type(err).__name__, err
                 )

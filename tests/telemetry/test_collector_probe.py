@@ -49,6 +49,27 @@ def test_a_refused_connection_or_a_name_that_does_not_resolve_counts_as_no_colle
     )
 
 
+def test_an_endpoint_reached_through_a_proxy_is_not_judged_by_a_direct_connection() -> None:
+    # The exporter's requests goes through HTTP(S)_PROXY: behind a corporate proxy the name may
+    # not resolve here, or a direct connection be refused, and every command's flush was
+    # skipped, its spans lost, the collector blamed.
+    closed = free_port()
+    unresolvable = {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector.invalid:4318"}
+    for proxy in ({"HTTP_PROXY": "http://proxy:3128"}, {"all_proxy": "http://proxy:3128"}):
+        assert telemetry.collector_refusing(unresolvable | proxy) is None
+        assert telemetry.collector_refusing(otlp(closed) | proxy) is None
+    # A proxy for the other scheme, or one the host is excepted from, is not taken.
+    https_only = {"HTTPS_PROXY": "http://proxy:3128"}
+    assert telemetry.collector_refusing(unresolvable | https_only) is not None
+    excepted = {"HTTP_PROXY": "http://proxy:3128", "NO_PROXY": "127.0.0.1,.internal"}
+    assert telemetry.collector_refusing(otlp(closed) | excepted) == (
+        f"127.0.0.1:{closed} refuses connections"
+    )
+    # The lower-case name wins where both are set, as requests reads them.
+    both = {"HTTP_PROXY": "http://proxy:3128", "http_proxy": ""}
+    assert telemetry.collector_refusing(unresolvable | both) is not None
+
+
 def test_the_exit_flush_is_skipped_with_one_line_when_nothing_listens(
     listening: int, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -37,6 +37,21 @@ def test_an_endpoint_exports_over_otlp_http_to_its_traces_path() -> None:
     )
 
 
+def test_the_export_timeout_is_read_in_milliseconds_as_the_spec_says() -> None:
+    # The exporter read it as seconds: 10000, meant as 10 s, was hours for a hung collector.
+    endpoint = {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"}
+    given = telemetry.span_exporter_from_env(endpoint | {"OTEL_EXPORTER_OTLP_TIMEOUT": "2500"})
+    both = {"OTEL_EXPORTER_OTLP_TIMEOUT": "2500", "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT": "500"}
+    traces = telemetry.span_exporter_from_env(endpoint | both)
+    default = telemetry.span_exporter_from_env(endpoint)
+    assert isinstance(given, OTLPSpanExporter) and given._client._timeout == 2.5
+    assert isinstance(traces, OTLPSpanExporter) and traces._client._timeout == 0.5
+    assert isinstance(default, OTLPSpanExporter) and default._client._timeout == 10.0
+    for bad in ("ten", "0", "-5", "nan"):
+        with pytest.raises(telemetry.TelemetryConfigError, match="give milliseconds"):
+            telemetry.span_exporter_from_env(endpoint | {"OTEL_EXPORTER_OTLP_TIMEOUT": bad})
+
+
 @pytest.mark.parametrize(
     ("env", "named"),
     [
