@@ -83,7 +83,7 @@ from shared.temporal_client import (
     unreachable_cause,
 )
 from shared.ticket_listing import first_undecryptable_ticket
-from shared.worker_gauges import VisibilityGauges
+from shared.worker_gauges import VisibilityGauges, zero_alerted_counters
 from shared.worker_versioning import Routed, RoutingProbe
 from task_queue_workers import (
     build_workers,
@@ -294,6 +294,8 @@ async def serve(
     if runtime is not None:
         print(f"worker: metrics on http://{observed.metrics_address}/metrics")
         meter = runtime.metric_meter
+        if names.TICKETS_TASK_QUEUE in queues:  # where ticket workflows run and finish
+            zero_alerted_counters(meter, client.namespace)
         gauges = asyncio.create_task(
             VisibilityGauges(
                 client,

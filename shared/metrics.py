@@ -38,6 +38,7 @@ LLM_TOKENS: Final = "tickets_llm_tokens"  # _total; agent provider model type=in
 LLM_COST: Final = "tickets_llm_cost_usd"  # histogram of calls, _sum in USD; agent provider model
 TRIMMED_TOKENS: Final = "tickets_trimmed_input_tokens"  # _total; agent
 TICKETS_FINISHED: Final = "tickets_finished"  # _total; state category sla=met|missed|none
+TICKETS_FINISHED_HELP: Final = "Tickets that reached a final state"
 # From a ticket's start to its final state (_seconds; state priority), and what its agents cost
 # (USD, a histogram of tickets; category): the numbers a support team reads first.
 TICKET_RESOLUTION: Final = "tickets_resolution"

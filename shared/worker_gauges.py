@@ -57,6 +57,7 @@ from policy import transitions
 from policy.transitions import TERMINAL_STATES, TicketState
 from shared import metrics, names
 from shared import search_attributes as sa
+from shared.agents import Category
 from shared.payload_gc_watch import CollectionWatch
 from shared.worker_versioning import Routed, RoutingProbe
 
@@ -157,6 +158,32 @@ def queued_query(now: datetime, after: timedelta = QUEUED_AFTER) -> str:
         f"{sa.TICKET_STATE.name} = '{TicketState.DELIVERING.value}' AND "
         f"({entered} < '{since}' OR ({entered} IS NULL AND StartTime < '{since}'))"
     )
+
+
+# The final states the alerts count (deploy/prometheus/rules.yml: TicketsFailing,
+# TicketsNotDelivered, TicketsUnanswered), and the values of the counter's other labels.
+ALERTED_STATES: Final = (TicketState.FAILED, TicketState.DELIVERY_FAILED, TicketState.UNANSWERED)
+SLA_LABELS: Final = ("met", "missed", "none")
+
+
+def zero_alerted_counters(meter: MetricMeter, namespace: str) -> None:
+    """Each series of ``tickets_finished_total`` the alerts count, at 0 from the worker's
+    start, with the labels the ticket workflow's own meter gives it (its namespace, task queue
+    and type). A counter that appears at its first event, already at 1, shows no increase: after
+    a worker restart that kept its address, a failure counted 1 before and 1 again after read
+    as none, and its alert came up to 15 minutes late (a review, 2026-12-08). From 0, the
+    restart is a reset and the failure an increase."""
+    counter = meter.with_additional_attributes(
+        {
+            "namespace": namespace,
+            "task_queue": names.TICKETS_TASK_QUEUE,
+            "workflow_type": names.TICKET_WORKFLOW,
+        }
+    ).create_counter(metrics.TICKETS_FINISHED, metrics.TICKETS_FINISHED_HELP)
+    for state in ALERTED_STATES:
+        for category in [*(c.value for c in Category), "none"]:
+            for sla in SLA_LABELS:
+                counter.add(0, {"state": state.value, "category": category, "sla": sla})
 
 
 class VisibilityGauges:

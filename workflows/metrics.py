@@ -53,7 +53,7 @@ def ticket_finished(view: TicketView) -> None:
     deadline = view.sla_deadline
     sla = "none" if deadline is None else "met" if now <= deadline else "missed"
     category = str(view.category or "none")
-    meter.create_counter(m.TICKETS_FINISHED, "Tickets that reached a final state").add(
+    meter.create_counter(m.TICKETS_FINISHED, m.TICKETS_FINISHED_HELP).add(
         1, {"state": view.state.value, "category": category, "sla": sla}
     )
     took = now - workflow.info().workflow_start_time

@@ -216,6 +216,13 @@ async def test_the_worker_serves_temporal_and_product_metrics_that_match_the_rep
     ok_calls = sum(samples(text, "tickets_agent_call_duration_seconds_count", outcome="ok"))
     assert ok_calls == report.calls == 4 * len(TICKETS)
     assert samples(text, "tickets_review_wait_seconds_count", action="approve") == [1.0]
+    # The series the failure alerts count are there at 0 from the start, labelled as the
+    # workflow's own: a first failure after a restart that kept the address is an increase.
+    zero = {"state": "FAILED", "category": "Billing", "sla": "none"}
+    assert samples(text, "tickets_finished_total", **zero) == [0.0]
+    assert _label_names(text, "tickets_finished_total", **zero) == _label_names(
+        text, "tickets_finished_total", state="COMPLETED"
+    )
     assert samples(text, "tickets_spend_limit_usd_per_hour") == [SPEND_LIMIT]
     assert samples(text, "tickets_worker_replicas_expected") == [1.0]
     assert samples(text, "tickets_review_overdue") == [0.0]
@@ -245,6 +252,16 @@ async def test_the_worker_serves_temporal_and_product_metrics_that_match_the_rep
         f"({rate_limited} answered 429 first); report: {report.tokens} tokens, "
         f"${report.cost_usd:.6f}\n\n" + "\n".join(excerpt) + "\n"
     )
+
+
+def _label_names(text: str, name: str, **labels: str) -> set[frozenset[str]]:
+    """The label names of each sample of ``name`` whose labels include ``labels``."""
+    found = set()
+    for line in text.splitlines():
+        head = line.rpartition(" ")[0]
+        if head.startswith(name + "{") and all(f'{k}="{v}"' in head for k, v in labels.items()):
+            found.add(frozenset(re.findall(r'([a-z_]+)="', head)))
+    return found
 
 
 async def test_prometheus_sees_the_429s_rise_and_the_rate_limit_alert(observed: Observed) -> None:
