@@ -74,6 +74,8 @@ NOT_PASSED = {
     "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "the same",
     "OTEL_EXPORTER_OTLP_HEADERS": "the same",
     "OTEL_EXPORTER_OTLP_TRACES_HEADERS": "the same",
+    "OTEL_EXPORTER_OTLP_TIMEOUT": "the same",
+    "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT": "the same",
     "OTEL_BSP_*": "the same",
     "OTEL_PROPAGATORS": "read as tracecontext whatever it says",
     # The span limits the SDK reads (shared/otel_env.py checks them): its defaults.
