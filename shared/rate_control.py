@@ -112,6 +112,14 @@ class ControllerInput(BaseModel):
     # (patch unapplied-backoff): the wait kept doubling across runs, not from 1 s in each.
     failed_sets: int = Field(default=0, ge=0)
     retry_at: float | None = None
+    # Whether the previous run's last decision learnt (the adaptive mode, or a declared one that
+    # adaptive workers still outvoted: mixed-modes-learn), so the rate on the queue is this
+    # state's; and when the workers last reported the adaptive mode (epoch seconds). A run
+    # continued as new within that minute started from `mode` alone: declared, with nothing
+    # declared, it took the queue for one with no rate and never removed the learnt one (a
+    # review, 2026-12-08). Left out by runs from before: as before.
+    learnt: bool = False
+    adaptive_at: float | None = None
 
 
 class QueueRateChange(BaseModel):

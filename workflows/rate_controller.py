@@ -215,7 +215,9 @@ class ProviderRateController:
             # Kept on the instance (a task nothing refers to may be collected); a timer still
             # pending when the run continues as new goes with it, no command to cancel it.
             self._renewal = self._renew_after(start.renew_after_seconds)
-        learns = start.mode == "adaptive"
+        # As the previous run last decided (its last window's mode, or adaptive workers still
+        # outvoting declared ones): the rate on the queue is this state's then.
+        learns = start.mode == "adaptive" or start.learnt
         cool_down = start.cool_down_seconds
         # The rate in force when this run starts: the worker set the starting rate, or the
         # previous run applied this state's rate before continuing as new.
@@ -251,6 +253,8 @@ class ProviderRateController:
         mode = start.mode  # the mode the workers last reported
         # When a report (or the start) last said the adaptive mode (mixed-modes-learn).
         adaptive_at = workflow.now() if start.mode == "adaptive" else None
+        if start.adaptive_at is not None and start.mode != "adaptive":
+            adaptive_at = datetime.fromtimestamp(start.adaptive_at, UTC)
         for _ in range(TICKS_PER_RUN):
             if workflow.info().is_continue_as_new_suggested() or self._renew:
                 break
@@ -369,6 +373,8 @@ class ProviderRateController:
                     "unapplied": retry_unapplied,
                     "failed_sets": failed_sets,
                     "retry_at": retry_at.timestamp() if failed_sets > 1 else None,
+                    "learnt": learns,
+                    "adaptive_at": adaptive_at.timestamp() if adaptive_at is not None else None,
                 }
             )
         )

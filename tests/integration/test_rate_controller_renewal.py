@@ -251,3 +251,43 @@ async def test_a_rate_the_server_keeps_refusing_is_tried_less_and_less_often(
         if e.marker_recorded_event_attributes.marker_name == "core_patch"
     }
     assert PATCH_UNAPPLIED_BACKOFF in patches
+
+
+@pytest.mark.usefixtures("replay_check")
+async def test_a_learnt_rate_outvoted_into_a_new_run_is_removed_once_the_declared_mode_wins(
+    dev_env: WorkflowEnvironment,
+) -> None:
+    """A rolling deploy from the adaptive mode to the declared one, for a provider that declares
+    no limit: the run continues as new within the minute the adaptive workers still outvote the
+    declared ones. The next run started from the mode the workers last reported (declared, so no
+    rate on the queue, it assumed) and never removed the learnt rate: the queue stayed capped
+    at it for good. Now the run says it learnt, and the next declared window removes it."""
+    client = dev_env.client
+    learnt = ControllerState(rate=5.0, phase="steady", answered_rate=4.0)
+    queue, start = new_controller("outvoted", learnt, renew_after_seconds=1.0)
+    fake = SetRateRecordingFake()
+    async with controller_running(client, queue, start, fake.set_rate) as handle:
+        first = handle.result_run_id
+        # A declared worker reports while the adaptive ones still win: the learnt rate stays.
+        await handle.signal(names.RATE_REPORT_SIGNAL, OutcomeReport(answered=3, mode="declared"))
+
+        async def renewed() -> bool:
+            return (await handle.describe()).run_id != first
+
+        await wait_until(renewed, timeout=30.0, what="the controller's run to renew")
+        carried = await client.get_workflow_handle(handle.id).fetch_history()
+        started = carried.events[0].workflow_execution_started_event_attributes
+        [given] = await client.data_converter.decode(
+            list(started.input.payloads), [ControllerInput]
+        )
+        # The minute is over by the new run's clock when it last heard the adaptive mode long
+        # ago: what the carried input says (an hour back) stands for that.
+        late = given.model_copy(update={"adaptive_at": time.time() - 3_600})
+        await handle.terminate("the next run, with the minute over, is started below")
+    async with controller_running(client, queue, late, fake.set_rate) as again:
+        await again.signal(names.RATE_REPORT_SIGNAL, OutcomeReport(answered=3, mode="declared"))
+        await wait_until(lambda: None in fake.set or None, timeout=30.0, what="the rate removed")
+        await again.terminate("test over")
+
+    assert given.mode == "declared" and given.learnt and given.adaptive_at is not None
+    assert fake.set[-1] is None
